@@ -1,0 +1,97 @@
+// The LogEntry envelope: identity, time, log kind and the AuditLog payload, read defensively.
+// Accepts the REST/JSON form a log sink delivers and `gcloud logging read --format=json` writes, and the forms
+// other tools re-export (Panther renames `@type` to `at_sign_type` and writes `YYYY-MM-DD HH:MM:SS.fffffffff`).
+import { asObject, asString, at, type JsonObject } from './json.js';
+import type { EntryKey } from '../model/change.js';
+
+export const AUDIT_LOG_TYPE = 'type.googleapis.com/google.cloud.audit.AuditLog';
+
+export type LogKind = 'activity' | 'system_event' | 'data_access' | 'policy' | 'other';
+
+export interface Envelope {
+  readonly entry: JsonObject;
+  readonly key: EntryKey;
+  /** ISO 8601 UTC. */
+  readonly time: string;
+  readonly timeMs: number;
+  readonly logKind: LogKind;
+  /** The AuditLog payload, or undefined for workload and other non-audit logs. */
+  readonly payload?: JsonObject;
+}
+
+export type EnvelopeResult = { readonly ok: true; readonly envelope: Envelope } | { readonly ok: false; readonly reason: string };
+
+export function readEnvelope(value: unknown): EnvelopeResult {
+  const entry = asObject(value);
+  if (!entry) return { ok: false, reason: 'entry is not a JSON object' };
+  // Real entries carry `timestamp` at the top; some hand-edited exports moved it into the payload.
+  const rawTime = asString(entry['timestamp']) ?? asString(at(entry, 'protoPayload', 'timestamp')) ?? asString(entry['receiveTimestamp']);
+  if (!rawTime) return { ok: false, reason: 'entry has no timestamp' };
+  const time = normalizeTimestamp(rawTime);
+  if (!time) return { ok: false, reason: `unreadable timestamp ${JSON.stringify(rawTime.slice(0, 40))}` };
+  const logName = asString(entry['logName']) ?? '';
+  const insertId = asString(entry['insertId']) ?? '';
+  const payload = asObject(entry['protoPayload']);
+  const type = payload ? (asString(payload['@type']) ?? asString(payload['at_sign_type'])) : undefined;
+  return {
+    ok: true,
+    envelope: {
+      entry,
+      key: { logName, timestamp: time.iso, insertId },
+      time: time.iso,
+      timeMs: time.ms,
+      logKind: logKindOf(logName),
+      ...(payload && (type === AUDIT_LOG_TYPE || (type === undefined && looksLikeAuditLog(payload))) ? { payload } : {}),
+    },
+  };
+}
+
+function looksLikeAuditLog(payload: JsonObject): boolean {
+  return typeof payload['serviceName'] === 'string' || typeof payload['methodName'] === 'string';
+}
+
+function logKindOf(logName: string): LogKind {
+  const slash = logName.lastIndexOf('/');
+  const id = logName.slice(slash + 1);
+  switch (id) {
+    case 'cloudaudit.googleapis.com%2Factivity':
+      return 'activity';
+    case 'cloudaudit.googleapis.com%2Fsystem_event':
+      return 'system_event';
+    case 'cloudaudit.googleapis.com%2Fdata_access':
+      return 'data_access';
+    case 'cloudaudit.googleapis.com%2Fpolicy':
+      return 'policy';
+    default:
+      // A missing logName (some test data) is read as an admin activity entry; workload logs have their own names.
+      return logName === '' ? 'activity' : 'other';
+  }
+}
+
+const RFC3339 = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$/i;
+
+/**
+ * RFC 3339 with up to nanosecond precision, or the space-separated zone-less form (read as UTC).
+ * Returns a canonical ISO string (fraction kept as written, so it stays part of the entry's identity) and epoch ms.
+ */
+export function normalizeTimestamp(raw: string): { iso: string; ms: number } | undefined {
+  const m = RFC3339.exec(raw.trim());
+  if (!m) return undefined;
+  const [, date, clock, fraction = '', zone = 'Z'] = m;
+  const zoneText = zone.toUpperCase() === 'Z' ? 'Z' : zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  const msFraction = fraction ? fraction.slice(0, 4).padEnd(4, '0') : '';
+  const ms = Date.parse(`${date}T${clock}${msFraction}${zoneText}`);
+  if (Number.isNaN(ms)) return undefined;
+  if (zoneText === 'Z') return { iso: `${date}T${clock}${fraction}Z`, ms };
+  // Express offsets in UTC so equal instants compare equal as strings too.
+  const utc = new Date(ms).toISOString().slice(0, 19);
+  return { iso: `${utc}${fraction}Z`, ms };
+}
+
+/** Sort key for an ISO UTC timestamp with up to 9 fraction digits: ms plus the sub-ms digits. */
+export function timeSortKey(iso: string, ms: number): number {
+  const dot = iso.indexOf('.', 19);
+  if (dot === -1) return ms;
+  const sub = iso.slice(dot + 4, iso.length - 1);
+  return sub ? ms + Number(`0.${sub}`) : ms;
+}

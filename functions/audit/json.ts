@@ -1,0 +1,94 @@
+// Typed, defensive accessors over parsed JSON. An odd or missing field reads as undefined, never throws.
+
+export type JsonObject = { readonly [key: string]: unknown };
+
+export function asObject(value: unknown): JsonObject | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as JsonObject) : undefined;
+}
+
+export function asArray(value: unknown): readonly unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/** A non-empty string, else undefined. */
+export function asString(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+export function asBoolean(value: unknown): boolean | undefined {
+  if (typeof value === 'boolean') return value;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  return undefined;
+}
+
+export function asNumber(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string' && /^-?\d+$/.test(value)) return Number(value);
+  return undefined;
+}
+
+/** Reads `obj[a][b]...`; undefined as soon as a step is not an object. */
+export function at(value: unknown, ...path: readonly string[]): unknown {
+  let current: unknown = value;
+  for (const key of path) {
+    const object = asObject(current);
+    if (!object) return undefined;
+    current = object[key];
+  }
+  return current;
+}
+
+/**
+ * Some Google APIs log request fields in snake_case (`service_account`) while the REST form is camelCase.
+ * Reads the camelCase key, then its snake_case spelling.
+ */
+export function field(object: JsonObject | undefined, camelKey: string): unknown {
+  if (!object) return undefined;
+  const value = object[camelKey];
+  if (value !== undefined) return value;
+  return object[camelToSnake(camelKey)];
+}
+
+const snakeCache = new Map<string, string>();
+function camelToSnake(key: string): string {
+  let snake = snakeCache.get(key);
+  if (snake === undefined) {
+    snake = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    snakeCache.set(key, snake);
+  }
+  return snake;
+}
+
+/** String values of a map-like object (labels, annotations); non-string values are dropped. */
+export function stringMap(value: unknown): Record<string, string> {
+  const object = asObject(value);
+  const out: Record<string, string> = {};
+  if (!object) return out;
+  for (const key of Object.keys(object)) {
+    const v = object[key];
+    if (typeof v === 'string') out[key] = v;
+  }
+  return out;
+}
+
+/** Canonical JSON (sorted keys): equal for equal data whatever the key order of the source. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + canonicalJson(value[i]);
+    return `${out}]`;
+  }
+  const object = value as JsonObject;
+  const keys = Object.keys(object).sort();
+  let out = '{';
+  let first = true;
+  for (const key of keys) {
+    const v = object[key];
+    if (v === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${canonicalJson(v)}`;
+    first = false;
+  }
+  return `${out}}`;
+}

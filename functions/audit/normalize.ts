@@ -1,0 +1,462 @@
+// Turns one Cloud Audit Log entry into a normalized Change, or says why it is not one.
+// Field paths and their evidence: ../shared/facts/audit-log-fields.md (sections 1, 2 and 5). Real entries are
+// messy, so every fact is optional here; the detectors say "unknown" where one is missing.
+import {
+  defaultComputeServiceAccount,
+  runtimeServiceAccountFromEmail,
+  type BinaryAuthorization,
+  type Change,
+  type Client,
+  type DeployChange,
+  type DeployOperation,
+  type IamBinding,
+  type IamPolicyChange,
+  type ImageRef,
+  type Ingress,
+  type PolicyDelta,
+  type Principal,
+  type RuntimeServiceAccount,
+  type ServiceRef,
+} from '../model/change.js';
+import { readEnvelope, type Envelope } from './entry.js';
+import { imagesOf } from './image.js';
+import { asArray, asBoolean, asObject, asString, at, canonicalJson, field, stringMap, type JsonObject } from './json.js';
+import { readRevisionObservation, type RevisionObservation } from './systemEvent.js';
+
+/** Why an entry produced no change. Counted and reported by replay and the functions. */
+export type SkipReason =
+  | 'not-audit-log'
+  | 'not-cloud-run'
+  | 'read-only'
+  | 'failed-call'
+  | 'permission-denied'
+  | 'managed-by-cloud-functions'
+  | 'cloud-run-job'
+  | 'system-event-other'
+  | 'unsupported-method'
+  | 'no-service';
+
+export type ParseResult =
+  | { readonly kind: 'change'; readonly change: Change }
+  | { readonly kind: 'observation'; readonly observation: RevisionObservation }
+  | { readonly kind: 'skipped'; readonly reason: SkipReason; readonly detail?: string }
+  | { readonly kind: 'malformed'; readonly reason: string };
+
+export interface NormalizeOptions {
+  /** Run the detectors on Cloud Run services managed by Cloud Functions (gen2) too. */
+  readonly watchCloudFunctions?: boolean;
+}
+
+const RUN = 'run.googleapis.com';
+const CRM = 'cloudresourcemanager.googleapis.com';
+
+export function parseEntry(raw: unknown, options: NormalizeOptions = {}): ParseResult {
+  const envelopeResult = readEnvelope(raw);
+  if (!envelopeResult.ok) return { kind: 'malformed', reason: envelopeResult.reason };
+  return normalizeEnvelope(envelopeResult.envelope, options);
+}
+
+export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {}): ParseResult {
+  const pp = env.payload;
+  if (!pp) return { kind: 'skipped', reason: 'not-audit-log', detail: logIdOf(env.key.logName) };
+  const serviceName = asString(pp['serviceName']);
+  const method = asString(pp['methodName']) ?? '';
+
+  if (env.logKind === 'system_event') {
+    if (serviceName !== RUN && env.entry['resource'] && at(env.entry, 'resource', 'type') !== 'cloud_run_revision') {
+      return { kind: 'skipped', reason: 'not-cloud-run', detail: serviceName ?? 'system event' };
+    }
+    const observation = readRevisionObservation(env);
+    return observation ? { kind: 'observation', observation } : { kind: 'skipped', reason: 'system-event-other' };
+  }
+  if (env.logKind !== 'activity') return { kind: 'skipped', reason: 'read-only', detail: env.logKind };
+
+  if (serviceName === CRM) {
+    if (method !== 'SetIamPolicy') return { kind: 'skipped', reason: 'not-cloud-run', detail: `${CRM} ${method}` };
+    const failure = failureOf(pp);
+    if (failure) return { kind: 'skipped', reason: failure };
+    return projectIamChange(env, pp);
+  }
+  if (serviceName !== RUN) return { kind: 'skipped', reason: 'not-cloud-run', detail: serviceName ?? 'no serviceName' };
+
+  if (method.includes('InternalServices.')) {
+    if (!options.watchCloudFunctions) return { kind: 'skipped', reason: 'managed-by-cloud-functions', detail: method };
+  } else if (method.includes('.Jobs.') || method.includes('.Executions.') || at(env.entry, 'resource', 'type') === 'cloud_run_job') {
+    return { kind: 'skipped', reason: 'cloud-run-job', detail: method };
+  }
+  const failure = failureOf(pp);
+  if (failure) return { kind: 'skipped', reason: failure, detail: method };
+
+  const api: 'v1' | 'v2' = method.startsWith('google.cloud.run.v2.') ? 'v2' : 'v1';
+  const verb = method.slice(method.lastIndexOf('.') + 1);
+  switch (verb) {
+    case 'CreateService':
+    case 'CreateInternalService':
+      return deployChange(env, pp, api, 'create');
+    case 'ReplaceService':
+    case 'ReplaceInternalService':
+      return deployChange(env, pp, api, 'replace');
+    case 'UpdateService':
+      return deployChange(env, pp, api, 'update');
+    case 'SetIamPolicy':
+      return serviceIamChange(env, pp);
+    case 'DeleteService': {
+      const target = serviceTarget(env, pp, undefined);
+      if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
+      return { kind: 'change', change: { kind: 'delete', target, ...common(env, pp) } };
+    }
+    default:
+      if (/^(Get|List|Test)/.test(verb)) return { kind: 'skipped', reason: 'read-only', detail: method };
+      return { kind: 'skipped', reason: 'unsupported-method', detail: method || 'no methodName' };
+  }
+}
+
+function logIdOf(logName: string): string {
+  return decodeURIComponent(logName.slice(logName.lastIndexOf('/') + 1)) || 'no logName';
+}
+
+/** Failed calls are not changes: a non-zero status, or every authorization check denied. */
+function failureOf(pp: JsonObject): 'failed-call' | 'permission-denied' | undefined {
+  const code = at(pp, 'status', 'code');
+  if (typeof code === 'number' && code !== 0) return 'failed-call';
+  const authz = asArray(pp['authorizationInfo']);
+  if (authz.length > 0 && authz.every((a) => asObject(a)?.['granted'] === false)) return 'permission-denied';
+  return undefined;
+}
+
+function common(env: Envelope, pp: JsonObject): Pick<DeployChange, 'key' | 'time' | 'timeMs' | 'methodName' | 'principal' | 'client'> {
+  const principal = principalOf(pp);
+  return {
+    key: env.key,
+    time: env.time,
+    timeMs: env.timeMs,
+    methodName: asString(pp['methodName']) ?? '',
+    ...(principal ? { principal } : {}),
+    client: clientOf(pp, undefined),
+  };
+}
+
+export function principalOf(pp: JsonObject): Principal | undefined {
+  const auth = asObject(pp['authenticationInfo']);
+  const id = asString(auth?.['principalEmail']) ?? asString(auth?.['principalSubject']);
+  if (!id) return undefined;
+  const chain: string[] = [];
+  for (const item of asArray(auth?.['serviceAccountDelegationInfo'])) {
+    const link =
+      asString(at(item, 'firstPartyPrincipal', 'principalEmail')) ??
+      asString(at(item, 'thirdPartyPrincipal', 'thirdPartyClaims', 'sub')) ??
+      asString(at(item, 'principalSubject'));
+    if (link) chain.push(link);
+  }
+  return { id, delegationChain: chain };
+}
+
+function clientOf(pp: JsonObject, annotations: Record<string, string> | undefined): Client {
+  const meta = asObject(pp['requestMetadata']);
+  const userAgent = asString(meta?.['callerSuppliedUserAgent']);
+  const callerIp = asString(meta?.['callerIp']) ?? asString(meta?.['callerIP']);
+  const name = annotations?.['run.googleapis.com/client-name'] ?? clientFromUserAgent(userAgent);
+  const version = annotations?.['run.googleapis.com/client-version'];
+  return { ...(name ? { name } : {}), ...(version ? { version } : {}), ...(userAgent ? { userAgent } : {}), ...(callerIp ? { callerIp } : {}) };
+}
+
+function clientFromUserAgent(ua: string | undefined): string | undefined {
+  if (!ua) return undefined;
+  if (ua.startsWith('google-cloud-sdk')) return 'gcloud';
+  if (/^Terraform\//.test(ua) || ua.includes('terraform-provider-google')) return 'terraform';
+  if (ua.startsWith('FirebaseCLI/')) return 'firebase-cli';
+  if (ua.startsWith('Mozilla/')) return 'browser';
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Target service
+
+const SERVICE_PATH = /^(?:namespaces\/([^/]+)|projects\/([^/]+)\/locations\/([^/]+))\/services\/([^/]+)$/;
+
+export function serviceTarget(env: Envelope, pp: JsonObject, knative: JsonObject | undefined): ServiceRef | undefined {
+  const labels = asObject(at(env.entry, 'resource', 'labels'));
+  const resourceName = asString(pp['resourceName']) ?? '';
+  const parsed = SERVICE_PATH.exec(resourceName) ?? SERVICE_PATH.exec(asString(at(pp, 'request', 'name')) ?? '');
+  const requestService = asObject(at(pp, 'request', 'service'));
+  const v2Name = SERVICE_PATH.exec(asString(requestService?.['name']) ?? '');
+  const service =
+    asString(labels?.['service_name']) ??
+    parsed?.[4] ??
+    v2Name?.[4] ??
+    asString(at(requestService, 'metadata', 'name')) ??
+    asString(at(pp, 'request', 'serviceId')) ??
+    asString(at(pp, 'request', 'service_id'));
+  const project =
+    asString(labels?.['project_id']) ??
+    parsed?.[1] ??
+    parsed?.[2] ??
+    v2Name?.[2] ??
+    /^projects\/([^/]+)\/logs\//.exec(env.key.logName)?.[1];
+  if (!service || !project) return undefined;
+  const location =
+    asString(labels?.['location']) ??
+    firstString(at(pp, 'resourceLocation', 'currentLocations')) ??
+    parsed?.[3] ??
+    v2Name?.[3] ??
+    /^projects\/[^/]+\/locations\/([^/]+)$/.exec(asString(at(pp, 'request', 'parent')) ?? '')?.[1] ??
+    asString(at(knative, 'metadata', 'labels', 'cloud.googleapis.com/location'));
+  const projectNumber = numeric(at(knative, 'metadata', 'namespace')) ?? numeric(at(pp, 'response', 'metadata', 'namespace'));
+  return { project, service, ...(location ? { location } : {}), ...(projectNumber ? { projectNumber } : {}) };
+}
+
+function firstString(value: unknown): string | undefined {
+  return asString(asArray(value)[0]);
+}
+
+function numeric(value: unknown): string | undefined {
+  const s = asString(value);
+  return s && /^\d+$/.test(s) ? s : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Deploys
+
+function deployChange(env: Envelope, pp: JsonObject, api: 'v1' | 'v2', operation: DeployOperation): ParseResult {
+  const facts = api === 'v1' ? v1Facts(pp) : v2Facts(pp);
+  const target = serviceTarget(env, pp, facts.knative);
+  if (!target) return { kind: 'skipped', reason: 'no-service', detail: asString(pp['methodName']) };
+  let serviceAccount = facts.serviceAccount;
+  if (serviceAccount?.kind === 'default-compute' && !serviceAccount.email) {
+    serviceAccount = defaultComputeServiceAccount(target.projectNumber);
+  }
+  const principal = principalOf(pp);
+  const change: DeployChange = {
+    kind: 'deploy',
+    api,
+    operation,
+    key: env.key,
+    time: env.time,
+    timeMs: env.timeMs,
+    methodName: asString(pp['methodName']) ?? '',
+    ...(principal ? { principal } : {}),
+    client: clientOf(pp, facts.annotations),
+    target,
+    images: facts.images,
+    labels: facts.labels,
+    ...(facts.revision ? { revision: facts.revision } : {}),
+    ...(facts.templateFingerprint ? { templateFingerprint: facts.templateFingerprint } : {}),
+    ...(serviceAccount ? { serviceAccount } : {}),
+    ...(facts.ingress ? { ingress: facts.ingress } : {}),
+    ...(facts.binaryAuthorization ? { binaryAuthorization: facts.binaryAuthorization } : {}),
+    ...(facts.invokerIamDisabled !== undefined ? { invokerIamDisabled: facts.invokerIamDisabled } : {}),
+    ...(facts.operationId ? { operationId: facts.operationId } : {}),
+  };
+  return { kind: 'change', change };
+}
+
+interface DeployFacts {
+  readonly knative?: JsonObject;
+  readonly annotations: Record<string, string>;
+  readonly revision?: string;
+  readonly templateFingerprint?: string;
+  readonly serviceAccount?: RuntimeServiceAccount;
+  readonly images: readonly ImageRef[];
+  readonly labels: Record<string, string>;
+  readonly ingress?: Ingress;
+  readonly binaryAuthorization?: BinaryAuthorization;
+  readonly invokerIamDisabled?: boolean;
+  readonly operationId?: string;
+}
+
+const USER_IMAGE = 'client.knative.dev/user-image';
+
+/** v1: a Knative Service (a full PUT) in the request, echoed with server fields in the response. */
+function v1Facts(pp: JsonObject): DeployFacts {
+  const response = asObject(pp['response']);
+  const knative = asObject(at(pp, 'request', 'service')) ?? response;
+  const template = asObject(at(knative, 'spec', 'template'));
+  const templateMeta = asObject(template?.['metadata']);
+  const templateSpec = asObject(template?.['spec']);
+  const annotations = stringMap(at(knative, 'metadata', 'annotations'));
+  const templateAnnotations = stringMap(templateMeta?.['annotations']);
+  const labels = { ...stringMap(at(knative, 'metadata', 'labels')), ...stringMap(templateMeta?.['labels']) };
+
+  let serviceAccount: RuntimeServiceAccount | undefined;
+  if (template) {
+    const email = asString(templateSpec?.['serviceAccountName']);
+    serviceAccount = email ? runtimeServiceAccountFromEmail(email) : defaultComputeServiceAccount(undefined);
+  }
+  let images = imagesOf(asArray(templateSpec?.['containers']));
+  if (images.length === 0) {
+    // Some clients record the image only as an annotation (template first: it is per revision).
+    const annotated = templateAnnotations[USER_IMAGE] ?? annotations[USER_IMAGE];
+    if (annotated) images = imagesOf([{ image: annotated }]);
+  }
+  const ingress = ingressOf(annotations['run.googleapis.com/ingress']);
+  const binauthzPolicy = annotations['run.googleapis.com/binary-authorization'];
+  const breakglass = annotations['run.googleapis.com/binary-authorization-breakglass'];
+  const invokerAnnotation = annotations['run.googleapis.com/invoker-iam-disabled'];
+  // A v1 write is a full PUT: a missing annotation means the invoker check is on.
+  const invokerIamDisabled = invokerAnnotation !== undefined ? invokerAnnotation === 'true' : knative ? false : undefined;
+  // The request carries the operation id of the previous write; the response carries this one.
+  const operationId = asString(at(response, 'metadata', 'annotations', 'run.googleapis.com/operation-id'));
+  const revision = asString(templateMeta?.['name']);
+  return {
+    ...(knative ? { knative } : {}),
+    annotations,
+    ...(revision ? { revision } : {}),
+    ...(template ? { templateFingerprint: `v1:${canonicalJson(template)}` } : {}),
+    ...(serviceAccount ? { serviceAccount } : {}),
+    images,
+    labels,
+    ...(ingress ? { ingress } : {}),
+    ...(binauthzPolicy || breakglass
+      ? { binaryAuthorization: { ...(binauthzPolicy ? { policy: binauthzPolicy } : {}), ...(breakglass ? { breakglassJustification: breakglass } : {}) } }
+      : {}),
+    ...(invokerIamDisabled !== undefined ? { invokerIamDisabled } : {}),
+    ...(operationId ? { operationId } : {}),
+  };
+}
+
+/**
+ * v2: a google.cloud.run.v2.Service in the request (camelCase or snake_case); the response is a long-running
+ * operation. An update mask, when present, limits which facts the write changes.
+ */
+function v2Facts(pp: JsonObject): DeployFacts {
+  const request = asObject(pp['request']);
+  const service = asObject(request?.['service']);
+  const mask = updateMaskOf(request);
+  const touches = (path: string): boolean => !mask || mask.some((p) => p === path || p.startsWith(`${path}.`) || p === '*');
+  const template = touches('template') ? asObject(field(service, 'template')) : undefined;
+  const labels = {
+    ...(touches('labels') ? stringMap(field(service, 'labels')) : {}),
+    ...stringMap(field(template, 'labels')),
+  };
+  let serviceAccount: RuntimeServiceAccount | undefined;
+  if (template) {
+    const email = asString(field(template, 'serviceAccount'));
+    const templateMasked = mask?.some((p) => p.startsWith('template.'));
+    if (email) serviceAccount = runtimeServiceAccountFromEmail(email);
+    else if (!templateMasked || mask?.includes('template.service_account') || mask?.includes('template.serviceAccount')) {
+      serviceAccount = defaultComputeServiceAccount(undefined);
+    }
+  }
+  const images = imagesOf(asArray(field(template, 'containers')));
+  const ingress = touches('ingress') ? ingressOf(asString(field(service, 'ingress'))) : undefined;
+  const binauthz = touches('binary_authorization') || touches('binaryAuthorization') ? asObject(field(service, 'binaryAuthorization')) : undefined;
+  let binaryAuthorization: BinaryAuthorization | undefined;
+  if (binauthz) {
+    const policy = asBoolean(field(binauthz, 'useDefault')) ? 'default' : asString(field(binauthz, 'policy'));
+    const breakglass = asString(field(binauthz, 'breakglassJustification'));
+    if (policy || breakglass) binaryAuthorization = { ...(policy ? { policy } : {}), ...(breakglass ? { breakglassJustification: breakglass } : {}) };
+  }
+  const invokerField = asBoolean(field(service, 'invokerIamDisabled'));
+  const invokerIamDisabled = invokerField ?? (service && !mask ? false : undefined);
+  const revision = asString(field(template, 'revision'));
+  return {
+    annotations: stringMap(field(service, 'annotations')),
+    ...(revision ? { revision } : {}),
+    ...(template ? { templateFingerprint: `v2:${canonicalJson(template)}` } : {}),
+    ...(serviceAccount ? { serviceAccount } : {}),
+    images,
+    labels,
+    ...(ingress ? { ingress } : {}),
+    ...(binaryAuthorization ? { binaryAuthorization } : {}),
+    ...(invokerIamDisabled !== undefined ? { invokerIamDisabled } : {}),
+  };
+}
+
+function updateMaskOf(request: JsonObject | undefined): readonly string[] | undefined {
+  const mask = field(request, 'updateMask');
+  if (typeof mask === 'string') return mask.split(',').map((p) => p.trim()).filter(Boolean);
+  const paths = asArray(asObject(mask)?.['paths']).map(asString).filter((p): p is string => !!p);
+  return paths.length > 0 ? paths : undefined;
+}
+
+function ingressOf(value: string | undefined): Ingress | undefined {
+  switch (value) {
+    case 'all':
+    case 'INGRESS_TRAFFIC_ALL':
+      return 'all';
+    case 'internal':
+    case 'INGRESS_TRAFFIC_INTERNAL_ONLY':
+      return 'internal';
+    case 'internal-and-cloud-load-balancing':
+    case 'INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER':
+      return 'internal-and-cloud-load-balancing';
+    default:
+      return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// IAM
+
+function serviceIamChange(env: Envelope, pp: JsonObject): ParseResult {
+  // v1 Services.SetIamPolicy logs an empty resource.labels.service_name: the service comes from resourceName.
+  const resourcePath = asString(pp['resourceName']) ?? asString(at(pp, 'request', 'resource')) ?? '';
+  const match = SERVICE_PATH.exec(resourcePath);
+  const base = serviceTarget(env, pp, undefined);
+  const service = match?.[4] ?? base?.service;
+  const project = base?.project ?? match?.[1] ?? match?.[2];
+  if (!service || !project) return { kind: 'skipped', reason: 'no-service', detail: asString(pp['methodName']) };
+  const location = base?.location ?? match?.[3];
+  const target: ServiceRef = { project, service, ...(location ? { location } : {}) };
+  return { kind: 'change', change: iamChange(env, pp, 'service', target) };
+}
+
+function projectIamChange(env: Envelope, pp: JsonObject): ParseResult {
+  const resourceName = asString(pp['resourceName']) ?? '';
+  const project =
+    asString(at(env.entry, 'resource', 'labels', 'project_id')) ??
+    /^projects\/([^/]+)$/.exec(resourceName)?.[1] ??
+    /^projects\/([^/]+)\/logs\//.exec(env.key.logName)?.[1];
+  if (!project) return { kind: 'skipped', reason: 'no-service', detail: 'project SetIamPolicy without a project' };
+  if (resourceName && !resourceName.startsWith('projects/')) {
+    // Folder and organization policies are outside what the Cloud Run rules read.
+    return { kind: 'skipped', reason: 'not-cloud-run', detail: `SetIamPolicy on ${resourceName.split('/')[0]}` };
+  }
+  return { kind: 'change', change: iamChange(env, pp, 'project', { project, service: '*' }) };
+}
+
+function iamChange(env: Envelope, pp: JsonObject, scope: 'service' | 'project', target: ServiceRef): IamPolicyChange {
+  const deltas = asArray(at(pp, 'serviceData', 'policyDelta', 'bindingDeltas'));
+  let delta: PolicyDelta | undefined;
+  if (deltas.length > 0) {
+    const added: IamBinding[] = [];
+    const removed: IamBinding[] = [];
+    for (const d of deltas) {
+      const role = asString(at(d, 'role'));
+      const member = asString(at(d, 'member'));
+      if (!role || !member) continue;
+      const action = asString(at(d, 'action'));
+      if (action === 'ADD') added.push({ role, member });
+      else if (action === 'REMOVE') removed.push({ role, member });
+    }
+    delta = { added, removed };
+  }
+  const policyBindings = at(pp, 'response', 'bindings') ?? at(pp, 'request', 'policy', 'bindings');
+  const policy = Array.isArray(policyBindings) ? bindingsOf(policyBindings) : undefined;
+  const principal = principalOf(pp);
+  return {
+    kind: 'iam-policy',
+    scope,
+    target,
+    key: env.key,
+    time: env.time,
+    timeMs: env.timeMs,
+    methodName: asString(pp['methodName']) ?? '',
+    ...(principal ? { principal } : {}),
+    client: clientOf(pp, undefined),
+    ...(delta ? { delta } : {}),
+    ...(policy ? { policy } : {}),
+  };
+}
+
+function bindingsOf(bindings: readonly unknown[]): IamBinding[] {
+  const out: IamBinding[] = [];
+  for (const binding of bindings) {
+    const role = asString(at(binding, 'role'));
+    if (!role) continue;
+    for (const member of asArray(at(binding, 'members'))) {
+      if (typeof member === 'string' && member) out.push({ role, member });
+    }
+  }
+  return out;
+}

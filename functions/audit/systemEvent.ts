@@ -1,0 +1,120 @@
+// Cloud Run system events (logName .../cloudaudit.googleapis.com%2Fsystem_event): Google-written records of a
+// Ready-condition change of a service or a revision, with no principal. They are facts about a rollout (the real
+// revision name, image, digest and runtime service account), never a deploy of their own.
+// See ../shared/facts/audit-log-fields.md sections 2.2, 2.4 and 2.11.
+import {
+  defaultComputeServiceAccount,
+  runtimeServiceAccountFromEmail,
+  type EntryKey,
+  type ImageRef,
+  type RuntimeServiceAccount,
+  type ServiceRef,
+} from '../model/change.js';
+import type { Envelope } from './entry.js';
+import { asArray, asNumber, asObject, asString, at, stringMap, type JsonObject } from './json.js';
+import { imagesOf } from './image.js';
+
+export interface RevisionObservation {
+  readonly key: EntryKey;
+  readonly time: string;
+  readonly timeMs: number;
+  readonly level: 'revision' | 'service';
+  readonly target: ServiceRef;
+  /** The revision this event reports on (revision events), or the service's latest created revision. */
+  readonly revision?: string;
+  /** Ready condition: true (serving), false (rollout failed), undefined (unknown or in progress). */
+  readonly ready?: boolean;
+  readonly readyReason?: string;
+  readonly images: readonly ImageRef[];
+  /** Resolved `image@sha256:...` of the first container, revision events only. */
+  readonly imageDigest?: string;
+  readonly serviceAccount?: RuntimeServiceAccount;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly operationId?: string;
+  readonly clientName?: string;
+  /** `serving.knative.dev/configurationGeneration` of a revision: the generation that created it. */
+  readonly generation?: number;
+  readonly deleting: boolean;
+}
+
+const REVISION_PATH = /^namespaces\/([^/]+)\/revisions\/([^/]+)$/;
+const SERVICE_PATH = /^namespaces\/([^/]+)\/services\/([^/]+)$/;
+
+export function readRevisionObservation(env: Envelope): RevisionObservation | undefined {
+  const pp = env.payload;
+  if (!pp) return undefined;
+  const response = asObject(pp['response']);
+  const resourceName = asString(pp['resourceName']) ?? '';
+  const labels = asObject(at(env.entry, 'resource', 'labels'));
+  const kind = asString(response?.['kind']);
+  const revisionMatch = REVISION_PATH.exec(resourceName);
+  const serviceMatch = SERVICE_PATH.exec(resourceName);
+  const level: 'revision' | 'service' | undefined =
+    kind === 'Revision' || revisionMatch ? 'revision' : kind === 'Service' || serviceMatch ? 'service' : undefined;
+  if (!level) return undefined;
+
+  const metadata = asObject(response?.['metadata']);
+  const metaLabels = stringMap(metadata?.['labels']);
+  const annotations = stringMap(metadata?.['annotations']);
+  const project = asString(labels?.['project_id']) ?? revisionMatch?.[1] ?? serviceMatch?.[1] ?? /^projects\/([^/]+)\/logs\//.exec(env.key.logName)?.[1];
+  const service = asString(labels?.['service_name']) ?? metaLabels['serving.knative.dev/service'] ?? serviceMatch?.[2] ?? (level === 'service' ? asString(metadata?.['name']) : undefined);
+  if (!project || !service) return undefined;
+  const location = asString(labels?.['location']) ?? metaLabels['cloud.googleapis.com/location'];
+  const projectNumber = /^\d+$/.test(asString(metadata?.['namespace']) ?? '') ? asString(metadata?.['namespace']) : undefined;
+  const target: ServiceRef = { project, service, ...(location ? { location } : {}), ...(projectNumber ? { projectNumber } : {}) };
+
+  // Revision: spec is the revision spec. Service: the template inside the service spec.
+  const spec = level === 'revision' ? asObject(response?.['spec']) : asObject(at(response, 'spec', 'template', 'spec'));
+  const templateMeta = level === 'service' ? asObject(at(response, 'spec', 'template', 'metadata')) : undefined;
+  const status = asObject(response?.['status']);
+  const revision =
+    level === 'revision'
+      ? (asString(labels?.['revision_name']) ?? revisionMatch?.[2] ?? asString(metadata?.['name']))
+      : (asString(status?.['latestCreatedRevisionName']) ?? asString(templateMeta?.['name']));
+
+  let images = imagesOf(asArray(spec?.['containers']));
+  if (images.length === 0) {
+    const annotated = stringMap(templateMeta?.['annotations'])['client.knative.dev/user-image'] ?? annotations['client.knative.dev/user-image'];
+    if (annotated) images = imagesOf([{ image: annotated }]);
+  }
+  const digestRef = asString(status?.['imageDigest']) ?? asString(at(asArray(status?.['containerStatuses'])[0], 'imageDigest'));
+  const email = asString(spec?.['serviceAccountName']);
+  let serviceAccount: RuntimeServiceAccount | undefined;
+  if (email) serviceAccount = runtimeServiceAccountFromEmail(email);
+  else if (spec) serviceAccount = defaultComputeServiceAccount(projectNumber);
+
+  const ready = readyCondition(status);
+  const operationId = annotations['run.googleapis.com/operation-id'];
+  const clientName = annotations['run.googleapis.com/client-name'];
+  const generation = asNumber(metaLabels['serving.knative.dev/configurationGeneration']);
+  const revisionLabels = level === 'revision' ? metaLabels : { ...metaLabels, ...stringMap(templateMeta?.['labels']) };
+  const statusMessage = asString(at(pp, 'status', 'message')) ?? '';
+  return {
+    key: env.key,
+    time: env.time,
+    timeMs: env.timeMs,
+    level,
+    target,
+    ...(revision ? { revision } : {}),
+    ...(ready.ready !== undefined ? { ready: ready.ready } : {}),
+    ...(ready.reason ? { readyReason: ready.reason } : {}),
+    images,
+    ...(digestRef && digestRef.includes('@') ? { imageDigest: digestRef } : {}),
+    ...(serviceAccount ? { serviceAccount } : {}),
+    labels: revisionLabels,
+    ...(operationId ? { operationId } : {}),
+    ...(clientName ? { clientName } : {}),
+    ...(generation !== undefined ? { generation } : {}),
+    deleting: asString(metadata?.['deletionTimestamp']) !== undefined || /Deletion in progress/i.test(statusMessage),
+  };
+}
+
+function readyCondition(status: JsonObject | undefined): { ready?: boolean; reason?: string } {
+  for (const condition of asArray(status?.['conditions'])) {
+    if (asString(at(condition, 'type')) !== 'Ready') continue;
+    const value = asString(at(condition, 'status'));
+    const reason = asString(at(condition, 'reason'));
+    return { ...(value === 'True' ? { ready: true } : value === 'False' ? { ready: false } : {}), ...(reason ? { reason } : {}) };
+  }
+  return {};
+}

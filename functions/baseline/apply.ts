@@ -1,0 +1,51 @@
+// Folds one change into a service baseline. Pure: the stores call it inside their transactions.
+import { createHash } from 'node:crypto';
+import { describeServiceAccount, type Change } from '../model/change.js';
+import { publicInvokerMembers } from '../model/iam.js';
+import { emptyBaseline, record, valueBefore, type ServiceBaseline } from './state.js';
+
+export function applyChange(current: ServiceBaseline | undefined, change: Change): ServiceBaseline {
+  const base = current ?? emptyBaseline();
+  const t = change.timeMs;
+  if (base.deletedAtMs !== undefined && t < base.deletedAtMs) return base; // a late entry about the old service
+  switch (change.kind) {
+    case 'delete':
+      return { ...emptyBaseline(), lastChangeMs: Math.max(base.lastChangeMs, t), deletedAtMs: t };
+    case 'deploy': {
+      let next: ServiceBaseline = { ...base, lastChangeMs: Math.max(base.lastChangeMs, t) };
+      if (change.serviceAccount) next = { ...next, serviceAccount: record(next.serviceAccount, t, describeServiceAccount(change.serviceAccount)) };
+      if (change.templateFingerprint) next = { ...next, template: record(next.template, t, fingerprintDigest(change.templateFingerprint)) };
+      if (change.images.length > 0) {
+        const repositories = { ...next.repositories };
+        for (const image of change.images) {
+          const first = repositories[image.repository];
+          if (first === undefined || t < first) repositories[image.repository] = t;
+        }
+        next = { ...next, repositories };
+      }
+      if (change.invokerIamDisabled !== undefined) next = { ...next, invokerIamDisabled: record(next.invokerIamDisabled, t, change.invokerIamDisabled) };
+      if (change.ingress) next = { ...next, ingress: record(next.ingress, t, change.ingress) };
+      return next;
+    }
+    case 'iam-policy': {
+      const after = publicInvokersAfter(base, change);
+      if (after === undefined) return base;
+      return { ...base, lastChangeMs: Math.max(base.lastChangeMs, t), publicInvokers: record(base.publicInvokers, t, after) };
+    }
+  }
+}
+
+/** Public invoker members after an IAM change: the full policy when logged, else the delta over what was known. */
+export function publicInvokersAfter(base: ServiceBaseline | undefined, change: Extract<Change, { kind: 'iam-policy' }>): string[] | undefined {
+  if (change.policy) return publicInvokerMembers(change.policy);
+  if (!change.delta) return undefined;
+  const members = new Set(valueBefore(base?.publicInvokers, change.timeMs) ?? []);
+  for (const m of publicInvokerMembers(change.delta.removed)) members.delete(m);
+  for (const m of publicInvokerMembers(change.delta.added)) members.add(m);
+  return [...members].sort();
+}
+
+/** Templates are compared, never shown: a short digest keeps the stored baseline small. */
+export function fingerprintDigest(fingerprint: string): string {
+  return createHash('sha256').update(fingerprint).digest('base64url').slice(0, 22);
+}

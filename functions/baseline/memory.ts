@@ -1,0 +1,38 @@
+import type { ServiceBaseline } from './state.js';
+import type { BaselineStore, TransactionOutcome } from './store.js';
+
+/** A process-local store. Each call runs to completion before the next reads, so no locking is needed. */
+export class MemoryBaselineStore implements BaselineStore {
+  protected readonly data = new Map<string, ServiceBaseline>();
+
+  constructor(initial?: Iterable<[string, ServiceBaseline]>) {
+    if (initial) for (const [key, value] of initial) this.data.set(key, value);
+  }
+
+  transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>): Promise<R> {
+    return Promise.resolve(this.transactSync(key, fn));
+  }
+
+  /** The same as transact, without a promise: replay runs millions of these. */
+  transactSync<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>): R {
+    const outcome = fn(this.data.get(key));
+    if (outcome.next) this.data.set(key, outcome.next);
+    return outcome.result;
+  }
+
+  get(key: string): Promise<ServiceBaseline | undefined> {
+    return Promise.resolve(this.data.get(key));
+  }
+
+  entries(): IterableIterator<[string, ServiceBaseline]> {
+    return this.data.entries();
+  }
+
+  get size(): number {
+    return this.data.size;
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,68 @@
+// The per-service baseline: what runwatch remembers about a service between entries.
+// Every fact is kept as a short time-indexed history, so a detector compares an entry with the state just
+// *before its own timestamp*: entries that arrive late or twice never see (or overwrite) newer state.
+// The shape is plain JSON so the file and Firestore stores can keep it as is.
+
+export interface TimePoint<T> {
+  /** Event time of the change that set the value, epoch ms. */
+  readonly t: number;
+  readonly v: T;
+}
+
+export interface ServiceBaseline {
+  readonly version: 1;
+  /** Runtime service account of each revision, as `describeServiceAccount` writes it. */
+  readonly serviceAccount: readonly TimePoint<string>[];
+  /** Fingerprint of the revision template, to tell a new revision from a traffic-only update. */
+  readonly template: readonly TimePoint<string>[];
+  /** Image repository -> time it was first seen on this service. */
+  readonly repositories: Readonly<Record<string, number>>;
+  /** Public members (allUsers, allAuthenticatedUsers) holding an invoker role, sorted. */
+  readonly publicInvokers: readonly TimePoint<readonly string[]>[];
+  readonly invokerIamDisabled: readonly TimePoint<boolean>[];
+  readonly ingress: readonly TimePoint<string>[];
+  /** Time of the newest change applied. */
+  readonly lastChangeMs: number;
+  /** Set when the service was deleted: nothing older counts any more (a re-created service starts afresh). */
+  readonly deletedAtMs?: number;
+}
+
+/** How many points of each history are kept; older ones only matter for very late arrivals. */
+export const HISTORY_LIMIT = 32;
+
+export function emptyBaseline(): ServiceBaseline {
+  return { version: 1, serviceAccount: [], template: [], repositories: {}, publicInvokers: [], invokerIamDisabled: [], ingress: [], lastChangeMs: 0 };
+}
+
+/** The value in force just before `t` (strictly earlier points only), or undefined when none is known. */
+export function valueBefore<T>(history: readonly TimePoint<T>[] | undefined, t: number): T | undefined {
+  if (!history) return undefined;
+  for (let i = history.length - 1; i >= 0; i--) {
+    const point = history[i]!;
+    if (point.t < t) return point.v;
+  }
+  return undefined;
+}
+
+/** Inserts a point in time order (replacing one at the same time) and keeps the newest HISTORY_LIMIT. */
+export function record<T>(history: readonly TimePoint<T>[], t: number, v: T): TimePoint<T>[] {
+  const out = history.slice();
+  let i = out.length;
+  while (i > 0 && out[i - 1]!.t > t) i--;
+  if (i > 0 && out[i - 1]!.t === t) out[i - 1] = { t, v };
+  else out.splice(i, 0, { t, v });
+  return out.length > HISTORY_LIMIT ? out.slice(out.length - HISTORY_LIMIT) : out;
+}
+
+/** True when a repository was first seen strictly before `t`. */
+export function repositorySeenBefore(baseline: ServiceBaseline | undefined, repository: string, t: number): boolean {
+  const first = baseline?.repositories[repository];
+  return first !== undefined && first < t;
+}
+
+/** True when any image repository was recorded strictly before `t` (an earlier revision is known). */
+export function anyRepositoryBefore(baseline: ServiceBaseline | undefined, t: number): boolean {
+  if (!baseline) return false;
+  for (const first of Object.values(baseline.repositories)) if (first < t) return true;
+  return false;
+}

@@ -1,0 +1,23 @@
+// Where baselines live: memory (tests, replay), a JSON file (replay --state), Firestore (the live pipeline).
+import type { ServiceBaseline } from './state.js';
+
+export interface TransactionOutcome<R> {
+  /** The baseline to store; undefined leaves the stored one as it is. */
+  readonly next?: ServiceBaseline;
+  readonly result: R;
+}
+
+export interface BaselineStore {
+  /**
+   * Reads the baseline of `key`, lets `fn` decide the next one, and stores it atomically. `fn` must be pure:
+   * a transactional store may run it again when another writer got there first.
+   */
+  transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>): Promise<R>;
+  get(key: string): Promise<ServiceBaseline | undefined>;
+  close(): Promise<void>;
+}
+
+/** Document key of a service's baseline: `PROJECT/LOCATION/SERVICE`; project-wide IAM uses `PROJECT/-/*`. */
+export function baselineKey(ref: { project: string; location?: string; service: string }): string {
+  return `${ref.project}/${ref.location ?? '-'}/${ref.service}`;
+}

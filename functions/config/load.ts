@@ -1,0 +1,184 @@
+// Loads and validates the configuration once, failing closed: every problem is reported as `path: reason`,
+// all at once, and nothing unknown is silently accepted (additionalProperties: false in the schema).
+import { readFile } from 'node:fs/promises';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { DateTime, IANAZone } from 'luxon';
+import picomatch from 'picomatch';
+import schema from '../../schemas/config.schema.json' with { type: 'json' };
+import type { RuleSettings, RunwatchConfig } from './types.js';
+
+export interface ConfigProblem {
+  /** JSON path of the offending value, e.g. `rules.off-window-deploy.exceptions[0]` (`(root)` for the document). */
+  readonly path: string;
+  readonly reason: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: readonly ConfigProblem[],
+  ) {
+    super(`invalid config ${source}:\n${problems.map((p) => `  ${p.path}: ${p.reason}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+let compiled: ReturnType<Ajv['compile']> | undefined;
+function validator(): ReturnType<Ajv['compile']> {
+  // strictRequired off: the exception schema lists alternatives in anyOf/required.
+  compiled ??= new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false }).compile(schema);
+  return compiled;
+}
+
+/** Parses YAML or JSON text (JSON is YAML), validates it and returns the config with defaults filled in. */
+export function parseConfig(text: string, source = 'config'): RunwatchConfig {
+  let data: unknown;
+  try {
+    data = text.trim() === '' ? {} : parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (error) {
+    const reason = error instanceof YAMLParseError ? error.message.split('\n')[0]! : String(error);
+    throw new ConfigError(source, [{ path: '(root)', reason: `not valid YAML or JSON: ${reason}` }]);
+  }
+  if (data === null || data === undefined) data = {};
+  return validateConfig(data, source);
+}
+
+export function validateConfig(data: unknown, source = 'config'): RunwatchConfig {
+  const copy: unknown = structuredClone(data);
+  const validate = validator();
+  const problems: ConfigProblem[] = [];
+  if (!validate(copy)) problems.push(...schemaProblems(validate.errors ?? []));
+  if (problems.length === 0) problems.push(...semanticProblems(copy as RunwatchConfig));
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return deepFreeze(copy as RunwatchConfig);
+}
+
+export async function loadConfigFile(path: string): Promise<RunwatchConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(path, [{ path: '(root)', reason: `cannot read file: ${(error as NodeJS.ErrnoException).code ?? String(error)}` }]);
+  }
+  return parseConfig(text, path);
+}
+
+/** The defaults alone, for replay without --config. */
+export function defaultConfig(): RunwatchConfig {
+  return validateConfig({}, 'defaults');
+}
+
+function pointerToPath(pointer: string): string {
+  if (pointer === '') return '(root)';
+  let out = '';
+  for (const raw of pointer.slice(1).split('/')) {
+    const part = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    out += /^\d+$/.test(part) ? `[${part}]` : out === '' ? part : `.${part}`;
+  }
+  return out;
+}
+
+function join(path: string, key: string): string {
+  return path === '(root)' ? key : `${path}.${key}`;
+}
+
+function schemaProblems(errors: readonly ErrorObject[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  // anyOf branches report one `required` error each; collapse them into one readable reason per path.
+  const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  for (const error of errors) {
+    const path = pointerToPath(error.instancePath);
+    if (error.keyword === 'required' && anyOfPaths.has(error.instancePath)) continue;
+    if (error.keyword === 'oneOf' || error.keyword === 'if') continue;
+    switch (error.keyword) {
+      case 'additionalProperties':
+        problems.push({ path: join(path, String(error.params['additionalProperty'])), reason: 'unknown key' });
+        break;
+      case 'required':
+        problems.push({ path: join(path, String(error.params['missingProperty'])), reason: 'is required' });
+        break;
+      case 'enum':
+        problems.push({ path, reason: `must be one of ${(error.params['allowedValues'] as unknown[]).join(', ')}` });
+        break;
+      case 'anyOf': {
+        const needed = errors
+          .filter((e) => e.keyword === 'required' && e.instancePath === error.instancePath)
+          .map((e) => String(e.params['missingProperty']));
+        problems.push({ path, reason: needed.length ? `needs at least one of ${needed.join(', ')}` : (error.message ?? 'invalid') });
+        break;
+      }
+      case 'pattern':
+        problems.push({ path, reason: `${JSON.stringify(truncate(valueAt(error)))} does not match the expected format ${error.params['pattern']}` });
+        break;
+      default:
+        problems.push({ path, reason: error.message ?? error.keyword });
+    }
+  }
+  return dedupe(problems);
+}
+
+function valueAt(error: ErrorObject): unknown {
+  return (error as ErrorObject & { data?: unknown }).data;
+}
+
+function truncate(value: unknown): unknown {
+  return typeof value === 'string' && value.length > 80 ? `${value.slice(0, 77)}...` : value;
+}
+
+function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.path}\u0000${p.reason}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Checks JSON Schema cannot express: the zone exists, freezes are ordered, globs compile. */
+function semanticProblems(config: RunwatchConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (!IANAZone.isValidZone(config.timezone)) {
+    problems.push({ path: 'timezone', reason: `${JSON.stringify(config.timezone)} is not an IANA time zone` });
+  }
+  const zone = IANAZone.isValidZone(config.timezone) ? config.timezone : 'UTC';
+  config.freezes.forEach((freeze, i) => {
+    const start = DateTime.fromISO(freeze.start, { zone });
+    const end = DateTime.fromISO(freeze.end, { zone });
+    if (!start.isValid) problems.push({ path: `freezes[${i}].start`, reason: `not a date-time: ${start.invalidExplanation ?? ''}` });
+    if (!end.isValid) problems.push({ path: `freezes[${i}].end`, reason: `not a date-time: ${end.invalidExplanation ?? ''}` });
+    if (start.isValid && end.isValid && end <= start) problems.push({ path: `freezes[${i}]`, reason: 'end must be after start' });
+  });
+  config.changeWindows.forEach((window, i) => {
+    if (window.start === window.end) problems.push({ path: `changeWindows[${i}]`, reason: 'start and end are equal: an empty window' });
+  });
+  for (const [rule, settings] of Object.entries(config.rules) as [string, RuleSettings][]) {
+    settings.exceptions.forEach((exception, i) => {
+      for (const field of ['principal', 'project', 'service'] as const) {
+        const glob = exception[field];
+        if (glob !== undefined && !globCompiles(glob)) {
+          problems.push({ path: `rules.${rule}.exceptions[${i}].${field}`, reason: `not a valid glob: ${glob}` });
+        }
+      }
+    });
+  }
+  return problems;
+}
+
+function globCompiles(glob: string): boolean {
+  try {
+    picomatch.makeRe(glob);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,78 @@
+// The validated configuration, with every default filled in (see schemas/config.schema.json).
+import type { Severity } from '../findings/finding.js';
+
+export type Day = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
+
+export interface ChangeWindow {
+  readonly name?: string;
+  readonly days: readonly Day[];
+  /** HH:MM, inclusive. */
+  readonly start: string;
+  /** HH:MM, exclusive; at or before `start` means the window runs past midnight. */
+  readonly end: string;
+}
+
+export interface Freeze {
+  readonly start: string;
+  readonly end: string;
+  readonly reason?: string;
+}
+
+export interface RuleException {
+  readonly principal?: string;
+  readonly project?: string;
+  readonly service?: string;
+  readonly reason?: string;
+}
+
+export interface RuleSettings {
+  readonly enabled: boolean;
+  readonly severity?: Severity;
+  readonly exceptions: readonly RuleException[];
+}
+
+export interface NewImageRepositorySettings extends RuleSettings {
+  readonly trustedRepositories: readonly string[];
+}
+
+export interface PublicInvokerGrantSettings extends RuleSettings {
+  readonly allowServices: readonly string[];
+}
+
+export interface RulesConfig {
+  readonly 'off-window-deploy': RuleSettings;
+  readonly 'service-account-change': RuleSettings;
+  readonly 'new-image-repository': NewImageRepositorySettings;
+  readonly 'public-invoker-grant': PublicInvokerGrantSettings;
+}
+
+export interface SinkRouting {
+  readonly minSeverity: Severity;
+  readonly rules?: readonly string[];
+}
+
+export interface SlackSinkConfig extends SinkRouting {
+  readonly channel?: string;
+  readonly channelsBySeverity?: Partial<Record<Severity, string>>;
+  readonly channelsByRule?: Readonly<Record<string, string>>;
+}
+
+export interface SinksConfig {
+  readonly console?: SinkRouting;
+  readonly webhook?: SinkRouting & { readonly timeoutSeconds: number };
+  readonly scc?: SinkRouting;
+  readonly slack?: SlackSinkConfig;
+  readonly pagerduty?: SinkRouting & { readonly source: string };
+}
+
+export interface RunwatchConfig {
+  readonly timezone: string;
+  readonly changeWindows: readonly ChangeWindow[];
+  readonly freezes: readonly Freeze[];
+  readonly provenanceLabels: { readonly commit: string | readonly string[]; readonly pipeline: string | readonly string[] };
+  readonly cloudFunctions: { readonly watch: boolean };
+  readonly rules: RulesConfig;
+  readonly sinks: SinksConfig;
+}
+
+export type RuleId = keyof RulesConfig;

@@ -1,0 +1,19 @@
+// The registry: every rule runwatch has. The engine, the sink filter and the docs walk this list; adding a rule is
+// one file and one line here.
+import type { RulesConfig } from '../config/types.js';
+import { newImageRepository } from './new-image-repository.js';
+import { offWindowDeploy } from './off-window-deploy.js';
+import { publicInvokerGrant } from './public-invoker-grant.js';
+import { serviceAccountChange } from './service-account-change.js';
+import type { Detector } from './types.js';
+
+export const detectors = {
+  'off-window-deploy': offWindowDeploy,
+  'service-account-change': serviceAccountChange,
+  'new-image-repository': newImageRepository,
+  'public-invoker-grant': publicInvokerGrant,
+} as const satisfies { readonly [Id in keyof RulesConfig]: Detector<Id> };
+
+export type RuleId = keyof typeof detectors;
+
+export const RULE_IDS = Object.keys(detectors) as RuleId[];

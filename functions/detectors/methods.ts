@@ -1,0 +1,24 @@
+// The audit methods the rules read, by name, shared by the detector declarations.
+import type { AuditMethod } from './types.js';
+
+const RUN = 'run.googleapis.com';
+
+export const DEPLOY_METHODS: readonly AuditMethod[] = [
+  { serviceName: RUN, methodName: 'google.cloud.run.v1.Services.CreateService' },
+  { serviceName: RUN, methodName: 'google.cloud.run.v1.Services.ReplaceService' },
+  { serviceName: RUN, methodName: 'google.cloud.run.v2.Services.CreateService' },
+  { serviceName: RUN, methodName: 'google.cloud.run.v2.Services.UpdateService' },
+];
+
+export const SERVICE_IAM_METHODS: readonly AuditMethod[] = [
+  { serviceName: RUN, methodName: 'google.cloud.run.v1.Services.SetIamPolicy' },
+  { serviceName: RUN, methodName: 'google.cloud.run.v2.Services.SetIamPolicy' },
+];
+
+export const PROJECT_IAM_METHODS: readonly AuditMethod[] = [{ serviceName: 'cloudresourcemanager.googleapis.com', methodName: 'SetIamPolicy' }];
+
+/** Deletes reset a service's baseline, so every rule that keeps one reads them. */
+export const DELETE_METHODS: readonly AuditMethod[] = [
+  { serviceName: RUN, methodName: 'google.cloud.run.v1.Services.DeleteService' },
+  { serviceName: RUN, methodName: 'google.cloud.run.v2.Services.DeleteService' },
+];

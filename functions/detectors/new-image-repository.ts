@@ -1,0 +1,55 @@
+// new-image-repository
+//
+// Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2).
+// Alerts:   a revision's image comes from a repository (registry host and path without the image name, tag or
+//           digest: `us-docker.pkg.dev/acme/prod`, `gcr.io/acme`, `docker.io/library`) this service never used
+//           before and that matches none of `trustedRepositories`. A service's first deploy sets the baseline; it
+//           fires then only when `trustedRepositories` is configured and the repository matches none of it.
+// Options:  `rules.new-image-repository.trustedRepositories` (globs), `exceptions`, `severity`.
+// Severity: HIGH.
+// Blind spots: console deploys often log no image at all: the rule then cannot judge the entry (the image is
+//           "unknown" until a system event or the Admin API supplies it). Images referenced only by digest are
+//           judged by repository, not by content.
+import { globMatcher } from '../config/glob.js';
+import { baselineKey } from '../baseline/store.js';
+import { anyRepositoryBefore, repositorySeenBefore } from '../baseline/state.js';
+import { DEPLOY_METHODS } from './methods.js';
+import { serviceLabel, unknownDeployFacts } from './revision.js';
+import type { Detection, Detector } from './types.js';
+
+export const newImageRepository: Detector<'new-image-repository'> = {
+  id: 'new-image-repository',
+  title: 'Image from a repository this service never used',
+  defaultSeverity: 'HIGH',
+  methods: DEPLOY_METHODS,
+  changeKinds: ['deploy'],
+  detect({ change, baseline, settings }): Detection[] {
+    if (change.kind !== 'deploy' || change.images.length === 0) return [];
+    const trusted = globMatcher(settings.trustedRepositories);
+    const firstDeploy = !anyRepositoryBefore(baseline, change.timeMs);
+    if (firstDeploy && settings.trustedRepositories.length === 0) return [];
+    const known = baseline ? Object.keys(baseline.repositories).filter((r) => repositorySeenBefore(baseline, r, change.timeMs)).sort() : [];
+    const detections: Detection[] = [];
+    const reported = new Set<string>();
+    for (const image of change.images) {
+      if (reported.has(image.repository)) continue;
+      if (trusted(image.repository) || repositorySeenBefore(baseline, image.repository, change.timeMs)) continue;
+      reported.add(image.repository);
+      detections.push({
+        severity: 'HIGH',
+        title: firstDeploy ? 'First deploy from an untrusted image repository' : 'Image from a repository this service never used',
+        summary: `${change.principal?.id ?? 'An unknown principal'} deployed ${image.reference} to ${serviceLabel(change.target)}: repository ${image.repository} is ${firstDeploy ? 'not in trustedRepositories' : 'new for this service'}.`,
+        evidence: {
+          image: image.reference,
+          repository: image.repository,
+          ...(image.digest ? { digest: image.digest } : {}),
+          knownRepositories: known,
+          firstDeploy,
+        },
+        dedupKey: [baselineKey(change.target), image.repository, change.revision ?? change.time],
+        unknown: unknownDeployFacts(change).filter((f) => f !== 'image'),
+      });
+    }
+    return detections;
+  },
+};

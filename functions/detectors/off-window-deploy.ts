@@ -1,0 +1,71 @@
+// off-window-deploy
+//
+// Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2).
+// Alerts:   a deploy that creates a revision at a time outside every configured change window (the wall clock
+//           of `timezone`, DST-correct), or inside a freeze period (a freeze overrides every window).
+//           Windows are [start, end) on the listed days; an end at or before the start runs past midnight.
+// Options:  top-level `timezone`, `changeWindows`, `freezes`; `rules.off-window-deploy.exceptions` (principal,
+//           project, service globs: a break-glass account, say); `severity`.
+// Severity: MEDIUM outside the windows, HIGH during a freeze.
+// Blind spots: traffic-only changes and IAM changes are not deploys and never count. A replace of a service the
+//           baseline has not seen yet counts as a deploy (the previous template is unknown). With no windows and
+//           no freezes configured the rule never fires.
+import { describeWindow, evaluateTime, freezeBounds } from './changeWindows.js';
+import { DEPLOY_METHODS } from './methods.js';
+import { createsRevision, serviceLabel, unknownDeployFacts } from './revision.js';
+import type { Detection, Detector } from './types.js';
+import { baselineKey } from '../baseline/store.js';
+
+export const offWindowDeploy: Detector<'off-window-deploy'> = {
+  id: 'off-window-deploy',
+  title: 'Deploy outside a change window',
+  defaultSeverity: 'MEDIUM',
+  methods: DEPLOY_METHODS,
+  changeKinds: ['deploy'],
+  detect({ change, baseline, config }): Detection[] {
+    if (change.kind !== 'deploy') return [];
+    if (config.changeWindows.length === 0 && config.freezes.length === 0) return [];
+    if (!createsRevision(change, baseline)) return [];
+    const verdict = evaluateTime(change.timeMs, config.timezone, config.changeWindows, config.freezes);
+    if (verdict.allowed) return [];
+    const who = change.principal?.id ?? 'an unknown principal';
+    const where = serviceLabel(change.target);
+    const dedupKey = [baselineKey(change.target), change.revision ?? change.time];
+    if (verdict.freeze) {
+      const { start, end } = freezeBounds(verdict.freeze, config.timezone);
+      return [
+        {
+          severity: 'HIGH',
+          title: 'Deploy during a change freeze',
+          summary: `${who} deployed ${where} at ${verdict.localTime} during the freeze${verdict.freeze.reason ? ` "${verdict.freeze.reason}"` : ''}.`,
+          evidence: {
+            localTime: verdict.localTime,
+            timezone: config.timezone,
+            freeze: verdict.freeze.reason ?? 'freeze',
+            freezeStart: new Date(start).toISOString(),
+            freezeEnd: new Date(end).toISOString(),
+            operation: change.operation,
+          },
+          dedupKey,
+          unknown: unknownDeployFacts(change),
+        },
+      ];
+    }
+    return [
+      {
+        severity: 'MEDIUM',
+        title: 'Deploy outside a change window',
+        summary: `${who} deployed ${where} at ${verdict.localTime} (${verdict.day}), outside every change window.`,
+        evidence: {
+          localTime: verdict.localTime,
+          timezone: config.timezone,
+          day: verdict.day,
+          windows: config.changeWindows.map(describeWindow),
+          operation: change.operation,
+        },
+        dedupKey,
+        unknown: unknownDeployFacts(change),
+      },
+    ];
+  },
+};

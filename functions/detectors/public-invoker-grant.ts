@@ -1,0 +1,79 @@
+// public-invoker-grant
+//
+// Reads:    Cloud Run Services.SetIamPolicy (v1, v2); project SetIamPolicy (cloudresourcemanager); and deploys
+//           (v1 CreateService / ReplaceService, v2 CreateService / UpdateService) for the invoker IAM check.
+// Alerts:   an invoker role (roles/run.invoker, roles/run.servicesInvoker, roles/run.admin) newly granted to
+//           `allUsers` or `allAuthenticatedUsers` on a service, or on a project (which opens every service in it);
+//           and the invoker IAM check turned off (`run.googleapis.com/invoker-iam-disabled: "true"` in v1,
+//           `invokerIamDisabled` in v2), which opens the service without any binding. Only what was added counts:
+//           the logged policy delta, else the difference from the last known policy. Re-applying a binding the
+//           service already had raises nothing. Where no earlier policy is known, a public member counts as added.
+// Options:  `rules.public-invoker-grant.allowServices` (PROJECT/SERVICE globs of services meant to be public),
+//           `exceptions`, `severity`.
+// Severity: HIGH on a service, CRITICAL on a project.
+// Blind spots: organization and folder policies are not read. Conditional bindings count as grants (the
+//           condition is not evaluated). Custom roles that include run.routes.invoke are not recognised.
+import { publicInvokersAfter } from '../baseline/apply.js';
+import { baselineKey } from '../baseline/store.js';
+import { valueBefore } from '../baseline/state.js';
+import { globMatcher } from '../config/glob.js';
+import { isPublicInvokerBinding } from '../model/iam.js';
+import { DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
+import { serviceLabel } from './revision.js';
+import type { Detection, Detector } from './types.js';
+
+export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
+  id: 'public-invoker-grant',
+  title: 'Cloud Run service opened to the public',
+  defaultSeverity: 'HIGH',
+  methods: [...SERVICE_IAM_METHODS, ...PROJECT_IAM_METHODS, ...DEPLOY_METHODS],
+  changeKinds: ['iam-policy', 'deploy'],
+  detect({ change, baseline, settings }): Detection[] {
+    const who = change.principal?.id ?? 'An unknown principal';
+    if (change.kind === 'deploy') {
+      if (change.invokerIamDisabled !== true) return [];
+      if (globMatcher(settings.allowServices)(`${change.target.project}/${change.target.service}`)) return [];
+      if (valueBefore(baseline?.invokerIamDisabled, change.timeMs) === true) return [];
+      return [
+        {
+          severity: 'HIGH',
+          title: 'Invoker IAM check disabled: service is public',
+          summary: `${who} turned off the invoker IAM check on ${serviceLabel(change.target)}: anyone on the internet can call it.`,
+          evidence: { invokerIamDisabled: true, api: change.api, ingress: change.ingress ?? 'unknown' },
+          dedupKey: [baselineKey(change.target), 'invoker-iam-disabled', change.time],
+        },
+      ];
+    }
+    if (change.kind !== 'iam-policy') return [];
+    const projectWide = change.scope === 'project';
+    if (!projectWide && globMatcher(settings.allowServices)(`${change.target.project}/${change.target.service}`)) return [];
+
+    let added: { role: string; member: string }[];
+    if (change.delta) {
+      added = change.delta.added.filter(isPublicInvokerBinding).map((b) => ({ role: b.role, member: b.member }));
+    } else {
+      const before = new Set(valueBefore(baseline?.publicInvokers, change.timeMs) ?? []);
+      const after = publicInvokersAfter(baseline, change) ?? [];
+      const roleOf = (member: string): string => change.policy?.find((b) => b.member === member && isPublicInvokerBinding(b))?.role ?? 'roles/run.invoker';
+      added = after.filter((m) => !before.has(m)).map((member) => ({ member, role: roleOf(member) }));
+    }
+    if (added.length === 0) return [];
+    const members = [...new Set(added.map((a) => a.member))].sort();
+    const roles = [...new Set(added.map((a) => a.role))].sort();
+    const scopeText = projectWide ? `project ${change.target.project} (every Cloud Run service in it)` : serviceLabel(change.target);
+    return [
+      {
+        severity: projectWide ? 'CRITICAL' : 'HIGH',
+        title: projectWide ? 'Cloud Run invoker granted to the public on a whole project' : 'Cloud Run invoker granted to the public',
+        summary: `${who} granted ${roles.join(', ')} to ${members.join(' and ')} on ${scopeText}.`,
+        evidence: {
+          scope: change.scope,
+          membersGranted: members,
+          roles,
+          source: change.delta ? 'policy delta' : baseline ? 'difference from the last known policy' : 'full policy (no earlier policy known)',
+        },
+        dedupKey: [baselineKey(change.target), members.join(','), roles.join(','), change.time],
+      },
+    ];
+  },
+};

@@ -1,0 +1,30 @@
+// Shared reading of a deploy: does it create a revision, and which facts are unknown.
+import { fingerprintDigest } from '../baseline/apply.js';
+import { valueBefore, type ServiceBaseline } from '../baseline/state.js';
+import type { DeployChange } from '../model/change.js';
+
+/**
+ * Cloud Run creates a revision whenever the revision template changes. A create always does; a replace or update
+ * does when its template differs from the one in force before it (or when that one is unknown). A write without a
+ * template (a v2 update mask that leaves it alone) or with the same template (traffic, IAM-only edits) does not.
+ */
+export function createsRevision(change: DeployChange, baseline: ServiceBaseline | undefined): boolean {
+  if (change.operation === 'create') return true;
+  if (!change.templateFingerprint) return false;
+  const before = valueBefore(baseline?.template, change.timeMs);
+  return before === undefined || before !== fingerprintDigest(change.templateFingerprint);
+}
+
+/** The facts a deploy entry did not carry, in the words findings use. */
+export function unknownDeployFacts(change: DeployChange): string[] {
+  const unknown: string[] = [];
+  if (!change.revision) unknown.push('revision');
+  if (change.images.length === 0) unknown.push('image');
+  if (!change.serviceAccount) unknown.push('serviceAccount');
+  if (!change.principal) unknown.push('principal');
+  return unknown;
+}
+
+export function serviceLabel(ref: { project: string; service: string; location?: string }): string {
+  return `${ref.project}/${ref.service}${ref.location ? ` (${ref.location})` : ''}`;
+}

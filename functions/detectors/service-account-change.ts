@@ -1,0 +1,55 @@
+// service-account-change
+//
+// Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2).
+// Alerts:   the new revision runs as a different service account than the service's previous revision (from
+//           the baseline). A service's first deploy sets the baseline and never fires.
+// Options:  `rules.service-account-change.exceptions`, `severity`.
+// Severity: HIGH when the new identity is the default compute service account (Editor on the project by
+//           default); MEDIUM otherwise.
+// Blind spots: a template without `serviceAccountName` runs as the default compute SA; where the entry does not
+//           reveal the project number the evidence says "default compute SA". A v2 update whose mask leaves the
+//           template alone says nothing about the identity and is skipped.
+import { baselineKey } from '../baseline/store.js';
+import { valueBefore } from '../baseline/state.js';
+import { DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount } from '../model/change.js';
+import { DEPLOY_METHODS } from './methods.js';
+import { serviceLabel, unknownDeployFacts } from './revision.js';
+import type { Detection, Detector } from './types.js';
+
+const DEFAULT_COMPUTE = /^\d+-compute@developer\.gserviceaccount\.com$/;
+
+function isDefaultCompute(described: string): boolean {
+  return described === DEFAULT_COMPUTE_SA_LABEL || DEFAULT_COMPUTE.test(described);
+}
+
+/** Equal identities, treating "default compute SA" (number unknown) as equal to any spelled-out default. */
+export function sameServiceAccount(a: string, b: string): boolean {
+  if (a === b) return true;
+  return isDefaultCompute(a) && isDefaultCompute(b) && (a === DEFAULT_COMPUTE_SA_LABEL || b === DEFAULT_COMPUTE_SA_LABEL);
+}
+
+export const serviceAccountChange: Detector<'service-account-change'> = {
+  id: 'service-account-change',
+  title: 'Runtime service account changed',
+  defaultSeverity: 'MEDIUM',
+  methods: DEPLOY_METHODS,
+  changeKinds: ['deploy'],
+  detect({ change, baseline }): Detection[] {
+    if (change.kind !== 'deploy' || !change.serviceAccount) return [];
+    const before = valueBefore(baseline?.serviceAccount, change.timeMs);
+    if (before === undefined) return [];
+    const after = describeServiceAccount(change.serviceAccount);
+    if (sameServiceAccount(before, after)) return [];
+    const toDefault = change.serviceAccount.kind === 'default-compute';
+    return [
+      {
+        severity: toDefault ? 'HIGH' : 'MEDIUM',
+        title: toDefault ? 'Service now runs as the default compute service account' : 'Runtime service account changed',
+        summary: `${change.principal?.id ?? 'An unknown principal'} changed the runtime identity of ${serviceLabel(change.target)} from ${before} to ${after}${toDefault ? ' (the default compute SA, Editor on the project by default)' : ''}.`,
+        evidence: { before, after, toDefaultComputeServiceAccount: toDefault },
+        dedupKey: [baselineKey(change.target), before, after, change.revision ?? change.time],
+        unknown: unknownDeployFacts(change).filter((f) => f !== 'serviceAccount'),
+      },
+    ];
+  },
+};

@@ -1,0 +1,41 @@
+// The detector contract. A detector is pure: the normalized change, the service's baseline snapshot and its
+// settings in, detections out. No clients, clocks or module state; the engine does exceptions, ids and enrichment.
+import type { RulesConfig, RunwatchConfig } from '../config/types.js';
+import type { EvidenceValue, Severity } from '../findings/finding.js';
+import type { Change } from '../model/change.js';
+import type { ServiceBaseline } from '../baseline/state.js';
+
+/** An audit method a rule reads; the log sink filter is generated from these. */
+export interface AuditMethod {
+  readonly serviceName: string;
+  readonly methodName: string;
+}
+
+export interface DetectorInput<S> {
+  readonly change: Change;
+  /** The baseline of the change's service (or project, for project-wide IAM), undefined when none is known. */
+  readonly baseline: ServiceBaseline | undefined;
+  readonly settings: S;
+  readonly config: RunwatchConfig;
+}
+
+export interface Detection {
+  readonly severity: Severity;
+  readonly title: string;
+  /** One sentence; names unknown facts. Untrusted values go in as they are: sinks escape them for their medium. */
+  readonly summary: string;
+  readonly evidence: Readonly<Record<string, EvidenceValue>>;
+  /** Everything that makes this finding this finding and no other; the id is derived from it. */
+  readonly dedupKey: readonly string[];
+  readonly unknown?: readonly string[];
+}
+
+export interface Detector<Id extends keyof RulesConfig = keyof RulesConfig> {
+  readonly id: Id;
+  readonly title: string;
+  readonly defaultSeverity: Severity;
+  readonly methods: readonly AuditMethod[];
+  /** The kinds of change the rule looks at; others are not passed to `detect`. */
+  readonly changeKinds: readonly Change['kind'][];
+  detect(input: DetectorInput<RulesConfig[Id]>): readonly Detection[];
+}

@@ -1,0 +1,68 @@
+// Enrichment: provenance from labels (commit, build pipeline), console and Logs Explorer links, resource name.
+import type { RunwatchConfig } from '../config/types.js';
+import type { Change, EntryKey, ImageRef, ServiceRef } from '../model/change.js';
+import type { FindingLinks, Provenance } from './finding.js';
+
+const COMMIT_TAG = /^[0-9a-f]{7,40}$/;
+
+function names(value: string | readonly string[]): readonly string[] {
+  return typeof value === 'string' ? [value] : value;
+}
+
+function firstLabel(labels: Readonly<Record<string, string>>, candidates: readonly string[]): [string, string] | undefined {
+  for (const name of candidates) {
+    const value = labels[name];
+    if (value) return [name, value];
+  }
+  return undefined;
+}
+
+/**
+ * Commit and pipeline from the labels named in `provenanceLabels` (defaults understand Cloud Build deploys:
+ * `commit-sha`, `gcb-build-id`); failing a commit label, an image tagged with a commit hash.
+ */
+export function provenanceOf(labels: Readonly<Record<string, string>>, images: readonly ImageRef[], config: RunwatchConfig): Provenance {
+  const sources: Record<string, string> = {};
+  let commit: string | undefined;
+  let pipeline: string | undefined;
+  const commitLabel = firstLabel(labels, names(config.provenanceLabels.commit));
+  if (commitLabel) {
+    commit = commitLabel[1];
+    sources['commit'] = `label:${commitLabel[0]}`;
+  } else {
+    const tagged = images.find((i) => i.tag && COMMIT_TAG.test(i.tag));
+    if (tagged?.tag) {
+      commit = tagged.tag;
+      sources['commit'] = 'image-tag';
+    }
+  }
+  const pipelineLabel = firstLabel(labels, names(config.provenanceLabels.pipeline));
+  if (pipelineLabel) {
+    pipeline = pipelineLabel[1];
+    sources['pipeline'] = `label:${pipelineLabel[0]}`;
+  } else if (labels['gcb-trigger-id']) {
+    pipeline = `trigger:${labels['gcb-trigger-id']}`;
+    sources['pipeline'] = 'label:gcb-trigger-id';
+  }
+  return { ...(commit ? { commit } : {}), ...(pipeline ? { pipeline } : {}), ...(Object.keys(sources).length ? { sources } : {}) };
+}
+
+export function resourceNameOf(change: Change): string {
+  if (change.kind === 'iam-policy' && change.scope === 'project') return `//cloudresourcemanager.googleapis.com/projects/${change.target.project}`;
+  const t = change.target;
+  return `//run.googleapis.com/projects/${t.project}/locations/${t.location ?? '-'}/services/${t.service}`;
+}
+
+const CONSOLE = 'https://console.cloud.google.com';
+
+export function linksOf(change: Change, key: EntryKey, target: ServiceRef): FindingLinks {
+  const project = encodeURIComponent(target.project);
+  const query = `insertId="${key.insertId}"\ntimestamp="${key.timestamp}"`;
+  const logEntry = `${CONSOLE}/logs/query;query=${encodeURIComponent(query)};cursorTimestamp=${encodeURIComponent(key.timestamp)}?project=${project}`;
+  let console: string | undefined;
+  if (change.kind === 'iam-policy' && change.scope === 'project') console = `${CONSOLE}/iam-admin/iam?project=${project}`;
+  else if (target.location) {
+    console = `${CONSOLE}/run/detail/${encodeURIComponent(target.location)}/${encodeURIComponent(target.service)}/revisions?project=${project}`;
+  }
+  return { ...(console ? { console } : {}), logEntry };
+}

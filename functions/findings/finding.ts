@@ -1,0 +1,66 @@
+// The finding: the one record every sink, the replay output and the findings topic share.
+// Its JSON form is pinned by schemas/finding.schema.json; change a field only on purpose.
+
+export const SEVERITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export function severityRank(severity: Severity): number {
+  return SEVERITIES.indexOf(severity);
+}
+
+export type EvidenceValue = string | number | boolean | null | readonly string[];
+
+export interface Provenance {
+  readonly commit?: string;
+  readonly pipeline?: string;
+  /** Where each value came from, e.g. `label:commit-sha` or `image-tag`. */
+  readonly sources?: Readonly<Record<string, string>>;
+}
+
+export interface FindingLinks {
+  /** The revision (or the service when the revision is unknown) in the Cloud Console. */
+  readonly console?: string;
+  /** The audit entry in Logs Explorer. */
+  readonly logEntry: string;
+}
+
+/** Set on a finding whose risk a later change took away (the grant removed, the service account changed back). */
+export interface Resolution {
+  readonly time: string;
+  readonly principal: string;
+  readonly reason: string;
+  readonly logName: string;
+  readonly insertId: string;
+}
+
+export interface Finding {
+  /** 32 lowercase hex characters, derived from the rule's dedup key: replay and redelivery give the same id. */
+  readonly id: string;
+  /** `resolved` when `resolution` is set: sinks close what they opened for this id. Absent means active. */
+  readonly status?: 'active' | 'resolved';
+  readonly resolution?: Resolution;
+  readonly rule: string;
+  readonly severity: Severity;
+  readonly title: string;
+  /** One sentence a human can act on; names every fact that is unknown. */
+  readonly summary: string;
+  readonly eventTime: string;
+  readonly project: string;
+  readonly location?: string;
+  readonly service: string;
+  readonly revision?: string;
+  readonly principal: string;
+  readonly delegationChain?: readonly string[];
+  readonly resourceName: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly provenance: Provenance;
+  readonly evidence: Readonly<Record<string, EvidenceValue>>;
+  /** Facts the audit entry did not carry (e.g. `image`, `revision`), so a reader knows what was not checked. */
+  readonly unknown: readonly string[];
+  readonly methodName: string;
+  readonly logName: string;
+  readonly insertId: string;
+  readonly links: FindingLinks;
+}
+
+export const UNKNOWN = 'unknown';

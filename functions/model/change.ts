@@ -1,0 +1,151 @@
+// The normalized change model: what the detectors read. Every fact is read from the raw LogEntry once, by the
+// normalizer (functions/audit/normalize.ts); a fact the entry does not carry is `undefined` and means "unknown".
+
+/** Identity of a LogEntry as Cloud Logging defines it: the same logName, timestamp and insertId is the same entry. */
+export interface EntryKey {
+  readonly logName: string;
+  readonly timestamp: string;
+  readonly insertId: string;
+}
+
+export interface ServiceRef {
+  readonly project: string;
+  /** Project number, when the entry reveals it (Knative `metadata.namespace`, default compute SA). */
+  readonly projectNumber?: string;
+  readonly location?: string;
+  readonly service: string;
+}
+
+export interface Principal {
+  /** The identity that made the call: principalEmail, else principalSubject. */
+  readonly id: string;
+  /** Who acted through it, in the order Cloud Audit Logs lists them (original caller first). */
+  readonly delegationChain: readonly string[];
+}
+
+export interface Client {
+  /** `run.googleapis.com/client-name` annotation (`gcloud`, `cloud-console`), else derived from the user agent. */
+  readonly name?: string;
+  readonly version?: string;
+  readonly userAgent?: string;
+  readonly callerIp?: string;
+}
+
+/** The runtime identity a revision runs as. */
+export type RuntimeServiceAccount =
+  | { readonly kind: 'explicit'; readonly email: string }
+  /** No service account in the template: Cloud Run uses PROJECT_NUMBER-compute@developer.gserviceaccount.com. */
+  | { readonly kind: 'default-compute'; readonly email?: string };
+
+export interface ImageRef {
+  /** The reference as written in the entry. */
+  readonly reference: string;
+  /** Registry host and path without image name, tag or digest, e.g. `us-docker.pkg.dev/acme/prod`. */
+  readonly repository: string;
+  /** Full image name without tag or digest, e.g. `us-docker.pkg.dev/acme/prod/api`. */
+  readonly name: string;
+  readonly tag?: string;
+  readonly digest?: string;
+}
+
+export type Ingress = 'all' | 'internal' | 'internal-and-cloud-load-balancing';
+
+export interface BinaryAuthorization {
+  /** `default`, a policy name, or undefined when the service does not enforce Binary Authorization. */
+  readonly policy?: string;
+  readonly breakglassJustification?: string;
+}
+
+export interface IamBinding {
+  readonly role: string;
+  readonly member: string;
+}
+
+interface ChangeBase {
+  readonly key: EntryKey;
+  /** Event time (the entry's `timestamp`), ISO 8601. */
+  readonly time: string;
+  /** Event time in epoch milliseconds, for comparisons. */
+  readonly timeMs: number;
+  readonly methodName: string;
+  readonly principal?: Principal;
+  readonly client: Client;
+}
+
+export type DeployOperation = 'create' | 'replace' | 'update';
+
+/** A Create/Replace/Update of a Cloud Run service, from the admin write. */
+export interface DeployChange extends ChangeBase {
+  readonly kind: 'deploy';
+  readonly api: 'v1' | 'v2';
+  readonly operation: DeployOperation;
+  readonly target: ServiceRef;
+  /** Revision name, only when the client named it (console, v2 `template.revision`). */
+  readonly revision?: string;
+  /**
+   * Canonical fingerprint of the revision template. Cloud Run creates a revision whenever the template changes,
+   * so comparing fingerprints tells a new revision from a traffic-only or service-level update.
+   * Undefined when the entry carries no template (an update mask without `template`).
+   */
+  readonly templateFingerprint?: string;
+  /** Undefined when the entry does not say (v2 update that leaves the template alone). */
+  readonly serviceAccount?: RuntimeServiceAccount;
+  /** Empty when the entry names no image (console deploys log no containers). */
+  readonly images: readonly ImageRef[];
+  /** Service labels overlaid with revision-template labels. */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly ingress?: Ingress;
+  readonly binaryAuthorization?: BinaryAuthorization;
+  /** True when the invoker IAM check is turned off (the service is public without any IAM binding). */
+  readonly invokerIamDisabled?: boolean;
+  /** `run.googleapis.com/operation-id` of the response, for tying system events to this write. */
+  readonly operationId?: string;
+}
+
+export interface PolicyDelta {
+  readonly added: readonly IamBinding[];
+  readonly removed: readonly IamBinding[];
+}
+
+/** A SetIamPolicy on a Cloud Run service or on a project. */
+export interface IamPolicyChange extends ChangeBase {
+  readonly kind: 'iam-policy';
+  readonly scope: 'service' | 'project';
+  /** For project scope `service` is `*`. */
+  readonly target: ServiceRef;
+  /** From `serviceData.policyDelta.bindingDeltas`, when the entry carries it. */
+  readonly delta?: PolicyDelta;
+  /** The full policy after the call (response, else request), when the entry carries it. */
+  readonly policy?: readonly IamBinding[];
+}
+
+export interface DeleteChange extends ChangeBase {
+  readonly kind: 'delete';
+  readonly target: ServiceRef;
+}
+
+export type Change = DeployChange | IamPolicyChange | DeleteChange;
+
+export const DEFAULT_COMPUTE_SA_LABEL = 'default compute SA';
+
+export function defaultComputeServiceAccount(projectNumber: string | undefined): RuntimeServiceAccount {
+  return projectNumber
+    ? { kind: 'default-compute', email: `${projectNumber}-compute@developer.gserviceaccount.com` }
+    : { kind: 'default-compute' };
+}
+
+const DEFAULT_COMPUTE_SA = /^(\d+)-compute@developer\.gserviceaccount\.com$/;
+
+/** Classifies an email from a template: the default compute SA written out explicitly is still the default. */
+export function runtimeServiceAccountFromEmail(email: string): RuntimeServiceAccount {
+  return DEFAULT_COMPUTE_SA.test(email) ? { kind: 'default-compute', email } : { kind: 'explicit', email };
+}
+
+/** A stable text for comparisons and evidence: the email, or "default compute SA" when the number is unknown. */
+export function describeServiceAccount(sa: RuntimeServiceAccount): string {
+  return sa.email ?? DEFAULT_COMPUTE_SA_LABEL;
+}
+
+export function serviceKey(ref: ServiceRef): string {
+  return `${ref.project}/${ref.location ?? '-'}/${ref.service}`;
+}

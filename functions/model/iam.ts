@@ -1,0 +1,23 @@
+// Which IAM bindings make a Cloud Run service callable by anyone.
+import type { IamBinding } from './change.js';
+
+/** Members that mean "the public": anyone, or anyone with a Google account. */
+export const PUBLIC_MEMBERS: ReadonlySet<string> = new Set(['allUsers', 'allAuthenticatedUsers']);
+
+/**
+ * Roles that carry `run.routes.invoke`. roles/run.invoker is the one `--allow-unauthenticated` grants;
+ * roles/run.admin includes every Cloud Run permission; roles/run.servicesInvoker is the service-scoped invoker
+ * role listed on the IAM roles page (its permission set is not verified here, so it is treated as an invoker).
+ */
+export const INVOKER_ROLES: ReadonlySet<string> = new Set(['roles/run.invoker', 'roles/run.servicesInvoker', 'roles/run.admin']);
+
+export function isPublicInvokerBinding(binding: IamBinding): boolean {
+  return PUBLIC_MEMBERS.has(binding.member) && INVOKER_ROLES.has(binding.role);
+}
+
+/** Sorted, distinct `member` of the public invoker bindings, e.g. `["allUsers"]`. */
+export function publicInvokerMembers(bindings: readonly IamBinding[]): string[] {
+  const members = new Set<string>();
+  for (const binding of bindings) if (isPublicInvokerBinding(binding)) members.add(binding.member);
+  return [...members].sort();
+}

@@ -1,0 +1,22 @@
+// The console sink: one JSON line per finding on a writable stream (stdout in the functions, where Cloud Logging
+// picks it up as a structured entry).
+import type { Writable } from 'node:stream';
+import type { Finding } from '../functions/findings/finding.js';
+import type { DeliveryResult, Sink } from './sink.js';
+
+export function renderConsole(finding: Finding): string {
+  return JSON.stringify({ severity: finding.severity === 'LOW' ? 'NOTICE' : finding.severity === 'MEDIUM' ? 'WARNING' : finding.severity === 'HIGH' ? 'ERROR' : 'CRITICAL', message: `[runwatch] ${finding.title}: ${finding.summary}`, finding });
+}
+
+export class ConsoleSink implements Sink {
+  readonly name = 'console';
+  constructor(private readonly out: Writable) {}
+
+  deliver(finding: Finding): Promise<DeliveryResult> {
+    return new Promise((resolve) => {
+      this.out.write(`${renderConsole(finding)}\n`, (error) =>
+        resolve(error ? { status: 'failed', retryable: true, reason: error.message } : { status: 'delivered' }),
+      );
+    });
+  }
+}

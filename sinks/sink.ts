@@ -1,0 +1,20 @@
+// The one interface every destination implements. `notify` walks a registry of these; it never grows a branch
+// per sink. A sink returns a result value instead of throwing, so the caller can tell retryable from permanent.
+import type { Finding } from '../functions/findings/finding.js';
+
+export type DeliveryResult =
+  | { readonly status: 'delivered'; /** e.g. the Slack message ts or the SCC finding name. */ readonly ref?: string }
+  | { readonly status: 'skipped'; readonly reason: string }
+  | { readonly status: 'failed'; readonly retryable: boolean; readonly reason: string; readonly retryAfterMs?: number };
+
+export interface DeliveryContext {
+  /** Epoch ms by which delivery must be finished (the function's deadline); retries stop before it. */
+  readonly deadlineMs: number;
+  /** A reference returned by an earlier delivery of the same finding (a Slack thread ts), for resolutions. */
+  readonly previousRef?: string;
+}
+
+export interface Sink {
+  readonly name: string;
+  deliver(finding: Finding, context: DeliveryContext): Promise<DeliveryResult>;
+}

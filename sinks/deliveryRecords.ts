@@ -1,0 +1,31 @@
+// Delivery records: one per (sink, finding id), so a redelivered finding is never sent twice to a sink that has
+// no idempotency key of its own (Slack). Created with a create-if-absent (Firestore `create()`) before sending.
+export type DeliveryState = 'pending' | 'delivered' | 'resolved';
+
+export interface DeliveryRecord {
+  readonly sink: string;
+  readonly findingId: string;
+  readonly state: DeliveryState;
+  /** What the sink returned (Slack message ts, SCC finding name), for threading and resolutions. */
+  readonly ref?: string;
+  /** A pending claim older than this (epoch ms) is considered abandoned (the instance died mid-delivery). */
+  readonly leaseUntilMs?: number;
+  readonly updatedAt: string;
+}
+
+export type ClaimResult =
+  | { readonly claimed: true }
+  | { readonly claimed: false; readonly record: DeliveryRecord };
+
+export interface DeliveryRecordStore {
+  get(sink: string, findingId: string): Promise<DeliveryRecord | undefined>;
+  /**
+   * Creates a `pending` record if none exists (or the existing pending lease has expired) and returns claimed;
+   * otherwise returns the existing record untouched. Must be atomic across instances.
+   */
+  claim(sink: string, findingId: string, nowMs: number, leaseMs: number): Promise<ClaimResult>;
+  /** Moves the record to `delivered` (or `resolved`), keeping `ref` when given. */
+  complete(sink: string, findingId: string, state: Exclude<DeliveryState, 'pending'>, ref?: string): Promise<void>;
+  /** Drops a pending claim after a retryable failure, so the redelivery may try again. */
+  release(sink: string, findingId: string): Promise<void>;
+}

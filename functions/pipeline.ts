@@ -53,7 +53,11 @@ export class Pipeline {
     this.recent = new RecentKeys(options.recentKeys ?? 100_000);
   }
 
-  async handleEntry(raw: unknown): Promise<EntryOutcome> {
+  /**
+   * Processes one LogEntry (parsed JSON). `nowMs` is the wall clock of the live pipeline (replay passes the
+   * entry stream's own time): it bounds how long one half of a deploy waits for the other.
+   */
+  async handleEntry(raw: unknown, _nowMs?: number): Promise<EntryOutcome> {
     const parsed = parseEntry(raw, { watchCloudFunctions: this.options.config.cloudFunctions.watch });
     switch (parsed.kind) {
       case 'malformed':

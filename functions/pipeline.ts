@@ -4,7 +4,8 @@ import type { BaselineStore } from './baseline/store.js';
 import type { RunwatchConfig } from './config/types.js';
 import { Engine } from './engine.js';
 import type { Finding } from './findings/finding.js';
-import { parseEntry, type SkipReason } from './audit/normalize.js';
+import { normalizeEnvelope, type SkipReason } from './audit/normalize.js';
+import { readEnvelope, type Envelope } from './audit/entry.js';
 import type { EntryKey } from './model/change.js';
 
 export type EntryOutcome =
@@ -57,8 +58,15 @@ export class Pipeline {
    * Processes one LogEntry (parsed JSON). `nowMs` is the wall clock of the live pipeline (replay passes the
    * entry stream's own time): it bounds how long one half of a deploy waits for the other.
    */
-  async handleEntry(raw: unknown, _nowMs?: number): Promise<EntryOutcome> {
-    const parsed = parseEntry(raw, { watchCloudFunctions: this.options.config.cloudFunctions.watch });
+  async handleEntry(raw: unknown, nowMs?: number): Promise<EntryOutcome> {
+    const envelope = readEnvelope(raw);
+    if (!envelope.ok) return { status: 'malformed', reason: envelope.reason };
+    return this.handleEnvelope(envelope.envelope, nowMs);
+  }
+
+  /** The same for an entry whose envelope the caller already read (replay orders entries by it). */
+  async handleEnvelope(envelope: Envelope, _nowMs?: number): Promise<EntryOutcome> {
+    const parsed = normalizeEnvelope(envelope, { watchCloudFunctions: this.options.config.cloudFunctions.watch });
     switch (parsed.kind) {
       case 'malformed':
         return { status: 'malformed', reason: parsed.reason };

@@ -1,0 +1,17 @@
+import { parseArgs } from 'node:util';
+import { loadConfigFile } from '../../config/load.js';
+import { UsageError, type Command } from '../command.js';
+
+export const validateConfigCommand: Command = {
+  name: 'validate-config',
+  summary: 'check a config file; exit 2 listing every problem as path: reason',
+  usage: 'runwatch validate-config FILE',
+  async run(args, io): Promise<number> {
+    const { positionals } = parseArgs({ args: [...args], allowPositionals: true, options: {} });
+    if (positionals.length !== 1) throw new UsageError('validate-config takes exactly one FILE');
+    const file = positionals[0]!;
+    await loadConfigFile(file); // throws ConfigError, which main reports with exit code 2
+    io.stdout.write(`${file}: valid\n`);
+    return 0;
+  },
+};

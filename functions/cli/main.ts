@@ -1,0 +1,64 @@
+// `runwatch`: the command-line entry. Each subcommand lives in commands/; this file only dispatches and turns
+// errors into exit codes (0 success, 1 I/O or other failure, 2 usage or invalid config).
+import { ConfigError } from '../config/load.js';
+import { UsageError, type Command, type CommandIo } from './command.js';
+import { replayCommand } from './commands/replay.js';
+import { sinkFilterCommand } from './commands/sinkFilter.js';
+import { validateConfigCommand } from './commands/validateConfig.js';
+
+const COMMANDS: readonly Command[] = [replayCommand, validateConfigCommand, sinkFilterCommand];
+
+/** Commands whose modules pull in heavy clients load on demand. */
+const LAZY_COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {};
+
+function help(): string {
+  const lines = ['usage: runwatch <command> [options]', '', 'commands:'];
+  for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(16)} ${c.summary}`);
+  for (const [name, c] of Object.entries(LAZY_COMMANDS)) lines.push(`  ${name.padEnd(16)} ${c.summary}`);
+  lines.push('', 'runwatch <command> --help shows the options of a command.');
+  return `${lines.join('\n')}\n`;
+}
+
+async function findCommand(name: string): Promise<Command | undefined> {
+  const eager = COMMANDS.find((c) => c.name === name);
+  if (eager) return eager;
+  const lazy = LAZY_COMMANDS[name];
+  return lazy ? lazy.load() : undefined;
+}
+
+export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
+  const [name, ...args] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(help());
+    return name ? 0 : 2;
+  }
+  let command: Command | undefined;
+  try {
+    command = await findCommand(name);
+  } catch (error) {
+    io.stderr.write(`runwatch: cannot load command ${name}: ${(error as Error).message}\n`);
+    return 1;
+  }
+  if (!command) {
+    io.stderr.write(`runwatch: unknown command ${JSON.stringify(name)}\n\n${help()}`);
+    return 2;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout.write(`usage: ${command.usage}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(args, io);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.stderr.write(`${error.source}: invalid config\n${error.problems.map((p) => `${p.path}: ${p.reason}`).join('\n')}\n`);
+      return 2;
+    }
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr.write(`runwatch ${command.name}: ${(error as Error).message}\nusage: ${command.usage}\n`);
+      return 2;
+    }
+    io.stderr.write(`runwatch ${command.name}: ${(error as Error).message}\n`);
+    return 1;
+  }
+}

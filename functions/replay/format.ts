@@ -1,0 +1,59 @@
+// Output formats of `runwatch replay`. Findings carry strings anyone who can deploy wrote (service names,
+// principals, labels), so the table escapes control and bidi characters before they reach a terminal.
+import type { Finding } from '../findings/finding.js';
+import type { ReplayStats } from './replay.js';
+
+export type OutputFormat = 'table' | 'ndjson' | 'json';
+export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'ndjson', 'json'];
+
+// C0/C1 controls (ANSI escapes start with ESC), DEL, bidi overrides/isolates and zero-width characters.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+
+export function terminalSafe(text: string): string {
+  return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function clip(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
+}
+
+const COLUMNS: readonly { readonly title: string; readonly width: number; readonly value: (f: Finding) => string }[] = [
+  { title: 'TIME (UTC)', width: 20, value: (f) => f.eventTime.slice(0, 19).replace('T', ' ') },
+  { title: 'SEVERITY', width: 8, value: (f) => f.severity },
+  { title: 'RULE', width: 22, value: (f) => f.rule },
+  { title: 'SERVICE', width: 36, value: (f) => `${f.project}/${f.service}` },
+  { title: 'REVISION', width: 26, value: (f) => f.revision ?? 'unknown' },
+  { title: 'PRINCIPAL', width: 34, value: (f) => f.principal },
+  { title: 'WHAT', width: 60, value: (f) => f.title },
+];
+
+export function formatTable(findings: readonly Finding[]): string {
+  if (findings.length === 0) return 'No findings.\n';
+  const row = (cells: readonly string[]): string => cells.map((c, i) => clip(c, COLUMNS[i]!.width).padEnd(COLUMNS[i]!.width)).join('  ').trimEnd();
+  const lines = [row(COLUMNS.map((c) => c.title))];
+  for (const finding of findings) lines.push(row(COLUMNS.map((c) => terminalSafe(c.value(finding)))));
+  return `${lines.join('\n')}\n`;
+}
+
+export function formatSummary(stats: ReplayStats, seconds: number): string {
+  const lines: string[] = [];
+  const rate = seconds > 0 ? Math.round(stats.entriesRead / seconds) : stats.entriesRead;
+  lines.push(`runwatch replay: ${stats.entriesRead} entries read in ${seconds.toFixed(2)} s (${rate}/s), ${stats.changes} changes evaluated`);
+  if (stats.duplicates) lines.push(`  duplicates (same logName, timestamp, insertId): ${stats.duplicates}`);
+  if (stats.outOfTimeRange) lines.push(`  outside --since/--until: ${stats.outOfTimeRange}`);
+  if (stats.outOfOrder) lines.push(`  arrived later than the reorder buffer could wait (still evaluated): ${stats.outOfOrder}`);
+  if (stats.skipped.size) {
+    lines.push('  skipped:');
+    for (const [reason, count] of [...stats.skipped].sort((a, b) => b[1] - a[1])) lines.push(`    ${reason}: ${count}`);
+  }
+  const malformed = [...stats.malformed.values()].reduce((a, b) => a + b, 0);
+  if (malformed) {
+    lines.push(`  malformed: ${malformed}`);
+    for (const [reason, count] of stats.malformed) lines.push(`    ${terminalSafe(reason)}: ${count}`);
+    for (const example of stats.malformedExamples) lines.push(`    e.g. ${terminalSafe(example)}`);
+  }
+  const total = [...stats.findingsByRule.values()].reduce((a, b) => a + b, 0);
+  lines.push(`  findings: ${total}`);
+  for (const [rule, count] of [...stats.findingsByRule].sort()) lines.push(`    ${rule}: ${count}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,145 @@
+// Reads log entries from files, folders and stdin in the forms people have them:
+// - a JSON array (`gcloud logging read --format=json`), a single JSON object (pretty-printed or not),
+// - NDJSON (one entry per line: a Cloud Storage log export, `jq -c`),
+// - any of those gzip-compressed (by extension or by the gzip magic bytes),
+// - folders, walked recursively (a Cloud Storage export tree), `-` for stdin.
+// Files are visited in chronological order where their path says it (export shards are named by hour).
+import { createReadStream } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+
+export type InputItem =
+  | { readonly kind: 'entry'; readonly value: unknown; readonly source: string }
+  | { readonly kind: 'invalid'; readonly reason: string; readonly source: string };
+
+const ENTRY_FILE = /\.(json|jsonl|ndjson|log|txt)(\.gz)?$|\.gz$/i;
+
+/** Expands folders into their entry files and orders everything chronologically where the paths allow. */
+export async function expandPaths(paths: readonly string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const path of paths) {
+    if (path === '-') {
+      files.push(path);
+      continue;
+    }
+    const info = await stat(path);
+    if (info.isDirectory()) files.push(...(await walk(path)).sort(compareChronologically));
+    else files.push(path);
+  }
+  return files;
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const dirent of await readdir(dir, { withFileTypes: true })) {
+    const full = join(dir, dirent.name);
+    if (dirent.isDirectory()) out.push(...(await walk(full)));
+    else if (dirent.isFile() && ENTRY_FILE.test(dirent.name)) out.push(full);
+  }
+  return out;
+}
+
+// Cloud Storage exports write `<log id>/YYYY/MM/DD/HH:MM:SS_HH:MM:SS_S0.json`; sorting on the part from the date
+// on interleaves the activity and system_event folders in time order.
+const EXPORT_DATE = /(\d{4})[/\\](\d{2})[/\\](\d{2})[/\\]([^/\\]+)$/;
+
+export function compareChronologically(a: string, b: string): number {
+  const ka = EXPORT_DATE.exec(a);
+  const kb = EXPORT_DATE.exec(b);
+  const sa = ka ? `${ka[1]}${ka[2]}${ka[3]}/${ka[4]}` : a;
+  const sb = kb ? `${kb[1]}${kb[2]}${kb[3]}/${kb[4]}` : b;
+  return sa < sb ? -1 : sa > sb ? 1 : a < b ? -1 : a > b ? 1 : 0;
+}
+
+async function isGzip(path: string): Promise<boolean> {
+  if (path.endsWith('.gz')) return true;
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(2);
+    const { bytesRead } = await handle.read(buffer, 0, 2, 0);
+    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function openStream(path: string, stdin: Readable): Promise<Readable> {
+  if (path === '-') return stdin;
+  const raw = createReadStream(path);
+  return (await isGzip(path)) ? raw.pipe(createGunzip()) : raw;
+}
+
+/** Entries of every path, one file after the other. Unparseable lines are yielded as `invalid`, never thrown. */
+export async function* readEntries(paths: readonly string[], stdin: Readable = process.stdin): AsyncGenerator<InputItem> {
+  for (const file of await expandPaths(paths)) {
+    yield* readFile(file, await openStream(file, stdin));
+  }
+}
+
+/**
+ * Line by line as NDJSON; a first line that does not parse alone but opens a JSON document (`[` or `{`) switches
+ * to reading the whole file as one document (an array of entries or a single entry).
+ */
+async function* readFile(source: string, stream: Readable): AsyncGenerator<InputItem> {
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  let lineNo = 0;
+  let sawContent = false;
+  let documentMode = false;
+  let document: string[] = [];
+  for await (const line of lines) {
+    lineNo++;
+    if (documentMode) {
+      document.push(line);
+      continue;
+    }
+    if (line.length === 0 || isBlank(line)) continue;
+    const firstContent = !sawContent;
+    sawContent = true;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      const first = line.trimStart()[0];
+      if (firstContent && (first === '[' || first === '{')) {
+        documentMode = true;
+        document = [line];
+        continue;
+      }
+      yield { kind: 'invalid', reason: 'line is not JSON', source: `${source}:${lineNo}` };
+      continue;
+    }
+    if (Array.isArray(value)) {
+      for (const element of value) yield { kind: 'entry', value: element, source: `${source}:${lineNo}` };
+    } else {
+      yield { kind: 'entry', value, source: `${source}:${lineNo}` };
+    }
+  }
+  if (documentMode) yield* parseDocument(source, document.join('\n'));
+}
+
+function* parseDocument(source: string, text: string): Generator<InputItem> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    yield { kind: 'invalid', reason: `file is neither NDJSON nor one JSON document: ${(error as Error).message}`, source };
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) yield { kind: 'entry', value: value[i], source: `${source}[${i}]` };
+  } else {
+    yield { kind: 'entry', value, source };
+  }
+}
+
+function isBlank(line: string): boolean {
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c !== 32 && c !== 9 && c !== 13) return false;
+  }
+  return true;
+}
+

@@ -58,6 +58,11 @@ export class Pipeline {
    * Processes one LogEntry (parsed JSON). `nowMs` is the wall clock of the live pipeline (replay passes the
    * entry stream's own time): it bounds how long one half of a deploy waits for the other.
    */
+  /** Emits what is still waiting at the end of the input (replay) or the end of an instance's life. */
+  async flush(): Promise<readonly Finding[]> {
+    return [];
+  }
+
   async handleEntry(raw: unknown, nowMs?: number): Promise<EntryOutcome> {
     const envelope = readEnvelope(raw);
     if (!envelope.ok) return { status: 'malformed', reason: envelope.reason };

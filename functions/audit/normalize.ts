@@ -403,15 +403,15 @@ function serviceIamChange(env: Envelope, pp: JsonObject): ParseResult {
 
 function projectIamChange(env: Envelope, pp: JsonObject): ParseResult {
   const resourceName = asString(pp['resourceName']) ?? '';
+  if (resourceName && !resourceName.startsWith('projects/')) {
+    // Folder and organization policies are outside what the Cloud Run rules read.
+    return { kind: 'skipped', reason: 'not-cloud-run', detail: `SetIamPolicy on ${resourceName.split('/')[0]}` };
+  }
   const project =
     asString(at(env.entry, 'resource', 'labels', 'project_id')) ??
     /^projects\/([^/]+)$/.exec(resourceName)?.[1] ??
     /^projects\/([^/]+)\/logs\//.exec(env.key.logName)?.[1];
   if (!project) return { kind: 'skipped', reason: 'no-service', detail: 'project SetIamPolicy without a project' };
-  if (resourceName && !resourceName.startsWith('projects/')) {
-    // Folder and organization policies are outside what the Cloud Run rules read.
-    return { kind: 'skipped', reason: 'not-cloud-run', detail: `SetIamPolicy on ${resourceName.split('/')[0]}` };
-  }
   return { kind: 'change', change: iamChange(env, pp, 'project', { project, service: '*' }) };
 }
 

@@ -27,7 +27,7 @@ export class ConfigError extends Error {
 let compiled: ReturnType<Ajv['compile']> | undefined;
 function validator(): ReturnType<Ajv['compile']> {
   // strictRequired off: the exception schema lists alternatives in anyOf/required.
-  compiled ??= new Ajv({ allErrors: true, useDefaults: true, strict: true, strictRequired: false }).compile(schema);
+  compiled ??= new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, strictRequired: false }).compile(schema);
   return compiled;
 }
 

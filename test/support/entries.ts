@@ -1,0 +1,63 @@
+// Fixtures: real corpus entries (test/fixtures/corpus, copied unchanged from ../shared/corpus/entries) and
+// hand-built ones (test/fixtures/synthetic-*), plus helpers that derive variants of them for edge cases.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
+
+export type Json = Record<string, unknown>;
+
+export function corpus(name: string): Json {
+  return JSON.parse(readFileSync(`${FIXTURES}corpus/${name}.json`, 'utf8')) as Json;
+}
+
+export function synthetic(name: string): Json {
+  return JSON.parse(readFileSync(`${FIXTURES}synthetic-${name}.json`, 'utf8')) as Json;
+}
+
+/** A deep copy of an entry changed by `mutate`; the fixture on disk is never touched. */
+export function variant(entry: Json, mutate: (copy: Json & { protoPayload: Json }) => void): Json {
+  const copy = structuredClone(entry) as Json & { protoPayload: Json };
+  mutate(copy);
+  return copy;
+}
+
+/** The same entry at another time (and with another insertId, as a distinct entry). */
+export function at(entry: Json, timestamp: string, insertId = `t-${timestamp}`): Json {
+  return variant(entry, (e) => {
+    e['timestamp'] = timestamp;
+    e['insertId'] = insertId;
+  });
+}
+
+type Obj = Record<string, unknown>;
+function obj(value: unknown): Obj {
+  return value as Obj;
+}
+
+/** Every Knative service object of a v1 entry (request and response) gets `edit`. */
+export function editV1Services(entry: Json, edit: (service: Obj) => void): Json {
+  return variant(entry, (e) => {
+    const pp = e.protoPayload;
+    const request = obj(pp['request'])?.['service'];
+    if (request) edit(obj(request));
+    if (pp['response']) edit(obj(pp['response']));
+  });
+}
+
+export function withV1ServiceAccount(entry: Json, email: string | undefined): Json {
+  return editV1Services(entry, (svc) => {
+    const spec = obj(obj(obj(svc['spec'])['template'])['spec']);
+    if (email === undefined) delete spec['serviceAccountName'];
+    else spec['serviceAccountName'] = email;
+  });
+}
+
+export function withV1Image(entry: Json, image: string, nonce = image): Json {
+  return editV1Services(entry, (svc) => {
+    const template = obj(obj(svc['spec'])['template']);
+    obj(template['spec'])['containers'] = [{ image }];
+    const meta = obj(template['metadata']);
+    meta['labels'] = { ...obj(meta['labels'] ?? {}), 'client.knative.dev/nonce': nonce };
+  });
+}

@@ -1,0 +1,25 @@
+import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
+import { validateConfig } from '../../functions/config/load.js';
+import type { RunwatchConfig } from '../../functions/config/types.js';
+import type { Finding } from '../../functions/findings/finding.js';
+import { Pipeline } from '../../functions/pipeline.js';
+
+export function config(raw: Record<string, unknown> = {}): RunwatchConfig {
+  return validateConfig(raw, 'test');
+}
+
+/** Runs entries through a fresh pipeline in the order given; returns every finding. */
+export async function findingsOf(entries: readonly unknown[], cfg: RunwatchConfig = config()): Promise<Finding[]> {
+  const pipeline = new Pipeline({ config: cfg, store: new MemoryBaselineStore() });
+  const findings: Finding[] = [];
+  for (const entry of entries) {
+    const outcome = await pipeline.handleEntry(entry, Date.parse('2030-01-01T00:00:00Z'));
+    if (outcome.status === 'processed') findings.push(...outcome.findings);
+  }
+  findings.push(...(await pipeline.flush()));
+  return findings;
+}
+
+export async function rulesFired(entries: readonly unknown[], cfg?: RunwatchConfig): Promise<string[]> {
+  return (await findingsOf(entries, cfg)).map((f) => f.rule);
+}

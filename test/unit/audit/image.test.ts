@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { parseImage } from '../../../functions/audit/image.js';
+
+const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
+
+describe('image references', () => {
+  it.each([
+    ['nginx', { repository: 'docker.io/library', name: 'docker.io/library/nginx' }],
+    ['nginx:1.27', { repository: 'docker.io/library', tag: '1.27' }],
+    ['acme/api:v1', { repository: 'docker.io/acme', name: 'docker.io/acme/api', tag: 'v1' }],
+    ['docker.io/acme/api', { repository: 'docker.io/acme' }],
+    ['gcr.io/acme/api:2024-05-01', { repository: 'gcr.io/acme', tag: '2024-05-01' }],
+    [`gcr.io/acme/api@${DIGEST}`, { repository: 'gcr.io/acme', digest: DIGEST }],
+    [`us-docker.pkg.dev/acme/prod/api:1.2@${DIGEST}`, { repository: 'us-docker.pkg.dev/acme/prod', name: 'us-docker.pkg.dev/acme/prod/api', tag: '1.2', digest: DIGEST }],
+    ['us-docker.pkg.dev/acme/prod/team/api:1', { repository: 'us-docker.pkg.dev/acme/prod/team' }],
+    ['localhost:5000/api', { repository: 'localhost:5000' }],
+    ['registry.example.com:8443/a/b:3', { repository: 'registry.example.com:8443/a', tag: '3' }],
+    ['us-docker.pkg.dev/cloudrun/container/hello', { repository: 'us-docker.pkg.dev/cloudrun/container' }],
+  ])('%s', (reference, expected) => {
+    expect(parseImage(reference)).toMatchObject(expected);
+  });
+
+  it.each(['', 'UPPER/case', 'a//b', 'gcr.io/acme/api:bad tag', `x@sha256:short`, 'x'.repeat(2000)])('rejects %j', (reference) => {
+    expect(parseImage(reference)).toBeUndefined();
+  });
+});

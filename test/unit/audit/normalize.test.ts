@@ -1,0 +1,214 @@
+import { describe, expect, it } from 'vitest';
+import { parseEntry, type ParseResult } from '../../../functions/audit/normalize.js';
+import type { Change, DeployChange, IamPolicyChange } from '../../../functions/model/change.js';
+import { corpus, synthetic, variant } from '../../support/entries.js';
+
+function change(result: ParseResult): Change {
+  if (result.kind !== 'change') throw new Error(`expected a change, got ${JSON.stringify(result)}`);
+  return result.change;
+}
+const deploy = (r: ParseResult): DeployChange => change(r) as DeployChange;
+const iam = (r: ParseResult): IamPolicyChange => change(r) as IamPolicyChange;
+
+describe('entries that are not changes are skipped with a reason, never thrown', () => {
+  it.each([
+    ['panther__Services.CreateService__2', 'skipped', 'failed-call'],
+    ['slackbot__Services.ReplaceService__2', 'skipped', 'failed-call'],
+    ['powerchoosers__Services.ReplaceService__1', 'skipped', 'failed-call'],
+    ['secfilling__Services.ReplaceService__1', 'skipped', 'failed-call'],
+    ['panther__Services.SetIamPolicy__2', 'skipped', 'permission-denied'],
+    ['panther__nomethod__1', 'skipped', 'not-cloud-run'],
+    ['aegisai__nomethod__1', 'skipped', 'not-audit-log'],
+    ['aegisai__CloudBuild.CreateBuild__1', 'skipped', 'not-cloud-run'],
+    ['mybazaar__InternalServices.ReplaceInternalService__1', 'skipped', 'managed-by-cloud-functions'],
+    ['panther__storage-setIamPermissions__1', 'skipped', 'not-cloud-run'],
+    ['gcp-ps__v1-compute-subnetworks-insert__1', 'skipped', 'not-cloud-run'],
+    ['elastic__GenerateAccessToken__1', 'skipped', 'read-only'],
+    ['panther__SetIamPolicy__4', 'skipped', 'not-cloud-run'],
+    ['mybazaar__FunctionService.UpdateFunction__payloadonly__1', 'malformed', 'entry has no timestamp'],
+    ['panther__SetIamPolicy__5', 'malformed', 'entry has no timestamp'],
+  ])('%s -> %s (%s)', (name, kind, reason) => {
+    const result = parseEntry(corpus(name));
+    expect(result.kind).toBe(kind);
+    expect('reason' in result ? result.reason : undefined).toBe(reason);
+  });
+
+  it.each([null, 42, 'text', [], {}, { timestamp: 'yesterday' }, { timestamp: '2024-01-01T00:00:00Z', protoPayload: 'x' }])(
+    'odd input %j gives a reason',
+    (input) => {
+      const result = parseEntry(input);
+      expect(['malformed', 'skipped']).toContain(result.kind);
+    },
+  );
+
+  it('a Cloud Run Jobs entry is skipped as a job', () => {
+    const job = variant(corpus('slackbot__Services.ReplaceService__1'), (e) => {
+      e.protoPayload['methodName'] = 'google.cloud.run.v1.Jobs.ReplaceJob';
+      e['resource'] = { type: 'cloud_run_job', labels: { job_name: 'nightly', location: 'us-central1', project_id: 'p' } };
+    });
+    expect(parseEntry(job)).toMatchObject({ kind: 'skipped', reason: 'cloud-run-job' });
+  });
+
+  it('the Cloud Functions internal service is read when the config asks for it', () => {
+    const result = parseEntry(corpus('mybazaar__InternalServices.ReplaceInternalService__1'), { watchCloudFunctions: true });
+    expect(deploy(result)).toMatchObject({ kind: 'deploy', operation: 'replace', images: [] });
+    expect(deploy(result).principal?.id).toMatch(/gcf-admin-robot/);
+  });
+});
+
+describe('v1 Knative deploys', () => {
+  it('console CreateService: client-named revision, default compute SA resolved from the project number, no image', () => {
+    const d = deploy(parseEntry(corpus('kktae-demo__Services.CreateService__1')));
+    expect(d).toMatchObject({
+      api: 'v1',
+      operation: 'create',
+      target: { project: 'kktae-demo', location: 'us-central1', service: 'hello', projectNumber: '264172533638' },
+      revision: 'hello-00001-wol',
+      serviceAccount: { kind: 'default-compute', email: '264172533638-compute@developer.gserviceaccount.com' },
+      images: [],
+      ingress: 'internal',
+      invokerIamDisabled: false,
+    });
+    expect(d.client.name).toBe('cloud-console');
+    expect(d.principal?.id).toBeTruthy();
+  });
+
+  it('Panther-normalized CreateService: image only in the user-image annotation, space-separated timestamp', () => {
+    const d = deploy(parseEntry(corpus('panther__Services.CreateService__1')));
+    expect(d.serviceAccount).toEqual({ kind: 'explicit', email: 'abc-test@some-project.iam.gserviceaccount.com' });
+    expect(d.images.map((i) => i.repository)).toEqual(['us-west1-docker.pkg.dev/some-project/abc-test']);
+    expect(d.revision).toBe('cloudrun-exfil-00001-zif');
+    expect(d.time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d+Z$/);
+  });
+
+  it('console ReplaceService: the stale latestCreatedRevisionName is not taken as the new revision', () => {
+    const d = deploy(parseEntry(corpus('slackbot__Services.ReplaceService__1')));
+    expect(d.revision).toBeUndefined();
+    expect(d.operationId).toBe('7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0'); // the response's, not the request's
+    expect(d.target).toMatchObject({ project: 'test-project-1234', location: 'asia-northeast1', service: 'cloud-run-slack-bot', projectNumber: '123456789012' });
+    expect(d.serviceAccount).toEqual({ kind: 'explicit', email: 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com' });
+    expect(d.images).toEqual([]);
+    expect(d.templateFingerprint).toBeDefined();
+  });
+
+  it('gcloud ReplaceService: image, labels and client from the request', () => {
+    const d = deploy(parseEntry(synthetic('v1-ReplaceService-gcloud')));
+    expect(d.images[0]).toMatchObject({ repository: 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot', tag: '1f2e3d4c5b6a' });
+    expect(d.labels['commit-sha']).toBe('1f2e3d4c5b6a7980a1b2c3d4e5f60718293a4b5c');
+    expect(d.client).toMatchObject({ name: 'gcloud', version: '546.0.0' });
+  });
+
+  it('key order never matters: the template fingerprint is canonical', () => {
+    const entry = corpus('slackbot__Services.ReplaceService__1');
+    const reversed = JSON.parse(JSON.stringify(entry, (_k, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).reverse()) : v)));
+    expect(deploy(parseEntry(reversed)).templateFingerprint).toBe(deploy(parseEntry(entry)).templateFingerprint);
+  });
+
+  it('a template without serviceAccountName runs as the default compute SA ("default compute SA" when the number is unknown)', () => {
+    const entry = variant(corpus('slackbot__Services.ReplaceService__1'), (e) => {
+      for (const svc of [(e.protoPayload['request'] as { service: Record<string, unknown> }).service, e.protoPayload['response'] as Record<string, unknown>]) {
+        const spec = (svc['spec'] as { template: { spec: Record<string, unknown> } }).template.spec;
+        delete spec['serviceAccountName'];
+        delete (svc['metadata'] as Record<string, unknown>)['namespace'];
+      }
+    });
+    expect(deploy(parseEntry(entry)).serviceAccount).toEqual({ kind: 'default-compute' });
+  });
+
+  it('invoker-iam-disabled annotation opens the service', () => {
+    const entry = variant(corpus('slackbot__Services.ReplaceService__1'), (e) => {
+      const svc = (e.protoPayload['request'] as { service: { metadata: { annotations: Record<string, string> } } }).service;
+      svc.metadata.annotations['run.googleapis.com/invoker-iam-disabled'] = 'true';
+    });
+    expect(deploy(parseEntry(entry)).invokerIamDisabled).toBe(true);
+  });
+
+  it('DeleteService is a delete of the service', () => {
+    expect(change(parseEntry(corpus('archicloud__Services.DeleteService__1')))).toMatchObject({
+      kind: 'delete',
+      target: { project: 'gpc-tp3', service: 'hello-test' },
+    });
+  });
+});
+
+describe('v2 deploys', () => {
+  it('CreateService: service from parent + serviceId, SA, images, labels, ingress, Binary Authorization', () => {
+    const d = deploy(parseEntry(synthetic('v2-CreateService')));
+    expect(d).toMatchObject({
+      api: 'v2',
+      operation: 'create',
+      target: { project: 'acme-prod', location: 'europe-west1', service: 'storefront' },
+      revision: 'storefront-00001-abc',
+      serviceAccount: { kind: 'explicit', email: 'storefront@acme-prod.iam.gserviceaccount.com' },
+      ingress: 'all',
+      binaryAuthorization: { policy: 'default' },
+      invokerIamDisabled: false,
+    });
+    expect(d.images[0]).toMatchObject({ repository: 'europe-west1-docker.pkg.dev/acme-prod/web', digest: `sha256:${'a'.repeat(64)}` });
+    expect(d.labels).toMatchObject({ team: 'web', 'commit-sha': '9f8e7d6c5b4a39281706f5e4d3c2b1a098765432' });
+    expect(d.client.name).toBe('terraform');
+    expect(d.principal?.delegationChain[0]).toMatch(/^principal:\/\/iam\.googleapis\.com\//);
+  });
+
+  it('UpdateService in snake_case reads the same facts', () => {
+    const d = deploy(parseEntry(synthetic('v2-UpdateService-snake-case')));
+    expect(d.serviceAccount).toEqual({ kind: 'explicit', email: 'storefront@acme-prod.iam.gserviceaccount.com' });
+    expect(d.images.map((i) => i.repository)).toEqual(['docker.io/attacker']);
+    expect(d.binaryAuthorization).toEqual({ policy: 'default' });
+    expect(d.invokerIamDisabled).toBe(false);
+  });
+
+  it('an update mask without the template says nothing about the revision', () => {
+    const d = deploy(parseEntry(synthetic('v2-UpdateService-traffic-only')));
+    expect(d.templateFingerprint).toBeUndefined();
+    expect(d.serviceAccount).toBeUndefined();
+    expect(d.invokerIamDisabled).toBeUndefined();
+  });
+});
+
+describe('IAM policy changes', () => {
+  it('v1 Services.SetIamPolicy: service from resourceName (resource.labels.service_name is empty), full policy', () => {
+    const c = iam(parseEntry(corpus('panther__Services.SetIamPolicy__1')));
+    expect(c).toMatchObject({ scope: 'service', target: { project: 'some-project', location: 'us-west1', service: 'cloudrun-exfil' } });
+    expect(c.policy).toEqual([{ role: 'roles/run.invoker', member: 'user:some.user@company.com' }]);
+    expect(c.delta).toBeUndefined();
+  });
+
+  it('v2 Services.SetIamPolicy is read the same way', () => {
+    const c = iam(parseEntry(synthetic('v2-SetIamPolicy-allUsers')));
+    expect(c.scope).toBe('service');
+    expect(c.policy).toContainEqual({ role: 'roles/run.invoker', member: 'allUsers' });
+  });
+
+  it('project SetIamPolicy: bindingDeltas when present', () => {
+    const c = iam(parseEntry(corpus('archicloud__SetIamPolicy__1')));
+    expect(c.scope).toBe('project');
+    expect(c.delta?.added).toEqual([{ role: 'roles/run.admin', member: 'user:collaborateur0013@gmail.com' }]);
+  });
+
+  it('project SetIamPolicy with a delegation chain (Workload Identity Federation)', () => {
+    const c = iam(parseEntry(corpus('elastic__SetIamPolicy__1')));
+    expect(c.principal?.delegationChain.length).toBeGreaterThan(0);
+  });
+});
+
+describe('system events are observations of a rollout, never changes', () => {
+  it.each([
+    ['aegisai__sysevent-Services.ReplaceService__1', { level: 'revision', revision: 'aegis-ai-00003-sp7', ready: false }],
+    ['sysevent-arri__nomethod__1', { level: 'service', revision: 'hello2-00004-yiz', ready: true }],
+    ['dynatrace__nomethod__1', { level: 'service', revision: 'user-test-00001-box', ready: true }],
+    ['sysevent-dnsfn__nomethod__2', { level: 'service', deleting: true }],
+  ])('%s', (name, expected) => {
+    const result = parseEntry(corpus(name));
+    expect(result.kind).toBe('observation');
+    if (result.kind === 'observation') expect(result.observation).toMatchObject(expected);
+  });
+
+  it('a revision event carries the image digest and the runtime SA', () => {
+    const result = parseEntry(corpus('aegisai__sysevent-Services.ReplaceService__1'));
+    if (result.kind !== 'observation') throw new Error('expected an observation');
+    expect(result.observation.imageDigest).toMatch(/@sha256:9379ab64/);
+    expect(result.observation.serviceAccount).toEqual({ kind: 'default-compute', email: '607603788049-compute@developer.gserviceaccount.com' });
+    expect(result.observation.operationId).toBe('2798553d-def2-47fa-964b-5d12bba8a310');
+  });
+});

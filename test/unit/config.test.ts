@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../functions/config/load.js';
+
+function problems(text: string): string[] {
+  try {
+    parseConfig(text, 'test.yaml');
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.map((p) => `${p.path}: ${p.reason}`);
+    throw error;
+  }
+  return [];
+}
+
+describe('config', () => {
+  it('an empty file is the defaults', () => {
+    const config = parseConfig('', 'empty.yaml');
+    expect(config).toMatchObject({
+      timezone: 'UTC',
+      changeWindows: [],
+      freezes: [],
+      provenanceLabels: { commit: expect.arrayContaining(['commit-sha']), pipeline: expect.arrayContaining(['gcb-build-id']) },
+      rules: { 'new-image-repository': { enabled: true, trustedRepositories: [], exceptions: [] } },
+    });
+    expect(Object.isFrozen(config.rules)).toBe(true);
+  });
+
+  it('YAML and JSON give the same config', () => {
+    const yaml = parseConfig('timezone: Europe/Berlin\nchangeWindows:\n  - {days: [mon], start: "09:00", end: "17:00"}\n');
+    const json = parseConfig('{"timezone":"Europe/Berlin","changeWindows":[{"days":["mon"],"start":"09:00","end":"17:00"}]}');
+    expect(yaml).toEqual(json);
+  });
+
+  it('reports every problem at once, each as path: reason', () => {
+    const found = problems(`
+timezone: 5
+changeWindows:
+  - days: [monday]
+    start: "25:00"
+rules:
+  off-window-deploy:
+    enabled: "yes"
+    exceptions:
+      - reason: nothing to match
+  new-image-repository:
+    trustedRepository: [gcr.io/acme]
+  made-up-rule: {}
+sinks:
+  slack: {minSeverity: URGENT}
+surprise: true
+`);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        'timezone: must be string',
+        'changeWindows[0].end: is required',
+        'changeWindows[0].days[0]: must be one of mon, tue, wed, thu, fri, sat, sun',
+        expect.stringMatching(/^changeWindows\[0\]\.start: "25:00" does not match/),
+        'rules.off-window-deploy.enabled: must be boolean',
+        'rules.off-window-deploy.exceptions[0]: needs at least one of principal, project, service',
+        'rules.new-image-repository.trustedRepository: unknown key',
+        'rules.made-up-rule: unknown key',
+        'sinks.slack.minSeverity: must be one of LOW, MEDIUM, HIGH, CRITICAL',
+        'surprise: unknown key',
+      ]),
+    );
+    expect(found).toHaveLength(10);
+  });
+
+  it.each([
+    ['an unknown time zone', 'timezone: Mars/Olympus', 'timezone: "Mars/Olympus" is not an IANA time zone'],
+    ['a freeze that ends before it starts', 'freezes: [{start: "2024-12-24T00:00:00Z", end: "2024-12-20T00:00:00Z"}]', 'freezes[0]: end must be after start'],
+    ['an empty window', 'changeWindows: [{days: [mon], start: "09:00", end: "09:00"}]', 'changeWindows[0]: start and end are equal: an empty window'],
+    ['YAML that does not parse', 'rules: [unclosed', expect.stringMatching(/^\(root\): not valid YAML or JSON/)],
+    ['a duplicate key', 'timezone: UTC\ntimezone: UTC', expect.stringMatching(/^\(root\): not valid YAML or JSON/)],
+  ])('rejects %s', (_name, text, expected) => {
+    expect(problems(text)).toEqual([expected]);
+  });
+
+  it('the error message lists the file and every problem', () => {
+    expect(() => parseConfig('timezone: 5\nbogus: 1', 'runwatch.yaml')).toThrow(/invalid config runwatch.yaml:\n {2}timezone: must be string\n {2}bogus: unknown key|bogus: unknown key\n {2}timezone: must be string/);
+  });
+});

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { at, corpus, synthetic, withV1Image } from '../../support/entries.js';
+import { config, findingsOf } from '../../support/run.js';
+
+const gcloud = synthetic('v1-ReplaceService-gcloud');
+const HOME = 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot/cloud-run-slack-bot:1f2e3d4c5b6a';
+
+function deploy(timestamp: string, image: string) {
+  return at(withV1Image(gcloud, image, `${image}@${timestamp}`), timestamp);
+}
+
+async function imageFindings(entries: readonly unknown[], cfg = config()) {
+  return (await findingsOf(entries, cfg)).filter((f) => f.rule === 'new-image-repository');
+}
+
+describe('new-image-repository', () => {
+  it.each([
+    ['Docker Hub, implicit registry', 'attacker/bot:latest', 'docker.io/attacker'],
+    ['Docker Hub official image', 'nginx', 'docker.io/library'],
+    ['a registry with a port', 'registry.example.com:5000/team/bot:2', 'registry.example.com:5000/team'],
+    ['Container Registry', 'gcr.io/other-project/bot@sha256:' + 'b'.repeat(64), 'gcr.io/other-project'],
+    ['another Artifact Registry repository', 'asia-northeast1-docker.pkg.dev/test-project-1234/scratch/bot:1', 'asia-northeast1-docker.pkg.dev/test-project-1234/scratch'],
+  ])('fires: %s', async (_name, image, repository) => {
+    const findings = await imageFindings([deploy('2024-05-01T10:00:00Z', HOME), deploy('2024-05-02T10:00:00Z', image)]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({
+      severity: 'HIGH',
+      evidence: { repository, knownRepositories: ['asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot'], firstDeploy: false },
+    });
+  });
+
+  it.each([
+    ['another tag of the same image', 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot/cloud-run-slack-bot:v2'],
+    ['a digest of the same image', 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot/cloud-run-slack-bot@sha256:' + 'c'.repeat(64)],
+    ['another image in the same repository', 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot/worker:1'],
+  ])('ignores: %s', async (_name, image) => {
+    expect(await imageFindings([deploy('2024-05-01T10:00:00Z', HOME), deploy('2024-05-02T10:00:00Z', image)])).toEqual([]);
+  });
+
+  it('ignores: the first deploy when no trustedRepositories are configured', async () => {
+    expect(await imageFindings([deploy('2024-05-01T10:00:00Z', 'attacker/bot')])).toEqual([]);
+  });
+
+  it('fires: the first deploy from a repository outside trustedRepositories', async () => {
+    const cfg = config({ rules: { 'new-image-repository': { trustedRepositories: ['*-docker.pkg.dev/test-project-1234/*'] } } });
+    const findings = await imageFindings([deploy('2024-05-01T10:00:00Z', 'attacker/bot')], cfg);
+    expect(findings[0]).toMatchObject({ title: 'First deploy from an untrusted image repository', evidence: { repository: 'docker.io/attacker', firstDeploy: true } });
+  });
+
+  it('ignores: a new repository that matches trustedRepositories', async () => {
+    const cfg = config({ rules: { 'new-image-repository': { trustedRepositories: ['*-docker.pkg.dev/test-project-1234/*'] } } });
+    const entries = [deploy('2024-05-01T10:00:00Z', HOME), deploy('2024-05-02T10:00:00Z', 'asia-northeast1-docker.pkg.dev/test-project-1234/scratch/bot:1')];
+    expect(await imageFindings(entries, cfg)).toEqual([]);
+  });
+
+  it('ignores: a console deploy that logs no image (unknown, not guessed)', async () => {
+    const console = at(corpus('slackbot__Services.ReplaceService__1'), '2024-05-02T10:00:00Z');
+    expect(await imageFindings([deploy('2024-05-01T10:00:00Z', HOME), console])).toEqual([]);
+  });
+
+  it('fires: v2 update to Docker Hub, digest in the evidence when the reference has one', async () => {
+    const findings = await imageFindings([synthetic('v2-CreateService'), synthetic('v2-UpdateService')]);
+    expect(findings[0]?.evidence).toMatchObject({ image: 'docker.io/attacker/storefront:latest', repository: 'docker.io/attacker' });
+  });
+
+  it('a repository used before, then again after a detour, does not fire twice', async () => {
+    const findings = await imageFindings([
+      deploy('2024-05-01T10:00:00Z', HOME),
+      deploy('2024-05-02T10:00:00Z', 'attacker/bot:1'),
+      deploy('2024-05-03T10:00:00Z', HOME),
+      deploy('2024-05-04T10:00:00Z', 'attacker/bot:2'),
+    ]);
+    expect(findings.map((f) => f.eventTime)).toEqual(['2024-05-02T10:00:00Z']);
+  });
+
+  it('provenance: the commit from the commit-sha label, the pipeline from gcb-build-id', async () => {
+    const findings = await imageFindings([deploy('2024-05-01T10:00:00Z', HOME), deploy('2024-05-02T10:00:00Z', 'attacker/bot:1')]);
+    expect(findings[0]?.provenance).toEqual({
+      commit: '1f2e3d4c5b6a7980a1b2c3d4e5f60718293a4b5c',
+      pipeline: '5c1b2a3d-0000-4000-8000-000000000001',
+      sources: { commit: 'label:commit-sha', pipeline: 'label:gcb-build-id' },
+    });
+  });
+
+  it('ignores: exempted service glob', async () => {
+    const cfg = config({ rules: { 'new-image-repository': { exceptions: [{ service: 'test-project-1234/cloud-run-*' }] } } });
+    expect(await imageFindings([deploy('2024-05-01T10:00:00Z', HOME), deploy('2024-05-02T10:00:00Z', 'attacker/bot:1')], cfg)).toEqual([]);
+  });
+});

@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { at, corpus, synthetic, withV1Image } from '../../support/entries.js';
+import { config, findingsOf } from '../../support/run.js';
+
+// Europe/Berlin: CET (UTC+1) in winter, CEST (UTC+2) from the last Sunday of March to the last Sunday of October.
+const berlin = config({
+  timezone: 'Europe/Berlin',
+  changeWindows: [
+    { name: 'office hours', days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' },
+    { name: 'saturday night', days: ['sat'], start: '22:00', end: '02:00' },
+  ],
+  freezes: [{ start: '2024-12-20T12:00:00+01:00', end: '2024-12-20T14:00:00+01:00', reason: 'year-end freeze' }],
+});
+
+const create = corpus('kktae-demo__Services.CreateService__1'); // a console CreateService (creates a revision)
+
+async function offWindow(timestamp: string, cfg = berlin) {
+  return (await findingsOf([at(create, timestamp)], cfg)).filter((f) => f.rule === 'off-window-deploy');
+}
+
+describe('off-window-deploy', () => {
+  it.each([
+    ['fires: saturday noon', '2024-06-08T10:00:00Z', 'MEDIUM'],
+    ['fires: a minute before the window opens', '2024-06-10T06:59:00Z', 'MEDIUM'],
+    ['ignores: the window start is inside ([start', '2024-06-10T07:00:00Z', null],
+    ['ignores: the last second of the window', '2024-06-10T14:59:59.999Z', null],
+    ['fires: the window end is outside (end)', '2024-06-10T15:00:00Z', 'MEDIUM'],
+    // DST: 07:30Z is 08:30 CET in March before the switch (outside) and 09:30 CEST after it (inside).
+    ['fires: 07:30Z on the monday before spring-forward (08:30 CET)', '2024-03-25T07:30:00Z', 'MEDIUM'],
+    ['ignores: 07:30Z on the monday after spring-forward (09:30 CEST)', '2024-04-01T07:30:00Z', null],
+    ['ignores: 07:30Z on the monday before fall-back (09:30 CEST)', '2024-10-21T07:30:00Z', null],
+    ['fires: 07:30Z on the monday after fall-back (08:30 CET)', '2024-10-28T07:30:00Z', 'MEDIUM'],
+    // Overnight window saturday 22:00-02:00: the part after midnight belongs to sunday.
+    ['ignores: sunday 01:00 inside the overnight window', '2024-06-08T23:00:00Z', null],
+    ['fires: sunday 02:00 after the overnight window', '2024-06-09T00:00:00Z', 'MEDIUM'],
+    ['fires: friday 22:30 (the overnight window is saturday only)', '2024-06-07T20:30:00Z', 'MEDIUM'],
+    // Freeze [12:00, 14:00) CET on a friday, inside office hours: the freeze wins.
+    ['fires HIGH: the freeze start is inside', '2024-12-20T11:00:00Z', 'HIGH'],
+    ['fires HIGH: the last second of the freeze', '2024-12-20T12:59:59Z', 'HIGH'],
+    ['ignores: the freeze end is outside (back in the window)', '2024-12-20T13:00:00Z', null],
+  ])('%s', async (_name, timestamp, severity) => {
+    const findings = await offWindow(timestamp);
+    expect(findings.map((f) => f.severity)).toEqual(severity ? [severity] : []);
+  });
+
+  it('names the windows missed and the local time in the evidence', async () => {
+    const [finding] = await offWindow('2024-06-08T10:00:00Z');
+    expect(finding?.evidence).toMatchObject({
+      localTime: '2024-06-08T12:00:00+02:00',
+      timezone: 'Europe/Berlin',
+      day: 'sat',
+      windows: ['office hours (mon,tue,wed,thu,fri 09:00-17:00)', 'saturday night (sat 22:00-02:00)'],
+    });
+    expect(finding).toMatchObject({ principal: 'kktae@mz.co.kr', revision: 'hello-00001-wol', service: 'hello', project: 'kktae-demo' });
+    expect(finding?.unknown).toContain('image');
+  });
+
+  it('names the freeze in the evidence', async () => {
+    const [finding] = await offWindow('2024-12-20T11:30:00Z');
+    expect(finding?.evidence).toMatchObject({ freeze: 'year-end freeze', freezeStart: '2024-12-20T11:00:00.000Z', freezeEnd: '2024-12-20T13:00:00.000Z' });
+  });
+
+  it('a freeze without an offset is read in the configured zone', async () => {
+    const cfg = config({ timezone: 'America/New_York', freezes: [{ start: '2024-07-04T00:00', end: '2024-07-05T00:00' }] });
+    expect(await offWindow('2024-07-04T03:59:00Z', cfg)).toHaveLength(0); // 23:59 on the 3rd in New York
+    expect(await offWindow('2024-07-04T04:00:00Z', cfg)).toHaveLength(1);
+  });
+
+  it.each([
+    ['a break-glass principal', { principal: 'kktae@*' }],
+    ['a project glob', { project: 'kktae-*' }],
+    ['a PROJECT/SERVICE glob', { service: '*/hello' }],
+  ])('ignores: exempted by %s', async (_name, exception) => {
+    const cfg = config({ timezone: 'UTC', changeWindows: [{ days: ['mon'], start: '09:00', end: '10:00' }], rules: { 'off-window-deploy': { exceptions: [exception] } } });
+    expect(await offWindow('2024-06-08T10:00:00Z', cfg)).toHaveLength(0);
+  });
+
+  it('an exception matches only when all its fields match', async () => {
+    const cfg = config({
+      timezone: 'UTC',
+      changeWindows: [{ days: ['mon'], start: '09:00', end: '10:00' }],
+      rules: { 'off-window-deploy': { exceptions: [{ principal: 'kktae@*', service: 'other/*' }] } },
+    });
+    expect(await offWindow('2024-06-08T10:00:00Z', cfg)).toHaveLength(1);
+  });
+
+  it('ignores: no windows and no freezes configured', async () => {
+    expect(await offWindow('2024-06-08T10:00:00Z', config())).toHaveLength(0);
+  });
+
+  it('ignores: the rule disabled', async () => {
+    const cfg = config({ changeWindows: [{ days: ['mon'], start: '09:00', end: '10:00' }], rules: { 'off-window-deploy': { enabled: false } } });
+    expect(await offWindow('2024-06-08T10:00:00Z', cfg)).toHaveLength(0);
+  });
+
+  it('ignores: failed deploys, IAM changes and traffic-only updates at any hour', async () => {
+    const cfg = config({ changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }] });
+    const entries = [
+      corpus('slackbot__Services.ReplaceService__2'), // failed (ABORTED)
+      corpus('panther__Services.CreateService__2'), // failed (ALREADY_EXISTS)
+      corpus('panther__Services.SetIamPolicy__1'),
+      synthetic('v2-UpdateService-traffic-only'),
+    ];
+    expect((await findingsOf(entries, cfg)).filter((f) => f.rule === 'off-window-deploy')).toEqual([]);
+  });
+
+  it('a replace with the same template as before is not a new revision', async () => {
+    const cfg = config({ changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }] });
+    const deploy = withV1Image(corpus('slackbot__Services.ReplaceService__1'), 'gcr.io/acme/bot:1');
+    const findings = await findingsOf([at(deploy, '2024-06-08T10:00:00Z'), at(deploy, '2024-06-08T10:05:00Z')], cfg);
+    expect(findings.filter((f) => f.rule === 'off-window-deploy')).toHaveLength(1);
+  });
+
+  it('the same entry delivered twice gives one finding', async () => {
+    const entry = at(create, '2024-06-08T10:00:00Z');
+    const findings = await findingsOf([entry, structuredClone(entry)], berlin);
+    expect(findings.filter((f) => f.rule === 'off-window-deploy')).toHaveLength(1);
+  });
+
+  it('v2 creates count as deploys', async () => {
+    const cfg = config({ changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }] });
+    const [finding] = (await findingsOf([synthetic('v2-CreateService')], cfg)).filter((f) => f.rule === 'off-window-deploy');
+    expect(finding).toMatchObject({ revision: 'storefront-00001-abc', principal: 'deployer@acme-ci.iam.gserviceaccount.com' });
+    expect(finding?.provenance).toMatchObject({ commit: '9f8e7d6c5b4a39281706f5e4d3c2b1a098765432', pipeline: 'b-1234' });
+  });
+});

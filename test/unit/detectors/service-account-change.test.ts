@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { at, corpus, synthetic, withV1Image, withV1ServiceAccount } from '../../support/entries.js';
+import { config, findingsOf } from '../../support/run.js';
+
+const replace = corpus('slackbot__Services.ReplaceService__1'); // SA cloud-run-slack-bot@test-project-1234...
+const ORIGINAL = 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com';
+const OTHER = 'ci-admin@test-project-1234.iam.gserviceaccount.com';
+
+/** A deploy of the same service at `timestamp` running as `email` (a new template each time). */
+function deploy(timestamp: string, email: string | undefined) {
+  return at(withV1Image(withV1ServiceAccount(replace, email), 'gcr.io/test-project-1234/bot:1', timestamp), timestamp);
+}
+
+async function saFindings(entries: readonly unknown[], cfg = config()) {
+  return (await findingsOf(entries, cfg)).filter((f) => f.rule === 'service-account-change');
+}
+
+describe('service-account-change', () => {
+  it('fires: a later revision runs as another service account', async () => {
+    const findings = await saFindings([deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-02T10:00:00Z', OTHER)]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ severity: 'MEDIUM', evidence: { before: ORIGINAL, after: OTHER, toDefaultComputeServiceAccount: false } });
+  });
+
+  it('fires HIGH: a move to the default compute SA (resolved from the project number)', async () => {
+    const findings = await saFindings([deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-02T10:00:00Z', undefined)]);
+    expect(findings[0]).toMatchObject({
+      severity: 'HIGH',
+      title: 'Service now runs as the default compute service account',
+      evidence: { before: ORIGINAL, after: '123456789012-compute@developer.gserviceaccount.com' },
+    });
+  });
+
+  it('fires: v2 CreateService then UpdateService with another identity', async () => {
+    const findings = await saFindings([synthetic('v2-CreateService'), synthetic('v2-UpdateService')]);
+    expect(findings[0]?.evidence).toMatchObject({
+      before: 'storefront@acme-prod.iam.gserviceaccount.com',
+      after: 'storefront-debug@acme-prod.iam.gserviceaccount.com',
+    });
+  });
+
+  it.each([
+    ['the first deploy of a service (it sets the baseline)', () => [deploy('2024-05-01T10:00:00Z', OTHER)]],
+    ['the same identity again', () => [deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-02T10:00:00Z', ORIGINAL)]],
+    ['a failed write with another identity', () => [deploy('2024-05-01T10:00:00Z', ORIGINAL), at(withV1ServiceAccount(corpus('slackbot__Services.ReplaceService__2'), OTHER), '2024-05-02T10:00:00Z')]],
+    ['an IAM change in between', () => [deploy('2024-05-01T10:00:00Z', ORIGINAL), corpus('panther__Services.SetIamPolicy__1')]],
+    ['a v2 traffic-only update', () => [synthetic('v2-CreateService'), synthetic('v2-UpdateService-traffic-only')]],
+  ])('ignores: %s', async (_name, entries) => {
+    expect(await saFindings(entries())).toEqual([]);
+  });
+
+  it('ignores: the default compute SA spelled out vs left implicit with an unknown project number', async () => {
+    const implicit = deploy('2024-05-02T10:00:00Z', undefined);
+    const noNumber = JSON.parse(JSON.stringify(implicit).replaceAll('"namespace":"123456789012",', '')) as unknown;
+    expect(await saFindings([deploy('2024-05-01T10:00:00Z', '123456789012-compute@developer.gserviceaccount.com'), noNumber])).toEqual([]);
+  });
+
+  it('out of order: an older entry arriving late never overwrites newer state', async () => {
+    // t2 (OTHER) arrives first, then the older t1 (ORIGINAL), then t3 (OTHER again): t3 compares with t2, not t1.
+    const findings = await saFindings([deploy('2024-05-02T10:00:00Z', OTHER), deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-03T10:00:00Z', OTHER)]);
+    expect(findings).toEqual([]);
+  });
+
+  it('the same change seen twice gives one finding id', async () => {
+    const second = deploy('2024-05-02T10:00:00Z', OTHER);
+    const findings = await saFindings([deploy('2024-05-01T10:00:00Z', ORIGINAL), second, structuredClone(second)]);
+    expect(new Set(findings.map((f) => f.id)).size).toBe(1);
+  });
+
+  it('ignores: exempted principal', async () => {
+    const cfg = config({ rules: { 'service-account-change': { exceptions: [{ principal: '*@gmail.com', reason: 'owner' }] } } });
+    expect(await saFindings([deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-02T10:00:00Z', OTHER)], cfg)).toEqual([]);
+  });
+
+  it('severity can be raised in the config', async () => {
+    const cfg = config({ rules: { 'service-account-change': { severity: 'CRITICAL' } } });
+    const findings = await saFindings([deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-02T10:00:00Z', OTHER)], cfg);
+    expect(findings[0]?.severity).toBe('CRITICAL');
+  });
+});

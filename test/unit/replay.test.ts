@@ -1,0 +1,178 @@
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { Ajv } from 'ajv';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../functions/cli/main.js';
+import findingSchema from '../../schemas/finding.schema.json' with { type: 'json' };
+import { at, corpus, synthetic, withV1Image } from '../support/entries.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function runwatch(args: string[], stdin = ''): Promise<Run> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => out.push(c));
+  stderr.on('data', (c: Buffer) => err.push(c));
+  const code = await main(args, { stdin: Readable.from([stdin]), stdout, stderr, env: {} });
+  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+}
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'runwatch-test-'));
+}
+
+const CONFIG = `
+timezone: UTC
+changeWindows: [{days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}]
+`;
+
+// A week of one service: a weekday deploy (baseline), a saturday deploy with a new SA and a Docker Hub image,
+// a public grant, and a failed write. Expected: off-window + service-account-change + new-image-repository + public.
+function history(): Record<string, unknown>[] {
+  const gcloud = synthetic('v1-ReplaceService-gcloud');
+  const weekday = at(gcloud, '2024-05-06T10:00:00Z');
+  const saturday = at(
+    withV1Image(
+      JSON.parse(JSON.stringify(gcloud).replaceAll('cloud-run-slack-bot@test-project-1234.iam', 'intruder@test-project-1234.iam')) as Record<string, unknown>,
+      'docker.io/attacker/bot:1',
+    ),
+    '2024-05-11T03:00:00Z',
+  );
+  const grant = JSON.parse(
+    JSON.stringify(synthetic('run-SetIamPolicy-allUsers')).replaceAll('some-project', 'test-project-1234').replaceAll('cloudrun-exfil', 'cloud-run-slack-bot').replaceAll('us-west1', 'asia-northeast1'),
+  ) as Record<string, unknown>;
+  return [weekday, saturday, at(grant, '2024-05-11T03:05:00Z'), corpus('slackbot__Services.ReplaceService__2')];
+}
+
+describe('runwatch replay', () => {
+  it('prints findings with the contract fields as NDJSON, in timestamp order across files', async () => {
+    const dir = tempDir();
+    const [weekday, saturday, grant, failed] = history();
+    // Out of order across files: the later entries come first.
+    writeFileSync(join(dir, 'a.json'), JSON.stringify([grant, saturday], null, 2));
+    writeFileSync(join(dir, 'b.ndjson'), `${JSON.stringify(weekday)}\n${JSON.stringify(failed)}\n`);
+    writeFileSync(join(dir, 'config.yaml'), CONFIG);
+    const run = await runwatch(['replay', '--config', join(dir, 'config.yaml'), '--format', 'ndjson', join(dir, 'a.json'), join(dir, 'b.ndjson')]);
+    expect(run.code).toBe(0);
+    const findings = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(findings.map((f) => f['rule']).sort()).toEqual(['new-image-repository', 'off-window-deploy', 'public-invoker-grant', 'service-account-change']);
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(findingSchema);
+    for (const finding of findings) expect(validate(finding), JSON.stringify(validate.errors)).toBe(true);
+    expect(findings.find((f) => f['rule'] === 'service-account-change')).toMatchObject({
+      eventTime: '2024-05-11T03:00:00Z',
+      project: 'test-project-1234',
+      location: 'asia-northeast1',
+      service: 'cloud-run-slack-bot',
+      principal: 'masatonaka1989@gmail.com',
+      resourceName: '//run.googleapis.com/projects/test-project-1234/locations/asia-northeast1/services/cloud-run-slack-bot',
+      evidence: { before: 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com', after: 'intruder@test-project-1234.iam.gserviceaccount.com' },
+    });
+    expect(run.stderr).toMatch(/4 entries read/);
+    expect(run.stderr).toMatch(/failed-call: 1/);
+  });
+
+  it('reads gzip, folders (an export tree), stdin, and counts malformed input without stopping', async () => {
+    const dir = tempDir();
+    const [weekday, saturday, grant] = history();
+    mkdirSync(join(dir, 'cloudaudit.googleapis.com/activity/2024/05/06'), { recursive: true });
+    mkdirSync(join(dir, 'cloudaudit.googleapis.com/activity/2024/05/11'), { recursive: true });
+    writeFileSync(join(dir, 'cloudaudit.googleapis.com/activity/2024/05/06/10:00:00_10:59:59_S0.json'), `${JSON.stringify(weekday)}\nnot json\n`);
+    writeFileSync(join(dir, 'cloudaudit.googleapis.com/activity/2024/05/11/03:00:00_03:59:59_S0.json.gz'), gzipSync(`${JSON.stringify(saturday)}\n{"no":"timestamp"}\n`));
+    writeFileSync(join(dir, 'config.yaml'), CONFIG);
+    const run = await runwatch(['replay', '--config', join(dir, 'config.yaml'), '--format', 'json', join(dir, 'cloudaudit.googleapis.com'), '-'], JSON.stringify(grant));
+    expect(run.code).toBe(0);
+    const findings = JSON.parse(run.stdout) as { rule: string }[];
+    expect(findings.map((f) => f.rule).sort()).toEqual(['new-image-repository', 'off-window-deploy', 'public-invoker-grant', 'service-account-change']);
+    expect(run.stderr).toMatch(/malformed: 2/);
+    expect(run.stderr).toMatch(/line is not JSON: 1/);
+    expect(run.stderr).toMatch(/10:00:00_10:59:59_S0\.json:2: line is not JSON/);
+  });
+
+  it('--since and --until bound the replay', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'all.json'), JSON.stringify(history()));
+    writeFileSync(join(dir, 'config.yaml'), CONFIG);
+    const run = await runwatch(['replay', '--config', join(dir, 'config.yaml'), '--format', 'ndjson', '--since', '2024-05-11T03:04:00Z', '--until', '2024-05-12', join(dir, 'all.json')]);
+    expect(run.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { rule: string }).rule)).toEqual(['public-invoker-grant']);
+    expect(run.stderr).toMatch(/outside --since\/--until: 3/);
+  });
+
+  it('--state carries baselines from one replay to the next', async () => {
+    const dir = tempDir();
+    const [weekday, saturday] = history();
+    writeFileSync(join(dir, 'one.json'), JSON.stringify([weekday]));
+    writeFileSync(join(dir, 'two.json'), JSON.stringify([saturday]));
+    const state = join(dir, 'state.json');
+    expect((await runwatch(['replay', '--state', state, '--format', 'ndjson', join(dir, 'one.json')])).stdout).toBe('');
+    const second = await runwatch(['replay', '--state', state, '--format', 'ndjson', join(dir, 'two.json')]);
+    expect(second.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { rule: string }).rule).sort()).toEqual(['new-image-repository', 'service-account-change']);
+    expect(JSON.parse(readFileSync(state, 'utf8'))).toMatchObject({ format: 'runwatch-baseline', version: 1 });
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('the table escapes control and bidi characters from untrusted strings', async () => {
+    const dir = tempDir();
+    const [weekday] = history();
+    const hostile = JSON.parse(JSON.stringify(weekday).replaceAll('masatonaka1989@gmail.com', 'evil\\u001b[31m\\u202eadmin')) as unknown;
+    writeFileSync(join(dir, 'x.json'), JSON.stringify([hostile]));
+    writeFileSync(join(dir, 'config.yaml'), 'changeWindows: [{days: [sun], start: "00:00", end: "00:01"}]');
+    const run = await runwatch(['replay', '--config', join(dir, 'config.yaml'), join(dir, 'x.json')]);
+    expect(run.stdout).toContain('evil\\u001b[31m\\u202eadmin');
+    expect(run.stdout).not.toMatch(/[\u001b\u202e]/);
+  });
+
+  it.each([
+    [['replay'], 2, /at least one PATH/],
+    [['replay', '--format', 'xml', 'x'], 2, /--format must be one of/],
+    [['replay', '--since', 'last week', 'x'], 2, /--since: not an RFC 3339 time/],
+    [['replay', '--bogus', 'x'], 2, /Unknown option/],
+    [['replay', '/does/not/exist'], 1, /ENOENT/],
+    [['nonsense'], 2, /unknown command/],
+  ])('runwatch %j exits %i', async (args, code, message) => {
+    const run = await runwatch(args);
+    expect(run.code).toBe(code);
+    expect(run.stderr).toMatch(message);
+  });
+});
+
+describe('runwatch validate-config', () => {
+  it('exits 0 for a valid file', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'ok.yaml'), CONFIG);
+    expect(await runwatch(['validate-config', join(dir, 'ok.yaml')])).toMatchObject({ code: 0 });
+  });
+
+  it('exits 2 listing every bad path', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'bad.yaml'), 'timezone: Nowhere/Land\nrules:\n  public-invoker-grant: {allowServices: "x"}\nextra: 1\n');
+    const run = await runwatch(['validate-config', join(dir, 'bad.yaml')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr.split('\n').filter((l) => /^\S+: /.test(l) && !l.includes('invalid config'))).toEqual([
+      'extra: unknown key',
+      'rules.public-invoker-grant.allowServices: must be array',
+    ]);
+  });
+
+  it('a config with only semantic problems lists them too', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'bad.yaml'), 'timezone: Nowhere/Land\n');
+    const run = await runwatch(['validate-config', join(dir, 'bad.yaml')]);
+    expect(run).toMatchObject({ code: 2 });
+    expect(run.stderr).toContain('timezone: "Nowhere/Land" is not an IANA time zone');
+  });
+
+  it('exits 2 when the file cannot be read', async () => {
+    const run = await runwatch(['validate-config', '/does/not/exist.yaml']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/cannot read file: ENOENT/);
+  });
+});

@@ -4,7 +4,7 @@ import type { BaselineStore } from './baseline/store.js';
 import type { RunwatchConfig } from './config/types.js';
 import { Engine } from './engine.js';
 import type { Finding } from './findings/finding.js';
-import { normalizeEnvelope, type SkipReason } from './audit/normalize.js';
+import { normalizeEnvelope, type ParseResult, type SkipReason } from './audit/normalize.js';
 import { readEnvelope, type Envelope } from './audit/entry.js';
 import type { EntryKey } from './model/change.js';
 
@@ -69,9 +69,17 @@ export class Pipeline {
     return this.handleEnvelope(envelope.envelope, nowMs);
   }
 
-  /** The same for an entry whose envelope the caller already read (replay orders entries by it). */
-  async handleEnvelope(envelope: Envelope, _nowMs?: number): Promise<EntryOutcome> {
-    const parsed = normalizeEnvelope(envelope, { watchCloudFunctions: this.options.config.cloudFunctions.watch });
+  /** The same for an entry whose envelope the caller already read. */
+  handleEnvelope(envelope: Envelope, nowMs?: number): Promise<EntryOutcome> {
+    return this.handleParsed(this.normalize(envelope), nowMs);
+  }
+
+  /** Normalization alone: pure, order-independent, so replay runs it before re-ordering and keeps only the result. */
+  normalize(envelope: Envelope): ParseResult {
+    return normalizeEnvelope(envelope, { watchCloudFunctions: this.options.config.cloudFunctions.watch });
+  }
+
+  async handleParsed(parsed: ParseResult, _nowMs?: number): Promise<EntryOutcome> {
     switch (parsed.kind) {
       case 'malformed':
         return { status: 'malformed', reason: parsed.reason };

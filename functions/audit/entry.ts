@@ -41,7 +41,7 @@ export function readEnvelope(value: unknown): EnvelopeResult {
       time: time.iso,
       timeMs: time.ms,
       logKind: logKindOf(logName),
-      ...(payload && (type === AUDIT_LOG_TYPE || (type === undefined && looksLikeAuditLog(payload))) ? { payload } : {}),
+      payload: payload && (type === AUDIT_LOG_TYPE || (type === undefined && looksLikeAuditLog(payload))) ? payload : undefined,
     },
   };
 }

@@ -28,15 +28,19 @@ export function asNumber(value: unknown): number | undefined {
   return undefined;
 }
 
-/** Reads `obj[a][b]...`; undefined as soon as a step is not an object. */
-export function at(value: unknown, ...path: readonly string[]): unknown {
-  let current: unknown = value;
-  for (const key of path) {
-    const object = asObject(current);
-    if (!object) return undefined;
-    current = object[key];
-  }
-  return current;
+/** Reads `value[a][b][c][d]`; undefined as soon as a step is not an object. Fixed arity: no array per call. */
+export function at(value: unknown, a: string, b?: string, c?: string, d?: string): unknown {
+  let current = step(value, a);
+  if (b === undefined || current === undefined) return current;
+  current = step(current, b);
+  if (c === undefined || current === undefined) return current;
+  current = step(current, c);
+  if (d === undefined || current === undefined) return current;
+  return step(current, d);
+}
+
+function step(value: unknown, key: string): unknown {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as JsonObject)[key] : undefined;
 }
 
 /**
@@ -81,14 +85,22 @@ export function canonicalJson(value: unknown): string {
     return `${out}]`;
   }
   const object = value as JsonObject;
-  const keys = Object.keys(object).sort();
+  const keys = Object.keys(object);
+  if (!isSorted(keys)) keys.sort();
   let out = '{';
   let first = true;
   for (const key of keys) {
     const v = object[key];
     if (v === undefined) continue;
-    out += `${first ? '' : ','}${JSON.stringify(key)}:${canonicalJson(v)}`;
+    out += `${first ? '' : ','}${PLAIN_KEY.test(key) ? `"${key}"` : JSON.stringify(key)}:${canonicalJson(v)}`;
     first = false;
   }
   return `${out}}`;
+}
+
+const PLAIN_KEY = /^[\w./@:-]*$/;
+
+function isSorted(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return false;
+  return true;
 }

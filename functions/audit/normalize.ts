@@ -21,6 +21,7 @@ import {
 import { readEnvelope, type Envelope } from './entry.js';
 import { imagesOf } from './image.js';
 import { asArray, asBoolean, asObject, asString, at, canonicalJson, field, stringMap, type JsonObject } from './json.js';
+import { fnv1a } from './hash.js';
 import { readRevisionObservation, type RevisionObservation } from './systemEvent.js';
 
 /** Why an entry produced no change. Counted and reported by replay and the functions. */
@@ -131,7 +132,7 @@ function common(env: Envelope, pp: JsonObject): Pick<DeployChange, 'key' | 'time
     time: env.time,
     timeMs: env.timeMs,
     methodName: asString(pp['methodName']) ?? '',
-    ...(principal ? { principal } : {}),
+    principal,
     client: clientOf(pp, undefined),
   };
 }
@@ -157,7 +158,7 @@ function clientOf(pp: JsonObject, annotations: Record<string, string> | undefine
   const callerIp = asString(meta?.['callerIp']) ?? asString(meta?.['callerIP']);
   const name = annotations?.['run.googleapis.com/client-name'] ?? clientFromUserAgent(userAgent);
   const version = annotations?.['run.googleapis.com/client-version'];
-  return { ...(name ? { name } : {}), ...(version ? { version } : {}), ...(userAgent ? { userAgent } : {}), ...(callerIp ? { callerIp } : {}) };
+  return { name, version, userAgent, callerIp };
 }
 
 function clientFromUserAgent(ua: string | undefined): string | undefined {
@@ -202,7 +203,7 @@ export function serviceTarget(env: Envelope, pp: JsonObject, knative: JsonObject
     /^projects\/[^/]+\/locations\/([^/]+)$/.exec(asString(at(pp, 'request', 'parent')) ?? '')?.[1] ??
     asString(at(knative, 'metadata', 'labels', 'cloud.googleapis.com/location'));
   const projectNumber = numeric(at(knative, 'metadata', 'namespace')) ?? numeric(at(pp, 'response', 'metadata', 'namespace'));
-  return { project, service, ...(location ? { location } : {}), ...(projectNumber ? { projectNumber } : {}) };
+  return { project, service, location, projectNumber };
 }
 
 function firstString(value: unknown): string | undefined {
@@ -234,18 +235,18 @@ function deployChange(env: Envelope, pp: JsonObject, api: 'v1' | 'v2', operation
     time: env.time,
     timeMs: env.timeMs,
     methodName: asString(pp['methodName']) ?? '',
-    ...(principal ? { principal } : {}),
+    principal,
     client: clientOf(pp, facts.annotations),
     target,
     images: facts.images,
     labels: facts.labels,
-    ...(facts.revision ? { revision: facts.revision } : {}),
-    ...(facts.templateFingerprint ? { templateFingerprint: facts.templateFingerprint } : {}),
-    ...(serviceAccount ? { serviceAccount } : {}),
-    ...(facts.ingress ? { ingress: facts.ingress } : {}),
-    ...(facts.binaryAuthorization ? { binaryAuthorization: facts.binaryAuthorization } : {}),
-    ...(facts.invokerIamDisabled !== undefined ? { invokerIamDisabled: facts.invokerIamDisabled } : {}),
-    ...(facts.operationId ? { operationId: facts.operationId } : {}),
+    revision: facts.revision,
+    templateFingerprint: facts.templateFingerprint,
+    serviceAccount,
+    ingress: facts.ingress,
+    binaryAuthorization: facts.binaryAuthorization,
+    invokerIamDisabled: facts.invokerIamDisabled,
+    operationId: facts.operationId,
   };
   return { kind: 'change', change };
 }
@@ -298,19 +299,19 @@ function v1Facts(pp: JsonObject): DeployFacts {
   const operationId = asString(at(response, 'metadata', 'annotations', 'run.googleapis.com/operation-id'));
   const revision = asString(templateMeta?.['name']);
   return {
-    ...(knative ? { knative } : {}),
+    knative,
     annotations,
-    ...(revision ? { revision } : {}),
-    ...(template ? { templateFingerprint: `v1:${canonicalJson(template)}` } : {}),
-    ...(serviceAccount ? { serviceAccount } : {}),
+    revision,
+    templateFingerprint: template ? templateFingerprint('v1', template) : undefined,
+    serviceAccount,
     images,
     labels,
-    ...(ingress ? { ingress } : {}),
+    ingress,
     ...(binauthzPolicy || breakglass
-      ? { binaryAuthorization: { ...(binauthzPolicy ? { policy: binauthzPolicy } : {}), ...(breakglass ? { breakglassJustification: breakglass } : {}) } }
+      ? { binaryAuthorization: { policy: binauthzPolicy, breakglassJustification: breakglass } }
       : {}),
-    ...(invokerIamDisabled !== undefined ? { invokerIamDisabled } : {}),
-    ...(operationId ? { operationId } : {}),
+    invokerIamDisabled,
+    operationId,
   };
 }
 
@@ -344,22 +345,30 @@ function v2Facts(pp: JsonObject): DeployFacts {
   if (binauthz) {
     const policy = asBoolean(field(binauthz, 'useDefault')) ? 'default' : asString(field(binauthz, 'policy'));
     const breakglass = asString(field(binauthz, 'breakglassJustification'));
-    if (policy || breakglass) binaryAuthorization = { ...(policy ? { policy } : {}), ...(breakglass ? { breakglassJustification: breakglass } : {}) };
+    if (policy || breakglass) binaryAuthorization = { policy, breakglassJustification: breakglass };
   }
   const invokerField = asBoolean(field(service, 'invokerIamDisabled'));
   const invokerIamDisabled = invokerField ?? (service && !mask ? false : undefined);
   const revision = asString(field(template, 'revision'));
   return {
     annotations: stringMap(field(service, 'annotations')),
-    ...(revision ? { revision } : {}),
-    ...(template ? { templateFingerprint: `v2:${canonicalJson(template)}` } : {}),
-    ...(serviceAccount ? { serviceAccount } : {}),
+    revision,
+    templateFingerprint: template ? templateFingerprint('v2', template) : undefined,
+    serviceAccount,
     images,
     labels,
-    ...(ingress ? { ingress } : {}),
-    ...(binaryAuthorization ? { binaryAuthorization } : {}),
-    ...(invokerIamDisabled !== undefined ? { invokerIamDisabled } : {}),
+    ingress,
+    binaryAuthorization,
+    invokerIamDisabled,
   };
+}
+
+/**
+ * A short fingerprint of a revision template: a 64-bit FNV-1a hash of its canonical JSON. It is only ever compared
+ * with earlier fingerprints of the same service, so a fast non-cryptographic hash is enough.
+ */
+function templateFingerprint(api: 'v1' | 'v2', template: JsonObject): string {
+  return `${api}:${fnv1a(canonicalJson(template))}`;
 }
 
 function updateMaskOf(request: JsonObject | undefined): readonly string[] | undefined {
@@ -397,7 +406,7 @@ function serviceIamChange(env: Envelope, pp: JsonObject): ParseResult {
   const project = base?.project ?? match?.[1] ?? match?.[2];
   if (!service || !project) return { kind: 'skipped', reason: 'no-service', detail: asString(pp['methodName']) };
   const location = base?.location ?? match?.[3];
-  const target: ServiceRef = { project, service, ...(location ? { location } : {}) };
+  const target: ServiceRef = { project, service, location };
   return { kind: 'change', change: iamChange(env, pp, 'service', target) };
 }
 
@@ -442,10 +451,10 @@ function iamChange(env: Envelope, pp: JsonObject, scope: 'service' | 'project', 
     time: env.time,
     timeMs: env.timeMs,
     methodName: asString(pp['methodName']) ?? '',
-    ...(principal ? { principal } : {}),
+    principal,
     client: clientOf(pp, undefined),
-    ...(delta ? { delta } : {}),
-    ...(policy ? { policy } : {}),
+    delta,
+    policy,
   };
 }
 

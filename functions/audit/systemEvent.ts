@@ -61,7 +61,7 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
   if (!project || !service) return undefined;
   const location = asString(labels?.['location']) ?? metaLabels['cloud.googleapis.com/location'];
   const projectNumber = /^\d+$/.test(asString(metadata?.['namespace']) ?? '') ? asString(metadata?.['namespace']) : undefined;
-  const target: ServiceRef = { project, service, ...(location ? { location } : {}), ...(projectNumber ? { projectNumber } : {}) };
+  const target: ServiceRef = { project, service, location, projectNumber };
 
   // Revision: spec is the revision spec. Service: the template inside the service spec.
   const spec = level === 'revision' ? asObject(response?.['spec']) : asObject(at(response, 'spec', 'template', 'spec'));
@@ -95,16 +95,16 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
     timeMs: env.timeMs,
     level,
     target,
-    ...(revision ? { revision } : {}),
-    ...(ready.ready !== undefined ? { ready: ready.ready } : {}),
-    ...(ready.reason ? { readyReason: ready.reason } : {}),
+    revision,
+    ready: ready.ready,
+    readyReason: ready.reason,
     images,
-    ...(digestRef && digestRef.includes('@') ? { imageDigest: digestRef } : {}),
-    ...(serviceAccount ? { serviceAccount } : {}),
+    imageDigest: digestRef && digestRef.includes('@') ? digestRef : undefined,
+    serviceAccount,
     labels: revisionLabels,
-    ...(operationId ? { operationId } : {}),
-    ...(clientName ? { clientName } : {}),
-    ...(generation !== undefined ? { generation } : {}),
+    operationId,
+    clientName,
+    generation,
     deleting: asString(metadata?.['deletionTimestamp']) !== undefined || /Deletion in progress/i.test(statusMessage),
   };
 }
@@ -114,7 +114,7 @@ function readyCondition(status: JsonObject | undefined): { ready?: boolean; reas
     if (asString(at(condition, 'type')) !== 'Ready') continue;
     const value = asString(at(condition, 'status'));
     const reason = asString(at(condition, 'reason'));
-    return { ...(value === 'True' ? { ready: true } : value === 'False' ? { ready: false } : {}), ...(reason ? { reason } : {}) };
+    return { ready: value === 'True' ? true : value === 'False' ? false : undefined, reason };
   }
   return {};
 }

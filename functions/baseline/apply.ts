@@ -1,5 +1,4 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
-import { createHash } from 'node:crypto';
 import { describeServiceAccount, type Change } from '../model/change.js';
 import { publicInvokerMembers } from '../model/iam.js';
 import { emptyBaseline, record, valueBefore, type ServiceBaseline } from './state.js';
@@ -45,7 +44,7 @@ export function publicInvokersAfter(base: ServiceBaseline | undefined, change: E
   return [...members].sort();
 }
 
-/** Templates are compared, never shown: a short digest keeps the stored baseline small. */
+/** The stored form of a template fingerprint (already a short hash). */
 export function fingerprintDigest(fingerprint: string): string {
-  return createHash('sha256').update(fingerprint).digest('base64url').slice(0, 22);
+  return fingerprint;
 }

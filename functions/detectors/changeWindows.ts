@@ -1,6 +1,6 @@
 // Change windows and freezes, evaluated on the wall clock of the configured IANA zone (luxon does the
 // zone arithmetic, so DST transitions are handled: a 09:00 window is 09:00 local in summer and in winter).
-import { DateTime } from 'luxon';
+import { DateTime, IANAZone } from 'luxon';
 import type { ChangeWindow, Day, Freeze } from '../config/types.js';
 
 const DAYS: readonly Day[] = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
@@ -17,9 +17,15 @@ export interface TimeVerdict {
   readonly allowed: boolean;
 }
 
+const minuteCache = new Map<string, number>();
 function minutes(hhmm: string): number {
-  const [h, m] = hhmm.split(':');
-  return Number(h) * 60 + Number(m);
+  let value = minuteCache.get(hhmm);
+  if (value === undefined) {
+    const [h, m] = hhmm.split(':');
+    value = Number(h) * 60 + Number(m);
+    minuteCache.set(hhmm, value);
+  }
+  return value;
 }
 
 /** Is the local time inside `[start, end)` on one of the days? An end at or before start runs past midnight. */
@@ -47,18 +53,46 @@ export function freezeBounds(freeze: Freeze, zone: string): { start: number; end
   return bounds;
 }
 
+// Zone offsets change only at transitions, which every IANA zone places on a quarter hour: the offset is
+// looked up once per (zone, 15-minute slot) and the wall clock computed with plain Date arithmetic.
+const SLOT_MS = 15 * 60 * 1000;
+const offsetCache = new Map<string, Map<number, number>>();
+
+function offsetMinutes(zone: string, timeMs: number): number {
+  let slots = offsetCache.get(zone);
+  if (!slots) offsetCache.set(zone, (slots = new Map()));
+  const slot = Math.floor(timeMs / SLOT_MS);
+  let offset = slots.get(slot);
+  if (offset === undefined) {
+    offset = IANAZone.create(zone).offset(slot * SLOT_MS);
+    if (slots.size > 50_000) slots.clear();
+    slots.set(slot, offset);
+  }
+  return offset;
+}
+
+function formatLocal(localMs: number, offset: number): string {
+  const sign = offset < 0 ? '-' : '+';
+  const abs = Math.abs(offset);
+  const zone = `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+  const iso = new Date(localMs).toISOString();
+  const ms = iso.slice(19, 23);
+  return `${iso.slice(0, 19)}${ms === '.000' ? '' : ms}${zone}`;
+}
+
 export function evaluateTime(timeMs: number, zone: string, windows: readonly ChangeWindow[], freezes: readonly Freeze[]): TimeVerdict {
-  const local = DateTime.fromMillis(timeMs, { zone });
-  const day = DAYS[local.weekday - 1]!;
+  const offset = offsetMinutes(zone, timeMs);
+  const local = new Date(timeMs + offset * 60_000);
+  const day = DAYS[(local.getUTCDay() + 6) % 7]!;
   // Fractional minutes keep [start, end) exact: 16:59:59.9 is inside a window ending at 17:00.
-  const minuteOfDay = local.hour * 60 + local.minute + (local.second + local.millisecond / 1000) / 60;
+  const minuteOfDay = local.getUTCHours() * 60 + local.getUTCMinutes() + (local.getUTCSeconds() + local.getUTCMilliseconds() / 1000) / 60;
   const freeze = freezes.find((f) => {
     const { start, end } = freezeBounds(f, zone);
     return timeMs >= start && timeMs < end;
   });
   const window = windows.find((w) => inWindow(w, day, minuteOfDay));
   return {
-    localTime: local.toISO({ suppressMilliseconds: true }) ?? new Date(timeMs).toISOString(),
+    localTime: formatLocal(local.getTime(), offset),
     day,
     ...(window ? { window } : {}),
     ...(freeze ? { freeze } : {}),

@@ -7,7 +7,6 @@
 import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 
@@ -74,6 +73,11 @@ async function openStream(path: string, stdin: Readable): Promise<Readable> {
 
 /** Entries of every path, one file after the other. Unparseable lines are yielded as `invalid`, never thrown. */
 export async function* readEntries(paths: readonly string[], stdin: Readable = process.stdin): AsyncGenerator<InputItem> {
+  for await (const batch of readEntryBatches(paths, stdin)) yield* batch;
+}
+
+/** The same in batches (one per chunk read): replay reads millions of entries, a promise per entry adds up. */
+export async function* readEntryBatches(paths: readonly string[], stdin: Readable = process.stdin): AsyncGenerator<InputItem[]> {
   for (const file of await expandPaths(paths)) {
     yield* readFile(file, await openStream(file, stdin));
   }
@@ -83,19 +87,18 @@ export async function* readEntries(paths: readonly string[], stdin: Readable = p
  * Line by line as NDJSON; a first line that does not parse alone but opens a JSON document (`[` or `{`) switches
  * to reading the whole file as one document (an array of entries or a single entry).
  */
-async function* readFile(source: string, stream: Readable): AsyncGenerator<InputItem> {
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+async function* readFile(source: string, stream: Readable): AsyncGenerator<InputItem[]> {
+  stream.setEncoding('utf8');
+  let rest = '';
   let lineNo = 0;
   let sawContent = false;
   let documentMode = false;
-  let document: string[] = [];
-  for await (const line of lines) {
+  const document: string[] = [];
+
+  const handleLine = (raw: string, batch: InputItem[]): void => {
     lineNo++;
-    if (documentMode) {
-      document.push(line);
-      continue;
-    }
-    if (line.length === 0 || isBlank(line)) continue;
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.length === 0 || isBlank(line)) return;
     const firstContent = !sawContent;
     sawContent = true;
     let value: unknown;
@@ -105,19 +108,49 @@ async function* readFile(source: string, stream: Readable): AsyncGenerator<Input
       const first = line.trimStart()[0];
       if (firstContent && (first === '[' || first === '{')) {
         documentMode = true;
-        document = [line];
-        continue;
+        document.push(line, '\n');
+        return;
       }
-      yield { kind: 'invalid', reason: 'line is not JSON', source: `${source}:${lineNo}` };
-      continue;
+      batch.push({ kind: 'invalid', reason: 'line is not JSON', source: `${source}:${lineNo}` });
+      return;
     }
     if (Array.isArray(value)) {
-      for (const element of value) yield { kind: 'entry', value: element, source: `${source}:${lineNo}` };
+      for (const element of value) batch.push({ kind: 'entry', value: element, source: `${source}:${lineNo}` });
     } else {
-      yield { kind: 'entry', value, source: `${source}:${lineNo}` };
+      batch.push({ kind: 'entry', value, source: `${source}:${lineNo}` });
     }
+  };
+
+  for await (const chunk of stream as AsyncIterable<string>) {
+    if (documentMode) {
+      document.push(chunk);
+      continue;
+    }
+    const batch: InputItem[] = [];
+    let start = 0;
+    let text = rest + chunk;
+    for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
+      handleLine(text.slice(start, newline), batch);
+      start = newline + 1;
+      if (documentMode) {
+        document.push(text.slice(start));
+        text = '';
+        start = 0;
+        break;
+      }
+    }
+    rest = text.slice(start);
+    if (batch.length > 0) yield batch;
   }
-  if (documentMode) yield* parseDocument(source, document.join('\n'));
+  if (documentMode) {
+    document.push(rest);
+    yield [...parseDocument(source, document.join(''))];
+  } else if (rest.length > 0) {
+    const batch: InputItem[] = [];
+    handleLine(rest, batch);
+    if (documentMode) yield [...parseDocument(source, document.join(''))];
+    else if (batch.length > 0) yield batch;
+  }
 }
 
 function* parseDocument(source: string, text: string): Generator<InputItem> {

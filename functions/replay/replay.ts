@@ -1,11 +1,12 @@
 // `runwatch replay`: historical entries through the same pipeline the live function runs, in timestamp order.
 import type { Readable } from 'node:stream';
-import { readEnvelope, timeSortKey, type Envelope } from '../audit/entry.js';
+import { readEnvelope, timeSortKey } from '../audit/entry.js';
+import type { ParseResult } from '../audit/normalize.js';
 import type { BaselineStore } from '../baseline/store.js';
 import type { RunwatchConfig } from '../config/types.js';
 import type { Finding } from '../findings/finding.js';
 import { Pipeline } from '../pipeline.js';
-import { readEntries } from './input.js';
+import { readEntryBatches } from './input.js';
 import { ReorderBuffer } from './reorder.js';
 
 export interface ReplayOptions {
@@ -37,10 +38,13 @@ export interface ReplayStats {
   readonly findingsByRule: Map<string, number>;
 }
 
+/** What the reorder buffer holds: the normalized result, not the (large) raw entry. */
 interface Pending {
   readonly sortKey: number;
   readonly seq: number;
-  readonly envelope: Envelope;
+  readonly timeMs: number;
+  readonly source: string;
+  readonly parsed: ParseResult;
 }
 
 export const DEFAULT_REORDER_CAPACITY = 50_000;
@@ -70,7 +74,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayStats> {
   };
 
   const process = async (item: Pending): Promise<void> => {
-    const outcome = await pipeline.handleEnvelope(item.envelope, item.envelope.timeMs);
+    const outcome = await pipeline.handleParsed(item.parsed, item.timeMs);
     switch (outcome.status) {
       case 'processed':
         stats.changes++;
@@ -86,14 +90,15 @@ export async function replay(options: ReplayOptions): Promise<ReplayStats> {
         bump(stats.skipped, outcome.reason);
         break;
       case 'malformed':
-        noteMalformed(outcome.reason, item.envelope.key.insertId || 'entry');
+        noteMalformed(outcome.reason, item.source);
         break;
     }
   };
 
   let seq = 0;
   let nextProgress = Date.now() + 1000;
-  for await (const item of readEntries(options.paths, options.stdin)) {
+  for await (const batch of readEntryBatches(options.paths, options.stdin)) {
+   for (const item of batch) {
     stats.entriesRead++;
     if (item.kind === 'invalid') {
       noteMalformed(item.reason, item.source);
@@ -109,12 +114,19 @@ export async function replay(options: ReplayOptions): Promise<ReplayStats> {
       stats.outOfTimeRange++;
       continue;
     }
-    const ready = buffer.push({ sortKey: timeSortKey(envelope.envelope.time, timeMs), seq: seq++, envelope: envelope.envelope });
+    const parsed = pipeline.normalize(envelope.envelope);
+    if (parsed.kind === 'skipped' || parsed.kind === 'malformed') {
+      // Order does not matter for what is not evaluated: count it now instead of buffering it.
+      await process({ sortKey: 0, seq: 0, timeMs, source: item.source, parsed });
+      continue;
+    }
+    const ready = buffer.push({ sortKey: timeSortKey(envelope.envelope.time, timeMs), seq: seq++, timeMs, source: item.source, parsed });
     if (ready) await process(ready);
     if (options.onProgress && (stats.entriesRead & 1023) === 0 && Date.now() >= nextProgress) {
       nextProgress = Date.now() + 1000;
       options.onProgress(stats);
     }
+   }
   }
   for (let item = buffer.pop(); item; item = buffer.pop()) await process(item);
   stats.outOfOrder = buffer.lateCount;

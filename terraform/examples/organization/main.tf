@@ -1,0 +1,35 @@
+# Watch every project of an organization: an aggregated log sink on the organization feeds runwatch in one project,
+# and findings go to Security Command Center, Slack and PagerDuty.
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+}
+
+module "runwatch" {
+  source = "../../modules/runwatch"
+
+  project_id = var.project_id
+  region     = var.region
+
+  # Every folder and project below the organization.
+  log_sink_scope   = "organization"
+  organization_id  = var.organization_id
+  include_children = true
+
+  sinks = var.sinks
+  secret_versions = {
+    slack     = var.slack_secret_version
+    pagerduty = var.pagerduty_secret_version
+  }
+
+  # The rules: edit runwatch.yaml and re-apply. Plan fails on an invalid config; a changed config redeploys.
+  config_path = "${path.module}/runwatch.yaml"
+
+  # The runwatch package to deploy: here, the repository this example lives in (built with `npm ci && npm run build`).
+  package_dir = "${path.module}/../../.."
+
+  labels = {
+    app = "runwatch"
+  }
+}

@@ -1,0 +1,34 @@
+output "audit_topic_id" {
+  description = "Topic the organization sink routes audit entries to."
+  value       = module.runwatch.audit_topic_id
+}
+
+output "findings_topic_id" {
+  description = "Topic the findings flow through (publish a test finding here)."
+  value       = module.runwatch.findings_topic_id
+}
+
+output "dead_letter_subscription_id" {
+  description = "Pull subscription holding dead letters."
+  value       = module.runwatch.dead_letter_subscription_id
+}
+
+output "secret_ids" {
+  description = "Secrets to fill with gcloud secrets versions add."
+  value       = module.runwatch.secret_ids
+}
+
+output "scc_source_name" {
+  description = "SCC source runwatch findings appear under."
+  value       = module.runwatch.scc_source_name
+}
+
+output "log_sink_writer_identity" {
+  description = "Identity of the organization sink."
+  value       = module.runwatch.log_sink_writer_identity
+}
+
+output "function_names" {
+  description = "Deployed functions."
+  value       = module.runwatch.function_names
+}

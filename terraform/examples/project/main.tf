@@ -1,0 +1,30 @@
+# Watch one project (no organization needed): a project log sink feeds runwatch in the same project, and findings go
+# to Slack and the function log (console sink).
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+}
+
+module "runwatch" {
+  source = "../../modules/runwatch"
+
+  project_id = var.project_id
+  region     = var.region
+
+  log_sink_scope      = "project"
+  log_sink_project_id = var.watched_project_id
+
+  sinks       = var.sinks
+  webhook_url = var.webhook_url
+
+  # The rules: edit runwatch.yaml and re-apply. Plan fails on an invalid config; a changed config redeploys.
+  config_path = "${path.module}/runwatch.yaml"
+
+  # The runwatch package to deploy: here, the repository this example lives in (built with `npm ci && npm run build`).
+  package_dir = "${path.module}/../../.."
+
+  # One project's traffic: keep instance counts small.
+  detect_max_instances = 3
+  notify_max_instances = 2
+}

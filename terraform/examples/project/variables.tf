@@ -1,0 +1,28 @@
+variable "project_id" {
+  type        = string
+  description = "Project that hosts runwatch and, by default, the one whose Cloud Run services are watched."
+}
+
+variable "region" {
+  type        = string
+  description = "Region of the functions and the Firestore database, e.g. us-central1."
+  default     = "us-central1"
+}
+
+variable "watched_project_id" {
+  type        = string
+  description = "Project whose audit logs are watched; defaults to project_id."
+  default     = null
+}
+
+variable "sinks" {
+  type        = set(string)
+  description = "Where findings go: any of slack, pagerduty, webhook, console (scc needs an organization)."
+  default     = ["slack", "console"]
+}
+
+variable "webhook_url" {
+  type        = string
+  description = "HTTPS endpoint for the webhook sink; only needed when sinks contains \"webhook\"."
+  default     = null
+}

@@ -1,0 +1,21 @@
+terraform {
+  # 1.9: variable validations may refer to other variables (scope vs. organization_id, sinks vs. webhook_url).
+  required_version = ">= 1.9, < 2.0"
+
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = "~> 7.0"
+    }
+    # Zips the package and the config into the function source.
+    archive = {
+      source  = "hashicorp/archive"
+      version = "~> 2.4"
+    }
+    # Runs `runwatch validate-config` during plan (scripts/validate-config.mjs).
+    external = {
+      source  = "hashicorp/external"
+      version = "~> 2.3"
+    }
+  }
+}

@@ -1,0 +1,861 @@
+// Offline checks of the runwatch Terraform module: providers cannot be downloaded here, so `terraform validate` is out
+// of reach; instead every .tf file is parsed to JSON (@cdktn/hcl2json) and what matters is asserted on the parse:
+// least-privilege IAM, dead-letter and retry policies, push identities, secrets never inlined, the sink wiring.
+// Each checker returns a list of violations; the last block mutates the real module and proves each checker fails.
+import { convertFiles } from '@cdktn/hcl2json';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const TERRAFORM_DIR = fileURLToPath(new URL('../../terraform/', import.meta.url));
+const MODULE_DIR = join(TERRAFORM_DIR, 'modules', 'runwatch');
+const EXAMPLE_DIRS = ['organization', 'project'].map((name) => join(TERRAFORM_DIR, 'examples', name));
+
+type Block = Record<string, unknown>;
+type Tf = Record<string, unknown>;
+
+interface Resource {
+  readonly type: string;
+  readonly name: string;
+  readonly body: Block;
+}
+
+/** A reference to a managed resource inside an expression, e.g. google_service_account.notify[each.key].email. */
+interface Ref {
+  readonly address: string; // google_service_account.notify
+  readonly index: string; // [each.key], ["scc"] or ''
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Reading the parse
+// ---------------------------------------------------------------------------------------------------------------------
+
+function isBlock(value: unknown): value is Block {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function resources(tf: Tf, type?: string): Resource[] {
+  const out: Resource[] = [];
+  const all = isBlock(tf['resource']) ? tf['resource'] : {};
+  for (const [t, byName] of Object.entries(all)) {
+    if (type !== undefined && t !== type) continue;
+    if (!isBlock(byName)) continue;
+    for (const [name, blocks] of Object.entries(byName)) {
+      for (const body of blocks as Block[]) out.push({ type: t, name, body });
+    }
+  }
+  return out;
+}
+
+function resource(tf: Tf, type: string, name: string): Resource {
+  const found = resources(tf, type).find((r) => r.name === name);
+  if (!found) throw new Error(`${type}.${name} not found`);
+  return found;
+}
+
+/** The first (only) nested block of that name: hcl2json turns every block into an array. */
+function block(body: unknown, name: string): Block | undefined {
+  if (!isBlock(body)) return undefined;
+  const value = body[name];
+  return Array.isArray(value) && isBlock(value[0]) ? value[0] : undefined;
+}
+
+function locals(tf: Tf): Block {
+  const blocks = Array.isArray(tf['locals']) ? (tf['locals'] as Block[]) : [];
+  return Object.assign({}, ...blocks) as Block;
+}
+
+function strings(value: unknown, path = ''): Array<{ path: string; value: string }> {
+  if (typeof value === 'string') return [{ path, value }];
+  if (Array.isArray(value)) return value.flatMap((v, i) => strings(v, `${path}[${i}]`));
+  if (isBlock(value)) return Object.entries(value).flatMap(([k, v]) => strings(v, path ? `${path}.${k}` : k));
+  return [];
+}
+
+function objectKeys(value: unknown, path = ''): Array<{ path: string; key: string }> {
+  if (Array.isArray(value)) return value.flatMap((v, i) => objectKeys(v, `${path}[${i}]`));
+  if (!isBlock(value)) return [];
+  return Object.entries(value).flatMap(([k, v]) => [{ path, key: k }, ...objectKeys(v, path ? `${path}.${k}` : k)]);
+}
+
+const REF = /(?<![\w.])(google_[a-z0-9_]+)\.([a-z0-9_-]+)(\[[^\]]*\])?/g;
+
+function refs(value: unknown): Ref[] {
+  const out: Ref[] = [];
+  for (const { value: s } of strings(value)) {
+    for (const m of s.matchAll(REF)) out.push({ address: `${m[1]}.${m[2]}`, index: m[3] ?? '' });
+  }
+  return out;
+}
+
+function firstRef(value: unknown, type?: string): Ref | undefined {
+  return refs(value).find((r) => type === undefined || r.address.startsWith(`${type}.`));
+}
+
+const refKey = (r: Ref | undefined): string => (r ? `${r.address}${r.index}` : '(none)');
+
+/** Who an IAM grant is for: a service account resource, a local (sink writer, Pub/Sub agent) or a literal. */
+function principalOf(body: Block): Ref | undefined {
+  const member = body['member'] ?? body['members'];
+  const sa = firstRef(member, 'google_service_account');
+  if (sa) return sa;
+  const local = strings(member)
+    .map(({ value }) => /\blocal\.([a-z0-9_]+)/.exec(value))
+    .find((m) => m !== null);
+  if (local) return { address: `local.${local[1]}`, index: '' };
+  const literal = strings(member)[0]?.value;
+  return literal === undefined ? undefined : { address: literal, index: '' };
+}
+
+const IAM_TYPE = /_iam_(member|binding|policy)$/;
+
+interface Grant {
+  readonly resource: string;
+  readonly principal: Ref | undefined;
+  readonly role: string;
+  readonly target: string;
+  readonly forEach: unknown;
+}
+
+/** Every IAM grant in the module with what it is granted on. Project and organization grants name their level. */
+function grants(tf: Tf): Grant[] {
+  const TARGET_FIELDS = ['topic', 'subscription', 'secret_id', 'service', 'bucket', 'source', 'service_account_id', 'name'];
+  return resources(tf)
+    .filter((r) => IAM_TYPE.test(r.type))
+    .map((r) => {
+      let target: string;
+      if (r.type === 'google_project_iam_member' || r.type === 'google_project_iam_binding') target = 'project';
+      else if (r.type.startsWith('google_organization_iam')) target = 'organization';
+      else {
+        const field = TARGET_FIELDS.find((f) => r.body[f] !== undefined);
+        const value = field === undefined ? undefined : r.body[field];
+        const ref = firstRef(value);
+        const local = strings(value).map(({ value: s }) => /\blocal\.([a-z0-9_]+)/.exec(s)).find((m) => m !== null);
+        target = ref ? refKey(ref) : local ? `local.${local[1]}` : String(value);
+      }
+      return {
+        resource: `${r.type}.${r.name}`,
+        principal: principalOf(r.body),
+        role: String(r.body['role'] ?? ''),
+        target,
+        forEach: r.body['for_each'],
+      };
+    });
+}
+
+function pushSubscriptions(tf: Tf): Resource[] {
+  return resources(tf, 'google_pubsub_subscription').filter((r) => block(r.body, 'push_config') !== undefined);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Checkers: each returns the violations it finds (empty = fine)
+// ---------------------------------------------------------------------------------------------------------------------
+
+const PRIMITIVE_ROLE = /\broles\/(owner|editor|viewer)\b/;
+const PUBLIC_MEMBER = /\b(allUsers|allAuthenticatedUsers)\b/;
+
+function primitiveRoleViolations(tf: Tf): string[] {
+  return strings(tf)
+    .filter(({ value }) => PRIMITIVE_ROLE.test(value))
+    .map(({ path, value }) => `${path}: primitive role ${value}`);
+}
+
+function publicMemberViolations(tf: Tf): string[] {
+  return strings(tf)
+    .filter(({ value }) => PUBLIC_MEMBER.test(value))
+    .map(({ path, value }) => `${path}: public member ${value}`);
+}
+
+/** Each function runs as its own service account; a for_each function as one account per instance. */
+function functionIdentityViolations(tf: Tf): string[] {
+  const out: string[] = [];
+  const functions = resources(tf, 'google_cloudfunctions2_function');
+  const seen = new Map<string, string>();
+  const pushIdentities = new Set(
+    pushSubscriptions(tf).map((s) => firstRef(block(block(s.body, 'push_config'), 'oidc_token'), 'google_service_account')?.address),
+  );
+  for (const fn of functions) {
+    const id = `${fn.type}.${fn.name}`;
+    const sa = firstRef(block(fn.body, 'service_config')?.['service_account_email'], 'google_service_account');
+    if (!sa) {
+      out.push(`${id}: service_config.service_account_email is not a google_service_account of this module`);
+      continue;
+    }
+    const owner = seen.get(sa.address);
+    if (owner) out.push(`${id}: shares ${sa.address} with ${owner}`);
+    seen.set(sa.address, id);
+    if (pushIdentities.has(sa.address)) out.push(`${id}: runs as ${sa.address}, which is also a push identity`);
+    const [saType, saName] = sa.address.split('.') as [string, string];
+    const saBody = resources(tf, saType).find((r) => r.name === saName)?.body;
+    if (!saBody) {
+      out.push(`${id}: ${sa.address} is not declared`);
+      continue;
+    }
+    if (fn.body['for_each'] !== undefined) {
+      if (sa.index !== '[each.key]') out.push(`${id}: for_each function must use ${sa.address}[each.key], not ${refKey(sa)}`);
+      if (saBody['for_each'] !== fn.body['for_each']) out.push(`${id}: ${sa.address} is not created per instance (for_each differs)`);
+    } else if (sa.index !== '' || saBody['for_each'] !== undefined || saBody['count'] !== undefined) {
+      out.push(`${id}: a single function must use a single service account`);
+    }
+  }
+  return out;
+}
+
+/** Every subscription retries with backoff and dead-letters, except the pull subscription that holds dead letters. */
+function subscriptionViolations(tf: Tf): string[] {
+  const out: string[] = [];
+  for (const sub of resources(tf, 'google_pubsub_subscription')) {
+    const id = `google_pubsub_subscription.${sub.name}`;
+    const topic = refKey(firstRef(sub.body['topic'], 'google_pubsub_topic'));
+    const retry = block(sub.body, 'retry_policy');
+    if (!retry || retry['minimum_backoff'] === undefined || retry['maximum_backoff'] === undefined) {
+      out.push(`${id}: retry_policy with minimum_backoff and maximum_backoff is missing`);
+    }
+    const expiration = block(sub.body, 'expiration_policy');
+    if (!expiration || expiration['ttl'] !== '') out.push(`${id}: expiration_policy { ttl = "" } is missing (idle subscriptions expire)`);
+    const holdsDeadLetters = topic === 'google_pubsub_topic.dead_letter' && block(sub.body, 'push_config') === undefined;
+    if (holdsDeadLetters) continue;
+    const dlq = block(sub.body, 'dead_letter_policy');
+    if (!dlq) {
+      out.push(`${id}: dead_letter_policy is missing`);
+      continue;
+    }
+    const dlqTopic = refKey(firstRef(dlq['dead_letter_topic'], 'google_pubsub_topic'));
+    if (dlqTopic !== 'google_pubsub_topic.dead_letter') out.push(`${id}: dead-letters to ${dlqTopic}, not the dead-letter topic`);
+    if (dlqTopic === topic) out.push(`${id}: dead-letters to its own topic`);
+    if (dlq['max_delivery_attempts'] === undefined) out.push(`${id}: dead_letter_policy.max_delivery_attempts is missing`);
+  }
+  return out;
+}
+
+/**
+ * Each push subscription authenticates with OIDC as a dedicated account whose only grant is run.invoker on the Cloud
+ * Run service of the function the subscription pushes to (the same instance, for for_each subscriptions).
+ */
+function pushIdentityViolations(tf: Tf): string[] {
+  const out: string[] = [];
+  const allGrants = grants(tf);
+  for (const sub of pushSubscriptions(tf)) {
+    const id = `google_pubsub_subscription.${sub.name}`;
+    const push = block(sub.body, 'push_config');
+    const oidc = block(push, 'oidc_token');
+    const fn = firstRef(push?.['push_endpoint'], 'google_cloudfunctions2_function');
+    const sa = firstRef(oidc?.['service_account_email'], 'google_service_account');
+    if (!fn) {
+      out.push(`${id}: push_endpoint is not one of this module's functions`);
+      continue;
+    }
+    if (!oidc || !sa) {
+      out.push(`${id}: push_config.oidc_token.service_account_email is not a google_service_account of this module`);
+      continue;
+    }
+    if (refKey(firstRef(oidc['audience'], 'google_cloudfunctions2_function')) !== refKey(fn)) {
+      out.push(`${id}: oidc_token.audience is not the URI of ${refKey(fn)}`);
+    }
+    const mine = allGrants.filter((g) => g.principal?.address === sa.address);
+    if (mine.length === 0) out.push(`${id}: ${sa.address} holds no run.invoker grant`);
+    for (const g of mine) {
+      const own =
+        g.resource.startsWith('google_cloud_run_service_iam_member.') &&
+        g.role === 'roles/run.invoker' &&
+        g.target === refKey(fn) &&
+        g.principal?.index === sa.index &&
+        g.forEach === sub.body['for_each'];
+      if (!own) out.push(`${id}: ${refKey(sa)} holds ${g.role} on ${g.target} (${g.resource}); only run.invoker on ${refKey(fn)} is allowed`);
+    }
+  }
+  return out;
+}
+
+const SECRET_ENV = ['SLACK_BOT_TOKEN', 'PAGERDUTY_ROUTING_KEY', 'WEBHOOK_SECRET'];
+
+/** Secret values never appear in Terraform: no secret versions, no secret env names in plain environment maps. */
+function secretViolations(tf: Tf): string[] {
+  const out: string[] = [];
+  for (const r of resources(tf, 'google_secret_manager_secret_version')) out.push(`google_secret_manager_secret_version.${r.name}: secret values must be added out of band`);
+  for (const { path, key } of objectKeys(tf)) {
+    if (key === 'secret_data' || key === 'secret_data_wo') out.push(`${path}: ${key} puts a secret value in Terraform`);
+    if (SECRET_ENV.includes(key)) out.push(`${path}.${key}: a secret set as a plain value (use secret_environment_variables)`);
+  }
+  for (const fn of resources(tf, 'google_cloudfunctions2_function')) {
+    const env = block(fn.body, 'service_config')?.['environment_variables'];
+    for (const { value } of strings(env)) {
+      for (const name of SECRET_ENV) if (value.includes(name)) out.push(`google_cloudfunctions2_function.${fn.name}: ${name} in environment_variables`);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The module under test
+// ---------------------------------------------------------------------------------------------------------------------
+
+let tf: Tf;
+let examples: Tf[];
+const rawModuleFiles = readdirSync(MODULE_DIR)
+  .filter((f) => f.endsWith('.tf'))
+  .map((f) => ({ file: f, text: readFileSync(join(MODULE_DIR, f), 'utf8') }));
+
+beforeAll(async () => {
+  tf = await convertFiles(MODULE_DIR);
+  examples = await Promise.all(EXAMPLE_DIRS.map((dir) => convertFiles(dir)));
+});
+
+describe('the parse finds the module', () => {
+  it('has the resources the pipeline is made of', () => {
+    expect(resources(tf, 'google_cloudfunctions2_function').map((r) => r.name).sort()).toEqual(['detect', 'notify']);
+    expect(resources(tf, 'google_pubsub_topic').map((r) => r.name).sort()).toEqual(['audit', 'dead_letter', 'findings']);
+    expect(resources(tf, 'google_pubsub_subscription').map((r) => r.name).sort()).toEqual(['dead_letter_hold', 'detect', 'notify']);
+    expect(pushSubscriptions(tf).map((r) => r.name).sort()).toEqual(['detect', 'notify']);
+    expect(grants(tf).length).toBeGreaterThanOrEqual(15);
+  });
+});
+
+describe('IAM', () => {
+  it('grants no primitive role (owner, editor, viewer), in the module or the examples', () => {
+    expect(primitiveRoleViolations(tf)).toEqual([]);
+    for (const example of examples) expect(primitiveRoleViolations(example)).toEqual([]);
+  });
+
+  it('grants nothing to allUsers or allAuthenticatedUsers, in the module or the examples', () => {
+    expect(publicMemberViolations(tf)).toEqual([]);
+    for (const example of examples) expect(publicMemberViolations(example)).toEqual([]);
+  });
+
+  it('uses only non-authoritative *_iam_member grants (never replaces a policy or a binding)', () => {
+    const authoritative = resources(tf).filter((r) => /_iam_(binding|policy)$/.test(r.type));
+    expect(authoritative.map((r) => `${r.type}.${r.name}`)).toEqual([]);
+  });
+
+  it('runs each function as its own service account', () => {
+    expect(functionIdentityViolations(tf)).toEqual([]);
+  });
+
+  it('lets each push identity invoke its own function and nothing else', () => {
+    expect(pushIdentityViolations(tf)).toEqual([]);
+  });
+
+  // The complete list of grants, by principal. A new grant fails this test until it is added here on purpose.
+  const EXPECTED: Record<string, string[]> = {
+    'google_service_account.detect': [
+      'roles/datastore.user @ project',
+      'roles/pubsub.publisher @ google_pubsub_topic.dead_letter',
+      'roles/pubsub.publisher @ google_pubsub_topic.findings',
+    ],
+    'google_service_account.notify': [
+      'roles/datastore.user @ project',
+      'roles/pubsub.publisher @ google_pubsub_topic.dead_letter',
+      'roles/secretmanager.secretAccessor @ google_secret_manager_secret.sink[each.key]',
+      'roles/securitycenter.findingsEditor @ local.scc_source_name',
+      'roles/securitycenter.findingsEditor @ organization',
+    ],
+    'google_service_account.detect_push': ['roles/run.invoker @ google_cloudfunctions2_function.detect'],
+    'google_service_account.notify_push': ['roles/run.invoker @ google_cloudfunctions2_function.notify[each.key]'],
+    'google_service_account.build': ['roles/run.builder @ project', 'roles/storage.objectViewer @ google_storage_bucket.source'],
+    'local.sink_writer_identity': ['roles/pubsub.publisher @ google_pubsub_topic.audit'],
+    'local.pubsub_service_agent': [
+      'roles/iam.serviceAccountTokenCreator @ google_service_account.detect_push',
+      'roles/iam.serviceAccountTokenCreator @ google_service_account.notify_push[each.key]',
+      'roles/pubsub.publisher @ google_pubsub_topic.dead_letter',
+      'roles/pubsub.subscriber @ google_pubsub_subscription.detect',
+      'roles/pubsub.subscriber @ google_pubsub_subscription.notify[each.key]',
+    ],
+  };
+
+  it('grants each principal exactly the roles it needs, where it needs them', () => {
+    const actual: Record<string, string[]> = {};
+    for (const g of grants(tf)) {
+      const who = g.principal?.address ?? '(unknown)';
+      (actual[who] ??= []).push(`${g.role} @ ${g.target}`);
+    }
+    for (const list of Object.values(actual)) list.sort();
+    expect(actual).toEqual(EXPECTED);
+  });
+
+  it.each([
+    ['google_secret_manager_secret_iam_member', 'notify_secret_accessor', '[each.key]', '${local.secrets}'],
+    ['google_scc_v2_organization_source_iam_member', 'notify_scc_findings_editor', '["scc"]', undefined],
+    ['google_organization_iam_member', 'notify_scc_findings_editor', '["scc"]', undefined],
+  ])('%s.%s goes to the one notify instance that needs it (%s)', (type, name, index, forEach) => {
+    const r = resource(tf, type, name);
+    expect(principalOf(r.body)).toEqual({ address: 'google_service_account.notify', index });
+    expect(r.body['for_each']).toBe(forEach);
+    if (forEach === undefined) expect(String(r.body['count'])).toContain('contains(var.sinks, "scc")');
+  });
+
+  it('places a one-line comment saying why right above every IAM grant', () => {
+    const missing: string[] = [];
+    for (const { file, text } of rawModuleFiles) {
+      const lines = text.split('\n');
+      lines.forEach((line, i) => {
+        if (!/^resource "google_[a-z0-9_]+_iam_(member|binding|policy)"/.test(line)) return;
+        const above = lines[i - 1] ?? '';
+        const twoAbove = lines[i - 2] ?? '';
+        if (!/^# \S.{10,}/.test(above) || twoAbove.startsWith('#')) missing.push(`${file}:${i + 1}: ${line}`);
+      });
+    }
+    expect(missing).toEqual([]);
+    expect(rawModuleFiles.map((f) => f.text).join('\n').match(/^resource "google_[a-z0-9_]+_iam_member"/gm)?.length).toBe(grants(tf).length);
+  });
+});
+
+describe('Pub/Sub', () => {
+  it('gives every subscription a retry policy, and every consuming subscription a dead-letter policy', () => {
+    expect(subscriptionViolations(tf)).toEqual([]);
+  });
+
+  it.each(['detect', 'notify'])('the %s subscription pushes with OIDC and an ack deadline equal to the function timeout', (name) => {
+    const sub = resource(tf, 'google_pubsub_subscription', name);
+    expect(sub.body['ack_deadline_seconds']).toBe('${var.function_timeout_seconds}');
+    expect(block(resource(tf, 'google_cloudfunctions2_function', name).body, 'service_config')?.['timeout_seconds']).toBe(
+      '${var.function_timeout_seconds}',
+    );
+    const push = block(sub.body, 'push_config');
+    expect(String(push?.['push_endpoint'])).toMatch(/^\$\{google_cloudfunctions2_function\.\w+(\[each\.key\])?\.service_config\[0\]\.uri\}\/\$\{google_pubsub_topic\.\w+\.id\}$/);
+    expect(block(push, 'oidc_token')).toBeDefined();
+  });
+
+  it('feeds detect from the audit topic and each notify from the findings topic', () => {
+    expect(refKey(firstRef(resource(tf, 'google_pubsub_subscription', 'detect').body['topic']))).toBe('google_pubsub_topic.audit');
+    expect(refKey(firstRef(resource(tf, 'google_pubsub_subscription', 'notify').body['topic']))).toBe('google_pubsub_topic.findings');
+    expect(resource(tf, 'google_pubsub_subscription', 'notify').body['for_each']).toBe('${local.sinks}');
+  });
+
+  it('lets the Pub/Sub service agent publish dead letters and ack the source subscriptions', () => {
+    expect(locals(tf)['pubsub_service_agent']).toBe(
+      'serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com',
+    );
+    const agent = grants(tf).filter((g) => g.principal?.address === 'local.pubsub_service_agent');
+    expect(agent.map((g) => `${g.role} @ ${g.target}`)).toEqual(
+      expect.arrayContaining([
+        'roles/pubsub.publisher @ google_pubsub_topic.dead_letter',
+        'roles/pubsub.subscriber @ google_pubsub_subscription.detect',
+        'roles/pubsub.subscriber @ google_pubsub_subscription.notify[each.key]',
+      ]),
+    );
+    const perSink = agent.find((g) => g.target === 'google_pubsub_subscription.notify[each.key]');
+    expect(perSink?.forEach).toBe(resource(tf, 'google_pubsub_subscription', 'notify').body['for_each']);
+  });
+
+  it('publishes the sweep message to the audit topic every five minutes by default', () => {
+    const job = resource(tf, 'google_cloud_scheduler_job', 'sweep').body;
+    const target = block(job, 'pubsub_target');
+    expect(refKey(firstRef(target?.['topic_name']))).toBe('google_pubsub_topic.audit');
+    expect(target?.['data']).toBe('${base64encode(jsonencode({ runwatch = "sweep" }))}');
+    expect(job['schedule']).toBe('${var.sweep_schedule}');
+    expect((tf['variable'] as Record<string, Block[]>)['sweep_schedule']?.[0]?.['default']).toBe('*/5 * * * *');
+  });
+});
+
+describe('log sink', () => {
+  const SCOPES = [
+    ['google_logging_organization_sink', 'organization', true],
+    ['google_logging_folder_sink', 'folder', true],
+    ['google_logging_project_sink', 'project', false],
+  ] as const;
+
+  it.each(SCOPES)('%s exists only for scope %s and routes the generated filter to the audit topic', (type, scope, children) => {
+    const sink = resource(tf, type, 'audit').body;
+    expect(sink['count']).toBe(`\${var.log_sink_scope == "${scope}" ? 1 : 0}`);
+    expect(sink['filter']).toBe('${local.log_filter}');
+    expect(sink['destination']).toBe('${local.sink_destination}');
+    if (children) {
+      expect(sink['include_children']).toBe('${var.include_children}');
+      expect(sink['intercept_children']).toBe(false);
+    } else {
+      expect(sink['unique_writer_identity']).toBe(true);
+    }
+  });
+
+  it('reads the filter from the generated log-filter.txt, which exists', () => {
+    expect(locals(tf)['log_filter']).toBe('${trimspace(file("${path.module}/log-filter.txt"))}');
+    expect(locals(tf)['sink_destination']).toBe('pubsub.googleapis.com/${google_pubsub_topic.audit.id}');
+    const filter = readFileSync(join(MODULE_DIR, 'log-filter.txt'), 'utf8');
+    expect(filter).toContain('cloudaudit.googleapis.com%2Factivity');
+    expect(filter).toContain('cloudaudit.googleapis.com%2Fsystem_event');
+    expect(filter.length).toBeLessThanOrEqual(20_000); // Cloud Logging's limit on a sink filter
+  });
+
+  it("grants the sink's writer identity publish on the audit topic, whichever scope is chosen", () => {
+    const identity = String(locals(tf)['sink_writer_identity']);
+    for (const [type] of SCOPES) expect(identity).toContain(`${type}.audit[*].writer_identity`);
+    const grant = grants(tf).filter((g) => g.principal?.address === 'local.sink_writer_identity');
+    expect(grant.map((g) => `${g.role} @ ${g.target}`)).toEqual(['roles/pubsub.publisher @ google_pubsub_topic.audit']);
+  });
+});
+
+describe('functions', () => {
+  it.each([
+    ['detect', 'detect'],
+    ['notify', 'notify'],
+  ])('%s is built from the uploaded package with entry point %s on a Node.js runtime', (name, entryPoint) => {
+    const fn = resource(tf, 'google_cloudfunctions2_function', name).body;
+    const build = block(fn, 'build_config');
+    expect(build?.['entry_point']).toBe(entryPoint);
+    expect(build?.['runtime']).toBe('${var.runtime}');
+    const storage = block(block(build, 'source'), 'storage_source');
+    expect(storage?.['object']).toBe('${local.function_source.object}');
+    expect(fn['event_trigger']).toBeUndefined(); // fed by our own push subscriptions, not an Eventarc trigger
+    expect(String(block(fn, 'service_config')?.['ingress_settings'])).toBe('${var.ingress_settings}');
+  });
+
+  it('points the functions at the object whose name carries the source and config hashes', () => {
+    const l = locals(tf);
+    expect(l['function_source']).toEqual({
+      bucket: '${google_storage_bucket.source.name}',
+      object: '${google_storage_bucket_object.source.name}',
+    });
+    expect(resource(tf, 'google_storage_bucket_object', 'source').body['name']).toBe('${local.source_object_name}');
+    const name = String(l['source_object_name']);
+    expect(name).toContain('local.source_sha256');
+    expect(name).toContain('local.config_sha256');
+    expect(l['config_sha256']).toBe('${filesha256(var.config_path)}');
+  });
+
+  it('ships the config beside the code and points RUNWATCH_CONFIG at it', () => {
+    const l = locals(tf);
+    const archive = (tf['data'] as Record<string, Record<string, Block[]>>)['archive_file']?.['source']?.[0];
+    expect(block(archive, 'source')).toEqual({ content: '${file(var.config_path)}', filename: '${local.deployed_config_file}' });
+    expect(l['deployed_config_path']).toBe('/workspace/${local.deployed_config_file}');
+    expect((l['common_env'] as Block)['RUNWATCH_CONFIG']).toBe('${local.deployed_config_path}');
+  });
+
+  it('validates the config during plan with the package CLI through scripts/validate-config.mjs', () => {
+    const external = (tf['data'] as Record<string, Record<string, Block[]>>)['external']?.['validate_config']?.[0];
+    expect(external?.['program']).toEqual(['node', '${path.module}/scripts/validate-config.mjs']);
+    expect(external?.['query']).toEqual({ package_dir: '${local.package_dir}', config_path: '${var.config_path}' });
+    expect(existsSync(join(MODULE_DIR, 'scripts', 'validate-config.mjs'))).toBe(true);
+    const object = resource(tf, 'google_storage_bucket_object', 'source').body;
+    expect(JSON.stringify(object)).toContain('data.external.validate_config.result.valid == \\"true\\"');
+  });
+
+  it('gives every function the environment of DESIGN.md', () => {
+    const l = locals(tf);
+    expect(Object.keys(l['common_env'] as Block).sort()).toEqual(
+      ['DEAD_LETTER_TOPIC', 'FINDINGS_TOPIC', 'GOOGLE_CLOUD_PROJECT', 'NODE_ENV', 'RUNWATCH_CONFIG'].sort(),
+    );
+    expect(block(resource(tf, 'google_cloudfunctions2_function', 'detect').body, 'service_config')?.['environment_variables']).toBe(
+      '${local.common_env}',
+    );
+    const notifyEnv = String(block(resource(tf, 'google_cloudfunctions2_function', 'notify').body, 'service_config')?.['environment_variables']);
+    expect(notifyEnv).toBe('${merge(local.common_env, local.sink_env[each.key], { RUNWATCH_SINK = each.key })}');
+    const sinkEnv = l['sink_env'] as Record<string, Block>;
+    expect(Object.keys(sinkEnv).sort()).toEqual(['console', 'pagerduty', 'scc', 'slack', 'webhook']);
+    expect(Object.keys(sinkEnv['scc'] ?? {})).toEqual(['SCC_SOURCE']);
+    expect(Object.keys(sinkEnv['webhook'] ?? {})).toEqual(['WEBHOOK_URL']);
+  });
+});
+
+describe('secrets', () => {
+  it('are referenced from Secret Manager, never inlined', () => {
+    expect(secretViolations(tf)).toEqual([]);
+    for (const example of examples) expect(secretViolations(example)).toEqual([]);
+  });
+
+  it.each([
+    ['slack', 'SLACK_BOT_TOKEN'],
+    ['pagerduty', 'PAGERDUTY_ROUTING_KEY'],
+    ['webhook', 'WEBHOOK_SECRET'],
+  ])('the %s credential reaches its notify function as %s through secret_environment_variables', (sink, env) => {
+    expect(((locals(tf)['secret_specs'] as Record<string, Block>)[sink] ?? {})['env']).toBe(env);
+    // hcl2json keeps `dynamic` as an object of arrays: { dynamic: { secret_environment_variables: [{ for_each, content }] } }
+    const dynamic = block(resource(tf, 'google_cloudfunctions2_function', 'notify').body, 'service_config')?.['dynamic'] as Block | undefined;
+    const secretEnv = (dynamic?.['secret_environment_variables'] as Block[] | undefined)?.[0];
+    expect(String(secretEnv?.['for_each'])).toContain('google_secret_manager_secret.sink');
+    expect(block(secretEnv, 'content')).toMatchObject({
+      key: '${local.secret_specs[secret_environment_variables.key].env}',
+      secret: '${secret_environment_variables.value.secret_id}',
+    });
+  });
+
+  it('creates the secret containers only, with automatic replication', () => {
+    const secret = resource(tf, 'google_secret_manager_secret', 'sink').body;
+    expect(secret['for_each']).toBe('${local.secrets}');
+    expect(block(secret, 'replication')).toEqual({ auto: [{}] });
+  });
+
+  const TOKEN_LIKE: ReadonlyArray<readonly [string, RegExp]> = [
+    ['Slack token', /xox[abposr]-[0-9A-Za-z-]{10,}/],
+    ['Slack webhook URL', /hooks\.slack\.com\/services\/T[0-9A-Z]+/],
+    ['PagerDuty-style 32-character key', /(?<![0-9a-zA-Z])[0-9a-f]{32}(?![0-9a-zA-Z])/],
+    ['Google API key', /AIza[0-9A-Za-z_-]{35}/],
+    ['private key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/],
+    ['GitHub token', /gh[pousr]_[A-Za-z0-9]{36}/],
+  ];
+
+  it('has no token-looking string in any Terraform, tfvars or config file', () => {
+    const files: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        if (entry.name === '.terraform') continue;
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (/\.(tf|tfvars|tfvars\.example|ya?ml|json|mjs)$/.test(entry.name)) files.push(path);
+      }
+    };
+    walk(TERRAFORM_DIR);
+    expect(files.length).toBeGreaterThanOrEqual(15);
+    const found = files.flatMap((file) => {
+      const text = readFileSync(file, 'utf8');
+      return TOKEN_LIKE.filter(([, re]) => re.test(text)).map(([what]) => `${file}: ${what}`);
+    });
+    expect(found).toEqual([]);
+  });
+});
+
+describe('inputs and outputs', () => {
+  it('types and describes every variable', () => {
+    const variables = tf['variable'] as Record<string, Block[]>;
+    const bad = Object.entries(variables)
+      .filter(([, [v]]) => typeof v?.['type'] !== 'string' || typeof v['description'] !== 'string' || String(v['description']).length < 20)
+      .map(([name]) => name);
+    expect(bad).toEqual([]);
+  });
+
+  it.each([
+    'project_id',
+    'region',
+    'name_prefix',
+    'labels',
+    'log_sink_scope',
+    'organization_id',
+    'folder_id',
+    'log_sink_project_id',
+    'config_path',
+    'package_dir',
+    'source_include',
+    'runtime',
+    'sinks',
+    'create_scc_source',
+    'scc_source_name',
+    'scc_source_display_name',
+    'scc_findings_editor_scope',
+    'webhook_url',
+    'secret_versions',
+    'max_delivery_attempts',
+    'retry_minimum_backoff',
+    'retry_maximum_backoff',
+    'message_retention_duration',
+    'sweep_schedule',
+    'function_timeout_seconds',
+    'detect_memory',
+    'notify_memory',
+    'detect_max_instances',
+    'notify_max_instances',
+    'min_instances',
+    'ingress_settings',
+    'firestore_location',
+  ])('validates %s', (name) => {
+    const v = (tf['variable'] as Record<string, Block[]>)[name]?.[0];
+    expect(v, `variable ${name}`).toBeDefined();
+    const validations = (v?.['validation'] as Block[] | undefined) ?? [];
+    expect(validations.length).toBeGreaterThan(0);
+    for (const rule of validations) {
+      expect(String(rule['condition'])).toContain(`var.${name}`);
+      expect(String(rule['error_message']).length).toBeGreaterThan(20);
+    }
+  });
+
+  it.each([
+    ['log_sink_scope', ['organization', 'folder', 'project']],
+    ['sinks', ['scc', 'slack', 'pagerduty', 'webhook', 'console']],
+    ['ingress_settings', ['ALLOW_ALL', 'ALLOW_INTERNAL_ONLY', 'ALLOW_INTERNAL_AND_GCLB']],
+    ['scc_findings_editor_scope', ['source', 'organization']],
+  ])('restricts %s to an enum', (name, values) => {
+    const condition = String(((tf['variable'] as Record<string, Block[]>)[name]?.[0]?.['validation'] as Block[])[0]?.['condition']);
+    for (const value of values) expect(condition).toContain(`"${value}"`);
+  });
+
+  it.each([
+    'audit_topic_id',
+    'findings_topic_id',
+    'dead_letter_topic_id',
+    'dead_letter_subscription_id',
+    'detect_function_uri',
+    'notify_function_uris',
+    'service_account_emails',
+    'log_sink_writer_identity',
+    'secret_ids',
+    'scc_source_name',
+  ])('outputs %s with a description', (name) => {
+    const output = (tf['output'] as Record<string, Block[]>)[name]?.[0];
+    expect(output?.['value']).toBeDefined();
+    expect(String(output?.['description']).length).toBeGreaterThan(10);
+  });
+
+  it('documents every input and output in the module README, with its default', () => {
+    const readme = readFileSync(join(MODULE_DIR, 'README.md'), 'utf8');
+    const section = (title: string): string => readme.split(/^## /m).find((s) => s.startsWith(`${title}\n`)) ?? '';
+    const inputs = section('Inputs');
+    const outputs = section('Outputs');
+    const variables = tf['variable'] as Record<string, Block[]>;
+    const missing = [
+      ...Object.keys(variables).filter((name) => !inputs.includes(`| \`${name}\` |`)),
+      ...Object.keys(tf['output'] as Block).filter((name) => !outputs.includes(`| \`${name}\` |`)),
+    ];
+    expect(missing).toEqual([]);
+    for (const [name, [v]] of Object.entries(variables)) {
+      const row = inputs.split('\n').find((line) => line.startsWith(`| \`${name}\` |`)) ?? '';
+      if (!v || !('default' in v)) expect(row, name).toContain('**required**');
+      else if (typeof v['default'] === 'string' || typeof v['default'] === 'number') expect(row, name).toContain(JSON.stringify(v['default']));
+    }
+  });
+
+  it('pins Terraform and every provider it uses with ~> constraints', () => {
+    const terraform = (tf['terraform'] as Block[])[0];
+    expect(String(terraform?.['required_version'])).toMatch(/^>= 1\.\d+/);
+    const providers = (terraform?.['required_providers'] as Block[])[0] as Record<string, Block>;
+    for (const [name, spec] of Object.entries(providers)) {
+      expect(spec['source'], name).toBe(`hashicorp/${name}`);
+      expect(String(spec['version']), name).toMatch(/^~> \d+\.\d+$/);
+    }
+    const used = new Set<string>();
+    for (const r of resources(tf)) used.add(r.type.split('_')[0]!);
+    for (const type of Object.keys(tf['data'] as Block)) used.add(type === 'archive_file' ? 'archive' : type.split('_')[0]!);
+    expect([...used].sort()).toEqual(Object.keys(providers).sort());
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The checkers can fail: each mutation of the real module is caught by the checker that guards it.
+// ---------------------------------------------------------------------------------------------------------------------
+
+describe('the checkers catch what they guard', () => {
+  type Mutation = (m: Tf) => void;
+  const res = (m: Tf): Record<string, Record<string, Block[]>> => m['resource'] as Record<string, Record<string, Block[]>>;
+  const body = (m: Tf, type: string, name: string): Block => res(m)[type]![name]![0]!;
+
+  const CASES: ReadonlyArray<readonly [string, (m: Tf) => string[], Mutation]> = [
+    [
+      'a project editor grant',
+      primitiveRoleViolations,
+      (m) => {
+        body(m, 'google_project_iam_member', 'detect_datastore_user')['role'] = 'roles/editor';
+      },
+    ],
+    [
+      'allUsers as invoker',
+      publicMemberViolations,
+      (m) => {
+        body(m, 'google_cloud_run_service_iam_member', 'detect_push_invoker')['member'] = 'allUsers';
+      },
+    ],
+    [
+      'notify running as the detect account',
+      functionIdentityViolations,
+      (m) => {
+        block(body(m, 'google_cloudfunctions2_function', 'notify'), 'service_config')!['service_account_email'] =
+          '${google_service_account.detect.email}';
+      },
+    ],
+    [
+      'one notify account for every sink',
+      functionIdentityViolations,
+      (m) => {
+        delete body(m, 'google_service_account', 'notify')['for_each'];
+      },
+    ],
+    [
+      'a function running as its push identity',
+      functionIdentityViolations,
+      (m) => {
+        block(body(m, 'google_cloudfunctions2_function', 'detect'), 'service_config')!['service_account_email'] =
+          '${google_service_account.detect_push.email}';
+      },
+    ],
+    [
+      'a subscription without dead-letter policy',
+      subscriptionViolations,
+      (m) => {
+        delete body(m, 'google_pubsub_subscription', 'detect')['dead_letter_policy'];
+      },
+    ],
+    [
+      'a subscription without retry policy',
+      subscriptionViolations,
+      (m) => {
+        delete body(m, 'google_pubsub_subscription', 'notify')['retry_policy'];
+      },
+    ],
+    [
+      'the dead-letter hold subscription without retry policy',
+      subscriptionViolations,
+      (m) => {
+        delete body(m, 'google_pubsub_subscription', 'dead_letter_hold')['retry_policy'];
+      },
+    ],
+    [
+      'dead letters sent to the findings topic',
+      subscriptionViolations,
+      (m) => {
+        block(body(m, 'google_pubsub_subscription', 'notify'), 'dead_letter_policy')!['dead_letter_topic'] = '${google_pubsub_topic.findings.id}';
+      },
+    ],
+    [
+      'a push identity that may also invoke notify',
+      pushIdentityViolations,
+      (m) => {
+        res(m)['google_cloud_run_service_iam_member']!['extra'] = [
+          { ...body(m, 'google_cloud_run_service_iam_member', 'notify_push_invoker'), member: '${google_service_account.detect_push.member}' },
+        ];
+      },
+    ],
+    [
+      'a push identity with run.invoker project-wide',
+      pushIdentityViolations,
+      (m) => {
+        res(m)['google_project_iam_member']!['push_everywhere'] = [
+          { project: '${var.project_id}', role: 'roles/run.invoker', member: '${google_service_account.detect_push.member}' },
+        ];
+      },
+    ],
+    [
+      'one push identity for every notify instance',
+      pushIdentityViolations,
+      (m) => {
+        block(block(body(m, 'google_pubsub_subscription', 'notify'), 'push_config'), 'oidc_token')!['service_account_email'] =
+          '${google_service_account.notify_push["slack"].email}';
+      },
+    ],
+    [
+      'a push without OIDC',
+      pushIdentityViolations,
+      (m) => {
+        delete block(body(m, 'google_pubsub_subscription', 'detect'), 'push_config')!['oidc_token'];
+      },
+    ],
+    [
+      'a secret version with its value',
+      secretViolations,
+      (m) => {
+        res(m)['google_secret_manager_secret_version'] = { slack: [{ secret: '${google_secret_manager_secret.sink["slack"].id}', secret_data: 'x' }] };
+      },
+    ],
+    [
+      'a token in the plain environment',
+      secretViolations,
+      (m) => {
+        const l = (m['locals'] as Block[]).find((b) => b['common_env'] !== undefined)!;
+        (l['common_env'] as Block)['SLACK_BOT_TOKEN'] = '${var.slack_token}';
+      },
+    ],
+  ];
+
+  it.each(CASES)('%s', (_what, check, mutate) => {
+    expect(check(tf)).toEqual([]);
+    const mutated = structuredClone(tf);
+    mutate(mutated);
+    expect(check(mutated).length).toBeGreaterThan(0);
+  });
+
+  it('an extra grant breaks the least-privilege table', () => {
+    const mutated = structuredClone(tf);
+    (mutated['resource'] as Record<string, Record<string, Block[]>>)['google_project_iam_member']!['too_much'] = [
+      { project: '${var.project_id}', role: 'roles/pubsub.editor', member: '${google_service_account.detect.member}' },
+    ];
+    const detect = grants(mutated).filter((g) => g.principal?.address === 'google_service_account.detect');
+    expect(detect.map((g) => `${g.role} @ ${g.target}`)).toContain('roles/pubsub.editor @ project');
+    expect(detect).toHaveLength(4);
+  });
+});

@@ -1,0 +1,251 @@
+// What the Terraform CLI can check offline (no providers can be downloaded here):
+//  - `terraform fmt -check -recursive` over terraform/: the syntax and style gate;
+//  - the module's variable validations, by planning variables.tf alone (a configuration without providers plans offline);
+//  - the source object's name, by evaluating package.tf (pure expressions) with `terraform console`: a changed config or
+//    package file gives a new name, which is what redeploys the functions.
+// Without terraform on PATH these tests are skipped, except in CI (CI=true), where that is a failure.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const TERRAFORM_DIR = fileURLToPath(new URL('../../terraform/', import.meta.url));
+const MODULE_DIR = join(TERRAFORM_DIR, 'modules', 'runwatch');
+const ENV = { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null', CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', NO_COLOR: '1' };
+
+const hasTerraform = spawnSync('terraform', ['version'], { env: ENV }).status === 0;
+if (!hasTerraform && process.env['CI'] === 'true') throw new Error('terraform is not on PATH; CI must install it');
+
+interface Run {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function terraform(args: readonly string[], cwd: string, stdin = ''): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('terraform', args, { cwd, env: ENV });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+/** -var arguments; lists, sets and objects are written in HCL/JSON syntax, which -var accepts. */
+function vars(values: Record<string, unknown>): string[] {
+  return Object.entries(values).flatMap(([k, v]) => ['-var', `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`]);
+}
+
+const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+
+describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
+  let work: string;
+  let harness: string;
+  let pkg: string;
+  let configA: string;
+  let configB: string;
+  let configJson: string;
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'runwatch-tf-'));
+    // The harness: the module's variables and its pure locals, no provider.
+    harness = join(work, 'harness');
+    mkdirSync(harness);
+    copyFileSync(join(MODULE_DIR, 'variables.tf'), join(harness, 'variables.tf'));
+    copyFileSync(join(MODULE_DIR, 'package.tf'), join(harness, 'package.tf'));
+    // A small package: shipped files, and files the default source_include leaves out.
+    pkg = join(work, 'pkg');
+    for (const [file, text] of Object.entries({
+      'package.json': '{"name":"runwatch","version":"0.0.0"}\n',
+      'package-lock.json': '{"lockfileVersion":3}\n',
+      'bin/runwatch.js': '#!/usr/bin/env node\n',
+      'functions/index.ts': 'export const detect = 1;\n',
+      'schemas/config.schema.json': '{}\n',
+      'test/unit/a.test.ts': 'not shipped\n',
+      'node_modules/left-pad/index.js': 'not shipped\n',
+      'README.md': 'not shipped\n',
+    })) {
+      mkdirSync(join(pkg, file, '..'), { recursive: true });
+      writeFileSync(join(pkg, file), text);
+    }
+    configA = join(work, 'a.yaml');
+    configB = join(work, 'b.yaml');
+    configJson = join(work, 'c.json');
+    writeFileSync(configA, 'timezone: Europe/Berlin\n');
+    writeFileSync(configB, 'timezone: Europe/Paris\n');
+    writeFileSync(configJson, '{"timezone":"UTC"}\n');
+    writeFileSync(join(work, 'notes.txt'), 'not a config\n');
+    const init = await terraform(['init', '-backend=false', '-input=false'], harness);
+    expect(init.status, init.stderr).toBe(0);
+  });
+
+  afterAll(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('terraform fmt -check -recursive finds nothing to change', async () => {
+    const fmt = await terraform(['fmt', '-check', '-recursive', '-diff', TERRAFORM_DIR], TERRAFORM_DIR);
+    expect(fmt.stdout + fmt.stderr).toBe('');
+    expect(fmt.status).toBe(0);
+  });
+
+  const base = (): Record<string, unknown> => ({
+    project_id: 'acme-sec-tools',
+    region: 'europe-west1',
+    config_path: configA,
+    package_dir: pkg,
+  });
+
+  // [case, variables on top of base(), the variables whose validations must fail: exactly these, none for a valid case]
+  const CASES: ReadonlyArray<readonly [string, () => Record<string, unknown>, readonly string[]]> = [
+    ['organization scope with an organization', () => ({ organization_id: '123456789012' }), []],
+    ['project scope without organization', () => ({ log_sink_scope: 'project' }), []],
+    ['folder scope with a folder', () => ({ log_sink_scope: 'folder', folder_id: '987654321' }), []],
+    [
+      'every sink',
+      () => ({ organization_id: '1', sinks: ['scc', 'slack', 'pagerduty', 'webhook', 'console'], webhook_url: 'https://hooks.example/rw' }),
+      [],
+    ],
+    // Rules that depend on other variables, one plan each.
+    ['organization scope without organization_id', () => ({}), ['organization_id']],
+    ['folder scope without folder_id', () => ({ log_sink_scope: 'folder' }), ['folder_id']],
+    ['an unknown scope', () => ({ log_sink_scope: 'billing_account', organization_id: '1' }), ['log_sink_scope']],
+    ['an unknown sink', () => ({ log_sink_scope: 'project', sinks: ['teams'] }), ['sinks']],
+    ['no sink at all', () => ({ log_sink_scope: 'project', sinks: [] }), ['sinks']],
+    ['the scc sink without an organization', () => ({ log_sink_scope: 'project', sinks: ['scc'] }), ['organization_id']],
+    ['the scc sink with neither a new nor an existing source', () => ({ organization_id: '1', sinks: ['scc'], create_scc_source: false }), ['create_scc_source']],
+    ['the webhook sink without a URL', () => ({ log_sink_scope: 'project', sinks: ['webhook'] }), ['webhook_url']],
+    ['a maximum backoff below the minimum', () => ({ log_sink_scope: 'project', retry_minimum_backoff: '60s', retry_maximum_backoff: '30s' }), ['retry_maximum_backoff']],
+    ['a config that does not exist', () => ({ log_sink_scope: 'project', config_path: join(work, 'missing.yaml') }), ['config_path']],
+    // Alone: Terraform skips the validations of a variable whose rules read another invalid variable (the maximum's).
+    ['a minimum backoff above 600 s', () => ({ log_sink_scope: 'project', retry_minimum_backoff: '700s' }), ['retry_minimum_backoff']],
+    // Rules on one variable each: Terraform reports every invalid variable of a plan, so one plan checks them all.
+    [
+      'every single-variable rule broken at once',
+      () => ({
+        log_sink_scope: 'project',
+        organization_id: 'organizations/123',
+        folder_id: 'folders/1',
+        log_sink_project_id: 'Bad_Project',
+        region: 'us-central1-a',
+        name_prefix: 'runwatch-production',
+        labels: { 'Bad Key': 'x' },
+        config_path: join(work, 'notes.txt'),
+        package_dir: work,
+        source_include: ['../outside/**'],
+        runtime: 'nodejs18',
+        scc_source_name: 'sources/12',
+        scc_source_display_name: '-bad-',
+        scc_findings_editor_scope: 'project',
+        webhook_url: 'http://hooks.example',
+        secret_versions: { slack: 'v2' },
+        max_delivery_attempts: 3,
+        retry_maximum_backoff: '601s',
+        message_retention_duration: '10s',
+        sweep_schedule: '*/5 * *',
+        function_timeout_seconds: 5,
+        detect_memory: '512MB',
+        notify_memory: '1GB',
+        detect_max_instances: 0,
+        notify_max_instances: 1.5,
+        min_instances: 11,
+        ingress_settings: 'PUBLIC',
+        firestore_location: 'europe',
+      }),
+      [
+        'organization_id',
+        'folder_id',
+        'log_sink_project_id',
+        'region',
+        'name_prefix',
+        'labels',
+        'config_path',
+        'package_dir',
+        'source_include',
+        'runtime',
+        'scc_source_name',
+        'scc_source_display_name',
+        'scc_findings_editor_scope',
+        'webhook_url',
+        'secret_versions',
+        'max_delivery_attempts',
+        'retry_maximum_backoff',
+        'message_retention_duration',
+        'sweep_schedule',
+        'function_timeout_seconds',
+        'detect_memory',
+        'notify_memory',
+        'detect_max_instances',
+        'notify_max_instances',
+        'min_instances',
+        'ingress_settings',
+        'firestore_location',
+      ],
+    ],
+  ];
+
+  it('enforces every variable validation (a table of plans of the variables alone)', { timeout: 30_000 }, async () => {
+    const results: Array<{ name: string; expected: readonly string[]; failed: string[]; status: number | null; stderr: string }> = [];
+    const queue = [...CASES];
+    const worker = async (): Promise<void> => {
+      for (let c = queue.shift(); c; c = queue.shift()) {
+        const [name, extra, expected] = c;
+        const run = await terraform(['plan', '-no-color', '-input=false', '-lock=false', '-refresh=false', ...vars({ ...base(), ...extra() })], harness);
+        const failed = [...new Set([...run.stderr.matchAll(/^\s*\d+: variable "([a-z_]+)"/gm)].map((m) => m[1]!))];
+        results.push({ name, expected, failed, status: run.status, stderr: run.stderr });
+      }
+    };
+    await Promise.all([worker(), worker(), worker()]);
+    const wrong = results
+      .filter((r) => (r.expected.length === 0 ? r.status !== 0 : r.status === 0 || [...r.failed].sort().join() !== [...r.expected].sort().join()))
+      .map((r) => `${r.name}: expected ${JSON.stringify(r.expected)}, got status ${r.status} ${JSON.stringify(r.failed)}\n${r.stderr}`);
+    expect(wrong).toEqual([]);
+    expect(results).toHaveLength(CASES.length);
+  });
+
+  async function evaluate(extra: Record<string, unknown>): Promise<{ name: string; files: string[]; config: string }> {
+    const expr = 'jsonencode({ name = local.source_object_name, files = local.source_files, config = local.deployed_config_path })';
+    const run = await terraform(['console', '-no-color', ...vars({ ...base(), log_sink_scope: 'project', ...extra })], harness, `${expr}\n`);
+    expect(run.status, run.stderr).toBe(0);
+    return JSON.parse(JSON.parse(run.stdout.trim()) as string) as { name: string; files: string[]; config: string };
+  }
+
+  it('names the source object after the shipped files and the config, so a changed config redeploys', { timeout: 30_000 }, async () => {
+    const first = await evaluate({});
+    expect(first.name).toMatch(/^runwatch-src-[0-9a-f]{16}-cfg-[0-9a-f]{16}\.zip$/);
+    expect(first.name).toContain(`-cfg-${sha256(readFileSync(configA)).slice(0, 16)}.zip`);
+
+    // Exactly the default source_include files are shipped; tests, node_modules and docs are not.
+    expect(first.files).toEqual(['bin/runwatch.js', 'functions/index.ts', 'package-lock.json', 'package.json', 'schemas/config.schema.json']);
+    const expectedSource = sha256(first.files.map((f) => `${f} ${sha256(readFileSync(join(pkg, f)))}`).join('\n'));
+    expect(first.name).toContain(`-src-${expectedSource.slice(0, 16)}-`);
+
+    // Same inputs, same name: an unchanged apply redeploys nothing.
+    expect((await evaluate({})).name).toBe(first.name);
+
+    // Another config: new config hash, same source hash.
+    const otherConfig = await evaluate({ config_path: configB });
+    expect(otherConfig.name).not.toBe(first.name);
+    expect(otherConfig.name.split('-cfg-')[0]).toBe(first.name.split('-cfg-')[0]);
+
+    // A changed shipped file: new source hash, same config hash. A changed file outside source_include: no change.
+    writeFileSync(join(pkg, 'test/unit/a.test.ts'), 'still not shipped\n');
+    expect((await evaluate({})).name).toBe(first.name);
+    writeFileSync(join(pkg, 'functions/index.ts'), 'export const detect = 2;\n');
+    const otherSource = await evaluate({});
+    expect(otherSource.name).not.toBe(first.name);
+    expect(otherSource.name.split('-cfg-')[1]).toBe(first.name.split('-cfg-')[1]);
+  });
+
+  it('ships a JSON config as runwatch.json and points RUNWATCH_CONFIG there', async () => {
+    expect((await evaluate({})).config).toBe('/workspace/runwatch-config/runwatch.yaml');
+    expect((await evaluate({ config_path: configJson })).config).toBe('/workspace/runwatch-config/runwatch.json');
+  });
+});

@@ -1,24 +1,62 @@
 // The detection core shared by replay and the live pipeline: change + baseline + config -> findings.
 // For each change it reads the service's baseline, runs every enabled rule (pure), folds the change into the
 // baseline, all in one store transaction, then enriches the detections into findings with deterministic ids.
+// Deploys that create a revision wait for their system events first (correlate/rollout.ts).
 import { applyChange } from './baseline/apply.js';
 import { baselineKey, type BaselineStore } from './baseline/store.js';
-import type { ServiceBaseline } from './baseline/state.js';
+import { emptyBaseline, type ServiceBaseline } from './baseline/state.js';
 import { globMatches } from './config/glob.js';
 import type { RuleException, RuleSettings, RunwatchConfig } from './config/types.js';
+import {
+  addWrite,
+  belongsToCompleted,
+  isComplete,
+  observe,
+  openFromObservation,
+  openFromWrite,
+  rolledOut,
+  rolloutForObservation,
+  rolloutForWrite,
+  type CompletedRollout,
+  type ObservedFacts,
+  type RolledOut,
+  type Rollout,
+} from './correlate/rollout.js';
 import { detectors, type RuleId } from './detectors/index.js';
+import { createsRevision } from './detectors/revision.js';
 import type { Detection, Detector } from './detectors/types.js';
+import type { RevisionObservation } from './audit/systemEvent.js';
 import { linksOf, provenanceOf, resourceNameOf } from './findings/enrich.js';
 import type { Finding } from './findings/finding.js';
 import { findingId } from './findings/id.js';
-import type { Change } from './model/change.js';
+import type { Change, DeployChange } from './model/change.js';
 
 interface RuleDetection {
   readonly rule: RuleId;
   readonly detection: Detection;
 }
 
+/** Detections of one evaluated change, with the change as evaluated (a rollout merges two halves). */
+interface Evaluation {
+  readonly change: Change;
+  readonly rollout?: RolledOut['rollout'];
+  readonly detections: readonly RuleDetection[];
+}
+
+/** What happened to an entry inside the engine, for the counts replay and the functions report. */
+export type EngineNote = 'evaluated' | 'waiting-for-rollout' | 'joined-rollout' | 'late-system-event' | 'cloud-functions-managed' | 'deletion-event' | 'unmatched-service-event';
+
+export interface EngineResult {
+  readonly findings: readonly Finding[];
+  readonly note: EngineNote;
+  /** The service's earliest pending deadline after this entry, if any. */
+  readonly dueAtMs?: number;
+}
+
 const REGISTERED = Object.values(detectors) as readonly Detector[];
+/** Completed rollouts remembered per service, to recognise late system events. */
+const COMPLETED_LIMIT = 16;
+export const DEFAULT_WAIT_SECONDS = 600;
 
 export function storeKeyOf(change: Change): string {
   return change.kind === 'iam-policy' && change.scope === 'project'
@@ -51,30 +89,45 @@ export function detect(change: Change, baseline: ServiceBaseline | undefined, co
   return out;
 }
 
-export function toFinding(change: Change, { rule, detection }: RuleDetection, config: RunwatchConfig): Finding {
+function rolloutText(rollout: RolledOut['rollout']): string {
+  if (rollout.status === 'failed') return `failed${rollout.readyReason ? ` (${rollout.readyReason})` : ''}: not serving`;
+  return rollout.status;
+}
+
+export function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, config: RunwatchConfig): Finding {
+  const { change, rollout } = evaluation;
   const settings = config.rules[rule] as RuleSettings;
-  const labels = change.kind === 'deploy' ? change.labels : {};
-  const images = change.kind === 'deploy' ? change.images : [];
-  const revision = change.kind === 'deploy' ? change.revision : undefined;
+  const deploy = change.kind === 'deploy' ? change : undefined;
+  const labels = deploy?.labels ?? {};
   const principal = change.principal;
+  const evidence = deploy
+    ? {
+        ...detection.evidence,
+        ...(deploy.imageDigest ? { imageDigest: deploy.imageDigest } : {}),
+        ...(rollout ? { rollout: rolloutText(rollout) } : {}),
+      }
+    : detection.evidence;
+  const summary = rollout?.status === 'failed' ? `${detection.summary} The revision failed to become Ready and is not serving.` : detection.summary;
+  const unknown = [...(detection.unknown ?? [])];
+  if (rollout && !rollout.writeSeen && !unknown.includes('principal')) unknown.push('admin write');
   return {
     id: findingId(rule, detection.dedupKey),
     rule,
     severity: settings.severity ?? detection.severity,
     title: detection.title,
-    summary: detection.summary,
+    summary,
     eventTime: change.time,
     project: change.target.project,
     ...(change.target.location ? { location: change.target.location } : {}),
     service: change.target.service,
-    ...(revision ? { revision } : {}),
+    ...(deploy?.revision ? { revision: deploy.revision } : {}),
     principal: principal?.id ?? 'unknown',
     ...(principal && principal.delegationChain.length > 0 ? { delegationChain: principal.delegationChain } : {}),
     resourceName: resourceNameOf(change),
     labels,
-    provenance: provenanceOf(labels, images, config),
-    evidence: detection.evidence,
-    unknown: detection.unknown ?? [],
+    provenance: provenanceOf(labels, deploy?.images ?? [], config),
+    evidence,
+    unknown,
     methodName: change.methodName,
     logName: change.key.logName,
     insertId: change.key.insertId,
@@ -82,17 +135,145 @@ export function toFinding(change: Change, { rule, detection }: RuleDetection, co
   };
 }
 
+/** A deploy known only from its system events: who from the revision's creator annotation, when from the events. */
+function writeFromObservation(observed: ObservedFacts): DeployChange {
+  const time = new Date(observed.firstSeenMs).toISOString();
+  return {
+    kind: 'deploy',
+    api: 'v1',
+    operation: 'replace',
+    key: observed.firstKey,
+    time: observed.firstKey.timestamp || time,
+    timeMs: observed.firstSeenMs,
+    methodName: '(system event)',
+    ...(observed.creator ? { principal: { id: observed.creator, delegationChain: [] } } : {}),
+    client: {},
+    target: observed.target,
+    images: observed.images,
+    labels: observed.labels,
+  };
+}
+
+interface Step {
+  readonly next: ServiceBaseline;
+  readonly evaluations: Evaluation[];
+}
+
 export class Engine {
+  private readonly waitMs: number;
+
   constructor(
     private readonly config: RunwatchConfig,
     private readonly store: BaselineStore,
-  ) {}
-
-  async process(change: Change): Promise<Finding[]> {
-    const detections = await this.store.transact(storeKeyOf(change), (current) => ({
-      next: applyChange(current, change),
-      result: detect(change, current, this.config),
-    }));
-    return detections.map((d) => toFinding(change, d, this.config));
+  ) {
+    this.waitMs = config.correlation.waitSeconds * 1000;
   }
+
+  /** An admin write or IAM change. `nowMs` completes rollouts of the same service that are due. */
+  async processChange(change: Change, nowMs: number): Promise<EngineResult> {
+    const outcome = await this.store.transact(storeKeyOf(change), (current) => {
+      const due = this.completeDueRollouts(current, nowMs);
+      const step = this.changeStep(due.next, change);
+      return { next: step.next, result: { evaluations: [...due.evaluations, ...step.evaluations], note: step.note, dueAtMs: step.next.dueAtMs } };
+    });
+    return this.results(outcome);
+  }
+
+  /** A Cloud Run system event: a fact about a rollout. */
+  async processObservation(observation: RevisionObservation, nowMs: number): Promise<EngineResult> {
+    const outcome = await this.store.transact(baselineKey(observation.target), (current) => {
+      const due = this.completeDueRollouts(current, nowMs);
+      const step = this.observationStep(due.next, observation);
+      return { next: step.next, result: { evaluations: [...due.evaluations, ...step.evaluations], note: step.note, dueAtMs: step.next.dueAtMs } };
+    });
+    return this.results(outcome);
+  }
+
+  /** Completes the rollouts of one service whose other half did not come in time. */
+  async completeDue(key: string, nowMs: number): Promise<EngineResult> {
+    const outcome = await this.store.transact(key, (current) => {
+      const due = this.completeDueRollouts(current, nowMs);
+      return { next: due.next, result: { evaluations: due.evaluations, note: 'evaluated' as EngineNote, dueAtMs: due.next.dueAtMs } };
+    });
+    return this.results(outcome);
+  }
+
+  private results(outcome: { evaluations: readonly Evaluation[]; note: EngineNote; dueAtMs: number | undefined }): EngineResult {
+    const findings = outcome.evaluations.flatMap((e) => e.detections.map((d) => toFinding(e, d, this.config)));
+    return { findings, note: outcome.note, ...(outcome.dueAtMs !== undefined ? { dueAtMs: outcome.dueAtMs } : {}) };
+  }
+
+  private changeStep(current: ServiceBaseline | undefined, change: Change): Step & { note: EngineNote } {
+    const base = current ?? emptyBaseline();
+    if (change.kind === 'deploy' && change.methodName.includes('InternalServices.') && !this.config.cloudFunctions.watch) {
+      return { next: { ...base, managedBy: 'cloud-functions' }, evaluations: [], note: 'cloud-functions-managed' };
+    }
+    if (change.kind !== 'deploy' || !createsRevision(change, current)) {
+      return { next: applyChange(current, change), evaluations: [{ change, detections: detect(change, current, this.config) }], note: 'evaluated' };
+    }
+    const rollouts = [...(base.rollouts ?? [])];
+    const index = rolloutForWrite(rollouts, change, this.waitMs);
+    const joined = index >= 0;
+    if (joined) rollouts[index] = addWrite(rollouts[index]!, change);
+    else rollouts.push(openFromWrite(change, this.waitMs));
+    const at = joined ? index : rollouts.length - 1;
+    if (!isComplete(rollouts[at]!)) return { next: withRollouts(base, rollouts), evaluations: [], note: joined ? 'joined-rollout' : 'waiting-for-rollout' };
+    const [done] = rollouts.splice(at, 1);
+    return { ...this.finalize(withRollouts(base, rollouts), done!), note: 'evaluated' };
+  }
+
+  private observationStep(current: ServiceBaseline | undefined, observation: RevisionObservation): Step & { note: EngineNote } {
+    const base = current ?? emptyBaseline();
+    if (observation.deleting) return { next: base, evaluations: [], note: 'deletion-event' };
+    if ((observation.managedByCloudFunctions || base.managedBy === 'cloud-functions') && !this.config.cloudFunctions.watch) {
+      return { next: base, evaluations: [], note: 'cloud-functions-managed' };
+    }
+    if (belongsToCompleted(base.completed ?? [], observation)) return { next: base, evaluations: [], note: 'late-system-event' };
+    const rollouts = [...(base.rollouts ?? [])];
+    const index = rolloutForObservation(rollouts, observation, this.waitMs);
+    if (index < 0) {
+      // Only a revision's own event opens a rollout: service-level events also follow traffic and IAM changes.
+      if (observation.level !== 'revision') return { next: base, evaluations: [], note: 'unmatched-service-event' };
+      rollouts.push(openFromObservation(observation, this.waitMs));
+      return { next: withRollouts(base, rollouts), evaluations: [], note: 'waiting-for-rollout' };
+    }
+    rollouts[index] = { ...rollouts[index]!, observed: observe(rollouts[index]!.observed, observation) };
+    if (!isComplete(rollouts[index]!)) return { next: withRollouts(base, rollouts), evaluations: [], note: 'joined-rollout' };
+    const [done] = rollouts.splice(index, 1);
+    return { ...this.finalize(withRollouts(base, rollouts), done!), note: 'evaluated' };
+  }
+
+  private completeDueRollouts(current: ServiceBaseline | undefined, nowMs: number): Step {
+    const base = current ?? emptyBaseline();
+    const rollouts = base.rollouts ?? [];
+    if (base.dueAtMs === undefined || base.dueAtMs > nowMs || rollouts.length === 0) return { next: base, evaluations: [] };
+    let next = withRollouts(base, rollouts.filter((r) => r.deadlineMs > nowMs));
+    const evaluations: Evaluation[] = [];
+    for (const rollout of rollouts.filter((r) => r.deadlineMs <= nowMs).sort((a, b) => a.openedMs - b.openedMs)) {
+      const step = this.finalize(next, rollout);
+      next = step.next;
+      evaluations.push(...step.evaluations);
+    }
+    return { next, evaluations };
+  }
+
+  /** Runs the rules on what rolled out and records it. A failed rollout is reported but changes no baseline facts. */
+  private finalize(base: ServiceBaseline, rollout: Rollout): Step {
+    const merged = rolledOut(rollout, writeFromObservation);
+    const detections = detect(merged.change, base, this.config);
+    const recorded: DeployChange =
+      merged.rollout.status === 'failed' ? { ...merged.change, serviceAccount: undefined, images: [], invokerIamDisabled: undefined } : merged.change;
+    const applied = applyChange(base, recorded);
+    const completed: CompletedRollout[] = [
+      ...(applied.completed ?? []),
+      { t: merged.change.timeMs, revision: merged.change.revision, operationId: rollout.observed?.operationId ?? rollout.write?.operationId },
+    ].slice(-COMPLETED_LIMIT);
+    return { next: { ...applied, completed }, evaluations: [{ change: merged.change, rollout: merged.rollout, detections }] };
+  }
+}
+
+function withRollouts(base: ServiceBaseline, rollouts: readonly Rollout[]): ServiceBaseline {
+  let dueAtMs: number | undefined;
+  for (const r of rollouts) if (dueAtMs === undefined || r.deadlineMs < dueAtMs) dueAtMs = r.deadlineMs;
+  return { ...base, rollouts, dueAtMs };
 }

@@ -1,22 +1,27 @@
 // One entry in, findings out: the path every LogEntry takes, in replay and in the detect function alike.
-// parse -> normalize -> (duplicate check) -> engine (baseline + detectors + enrichment).
-import type { BaselineStore } from './baseline/store.js';
-import type { RunwatchConfig } from './config/types.js';
-import { Engine } from './engine.js';
-import type { Finding } from './findings/finding.js';
-import { normalizeEnvelope, type ParseResult, type SkipReason } from './audit/normalize.js';
+// parse -> normalize -> (duplicate check) -> engine (rollout correlation, baseline, detectors, enrichment).
 import { readEnvelope, type Envelope } from './audit/entry.js';
+import { normalizeEnvelope, type ParseResult, type SkipReason } from './audit/normalize.js';
+import { baselineKey, type BaselineStore } from './baseline/store.js';
+import type { RunwatchConfig } from './config/types.js';
+import { Engine, storeKeyOf, type EngineNote, type EngineResult } from './engine.js';
+import type { Finding } from './findings/finding.js';
 import type { EntryKey } from './model/change.js';
 
 export type EntryOutcome =
-  | { readonly status: 'processed'; readonly findings: readonly Finding[] }
+  | { readonly status: 'processed'; readonly findings: readonly Finding[]; readonly note: EngineNote }
   | { readonly status: 'duplicate' }
-  | { readonly status: 'skipped'; readonly reason: SkipReason | 'system-event'; readonly detail?: string }
+  | { readonly status: 'skipped'; readonly reason: SkipReason; readonly detail?: string }
   | { readonly status: 'malformed'; readonly reason: string };
+
+/** A store that can list the services with a rollout due (Firestore); others are swept from memory. */
+export interface DueIndex {
+  dueKeys(nowMs: number): Promise<readonly string[]>;
+}
 
 export interface PipelineOptions {
   readonly config: RunwatchConfig;
-  readonly store: BaselineStore;
+  readonly store: BaselineStore & Partial<DueIndex>;
   /**
    * How many recent entry keys to remember for duplicate detection (the same logName + timestamp + insertId).
    * Findings have deterministic ids, so a duplicate that slips past this window still gives the same id.
@@ -48,6 +53,9 @@ class RecentKeys {
 export class Pipeline {
   private readonly engine: Engine;
   private readonly recent: RecentKeys;
+  /** Services with rollouts waiting, by their earliest deadline (what this instance has seen). */
+  private readonly due = new Map<string, number>();
+  private nextDueMs = Infinity;
 
   constructor(private readonly options: PipelineOptions) {
     this.engine = new Engine(options.config, options.store);
@@ -56,21 +64,16 @@ export class Pipeline {
 
   /**
    * Processes one LogEntry (parsed JSON). `nowMs` is the wall clock of the live pipeline (replay passes the
-   * entry stream's own time): it bounds how long one half of a deploy waits for the other.
+   * entry stream's own time): rollouts whose wait is over complete first, their findings returned with this entry's.
    */
-  /** Emits what is still waiting at the end of the input (replay) or the end of an instance's life. */
-  async flush(): Promise<readonly Finding[]> {
-    return [];
-  }
-
-  async handleEntry(raw: unknown, nowMs?: number): Promise<EntryOutcome> {
+  async handleEntry(raw: unknown, nowMs: number): Promise<EntryOutcome> {
     const envelope = readEnvelope(raw);
     if (!envelope.ok) return { status: 'malformed', reason: envelope.reason };
     return this.handleEnvelope(envelope.envelope, nowMs);
   }
 
   /** The same for an entry whose envelope the caller already read. */
-  handleEnvelope(envelope: Envelope, nowMs?: number): Promise<EntryOutcome> {
+  handleEnvelope(envelope: Envelope, nowMs: number): Promise<EntryOutcome> {
     return this.handleParsed(this.normalize(envelope), nowMs);
   }
 
@@ -79,18 +82,49 @@ export class Pipeline {
     return normalizeEnvelope(envelope, { watchCloudFunctions: this.options.config.cloudFunctions.watch });
   }
 
-  async handleParsed(parsed: ParseResult, _nowMs?: number): Promise<EntryOutcome> {
+  async handleParsed(parsed: ParseResult, nowMs: number): Promise<EntryOutcome> {
     switch (parsed.kind) {
       case 'malformed':
         return { status: 'malformed', reason: parsed.reason };
       case 'skipped':
         return { status: 'skipped', reason: parsed.reason, ...(parsed.detail ? { detail: parsed.detail } : {}) };
       case 'observation':
-        return { status: 'skipped', reason: 'system-event' };
       case 'change': {
-        if (!this.recent.add(entryKeyString(parsed.change.key))) return { status: 'duplicate' };
-        return { status: 'processed', findings: await this.engine.process(parsed.change) };
+        const key = parsed.kind === 'change' ? parsed.change.key : parsed.observation.key;
+        if (!this.recent.add(entryKeyString(key))) return { status: 'duplicate' };
+        const earlier = nowMs >= this.nextDueMs ? await this.sweep(nowMs) : [];
+        const result =
+          parsed.kind === 'change' ? await this.engine.processChange(parsed.change, nowMs) : await this.engine.processObservation(parsed.observation, nowMs);
+        this.track(parsed.kind === 'change' ? storeKeyOf(parsed.change) : baselineKey(parsed.observation.target), result);
+        return { status: 'processed', findings: [...earlier, ...result.findings], note: result.note };
       }
     }
+  }
+
+  /** Completes every rollout whose wait ran out by `nowMs` (the live pipeline's Cloud Scheduler tick). */
+  async sweep(nowMs: number): Promise<readonly Finding[]> {
+    const keys = new Set<string>();
+    for (const [key, dueAt] of this.due) if (dueAt <= nowMs) keys.add(key);
+    if (this.options.store.dueKeys) for (const key of await this.options.store.dueKeys(nowMs)) keys.add(key);
+    const findings: Finding[] = [];
+    for (const key of keys) {
+      const result = await this.engine.completeDue(key, nowMs);
+      this.track(key, result);
+      findings.push(...result.findings);
+    }
+    return findings;
+  }
+
+  /** Completes everything still waiting, whatever its deadline: the end of a replay. */
+  flush(): Promise<readonly Finding[]> {
+    return this.sweep(Number.MAX_SAFE_INTEGER);
+  }
+
+  private track(key: string, result: EngineResult): void {
+    if (result.dueAtMs === undefined) this.due.delete(key);
+    else this.due.set(key, result.dueAtMs);
+    let next = Infinity;
+    for (const dueAt of this.due.values()) if (dueAt < next) next = dueAt;
+    this.nextDueMs = next;
   }
 }

@@ -35,6 +35,10 @@ export interface RevisionObservation {
   /** `serving.knative.dev/configurationGeneration` of a revision: the generation that created it. */
   readonly generation?: number;
   readonly deleting: boolean;
+  /** `serving.knative.dev/creator` (revision) or `lastModifier` (service): who deployed, as Cloud Run recorded it. */
+  readonly creator?: string;
+  /** The service backs a Cloud Functions (2nd gen) function. */
+  readonly managedByCloudFunctions: boolean;
 }
 
 const REVISION_PATH = /^namespaces\/([^/]+)\/revisions\/([^/]+)$/;
@@ -106,6 +110,9 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
     clientName,
     generation,
     deleting: asString(metadata?.['deletionTimestamp']) !== undefined || /Deletion in progress/i.test(statusMessage),
+    creator: level === 'revision' ? annotations['serving.knative.dev/creator'] : annotations['serving.knative.dev/lastModifier'],
+    managedByCloudFunctions:
+      metaLabels['goog-managed-by'] === 'cloudfunctions' || annotations['cloudfunctions.googleapis.com/function-id'] !== undefined,
   };
 }
 

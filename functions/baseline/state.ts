@@ -2,6 +2,7 @@
 // Every fact is kept as a short time-indexed history, so a detector compares an entry with the state just
 // *before its own timestamp*: entries that arrive late or twice never see (or overwrite) newer state.
 // The shape is plain JSON so the file and Firestore stores can keep it as is.
+import type { CompletedRollout, Rollout } from '../correlate/rollout.js';
 
 export interface TimePoint<T> {
   /** Event time of the change that set the value, epoch ms. */
@@ -25,6 +26,14 @@ export interface ServiceBaseline {
   readonly lastChangeMs: number;
   /** Set when the service was deleted: nothing older counts any more (a re-created service starts afresh). */
   readonly deletedAtMs?: number;
+  /** Deploys waiting for their other half (admin write or system events); see correlate/rollout.ts. */
+  readonly rollouts?: readonly Rollout[];
+  /** Recently completed rollouts, so late or repeated system events about them are recognised. */
+  readonly completed?: readonly CompletedRollout[];
+  /** The earliest rollout deadline: stores index it so a sweep finds the services with something due. */
+  readonly dueAtMs?: number;
+  /** Set when a Cloud Functions (2nd gen) service agent manages this service. */
+  readonly managedBy?: 'cloud-functions';
 }
 
 /** How many points of each history are kept; older ones only matter for very late arrivals. */

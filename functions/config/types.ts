@@ -71,6 +71,7 @@ export interface RunwatchConfig {
   readonly freezes: readonly Freeze[];
   readonly provenanceLabels: { readonly commit: string | readonly string[]; readonly pipeline: string | readonly string[] };
   readonly cloudFunctions: { readonly watch: boolean };
+  readonly correlation: { readonly waitSeconds: number };
   readonly rules: RulesConfig;
   readonly sinks: SinksConfig;
 }

@@ -92,6 +92,8 @@ export interface DeployChange extends ChangeBase {
   readonly serviceAccount?: RuntimeServiceAccount;
   /** Empty when the entry names no image (console deploys log no containers). */
   readonly images: readonly ImageRef[];
+  /** The resolved `image@sha256:...` the revision runs, from the system events (never in the admin write). */
+  readonly imageDigest?: string;
   /** Service labels overlaid with revision-template labels. */
   readonly labels: Readonly<Record<string, string>>;
   readonly ingress?: Ingress;

@@ -31,8 +31,13 @@ export function formatTable(findings: readonly Finding[]): string {
   if (findings.length === 0) return 'No findings.\n';
   const row = (cells: readonly string[]): string => cells.map((c, i) => clip(c, COLUMNS[i]!.width).padEnd(COLUMNS[i]!.width)).join('  ').trimEnd();
   const lines = [row(COLUMNS.map((c) => c.title))];
-  for (const finding of findings) lines.push(row(COLUMNS.map((c) => terminalSafe(c.value(finding)))));
+  for (const finding of byTime(findings)) lines.push(row(COLUMNS.map((c) => terminalSafe(c.value(finding)))));
   return `${lines.join('\n')}\n`;
+}
+
+/** Findings in event-time order (rollouts complete after their write, so emission order can differ). */
+export function byTime(findings: readonly Finding[]): Finding[] {
+  return [...findings].sort((a, b) => (a.eventTime < b.eventTime ? -1 : a.eventTime > b.eventTime ? 1 : a.rule < b.rule ? -1 : 1));
 }
 
 export function formatSummary(stats: ReplayStats, seconds: number): string {
@@ -42,6 +47,10 @@ export function formatSummary(stats: ReplayStats, seconds: number): string {
   if (stats.duplicates) lines.push(`  duplicates (same logName, timestamp, insertId): ${stats.duplicates}`);
   if (stats.outOfTimeRange) lines.push(`  outside --since/--until: ${stats.outOfTimeRange}`);
   if (stats.outOfOrder) lines.push(`  arrived later than the reorder buffer could wait (still evaluated): ${stats.outOfOrder}`);
+  if (stats.notes.size) {
+    lines.push('  correlation:');
+    for (const [note, count] of [...stats.notes].sort((a, b) => b[1] - a[1])) lines.push(`    ${note}: ${count}`);
+  }
   if (stats.skipped.size) {
     lines.push('  skipped:');
     for (const [reason, count] of [...stats.skipped].sort((a, b) => b[1] - a[1])) lines.push(`    ${reason}: ${count}`);

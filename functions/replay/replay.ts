@@ -36,6 +36,8 @@ export interface ReplayStats {
   /** The first few malformed inputs with where they were, so a user can find them. */
   readonly malformedExamples: string[];
   readonly findingsByRule: Map<string, number>;
+  /** What became of evaluated entries other than an immediate evaluation (rollouts waiting, late events...). */
+  readonly notes: Map<string, number>;
 }
 
 /** What the reorder buffer holds: the normalized result, not the (large) raw entry. */
@@ -65,6 +67,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayStats> {
     malformed: new Map(),
     malformedExamples: [],
     findingsByRule: new Map(),
+    notes: new Map(),
   };
   const pipeline = new Pipeline({ config: options.config, store: options.store });
   const buffer = new ReorderBuffer<Pending>(options.reorderCapacity ?? DEFAULT_REORDER_CAPACITY);
@@ -73,15 +76,20 @@ export async function replay(options: ReplayOptions): Promise<ReplayStats> {
     if (stats.malformedExamples.length < MALFORMED_EXAMPLES) stats.malformedExamples.push(`${source}: ${reason}`);
   };
 
+  const emit = (findings: readonly Finding[]): void => {
+    for (const finding of findings) {
+      bump(stats.findingsByRule, finding.rule);
+      options.onFinding(finding);
+    }
+  };
+
   const process = async (item: Pending): Promise<void> => {
     const outcome = await pipeline.handleParsed(item.parsed, item.timeMs);
     switch (outcome.status) {
       case 'processed':
         stats.changes++;
-        for (const finding of outcome.findings) {
-          bump(stats.findingsByRule, finding.rule);
-          options.onFinding(finding);
-        }
+        if (outcome.note !== 'evaluated') bump(stats.notes, outcome.note);
+        emit(outcome.findings);
         break;
       case 'duplicate':
         stats.duplicates++;
@@ -129,6 +137,8 @@ export async function replay(options: ReplayOptions): Promise<ReplayStats> {
    }
   }
   for (let item = buffer.pop(); item; item = buffer.pop()) await process(item);
+  // Deploys still waiting for their other half: evaluated with what is known.
+  emit(await pipeline.flush());
   stats.outOfOrder = buffer.lateCount;
   return stats;
 }

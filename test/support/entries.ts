@@ -61,3 +61,12 @@ export function withV1Image(entry: Json, image: string, nonce = image): Json {
     meta['labels'] = { ...obj(meta['labels'] ?? {}), 'client.knative.dev/nonce': nonce };
   });
 }
+
+/** Each real write has its own operation id (the response's `run.googleapis.com/operation-id`). */
+export function withOperationId(entry: Json, operationId: string): Json {
+  return variant(entry, (e) => {
+    const response = obj(e.protoPayload['response']);
+    const annotations = obj(obj(response['metadata'])['annotations']);
+    annotations['run.googleapis.com/operation-id'] = operationId;
+  });
+}

@@ -3,6 +3,7 @@ import { validateConfig } from '../../functions/config/load.js';
 import type { RunwatchConfig } from '../../functions/config/types.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { Pipeline } from '../../functions/pipeline.js';
+import { readEnvelope } from '../../functions/audit/entry.js';
 
 export function config(raw: Record<string, unknown> = {}): RunwatchConfig {
   return validateConfig(raw, 'test');
@@ -13,7 +14,9 @@ export async function findingsOf(entries: readonly unknown[], cfg: RunwatchConfi
   const pipeline = new Pipeline({ config: cfg, store: new MemoryBaselineStore() });
   const findings: Finding[] = [];
   for (const entry of entries) {
-    const outcome = await pipeline.handleEntry(entry, Date.parse('2030-01-01T00:00:00Z'));
+    // As in replay, "now" is the entry's own time: rollouts wait for their other half in event time.
+    const envelope = readEnvelope(entry);
+    const outcome = await pipeline.handleEntry(entry, envelope.ok ? envelope.envelope.timeMs : 0);
     if (outcome.status === 'processed') findings.push(...outcome.findings);
   }
   findings.push(...(await pipeline.flush()));

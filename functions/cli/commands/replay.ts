@@ -6,7 +6,7 @@ import type { BaselineStore } from '../../baseline/store.js';
 import { normalizeTimestamp } from '../../audit/entry.js';
 import { defaultConfig, loadConfigFile } from '../../config/load.js';
 import type { Finding } from '../../findings/finding.js';
-import { formatSummary, formatTable, OUTPUT_FORMATS, type OutputFormat } from '../../replay/format.js';
+import { byTime, formatSummary, formatTable, OUTPUT_FORMATS, type OutputFormat } from '../../replay/format.js';
 import { DEFAULT_REORDER_CAPACITY, replay } from '../../replay/replay.js';
 import { UsageError, type Command, type CommandIo } from '../command.js';
 
@@ -77,7 +77,7 @@ export const replayCommand: Command = {
     });
     await store.close();
     if (format === 'table') io.stdout.write(formatTable(collected));
-    else if (format === 'json') io.stdout.write(`${JSON.stringify(collected, null, 2)}\n`);
+    else if (format === 'json') io.stdout.write(`${JSON.stringify(byTime(collected), null, 2)}\n`);
     if (!values.quiet) io.stderr.write(formatSummary(stats, (performance.now() - started) / 1000));
     return 0;
   },

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { at, corpus, synthetic, withV1Image } from '../../support/entries.js';
+import { at, corpus, synthetic, withOperationId, withV1Image } from '../../support/entries.js';
 import { config, findingsOf } from '../../support/run.js';
 
 const gcloud = synthetic('v1-ReplaceService-gcloud');
 const HOME = 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot/cloud-run-slack-bot:1f2e3d4c5b6a';
 
 function deploy(timestamp: string, image: string) {
-  return at(withV1Image(gcloud, image, `${image}@${timestamp}`), timestamp);
+  return at(withOperationId(withV1Image(gcloud, image, `${image}@${timestamp}`), `op-${timestamp}`), timestamp);
 }
 
 async function imageFindings(entries: readonly unknown[], cfg = config()) {

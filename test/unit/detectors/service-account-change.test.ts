@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { at, corpus, synthetic, withV1Image, withV1ServiceAccount } from '../../support/entries.js';
+import { at, corpus, synthetic, withOperationId, withV1Image, withV1ServiceAccount } from '../../support/entries.js';
 import { config, findingsOf } from '../../support/run.js';
 
 const replace = corpus('slackbot__Services.ReplaceService__1'); // SA cloud-run-slack-bot@test-project-1234...
@@ -8,7 +8,7 @@ const OTHER = 'ci-admin@test-project-1234.iam.gserviceaccount.com';
 
 /** A deploy of the same service at `timestamp` running as `email` (a new template each time). */
 function deploy(timestamp: string, email: string | undefined) {
-  return at(withV1Image(withV1ServiceAccount(replace, email), 'gcr.io/test-project-1234/bot:1', timestamp), timestamp);
+  return at(withOperationId(withV1Image(withV1ServiceAccount(replace, email), 'gcr.io/test-project-1234/bot:1', timestamp), `op-${timestamp}`), timestamp);
 }
 
 async function saFindings(entries: readonly unknown[], cfg = config()) {
@@ -55,9 +55,15 @@ describe('service-account-change', () => {
     expect(await saFindings([deploy('2024-05-01T10:00:00Z', '123456789012-compute@developer.gserviceaccount.com'), noNumber])).toEqual([]);
   });
 
-  it('out of order: an older entry arriving late never overwrites newer state', async () => {
-    // t2 (OTHER) arrives first, then the older t1 (ORIGINAL), then t3 (OTHER again): t3 compares with t2, not t1.
-    const findings = await saFindings([deploy('2024-05-02T10:00:00Z', OTHER), deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-03T10:00:00Z', OTHER)]);
+  it('out of order within the correlation wait: entries are put back in time order', async () => {
+    // t2 (OTHER) arrives before the older t1 (ORIGINAL); both wait for their rollout, complete in time order.
+    const findings = await saFindings([deploy('2024-05-01T10:05:00Z', OTHER), deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-03T10:00:00Z', OTHER)]);
+    expect(findings.map((f) => [f.eventTime, f.evidence['before'], f.evidence['after']])).toEqual([['2024-05-01T10:05:00Z', ORIGINAL, OTHER]]);
+  });
+
+  it('out of order beyond the wait: an older entry arriving late never overwrites newer state', async () => {
+    // t2 and t3 complete; t1 arrives days late. t1 finds no earlier state; t3 still compares with t2.
+    const findings = await saFindings([deploy('2024-05-02T10:00:00Z', OTHER), deploy('2024-05-03T10:00:00Z', OTHER), deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-04T10:00:00Z', OTHER)]);
     expect(findings).toEqual([]);
   });
 

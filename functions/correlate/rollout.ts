@@ -1,0 +1,212 @@
+// Ties the two halves of a real deploy together.
+//
+// A deploy writes an admin entry (who, when, the client; often no image and a stale revision name) and, some
+// seconds to minutes later, Cloud Run system events (the new revision's real name, image, digest, runtime service
+// account, and whether it became Ready). See ../shared/facts/audit-log-fields.md sections 2.2, 2.4 and 2.11.
+//
+// A *rollout* collects both halves for one service:
+// - an admin write that creates a revision opens one (a second write with the same template within the wait
+//   joins it: gcloud often writes twice, 11-16 s apart);
+// - a system event joins the rollout with the same `run.googleapis.com/operation-id`, else the open rollout of the
+//   service whose write is closest before it (within the wait); with no open rollout it opens one of its own (the
+//   write may still come: entries arrive out of order);
+// - the rollout completes as soon as it has the write and a final Ready condition (True or False) for its
+//   revision, or when the wait runs out (`correlation.waitSeconds`, default 600 s: image import plus the default
+//   4-minute startup probe fit in it). A half that never arrives leaves its facts "unknown" in the findings;
+//   nothing is dropped. In replay "now" is the time of the entry being read and everything left completes at the
+//   end of the input; in the live pipeline a sweep (a Cloud Scheduler tick on the audit topic) completes what is due.
+//
+// Pure functions over plain JSON, so the rollouts live in the service's baseline document and change in the same
+// store transaction as the baseline itself.
+import type { RevisionObservation } from '../audit/systemEvent.js';
+import type { DeployChange, EntryKey, ImageRef, RuntimeServiceAccount, ServiceRef } from '../model/change.js';
+
+export interface ObservedFacts {
+  readonly revision?: string;
+  readonly images: readonly ImageRef[];
+  readonly imageDigest?: string;
+  readonly serviceAccount?: RuntimeServiceAccount;
+  readonly labels: Readonly<Record<string, string>>;
+  /** true: Ready; false: the rollout failed; undefined: no final condition seen. */
+  readonly ready?: boolean;
+  readonly readyReason?: string;
+  readonly operationId?: string;
+  /** `serving.knative.dev/creator` of the revision: who deployed, when no admin write is known. */
+  readonly creator?: string;
+  /** Time of the first system event. */
+  readonly firstSeenMs: number;
+  /** The first system event and its service: what a finding points at when no admin write is known. */
+  readonly firstKey: EntryKey;
+  readonly target: ServiceRef;
+}
+
+export interface Rollout {
+  /** Time the rollout was opened (its first half), epoch ms. */
+  readonly openedMs: number;
+  /** When it completes at the latest. */
+  readonly deadlineMs: number;
+  /** The first admin write (principal, time and client come from it). */
+  readonly write?: DeployChange;
+  /** How many admin writes joined (a burst of writes that yields one revision). */
+  readonly writes: number;
+  readonly observed?: ObservedFacts;
+}
+
+export interface CompletedRollout {
+  readonly t: number;
+  readonly revision?: string;
+  readonly operationId?: string;
+}
+
+/** A completed rollout: the write's who/when with the facts of what rolled out. */
+export interface RolledOut {
+  readonly change: DeployChange;
+  readonly rollout: {
+    readonly status: 'serving' | 'failed' | 'unknown';
+    readonly readyReason?: string;
+    readonly writes: number;
+    readonly observed: boolean;
+    readonly writeSeen: boolean;
+  };
+}
+
+/** A write joins a rollout opened by an earlier write when it is this close and rolls out the same template. */
+const BURST_MS = 60_000;
+
+export function openFromWrite(write: DeployChange, waitMs: number): Rollout {
+  return { openedMs: write.timeMs, deadlineMs: write.timeMs + waitMs, write, writes: 1 };
+}
+
+/** Index of the open rollout a write belongs to, or -1. */
+export function rolloutForWrite(rollouts: readonly Rollout[], write: DeployChange, waitMs: number): number {
+  let best = -1;
+  let bestGap = Infinity;
+  rollouts.forEach((rollout, i) => {
+    if (rollout.write) {
+      // Same operation, or a repeat of the same template shortly after: one rollout.
+      const sameOperation = write.operationId !== undefined && rollout.write.operationId === write.operationId;
+      const repeat = rollout.write.templateFingerprint === write.templateFingerprint && Math.abs(write.timeMs - rollout.write.timeMs) <= BURST_MS;
+      if (sameOperation || repeat) {
+        best = i;
+        bestGap = -1;
+      }
+      return;
+    }
+    // A rollout opened by system events that arrived before their write.
+    const observed = rollout.observed!;
+    if (bestGap === -1) return;
+    if (write.operationId !== undefined && observed.operationId !== undefined) {
+      if (write.operationId === observed.operationId) {
+        best = i;
+        bestGap = -1;
+      }
+      return;
+    }
+    if (write.revision && observed.revision && write.revision !== observed.revision) return;
+    const gap = observed.firstSeenMs - write.timeMs;
+    if (gap >= 0 && gap <= waitMs && gap < bestGap) {
+      best = i;
+      bestGap = gap;
+    }
+  });
+  return best;
+}
+
+/** Index of the open rollout a system event belongs to, or -1. */
+export function rolloutForObservation(rollouts: readonly Rollout[], observation: RevisionObservation, waitMs: number): number {
+  let best = -1;
+  let bestGap = Infinity;
+  rollouts.forEach((rollout, i) => {
+    if (bestGap === -1) return;
+    const opId = rollout.observed?.operationId ?? rollout.write?.operationId;
+    if (observation.operationId !== undefined && opId !== undefined) {
+      if (observation.operationId === opId) {
+        best = i;
+        bestGap = -1;
+      }
+      return;
+    }
+    const revision = rollout.observed?.revision ?? rollout.write?.revision;
+    if (observation.revision && revision) {
+      if (observation.revision === revision) {
+        best = i;
+        bestGap = -1;
+      }
+      return;
+    }
+    const gap = observation.timeMs - (rollout.write?.timeMs ?? rollout.openedMs);
+    if (gap >= -BURST_MS && gap <= waitMs && Math.abs(gap) < bestGap) {
+      best = i;
+      bestGap = Math.abs(gap);
+    }
+  });
+  return best;
+}
+
+export function addWrite(rollout: Rollout, write: DeployChange): Rollout {
+  if (!rollout.write) return { ...rollout, write, writes: 1, openedMs: Math.min(rollout.openedMs, write.timeMs) };
+  // Keep the earliest write: its time is when the deploy happened.
+  const first = write.timeMs < rollout.write.timeMs ? write : rollout.write;
+  return { ...rollout, write: first, writes: rollout.writes + 1 };
+}
+
+export function openFromObservation(observation: RevisionObservation, waitMs: number): Rollout {
+  return { openedMs: observation.timeMs, deadlineMs: observation.timeMs + waitMs, writes: 0, observed: observe(undefined, observation) };
+}
+
+/** Folds a system event into what is known of the rolled-out revision. Revision events win over service events. */
+export function observe(current: ObservedFacts | undefined, o: RevisionObservation): ObservedFacts {
+  const isRevision = o.level === 'revision';
+  const pick = <T>(mine: T | undefined, theirs: T | undefined): T | undefined => (isRevision ? (mine ?? theirs) : (theirs ?? mine));
+  return {
+    revision: pick(o.revision, current?.revision),
+    images: isRevision && o.images.length > 0 ? o.images : current?.images.length ? current.images : o.images,
+    imageDigest: o.imageDigest ?? current?.imageDigest,
+    serviceAccount: pick(o.serviceAccount, current?.serviceAccount),
+    labels: { ...(current?.labels ?? {}), ...o.labels },
+    // A revision's own Ready condition is the verdict; a service-level one only when no revision verdict exists.
+    ready: isRevision ? (o.ready ?? current?.ready) : (current?.ready ?? o.ready),
+    readyReason: isRevision ? (o.readyReason ?? current?.readyReason) : (current?.readyReason ?? o.readyReason),
+    operationId: current?.operationId ?? o.operationId,
+    creator: current?.creator ?? o.creator,
+    firstSeenMs: Math.min(current?.firstSeenMs ?? o.timeMs, o.timeMs),
+    firstKey: current?.firstKey ?? o.key,
+    target: current?.target ?? o.target,
+  };
+}
+
+export function isComplete(rollout: Rollout): boolean {
+  return rollout.write !== undefined && rollout.observed?.ready !== undefined;
+}
+
+/**
+ * The deploy as the detectors see it: who, when, client and template from the write; revision, images, digest,
+ * runtime service account and labels from what rolled out, where the system events said.
+ */
+export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFacts) => DeployChange): RolledOut {
+  const observed = rollout.observed;
+  const write = rollout.write ?? fallbackWrite(observed!);
+  const change: DeployChange = {
+    ...write,
+    revision: observed?.revision ?? write.revision,
+    images: observed && observed.images.length > 0 ? observed.images : write.images,
+    imageDigest: observed?.imageDigest,
+    serviceAccount: observed?.serviceAccount ?? write.serviceAccount,
+    labels: observed ? { ...write.labels, ...observed.labels } : write.labels,
+  };
+  return {
+    change,
+    rollout: {
+      status: observed?.ready === true ? 'serving' : observed?.ready === false ? 'failed' : 'unknown',
+      readyReason: observed?.readyReason,
+      writes: rollout.writes,
+      observed: observed !== undefined,
+      writeSeen: rollout.write !== undefined,
+    },
+  };
+}
+
+/** True when a system event reports on a rollout that already completed (a late or repeated event). */
+export function belongsToCompleted(completed: readonly CompletedRollout[], o: RevisionObservation): boolean {
+  return completed.some((c) => (o.operationId !== undefined && c.operationId === o.operationId) || (o.revision !== undefined && c.revision === o.revision));
+}

@@ -1,0 +1,186 @@
+// Real deploys, end to end: the admin write tied to the system events that name what rolled out.
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../functions/cli/main.js';
+import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
+import { Pipeline } from '../../functions/pipeline.js';
+import type { Finding } from '../../functions/findings/finding.js';
+import { corpus, type Json } from '../support/entries.js';
+import { config, findingsOf } from '../support/run.js';
+
+const FIXTURES = new URL('../fixtures/', import.meta.url);
+function sequence(name: string): Json[] {
+  return JSON.parse(readFileSync(new URL(`synthetic-seq-${name}.json`, FIXTURES), 'utf8')) as Json[];
+}
+
+// Windows that every fixture time misses, and a trusted repository the console deploy's image is not in.
+const strict = config({
+  changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }],
+  rules: { 'new-image-repository': { trustedRepositories: ['asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot'] } },
+});
+
+function byRule(findings: readonly Finding[]): Record<string, Finding> {
+  const out: Record<string, Finding> = {};
+  for (const f of findings) {
+    expect(out[f.rule], `two ${f.rule} findings`).toBeUndefined();
+    out[f.rule] = f;
+  }
+  return out;
+}
+
+describe('a console deploy: image only in the system events', () => {
+  it('the finding names the real revision, image and digest, with principal and time from the admin write', async () => {
+    const findings = byRule(await findingsOf(sequence('console-deploy'), strict));
+    expect(Object.keys(findings).sort()).toEqual(['new-image-repository', 'off-window-deploy']);
+    for (const finding of Object.values(findings)) {
+      expect(finding).toMatchObject({
+        revision: 'cloud-run-slack-bot-00023-kiv',
+        principal: 'masatonaka1989@gmail.com',
+        eventTime: '2024-05-06T22:58:04.355675Z',
+        insertId: 'qd23mgd4u3f',
+        evidence: { rollout: 'serving', imageDigest: `asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-source-deploy/cloud-run-slack-bot@sha256:${'5e'.repeat(32)}` },
+      });
+      expect(finding.unknown).not.toContain('image');
+      expect(finding.unknown).not.toContain('revision');
+    }
+    expect(findings['new-image-repository']?.evidence['repository']).toBe('asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-source-deploy');
+  });
+
+  it('system events delivered before the write give the same findings, same ids', async () => {
+    const inOrder = await findingsOf(sequence('console-deploy'), strict);
+    const outOfOrder = await findingsOf(sequence('console-deploy-out-of-order'), strict);
+    expect(outOfOrder.map((f) => f.id).sort()).toEqual(inOrder.map((f) => f.id).sort());
+  });
+
+  it('a write whose system events never come is evaluated when the wait runs out, the image reported unknown', async () => {
+    const pipeline = new Pipeline({ config: strict, store: new MemoryBaselineStore() });
+    const [write] = sequence('console-deploy');
+    const writeTime = Date.parse('2024-05-06T22:58:04.355675Z');
+    const outcome = await pipeline.handleEntry(write, writeTime);
+    expect(outcome).toMatchObject({ status: 'processed', findings: [], note: 'waiting-for-rollout' });
+    expect(await pipeline.sweep(writeTime + 599_000)).toEqual([]);
+    const findings = await pipeline.sweep(writeTime + 600_000);
+    expect(findings.map((f) => f.rule)).toEqual(['off-window-deploy']);
+    expect(findings[0]).toMatchObject({ evidence: { rollout: 'unknown' } });
+    expect(findings[0]?.unknown).toEqual(expect.arrayContaining(['revision', 'image']));
+  });
+
+  it('system events whose write never comes still give a finding: principal from the revision creator, the write unknown', async () => {
+    const findings = byRule(await findingsOf(sequence('system-events-only'), strict));
+    // No admin write: no off-window verdict (it judges the write); the image rule still judges what rolled out.
+    expect(Object.keys(findings)).toEqual(['new-image-repository']);
+    expect(findings['new-image-repository']).toMatchObject({ principal: 'masatonaka1989@gmail.com', revision: 'cloud-run-slack-bot-00023-kiv', methodName: '(system event)' });
+    expect(findings['new-image-repository']?.unknown).toContain('admin write');
+  });
+
+  it('a system event about a rollout that already completed is recognised, not a new deploy', async () => {
+    const pipeline = new Pipeline({ config: strict, store: new MemoryBaselineStore() });
+    const [write, revisionEvent, serviceEvent] = sequence('console-deploy');
+    await pipeline.handleEntry(write, Date.parse('2024-05-06T22:58:04Z'));
+    const completed = await pipeline.handleEntry(revisionEvent, Date.parse('2024-05-06T22:58:17Z'));
+    expect(completed).toMatchObject({ status: 'processed', note: 'evaluated' });
+    expect(await pipeline.handleEntry(serviceEvent, Date.parse('2024-05-06T22:58:19Z'))).toMatchObject({ status: 'processed', findings: [], note: 'late-system-event' });
+  });
+});
+
+describe('gcloud run deploy --allow-unauthenticated', () => {
+  it('two ReplaceService writes and two invoker re-applies give one finding per rule', async () => {
+    const findings = await findingsOf(sequence('gcloud-double-write'), strict);
+    expect(findings.map((f) => f.rule).sort()).toEqual(['off-window-deploy', 'public-invoker-grant']);
+    expect(byRule(findings)['off-window-deploy']).toMatchObject({
+      revision: 'cloud-run-slack-bot-00024-gcl',
+      eventTime: '2024-05-07T09:10:02.511000Z',
+      evidence: { rollout: 'serving' },
+      provenance: { commit: '1f2e3d4c5b6a7980a1b2c3d4e5f60718293a4b5c', pipeline: '5c1b2a3d-0000-4000-8000-000000000001' },
+    });
+  });
+
+  it('the invoker binding re-applied on every deploy raises nothing after the first grant', async () => {
+    const first = sequence('gcloud-double-write');
+    const later = first.map((e) => JSON.parse(JSON.stringify(e).replaceAll('2024-05-07T09:10', '2024-05-08T09:10').replaceAll('"syn-', '"later-').replaceAll('00024-gcl', '00025-abc')) as Json);
+    const findings = await findingsOf([...first, ...later], strict);
+    expect(findings.filter((f) => f.rule === 'public-invoker-grant')).toHaveLength(1);
+  });
+});
+
+describe('a failed rollout', () => {
+  it('is still reported, marked as not serving, with the digest of what failed', async () => {
+    const cfg = config({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }], rules: { 'new-image-repository': { trustedRepositories: ['gcr.io/*'] } } });
+    const findings = byRule(await findingsOf(sequence('failed-rollout'), cfg));
+    expect(Object.keys(findings).sort()).toEqual(['new-image-repository', 'off-window-deploy']);
+    expect(findings['off-window-deploy']).toMatchObject({
+      revision: 'aegis-ai-00003-sp7',
+      principal: 'admin@fjhuerta.altostrat.com',
+      evidence: { rollout: 'failed (HealthCheckContainerError): not serving', imageDigest: expect.stringMatching(/aegis-ai@sha256:9379ab64/) },
+    });
+    expect(findings['off-window-deploy']?.summary).toMatch(/not serving/);
+  });
+
+  it('a failed revision does not become the baseline: the next good deploy compares with the last serving one', async () => {
+    const [write, failedEvent] = sequence('failed-rollout');
+    const good = JSON.parse(JSON.stringify(write).replaceAll('2026-09-18T02:24:19.902000Z', '2026-09-18T03:00:00Z').replace('"syn-aegis-1"', '"syn-aegis-2"')) as Json;
+    const findings = await findingsOf([write, failedEvent, good], config());
+    // The failed revision ran as the default compute SA, as does the next: no service-account change either way.
+    expect(findings.filter((f) => f.rule === 'service-account-change')).toEqual([]);
+  });
+});
+
+describe('neighbours that share resource.type cloud_run_revision', () => {
+  it('Cloud Functions (gen2) backing services are reported as managed, their system events too', async () => {
+    const internal = corpus('mybazaar__InternalServices.ReplaceInternalService__1');
+    const pipeline = new Pipeline({ config: config(), store: new MemoryBaselineStore() });
+    expect(await pipeline.handleEntry(internal, 0)).toMatchObject({ status: 'skipped', reason: 'managed-by-cloud-functions' });
+    const watched = new Pipeline({ config: config({ cloudFunctions: { watch: true } }), store: new MemoryBaselineStore() });
+    expect(await watched.handleEntry(internal, 0)).toMatchObject({ status: 'processed' });
+  });
+
+  it.each([
+    ['a workload log (varlog/system)', 'aegisai__nomethod__1', 'not-audit-log'],
+    ['a Cloud Build entry of a source deploy', 'aegisai__CloudBuild.CreateBuild__1', 'not-cloud-run'],
+  ])('%s is skipped with a reason', async (_name, fixture, reason) => {
+    const pipeline = new Pipeline({ config: config(), store: new MemoryBaselineStore() });
+    expect(await pipeline.handleEntry(corpus(fixture), 0)).toMatchObject({ status: 'skipped', reason });
+  });
+
+  it('entries reusing an insertId at another time are different entries (idempotency key is logName + timestamp + insertId)', async () => {
+    const pipeline = new Pipeline({ config: config(), store: new MemoryBaselineStore() });
+    const entry = corpus('panther__Services.SetIamPolicy__1');
+    const other = { ...entry, timestamp: '2024-02-03 09:44:25.921' };
+    expect(await pipeline.handleEntry(entry, 0)).toMatchObject({ status: 'processed' });
+    expect(await pipeline.handleEntry(entry, 0)).toEqual({ status: 'duplicate' });
+    expect(await pipeline.handleEntry(other, 0)).toMatchObject({ status: 'processed' });
+  });
+});
+
+describe('replay over a mixed export (activity + system_event + workload logs)', () => {
+  it('gives one finding per real change with the right revision, image and principal', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-mixed-'));
+    const activity = join(dir, 'cloudaudit.googleapis.com/activity/2024/05/06');
+    const systemEvent = join(dir, 'cloudaudit.googleapis.com/system_event/2024/05/06');
+    const stdout = join(dir, 'run.googleapis.com/stdout/2024/05/06');
+    for (const d of [activity, systemEvent, stdout]) mkdirSync(d, { recursive: true });
+    const [write, revisionEvent, serviceEvent] = sequence('console-deploy');
+    writeFileSync(join(activity, '22:00:00_22:59:59_S0.json'), `${JSON.stringify(write)}\n`);
+    writeFileSync(join(systemEvent, '22:00:00_22:59:59_S0.json'), `${JSON.stringify(revisionEvent)}\n${JSON.stringify(serviceEvent)}\n`);
+    writeFileSync(join(stdout, '22:00:00_22:59:59_S0.json'), `${JSON.stringify({ ...corpus('aegisai__nomethod__1'), timestamp: '2024-05-06T22:58:30Z' })}\n`);
+    writeFileSync(join(dir, 'config.yaml'), JSON.stringify({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }], rules: { 'new-image-repository': { trustedRepositories: ['gcr.io/*'] } } }));
+    const out = new PassThrough();
+    const err = new PassThrough();
+    const chunks: Buffer[] = [];
+    const errors: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    err.on('data', (c: Buffer) => errors.push(c));
+    const code = await main(['replay', '--config', join(dir, 'config.yaml'), '--format', 'ndjson', dir], { stdin: Readable.from([]), stdout: out, stderr: err, env: {} });
+    expect(code).toBe(0);
+    const findings = Buffer.concat(chunks).toString().trim().split('\n').map((l) => JSON.parse(l) as Finding);
+    expect(findings.map((f) => [f.rule, f.revision, f.principal]).sort()).toEqual([
+      ['new-image-repository', 'cloud-run-slack-bot-00023-kiv', 'masatonaka1989@gmail.com'],
+      ['off-window-deploy', 'cloud-run-slack-bot-00023-kiv', 'masatonaka1989@gmail.com'],
+    ]);
+    expect(findings.find((f) => f.rule === 'new-image-repository')?.evidence['image']).toBe('asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-source-deploy/cloud-run-slack-bot:latest');
+    expect(Buffer.concat(errors).toString()).toMatch(/not-audit-log: 1/);
+  });
+});

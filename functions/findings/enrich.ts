@@ -55,14 +55,19 @@ export function resourceNameOf(change: Change): string {
 
 const CONSOLE = 'https://console.cloud.google.com';
 
+/** encodeURIComponent throws on a lone surrogate; names come from anyone who can deploy, so make them well formed. */
+function encode(value: string): string {
+  return encodeURIComponent(value.toWellFormed());
+}
+
 export function linksOf(change: Change, key: EntryKey, target: ServiceRef): FindingLinks {
-  const project = encodeURIComponent(target.project);
+  const project = encode(target.project);
   const query = `insertId="${key.insertId}"\ntimestamp="${key.timestamp}"`;
-  const logEntry = `${CONSOLE}/logs/query;query=${encodeURIComponent(query)};cursorTimestamp=${encodeURIComponent(key.timestamp)}?project=${project}`;
+  const logEntry = `${CONSOLE}/logs/query;query=${encode(query)};cursorTimestamp=${encode(key.timestamp)}?project=${project}`;
   let console: string | undefined;
   if (change.kind === 'iam-policy' && change.scope === 'project') console = `${CONSOLE}/iam-admin/iam?project=${project}`;
   else if (target.location) {
-    console = `${CONSOLE}/run/detail/${encodeURIComponent(target.location)}/${encodeURIComponent(target.service)}/revisions?project=${project}`;
+    console = `${CONSOLE}/run/detail/${encode(target.location)}/${encode(target.service)}/revisions?project=${project}`;
   }
   return { ...(console ? { console } : {}), logEntry };
 }

@@ -176,3 +176,13 @@ describe('runwatch validate-config', () => {
     expect(run.stderr).toMatch(/cannot read file: ENOENT/);
   });
 });
+
+describe('untrusted strings in links', () => {
+  it('a lone surrogate in a service name does not crash enrichment', async () => {
+    const { findingsOf, config } = await import('../support/run.js');
+    const entry = JSON.parse(JSON.stringify(corpus('kktae-demo__Services.CreateService__1')).replaceAll('"hello"', '"hel\\ud800lo"')) as unknown;
+    const findings = await findingsOf([entry], config({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }] }));
+    expect(findings).toHaveLength(1);
+    expect(findings[0]?.links.console).toContain('hel%EF%BF%BDlo');
+  });
+});

@@ -1,0 +1,211 @@
+// Exactly-once delivery on top of at-least-once input, the same way for every sink (no branch per sink here), plus
+// the bounded retry loop the sinks share.
+//
+// Records (see deliveryRecords.ts) are keyed by (sink, finding id):
+//   - an active finding claims `id`, is sent, and the record becomes `delivered` with the sink's ref (Slack
+//     `channel:ts`, SCC finding name, PagerDuty dedup key);
+//   - a resolution claims its own key `id:resolution` (so two copies of the same resolution cannot both post a
+//     thread reply), reads the original's ref as `previousRef`, is sent, and both records become `resolved`.
+//     A resolution that arrives before its original (Pub/Sub is unordered) still goes out - sinks then report the
+//     whole finding as already resolved, so a brief exposure is never hidden - and it leaves a `resolved` record
+//     under `id`, so the late original is reported as a duplicate instead of opening an alert nobody closes.
+//
+// Failure handling:
+//   - retryable: the claim is released and the outcome says retryable; `notify` answers non-2xx so Pub/Sub
+//     redelivers with backoff.
+//   - permanent: the claim is released too and the outcome says not retryable, with the sink's reason. `notify`
+//     must log it with the reason, count it, publish it to the dead-letter topic and ack: that is what stops it
+//     being retried forever. The record is deliberately NOT marked delivered: nothing reached the destination, and
+//     once the cause is fixed (bot invited to the channel, source created) a replay of the dead letter must go out.
+//   - a sink returning `skipped` sent nothing: the claim is released, so the record only ever means "sent".
+import type { Finding } from '../functions/findings/finding.js';
+import type { DeliveryRecord, DeliveryRecordStore } from './deliveryRecords.js';
+import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
+
+export type DeliveryOutcome =
+  | { readonly status: 'delivered' | 'duplicate' | 'skipped'; readonly ref?: string; readonly reason?: string }
+  | { readonly status: 'failed'; readonly retryable: boolean; readonly reason: string };
+
+export interface DeliverOnceOptions {
+  readonly sink: Sink;
+  readonly finding: Finding;
+  readonly records: DeliveryRecordStore;
+  readonly nowMs: number;
+  /** Epoch ms by which the sink must be done (the function's deadline). */
+  readonly deadlineMs: number;
+  /**
+   * How long a claim protects an in-flight delivery before another instance may take over. Default: the time
+   * left until the deadline plus 30 s, so a live delivery is never doubled and a dead instance's claim expires.
+   */
+  readonly leaseMs?: number;
+}
+
+const LEASE_MARGIN_MS = 30_000;
+
+/** The record key of a finding's resolution, beside the finding's own record. */
+export function resolutionKey(findingId: string): string {
+  return `${findingId}:resolution`;
+}
+
+export function isResolution(finding: Finding): boolean {
+  return finding.status === 'resolved' || finding.resolution !== undefined;
+}
+
+export function deliverOnce(options: DeliverOnceOptions): Promise<DeliveryOutcome> {
+  return isResolution(options.finding) ? deliverResolution(options) : deliverFinding(options);
+}
+
+async function deliverFinding(o: DeliverOnceOptions): Promise<DeliveryOutcome> {
+  const { sink, finding, records } = o;
+  const claim = await records.claim(sink.name, finding.id, o.nowMs, leaseOf(o));
+  if (!claim.claimed) return alreadyHandled(claim.record);
+  const result = await safeDeliver(sink, finding, { deadlineMs: o.deadlineMs });
+  if (result.status === 'delivered') {
+    await records.complete(sink.name, finding.id, 'delivered', result.ref);
+    return delivered(result.ref);
+  }
+  await records.release(sink.name, finding.id);
+  return notDelivered(result);
+}
+
+async function deliverResolution(o: DeliverOnceOptions): Promise<DeliveryOutcome> {
+  const { sink, finding, records } = o;
+  const key = resolutionKey(finding.id);
+  const claim = await records.claim(sink.name, key, o.nowMs, leaseOf(o));
+  if (!claim.claimed) return alreadyHandled(claim.record);
+
+  // Claiming the original's key either finds its record or, when it never went out, reserves a tombstone.
+  const original = await records.claim(sink.name, finding.id, o.nowMs, leaseOf(o));
+  if (!original.claimed) {
+    if (original.record.state === 'pending') {
+      await records.release(sink.name, key);
+      return { status: 'failed', retryable: true, reason: 'the original finding is still being delivered; retry the resolution later' };
+    }
+    if (original.record.state === 'resolved') {
+      // An earlier attempt resolved it but died before completing its own claim.
+      await records.complete(sink.name, key, 'resolved', original.record.ref);
+      return { status: 'duplicate', reason: 'already resolved', ...refOf(original.record.ref) };
+    }
+  }
+  const previousRef = original.claimed ? undefined : original.record.ref;
+  const result = await safeDeliver(sink, finding, { deadlineMs: o.deadlineMs, ...(previousRef !== undefined ? { previousRef } : {}) });
+  if (result.status === 'delivered') {
+    await records.complete(sink.name, finding.id, 'resolved', previousRef);
+    await records.complete(sink.name, key, 'resolved', result.ref);
+    return delivered(result.ref);
+  }
+  await records.release(sink.name, key);
+  if (original.claimed) await records.release(sink.name, finding.id);
+  return notDelivered(result);
+}
+
+function leaseOf(o: DeliverOnceOptions): number {
+  return o.leaseMs ?? Math.max(o.deadlineMs - o.nowMs, 0) + LEASE_MARGIN_MS;
+}
+
+function alreadyHandled(record: DeliveryRecord): DeliveryOutcome {
+  switch (record.state) {
+    case 'pending':
+      return { status: 'failed', retryable: true, reason: `another delivery holds the claim until ${new Date(record.leaseUntilMs ?? 0).toISOString()}` };
+    case 'delivered':
+      return { status: 'duplicate', reason: 'already delivered', ...refOf(record.ref) };
+    case 'resolved':
+      return { status: 'duplicate', reason: 'already resolved', ...refOf(record.ref) };
+  }
+}
+
+/** A sink is meant to return failures, not throw them; a throw is a bug, so it is not retried. */
+async function safeDeliver(sink: Sink, finding: Finding, context: DeliveryContext): Promise<DeliveryResult> {
+  try {
+    return await sink.deliver(finding, context);
+  } catch (error) {
+    return { status: 'failed', retryable: false, reason: `sink ${sink.name} threw: ${messageOf(error)}` };
+  }
+}
+
+function delivered(ref: string | undefined): DeliveryOutcome {
+  return { status: 'delivered', ...refOf(ref) };
+}
+
+function notDelivered(result: Exclude<DeliveryResult, { status: 'delivered' }>): DeliveryOutcome {
+  return result.status === 'skipped'
+    ? { status: 'skipped', reason: result.reason }
+    : { status: 'failed', retryable: result.retryable, reason: result.reason };
+}
+
+function refOf(ref: string | undefined): { ref?: string } {
+  return ref !== undefined ? { ref } : {};
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Bounded retries inside the deadline, shared by the sinks that talk to the network.
+
+export interface RetryPolicy {
+  /** Attempts in all, the first one included. */
+  readonly maxAttempts: number;
+  /** Backoff before the second attempt; doubles per attempt up to `maxDelayMs`, with jitter (50-100 %). */
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+  /** Upper bound of one attempt (the request timeout); an attempt is also cut to the time left. */
+  readonly attemptTimeoutMs: number;
+  /** No attempt starts with less than this left before the deadline: it could not finish in time. */
+  readonly minAttemptMs: number;
+}
+
+export interface RetryClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+  /** In [0, 1): the jitter source. */
+  random(): number;
+}
+
+export const systemClock: RetryClock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: () => Math.random(),
+};
+
+/**
+ * Runs `attempt` until it succeeds, fails permanently, runs out of attempts, or the next try (after its backoff
+ * or the server's Retry-After, which is honoured as given) could not finish before `deadlineMs`. The last
+ * retryable failure is returned as is (with its `retryAfterMs`), so the caller hands it to Pub/Sub redelivery:
+ * a wait longer than the function has left is Pub/Sub's job, not ours.
+ */
+export async function retryWithinDeadline(
+  attempt: (timeoutMs: number) => Promise<DeliveryResult>,
+  deadlineMs: number,
+  policy: RetryPolicy,
+  clock: RetryClock = systemClock,
+): Promise<DeliveryResult> {
+  let last: Extract<DeliveryResult, { status: 'failed' }> | undefined;
+  for (let n = 1; n <= policy.maxAttempts; n += 1) {
+    const left = deadlineMs - clock.now();
+    if (left < policy.minAttemptMs) break;
+    const result = await attempt(Math.min(policy.attemptTimeoutMs, left));
+    if (result.status !== 'failed' || !result.retryable) return result;
+    last = result;
+    if (n === policy.maxAttempts) break;
+    const wait = result.retryAfterMs ?? backoffMs(n, policy, clock.random());
+    if (clock.now() + wait + policy.minAttemptMs > deadlineMs) break;
+    await clock.sleep(wait);
+  }
+  return last ?? { status: 'failed', retryable: true, reason: 'no time left before the deadline to attempt delivery' };
+}
+
+export function backoffMs(attemptNumber: number, policy: RetryPolicy, random: number): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (attemptNumber - 1));
+  return Math.round(ceiling * (0.5 + random / 2));
+}
+
+/** Retry-After in seconds or as an HTTP date, in ms from `nowMs`; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null | undefined, nowMs: number): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+}

@@ -1,0 +1,126 @@
+// The sink registry. `notify` (RUNWATCH_SINK) and the CLI build a sink by name; each entry imports its module only
+// when asked (cold start: the SCC client alone costs ~0.3 s and Slack's pulls in axios). Required environment
+// variables are checked before anything is imported, and the error names the missing variable, never a value.
+// Secrets (SLACK_BOT_TOKEN, PAGERDUTY_ROUTING_KEY, WEBHOOK_SECRET) come only from `env`: in Cloud Functions, Secret
+// Manager secrets arrive as environment variables.
+import type { RunwatchConfig } from '../functions/config/types.js';
+import type { Sink } from './sink.js';
+
+export type SinkName = 'console' | 'webhook' | 'scc' | 'slack' | 'pagerduty';
+
+export const SINK_NAMES = ['console', 'webhook', 'scc', 'slack', 'pagerduty'] as const satisfies readonly SinkName[];
+
+export function isSinkName(value: string): value is SinkName {
+  return (SINK_NAMES as readonly string[]).includes(value);
+}
+
+export type SinkEnv = Readonly<Record<string, string | undefined>>;
+
+/** A sink cannot be built from this environment and config; the message says what to set. */
+export class SinkConfigurationError extends Error {
+  override readonly name = 'SinkConfigurationError';
+}
+
+interface SinkDefinition {
+  /** Checked before the module is imported. */
+  readonly requiredEnv: readonly string[];
+  create(env: SinkEnv, config: RunwatchConfig): Promise<Sink>;
+}
+
+const DEFAULT_WEBHOOK_TIMEOUT_SECONDS = 10;
+const DEFAULT_PAGERDUTY_SOURCE = 'runwatch';
+
+const SINKS = {
+  console: {
+    requiredEnv: [],
+    async create() {
+      const { ConsoleSink } = await import('./console.js');
+      return new ConsoleSink(process.stdout);
+    },
+  },
+  webhook: {
+    requiredEnv: ['WEBHOOK_URL', 'WEBHOOK_SECRET'],
+    async create(env, config) {
+      const url = required(env, 'WEBHOOK_URL');
+      if (!isHttpUrl(url)) throw new SinkConfigurationError('WEBHOOK_URL must be an http(s) URL');
+      const { WebhookSink } = await import('./webhook.js');
+      const timeoutSeconds = config.sinks.webhook?.timeoutSeconds ?? DEFAULT_WEBHOOK_TIMEOUT_SECONDS;
+      return new WebhookSink({ url, secret: required(env, 'WEBHOOK_SECRET'), timeoutMs: timeoutSeconds * 1000 });
+    },
+  },
+  scc: {
+    requiredEnv: ['SCC_SOURCE'],
+    async create(env) {
+      const { SccSink, parseSccEndpoint, parseSccSource } = await import('./scc.js');
+      const source = required(env, 'SCC_SOURCE');
+      if (!parseSccSource(source)) throw new SinkConfigurationError('SCC_SOURCE must look like organizations/ORGANIZATION_ID/sources/SOURCE_ID');
+      const endpoint = optional(env, 'SCC_API_ENDPOINT');
+      return new SccSink({ source: source.trim(), ...(endpoint ? { endpoint: parseEndpoint(parseSccEndpoint, endpoint) } : {}) });
+    },
+  },
+  slack: {
+    requiredEnv: ['SLACK_BOT_TOKEN'],
+    async create(env, config) {
+      const settings = config.sinks.slack;
+      if (!settings || !(settings.channel || settings.channelsBySeverity || settings.channelsByRule)) {
+        throw new SinkConfigurationError('the Slack sink needs sinks.slack.channel (or channelsBySeverity / channelsByRule) in the config');
+      }
+      const { SlackSink } = await import('./slack.js');
+      const apiUrl = optional(env, 'SLACK_API_URL');
+      const sccSource = optional(env, 'SCC_SOURCE');
+      return new SlackSink({ token: required(env, 'SLACK_BOT_TOKEN'), config: settings, ...(apiUrl ? { apiUrl } : {}), ...(sccSource ? { sccSource } : {}) });
+    },
+  },
+  pagerduty: {
+    requiredEnv: ['PAGERDUTY_ROUTING_KEY'],
+    async create(env, config) {
+      const eventsUrl = optional(env, 'PAGERDUTY_EVENTS_URL');
+      if (eventsUrl && !isHttpUrl(eventsUrl)) throw new SinkConfigurationError('PAGERDUTY_EVENTS_URL must be an http(s) URL');
+      const { PagerDutySink } = await import('./pagerduty.js');
+      return new PagerDutySink({
+        routingKey: required(env, 'PAGERDUTY_ROUTING_KEY'),
+        source: config.sinks.pagerduty?.source ?? DEFAULT_PAGERDUTY_SOURCE,
+        ...(eventsUrl ? { eventsUrl } : {}),
+      });
+    },
+  },
+} as const satisfies Record<SinkName, SinkDefinition>;
+
+export async function createSink(name: SinkName, env: SinkEnv, config: RunwatchConfig): Promise<Sink> {
+  const definition: SinkDefinition | undefined = Object.hasOwn(SINKS, name) ? SINKS[name] : undefined;
+  if (!definition) throw new SinkConfigurationError(`unknown sink ${JSON.stringify(name)}; expected one of ${SINK_NAMES.join(', ')}`);
+  const missing = definition.requiredEnv.filter((variable) => !optional(env, variable));
+  if (missing.length) {
+    throw new SinkConfigurationError(`the ${name} sink needs the environment variable${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
+  }
+  return definition.create(env, config);
+}
+
+/** An empty variable counts as unset: a blank secret must not pass as configured. */
+function optional(env: SinkEnv, variable: string): string | undefined {
+  const value = env[variable];
+  return value !== undefined && value.trim() !== '' ? value : undefined;
+}
+
+function required(env: SinkEnv, variable: string): string {
+  const value = optional(env, variable);
+  if (value === undefined) throw new SinkConfigurationError(`the environment variable ${variable} is not set`);
+  return value;
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const { protocol } = new URL(value);
+    return protocol === 'https:' || protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
+
+function parseEndpoint<T>(parse: (value: string) => T, value: string): T {
+  try {
+    return parse(value);
+  } catch (error) {
+    throw new SinkConfigurationError(error instanceof Error ? error.message : String(error));
+  }
+}

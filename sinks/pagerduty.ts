@@ -1,0 +1,223 @@
+// PagerDuty Events API v2 with plain fetch (@pagerduty/pdjs hard-codes https and its timeout does not abort).
+// A finding is a `trigger` whose dedup_key is the finding id: redelivery and replay update the same open alert
+// instead of paging twice. A resolution is a `resolve` with the same dedup_key (PagerDuty drops it when nothing is
+// open, so it is safe to send even when the trigger never went out).
+// 202 delivered; 429, 5xx and network errors retryable (Retry-After honoured, else backoff) inside the deadline;
+// 400 and other statuses permanent, with PagerDuty's `errors[]` in the reason.
+// The routing key is a secret: it is added to the body only at send time (never in `render`), and every reason
+// is scrubbed of it in case a server echoes it back.
+import type { Finding, Severity } from '../functions/findings/finding.js';
+import { parseRetryAfter, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
+import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
+import { networkReason } from './webhook.js';
+
+export const DEFAULT_PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
+
+export type PagerDutySeverity = 'critical' | 'error' | 'warning' | 'info';
+
+const SEVERITY: Readonly<Record<Severity, PagerDutySeverity>> = { CRITICAL: 'critical', HIGH: 'error', MEDIUM: 'warning', LOW: 'info' };
+
+/** PagerDuty's limits: summary 1,024 characters, dedup_key 255; the whole event 512 KB. */
+const SUMMARY_MAX = 1024;
+/** custom_details strings beyond this are cut, which keeps even a hostile finding far below 512 KB. */
+const DETAIL_STRING_MAX = 4096;
+
+export interface PagerDutyLink {
+  readonly href: string;
+  readonly text: string;
+}
+
+export type DetailValue = string | number | boolean | null | readonly DetailValue[] | { readonly [key: string]: DetailValue };
+
+export interface PagerDutyTrigger {
+  readonly event_action: 'trigger';
+  readonly dedup_key: string;
+  readonly client: string;
+  readonly client_url?: string;
+  readonly payload: {
+    readonly summary: string;
+    readonly source: string;
+    readonly severity: PagerDutySeverity;
+    readonly timestamp: string;
+    readonly component: string;
+    readonly group: string;
+    readonly class: string;
+    readonly custom_details: Readonly<Record<string, DetailValue>>;
+  };
+  readonly links: readonly PagerDutyLink[];
+}
+
+export interface PagerDutyResolve {
+  readonly event_action: 'resolve';
+  readonly dedup_key: string;
+}
+
+/** The event without its routing key. */
+export type PagerDutyEvent = PagerDutyTrigger | PagerDutyResolve;
+
+export interface PagerDutyRenderOptions {
+  /** sinks.pagerduty.source: what PagerDuty shows as the affected system's source. */
+  readonly source: string;
+}
+
+export function renderPagerDuty(finding: Finding, options: PagerDutyRenderOptions): PagerDutyEvent {
+  if (finding.status === 'resolved' || finding.resolution) return { event_action: 'resolve', dedup_key: finding.id };
+  return {
+    event_action: 'trigger',
+    dedup_key: finding.id,
+    client: 'runwatch',
+    ...(finding.links.console ? { client_url: finding.links.console } : {}),
+    payload: {
+      summary: truncate(`[${finding.severity}] ${finding.title}: ${finding.summary}`, SUMMARY_MAX),
+      source: options.source,
+      severity: SEVERITY[finding.severity],
+      timestamp: finding.eventTime,
+      component: finding.service,
+      group: finding.project,
+      class: finding.rule,
+      custom_details: customDetails(finding),
+    },
+    links: linksOf(finding),
+  };
+}
+
+function customDetails(finding: Finding): Record<string, DetailValue> {
+  const details: Record<string, DetailValue> = {
+    finding_id: finding.id,
+    rule: finding.rule,
+    principal: finding.principal,
+    ...(finding.delegationChain?.length ? { delegation_chain: finding.delegationChain } : {}),
+    project: finding.project,
+    ...(finding.location ? { location: finding.location } : {}),
+    service: finding.service,
+    // Absent facts are left out rather than faked; `not_in_audit_entry` names what the entry did not say.
+    ...(finding.revision ? { revision: finding.revision } : {}),
+    resource_name: finding.resourceName,
+    ...(finding.provenance.commit ? { commit: finding.provenance.commit } : {}),
+    ...(finding.provenance.pipeline ? { pipeline: finding.provenance.pipeline } : {}),
+    event_time: finding.eventTime,
+    method: finding.methodName,
+    evidence: finding.evidence,
+    labels: finding.labels,
+    ...(finding.unknown.length ? { not_in_audit_entry: finding.unknown } : {}),
+    log_name: finding.logName,
+    insert_id: finding.insertId,
+  };
+  return capStrings(details) as Record<string, DetailValue>;
+}
+
+function linksOf(finding: Finding): PagerDutyLink[] {
+  const links: PagerDutyLink[] = [];
+  if (finding.links.console) links.push({ href: finding.links.console, text: finding.revision ? 'Cloud Run revision in the Cloud Console' : 'Cloud Run service in the Cloud Console' });
+  links.push({ href: finding.links.logEntry, text: 'Audit log entry in Logs Explorer' });
+  return links;
+}
+
+function capStrings(value: DetailValue): DetailValue {
+  if (typeof value === 'string') return truncate(value, DETAIL_STRING_MAX);
+  if (Array.isArray(value)) return value.map(capStrings);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [truncate(k, 256), capStrings(v as DetailValue)]));
+  }
+  return value;
+}
+
+/** Cut to at most `max` UTF-16 units, never inside a surrogate pair, marking the cut with an ellipsis. */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let cut = max - 1;
+  const code = text.charCodeAt(cut - 1);
+  if (code >= 0xd800 && code <= 0xdbff) cut -= 1;
+  return `${text.slice(0, cut)}…`;
+}
+
+export interface PagerDutySinkOptions {
+  readonly routingKey: string;
+  readonly eventsUrl?: string;
+  readonly source: string;
+  readonly retry?: Partial<RetryPolicy>;
+  readonly clock?: RetryClock;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 4, initialDelayMs: 500, maxDelayMs: 5_000, attemptTimeoutMs: 10_000, minAttemptMs: 250 };
+
+export class PagerDutySink implements Sink {
+  readonly name = 'pagerduty';
+  private readonly policy: RetryPolicy;
+  private readonly url: string;
+
+  constructor(private readonly options: PagerDutySinkOptions) {
+    this.policy = { ...DEFAULT_RETRY, ...options.retry };
+    this.url = options.eventsUrl ?? DEFAULT_PAGERDUTY_EVENTS_URL;
+  }
+
+  async deliver(finding: Finding, context: DeliveryContext): Promise<DeliveryResult> {
+    const event = renderPagerDuty(finding, { source: this.options.source });
+    const body = JSON.stringify({ routing_key: this.options.routingKey, ...event });
+    const clock = this.options.clock ?? systemClock;
+    const result = await retryWithinDeadline((timeoutMs) => this.send(body, timeoutMs, clock), context.deadlineMs, this.policy, clock);
+    return this.scrub(result);
+  }
+
+  private async send(body: string, timeoutMs: number, clock: RetryClock): Promise<DeliveryResult> {
+    let response: Response;
+    try {
+      response = await fetch(this.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'runwatch' },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      return { status: 'failed', retryable: true, reason: `PagerDuty request failed: ${networkReason(error)}` };
+    }
+    const text = await response.text().catch(() => '');
+    return classifyPagerDutyResponse(response.status, text, parseRetryAfter(response.headers.get('retry-after'), clock.now()));
+  }
+
+  /** Belt and braces: whatever a server sent back, the routing key never leaves this object. */
+  private scrub(result: DeliveryResult): DeliveryResult {
+    const key = this.options.routingKey;
+    if (!key) return result;
+    if (result.status === 'failed') return { ...result, reason: result.reason.split(key).join('[routing key]') };
+    if (result.status === 'skipped') return { ...result, reason: result.reason.split(key).join('[routing key]') };
+    return result.ref?.includes(key) ? { status: 'delivered' } : result;
+  }
+}
+
+interface PagerDutyResponseBody {
+  readonly status?: unknown;
+  readonly message?: unknown;
+  readonly dedup_key?: unknown;
+  readonly errors?: unknown;
+}
+
+export function classifyPagerDutyResponse(status: number, text: string, retryAfterMs: number | undefined): DeliveryResult {
+  const body = parseBody(text);
+  if (status >= 200 && status < 300) {
+    return { status: 'delivered', ...(typeof body.dedup_key === 'string' ? { ref: body.dedup_key } : {}) };
+  }
+  const retryable = status === 429 || status >= 500;
+  return {
+    status: 'failed',
+    retryable,
+    reason: `PagerDuty answered HTTP ${status}${describeErrors(body)}`,
+    ...(retryable && retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  };
+}
+
+function parseBody(text: string): PagerDutyResponseBody {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed && typeof parsed === 'object' ? (parsed as PagerDutyResponseBody) : {};
+  } catch {
+    return {};
+  }
+}
+
+function describeErrors(body: PagerDutyResponseBody): string {
+  const message = typeof body.message === 'string' ? `: ${truncate(body.message, 200)}` : '';
+  const errors = Array.isArray(body.errors) ? body.errors.filter((e): e is string => typeof e === 'string') : [];
+  return `${message}${errors.length ? `; errors: ${errors.map((e) => truncate(e, 200)).join('; ')}` : ''}`;
+}

@@ -1,0 +1,314 @@
+// Security Command Center (API v2) through the official `@google-cloud/security-center` v2 client over gRPC.
+//
+// A finding is upserted with `updateFinding` (no field mask: every mutable field and all source properties are
+// replaced) under `SCC_SOURCE/locations/global/findings/<finding id>`: the id is deterministic (32 hex, within
+// SCC's 1-32 alphanumerics), so redelivery and replay update the same SCC finding instead of adding one.
+// A resolution upserts the finding too (so it exists even when the original never reached SCC) and then sets its
+// state INACTIVE with `setFindingState`: in v2 `state` is output-only, that RPC is the only way to change it.
+//
+// Retries: UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED (quota: 1,000 writes/min) with backoff inside the
+// deadline; every other code is permanent (INVALID_ARGUMENT, NOT_FOUND for a missing source, PERMISSION_DENIED,
+// UNAUTHENTICATED, client-side serialization failures reported as INTERNAL, which are bugs). The client's own
+// retry is off for these methods (they are `non_idempotent` in its config), so ours is the only loop.
+//
+// The client library is heavy (~0.3 s to import): it is imported only when the first delivery needs it, so this
+// module stays cheap for the Slack sink and the CLI, which use its naming helpers.
+//
+// Roles: the notify function needs roles/securitycenter.findingsEditor on the organization; creating the source
+// (`runwatch scc create-source`, once) needs roles/securitycenter.sourcesEditor.
+import type { protos, v2 } from '@google-cloud/security-center';
+import type { EvidenceValue, Finding } from '../functions/findings/finding.js';
+import { messageOf, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
+import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
+
+type SccFinding = protos.google.cloud.securitycenter.v2.IFinding;
+type ProtoValue = protos.google.protobuf.IValue;
+type SccClient = v2.SecurityCenterClient;
+type SccClientOptions = NonNullable<ConstructorParameters<typeof v2.SecurityCenterClient>[0]>;
+type FindingClass = 'THREAT' | 'VULNERABILITY' | 'MISCONFIGURATION' | 'OBSERVATION';
+
+/** Without data residency, SCC v2 findings live in location `global`. */
+export const SCC_LOCATION = 'global';
+
+const SOURCE_NAME = /^organizations\/(\d+)\/sources\/(\d+)$/;
+
+/** The organization id and the source name from `SCC_SOURCE`; undefined when it is not `organizations/O/sources/S`. */
+export function parseSccSource(value: string): { readonly organization: string; readonly source: string } | undefined {
+  const match = SOURCE_NAME.exec(value.trim());
+  return match?.[1] ? { organization: match[1], source: match[0] } : undefined;
+}
+
+export function sccFindingName(source: string, findingId: string): string {
+  return `${source}/locations/${SCC_LOCATION}/findings/${findingId}`;
+}
+
+/** The finding in the Cloud Console (the v2 findings page, selected by name). Built only from validated parts. */
+export function sccConsoleUrl(source: string, findingId: string): string | undefined {
+  const parsed = parseSccSource(source);
+  if (!parsed || !/^[A-Za-z0-9]{1,32}$/.test(findingId)) return undefined;
+  const name = encodeURIComponent(sccFindingName(parsed.source, findingId));
+  return `https://console.cloud.google.com/security/command-center/findingsv2;name=${name}?organizationId=${parsed.organization}`;
+}
+
+/** `off-window-deploy` -> `CLOUD_RUN_OFF_WINDOW_DEPLOY`. Category is immutable in SCC, so it follows the rule id. */
+export function sccCategory(rule: string): string {
+  return `CLOUD_RUN_${rule.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`;
+}
+
+/**
+ * Why each class: a public service is a configuration that exposes it (MISCONFIGURATION); code from a repository
+ * the service never used may be supply-chain tampering (THREAT); a deploy outside the window and a changed runtime
+ * identity are changes worth a look that are not wrong in themselves (OBSERVATION). Rules added later start as
+ * OBSERVATION until someone decides otherwise.
+ */
+const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
+  'public-invoker-grant': 'MISCONFIGURATION',
+  'new-image-repository': 'THREAT',
+  'off-window-deploy': 'OBSERVATION',
+  'service-account-change': 'OBSERVATION',
+};
+
+const NEXT_STEPS: Readonly<Record<string, string>> = {
+  'public-invoker-grant':
+    'Confirm the service is meant to be public. If not, remove allUsers/allAuthenticatedUsers from its roles/run.invoker binding ' +
+    '(gcloud run services remove-iam-policy-binding) or turn the invoker IAM check back on, then review its request logs for calls made while it was open. ' +
+    'If it is meant to be public, add it to rules.public-invoker-grant.allowServices.',
+  'off-window-deploy':
+    'Ask the deployer why the change could not wait for a change window, check the revision against the commit and pipeline shown, ' +
+    'and roll back to the previous revision if it was not approved.',
+  'service-account-change':
+    'Confirm the new runtime service account was intended and holds no more roles than the service needs; ' +
+    'if not, redeploy with the previous service account.',
+  'new-image-repository':
+    'Check that the image repository belongs to your organization and that the image was built by your pipeline; ' +
+    'if the change is legitimate, add the repository to rules.new-image-repository.trustedRepositories, otherwise roll back the revision.',
+};
+
+const DEFAULT_NEXT_STEPS = 'Review the change in the audit entry linked from this finding and revert it if it was not intended.';
+
+/** The SCC finding for one runwatch finding (resolutions included: same content, resolution facts added). Pure. */
+export function renderScc(finding: Finding, source: string): SccFinding {
+  const resolution = finding.resolution;
+  return {
+    name: sccFindingName(source, finding.id),
+    resourceName: finding.resourceName,
+    category: sccCategory(finding.rule),
+    findingClass: FINDING_CLASS[finding.rule] ?? 'OBSERVATION',
+    severity: finding.severity,
+    // event_time is "when the event took place or the finding was updated": the resolving change, once there is one.
+    eventTime: toTimestamp(resolution?.time ?? finding.eventTime),
+    externalUri: finding.links.logEntry,
+    description: describe(finding),
+    nextSteps: NEXT_STEPS[finding.rule] ?? DEFAULT_NEXT_STEPS,
+    sourceProperties: sourceProperties(finding),
+  };
+}
+
+function describe(finding: Finding): string {
+  const unknown = finding.unknown.length ? ` Not in the audit entry, so not checked: ${finding.unknown.join(', ')}.` : '';
+  const resolved = finding.resolution ? ` Resolved at ${finding.resolution.time} by ${finding.resolution.principal}: ${finding.resolution.reason}` : '';
+  return `${finding.summary}${unknown}${resolved}`;
+}
+
+function sourceProperties(finding: Finding): Record<string, ProtoValue> {
+  const p = finding.provenance;
+  const r = finding.resolution;
+  const props: Record<string, EvidenceValue | Readonly<Record<string, EvidenceValue>> | undefined> = {
+    rule: finding.rule,
+    principal: finding.principal,
+    delegationChain: finding.delegationChain?.length ? finding.delegationChain : undefined,
+    project: finding.project,
+    location: finding.location,
+    service: finding.service,
+    // Absent facts are left out rather than faked; `notInAuditEntry` names what the entry did not say.
+    revision: finding.revision,
+    commit: p.commit,
+    pipeline: p.pipeline,
+    evidence: finding.evidence,
+    labels: Object.keys(finding.labels).length ? finding.labels : undefined,
+    notInAuditEntry: finding.unknown.length ? finding.unknown : undefined,
+    methodName: finding.methodName,
+    logName: finding.logName,
+    insertId: finding.insertId,
+    resolvedAt: r?.time,
+    resolvedBy: r?.principal,
+    resolutionReason: r?.reason,
+  };
+  const out: Record<string, ProtoValue> = {};
+  for (const [key, value] of Object.entries(props)) if (value !== undefined) out[key] = toValue(value);
+  return out;
+}
+
+type Plain = EvidenceValue | undefined | readonly Plain[] | { readonly [key: string]: Plain };
+
+/** JSON-ish value -> google.protobuf.Value (plain JSON is rejected by the client's serializer). */
+export function toValue(value: Plain): ProtoValue {
+  if (value === null || value === undefined) return { nullValue: 'NULL_VALUE' };
+  if (typeof value === 'string') return { stringValue: value };
+  if (typeof value === 'boolean') return { boolValue: value };
+  if (typeof value === 'number') return Number.isFinite(value) ? { numberValue: value } : { stringValue: String(value) };
+  if (isList(value)) return { listValue: { values: value.map(toValue) } };
+  const fields: Record<string, ProtoValue> = {};
+  for (const [key, item] of Object.entries(value)) fields[key] = toValue(item);
+  return { structValue: { fields } };
+}
+
+function isList(value: Plain): value is readonly Plain[] {
+  return Array.isArray(value);
+}
+
+const ISO = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
+
+/** ISO 8601 with up to nanosecond precision -> {seconds, nanos}; a Date would be serialized as an empty Timestamp. */
+export function toTimestamp(iso: string): { seconds: number; nanos: number } {
+  const match = ISO.exec(iso);
+  const ms = match ? Date.parse(`${match[1]}${match[3]}`) : Number.NaN;
+  if (!match || Number.isNaN(ms)) throw new Error(`not an ISO 8601 timestamp: ${JSON.stringify(iso)}`);
+  return { seconds: Math.floor(ms / 1000), nanos: Number((match[2] ?? '').padEnd(9, '0')) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Client
+
+export interface SccEndpoint {
+  readonly host: string;
+  readonly port: number;
+  /** Plaintext gRPC: only ever for a loopback host (the local test server). */
+  readonly insecure: boolean;
+}
+
+/** `SCC_API_ENDPOINT` as `host:port` (`[::1]:port` for IPv6, port 443 when absent). */
+export function parseSccEndpoint(value: string): SccEndpoint {
+  const match = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d{1,5}))?$/.exec(value.trim());
+  const host = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3] ?? 443);
+  if (!host || port < 1 || port > 65_535) throw new Error('SCC_API_ENDPOINT must be host or host:port');
+  return { host, port, insecure: isLoopback(host) };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * The v2 client. Default: Google's endpoint with Application Default Credentials. With an endpoint (a regional
+ * endpoint, or the local test server): that host; loopback hosts get insecure channel credentials, which gax uses
+ * as they are, and an explicit universe domain, which stops the ADC / metadata-server probe it otherwise makes.
+ */
+export async function createSccClient(endpoint?: SccEndpoint): Promise<SccClient> {
+  const { v2: scc } = await import('@google-cloud/security-center');
+  if (!endpoint) return new scc.SecurityCenterClient();
+  const options: SccClientOptions = { apiEndpoint: endpoint.host, port: endpoint.port, universeDomain: 'googleapis.com' };
+  if (endpoint.insecure) {
+    // Must be the grpc-js copy google-gax uses (npm dedupes it); a second copy fails the credentials type check.
+    const grpc = await import('@grpc/grpc-js');
+    options.sslCreds = grpc.credentials.createInsecure();
+  }
+  return new scc.SecurityCenterClient(options);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sink
+
+const RETRYABLE_CODES: ReadonlySet<number> = new Set([4 /* DEADLINE_EXCEEDED */, 8 /* RESOURCE_EXHAUSTED */, 14 /* UNAVAILABLE */]);
+
+const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 4, initialDelayMs: 250, maxDelayMs: 4_000, attemptTimeoutMs: 10_000, minAttemptMs: 250 };
+
+export interface SccSinkOptions {
+  /** `organizations/O/sources/S` (SCC_SOURCE). */
+  readonly source: string;
+  readonly endpoint?: SccEndpoint;
+  readonly retry?: Partial<RetryPolicy>;
+  readonly clock?: RetryClock;
+}
+
+export class SccSink implements Sink {
+  readonly name = 'scc';
+  private readonly policy: RetryPolicy;
+  private readonly clock: RetryClock;
+  private client: Promise<SccClient> | undefined;
+
+  constructor(private readonly options: SccSinkOptions) {
+    if (!parseSccSource(options.source)) throw new Error('SCC_SOURCE must look like organizations/ORGANIZATION_ID/sources/SOURCE_ID');
+    this.policy = { ...DEFAULT_RETRY, ...options.retry };
+    this.clock = options.clock ?? systemClock;
+  }
+
+  async deliver(finding: Finding, context: DeliveryContext): Promise<DeliveryResult> {
+    let request: SccFinding;
+    try {
+      request = renderScc(finding, this.options.source);
+    } catch (error) {
+      return { status: 'failed', retryable: false, reason: `cannot build the SCC finding: ${messageOf(error)}` };
+    }
+    const resolve = finding.status === 'resolved' || finding.resolution !== undefined;
+    return retryWithinDeadline((timeoutMs) => this.attempt(request, resolve, timeoutMs), context.deadlineMs, this.policy, this.clock);
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (client) await (await client).close();
+  }
+
+  private async attempt(request: SccFinding, resolve: boolean, timeoutMs: number): Promise<DeliveryResult> {
+    const until = this.clock.now() + timeoutMs;
+    const name = request.name ?? '';
+    try {
+      const client = await this.getClient();
+      const [saved] = await client.updateFinding({ finding: request }, { timeout: timeoutMs });
+      if (resolve) await client.setFindingState({ name, state: 'INACTIVE' }, { timeout: Math.max(1, until - this.clock.now()) });
+      return { status: 'delivered', ref: saved.name || name };
+    } catch (error) {
+      return classifySccError(error);
+    }
+  }
+
+  private getClient(): Promise<SccClient> {
+    this.client ??= createSccClient(this.options.endpoint);
+    return this.client;
+  }
+}
+
+export function classifySccError(error: unknown): DeliveryResult {
+  const code = grpcCode(error);
+  const retryable = code !== undefined && RETRYABLE_CODES.has(code);
+  return { status: 'failed', retryable, reason: `SCC call failed: ${messageOf(error)}` };
+}
+
+function grpcCode(error: unknown): number | undefined {
+  if (!error || typeof error !== 'object' || !('code' in error)) return undefined;
+  const code = (error as { code: unknown }).code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Setup: the one-shot source creation behind `runwatch scc create-source`. Not idempotent on SCC's side (every
+// call makes a new source), which is why it is a manual setup step and never runs in the functions.
+
+export interface CreateSourceOptions {
+  readonly description?: string;
+  /** SCC_API_ENDPOINT, for tests and regional endpoints. */
+  readonly endpoint?: SccEndpoint;
+}
+
+/** Creates a custom source under the organization (`123` or `organizations/123`) and returns its name. */
+export async function createSccSource(organization: string, displayName: string, options: CreateSourceOptions = {}): Promise<string> {
+  const parent = normalizeOrganization(organization);
+  if (displayName.length < 1 || displayName.length > 64) throw new Error('the display name must be 1 to 64 characters');
+  if ((options.description?.length ?? 0) > 1024) throw new Error('the description must be at most 1,024 characters');
+  const client = await createSccClient(options.endpoint);
+  try {
+    const [source] = await client.createSource({ parent, source: { displayName, ...(options.description ? { description: options.description } : {}) } });
+    if (!source.name) throw new Error('SCC returned a source without a name');
+    return source.name;
+  } finally {
+    await client.close();
+  }
+}
+
+export function normalizeOrganization(value: string): string {
+  const match = /^(?:organizations\/)?(\d+)$/.exec(value.trim());
+  if (!match) throw new Error(`not an organization id: ${JSON.stringify(value)} (expected 123456789012 or organizations/123456789012)`);
+  return `organizations/${match[1]}`;
+}

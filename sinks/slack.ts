@@ -1,0 +1,403 @@
+// Slack through @slack/web-api `chat.postMessage`: one Block Kit message per finding; a resolution is a reply in
+// the original message's thread (`previousRef` = the `channel:ts` the delivery record kept), or, when the original
+// never reached Slack, a standalone message that shows the whole finding as already resolved.
+//
+// Hostile input. Service names, labels, principals, image names, evidence and the summary are attacker
+// controlled. They go ONLY into `plain_text` objects, which Slack never parses for mentions, links or formatting;
+// before that, control, bidirectional-override and zero-width characters become U+FFFD so nothing can spoof
+// text direction or hide characters. mrkdwn carries only our own words and links, and even those are escaped
+// (`&`, `<`, `>`), truncated after escaping without splitting an entity. Links are https URLs on
+// console.cloud.google.com that we built (enrich, the SCC source), checked again here; link text has no `|`.
+// `unfurl_links`/`unfurl_media` are off, `parse` is `none`, no `link_names`.
+//
+// Limits (Block Kit): header 150, section text 3,000, 10 fields of 2,000, 50 blocks, 40,000 for `text`. We stay
+// well inside them (about 10 blocks, values cut at a few hundred characters) because Slack rejects long messages
+// (`msg_blocks_too_long`) below the documented sums.
+//
+// Retries: `rejectRateLimitedCalls` makes a 429 come back at once with its Retry-After, and the client's own retry
+// is off (`retries: 0`; its default retries for about 30 minutes). Our loop (3 attempts, backoff 0.5-3 s, each
+// request cut to the time left) retries 429, HTTP 5xx, network errors and Slack's transient errors inside the
+// deadline. Ambiguous errors (`internal_error`, `fatal_error`, a timeout) may mean the message did post; retrying
+// them risks a rare duplicate, which we prefer to a lost alert.
+import { ErrorCode, LogLevel, WebClient } from '@slack/web-api';
+import type { ContextBlock, HeaderBlock, KnownBlock, MrkdwnElement, PlainTextElement, SectionBlock } from '@slack/web-api';
+import type { SlackSinkConfig } from '../functions/config/types.js';
+import type { EvidenceValue, Finding, Severity } from '../functions/findings/finding.js';
+import { messageOf, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
+import { sccConsoleUrl } from './scc.js';
+import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
+
+export const SLACK_LIMITS = {
+  headerText: 150,
+  sectionText: 3000,
+  fields: 10,
+  fieldText: 2000,
+  blocks: 50,
+  messageText: 40_000,
+} as const;
+
+/** Our own budget inside those limits. */
+const BUDGET = { summary: 1500, evidence: 1500, value: 300, who: 600, labels: 1000, fallback: 1000 } as const;
+
+const SEVERITY_MARK: Readonly<Record<Severity, string>> = { CRITICAL: '🔴', HIGH: '🟠', MEDIUM: '🟡', LOW: '🔵' };
+const RESOLVED_MARK = '✅';
+
+export interface SlackMessage {
+  readonly channel: string;
+  readonly text: string;
+  readonly blocks: readonly KnownBlock[];
+  readonly thread_ts?: string;
+  readonly parse: 'none';
+  readonly unfurl_links: false;
+  readonly unfurl_media: false;
+}
+
+export interface SlackRenderOptions {
+  readonly channel: string;
+  /** SCC_SOURCE, when the SCC sink runs too: the message then links to the SCC finding. */
+  readonly sccSource?: string;
+  /** The original message, for a resolution: the reply goes into its thread. */
+  readonly thread?: SlackRef;
+}
+
+export interface SlackRef {
+  readonly channel: string;
+  readonly ts: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Text safety
+
+/** Control (C0, C1), bidi override/isolate/mark and zero-width characters: invisible or text-direction spoofing. */
+const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+
+/** A surrogate without its pair: not text at all (the form encoding would turn it into U+FFFD anyway). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+export function neutralize(text: string): string {
+  return text.replace(UNSAFE_CHARS, '\ufffd').replace(LONE_SURROGATE, '\ufffd');
+}
+
+/** The three characters Slack treats as control characters in mrkdwn; nothing else is entity-encoded. */
+export function escapeMrkdwn(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Cut to `max` UTF-16 units with an ellipsis, never inside a surrogate pair. */
+export function truncatePlain(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let cut = max - 1;
+  if (isHighSurrogate(text.charCodeAt(cut - 1))) cut -= 1;
+  return `${text.slice(0, cut)}…`;
+}
+
+/** Like truncatePlain, for escaped mrkdwn: never leaves a partial `&amp;` / `&lt;` / `&gt;` behind. */
+export function truncateEscaped(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let cut = max - 1;
+  const amp = text.lastIndexOf('&', cut - 1);
+  // An entity starting at `amp` is at most 5 long (`&amp;`): if its `;` lies at or past the cut, drop it whole.
+  if (amp >= 0 && cut - amp < 5 && text.indexOf(';', amp) >= cut) cut = amp;
+  if (isHighSurrogate(text.charCodeAt(cut - 1))) cut -= 1;
+  return `${text.slice(0, cut)}…`;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+/**
+ * A plain_text object from lines of untrusted text: each line neutralized (so no value can add a line break of
+ * its own), joined by our line breaks, cut, never empty (Slack rejects empty text).
+ */
+function plain(text: string | readonly string[], max: number): PlainTextElement {
+  const lines = typeof text === 'string' ? [text] : text;
+  const clean = truncatePlain(lines.map(neutralize).join('\n'), max);
+  return { type: 'plain_text', text: clean.trim() ? clean : '(empty)', emoji: false };
+}
+
+/** mrkdwn for OUR words only (labels, link texts); escaped anyway. */
+function mrkdwn(text: string, max: number = SLACK_LIMITS.sectionText): MrkdwnElement {
+  return { type: 'mrkdwn', text: truncateEscaped(escapeMrkdwn(neutralize(text)), max), verbatim: true };
+}
+
+const OWN_LINK_HOST = 'console.cloud.google.com';
+/** Real console URLs are a few hundred characters; three links must fit one 3,000-character section. */
+const MAX_LINK_URL = 900;
+
+/**
+ * `<url|text>` for an https URL on the Cloud Console, or undefined: no other link ever reaches a message. The
+ * URL embeds names from the audit entry (percent-encoded by enrich); `*`, `_` and `~`, which URL encoding leaves
+ * alone, are encoded too, so no fragment of a hostile name can read as formatting.
+ */
+export function slackLink(url: string | undefined, text: string): string | undefined {
+  if (!url || url.length > MAX_LINK_URL || !isOwnUrl(url)) return undefined;
+  const inert = url.replace(/[*_~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `<${escapeMrkdwn(inert)}|${escapeMrkdwn(text.replace(/[|<>]/g, ' '))}>`;
+}
+
+function isOwnUrl(url: string): boolean {
+  // Printable ASCII only, and none of the characters that would end or split a Slack link.
+  if (!/^[\x21-\x7e]+$/.test(url) || /[<>|"`]/.test(url)) return false;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'https:' && parsed.hostname === OWN_LINK_HOST && parsed.username === '' && parsed.password === '';
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rendering (pure)
+
+/** Rule first (the more specific), then severity, then the default channel. */
+export function slackChannelFor(finding: Finding, config: SlackSinkConfig): string | undefined {
+  return config.channelsByRule?.[finding.rule] ?? config.channelsBySeverity?.[finding.severity] ?? config.channel;
+}
+
+/** `channel:ts` as returned in a delivery's ref; undefined for anything else. */
+export function parseSlackRef(ref: string | undefined): SlackRef | undefined {
+  const match = ref ? /^([A-Za-z0-9#_-]+):(\d+\.\d+)$/.exec(ref) : null;
+  return match?.[1] && match[2] ? { channel: match[1], ts: match[2] } : undefined;
+}
+
+export function renderSlack(finding: Finding, options: SlackRenderOptions): SlackMessage {
+  const resolved = finding.status === 'resolved' || finding.resolution !== undefined;
+  if (resolved && options.thread) return renderThreadReply(finding, options.thread);
+  const headline = resolved ? `${RESOLVED_MARK} Resolved · ${finding.title}` : `${SEVERITY_MARK[finding.severity] ?? ''} ${finding.severity} · ${finding.title}`;
+  const blocks: KnownBlock[] = [
+    header(headline),
+    ...(resolved ? [resolutionSection(finding)] : []),
+    { type: 'section', text: plain(finding.summary, BUDGET.summary) },
+    factsSection([
+      ['Who', who(finding), BUDGET.who],
+      ['Where', where(finding), BUDGET.value],
+      ['When', formatTime(finding.eventTime), BUDGET.value],
+      ['What', `${finding.rule} (${finding.methodName})`, BUDGET.value],
+    ]),
+    ...provenanceBlocks(finding),
+    ...evidenceBlocks(finding),
+    ...labelBlocks(finding),
+    ...unknownBlocks(finding),
+    ...linkBlocks(finding, options.sccSource),
+    footer(finding),
+  ];
+  return message(options.channel, fallbackText(finding, resolved), blocks);
+}
+
+function renderThreadReply(finding: Finding, thread: SlackRef): SlackMessage {
+  const blocks: KnownBlock[] = [resolutionSection(finding), footer(finding)];
+  return { ...message(thread.channel, fallbackText(finding, true), blocks), thread_ts: thread.ts };
+}
+
+function message(channel: string, text: string, blocks: KnownBlock[]): SlackMessage {
+  return { channel, text, blocks, parse: 'none', unfurl_links: false, unfurl_media: false };
+}
+
+/** The notification text: our title only (no untrusted values), escaped as mrkdwn because Slack parses it. */
+function fallbackText(finding: Finding, resolved: boolean): string {
+  const text = resolved ? `${RESOLVED_MARK} Resolved: ${finding.title}` : `${SEVERITY_MARK[finding.severity] ?? ''} ${finding.severity}: ${finding.title}`;
+  return truncateEscaped(escapeMrkdwn(neutralize(text)), BUDGET.fallback);
+}
+
+function header(text: string): HeaderBlock {
+  return { type: 'header', text: plain(text, SLACK_LIMITS.headerText) };
+}
+
+function resolutionSection(finding: Finding): SectionBlock {
+  const r = finding.resolution;
+  const text = r ? `${RESOLVED_MARK} Resolved ${formatTime(r.time)} by ${r.principal}: ${r.reason}` : `${RESOLVED_MARK} Resolved.`;
+  return { type: 'section', text: plain(text, BUDGET.summary) };
+}
+
+/** Label / value pairs as a two-column grid: the label in mrkdwn (ours), the value in plain_text (theirs). */
+function factsSection(facts: readonly (readonly [string, string, number])[]): SectionBlock {
+  return { type: 'section', fields: facts.flatMap(([label, value, max]) => [mrkdwn(`*${label}*`, SLACK_LIMITS.fieldText), plain(value, max)]) };
+}
+
+/** Revision and provenance, for changes that have them (deploys); an IAM change shows none of the three. */
+function provenanceBlocks(finding: Finding): SectionBlock[] {
+  const { commit, pipeline } = finding.provenance;
+  if (!finding.revision && !commit && !pipeline) return [];
+  return [
+    factsSection([
+      ['Revision', finding.revision ?? 'unknown', BUDGET.value],
+      ['Commit', commit ?? 'unknown', BUDGET.value],
+      ['Pipeline', pipeline ?? 'unknown', BUDGET.value],
+    ]),
+  ];
+}
+
+function who(finding: Finding): string {
+  const chain = finding.delegationChain?.length ? ` (via ${finding.delegationChain.join(' → ')})` : '';
+  return `${finding.principal}${chain}`;
+}
+
+function where(finding: Finding): string {
+  return `${finding.project}/${finding.service}${finding.location ? ` (${finding.location})` : ''}`;
+}
+
+function evidenceBlocks(finding: Finding): SectionBlock[] {
+  const lines = evidenceLines(finding);
+  return lines.length ? [{ type: 'section', text: plain(lines, BUDGET.evidence) }] : [];
+}
+
+/** "Change: before → after" first (what the reader wants), then every evidence entry. */
+export function evidenceLines(finding: Finding): string[] {
+  const change = changeOf(finding);
+  const rest = Object.entries(finding.evidence).filter(([key]) => key !== 'before' && key !== 'after');
+  return [...(change ? [`Change: ${change}`] : []), ...rest.map(([key, value]) => `${key}: ${formatValue(value)}`)];
+}
+
+function changeOf(finding: Finding): string | undefined {
+  const e = finding.evidence;
+  if (e['before'] !== undefined && e['after'] !== undefined) return `${formatValue(e['before'])} → ${formatValue(e['after'])}`;
+  if (finding.rule === 'new-image-repository' && e['repository'] !== undefined) {
+    const known = formatValue(e['knownRepositories'] ?? null);
+    return `${known === '(none)' || known === 'unknown' ? 'no earlier repository' : known} → ${formatValue(e['repository'])}`;
+  }
+  if (finding.rule === 'public-invoker-grant') {
+    if (e['invokerIamDisabled'] === true) return 'invoker IAM check on → off';
+    if (e['membersGranted'] !== undefined) return `not public → ${formatValue(e['membersGranted'])} (${formatValue(e['roles'] ?? null)})`;
+  }
+  return undefined;
+}
+
+function formatValue(value: EvidenceValue | undefined): string {
+  if (value === null || value === undefined) return 'unknown';
+  if (Array.isArray(value)) return value.length ? value.join(', ') : '(none)';
+  return String(value);
+}
+
+function labelBlocks(finding: Finding): ContextBlock[] {
+  const entries = Object.entries(finding.labels);
+  if (entries.length === 0) return [];
+  const text = `Labels: ${entries.map(([k, v]) => `${k}=${v}`).join(', ')}`;
+  return [{ type: 'context', elements: [plain(text, BUDGET.labels)] }];
+}
+
+function unknownBlocks(finding: Finding): ContextBlock[] {
+  if (finding.unknown.length === 0) return [];
+  return [{ type: 'context', elements: [plain(`Not in the audit entry, so not checked: ${finding.unknown.join(', ')}`, BUDGET.value)] }];
+}
+
+function linkBlocks(finding: Finding, sccSource: string | undefined): SectionBlock[] {
+  const links = [
+    slackLink(finding.links.console, finding.revision ? 'Revision in the Cloud Console' : 'Service in the Cloud Console'),
+    slackLink(finding.links.logEntry, 'Audit log entry'),
+    slackLink(sccSource ? sccConsoleUrl(sccSource, finding.id) : undefined, 'SCC finding'),
+  ].filter((l): l is string => l !== undefined);
+  // Links are built from our own https URLs and escaped already: this is the one mrkdwn text with `<…>` in it.
+  return links.length ? [{ type: 'section', text: { type: 'mrkdwn', text: links.join(' · '), verbatim: true } }] : [];
+}
+
+function footer(finding: Finding): ContextBlock {
+  return { type: 'context', elements: [plain(`runwatch · finding ${finding.id} · rule ${finding.rule}`, BUDGET.value)] };
+}
+
+/** `2024-05-14T02:13:07.123456789Z` -> `2024-05-14 02:13:07 UTC`; anything unreadable is shown as given. */
+export function formatTime(iso: string): string {
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? iso : `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sending
+
+/** Slack errors that say "try again later" (the last two may mean it did post: see the header). */
+const TRANSIENT_PLATFORM_ERRORS: ReadonlySet<string> = new Set(['ratelimited', 'rate_limited', 'service_unavailable', 'request_timeout', 'internal_error', 'fatal_error']);
+
+const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, initialDelayMs: 500, maxDelayMs: 3_000, attemptTimeoutMs: 10_000, minAttemptMs: 250 };
+
+export interface SlackSinkOptions {
+  readonly token: string;
+  /** SLACK_API_URL; default https://slack.com/api/. */
+  readonly apiUrl?: string;
+  readonly config: SlackSinkConfig;
+  readonly sccSource?: string;
+  readonly retry?: Partial<RetryPolicy>;
+  readonly clock?: RetryClock;
+}
+
+export class SlackSink implements Sink {
+  readonly name = 'slack';
+  private readonly policy: RetryPolicy;
+  private readonly clock: RetryClock;
+
+  constructor(private readonly options: SlackSinkOptions) {
+    this.policy = { ...DEFAULT_RETRY, ...options.retry };
+    this.clock = options.clock ?? systemClock;
+  }
+
+  async deliver(finding: Finding, context: DeliveryContext): Promise<DeliveryResult> {
+    // Only a resolution replies in a thread; it goes where the original went, whatever the config says now.
+    const resolving = finding.status === 'resolved' || finding.resolution !== undefined;
+    const thread = resolving ? parseSlackRef(context.previousRef) : undefined;
+    const channel = thread?.channel ?? slackChannelFor(finding, this.options.config);
+    if (!channel) {
+      return { status: 'failed', retryable: false, reason: `no Slack channel configured for rule ${finding.rule} / severity ${finding.severity}` };
+    }
+    const msg = renderSlack(finding, {
+      channel,
+      ...(this.options.sccSource ? { sccSource: this.options.sccSource } : {}),
+      ...(thread ? { thread } : {}),
+    });
+    return retryWithinDeadline((timeoutMs) => this.post(msg, timeoutMs), context.deadlineMs, this.policy, this.clock);
+  }
+
+  private async post(msg: SlackMessage, timeoutMs: number): Promise<DeliveryResult> {
+    // A client per attempt: its request timeout is fixed at construction and must shrink as the deadline nears.
+    const client = new WebClient(this.options.token, {
+      ...(this.options.apiUrl ? { slackApiUrl: this.options.apiUrl } : {}),
+      timeout: timeoutMs,
+      rejectRateLimitedCalls: true,
+      retryConfig: { retries: 0 },
+      logLevel: LogLevel.ERROR,
+    });
+    try {
+      const response = await client.chat.postMessage({ ...msg, blocks: [...msg.blocks] });
+      const ts = typeof response.ts === 'string' ? response.ts : undefined;
+      const channel = typeof response.channel === 'string' ? response.channel : msg.channel;
+      return { status: 'delivered', ...(ts ? { ref: `${channel}:${ts}` } : {}) };
+    } catch (error) {
+      return classifySlackError(error);
+    }
+  }
+}
+
+interface SlackClientError {
+  readonly code?: unknown;
+  readonly retryAfter?: unknown;
+  readonly statusCode?: unknown;
+  readonly data?: { readonly error?: unknown; readonly response_metadata?: { readonly messages?: unknown } };
+  readonly original?: { readonly code?: unknown; readonly name?: unknown };
+}
+
+export function classifySlackError(error: unknown): DeliveryResult {
+  const e = (error && typeof error === 'object' ? error : {}) as SlackClientError;
+  switch (e.code) {
+    case ErrorCode.RateLimitedError: {
+      const seconds = typeof e.retryAfter === 'number' ? e.retryAfter : 1;
+      return { status: 'failed', retryable: true, reason: `Slack rate limited the call (Retry-After ${seconds} s)`, retryAfterMs: seconds * 1000 };
+    }
+    case ErrorCode.PlatformError: {
+      const code = typeof e.data?.error === 'string' ? e.data.error : 'unknown_error';
+      const details = Array.isArray(e.data?.response_metadata?.messages) ? ` (${e.data.response_metadata.messages.join('; ').slice(0, 500)})` : '';
+      return { status: 'failed', retryable: TRANSIENT_PLATFORM_ERRORS.has(code), reason: `Slack rejected the message: ${code}${details}` };
+    }
+    case ErrorCode.HTTPError: {
+      const status = typeof e.statusCode === 'number' ? e.statusCode : 0;
+      return { status: 'failed', retryable: status >= 500 || status === 0, reason: `Slack answered HTTP ${status}` };
+    }
+    case ErrorCode.RequestError: {
+      const cause = typeof e.original?.code === 'string' ? e.original.code : typeof e.original?.name === 'string' ? e.original.name : 'network error';
+      return { status: 'failed', retryable: true, reason: `Slack request failed: ${cause}` };
+    }
+    default:
+      // A 429 without a usable Retry-After surfaces as a plain Error from the client (see outputs.md 2.3).
+      if (/^Retry header did not contain a valid timeout/.test(messageOf(error))) {
+        return { status: 'failed', retryable: true, reason: 'Slack rate limited the call without a usable Retry-After' };
+      }
+      return { status: 'failed', retryable: false, reason: `unexpected error from the Slack client: ${messageOf(error)}` };
+  }
+}

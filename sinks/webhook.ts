@@ -1,0 +1,97 @@
+// The generic webhook sink: POSTs the finding JSON to WEBHOOK_URL, signed so the receiver can check it came from
+// us and was not altered: `X-Runwatch-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes, key
+// WEBHOOK_SECRET>`; `X-Runwatch-Finding-Id` lets a receiver deduplicate without parsing. A resolution is the same
+// finding with `status: "resolved"` and `resolution`.
+// 2xx delivered; 408, 429, 5xx and network errors retryable (Retry-After honoured); any other status permanent.
+// Redirects are not followed (the signature covers the body, not a URL we did not choose). Neither the URL (it
+// may carry a token) nor the secret ever appears in a result.
+import { createHmac } from 'node:crypto';
+import type { Finding } from '../functions/findings/finding.js';
+import { messageOf, parseRetryAfter, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
+import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
+
+export interface WebhookRequest {
+  readonly body: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface WebhookSinkOptions {
+  readonly url: string;
+  readonly secret: string;
+  /** sinks.webhook.timeoutSeconds, in ms: the bound of one request. */
+  readonly timeoutMs: number;
+  readonly retry?: Partial<RetryPolicy>;
+  readonly clock?: RetryClock;
+}
+
+const DEFAULT_RETRY: Omit<RetryPolicy, 'attemptTimeoutMs'> = { maxAttempts: 3, initialDelayMs: 500, maxDelayMs: 4_000, minAttemptMs: 250 };
+
+export function signBody(body: string, secret: string): string {
+  return `sha256=${createHmac('sha256', secret).update(body, 'utf8').digest('hex')}`;
+}
+
+/** The request for one finding. Pure: the body is the finding JSON, byte for byte what the signature covers. */
+export function renderWebhook(finding: Finding, secret: string): WebhookRequest {
+  const body = JSON.stringify(finding);
+  return {
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'user-agent': 'runwatch',
+      'x-runwatch-finding-id': finding.id,
+      'x-runwatch-signature': signBody(body, secret),
+    },
+  };
+}
+
+export class WebhookSink implements Sink {
+  readonly name = 'webhook';
+  private readonly policy: RetryPolicy;
+
+  constructor(private readonly options: WebhookSinkOptions) {
+    this.policy = { ...DEFAULT_RETRY, attemptTimeoutMs: options.timeoutMs, ...options.retry };
+  }
+
+  deliver(finding: Finding, context: DeliveryContext): Promise<DeliveryResult> {
+    const request = renderWebhook(finding, this.options.secret);
+    const clock = this.options.clock ?? systemClock;
+    return retryWithinDeadline((timeoutMs) => this.post(request, timeoutMs, clock), context.deadlineMs, this.policy, clock);
+  }
+
+  private async post(request: WebhookRequest, timeoutMs: number, clock: RetryClock): Promise<DeliveryResult> {
+    let response: Response;
+    try {
+      response = await fetch(this.options.url, {
+        method: 'POST',
+        headers: request.headers,
+        body: request.body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      return { status: 'failed', retryable: true, reason: `webhook request failed: ${networkReason(error)}` };
+    }
+    // Drain the body so the connection is reused; its content is not part of the contract.
+    await response.arrayBuffer().catch(() => undefined);
+    return classifyWebhookStatus(response.status, parseRetryAfter(response.headers.get('retry-after'), clock.now()));
+  }
+}
+
+export function classifyWebhookStatus(status: number, retryAfterMs: number | undefined): DeliveryResult {
+  if (status >= 200 && status < 300) return { status: 'delivered', ref: `http-${status}` };
+  const retryable = status === 408 || status === 429 || status >= 500;
+  return {
+    status: 'failed',
+    retryable,
+    reason: `webhook receiver answered HTTP ${status}`,
+    ...(retryable && retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  };
+}
+
+/** fetch's own message is "fetch failed"; the useful part (ECONNREFUSED, timeout) is in the cause or the name. */
+export function networkReason(error: unknown): string {
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return 'timed out';
+  const cause = error instanceof Error ? (error as Error & { cause?: unknown }).cause : undefined;
+  const code = cause && typeof cause === 'object' && 'code' in cause ? String((cause as { code: unknown }).code) : undefined;
+  return code ?? messageOf(error);
+}

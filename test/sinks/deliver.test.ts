@@ -1,0 +1,258 @@
+import { describe, expect, it } from 'vitest';
+import type { Finding } from '../../functions/findings/finding.js';
+import { backoffMs, deliverOnce, parseRetryAfter, resolutionKey, retryWithinDeadline, type RetryClock, type RetryPolicy } from '../../sinks/deliver.js';
+import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
+import type { DeliveryContext, DeliveryResult, Sink } from '../../sinks/sink.js';
+import { makeFinding, resolutionOf } from '../support/findings.js';
+
+const NOW = Date.parse('2024-05-14T02:13:10Z');
+const DEADLINE = NOW + 60_000;
+
+/** A sink that records what it was asked to do and answers from a script (default: delivered, ref = call number). */
+class ScriptedSink implements Sink {
+  readonly name = 'scripted';
+  readonly calls: { finding: Finding; context: DeliveryContext }[] = [];
+  private readonly script: (DeliveryResult | Error)[] = [];
+
+  answer(...results: (DeliveryResult | Error)[]): this {
+    this.script.push(...results);
+    return this;
+  }
+
+  deliver(finding: Finding, context: DeliveryContext): Promise<DeliveryResult> {
+    this.calls.push({ finding, context });
+    const next = this.script.shift() ?? { status: 'delivered', ref: `ref-${this.calls.length}` };
+    return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
+  }
+}
+
+function setup() {
+  return { sink: new ScriptedSink(), records: new MemoryDeliveryRecordStore(() => NOW) };
+}
+
+const finding = makeFinding('public-invoker-grant');
+
+describe('deliverOnce: findings', () => {
+  it('delivers once, records the ref, and reports the second delivery as a duplicate without calling the sink', async () => {
+    const { sink, records } = setup();
+    const first = await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: DEADLINE });
+    const second = await deliverOnce({ sink, finding, records, nowMs: NOW + 5_000, deadlineMs: DEADLINE + 5_000 });
+    expect(first).toEqual({ status: 'delivered', ref: 'ref-1' });
+    expect(second).toEqual({ status: 'duplicate', reason: 'already delivered', ref: 'ref-1' });
+    expect(sink.calls).toHaveLength(1);
+    expect(sink.calls[0]?.context).toEqual({ deadlineMs: DEADLINE });
+    expect(await records.get('scripted', finding.id)).toMatchObject({ state: 'delivered', ref: 'ref-1' });
+  });
+
+  it('concurrent deliveries of the same finding reach the sink once', async () => {
+    const { sink, records } = setup();
+    const outcomes = await Promise.all(Array.from({ length: 5 }, () => deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: DEADLINE })));
+    expect(sink.calls).toHaveLength(1);
+    expect(outcomes.filter((o) => o.status === 'delivered')).toHaveLength(1);
+    // The others saw a live claim: retryable, so Pub/Sub redelivers and then finds the record delivered.
+    expect(outcomes.filter((o) => o.status === 'failed' && o.retryable)).toHaveLength(4);
+  });
+
+  it('releases the claim on a retryable failure, so the redelivery sends it', async () => {
+    const { sink, records } = setup();
+    sink.answer({ status: 'failed', retryable: true, reason: 'HTTP 503' });
+    expect(await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: DEADLINE })).toEqual({ status: 'failed', retryable: true, reason: 'HTTP 503' });
+    expect(await records.get('scripted', finding.id)).toBeUndefined();
+    expect(await deliverOnce({ sink, finding, records, nowMs: NOW + 10_000, deadlineMs: DEADLINE })).toEqual({ status: 'delivered', ref: 'ref-2' });
+  });
+
+  it('reports a permanent failure as not retryable and leaves no record, so a replay after the fix goes out', async () => {
+    const { sink, records } = setup();
+    sink.answer({ status: 'failed', retryable: false, reason: 'Slack rejected the message: channel_not_found' });
+    const outcome = await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: DEADLINE });
+    expect(outcome).toEqual({ status: 'failed', retryable: false, reason: 'Slack rejected the message: channel_not_found' });
+    expect(await records.get('scripted', finding.id)).toBeUndefined();
+  });
+
+  it('turns a throwing sink into a permanent failure naming the sink', async () => {
+    const { sink, records } = setup();
+    sink.answer(new TypeError('boom'));
+    expect(await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: DEADLINE })).toEqual({
+      status: 'failed',
+      retryable: false,
+      reason: 'sink scripted threw: boom',
+    });
+    expect(await records.get('scripted', finding.id)).toBeUndefined();
+  });
+
+  it('passes a skip through and keeps no record (a record means "sent")', async () => {
+    const { sink, records } = setup();
+    sink.answer({ status: 'skipped', reason: 'not applicable' });
+    expect(await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: DEADLINE })).toEqual({ status: 'skipped', reason: 'not applicable' });
+    expect(await records.get('scripted', finding.id)).toBeUndefined();
+  });
+
+  it('takes over a claim whose lease expired (the instance died mid-delivery)', async () => {
+    const { sink, records } = setup();
+    await records.claim('scripted', finding.id, NOW, 1_000);
+    const blocked = await deliverOnce({ sink, finding, records, nowMs: NOW + 500, deadlineMs: DEADLINE });
+    expect(blocked).toMatchObject({ status: 'failed', retryable: true });
+    expect((blocked as { reason: string }).reason).toMatch(/^another delivery holds the claim until 2024-05-14T02:13:11\.000Z$/);
+    expect(await deliverOnce({ sink, finding, records, nowMs: NOW + 1_000, deadlineMs: DEADLINE })).toEqual({ status: 'delivered', ref: 'ref-1' });
+  });
+
+  it('claims for the time left until the deadline plus a margin by default', async () => {
+    const { sink, records } = setup();
+    sink.deliver = async (f, c) => {
+      expect(await records.get('scripted', f.id)).toMatchObject({ state: 'pending', leaseUntilMs: DEADLINE + 30_000 });
+      return ScriptedSink.prototype.deliver.call(sink, f, c);
+    };
+    await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: DEADLINE });
+    expect(sink.calls).toHaveLength(1);
+  });
+});
+
+describe('deliverOnce: resolutions', () => {
+  const resolution = resolutionOf(finding);
+
+  it('passes the original ref as previousRef, then records both as resolved', async () => {
+    const { sink, records } = setup();
+    await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: DEADLINE });
+    const outcome = await deliverOnce({ sink, finding: resolution, records, nowMs: NOW + 1, deadlineMs: DEADLINE });
+    expect(outcome).toEqual({ status: 'delivered', ref: 'ref-2' });
+    expect(sink.calls[1]?.context).toEqual({ deadlineMs: DEADLINE, previousRef: 'ref-1' });
+    expect(await records.get('scripted', finding.id)).toMatchObject({ state: 'resolved', ref: 'ref-1' });
+    expect(await records.get('scripted', resolutionKey(finding.id))).toMatchObject({ state: 'resolved', ref: 'ref-2' });
+  });
+
+  it('sends a repeated resolution once', async () => {
+    const { sink, records } = setup();
+    await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: DEADLINE });
+    await deliverOnce({ sink, finding: resolution, records, nowMs: NOW, deadlineMs: DEADLINE });
+    const again = await Promise.all([1, 2, 3].map(() => deliverOnce({ sink, finding: resolution, records, nowMs: NOW, deadlineMs: DEADLINE })));
+    expect(again.map((o) => o.status)).toEqual(['duplicate', 'duplicate', 'duplicate']);
+    expect(sink.calls).toHaveLength(2);
+  });
+
+  it('delivers a resolution that arrives first, and the late original becomes a duplicate', async () => {
+    const { sink, records } = setup();
+    expect(await deliverOnce({ sink, finding: resolution, records, nowMs: NOW, deadlineMs: DEADLINE })).toEqual({ status: 'delivered', ref: 'ref-1' });
+    expect(sink.calls[0]?.context).toEqual({ deadlineMs: DEADLINE });
+    expect(await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: DEADLINE })).toEqual({ status: 'duplicate', reason: 'already resolved' });
+    expect(sink.calls).toHaveLength(1);
+  });
+
+  it('waits (retryable) while the original is still in flight', async () => {
+    const { sink, records } = setup();
+    await records.claim('scripted', finding.id, NOW, 60_000);
+    const outcome = await deliverOnce({ sink, finding: resolution, records, nowMs: NOW, deadlineMs: DEADLINE });
+    expect(outcome).toEqual({ status: 'failed', retryable: true, reason: 'the original finding is still being delivered; retry the resolution later' });
+    expect(sink.calls).toHaveLength(0);
+    expect(await records.get('scripted', resolutionKey(finding.id))).toBeUndefined();
+  });
+
+  it('releases both claims when the resolution fails, so it is tried again', async () => {
+    const { sink, records } = setup();
+    sink.answer({ status: 'failed', retryable: true, reason: 'HTTP 500' });
+    expect(await deliverOnce({ sink, finding: resolution, records, nowMs: NOW, deadlineMs: DEADLINE })).toMatchObject({ status: 'failed', retryable: true });
+    expect(await records.get('scripted', finding.id)).toBeUndefined();
+    expect(await records.get('scripted', resolutionKey(finding.id))).toBeUndefined();
+    expect(await deliverOnce({ sink, finding: resolution, records, nowMs: NOW, deadlineMs: DEADLINE })).toEqual({ status: 'delivered', ref: 'ref-2' });
+  });
+
+  it('keeps the original record delivered when a resolution fails after it was sent', async () => {
+    const { sink, records } = setup();
+    await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: DEADLINE });
+    sink.answer({ status: 'failed', retryable: false, reason: 'invalid' });
+    await deliverOnce({ sink, finding: resolution, records, nowMs: NOW, deadlineMs: DEADLINE });
+    expect(await records.get('scripted', finding.id)).toMatchObject({ state: 'delivered', ref: 'ref-1' });
+  });
+
+  it('completes a resolution whose earlier attempt died after resolving the original', async () => {
+    const { sink, records } = setup();
+    await records.complete('scripted', finding.id, 'resolved', 'ref-0');
+    expect(await deliverOnce({ sink, finding: resolution, records, nowMs: NOW, deadlineMs: DEADLINE })).toEqual({ status: 'duplicate', reason: 'already resolved', ref: 'ref-0' });
+    expect(sink.calls).toHaveLength(0);
+    expect(await records.get('scripted', resolutionKey(finding.id))).toMatchObject({ state: 'resolved' });
+  });
+});
+
+describe('retryWithinDeadline', () => {
+  const policy: RetryPolicy = { maxAttempts: 4, initialDelayMs: 100, maxDelayMs: 1_000, attemptTimeoutMs: 5_000, minAttemptMs: 50 };
+
+  /** A clock that advances only when slept on (or by the attempt's simulated duration). */
+  function fakeClock(start = 0): RetryClock & { slept: number[]; t: number } {
+    const clock = {
+      t: start,
+      slept: [] as number[],
+      now: () => clock.t,
+      sleep: (ms: number) => {
+        clock.slept.push(ms);
+        clock.t += ms;
+        return Promise.resolve();
+      },
+      random: () => 1,
+    };
+    return clock;
+  }
+
+  const fail = (extra: Partial<{ retryable: boolean; retryAfterMs: number }> = {}): DeliveryResult => ({ status: 'failed', retryable: true, reason: 'x', ...extra });
+
+  it('retries retryable failures with exponential backoff until success', async () => {
+    const clock = fakeClock();
+    const results = [fail(), fail(), { status: 'delivered' } as const];
+    const timeouts: number[] = [];
+    const out = await retryWithinDeadline((t) => (timeouts.push(t), Promise.resolve(results.shift()!)), 10_000, policy, clock);
+    expect(out).toEqual({ status: 'delivered' });
+    expect(clock.slept).toEqual([100, 200]);
+    expect(timeouts).toEqual([5_000, 5_000, 5_000]);
+  });
+
+  it('does not retry permanent failures', async () => {
+    const clock = fakeClock();
+    let calls = 0;
+    const out = await retryWithinDeadline(() => (calls++, Promise.resolve(fail({ retryable: false }))), 10_000, policy, clock);
+    expect(out).toMatchObject({ retryable: false });
+    expect(calls).toBe(1);
+  });
+
+  it('stops after maxAttempts and returns the last failure', async () => {
+    const clock = fakeClock();
+    let calls = 0;
+    const out = await retryWithinDeadline(() => (calls++, Promise.resolve(fail())), 1_000_000, policy, clock);
+    expect(calls).toBe(4);
+    expect(clock.slept).toEqual([100, 200, 400]);
+    expect(out).toEqual(fail());
+  });
+
+  it('honours Retry-After exactly, and gives the wait back when it does not fit before the deadline', async () => {
+    const clock = fakeClock();
+    const results = [fail({ retryAfterMs: 700 }), fail({ retryAfterMs: 30_000 })];
+    let calls = 0;
+    const out = await retryWithinDeadline(() => (calls++, Promise.resolve(results.shift()!)), 5_000, policy, clock);
+    expect(clock.slept).toEqual([700]);
+    expect(calls).toBe(2);
+    expect(out).toEqual(fail({ retryAfterMs: 30_000 }));
+  });
+
+  it('cuts the attempt timeout to the time left and starts nothing too close to the deadline', async () => {
+    const clock = fakeClock(0);
+    const timeouts: number[] = [];
+    await retryWithinDeadline((t) => (timeouts.push(t), Promise.resolve(fail())), 1_000, policy, clock);
+    expect(timeouts).toEqual([1_000, 900, 700, 300]);
+    // At t=300 the next backoff (400 ms) plus the minimum attempt (50 ms) would end past 720: no fourth attempt.
+    const short: number[] = [];
+    await retryWithinDeadline((t) => (short.push(t), Promise.resolve(fail())), 720, policy, fakeClock(0));
+    expect(short).toEqual([720, 620, 420]);
+    const none = await retryWithinDeadline(() => Promise.resolve({ status: 'delivered' }), 40, policy, fakeClock(0));
+    expect(none).toEqual({ status: 'failed', retryable: true, reason: 'no time left before the deadline to attempt delivery' });
+  });
+
+  it('backoff doubles, is capped, and jitters between 50 and 100 %', () => {
+    expect([1, 2, 3, 4, 5].map((n) => backoffMs(n, policy, 1))).toEqual([100, 200, 400, 800, 1_000]);
+    expect(backoffMs(3, policy, 0)).toBe(200);
+  });
+
+  it('reads Retry-After in seconds and as an HTTP date', () => {
+    expect(parseRetryAfter('7', 0)).toBe(7_000);
+    expect(parseRetryAfter(' 0 ', 0)).toBe(0);
+    expect(parseRetryAfter('Tue, 14 May 2024 02:13:20 GMT', Date.parse('2024-05-14T02:13:10Z'))).toBe(10_000);
+    expect(parseRetryAfter('soon', 0)).toBeUndefined();
+    expect(parseRetryAfter(null, 0)).toBeUndefined();
+  });
+});

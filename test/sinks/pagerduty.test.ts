@@ -1,0 +1,170 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { deliverOnce } from '../../sinks/deliver.js';
+import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
+import { classifyPagerDutyResponse, PagerDutySink, renderPagerDuty } from '../../sinks/pagerduty.js';
+import type { DeliveryResult } from '../../sinks/sink.js';
+import { makeFinding, resolutionOf, RULES } from '../support/findings.js';
+import { PAGERDUTY_TEST_ROUTING_KEY, startPagerDutyServer, type PagerDutyServer } from '../support/pagerdutyServer.js';
+import { expectGolden } from './golden.js';
+
+const FAST = { initialDelayMs: 10, maxDelayMs: 20 };
+let server: PagerDutyServer;
+
+beforeAll(async () => {
+  server = await startPagerDutyServer();
+});
+afterAll(() => server.close());
+beforeEach(() => {
+  server.reset();
+  server.open.clear();
+});
+
+function sink(overrides: Partial<ConstructorParameters<typeof PagerDutySink>[0]> = {}): PagerDutySink {
+  return new PagerDutySink({ routingKey: PAGERDUTY_TEST_ROUTING_KEY, eventsUrl: server.eventsUrl, source: 'runwatch', retry: FAST, ...overrides });
+}
+
+const deadline = (): number => Date.now() + 10_000;
+
+describe('renderPagerDuty', () => {
+  it.each(RULES)('%s: golden trigger event', (rule) => {
+    expectGolden(`pagerduty/${rule}`, renderPagerDuty(makeFinding(rule), { source: 'runwatch' }));
+  });
+
+  it('maps every severity', () => {
+    const severities = (['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'] as const).map((severity) => {
+      const event = renderPagerDuty(makeFinding('off-window-deploy', {}, { severity }), { source: 's' });
+      return event.event_action === 'trigger' ? event.payload.severity : undefined;
+    });
+    expect(severities).toEqual(['critical', 'error', 'warning', 'info']);
+  });
+
+  it('a resolution is a resolve with the same dedup_key and nothing else', () => {
+    const finding = makeFinding('public-invoker-grant');
+    expect(renderPagerDuty(resolutionOf(finding), { source: 'runwatch' })).toStrictEqual({ event_action: 'resolve', dedup_key: finding.id });
+  });
+
+  it('keeps the summary within 1,024 characters and long details bounded', () => {
+    const huge = 'x'.repeat(10_000);
+    const event = renderPagerDuty(makeFinding('new-image-repository', { service: huge, principal: `${huge}@acme.com`, labels: { big: huge } }), { source: 'runwatch' });
+    if (event.event_action !== 'trigger') throw new Error('expected a trigger');
+    expect(event.payload.summary.length).toBeLessThanOrEqual(1024);
+    expect(event.payload.summary.endsWith('…')).toBe(true);
+    expect(JSON.stringify(event).length).toBeLessThan(100_000);
+  });
+
+  it('never contains the routing key', () => {
+    for (const rule of RULES) expect(JSON.stringify(renderPagerDuty(makeFinding(rule), { source: 'runwatch' }))).not.toContain(PAGERDUTY_TEST_ROUTING_KEY);
+  });
+});
+
+describe('PagerDutySink against a local Events API', () => {
+  it('triggers with the routing key and dedup_key, and the server accepts the event', async () => {
+    const finding = makeFinding('public-invoker-grant');
+    expect(await sink().deliver(finding, { deadlineMs: deadline() })).toEqual({ status: 'delivered', ref: finding.id });
+    const [event] = server.events();
+    expect(event).toEqual({ routing_key: PAGERDUTY_TEST_ROUTING_KEY, ...renderPagerDuty(finding, { source: 'runwatch' }) });
+    expect(server.requests[0]?.headers['content-type']).toBe('application/json');
+    expect(server.open.has(finding.id)).toBe(true);
+  });
+
+  it('resolves the alert it opened', async () => {
+    const finding = makeFinding('public-invoker-grant');
+    await sink().deliver(finding, { deadlineMs: deadline() });
+    expect(await sink().deliver(resolutionOf(finding), { deadlineMs: deadline() })).toEqual({ status: 'delivered', ref: finding.id });
+    expect(server.events()[1]).toEqual({ routing_key: PAGERDUTY_TEST_ROUTING_KEY, event_action: 'resolve', dedup_key: finding.id });
+    expect(server.open.size).toBe(0);
+  });
+
+  it('400 is permanent, with PagerDuty errors[] in the reason', async () => {
+    const result = await sink({ routingKey: 'too-short' }).deliver(makeFinding('off-window-deploy'), { deadlineMs: deadline() });
+    expect(result).toEqual({ status: 'failed', retryable: false, reason: 'PagerDuty answered HTTP 400: Event object is invalid; errors: Invalid routing key' });
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('retries 5xx and then delivers', async () => {
+    server.script({ status: 500 }, { status: 503, body: 'unavailable' });
+    expect(await sink().deliver(makeFinding('off-window-deploy'), { deadlineMs: deadline() })).toMatchObject({ status: 'delivered' });
+    expect(server.requests).toHaveLength(3);
+  });
+
+  it('honours Retry-After on 429', async () => {
+    server.script({ status: 429, headers: { 'retry-after': '1' }, body: 'Request Limit Exceeded' });
+    expect(await sink().deliver(makeFinding('off-window-deploy'), { deadlineMs: deadline() })).toMatchObject({ status: 'delivered' });
+    expect(server.requests).toHaveLength(2);
+    expect((server.requests[1]?.receivedAtMs ?? 0) - (server.requests[0]?.receivedAtMs ?? 0)).toBeGreaterThanOrEqual(950);
+  });
+
+  it('a Retry-After beyond the deadline is handed back at once (Pub/Sub redelivery does the waiting)', async () => {
+    server.script({ status: 429, headers: { 'retry-after': '120' } });
+    const started = Date.now();
+    const result = await sink().deliver(makeFinding('off-window-deploy'), { deadlineMs: Date.now() + 5_000 });
+    expect(result).toEqual({ status: 'failed', retryable: true, reason: 'PagerDuty answered HTTP 429', retryAfterMs: 120_000 });
+    expect(server.requests).toHaveLength(1);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('network errors and timeouts are retryable', async () => {
+    server.script({ destroy: true });
+    expect(await sink().deliver(makeFinding('off-window-deploy'), { deadlineMs: deadline() })).toMatchObject({ status: 'delivered' });
+    server.script({ hang: true });
+    const result = await sink({ retry: { ...FAST, maxAttempts: 1, attemptTimeoutMs: 200 } }).deliver(makeFinding('off-window-deploy'), { deadlineMs: deadline() });
+    expect(result).toEqual({ status: 'failed', retryable: true, reason: 'PagerDuty request failed: timed out' });
+  });
+
+  it('a redelivered finding is sent once through deliverOnce', async () => {
+    const records = new MemoryDeliveryRecordStore();
+    const finding = makeFinding('new-image-repository');
+    const outcomes = [];
+    for (let i = 0; i < 3; i += 1) outcomes.push(await deliverOnce({ sink: sink(), finding, records, nowMs: Date.now(), deadlineMs: deadline() }));
+    expect(outcomes.map((o) => o.status)).toEqual(['delivered', 'duplicate', 'duplicate']);
+    expect(server.requests).toHaveLength(1);
+  });
+});
+
+describe('the routing key never leaks', () => {
+  const writes: string[] = [];
+  beforeEach(() => {
+    writes.length = 0;
+    const capture = (chunk: unknown): boolean => (writes.push(String(chunk)), true);
+    vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+    vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+    for (const level of ['log', 'info', 'warn', 'error', 'debug'] as const) vi.spyOn(console, level).mockImplementation((...args: unknown[]) => void writes.push(args.map(String).join(' ')));
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  it('not in results, reasons or any output, whatever the server answers (even when it echoes the key)', async () => {
+    const results: DeliveryResult[] = [];
+    const finding = makeFinding('public-invoker-grant');
+    const echo = { status: 'invalid event', message: `bad key ${PAGERDUTY_TEST_ROUTING_KEY}`, errors: [`routing_key ${PAGERDUTY_TEST_ROUTING_KEY} is disabled`] };
+    server.script({ status: 400, body: echo }, { status: 500, body: echo }, { status: 500 }, { status: 500 }, { status: 500 }, { destroy: true });
+    results.push(await sink({ retry: { ...FAST, maxAttempts: 1 } }).deliver(finding, { deadlineMs: deadline() }));
+    results.push(await sink({ retry: { ...FAST, maxAttempts: 4 } }).deliver(finding, { deadlineMs: deadline() }));
+    results.push(await sink({ retry: { ...FAST, maxAttempts: 1 } }).deliver(finding, { deadlineMs: deadline() }));
+    results.push(await sink().deliver(finding, { deadlineMs: deadline() }));
+    results.push(await sink().deliver(resolutionOf(finding), { deadlineMs: deadline() }));
+    results.push(await sink({ eventsUrl: 'http://127.0.0.1:9/v2/enqueue', retry: { ...FAST, maxAttempts: 1 } }).deliver(finding, { deadlineMs: deadline() }));
+    expect(results[0]).toEqual({
+      status: 'failed',
+      retryable: false,
+      reason: 'PagerDuty answered HTTP 400: bad key [routing key]; errors: routing_key [routing key] is disabled',
+    });
+    expect(results.map((r) => r.status)).toEqual(['failed', 'failed', 'failed', 'delivered', 'delivered', 'failed']);
+    expect(JSON.stringify(results)).not.toContain(PAGERDUTY_TEST_ROUTING_KEY);
+    expect(writes.join('\n')).not.toContain(PAGERDUTY_TEST_ROUTING_KEY);
+    // The key did go where it belongs: in the request body.
+    expect(server.events().some((e) => e['routing_key'] === PAGERDUTY_TEST_ROUTING_KEY)).toBe(true);
+  });
+});
+
+describe('classifyPagerDutyResponse', () => {
+  it.each([
+    [202, '{"status":"success","message":"Event processed","dedup_key":"k"}', { status: 'delivered', ref: 'k' }],
+    [202, 'not json', { status: 'delivered' }],
+    [400, '{"status":"invalid event","message":"Event object is invalid","errors":["Length of \'dedup_key\' is too long"]}', { status: 'failed', retryable: false }],
+    [403, '', { status: 'failed', retryable: false }],
+    [429, 'Request Limit Exceeded', { status: 'failed', retryable: true }],
+    [502, '<html>', { status: 'failed', retryable: true }],
+  ] as const)('HTTP %i', (status, body, expected) => {
+    expect(classifyPagerDutyResponse(status, body, undefined)).toMatchObject(expected);
+  });
+});

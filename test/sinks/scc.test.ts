@@ -1,0 +1,281 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { deliverOnce } from '../../sinks/deliver.js';
+import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
+import {
+  classifySccError,
+  createSccSource,
+  normalizeOrganization,
+  parseSccEndpoint,
+  parseSccSource,
+  renderScc,
+  sccCategory,
+  sccConsoleUrl,
+  sccFindingName,
+  SccSink,
+  toTimestamp,
+  toValue,
+} from '../../sinks/scc.js';
+import { makeFinding, resolutionOf, RULES } from '../support/findings.js';
+import { SCC_TEST_SOURCE, startSccServer, type SccServer } from '../support/sccServer.js';
+import { startHttpReceiver, type HttpReceiver } from '../support/webhookServer.js';
+import { HOSTILE } from './hostile.js';
+import { expectGolden } from './golden.js';
+
+const FAST = { initialDelayMs: 10, maxDelayMs: 20 };
+
+describe('renderScc', () => {
+  it.each(RULES)('%s: golden SCC finding', (rule) => {
+    expectGolden(`scc/${rule}`, renderScc(makeFinding(rule), SCC_TEST_SOURCE));
+  });
+
+  it('golden resolution: same finding, resolution time as eventTime, resolution facts added', () => {
+    expectGolden('scc/resolution', renderScc(resolutionOf(makeFinding('public-invoker-grant')), SCC_TEST_SOURCE));
+  });
+
+  it('derives the category from the rule id', () => {
+    expect(RULES.map(sccCategory)).toEqual([
+      'CLOUD_RUN_PUBLIC_INVOKER_GRANT',
+      'CLOUD_RUN_OFF_WINDOW_DEPLOY',
+      'CLOUD_RUN_SERVICE_ACCOUNT_CHANGE',
+      'CLOUD_RUN_NEW_IMAGE_REPOSITORY',
+    ]);
+  });
+
+  it('keeps nanosecond precision in eventTime and rejects what is not ISO 8601', () => {
+    expect(toTimestamp('2024-05-14T02:13:07.123456789Z')).toEqual({ seconds: 1715652787, nanos: 123456789 });
+    expect(toTimestamp('2024-05-14T02:13:07Z')).toEqual({ seconds: 1715652787, nanos: 0 });
+    expect(toTimestamp('2024-05-14T04:13:07.5+02:00')).toEqual({ seconds: 1715652787, nanos: 500000000 });
+    expect(() => toTimestamp('yesterday')).toThrow(/not an ISO 8601 timestamp/);
+  });
+
+  it('converts evidence to protobuf Values', () => {
+    expect(toValue({ a: 'x', n: 2, inf: Number.POSITIVE_INFINITY, b: false, z: null, list: ['p', 'q'] })).toEqual({
+      structValue: {
+        fields: {
+          a: { stringValue: 'x' },
+          n: { numberValue: 2 },
+          inf: { stringValue: 'Infinity' },
+          b: { boolValue: false },
+          z: { nullValue: 'NULL_VALUE' },
+          list: { listValue: { values: [{ stringValue: 'p' }, { stringValue: 'q' }] } },
+        },
+      },
+    });
+  });
+
+  it('names and links', () => {
+    expect(parseSccSource(' organizations/1/sources/2 ')).toEqual({ organization: '1', source: 'organizations/1/sources/2' });
+    expect(parseSccSource('projects/p/sources/2')).toBeUndefined();
+    expect(sccFindingName(SCC_TEST_SOURCE, 'abc')).toBe(`${SCC_TEST_SOURCE}/locations/global/findings/abc`);
+    expect(sccConsoleUrl(SCC_TEST_SOURCE, 'abc')).toBe(
+      'https://console.cloud.google.com/security/command-center/findingsv2;name=organizations%2F123456789012%2Fsources%2F9876543210%2Flocations%2Fglobal%2Ffindings%2Fabc?organizationId=123456789012',
+    );
+    expect(sccConsoleUrl(SCC_TEST_SOURCE, 'not/an/id')).toBeUndefined();
+    expect(normalizeOrganization('123')).toBe('organizations/123');
+    expect(() => normalizeOrganization('acme.com')).toThrow(/not an organization id/);
+  });
+
+  it('reads SCC_API_ENDPOINT; plaintext only for loopback hosts', () => {
+    expect(parseSccEndpoint('127.0.0.1:8443')).toEqual({ host: '127.0.0.1', port: 8443, insecure: true });
+    expect(parseSccEndpoint('localhost:1')).toEqual({ host: 'localhost', port: 1, insecure: true });
+    expect(parseSccEndpoint('[::1]:9')).toEqual({ host: '::1', port: 9, insecure: true });
+    expect(parseSccEndpoint('securitycenter.me-central2.rep.googleapis.com')).toEqual({ host: 'securitycenter.me-central2.rep.googleapis.com', port: 443, insecure: false });
+    expect(() => parseSccEndpoint('host:99999')).toThrow(/host:port/);
+  });
+
+  it('classifies gRPC codes: only UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED are retryable', () => {
+    const retryable = Object.values(grpc.status)
+      .filter((code): code is number => typeof code === 'number' && code !== 0)
+      .filter((code) => classifySccError(Object.assign(new Error('x'), { code })).status === 'failed' && (classifySccError(Object.assign(new Error('x'), { code })) as { retryable: boolean }).retryable);
+    expect(retryable.sort((a, b) => a - b)).toEqual([grpc.status.DEADLINE_EXCEEDED, grpc.status.RESOURCE_EXHAUSTED, grpc.status.UNAVAILABLE]);
+    expect(classifySccError(new Error('no code'))).toMatchObject({ retryable: false });
+  });
+});
+
+describe('SccSink with the real v2 client against a local gRPC server', () => {
+  let server: SccServer;
+  let metadataServer: HttpReceiver;
+  let sink: SccSink;
+  const saved = { ...process.env };
+
+  beforeAll(async () => {
+    // Where Application Default Credentials would be looked for: no key file, an empty HOME (no gcloud ADC file),
+    // and a metadata server that records every request. A credential look-up would end at the metadata server.
+    metadataServer = await startHttpReceiver(() => ({ status: 404 }));
+    process.env['GCE_METADATA_HOST'] = metadataServer.origin.replace('http://', '');
+    process.env['HOME'] = mkdtempSync(join(tmpdir(), 'runwatch-home-'));
+    delete process.env['GOOGLE_APPLICATION_CREDENTIALS'];
+    server = await startSccServer();
+    sink = new SccSink({ source: SCC_TEST_SOURCE, endpoint: parseSccEndpoint(server.endpoint), retry: FAST });
+  });
+  afterAll(async () => {
+    await sink.close();
+    await server.close();
+    await metadataServer.close();
+    rmSync(process.env['HOME'] ?? '', { recursive: true, force: true });
+    for (const key of ['GCE_METADATA_HOST', 'HOME', 'GOOGLE_APPLICATION_CREDENTIALS']) {
+      if (saved[key] === undefined) delete process.env[key];
+      else process.env[key] = saved[key];
+    }
+  });
+  beforeEach(() => server.reset());
+
+  const deadline = (): number => Date.now() + 10_000;
+
+  it('upserts under the deterministic name with the rendered content, without any credentials', async () => {
+    const finding = makeFinding('public-invoker-grant');
+    const name = sccFindingName(SCC_TEST_SOURCE, finding.id);
+    expect(await sink.deliver(finding, { deadlineMs: deadline() })).toEqual({ status: 'delivered', ref: name });
+    const [call] = server.calls;
+    expect(call?.method).toBe('UpdateFinding');
+    expect(call?.metadata['authorization']).toBeUndefined();
+    expect(call?.metadata['x-goog-request-params']).toBe(`finding.name=${encodeURIComponent(name)}`);
+    expect(call?.request['updateMask']).toBeUndefined();
+    const received = call?.request['finding'] as Record<string, unknown>;
+    expect(received).toMatchObject({
+      name,
+      resourceName: finding.resourceName,
+      category: 'CLOUD_RUN_PUBLIC_INVOKER_GRANT',
+      findingClass: 'MISCONFIGURATION',
+      severity: 'HIGH',
+      eventTime: { seconds: '1715652787', nanos: 123456789 },
+      externalUri: finding.links.logEntry,
+      description: finding.summary,
+    });
+    expect(received['sourceProperties']).toMatchObject({
+      principal: { stringValue: 'alice@acme.com' },
+      evidence: { structValue: { fields: { membersGranted: { listValue: { values: [{ stringValue: 'allUsers' }] } } } } },
+    });
+    expect(server.findings.get(name)).toMatchObject({ state: 'ACTIVE' });
+    expect(metadataServer.requests).toHaveLength(0);
+  });
+
+  it('carries provenance into source properties', async () => {
+    const finding = makeFinding('off-window-deploy');
+    await sink.deliver(finding, { deadlineMs: deadline() });
+    const props = (server.calls[0]?.request['finding'] as Record<string, Record<string, unknown>>)['sourceProperties'];
+    expect(props).toMatchObject({
+      revision: { stringValue: 'storefront-00042-xuz' },
+      commit: { stringValue: '3f9c2a7e1b4d8f60a5c9e2d7b1a3f4e5c6d7e8f9' },
+      pipeline: { stringValue: '7d1e2c3b-4a5f-4e6d-9c8b-1a2b3c4d5e6f' },
+    });
+  });
+
+  it('redelivery and replay update the same SCC finding', async () => {
+    const finding = makeFinding('new-image-repository');
+    await sink.deliver(finding, { deadlineMs: deadline() });
+    await sink.deliver(finding, { deadlineMs: deadline() });
+    expect(server.calls.map((c) => c.method)).toEqual(['UpdateFinding', 'UpdateFinding']);
+    expect(server.findings.size).toBe(1);
+  });
+
+  it('a resolution sets the finding INACTIVE', async () => {
+    const finding = makeFinding('public-invoker-grant');
+    await sink.deliver(finding, { deadlineMs: deadline() });
+    expect(await sink.deliver(resolutionOf(finding), { deadlineMs: deadline() })).toMatchObject({ status: 'delivered' });
+    const name = sccFindingName(SCC_TEST_SOURCE, finding.id);
+    expect(server.calls.map((c) => c.method)).toEqual(['UpdateFinding', 'UpdateFinding', 'SetFindingState']);
+    expect(server.calls[2]?.request).toEqual({ name, state: 'INACTIVE' });
+    expect(server.findings.get(name)).toMatchObject({ state: 'INACTIVE' });
+    // A later redelivery of the original must not reopen it (state is output-only on update).
+    await sink.deliver(finding, { deadlineMs: deadline() });
+    expect(server.findings.get(name)).toMatchObject({ state: 'INACTIVE' });
+  });
+
+  it('a resolution whose original never reached SCC still records it, inactive', async () => {
+    const finding = makeFinding('service-account-change');
+    await sink.deliver(resolutionOf(finding), { deadlineMs: deadline() });
+    expect(server.findings.get(sccFindingName(SCC_TEST_SOURCE, finding.id))).toMatchObject({ state: 'INACTIVE', category: 'CLOUD_RUN_SERVICE_ACCOUNT_CHANGE' });
+  });
+
+  it.each([
+    ['UNAVAILABLE', grpc.status.UNAVAILABLE],
+    ['RESOURCE_EXHAUSTED', grpc.status.RESOURCE_EXHAUSTED],
+    ['DEADLINE_EXCEEDED', grpc.status.DEADLINE_EXCEEDED],
+  ])('retries %s and then delivers', async (_name, code) => {
+    server.fail('UpdateFinding', { code, details: 'try later' }, { code, details: 'try later' });
+    expect(await sink.deliver(makeFinding('off-window-deploy'), { deadlineMs: deadline() })).toMatchObject({ status: 'delivered' });
+    expect(server.calls).toHaveLength(3);
+  });
+
+  it('a slow server hits the attempt timeout (client-side DEADLINE_EXCEEDED) and is retried', async () => {
+    server.fail('UpdateFinding', { code: grpc.status.OK, delayMs: 1_000 });
+    const slowSink = new SccSink({ source: SCC_TEST_SOURCE, endpoint: parseSccEndpoint(server.endpoint), retry: { ...FAST, attemptTimeoutMs: 200 } });
+    try {
+      expect(await slowSink.deliver(makeFinding('off-window-deploy'), { deadlineMs: deadline() })).toMatchObject({ status: 'delivered' });
+      expect(server.calls).toHaveLength(2);
+    } finally {
+      await slowSink.close();
+    }
+  });
+
+  it('gives up inside the deadline with a retryable failure', async () => {
+    server.fail('UpdateFinding', ...Array.from({ length: 10 }, () => ({ code: grpc.status.UNAVAILABLE, details: 'down' })));
+    const result = await sink.deliver(makeFinding('off-window-deploy'), { deadlineMs: deadline() });
+    expect(result).toEqual({ status: 'failed', retryable: true, reason: 'SCC call failed: 14 UNAVAILABLE: down' });
+    expect(server.calls).toHaveLength(4);
+  });
+
+  it.each([
+    ['PERMISSION_DENIED', grpc.status.PERMISSION_DENIED],
+    ['INVALID_ARGUMENT', grpc.status.INVALID_ARGUMENT],
+    ['UNAUTHENTICATED', grpc.status.UNAUTHENTICATED],
+    ['FAILED_PRECONDITION', grpc.status.FAILED_PRECONDITION],
+  ])('%s is permanent and not retried', async (name, code) => {
+    server.fail('UpdateFinding', { code, details: 'no' });
+    const result = await sink.deliver(makeFinding('off-window-deploy'), { deadlineMs: deadline() });
+    expect(result).toEqual({ status: 'failed', retryable: false, reason: `SCC call failed: ${code} ${name}: no` });
+    expect(server.calls).toHaveLength(1);
+  });
+
+  it('a source that does not exist is permanent (NOT_FOUND from the server)', async () => {
+    const other = new SccSink({ source: 'organizations/123456789012/sources/1', endpoint: parseSccEndpoint(server.endpoint), retry: FAST });
+    try {
+      expect(await other.deliver(makeFinding('off-window-deploy'), { deadlineMs: deadline() })).toMatchObject({ status: 'failed', retryable: false });
+      expect(server.calls).toHaveLength(1);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('a finding the client cannot serialize (bad eventTime) is permanent and never sent', async () => {
+    const result = await sink.deliver(makeFinding('off-window-deploy', { eventTime: 'not a time' }), { deadlineMs: deadline() });
+    expect(result).toEqual({ status: 'failed', retryable: false, reason: 'cannot build the SCC finding: not an ISO 8601 timestamp: "not a time"' });
+    expect(server.calls).toHaveLength(0);
+  });
+
+  it('hostile strings reach SCC as data, and every upsert is accepted', async () => {
+    for (const [, hostile] of HOSTILE.slice(0, 30)) {
+      const finding = makeFinding('new-image-repository', { service: hostile, principal: hostile, image: hostile, labels: { [hostile || 'empty']: hostile } });
+      expect(await sink.deliver(finding, { deadlineMs: deadline() })).toMatchObject({ status: 'delivered' });
+    }
+    expect(server.findings.size).toBe(30);
+  });
+
+  it('a redelivered finding is written once through deliverOnce, and resolved once', async () => {
+    const records = new MemoryDeliveryRecordStore();
+    const finding = makeFinding('public-invoker-grant');
+    const outcomes = [];
+    for (const f of [finding, finding, resolutionOf(finding), resolutionOf(finding), finding]) {
+      outcomes.push((await deliverOnce({ sink, finding: f, records, nowMs: Date.now(), deadlineMs: deadline() })).status);
+    }
+    expect(outcomes).toEqual(['delivered', 'duplicate', 'delivered', 'duplicate', 'duplicate']);
+    expect(server.calls.map((c) => c.method)).toEqual(['UpdateFinding', 'UpdateFinding', 'SetFindingState']);
+  });
+
+  it('createSccSource creates an organization-level source and returns its name', async () => {
+    const name = await createSccSource('123456789012', 'runwatch', { description: 'test', endpoint: parseSccEndpoint(server.endpoint) });
+    expect(name).toMatch(/^organizations\/123456789012\/sources\/\d+$/);
+    expect(server.sources.has(name)).toBe(true);
+    expect(server.calls.at(-1)).toMatchObject({ method: 'CreateSource', request: { parent: 'organizations/123456789012', source: { displayName: 'runwatch', description: 'test' } } });
+    await expect(createSccSource('organizations/1', '', { endpoint: parseSccEndpoint(server.endpoint) })).rejects.toThrow(/1 to 64/);
+  });
+
+  it('no test in this file made a credential or metadata look-up', () => {
+    expect(metadataServer.requests).toHaveLength(0);
+  });
+});

@@ -1,0 +1,273 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { SlackSinkConfig } from '../../functions/config/types.js';
+import { deliverOnce } from '../../sinks/deliver.js';
+import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
+import {
+  classifySlackError,
+  escapeMrkdwn,
+  formatTime,
+  parseSlackRef,
+  renderSlack,
+  slackChannelFor,
+  slackLink,
+  SlackSink,
+  truncateEscaped,
+} from '../../sinks/slack.js';
+import { makeFinding, resolutionOf, RULES } from '../support/findings.js';
+import { SCC_TEST_SOURCE } from '../support/sccServer.js';
+import { SLACK_TEST_TOKEN, slackError, slackRateLimited, startSlackServer, type SlackServer } from '../support/slackServer.js';
+import { expectGolden } from './golden.js';
+
+const FAST = { initialDelayMs: 10, maxDelayMs: 20 };
+const CONFIG: SlackSinkConfig = {
+  minSeverity: 'LOW',
+  channel: '#security-alerts',
+  channelsBySeverity: { CRITICAL: '#security-oncall' },
+  channelsByRule: { 'off-window-deploy': '#deploys' },
+};
+
+let server: SlackServer;
+beforeAll(async () => {
+  server = await startSlackServer();
+});
+afterAll(() => server.close());
+beforeEach(() => {
+  server.reset();
+});
+
+function sink(overrides: Partial<ConstructorParameters<typeof SlackSink>[0]> = {}): SlackSink {
+  return new SlackSink({ token: SLACK_TEST_TOKEN, apiUrl: server.apiUrl, config: CONFIG, sccSource: SCC_TEST_SOURCE, retry: FAST, ...overrides });
+}
+
+const deadline = (): number => Date.now() + 10_000;
+
+describe('renderSlack', () => {
+  it.each(RULES)('%s: golden message', (rule) => {
+    const finding = makeFinding(rule);
+    expectGolden(`slack/${rule}`, renderSlack(finding, { channel: slackChannelFor(finding, CONFIG) ?? '', sccSource: SCC_TEST_SOURCE }));
+  });
+
+  it('golden thread reply for a resolution', () => {
+    const finding = resolutionOf(makeFinding('public-invoker-grant'));
+    expectGolden('slack/resolution-thread-reply', renderSlack(finding, { channel: '#ignored', thread: { channel: 'CSECURITYALERTS', ts: '1715652787.000100' } }));
+  });
+
+  it('golden standalone message for a resolution whose original never reached Slack', () => {
+    const finding = resolutionOf(makeFinding('service-account-change'), {
+      reason: 'the service runs as storefront@acme-prod.iam.gserviceaccount.com again',
+    });
+    expectGolden('slack/resolution-standalone', renderSlack(finding, { channel: '#security-alerts' }));
+  });
+
+  it('links only to the SCC finding when the SCC source is known', () => {
+    const finding = makeFinding('public-invoker-grant');
+    const withScc = JSON.stringify(renderSlack(finding, { channel: 'C1', sccSource: SCC_TEST_SOURCE }));
+    const withoutScc = JSON.stringify(renderSlack(finding, { channel: 'C1' }));
+    expect(withScc).toContain('|SCC finding>');
+    expect(withoutScc).not.toContain('SCC finding');
+  });
+
+  it('drops links that are not https on the Cloud Console', () => {
+    const finding = makeFinding('off-window-deploy', {}, { links: { console: 'javascript:alert(1)', logEntry: 'https://evil.example/|x' } });
+    const text = JSON.stringify(renderSlack(finding, { channel: 'C1' }));
+    expect(text).not.toContain('javascript');
+    expect(text).not.toContain('evil.example');
+  });
+});
+
+describe('Slack text helpers', () => {
+  it('escapes exactly &, < and >', () => {
+    expect(escapeMrkdwn(`<!channel> & <@U1> "'*_~\``)).toBe(`&lt;!channel&gt; &amp; &lt;@U1&gt; "'*_~\``);
+  });
+
+  it('never cuts an entity or a surrogate pair in half', () => {
+    const escaped = escapeMrkdwn('ab<<<<');
+    for (let max = 3; max <= escaped.length; max += 1) {
+      const cut = truncateEscaped(escaped, max);
+      expect(cut.length).toBeLessThanOrEqual(max);
+      expect(cut.replace(/&(amp|lt|gt);/g, '')).not.toContain('&');
+    }
+    expect(truncateEscaped('ab😀cd', 4)).toBe('ab…');
+  });
+
+  it('builds links from Cloud Console https URLs only, with no | in the text', () => {
+    expect(slackLink('https://console.cloud.google.com/run?project=a&b=c', 'A | B')).toBe('<https://console.cloud.google.com/run?project=a&amp;b=c|A   B>');
+    for (const url of ['http://console.cloud.google.com/', 'https://console.cloud.google.com.evil.example/', 'https://user@console.cloud.google.com/', 'https://console.cloud.google.com/a|b', 'https://console.cloud.google.com/<x>', 'mailto:a@b.c', 'https://console.cloud.google.com/ a']) {
+      expect(slackLink(url, 'x')).toBeUndefined();
+    }
+  });
+
+  it('parses channel:ts refs and nothing else', () => {
+    expect(parseSlackRef('C123:1715652787.000100')).toEqual({ channel: 'C123', ts: '1715652787.000100' });
+    expect(parseSlackRef('C123')).toBeUndefined();
+    expect(parseSlackRef('C1:2:3')).toBeUndefined();
+    expect(parseSlackRef(undefined)).toBeUndefined();
+  });
+
+  it('formats times in UTC', () => {
+    expect(formatTime('2024-05-14T02:13:07.123456789Z')).toBe('2024-05-14 02:13:07 UTC');
+    expect(formatTime('yesterday')).toBe('yesterday');
+  });
+
+  it('picks the channel by rule, then severity, then the default', () => {
+    expect(slackChannelFor(makeFinding('off-window-deploy', {}, { severity: 'CRITICAL' }), CONFIG)).toBe('#deploys');
+    expect(slackChannelFor(makeFinding('public-invoker-grant', {}, { severity: 'CRITICAL' }), CONFIG)).toBe('#security-oncall');
+    expect(slackChannelFor(makeFinding('public-invoker-grant'), CONFIG)).toBe('#security-alerts');
+    expect(slackChannelFor(makeFinding('public-invoker-grant'), { minSeverity: 'LOW' })).toBeUndefined();
+  });
+});
+
+describe('SlackSink against a local Web API', () => {
+  it('posts the rendered message with the token, no unfurling, and returns channel:ts', async () => {
+    const finding = makeFinding('new-image-repository');
+    const result = await sink().deliver(finding, { deadlineMs: deadline() });
+    expect(result).toMatchObject({ status: 'delivered', ref: expect.stringMatching(/^CSECURITYALERTS:1715652787\.\d{6}$/) });
+    const [post] = server.posts();
+    const expected = renderSlack(finding, { channel: '#security-alerts', sccSource: SCC_TEST_SOURCE });
+    expect(post?.token).toBe(SLACK_TEST_TOKEN);
+    expect(post?.blocks).toEqual(expected.blocks);
+    expect(post?.form).toMatchObject({ channel: '#security-alerts', text: expected.text, unfurl_links: 'false', unfurl_media: 'false', parse: 'none' });
+    expect(post?.form).not.toHaveProperty('thread_ts');
+    expect(post?.form).not.toHaveProperty('link_names');
+  });
+
+  it('routes to the rule channel', async () => {
+    await sink().deliver(makeFinding('off-window-deploy'), { deadlineMs: deadline() });
+    expect(server.posts()[0]?.form['channel']).toBe('#deploys');
+  });
+
+  it('a channel-less config is a permanent failure that names the rule', async () => {
+    const result = await sink({ config: { minSeverity: 'LOW' } }).deliver(makeFinding('service-account-change'), { deadlineMs: deadline() });
+    expect(result).toEqual({ status: 'failed', retryable: false, reason: 'no Slack channel configured for rule service-account-change / severity MEDIUM' });
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('honours Retry-After on 429 (rejectRateLimitedCalls: the client does not sleep on its own)', async () => {
+    server.script(slackRateLimited(1));
+    const result = await sink().deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline() });
+    expect(result).toMatchObject({ status: 'delivered' });
+    expect(server.requests).toHaveLength(2);
+    expect((server.requests[1]?.receivedAtMs ?? 0) - (server.requests[0]?.receivedAtMs ?? 0)).toBeGreaterThanOrEqual(950);
+  });
+
+  it('hands a Retry-After longer than the time left back at once', async () => {
+    server.script(slackRateLimited(30));
+    const started = Date.now();
+    const result = await sink().deliver(makeFinding('public-invoker-grant'), { deadlineMs: Date.now() + 5_000 });
+    expect(result).toEqual({ status: 'failed', retryable: true, reason: 'Slack rate limited the call (Retry-After 30 s)', retryAfterMs: 30_000 });
+    expect(server.requests).toHaveLength(1);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('retries a 429 without Retry-After with its own backoff', async () => {
+    server.script({ status: 429, body: { ok: false, error: 'ratelimited' } });
+    expect(await sink().deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline() })).toMatchObject({ status: 'delivered' });
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it.each(['channel_not_found', 'not_in_channel', 'is_archived', 'invalid_blocks', 'msg_too_long', 'invalid_auth', 'missing_scope'])(
+    '%s is permanent and not retried',
+    async (error) => {
+      server.script(slackError(error));
+      const result = await sink().deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline() });
+      expect(result).toEqual({ status: 'failed', retryable: false, reason: `Slack rejected the message: ${error}` });
+      expect(server.requests).toHaveLength(1);
+    },
+  );
+
+  it('a wrong token is permanent (invalid_auth from the server)', async () => {
+    const result = await sink({ token: 'xoxb-wrong' }).deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline() });
+    expect(result).toEqual({ status: 'failed', retryable: false, reason: 'Slack rejected the message: invalid_auth' });
+    expect(JSON.stringify(result)).not.toContain('xoxb');
+  });
+
+  it.each([
+    ['HTTP 500', { status: 500, body: 'oops' }],
+    ['HTTP 503', { status: 503 }],
+    ['internal_error', slackError('internal_error')],
+    ['dropped connection', { destroy: true } as const],
+  ])('retries %s and then delivers', async (_name, reply) => {
+    server.script(reply);
+    expect(await sink().deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline() })).toMatchObject({ status: 'delivered' });
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('bounds retries: three attempts, then a retryable failure', async () => {
+    server.script({ status: 500 }, { status: 500 }, { status: 500 }, { status: 500 });
+    const result = await sink().deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline() });
+    expect(result).toEqual({ status: 'failed', retryable: true, reason: 'Slack answered HTTP 500' });
+    expect(server.requests).toHaveLength(3);
+  });
+
+  it('a hanging server times out at the attempt timeout, never past the deadline', async () => {
+    server.script({ hang: true }, { hang: true }, { hang: true });
+    const started = Date.now();
+    const result = await sink({ retry: { ...FAST, attemptTimeoutMs: 300 } }).deliver(makeFinding('public-invoker-grant'), { deadlineMs: Date.now() + 700 });
+    expect(result).toMatchObject({ status: 'failed', retryable: true });
+    expect((result as { reason: string }).reason).toMatch(/^Slack request failed: /);
+    expect(Date.now() - started).toBeLessThan(1_200);
+  });
+
+  it('delivers once through deliverOnce, and the resolution replies in the original thread', async () => {
+    const records = new MemoryDeliveryRecordStore();
+    const finding = makeFinding('public-invoker-grant');
+    const first = await deliverOnce({ sink: sink(), finding, records, nowMs: Date.now(), deadlineMs: deadline() });
+    const again = await deliverOnce({ sink: sink(), finding, records, nowMs: Date.now(), deadlineMs: deadline() });
+    const ref = first.status === 'delivered' ? first.ref : undefined;
+    expect(ref).toMatch(/^CSECURITYALERTS:\d+\.\d+$/);
+    expect(again).toEqual({ status: 'duplicate', reason: 'already delivered', ref });
+    expect(server.posts()).toHaveLength(1);
+
+    const resolved = await deliverOnce({ sink: sink(), finding: resolutionOf(finding), records, nowMs: Date.now(), deadlineMs: deadline() });
+    const resolvedAgain = await deliverOnce({ sink: sink(), finding: resolutionOf(finding), records, nowMs: Date.now(), deadlineMs: deadline() });
+    expect(resolved).toMatchObject({ status: 'delivered', ref: expect.stringMatching(/^CSECURITYALERTS:\d+\.\d+$/) });
+    expect(resolvedAgain.status).toBe('duplicate');
+    const posts = server.posts();
+    expect(posts).toHaveLength(2);
+    expect(posts[1]?.form).toMatchObject({ channel: 'CSECURITYALERTS', thread_ts: ref?.split(':')[1] });
+    expect(posts[1]?.blocks).toEqual(renderSlack(resolutionOf(finding), { channel: 'x', thread: { channel: 'CSECURITYALERTS', ts: ref?.split(':')[1] ?? '' } }).blocks);
+    expect(posts[1]?.form).not.toHaveProperty('reply_broadcast');
+  });
+  it('a resolution that arrives before its finding posts one standalone resolved message; the late finding is not posted', async () => {
+    const records = new MemoryDeliveryRecordStore();
+    const finding = makeFinding('service-account-change');
+    const resolved = await deliverOnce({ sink: sink(), finding: resolutionOf(finding), records, nowMs: Date.now(), deadlineMs: deadline() });
+    const late = await deliverOnce({ sink: sink(), finding, records, nowMs: Date.now(), deadlineMs: deadline() });
+    expect(resolved.status).toBe('delivered');
+    expect(late).toEqual({ status: 'duplicate', reason: 'already resolved' });
+    const posts = server.posts();
+    expect(posts).toHaveLength(1);
+    expect(posts[0]?.form).toMatchObject({ channel: '#security-alerts' });
+    expect(posts[0]?.form).not.toHaveProperty('thread_ts');
+    expect(posts[0]?.blocks).toEqual(renderSlack(resolutionOf(finding), { channel: '#security-alerts', sccSource: SCC_TEST_SOURCE }).blocks);
+  });
+
+  it('an active finding never goes into a thread, even if handed a previousRef', async () => {
+    await sink().deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline(), previousRef: 'COTHER:1715652787.000001' });
+    expect(server.posts()[0]?.form).toMatchObject({ channel: '#security-alerts' });
+    expect(server.posts()[0]?.form).not.toHaveProperty('thread_ts');
+  });
+});
+
+describe('classifySlackError', () => {
+  it('reads the client error codes', () => {
+    expect(classifySlackError({ code: 'slack_webapi_rate_limited_error', retryAfter: 7 })).toEqual({
+      status: 'failed',
+      retryable: true,
+      reason: 'Slack rate limited the call (Retry-After 7 s)',
+      retryAfterMs: 7_000,
+    });
+    expect(classifySlackError({ code: 'slack_webapi_platform_error', data: { error: 'invalid_blocks', response_metadata: { messages: ['[ERROR] bad'] } } })).toEqual({
+      status: 'failed',
+      retryable: false,
+      reason: 'Slack rejected the message: invalid_blocks ([ERROR] bad)',
+    });
+    expect(classifySlackError({ code: 'slack_webapi_http_error', statusCode: 404 })).toMatchObject({ retryable: false });
+    expect(classifySlackError({ code: 'slack_webapi_request_error', original: { code: 'ECONNREFUSED' } })).toEqual({
+      status: 'failed',
+      retryable: true,
+      reason: 'Slack request failed: ECONNREFUSED',
+    });
+    expect(classifySlackError(new TypeError('bug'))).toMatchObject({ retryable: false });
+  });
+});

@@ -1,0 +1,146 @@
+// Attacker-controlled strings (service names, labels, principals, image names) must never become Slack markup
+// (mentions, links, quotes, formatting) and must never push a message over a Block Kit limit.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Finding } from '../../functions/findings/finding.js';
+import { renderSlack, SLACK_LIMITS, SlackSink, type SlackMessage } from '../../sinks/slack.js';
+import { makeFinding, resolutionOf, RULES, type FindingFacts } from '../support/findings.js';
+import { SCC_TEST_SOURCE } from '../support/sccServer.js';
+import { SLACK_TEST_TOKEN, startSlackServer, type SlackServer } from '../support/slackServer.js';
+import { HOSTILE } from './hostile.js';
+
+const PLACEMENTS: readonly ((value: string) => Partial<FindingFacts>)[] = [
+  (v) => ({ service: v }),
+  (v) => ({ principal: v }),
+  (v) => ({ image: `docker.io/${v}/app:1` }),
+  (v) => ({ image: v }),
+  (v) => ({ labels: { team: v, 'commit-sha': v, 'gcb-build-id': v } }),
+  (v) => ({ labels: { [v]: 'value' } }),
+];
+
+/** Every finding shape a message can take, with `facts` applied. */
+function variants(facts: Partial<FindingFacts>): Finding[] {
+  return RULES.flatMap((rule) => {
+    const finding = makeFinding(rule, facts);
+    return [finding, resolutionOf(finding, { principal: facts.principal ?? 'bob@acme.com', reason: `reverted by ${facts.service ?? 'someone'}` })];
+  });
+}
+
+function renders(finding: Finding): SlackMessage[] {
+  const standalone = renderSlack(finding, { channel: 'C0SECURITY', sccSource: SCC_TEST_SOURCE });
+  if (finding.status !== 'resolved') return [standalone];
+  return [standalone, renderSlack(finding, { channel: 'C0SECURITY', thread: { channel: 'C0SECURITY', ts: '1715652787.000100' } })];
+}
+
+interface TextObject {
+  readonly type: string;
+  readonly text: string;
+}
+
+function textObjects(value: unknown, out: TextObject[] = []): TextObject[] {
+  if (Array.isArray(value)) for (const item of value) textObjects(item, out);
+  else if (value && typeof value === 'object') {
+    const v = value as Record<string, unknown>;
+    if ((v['type'] === 'mrkdwn' || v['type'] === 'plain_text') && typeof v['text'] === 'string') out.push(v as unknown as TextObject);
+    for (const child of Object.values(v)) textObjects(child, out);
+  }
+  return out;
+}
+
+/** Our own links: https on the Cloud Console, no space, `<`, `>` or `|` in the URL, no `<`, `>` or `|` in the text. */
+const OWN_LINK = /<https:\/\/console\.cloud\.google\.com\/[^\s<>|]*\|[^<>|]*>/g;
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+/** The same without the line break: plain_text may hold OUR line breaks between evidence lines. */
+const UNSAFE_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+
+function assertSafe(message: SlackMessage, hostile: string): void {
+  const texts = textObjects(message.blocks);
+  const mrkdwnTexts = [message.text, ...texts.filter((t) => t.type === 'mrkdwn').map((t) => t.text)];
+  for (const text of mrkdwnTexts) {
+    const withoutLinks = text.replace(OWN_LINK, '');
+    expect(withoutLinks, text).not.toMatch(/[<>]/);
+    expect(text.replace(/&(amp|lt|gt);/g, ''), text).not.toContain('&');
+    expect(text).not.toMatch(UNSAFE);
+    // Formatting characters cannot be escaped in mrkdwn: the hostile text must simply never be there.
+    if (hostile.trim().length >= 2) expect(text).not.toContain(hostile);
+  }
+  for (const text of texts.filter((t) => t.type === 'plain_text')) {
+    expect(text.text).not.toMatch(UNSAFE_BUT_NEWLINE);
+    expect(text.text.trim().length).toBeGreaterThan(0);
+    // A value's own line breaks and invisible characters never survive, so it cannot fake a line of ours.
+    if (UNSAFE.test(hostile)) expect(text.text).not.toContain(hostile);
+  }
+  assertWithinLimits(message);
+}
+
+function assertWithinLimits(message: SlackMessage): void {
+  expect(message.blocks.length).toBeLessThanOrEqual(SLACK_LIMITS.blocks);
+  expect(message.text.length).toBeLessThanOrEqual(SLACK_LIMITS.messageText);
+  expect(message.text.length).toBeGreaterThan(0);
+  let total = 0;
+  for (const block of message.blocks) {
+    const b = block as unknown as { type: string; text?: TextObject; fields?: TextObject[]; elements?: TextObject[] };
+    if (b.type === 'header') expect(b.text?.text.length).toBeLessThanOrEqual(SLACK_LIMITS.headerText);
+    if (b.text) expect(b.text.text.length).toBeLessThanOrEqual(SLACK_LIMITS.sectionText);
+    if (b.fields) {
+      expect(b.fields.length).toBeLessThanOrEqual(SLACK_LIMITS.fields);
+      for (const field of b.fields) expect(field.text.length).toBeLessThanOrEqual(SLACK_LIMITS.fieldText);
+    }
+    if (b.elements) expect(b.elements.length).toBeLessThanOrEqual(10);
+    total += textObjects(block).reduce((sum, t) => sum + t.text.length, 0);
+  }
+  // Slack rejects messages (msg_blocks_too_long) well below the sum of the documented limits.
+  expect(total).toBeLessThanOrEqual(10_000);
+}
+
+describe('hostile strings in Slack messages', () => {
+  it('has at least 50 hostile strings', () => {
+    expect(HOSTILE.length).toBeGreaterThanOrEqual(50);
+  });
+
+  it.each(HOSTILE)('%s: no markup, within limits, in every placement and message shape', (_name, hostile) => {
+    for (const place of PLACEMENTS) {
+      for (const finding of variants(place(hostile))) {
+        for (const message of renders(finding)) assertSafe(message, hostile);
+      }
+    }
+  });
+
+  it('all of them at once, in every placement at the same time', () => {
+    for (const [, hostile] of HOSTILE) {
+      const facts: Partial<FindingFacts> = { service: hostile, principal: hostile, image: hostile, labels: { [hostile]: hostile, 'commit-sha': hostile } };
+      for (const finding of variants(facts)) for (const message of renders(finding)) assertSafe(message, hostile);
+    }
+  });
+
+  it('shows untrusted values as plain text (neutralized), not hidden', () => {
+    const finding = makeFinding('new-image-repository', { principal: '<!channel>\u202e', service: '*svc*' });
+    const message = renderSlack(finding, { channel: 'C1' });
+    const plain = textObjects(message.blocks).filter((t) => t.type === 'plain_text').map((t) => t.text);
+    expect(plain).toContain('<!channel>\ufffd');
+    expect(plain).toContain('acme-prod/*svc* (europe-west1)');
+  });
+});
+
+describe('hostile strings through the real client and a local Slack', () => {
+  let server: SlackServer;
+  beforeAll(async () => {
+    server = await startSlackServer();
+  });
+  afterAll(() => server.close());
+
+  it('every hostile finding posts, and Slack receives exactly the safe blocks we rendered', async () => {
+    const sink = new SlackSink({ token: SLACK_TEST_TOKEN, apiUrl: server.apiUrl, config: { minSeverity: 'LOW', channel: 'C0SECURITY' }, retry: { maxAttempts: 1 } });
+    const sent: SlackMessage[] = [];
+    for (const [, hostile] of HOSTILE) {
+      const finding = makeFinding('new-image-repository', { service: hostile, principal: hostile, image: hostile, labels: { team: hostile } });
+      expect(await sink.deliver(finding, { deadlineMs: Date.now() + 5_000 })).toMatchObject({ status: 'delivered' });
+      sent.push(renderSlack(finding, { channel: 'C0SECURITY' }));
+    }
+    const posts = server.posts();
+    expect(posts).toHaveLength(HOSTILE.length);
+    posts.forEach((post, i) => {
+      expect(post.blocks).toEqual(sent[i]?.blocks);
+      expect(post.form['unfurl_links']).toBe('false');
+    });
+  });
+});

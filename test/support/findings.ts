@@ -1,0 +1,145 @@
+// Realistic findings, one per rule, shaped like the engine builds them (summary, evidence, links and id derived
+// from the facts), so a hostile service name or principal flows everywhere the real one would.
+import type { Finding, Resolution } from '../../functions/findings/finding.js';
+import { findingId } from '../../functions/findings/id.js';
+
+export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository'] as const;
+export type TestRule = (typeof RULES)[number];
+
+/** The facts a finding is built from; every one can be overridden (hostile-input tests do). */
+export interface FindingFacts {
+  readonly project: string;
+  readonly location: string;
+  readonly service: string;
+  readonly principal: string;
+  readonly revision: string;
+  readonly image: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly eventTime: string;
+  readonly insertId: string;
+}
+
+export const DEFAULT_FACTS: FindingFacts = {
+  project: 'acme-prod',
+  location: 'europe-west1',
+  service: 'storefront',
+  principal: 'alice@acme.com',
+  revision: 'storefront-00042-xuz',
+  image: 'docker.io/evil-corp/storefront:latest',
+  labels: { 'commit-sha': '3f9c2a7e1b4d8f60a5c9e2d7b1a3f4e5c6d7e8f9', 'gcb-build-id': '7d1e2c3b-4a5f-4e6d-9c8b-1a2b3c4d5e6f', 'managed-by': 'cloud-build' },
+  eventTime: '2024-05-14T02:13:07.123456789Z',
+  insertId: '1x9k2fe4k8a3',
+};
+
+const CONSOLE = 'https://console.cloud.google.com';
+
+/**
+ * As functions/findings/enrich.ts builds them, except that lone surrogates become U+FFFD first
+ * (encodeURIComponent throws on them; hostile-input tests use them).
+ */
+function links(f: FindingFacts): Finding['links'] {
+  const encodeURIComponent = (value: string): string => globalThis.encodeURIComponent(value.replace(/[\ud800-\udfff]/gu, '\ufffd'));
+  const project = encodeURIComponent(f.project);
+  const query = `insertId="${f.insertId}"\ntimestamp="${f.eventTime}"`;
+  const logEntry = `${CONSOLE}/logs/query;query=${encodeURIComponent(query)};cursorTimestamp=${encodeURIComponent(f.eventTime)}?project=${project}`;
+  return { console: `${CONSOLE}/run/detail/${encodeURIComponent(f.location)}/${encodeURIComponent(f.service)}/revisions?project=${project}`, logEntry };
+}
+
+function base(rule: TestRule, f: FindingFacts, dedupKey: readonly string[]): Omit<Finding, 'severity' | 'title' | 'summary' | 'evidence' | 'unknown' | 'methodName'> {
+  const deploy = rule !== 'public-invoker-grant';
+  const provenance = deploy
+    ? { commit: f.labels['commit-sha'], pipeline: f.labels['gcb-build-id'], sources: { commit: 'label:commit-sha', pipeline: 'label:gcb-build-id' } }
+    : {};
+  return {
+    id: findingId(rule, dedupKey),
+    rule,
+    eventTime: f.eventTime,
+    project: f.project,
+    location: f.location,
+    service: f.service,
+    ...(deploy ? { revision: f.revision } : {}),
+    principal: f.principal,
+    resourceName: `//run.googleapis.com/projects/${f.project}/locations/${f.location}/services/${f.service}`,
+    labels: deploy ? f.labels : {},
+    provenance: Object.fromEntries(Object.entries(provenance).filter(([, v]) => v !== undefined)),
+    logName: `projects/${f.project}/logs/cloudaudit.googleapis.com%2Factivity`,
+    insertId: f.insertId,
+    links: links(f),
+  };
+}
+
+function where(f: FindingFacts): string {
+  return `${f.project}/${f.service} (${f.location})`;
+}
+
+function repositoryOf(image: string): string {
+  const withoutDigest = image.split('@')[0] ?? image;
+  const slash = withoutDigest.lastIndexOf('/');
+  return slash > 0 ? withoutDigest.slice(0, slash) : withoutDigest;
+}
+
+const BUILDERS: Readonly<Record<TestRule, (f: FindingFacts) => Finding>> = {
+  'public-invoker-grant': (f) => ({
+    ...base('public-invoker-grant', f, [`${f.project}/${f.location}/${f.service}`, 'allUsers', 'roles/run.invoker', f.eventTime]),
+    severity: 'HIGH',
+    title: 'Cloud Run invoker granted to the public',
+    summary: `${f.principal} granted roles/run.invoker to allUsers on ${where(f)}.`,
+    evidence: { scope: 'service', membersGranted: ['allUsers'], roles: ['roles/run.invoker'], source: 'policy delta' },
+    unknown: [],
+    methodName: 'google.cloud.run.v1.Services.SetIamPolicy',
+  }),
+  'off-window-deploy': (f) => ({
+    ...base('off-window-deploy', f, [`${f.project}/${f.location}/${f.service}`, f.revision]),
+    severity: 'MEDIUM',
+    title: 'Deploy outside a change window',
+    summary: `${f.principal} deployed ${where(f)} at 2024-05-14 04:13 (tue), outside every change window.`,
+    evidence: { localTime: '2024-05-14 04:13', timezone: 'Europe/Berlin', day: 'tue', windows: ['mon-fri 09:00-17:00'], operation: 'replace' },
+    unknown: [],
+    methodName: 'google.cloud.run.v1.Services.ReplaceService',
+  }),
+  'service-account-change': (f) => ({
+    ...base('service-account-change', f, [`${f.project}/${f.location}/${f.service}`, `storefront@${f.project}.iam.gserviceaccount.com`, `ci-deployer@${f.project}.iam.gserviceaccount.com`, f.revision]),
+    severity: 'MEDIUM',
+    title: 'Runtime service account changed',
+    summary: `${f.principal} changed the runtime identity of ${where(f)} from storefront@${f.project}.iam.gserviceaccount.com to ci-deployer@${f.project}.iam.gserviceaccount.com.`,
+    evidence: {
+      before: `storefront@${f.project}.iam.gserviceaccount.com`,
+      after: `ci-deployer@${f.project}.iam.gserviceaccount.com`,
+      toDefaultComputeServiceAccount: false,
+    },
+    unknown: ['image'],
+    methodName: 'google.cloud.run.v2.Services.UpdateService',
+  }),
+  'new-image-repository': (f) => ({
+    ...base('new-image-repository', f, [`${f.project}/${f.location}/${f.service}`, repositoryOf(f.image), f.revision]),
+    severity: 'HIGH',
+    title: 'Image from a repository this service never used',
+    summary: `${f.principal} deployed ${f.image} to ${where(f)}: repository ${repositoryOf(f.image)} is new for this service.`,
+    evidence: {
+      image: f.image,
+      repository: repositoryOf(f.image),
+      knownRepositories: ['europe-docker.pkg.dev/acme-prod/apps'],
+      firstDeploy: false,
+    },
+    unknown: [],
+    methodName: 'google.cloud.run.v1.Services.ReplaceService',
+  }),
+};
+
+/** A realistic finding for `rule`; `facts` change what it is built from, `overrides` patch the result. */
+export function makeFinding(rule: TestRule, facts: Partial<FindingFacts> = {}, overrides: Partial<Finding> = {}): Finding {
+  return { ...BUILDERS[rule]({ ...DEFAULT_FACTS, ...facts }), ...overrides };
+}
+
+export const DEFAULT_RESOLUTION: Resolution = {
+  time: '2024-05-14T02:41:55.5Z',
+  principal: 'bob@acme.com',
+  reason: 'allUsers no longer holds roles/run.invoker on the service',
+  logName: 'projects/acme-prod/logs/cloudaudit.googleapis.com%2Factivity',
+  insertId: '7q2m4ls0d1c9',
+};
+
+/** The resolution of `finding`: the same finding (same id), marked resolved. */
+export function resolutionOf(finding: Finding, resolution: Partial<Resolution> = {}): Finding {
+  return { ...finding, status: 'resolved', resolution: { ...DEFAULT_RESOLUTION, ...resolution } };
+}

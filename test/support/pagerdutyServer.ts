@@ -1,0 +1,69 @@
+// A local PagerDuty Events API v2 (`POST /v2/enqueue`) on 127.0.0.1, validating events the way the docs describe:
+// 202 `{status:'success', message:'Event processed', dedup_key}`, 400 `{status:'invalid event', message, errors[]}`.
+// It also tracks alerts by dedup_key so tests can see a trigger open one and a resolve close it.
+import { startHttpReceiver, type HttpReceiver, type ReceivedRequest } from './webhookServer.js';
+
+export const PAGERDUTY_TEST_ROUTING_KEY = 'R0UT1NGKEY0123456789abcdefABCDEF';
+
+export interface PagerDutyServer extends HttpReceiver {
+  /** The value for PAGERDUTY_EVENTS_URL. */
+  readonly eventsUrl: string;
+  /** The parsed bodies of every /v2/enqueue request. */
+  events(): Record<string, unknown>[];
+  /** Open alerts by dedup_key. */
+  readonly open: Set<string>;
+}
+
+const ACTIONS = new Set(['trigger', 'acknowledge', 'resolve']);
+const SEVERITIES = new Set(['critical', 'error', 'warning', 'info']);
+
+export async function startPagerDutyServer(): Promise<PagerDutyServer> {
+  const open = new Set<string>();
+  const receiver = await startHttpReceiver((request) => {
+    if (request.path !== '/v2/enqueue' || request.method !== 'POST') return { status: 404, body: { status: 'not found' } };
+    const event = parse(request);
+    const errors = event ? validate(event) : ['Event object is not valid JSON'];
+    if (!event || errors.length) return { status: 400, body: { status: 'invalid event', message: 'Event object is invalid', errors } };
+    const dedupKey = typeof event['dedup_key'] === 'string' ? event['dedup_key'] : `generated-${receiverCount()}`;
+    if (event['event_action'] === 'trigger') open.add(dedupKey);
+    if (event['event_action'] === 'resolve') open.delete(dedupKey);
+    return { status: 202, body: { status: 'success', message: 'Event processed', dedup_key: dedupKey } };
+  });
+  const receiverCount = (): number => receiver.requests.length;
+  return {
+    ...receiver,
+    eventsUrl: `${receiver.origin}/v2/enqueue`,
+    open,
+    events: () => receiver.requests.filter((r) => r.path === '/v2/enqueue').map((r) => parse(r) ?? {}),
+  };
+}
+
+function parse(request: ReceivedRequest): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(request.body);
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function validate(event: Record<string, unknown>): string[] {
+  const errors: string[] = [];
+  if (typeof event['routing_key'] !== 'string' || event['routing_key'].length !== 32) errors.push('Invalid routing key');
+  if (!ACTIONS.has(String(event['event_action']))) errors.push("'event_action' is invalid");
+  if (typeof event['dedup_key'] === 'string' && event['dedup_key'].length > 255) errors.push("'dedup_key' is too long");
+  if (event['event_action'] === 'trigger') errors.push(...validatePayload(event['payload']));
+  if (event['event_action'] !== 'trigger' && typeof event['dedup_key'] !== 'string') errors.push("'dedup_key' is required");
+  return errors;
+}
+
+function validatePayload(payload: unknown): string[] {
+  if (!payload || typeof payload !== 'object') return ["'payload' is missing or not an object"];
+  const p = payload as Record<string, unknown>;
+  const errors: string[] = [];
+  if (typeof p['summary'] !== 'string' || p['summary'].length === 0) errors.push("'payload.summary' is missing or blank");
+  else if (p['summary'].length > 1024) errors.push("'payload.summary' is too long");
+  if (typeof p['source'] !== 'string' || p['source'].length === 0) errors.push("'payload.source' is missing or blank");
+  if (!SEVERITIES.has(String(p['severity']))) errors.push("'payload.severity' is invalid");
+  return errors;
+}

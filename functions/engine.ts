@@ -24,7 +24,7 @@ import {
 } from './correlate/rollout.js';
 import { detectors, type RuleId } from './detectors/index.js';
 import { createsRevision } from './detectors/revision.js';
-import type { Detection, Detector } from './detectors/types.js';
+import type { Detection, Detector, OpenFinding } from './detectors/types.js';
 import type { RevisionObservation } from './audit/systemEvent.js';
 import { linksOf, provenanceOf, resourceNameOf } from './findings/enrich.js';
 import type { Finding } from './findings/finding.js';
@@ -36,7 +36,7 @@ interface RuleDetection {
   readonly detection: Detection;
 }
 
-/** Detections of one evaluated change, with the change as evaluated (a rollout merges two halves). */
+/** One evaluated change, as evaluated (a rollout merges two halves). */
 interface Evaluation {
   readonly change: Change;
   readonly rollout?: RolledOut['rollout'];
@@ -156,8 +156,11 @@ function writeFromObservation(observed: ObservedFacts): DeployChange {
 
 interface Step {
   readonly next: ServiceBaseline;
-  readonly evaluations: Evaluation[];
+  readonly findings: Finding[];
 }
+
+/** Open findings kept per service; the oldest go first (they can still be resolved by hand in each sink). */
+const OPEN_LIMIT = 20;
 
 export class Engine {
   private readonly waitMs: number;
@@ -174,9 +177,9 @@ export class Engine {
     const outcome = await this.store.transact(storeKeyOf(change), (current) => {
       const due = this.completeDueRollouts(current, nowMs);
       const step = this.changeStep(due.next, change);
-      return { next: step.next, result: { evaluations: [...due.evaluations, ...step.evaluations], note: step.note, dueAtMs: step.next.dueAtMs } };
+      return { next: step.next, result: { findings: [...due.findings, ...step.findings], note: step.note, dueAtMs: step.next.dueAtMs } };
     });
-    return this.results(outcome);
+    return result(outcome);
   }
 
   /** A Cloud Run system event: a fact about a rollout. */
@@ -184,32 +187,58 @@ export class Engine {
     const outcome = await this.store.transact(baselineKey(observation.target), (current) => {
       const due = this.completeDueRollouts(current, nowMs);
       const step = this.observationStep(due.next, observation);
-      return { next: step.next, result: { evaluations: [...due.evaluations, ...step.evaluations], note: step.note, dueAtMs: step.next.dueAtMs } };
+      return { next: step.next, result: { findings: [...due.findings, ...step.findings], note: step.note, dueAtMs: step.next.dueAtMs } };
     });
-    return this.results(outcome);
+    return result(outcome);
   }
 
   /** Completes the rollouts of one service whose other half did not come in time. */
   async completeDue(key: string, nowMs: number): Promise<EngineResult> {
     const outcome = await this.store.transact(key, (current) => {
       const due = this.completeDueRollouts(current, nowMs);
-      return { next: due.next, result: { evaluations: due.evaluations, note: 'evaluated' as EngineNote, dueAtMs: due.next.dueAtMs } };
+      return { next: due.next, result: { findings: due.findings, note: 'evaluated' as EngineNote, dueAtMs: due.next.dueAtMs } };
     });
-    return this.results(outcome);
+    return result(outcome);
   }
 
-  private results(outcome: { evaluations: readonly Evaluation[]; note: EngineNote; dueAtMs: number | undefined }): EngineResult {
-    const findings = outcome.evaluations.flatMap((e) => e.detections.map((d) => toFinding(e, d, this.config)));
-    return { findings, note: outcome.note, ...(outcome.dueAtMs !== undefined ? { dueAtMs: outcome.dueAtMs } : {}) };
+  /**
+   * Runs the rules on one change against the baseline before it: first the resolutions of open findings the
+   * change takes away, then new detections; returns the findings and the open findings after it.
+   */
+  private evaluate(base: ServiceBaseline | undefined, evaluation: Omit<Evaluation, 'detections'>): { findings: Finding[]; open: OpenFinding[] } {
+    const { change } = evaluation;
+    const open = [...(base?.open ?? [])];
+    const findings: Finding[] = [];
+    // A rollout that failed changed nothing that serves: it cannot take a risk away.
+    for (const detector of evaluation.rollout?.status === 'failed' ? [] : REGISTERED) {
+      if (!detector.resolves || !detector.changeKinds.includes(change.kind)) continue;
+      const mine = open.filter((o) => o.rule === detector.id);
+      if (mine.length === 0) continue;
+      const settings = this.config.rules[detector.id] as RuleSettings;
+      for (const resolved of detector.resolves({ change, baseline: base, settings: settings as never, config: this.config }, mine)) {
+        const index = open.findIndex((o) => o.finding.id === resolved.id);
+        if (index < 0) continue;
+        const [closed] = open.splice(index, 1);
+        findings.push(resolutionOf(closed!.finding, change, resolved.reason));
+      }
+    }
+    const detections = detect(change, base, this.config);
+    for (const d of detections) {
+      const finding = toFinding({ ...evaluation, detections }, d, this.config);
+      findings.push(finding);
+      if (d.detection.opensRisk && !open.some((o) => o.finding.id === finding.id)) open.push({ rule: d.rule, finding });
+    }
+    return { findings, open: open.slice(-OPEN_LIMIT) };
   }
 
   private changeStep(current: ServiceBaseline | undefined, change: Change): Step & { note: EngineNote } {
     const base = current ?? emptyBaseline();
     if (change.kind === 'deploy' && change.methodName.includes('InternalServices.') && !this.config.cloudFunctions.watch) {
-      return { next: { ...base, managedBy: 'cloud-functions' }, evaluations: [], note: 'cloud-functions-managed' };
+      return { next: { ...base, managedBy: 'cloud-functions' }, findings: [], note: 'cloud-functions-managed' };
     }
     if (change.kind !== 'deploy' || !createsRevision(change, current)) {
-      return { next: applyChange(current, change), evaluations: [{ change, detections: detect(change, current, this.config) }], note: 'evaluated' };
+      const { findings, open } = this.evaluate(current, { change });
+      return { next: { ...applyChange(current, change), open }, findings, note: 'evaluated' };
     }
     const rollouts = [...(base.rollouts ?? [])];
     const index = rolloutForWrite(rollouts, change, this.waitMs);
@@ -217,28 +246,28 @@ export class Engine {
     if (joined) rollouts[index] = addWrite(rollouts[index]!, change);
     else rollouts.push(openFromWrite(change, this.waitMs));
     const at = joined ? index : rollouts.length - 1;
-    if (!isComplete(rollouts[at]!)) return { next: withRollouts(base, rollouts), evaluations: [], note: joined ? 'joined-rollout' : 'waiting-for-rollout' };
+    if (!isComplete(rollouts[at]!)) return { next: withRollouts(base, rollouts), findings: [], note: joined ? 'joined-rollout' : 'waiting-for-rollout' };
     const [done] = rollouts.splice(at, 1);
     return { ...this.finalize(withRollouts(base, rollouts), done!), note: 'evaluated' };
   }
 
   private observationStep(current: ServiceBaseline | undefined, observation: RevisionObservation): Step & { note: EngineNote } {
     const base = current ?? emptyBaseline();
-    if (observation.deleting) return { next: base, evaluations: [], note: 'deletion-event' };
+    if (observation.deleting) return { next: base, findings: [], note: 'deletion-event' };
     if ((observation.managedByCloudFunctions || base.managedBy === 'cloud-functions') && !this.config.cloudFunctions.watch) {
-      return { next: base, evaluations: [], note: 'cloud-functions-managed' };
+      return { next: base, findings: [], note: 'cloud-functions-managed' };
     }
-    if (belongsToCompleted(base.completed ?? [], observation)) return { next: base, evaluations: [], note: 'late-system-event' };
+    if (belongsToCompleted(base.completed ?? [], observation)) return { next: base, findings: [], note: 'late-system-event' };
     const rollouts = [...(base.rollouts ?? [])];
     const index = rolloutForObservation(rollouts, observation, this.waitMs);
     if (index < 0) {
       // Only a revision's own event opens a rollout: service-level events also follow traffic and IAM changes.
-      if (observation.level !== 'revision') return { next: base, evaluations: [], note: 'unmatched-service-event' };
+      if (observation.level !== 'revision') return { next: base, findings: [], note: 'unmatched-service-event' };
       rollouts.push(openFromObservation(observation, this.waitMs));
-      return { next: withRollouts(base, rollouts), evaluations: [], note: 'waiting-for-rollout' };
+      return { next: withRollouts(base, rollouts), findings: [], note: 'waiting-for-rollout' };
     }
     rollouts[index] = { ...rollouts[index]!, observed: observe(rollouts[index]!.observed, observation) };
-    if (!isComplete(rollouts[index]!)) return { next: withRollouts(base, rollouts), evaluations: [], note: 'joined-rollout' };
+    if (!isComplete(rollouts[index]!)) return { next: withRollouts(base, rollouts), findings: [], note: 'joined-rollout' };
     const [done] = rollouts.splice(index, 1);
     return { ...this.finalize(withRollouts(base, rollouts), done!), note: 'evaluated' };
   }
@@ -246,21 +275,21 @@ export class Engine {
   private completeDueRollouts(current: ServiceBaseline | undefined, nowMs: number): Step {
     const base = current ?? emptyBaseline();
     const rollouts = base.rollouts ?? [];
-    if (base.dueAtMs === undefined || base.dueAtMs > nowMs || rollouts.length === 0) return { next: base, evaluations: [] };
+    if (base.dueAtMs === undefined || base.dueAtMs > nowMs || rollouts.length === 0) return { next: base, findings: [] };
     let next = withRollouts(base, rollouts.filter((r) => r.deadlineMs > nowMs));
-    const evaluations: Evaluation[] = [];
+    const findings: Finding[] = [];
     for (const rollout of rollouts.filter((r) => r.deadlineMs <= nowMs).sort((a, b) => a.openedMs - b.openedMs)) {
       const step = this.finalize(next, rollout);
       next = step.next;
-      evaluations.push(...step.evaluations);
+      findings.push(...step.findings);
     }
-    return { next, evaluations };
+    return { next, findings };
   }
 
   /** Runs the rules on what rolled out and records it. A failed rollout is reported but changes no baseline facts. */
   private finalize(base: ServiceBaseline, rollout: Rollout): Step {
     const merged = rolledOut(rollout, writeFromObservation);
-    const detections = detect(merged.change, base, this.config);
+    const { findings, open } = this.evaluate(base, merged);
     const recorded: DeployChange =
       merged.rollout.status === 'failed' ? { ...merged.change, serviceAccount: undefined, images: [], invokerIamDisabled: undefined } : merged.change;
     const applied = applyChange(base, recorded);
@@ -268,8 +297,21 @@ export class Engine {
       ...(applied.completed ?? []),
       { t: merged.change.timeMs, revision: merged.change.revision, operationId: rollout.observed?.operationId ?? rollout.write?.operationId },
     ].slice(-COMPLETED_LIMIT);
-    return { next: { ...applied, completed }, evaluations: [{ change: merged.change, rollout: merged.rollout, detections }] };
+    return { next: { ...applied, completed, open }, findings };
   }
+}
+
+function result(outcome: { findings: readonly Finding[]; note: EngineNote; dueAtMs: number | undefined }): EngineResult {
+  return { findings: outcome.findings, note: outcome.note, ...(outcome.dueAtMs !== undefined ? { dueAtMs: outcome.dueAtMs } : {}) };
+}
+
+/** The original finding, closed: same id, so every sink closes what it opened for it. */
+function resolutionOf(finding: Finding, change: Change, reason: string): Finding {
+  return {
+    ...finding,
+    status: 'resolved',
+    resolution: { time: change.time, principal: change.principal?.id ?? 'unknown', reason, logName: change.key.logName, insertId: change.key.insertId },
+  };
 }
 
 function withRollouts(base: ServiceBaseline, rollouts: readonly Rollout[]): ServiceBaseline {

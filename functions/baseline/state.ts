@@ -3,6 +3,7 @@
 // *before its own timestamp*: entries that arrive late or twice never see (or overwrite) newer state.
 // The shape is plain JSON so the file and Firestore stores can keep it as is.
 import type { CompletedRollout, Rollout } from '../correlate/rollout.js';
+import type { OpenFinding } from '../detectors/types.js';
 
 export interface TimePoint<T> {
   /** Event time of the change that set the value, epoch ms. */
@@ -32,6 +33,8 @@ export interface ServiceBaseline {
   readonly completed?: readonly CompletedRollout[];
   /** The earliest rollout deadline: stores index it so a sweep finds the services with something due. */
   readonly dueAtMs?: number;
+  /** Findings whose risk is still in force, so the change that takes it away can resolve them. */
+  readonly open?: readonly OpenFinding[];
   /** Set when a Cloud Functions (2nd gen) service agent manages this service. */
   readonly managedBy?: 'cloud-functions';
 }

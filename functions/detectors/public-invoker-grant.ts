@@ -11,6 +11,7 @@
 // Options:  `rules.public-invoker-grant.allowServices` (PROJECT/SERVICE globs of services meant to be public),
 //           `exceptions`, `severity`.
 // Severity: HIGH on a service, CRITICAL on a project.
+// Resolves: the public members removed from the invoker role, or the invoker IAM check turned back on.
 // Blind spots: organization and folder policies are not read. Conditional bindings count as grants (the
 //           condition is not evaluated). Custom roles that include run.routes.invoke are not recognised.
 import { publicInvokersAfter } from '../baseline/apply.js';
@@ -20,7 +21,7 @@ import { globMatcher } from '../config/glob.js';
 import { isPublicInvokerBinding } from '../model/iam.js';
 import { DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
 import { serviceLabel } from './revision.js';
-import type { Detection, Detector } from './types.js';
+import type { Detection, Detector, Resolved } from './types.js';
 
 export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
   id: 'public-invoker-grant',
@@ -41,6 +42,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
           summary: `${who} turned off the invoker IAM check on ${serviceLabel(change.target)}: anyone on the internet can call it.`,
           evidence: { invokerIamDisabled: true, api: change.api, ingress: change.ingress ?? 'unknown' },
           dedupKey: [baselineKey(change.target), 'invoker-iam-disabled', change.time],
+          opensRisk: true,
         },
       ];
     }
@@ -73,7 +75,21 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
           source: change.delta ? 'policy delta' : baseline ? 'difference from the last known policy' : 'full policy (no earlier policy known)',
         },
         dedupKey: [baselineKey(change.target), members.join(','), roles.join(','), change.time],
+        opensRisk: true,
       },
     ];
+  },
+  resolves({ change, baseline }, open): Resolved[] {
+    if (change.kind === 'deploy') {
+      if (change.invokerIamDisabled !== false) return [];
+      return open
+        .filter((o) => o.finding.evidence['invokerIamDisabled'] === true)
+        .map((o) => ({ id: o.finding.id, reason: 'the invoker IAM check is on again' }));
+    }
+    if (change.kind !== 'iam-policy') return [];
+    const after = new Set(publicInvokersAfter(baseline, change) ?? []);
+    return open
+      .filter((o) => Array.isArray(o.finding.evidence['membersGranted']) && (o.finding.evidence['membersGranted'] as readonly string[]).every((m) => !after.has(m)))
+      .map((o) => ({ id: o.finding.id, reason: `${(o.finding.evidence['membersGranted'] as readonly string[]).join(' and ')} no longer hold the invoker role` }));
   },
 };

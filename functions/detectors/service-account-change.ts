@@ -6,6 +6,7 @@
 // Options:  `rules.service-account-change.exceptions`, `severity`.
 // Severity: HIGH when the new identity is the default compute service account (Editor on the project by
 //           default); MEDIUM otherwise.
+// Resolves: a later revision that runs as another identity (back to the previous one raises no new finding).
 // Blind spots: a template without `serviceAccountName` runs as the default compute SA; where the entry does not
 //           reveal the project number the evidence says "default compute SA". A v2 update whose mask leaves the
 //           template alone says nothing about the identity and is skipped.
@@ -14,7 +15,7 @@ import { valueBefore } from '../baseline/state.js';
 import { DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { serviceLabel, unknownDeployFacts } from './revision.js';
-import type { Detection, Detector } from './types.js';
+import type { Detection, Detector, Resolved } from './types.js';
 
 const DEFAULT_COMPUTE = /^\d+-compute@developer\.gserviceaccount\.com$/;
 
@@ -40,6 +41,8 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
     if (before === undefined) return [];
     const after = describeServiceAccount(change.serviceAccount);
     if (sameServiceAccount(before, after)) return [];
+    // Back to the identity an open finding says the service had before: that is the fix, resolved, not a new risk.
+    if ((baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence['before']), after))) return [];
     const toDefault = change.serviceAccount.kind === 'default-compute';
     return [
       {
@@ -49,7 +52,16 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
         evidence: { before, after, toDefaultComputeServiceAccount: toDefault },
         dedupKey: [baselineKey(change.target), before, after, change.revision ?? change.time],
         unknown: unknownDeployFacts(change).filter((f) => f !== 'serviceAccount'),
+        opensRisk: true,
       },
     ];
+  },
+  resolves({ change, baseline }, open): Resolved[] {
+    if (change.kind !== 'deploy' || !change.serviceAccount) return [];
+    const now = describeServiceAccount(change.serviceAccount);
+    const before = valueBefore(baseline?.serviceAccount, change.timeMs);
+    if (before !== undefined && sameServiceAccount(before, now)) return [];
+    // The service no longer runs as the identity the finding reported: that risk is gone.
+    return open.map((o) => ({ id: o.finding.id, reason: `runtime service account is now ${now}` }));
   },
 };

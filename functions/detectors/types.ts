@@ -1,7 +1,7 @@
 // The detector contract. A detector is pure: the normalized change, the service's baseline snapshot and its
 // settings in, detections out. No clients, clocks or module state; the engine does exceptions, ids and enrichment.
 import type { RulesConfig, RunwatchConfig } from '../config/types.js';
-import type { EvidenceValue, Severity } from '../findings/finding.js';
+import type { EvidenceValue, Finding, Severity } from '../findings/finding.js';
 import type { Change } from '../model/change.js';
 import type { ServiceBaseline } from '../baseline/state.js';
 
@@ -28,6 +28,19 @@ export interface Detection {
   /** Everything that makes this finding this finding and no other; the id is derived from it. */
   readonly dedupKey: readonly string[];
   readonly unknown?: readonly string[];
+  /** The finding stays open (a risk in force) until the rule's `resolves` says a later change took it away. */
+  readonly opensRisk?: boolean;
+}
+
+/** A finding still open on this service (kept in its baseline), as the rule raised it. */
+export interface OpenFinding {
+  readonly rule: string;
+  readonly finding: Finding;
+}
+
+export interface Resolved {
+  readonly id: string;
+  readonly reason: string;
 }
 
 export interface Detector<Id extends keyof RulesConfig = keyof RulesConfig> {
@@ -38,4 +51,9 @@ export interface Detector<Id extends keyof RulesConfig = keyof RulesConfig> {
   /** The kinds of change the rule looks at; others are not passed to `detect`. */
   readonly changeKinds: readonly Change['kind'][];
   detect(input: DetectorInput<RulesConfig[Id]>): readonly Detection[];
+  /**
+   * Which of the rule's open findings this change closes (the grant removed, the identity changed back), with why.
+   * Runs whatever the rule's exceptions and enablement: a risk that was reported is closed when it goes away.
+   */
+  resolves?(input: DetectorInput<RulesConfig[Id]>, open: readonly OpenFinding[]): readonly Resolved[];
 }

@@ -18,13 +18,13 @@ function clip(text: string, width: number): string {
 }
 
 const COLUMNS: readonly { readonly title: string; readonly width: number; readonly value: (f: Finding) => string }[] = [
-  { title: 'TIME (UTC)', width: 20, value: (f) => f.eventTime.slice(0, 19).replace('T', ' ') },
+  { title: 'TIME (UTC)', width: 20, value: (f) => timeOf(f).slice(0, 19).replace('T', ' ') },
   { title: 'SEVERITY', width: 8, value: (f) => f.severity },
   { title: 'RULE', width: 22, value: (f) => f.rule },
   { title: 'SERVICE', width: 36, value: (f) => `${f.project}/${f.service}` },
   { title: 'REVISION', width: 26, value: (f) => f.revision ?? 'unknown' },
-  { title: 'PRINCIPAL', width: 34, value: (f) => f.principal },
-  { title: 'WHAT', width: 60, value: (f) => f.title },
+  { title: 'PRINCIPAL', width: 34, value: (f) => f.resolution?.principal ?? f.principal },
+  { title: 'WHAT', width: 60, value: (f) => (f.status === 'resolved' ? `Resolved: ${f.resolution?.reason ?? f.title}` : f.title) },
 ];
 
 export function formatTable(findings: readonly Finding[]): string {
@@ -35,9 +35,14 @@ export function formatTable(findings: readonly Finding[]): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** When it happened: the event, or for a resolution the change that resolved it. */
+function timeOf(finding: Finding): string {
+  return finding.resolution?.time ?? finding.eventTime;
+}
+
 /** Findings in event-time order (rollouts complete after their write, so emission order can differ). */
 export function byTime(findings: readonly Finding[]): Finding[] {
-  return [...findings].sort((a, b) => (a.eventTime < b.eventTime ? -1 : a.eventTime > b.eventTime ? 1 : a.rule < b.rule ? -1 : 1));
+  return [...findings].sort((a, b) => (timeOf(a) < timeOf(b) ? -1 : timeOf(a) > timeOf(b) ? 1 : a.rule < b.rule ? -1 : 1));
 }
 
 export function formatSummary(stats: ReplayStats, seconds: number): string {

@@ -78,7 +78,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayStats> {
 
   const emit = (findings: readonly Finding[]): void => {
     for (const finding of findings) {
-      bump(stats.findingsByRule, finding.rule);
+      bump(stats.findingsByRule, finding.status === 'resolved' ? `${finding.rule} (resolved)` : finding.rule);
       options.onFinding(finding);
     }
   };

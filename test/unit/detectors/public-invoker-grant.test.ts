@@ -44,7 +44,11 @@ describe('public-invoker-grant', () => {
 
   it('granted, removed, granted again: two findings', async () => {
     const findings = await publicFindings([allUsers, privatePolicy, at(allUsers, '2024-02-05T09:00:00Z')]);
-    expect(findings.map((f) => f.eventTime)).toEqual(['2024-02-02T09:44:25.921000Z', '2024-02-05T09:00:00Z']);
+    expect(findings.map((f) => [f.eventTime, f.status ?? 'active'])).toEqual([
+      ['2024-02-02T09:44:25.921000Z', 'active'],
+      ['2024-02-02T09:44:25.921000Z', 'resolved'],
+      ['2024-02-05T09:00:00Z', 'active'],
+    ]);
   });
 
   it('a public member added next to an existing one is reported alone', async () => {

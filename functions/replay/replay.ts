@@ -1,12 +1,11 @@
 // `runwatch replay`: historical entries through the same pipeline the live function runs, in timestamp order.
 import type { Readable } from 'node:stream';
-import { readEnvelope, timeSortKey } from '../audit/entry.js';
 import type { ParseResult } from '../audit/normalize.js';
 import type { BaselineStore } from '../baseline/store.js';
 import type { RunwatchConfig } from '../config/types.js';
 import type { Finding } from '../findings/finding.js';
 import { Pipeline } from '../pipeline.js';
-import { readEntryBatches } from './input.js';
+import { readParsed } from './parallel.js';
 import { ReorderBuffer } from './reorder.js';
 
 export interface ReplayOptions {
@@ -20,6 +19,8 @@ export interface ReplayOptions {
   readonly untilMs?: number;
   /** How many entries the reorder buffer holds (memory bound). */
   readonly reorderCapacity?: number;
+  /** Worker threads that parse and normalize NDJSON input; 0 for none. Default: one per core, at most 4. */
+  readonly workers?: number;
   readonly onFinding: (finding: Finding) => void;
   readonly onProgress?: (stats: ReplayStats) => void;
 }
@@ -105,36 +106,35 @@ export async function replay(options: ReplayOptions): Promise<ReplayStats> {
 
   let seq = 0;
   let nextProgress = Date.now() + 1000;
-  for await (const batch of readEntryBatches(options.paths, options.stdin)) {
-   for (const item of batch) {
-    stats.entriesRead++;
-    if (item.kind === 'invalid') {
-      noteMalformed(item.reason, item.source);
-      continue;
+  const input = readParsed(options.paths, {
+    ...(options.stdin ? { stdin: options.stdin } : {}),
+    watchCloudFunctions: options.config.cloudFunctions.watch,
+    ...(options.workers !== undefined ? { workers: options.workers } : {}),
+  });
+  for await (const batch of input) {
+    for (const item of batch) {
+      stats.entriesRead++;
+      if (item.kind === 'invalid') {
+        noteMalformed(item.reason, item.source);
+        continue;
+      }
+      const { timeMs, parsed } = item;
+      if ((options.sinceMs !== undefined && timeMs < options.sinceMs) || (options.untilMs !== undefined && timeMs >= options.untilMs)) {
+        stats.outOfTimeRange++;
+        continue;
+      }
+      if (parsed.kind === 'skipped' || parsed.kind === 'malformed') {
+        // Order does not matter for what is not evaluated: count it now instead of buffering it.
+        await process({ sortKey: 0, seq: 0, timeMs, source: item.source, parsed });
+        continue;
+      }
+      const ready = buffer.push({ sortKey: item.sortKey, seq: seq++, timeMs, source: item.source, parsed });
+      if (ready) await process(ready);
     }
-    const envelope = readEnvelope(item.value);
-    if (!envelope.ok) {
-      noteMalformed(envelope.reason, item.source);
-      continue;
-    }
-    const { timeMs } = envelope.envelope;
-    if ((options.sinceMs !== undefined && timeMs < options.sinceMs) || (options.untilMs !== undefined && timeMs >= options.untilMs)) {
-      stats.outOfTimeRange++;
-      continue;
-    }
-    const parsed = pipeline.normalize(envelope.envelope);
-    if (parsed.kind === 'skipped' || parsed.kind === 'malformed') {
-      // Order does not matter for what is not evaluated: count it now instead of buffering it.
-      await process({ sortKey: 0, seq: 0, timeMs, source: item.source, parsed });
-      continue;
-    }
-    const ready = buffer.push({ sortKey: timeSortKey(envelope.envelope.time, timeMs), seq: seq++, timeMs, source: item.source, parsed });
-    if (ready) await process(ready);
-    if (options.onProgress && (stats.entriesRead & 1023) === 0 && Date.now() >= nextProgress) {
+    if (options.onProgress && Date.now() >= nextProgress) {
       nextProgress = Date.now() + 1000;
       options.onProgress(stats);
     }
-   }
   }
   for (let item = buffer.pop(); item; item = buffer.pop()) await process(item);
   // Deploys still waiting for their other half: evaluated with what is known.

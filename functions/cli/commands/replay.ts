@@ -11,7 +11,7 @@ import { DEFAULT_REORDER_CAPACITY, replay } from '../../replay/replay.js';
 import { UsageError, type Command, type CommandIo } from '../command.js';
 
 const USAGE = `runwatch replay [--config FILE] [--format table|ndjson|json] [--since T] [--until T] [--state FILE]
-                [--reorder-buffer N] PATH...
+                [--reorder-buffer N] [--workers N] PATH...
 
 Replays Cloud Audit Log entries through the detectors, in timestamp order.
 PATH: a JSON array (gcloud logging read --format=json), NDJSON, a .gz of either, a folder (a Cloud Storage
@@ -21,6 +21,7 @@ log export tree), or - for stdin. Findings go to stdout; progress and a summary 
   --since T, --until T  only entries in [T, until); RFC 3339, e.g. 2024-05-01T00:00:00Z
   --state FILE        keep baselines in FILE between runs (created when missing)
   --reorder-buffer N  entries held to restore timestamp order across files (default ${DEFAULT_REORDER_CAPACITY})
+  --workers N         threads that parse NDJSON files (default: one per core, at most 4; 0: none)
   --quiet             no progress or summary`;
 
 function parseTime(flag: string, value: string | undefined): number | undefined {
@@ -45,6 +46,7 @@ export const replayCommand: Command = {
         until: { type: 'string' },
         state: { type: 'string' },
         'reorder-buffer': { type: 'string' },
+        workers: { type: 'string' },
         quiet: { type: 'boolean', default: false },
       },
     });
@@ -58,6 +60,8 @@ export const replayCommand: Command = {
       throw new UsageError('--reorder-buffer must be a positive integer');
     }
 
+    const workers = values.workers === undefined ? undefined : Number(values.workers);
+    if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 64)) throw new UsageError('--workers must be an integer from 0 to 64');
     const config = values.config ? await loadConfigFile(values.config) : defaultConfig();
     const store: BaselineStore = values.state ? await FileBaselineStore.open(values.state) : new MemoryBaselineStore();
     const collected: Finding[] = [];
@@ -72,6 +76,7 @@ export const replayCommand: Command = {
       ...(sinceMs !== undefined ? { sinceMs } : {}),
       ...(untilMs !== undefined ? { untilMs } : {}),
       ...(reorderCapacity !== undefined ? { reorderCapacity } : {}),
+      ...(workers !== undefined ? { workers } : {}),
       onFinding,
       ...(values.quiet ? {} : { onProgress: (s) => void io.stderr.write(`runwatch replay: ${s.entriesRead} entries read...\n`) }),
     });

@@ -1,0 +1,195 @@
+// Parallel input for replay: NDJSON files are cut into chunks at line ends and parsed + normalized by a pool of
+// worker threads; results come back in input order. JSON documents (arrays, pretty-printed objects), gzip and
+// stdin go through the sequential reader (input.ts) and are normalized on the main thread.
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { readEnvelope, timeSortKey } from '../audit/entry.js';
+import { normalizeEnvelope, type ParseResult } from '../audit/normalize.js';
+import { expandPaths, readEntryBatches } from './input.js';
+
+export type ParsedItem =
+  | { readonly kind: 'parsed'; readonly parsed: ParseResult; readonly timeMs: number; readonly sortKey: number; readonly source: string }
+  | { readonly kind: 'invalid'; readonly reason: string; readonly source: string };
+
+export interface ChunkRequest {
+  readonly id: number;
+  readonly bytes: Uint8Array;
+  readonly source: string;
+  readonly firstLine: number;
+  readonly watchCloudFunctions: boolean;
+}
+
+export interface ChunkResult {
+  readonly id: number;
+  readonly items: ParsedItem[];
+  readonly lines: number;
+}
+
+export interface ParallelOptions {
+  readonly stdin?: Readable;
+  readonly watchCloudFunctions: boolean;
+  /** Worker threads; 0 reads and parses on the main thread. Default: one per core, at most 4. */
+  readonly workers?: number;
+}
+
+const CHUNK_BYTES = 1 << 20;
+
+/**
+ * The compiled worker module: beside this one when it runs compiled, or the build output when it runs from
+ * TypeScript source (the test runner; `npm test` builds first). Without it replay parses on the main thread.
+ */
+function workerScript(): URL | undefined {
+  for (const candidate of [new URL('./worker.js', import.meta.url), new URL('../../dist/functions/replay/worker.js', import.meta.url)]) {
+    if (candidate.protocol === 'file:' && existsSync(candidate) && !candidate.pathname.endsWith('.ts')) return candidate;
+  }
+  return undefined;
+}
+
+export function defaultWorkers(): number {
+  return Math.min(4, Math.max(0, availableParallelism()));
+}
+
+/** Normalized items of every path, in input order, in batches. */
+export async function* readParsed(paths: readonly string[], options: ParallelOptions): AsyncGenerator<ParsedItem[]> {
+  const workers = options.workers ?? defaultWorkers();
+  const script = workers > 0 ? workerScript() : undefined;
+  const pool = script ? new WorkerPool(workers, script) : undefined;
+  try {
+    for (const file of await expandPaths(paths)) {
+      if (pool && (await isPlainNdjson(file))) yield* pool.readFile(file, options.watchCloudFunctions);
+      else yield* sequential(file, options);
+    }
+  } finally {
+    await pool?.close();
+  }
+}
+
+async function* sequential(file: string, options: ParallelOptions): AsyncGenerator<ParsedItem[]> {
+  for await (const batch of readEntryBatches([file], options.stdin)) {
+    const out: ParsedItem[] = [];
+    for (const item of batch) {
+      if (item.kind === 'invalid') {
+        out.push(item);
+        continue;
+      }
+      const envelope = readEnvelope(item.value);
+      if (!envelope.ok) {
+        out.push({ kind: 'invalid', reason: envelope.reason, source: item.source });
+        continue;
+      }
+      const { time, timeMs } = envelope.envelope;
+      out.push({
+        kind: 'parsed',
+        timeMs,
+        sortKey: timeSortKey(time, timeMs),
+        source: item.source,
+        parsed: normalizeEnvelope(envelope.envelope, { watchCloudFunctions: options.watchCloudFunctions }),
+      });
+    }
+    yield out;
+  }
+}
+
+/** An uncompressed file whose first non-blank line is a complete JSON value: NDJSON, safe to cut at line ends. */
+async function isPlainNdjson(file: string): Promise<boolean> {
+  if (file === '-' || file.endsWith('.gz')) return false;
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(64 * 1024);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    if (bytesRead >= 2 && buffer[0] === 0x1f && buffer[1] === 0x8b) return false;
+    const text = buffer.subarray(0, bytesRead).toString('utf8');
+    const line = text.split('\n').find((l) => l.trim() !== '');
+    if (line === undefined) return true;
+    try {
+      JSON.parse(line);
+      return true;
+    } catch {
+      return false; // a pretty-printed document (or a line longer than 64 KiB): read it whole
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+class WorkerPool {
+  private readonly workers: Worker[];
+  private readonly waiting = new Map<number, { resolve: (r: ChunkResult) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+  private turn = 0;
+
+  constructor(size: number, script: URL) {
+    this.workers = Array.from({ length: size }, () => {
+      const worker = new Worker(script);
+      worker.on('message', (result: ChunkResult) => {
+        this.waiting.get(result.id)?.resolve(result);
+        this.waiting.delete(result.id);
+      });
+      worker.on('error', (error) => {
+        for (const pending of this.waiting.values()) pending.reject(error);
+        this.waiting.clear();
+      });
+      return worker;
+    });
+  }
+
+  private submit(bytes: Uint8Array, source: string, firstLine: number, watchCloudFunctions: boolean): Promise<ChunkResult> {
+    const id = this.nextId++;
+    const worker = this.workers[this.turn++ % this.workers.length]!;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      const request: ChunkRequest = { id, bytes, source, firstLine, watchCloudFunctions };
+      worker.postMessage(request, [bytes.buffer as ArrayBuffer]);
+    });
+  }
+
+  /** Reads the file in chunks cut at line ends; keeps a few chunks in flight per worker; yields in order. */
+  async *readFile(file: string, watchCloudFunctions: boolean): AsyncGenerator<ParsedItem[]> {
+    const handle = await open(file, 'r');
+    const inFlight: Promise<ChunkResult>[] = [];
+    const maxInFlight = this.workers.length * 2;
+    let position = 0;
+    let carry = Buffer.alloc(0);
+    let line = 1;
+    try {
+      for (;;) {
+        const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+        const { bytesRead } = await handle.read(buffer, 0, CHUNK_BYTES, position);
+        position += bytesRead;
+        const data = carry.length > 0 ? Buffer.concat([carry, buffer.subarray(0, bytesRead)]) : buffer.subarray(0, bytesRead);
+        const lastNewline = bytesRead === 0 ? data.length - 1 : data.lastIndexOf(0x0a);
+        if (lastNewline >= 0 || bytesRead === 0) {
+          const cut = bytesRead === 0 ? data.length : lastNewline + 1;
+          if (cut > 0) {
+            // Copy into its own buffer so it can be transferred to the worker without copying again.
+            const chunk = new Uint8Array(cut);
+            chunk.set(data.subarray(0, cut));
+            const lines = countNewlines(chunk); // before the transfer detaches it
+            inFlight.push(this.submit(chunk, file, line, watchCloudFunctions));
+            line += lines;
+          }
+          carry = Buffer.from(data.subarray(cut));
+        } else {
+          carry = Buffer.from(data);
+        }
+        while (inFlight.length >= maxInFlight || (bytesRead === 0 && inFlight.length > 0)) yield (await inFlight.shift()!).items;
+        if (bytesRead === 0) break;
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+function countNewlines(bytes: Uint8Array): number {
+  let count = 0;
+  for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) count++;
+  return count;
+}

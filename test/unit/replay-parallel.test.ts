@@ -1,0 +1,38 @@
+// The worker-thread reader must give exactly what the sequential reader gives: same findings, same counts,
+// whatever the chunk boundaries (the generated file spans several 1 MiB chunks).
+import { mkdtempSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { generate } from '../../bench/generate.js';
+import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
+import type { Finding } from '../../functions/findings/finding.js';
+import { replay } from '../../functions/replay/replay.js';
+import { config } from '../support/run.js';
+
+const cfg = config({
+  changeWindows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' }],
+  rules: { 'new-image-repository': { trustedRepositories: ['europe-west1-docker.pkg.dev/*/*'] } },
+});
+
+async function run(file: string, workers: number) {
+  const findings: Finding[] = [];
+  const stats = await replay({ config: cfg, store: new MemoryBaselineStore(), paths: [file], workers, onFinding: (f) => void findings.push(f) });
+  return { findings, stats };
+}
+
+describe('parallel replay', () => {
+  it('gives the same findings and counts as the sequential reader', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'runwatch-parallel-')), 'entries.ndjson');
+    await generate(file, 1500);
+    appendFileSync(file, 'not json\n{"no":"timestamp"}\n');
+    const sequential = await run(file, 0);
+    const parallel = await run(file, 2);
+    expect(sequential.stats.entriesRead).toBe(1502);
+    expect(sequential.findings.length).toBeGreaterThan(10);
+    expect(parallel.findings.map((f) => f.id)).toEqual(sequential.findings.map((f) => f.id));
+    expect(parallel.stats.malformedExamples).toEqual(sequential.stats.malformedExamples);
+    expect({ ...parallel.stats, malformedExamples: [] }).toEqual({ ...sequential.stats, malformedExamples: [] });
+    expect(parallel.stats.malformedExamples).toEqual([`${file}:1501: line is not JSON`, `${file}:1502: entry has no timestamp`]);
+  }, 60_000);
+});

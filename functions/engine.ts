@@ -89,6 +89,13 @@ export function detect(change: Change, baseline: ServiceBaseline | undefined, co
   return out;
 }
 
+/** The client of the admin write: `gcloud 546.0.0`, `cloud-console`, else the start of the user agent. */
+function clientText(change: DeployChange): string | undefined {
+  const { name, version, userAgent } = change.client;
+  if (name) return version ? `${name} ${version}` : name;
+  return userAgent ? userAgent.slice(0, 120) : undefined;
+}
+
 function rolloutText(rollout: RolledOut['rollout']): string {
   if (rollout.status === 'failed') return `failed${rollout.readyReason ? ` (${rollout.readyReason})` : ''}: not serving`;
   return rollout.status;
@@ -104,6 +111,7 @@ export function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetec
     ? {
         ...detection.evidence,
         ...(deploy.imageDigest ? { imageDigest: deploy.imageDigest } : {}),
+        ...(clientText(deploy) ? { client: clientText(deploy)! } : {}),
         ...(rollout ? { rollout: rolloutText(rollout) } : {}),
       }
     : detection.evidence;

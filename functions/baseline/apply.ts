@@ -11,20 +11,24 @@ export function applyChange(current: ServiceBaseline | undefined, change: Change
     case 'delete':
       return { ...emptyBaseline(), lastChangeMs: Math.max(base.lastChangeMs, t), deletedAtMs: t };
     case 'deploy': {
-      let next: ServiceBaseline = { ...base, lastChangeMs: Math.max(base.lastChangeMs, t) };
-      if (change.serviceAccount) next = { ...next, serviceAccount: record(next.serviceAccount, t, describeServiceAccount(change.serviceAccount)) };
-      if (change.templateFingerprint) next = { ...next, template: record(next.template, t, fingerprintDigest(change.templateFingerprint)) };
-      if (change.images.length > 0) {
-        const repositories = { ...next.repositories };
-        for (const image of change.images) {
-          const first = repositories[image.repository];
-          if (first === undefined || t < first) repositories[image.repository] = t;
+      let repositories = base.repositories;
+      for (const image of change.images) {
+        const first = repositories[image.repository];
+        if (first === undefined || t < first) {
+          if (repositories === base.repositories) repositories = { ...base.repositories };
+          (repositories as Record<string, number>)[image.repository] = t;
         }
-        next = { ...next, repositories };
       }
-      if (change.invokerIamDisabled !== undefined) next = { ...next, invokerIamDisabled: record(next.invokerIamDisabled, t, change.invokerIamDisabled) };
-      if (change.ingress) next = { ...next, ingress: record(next.ingress, t, change.ingress) };
-      return next;
+      // One new object per change (replay applies millions); unchanged histories are shared, never mutated.
+      return {
+        ...base,
+        lastChangeMs: Math.max(base.lastChangeMs, t),
+        serviceAccount: change.serviceAccount ? record(base.serviceAccount, t, describeServiceAccount(change.serviceAccount)) : base.serviceAccount,
+        template: change.templateFingerprint ? record(base.template, t, fingerprintDigest(change.templateFingerprint)) : base.template,
+        repositories,
+        invokerIamDisabled: change.invokerIamDisabled !== undefined ? record(base.invokerIamDisabled, t, change.invokerIamDisabled) : base.invokerIamDisabled,
+        ingress: change.ingress ? record(base.ingress, t, change.ingress) : base.ingress,
+      };
     }
     case 'iam-policy': {
       const after = publicInvokersAfter(base, change);

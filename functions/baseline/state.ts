@@ -58,6 +58,13 @@ export function valueBefore<T>(history: readonly TimePoint<T>[] | undefined, t: 
 
 /** Inserts a point in time order (replacing one at the same time) and keeps the newest HISTORY_LIMIT. */
 export function record<T>(history: readonly TimePoint<T>[], t: number, v: T): TimePoint<T>[] {
+  const last = history[history.length - 1];
+  if (last === undefined || last.t < t) {
+    // The common case: a newer point goes at the end.
+    const out = history.length >= HISTORY_LIMIT ? history.slice(history.length - HISTORY_LIMIT + 1) : history.slice();
+    out.push({ t, v });
+    return out;
+  }
   const out = history.slice();
   let i = out.length;
   while (i > 0 && out[i - 1]!.t > t) i--;

@@ -9,7 +9,9 @@ import { validateConfigCommand } from './commands/validateConfig.js';
 const COMMANDS: readonly Command[] = [replayCommand, validateConfigCommand, sinkFilterCommand];
 
 /** Commands whose modules pull in heavy clients load on demand. */
-const LAZY_COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {};
+const LAZY_COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {
+  scc: { summary: 'Security Command Center setup: scc create-source --organization O', load: async () => (await import('./commands/scc.js')).sccCommand },
+};
 
 function help(): string {
   const lines = ['usage: runwatch <command> [options]', '', 'commands:'];

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { createSccSource, parseSccEndpoint, type SccEndpoint } from '../../../sinks/scc.js';
 import type { Command, CommandIo } from '../command.js';
 
-const USAGE = `usage: runwatch scc create-source --organization ORGANIZATION_ID [--display-name NAME] [--description TEXT]
+const USAGE = `runwatch scc create-source --organization ORGANIZATION_ID [--display-name NAME] [--description TEXT]
 
 Creates the Security Command Center source runwatch writes its findings under and prints its name
 (organizations/O/sources/S); set it as SCC_SOURCE for the scc notify function. Run it once: every run

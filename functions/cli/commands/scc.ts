@@ -28,7 +28,7 @@ export const sccCommand: Command = {
   async run(args: readonly string[], io: CommandIo): Promise<number> {
     const parsed = parseCreateSource(args);
     if (typeof parsed === 'string') {
-      io.stderr.write(`${parsed}\n\n${USAGE}\n`);
+      io.stderr.write(`${parsed}\n\nusage: ${USAGE}\n`);
       return 2;
     }
     let endpoint: SccEndpoint | undefined;

@@ -1,0 +1,186 @@
+#!/usr/bin/env node
+// End-to-end latency of the live pipeline on the emulators: publish an audit entry -> detect -> findings topic ->
+// notify (webhook sink) -> the local receiver, at a steady rate. The functions run as real functions-framework
+// processes from the built package, as `npm run dev` runs them; the Pub/Sub and Firestore emulators are started
+// and stopped here. Every entry is a distinct public invoker grant, which raises exactly one finding at once.
+//
+//   node bench/e2e.mjs [--rate 200] [--seconds 10]
+//
+// Prints p50 / p90 / p99 / max latency and any lost or duplicated finding. Needs `npm run build`.
+import { spawn } from 'node:child_process';
+import { createHmac, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { connect } from 'node:net';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+if (!existsSync(join(ROOT, 'dist/functions/index.js'))) {
+  console.error('dist/ is missing: run `npm run build` first.');
+  process.exit(1);
+}
+const { startEmulators, freePort } = await import(join(ROOT, 'dist/functions/dev/emulators.js'));
+const { ensureTopology, topologyNames } = await import(join(ROOT, 'dist/functions/pubsub/topology.js'));
+const { createPubSub } = await import(join(ROOT, 'dist/functions/pubsub/publisher.js'));
+
+const { values } = parseArgs({ options: { rate: { type: 'string', default: '200' }, seconds: { type: 'string', default: '10' } } });
+const rate = Number(values.rate);
+const seconds = Number(values.seconds);
+const total = Math.round(rate * seconds);
+const PROJECT = 'demo-runwatch-bench';
+const FRAMEWORK = join(dirname(createRequire(import.meta.url).resolve('@google-cloud/functions-framework')), 'main.js');
+const template = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/pipeline/synthetic-pipeline-public-invoker.json'), 'utf8'));
+
+/** A distinct service per entry: no baseline is shared, so this measures the pipeline, not contention. */
+function entry(i) {
+  const service = `bench-${i}`;
+  const text = JSON.stringify(template).replaceAll('payments-api', service);
+  const e = JSON.parse(text);
+  e.insertId = `bench-${i}`;
+  return e;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'runwatch-bench-'));
+const children = [];
+let emulators;
+let receiver;
+process.once('exit', () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+try {
+  emulators = await startEmulators({ projectId: PROJECT });
+  Object.assign(process.env, emulators.env);
+  const secret = randomUUID();
+  const sent = new Map(); // insertId -> publish time
+  const latencies = [];
+  const seen = new Map();
+  const receiverPort = await freePort();
+  receiver = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const at = performance.now();
+      const body = Buffer.concat(chunks);
+      const ok = req.headers['x-runwatch-signature'] === `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+      res.writeHead(ok ? 204 : 401).end();
+      if (!ok) return;
+      const finding = JSON.parse(body.toString('utf8'));
+      seen.set(finding.insertId, (seen.get(finding.insertId) ?? 0) + 1);
+      const start = sent.get(finding.insertId);
+      if (start !== undefined && seen.get(finding.insertId) === 1) latencies.push(at - start);
+    });
+  });
+  await new Promise((resolve) => receiver.listen(receiverPort, '127.0.0.1', resolve));
+
+  const config = join(work, 'runwatch.json');
+  writeFileSync(config, JSON.stringify({ sinks: { webhook: { minSeverity: 'LOW' } } }));
+  const names = topologyNames();
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production', ...emulators.env, RUNWATCH_CONFIG: config, FINDINGS_TOPIC: names.findingsTopic, DEAD_LETTER_TOPIC: names.deadLetterTopic };
+  const detectPort = await freePort();
+  const notifyPort = await freePort();
+  for (const [target, port, extra] of [
+    ['detect', detectPort, {}],
+    ['notify', notifyPort, { RUNWATCH_SINK: 'webhook', WEBHOOK_URL: `http://127.0.0.1:${receiverPort}/hook`, WEBHOOK_SECRET: secret }],
+  ]) {
+    children.push(spawn(process.execPath, [FRAMEWORK, `--target=${target}`, `--port=${port}`], { cwd: ROOT, env: { ...env, ...extra }, stdio: 'ignore' }));
+  }
+  await Promise.all([detectPort, notifyPort].map(waitListening));
+
+  const pubsub = await createPubSub(PROJECT);
+  const topology = await ensureTopology(pubsub, {
+    projectId: PROJECT,
+    detectUrl: `http://127.0.0.1:${detectPort}`,
+    notifyUrls: { webhook: `http://127.0.0.1:${notifyPort}` },
+    minimumBackoffSeconds: 1,
+    maximumBackoffSeconds: 10,
+  });
+  const audit = pubsub.topic(topology.topics.audit, { batching: { maxMessages: 100, maxMilliseconds: 1 } });
+
+  // Warm-up, not measured: the first invocations load the clients, and the emulators' JVMs need a few hundred
+  // requests before their JIT settles.
+  const warmUp = Array.from({ length: 100 }, (_, i) => entry(`warm-${i}`));
+  for (const e of warmUp) {
+    sent.set(e.insertId, performance.now());
+    await audit.publishMessage({ json: e });
+    await sleep(20);
+  }
+  await waitFor(() => warmUp.every((e) => seen.has(e.insertId)), 60_000);
+  latencies.length = 0;
+  seen.clear();
+
+  console.log(`publishing ${total} entries at ${rate}/s ...`);
+  const entries = Array.from({ length: total }, (_, i) => entry(i));
+  const started = performance.now();
+  const publishes = [];
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    const e = entries[i];
+    sent.set(e.insertId, performance.now());
+    publishes.push(audit.publishMessage({ data: Buffer.from(JSON.stringify(e)), attributes: { 'logging.googleapis.com/timestamp': e.timestamp } }));
+  }
+  await Promise.all(publishes);
+  await waitFor(() => latencies.length >= total, 60_000).catch(() => undefined);
+  await sleep(2_000); // late duplicates would show up here
+
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const pct = (p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN);
+  const lost = total - latencies.length;
+  const duplicated = [...seen.values()].filter((n) => n > 1).length;
+  console.log(
+    `end to end (publish -> webhook receiver), ${total} entries at ${rate}/s: ` +
+      `p50 ${pct(50).toFixed(0)} ms, p90 ${pct(90).toFixed(0)} ms, p99 ${pct(99).toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms; ` +
+      `lost ${lost}, duplicated ${duplicated}`,
+  );
+  await pubsub.close();
+  process.exitCode = lost > 0 || duplicated > 0 ? 1 : 0;
+} catch (error) {
+  console.error(`bench failed: ${error?.stack ?? error}`);
+  process.exitCode = 1;
+} finally {
+  for (const child of children) {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  }
+  receiver?.closeAllConnections();
+  receiver?.close();
+  await emulators?.stop();
+  rmSync(work, { recursive: true, force: true });
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitFor(condition, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await sleep(20);
+  }
+}
+
+async function waitListening(port) {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const open = await new Promise((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await sleep(100);
+  }
+  throw new Error(`nothing listening on ${port}`);
+}

@@ -1,0 +1,345 @@
+// The `detect` function: one Pub/Sub message from the audit topic in, findings out on the findings topic.
+//
+//   decode (binary / structured CloudEvent or a plain push body) -> Pipeline.handleEntry (the same core as replay,
+//   Firestore baseline) -> publish every finding and wait for Pub/Sub to have them -> return (2xx = ack).
+//
+// Failure handling, message by message:
+// - transient (Firestore, Pub/Sub, anything thrown): the handler throws -> HTTP 500 -> Pub/Sub redelivers with
+//   backoff, and after the subscription's max delivery attempts moves the message to the dead-letter topic;
+// - can never succeed (not base64, not JSON, not an object, not a LogEntry): published to DEAD_LETTER_TOPIC
+//   with a `reason` attribute and the original data, then acked;
+// - skipped (not a Cloud Run change, a failed call, ...): acked with a log line saying why, and counted.
+// Duplicates: once this instance has handled an entry to the end (findings published), further copies are
+// acknowledged without processing, as replay skips a repeated entry; copies in flight wait for the first. An
+// attempt that failed half-way is processed again on redelivery, relying on the core to treat an entry it has
+// already folded into the baseline as a no-op. Finding ids are deterministic, and `notify` delivers each once.
+//
+// Start-up: the config (RUNWATCH_CONFIG) and the environment are checked once per instance; when anything is
+// wrong every problem is logged as `path: reason` and every invocation fails, so nothing is acked unprocessed.
+// Heavy clients (Pub/Sub, Firestore) are imported by the first invocation that needs them.
+import type { CloudEvent } from '@google-cloud/functions-framework';
+import type { BaselineStore } from './baseline/store.js';
+import type { RunwatchConfig } from './config/types.js';
+import type { Finding } from './findings/finding.js';
+import { readEnvelope } from './audit/entry.js';
+import { entryKeyString, Pipeline } from './pipeline.js';
+import { decodeAuditEvent, type Attributes, type AuditMessage } from './pubsub/decode.js';
+import { attributeValue, parseTopic, PubSubPublisher, type MessagePublisher } from './pubsub/publisher.js';
+import {
+  Counters,
+  errorMessage,
+  loadFunctionConfig,
+  logStartupError,
+  openBaselineStore,
+  startOnce,
+  stateBackend,
+  StartupError,
+  stdoutLog,
+  type Env,
+  type LogSink,
+} from './runtime.js';
+
+export interface DetectOptions {
+  /** The environment (RUNWATCH_CONFIG, FINDINGS_TOPIC, DEAD_LETTER_TOPIC, GOOGLE_CLOUD_PROJECT, emulator hosts). */
+  readonly env: Env;
+  /** A validated config; RUNWATCH_CONFIG is then not read. */
+  readonly config?: RunwatchConfig;
+  /** The baseline store; otherwise chosen from the environment (Firestore or memory). Not closed by close(). */
+  readonly store?: BaselineStore;
+  /** Where findings and dead letters go; otherwise a Pub/Sub client. Not closed by close(). */
+  readonly publisher?: MessagePublisher;
+  readonly log?: LogSink;
+  /** Wall clock, epoch ms. */
+  readonly now?: () => number;
+  /** Called once per message with what happened to it (tests, metrics). Must not throw. */
+  readonly observe?: (observation: DetectObservation) => void;
+  /** How many recently handled entry keys this instance remembers to acknowledge duplicates at once. */
+  readonly handledEntries?: number;
+}
+
+export type DetectObservation =
+  | { readonly outcome: 'processed'; readonly messageId: string | undefined; readonly findings: readonly Finding[] }
+  | { readonly outcome: 'sweep'; readonly messageId: string | undefined; readonly findings: readonly Finding[] }
+  | { readonly outcome: 'duplicate'; readonly messageId: string | undefined }
+  | { readonly outcome: 'skipped'; readonly messageId: string | undefined; readonly reason: string }
+  | { readonly outcome: 'dead-lettered'; readonly messageId: string | undefined; readonly reason: string }
+  | { readonly outcome: 'failed'; readonly messageId: string | undefined; readonly error: string };
+
+export interface DetectFunction {
+  (event: CloudEvent<unknown>): Promise<void>;
+  /** Per-instance counters (received, findings, skipped.<reason>, dead-lettered, failed, ...). */
+  counts(): Readonly<Record<string, number>>;
+  /** Flushes and closes the clients this function created. */
+  close(): Promise<void>;
+}
+
+interface Ready {
+  readonly pipeline: Pipeline;
+  readonly publisher: MessagePublisher;
+  readonly findingsTopic: string;
+  readonly deadLetterTopic: string;
+  readonly ownedStore?: BaselineStore;
+  readonly ownedPublisher?: MessagePublisher;
+}
+
+export function createDetectFunction(options: DetectOptions): DetectFunction {
+  const env = options.env;
+  const log = options.log ?? stdoutLog;
+  const now = options.now ?? Date.now;
+  const counts = new Counters();
+  const observe = (observation: DetectObservation): void => {
+    try {
+      options.observe?.(observation);
+    } catch {
+      // an observer must never change what happens to a message
+    }
+  };
+
+  let started: Ready | undefined;
+  const handled = new HandledEntries(options.handledEntries ?? 50_000);
+  const start = startOnce(async (): Promise<Ready> => {
+    const findings = parseTopic(env['FINDINGS_TOPIC']);
+    const deadLetter = parseTopic(env['DEAD_LETTER_TOPIC']);
+    const loaded = options.config ? { config: options.config, problems: [] } : await loadFunctionConfig(env);
+    const problems = [
+      ...(findings.ok ? [] : [{ path: 'env.FINDINGS_TOPIC', reason: findings.reason }]),
+      ...(deadLetter.ok ? [] : [{ path: 'env.DEAD_LETTER_TOPIC', reason: deadLetter.reason }]),
+      ...loaded.problems,
+    ];
+    if (problems.length > 0 || !loaded.config || !findings.ok || !deadLetter.ok) {
+      const error = new StartupError('detect', problems);
+      logStartupError(log, error);
+      throw error;
+    }
+    const backend = stateBackend(env);
+    const ownedStore = options.store ? undefined : await openBaselineStore(backend);
+    const store = options.store ?? ownedStore!;
+    const ownedPublisher = options.publisher ? undefined : new PubSubPublisher(env['GOOGLE_CLOUD_PROJECT'] ? { projectId: env['GOOGLE_CLOUD_PROJECT'] } : {});
+    const publisher = options.publisher ?? ownedPublisher!;
+    // The pipeline's own duplicate window is off (recentKeys: 0): it marks an entry seen before its findings are
+    // published, so a redelivery after a failed publish would be dropped. HandledEntries (below) marks after.
+    const pipeline = new Pipeline({ config: loaded.config, store, recentKeys: 0 });
+    log({
+      severity: backend.kind === 'memory' && !options.store ? 'WARNING' : 'NOTICE',
+      message: `runwatch detect ready: findings -> ${findings.name}, dead letters -> ${deadLetter.name}, baseline in ${options.store ? 'the injected store' : backend.kind}`,
+      component: 'detect',
+      baselineStore: options.store ? 'injected' : backend.kind,
+      baselineStoreReason: options.store ? 'injected' : backend.reason,
+      rulesEnabled: Object.entries(loaded.config.rules).filter(([, s]) => (s as { enabled: boolean }).enabled).map(([id]) => id),
+    });
+    started = {
+      pipeline,
+      publisher,
+      findingsTopic: findings.name,
+      deadLetterTopic: deadLetter.name,
+      ...(ownedStore ? { ownedStore } : {}),
+      ...(ownedPublisher ? { ownedPublisher } : {}),
+    };
+    return started;
+  });
+
+  async function ready(): Promise<Ready> {
+    try {
+      return await start();
+    } catch (error) {
+      counts.add('refused');
+      log({ severity: 'ERROR', message: `runwatch detect cannot process messages: ${errorMessage(error)}`, component: 'detect', counts: counts.snapshot() });
+      throw error;
+    }
+  }
+
+  async function publishFindings(r: Ready, findings: readonly Finding[], messageId: string | undefined): Promise<void> {
+    // Wait for every publish (not just the first failure) so nothing is still in flight when we answer.
+    const results = await Promise.allSettled(
+      findings.map((f) =>
+        r.publisher.publish(r.findingsTopic, Buffer.from(JSON.stringify(f), 'utf8'), {
+          rule: f.rule,
+          severity: f.severity,
+          project: f.project,
+          service: f.service,
+          findingId: f.id,
+        }),
+      ),
+    );
+    const failed = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
+    counts.add('findings.published', results.length - failed.length);
+    if (failed.length > 0) {
+      counts.add('findings.publishFailed', failed.length);
+      throw new Error(`could not publish ${failed.length} of ${findings.length} finding(s) for message ${messageId ?? '?'}: ${errorMessage(failed[0]!.reason)}`);
+    }
+  }
+
+  async function deadLetter(r: Ready, data: Buffer, attributes: Attributes, messageId: string | undefined, stage: 'decode' | 'parse', reason: string): Promise<void> {
+    await r.publisher.publish(r.deadLetterTopic, data, {
+      ...capAttributes(attributes),
+      reason: attributeValue(reason),
+      stage,
+      function: 'detect',
+      ...(messageId ? { originalMessageId: messageId } : {}),
+    });
+    counts.add('deadLettered');
+    counts.add(`deadLettered.${stage}`);
+    log({ severity: 'WARNING', message: `message dead-lettered: ${reason}`, component: 'detect', messageId, stage, reason, counts: counts.snapshot() });
+    observe({ outcome: 'dead-lettered', messageId, reason });
+  }
+
+  async function handle(r: Ready, decoded: AuditMessage): Promise<void> {
+    const nowMs = now();
+    switch (decoded.kind) {
+      case 'invalid':
+        counts.add('invalid');
+        return deadLetter(r, decoded.data, decoded.attributes, decoded.messageId, 'decode', decoded.reason);
+      case 'sweep': {
+        counts.add('sweeps');
+        // Cloud Scheduler's tick: rollouts whose other half (admin write or system event) did not come within
+        // correlation.waitSeconds are evaluated with what is known.
+        const findings = await r.pipeline.sweep(nowMs);
+        await publishFindings(r, findings, decoded.messageId);
+        counts.add('findings', findings.length);
+        log({ severity: 'INFO', message: `sweep done: ${findings.length} finding(s)`, component: 'detect', messageId: decoded.messageId, findingIds: findings.map((f) => f.id), counts: counts.snapshot() });
+        observe({ outcome: 'sweep', messageId: decoded.messageId, findings });
+        return;
+      }
+      case 'entry': {
+        const key = entryKey(decoded.entry);
+        const done = key !== undefined ? await handled.begin(key) : undefined;
+        if (done === 'handled') {
+          counts.add('duplicates');
+          log({ severity: 'DEBUG', message: 'duplicate entry acknowledged (already handled by this instance)', component: 'detect', messageId: decoded.messageId, counts: counts.snapshot() });
+          observe({ outcome: 'duplicate', messageId: decoded.messageId });
+          return;
+        }
+        try {
+          await handleEntry(r, decoded, nowMs);
+          done?.(true);
+        } catch (error) {
+          done?.(false);
+          throw error;
+        }
+        return;
+      }
+    }
+  }
+
+  async function handleEntry(r: Ready, decoded: Extract<AuditMessage, { kind: 'entry' }>, nowMs: number): Promise<void> {
+    const outcome = await r.pipeline.handleEntry(decoded.entry, nowMs);
+    switch (outcome.status) {
+      case 'processed':
+        await publishFindings(r, outcome.findings, decoded.messageId);
+        counts.add('processed');
+        counts.add('findings', outcome.findings.length);
+        log({
+          severity: outcome.findings.length > 0 ? 'NOTICE' : 'DEBUG',
+          message: `entry processed: ${outcome.findings.length} finding(s) (${outcome.note})`,
+          component: 'detect',
+          messageId: decoded.messageId,
+          note: outcome.note,
+          findings: outcome.findings.map((f) => ({ id: f.id, rule: f.rule, severity: f.severity, service: `${f.project}/${f.service}` })),
+          counts: counts.snapshot(),
+        });
+        observe({ outcome: 'processed', messageId: decoded.messageId, findings: outcome.findings });
+        return;
+      case 'duplicate':
+        counts.add('duplicates');
+        log({ severity: 'DEBUG', message: 'duplicate entry acknowledged', component: 'detect', messageId: decoded.messageId, counts: counts.snapshot() });
+        observe({ outcome: 'duplicate', messageId: decoded.messageId });
+        return;
+      case 'skipped':
+        counts.add('skipped');
+        counts.add(`skipped.${outcome.reason}`);
+        log({
+          severity: 'INFO',
+          message: `entry skipped: ${outcome.reason}${outcome.detail ? ` (${outcome.detail})` : ''}`,
+          component: 'detect',
+          messageId: decoded.messageId,
+          reason: outcome.reason,
+          ...(outcome.detail ? { detail: outcome.detail } : {}),
+          counts: counts.snapshot(),
+        });
+        observe({ outcome: 'skipped', messageId: decoded.messageId, reason: outcome.reason });
+        return;
+      case 'malformed':
+        counts.add('malformed');
+        return deadLetter(r, decoded.data, decoded.attributes, decoded.messageId, 'parse', outcome.reason);
+    }
+  }
+
+  const detect = async (event: CloudEvent<unknown>): Promise<void> => {
+    const r = await ready();
+    counts.add('received');
+    const decoded = decodeAuditEvent(event);
+    try {
+      await handle(r, decoded);
+    } catch (error) {
+      counts.add('failed');
+      const messageId = decoded.messageId;
+      log({ severity: 'ERROR', message: `message not processed, Pub/Sub will redeliver it: ${errorMessage(error)}`, component: 'detect', messageId, counts: counts.snapshot() });
+      observe({ outcome: 'failed', messageId, error: errorMessage(error) });
+      throw error;
+    }
+  };
+
+  return Object.assign(detect, {
+    counts: () => counts.snapshot(),
+    async close(): Promise<void> {
+      const r = started;
+      started = undefined;
+      if (r) await Promise.all([r.ownedPublisher?.close(), r.ownedStore?.close()]);
+    },
+  });
+}
+
+/** Original attributes travel with a dead letter; Pub/Sub allows 100 per message and we add up to four. */
+function capAttributes(attributes: Attributes): Record<string, string> {
+  return Object.fromEntries(Object.entries(attributes).slice(0, 90).map(([k, v]) => [k, attributeValue(v)]));
+}
+
+/** The entry's identity (logName, timestamp, insertId), or undefined when the envelope is unreadable. */
+function entryKey(entry: unknown): string | undefined {
+  const envelope = readEnvelope(entry);
+  return envelope.ok ? entryKeyString(envelope.envelope.key) : undefined;
+}
+
+/**
+ * Entries this instance has handled to the end (findings published), so a duplicate is acknowledged without
+ * processing it again, the way replay skips a repeated entry. Unlike the pipeline's own duplicate window, a key
+ * counts only once its findings are out: an attempt that failed half-way (Firestore updated, Pub/Sub down) is
+ * processed again on redelivery. Copies that arrive while the first is in flight wait for its outcome.
+ */
+class HandledEntries {
+  private readonly done = new Set<string>();
+  private readonly inFlight = new Map<string, Promise<boolean>>();
+
+  constructor(private readonly limit: number) {}
+
+  /**
+   * 'handled' when the entry is done (or a copy in flight finishes it meanwhile); otherwise this copy now holds
+   * the key and must settle it: true once handled, false when it failed (the next copy then tries again).
+   */
+  async begin(key: string): Promise<'handled' | ((handledOk: boolean) => void)> {
+    for (;;) {
+      if (this.done.has(key)) return 'handled';
+      const pending = this.inFlight.get(key);
+      if (!pending) break;
+      if (await pending) return 'handled';
+      // The copy in flight failed: check again, another waiter may have taken the key first.
+    }
+    // Checked and taken in one synchronous step: no other copy can slip in between.
+    let settle!: (ok: boolean) => void;
+    const mine = new Promise<boolean>((resolve) => (settle = resolve));
+    this.inFlight.set(key, mine);
+    return (ok) => {
+      if (this.inFlight.get(key) === mine) this.inFlight.delete(key);
+      if (ok) this.remember(key);
+      settle(ok);
+    };
+  }
+
+  private remember(key: string): void {
+    this.done.add(key);
+    if (this.done.size > this.limit) {
+      const oldest = this.done.values().next().value;
+      if (oldest !== undefined) this.done.delete(oldest);
+    }
+  }
+}

@@ -1,0 +1,90 @@
+// Publishing to Pub/Sub behind a two-method interface, so the functions and the CLI can be tested with a fake and
+// so the client library (heavy: gRPC, protobufs) is only loaded by the first publish.
+import type { PubSub, Topic } from '@google-cloud/pubsub';
+
+export interface MessagePublisher {
+  /** Resolves with the message id once the service has the message; rejects on failure (the caller retries). */
+  publish(topic: string, data: Buffer, attributes: Readonly<Record<string, string>>): Promise<string>;
+  close(): Promise<void>;
+}
+
+export type TopicRef =
+  | { readonly ok: true; /** What the client accepts: a bare id (the client's project) or the full name. */ readonly name: string; readonly id: string; readonly project?: string }
+  | { readonly ok: false; readonly reason: string };
+
+const TOPIC_ID = /^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
+const FULL_NAME = /^projects\/([^/]+)\/topics\/([^/]+)$/;
+
+/** Accepts a topic id (`runwatch-findings`) or its full name (`projects/P/topics/T`), as the design says. */
+export function parseTopic(value: string | undefined): TopicRef {
+  if (value === undefined || value.trim() === '') return { ok: false, reason: 'is required (a topic id or projects/P/topics/T)' };
+  const full = FULL_NAME.exec(value);
+  const id = full ? full[2]! : value;
+  if (!full && value.includes('/')) return { ok: false, reason: `${JSON.stringify(value)} is neither a topic id nor projects/PROJECT/topics/TOPIC` };
+  if (!TOPIC_ID.test(id) || id.startsWith('goog')) {
+    return { ok: false, reason: `${JSON.stringify(id)} is not a valid topic id (3-255 characters, a letter first, then letters, digits, - _ . ~ + %; not goog*)` };
+  }
+  return full ? { ok: true, name: value, id, project: full[1]! } : { ok: true, name: id, id };
+}
+
+/** The full resource name, for places that need one (a subscription's dead-letter topic). */
+export function fullTopicName(ref: Extract<TopicRef, { ok: true }>, projectId: string): string {
+  return ref.name.startsWith('projects/') ? ref.name : `projects/${projectId}/topics/${ref.id}`;
+}
+
+export interface PubSubPublisherOptions {
+  readonly projectId?: string;
+  /** Use this client instead of creating one; close() then leaves it open. */
+  readonly pubsub?: PubSub;
+  /** How long the client may hold a message to batch it with others; small, for latency. */
+  readonly maxBatchDelayMs?: number;
+}
+
+export class PubSubPublisher implements MessagePublisher {
+  private client: Promise<PubSub> | undefined;
+  private readonly topics = new Map<string, Topic>();
+  private readonly ownsClient: boolean;
+
+  constructor(private readonly options: PubSubPublisherOptions = {}) {
+    this.ownsClient = options.pubsub === undefined;
+    if (options.pubsub) this.client = Promise.resolve(options.pubsub);
+  }
+
+  async publish(topic: string, data: Buffer, attributes: Readonly<Record<string, string>>): Promise<string> {
+    const pubsub = await this.pubsub();
+    let handle = this.topics.get(topic);
+    if (!handle) {
+      handle = pubsub.topic(topic, { batching: { maxMessages: 100, maxMilliseconds: this.options.maxBatchDelayMs ?? 1 } });
+      this.topics.set(topic, handle);
+    }
+    return handle.publishMessage({ data, attributes: { ...attributes } });
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    const topics = [...this.topics.values()];
+    this.topics.clear();
+    await Promise.allSettled(topics.map((t) => t.flush()));
+    if (client && this.ownsClient) await (await client).close();
+  }
+
+  private pubsub(): Promise<PubSub> {
+    this.client ??= createPubSub(this.options.projectId).catch((error: unknown) => {
+      this.client = undefined;
+      throw error;
+    });
+    return this.client;
+  }
+}
+
+/** Loads the Pub/Sub client library on demand. PUBSUB_EMULATOR_HOST, when set, is honoured by the library. */
+export async function createPubSub(projectId?: string): Promise<PubSub> {
+  const { PubSub } = await import('@google-cloud/pubsub');
+  return new PubSub(projectId ? { projectId } : {});
+}
+
+/** Pub/Sub limits: attribute values are at most 1024 bytes; keep room for multi-byte characters. */
+export function attributeValue(text: string, maxChars = 1000): string {
+  return text.length > maxChars ? `${text.slice(0, maxChars - 3)}...` : text;
+}

@@ -1,0 +1,207 @@
+// The Pub/Sub topology of the pipeline, created the way the Terraform module creates it, for `npm run dev` and
+// the integration tests (both on the emulator):
+//
+//   <prefix>-audit       --push `<prefix>-audit-to-detect`---------> detect  <url>/projects/P/topics/<prefix>-audit
+//   <prefix>-findings    --push `<prefix>-findings-to-<sink>` each--> notify  <url>/projects/P/topics/<prefix>-findings
+//   <prefix>-dead-letter <-- dead_letter_policy of every push subscription above; the pull subscription
+//                            `<prefix>-dead-letter-hold` keeps its messages (a topic without subscriptions drops
+//                            what is published to it)
+// Names, policies and defaults are those of terraform/modules/runwatch/main.tf (name_prefix = "runwatch").
+//
+// Every push subscription has a dead_letter_policy and a retry_policy. The push endpoint path is the topic's
+// full name because functions-framework's legacyPubSubEventMiddleware reads the topic from the URL path when it
+// converts a raw push body into a CloudEvent. Idempotent: what exists is kept (a push endpoint or policy that
+// differs is updated; a subscription attached to another topic is an error, as it cannot be moved).
+import type { CreateSubscriptionOptions, PubSub, Subscription } from '@google-cloud/pubsub';
+
+export interface TopologyOptions {
+  readonly projectId: string;
+  /** Prefix of every topic and subscription name (Terraform's `name_prefix`). */
+  readonly namePrefix?: string;
+  /** Base URL of the detect function, e.g. `http://127.0.0.1:8081`. */
+  readonly detectUrl: string;
+  /** Base URL of each sink's notify function, by sink name. */
+  readonly notifyUrls: Readonly<Record<string, string>>;
+  /** 5-100; after this many failed deliveries a message moves to the dead-letter topic. */
+  readonly maxDeliveryAttempts?: number;
+  readonly minimumBackoffSeconds?: number;
+  readonly maximumBackoffSeconds?: number;
+  /** For a push subscription this is also the push request timeout. */
+  readonly ackDeadlineSeconds?: number;
+  /** Create the pull subscription that keeps dead letters (default true). */
+  readonly deadLetterHold?: boolean;
+}
+
+export const TOPOLOGY_DEFAULTS = {
+  namePrefix: 'runwatch',
+  maxDeliveryAttempts: 10,
+  minimumBackoffSeconds: 10,
+  maximumBackoffSeconds: 600,
+  ackDeadlineSeconds: 60,
+} as const;
+
+export type ResourceResult = 'created' | 'exists' | 'updated';
+
+export interface Topology {
+  readonly topics: { readonly audit: string; readonly findings: string; readonly deadLetter: string };
+  readonly subscriptions: {
+    readonly detect: string;
+    readonly notify: Readonly<Record<string, string>>;
+    readonly deadLetter?: string;
+  };
+  /** What was done to each resource, in order. */
+  readonly actions: readonly { readonly resource: string; readonly result: ResourceResult }[];
+}
+
+const ALREADY_EXISTS = 6;
+
+/** `<base>/projects/P/topics/T`: the path the framework's legacy Pub/Sub middleware needs. */
+export function pushEndpoint(baseUrl: string, topicName: string): string {
+  return `${baseUrl.replace(/\/+$/, '')}/${topicName}`;
+}
+
+/** Topic and subscription ids for a name prefix, as Terraform names them. */
+export function topologyNames(prefix: string = TOPOLOGY_DEFAULTS.namePrefix) {
+  return {
+    auditTopic: `${prefix}-audit`,
+    findingsTopic: `${prefix}-findings`,
+    deadLetterTopic: `${prefix}-dead-letter`,
+    detectSubscription: `${prefix}-audit-to-detect`,
+    notifySubscription: (sink: string) => `${prefix}-findings-to-${sink}`,
+    deadLetterHold: `${prefix}-dead-letter-hold`,
+  } as const;
+}
+
+export async function ensureTopology(pubsub: PubSub, options: TopologyOptions): Promise<Topology> {
+  const project = options.projectId;
+  const topicName = (id: string): string => `projects/${project}/topics/${id}`;
+  const subName = (id: string): string => `projects/${project}/subscriptions/${id}`;
+  const names = topologyNames(options.namePrefix);
+  const audit = topicName(names.auditTopic);
+  const findings = topicName(names.findingsTopic);
+  const deadLetter = topicName(names.deadLetterTopic);
+  const actions: { resource: string; result: ResourceResult }[] = [];
+
+  for (const topic of [audit, findings, deadLetter]) actions.push({ resource: topic, result: await ensureTopic(pubsub, topic) });
+
+  const policies: CreateSubscriptionOptions = {
+    ackDeadlineSeconds: options.ackDeadlineSeconds ?? TOPOLOGY_DEFAULTS.ackDeadlineSeconds,
+    deadLetterPolicy: { deadLetterTopic: deadLetter, maxDeliveryAttempts: options.maxDeliveryAttempts ?? TOPOLOGY_DEFAULTS.maxDeliveryAttempts },
+    retryPolicy: {
+      minimumBackoff: duration(options.minimumBackoffSeconds ?? TOPOLOGY_DEFAULTS.minimumBackoffSeconds),
+      maximumBackoff: duration(options.maximumBackoffSeconds ?? TOPOLOGY_DEFAULTS.maximumBackoffSeconds),
+    },
+  };
+
+  const detect = subName(names.detectSubscription);
+  actions.push({ resource: detect, result: await ensurePushSubscription(pubsub, detect, audit, pushEndpoint(options.detectUrl, audit), policies) });
+
+  const notify: Record<string, string> = {};
+  for (const [sink, url] of Object.entries(options.notifyUrls)) {
+    if (!/^[a-z][a-z0-9-]*$/.test(sink)) throw new Error(`sink name ${JSON.stringify(sink)} cannot name a subscription`);
+    const name = subName(names.notifySubscription(sink));
+    notify[sink] = name;
+    actions.push({ resource: name, result: await ensurePushSubscription(pubsub, name, findings, pushEndpoint(url, findings), policies) });
+  }
+
+  let deadLetterSub: string | undefined;
+  if (options.deadLetterHold !== false) {
+    deadLetterSub = subName(names.deadLetterHold);
+    actions.push({ resource: deadLetterSub, result: await ensurePullSubscription(pubsub, deadLetterSub, deadLetter, policies.retryPolicy) });
+  }
+
+  return {
+    topics: { audit, findings, deadLetter },
+    subscriptions: { detect, notify, ...(deadLetterSub ? { deadLetter: deadLetterSub } : {}) },
+    actions,
+  };
+}
+
+function duration(seconds: number): { seconds: number; nanos: number } {
+  const whole = Math.floor(seconds);
+  return { seconds: whole, nanos: Math.round((seconds - whole) * 1e9) };
+}
+
+async function ensureTopic(pubsub: PubSub, name: string): Promise<ResourceResult> {
+  try {
+    await pubsub.createTopic(name);
+    return 'created';
+  } catch (error) {
+    if (grpcCode(error) === ALREADY_EXISTS) return 'exists';
+    throw new Error(`cannot create topic ${name}: ${(error as Error).message}`);
+  }
+}
+
+async function ensurePushSubscription(pubsub: PubSub, name: string, topic: string, endpoint: string, policies: CreateSubscriptionOptions): Promise<ResourceResult> {
+  try {
+    await pubsub.createSubscription(topic, name, { ...policies, pushConfig: { pushEndpoint: endpoint } });
+    return 'created';
+  } catch (error) {
+    if (grpcCode(error) !== ALREADY_EXISTS) throw new Error(`cannot create subscription ${name}: ${(error as Error).message}`);
+  }
+  const subscription = pubsub.subscription(name);
+  const [metadata] = await subscription.getMetadata();
+  assertTopic(name, metadata.topic, topic);
+  let result: ResourceResult = 'exists';
+  if (metadata.pushConfig?.pushEndpoint !== endpoint) {
+    await subscription.modifyPushConfig({ pushEndpoint: endpoint });
+    result = 'updated';
+  }
+  if (!samePolicies(metadata, policies)) {
+    await updatePolicies(subscription, policies);
+    result = 'updated';
+  }
+  return result;
+}
+
+/** The dead-letter hold: no push, no dead-letter policy of its own (it is the end of the line). */
+async function ensurePullSubscription(pubsub: PubSub, name: string, topic: string, retryPolicy: CreateSubscriptionOptions['retryPolicy']): Promise<ResourceResult> {
+  try {
+    await pubsub.createSubscription(topic, name, { ackDeadlineSeconds: 60, ...(retryPolicy ? { retryPolicy } : {}) });
+    return 'created';
+  } catch (error) {
+    if (grpcCode(error) !== ALREADY_EXISTS) throw new Error(`cannot create subscription ${name}: ${(error as Error).message}`);
+  }
+  const [metadata] = await pubsub.subscription(name).getMetadata();
+  assertTopic(name, metadata.topic, topic);
+  return 'exists';
+}
+
+function assertTopic(name: string, actual: unknown, expected: string): void {
+  if (actual !== expected) throw new Error(`subscription ${name} exists but is attached to ${String(actual)}, not ${expected}; delete it first`);
+}
+
+interface PolicyMetadata {
+  readonly ackDeadlineSeconds?: number | null;
+  readonly deadLetterPolicy?: { readonly deadLetterTopic?: string | null; readonly maxDeliveryAttempts?: number | null } | null;
+  readonly retryPolicy?: { readonly minimumBackoff?: DurationLike | null; readonly maximumBackoff?: DurationLike | null } | null;
+}
+type DurationLike = { readonly seconds?: number | string | { toString(): string } | null; readonly nanos?: number | null };
+
+function seconds(d: DurationLike | null | undefined): number {
+  if (!d) return 0;
+  return Number(d.seconds ?? 0) + (d.nanos ?? 0) / 1e9;
+}
+
+function samePolicies(actual: PolicyMetadata, wanted: CreateSubscriptionOptions): boolean {
+  return (
+    actual.ackDeadlineSeconds === wanted.ackDeadlineSeconds &&
+    actual.deadLetterPolicy?.deadLetterTopic === wanted.deadLetterPolicy?.deadLetterTopic &&
+    actual.deadLetterPolicy?.maxDeliveryAttempts === wanted.deadLetterPolicy?.maxDeliveryAttempts &&
+    seconds(actual.retryPolicy?.minimumBackoff) === seconds(wanted.retryPolicy?.minimumBackoff as DurationLike) &&
+    seconds(actual.retryPolicy?.maximumBackoff) === seconds(wanted.retryPolicy?.maximumBackoff as DurationLike)
+  );
+}
+
+async function updatePolicies(subscription: Subscription, policies: CreateSubscriptionOptions): Promise<void> {
+  await subscription.setMetadata({
+    ...(policies.ackDeadlineSeconds !== undefined ? { ackDeadlineSeconds: policies.ackDeadlineSeconds } : {}),
+    ...(policies.deadLetterPolicy ? { deadLetterPolicy: policies.deadLetterPolicy } : {}),
+    ...(policies.retryPolicy ? { retryPolicy: policies.retryPolicy } : {}),
+  });
+}
+
+function grpcCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}

@@ -1,0 +1,127 @@
+// What both function entry points (detect, notify) share: structured logs, start-up configuration that fails
+// closed, the choice of state backend, counters. The environment is read here and in the entry points only, and
+// always passed in as a plain object, so tests hand over exactly the variables they mean.
+import type { BaselineStore } from './baseline/store.js';
+import { ConfigError, loadConfigFile, type ConfigProblem } from './config/load.js';
+import type { RunwatchConfig } from './config/types.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+// ---- logs ------------------------------------------------------------------------------------------------------
+
+export type LogSeverity = 'DEBUG' | 'INFO' | 'NOTICE' | 'WARNING' | 'ERROR' | 'CRITICAL';
+
+/** One structured log line: Cloud Logging reads `severity` and `message` from JSON on stdout. */
+export interface LogRecord {
+  readonly severity: LogSeverity;
+  readonly message: string;
+  readonly [field: string]: unknown;
+}
+
+export type LogSink = (record: LogRecord) => void;
+
+export const stdoutLog: LogSink = (record) => {
+  process.stdout.write(`${JSON.stringify(record)}\n`);
+};
+
+// ---- start-up ----------------------------------------------------------------------------------------------------
+
+/** The instance cannot serve (invalid config or environment). Every invocation fails with it, loudly. */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+  constructor(
+    readonly component: string,
+    readonly problems: readonly ConfigProblem[],
+  ) {
+    super(`runwatch ${component} refuses to serve: ${problems.map((p) => `${p.path}: ${p.reason}`).join('; ')}`);
+  }
+}
+
+/**
+ * Loads and validates RUNWATCH_CONFIG; on failure returns the problems (every one, as `path: reason`) together
+ * with the environment problems the caller found, so one log shows everything that is wrong.
+ */
+export async function loadFunctionConfig(env: Env): Promise<{ config?: RunwatchConfig; problems: ConfigProblem[] }> {
+  const path = env['RUNWATCH_CONFIG'];
+  if (!path) return { problems: [{ path: 'env.RUNWATCH_CONFIG', reason: 'is required (path to the runwatch config file)' }] };
+  try {
+    return { config: await loadConfigFile(path), problems: [] };
+  } catch (error) {
+    if (error instanceof ConfigError) return { problems: error.problems.map((p) => ({ path: p.path, reason: `${p.reason} (in ${path})` })) };
+    throw error;
+  }
+}
+
+/**
+ * Runs `init` once per instance. A StartupError is kept (the instance stays refused: restarting it is the fix);
+ * any other failure (a client that could not load) is retried by the next invocation.
+ */
+export function startOnce<T>(init: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    pending ??= init().catch((error: unknown) => {
+      if (!(error instanceof StartupError)) pending = undefined;
+      throw error;
+    });
+    return pending;
+  };
+}
+
+/** Logs every start-up problem on its own line (so log-based alerts can match them) and a summary. */
+export function logStartupError(log: LogSink, error: StartupError): void {
+  for (const problem of error.problems) {
+    log({ severity: 'CRITICAL', message: `${problem.path}: ${problem.reason}`, component: error.component, path: problem.path, reason: problem.reason });
+  }
+  log({ severity: 'CRITICAL', message: `runwatch ${error.component} refuses to serve: ${error.problems.length} problem(s) above; fix them and redeploy`, component: error.component });
+}
+
+// ---- state backend ---------------------------------------------------------------------------------------------
+
+export type StateBackend =
+  | { readonly kind: 'firestore'; readonly projectId?: string; readonly reason: string }
+  | { readonly kind: 'memory'; readonly reason: string };
+
+/**
+ * Firestore when an emulator is configured or we run in the cloud (a project is set, or K_SERVICE says Cloud
+ * Run / Cloud Functions); the embedded memory store otherwise (per instance: for local experiments only).
+ */
+export function stateBackend(env: Env): StateBackend {
+  const projectId = env['GOOGLE_CLOUD_PROJECT'] || undefined;
+  const withProject = projectId ? { projectId } : {};
+  if (env['FIRESTORE_EMULATOR_HOST']) return { kind: 'firestore', ...withProject, reason: `FIRESTORE_EMULATOR_HOST=${env['FIRESTORE_EMULATOR_HOST']}` };
+  if (env['K_SERVICE']) return { kind: 'firestore', ...withProject, reason: `running in the cloud (K_SERVICE=${env['K_SERVICE']})` };
+  if (projectId) return { kind: 'firestore', projectId, reason: `GOOGLE_CLOUD_PROJECT=${projectId}` };
+  return { kind: 'memory', reason: 'no FIRESTORE_EMULATOR_HOST, GOOGLE_CLOUD_PROJECT or K_SERVICE: state lives in this instance only' };
+}
+
+export async function openBaselineStore(backend: StateBackend): Promise<BaselineStore> {
+  if (backend.kind === 'memory') {
+    const { MemoryBaselineStore } = await import('./baseline/memory.js');
+    return new MemoryBaselineStore();
+  }
+  const { FirestoreBaselineStore } = await import('./baseline/firestore.js');
+  return new FirestoreBaselineStore(backend.projectId ? { projectId: backend.projectId } : {});
+}
+
+// ---- counters --------------------------------------------------------------------------------------------------
+
+/** Per-instance counters, included in log lines so a log query shows totals without a metrics backend. */
+export class Counters {
+  private readonly values = new Map<string, number>();
+
+  add(name: string, by = 1): void {
+    this.values.set(name, (this.values.get(name) ?? 0) + by);
+  }
+
+  get(name: string): number {
+    return this.values.get(name) ?? 0;
+  }
+
+  snapshot(): Readonly<Record<string, number>> {
+    return Object.fromEntries([...this.values.entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

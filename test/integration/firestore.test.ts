@@ -1,0 +1,256 @@
+// Firestore baseline store and delivery records against the real Firestore emulator and client library:
+// round trips of every baseline field, safe document ids, out-of-order entries, concurrent writers, and claims
+// that exactly one instance wins.
+import { randomUUID } from 'node:crypto';
+import type { Firestore } from '@google-cloud/firestore';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { baselineDocId, createFirestore, FirestoreBaselineStore } from '../../functions/baseline/firestore.js';
+import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
+import { emptyBaseline, record, valueBefore, type ServiceBaseline } from '../../functions/baseline/state.js';
+import { Pipeline } from '../../functions/pipeline.js';
+import { FirestoreDeliveryRecordStore } from '../../sinks/firestoreRecords.js';
+import { at, corpus, variant, withV1ServiceAccount, type Json } from '../support/entries.js';
+import { config } from '../support/run.js';
+
+const emulators = inject('runwatchEmulators');
+
+describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
+  let db: Firestore;
+  const collection = (name: string): string => `${name}-${randomUUID().slice(0, 8)}`;
+
+  beforeAll(async () => {
+    if (!emulators.available) return;
+    Object.assign(process.env, emulators.env);
+    db = await createFirestore({ projectId: emulators.projectId });
+  });
+  afterAll(async () => {
+    await db?.terminate();
+  });
+
+  describe('FirestoreBaselineStore', () => {
+    it('round-trips every field of a baseline, map keys with dots and slashes included', async () => {
+      const store = new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') });
+      const key = 'acme-prod/europe-west1/storefront';
+      const baseline: ServiceBaseline = {
+        ...emptyBaseline(),
+        serviceAccount: [{ t: 1_000, v: 'a@acme-prod.iam.gserviceaccount.com' }],
+        template: [{ t: 1_000, v: 'abc' }],
+        repositories: { 'europe-west1-docker.pkg.dev/acme-prod/app': 1_000, 'docker.io/library/nginx': 2_000 },
+        publicInvokers: [{ t: 3_000, v: ['allAuthenticatedUsers', 'allUsers'] }, { t: 4_000, v: [] }],
+        invokerIamDisabled: [{ t: 1_000, v: false }],
+        ingress: [{ t: 1_000, v: 'all' }],
+        lastChangeMs: 4_000,
+        deletedAtMs: 500,
+      };
+      const result = await store.transact(key, (current) => ({ next: baseline, result: current }));
+      expect(result).toBeUndefined();
+      expect(await store.get(key)).toEqual(baseline);
+      // A transaction that returns no `next` leaves the stored baseline alone.
+      expect(await store.transact(key, (current) => ({ result: current?.lastChangeMs }))).toBe(4_000);
+      expect(await store.get(key)).toEqual(baseline);
+      await store.close();
+    });
+
+    it('stores keys with `/` under a base64url id and keeps the readable key as a field', async () => {
+      const name = collection('baselines');
+      const store = new FirestoreBaselineStore({ firestore: db, collection: name });
+      const keys = ['acme-prod/europe-west1/storefront', 'acme-prod/-/*', 'p/l/ünïcødé service', '../..'];
+      for (const key of keys) await store.transact(key, () => ({ next: { ...emptyBaseline(), lastChangeMs: 1 }, result: null }));
+      const snapshot = await db.collection(name).get();
+      const stored = snapshot.docs.map((d) => ({ id: d.id, key: d.get('key') as string }));
+      expect(stored.map((s) => s.key).sort()).toEqual([...keys].sort());
+      for (const { id, key } of stored) {
+        expect(id).toBe(baselineDocId(key));
+        expect(id).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]*$/);
+      }
+      expect(await store.get('acme-prod/-/*')).toMatchObject({ lastChangeMs: 1 });
+      expect(await store.get('not/there/at-all')).toBeUndefined();
+    });
+
+    it('folds out-of-order points into their time order: an older entry never overwrites newer state', async () => {
+      const store = new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') });
+      const key = 'acme-prod/europe-west1/ordering';
+      for (const [t, sa] of [[3_000, 'newest'], [1_000, 'oldest'], [2_000, 'middle']] as const) {
+        await store.transact(key, (current) => {
+          const base = current ?? emptyBaseline();
+          return { next: { ...base, serviceAccount: record(base.serviceAccount, t, sa), lastChangeMs: Math.max(base.lastChangeMs, t) }, result: null };
+        });
+      }
+      const final = await store.get(key);
+      expect(final?.serviceAccount).toEqual([
+        { t: 1_000, v: 'oldest' },
+        { t: 2_000, v: 'middle' },
+        { t: 3_000, v: 'newest' },
+      ]);
+      expect(final?.lastChangeMs).toBe(3_000);
+      expect(valueBefore(final?.serviceAccount, Infinity)).toBe('newest');
+    });
+
+    it('applies every one of N concurrent transactions on one key from N instances (retried on contention)', async () => {
+      const name = collection('baselines');
+      const key = 'acme-prod/europe-west1/contended';
+      const n = 6;
+      // One store per simulated function instance: the contention is resolved by Firestore transactions.
+      const stores = Array.from({ length: n }, () => new FirestoreBaselineStore({ firestore: db, collection: name, maxAttempts: 30 }));
+      let calls = 0;
+      await Promise.all(
+        stores.map((store, i) =>
+          store.transact(key, (current) => {
+            calls++;
+            const base = current ?? emptyBaseline();
+            return { next: { ...base, repositories: { ...base.repositories, [`repo-${i}`]: i } }, result: i };
+          }),
+        ),
+      );
+      const final = await stores[0]!.get(key);
+      expect(Object.keys(final?.repositories ?? {}).sort()).toEqual(Array.from({ length: n }, (_, i) => `repo-${i}`).sort());
+      expect(calls).toBeGreaterThanOrEqual(n); // re-runs on contention are expected: fn is pure
+    });
+
+    it('runs one instance\'s concurrent transactions on a key in turn, each on the result of the one before', async () => {
+      const store = new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') });
+      const key = 'acme-prod/europe-west1/queued';
+      const seen = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          store.transact(key, (current) => {
+            const base = current ?? emptyBaseline();
+            return { next: { ...base, lastChangeMs: base.lastChangeMs + 1, repositories: { ...base.repositories, [`r${i}`]: i } }, result: base.lastChangeMs };
+          }),
+        ),
+      );
+      expect(seen.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect((await store.get(key))?.lastChangeMs).toBe(10);
+    });
+
+    it('writes nothing for a change that is already folded in (a redelivery)', async () => {
+      const store = new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') });
+      const key = 'acme-prod/europe-west1/redelivered';
+      const apply = (current: ServiceBaseline | undefined) => {
+        const base = current ?? emptyBaseline();
+        return { next: { ...base, serviceAccount: record(base.serviceAccount, 5_000, 'sa'), lastChangeMs: 5_000 }, result: valueBefore(base.serviceAccount, 5_000) ?? 'none' };
+      };
+      expect(await store.transact(key, apply)).toBe('none');
+      const written = (await db.collection(store.collection).doc(baselineDocId(key)).get()).updateTime;
+      expect(await store.transact(key, apply)).toBe('none');
+      expect((await db.collection(store.collection).doc(baselineDocId(key)).get()).updateTime?.isEqual(written!)).toBe(true);
+    });
+
+    it('refuses to overwrite a document that is not a version 1 baseline', async () => {
+      const name = collection('baselines');
+      const store = new FirestoreBaselineStore({ firestore: db, collection: name });
+      await db.collection(name).doc(baselineDocId('p/l/s')).set({ key: 'p/l/s', baseline: { version: 99 } });
+      await expect(store.transact('p/l/s', () => ({ next: emptyBaseline(), result: null }))).rejects.toThrow(/no version 1 baseline/);
+    });
+
+    describe('the pipeline on Firestore, entries for one service out of order', () => {
+      const base = corpus('slackbot__Services.ReplaceService__1');
+      const sa = (name: string): string => `${name}@test-project-1234.iam.gserviceaccount.com`;
+      const deploy = (time: string, id: string, account: string): Json =>
+        variant(withV1ServiceAccount(at(base, time, id), sa(account)), (e) => {
+          // Each deploy is its own operation (the corpus entry's operation id would tie them together).
+          const response = e.protoPayload['response'] as { metadata: { annotations: Record<string, string> } };
+          response.metadata.annotations['run.googleapis.com/operation-id'] = `op-${id}`;
+        });
+      const entries = [
+        deploy('2024-05-06T10:00:00Z', 'ooo-a', 'first'),
+        deploy('2024-05-06T11:00:00Z', 'ooo-b', 'second'),
+        deploy('2024-05-06T12:00:00Z', 'ooo-c', 'first'),
+        deploy('2024-05-06T13:00:00Z', 'ooo-d', 'third'),
+      ];
+      const delivered = [entries[2], entries[0], entries[3], entries[1]];
+      const key = 'test-project-1234/asia-northeast1/cloud-run-slack-bot';
+      const NOW = Date.parse('2030-01-01T00:00:00Z');
+
+      /** Every entry, then the sweep that completes what still waits; the service-account-change finding ids. */
+      async function run(store: MemoryBaselineStore | FirestoreBaselineStore, order: readonly unknown[]): Promise<string[]> {
+        const pipeline = new Pipeline({ config: config(), store, recentKeys: 0 });
+        const findings = [];
+        for (const entry of order) {
+          const outcome = await pipeline.handleEntry(entry, NOW);
+          if (outcome.status === 'processed') findings.push(...outcome.findings);
+        }
+        findings.push(...(await pipeline.sweep(NOW)));
+        return findings.filter((f) => f.rule === 'service-account-change').map((f) => f.id).sort();
+      }
+
+      /** The facts a baseline holds about the service (rollout bookkeeping aside). */
+      const facts = (b: ServiceBaseline | undefined) =>
+        b && { serviceAccount: b.serviceAccount, template: b.template, repositories: b.repositories, publicInvokers: b.publicInvokers, ingress: b.ingress, lastChangeMs: b.lastChangeMs };
+
+      it('ends with the same facts as replay in timestamp order (the newest state last)', async () => {
+        const memory = new MemoryBaselineStore();
+        await run(memory, entries);
+        const firestore = new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') });
+        await run(firestore, delivered);
+        const stored = await firestore.get(key);
+        expect(facts(stored)).toEqual(facts(await memory.get(key)));
+        expect(valueBefore(stored?.serviceAccount, Infinity)).toBe(sa('third'));
+        expect(stored?.rollouts ?? []).toEqual([]);
+      });
+
+      // KNOWN GAP in the core (not in the store): a late entry is judged against what came before it, but the
+      // change that followed it, already evaluated, is not judged again, so out-of-order delivery raises other
+      // service-account-change findings than replay in timestamp order. This test documents the gap and will
+      // fail (turn red) once the core handles it: then make it a plain `it`.
+      it.fails('raises the service-account-change findings replay in timestamp order raises', async () => {
+        const inOrder = await run(new MemoryBaselineStore(), entries);
+        expect(inOrder).toHaveLength(3);
+        const outOfOrder = await run(new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') }), delivered);
+        expect(outOfOrder).toEqual(inOrder);
+      });
+    });
+  });
+
+  describe('FirestoreDeliveryRecordStore', () => {
+    const finding = 'f'.repeat(32);
+
+    it('lets exactly one of many concurrent claims win, across store instances', async () => {
+      const name = collection('deliveries');
+      const stores = Array.from({ length: 10 }, () => new FirestoreDeliveryRecordStore({ firestore: db, collection: name }));
+      const results = await Promise.all(stores.map((s) => s.claim('webhook', finding, 1_000, 60_000)));
+      expect(results.filter((r) => r.claimed)).toHaveLength(1);
+      for (const r of results) if (!r.claimed) expect(r.record).toMatchObject({ sink: 'webhook', findingId: finding, state: 'pending', leaseUntilMs: 61_000 });
+      const doc = await db.collection(name).doc(`webhook__${finding}`).get();
+      expect(doc.exists).toBe(true);
+    });
+
+    it('lets exactly one of many concurrent takers take over an expired lease', async () => {
+      const name = collection('deliveries');
+      const first = new FirestoreDeliveryRecordStore({ firestore: db, collection: name });
+      expect(await first.claim('slack', finding, 1_000, 1_000)).toEqual({ claimed: true });
+      const takers = Array.from({ length: 4 }, () => new FirestoreDeliveryRecordStore({ firestore: db, collection: name }));
+      const results = await Promise.all(takers.map((s) => s.claim('slack', finding, 5_000, 60_000)));
+      expect(results.filter((r) => r.claimed)).toHaveLength(1);
+      expect(await first.get('slack', finding)).toMatchObject({ state: 'pending', leaseUntilMs: 65_000 });
+    });
+
+    it('completes, keeps the ref on a later resolution, and never lets a delivered record be claimed again', async () => {
+      const store = new FirestoreDeliveryRecordStore({ firestore: db, collection: collection('deliveries'), now: () => Date.parse('2024-05-06T00:00:00Z') });
+      expect(await store.claim('slack', finding, 1_000, 10)).toEqual({ claimed: true });
+      await store.complete('slack', finding, 'delivered', 'C123:1715000000.000100');
+      const later = await store.claim('slack', finding, 10_000_000, 10);
+      expect(later).toEqual({ claimed: false, record: { sink: 'slack', findingId: finding, state: 'delivered', ref: 'C123:1715000000.000100', updatedAt: '2024-05-06T00:00:00.000Z' } });
+      await store.complete('slack', finding, 'resolved');
+      expect(await store.get('slack', finding)).toMatchObject({ state: 'resolved', ref: 'C123:1715000000.000100' });
+      expect((await store.get('slack', finding))?.leaseUntilMs).toBeUndefined();
+    });
+
+    it('release drops only its own pending claim, never a delivered record or a newer claim', async () => {
+      const name = collection('deliveries');
+      const a = new FirestoreDeliveryRecordStore({ firestore: db, collection: name });
+      const b = new FirestoreDeliveryRecordStore({ firestore: db, collection: name });
+      expect(await a.claim('webhook', finding, 1_000, 1_000)).toEqual({ claimed: true });
+      await a.release('webhook', finding);
+      expect(await a.get('webhook', finding)).toBeUndefined();
+
+      expect(await a.claim('webhook', finding, 1_000, 1_000)).toEqual({ claimed: true });
+      expect(await b.claim('webhook', finding, 5_000, 60_000)).toEqual({ claimed: true }); // a's lease expired
+      await a.release('webhook', finding); // a is slow: must not drop b's claim
+      expect(await b.get('webhook', finding)).toMatchObject({ state: 'pending', leaseUntilMs: 65_000 });
+
+      await b.complete('webhook', finding, 'delivered');
+      await b.release('webhook', finding);
+      expect(await b.get('webhook', finding)).toMatchObject({ state: 'delivered' });
+    });
+  });
+});

@@ -30,6 +30,7 @@ import { linksOf, provenanceOf, resourceNameOf } from './findings/enrich.js';
 import type { Finding } from './findings/finding.js';
 import { findingId } from './findings/id.js';
 import type { Change, DeployChange } from './model/change.js';
+import { fnv1a } from './audit/hash.js';
 
 interface RuleDetection {
   readonly rule: RuleId;
@@ -44,7 +45,15 @@ interface Evaluation {
 }
 
 /** What happened to an entry inside the engine, for the counts replay and the functions report. */
-export type EngineNote = 'evaluated' | 'waiting-for-rollout' | 'joined-rollout' | 'late-system-event' | 'cloud-functions-managed' | 'deletion-event' | 'unmatched-service-event';
+export type EngineNote =
+  | 'evaluated'
+  | 'waiting-for-rollout'
+  | 'joined-rollout'
+  | 'late-system-event'
+  | 'cloud-functions-managed'
+  | 'deletion-event'
+  | 'unmatched-service-event'
+  | 'already-applied';
 
 export interface EngineResult {
   readonly findings: readonly Finding[];
@@ -56,6 +65,11 @@ export interface EngineResult {
 const REGISTERED = Object.values(detectors) as readonly Detector[];
 /** Completed rollouts remembered per service, to recognise late system events. */
 const COMPLETED_LIMIT = 16;
+/**
+ * Entries remembered per service as already applied. Pub/Sub redelivers and sinks duplicate; an entry applied
+ * once must change nothing the second time (not even a resolution), whichever instance sees the copy.
+ */
+const SEEN_LIMIT = 256;
 export const DEFAULT_WAIT_SECONDS = 600;
 
 export function storeKeyOf(change: Change): string {
@@ -182,20 +196,26 @@ export class Engine {
 
   /** An admin write or IAM change. `nowMs` completes rollouts of the same service that are due. */
   async processChange(change: Change, nowMs: number): Promise<EngineResult> {
+    const seenKey = entryDigest(change.key);
     const outcome = await this.store.transact(storeKeyOf(change), (current) => {
+      if (current?.seen?.includes(seenKey)) return { result: { findings: [], note: 'already-applied' as EngineNote, dueAtMs: current.dueAtMs } };
       const due = this.completeDueRollouts(current, nowMs);
-      const step = this.changeStep(due.next, change);
-      return { next: step.next, result: { findings: [...due.findings, ...step.findings], note: step.note, dueAtMs: step.next.dueAtMs } };
+      const step = this.changeStep(due.next, change, nowMs);
+      const next = remember(step.next, seenKey);
+      return { next, result: { findings: [...due.findings, ...step.findings], note: step.note, dueAtMs: next.dueAtMs } };
     });
     return result(outcome);
   }
 
   /** A Cloud Run system event: a fact about a rollout. */
   async processObservation(observation: RevisionObservation, nowMs: number): Promise<EngineResult> {
+    const seenKey = entryDigest(observation.key);
     const outcome = await this.store.transact(baselineKey(observation.target), (current) => {
+      if (current?.seen?.includes(seenKey)) return { result: { findings: [], note: 'already-applied' as EngineNote, dueAtMs: current.dueAtMs } };
       const due = this.completeDueRollouts(current, nowMs);
-      const step = this.observationStep(due.next, observation);
-      return { next: step.next, result: { findings: [...due.findings, ...step.findings], note: step.note, dueAtMs: step.next.dueAtMs } };
+      const step = this.observationStep(due.next, observation, nowMs);
+      const next = remember(step.next, seenKey);
+      return { next, result: { findings: [...due.findings, ...step.findings], note: step.note, dueAtMs: next.dueAtMs } };
     });
     return result(outcome);
   }
@@ -239,7 +259,7 @@ export class Engine {
     return { findings, open: open.slice(-OPEN_LIMIT) };
   }
 
-  private changeStep(current: ServiceBaseline | undefined, change: Change): Step & { note: EngineNote } {
+  private changeStep(current: ServiceBaseline | undefined, change: Change, nowMs: number): Step & { note: EngineNote } {
     const base = current ?? emptyBaseline();
     if (change.kind === 'deploy' && change.methodName.includes('InternalServices.') && !this.config.cloudFunctions.watch) {
       return { next: { ...base, managedBy: 'cloud-functions' }, findings: [], note: 'cloud-functions-managed' };
@@ -252,14 +272,12 @@ export class Engine {
     const index = rolloutForWrite(rollouts, change, this.waitMs);
     const joined = index >= 0;
     if (joined) rollouts[index] = addWrite(rollouts[index]!, change);
-    else rollouts.push(openFromWrite(change, this.waitMs));
-    const at = joined ? index : rollouts.length - 1;
-    if (!isComplete(rollouts[at]!)) return { next: withRollouts(base, rollouts), findings: [], note: joined ? 'joined-rollout' : 'waiting-for-rollout' };
-    const [done] = rollouts.splice(at, 1);
-    return { ...this.finalize(withRollouts(base, rollouts), done!), note: 'evaluated' };
+    else rollouts.push(openFromWrite(change, this.waitMs, nowMs));
+    const drained = this.drain(withRollouts(base, rollouts), nowMs);
+    return { ...drained, note: drained.findings.length > 0 || drained.completed ? 'evaluated' : joined ? 'joined-rollout' : 'waiting-for-rollout' };
   }
 
-  private observationStep(current: ServiceBaseline | undefined, observation: RevisionObservation): Step & { note: EngineNote } {
+  private observationStep(current: ServiceBaseline | undefined, observation: RevisionObservation, nowMs: number): Step & { note: EngineNote } {
     const base = current ?? emptyBaseline();
     if (observation.deleting) return { next: base, findings: [], note: 'deletion-event' };
     if ((observation.managedByCloudFunctions || base.managedBy === 'cloud-functions') && !this.config.cloudFunctions.watch) {
@@ -271,26 +289,42 @@ export class Engine {
     if (index < 0) {
       // Only a revision's own event opens a rollout: service-level events also follow traffic and IAM changes.
       if (observation.level !== 'revision') return { next: base, findings: [], note: 'unmatched-service-event' };
-      rollouts.push(openFromObservation(observation, this.waitMs));
+      rollouts.push(openFromObservation(observation, this.waitMs, nowMs));
       return { next: withRollouts(base, rollouts), findings: [], note: 'waiting-for-rollout' };
     }
     rollouts[index] = { ...rollouts[index]!, observed: observe(rollouts[index]!.observed, observation) };
-    if (!isComplete(rollouts[index]!)) return { next: withRollouts(base, rollouts), findings: [], note: 'joined-rollout' };
-    const [done] = rollouts.splice(index, 1);
-    return { ...this.finalize(withRollouts(base, rollouts), done!), note: 'evaluated' };
+    const drained = this.drain(withRollouts(base, rollouts), nowMs);
+    return { ...drained, note: drained.findings.length > 0 || drained.completed ? 'evaluated' : 'joined-rollout' };
+  }
+
+  /**
+   * Finalizes rollouts oldest first while the oldest is complete or due: a complete rollout waits behind an older
+   * one still waiting for its other half, so one service's deploys are judged in the order they happened.
+   */
+  private drain(base: ServiceBaseline, nowMs: number): Step & { completed: boolean } {
+    let next = base;
+    const findings: Finding[] = [];
+    let completed = false;
+    for (;;) {
+      const rollouts = next.rollouts ?? [];
+      if (rollouts.length === 0) break;
+      let oldest = 0;
+      for (let i = 1; i < rollouts.length; i++) if (rollouts[i]!.openedMs < rollouts[oldest]!.openedMs) oldest = i;
+      const rollout = rollouts[oldest]!;
+      if (!isComplete(rollout) && rollout.deadlineMs > nowMs) break;
+      const step = this.finalize(withRollouts(next, rollouts.filter((_, i) => i !== oldest)), rollout);
+      next = step.next;
+      findings.push(...step.findings);
+      completed = true;
+    }
+    return { next, findings, completed };
   }
 
   private completeDueRollouts(current: ServiceBaseline | undefined, nowMs: number): Step {
     const base = current ?? emptyBaseline();
     const rollouts = base.rollouts ?? [];
     if (base.dueAtMs === undefined || base.dueAtMs > nowMs || rollouts.length === 0) return { next: base, findings: [] };
-    let next = withRollouts(base, rollouts.filter((r) => r.deadlineMs > nowMs));
-    const findings: Finding[] = [];
-    for (const rollout of rollouts.filter((r) => r.deadlineMs <= nowMs).sort((a, b) => a.openedMs - b.openedMs)) {
-      const step = this.finalize(next, rollout);
-      next = step.next;
-      findings.push(...step.findings);
-    }
+    const { next, findings } = this.drain(base, nowMs);
     return { next, findings };
   }
 
@@ -322,8 +356,19 @@ function resolutionOf(finding: Finding, change: Change, reason: string): Finding
   };
 }
 
+/** A short digest of an entry's identity (logName + timestamp + insertId), kept in the baseline as applied. */
+function entryDigest(key: { logName: string; timestamp: string; insertId: string }): string {
+  return fnv1a(`${key.logName}\u0000${key.timestamp}\u0000${key.insertId}`);
+}
+
+function remember(baseline: ServiceBaseline, seenKey: string): ServiceBaseline {
+  const seen = baseline.seen ?? [];
+  return { ...baseline, seen: seen.length >= SEEN_LIMIT ? [...seen.slice(seen.length - SEEN_LIMIT + 1), seenKey] : [...seen, seenKey] };
+}
+
+/** The rollouts, and when the oldest one (which holds back the others) is due. */
 function withRollouts(base: ServiceBaseline, rollouts: readonly Rollout[]): ServiceBaseline {
-  let dueAtMs: number | undefined;
-  for (const r of rollouts) if (dueAtMs === undefined || r.deadlineMs < dueAtMs) dueAtMs = r.deadlineMs;
-  return { ...base, rollouts, dueAtMs };
+  let oldest: Rollout | undefined;
+  for (const r of rollouts) if (oldest === undefined || r.openedMs < oldest.openedMs) oldest = r;
+  return { ...base, rollouts, dueAtMs: oldest?.deadlineMs };
 }

@@ -23,8 +23,9 @@ export interface PipelineOptions {
   readonly config: RunwatchConfig;
   readonly store: BaselineStore & Partial<DueIndex>;
   /**
-   * How many recent entry keys to remember for duplicate detection (the same logName + timestamp + insertId).
-   * Findings have deterministic ids, so a duplicate that slips past this window still gives the same id.
+   * How many recent entry keys this instance remembers to answer duplicates without a store round trip (the same
+   * logName + timestamp + insertId). 0 turns it off. The baseline itself also remembers the entries it applied,
+   * so a copy seen by another instance changes nothing either.
    */
   readonly recentKeys?: number;
 }
@@ -38,15 +39,17 @@ class RecentKeys {
   private readonly keys = new Set<string>();
   constructor(private readonly limit: number) {}
 
-  /** Adds the key; false when it was already there. */
-  add(key: string): boolean {
-    if (this.keys.has(key)) return false;
+  has(key: string): boolean {
+    return this.keys.has(key);
+  }
+
+  add(key: string): void {
+    if (this.limit === 0 || this.keys.has(key)) return;
     this.keys.add(key);
     if (this.keys.size > this.limit) {
       const oldest = this.keys.values().next().value;
       if (oldest !== undefined) this.keys.delete(oldest);
     }
-    return true;
   }
 }
 
@@ -90,12 +93,15 @@ export class Pipeline {
         return { status: 'skipped', reason: parsed.reason, ...(parsed.detail ? { detail: parsed.detail } : {}) };
       case 'observation':
       case 'change': {
-        const key = parsed.kind === 'change' ? parsed.change.key : parsed.observation.key;
-        if (!this.recent.add(entryKeyString(key))) return { status: 'duplicate' };
+        const key = entryKeyString(parsed.kind === 'change' ? parsed.change.key : parsed.observation.key);
+        if (this.recent.has(key)) return { status: 'duplicate' };
         const earlier = nowMs >= this.nextDueMs ? await this.sweep(nowMs) : [];
         const result =
           parsed.kind === 'change' ? await this.engine.processChange(parsed.change, nowMs) : await this.engine.processObservation(parsed.observation, nowMs);
         this.track(parsed.kind === 'change' ? storeKeyOf(parsed.change) : baselineKey(parsed.observation.target), result);
+        // Remembered only once applied: a failure (store, publish) must leave the redelivery free to try again.
+        this.recent.add(key);
+        if (result.note === 'already-applied' && earlier.length === 0) return { status: 'duplicate' };
         return { status: 'processed', findings: [...earlier, ...result.findings], note: result.note };
       }
     }

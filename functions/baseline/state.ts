@@ -35,6 +35,8 @@ export interface ServiceBaseline {
   readonly dueAtMs?: number;
   /** Findings whose risk is still in force, so the change that takes it away can resolve them. */
   readonly open?: readonly OpenFinding[];
+  /** Digests of the entries already applied (newest last), so a redelivered entry changes nothing. */
+  readonly seen?: readonly string[];
   /** Set when a Cloud Functions (2nd gen) service agent manages this service. */
   readonly managedBy?: 'cloud-functions';
 }

@@ -12,8 +12,10 @@
 //   write may still come: entries arrive out of order);
 // - the rollout completes as soon as it has the write and a final Ready condition (True or False) for its
 //   revision, or when the wait runs out (`correlation.waitSeconds`, default 600 s: image import plus the default
-//   4-minute startup probe fit in it). A half that never arrives leaves its facts "unknown" in the findings;
-//   nothing is dropped. In replay "now" is the time of the entry being read and everything left completes at the
+//   4-minute startup probe fit in it), counted from when the half arrived. A half that never arrives leaves its
+//   facts "unknown" in the findings; nothing is dropped. Rollouts of one service complete in the order of their
+//   event times: a complete rollout waits behind an older one still waiting, so entries delivered out of order
+//   within the wait are judged as replay in timestamp order judges them. In replay "now" is the time of the entry being read and everything left completes at the
 //   end of the input; in the live pipeline a sweep (a Cloud Scheduler tick on the audit topic) completes what is due.
 //
 // Pure functions over plain JSON, so the rollouts live in the service's baseline document and change in the same
@@ -73,8 +75,16 @@ export interface RolledOut {
 /** A write joins a rollout opened by an earlier write when it is this close and rolls out the same template. */
 const BURST_MS = 60_000;
 
-export function openFromWrite(write: DeployChange, waitMs: number): Rollout {
-  return { openedMs: write.timeMs, deadlineMs: write.timeMs + waitMs, write, writes: 1 };
+/**
+ * The wait runs from when the half arrived: its event time in replay, the wall clock in the live pipeline (an old
+ * entry redelivered from a backlog still gets the full wait for its other half).
+ */
+function deadline(eventMs: number, nowMs: number, waitMs: number): number {
+  return Math.max(eventMs, nowMs) + waitMs;
+}
+
+export function openFromWrite(write: DeployChange, waitMs: number, nowMs: number): Rollout {
+  return { openedMs: write.timeMs, deadlineMs: deadline(write.timeMs, nowMs, waitMs), write, writes: 1 };
 }
 
 /** Index of the open rollout a write belongs to, or -1. */
@@ -150,8 +160,8 @@ export function addWrite(rollout: Rollout, write: DeployChange): Rollout {
   return { ...rollout, write: first, writes: rollout.writes + 1 };
 }
 
-export function openFromObservation(observation: RevisionObservation, waitMs: number): Rollout {
-  return { openedMs: observation.timeMs, deadlineMs: observation.timeMs + waitMs, writes: 0, observed: observe(undefined, observation) };
+export function openFromObservation(observation: RevisionObservation, waitMs: number, nowMs: number): Rollout {
+  return { openedMs: observation.timeMs, deadlineMs: deadline(observation.timeMs, nowMs, waitMs), writes: 0, observed: observe(undefined, observation) };
 }
 
 /** Folds a system event into what is known of the rolled-out revision. Revision events win over service events. */

@@ -184,3 +184,22 @@ describe('replay over a mixed export (activity + system_event + workload logs)',
     expect(Buffer.concat(errors).toString()).toMatch(/not-audit-log: 1/);
   });
 });
+
+describe('idempotency across instances', () => {
+  it('an entry the baseline already applied changes nothing and raises nothing, even in a fresh pipeline', async () => {
+    const store = new MemoryBaselineStore();
+    const entries = sequence('gcloud-double-write');
+    const first = new Pipeline({ config: strict, store });
+    const raised: Finding[] = [];
+    for (const entry of entries) {
+      const outcome = await first.handleEntry(entry, Date.parse(String(entry['timestamp'])));
+      if (outcome.status === 'processed') raised.push(...outcome.findings);
+    }
+    expect(raised.length).toBeGreaterThan(0);
+    const second = new Pipeline({ config: strict, store }); // another instance: its own memory is empty
+    for (const entry of entries) {
+      expect(await second.handleEntry(entry, Date.parse(String(entry['timestamp'])) + 1000)).toEqual({ status: 'duplicate' });
+    }
+    expect(await second.flush()).toEqual([]);
+  });
+});

@@ -10,6 +10,7 @@ const COMMANDS: readonly Command[] = [replayCommand, validateConfigCommand, sink
 
 /** Commands whose modules pull in heavy clients load on demand. */
 const LAZY_COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {
+  publish: { summary: 'publish log files to the audit topic (feed the live pipeline)', load: async () => (await import('./commands/publish.js')).publishCommand },
   scc: { summary: 'Security Command Center setup: scc create-source --organization O', load: async () => (await import('./commands/scc.js')).sccCommand },
 };
 

@@ -271,8 +271,9 @@ function startReceiver(port: number, secret: string): Server {
         return;
       }
       try {
-        const finding = JSON.parse(body.toString('utf8')) as { severity?: string; title?: string; project?: string; service?: string; id?: string };
-        process.stdout.write(`[webhook receiver] ${finding.severity} ${finding.title} (${finding.project}/${finding.service}, id ${finding.id})\n`);
+        const finding = JSON.parse(body.toString('utf8')) as { severity?: string; status?: string; title?: string; project?: string; service?: string; id?: string };
+        const status = finding.status === 'resolved' ? 'RESOLVED' : finding.severity;
+        process.stdout.write(`[webhook receiver] ${status} ${finding.title} (${finding.project}/${finding.service}, id ${finding.id})\n`);
       } catch {
         process.stdout.write('[webhook receiver] received a body that is not JSON\n');
       }

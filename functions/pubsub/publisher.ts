@@ -80,6 +80,9 @@ export class PubSubPublisher implements MessagePublisher {
 
 /** Loads the Pub/Sub client library on demand. PUBSUB_EMULATOR_HOST, when set, is honoured by the library. */
 export async function createPubSub(projectId?: string): Promise<PubSub> {
+  // On the emulator there are no credentials to look up: without this google-auth probes the metadata server
+  // and prints a MetadataLookupWarning.
+  if (process.env['PUBSUB_EMULATOR_HOST'] && process.env['METADATA_SERVER_DETECTION'] === undefined) process.env['METADATA_SERVER_DETECTION'] = 'none';
   const { PubSub } = await import('@google-cloud/pubsub');
   return new PubSub(projectId ? { projectId } : {});
 }

@@ -69,7 +69,7 @@ const COMPLETED_LIMIT = 16;
  * Entries remembered per service as already applied. Pub/Sub redelivers and sinks duplicate; an entry applied
  * once must change nothing the second time (not even a resolution), whichever instance sees the copy.
  */
-const SEEN_LIMIT = 256;
+const SEEN_LIMIT = 64;
 export const DEFAULT_WAIT_SECONDS = 600;
 
 export function storeKeyOf(change: Change): string {
@@ -195,8 +195,7 @@ export class Engine {
   }
 
   /** An admin write or IAM change. `nowMs` completes rollouts of the same service that are due. */
-  async processChange(change: Change, nowMs: number): Promise<EngineResult> {
-    const seenKey = entryDigest(change.key);
+  async processChange(change: Change, nowMs: number, seenKey = entryDigest(change.key)): Promise<EngineResult> {
     const outcome = await this.store.transact(storeKeyOf(change), (current) => {
       if (current?.seen?.includes(seenKey)) return { result: { findings: [], note: 'already-applied' as EngineNote, dueAtMs: current.dueAtMs } };
       const due = this.completeDueRollouts(current, nowMs);
@@ -208,8 +207,7 @@ export class Engine {
   }
 
   /** A Cloud Run system event: a fact about a rollout. */
-  async processObservation(observation: RevisionObservation, nowMs: number): Promise<EngineResult> {
-    const seenKey = entryDigest(observation.key);
+  async processObservation(observation: RevisionObservation, nowMs: number, seenKey = entryDigest(observation.key)): Promise<EngineResult> {
     const outcome = await this.store.transact(baselineKey(observation.target), (current) => {
       if (current?.seen?.includes(seenKey)) return { result: { findings: [], note: 'already-applied' as EngineNote, dueAtMs: current.dueAtMs } };
       const due = this.completeDueRollouts(current, nowMs);
@@ -357,7 +355,7 @@ function resolutionOf(finding: Finding, change: Change, reason: string): Finding
 }
 
 /** A short digest of an entry's identity (logName + timestamp + insertId), kept in the baseline as applied. */
-function entryDigest(key: { logName: string; timestamp: string; insertId: string }): string {
+export function entryDigest(key: { logName: string; timestamp: string; insertId: string }): string {
   return fnv1a(`${key.logName}\u0000${key.timestamp}\u0000${key.insertId}`);
 }
 

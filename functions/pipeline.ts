@@ -4,7 +4,7 @@ import { readEnvelope, type Envelope } from './audit/entry.js';
 import { normalizeEnvelope, type ParseResult, type SkipReason } from './audit/normalize.js';
 import { baselineKey, type BaselineStore } from './baseline/store.js';
 import type { RunwatchConfig } from './config/types.js';
-import { Engine, storeKeyOf, type EngineNote, type EngineResult } from './engine.js';
+import { Engine, entryDigest, storeKeyOf, type EngineNote, type EngineResult } from './engine.js';
 import type { Finding } from './findings/finding.js';
 import type { EntryKey } from './model/change.js';
 
@@ -93,11 +93,13 @@ export class Pipeline {
         return { status: 'skipped', reason: parsed.reason, ...(parsed.detail ? { detail: parsed.detail } : {}) };
       case 'observation':
       case 'change': {
-        const key = entryKeyString(parsed.kind === 'change' ? parsed.change.key : parsed.observation.key);
+        const key = entryDigest(parsed.kind === 'change' ? parsed.change.key : parsed.observation.key);
         if (this.recent.has(key)) return { status: 'duplicate' };
         const earlier = nowMs >= this.nextDueMs ? await this.sweep(nowMs) : [];
         const result =
-          parsed.kind === 'change' ? await this.engine.processChange(parsed.change, nowMs) : await this.engine.processObservation(parsed.observation, nowMs);
+          parsed.kind === 'change'
+            ? await this.engine.processChange(parsed.change, nowMs, key)
+            : await this.engine.processObservation(parsed.observation, nowMs, key);
         this.track(parsed.kind === 'change' ? storeKeyOf(parsed.change) : baselineKey(parsed.observation.target), result);
         // Remembered only once applied: a failure (store, publish) must leave the redelivery free to try again.
         this.recent.add(key);

@@ -76,6 +76,17 @@ export function stringMap(value: unknown): Record<string, string> {
   return out;
 }
 
+// Labels Cloud Run and Knative set themselves (location, configuration, route, nonce...): system bookkeeping,
+// not the user's labels, so findings do not carry them.
+const SYSTEM_LABEL = /^(serving\.knative\.dev|client\.knative\.dev|cloud\.googleapis\.com|run\.googleapis\.com)\//;
+
+/** The user's labels of a label map (what `provenanceLabels` and the finding's `labels` are read from). */
+export function userLabels(value: unknown): Record<string, string> {
+  const all = stringMap(value);
+  for (const key of Object.keys(all)) if (SYSTEM_LABEL.test(key)) delete all[key];
+  return all;
+}
+
 /** Canonical JSON (sorted keys): equal for equal data whatever the key order of the source. */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';

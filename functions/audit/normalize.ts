@@ -20,7 +20,7 @@ import {
 } from '../model/change.js';
 import { readEnvelope, type Envelope } from './entry.js';
 import { imagesOf } from './image.js';
-import { asArray, asBoolean, asObject, asString, at, canonicalJson, field, stringMap, type JsonObject } from './json.js';
+import { asArray, asBoolean, asObject, asString, at, canonicalJson, field, stringMap, userLabels, type JsonObject } from './json.js';
 import { fnv1a } from './hash.js';
 import { readRevisionObservation, type RevisionObservation } from './systemEvent.js';
 
@@ -154,7 +154,8 @@ export function principalOf(pp: JsonObject): Principal | undefined {
 
 function clientOf(pp: JsonObject, annotations: Record<string, string> | undefined): Client {
   const meta = asObject(pp['requestMetadata']);
-  const userAgent = asString(meta?.['callerSuppliedUserAgent']);
+  // Kept short: findings show the client, not the whole user agent (which can be kilobytes of anyone's text).
+  const userAgent = asString(meta?.['callerSuppliedUserAgent'])?.slice(0, 160);
   const callerIp = asString(meta?.['callerIp']) ?? asString(meta?.['callerIP']);
   const name = annotations?.['run.googleapis.com/client-name'] ?? clientFromUserAgent(userAgent);
   const version = annotations?.['run.googleapis.com/client-version'];
@@ -276,7 +277,7 @@ function v1Facts(pp: JsonObject): DeployFacts {
   const templateSpec = asObject(template?.['spec']);
   const annotations = stringMap(at(knative, 'metadata', 'annotations'));
   const templateAnnotations = stringMap(templateMeta?.['annotations']);
-  const labels = { ...stringMap(at(knative, 'metadata', 'labels')), ...stringMap(templateMeta?.['labels']) };
+  const labels = { ...userLabels(at(knative, 'metadata', 'labels')), ...userLabels(templateMeta?.['labels']) };
 
   let serviceAccount: RuntimeServiceAccount | undefined;
   if (template) {
@@ -326,8 +327,8 @@ function v2Facts(pp: JsonObject): DeployFacts {
   const touches = (path: string): boolean => !mask || mask.some((p) => p === path || p.startsWith(`${path}.`) || p === '*');
   const template = touches('template') ? asObject(field(service, 'template')) : undefined;
   const labels = {
-    ...(touches('labels') ? stringMap(field(service, 'labels')) : {}),
-    ...stringMap(field(template, 'labels')),
+    ...(touches('labels') ? userLabels(field(service, 'labels')) : {}),
+    ...userLabels(field(template, 'labels')),
   };
   let serviceAccount: RuntimeServiceAccount | undefined;
   if (template) {

@@ -11,7 +11,7 @@ import {
   type ServiceRef,
 } from '../model/change.js';
 import type { Envelope } from './entry.js';
-import { asArray, asNumber, asObject, asString, at, stringMap, type JsonObject } from './json.js';
+import { asArray, asNumber, asObject, asString, at, stringMap, userLabels, type JsonObject } from './json.js';
 import { imagesOf } from './image.js';
 
 export interface RevisionObservation {
@@ -91,7 +91,7 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
   const operationId = annotations['run.googleapis.com/operation-id'];
   const clientName = annotations['run.googleapis.com/client-name'];
   const generation = asNumber(metaLabels['serving.knative.dev/configurationGeneration']);
-  const revisionLabels = level === 'revision' ? metaLabels : { ...metaLabels, ...stringMap(templateMeta?.['labels']) };
+  const revisionLabels = level === 'revision' ? userLabels(metaLabels) : { ...userLabels(metaLabels), ...userLabels(templateMeta?.['labels']) };
   const statusMessage = asString(at(pp, 'status', 'message')) ?? '';
   return {
     key: env.key,

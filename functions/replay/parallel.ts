@@ -31,7 +31,7 @@ export interface ChunkResult {
 export interface ParallelOptions {
   readonly stdin?: Readable;
   readonly watchCloudFunctions: boolean;
-  /** Worker threads; 0 reads and parses on the main thread. Default: one per core, at most 4. */
+  /** Worker threads; 0 reads and parses on the main thread. Default: one per core but one, at least 1, at most 4. */
   readonly workers?: number;
 }
 
@@ -49,7 +49,8 @@ function workerScript(): URL | undefined {
 }
 
 export function defaultWorkers(): number {
-  return Math.min(4, Math.max(0, availableParallelism()));
+  // One core stays with the main thread (ordering, baselines, detectors).
+  return Math.max(1, Math.min(4, availableParallelism() - 1));
 }
 
 /** Normalized items of every path, in input order, in batches. */

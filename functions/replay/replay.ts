@@ -19,7 +19,7 @@ export interface ReplayOptions {
   readonly untilMs?: number;
   /** How many entries the reorder buffer holds (memory bound). */
   readonly reorderCapacity?: number;
-  /** Worker threads that parse and normalize NDJSON input; 0 for none. Default: one per core, at most 4. */
+  /** Worker threads that parse and normalize NDJSON input; 0 for none. Default: one per core but one, at least 1, at most 4. */
   readonly workers?: number;
   readonly onFinding: (finding: Finding) => void;
   readonly onProgress?: (stats: ReplayStats) => void;

@@ -21,7 +21,7 @@ log export tree), or - for stdin. Findings go to stdout; progress and a summary 
   --since T, --until T  only entries in [T, until); RFC 3339, e.g. 2024-05-01T00:00:00Z
   --state FILE        keep baselines in FILE between runs (created when missing)
   --reorder-buffer N  entries held to restore timestamp order across files (default ${DEFAULT_REORDER_CAPACITY})
-  --workers N         threads that parse NDJSON files (default: one per core, at most 4; 0: none)
+  --workers N         threads that parse NDJSON files (default: one per core but one, at least 1, at most 4; 0: none)
   --quiet             no progress or summary`;
 
 function parseTime(flag: string, value: string | undefined): number | undefined {

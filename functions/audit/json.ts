@@ -76,15 +76,20 @@ export function stringMap(value: unknown): Record<string, string> {
   return out;
 }
 
-// Labels Cloud Run and Knative set themselves (location, configuration, route, nonce...): system bookkeeping,
-// not the user's labels, so findings do not carry them.
-const SYSTEM_LABEL = /^(serving\.knative\.dev|client\.knative\.dev|cloud\.googleapis\.com|run\.googleapis\.com)\//;
-
-/** The user's labels of a label map (what `provenanceLabels` and the finding's `labels` are read from). */
+/**
+ * The user's labels of a label map (what `provenanceLabels` and the finding's `labels` are read from). Labels Cloud
+ * Run and Knative set themselves (`serving.knative.dev/route`, `cloud.googleapis.com/location`, ...) all carry a
+ * `prefix/`; Google Cloud resource labels cannot contain `/`, so a slash marks system bookkeeping.
+ */
 export function userLabels(value: unknown): Record<string, string> {
-  const all = stringMap(value);
-  for (const key of Object.keys(all)) if (SYSTEM_LABEL.test(key)) delete all[key];
-  return all;
+  const object = asObject(value);
+  const out: Record<string, string> = {};
+  if (!object) return out;
+  for (const key of Object.keys(object)) {
+    const v = object[key];
+    if (typeof v === 'string' && !key.includes('/')) out[key] = v;
+  }
+  return out;
 }
 
 /** Canonical JSON (sorted keys): equal for equal data whatever the key order of the source. */

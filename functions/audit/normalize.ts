@@ -21,7 +21,7 @@ import {
 import { readEnvelope, type Envelope } from './entry.js';
 import { imagesOf } from './image.js';
 import { asArray, asBoolean, asObject, asString, at, canonicalJson, field, stringMap, userLabels, type JsonObject } from './json.js';
-import { fnv1a } from './hash.js';
+import { hash } from 'node:crypto';
 import { readRevisionObservation, type RevisionObservation } from './systemEvent.js';
 
 /** Why an entry produced no change. Counted and reported by replay and the functions. */
@@ -365,11 +365,11 @@ function v2Facts(pp: JsonObject): DeployFacts {
 }
 
 /**
- * A short fingerprint of a revision template: a 64-bit FNV-1a hash of its canonical JSON. It is only ever compared
- * with earlier fingerprints of the same service, so a fast non-cryptographic hash is enough.
+ * A short fingerprint of a revision template: 96 bits of a SHA-1 of its canonical JSON (node's one-shot native
+ * hash: faster than hashing in JavaScript). It is only ever compared with earlier fingerprints of the same service.
  */
 function templateFingerprint(api: 'v1' | 'v2', template: JsonObject): string {
-  return `${api}:${fnv1a(canonicalJson(template))}`;
+  return `${api}:${hash('sha1', canonicalJson(template), 'base64url').slice(0, 16)}`;
 }
 
 function updateMaskOf(request: JsonObject | undefined): readonly string[] | undefined {

@@ -443,20 +443,7 @@ function iamChange(env: Envelope, pp: JsonObject, scope: 'service' | 'project', 
   }
   const policyBindings = at(pp, 'response', 'bindings') ?? at(pp, 'request', 'policy', 'bindings');
   const policy = Array.isArray(policyBindings) ? bindingsOf(policyBindings) : undefined;
-  const principal = principalOf(pp);
-  return {
-    kind: 'iam-policy',
-    scope,
-    target,
-    key: env.key,
-    time: env.time,
-    timeMs: env.timeMs,
-    methodName: asString(pp['methodName']) ?? '',
-    principal,
-    client: clientOf(pp, undefined),
-    delta,
-    policy,
-  };
+  return { kind: 'iam-policy', scope, target, ...common(env, pp), delta, policy };
 }
 
 function bindingsOf(bindings: readonly unknown[]): IamBinding[] {

@@ -6,13 +6,10 @@ import { availableParallelism } from 'node:os';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { readEnvelope, timeSortKey } from '../audit/entry.js';
-import { normalizeEnvelope, type ParseResult } from '../audit/normalize.js';
+import { parseItem, type ParsedItem } from './item.js';
 import { expandPaths, readEntryBatches } from './input.js';
 
-export type ParsedItem =
-  | { readonly kind: 'parsed'; readonly parsed: ParseResult; readonly timeMs: number; readonly sortKey: number; readonly source: string }
-  | { readonly kind: 'invalid'; readonly reason: string; readonly source: string };
+export type { ParsedItem };
 
 export interface ChunkRequest {
   readonly id: number;
@@ -70,26 +67,7 @@ export async function* readParsed(paths: readonly string[], options: ParallelOpt
 
 async function* sequential(file: string, options: ParallelOptions): AsyncGenerator<ParsedItem[]> {
   for await (const batch of readEntryBatches([file], options.stdin)) {
-    const out: ParsedItem[] = [];
-    for (const item of batch) {
-      if (item.kind === 'invalid') {
-        out.push(item);
-        continue;
-      }
-      const envelope = readEnvelope(item.value);
-      if (!envelope.ok) {
-        out.push({ kind: 'invalid', reason: envelope.reason, source: item.source });
-        continue;
-      }
-      const { time, timeMs } = envelope.envelope;
-      out.push({
-        kind: 'parsed',
-        timeMs,
-        sortKey: timeSortKey(time, timeMs),
-        source: item.source,
-        parsed: normalizeEnvelope(envelope.envelope, { watchCloudFunctions: options.watchCloudFunctions }),
-      });
-    }
+    const out = batch.map((item): ParsedItem => (item.kind === 'invalid' ? item : parseItem(item.value, item.source, options.watchCloudFunctions)));
     yield out;
   }
 }

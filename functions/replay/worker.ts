@@ -2,9 +2,8 @@
 // Normalization is pure and order-independent, so chunks can be handled anywhere; the main thread keeps the
 // stateful part (ordering, baselines, rollouts) and receives only the small normalized results.
 import { parentPort } from 'node:worker_threads';
-import { readEnvelope, timeSortKey } from '../audit/entry.js';
-import { normalizeEnvelope } from '../audit/normalize.js';
-import type { ChunkRequest, ChunkResult, ParsedItem } from './parallel.js';
+import { parseItem, type ParsedItem } from './item.js';
+import type { ChunkRequest, ChunkResult } from './parallel.js';
 
 const decoder = new TextDecoder();
 
@@ -28,21 +27,7 @@ function handle(request: ChunkRequest): ChunkResult {
       items.push({ kind: 'invalid', reason: 'line is not JSON', source: `${request.source}:${lineNo}` });
       continue;
     }
-    for (const entry of Array.isArray(value) ? value : [value]) {
-      const envelope = readEnvelope(entry);
-      if (!envelope.ok) {
-        items.push({ kind: 'invalid', reason: envelope.reason, source: `${request.source}:${lineNo}` });
-        continue;
-      }
-      const { time, timeMs } = envelope.envelope;
-      items.push({
-        kind: 'parsed',
-        timeMs,
-        sortKey: timeSortKey(time, timeMs),
-        source: `${request.source}:${lineNo}`,
-        parsed: normalizeEnvelope(envelope.envelope, { watchCloudFunctions: request.watchCloudFunctions }),
-      });
-    }
+    for (const entry of Array.isArray(value) ? value : [value]) items.push(parseItem(entry, `${request.source}:${lineNo}`, request.watchCloudFunctions));
   }
   return { id: request.id, items, lines: lineNo - request.firstLine + 1 };
 }

@@ -117,6 +117,9 @@ export function createNotifyFunction(options: NotifyOptions): NotifyFunction {
       throw error;
     }
     const owned: { close(): Promise<void> }[] = [];
+    // A sink this instance built holds clients (the SCC gRPC channel) that close with the instance.
+    const built = sink;
+    if (!options.sink && built.close) owned.push({ close: () => built.close!() });
     const backend = stateBackend(env);
     let records = options.records;
     if (!records) {

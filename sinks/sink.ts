@@ -17,4 +17,6 @@ export interface DeliveryContext {
 export interface Sink {
   readonly name: string;
   deliver(finding: Finding, context: DeliveryContext): Promise<DeliveryResult>;
+  /** Releases clients the sink holds (the SCC gRPC channel); called when the function instance shuts down. */
+  close?(): Promise<void>;
 }

@@ -1,9 +1,10 @@
 // The pipeline on the emulators, for the integration tests: real Pub/Sub topics and push subscriptions (created by
 // functions/pubsub/topology.ts, as Terraform creates them), the real functions-framework server in front of each
 // function (getTestServer: body parsing, binary/structured CloudEvents and the legacy push-body conversion all
-// happen as in production), real Pub/Sub and Firestore clients inside the functions, and the local webhook
-// receiver as the destination. Each stack lives in its own emulator project, so tests never see each other's
-// topics or documents.
+// happen as in production), real Pub/Sub and Firestore clients inside the functions, and local protocol servers
+// as the destinations: one notify deployment per sink (`sinks`, default the webhook), each with its own push
+// subscription `runwatch-findings-to-<sink>`, its own environment (as Terraform sets it) and its own server. Each
+// stack lives in its own emulator project, so tests never see each other's topics or documents.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -25,6 +26,9 @@ import { createPubSub } from '../../functions/pubsub/publisher.js';
 import { ensureTopology, topologyNames, type Topology } from '../../functions/pubsub/topology.js';
 import type { LogRecord } from '../../functions/runtime.js';
 import type { EmulatorContext } from '../support/emulators.js';
+import { PAGERDUTY_TEST_ROUTING_KEY, startPagerDutyServer, type PagerDutyServer } from '../support/pagerdutyServer.js';
+import { SCC_TEST_SOURCE, startSccServer, type SccServer } from '../support/sccServer.js';
+import { SLACK_TEST_TOKEN, startSlackServer, type SlackServer } from '../support/slackServer.js';
 import { startWebhookServer, type ReceivedRequest, type WebhookServer } from '../support/webhookServer.js';
 
 export type AvailableEmulators = Extract<EmulatorContext, { available: true }>;
@@ -49,15 +53,26 @@ export const TEST_CONFIG = {
 
 type Handler = (event: CloudEvent<unknown>) => Promise<void>;
 
-export interface StackOptions {
+/** The local server behind each sink a stack can deploy a notify function for. */
+export interface SinkServers {
+  readonly webhook: WebhookServer;
+  readonly scc: SccServer;
+  readonly slack: SlackServer;
+  readonly pagerduty: PagerDutyServer;
+}
+export type StackSink = keyof SinkServers;
+
+export interface StackOptions<S extends StackSink = 'webhook'> {
   readonly name: string;
+  /** One notify deployment per sink, in this order (default: the webhook only). The config needs `sinks.<name>`. */
+  readonly sinks?: readonly S[];
   readonly config?: object;
   /** Subscription settings: Pub/Sub moves a message to the dead-letter topic after this many failed pushes. */
   readonly maxDeliveryAttempts?: number;
   readonly backoffSeconds?: number;
   /** Wrap a function, e.g. to force a redelivery after the real work was done. */
   readonly wrapDetect?: (detect: DetectFunction) => Handler;
-  readonly wrapNotify?: (notify: NotifyFunction) => Handler;
+  readonly wrapNotify?: (notify: NotifyFunction, sink: S) => Handler;
 }
 
 export interface DeadLetter {
@@ -65,16 +80,24 @@ export interface DeadLetter {
   readonly attributes: Readonly<Record<string, string>>;
 }
 
-export interface Stack {
+/** What a notify function observed, and which sink's deployment it was. */
+export type SinkObservation<S extends StackSink = StackSink> = NotifyObservation & { readonly sink: S };
+
+/** A stack, with the server of each of its sinks as a property of that name (`stack.webhook`, `stack.slack`, ...). */
+export type Stack<S extends StackSink = 'webhook'> = StackBase<S> & Pick<SinkServers, S>;
+
+export interface StackBase<S extends StackSink> {
   readonly projectId: string;
   readonly topology: Topology;
   readonly pubsub: PubSub;
-  readonly webhook: WebhookServer;
   readonly detect: DetectFunction;
+  /** The notify function of each sink. */
+  readonly notifiers: Readonly<Record<S, NotifyFunction>>;
+  /** The notify function of the first sink. */
   readonly notify: NotifyFunction;
   readonly detectUrl: string;
   readonly detected: DetectObservation[];
-  readonly notified: NotifyObservation[];
+  readonly notified: SinkObservation<S>[];
   readonly deadLetters: DeadLetter[];
   readonly logs: LogRecord[];
   /** Publishes to the audit topic the way the log sink does (JSON data, the entry timestamp attribute). */
@@ -82,17 +105,18 @@ export interface Stack {
   publishAuditRaw(data: Buffer, attributes?: Readonly<Record<string, string>>): Promise<string>;
   /** Publishes Cloud Scheduler's `{"runwatch":"sweep"}` and waits until detect has done it. */
   sweep(): Promise<void>;
-  /** Finding ids the webhook receiver accepted (a valid signature), in arrival order. */
+  /** Finding ids the webhook receiver accepted (a valid signature), in arrival order. Needs the webhook sink. */
   receivedFindingIds(requests?: readonly ReceivedRequest[]): string[];
   close(): Promise<void>;
 }
 
 let registered = 0;
 
-export async function startStack(emu: AvailableEmulators, options: StackOptions): Promise<Stack> {
+export async function startStack<S extends StackSink = 'webhook'>(emu: AvailableEmulators, options: StackOptions<S>): Promise<Stack<S>> {
   const projectId = `demo-${options.name}-${randomUUID().slice(0, 6)}`;
   const names = topologyNames();
-  const secret = `secret-${randomUUID()}`;
+  const sinks: readonly StackSink[] = options.sinks ?? ['webhook'];
+  if (sinks.length === 0 || new Set(sinks).size !== sinks.length) throw new Error(`sinks must be distinct and not empty: ${sinks.join(', ')}`);
   const closers: (() => Promise<unknown>)[] = [];
   const close = async (): Promise<void> => {
     for (const closer of closers.reverse()) await closer().catch(() => undefined);
@@ -102,9 +126,6 @@ export async function startStack(emu: AvailableEmulators, options: StackOptions)
     closers.push(async () => rmSync(dir, { recursive: true, force: true }));
     const configPath = join(dir, 'runwatch.json');
     writeFileSync(configPath, JSON.stringify(options.config ?? TEST_CONFIG));
-
-    const webhook = await startWebhookServer(secret);
-    closers.push(() => webhook.close());
 
     const logs: LogRecord[] = [];
     const log = (record: LogRecord): void => {
@@ -119,20 +140,27 @@ export async function startStack(emu: AvailableEmulators, options: StackOptions)
       DEAD_LETTER_TOPIC: `projects/${projectId}/topics/${names.deadLetterTopic}`,
     };
     const detected: DetectObservation[] = [];
-    const notified: NotifyObservation[] = [];
+    const notified: SinkObservation<S>[] = [];
     const detect = createDetectFunction({ env, log, observe: (o) => detected.push(o) });
     closers.push(() => detect.close());
-    const notify = createNotifyFunction({
-      env: { ...env, RUNWATCH_SINK: 'webhook', WEBHOOK_URL: webhook.url, WEBHOOK_SECRET: secret },
-      log,
-      observe: (o) => notified.push(o),
-    });
-    closers.push(() => notify.close());
-
     const detectServer = await serve(`detect_${options.name}_${++registered}`, options.wrapDetect ? options.wrapDetect(detect) : detect);
     closers.push(() => detectServer.close());
-    const notifyServer = await serve(`notify_${options.name}_${++registered}`, options.wrapNotify ? options.wrapNotify(notify) : notify);
-    closers.push(() => notifyServer.close());
+
+    // Per sink: its server, then a notify deployment with that sink's environment, behind its own framework server.
+    const servers: Partial<Record<StackSink, SinkServers[StackSink]>> = {};
+    const notifiers: Partial<Record<StackSink, NotifyFunction>> = {};
+    const notifyUrls: Record<string, string> = {};
+    for (const sink of sinks as readonly S[]) {
+      const { server, env: sinkEnv } = await startSinkServer(sink);
+      closers.push(() => server.close());
+      servers[sink] = server;
+      const notify = createNotifyFunction({ env: { ...env, RUNWATCH_SINK: sink, ...sinkEnv }, log, observe: (o) => notified.push({ ...o, sink }) });
+      closers.push(() => notify.close());
+      notifiers[sink] = notify;
+      const notifyServer = await serve(`notify_${sink}_${options.name}_${++registered}`, options.wrapNotify ? options.wrapNotify(notify, sink) : notify);
+      closers.push(() => notifyServer.close());
+      notifyUrls[sink] = notifyServer.url;
+    }
 
     const pubsub = await createPubSub(projectId);
     closers.push(() => pubsub.close());
@@ -140,7 +168,7 @@ export async function startStack(emu: AvailableEmulators, options: StackOptions)
     const topology = await ensureTopology(pubsub, {
       projectId,
       detectUrl: detectServer.url,
-      notifyUrls: { webhook: notifyServer.url },
+      notifyUrls,
       maxDeliveryAttempts: options.maxDeliveryAttempts ?? 5,
       minimumBackoffSeconds: backoff,
       maximumBackoffSeconds: backoff,
@@ -164,13 +192,14 @@ export async function startStack(emu: AvailableEmulators, options: StackOptions)
     const publishAuditRaw = (data: Buffer, attributes: Readonly<Record<string, string>> = {}): Promise<string> =>
       audit.publishMessage({ data, attributes: { ...attributes } });
 
-    const stack: Stack = {
+    const webhook = servers.webhook as WebhookServer | undefined;
+    const stack: StackBase<S> = {
       projectId,
       topology,
       pubsub,
-      webhook,
       detect,
-      notify,
+      notifiers: notifiers as Record<S, NotifyFunction>,
+      notify: notifiers[sinks[0]!]!,
       detectUrl: detectServer.url,
       detected,
       notified,
@@ -188,14 +217,39 @@ export async function startStack(emu: AvailableEmulators, options: StackOptions)
         const id = await publishAuditRaw(Buffer.from(JSON.stringify({ runwatch: 'sweep' })), { runwatch: 'sweep' });
         await waitFor('the sweep', () => detected.some((o) => o.outcome === 'sweep' && o.messageId === id));
       },
-      receivedFindingIds: (requests = webhook.requests) =>
-        requests.filter((r) => webhook.verify(r)).map((r) => String(r.headers['x-runwatch-finding-id'])),
+      receivedFindingIds: (requests) => {
+        if (!webhook) throw new Error('this stack has no webhook sink');
+        return (requests ?? webhook.requests).filter((r) => webhook.verify(r)).map((r) => String(r.headers['x-runwatch-finding-id']));
+      },
       close,
     };
-    return stack;
+    return Object.assign(stack, servers as Pick<SinkServers, S>);
   } catch (error) {
     await close();
     throw error;
+  }
+}
+
+/** A sink's local server and the environment its notify deployment gets (the variables Terraform sets). */
+async function startSinkServer(sink: StackSink): Promise<{ server: SinkServers[StackSink]; env: Record<string, string> }> {
+  switch (sink) {
+    case 'webhook': {
+      const secret = `secret-${randomUUID()}`;
+      const server = await startWebhookServer(secret);
+      return { server, env: { WEBHOOK_URL: server.url, WEBHOOK_SECRET: secret } };
+    }
+    case 'scc': {
+      const server = await startSccServer();
+      return { server, env: { SCC_SOURCE: SCC_TEST_SOURCE, SCC_API_ENDPOINT: server.endpoint } };
+    }
+    case 'slack': {
+      const server = await startSlackServer();
+      return { server, env: { SLACK_BOT_TOKEN: SLACK_TEST_TOKEN, SLACK_API_URL: server.apiUrl } };
+    }
+    case 'pagerduty': {
+      const server = await startPagerDutyServer();
+      return { server, env: { PAGERDUTY_ROUTING_KEY: PAGERDUTY_TEST_ROUTING_KEY, PAGERDUTY_EVENTS_URL: server.eventsUrl } };
+    }
   }
 }
 

@@ -11,6 +11,8 @@ export interface SlackPost {
   readonly form: Readonly<Record<string, string>>;
   /** `blocks`, parsed from its JSON string. */
   readonly blocks: unknown;
+  /** The ts this server gave the message; undefined when it answered with an error or a scripted reply. */
+  readonly ts?: string;
 }
 
 export interface SlackServer extends HttpReceiver {
@@ -22,6 +24,7 @@ export interface SlackServer extends HttpReceiver {
 
 export async function startSlackServer(): Promise<SlackServer> {
   let counter = 0;
+  const posted = new WeakMap<ReceivedRequest, string>();
   const receiver = await startHttpReceiver((request) => {
     if (request.path !== '/api/chat.postMessage') return { status: 404, body: { ok: false, error: 'unknown_method' } };
     if (request.headers.authorization !== `Bearer ${SLACK_TEST_TOKEN}`) return { status: 200, body: { ok: false, error: 'invalid_auth' } };
@@ -30,6 +33,7 @@ export async function startSlackServer(): Promise<SlackServer> {
     if (!form['text'] && !form['blocks']) return { status: 200, body: { ok: false, error: 'no_text' } };
     counter += 1;
     const ts = `1715652787.${String(counter).padStart(6, '0')}`;
+    posted.set(request, ts);
     return { status: 200, body: { ok: true, channel: channelId(form['channel']), ts, message: { ts, thread_ts: form['thread_ts'] } } };
   });
   return {
@@ -40,7 +44,13 @@ export async function startSlackServer(): Promise<SlackServer> {
         .filter((r) => r.path === '/api/chat.postMessage')
         .map((r) => {
           const form = decode(r);
-          return { token: r.headers.authorization?.replace(/^Bearer /, ''), form, blocks: form['blocks'] ? (JSON.parse(form['blocks']) as unknown) : undefined };
+          const ts = posted.get(r);
+          return {
+            token: r.headers.authorization?.replace(/^Bearer /, ''),
+            form,
+            blocks: form['blocks'] ? (JSON.parse(form['blocks']) as unknown) : undefined,
+            ...(ts ? { ts } : {}),
+          };
         }),
   };
 }

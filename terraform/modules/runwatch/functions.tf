@@ -16,8 +16,9 @@ locals {
 
   # Plain (non-secret) settings a notify function needs beyond common_env, by sink.
   sink_env = {
-    scc       = { SCC_SOURCE = coalesce(local.scc_source_name, "unset") }
-    slack     = {}
+    scc = { SCC_SOURCE = coalesce(local.scc_source_name, "unset") }
+    # The Slack message links to the SCC finding when SCC is a sink too.
+    slack     = contains(var.sinks, "scc") ? { SCC_SOURCE = coalesce(local.scc_source_name, "unset") } : {}
     pagerduty = {}
     webhook   = { WEBHOOK_URL = coalesce(var.webhook_url, "unset") }
     console   = {}

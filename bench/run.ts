@@ -3,7 +3,6 @@
 import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { MemoryBaselineStore } from '../functions/baseline/memory.js';
 import { validateConfig } from '../functions/config/load.js';
 import { replay } from '../functions/replay/replay.js';
 import { generate } from './generate.js';
@@ -34,7 +33,7 @@ async function bareParse(): Promise<number> {
 
 async function runReplay(): Promise<number> {
   let findings = 0;
-  const stats = await replay({ config, store: new MemoryBaselineStore(), paths: [file], onFinding: () => void findings++ });
+  const stats = await replay({ config, paths: [file], onFinding: () => void findings++ });
   return findings >= 0 ? stats.entriesRead : 0;
 }
 

@@ -73,7 +73,7 @@ async function* sequential(file: string, options: ParallelOptions): AsyncGenerat
 }
 
 /** An uncompressed file whose first non-blank line is a complete JSON value: NDJSON, safe to cut at line ends. */
-async function isPlainNdjson(file: string): Promise<boolean> {
+export async function isPlainNdjson(file: string): Promise<boolean> {
   if (file === '-' || file.endsWith('.gz')) return false;
   const handle = await open(file, 'r');
   try {

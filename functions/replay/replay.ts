@@ -5,12 +5,17 @@ import type { BaselineStore } from '../baseline/store.js';
 import type { RunwatchConfig } from '../config/types.js';
 import type { Finding } from '../findings/finding.js';
 import { Pipeline } from '../pipeline.js';
-import { readParsed } from './parallel.js';
+import { availableParallelism } from 'node:os';
+import { MemoryBaselineStore } from '../baseline/memory.js';
+import type { ParsedItem } from './item.js';
+import { defaultWorkers, readParsed } from './parallel.js';
+import { partitionable, replayPartitioned } from './partition.js';
 import { ReorderBuffer } from './reorder.js';
 
 export interface ReplayOptions {
   readonly config: RunwatchConfig;
-  readonly store: BaselineStore;
+  /** Where baselines live; when absent, in memory (and replay may spread projects over worker threads). */
+  readonly store?: BaselineStore;
   readonly paths: readonly string[];
   readonly stdin?: Readable;
   /** Only entries at or after this time (epoch ms). */
@@ -19,7 +24,11 @@ export interface ReplayOptions {
   readonly untilMs?: number;
   /** How many entries the reorder buffer holds (memory bound). */
   readonly reorderCapacity?: number;
-  /** Worker threads that parse and normalize NDJSON input; 0 for none. Default: one per core but one, at least 1, at most 4. */
+  /**
+   * Worker threads; 0 for none. Without a store and with NDJSON input only, projects are spread over this many
+   * workers that do everything (default: one per core, at most 4); otherwise they only parse and normalize
+   * (default: one per core but one, at least 1, at most 4).
+   */
   readonly workers?: number;
   readonly onFinding: (finding: Finding) => void;
   readonly onProgress?: (stats: ReplayStats) => void;
@@ -53,12 +62,12 @@ interface Pending {
 export const DEFAULT_REORDER_CAPACITY = 50_000;
 const MALFORMED_EXAMPLES = 10;
 
-function bump(map: Map<string, number>, key: string): void {
-  map.set(key, (map.get(key) ?? 0) + 1);
+function bump(map: Map<string, number>, key: string, by = 1): void {
+  map.set(key, (map.get(key) ?? 0) + by);
 }
 
-export async function replay(options: ReplayOptions): Promise<ReplayStats> {
-  const stats: ReplayStats = {
+export function emptyStats(): ReplayStats {
+  return {
     entriesRead: 0,
     changes: 0,
     duplicates: 0,
@@ -70,75 +79,141 @@ export async function replay(options: ReplayOptions): Promise<ReplayStats> {
     findingsByRule: new Map(),
     notes: new Map(),
   };
-  const pipeline = new Pipeline({ config: options.config, store: options.store });
-  const buffer = new ReorderBuffer<Pending>(options.reorderCapacity ?? DEFAULT_REORDER_CAPACITY);
-  const noteMalformed = (reason: string, source: string): void => {
-    bump(stats.malformed, reason);
-    if (stats.malformedExamples.length < MALFORMED_EXAMPLES) stats.malformedExamples.push(`${source}: ${reason}`);
-  };
+}
 
-  const emit = (findings: readonly Finding[]): void => {
-    for (const finding of findings) {
-      bump(stats.findingsByRule, finding.status === 'resolved' ? `${finding.rule} (resolved)` : finding.rule);
-      options.onFinding(finding);
+/** Adds the counts of `other` into `into` (replays split over worker threads). */
+export function mergeStats(into: ReplayStats, other: ReplayStats): void {
+  into.entriesRead += other.entriesRead;
+  into.changes += other.changes;
+  into.duplicates += other.duplicates;
+  into.outOfTimeRange += other.outOfTimeRange;
+  into.outOfOrder += other.outOfOrder;
+  for (const [k, v] of other.skipped) bump(into.skipped, k, v);
+  for (const [k, v] of other.malformed) bump(into.malformed, k, v);
+  for (const [k, v] of other.findingsByRule) bump(into.findingsByRule, k, v);
+  for (const [k, v] of other.notes) bump(into.notes, k, v);
+  into.malformedExamples.push(...other.malformedExamples);
+  into.malformedExamples.sort(compareSources);
+  into.malformedExamples.splice(MALFORMED_EXAMPLES);
+}
+
+/** `file:line: reason` in file, then line order. */
+function compareSources(a: string, b: string): number {
+  const ma = /^(.*):(\d+): /.exec(a);
+  const mb = /^(.*):(\d+): /.exec(b);
+  if (ma && mb && ma[1] === mb[1]) return Number(ma[2]) - Number(mb[2]);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export interface ReplayRunOptions {
+  readonly config: RunwatchConfig;
+  readonly store: BaselineStore;
+  readonly sinceMs?: number;
+  readonly untilMs?: number;
+  readonly reorderCapacity?: number;
+  readonly onFinding: (finding: Finding) => void;
+}
+
+/** The stateful half of a replay: items in (any order within the buffer), findings out, counts kept. */
+export class ReplayRun {
+  readonly stats = emptyStats();
+  private readonly pipeline: Pipeline;
+  private readonly buffer: ReorderBuffer<Pending>;
+  private seq = 0;
+
+  constructor(private readonly options: ReplayRunOptions) {
+    this.pipeline = new Pipeline({ config: options.config, store: options.store });
+    this.buffer = new ReorderBuffer<Pending>(options.reorderCapacity ?? DEFAULT_REORDER_CAPACITY);
+  }
+
+  async add(item: ParsedItem): Promise<void> {
+    const stats = this.stats;
+    stats.entriesRead++;
+    if (item.kind === 'invalid') {
+      this.noteMalformed(item.reason, item.source);
+      return;
     }
-  };
+    const { timeMs, parsed } = item;
+    const { sinceMs, untilMs } = this.options;
+    if ((sinceMs !== undefined && timeMs < sinceMs) || (untilMs !== undefined && timeMs >= untilMs)) {
+      stats.outOfTimeRange++;
+      return;
+    }
+    if (parsed.kind === 'skipped' || parsed.kind === 'malformed') {
+      // Order does not matter for what is not evaluated: count it now instead of buffering it.
+      await this.process({ sortKey: 0, seq: 0, timeMs, source: item.source, parsed });
+      return;
+    }
+    const ready = this.buffer.push({ sortKey: item.sortKey, seq: this.seq++, timeMs, source: item.source, parsed });
+    if (ready) await this.process(ready);
+  }
 
-  const process = async (item: Pending): Promise<void> => {
-    const outcome = await pipeline.handleParsed(item.parsed, item.timeMs);
+  /** Drains the reorder buffer and completes what still waits for its other half. */
+  async finish(): Promise<ReplayStats> {
+    for (let item = this.buffer.pop(); item; item = this.buffer.pop()) await this.process(item);
+    // Deploys still waiting for their other half: evaluated with what is known.
+    this.emit(await this.pipeline.flush());
+    this.stats.outOfOrder = this.buffer.lateCount;
+    return this.stats;
+  }
+
+  private noteMalformed(reason: string, source: string): void {
+    bump(this.stats.malformed, reason);
+    if (this.stats.malformedExamples.length < MALFORMED_EXAMPLES) this.stats.malformedExamples.push(`${source}: ${reason}`);
+  }
+
+  private emit(findings: readonly Finding[]): void {
+    for (const finding of findings) {
+      bump(this.stats.findingsByRule, finding.status === 'resolved' ? `${finding.rule} (resolved)` : finding.rule);
+      this.options.onFinding(finding);
+    }
+  }
+
+  private async process(item: Pending): Promise<void> {
+    const outcome = await this.pipeline.handleParsed(item.parsed, item.timeMs);
     switch (outcome.status) {
       case 'processed':
-        stats.changes++;
-        if (outcome.note !== 'evaluated') bump(stats.notes, outcome.note);
-        emit(outcome.findings);
+        this.stats.changes++;
+        if (outcome.note !== 'evaluated') bump(this.stats.notes, outcome.note);
+        this.emit(outcome.findings);
         break;
       case 'duplicate':
-        stats.duplicates++;
+        this.stats.duplicates++;
         break;
       case 'skipped':
-        bump(stats.skipped, outcome.reason);
+        bump(this.stats.skipped, outcome.reason);
         break;
       case 'malformed':
-        noteMalformed(outcome.reason, item.source);
+        this.noteMalformed(outcome.reason, item.source);
         break;
     }
-  };
+  }
+}
 
-  let seq = 0;
+export async function replay(options: ReplayOptions): Promise<ReplayStats> {
+  const store = options.store;
+  // Without a store to keep, and with NDJSON input only (the large-history case), whole projects go to worker
+  // threads (one per core: the main thread only reads and routes) that parse, normalize and detect on their own;
+  // otherwise one thread keeps all baselines and workers (one per core but one) only parse.
+  const partitionWorkers = options.workers ?? Math.min(4, availableParallelism());
+  if (!store && partitionWorkers > 1 && (await partitionable(options.paths))) {
+    const stats = await replayPartitioned(options, partitionWorkers);
+    if (stats) return stats;
+  }
+  const workers = options.workers ?? defaultWorkers();
+  const run = new ReplayRun({ ...options, store: store ?? new MemoryBaselineStore() });
   let nextProgress = Date.now() + 1000;
   const input = readParsed(options.paths, {
     ...(options.stdin ? { stdin: options.stdin } : {}),
     watchCloudFunctions: options.config.cloudFunctions.watch,
-    ...(options.workers !== undefined ? { workers: options.workers } : {}),
+    workers,
   });
   for await (const batch of input) {
-    for (const item of batch) {
-      stats.entriesRead++;
-      if (item.kind === 'invalid') {
-        noteMalformed(item.reason, item.source);
-        continue;
-      }
-      const { timeMs, parsed } = item;
-      if ((options.sinceMs !== undefined && timeMs < options.sinceMs) || (options.untilMs !== undefined && timeMs >= options.untilMs)) {
-        stats.outOfTimeRange++;
-        continue;
-      }
-      if (parsed.kind === 'skipped' || parsed.kind === 'malformed') {
-        // Order does not matter for what is not evaluated: count it now instead of buffering it.
-        await process({ sortKey: 0, seq: 0, timeMs, source: item.source, parsed });
-        continue;
-      }
-      const ready = buffer.push({ sortKey: item.sortKey, seq: seq++, timeMs, source: item.source, parsed });
-      if (ready) await process(ready);
-    }
+    for (const item of batch) await run.add(item);
     if (options.onProgress && Date.now() >= nextProgress) {
       nextProgress = Date.now() + 1000;
-      options.onProgress(stats);
+      options.onProgress(run.stats);
     }
   }
-  for (let item = buffer.pop(); item; item = buffer.pop()) await process(item);
-  // Deploys still waiting for their other half: evaluated with what is known.
-  emit(await pipeline.flush());
-  stats.outOfOrder = buffer.lateCount;
-  return stats;
+  return run.finish();
 }

@@ -15,9 +15,10 @@ const cfg = config({
   rules: { 'new-image-repository': { trustedRepositories: ['europe-west1-docker.pkg.dev/*/*'] } },
 });
 
-async function run(file: string, workers: number) {
+/** With a store, one thread keeps the baselines (workers only parse); without, projects are spread over workers. */
+async function run(file: string, workers: number, partitioned = false) {
   const findings: Finding[] = [];
-  const stats = await replay({ config: cfg, store: new MemoryBaselineStore(), paths: [file], workers, onFinding: (f) => void findings.push(f) });
+  const stats = await replay({ config: cfg, ...(partitioned ? {} : { store: new MemoryBaselineStore() }), paths: [file], workers, onFinding: (f) => void findings.push(f) });
   return { findings, stats };
 }
 
@@ -34,5 +35,11 @@ describe('parallel replay', () => {
     expect(parallel.stats.malformedExamples).toEqual(sequential.stats.malformedExamples);
     expect({ ...parallel.stats, malformedExamples: [] }).toEqual({ ...sequential.stats, malformedExamples: [] });
     expect(parallel.stats.malformedExamples).toEqual([`${file}:1501: line is not JSON`, `${file}:1502: entry has no timestamp`]);
+
+    // Projects spread over two workers that parse, normalize and detect: the same findings (in another order).
+    const partitioned = await run(file, 2, true);
+    expect(partitioned.findings.map((f) => f.id).sort()).toEqual(sequential.findings.map((f) => f.id).sort());
+    expect(partitioned.findings.map((f) => JSON.stringify(f)).sort()).toEqual(sequential.findings.map((f) => JSON.stringify(f)).sort());
+    expect({ ...partitioned.stats, outOfOrder: 0 }).toEqual({ ...sequential.stats, outOfOrder: 0 });
   }, 60_000);
 });

@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Readable } from 'node:stream';
 import { FileBaselineStore } from '../../baseline/file.js';
-import { MemoryBaselineStore } from '../../baseline/memory.js';
 import type { BaselineStore } from '../../baseline/store.js';
 import { normalizeTimestamp } from '../../audit/entry.js';
 import { defaultConfig, loadConfigFile } from '../../config/load.js';
@@ -21,7 +20,8 @@ log export tree), or - for stdin. Findings go to stdout; progress and a summary 
   --since T, --until T  only entries in [T, until); RFC 3339, e.g. 2024-05-01T00:00:00Z
   --state FILE        keep baselines in FILE between runs (created when missing)
   --reorder-buffer N  entries held to restore timestamp order across files (default ${DEFAULT_REORDER_CAPACITY})
-  --workers N         threads that parse NDJSON files (default: one per core but one, at least 1, at most 4; 0: none)
+  --workers N         worker threads for NDJSON input (default: per core, at most 4; 0: none). Without --state,
+                      each takes whole projects and detects on its own; with it, workers only parse
   --quiet             no progress or summary`;
 
 function parseTime(flag: string, value: string | undefined): number | undefined {
@@ -63,14 +63,14 @@ export const replayCommand: Command = {
     const workers = values.workers === undefined ? undefined : Number(values.workers);
     if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 64)) throw new UsageError('--workers must be an integer from 0 to 64');
     const config = values.config ? await loadConfigFile(values.config) : defaultConfig();
-    const store: BaselineStore = values.state ? await FileBaselineStore.open(values.state) : new MemoryBaselineStore();
+    const store: BaselineStore | undefined = values.state ? await FileBaselineStore.open(values.state) : undefined;
     const collected: Finding[] = [];
     const onFinding =
       format === 'ndjson' ? (f: Finding): void => void io.stdout.write(`${JSON.stringify(f)}\n`) : (f: Finding): void => void collected.push(f);
     const started = performance.now();
     const stats = await replay({
       config,
-      store,
+      ...(store ? { store } : {}),
       paths: positionals,
       stdin: io.stdin as Readable,
       ...(sinceMs !== undefined ? { sinceMs } : {}),
@@ -80,7 +80,7 @@ export const replayCommand: Command = {
       onFinding,
       ...(values.quiet ? {} : { onProgress: (s) => void io.stderr.write(`runwatch replay: ${s.entriesRead} entries read...\n`) }),
     });
-    await store.close();
+    await store?.close();
     if (format === 'table') io.stdout.write(formatTable(collected));
     else if (format === 'json') io.stdout.write(`${JSON.stringify(byTime(collected), null, 2)}\n`);
     if (!values.quiet) io.stderr.write(formatSummary(stats, (performance.now() - started) / 1000));

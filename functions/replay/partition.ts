@@ -1,0 +1,220 @@
+// Replay spread over worker threads by project. Every baseline (a service's, or a project's for project-wide IAM)
+// belongs to one project, so a worker that sees all of a project's entries, in file order, can parse, normalize
+// and detect them on its own with the same results as one thread: nothing but raw bytes goes to the workers and
+// only findings come back. The main thread only reads the files and routes each line by the project in its
+// `logName` (`projects/P/logs/...`, else `resource.labels.project_id`), found without parsing the JSON.
+import { existsSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
+import type { Finding } from '../findings/finding.js';
+import { expandPaths } from './input.js';
+import { isPlainNdjson } from './parallel.js';
+import { emptyStats, mergeStats, type ReplayOptions, type ReplayStats } from './replay.js';
+
+/** To the worker: its settings once, then chunks of lines with their line numbers, then `finish`. */
+export type PartitionRequest =
+  | {
+      readonly kind: 'start';
+      readonly config: unknown;
+      readonly sinceMs?: number;
+      readonly untilMs?: number;
+      readonly reorderCapacity?: number;
+    }
+  | { readonly kind: 'chunk'; readonly id: number; readonly source: string; readonly bytes: Uint8Array; readonly lines: Int32Array }
+  | { readonly kind: 'finish' };
+
+/** From the worker: findings of a chunk (and an acknowledgement), or the final findings and counts. */
+export type PartitionResponse =
+  | { readonly kind: 'chunk'; readonly id: number; readonly findings: readonly Finding[] }
+  | { readonly kind: 'finished'; readonly findings: readonly Finding[]; readonly stats: ReplayStats }
+  | { readonly kind: 'error'; readonly message: string };
+
+const CHUNK_BYTES = 1 << 20;
+
+function engineWorkerScript(): URL | undefined {
+  for (const candidate of [new URL('./engineWorker.js', import.meta.url), new URL('../../dist/functions/replay/engineWorker.js', import.meta.url)]) {
+    if (existsSync(candidate) && !candidate.pathname.endsWith('.ts')) return candidate;
+  }
+  return undefined;
+}
+
+/** True when every input is an uncompressed NDJSON file (what can be cut at line ends and routed). */
+export async function partitionable(paths: readonly string[]): Promise<boolean> {
+  if (paths.includes('-') || !engineWorkerScript()) return false;
+  const files = await expandPaths(paths);
+  for (const file of files) if (!(await isPlainNdjson(file))) return false;
+  return files.length > 0;
+}
+
+const LOG_NAME = Buffer.from('"logName"');
+const PROJECT_ID = Buffer.from('"project_id"');
+const PROJECTS = Buffer.from('projects/');
+
+/** The value of a `"key": "value"` pair in a line, as bytes, without parsing the JSON. */
+function stringValue(line: Buffer, key: Buffer): Buffer | undefined {
+  const at = line.indexOf(key);
+  if (at === -1) return undefined;
+  let i = at + key.length;
+  while (i < line.length && (line[i] === 0x20 || line[i] === 0x3a)) i++; // spaces and the colon
+  if (line[i] !== 0x22) return undefined;
+  const end = line.indexOf(0x22, i + 1);
+  return end === -1 ? undefined : line.subarray(i + 1, end);
+}
+
+/** The project an entry belongs to, from its raw line. Entries without one all go to the same worker. */
+export function projectOf(line: Buffer): string {
+  const logName = stringValue(line, LOG_NAME);
+  if (logName && logName.subarray(0, PROJECTS.length).equals(PROJECTS)) {
+    const slash = logName.indexOf(0x2f, PROJECTS.length);
+    return logName.subarray(PROJECTS.length, slash === -1 ? logName.length : slash).toString('utf8');
+  }
+  return stringValue(line, PROJECT_ID)?.toString('utf8') ?? '';
+}
+
+function hashOf(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+class EngineWorker {
+  readonly worker: Worker;
+  private readonly waiting = new Map<number, (findings: readonly Finding[]) => void>();
+  private finished?: (r: { findings: readonly Finding[]; stats: ReplayStats }) => void;
+  private failure?: Error;
+  private failed?: (error: Error) => void;
+
+  constructor(script: URL, start: PartitionRequest) {
+    this.worker = new Worker(script);
+    this.worker.on('message', (message: PartitionResponse) => {
+      if (message.kind === 'chunk') {
+        this.waiting.get(message.id)?.(message.findings);
+        this.waiting.delete(message.id);
+      } else if (message.kind === 'finished') this.finished?.(message);
+      else this.fail(new Error(message.message));
+    });
+    this.worker.on('error', (error) => this.fail(error));
+    this.worker.postMessage(start);
+  }
+
+  private fail(error: Error): void {
+    this.failure = error;
+    this.failed?.(error);
+  }
+
+  /** Sends a chunk; resolves with its findings once the worker has applied it. */
+  send(id: number, source: string, bytes: Uint8Array, lines: Int32Array): Promise<readonly Finding[]> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, resolve);
+      this.failed = reject;
+      const request: PartitionRequest = { kind: 'chunk', id, source, bytes, lines };
+      this.worker.postMessage(request, [bytes.buffer as ArrayBuffer, lines.buffer as ArrayBuffer]);
+    });
+  }
+
+  finish(): Promise<{ findings: readonly Finding[]; stats: ReplayStats }> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.finished = resolve;
+      this.failed = reject;
+      this.worker.postMessage({ kind: 'finish' } satisfies PartitionRequest);
+    });
+  }
+}
+
+/** Cuts one read buffer into per-worker chunks of whole lines (with their line numbers); returns the next line. */
+function route(data: Buffer, firstLine: number, workers: number): { chunks: { bytes: Uint8Array; lines: Int32Array }[]; nextLine: number } {
+  const ranges: number[][] = Array.from({ length: workers }, () => []);
+  let line = firstLine;
+  let start = 0;
+  while (start < data.length) {
+    let end = data.indexOf(0x0a, start);
+    if (end === -1) end = data.length;
+    if (end > start) {
+      const target = hashOf(projectOf(data.subarray(start, end))) % workers;
+      ranges[target]!.push(start, end + 1 > data.length ? data.length : end + 1, line);
+    }
+    line++;
+    start = end + 1;
+  }
+  const chunks = ranges.map((r) => {
+    let size = 0;
+    for (let i = 0; i < r.length; i += 3) size += r[i + 1]! - r[i]!;
+    const bytes = new Uint8Array(size);
+    const lines = new Int32Array(r.length / 3);
+    let offset = 0;
+    for (let i = 0, n = 0; i < r.length; i += 3, n++) {
+      bytes.set(data.subarray(r[i]!, r[i + 1]!), offset);
+      offset += r[i + 1]! - r[i]!;
+      lines[n] = r[i + 2]!;
+    }
+    return { bytes, lines };
+  });
+  return { chunks, nextLine: line };
+}
+
+/** The replay over worker threads, or undefined when no worker module is available. */
+export async function replayPartitioned(options: ReplayOptions, count: number): Promise<ReplayStats | undefined> {
+  const script = engineWorkerScript();
+  if (!script) return undefined;
+  const start: PartitionRequest = {
+    kind: 'start',
+    config: options.config,
+    ...(options.sinceMs !== undefined ? { sinceMs: options.sinceMs } : {}),
+    ...(options.untilMs !== undefined ? { untilMs: options.untilMs } : {}),
+    ...(options.reorderCapacity !== undefined ? { reorderCapacity: options.reorderCapacity } : {}),
+  };
+  const workers = Array.from({ length: count }, () => new EngineWorker(script, start));
+  const stats = emptyStats();
+  const emit = (findings: readonly Finding[]): void => {
+    for (const finding of findings) options.onFinding(finding);
+  };
+  try {
+    let id = 0;
+    // At most two read buffers in flight: bounded memory, and the workers never wait for the reader.
+    const inFlight: Promise<readonly (readonly Finding[])[]>[] = [];
+    let nextProgress = Date.now() + 1000;
+    let routed = 0;
+    for (const file of await expandPaths(options.paths)) {
+      const handle = await open(file, 'r');
+      try {
+        let position = 0;
+        let carry = Buffer.alloc(0);
+        let line = 1;
+        for (;;) {
+          const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+          const { bytesRead } = await handle.read(buffer, 0, CHUNK_BYTES, position);
+          position += bytesRead;
+          const data = carry.length > 0 ? Buffer.concat([carry, buffer.subarray(0, bytesRead)]) : buffer.subarray(0, bytesRead);
+          const cut = bytesRead === 0 ? data.length : data.lastIndexOf(0x0a) + 1;
+          const whole = data.subarray(0, cut);
+          carry = Buffer.from(data.subarray(cut));
+          if (whole.length > 0) {
+            const { chunks, nextLine } = route(whole, line, workers.length);
+            line = nextLine;
+            inFlight.push(Promise.all(chunks.map((c, w) => workers[w]!.send(id++, file, c.bytes, c.lines))));
+          }
+          while (inFlight.length > 2 || (bytesRead === 0 && inFlight.length > 0)) for (const f of await inFlight.shift()!) emit(f);
+          if (options.onProgress && Date.now() >= nextProgress) {
+            nextProgress = Date.now() + 1000;
+            // The workers count what they read at the end; until then, lines routed so far.
+            options.onProgress({ ...stats, entriesRead: routed + line - 1 });
+          }
+          if (bytesRead === 0) break;
+        }
+        routed += line - 1;
+      } finally {
+        await handle.close();
+      }
+    }
+    for (const pending of inFlight) for (const f of await pending) emit(f);
+    for (const result of await Promise.all(workers.map((w) => w.finish()))) {
+      emit(result.findings);
+      mergeStats(stats, result.stats);
+    }
+    return stats;
+  } finally {
+    await Promise.all(workers.map((w) => w.worker.terminate()));
+  }
+}

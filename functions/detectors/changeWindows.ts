@@ -6,8 +6,8 @@ import type { ChangeWindow, Day, Freeze } from '../config/types.js';
 const DAYS: readonly Day[] = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 
 export interface TimeVerdict {
-  /** The local wall-clock time, ISO 8601 with offset. */
-  readonly localTime: string;
+  /** The local wall-clock time, ISO 8601 with offset (formatted only when asked: most deploys are in a window). */
+  readonly localTime: () => string;
   readonly day: Day;
   /** The window the time falls in, when any. */
   readonly window?: ChangeWindow;
@@ -92,7 +92,7 @@ export function evaluateTime(timeMs: number, zone: string, windows: readonly Cha
   });
   const window = windows.find((w) => inWindow(w, day, minuteOfDay));
   return {
-    localTime: formatLocal(local.getTime(), offset),
+    localTime: () => formatLocal(local.getTime(), offset),
     day,
     ...(window ? { window } : {}),
     ...(freeze ? { freeze } : {}),

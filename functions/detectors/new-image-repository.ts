@@ -28,7 +28,7 @@ export const newImageRepository: Detector<'new-image-repository'> = {
     const trusted = globMatcher(settings.trustedRepositories);
     const firstDeploy = !anyRepositoryBefore(baseline, change.timeMs);
     if (firstDeploy && settings.trustedRepositories.length === 0) return [];
-    const known = baseline ? Object.keys(baseline.repositories).filter((r) => repositorySeenBefore(baseline, r, change.timeMs)).sort() : [];
+    const known = (): string[] => (baseline ? Object.keys(baseline.repositories).filter((r) => repositorySeenBefore(baseline, r, change.timeMs)).sort() : []);
     const detections: Detection[] = [];
     const reported = new Set<string>();
     for (const image of change.images) {
@@ -43,7 +43,7 @@ export const newImageRepository: Detector<'new-image-repository'> = {
           image: image.reference,
           repository: image.repository,
           ...(image.digest ? { digest: image.digest } : {}),
-          knownRepositories: known,
+          knownRepositories: known(),
           firstDeploy,
         },
         dedupKey: [baselineKey(change.target), image.repository, change.revision ?? change.time],

@@ -116,8 +116,8 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
     const store = options.store ?? ownedStore!;
     const ownedPublisher = options.publisher ? undefined : new PubSubPublisher(env['GOOGLE_CLOUD_PROJECT'] ? { projectId: env['GOOGLE_CLOUD_PROJECT'] } : {});
     const publisher = options.publisher ?? ownedPublisher!;
-    // The pipeline's own duplicate window is off (recentKeys: 0): it marks an entry seen before its findings are
-    // published, so a redelivery after a failed publish would be dropped. HandledEntries (below) marks after.
+    // The pipeline's own duplicate window is off (recentKeys: 0): HandledEntries (below) does that job here and also
+    // knows which entries are still in flight. Entries the baseline already applied are duplicates either way.
     const pipeline = new Pipeline({ config: loaded.config, store, recentKeys: 0 });
     log({
       severity: backend.kind === 'memory' && !options.store ? 'WARNING' : 'NOTICE',
@@ -193,8 +193,8 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
         counts.add('sweeps');
         // Cloud Scheduler's tick: rollouts whose other half (admin write or system event) did not come within
         // correlation.waitSeconds are evaluated with what is known.
-        const findings = await r.pipeline.sweep(nowMs);
-        await publishFindings(r, findings, decoded.messageId);
+        // Published inside each service's transaction: a failed publish leaves that rollout waiting for the next tick.
+        const findings = await r.pipeline.sweep(nowMs, (f) => publishFindings(r, f, decoded.messageId));
         counts.add('findings', findings.length);
         log({ severity: 'INFO', message: `sweep done: ${findings.length} finding(s)`, component: 'detect', messageId: decoded.messageId, findingIds: findings.map((f) => f.id), counts: counts.snapshot() });
         observe({ outcome: 'sweep', messageId: decoded.messageId, findings });
@@ -222,10 +222,11 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
   }
 
   async function handleEntry(r: Ready, decoded: Extract<AuditMessage, { kind: 'entry' }>, nowMs: number): Promise<void> {
-    const outcome = await r.pipeline.handleEntry(decoded.entry, nowMs);
+    // Findings are published inside the store transaction that records them: a failed publish aborts it, so the
+    // redelivered message applies the entry again and raises the same findings (same ids) instead of losing them.
+    const outcome = await r.pipeline.handleEntry(decoded.entry, nowMs, (f) => publishFindings(r, f, decoded.messageId));
     switch (outcome.status) {
       case 'processed':
-        await publishFindings(r, outcome.findings, decoded.messageId);
         counts.add('processed');
         counts.add('findings', outcome.findings.length);
         log({

@@ -195,35 +195,35 @@ export class Engine {
   }
 
   /** An admin write or IAM change. `nowMs` completes rollouts of the same service that are due. */
-  async processChange(change: Change, nowMs: number, seenKey = entryDigest(change.key)): Promise<EngineResult> {
+  async processChange(change: Change, nowMs: number, seenKey = entryDigest(change.key), publish?: Publish): Promise<EngineResult> {
     const outcome = await this.store.transact(storeKeyOf(change), (current) => {
       if (current?.seen?.includes(seenKey)) return { result: { findings: [], note: 'already-applied' as EngineNote, dueAtMs: current.dueAtMs } };
       const due = this.completeDueRollouts(current, nowMs);
       const step = this.changeStep(due.next, change, nowMs);
       const next = remember(step.next, seenKey);
       return { next, result: { findings: [...due.findings, ...step.findings], note: step.note, dueAtMs: next.dueAtMs } };
-    });
+    }, hook(publish));
     return result(outcome);
   }
 
   /** A Cloud Run system event: a fact about a rollout. */
-  async processObservation(observation: RevisionObservation, nowMs: number, seenKey = entryDigest(observation.key)): Promise<EngineResult> {
+  async processObservation(observation: RevisionObservation, nowMs: number, seenKey = entryDigest(observation.key), publish?: Publish): Promise<EngineResult> {
     const outcome = await this.store.transact(baselineKey(observation.target), (current) => {
       if (current?.seen?.includes(seenKey)) return { result: { findings: [], note: 'already-applied' as EngineNote, dueAtMs: current.dueAtMs } };
       const due = this.completeDueRollouts(current, nowMs);
       const step = this.observationStep(due.next, observation, nowMs);
       const next = remember(step.next, seenKey);
       return { next, result: { findings: [...due.findings, ...step.findings], note: step.note, dueAtMs: next.dueAtMs } };
-    });
+    }, hook(publish));
     return result(outcome);
   }
 
   /** Completes the rollouts of one service whose other half did not come in time. */
-  async completeDue(key: string, nowMs: number): Promise<EngineResult> {
+  async completeDue(key: string, nowMs: number, publish?: Publish): Promise<EngineResult> {
     const outcome = await this.store.transact(key, (current) => {
       const due = this.completeDueRollouts(current, nowMs);
       return { next: due.next, result: { findings: due.findings, note: 'evaluated' as EngineNote, dueAtMs: due.next.dueAtMs } };
-    });
+    }, hook(publish));
     return result(outcome);
   }
 
@@ -339,6 +339,13 @@ export class Engine {
     ].slice(-COMPLETED_LIMIT);
     return { next: { ...applied, completed, open }, findings };
   }
+}
+
+/** Delivers findings before the baseline that produced them is stored (see BeforeCommit). */
+export type Publish = (findings: readonly Finding[]) => Promise<void>;
+
+function hook(publish: Publish | undefined): ((r: { findings: readonly Finding[] }) => Promise<void>) | undefined {
+  return publish ? async (r) => (r.findings.length > 0 ? publish(r.findings) : undefined) : undefined;
 }
 
 function result(outcome: { findings: readonly Finding[]; note: EngineNote; dueAtMs: number | undefined }): EngineResult {

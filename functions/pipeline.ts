@@ -4,7 +4,7 @@ import { readEnvelope, type Envelope } from './audit/entry.js';
 import { normalizeEnvelope, type ParseResult, type SkipReason } from './audit/normalize.js';
 import { baselineKey, type BaselineStore } from './baseline/store.js';
 import type { RunwatchConfig } from './config/types.js';
-import { Engine, entryDigest, storeKeyOf, type EngineNote, type EngineResult } from './engine.js';
+import { Engine, entryDigest, storeKeyOf, type EngineNote, type EngineResult, type Publish } from './engine.js';
 import type { Finding } from './findings/finding.js';
 import type { EntryKey } from './model/change.js';
 
@@ -69,15 +69,15 @@ export class Pipeline {
    * Processes one LogEntry (parsed JSON). `nowMs` is the wall clock of the live pipeline (replay passes the
    * entry stream's own time): rollouts whose wait is over complete first, their findings returned with this entry's.
    */
-  async handleEntry(raw: unknown, nowMs: number): Promise<EntryOutcome> {
+  async handleEntry(raw: unknown, nowMs: number, publish?: Publish): Promise<EntryOutcome> {
     const envelope = readEnvelope(raw);
     if (!envelope.ok) return { status: 'malformed', reason: envelope.reason };
-    return this.handleEnvelope(envelope.envelope, nowMs);
+    return this.handleEnvelope(envelope.envelope, nowMs, publish);
   }
 
   /** The same for an entry whose envelope the caller already read. */
-  handleEnvelope(envelope: Envelope, nowMs: number): Promise<EntryOutcome> {
-    return this.handleParsed(this.normalize(envelope), nowMs);
+  handleEnvelope(envelope: Envelope, nowMs: number, publish?: Publish): Promise<EntryOutcome> {
+    return this.handleParsed(this.normalize(envelope), nowMs, publish);
   }
 
   /** Normalization alone: pure, order-independent, so replay runs it before re-ordering and keeps only the result. */
@@ -85,7 +85,12 @@ export class Pipeline {
     return normalizeEnvelope(envelope, { watchCloudFunctions: this.options.config.cloudFunctions.watch });
   }
 
-  async handleParsed(parsed: ParseResult, nowMs: number): Promise<EntryOutcome> {
+  /**
+   * With `publish`, every finding is handed to it before the baseline change that produced it is stored (in the
+   * same store transaction): a failed publish leaves the entry unapplied, so its redelivery raises the findings
+   * again. The outcome still lists them.
+   */
+  async handleParsed(parsed: ParseResult, nowMs: number, publish?: Publish): Promise<EntryOutcome> {
     switch (parsed.kind) {
       case 'malformed':
         return { status: 'malformed', reason: parsed.reason };
@@ -95,11 +100,11 @@ export class Pipeline {
       case 'change': {
         const key = entryDigest(parsed.kind === 'change' ? parsed.change.key : parsed.observation.key);
         if (this.recent.has(key)) return { status: 'duplicate' };
-        const earlier = nowMs >= this.nextDueMs ? await this.sweep(nowMs) : [];
+        const earlier = nowMs >= this.nextDueMs ? await this.sweep(nowMs, publish) : [];
         const result =
           parsed.kind === 'change'
-            ? await this.engine.processChange(parsed.change, nowMs, key)
-            : await this.engine.processObservation(parsed.observation, nowMs, key);
+            ? await this.engine.processChange(parsed.change, nowMs, key, publish)
+            : await this.engine.processObservation(parsed.observation, nowMs, key, publish);
         this.track(parsed.kind === 'change' ? storeKeyOf(parsed.change) : baselineKey(parsed.observation.target), result);
         // Remembered only once applied: a failure (store, publish) must leave the redelivery free to try again.
         this.recent.add(key);
@@ -110,13 +115,13 @@ export class Pipeline {
   }
 
   /** Completes every rollout whose wait ran out by `nowMs` (the live pipeline's Cloud Scheduler tick). */
-  async sweep(nowMs: number): Promise<readonly Finding[]> {
+  async sweep(nowMs: number, publish?: Publish): Promise<readonly Finding[]> {
     const keys = new Set<string>();
     for (const [key, dueAt] of this.due) if (dueAt <= nowMs) keys.add(key);
     if (this.options.store.dueKeys) for (const key of await this.options.store.dueKeys(nowMs)) keys.add(key);
     const findings: Finding[] = [];
     for (const key of keys) {
-      const result = await this.engine.completeDue(key, nowMs);
+      const result = await this.engine.completeDue(key, nowMs, publish);
       this.track(key, result);
       findings.push(...result.findings);
     }

@@ -16,7 +16,7 @@
 // The client library is imported on first use, not at module load, to keep the function's cold start small.
 import type { DocumentData, Firestore, Settings } from '@google-cloud/firestore';
 import type { ServiceBaseline } from './state.js';
-import type { BaselineStore, TransactionOutcome } from './store.js';
+import type { BaselineStore, BeforeCommit, TransactionOutcome } from './store.js';
 import type { DueIndex } from '../pipeline.js';
 
 export const DEFAULT_BASELINE_COLLECTION = 'runwatch-baselines';
@@ -56,7 +56,7 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
     if (options.firestore) this.client = Promise.resolve(options.firestore);
   }
 
-  async transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>): Promise<R> {
+  async transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, beforeCommit?: BeforeCommit<R>): Promise<R> {
     // Within this instance, changes to one key take turns: concurrent copies of one entry (duplicates are
     // common) then cost one transaction and some plain reads instead of contending inside Firestore, where a
     // lost race costs a client backoff of a second or more. Across instances the transaction does the work.
@@ -67,14 +67,14 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
     this.queues.set(key, queued);
     if (previous) await previous;
     try {
-      return await this.transactNow(key, fn);
+      return await this.transactNow(key, fn, beforeCommit);
     } finally {
       done();
       if (this.queues.get(key) === queued) this.queues.delete(key);
     }
   }
 
-  private async transactNow<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>): Promise<R> {
+  private async transactNow<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, beforeCommit?: BeforeCommit<R>): Promise<R> {
     const db = await this.db();
     const ref = db.collection(this.collection).doc(baselineDocId(key));
     return db.runTransaction(
@@ -82,6 +82,8 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
         const snapshot = await tx.get(ref);
         const current = snapshot.exists ? readBaseline(snapshot.data(), key) : undefined;
         const outcome = fn(current);
+        // Publishing inside the transaction: a failure aborts it, so the redelivered entry is applied again.
+        if (beforeCommit) await beforeCommit(outcome.result);
         // A change already folded in (a redelivery) leaves the baseline as it is: nothing to write.
         if (outcome.next && !(current !== undefined && canonicalJson(outcome.next) === canonicalJson(current))) tx.set(ref, documentOf(key, outcome.next));
         return outcome.result;

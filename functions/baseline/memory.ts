@@ -1,5 +1,5 @@
 import type { ServiceBaseline } from './state.js';
-import type { BaselineStore, TransactionOutcome } from './store.js';
+import type { BaselineStore, BeforeCommit, TransactionOutcome } from './store.js';
 
 /** A process-local store. Each call runs to completion before the next reads, so no locking is needed. */
 export class MemoryBaselineStore implements BaselineStore {
@@ -9,8 +9,12 @@ export class MemoryBaselineStore implements BaselineStore {
     if (initial) for (const [key, value] of initial) this.data.set(key, value);
   }
 
-  transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>): Promise<R> {
-    return Promise.resolve(this.transactSync(key, fn));
+  async transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, beforeCommit?: BeforeCommit<R>): Promise<R> {
+    if (!beforeCommit) return this.transactSync(key, fn);
+    const outcome = fn(this.data.get(key));
+    await beforeCommit(outcome.result);
+    if (outcome.next) this.data.set(key, outcome.next);
+    return outcome.result;
   }
 
   /** The same as transact, without a promise: replay runs millions of these. */

@@ -7,12 +7,19 @@ export interface TransactionOutcome<R> {
   readonly result: R;
 }
 
+/**
+ * Runs after `fn` and before the new baseline is stored: when it throws, nothing is stored and transact rejects.
+ * The live pipeline publishes the findings here, so a failed publish leaves the entry unapplied for its
+ * redelivery (instead of applied with its findings lost). It may run more than once, like `fn`.
+ */
+export type BeforeCommit<R> = (result: R) => Promise<void>;
+
 export interface BaselineStore {
   /**
    * Reads the baseline of `key`, lets `fn` decide the next one, and stores it atomically. `fn` must be pure:
    * a transactional store may run it again when another writer got there first.
    */
-  transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>): Promise<R>;
+  transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, beforeCommit?: BeforeCommit<R>): Promise<R>;
   get(key: string): Promise<ServiceBaseline | undefined>;
   close(): Promise<void>;
 }

@@ -58,12 +58,12 @@ async function handle(request: PartitionRequest): Promise<void> {
     }
     case 'chunk':
       await applyChunk(request.source, request.bytes, request.lines);
-      post({ kind: 'chunk', id: request.id, findings: pending });
+      post({ kind: 'chunk', id: request.id, findings: JSON.stringify(pending) });
       pending = [];
       return;
     case 'finish': {
       const stats = await run!.finish();
-      post({ kind: 'finished', findings: pending, stats });
+      post({ kind: 'finished', findings: JSON.stringify(pending), stats });
       pending = [];
       return;
     }

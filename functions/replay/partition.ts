@@ -23,10 +23,13 @@ export type PartitionRequest =
   | { readonly kind: 'chunk'; readonly id: number; readonly source: string; readonly bytes: Uint8Array; readonly lines: Int32Array }
   | { readonly kind: 'finish' };
 
-/** From the worker: findings of a chunk (and an acknowledgement), or the final findings and counts. */
+/**
+ * From the worker: findings of a chunk (and an acknowledgement), or the final findings and counts. Findings travel
+ * as one JSON text: for thousands of objects that is several times cheaper than the structured clone.
+ */
 export type PartitionResponse =
-  | { readonly kind: 'chunk'; readonly id: number; readonly findings: readonly Finding[] }
-  | { readonly kind: 'finished'; readonly findings: readonly Finding[]; readonly stats: ReplayStats }
+  | { readonly kind: 'chunk'; readonly id: number; readonly findings: string }
+  | { readonly kind: 'finished'; readonly findings: string; readonly stats: ReplayStats }
   | { readonly kind: 'error'; readonly message: string };
 
 const CHUNK_BYTES = 1 << 20;
@@ -90,9 +93,9 @@ class EngineWorker {
     this.worker = new Worker(script, { resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     this.worker.on('message', (message: PartitionResponse) => {
       if (message.kind === 'chunk') {
-        this.waiting.get(message.id)?.(message.findings);
+        this.waiting.get(message.id)?.(JSON.parse(message.findings) as Finding[]);
         this.waiting.delete(message.id);
-      } else if (message.kind === 'finished') this.finished?.(message);
+      } else if (message.kind === 'finished') this.finished?.({ findings: JSON.parse(message.findings) as Finding[], stats: message.stats });
       else this.fail(new Error(message.message));
     });
     this.worker.on('error', (error) => this.fail(error));

@@ -16,9 +16,11 @@
 //
 // Start-up: the config (RUNWATCH_CONFIG) and the environment are checked once per instance; when anything is
 // wrong every problem is logged as `path: reason` and every invocation fails, so nothing is acked unprocessed.
-// Heavy clients (Pub/Sub, Firestore) are imported by the first invocation that needs them.
+// Heavy clients (Pub/Sub, Firestore) are imported by the first invocation that needs them; the Cloud Run Admin
+// API fallback (correlation.adminApiFallback, off by default) only when it is enabled, its client by its first read.
 import type { CloudEvent } from '@google-cloud/functions-framework';
 import type { BaselineStore } from './baseline/store.js';
+import type { RevisionReader } from './correlate/adminApi.js';
 import type { RunwatchConfig } from './config/types.js';
 import type { Finding } from './findings/finding.js';
 import { readEnvelope } from './audit/entry.js';
@@ -40,7 +42,10 @@ import {
 } from './runtime.js';
 
 export interface DetectOptions {
-  /** The environment (RUNWATCH_CONFIG, FINDINGS_TOPIC, DEAD_LETTER_TOPIC, GOOGLE_CLOUD_PROJECT, emulator hosts). */
+  /**
+   * The environment (RUNWATCH_CONFIG, FINDINGS_TOPIC, DEAD_LETTER_TOPIC, GOOGLE_CLOUD_PROJECT, emulator hosts,
+   * RUN_API_ENDPOINT for the Admin API fallback).
+   */
   readonly env: Env;
   /** A validated config; RUNWATCH_CONFIG is then not read. */
   readonly config?: RunwatchConfig;
@@ -80,6 +85,8 @@ interface Ready {
   readonly deadLetterTopic: string;
   readonly ownedStore?: BaselineStore;
   readonly ownedPublisher?: MessagePublisher;
+  /** The Admin API fallback, when correlation.adminApiFallback is enabled. */
+  readonly revisionReader?: RevisionReader;
 }
 
 export function createDetectFunction(options: DetectOptions): DetectFunction {
@@ -101,10 +108,12 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
     const findings = parseTopic(env['FINDINGS_TOPIC']);
     const deadLetter = parseTopic(env['DEAD_LETTER_TOPIC']);
     const loaded = options.config ? { config: options.config, problems: [] } : await loadFunctionConfig(env);
+    const fallback = loaded.config?.correlation.adminApiFallback.enabled ? await adminApiReader(env) : undefined;
     const problems = [
       ...(findings.ok ? [] : [{ path: 'env.FINDINGS_TOPIC', reason: findings.reason }]),
       ...(deadLetter.ok ? [] : [{ path: 'env.DEAD_LETTER_TOPIC', reason: deadLetter.reason }]),
       ...loaded.problems,
+      ...(fallback && !fallback.ok ? [{ path: 'env.RUN_API_ENDPOINT', reason: fallback.reason }] : []),
     ];
     if (problems.length > 0 || !loaded.config || !findings.ok || !deadLetter.ok) {
       const error = new StartupError('detect', problems);
@@ -118,7 +127,8 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
     const publisher = options.publisher ?? ownedPublisher!;
     // The pipeline's own duplicate window is off (recentKeys: 0): HandledEntries (below) does that job here and also
     // knows which entries are still in flight. Entries the baseline already applied are duplicates either way.
-    const pipeline = new Pipeline({ config: loaded.config, store, recentKeys: 0 });
+    const revisionReader = fallback?.ok ? fallback.reader : undefined;
+    const pipeline = new Pipeline({ config: loaded.config, store, recentKeys: 0, ...(revisionReader ? { revisionReader } : {}) });
     log({
       severity: backend.kind === 'memory' && !options.store ? 'WARNING' : 'NOTICE',
       message: `runwatch detect ready: findings -> ${findings.name}, dead letters -> ${deadLetter.name}, baseline in ${options.store ? 'the injected store' : backend.kind}`,
@@ -126,6 +136,7 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
       baselineStore: options.store ? 'injected' : backend.kind,
       baselineStoreReason: options.store ? 'injected' : backend.reason,
       rulesEnabled: Object.entries(loaded.config.rules).filter(([, s]) => (s as { enabled: boolean }).enabled).map(([id]) => id),
+      adminApiFallback: revisionReader ? `after ${loaded.config.correlation.adminApiFallback.afterSeconds}s${env['RUN_API_ENDPOINT'] ? ` via ${env['RUN_API_ENDPOINT']}` : ''}` : 'off',
     });
     started = {
       pipeline,
@@ -134,6 +145,7 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
       deadLetterTopic: deadLetter.name,
       ...(ownedStore ? { ownedStore } : {}),
       ...(ownedPublisher ? { ownedPublisher } : {}),
+      ...(revisionReader ? { revisionReader } : {}),
     };
     return started;
   });
@@ -194,7 +206,11 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
         // Cloud Scheduler's tick: rollouts whose other half (admin write or system event) did not come within
         // correlation.waitSeconds are evaluated with what is known.
         // Published inside each service's transaction: a failed publish leaves that rollout waiting for the next tick.
-        const findings = await r.pipeline.sweep(nowMs, (f) => publishFindings(r, f, decoded.messageId));
+        const publish = (f: readonly Finding[]): Promise<void> => publishFindings(r, f, decoded.messageId);
+        // First the Admin API fallback (when enabled) for writes still without system events, so a rollout it
+        // completes is not first completed by the wait with its image unknown.
+        const fromApi = r.revisionReader ? await readFromAdminApi(r, nowMs, publish, decoded.messageId) : [];
+        const findings = [...fromApi, ...(await r.pipeline.sweep(nowMs, publish))];
         counts.add('findings', findings.length);
         log({ severity: 'INFO', message: `sweep done: ${findings.length} finding(s)`, component: 'detect', messageId: decoded.messageId, findingIds: findings.map((f) => f.id), counts: counts.snapshot() });
         observe({ outcome: 'sweep', messageId: decoded.messageId, findings });
@@ -219,6 +235,27 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
         return;
       }
     }
+  }
+
+  /** One Admin API pass: failed calls are counted and logged, never thrown (their rollouts keep waiting). */
+  async function readFromAdminApi(r: Ready, nowMs: number, publish: (f: readonly Finding[]) => Promise<void>, messageId: string | undefined): Promise<readonly Finding[]> {
+    const pass = await r.pipeline.readFromAdminApi(nowMs, publish);
+    for (const [name, n] of [['read', pass.read], ['joined', pass.joined], ['unmatched', pass.unmatched], ['failed', pass.failures.length]] as const) {
+      if (n > 0) counts.add(`adminApi.${name}`, n);
+    }
+    for (const failure of pass.failures) {
+      const code = (failure.error as { code?: unknown } | undefined)?.code;
+      log({
+        severity: 'WARNING',
+        message: `Cloud Run Admin API read failed for ${failure.key}; the rollout waits for its system events or correlation.waitSeconds: ${errorMessage(failure.error)}`,
+        component: 'detect',
+        messageId,
+        service: failure.key,
+        ...(typeof code === 'number' ? { grpcCode: code } : {}),
+        counts: counts.snapshot(),
+      });
+    }
+    return pass.findings;
   }
 
   async function handleEntry(r: Ready, decoded: Extract<AuditMessage, { kind: 'entry' }>, nowMs: number): Promise<void> {
@@ -285,9 +322,21 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
     async close(): Promise<void> {
       const r = started;
       started = undefined;
-      if (r) await Promise.all([r.ownedPublisher?.close(), r.ownedStore?.close()]);
+      if (r) await Promise.all([r.ownedPublisher?.close(), r.ownedStore?.close(), r.revisionReader?.close()]);
     },
   });
+}
+
+/** The Admin API fallback's reader; the module (and later `@google-cloud/run`) is imported only when it is enabled. */
+async function adminApiReader(env: Env): Promise<{ ok: true; reader: RevisionReader } | { ok: false; reason: string }> {
+  const { AdminApiRevisionReader, parseRunEndpoint } = await import('./correlate/adminApi.js');
+  const value = env['RUN_API_ENDPOINT'];
+  if (!value) return { ok: true, reader: new AdminApiRevisionReader() };
+  try {
+    return { ok: true, reader: new AdminApiRevisionReader({ endpoint: parseRunEndpoint(value) }) };
+  } catch (error) {
+    return { ok: false, reason: errorMessage(error) };
+  }
 }
 
 /** Original attributes travel with a dead letter; Pub/Sub allows 100 per message and we add up to four. */

@@ -3,7 +3,7 @@
 // baseline, all in one store transaction, then enriches the detections into findings with deterministic ids.
 // Deploys that create a revision wait for their system events first (correlate/rollout.ts).
 import { applyChange } from './baseline/apply.js';
-import { baselineKey, type BaselineStore } from './baseline/store.js';
+import { baselineKey, type BaselineStore, type TransactionOutcome } from './baseline/store.js';
 import { emptyBaseline, type ServiceBaseline } from './baseline/state.js';
 import { globMatches } from './config/glob.js';
 import type { RuleException, RuleSettings, RunwatchConfig } from './config/types.js';
@@ -53,6 +53,7 @@ export type EngineNote =
   | 'cloud-functions-managed'
   | 'deletion-event'
   | 'unmatched-service-event'
+  | 'unmatched-admin-api-revision'
   | 'already-applied';
 
 export interface EngineResult {
@@ -207,11 +208,30 @@ export class Engine {
   }
 
   /** A Cloud Run system event: a fact about a rollout. */
-  async processObservation(observation: RevisionObservation, nowMs: number, seenKey = entryDigest(observation.key), publish?: Publish): Promise<EngineResult> {
-    const outcome = await this.store.transact(baselineKey(observation.target), (current) => {
-      if (current?.seen?.includes(seenKey)) return { result: { findings: [], note: 'already-applied' as EngineNote, dueAtMs: current.dueAtMs } };
+  processObservation(observation: RevisionObservation, nowMs: number, seenKey = entryDigest(observation.key), publish?: Publish): Promise<EngineResult> {
+    return this.observation(observation, nowMs, seenKey, publish, true);
+  }
+
+  /**
+   * A revision read through the Cloud Run Admin API for a waiting write (correlate/adminApi.ts): the same path as
+   * a system event, except that it only ever joins an open rollout. A revision that matches none (the rollout
+   * completed meanwhile, or the service's latest revision is not this write's) changes nothing: it must never
+   * open a rollout of its own, which would report the deploy a second time.
+   */
+  processAdminApiObservation(observation: RevisionObservation, nowMs: number, publish?: Publish): Promise<EngineResult> {
+    return this.observation(observation, nowMs, entryDigest(observation.key), publish, false);
+  }
+
+  private async observation(observation: RevisionObservation, nowMs: number, seenKey: string, publish: Publish | undefined, mayOpen: boolean): Promise<EngineResult> {
+    const outcome = await this.store.transact(baselineKey(observation.target), (current): TransactionOutcome<Outcome> => {
+      if (current?.seen?.includes(seenKey)) return { result: { findings: [], note: 'already-applied', dueAtMs: current.dueAtMs } };
       const due = this.completeDueRollouts(current, nowMs);
-      const step = this.observationStep(due.next, observation, nowMs);
+      const step = this.observationStep(due.next, observation, nowMs, mayOpen);
+      if (step.note === 'unmatched-admin-api-revision') {
+        // Nothing of the revision is kept (not even as seen: a later read may match); only what the wait completed.
+        if (current === undefined || due.next === current) return { result: { findings: [], note: step.note, dueAtMs: current?.dueAtMs } };
+        return { next: due.next, result: { findings: due.findings, note: step.note, dueAtMs: due.next.dueAtMs } };
+      }
       const next = remember(step.next, seenKey);
       return { next, result: { findings: [...due.findings, ...step.findings], note: step.note, dueAtMs: next.dueAtMs } };
     }, hook(publish));
@@ -275,7 +295,7 @@ export class Engine {
     return { ...drained, note: drained.findings.length > 0 || drained.completed ? 'evaluated' : joined ? 'joined-rollout' : 'waiting-for-rollout' };
   }
 
-  private observationStep(current: ServiceBaseline | undefined, observation: RevisionObservation, nowMs: number): Step & { note: EngineNote } {
+  private observationStep(current: ServiceBaseline | undefined, observation: RevisionObservation, nowMs: number, mayOpen = true): Step & { note: EngineNote } {
     const base = current ?? emptyBaseline();
     if (observation.deleting) return { next: base, findings: [], note: 'deletion-event' };
     if ((observation.managedByCloudFunctions || base.managedBy === 'cloud-functions') && !this.config.cloudFunctions.watch) {
@@ -284,6 +304,7 @@ export class Engine {
     if (belongsToCompleted(base.completed ?? [], observation)) return { next: base, findings: [], note: 'late-system-event' };
     const rollouts = [...(base.rollouts ?? [])];
     const index = rolloutForObservation(rollouts, observation, this.waitMs);
+    if (index < 0 && !mayOpen) return { next: base, findings: [], note: 'unmatched-admin-api-revision' };
     if (index < 0) {
       // Only a revision's own event opens a rollout: service-level events also follow traffic and IAM changes.
       if (observation.level !== 'revision') return { next: base, findings: [], note: 'unmatched-service-event' };
@@ -348,7 +369,14 @@ function hook(publish: Publish | undefined): ((r: { findings: readonly Finding[]
   return publish ? async (r) => (r.findings.length > 0 ? publish(r.findings) : undefined) : undefined;
 }
 
-function result(outcome: { findings: readonly Finding[]; note: EngineNote; dueAtMs: number | undefined }): EngineResult {
+/** What a store transaction of the engine returns. */
+interface Outcome {
+  readonly findings: readonly Finding[];
+  readonly note: EngineNote;
+  readonly dueAtMs: number | undefined;
+}
+
+function result(outcome: Outcome): EngineResult {
   return { findings: outcome.findings, note: outcome.note, ...(outcome.dueAtMs !== undefined ? { dueAtMs: outcome.dueAtMs } : {}) };
 }
 

@@ -6,7 +6,9 @@ import { baselineKey, type BaselineStore } from './baseline/store.js';
 import type { RunwatchConfig } from './config/types.js';
 import { Engine, entryDigest, storeKeyOf, type EngineNote, type EngineResult, type Publish } from './engine.js';
 import type { Finding } from './findings/finding.js';
-import type { EntryKey } from './model/change.js';
+import type { AdminApiRead, RevisionReader } from './correlate/adminApi.js';
+import type { Rollout } from './correlate/rollout.js';
+import type { DeployChange, EntryKey } from './model/change.js';
 
 export type EntryOutcome =
   | { readonly status: 'processed'; readonly findings: readonly Finding[]; readonly note: EngineNote }
@@ -28,7 +30,29 @@ export interface PipelineOptions {
    * so a copy seen by another instance changes nothing either.
    */
   readonly recentKeys?: number;
+  /**
+   * The Cloud Run Admin API fallback (correlation.adminApiFallback), live pipeline only: readFromAdminApi uses it.
+   * Not closed by the pipeline.
+   */
+  readonly revisionReader?: RevisionReader;
 }
+
+/** What one readFromAdminApi pass did. */
+export interface AdminApiPass {
+  /** Findings of rollouts the read completed (published through `publish` like the sweep's). */
+  readonly findings: readonly Finding[];
+  /** Rollouts whose revision was read. */
+  readonly read: number;
+  /** Reads that joined their rollout. */
+  readonly joined: number;
+  /** Reads that joined nothing: no revision yet, one that is not this write's, or already applied (see Engine). */
+  readonly unmatched: number;
+  /** Admin API calls that failed: the rollout keeps waiting (next tick, else correlation.waitSeconds). */
+  readonly failures: readonly { readonly key: string; readonly error: unknown }[];
+}
+
+/** Services read from the Admin API at once in one pass. */
+const ADMIN_API_CONCURRENCY = 4;
 
 export function entryKeyString(key: EntryKey): string {
   return `${key.logName}\u0000${key.timestamp}\u0000${key.insertId}`;
@@ -128,6 +152,63 @@ export class Pipeline {
     return findings;
   }
 
+  /**
+   * The Admin API fallback (correlate/adminApi.ts), for the live pipeline's sweep tick, before `sweep`: every
+   * service whose newest rollout has its admin write but no system event `afterSeconds` after the write arrived
+   * (counted like the wait: from the write's time, or the wall clock when it arrived later) gets its latest
+   * revision read, fed to the engine like a revision's system event. Does nothing without a reader.
+   * A failed API call is returned in `failures`, never thrown: the rollout keeps waiting. Store and publish
+   * failures are thrown, as by `sweep`, once every read has settled.
+   */
+  async readFromAdminApi(nowMs: number, publish?: Publish): Promise<AdminApiPass> {
+    const reader = this.options.revisionReader;
+    const empty: AdminApiPass = { findings: [], read: 0, joined: 0, unmatched: 0, failures: [] };
+    const settings = this.options.config.correlation.adminApiFallback;
+    if (!reader || !settings.enabled) return empty;
+    const waitMs = this.options.config.correlation.waitSeconds * 1000;
+    const afterMs = settings.afterSeconds * 1000;
+    // A rollout is read when deadline - wait + after <= now; the service's dueAtMs (its oldest deadline) is at most
+    // that of any of its rollouts, so the services due by now + wait - after hold every candidate.
+    const horizon = nowMs + waitMs - afterMs;
+    const keys = new Set<string>();
+    for (const [key, dueAt] of this.due) if (dueAt <= horizon) keys.add(key);
+    if (this.options.store.dueKeys) for (const key of await this.options.store.dueKeys(horizon)) keys.add(key);
+
+    const findings: Finding[] = [];
+    const failures: { key: string; error: unknown }[] = [];
+    let read = 0;
+    let joined = 0;
+    let unmatched = 0;
+    const queue = [...keys];
+    const worker = async (): Promise<void> => {
+      for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
+        const write = waitingWrite((await this.options.store.get(key))?.rollouts ?? [], waitMs, afterMs, nowMs);
+        if (!write) continue;
+        let answer: AdminApiRead;
+        try {
+          answer = await reader.read(write, nowMs);
+        } catch (error) {
+          failures.push({ key, error });
+          continue;
+        }
+        read += 1;
+        if (answer.kind === 'none') {
+          unmatched += 1;
+          continue;
+        }
+        const result = await this.engine.processAdminApiObservation(answer.observation, nowMs, publish);
+        this.track(key, result);
+        findings.push(...result.findings);
+        if (result.note === 'joined-rollout' || result.note === 'evaluated') joined += 1;
+        else unmatched += 1;
+      }
+    };
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(ADMIN_API_CONCURRENCY, queue.length) }, worker));
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    return { findings, read, joined, unmatched, failures };
+  }
+
   /** Completes everything still waiting, whatever its deadline: the end of a replay. */
   flush(): Promise<readonly Finding[]> {
     return this.sweep(Number.MAX_SAFE_INTEGER);
@@ -140,4 +221,15 @@ export class Pipeline {
     for (const dueAt of this.due.values()) if (dueAt < next) next = dueAt;
     this.nextDueMs = next;
   }
+}
+
+/**
+ * The write of the service's newest rollout when it still has no system event `afterMs` after it arrived.
+ * Older rollouts are left to the wait: the service's latest revision can only be the newest deploy's.
+ */
+function waitingWrite(rollouts: readonly Rollout[], waitMs: number, afterMs: number, nowMs: number): DeployChange | undefined {
+  let newest: Rollout | undefined;
+  for (const r of rollouts) if (newest === undefined || r.openedMs > newest.openedMs) newest = r;
+  if (!newest?.write || newest.observed) return undefined;
+  return newest.deadlineMs - waitMs + afterMs <= nowMs ? newest.write : undefined;
 }

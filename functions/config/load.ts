@@ -150,6 +150,13 @@ function semanticProblems(config: RunwatchConfig): ConfigProblem[] {
     if (!end.isValid) problems.push({ path: `freezes[${i}].end`, reason: `not a date-time: ${end.invalidExplanation ?? ''}` });
     if (start.isValid && end.isValid && end <= start) problems.push({ path: `freezes[${i}]`, reason: 'end must be after start' });
   });
+  const fallback = config.correlation.adminApiFallback;
+  if (fallback.enabled && fallback.afterSeconds >= config.correlation.waitSeconds) {
+    problems.push({
+      path: 'correlation.adminApiFallback.afterSeconds',
+      reason: `must be less than correlation.waitSeconds (${config.correlation.waitSeconds}): the wait would complete the rollout before the Admin API is read`,
+    });
+  }
   config.changeWindows.forEach((window, i) => {
     if (window.start === window.end) problems.push({ path: `changeWindows[${i}]`, reason: 'start and end are equal: an empty window' });
   });

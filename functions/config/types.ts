@@ -65,13 +65,20 @@ export interface SinksConfig {
   readonly pagerduty?: SinkRouting & { readonly source: string };
 }
 
+export interface CorrelationConfig {
+  /** How long a deploy's admin write and its system events wait for each other. */
+  readonly waitSeconds: number;
+  /** Live pipeline only: read the revision through the Cloud Run Admin API when no system event came in time. */
+  readonly adminApiFallback: { readonly enabled: boolean; readonly afterSeconds: number };
+}
+
 export interface RunwatchConfig {
   readonly timezone: string;
   readonly changeWindows: readonly ChangeWindow[];
   readonly freezes: readonly Freeze[];
   readonly provenanceLabels: { readonly commit: string | readonly string[]; readonly pipeline: string | readonly string[] };
   readonly cloudFunctions: { readonly watch: boolean };
-  readonly correlation: { readonly waitSeconds: number };
+  readonly correlation: CorrelationConfig;
   readonly rules: RulesConfig;
   readonly sinks: SinksConfig;
 }

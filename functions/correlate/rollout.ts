@@ -17,6 +17,8 @@
 //   event times: a complete rollout waits behind an older one still waiting, so entries delivered out of order
 //   within the wait are judged as replay in timestamp order judges them. In replay "now" is the time of the entry being read and everything left completes at the
 //   end of the input; in the live pipeline a sweep (a Cloud Scheduler tick on the audit topic) completes what is due.
+//   There, optionally, a write still without system events `correlation.adminApiFallback.afterSeconds` after it
+//   arrived gets its revision read from the Cloud Run Admin API instead (correlate/adminApi.ts).
 //
 // Pure functions over plain JSON, so the rollouts live in the service's baseline document and change in the same
 // store transaction as the baseline itself.

@@ -20,6 +20,7 @@ import type { protos, v2 } from '@google-cloud/security-center';
 import type { EvidenceValue, Finding } from '../functions/findings/finding.js';
 import { messageOf, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
+import { parseGrpcEndpoint, type GrpcEndpoint } from '../functions/grpcEndpoint.js';
 
 type SccFinding = protos.google.cloud.securitycenter.v2.IFinding;
 type ProtoValue = protos.google.protobuf.IValue;
@@ -170,24 +171,11 @@ export function toTimestamp(iso: string): { seconds: number; nanos: number } {
 // ---------------------------------------------------------------------------------------------------------------
 // Client
 
-export interface SccEndpoint {
-  readonly host: string;
-  readonly port: number;
-  /** Plaintext gRPC: only ever for a loopback host (the local test server). */
-  readonly insecure: boolean;
-}
+export type SccEndpoint = GrpcEndpoint;
 
 /** `SCC_API_ENDPOINT` as `host:port` (`[::1]:port` for IPv6, port 443 when absent). */
 export function parseSccEndpoint(value: string): SccEndpoint {
-  const match = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d{1,5}))?$/.exec(value.trim());
-  const host = match?.[1] ?? match?.[2];
-  const port = Number(match?.[3] ?? 443);
-  if (!host || port < 1 || port > 65_535) throw new Error('SCC_API_ENDPOINT must be host or host:port');
-  return { host, port, insecure: isLoopback(host) };
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  return parseGrpcEndpoint(value, 'SCC_API_ENDPOINT');
 }
 
 /**

@@ -34,6 +34,7 @@ import {
   type ImageRef,
   type RuntimeServiceAccount,
 } from '../model/change.js';
+import { parseGrpcEndpoint, type GrpcEndpoint } from '../grpcEndpoint.js';
 
 type Revision = protos.google.cloud.run.v2.IRevision;
 type Condition = protos.google.cloud.run.v2.ICondition;
@@ -42,24 +43,11 @@ type RunClientOptions = NonNullable<ConstructorParameters<typeof v2.ServicesClie
 /** The logName of every observation read here: never a Cloud Logging log, so never mistaken for an entry. */
 export const ADMIN_API_LOG_NAME = 'runwatch/admin-api';
 
-export interface RunEndpoint {
-  readonly host: string;
-  readonly port: number;
-  /** Plaintext gRPC: only ever for a loopback host (the local test server). */
-  readonly insecure: boolean;
-}
+export type RunEndpoint = GrpcEndpoint;
 
 /** `RUN_API_ENDPOINT` as `host:port` (`[::1]:port` for IPv6, port 443 when absent). */
 export function parseRunEndpoint(value: string): RunEndpoint {
-  const match = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d{1,5}))?$/.exec(value.trim());
-  const host = match?.[1] ?? match?.[2];
-  const port = Number(match?.[3] ?? 443);
-  if (!host || port < 1 || port > 65_535) throw new Error('RUN_API_ENDPOINT must be host or host:port');
-  return { host, port, insecure: isLoopback(host) };
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  return parseGrpcEndpoint(value, 'RUN_API_ENDPOINT');
 }
 
 export type AdminApiRead =

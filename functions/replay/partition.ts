@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import type { Finding } from '../findings/finding.js';
+import { byTime } from './format.js';
 import { expandPaths } from './input.js';
 import { isPlainNdjson } from './parallel.js';
 import { emptyStats, mergeStats, type ReplayOptions, type ReplayStats } from './replay.js';
@@ -214,10 +215,10 @@ export async function replayPartitioned(options: ReplayOptions, count: number): 
       }
     }
     for (const pending of inFlight) for (const f of await pending) emit(f);
-    for (const result of await Promise.all(workers.map((w) => w.finish()))) {
-      emit(result.findings);
-      mergeStats(stats, result.stats);
-    }
+    const results = await Promise.all(workers.map((w) => w.finish()));
+    // What the workers still held (their reorder buffers, waiting rollouts) comes out merged in time order.
+    emit(byTime(results.flatMap((r) => r.findings)));
+    for (const result of results) mergeStats(stats, result.stats);
     return stats;
   } finally {
     await Promise.all(workers.map((w) => w.worker.terminate()));

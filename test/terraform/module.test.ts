@@ -120,7 +120,7 @@ interface Grant {
 
 /** Every IAM grant in the module with what it is granted on. Project and organization grants name their level. */
 function grants(tf: Tf): Grant[] {
-  const TARGET_FIELDS = ['topic', 'subscription', 'secret_id', 'service', 'bucket', 'source', 'service_account_id', 'name'];
+  const TARGET_FIELDS = ['topic', 'subscription', 'secret_id', 'service', 'bucket', 'source', 'service_account_id', 'name', 'folder'];
   return resources(tf)
     .filter((r) => IAM_TYPE.test(r.type))
     .map((r) => {
@@ -342,6 +342,10 @@ describe('IAM', () => {
       'roles/datastore.user @ project',
       'roles/pubsub.publisher @ google_pubsub_topic.dead_letter',
       'roles/pubsub.publisher @ google_pubsub_topic.findings',
+      // Only with admin_api_fallback, at the scope the sink watches (count), read-only.
+      'roles/run.viewer @ folders/${var.folder_id}',
+      'roles/run.viewer @ organization',
+      'roles/run.viewer @ project',
     ],
     'google_service_account.notify': [
       'roles/datastore.user @ project',
@@ -856,6 +860,6 @@ describe('the checkers catch what they guard', () => {
     ];
     const detect = grants(mutated).filter((g) => g.principal?.address === 'google_service_account.detect');
     expect(detect.map((g) => `${g.role} @ ${g.target}`)).toContain('roles/pubsub.editor @ project');
-    expect(detect).toHaveLength(4);
+    expect(detect).toHaveLength(7); // the six grants of the table, plus the extra one
   });
 });

@@ -73,6 +73,30 @@ resource "google_project_iam_member" "detect_datastore_user" {
   member  = google_service_account.detect.member
 }
 
+# detect reads Cloud Run revisions in the watched organization when the Admin API fallback is on (config correlation).
+resource "google_organization_iam_member" "detect_run_viewer" {
+  count  = var.admin_api_fallback && var.log_sink_scope == "organization" ? 1 : 0
+  org_id = var.organization_id
+  role   = "roles/run.viewer"
+  member = google_service_account.detect.member
+}
+
+# detect reads Cloud Run revisions in the watched folder when the Admin API fallback is on (see above).
+resource "google_folder_iam_member" "detect_run_viewer" {
+  count  = var.admin_api_fallback && var.log_sink_scope == "folder" ? 1 : 0
+  folder = "folders/${var.folder_id}"
+  role   = "roles/run.viewer"
+  member = google_service_account.detect.member
+}
+
+# detect reads Cloud Run revisions in the watched project when the Admin API fallback is on (see above).
+resource "google_project_iam_member" "detect_run_viewer" {
+  count   = var.admin_api_fallback && var.log_sink_scope == "project" ? 1 : 0
+  project = local.sink_project_id
+  role    = "roles/run.viewer"
+  member  = google_service_account.detect.member
+}
+
 # detect publishes each finding it raises to the findings topic.
 resource "google_pubsub_topic_iam_member" "detect_findings_publisher" {
   project = var.project_id

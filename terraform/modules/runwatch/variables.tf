@@ -444,3 +444,9 @@ variable "grant_token_creator_to_pubsub_agent" {
   description = "Grant the Pub/Sub service agent roles/iam.serviceAccountTokenCreator on each push service account. Only projects that enabled Pub/Sub before 2021-04-08 need it to mint the OIDC tokens of push requests."
   default     = false
 }
+
+variable "admin_api_fallback" {
+  type        = bool
+  description = "Set when the config enables correlation.adminApiFallback: grants the detect identity roles/run.viewer where the log sink watches (the organization, the folder or the project), so it can read a revision through the Cloud Run Admin API when its system events do not come."
+  default     = false
+}

@@ -23,8 +23,8 @@ import type { BaselineStore } from './baseline/store.js';
 import type { RevisionReader } from './correlate/adminApi.js';
 import type { RunwatchConfig } from './config/types.js';
 import type { Finding } from './findings/finding.js';
-import { readEnvelope } from './audit/entry.js';
-import { entryKeyString, Pipeline } from './pipeline.js';
+import { readEnvelope, type EnvelopeResult } from './audit/entry.js';
+import { entryKeyString, Pipeline, type EntryOutcome } from './pipeline.js';
 import { decodeAuditEvent, type Attributes, type AuditMessage } from './pubsub/decode.js';
 import { attributeValue, parseTopic, PubSubPublisher, type MessagePublisher } from './pubsub/publisher.js';
 import {
@@ -217,7 +217,9 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
         return;
       }
       case 'entry': {
-        const key = entryKey(decoded.entry);
+        // The envelope is read once: its identity keys the duplicate check, then the pipeline normalizes it.
+        const envelope = readEnvelope(decoded.entry);
+        const key = envelope.ok ? entryKeyString(envelope.envelope.key) : undefined;
         const done = key !== undefined ? await handled.begin(key) : undefined;
         if (done === 'handled') {
           counts.add('duplicates');
@@ -226,7 +228,7 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
           return;
         }
         try {
-          await handleEntry(r, decoded, nowMs);
+          await handleEntry(r, decoded, envelope, nowMs);
           done?.(true);
         } catch (error) {
           done?.(false);
@@ -258,10 +260,12 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
     return pass.findings;
   }
 
-  async function handleEntry(r: Ready, decoded: Extract<AuditMessage, { kind: 'entry' }>, nowMs: number): Promise<void> {
+  async function handleEntry(r: Ready, decoded: Extract<AuditMessage, { kind: 'entry' }>, envelope: EnvelopeResult, nowMs: number): Promise<void> {
     // Findings are published inside the store transaction that records them: a failed publish aborts it, so the
     // redelivered message applies the entry again and raises the same findings (same ids) instead of losing them.
-    const outcome = await r.pipeline.handleEntry(decoded.entry, nowMs, (f) => publishFindings(r, f, decoded.messageId));
+    const outcome: EntryOutcome = envelope.ok
+      ? await r.pipeline.handleEnvelope(envelope.envelope, nowMs, (f) => publishFindings(r, f, decoded.messageId))
+      : { status: 'malformed', reason: envelope.reason };
     switch (outcome.status) {
       case 'processed':
         counts.add('processed');
@@ -345,10 +349,6 @@ function capAttributes(attributes: Attributes): Record<string, string> {
 }
 
 /** The entry's identity (logName, timestamp, insertId), or undefined when the envelope is unreadable. */
-function entryKey(entry: unknown): string | undefined {
-  const envelope = readEnvelope(entry);
-  return envelope.ok ? entryKeyString(envelope.envelope.key) : undefined;
-}
 
 /**
  * Entries this instance has handled to the end (findings published), so a duplicate is acknowledged without

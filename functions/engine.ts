@@ -37,11 +37,10 @@ interface RuleDetection {
   readonly detection: Detection;
 }
 
-/** One evaluated change, as evaluated (a rollout merges two halves). */
+/** One evaluated change, as evaluated (a rollout merges two halves), and how its rollout went. */
 interface Evaluation {
   readonly change: Change;
   readonly rollout?: RolledOut['rollout'];
-  readonly detections: readonly RuleDetection[];
 }
 
 /** What happened to an entry inside the engine, for the counts replay and the functions report. */
@@ -71,7 +70,6 @@ const COMPLETED_LIMIT = 16;
  * once must change nothing the second time (not even a resolution), whichever instance sees the copy.
  */
 const SEEN_LIMIT = 64;
-export const DEFAULT_WAIT_SECONDS = 600;
 
 export function storeKeyOf(change: Change): string {
   return change.kind === 'iam-policy' && change.scope === 'project'
@@ -251,7 +249,7 @@ export class Engine {
    * Runs the rules on one change against the baseline before it: first the resolutions of open findings the
    * change takes away, then new detections; returns the findings and the open findings after it.
    */
-  private evaluate(base: ServiceBaseline | undefined, evaluation: Omit<Evaluation, 'detections'>): { findings: Finding[]; open: OpenFinding[] } {
+  private evaluate(base: ServiceBaseline | undefined, evaluation: Evaluation): { findings: Finding[]; open: OpenFinding[] } {
     const { change } = evaluation;
     const open = [...(base?.open ?? [])];
     const findings: Finding[] = [];
@@ -268,9 +266,8 @@ export class Engine {
         findings.push(resolutionOf(closed!.finding, change, resolved.reason));
       }
     }
-    const detections = detect(change, base, this.config);
-    for (const d of detections) {
-      const finding = toFinding({ ...evaluation, detections }, d, this.config);
+    for (const d of detect(change, base, this.config)) {
+      const finding = toFinding(evaluation, d, this.config);
       findings.push(finding);
       if (d.detection.opensRisk && !open.some((o) => o.finding.id === finding.id)) open.push({ rule: d.rule, finding });
     }

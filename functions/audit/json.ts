@@ -64,14 +64,14 @@ function camelToSnake(key: string): string {
   return snake;
 }
 
-/** String values of a map-like object (labels, annotations); non-string values are dropped. */
-export function stringMap(value: unknown): Record<string, string> {
+/** String values of a map-like object (labels, annotations); non-string values, and keys `keep` refuses, are dropped. */
+export function stringMap(value: unknown, keep?: (key: string) => boolean): Record<string, string> {
   const object = asObject(value);
   const out: Record<string, string> = {};
   if (!object) return out;
   for (const key of Object.keys(object)) {
     const v = object[key];
-    if (typeof v === 'string') out[key] = v;
+    if (typeof v === 'string' && (!keep || keep(key))) out[key] = v;
   }
   return out;
 }
@@ -82,14 +82,11 @@ export function stringMap(value: unknown): Record<string, string> {
  * `prefix/`; Google Cloud resource labels cannot contain `/`, so a slash marks system bookkeeping.
  */
 export function userLabels(value: unknown): Record<string, string> {
-  const object = asObject(value);
-  const out: Record<string, string> = {};
-  if (!object) return out;
-  for (const key of Object.keys(object)) {
-    const v = object[key];
-    if (typeof v === 'string' && !key.includes('/')) out[key] = v;
-  }
-  return out;
+  return stringMap(value, isUserLabel);
+}
+
+function isUserLabel(key: string): boolean {
+  return !key.includes('/');
 }
 
 /** Canonical JSON (sorted keys): equal for equal data whatever the key order of the source. */

@@ -125,15 +125,15 @@ function failureOf(pp: JsonObject): 'failed-call' | 'permission-denied' | undefi
   return undefined;
 }
 
-function common(env: Envelope, pp: JsonObject): Pick<DeployChange, 'key' | 'time' | 'timeMs' | 'methodName' | 'principal' | 'client'> {
-  const principal = principalOf(pp);
+/** The fields every change has; `annotations` are the service's, where the client names itself (v1 deploys). */
+function common(env: Envelope, pp: JsonObject, annotations?: Record<string, string>): Pick<DeployChange, 'key' | 'time' | 'timeMs' | 'methodName' | 'principal' | 'client'> {
   return {
     key: env.key,
     time: env.time,
     timeMs: env.timeMs,
     methodName: asString(pp['methodName']) ?? '',
-    principal,
-    client: clientOf(pp, undefined),
+    principal: principalOf(pp),
+    client: clientOf(pp, annotations),
   };
 }
 
@@ -227,17 +227,11 @@ function deployChange(env: Envelope, pp: JsonObject, api: 'v1' | 'v2', operation
   if (serviceAccount?.kind === 'default-compute' && !serviceAccount.email) {
     serviceAccount = defaultComputeServiceAccount(target.projectNumber);
   }
-  const principal = principalOf(pp);
   const change: DeployChange = {
     kind: 'deploy',
     api,
     operation,
-    key: env.key,
-    time: env.time,
-    timeMs: env.timeMs,
-    methodName: asString(pp['methodName']) ?? '',
-    principal,
-    client: clientOf(pp, facts.annotations),
+    ...common(env, pp, facts.annotations),
     target,
     images: facts.images,
     labels: facts.labels,

@@ -24,7 +24,7 @@ export function applyChange(current: ServiceBaseline | undefined, change: Change
         ...base,
         lastChangeMs: Math.max(base.lastChangeMs, t),
         serviceAccount: change.serviceAccount ? record(base.serviceAccount, t, describeServiceAccount(change.serviceAccount)) : base.serviceAccount,
-        template: change.templateFingerprint ? record(base.template, t, fingerprintDigest(change.templateFingerprint)) : base.template,
+        template: change.templateFingerprint ? record(base.template, t, change.templateFingerprint) : base.template,
         repositories,
         invokerIamDisabled: change.invokerIamDisabled !== undefined ? record(base.invokerIamDisabled, t, change.invokerIamDisabled) : base.invokerIamDisabled,
         ingress: change.ingress ? record(base.ingress, t, change.ingress) : base.ingress,
@@ -46,9 +46,4 @@ export function publicInvokersAfter(base: ServiceBaseline | undefined, change: E
   for (const m of publicInvokerMembers(change.delta.removed)) members.delete(m);
   for (const m of publicInvokerMembers(change.delta.added)) members.add(m);
   return [...members].sort();
-}
-
-/** The stored form of a template fingerprint (already a short hash). */
-export function fingerprintDigest(fingerprint: string): string {
-  return fingerprint;
 }

@@ -1,5 +1,4 @@
 // Shared reading of a deploy: does it create a revision, and which facts are unknown.
-import { fingerprintDigest } from '../baseline/apply.js';
 import { valueBefore, type ServiceBaseline } from '../baseline/state.js';
 import type { DeployChange } from '../model/change.js';
 
@@ -12,7 +11,7 @@ export function createsRevision(change: DeployChange, baseline: ServiceBaseline 
   if (change.operation === 'create') return true;
   if (!change.templateFingerprint) return false;
   const before = valueBefore(baseline?.template, change.timeMs);
-  return before === undefined || before !== fingerprintDigest(change.templateFingerprint);
+  return before === undefined || before !== change.templateFingerprint;
 }
 
 /** The facts a deploy entry did not carry, in the words findings use. */

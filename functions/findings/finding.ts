@@ -63,4 +63,3 @@ export interface Finding {
   readonly links: FindingLinks;
 }
 
-export const UNKNOWN = 'unknown';

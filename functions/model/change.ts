@@ -147,7 +147,3 @@ export function runtimeServiceAccountFromEmail(email: string): RuntimeServiceAcc
 export function describeServiceAccount(sa: RuntimeServiceAccount): string {
   return sa.email ?? DEFAULT_COMPUTE_SA_LABEL;
 }
-
-export function serviceKey(ref: ServiceRef): string {
-  return `${ref.project}/${ref.location ?? '-'}/${ref.service}`;
-}

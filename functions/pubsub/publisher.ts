@@ -27,10 +27,6 @@ export function parseTopic(value: string | undefined): TopicRef {
   return full ? { ok: true, name: value, id, project: full[1]! } : { ok: true, name: id, id };
 }
 
-/** The full resource name, for places that need one (a subscription's dead-letter topic). */
-export function fullTopicName(ref: Extract<TopicRef, { ok: true }>, projectId: string): string {
-  return ref.name.startsWith('projects/') ? ref.name : `projects/${projectId}/topics/${ref.id}`;
-}
 
 export interface PubSubPublisherOptions {
   readonly projectId?: string;

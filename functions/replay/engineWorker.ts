@@ -4,7 +4,7 @@ import { parentPort } from 'node:worker_threads';
 import { MemoryBaselineStore } from '../baseline/memory.js';
 import { validateConfig } from '../config/load.js';
 import type { Finding } from '../findings/finding.js';
-import { parseItem } from './item.js';
+import { itemsOfLines } from './item.js';
 import type { PartitionRequest, PartitionResponse } from './partition.js';
 import { ReplayRun } from './replay.js';
 
@@ -20,25 +20,7 @@ function post(message: PartitionResponse): void {
 }
 
 async function applyChunk(source: string, bytes: Uint8Array, lines: Int32Array): Promise<void> {
-  const text = decoder.decode(bytes);
-  let start = 0;
-  for (let n = 0; n < lines.length; n++) {
-    let end = text.indexOf('\n', start);
-    if (end === -1) end = text.length;
-    let line = text.slice(start, end);
-    start = end + 1;
-    if (line.endsWith('\r')) line = line.slice(0, -1);
-    if (line.trim() === '') continue;
-    const where = `${source}:${lines[n]}`;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      await run!.add({ kind: 'invalid', reason: 'line is not JSON', source: where });
-      continue;
-    }
-    for (const entry of Array.isArray(value) ? value : [value]) await run!.add(parseItem(entry, where, watchCloudFunctions));
-  }
+  for (const item of itemsOfLines(decoder.decode(bytes), source, (n) => lines[n]!, watchCloudFunctions)) await run!.add(item);
 }
 
 async function handle(request: PartitionRequest): Promise<void> {

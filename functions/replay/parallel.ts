@@ -7,6 +7,7 @@ import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { parseItem, type ParsedItem } from './item.js';
+import { readLineChunks } from './chunks.js';
 import { expandPaths, readEntryBatches } from './input.js';
 
 export type { ParsedItem };
@@ -22,7 +23,6 @@ export interface ChunkRequest {
 export interface ChunkResult {
   readonly id: number;
   readonly items: ParsedItem[];
-  readonly lines: number;
 }
 
 export interface ParallelOptions {
@@ -32,7 +32,6 @@ export interface ParallelOptions {
   readonly workers?: number;
 }
 
-const CHUNK_BYTES = 1 << 20;
 
 /**
  * The compiled worker module: beside this one when it runs compiled, or the build output when it runs from
@@ -125,50 +124,18 @@ class WorkerPool {
     });
   }
 
-  /** Reads the file in chunks cut at line ends; keeps a few chunks in flight per worker; yields in order. */
+  /** Sends the file's line chunks to the workers, a few in flight per worker; yields their items in order. */
   async *readFile(file: string, watchCloudFunctions: boolean): AsyncGenerator<ParsedItem[]> {
-    const handle = await open(file, 'r');
     const inFlight: Promise<ChunkResult>[] = [];
     const maxInFlight = this.workers.length * 2;
-    let position = 0;
-    let carry = Buffer.alloc(0);
-    let line = 1;
-    try {
-      for (;;) {
-        const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
-        const { bytesRead } = await handle.read(buffer, 0, CHUNK_BYTES, position);
-        position += bytesRead;
-        const data = carry.length > 0 ? Buffer.concat([carry, buffer.subarray(0, bytesRead)]) : buffer.subarray(0, bytesRead);
-        const lastNewline = bytesRead === 0 ? data.length - 1 : data.lastIndexOf(0x0a);
-        if (lastNewline >= 0 || bytesRead === 0) {
-          const cut = bytesRead === 0 ? data.length : lastNewline + 1;
-          if (cut > 0) {
-            // Copy into its own buffer so it can be transferred to the worker without copying again.
-            const chunk = new Uint8Array(cut);
-            chunk.set(data.subarray(0, cut));
-            const lines = countNewlines(chunk); // before the transfer detaches it
-            inFlight.push(this.submit(chunk, file, line, watchCloudFunctions));
-            line += lines;
-          }
-          carry = Buffer.from(data.subarray(cut));
-        } else {
-          carry = Buffer.from(data);
-        }
-        while (inFlight.length >= maxInFlight || (bytesRead === 0 && inFlight.length > 0)) yield (await inFlight.shift()!).items;
-        if (bytesRead === 0) break;
-      }
-    } finally {
-      await handle.close();
+    for await (const chunk of readLineChunks(file)) {
+      inFlight.push(this.submit(chunk.bytes, file, chunk.firstLine, watchCloudFunctions));
+      while (inFlight.length >= maxInFlight) yield (await inFlight.shift()!).items;
     }
+    while (inFlight.length > 0) yield (await inFlight.shift()!).items;
   }
 
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
-}
-
-function countNewlines(bytes: Uint8Array): number {
-  let count = 0;
-  for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) count++;
-  return count;
 }

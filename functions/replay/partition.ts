@@ -4,10 +4,11 @@
 // only findings come back. The main thread only reads the files and routes each line by the project in its
 // `logName` (`projects/P/logs/...`, else `resource.labels.project_id`), found without parsing the JSON.
 import { existsSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
+import { fnv1a } from '../audit/hash.js';
 import type { Finding } from '../findings/finding.js';
 import { byTime } from './format.js';
+import { readLineChunks } from './chunks.js';
 import { expandPaths } from './input.js';
 import { isPlainNdjson } from './parallel.js';
 import { emptyStats, mergeStats, type ReplayOptions, type ReplayStats } from './replay.js';
@@ -33,7 +34,6 @@ export type PartitionResponse =
   | { readonly kind: 'finished'; readonly findings: string; readonly stats: ReplayStats }
   | { readonly kind: 'error'; readonly message: string };
 
-const CHUNK_BYTES = 1 << 20;
 const YOUNG_GENERATION_MB = 64;
 
 function engineWorkerScript(): URL | undefined {
@@ -76,11 +76,6 @@ export function projectOf(line: Buffer): string {
   return stringValue(line, PROJECT_ID)?.toString('utf8') ?? '';
 }
 
-function hashOf(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
 
 class EngineWorker {
   readonly worker: Worker;
@@ -129,8 +124,20 @@ class EngineWorker {
   }
 }
 
-/** Cuts one read buffer into per-worker chunks of whole lines (with their line numbers); returns the next line. */
-function route(data: Buffer, firstLine: number, workers: number): { chunks: { bytes: Uint8Array; lines: Int32Array }[]; nextLine: number } {
+/** The worker a project belongs to (a project's entries always go to the same one). Few projects: cached. */
+const workerOfProject = new Map<string, number>();
+function workerOf(project: string, workers: number): number {
+  const key = `${workers}\u0000${project}`;
+  let worker = workerOfProject.get(key);
+  if (worker === undefined) {
+    worker = Number.parseInt(fnv1a(project).slice(8), 16) % workers;
+    workerOfProject.set(key, worker);
+  }
+  return worker;
+}
+
+/** Cuts one chunk of whole lines into per-worker chunks (with their line numbers). */
+function route(data: Buffer, firstLine: number, workers: number): { bytes: Uint8Array; lines: Int32Array }[] {
   const ranges: number[][] = Array.from({ length: workers }, () => []);
   let line = firstLine;
   let start = 0;
@@ -138,13 +145,13 @@ function route(data: Buffer, firstLine: number, workers: number): { chunks: { by
     let end = data.indexOf(0x0a, start);
     if (end === -1) end = data.length;
     if (end > start) {
-      const target = hashOf(projectOf(data.subarray(start, end))) % workers;
+      const target = workerOf(projectOf(data.subarray(start, end)), workers);
       ranges[target]!.push(start, end + 1 > data.length ? data.length : end + 1, line);
     }
     line++;
     start = end + 1;
   }
-  const chunks = ranges.map((r) => {
+  return ranges.map((r) => {
     let size = 0;
     for (let i = 0; i < r.length; i += 3) size += r[i + 1]! - r[i]!;
     const bytes = new Uint8Array(size);
@@ -157,7 +164,6 @@ function route(data: Buffer, firstLine: number, workers: number): { chunks: { by
     }
     return { bytes, lines };
   });
-  return { chunks, nextLine: line };
 }
 
 /** The replay over worker threads, or undefined when no worker module is available. */
@@ -183,35 +189,16 @@ export async function replayPartitioned(options: ReplayOptions, count: number): 
     let nextProgress = Date.now() + 1000;
     let routed = 0;
     for (const file of await expandPaths(options.paths)) {
-      const handle = await open(file, 'r');
-      try {
-        let position = 0;
-        let carry = Buffer.alloc(0);
-        let line = 1;
-        for (;;) {
-          const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
-          const { bytesRead } = await handle.read(buffer, 0, CHUNK_BYTES, position);
-          position += bytesRead;
-          const data = carry.length > 0 ? Buffer.concat([carry, buffer.subarray(0, bytesRead)]) : buffer.subarray(0, bytesRead);
-          const cut = bytesRead === 0 ? data.length : data.lastIndexOf(0x0a) + 1;
-          const whole = data.subarray(0, cut);
-          carry = Buffer.from(data.subarray(cut));
-          if (whole.length > 0) {
-            const { chunks, nextLine } = route(whole, line, workers.length);
-            line = nextLine;
-            inFlight.push(Promise.all(chunks.map((c, w) => workers[w]!.send(id++, file, c.bytes, c.lines))));
-          }
-          while (inFlight.length > 2 || (bytesRead === 0 && inFlight.length > 0)) for (const f of await inFlight.shift()!) emit(f);
-          if (options.onProgress && Date.now() >= nextProgress) {
-            nextProgress = Date.now() + 1000;
-            // The workers count what they read at the end; until then, lines routed so far.
-            options.onProgress({ ...stats, entriesRead: routed + line - 1 });
-          }
-          if (bytesRead === 0) break;
+      for await (const chunk of readLineChunks(file)) {
+        const perWorker = route(Buffer.from(chunk.bytes.buffer, chunk.bytes.byteOffset, chunk.bytes.length), chunk.firstLine, workers.length);
+        inFlight.push(Promise.all(perWorker.map((c, w) => workers[w]!.send(id++, file, c.bytes, c.lines))));
+        routed += chunk.lines;
+        while (inFlight.length > 2) for (const f of await inFlight.shift()!) emit(f);
+        if (options.onProgress && Date.now() >= nextProgress) {
+          nextProgress = Date.now() + 1000;
+          // The workers count what they read at the end; until then, lines routed so far.
+          options.onProgress({ ...stats, entriesRead: routed });
         }
-        routed += line - 1;
-      } finally {
-        await handle.close();
       }
     }
     for (const pending of inFlight) for (const f of await pending) emit(f);

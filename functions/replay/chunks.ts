@@ -1,9 +1,11 @@
-// Whole lines of an NDJSON file in chunks of about 1 MiB, each in a buffer of its own (so it can be transferred to
-// a worker thread without another copy), with the number of its first line. Shared by both parallel readers.
+// Whole lines of an NDJSON file in chunks of about 1 MiB, each in a SharedArrayBuffer of its own: worker threads
+// read a chunk where it lies (no copy to send it, however many workers share it), and each decodes only its own
+// lines. Shared by both parallel readers.
 import { open } from 'node:fs/promises';
 
 export interface LineChunk {
-  readonly bytes: Uint8Array;
+  /** The chunk's bytes: whole lines, backed by a SharedArrayBuffer. */
+  readonly bytes: Buffer;
   /** 1-based number of the chunk's first line in the file. */
   readonly firstLine: number;
   /** How many lines the chunk holds (the last one may lack its newline at the end of the file). */
@@ -12,6 +14,10 @@ export interface LineChunk {
 
 export const CHUNK_BYTES = 1 << 20;
 
+function sharedBuffer(size: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(size));
+}
+
 export async function* readLineChunks(file: string, size = CHUNK_BYTES): AsyncGenerator<LineChunk> {
   const handle = await open(file, 'r');
   try {
@@ -19,20 +25,21 @@ export async function* readLineChunks(file: string, size = CHUNK_BYTES): AsyncGe
     let carry = Buffer.alloc(0);
     let line = 1;
     for (;;) {
-      const buffer = Buffer.allocUnsafe(size);
-      const { bytesRead } = await handle.read(buffer, 0, size, position);
+      // The unfinished line of the previous read goes first, then the next `size` bytes of the file.
+      const buffer = sharedBuffer(carry.length + size);
+      carry.copy(buffer);
+      const { bytesRead } = await handle.read(buffer, carry.length, size, position);
       position += bytesRead;
-      const data = carry.length > 0 ? Buffer.concat([carry, buffer.subarray(0, bytesRead)]) : buffer.subarray(0, bytesRead);
+      const filled = carry.length + bytesRead;
       // At the end of the file everything left is whole; before it, cut after the last newline.
-      const cut = bytesRead === 0 ? data.length : data.lastIndexOf(0x0a) + 1;
+      const cut = bytesRead === 0 ? filled : buffer.lastIndexOf(0x0a, filled - 1) + 1;
       if (cut > 0) {
-        const bytes = new Uint8Array(cut);
-        bytes.set(data.subarray(0, cut));
+        const bytes = buffer.subarray(0, cut);
         const lines = countLines(bytes);
         yield { bytes, firstLine: line, lines };
         line += lines;
       }
-      carry = Buffer.from(data.subarray(cut));
+      carry = Buffer.from(buffer.subarray(cut, filled));
       if (bytesRead === 0) return;
     }
   } finally {
@@ -40,8 +47,34 @@ export async function* readLineChunks(file: string, size = CHUNK_BYTES): AsyncGe
   }
 }
 
-function countLines(bytes: Uint8Array): number {
+function countLines(bytes: Buffer): number {
   let count = 0;
   for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) count++;
   return bytes[bytes.length - 1] === 0x0a ? count : count + 1;
+}
+
+/**
+ * The line ranges of a chunk as `[start, end, lineNumber]` triples (end excludes the newline and a `\r` before it),
+ * blank lines left out.
+ */
+export function lineRanges(bytes: Buffer, firstLine: number): Int32Array {
+  const out: number[] = [];
+  let line = firstLine;
+  for (let start = 0; start < bytes.length; line++) {
+    let end = bytes.indexOf(0x0a, start);
+    const next = end === -1 ? bytes.length : end + 1;
+    if (end === -1) end = bytes.length;
+    if (end > start && bytes[end - 1] === 0x0d) end--;
+    if (!isBlank(bytes, start, end)) out.push(start, end, line);
+    start = next;
+  }
+  return Int32Array.from(out);
+}
+
+export function isBlank(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!;
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return false;
+  }
+  return true;
 }

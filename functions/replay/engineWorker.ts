@@ -4,11 +4,10 @@ import { parentPort } from 'node:worker_threads';
 import { MemoryBaselineStore } from '../baseline/memory.js';
 import { validateConfig } from '../config/load.js';
 import type { Finding } from '../findings/finding.js';
-import { itemsOfLines } from './item.js';
+import { itemsOfRanges } from './item.js';
 import type { PartitionRequest, PartitionResponse } from './partition.js';
 import { ReplayRun } from './replay.js';
 
-const decoder = new TextDecoder();
 let run: ReplayRun | undefined;
 let watchCloudFunctions = false;
 let pending: Finding[] = [];
@@ -19,8 +18,9 @@ function post(message: PartitionResponse): void {
   parentPort!.postMessage(message);
 }
 
-async function applyChunk(source: string, bytes: Uint8Array, lines: Int32Array): Promise<void> {
-  for (const item of itemsOfLines(decoder.decode(bytes), source, (n) => lines[n]!, watchCloudFunctions)) await run!.add(item);
+async function applyChunk(source: string, bytes: Uint8Array, ranges: Int32Array): Promise<void> {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  for (const item of itemsOfRanges(buffer, ranges, source, watchCloudFunctions)) await run!.add(item);
 }
 
 async function handle(request: PartitionRequest): Promise<void> {
@@ -39,7 +39,7 @@ async function handle(request: PartitionRequest): Promise<void> {
       return;
     }
     case 'chunk':
-      await applyChunk(request.source, request.bytes, request.lines);
+      await applyChunk(request.source, request.bytes, request.ranges);
       post({ kind: 'chunk', id: request.id, findings: JSON.stringify(pending) });
       pending = [];
       return;

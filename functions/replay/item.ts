@@ -3,6 +3,10 @@
 import { readEnvelope, timeSortKey } from '../audit/entry.js';
 import { normalizeEnvelope, type ParseResult } from '../audit/normalize.js';
 
+/**
+ * `source` says where the item came from: `file:line` for what gets reported (invalid and malformed input); the
+ * worker threads give only the file for the rest (nothing reads it, and it saves a string per entry).
+ */
 export type ParsedItem =
   | { readonly kind: 'parsed'; readonly parsed: ParseResult; readonly timeMs: number; readonly sortKey: number; readonly source: string }
   | { readonly kind: 'invalid'; readonly reason: string; readonly source: string };
@@ -15,27 +19,23 @@ export function parseItem(value: unknown, source: string, watchCloudFunctions: b
 }
 
 /**
- * The items of a text of NDJSON lines (a chunk from a worker's point of view): blank lines skipped, a line that is
- * not JSON an `invalid` item, a line holding an array one item per element. `lineNumber(n)` gives the file line
- * number of the text's n-th line, for where a problem is.
+ * The items of NDJSON lines in a buffer, given as `[start, end, lineNumber]` triples (see chunks.ts lineRanges):
+ * a line that is not JSON an `invalid` item, a line holding an array one item per element. Each line is decoded
+ * on its own: many small strings are cheaper to make and parse than one large one.
  */
-export function* itemsOfLines(text: string, source: string, lineNumber: (n: number) => number, watchCloudFunctions: boolean): Generator<ParsedItem> {
-  let start = 0;
-  for (let n = 0; start < text.length; n++) {
-    let end = text.indexOf('\n', start);
-    if (end === -1) end = text.length;
-    let line = text.slice(start, end);
-    start = end + 1;
-    if (line.endsWith('\r')) line = line.slice(0, -1);
-    if (line.trim() === '') continue;
-    const where = `${source}:${lineNumber(n)}`;
+export function* itemsOfRanges(bytes: Buffer, ranges: Int32Array, file: string, watchCloudFunctions: boolean): Generator<ParsedItem> {
+  for (let i = 0; i < ranges.length; i += 3) {
+    const line = bytes.toString('utf8', ranges[i]!, ranges[i + 1]!);
     let value: unknown;
     try {
       value = JSON.parse(line);
     } catch {
-      yield { kind: 'invalid', reason: 'line is not JSON', source: where };
+      yield { kind: 'invalid', reason: 'line is not JSON', source: `${file}:${ranges[i + 2]!}` };
       continue;
     }
-    for (const entry of Array.isArray(value) ? value : [value]) yield parseItem(entry, where, watchCloudFunctions);
+    for (const entry of Array.isArray(value) ? value : [value]) {
+      const item = parseItem(entry, file, watchCloudFunctions);
+      yield item.kind === 'invalid' || item.parsed.kind === 'malformed' ? { ...item, source: `${file}:${ranges[i + 2]!}` } : item;
+    }
   }
 }

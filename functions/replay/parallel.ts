@@ -119,8 +119,9 @@ class WorkerPool {
     const worker = this.workers[this.turn++ % this.workers.length]!;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
+      // The bytes live in a SharedArrayBuffer: the worker reads them where they are.
       const request: ChunkRequest = { id, bytes, source, firstLine, watchCloudFunctions };
-      worker.postMessage(request, [bytes.buffer as ArrayBuffer]);
+      worker.postMessage(request);
     });
   }
 

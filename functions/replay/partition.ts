@@ -1,14 +1,14 @@
 // Replay spread over worker threads by project. Every baseline (a service's, or a project's for project-wide IAM)
 // belongs to one project, so a worker that sees all of a project's entries, in file order, can parse, normalize
 // and detect them on its own with the same results as one thread: nothing but raw bytes goes to the workers and
-// only findings come back. The main thread only reads the files and routes each line by the project in its
-// `logName` (`projects/P/logs/...`, else `resource.labels.project_id`), found without parsing the JSON.
+// only findings come back. The main thread only reads the files (into shared memory, which the workers read in
+// place) and routes each line by the project in its `logName` (`projects/P/logs/...`, else
+// `resource.labels.project_id`), found without parsing the JSON.
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { fnv1a } from '../audit/hash.js';
 import type { Finding } from '../findings/finding.js';
 import { byTime } from './format.js';
-import { readLineChunks } from './chunks.js';
+import { lineRanges, readLineChunks } from './chunks.js';
 import { expandPaths } from './input.js';
 import { isPlainNdjson } from './parallel.js';
 import { emptyStats, mergeStats, type ReplayOptions, type ReplayStats } from './replay.js';
@@ -22,7 +22,7 @@ export type PartitionRequest =
       readonly untilMs?: number;
       readonly reorderCapacity?: number;
     }
-  | { readonly kind: 'chunk'; readonly id: number; readonly source: string; readonly bytes: Uint8Array; readonly lines: Int32Array }
+  | { readonly kind: 'chunk'; readonly id: number; readonly source: string; readonly bytes: Uint8Array; readonly ranges: Int32Array }
   | { readonly kind: 'finish' };
 
 /**
@@ -66,14 +66,16 @@ function stringValue(line: Buffer, key: Buffer): Buffer | undefined {
   return end === -1 ? undefined : line.subarray(i + 1, end);
 }
 
-/** The project an entry belongs to, from its raw line. Entries without one all go to the same worker. */
-export function projectOf(line: Buffer): string {
+const NONE = Buffer.alloc(0);
+
+/** The project an entry belongs to, as bytes of its raw line. Entries without one all go to the same worker. */
+export function projectBytes(line: Buffer): Buffer {
   const logName = stringValue(line, LOG_NAME);
   if (logName && logName.subarray(0, PROJECTS.length).equals(PROJECTS)) {
     const slash = logName.indexOf(0x2f, PROJECTS.length);
-    return logName.subarray(PROJECTS.length, slash === -1 ? logName.length : slash).toString('utf8');
+    return logName.subarray(PROJECTS.length, slash === -1 ? logName.length : slash);
   }
-  return stringValue(line, PROJECT_ID)?.toString('utf8') ?? '';
+  return stringValue(line, PROJECT_ID) ?? NONE;
 }
 
 
@@ -103,14 +105,14 @@ class EngineWorker {
     this.failed?.(error);
   }
 
-  /** Sends a chunk; resolves with its findings once the worker has applied it. */
-  send(id: number, source: string, bytes: Uint8Array, lines: Int32Array): Promise<readonly Finding[]> {
+  /** Sends this worker's lines of a chunk (shared memory); resolves with their findings once it applied them. */
+  send(id: number, source: string, bytes: Uint8Array, ranges: Int32Array): Promise<readonly Finding[]> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.waiting.set(id, resolve);
       this.failed = reject;
-      const request: PartitionRequest = { kind: 'chunk', id, source, bytes, lines };
-      this.worker.postMessage(request, [bytes.buffer as ArrayBuffer, lines.buffer as ArrayBuffer]);
+      const request: PartitionRequest = { kind: 'chunk', id, source, bytes, ranges };
+      this.worker.postMessage(request, [ranges.buffer as ArrayBuffer]);
     });
   }
 
@@ -124,46 +126,28 @@ class EngineWorker {
   }
 }
 
-/** The worker a project belongs to (a project's entries always go to the same one). Few projects: cached. */
-const workerOfProject = new Map<string, number>();
-function workerOf(project: string, workers: number): number {
-  const key = `${workers}\u0000${project}`;
-  let worker = workerOfProject.get(key);
-  if (worker === undefined) {
-    worker = Number.parseInt(fnv1a(project).slice(8), 16) % workers;
-    workerOfProject.set(key, worker);
-  }
-  return worker;
+/** The worker a project belongs to (a project's entries always go to the same one): FNV-1a over its bytes. */
+function workerOf(line: Buffer, workers: number): number {
+  const project = projectBytes(line);
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < project.length; i++) hash = Math.imul(hash ^ project[i]!, 0x01000193);
+  return (hash >>> 0) % workers;
 }
 
-/** Cuts one chunk of whole lines into per-worker chunks (with their line numbers). */
-function route(data: Buffer, firstLine: number, workers: number): { bytes: Uint8Array; lines: Int32Array }[] {
-  const ranges: number[][] = Array.from({ length: workers }, () => []);
-  let line = firstLine;
-  let start = 0;
-  while (start < data.length) {
-    let end = data.indexOf(0x0a, start);
-    if (end === -1) end = data.length;
-    if (end > start) {
-      const target = workerOf(projectOf(data.subarray(start, end)), workers);
-      ranges[target]!.push(start, end + 1 > data.length ? data.length : end + 1, line);
-    }
-    line++;
-    start = end + 1;
+/**
+ * Splits one chunk of whole lines into the lines of each worker, as `[start, end, lineNumber]` triples over the
+ * chunk (which every worker reads where it lies: it is shared memory).
+ */
+function route(data: Buffer, firstLine: number, workers: number): Int32Array[] {
+  const ranges = lineRanges(data, firstLine);
+  if (workers === 1) return [ranges];
+  const out: number[][] = Array.from({ length: workers }, () => []);
+  for (let i = 0; i < ranges.length; i += 3) {
+    const start = ranges[i]!;
+    const end = ranges[i + 1]!;
+    out[workerOf(data.subarray(start, end), workers)]!.push(start, end, ranges[i + 2]!);
   }
-  return ranges.map((r) => {
-    let size = 0;
-    for (let i = 0; i < r.length; i += 3) size += r[i + 1]! - r[i]!;
-    const bytes = new Uint8Array(size);
-    const lines = new Int32Array(r.length / 3);
-    let offset = 0;
-    for (let i = 0, n = 0; i < r.length; i += 3, n++) {
-      bytes.set(data.subarray(r[i]!, r[i + 1]!), offset);
-      offset += r[i + 1]! - r[i]!;
-      lines[n] = r[i + 2]!;
-    }
-    return { bytes, lines };
-  });
+  return out.map((r) => Int32Array.from(r));
 }
 
 /** The replay over worker threads, or undefined when no worker module is available. */
@@ -190,8 +174,8 @@ export async function replayPartitioned(options: ReplayOptions, count: number): 
     let routed = 0;
     for (const file of await expandPaths(options.paths)) {
       for await (const chunk of readLineChunks(file)) {
-        const perWorker = route(Buffer.from(chunk.bytes.buffer, chunk.bytes.byteOffset, chunk.bytes.length), chunk.firstLine, workers.length);
-        inFlight.push(Promise.all(perWorker.map((c, w) => workers[w]!.send(id++, file, c.bytes, c.lines))));
+        const perWorker = route(chunk.bytes, chunk.firstLine, workers.length);
+        inFlight.push(Promise.all(perWorker.map((ranges, w) => workers[w]!.send(id++, file, chunk.bytes, ranges))));
         routed += chunk.lines;
         while (inFlight.length > 2) for (const f of await inFlight.shift()!) emit(f);
         if (options.onProgress && Date.now() >= nextProgress) {

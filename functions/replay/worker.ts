@@ -2,13 +2,13 @@
 // Normalization is pure and order-independent, so chunks can be handled anywhere; the main thread keeps the
 // stateful part (ordering, baselines, rollouts) and receives only the small normalized results.
 import { parentPort } from 'node:worker_threads';
-import { itemsOfLines } from './item.js';
+import { itemsOfRanges } from './item.js';
+import { lineRanges } from './chunks.js';
 import type { ChunkRequest, ChunkResult } from './parallel.js';
 
-const decoder = new TextDecoder();
-
 function handle(request: ChunkRequest): ChunkResult {
-  const items = [...itemsOfLines(decoder.decode(request.bytes), request.source, (n) => request.firstLine + n, request.watchCloudFunctions)];
+  const bytes = Buffer.from(request.bytes.buffer, request.bytes.byteOffset, request.bytes.length);
+  const items = [...itemsOfRanges(bytes, lineRanges(bytes, request.firstLine), request.source, request.watchCloudFunctions)];
   return { id: request.id, items };
 }
 

@@ -1,6 +1,6 @@
 // The worker-thread reader must give exactly what the sequential reader gives: same findings, same counts,
 // whatever the chunk boundaries (the generated file spans several 1 MiB chunks).
-import { mkdtempSync, appendFileSync } from 'node:fs';
+import { mkdtempSync, appendFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -27,9 +27,14 @@ describe('parallel replay', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'runwatch-parallel-')), 'entries.ndjson');
     await generate(file, 1500);
     appendFileSync(file, 'not json\n{"no":"timestamp"}\n');
+    // Blank and whitespace-only lines, a CRLF line ending, two entries in one array line, non-ASCII text.
+    const lines = readFileSync(file, 'utf8').split('\n');
+    const relabelled = lines[7]!.replace('"insertId":"', '"insertId":"caf\u00e9-\u6771\u4eac-');
+    appendFileSync(file, `\n   \n${relabelled}\r\n[${lines[3]},${lines[4]}]\n`);
     const sequential = await run(file, 0);
     const parallel = await run(file, 2);
-    expect(sequential.stats.entriesRead).toBe(1502);
+    expect(sequential.stats.entriesRead).toBe(1505);
+    expect(sequential.stats.duplicates).toBeGreaterThanOrEqual(2);
     expect(sequential.findings.length).toBeGreaterThan(10);
     expect(parallel.findings.map((f) => f.id)).toEqual(sequential.findings.map((f) => f.id));
     expect(parallel.stats.malformedExamples).toEqual(sequential.stats.malformedExamples);

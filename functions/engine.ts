@@ -2,7 +2,7 @@
 // For each change it reads the service's baseline, runs every enabled rule (pure), folds the change into the
 // baseline, all in one store transaction, then enriches the detections into findings with deterministic ids.
 // Deploys that create a revision wait for their system events first (correlate/rollout.ts).
-import { applyChange } from './baseline/apply.js';
+import { applyChangeTo, type MutableBaseline } from './baseline/apply.js';
 import { baselineKey, type BaselineStore, type TransactionOutcome } from './baseline/store.js';
 import { emptyBaseline, type ServiceBaseline } from './baseline/state.js';
 import { globMatches } from './config/glob.js';
@@ -17,6 +17,7 @@ import {
   rolledOut,
   rolloutForObservation,
   rolloutForWrite,
+  withObserved,
   type CompletedRollout,
   type ObservedFacts,
   type RolledOut,
@@ -175,9 +176,16 @@ function writeFromObservation(observed: ObservedFacts): DeployChange {
   };
 }
 
-interface Step {
-  readonly next: ServiceBaseline;
-  readonly findings: Finding[];
+/**
+ * The baseline being built inside one store transaction: a shallow copy of the stored one, changed in place by the
+ * steps below (one copy per entry instead of one per step; replay runs millions). Its arrays and histories are
+ * still shared with the stored baseline, so a step replaces them, never mutates them: `fn` stays pure for the
+ * transactional stores that may run it twice.
+ */
+type Draft = MutableBaseline;
+
+function draftOf(current: ServiceBaseline | undefined): Draft {
+  return current ? { ...current } : emptyBaseline();
 }
 
 /** Open findings kept per service; the oldest go first (they can still be resolved by hand in each sink). */
@@ -197,10 +205,12 @@ export class Engine {
   async processChange(change: Change, nowMs: number, seenKey = entryDigest(change.key), publish?: Publish): Promise<EngineResult> {
     const outcome = await this.store.transact(storeKeyOf(change), (current) => {
       if (current?.seen?.includes(seenKey)) return { result: { findings: [], note: 'already-applied' as EngineNote, dueAtMs: current.dueAtMs } };
-      const due = this.completeDueRollouts(current, nowMs);
-      const step = this.changeStep(due.next, change, nowMs);
-      const next = remember(step.next, seenKey);
-      return { next, result: { findings: [...due.findings, ...step.findings], note: step.note, dueAtMs: next.dueAtMs } };
+      const draft = draftOf(current);
+      const findings: Finding[] = [];
+      this.completeDueRollouts(draft, nowMs, findings);
+      const note = this.changeStep(draft, change, nowMs, findings);
+      remember(draft, seenKey);
+      return { next: draft, result: { findings, note, dueAtMs: draft.dueAtMs } };
     }, hook(publish));
     return result(outcome);
   }
@@ -223,15 +233,17 @@ export class Engine {
   private async observation(observation: RevisionObservation, nowMs: number, seenKey: string, publish: Publish | undefined, mayOpen: boolean): Promise<EngineResult> {
     const outcome = await this.store.transact(baselineKey(observation.target), (current): TransactionOutcome<Outcome> => {
       if (current?.seen?.includes(seenKey)) return { result: { findings: [], note: 'already-applied', dueAtMs: current.dueAtMs } };
-      const due = this.completeDueRollouts(current, nowMs);
-      const step = this.observationStep(due.next, observation, nowMs, mayOpen);
-      if (step.note === 'unmatched-admin-api-revision') {
+      const draft = draftOf(current);
+      const findings: Finding[] = [];
+      const completedDue = this.completeDueRollouts(draft, nowMs, findings);
+      const note = this.observationStep(draft, observation, nowMs, mayOpen, findings);
+      if (note === 'unmatched-admin-api-revision') {
         // Nothing of the revision is kept (not even as seen: a later read may match); only what the wait completed.
-        if (current === undefined || due.next === current) return { result: { findings: [], note: step.note, dueAtMs: current?.dueAtMs } };
-        return { next: due.next, result: { findings: due.findings, note: step.note, dueAtMs: due.next.dueAtMs } };
+        if (current === undefined || !completedDue) return { result: { findings: [], note, dueAtMs: current?.dueAtMs } };
+        return { next: draft, result: { findings, note, dueAtMs: draft.dueAtMs } };
       }
-      const next = remember(step.next, seenKey);
-      return { next, result: { findings: [...due.findings, ...step.findings], note: step.note, dueAtMs: next.dueAtMs } };
+      remember(draft, seenKey);
+      return { next: draft, result: { findings, note, dueAtMs: draft.dueAtMs } };
     }, hook(publish));
     return result(outcome);
   }
@@ -239,8 +251,10 @@ export class Engine {
   /** Completes the rollouts of one service whose other half did not come in time. */
   async completeDue(key: string, nowMs: number, publish?: Publish): Promise<EngineResult> {
     const outcome = await this.store.transact(key, (current) => {
-      const due = this.completeDueRollouts(current, nowMs);
-      return { next: due.next, result: { findings: due.findings, note: 'evaluated' as EngineNote, dueAtMs: due.next.dueAtMs } };
+      const draft = draftOf(current);
+      const findings: Finding[] = [];
+      this.completeDueRollouts(draft, nowMs, findings);
+      return { next: draft, result: { findings, note: 'evaluated' as EngineNote, dueAtMs: draft.dueAtMs } };
     }, hook(publish));
     return result(outcome);
   }
@@ -249,21 +263,22 @@ export class Engine {
    * Runs the rules on one change against the baseline before it: first the resolutions of open findings the
    * change takes away, then new detections; returns the findings and the open findings after it.
    */
-  private evaluate(base: ServiceBaseline | undefined, evaluation: Evaluation): { findings: Finding[]; open: OpenFinding[] } {
+  private evaluate(base: ServiceBaseline, evaluation: Evaluation, findings: Finding[]): OpenFinding[] {
     const { change } = evaluation;
-    const open = [...(base?.open ?? [])];
-    const findings: Finding[] = [];
+    const open = base.open ? [...base.open] : [];
     // A rollout that failed changed nothing that serves: it cannot take a risk away.
-    for (const detector of evaluation.rollout?.status === 'failed' ? [] : REGISTERED) {
-      if (!detector.resolves || !detector.changeKinds.includes(change.kind)) continue;
-      const mine = open.filter((o) => o.rule === detector.id);
-      if (mine.length === 0) continue;
-      const settings = this.config.rules[detector.id] as RuleSettings;
-      for (const resolved of detector.resolves({ change, baseline: base, settings: settings as never, config: this.config }, mine)) {
-        const index = open.findIndex((o) => o.finding.id === resolved.id);
-        if (index < 0) continue;
-        const [closed] = open.splice(index, 1);
-        findings.push(resolutionOf(closed!.finding, change, resolved.reason));
+    if (open.length > 0 && evaluation.rollout?.status !== 'failed') {
+      for (const detector of REGISTERED) {
+        if (!detector.resolves || !detector.changeKinds.includes(change.kind)) continue;
+        const mine = open.filter((o) => o.rule === detector.id);
+        if (mine.length === 0) continue;
+        const settings = this.config.rules[detector.id] as RuleSettings;
+        for (const resolved of detector.resolves({ change, baseline: base, settings: settings as never, config: this.config }, mine)) {
+          const index = open.findIndex((o) => o.finding.id === resolved.id);
+          if (index < 0) continue;
+          const [closed] = open.splice(index, 1);
+          findings.push(resolutionOf(closed!.finding, change, resolved.reason));
+        }
       }
     }
     for (const d of detect(change, base, this.config)) {
@@ -271,91 +286,90 @@ export class Engine {
       findings.push(finding);
       if (d.detection.opensRisk && !open.some((o) => o.finding.id === finding.id)) open.push({ rule: d.rule, finding });
     }
-    return { findings, open: open.slice(-OPEN_LIMIT) };
+    return open.length > OPEN_LIMIT ? open.slice(-OPEN_LIMIT) : open;
   }
 
-  private changeStep(current: ServiceBaseline | undefined, change: Change, nowMs: number): Step & { note: EngineNote } {
-    const base = current ?? emptyBaseline();
+  private changeStep(draft: Draft, change: Change, nowMs: number, findings: Finding[]): EngineNote {
     if (change.kind === 'deploy' && change.methodName.includes('InternalServices.') && !this.config.cloudFunctions.watch) {
-      return { next: { ...base, managedBy: 'cloud-functions' }, findings: [], note: 'cloud-functions-managed' };
+      draft.managedBy = 'cloud-functions';
+      return 'cloud-functions-managed';
     }
-    if (change.kind !== 'deploy' || !createsRevision(change, current)) {
-      const { findings, open } = this.evaluate(current, { change });
-      return { next: { ...applyChange(current, change), open }, findings, note: 'evaluated' };
+    if (change.kind !== 'deploy' || !createsRevision(change, draft)) {
+      const open = this.evaluate(draft, { change }, findings);
+      applyChangeTo(draft, change);
+      draft.open = open;
+      return 'evaluated';
     }
-    const rollouts = [...(base.rollouts ?? [])];
+    const rollouts = [...(draft.rollouts ?? [])];
     const index = rolloutForWrite(rollouts, change, this.waitMs);
     const joined = index >= 0;
     if (joined) rollouts[index] = addWrite(rollouts[index]!, change);
     else rollouts.push(openFromWrite(change, this.waitMs, nowMs));
-    const drained = this.drain(withRollouts(base, rollouts), nowMs);
-    return { ...drained, note: drained.findings.length > 0 || drained.completed ? 'evaluated' : joined ? 'joined-rollout' : 'waiting-for-rollout' };
+    setRollouts(draft, rollouts);
+    const before = findings.length;
+    const completed = this.drain(draft, nowMs, findings);
+    return findings.length > before || completed ? 'evaluated' : joined ? 'joined-rollout' : 'waiting-for-rollout';
   }
 
-  private observationStep(current: ServiceBaseline | undefined, observation: RevisionObservation, nowMs: number, mayOpen = true): Step & { note: EngineNote } {
-    const base = current ?? emptyBaseline();
-    if (observation.deleting) return { next: base, findings: [], note: 'deletion-event' };
-    if ((observation.managedByCloudFunctions || base.managedBy === 'cloud-functions') && !this.config.cloudFunctions.watch) {
-      return { next: base, findings: [], note: 'cloud-functions-managed' };
-    }
-    if (belongsToCompleted(base.completed ?? [], observation)) return { next: base, findings: [], note: 'late-system-event' };
-    const rollouts = [...(base.rollouts ?? [])];
+  private observationStep(draft: Draft, observation: RevisionObservation, nowMs: number, mayOpen: boolean, findings: Finding[]): EngineNote {
+    if (observation.deleting) return 'deletion-event';
+    if ((observation.managedByCloudFunctions || draft.managedBy === 'cloud-functions') && !this.config.cloudFunctions.watch) return 'cloud-functions-managed';
+    if (draft.completed && belongsToCompleted(draft.completed, observation)) return 'late-system-event';
+    const rollouts = [...(draft.rollouts ?? [])];
     const index = rolloutForObservation(rollouts, observation, this.waitMs);
-    if (index < 0 && !mayOpen) return { next: base, findings: [], note: 'unmatched-admin-api-revision' };
+    if (index < 0 && !mayOpen) return 'unmatched-admin-api-revision';
     if (index < 0) {
       // Only a revision's own event opens a rollout: service-level events also follow traffic and IAM changes.
-      if (observation.level !== 'revision') return { next: base, findings: [], note: 'unmatched-service-event' };
+      if (observation.level !== 'revision') return 'unmatched-service-event';
       rollouts.push(openFromObservation(observation, this.waitMs, nowMs));
-      return { next: withRollouts(base, rollouts), findings: [], note: 'waiting-for-rollout' };
+      setRollouts(draft, rollouts);
+      return 'waiting-for-rollout';
     }
-    rollouts[index] = { ...rollouts[index]!, observed: observe(rollouts[index]!.observed, observation) };
-    const drained = this.drain(withRollouts(base, rollouts), nowMs);
-    return { ...drained, note: drained.findings.length > 0 || drained.completed ? 'evaluated' : 'joined-rollout' };
+    rollouts[index] = withObserved(rollouts[index]!, observe(rollouts[index]!.observed, observation));
+    setRollouts(draft, rollouts);
+    const before = findings.length;
+    const completed = this.drain(draft, nowMs, findings);
+    return findings.length > before || completed ? 'evaluated' : 'joined-rollout';
   }
 
   /**
    * Finalizes rollouts oldest first while the oldest is complete or due: a complete rollout waits behind an older
    * one still waiting for its other half, so one service's deploys are judged in the order they happened.
+   * True when one completed.
    */
-  private drain(base: ServiceBaseline, nowMs: number): Step & { completed: boolean } {
-    let next = base;
-    const findings: Finding[] = [];
+  private drain(draft: Draft, nowMs: number, findings: Finding[]): boolean {
     let completed = false;
     for (;;) {
-      const rollouts = next.rollouts ?? [];
+      const rollouts = draft.rollouts ?? [];
       if (rollouts.length === 0) break;
       let oldest = 0;
       for (let i = 1; i < rollouts.length; i++) if (rollouts[i]!.openedMs < rollouts[oldest]!.openedMs) oldest = i;
       const rollout = rollouts[oldest]!;
       if (!isComplete(rollout) && rollout.deadlineMs > nowMs) break;
-      const step = this.finalize(withRollouts(next, rollouts.filter((_, i) => i !== oldest)), rollout);
-      next = step.next;
-      findings.push(...step.findings);
+      setRollouts(draft, rollouts.filter((_, i) => i !== oldest));
+      this.finalize(draft, rollout, findings);
       completed = true;
     }
-    return { next, findings, completed };
+    return completed;
   }
 
-  private completeDueRollouts(current: ServiceBaseline | undefined, nowMs: number): Step {
-    const base = current ?? emptyBaseline();
-    const rollouts = base.rollouts ?? [];
-    if (base.dueAtMs === undefined || base.dueAtMs > nowMs || rollouts.length === 0) return { next: base, findings: [] };
-    const { next, findings } = this.drain(base, nowMs);
-    return { next, findings };
+  /** Completes what is due by `nowMs`; true when the draft changed. */
+  private completeDueRollouts(draft: Draft, nowMs: number, findings: Finding[]): boolean {
+    if (draft.dueAtMs === undefined || draft.dueAtMs > nowMs || !draft.rollouts || draft.rollouts.length === 0) return false;
+    return this.drain(draft, nowMs, findings);
   }
 
   /** Runs the rules on what rolled out and records it. A failed rollout is reported but changes no baseline facts. */
-  private finalize(base: ServiceBaseline, rollout: Rollout): Step {
+  private finalize(draft: Draft, rollout: Rollout, findings: Finding[]): void {
     const merged = rolledOut(rollout, writeFromObservation);
-    const { findings, open } = this.evaluate(base, merged);
+    const open = this.evaluate(draft, merged, findings);
     const recorded: DeployChange =
       merged.rollout.status === 'failed' ? { ...merged.change, serviceAccount: undefined, images: [], invokerIamDisabled: undefined } : merged.change;
-    const applied = applyChange(base, recorded);
-    const completed: CompletedRollout[] = [
-      ...(applied.completed ?? []),
-      { t: merged.change.timeMs, revision: merged.change.revision, operationId: rollout.observed?.operationId ?? rollout.write?.operationId },
-    ].slice(-COMPLETED_LIMIT);
-    return { next: { ...applied, completed, open }, findings };
+    applyChangeTo(draft, recorded);
+    const completed = draft.completed ?? [];
+    const entry: CompletedRollout = { t: merged.change.timeMs, revision: merged.change.revision, operationId: rollout.observed?.operationId ?? rollout.write?.operationId };
+    draft.completed = completed.length >= COMPLETED_LIMIT ? [...completed.slice(completed.length - COMPLETED_LIMIT + 1), entry] : [...completed, entry];
+    draft.open = open;
   }
 }
 
@@ -374,7 +388,7 @@ interface Outcome {
 }
 
 function result(outcome: Outcome): EngineResult {
-  return { findings: outcome.findings, note: outcome.note, ...(outcome.dueAtMs !== undefined ? { dueAtMs: outcome.dueAtMs } : {}) };
+  return outcome.dueAtMs !== undefined ? { findings: outcome.findings, note: outcome.note, dueAtMs: outcome.dueAtMs } : { findings: outcome.findings, note: outcome.note };
 }
 
 /** The original finding, closed: same id, so every sink closes what it opened for it. */
@@ -391,14 +405,15 @@ export function entryDigest(key: { logName: string; timestamp: string; insertId:
   return fnv1a(`${key.logName}\u0000${key.timestamp}\u0000${key.insertId}`);
 }
 
-function remember(baseline: ServiceBaseline, seenKey: string): ServiceBaseline {
-  const seen = baseline.seen ?? [];
-  return { ...baseline, seen: seen.length >= SEEN_LIMIT ? [...seen.slice(seen.length - SEEN_LIMIT + 1), seenKey] : [...seen, seenKey] };
+function remember(draft: Draft, seenKey: string): void {
+  const seen = draft.seen ?? [];
+  draft.seen = seen.length >= SEEN_LIMIT ? [...seen.slice(seen.length - SEEN_LIMIT + 1), seenKey] : [...seen, seenKey];
 }
 
-/** The rollouts, and when the oldest one (which holds back the others) is due. */
-function withRollouts(base: ServiceBaseline, rollouts: readonly Rollout[]): ServiceBaseline {
+/** Sets the rollouts, and when the oldest one (which holds back the others) is due. */
+function setRollouts(draft: Draft, rollouts: readonly Rollout[]): void {
   let oldest: Rollout | undefined;
   for (const r of rollouts) if (oldest === undefined || r.openedMs < oldest.openedMs) oldest = r;
-  return { ...base, rollouts, dueAtMs: oldest?.deadlineMs };
+  draft.rollouts = rollouts;
+  draft.dueAtMs = oldest?.deadlineMs;
 }

@@ -3,37 +3,51 @@ import { describeServiceAccount, type Change } from '../model/change.js';
 import { publicInvokerMembers } from '../model/iam.js';
 import { emptyBaseline, record, valueBefore, type ServiceBaseline } from './state.js';
 
+/** A baseline being built: what applyChangeTo changes in place. */
+export type MutableBaseline = { -readonly [K in keyof ServiceBaseline]: ServiceBaseline[K] };
+
 export function applyChange(current: ServiceBaseline | undefined, change: Change): ServiceBaseline {
-  const base = current ?? emptyBaseline();
+  const next: MutableBaseline = { ...(current ?? emptyBaseline()) };
+  return applyChangeTo(next, change) ? next : (current ?? next);
+}
+
+/**
+ * Folds the change into `target` in place; false when it changes nothing. Histories and maps are replaced, never
+ * mutated (they may be shared with a stored baseline).
+ */
+export function applyChangeTo(target: MutableBaseline, change: Change): boolean {
   const t = change.timeMs;
-  if (base.deletedAtMs !== undefined && t < base.deletedAtMs) return base; // a late entry about the old service
+  if (target.deletedAtMs !== undefined && t < target.deletedAtMs) return false; // a late entry about the old service
   switch (change.kind) {
-    case 'delete':
-      return { ...emptyBaseline(), lastChangeMs: Math.max(base.lastChangeMs, t), deletedAtMs: t };
+    case 'delete': {
+      const lastChangeMs = Math.max(target.lastChangeMs, t);
+      for (const key of Object.keys(target)) delete (target as Record<string, unknown>)[key];
+      Object.assign(target, emptyBaseline(), { lastChangeMs, deletedAtMs: t });
+      return true;
+    }
     case 'deploy': {
-      let repositories = base.repositories;
+      let repositories = target.repositories;
       for (const image of change.images) {
         const first = repositories[image.repository];
         if (first === undefined || t < first) {
-          if (repositories === base.repositories) repositories = { ...base.repositories };
+          if (repositories === target.repositories) repositories = { ...target.repositories };
           (repositories as Record<string, number>)[image.repository] = t;
         }
       }
-      // One new object per change (replay applies millions); unchanged histories are shared, never mutated.
-      return {
-        ...base,
-        lastChangeMs: Math.max(base.lastChangeMs, t),
-        serviceAccount: change.serviceAccount ? record(base.serviceAccount, t, describeServiceAccount(change.serviceAccount)) : base.serviceAccount,
-        template: change.templateFingerprint ? record(base.template, t, change.templateFingerprint) : base.template,
-        repositories,
-        invokerIamDisabled: change.invokerIamDisabled !== undefined ? record(base.invokerIamDisabled, t, change.invokerIamDisabled) : base.invokerIamDisabled,
-        ingress: change.ingress ? record(base.ingress, t, change.ingress) : base.ingress,
-      };
+      target.lastChangeMs = Math.max(target.lastChangeMs, t);
+      if (change.serviceAccount) target.serviceAccount = record(target.serviceAccount, t, describeServiceAccount(change.serviceAccount));
+      if (change.templateFingerprint) target.template = record(target.template, t, change.templateFingerprint);
+      target.repositories = repositories;
+      if (change.invokerIamDisabled !== undefined) target.invokerIamDisabled = record(target.invokerIamDisabled, t, change.invokerIamDisabled);
+      if (change.ingress) target.ingress = record(target.ingress, t, change.ingress);
+      return true;
     }
     case 'iam-policy': {
-      const after = publicInvokersAfter(base, change);
-      if (after === undefined) return base;
-      return { ...base, lastChangeMs: Math.max(base.lastChangeMs, t), publicInvokers: record(base.publicInvokers, t, after) };
+      const after = publicInvokersAfter(target, change);
+      if (after === undefined) return false;
+      target.lastChangeMs = Math.max(target.lastChangeMs, t);
+      target.publicInvokers = record(target.publicInvokers, t, after);
+      return true;
     }
   }
 }

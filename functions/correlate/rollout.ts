@@ -156,10 +156,18 @@ export function rolloutForObservation(rollouts: readonly Rollout[], observation:
 }
 
 export function addWrite(rollout: Rollout, write: DeployChange): Rollout {
-  if (!rollout.write) return { ...rollout, write, writes: 1, openedMs: Math.min(rollout.openedMs, write.timeMs) };
+  if (!rollout.write) return withObserved({ openedMs: Math.min(rollout.openedMs, write.timeMs), deadlineMs: rollout.deadlineMs, write, writes: 1 }, rollout.observed);
   // Keep the earliest write: its time is when the deploy happened.
   const first = write.timeMs < rollout.write.timeMs ? write : rollout.write;
-  return { ...rollout, write: first, writes: rollout.writes + 1 };
+  return withObserved({ openedMs: rollout.openedMs, deadlineMs: rollout.deadlineMs, write: first, writes: rollout.writes + 1 }, rollout.observed);
+}
+
+/** The rollout with these observed facts (built without a spread: see rolledOut). */
+export function withObserved(rollout: Rollout, observed: ObservedFacts | undefined): Rollout {
+  const out: { -readonly [K in keyof Rollout]: Rollout[K] } = { openedMs: rollout.openedMs, deadlineMs: rollout.deadlineMs, writes: rollout.writes };
+  if (rollout.write) out.write = rollout.write;
+  if (observed) out.observed = observed;
+  return out;
 }
 
 export function openFromObservation(observation: RevisionObservation, waitMs: number, nowMs: number): Rollout {
@@ -198,13 +206,28 @@ export function isComplete(rollout: Rollout): boolean {
 export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFacts) => DeployChange): RolledOut {
   const observed = rollout.observed;
   const write = rollout.write ?? fallbackWrite(observed!);
+  // Field by field rather than `{ ...write, ... }`: a spread followed by overrides is several times slower in V8.
   const change: DeployChange = {
-    ...write,
+    kind: 'deploy',
+    api: write.api,
+    operation: write.operation,
+    key: write.key,
+    time: write.time,
+    timeMs: write.timeMs,
+    methodName: write.methodName,
+    principal: write.principal,
+    client: write.client,
+    target: write.target,
     revision: observed?.revision ?? write.revision,
+    templateFingerprint: write.templateFingerprint,
+    serviceAccount: observed?.serviceAccount ?? write.serviceAccount,
     images: observed && observed.images.length > 0 ? observed.images : write.images,
     imageDigest: observed?.imageDigest,
-    serviceAccount: observed?.serviceAccount ?? write.serviceAccount,
-    labels: observed ? { ...write.labels, ...observed.labels } : write.labels,
+    labels: observed && Object.keys(observed.labels).length > 0 ? { ...write.labels, ...observed.labels } : write.labels,
+    ingress: write.ingress,
+    binaryAuthorization: write.binaryAuthorization,
+    invokerIamDisabled: write.invokerIamDisabled,
+    operationId: write.operationId,
   };
   return {
     change,

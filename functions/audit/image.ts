@@ -1,44 +1,59 @@
 // Image references as Cloud Run records them: `[host[:port]/]path/name[:tag][@digest]`, Docker Hub implicit.
 // Parsing follows the distribution/reference grammar (the one Docker itself uses) through @swimlane/docker-reference.
 import dockerReference from '@swimlane/docker-reference';
+import { isDigest } from '@swimlane/docker-reference/lib/digest.js';
 import type { ImageRef } from '../model/change.js';
 import { asObject, asString } from './json.js';
 
-const cache = new Map<string, ImageRef | null>();
+/**
+ * The grammar is `name [":" tag] ["@" digest]`. Only the name needs the library's familiar-name rules (implicit
+ * `docker.io`, `library/`, lowercase); it is parsed once per name and cached, because a service deploys the same
+ * name again and again with a new tag or digest each time. Tag and digest are checked with the grammar's own rules.
+ */
+const names = new Map<string, { readonly domain: string; readonly path: string } | null>();
 const CACHE_LIMIT = 10_000;
+const TAG = /^[\w][\w.-]{0,127}$/;
 
 /** Parses an image reference; undefined when it is not a valid reference (the caller reports it as unknown). */
 export function parseImage(reference: string): ImageRef | undefined {
-  const cached = cache.get(reference);
-  if (cached !== undefined) return cached ?? undefined;
-  const parsed = parseUncached(reference);
-  if (cache.size >= CACHE_LIMIT) cache.clear();
-  cache.set(reference, parsed ?? null);
-  return parsed;
-}
-
-function parseUncached(reference: string): ImageRef | undefined {
   const trimmed = reference.trim();
   if (trimmed === '' || trimmed.length > 1024) return undefined;
-  let ref;
-  try {
-    ref = dockerReference.parseFamiliarName(trimmed);
-  } catch {
-    return undefined;
-  }
-  const domain = ref.domain;
-  const path = ref.repository;
-  if (!domain || !path) return undefined;
-  const name = `${domain}/${path}`;
+  const atSign = trimmed.indexOf('@');
+  const digest = atSign === -1 ? undefined : trimmed.slice(atSign + 1);
+  const rest = atSign === -1 ? trimmed : trimmed.slice(0, atSign);
+  // A colon after the last slash starts the tag; one before it belongs to a registry port.
+  const colon = rest.lastIndexOf(':');
+  const tag = colon > rest.lastIndexOf('/') ? rest.slice(colon + 1) : undefined;
+  if (tag !== undefined && !TAG.test(tag)) return undefined;
+  // The library's digest check: the grammar, a known algorithm, and its length (sha256: 64 hex digits).
+  if (digest !== undefined && !isDigest(digest)) return undefined;
+  const parsed = parseName(tag === undefined ? rest : rest.slice(0, colon));
+  if (!parsed) return undefined;
+  const { domain, path } = parsed;
   const slash = path.lastIndexOf('/');
-  const repository = slash === -1 ? domain : `${domain}/${path.slice(0, slash)}`;
-  return {
+  const image: { -readonly [K in keyof ImageRef]: ImageRef[K] } = {
     reference: trimmed,
-    repository,
-    name,
-    ...(ref.tag ? { tag: ref.tag } : {}),
-    ...(ref.digest ? { digest: ref.digest } : {}),
+    repository: slash === -1 ? domain : `${domain}/${path.slice(0, slash)}`,
+    name: `${domain}/${path}`,
   };
+  if (tag) image.tag = tag;
+  if (digest) image.digest = digest;
+  return image;
+}
+
+function parseName(name: string): { readonly domain: string; readonly path: string } | undefined {
+  const cached = names.get(name);
+  if (cached !== undefined) return cached ?? undefined;
+  let parsed: { domain: string; path: string } | null = null;
+  try {
+    const ref = dockerReference.parseFamiliarName(name);
+    if (ref.domain && ref.repository && !ref.tag && !ref.digest) parsed = { domain: ref.domain, path: ref.repository };
+  } catch {
+    parsed = null;
+  }
+  if (names.size >= CACHE_LIMIT) names.clear();
+  names.set(name, parsed);
+  return parsed ?? undefined;
 }
 
 /** Distinct parsed images of a container list; unparseable references are dropped. */

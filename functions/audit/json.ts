@@ -64,6 +64,13 @@ function camelToSnake(key: string): string {
   return snake;
 }
 
+/** A string value of a map-like object (labels, annotations), empty strings included; undefined otherwise. */
+export function stringIn(object: JsonObject | undefined, key: string): string | undefined {
+  if (!object || !Object.hasOwn(object, key)) return undefined;
+  const value = object[key];
+  return typeof value === 'string' ? value : undefined;
+}
+
 /** String values of a map-like object (labels, annotations); non-string values, and keys `keep` refuses, are dropped. */
 export function stringMap(value: unknown, keep?: (key: string) => boolean): Record<string, string> {
   const object = asObject(value);
@@ -91,6 +98,7 @@ function isUserLabel(key: string): boolean {
 
 /** Canonical JSON (sorted keys): equal for equal data whatever the key order of the source. */
 export function canonicalJson(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) {
     let out = '[';
@@ -102,16 +110,28 @@ export function canonicalJson(value: unknown): string {
   if (!isSorted(keys)) keys.sort();
   let out = '{';
   let first = true;
-  for (const key of keys) {
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     const v = object[key];
     if (v === undefined) continue;
-    out += `${first ? '' : ','}${PLAIN_KEY.test(key) ? `"${key}"` : JSON.stringify(key)}:${canonicalJson(v)}`;
+    out += (first ? '' : ',') + quotedKey(key) + ':' + canonicalJson(v);
     first = false;
   }
   return `${out}}`;
 }
 
-const PLAIN_KEY = /^[\w./@:-]*$/;
+/** JSON-quoted keys, cached: templates repeat the same few dozen keys (a bounded cache; anyone can add keys). */
+const quotedKeys = new Map<string, string>();
+const QUOTED_KEYS_LIMIT = 10_000;
+
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key);
+    if (quotedKeys.size < QUOTED_KEYS_LIMIT) quotedKeys.set(key, quoted);
+  }
+  return quoted;
+}
 
 function isSorted(keys: readonly string[]): boolean {
   for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return false;

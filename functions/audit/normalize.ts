@@ -20,7 +20,7 @@ import {
 } from '../model/change.js';
 import { readEnvelope, type Envelope } from './entry.js';
 import { imagesOf } from './image.js';
-import { asArray, asBoolean, asObject, asString, at, canonicalJson, field, stringMap, userLabels, type JsonObject } from './json.js';
+import { asArray, asBoolean, asObject, asString, at, canonicalJson, field, stringIn, userLabels, type JsonObject } from './json.js';
 import { hash } from 'node:crypto';
 import { readRevisionObservation, type RevisionObservation } from './systemEvent.js';
 
@@ -126,7 +126,7 @@ function failureOf(pp: JsonObject): 'failed-call' | 'permission-denied' | undefi
 }
 
 /** The fields every change has; `annotations` are the service's, where the client names itself (v1 deploys). */
-function common(env: Envelope, pp: JsonObject, annotations?: Record<string, string>): Pick<DeployChange, 'key' | 'time' | 'timeMs' | 'methodName' | 'principal' | 'client'> {
+function common(env: Envelope, pp: JsonObject, annotations?: JsonObject): Pick<DeployChange, 'key' | 'time' | 'timeMs' | 'methodName' | 'principal' | 'client'> {
   return {
     key: env.key,
     time: env.time,
@@ -152,13 +152,13 @@ export function principalOf(pp: JsonObject): Principal | undefined {
   return { id, delegationChain: chain };
 }
 
-function clientOf(pp: JsonObject, annotations: Record<string, string> | undefined): Client {
+function clientOf(pp: JsonObject, annotations: JsonObject | undefined): Client {
   const meta = asObject(pp['requestMetadata']);
   // Kept short: findings show the client, not the whole user agent (which can be kilobytes of anyone's text).
   const userAgent = asString(meta?.['callerSuppliedUserAgent'])?.slice(0, 160);
   const callerIp = asString(meta?.['callerIp']) ?? asString(meta?.['callerIP']);
-  const name = annotations?.['run.googleapis.com/client-name'] ?? clientFromUserAgent(userAgent);
-  const version = annotations?.['run.googleapis.com/client-version'];
+  const name = stringIn(annotations, 'run.googleapis.com/client-name') ?? clientFromUserAgent(userAgent);
+  const version = stringIn(annotations, 'run.googleapis.com/client-version');
   return { name, version, userAgent, callerIp };
 }
 
@@ -256,7 +256,8 @@ function deployChange(env: Envelope, pp: JsonObject, api: 'v1' | 'v2', operation
 
 interface DeployFacts {
   readonly knative?: JsonObject;
-  readonly annotations: Record<string, string>;
+  /** The service's annotations as logged (read key by key, never copied). */
+  readonly annotations: JsonObject | undefined;
   readonly revision?: string;
   readonly templateFingerprint?: string;
   readonly serviceAccount?: RuntimeServiceAccount;
@@ -277,8 +278,8 @@ function v1Facts(pp: JsonObject): DeployFacts {
   const template = asObject(at(knative, 'spec', 'template'));
   const templateMeta = asObject(template?.['metadata']);
   const templateSpec = asObject(template?.['spec']);
-  const annotations = stringMap(at(knative, 'metadata', 'annotations'));
-  const templateAnnotations = stringMap(templateMeta?.['annotations']);
+  const annotations = asObject(at(knative, 'metadata', 'annotations'));
+  const templateAnnotations = asObject(templateMeta?.['annotations']);
   const labels = { ...userLabels(at(knative, 'metadata', 'labels')), ...userLabels(templateMeta?.['labels']) };
 
   let serviceAccount: RuntimeServiceAccount | undefined;
@@ -289,13 +290,13 @@ function v1Facts(pp: JsonObject): DeployFacts {
   let images = imagesOf(asArray(templateSpec?.['containers']));
   if (images.length === 0) {
     // Some clients record the image only as an annotation (template first: it is per revision).
-    const annotated = templateAnnotations[USER_IMAGE] ?? annotations[USER_IMAGE];
+    const annotated = stringIn(templateAnnotations, USER_IMAGE) ?? stringIn(annotations, USER_IMAGE);
     if (annotated) images = imagesOf([{ image: annotated }]);
   }
-  const ingress = ingressOf(annotations['run.googleapis.com/ingress']);
-  const binauthzPolicy = annotations['run.googleapis.com/binary-authorization'];
-  const breakglass = annotations['run.googleapis.com/binary-authorization-breakglass'];
-  const invokerAnnotation = annotations['run.googleapis.com/invoker-iam-disabled'];
+  const ingress = ingressOf(stringIn(annotations, 'run.googleapis.com/ingress'));
+  const binauthzPolicy = stringIn(annotations, 'run.googleapis.com/binary-authorization');
+  const breakglass = stringIn(annotations, 'run.googleapis.com/binary-authorization-breakglass');
+  const invokerAnnotation = stringIn(annotations, 'run.googleapis.com/invoker-iam-disabled');
   // A v1 write is a full PUT: a missing annotation means the invoker check is on.
   const invokerIamDisabled = invokerAnnotation !== undefined ? invokerAnnotation === 'true' : knative ? false : undefined;
   // The request carries the operation id of the previous write; the response carries this one.
@@ -354,7 +355,7 @@ function v2Facts(pp: JsonObject): DeployFacts {
   const invokerIamDisabled = invokerField ?? (service && !mask ? false : undefined);
   const revision = asString(field(template, 'revision'));
   return {
-    annotations: stringMap(field(service, 'annotations')),
+    annotations: asObject(field(service, 'annotations')),
     revision,
     templateFingerprint: template ? templateFingerprint('v2', template) : undefined,
     serviceAccount,

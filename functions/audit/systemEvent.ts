@@ -11,7 +11,7 @@ import {
   type ServiceRef,
 } from '../model/change.js';
 import type { Envelope } from './entry.js';
-import { asArray, asNumber, asObject, asString, at, stringMap, userLabels, type JsonObject } from './json.js';
+import { asArray, asNumber, asObject, asString, at, stringIn, stringMap, userLabels, type JsonObject } from './json.js';
 import { imagesOf } from './image.js';
 
 export interface RevisionObservation {
@@ -41,6 +41,7 @@ export interface RevisionObservation {
   readonly managedByCloudFunctions: boolean;
 }
 
+const USER_IMAGE = 'client.knative.dev/user-image';
 const REVISION_PATH = /^namespaces\/([^/]+)\/revisions\/([^/]+)$/;
 const SERVICE_PATH = /^namespaces\/([^/]+)\/services\/([^/]+)$/;
 
@@ -59,7 +60,7 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
 
   const metadata = asObject(response?.['metadata']);
   const metaLabels = stringMap(metadata?.['labels']);
-  const annotations = stringMap(metadata?.['annotations']);
+  const annotations = asObject(metadata?.['annotations']);
   const project = asString(labels?.['project_id']) ?? revisionMatch?.[1] ?? serviceMatch?.[1] ?? /^projects\/([^/]+)\/logs\//.exec(env.key.logName)?.[1];
   const service = asString(labels?.['service_name']) ?? metaLabels['serving.knative.dev/service'] ?? serviceMatch?.[2] ?? (level === 'service' ? asString(metadata?.['name']) : undefined);
   if (!project || !service) return undefined;
@@ -78,7 +79,7 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
 
   let images = imagesOf(asArray(spec?.['containers']));
   if (images.length === 0) {
-    const annotated = stringMap(templateMeta?.['annotations'])['client.knative.dev/user-image'] ?? annotations['client.knative.dev/user-image'];
+    const annotated = stringIn(asObject(templateMeta?.['annotations']), USER_IMAGE) ?? stringIn(annotations, USER_IMAGE);
     if (annotated) images = imagesOf([{ image: annotated }]);
   }
   const digestRef = asString(status?.['imageDigest']) ?? asString(at(asArray(status?.['containerStatuses'])[0], 'imageDigest'));
@@ -88,8 +89,8 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
   else if (spec) serviceAccount = defaultComputeServiceAccount(projectNumber);
 
   const ready = readyCondition(status);
-  const operationId = annotations['run.googleapis.com/operation-id'];
-  const clientName = annotations['run.googleapis.com/client-name'];
+  const operationId = stringIn(annotations, 'run.googleapis.com/operation-id');
+  const clientName = stringIn(annotations, 'run.googleapis.com/client-name');
   const generation = asNumber(metaLabels['serving.knative.dev/configurationGeneration']);
   const revisionLabels = level === 'revision' ? userLabels(metaLabels) : { ...userLabels(metaLabels), ...userLabels(templateMeta?.['labels']) };
   const statusMessage = asString(at(pp, 'status', 'message')) ?? '';
@@ -110,9 +111,9 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
     clientName,
     generation,
     deleting: asString(metadata?.['deletionTimestamp']) !== undefined || /Deletion in progress/i.test(statusMessage),
-    creator: level === 'revision' ? annotations['serving.knative.dev/creator'] : annotations['serving.knative.dev/lastModifier'],
+    creator: stringIn(annotations, level === 'revision' ? 'serving.knative.dev/creator' : 'serving.knative.dev/lastModifier'),
     managedByCloudFunctions:
-      metaLabels['goog-managed-by'] === 'cloudfunctions' || annotations['cloudfunctions.googleapis.com/function-id'] !== undefined,
+      metaLabels['goog-managed-by'] === 'cloudfunctions' || stringIn(annotations, 'cloudfunctions.googleapis.com/function-id') !== undefined,
   };
 }
 

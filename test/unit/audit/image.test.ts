@@ -16,11 +16,28 @@ describe('image references', () => {
     ['localhost:5000/api', { repository: 'localhost:5000' }],
     ['registry.example.com:8443/a/b:3', { repository: 'registry.example.com:8443/a', tag: '3' }],
     ['us-docker.pkg.dev/cloudrun/container/hello', { repository: 'us-docker.pkg.dev/cloudrun/container' }],
+    ['index.docker.io/nginx', { repository: 'docker.io/library', name: 'docker.io/library/nginx' }],
+    [`nginx@${DIGEST}`, { repository: 'docker.io/library', digest: DIGEST }],
+    [`localhost:5000/api@${DIGEST}`, { repository: 'localhost:5000', name: 'localhost:5000/api', digest: DIGEST }],
+    ['localhost/api:dev', { repository: 'localhost', tag: 'dev' }],
   ])('%s', (reference, expected) => {
     expect(parseImage(reference)).toMatchObject(expected);
   });
 
-  it.each(['', 'UPPER/case', 'a//b', 'gcr.io/acme/api:bad tag', `x@sha256:short`, 'x'.repeat(2000)])('rejects %j', (reference) => {
+  it.each([
+    '',
+    'UPPER/case',
+    'a//b',
+    'gcr.io/acme/api:bad tag',
+    `x@sha256:short`,
+    'x'.repeat(2000),
+    `gcr.io/acme/api@sha256:${'0'.repeat(63)}`, // sha256 needs 64 hex digits
+    `gcr.io/acme/api@md5:${'0'.repeat(32)}`, // unknown algorithm
+    'gcr.io/acme/api:-leading-dash',
+    `gcr.io/acme/api:${'t'.repeat(129)}`,
+    '0123456789abcdef'.repeat(4), // a bare image id is not a name
+    'gcr.io/acme/API:1',
+  ])('rejects %j', (reference) => {
     expect(parseImage(reference)).toBeUndefined();
   });
 });

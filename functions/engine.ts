@@ -31,7 +31,7 @@ import { linksOf, provenanceOf, resourceNameOf } from './findings/enrich.js';
 import type { Finding } from './findings/finding.js';
 import { findingId } from './findings/id.js';
 import type { Change, DeployChange } from './model/change.js';
-import { fnv1a } from './audit/hash.js';
+import { fnv1aJoined } from './audit/hash.js';
 
 interface RuleDetection {
   readonly rule: RuleId;
@@ -402,7 +402,8 @@ function resolutionOf(finding: Finding, change: Change, reason: string): Finding
 
 /** A short digest of an entry's identity (logName + timestamp + insertId), kept in the baseline as applied. */
 export function entryDigest(key: { logName: string; timestamp: string; insertId: string }): string {
-  return fnv1a(`${key.logName}\u0000${key.timestamp}\u0000${key.insertId}`);
+  // The log name is shared by every entry of a project's log: its part of the hash is computed once.
+  return fnv1aJoined(key.logName, key.timestamp, key.insertId);
 }
 
 function remember(draft: Draft, seenKey: string): void {

@@ -1,17 +1,45 @@
 // 64-bit FNV-1a over UTF-16 code units, as 16 hex characters. Fast, deterministic, not cryptographic.
 const OFFSET_HI = 0xcbf29ce4;
 const OFFSET_LO = 0x84222325;
+const TWO_TO_MINUS_32 = 2.3283064365386963e-10;
 
-export function fnv1a(text: string): string {
-  // 64-bit multiply by the FNV prime 0x100000001b3, done on two 32-bit halves.
-  let hi = OFFSET_HI;
-  let lo = OFFSET_LO;
+/** The hash state after `text`, continued from `hi`/`lo`: [hi, lo]. */
+function step(text: string, hi: number, lo: number): [number, number] {
   for (let i = 0; i < text.length; i++) {
     lo = (lo ^ text.charCodeAt(i)) >>> 0;
+    // Multiply by the FNV prime 0x100000001b3 on two 32-bit halves: lo * 0x1b3 stays below 2^41, exact in a double.
     const loMul = lo * 0x1b3;
-    const carry = Math.floor(loMul / 0x100000000);
-    hi = (Math.imul(hi, 0x1b3) + Math.imul(lo, 0x100) + carry) >>> 0;
+    hi = (Math.imul(hi, 0x1b3) + Math.imul(lo, 0x100) + ((loMul * TWO_TO_MINUS_32) | 0)) >>> 0;
     lo = loMul >>> 0;
   }
+  return [hi, lo];
+}
+
+function hex(hi: number, lo: number): string {
   return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
+}
+
+export function fnv1a(text: string): string {
+  const [hi, lo] = step(text, OFFSET_HI, OFFSET_LO);
+  return hex(hi, lo);
+}
+
+/**
+ * fnv1a(`${a}\u0000${b}\u0000${c}`) without building the text, with the state after `a\u0000` cached: FNV is
+ * sequential, so a first part shared by many inputs (a log name) is hashed once.
+ */
+const prefixStates = new Map<string, [number, number]>();
+const PREFIX_LIMIT = 1_000;
+
+export function fnv1aJoined(a: string, b: string, c: string): string {
+  let state = prefixStates.get(a);
+  if (state === undefined) {
+    state = step('\u0000', ...step(a, OFFSET_HI, OFFSET_LO));
+    if (prefixStates.size >= PREFIX_LIMIT) prefixStates.clear();
+    prefixStates.set(a, state);
+  }
+  let [hi, lo] = step(b, state[0], state[1]);
+  [hi, lo] = step('\u0000', hi, lo);
+  [hi, lo] = step(c, hi, lo);
+  return hex(hi, lo);
 }

@@ -2,7 +2,6 @@
 // projects' entries, in file order) with its own in-memory baselines, and sends back only findings and counts.
 import { parentPort } from 'node:worker_threads';
 import { MemoryBaselineStore } from '../baseline/memory.js';
-import { validateConfig } from '../config/load.js';
 import type { Finding } from '../findings/finding.js';
 import { itemsOfRanges } from './item.js';
 import type { PartitionRequest, PartitionResponse } from './partition.js';
@@ -26,7 +25,9 @@ async function applyChunk(source: string, bytes: Uint8Array, ranges: Int32Array)
 async function handle(request: PartitionRequest): Promise<void> {
   switch (request.kind) {
     case 'start': {
-      const config = validateConfig(request.config, 'replay');
+      // Validated by the main thread (RunwatchConfig is plain JSON, cloned as is): no second schema compile here,
+      // which would cost each worker ~180 ms of start-up (loading ajv and compiling the schema).
+      const config = request.config;
       watchCloudFunctions = config.cloudFunctions.watch;
       run = new ReplayRun({
         config,

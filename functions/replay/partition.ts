@@ -6,6 +6,7 @@
 // `resource.labels.project_id`), found without parsing the JSON.
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import type { RunwatchConfig } from '../config/types.js';
 import type { Finding } from '../findings/finding.js';
 import { byTime } from './format.js';
 import { lineRanges, readLineChunks } from './chunks.js';
@@ -17,7 +18,7 @@ import { emptyStats, mergeStats, type ReplayOptions, type ReplayStats } from './
 export type PartitionRequest =
   | {
       readonly kind: 'start';
-      readonly config: unknown;
+      readonly config: RunwatchConfig;
       readonly sinceMs?: number;
       readonly untilMs?: number;
       readonly reorderCapacity?: number;

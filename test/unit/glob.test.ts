@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { globMatcher, globMatches } from '../../functions/config/glob.js';
+
+describe('config globs', () => {
+  it.each([
+    ['acme-prod/*', 'acme-prod/api', true],
+    ['acme-prod/*', 'acme-prod/a/b', false],
+    ['acme-*/public-*', 'acme-dev/public-site', true],
+    ['europe-west1-docker.pkg.dev/*/*', 'europe-west1-docker.pkg.dev/acme/web', true],
+    ['europe-west1-docker.pkg.dev/*/*', 'europe-west1-docker.pkg.dev/acme/web/team', false],
+    ['europe-west1-docker.pkg.dev/**', 'europe-west1-docker.pkg.dev/acme/web/team', true],
+    ['*@acme.iam.gserviceaccount.com', 'deployer@acme.iam.gserviceaccount.com', true],
+    ['*', '.hidden', true],
+  ])('%s ~ %s -> %s, the same answer when asked again', (glob, value, expected) => {
+    expect(globMatches(glob, value)).toBe(expected);
+    expect(globMatches(glob, value)).toBe(expected);
+    const list = globMatcher([glob]);
+    expect(list(value)).toBe(expected);
+    expect(list(value)).toBe(expected);
+  });
+
+  it('a list matches when any glob does; an empty list matches nothing', () => {
+    const match = globMatcher(['gcr.io/acme', 'us-docker.pkg.dev/acme/*']);
+    expect(['gcr.io/acme', 'us-docker.pkg.dev/acme/prod', 'docker.io/library'].map(match)).toEqual([true, true, false]);
+    expect(globMatcher([])('anything')).toBe(false);
+  });
+
+  it('answers stay right past the memo limit', () => {
+    const match = globMatcher(['svc-*']);
+    for (let i = 0; i < 25_000; i++) expect(match(i % 2 === 0 ? `svc-${i}` : `other-${i}`)).toBe(i % 2 === 0);
+  });
+});

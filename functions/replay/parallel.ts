@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { parseItem, type ParsedItem } from './item.js';
-import { readLineChunks } from './chunks.js';
+import { CHUNK_BYTES, readLineChunks, SharedBufferPool } from './chunks.js';
 import { expandPaths, readEntryBatches } from './input.js';
 
 export type { ParsedItem };
@@ -129,8 +129,10 @@ class WorkerPool {
   async *readFile(file: string, watchCloudFunctions: boolean): AsyncGenerator<ParsedItem[]> {
     const inFlight: Promise<ChunkResult>[] = [];
     const maxInFlight = this.workers.length * 2;
-    for await (const chunk of readLineChunks(file)) {
-      inFlight.push(this.submit(chunk.bytes, file, chunk.firstLine, watchCloudFunctions));
+    const pool = new SharedBufferPool(maxInFlight + 2);
+    for await (const chunk of readLineChunks(file, CHUNK_BYTES, pool)) {
+      // The worker has parsed the chunk once it answers: the buffer can be read into again.
+      inFlight.push(this.submit(chunk.bytes, file, chunk.firstLine, watchCloudFunctions).then((result) => (pool.give(chunk.buffer), result)));
       while (inFlight.length >= maxInFlight) yield (await inFlight.shift()!).items;
     }
     while (inFlight.length > 0) yield (await inFlight.shift()!).items;

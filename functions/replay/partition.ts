@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { RunwatchConfig } from '../config/types.js';
 import type { Finding } from '../findings/finding.js';
 import { byTime } from './format.js';
-import { lineRanges, readLineChunks } from './chunks.js';
+import { CHUNK_BYTES, lineRanges, readLineChunks, SharedBufferPool } from './chunks.js';
 import { expandPaths } from './input.js';
 import { isPlainNdjson } from './parallel.js';
 import { emptyStats, mergeStats, type ReplayOptions, type ReplayStats } from './replay.js';
@@ -176,10 +176,13 @@ export async function replayPartitioned(options: ReplayOptions, count: number): 
     const inFlight: Promise<readonly (readonly Finding[])[]>[] = [];
     let nextProgress = Date.now() + 1000;
     let routed = 0;
+    const pool = new SharedBufferPool(IN_FLIGHT + 4);
     for (const file of await expandPaths(options.paths)) {
-      for await (const chunk of readLineChunks(file)) {
+      for await (const chunk of readLineChunks(file, CHUNK_BYTES, pool)) {
         const perWorker = route(chunk.bytes, chunk.firstLine, workers.length);
-        inFlight.push(Promise.all(perWorker.map((ranges, w) => workers[w]!.send(id++, file, chunk.bytes, ranges))));
+        const done = Promise.all(perWorker.map((ranges, w) => workers[w]!.send(id++, file, chunk.bytes, ranges)));
+        // Every worker has applied its lines: the buffer can be read into again.
+        inFlight.push(done.then((findings) => (pool.give(chunk.buffer), findings)));
         routed += chunk.lines;
         while (inFlight.length > IN_FLIGHT) for (const f of await inFlight.shift()!) emit(f);
         if (options.onProgress && Date.now() >= nextProgress) {

@@ -1,6 +1,9 @@
 // Generates realistic Cloud Run audit traffic for the replay benchmark: the shapes of the real entries in
 // test/fixtures/corpus (gcloud ReplaceService with containers, revision-level system events, service IAM
-// policies), spread over many projects and services, in timestamp order, about 3 KB an entry.
+// policies), spread over many projects and services, in timestamp order. Entries average 3.9 KB (the issue asks
+// for about 3 KB): a real gcloud ReplaceService write echoes the whole service in its response (5.2 KB here), the
+// revision event is about 3.5 KB and an IAM change 1.6 KB. Smaller entries would make the bare loop faster per entry
+// and the ratio lower.
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 

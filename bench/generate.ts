@@ -26,7 +26,7 @@ const systemEventTemplate = JSON.stringify(shortenMessages((JSON.parse(readFileS
 const iamTemplate = JSON.stringify(read('synthetic-run-SetIamPolicy-private.json'));
 
 /** Deterministic pseudo-random numbers (mulberry32), so every run generates the same file. */
-function random(seed: number): () => number {
+export function random(seed: number): () => number {
   let a = seed;
   return () => {
     a = (a + 0x6d2b79f5) | 0;

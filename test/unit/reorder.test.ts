@@ -1,6 +1,7 @@
 // The reorder buffer must emit exactly what a plain priority queue of the same capacity emits, and count as late
 // exactly the items emitted after a newer one: whatever mix of ordered runs and stragglers comes in.
 import { describe, expect, it } from 'vitest';
+import { random } from '../../bench/generate.js';
 import { ReorderBuffer } from '../../functions/replay/reorder.js';
 
 interface Item {
@@ -48,17 +49,6 @@ function actual(keys: readonly number[], capacity: number): { order: number[]; l
   });
   for (let out = buffer.pop(); out; out = buffer.pop()) order.push(out.seq);
   return { order, late: buffer.lateCount };
-}
-
-/** Deterministic pseudo-random numbers, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function sequence(kind: string, n: number, seed: number): number[] {

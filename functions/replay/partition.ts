@@ -84,36 +84,42 @@ export function projectBytes(line: Buffer): Buffer {
 
 class EngineWorker {
   readonly worker: Worker;
-  private readonly waiting = new Map<number, (findings: readonly Finding[]) => void>();
-  private finished?: (r: { findings: readonly Finding[]; stats: ReplayStats }) => void;
+  private readonly waiting = new Map<number, { resolve: (findings: readonly Finding[]) => void; reject: (error: Error) => void }>();
+  private finished?: { resolve: (r: { findings: readonly Finding[]; stats: ReplayStats }) => void; reject: (error: Error) => void };
   private failure?: Error;
-  private failed?: (error: Error) => void;
 
   constructor(script: URL, start: PartitionRequest) {
     // A larger young generation: parsing 4 KB entries makes short-lived garbage, scavenged less often this way.
     this.worker = new Worker(script, { resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     this.worker.on('message', (message: PartitionResponse) => {
       if (message.kind === 'chunk') {
-        this.waiting.get(message.id)?.(JSON.parse(message.findings) as Finding[]);
+        this.waiting.get(message.id)?.resolve(JSON.parse(message.findings) as Finding[]);
         this.waiting.delete(message.id);
-      } else if (message.kind === 'finished') this.finished?.({ findings: JSON.parse(message.findings) as Finding[], stats: message.stats });
-      else this.fail(new Error(message.message));
+      } else if (message.kind === 'finished') {
+        this.finished?.resolve({ findings: JSON.parse(message.findings) as Finding[], stats: message.stats });
+        this.finished = undefined;
+      } else this.fail(new Error(message.message));
     });
     this.worker.on('error', (error) => this.fail(error));
+    // A worker that stops before its last answer (killed, out of memory) must not leave the replay waiting.
+    this.worker.on('exit', (code) => this.fail(new Error(`replay worker stopped (exit code ${code})`)));
     this.worker.postMessage(start);
   }
 
+  /** Rejects everything still waiting on this worker (every chunk in flight, not only the newest). */
   private fail(error: Error): void {
-    this.failure = error;
-    this.failed?.(error);
+    this.failure ??= error;
+    for (const pending of this.waiting.values()) pending.reject(this.failure);
+    this.waiting.clear();
+    this.finished?.reject(this.failure);
+    this.finished = undefined;
   }
 
   /** Sends this worker's lines of a chunk (shared memory); resolves with their findings once it applied them. */
   send(id: number, source: string, bytes: Uint8Array, ranges: Int32Array): Promise<readonly Finding[]> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, resolve);
-      this.failed = reject;
+      this.waiting.set(id, { resolve, reject });
       const request: PartitionRequest = { kind: 'chunk', id, source, bytes, ranges };
       this.worker.postMessage(request, [ranges.buffer as ArrayBuffer]);
     });
@@ -122,8 +128,7 @@ class EngineWorker {
   finish(): Promise<{ findings: readonly Finding[]; stats: ReplayStats }> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      this.finished = resolve;
-      this.failed = reject;
+      this.finished = { resolve, reject };
       this.worker.postMessage({ kind: 'finish' } satisfies PartitionRequest);
     });
   }
@@ -182,7 +187,11 @@ export async function replayPartitioned(options: ReplayOptions, count: number): 
         const perWorker = route(chunk.bytes, chunk.firstLine, workers.length);
         const done = Promise.all(perWorker.map((ranges, w) => workers[w]!.send(id++, file, chunk.bytes, ranges)));
         // Every worker has applied its lines: the buffer can be read into again.
-        inFlight.push(done.then((findings) => (pool.give(chunk.buffer), findings)));
+        const applied = done.then((findings) => (pool.give(chunk.buffer), findings));
+        // Awaited in order below; when a worker fails every chunk in flight rejects at once, and only the oldest is
+        // being awaited: the others must not count as unhandled rejections (which would end the process).
+        applied.catch(() => undefined);
+        inFlight.push(applied);
         routed += chunk.lines;
         while (inFlight.length > IN_FLIGHT) for (const f of await inFlight.shift()!) emit(f);
         if (options.onProgress && Date.now() >= nextProgress) {

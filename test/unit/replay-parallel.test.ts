@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { generate } from '../../bench/generate.js';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import type { Finding } from '../../functions/findings/finding.js';
+import { projectBytes } from '../../functions/replay/partition.js';
 import { replay } from '../../functions/replay/replay.js';
 import { config } from '../support/run.js';
 
@@ -47,4 +48,25 @@ describe('parallel replay', () => {
     expect(partitioned.findings.map((f) => JSON.stringify(f)).sort()).toEqual(sequential.findings.map((f) => JSON.stringify(f)).sort());
     expect({ ...partitioned.stats, outOfOrder: 0 }).toEqual({ ...sequential.stats, outOfOrder: 0 });
   }, 60_000);
+});
+
+describe('partitioned replay when a worker fails', () => {
+  it('rejects with the worker error instead of waiting forever, whatever is in flight', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'runwatch-fail-')), 'entries.ndjson');
+    await generate(file, 6000); // several chunks in flight when the workers fail on their first message
+    const broken = { ...cfg, cloudFunctions: undefined } as unknown as typeof cfg;
+    await expect(replay({ config: broken, paths: [file], workers: 2, onFinding: () => undefined })).rejects.toThrow(/cloudFunctions|undefined/);
+  }, 30_000);
+});
+
+describe('projectBytes', () => {
+  it.each([
+    ['{"logName":"projects/acme-1/logs/cloudaudit.googleapis.com%2Factivity","x":1}', 'acme-1'],
+    ['{"insertId":"a", "logName" : "projects/p2/logs/x"}', 'p2'],
+    ['{"logName":"organizations/1/logs/x","resource":{"labels":{"project_id":"from-labels"}}}', 'from-labels'],
+    ['{"resource":{"labels":{"project_id":"only-labels"}}}', 'only-labels'],
+    ['{"insertId":"none"}', ''],
+  ])('%s -> %j', (line, project) => {
+    expect(projectBytes(Buffer.from(line)).toString()).toBe(project);
+  });
 });

@@ -11,7 +11,7 @@ import {
   type ServiceRef,
 } from '../model/change.js';
 import type { Envelope } from './entry.js';
-import { asArray, asNumber, asObject, asString, at, stringIn, stringMap, userLabels, type JsonObject } from './json.js';
+import { asArray, asNumber, asObject, asString, at, stringIn, userLabels, type JsonObject } from './json.js';
 import { imagesOf } from './image.js';
 
 export interface RevisionObservation {
@@ -59,12 +59,12 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
   if (!level) return undefined;
 
   const metadata = asObject(response?.['metadata']);
-  const metaLabels = stringMap(metadata?.['labels']);
+  const metaLabels = asObject(metadata?.['labels']);
   const annotations = asObject(metadata?.['annotations']);
   const project = asString(labels?.['project_id']) ?? revisionMatch?.[1] ?? serviceMatch?.[1] ?? /^projects\/([^/]+)\/logs\//.exec(env.key.logName)?.[1];
-  const service = asString(labels?.['service_name']) ?? metaLabels['serving.knative.dev/service'] ?? serviceMatch?.[2] ?? (level === 'service' ? asString(metadata?.['name']) : undefined);
+  const service = asString(labels?.['service_name']) ?? stringIn(metaLabels, 'serving.knative.dev/service') ?? serviceMatch?.[2] ?? (level === 'service' ? asString(metadata?.['name']) : undefined);
   if (!project || !service) return undefined;
-  const location = asString(labels?.['location']) ?? metaLabels['cloud.googleapis.com/location'];
+  const location = asString(labels?.['location']) ?? stringIn(metaLabels, 'cloud.googleapis.com/location');
   const projectNumber = /^\d+$/.test(asString(metadata?.['namespace']) ?? '') ? asString(metadata?.['namespace']) : undefined;
   const target: ServiceRef = { project, service, location, projectNumber };
 
@@ -91,7 +91,7 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
   const ready = readyCondition(status);
   const operationId = stringIn(annotations, 'run.googleapis.com/operation-id');
   const clientName = stringIn(annotations, 'run.googleapis.com/client-name');
-  const generation = asNumber(metaLabels['serving.knative.dev/configurationGeneration']);
+  const generation = asNumber(stringIn(metaLabels, 'serving.knative.dev/configurationGeneration'));
   const revisionLabels = level === 'revision' ? userLabels(metaLabels) : { ...userLabels(metaLabels), ...userLabels(templateMeta?.['labels']) };
   const statusMessage = asString(at(pp, 'status', 'message')) ?? '';
   return {
@@ -113,7 +113,7 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
     deleting: asString(metadata?.['deletionTimestamp']) !== undefined || /Deletion in progress/i.test(statusMessage),
     creator: stringIn(annotations, level === 'revision' ? 'serving.knative.dev/creator' : 'serving.knative.dev/lastModifier'),
     managedByCloudFunctions:
-      metaLabels['goog-managed-by'] === 'cloudfunctions' || stringIn(annotations, 'cloudfunctions.googleapis.com/function-id') !== undefined,
+      stringIn(metaLabels, 'goog-managed-by') === 'cloudfunctions' || stringIn(annotations, 'cloudfunctions.googleapis.com/function-id') !== undefined,
   };
 }
 

@@ -98,6 +98,7 @@ class WorkerPool {
   private readonly waiting = new Map<number, { resolve: (r: ChunkResult) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private turn = 0;
+  private failure?: Error;
 
   constructor(size: number, script: URL) {
     this.workers = Array.from({ length: size }, () => {
@@ -106,15 +107,22 @@ class WorkerPool {
         this.waiting.get(result.id)?.resolve(result);
         this.waiting.delete(result.id);
       });
-      worker.on('error', (error) => {
-        for (const pending of this.waiting.values()) pending.reject(error);
-        this.waiting.clear();
-      });
+      worker.on('error', (error) => this.fail(error));
+      // A worker that stops while chunks wait on it (killed, out of memory) fails the read instead of hanging it.
+      worker.on('exit', (code) => this.fail(new Error(`replay parse worker stopped (exit code ${code})`)));
       return worker;
     });
   }
 
+  /** Rejects every chunk in flight; later submissions reject at once. */
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const pending of this.waiting.values()) pending.reject(this.failure);
+    this.waiting.clear();
+  }
+
   private submit(bytes: Uint8Array, source: string, firstLine: number, watchCloudFunctions: boolean): Promise<ChunkResult> {
+    if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     const worker = this.workers[this.turn++ % this.workers.length]!;
     return new Promise((resolve, reject) => {
@@ -132,7 +140,9 @@ class WorkerPool {
     const pool = new SharedBufferPool(maxInFlight + 2);
     for await (const chunk of readLineChunks(file, CHUNK_BYTES, pool)) {
       // The worker has parsed the chunk once it answers: the buffer can be read into again.
-      inFlight.push(this.submit(chunk.bytes, file, chunk.firstLine, watchCloudFunctions).then((result) => (pool.give(chunk.buffer), result)));
+      const parsed = this.submit(chunk.bytes, file, chunk.firstLine, watchCloudFunctions).then((result) => (pool.give(chunk.buffer), result));
+      parsed.catch(() => undefined); // awaited in order below; the others must not count as unhandled when all fail
+      inFlight.push(parsed);
       while (inFlight.length >= maxInFlight) yield (await inFlight.shift()!).items;
     }
     while (inFlight.length > 0) yield (await inFlight.shift()!).items;

@@ -11,7 +11,6 @@ import { spawn } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { connect } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -23,7 +22,7 @@ if (!existsSync(join(ROOT, 'dist/functions/index.js'))) {
   console.error('dist/ is missing: run `npm run build` first.');
   process.exit(1);
 }
-const { startEmulators, freePort } = await import(join(ROOT, 'dist/functions/dev/emulators.js'));
+const { startEmulators, freePort, waitListening } = await import(join(ROOT, 'dist/functions/dev/emulators.js'));
 const { ensureTopology, topologyNames } = await import(join(ROOT, 'dist/functions/pubsub/topology.js'));
 const { createPubSub } = await import(join(ROOT, 'dist/functions/pubsub/publisher.js'));
 
@@ -89,7 +88,7 @@ try {
   ]) {
     children.push(spawn(process.execPath, [FRAMEWORK, `--target=${target}`, `--port=${port}`], { cwd: ROOT, env: { ...env, ...extra }, stdio: 'ignore' }));
   }
-  await Promise.all([detectPort, notifyPort].map(waitListening));
+  await Promise.all([detectPort, notifyPort].map((port) => waitListening(port)));
 
   const pubsub = await createPubSub(PROJECT);
   const topology = await ensureTopology(pubsub, {
@@ -166,21 +165,4 @@ async function waitFor(condition, timeoutMs) {
     if (Date.now() > deadline) throw new Error('timed out');
     await sleep(20);
   }
-}
-
-async function waitListening(port) {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    const open = await new Promise((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
-    await sleep(100);
-  }
-  throw new Error(`nothing listening on ${port}`);
 }

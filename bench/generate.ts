@@ -18,11 +18,12 @@ function packageRoot(): URL {
 }
 
 const fixtures = new URL('test/fixtures/', packageRoot());
-const read = (path: string): Json => JSON.parse(readFileSync(new URL(path, fixtures), 'utf8')) as Json;
+const read = <T = Json>(path: string): T => JSON.parse(readFileSync(new URL(path, fixtures), 'utf8')) as T;
 
+// Compact JSON (one line per entry, as a log export writes it); fill() only swaps plain strings inside it.
 const deployTemplate = JSON.stringify(read('synthetic-v1-ReplaceService-gcloud.json'));
 // A successful revision event (Ready True), in the shape of the real one in the corpus.
-const systemEventTemplate = JSON.stringify(shortenMessages((JSON.parse(readFileSync(new URL('synthetic-seq-console-deploy.json', fixtures), 'utf8')) as Json[])[1]!));
+const systemEventTemplate = JSON.stringify(shortenMessages(read<Json[]>('synthetic-seq-console-deploy.json')[1]!));
 const iamTemplate = JSON.stringify(read('synthetic-run-SetIamPolicy-private.json'));
 
 /** Deterministic pseudo-random numbers (mulberry32), so every run generates the same file. */
@@ -61,10 +62,9 @@ export async function generate(path: string, count: number): Promise<number> {
   let deploy = 0;
   const pending: { at: number; line: string }[] = [];
   const write = async (line: string): Promise<void> => {
-    const compact = JSON.stringify(JSON.parse(line)); // one line per entry, as a log export writes it
-    bytes += compact.length + 1;
+    bytes += line.length + 1;
     written++;
-    if (!out.write(`${compact}\n`)) await once(out, 'drain');
+    if (!out.write(`${line}\n`)) await once(out, 'drain');
   };
   const iso = (ms: number): string => new Date(ms).toISOString().replace('Z', '123Z');
   while (written < count) {

@@ -24,9 +24,10 @@ import type { RevisionReader } from './correlate/adminApi.js';
 import type { RunwatchConfig } from './config/types.js';
 import type { Finding } from './findings/finding.js';
 import { readEnvelope, type EnvelopeResult } from './audit/entry.js';
+import { grpcCode } from './grpcEndpoint.js';
 import { entryKeyString, Pipeline, type EntryOutcome } from './pipeline.js';
 import { decodeAuditEvent, type Attributes, type AuditMessage } from './pubsub/decode.js';
-import { attributeValue, parseTopic, PubSubPublisher, type MessagePublisher } from './pubsub/publisher.js';
+import { parseTopic, publishDeadLetter, PubSubPublisher, type MessagePublisher } from './pubsub/publisher.js';
 import {
   Counters,
   errorMessage,
@@ -182,17 +183,18 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
   }
 
   async function deadLetter(r: Ready, data: Buffer, attributes: Attributes, messageId: string | undefined, stage: 'decode' | 'parse', reason: string): Promise<void> {
-    await r.publisher.publish(r.deadLetterTopic, data, {
-      ...capAttributes(attributes),
-      reason: attributeValue(reason),
-      stage,
-      function: 'detect',
-      ...(messageId ? { originalMessageId: messageId } : {}),
-    });
+    await publishDeadLetter(r.publisher, r.deadLetterTopic, { data, attributes, reason, stage, function: 'detect', messageId });
     counts.add('deadLettered');
     counts.add(`deadLettered.${stage}`);
     log({ severity: 'WARNING', message: `message dead-lettered: ${reason}`, component: 'detect', messageId, stage, reason, counts: counts.snapshot() });
     observe({ outcome: 'dead-lettered', messageId, reason });
+  }
+
+  /** A copy of an entry already handled (by this instance, or folded into the baseline): counted, acked. */
+  function acknowledgeDuplicate(messageId: string | undefined, message: string): void {
+    counts.add('duplicates');
+    log({ severity: 'DEBUG', message, component: 'detect', messageId, counts: counts.snapshot() });
+    observe({ outcome: 'duplicate', messageId });
   }
 
   async function handle(r: Ready, decoded: AuditMessage): Promise<void> {
@@ -221,12 +223,7 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
         const envelope = readEnvelope(decoded.entry);
         const key = envelope.ok ? entryKeyString(envelope.envelope.key) : undefined;
         const done = key !== undefined ? await handled.begin(key) : undefined;
-        if (done === 'handled') {
-          counts.add('duplicates');
-          log({ severity: 'DEBUG', message: 'duplicate entry acknowledged (already handled by this instance)', component: 'detect', messageId: decoded.messageId, counts: counts.snapshot() });
-          observe({ outcome: 'duplicate', messageId: decoded.messageId });
-          return;
-        }
+        if (done === 'handled') return acknowledgeDuplicate(decoded.messageId, 'duplicate entry acknowledged (already handled by this instance)');
         try {
           await handleEntry(r, decoded, envelope, nowMs);
           done?.(true);
@@ -246,14 +243,14 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
       if (n > 0) counts.add(`adminApi.${name}`, n);
     }
     for (const failure of pass.failures) {
-      const code = (failure.error as { code?: unknown } | undefined)?.code;
+      const code = grpcCode(failure.error);
       log({
         severity: 'WARNING',
         message: `Cloud Run Admin API read failed for ${failure.key}; the rollout waits for its system events or correlation.waitSeconds: ${errorMessage(failure.error)}`,
         component: 'detect',
         messageId,
         service: failure.key,
-        ...(typeof code === 'number' ? { grpcCode: code } : {}),
+        ...(code !== undefined ? { grpcCode: code } : {}),
         counts: counts.snapshot(),
       });
     }
@@ -282,10 +279,7 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
         observe({ outcome: 'processed', messageId: decoded.messageId, findings: outcome.findings });
         return;
       case 'duplicate':
-        counts.add('duplicates');
-        log({ severity: 'DEBUG', message: 'duplicate entry acknowledged', component: 'detect', messageId: decoded.messageId, counts: counts.snapshot() });
-        observe({ outcome: 'duplicate', messageId: decoded.messageId });
-        return;
+        return acknowledgeDuplicate(decoded.messageId, 'duplicate entry acknowledged');
       case 'skipped':
         counts.add('skipped');
         counts.add(`skipped.${outcome.reason}`);
@@ -342,13 +336,6 @@ async function adminApiReader(env: Env): Promise<{ ok: true; reader: RevisionRea
     return { ok: false, reason: errorMessage(error) };
   }
 }
-
-/** Original attributes travel with a dead letter; Pub/Sub allows 100 per message and we add up to four. */
-function capAttributes(attributes: Attributes): Record<string, string> {
-  return Object.fromEntries(Object.entries(attributes).slice(0, 90).map(([k, v]) => [k, attributeValue(v)]));
-}
-
-/** The entry's identity (logName, timestamp, insertId), or undefined when the envelope is unreadable. */
 
 /**
  * Entries this instance has handled to the end (findings published), so a duplicate is acknowledged without

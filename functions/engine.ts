@@ -4,7 +4,7 @@
 // Deploys that create a revision wait for their system events first (correlate/rollout.ts).
 import { applyChangeTo, type MutableBaseline } from './baseline/apply.js';
 import { baselineKey, type BaselineStore, type TransactionOutcome } from './baseline/store.js';
-import { emptyBaseline, type ServiceBaseline } from './baseline/state.js';
+import { appendBounded, emptyBaseline, type ServiceBaseline } from './baseline/state.js';
 import { globMatches } from './config/glob.js';
 import type { RuleException, RuleSettings, RunwatchConfig } from './config/types.js';
 import {
@@ -12,6 +12,7 @@ import {
   belongsToCompleted,
   isComplete,
   observe,
+  oldestRollout,
   openFromObservation,
   openFromWrite,
   rolledOut,
@@ -56,6 +57,12 @@ export type EngineNote =
   | 'unmatched-admin-api-revision'
   | 'already-applied';
 
+/** Where an entry's baseline is stored and its digest among the entries applied (the pipeline computes both once). */
+export interface EntryKeys {
+  readonly storeKey: string;
+  readonly seenKey: string;
+}
+
 export interface EngineResult {
   readonly findings: readonly Finding[];
   readonly note: EngineNote;
@@ -79,7 +86,7 @@ export function storeKeyOf(change: Change): string {
 }
 
 /** True when one of the rule's exceptions matches the change (every field given in it must match). */
-export function isExempt(exceptions: readonly RuleException[], change: Change): boolean {
+function isExempt(exceptions: readonly RuleException[], change: Change): boolean {
   for (const exception of exceptions) {
     if (exception.principal !== undefined && !(change.principal && globMatches(exception.principal, change.principal.id))) continue;
     if (exception.project !== undefined && !globMatches(exception.project, change.target.project)) continue;
@@ -90,7 +97,7 @@ export function isExempt(exceptions: readonly RuleException[], change: Change): 
 }
 
 /** Runs every enabled, non-exempt rule on one change. Pure. */
-export function detect(change: Change, baseline: ServiceBaseline | undefined, config: RunwatchConfig): RuleDetection[] {
+function detect(change: Change, baseline: ServiceBaseline | undefined, config: RunwatchConfig): RuleDetection[] {
   const out: RuleDetection[] = [];
   for (const detector of REGISTERED) {
     if (!detector.changeKinds.includes(change.kind)) continue;
@@ -115,17 +122,18 @@ function rolloutText(rollout: RolledOut['rollout']): string {
   return rollout.status;
 }
 
-export function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, config: RunwatchConfig): Finding {
+function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, config: RunwatchConfig): Finding {
   const { change, rollout } = evaluation;
   const settings = config.rules[rule] as RuleSettings;
   const deploy = change.kind === 'deploy' ? change : undefined;
   const labels = deploy?.labels ?? {};
   const principal = change.principal;
+  const client = deploy ? clientText(deploy) : undefined;
   const evidence = deploy
     ? {
         ...detection.evidence,
         ...(deploy.imageDigest ? { imageDigest: deploy.imageDigest } : {}),
-        ...(clientText(deploy) ? { client: clientText(deploy)! } : {}),
+        ...(client ? { client } : {}),
         ...(rollout ? { rollout: rolloutText(rollout) } : {}),
       }
     : detection.evidence;
@@ -182,9 +190,7 @@ function writeFromObservation(observed: ObservedFacts): DeployChange {
  * still shared with the stored baseline, so a step replaces them, never mutates them: `fn` stays pure for the
  * transactional stores that may run it twice.
  */
-type Draft = MutableBaseline;
-
-function draftOf(current: ServiceBaseline | undefined): Draft {
+function draftOf(current: ServiceBaseline | undefined): MutableBaseline {
   return current ? { ...current } : emptyBaseline();
 }
 
@@ -206,36 +212,34 @@ export class Engine {
     return this.store.transactSync !== undefined;
   }
 
-  /** An admin write or IAM change. `nowMs` completes rollouts of the same service that are due. */
-  async processChange(change: Change, nowMs: number, seenKey = entryDigest(change.key), publish?: Publish): Promise<EngineResult> {
-    return result(await this.store.transact(storeKeyOf(change), this.changeTransaction(change, nowMs, seenKey), hook(publish)));
+  /**
+   * An admin write or IAM change. `nowMs` completes rollouts of the same service that are due. `keys` as the caller
+   * computed them: `storeKeyOf(change)` and `entryDigest(change.key)`.
+   */
+  async processChange(change: Change, keys: EntryKeys, nowMs: number, publish?: Publish): Promise<EngineResult> {
+    return result(await this.store.transact(keys.storeKey, this.changeTransaction(change, keys.seenKey, nowMs), hook(publish)));
   }
 
   /** processChange for a store with transactSync (replay): the same transaction, no promise. */
-  processChangeSync(change: Change, nowMs: number, seenKey = entryDigest(change.key)): EngineResult {
-    return result(this.syncStore().transactSync(storeKeyOf(change), this.changeTransaction(change, nowMs, seenKey)));
+  processChangeSync(change: Change, keys: EntryKeys, nowMs: number): EngineResult {
+    return result(this.syncStore().transactSync(keys.storeKey, this.changeTransaction(change, keys.seenKey, nowMs)));
   }
 
-  private changeTransaction(change: Change, nowMs: number, seenKey: string): (current: ServiceBaseline | undefined) => TransactionOutcome<Outcome> {
-    return (current) => {
-      if (current?.seen?.includes(seenKey)) return { result: { findings: [], note: 'already-applied', dueAtMs: current.dueAtMs } };
-      const draft = draftOf(current);
-      const findings: Finding[] = [];
-      this.completeDueRollouts(draft, nowMs, findings);
-      const note = this.changeStep(draft, change, nowMs, findings);
-      remember(draft, seenKey);
-      return { next: draft, result: { findings, note, dueAtMs: draft.dueAtMs } };
-    };
+  private changeTransaction(change: Change, seenKey: string, nowMs: number): Transaction {
+    return this.entryTransaction(seenKey, nowMs, (draft, findings) => this.changeStep(draft, change, nowMs, findings));
   }
 
-  /** A Cloud Run system event: a fact about a rollout. */
-  async processObservation(observation: RevisionObservation, nowMs: number, seenKey = entryDigest(observation.key), publish?: Publish): Promise<EngineResult> {
-    return result(await this.store.transact(baselineKey(observation.target), this.observationTransaction(observation, nowMs, seenKey, true), hook(publish)));
+  /**
+   * A Cloud Run system event: a fact about a rollout. `keys` as the caller computed them:
+   * `baselineKey(observation.target)` and `entryDigest(observation.key)`.
+   */
+  async processObservation(observation: RevisionObservation, keys: EntryKeys, nowMs: number, publish?: Publish): Promise<EngineResult> {
+    return result(await this.store.transact(keys.storeKey, this.observationTransaction(observation, keys.seenKey, nowMs, true), hook(publish)));
   }
 
   /** processObservation for a store with transactSync (replay). */
-  processObservationSync(observation: RevisionObservation, nowMs: number, seenKey = entryDigest(observation.key)): EngineResult {
-    return result(this.syncStore().transactSync(baselineKey(observation.target), this.observationTransaction(observation, nowMs, seenKey, true)));
+  processObservationSync(observation: RevisionObservation, keys: EntryKeys, nowMs: number): EngineResult {
+    return result(this.syncStore().transactSync(keys.storeKey, this.observationTransaction(observation, keys.seenKey, nowMs, true)));
   }
 
   /**
@@ -245,28 +249,31 @@ export class Engine {
    * open a rollout of its own, which would report the deploy a second time.
    */
   async processAdminApiObservation(observation: RevisionObservation, nowMs: number, publish?: Publish): Promise<EngineResult> {
-    const transaction = this.observationTransaction(observation, nowMs, entryDigest(observation.key), false);
+    const transaction = this.observationTransaction(observation, entryDigest(observation.key), nowMs, false);
     return result(await this.store.transact(baselineKey(observation.target), transaction, hook(publish)));
   }
 
-  private observationTransaction(
-    observation: RevisionObservation,
-    nowMs: number,
-    seenKey: string,
-    mayOpen: boolean,
-  ): (current: ServiceBaseline | undefined) => TransactionOutcome<Outcome> {
+  private observationTransaction(observation: RevisionObservation, seenKey: string, nowMs: number, mayOpen: boolean): Transaction {
+    return this.entryTransaction(seenKey, nowMs, (draft, findings) => this.observationStep(draft, observation, nowMs, mayOpen, findings));
+  }
+
+  /**
+   * One entry in one store transaction: nothing when the baseline already applied it; else what is due completes
+   * first, then `step` applies the entry, and the entry is remembered as applied.
+   */
+  private entryTransaction(seenKey: string, nowMs: number, step: (draft: MutableBaseline, findings: Finding[]) => EngineNote): Transaction {
     return (current) => {
       if (current?.seen?.includes(seenKey)) return { result: { findings: [], note: 'already-applied', dueAtMs: current.dueAtMs } };
       const draft = draftOf(current);
       const findings: Finding[] = [];
       const completedDue = this.completeDueRollouts(draft, nowMs, findings);
-      const note = this.observationStep(draft, observation, nowMs, mayOpen, findings);
+      const note = step(draft, findings);
       if (note === 'unmatched-admin-api-revision') {
         // Nothing of the revision is kept (not even as seen: a later read may match); only what the wait completed.
         if (current === undefined || !completedDue) return { result: { findings: [], note, dueAtMs: current?.dueAtMs } };
-        return { next: draft, result: { findings, note, dueAtMs: draft.dueAtMs } };
+      } else {
+        remember(draft, seenKey);
       }
-      remember(draft, seenKey);
       return { next: draft, result: { findings, note, dueAtMs: draft.dueAtMs } };
     };
   }
@@ -281,7 +288,7 @@ export class Engine {
     return result(this.syncStore().transactSync(key, this.dueTransaction(nowMs)));
   }
 
-  private dueTransaction(nowMs: number): (current: ServiceBaseline | undefined) => TransactionOutcome<Outcome> {
+  private dueTransaction(nowMs: number): Transaction {
     return (current) => {
       const draft = draftOf(current);
       const findings: Finding[] = [];
@@ -325,11 +332,7 @@ export class Engine {
     return open.length > OPEN_LIMIT ? open.slice(-OPEN_LIMIT) : open;
   }
 
-  private changeStep(draft: Draft, change: Change, nowMs: number, findings: Finding[]): EngineNote {
-    if (change.kind === 'deploy' && change.methodName.includes('InternalServices.') && !this.config.cloudFunctions.watch) {
-      draft.managedBy = 'cloud-functions';
-      return 'cloud-functions-managed';
-    }
+  private changeStep(draft: MutableBaseline, change: Change, nowMs: number, findings: Finding[]): EngineNote {
     if (change.kind !== 'deploy' || !createsRevision(change, draft)) {
       const open = this.evaluate(draft, { change }, findings);
       applyChangeTo(draft, change);
@@ -347,9 +350,9 @@ export class Engine {
     return findings.length > before || completed ? 'evaluated' : joined ? 'joined-rollout' : 'waiting-for-rollout';
   }
 
-  private observationStep(draft: Draft, observation: RevisionObservation, nowMs: number, mayOpen: boolean, findings: Finding[]): EngineNote {
+  private observationStep(draft: MutableBaseline, observation: RevisionObservation, nowMs: number, mayOpen: boolean, findings: Finding[]): EngineNote {
     if (observation.deleting) return 'deletion-event';
-    if ((observation.managedByCloudFunctions || draft.managedBy === 'cloud-functions') && !this.config.cloudFunctions.watch) return 'cloud-functions-managed';
+    if (observation.managedByCloudFunctions && !this.config.cloudFunctions.watch) return 'cloud-functions-managed';
     if (draft.completed && belongsToCompleted(draft.completed, observation)) return 'late-system-event';
     const rollouts = [...(draft.rollouts ?? [])];
     const index = rolloutForObservation(rollouts, observation, this.waitMs);
@@ -373,13 +376,12 @@ export class Engine {
    * one still waiting for its other half, so one service's deploys are judged in the order they happened.
    * True when one completed.
    */
-  private drain(draft: Draft, nowMs: number, findings: Finding[]): boolean {
+  private drain(draft: MutableBaseline, nowMs: number, findings: Finding[]): boolean {
     let completed = false;
     for (;;) {
       const rollouts = draft.rollouts ?? [];
-      if (rollouts.length === 0) break;
-      let oldest = 0;
-      for (let i = 1; i < rollouts.length; i++) if (rollouts[i]!.openedMs < rollouts[oldest]!.openedMs) oldest = i;
+      const oldest = oldestRollout(rollouts);
+      if (oldest < 0) break;
       const rollout = rollouts[oldest]!;
       if (!isComplete(rollout) && rollout.deadlineMs > nowMs) break;
       setRollouts(draft, rollouts.filter((_, i) => i !== oldest));
@@ -390,21 +392,20 @@ export class Engine {
   }
 
   /** Completes what is due by `nowMs`; true when the draft changed. */
-  private completeDueRollouts(draft: Draft, nowMs: number, findings: Finding[]): boolean {
+  private completeDueRollouts(draft: MutableBaseline, nowMs: number, findings: Finding[]): boolean {
     if (draft.dueAtMs === undefined || draft.dueAtMs > nowMs || !draft.rollouts || draft.rollouts.length === 0) return false;
     return this.drain(draft, nowMs, findings);
   }
 
   /** Runs the rules on what rolled out and records it. A failed rollout is reported but changes no baseline facts. */
-  private finalize(draft: Draft, rollout: Rollout, findings: Finding[]): void {
+  private finalize(draft: MutableBaseline, rollout: Rollout, findings: Finding[]): void {
     const merged = rolledOut(rollout, writeFromObservation);
     const open = this.evaluate(draft, merged, findings);
     const recorded: DeployChange =
       merged.rollout.status === 'failed' ? { ...merged.change, serviceAccount: undefined, images: [], invokerIamDisabled: undefined } : merged.change;
     applyChangeTo(draft, recorded);
-    const completed = draft.completed ?? [];
     const entry: CompletedRollout = { t: merged.change.timeMs, revision: merged.change.revision, operationId: rollout.observed?.operationId ?? rollout.write?.operationId };
-    draft.completed = completed.length >= COMPLETED_LIMIT ? [...completed.slice(completed.length - COMPLETED_LIMIT + 1), entry] : [...completed, entry];
+    draft.completed = appendBounded(draft.completed ?? [], entry, COMPLETED_LIMIT);
     draft.open = open;
   }
 }
@@ -422,6 +423,8 @@ interface Outcome {
   readonly note: EngineNote;
   readonly dueAtMs: number | undefined;
 }
+
+type Transaction = (current: ServiceBaseline | undefined) => TransactionOutcome<Outcome>;
 
 function result(outcome: Outcome): EngineResult {
   return outcome.dueAtMs !== undefined ? { findings: outcome.findings, note: outcome.note, dueAtMs: outcome.dueAtMs } : { findings: outcome.findings, note: outcome.note };
@@ -442,15 +445,12 @@ export function entryDigest(key: { logName: string; timestamp: string; insertId:
   return fnv1aJoined(key.logName, key.timestamp, key.insertId);
 }
 
-function remember(draft: Draft, seenKey: string): void {
-  const seen = draft.seen ?? [];
-  draft.seen = seen.length >= SEEN_LIMIT ? [...seen.slice(seen.length - SEEN_LIMIT + 1), seenKey] : [...seen, seenKey];
+function remember(draft: MutableBaseline, seenKey: string): void {
+  draft.seen = appendBounded(draft.seen ?? [], seenKey, SEEN_LIMIT);
 }
 
 /** Sets the rollouts, and when the oldest one (which holds back the others) is due. */
-function setRollouts(draft: Draft, rollouts: readonly Rollout[]): void {
-  let oldest: Rollout | undefined;
-  for (const r of rollouts) if (oldest === undefined || r.openedMs < oldest.openedMs) oldest = r;
+function setRollouts(draft: MutableBaseline, rollouts: readonly Rollout[]): void {
   draft.rollouts = rollouts;
-  draft.dueAtMs = oldest?.deadlineMs;
+  draft.dueAtMs = rollouts[oldestRollout(rollouts)]?.deadlineMs;
 }

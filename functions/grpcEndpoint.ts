@@ -1,5 +1,7 @@
 // Endpoint overrides for the Google gRPC clients (SCC_API_ENDPOINT, RUN_API_ENDPOINT): tests point them at local
 // servers. Plaintext is allowed for loopback hosts only; anything else keeps TLS.
+// Also the gRPC status codes the callers of those clients (and of Pub/Sub and Firestore) act on. No imports: the
+// sinks and the functions load this without loading a client library.
 export interface GrpcEndpoint {
   readonly host: string;
   readonly port: number;
@@ -18,4 +20,20 @@ export function parseGrpcEndpoint(value: string, variable: string): GrpcEndpoint
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** The gRPC status codes we branch on (google.rpc.Code). */
+export const GRPC_STATUS = {
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  UNAVAILABLE: 14,
+} as const;
+
+/** The numeric gRPC status code of an error thrown by a Google client; undefined when it has none. */
+export function grpcCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
 }

@@ -16,7 +16,7 @@ import type { CloudEvent } from '@google-cloud/functions-framework';
 import type { RunwatchConfig, SinkRouting, SinksConfig } from './config/types.js';
 import { SEVERITIES, type Finding } from './findings/finding.js';
 import { decodeMessage, type Attributes } from './pubsub/decode.js';
-import { attributeValue, parseTopic, PubSubPublisher, type MessagePublisher } from './pubsub/publisher.js';
+import { parseTopic, publishDeadLetter, PubSubPublisher, type MessagePublisher } from './pubsub/publisher.js';
 import {
   Counters,
   errorMessage,
@@ -35,7 +35,7 @@ import { routeFinding } from '../sinks/route.js';
 import type { Sink } from '../sinks/sink.js';
 
 /** How long one delivery may take, retries included; the function's timeout must be longer (Terraform: 60 s+). */
-export const DEFAULT_DELIVERY_BUDGET_MS = 45_000;
+const DEFAULT_DELIVERY_BUDGET_MS = 45_000;
 
 export interface NotifyOptions {
   /** The environment (RUNWATCH_SINK, RUNWATCH_CONFIG, DEAD_LETTER_TOPIC, the sink's own variables, emulators). */
@@ -164,13 +164,14 @@ export function createNotifyFunction(options: NotifyOptions): NotifyFunction {
   }
 
   async function deadLetter(r: Ready, data: Buffer, attributes: Attributes, details: { stage: 'decode' | 'deliver'; reason: string; messageId: string | undefined; findingId?: string }): Promise<void> {
-    await r.publisher.publish(r.deadLetterTopic, data, {
-      ...Object.fromEntries(Object.entries(attributes).slice(0, 90).map(([k, v]) => [k, attributeValue(v)])),
-      reason: attributeValue(details.reason),
+    await publishDeadLetter(r.publisher, r.deadLetterTopic, {
+      data,
+      attributes,
+      reason: details.reason,
       stage: details.stage,
       function: 'notify',
-      sink: r.sink.name,
-      ...(details.messageId ? { originalMessageId: details.messageId } : {}),
+      context: { sink: r.sink.name },
+      messageId: details.messageId,
     });
     counts.add('deadLettered');
     counts.add(`deadLettered.${details.stage}`);

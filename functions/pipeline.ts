@@ -4,7 +4,7 @@ import { readEnvelope, type Envelope } from './audit/entry.js';
 import { normalizeEnvelope, type ParseResult, type SkipReason } from './audit/normalize.js';
 import { baselineKey, type BaselineStore } from './baseline/store.js';
 import type { RunwatchConfig } from './config/types.js';
-import { Engine, entryDigest, storeKeyOf, type EngineNote, type EngineResult, type Publish } from './engine.js';
+import { Engine, entryDigest, storeKeyOf, type EngineNote, type EngineResult, type EntryKeys, type Publish } from './engine.js';
 import type { Finding } from './findings/finding.js';
 import type { AdminApiRead, RevisionReader } from './correlate/adminApi.js';
 import type { Rollout } from './correlate/rollout.js';
@@ -78,11 +78,14 @@ class RecentKeys {
   }
 }
 
-/** An entry after the checks that need no store: what the engine gets, or the outcome already known. */
+/**
+ * An entry after the checks that need no store: what the engine gets, or the outcome already known. An entry for
+ * the engine is its own EntryKeys (`seenKey` is the entry digest).
+ */
 type Admitted =
   | { readonly kind: 'done'; readonly outcome: EntryOutcome }
-  | { readonly kind: 'change'; readonly change: Change; readonly digest: string; readonly storeKey: string }
-  | { readonly kind: 'observation'; readonly observation: RevisionObservation; readonly digest: string; readonly storeKey: string };
+  | ({ readonly kind: 'change'; readonly change: Change } & EntryKeys)
+  | ({ readonly kind: 'observation'; readonly observation: RevisionObservation } & EntryKeys);
 
 const DUPLICATE: Admitted = { kind: 'done', outcome: { status: 'duplicate' } };
 
@@ -129,8 +132,8 @@ export class Pipeline {
     const earlier = nowMs >= this.nextDueMs ? await this.sweep(nowMs, publish) : [];
     const result =
       work.kind === 'change'
-        ? await this.engine.processChange(work.change, nowMs, work.digest, publish)
-        : await this.engine.processObservation(work.observation, nowMs, work.digest, publish);
+        ? await this.engine.processChange(work.change, work, nowMs, publish)
+        : await this.engine.processObservation(work.observation, work, nowMs, publish);
     return this.applied(work, earlier, result);
   }
 
@@ -146,8 +149,8 @@ export class Pipeline {
     const earlier = nowMs >= this.nextDueMs ? this.sweepSync(nowMs) : [];
     const result =
       work.kind === 'change'
-        ? this.engine.processChangeSync(work.change, nowMs, work.digest)
-        : this.engine.processObservationSync(work.observation, nowMs, work.digest);
+        ? this.engine.processChangeSync(work.change, work, nowMs)
+        : this.engine.processObservationSync(work.observation, work, nowMs);
     return this.applied(work, earlier, result);
   }
 
@@ -159,14 +162,14 @@ export class Pipeline {
       case 'skipped':
         return { kind: 'done', outcome: parsed.detail ? { status: 'skipped', reason: parsed.reason, detail: parsed.detail } : { status: 'skipped', reason: parsed.reason } };
       case 'change': {
-        const digest = entryDigest(parsed.change.key);
-        if (this.recent.has(digest)) return DUPLICATE;
-        return { kind: 'change', change: parsed.change, digest, storeKey: storeKeyOf(parsed.change) };
+        const seenKey = entryDigest(parsed.change.key);
+        if (this.recent.has(seenKey)) return DUPLICATE;
+        return { kind: 'change', change: parsed.change, seenKey, storeKey: storeKeyOf(parsed.change) };
       }
       case 'observation': {
-        const digest = entryDigest(parsed.observation.key);
-        if (this.recent.has(digest)) return DUPLICATE;
-        return { kind: 'observation', observation: parsed.observation, digest, storeKey: baselineKey(parsed.observation.target) };
+        const seenKey = entryDigest(parsed.observation.key);
+        if (this.recent.has(seenKey)) return DUPLICATE;
+        return { kind: 'observation', observation: parsed.observation, seenKey, storeKey: baselineKey(parsed.observation.target) };
       }
     }
   }
@@ -174,17 +177,15 @@ export class Pipeline {
   private applied(work: Exclude<Admitted, { kind: 'done' }>, earlier: readonly Finding[], result: EngineResult): EntryOutcome {
     this.track(work.storeKey, result);
     // Remembered only once applied: a failure (store, publish) must leave the redelivery free to try again.
-    this.recent.add(work.digest);
+    this.recent.add(work.seenKey);
     if (result.note === 'already-applied' && earlier.length === 0) return { status: 'duplicate' };
     return { status: 'processed', findings: earlier.length === 0 ? result.findings : [...earlier, ...result.findings], note: result.note };
   }
 
   /** Completes every rollout whose wait ran out by `nowMs` (the live pipeline's Cloud Scheduler tick). */
   async sweep(nowMs: number, publish?: Publish): Promise<readonly Finding[]> {
-    const keys = this.dueKeysInMemory(nowMs);
-    if (this.options.store.dueKeys) for (const key of await this.options.store.dueKeys(nowMs)) keys.add(key);
     const findings: Finding[] = [];
-    for (const key of keys) {
+    for (const key of await this.dueKeys(nowMs)) {
       const result = await this.engine.completeDue(key, nowMs, publish);
       this.track(key, result);
       findings.push(...result.findings);
@@ -203,9 +204,16 @@ export class Pipeline {
     return findings;
   }
 
-  private dueKeysInMemory(nowMs: number): Set<string> {
+  /** Services with a rollout due by `byMs`: those this instance saw, and those the store's due index lists. */
+  private async dueKeys(byMs: number): Promise<Set<string>> {
+    const keys = this.dueKeysInMemory(byMs);
+    if (this.options.store.dueKeys) for (const key of await this.options.store.dueKeys(byMs)) keys.add(key);
+    return keys;
+  }
+
+  private dueKeysInMemory(byMs: number): Set<string> {
     const keys = new Set<string>();
-    for (const [key, dueAt] of this.due) if (dueAt <= nowMs) keys.add(key);
+    for (const [key, dueAt] of this.due) if (dueAt <= byMs) keys.add(key);
     return keys;
   }
 
@@ -226,10 +234,7 @@ export class Pipeline {
     const afterMs = settings.afterSeconds * 1000;
     // A rollout is read when deadline - wait + after <= now; the service's dueAtMs (its oldest deadline) is at most
     // that of any of its rollouts, so the services due by now + wait - after hold every candidate.
-    const horizon = nowMs + waitMs - afterMs;
-    const keys = new Set<string>();
-    for (const [key, dueAt] of this.due) if (dueAt <= horizon) keys.add(key);
-    if (this.options.store.dueKeys) for (const key of await this.options.store.dueKeys(horizon)) keys.add(key);
+    const keys = await this.dueKeys(nowMs + waitMs - afterMs);
 
     const findings: Finding[] = [];
     const failures: { key: string; error: unknown }[] = [];

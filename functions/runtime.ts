@@ -5,6 +5,9 @@ import type { BaselineStore } from './baseline/store.js';
 import { ConfigError, loadConfigFile, type ConfigProblem } from './config/load.js';
 import type { RunwatchConfig } from './config/types.js';
 
+// detect and notify take their helpers from here; the sinks (deliver.ts) import errors.js directly.
+export { errorMessage } from './errors.js';
+
 export type Env = Readonly<Record<string, string | undefined>>;
 
 // ---- logs ------------------------------------------------------------------------------------------------------
@@ -113,15 +116,7 @@ export class Counters {
     this.values.set(name, (this.values.get(name) ?? 0) + by);
   }
 
-  get(name: string): number {
-    return this.values.get(name) ?? 0;
-  }
-
   snapshot(): Readonly<Record<string, number>> {
     return Object.fromEntries([...this.values.entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
   }
-}
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

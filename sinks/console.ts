@@ -4,7 +4,7 @@ import type { Writable } from 'node:stream';
 import type { Finding } from '../functions/findings/finding.js';
 import type { DeliveryResult, Sink } from './sink.js';
 
-export function renderConsole(finding: Finding): string {
+function renderConsole(finding: Finding): string {
   return JSON.stringify({ severity: finding.severity === 'LOW' ? 'NOTICE' : finding.severity === 'MEDIUM' ? 'WARNING' : finding.severity === 'HIGH' ? 'ERROR' : 'CRITICAL', message: `[runwatch] ${finding.title}: ${finding.summary}`, finding });
 }
 

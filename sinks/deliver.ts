@@ -18,6 +18,7 @@
 //     being retried forever. The record is deliberately NOT marked delivered: nothing reached the destination, and
 //     once the cause is fixed (bot invited to the channel, source created) a replay of the dead letter must go out.
 //   - a sink returning `skipped` sent nothing: the claim is released, so the record only ever means "sent".
+import { errorMessage } from '../functions/errors.js';
 import type { Finding } from '../functions/findings/finding.js';
 import type { DeliveryRecord, DeliveryRecordStore } from './deliveryRecords.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
@@ -137,9 +138,8 @@ function refOf(ref: string | undefined): { ref?: string } {
   return ref !== undefined ? { ref } : {};
 }
 
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+/** errorMessage under the name the sinks use. */
+export const messageOf = errorMessage;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Bounded retries inside the deadline, shared by the sinks that talk to the network.

@@ -12,13 +12,10 @@
 import { randomUUID } from 'node:crypto';
 import type { DocumentData, Firestore } from '@google-cloud/firestore';
 import { createFirestore } from '../functions/baseline/firestore.js';
+import { GRPC_STATUS, grpcCode } from '../functions/grpcEndpoint.js';
 import type { ClaimResult, DeliveryRecord, DeliveryRecordStore, DeliveryState } from './deliveryRecords.js';
 
-export const DEFAULT_DELIVERY_COLLECTION = 'runwatch-deliveries';
-
-const ALREADY_EXISTS = 6;
-const FAILED_PRECONDITION = 9;
-const NOT_FOUND = 5;
+const DEFAULT_DELIVERY_COLLECTION = 'runwatch-deliveries';
 
 export interface FirestoreDeliveryRecordStoreOptions {
   readonly projectId?: string;
@@ -65,7 +62,7 @@ export class FirestoreDeliveryRecordStore implements DeliveryRecordStore {
       this.claims.set(id, token);
       return { claimed: true };
     } catch (error) {
-      if (grpcCode(error) !== ALREADY_EXISTS) throw error;
+      if (grpcCode(error) !== GRPC_STATUS.ALREADY_EXISTS) throw error;
     }
     // Someone holds (or held) it. Take over only an expired pending lease; both the check and the write are
     // inside one transaction, so two instances finding the same expired lease cannot both take it.
@@ -120,7 +117,7 @@ export class FirestoreDeliveryRecordStore implements DeliveryRecordStore {
       await ref.delete({ lastUpdateTime: snapshot.updateTime! });
     } catch (error) {
       const code = grpcCode(error);
-      if (code !== FAILED_PRECONDITION && code !== NOT_FOUND) throw error; // changed meanwhile: not ours to drop
+      if (code !== GRPC_STATUS.FAILED_PRECONDITION && code !== GRPC_STATUS.NOT_FOUND) throw error; // changed meanwhile: not ours to drop
     }
   }
 
@@ -144,11 +141,6 @@ export class FirestoreDeliveryRecordStore implements DeliveryRecordStore {
     });
     return this.client;
   }
-}
-
-function grpcCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
 }
 
 const STATES: readonly DeliveryState[] = ['pending', 'delivered', 'resolved'];

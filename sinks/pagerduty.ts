@@ -7,11 +7,12 @@
 // The routing key is a secret: it is added to the body only at send time (never in `render`), and every reason
 // is scrubbed of it in case a server echoes it back.
 import type { Finding, Severity } from '../functions/findings/finding.js';
-import { parseRetryAfter, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
+import { isResolution, parseRetryAfter, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
+import { truncatePlain } from './text.js';
 import { networkReason } from './webhook.js';
 
-export const DEFAULT_PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
+const DEFAULT_PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
 
 export type PagerDutySeverity = 'critical' | 'error' | 'warning' | 'info';
 
@@ -61,14 +62,14 @@ export interface PagerDutyRenderOptions {
 }
 
 export function renderPagerDuty(finding: Finding, options: PagerDutyRenderOptions): PagerDutyEvent {
-  if (finding.status === 'resolved' || finding.resolution) return { event_action: 'resolve', dedup_key: finding.id };
+  if (isResolution(finding)) return { event_action: 'resolve', dedup_key: finding.id };
   return {
     event_action: 'trigger',
     dedup_key: finding.id,
     client: 'runwatch',
     ...(finding.links.console ? { client_url: finding.links.console } : {}),
     payload: {
-      summary: truncate(`[${finding.severity}] ${finding.title}: ${finding.summary}`, SUMMARY_MAX),
+      summary: truncatePlain(`[${finding.severity}] ${finding.title}: ${finding.summary}`, SUMMARY_MAX),
       source: options.source,
       severity: SEVERITY[finding.severity],
       timestamp: finding.eventTime,
@@ -114,21 +115,12 @@ function linksOf(finding: Finding): PagerDutyLink[] {
 }
 
 function capStrings(value: DetailValue): DetailValue {
-  if (typeof value === 'string') return truncate(value, DETAIL_STRING_MAX);
+  if (typeof value === 'string') return truncatePlain(value, DETAIL_STRING_MAX);
   if (Array.isArray(value)) return value.map(capStrings);
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [truncate(k, 256), capStrings(v as DetailValue)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [truncatePlain(k, 256), capStrings(v as DetailValue)]));
   }
   return value;
-}
-
-/** Cut to at most `max` UTF-16 units, never inside a surrogate pair, marking the cut with an ellipsis. */
-export function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let cut = max - 1;
-  const code = text.charCodeAt(cut - 1);
-  if (code >= 0xd800 && code <= 0xdbff) cut -= 1;
-  return `${text.slice(0, cut)}…`;
 }
 
 export interface PagerDutySinkOptions {
@@ -180,8 +172,7 @@ export class PagerDutySink implements Sink {
   private scrub(result: DeliveryResult): DeliveryResult {
     const key = this.options.routingKey;
     if (!key) return result;
-    if (result.status === 'failed') return { ...result, reason: result.reason.split(key).join('[routing key]') };
-    if (result.status === 'skipped') return { ...result, reason: result.reason.split(key).join('[routing key]') };
+    if (result.status !== 'delivered') return { ...result, reason: result.reason.split(key).join('[routing key]') };
     return result.ref?.includes(key) ? { status: 'delivered' } : result;
   }
 }
@@ -217,7 +208,7 @@ function parseBody(text: string): PagerDutyResponseBody {
 }
 
 function describeErrors(body: PagerDutyResponseBody): string {
-  const message = typeof body.message === 'string' ? `: ${truncate(body.message, 200)}` : '';
+  const message = typeof body.message === 'string' ? `: ${truncatePlain(body.message, 200)}` : '';
   const errors = Array.isArray(body.errors) ? body.errors.filter((e): e is string => typeof e === 'string') : [];
-  return `${message}${errors.length ? `; errors: ${errors.map((e) => truncate(e, 200)).join('; ')}` : ''}`;
+  return `${message}${errors.length ? `; errors: ${errors.map((e) => truncatePlain(e, 200)).join('; ')}` : ''}`;
 }

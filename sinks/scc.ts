@@ -18,9 +18,9 @@
 // (`runwatch scc create-source`, once) needs roles/securitycenter.sourcesEditor.
 import type { protos, v2 } from '@google-cloud/security-center';
 import type { EvidenceValue, Finding } from '../functions/findings/finding.js';
-import { messageOf, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
+import { isResolution, messageOf, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
-import { parseGrpcEndpoint, type GrpcEndpoint } from '../functions/grpcEndpoint.js';
+import { GRPC_STATUS, grpcCode, parseGrpcEndpoint, type GrpcEndpoint } from '../functions/grpcEndpoint.js';
 
 type SccFinding = protos.google.cloud.securitycenter.v2.IFinding;
 type ProtoValue = protos.google.protobuf.IValue;
@@ -29,7 +29,7 @@ type SccClientOptions = NonNullable<ConstructorParameters<typeof v2.SecurityCent
 type FindingClass = 'THREAT' | 'VULNERABILITY' | 'MISCONFIGURATION' | 'OBSERVATION';
 
 /** Without data residency, SCC v2 findings live in location `global`. */
-export const SCC_LOCATION = 'global';
+const SCC_LOCATION = 'global';
 
 const SOURCE_NAME = /^organizations\/(\d+)\/sources\/(\d+)$/;
 
@@ -183,7 +183,7 @@ export function parseSccEndpoint(value: string): SccEndpoint {
  * endpoint, or the local test server): that host; loopback hosts get insecure channel credentials, which gax uses
  * as they are, and an explicit universe domain, which stops the ADC / metadata-server probe it otherwise makes.
  */
-export async function createSccClient(endpoint?: SccEndpoint): Promise<SccClient> {
+async function createSccClient(endpoint?: SccEndpoint): Promise<SccClient> {
   const { v2: scc } = await import('@google-cloud/security-center');
   if (!endpoint) return new scc.SecurityCenterClient();
   const options: SccClientOptions = { apiEndpoint: endpoint.host, port: endpoint.port, universeDomain: 'googleapis.com' };
@@ -198,7 +198,7 @@ export async function createSccClient(endpoint?: SccEndpoint): Promise<SccClient
 // ---------------------------------------------------------------------------------------------------------------
 // Sink
 
-const RETRYABLE_CODES: ReadonlySet<number> = new Set([4 /* DEADLINE_EXCEEDED */, 8 /* RESOURCE_EXHAUSTED */, 14 /* UNAVAILABLE */]);
+const RETRYABLE_CODES: ReadonlySet<number> = new Set([GRPC_STATUS.DEADLINE_EXCEEDED, GRPC_STATUS.RESOURCE_EXHAUSTED, GRPC_STATUS.UNAVAILABLE]);
 
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 4, initialDelayMs: 250, maxDelayMs: 4_000, attemptTimeoutMs: 10_000, minAttemptMs: 250 };
 
@@ -229,7 +229,7 @@ export class SccSink implements Sink {
     } catch (error) {
       return { status: 'failed', retryable: false, reason: `cannot build the SCC finding: ${messageOf(error)}` };
     }
-    const resolve = finding.status === 'resolved' || finding.resolution !== undefined;
+    const resolve = isResolution(finding);
     return retryWithinDeadline((timeoutMs) => this.attempt(request, resolve, timeoutMs), context.deadlineMs, this.policy, this.clock);
   }
 
@@ -262,12 +262,6 @@ export function classifySccError(error: unknown): DeliveryResult {
   const code = grpcCode(error);
   const retryable = code !== undefined && RETRYABLE_CODES.has(code);
   return { status: 'failed', retryable, reason: `SCC call failed: ${messageOf(error)}` };
-}
-
-function grpcCode(error: unknown): number | undefined {
-  if (!error || typeof error !== 'object' || !('code' in error)) return undefined;
-  const code = (error as { code: unknown }).code;
-  return typeof code === 'number' ? code : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -23,9 +23,10 @@ import { ErrorCode, LogLevel, WebClient } from '@slack/web-api';
 import type { ContextBlock, HeaderBlock, KnownBlock, MrkdwnElement, PlainTextElement, SectionBlock } from '@slack/web-api';
 import type { SlackSinkConfig } from '../functions/config/types.js';
 import type { EvidenceValue, Finding, Severity } from '../functions/findings/finding.js';
-import { messageOf, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
+import { isResolution, messageOf, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import { sccConsoleUrl } from './scc.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
+import { isHighSurrogate, truncatePlain } from './text.js';
 
 export const SLACK_LIMITS = {
   headerText: 150,
@@ -74,21 +75,13 @@ const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202
 /** A surrogate without its pair: not text at all (the form encoding would turn it into U+FFFD anyway). */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
-export function neutralize(text: string): string {
+function neutralize(text: string): string {
   return text.replace(UNSAFE_CHARS, '\ufffd').replace(LONE_SURROGATE, '\ufffd');
 }
 
 /** The three characters Slack treats as control characters in mrkdwn; nothing else is entity-encoded. */
 export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-/** Cut to `max` UTF-16 units with an ellipsis, never inside a surrogate pair. */
-export function truncatePlain(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let cut = max - 1;
-  if (isHighSurrogate(text.charCodeAt(cut - 1))) cut -= 1;
-  return `${text.slice(0, cut)}…`;
 }
 
 /** Like truncatePlain, for escaped mrkdwn: never leaves a partial `&amp;` / `&lt;` / `&gt;` behind. */
@@ -100,10 +93,6 @@ export function truncateEscaped(text: string, max: number): string {
   if (amp >= 0 && cut - amp < 5 && text.indexOf(';', amp) >= cut) cut = amp;
   if (isHighSurrogate(text.charCodeAt(cut - 1))) cut -= 1;
   return `${text.slice(0, cut)}…`;
-}
-
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
 }
 
 /**
@@ -162,7 +151,7 @@ export function parseSlackRef(ref: string | undefined): SlackRef | undefined {
 }
 
 export function renderSlack(finding: Finding, options: SlackRenderOptions): SlackMessage {
-  const resolved = finding.status === 'resolved' || finding.resolution !== undefined;
+  const resolved = isResolution(finding);
   if (resolved && options.thread) return renderThreadReply(finding, options.thread);
   const headline = resolved ? `${RESOLVED_MARK} Resolved · ${finding.title}` : `${SEVERITY_MARK[finding.severity] ?? ''} ${finding.severity} · ${finding.title}`;
   const blocks: KnownBlock[] = [
@@ -243,7 +232,7 @@ function evidenceBlocks(finding: Finding): SectionBlock[] {
 }
 
 /** "Change: before → after" first (what the reader wants), then every evidence entry. */
-export function evidenceLines(finding: Finding): string[] {
+function evidenceLines(finding: Finding): string[] {
   const change = changeOf(finding);
   const rest = Object.entries(finding.evidence).filter(([key]) => key !== 'before' && key !== 'after');
   return [...(change ? [`Change: ${change}`] : []), ...rest.map(([key, value]) => `${key}: ${formatValue(value)}`)];
@@ -331,7 +320,7 @@ export class SlackSink implements Sink {
 
   async deliver(finding: Finding, context: DeliveryContext): Promise<DeliveryResult> {
     // Only a resolution replies in a thread; it goes where the original went, whatever the config says now.
-    const resolving = finding.status === 'resolved' || finding.resolution !== undefined;
+    const resolving = isResolution(finding);
     const thread = resolving ? parseSlackRef(context.previousRef) : undefined;
     const channel = thread?.channel ?? slackChannelFor(finding, this.options.config);
     if (!channel) {

@@ -5,7 +5,7 @@
 // 2xx delivered; 408, 429, 5xx and network errors retryable (Retry-After honoured); any other status permanent.
 // Redirects are not followed (the signature covers the body, not a URL we did not choose). Neither the URL (it
 // may carry a token) nor the secret ever appears in a result.
-import { createHmac } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Finding } from '../functions/findings/finding.js';
 import { messageOf, parseRetryAfter, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
@@ -26,8 +26,17 @@ export interface WebhookSinkOptions {
 
 const DEFAULT_RETRY: Omit<RetryPolicy, 'attemptTimeoutMs'> = { maxAttempts: 3, initialDelayMs: 500, maxDelayMs: 4_000, minAttemptMs: 250 };
 
-export function signBody(body: string, secret: string): string {
-  return `sha256=${createHmac('sha256', secret).update(body, 'utf8').digest('hex')}`;
+/** The `X-Runwatch-Signature` value for a body: a string is signed as its UTF-8 bytes, bytes as they are. */
+export function signBody(body: string | Uint8Array, secret: string): string {
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  return `sha256=${createHmac('sha256', secret).update(bytes).digest('hex')}`;
+}
+
+/** For a receiver: does `header` sign `body` (the bytes as received) under `secret`? Compared in constant time. */
+export function verifySignature(body: string | Uint8Array, header: string, secret: string): boolean {
+  const given = Buffer.from(header);
+  const expected = Buffer.from(signBody(body, secret));
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 /** The request for one finding. Pure: the body is the finding JSON, byte for byte what the signature covers. */

@@ -4,7 +4,7 @@
 import { asObject, asString, at, type JsonObject } from './json.js';
 import type { EntryKey } from '../model/change.js';
 
-export const AUDIT_LOG_TYPE = 'type.googleapis.com/google.cloud.audit.AuditLog';
+const AUDIT_LOG_TYPE = 'type.googleapis.com/google.cloud.audit.AuditLog';
 
 export type LogKind = 'activity' | 'system_event' | 'data_access' | 'policy' | 'other';
 
@@ -44,6 +44,13 @@ export function readEnvelope(value: unknown): EnvelopeResult {
       payload: payload && (type === AUDIT_LOG_TYPE || (type === undefined && looksLikeAuditLog(payload))) ? payload : undefined,
     },
   };
+}
+
+const LOG_NAME_PROJECT = /^projects\/([^/]+)\/logs\//;
+
+/** The project of a log name `projects/PROJECT/logs/LOG_ID`; undefined for other parents (folders, organizations). */
+export function projectOfLogName(logName: string): string | undefined {
+  return LOG_NAME_PROJECT.exec(logName)?.[1];
 }
 
 function looksLikeAuditLog(payload: JsonObject): boolean {

@@ -1,4 +1,6 @@
 // 64-bit FNV-1a over UTF-16 code units, as 16 hex characters. Fast, deterministic, not cryptographic.
+import { memoize } from './memo.js';
+
 const OFFSET_HI = 0xcbf29ce4;
 const OFFSET_LO = 0x84222325;
 const TWO_TO_MINUS_32 = 2.3283064365386963e-10;
@@ -37,16 +39,11 @@ export function fnv1a(text: string): string {
  * fnv1a(`${a}\u0000${b}\u0000${c}`) without building the text, with the state after `a\u0000` cached: FNV is
  * sequential, so a first part shared by many inputs (a log name) is hashed once.
  */
-const prefixStates = new Map<string, [number, number]>();
 const PREFIX_LIMIT = 1_000;
+const prefixState = memoize((a: string) => step('\u0000', ...step(a, OFFSET_HI, OFFSET_LO)), PREFIX_LIMIT);
 
 export function fnv1aJoined(a: string, b: string, c: string): string {
-  let state = prefixStates.get(a);
-  if (state === undefined) {
-    state = step('\u0000', ...step(a, OFFSET_HI, OFFSET_LO));
-    if (prefixStates.size >= PREFIX_LIMIT) prefixStates.clear();
-    prefixStates.set(a, state);
-  }
+  const state = prefixState(a);
   let [hi, lo] = step(b, state[0], state[1]);
   [hi, lo] = step('\u0000', hi, lo);
   [hi, lo] = step(c, hi, lo);

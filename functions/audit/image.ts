@@ -3,16 +3,26 @@
 import dockerReference from '@swimlane/docker-reference';
 import { isDigest } from '@swimlane/docker-reference/lib/digest.js';
 import type { ImageRef } from '../model/change.js';
-import { asObject, asString } from './json.js';
+import { asObject, asString, stringIn, type JsonObject } from './json.js';
+import { memoize } from './memo.js';
 
 /**
  * The grammar is `name [":" tag] ["@" digest]`. Only the name needs the library's familiar-name rules (implicit
  * `docker.io`, `library/`, lowercase); it is parsed once per name and cached, because a service deploys the same
  * name again and again with a new tag or digest each time. Tag and digest are checked with the grammar's own rules.
  */
-const names = new Map<string, { readonly domain: string; readonly path: string } | null>();
 const CACHE_LIMIT = 10_000;
 const TAG = /^[\w][\w.-]{0,127}$/;
+
+const parseName = memoize((name: string): { readonly domain: string; readonly path: string } | undefined => {
+  try {
+    const ref = dockerReference.parseFamiliarName(name);
+    if (ref.domain && ref.repository && !ref.tag && !ref.digest) return { domain: ref.domain, path: ref.repository };
+  } catch {
+    // Not a valid name: remembered as such.
+  }
+  return undefined;
+}, CACHE_LIMIT);
 
 /** Parses an image reference; undefined when it is not a valid reference (the caller reports it as unknown). */
 export function parseImage(reference: string): ImageRef | undefined {
@@ -41,21 +51,6 @@ export function parseImage(reference: string): ImageRef | undefined {
   return image;
 }
 
-function parseName(name: string): { readonly domain: string; readonly path: string } | undefined {
-  const cached = names.get(name);
-  if (cached !== undefined) return cached ?? undefined;
-  let parsed: { domain: string; path: string } | null = null;
-  try {
-    const ref = dockerReference.parseFamiliarName(name);
-    if (ref.domain && ref.repository && !ref.tag && !ref.digest) parsed = { domain: ref.domain, path: ref.repository };
-  } catch {
-    parsed = null;
-  }
-  if (names.size >= CACHE_LIMIT) names.clear();
-  names.set(name, parsed);
-  return parsed ?? undefined;
-}
-
 /** Distinct parsed images of a container list; unparseable references are dropped. */
 export function imagesOf(containers: readonly unknown[]): ImageRef[] {
   const out: ImageRef[] = [];
@@ -65,4 +60,21 @@ export function imagesOf(containers: readonly unknown[]): ImageRef[] {
     if (image && !out.some((i) => i.reference === image.reference)) out.push(image);
   }
   return out;
+}
+
+const USER_IMAGE = 'client.knative.dev/user-image';
+
+/**
+ * The images of a container list, else the `client.knative.dev/user-image` annotation: some clients record the image
+ * only there. The template's annotation comes first (it is per revision), then the service's.
+ */
+export function imagesOrAnnotated(
+  containers: readonly unknown[],
+  templateAnnotations: JsonObject | undefined,
+  annotations: JsonObject | undefined,
+): ImageRef[] {
+  const images = imagesOf(containers);
+  if (images.length > 0) return images;
+  const annotated = stringIn(templateAnnotations, USER_IMAGE) ?? stringIn(annotations, USER_IMAGE);
+  return annotated ? imagesOf([{ image: annotated }]) : images;
 }

@@ -28,6 +28,12 @@ export function asNumber(value: unknown): number | undefined {
   return undefined;
 }
 
+/** A string of decimal digits (a project number, as `metadata.namespace` carries it), else undefined. */
+export function numeric(value: unknown): string | undefined {
+  const s = asString(value);
+  return s && /^\d+$/.test(s) ? s : undefined;
+}
+
 /** Reads `value[a][b][c][d]`; undefined as soon as a step is not an object. Fixed arity: no array per call. */
 export function at(value: unknown, a: string, b?: string, c?: string, d?: string): unknown {
   let current = step(value, a);
@@ -40,7 +46,7 @@ export function at(value: unknown, a: string, b?: string, c?: string, d?: string
 }
 
 function step(value: unknown, key: string): unknown {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as JsonObject)[key] : undefined;
+  return asObject(value)?.[key];
 }
 
 /**
@@ -66,13 +72,13 @@ function camelToSnake(key: string): string {
 
 /** A string value of a map-like object (labels, annotations), empty strings included; undefined otherwise. */
 export function stringIn(object: JsonObject | undefined, key: string): string | undefined {
-  if (!object || !Object.hasOwn(object, key)) return undefined;
-  const value = object[key];
+  // No own-property check needed: nothing an object inherits from Object.prototype is a string.
+  const value = object?.[key];
   return typeof value === 'string' ? value : undefined;
 }
 
 /** String values of a map-like object (labels, annotations); non-string values, and keys `keep` refuses, are dropped. */
-export function stringMap(value: unknown, keep?: (key: string) => boolean): Record<string, string> {
+function stringMap(value: unknown, keep?: (key: string) => boolean): Record<string, string> {
   const object = asObject(value);
   const out: Record<string, string> = {};
   if (!object) return out;
@@ -98,7 +104,6 @@ function isUserLabel(key: string): boolean {
 
 /** Canonical JSON (sorted keys): equal for equal data whatever the key order of the source. */
 export function canonicalJson(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) {
     let out = '[';

@@ -18,9 +18,9 @@ import {
   type RuntimeServiceAccount,
   type ServiceRef,
 } from '../model/change.js';
-import { readEnvelope, type Envelope } from './entry.js';
-import { imagesOf } from './image.js';
-import { asArray, asBoolean, asObject, asString, at, canonicalJson, field, stringIn, userLabels, type JsonObject } from './json.js';
+import { projectOfLogName, readEnvelope, type Envelope } from './entry.js';
+import { imagesOf, imagesOrAnnotated } from './image.js';
+import { asArray, asBoolean, asObject, asString, at, canonicalJson, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
 import { hash } from 'node:crypto';
 import { readRevisionObservation, type RevisionObservation } from './systemEvent.js';
 
@@ -137,7 +137,7 @@ function common(env: Envelope, pp: JsonObject, annotations?: JsonObject): Pick<D
   };
 }
 
-export function principalOf(pp: JsonObject): Principal | undefined {
+function principalOf(pp: JsonObject): Principal | undefined {
   const auth = asObject(pp['authenticationInfo']);
   const id = asString(auth?.['principalEmail']) ?? asString(auth?.['principalSubject']);
   if (!id) return undefined;
@@ -176,7 +176,7 @@ function clientFromUserAgent(ua: string | undefined): string | undefined {
 
 const SERVICE_PATH = /^(?:namespaces\/([^/]+)|projects\/([^/]+)\/locations\/([^/]+))\/services\/([^/]+)$/;
 
-export function serviceTarget(env: Envelope, pp: JsonObject, knative: JsonObject | undefined): ServiceRef | undefined {
+function serviceTarget(env: Envelope, pp: JsonObject, knative: JsonObject | undefined): ServiceRef | undefined {
   const labels = asObject(at(env.entry, 'resource', 'labels'));
   const resourceName = asString(pp['resourceName']) ?? '';
   const parsed = SERVICE_PATH.exec(resourceName) ?? SERVICE_PATH.exec(asString(at(pp, 'request', 'name')) ?? '');
@@ -194,7 +194,7 @@ export function serviceTarget(env: Envelope, pp: JsonObject, knative: JsonObject
     parsed?.[1] ??
     parsed?.[2] ??
     v2Name?.[2] ??
-    /^projects\/([^/]+)\/logs\//.exec(env.key.logName)?.[1];
+    projectOfLogName(env.key.logName);
   if (!service || !project) return undefined;
   const location =
     asString(labels?.['location']) ??
@@ -209,11 +209,6 @@ export function serviceTarget(env: Envelope, pp: JsonObject, knative: JsonObject
 
 function firstString(value: unknown): string | undefined {
   return asString(asArray(value)[0]);
-}
-
-function numeric(value: unknown): string | undefined {
-  const s = asString(value);
-  return s && /^\d+$/.test(s) ? s : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -261,8 +256,6 @@ interface DeployFacts {
   readonly operationId?: string;
 }
 
-const USER_IMAGE = 'client.knative.dev/user-image';
-
 /** v1: a Knative Service (a full PUT) in the request, echoed with server fields in the response. */
 function v1Facts(pp: JsonObject): DeployFacts {
   const response = asObject(pp['response']);
@@ -279,12 +272,7 @@ function v1Facts(pp: JsonObject): DeployFacts {
     const email = asString(templateSpec?.['serviceAccountName']);
     serviceAccount = email ? runtimeServiceAccountFromEmail(email) : defaultComputeServiceAccount(undefined);
   }
-  let images = imagesOf(asArray(templateSpec?.['containers']));
-  if (images.length === 0) {
-    // Some clients record the image only as an annotation (template first: it is per revision).
-    const annotated = stringIn(templateAnnotations, USER_IMAGE) ?? stringIn(annotations, USER_IMAGE);
-    if (annotated) images = imagesOf([{ image: annotated }]);
-  }
+  const images = imagesOrAnnotated(asArray(templateSpec?.['containers']), templateAnnotations, annotations);
   const ingress = ingressOf(stringIn(annotations, 'run.googleapis.com/ingress'));
   const binauthzPolicy = stringIn(annotations, 'run.googleapis.com/binary-authorization');
   const breakglass = stringIn(annotations, 'run.googleapis.com/binary-authorization-breakglass');
@@ -303,9 +291,7 @@ function v1Facts(pp: JsonObject): DeployFacts {
     images,
     labels,
     ingress,
-    ...(binauthzPolicy || breakglass
-      ? { binaryAuthorization: { policy: binauthzPolicy, breakglassJustification: breakglass } }
-      : {}),
+    binaryAuthorization: binauthzPolicy || breakglass ? { policy: binauthzPolicy, breakglassJustification: breakglass } : undefined,
     invokerIamDisabled,
     operationId,
   };
@@ -415,7 +401,7 @@ function projectIamChange(env: Envelope, pp: JsonObject): ParseResult {
   const project =
     asString(at(env.entry, 'resource', 'labels', 'project_id')) ??
     /^projects\/([^/]+)$/.exec(resourceName)?.[1] ??
-    /^projects\/([^/]+)\/logs\//.exec(env.key.logName)?.[1];
+    projectOfLogName(env.key.logName);
   if (!project) return { kind: 'skipped', reason: 'no-service', detail: 'project SetIamPolicy without a project' };
   return { kind: 'change', change: iamChange(env, pp, 'project', { project, service: '*' }) };
 }

@@ -10,9 +10,9 @@ import {
   type RuntimeServiceAccount,
   type ServiceRef,
 } from '../model/change.js';
-import type { Envelope } from './entry.js';
-import { asArray, asNumber, asObject, asString, at, stringIn, userLabels, type JsonObject } from './json.js';
-import { imagesOf } from './image.js';
+import { projectOfLogName, type Envelope } from './entry.js';
+import { asArray, asNumber, asObject, asString, at, numeric, stringIn, userLabels, type JsonObject } from './json.js';
+import { imagesOrAnnotated } from './image.js';
 
 export interface RevisionObservation {
   readonly key: EntryKey;
@@ -41,7 +41,6 @@ export interface RevisionObservation {
   readonly managedByCloudFunctions: boolean;
 }
 
-const USER_IMAGE = 'client.knative.dev/user-image';
 const REVISION_PATH = /^namespaces\/([^/]+)\/revisions\/([^/]+)$/;
 const SERVICE_PATH = /^namespaces\/([^/]+)\/services\/([^/]+)$/;
 
@@ -61,11 +60,11 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
   const metadata = asObject(response?.['metadata']);
   const metaLabels = asObject(metadata?.['labels']);
   const annotations = asObject(metadata?.['annotations']);
-  const project = asString(labels?.['project_id']) ?? revisionMatch?.[1] ?? serviceMatch?.[1] ?? /^projects\/([^/]+)\/logs\//.exec(env.key.logName)?.[1];
+  const project = asString(labels?.['project_id']) ?? revisionMatch?.[1] ?? serviceMatch?.[1] ?? projectOfLogName(env.key.logName);
   const service = asString(labels?.['service_name']) ?? stringIn(metaLabels, 'serving.knative.dev/service') ?? serviceMatch?.[2] ?? (level === 'service' ? asString(metadata?.['name']) : undefined);
   if (!project || !service) return undefined;
   const location = asString(labels?.['location']) ?? stringIn(metaLabels, 'cloud.googleapis.com/location');
-  const projectNumber = /^\d+$/.test(asString(metadata?.['namespace']) ?? '') ? asString(metadata?.['namespace']) : undefined;
+  const projectNumber = numeric(metadata?.['namespace']);
   const target: ServiceRef = { project, service, location, projectNumber };
 
   // Revision: spec is the revision spec. Service: the template inside the service spec.
@@ -77,11 +76,7 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
       ? (asString(labels?.['revision_name']) ?? revisionMatch?.[2] ?? asString(metadata?.['name']))
       : (asString(status?.['latestCreatedRevisionName']) ?? asString(templateMeta?.['name']));
 
-  let images = imagesOf(asArray(spec?.['containers']));
-  if (images.length === 0) {
-    const annotated = stringIn(asObject(templateMeta?.['annotations']), USER_IMAGE) ?? stringIn(annotations, USER_IMAGE);
-    if (annotated) images = imagesOf([{ image: annotated }]);
-  }
+  const images = imagesOrAnnotated(asArray(spec?.['containers']), asObject(templateMeta?.['annotations']), annotations);
   const digestRef = asString(status?.['imageDigest']) ?? asString(at(asArray(status?.['containerStatuses'])[0], 'imageDigest'));
   const email = asString(spec?.['serviceAccountName']);
   let serviceAccount: RuntimeServiceAccount | undefined;

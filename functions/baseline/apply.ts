@@ -6,24 +6,19 @@ import { emptyBaseline, record, valueBefore, type ServiceBaseline } from './stat
 /** A baseline being built: what applyChangeTo changes in place. */
 export type MutableBaseline = { -readonly [K in keyof ServiceBaseline]: ServiceBaseline[K] };
 
-export function applyChange(current: ServiceBaseline | undefined, change: Change): ServiceBaseline {
-  const next: MutableBaseline = { ...(current ?? emptyBaseline()) };
-  return applyChangeTo(next, change) ? next : (current ?? next);
-}
-
 /**
- * Folds the change into `target` in place; false when it changes nothing. Histories and maps are replaced, never
+ * Folds the change into `target` in place (some changes change nothing). Histories and maps are replaced, never
  * mutated (they may be shared with a stored baseline).
  */
-export function applyChangeTo(target: MutableBaseline, change: Change): boolean {
+export function applyChangeTo(target: MutableBaseline, change: Change): void {
   const t = change.timeMs;
-  if (target.deletedAtMs !== undefined && t < target.deletedAtMs) return false; // a late entry about the old service
+  if (target.deletedAtMs !== undefined && t < target.deletedAtMs) return; // a late entry about the old service
   switch (change.kind) {
     case 'delete': {
       const lastChangeMs = Math.max(target.lastChangeMs, t);
       for (const key of Object.keys(target)) delete (target as Record<string, unknown>)[key];
       Object.assign(target, emptyBaseline(), { lastChangeMs, deletedAtMs: t });
-      return true;
+      return;
     }
     case 'deploy': {
       let repositories = target.repositories;
@@ -40,14 +35,14 @@ export function applyChangeTo(target: MutableBaseline, change: Change): boolean 
       target.repositories = repositories;
       if (change.invokerIamDisabled !== undefined) target.invokerIamDisabled = record(target.invokerIamDisabled, t, change.invokerIamDisabled);
       if (change.ingress) target.ingress = record(target.ingress, t, change.ingress);
-      return true;
+      return;
     }
     case 'iam-policy': {
       const after = publicInvokersAfter(target, change);
-      if (after === undefined) return false;
+      if (after === undefined) return;
       target.lastChangeMs = Math.max(target.lastChangeMs, t);
       target.publicInvokers = record(target.publicInvokers, t, after);
-      return true;
+      return;
     }
   }
 }

@@ -15,6 +15,7 @@
 //
 // The client library is imported on first use, not at module load, to keep the function's cold start small.
 import type { DocumentData, Firestore, Settings } from '@google-cloud/firestore';
+import { canonicalJson } from '../audit/json.js';
 import type { ServiceBaseline } from './state.js';
 import type { BaselineStore, BeforeCommit, TransactionOutcome } from './store.js';
 import type { DueIndex } from '../pipeline.js';
@@ -84,7 +85,9 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
         const outcome = fn(current);
         // Publishing inside the transaction: a failure aborts it, so the redelivered entry is applied again.
         if (beforeCommit) await beforeCommit(outcome.result);
-        // A change already folded in (a redelivery) leaves the baseline as it is: nothing to write.
+        // A change already folded in (a redelivery) leaves the baseline as it is: nothing to write. Compared with
+        // keys sorted (Firestore may return map keys in another order than they were written) and undefined dropped
+        // (the stored document never has them: ignoreUndefinedProperties).
         if (outcome.next && !(current !== undefined && canonicalJson(outcome.next) === canonicalJson(current))) tx.set(ref, documentOf(key, outcome.next));
         return outcome.result;
       },
@@ -140,11 +143,4 @@ function readBaseline(data: DocumentData | undefined, key: string): ServiceBasel
     throw new BaselineDocumentError(`baseline document for ${key} has no version 1 baseline; refusing to overwrite it`);
   }
   return baseline as ServiceBaseline;
-}
-
-/** JSON with object keys sorted: Firestore may return map keys in another order than they were written. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
 }

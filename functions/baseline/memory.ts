@@ -10,16 +10,18 @@ export class MemoryBaselineStore implements BaselineStore {
   }
 
   async transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, beforeCommit?: BeforeCommit<R>): Promise<R> {
-    if (!beforeCommit) return this.transactSync(key, fn);
     const outcome = fn(this.data.get(key));
-    await beforeCommit(outcome.result);
-    if (outcome.next) this.data.set(key, outcome.next);
-    return outcome.result;
+    // Without a beforeCommit nothing is awaited: the baseline is stored before transact returns, as by transactSync.
+    if (beforeCommit) await beforeCommit(outcome.result);
+    return this.commit(key, outcome);
   }
 
   /** The same as transact, without a promise: replay runs millions of these. */
   transactSync<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>): R {
-    const outcome = fn(this.data.get(key));
+    return this.commit(key, fn(this.data.get(key)));
+  }
+
+  private commit<R>(key: string, outcome: TransactionOutcome<R>): R {
     if (outcome.next) this.data.set(key, outcome.next);
     return outcome.result;
   }

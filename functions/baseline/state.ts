@@ -37,8 +37,6 @@ export interface ServiceBaseline {
   readonly open?: readonly OpenFinding[];
   /** Digests of the entries already applied (newest last), so a redelivered entry changes nothing. */
   readonly seen?: readonly string[];
-  /** Set when a Cloud Functions (2nd gen) service agent manages this service. */
-  readonly managedBy?: 'cloud-functions';
 }
 
 /** How many points of each history are kept; older ones only matter for very late arrivals. */
@@ -63,9 +61,7 @@ export function record<T>(history: readonly TimePoint<T>[], t: number, v: T): Ti
   const last = history[history.length - 1];
   if (last === undefined || last.t < t) {
     // The common case: a newer point goes at the end.
-    const out = history.length >= HISTORY_LIMIT ? history.slice(history.length - HISTORY_LIMIT + 1) : history.slice();
-    out.push({ t, v });
-    return out;
+    return appendBounded(history, { t, v }, HISTORY_LIMIT);
   }
   const out = history.slice();
   let i = out.length;
@@ -73,6 +69,13 @@ export function record<T>(history: readonly TimePoint<T>[], t: number, v: T): Ti
   if (i > 0 && out[i - 1]!.t === t) out[i - 1] = { t, v };
   else out.splice(i, 0, { t, v });
   return out.length > HISTORY_LIMIT ? out.slice(out.length - HISTORY_LIMIT) : out;
+}
+
+/** A copy of `list` with `item` appended, keeping the newest `limit` (a copy: `list` may be shared with a stored baseline). */
+export function appendBounded<T>(list: readonly T[], item: T, limit: number): T[] {
+  const out = list.length >= limit ? list.slice(list.length - limit + 1) : list.slice();
+  out.push(item);
+  return out;
 }
 
 /** True when a repository was first seen strictly before `t`. */

@@ -3,28 +3,16 @@
 // Answers are remembered per value (a bounded memo): the same few repositories, principals and services come back
 // on every deploy, and a picomatch call costs a microsecond or more.
 import picomatch from 'picomatch';
+import { memoize } from '../audit/memo.js';
 
 const MEMO_LIMIT = 10_000;
-
-function memoized(match: (value: string) => boolean): (value: string) => boolean {
-  const memo = new Map<string, boolean>();
-  return (value) => {
-    let answer = memo.get(value);
-    if (answer === undefined) {
-      answer = match(value);
-      if (memo.size >= MEMO_LIMIT) memo.clear();
-      memo.set(value, answer);
-    }
-    return answer;
-  };
-}
 
 const matcherCache = new WeakMap<readonly string[], (value: string) => boolean>();
 
 export function globMatcher(globs: readonly string[]): (value: string) => boolean {
   let matcher = matcherCache.get(globs);
   if (!matcher) {
-    matcher = globs.length === 0 ? () => false : memoized(picomatch(globs as string[], { dot: true }));
+    matcher = globs.length === 0 ? () => false : memoize<string, boolean>(picomatch(globs as string[], { dot: true }), MEMO_LIMIT);
     matcherCache.set(globs, matcher);
   }
   return matcher;
@@ -35,7 +23,7 @@ const singleCache = new Map<string, (value: string) => boolean>();
 export function globMatches(glob: string, value: string): boolean {
   let matcher = singleCache.get(glob);
   if (!matcher) {
-    matcher = memoized(picomatch(glob, { dot: true }));
+    matcher = memoize<string, boolean>(picomatch(glob, { dot: true }), MEMO_LIMIT);
     singleCache.set(glob, matcher);
   }
   return matcher(value);

@@ -24,8 +24,8 @@
 // function's service account.
 import type { protos, v2 } from '@google-cloud/run';
 import type { RevisionObservation } from '../audit/systemEvent.js';
-import { imagesOf, parseImage } from '../audit/image.js';
-import { userLabels } from '../audit/json.js';
+import { imagesOf } from '../audit/image.js';
+import { asObject, stringIn, userLabels } from '../audit/json.js';
 import {
   defaultComputeServiceAccount,
   runtimeServiceAccountFromEmail,
@@ -137,14 +137,14 @@ export function observationOfRevision(write: DeployChange, revision: Revision, n
   const timeMs = createdMs ?? nowMs;
   const time = new Date(timeMs).toISOString();
   const key: EntryKey = { logName: ADMIN_API_LOG_NAME, timestamp: time, insertId: name || `${write.target.service}@${time}` };
-  const annotations = stringRecord(revision.annotations);
-  const labels = stringRecord(revision.labels);
+  const annotations = asObject(revision.annotations);
+  const labels = asObject(revision.labels);
   const images = imagesOf(revision.containers ?? []);
   const email = revision.serviceAccount || undefined;
   const serviceAccount: RuntimeServiceAccount = email ? runtimeServiceAccountFromEmail(email) : defaultComputeServiceAccount(write.target.projectNumber);
   const ready = readyCondition(revision.conditions ?? []);
-  const operationId = annotations['run.googleapis.com/operation-id'];
-  const clientName = annotations['run.googleapis.com/client-name'];
+  const operationId = stringIn(annotations, 'run.googleapis.com/operation-id');
+  const clientName = stringIn(annotations, 'run.googleapis.com/client-name');
   const creator = revision.creator || undefined;
   const imageDigest = digestOf(images);
   return {
@@ -164,15 +164,14 @@ export function observationOfRevision(write: DeployChange, revision: Revision, n
     ...(clientName ? { clientName } : {}),
     deleting: timestampMs(revision.deleteTime) !== undefined,
     ...(creator ? { creator } : {}),
-    managedByCloudFunctions: labels['goog-managed-by'] === 'cloudfunctions',
+    managedByCloudFunctions: stringIn(labels, 'goog-managed-by') === 'cloudfunctions',
   };
 }
 
 /** `name@sha256:...` of the first container, when it was deployed by digest (v2 revisions report no resolved digest). */
 function digestOf(images: readonly ImageRef[]): string | undefined {
   const first = images[0];
-  const parsed = first ? parseImage(first.reference) : undefined;
-  return parsed?.digest ? `${parsed.name}@${parsed.digest}` : undefined;
+  return first?.digest ? `${first.name}@${first.digest}` : undefined;
 }
 
 const CONDITION_FAILED = 3;
@@ -203,10 +202,4 @@ function timestampMs(ts: protos.google.protobuf.ITimestamp | null | undefined): 
   const seconds = Number(ts.seconds);
   if (!Number.isFinite(seconds) || seconds <= 0) return undefined;
   return seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
-}
-
-function stringRecord(value: { [k: string]: string } | null | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(value ?? {})) if (typeof v === 'string') out[k] = v;
-  return out;
 }

@@ -195,6 +195,13 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
   };
 }
 
+/** Index of the rollout opened first (the first of equals), or -1 when there is none. */
+export function oldestRollout(rollouts: readonly Rollout[]): number {
+  let oldest = rollouts.length > 0 ? 0 : -1;
+  for (let i = 1; i < rollouts.length; i++) if (rollouts[i]!.openedMs < rollouts[oldest]!.openedMs) oldest = i;
+  return oldest;
+}
+
 export function isComplete(rollout: Rollout): boolean {
   return rollout.write !== undefined && rollout.observed?.ready !== undefined;
 }

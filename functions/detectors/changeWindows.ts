@@ -1,6 +1,7 @@
 // Change windows and freezes, evaluated on the wall clock of the configured IANA zone (luxon does the
 // zone arithmetic, so DST transitions are handled: a 09:00 window is 09:00 local in summer and in winter).
 import { DateTime, IANAZone } from 'luxon';
+import { memoize } from '../audit/memo.js';
 import type { ChangeWindow, Day, Freeze } from '../config/types.js';
 
 const DAYS: readonly Day[] = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
@@ -29,7 +30,7 @@ function minutes(hhmm: string): number {
 }
 
 /** Is the local time inside `[start, end)` on one of the days? An end at or before start runs past midnight. */
-export function inWindow(window: ChangeWindow, day: Day, minuteOfDay: number): boolean {
+function inWindow(window: ChangeWindow, day: Day, minuteOfDay: number): boolean {
   const start = minutes(window.start);
   const end = minutes(window.end);
   if (start < end) return window.days.includes(day) && minuteOfDay >= start && minuteOfDay < end;
@@ -56,19 +57,16 @@ export function freezeBounds(freeze: Freeze, zone: string): { start: number; end
 // Zone offsets change only at transitions, which every IANA zone places on a quarter hour: the offset is
 // looked up once per (zone, 15-minute slot) and the wall clock computed with plain Date arithmetic.
 const SLOT_MS = 15 * 60 * 1000;
-const offsetCache = new Map<string, Map<number, number>>();
+const SLOTS_PER_ZONE = 50_000;
+const offsetCache = new Map<string, (slot: number) => number>();
 
 function offsetMinutes(zone: string, timeMs: number): number {
-  let slots = offsetCache.get(zone);
-  if (!slots) offsetCache.set(zone, (slots = new Map()));
-  const slot = Math.floor(timeMs / SLOT_MS);
-  let offset = slots.get(slot);
-  if (offset === undefined) {
-    offset = IANAZone.create(zone).offset(slot * SLOT_MS);
-    if (slots.size > 50_000) slots.clear();
-    slots.set(slot, offset);
+  let offsetOfSlot = offsetCache.get(zone);
+  if (!offsetOfSlot) {
+    offsetOfSlot = memoize((slot: number) => IANAZone.create(zone).offset(slot * SLOT_MS), SLOTS_PER_ZONE);
+    offsetCache.set(zone, offsetOfSlot);
   }
-  return offset;
+  return offsetOfSlot(Math.floor(timeMs / SLOT_MS));
 }
 
 function formatLocal(localMs: number, offset: number): string {

@@ -17,6 +17,12 @@ export const SERVICE_IAM_METHODS: readonly AuditMethod[] = [
 
 export const PROJECT_IAM_METHODS: readonly AuditMethod[] = [{ serviceName: 'cloudresourcemanager.googleapis.com', methodName: 'SetIamPolicy' }];
 
+/** Cloud Functions (gen2) write their backing Cloud Run services through these; read when `cloudFunctions.watch`. */
+export const CLOUD_FUNCTIONS_METHODS: readonly AuditMethod[] = [
+  { serviceName: RUN, methodName: 'google.cloud.serverless.internal.InternalServices.CreateInternalService' },
+  { serviceName: RUN, methodName: 'google.cloud.serverless.internal.InternalServices.ReplaceInternalService' },
+];
+
 /** Deletes reset a service's baseline, so every rule that keeps one reads them. */
 export const DELETE_METHODS: readonly AuditMethod[] = [
   { serviceName: RUN, methodName: 'google.cloud.run.v1.Services.DeleteService' },

@@ -28,7 +28,10 @@ export const newImageRepository: Detector<'new-image-repository'> = {
     const trusted = globMatcher(settings.trustedRepositories);
     const firstDeploy = !anyRepositoryBefore(baseline, change.timeMs);
     if (firstDeploy && settings.trustedRepositories.length === 0) return [];
-    const known = (): string[] => (baseline ? Object.keys(baseline.repositories).filter((r) => repositorySeenBefore(baseline, r, change.timeMs)).sort() : []);
+    // The repositories the service used before, listed in evidence: computed on the first detection only.
+    let knownRepositories: string[] | undefined;
+    const known = (): string[] =>
+      (knownRepositories ??= baseline ? Object.keys(baseline.repositories).filter((r) => repositorySeenBefore(baseline, r, change.timeMs)).sort() : []);
     const detections: Detection[] = [];
     const reported = new Set<string>();
     for (const image of change.images) {

@@ -31,15 +31,16 @@ export const offWindowDeploy: Detector<'off-window-deploy'> = {
     const who = change.principal?.id ?? 'an unknown principal';
     const where = serviceLabel(change.target);
     const dedupKey = [baselineKey(change.target), change.revision ?? change.time];
+    const localTime = verdict.localTime();
     if (verdict.freeze) {
       const { start, end } = freezeBounds(verdict.freeze, config.timezone);
       return [
         {
           severity: 'HIGH',
           title: 'Deploy during a change freeze',
-          summary: `${who} deployed ${where} at ${verdict.localTime()} during the freeze${verdict.freeze.reason ? ` "${verdict.freeze.reason}"` : ''}.`,
+          summary: `${who} deployed ${where} at ${localTime} during the freeze${verdict.freeze.reason ? ` "${verdict.freeze.reason}"` : ''}.`,
           evidence: {
-            localTime: verdict.localTime(),
+            localTime,
             timezone: config.timezone,
             freeze: verdict.freeze.reason ?? 'freeze',
             freezeStart: new Date(start).toISOString(),
@@ -55,9 +56,9 @@ export const offWindowDeploy: Detector<'off-window-deploy'> = {
       {
         severity: 'MEDIUM',
         title: 'Deploy outside a change window',
-        summary: `${who} deployed ${where} at ${verdict.localTime()} (${verdict.day}), outside every change window.`,
+        summary: `${who} deployed ${where} at ${localTime} (${verdict.day}), outside every change window.`,
         evidence: {
-          localTime: verdict.localTime(),
+          localTime,
           timezone: config.timezone,
           day: verdict.day,
           windows: config.changeWindows.map(describeWindow),

@@ -24,7 +24,7 @@ function isDefaultCompute(described: string): boolean {
 }
 
 /** Equal identities, treating "default compute SA" (number unknown) as equal to any spelled-out default. */
-export function sameServiceAccount(a: string, b: string): boolean {
+function sameServiceAccount(a: string, b: string): boolean {
   if (a === b) return true;
   return isDefaultCompute(a) && isDefaultCompute(b) && (a === DEFAULT_COMPUTE_SA_LABEL || b === DEFAULT_COMPUTE_SA_LABEL);
 }

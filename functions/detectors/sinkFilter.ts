@@ -2,14 +2,7 @@
 // methods the rules read, plus the Cloud Run system events that carry the rolled-out revision's facts.
 // `runwatch sink-filter` prints it; terraform/modules/runwatch/log-filter.txt is this text (a test checks).
 import { detectors } from './index.js';
-import { DELETE_METHODS } from './methods.js';
-import type { AuditMethod } from './types.js';
-
-/** Cloud Functions (gen2) write their backing Cloud Run services through these; read when `cloudFunctions.watch`. */
-const CLOUD_FUNCTIONS_METHODS: readonly AuditMethod[] = [
-  { serviceName: 'run.googleapis.com', methodName: 'google.cloud.serverless.internal.InternalServices.CreateInternalService' },
-  { serviceName: 'run.googleapis.com', methodName: 'google.cloud.serverless.internal.InternalServices.ReplaceInternalService' },
-];
+import { CLOUD_FUNCTIONS_METHODS, DELETE_METHODS } from './methods.js';
 
 export function sinkFilter(): string {
   const byService = new Map<string, Set<string>>();

@@ -8,7 +8,7 @@
 // A process-exit hook kills whatever is still running if the caller never got to stop() (a crash, Ctrl-C).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -62,7 +62,7 @@ const INSTALL_HINT =
   'or set CLOUDSDK_ROOT to the SDK root.';
 
 /** Finds the emulator launchers; throws EmulatorUnavailableError naming everything that is missing. */
-export async function findEmulators(env: Readonly<Record<string, string | undefined>> = process.env): Promise<EmulatorCommands> {
+async function findEmulators(env: Readonly<Record<string, string | undefined>> = process.env): Promise<EmulatorCommands> {
   const tried: string[] = [];
   const roots = [env['CLOUDSDK_ROOT'], env['SDK_ROOT']].filter((r): r is string => !!r);
   const fromGcloud = await gcloudSdkRoot(env);
@@ -281,6 +281,24 @@ export function freePort(): Promise<number> {
       server.close(() => (port ? resolve(port) : reject(new Error('no free port'))));
     });
   });
+}
+
+/** Resolves once something accepts connections on 127.0.0.1:`port` (a function process started by the caller). */
+export async function waitListening(port: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const open = await new Promise<boolean>((done) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        done(true);
+      });
+      socket.once('error', () => done(false));
+    });
+    if (open) return;
+    await sleep(100);
+  }
+  throw new Error(`no function listening on port ${port} after ${timeoutMs} ms`);
 }
 
 function gcloudSdkRoot(env: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {

@@ -10,10 +10,9 @@
 //
 // usage: node dist/functions/dev/main.js [--config FILE] [--sweep-seconds N]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { connect } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -23,7 +22,8 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError, validateConfig } from '../config/load.js';
 import { createPubSub } from '../pubsub/publisher.js';
 import { ensureTopology, topologyNames } from '../pubsub/topology.js';
-import { freePort, startEmulators, type RunningEmulators } from './emulators.js';
+import { verifySignature } from '../../sinks/webhook.js';
+import { freePort, startEmulators, waitListening, type RunningEmulators } from './emulators.js';
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const PROJECT_ID = 'demo-runwatch';
@@ -238,23 +238,6 @@ function stopChild({ child }: Running): Promise<void> {
   });
 }
 
-async function waitListening(port: number, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const open = await new Promise<boolean>((done) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        done(true);
-      });
-      socket.once('error', () => done(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no function listening on port ${port} after ${timeoutMs} ms`);
-}
-
 /** A webhook receiver that checks the signature and prints each finding. */
 function startReceiver(port: number, secret: string): Server {
   const server = createServer((req, res) => {
@@ -262,10 +245,7 @@ function startReceiver(port: number, secret: string): Server {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const given = String(req.headers['x-runwatch-signature'] ?? '');
-      const expected = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-      const valid = given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
-      if (!valid) {
+      if (!verifySignature(body, String(req.headers['x-runwatch-signature'] ?? ''), secret)) {
         res.writeHead(401).end('bad signature');
         process.stdout.write('[webhook receiver] rejected a request with a bad signature\n');
         return;

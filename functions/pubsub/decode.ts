@@ -7,8 +7,12 @@
 //   framework does no CloudEvent validation and hands the body over as the "event" itself.
 // `data` may also arrive as JSON text or bytes when the sender used another content type.
 // Pure: no I/O, no clock. Every input gives a result; nothing throws.
+import { attributeValue } from './publisher.js';
 
 export const MESSAGE_PUBLISHED = 'google.cloud.pubsub.topic.v1.messagePublished';
+
+/** How much of an unexpected value a reason quotes. */
+const SHOWN_MAX = 80;
 
 export type Attributes = Readonly<Record<string, string>>;
 
@@ -44,7 +48,7 @@ export function decodeAuditEvent(event: unknown): AuditMessage {
   const control = decoded.json['runwatch'];
   if (control !== undefined) {
     if (control === 'sweep') return { kind: 'sweep', messageId: decoded.messageId };
-    return invalid(`unknown runwatch control message ${truncate(JSON.stringify(control))}`, decoded.messageId, decoded.attributes, decoded.data);
+    return invalid(`unknown runwatch control message ${attributeValue(JSON.stringify(control), SHOWN_MAX)}`, decoded.messageId, decoded.attributes, decoded.data);
   }
   return { kind: 'entry', entry: decoded.json, messageId: decoded.messageId, attributes: decoded.attributes, data: decoded.data };
 }
@@ -63,7 +67,7 @@ export function decodeMessage(event: unknown): DecodedMessage {
   const data = Buffer.from(encoded, 'base64');
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(data);
+    text = UTF8.decode(data);
   } catch {
     return invalid('message data is not UTF-8 text', messageId, attributes, data);
   }
@@ -93,7 +97,7 @@ function locateMessage(event: unknown): Located {
   let body: unknown;
   if (isCloudEvent) {
     if (type !== MESSAGE_PUBLISHED) {
-      return { reason: `unexpected CloudEvent type ${truncate(JSON.stringify(type))} (want ${MESSAGE_PUBLISHED})`, messageId: eventId, raw: Buffer.from(safeJson(event), 'utf8') };
+      return { reason: `unexpected CloudEvent type ${attributeValue(JSON.stringify(type), SHOWN_MAX)} (want ${MESSAGE_PUBLISHED})`, messageId: eventId, raw: Buffer.from(safeJson(event), 'utf8') };
     }
     body = parseData(event['data']);
   } else {
@@ -117,6 +121,9 @@ function parseData(data: unknown): unknown {
     return text;
   }
 }
+
+/** Rejects invalid UTF-8 instead of replacing it; keeps no state between calls (no `stream`), so one serves all. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
@@ -159,8 +166,4 @@ function safeJson(value: unknown): string {
   } catch {
     return String(value);
   }
-}
-
-function truncate(text: string, max = 80): string {
-  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
 }

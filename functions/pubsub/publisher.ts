@@ -87,3 +87,39 @@ export async function createPubSub(projectId?: string): Promise<PubSub> {
 export function attributeValue(text: string, maxChars = 1000): string {
   return text.length > maxChars ? `${text.slice(0, maxChars - 3)}...` : text;
 }
+
+/** A message a function gives up on (it can never succeed), with why, for the dead-letter topic. */
+export interface DeadLetter {
+  /** The original message data. */
+  readonly data: Buffer;
+  /** The original message attributes. */
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly reason: string;
+  /** Where it failed (`decode`, `parse`, `deliver`). */
+  readonly stage: string;
+  /** The function that gave up on it (`detect`, `notify`). */
+  readonly function: string;
+  /** More attributes, after `function` (notify: `sink`). */
+  readonly context?: Readonly<Record<string, string>>;
+  readonly messageId: string | undefined;
+}
+
+/**
+ * The dead letter's attributes: the original ones travel with it, then reason, stage, function, context and
+ * originalMessageId. Pub/Sub allows 100 per message and we add up to five, so the first 90 originals are kept.
+ */
+function deadLetterAttributes(letter: Omit<DeadLetter, 'data'>): Record<string, string> {
+  return {
+    ...Object.fromEntries(Object.entries(letter.attributes).slice(0, 90).map(([k, v]) => [k, attributeValue(v)])),
+    reason: attributeValue(letter.reason),
+    stage: letter.stage,
+    function: letter.function,
+    ...letter.context,
+    ...(letter.messageId ? { originalMessageId: letter.messageId } : {}),
+  };
+}
+
+/** Publishes a dead letter; resolves with its message id once Pub/Sub has it. */
+export function publishDeadLetter(publisher: MessagePublisher, topic: string, letter: DeadLetter): Promise<string> {
+  return publisher.publish(topic, letter.data, deadLetterAttributes(letter));
+}

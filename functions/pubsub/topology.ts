@@ -13,6 +13,7 @@
 // converts a raw push body into a CloudEvent. Idempotent: what exists is kept (a push endpoint or policy that
 // differs is updated; a subscription attached to another topic is an error, as it cannot be moved).
 import type { CreateSubscriptionOptions, PubSub, Subscription } from '@google-cloud/pubsub';
+import { GRPC_STATUS, grpcCode } from '../grpcEndpoint.js';
 
 export interface TopologyOptions {
   readonly projectId: string;
@@ -32,7 +33,7 @@ export interface TopologyOptions {
   readonly deadLetterHold?: boolean;
 }
 
-export const TOPOLOGY_DEFAULTS = {
+const TOPOLOGY_DEFAULTS = {
   namePrefix: 'runwatch',
   maxDeliveryAttempts: 10,
   minimumBackoffSeconds: 10,
@@ -53,10 +54,8 @@ export interface Topology {
   readonly actions: readonly { readonly resource: string; readonly result: ResourceResult }[];
 }
 
-const ALREADY_EXISTS = 6;
-
 /** `<base>/projects/P/topics/T`: the path the framework's legacy Pub/Sub middleware needs. */
-export function pushEndpoint(baseUrl: string, topicName: string): string {
+function pushEndpoint(baseUrl: string, topicName: string): string {
   return `${baseUrl.replace(/\/+$/, '')}/${topicName}`;
 }
 
@@ -127,7 +126,7 @@ async function ensureTopic(pubsub: PubSub, name: string): Promise<ResourceResult
     await pubsub.createTopic(name);
     return 'created';
   } catch (error) {
-    if (grpcCode(error) === ALREADY_EXISTS) return 'exists';
+    if (grpcCode(error) === GRPC_STATUS.ALREADY_EXISTS) return 'exists';
     throw new Error(`cannot create topic ${name}: ${(error as Error).message}`);
   }
 }
@@ -137,7 +136,7 @@ async function ensurePushSubscription(pubsub: PubSub, name: string, topic: strin
     await pubsub.createSubscription(topic, name, { ...policies, pushConfig: { pushEndpoint: endpoint } });
     return 'created';
   } catch (error) {
-    if (grpcCode(error) !== ALREADY_EXISTS) throw new Error(`cannot create subscription ${name}: ${(error as Error).message}`);
+    if (grpcCode(error) !== GRPC_STATUS.ALREADY_EXISTS) throw new Error(`cannot create subscription ${name}: ${(error as Error).message}`);
   }
   const subscription = pubsub.subscription(name);
   const [metadata] = await subscription.getMetadata();
@@ -160,7 +159,7 @@ async function ensurePullSubscription(pubsub: PubSub, name: string, topic: strin
     await pubsub.createSubscription(topic, name, { ackDeadlineSeconds: 60, ...(retryPolicy ? { retryPolicy } : {}) });
     return 'created';
   } catch (error) {
-    if (grpcCode(error) !== ALREADY_EXISTS) throw new Error(`cannot create subscription ${name}: ${(error as Error).message}`);
+    if (grpcCode(error) !== GRPC_STATUS.ALREADY_EXISTS) throw new Error(`cannot create subscription ${name}: ${(error as Error).message}`);
   }
   const [metadata] = await pubsub.subscription(name).getMetadata();
   assertTopic(name, metadata.topic, topic);
@@ -199,9 +198,4 @@ async function updatePolicies(subscription: Subscription, policies: CreateSubscr
     ...(policies.deadLetterPolicy ? { deadLetterPolicy: policies.deadLetterPolicy } : {}),
     ...(policies.retryPolicy ? { retryPolicy: policies.retryPolicy } : {}),
   });
-}
-
-function grpcCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
 }

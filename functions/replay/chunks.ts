@@ -1,6 +1,6 @@
 // Whole lines of an NDJSON file in chunks of about 1 MiB, each in a SharedArrayBuffer of its own: worker threads
 // read a chunk where it lies (no copy to send it, however many workers share it), and each decodes only its own
-// lines. Shared by both parallel readers.
+// lines. Shared by both parallel readers, as is the loop that sends the chunks and takes the answers in order.
 import { open } from 'node:fs/promises';
 
 export interface LineChunk {
@@ -12,14 +12,14 @@ export interface LineChunk {
   readonly lines: number;
 }
 
-export const CHUNK_BYTES = 1 << 20;
+const CHUNK_BYTES = 1 << 20;
 
 /**
  * Shared buffers handed back once every worker is done with their chunk, and read into again. Fresh memory costs
  * a page fault per 4 KiB on first touch: a fresh buffer per chunk was ~100,000 faults (about 0.5 s of kernel time)
  * per 400 MB read.
  */
-export class SharedBufferPool {
+class SharedBufferPool {
   private readonly free: Buffer[] = [];
 
   constructor(private readonly limit = 32) {}
@@ -37,20 +37,20 @@ export class SharedBufferPool {
 }
 
 /**
- * Reads `file` in chunks of whole lines. With a pool, each chunk's buffer comes from it: give `chunk.buffer` back
- * once nothing reads the chunk any more.
+ * Reads `file` in chunks of whole lines, each in a buffer from `pool`: give `chunk.buffer` back once nothing reads
+ * the chunk any more.
  */
-export async function* readLineChunks(file: string, size = CHUNK_BYTES, pool?: SharedBufferPool): AsyncGenerator<LineChunk & { readonly buffer: Buffer }> {
+async function* readLineChunks(file: string, pool: SharedBufferPool): AsyncGenerator<LineChunk & { readonly buffer: Buffer }> {
   const handle = await open(file, 'r');
   try {
     let position = 0;
     let carry = Buffer.alloc(0);
     let line = 1;
     for (;;) {
-      // The unfinished line of the previous read goes first, then the next `size` bytes of the file.
-      const buffer = pool ? pool.take(carry.length + size) : Buffer.from(new SharedArrayBuffer(carry.length + size));
+      // The unfinished line of the previous read goes first, then the next CHUNK_BYTES of the file.
+      const buffer = pool.take(carry.length + CHUNK_BYTES);
       carry.copy(buffer);
-      const { bytesRead } = await handle.read(buffer, carry.length, size, position);
+      const { bytesRead } = await handle.read(buffer, carry.length, CHUNK_BYTES, position);
       position += bytesRead;
       const filled = carry.length + bytesRead;
       // At the end of the file everything left is whole; before it, cut after the last newline.
@@ -62,12 +62,37 @@ export async function* readLineChunks(file: string, size = CHUNK_BYTES, pool?: S
         line += lines;
       }
       carry = Buffer.from(buffer.subarray(cut, filled));
-      if (cut === 0) pool?.give(buffer); // nothing yielded from it
+      if (cut === 0) pool.give(buffer); // nothing yielded from it
       if (bytesRead === 0) return;
     }
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * The line chunks of `files` go to worker threads through `send` (the workers read the shared bytes in place);
+ * their answers come out in chunk order. At most `ahead` chunks are read ahead of the oldest unanswered one, so
+ * memory stays bounded; a chunk's buffer is read into again once it is answered.
+ */
+export async function* answersInOrder<T>(
+  files: readonly string[],
+  ahead: number,
+  send: (chunk: LineChunk, file: string) => Promise<T>,
+): AsyncGenerator<T> {
+  const pool = new SharedBufferPool(ahead + 4);
+  const inFlight: Promise<T>[] = [];
+  for (const file of files) {
+    for await (const chunk of readLineChunks(file, pool)) {
+      const answered = send(chunk, file).then((answer) => (pool.give(chunk.buffer), answer));
+      // Awaited in order below; when a worker fails every chunk in flight rejects at once, and only the oldest is
+      // being awaited: the others must not count as unhandled rejections (which would end the process).
+      answered.catch(() => undefined);
+      inFlight.push(answered);
+      while (inFlight.length > ahead) yield await inFlight.shift()!;
+    }
+  }
+  while (inFlight.length > 0) yield await inFlight.shift()!;
 }
 
 function countLines(bytes: Buffer): number {
@@ -94,7 +119,7 @@ export function lineRanges(bytes: Buffer, firstLine: number): Int32Array {
   return Int32Array.from(out);
 }
 
-export function isBlank(bytes: Uint8Array, start: number, end: number): boolean {
+function isBlank(bytes: Uint8Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {
     const c = bytes[i]!;
     if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return false;

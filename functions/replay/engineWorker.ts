@@ -8,7 +8,6 @@ import type { PartitionRequest, PartitionResponse } from './partition.js';
 import { ReplayRun } from './replay.js';
 
 let run: ReplayRun | undefined;
-let watchCloudFunctions = false;
 let pending: Finding[] = [];
 // Messages are applied strictly one after the other, in the order they came.
 let queue: Promise<void> = Promise.resolve();
@@ -17,9 +16,10 @@ function post(message: PartitionResponse): void {
   parentPort!.postMessage(message);
 }
 
-function applyChunk(source: string, bytes: Uint8Array, ranges: Int32Array): void {
+function applyChunk(run: ReplayRun, source: string, bytes: Uint8Array, ranges: Int32Array): void {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  for (const item of itemsOfRanges(buffer, ranges, source, watchCloudFunctions)) run!.addSync(item); // a memory store: no promise per entry
+  const watchCloudFunctions = run.options.config.cloudFunctions.watch;
+  for (const item of itemsOfRanges(buffer, ranges, source, watchCloudFunctions)) run.addSync(item); // a memory store: no promise per entry
 }
 
 async function handle(request: PartitionRequest): Promise<void> {
@@ -27,20 +27,18 @@ async function handle(request: PartitionRequest): Promise<void> {
     case 'start': {
       // Validated by the main thread (RunwatchConfig is plain JSON, cloned as is): no second schema compile here,
       // which would cost each worker ~180 ms of start-up (loading ajv and compiling the schema).
-      const config = request.config;
-      watchCloudFunctions = config.cloudFunctions.watch;
       run = new ReplayRun({
-        config,
+        config: request.config,
         store: new MemoryBaselineStore(),
-        ...(request.sinceMs !== undefined ? { sinceMs: request.sinceMs } : {}),
-        ...(request.untilMs !== undefined ? { untilMs: request.untilMs } : {}),
-        ...(request.reorderCapacity !== undefined ? { reorderCapacity: request.reorderCapacity } : {}),
+        sinceMs: request.sinceMs,
+        untilMs: request.untilMs,
+        reorderCapacity: request.reorderCapacity,
         onFinding: (finding) => void pending.push(finding),
       });
       return;
     }
     case 'chunk':
-      applyChunk(request.source, request.bytes, request.ranges);
+      applyChunk(run!, request.source, request.bytes, request.ranges);
       post({ kind: 'chunk', id: request.id, findings: JSON.stringify(pending) });
       pending = [];
       return;

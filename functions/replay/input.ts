@@ -45,7 +45,7 @@ async function walk(dir: string): Promise<string[]> {
 // on interleaves the activity and system_event folders in time order.
 const EXPORT_DATE = /(\d{4})[/\\](\d{2})[/\\](\d{2})[/\\]([^/\\]+)$/;
 
-export function compareChronologically(a: string, b: string): number {
+function compareChronologically(a: string, b: string): number {
   const ka = EXPORT_DATE.exec(a);
   const kb = EXPORT_DATE.exec(b);
   const sa = ka ? `${ka[1]}${ka[2]}${ka[3]}/${ka[4]}` : a;
@@ -73,14 +73,17 @@ async function openStream(path: string, stdin: Readable): Promise<Readable> {
 
 /** Entries of every path, one file after the other. Unparseable lines are yielded as `invalid`, never thrown. */
 export async function* readEntries(paths: readonly string[], stdin: Readable = process.stdin): AsyncGenerator<InputItem> {
-  for await (const batch of readEntryBatches(paths, stdin)) yield* batch;
+  for (const file of await expandPaths(paths)) {
+    for await (const batch of readFileBatches(file, stdin)) yield* batch;
+  }
 }
 
-/** The same in batches (one per chunk read): replay reads millions of entries, a promise per entry adds up. */
-export async function* readEntryBatches(paths: readonly string[], stdin: Readable = process.stdin): AsyncGenerator<InputItem[]> {
-  for (const file of await expandPaths(paths)) {
-    yield* readFile(file, await openStream(file, stdin));
-  }
+/**
+ * The entries of one file (a path expandPaths gave, or `-`) in batches, one per chunk read: replay reads millions
+ * of entries, a promise per entry adds up.
+ */
+export async function* readFileBatches(file: string, stdin: Readable = process.stdin): AsyncGenerator<InputItem[]> {
+  yield* readFile(file, await openStream(file, stdin));
 }
 
 /**
@@ -142,15 +145,13 @@ async function* readFile(source: string, stream: Readable): AsyncGenerator<Input
     rest = text.slice(start);
     if (batch.length > 0) yield batch;
   }
-  if (documentMode) {
-    document.push(rest);
-    yield [...parseDocument(source, document.join(''))];
-  } else if (rest.length > 0) {
+  // The last line when it has no newline: it may still switch to document mode (a one-line document).
+  if (!documentMode && rest.length > 0) {
     const batch: InputItem[] = [];
     handleLine(rest, batch);
-    if (documentMode) yield [...parseDocument(source, document.join(''))];
-    else if (batch.length > 0) yield batch;
+    if (batch.length > 0) yield batch;
   }
+  if (documentMode) yield [...parseDocument(source, document.join(''))];
 }
 
 function* parseDocument(source: string, text: string): Generator<InputItem> {

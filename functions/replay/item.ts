@@ -33,9 +33,13 @@ export function* itemsOfRanges(bytes: Buffer, ranges: Int32Array, file: string, 
       yield { kind: 'invalid', reason: 'line is not JSON', source: `${file}:${ranges[i + 2]!}` };
       continue;
     }
-    for (const entry of Array.isArray(value) ? value : [value]) {
-      const item = parseItem(entry, file, watchCloudFunctions);
-      yield item.kind === 'invalid' || item.parsed.kind === 'malformed' ? { ...item, source: `${file}:${ranges[i + 2]!}` } : item;
-    }
+    if (!Array.isArray(value)) yield lineItem(value, file, ranges[i + 2]!, watchCloudFunctions);
+    else for (const entry of value as unknown[]) yield lineItem(entry, file, ranges[i + 2]!, watchCloudFunctions);
   }
+}
+
+/** parseItem for an entry of an NDJSON line; what gets reported (invalid, malformed) says the line. */
+function lineItem(entry: unknown, file: string, line: number, watchCloudFunctions: boolean): ParsedItem {
+  const item = parseItem(entry, file, watchCloudFunctions);
+  return item.kind === 'invalid' || item.parsed.kind === 'malformed' ? { ...item, source: `${file}:${line}` } : item;
 }

@@ -1,16 +1,14 @@
 // Parallel input for replay: NDJSON files are cut into chunks at line ends and parsed + normalized by a pool of
 // worker threads; results come back in input order. JSON documents (arrays, pretty-printed objects), gzip and
 // stdin go through the sequential reader (input.ts) and are normalized on the main thread.
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { parseItem, type ParsedItem } from './item.js';
-import { CHUNK_BYTES, readLineChunks, SharedBufferPool } from './chunks.js';
-import { expandPaths, readEntryBatches } from './input.js';
-
-export type { ParsedItem };
+import { answersInOrder } from './chunks.js';
+import { readFileBatches } from './input.js';
+import { compiledWorker, Requests } from './workers.js';
 
 export interface ChunkRequest {
   readonly id: number;
@@ -30,33 +28,23 @@ export interface ParallelOptions {
   readonly watchCloudFunctions: boolean;
   /** Worker threads; 0 reads and parses on the main thread. Default: one per core but one, at least 1, at most 4. */
   readonly workers?: number;
+  /** Per file, whether it is plain NDJSON (isPlainNdjson), when already known; otherwise it is looked at here. */
+  readonly ndjson?: readonly boolean[];
 }
 
-
-/**
- * The compiled worker module: beside this one when it runs compiled, or the build output when it runs from
- * TypeScript source (the test runner; `npm test` builds first). Without it replay parses on the main thread.
- */
-function workerScript(): URL | undefined {
-  for (const candidate of [new URL('./worker.js', import.meta.url), new URL('../../dist/functions/replay/worker.js', import.meta.url)]) {
-    if (candidate.protocol === 'file:' && existsSync(candidate) && !candidate.pathname.endsWith('.ts')) return candidate;
-  }
-  return undefined;
-}
-
-export function defaultWorkers(): number {
+function defaultWorkers(): number {
   // One core stays with the main thread (ordering, baselines, detectors).
   return Math.max(1, Math.min(4, availableParallelism() - 1));
 }
 
-/** Normalized items of every path, in input order, in batches. */
-export async function* readParsed(paths: readonly string[], options: ParallelOptions): AsyncGenerator<ParsedItem[]> {
+/** Normalized items of every file (expanded already: see expandPaths), in input order, in batches. */
+export async function* readParsed(files: readonly string[], options: ParallelOptions): AsyncGenerator<ParsedItem[]> {
   const workers = options.workers ?? defaultWorkers();
-  const script = workers > 0 ? workerScript() : undefined;
+  const script = workers > 0 ? compiledWorker('worker.js') : undefined;
   const pool = script ? new WorkerPool(workers, script) : undefined;
   try {
-    for (const file of await expandPaths(paths)) {
-      if (pool && (await isPlainNdjson(file))) yield* pool.readFile(file, options.watchCloudFunctions);
+    for (const [i, file] of files.entries()) {
+      if (pool && (options.ndjson?.[i] ?? (await isPlainNdjson(file)))) yield* pool.readFile(file, options.watchCloudFunctions);
       else yield* sequential(file, options);
     }
   } finally {
@@ -65,14 +53,20 @@ export async function* readParsed(paths: readonly string[], options: ParallelOpt
 }
 
 async function* sequential(file: string, options: ParallelOptions): AsyncGenerator<ParsedItem[]> {
-  for await (const batch of readEntryBatches([file], options.stdin)) {
-    const out = batch.map((item): ParsedItem => (item.kind === 'invalid' ? item : parseItem(item.value, item.source, options.watchCloudFunctions)));
-    yield out;
+  for await (const batch of readFileBatches(file, options.stdin)) {
+    yield batch.map((item): ParsedItem => (item.kind === 'invalid' ? item : parseItem(item.value, item.source, options.watchCloudFunctions)));
   }
 }
 
+/** isPlainNdjson of each file, one after the other. */
+export async function plainNdjson(files: readonly string[]): Promise<boolean[]> {
+  const out: boolean[] = [];
+  for (const file of files) out.push(await isPlainNdjson(file));
+  return out;
+}
+
 /** An uncompressed file whose first non-blank line is a complete JSON value: NDJSON, safe to cut at line ends. */
-export async function isPlainNdjson(file: string): Promise<boolean> {
+async function isPlainNdjson(file: string): Promise<boolean> {
   if (file === '-' || file.endsWith('.gz')) return false;
   const handle = await open(file, 'r');
   try {
@@ -95,57 +89,29 @@ export async function isPlainNdjson(file: string): Promise<boolean> {
 
 class WorkerPool {
   private readonly workers: Worker[];
-  private readonly waiting = new Map<number, { resolve: (r: ChunkResult) => void; reject: (e: Error) => void }>();
+  private readonly requests = new Requests<ParsedItem[]>();
   private nextId = 0;
   private turn = 0;
-  private failure?: Error;
 
   constructor(size: number, script: URL) {
     this.workers = Array.from({ length: size }, () => {
       const worker = new Worker(script);
-      worker.on('message', (result: ChunkResult) => {
-        this.waiting.get(result.id)?.resolve(result);
-        this.waiting.delete(result.id);
-      });
-      worker.on('error', (error) => this.fail(error));
-      // A worker that stops while chunks wait on it (killed, out of memory) fails the read instead of hanging it.
-      worker.on('exit', (code) => this.fail(new Error(`replay parse worker stopped (exit code ${code})`)));
+      worker.on('message', (result: ChunkResult) => this.requests.settle(result.id, result.items));
+      this.requests.watch(worker, 'replay parse worker');
       return worker;
     });
   }
 
-  /** Rejects every chunk in flight; later submissions reject at once. */
-  private fail(error: Error): void {
-    this.failure ??= error;
-    for (const pending of this.waiting.values()) pending.reject(this.failure);
-    this.waiting.clear();
-  }
-
-  private submit(bytes: Uint8Array, source: string, firstLine: number, watchCloudFunctions: boolean): Promise<ChunkResult> {
-    if (this.failure) return Promise.reject(this.failure);
+  private submit(bytes: Uint8Array, source: string, firstLine: number, watchCloudFunctions: boolean): Promise<ParsedItem[]> {
     const id = this.nextId++;
     const worker = this.workers[this.turn++ % this.workers.length]!;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      // The bytes live in a SharedArrayBuffer: the worker reads them where they are.
-      const request: ChunkRequest = { id, bytes, source, firstLine, watchCloudFunctions };
-      worker.postMessage(request);
-    });
+    // The bytes live in a SharedArrayBuffer: the worker reads them where they are.
+    return this.requests.track(id, () => worker.postMessage({ id, bytes, source, firstLine, watchCloudFunctions } satisfies ChunkRequest));
   }
 
-  /** Sends the file's line chunks to the workers, a few in flight per worker; yields their items in order. */
-  async *readFile(file: string, watchCloudFunctions: boolean): AsyncGenerator<ParsedItem[]> {
-    const inFlight: Promise<ChunkResult>[] = [];
-    const maxInFlight = this.workers.length * 2;
-    const pool = new SharedBufferPool(maxInFlight + 2);
-    for await (const chunk of readLineChunks(file, CHUNK_BYTES, pool)) {
-      // The worker has parsed the chunk once it answers: the buffer can be read into again.
-      const parsed = this.submit(chunk.bytes, file, chunk.firstLine, watchCloudFunctions).then((result) => (pool.give(chunk.buffer), result));
-      parsed.catch(() => undefined); // awaited in order below; the others must not count as unhandled when all fail
-      inFlight.push(parsed);
-      while (inFlight.length >= maxInFlight) yield (await inFlight.shift()!).items;
-    }
-    while (inFlight.length > 0) yield (await inFlight.shift()!).items;
+  /** Sends the file's line chunks to the workers, up to two in flight per worker; yields their items in order. */
+  readFile(file: string, watchCloudFunctions: boolean): AsyncGenerator<ParsedItem[]> {
+    return answersInOrder([file], this.workers.length * 2 - 1, (chunk) => this.submit(chunk.bytes, file, chunk.firstLine, watchCloudFunctions));
   }
 
   async close(): Promise<void> {

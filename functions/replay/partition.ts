@@ -4,15 +4,13 @@
 // only findings come back. The main thread only reads the files (into shared memory, which the workers read in
 // place) and routes each line by the project in its `logName` (`projects/P/logs/...`, else
 // `resource.labels.project_id`), found without parsing the JSON.
-import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { RunwatchConfig } from '../config/types.js';
 import type { Finding } from '../findings/finding.js';
 import { byTime } from './format.js';
-import { CHUNK_BYTES, lineRanges, readLineChunks, SharedBufferPool } from './chunks.js';
-import { expandPaths } from './input.js';
-import { isPlainNdjson } from './parallel.js';
+import { answersInOrder, lineRanges } from './chunks.js';
 import { emptyStats, mergeStats, type ReplayOptions, type ReplayStats } from './replay.js';
+import { Requests } from './workers.js';
 
 /** To the worker: its settings once, then chunks of lines with their line numbers, then `finish`. */
 export type PartitionRequest =
@@ -36,23 +34,8 @@ export type PartitionResponse =
   | { readonly kind: 'error'; readonly message: string };
 
 const YOUNG_GENERATION_MB = 64;
-/** Chunks (of CHUNK_BYTES) read ahead of the slowest worker. */
+/** Chunks (of about 1 MiB, see chunks.ts) read ahead of the slowest worker. */
 const IN_FLIGHT = 12;
-
-function engineWorkerScript(): URL | undefined {
-  for (const candidate of [new URL('./engineWorker.js', import.meta.url), new URL('../../dist/functions/replay/engineWorker.js', import.meta.url)]) {
-    if (existsSync(candidate) && !candidate.pathname.endsWith('.ts')) return candidate;
-  }
-  return undefined;
-}
-
-/** True when every input is an uncompressed NDJSON file (what can be cut at line ends and routed). */
-export async function partitionable(paths: readonly string[]): Promise<boolean> {
-  if (paths.includes('-') || !engineWorkerScript()) return false;
-  const files = await expandPaths(paths);
-  for (const file of files) if (!(await isPlainNdjson(file))) return false;
-  return files.length > 0;
-}
 
 const LOG_NAME = Buffer.from('"logName"');
 const PROJECT_ID = Buffer.from('"project_id"');
@@ -81,56 +64,39 @@ export function projectBytes(line: Buffer): Buffer {
   return stringValue(line, PROJECT_ID) ?? NONE;
 }
 
+type Answer = Exclude<PartitionResponse, { readonly kind: 'error' }>;
+/** The id `finish` is tracked under (chunk ids count up from 0). */
+const FINISH = -1;
+
+function findingsOf(answer: Answer): Finding[] {
+  return JSON.parse(answer.findings) as Finding[];
+}
 
 class EngineWorker {
   readonly worker: Worker;
-  private readonly waiting = new Map<number, { resolve: (findings: readonly Finding[]) => void; reject: (error: Error) => void }>();
-  private finished?: { resolve: (r: { findings: readonly Finding[]; stats: ReplayStats }) => void; reject: (error: Error) => void };
-  private failure?: Error;
+  private readonly requests = new Requests<Answer>();
 
   constructor(script: URL, start: PartitionRequest) {
     // A larger young generation: parsing 4 KB entries makes short-lived garbage, scavenged less often this way.
     this.worker = new Worker(script, { resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     this.worker.on('message', (message: PartitionResponse) => {
-      if (message.kind === 'chunk') {
-        this.waiting.get(message.id)?.resolve(JSON.parse(message.findings) as Finding[]);
-        this.waiting.delete(message.id);
-      } else if (message.kind === 'finished') {
-        this.finished?.resolve({ findings: JSON.parse(message.findings) as Finding[], stats: message.stats });
-        this.finished = undefined;
-      } else this.fail(new Error(message.message));
+      if (message.kind === 'error') this.requests.fail(new Error(message.message));
+      else this.requests.settle(message.kind === 'chunk' ? message.id : FINISH, message);
     });
-    this.worker.on('error', (error) => this.fail(error));
-    // A worker that stops before its last answer (killed, out of memory) must not leave the replay waiting.
-    this.worker.on('exit', (code) => this.fail(new Error(`replay worker stopped (exit code ${code})`)));
+    this.requests.watch(this.worker, 'replay worker');
     this.worker.postMessage(start);
-  }
-
-  /** Rejects everything still waiting on this worker (every chunk in flight, not only the newest). */
-  private fail(error: Error): void {
-    this.failure ??= error;
-    for (const pending of this.waiting.values()) pending.reject(this.failure);
-    this.waiting.clear();
-    this.finished?.reject(this.failure);
-    this.finished = undefined;
   }
 
   /** Sends this worker's lines of a chunk (shared memory); resolves with their findings once it applied them. */
   send(id: number, source: string, bytes: Uint8Array, ranges: Int32Array): Promise<readonly Finding[]> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      const request: PartitionRequest = { kind: 'chunk', id, source, bytes, ranges };
-      this.worker.postMessage(request, [ranges.buffer as ArrayBuffer]);
-    });
+    const request: PartitionRequest = { kind: 'chunk', id, source, bytes, ranges };
+    return this.requests.track(id, () => this.worker.postMessage(request, [ranges.buffer as ArrayBuffer])).then(findingsOf);
   }
 
-  finish(): Promise<{ findings: readonly Finding[]; stats: ReplayStats }> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      this.finished = { resolve, reject };
-      this.worker.postMessage({ kind: 'finish' } satisfies PartitionRequest);
-    });
+  async finish(): Promise<{ findings: readonly Finding[]; stats: ReplayStats }> {
+    const answer = await this.requests.track(FINISH, () => this.worker.postMessage({ kind: 'finish' } satisfies PartitionRequest));
+    if (answer.kind !== 'finished') throw new Error(`replay worker answered finish with a ${answer.kind}`);
+    return { findings: findingsOf(answer), stats: answer.stats };
   }
 }
 
@@ -158,16 +124,14 @@ function route(data: Buffer, firstLine: number, workers: number): Int32Array[] {
   return out.map((r) => Int32Array.from(r));
 }
 
-/** The replay over worker threads, or undefined when no worker module is available. */
-export async function replayPartitioned(options: ReplayOptions, count: number): Promise<ReplayStats | undefined> {
-  const script = engineWorkerScript();
-  if (!script) return undefined;
+/** The replay over `count` worker threads running `script` (the compiled engineWorker), of plain NDJSON `files`. */
+export async function replayPartitioned(options: ReplayOptions, files: readonly string[], script: URL, count: number): Promise<ReplayStats> {
   const start: PartitionRequest = {
     kind: 'start',
     config: options.config,
-    ...(options.sinceMs !== undefined ? { sinceMs: options.sinceMs } : {}),
-    ...(options.untilMs !== undefined ? { untilMs: options.untilMs } : {}),
-    ...(options.reorderCapacity !== undefined ? { reorderCapacity: options.reorderCapacity } : {}),
+    sinceMs: options.sinceMs,
+    untilMs: options.untilMs,
+    reorderCapacity: options.reorderCapacity,
   };
   const workers = Array.from({ length: count }, () => new EngineWorker(script, start));
   const stats = emptyStats();
@@ -176,32 +140,24 @@ export async function replayPartitioned(options: ReplayOptions, count: number): 
   };
   try {
     let id = 0;
-    // A bounded number of chunks in flight (memory stays bounded: about IN_FLIGHT MiB), enough that a worker held
-    // up by a garbage collection never leaves the other one waiting for the reader (2 in flight cost ~8% idle).
-    const inFlight: Promise<readonly (readonly Finding[])[]>[] = [];
     let nextProgress = Date.now() + 1000;
     let routed = 0;
-    const pool = new SharedBufferPool(IN_FLIGHT + 4);
-    for (const file of await expandPaths(options.paths)) {
-      for await (const chunk of readLineChunks(file, CHUNK_BYTES, pool)) {
-        const perWorker = route(chunk.bytes, chunk.firstLine, workers.length);
-        const done = Promise.all(perWorker.map((ranges, w) => workers[w]!.send(id++, file, chunk.bytes, ranges)));
-        // Every worker has applied its lines: the buffer can be read into again.
-        const applied = done.then((findings) => (pool.give(chunk.buffer), findings));
-        // Awaited in order below; when a worker fails every chunk in flight rejects at once, and only the oldest is
-        // being awaited: the others must not count as unhandled rejections (which would end the process).
-        applied.catch(() => undefined);
-        inFlight.push(applied);
-        routed += chunk.lines;
-        while (inFlight.length > IN_FLIGHT) for (const f of await inFlight.shift()!) emit(f);
-        if (options.onProgress && Date.now() >= nextProgress) {
-          nextProgress = Date.now() + 1000;
-          // The workers count what they read at the end; until then, lines routed so far.
-          options.onProgress({ ...stats, entriesRead: routed });
-        }
+    // A bounded number of chunks in flight (memory stays bounded: about IN_FLIGHT MiB), enough that a worker held
+    // up by a garbage collection never leaves the other one waiting for the reader (2 in flight cost ~8% idle).
+    const answers = answersInOrder(files, IN_FLIGHT, (chunk, file) => {
+      routed += chunk.lines;
+      const perWorker = route(chunk.bytes, chunk.firstLine, workers.length);
+      // Answered once every worker has applied its lines.
+      return Promise.all(perWorker.map((ranges, w) => workers[w]!.send(id++, file, chunk.bytes, ranges)));
+    });
+    for await (const perWorker of answers) {
+      for (const findings of perWorker) emit(findings);
+      if (options.onProgress && Date.now() >= nextProgress) {
+        nextProgress = Date.now() + 1000;
+        // The workers count what they read at the end; until then, lines routed so far.
+        options.onProgress({ ...stats, entriesRead: routed });
       }
     }
-    for (const pending of inFlight) for (const f of await pending) emit(f);
     const results = await Promise.all(workers.map((w) => w.finish()));
     // What the workers still held (their reorder buffers, waiting rollouts) comes out merged in time order.
     emit(byTime(results.flatMap((r) => r.findings)));

@@ -8,9 +8,11 @@ import { Pipeline, type EntryOutcome } from '../pipeline.js';
 import { availableParallelism } from 'node:os';
 import { MemoryBaselineStore } from '../baseline/memory.js';
 import type { ParsedItem } from './item.js';
-import { defaultWorkers, readParsed } from './parallel.js';
-import { partitionable, replayPartitioned } from './partition.js';
+import { expandPaths } from './input.js';
+import { plainNdjson, readParsed } from './parallel.js';
+import { replayPartitioned } from './partition.js';
 import { ReorderBuffer } from './reorder.js';
+import { compiledWorker } from './workers.js';
 
 export interface ReplayOptions {
   readonly config: RunwatchConfig;
@@ -121,7 +123,7 @@ export class ReplayRun {
   private readonly buffer: ReorderBuffer<Pending>;
   private seq = 0;
 
-  constructor(private readonly options: ReplayRunOptions) {
+  constructor(readonly options: ReplayRunOptions) {
     this.pipeline = new Pipeline({ config: options.config, store: options.store });
     this.buffer = new ReorderBuffer<Pending>(options.reorderCapacity ?? DEFAULT_REORDER_CAPACITY);
   }
@@ -210,22 +212,22 @@ export class ReplayRun {
 }
 
 export async function replay(options: ReplayOptions): Promise<ReplayStats> {
-  const store = options.store;
+  const files = await expandPaths(options.paths);
   // Without a store to keep, and with NDJSON input only (the large-history case), whole projects go to worker
   // threads (one per core: the main thread only reads and routes) that parse, normalize and detect on their own;
   // otherwise one thread keeps all baselines and workers (one per core but one) only parse.
   const partitionWorkers = options.workers ?? Math.min(4, availableParallelism());
-  if (!store && partitionWorkers > 1 && (await partitionable(options.paths))) {
-    const stats = await replayPartitioned(options, partitionWorkers);
-    if (stats) return stats;
-  }
-  const workers = options.workers ?? defaultWorkers();
-  const run = new ReplayRun({ ...options, store: store ?? new MemoryBaselineStore() });
+  const engine = !options.store && partitionWorkers > 1 ? compiledWorker('engineWorker.js') : undefined;
+  // Which files can be cut at line ends, looked at once: for the partitioned replay, else for the parse workers.
+  const ndjson = engine ? await plainNdjson(files) : undefined;
+  if (engine && files.length > 0 && ndjson?.every(Boolean)) return replayPartitioned(options, files, engine, partitionWorkers);
+  const run = new ReplayRun({ ...options, store: options.store ?? new MemoryBaselineStore() });
   let nextProgress = Date.now() + 1000;
-  const input = readParsed(options.paths, {
-    ...(options.stdin ? { stdin: options.stdin } : {}),
+  const input = readParsed(files, {
+    stdin: options.stdin,
     watchCloudFunctions: options.config.cloudFunctions.watch,
-    workers,
+    workers: options.workers,
+    ndjson,
   });
   for await (const batch of input) {
     if (run.sync) for (const item of batch) run.addSync(item);

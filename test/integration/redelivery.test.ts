@@ -9,10 +9,11 @@ import { createFirestore, FirestoreBaselineStore } from '../../functions/baselin
 import { validateConfig } from '../../functions/config/load.js';
 import { createDetectFunction } from '../../functions/detect.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { decodeMessage, MESSAGE_PUBLISHED } from '../../functions/pubsub/decode.js';
+import { decodeMessage } from '../../functions/pubsub/decode.js';
 import type { MessagePublisher } from '../../functions/pubsub/publisher.js';
 import { readEnvelope } from '../../functions/audit/entry.js';
 import { entryKeyString } from '../../functions/pipeline.js';
+import { pushEvent } from '../support/pubsub.js';
 import { countBy, emulators, expectedFindings, fixtures, hideExpectedErrors, outcomesOf, settle, startStack, TEST_CONFIG, waitFor, type Stack } from './stack.js';
 
 const emu = emulators();
@@ -148,14 +149,3 @@ describe.skipIf(!emu)('live pipeline on the emulators: redelivery and outages', 
     }
   });
 });
-
-/** A Pub/Sub push as the framework hands it to the function (binary-mode CloudEvent). */
-function pushEvent(json: unknown, messageId: string): CloudEvent<unknown> {
-  return {
-    specversion: '1.0',
-    id: messageId,
-    type: MESSAGE_PUBLISHED,
-    source: '//pubsub.googleapis.com/projects/demo/topics/runwatch-audit',
-    data: { message: { data: Buffer.from(JSON.stringify(json)).toString('base64'), messageId, attributes: {} } },
-  } as CloudEvent<unknown>;
-}

@@ -22,7 +22,3 @@ export async function findingsOf(entries: readonly unknown[], cfg: RunwatchConfi
   findings.push(...(await pipeline.flush()));
   return findings;
 }
-
-export async function rulesFired(entries: readonly unknown[], cfg?: RunwatchConfig): Promise<string[]> {
-  return (await findingsOf(entries, cfg)).map((f) => f.rule);
-}

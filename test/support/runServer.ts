@@ -2,9 +2,8 @@
 // (build/protos/protos.json, which bundles the google/api, google/longrunning and google/protobuf imports),
 // implementing the two RPCs runwatch's fallback uses: Services.GetService and Revisions.GetRevision. Services and
 // revisions are stored as the API would return them (v2 field names, camelCase); an unknown name is NOT_FOUND.
-import { createRequire } from 'node:module';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import { closeNow, flattenMetadata, listenLocal, loadProtoJson } from './grpc.js';
 
 export type RunMethod = 'GetService' | 'GetRevision';
 
@@ -42,10 +41,7 @@ let cached: { services: grpc.ServiceDefinition; revisions: grpc.ServiceDefinitio
 
 function runServices(): { services: grpc.ServiceDefinition; revisions: grpc.ServiceDefinition } {
   if (cached) return cached;
-  const require = createRequire(import.meta.url);
-  const json = require('@google-cloud/run/build/protos/protos.json') as Parameters<typeof protoLoader.fromJSON>[0];
-  const definition = protoLoader.fromJSON(json, { longs: String, enums: String, oneofs: true, defaults: false });
-  const root = grpc.loadPackageDefinition(definition) as unknown as {
+  const root = loadProtoJson('@google-cloud/run/build/protos/protos.json') as unknown as {
     google: { cloud: { run: { v2: { Services: { service: grpc.ServiceDefinition }; Revisions: { service: grpc.ServiceDefinition } } } } };
   };
   cached = { services: root.google.cloud.run.v2.Services.service, revisions: root.google.cloud.run.v2.Revisions.service };
@@ -61,7 +57,7 @@ export async function startRunServer(): Promise<RunServer> {
 
   const get = (method: RunMethod, store: Map<string, Record<string, unknown>>, kind: string): Handler =>
     (call, callback) => {
-      calls.push({ method, request: call.request, metadata: flatten(call.metadata) });
+      calls.push({ method, request: call.request, metadata: flattenMetadata(call.metadata) });
       const failure = failures.get(method)?.shift() ?? always.get(method);
       if (failure) return callback({ code: failure.code, details: failure.details ?? grpc.status[failure.code] });
       const name = String(call.request['name'] ?? '');
@@ -74,11 +70,9 @@ export async function startRunServer(): Promise<RunServer> {
   const defs = runServices();
   server.addService(defs.services, { GetService: get('GetService', services, 'service') });
   server.addService(defs.revisions, { GetRevision: get('GetRevision', revisions, 'revision') });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
-  );
+  const endpoint = await listenLocal(server);
   return {
-    endpoint: `127.0.0.1:${port}`,
+    endpoint,
     calls,
     services,
     revisions,
@@ -91,16 +85,6 @@ export async function startRunServer(): Promise<RunServer> {
       failures.clear();
       always.clear();
     },
-    // forceShutdown: a graceful shutdown waits for clients' idle channels, which keeps the process alive.
-    close: () => {
-      server.forceShutdown();
-      return Promise.resolve();
-    },
+    close: () => closeNow(server),
   };
-}
-
-function flatten(metadata: grpc.Metadata): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(metadata.getMap())) out[key] = String(value);
-  return out;
 }

@@ -2,9 +2,8 @@
 // (build/protos/protos.json, which bundles the google/api and google/protobuf imports), implementing the three
 // RPCs runwatch uses: UpdateFinding (upsert), SetFindingState and CreateSource. It enforces what the real API
 // documents: finding ids 1-32 alphanumerics, an existing source, state as output-only on update.
-import { createRequire } from 'node:module';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import { closeNow, flattenMetadata, listenLocal, loadProtoJson } from './grpc.js';
 
 export type SccMethod = 'UpdateFinding' | 'SetFindingState' | 'CreateSource';
 
@@ -46,10 +45,7 @@ let cachedService: grpc.ServiceDefinition | undefined;
 
 function securityCenterService(): grpc.ServiceDefinition {
   if (cachedService) return cachedService;
-  const require = createRequire(import.meta.url);
-  const json = require('@google-cloud/security-center/build/protos/protos.json') as Parameters<typeof protoLoader.fromJSON>[0];
-  const definition = protoLoader.fromJSON(json, { longs: String, enums: String, oneofs: true, defaults: false });
-  const root = grpc.loadPackageDefinition(definition) as unknown as {
+  const root = loadProtoJson('@google-cloud/security-center/build/protos/protos.json') as unknown as {
     google: { cloud: { securitycenter: { v2: { SecurityCenter: { service: grpc.ServiceDefinition } } } } };
   };
   cachedService = root.google.cloud.securitycenter.v2.SecurityCenter.service;
@@ -65,7 +61,7 @@ export async function startSccServer(): Promise<SccServer> {
 
   const handle = (method: SccMethod, work: (request: Record<string, unknown>) => Reply): Handler =>
     (call, callback) => {
-      calls.push({ method, request: call.request, metadata: flatten(call.metadata) });
+      calls.push({ method, request: call.request, metadata: flattenMetadata(call.metadata) });
       const failure = failures.get(method)?.shift();
       const respond = (): void => {
         if (failure) return callback({ code: failure.code, details: failure.details ?? grpc.status[failure.code] });
@@ -112,11 +108,9 @@ export async function startSccServer(): Promise<SccServer> {
       return { message: { ...source, name } };
     }),
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
-  );
+  const endpoint = await listenLocal(server);
   return {
-    endpoint: `127.0.0.1:${port}`,
+    endpoint,
     calls,
     findings,
     sources,
@@ -127,20 +121,10 @@ export async function startSccServer(): Promise<SccServer> {
       failures.clear();
       for (const source of sources) if (source !== SCC_TEST_SOURCE) sources.delete(source);
     },
-    // forceShutdown: a graceful shutdown waits for clients' idle channels, which keeps the process alive.
-    close: () => {
-      server.forceShutdown();
-      return Promise.resolve();
-    },
+    close: () => closeNow(server),
   };
 }
 
 function status(code: grpc.status, details: string): Reply {
   return { error: { code, details, metadata: new grpc.Metadata() } };
-}
-
-function flatten(metadata: grpc.Metadata): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(metadata.getMap())) out[key] = String(value);
-  return out;
 }

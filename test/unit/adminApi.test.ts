@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
-import type { CloudEvent } from '@google-cloud/functions-framework';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { main } from '../../functions/cli/main.js';
@@ -15,8 +14,8 @@ import { ADMIN_API_LOG_NAME, observationOfRevision, parseRunEndpoint } from '../
 import { createDetectFunction, type DetectFunction } from '../../functions/detect.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import type { DeployChange } from '../../functions/model/change.js';
-import { MESSAGE_PUBLISHED } from '../../functions/pubsub/decode.js';
 import type { LogRecord } from '../../functions/runtime.js';
+import { pushEvent as push } from '../support/pubsub.js';
 import { config } from '../support/run.js';
 import { startRunServer, type RunServer } from '../support/runServer.js';
 
@@ -59,16 +58,6 @@ function serveDeploy(server: RunServer, revision: Record<string, unknown> = {}):
     creator: 'masatonaka1989@gmail.com',
     ...revision,
   });
-}
-
-function push(json: unknown, messageId: string): CloudEvent<unknown> {
-  return {
-    specversion: '1.0',
-    id: messageId,
-    type: MESSAGE_PUBLISHED,
-    source: '//pubsub.googleapis.com/projects/demo/topics/runwatch-audit',
-    data: { message: { data: Buffer.from(JSON.stringify(json)).toString('base64'), messageId, attributes: {} } },
-  } as CloudEvent<unknown>;
 }
 
 interface Harness {

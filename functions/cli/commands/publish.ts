@@ -5,7 +5,8 @@
 // With PUBSUB_EMULATOR_HOST set it talks to the emulator; otherwise to Pub/Sub with the ambient credentials.
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { parseTopic, PubSubPublisher, type MessagePublisher } from '../../pubsub/publisher.js';
+import { messageOf } from '../../../sinks/deliver.js';
+import { parseTopic, PubSubPublisher } from '../../pubsub/publisher.js';
 import { topologyNames } from '../../pubsub/topology.js';
 import { readEntries } from '../../replay/input.js';
 import type { Command, CommandIo } from '../command.js';
@@ -19,92 +20,79 @@ PROJECT defaults to GOOGLE_CLOUD_PROJECT. PUBSUB_EMULATOR_HOST selects the emula
 /** Messages in flight at once: enough to batch well, few enough to keep memory flat on large exports. */
 const IN_FLIGHT = 500;
 
-export interface PublishDependencies {
-  /** Tests pass a fake; otherwise a Pub/Sub client for the project. */
-  readonly publisher?: (projectId: string | undefined) => MessagePublisher;
-}
+export const publishCommand: Command = {
+  name: 'publish',
+  summary: 'publish log files to the audit topic (feed the live pipeline)',
+  usage: USAGE,
+  async run(args: readonly string[], io: CommandIo): Promise<number> {
+    let values: { topic?: string | undefined; project?: string | undefined; help?: boolean | undefined };
+    let paths: string[];
+    try {
+      ({ values, positionals: paths } = parseArgs({
+        args: [...args],
+        options: { topic: { type: 'string' }, project: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+        allowPositionals: true,
+        strict: true,
+      }));
+    } catch (error) {
+      io.stderr.write(`runwatch publish: ${messageOf(error)}\n\nusage: ${USAGE}\n`);
+      return 2;
+    }
+    if (values.help) {
+      io.stdout.write(`usage: ${USAGE}\n`);
+      return 0;
+    }
+    if (paths.length === 0) {
+      io.stderr.write(`runwatch publish: no PATH given\n\nusage: ${USAGE}\n`);
+      return 2;
+    }
+    const topic = parseTopic(values.topic ?? topologyNames().auditTopic);
+    if (!topic.ok) {
+      io.stderr.write(`runwatch publish: --topic ${topic.reason}\n`);
+      return 2;
+    }
+    const projectId = values.project ?? topic.project ?? (io.env['GOOGLE_CLOUD_PROJECT'] || undefined);
+    const name = topic.project ? topic.name : projectId ? `projects/${projectId}/topics/${topic.id}` : topic.id;
+    const target = topic.project || projectId ? name : `${name} (project from the credentials)`;
+    io.stderr.write(`publishing to ${target}${io.env['PUBSUB_EMULATOR_HOST'] ? ` on the emulator at ${io.env['PUBSUB_EMULATOR_HOST']}` : ''}\n`);
 
-export function createPublishCommand(deps: PublishDependencies = {}): Command {
-  return {
-    name: 'publish',
-    summary: 'publish log files to the audit topic (feed the live pipeline)',
-    usage: USAGE,
-    async run(args: readonly string[], io: CommandIo): Promise<number> {
-      let values: { topic?: string | undefined; project?: string | undefined; help?: boolean | undefined };
-      let paths: string[];
-      try {
-        ({ values, positionals: paths } = parseArgs({
-          args: [...args],
-          options: { topic: { type: 'string' }, project: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-          allowPositionals: true,
-          strict: true,
-        }));
-      } catch (error) {
-        io.stderr.write(`runwatch publish: ${messageOf(error)}\n\nusage: ${USAGE}\n`);
-        return 2;
-      }
-      if (values.help) {
-        io.stdout.write(`usage: ${USAGE}\n`);
-        return 0;
-      }
-      if (paths.length === 0) {
-        io.stderr.write(`runwatch publish: no PATH given\n\nusage: ${USAGE}\n`);
-        return 2;
-      }
-      const topic = parseTopic(values.topic ?? topologyNames().auditTopic);
-      if (!topic.ok) {
-        io.stderr.write(`runwatch publish: --topic ${topic.reason}\n`);
-        return 2;
-      }
-      const projectId = values.project ?? topic.project ?? (io.env['GOOGLE_CLOUD_PROJECT'] || undefined);
-      const target = topic.project ? topic.name : projectId ? `projects/${projectId}/topics/${topic.id}` : `${topic.id} (project from the credentials)`;
-      io.stderr.write(`publishing to ${target}${io.env['PUBSUB_EMULATOR_HOST'] ? ` on the emulator at ${io.env['PUBSUB_EMULATOR_HOST']}` : ''}\n`);
-
-      const publisher = deps.publisher ? deps.publisher(projectId) : new PubSubPublisher(projectId ? { projectId } : {});
-      const name = topic.project ? topic.name : projectId ? `projects/${projectId}/topics/${topic.id}` : topic.id;
-      let published = 0;
-      let unreadable = 0;
-      let failed = 0;
-      let firstError: string | undefined;
-      const inFlight = new Set<Promise<void>>();
-      try {
-        for await (const item of readEntries(paths, io.stdin as Readable)) {
-          if (item.kind === 'invalid') {
-            unreadable++;
-            io.stderr.write(`skipped ${item.source}: ${item.reason}\n`);
-            continue;
-          }
-          const timestamp = (item.value as { timestamp?: unknown } | null)?.timestamp;
-          const attributes: Record<string, string> = typeof timestamp === 'string' ? { 'logging.googleapis.com/timestamp': timestamp } : {};
-          const sent: Promise<void> = publisher.publish(name, Buffer.from(JSON.stringify(item.value), 'utf8'), attributes).then(
-            () => {
-              published++;
-            },
-            (error: unknown) => {
-              failed++;
-              firstError ??= `${item.source}: ${messageOf(error)}`;
-            },
-          );
-          const tracked = sent.finally(() => inFlight.delete(tracked));
-          inFlight.add(tracked);
-          if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
+    const publisher = new PubSubPublisher(projectId ? { projectId } : {});
+    let published = 0;
+    let unreadable = 0;
+    let failed = 0;
+    let firstError: string | undefined;
+    const inFlight = new Set<Promise<void>>();
+    try {
+      for await (const item of readEntries(paths, io.stdin as Readable)) {
+        if (item.kind === 'invalid') {
+          unreadable++;
+          io.stderr.write(`skipped ${item.source}: ${item.reason}\n`);
+          continue;
         }
-        await Promise.all(inFlight);
-      } catch (error) {
-        await Promise.allSettled(inFlight);
-        io.stderr.write(`runwatch publish: ${messageOf(error)}\n`);
-        return 1;
-      } finally {
-        await publisher.close().catch(() => undefined);
+        const timestamp = (item.value as { timestamp?: unknown } | null)?.timestamp;
+        const attributes: Record<string, string> = typeof timestamp === 'string' ? { 'logging.googleapis.com/timestamp': timestamp } : {};
+        const sent: Promise<void> = publisher.publish(name, Buffer.from(JSON.stringify(item.value), 'utf8'), attributes).then(
+          () => {
+            published++;
+          },
+          (error: unknown) => {
+            failed++;
+            firstError ??= `${item.source}: ${messageOf(error)}`;
+          },
+        );
+        const tracked = sent.finally(() => inFlight.delete(tracked));
+        inFlight.add(tracked);
+        if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
       }
-      io.stderr.write(`published ${published} entr${published === 1 ? 'y' : 'ies'}${unreadable ? `, ${unreadable} unreadable skipped` : ''}${failed ? `, ${failed} FAILED (first: ${firstError})` : ''}\n`);
-      return failed > 0 ? 1 : 0;
-    },
-  };
-}
-
-export const publishCommand: Command = createPublishCommand();
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+      await Promise.all(inFlight);
+    } catch (error) {
+      await Promise.allSettled(inFlight);
+      io.stderr.write(`runwatch publish: ${messageOf(error)}\n`);
+      return 1;
+    } finally {
+      await publisher.close().catch(() => undefined);
+    }
+    io.stderr.write(`published ${published} entr${published === 1 ? 'y' : 'ies'}${unreadable ? `, ${unreadable} unreadable skipped` : ''}${failed ? `, ${failed} FAILED (first: ${firstError})` : ''}\n`);
+    return failed > 0 ? 1 : 0;
+  },
+};

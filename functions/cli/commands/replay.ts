@@ -70,15 +70,15 @@ export const replayCommand: Command = {
     const started = performance.now();
     const stats = await replay({
       config,
-      ...(store ? { store } : {}),
+      store,
       paths: positionals,
       stdin: io.stdin as Readable,
-      ...(sinceMs !== undefined ? { sinceMs } : {}),
-      ...(untilMs !== undefined ? { untilMs } : {}),
-      ...(reorderCapacity !== undefined ? { reorderCapacity } : {}),
-      ...(workers !== undefined ? { workers } : {}),
+      sinceMs,
+      untilMs,
+      reorderCapacity,
+      workers,
       onFinding,
-      ...(values.quiet ? {} : { onProgress: (s) => void io.stderr.write(`runwatch replay: ${s.entriesRead} entries read...\n`) }),
+      onProgress: values.quiet ? undefined : (s) => void io.stderr.write(`runwatch replay: ${s.entriesRead} entries read...\n`),
     });
     await store?.close();
     if (format === 'table') io.stdout.write(formatTable(collected));

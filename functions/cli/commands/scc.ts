@@ -3,6 +3,7 @@
 // Each run creates a NEW source (SCC has no create-if-absent for sources), so this is a manual step, never
 // something the functions do. Needs roles/securitycenter.sourcesEditor on the organization (ADC credentials).
 import { parseArgs } from 'node:util';
+import { messageOf } from '../../../sinks/deliver.js';
 import { createSccSource, parseSccEndpoint, type SccEndpoint } from '../../../sinks/scc.js';
 import type { Command, CommandIo } from '../command.js';
 
@@ -71,8 +72,4 @@ function parseCreateSource(args: readonly string[]): CreateSourceArgs | string {
   const displayName = values['display-name'] ?? DEFAULT_DISPLAY_NAME;
   if (displayName.length < 1 || displayName.length > 64) return '--display-name must be 1 to 64 characters';
   return { organization: values.organization, displayName, description: values.description ?? DEFAULT_DESCRIPTION };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -64,7 +64,7 @@ output "log_sink_writer_identity" {
 
 output "log_sink_name" {
   description = "Name of the log sink and where it lives."
-  value       = "${var.log_sink_scope}:${var.log_sink_scope == "organization" ? var.organization_id : var.log_sink_scope == "folder" ? var.folder_id : local.sink_project_id}/${var.name_prefix}-audit"
+  value       = "${var.log_sink_scope}:${var.log_sink_scope == "organization" ? var.organization_id : var.log_sink_scope == "folder" ? var.folder_id : local.sink_project_id}/${local.sink_name}"
 }
 
 output "secret_ids" {

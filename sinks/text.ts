@@ -1,0 +1,14 @@
+// Plain-text helpers the sinks share. No imports: a sink uses them without loading another sink's client library
+// (slack.ts loads @slack/web-api as it is imported).
+
+/** Cut to `max` UTF-16 units with an ellipsis, never inside a surrogate pair. */
+export function truncatePlain(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let cut = max - 1;
+  if (isHighSurrogate(text.charCodeAt(cut - 1))) cut -= 1;
+  return `${text.slice(0, cut)}…`;
+}
+
+export function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}

@@ -87,7 +87,11 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
         .map((o) => ({ id: o.finding.id, reason: 'the invoker IAM check is on again' }));
     }
     if (change.kind !== 'iam-policy') return [];
-    const after = new Set(publicInvokersAfter(baseline, change) ?? []);
+    // An entry that logged neither the policy nor a delta says nothing about who holds the role: it closes nothing
+    // (the baseline keeps its members for the same reason, baseline/apply.ts).
+    const members = publicInvokersAfter(baseline, change);
+    if (members === undefined) return [];
+    const after = new Set(members);
     return open
       .filter((o) => Array.isArray(o.finding.evidence['membersGranted']) && (o.finding.evidence['membersGranted'] as readonly string[]).every((m) => !after.has(m)))
       .map((o) => ({ id: o.finding.id, reason: `${(o.finding.evidence['membersGranted'] as readonly string[]).join(' and ')} no longer hold the invoker role` }));

@@ -1,7 +1,7 @@
 // When a later change takes a risk away, the core emits a resolution of the original finding: same id, status
 // resolved, so each sink closes what it opened (SCC INACTIVE, PagerDuty resolve, a Slack thread reply).
 import { describe, expect, it } from 'vitest';
-import { at, corpus, synthetic, withOperationId, withV1Image, withV1ServiceAccount } from '../support/entries.js';
+import { at, corpus, synthetic, variant, withOperationId, withV1Image, withV1ServiceAccount } from '../support/entries.js';
 import { config, findingsOf } from '../support/run.js';
 
 const replace = corpus('slackbot__Services.ReplaceService__1');
@@ -31,6 +31,15 @@ describe('resolutions', () => {
   it('a project-wide grant removed through a policy delta is resolved', async () => {
     const findings = await findingsOf([synthetic('project-SetIamPolicy-run-invoker-allUsers'), at(synthetic('project-SetIamPolicy-run-invoker-removed'), '2024-06-01T00:00:00Z')]);
     expect(findings.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
+  });
+
+  it('ignores: a later SetIamPolicy that logged neither the policy nor a delta (who holds the role is unknown)', async () => {
+    const withoutPolicy = variant(synthetic('run-SetIamPolicy-private'), (e) => {
+      delete (e.protoPayload['request'] as Record<string, unknown>)['policy'];
+      delete e.protoPayload['response'];
+    });
+    const findings = await findingsOf([synthetic('run-SetIamPolicy-allUsers'), withoutPolicy]);
+    expect(findings.map((f) => [f.rule, f.status ?? 'active'])).toEqual([['public-invoker-grant', 'active']]);
   });
 
   it('ignores: a grant that is still there after an unrelated policy change', async () => {

@@ -97,7 +97,7 @@ function locateMessage(event: unknown): Located {
   let body: unknown;
   if (isCloudEvent) {
     if (type !== MESSAGE_PUBLISHED) {
-      return { reason: `unexpected CloudEvent type ${attributeValue(JSON.stringify(type), SHOWN_MAX)} (want ${MESSAGE_PUBLISHED})`, messageId: eventId, raw: Buffer.from(safeJson(event), 'utf8') };
+      return { reason: `unexpected CloudEvent type ${attributeValue(safeJson(type), SHOWN_MAX)} (want ${MESSAGE_PUBLISHED})`, messageId: eventId, raw: Buffer.from(safeJson(event), 'utf8') };
     }
     body = parseData(event['data']);
   } else {

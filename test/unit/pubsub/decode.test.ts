@@ -69,6 +69,7 @@ describe('decodeAuditEvent: invalid input is reported, never thrown', () => {
     { name: 'message not an object', event: cloudEvent({ message: 'x' }), reason: /no Pub\/Sub message/ },
     { name: 'CloudEvent data missing', event: cloudEvent(undefined), reason: /not a Pub\/Sub MessagePublishedData/ },
     { name: 'CloudEvent of another type', event: cloudEvent({ message: message(json(ENTRY)) }, { type: 'google.cloud.storage.object.v1.finalized' }), reason: /unexpected CloudEvent type/ },
+    { name: 'CloudEvent without a type', event: cloudEvent({ message: message(json(ENTRY)) }, { type: undefined }), reason: /unexpected CloudEvent type undefined/ },
     { name: 'an empty object (framework hands over `{}`)', event: {}, reason: /no Pub\/Sub message/ },
     { name: 'null', event: null, reason: /null, not an object/ },
     { name: 'a string', event: 'hello', reason: /a string, not an object/ },

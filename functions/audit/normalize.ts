@@ -154,10 +154,12 @@ function principalOf(pp: JsonObject): Principal | undefined {
 
 function clientOf(pp: JsonObject, annotations: JsonObject | undefined): Client {
   const meta = asObject(pp['requestMetadata']);
-  // Kept short: findings show the client, not the whole user agent (which can be kilobytes of anyone's text).
-  const userAgent = asString(meta?.['callerSuppliedUserAgent'])?.slice(0, 160);
+  const fullUserAgent = asString(meta?.['callerSuppliedUserAgent']);
+  // Kept short: findings show the client, not the whole user agent (which can be kilobytes of anyone's text). The
+  // client is recognised on the whole of it: a marker can come after the first 160 characters.
+  const userAgent = fullUserAgent?.slice(0, 160);
   const callerIp = asString(meta?.['callerIp']) ?? asString(meta?.['callerIP']);
-  const name = stringIn(annotations, 'run.googleapis.com/client-name') ?? clientFromUserAgent(userAgent);
+  const name = stringIn(annotations, 'run.googleapis.com/client-name') ?? clientFromUserAgent(fullUserAgent);
   const version = stringIn(annotations, 'run.googleapis.com/client-version');
   return { name, version, userAgent, callerIp };
 }

@@ -147,6 +147,12 @@ describe('v2 deploys', () => {
     expect(d.images[0]).toMatchObject({ repository: 'europe-west1-docker.pkg.dev/acme-prod/web', digest: `sha256:${'a'.repeat(64)}` });
     expect(d.labels).toMatchObject({ team: 'web', 'commit-sha': '9f8e7d6c5b4a39281706f5e4d3c2b1a098765432' });
     expect(d.client.name).toBe('terraform');
+    // The client is recognised past the 160 characters kept of the user agent.
+    const longAgent = variant(synthetic('v2-CreateService'), (e) => {
+      (e.protoPayload['requestMetadata'] as Record<string, unknown>)['callerSuppliedUserAgent'] = `${'x'.repeat(200)} terraform-provider-google/5.0.0`;
+    });
+    const late = deploy(parseEntry(longAgent));
+    expect([late.client.name, late.client.userAgent?.length]).toEqual(['terraform', 160]);
     expect(d.principal?.delegationChain[0]).toMatch(/^principal:\/\/iam\.googleapis\.com\//);
   });
 

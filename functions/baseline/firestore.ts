@@ -17,6 +17,7 @@
 import type { DocumentData, Firestore, Settings } from '@google-cloud/firestore';
 import { canonicalJson } from '../audit/json.js';
 import type { ServiceBaseline } from './state.js';
+import { KeyedTurns } from './turns.js';
 import type { BaselineStore, BeforeCommit, TransactionOutcome } from './store.js';
 import type { DueIndex } from '../pipeline.js';
 
@@ -48,8 +49,7 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
   readonly collection: string;
   private client: Promise<Firestore> | undefined;
   private readonly ownsClient: boolean;
-  /** The tail of each key's queue of transactions in this instance. */
-  private readonly queues = new Map<string, Promise<void>>();
+  private readonly turns = new KeyedTurns();
 
   constructor(private readonly options: FirestoreBaselineStoreOptions = {}) {
     this.collection = options.collection ?? DEFAULT_BASELINE_COLLECTION;
@@ -61,18 +61,7 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
     // Within this instance, changes to one key take turns: concurrent copies of one entry (duplicates are
     // common) then cost one transaction and some plain reads instead of contending inside Firestore, where a
     // lost race costs a client backoff of a second or more. Across instances the transaction does the work.
-    const previous = this.queues.get(key);
-    let done!: () => void;
-    const turn = new Promise<void>((resolve) => (done = resolve));
-    const queued = previous ? previous.then(() => turn) : turn;
-    this.queues.set(key, queued);
-    if (previous) await previous;
-    try {
-      return await this.transactNow(key, fn, beforeCommit);
-    } finally {
-      done();
-      if (this.queues.get(key) === queued) this.queues.delete(key);
-    }
+    return this.turns.run(key, () => this.transactNow(key, fn, beforeCommit));
   }
 
   private async transactNow<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, beforeCommit?: BeforeCommit<R>): Promise<R> {

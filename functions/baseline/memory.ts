@@ -1,19 +1,27 @@
 import type { ServiceBaseline } from './state.js';
+import { KeyedTurns } from './turns.js';
 import type { BaselineStore, BeforeCommit, TransactionOutcome } from './store.js';
 
-/** A process-local store. Each call runs to completion before the next reads, so no locking is needed. */
+/**
+ * A process-local store. Without a beforeCommit a transaction runs to completion before anything else reads; with
+ * one (it awaits a publish between read and write), transactions on one key take turns.
+ */
 export class MemoryBaselineStore implements BaselineStore {
   protected readonly data = new Map<string, ServiceBaseline>();
+  private readonly turns = new KeyedTurns();
 
   constructor(initial?: Iterable<[string, ServiceBaseline]>) {
     if (initial) for (const [key, value] of initial) this.data.set(key, value);
   }
 
   async transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, beforeCommit?: BeforeCommit<R>): Promise<R> {
-    const outcome = fn(this.data.get(key));
     // Without a beforeCommit nothing is awaited: the baseline is stored before transact returns, as by transactSync.
-    if (beforeCommit) await beforeCommit(outcome.result);
-    return this.commit(key, outcome);
+    if (!beforeCommit) return this.transactSync(key, fn);
+    return this.turns.run(key, async () => {
+      const outcome = fn(this.data.get(key));
+      await beforeCommit(outcome.result);
+      return this.commit(key, outcome);
+    });
   }
 
   /** The same as transact, without a promise: replay runs millions of these. */

@@ -10,6 +10,8 @@ export interface LineChunk {
   readonly firstLine: number;
   /** How many lines the chunk holds (the last one may lack its newline at the end of the file). */
   readonly lines: number;
+  /** Where the chunk's first byte lies in the file. */
+  readonly position: number;
 }
 
 const CHUNK_BYTES = 1 << 20;
@@ -19,7 +21,7 @@ const CHUNK_BYTES = 1 << 20;
  * a page fault per 4 KiB on first touch: a fresh buffer per chunk was ~100,000 faults (about 0.5 s of kernel time)
  * per 400 MB read.
  */
-class SharedBufferPool {
+export class SharedBufferPool {
   private readonly free: Buffer[] = [];
 
   constructor(private readonly limit = 32) {}
@@ -40,7 +42,7 @@ class SharedBufferPool {
  * Reads `file` in chunks of whole lines, each in a buffer from `pool`: give `chunk.buffer` back once nothing reads
  * the chunk any more.
  */
-async function* readLineChunks(file: string, pool: SharedBufferPool): AsyncGenerator<LineChunk & { readonly buffer: Buffer }> {
+export async function* readLineChunks(file: string, pool: SharedBufferPool): AsyncGenerator<LineChunk & { readonly buffer: Buffer }> {
   const handle = await open(file, 'r');
   try {
     let position = 0;
@@ -53,12 +55,13 @@ async function* readLineChunks(file: string, pool: SharedBufferPool): AsyncGener
       const { bytesRead } = await handle.read(buffer, carry.length, CHUNK_BYTES, position);
       position += bytesRead;
       const filled = carry.length + bytesRead;
+      const chunkPosition = position - filled;
       // At the end of the file everything left is whole; before it, cut after the last newline.
       const cut = bytesRead === 0 ? filled : buffer.lastIndexOf(0x0a, filled - 1) + 1;
       if (cut > 0) {
         const bytes = buffer.subarray(0, cut);
         const lines = countLines(bytes);
-        yield { bytes, firstLine: line, lines, buffer };
+        yield { bytes, firstLine: line, lines, position: chunkPosition, buffer };
         line += lines;
       }
       carry = Buffer.from(buffer.subarray(cut, filled));
@@ -75,22 +78,32 @@ async function* readLineChunks(file: string, pool: SharedBufferPool): AsyncGener
  * their answers come out in chunk order. At most `ahead` chunks are read ahead of the oldest unanswered one, so
  * memory stays bounded; a chunk's buffer is read into again once it is answered.
  */
-export async function* answersInOrder<T>(
-  files: readonly string[],
-  ahead: number,
-  send: (chunk: LineChunk, file: string) => Promise<T>,
-): AsyncGenerator<T> {
+export function answersInOrder<T>(files: readonly string[], ahead: number, send: (chunk: LineChunk, file: string) => Promise<T>): AsyncGenerator<T> {
   const pool = new SharedBufferPool(ahead + 4);
+  async function* chunks(): AsyncGenerator<LineChunk & { readonly buffer: Buffer; readonly file: string }> {
+    for (const file of files) for await (const chunk of readLineChunks(file, pool)) yield { ...chunk, file };
+  }
+  return inOrder(chunks(), pool, ahead, (chunk) => send(chunk, chunk.file));
+}
+
+/**
+ * Sends each chunk (its bytes in a buffer of `pool`) through `send`; yields the answers in chunk order, with at
+ * most `ahead` chunks unanswered. A chunk's buffer goes back to the pool once it is answered.
+ */
+export async function* inOrder<C extends { readonly buffer: Buffer }, T>(
+  chunks: AsyncIterable<C>,
+  pool: SharedBufferPool,
+  ahead: number,
+  send: (chunk: C) => Promise<T>,
+): AsyncGenerator<T> {
   const inFlight: Promise<T>[] = [];
-  for (const file of files) {
-    for await (const chunk of readLineChunks(file, pool)) {
-      const answered = send(chunk, file).then((answer) => (pool.give(chunk.buffer), answer));
-      // Awaited in order below; when a worker fails every chunk in flight rejects at once, and only the oldest is
-      // being awaited: the others must not count as unhandled rejections (which would end the process).
-      answered.catch(() => undefined);
-      inFlight.push(answered);
-      while (inFlight.length > ahead) yield await inFlight.shift()!;
-    }
+  for await (const chunk of chunks) {
+    const answered = send(chunk).then((answer) => (pool.give(chunk.buffer), answer));
+    // Awaited in order below; when a worker fails every chunk in flight rejects at once, and only the oldest is
+    // being awaited: the others must not count as unhandled rejections (which would end the process).
+    answered.catch(() => undefined);
+    inFlight.push(answered);
+    while (inFlight.length > ahead) yield await inFlight.shift()!;
   }
   while (inFlight.length > 0) yield await inFlight.shift()!;
 }

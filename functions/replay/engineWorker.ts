@@ -3,11 +3,12 @@
 import { parentPort } from 'node:worker_threads';
 import { MemoryBaselineStore } from '../baseline/memory.js';
 import type { Finding } from '../findings/finding.js';
-import { itemsOfRanges } from './item.js';
+import { itemsOfLineRefs } from './item.js';
 import type { PartitionRequest, PartitionResponse } from './partition.js';
 import { ReplayRun } from './replay.js';
 
 let run: ReplayRun | undefined;
+let files: readonly string[] = [];
 let pending: Finding[] = [];
 // Messages are applied strictly one after the other, in the order they came.
 let queue: Promise<void> = Promise.resolve();
@@ -16,10 +17,10 @@ function post(message: PartitionResponse): void {
   parentPort!.postMessage(message);
 }
 
-function applyChunk(run: ReplayRun, source: string, bytes: Uint8Array, ranges: Int32Array): void {
+function applyChunk(run: ReplayRun, bytes: Uint8Array, refs: Int32Array): void {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   const watchCloudFunctions = run.options.config.cloudFunctions.watch;
-  for (const item of itemsOfRanges(buffer, ranges, source, watchCloudFunctions)) run.addSync(item); // a memory store: no promise per entry
+  for (const item of itemsOfLineRefs(buffer, refs, files, watchCloudFunctions)) run.addSync(item); // a memory store: no promise per entry
 }
 
 async function handle(request: PartitionRequest): Promise<void> {
@@ -27,18 +28,19 @@ async function handle(request: PartitionRequest): Promise<void> {
     case 'start': {
       // Validated by the main thread (RunwatchConfig is plain JSON, cloned as is): no second schema compile here,
       // which would cost each worker ~180 ms of start-up (loading ajv and compiling the schema).
+      files = request.files;
       run = new ReplayRun({
         config: request.config,
         store: new MemoryBaselineStore(),
         sinceMs: request.sinceMs,
         untilMs: request.untilMs,
-        reorderCapacity: request.reorderCapacity,
+        arrivesInOrder: true, // the main thread sends the lines in time order
         onFinding: (finding) => void pending.push(finding),
       });
       return;
     }
     case 'chunk':
-      applyChunk(run!, request.source, request.bytes, request.ranges);
+      applyChunk(run!, request.bytes, request.refs);
       post({ kind: 'chunk', id: request.id, findings: JSON.stringify(pending) });
       pending = [];
       return;

@@ -1,27 +1,30 @@
 // Replay spread over worker threads by project. Every baseline (a service's, or a project's for project-wide IAM)
-// belongs to one project, so a worker that sees all of a project's entries, in file order, can parse, normalize
+// belongs to one project, so a worker that sees all of a project's entries, in time order, can parse, normalize
 // and detect them on its own with the same results as one thread: nothing but raw bytes goes to the workers and
-// only findings come back. The main thread only reads the files (into shared memory, which the workers read in
-// place) and routes each line by the project in its `logName` (`projects/P/logs/...`, else
-// `resource.labels.project_id`), found without parsing the JSON.
+// only findings come back. The main thread puts the lines in time order from their keys alone (timeOrder.ts),
+// reads them again in that order into shared memory, which the workers read in place, and routes each line by the
+// project in its `logName` (`projects/P/logs/...`, else `resource.labels.project_id`), found without parsing.
+import { open, type FileHandle } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import type { RunwatchConfig } from '../config/types.js';
 import type { Finding } from '../findings/finding.js';
 import { byTime } from './format.js';
-import { answersInOrder, lineRanges } from './chunks.js';
-import { emptyStats, mergeStats, type ReplayOptions, type ReplayStats } from './replay.js';
+import { inOrder, SharedBufferPool } from './chunks.js';
+import { DEFAULT_REORDER_CAPACITY, emptyStats, mergeStats, type ReplayOptions, type ReplayStats } from './replay.js';
+import { linesInTimeOrder, type LineRef, type TimeOrder } from './timeOrder.js';
 import { Requests } from './workers.js';
 
-/** To the worker: its settings once, then chunks of lines with their line numbers, then `finish`. */
+/** To the worker: its settings and the input files once, then batches of lines in time order, then `finish`. */
 export type PartitionRequest =
   | {
       readonly kind: 'start';
       readonly config: RunwatchConfig;
+      readonly files: readonly string[];
       readonly sinceMs?: number;
       readonly untilMs?: number;
-      readonly reorderCapacity?: number;
     }
-  | { readonly kind: 'chunk'; readonly id: number; readonly source: string; readonly bytes: Uint8Array; readonly ranges: Int32Array }
+  /** `refs`: `[start, end, lineNumber, element, fileIndex]` per line of `bytes` (see item.ts itemsOfLineRefs). */
+  | { readonly kind: 'chunk'; readonly id: number; readonly bytes: Uint8Array; readonly refs: Int32Array }
   | { readonly kind: 'finish' };
 
 /**
@@ -88,9 +91,9 @@ class EngineWorker {
   }
 
   /** Sends this worker's lines of a chunk (shared memory); resolves with their findings once it applied them. */
-  send(id: number, source: string, bytes: Uint8Array, ranges: Int32Array): Promise<readonly Finding[]> {
-    const request: PartitionRequest = { kind: 'chunk', id, source, bytes, ranges };
-    return this.requests.track(id, () => this.worker.postMessage(request, [ranges.buffer as ArrayBuffer])).then(findingsOf);
+  send(id: number, bytes: Uint8Array, refs: Int32Array): Promise<readonly Finding[]> {
+    const request: PartitionRequest = { kind: 'chunk', id, bytes, refs };
+    return this.requests.track(id, () => this.worker.postMessage(request, [refs.buffer as ArrayBuffer])).then(findingsOf);
   }
 
   async finish(): Promise<{ findings: readonly Finding[]; stats: ReplayStats }> {
@@ -108,47 +111,123 @@ function workerOf(line: Buffer, workers: number): number {
   return (hash >>> 0) % workers;
 }
 
-/**
- * Splits one chunk of whole lines into the lines of each worker, as `[start, end, lineNumber]` triples over the
- * chunk (which every worker reads where it lies: it is shared memory).
- */
-function route(data: Buffer, firstLine: number, workers: number): Int32Array[] {
-  const ranges = lineRanges(data, firstLine);
-  if (workers === 1) return [ranges];
-  const out: number[][] = Array.from({ length: workers }, () => []);
-  for (let i = 0; i < ranges.length; i += 3) {
-    const start = ranges[i]!;
-    const end = ranges[i + 1]!;
-    out[workerOf(data.subarray(start, end), workers)]!.push(start, end, ranges[i + 2]!);
+/** Bytes of lines read into one shared buffer and sent as one batch. */
+const BATCH_BYTES = 1 << 20;
+/** Lines closer than this in a file are read with one read, the bytes between them included. */
+const READ_GAP = 64 * 1024;
+/** Input files kept open at once while lines are read again (they come out mostly in file order). */
+const OPEN_FILES = 8;
+
+/** Lines read again in time order: a shared buffer, and each worker's lines in it. */
+interface Batch {
+  readonly buffer: Buffer;
+  readonly bytes: Buffer;
+  readonly refs: Int32Array[];
+  readonly lines: number;
+}
+
+/** Open input files, the least recently used closed beyond OPEN_FILES. */
+class OpenFiles {
+  private readonly handles = new Map<number, FileHandle>();
+
+  constructor(private readonly files: readonly string[]) {}
+
+  async get(file: number): Promise<FileHandle> {
+    const open_ = this.handles.get(file);
+    if (open_) {
+      this.handles.delete(file);
+      this.handles.set(file, open_); // most recently used last
+      return open_;
+    }
+    if (this.handles.size >= OPEN_FILES) {
+      const [oldest, handle] = this.handles.entries().next().value as [number, FileHandle];
+      this.handles.delete(oldest);
+      await handle.close();
+    }
+    const handle = await open(this.files[file]!, 'r');
+    this.handles.set(file, handle);
+    return handle;
   }
-  return out.map((r) => Int32Array.from(r));
+
+  async close(): Promise<void> {
+    await Promise.all([...this.handles.values()].map((h) => h.close()));
+    this.handles.clear();
+  }
+}
+
+/** Reads the lines of `refs` (in their order) into buffers of `pool`, about BATCH_BYTES at a time. */
+async function* batches(refs: AsyncIterable<LineRef>, files: OpenFiles, pool: SharedBufferPool, workers: number): AsyncGenerator<Batch> {
+  let pending: LineRef[] = [];
+  let size = 0;
+  for await (const ref of refs) {
+    pending.push(ref);
+    size += ref.length;
+    if (size >= BATCH_BYTES) {
+      yield await readBatch(pending, files, pool, workers);
+      pending = [];
+      size = 0;
+    }
+  }
+  if (pending.length > 0) yield await readBatch(pending, files, pool, workers);
+}
+
+/** Contiguous stretches of one file to read, and the lines they hold. */
+interface Span {
+  readonly file: number;
+  readonly start: number;
+  end: number;
+  readonly lines: LineRef[];
+}
+
+async function readBatch(lines: readonly LineRef[], files: OpenFiles, pool: SharedBufferPool, workers: number): Promise<Batch> {
+  const spans: Span[] = [];
+  for (const ref of lines) {
+    const last = spans[spans.length - 1];
+    // In order and close behind the previous line of the same file: one read (usually the whole batch).
+    if (last && last.file === ref.file && ref.offset >= last.end && ref.offset - last.end <= READ_GAP) {
+      last.end = ref.offset + ref.length;
+      last.lines.push(ref);
+    } else spans.push({ file: ref.file, start: ref.offset, end: ref.offset + ref.length, lines: [ref] });
+  }
+  const total = spans.reduce((sum, span) => sum + (span.end - span.start), 0);
+  const buffer = pool.take(total);
+  const out: number[][] = Array.from({ length: workers }, () => []);
+  let at = 0;
+  for (const span of spans) {
+    const length = span.end - span.start;
+    const { bytesRead } = await (await files.get(span.file)).read(buffer, at, length, span.start);
+    if (bytesRead !== length) throw new Error('an input file changed while it was replayed (a line was no longer where it was read)');
+    for (const ref of span.lines) {
+      const start = at + ref.offset - span.start;
+      out[ref.worker]!.push(start, start + ref.length, ref.line, ref.element, ref.file);
+    }
+    at += length;
+  }
+  return { buffer, bytes: buffer.subarray(0, total), refs: out.map((r) => Int32Array.from(r)), lines: lines.length };
 }
 
 /** The replay over `count` worker threads running `script` (the compiled engineWorker), of plain NDJSON `files`. */
 export async function replayPartitioned(options: ReplayOptions, files: readonly string[], script: URL, count: number): Promise<ReplayStats> {
-  const start: PartitionRequest = {
-    kind: 'start',
-    config: options.config,
-    sinceMs: options.sinceMs,
-    untilMs: options.untilMs,
-    reorderCapacity: options.reorderCapacity,
-  };
+  const start: PartitionRequest = { kind: 'start', config: options.config, files, sinceMs: options.sinceMs, untilMs: options.untilMs };
   const workers = Array.from({ length: count }, () => new EngineWorker(script, start));
   const stats = emptyStats();
   const emit = (findings: readonly Finding[]): void => {
     for (const finding of findings) options.onFinding(finding);
   };
+  const open = new OpenFiles(files);
   try {
     let id = 0;
     let nextProgress = Date.now() + 1000;
     let routed = 0;
-    // A bounded number of chunks in flight (memory stays bounded: about IN_FLIGHT MiB), enough that a worker held
+    const order: TimeOrder = { lateCount: 0 };
+    const lines = linesInTimeOrder(files, options.reorderCapacity ?? DEFAULT_REORDER_CAPACITY, (line) => workerOf(line, count), order);
+    // A bounded number of batches in flight (memory stays bounded: about IN_FLIGHT MiB), enough that a worker held
     // up by a garbage collection never leaves the other one waiting for the reader (2 in flight cost ~8% idle).
-    const answers = answersInOrder(files, IN_FLIGHT, (chunk, file) => {
-      routed += chunk.lines;
-      const perWorker = route(chunk.bytes, chunk.firstLine, workers.length);
+    const pool = new SharedBufferPool(IN_FLIGHT + 4);
+    const answers = inOrder(batches(lines, open, pool, count), pool, IN_FLIGHT, (batch) => {
+      routed += batch.lines;
       // Answered once every worker has applied its lines.
-      return Promise.all(perWorker.map((ranges, w) => workers[w]!.send(id++, file, chunk.bytes, ranges)));
+      return Promise.all(batch.refs.map((refs, w) => (refs.length === 0 ? [] : workers[w]!.send(id++, batch.bytes, refs))));
     });
     for await (const perWorker of answers) {
       for (const findings of perWorker) emit(findings);
@@ -159,11 +238,13 @@ export async function replayPartitioned(options: ReplayOptions, files: readonly 
       }
     }
     const results = await Promise.all(workers.map((w) => w.finish()));
-    // What the workers still held (their reorder buffers, waiting rollouts) comes out merged in time order.
+    // What the workers still held (rollouts waiting for their other half) comes out merged in time order.
     emit(byTime(results.flatMap((r) => r.findings)));
     for (const result of results) mergeStats(stats, result.stats);
+    stats.outOfOrder = order.lateCount;
     return stats;
   } finally {
+    await open.close();
     await Promise.all(workers.map((w) => w.worker.terminate()));
   }
 }

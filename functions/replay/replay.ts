@@ -113,6 +113,8 @@ export interface ReplayRunOptions {
   readonly sinceMs?: number;
   readonly untilMs?: number;
   readonly reorderCapacity?: number;
+  /** Items come in evaluation order already (the partitioned replay orders them on the main thread): no buffer. */
+  readonly arrivesInOrder?: boolean;
   readonly onFinding: (finding: Finding) => void;
 }
 
@@ -159,7 +161,7 @@ export class ReplayRun {
       return undefined;
     }
     // Order does not matter for what is not evaluated: counted now instead of buffered.
-    if (parsed.kind === 'skipped' || parsed.kind === 'malformed') return { sortKey: 0, seq: 0, timeMs, source: item.source, parsed };
+    if (parsed.kind === 'skipped' || parsed.kind === 'malformed' || this.options.arrivesInOrder) return { sortKey: 0, seq: 0, timeMs, source: item.source, parsed };
     return this.buffer.push({ sortKey: item.sortKey, seq: this.seq++, timeMs, source: item.source, parsed });
   }
 
@@ -214,7 +216,7 @@ export class ReplayRun {
 export async function replay(options: ReplayOptions): Promise<ReplayStats> {
   const files = await expandPaths(options.paths);
   // Without a store to keep, and with NDJSON input only (the large-history case), whole projects go to worker
-  // threads (one per core: the main thread only reads and routes) that parse, normalize and detect on their own;
+  // threads (one per core: the main thread only orders, reads and routes lines) that parse, normalize and detect;
   // otherwise one thread keeps all baselines and workers (one per core but one) only parse.
   const partitionWorkers = options.workers ?? Math.min(4, availableParallelism());
   const engine = !options.store && partitionWorkers > 1 ? compiledWorker('engineWorker.js') : undefined;

@@ -1,0 +1,103 @@
+// The time order key of an NDJSON line, read from its raw bytes without parsing the JSON: the partitioned replay
+// orders every line on the main thread by these keys alone (timeOrder.ts), so no worker holds entries back.
+// It must give exactly the key the worker computes after parsing (item.ts: readEnvelope, then timeSortKey);
+// whenever the bytes leave any doubt, the line is parsed instead (keysByParsing).
+import { normalizeTimestamp, readEnvelope, timeSortKey } from '../audit/entry.js';
+
+const KEY = Buffer.from('"timestamp"');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * The sort key of a line holding one LogEntry object, from its top-level `"timestamp"` string; undefined when the
+ * bytes alone cannot tell (no top-level timestamp, an escaped value, not an object): parse it then.
+ */
+export function scannedSortKey(bytes: Buffer, start: number, end: number): number | undefined {
+  let first = start;
+  while (first < end && isSpace(bytes[first]!)) first++;
+  if (bytes[first] !== 0x7b) return undefined; // `{`: arrays and anything else are parsed
+  // From the end: the last top-level `timestamp` is the one JSON.parse keeps, and entries usually end with it.
+  let found = -1;
+  for (let at = bytes.lastIndexOf(KEY, end - KEY.length); at >= start; at = at === 0 ? -1 : bytes.lastIndexOf(KEY, at - 1)) {
+    // A quote inside a string is escaped, so `"timestamp"` is a string token, unless its first quote is escaped.
+    if (escaped(bytes, start, at)) continue;
+    let colon = at + KEY.length;
+    while (colon < end && isSpace(bytes[colon]!)) colon++;
+    if (bytes[colon] !== 0x3a) continue; // a value, not a key
+    if (depthAt(bytes, start, end, at, at + KEY.length) !== 1) continue; // a nested field, e.g. inside the payload
+    found = colon;
+    break;
+  }
+  let open = found + 1;
+  while (open < end && isSpace(bytes[open]!)) open++;
+  if (bytes[open] !== QUOTE) return undefined;
+  const close = bytes.indexOf(QUOTE, open + 1);
+  if (close === -1 || close >= end) return undefined;
+  for (let i = open + 1; i < close; i++) if (bytes[i] === BACKSLASH) return undefined;
+  const time = normalizeTimestamp(bytes.toString('utf8', open + 1, close));
+  return time ? timeSortKey(time.iso, time.ms) : undefined;
+}
+
+/**
+ * The sort key of each entry of a parsed line (an object is one entry, an array one per element), as the worker
+ * computes it; undefined for an entry without a readable time (the worker reports it). Undefined for a line that
+ * is not JSON.
+ */
+export function keysByParsing(line: string): { readonly array: boolean; readonly keys: (number | undefined)[] } | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const array = Array.isArray(value);
+  const keys = (array ? (value as unknown[]) : [value]).map((entry) => {
+    const envelope = readEnvelope(entry);
+    return envelope.ok ? timeSortKey(envelope.envelope.time, envelope.envelope.timeMs) : undefined;
+  });
+  return { array, keys };
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
+/** True when the byte at `at` follows an odd number of backslashes. */
+function escaped(bytes: Buffer, start: number, at: number): boolean {
+  let count = 0;
+  for (let i = at - 1; i >= start && bytes[i] === BACKSLASH; i--) count++;
+  return count % 2 === 1;
+}
+
+/**
+ * How many objects and arrays are open at the key token `[at, after)`, counted from whichever end of the line is
+ * nearer: entries put their timestamp first or last, so this reads a few dozen bytes. Strings are skipped by their
+ * unescaped quotes.
+ */
+function depthAt(bytes: Buffer, start: number, end: number, at: number, after: number): number {
+  if (at - start <= end - at) {
+    let depth = 0;
+    let inString = false;
+    for (let i = start; i < at; i++) {
+      const c = bytes[i]!;
+      if (inString) {
+        if (c === BACKSLASH) i++;
+        else if (c === QUOTE) inString = false;
+      } else if (c === QUOTE) inString = true;
+      else if (c === 0x7b || c === 0x5b) depth++;
+      else if (c === 0x7d || c === 0x5d) depth--;
+    }
+    return inString ? -1 : depth;
+  }
+  // Backwards from the end of a complete value (outside any string there): closers open, openers close.
+  let depth = 0;
+  let inString = false;
+  for (let i = end - 1; i >= after; i--) {
+    const c = bytes[i]!;
+    if (c === QUOTE && !escaped(bytes, start, i)) inString = !inString;
+    else if (inString) continue;
+    else if (c === 0x7d || c === 0x5d) depth++;
+    else if (c === 0x7b || c === 0x5b) depth--;
+  }
+  return inString ? -1 : depth;
+}

@@ -1,0 +1,87 @@
+// Time order for the partitioned replay, decided on the main thread from the lines' keys alone: every line of the
+// input is scanned for its timestamp (lineKey.ts) and goes through a reorder buffer of line *references* (a few
+// numbers each), which lets them out in timestamp order. The bytes are read again when a line comes out, so the
+// workers get their lines in evaluation order and hold nothing back: the held entries are neither parsed objects
+// in a worker's heap (copied and marked by every collection while they wait) nor raw bytes.
+import { lineRanges, readLineChunks, SharedBufferPool } from './chunks.js';
+import { keysByParsing, scannedSortKey } from './lineKey.js';
+import { ReorderBuffer } from './reorder.js';
+
+/** One entry of the input: where its line lies, and which worker owns it. */
+export interface LineRef {
+  readonly sortKey: number;
+  readonly seq: number;
+  /** Index of the file in the replay's file list. */
+  readonly file: number;
+  /** Byte offset of the line in the file, and its length (without the line end). */
+  readonly offset: number;
+  readonly length: number;
+  /** 1-based line number, for what gets reported. */
+  readonly line: number;
+  /** The element, for a line holding an array of entries; -1 for the whole line. */
+  readonly element: number;
+  readonly worker: number;
+}
+
+export interface TimeOrder {
+  /** Lines that came out after a newer one (later than the buffer could wait for); known once all came out. */
+  lateCount: number;
+}
+
+/**
+ * The lines of `files` in timestamp order, as long as none is more than `capacity` entries late (later ones come
+ * out as soon as they are read, and are counted in `order.lateCount`). Lines without a readable time (not JSON,
+ * no timestamp) come out at once: they are only counted and reported. `workerOf` picks a line's worker from its
+ * raw bytes.
+ */
+export async function* linesInTimeOrder(
+  files: readonly string[],
+  capacity: number,
+  workerOf: (line: Buffer) => number,
+  order: TimeOrder,
+): AsyncGenerator<LineRef> {
+  const pool = new SharedBufferPool(2);
+  const buffer = new ReorderBuffer<LineRef>(capacity);
+  let seq = 0;
+  for (const [file, path] of files.entries()) {
+    for await (const chunk of readLineChunks(path, pool)) {
+      const { bytes, position } = chunk;
+      const ranges = lineRanges(bytes, chunk.firstLine);
+      for (let i = 0; i < ranges.length; i += 3) {
+        const start = ranges[i]!;
+        const end = ranges[i + 1]!;
+        const offset = position + start;
+        const line = ranges[i + 2]!;
+        const worker = workerOf(bytes.subarray(start, end));
+        const key = scannedSortKey(bytes, start, end);
+        if (key !== undefined) {
+          const out = buffer.push(lineRef(key, seq++, file, offset, end - start, line, -1, worker));
+          if (out) yield out;
+          continue;
+        }
+        // The bytes left a doubt (rare: arrays, escapes, no top-level timestamp): parsed here, as the worker will.
+        const parsed = keysByParsing(bytes.toString('utf8', start, end));
+        if (!parsed) {
+          yield lineRef(0, 0, file, offset, end - start, line, -1, worker); // not JSON: the worker reports it, in any order
+          continue;
+        }
+        for (const [index, sortKey] of parsed.keys.entries()) {
+          const ref = lineRef(sortKey ?? 0, seq++, file, offset, end - start, line, parsed.array ? index : -1, worker);
+          if (sortKey === undefined) yield ref;
+          else {
+            const out = buffer.push(ref);
+            if (out) yield out;
+          }
+        }
+      }
+      pool.give(chunk.buffer);
+    }
+  }
+  for (let ref = buffer.pop(); ref; ref = buffer.pop()) yield ref;
+  order.lateCount = buffer.lateCount;
+}
+
+/** Every LineRef made here, so they all share one shape (the reorder buffer compares tens of them per line). */
+function lineRef(sortKey: number, seq: number, file: number, offset: number, length: number, line: number, element: number, worker: number): LineRef {
+  return { sortKey, seq, file, offset, length, line, element, worker };
+}

@@ -1,0 +1,206 @@
+// The partitioned replay orders lines on the main thread by keys read from their raw bytes (lineKey.ts): a key must
+// be exactly the one the worker computes after parsing, or absent (the line is then parsed). And the lines must
+// come out as the reorder buffer lets entries out, whatever the order they were written in.
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { generate, random } from '../../bench/generate.js';
+import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
+import type { Finding } from '../../functions/findings/finding.js';
+import { keysByParsing, scannedSortKey } from '../../functions/replay/lineKey.js';
+import { replay } from '../../functions/replay/replay.js';
+import { ReorderBuffer } from '../../functions/replay/reorder.js';
+import { linesInTimeOrder, type LineRef } from '../../functions/replay/timeOrder.js';
+import { config } from '../support/run.js';
+
+const fixtures = new URL('../fixtures/', import.meta.url);
+
+/** Every fixture entry (real corpus ones and synthetic ones), one object per entry. */
+function fixtureEntries(): unknown[] {
+  const out: unknown[] = [];
+  for (const dir of ['', 'corpus/', 'pipeline/']) {
+    const base = new URL(dir, fixtures);
+    for (const name of readdirSync(base).filter((n) => n.endsWith('.json'))) {
+      const value = JSON.parse(readFileSync(new URL(name, base), 'utf8')) as unknown;
+      out.push(...(Array.isArray(value) ? value : [value]));
+    }
+  }
+  return out;
+}
+
+function scanned(line: string): number | undefined {
+  const bytes = Buffer.from(`xx${line}yy`); // a line inside a larger buffer, as in a chunk
+  return scannedSortKey(bytes, 2, bytes.length - 2);
+}
+
+function parsedKey(line: string): number | undefined {
+  return keysByParsing(line)?.keys[0];
+}
+
+describe('scannedSortKey', () => {
+  const entries = fixtureEntries();
+
+  it('reads the key the parser reads from every fixture entry, compact or spaced, timestamp first or last', () => {
+    expect(entries.length).toBeGreaterThan(50);
+    let read = 0;
+    for (const entry of entries) {
+      const { timestamp, ...rest } = entry as Record<string, unknown>;
+      const forms = [JSON.stringify(entry), JSON.stringify(entry, null, 1).replace(/\n/g, ' '), JSON.stringify({ timestamp, ...rest }), JSON.stringify({ ...rest, timestamp })];
+      for (const line of forms) {
+        const expected = parsedKey(line);
+        // Entries without a top-level timestamp (some sources moved it) or without a readable time are left to
+        // the parser.
+        if (typeof timestamp === 'string' && expected !== undefined) {
+          expect(scanned(line)).toBe(expected);
+          read++;
+        } else expect(scanned(line)).toBeUndefined();
+      }
+    }
+    expect(read).toBeGreaterThan(200);
+  });
+
+  const base = { insertId: 'a', logName: 'projects/p/logs/cloudaudit.googleapis.com%2Factivity' };
+  const cases: [string, string, 'scanned' | 'parse'][] = [
+    ['a nested timestamp after the top-level one', JSON.stringify({ ...base, timestamp: '2024-05-01T10:00:00Z', protoPayload: { timestamp: '2030-01-01T00:00:00Z' } }), 'scanned'],
+    ['a nested timestamp before it', JSON.stringify({ protoPayload: { request: { timestamp: '2030-01-01T00:00:00Z' } }, ...base, timestamp: '2024-05-01T10:00:00.5Z' }), 'scanned'],
+    ['the key written twice (the parser keeps the last)', `{"timestamp":"2030-01-01T00:00:00Z","insertId":"a","timestamp":"2024-05-01T10:00:00Z"}`, 'scanned'],
+    ['"timestamp" as a value', `{"field":"timestamp","timestamp":"2024-05-01T10:00:00.123456789Z"}`, 'scanned'],
+    ['an escaped quote before the word', `{"note":"a \\"timestamp\\": \\"2030-01-01T00:00:00Z\\"","timestamp":"2024-05-01T10:00:00Z"}`, 'scanned'],
+    ['a key ending in "timestamp after an escaped quote', `{"x\\"timestamp":"2030-01-01T00:00:00Z","timestamp":"2024-05-01T10:00:00Z"}`, 'scanned'],
+    ['brackets inside strings', `{"a":"}]}{[","timestamp":"2024-05-01T10:00:00Z","b":"{{[\\\\"}`, 'scanned'],
+    ['an offset', `{"timestamp":"2024-05-01T12:00:00.25+02:00"}`, 'scanned'],
+    ['the space-separated form', `{"timestamp":"2024-05-01 10:00:00.123456789"}`, 'scanned'],
+    ['only in the payload (hand-edited exports)', JSON.stringify({ ...base, protoPayload: { timestamp: '2024-05-01T10:00:00Z' } }), 'parse'],
+    ['only a receive time', JSON.stringify({ ...base, receiveTimestamp: '2024-05-01T10:00:00Z' }), 'parse'],
+    ['only a nested one (not the entry time)', JSON.stringify({ ...base, receiveTimestamp: '2024-05-01T10:00:00Z', protoPayload: { request: { timestamp: '2030-01-01T00:00:00Z' } } }), 'parse'],
+    ['an escape in the value', `{"timestamp":"2024-05-01T10:00:00\\u005a"}`, 'parse'],
+    ['a number', `{"timestamp":1714557600000,"receiveTimestamp":"2024-05-01T10:00:00Z"}`, 'parse'],
+    ['an unreadable time', `{"timestamp":"yesterday"}`, 'parse'],
+    ['an array line', `[{"timestamp":"2024-05-01T10:00:00Z"}]`, 'parse'],
+  ];
+
+  it.each(cases)('%s', (_name, line, expected) => {
+    const key = scanned(line);
+    if (expected === 'scanned') {
+      expect(key).toBeDefined();
+      expect(key).toBe(parsedKey(line));
+    } else {
+      expect(key).toBeUndefined();
+    }
+  });
+
+  it('never disagrees with the parser on mutated entries (random cuts, nesting and escapes)', () => {
+    const next = random(7);
+    const lines = entries.slice(0, 40).map((e) => JSON.stringify(e));
+    let checked = 0;
+    for (let i = 0; i < 3000; i++) {
+      let line = lines[Math.floor(next() * lines.length)]!;
+      const at = Math.floor(next() * line.length);
+      const insert = ['"timestamp":"2031-02-03T04:05:06Z",', '{"timestamp":"2032-01-01T00:00:00Z"},', '\\"', '"', '}', '[', ' '][Math.floor(next() * 7)]!;
+      line = line.slice(0, at) + insert + line.slice(at);
+      const key = scanned(line);
+      if (key === undefined) continue;
+      const expected = keysByParsing(line);
+      if (expected === undefined) continue; // not JSON any more: no order needed, the worker reports it
+      expect(key).toBe(expected.keys[0]);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(300);
+  });
+});
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const entryLine = (ms: number, id: string): string => JSON.stringify({ insertId: id, logName: 'projects/p/logs/x', timestamp: iso(ms) });
+
+async function collect(files: string[], capacity: number): Promise<{ refs: LineRef[]; late: number }> {
+  const order = { lateCount: 0 };
+  const refs: LineRef[] = [];
+  for await (const ref of linesInTimeOrder(files, capacity, () => 0, order)) refs.push(ref);
+  return { refs, late: order.lateCount };
+}
+
+describe('linesInTimeOrder', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runwatch-order-'));
+
+  it('puts lines in time order across files, arrays element by element, unreadable lines at once', async () => {
+    const t0 = Date.parse('2024-05-01T10:00:00Z');
+    const a = join(dir, 'a.ndjson');
+    const b = join(dir, 'b.ndjson');
+    writeFileSync(a, [entryLine(t0 + 3000, 'a1'), 'not json', entryLine(t0 + 1000, 'a2'), `[${entryLine(t0 + 5000, 'a3')},${entryLine(t0 + 500, 'a4')},{"no":"time"}]`].join('\n'));
+    writeFileSync(b, `\r\n${entryLine(t0 + 2000, 'b1')}\r\n\n${entryLine(t0 + 4000, 'b2')}`);
+    const { refs, late } = await collect([a, b], 100);
+    const where = refs.map((r) => `${r.file}:${r.line}${r.element >= 0 ? `[${r.element}]` : ''}`);
+    // The unreadable ones come out when read (before everything held), the rest by time.
+    expect(where).toEqual(['0:2', '0:4[2]', '0:4[1]', '0:3', '1:2', '0:1', '1:4', '0:4[0]']);
+    expect(late).toBe(0);
+    // Offsets and lengths point at the lines themselves (without the CRLF).
+    const bText = readFileSync(b);
+    const b1 = refs.find((r) => r.file === 1 && r.line === 2)!;
+    expect(bText.toString('utf8', b1.offset, b1.offset + b1.length)).toBe(entryLine(t0 + 2000, 'b1'));
+  });
+
+  it('lets out exactly what the reorder buffer lets out, and counts the entries later than it could wait for', async () => {
+    const next = random(11);
+    const t0 = Date.parse('2024-05-01T00:00:00Z');
+    // Mostly ordered, with stragglers up to 40 entries late, over three files (the first chunk boundary included).
+    const times = Array.from({ length: 3000 }, (_, i) => t0 + i * 1000 - (next() < 0.1 ? Math.floor(next() * 40) * 1000 : 0));
+    const files = [0, 1, 2].map((f) => join(dir, `part-${f}.ndjson`));
+    files.forEach((file, f) => writeFileSync(file, times.slice(f * 1000, (f + 1) * 1000).map((t, i) => entryLine(t, `e${f * 1000 + i}`)).join('\n') + '\n'));
+    const wide = await collect(files, 64);
+    const keys = wide.refs.map((r) => r.sortKey);
+    expect(keys).toEqual([...keys].sort((x, y) => x - y));
+    expect(wide.refs).toHaveLength(3000);
+    expect(wide.late).toBe(0);
+    // Too small a buffer: some come out late, exactly those the reorder buffer itself lets out late.
+    const narrow = await collect(files, 8);
+    const reference = new ReorderBuffer<{ sortKey: number; seq: number }>(8);
+    const expected: number[] = [];
+    times.forEach((t, seq) => {
+      const out = reference.push({ sortKey: t, seq });
+      if (out) expected.push(out.seq);
+    });
+    for (let out = reference.pop(); out; out = reference.pop()) expected.push(out.seq);
+    expect(narrow.refs.map((r) => r.seq)).toEqual(expected);
+    expect(narrow.late).toBe(reference.lateCount);
+    expect(narrow.late).toBeGreaterThan(0);
+  });
+});
+
+describe('partitioned replay of shuffled input', () => {
+  it('gives the findings and counts of the single-threaded replay', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-shuffled-'));
+    const ordered = join(dir, 'ordered.ndjson');
+    await generate(ordered, 2000);
+    // Jitter within 30 entries, then split over two files: the buffer restores the order.
+    const next = random(5);
+    const lines = readFileSync(ordered, 'utf8').trim().split('\n');
+    const jittered = lines.map((line, i) => ({ line, at: i + next() * 30 })).sort((x, y) => x.at - y.at).map((x) => x.line);
+    const files = [join(dir, 'one.ndjson'), join(dir, 'two.ndjson')];
+    writeFileSync(files[0]!, jittered.slice(0, 900).join('\n') + '\n');
+    writeFileSync(files[1]!, jittered.slice(900).join('\n') + '\n');
+    const cfg = config({
+      changeWindows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' }],
+      rules: { 'new-image-repository': { trustedRepositories: ['europe-west1-docker.pkg.dev/*/*'] } },
+    });
+    const run = async (partitioned: boolean) => {
+      const findings: Finding[] = [];
+      const stats = await replay({
+        config: cfg,
+        ...(partitioned ? {} : { store: new MemoryBaselineStore() }),
+        paths: files,
+        workers: partitioned ? 2 : 0,
+        reorderCapacity: 100,
+        onFinding: (f) => void findings.push(f),
+      });
+      return { findings: findings.map((f) => JSON.stringify(f)).sort(), stats };
+    };
+    const single = await run(false);
+    const partitioned = await run(true);
+    const original = await replay({ config: cfg, store: new MemoryBaselineStore(), paths: [ordered], workers: 0, onFinding: () => undefined });
+    expect(single.findings.length).toBeGreaterThan(10);
+    expect(partitioned.findings).toEqual(single.findings);
+    expect(partitioned.stats).toEqual(single.stats);
+    expect(single.stats).toEqual(original);
+  }, 60_000);
+});

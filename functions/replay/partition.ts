@@ -4,7 +4,7 @@
 // only findings come back. The main thread puts the lines in time order from their keys alone (timeOrder.ts),
 // reads them again in that order into shared memory, which the workers read in place, and routes each line by the
 // project in its `logName` (`projects/P/logs/...`, else `resource.labels.project_id`), found without parsing.
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { RunwatchConfig } from '../config/types.js';
 import type { Finding } from '../findings/finding.js';
@@ -115,8 +115,8 @@ function workerOf(line: Buffer, workers: number): number {
 const BATCH_BYTES = 1 << 20;
 /** Lines closer than this in a file are read with one read, the bytes between them included. */
 const READ_GAP = 64 * 1024;
-/** Input files kept open at once while lines are read again (they come out mostly in file order). */
-const OPEN_FILES = 8;
+/** Input files kept open at once while lines are read again (a Cloud Storage export hour can have many shards). */
+const OPEN_FILES = 64;
 
 /** Lines read again in time order: a shared buffer, and each worker's lines in it. */
 interface Batch {
@@ -126,32 +126,36 @@ interface Batch {
   readonly lines: number;
 }
 
-/** Open input files, the least recently used closed beyond OPEN_FILES. */
+/**
+ * Open input files, the least recently used closed beyond OPEN_FILES. Read synchronously: the reads come from the
+ * page cache (the lines were read moments ago), and lines of interleaved shards are read one by one, where a
+ * thread-pool round trip per read would cost more than the read.
+ */
 class OpenFiles {
-  private readonly handles = new Map<number, FileHandle>();
+  private readonly fds = new Map<number, number>();
 
   constructor(private readonly files: readonly string[]) {}
 
-  async get(file: number): Promise<FileHandle> {
-    const open_ = this.handles.get(file);
-    if (open_) {
-      this.handles.delete(file);
-      this.handles.set(file, open_); // most recently used last
-      return open_;
+  fd(file: number): number {
+    const fd = this.fds.get(file);
+    if (fd !== undefined) {
+      this.fds.delete(file);
+      this.fds.set(file, fd); // most recently used last
+      return fd;
     }
-    if (this.handles.size >= OPEN_FILES) {
-      const [oldest, handle] = this.handles.entries().next().value as [number, FileHandle];
-      this.handles.delete(oldest);
-      await handle.close();
+    if (this.fds.size >= OPEN_FILES) {
+      const [oldest, oldestFd] = this.fds.entries().next().value as [number, number];
+      this.fds.delete(oldest);
+      closeSync(oldestFd);
     }
-    const handle = await open(this.files[file]!, 'r');
-    this.handles.set(file, handle);
-    return handle;
+    const opened = openSync(this.files[file]!, 'r');
+    this.fds.set(file, opened);
+    return opened;
   }
 
-  async close(): Promise<void> {
-    await Promise.all([...this.handles.values()].map((h) => h.close()));
-    this.handles.clear();
+  close(): void {
+    for (const fd of this.fds.values()) closeSync(fd);
+    this.fds.clear();
   }
 }
 
@@ -163,12 +167,12 @@ async function* batches(refs: AsyncIterable<LineRef>, files: OpenFiles, pool: Sh
     pending.push(ref);
     size += ref.length;
     if (size >= BATCH_BYTES) {
-      yield await readBatch(pending, files, pool, workers);
+      yield readBatch(pending, files, pool, workers);
       pending = [];
       size = 0;
     }
   }
-  if (pending.length > 0) yield await readBatch(pending, files, pool, workers);
+  if (pending.length > 0) yield readBatch(pending, files, pool, workers);
 }
 
 /** Contiguous stretches of one file to read, and the lines they hold. */
@@ -179,7 +183,7 @@ interface Span {
   readonly lines: LineRef[];
 }
 
-async function readBatch(lines: readonly LineRef[], files: OpenFiles, pool: SharedBufferPool, workers: number): Promise<Batch> {
+function readBatch(lines: readonly LineRef[], files: OpenFiles, pool: SharedBufferPool, workers: number): Batch {
   const spans: Span[] = [];
   for (const ref of lines) {
     const last = spans[spans.length - 1];
@@ -195,7 +199,7 @@ async function readBatch(lines: readonly LineRef[], files: OpenFiles, pool: Shar
   let at = 0;
   for (const span of spans) {
     const length = span.end - span.start;
-    const { bytesRead } = await (await files.get(span.file)).read(buffer, at, length, span.start);
+    const bytesRead = readFully(files.fd(span.file), buffer, at, length, span.start);
     if (bytesRead !== length) throw new Error('an input file changed while it was replayed (a line was no longer where it was read)');
     for (const ref of span.lines) {
       const start = at + ref.offset - span.start;
@@ -204,6 +208,17 @@ async function readBatch(lines: readonly LineRef[], files: OpenFiles, pool: Shar
     at += length;
   }
   return { buffer, bytes: buffer.subarray(0, total), refs: out.map((r) => Int32Array.from(r)), lines: lines.length };
+}
+
+/** Reads `length` bytes at `position` (a read may return fewer); the number read, short only at the end of the file. */
+function readFully(fd: number, buffer: Buffer, offset: number, length: number, position: number): number {
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, buffer, offset + done, length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
 }
 
 /** The replay over `count` worker threads running `script` (the compiled engineWorker), of plain NDJSON `files`. */
@@ -244,7 +259,7 @@ export async function replayPartitioned(options: ReplayOptions, files: readonly 
     stats.outOfOrder = order.lateCount;
     return stats;
   } finally {
-    await open.close();
+    open.close();
     await Promise.all(workers.map((w) => w.worker.terminate()));
   }
 }

@@ -183,7 +183,7 @@ export function parseSccEndpoint(value: string): SccEndpoint {
  * endpoint, or the local test server): that host; loopback hosts get insecure channel credentials, which gax uses
  * as they are, and an explicit universe domain, which stops the ADC / metadata-server probe it otherwise makes.
  */
-async function createSccClient(endpoint?: SccEndpoint): Promise<SccClient> {
+export async function createSccClient(endpoint?: SccEndpoint): Promise<SccClient> {
   const { v2: scc } = await import('@google-cloud/security-center');
   if (!endpoint) return new scc.SecurityCenterClient();
   const options: SccClientOptions = { apiEndpoint: endpoint.host, port: endpoint.port, universeDomain: 'googleapis.com' };
@@ -208,6 +208,8 @@ export interface SccSinkOptions {
   readonly endpoint?: SccEndpoint;
   readonly retry?: Partial<RetryPolicy>;
   readonly clock?: RetryClock;
+  /** Makes the client (default: createSccClient); tests make a first creation fail. */
+  readonly createClient?: (endpoint?: SccEndpoint) => Promise<SccClient>;
 }
 
 export class SccSink implements Sink {
@@ -236,7 +238,8 @@ export class SccSink implements Sink {
   async close(): Promise<void> {
     const client = this.client;
     this.client = undefined;
-    if (client) await (await client).close();
+    // A client that was never made has nothing to close.
+    if (client) await client.then((c) => c.close(), () => undefined);
   }
 
   private async attempt(request: SccFinding, resolve: boolean, timeoutMs: number): Promise<DeliveryResult> {
@@ -253,7 +256,14 @@ export class SccSink implements Sink {
   }
 
   private getClient(): Promise<SccClient> {
-    this.client ??= createSccClient(this.options.endpoint);
+    if (!this.client) {
+      const created = (this.options.createClient ?? createSccClient)(this.options.endpoint);
+      this.client = created;
+      // A failed creation is not kept: the next delivery tries again instead of failing for the instance's life.
+      created.catch(() => {
+        if (this.client === created) this.client = undefined;
+      });
+    }
     return this.client;
   }
 }

@@ -7,6 +7,7 @@ import { deliverOnce } from '../../sinks/deliver.js';
 import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
 import {
   classifySccError,
+  createSccClient,
   createSccSource,
   normalizeOrganization,
   parseSccEndpoint,
@@ -125,6 +126,25 @@ describe('SccSink with the real v2 client against a local gRPC server', () => {
   beforeEach(() => server.reset());
 
   const deadline = (): number => Date.now() + 10_000;
+
+  it('makes the client again after a failed creation instead of keeping the failure', async () => {
+    let attempts = 0;
+    const flaky = new SccSink({
+      source: SCC_TEST_SOURCE,
+      endpoint: parseSccEndpoint(server.endpoint),
+      retry: FAST,
+      createClient: (endpoint) => (++attempts === 1 ? Promise.reject(new Error('cannot load the client library')) : createSccClient(endpoint)),
+    });
+    try {
+      const finding = makeFinding('public-invoker-grant');
+      expect(await flaky.deliver(finding, { deadlineMs: deadline() })).toMatchObject({ status: 'failed', reason: expect.stringContaining('cannot load the client library') });
+      expect(await flaky.deliver(finding, { deadlineMs: deadline() })).toEqual({ status: 'delivered', ref: sccFindingName(SCC_TEST_SOURCE, finding.id) });
+      expect(attempts).toBe(2);
+      expect(server.calls.map((c) => c.method)).toEqual(['UpdateFinding']);
+    } finally {
+      await flaky.close();
+    }
+  });
 
   it('upserts under the deterministic name with the rendered content, without any credentials', async () => {
     const finding = makeFinding('public-invoker-grant');

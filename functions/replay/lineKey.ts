@@ -1,18 +1,24 @@
 // The time order key of an NDJSON line, read from its raw bytes without parsing the JSON: the partitioned replay
 // orders every line on the main thread by these keys alone (timeOrder.ts), so no worker holds entries back.
 // It must give exactly the key the worker computes after parsing (item.ts: readEnvelope, then timeSortKey);
-// whenever the bytes leave any doubt, the line is parsed instead (keysByParsing).
+// whenever the bytes leave any doubt, the line is parsed instead (timesByParsing).
 import { normalizeTimestamp, readEnvelope, timeSortKey } from '../audit/entry.js';
+
+/** An entry's time as the replay uses it: the order key (with sub-millisecond digits) and epoch ms. */
+export interface EntryTime {
+  readonly sortKey: number;
+  readonly timeMs: number;
+}
 
 const KEY = Buffer.from('"timestamp"');
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
 /**
- * The sort key of a line holding one LogEntry object, from its top-level `"timestamp"` string; undefined when the
+ * The time of a line holding one LogEntry object, from its top-level `"timestamp"` string; undefined when the
  * bytes alone cannot tell (no top-level timestamp, an escaped value, not an object): parse it then.
  */
-export function scannedSortKey(bytes: Buffer, start: number, end: number): number | undefined {
+export function scannedTime(bytes: Buffer, start: number, end: number): EntryTime | undefined {
   let first = start;
   while (first < end && isSpace(bytes[first]!)) first++;
   if (bytes[first] !== 0x7b) return undefined; // `{`: arrays and anything else are parsed
@@ -35,15 +41,14 @@ export function scannedSortKey(bytes: Buffer, start: number, end: number): numbe
   if (close === -1 || close >= end) return undefined;
   for (let i = open + 1; i < close; i++) if (bytes[i] === BACKSLASH) return undefined;
   const time = normalizeTimestamp(bytes.toString('utf8', open + 1, close));
-  return time ? timeSortKey(time.iso, time.ms) : undefined;
+  return time ? { sortKey: timeSortKey(time.iso, time.ms), timeMs: time.ms } : undefined;
 }
 
 /**
- * The sort key of each entry of a parsed line (an object is one entry, an array one per element), as the worker
- * computes it; undefined for an entry without a readable time (the worker reports it). Undefined for a line that
- * is not JSON.
+ * The time of each entry of a parsed line (an object is one entry, an array one per element), as the worker reads
+ * it; undefined for an entry without a readable time (the worker reports it). Undefined for a line that is not JSON.
  */
-export function keysByParsing(line: string): { readonly array: boolean; readonly keys: (number | undefined)[] } | undefined {
+export function timesByParsing(line: string): { readonly array: boolean; readonly times: (EntryTime | undefined)[] } | undefined {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -51,11 +56,13 @@ export function keysByParsing(line: string): { readonly array: boolean; readonly
     return undefined;
   }
   const array = Array.isArray(value);
-  const keys = (array ? (value as unknown[]) : [value]).map((entry) => {
+  const times = (array ? (value as unknown[]) : [value]).map((entry): EntryTime | undefined => {
     const envelope = readEnvelope(entry);
-    return envelope.ok ? timeSortKey(envelope.envelope.time, envelope.envelope.timeMs) : undefined;
+    if (!envelope.ok) return undefined;
+    const { time, timeMs } = envelope.envelope;
+    return { sortKey: timeSortKey(time, timeMs), timeMs };
   });
-  return { array, keys };
+  return { array, times };
 }
 
 function isSpace(c: number): boolean {

@@ -160,8 +160,10 @@ export class ReplayRun {
       stats.outOfTimeRange++;
       return undefined;
     }
-    // Order does not matter for what is not evaluated: counted now instead of buffered.
-    if (parsed.kind === 'skipped' || parsed.kind === 'malformed' || this.options.arrivesInOrder) return { sortKey: 0, seq: 0, timeMs, source: item.source, parsed };
+    if (this.options.arrivesInOrder) return { sortKey: 0, seq: 0, timeMs, source: item.source, parsed };
+    // Skipped and malformed entries wait too, though order does not matter for them: every entry with a time takes
+    // a place in the buffer, as in the partitioned replay's order (timeOrder.ts), so both let out the same entries
+    // late when the input is more disordered than the buffer holds.
     return this.buffer.push({ sortKey: item.sortKey, seq: this.seq++, timeMs, source: item.source, parsed });
   }
 

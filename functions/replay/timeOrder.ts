@@ -4,7 +4,7 @@
 // workers get their lines in evaluation order and hold nothing back: the held entries are neither parsed objects
 // in a worker's heap (copied and marked by every collection while they wait) nor raw bytes.
 import { lineRanges, readLineChunks, SharedBufferPool } from './chunks.js';
-import { keysByParsing, scannedSortKey } from './lineKey.js';
+import { scannedTime, timesByParsing, type EntryTime } from './lineKey.js';
 import { ReorderBuffer } from './reorder.js';
 
 /** One entry of the input: where its line lies, and which worker owns it. */
@@ -30,19 +30,25 @@ export interface TimeOrder {
 
 /**
  * The lines of `files` in timestamp order, as long as none is more than `capacity` entries late (later ones come
- * out as soon as they are read, and are counted in `order.lateCount`). Lines without a readable time (not JSON,
- * no timestamp) come out at once: they are only counted and reported. `workerOf` picks a line's worker from its
- * raw bytes.
+ * out as soon as they are read, and are counted in `order.lateCount`): the reorder buffer of the single-threaded
+ * replay (ReplayRun), entry for entry. Lines without a readable time (not JSON, no timestamp) and entries outside
+ * `inRange` come out at once: they are only counted and reported. `workerOf` picks a line's worker from its bytes.
  */
 export async function* linesInTimeOrder(
   files: readonly string[],
   capacity: number,
   workerOf: (line: Buffer) => number,
   order: TimeOrder,
+  inRange: (timeMs: number) => boolean = () => true,
 ): AsyncGenerator<LineRef> {
   const pool = new SharedBufferPool(2);
   const buffer = new ReorderBuffer<LineRef>(capacity);
   let seq = 0;
+  /** What comes out now for an entry: itself when it is not ordered (no time, out of range), else maybe an older one. */
+  const admit = (time: EntryTime | undefined, file: number, offset: number, length: number, line: number, element: number, worker: number): LineRef | undefined => {
+    if (!time || !inRange(time.timeMs)) return lineRef(0, 0, file, offset, length, line, element, worker);
+    return buffer.push(lineRef(time.sortKey, seq++, file, offset, length, line, element, worker));
+  };
   for (const [file, path] of files.entries()) {
     for await (const chunk of readLineChunks(path, pool)) {
       const { bytes, position } = chunk;
@@ -53,25 +59,21 @@ export async function* linesInTimeOrder(
         const offset = position + start;
         const line = ranges[i + 2]!;
         const worker = workerOf(bytes.subarray(start, end));
-        const key = scannedSortKey(bytes, start, end);
-        if (key !== undefined) {
-          const out = buffer.push(lineRef(key, seq++, file, offset, end - start, line, -1, worker));
+        const scanned = scannedTime(bytes, start, end);
+        if (scanned) {
+          const out = admit(scanned, file, offset, end - start, line, -1, worker);
           if (out) yield out;
           continue;
         }
         // The bytes left a doubt (rare: arrays, escapes, no top-level timestamp): parsed here, as the worker will.
-        const parsed = keysByParsing(bytes.toString('utf8', start, end));
+        const parsed = timesByParsing(bytes.toString('utf8', start, end));
         if (!parsed) {
           yield lineRef(0, 0, file, offset, end - start, line, -1, worker); // not JSON: the worker reports it, in any order
           continue;
         }
-        for (const [index, sortKey] of parsed.keys.entries()) {
-          const ref = lineRef(sortKey ?? 0, seq++, file, offset, end - start, line, parsed.array ? index : -1, worker);
-          if (sortKey === undefined) yield ref;
-          else {
-            const out = buffer.push(ref);
-            if (out) yield out;
-          }
+        for (const [index, time] of parsed.times.entries()) {
+          const out = admit(time, file, offset, end - start, line, parsed.array ? index : -1, worker);
+          if (out) yield out;
         }
       }
       pool.give(chunk.buffer);

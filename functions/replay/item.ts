@@ -45,27 +45,14 @@ function lineItem(entry: unknown, file: string, line: number, watchCloudFunction
 }
 
 /**
- * The items of lines given as `[start, end, lineNumber, element, fileIndex]` tuples over `bytes` (see partition.ts):
- * `element` -1 for every entry of the line, else that element of the array the line holds. The elements of one
- * array line come one after the other, and the line is parsed once for them.
+ * The items of lines given as `[start, end, lineNumber, entryKind, fileIndex]` tuples over `bytes` (see
+ * partition.ts): `entryKind` 0 for a line (every entry it holds), 1 for the JSON of one array element of a line.
  */
 export function* itemsOfLineRefs(bytes: Buffer, refs: Int32Array, files: readonly string[], watchCloudFunctions: boolean): Generator<ParsedItem> {
-  let parsedStart = -1;
-  let parsed: unknown;
   for (let i = 0; i < refs.length; i += 5) {
-    const start = refs[i]!;
-    const end = refs[i + 1]!;
-    const line = refs[i + 2]!;
-    const element = refs[i + 3]!;
     const file = files[refs[i + 4]!]!;
-    if (element < 0) {
-      yield* itemsOfRanges(bytes, refs.subarray(i, i + 3), file, watchCloudFunctions);
-      continue;
-    }
-    if (start !== parsedStart) {
-      parsed = JSON.parse(bytes.toString('utf8', start, end)); // the main thread parsed it already: it is JSON
-      parsedStart = start;
-    }
-    yield lineItem((parsed as unknown[])[element], file, line, watchCloudFunctions);
+    if (refs[i + 3] === 0) yield* itemsOfRanges(bytes, refs.subarray(i, i + 3), file, watchCloudFunctions);
+    // Written by the main thread's JSON.stringify: it is JSON.
+    else yield lineItem(JSON.parse(bytes.toString('utf8', refs[i]!, refs[i + 1]!)), file, refs[i + 2]!, watchCloudFunctions);
   }
 }

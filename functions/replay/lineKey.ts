@@ -1,7 +1,7 @@
 // The time order key of an NDJSON line, read from its raw bytes without parsing the JSON: the partitioned replay
 // orders every line on the main thread by these keys alone (timeOrder.ts), so no worker holds entries back.
 // It must give exactly the key the worker computes after parsing (item.ts: readEnvelope, then timeSortKey);
-// whenever the bytes leave any doubt, the line is parsed instead (timesByParsing).
+// whenever the bytes leave any doubt, the line is parsed instead (entriesByParsing).
 import { normalizeTimestamp, readEnvelope, timeSortKey } from '../audit/entry.js';
 
 /** An entry's time as the replay uses it: the order key (with sub-millisecond digits) and epoch ms. */
@@ -44,11 +44,17 @@ export function scannedTime(bytes: Buffer, start: number, end: number): EntryTim
   return time ? { sortKey: timeSortKey(time.iso, time.ms), timeMs: time.ms } : undefined;
 }
 
+/** An entry of a parsed line, with its time as the worker reads it (undefined when it has no readable time). */
+export interface ParsedEntry {
+  readonly value: unknown;
+  readonly time: EntryTime | undefined;
+}
+
 /**
- * The time of each entry of a parsed line (an object is one entry, an array one per element), as the worker reads
- * it; undefined for an entry without a readable time (the worker reports it). Undefined for a line that is not JSON.
+ * The entries of a parsed line (an object is one entry, an array one per element) with their times. Undefined for
+ * a line that is not JSON.
  */
-export function timesByParsing(line: string): { readonly array: boolean; readonly times: (EntryTime | undefined)[] } | undefined {
+export function entriesByParsing(line: string): { readonly array: boolean; readonly entries: ParsedEntry[] } | undefined {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -56,13 +62,13 @@ export function timesByParsing(line: string): { readonly array: boolean; readonl
     return undefined;
   }
   const array = Array.isArray(value);
-  const times = (array ? (value as unknown[]) : [value]).map((entry): EntryTime | undefined => {
+  const entries = (array ? (value as unknown[]) : [value]).map((entry): ParsedEntry => {
     const envelope = readEnvelope(entry);
-    if (!envelope.ok) return undefined;
+    if (!envelope.ok) return { value: entry, time: undefined };
     const { time, timeMs } = envelope.envelope;
-    return { sortKey: timeSortKey(time, timeMs), timeMs };
+    return { value: entry, time: { sortKey: timeSortKey(time, timeMs), timeMs } };
   });
-  return { array, times };
+  return { array, entries };
 }
 
 function isSpace(c: number): boolean {

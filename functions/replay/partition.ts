@@ -23,7 +23,7 @@ export type PartitionRequest =
       readonly sinceMs?: number;
       readonly untilMs?: number;
     }
-  /** `refs`: `[start, end, lineNumber, element, fileIndex]` per line of `bytes` (see item.ts itemsOfLineRefs). */
+  /** `refs`: `[start, end, lineNumber, entryKind, fileIndex]` per line of `bytes` (see item.ts itemsOfLineRefs). */
   | { readonly kind: 'chunk'; readonly id: number; readonly bytes: Uint8Array; readonly refs: Int32Array }
   | { readonly kind: 'finish' };
 
@@ -169,7 +169,7 @@ async function* batches(refs: AsyncIterable<LineRef>, files: OpenFiles, pool: Sh
   let size = 0;
   for await (const ref of refs) {
     pending.push(ref);
-    size += ref.length;
+    size += ref.text === undefined ? ref.length : ref.text.length;
     if (size >= BATCH_BYTES) {
       yield readBatch(pending, files, pool, workers);
       pending = [];
@@ -179,35 +179,47 @@ async function* batches(refs: AsyncIterable<LineRef>, files: OpenFiles, pool: Sh
   if (pending.length > 0) yield readBatch(pending, files, pool, workers);
 }
 
-/** Contiguous stretches of one file to read, and the lines they hold. */
-interface Span {
-  readonly file: number;
-  readonly start: number;
-  end: number;
-  readonly lines: LineRef[];
-}
+/** What goes into a batch's buffer: a stretch of one file holding lines, or the text of an array element. */
+type Piece =
+  | { readonly kind: 'file'; readonly file: number; readonly start: number; end: number; readonly lines: LineRef[] }
+  | { readonly kind: 'text'; readonly bytes: Buffer; readonly ref: LineRef };
+
+/** The refs' tuples for the workers: `[start, end, lineNumber, entryKind, fileIndex]` (see itemsOfLineRefs). */
+const LINE = 0;
+const ENTRY = 1;
 
 function readBatch(lines: readonly LineRef[], files: OpenFiles, pool: SharedBufferPool, workers: number): Batch {
-  const spans: Span[] = [];
+  const pieces: Piece[] = [];
   for (const ref of lines) {
-    const last = spans[spans.length - 1];
+    if (ref.text !== undefined) {
+      pieces.push({ kind: 'text', bytes: Buffer.from(ref.text), ref });
+      continue;
+    }
+    const last = pieces[pieces.length - 1];
     // In order and close behind the previous line of the same file: one read (usually the whole batch).
-    if (last && last.file === ref.file && ref.offset >= last.end && ref.offset - last.end <= READ_GAP) {
+    if (last?.kind === 'file' && last.file === ref.file && ref.offset >= last.end && ref.offset - last.end <= READ_GAP) {
       last.end = ref.offset + ref.length;
       last.lines.push(ref);
-    } else spans.push({ file: ref.file, start: ref.offset, end: ref.offset + ref.length, lines: [ref] });
+    } else pieces.push({ kind: 'file', file: ref.file, start: ref.offset, end: ref.offset + ref.length, lines: [ref] });
   }
-  const total = spans.reduce((sum, span) => sum + (span.end - span.start), 0);
+  const sizeOf = (piece: Piece): number => (piece.kind === 'file' ? piece.end - piece.start : piece.bytes.length);
+  const total = pieces.reduce((sum, piece) => sum + sizeOf(piece), 0);
   const buffer = pool.take(total);
   const out: number[][] = Array.from({ length: workers }, () => []);
   let at = 0;
-  for (const span of spans) {
-    const length = span.end - span.start;
-    const bytesRead = readFully(files.fd(span.file), buffer, at, length, span.start);
-    if (bytesRead !== length) throw new Error('an input file changed while it was replayed (a line was no longer where it was read)');
-    for (const ref of span.lines) {
-      const start = at + ref.offset - span.start;
-      out[ref.worker]!.push(start, start + ref.length, ref.line, ref.element, ref.file);
+  for (const piece of pieces) {
+    const length = sizeOf(piece);
+    if (piece.kind === 'text') {
+      piece.bytes.copy(buffer, at);
+      out[piece.ref.worker]!.push(at, at + length, piece.ref.line, ENTRY, piece.ref.file);
+    } else {
+      if (readFully(files.fd(piece.file), buffer, at, length, piece.start) !== length) {
+        throw new Error('an input file changed while it was replayed (a line was no longer where it was read)');
+      }
+      for (const ref of piece.lines) {
+        const start = at + ref.offset - piece.start;
+        out[ref.worker]!.push(start, start + ref.length, ref.line, LINE, ref.file);
+      }
     }
     at += length;
   }

@@ -4,7 +4,7 @@
 // workers get their lines in evaluation order and hold nothing back: the held entries are neither parsed objects
 // in a worker's heap (copied and marked by every collection while they wait) nor raw bytes.
 import { lineRanges, readLineChunks, SharedBufferPool } from './chunks.js';
-import { scannedTime, timesByParsing, type EntryTime } from './lineKey.js';
+import { entriesByParsing, scannedTime, type EntryTime } from './lineKey.js';
 import { ReorderBuffer } from './reorder.js';
 
 /** One entry of the input: where its line lies, and which worker owns it. */
@@ -18,9 +18,12 @@ export interface LineRef {
   readonly length: number;
   /** 1-based line number, for what gets reported. */
   readonly line: number;
-  /** The element, for a line holding an array of entries; -1 for the whole line. */
-  readonly element: number;
   readonly worker: number;
+  /**
+   * For an element of a line holding an array of entries: the element's JSON, which the worker reads instead of
+   * the line (each element has its own time; reading the whole line again for each would cost its size each time).
+   */
+  readonly text: string | undefined;
 }
 
 export interface TimeOrder {
@@ -45,9 +48,9 @@ export async function* linesInTimeOrder(
   const buffer = new ReorderBuffer<LineRef>(capacity);
   let seq = 0;
   /** What comes out now for an entry: itself when it is not ordered (no time, out of range), else maybe an older one. */
-  const admit = (time: EntryTime | undefined, file: number, offset: number, length: number, line: number, element: number, worker: number): LineRef | undefined => {
-    if (!time || !inRange(time.timeMs)) return lineRef(0, 0, file, offset, length, line, element, worker);
-    return buffer.push(lineRef(time.sortKey, seq++, file, offset, length, line, element, worker));
+  const admit = (time: EntryTime | undefined, file: number, offset: number, length: number, line: number, worker: number, text?: string): LineRef | undefined => {
+    if (!time || !inRange(time.timeMs)) return lineRef(0, 0, file, offset, length, line, worker, text);
+    return buffer.push(lineRef(time.sortKey, seq++, file, offset, length, line, worker, text));
   };
   for (const [file, path] of files.entries()) {
     for await (const chunk of readLineChunks(path, pool)) {
@@ -61,18 +64,20 @@ export async function* linesInTimeOrder(
         const worker = workerOf(bytes.subarray(start, end));
         const scanned = scannedTime(bytes, start, end);
         if (scanned) {
-          const out = admit(scanned, file, offset, end - start, line, -1, worker);
+          const out = admit(scanned, file, offset, end - start, line, worker);
           if (out) yield out;
           continue;
         }
         // The bytes left a doubt (rare: arrays, escapes, no top-level timestamp): parsed here, as the worker will.
-        const parsed = timesByParsing(bytes.toString('utf8', start, end));
+        const parsed = entriesByParsing(bytes.toString('utf8', start, end));
         if (!parsed) {
-          yield lineRef(0, 0, file, offset, end - start, line, -1, worker); // not JSON: the worker reports it, in any order
+          yield lineRef(0, 0, file, offset, end - start, line, worker, undefined); // not JSON: the worker reports it, in any order
           continue;
         }
-        for (const [index, time] of parsed.times.entries()) {
-          const out = admit(time, file, offset, end - start, line, parsed.array ? index : -1, worker);
+        for (const { value, time } of parsed.entries) {
+          // An element goes to the worker of its own project: one line can hold entries of many projects.
+          const text = parsed.array ? JSON.stringify(value) : undefined;
+          const out = admit(time, file, offset, end - start, line, text === undefined ? worker : workerOf(Buffer.from(text)), text);
           if (out) yield out;
         }
       }
@@ -84,6 +89,6 @@ export async function* linesInTimeOrder(
 }
 
 /** Every LineRef made here, so they all share one shape (the reorder buffer compares tens of them per line). */
-function lineRef(sortKey: number, seq: number, file: number, offset: number, length: number, line: number, element: number, worker: number): LineRef {
-  return { sortKey, seq, file, offset, length, line, element, worker };
+function lineRef(sortKey: number, seq: number, file: number, offset: number, length: number, line: number, worker: number, text: string | undefined): LineRef {
+  return { sortKey, seq, file, offset, length, line, worker, text };
 }

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { generate, random } from '../../bench/generate.js';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { scannedTime, timesByParsing, type EntryTime } from '../../functions/replay/lineKey.js';
+import { entriesByParsing, scannedTime, type EntryTime } from '../../functions/replay/lineKey.js';
 import { replay } from '../../functions/replay/replay.js';
 import { ReorderBuffer } from '../../functions/replay/reorder.js';
 import { linesInTimeOrder, type LineRef } from '../../functions/replay/timeOrder.js';
@@ -36,7 +36,7 @@ function scanned(line: string): EntryTime | undefined {
 }
 
 function parsedKey(line: string): EntryTime | undefined {
-  return timesByParsing(line)?.times[0];
+  return entriesByParsing(line)?.entries[0]?.time;
 }
 
 describe('scannedTime', () => {
@@ -102,9 +102,9 @@ describe('scannedTime', () => {
       line = line.slice(0, at) + insert + line.slice(at);
       const key = scanned(line);
       if (key === undefined) continue;
-      const expected = timesByParsing(line);
+      const expected = entriesByParsing(line);
       if (expected === undefined) continue; // not JSON any more: no order needed, the worker reports it
-      expect(key).toEqual(expected.times[0]);
+      expect(key).toEqual(expected.entries[0]?.time);
       checked++;
     }
     expect(checked).toBeGreaterThan(300);
@@ -131,9 +131,10 @@ describe('linesInTimeOrder', () => {
     writeFileSync(a, [entryLine(t0 + 3000, 'a1'), 'not json', entryLine(t0 + 1000, 'a2'), `[${entryLine(t0 + 5000, 'a3')},${entryLine(t0 + 500, 'a4')},{"no":"time"}]`].join('\n'));
     writeFileSync(b, `\r\n${entryLine(t0 + 2000, 'b1')}\r\n\n${entryLine(t0 + 4000, 'b2')}`);
     const { refs, late } = await collect([a, b], 100);
-    const where = refs.map((r) => `${r.file}:${r.line}${r.element >= 0 ? `[${r.element}]` : ''}`);
+    // Array elements come with their own JSON, named here by their insertId.
+    const where = refs.map((r) => `${r.file}:${r.line}${r.text ? `[${(JSON.parse(r.text) as { insertId?: string }).insertId ?? '-'}]` : ''}`);
     // The unreadable ones come out when read (before everything held), the rest by time.
-    expect(where).toEqual(['0:2', '0:4[2]', '0:4[1]', '0:3', '1:2', '0:1', '1:4', '0:4[0]']);
+    expect(where).toEqual(['0:2', '0:4[-]', '0:4[a4]', '0:3', '1:2', '0:1', '1:4', '0:4[a3]']);
     expect(late).toBe(0);
     // Offsets and lengths point at the lines themselves (without the CRLF).
     const bText = readFileSync(b);
@@ -255,4 +256,25 @@ describe('reorder buffer places', () => {
     expect(single.stats.outOfOrder).toBe(1);
     expect(partitioned.stats).toEqual(single.stats);
   }, 30_000);
+});
+
+describe('a line holding a whole export as one array', () => {
+  it('is read once, its entries ordered one by one, with the single-threaded findings', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-array-line-'));
+    const ndjson = join(dir, 'entries.ndjson');
+    await generate(ndjson, 3000);
+    const entries = readFileSync(ndjson, 'utf8').trim().split('\n');
+    // 12 MB on one line (`jq -c .` of a `gcloud logging read --format=json` export), newest first as gcloud
+    // writes it, with a nested array that is no entry; reading the line again for each element would be 36 GB. The
+    // first line is a plain entry, so the file counts as NDJSON and is partitioned.
+    const file = join(dir, 'export.ndjson');
+    writeFileSync(file, `${entries[0]}\n[${entries.slice(1).reverse().join(',')},[1]]\n`);
+    const { single, partitioned } = await runBoth([file], 5000);
+    expect(single.stats.entriesRead).toBe(3001);
+    expect(single.stats.malformed.get('entry is not a JSON object')).toBe(1);
+    expect(single.stats.outOfOrder).toBe(0);
+    expect(partitioned.findings).toEqual(single.findings);
+    expect(partitioned.stats).toEqual(single.stats);
+    expect(single.findings).toEqual((await runBoth([ndjson], 5000)).single.findings);
+  }, 60_000);
 });

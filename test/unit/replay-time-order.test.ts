@@ -190,12 +190,17 @@ async function runBoth(files: string[], reorderCapacity: number, range: { sinceM
   return { single: await run(false), partitioned: await run(true) };
 }
 
+/** `count` generated entries (bench/generate.ts) in `entries.ndjson` of a new folder, and their lines. */
+async function generated(count: number): Promise<{ dir: string; file: string; lines: string[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'runwatch-order-'));
+  const file = join(dir, 'entries.ndjson');
+  await generate(file, count);
+  return { dir, file, lines: readFileSync(file, 'utf8').trim().split('\n') };
+}
+
 describe('partitioned replay of shuffled input', () => {
   it('reads lines again from many interleaved shards (more than it keeps open)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'runwatch-shards-'));
-    const all = join(dir, 'all.ndjson');
-    await generate(all, 1400);
-    const lines = readFileSync(all, 'utf8').trim().split('\n');
+    const { dir, file: all, lines } = await generated(1400);
     // 70 shards, each spanning the whole time range (as the shards of one export hour do), read one after another.
     const shards = Array.from({ length: 70 }, (_, s) => join(dir, `shard-${String(s).padStart(2, '0')}.ndjson`));
     shards.forEach((file, s) => writeFileSync(file, lines.filter((_, i) => i % 70 === s).join('\n') + '\n'));
@@ -215,12 +220,9 @@ describe('partitioned replay of shuffled input', () => {
   }, 60_000);
 
   it('gives the findings and counts of the single-threaded replay', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'runwatch-shuffled-'));
-    const ordered = join(dir, 'ordered.ndjson');
-    await generate(ordered, 2000);
+    const { dir, file: ordered, lines } = await generated(2000);
     // Jitter within 30 entries, then split over two files: the buffer restores the order.
     const next = random(5);
-    const lines = readFileSync(ordered, 'utf8').trim().split('\n');
     const jittered = lines.map((line, i) => ({ line, at: i + next() * 30 })).sort((x, y) => x.at - y.at).map((x) => x.line);
     const files = [join(dir, 'one.ndjson'), join(dir, 'two.ndjson')];
     writeFileSync(files[0]!, jittered.slice(0, 900).join('\n') + '\n');
@@ -260,10 +262,7 @@ describe('reorder buffer places', () => {
 
 describe('a line holding a whole export as one array', () => {
   it('is read once, its entries ordered one by one, with the single-threaded findings', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'runwatch-array-line-'));
-    const ndjson = join(dir, 'entries.ndjson');
-    await generate(ndjson, 3000);
-    const entries = readFileSync(ndjson, 'utf8').trim().split('\n');
+    const { dir, file: ndjson, lines: entries } = await generated(3000);
     // 12 MB on one line (`jq -c .` of a `gcloud logging read --format=json` export), newest first as gcloud
     // writes it, with a nested array that is no entry; reading the line again for each element would be 36 GB. The
     // first line is a plain entry, so the file counts as NDJSON and is partitioned.

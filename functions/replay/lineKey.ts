@@ -16,32 +16,51 @@ const BACKSLASH = 0x5c;
 
 /**
  * The time of a line holding one LogEntry object, from its top-level `"timestamp"` string; undefined when the
- * bytes alone cannot tell (no top-level timestamp, an escaped value, not an object): parse it then.
+ * bytes alone cannot tell (no top-level timestamp, an escaped value, a key that may be written with escapes, not
+ * an object): parse it then.
  */
 export function scannedTime(bytes: Buffer, start: number, end: number): EntryTime | undefined {
-  let first = start;
-  while (first < end && isSpace(bytes[first]!)) first++;
-  if (bytes[first] !== 0x7b) return undefined; // `{`: arrays and anything else are parsed
+  // The line on its own: no search may run past its ends into the rest of the chunk.
+  const line = bytes.subarray(start, end);
+  const length = line.length;
+  let first = 0;
+  while (first < length && isSpace(line[first]!)) first++;
+  if (line[first] !== 0x7b) return undefined; // `{`: arrays and anything else are parsed
+  // JSON.parse reads `"time\u0073tamp"` as `timestamp` too: a line with such an escape is parsed.
+  if (mayEscapeKeyLetters(line)) return undefined;
   // From the end: the last top-level `timestamp` is the one JSON.parse keeps, and entries usually end with it.
   let found = -1;
-  for (let at = bytes.lastIndexOf(KEY, end - KEY.length); at >= start; at = at === 0 ? -1 : bytes.lastIndexOf(KEY, at - 1)) {
+  for (let at = line.lastIndexOf(KEY); at !== -1; at = at === 0 ? -1 : line.lastIndexOf(KEY, at - 1)) {
     // A quote inside a string is escaped, so `"timestamp"` is a string token, unless its first quote is escaped.
-    if (escaped(bytes, start, at)) continue;
+    if (escaped(line, at)) continue;
     let colon = at + KEY.length;
-    while (colon < end && isSpace(bytes[colon]!)) colon++;
-    if (bytes[colon] !== 0x3a) continue; // a value, not a key
-    if (depthAt(bytes, start, end, at, at + KEY.length) !== 1) continue; // a nested field, e.g. inside the payload
+    while (colon < length && isSpace(line[colon]!)) colon++;
+    if (line[colon] !== 0x3a) continue; // a value, not a key
+    if (depthAt(line, at, at + KEY.length) !== 1) continue; // a nested field, e.g. inside the payload
     found = colon;
     break;
   }
+  if (found === -1) return undefined;
   let open = found + 1;
-  while (open < end && isSpace(bytes[open]!)) open++;
-  if (bytes[open] !== QUOTE) return undefined;
-  const close = bytes.indexOf(QUOTE, open + 1);
-  if (close === -1 || close >= end) return undefined;
-  for (let i = open + 1; i < close; i++) if (bytes[i] === BACKSLASH) return undefined;
-  const time = normalizeTimestamp(bytes.toString('utf8', open + 1, close));
+  while (open < length && isSpace(line[open]!)) open++;
+  if (line[open] !== QUOTE) return undefined;
+  const close = line.indexOf(QUOTE, open + 1);
+  if (close === -1) return undefined;
+  for (let i = open + 1; i < close; i++) if (line[i] === BACKSLASH) return undefined;
+  const time = normalizeTimestamp(line.toString('utf8', open + 1, close));
   return time ? { sortKey: timeSortKey(time.iso, time.ms), timeMs: time.ms } : undefined;
+}
+
+const UNICODE_ESCAPE = Buffer.from('\\u00');
+/** The letters of `timestamp` as the hex digits of a `\u00XX` escape (either case). */
+const KEY_LETTERS = new Set(['74', '69', '6d', '65', '73', '61', '70']);
+
+/** True when the line holds a `\u00XX` escape of a letter of `timestamp` (anywhere: keys are not told apart here). */
+function mayEscapeKeyLetters(line: Buffer): boolean {
+  for (let at = line.indexOf(UNICODE_ESCAPE); at !== -1; at = line.indexOf(UNICODE_ESCAPE, at + 1)) {
+    if (KEY_LETTERS.has(line.toString('latin1', at + 4, at + 6).toLowerCase())) return true;
+  }
+  return false;
 }
 
 /** An entry of a parsed line, with its time as the worker reads it (undefined when it has no readable time). */
@@ -76,9 +95,9 @@ function isSpace(c: number): boolean {
 }
 
 /** True when the byte at `at` follows an odd number of backslashes. */
-function escaped(bytes: Buffer, start: number, at: number): boolean {
+function escaped(line: Buffer, at: number): boolean {
   let count = 0;
-  for (let i = at - 1; i >= start && bytes[i] === BACKSLASH; i--) count++;
+  for (let i = at - 1; i >= 0 && line[i] === BACKSLASH; i--) count++;
   return count % 2 === 1;
 }
 
@@ -87,12 +106,12 @@ function escaped(bytes: Buffer, start: number, at: number): boolean {
  * nearer: entries put their timestamp first or last, so this reads a few dozen bytes. Strings are skipped by their
  * unescaped quotes.
  */
-function depthAt(bytes: Buffer, start: number, end: number, at: number, after: number): number {
-  if (at - start <= end - at) {
+function depthAt(line: Buffer, at: number, after: number): number {
+  if (at <= line.length - at) {
     let depth = 0;
     let inString = false;
-    for (let i = start; i < at; i++) {
-      const c = bytes[i]!;
+    for (let i = 0; i < at; i++) {
+      const c = line[i]!;
       if (inString) {
         if (c === BACKSLASH) i++;
         else if (c === QUOTE) inString = false;
@@ -105,9 +124,9 @@ function depthAt(bytes: Buffer, start: number, end: number, at: number, after: n
   // Backwards from the end of a complete value (outside any string there): closers open, openers close.
   let depth = 0;
   let inString = false;
-  for (let i = end - 1; i >= after; i--) {
-    const c = bytes[i]!;
-    if (c === QUOTE && !escaped(bytes, start, i)) inString = !inString;
+  for (let i = line.length - 1; i >= after; i--) {
+    const c = line[i]!;
+    if (c === QUOTE && !escaped(line, i)) inString = !inString;
     else if (inString) continue;
     else if (c === 0x7d || c === 0x5d) depth++;
     else if (c === 0x7b || c === 0x5b) depth--;

@@ -180,7 +180,7 @@ async function* batches(refs: AsyncIterable<LineRef>, files: OpenFiles, pool: Sh
 }
 
 /** What goes into a batch's buffer: a stretch of one file holding lines, or the text of an array element. */
-type Piece =
+export type Piece =
   | { readonly kind: 'file'; readonly file: number; readonly start: number; end: number; readonly lines: LineRef[] }
   | { readonly kind: 'text'; readonly bytes: Buffer; readonly ref: LineRef };
 
@@ -188,7 +188,13 @@ type Piece =
 const LINE = 0;
 const ENTRY = 1;
 
-function readBatch(lines: readonly LineRef[], files: OpenFiles, pool: SharedBufferPool, workers: number): Batch {
+/**
+ * What to read for `lines`, in their order. Lines of one file in order go into one read with the bytes between
+ * them, as long as a gap is no longer than the line after it (nor READ_GAP): usually the whole batch is one read,
+ * and never more than twice the lines' own bytes is read (lines of a file grouped by project come out in time order
+ * far apart).
+ */
+export function readPlan(lines: readonly LineRef[]): Piece[] {
   const pieces: Piece[] = [];
   for (const ref of lines) {
     if (ref.text !== undefined) {
@@ -196,13 +202,21 @@ function readBatch(lines: readonly LineRef[], files: OpenFiles, pool: SharedBuff
       continue;
     }
     const last = pieces[pieces.length - 1];
-    // In order and close behind the previous line of the same file: one read (usually the whole batch).
-    if (last?.kind === 'file' && last.file === ref.file && ref.offset >= last.end && ref.offset - last.end <= READ_GAP) {
+    if (last?.kind === 'file' && last.file === ref.file && ref.offset >= last.end && ref.offset - last.end <= Math.min(READ_GAP, ref.length)) {
       last.end = ref.offset + ref.length;
       last.lines.push(ref);
     } else pieces.push({ kind: 'file', file: ref.file, start: ref.offset, end: ref.offset + ref.length, lines: [ref] });
   }
-  const sizeOf = (piece: Piece): number => (piece.kind === 'file' ? piece.end - piece.start : piece.bytes.length);
+  return pieces;
+}
+
+/** Bytes a piece takes in the batch buffer. */
+export function sizeOf(piece: Piece): number {
+  return piece.kind === 'file' ? piece.end - piece.start : piece.bytes.length;
+}
+
+function readBatch(lines: readonly LineRef[], files: OpenFiles, pool: SharedBufferPool, workers: number): Batch {
+  const pieces = readPlan(lines);
   const total = pieces.reduce((sum, piece) => sum + sizeOf(piece), 0);
   const buffer = pool.take(total);
   const out: number[][] = Array.from({ length: workers }, () => []);

@@ -12,6 +12,7 @@ import { entriesByParsing, scannedTime, type EntryTime } from '../../functions/r
 import { replay } from '../../functions/replay/replay.js';
 import { ReorderBuffer } from '../../functions/replay/reorder.js';
 import { linesInTimeOrder, type LineRef } from '../../functions/replay/timeOrder.js';
+import { readPlan, sizeOf } from '../../functions/replay/partition.js';
 import { at, corpus, synthetic } from '../support/entries.js';
 import { config } from '../support/run.js';
 
@@ -89,6 +90,37 @@ describe('scannedTime', () => {
     } else {
       expect(key).toBeUndefined();
     }
+  });
+
+  it('reads only the line itself, whatever lies before and after it in the chunk', () => {
+    // Lines without a top-level timestamp after a line that is a JSON string holding a time, and before one with a
+    // timestamp key: nothing of the neighbours may be taken for the line's time.
+    const lines = [
+      '"1990-01-01T00:00:00Z"',
+      '{"receiveTimestamp":"2024-06-01T00:00:00Z","logName":"projects/p/logs/x"}',
+      '{"protoPayload":{"timestamp":"2024-06-01T00:00:00Z"}}',
+      '{"a":1}',
+      '{"timestamp":"2031-01-01T00:00:00Z"}',
+    ];
+    const bytes = Buffer.from(lines.join('\n'));
+    let start = 0;
+    const times = lines.map((line) => {
+      const end = start + Buffer.byteLength(line);
+      const time = scannedTime(bytes, start, end);
+      start = end + 1;
+      return time;
+    });
+    expect(times.slice(0, 4)).toEqual([undefined, undefined, undefined, undefined]);
+    expect(times[4]).toEqual(parsedKey(lines[4]!));
+  });
+
+  it('leaves a line with a key letter written as an escape to the parser (JSON.parse reads it as the same key)', () => {
+    const duplicate = `{"timestamp":"2020-01-01T00:00:00Z","time\\u0073tamp":"2021-06-01T00:00:00Z"}`;
+    expect(parsedKey(duplicate)?.timeMs).toBe(Date.parse('2021-06-01T00:00:00Z'));
+    expect(scanned(duplicate)).toBeUndefined();
+    // Other escapes (HTML-safe encoders write \u003c) keep the fast path.
+    const html = `{"note":"a \\u003cb\\u003e","timestamp":"2020-01-01T00:00:00Z"}`;
+    expect(scanned(html)).toEqual(parsedKey(html));
   });
 
   it('never disagrees with the parser on mutated entries (random cuts, nesting and escapes)', () => {
@@ -276,4 +308,28 @@ describe('a line holding a whole export as one array', () => {
     expect(partitioned.stats).toEqual(single.stats);
     expect(single.findings).toEqual((await runBoth([ndjson], 5000)).single.findings);
   }, 60_000);
+});
+
+describe('readPlan', () => {
+  const ref = (offset: number, length: number, file = 0, text?: string): LineRef => ({ sortKey: 0, seq: 0, file, offset, length, line: 1, worker: 0, text });
+
+  it('reads lines in order with the bytes between them as one read, an array element from its text', () => {
+    const plan = readPlan([ref(0, 100), ref(101, 100), ref(203, 50), ref(0, 10, 0, '{"a":1}'), ref(260, 10)]);
+    expect(plan.map((p) => (p.kind === 'file' ? [p.start, p.end, p.lines.length] : ['text', p.bytes.toString()]))).toEqual([
+      [0, 253, 3],
+      ['text', '{"a":1}'],
+      [260, 270, 1],
+    ]);
+  });
+
+  it('never reads more than twice the lines themselves, however far apart they come out', () => {
+    // A file grouped by project (blocks of 45 KB, each in time order) comes out a line from each block in turn.
+    const lines: LineRef[] = [];
+    for (let i = 0; i < 200; i++) for (let block = 0; block < 20; block++) lines.push(ref(block * 45_000 + i * 200, 199));
+    const plan = readPlan(lines);
+    const read = plan.reduce((sum, p) => sum + sizeOf(p), 0);
+    expect(read).toBeLessThanOrEqual(2 * 199 * lines.length);
+    // Out of order or in another file: a read of its own.
+    expect(readPlan([ref(500, 10), ref(100, 10), ref(520, 10, 1)])).toHaveLength(3);
+  });
 });

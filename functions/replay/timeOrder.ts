@@ -35,7 +35,10 @@ export interface TimeOrder {
  * The lines of `files` in timestamp order, as long as none is more than `capacity` entries late (later ones come
  * out as soon as they are read, and are counted in `order.lateCount`): the reorder buffer of the single-threaded
  * replay (ReplayRun), entry for entry. Lines without a readable time (not JSON, no timestamp) and entries outside
- * `inRange` come out at once: they are only counted and reported. `workerOf` picks a line's worker from its bytes.
+ * `inRange` come out at once: they are only counted and reported. A broken line whose timestamp still reads (a
+ * truncated entry) takes a place like an entry, where the single-threaded replay gives it none: with more disorder
+ * than the buffer holds, which entries come out late can differ by such lines. `workerOf` picks a line's worker
+ * from its bytes.
  */
 export async function* linesInTimeOrder(
   files: readonly string[],

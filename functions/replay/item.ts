@@ -44,14 +44,18 @@ function lineItem(entry: unknown, file: string, line: number, watchCloudFunction
   return item.kind === 'invalid' || item.parsed.kind === 'malformed' ? { ...item, source: `${file}:${line}` } : item;
 }
 
+/** `entryKind` of itemsOfLineRefs: a line (every entry it holds), or the JSON of one array element of a line. */
+export const WHOLE_LINE = 0;
+export const ONE_ENTRY = 1;
+
 /**
  * The items of lines given as `[start, end, lineNumber, entryKind, fileIndex]` tuples over `bytes` (see
- * partition.ts): `entryKind` 0 for a line (every entry it holds), 1 for the JSON of one array element of a line.
+ * partition.ts readBatch).
  */
 export function* itemsOfLineRefs(bytes: Buffer, refs: Int32Array, files: readonly string[], watchCloudFunctions: boolean): Generator<ParsedItem> {
   for (let i = 0; i < refs.length; i += 5) {
     const file = files[refs[i + 4]!]!;
-    if (refs[i + 3] === 0) yield* itemsOfRanges(bytes, refs.subarray(i, i + 3), file, watchCloudFunctions);
+    if (refs[i + 3] === WHOLE_LINE) yield* itemsOfRanges(bytes, refs.subarray(i, i + 3), file, watchCloudFunctions);
     // Written by the main thread's JSON.stringify: it is JSON.
     else yield lineItem(JSON.parse(bytes.toString('utf8', refs[i]!, refs[i + 1]!)), file, refs[i + 2]!, watchCloudFunctions);
   }

@@ -9,8 +9,9 @@ import { Worker } from 'node:worker_threads';
 import type { RunwatchConfig } from '../config/types.js';
 import type { Finding } from '../findings/finding.js';
 import { byTime } from './format.js';
+import { ONE_ENTRY, WHOLE_LINE } from './item.js';
 import { inOrder, SharedBufferPool } from './chunks.js';
-import { DEFAULT_REORDER_CAPACITY, emptyStats, mergeStats, type ReplayOptions, type ReplayStats } from './replay.js';
+import { DEFAULT_REORDER_CAPACITY, emptyStats, inTimeRange, mergeStats, type ReplayOptions, type ReplayStats } from './replay.js';
 import { linesInTimeOrder, type LineRef, type TimeOrder } from './timeOrder.js';
 import { Requests } from './workers.js';
 
@@ -184,10 +185,6 @@ export type Piece =
   | { readonly kind: 'file'; readonly file: number; readonly start: number; end: number; readonly lines: LineRef[] }
   | { readonly kind: 'text'; readonly bytes: Buffer; readonly ref: LineRef };
 
-/** The refs' tuples for the workers: `[start, end, lineNumber, entryKind, fileIndex]` (see itemsOfLineRefs). */
-const LINE = 0;
-const ENTRY = 1;
-
 /**
  * What to read for `lines`, in their order. Lines of one file in order go into one read with the bytes between
  * them, as long as a gap is no longer than the line after it (nor READ_GAP): usually the whole batch is one read,
@@ -225,14 +222,14 @@ function readBatch(lines: readonly LineRef[], files: OpenFiles, pool: SharedBuff
     const length = sizeOf(piece);
     if (piece.kind === 'text') {
       piece.bytes.copy(buffer, at);
-      out[piece.ref.worker]!.push(at, at + length, piece.ref.line, ENTRY, piece.ref.file);
+      out[piece.ref.worker]!.push(at, at + length, piece.ref.line, ONE_ENTRY, piece.ref.file);
     } else {
       if (readFully(files.fd(piece.file), buffer, at, length, piece.start) !== length) {
         throw new Error('an input file changed while it was replayed (a line was no longer where it was read)');
       }
       for (const ref of piece.lines) {
         const start = at + ref.offset - piece.start;
-        out[ref.worker]!.push(start, start + ref.length, ref.line, LINE, ref.file);
+        out[ref.worker]!.push(start, start + ref.length, ref.line, WHOLE_LINE, ref.file);
       }
     }
     at += length;
@@ -265,8 +262,7 @@ export async function replayPartitioned(options: ReplayOptions, files: readonly 
     let nextProgress = Date.now() + 1000;
     let routed = 0;
     const order: TimeOrder = { lateCount: 0 };
-    const { sinceMs, untilMs } = options;
-    const inRange = (timeMs: number): boolean => (sinceMs === undefined || timeMs >= sinceMs) && (untilMs === undefined || timeMs < untilMs);
+    const inRange = (timeMs: number): boolean => inTimeRange(timeMs, options);
     const lines = linesInTimeOrder(files, options.reorderCapacity ?? DEFAULT_REORDER_CAPACITY, (line) => workerOf(line, count), order, inRange);
     // A bounded number of batches in flight (memory stays bounded: about IN_FLIGHT MiB), enough that a worker held
     // up by a garbage collection never leaves the other one waiting for the reader (2 in flight cost ~8% idle).

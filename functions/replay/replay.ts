@@ -68,6 +68,11 @@ function bump(map: Map<string, number>, key: string, by = 1): void {
   map.set(key, (map.get(key) ?? 0) + by);
 }
 
+/** `--since` / `--until`: `[sinceMs, untilMs)`, either end open when absent. */
+export function inTimeRange(timeMs: number, { sinceMs, untilMs }: { readonly sinceMs?: number; readonly untilMs?: number }): boolean {
+  return (sinceMs === undefined || timeMs >= sinceMs) && (untilMs === undefined || timeMs < untilMs);
+}
+
 export function emptyStats(): ReplayStats {
   return {
     entriesRead: 0,
@@ -155,8 +160,7 @@ export class ReplayRun {
       return undefined;
     }
     const { timeMs, parsed } = item;
-    const { sinceMs, untilMs } = this.options;
-    if ((sinceMs !== undefined && timeMs < sinceMs) || (untilMs !== undefined && timeMs >= untilMs)) {
+    if (!inTimeRange(timeMs, this.options)) {
       stats.outOfTimeRange++;
       return undefined;
     }

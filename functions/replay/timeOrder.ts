@@ -72,11 +72,8 @@ export async function* linesInTimeOrder(
           continue;
         }
         // The bytes left a doubt (rare: arrays, escapes, no top-level timestamp): parsed here, as the worker will.
-        const parsed = entriesByParsing(bytes.toString('utf8', start, end));
-        if (!parsed) {
-          yield lineRef(0, 0, file, offset, end - start, line, worker, undefined); // not JSON: the worker reports it, in any order
-          continue;
-        }
+        // Not JSON: one entry without a time, which the worker reports.
+        const parsed = entriesByParsing(bytes.toString('utf8', start, end)) ?? { array: false, entries: [{ value: undefined, time: undefined }] };
         for (const { value, time } of parsed.entries) {
           // An element goes to the worker of its own project: one line can hold entries of many projects.
           const text = parsed.array ? JSON.stringify(value) : undefined;

@@ -9,9 +9,15 @@ import type { BaselineStore, BeforeCommit, TransactionOutcome } from './store.js
 export class MemoryBaselineStore implements BaselineStore {
   protected readonly data = new Map<string, ServiceBaseline>();
   private readonly turns = new KeyedTurns();
+  readonly changesInPlace: boolean;
 
-  constructor(initial?: Iterable<[string, ServiceBaseline]>) {
+  /**
+   * `changesInPlace`: transactSync lets the engine change stored baselines where they lie (see BaselineStore); for a
+   * store that lives and dies with one replay, and whose baselines are read only through transactions meanwhile.
+   */
+  constructor(initial?: Iterable<[string, ServiceBaseline]>, options: { readonly changesInPlace?: boolean } = {}) {
     if (initial) for (const [key, value] of initial) this.data.set(key, value);
+    this.changesInPlace = options.changesInPlace ?? false;
   }
 
   async transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, beforeCommit?: BeforeCommit<R>): Promise<R> {

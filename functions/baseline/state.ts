@@ -56,19 +56,9 @@ export function valueBefore<T>(history: readonly TimePoint<T>[] | undefined, t: 
   return undefined;
 }
 
-/** Inserts a point in time order (replacing one at the same time) and keeps the newest HISTORY_LIMIT. */
+/** Inserts a point in time order (replacing one at the same time) and keeps the newest HISTORY_LIMIT. A copy. */
 export function record<T>(history: readonly TimePoint<T>[], t: number, v: T): TimePoint<T>[] {
-  const last = history[history.length - 1];
-  if (last === undefined || last.t < t) {
-    // The common case: a newer point goes at the end.
-    return appendBounded(history, { t, v }, HISTORY_LIMIT);
-  }
-  const out = history.slice();
-  let i = out.length;
-  while (i > 0 && out[i - 1]!.t > t) i--;
-  if (i > 0 && out[i - 1]!.t === t) out[i - 1] = { t, v };
-  else out.splice(i, 0, { t, v });
-  return out.length > HISTORY_LIMIT ? out.slice(out.length - HISTORY_LIMIT) : out;
+  return insertPoint(history.slice(), t, v);
 }
 
 /** A copy of `list` with `item` appended, keeping the newest `limit` (a copy: `list` may be shared with a stored baseline). */
@@ -77,6 +67,44 @@ export function appendBounded<T>(list: readonly T[], item: T, limit: number): T[
   out.push(item);
   return out;
 }
+
+/** record, changing `history` itself. */
+function insertPoint<T>(history: TimePoint<T>[], t: number, v: T): TimePoint<T>[] {
+  const last = history[history.length - 1];
+  if (last === undefined || last.t < t) {
+    history.push({ t, v }); // the common case: a newer point goes at the end
+  } else {
+    let i = history.length;
+    while (i > 0 && history[i - 1]!.t > t) i--;
+    if (i > 0 && history[i - 1]!.t === t) history[i - 1] = { t, v };
+    else history.splice(i, 0, { t, v });
+  }
+  if (history.length > HISTORY_LIMIT) history.splice(0, history.length - HISTORY_LIMIT);
+  return history;
+}
+
+/**
+ * How the lists of a baseline being built change: as copies, leaving the stored baseline's own lists alone (it may
+ * be shared, or its transaction run again), or in place, when the store allows it (BaselineStore.changesInPlace).
+ */
+export interface ListEdits {
+  /** `list` with `item` appended, the newest `limit` kept. */
+  append<T>(list: readonly T[], item: T, limit: number): T[];
+  /** `history` with a point at `t` (replacing one at the same time), the newest HISTORY_LIMIT kept. */
+  record<T>(history: readonly TimePoint<T>[], t: number, v: T): TimePoint<T>[];
+}
+
+export const COPY_EDITS: ListEdits = { append: appendBounded, record };
+
+export const IN_PLACE_EDITS: ListEdits = {
+  append<T>(list: readonly T[], item: T, limit: number): T[] {
+    const out = list as T[];
+    out.push(item);
+    if (out.length > limit) out.splice(0, out.length - limit);
+    return out;
+  },
+  record: <T>(history: readonly TimePoint<T>[], t: number, v: T): TimePoint<T>[] => insertPoint(history as TimePoint<T>[], t, v),
+};
 
 /** True when a repository was first seen strictly before `t`. */
 export function repositorySeenBefore(baseline: ServiceBaseline | undefined, repository: string, t: number): boolean {

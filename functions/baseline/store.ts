@@ -25,6 +25,13 @@ export interface BaselineStore {
    * these and a promise chain per entry shows in its profile. Absent on remote stores.
    */
   transactSync?<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>): R;
+  /**
+   * True when `fn` of transactSync may change the baseline it is given in place instead of building a new one: only
+   * for a store that is the sole holder of its baselines, hands them to no one else while a transaction runs, and
+   * never runs `fn` twice. A `fn` that throws may then leave a baseline half changed, so the store is given up with
+   * the run (replay's own memory store: a failed replay ends).
+   */
+  readonly changesInPlace?: boolean;
   get(key: string): Promise<ServiceBaseline | undefined>;
   close(): Promise<void>;
 }

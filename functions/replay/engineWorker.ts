@@ -31,7 +31,7 @@ async function handle(request: PartitionRequest): Promise<void> {
       files = request.files;
       run = new ReplayRun({
         config: request.config,
-        store: new MemoryBaselineStore(),
+        store: new MemoryBaselineStore([], { changesInPlace: true }), // the worker's own: changed in place
         sinceMs: request.sinceMs,
         untilMs: request.untilMs,
         arrivesInOrder: true, // the main thread sends the lines in time order

@@ -229,7 +229,8 @@ export async function replay(options: ReplayOptions): Promise<ReplayStats> {
   // Which files can be cut at line ends, looked at once: for the partitioned replay, else for the parse workers.
   const ndjson = engine ? await plainNdjson(files) : undefined;
   if (engine && files.length > 0 && ndjson?.every(Boolean)) return replayPartitioned(options, files, engine, partitionWorkers);
-  const run = new ReplayRun({ ...options, store: options.store ?? new MemoryBaselineStore() });
+  // A store of the replay's own lives and dies with it: the engine may change its baselines in place.
+  const run = new ReplayRun({ ...options, store: options.store ?? new MemoryBaselineStore([], { changesInPlace: true }) });
   let nextProgress = Date.now() + 1000;
   const input = readParsed(files, {
     stdin: options.stdin,

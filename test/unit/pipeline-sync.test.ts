@@ -1,5 +1,6 @@
-// Replay runs the pipeline without promises (handleParsedSync, for process-local stores); the live function runs
-// it with them (handleParsed). Both must do exactly the same: same outcomes, same findings, same baselines.
+// Replay runs the pipeline without promises (handleParsedSync, for process-local stores), and changes its own
+// store's baselines in place (changesInPlace); the live function runs it with promises (handleParsed) on baselines
+// it never changes in place. All must do exactly the same: same outcomes, same findings, same baselines.
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,21 +34,33 @@ async function bothWays(entries: readonly unknown[]): Promise<void> {
   });
   const asyncStore = new MemoryBaselineStore();
   const syncStore = new MemoryBaselineStore();
+  const inPlaceStore = new MemoryBaselineStore([], { changesInPlace: true });
   const viaPromises = new Pipeline({ config: cfg, store: asyncStore });
   const direct = new Pipeline({ config: cfg, store: syncStore });
+  const inPlace = new Pipeline({ config: cfg, store: inPlaceStore });
   expect(direct.sync).toBe(true);
   const a: EntryOutcome[] = [];
   const b: EntryOutcome[] = [];
+  const c: EntryOutcome[] = [];
+  // Every baseline version the copying store ever held, frozen as it was stored: none may change afterwards.
+  const versions: [unknown, string][] = [];
   for (const entry of entries) {
     const envelope = readEnvelope(entry);
     if (!envelope.ok) continue;
     const parsed = viaPromises.normalize(envelope.envelope);
     a.push(await viaPromises.handleParsed(parsed, envelope.envelope.timeMs));
     b.push(direct.handleParsedSync(parsed, envelope.envelope.timeMs));
+    c.push(inPlace.handleParsedSync(parsed, envelope.envelope.timeMs));
+    if (versions.length < 400) for (const [, baseline] of syncStore.entries()) versions.push([baseline, JSON.stringify(baseline)]);
   }
   expect(b).toEqual(a);
-  expect(await direct.flush()).toEqual(await viaPromises.flush());
+  expect(c).toEqual(a);
+  const flushed = await viaPromises.flush();
+  expect(await direct.flush()).toEqual(flushed);
+  expect(await inPlace.flush()).toEqual(flushed);
   expect(new Map(syncStore.entries())).toEqual(new Map(asyncStore.entries()));
+  expect(new Map(inPlaceStore.entries())).toEqual(new Map(asyncStore.entries()));
+  for (const [baseline, text] of versions) expect(JSON.stringify(baseline)).toBe(text);
   expect(a.filter((o) => o.status === 'processed' && o.findings.length > 0).length).toBeGreaterThan(0);
 }
 

@@ -14,10 +14,15 @@ import { memoize } from './memo.js';
 const CACHE_LIMIT = 10_000;
 const TAG = /^[\w][\w.-]{0,127}$/;
 
-const parseName = memoize((name: string): { readonly domain: string; readonly path: string } | undefined => {
+/** The repository and full name of an image name (`host[:port]/path/name`, familiar forms resolved), cached. */
+const parseName = memoize((name: string): Pick<ImageRef, 'repository' | 'name'> | undefined => {
   try {
     const ref = dockerReference.parseFamiliarName(name);
-    if (ref.domain && ref.repository && !ref.tag && !ref.digest) return { domain: ref.domain, path: ref.repository };
+    if (ref.domain && ref.repository && !ref.tag && !ref.digest) {
+      const { domain, repository: path } = ref;
+      const slash = path.lastIndexOf('/');
+      return { repository: slash === -1 ? domain : `${domain}/${path.slice(0, slash)}`, name: `${domain}/${path}` };
+    }
   } catch {
     // Not a valid name: remembered as such.
   }
@@ -39,13 +44,7 @@ export function parseImage(reference: string): ImageRef | undefined {
   if (digest !== undefined && !isDigest(digest)) return undefined;
   const parsed = parseName(tag === undefined ? rest : rest.slice(0, colon));
   if (!parsed) return undefined;
-  const { domain, path } = parsed;
-  const slash = path.lastIndexOf('/');
-  const image: { -readonly [K in keyof ImageRef]: ImageRef[K] } = {
-    reference: trimmed,
-    repository: slash === -1 ? domain : `${domain}/${path.slice(0, slash)}`,
-    name: `${domain}/${path}`,
-  };
+  const image: { -readonly [K in keyof ImageRef]: ImageRef[K] } = { reference: trimmed, repository: parsed.repository, name: parsed.name };
   if (tag) image.tag = tag;
   if (digest) image.digest = digest;
   return image;

@@ -82,6 +82,55 @@ const RFC3339 = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d{1,9})?(Z|[+-]\
  * Returns a canonical ISO string (fraction kept as written, so it stays part of the entry's identity) and epoch ms.
  */
 export function normalizeTimestamp(raw: string): { iso: string; ms: number } | undefined {
+  const ms = canonicalUtcMs(raw);
+  return ms === undefined ? normalizeByPattern(raw) : { iso: raw, ms };
+}
+
+/** The number written by the ASCII digits `text[start..end)`, or -1 when one is not a digit. */
+function digits(text: string, start: number, end: number): number {
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const d = text.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/**
+ * Epoch ms of a timestamp already in the canonical form, `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (how Cloud Logging
+ * writes every one), read digit by digit: the same value normalizeByPattern gives (the first three fraction digits
+ * count), without its regular expression, Date.parse and strings; every replayed line goes through here twice (its
+ * order key, then its entry). Anything else, and dates this does not check as Date.parse does (years before 1970,
+ * day 29 and later, hour 24, the 60th second), is left to normalizeByPattern: undefined.
+ */
+function canonicalUtcMs(raw: string): number | undefined {
+  const length = raw.length;
+  if (length < 20 || length > 30 || raw.charCodeAt(length - 1) !== 0x5a /* Z */) return undefined;
+  if (raw.charCodeAt(4) !== 0x2d || raw.charCodeAt(7) !== 0x2d || raw.charCodeAt(10) !== 0x54 || raw.charCodeAt(13) !== 0x3a || raw.charCodeAt(16) !== 0x3a) {
+    return undefined;
+  }
+  const year = digits(raw, 0, 4);
+  const month = digits(raw, 5, 7);
+  const day = digits(raw, 8, 10);
+  const hour = digits(raw, 11, 13);
+  const minute = digits(raw, 14, 16);
+  const second = digits(raw, 17, 19);
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 28 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) {
+    return undefined;
+  }
+  let ms = 0;
+  if (length > 20) {
+    // `.` and 1 to 9 digits; the first three are milliseconds.
+    if (raw.charCodeAt(19) !== 0x2e || length < 22) return undefined;
+    if (digits(raw, 20, length - 1) < 0) return undefined;
+    ms = digits(raw, 20, Math.min(23, length - 1));
+    for (let i = Math.min(23, length - 1) - 20; i < 3; i++) ms *= 10;
+  }
+  return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+}
+
+function normalizeByPattern(raw: string): { iso: string; ms: number } | undefined {
   const m = RFC3339.exec(raw.trim());
   if (!m) return undefined;
   const [, date, clock, fraction = '', zone = 'Z'] = m;

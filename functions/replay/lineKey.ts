@@ -47,60 +47,8 @@ export function scannedTime(bytes: Buffer, start: number, end: number): EntryTim
   const close = line.indexOf(QUOTE, open + 1);
   if (close === -1) return undefined;
   for (let i = open + 1; i < close; i++) if (line[i] === BACKSLASH) return undefined;
-  const fast = utcTime(line, open + 1, close);
-  if (fast) return fast;
   const time = normalizeTimestamp(line.toString('utf8', open + 1, close));
   return time ? { sortKey: timeSortKey(time.iso, time.ms), timeMs: time.ms } : undefined;
-}
-
-/** The number written by the ASCII digits `bytes[start..end)`, or -1 when one is not a digit. */
-function digits(bytes: Buffer, start: number, end: number): number {
-  let value = 0;
-  for (let i = start; i < end; i++) {
-    const d = bytes[i]! - 0x30;
-    if (d < 0 || d > 9) return -1;
-    value = value * 10 + d;
-  }
-  return value;
-}
-
-/**
- * The time of `YYYY-MM-DDTHH:MM:SS[.fraction]Z` read from the bytes (how Cloud Logging writes every timestamp), with
- * the same values normalizeTimestamp + timeSortKey give: epoch ms from the first three fraction digits, the further
- * ones as a fraction of a millisecond (an exact integer over an exact power of ten rounds as the parsed decimal
- * does). Anything else, and dates this does not check as Date.parse does (years before 1970, day 29 and later, the
- * 60th second), is left to normalizeTimestamp: undefined.
- */
-function utcTime(bytes: Buffer, start: number, end: number): EntryTime | undefined {
-  const length = end - start;
-  if (length < 20 || length > 30 || bytes[end - 1] !== 0x5a /* Z */) return undefined;
-  if (bytes[start + 4] !== 0x2d || bytes[start + 7] !== 0x2d || bytes[start + 10] !== 0x54 || bytes[start + 13] !== 0x3a || bytes[start + 16] !== 0x3a) return undefined;
-  const year = digits(bytes, start, start + 4);
-  const month = digits(bytes, start + 5, start + 7);
-  const day = digits(bytes, start + 8, start + 10);
-  const hour = digits(bytes, start + 11, start + 13);
-  const minute = digits(bytes, start + 14, start + 16);
-  const second = digits(bytes, start + 17, start + 19);
-  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 28 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return undefined;
-  let ms = 0;
-  let sub = 0;
-  let subScale = 1;
-  const fractionEnd = end - 1;
-  if (start + 19 < fractionEnd) {
-    // `.` and 1 to 9 digits.
-    if (bytes[start + 19] !== 0x2e || fractionEnd - (start + 20) < 1 || fractionEnd - (start + 20) > 9) return undefined;
-    const msEnd = Math.min(start + 23, fractionEnd);
-    ms = digits(bytes, start + 20, msEnd);
-    if (ms < 0) return undefined;
-    for (let i = msEnd - (start + 20); i < 3; i++) ms *= 10;
-    if (msEnd < fractionEnd) {
-      sub = digits(bytes, msEnd, fractionEnd);
-      if (sub < 0) return undefined;
-      for (let i = msEnd; i < fractionEnd; i++) subScale *= 10;
-    }
-  } else if (start + 19 !== fractionEnd) return undefined;
-  const timeMs = Date.UTC(year, month - 1, day, hour, minute, second, ms);
-  return { sortKey: sub === 0 ? timeMs : timeMs + sub / subScale, timeMs };
 }
 
 const UNICODE_ESCAPE = Buffer.from('\\u00');

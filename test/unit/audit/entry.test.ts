@@ -1,7 +1,52 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeTimestamp, readEnvelope, timeSortKey } from '../../../functions/audit/entry.js';
 
+/** normalizeTimestamp as it was before its fast path for the canonical form: the reference. */
+function byPattern(raw: string): { iso: string; ms: number } | undefined {
+  const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$/i.exec(raw.trim());
+  if (!m) return undefined;
+  const [, date, clock, fraction = '', zone = 'Z'] = m;
+  const zoneText = zone.toUpperCase() === 'Z' ? 'Z' : zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
+  const ms = Date.parse(`${date}T${clock}${fraction ? fraction.slice(0, 4).padEnd(4, '0') : ''}${zoneText}`);
+  if (Number.isNaN(ms)) return undefined;
+  if (zoneText === 'Z') return { iso: `${date}T${clock}${fraction}Z`, ms };
+  return { iso: `${new Date(ms).toISOString().slice(0, 19)}${fraction}Z`, ms };
+}
+
+// The canonical `...Z` form is read digit by digit; every other form goes through the pattern. Both must give what
+// the pattern alone gave, or nothing where it gave nothing.
+const FORMS = [
+  '2024-05-06T22:58:04Z', '2024-05-06T22:58:04.3Z', '2024-05-06T22:58:04.35Z', '2024-05-06T22:58:04.355Z',
+  '2024-05-06T22:58:04.3556Z', '2024-05-06T22:58:04.355675Z', '2024-05-06T22:58:04.355675123Z', '2024-05-06T22:58:04.000000001Z',
+  '2024-05-06T22:58:04.999999999Z', '2024-05-06T22:58:04.000Z', '2024-05-06T22:58:04.100000Z', '2024-05-06T22:58:04.1234567891Z',
+  '2024-05-06T22:58:04.Z', '2024-05-06t22:58:04Z', '2024-05-06T22:58:04z', '2024-05-06 22:58:04.5Z', '2024-05-06T22:58:04',
+  '2024-05-06T22:58:04+02:00', '2024-05-06T22:58:04.25-0330', '2024-02-28T23:59:59.999Z', '2024-02-29T12:00:00Z',
+  '2023-02-29T12:00:00Z', '2024-02-30T00:00:00Z', '2024-04-31T00:00:00Z', '2024-12-31T23:59:59Z', '2024-13-01T00:00:00Z',
+  '2024-00-10T00:00:00Z', '2024-05-00T00:00:00Z', '2024-05-06T24:00:00Z', '2024-05-06T23:60:00Z', '2024-05-06T23:59:60Z',
+  '1969-12-31T23:59:59.5Z', '1970-01-01T00:00:00Z', '0099-05-06T00:00:00Z', '9999-12-28T23:59:59Z', '2024-5-06T22:58:04Z',
+  '2024-05-06T22:58:4Z', '2024-05-06T22:58:04.12a4Z', '2O24-05-06T22:58:04Z', '2024-05-06T22:58:04ZZ', ' 2024-05-06T22:58:04Z',
+  '2024-05-06T22:58:04.5 Z', '2024-05-06T22:58:04.-5Z', '+2024-05-06T22:58:04Z', '2024-05-06T22:58:04.1Zx',
+];
+
 describe('timestamps', () => {
+  it.each(FORMS)('reads %s as the pattern does', (raw) => {
+    expect(normalizeTimestamp(raw)).toEqual(byPattern(raw));
+  });
+
+  it('reads random canonical timestamps as the pattern does', () => {
+    let seed = 5;
+    const next = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const pad = (n: number, width: number): string => String(n).padStart(width, '0');
+    for (let i = 0; i < 3000; i++) {
+      const date = `${pad(1960 + Math.floor(next() * 100), 4)}-${pad(1 + Math.floor(next() * 12), 2)}-${pad(1 + Math.floor(next() * 31), 2)}`;
+      const clock = `${pad(Math.floor(next() * 25), 2)}:${pad(Math.floor(next() * 61), 2)}:${pad(Math.floor(next() * 61), 2)}`;
+      const digits = Math.floor(next() * 11);
+      const fraction = digits === 0 ? '' : `.${Array.from({ length: digits }, () => Math.floor(next() * 10)).join('')}`;
+      const raw = `${date}T${clock}${fraction}Z`;
+      expect(normalizeTimestamp(raw)).toEqual(byPattern(raw));
+    }
+  });
+
   it.each([
     ['2024-05-06T22:58:04.355675Z', '2024-05-06T22:58:04.355675Z', Date.UTC(2024, 4, 6, 22, 58, 4, 355)],
     ['2024-05-06T22:58:04.355675123Z', '2024-05-06T22:58:04.355675123Z', Date.UTC(2024, 4, 6, 22, 58, 4, 355)],

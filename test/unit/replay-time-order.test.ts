@@ -93,8 +93,8 @@ describe('scannedTime', () => {
     }
   });
 
-  // The usual `...Z` form is read from the bytes by a fast path; everything else goes through normalizeTimestamp.
-  // Both must give the parser's key exactly (sub-millisecond digits included), or no key where it gives none.
+  // Every timestamp form, valid or not: the key scanned from the bytes must be the parser's exactly (sub-millisecond
+  // digits included), or no key where the parser finds none.
   it.each(TIMESTAMP_FORMS)('reads the timestamp %s as the parser does', (time) => {
     const line = JSON.stringify({ ...base, timestamp: time });
     expect(scanned(line)).toEqual(parsedKey(line));

@@ -2,9 +2,9 @@
 // For each change it reads the service's baseline, runs every enabled rule (pure), folds the change into the
 // baseline, all in one store transaction, then enriches the detections into findings with deterministic ids.
 // Deploys that create a revision wait for their system events first (correlate/rollout.ts).
-import { applyChangeTo, type MutableBaseline } from './baseline/apply.js';
+import { applyChangeTo } from './baseline/apply.js';
 import { baselineKey, type BaselineStore, type TransactionOutcome } from './baseline/store.js';
-import { COPY_EDITS, emptyBaseline, IN_PLACE_EDITS, type ListEdits, type ServiceBaseline } from './baseline/state.js';
+import { COPY_EDITS, IN_PLACE_EDITS, type BaselineEdits, type MutableBaseline, type ServiceBaseline } from './baseline/state.js';
 import { globMatches } from './config/glob.js';
 import type { RuleException, RuleSettings, RunwatchConfig } from './config/types.js';
 import {
@@ -184,38 +184,25 @@ function writeFromObservation(observed: ObservedFacts): DeployChange {
   };
 }
 
-/**
- * The baseline being built inside one store transaction, changed in place by the steps below, and how its lists
- * change. Usually a shallow copy of the stored one (one copy per entry instead of one per step; replay runs
- * millions) whose arrays and histories are still shared with it, so a step replaces them through COPY_EDITS, never
- * mutates them: `fn` stays pure for the transactional stores that may run it twice. A store that allows it
- * (changesInPlace: replay's own memory store) gets its baseline changed where it lies: each entry's copies lived
- * until the service's next entry, so the collector copied and promoted about a kilobyte per entry, 15% of replay.
- */
-interface Draft {
-  readonly baseline: MutableBaseline;
-  readonly edits: ListEdits;
-}
-
-function draftOf(current: ServiceBaseline | undefined, inPlace: boolean): Draft {
-  if (!current) return { baseline: emptyBaseline(), edits: inPlace ? IN_PLACE_EDITS : COPY_EDITS };
-  return inPlace ? { baseline: current as MutableBaseline, edits: IN_PLACE_EDITS } : { baseline: { ...current }, edits: COPY_EDITS };
-}
-
 /** Open findings kept per service; the oldest go first (they can still be resolved by hand in each sink). */
 const OPEN_LIMIT = 20;
 
 export class Engine {
   private readonly waitMs: number;
-  /** Whether the *Sync transactions may change the stored baseline in place (see Draft). */
-  private readonly syncInPlace: boolean;
+  /**
+   * How the *Sync transactions build the next baseline. Usually a shallow copy per entry (one per entry instead of one
+   * per step; replay runs millions), but replay's own memory store (changesInPlace) gets its baselines changed where
+   * they lie: each entry's copies lived until the service's next entry, so the collector copied and promoted about a
+   * kilobyte per entry, 15% of replay. The async transactions (live pipeline, Firestore) always copy.
+   */
+  private readonly syncEdits: BaselineEdits;
 
   constructor(
     private readonly config: RunwatchConfig,
     private readonly store: BaselineStore,
   ) {
     this.waitMs = config.correlation.waitSeconds * 1000;
-    this.syncInPlace = store.changesInPlace === true;
+    this.syncEdits = store.changesInPlace === true ? IN_PLACE_EDITS : COPY_EDITS;
   }
 
   /** True when the store can run transactions without a promise (the *Sync methods). */
@@ -228,16 +215,16 @@ export class Engine {
    * computed them: `storeKeyOf(change)` and `entryDigest(change.key)`.
    */
   async processChange(change: Change, keys: EntryKeys, nowMs: number, publish?: Publish): Promise<EngineResult> {
-    return result(await this.store.transact(keys.storeKey, this.changeTransaction(change, keys.seenKey, nowMs, false), hook(publish)));
+    return result(await this.store.transact(keys.storeKey, this.changeTransaction(change, keys.seenKey, nowMs, COPY_EDITS), hook(publish)));
   }
 
   /** processChange for a store with transactSync (replay): the same transaction, no promise. */
   processChangeSync(change: Change, keys: EntryKeys, nowMs: number): EngineResult {
-    return result(this.syncStore().transactSync(keys.storeKey, this.changeTransaction(change, keys.seenKey, nowMs, this.syncInPlace)));
+    return result(this.syncStore().transactSync(keys.storeKey, this.changeTransaction(change, keys.seenKey, nowMs, this.syncEdits)));
   }
 
-  private changeTransaction(change: Change, seenKey: string, nowMs: number, inPlace: boolean): Transaction {
-    return this.entryTransaction(seenKey, nowMs, inPlace, (draft, findings, edits) => this.changeStep(draft, change, nowMs, findings, edits));
+  private changeTransaction(change: Change, seenKey: string, nowMs: number, edits: BaselineEdits): Transaction {
+    return this.entryTransaction(seenKey, nowMs, edits, (draft, findings) => this.changeStep(draft, change, nowMs, findings, edits));
   }
 
   /**
@@ -245,12 +232,12 @@ export class Engine {
    * `baselineKey(observation.target)` and `entryDigest(observation.key)`.
    */
   async processObservation(observation: RevisionObservation, keys: EntryKeys, nowMs: number, publish?: Publish): Promise<EngineResult> {
-    return result(await this.store.transact(keys.storeKey, this.observationTransaction(observation, keys.seenKey, nowMs, true, false), hook(publish)));
+    return result(await this.store.transact(keys.storeKey, this.observationTransaction(observation, keys.seenKey, nowMs, true, COPY_EDITS), hook(publish)));
   }
 
   /** processObservation for a store with transactSync (replay). */
   processObservationSync(observation: RevisionObservation, keys: EntryKeys, nowMs: number): EngineResult {
-    return result(this.syncStore().transactSync(keys.storeKey, this.observationTransaction(observation, keys.seenKey, nowMs, true, this.syncInPlace)));
+    return result(this.syncStore().transactSync(keys.storeKey, this.observationTransaction(observation, keys.seenKey, nowMs, true, this.syncEdits)));
   }
 
   /**
@@ -260,12 +247,12 @@ export class Engine {
    * open a rollout of its own, which would report the deploy a second time.
    */
   async processAdminApiObservation(observation: RevisionObservation, nowMs: number, publish?: Publish): Promise<EngineResult> {
-    const transaction = this.observationTransaction(observation, entryDigest(observation.key), nowMs, false, false);
+    const transaction = this.observationTransaction(observation, entryDigest(observation.key), nowMs, false, COPY_EDITS);
     return result(await this.store.transact(baselineKey(observation.target), transaction, hook(publish)));
   }
 
-  private observationTransaction(observation: RevisionObservation, seenKey: string, nowMs: number, mayOpen: boolean, inPlace: boolean): Transaction {
-    return this.entryTransaction(seenKey, nowMs, inPlace, (draft, findings, edits) => this.observationStep(draft, observation, nowMs, mayOpen, findings, edits));
+  private observationTransaction(observation: RevisionObservation, seenKey: string, nowMs: number, mayOpen: boolean, edits: BaselineEdits): Transaction {
+    return this.entryTransaction(seenKey, nowMs, edits, (draft, findings) => this.observationStep(draft, observation, nowMs, mayOpen, findings, edits));
   }
 
   /**
@@ -275,15 +262,15 @@ export class Engine {
   private entryTransaction(
     seenKey: string,
     nowMs: number,
-    inPlace: boolean,
-    step: (draft: MutableBaseline, findings: Finding[], edits: ListEdits) => EngineNote,
+    edits: BaselineEdits,
+    step: (draft: MutableBaseline, findings: Finding[]) => EngineNote,
   ): Transaction {
     return (current) => {
       if (current?.seen?.includes(seenKey)) return { result: { findings: [], note: 'already-applied', dueAtMs: current.dueAtMs } };
-      const { baseline: draft, edits } = draftOf(current, inPlace);
+      const draft = edits.draft(current);
       const findings: Finding[] = [];
       const completedDue = this.completeDueRollouts(draft, nowMs, findings, edits);
-      const note = step(draft, findings, edits);
+      const note = step(draft, findings);
       if (note === 'unmatched-admin-api-revision') {
         // Nothing of the revision is kept (not even as seen: a later read may match); only what the wait completed.
         // (An Admin API read only ever runs in a copying transaction: nothing was changed in place here.)
@@ -297,17 +284,17 @@ export class Engine {
 
   /** Completes the rollouts of one service whose other half did not come in time. */
   async completeDue(key: string, nowMs: number, publish?: Publish): Promise<EngineResult> {
-    return result(await this.store.transact(key, this.dueTransaction(nowMs, false), hook(publish)));
+    return result(await this.store.transact(key, this.dueTransaction(nowMs, COPY_EDITS), hook(publish)));
   }
 
   /** completeDue for a store with transactSync (replay). */
   completeDueSync(key: string, nowMs: number): EngineResult {
-    return result(this.syncStore().transactSync(key, this.dueTransaction(nowMs, this.syncInPlace)));
+    return result(this.syncStore().transactSync(key, this.dueTransaction(nowMs, this.syncEdits)));
   }
 
-  private dueTransaction(nowMs: number, inPlace: boolean): Transaction {
+  private dueTransaction(nowMs: number, edits: BaselineEdits): Transaction {
     return (current) => {
-      const { baseline: draft, edits } = draftOf(current, inPlace);
+      const draft = edits.draft(current);
       const findings: Finding[] = [];
       this.completeDueRollouts(draft, nowMs, findings, edits);
       return { next: draft, result: { findings, note: 'evaluated', dueAtMs: draft.dueAtMs } };
@@ -349,7 +336,7 @@ export class Engine {
     return open.length > OPEN_LIMIT ? open.slice(-OPEN_LIMIT) : open;
   }
 
-  private changeStep(draft: MutableBaseline, change: Change, nowMs: number, findings: Finding[], edits: ListEdits): EngineNote {
+  private changeStep(draft: MutableBaseline, change: Change, nowMs: number, findings: Finding[], edits: BaselineEdits): EngineNote {
     if (change.kind !== 'deploy' || !createsRevision(change, draft)) {
       const open = this.evaluate(draft, { change }, findings);
       applyChangeTo(draft, change, edits);
@@ -373,7 +360,7 @@ export class Engine {
     nowMs: number,
     mayOpen: boolean,
     findings: Finding[],
-    edits: ListEdits,
+    edits: BaselineEdits,
   ): EngineNote {
     if (observation.deleting) return 'deletion-event';
     if (observation.managedByCloudFunctions && !this.config.cloudFunctions.watch) return 'cloud-functions-managed';
@@ -400,7 +387,7 @@ export class Engine {
    * one still waiting for its other half, so one service's deploys are judged in the order they happened.
    * True when one completed.
    */
-  private drain(draft: MutableBaseline, nowMs: number, findings: Finding[], edits: ListEdits): boolean {
+  private drain(draft: MutableBaseline, nowMs: number, findings: Finding[], edits: BaselineEdits): boolean {
     let completed = false;
     for (;;) {
       const rollouts = draft.rollouts ?? [];
@@ -416,13 +403,13 @@ export class Engine {
   }
 
   /** Completes what is due by `nowMs`; true when the draft changed. */
-  private completeDueRollouts(draft: MutableBaseline, nowMs: number, findings: Finding[], edits: ListEdits): boolean {
+  private completeDueRollouts(draft: MutableBaseline, nowMs: number, findings: Finding[], edits: BaselineEdits): boolean {
     if (draft.dueAtMs === undefined || draft.dueAtMs > nowMs || !draft.rollouts || draft.rollouts.length === 0) return false;
     return this.drain(draft, nowMs, findings, edits);
   }
 
   /** Runs the rules on what rolled out and records it. A failed rollout is reported but changes no baseline facts. */
-  private finalize(draft: MutableBaseline, rollout: Rollout, findings: Finding[], edits: ListEdits): void {
+  private finalize(draft: MutableBaseline, rollout: Rollout, findings: Finding[], edits: BaselineEdits): void {
     const merged = rolledOut(rollout, writeFromObservation);
     const open = this.evaluate(draft, merged, findings);
     const recorded: DeployChange =
@@ -469,7 +456,7 @@ export function entryDigest(key: { logName: string; timestamp: string; insertId:
   return fnv1aJoined(key.logName, key.timestamp, key.insertId);
 }
 
-function remember(draft: MutableBaseline, seenKey: string, edits: ListEdits): void {
+function remember(draft: MutableBaseline, seenKey: string, edits: BaselineEdits): void {
   draft.seen = edits.append(draft.seen ?? [], seenKey, SEEN_LIMIT);
 }
 

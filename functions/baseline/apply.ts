@@ -1,16 +1,13 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
 import { describeServiceAccount, type Change } from '../model/change.js';
 import { publicInvokerMembers } from '../model/iam.js';
-import { COPY_EDITS, emptyBaseline, valueBefore, type ListEdits, type ServiceBaseline } from './state.js';
-
-/** A baseline being built: what applyChangeTo changes in place. */
-export type MutableBaseline = { -readonly [K in keyof ServiceBaseline]: ServiceBaseline[K] };
+import { COPY_EDITS, emptyBaseline, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline } from './state.js';
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
  * (copies unless the store allows otherwise); the repository map is replaced, never mutated.
  */
-export function applyChangeTo(target: MutableBaseline, change: Change, edits: ListEdits = COPY_EDITS): void {
+export function applyChangeTo(target: MutableBaseline, change: Change, edits: BaselineEdits = COPY_EDITS): void {
   const { record } = edits;
   const t = change.timeMs;
   if (target.deletedAtMs !== undefined && t < target.deletedAtMs) return; // a late entry about the old service

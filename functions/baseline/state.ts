@@ -83,20 +83,32 @@ function insertPoint<T>(history: TimePoint<T>[], t: number, v: T): TimePoint<T>[
   return history;
 }
 
+/** A baseline being built inside a transaction: what the engine's steps and applyChangeTo change in place. */
+export type MutableBaseline = { -readonly [K in keyof ServiceBaseline]: ServiceBaseline[K] };
+
 /**
- * How the lists of a baseline being built change: as copies, leaving the stored baseline's own lists alone (it may
- * be shared, or its transaction run again), or in place, when the store allows it (BaselineStore.changesInPlace).
+ * How a transaction builds the next baseline from the stored one. COPY_EDITS: a shallow copy whose lists are
+ * replaced by changed copies, never mutated (they are still the stored baseline's, which may be shared, or its
+ * transaction run again). IN_PLACE_EDITS: the stored baseline itself, lists and all, when the store allows it
+ * (BaselineStore.changesInPlace).
  */
-export interface ListEdits {
+export interface BaselineEdits {
+  /** The baseline the transaction changes: a fresh empty one when there is none yet. */
+  draft(current: ServiceBaseline | undefined): MutableBaseline;
   /** `list` with `item` appended, the newest `limit` kept. */
   append<T>(list: readonly T[], item: T, limit: number): T[];
   /** `history` with a point at `t` (replacing one at the same time), the newest HISTORY_LIMIT kept. */
   record<T>(history: readonly TimePoint<T>[], t: number, v: T): TimePoint<T>[];
 }
 
-export const COPY_EDITS: ListEdits = { append: appendBounded, record };
+export const COPY_EDITS: BaselineEdits = {
+  draft: (current) => (current ? { ...current } : emptyBaseline()),
+  append: appendBounded,
+  record,
+};
 
-export const IN_PLACE_EDITS: ListEdits = {
+export const IN_PLACE_EDITS: BaselineEdits = {
+  draft: (current) => (current as MutableBaseline | undefined) ?? emptyBaseline(),
   append<T>(list: readonly T[], item: T, limit: number): T[] {
     const out = list as T[];
     out.push(item);

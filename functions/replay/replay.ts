@@ -61,6 +61,9 @@ interface Pending {
   readonly parsed: ParseResult;
 }
 
+/** What goes to the pipeline: an entry's time, where it came from, and its normalized form. */
+type Ready = Pick<Pending, 'timeMs' | 'source' | 'parsed'>;
+
 export const DEFAULT_REORDER_CAPACITY = 50_000;
 const MALFORMED_EXAMPLES = 10;
 
@@ -152,7 +155,7 @@ export class ReplayRun {
   }
 
   /** Counts the item; returns what is ready for the pipeline (this item, or an older one the buffer lets go). */
-  private admit(item: ParsedItem): Pending | undefined {
+  private admit(item: ParsedItem): Ready | undefined {
     const stats = this.stats;
     stats.entriesRead++;
     if (item.kind === 'invalid') {
@@ -164,7 +167,7 @@ export class ReplayRun {
       stats.outOfTimeRange++;
       return undefined;
     }
-    if (this.options.arrivesInOrder) return { sortKey: 0, seq: 0, timeMs, source: item.source, parsed };
+    if (this.options.arrivesInOrder) return item;
     // Skipped and malformed entries wait too, though order does not matter for them: every entry with a time takes
     // a place in the buffer, as in the partitioned replay's order (timeOrder.ts), so both let out the same entries
     // late when the input is more disordered than the buffer holds.
@@ -195,11 +198,11 @@ export class ReplayRun {
     }
   }
 
-  private async process(item: Pending): Promise<void> {
+  private async process(item: Ready): Promise<void> {
     this.count(item, await this.pipeline.handleParsed(item.parsed, item.timeMs));
   }
 
-  private count(item: Pending, outcome: EntryOutcome): void {
+  private count(item: Ready, outcome: EntryOutcome): void {
     switch (outcome.status) {
       case 'processed':
         this.stats.changes++;

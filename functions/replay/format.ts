@@ -1,5 +1,6 @@
 // Output formats of `runwatch replay`. Findings carry strings anyone who can deploy wrote (service names,
 // principals, labels), so the table escapes control and bidi characters before they reach a terminal.
+import { normalizeTimestamp, timeSortKey } from '../audit/entry.js';
 import type { Finding } from '../findings/finding.js';
 import type { ReplayStats } from './replay.js';
 
@@ -40,9 +41,27 @@ function timeOf(finding: Finding): string {
   return finding.resolution?.time ?? finding.eventTime;
 }
 
-/** Findings in event-time order (rollouts complete after their write, so emission order can differ). */
+/**
+ * The instant a finding's time names, as a number: times keep the fraction the log wrote (`...:05Z`, `...:05.5Z`,
+ * nine digits), so their texts do not sort in time order. A time that does not read (none should) goes last.
+ */
+function timeKeyOf(finding: Finding): number {
+  const time = normalizeTimestamp(timeOf(finding));
+  return time ? timeSortKey(time.iso, time.ms) : Infinity;
+}
+
+/**
+ * Findings in event-time order (rollouts complete after their write, so emission order can differ), then by rule
+ * and id: a total order, so the same findings print the same way however many threads found them.
+ */
 export function byTime(findings: readonly Finding[]): Finding[] {
-  return [...findings].sort((a, b) => (timeOf(a) < timeOf(b) ? -1 : timeOf(a) > timeOf(b) ? 1 : a.rule < b.rule ? -1 : 1));
+  const keyed = findings.map((finding) => ({ finding, key: timeKeyOf(finding) }));
+  keyed.sort((a, b) => a.key - b.key || compareText(a.finding.rule, b.finding.rule) || compareText(a.finding.id, b.finding.id));
+  return keyed.map((k) => k.finding);
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export function formatSummary(stats: ReplayStats, seconds: number): string {

@@ -1,0 +1,60 @@
+// The order `runwatch replay` prints findings in (table and json): event time as an instant, then rule, then id.
+import { describe, expect, it } from 'vitest';
+import { byTime } from '../../functions/replay/format.js';
+import type { Finding } from '../../functions/findings/finding.js';
+import { makeFinding, resolutionOf } from '../support/findings.js';
+
+const at = (eventTime: string, rule: Parameters<typeof makeFinding>[0] = 'off-window-deploy', service = 'storefront'): Finding =>
+  makeFinding(rule, { eventTime, service });
+
+/** Every order of `items` (up to 5 items: 120 orders). */
+function permutations<T>(items: readonly T[]): T[][] {
+  if (items.length <= 1) return [[...items]];
+  return items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]));
+}
+
+describe('byTime', () => {
+  it.each([
+    // Times keep the fraction the log wrote: as text, `05Z` sorts after `05.5Z`, and `05.1Z` differs from `05.100Z`.
+    ['whole seconds before fractions of the same second', ['2024-05-14T02:13:05.5Z', '2024-05-14T02:13:05Z'], ['2024-05-14T02:13:05Z', '2024-05-14T02:13:05.5Z']],
+    // (A microsecond apart: the key is a double of epoch milliseconds, precise to about a quarter of one.)
+    ['nine digits against one', ['2024-05-14T02:13:05.100001000Z', '2024-05-14T02:13:05.1Z'], ['2024-05-14T02:13:05.1Z', '2024-05-14T02:13:05.100001000Z']],
+    ['a minute boundary', ['2024-05-14T02:14:00Z', '2024-05-14T02:13:59.999999Z'], ['2024-05-14T02:13:59.999999Z', '2024-05-14T02:14:00Z']],
+  ])('orders by instant: %s', (_name, input, expected) => {
+    expect(byTime(input.map((t) => at(t))).map((f) => f.eventTime)).toEqual(expected);
+  });
+
+  it('a resolution counts at the time of the change that resolved it', () => {
+    const opened = at('2024-05-14T02:00:00Z', 'public-invoker-grant');
+    const resolved = resolutionOf(at('2024-05-14T01:00:00Z', 'public-invoker-grant', 'other'), { time: '2024-05-14T03:00:00Z' });
+    const between = at('2024-05-14T02:30:00Z');
+    expect(byTime([resolved, between, opened])).toEqual([opened, between, resolved]);
+  });
+
+  it('is a total order: the same findings in any order come out the same', () => {
+    const time = '2024-05-14T02:13:07.123Z';
+    const findings = [
+      at(time, 'off-window-deploy', 'a'),
+      at(time, 'off-window-deploy', 'b'), // same time and rule: the id decides
+      at('2024-05-14T02:13:07.123000Z', 'new-image-repository'), // the same instant written with six digits
+      at(time, 'service-account-change'),
+      at('2024-05-14T02:13:07.122Z', 'service-account-change'),
+    ];
+    const outputs = new Set(permutations(findings).map((order) => byTime(order).map((f) => f.id).join(' ')));
+    expect(outputs.size).toBe(1);
+    const [sorted] = outputs;
+    const ids = sorted!.split(' ');
+    expect(ids[0]).toBe(findings[4]!.id);
+    // At one instant, rules in name order: new-image-repository, off-window-deploy (two: by id), service-account-change.
+    expect(ids[1]).toBe(findings[2]!.id);
+    expect(ids.slice(2, 4)).toEqual([findings[0]!.id, findings[1]!.id].sort());
+    expect(ids[4]).toBe(findings[3]!.id);
+  });
+
+  it('leaves its input as it was', () => {
+    const input = [at('2024-05-14T02:00:01Z'), at('2024-05-14T02:00:00Z')];
+    const copy = [...input];
+    byTime(input);
+    expect(input).toEqual(copy);
+  });
+});

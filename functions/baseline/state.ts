@@ -56,6 +56,15 @@ export function valueBefore<T>(history: readonly TimePoint<T>[] | undefined, t: 
   return undefined;
 }
 
+/**
+ * True when the history holds a point newer than `t`: an entry from `t` arrived after a newer one, so it is not
+ * the fact in force. It may still be reported (it happened), but it neither opens nor closes a risk.
+ */
+export function changedAfter(history: readonly TimePoint<unknown>[] | undefined, t: number): boolean {
+  const last = history?.[history.length - 1];
+  return last !== undefined && last.t > t;
+}
+
 /** Inserts a point in time order (replacing one at the same time) and keeps the newest HISTORY_LIMIT. A copy. */
 export function record<T>(history: readonly TimePoint<T>[], t: number, v: T): TimePoint<T>[] {
   return insertPoint(history.slice(), t, v);

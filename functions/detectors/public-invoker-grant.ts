@@ -11,12 +11,13 @@
 // Options:  `rules.public-invoker-grant.allowServices` (PROJECT/SERVICE globs of services meant to be public),
 //           `exceptions`, `severity`.
 // Severity: HIGH on a service, CRITICAL on a project.
-// Resolves: the public members removed from the invoker role, or the invoker IAM check turned back on.
+// Resolves: the public members removed from the invoker role, or the invoker IAM check turned back on, by the
+//           newest entry about it (an older entry arriving late neither resolves nor opens a risk).
 // Blind spots: organization and folder policies are not read. Conditional bindings count as grants (the
 //           condition is not evaluated). Custom roles that include run.routes.invoke are not recognised.
 import { publicInvokersAfter } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
-import { valueBefore } from '../baseline/state.js';
+import { changedAfter, valueBefore } from '../baseline/state.js';
 import { globMatcher } from '../config/glob.js';
 import { isPublicInvokerBinding } from '../model/iam.js';
 import { DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
@@ -42,7 +43,8 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
           summary: `${who} turned off the invoker IAM check on ${serviceLabel(change.target)}: anyone on the internet can call it.`,
           evidence: { invokerIamDisabled: true, api: change.api, ingress: change.ingress ?? 'unknown' },
           dedupKey: [baselineKey(change.target), 'invoker-iam-disabled', change.time],
-          opensRisk: true,
+          // A late entry: a newer deploy already set the check, so this one is history, not the risk in force.
+          opensRisk: !changedAfter(baseline?.invokerIamDisabled, change.timeMs),
         },
       ];
     }
@@ -75,18 +77,19 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
           source: change.delta ? 'policy delta' : baseline ? 'difference from the last known policy' : 'full policy (no earlier policy known)',
         },
         dedupKey: [baselineKey(change.target), members.join(','), roles.join(','), change.time],
-        opensRisk: true,
+        opensRisk: !changedAfter(baseline?.publicInvokers, change.timeMs),
       },
     ];
   },
   resolves({ change, baseline }, open): Resolved[] {
     if (change.kind === 'deploy') {
-      if (change.invokerIamDisabled !== false) return [];
+      // Only the newest word on the check closes anything: an older entry that arrives late does not.
+      if (change.invokerIamDisabled !== false || changedAfter(baseline?.invokerIamDisabled, change.timeMs)) return [];
       return open
         .filter((o) => o.finding.evidence['invokerIamDisabled'] === true)
         .map((o) => ({ id: o.finding.id, reason: 'the invoker IAM check is on again' }));
     }
-    if (change.kind !== 'iam-policy') return [];
+    if (change.kind !== 'iam-policy' || changedAfter(baseline?.publicInvokers, change.timeMs)) return [];
     // An entry that logged neither the policy nor a delta says nothing about who holds the role: it closes nothing
     // (the baseline keeps its members for the same reason, baseline/apply.ts).
     const members = publicInvokersAfter(baseline, change);

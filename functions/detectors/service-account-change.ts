@@ -6,12 +6,13 @@
 // Options:  `rules.service-account-change.exceptions`, `severity`.
 // Severity: HIGH when the new identity is the default compute service account (Editor on the project by
 //           default); MEDIUM otherwise.
-// Resolves: a later revision that runs as another identity (back to the previous one raises no new finding).
+// Resolves: a later revision that runs as another identity (back to the previous one raises no new finding);
+//           a deploy older than the newest known one (arriving late) resolves nothing.
 // Blind spots: a template without `serviceAccountName` runs as the default compute SA; where the entry does not
 //           reveal the project number the evidence says "default compute SA". A v2 update whose mask leaves the
 //           template alone says nothing about the identity and is skipped.
 import { baselineKey } from '../baseline/store.js';
-import { valueBefore } from '../baseline/state.js';
+import { changedAfter, valueBefore } from '../baseline/state.js';
 import { DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { serviceLabel, unknownDeployFacts } from './revision.js';
@@ -52,7 +53,8 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
         evidence: { before, after, toDefaultComputeServiceAccount: toDefault },
         dedupKey: [baselineKey(change.target), before, after, change.revision ?? change.time],
         unknown: unknownDeployFacts(change).filter((f) => f !== 'serviceAccount'),
-        opensRisk: true,
+        // A late deploy (a newer revision already set the identity) is reported, but it is not the risk in force.
+        opensRisk: !changedAfter(baseline?.serviceAccount, change.timeMs),
       },
     ];
   },
@@ -60,7 +62,10 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
     if (change.kind !== 'deploy' || !change.serviceAccount) return [];
     const now = describeServiceAccount(change.serviceAccount);
     const before = valueBefore(baseline?.serviceAccount, change.timeMs);
-    if (before !== undefined && sameServiceAccount(before, now)) return [];
+    // Only the newest revision's identity closes anything: an older deploy arriving late, or one with nothing
+    // known before it, does not.
+    if (before === undefined || changedAfter(baseline?.serviceAccount, change.timeMs)) return [];
+    if (sameServiceAccount(before, now)) return [];
     // The service no longer runs as the identity the finding reported: that risk is gone.
     return open.map((o) => ({ id: o.finding.id, reason: `runtime service account is now ${now}` }));
   },

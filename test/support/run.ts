@@ -22,3 +22,22 @@ export async function findingsOf(entries: readonly unknown[], cfg: RunwatchConfi
   findings.push(...(await pipeline.flush()));
   return findings;
 }
+
+/**
+ * Runs entries through a fresh pipeline as the live function gets them: in the order given, each an hour of wall
+ * clock after the one before (from `startMs`, after every entry's own time), so each deploy's wait for its system
+ * events is over by the next entry; returns every finding.
+ */
+export async function findingsLive(entries: readonly unknown[], cfg: RunwatchConfig = config(), startMs = Date.parse('2030-01-01T00:00:00Z')): Promise<Finding[]> {
+  const pipeline = new Pipeline({ config: cfg, store: new MemoryBaselineStore() });
+  const findings: Finding[] = [];
+  let nowMs = startMs;
+  for (const entry of entries) {
+    nowMs += 3_600_000;
+    const outcome = await pipeline.handleEntry(entry, nowMs);
+    if (outcome.status === 'processed') findings.push(...outcome.findings);
+  }
+  findings.push(...(await pipeline.flush()));
+  return findings;
+}
+

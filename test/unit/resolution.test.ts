@@ -2,7 +2,7 @@
 // resolved, so each sink closes what it opened (SCC INACTIVE, PagerDuty resolve, a Slack thread reply).
 import { describe, expect, it } from 'vitest';
 import { at, corpus, synthetic, variant, withOperationId, withV1Image, withV1ServiceAccount } from '../support/entries.js';
-import { config, findingsOf } from '../support/run.js';
+import { config, findingsLive, findingsOf } from '../support/run.js';
 
 const replace = corpus('slackbot__Services.ReplaceService__1');
 const ORIGINAL = 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com';
@@ -74,5 +74,61 @@ describe('resolutions', () => {
     const open = JSON.parse(JSON.stringify(synthetic('run-SetIamPolicy-allUsers')).replaceAll('"principalEmail": "some.user@company.com"', '"principalEmail": "dev@company.com"').replaceAll('"principalEmail":"some.user@company.com"', '"principalEmail":"dev@company.com"')) as unknown;
     const findings = await findingsOf([open, synthetic('run-SetIamPolicy-private')], cfg);
     expect(findings.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
+  });
+
+  // Log entries can arrive late (Pub/Sub redelivery, several sinks, replay across files): an older entry about a
+  // fact that a newer entry already set is history. It may still be reported, but it neither closes the risk the
+  // newer entry opened nor opens one of its own that a later change would then "resolve".
+  describe('an older entry that arrives late', () => {
+    const grant = synthetic('run-SetIamPolicy-allUsers'); // 2024-02-02T09:44:25.921Z
+    const revoke = synthetic('run-SetIamPolicy-private');
+    const summary = (findings: readonly { rule: string; status?: string }[]): string[] => findings.map((f) => `${f.rule} ${f.status ?? 'active'}`);
+
+    it('a late removal does not resolve a newer grant', async () => {
+      const findings = await findingsOf([at(revoke, '2024-02-01T00:00:00Z'), grant, at(revoke, '2024-02-02T00:00:00Z')]);
+      expect(summary(findings)).toEqual(['public-invoker-grant active']);
+    });
+
+    it('the newest removal still resolves it', async () => {
+      const findings = await findingsOf([at(revoke, '2024-02-01T00:00:00Z'), grant, at(revoke, '2024-02-02T00:00:00Z'), at(revoke, '2024-02-03T00:00:00Z')]);
+      expect(summary(findings)).toEqual(['public-invoker-grant active', 'public-invoker-grant resolved']);
+    });
+
+    it('a late grant is reported but opens nothing: the removal after it resolves nothing', async () => {
+      const findings = await findingsOf([at(revoke, '2024-02-01T00:00:00Z'), at(revoke, '2024-02-03T00:00:00Z'), grant, at(revoke, '2024-02-04T00:00:00Z')]);
+      expect(summary(findings)).toEqual(['public-invoker-grant active']);
+    });
+
+    it('a late deploy with the check on does not resolve a newer deploy that turned it off', async () => {
+      const [create, disable, enable] = [synthetic('v2-CreateService'), synthetic('v2-UpdateService'), synthetic('v2-UpdateService-snake-case')];
+      const late = at(enable, '2024-06-01T10:30:00Z'); // between the create (10:00, on) and the update (11:00, off)
+      const invoker = (await findingsLive([create, disable, late])).filter((f) => f.rule === 'public-invoker-grant');
+      expect(summary(invoker)).toEqual(['public-invoker-grant active']);
+      // In order, the same three entries resolve it (the 12:00 entry is the newest).
+      const inOrder = (await findingsLive([create, disable, enable])).filter((f) => f.rule === 'public-invoker-grant');
+      expect(summary(inOrder)).toEqual(['public-invoker-grant active', 'public-invoker-grant resolved']);
+    });
+
+    it.each([
+      ['between the two', '2024-05-01T22:00:00Z'],
+      ['before both (nothing known before it)', '2024-04-01T10:00:00Z'],
+    ])('a late deploy with a third identity, %s, does not resolve the change of identity', async (_name, time) => {
+      const third = 'intruder@test-project-1234.iam.gserviceaccount.com';
+      const findings = await findingsLive([deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-02T10:00:00Z', OTHER), deploy(time, third)]);
+      const changes = findings.filter((f) => f.rule === 'service-account-change');
+      expect(changes.filter((f) => f.status === 'resolved')).toEqual([]);
+      expect(changes[0]?.evidence).toMatchObject({ before: ORIGINAL, after: OTHER });
+    });
+  });
+
+  it('the last binding removed (a policy logged without bindings) resolves the grant, and a new grant is a new finding', async () => {
+    const emptied = variant(at(synthetic('run-SetIamPolicy-private'), '2024-02-03T09:00:00Z'), (e) => {
+      e.protoPayload['request'] = { '@type': 'type.googleapis.com/google.iam.v1.SetIamPolicyRequest', policy: { etag: 'BwYQYvUoBxs=' } };
+      e.protoPayload['response'] = { '@type': 'type.googleapis.com/google.iam.v1.Policy', etag: 'BwYQYvUoBxt=' };
+    });
+    const grant = synthetic('run-SetIamPolicy-allUsers');
+    const findings = await findingsOf([grant, emptied, at(grant, '2024-02-04T09:00:00Z')]);
+    expect(findings.map((f) => `${f.rule} ${f.status ?? 'active'}`)).toEqual(['public-invoker-grant active', 'public-invoker-grant resolved', 'public-invoker-grant active']);
+    expect(findings[2]?.id).not.toBe(findings[0]?.id);
   });
 });

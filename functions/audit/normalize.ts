@@ -424,9 +424,25 @@ function iamChange(env: Envelope, pp: JsonObject, scope: 'service' | 'project', 
     }
     delta = { added, removed };
   }
-  const policyBindings = at(pp, 'response', 'bindings') ?? at(pp, 'request', 'policy', 'bindings');
-  const policy = Array.isArray(policyBindings) ? bindingsOf(policyBindings) : undefined;
-  return { kind: 'iam-policy', scope, target, ...common(env, pp), delta, policy };
+  return { kind: 'iam-policy', scope, target, ...common(env, pp), delta, policy: loggedPolicy(pp) };
+}
+
+/**
+ * The policy an entry logged, as bindings: the response (the policy as stored), else the request's new policy.
+ * A logged policy without `bindings` is an empty one (the JSON of a protocol buffer leaves empty lists out: the
+ * last binding removed logs `{"etag": ...}`); undefined when the entry logged no policy at all.
+ */
+function loggedPolicy(pp: JsonObject): IamBinding[] | undefined {
+  const response = asObject(pp['response']);
+  if (response && (Array.isArray(response['bindings']) || isPolicy(response))) return bindingsOf(asArray(response['bindings']));
+  const requested = asObject(at(pp, 'request', 'policy'));
+  return requested ? bindingsOf(asArray(requested['bindings'])) : undefined;
+}
+
+/** A response that is an IAM policy (its type, or the etag every policy carries). */
+function isPolicy(response: JsonObject): boolean {
+  const type = asString(response['@type']);
+  return type !== undefined ? type.endsWith('google.iam.v1.Policy') : asString(response['etag']) !== undefined;
 }
 
 function bindingsOf(bindings: readonly unknown[]): IamBinding[] {

@@ -186,6 +186,24 @@ describe('IAM policy changes', () => {
     expect(c.policy).toContainEqual({ role: 'roles/run.invoker', member: 'allUsers' });
   });
 
+  // The JSON of a protocol buffer leaves empty lists out: removing the last binding logs a policy without `bindings`.
+  it.each([
+    ['a Policy response without bindings', { '@type': 'type.googleapis.com/google.iam.v1.Policy', etag: 'BwYQYvUoBxs=' }, { etag: 'BwYQYvUoBxs=' }, []],
+    ['a response with only its etag', { etag: 'BwYQYvUoBxs=' }, undefined, []],
+    ['no response, a request policy without bindings', undefined, { etag: 'BwYQYvUoBxs=' }, []],
+    ['neither response nor request policy: unknown', undefined, undefined, undefined],
+    ['a response that is not a policy, no request policy: unknown', { '@type': 'type.googleapis.com/google.protobuf.Empty' }, undefined, undefined],
+  ])('Services.SetIamPolicy, %s', (_name, response, requestPolicy, expected) => {
+    const entry = variant(synthetic('run-SetIamPolicy-private'), (e) => {
+      const request = e.protoPayload['request'] as Record<string, unknown>;
+      if (requestPolicy === undefined) delete request['policy'];
+      else request['policy'] = requestPolicy;
+      if (response === undefined) delete e.protoPayload['response'];
+      else e.protoPayload['response'] = response;
+    });
+    expect(iam(parseEntry(entry)).policy).toEqual(expected);
+  });
+
   it('project SetIamPolicy: bindingDeltas when present', () => {
     const c = iam(parseEntry(corpus('archicloud__SetIamPolicy__1')));
     expect(c.scope).toBe('project');

@@ -338,6 +338,9 @@ export class Engine {
 
   private changeStep(draft: MutableBaseline, change: Change, nowMs: number, findings: Finding[], edits: BaselineEdits): EngineNote {
     if (change.kind !== 'deploy' || !createsRevision(change, draft)) {
+      // Deploys of a deleted service still waiting for their other half are judged now, with what is known: the
+      // delete clears the service's facts and must not take them along unreported.
+      if (change.kind === 'delete') this.drain(draft, Infinity, findings, edits);
       const open = this.evaluate(draft, { change }, findings);
       applyChangeTo(draft, change, edits);
       draft.open = open;

@@ -13,9 +13,14 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
   if (target.deletedAtMs !== undefined && t < target.deletedAtMs) return; // a late entry about the old service
   switch (change.kind) {
     case 'delete': {
+      // The service's facts go; what the baseline remembers about *entries* stays: the ones already applied (so a
+      // redelivered copy changes nothing) and recently completed rollouts (so their late system events are known).
       const lastChangeMs = Math.max(target.lastChangeMs, t);
+      const { seen, completed } = target;
       for (const key of Object.keys(target)) delete (target as Record<string, unknown>)[key];
       Object.assign(target, emptyBaseline(), { lastChangeMs, deletedAtMs: t });
+      if (seen) target.seen = seen;
+      if (completed) target.completed = completed;
       return;
     }
     case 'deploy': {

@@ -1,0 +1,69 @@
+// A deleted service: its facts go (a service re-created under the name starts afresh), but a deploy still waiting
+// for its system events is judged first, and the entries already applied are still known as applied.
+import { describe, expect, it } from 'vitest';
+import { readEnvelope } from '../../functions/audit/entry.js';
+import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
+import type { RunwatchConfig } from '../../functions/config/types.js';
+import type { Finding } from '../../functions/findings/finding.js';
+import { Pipeline, type EntryOutcome } from '../../functions/pipeline.js';
+import { corpus, synthetic, variant } from '../support/entries.js';
+import { config } from '../support/run.js';
+
+// Every deploy is off-window: the only window is one minute on Sundays.
+const STRICT = config({ timezone: 'UTC', changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }] });
+const [write] = synthetic('seq-console-deploy') as unknown as [Record<string, unknown>]; // 2024-05-06T22:58:04Z, waits for its events
+
+/** The corpus DeleteService (a partial entry: its timestamp sits in protoPayload), moved onto the deploy's service. */
+function deleteOf(timestamp: string): unknown {
+  return variant(corpus('archicloud__Services.DeleteService__1'), (e) => {
+    e['timestamp'] = timestamp;
+    e['insertId'] = `del-${timestamp}`;
+    e['logName'] = 'projects/test-project-1234/logs/cloudaudit.googleapis.com%2Factivity';
+    e.protoPayload['resourceName'] = 'namespaces/test-project-1234/services/cloud-run-slack-bot';
+    e['resource'] = { type: 'cloud_run_revision', labels: { project_id: 'test-project-1234', location: 'asia-northeast1', service_name: 'cloud-run-slack-bot' } };
+  });
+}
+
+/** Entries through `pipeline` in order, "now" each entry's own time; the outcomes and every finding. */
+async function run(pipeline: Pipeline, entries: readonly unknown[]): Promise<{ outcomes: EntryOutcome[]; findings: Finding[] }> {
+  const outcomes: EntryOutcome[] = [];
+  const findings: Finding[] = [];
+  for (const entry of entries) {
+    const envelope = readEnvelope(entry);
+    const outcome = await pipeline.handleEntry(entry, envelope.ok ? envelope.envelope.timeMs : 0);
+    outcomes.push(outcome);
+    if (outcome.status === 'processed') findings.push(...outcome.findings);
+  }
+  findings.push(...(await pipeline.flush()));
+  return { outcomes, findings };
+}
+
+const pipelineOn = (store: MemoryBaselineStore, cfg: RunwatchConfig = STRICT): Pipeline =>
+  // No in-memory duplicate check: the baseline alone must know what it applied (another instance's redelivery).
+  new Pipeline({ config: cfg, store, recentKeys: 0 });
+
+describe('a deleted service', () => {
+  it('a deploy waiting for its system events is reported when the service is deleted 30 s later', async () => {
+    const alone = await run(pipelineOn(new MemoryBaselineStore()), [write]);
+    const deleted = await run(pipelineOn(new MemoryBaselineStore()), [write, deleteOf('2024-05-06T22:58:34Z')]);
+    expect(alone.findings.map((f) => f.rule)).toEqual(['off-window-deploy']);
+    expect(deleted.findings.map((f) => f.id)).toEqual(alone.findings.map((f) => f.id));
+  });
+
+  it('an entry applied before the delete, delivered again after it, is a duplicate', async () => {
+    const store = new MemoryBaselineStore();
+    await run(pipelineOn(store), [write, deleteOf('2024-05-06T22:58:34Z')]);
+    const again = await run(pipelineOn(store), [write]);
+    expect(again.outcomes).toEqual([{ status: 'duplicate' }]);
+    expect(again.findings).toEqual([]);
+  });
+
+  it('its facts are gone: the first deploy of a service re-created under the name sets a fresh baseline', async () => {
+    const store = new MemoryBaselineStore();
+    await run(pipelineOn(store), [write, deleteOf('2024-05-06T22:58:34Z')]);
+    const [baseline] = [...store.entries()].map(([, b]) => b);
+    expect(baseline).toMatchObject({ serviceAccount: [], repositories: {}, template: [], deletedAtMs: Date.parse('2024-05-06T22:58:34Z') });
+    expect(baseline?.rollouts ?? []).toEqual([]);
+    expect(baseline?.seen).toHaveLength(2); // the write and the delete
+  });
+});

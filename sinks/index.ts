@@ -42,8 +42,10 @@ const SINKS = {
     requiredEnv: ['WEBHOOK_URL', 'WEBHOOK_SECRET'],
     async create(env, config) {
       const url = required(env, 'WEBHOOK_URL');
-      if (!isHttpUrl(url)) throw new SinkConfigurationError('WEBHOOK_URL must be an http(s) URL');
-      const { WebhookSink } = await import('./webhook.js');
+      const { WebhookSink, webhookUrlProblem } = await import('./webhook.js');
+      // Not an http(s) URL, or credentials in it (user:password@): refused at start-up, without quoting the URL.
+      const problem = webhookUrlProblem(url);
+      if (problem) throw new SinkConfigurationError(problem);
       const timeoutSeconds = config.sinks.webhook?.timeoutSeconds ?? DEFAULT_WEBHOOK_TIMEOUT_SECONDS;
       return new WebhookSink({ url, secret: required(env, 'WEBHOOK_SECRET'), timeoutMs: timeoutSeconds * 1000 });
     },

@@ -10,7 +10,7 @@ import type { Finding, Severity } from '../functions/findings/finding.js';
 import { isResolution, parseRetryAfter, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 import { truncatePlain } from './text.js';
-import { networkReason } from './webhook.js';
+import { describeFetchError } from './fetchFailure.js';
 
 const DEFAULT_PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
 
@@ -162,7 +162,8 @@ export class PagerDutySink implements Sink {
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
-      return { status: 'failed', retryable: true, reason: `PagerDuty request failed: ${networkReason(error)}` };
+      const failure = describeFetchError(error);
+      return { status: 'failed', retryable: failure.retryable, reason: `PagerDuty request failed: ${failure.reason}` };
     }
     const text = await response.text().catch(() => '');
     return classifyPagerDutyResponse(response.status, text, parseRetryAfter(response.headers.get('retry-after'), clock.now()));

@@ -2,12 +2,15 @@
 // us and was not altered: `X-Runwatch-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes, key
 // WEBHOOK_SECRET>`; `X-Runwatch-Finding-Id` lets a receiver deduplicate without parsing. A resolution is the same
 // finding with `status: "resolved"` and `resolution`.
-// 2xx delivered; 408, 429, 5xx and network errors retryable (Retry-After honoured); any other status permanent.
-// Redirects are not followed (the signature covers the body, not a URL we did not choose). Neither the URL (it
-// may carry a token) nor the secret ever appears in a result.
+// 2xx delivered; 408, 429, 5xx and network errors retryable (Retry-After honoured); any other status, and a
+// request that cannot be built, permanent. Redirects are not followed (the signature covers the body, not a URL we
+// did not choose). Neither the URL (it may carry a token) nor the secret ever appears in a result: reasons come
+// from status codes and error codes (fetchFailure.ts) and are scrubbed once more before they leave the sink.
+// A URL with a user name or password is refused when the sink is built (see webhookUrlProblem).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Finding } from '../functions/findings/finding.js';
-import { messageOf, parseRetryAfter, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
+import { parseRetryAfter, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
+import { describeFetchError, redactUrls } from './fetchFailure.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 
 export interface WebhookRequest {
@@ -25,6 +28,30 @@ export interface WebhookSinkOptions {
 }
 
 const DEFAULT_RETRY: Omit<RetryPolicy, 'attemptTimeoutMs'> = { maxAttempts: 3, initialDelayMs: 500, maxDelayMs: 4_000, minAttemptMs: 250 };
+
+/**
+ * Why `url` cannot be the webhook URL, or undefined. Credentials in the URL (`https://user:password@host/`) are
+ * refused: fetch will not send them, and a URL is the kind of text that ends up in error messages and logs. The
+ * message never quotes the URL.
+ */
+export function webhookUrlProblem(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'WEBHOOK_URL must be an http(s) URL';
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return 'WEBHOOK_URL must be an http(s) URL';
+  if (parsed.username !== '' || parsed.password !== '') {
+    return (
+      'WEBHOOK_URL must not contain a user name or password (user:password@host): credentials in a URL leak into error ' +
+      'messages and logs, and fetch refuses to send them. runwatch authenticates each request with the ' +
+      'X-Runwatch-Signature header (HMAC-SHA256 of the body, keyed with WEBHOOK_SECRET): remove the credentials from ' +
+      'the URL and have the receiver verify the signature instead'
+    );
+  }
+  return undefined;
+}
 
 /** The `X-Runwatch-Signature` value for a body: a string is signed as its UTF-8 bytes, bytes as they are. */
 export function signBody(body: string | Uint8Array, secret: string): string {
@@ -57,14 +84,23 @@ export class WebhookSink implements Sink {
   readonly name = 'webhook';
   private readonly policy: RetryPolicy;
 
+  private readonly secrets: readonly string[];
+
   constructor(private readonly options: WebhookSinkOptions) {
+    const problem = webhookUrlProblem(options.url);
+    if (problem) throw new Error(problem);
     this.policy = { ...DEFAULT_RETRY, attemptTimeoutMs: options.timeoutMs, ...options.retry };
+    const { href, pathname, search } = new URL(options.url);
+    // What a reason must never show: the URL as given and as parsed, its path and query (tokens live there, as
+    // in Slack's hooks.slack.com/services/T/B/TOKEN), the signing secret.
+    this.secrets = [options.url, href, pathname, search, options.secret];
   }
 
-  deliver(finding: Finding, context: DeliveryContext): Promise<DeliveryResult> {
+  async deliver(finding: Finding, context: DeliveryContext): Promise<DeliveryResult> {
     const request = renderWebhook(finding, this.options.secret);
     const clock = this.options.clock ?? systemClock;
-    return retryWithinDeadline((timeoutMs) => this.post(request, timeoutMs, clock), context.deadlineMs, this.policy, clock);
+    const result = await retryWithinDeadline((timeoutMs) => this.post(request, timeoutMs, clock), context.deadlineMs, this.policy, clock);
+    return result.status === 'failed' ? { ...result, reason: redactUrls(result.reason, this.secrets) } : result;
   }
 
   private async post(request: WebhookRequest, timeoutMs: number, clock: RetryClock): Promise<DeliveryResult> {
@@ -78,7 +114,8 @@ export class WebhookSink implements Sink {
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
-      return { status: 'failed', retryable: true, reason: `webhook request failed: ${networkReason(error)}` };
+      const failure = describeFetchError(error);
+      return { status: 'failed', retryable: failure.retryable, reason: `webhook request failed: ${failure.reason}` };
     }
     // Drain the body so the connection is reused; its content is not part of the contract.
     await response.arrayBuffer().catch(() => undefined);
@@ -95,12 +132,4 @@ export function classifyWebhookStatus(status: number, retryAfterMs: number | und
     reason: `webhook receiver answered HTTP ${status}`,
     ...(retryable && retryAfterMs !== undefined ? { retryAfterMs } : {}),
   };
-}
-
-/** fetch's own message is "fetch failed"; the useful part (ECONNREFUSED, timeout) is in the cause or the name. */
-export function networkReason(error: unknown): string {
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return 'timed out';
-  const cause = error instanceof Error ? (error as Error & { cause?: unknown }).cause : undefined;
-  const code = cause && typeof cause === 'object' && 'code' in cause ? String((cause as { code: unknown }).code) : undefined;
-  return code ?? messageOf(error);
 }

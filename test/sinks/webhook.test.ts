@@ -1,8 +1,14 @@
 import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/config/load.js';
+import { createNotifyFunction } from '../../functions/notify.js';
+import type { LogRecord } from '../../functions/runtime.js';
 import { deliverOnce } from '../../sinks/deliver.js';
+import { createSink, SinkConfigurationError } from '../../sinks/index.js';
 import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
-import { classifyWebhookStatus, renderWebhook, signBody, WebhookSink } from '../../sinks/webhook.js';
+import { classifyWebhookStatus, renderWebhook, signBody, WebhookSink, webhookUrlProblem } from '../../sinks/webhook.js';
 import { makeFinding, resolutionOf, RULES } from '../support/findings.js';
 import { startWebhookServer, type WebhookServer } from '../support/webhookServer.js';
 
@@ -100,12 +106,19 @@ describe('WebhookSink against a local receiver', () => {
     const secretUrl = `${server.url}?token=s3cr3t`;
     const result = await sink({ url: secretUrl }).deliver(makeFinding('off-window-deploy'), { deadlineMs: deadline() });
     expect(result).toEqual({ status: 'failed', retryable: false, reason: 'webhook receiver answered HTTP 302' });
-    const refused = await new WebhookSink({ url: 'http://127.0.0.1:9/x?token=s3cr3t', secret: SECRET, timeoutMs: 500, retry: { ...FAST, maxAttempts: 1 } }).deliver(
+    const refused = await new WebhookSink({ url: `http://127.0.0.1:${await closedPort()}/x?token=s3cr3t`, secret: SECRET, timeoutMs: 500, retry: { ...FAST, maxAttempts: 1 } }).deliver(
       makeFinding('off-window-deploy'),
       { deadlineMs: deadline() },
     );
-    expect(refused).toMatchObject({ status: 'failed', retryable: true });
+    expect(refused).toEqual({ status: 'failed', retryable: true, reason: 'webhook request failed: ECONNREFUSED' });
     expect(JSON.stringify([result, refused])).not.toMatch(/s3cr3t|whsec/);
+  });
+
+  it('a URL fetch can never reach is permanent, not retried (port 9 is on the fetch spec bad-port list)', async () => {
+    const result = await new WebhookSink({ url: 'http://127.0.0.1:9/x?token=s3cr3t', secret: SECRET, timeoutMs: 500, retry: FAST }).deliver(makeFinding('off-window-deploy'), {
+      deadlineMs: deadline(),
+    });
+    expect(result).toEqual({ status: 'failed', retryable: false, reason: 'webhook request failed: the URL uses a port fetch never connects to' });
   });
 
   it('a redelivered finding reaches the receiver once through deliverOnce', async () => {
@@ -115,6 +128,80 @@ describe('WebhookSink against a local receiver', () => {
     const second = await deliverOnce({ sink: sink(), finding, records, nowMs: Date.now(), deadlineMs: deadline() });
     expect([first.status, second.status]).toEqual(['delivered', 'duplicate']);
     expect(server.requests).toHaveLength(1);
+  });
+});
+
+/** A port nothing listens on (bound, then closed): a real ECONNREFUSED. */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+describe('credentials and tokens in WEBHOOK_URL never leak', () => {
+  const PASSWORD = 'S3cr3tT0ken';
+  const TOKEN = 'qT0k3nInQuery';
+  const config = parseConfig('sinks: { webhook: { minSeverity: LOW, timeoutSeconds: 1 } }');
+  const WHY = /must not contain a user name or password.*X-Runwatch-Signature.*WEBHOOK_SECRET/;
+
+  it.each([
+    [`https://hookuser:${PASSWORD}@hooks.example/runwatch`],
+    [`https://hookuser@hooks.example/runwatch`],
+    [`http://:${PASSWORD}@127.0.0.1:8080/hook`],
+  ])('%s is refused when the sink is built, saying why and without quoting it', async (url) => {
+    expect(webhookUrlProblem(url)).toMatch(WHY);
+    const error = (await createSink('webhook', { WEBHOOK_URL: url, WEBHOOK_SECRET: SECRET }, config).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(SinkConfigurationError);
+    expect(error.message).toMatch(WHY);
+    expect(() => new WebhookSink({ url, secret: SECRET, timeoutMs: 1_000 })).toThrow(WHY);
+    expect(`${error.message} ${webhookUrlProblem(url)}`).not.toMatch(/S3cr3t|hookuser|hooks\.example|127\.0\.0\.1/);
+  });
+
+  it.each([['https://hooks.example/runwatch'], ['https://hooks.example/services/T0/B0/abc?token=x'], ['http://127.0.0.1:8080/hook']])('%s is accepted', (url) => {
+    expect(webhookUrlProblem(url)).toBeUndefined();
+  });
+
+  /** One message through the real notify function serving the webhook sink; everything it logged, threw and dead-lettered. */
+  async function notifyOnce(url: string): Promise<{ thrown: unknown; logs: LogRecord[]; deadLetters: Readonly<Record<string, string>>[] }> {
+    const logs: LogRecord[] = [];
+    const deadLetters: Readonly<Record<string, string>>[] = [];
+    const notify = createNotifyFunction({
+      env: { RUNWATCH_SINK: 'webhook', DEAD_LETTER_TOPIC: 'dead-letter', WEBHOOK_URL: url, WEBHOOK_SECRET: SECRET },
+      config,
+      records: new MemoryDeliveryRecordStore(),
+      publisher: { publish: async (_topic, _data, attributes) => (deadLetters.push(attributes), 'dl-1'), close: async () => undefined },
+      log: (record) => void logs.push(record),
+      deliveryBudgetMs: 1_500,
+    });
+    const data = Buffer.from(JSON.stringify(makeFinding('public-invoker-grant'))).toString('base64');
+    const event = { specversion: '1.0', id: 'e1', source: 's', type: 'google.cloud.pubsub.topic.v1.messagePublished', data: { message: { data, messageId: 'm1' } } };
+    let thrown: unknown;
+    try {
+      await notify(event as never);
+    } catch (error) {
+      thrown = error;
+    }
+    await notify.close();
+    return { thrown, logs, deadLetters };
+  }
+
+  it('credentials in the URL: notify refuses to start, and says why without the password', async () => {
+    const { thrown, logs } = await notifyOnce(`https://hookuser:${PASSWORD}@127.0.0.1:8443/hook`);
+    expect((thrown as Error).message).toMatch(WHY);
+    expect(logs.some((l) => WHY.test(l.message))).toBe(true);
+    expect(`${String(thrown)} ${(thrown as Error).stack} ${JSON.stringify(logs)}`).not.toMatch(/S3cr3t|hookuser/);
+  });
+
+  it('a token in the URL: not in the retry error, the logs or the dead letter', async () => {
+    const retried = await notifyOnce(`http://127.0.0.1:${await closedPort()}/hook?token=${TOKEN}`);
+    expect((retried.thrown as Error).message).toMatch(/retryable.*ECONNREFUSED/);
+    const dropped = await notifyOnce(`http://127.0.0.1:9/hook?token=${TOKEN}`);
+    expect(dropped.thrown).toBeUndefined();
+    expect(dropped.deadLetters).toHaveLength(1);
+    expect(dropped.deadLetters[0]?.['reason']).toBe('webhook request failed: the URL uses a port fetch never connects to');
+    for (const run of [retried, dropped]) expect(`${String(run.thrown)} ${JSON.stringify(run.logs)} ${JSON.stringify(run.deadLetters)}`).not.toContain(TOKEN);
   });
 });
 

@@ -1,7 +1,9 @@
 // The generic webhook sink: POSTs the finding JSON to WEBHOOK_URL, signed so the receiver can check it came from
 // us and was not altered: `X-Runwatch-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes, key
-// WEBHOOK_SECRET>`; `X-Runwatch-Finding-Id` lets a receiver deduplicate without parsing. A resolution is the same
-// finding with `status: "resolved"` and `resolution`.
+// WEBHOOK_SECRET>`. A resolution is the same finding with `status: "resolved"` and `resolution`, so it carries the
+// same `X-Runwatch-Finding-Id` (which finding it is about); `X-Runwatch-Event-Id` is what a receiver
+// de-duplicates on: the finding id for the finding, `<id>:resolved` for its resolution, the same on every
+// redelivery of either.
 // 2xx delivered; 408, 429, 5xx and network errors retryable (Retry-After honoured); any other status, and a
 // request that cannot be built, permanent. Redirects are not followed (the signature covers the body, not a URL we
 // did not choose). Neither the URL (it may carry a token) nor the secret ever appears in a result: reasons come
@@ -9,7 +11,7 @@
 // A URL with a user name or password is refused when the sink is built (see webhookUrlProblem).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Finding } from '../functions/findings/finding.js';
-import { parseRetryAfter, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
+import { isResolution, parseRetryAfter, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import { describeFetchError, redactUrls } from './fetchFailure.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 
@@ -66,6 +68,11 @@ export function verifySignature(body: string | Uint8Array, header: string, secre
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
+/** `X-Runwatch-Event-Id`: one per event, not per finding, so de-duplicating on it never drops a resolution. */
+export function webhookEventId(finding: Finding): string {
+  return isResolution(finding) ? `${finding.id}:resolved` : finding.id;
+}
+
 /** The request for one finding. Pure: the body is the finding JSON, byte for byte what the signature covers. */
 export function renderWebhook(finding: Finding, secret: string): WebhookRequest {
   const body = JSON.stringify(finding);
@@ -74,6 +81,7 @@ export function renderWebhook(finding: Finding, secret: string): WebhookRequest 
     headers: {
       'content-type': 'application/json',
       'user-agent': 'runwatch',
+      'x-runwatch-event-id': webhookEventId(finding),
       'x-runwatch-finding-id': finding.id,
       'x-runwatch-signature': signBody(body, secret),
     },

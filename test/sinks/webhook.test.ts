@@ -8,7 +8,7 @@ import type { LogRecord } from '../../functions/runtime.js';
 import { deliverOnce } from '../../sinks/deliver.js';
 import { createSink, SinkConfigurationError } from '../../sinks/index.js';
 import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
-import { classifyWebhookStatus, renderWebhook, signBody, WebhookSink, webhookUrlProblem } from '../../sinks/webhook.js';
+import { classifyWebhookStatus, renderWebhook, signBody, webhookEventId, WebhookSink, webhookUrlProblem } from '../../sinks/webhook.js';
 import { makeFinding, resolutionOf, RULES } from '../support/findings.js';
 import { startWebhookServer, type WebhookServer } from '../support/webhookServer.js';
 
@@ -43,9 +43,20 @@ describe('renderWebhook', () => {
     expect(request.headers).toEqual({
       'content-type': 'application/json',
       'user-agent': 'runwatch',
+      'x-runwatch-event-id': finding.id,
       'x-runwatch-finding-id': finding.id,
       'x-runwatch-signature': `sha256=${createHmac('sha256', SECRET).update(request.body).digest('hex')}`,
     });
+  });
+
+  it.each(RULES)('%s: the resolution has the same finding id but its own event id', (rule) => {
+    const finding = makeFinding(rule);
+    const [original, resolution] = [finding, resolutionOf(finding)].map((f) => renderWebhook(f, SECRET).headers);
+    expect(resolution?.['x-runwatch-finding-id']).toBe(finding.id);
+    expect(resolution?.['x-runwatch-event-id']).toBe(`${finding.id}:resolved`);
+    expect(resolution?.['x-runwatch-event-id']).not.toBe(original?.['x-runwatch-event-id']);
+    // A resolution marked only by status (no resolution facts) is still a resolution.
+    expect(webhookEventId({ ...finding, status: 'resolved' })).toBe(`${finding.id}:resolved`);
   });
 });
 
@@ -119,6 +130,17 @@ describe('WebhookSink against a local receiver', () => {
       deadlineMs: deadline(),
     });
     expect(result).toEqual({ status: 'failed', retryable: false, reason: 'webhook request failed: the URL uses a port fetch never connects to' });
+  });
+
+  it('a receiver that de-duplicates on X-Runwatch-Event-Id keeps the resolution and drops only redeliveries', async () => {
+    const finding = makeFinding('public-invoker-grant');
+    for (const f of [finding, finding, resolutionOf(finding), resolutionOf(finding)]) {
+      expect(await sink().deliver(f, { deadlineMs: deadline() })).toMatchObject({ status: 'delivered' });
+    }
+    const seen = new Map<string, string>();
+    for (const request of server.requests) seen.set(String(request.headers['x-runwatch-event-id']), request.body);
+    expect([...seen.keys()]).toEqual([finding.id, `${finding.id}:resolved`]);
+    expect(JSON.parse(seen.get(`${finding.id}:resolved`) ?? '{}')).toMatchObject({ id: finding.id, status: 'resolved' });
   });
 
   it('a redelivered finding reaches the receiver once through deliverOnce', async () => {

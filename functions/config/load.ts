@@ -6,7 +6,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { DateTime, IANAZone } from 'luxon';
 import picomatch from 'picomatch';
 import schema from '../../schemas/config.schema.json' with { type: 'json' };
-import type { RuleSettings, RunwatchConfig } from './types.js';
+import type { RunwatchConfig } from './types.js';
 
 export interface ConfigProblem {
   /** JSON path of the offending value, e.g. `rules.off-window-deploy.exceptions[0]` (`(root)` for the document). */
@@ -49,7 +49,10 @@ export function validateConfig(data: unknown, source = 'config'): RunwatchConfig
   const validate = validator();
   const problems: ConfigProblem[] = [];
   if (!validate(copy)) problems.push(...schemaProblems(validate.errors ?? []));
-  if (problems.length === 0) problems.push(...semanticProblems(copy as RunwatchConfig));
+  // Every problem at once: the checks beyond the schema run on whatever parts have the right shape, and say
+  // nothing more about a value the schema already rejected.
+  const rejected = problems.map((p) => p.path);
+  problems.push(...semanticProblems(copy).filter((p) => !rejected.some((path) => within(p.path, path))));
   if (problems.length > 0) throw new ConfigError(source, problems);
   return deepFreeze(copy as RunwatchConfig);
 }
@@ -88,9 +91,11 @@ function schemaProblems(errors: readonly ErrorObject[]): ConfigProblem[] {
   // anyOf branches report one `required` error each; collapse them into one readable reason per path.
   const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
   for (const error of errors) {
-    const path = pointerToPath(error.instancePath);
+    // A bad key of a map (propertyNames) is reported at the key itself; the summary error adds nothing.
+    const propertyName = (error as ErrorObject & { propertyName?: string }).propertyName;
+    const path = propertyName === undefined ? pointerToPath(error.instancePath) : join(pointerToPath(error.instancePath), propertyName);
     if (error.keyword === 'required' && anyOfPaths.has(error.instancePath)) continue;
-    if (error.keyword === 'oneOf' || error.keyword === 'if') continue;
+    if (error.keyword === 'oneOf' || error.keyword === 'if' || error.keyword === 'propertyNames') continue;
     switch (error.keyword) {
       case 'additionalProperties':
         problems.push({ path: join(path, String(error.params['additionalProperty'])), reason: 'unknown key' });
@@ -136,35 +141,55 @@ function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
   });
 }
 
-/** Checks JSON Schema cannot express: the zone exists, freezes are ordered, globs compile. */
-function semanticProblems(config: RunwatchConfig): ConfigProblem[] {
+/** True when `path` is `parent` or lies inside it (`parent.x`, `parent[0]`); `(root)` holds everything. */
+function within(path: string, parent: string): boolean {
+  return parent === '(root)' || path === parent || path.startsWith(`${parent}.`) || path.startsWith(`${parent}[`);
+}
+
+type Json = Record<string, unknown>;
+const objectOr = (value: unknown): Json => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : {});
+const arrayOr = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
+/**
+ * Checks JSON Schema cannot express: the zone exists, freezes are ordered, windows are not empty, globs compile.
+ * The document may have failed the schema: each check reads only values of the type it needs.
+ */
+function semanticProblems(document: unknown): ConfigProblem[] {
+  const config = objectOr(document);
   const problems: ConfigProblem[] = [];
-  if (!IANAZone.isValidZone(config.timezone)) {
-    problems.push({ path: 'timezone', reason: `${JSON.stringify(config.timezone)} is not an IANA time zone` });
+  const timezone = config['timezone'];
+  const zoneValid = typeof timezone === 'string' && IANAZone.isValidZone(timezone);
+  if (typeof timezone === 'string' && !zoneValid) {
+    problems.push({ path: 'timezone', reason: `${JSON.stringify(timezone)} is not an IANA time zone` });
   }
-  const zone = IANAZone.isValidZone(config.timezone) ? config.timezone : 'UTC';
-  config.freezes.forEach((freeze, i) => {
-    const start = DateTime.fromISO(freeze.start, { zone });
-    const end = DateTime.fromISO(freeze.end, { zone });
-    if (!start.isValid) problems.push({ path: `freezes[${i}].start`, reason: `not a date-time: ${start.invalidExplanation ?? ''}` });
-    if (!end.isValid) problems.push({ path: `freezes[${i}].end`, reason: `not a date-time: ${end.invalidExplanation ?? ''}` });
-    if (start.isValid && end.isValid && end <= start) problems.push({ path: `freezes[${i}]`, reason: 'end must be after start' });
+  const zone = zoneValid ? timezone : 'UTC';
+  arrayOr(config['freezes']).forEach((value, i) => {
+    const freeze = objectOr(value);
+    const start = typeof freeze['start'] === 'string' ? DateTime.fromISO(freeze['start'], { zone }) : undefined;
+    const end = typeof freeze['end'] === 'string' ? DateTime.fromISO(freeze['end'], { zone }) : undefined;
+    if (start && !start.isValid) problems.push({ path: `freezes[${i}].start`, reason: `not a date-time: ${start.invalidExplanation ?? ''}` });
+    if (end && !end.isValid) problems.push({ path: `freezes[${i}].end`, reason: `not a date-time: ${end.invalidExplanation ?? ''}` });
+    if (start?.isValid && end?.isValid && end <= start) problems.push({ path: `freezes[${i}]`, reason: 'end must be after start' });
   });
-  const fallback = config.correlation.adminApiFallback;
-  if (fallback.enabled && fallback.afterSeconds >= config.correlation.waitSeconds) {
+  const correlation = objectOr(config['correlation']);
+  const fallback = objectOr(correlation['adminApiFallback']);
+  const { waitSeconds } = correlation;
+  if (fallback['enabled'] === true && typeof fallback['afterSeconds'] === 'number' && typeof waitSeconds === 'number' && fallback['afterSeconds'] >= waitSeconds) {
     problems.push({
       path: 'correlation.adminApiFallback.afterSeconds',
-      reason: `must be less than correlation.waitSeconds (${config.correlation.waitSeconds}): the wait would complete the rollout before the Admin API is read`,
+      reason: `must be less than correlation.waitSeconds (${waitSeconds}): the wait would complete the rollout before the Admin API is read`,
     });
   }
-  config.changeWindows.forEach((window, i) => {
-    if (window.start === window.end) problems.push({ path: `changeWindows[${i}]`, reason: 'start and end are equal: an empty window' });
+  arrayOr(config['changeWindows']).forEach((value, i) => {
+    const window = objectOr(value);
+    if (window['start'] === '24:00') problems.push({ path: `changeWindows[${i}].start`, reason: 'a window cannot start at 24:00 (the end of the day): use 00:00' });
+    else if (typeof window['start'] === 'string' && window['start'] === window['end']) problems.push({ path: `changeWindows[${i}]`, reason: 'start and end are equal: an empty window' });
   });
-  for (const [rule, settings] of Object.entries(config.rules) as [string, RuleSettings][]) {
-    settings.exceptions.forEach((exception, i) => {
+  for (const [rule, value] of Object.entries(objectOr(config['rules']))) {
+    arrayOr(objectOr(value)['exceptions']).forEach((exception, i) => {
       for (const field of ['principal', 'project', 'service'] as const) {
-        const glob = exception[field];
-        if (glob !== undefined && !globCompiles(glob)) {
+        const glob = objectOr(exception)[field];
+        if (typeof glob === 'string' && !globCompiles(glob)) {
           problems.push({ path: `rules.${rule}.exceptions[${i}].${field}`, reason: `not a valid glob: ${glob}` });
         }
       }

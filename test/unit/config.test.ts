@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../functions/config/load.js';
+import { RULE_IDS } from '../../functions/detectors/index.js';
 
 function problems(text: string): string[] {
   try {
@@ -73,6 +74,29 @@ surprise: true
     ['a duplicate key', 'timezone: UTC\ntimezone: UTC', expect.stringMatching(/^\(root\): not valid YAML or JSON/)],
   ])('rejects %s', (_name, text, expected) => {
     expect(problems(text)).toEqual([expected]);
+  });
+
+  // Checks beyond the schema (zones, dates, empty windows) run even when the schema found problems elsewhere.
+  it.each([
+    ['a bad window time and an unknown zone', 'timezone: Mars/Olympus\nchangeWindows: [{days: [mon], start: "9:00", end: "17:00"}]', [expect.stringMatching(/^changeWindows\[0\]\.start: "9:00" does not match/), 'timezone: "Mars/Olympus" is not an IANA time zone']],
+    ['an unknown key and an unknown zone', 'timezone: Europe/Berln\nfoo: 1', ['foo: unknown key', 'timezone: "Europe/Berln" is not an IANA time zone']],
+    ['an unknown key and an impossible freeze date', 'foo: 1\nfreezes: [{start: "2024-13-45T10:00", end: "2024-12-20T00:00"}]', ['foo: unknown key', expect.stringMatching(/^freezes\[0\]\.start: not a date-time/)]],
+    ['a zone of the wrong type: reported once, by the schema', 'timezone: 5', ['timezone: must be string']],
+  ])('reports schema and other problems together: %s', (_name, text, expected) => {
+    expect(problems(text)).toEqual(expected);
+  });
+
+  // A misspelled rule id in a sink's settings would silently keep that rule's findings out of the sink.
+  it.each([
+    ['a sink rule list', 'sinks: {slack: {rules: [off-window-deploys]}}', 'sinks.slack.rules[0]'],
+    ['a Slack channel map', 'sinks: {slack: {channelsByRule: {public-invoker-grnat: "#sec", off-window-deploy: "#ops"}}}', 'sinks.slack.channelsByRule.public-invoker-grnat'],
+    ['a PagerDuty rule list', 'sinks: {pagerduty: {rules: [public-invoker-grant, made-up]}}', 'sinks.pagerduty.rules[1]'],
+  ])('rejects an unknown rule id in %s, at its path', (_name, text, path) => {
+    expect(problems(text)).toEqual([`${path}: must be one of ${RULE_IDS.join(', ')}`]);
+  });
+
+  it('a window cannot start at 24:00 (it could never match)', () => {
+    expect(problems('changeWindows: [{days: [mon], start: "24:00", end: "00:00"}]')).toEqual(['changeWindows[0].start: a window cannot start at 24:00 (the end of the day): use 00:00']);
   });
 
   it('the error message lists the file and every problem', () => {

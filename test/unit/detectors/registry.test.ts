@@ -32,6 +32,8 @@ describe.each(RULE_IDS)('rule %s', (id) => {
 
   it('has a config schema entry and declares the methods it reads', () => {
     expect(Object.keys(schema.properties.rules.properties)).toContain(id);
+    // Sink rule lists and Slack's channel map name rules by these ids.
+    expect(schema.definitions.ruleId.enum).toContain(id);
     expect(detector.methods.length).toBeGreaterThan(0);
     for (const method of detector.methods) expect(sinkFilter()).toContain(`"${method.methodName}"`);
   });

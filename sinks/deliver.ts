@@ -6,8 +6,9 @@
 //     `channel:ts`, SCC finding name, PagerDuty dedup key);
 //   - a resolution claims its own key `id:resolution` (so two copies of the same resolution cannot both post a
 //     thread reply), reads the original's ref as `previousRef`, is sent, and both records become `resolved`.
-//     A resolution that arrives before its original (Pub/Sub is unordered) still goes out - sinks then report the
-//     whole finding as already resolved, so a brief exposure is never hidden - and it leaves a `resolved` record
+//     A resolution that arrives before its original (Pub/Sub is unordered) still goes out - with
+//     `originalDelivered: false`, and sinks then report the whole finding as already resolved (PagerDuty: a
+//     trigger, then the resolve), so a brief exposure is never hidden - and it leaves a `resolved` record
 //     under `id`, so the late original is reported as a duplicate instead of opening an alert nobody closes.
 //
 // Failure handling:
@@ -89,7 +90,12 @@ async function deliverResolution(o: DeliverOnceOptions): Promise<DeliveryOutcome
     }
   }
   const previousRef = original.claimed ? undefined : original.record.ref;
-  const result = await safeDeliver(sink, finding, { deadlineMs: o.deadlineMs, ...(previousRef !== undefined ? { previousRef } : {}) });
+  const result = await safeDeliver(sink, finding, {
+    deadlineMs: o.deadlineMs,
+    ...(previousRef !== undefined ? { previousRef } : {}),
+    // Past the checks above, an original that was not claimed now is `delivered`.
+    originalDelivered: !original.claimed,
+  });
   if (result.status === 'delivered') {
     await records.complete(sink.name, finding.id, 'resolved', previousRef);
     await records.complete(sink.name, key, 'resolved', result.ref);

@@ -1,7 +1,11 @@
 // PagerDuty Events API v2 with plain fetch (@pagerduty/pdjs hard-codes https and its timeout does not abort).
 // A finding is a `trigger` whose dedup_key is the finding id: redelivery and replay update the same open alert
-// instead of paging twice. A resolution is a `resolve` with the same dedup_key (PagerDuty drops it when nothing is
-// open, so it is safe to send even when the trigger never went out).
+// instead of paging twice. A resolution is a `resolve` with the same dedup_key. PagerDuty drops a resolve when
+// nothing is open, so a resolution that arrives before its finding (Pub/Sub is unordered; deliverOnce says so
+// with `originalDelivered: false`, and the late finding then counts as a duplicate) is sent as the whole finding,
+// a `trigger` marked already resolved, then the `resolve`: a short public exposure still pages someone. If the
+// resolve fails after the trigger went out, the failure is returned and the redelivery sends both again; the
+// second trigger lands on the open alert (same dedup_key) and does not page twice.
 // 202 delivered; 429, 5xx and network errors retryable (Retry-After honoured, else backoff) inside the deadline;
 // 400 and other statuses permanent, with PagerDuty's `errors[]` in the reason.
 // The routing key is a secret: it is added to the body only at send time (never in `render`), and every reason
@@ -63,13 +67,28 @@ export interface PagerDutyRenderOptions {
 
 export function renderPagerDuty(finding: Finding, options: PagerDutyRenderOptions): PagerDutyEvent {
   if (isResolution(finding)) return { event_action: 'resolve', dedup_key: finding.id };
+  return renderTrigger(finding, options);
+}
+
+/**
+ * The events one delivery sends, in order: the finding's trigger, or its resolve, or - for a resolution whose
+ * finding never reached PagerDuty (`originalDelivered: false`) - the whole finding as a trigger marked already
+ * resolved, then the resolve, both with the finding id as dedup_key.
+ */
+export function renderPagerDutyEvents(finding: Finding, options: PagerDutyRenderOptions & { readonly originalDelivered?: boolean }): PagerDutyEvent[] {
+  const event = renderPagerDuty(finding, options);
+  return event.event_action === 'resolve' && options.originalDelivered === false ? [renderTrigger(finding, options), event] : [event];
+}
+
+function renderTrigger(finding: Finding, options: PagerDutyRenderOptions): PagerDutyTrigger {
+  const resolved = isResolution(finding) ? ' (already resolved)' : '';
   return {
     event_action: 'trigger',
     dedup_key: finding.id,
     client: 'runwatch',
     ...(finding.links.console ? { client_url: finding.links.console } : {}),
     payload: {
-      summary: truncatePlain(`[${finding.severity}] ${finding.title}: ${finding.summary}`, SUMMARY_MAX),
+      summary: truncatePlain(`[${finding.severity}] ${finding.title}${resolved}: ${finding.summary}`, SUMMARY_MAX),
       source: options.source,
       severity: SEVERITY[finding.severity],
       timestamp: finding.eventTime,
@@ -103,6 +122,11 @@ function customDetails(finding: Finding): Record<string, DetailValue> {
     ...(finding.unknown.length ? { not_in_audit_entry: finding.unknown } : {}),
     log_name: finding.logName,
     insert_id: finding.insertId,
+    // Only a resolution that came before its finding is ever rendered as a trigger with these.
+    ...(isResolution(finding) ? { status: 'resolved' } : {}),
+    ...(finding.resolution
+      ? { resolved_at: finding.resolution.time, resolved_by: finding.resolution.principal, resolution_reason: finding.resolution.reason }
+      : {}),
   };
   return capStrings(details) as Record<string, DetailValue>;
 }
@@ -144,11 +168,22 @@ export class PagerDutySink implements Sink {
   }
 
   async deliver(finding: Finding, context: DeliveryContext): Promise<DeliveryResult> {
-    const event = renderPagerDuty(finding, { source: this.options.source });
-    const body = JSON.stringify({ routing_key: this.options.routingKey, ...event });
+    const events = renderPagerDutyEvents(finding, {
+      source: this.options.source,
+      ...(context.originalDelivered !== undefined ? { originalDelivered: context.originalDelivered } : {}),
+    });
     const clock = this.options.clock ?? systemClock;
-    const result = await retryWithinDeadline((timeoutMs) => this.send(body, timeoutMs, clock), context.deadlineMs, this.policy, clock);
-    return this.scrub(result);
+    // One retry loop per event, inside the one deadline: a failed resolve does not send the trigger again here.
+    for (const [index, event] of events.entries()) {
+      const body = JSON.stringify({ routing_key: this.options.routingKey, ...event });
+      const result = await retryWithinDeadline((timeoutMs) => this.send(body, timeoutMs, clock), context.deadlineMs, this.policy, clock);
+      if (result.status !== 'delivered') {
+        const partly = index > 0 ? ` (the ${events[0]?.event_action} went out, the ${event.event_action} did not)` : '';
+        return this.scrub(result.status === 'failed' ? { ...result, reason: `${result.reason}${partly}` } : result);
+      }
+    }
+    // The ref is the dedup_key we sent (PagerDuty echoes it): the handle of the alert, whatever the response said.
+    return { status: 'delivered', ref: finding.id };
   }
 
   private async send(body: string, timeoutMs: number, clock: RetryClock): Promise<DeliveryResult> {

@@ -12,6 +12,12 @@ export interface DeliveryContext {
   readonly deadlineMs: number;
   /** A reference returned by an earlier delivery of the same finding (a Slack thread ts), for resolutions. */
   readonly previousRef?: string;
+  /**
+   * For a resolution: whether its finding went out through this sink. `false` when the resolution came first
+   * (Pub/Sub is unordered) and the finding never will: the sink must then report the whole finding, as already
+   * resolved, so a brief exposure is never hidden. Set by deliverOnce; absent when nobody knows.
+   */
+  readonly originalDelivered?: boolean;
 }
 
 export interface Sink {

@@ -115,7 +115,7 @@ describe('deliverOnce: resolutions', () => {
     await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: DEADLINE });
     const outcome = await deliverOnce({ sink, finding: resolution, records, nowMs: NOW + 1, deadlineMs: DEADLINE });
     expect(outcome).toEqual({ status: 'delivered', ref: 'ref-2' });
-    expect(sink.calls[1]?.context).toEqual({ deadlineMs: DEADLINE, previousRef: 'ref-1' });
+    expect(sink.calls[1]?.context).toEqual({ deadlineMs: DEADLINE, previousRef: 'ref-1', originalDelivered: true });
     expect(await records.get('scripted', finding.id)).toMatchObject({ state: 'resolved', ref: 'ref-1' });
     expect(await records.get('scripted', resolutionKey(finding.id))).toMatchObject({ state: 'resolved', ref: 'ref-2' });
   });
@@ -132,7 +132,7 @@ describe('deliverOnce: resolutions', () => {
   it('delivers a resolution that arrives first, and the late original becomes a duplicate', async () => {
     const { sink, records } = setup();
     expect(await deliverOnce({ sink, finding: resolution, records, nowMs: NOW, deadlineMs: DEADLINE })).toEqual({ status: 'delivered', ref: 'ref-1' });
-    expect(sink.calls[0]?.context).toEqual({ deadlineMs: DEADLINE });
+    expect(sink.calls[0]?.context).toEqual({ deadlineMs: DEADLINE, originalDelivered: false });
     expect(await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: DEADLINE })).toEqual({ status: 'duplicate', reason: 'already resolved' });
     expect(sink.calls).toHaveLength(1);
   });

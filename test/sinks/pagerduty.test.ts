@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { deliverOnce } from '../../sinks/deliver.js';
 import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
-import { classifyPagerDutyResponse, PagerDutySink, renderPagerDuty } from '../../sinks/pagerduty.js';
+import { classifyPagerDutyResponse, PagerDutySink, renderPagerDuty, renderPagerDutyEvents } from '../../sinks/pagerduty.js';
 import type { DeliveryResult } from '../../sinks/sink.js';
 import { makeFinding, resolutionOf, RULES } from '../support/findings.js';
 import { PAGERDUTY_TEST_ROUTING_KEY, startPagerDutyServer, type PagerDutyServer } from '../support/pagerdutyServer.js';
@@ -41,6 +41,30 @@ describe('renderPagerDuty', () => {
   it('a resolution is a resolve with the same dedup_key and nothing else', () => {
     const finding = makeFinding('public-invoker-grant');
     expect(renderPagerDuty(resolutionOf(finding), { source: 'runwatch' })).toStrictEqual({ event_action: 'resolve', dedup_key: finding.id });
+  });
+
+  it.each<[string, boolean, boolean | undefined, readonly string[]]>([
+    ['a finding', false, undefined, ['trigger']],
+    ['a finding (the flag only concerns resolutions)', false, false, ['trigger']],
+    ['a resolution after its finding', true, true, ['resolve']],
+    ['a resolution, nothing known about its finding', true, undefined, ['resolve']],
+    ['a resolution whose finding never went out', true, false, ['trigger', 'resolve']],
+  ])('events for %s', (_name, resolved, originalDelivered, actions) => {
+    const finding = makeFinding('public-invoker-grant');
+    const events = renderPagerDutyEvents(resolved ? resolutionOf(finding) : finding, {
+      source: 'runwatch',
+      ...(originalDelivered !== undefined ? { originalDelivered } : {}),
+    });
+    expect(events.map((e) => e.event_action)).toEqual(actions);
+    expect(events.every((e) => e.dedup_key === finding.id)).toBe(true);
+  });
+
+  it('a resolution that came first is the whole finding, marked already resolved (golden), then the resolve', () => {
+    const finding = makeFinding('public-invoker-grant');
+    const [trigger, resolve] = renderPagerDutyEvents(resolutionOf(finding), { source: 'runwatch', originalDelivered: false });
+    expectGolden('pagerduty/resolution-first-trigger', trigger);
+    expect(trigger).toMatchObject({ payload: { severity: 'error', summary: expect.stringMatching(/^\[HIGH\] .* \(already resolved\): /) } });
+    expect(resolve).toStrictEqual({ event_action: 'resolve', dedup_key: finding.id });
   });
 
   it('keeps the summary within 1,024 characters and long details bounded', () => {
@@ -109,6 +133,46 @@ describe('PagerDutySink against a local Events API', () => {
     server.script({ hang: true });
     const result = await sink({ retry: { ...FAST, maxAttempts: 1, attemptTimeoutMs: 200 } }).deliver(makeFinding('off-window-deploy'), { deadlineMs: deadline() });
     expect(result).toEqual({ status: 'failed', retryable: true, reason: 'PagerDuty request failed: timed out' });
+  });
+
+  it('a resolution delivered before its finding pages once and resolves once; the late finding is a duplicate', async () => {
+    const records = new MemoryDeliveryRecordStore();
+    const finding = makeFinding('public-invoker-grant', {}, { severity: 'CRITICAL' });
+    const resolution = resolutionOf(finding);
+    const outcomes = [];
+    for (const f of [resolution, resolution, finding, finding, resolution]) {
+      outcomes.push((await deliverOnce({ sink: sink(), finding: f, records, nowMs: Date.now(), deadlineMs: deadline() })).status);
+    }
+    expect(outcomes).toEqual(['delivered', 'duplicate', 'duplicate', 'duplicate', 'duplicate']);
+    const events = server.events();
+    expect(events.map((e) => [e['event_action'], e['dedup_key']])).toEqual([
+      ['trigger', finding.id],
+      ['resolve', finding.id],
+    ]);
+    expect(events[0]).toMatchObject({ routing_key: PAGERDUTY_TEST_ROUTING_KEY, payload: { severity: 'critical', custom_details: { status: 'resolved', resolved_by: 'bob@acme.com' } } });
+    expect(server.open.size).toBe(0);
+  });
+
+  it('in order, the finding triggers and its resolution only resolves', async () => {
+    const records = new MemoryDeliveryRecordStore();
+    const finding = makeFinding('public-invoker-grant');
+    for (const f of [finding, resolutionOf(finding)]) await deliverOnce({ sink: sink(), finding: f, records, nowMs: Date.now(), deadlineMs: deadline() });
+    expect(server.events().map((e) => e['event_action'])).toEqual(['trigger', 'resolve']);
+    expect(server.open.size).toBe(0);
+  });
+
+  it('a resolve that fails after the trigger: only the resolve is retried, and a permanent failure says the trigger went out', async () => {
+    const resolution = resolutionOf(makeFinding('public-invoker-grant'));
+    server.script({ status: 202, body: { status: 'success' } }, { status: 503 });
+    expect(await sink().deliver(resolution, { deadlineMs: deadline(), originalDelivered: false })).toEqual({ status: 'delivered', ref: resolution.id });
+    expect(server.events().map((e) => e['event_action'])).toEqual(['trigger', 'resolve', 'resolve']);
+    server.reset();
+    server.script({ status: 202, body: { status: 'success' } }, { status: 400, body: { status: 'invalid event', message: 'Event object is invalid', errors: ['bad'] } });
+    expect(await sink().deliver(resolution, { deadlineMs: deadline(), originalDelivered: false })).toEqual({
+      status: 'failed',
+      retryable: false,
+      reason: 'PagerDuty answered HTTP 400: Event object is invalid; errors: bad (the trigger went out, the resolve did not)',
+    });
   });
 
   it('a redelivered finding is sent once through deliverOnce', async () => {

@@ -5,7 +5,7 @@
 import { applyChangeTo } from './baseline/apply.js';
 import { baselineKey, type BaselineStore, type TransactionOutcome } from './baseline/store.js';
 import { COPY_EDITS, IN_PLACE_EDITS, type BaselineEdits, type MutableBaseline, type ServiceBaseline } from './baseline/state.js';
-import { globMatches } from './config/glob.js';
+import { globMatches, principalMatches } from './config/glob.js';
 import type { RuleException, RuleSettings, RunwatchConfig } from './config/types.js';
 import {
   addWrite,
@@ -29,7 +29,7 @@ import { createsRevision } from './detectors/revision.js';
 import type { Detection, Detector, OpenFinding } from './detectors/types.js';
 import type { RevisionObservation } from './audit/systemEvent.js';
 import { linksOf, provenanceOf, resourceNameOf } from './findings/enrich.js';
-import type { Finding } from './findings/finding.js';
+import type { Finding, Severity } from './findings/finding.js';
 import { findingId } from './findings/id.js';
 import type { Change, DeployChange } from './model/change.js';
 import { fnv1aJoined } from './audit/hash.js';
@@ -85,15 +85,28 @@ export function storeKeyOf(change: Change): string {
     : baselineKey(change.target);
 }
 
-/** True when one of the rule's exceptions matches the change (every field given in it must match). */
+/**
+ * True when one of the rule's exceptions matches the change (every field given in it must match). A change to a
+ * whole project (project IAM) has no service: an exception naming services never covers it (`project` does).
+ */
 function isExempt(exceptions: readonly RuleException[], change: Change): boolean {
+  const projectWide = change.kind === 'iam-policy' && change.scope === 'project';
   for (const exception of exceptions) {
-    if (exception.principal !== undefined && !(change.principal && globMatches(exception.principal, change.principal.id))) continue;
+    if (exception.principal !== undefined && !(change.principal && principalMatches(exception.principal, change.principal.id))) continue;
     if (exception.project !== undefined && !globMatches(exception.project, change.target.project)) continue;
-    if (exception.service !== undefined && !globMatches(exception.service, `${change.target.project}/${change.target.service}`)) continue;
+    if (exception.service !== undefined && (projectWide || !globMatches(exception.service, `${change.target.project}/${change.target.service}`))) continue;
     return true;
   }
   return false;
+}
+
+/**
+ * A finding's severity: the rule's configured severity replaces its default one; a detection the rule raised or
+ * lowered from its default (a whole project opened, a deploy in a freeze, a move to the default compute SA) keeps
+ * its own.
+ */
+function severityOf(detector: Detector, configured: Severity | undefined, detected: Severity): Severity {
+  return configured !== undefined && detected === detector.defaultSeverity ? configured : detected;
 }
 
 /** Runs every enabled, non-exempt rule on one change. Pure. */
@@ -143,7 +156,7 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
   return {
     id: findingId(rule, detection.dedupKey),
     rule,
-    severity: settings.severity ?? detection.severity,
+    severity: severityOf(detectors[rule], settings.severity, detection.severity),
     title: detection.title,
     summary,
     eventTime: change.time,

@@ -28,3 +28,20 @@ export function globMatches(glob: string, value: string): boolean {
   }
   return matcher(value);
 }
+
+/** IAM member prefixes: `serviceAccount:ci@acme.iam.gserviceaccount.com` and `ci@acme.iam...` are one principal. */
+const MEMBER_PREFIX = /^(?:user|serviceAccount|group|domain):/i;
+const principalCache = new Map<string, (value: string) => boolean>();
+
+/**
+ * A principal glob against a principal as logged (`principalEmail`, or `principalSubject` with its `user:` prefix):
+ * member prefixes are left out on both sides and letters compare without case, as Google compares emails.
+ */
+export function principalMatches(glob: string, principal: string): boolean {
+  let matcher = principalCache.get(glob);
+  if (!matcher) {
+    matcher = memoize<string, boolean>(picomatch(glob.replace(MEMBER_PREFIX, ''), { dot: true, nocase: true }), MEMO_LIMIT);
+    principalCache.set(glob, matcher);
+  }
+  return matcher(principal.replace(MEMBER_PREFIX, ''));
+}

@@ -70,6 +70,9 @@ describe('off-window-deploy', () => {
     ['a break-glass principal', { principal: 'kktae@*' }],
     ['a project glob', { project: 'kktae-*' }],
     ['a PROJECT/SERVICE glob', { service: '*/hello' }],
+    // The same principal written as an IAM member, or in other letters: emails compare without case.
+    ['a principal with its IAM member prefix', { principal: 'user:kktae@*' }],
+    ['a principal in capitals', { principal: 'KKTAE@*' }],
   ])('ignores: exempted by %s', async (_name, exception) => {
     const cfg = config({ timezone: 'UTC', changeWindows: [{ days: ['mon'], start: '09:00', end: '10:00' }], rules: { 'off-window-deploy': { exceptions: [exception] } } });
     expect(await offWindow('2024-06-08T10:00:00Z', cfg)).toHaveLength(0);

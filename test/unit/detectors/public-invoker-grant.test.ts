@@ -86,4 +86,22 @@ describe('public-invoker-grant', () => {
     const cfg = config({ rules: { 'public-invoker-grant': { allowServices: ['*/*'] } } });
     expect(await publicFindings([synthetic('project-SetIamPolicy-run-invoker-allUsers')], cfg)).toHaveLength(1);
   });
+
+  // A project-wide change has no service: a PROJECT/SERVICE exception (whose `*` would match the literal service
+  // name `*`) must not silence a whole project opened to the public; an exception by project does.
+  it.each([
+    ['a PROJECT/SERVICE exception does not exempt a project-wide grant', { service: 'western-verve-123456/*' }, 1],
+    ['a ** service exception neither', { service: '**' }, 1],
+    ['a project exception does', { project: 'western-verve-*' }, 0],
+  ])('%s', async (_name, exception, count) => {
+    const cfg = config({ rules: { 'public-invoker-grant': { exceptions: [exception] } } });
+    expect(await publicFindings([synthetic('project-SetIamPolicy-run-invoker-allUsers')], cfg)).toHaveLength(count);
+  });
+
+  it('a configured severity replaces the default one; a whole project opened stays CRITICAL', async () => {
+    const cfg = config({ rules: { 'public-invoker-grant': { severity: 'MEDIUM' } } });
+    const [service] = await publicFindings([allUsers], cfg);
+    const [project] = await publicFindings([synthetic('project-SetIamPolicy-run-invoker-allUsers')], cfg);
+    expect([service?.severity, project?.severity]).toEqual(['MEDIUM', 'CRITICAL']);
+  });
 });

@@ -6,10 +6,14 @@
 // A resolution upserts the finding too (so it exists even when the original never reached SCC) and then sets its
 // state INACTIVE with `setFindingState`: in v2 `state` is output-only, that RPC is the only way to change it.
 //
-// Retries: UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED (quota: 1,000 writes/min) with backoff inside the
-// deadline; every other code is permanent (INVALID_ARGUMENT, NOT_FOUND for a missing source, PERMISSION_DENIED,
-// UNAUTHENTICATED, client-side serialization failures reported as INTERNAL, which are bugs). The client's own
-// retry is off for these methods (they are `non_idempotent` in its config), so ours is the only loop.
+// Retries (outputs.md section 4): UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED (quota: 1,000 writes/min),
+// ABORTED and a server-side INTERNAL, with backoff inside the deadline; so are errors without a gRPC code, which
+// come from making the client or loading its credentials before any call (see getClient). Permanent: every other
+// code (INVALID_ARGUMENT, NOT_FOUND for a missing source, PERMISSION_DENIED, UNAUTHENTICATED,
+// FAILED_PRECONDITION), the INTERNAL grpc-js reports when it cannot serialize our request or parse the answer
+// (a bug: the same bytes fail again), and JavaScript errors such as a TypeError (bugs too). Retrying is safe
+// because the write is an upsert. The client's own retry is off for these methods (they are `non_idempotent` in
+// its config), so ours is the only loop.
 //
 // The client library is heavy (~0.3 s to import): it is imported only when the first delivery needs it, so this
 // module stays cheap for the Slack sink and the CLI, which use its naming helpers.
@@ -198,7 +202,19 @@ export async function createSccClient(endpoint?: SccEndpoint): Promise<SccClient
 // ---------------------------------------------------------------------------------------------------------------
 // Sink
 
-const RETRYABLE_CODES: ReadonlySet<number> = new Set([GRPC_STATUS.DEADLINE_EXCEEDED, GRPC_STATUS.RESOURCE_EXHAUSTED, GRPC_STATUS.UNAVAILABLE]);
+const RETRYABLE_CODES: ReadonlySet<number> = new Set([
+  GRPC_STATUS.DEADLINE_EXCEEDED,
+  GRPC_STATUS.RESOURCE_EXHAUSTED,
+  GRPC_STATUS.ABORTED,
+  GRPC_STATUS.INTERNAL,
+  GRPC_STATUS.UNAVAILABLE,
+]);
+
+/** The details grpc-js gives its own INTERNAL when our request or the answer does not fit the proto. */
+const CLIENT_SIDE_INTERNAL = /^(Request message serialization failure|Response message parsing error)\b/;
+
+/** Errors of the language itself: a bug in this code or the client library, never fixed by waiting. */
+const BUG_ERRORS: readonly (new (...args: never[]) => Error)[] = [TypeError, RangeError, ReferenceError, SyntaxError];
 
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 4, initialDelayMs: 250, maxDelayMs: 4_000, attemptTimeoutMs: 10_000, minAttemptMs: 250 };
 
@@ -269,9 +285,17 @@ export class SccSink implements Sink {
 }
 
 export function classifySccError(error: unknown): DeliveryResult {
+  return { status: 'failed', retryable: isRetryableSccError(error), reason: `SCC call failed: ${messageOf(error)}` };
+}
+
+function isRetryableSccError(error: unknown): boolean {
   const code = grpcCode(error);
-  const retryable = code !== undefined && RETRYABLE_CODES.has(code);
-  return { status: 'failed', retryable, reason: `SCC call failed: ${messageOf(error)}` };
+  if (code === undefined) return !BUG_ERRORS.some((type) => error instanceof type);
+  if (code === GRPC_STATUS.INTERNAL) {
+    const details = (error as { details?: unknown }).details;
+    return !CLIENT_SIDE_INTERNAL.test(typeof details === 'string' ? details : '');
+  }
+  return RETRYABLE_CODES.has(code);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -88,12 +88,31 @@ describe('renderScc', () => {
     expect(() => parseSccEndpoint('host:99999')).toThrow(/host:port/);
   });
 
-  it('classifies gRPC codes: only UNAVAILABLE, DEADLINE_EXCEEDED and RESOURCE_EXHAUSTED are retryable', () => {
+  // outputs.md section 4: ABORTED and a server-side INTERNAL are transient too (they used to be dead-lettered).
+  it('classifies gRPC codes: UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED and INTERNAL are retryable', () => {
     const retryable = Object.values(grpc.status)
       .filter((code): code is number => typeof code === 'number' && code !== 0)
-      .filter((code) => classifySccError(Object.assign(new Error('x'), { code })).status === 'failed' && (classifySccError(Object.assign(new Error('x'), { code })) as { retryable: boolean }).retryable);
-    expect(retryable.sort((a, b) => a - b)).toEqual([grpc.status.DEADLINE_EXCEEDED, grpc.status.RESOURCE_EXHAUSTED, grpc.status.UNAVAILABLE]);
-    expect(classifySccError(new Error('no code'))).toMatchObject({ retryable: false });
+      .filter((code) => (classifySccError(Object.assign(new Error('x'), { code, details: 'x' })) as { retryable: boolean }).retryable);
+    expect(retryable.sort((a, b) => a - b)).toEqual([
+      grpc.status.DEADLINE_EXCEEDED,
+      grpc.status.RESOURCE_EXHAUSTED,
+      grpc.status.ABORTED,
+      grpc.status.INTERNAL,
+      grpc.status.UNAVAILABLE,
+    ]);
+  });
+
+  it.each<[string, unknown, boolean]>([
+    ['INTERNAL from the server', Object.assign(new Error('13 INTERNAL: backend error'), { code: 13, details: 'backend error' }), true],
+    ['INTERNAL: our request does not serialize (a bug)', Object.assign(new Error('13 INTERNAL: Request message serialization failure: x'), { code: 13, details: 'Request message serialization failure: x' }), false],
+    ['INTERNAL: the answer does not parse (a bug)', Object.assign(new Error('13 INTERNAL: Response message parsing error: x'), { code: 13, details: 'Response message parsing error: x' }), false],
+    ['no code: the client or its credentials could not be made', new Error('Could not load the default credentials'), true],
+    ['no code: the client library failed to load', new Error('cannot load the client library'), true],
+    ['a TypeError (a bug)', new TypeError("Cannot read properties of undefined (reading 'name')"), false],
+    ['a RangeError (a bug)', new RangeError('Invalid time value'), false],
+    ['a string code is not a gRPC code', Object.assign(new Error('x'), { code: 'ECONNRESET' }), true],
+  ])('%s', (_name, error, retryable) => {
+    expect(classifySccError(error)).toMatchObject({ status: 'failed', retryable });
   });
 });
 
@@ -137,7 +156,7 @@ describe('SccSink with the real v2 client against a local gRPC server', () => {
     });
     try {
       const finding = makeFinding('public-invoker-grant');
-      expect(await flaky.deliver(finding, { deadlineMs: deadline() })).toMatchObject({ status: 'failed', reason: expect.stringContaining('cannot load the client library') });
+      // The failed creation is retryable: the delivery's next attempt makes the client again and succeeds.
       expect(await flaky.deliver(finding, { deadlineMs: deadline() })).toEqual({ status: 'delivered', ref: sccFindingName(SCC_TEST_SOURCE, finding.id) });
       expect(attempts).toBe(2);
       expect(server.calls.map((c) => c.method)).toEqual(['UpdateFinding']);
@@ -238,6 +257,29 @@ describe('SccSink with the real v2 client against a local gRPC server', () => {
     const result = await sink.deliver(makeFinding('off-window-deploy'), { deadlineMs: deadline() });
     expect(result).toEqual({ status: 'failed', retryable: true, reason: 'SCC call failed: 14 UNAVAILABLE: down' });
     expect(server.calls).toHaveLength(4);
+  });
+
+  it.each([
+    ['ABORTED', grpc.status.ABORTED],
+    ['INTERNAL', grpc.status.INTERNAL],
+  ])('%s from the server is retried, then the upsert goes through', async (_name, code) => {
+    server.fail('UpdateFinding', { code, details: 'transient' });
+    const finding = makeFinding('off-window-deploy');
+    expect(await sink.deliver(finding, { deadlineMs: deadline() })).toEqual({ status: 'delivered', ref: sccFindingName(SCC_TEST_SOURCE, finding.id) });
+    expect(server.calls).toHaveLength(2);
+  });
+
+  it('a request the real client cannot serialize is INTERNAL on the client side: permanent', async () => {
+    const client = await createSccClient(parseSccEndpoint(server.endpoint));
+    try {
+      const bad = { finding: { name: sccFindingName(SCC_TEST_SOURCE, 'abc'), sourceProperties: { x: 5 } } } as unknown as Parameters<typeof client.updateFinding>[0];
+      const error = await client.updateFinding(bad, { timeout: 2_000 }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: grpc.status.INTERNAL });
+      expect(classifySccError(error)).toMatchObject({ status: 'failed', retryable: false });
+      expect(server.calls).toHaveLength(0);
+    } finally {
+      await client.close();
+    }
   });
 
   it.each([

@@ -83,9 +83,31 @@ export async function createPubSub(projectId?: string): Promise<PubSub> {
   return new PubSub(projectId ? { projectId } : {});
 }
 
-/** Pub/Sub limits: attribute values are at most 1024 bytes; keep room for multi-byte characters. */
-export function attributeValue(text: string, maxChars = 1000): string {
-  return text.length > maxChars ? `${text.slice(0, maxChars - 3)}...` : text;
+/** Pub/Sub's limit on an attribute value, in bytes of UTF-8 (not characters: CJK takes 3 bytes, an emoji 4). */
+export const ATTRIBUTE_VALUE_MAX_BYTES = 1024;
+
+const ELLIPSIS = '...';
+
+/**
+ * `text` cut to at most `maxBytes` bytes of UTF-8, `...` included, at a code point boundary: a surrogate pair is
+ * never split (half of one is not UTF-8 at all).
+ */
+export function attributeValue(text: string, maxBytes = ATTRIBUTE_VALUE_MAX_BYTES): string {
+  if (Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
+  const budget = maxBytes - ELLIPSIS.length;
+  let bytes = 0;
+  let end = 0;
+  for (const char of text) {
+    bytes += utf8Length(char.codePointAt(0) ?? 0);
+    if (bytes > budget) break;
+    end += char.length;
+  }
+  return `${text.slice(0, end)}${ELLIPSIS}`;
+}
+
+/** Bytes of one code point in UTF-8; a lone surrogate is sent as U+FFFD, 3 bytes. */
+function utf8Length(codePoint: number): number {
+  return codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4;
 }
 
 /** A message a function gives up on (it can never succeed), with why, for the dead-letter topic. */

@@ -4,10 +4,11 @@
 //
 // Hostile input. Service names, labels, principals, image names, evidence and the summary are attacker
 // controlled. They go ONLY into `plain_text` objects, which Slack never parses for mentions, links or formatting;
-// before that, control, bidirectional-override and zero-width characters become U+FFFD so nothing can spoof
-// text direction or hide characters. mrkdwn carries only our own words and links, and even those are escaped
-// (`&`, `<`, `>`), truncated after escaping without splitting an entity. Links are https URLs on
-// console.cloud.google.com that we built (enrich, the SCC source), checked again here; link text has no `|`.
+// before that, control, line-separator, bidirectional-override, zero-width and other invisible characters become
+// U+FFFD (UNSAFE_CHARS) so nothing can break a line, spoof text direction or hide characters. mrkdwn carries
+// only our own words and links, and even those are escaped (`&`, `<`, `>`), truncated after escaping without
+// splitting an entity. Links are https URLs on console.cloud.google.com that we built (enrich, the SCC source),
+// checked again here; link text has no `|`.
 // `unfurl_links`/`unfurl_media` are off, `parse` is `none`, no `link_names`.
 //
 // Limits (Block Kit): header 150, section text 3,000, 10 fields of 2,000, 50 blocks, 40,000 for `text`. We stay
@@ -69,8 +70,16 @@ export interface SlackRef {
 // ---------------------------------------------------------------------------------------------------------------
 // Text safety
 
-/** Control (C0, C1), bidi override/isolate/mark and zero-width characters: invisible or text-direction spoofing. */
-const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+/**
+ * Characters that break a line, hide, or turn text around: control (C0, C1); the Unicode line and paragraph
+ * separators U+2028/U+2029 (Slack shows them as line breaks); bidi marks, overrides and isolates; zero-width and
+ * other invisible format characters (soft hyphen, combining grapheme joiner, Mongolian vowel separator, Khmer
+ * inherent vowels, the deprecated format controls U+206A-206F, interlinear annotations U+FFF9-FFFB, BOM); the
+ * Hangul fillers U+115F, U+1160, U+3164, U+FFA0 and the blank Braille pattern U+2800, which render as nothing
+ * yet count as letters; and the tag characters U+E0000-E007F, which can carry a whole invisible text.
+ */
+const UNSAFE_CHARS =
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u2800\u3164\ufeff\uffa0\ufff9-\ufffb\u{e0000}-\u{e007f}]/gu;
 
 /** A surrogate without its pair: not text at all (the form encoding would turn it into U+FFFD anyway). */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;

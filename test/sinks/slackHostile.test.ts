@@ -48,9 +48,12 @@ function textObjects(value: unknown, out: TextObject[] = []): TextObject[] {
 
 /** Our own links: https on the Cloud Console, no space, `<`, `>` or `|` in the URL, no `<`, `>` or `|` in the text. */
 const OWN_LINK = /<https:\/\/console\.cloud\.google\.com\/[^\s<>|]*\|[^<>|]*>/g;
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+/** Line-breaking, invisible and direction-changing characters (written out here, independently of slack.ts). */
+const UNSAFE =
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u2800\u3164\ufeff\uffa0\ufff9-\ufffb\u{e0000}-\u{e007f}]/u;
 /** The same without the line break: plain_text may hold OUR line breaks between evidence lines. */
-const UNSAFE_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+const UNSAFE_BUT_NEWLINE =
+  /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u2800\u3164\ufeff\uffa0\ufff9-\ufffb\u{e0000}-\u{e007f}]/u;
 
 function assertSafe(message: SlackMessage, hostile: string): void {
   const texts = textObjects(message.blocks);
@@ -110,6 +113,38 @@ describe('hostile strings in Slack messages', () => {
       const facts: Partial<FindingFacts> = { service: hostile, principal: hostile, image: hostile, labels: { [hostile]: hostile, 'commit-sha': hostile } };
       for (const finding of variants(facts)) for (const message of renders(finding)) assertSafe(message, hostile);
     }
+  });
+
+  it.each<[string, string]>([
+    ['line separator U+2028', '\u2028'],
+    ['paragraph separator U+2029', '\u2029'],
+    ['soft hyphen U+00AD', '\u00ad'],
+    ['Hangul choseong filler U+115F', '\u115f'],
+    ['Hangul jungseong filler U+1160', '\u1160'],
+    ['Hangul filler U+3164', '\u3164'],
+    ['halfwidth Hangul filler U+FFA0', '\uffa0'],
+    ['combining grapheme joiner U+034F', '\u034f'],
+    ['Mongolian vowel separator U+180E', '\u180e'],
+    ['Khmer inherent vowel U+17B4', '\u17b4'],
+    ['inhibit symmetric swapping U+206A', '\u206a'],
+    ['blank Braille pattern U+2800', '\u2800'],
+    ['interlinear annotation anchor U+FFF9', '\ufff9'],
+    ['tag letter U+E0041 (a surrogate pair)', '\u{e0041}'],
+    ['next line U+0085', '\u0085'],
+    ['vertical tab', '\u000b'],
+    ['zero-width joiner', '\u200d'],
+  ])('%s in a value becomes U+FFFD: it cannot add a line or hide', (_name, char) => {
+    const finding = makeFinding('public-invoker-grant', { principal: `mallory@evil.com${char}Who: alice@acme.com` });
+    const plain = textObjects(renderSlack(finding, { channel: 'C1' }).blocks).filter((t) => t.type === 'plain_text').map((t) => t.text);
+    expect(plain).toContain('mallory@evil.com\ufffdWho: alice@acme.com');
+    expect(plain.join('\n')).not.toContain(char);
+  });
+
+  it('leaves visible text alone: accents, CJK, Hangul syllables, emoji, ordinary spaces', () => {
+    const visible = 'José 東京 한국어 🔥 a\u00a0b';
+    const finding = makeFinding('public-invoker-grant', { principal: visible });
+    const plain = textObjects(renderSlack(finding, { channel: 'C1' }).blocks).filter((t) => t.type === 'plain_text').map((t) => t.text);
+    expect(plain).toContain(visible);
   });
 
   it('shows untrusted values as plain text (neutralized), not hidden', () => {

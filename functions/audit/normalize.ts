@@ -301,43 +301,43 @@ function v1Facts(pp: JsonObject): DeployFacts {
 
 /**
  * v2: a google.cloud.run.v2.Service in the request (camelCase or snake_case); the response is a long-running
- * operation. An update mask, when present, limits which facts the write changes.
+ * operation. An update mask, when present, says which fields the write sets: a field outside it is not read (the
+ * server ignored it, whatever the body says), and a field inside it but missing from the body was set to its
+ * default (the JSON of a protocol buffer leaves out `false`, empty strings and empty messages).
  */
 function v2Facts(pp: JsonObject): DeployFacts {
   const request = asObject(pp['request']);
   const service = asObject(request?.['service']);
   const mask = updateMaskOf(request);
-  const touches = (path: string): boolean => !mask || mask.some((p) => p === path || p.startsWith(`${path}.`) || p === '*');
+  const sets = (path: string): boolean => maskSets(mask, path);
+  const touches = (path: string): boolean => maskTouches(mask, path);
   const template = touches('template') ? asObject(field(service, 'template')) : undefined;
   const labels = {
-    ...(touches('labels') ? userLabels(field(service, 'labels')) : {}),
-    ...userLabels(field(template, 'labels')),
+    ...(sets('labels') ? userLabels(field(service, 'labels')) : {}),
+    ...(sets('template.labels') ? userLabels(field(template, 'labels')) : {}),
   };
   let serviceAccount: RuntimeServiceAccount | undefined;
-  if (template) {
+  if (sets('template.service_account')) {
     const email = asString(field(template, 'serviceAccount'));
-    const templateMasked = mask?.some((p) => p.startsWith('template.'));
+    // No service account in a template that is set (a full write, or a mask naming it) is the default compute SA.
     if (email) serviceAccount = runtimeServiceAccountFromEmail(email);
-    else if (!templateMasked || mask?.includes('template.service_account') || mask?.includes('template.serviceAccount')) {
-      serviceAccount = defaultComputeServiceAccount(undefined);
-    }
+    else if (template || (mask && service)) serviceAccount = defaultComputeServiceAccount(undefined);
   }
-  const images = imagesOf(asArray(field(template, 'containers')));
-  const ingress = touches('ingress') ? ingressOf(asString(field(service, 'ingress'))) : undefined;
-  const binauthz = touches('binary_authorization') || touches('binaryAuthorization') ? asObject(field(service, 'binaryAuthorization')) : undefined;
+  const images = touches('template.containers') ? imagesOf(asArray(field(template, 'containers'))) : [];
+  const ingress = sets('ingress') ? ingressOf(asString(field(service, 'ingress'))) : undefined;
+  const binauthz = touches('binary_authorization') ? asObject(field(service, 'binaryAuthorization')) : undefined;
   let binaryAuthorization: BinaryAuthorization | undefined;
   if (binauthz) {
     const policy = asBoolean(field(binauthz, 'useDefault')) ? 'default' : asString(field(binauthz, 'policy'));
     const breakglass = asString(field(binauthz, 'breakglassJustification'));
     if (policy || breakglass) binaryAuthorization = { policy, breakglassJustification: breakglass };
   }
-  const invokerField = asBoolean(field(service, 'invokerIamDisabled'));
-  const invokerIamDisabled = invokerField ?? (service && !mask ? false : undefined);
-  const revision = asString(field(template, 'revision'));
+  const invokerIamDisabled = service && sets('invoker_iam_disabled') ? (asBoolean(field(service, 'invokerIamDisabled')) ?? false) : undefined;
+  const revision = sets('template.revision') ? asString(field(template, 'revision')) : undefined;
   return {
     annotations: asObject(field(service, 'annotations')),
     revision,
-    templateFingerprint: template ? templateFingerprint('v2', template) : undefined,
+    templateFingerprint: template ? templateFingerprint('v2', mask ? maskedTemplate(template, mask) : template) : undefined,
     serviceAccount,
     images,
     labels,
@@ -355,11 +355,41 @@ function templateFingerprint(api: 'v1' | 'v2', template: JsonObject): string {
   return `${api}:${hash('sha1', canonicalJson(template), 'base64url').slice(0, 16)}`;
 }
 
+/**
+ * The update mask's paths in snake_case (`template.service_account`), however the entry spells them: a FieldMask in
+ * JSON is one comma-separated string of camelCase paths (`updateMask: "template.serviceAccount,invokerIamDisabled"`);
+ * APIs that log their requests in snake_case write `update_mask: {paths: [...]}` (audit-log-fields.md section 1).
+ * Undefined when there is none: the write sets every field.
+ */
 function updateMaskOf(request: JsonObject | undefined): readonly string[] | undefined {
   const mask = field(request, 'updateMask');
-  if (typeof mask === 'string') return mask.split(',').map((p) => p.trim()).filter(Boolean);
-  const paths = asArray(asObject(mask)?.['paths']).map(asString).filter((p): p is string => !!p);
+  const raw = typeof mask === 'string' ? mask.split(',') : asArray(Array.isArray(mask) ? mask : asObject(mask)?.['paths']).flatMap((p) => (typeof p === 'string' ? p.split(',') : []));
+  const paths = raw.map((p) => snakePath(p.trim())).filter(Boolean);
   return paths.length > 0 ? paths : undefined;
+}
+
+function snakePath(path: string): string {
+  return path.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** True when the write sets the field at `path` (snake_case): no mask, `*`, the path itself or a parent of it. */
+function maskSets(mask: readonly string[] | undefined, path: string): boolean {
+  return !mask || mask.some((p) => p === '*' || p === path || path.startsWith(`${p}.`));
+}
+
+/** True when the write sets the field at `path` or any field inside it. */
+function maskTouches(mask: readonly string[] | undefined, path: string): boolean {
+  return maskSets(mask, path) || mask!.some((p) => p.startsWith(`${path}.`));
+}
+
+/** The part of a template an update mask sets: its fields the mask names (each whole). */
+function maskedTemplate(template: JsonObject, mask: readonly string[]): JsonObject {
+  if (maskSets(mask, 'template')) return template;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(template)) {
+    if (maskTouches(mask, `template.${snakePath(key)}`)) out[key] = template[key];
+  }
+  return out;
 }
 
 function ingressOf(value: string | undefined): Ingress | undefined {

@@ -8,7 +8,7 @@ import { main } from '../../functions/cli/main.js';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { Pipeline } from '../../functions/pipeline.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { corpus, type Json } from '../support/entries.js';
+import { corpus, synthetic, variant, type Json } from '../support/entries.js';
 import { config, findingsOf } from '../support/run.js';
 
 const FIXTURES = new URL('../fixtures/', import.meta.url);
@@ -103,6 +103,27 @@ describe('gcloud run deploy --allow-unauthenticated', () => {
     const later = first.map((e) => JSON.parse(JSON.stringify(e).replaceAll('2024-05-07T09:10', '2024-05-08T09:10').replaceAll('"syn-', '"later-').replaceAll('00024-gcl', '00025-abc')) as Json);
     const findings = await findingsOf([...first, ...later], strict);
     expect(findings.filter((f) => f.rule === 'public-invoker-grant')).toHaveLength(1);
+  });
+});
+
+describe('a v2 update mask: what the server did not apply is neither judged nor remembered', () => {
+  it('an update masked to the containers raises nothing for the invoker check or the SA in its body; a later real change does', async () => {
+    const create = synthetic('v2-CreateService'); // storefront@, invoker check on
+    const containersOnly = variant(synthetic('v2-UpdateService'), (e) => void ((e.protoPayload['request'] as Json)['updateMask'] = 'template.containers'));
+    const realChange = variant(synthetic('v2-UpdateService'), (e) => {
+      e['insertId'] = 'syn-v2-2-real';
+      e['timestamp'] = '2024-06-01T12:30:00Z';
+      (e.protoPayload['request'] as Json)['update_mask'] = { paths: ['invoker_iam_disabled', 'template.service_account'] };
+    });
+    const risky = (await findingsOf([create, containersOnly, realChange], config())).filter((f) => f.rule === 'public-invoker-grant' || f.rule === 'service-account-change');
+    expect(risky.map((f) => [f.rule, f.eventTime]).sort()).toEqual([
+      ['public-invoker-grant', '2024-06-01T12:30:00Z'],
+      ['service-account-change', '2024-06-01T12:30:00Z'],
+    ]);
+    expect(risky.find((f) => f.rule === 'service-account-change')?.evidence).toMatchObject({
+      before: 'storefront@acme-prod.iam.gserviceaccount.com',
+      after: 'storefront-debug@acme-prod.iam.gserviceaccount.com',
+    });
   });
 });
 

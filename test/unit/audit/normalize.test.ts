@@ -172,6 +172,84 @@ describe('v2 deploys', () => {
   });
 });
 
+describe('v2 update masks: a field outside the mask is not read, a field inside it but left out is its default', () => {
+  // Both bodies set invokerIamDisabled, a template service account, containers and labels: camelCase
+  // (invokerIamDisabled: true, storefront-debug@) and snake_case (invoker_iam_disabled: false, storefront@).
+  // A FieldMask in JSON is one comma-separated string of camelCase paths; APIs that log their requests in snake_case
+  // write `update_mask: {paths: [...]}` (the real Cloud Functions v2 entry mybazaar__...UpdateFunction__payloadonly__1).
+  type Mask = { updateMask: unknown } | { update_mask: unknown };
+  const debugSa = { kind: 'explicit', email: 'storefront-debug@acme-prod.iam.gserviceaccount.com' };
+  const sa = { kind: 'explicit', email: 'storefront@acme-prod.iam.gserviceaccount.com' };
+  const attacker = ['docker.io/attacker'];
+  it.each<[string, string, Mask, { invoker?: boolean; sa?: unknown; images: string[] }]>([
+    ['camelCase body', 'v2-UpdateService', { updateMask: 'template.containers' }, { invoker: undefined, sa: undefined, images: attacker }],
+    ['camelCase body', 'v2-UpdateService', { updateMask: { paths: ['template.containers'] } }, { invoker: undefined, sa: undefined, images: attacker }],
+    ['camelCase body', 'v2-UpdateService', { update_mask: { paths: ['template.containers'] } }, { invoker: undefined, sa: undefined, images: attacker }],
+    ['snake_case body', 'v2-UpdateService-snake-case', { update_mask: { paths: ['template.containers'] } }, { invoker: undefined, sa: undefined, images: attacker }],
+    ['snake_case body', 'v2-UpdateService-snake-case', { updateMask: 'template.containers' }, { invoker: undefined, sa: undefined, images: attacker }],
+    ['camelCase body', 'v2-UpdateService', { updateMask: 'invokerIamDisabled' }, { invoker: true, sa: undefined, images: [] }],
+    ['camelCase body', 'v2-UpdateService', { update_mask: { paths: ['invoker_iam_disabled'] } }, { invoker: true, sa: undefined, images: [] }],
+    ['snake_case body', 'v2-UpdateService-snake-case', { update_mask: { paths: ['invoker_iam_disabled'] } }, { invoker: false, sa: undefined, images: [] }],
+    ['camelCase body', 'v2-UpdateService', { updateMask: 'template.serviceAccount' }, { invoker: undefined, sa: debugSa, images: [] }],
+    ['camelCase body', 'v2-UpdateService', { update_mask: { paths: ['template.service_account'] } }, { invoker: undefined, sa: debugSa, images: [] }],
+    ['snake_case body', 'v2-UpdateService-snake-case', { update_mask: { paths: ['template.service_account'] } }, { invoker: undefined, sa, images: [] }],
+    ['camelCase body', 'v2-UpdateService', { updateMask: 'template' }, { invoker: undefined, sa: debugSa, images: attacker }],
+    ['snake_case body', 'v2-UpdateService-snake-case', { update_mask: { paths: ['template'] } }, { invoker: undefined, sa, images: attacker }],
+    ['camelCase body', 'v2-UpdateService', { updateMask: 'template.containers, invokerIamDisabled' }, { invoker: true, sa: undefined, images: attacker }],
+    ['camelCase body', 'v2-UpdateService', { updateMask: '*' }, { invoker: true, sa: debugSa, images: attacker }],
+  ])('%s (%s), mask %j', (_body, fixture, mask, expected) => {
+    const entry = variant(synthetic(fixture), (e) => Object.assign(e.protoPayload['request'] as object, mask));
+    const d = deploy(parseEntry(entry));
+    expect(d.invokerIamDisabled).toBe(expected.invoker);
+    expect(d.serviceAccount).toEqual(expected.sa);
+    expect(d.images.map((i) => i.repository)).toEqual(expected.images);
+  });
+
+  // The JSON of a protocol buffer leaves out `false` and empty strings: a field the mask names but the body lacks
+  // was set to its default (the real Cloud Functions entry names service_config.service_account_email in its mask
+  // without a value, and its completion shows the default compute SA).
+  it.each([
+    ['invokerIamDisabled', { updateMask: 'invokerIamDisabled' }, 'invokerIamDisabled', false],
+    ['invoker_iam_disabled', { update_mask: { paths: ['invoker_iam_disabled'] } }, 'invokerIamDisabled', false],
+    ['template.serviceAccount', { updateMask: 'template.serviceAccount' }, 'serviceAccount', { kind: 'default-compute' }],
+    ['template.service_account', { update_mask: { paths: ['template.service_account'] } }, 'serviceAccount', { kind: 'default-compute' }],
+  ])('mask %s with the field left out of the body', (_path, mask, fact, expected) => {
+    const entry = variant(synthetic('v2-UpdateService'), (e) => {
+      const request = e.protoPayload['request'] as { service: Record<string, unknown> & { template: Record<string, unknown> } };
+      delete request.service['invokerIamDisabled'];
+      delete request.service.template['serviceAccount'];
+      Object.assign(request, mask);
+    });
+    expect(deploy(parseEntry(entry))[fact as 'invokerIamDisabled' | 'serviceAccount']).toEqual(expected);
+  });
+
+  it('labels, revision name and template fingerprint are read only where the mask reaches', () => {
+    const masked = (edit: (service: Record<string, unknown> & { template: Record<string, unknown> }) => void, mask: unknown): DeployChange =>
+      deploy(
+        parseEntry(
+          variant(synthetic('v2-UpdateService'), (e) => {
+            const request = e.protoPayload['request'] as { service: Record<string, unknown> & { template: Record<string, unknown> } };
+            request.service.template['revision'] = 'storefront-00002-new';
+            edit(request.service);
+            (request as Record<string, unknown>)['updateMask'] = mask;
+          }),
+        ),
+      );
+    const containersOnly = masked(() => undefined, 'template.containers');
+    expect([containersOnly.labels, containersOnly.revision]).toEqual([{}, undefined]);
+    // What the server ignored does not make another template: only the containers count.
+    const otherServiceAccount = masked((service) => (service.template['serviceAccount'] = 'someone-else@acme-prod.iam.gserviceaccount.com'), 'template.containers');
+    expect(otherServiceAccount.templateFingerprint).toBe(containersOnly.templateFingerprint);
+    const otherImage = masked((service) => (service.template['containers'] = [{ image: 'docker.io/attacker/storefront:v2' }]), 'template.containers');
+    expect(otherImage.templateFingerprint).not.toBe(containersOnly.templateFingerprint);
+    const labelsAndRevision = masked(() => undefined, { paths: ['labels', 'template.labels', 'template.revision'] });
+    expect(labelsAndRevision.labels).toEqual({ team: 'web', 'commit-sha': '9f8e7d6c5b4a39281706f5e4d3c2b1a098765432', 'gcb-build-id': 'b-1234' });
+    expect(labelsAndRevision.revision).toBe('storefront-00002-new');
+    // Without a mask the whole body is the write, as before.
+    expect(deploy(parseEntry(synthetic('v2-UpdateService')))).toMatchObject({ invokerIamDisabled: true, serviceAccount: debugSa, labels: { team: 'web' } });
+  });
+});
+
 describe('IAM policy changes', () => {
   it('v1 Services.SetIamPolicy: service from resourceName (resource.labels.service_name is empty), full policy', () => {
     const c = iam(parseEntry(corpus('panther__Services.SetIamPolicy__1')));

@@ -671,6 +671,15 @@ describe('inputs and outputs', () => {
     for (const value of values) expect(condition).toContain(`"${value}"`);
   });
 
+  it('requires a function timeout longer than notify spends delivering one finding', () => {
+    const budget = /const DEFAULT_DELIVERY_BUDGET_MS = ([\d_]+);/.exec(readFileSync(join(TERRAFORM_DIR, '..', 'functions', 'notify.ts'), 'utf8'))?.[1];
+    const condition = String(((tf['variable'] as Record<string, Block[]>)['function_timeout_seconds']?.[0]?.['validation'] as Block[])[0]?.['condition']);
+    const minimum = /var\.function_timeout_seconds >= (\d+)/.exec(condition)?.[1];
+    expect(budget).toBeDefined();
+    // At least 15 s beyond the budget: time to record the outcome or publish the dead letter after a slow delivery.
+    expect(Number(minimum)).toBeGreaterThanOrEqual(Number(budget?.replace(/_/g, '')) / 1000 + 15);
+  });
+
   it.each([
     'audit_topic_id',
     'findings_topic_id',

@@ -124,6 +124,11 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
     ['the webhook sink without a URL', () => ({ log_sink_scope: 'project', sinks: ['webhook'] }), ['webhook_url']],
     ['a maximum backoff below the minimum', () => ({ log_sink_scope: 'project', retry_minimum_backoff: '60s', retry_maximum_backoff: '30s' }), ['retry_maximum_backoff']],
     ['a config that does not exist', () => ({ log_sink_scope: 'project', config_path: join(work, 'missing.yaml') }), ['config_path']],
+    // notify's delivery budget is 45 s: the function needs 60 s or more.
+    ['a function timeout of 60 s', () => ({ log_sink_scope: 'project', function_timeout_seconds: 60 }), []],
+    ['a function timeout of 59 s', () => ({ log_sink_scope: 'project', function_timeout_seconds: 59 }), ['function_timeout_seconds']],
+    ['a function timeout of 540 s', () => ({ log_sink_scope: 'project', function_timeout_seconds: 540 }), []],
+    ['a function timeout of 541 s', () => ({ log_sink_scope: 'project', function_timeout_seconds: 541 }), ['function_timeout_seconds']],
     // Alone: Terraform skips the validations of a variable whose rules read another invalid variable (the maximum's).
     ['a minimum backoff above 600 s', () => ({ log_sink_scope: 'project', retry_minimum_backoff: '700s' }), ['retry_minimum_backoff']],
     // Rules on one variable each: Terraform reports every invalid variable of a plan, so one plan checks them all.

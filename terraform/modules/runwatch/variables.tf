@@ -346,9 +346,12 @@ variable "function_timeout_seconds" {
   description = "Request timeout of both functions; also the push subscriptions' ack deadline, so Pub/Sub waits exactly as long as a function may run."
   default     = 60
 
+  # notify spends up to 45 s on one delivery, retries included (DEFAULT_DELIVERY_BUDGET_MS in functions/notify.ts),
+  # then records the outcome or dead-letters the message: a shorter timeout kills it mid-delivery, and Pub/Sub
+  # redelivers a message whose delivery may already have gone out.
   validation {
-    condition     = var.function_timeout_seconds >= 10 && var.function_timeout_seconds <= 540 && floor(var.function_timeout_seconds) == var.function_timeout_seconds
-    error_message = "function_timeout_seconds must be a whole number from 10 to 540 (the event-driven function maximum; the ack deadline allows up to 600)."
+    condition     = var.function_timeout_seconds >= 60 && var.function_timeout_seconds <= 540 && floor(var.function_timeout_seconds) == var.function_timeout_seconds
+    error_message = "function_timeout_seconds must be a whole number from 60 to 540: notify may spend 45 s delivering one finding (retries included) and needs time left to record the outcome or dead-letter it; 540 is the event-driven function maximum."
   }
 }
 

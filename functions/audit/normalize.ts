@@ -217,7 +217,9 @@ function firstString(value: unknown): string | undefined {
 // Deploys
 
 function deployChange(env: Envelope, pp: JsonObject, api: 'v1' | 'v2', operation: DeployOperation): ParseResult {
-  const facts = api === 'v1' ? v1Facts(pp) : v2Facts(pp);
+  const logged = api === 'v2' ? loggedOperation(env) : undefined;
+  // The completion entry of a v2 operation: who, when and which operation; the facts are the first entry's.
+  const facts = api === 'v1' ? v1Facts(pp) : logged?.completion ? NO_FACTS : v2Facts(pp);
   const target = serviceTarget(env, pp, facts.knative);
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: asString(pp['methodName']) };
   let serviceAccount = facts.serviceAccount;
@@ -238,9 +240,21 @@ function deployChange(env: Envelope, pp: JsonObject, api: 'v1' | 'v2', operation
     ingress: facts.ingress,
     binaryAuthorization: facts.binaryAuthorization,
     invokerIamDisabled: facts.invokerIamDisabled,
-    operationId: facts.operationId,
+    operationId: logged?.id ?? facts.operationId,
+    operationCompletion: logged?.completion,
   };
   return { kind: 'change', change };
+}
+
+/**
+ * The LogEntry's `operation` of a v2 write: a long-running operation may be logged as a first entry (the request)
+ * and a last one (its completion, without the request), both with the same `operation.id`.
+ */
+function loggedOperation(env: Envelope): { readonly id?: string; readonly completion?: true } | undefined {
+  const operation = asObject(env.entry['operation']);
+  if (!operation) return undefined;
+  const completion = operation['last'] === true && operation['first'] !== true;
+  return completion ? { id: asString(operation['id']), completion } : { id: asString(operation['id']) };
 }
 
 interface DeployFacts {
@@ -257,6 +271,8 @@ interface DeployFacts {
   readonly invokerIamDisabled?: boolean;
   readonly operationId?: string;
 }
+
+const NO_FACTS: DeployFacts = { annotations: undefined, images: [], labels: {} };
 
 /** v1: a Knative Service (a full PUT) in the request, echoed with server fields in the response. */
 function v1Facts(pp: JsonObject): DeployFacts {

@@ -6,7 +6,8 @@
 //
 // A *rollout* collects both halves for one service:
 // - an admin write that creates a revision opens one (a second write with the same template within the wait
-//   joins it: gcloud often writes twice, 11-16 s apart);
+//   joins it: gcloud often writes twice, 11-16 s apart; so does the completion entry of a v2 write logged as a
+//   long-running operation's first and last entries, by its operation id);
 // - a system event joins the rollout with the same `run.googleapis.com/operation-id`, else the open rollout of the
 //   service whose write is closest before it (within the wait); with no open rollout it opens one of its own (the
 //   write may still come: entries arrive out of order);
@@ -89,30 +90,54 @@ export function openFromWrite(write: DeployChange, waitMs: number, nowMs: number
   return { openedMs: write.timeMs, deadlineMs: deadline(write.timeMs, nowMs, waitMs), write, writes: 1 };
 }
 
+/**
+ * True when two operation ids name the same operation: equal, or the same last path segment (a v2 write's
+ * long-running operation `projects/P/locations/L/operations/ID` and a system event's `run.googleapis.com/operation-id`
+ * `ID`, should Cloud Run use the same id for both: unverified, so a v2 write's id only ever confirms a match).
+ */
+export function sameOperation(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined) return false;
+  if (a === b) return true;
+  const lastA = a.slice(a.lastIndexOf('/') + 1);
+  return lastA !== '' && lastA === b.slice(b.lastIndexOf('/') + 1);
+}
+
+/**
+ * A write's operation id that rules out system events carrying another one: a v1 write's (the response annotation
+ * its own system events carry). A v2 write's is the long-running operation's, not known to be in system events.
+ */
+function excludingOperationId(write: DeployChange | undefined): string | undefined {
+  return write?.api === 'v2' ? undefined : write?.operationId;
+}
+
 /** Index of the open rollout a write belongs to, or -1. */
 export function rolloutForWrite(rollouts: readonly Rollout[], write: DeployChange, waitMs: number): number {
   let best = -1;
   let bestGap = Infinity;
   rollouts.forEach((rollout, i) => {
     if (rollout.write) {
-      // Same operation, or a repeat of the same template shortly after: one rollout.
-      const sameOperation = write.operationId !== undefined && rollout.write.operationId === write.operationId;
-      const repeat = rollout.write.templateFingerprint === write.templateFingerprint && Math.abs(write.timeMs - rollout.write.timeMs) <= BURST_MS;
-      if (sameOperation || repeat) {
+      // Same operation (for v2 also the completion entry of the operation), or a repeat of the same template
+      // shortly after: one rollout.
+      const repeat =
+        !write.operationCompletion &&
+        rollout.write.templateFingerprint === write.templateFingerprint &&
+        Math.abs(write.timeMs - rollout.write.timeMs) <= BURST_MS;
+      if (sameOperation(write.operationId, rollout.write.operationId) || repeat) {
         best = i;
         bestGap = -1;
       }
       return;
     }
-    // A rollout opened by system events that arrived before their write.
+    // A rollout opened by system events that arrived before their write. (An operation's completion entry only
+    // ever joins the rollout of its first entry.)
     const observed = rollout.observed!;
-    if (bestGap === -1) return;
+    if (bestGap === -1 || write.operationCompletion) return;
     if (write.operationId !== undefined && observed.operationId !== undefined) {
-      if (write.operationId === observed.operationId) {
+      if (sameOperation(write.operationId, observed.operationId)) {
         best = i;
         bestGap = -1;
       }
-      return;
+      if (bestGap === -1 || excludingOperationId(write) !== undefined) return;
     }
     if (write.revision && observed.revision && write.revision !== observed.revision) return;
     const gap = observed.firstSeenMs - write.timeMs;
@@ -132,11 +157,12 @@ export function rolloutForObservation(rollouts: readonly Rollout[], observation:
     if (bestGap === -1) return;
     const opId = rollout.observed?.operationId ?? rollout.write?.operationId;
     if (observation.operationId !== undefined && opId !== undefined) {
-      if (observation.operationId === opId) {
+      if (sameOperation(observation.operationId, opId)) {
         best = i;
         bestGap = -1;
       }
-      return;
+      // Another operation's events; a v2 write's own id says nothing either way (see excludingOperationId).
+      if (bestGap === -1 || rollout.observed?.operationId !== undefined || excludingOperationId(rollout.write) !== undefined) return;
     }
     const revision = rollout.observed?.revision ?? rollout.write?.revision;
     if (observation.revision && revision) {
@@ -157,8 +183,9 @@ export function rolloutForObservation(rollouts: readonly Rollout[], observation:
 
 export function addWrite(rollout: Rollout, write: DeployChange): Rollout {
   if (!rollout.write) return withObserved({ openedMs: Math.min(rollout.openedMs, write.timeMs), deadlineMs: rollout.deadlineMs, write, writes: 1 }, rollout.observed);
-  // Keep the earliest write: its time is when the deploy happened.
-  const first = write.timeMs < rollout.write.timeMs ? write : rollout.write;
+  // Keep the earliest write: its time is when the deploy happened. An operation's completion entry carries none of
+  // the write's facts: it never takes the place of the write.
+  const first = !write.operationCompletion && (rollout.write.operationCompletion || write.timeMs < rollout.write.timeMs) ? write : rollout.write;
   return withObserved({ openedMs: rollout.openedMs, deadlineMs: rollout.deadlineMs, write: first, writes: rollout.writes + 1 }, rollout.observed);
 }
 
@@ -250,5 +277,5 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
 
 /** True when a system event reports on a rollout that already completed (a late or repeated event). */
 export function belongsToCompleted(completed: readonly CompletedRollout[], o: RevisionObservation): boolean {
-  return completed.some((c) => (o.operationId !== undefined && c.operationId === o.operationId) || (o.revision !== undefined && c.revision === o.revision));
+  return completed.some((c) => sameOperation(o.operationId, c.operationId) || (o.revision !== undefined && c.revision === o.revision));
 }

@@ -1,17 +1,27 @@
 // Shared reading of a deploy: does it create a revision, and which facts are unknown.
 import { valueBefore, type ServiceBaseline } from '../baseline/state.js';
+import { sameOperation } from '../correlate/rollout.js';
 import type { DeployChange } from '../model/change.js';
 
 /**
  * Cloud Run creates a revision whenever the revision template changes. A create always does; a replace or update
  * does when its template differs from the one in force before it (or when that one is unknown). A write without a
  * template (a v2 update mask that leaves it alone) or with the same template (traffic, IAM-only edits) does not.
+ * The completion entry of a v2 operation is no write of its own: it only joins the rollout its operation's first
+ * entry opened, while that one waits (it then counts as the same deploy); otherwise it creates nothing.
  */
 export function createsRevision(change: DeployChange, baseline: ServiceBaseline | undefined): boolean {
+  if (change.operationCompletion) return waitsForOperation(baseline, change.operationId);
   if (change.operation === 'create') return true;
   if (!change.templateFingerprint) return false;
   const before = valueBefore(baseline?.template, change.timeMs);
   return before === undefined || before !== change.templateFingerprint;
+}
+
+/** True when a rollout of the baseline still waits with the write of this operation. */
+function waitsForOperation(baseline: ServiceBaseline | undefined, operationId: string | undefined): boolean {
+  if (operationId === undefined || !baseline?.rollouts) return false;
+  return baseline.rollouts.some((rollout) => sameOperation(rollout.write?.operationId, operationId));
 }
 
 /** The facts a deploy entry did not carry, in the words findings use. */

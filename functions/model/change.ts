@@ -100,8 +100,18 @@ export interface DeployChange extends ChangeBase {
   readonly binaryAuthorization?: BinaryAuthorization;
   /** True when the invoker IAM check is turned off (the service is public without any IAM binding). */
   readonly invokerIamDisabled?: boolean;
-  /** `run.googleapis.com/operation-id` of the response, for tying system events to this write. */
+  /**
+   * The operation that made this write. v1: the response's `run.googleapis.com/operation-id` annotation, which the
+   * rollout's system events carry too. v2: the LogEntry's `operation.id`, the long-running operation every entry of
+   * the write carries (whether system events carry it is not known: it only ever confirms a match with them).
+   */
   readonly operationId?: string;
+  /**
+   * v2 only: this entry is the completion record of a long-running operation logged as several entries
+   * (`operation.last` without `operation.first`). The write's facts are in the operation's first entry; this one
+   * carries none of them (who, when and which operation only) and never counts as a deploy of its own.
+   */
+  readonly operationCompletion?: boolean;
 }
 
 export interface PolicyDelta {

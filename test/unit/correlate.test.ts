@@ -8,8 +8,12 @@ import { main } from '../../functions/cli/main.js';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { Pipeline } from '../../functions/pipeline.js';
 import type { Finding } from '../../functions/findings/finding.js';
+import { rolloutForObservation, rolloutForWrite, openFromObservation, openFromWrite } from '../../functions/correlate/rollout.js';
+import { parseEntry } from '../../functions/audit/normalize.js';
+import type { RevisionObservation } from '../../functions/audit/systemEvent.js';
+import type { DeployChange } from '../../functions/model/change.js';
 import { corpus, synthetic, variant, type Json } from '../support/entries.js';
-import { config, findingsOf } from '../support/run.js';
+import { config, findingsLive, findingsOf } from '../support/run.js';
 
 const FIXTURES = new URL('../fixtures/', import.meta.url);
 function sequence(name: string): Json[] {
@@ -103,6 +107,81 @@ describe('gcloud run deploy --allow-unauthenticated', () => {
     const later = first.map((e) => JSON.parse(JSON.stringify(e).replaceAll('2024-05-07T09:10', '2024-05-08T09:10').replaceAll('"syn-', '"later-').replaceAll('00024-gcl', '00025-abc')) as Json);
     const findings = await findingsOf([...first, ...later], strict);
     expect(findings.filter((f) => f.rule === 'public-invoker-grant')).toHaveLength(1);
+  });
+});
+
+describe('a v2 write logged as a long-running operation: a first entry (the request) and a completion entry', () => {
+  // Both entries carry the same LogEntry `operation.id`; the completion has no request. One deploy, one finding per
+  // rule, whatever the order the two arrive in and whether the first was already judged.
+  const [first, revisionEvent, last] = sequence('v2-operation') as [Json, Json, Json];
+  const cfg = config({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }], rules: { 'new-image-repository': { trustedRepositories: ['gcr.io/*'] } } });
+  const ids = (findings: readonly Finding[]): string[] => findings.map((f) => `${f.rule} ${f.id}`).sort();
+
+  it.each<[string, Json[], Json[]]>([
+    ['first, then completion (joins the waiting rollout)', [first, last], [first]],
+    ['completion, then first', [last, first], [first]],
+    ['first, its system event (judged), then completion', [first, revisionEvent, last], [first, revisionEvent]],
+    ['completion, system event, then first', [last, revisionEvent, first], [first, revisionEvent]],
+    ['first, completion, then the system event', [first, last, revisionEvent], [first, revisionEvent]],
+  ])('in event time: %s', async (_name, entries, reference) => {
+    const expected = byRule(await findingsOf(reference, cfg));
+    expect(Object.keys(expected).sort()).toEqual(['new-image-repository', 'off-window-deploy']);
+    const findings = await findingsOf(entries, cfg);
+    byRule(findings); // one per rule
+    expect(ids(findings)).toEqual(ids(Object.values(expected)));
+  });
+
+  it.each<[string, Json[]]>([
+    ['first judged when its wait ran out, then completion', [first, last]],
+    ['completion, then first an hour later', [last, first]],
+  ])('live: %s', async (_name, entries) => {
+    const findings = await findingsLive(entries, cfg);
+    byRule(findings);
+    expect(ids(findings)).toEqual(ids(await findingsLive([first], cfg)));
+  });
+
+  it('the completion joins the first entry\'s rollout as the same write', async () => {
+    const pipeline = new Pipeline({ config: cfg, store: new MemoryBaselineStore() });
+    expect(await pipeline.handleEntry(first, Date.parse('2024-06-01T10:00:00Z'))).toMatchObject({ status: 'processed', note: 'waiting-for-rollout' });
+    expect(await pipeline.handleEntry(last, Date.parse('2024-06-01T10:00:41Z'))).toMatchObject({ status: 'processed', findings: [], note: 'joined-rollout' });
+    const findings = byRule(await pipeline.flush());
+    expect(findings['off-window-deploy']).toMatchObject({ insertId: 'syn-v2-op-first', eventTime: '2024-06-01T10:00:00.123456Z', revision: 'storefront-00001-abc' });
+  });
+
+  it('the system events join the v2 write although their operation-id is not the write\'s operation', async () => {
+    const findings = byRule(await findingsOf([first, revisionEvent], cfg));
+    for (const finding of Object.values(findings)) {
+      expect(finding).toMatchObject({ insertId: 'syn-v2-op-first', principal: 'deployer@acme-ci.iam.gserviceaccount.com', evidence: { rollout: 'serving' } });
+      expect(finding.unknown).not.toContain('admin write');
+    }
+  });
+
+  const write = (entry: Json): DeployChange => {
+    const result = parseEntry(entry);
+    if (result.kind !== 'change' || result.change.kind !== 'deploy') throw new Error('expected a deploy');
+    return result.change;
+  };
+  const observation = (operationId: string | undefined, atMs: number): RevisionObservation => {
+    const result = parseEntry(revisionEvent);
+    if (result.kind !== 'observation') throw new Error('expected an observation');
+    return { ...result.observation, revision: undefined, timeMs: atMs, operationId };
+  };
+  const v2 = write(first);
+  const v1 = write(corpus('slackbot__Services.ReplaceService__1'));
+  // A v1 write's operation id is the one its system events carry: another id rules them out (unchanged). A v2
+  // write's is its long-running operation's: it confirms a match (same id, or the same last path segment), never
+  // rules one out.
+  it.each<[string, DeployChange, string | undefined, number, number]>([
+    ['v1 write, events of another operation', v1, 'another-operation', 5_000, -1],
+    ['v1 write, events of its operation', v1, '7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0', 5_000, 0],
+    ['v2 write, events with another operation-id, close in time', v2, '9b7f3c20-5e61-4d0a-8c3e-2f4a6b8d1e07', 5_000, 0],
+    ['v2 write, events naming its operation, after the wait', v2, '0f2c0d8e-1111-4222-8333-944455556666', 900_000, 0],
+    ['v2 write, events with another operation-id, after the wait', v2, '9b7f3c20-5e61-4d0a-8c3e-2f4a6b8d1e07', 900_000, -1],
+  ])('%s', (_name, change, operationId, afterMs, expected) => {
+    const o = observation(operationId, change.timeMs + afterMs);
+    expect(rolloutForObservation([openFromWrite(change, 600_000, change.timeMs)], o, 600_000)).toBe(expected);
+    // The same pair the other way round: the events arrived first and opened the rollout, then the write.
+    expect(rolloutForWrite([openFromObservation(o, 600_000, o.timeMs)], { ...change, revision: undefined }, 600_000)).toBe(expected);
   });
 });
 

@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseEntry, type ParseResult } from '../../../functions/audit/normalize.js';
 import type { Change, DeployChange, IamPolicyChange } from '../../../functions/model/change.js';
-import { corpus, synthetic, variant } from '../../support/entries.js';
+import { corpus, synthetic, variant, type Json } from '../../support/entries.js';
 
 function change(result: ParseResult): Change {
   if (result.kind !== 'change') throw new Error(`expected a change, got ${JSON.stringify(result)}`);
@@ -247,6 +248,60 @@ describe('v2 update masks: a field outside the mask is not read, a field inside 
     expect(labelsAndRevision.revision).toBe('storefront-00002-new');
     // Without a mask the whole body is the write, as before.
     expect(deploy(parseEntry(synthetic('v2-UpdateService')))).toMatchObject({ invokerIamDisabled: true, serviceAccount: debugSa, labels: { team: 'web' } });
+  });
+});
+
+describe('v2 writes logged as a long-running operation (LogEntry `operation`)', () => {
+  const [first, , last] = JSON.parse(readFileSync(new URL('../../fixtures/synthetic-seq-v2-operation.json', import.meta.url), 'utf8')) as Json[];
+  const operationId = 'projects/acme-prod/locations/europe-west1/operations/0f2c0d8e-1111-4222-8333-944455556666';
+
+  it('the first entry is the write, with the operation id', () => {
+    const d = deploy(parseEntry(first));
+    expect(d).toMatchObject({ api: 'v2', operation: 'create', operationId, revision: 'storefront-00001-abc', serviceAccount: { kind: 'explicit' }, invokerIamDisabled: false });
+    expect(d.operationCompletion).toBeUndefined();
+    expect(d.templateFingerprint).toBeDefined();
+  });
+
+  // Whatever the completion logs as response (the service, the finished operation) or even a request, none of it is
+  // read: the write's facts are the first entry's.
+  it.each([
+    ['the v2 Service as response', (e: Json & { protoPayload: Json }) => e],
+    ['the finished Operation as response', (e: Json & { protoPayload: Json }) => {
+      e.protoPayload['response'] = { '@type': 'type.googleapis.com/google.longrunning.Operation', name: operationId, done: true, response: e.protoPayload['response'] };
+    }],
+    ['the request repeated (as Compute logs its last entries)', (e: Json & { protoPayload: Json }) => {
+      e.protoPayload['request'] = (first!['protoPayload'] as Json)['request'];
+    }],
+  ])('the completion entry with %s: who, when and which operation, no facts', (_name, edit) => {
+    const d = deploy(parseEntry(variant(last!, (e) => void edit(e))));
+    expect(d).toMatchObject({ api: 'v2', operation: 'create', operationId, operationCompletion: true, images: [], labels: {} });
+    expect(d.principal?.id).toBe('deployer@acme-ci.iam.gserviceaccount.com');
+    expect([d.templateFingerprint, d.revision, d.serviceAccount, d.invokerIamDisabled, d.ingress, d.binaryAuthorization]).toEqual([undefined, undefined, undefined, undefined, undefined, undefined]);
+  });
+
+  // The `operation` objects of real entries (Compute first, Cloud Build last only, IAM credentials first and last)
+  // on a v2 write: only a last entry that is not also the first is a completion.
+  it.each([
+    ['gcp-ps__v1-compute-subnetworks-insert__1', undefined],
+    ['aegisai__CloudBuild.CreateBuild__1', true],
+    ['elastic__GenerateAccessToken__1', undefined],
+  ])('operation of %s -> completion %s', (name, completion) => {
+    const operation = corpus(name)['operation'] as Json;
+    const d = deploy(parseEntry(variant(first!, (e) => void (e['operation'] = operation))));
+    expect(d.operationCompletion).toBe(completion);
+    expect(d.operationId).toBe(operation['id']);
+  });
+
+  it('v1 is unchanged: its operation id stays the response annotation, an `operation` field is not read', () => {
+    const entry = variant(corpus('slackbot__Services.ReplaceService__1'), (e) => void (e['operation'] = { id: 'operations/elsewhere', last: true }));
+    const d = deploy(parseEntry(entry));
+    expect(d.operationId).toBe('7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0');
+    expect(d.operationCompletion).toBeUndefined();
+    expect(d.templateFingerprint).toBe(deploy(parseEntry(corpus('slackbot__Services.ReplaceService__1'))).templateFingerprint);
+  });
+
+  it('a v2 write without `operation` has no operation id (the response Operation name is not taken for it)', () => {
+    expect(deploy(parseEntry(synthetic('v2-CreateService'))).operationId).toBeUndefined();
   });
 });
 

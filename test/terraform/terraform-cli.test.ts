@@ -122,6 +122,9 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
     ['the scc sink without an organization', () => ({ log_sink_scope: 'project', sinks: ['scc'] }), ['organization_id']],
     ['the scc sink with neither a new nor an existing source', () => ({ organization_id: '1', sinks: ['scc'], create_scc_source: false }), ['create_scc_source']],
     ['the webhook sink without a URL', () => ({ log_sink_scope: 'project', sinks: ['webhook'] }), ['webhook_url']],
+    ['a webhook URL with a user and password', () => ({ log_sink_scope: 'project', sinks: ['webhook'], webhook_url: 'https://hookuser:S3cr3t@hooks.example/rw' }), ['webhook_url']],
+    ['a webhook URL with a user name only', () => ({ log_sink_scope: 'project', sinks: ['webhook'], webhook_url: 'https://hookuser@hooks.example/rw' }), ['webhook_url']],
+    ['a webhook URL with @ only in its query', () => ({ log_sink_scope: 'project', sinks: ['webhook'], webhook_url: 'https://hooks.example/rw?owner=a@b.example' }), []],
     ['a maximum backoff below the minimum', () => ({ log_sink_scope: 'project', retry_minimum_backoff: '60s', retry_maximum_backoff: '30s' }), ['retry_maximum_backoff']],
     ['a config that does not exist', () => ({ log_sink_scope: 'project', config_path: join(work, 'missing.yaml') }), ['config_path']],
     // notify's delivery budget is 45 s: the function needs 60 s or more.

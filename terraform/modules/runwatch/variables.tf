@@ -252,6 +252,12 @@ variable "webhook_url" {
     error_message = "webhook_url must be an https:// URL."
   }
 
+  # The notify function refuses such a URL at start-up (sinks/webhook.ts); refusing it at plan time fails earlier.
+  validation {
+    condition     = var.webhook_url == null || !can(regex("^[a-z]+://[^/?#]*@", var.webhook_url))
+    error_message = "webhook_url must not contain a user name or password (https://user:password@host/...): credentials in a URL leak into logs and fetch refuses to send them. runwatch authenticates each request with the X-Runwatch-Signature header (HMAC-SHA256 of the body with the webhook secret); have the receiver verify that instead."
+  }
+
   validation {
     condition     = var.webhook_url != null || !contains(var.sinks, "webhook")
     error_message = "webhook_url is required when the \"webhook\" sink is enabled."

@@ -156,9 +156,11 @@ describe('runwatch validate-config', () => {
     writeFileSync(join(dir, 'bad.yaml'), 'timezone: Nowhere/Land\nrules:\n  public-invoker-grant: {allowServices: "x"}\nextra: 1\n');
     const run = await runwatch(['validate-config', join(dir, 'bad.yaml')]);
     expect(run.code).toBe(2);
+    // Schema problems and the checks beyond it (the zone), all at once.
     expect(run.stderr.split('\n').filter((l) => /^\S+: /.test(l) && !l.includes('invalid config'))).toEqual([
       'extra: unknown key',
       'rules.public-invoker-grant.allowServices: must be array',
+      'timezone: "Nowhere/Land" is not an IANA time zone',
     ]);
   });
 

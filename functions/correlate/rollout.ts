@@ -98,8 +98,11 @@ export function openFromWrite(write: DeployChange, waitMs: number, nowMs: number
 export function sameOperation(a: string | undefined, b: string | undefined): boolean {
   if (a === undefined || b === undefined) return false;
   if (a === b) return true;
-  const lastA = a.slice(a.lastIndexOf('/') + 1);
-  return lastA !== '' && lastA === b.slice(b.lastIndexOf('/') + 1);
+  // The last segments compared in place: this runs for every completed rollout a system event is checked against.
+  const tail = a.length - a.lastIndexOf('/') - 1;
+  if (tail === 0 || tail !== b.length - b.lastIndexOf('/') - 1) return false;
+  for (let i = 1; i <= tail; i++) if (a.charCodeAt(a.length - i) !== b.charCodeAt(b.length - i)) return false;
+  return true;
 }
 
 /**

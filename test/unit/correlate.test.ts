@@ -8,7 +8,7 @@ import { main } from '../../functions/cli/main.js';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { Pipeline } from '../../functions/pipeline.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { rolloutForObservation, rolloutForWrite, openFromObservation, openFromWrite } from '../../functions/correlate/rollout.js';
+import { rolloutForObservation, rolloutForWrite, openFromObservation, openFromWrite, sameOperation } from '../../functions/correlate/rollout.js';
 import { parseEntry } from '../../functions/audit/normalize.js';
 import type { RevisionObservation } from '../../functions/audit/systemEvent.js';
 import type { DeployChange } from '../../functions/model/change.js';
@@ -301,5 +301,20 @@ describe('idempotency across instances', () => {
       expect(await second.handleEntry(entry, Date.parse(String(entry['timestamp'])) + 1000)).toEqual({ status: 'duplicate' });
     }
     expect(await second.flush()).toEqual([]);
+  });
+});
+
+describe('sameOperation', () => {
+  const v2 = 'projects/acme-prod/locations/europe-west1/operations/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+  it.each([
+    ['the same id', v2, v2, true],
+    ['a v2 operation name and its last segment', v2, '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', true],
+    ['the last segment and a v2 operation name', '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', v2, true],
+    ['two ids of the same length that differ', '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f1', false],
+    ['last segments of different lengths', v2, 'operations/e1f0', false],
+    ['names that end in a slash', 'operations/', 'other/', false],
+    ['an unknown id', v2, undefined, false],
+  ])('%s', (_name, a, b, expected) => {
+    expect(sameOperation(a, b)).toBe(expected);
   });
 });

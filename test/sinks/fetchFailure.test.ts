@@ -1,18 +1,9 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { closedPort } from '../support/ports.js';
 import { describeFetchError, redactUrls } from '../../sinks/fetchFailure.js';
 
 const SECRET = 'S3cr3tT0ken';
 
-/** A port nothing listens on (bound, then closed): a real ECONNREFUSED. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** What Node's fetch really rejects with for this request. */
 async function rejection(url: string, init: RequestInit = {}): Promise<unknown> {

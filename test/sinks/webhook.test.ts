@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { closedPort } from '../support/ports.js';
 import { parseConfig } from '../../functions/config/load.js';
 import { createNotifyFunction } from '../../functions/notify.js';
 import type { LogRecord } from '../../functions/runtime.js';
@@ -153,14 +152,6 @@ describe('WebhookSink against a local receiver', () => {
   });
 });
 
-/** A port nothing listens on (bound, then closed): a real ECONNREFUSED. */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 describe('credentials and tokens in WEBHOOK_URL never leak', () => {
   const PASSWORD = 'S3cr3tT0ken';

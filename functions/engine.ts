@@ -352,8 +352,9 @@ export class Engine {
   private changeStep(draft: MutableBaseline, change: Change, nowMs: number, findings: Finding[], edits: BaselineEdits): EngineNote {
     if (change.kind !== 'deploy' || !createsRevision(change, draft)) {
       // Deploys of a deleted service still waiting for their other half are judged now, with what is known: the
-      // delete clears the service's facts and must not take them along unreported.
-      if (change.kind === 'delete') this.drain(draft, Infinity, findings, edits);
+      // delete clears the service's facts and must not take them along unreported. (Rollouts opened after it, when
+      // the delete arrives late, are the re-created service's: they keep waiting.)
+      if (change.kind === 'delete') this.drainOpenedBefore(draft, change.timeMs, findings, edits);
       const open = this.evaluate(draft, { change }, findings);
       applyChangeTo(draft, change, edits);
       draft.open = open;
@@ -416,6 +417,18 @@ export class Engine {
       completed = true;
     }
     return completed;
+  }
+
+  /** Finalizes, oldest first, every rollout opened before `t`, complete or not. */
+  private drainOpenedBefore(draft: MutableBaseline, t: number, findings: Finding[], edits: BaselineEdits): void {
+    for (;;) {
+      const rollouts = draft.rollouts ?? [];
+      const oldest = oldestRollout(rollouts);
+      if (oldest < 0 || rollouts[oldest]!.openedMs >= t) return;
+      const rollout = rollouts[oldest]!;
+      setRollouts(draft, rollouts.filter((_, i) => i !== oldest));
+      this.finalize(draft, rollout, findings, edits);
+    }
   }
 
   /** Completes what is due by `nowMs`; true when the draft changed. */

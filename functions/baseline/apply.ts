@@ -1,7 +1,7 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
 import { describeServiceAccount, type Change } from '../model/change.js';
 import { publicInvokerMembers } from '../model/iam.js';
-import { COPY_EDITS, emptyBaseline, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline } from './state.js';
+import { COPY_EDITS, emptyBaseline, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
@@ -13,6 +13,13 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
   if (target.deletedAtMs !== undefined && t < target.deletedAtMs) return; // a late entry about the old service
   switch (change.kind) {
     case 'delete': {
+      if (t < target.lastChangeMs) {
+        // A delete that arrives after newer entries: those are about the service created again after it. Only
+        // the older facts go; the newer ones, the rollouts waiting and the open findings stay.
+        forgetBefore(target, t);
+        target.deletedAtMs = t;
+        return;
+      }
       // The service's facts go; what the baseline remembers about *entries* stays: the ones already applied (so a
       // redelivered copy changes nothing) and recently completed rollouts (so their late system events are known).
       const lastChangeMs = Math.max(target.lastChangeMs, t);
@@ -48,6 +55,17 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       return;
     }
   }
+}
+
+/** Drops every fact set before `t` (new lists: they may be shared with a stored baseline). */
+function forgetBefore(target: MutableBaseline, t: number): void {
+  const since = <T>(history: readonly TimePoint<T>[]): TimePoint<T>[] => history.filter((point) => point.t >= t);
+  target.serviceAccount = since(target.serviceAccount);
+  target.template = since(target.template);
+  target.publicInvokers = since(target.publicInvokers);
+  target.invokerIamDisabled = since(target.invokerIamDisabled);
+  target.ingress = since(target.ingress);
+  target.repositories = Object.fromEntries(Object.entries(target.repositories).filter(([, firstSeen]) => firstSeen >= t));
 }
 
 /** Public invoker members after an IAM change: the full policy when logged, else the delta over what was known. */

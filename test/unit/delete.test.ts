@@ -66,4 +66,58 @@ describe('a deleted service', () => {
     expect(baseline?.rollouts ?? []).toEqual([]);
     expect(baseline?.seen).toHaveLength(2); // the write and the delete
   });
+
+  // A delete can arrive after entries about the service created again under the name (Pub/Sub order, replay
+  // across files): it must not wipe their facts, nor judge their deploys early.
+  describe('a delete that arrives late', () => {
+    const create = synthetic('v2-CreateService');
+    const deployAt = (timestamp: string, account: string, method = 'CreateService'): unknown =>
+      variant(create, (e) => {
+        e['timestamp'] = timestamp;
+        e['insertId'] = `d-${timestamp}`;
+        e.protoPayload['methodName'] = `google.cloud.run.v2.Services.${method}`;
+        const service = (e.protoPayload['request'] as { service: { template: Record<string, unknown> } }).service;
+        service.template['serviceAccount'] = account;
+        service.template['revision'] = `storefront-${timestamp.replace(/\D/g, '')}`;
+      });
+    const deleteAt = (timestamp: string): unknown =>
+      variant(create, (e) => {
+        e['timestamp'] = timestamp;
+        e['insertId'] = `del-${timestamp}`;
+        e.protoPayload['methodName'] = 'google.cloud.run.v2.Services.DeleteService';
+        e.protoPayload['request'] = { '@type': 'type.googleapis.com/google.cloud.run.v2.DeleteServiceRequest', name: e.protoPayload['resourceName'] };
+      });
+    const sa = (n: number): string => `sa${n}@acme-prod.iam.gserviceaccount.com`;
+    const [a, d, b, c] = [deployAt('2024-06-01T10:00:00Z', sa(1)), deleteAt('2024-06-01T11:00:00Z'), deployAt('2024-06-01T12:00:00Z', sa(2)), deployAt('2024-06-01T13:00:00Z', sa(3), 'UpdateService')];
+
+    /** As the live function gets them: an hour of wall clock apart, so each deploy's wait is over by the next entry. */
+    async function live(entries: readonly unknown[]): Promise<{ changes: string[]; accounts: string[]; deletedAt?: string }> {
+      const store = new MemoryBaselineStore();
+      const pipeline = pipelineOn(store, config());
+      const findings: Finding[] = [];
+      let nowMs = Date.parse('2030-01-01T00:00:00Z');
+      for (const entry of entries) {
+        const outcome = await pipeline.handleEntry(entry, (nowMs += 3_600_000));
+        if (outcome.status === 'processed') findings.push(...outcome.findings);
+      }
+      findings.push(...(await pipeline.flush()));
+      const [baseline] = [...store.entries()].map(([, value]) => value);
+      return {
+        changes: findings.filter((f) => f.rule === 'service-account-change').map((f) => `${String(f.evidence['before'])} -> ${String(f.evidence['after'])}`),
+        accounts: (baseline?.serviceAccount ?? []).map((p) => p.v),
+        deletedAt: baseline?.deletedAtMs === undefined ? undefined : new Date(baseline.deletedAtMs).toISOString(),
+      };
+    }
+
+    it('in order, the re-created service starts afresh: only its own change of identity is reported', async () => {
+      expect(await live([a, d, b, c])).toEqual({ changes: [`${sa(2)} -> ${sa(3)}`], accounts: [sa(2), sa(3)], deletedAt: '2024-06-01T11:00:00.000Z' });
+    });
+
+    it('late, it forgets only what came before it: the later change of identity is still reported', async () => {
+      // b is judged before the delete is known (its change from sa1 is reported then); c must still be.
+      const result = await live([a, b, d, c]);
+      expect(result.changes).toContain(`${sa(2)} -> ${sa(3)}`);
+      expect(result).toMatchObject({ accounts: [sa(2), sa(3)], deletedAt: '2024-06-01T11:00:00.000Z' });
+    });
+  });
 });

@@ -96,6 +96,7 @@ async function* readFile(source: string, stream: Readable): AsyncGenerator<Input
   let lineNo = 0;
   let sawContent = false;
   let documentMode = false;
+  let documentLine = 1;
   const document: string[] = [];
 
   const handleLine = (raw: string, batch: InputItem[]): void => {
@@ -111,6 +112,7 @@ async function* readFile(source: string, stream: Readable): AsyncGenerator<Input
       const first = line.trimStart()[0];
       if (firstContent && (first === '[' || first === '{')) {
         documentMode = true;
+        documentLine = lineNo;
         document.push(line, '\n');
         return;
       }
@@ -151,15 +153,21 @@ async function* readFile(source: string, stream: Readable): AsyncGenerator<Input
     handleLine(rest, batch);
     if (batch.length > 0) yield batch;
   }
-  if (documentMode) yield [...parseDocument(source, document.join(''))];
+  if (documentMode) yield [...parseDocument(source, document.join(''), documentLine)];
 }
 
-function* parseDocument(source: string, text: string): Generator<InputItem> {
+/** `text` as one JSON document; `firstLine`: the file's line it starts on. */
+function* parseDocument(source: string, text: string, firstLine: number): Generator<InputItem> {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    yield { kind: 'invalid', reason: `file is neither NDJSON nor one JSON document: ${(error as Error).message}`, source };
+    // Not one document either: NDJSON whose first line is broken, when most lines hold entries (each broken line
+    // is then reported on its own); else one broken document (its lines are fragments), reported once.
+    const lines = linesOfText(source, text, firstLine);
+    const entries = lines.filter((item) => item.kind === 'entry').length;
+    if (entries > 0 && entries >= lines.length - entries) yield* lines;
+    else yield { kind: 'invalid', reason: `file is neither NDJSON nor one JSON document: ${(error as Error).message}`, source };
     return;
   }
   if (Array.isArray(value)) {
@@ -167,6 +175,24 @@ function* parseDocument(source: string, text: string): Generator<InputItem> {
   } else {
     yield { kind: 'entry', value, source };
   }
+}
+
+/** Every line of `text` as NDJSON: entries (a line holding an array gives its elements), broken lines invalid. */
+function linesOfText(source: string, text: string, firstLine: number): InputItem[] {
+  const items: InputItem[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (isBlank(line)) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      items.push({ kind: 'invalid', reason: 'line is not JSON', source: `${source}:${firstLine + i}` });
+      return;
+    }
+    for (const entry of Array.isArray(value) ? (value as unknown[]) : [value]) items.push({ kind: 'entry', value: entry, source: `${source}:${firstLine + i}` });
+  });
+  return items;
 }
 
 function isBlank(line: string): boolean {

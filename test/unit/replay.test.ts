@@ -80,6 +80,28 @@ describe('runwatch replay', () => {
     expect(run.stderr).toMatch(/failed-call: 1/);
   });
 
+  // A broken first line made the reader take the file for one JSON document, which did not parse either: every
+  // other entry was lost. Now the broken lines are reported and the rest read, however the file is read.
+  it.each([
+    ['NDJSON whose first line is broken', (e: string[]) => `{"broken\n${e.join('\n')}\n`, 4, ['x.ndjson:1: line is not JSON']],
+    ['the same after blank lines', (e: string[]) => `\n\n{"broken\n${e.join('\n')}\n`, 4, ['x.ndjson:3: line is not JSON']],
+    ['the same, gzip', (e: string[]) => `{"broken\n${e.join('\n')}\n`, 4, ['x.ndjson:1: line is not JSON']],
+    ['two broken lines among them', (e: string[]) => `[{"broken\n${e[0]}\nnot json\n${e[1]}\n${e[2]}\n`, 3, ['x.ndjson:1: line is not JSON', 'x.ndjson:3: line is not JSON']],
+    ['a broken pretty-printed document: one problem, no fragments', (e: string[]) => JSON.stringify(e.map((x) => JSON.parse(x) as unknown), null, 2).slice(0, -10), 0, ['x.ndjson: file is neither NDJSON nor one JSON document']],
+  ])('%s', async (name, content, entries, malformed) => {
+    const dir = tempDir();
+    const lines = history().map((entry) => JSON.stringify(entry));
+    expect(lines).toHaveLength(4);
+    const file = join(dir, 'x.ndjson');
+    writeFileSync(file, name.endsWith('gzip') ? gzipSync(content(lines)) : content(lines));
+    for (const workers of ['0', '2']) {
+      const run = await runwatch(['replay', '--format', 'ndjson', '--workers', workers, file]);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain(`${entries + malformed.length} entries read`);
+      for (const where of malformed) expect(run.stderr).toContain(where.replace('x.ndjson', file));
+    }
+  });
+
   it('reads gzip, folders (an export tree), stdin, and counts malformed input without stopping', async () => {
     const dir = tempDir();
     const [weekday, saturday, grant] = history();

@@ -1,6 +1,7 @@
 // Baselines in one JSON file (`runwatch replay --state FILE`), so successive replays continue where the last one
-// stopped. Loaded whole at open, written atomically (temp file + rename) at close.
-import { readFile, rename, writeFile } from 'node:fs/promises';
+// stopped. Loaded whole at open, written atomically (temp file + rename) at close. A lock file next to it keeps two
+// replays from using it at once: each would write back only its own view, and the last to finish would win.
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { MemoryBaselineStore } from './memory.js';
 import type { ServiceBaseline } from './state.js';
 
@@ -10,7 +11,24 @@ interface StateFile {
   readonly services: Record<string, ServiceBaseline>;
 }
 
+const HISTORIES = ['serviceAccount', 'template', 'publicInvokers', 'invokerIamDisabled', 'ingress'] as const;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** The first service whose baseline does not have the shape this version writes, or undefined. */
+function misshapenService(services: Record<string, unknown>): string | undefined {
+  for (const [key, value] of Object.entries(services)) {
+    if (!isObject(value) || value['version'] !== 1 || typeof value['lastChangeMs'] !== 'number' || !isObject(value['repositories'])) return key;
+    if (HISTORIES.some((history) => !Array.isArray(value[history]))) return key;
+  }
+  return undefined;
+}
+
 export class FileBaselineStore extends MemoryBaselineStore {
+  private locked = true;
+
   private constructor(
     private readonly path: string,
     initial: Record<string, ServiceBaseline>,
@@ -18,12 +36,34 @@ export class FileBaselineStore extends MemoryBaselineStore {
     super(Object.entries(initial));
   }
 
+  private static lockPath(path: string): string {
+    return `${path}.lock`;
+  }
+
+  /** Opens (or starts) the state file, locking it; `close` writes it back, `release` lets it go unchanged. */
   static async open(path: string): Promise<FileBaselineStore> {
+    const lock = FileBaselineStore.lockPath(path);
+    try {
+      await writeFile(lock, `${process.pid}\n`, { flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = (await readFile(lock, 'utf8').catch(() => '')).trim();
+      throw new Error(`state file ${path} is in use by another replay${holder ? ` (process ${holder})` : ''}; if none is running, delete ${lock}`);
+    }
+    try {
+      return new FileBaselineStore(path, await FileBaselineStore.read(path));
+    } catch (error) {
+      await unlink(lock).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private static async read(path: string): Promise<Record<string, ServiceBaseline>> {
     let text: string;
     try {
       text = await readFile(path, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new FileBaselineStore(path, {});
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
       throw error;
     }
     let parsed: unknown;
@@ -32,17 +72,28 @@ export class FileBaselineStore extends MemoryBaselineStore {
     } catch {
       throw new Error(`state file ${path} is not JSON; move it away to start afresh`);
     }
-    const file = parsed as Partial<StateFile>;
-    if (file.format !== 'runwatch-baseline' || file.version !== 1 || typeof file.services !== 'object' || file.services === null) {
+    if (!isObject(parsed) || parsed['format'] !== 'runwatch-baseline' || parsed['version'] !== 1 || !isObject(parsed['services'])) {
       throw new Error(`state file ${path} is not a runwatch baseline (format runwatch-baseline, version 1)`);
     }
-    return new FileBaselineStore(path, file.services);
+    const services = parsed['services'];
+    const bad = misshapenService(services);
+    if (bad !== undefined) throw new Error(`state file ${path}: the baseline of ${JSON.stringify(bad)} is not one runwatch wrote (version 1); move the file away to start afresh`);
+    return services as unknown as StateFile['services'];
   }
 
+  /** Writes the baselines back and lets the file go. */
   override async close(): Promise<void> {
     const state: StateFile = { format: 'runwatch-baseline', version: 1, services: Object.fromEntries(this.entries()) };
     const temp = `${this.path}.${process.pid}.tmp`;
     await writeFile(temp, `${JSON.stringify(state)}\n`);
     await rename(temp, this.path);
+    await this.release();
+  }
+
+  /** Lets the file go without writing (a replay that failed); safe to call again. */
+  async release(): Promise<void> {
+    if (!this.locked) return;
+    this.locked = false;
+    await unlink(FileBaselineStore.lockPath(this.path)).catch(() => undefined);
   }
 }

@@ -128,6 +128,14 @@ describe('runwatch replay', () => {
     expect(run.stderr).toMatch(/outside --since\/--until: 3/);
   });
 
+  it('--state: a replay that fails leaves the state file unlocked and unchanged', async () => {
+    const dir = tempDir();
+    const state = join(dir, 'state.json');
+    const run = await runwatch(['replay', '--state', state, join(dir, 'missing.ndjson')]);
+    expect(run.code).toBe(1);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it('--state carries baselines from one replay to the next', async () => {
     const dir = tempDir();
     const [weekday, saturday] = history();

@@ -1,12 +1,11 @@
 import { parseArgs } from 'node:util';
 import type { Readable } from 'node:stream';
 import { FileBaselineStore } from '../../baseline/file.js';
-import type { BaselineStore } from '../../baseline/store.js';
 import { normalizeTimestamp } from '../../audit/entry.js';
 import { defaultConfig, loadConfigFile } from '../../config/load.js';
 import type { Finding } from '../../findings/finding.js';
 import { byTime, formatSummary, formatTable, OUTPUT_FORMATS, type OutputFormat } from '../../replay/format.js';
-import { DEFAULT_REORDER_CAPACITY, replay } from '../../replay/replay.js';
+import { DEFAULT_REORDER_CAPACITY, replay, type ReplayStats } from '../../replay/replay.js';
 import { UsageError, type Command, type CommandIo } from '../command.js';
 
 const USAGE = `runwatch replay [--config FILE] [--format table|ndjson|json] [--since T] [--until T] [--state FILE]
@@ -63,24 +62,29 @@ export const replayCommand: Command = {
     const workers = values.workers === undefined ? undefined : Number(values.workers);
     if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 64)) throw new UsageError('--workers must be an integer from 0 to 64');
     const config = values.config ? await loadConfigFile(values.config) : defaultConfig();
-    const store: BaselineStore | undefined = values.state ? await FileBaselineStore.open(values.state) : undefined;
+    const store = values.state ? await FileBaselineStore.open(values.state) : undefined;
     const collected: Finding[] = [];
     const onFinding =
       format === 'ndjson' ? (f: Finding): void => void io.stdout.write(`${JSON.stringify(f)}\n`) : (f: Finding): void => void collected.push(f);
     const started = performance.now();
-    const stats = await replay({
-      config,
-      store,
-      paths: positionals,
-      stdin: io.stdin as Readable,
-      sinceMs,
-      untilMs,
-      reorderCapacity,
-      workers,
-      onFinding,
-      onProgress: values.quiet ? undefined : (s) => void io.stderr.write(`runwatch replay: ${s.entriesRead} entries read...\n`),
-    });
-    await store?.close();
+    let stats: ReplayStats;
+    try {
+      stats = await replay({
+        config,
+        store,
+        paths: positionals,
+        stdin: io.stdin as Readable,
+        sinceMs,
+        untilMs,
+        reorderCapacity,
+        workers,
+        onFinding,
+        onProgress: values.quiet ? undefined : (s) => void io.stderr.write(`runwatch replay: ${s.entriesRead} entries read...\n`),
+      });
+      await store?.close();
+    } finally {
+      await store?.release(); // a replay that failed leaves the state file as it was, and unlocked
+    }
     if (format === 'table') io.stdout.write(formatTable(collected));
     else if (format === 'json') io.stdout.write(`${JSON.stringify(byTime(collected), null, 2)}\n`);
     if (!values.quiet) io.stderr.write(formatSummary(stats, (performance.now() - started) / 1000));

@@ -22,21 +22,37 @@ const BACKSLASH = 0x5c;
 export function scannedTime(bytes: Buffer, start: number, end: number): EntryTime | undefined {
   // The line on its own: no search may run past its ends into the rest of the chunk.
   const line = bytes.subarray(start, end);
+  // From the end: the last top-level `timestamp` is the one JSON.parse keeps, and entries usually end with it.
+  const value = topLevelString(line, KEY, TIMESTAMP_LETTERS, 'last');
+  if (!value) return undefined;
+  const time = normalizeTimestamp(line.toString('utf8', value[0], value[1]));
+  return time ? { sortKey: timeSortKey(time.iso, time.ms), timeMs: time.ms } : undefined;
+}
+
+/**
+ * Where the string value of a top-level `key` lies in a line holding one JSON object, as `[start, end)` between its
+ * quotes, found from the bytes alone; undefined when they cannot tell (no such key at the top level, an escape in
+ * the value, a `\u00XX` escape that may spell one of the key's `letters`, not an object). A key nested in the
+ * payload (where anyone who can deploy writes annotations and labels) never counts. `from`: which occurrence wins,
+ * the last (what JSON.parse keeps of a repeated key) or the first (cheaper when the key comes early; Cloud Logging
+ * writes each top-level key once).
+ */
+export function topLevelString(line: Buffer, key: Buffer, letters: ReadonlySet<string>, from: 'first' | 'last'): readonly [number, number] | undefined {
   const length = line.length;
   let first = 0;
   while (first < length && isSpace(line[first]!)) first++;
   if (line[first] !== 0x7b) return undefined; // `{`: arrays and anything else are parsed
   // JSON.parse reads `"time\u0073tamp"` as `timestamp` too: a line with such an escape is parsed.
-  if (mayEscapeKeyLetters(line)) return undefined;
-  // From the end: the last top-level `timestamp` is the one JSON.parse keeps, and entries usually end with it.
+  if (mayEscapeKeyLetters(line, letters)) return undefined;
+  const next = (at: number): number => (from === 'last' ? (at === 0 ? -1 : line.lastIndexOf(key, at - 1)) : line.indexOf(key, at + 1));
   let found = -1;
-  for (let at = line.lastIndexOf(KEY); at !== -1; at = at === 0 ? -1 : line.lastIndexOf(KEY, at - 1)) {
-    // A quote inside a string is escaped, so `"timestamp"` is a string token, unless its first quote is escaped.
+  for (let at = from === 'last' ? line.lastIndexOf(key) : line.indexOf(key); at !== -1; at = next(at)) {
+    // A quote inside a string is escaped, so the key is a string token, unless its first quote is escaped.
     if (escaped(line, at)) continue;
-    let colon = at + KEY.length;
+    let colon = at + key.length;
     while (colon < length && isSpace(line[colon]!)) colon++;
     if (line[colon] !== 0x3a) continue; // a value, not a key
-    if (depthAt(line, at, at + KEY.length) !== 1) continue; // a nested field, e.g. inside the payload
+    if (depthAt(line, at, at + key.length) !== 1) continue; // a nested field, e.g. inside the payload
     found = colon;
     break;
   }
@@ -47,18 +63,20 @@ export function scannedTime(bytes: Buffer, start: number, end: number): EntryTim
   const close = line.indexOf(QUOTE, open + 1);
   if (close === -1) return undefined;
   for (let i = open + 1; i < close; i++) if (line[i] === BACKSLASH) return undefined;
-  const time = normalizeTimestamp(line.toString('utf8', open + 1, close));
-  return time ? { sortKey: timeSortKey(time.iso, time.ms), timeMs: time.ms } : undefined;
+  return [open + 1, close];
 }
 
 const UNICODE_ESCAPE = Buffer.from('\\u00');
-/** The letters of `timestamp` as the hex digits of a `\u00XX` escape (either case). */
-const KEY_LETTERS = new Set(['74', '69', '6d', '65', '73', '61', '70']);
+/** The letters of a key as the hex digits of a `\u00XX` escape (lower case). */
+export function escapeLetters(key: string): ReadonlySet<string> {
+  return new Set(Array.from(key, (c) => c.charCodeAt(0).toString(16).padStart(2, '0').toLowerCase()));
+}
+const TIMESTAMP_LETTERS = escapeLetters('timestamp');
 
-/** True when the line holds a `\u00XX` escape of a letter of `timestamp` (anywhere: keys are not told apart here). */
-function mayEscapeKeyLetters(line: Buffer): boolean {
+/** True when the line holds a `\u00XX` escape of one of `letters` (anywhere: keys are not told apart here). */
+function mayEscapeKeyLetters(line: Buffer, letters: ReadonlySet<string>): boolean {
   for (let at = line.indexOf(UNICODE_ESCAPE); at !== -1; at = line.indexOf(UNICODE_ESCAPE, at + 1)) {
-    if (KEY_LETTERS.has(line.toString('latin1', at + 4, at + 6).toLowerCase())) return true;
+    if (letters.has(line.toString('latin1', at + 4, at + 6).toLowerCase())) return true;
   }
   return false;
 }

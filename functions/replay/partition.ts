@@ -13,6 +13,8 @@ import { ONE_ENTRY, WHOLE_LINE } from './item.js';
 import { inOrder, SharedBufferPool } from './chunks.js';
 import { DEFAULT_REORDER_CAPACITY, emptyStats, inTimeRange, mergeStats, type ReplayOptions, type ReplayStats } from './replay.js';
 import { linesInTimeOrder, type LineRef, type TimeOrder } from './timeOrder.js';
+import { escapeLetters, topLevelString } from './lineKey.js';
+import { at } from '../audit/json.js';
 import { Requests } from './workers.js';
 
 /** To the worker: its settings and the input files once, then batches of lines in time order, then `finish`. */
@@ -47,30 +49,36 @@ const YOUNG_GENERATION_MB = 16;
 const IN_FLIGHT = 12;
 
 const LOG_NAME = Buffer.from('"logName"');
-const PROJECT_ID = Buffer.from('"project_id"');
+const LOG_NAME_LETTERS = escapeLetters('logName');
 const PROJECTS = Buffer.from('projects/');
 
-/** The value of a `"key": "value"` pair in a line, as bytes, without parsing the JSON. */
-function stringValue(line: Buffer, key: Buffer): Buffer | undefined {
-  const at = line.indexOf(key);
-  if (at === -1) return undefined;
-  let i = at + key.length;
-  while (i < line.length && (line[i] === 0x20 || line[i] === 0x3a)) i++; // spaces and the colon
-  if (line[i] !== 0x22) return undefined;
-  const end = line.indexOf(0x22, i + 1);
-  return end === -1 ? undefined : line.subarray(i + 1, end);
+/**
+ * The project an entry belongs to, as bytes: the one in its top-level `logName` (`projects/P/logs/...`, written by
+ * Cloud Logging). Only the top-level key counts: a `"logName"` nested in the payload (an annotation anyone who can
+ * deploy writes) must not send an entry to another worker, away from its service's baseline. When the bytes
+ * cannot tell, the line is parsed (rare).
+ */
+export function projectBytes(line: Buffer): Buffer {
+  const value = topLevelString(line, LOG_NAME, LOG_NAME_LETTERS, 'first');
+  if (value && value[1] - value[0] > PROJECTS.length && line.subarray(value[0], value[0] + PROJECTS.length).equals(PROJECTS)) {
+    const slash = line.indexOf(0x2f, value[0] + PROJECTS.length);
+    return line.subarray(value[0] + PROJECTS.length, slash === -1 || slash > value[1] ? value[1] : slash);
+  }
+  return Buffer.from(projectByParsing(line.toString('utf8')));
 }
 
-const NONE = Buffer.alloc(0);
-
-/** The project an entry belongs to, as bytes of its raw line. Entries without one all go to the same worker. */
-export function projectBytes(line: Buffer): Buffer {
-  const logName = stringValue(line, LOG_NAME);
-  if (logName && logName.subarray(0, PROJECTS.length).equals(PROJECTS)) {
-    const slash = logName.indexOf(0x2f, PROJECTS.length);
-    return logName.subarray(PROJECTS.length, slash === -1 ? logName.length : slash);
+/** projectBytes of a line the bytes left in doubt: its logName's project, else resource.labels.project_id. */
+function projectByParsing(text: string): string {
+  let entry: unknown;
+  try {
+    entry = JSON.parse(text);
+  } catch {
+    return ''; // not JSON: reported as such by whichever worker gets it
   }
-  return stringValue(line, PROJECT_ID) ?? NONE;
+  const logName = at(entry, 'logName');
+  const fromLogName = typeof logName === 'string' ? /^projects\/([^/]+)/.exec(logName)?.[1] : undefined;
+  const projectId = at(entry, 'resource', 'labels', 'project_id');
+  return fromLogName ?? (typeof projectId === 'string' ? projectId : '');
 }
 
 type Answer = Exclude<PartitionResponse, { readonly kind: 'error' }>;

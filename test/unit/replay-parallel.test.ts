@@ -50,6 +50,33 @@ describe('parallel replay', () => {
   }, 60_000);
 });
 
+describe('partitioned replay and what deployers write', () => {
+  it('a "logName" in a deploy\'s annotations does not send the entry to another worker: the same findings', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-decoy-'));
+    const clean = join(dir, 'clean.ndjson');
+    await generate(clean, 1500);
+    // The entry's own logName last (export order puts protoPayload first), and every admin write naming another
+    // project in an annotation, which then comes first.
+    let n = 0;
+    const decoyed = readFileSync(clean, 'utf8')
+      .split('\n')
+      .map((line) => {
+        const own = /"logName":"([^"]*)",/.exec(line);
+        if (!own) return line;
+        const moved = `${line.replace(own[0], '').slice(0, -1)},"logName":"${own[1]}"}`;
+        return moved.replace(/"annotations":\{/g, () => `"annotations":{"logName":"projects/decoy-${n++ % 7}/logs/x",`);
+      })
+      .join('\n');
+    expect(n).toBeGreaterThan(500);
+    const file = join(dir, 'decoyed.ndjson');
+    appendFileSync(file, decoyed);
+    const sequential = await run(file, 0);
+    const partitioned = await run(file, 2, true);
+    expect(sequential.findings.length).toBeGreaterThan(10);
+    expect(partitioned.findings.map((f) => JSON.stringify(f)).sort()).toEqual(sequential.findings.map((f) => JSON.stringify(f)).sort());
+  }, 60_000);
+});
+
 describe('partitioned replay when a worker fails', () => {
   it('rejects with the worker error instead of waiting forever, whatever is in flight', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'runwatch-fail-')), 'entries.ndjson');
@@ -66,6 +93,13 @@ describe('projectBytes', () => {
     ['{"logName":"organizations/1/logs/x","resource":{"labels":{"project_id":"from-labels"}}}', 'from-labels'],
     ['{"resource":{"labels":{"project_id":"only-labels"}}}', 'only-labels'],
     ['{"insertId":"none"}', ''],
+    // Anyone who can deploy writes annotations and labels: a nested "logName" or "project_id" must not move the
+    // entry to another worker, away from its service's baseline.
+    ['{"protoPayload":{"request":{"service":{"metadata":{"annotations":{"logName":"projects/decoy/logs/x"}}}}},"logName":"projects/real/logs/a"}', 'real'],
+    ['{"protoPayload":{"labels":{"project_id":"decoy"}},"logName":"organizations/1/logs/x","resource":{"labels":{"project_id":"real"}}}', 'real'],
+    ['{"protoPayload":{"note":"\\"logName\\":\\"projects/decoy/logs/x\\""},"logName":"projects/real/logs/a"}', 'real'],
+    // An escape that may spell the key: parsed, as the worker will.
+    ['{"log\\u004eame":"projects/escaped/logs/a"}', 'escaped'],
   ])('%s -> %j', (line, project) => {
     expect(projectBytes(Buffer.from(line)).toString()).toBe(project);
   });

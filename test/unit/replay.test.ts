@@ -167,6 +167,8 @@ describe('runwatch replay', () => {
     [['replay', '--bogus', 'x'], 2, /Unknown option/],
     [['replay', '/does/not/exist'], 1, /ENOENT/],
     [['nonsense'], 2, /unknown command/],
+    [['sink-filter', '--bogus'], 2, /Unknown option '--bogus'/],
+    [['sink-filter', 'extra'], 2, /Unexpected argument 'extra'/],
   ])('runwatch %j exits %i', async (args, code, message) => {
     const run = await runwatch(args);
     expect(run.code).toBe(code);

@@ -270,7 +270,7 @@ export async function replayPartitioned(options: ReplayOptions, files: readonly 
     let nextProgress = Date.now() + 1000;
     let routed = 0;
     const order: TimeOrder = { lateCount: 0 };
-    const inRange = (timeMs: number): boolean => inTimeRange(timeMs, options);
+    const inRange = (sortKey: number): boolean => inTimeRange(sortKey, options);
     const lines = linesInTimeOrder(files, options.reorderCapacity ?? DEFAULT_REORDER_CAPACITY, (line) => workerOf(line, count), order, inRange);
     // A bounded number of batches in flight (memory stays bounded: about IN_FLIGHT MiB), enough that a worker held
     // up by a garbage collection never leaves the other one waiting for the reader (2 in flight cost ~8% idle).

@@ -20,9 +20,12 @@ export interface ReplayOptions {
   readonly store?: BaselineStore;
   readonly paths: readonly string[];
   readonly stdin?: Readable;
-  /** Only entries at or after this time (epoch ms). */
+  /**
+   * Only entries at or after this time: epoch ms, with sub-millisecond digits as a fraction (as timeSortKey writes
+   * them), so `--since ...00.000001Z` leaves out an entry at `...00Z`.
+   */
   readonly sinceMs?: number;
-  /** Only entries before this time (epoch ms). */
+  /** Only entries before this time (epoch ms, a fraction as for sinceMs). */
   readonly untilMs?: number;
   /** How many entries the reorder buffer holds (memory bound). */
   readonly reorderCapacity?: number;
@@ -71,9 +74,9 @@ function bump(map: Map<string, number>, key: string, by = 1): void {
   map.set(key, (map.get(key) ?? 0) + by);
 }
 
-/** `--since` / `--until`: `[sinceMs, untilMs)`, either end open when absent. */
-export function inTimeRange(timeMs: number, { sinceMs, untilMs }: { readonly sinceMs?: number; readonly untilMs?: number }): boolean {
-  return (sinceMs === undefined || timeMs >= sinceMs) && (untilMs === undefined || timeMs < untilMs);
+/** `--since` / `--until`: `[sinceMs, untilMs)`, either end open when absent; `sortKey` keeps sub-ms digits. */
+export function inTimeRange(sortKey: number, { sinceMs, untilMs }: { readonly sinceMs?: number; readonly untilMs?: number }): boolean {
+  return (sinceMs === undefined || sortKey >= sinceMs) && (untilMs === undefined || sortKey < untilMs);
 }
 
 export function emptyStats(): ReplayStats {
@@ -163,7 +166,7 @@ export class ReplayRun {
       return undefined;
     }
     const { timeMs, parsed } = item;
-    if (!inTimeRange(timeMs, this.options)) {
+    if (!inTimeRange(item.sortKey, this.options)) {
       stats.outOfTimeRange++;
       return undefined;
     }

@@ -45,14 +45,14 @@ export async function* linesInTimeOrder(
   capacity: number,
   workerOf: (line: Buffer) => number,
   order: TimeOrder,
-  inRange: (timeMs: number) => boolean = () => true,
+  inRange: (sortKey: number) => boolean = () => true,
 ): AsyncGenerator<LineRef> {
   const pool = new SharedBufferPool(2);
   const buffer = new ReorderBuffer<LineRef>(capacity);
   let seq = 0;
   /** What comes out now for an entry: itself when it is not ordered (no time, out of range), else maybe an older one. */
   const admit = (time: EntryTime | undefined, file: number, offset: number, length: number, line: number, worker: number, text?: string): LineRef | undefined => {
-    if (!time || !inRange(time.timeMs)) return lineRef(0, 0, file, offset, length, line, worker, text);
+    if (!time || !inRange(time.sortKey)) return lineRef(0, 0, file, offset, length, line, worker, text);
     return buffer.push(lineRef(time.sortKey, seq++, file, offset, length, line, worker, text));
   };
   for (const [file, path] of files.entries()) {

@@ -128,6 +128,23 @@ describe('runwatch replay', () => {
     expect(run.stderr).toMatch(/outside --since\/--until: 3/);
   });
 
+  // Audit timestamps carry up to nine fraction digits: the bounds compare them too, in every replay mode.
+  it.each([
+    [['--since', '2024-03-01T10:00:00.000001Z'], ['10:00:00.000001Z', '10:00:00.5Z', '12:00:00Z', '12:00:00.0004Z']],
+    [['--until', '2024-03-01T10:00:00.000001Z'], ['09:59:59.999999Z', '10:00:00Z']],
+    [['--since', '2024-03-01T10:00:00Z', '--until', '2024-03-01T12:00:00.0003Z'], ['10:00:00Z', '10:00:00.000001Z', '10:00:00.5Z', '12:00:00Z']],
+  ])('%j keeps sub-millisecond digits', async (bounds, kept) => {
+    const dir = tempDir();
+    const [, , grant] = history();
+    const times = ['09:59:59.999999Z', '10:00:00Z', '10:00:00.000001Z', '10:00:00.5Z', '12:00:00Z', '12:00:00.0004Z'];
+    const file = join(dir, 'times.ndjson');
+    writeFileSync(file, times.map((t) => JSON.stringify(at(grant!, `2024-03-01T${t}`))).join('\n'));
+    for (const workers of ['0', '2']) {
+      const run = await runwatch(['replay', '--format', 'ndjson', '--workers', workers, ...bounds, file]);
+      expect(run.stderr).toContain(`outside --since/--until: ${times.length - kept.length}`);
+    }
+  });
+
   it('--state: a replay that fails leaves the state file unlocked and unchanged', async () => {
     const dir = tempDir();
     const state = join(dir, 'state.json');

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Readable } from 'node:stream';
 import { FileBaselineStore } from '../../baseline/file.js';
-import { normalizeTimestamp } from '../../audit/entry.js';
+import { normalizeTimestamp, timeSortKey } from '../../audit/entry.js';
 import { defaultConfig, loadConfigFile } from '../../config/load.js';
 import type { Finding } from '../../findings/finding.js';
 import { byTime, formatSummary, formatTable, OUTPUT_FORMATS, type OutputFormat } from '../../replay/format.js';
@@ -27,7 +27,7 @@ function parseTime(flag: string, value: string | undefined): number | undefined 
   if (value === undefined) return undefined;
   const parsed = normalizeTimestamp(value.includes('T') || value.includes(' ') ? value : `${value}T00:00:00Z`);
   if (!parsed) throw new UsageError(`${flag}: not an RFC 3339 time: ${value}`);
-  return parsed.ms;
+  return timeSortKey(parsed.iso, parsed.ms); // sub-millisecond digits count, as in the entries' order
 }
 
 export const replayCommand: Command = {

@@ -271,6 +271,11 @@ export class Pipeline {
     return { findings, read, joined, unmatched, failures };
   }
 
+  /** Services this instance saw with a rollout still waiting for its other half. */
+  get servicesWaiting(): number {
+    return this.due.size;
+  }
+
   /** Completes everything still waiting, whatever its deadline: the end of a replay. */
   flush(): Promise<readonly Finding[]> {
     return this.sync && !this.options.store.dueKeys ? Promise.resolve(this.sweepSync(Number.MAX_SAFE_INTEGER)) : this.sweep(Number.MAX_SAFE_INTEGER);

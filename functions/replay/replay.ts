@@ -30,6 +30,12 @@ export interface ReplayOptions {
   /** How many entries the reorder buffer holds (memory bound). */
   readonly reorderCapacity?: number;
   /**
+   * The store outlives this replay (`--state`): deploys still waiting for their other half at the end stay waiting
+   * in it for the next replay (which may bring their system events); only those whose wait ran out by the newest
+   * entry's time are completed. Otherwise everything waiting is completed with what is known.
+   */
+  readonly keepWaiting?: boolean;
+  /**
    * Worker threads; 0 for none. Without a store and with NDJSON input only, projects are spread over this many
    * workers that do everything (default: one per core, at most 4); otherwise they only parse and normalize
    * (default: one per core but one, at least 1, at most 4).
@@ -126,6 +132,8 @@ export interface ReplayRunOptions {
   readonly reorderCapacity?: number;
   /** Items come in evaluation order already (the partitioned replay orders them on the main thread): no buffer. */
   readonly arrivesInOrder?: boolean;
+  /** See ReplayOptions.keepWaiting. */
+  readonly keepWaiting?: boolean;
   readonly onFinding: (finding: Finding) => void;
 }
 
@@ -135,6 +143,8 @@ export class ReplayRun {
   private readonly pipeline: Pipeline;
   private readonly buffer: ReorderBuffer<Pending>;
   private seq = 0;
+  /** The newest entry time seen: where the replay's clock stands at the end. */
+  private newestMs = -Infinity;
 
   constructor(readonly options: ReplayRunOptions) {
     this.pipeline = new Pipeline({ config: options.config, store: options.store });
@@ -170,6 +180,7 @@ export class ReplayRun {
       stats.outOfTimeRange++;
       return undefined;
     }
+    if (timeMs > this.newestMs) this.newestMs = timeMs;
     if (this.options.arrivesInOrder) return item;
     // Skipped and malformed entries wait too, though order does not matter for them: every entry with a time takes
     // a place in the buffer, as in the partitioned replay's order (timeOrder.ts), so both let out the same entries
@@ -183,8 +194,15 @@ export class ReplayRun {
       if (this.sync) this.count(item, this.pipeline.handleParsedSync(item.parsed, item.timeMs));
       else await this.process(item);
     }
-    // Deploys still waiting for their other half: evaluated with what is known.
-    this.emit(await this.pipeline.flush());
+    if (this.options.keepWaiting) {
+      // Only what the next entry would have completed; the rest waits in the store for the next replay.
+      this.emit(await this.pipeline.sweep(this.newestMs));
+      const waiting = this.pipeline.servicesWaiting;
+      if (waiting > 0) bump(this.stats.notes, 'services with deploys still waiting (kept in the state file)', waiting);
+    } else {
+      // Deploys still waiting for their other half: evaluated with what is known.
+      this.emit(await this.pipeline.flush());
+    }
     this.stats.outOfOrder = this.buffer.lateCount;
     return this.stats;
   }

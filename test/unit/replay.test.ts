@@ -145,6 +145,28 @@ describe('runwatch replay', () => {
     }
   });
 
+  it('--state: a deploy whose system events come in the next replay is judged once they come, as in one replay', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'config.yaml'), 'rules: {new-image-repository: {trustedRepositories: ["nothing/*"]}}');
+    // An admin write, then its revision's system events seconds later: split over three log files.
+    const parts = (synthetic('seq-console-deploy') as unknown as unknown[]).map((entry, i) => {
+      const file = join(dir, `part-${i}.ndjson`);
+      writeFileSync(file, `${JSON.stringify(entry)}\n`);
+      return file;
+    });
+    const rules = (stdout: string): string[] => stdout.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { rule: string }).rule);
+    const once = await runwatch(['replay', '--config', join(dir, 'config.yaml'), '--format', 'ndjson', ...parts]);
+    const state = join(dir, 'state.json');
+    const split: string[] = [];
+    for (const part of parts) {
+      const run = await runwatch(['replay', '--config', join(dir, 'config.yaml'), '--state', state, '--format', 'ndjson', part]);
+      split.push(...rules(run.stdout));
+      if (part === parts[0]) expect(run.stderr).toMatch(/services with deploys still waiting \(kept in the state file\): 1/);
+    }
+    expect(rules(once.stdout)).toEqual(['new-image-repository']);
+    expect(split).toEqual(rules(once.stdout));
+  });
+
   it('--state: a replay that fails leaves the state file unlocked and unchanged', async () => {
     const dir = tempDir();
     const state = join(dir, 'state.json');
@@ -155,13 +177,19 @@ describe('runwatch replay', () => {
 
   it('--state carries baselines from one replay to the next', async () => {
     const dir = tempDir();
-    const [weekday, saturday] = history();
+    const [weekday, saturday, grant] = history();
     writeFileSync(join(dir, 'one.json'), JSON.stringify([weekday]));
     writeFileSync(join(dir, 'two.json'), JSON.stringify([saturday]));
+    writeFileSync(join(dir, 'three.json'), JSON.stringify([at(grant!, '2024-05-12T00:00:00Z')]));
     const state = join(dir, 'state.json');
     expect((await runwatch(['replay', '--state', state, '--format', 'ndjson', join(dir, 'one.json')])).stdout).toBe('');
+    // The saturday deploy waits for its system events (none in its file): kept waiting in the state file...
     const second = await runwatch(['replay', '--state', state, '--format', 'ndjson', join(dir, 'two.json')]);
-    expect(second.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { rule: string }).rule).sort()).toEqual(['new-image-repository', 'service-account-change']);
+    expect(second.stdout).toBe('');
+    expect(second.stderr).toMatch(/services with deploys still waiting \(kept in the state file\): 1/);
+    // ...and judged against the weekday baseline once a later replay's entries are past its wait.
+    const third = await runwatch(['replay', '--state', state, '--format', 'ndjson', join(dir, 'three.json')]);
+    expect(third.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { rule: string }).rule).sort()).toEqual(['new-image-repository', 'public-invoker-grant', 'service-account-change']);
     expect(JSON.parse(readFileSync(state, 'utf8'))).toMatchObject({ format: 'runwatch-baseline', version: 1 });
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });

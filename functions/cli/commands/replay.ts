@@ -77,6 +77,7 @@ export const replayCommand: Command = {
         sinceMs,
         untilMs,
         reorderCapacity,
+        keepWaiting: store !== undefined,
         workers,
         onFinding,
         onProgress: values.quiet ? undefined : (s) => void io.stderr.write(`runwatch replay: ${s.entriesRead} entries read...\n`),

@@ -1,14 +1,16 @@
 // Reads log entries from files, folders and stdin in the forms people have them:
 // - a JSON array (`gcloud logging read --format=json`), a single JSON object (pretty-printed or not),
 // - NDJSON (one entry per line: a Cloud Storage log export, `jq -c`),
-// - any of those gzip-compressed (by extension or by the gzip magic bytes),
+// - any of those gzip-compressed (the gzip magic bytes decide, not the name; stdin and named pipes too),
+// - with or without a UTF-8 byte order mark,
 // - folders, walked recursively (a Cloud Storage export tree), `-` for stdin.
 // Files are visited in chronological order where their path says it (export shards are named by hour).
 import { createReadStream } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable, pipeline } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
 
 export type InputItem =
   | { readonly kind: 'entry'; readonly value: unknown; readonly source: string }
@@ -53,22 +55,77 @@ function compareChronologically(a: string, b: string): number {
   return sa < sb ? -1 : sa > sb ? 1 : a < b ? -1 : a > b ? 1 : 0;
 }
 
-async function isGzip(path: string): Promise<boolean> {
-  if (path.endsWith('.gz')) return true;
-  const handle = await open(path, 'r');
+/** True when `head` starts with the gzip magic bytes. */
+export function isGzipMagic(head: Uint8Array): boolean {
+  return head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+}
+
+/** A UTF-8 byte order mark (PowerShell's `Out-File -Encoding utf8` writes one). */
+export function startsWithBom(head: Uint8Array): boolean {
+  return head.length >= 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf;
+}
+
+/**
+ * The bytes of `file` (`-`: stdin), gunzipped when they start with the gzip magic bytes, whatever the name says.
+ * Read as a stream from the start, never at a position: stdin and named pipes (`<(zcat x.gz)`) cannot seek.
+ */
+async function* contentOf(file: string, stdin: Readable): AsyncGenerator<Buffer> {
+  const chunks = bytesOf(file === '-' ? stdin : createReadStream(file))[Symbol.asyncIterator]();
+  // The first two bytes decide; a pipe may hand them over one at a time.
+  let head = Buffer.alloc(0);
+  while (head.length < 2) {
+    const next = await chunks.next();
+    if (next.done) break;
+    head = Buffer.concat([head, next.value]);
+  }
+  const bytes = prepend(head, chunks);
+  if (!isGzipMagic(head)) {
+    yield* bytes;
+    return;
+  }
+  const gunzip = createGunzip();
+  // Errors (and a consumer that stops early) reach every stream; they surface in the loop below.
+  pipeline(Readable.from(bytes), gunzip, () => undefined);
   try {
-    const buffer = Buffer.alloc(2);
-    const { bytesRead } = await handle.read(buffer, 0, 2, 0);
-    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
-  } finally {
-    await handle.close();
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) yield chunk;
+  } catch (error) {
+    // zlib's own messages ("unexpected end of file", "invalid distance too far back") do not say which file.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code?.startsWith('Z_')) throw new Error(`${file === '-' ? 'stdin' : file}: gzip data is damaged or cut short: ${(error as Error).message}`, { cause: error });
+    throw error;
   }
 }
 
-async function openStream(path: string, stdin: Readable): Promise<Readable> {
-  if (path === '-') return stdin;
-  const raw = createReadStream(path);
-  return (await isGzip(path)) ? raw.pipe(createGunzip()) : raw;
+/** The chunks of `stream` as Buffers (a stream given strings, such as `Readable.from([text])`, too). */
+async function* bytesOf(stream: Readable): AsyncGenerator<Buffer> {
+  for await (const chunk of stream as AsyncIterable<Buffer | string>) yield typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+}
+
+/** `head`, then the rest of `chunks`; stopping early stops `chunks` too (which closes the file). */
+async function* prepend(head: Buffer, chunks: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  try {
+    if (head.length > 0) yield head;
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+  } finally {
+    await chunks.return?.();
+  }
+}
+
+/** `bytes` as UTF-8 text, without a leading byte order mark (JSON.parse takes it for a broken first line). */
+async function* textOf(bytes: AsyncIterable<Buffer>): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  let atStart = true;
+  const strip = (text: string): string => {
+    if (!atStart || text.length === 0) return text;
+    atStart = false;
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  };
+  for await (const chunk of bytes) {
+    const text = strip(decoder.write(chunk));
+    if (text.length > 0) yield text;
+  }
+  const last = strip(decoder.end());
+  if (last.length > 0) yield last;
 }
 
 /** Entries of every path, one file after the other. Unparseable lines are yielded as `invalid`, never thrown. */
@@ -83,15 +140,14 @@ export async function* readEntries(paths: readonly string[], stdin: Readable = p
  * of entries, a promise per entry adds up.
  */
 export async function* readFileBatches(file: string, stdin: Readable = process.stdin): AsyncGenerator<InputItem[]> {
-  yield* readFile(file, await openStream(file, stdin));
+  yield* readFile(file, textOf(contentOf(file, stdin)));
 }
 
 /**
  * Line by line as NDJSON; a first line that does not parse alone but opens a JSON document (`[` or `{`) switches
  * to reading the whole file as one document (an array of entries or a single entry).
  */
-async function* readFile(source: string, stream: Readable): AsyncGenerator<InputItem[]> {
-  stream.setEncoding('utf8');
+async function* readFile(source: string, text: AsyncIterable<string>): AsyncGenerator<InputItem[]> {
   let rest = '';
   let lineNo = 0;
   let sawContent = false;
@@ -126,7 +182,7 @@ async function* readFile(source: string, stream: Readable): AsyncGenerator<Input
     }
   };
 
-  for await (const chunk of stream as AsyncIterable<string>) {
+  for await (const chunk of text) {
     if (documentMode) {
       document.push(chunk);
       continue;

@@ -2,12 +2,12 @@
 // worker threads; results come back in input order. JSON documents (arrays, pretty-printed objects), gzip and
 // stdin go through the sequential reader (input.ts) and are normalized on the main thread.
 import { availableParallelism } from 'node:os';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { parseItem, type ParsedItem } from './item.js';
 import { answersInOrder } from './chunks.js';
-import { readFileBatches } from './input.js';
+import { isGzipMagic, readFileBatches, startsWithBom } from './input.js';
 import { compiledWorker, Requests } from './workers.js';
 
 export interface ChunkRequest {
@@ -65,19 +65,28 @@ export async function plainNdjson(files: readonly string[]): Promise<boolean[]> 
   return out;
 }
 
-/** An uncompressed file whose first non-blank line is a complete JSON value: NDJSON, safe to cut at line ends. */
+/**
+ * A regular, uncompressed file whose first non-blank line is a complete JSON value: NDJSON, safe to cut at line
+ * ends. The bytes decide, as in the sequential reader (input.ts), which takes everything else: gzip (whatever the
+ * name), a byte order mark first, and what is not a regular file (stdin, a named pipe: they cannot be read at a
+ * position, nor twice).
+ */
 async function isPlainNdjson(file: string): Promise<boolean> {
-  if (file === '-' || file.endsWith('.gz')) return false;
+  if (file === '-') return false;
+  // stat, not open: opening a named pipe to look would take its data from the reader that comes after.
+  const info = await stat(file);
+  if (!info.isFile()) return false;
   const handle = await open(file, 'r');
   try {
     const buffer = Buffer.alloc(64 * 1024);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    if (bytesRead >= 2 && buffer[0] === 0x1f && buffer[1] === 0x8b) return false;
-    const text = buffer.subarray(0, bytesRead).toString('utf8');
-    const line = text.split('\n').find((l) => l.trim() !== '');
-    if (line === undefined) return true;
+    const head = buffer.subarray(0, bytesRead);
+    if (isGzipMagic(head) || startsWithBom(head)) return false;
+    const lines = head.toString('utf8').split('\n');
+    const first = lines.findIndex((l) => l.trim() !== '');
+    if (first === -1) return true;
     try {
-      JSON.parse(line);
+      JSON.parse(lines[first]!);
       return true;
     } catch {
       return false; // a pretty-printed document (or a line longer than 64 KiB): read it whole

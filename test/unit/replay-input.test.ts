@@ -1,0 +1,184 @@
+// Replay input forms beyond plain files of NDJSON: byte order marks, gzip recognized by its bytes (stdin, misnamed
+// files, damaged data), named pipes.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../functions/cli/main.js';
+import { at, corpus, synthetic, withV1Image } from '../support/entries.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI in process; `stdin` is handed over chunk by chunk as given. */
+async function runwatch(args: string[], stdin: readonly (Buffer | string)[] = []): Promise<Run> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => out.push(c));
+  stderr.on('data', (c: Buffer) => err.push(c));
+  const code = await main(args, { stdin: Readable.from(stdin), stdout, stderr, env: {} });
+  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+}
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'runwatch-input-'));
+}
+
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+function publicGrant(): Record<string, unknown> {
+  return JSON.parse(
+    JSON.stringify(synthetic('run-SetIamPolicy-allUsers')).replaceAll('some-project', 'test-project-1234').replaceAll('cloudrun-exfil', 'cloud-run-slack-bot').replaceAll('us-west1', 'asia-northeast1'),
+  ) as Record<string, unknown>;
+}
+
+// A week of one service, oldest first: a weekday deploy (baseline), a failed write, a saturday deploy with a new SA and a Docker
+// Hub image, a public grant, then the grant again (nothing new: it is public already).
+function history(): Record<string, unknown>[] {
+  const gcloud = synthetic('v1-ReplaceService-gcloud');
+  const saturday = withV1Image(
+    JSON.parse(JSON.stringify(gcloud).replaceAll('cloud-run-slack-bot@test-project-1234.iam', 'intruder@test-project-1234.iam')) as Record<string, unknown>,
+    'docker.io/attacker/bot:1',
+  );
+  return [
+    at(gcloud, '2024-05-06T10:00:00Z'),
+    corpus('slackbot__Services.ReplaceService__2'), // 2024-05-07
+    at(saturday, '2024-05-11T03:00:00Z'),
+    at(publicGrant(), '2024-05-11T03:05:00Z'),
+    at(publicGrant(), '2024-05-12T08:00:00Z'),
+  ];
+}
+
+describe('runwatch replay: a UTF-8 byte order mark at the start of the input is skipped', () => {
+  const entries = (): string[] => history().map((e) => JSON.stringify(e));
+
+  it.each([
+    ['a pretty-printed array', (): Buffer => Buffer.concat([BOM, Buffer.from(JSON.stringify(history(), null, 2))]), 'x.json'],
+    ['NDJSON', (): Buffer => Buffer.concat([BOM, Buffer.from(`${entries().join('\r\n')}\r\n`)]), 'x.ndjson'],
+    ['NDJSON with a blank first line', (): Buffer => Buffer.concat([BOM, Buffer.from(`\n${entries().join('\n')}\n`)]), 'x.ndjson'],
+    ['gzip of NDJSON', (): Buffer => gzipSync(Buffer.concat([BOM, Buffer.from(entries().join('\n'))])), 'x.ndjson.gz'],
+    ['gzip of an array', (): Buffer => gzipSync(Buffer.concat([BOM, Buffer.from(JSON.stringify(history(), null, 2))])), 'x.json.gz'],
+  ])('%s: every entry read, none malformed', async (_, content, name) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, name), content());
+    for (const workers of ['0', '2', '3']) {
+      const run = await runwatch(['replay', '--format', 'ndjson', '--workers', workers, join(dir, name)]);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain('5 entries read');
+      expect(run.stderr).not.toMatch(/malformed/);
+    }
+  });
+
+  it('on stdin, the mark split over chunks', async () => {
+    const text = Buffer.concat([BOM, Buffer.from(entries().join('\n'))]);
+    const run = await runwatch(['replay', '--format', 'ndjson', '-'], [text.subarray(0, 1), text.subarray(1, 2), text.subarray(2)]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('5 entries read');
+    expect(run.stderr).not.toMatch(/malformed/);
+  });
+
+  it('a mark anywhere but the start is still not JSON', async () => {
+    const dir = tempDir();
+    const [one, two] = entries();
+    writeFileSync(join(dir, 'x.ndjson'), `${one}\n\uFEFF${two}\n`);
+    const run = await runwatch(['replay', '--format', 'ndjson', '--workers', '0', join(dir, 'x.ndjson')]);
+    expect(run.stderr).toContain(`${join(dir, 'x.ndjson')}:2: line is not JSON`);
+  });
+});
+
+describe('runwatch replay: gzip is recognized by its bytes', () => {
+  const ndjson = (): string => `${history().map((e) => JSON.stringify(e)).join('\n')}\n`;
+
+  it('gzip on stdin is decompressed, also when its first bytes come one at a time', async () => {
+    const gz = gzipSync(ndjson());
+    for (const chunks of [[gz], [gz.subarray(0, 1), gz.subarray(1, 2), gz.subarray(2)]]) {
+      const run = await runwatch(['replay', '--format', 'ndjson', '-'], chunks);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain('5 entries read');
+      expect(run.stderr).not.toMatch(/malformed/);
+    }
+  });
+
+  it.each([
+    ['a .gz name with plain NDJSON in it', 'x.ndjson.gz', (): Buffer | string => ndjson()],
+    ['a .gz name with a plain array in it', 'x.json.gz', (): Buffer | string => JSON.stringify(history(), null, 2)],
+    ['gzip without a .gz name', 'x.ndjson', (): Buffer | string => gzipSync(ndjson())],
+    ['an empty .gz', 'x.ndjson.gz', (): Buffer | string => ''],
+    ['one byte', 'x.ndjson', (): Buffer | string => '\n'],
+  ])('%s is read for what it holds', async (name, file, content) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, file), content());
+    const expected = name.startsWith('an empty') || name === 'one byte' ? 0 : 5;
+    for (const workers of ['0', '2', '3']) {
+      const run = await runwatch(['replay', '--format', 'ndjson', '--workers', workers, join(dir, file)]);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain(`${expected} entries read`);
+      expect(run.stderr).not.toMatch(/malformed/);
+    }
+  });
+
+  it('gzip cut short or damaged fails naming the file (or stdin), exit 1', async () => {
+    const dir = tempDir();
+    const gz = gzipSync(ndjson().repeat(20));
+    const damaged = Buffer.from(gz);
+    damaged.fill(0xff, 40, 60);
+    writeFileSync(join(dir, 'cut.ndjson.gz'), gz.subarray(0, gz.length - 30));
+    writeFileSync(join(dir, 'damaged.ndjson.gz'), damaged);
+    for (const name of ['cut.ndjson.gz', 'damaged.ndjson.gz']) {
+      const run = await runwatch(['replay', '--format', 'ndjson', join(dir, name)]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(new RegExp(`^runwatch replay: ${join(dir, name)}: gzip data is damaged or cut short: `, 'm'));
+    }
+    const piped = await runwatch(['replay', '--format', 'ndjson', '-'], [gz.subarray(0, gz.length - 30)]);
+    expect(piped.code).toBe(1);
+    expect(piped.stderr).toMatch(/^runwatch replay: stdin: gzip data is damaged or cut short: unexpected end of file/m);
+  });
+});
+
+// mkfifo is part of every Linux and macOS; a CI runner without it should fail, not skip quietly.
+const hasMkfifo = spawnSync('mkfifo', ['--help']).error === undefined;
+
+describe.skipIf(!hasMkfifo && process.env['CI'] !== 'true')('runwatch replay: named pipes', () => {
+  /**
+   * A FIFO that `content` is written into (by another process, as `<(cat x)` does) once something reads it.
+   * `stop` ends the writer when nothing did.
+   */
+  function fifoWith(dir: string, name: string, content: Buffer | string): { path: string; written: Promise<number | null>; stop: () => void } {
+    const source = join(dir, `${name}.source`);
+    writeFileSync(source, content);
+    const path = join(dir, name);
+    expect(spawnSync('mkfifo', [path]).status).toBe(0);
+    const writer = spawn('sh', ['-c', 'cat "$1" > "$2"', 'sh', source, path], { stdio: 'ignore' });
+    const written = new Promise<number | null>((resolve) => writer.on('exit', resolve));
+    return { path, written, stop: () => void (writer.exitCode === null && writer.kill()) };
+  }
+
+  it.each([
+    ['NDJSON', (s: string): Buffer | string => s],
+    ['gzip', (s: string): Buffer | string => gzipSync(s)],
+    ['a byte order mark and an array', (s: string): Buffer | string => `\uFEFF[${s.trim().split('\n').join(',')}]`],
+  ])('%s through a pipe is read as a stream (it cannot be read at a position)', async (_, content) => {
+    const ndjson = `${history().map((e) => JSON.stringify(e)).join('\n')}\n`;
+    for (const workers of ['0', '2', '3']) {
+      const dir = tempDir();
+      const fifo = fifoWith(dir, 'in', content(ndjson));
+      try {
+        const run = await runwatch(['replay', '--format', 'ndjson', '--workers', workers, fifo.path]);
+        expect(run.stderr).not.toMatch(/ESPIPE/);
+        expect(run.code).toBe(0);
+        expect(run.stderr).toContain('5 entries read');
+        expect(await fifo.written).toBe(0);
+      } finally {
+        fifo.stop();
+      }
+    }
+  });
+});

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Readable, pipeline } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
+import { readEnvelope, timeSortKey } from '../audit/entry.js';
 
 export type InputItem =
   | { readonly kind: 'entry'; readonly value: unknown; readonly source: string }
@@ -145,7 +146,8 @@ export async function* readFileBatches(file: string, stdin: Readable = process.s
 
 /**
  * Line by line as NDJSON; a first line that does not parse alone but opens a JSON document (`[` or `{`) switches
- * to reading the whole file as one document (an array of entries or a single entry).
+ * to reading the whole file as one document (an array of entries or a single entry). A file that is one array,
+ * pretty-printed or on one line, goes out in timestamp order (see inTimeOrder).
  */
 async function* readFile(source: string, text: AsyncIterable<string>): AsyncGenerator<InputItem[]> {
   let rest = '';
@@ -154,6 +156,8 @@ async function* readFile(source: string, text: AsyncIterable<string>): AsyncGene
   let documentMode = false;
   let documentLine = 1;
   const document: string[] = [];
+  // A first line holding an array waits for the next line: when there is none, the file is one array (`jq -c`).
+  let firstArray: { readonly entries: unknown[]; readonly line: number } | undefined;
 
   const handleLine = (raw: string, batch: InputItem[]): void => {
     lineNo++;
@@ -161,6 +165,10 @@ async function* readFile(source: string, text: AsyncIterable<string>): AsyncGene
     if (line.length === 0 || isBlank(line)) return;
     const firstContent = !sawContent;
     sawContent = true;
+    if (firstArray) {
+      for (const entry of firstArray.entries) batch.push({ kind: 'entry', value: entry, source: `${source}:${firstArray.line}` });
+      firstArray = undefined;
+    }
     let value: unknown;
     try {
       value = JSON.parse(line);
@@ -175,7 +183,9 @@ async function* readFile(source: string, text: AsyncIterable<string>): AsyncGene
       batch.push({ kind: 'invalid', reason: 'line is not JSON', source: `${source}:${lineNo}` });
       return;
     }
-    if (Array.isArray(value)) {
+    if (Array.isArray(value) && firstContent) {
+      firstArray = { entries: value, line: lineNo };
+    } else if (Array.isArray(value)) {
       for (const element of value) batch.push({ kind: 'entry', value: element, source: `${source}:${lineNo}` });
     } else {
       batch.push({ kind: 'entry', value, source: `${source}:${lineNo}` });
@@ -209,6 +219,10 @@ async function* readFile(source: string, text: AsyncIterable<string>): AsyncGene
     handleLine(rest, batch);
     if (batch.length > 0) yield batch;
   }
+  if (firstArray) {
+    const { entries, line } = firstArray;
+    yield inTimeOrder(entries).map((i): InputItem => ({ kind: 'entry', value: entries[i], source: `${source}:${line}` }));
+  }
   if (documentMode) yield [...parseDocument(source, document.join(''), documentLine)];
 }
 
@@ -227,10 +241,25 @@ function* parseDocument(source: string, text: string, firstLine: number): Genera
     return;
   }
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) yield { kind: 'entry', value: value[i], source: `${source}[${i}]` };
+    for (const i of inTimeOrder(value)) yield { kind: 'entry', value: value[i], source: `${source}[${i}]` };
   } else {
     yield { kind: 'entry', value, source };
   }
+}
+
+/**
+ * The indices of `entries` in timestamp order, stable. `gcloud logging read --format=json` writes newest first:
+ * an array of more entries than the reorder buffer holds would reach it more disordered than it can mend. The time
+ * is read as replay reads it (readEnvelope), so this is replay's order; entries without one go first (they are
+ * reported as malformed, wherever they are).
+ */
+function inTimeOrder(entries: readonly unknown[]): number[] {
+  const keys = new Float64Array(entries.length);
+  entries.forEach((entry, i) => {
+    const read = readEnvelope(entry);
+    keys[i] = read.ok ? timeSortKey(read.envelope.time, read.envelope.timeMs) : -Infinity;
+  });
+  return Array.from(entries.keys()).sort((a, b) => keys[a]! - keys[b]! || a - b);
 }
 
 /** Every line of `text` as NDJSON: entries (a line holding an array gives its elements), broken lines invalid. */

@@ -68,8 +68,8 @@ export async function plainNdjson(files: readonly string[]): Promise<boolean[]> 
 /**
  * A regular, uncompressed file whose first non-blank line is a complete JSON value: NDJSON, safe to cut at line
  * ends. The bytes decide, as in the sequential reader (input.ts), which takes everything else: gzip (whatever the
- * name), a byte order mark first, and what is not a regular file (stdin, a named pipe: they cannot be read at a
- * position, nor twice).
+ * name), a byte order mark first, one line holding an array (a JSON document, which it puts in time order), and
+ * what is not a regular file (stdin, a named pipe: they cannot be read at a position, nor twice).
  */
 async function isPlainNdjson(file: string): Promise<boolean> {
   if (file === '-') return false;
@@ -85,12 +85,14 @@ async function isPlainNdjson(file: string): Promise<boolean> {
     const lines = head.toString('utf8').split('\n');
     const first = lines.findIndex((l) => l.trim() !== '');
     if (first === -1) return true;
+    let value: unknown;
     try {
-      JSON.parse(lines[first]!);
-      return true;
+      value = JSON.parse(lines[first]!);
     } catch {
       return false; // a pretty-printed document (or a line longer than 64 KiB): read it whole
     }
+    const onlyLine = bytesRead >= info.size && lines.every((l, i) => i === first || l.trim() === '');
+    return !(Array.isArray(value) && onlyLine);
   } finally {
     await handle.close();
   }

@@ -1,5 +1,5 @@
 // Replay input forms beyond plain files of NDJSON: byte order marks, gzip recognized by its bytes (stdin, misnamed
-// files, damaged data), named pipes.
+// files, damaged data), named pipes, JSON arrays newest first.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../functions/cli/main.js';
+import { readEntries } from '../../functions/replay/input.js';
 import { at, corpus, synthetic, withV1Image } from '../support/entries.js';
 
 interface Run {
@@ -180,5 +181,88 @@ describe.skipIf(!hasMkfifo && process.env['CI'] !== 'true')('runwatch replay: na
         fifo.stop();
       }
     }
+  });
+});
+
+/** `rule@eventTime` of each finding of an NDJSON run, sorted. */
+function findingsOf(run: Run): string[] {
+  return run.stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { rule: string; eventTime: string })
+    .map((f) => `${f.rule}@${f.eventTime}`)
+    .sort();
+}
+
+const CONFIG = `
+timezone: UTC
+changeWindows: [{days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}]
+`;
+
+const EXPECTED = ['new-image-repository@2024-05-11T03:00:00Z', 'off-window-deploy@2024-05-11T03:00:00Z', 'public-invoker-grant@2024-05-11T03:05:00Z', 'service-account-change@2024-05-11T03:00:00Z'];
+
+describe('runwatch replay: a JSON array is read in timestamp order', () => {
+  const oldestFirst = history;
+
+  it('the oldest-first history gives the expected findings (the baseline for the cases below)', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'config.yaml'), CONFIG);
+    writeFileSync(join(dir, 'asc.json'), JSON.stringify(oldestFirst(), null, 2));
+    const run = await runwatch(['replay', '--config', join(dir, 'config.yaml'), '--format', 'ndjson', '--reorder-buffer', '1', join(dir, 'asc.json')]);
+    expect(run.code).toBe(0);
+    expect(findingsOf(run)).toEqual(EXPECTED);
+  });
+
+  // gcloud writes newest first; with more entries than --reorder-buffer the reversed order reached the detectors
+  // (the saturday deploy became the baseline, the re-applied grant was reported as new).
+  it.each([
+    ['pretty-printed (gcloud --format=json)', (e: unknown[]): string => JSON.stringify(e, null, 2), 'desc.json'],
+    ['on one line (jq -c)', (e: unknown[]): string => `${JSON.stringify(e)}\n`, 'desc.json'],
+    ['gzip', (e: unknown[]): Buffer => gzipSync(JSON.stringify(e, null, 2)), 'desc.json.gz'],
+  ])('newest first, %s, with a smaller reorder buffer: the same findings as oldest first', async (_, content, name) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'config.yaml'), CONFIG);
+    writeFileSync(join(dir, name), content(oldestFirst().reverse()));
+    for (const workers of ['0', '2']) {
+      const run = await runwatch(['replay', '--config', join(dir, 'config.yaml'), '--format', 'ndjson', '--reorder-buffer', '1', '--workers', workers, join(dir, name)]);
+      expect(run.code).toBe(0);
+      expect(findingsOf(run)).toEqual(EXPECTED);
+      expect(run.stderr).not.toMatch(/arrived later than the reorder buffer/);
+    }
+  });
+
+  it('entries without a readable time keep a place (first) and are reported where they are in the file', async () => {
+    const dir = tempDir();
+    const entries: unknown[] = [...oldestFirst().reverse()];
+    entries.splice(2, 0, { insertId: 'no-time' }, 'not an object');
+    writeFileSync(join(dir, 'config.yaml'), CONFIG);
+    writeFileSync(join(dir, 'desc.json'), JSON.stringify(entries, null, 2));
+    const run = await runwatch(['replay', '--config', join(dir, 'config.yaml'), '--format', 'ndjson', '--reorder-buffer', '1', join(dir, 'desc.json')]);
+    expect(run.code).toBe(0);
+    expect(findingsOf(run)).toEqual(EXPECTED);
+    expect(run.stderr).toContain(`${join(dir, 'desc.json')}[2]: entry has no timestamp`);
+    expect(run.stderr).toContain(`${join(dir, 'desc.json')}[3]: entry is not a JSON object`);
+  });
+
+  it('the elements of an array keep their index in the file as their source; equal times keep their order', async () => {
+    const [a, b, c] = [{ timestamp: '2024-05-02T00:00:00Z', n: 0 }, { timestamp: '2024-05-01T00:00:00Z', n: 1 }, { timestamp: '2024-05-02T00:00:00.000Z', n: 2 }];
+    const dir = tempDir();
+    writeFileSync(join(dir, 'x.json'), JSON.stringify([a, b, c], null, 2));
+    const items = [];
+    for await (const item of readEntries([join(dir, 'x.json')])) items.push(item);
+    expect(items.map((i) => (i.kind === 'entry' ? `${(i.value as { n: number }).n}:${i.source}` : i.reason))).toEqual([
+      `1:${join(dir, 'x.json')}[1]`,
+      `0:${join(dir, 'x.json')}[0]`,
+      `2:${join(dir, 'x.json')}[2]`,
+    ]);
+  });
+
+  it('NDJSON whose first line holds an array and more lines follow is read line by line, as before', async () => {
+    const dir = tempDir();
+    const [first, second] = [{ timestamp: '2024-05-02T00:00:00Z', n: 0 }, { timestamp: '2024-05-01T00:00:00Z', n: 1 }];
+    writeFileSync(join(dir, 'x.ndjson'), `${JSON.stringify([first, second])}\n${JSON.stringify({ timestamp: '2024-04-01T00:00:00Z', n: 2 })}\n`);
+    const items = [];
+    for await (const item of readEntries([join(dir, 'x.ndjson')])) items.push(item);
+    expect(items.map((i) => (i.kind === 'entry' ? (i.value as { n: number }).n : -1))).toEqual([0, 1, 2]);
   });
 });

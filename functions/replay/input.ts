@@ -3,11 +3,11 @@
 // - NDJSON (one entry per line: a Cloud Storage log export, `jq -c`),
 // - any of those gzip-compressed (the gzip magic bytes decide, not the name; stdin and named pipes too),
 // - with or without a UTF-8 byte order mark,
-// - folders, walked recursively (a Cloud Storage export tree), `-` for stdin.
+// - folders, walked recursively and through symbolic links (a Cloud Storage export tree), `-` for stdin.
 // Files are visited in chronological order where their path says it (export shards are named by hour).
 import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { Readable, pipeline } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
@@ -28,20 +28,64 @@ export async function expandPaths(paths: readonly string[]): Promise<string[]> {
       continue;
     }
     const info = await stat(path);
-    if (info.isDirectory()) files.push(...(await walk(path)).sort(compareChronologically));
+    if (info.isDirectory()) files.push(...(await walkFollowingLinks(path)).sort(compareChronologically));
     else files.push(path);
   }
   return files;
 }
 
-async function walk(dir: string): Promise<string[]> {
+/**
+ * The entry files under `dir`, through symbolic links too (to files and to folders). Links are followed after the
+ * folder's own tree is walked, so what is reachable without one keeps its own path; each folder and file is taken
+ * once by its real path, so a link loop ends and a file two paths lead to is read once.
+ */
+async function walkFollowingLinks(dir: string): Promise<string[]> {
+  const seen = new Set<string>();
+  const links: string[] = [];
+  const files = await walk(dir, seen, links);
+  // In name order (walk sorts), taking the links found behind links as they come.
+  for (let i = 0; i < links.length; i++) {
+    const link = links[i]!;
+    const kind = await linkTarget(link);
+    if (kind === 'dir') files.push(...(await walk(link, seen, links)));
+    else if (kind === 'file' && ENTRY_FILE.test(basename(link)) && once(seen, await realpath(link))) files.push(link);
+  }
+  return files;
+}
+
+/** Files and folders under `dir` that `seen` does not hold yet; symbolic links go to `links`, for later. */
+async function walk(dir: string, seen: Set<string>, links: string[]): Promise<string[]> {
+  const real = await realpath(dir);
+  if (!once(seen, real)) return [];
   const out: string[] = [];
-  for (const dirent of await readdir(dir, { withFileTypes: true })) {
+  const dirents = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const dirent of dirents) {
     const full = join(dir, dirent.name);
-    if (dirent.isDirectory()) out.push(...(await walk(full)));
-    else if (dirent.isFile() && ENTRY_FILE.test(dirent.name)) out.push(full);
+    if (dirent.isSymbolicLink()) links.push(full);
+    else if (dirent.isDirectory()) out.push(...(await walk(full, seen, links)));
+    // The real path of a file that is not a link, without a realpath call per file (export trees hold thousands).
+    else if (dirent.isFile() && ENTRY_FILE.test(dirent.name) && once(seen, join(real, dirent.name))) out.push(full);
   }
   return out;
+}
+
+/** Adds `key` to `seen`; false when it was there already. */
+function once(seen: Set<string>, key: string): boolean {
+  if (seen.has(key)) return false;
+  seen.add(key);
+  return true;
+}
+
+/** What a symbolic link leads to; undefined when it leads nowhere (an editor's lock file `.#x.json` is one). */
+async function linkTarget(path: string): Promise<'dir' | 'file' | undefined> {
+  try {
+    const info = await stat(path);
+    return info.isDirectory() ? 'dir' : info.isFile() ? 'file' : undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ELOOP') return undefined;
+    throw error;
+  }
 }
 
 // Cloud Storage exports write `<log id>/YYYY/MM/DD/HH:MM:SS_HH:MM:SS_S0.json`; sorting on the part from the date

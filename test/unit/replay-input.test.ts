@@ -1,14 +1,14 @@
-// Replay input forms beyond plain files of NDJSON: byte order marks, gzip recognized by its bytes (stdin, misnamed
-// files, damaged data), named pipes, JSON arrays newest first.
+// Replay input forms beyond plain files of NDJSON: JSON arrays newest first, byte order marks, symbolic links in
+// folders, gzip recognized by its bytes (stdin, misnamed files, damaged data), named pipes.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../functions/cli/main.js';
-import { readEntries } from '../../functions/replay/input.js';
+import { expandPaths, readEntries } from '../../functions/replay/input.js';
 import { at, corpus, synthetic, withV1Image } from '../support/entries.js';
 
 interface Run {
@@ -264,5 +264,50 @@ describe('runwatch replay: a JSON array is read in timestamp order', () => {
     const items = [];
     for await (const item of readEntries([join(dir, 'x.ndjson')])) items.push(item);
     expect(items.map((i) => (i.kind === 'entry' ? (i.value as { n: number }).n : -1))).toEqual([0, 1, 2]);
+  });
+});
+
+
+describe('runwatch replay: folders are walked through symbolic links', () => {
+  function target(): { dir: string; file: string } {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'real/2024/05/06'), { recursive: true });
+    const file = join(dir, 'real/2024/05/06/10:00:00_10:59:59_S0.json');
+    writeFileSync(file, `${history().map((e) => JSON.stringify(e)).join('\n')}\n`);
+    return { dir, file };
+  }
+
+  it('a folder holding only links: to a file and to a folder', async () => {
+    const { dir, file } = target();
+    mkdirSync(join(dir, 'links'));
+    writeFileSync(join(dir, 'other.ndjson'), `${JSON.stringify(history()[0])}\n`);
+    symlinkSync(join(dir, 'other.ndjson'), join(dir, 'links/a.ndjson'));
+    symlinkSync(join(dir, 'real'), join(dir, 'links/tree'));
+    expect(await expandPaths([join(dir, 'links')])).toEqual([join(dir, 'links/a.ndjson'), join(dir, 'links/tree/2024/05/06/10:00:00_10:59:59_S0.json')]);
+    expect(file).toContain('10:00:00_10:59:59_S0.json');
+    const run = await runwatch(['replay', '--format', 'ndjson', join(dir, 'links')]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('6 entries read');
+  });
+
+  it('a link loop ends; a file reached directly and through a link is read once, under its own path', async () => {
+    const { dir, file } = target();
+    symlinkSync(dir, join(dir, 'real/2024/loop'));
+    symlinkSync(join(dir, 'real'), join(dir, 'a-link-first-by-name'));
+    symlinkSync(file, join(dir, 'real/2024/05/same.json'));
+    expect(await expandPaths([dir])).toEqual([file]);
+  });
+
+  it('links that lead nowhere (an editor lock file) or to what is not a file or folder are left out', async () => {
+    const { dir, file } = target();
+    symlinkSync(join(dir, 'gone.json'), join(dir, '.#draft.json'));
+    symlinkSync('/dev/null', join(dir, 'null.json'));
+    expect(await expandPaths([dir])).toEqual([file]);
+  });
+
+  it('a folder given as a link is walked', async () => {
+    const { dir, file } = target();
+    symlinkSync(join(dir, 'real'), join(dir, 'named'));
+    expect(await expandPaths([join(dir, 'named')])).toEqual([file.replace('/real/', '/named/')]);
   });
 });

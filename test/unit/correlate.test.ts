@@ -2,9 +2,7 @@
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../functions/cli/main.js';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { Pipeline } from '../../functions/pipeline.js';
 import type { Finding } from '../../functions/findings/finding.js';
@@ -14,6 +12,7 @@ import type { RevisionObservation } from '../../functions/audit/systemEvent.js';
 import type { DeployChange } from '../../functions/model/change.js';
 import { corpus, synthetic, variant, type Json } from '../support/entries.js';
 import { config, findingsLive, findingsOf } from '../support/run.js';
+import { runwatch } from '../support/cli.js';
 
 const FIXTURES = new URL('../fixtures/', import.meta.url);
 function sequence(name: string): Json[] {
@@ -267,21 +266,15 @@ describe('replay over a mixed export (activity + system_event + workload logs)',
     writeFileSync(join(systemEvent, '22:00:00_22:59:59_S0.json'), `${JSON.stringify(revisionEvent)}\n${JSON.stringify(serviceEvent)}\n`);
     writeFileSync(join(stdout, '22:00:00_22:59:59_S0.json'), `${JSON.stringify({ ...corpus('aegisai__nomethod__1'), timestamp: '2024-05-06T22:58:30Z' })}\n`);
     writeFileSync(join(dir, 'config.yaml'), JSON.stringify({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }], rules: { 'new-image-repository': { trustedRepositories: ['gcr.io/*'] } } }));
-    const out = new PassThrough();
-    const err = new PassThrough();
-    const chunks: Buffer[] = [];
-    const errors: Buffer[] = [];
-    out.on('data', (c: Buffer) => chunks.push(c));
-    err.on('data', (c: Buffer) => errors.push(c));
-    const code = await main(['replay', '--config', join(dir, 'config.yaml'), '--format', 'ndjson', dir], { stdin: Readable.from([]), stdout: out, stderr: err, env: {} });
-    expect(code).toBe(0);
-    const findings = Buffer.concat(chunks).toString().trim().split('\n').map((l) => JSON.parse(l) as Finding);
+    const run = await runwatch(['replay', '--config', join(dir, 'config.yaml'), '--format', 'ndjson', dir]);
+    expect(run.code).toBe(0);
+    const findings = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Finding);
     expect(findings.map((f) => [f.rule, f.revision, f.principal]).sort()).toEqual([
       ['new-image-repository', 'cloud-run-slack-bot-00023-kiv', 'masatonaka1989@gmail.com'],
       ['off-window-deploy', 'cloud-run-slack-bot-00023-kiv', 'masatonaka1989@gmail.com'],
     ]);
     expect(findings.find((f) => f.rule === 'new-image-repository')?.evidence['image']).toBe('asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-source-deploy/cloud-run-slack-bot:latest');
-    expect(Buffer.concat(errors).toString()).toMatch(/not-audit-log: 1/);
+    expect(run.stderr).toMatch(/not-audit-log: 1/);
   });
 });
 

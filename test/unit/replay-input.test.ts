@@ -4,30 +4,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../functions/cli/main.js';
 import { expandPaths, readEntries } from '../../functions/replay/input.js';
 import { at, corpus, synthetic, withV1Image } from '../support/entries.js';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The CLI in process; `stdin` is handed over chunk by chunk as given. */
-async function runwatch(args: string[], stdin: readonly (Buffer | string)[] = []): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const code = await main(args, { stdin: Readable.from(stdin), stdout, stderr, env: {} });
-  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-}
+import { runwatch, type Run } from '../support/cli.js';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'runwatch-input-'));

@@ -23,30 +23,30 @@ export function scannedTime(bytes: Buffer, start: number, end: number): EntryTim
   // The line on its own: no search may run past its ends into the rest of the chunk.
   const line = bytes.subarray(start, end);
   // From the end: the last top-level `timestamp` is the one JSON.parse keeps, and entries usually end with it.
-  const value = topLevelString(line, KEY, TIMESTAMP_LETTERS, 'last');
-  if (!value) return undefined;
-  const time = normalizeTimestamp(line.toString('utf8', value[0], value[1]));
+  const value = topLevelString(line, KEY, TIMESTAMP_LETTERS, true);
+  if (value === -1) return undefined;
+  const time = normalizeTimestamp(line.toString('utf8', value, line.indexOf(QUOTE, value)));
   return time ? { sortKey: timeSortKey(time.iso, time.ms), timeMs: time.ms } : undefined;
 }
 
 /**
- * Where the string value of a top-level `key` lies in a line holding one JSON object, as `[start, end)` between its
- * quotes, found from the bytes alone; undefined when they cannot tell (no such key at the top level, an escape in
- * the value, a `\u00XX` escape that may spell one of the key's `letters`, not an object). A key nested in the
- * payload (where anyone who can deploy writes annotations and labels) never counts. `from`: which occurrence wins,
- * the last (what JSON.parse keeps of a repeated key) or the first (cheaper when the key comes early; Cloud Logging
- * writes each top-level key once).
+ * Where the string value of a top-level `key` starts in a line holding one JSON object (just after its opening
+ * quote; the next quote closes it), found from the bytes alone; -1 when they cannot tell (no such key at the top
+ * level, an escape in the value, a `\u00XX` escape that may spell one of the key's `letters`, not an object). A key
+ * nested in the payload (where anyone who can deploy writes annotations and labels) never counts. `last`: the last
+ * occurrence wins (what JSON.parse keeps of a repeated key, so a key spelled with escapes after it would win: the
+ * `letters` check), else the first (cheaper when the key comes early; Cloud Logging writes each top-level key once,
+ * and a key spelled with escapes is then only missed: the line is parsed). Runs for every line: no allocation.
  */
-export function topLevelString(line: Buffer, key: Buffer, letters: ReadonlySet<string>, from: 'first' | 'last'): readonly [number, number] | undefined {
+export function topLevelString(line: Buffer, key: Buffer, letters: ReadonlySet<string> | undefined, last: boolean): number {
   const length = line.length;
   let first = 0;
   while (first < length && isSpace(line[first]!)) first++;
-  if (line[first] !== 0x7b) return undefined; // `{`: arrays and anything else are parsed
+  if (line[first] !== 0x7b) return -1; // `{`: arrays and anything else are parsed
   // JSON.parse reads `"time\u0073tamp"` as `timestamp` too: a line with such an escape is parsed.
-  if (mayEscapeKeyLetters(line, letters)) return undefined;
-  const next = (at: number): number => (from === 'last' ? (at === 0 ? -1 : line.lastIndexOf(key, at - 1)) : line.indexOf(key, at + 1));
+  if (letters && mayEscapeKeyLetters(line, letters)) return -1;
   let found = -1;
-  for (let at = from === 'last' ? line.lastIndexOf(key) : line.indexOf(key); at !== -1; at = next(at)) {
+  for (let at = last ? line.lastIndexOf(key) : line.indexOf(key); at !== -1; at = last ? (at === 0 ? -1 : line.lastIndexOf(key, at - 1)) : line.indexOf(key, at + 1)) {
     // A quote inside a string is escaped, so the key is a string token, unless its first quote is escaped.
     if (escaped(line, at)) continue;
     let colon = at + key.length;
@@ -56,19 +56,19 @@ export function topLevelString(line: Buffer, key: Buffer, letters: ReadonlySet<s
     found = colon;
     break;
   }
-  if (found === -1) return undefined;
+  if (found === -1) return -1;
   let open = found + 1;
   while (open < length && isSpace(line[open]!)) open++;
-  if (line[open] !== QUOTE) return undefined;
+  if (line[open] !== QUOTE) return -1;
   const close = line.indexOf(QUOTE, open + 1);
-  if (close === -1) return undefined;
-  for (let i = open + 1; i < close; i++) if (line[i] === BACKSLASH) return undefined;
-  return [open + 1, close];
+  if (close === -1) return -1;
+  for (let i = open + 1; i < close; i++) if (line[i] === BACKSLASH) return -1;
+  return open + 1;
 }
 
 const UNICODE_ESCAPE = Buffer.from('\\u00');
 /** The letters of a key as the hex digits of a `\u00XX` escape (lower case). */
-export function escapeLetters(key: string): ReadonlySet<string> {
+function escapeLetters(key: string): ReadonlySet<string> {
   return new Set(Array.from(key, (c) => c.charCodeAt(0).toString(16).padStart(2, '0').toLowerCase()));
 }
 const TIMESTAMP_LETTERS = escapeLetters('timestamp');

@@ -13,7 +13,7 @@ import { ONE_ENTRY, WHOLE_LINE } from './item.js';
 import { inOrder, SharedBufferPool } from './chunks.js';
 import { DEFAULT_REORDER_CAPACITY, emptyStats, inTimeRange, mergeStats, type ReplayOptions, type ReplayStats } from './replay.js';
 import { linesInTimeOrder, type LineRef, type TimeOrder } from './timeOrder.js';
-import { escapeLetters, topLevelString } from './lineKey.js';
+import { topLevelString } from './lineKey.js';
 import { at } from '../audit/json.js';
 import { Requests } from './workers.js';
 
@@ -49,7 +49,6 @@ const YOUNG_GENERATION_MB = 16;
 const IN_FLIGHT = 12;
 
 const LOG_NAME = Buffer.from('"logName"');
-const LOG_NAME_LETTERS = escapeLetters('logName');
 const PROJECTS = Buffer.from('projects/');
 
 /**
@@ -59,10 +58,11 @@ const PROJECTS = Buffer.from('projects/');
  * cannot tell, the line is parsed (rare).
  */
 export function projectBytes(line: Buffer): Buffer {
-  const value = topLevelString(line, LOG_NAME, LOG_NAME_LETTERS, 'first');
-  if (value && value[1] - value[0] > PROJECTS.length && line.subarray(value[0], value[0] + PROJECTS.length).equals(PROJECTS)) {
-    const slash = line.indexOf(0x2f, value[0] + PROJECTS.length);
-    return line.subarray(value[0] + PROJECTS.length, slash === -1 || slash > value[1] ? value[1] : slash);
+  const start = topLevelString(line, LOG_NAME, undefined, false);
+  if (start !== -1 && start + PROJECTS.length <= line.length && line.compare(PROJECTS, 0, PROJECTS.length, start, start + PROJECTS.length) === 0) {
+    const end = line.indexOf(0x22, start); // the closing quote (the value holds no escapes)
+    const slash = line.indexOf(0x2f, start + PROJECTS.length);
+    return line.subarray(start + PROJECTS.length, slash === -1 || slash > end ? end : slash);
   }
   return Buffer.from(projectByParsing(line.toString('utf8')));
 }

@@ -353,7 +353,9 @@ function v2Facts(pp: JsonObject): DeployFacts {
   return {
     annotations: asObject(field(service, 'annotations')),
     revision,
-    templateFingerprint: template ? templateFingerprint('v2', mask ? maskedTemplate(template, mask) : template) : undefined,
+    // The whole template as logged, masked or not: the baseline compares it with the fingerprints of full writes
+    // (a fingerprint of the masked part alone made the next full write with the same template a new revision).
+    templateFingerprint: template ? templateFingerprint('v2', template) : undefined,
     serviceAccount,
     images,
     labels,
@@ -396,16 +398,6 @@ function maskSets(mask: readonly string[] | undefined, path: string): boolean {
 /** True when the write sets the field at `path` or any field inside it. */
 function maskTouches(mask: readonly string[] | undefined, path: string): boolean {
   return maskSets(mask, path) || mask!.some((p) => p.startsWith(`${path}.`));
-}
-
-/** The part of a template an update mask sets: its fields the mask names (each whole). */
-function maskedTemplate(template: JsonObject, mask: readonly string[]): JsonObject {
-  if (maskSets(mask, 'template')) return template;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(template)) {
-    if (maskTouches(mask, `template.${snakePath(key)}`)) out[key] = template[key];
-  }
-  return out;
 }
 
 function ingressOf(value: string | undefined): Ingress | undefined {

@@ -238,9 +238,7 @@ describe('v2 update masks: a field outside the mask is not read, a field inside 
       );
     const containersOnly = masked(() => undefined, 'template.containers');
     expect([containersOnly.labels, containersOnly.revision]).toEqual([{}, undefined]);
-    // What the server ignored does not make another template: only the containers count.
-    const otherServiceAccount = masked((service) => (service.template['serviceAccount'] = 'someone-else@acme-prod.iam.gserviceaccount.com'), 'template.containers');
-    expect(otherServiceAccount.templateFingerprint).toBe(containersOnly.templateFingerprint);
+    // The fingerprint is the whole template as logged (the baseline compares it with full writes' fingerprints).
     const otherImage = masked((service) => (service.template['containers'] = [{ image: 'docker.io/attacker/storefront:v2' }]), 'template.containers');
     expect(otherImage.templateFingerprint).not.toBe(containersOnly.templateFingerprint);
     const labelsAndRevision = masked(() => undefined, { paths: ['labels', 'template.labels', 'template.revision'] });

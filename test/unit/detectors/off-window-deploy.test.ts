@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { at, corpus, synthetic, withV1Image } from '../../support/entries.js';
-import { config, findingsOf } from '../../support/run.js';
+import { at, corpus, synthetic, variant, withV1Image } from '../../support/entries.js';
+import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 // Europe/Berlin: CET (UTC+1) in winter, CEST (UTC+2) from the last Sunday of March to the last Sunday of October.
 const berlin = config({
@@ -125,5 +125,31 @@ describe('off-window-deploy', () => {
     const [finding] = (await findingsOf([synthetic('v2-CreateService')], cfg)).filter((f) => f.rule === 'off-window-deploy');
     expect(finding).toMatchObject({ revision: 'storefront-00001-abc', principal: 'deployer@acme-ci.iam.gserviceaccount.com' });
     expect(finding?.provenance).toMatchObject({ commit: '9f8e7d6c5b4a39281706f5e4d3c2b1a098765432', pipeline: 'b-1234' });
+  });
+
+  // A v2 update masked to the containers is a new revision; a later full write of the same template is not.
+  it.each([
+    ['unmasked, then the same template unmasked', undefined],
+    ['masked to the containers, then the same template unmasked', 'template.containers'],
+  ])('one finding per new revision: %s', async (_name, mask) => {
+    const create = variant(synthetic('v2-CreateService'), (e) => {
+      e['timestamp'] = '2024-06-01T10:00:00Z';
+      delete (e.protoPayload['request'] as { service: { template: Record<string, unknown> } }).service.template['revision'];
+    });
+    const update = (timestamp: string, updateMask?: string): unknown =>
+      variant(create, (e) => {
+        e['timestamp'] = timestamp;
+        e['insertId'] = `u-${timestamp}`;
+        e.protoPayload['methodName'] = 'google.cloud.run.v2.Services.UpdateService';
+        const request = e.protoPayload['request'] as Record<string, unknown> & { service: { template: { containers: { image: string }[] } } };
+        request.service.template.containers[0]!.image = `europe-west1-docker.pkg.dev/acme-prod/web/storefront@sha256:${'b'.repeat(64)}`;
+        request['@type'] = 'type.googleapis.com/google.cloud.run.v2.UpdateServiceRequest';
+        delete request['parent'];
+        delete request['serviceId'];
+        if (updateMask) request['updateMask'] = updateMask;
+      });
+    const strict = config({ timezone: 'UTC', changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }] });
+    const findings = await findingsLive([create, update('2024-06-01T11:00:00Z', mask), update('2024-06-01T12:00:00Z')], strict);
+    expect(findings.filter((f) => f.rule === 'off-window-deploy').map((f) => f.eventTime)).toEqual(['2024-06-01T10:00:00Z', '2024-06-01T11:00:00Z']);
   });
 });

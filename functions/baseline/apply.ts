@@ -13,9 +13,10 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
   if (target.deletedAtMs !== undefined && t < target.deletedAtMs) return; // a late entry about the old service
   switch (change.kind) {
     case 'delete': {
-      if (t < target.lastChangeMs) {
-        // A delete that arrives after newer entries: those are about the service created again after it. Only
-        // the older facts go; the newer ones, the rollouts waiting and the open findings stay.
+      if (t < target.lastChangeMs || (target.rollouts ?? []).some((rollout) => rollout.openedMs >= t)) {
+        // A delete that arrives after newer entries (applied, or a deploy still waiting for its system events):
+        // those are about the service created again after it. Only the older facts go; the newer ones, the
+        // rollouts waiting and the open findings stay. (The engine judged the rollouts opened before it.)
         forgetBefore(target, t);
         target.deletedAtMs = t;
         return;

@@ -113,6 +113,22 @@ describe('a deleted service', () => {
       expect(await live([a, d, b, c])).toEqual({ changes: [`${sa(2)} -> ${sa(3)}`], accounts: [sa(2), sa(3)], deletedAt: '2024-06-01T11:00:00.000Z' });
     });
 
+    it('seconds late, while the re-created service\'s deploy still waits for its events: that deploy is kept and judged', async () => {
+      const store = new MemoryBaselineStore();
+      const pipeline = pipelineOn(store, STRICT);
+      const recreate = deployAt('2024-06-01T10:10:05Z', sa(2));
+      const findings: Finding[] = [];
+      let nowMs = Date.parse('2030-01-01T00:00:00Z');
+      for (const [entry, step] of [[a, 3_600_000], [recreate, 1_000], [deleteAt('2024-06-01T10:10:00Z'), 1_000]] as const) {
+        const outcome = await pipeline.handleEntry(entry, (nowMs += step));
+        if (outcome.status === 'processed') findings.push(...outcome.findings);
+      }
+      findings.push(...(await pipeline.flush()));
+      expect(findings.filter((f) => f.rule === 'off-window-deploy').map((f) => f.eventTime)).toEqual(['2024-06-01T10:00:00Z', '2024-06-01T10:10:05Z']);
+      const [baseline] = [...store.entries()].map(([, value]) => value);
+      expect(baseline?.serviceAccount.map((p) => p.v)).toEqual([sa(2)]);
+    });
+
     it('late, it forgets only what came before it: the later change of identity is still reported', async () => {
       // b is judged before the delete is known (its change from sa1 is reported then); c must still be.
       const result = await live([a, b, d, c]);

@@ -81,6 +81,16 @@ export class FileBaselineStore extends MemoryBaselineStore {
     return services as unknown as StateFile['services'];
   }
 
+  /**
+   * Services with a rollout due by `byMs`, of the whole file: a deploy kept waiting by an earlier replay belongs to
+   * a service this replay may never see again, and still has to be judged once its wait runs out.
+   */
+  dueKeys(byMs: number): Promise<readonly string[]> {
+    const keys: string[] = [];
+    for (const [key, baseline] of this.entries()) if (baseline.dueAtMs !== undefined && baseline.dueAtMs <= byMs) keys.push(key);
+    return Promise.resolve(keys);
+  }
+
   /** Writes the baselines back and lets the file go. */
   override async close(): Promise<void> {
     const state: StateFile = { format: 'runwatch-baseline', version: 1, services: Object.fromEntries(this.entries()) };

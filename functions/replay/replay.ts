@@ -4,7 +4,7 @@ import type { ParseResult } from '../audit/normalize.js';
 import type { BaselineStore } from '../baseline/store.js';
 import type { RunwatchConfig } from '../config/types.js';
 import type { Finding } from '../findings/finding.js';
-import { Pipeline, type EntryOutcome } from '../pipeline.js';
+import { Pipeline, type DueIndex, type EntryOutcome } from '../pipeline.js';
 import { availableParallelism } from 'node:os';
 import { MemoryBaselineStore } from '../baseline/memory.js';
 import type { ParsedItem } from './item.js';
@@ -17,7 +17,7 @@ import { compiledWorker } from './workers.js';
 export interface ReplayOptions {
   readonly config: RunwatchConfig;
   /** Where baselines live; when absent, in memory (and replay may spread projects over worker threads). */
-  readonly store?: BaselineStore;
+  readonly store?: BaselineStore & Partial<DueIndex>;
   readonly paths: readonly string[];
   readonly stdin?: Readable;
   /**
@@ -126,7 +126,7 @@ function compareSources(a: string, b: string): number {
 
 export interface ReplayRunOptions {
   readonly config: RunwatchConfig;
-  readonly store: BaselineStore;
+  readonly store: BaselineStore & Partial<DueIndex>;
   readonly sinceMs?: number;
   readonly untilMs?: number;
   readonly reorderCapacity?: number;
@@ -197,7 +197,8 @@ export class ReplayRun {
     if (this.options.keepWaiting) {
       // Only what the next entry would have completed; the rest waits in the store for the next replay.
       this.emit(await this.pipeline.sweep(this.newestMs));
-      const waiting = this.pipeline.servicesWaiting;
+      // Counted over the whole store (a file store knows every service kept waiting, not only this replay's).
+      const waiting = this.options.store.dueKeys ? (await this.options.store.dueKeys(Number.MAX_SAFE_INTEGER)).length : this.pipeline.servicesWaiting;
       if (waiting > 0) bump(this.stats.notes, 'services with deploys still waiting (kept in the state file)', waiting);
     } else {
       // Deploys still waiting for their other half: evaluated with what is known.

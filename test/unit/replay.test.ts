@@ -149,6 +149,21 @@ describe('runwatch replay', () => {
     expect(split).toEqual(rules(once.stdout));
   });
 
+  it('--state: a deploy kept waiting is judged by a later replay that never sees its service again', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'config.yaml'), 'changeWindows: [{days: [sun], start: "03:00", end: "03:01"}]');
+    const [write] = history(); // a gcloud deploy on a Monday, outside the only window; no system events follow
+    const other = at(synthetic('run-SetIamPolicy-allUsers'), '2024-05-07T06:00:00Z'); // another service, hours later
+    writeFileSync(join(dir, 'one.ndjson'), `${JSON.stringify(write)}\n`);
+    writeFileSync(join(dir, 'two.ndjson'), `${JSON.stringify(other)}\n`);
+    const state = join(dir, 'state.json');
+    const args = ['replay', '--config', join(dir, 'config.yaml'), '--state', state, '--format', 'ndjson'];
+    expect((await runwatch([...args, join(dir, 'one.ndjson')])).stdout).toBe('');
+    const second = await runwatch([...args, join(dir, 'two.ndjson')]);
+    expect(second.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { rule: string }).rule).sort()).toEqual(['off-window-deploy', 'public-invoker-grant']);
+    expect(second.stderr).not.toMatch(/still waiting/);
+  });
+
   it('--state: a replay that fails leaves the state file unlocked and unchanged', async () => {
     const dir = tempDir();
     const state = join(dir, 'state.json');

@@ -29,7 +29,7 @@ import { createsRevision } from './detectors/revision.js';
 import type { Detection, Detector, OpenFinding } from './detectors/types.js';
 import type { RevisionObservation } from './audit/systemEvent.js';
 import { linksOf, provenanceOf, resourceNameOf } from './findings/enrich.js';
-import type { Finding, Severity } from './findings/finding.js';
+import { severityRank, type Finding, type Severity } from './findings/finding.js';
 import { findingId } from './findings/id.js';
 import type { Change, DeployChange } from './model/change.js';
 import { fnv1aJoined } from './audit/hash.js';
@@ -101,12 +101,16 @@ function isExempt(exceptions: readonly RuleException[], change: Change): boolean
 }
 
 /**
- * A finding's severity: the rule's configured severity replaces its default one; a detection the rule raised or
- * lowered from its default (a whole project opened, a deploy in a freeze, a move to the default compute SA) keeps
- * its own.
+ * A finding's severity: the rule's configured severity replaces its default one; a detection the rule raised from
+ * its default (a whole project opened, a deploy in a freeze, a move to the default compute SA) keeps its own, or the
+ * configured one when that is higher (the worse case never ranks below the ordinary one); one it lowered keeps its
+ * own.
  */
 function severityOf(detector: Detector, configured: Severity | undefined, detected: Severity): Severity {
-  return configured !== undefined && detected === detector.defaultSeverity ? configured : detected;
+  if (configured === undefined) return detected;
+  if (detected === detector.defaultSeverity) return configured;
+  const raised = severityRank(detected) > severityRank(detector.defaultSeverity);
+  return raised && severityRank(configured) > severityRank(detected) ? configured : detected;
 }
 
 /** Runs every enabled, non-exempt rule on one change. Pure. */

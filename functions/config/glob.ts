@@ -30,18 +30,28 @@ export function globMatches(glob: string, value: string): boolean {
 }
 
 /** IAM member prefixes: `serviceAccount:ci@acme.iam.gserviceaccount.com` and `ci@acme.iam...` are one principal. */
-const MEMBER_PREFIX = /^(?:user|serviceAccount|group|domain):/i;
-const principalCache = new Map<string, (value: string) => boolean>();
+const MEMBER_PREFIX = /^(user|serviceAccount|group|domain):/i;
+const principalCache = new Map<string, { readonly kind: string | undefined; readonly matches: (value: string) => boolean }>();
+
+/** The kind an audit entry's principal is: its member prefix, else a service account by its email domain, else a user. */
+function principalKind(principal: string): string {
+  const prefix = MEMBER_PREFIX.exec(principal)?.[1];
+  if (prefix) return prefix.toLowerCase();
+  return /\.gserviceaccount\.com$/i.test(principal) ? 'serviceaccount' : 'user';
+}
 
 /**
  * A principal glob against a principal as logged (`principalEmail`, or `principalSubject` with its `user:` prefix):
- * member prefixes are left out on both sides and letters compare without case, as Google compares emails.
+ * member prefixes are left out on both sides and letters compare without case, as Google compares emails. A glob
+ * with a prefix keeps its kind: `serviceAccount:*` matches service accounts only, `user:*` everyone else.
  */
 export function principalMatches(glob: string, principal: string): boolean {
   let matcher = principalCache.get(glob);
   if (!matcher) {
-    matcher = memoize<string, boolean>(picomatch(glob.replace(MEMBER_PREFIX, ''), { dot: true, nocase: true }), MEMO_LIMIT);
+    const kind = MEMBER_PREFIX.exec(glob)?.[1]?.toLowerCase();
+    matcher = { kind, matches: memoize<string, boolean>(picomatch(glob.replace(MEMBER_PREFIX, ''), { dot: true, nocase: true }), MEMO_LIMIT) };
     principalCache.set(glob, matcher);
   }
-  return matcher(principal.replace(MEMBER_PREFIX, ''));
+  if (matcher.kind !== undefined && matcher.kind !== principalKind(principal)) return false;
+  return matcher.matches(principal.replace(MEMBER_PREFIX, ''));
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { globMatcher, globMatches } from '../../functions/config/glob.js';
+import { globMatcher, globMatches, principalMatches } from '../../functions/config/glob.js';
 
 describe('config globs', () => {
   it.each([
@@ -28,5 +28,23 @@ describe('config globs', () => {
   it('answers stay right past the memo limit', () => {
     const match = globMatcher(['svc-*']);
     for (let i = 0; i < 25_000; i++) expect(match(i % 2 === 0 ? `svc-${i}` : `other-${i}`)).toBe(i % 2 === 0);
+  });
+});
+
+describe('principal globs', () => {
+  const sa = 'ci-deployer@acme-ci.iam.gserviceaccount.com';
+  it.each([
+    ['the same email', sa, sa, true],
+    ['a member prefix on the glob', `serviceAccount:${sa}`, sa, true],
+    ['a member prefix on the principal (principalSubject)', 'alice@acme.com', 'user:alice@acme.com', true],
+    ['other letters', 'Alice@ACME.com', 'alice@acme.com', true],
+    ['a wildcard of the kind: a service account', 'serviceAccount:*', sa, true],
+    ['a wildcard of the kind: not a user', 'user:*', sa, false],
+    ['a user wildcard: a user', 'user:*', 'alice@acme.com', true],
+    ['a service account wildcard: not a user', 'serviceAccount:*@acme.com', 'alice@acme.com', false],
+    ['a group never names the principal of a call', 'group:*', 'alice@acme.com', false],
+    ['no prefix: any kind', '*@acme.com', 'user:alice@acme.com', true],
+  ])('%s', (_name, glob, principal, expected) => {
+    expect(principalMatches(glob, principal)).toBe(expected);
   });
 });

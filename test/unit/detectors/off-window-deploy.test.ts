@@ -60,6 +60,16 @@ describe('off-window-deploy', () => {
     expect(finding?.evidence).toMatchObject({ freeze: 'year-end freeze', freezeStart: '2024-12-20T11:00:00.000Z', freezeEnd: '2024-12-20T13:00:00.000Z' });
   });
 
+  it.each([
+    ['LOW', ['LOW', 'HIGH']],
+    ['CRITICAL', ['CRITICAL', 'CRITICAL']], // a deploy during a freeze never ranks below an ordinary one
+  ])('a configured severity %s replaces the default one; a deploy during a freeze keeps its own unless lower', async (severity, expected) => {
+    const cfg = config({ ...berlin, rules: { 'off-window-deploy': { severity } } });
+    const [ordinary] = await offWindow('2024-12-21T10:00:00Z', cfg); // a Saturday morning
+    const [frozen] = await offWindow('2024-12-20T11:00:00Z', cfg);
+    expect([ordinary?.severity, frozen?.severity]).toEqual(expected);
+  });
+
   it('a freeze without an offset is read in the configured zone', async () => {
     const cfg = config({ timezone: 'America/New_York', freezes: [{ start: '2024-07-04T00:00', end: '2024-07-05T00:00' }] });
     expect(await offWindow('2024-07-04T03:59:00Z', cfg)).toHaveLength(0); // 23:59 on the 3rd in New York

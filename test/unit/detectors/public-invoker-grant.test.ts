@@ -98,10 +98,13 @@ describe('public-invoker-grant', () => {
     expect(await publicFindings([synthetic('project-SetIamPolicy-run-invoker-allUsers')], cfg)).toHaveLength(count);
   });
 
-  it('a configured severity replaces the default one; a whole project opened stays CRITICAL', async () => {
-    const cfg = config({ rules: { 'public-invoker-grant': { severity: 'MEDIUM' } } });
+  it.each([
+    ['lowered', 'MEDIUM', ['MEDIUM', 'CRITICAL']],
+    ['raised: the whole project never ranks below one service', 'CRITICAL', ['CRITICAL', 'CRITICAL']],
+  ])('a configured severity replaces the default one (%s); a whole project opened stays at least CRITICAL', async (_name, severity, expected) => {
+    const cfg = config({ rules: { 'public-invoker-grant': { severity } } });
     const [service] = await publicFindings([allUsers], cfg);
     const [project] = await publicFindings([synthetic('project-SetIamPolicy-run-invoker-allUsers')], cfg);
-    expect([service?.severity, project?.severity]).toEqual(['MEDIUM', 'CRITICAL']);
+    expect([service?.severity, project?.severity]).toEqual(expected);
   });
 });

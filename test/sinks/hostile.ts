@@ -56,6 +56,7 @@ export const HOSTILE: readonly (readonly [string, string])[] = [
   ['paragraph separator', 'a\u2029b'],
   ['soft hyphen and Hangul fillers (invisible letters)', 'x\u00ady\u3164z\u115f\u1160\uffa0'],
   ['invisible tag characters (hidden text)', 'ok\u{e0049}\u{e0067}\u{e006e}\u{e006f}\u{e0072}\u{e0065}'],
+  ['variation selectors (hidden text)', 'ok\ufe00\ufe0f\u{e0100}\u{e01ef}\u180b\u180d'],
   ['all C0 control characters', CONTROL_CHARS],
   ['NUL', 'evil\u0000service'],
   ['DEL and C1 controls', 'a\u007f\u0085\u009fb'],

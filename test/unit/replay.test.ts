@@ -167,9 +167,14 @@ describe('runwatch replay', () => {
   it('--state: a replay that fails leaves the state file unlocked and unchanged', async () => {
     const dir = tempDir();
     const state = join(dir, 'state.json');
-    const run = await runwatch(['replay', '--state', state, join(dir, 'missing.ndjson')]);
+    const before = `${JSON.stringify({ format: 'runwatch-baseline', version: 1, services: {} })}\n`;
+    writeFileSync(state, before);
+    writeFileSync(join(dir, 'one.json'), JSON.stringify(history().slice(0, 1)));
+    // One readable file, then one that is not there: the replay fails (exit 1) and writes nothing back.
+    const run = await runwatch(['replay', '--state', state, join(dir, 'one.json'), join(dir, 'missing.ndjson')]);
     expect(run.code).toBe(1);
-    expect(readdirSync(dir)).toEqual([]);
+    expect(readdirSync(dir).sort()).toEqual(['one.json', 'state.json']);
+    expect(readFileSync(state, 'utf8')).toBe(before);
   });
 
   it('--state carries baselines from one replay to the next', async () => {

@@ -358,7 +358,7 @@ export class Engine {
       // Deploys of a deleted service still waiting for their other half are judged now, with what is known: the
       // delete clears the service's facts and must not take them along unreported. (Rollouts opened after it, when
       // the delete arrives late, are the re-created service's: they keep waiting.)
-      if (change.kind === 'delete') this.drainOpenedBefore(draft, change.timeMs, findings, edits);
+      if (change.kind === 'delete') this.finalizeOldestWhile(draft, (rollout) => rollout.openedMs < change.timeMs, findings, edits);
       const open = this.evaluate(draft, { change }, findings);
       applyChangeTo(draft, change, edits);
       draft.open = open;
@@ -409,29 +409,20 @@ export class Engine {
    * True when one completed.
    */
   private drain(draft: MutableBaseline, nowMs: number, findings: Finding[], edits: BaselineEdits): boolean {
+    return this.finalizeOldestWhile(draft, (rollout) => isComplete(rollout) || rollout.deadlineMs <= nowMs, findings, edits);
+  }
+
+  /** Finalizes rollouts oldest first while the oldest is `ready`; true when one was finalized. */
+  private finalizeOldestWhile(draft: MutableBaseline, ready: (rollout: Rollout) => boolean, findings: Finding[], edits: BaselineEdits): boolean {
     let completed = false;
     for (;;) {
       const rollouts = draft.rollouts ?? [];
       const oldest = oldestRollout(rollouts);
-      if (oldest < 0) break;
+      if (oldest < 0 || !ready(rollouts[oldest]!)) return completed;
       const rollout = rollouts[oldest]!;
-      if (!isComplete(rollout) && rollout.deadlineMs > nowMs) break;
       setRollouts(draft, rollouts.filter((_, i) => i !== oldest));
       this.finalize(draft, rollout, findings, edits);
       completed = true;
-    }
-    return completed;
-  }
-
-  /** Finalizes, oldest first, every rollout opened before `t`, complete or not. */
-  private drainOpenedBefore(draft: MutableBaseline, t: number, findings: Finding[], edits: BaselineEdits): void {
-    for (;;) {
-      const rollouts = draft.rollouts ?? [];
-      const oldest = oldestRollout(rollouts);
-      if (oldest < 0 || rollouts[oldest]!.openedMs >= t) return;
-      const rollout = rollouts[oldest]!;
-      setRollouts(draft, rollouts.filter((_, i) => i !== oldest));
-      this.finalize(draft, rollout, findings, edits);
     }
   }
 

@@ -1,7 +1,7 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
 import { describeServiceAccount, type Change } from '../model/change.js';
 import { publicInvokerMembers } from '../model/iam.js';
-import { COPY_EDITS, emptyBaseline, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
+import { COPY_EDITS, emptyBaseline, HISTORY_FIELDS, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
@@ -60,12 +60,8 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
 
 /** Drops every fact set before `t` (new lists: they may be shared with a stored baseline). */
 function forgetBefore(target: MutableBaseline, t: number): void {
-  const since = <T>(history: readonly TimePoint<T>[]): TimePoint<T>[] => history.filter((point) => point.t >= t);
-  target.serviceAccount = since(target.serviceAccount);
-  target.template = since(target.template);
-  target.publicInvokers = since(target.publicInvokers);
-  target.invokerIamDisabled = since(target.invokerIamDisabled);
-  target.ingress = since(target.ingress);
+  const histories = target as Record<(typeof HISTORY_FIELDS)[number], readonly TimePoint<unknown>[]>;
+  for (const field of HISTORY_FIELDS) histories[field] = histories[field].filter((point) => point.t >= t);
   target.repositories = Object.fromEntries(Object.entries(target.repositories).filter(([, firstSeen]) => firstSeen >= t));
 }
 

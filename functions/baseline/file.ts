@@ -3,7 +3,8 @@
 // replays from using it at once: each would write back only its own view, and the last to finish would win.
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { MemoryBaselineStore } from './memory.js';
-import type { ServiceBaseline } from './state.js';
+import { asObject, type JsonObject } from '../audit/json.js';
+import { HISTORY_FIELDS, type ServiceBaseline } from './state.js';
 
 interface StateFile {
   readonly format: 'runwatch-baseline';
@@ -11,17 +12,12 @@ interface StateFile {
   readonly services: Record<string, ServiceBaseline>;
 }
 
-const HISTORIES = ['serviceAccount', 'template', 'publicInvokers', 'invokerIamDisabled', 'ingress'] as const;
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
 /** The first service whose baseline does not have the shape this version writes, or undefined. */
-function misshapenService(services: Record<string, unknown>): string | undefined {
+function misshapenService(services: JsonObject): string | undefined {
   for (const [key, value] of Object.entries(services)) {
-    if (!isObject(value) || value['version'] !== 1 || typeof value['lastChangeMs'] !== 'number' || !isObject(value['repositories'])) return key;
-    if (HISTORIES.some((history) => !Array.isArray(value[history]))) return key;
+    const baseline = asObject(value);
+    if (!baseline || baseline['version'] !== 1 || typeof baseline['lastChangeMs'] !== 'number' || !asObject(baseline['repositories'])) return key;
+    if (HISTORY_FIELDS.some((history) => !Array.isArray(baseline[history]))) return key;
   }
   return undefined;
 }
@@ -72,10 +68,11 @@ export class FileBaselineStore extends MemoryBaselineStore {
     } catch {
       throw new Error(`state file ${path} is not JSON; move it away to start afresh`);
     }
-    if (!isObject(parsed) || parsed['format'] !== 'runwatch-baseline' || parsed['version'] !== 1 || !isObject(parsed['services'])) {
+    const file = asObject(parsed);
+    const services = asObject(file?.['services']);
+    if (!file || file['format'] !== 'runwatch-baseline' || file['version'] !== 1 || !services) {
       throw new Error(`state file ${path} is not a runwatch baseline (format runwatch-baseline, version 1)`);
     }
-    const services = parsed['services'];
     const bad = misshapenService(services);
     if (bad !== undefined) throw new Error(`state file ${path}: the baseline of ${JSON.stringify(bad)} is not one runwatch wrote (version 1); move the file away to start afresh`);
     return services as unknown as StateFile['services'];

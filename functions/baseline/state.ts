@@ -39,6 +39,9 @@ export interface ServiceBaseline {
   readonly seen?: readonly string[];
 }
 
+/** The time-indexed histories of a baseline. */
+export const HISTORY_FIELDS = ['serviceAccount', 'template', 'publicInvokers', 'invokerIamDisabled', 'ingress'] as const;
+
 /** How many points of each history are kept; older ones only matter for very late arrivals. */
 export const HISTORY_LIMIT = 32;
 

@@ -6,6 +6,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { DateTime, IANAZone } from 'luxon';
 import picomatch from 'picomatch';
 import schema from '../../schemas/config.schema.json' with { type: 'json' };
+import { asArray, asObject, type JsonObject } from '../audit/json.js';
 import type { RunwatchConfig } from './types.js';
 
 export interface ConfigProblem {
@@ -146,9 +147,7 @@ function within(path: string, parent: string): boolean {
   return parent === '(root)' || path === parent || path.startsWith(`${parent}.`) || path.startsWith(`${parent}[`);
 }
 
-type Json = Record<string, unknown>;
-const objectOr = (value: unknown): Json => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : {});
-const arrayOr = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+const objectOr = (value: unknown): JsonObject => asObject(value) ?? {};
 
 /**
  * Checks JSON Schema cannot express: the zone exists, freezes are ordered, windows are not empty, globs compile.
@@ -163,7 +162,7 @@ function semanticProblems(document: unknown): ConfigProblem[] {
     problems.push({ path: 'timezone', reason: `${JSON.stringify(timezone)} is not an IANA time zone` });
   }
   const zone = zoneValid ? timezone : 'UTC';
-  arrayOr(config['freezes']).forEach((value, i) => {
+  asArray(config['freezes']).forEach((value, i) => {
     const freeze = objectOr(value);
     const start = typeof freeze['start'] === 'string' ? DateTime.fromISO(freeze['start'], { zone }) : undefined;
     const end = typeof freeze['end'] === 'string' ? DateTime.fromISO(freeze['end'], { zone }) : undefined;
@@ -180,13 +179,13 @@ function semanticProblems(document: unknown): ConfigProblem[] {
       reason: `must be less than correlation.waitSeconds (${waitSeconds}): the wait would complete the rollout before the Admin API is read`,
     });
   }
-  arrayOr(config['changeWindows']).forEach((value, i) => {
+  asArray(config['changeWindows']).forEach((value, i) => {
     const window = objectOr(value);
     if (window['start'] === '24:00') problems.push({ path: `changeWindows[${i}].start`, reason: 'a window cannot start at 24:00 (the end of the day): use 00:00' });
     else if (typeof window['start'] === 'string' && window['start'] === window['end']) problems.push({ path: `changeWindows[${i}]`, reason: 'start and end are equal: an empty window' });
   });
   for (const [rule, value] of Object.entries(objectOr(config['rules']))) {
-    arrayOr(objectOr(value)['exceptions']).forEach((exception, i) => {
+    asArray(objectOr(value)['exceptions']).forEach((exception, i) => {
       for (const field of ['principal', 'project', 'service'] as const) {
         const glob = objectOr(exception)[field];
         if (typeof glob === 'string' && !globCompiles(glob)) {

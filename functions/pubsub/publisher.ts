@@ -94,21 +94,12 @@ const ELLIPSIS = '...';
  */
 export function attributeValue(text: string, maxBytes = ATTRIBUTE_VALUE_MAX_BYTES): string {
   if (Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
-  const budget = maxBytes - ELLIPSIS.length;
-  let bytes = 0;
-  let end = 0;
-  for (const char of text) {
-    bytes += utf8Length(char.codePointAt(0) ?? 0);
-    if (bytes > budget) break;
-    end += char.length;
-  }
-  return `${text.slice(0, end)}${ELLIPSIS}`;
+  // encodeInto writes whole characters only (a lone surrogate as U+FFFD, 3 bytes) and says how much text fitted.
+  const { read } = UTF8.encodeInto(text, new Uint8Array(maxBytes - ELLIPSIS.length));
+  return `${text.slice(0, read)}${ELLIPSIS}`;
 }
 
-/** Bytes of one code point in UTF-8; a lone surrogate is sent as U+FFFD, 3 bytes. */
-function utf8Length(codePoint: number): number {
-  return codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4;
-}
+const UTF8 = new TextEncoder();
 
 /** A message a function gives up on (it can never succeed), with why, for the dead-letter topic. */
 export interface DeadLetter {

@@ -229,10 +229,8 @@ async function* readFile(source: string, text: AsyncIterable<string>): AsyncGene
     }
     if (Array.isArray(value) && firstContent) {
       firstArray = { entries: value, line: lineNo };
-    } else if (Array.isArray(value)) {
-      for (const element of value) batch.push({ kind: 'entry', value: element, source: `${source}:${lineNo}` });
     } else {
-      batch.push({ kind: 'entry', value, source: `${source}:${lineNo}` });
+      pushEntries(batch, value, `${source}:${lineNo}`);
     }
   };
 
@@ -319,9 +317,15 @@ function linesOfText(source: string, text: string, firstLine: number): InputItem
       items.push({ kind: 'invalid', reason: 'line is not JSON', source: `${source}:${firstLine + i}` });
       return;
     }
-    for (const entry of Array.isArray(value) ? (value as unknown[]) : [value]) items.push({ kind: 'entry', value: entry, source: `${source}:${firstLine + i}` });
+    pushEntries(items, value, `${source}:${firstLine + i}`);
   });
   return items;
+}
+
+/** The entries of one NDJSON line's value: the elements of an array, else the value itself. */
+function pushEntries(into: InputItem[], value: unknown, source: string): void {
+  if (Array.isArray(value)) for (const entry of value as unknown[]) into.push({ kind: 'entry', value: entry, source });
+  else into.push({ kind: 'entry', value, source });
 }
 
 function isBlank(line: string): boolean {

@@ -4,9 +4,11 @@
 // Alerts:   the new revision runs as a different service account than the service's previous revision (from
 //           the baseline). A service's first deploy sets the baseline and never fires.
 // Options:  `rules.service-account-change.exceptions`, `severity`.
-// Severity: HIGH when the new identity is the default compute service account (Editor on the project by
-//           default); MEDIUM otherwise.
-// Resolves: a later revision that runs as another identity (back to the previous one raises no new finding);
+// Severity: HIGH when the new identity is a default service account Google creates with Editor on the project
+//           (the default compute SA, or the App Engine default SA `PROJECT_ID@appspot.gserviceaccount.com`);
+//           MEDIUM otherwise.
+// Resolves: a later revision that runs as another identity (back to the previous one raises no new finding,
+//           unless it is back to a default SA: that move is reported HIGH however old the open finding is);
 //           a deploy older than the newest known one (arriving late) resolves nothing.
 // Blind spots: a template without `serviceAccountName` runs as the default compute SA; where the entry does not
 //           reveal the project number the evidence says "default compute SA". A v2 update whose mask leaves the
@@ -23,6 +25,9 @@ const DEFAULT_COMPUTE = /^\d+-compute@developer\.gserviceaccount\.com$/;
 function isDefaultCompute(described: string): boolean {
   return described === DEFAULT_COMPUTE_SA_LABEL || DEFAULT_COMPUTE.test(described);
 }
+
+/** The App Engine default service account: created by Google with the Editor role, like the compute one. */
+const APP_ENGINE_DEFAULT = /@appspot\.gserviceaccount\.com$/i;
 
 /** Equal identities, treating "default compute SA" (number unknown) as equal to any spelled-out default. */
 function sameServiceAccount(a: string, b: string): boolean {
@@ -42,15 +47,23 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
     if (before === undefined) return [];
     const after = describeServiceAccount(change.serviceAccount);
     if (sameServiceAccount(before, after)) return [];
-    // Back to the identity an open finding says the service had before: that is the fix, resolved, not a new risk.
-    if ((baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence['before']), after))) return [];
     const toDefault = change.serviceAccount.kind === 'default-compute';
+    const toAppEngineDefault = !toDefault && APP_ENGINE_DEFAULT.test(after);
+    // Back to the identity an open finding says the service had before: that is the fix, resolved, not a new risk.
+    // Never for a default SA: an old finding about a move away from it must not hide a silent move back to Editor.
+    const backToBefore = (baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence['before']), after));
+    if (backToBefore && !toDefault && !toAppEngineDefault) return [];
+    const note = toDefault ? ' (the default compute SA, Editor on the project by default)' : toAppEngineDefault ? ' (the App Engine default SA, Editor on the project by default)' : '';
     return [
       {
-        severity: toDefault ? 'HIGH' : 'MEDIUM',
-        title: toDefault ? 'Service now runs as the default compute service account' : 'Runtime service account changed',
-        summary: `${change.principal?.id ?? 'An unknown principal'} changed the runtime identity of ${serviceLabel(change.target)} from ${before} to ${after}${toDefault ? ' (the default compute SA, Editor on the project by default)' : ''}.`,
-        evidence: { before, after, toDefaultComputeServiceAccount: toDefault },
+        severity: toDefault || toAppEngineDefault ? 'HIGH' : 'MEDIUM',
+        title: toDefault
+          ? 'Service now runs as the default compute service account'
+          : toAppEngineDefault
+            ? 'Service now runs as the App Engine default service account'
+            : 'Runtime service account changed',
+        summary: `${change.principal?.id ?? 'An unknown principal'} changed the runtime identity of ${serviceLabel(change.target)} from ${before} to ${after}${note}.`,
+        evidence: { before, after, toDefaultComputeServiceAccount: toDefault, toAppEngineDefaultServiceAccount: toAppEngineDefault },
         dedupKey: [baselineKey(change.target), before, after, change.revision ?? change.time],
         unknown: unknownDeployFacts(change).filter((f) => f !== 'serviceAccount'),
         // A late deploy (a newer revision already set the identity) is reported, but it is not the risk in force.

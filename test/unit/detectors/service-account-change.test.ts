@@ -31,6 +31,34 @@ describe('service-account-change', () => {
     });
   });
 
+  it('fires HIGH: a move to the App Engine default SA (Editor by default, like the compute one)', async () => {
+    const appEngine = 'test-project-1234@appspot.gserviceaccount.com';
+    const findings = await saFindings([deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-02T10:00:00Z', appEngine)]);
+    expect(findings[0]).toMatchObject({
+      severity: 'HIGH',
+      title: 'Service now runs as the App Engine default service account',
+      evidence: { before: ORIGINAL, after: appEngine, toDefaultComputeServiceAccount: false, toAppEngineDefaultServiceAccount: true },
+    });
+  });
+
+  it('back to the previous identity: no new finding, the open one is resolved', async () => {
+    const findings = await saFindings([deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-02T10:00:00Z', OTHER), deploy('2024-05-03T10:00:00Z', ORIGINAL)]);
+    expect(findings.map((f) => [f.status ?? 'active', f.evidence['after']])).toEqual([
+      ['active', OTHER],
+      ['resolved', OTHER],
+    ]);
+  });
+
+  it('fires HIGH: back to the default compute SA, even when an open finding reports the move away from it', async () => {
+    // Months ago the service left the default SA (a MEDIUM finding nobody closed); now someone moves it back.
+    const findings = await saFindings([deploy('2024-02-01T10:00:00Z', undefined), deploy('2024-02-02T10:00:00Z', ORIGINAL), deploy('2024-05-02T10:00:00Z', undefined)]);
+    expect(findings.map((f) => [f.status ?? 'active', f.severity, f.evidence['after']])).toEqual([
+      ['active', 'MEDIUM', ORIGINAL],
+      ['resolved', 'MEDIUM', ORIGINAL],
+      ['active', 'HIGH', '123456789012-compute@developer.gserviceaccount.com'],
+    ]);
+  });
+
   it('fires: v2 CreateService then UpdateService with another identity', async () => {
     const findings = await saFindings([synthetic('v2-CreateService'), synthetic('v2-UpdateService')]);
     expect(findings[0]?.evidence).toMatchObject({

@@ -36,6 +36,14 @@ describe('public-invoker-grant', () => {
     expect(await publicFindings(entries)).toEqual([]);
   });
 
+  it('evidence says where the grant was read: the full policy when none was known before, else the difference', async () => {
+    const findings = await publicFindings([allUsers, at(privatePolicy, '2024-02-03T10:00:00Z'), at(allUsers, '2024-02-04T10:00:00Z')]);
+    expect(findings.filter((f) => f.status !== 'resolved').map((f) => f.evidence['source'])).toEqual([
+      'full policy (no earlier policy known)',
+      'difference from the last known policy',
+    ]);
+  });
+
   it('a re-applied binding raises nothing: only transitions count', async () => {
     const again = at(allUsers, '2024-02-02T11:00:00Z');
     const findings = await publicFindings([allUsers, again, at(allUsers, '2024-02-02T12:00:00Z')]);

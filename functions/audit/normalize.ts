@@ -35,6 +35,7 @@ export type SkipReason =
   | 'cloud-run-job'
   | 'system-event-other'
   | 'unsupported-method'
+  | 'dry-run'
   | 'no-service';
 
 export type ParseResult =
@@ -87,6 +88,7 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
   }
   const failure = failureOf(pp);
   if (failure) return { kind: 'skipped', reason: failure, detail: method };
+  if (isDryRun(pp)) return { kind: 'skipped', reason: 'dry-run', detail: method };
 
   const api: 'v1' | 'v2' = method.startsWith('google.cloud.run.v2.') ? 'v2' : 'v1';
   const verb = method.slice(method.lastIndexOf('.') + 1);
@@ -114,6 +116,18 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
 
 function logIdOf(logName: string): string {
   return decodeURIComponent(logName.slice(logName.lastIndexOf('/') + 1)) || 'no logName';
+}
+
+/**
+ * A call that only validated the request and changed nothing: v2 `validateOnly` (`validate_only`), v1 `dryRun`
+ * (`all`). It must neither raise findings nor resolve them, nor enter the baseline.
+ */
+function isDryRun(pp: JsonObject): boolean {
+  const request = asObject(pp['request']);
+  if (!request) return false;
+  if (request['validateOnly'] === true || request['validate_only'] === true) return true;
+  const dryRun = request['dryRun'] ?? request['dry_run'];
+  return typeof dryRun === 'string' ? dryRun !== '' : dryRun === true;
 }
 
 /** Failed calls are not changes: a non-zero status, or every authorization check denied. */

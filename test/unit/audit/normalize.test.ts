@@ -42,6 +42,16 @@ describe('entries that are not changes are skipped with a reason, never thrown',
     },
   );
 
+  it.each([
+    ['v2 validateOnly', 'v2-UpdateService', (r: Json) => void (r['validateOnly'] = true)],
+    ['v2 validate_only (snake case)', 'v2-UpdateService', (r: Json) => void (r['validate_only'] = true)],
+    ['v1 dryRun=all', 'v1-ReplaceService-gcloud', (r: Json) => void (r['dryRun'] = 'all')],
+  ])('a dry run changes nothing and is skipped: %s', (_name, fixture, mark) => {
+    const dryRun = variant(synthetic(fixture), (e) => mark(e.protoPayload['request'] as Json));
+    expect(parseEntry(dryRun)).toMatchObject({ kind: 'skipped', reason: 'dry-run' });
+    expect(parseEntry(synthetic(fixture)).kind).toBe('change');
+  });
+
   it('a Cloud Run Jobs entry is skipped as a job', () => {
     const job = variant(corpus('slackbot__Services.ReplaceService__1'), (e) => {
       e.protoPayload['methodName'] = 'google.cloud.run.v1.Jobs.ReplaceJob';

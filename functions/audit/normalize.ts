@@ -305,10 +305,16 @@ function v1Facts(pp: JsonObject): DeployFacts {
     serviceAccount = email ? runtimeServiceAccountFromEmail(email) : defaultComputeServiceAccount(undefined);
   }
   const images = imagesOrAnnotated(asArray(templateSpec?.['containers']), templateAnnotations, annotations);
-  const ingress = ingressOf(stringIn(annotations, 'run.googleapis.com/ingress'));
-  const binauthzPolicy = stringIn(annotations, 'run.googleapis.com/binary-authorization');
-  const breakglass = stringIn(annotations, 'run.googleapis.com/binary-authorization-breakglass');
-  const invokerAnnotation = stringIn(annotations, 'run.googleapis.com/invoker-iam-disabled');
+  // Service settings: as the request wrote them, else as the response (the service as stored) shows them, which
+  // also carries what the server filled in (e.g. the default ingress a request left out).
+  const stored = asObject(at(response, 'metadata', 'annotations'));
+  const setting = (key: string): string | undefined => stringIn(annotations, key) ?? stringIn(stored, key);
+  const ingress = ingressOf(setting('run.googleapis.com/ingress'));
+  const binauthzPolicy = setting('run.googleapis.com/binary-authorization');
+  const breakglass = setting('run.googleapis.com/binary-authorization-breakglass');
+  // Off when either side says so: a request that leaves the annotation out must not hide a stored `true`.
+  const invokerSides = [stringIn(annotations, 'run.googleapis.com/invoker-iam-disabled'), stringIn(stored, 'run.googleapis.com/invoker-iam-disabled')];
+  const invokerAnnotation = invokerSides.includes('true') ? 'true' : (invokerSides[0] ?? invokerSides[1]);
   // A v1 write is a full PUT: a missing annotation means the invoker check is on.
   const invokerIamDisabled = invokerAnnotation !== undefined ? invokerAnnotation === 'true' : knative ? false : undefined;
   // The request carries the operation id of the previous write; the response carries this one.

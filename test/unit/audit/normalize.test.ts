@@ -134,6 +134,19 @@ describe('v1 Knative deploys', () => {
     expect(deploy(parseEntry(entry)).invokerIamDisabled).toBe(true);
   });
 
+  it('ingress a request left out is read from the response (the service as stored; real entry)', () => {
+    expect(deploy(parseEntry(corpus('panther__Services.CreateService__1'))).ingress).toBe('all');
+  });
+
+  it('invoker-iam-disabled stored in the response counts even when the request leaves it out', () => {
+    const entry = variant(corpus('slackbot__Services.ReplaceService__1'), (e) => {
+      const response = e.protoPayload['response'] as { metadata: { annotations: Record<string, string> } };
+      response.metadata.annotations['run.googleapis.com/invoker-iam-disabled'] = 'true';
+    });
+    expect(deploy(parseEntry(entry)).invokerIamDisabled).toBe(true);
+    expect(deploy(parseEntry(corpus('slackbot__Services.ReplaceService__1'))).invokerIamDisabled).toBe(false);
+  });
+
   it('DeleteService is a delete of the service', () => {
     expect(change(parseEntry(corpus('archicloud__Services.DeleteService__1')))).toMatchObject({
       kind: 'delete',

@@ -154,7 +154,8 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
         ...(rollout ? { rollout: rolloutText(rollout) } : {}),
       }
     : detection.evidence;
-  const summary = rollout?.status === 'failed' ? `${detection.summary} The revision failed to become Ready and is not serving.` : detection.summary;
+  const revisionFailed = rollout?.status === 'failed' && detectors[rule].serviceSettings !== true;
+  const summary = revisionFailed ? `${detection.summary} The revision failed to become Ready and is not serving.` : detection.summary;
   const unknown = [...(detection.unknown ?? [])];
   if (rollout && !rollout.writeSeen && !unknown.includes('principal')) unknown.push('admin write');
   return {
@@ -330,10 +331,12 @@ export class Engine {
   private evaluate(base: ServiceBaseline, evaluation: Evaluation, findings: Finding[]): OpenFinding[] {
     const { change } = evaluation;
     const open = base.open ? [...base.open] : [];
-    // A rollout that failed changed nothing that serves: it cannot take a risk away.
-    if (open.length > 0 && evaluation.rollout?.status !== 'failed') {
+    // A rollout that failed changed no revision that serves: it cannot take a revision's risk away (service
+    // settings it wrote are in force all the same).
+    const failed = evaluation.rollout?.status === 'failed';
+    if (open.length > 0) {
       for (const detector of REGISTERED) {
-        if (!detector.resolves || !detector.changeKinds.includes(change.kind)) continue;
+        if (!detector.resolves || !detector.changeKinds.includes(change.kind) || (failed && detector.serviceSettings !== true)) continue;
         const mine = open.filter((o) => o.rule === detector.id);
         if (mine.length === 0) continue;
         const settings = this.config.rules[detector.id] as RuleSettings;
@@ -432,12 +435,14 @@ export class Engine {
     return this.drain(draft, nowMs, findings, edits);
   }
 
-  /** Runs the rules on what rolled out and records it. A failed rollout is reported but changes no baseline facts. */
+  /**
+   * Runs the rules on what rolled out and records it. A failed rollout is reported but records no revision facts
+   * (identity, images); the service settings the write applied (the invoker IAM check) are in force all the same.
+   */
   private finalize(draft: MutableBaseline, rollout: Rollout, findings: Finding[], edits: BaselineEdits): void {
     const merged = rolledOut(rollout, writeFromObservation);
     const open = this.evaluate(draft, merged, findings);
-    const recorded: DeployChange =
-      merged.rollout.status === 'failed' ? { ...merged.change, serviceAccount: undefined, images: [], invokerIamDisabled: undefined } : merged.change;
+    const recorded: DeployChange = merged.rollout.status === 'failed' ? { ...merged.change, serviceAccount: undefined, images: [] } : merged.change;
     applyChangeTo(draft, recorded, edits);
     const entry: CompletedRollout = { t: merged.change.timeMs, revision: merged.change.revision, operationId: rollout.observed?.operationId ?? rollout.write?.operationId };
     draft.completed = edits.append(draft.completed ?? [], entry, COMPLETED_LIMIT);

@@ -30,6 +30,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
   defaultSeverity: 'HIGH',
   methods: [...SERVICE_IAM_METHODS, ...PROJECT_IAM_METHODS, ...DEPLOY_METHODS],
   changeKinds: ['iam-policy', 'deploy'],
+  serviceSettings: true,
   detect({ change, baseline, settings }): Detection[] {
     const who = change.principal?.id ?? 'An unknown principal';
     if (change.kind === 'deploy') {

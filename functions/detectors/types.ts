@@ -50,6 +50,11 @@ export interface Detector<Id extends keyof RulesConfig = keyof RulesConfig> {
   readonly methods: readonly AuditMethod[];
   /** The kinds of change the rule looks at; others are not passed to `detect`. */
   readonly changeKinds: readonly Change['kind'][];
+  /**
+   * The rule judges service settings (the invoker IAM check), which a write applies whether or not its new
+   * revision becomes Ready: a failed rollout still raises and resolves the rule's findings, as in force.
+   */
+  readonly serviceSettings?: true;
   detect(input: DetectorInput<RulesConfig[Id]>): readonly Detection[];
   /**
    * Which of the rule's open findings this change closes (the grant removed, the identity changed back), with why.

@@ -227,6 +227,37 @@ describe('a failed rollout', () => {
   });
 });
 
+describe('a failed rollout that turned the invoker IAM check off', () => {
+  /** The failed-rollout write with the check off (a service setting, in force whether or not the revision serves). */
+  function publicWrite(write: Json, timestamp: string, insertId: string, disabled: string): Json {
+    const text = JSON.stringify(write).replaceAll('2026-09-18T02:24:19.902000Z', timestamp).replace('"syn-aegis-1"', `"${insertId}"`);
+    return variant(JSON.parse(text) as Json, (e) => {
+      const service = (e.protoPayload['request'] as { service: { metadata: { annotations: Record<string, string> } } }).service;
+      service.metadata.annotations['run.googleapis.com/invoker-iam-disabled'] = disabled;
+    });
+  }
+
+  it('is one finding, without the not-serving note, kept by the next deploy and resolved when the check is back on', async () => {
+    const [write, failedEvent] = sequence('failed-rollout');
+    const findings = (
+      await findingsOf(
+        [
+          publicWrite(write!, '2026-09-18T02:24:19.902000Z', 'syn-aegis-1', 'true'),
+          failedEvent,
+          publicWrite(write!, '2026-09-18T03:30:00Z', 'syn-aegis-2', 'true'),
+          publicWrite(write!, '2026-09-18T04:30:00Z', 'syn-aegis-3', 'false'),
+        ],
+        config(),
+      )
+    ).filter((f) => f.rule === 'public-invoker-grant');
+    expect(findings.map((f) => [f.status ?? 'active', f.eventTime])).toEqual([
+      ['active', '2026-09-18T02:24:19.902000Z'],
+      ['resolved', '2026-09-18T02:24:19.902000Z'],
+    ]);
+    expect(findings[0]?.summary).not.toMatch(/not serving/);
+  });
+});
+
 describe('neighbours that share resource.type cloud_run_revision', () => {
   it('Cloud Functions (gen2) backing services are reported as managed, their system events too', async () => {
     const internal = corpus('mybazaar__InternalServices.ReplaceInternalService__1');

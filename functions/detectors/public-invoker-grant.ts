@@ -11,15 +11,16 @@
 // Options:  `rules.public-invoker-grant.allowServices` (PROJECT/SERVICE globs of services meant to be public),
 //           `exceptions`, `severity`.
 // Severity: HIGH on a service, CRITICAL on a project.
-// Resolves: the public members removed from the invoker role, or the invoker IAM check turned back on, by the
-//           newest entry about it (an older entry arriving late neither resolves nor opens a risk).
+// Resolves: the public members removed from the invoker role (and holding no other role: a custom one may carry
+//           run.routes.invoke), or the invoker IAM check turned back on, by the newest entry about it (an older
+//           entry arriving late neither resolves nor opens a risk).
 // Blind spots: organization and folder policies are not read. Conditional bindings count as grants (the
 //           condition is not evaluated). Custom roles that include run.routes.invoke are not recognised.
 import { publicInvokersAfter } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';
 import { globMatcher } from '../config/glob.js';
-import { isPublicInvokerBinding } from '../model/iam.js';
+import { isPublicInvokerBinding, publicMembersWithAnyRole } from '../model/iam.js';
 import { DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
 import { serviceLabel } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
@@ -100,6 +101,8 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     const members = publicInvokersAfter(baseline, change);
     if (members === undefined) return [];
     const after = new Set(members);
+    // A public member moved to another role (a custom one may carry run.routes.invoke) is not shown to be gone.
+    for (const member of publicMembersWithAnyRole(change.policy ?? change.delta?.added ?? [])) after.add(member);
     return open
       .filter((o) => Array.isArray(o.finding.evidence['membersGranted']) && (o.finding.evidence['membersGranted'] as readonly string[]).every((m) => !after.has(m)))
       .map((o) => ({ id: o.finding.id, reason: `${(o.finding.evidence['membersGranted'] as readonly string[]).join(' and ')} no longer hold the invoker role` }));

@@ -21,3 +21,13 @@ export function publicInvokerMembers(bindings: readonly IamBinding[]): string[] 
   for (const binding of bindings) if (isPublicInvokerBinding(binding)) members.add(binding.member);
   return [...members].sort();
 }
+
+/**
+ * Public members holding any role in `bindings` (invoker or not): a custom role can carry `run.routes.invoke` too,
+ * and runwatch cannot see its permissions, so such a member still counts as possibly able to call the service.
+ */
+export function publicMembersWithAnyRole(bindings: readonly IamBinding[]): Set<string> {
+  const members = new Set<string>();
+  for (const binding of bindings) if (PUBLIC_MEMBERS.has(binding.member)) members.add(binding.member);
+  return members;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { at, corpus, synthetic, variant } from '../../support/entries.js';
+import { at, corpus, synthetic, variant, type Json } from '../../support/entries.js';
 import { config, findingsOf } from '../../support/run.js';
 
 async function publicFindings(entries: readonly unknown[], cfg = config()) {
@@ -57,6 +57,20 @@ describe('public-invoker-grant', () => {
       ['2024-02-02T09:44:25.921000Z', 'resolved'],
       ['2024-02-05T09:00:00Z', 'active'],
     ]);
+  });
+
+  it('allUsers moved from the invoker role to a custom one stays open (the custom role may carry run.routes.invoke)', async () => {
+    const toCustomRole = (role: string, timestamp: string) =>
+      variant(at(allUsers, timestamp), (e) => {
+        for (const side of [(e.protoPayload['request'] as Json)['policy'], e.protoPayload['response']] as { bindings: { role: string }[] }[]) {
+          side.bindings[0]!.role = role;
+        }
+      });
+    const custom = await publicFindings([allUsers, toCustomRole('projects/some-project/roles/callers', '2024-02-03T09:00:00Z')]);
+    expect(custom.map((f) => f.status ?? 'active')).toEqual(['active']);
+    // Removed from every role: resolved.
+    const removed = await publicFindings([allUsers, at(privatePolicy, '2024-02-03T09:00:00Z')]);
+    expect(removed.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
   });
 
   it('a public member added next to an existing one is reported alone', async () => {

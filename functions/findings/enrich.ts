@@ -19,7 +19,7 @@ function firstLabel(labels: Readonly<Record<string, string>>, candidates: readon
 
 /**
  * Commit and pipeline from the labels named in `provenanceLabels` (defaults understand Cloud Build deploys:
- * `commit-sha`, `gcb-build-id`); failing a commit label, an image tagged with a commit hash.
+ * `commit-sha`, `build-id`); failing a commit label, an image tagged with a commit hash.
  */
 export function provenanceOf(labels: Readonly<Record<string, string>>, images: readonly ImageRef[], config: RunwatchConfig): Provenance {
   const sources: Record<string, string> = {};

@@ -87,6 +87,12 @@ function join(path: string, key: string): string {
   return path === '(root)' ? key : `${path}.${key}`;
 }
 
+/** A pattern's format in words (the schema node's `title`), else the pattern itself. */
+function formatName(error: ErrorObject): string {
+  const title = (error.parentSchema as { title?: unknown } | undefined)?.title;
+  return typeof title === 'string' ? title : `in the expected format ${String(error.params['pattern'])}`;
+}
+
 function schemaProblems(errors: readonly ErrorObject[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   // anyOf branches report one `required` error each; collapse them into one readable reason per path.
@@ -115,7 +121,8 @@ function schemaProblems(errors: readonly ErrorObject[]): ConfigProblem[] {
         break;
       }
       case 'pattern':
-        problems.push({ path, reason: `${JSON.stringify(truncate(valueAt(error)))} does not match the expected format ${error.params['pattern']}` });
+        // The schema's `title` says the format in words; a regular expression is no help to a reader.
+        problems.push({ path, reason: `${JSON.stringify(truncate(valueAt(error)))} is not ${formatName(error)}` });
         break;
       default:
         problems.push({ path, reason: error.message ?? error.keyword });

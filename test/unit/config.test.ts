@@ -54,7 +54,7 @@ surprise: true
         'timezone: must be string',
         'changeWindows[0].end: is required',
         'changeWindows[0].days[0]: must be one of mon, tue, wed, thu, fri, sat, sun',
-        expect.stringMatching(/^changeWindows\[0\]\.start: "25:00" does not match/),
+        expect.stringMatching(/^changeWindows\[0\]\.start: "25:00" is not a time of day as HH:MM/),
         'rules.off-window-deploy.enabled: must be boolean',
         'rules.off-window-deploy.exceptions[0]: needs at least one of principal, project, service',
         'rules.new-image-repository.trustedRepository: unknown key',
@@ -72,13 +72,15 @@ surprise: true
     ['an empty window', 'changeWindows: [{days: [mon], start: "09:00", end: "09:00"}]', 'changeWindows[0]: start and end are equal: an empty window'],
     ['YAML that does not parse', 'rules: [unclosed', expect.stringMatching(/^\(root\): not valid YAML or JSON/)],
     ['a duplicate key', 'timezone: UTC\ntimezone: UTC', expect.stringMatching(/^\(root\): not valid YAML or JSON/)],
+    ['a freeze date in another format', 'freezes: [{start: "20.12.2024", end: "2025-01-06"}]', expect.stringMatching(/^freezes\[0\]\.start: "20\.12\.2024" is not an ISO 8601 date \(YYYY-MM-DD/)],
+    ['a freeze date that does not exist', 'freezes: [{start: "2024-02-30", end: "2024-03-06"}]', expect.stringMatching(/^freezes\[0\]\.start: not a date-time/)],
   ])('rejects %s', (_name, text, expected) => {
     expect(problems(text)).toEqual([expected]);
   });
 
   // Checks beyond the schema (zones, dates, empty windows) run even when the schema found problems elsewhere.
   it.each([
-    ['a bad window time and an unknown zone', 'timezone: Mars/Olympus\nchangeWindows: [{days: [mon], start: "9:00", end: "17:00"}]', [expect.stringMatching(/^changeWindows\[0\]\.start: "9:00" does not match/), 'timezone: "Mars/Olympus" is not an IANA time zone']],
+    ['a bad window time and an unknown zone', 'timezone: Mars/Olympus\nchangeWindows: [{days: [mon], start: "9:00", end: "17:00"}]', [expect.stringMatching(/^changeWindows\[0\]\.start: "9:00" is not a time of day as HH:MM/), 'timezone: "Mars/Olympus" is not an IANA time zone']],
     ['an unknown key and an unknown zone', 'timezone: Europe/Berln\nfoo: 1', ['foo: unknown key', 'timezone: "Europe/Berln" is not an IANA time zone']],
     ['an unknown key and an impossible freeze date', 'foo: 1\nfreezes: [{start: "2024-13-45T10:00", end: "2024-12-20T00:00"}]', ['foo: unknown key', expect.stringMatching(/^freezes\[0\]\.start: not a date-time/)]],
     ['a zone of the wrong type: reported once, by the schema', 'timezone: 5', ['timezone: must be string']],

@@ -55,6 +55,15 @@ describe('off-window-deploy', () => {
     expect(finding?.unknown).toContain('image');
   });
 
+  it('a freeze given as dates alone runs from midnight to midnight in the configured zone', async () => {
+    const byDate = config({ timezone: 'Europe/Berlin', freezes: [{ start: '2024-12-23', end: '2024-12-27', reason: 'christmas' }] });
+    // Midnight in Berlin is 23:00Z the day before (CET).
+    expect((await offWindow('2024-12-22T22:59:59Z', byDate)).map((f) => f.severity)).toEqual([]);
+    expect((await offWindow('2024-12-22T23:00:00Z', byDate)).map((f) => f.severity)).toEqual(['HIGH']);
+    expect((await offWindow('2024-12-26T22:59:59Z', byDate)).map((f) => f.severity)).toEqual(['HIGH']);
+    expect((await offWindow('2024-12-26T23:00:00Z', byDate)).map((f) => f.severity)).toEqual([]);
+  });
+
   it('names the freeze in the evidence', async () => {
     const [finding] = await offWindow('2024-12-20T11:30:00Z');
     expect(finding?.evidence).toMatchObject({ freeze: 'year-end freeze', freezeStart: '2024-12-20T11:00:00.000Z', freezeEnd: '2024-12-20T13:00:00.000Z' });

@@ -61,7 +61,11 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
   const metaLabels = asObject(metadata?.['labels']);
   const annotations = asObject(metadata?.['annotations']);
   const project = asString(labels?.['project_id']) ?? revisionMatch?.[1] ?? serviceMatch?.[1] ?? projectOfLogName(env.key.logName);
-  const service = asString(labels?.['service_name']) ?? stringIn(metaLabels, 'serving.knative.dev/service') ?? serviceMatch?.[2] ?? (level === 'service' ? asString(metadata?.['name']) : undefined);
+  const service =
+    asString(labels?.['service_name']) ??
+    stringIn(metaLabels, 'serving.knative.dev/service') ??
+    serviceMatch?.[2] ??
+    (level === 'service' ? asString(metadata?.['name']) : serviceOfRevisionName(revisionMatch?.[2]));
   if (!project || !service) return undefined;
   const location = asString(labels?.['location']) ?? stringIn(metaLabels, 'cloud.googleapis.com/location');
   const projectNumber = numeric(metadata?.['namespace']);
@@ -83,7 +87,9 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
   if (email) serviceAccount = runtimeServiceAccountFromEmail(email);
   else if (spec) serviceAccount = defaultComputeServiceAccount(projectNumber);
 
-  const ready = readyCondition(status);
+  // Without a Ready condition (entries logged without their response), an ERROR-severity event is a failed one.
+  const condition = readyCondition(status);
+  const ready = condition.ready === undefined && !status && asString(env.entry['severity']) === 'ERROR' ? { ready: false, reason: 'severity ERROR' } : condition;
   const operationId = stringIn(annotations, 'run.googleapis.com/operation-id');
   const clientName = stringIn(annotations, 'run.googleapis.com/client-name');
   const generation = asNumber(stringIn(metaLabels, 'serving.knative.dev/configurationGeneration'));
@@ -110,6 +116,14 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
     managedByCloudFunctions:
       stringIn(metaLabels, 'goog-managed-by') === 'cloudfunctions' || stringIn(annotations, 'cloudfunctions.googleapis.com/function-id') !== undefined,
   };
+}
+
+/**
+ * The service of a revision named the way Cloud Run names them, `SERVICE-NNNNN-xxx` (generation, then a random
+ * suffix): for events logged without resource labels or response.
+ */
+function serviceOfRevisionName(revision: string | undefined): string | undefined {
+  return revision ? /^([a-z](?:[-a-z0-9]*[a-z0-9])?)-\d{5}-[a-z0-9]{3}$/.exec(revision)?.[1] : undefined;
 }
 
 function readyCondition(status: JsonObject | undefined): { ready?: boolean; reason?: string } {

@@ -376,6 +376,8 @@ describe('system events are observations of a rollout, never changes', () => {
     ['sysevent-arri__nomethod__1', { level: 'service', revision: 'hello2-00004-yiz', ready: true }],
     ['dynatrace__nomethod__1', { level: 'service', revision: 'user-test-00001-box', ready: true }],
     ['sysevent-dnsfn__nomethod__2', { level: 'service', deleting: true }],
+    // Logged without resource labels or response: the service from the revision name, ERROR severity = failed.
+    ['aegisai__sysevent-Services.ReplaceService__2', { level: 'revision', revision: 'aegis-ai-00002-659', target: { project: 'computeengine-506321', service: 'aegis-ai' }, ready: false }],
   ])('%s', (name, expected) => {
     const result = parseEntry(corpus(name));
     expect(result.kind).toBe('observation');

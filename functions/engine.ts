@@ -387,10 +387,16 @@ export class Engine {
     edits: BaselineEdits,
   ): EngineNote {
     if (observation.deleting) return 'deletion-event';
-    if (observation.managedByCloudFunctions && !this.config.cloudFunctions.watch) return 'cloud-functions-managed';
     if (draft.completed && belongsToCompleted(draft.completed, observation)) return 'late-system-event';
     const rollouts = [...(draft.rollouts ?? [])];
     const index = rolloutForObservation(rollouts, observation, this.waitMs);
+    // The Cloud Functions marks are labels and annotations on the revision, which whoever deploys can write: they
+    // let an event go only when no ordinary admin write (a user's deploy, not the Cloud Functions service agent's
+    // InternalServices call) is waiting for it.
+    if (observation.managedByCloudFunctions && !this.config.cloudFunctions.watch) {
+      const write = index >= 0 ? rollouts[index]!.write : undefined;
+      if (!write || write.methodName.includes('InternalServices.')) return 'cloud-functions-managed';
+    }
     if (index < 0 && !mayOpen) return 'unmatched-admin-api-revision';
     if (index < 0) {
       // Only a revision's own event opens a rollout: service-level events also follow traffic and IAM changes.

@@ -227,6 +227,26 @@ describe('a failed rollout', () => {
   });
 });
 
+describe('Cloud Functions marks on a revision (labels and annotations the deployer can write)', () => {
+  it.each([
+    ['the goog-managed-by label', (m: { labels: Record<string, string>; annotations: Record<string, string> }) => void (m.labels['goog-managed-by'] = 'cloudfunctions')],
+    ['the function-id annotation', (m: { labels: Record<string, string>; annotations: Record<string, string> }) => void (m.annotations['cloudfunctions.googleapis.com/function-id'] = 'f')],
+  ])('do not hide the event of a user\'s own deploy: %s', async (_name, mark) => {
+    const cfg = config({ rules: { 'new-image-repository': { trustedRepositories: ['gcr.io/*'] } } });
+    const [logged, event] = sequence('failed-rollout');
+    // Console-shaped: no containers, only the user-image annotation, naming a trusted image; the revision runs another.
+    const write = variant(logged!, (e) => {
+      const template = (e.protoPayload['request'] as { service: { spec: { template: { metadata: { annotations: Record<string, string> }; spec: Json } } } }).service.spec.template;
+      delete template.spec['containers'];
+      template.metadata.annotations['client.knative.dev/user-image'] = 'gcr.io/computeengine-506321/aegis-ai:1';
+    });
+    const marked = variant(event!, (e) => mark((e.protoPayload['response'] as { metadata: { labels: Record<string, string>; annotations: Record<string, string> } }).metadata));
+    const plain = (await findingsOf([write, event], cfg)).map((f) => f.rule).sort();
+    expect(plain).toContain('new-image-repository');
+    expect((await findingsOf([write, marked], cfg)).map((f) => f.rule).sort()).toEqual(plain);
+  });
+});
+
 describe('a failed rollout that turned the invoker IAM check off', () => {
   /** The failed-rollout write with the check off (a service setting, in force whether or not the revision serves). */
   function publicWrite(write: Json, timestamp: string, insertId: string, disabled: string): Json {

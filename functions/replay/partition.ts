@@ -281,6 +281,7 @@ export async function replayPartitioned(options: ReplayOptions, files: readonly 
       return Promise.all(batch.refs.map((refs, w) => (refs.length === 0 ? [] : workers[w]!.send(id++, batch.bytes, refs))));
     });
     for await (const perWorker of answers) {
+      options.signal?.throwIfAborted();
       for (const findings of perWorker) emit(findings);
       if (options.onProgress && Date.now() >= nextProgress) {
         nextProgress = Date.now() + 1000;
@@ -288,6 +289,7 @@ export async function replayPartitioned(options: ReplayOptions, files: readonly 
         options.onProgress({ ...stats, entriesRead: routed });
       }
     }
+    options.signal?.throwIfAborted();
     const results = await Promise.all(workers.map((w) => w.finish()));
     // What the workers still held (rollouts waiting for their other half) comes out merged in time order.
     emit(byTime(results.flatMap((r) => r.findings)));

@@ -43,6 +43,8 @@ export interface ReplayOptions {
   readonly workers?: number;
   readonly onFinding: (finding: Finding) => void;
   readonly onProgress?: (stats: ReplayStats) => void;
+  /** Stops the replay between batches of input (it rejects with the signal's reason): its output has gone. */
+  readonly signal?: AbortSignal;
 }
 
 export interface ReplayStats {
@@ -264,6 +266,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayStats> {
     ndjson,
   });
   for await (const batch of input) {
+    options.signal?.throwIfAborted();
     if (run.sync) for (const item of batch) run.addSync(item);
     else for (const item of batch) await run.add(item);
     if (options.onProgress && Date.now() >= nextProgress) {
@@ -271,5 +274,6 @@ export async function replay(options: ReplayOptions): Promise<ReplayStats> {
       options.onProgress(run.stats);
     }
   }
+  options.signal?.throwIfAborted();
   return run.finish();
 }

@@ -1,4 +1,5 @@
 import { PassThrough, Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { main } from '../../functions/cli/main.js';
 
 export interface Run {
@@ -18,3 +19,7 @@ export async function runwatch(args: readonly string[], stdin: string | readonly
   const code = await main([...args], { stdin: Readable.from(typeof stdin === 'string' ? [stdin] : stdin), stdout, stderr, env: {} });
   return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
 }
+
+/** The built CLI (`npm run build` first), for what needs a process of its own: closed pipes, signals. */
+export const BIN = fileURLToPath(new URL('../../bin/runwatch.js', import.meta.url));
+

@@ -7,6 +7,7 @@ import type { Finding } from '../../findings/finding.js';
 import { byTime, formatSummary, formatTable, OUTPUT_FORMATS, type OutputFormat } from '../../replay/format.js';
 import { DEFAULT_REORDER_CAPACITY, replay, type ReplayStats } from '../../replay/replay.js';
 import { UsageError, type Command, type CommandIo } from '../command.js';
+import { WatchedOutput } from '../output.js';
 
 const USAGE = `runwatch replay [--config FILE] [--format table|ndjson|json] [--since T] [--until T] [--state FILE]
                 [--reorder-buffer N] [--workers N] PATH...
@@ -63,9 +64,10 @@ export const replayCommand: Command = {
     if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 64)) throw new UsageError('--workers must be an integer from 0 to 64');
     const config = values.config ? await loadConfigFile(values.config) : defaultConfig();
     const store = values.state ? await FileBaselineStore.open(values.state) : undefined;
+    const output = new WatchedOutput(io.stdout);
     const collected: Finding[] = [];
     const onFinding =
-      format === 'ndjson' ? (f: Finding): void => void io.stdout.write(`${JSON.stringify(f)}\n`) : (f: Finding): void => void collected.push(f);
+      format === 'ndjson' ? (f: Finding): void => output.write(`${JSON.stringify(f)}\n`) : (f: Finding): void => void collected.push(f);
     const started = performance.now();
     let stats: ReplayStats;
     try {
@@ -81,13 +83,22 @@ export const replayCommand: Command = {
         workers,
         onFinding,
         onProgress: values.quiet ? undefined : (s) => void io.stderr.write(`runwatch replay: ${s.entriesRead} entries read...\n`),
+        signal: output.signal,
       });
+      if (format === 'table') output.write(formatTable(collected));
+      else if (format === 'json') output.write(`${JSON.stringify(byTime(collected), null, 2)}\n`);
+      // The state is written back only once every finding has been handed to stdout: a replay whose findings did
+      // not all get out leaves it as it was, so the next replay reports them again.
+      await output.flushed();
       await store?.close();
+    } catch (error) {
+      // The reader went away (`| head`): stop quietly with exit 0, as `git log | head` does; nothing is wrong
+      // with the replay, and what the reader took is all it wanted.
+      if (output.readerGone && error === output.signal.reason) return 0;
+      throw error;
     } finally {
-      await store?.release(); // a replay that failed leaves the state file as it was, and unlocked
+      await store?.release(); // a replay that failed or stopped leaves the state file as it was, and unlocked
     }
-    if (format === 'table') io.stdout.write(formatTable(collected));
-    else if (format === 'json') io.stdout.write(`${JSON.stringify(byTime(collected), null, 2)}\n`);
     if (!values.quiet) io.stderr.write(formatSummary(stats, (performance.now() - started) / 1000));
     return 0;
   },

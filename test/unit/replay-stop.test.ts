@@ -1,0 +1,74 @@
+// A replay stopped before its end: its reader closes stdout (`| head -1`). It stops quietly, and with --state
+// leaves neither the lock nor a temp file behind and the state file byte for byte as it was (a replay cut short
+// must not become the next one's baseline). The CLI runs in a process of its own, into a real `head -1`.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { at, synthetic } from '../support/entries.js';
+import { BIN, runwatch } from '../support/cli.js';
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'runwatch-stop-'));
+}
+
+/** A public invoker grant on each of `count` services, a minute apart: one finding each. */
+function grants(count: number): string {
+  const grant = JSON.stringify(synthetic('run-SetIamPolicy-allUsers'));
+  const lines: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const time = new Date(Date.UTC(2024, 4, 1) + i * 60_000).toISOString();
+    lines.push(JSON.stringify(at(JSON.parse(grant.replaceAll('cloudrun-exfil', `service-${i}`)) as Record<string, unknown>, time)));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** `runwatch args | head -1 > /dev/null` as a shell runs it: runwatch's exit code (through a file) and stderr. */
+async function intoHead(dir: string, args: readonly string[]): Promise<{ code: number; stderr: string }> {
+  const code = join(dir, 'exit-code');
+  const script = '{ "$0" "$@"; echo $? > "$EXIT_CODE"; } | head -1 > /dev/null';
+  const child = spawn('sh', ['-c', script, process.execPath, BIN, ...args], { env: { PATH: process.env['PATH'], EXIT_CODE: code }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  await new Promise((resolve) => child.on('close', resolve));
+  return { code: Number(readFileSync(code, 'utf8')), stderr };
+}
+
+/** A state file from an earlier replay, so "unchanged" means something. */
+const STATE = `${JSON.stringify({ format: 'runwatch-baseline', version: 1, services: {} })}\n`;
+
+describe('runwatch replay: the reader closes stdout early (| head -1)', () => {
+  // Far more output than a pipe buffers (64 KiB): the writes after the reader left fail with EPIPE.
+  it.each([
+    ['ndjson', []],
+    ['table', []],
+    ['json', []],
+    ['ndjson', ['--state']],
+    ['table', ['--state']],
+    ['json', ['--state']],
+    ['ndjson', ['--state', '--workers', '0']],
+    ['ndjson', ['--workers', '2']], // the partitioned replay (no state, NDJSON)
+  ])('--format %s %j: exit 0, nothing on stderr, the state file as it was', async (format, extra) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'in.ndjson'), grants(800));
+    const state = join(dir, 'state.json');
+    writeFileSync(state, STATE);
+    const args = ['replay', '--quiet', '--format', format, ...extra.map((a) => (a === '--state' ? `--state=${state}` : a)), join(dir, 'in.ndjson')];
+    expect(await intoHead(dir, args)).toEqual({ code: 0, stderr: '' });
+    expect(readdirSync(dir).sort()).toEqual(['exit-code', 'in.ndjson', 'state.json']);
+    expect(readFileSync(state, 'utf8') === STATE).toBe(true); // not toBe: the diff would be megabytes
+  });
+
+  it.each(['ndjson', 'table', 'json'])('--format %s, a reader that takes everything: the state is written back', async (format) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'in.ndjson'), grants(50));
+    const state = join(dir, 'state.json');
+    writeFileSync(state, STATE);
+    const run = await runwatch(['replay', '--quiet', '--format', format, '--state', state, join(dir, 'in.ndjson')]);
+    expect(run.code).toBe(0);
+    expect(run.stdout.match(/service-\d+/g)?.length).toBeGreaterThanOrEqual(50);
+    expect(Object.keys((JSON.parse(readFileSync(state, 'utf8')) as { services: object }).services)).toHaveLength(50);
+    expect(readdirSync(dir).sort()).toEqual(['in.ndjson', 'state.json']);
+  });
+});

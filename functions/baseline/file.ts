@@ -24,6 +24,10 @@ function misshapenService(services: JsonObject): string | undefined {
 
 export class FileBaselineStore extends MemoryBaselineStore {
   private locked = true;
+  /** Set by release: no write-back starts after it. */
+  private released = false;
+  /** The write-back, once close was called. */
+  private closing: Promise<void> | undefined;
 
   private constructor(
     private readonly path: string,
@@ -88,17 +92,39 @@ export class FileBaselineStore extends MemoryBaselineStore {
     return Promise.resolve(keys);
   }
 
-  /** Writes the baselines back and lets the file go. */
-  override async close(): Promise<void> {
-    const state: StateFile = { format: 'runwatch-baseline', version: 1, services: Object.fromEntries(this.entries()) };
-    const temp = `${this.path}.${process.pid}.tmp`;
-    await writeFile(temp, `${JSON.stringify(state)}\n`);
-    await rename(temp, this.path);
-    await this.release();
+  /** Writes the baselines back and lets the file go; once only, and never after release. */
+  override close(): Promise<void> {
+    if (this.closing) return this.closing;
+    if (this.released) return Promise.reject(new Error(`state file ${this.path} was let go without being written`));
+    this.closing = this.writeBack();
+    return this.closing;
   }
 
-  /** Lets the file go without writing (a replay that failed); safe to call again. */
+  private async writeBack(): Promise<void> {
+    const state: StateFile = { format: 'runwatch-baseline', version: 1, services: Object.fromEntries(this.entries()) };
+    const temp = `${this.path}.${process.pid}.tmp`;
+    try {
+      await writeFile(temp, `${JSON.stringify(state)}\n`);
+      await rename(temp, this.path);
+    } catch (error) {
+      await unlink(temp).catch(() => undefined); // a write that failed (a full disk) leaves no temp file behind
+      throw error;
+    }
+    await this.unlock();
+  }
+
+  /**
+   * Lets the file go without writing (a replay that failed, or was interrupted); safe to call again, also while
+   * `close` writes: that write is let finish (the file is either as it was or wholly new, never half of it) and
+   * no write starts after it.
+   */
   async release(): Promise<void> {
+    this.released = true;
+    await this.closing?.catch(() => undefined);
+    await this.unlock();
+  }
+
+  private async unlock(): Promise<void> {
     if (!this.locked) return;
     this.locked = false;
     await unlink(FileBaselineStore.lockPath(this.path)).catch(() => undefined);

@@ -1,3 +1,4 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../functions/cli/main.js';
@@ -23,3 +24,12 @@ export async function runwatch(args: readonly string[], stdin: string | readonly
 /** The built CLI (`npm run build` first), for what needs a process of its own: closed pipes, signals. */
 export const BIN = fileURLToPath(new URL('../../bin/runwatch.js', import.meta.url));
 
+
+/** `runwatch args` in a process of its own, stdio piped; `exited`: its exit code, or the signal that ended it. */
+export function spawnRunwatch(args: readonly string[]): { child: ChildProcessWithoutNullStreams; stderr: () => string; exited: Promise<number | NodeJS.Signals> } {
+  const child = spawn(process.execPath, [BIN, ...args], { env: {} });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | NodeJS.Signals>((resolve) => child.on('close', (code, signal) => resolve(code ?? signal!)));
+  return { child, stderr: () => stderr, exited };
+}

@@ -1,7 +1,7 @@
 // `runwatch replay --state FILE`: baselines kept in one JSON file between replays.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileBaselineStore } from '../../functions/baseline/file.js';
 import { emptyBaseline } from '../../functions/baseline/state.js';
@@ -38,6 +38,41 @@ describe('FileBaselineStore', () => {
     await store.release(); // twice is fine
     expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ format: 'runwatch-baseline', version: 1, services: {} });
     expect(existsSync(`${path}.lock`)).toBe(false);
+  });
+
+  it('a write-back that fails (here the path became a folder) leaves no temp file; release lets the lock go', async () => {
+    const path = stateIn();
+    const store = await FileBaselineStore.open(path);
+    mkdirSync(path);
+    writeFileSync(join(path, 'x'), '');
+    await expect(store.close()).rejects.toThrow();
+    await store.release();
+    expect(readdirSync(dirname(path))).toEqual(['state.json']);
+  });
+
+  // What a signal during the write-back does (cli/signals.ts): the file ends whole, the lock and temp file gone.
+  it('release while close writes lets the write finish first', async () => {
+    const path = stateIn();
+    writeFileSync(path, JSON.stringify({ format: 'runwatch-baseline', version: 1, services: {} }));
+    const store = await FileBaselineStore.open(path);
+    store.transactSync('p/l/s', () => ({ next: { ...emptyBaseline(), lastChangeMs: 5 }, result: undefined }));
+    const closing = store.close();
+    await store.release();
+    expect(readdirSync(dirname(path))).toEqual(['state.json']);
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ services: { 'p/l/s': { lastChangeMs: 5 } } });
+    await closing;
+  });
+
+  it('close after release writes nothing (an interrupted replay still running)', async () => {
+    const path = stateIn();
+    const before = JSON.stringify({ format: 'runwatch-baseline', version: 1, services: {} });
+    writeFileSync(path, before);
+    const store = await FileBaselineStore.open(path);
+    store.transactSync('p/l/s', () => ({ next: emptyBaseline(), result: undefined }));
+    await store.release();
+    await expect(store.close()).rejects.toThrow(`state file ${path} was let go without being written`);
+    expect(readFileSync(path, 'utf8')).toBe(before);
+    expect(readdirSync(dirname(path))).toEqual(['state.json']);
   });
 
   it.each([

@@ -1,13 +1,14 @@
-// A replay stopped before its end: its reader closes stdout (`| head -1`). It stops quietly, and with --state
-// leaves neither the lock nor a temp file behind and the state file byte for byte as it was (a replay cut short
-// must not become the next one's baseline). The CLI runs in a process of its own, into a real `head -1`.
+// A replay stopped before its end: its reader closes stdout (`| head -1`), or a signal comes (Ctrl-C, SIGTERM).
+// With --state it leaves neither the lock nor a temp file behind and the state file byte for byte as it was (a
+// replay cut short must not become the next one's baseline). The CLI runs in a process of its own: real pipes,
+// real signals.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { at, synthetic } from '../support/entries.js';
-import { BIN, runwatch } from '../support/cli.js';
+import { BIN, runwatch, spawnRunwatch } from '../support/cli.js';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'runwatch-stop-'));
@@ -70,5 +71,35 @@ describe('runwatch replay: the reader closes stdout early (| head -1)', () => {
     expect(run.stdout.match(/service-\d+/g)?.length).toBeGreaterThanOrEqual(50);
     expect(Object.keys((JSON.parse(readFileSync(state, 'utf8')) as { services: object }).services)).toHaveLength(50);
     expect(readdirSync(dir).sort()).toEqual(['in.ndjson', 'state.json']);
+  });
+});
+
+/** Resolves once `condition` holds; checked every 10 ms, for at most 10 s. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 10) {
+    if (waited > 10_000) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('runwatch replay --state: SIGINT and SIGTERM', () => {
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('%s: the lock goes, the state file stays as it was, exit %i', async (signal, code) => {
+    const dir = tempDir();
+    const state = join(dir, 'state.json');
+    writeFileSync(state, STATE);
+    const run = spawnRunwatch(['replay', '--quiet', '--format', 'ndjson', '--state', state, '-']);
+    // Some entries, and stdin left open: the replay reads them and waits for more.
+    run.child.stdin.write(grants(5));
+    await until(() => existsSync(`${state}.lock`));
+    run.child.kill(signal);
+    expect(await run.exited).toBe(code);
+    expect(run.stderr()).toBe('');
+    expect(readdirSync(dir)).toEqual(['state.json']);
+    expect(readFileSync(state, 'utf8')).toBe(STATE);
+    // The next replay is not blocked.
+    expect((await runwatch(['replay', '--quiet', '--state', state, '-'], grants(5))).code).toBe(0);
   });
 });

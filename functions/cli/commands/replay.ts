@@ -8,6 +8,7 @@ import { byTime, formatSummary, formatTable, OUTPUT_FORMATS, type OutputFormat }
 import { DEFAULT_REORDER_CAPACITY, replay, type ReplayStats } from '../../replay/replay.js';
 import { UsageError, type Command, type CommandIo } from '../command.js';
 import { WatchedOutput } from '../output.js';
+import { exitOnSignal } from '../signals.js';
 
 const USAGE = `runwatch replay [--config FILE] [--format table|ndjson|json] [--since T] [--until T] [--state FILE]
                 [--reorder-buffer N] [--workers N] PATH...
@@ -63,14 +64,19 @@ export const replayCommand: Command = {
     const workers = values.workers === undefined ? undefined : Number(values.workers);
     if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 64)) throw new UsageError('--workers must be an integer from 0 to 64');
     const config = values.config ? await loadConfigFile(values.config) : defaultConfig();
-    const store = values.state ? await FileBaselineStore.open(values.state) : undefined;
     const output = new WatchedOutput(io.stdout);
     const collected: Finding[] = [];
     const onFinding =
       format === 'ndjson' ? (f: Finding): void => output.write(`${JSON.stringify(f)}\n`) : (f: Finding): void => void collected.push(f);
+    const opening = values.state ? FileBaselineStore.open(values.state) : undefined;
+    // Ctrl-C or SIGTERM: the state file is let go first (lock removed, never half written, no temp file left),
+    // then the process ends with 130 or 143.
+    const ignoreSignals = opening ? exitOnSignal(async () => (await opening.catch(() => undefined))?.release()) : () => undefined;
     const started = performance.now();
+    let store: FileBaselineStore | undefined;
     let stats: ReplayStats;
     try {
+      store = await opening;
       stats = await replay({
         config,
         store,
@@ -98,6 +104,7 @@ export const replayCommand: Command = {
       throw error;
     } finally {
       await store?.release(); // a replay that failed or stopped leaves the state file as it was, and unlocked
+      ignoreSignals();
     }
     if (!values.quiet) io.stderr.write(formatSummary(stats, (performance.now() - started) / 1000));
     return 0;

@@ -1,7 +1,9 @@
 // Baselines in one JSON file (`runwatch replay --state FILE`), so successive replays continue where the last one
 // stopped. Loaded whole at open, written atomically (temp file + rename) at close. A lock file next to it keeps two
-// replays from using it at once: each would write back only its own view, and the last to finish would win.
+// replays from using it at once: each would write back only its own view, and the last to finish would win. A
+// lock whose replay no longer runs is taken over (lock.ts).
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { lockStateFile, unlockStateFile } from './lock.js';
 import { MemoryBaselineStore } from './memory.js';
 import { asObject, type JsonObject } from '../audit/json.js';
 import { HISTORY_FIELDS, type ServiceBaseline } from './state.js';
@@ -28,32 +30,22 @@ export class FileBaselineStore extends MemoryBaselineStore {
   private released = false;
   /** The write-back, once close was called. */
   private closing: Promise<void> | undefined;
-
   private constructor(
     private readonly path: string,
     initial: Record<string, ServiceBaseline>,
+    /** The process id of a replay that died holding the lock, when this one took it over (see lock.ts). */
+    readonly tookOverFrom: number | undefined,
   ) {
     super(Object.entries(initial));
   }
 
-  private static lockPath(path: string): string {
-    return `${path}.lock`;
-  }
-
   /** Opens (or starts) the state file, locking it; `close` writes it back, `release` lets it go unchanged. */
   static async open(path: string): Promise<FileBaselineStore> {
-    const lock = FileBaselineStore.lockPath(path);
+    const tookOverFrom = await lockStateFile(path);
     try {
-      await writeFile(lock, `${process.pid}\n`, { flag: 'wx' });
+      return new FileBaselineStore(path, await FileBaselineStore.read(path), tookOverFrom);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = (await readFile(lock, 'utf8').catch(() => '')).trim();
-      throw new Error(`state file ${path} is in use by another replay${holder ? ` (process ${holder})` : ''}; if none is running, delete ${lock}`);
-    }
-    try {
-      return new FileBaselineStore(path, await FileBaselineStore.read(path));
-    } catch (error) {
-      await unlink(lock).catch(() => undefined);
+      await unlockStateFile(path);
       throw error;
     }
   }
@@ -127,6 +119,6 @@ export class FileBaselineStore extends MemoryBaselineStore {
   private async unlock(): Promise<void> {
     if (!this.locked) return;
     this.locked = false;
-    await unlink(FileBaselineStore.lockPath(this.path)).catch(() => undefined);
+    await unlockStateFile(this.path);
   }
 }

@@ -1,12 +1,17 @@
 // `runwatch replay --state FILE`: baselines kept in one JSON file between replays.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { FileBaselineStore } from '../../functions/baseline/file.js';
 import { emptyBaseline } from '../../functions/baseline/state.js';
 
 const stateIn = (): string => join(mkdtempSync(join(tmpdir(), 'runwatch-state-')), 'state.json');
+
+/** The id of a process that has ended (ids are reused only after the whole range went round). */
+const deadPid = (): number => spawnSync(process.execPath, ['-e', '']).pid!;
 
 describe('FileBaselineStore', () => {
   it('keeps baselines from one open to the next, written at close', async () => {
@@ -87,4 +92,73 @@ describe('FileBaselineStore', () => {
     await expect(FileBaselineStore.open(path)).rejects.toThrow(message);
     expect(existsSync(`${path}.lock`)).toBe(false);
   });
+});
+
+describe('FileBaselineStore: a lock whose replay no longer runs (killed, the machine lost)', () => {
+  it.each([
+    ['its process id', (pid: number): string => `${pid}\n`], // as locks were written before the host was
+    ['its process id and this host', (pid: number): string => `${pid}\n${hostname()}\n`],
+  ])('holding %s, is taken over', async (_name, text) => {
+    const path = stateIn();
+    const pid = deadPid();
+    writeFileSync(`${path}.lock`, text(pid));
+    writeFileSync(`${path}.${pid}.tmp`, '{"half'); // what the dead replay was writing back
+    const store = await FileBaselineStore.open(path);
+    expect(store.tookOverFrom).toBe(pid);
+    expect(readFileSync(`${path}.lock`, 'utf8')).toBe(`${process.pid}\n${hostname()}\n`);
+    expect(readdirSync(dirname(path))).toEqual(['state.json.lock']);
+    await store.close();
+    expect(readdirSync(dirname(path))).toEqual(['state.json']);
+  });
+
+  it.each([
+    ['a running process (this one)', (): string => `${process.pid}\n${hostname()}\n`, `(process ${process.pid}); if none is running`],
+    ['a process of another host (a shared disk: it cannot be looked up)', (): string => `${deadPid()}\nanother-host\n`, ' on another-host); if none is running'],
+    ['nothing (a replay that has just created it)', (): string => '', 'is in use by another replay; if none is running'],
+    ['no process id', (): string => 'x\n', 'is in use by another replay; if none is running'],
+  ])('holding %s, is not taken over', async (_name, text, message) => {
+    const path = stateIn();
+    const before = text();
+    writeFileSync(`${path}.lock`, before);
+    await expect(FileBaselineStore.open(path)).rejects.toThrow(message);
+    expect(readFileSync(`${path}.lock`, 'utf8')).toBe(before);
+  });
+
+  it('a takeover that never ended (its guard left behind) is reported, not joined', async () => {
+    const path = stateIn();
+    writeFileSync(`${path}.lock`, `${deadPid()}\n`);
+    writeFileSync(`${path}.lock.takeover`, `${deadPid()}\n`);
+    await expect(FileBaselineStore.open(path)).rejects.toThrow(`another replay is taking over its stale lock; if none is running, delete ${path}.lock.takeover`);
+  });
+
+  // Replays started at once on the same stale lock: exactly one takes it over, the others find it held.
+  it('replays racing for one stale lock: one takes it', async () => {
+    const module = pathToFileURL(join(import.meta.dirname, '../../dist/functions/baseline/file.js')).href;
+    const script = `
+      const { FileBaselineStore } = await import(${JSON.stringify(module)});
+      process.stdin.once('data', async () => {
+        try {
+          const store = await FileBaselineStore.open(process.argv[1]);
+          console.log('took');
+          setTimeout(() => store.release().then(() => process.exit(0)), 1000); // held until the others have tried
+        } catch (error) {
+          console.log(error.message.includes('is in use by another replay') ? 'refused' : error.message);
+          process.exit(0);
+        }
+      });
+      console.log('ready');`;
+    for (let round = 0; round < 3; round++) {
+      const path = stateIn();
+      writeFileSync(`${path}.lock`, `${deadPid()}\n`);
+      const replays = Array.from({ length: 6 }, () => spawn(process.execPath, ['--input-type=module', '-e', script, path]));
+      const outs = replays.map(() => '');
+      const ready = replays.map((child, i) => new Promise<void>((resolve) => child.stdout.on('data', (c: Buffer) => ((outs[i] += c.toString()), outs[i]!.startsWith('ready') && resolve()))));
+      const closed = replays.map((child) => new Promise((resolve) => child.on('close', resolve)));
+      await Promise.all(ready); // every one started and waiting: then all at once
+      for (const child of replays) child.stdin.write('go\n');
+      await Promise.all(closed);
+      expect(outs.map((out) => out.replace('ready\n', '').trim()).sort()).toEqual(['refused', 'refused', 'refused', 'refused', 'refused', 'took']);
+      expect(readdirSync(dirname(path))).toEqual([]);
+    }
+  }, 30_000);
 });

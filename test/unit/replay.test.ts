@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,6 +176,18 @@ describe('runwatch replay', () => {
     expect(run.code).toBe(1);
     expect(readdirSync(dir).sort()).toEqual(['one.json', 'state.json']);
     expect(readFileSync(state, 'utf8')).toBe(before);
+  });
+
+  it('--state: a lock left by a replay that no longer runs is taken over, and said so', async () => {
+    const dir = tempDir();
+    const state = join(dir, 'state.json');
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    writeFileSync(`${state}.lock`, `${dead}\n`);
+    writeFileSync(join(dir, 'one.json'), JSON.stringify(history().slice(0, 1)));
+    const run = await runwatch(['replay', '--state', state, join(dir, 'one.json')]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(`runwatch replay: ${state}.lock was left by process ${dead}, which no longer runs: taken over\n`);
+    expect(readdirSync(dir).sort()).toEqual(['one.json', 'state.json']);
   });
 
   it('--state carries baselines from one replay to the next', async () => {

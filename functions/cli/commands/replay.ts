@@ -77,6 +77,9 @@ export const replayCommand: Command = {
     let stats: ReplayStats;
     try {
       store = await opening;
+      if (store?.tookOverFrom !== undefined) {
+        io.stderr.write(`runwatch replay: ${values.state}.lock was left by process ${store.tookOverFrom}, which no longer runs: taken over\n`);
+      }
       stats = await replay({
         config,
         store,

@@ -77,9 +77,15 @@ function logKindOf(logName: string): LogKind {
 
 const RFC3339 = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$/i;
 
+/** True when `raw` is written as a timestamp normalizeTimestamp reads, whether or not its day and time exist. */
+export function hasTimestampShape(raw: string): boolean {
+  return RFC3339.test(raw.trim());
+}
+
 /**
- * RFC 3339 with up to nanosecond precision, or the space-separated zone-less form (read as UTC).
- * Returns a canonical ISO string (fraction kept as written, so it stays part of the entry's identity) and epoch ms.
+ * RFC 3339 with up to nanosecond precision, or the space-separated zone-less form (read as UTC); a day or time of
+ * day that does not exist (2024-02-30, 24:00:00) is none. Returns a canonical ISO string (fraction kept as written,
+ * so it stays part of the entry's identity) and epoch ms.
  */
 export function normalizeTimestamp(raw: string): { iso: string; ms: number } | undefined {
   const ms = canonicalUtcMs(raw);
@@ -134,6 +140,7 @@ function normalizeByPattern(raw: string): { iso: string; ms: number } | undefine
   const m = RFC3339.exec(raw.trim());
   if (!m) return undefined;
   const [, date, clock, fraction = '', zone = 'Z'] = m;
+  if (!onTheCalendar(date!, clock!)) return undefined;
   const zoneText = zone.toUpperCase() === 'Z' ? 'Z' : zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
   const msFraction = fraction ? fraction.slice(0, 4).padEnd(4, '0') : '';
   const ms = Date.parse(`${date}T${clock}${msFraction}${zoneText}`);
@@ -142,6 +149,27 @@ function normalizeByPattern(raw: string): { iso: string; ms: number } | undefine
   // Express offsets in UTC so equal instants compare equal as strings too.
   const utc = new Date(ms).toISOString().slice(0, 19);
   return { iso: `${utc}${fraction}Z`, ms };
+}
+
+/**
+ * Whether `date` (`YYYY-MM-DD`) and `clock` (`hh:mm:ss`) name a day and a time of day that exist. Date.parse rolls
+ * the day over the end of the month (2024-02-30 is March 1st) and reads 24:00:00 as the next midnight: the fields
+ * must come back as they were written.
+ */
+function onTheCalendar(date: string, clock: string): boolean {
+  const [year, month, day] = date.split('-').map(Number) as [number, number, number];
+  const [hour, minute, second] = clock.split(':').map(Number) as [number, number, number];
+  const at = new Date(0);
+  at.setUTCFullYear(year, month - 1, day); // not Date.UTC: it reads years 0-99 as 1900-1999
+  at.setUTCHours(hour, minute, second);
+  return (
+    at.getUTCFullYear() === year &&
+    at.getUTCMonth() === month - 1 &&
+    at.getUTCDate() === day &&
+    at.getUTCHours() === hour &&
+    at.getUTCMinutes() === minute &&
+    at.getUTCSeconds() === second
+  );
 }
 
 /** Sort key for an ISO UTC timestamp with up to 9 fraction digits: ms plus the sub-ms digits. */

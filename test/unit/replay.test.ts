@@ -128,6 +128,18 @@ describe('runwatch replay', () => {
     }
   });
 
+  it('an entry whose timestamp names a day that does not exist is malformed, in every replay mode', async () => {
+    const dir = tempDir();
+    const [, , grant] = history();
+    const file = join(dir, 'x.ndjson');
+    writeFileSync(file, `${JSON.stringify(at(grant!, '2024-02-30T10:00:00Z'))}\n${JSON.stringify(at(grant!, '2024-02-29T10:00:00Z'))}\n`);
+    for (const workers of ['0', '2']) {
+      const run = await runwatch(['replay', '--format', 'ndjson', '--workers', workers, file]);
+      expect(run.stderr).toContain(`${file}:1: unreadable timestamp "2024-02-30T10:00:00Z"`);
+      expect(run.stdout.trim().split('\n')).toHaveLength(1);
+    }
+  });
+
   it('--state: a deploy whose system events come in the next replay is judged once they come, as in one replay', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'config.yaml'), 'rules: {new-image-repository: {trustedRepositories: ["nothing/*"]}}');
@@ -224,6 +236,18 @@ describe('runwatch replay', () => {
     [['replay'], 2, /at least one PATH/],
     [['replay', '--format', 'xml', 'x'], 2, /--format must be one of/],
     [['replay', '--since', 'last week', 'x'], 2, /--since: not an RFC 3339 time/],
+    // An empty range would replay nothing, silently.
+    [['replay', '--since', '2024-06-05', '--until', '2024-06-01', 'x'], 2, /--since 2024-06-05 is not before --until 2024-06-01: no entry is in \[since, until\)/],
+    [['replay', '--since', '2024-06-01', '--until', '2024-06-01', 'x'], 2, /--since 2024-06-01 is not before --until 2024-06-01/],
+    [['replay', '--since', '2024-06-01T02:00:00+02:00', '--until', '2024-06-01T00:00:00Z', 'x'], 2, /is not before --until/], // the same instant
+    [['replay', '--since', '2024-06-01T00:00:00.0000005Z', '--until', '2024-06-01T00:00:00.0000004Z', 'x'], 2, /is not before --until/],
+    // Days and times that do not exist: Date.parse rolls them over (2024-02-30 is March 1st).
+    [['replay', '--since', '2024-02-30', 'x'], 2, /--since: no such day or time: 2024-02-30$/m],
+    [['replay', '--until', '2023-02-29T00:00:00Z', 'x'], 2, /--until: no such day or time: 2023-02-29T00:00:00Z/],
+    [['replay', '--since', '2024-04-31 12:00:00', 'x'], 2, /--since: no such day or time: 2024-04-31 12:00:00/],
+    [['replay', '--since', '2024-05-06T24:00:00Z', 'x'], 2, /--since: no such day or time: 2024-05-06T24:00:00Z/],
+    [['replay', '--since', '2024-13-01', 'x'], 2, /--since: no such day or time: 2024-13-01/],
+    [['replay', '--since', '2024-02-29', '--until', '2024-03-01', '/does/not/exist'], 1, /ENOENT/], // a leap day exists
     [['replay', '--bogus', 'x'], 2, /Unknown option/],
     [['replay', '/does/not/exist'], 1, /ENOENT/],
     [['nonsense'], 2, /unknown command/],

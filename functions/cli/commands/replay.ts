@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Readable } from 'node:stream';
 import { FileBaselineStore } from '../../baseline/file.js';
-import { normalizeTimestamp, timeSortKey } from '../../audit/entry.js';
+import { hasTimestampShape, normalizeTimestamp, timeSortKey } from '../../audit/entry.js';
 import { defaultConfig, loadConfigFile } from '../../config/load.js';
 import type { Finding } from '../../findings/finding.js';
 import { byTime, formatSummary, formatTable, OUTPUT_FORMATS, type OutputFormat } from '../../replay/format.js';
@@ -27,8 +27,12 @@ log export tree), or - for stdin. Findings go to stdout; progress and a summary 
 
 function parseTime(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const parsed = normalizeTimestamp(value.includes('T') || value.includes(' ') ? value : `${value}T00:00:00Z`);
-  if (!parsed) throw new UsageError(`${flag}: not an RFC 3339 time: ${value}`);
+  const text = value.includes('T') || value.includes(' ') ? value : `${value}T00:00:00Z`;
+  const parsed = normalizeTimestamp(text);
+  if (!parsed) {
+    if (hasTimestampShape(text)) throw new UsageError(`${flag}: no such day or time: ${value}`); // 2024-02-30, 24:00:00
+    throw new UsageError(`${flag}: not an RFC 3339 time: ${value}`);
+  }
   return timeSortKey(parsed.iso, parsed.ms); // sub-millisecond digits count, as in the entries' order
 }
 
@@ -56,6 +60,9 @@ export const replayCommand: Command = {
     if (!OUTPUT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}`);
     const sinceMs = parseTime('--since', values.since);
     const untilMs = parseTime('--until', values.until);
+    if (sinceMs !== undefined && untilMs !== undefined && sinceMs >= untilMs) {
+      throw new UsageError(`--since ${values.since} is not before --until ${values.until}: no entry is in [since, until)`);
+    }
     const reorderCapacity = values['reorder-buffer'] === undefined ? undefined : Number(values['reorder-buffer']);
     if (reorderCapacity !== undefined && !(Number.isInteger(reorderCapacity) && reorderCapacity > 0)) {
       throw new UsageError('--reorder-buffer must be a positive integer');

@@ -2,11 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { normalizeTimestamp, readEnvelope, timeSortKey } from '../../../functions/audit/entry.js';
 import { TIMESTAMP_FORMS } from '../../support/timestamps.js';
 
-/** normalizeTimestamp as it was before its fast path for the canonical form: the reference. */
+/**
+ * normalizeTimestamp as it was before its fast path for the canonical form, without the days and times that do
+ * not exist (Date.parse rolls them over): the reference.
+ */
 function byPattern(raw: string): { iso: string; ms: number } | undefined {
   const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$/i.exec(raw.trim());
   if (!m) return undefined;
   const [, date, clock, fraction = '', zone = 'Z'] = m;
+  const [y, mo, d] = date!.split('-').map(Number) as [number, number, number];
+  const [h, mi, s] = clock!.split(':').map(Number) as [number, number, number];
+  const daysInMonth = [31, y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1];
+  if (daysInMonth === undefined || d < 1 || d > daysInMonth || h > 23 || mi > 59 || s > 59) return undefined;
   const zoneText = zone.toUpperCase() === 'Z' ? 'Z' : zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
   const ms = Date.parse(`${date}T${clock}${fraction ? fraction.slice(0, 4).padEnd(4, '0') : ''}${zoneText}`);
   if (Number.isNaN(ms)) return undefined;
@@ -41,11 +48,18 @@ describe('timestamps', () => {
     ['2024-05-06T22:58:04Z', '2024-05-06T22:58:04Z', Date.UTC(2024, 4, 6, 22, 58, 4)],
     ['2024-05-07T00:58:04.5+02:00', '2024-05-06T22:58:04.5Z', Date.UTC(2024, 4, 6, 22, 58, 4, 500)],
     ['2024-02-02 09:44:26.653891982', '2024-02-02T09:44:26.653891982Z', Date.UTC(2024, 1, 2, 9, 44, 26, 653)], // Panther
+    ['2024-02-29T23:59:59Z', '2024-02-29T23:59:59Z', Date.UTC(2024, 1, 29, 23, 59, 59)], // a leap day
+    ['2000-02-29T00:00:00Z', '2000-02-29T00:00:00Z', Date.UTC(2000, 1, 29)],
+    ['2024-03-01T00:30:00+01:00', '2024-02-29T23:30:00Z', Date.UTC(2024, 1, 29, 23, 30)],
   ])('%s', (raw, iso, ms) => {
     expect(normalizeTimestamp(raw)).toEqual({ iso, ms });
   });
 
-  it.each(['yesterday', '2024-13-45T99:00:00Z', '', '2024-05-06'])('rejects %j', (raw) => {
+  it.each([
+    'yesterday', '2024-13-45T99:00:00Z', '', '2024-05-06',
+    // On no calendar: Date.parse took them for the day or minute after.
+    '2024-02-30T00:00:00Z', '2023-02-29T12:00:00Z', '2024-04-31 00:00:00', '2024-05-06T24:00:00Z', '2024-05-06T24:00:00+02:00', '1900-02-29T00:00:00Z',
+  ])('rejects %j', (raw) => {
     expect(normalizeTimestamp(raw)).toBeUndefined();
   });
 

@@ -29,11 +29,23 @@ async function findCommand(name: string): Promise<Command | undefined> {
   return lazy ? lazy.load() : undefined;
 }
 
+/** `--help` or `-h` among a command's options; after `--` they are operands (`replay -- --help` reads that file). */
+function asksForHelp(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  const options = end === -1 ? args : args.slice(0, end);
+  return options.includes('--help') || options.includes('-h');
+}
+
 export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
   const [name, ...args] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (!name) {
+    // A usage error like any other: to stderr, leaving stdout to what a script reads from it.
+    io.stderr.write(`runwatch: no command given\n\n${help()}`);
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(help());
-    return name ? 0 : 2;
+    return 0;
   }
   let command: Command | undefined;
   try {
@@ -46,7 +58,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     io.stderr.write(`runwatch: unknown command ${JSON.stringify(name)}\n\n${help()}`);
     return 2;
   }
-  if (args.includes('--help') || args.includes('-h')) {
+  if (asksForHelp(args)) {
     io.stdout.write(`usage: ${command.usage}\n`);
     return 0;
   }

@@ -26,8 +26,8 @@ export const BIN = fileURLToPath(new URL('../../bin/runwatch.js', import.meta.ur
 
 
 /** `runwatch args` in a process of its own, stdio piped; `exited`: its exit code, or the signal that ended it. */
-export function spawnRunwatch(args: readonly string[]): { child: ChildProcessWithoutNullStreams; stderr: () => string; exited: Promise<number | NodeJS.Signals> } {
-  const child = spawn(process.execPath, [BIN, ...args], { env: {} });
+export function spawnRunwatch(args: readonly string[], cwd?: string): { child: ChildProcessWithoutNullStreams; stderr: () => string; exited: Promise<number | NodeJS.Signals> } {
+  const child = spawn(process.execPath, [BIN, ...args], { env: {}, cwd });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | NodeJS.Signals>((resolve) => child.on('close', (code, signal) => resolve(code ?? signal!)));

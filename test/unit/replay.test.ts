@@ -7,7 +7,7 @@ import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import findingSchema from '../../schemas/finding.schema.json' with { type: 'json' };
 import { at, corpus, synthetic, withV1Image } from '../support/entries.js';
-import { runwatch } from '../support/cli.js';
+import { runwatch, spawnRunwatch } from '../support/cli.js';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'runwatch-test-'));
@@ -257,6 +257,37 @@ describe('runwatch replay', () => {
     const run = await runwatch(args);
     expect(run.code).toBe(code);
     expect(run.stderr).toMatch(message);
+  });
+});
+
+describe('runwatch usage and --help', () => {
+  // Asked for, help is the output (stdout, exit 0); a usage error is not (stderr, exit 2).
+  it.each([
+    [[], 2, '', /^runwatch: no command given\n\nusage: runwatch <command>/],
+    [['--help'], 0, /^usage: runwatch <command>/, ''],
+    [['-h'], 0, /^usage: runwatch <command>/, ''],
+    [['help'], 0, /^usage: runwatch <command>/, ''],
+    [['replay', '--help'], 0, /^usage: runwatch replay/, ''],
+    [['replay', '-h'], 0, /^usage: runwatch replay/, ''],
+    [['replay', 'x.json', '--help'], 0, /^usage: runwatch replay/, ''],
+    // After `--`, `--help` and `-h` are files to read.
+    [['replay', '--', '--help'], 1, '', /^runwatch replay: ENOENT: no such file or directory, stat '--help'/],
+    [['replay', '--quiet', '--', 'x.json', '-h'], 1, '', /ENOENT: no such file or directory, stat 'x.json'/],
+  ] as const)('runwatch %j: exit %i', async (args, code, stdout, stderr) => {
+    const run = await runwatch(args);
+    expect(run.code).toBe(code);
+    if (typeof stdout === 'string') expect(run.stdout).toBe(stdout);
+    else expect(run.stdout).toMatch(stdout);
+    if (typeof stderr === 'string') expect(run.stderr).toBe(stderr);
+    else expect(run.stderr).toMatch(stderr);
+  });
+
+  it('replay -- --help reads the file named --help', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, '--help'), `${JSON.stringify(history()[0])}\n`);
+    const run = spawnRunwatch(['replay', '--format', 'ndjson', '--', '--help'], dir);
+    expect(await run.exited).toBe(0);
+    expect(run.stderr()).toContain('1 entries read');
   });
 });
 

@@ -17,10 +17,32 @@ export type InputItem =
   | { readonly kind: 'entry'; readonly value: unknown; readonly source: string }
   | { readonly kind: 'invalid'; readonly reason: string; readonly source: string };
 
+/** The files of a folder that are read: log files by their names (a file named on its own is read whatever its name). */
 const ENTRY_FILE = /\.(json|jsonl|ndjson|log|txt)(\.gz)?$|\.gz$/i;
+const ENTRY_FILE_NAMES = '.json, .jsonl, .ndjson, .log, .txt or .gz';
 
-/** Expands folders into their entry files and orders everything chronologically where the paths allow. */
-export async function expandPaths(paths: readonly string[]): Promise<string[]> {
+/** What a folder given as a path held: the log files read from it, and the files left out for their names. */
+export interface FolderContents {
+  readonly folder: string;
+  readonly logFiles: number;
+  readonly skipped: number;
+}
+
+/**
+ * The line to warn with about a folder that had files left out, or no log files at all (a mistyped folder, an
+ * export in another format): undefined when every file in it is read.
+ */
+export function folderWarning({ folder, logFiles, skipped }: FolderContents): string | undefined {
+  const files = `${skipped} file${skipped === 1 ? '' : 's'} skipped: names not ending in ${ENTRY_FILE_NAMES}`;
+  if (logFiles === 0) return `${folder}: no log files in it; ${skipped === 0 ? 'it holds no files' : files}`;
+  return skipped > 0 ? `${folder}: ${files}` : undefined;
+}
+
+/**
+ * Expands folders into their entry files and orders everything chronologically where the paths allow;
+ * `onFolder` hears what each folder held.
+ */
+export async function expandPaths(paths: readonly string[], onFolder?: (contents: FolderContents) => void): Promise<string[]> {
   const files: string[] = [];
   for (const path of paths) {
     if (path === '-') {
@@ -28,8 +50,12 @@ export async function expandPaths(paths: readonly string[]): Promise<string[]> {
       continue;
     }
     const info = await stat(path);
-    if (info.isDirectory()) files.push(...(await walkFollowingLinks(path)).sort(compareChronologically));
-    else files.push(path);
+    if (info.isDirectory()) {
+      const skipped = { count: 0 };
+      const found = await walkFollowingLinks(path, skipped);
+      onFolder?.({ folder: path, logFiles: found.length, skipped: skipped.count });
+      files.push(...found.sort(compareChronologically));
+    } else files.push(path);
   }
   return files;
 }
@@ -39,22 +65,26 @@ export async function expandPaths(paths: readonly string[]): Promise<string[]> {
  * folder's own tree is walked, so what is reachable without one keeps its own path; each folder and file is taken
  * once by its real path, so a link loop ends and a file two paths lead to is read once.
  */
-async function walkFollowingLinks(dir: string): Promise<string[]> {
+async function walkFollowingLinks(dir: string, skipped: { count: number }): Promise<string[]> {
   const seen = new Set<string>();
   const links: string[] = [];
-  const files = await walk(dir, seen, links);
+  const files = await walk(dir, seen, links, skipped);
   // In name order (walk sorts), taking the links found behind links as they come.
   for (let i = 0; i < links.length; i++) {
     const link = links[i]!;
     const kind = await linkTarget(link);
-    if (kind === 'dir') files.push(...(await walk(link, seen, links)));
-    else if (kind === 'file' && ENTRY_FILE.test(basename(link)) && once(seen, await realpath(link))) files.push(link);
+    if (kind === 'dir') files.push(...(await walk(link, seen, links, skipped)));
+    else if (kind === 'file' && !ENTRY_FILE.test(basename(link))) skipped.count++;
+    else if (kind === 'file' && once(seen, await realpath(link))) files.push(link);
   }
   return files;
 }
 
-/** Files and folders under `dir` that `seen` does not hold yet; symbolic links go to `links`, for later. */
-async function walk(dir: string, seen: Set<string>, links: string[]): Promise<string[]> {
+/**
+ * Files and folders under `dir` that `seen` does not hold yet; symbolic links go to `links`, for later, and files
+ * whose names are not log files' are counted in `skipped`.
+ */
+async function walk(dir: string, seen: Set<string>, links: string[], skipped: { count: number }): Promise<string[]> {
   const real = await realpath(dir);
   if (!once(seen, real)) return [];
   const out: string[] = [];
@@ -62,9 +92,10 @@ async function walk(dir: string, seen: Set<string>, links: string[]): Promise<st
   for (const dirent of dirents) {
     const full = join(dir, dirent.name);
     if (dirent.isSymbolicLink()) links.push(full);
-    else if (dirent.isDirectory()) out.push(...(await walk(full, seen, links)));
+    else if (dirent.isDirectory()) out.push(...(await walk(full, seen, links, skipped)));
+    else if (dirent.isFile() && !ENTRY_FILE.test(dirent.name)) skipped.count++;
     // The real path of a file that is not a link, without a realpath call per file (export trees hold thousands).
-    else if (dirent.isFile() && ENTRY_FILE.test(dirent.name) && once(seen, join(real, dirent.name))) out.push(full);
+    else if (dirent.isFile() && once(seen, join(real, dirent.name))) out.push(full);
   }
   return out;
 }

@@ -8,7 +8,7 @@ import { Pipeline, type DueIndex, type EntryOutcome } from '../pipeline.js';
 import { availableParallelism } from 'node:os';
 import { MemoryBaselineStore } from '../baseline/memory.js';
 import type { ParsedItem } from './item.js';
-import { expandPaths } from './input.js';
+import { expandPaths, folderWarning } from './input.js';
 import { plainNdjson, readParsed } from './parallel.js';
 import { replayPartitioned } from './partition.js';
 import { ReorderBuffer } from './reorder.js';
@@ -43,6 +43,8 @@ export interface ReplayOptions {
   readonly workers?: number;
   readonly onFinding: (finding: Finding) => void;
   readonly onProgress?: (stats: ReplayStats) => void;
+  /** Told what to warn about the input before it is read (a folder whose files were left out for their names). */
+  readonly onWarning?: (warning: string) => void;
   /** Stops the replay between batches of input (it rejects with the signal's reason): its output has gone. */
   readonly signal?: AbortSignal;
 }
@@ -247,7 +249,10 @@ export class ReplayRun {
 }
 
 export async function replay(options: ReplayOptions): Promise<ReplayStats> {
-  const files = await expandPaths(options.paths);
+  const files = await expandPaths(options.paths, (contents) => {
+    const warning = folderWarning(contents);
+    if (warning !== undefined) options.onWarning?.(warning);
+  });
   // Without a store to keep, and with NDJSON input only (the large-history case), whole projects go to worker
   // threads (one per core: the main thread only orders, reads and routes lines) that parse, normalize and detect;
   // otherwise one thread keeps all baselines and workers (one per core but one) only parse.

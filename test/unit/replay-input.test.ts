@@ -292,3 +292,49 @@ describe('runwatch replay: folders are walked through symbolic links', () => {
     expect(await expandPaths([join(dir, 'named')])).toEqual([file.replace('/real/', '/named/')]);
   });
 });
+
+describe('runwatch replay: files of a folder whose names are not log files\' are skipped, with a warning', () => {
+  const entry = (): string => `${JSON.stringify(history()[0])}\n`;
+  const NAMES = 'names not ending in .json, .jsonl, .ndjson, .log, .txt or .gz';
+
+  // Each case: the files to make (name -> content; a name ending in / is a folder, `->x` a link to x), the folders
+  // given (besides the one made), the entries read, and the warning lines, `D` standing for the folder made.
+  it.each([
+    ['every file a log file: no warning', { 'a.json': entry(), 'b.ndjson.gz': gzipSync(entry()), 'c.jsonl': entry(), 'd.LOG': entry(), 'e.txt': entry() }, 5, []],
+    ['some files left out, in subfolders too', { 'a.json': entry(), 'notes.md': '#', 'README': 'x', 'sub/': '', 'sub/b.ndjson': entry(), 'sub/b.ndjson.bak': entry() }, 2, [`D: 3 files skipped: ${NAMES}`]],
+    ['a link to a file, by the link\'s name', { 'a.json': entry(), 'link.old': '->a.json' }, 1, [`D: 1 file skipped: ${NAMES}`]],
+    ['no log files: said so', { 'export.csv': 'a,b', 'export.parquet': 'x' }, 0, [`D: no log files in it; 2 files skipped: ${NAMES}`]],
+    ['an empty folder', {}, 0, ['D: no log files in it; it holds no files']],
+  ] as const)('%s', async (_name, files: Readonly<Record<string, string | Buffer>>, entries, warnings) => {
+    const dir = tempDir();
+    const folder = join(dir, 'logs');
+    mkdirSync(folder);
+    for (const [name, content] of Object.entries(files)) {
+      if (name.endsWith('/')) mkdirSync(join(folder, name));
+      else if (typeof content === 'string' && content.startsWith('->')) symlinkSync(join(folder, content.slice(2)), join(folder, name));
+      else writeFileSync(join(folder, name), content);
+    }
+    for (const workers of ['0', '2']) {
+      const run = await runwatch(['replay', '--format', 'ndjson', '--workers', workers, folder]);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain(`${entries} entries read`);
+      expect(run.stderr.split('\n').filter((l) => l.includes('warning'))).toEqual(warnings.map((w) => `runwatch replay: warning: ${w.replace('D', folder)}`));
+    }
+  });
+
+  it('one line per folder given; a file named on its own is read whatever its name', async () => {
+    const dir = tempDir();
+    for (const folder of ['one', 'two']) {
+      mkdirSync(join(dir, folder));
+      writeFileSync(join(dir, folder, 'a.json'), entry());
+      writeFileSync(join(dir, folder, 'a.json.orig'), entry());
+    }
+    writeFileSync(join(dir, 'picked.csv'), entry());
+    const run = await runwatch(['replay', '--quiet', '--format', 'ndjson', join(dir, 'one'), join(dir, 'two'), join(dir, 'picked.csv')]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe(
+      [join(dir, 'one'), join(dir, 'two')].map((folder) => `runwatch replay: warning: ${folder}: 1 file skipped: ${NAMES}\n`).join(''),
+    );
+    expect(await expandPaths([join(dir, 'one'), join(dir, 'picked.csv')])).toEqual([join(dir, 'one/a.json'), join(dir, 'picked.csv')]);
+  });
+});

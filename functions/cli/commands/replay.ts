@@ -98,6 +98,7 @@ export const replayCommand: Command = {
         keepWaiting: store !== undefined,
         workers,
         onFinding,
+        onWarning: (warning) => void io.stderr.write(`runwatch replay: warning: ${warning}\n`),
         onProgress: values.quiet ? undefined : (s) => void io.stderr.write(`runwatch replay: ${s.entriesRead} entries read...\n`),
         signal: output.signal,
       });

@@ -288,6 +288,18 @@ interface DeployFacts {
 
 const NO_FACTS: DeployFacts = { annotations: undefined, images: [], labels: {} };
 
+/**
+ * A boolean annotation as Go's strconv.ParseBool reads it (Knative and Kubernetes parse annotations that way; which
+ * parser Cloud Run uses for this one is not verified, so every spelling of true counts as true): `'unreadable'`
+ * for anything else, undefined when absent.
+ */
+function annotationBoolean(value: string | undefined): boolean | 'unreadable' | undefined {
+  if (value === undefined) return undefined;
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value)) return false;
+  return 'unreadable';
+}
+
 /** v1: a Knative Service (a full PUT) in the request, echoed with server fields in the response. */
 function v1Facts(pp: JsonObject): DeployFacts {
   const response = asObject(pp['response']);
@@ -313,10 +325,16 @@ function v1Facts(pp: JsonObject): DeployFacts {
   const binauthzPolicy = setting('run.googleapis.com/binary-authorization');
   const breakglass = setting('run.googleapis.com/binary-authorization-breakglass');
   // Off when either side says so: a request that leaves the annotation out must not hide a stored `true`.
-  const invokerSides = [stringIn(annotations, 'run.googleapis.com/invoker-iam-disabled'), stringIn(stored, 'run.googleapis.com/invoker-iam-disabled')];
-  const invokerAnnotation = invokerSides.includes('true') ? 'true' : (invokerSides[0] ?? invokerSides[1]);
-  // A v1 write is a full PUT: a missing annotation means the invoker check is on.
-  const invokerIamDisabled = invokerAnnotation !== undefined ? invokerAnnotation === 'true' : knative ? false : undefined;
+  const invokerSides = [stringIn(annotations, 'run.googleapis.com/invoker-iam-disabled'), stringIn(stored, 'run.googleapis.com/invoker-iam-disabled')].map(annotationBoolean);
+  // A v1 write is a full PUT: a missing annotation means the invoker check is on. A value that reads as neither
+  // leaves it unknown (it neither raises nor resolves anything).
+  const invokerIamDisabled = invokerSides.includes(true)
+    ? true
+    : invokerSides.includes('unreadable')
+      ? undefined
+      : invokerSides.includes(false) || knative
+        ? false
+        : undefined;
   // The request carries the operation id of the previous write; the response carries this one.
   const operationId = asString(at(response, 'metadata', 'annotations', 'run.googleapis.com/operation-id'));
   const revision = asString(templateMeta?.['name']);

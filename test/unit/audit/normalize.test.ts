@@ -138,6 +138,24 @@ describe('v1 Knative deploys', () => {
     expect(deploy(parseEntry(corpus('panther__Services.CreateService__1'))).ingress).toBe('all');
   });
 
+  it.each([
+    ['true', true],
+    ['True', true],
+    ['TRUE', true],
+    ['1', true],
+    ['false', false],
+    ['False', false],
+    ['0', false],
+    [' true', undefined],
+    ['yes', undefined],
+  ])('invoker-iam-disabled %j reads as %j (every spelling Go\'s ParseBool takes; anything else is unknown)', (value, expected) => {
+    const entry = variant(corpus('slackbot__Services.ReplaceService__1'), (e) => {
+      const svc = (e.protoPayload['request'] as { service: { metadata: { annotations: Record<string, string> } } }).service;
+      svc.metadata.annotations['run.googleapis.com/invoker-iam-disabled'] = value;
+    });
+    expect(deploy(parseEntry(entry)).invokerIamDisabled).toBe(expected);
+  });
+
   it('invoker-iam-disabled stored in the response counts even when the request leaves it out', () => {
     const entry = variant(corpus('slackbot__Services.ReplaceService__1'), (e) => {
       const response = e.protoPayload['response'] as { metadata: { annotations: Record<string, string> } };

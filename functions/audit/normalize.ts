@@ -295,10 +295,12 @@ const NO_FACTS: DeployFacts = { annotations: undefined, images: [], labels: {} }
  */
 function annotationBoolean(value: string | undefined): boolean | 'unreadable' | undefined {
   if (value === undefined) return undefined;
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value)) return false;
+  if (PARSE_BOOL_TRUE.has(value)) return true;
+  if (PARSE_BOOL_FALSE.has(value)) return false;
   return 'unreadable';
 }
+const PARSE_BOOL_TRUE: ReadonlySet<string> = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const PARSE_BOOL_FALSE: ReadonlySet<string> = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
 /** v1: a Knative Service (a full PUT) in the request, echoed with server fields in the response. */
 function v1Facts(pp: JsonObject): DeployFacts {

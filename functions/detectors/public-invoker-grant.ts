@@ -54,15 +54,13 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     const projectWide = change.scope === 'project';
     if (!projectWide && globMatcher(settings.allowServices)(`${change.target.project}/${change.target.service}`)) return [];
 
+    // The members before this policy, when known (the engine always passes a baseline, maybe an empty one).
+    const knownBefore = valueBefore(baseline?.publicInvokers, change.timeMs);
     let added: { role: string; member: string }[];
-    // Whether a policy before this one is known (the engine always passes a baseline, maybe an empty one).
-    let knownBefore = false;
     if (change.delta) {
       added = change.delta.added.filter(isPublicInvokerBinding).map((b) => ({ role: b.role, member: b.member }));
     } else {
-      const known = valueBefore(baseline?.publicInvokers, change.timeMs);
-      knownBefore = known !== undefined;
-      const before = new Set(known ?? []);
+      const before = new Set(knownBefore ?? []);
       const after = publicInvokersAfter(baseline, change) ?? [];
       const roleOf = (member: string): string => change.policy?.find((b) => b.member === member && isPublicInvokerBinding(b))?.role ?? 'roles/run.invoker';
       added = after.filter((m) => !before.has(m)).map((member) => ({ member, role: roleOf(member) }));
@@ -80,7 +78,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
           scope: change.scope,
           membersGranted: members,
           roles,
-          source: change.delta ? 'policy delta' : knownBefore ? 'difference from the last known policy' : 'full policy (no earlier policy known)',
+          source: change.delta ? 'policy delta' : knownBefore !== undefined ? 'difference from the last known policy' : 'full policy (no earlier policy known)',
         },
         dedupKey: [baselineKey(change.target), members.join(','), roles.join(','), change.time],
         opensRisk: !changedAfter(baseline?.publicInvokers, change.timeMs),

@@ -2,7 +2,7 @@
 // Parsing follows the distribution/reference grammar (the one Docker itself uses) through @swimlane/docker-reference.
 import dockerReference from '@swimlane/docker-reference';
 import { isDigest } from '@swimlane/docker-reference/lib/digest.js';
-import type { ImageRef } from '../model/change.js';
+import type { ImageRef, ParsedImageRef, UnparseableImageRef } from '../model/change.js';
 import { asObject, asString, stringIn, type JsonObject } from './json.js';
 import { memoize } from './memo.js';
 
@@ -13,9 +13,11 @@ import { memoize } from './memo.js';
  */
 const CACHE_LIMIT = 10_000;
 const TAG = /^[\w][\w.-]{0,127}$/;
+/** Longer references are not valid (the grammar allows 255 characters for a name; tag and digest add at most ~200). */
+export const MAX_REFERENCE_LENGTH = 1024;
 
 /** The repository and full name of an image name (`host[:port]/path/name`, familiar forms resolved), cached. */
-const parseName = memoize((name: string): Pick<ImageRef, 'repository' | 'name'> | undefined => {
+const parseName = memoize((name: string): Pick<ParsedImageRef, 'repository' | 'name'> | undefined => {
   try {
     const ref = dockerReference.parseFamiliarName(name);
     if (ref.domain && ref.repository && !ref.tag && !ref.digest) {
@@ -30,9 +32,9 @@ const parseName = memoize((name: string): Pick<ImageRef, 'repository' | 'name'> 
 }, CACHE_LIMIT);
 
 /** Parses an image reference; undefined when it is not a valid reference (the caller reports it as unknown). */
-export function parseImage(reference: string): ImageRef | undefined {
+export function parseImage(reference: string): ParsedImageRef | undefined {
   const trimmed = reference.trim();
-  if (trimmed === '' || trimmed.length > 1024) return undefined;
+  if (trimmed === '' || trimmed.length > MAX_REFERENCE_LENGTH) return undefined;
   const atSign = trimmed.indexOf('@');
   const digest = atSign === -1 ? undefined : trimmed.slice(atSign + 1);
   const rest = atSign === -1 ? trimmed : trimmed.slice(0, atSign);
@@ -44,28 +46,37 @@ export function parseImage(reference: string): ImageRef | undefined {
   if (digest !== undefined && !isDigest(digest)) return undefined;
   const parsed = parseName(tag === undefined ? rest : rest.slice(0, colon));
   if (!parsed) return undefined;
-  const image: { -readonly [K in keyof ImageRef]: ImageRef[K] } = { reference: trimmed, repository: parsed.repository, name: parsed.name };
+  const image: { -readonly [K in keyof ParsedImageRef]: ParsedImageRef[K] } = { reference: trimmed, repository: parsed.repository, name: parsed.name };
   if (tag) image.tag = tag;
   if (digest) image.digest = digest;
   return image;
 }
 
-/** Distinct parsed images of a container list; unparseable references are dropped. */
+/**
+ * Distinct images of a container list. A reference that does not parse is kept as unparseable (reported, never
+ * trusted); a container without an image (or with only blanks) has none.
+ */
 export function imagesOf(containers: readonly unknown[]): ImageRef[] {
   const out: ImageRef[] = [];
   for (const container of containers) {
     const reference = asString(asObject(container)?.['image']);
-    const image = reference ? parseImage(reference) : undefined;
+    const image = reference === undefined || reference.trim() === '' ? undefined : (parseImage(reference) ?? unparseable(reference));
     if (image && !out.some((i) => i.reference === image.reference)) out.push(image);
   }
   return out;
+}
+
+function unparseable(reference: string): UnparseableImageRef {
+  const trimmed = reference.trim();
+  return { reference: trimmed.length > MAX_REFERENCE_LENGTH ? `${trimmed.slice(0, MAX_REFERENCE_LENGTH)}…` : trimmed, unparseable: true };
 }
 
 const USER_IMAGE = 'client.knative.dev/user-image';
 
 /**
  * The images of a container list, else the `client.knative.dev/user-image` annotation: some clients record the image
- * only there. The template's annotation comes first (it is per revision), then the service's.
+ * only there. Only when no container names an image: the deployer writes the annotation, so it must not stand in
+ * for a container image that does not parse. The template's annotation comes first (it is per revision), then the service's.
  */
 export function imagesOrAnnotated(
   containers: readonly unknown[],

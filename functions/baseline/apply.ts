@@ -34,6 +34,7 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
     case 'deploy': {
       let repositories = target.repositories;
       for (const image of change.images) {
+        if (image.unparseable) continue; // no repository to remember: reported by new-image-repository each time
         const first = repositories[image.repository];
         if (first === undefined || t < first) {
           if (repositories === target.repositories) repositories = { ...target.repositories };

@@ -171,7 +171,7 @@ export function observationOfRevision(write: DeployChange, revision: Revision, n
 /** `name@sha256:...` of the first container, when it was deployed by digest (v2 revisions report no resolved digest). */
 function digestOf(images: readonly ImageRef[]): string | undefined {
   const first = images[0];
-  return first?.digest ? `${first.name}@${first.digest}` : undefined;
+  return first && !first.unparseable && first.digest ? `${first.name}@${first.digest}` : undefined;
 }
 
 const CONDITION_FAILED = 3;

@@ -5,6 +5,8 @@
 //           digest: `us-docker.pkg.dev/acme/prod`, `gcr.io/acme`, `docker.io/library`) this service never used
 //           before and that matches none of `trustedRepositories`. A service's first deploy sets the baseline; it
 //           fires then only when `trustedRepositories` is configured and the repository matches none of it.
+//           An image reference that does not parse has no repository: it is reported each time (never trusted,
+//           never remembered).
 // Options:  `rules.new-image-repository.trustedRepositories` (globs), `exceptions`, `severity`.
 // Severity: HIGH.
 // Blind spots: console deploys often log no image at all: the rule then cannot judge the entry (the image is
@@ -15,6 +17,7 @@ import { baselineKey } from '../baseline/store.js';
 import { anyRepositoryBefore, repositorySeenBefore } from '../baseline/state.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { serviceLabel, unknownDeployFacts } from './revision.js';
+import type { DeployChange } from '../model/change.js';
 import type { Detection, Detector } from './types.js';
 
 export const newImageRepository: Detector<'new-image-repository'> = {
@@ -35,6 +38,10 @@ export const newImageRepository: Detector<'new-image-repository'> = {
     const detections: Detection[] = [];
     const reported = new Set<string>();
     for (const image of change.images) {
+      if (image.unparseable) {
+        detections.push(unparseableImage(image.reference, change, firstDeploy, known()));
+        continue;
+      }
       if (reported.has(image.repository)) continue;
       if (trusted(image.repository) || repositorySeenBefore(baseline, image.repository, change.timeMs)) continue;
       reported.add(image.repository);
@@ -56,3 +63,19 @@ export const newImageRepository: Detector<'new-image-repository'> = {
     return detections;
   },
 };
+
+/**
+ * An image reference that does not parse has no repository to trust or to have seen before: it is reported (as
+ * the repository of a first deploy is, only when trustedRepositories is configured). Its dedup key cannot collide
+ * with a repository's: repositories never contain a space.
+ */
+function unparseableImage(reference: string, change: DeployChange, firstDeploy: boolean, knownRepositories: string[]): Detection {
+  return {
+    severity: 'HIGH',
+    title: 'Image reference runwatch cannot parse',
+    summary: `${change.principal?.id ?? 'An unknown principal'} deployed ${serviceLabel(change.target)} with an image reference runwatch cannot parse: its repository is unknown and cannot be trusted.`,
+    evidence: { image: reference, repository: null, knownRepositories, firstDeploy },
+    dedupKey: [baselineKey(change.target), `unparseable ${reference}`, change.revision ?? change.time],
+    unknown: [...unknownDeployFacts(change).filter((f) => f !== 'image'), 'repository'],
+  };
+}

@@ -30,9 +30,9 @@ export function provenanceOf(labels: Readonly<Record<string, string>>, images: r
     commit = commitLabel[1];
     sources['commit'] = `label:${commitLabel[0]}`;
   } else {
-    const tagged = images.find((i) => i.tag && COMMIT_TAG.test(i.tag));
-    if (tagged?.tag) {
-      commit = tagged.tag;
+    const tag = commitTag(images);
+    if (tag) {
+      commit = tag;
       sources['commit'] = 'image-tag';
     }
   }
@@ -70,4 +70,10 @@ export function linksOf(change: Change, key: EntryKey, target: ServiceRef): Find
     console = `${CONSOLE}/run/detail/${encode(target.location)}/${encode(target.service)}/revisions?project=${project}`;
   }
   return { ...(console ? { console } : {}), logEntry };
+}
+
+/** The first image tag that looks like a commit (Cloud Build deploys tag images with `$COMMIT_SHA`). */
+function commitTag(images: readonly ImageRef[]): string | undefined {
+  for (const image of images) if (!image.unparseable && image.tag !== undefined && COMMIT_TAG.test(image.tag)) return image.tag;
+  return undefined;
 }

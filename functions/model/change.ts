@@ -37,7 +37,10 @@ export type RuntimeServiceAccount =
   /** No service account in the template: Cloud Run uses PROJECT_NUMBER-compute@developer.gserviceaccount.com. */
   | { readonly kind: 'default-compute'; readonly email?: string };
 
-export interface ImageRef {
+/** An image a revision runs: parsed, or a reference that is not valid image-reference grammar. */
+export type ImageRef = ParsedImageRef | UnparseableImageRef;
+
+export interface ParsedImageRef {
   /** The reference as written in the entry. */
   readonly reference: string;
   /** Registry host and path without image name, tag or digest, e.g. `us-docker.pkg.dev/acme/prod`. */
@@ -46,6 +49,18 @@ export interface ImageRef {
   readonly name: string;
   readonly tag?: string;
   readonly digest?: string;
+  readonly unparseable?: undefined;
+}
+
+/**
+ * A reference runwatch cannot parse (Cloud Run accepts only valid ones, so this means the grammar here and Cloud
+ * Run's differ): kept, so that it is reported rather than dropped, and so that a trusted
+ * `client.knative.dev/user-image` annotation, which the deployer writes, cannot stand in for it.
+ */
+export interface UnparseableImageRef {
+  /** As written in the entry (trimmed; cut after MAX_REFERENCE_LENGTH characters). */
+  readonly reference: string;
+  readonly unparseable: true;
 }
 
 export type Ingress = 'all' | 'internal' | 'internal-and-cloud-load-balancing';

@@ -36,7 +36,7 @@ function obj(value: unknown): Obj {
 }
 
 /** Every Knative service object of a v1 entry (request and response) gets `edit`. */
-function editV1Services(entry: Json, edit: (service: Obj) => void): Json {
+export function editV1Services(entry: Json, edit: (service: Obj) => void): Json {
   return variant(entry, (e) => {
     const pp = e.protoPayload;
     const request = obj(pp['request'])?.['service'];

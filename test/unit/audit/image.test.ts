@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseImage } from '../../../functions/audit/image.js';
+import { imagesOf, imagesOrAnnotated, parseImage } from '../../../functions/audit/image.js';
 
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
 
@@ -39,5 +39,24 @@ describe('image references', () => {
     'gcr.io/acme/API:1',
   ])('rejects %j', (reference) => {
     expect(parseImage(reference)).toBeUndefined();
+  });
+
+  it('imagesOf keeps a reference that does not parse, marked unparseable, and skips containers without an image', () => {
+    expect(imagesOf([{ image: 'gcr.io/acme/api:1' }, { image: 'gcr.io/Acme/api' }, {}, { image: '  ' }, { image: 7 }])).toEqual([
+      { reference: 'gcr.io/acme/api:1', repository: 'gcr.io/acme', name: 'gcr.io/acme/api', tag: '1' },
+      { reference: 'gcr.io/Acme/api', unparseable: true },
+    ]);
+  });
+
+  it('imagesOf cuts a very long reference that does not parse', () => {
+    const [image] = imagesOf([{ image: 'x'.repeat(5000) }]);
+    expect(image).toEqual({ reference: `${'x'.repeat(1024)}…`, unparseable: true });
+  });
+
+  it.each([
+    ['no container image: the annotation is read', [{}], [{ reference: 'gcr.io/acme/api', repository: 'gcr.io/acme', name: 'gcr.io/acme/api' }]],
+    ['a container image that does not parse: the annotation is not read', [{ image: 'gcr.io/Evil/api' }], [{ reference: 'gcr.io/Evil/api', unparseable: true }]],
+  ])('imagesOrAnnotated, %s', (_name, containers, expected) => {
+    expect(imagesOrAnnotated(containers, { 'client.knative.dev/user-image': 'gcr.io/acme/api' }, undefined)).toEqual(expected);
   });
 });

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseEntry, type ParseResult } from '../../../functions/audit/normalize.js';
-import type { Change, DeployChange, IamPolicyChange } from '../../../functions/model/change.js';
+import type { Change, DeployChange, IamPolicyChange, ImageRef } from '../../../functions/model/change.js';
 import { corpus, synthetic, variant, type Json } from '../../support/entries.js';
+
+const repositoryOf = (image: ImageRef): string | undefined => (image.unparseable ? undefined : image.repository);
 
 function change(result: ParseResult): Change {
   if (result.kind !== 'change') throw new Error(`expected a change, got ${JSON.stringify(result)}`);
@@ -87,7 +89,7 @@ describe('v1 Knative deploys', () => {
   it('Panther-normalized CreateService: image only in the user-image annotation, space-separated timestamp', () => {
     const d = deploy(parseEntry(corpus('panther__Services.CreateService__1')));
     expect(d.serviceAccount).toEqual({ kind: 'explicit', email: 'abc-test@some-project.iam.gserviceaccount.com' });
-    expect(d.images.map((i) => i.repository)).toEqual(['us-west1-docker.pkg.dev/some-project/abc-test']);
+    expect(d.images.map(repositoryOf)).toEqual(['us-west1-docker.pkg.dev/some-project/abc-test']);
     expect(d.revision).toBe('cloudrun-exfil-00001-zif');
     expect(d.time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d+Z$/);
   });
@@ -201,7 +203,7 @@ describe('v2 deploys', () => {
   it('UpdateService in snake_case reads the same facts', () => {
     const d = deploy(parseEntry(synthetic('v2-UpdateService-snake-case')));
     expect(d.serviceAccount).toEqual({ kind: 'explicit', email: 'storefront@acme-prod.iam.gserviceaccount.com' });
-    expect(d.images.map((i) => i.repository)).toEqual(['docker.io/attacker']);
+    expect(d.images.map(repositoryOf)).toEqual(['docker.io/attacker']);
     expect(d.binaryAuthorization).toEqual({ policy: 'default' });
     expect(d.invokerIamDisabled).toBe(false);
   });
@@ -244,7 +246,7 @@ describe('v2 update masks: a field outside the mask is not read, a field inside 
     const d = deploy(parseEntry(entry));
     expect(d.invokerIamDisabled).toBe(expected.invoker);
     expect(d.serviceAccount).toEqual(expected.sa);
-    expect(d.images.map((i) => i.repository)).toEqual(expected.images);
+    expect(d.images.map(repositoryOf)).toEqual(expected.images);
   });
 
   // The JSON of a protocol buffer leaves out `false` and empty strings: a field the mask names but the body lacks

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { at, corpus, synthetic, withOperationId, withV1Image } from '../../support/entries.js';
+import { at, corpus, editV1Services, synthetic, withOperationId, withV1Image } from '../../support/entries.js';
 import { config, findingsOf } from '../../support/run.js';
 
 const gcloud = synthetic('v1-ReplaceService-gcloud');
@@ -80,6 +80,46 @@ describe('new-image-repository', () => {
       pipeline: '5c1b2a3d-0000-4000-8000-000000000001',
       sources: { commit: 'label:commit-sha', pipeline: 'label:gcb-build-id' },
     });
+  });
+
+  // Cloud Run accepts only valid references, so one that does not parse here means the two grammars differ: the
+  // image is reported, never dropped (which would leave a new repository unjudged).
+  it.each([
+    ['upper case in the path', 'gcr.io/Attacker/bot:1'],
+    ['an empty path segment', 'gcr.io/attacker//bot'],
+    ['a malformed digest', 'gcr.io/attacker/bot@sha256:abc'],
+  ])('fires: an image reference that does not parse (%s)', async (_name, image) => {
+    const findings = await imageFindings([deploy('2024-05-01T10:00:00Z', HOME), deploy('2024-05-02T10:00:00Z', image)]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({
+      severity: 'HIGH',
+      title: 'Image reference runwatch cannot parse',
+      evidence: { image, repository: null, knownRepositories: ['asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot'], firstDeploy: false },
+    });
+    expect(findings[0]?.unknown).toContain('repository');
+  });
+
+  it('an image that does not parse is not remembered: the next deploy of it is reported again', async () => {
+    const findings = await imageFindings([deploy('2024-05-01T10:00:00Z', HOME), deploy('2024-05-02T10:00:00Z', 'gcr.io/Attacker/bot:1'), deploy('2024-05-03T10:00:00Z', 'gcr.io/Attacker/bot:1')]);
+    expect(findings.map((f) => f.eventTime)).toEqual(['2024-05-02T10:00:00Z', '2024-05-03T10:00:00Z']);
+    expect(new Set(findings.map((f) => f.id)).size).toBe(2);
+  });
+
+  it('an image that does not parse on a first deploy: reported only when trustedRepositories is configured', async () => {
+    expect(await imageFindings([deploy('2024-05-01T10:00:00Z', 'gcr.io/Attacker/bot:1')])).toEqual([]);
+    const cfg = config({ rules: { 'new-image-repository': { trustedRepositories: ['gcr.io/*'] } } });
+    const findings = await imageFindings([deploy('2024-05-01T10:00:00Z', 'gcr.io/Attacker/bot:1')], cfg);
+    expect(findings[0]).toMatchObject({ title: 'Image reference runwatch cannot parse', evidence: { firstDeploy: true } });
+  });
+
+  it('a trusted user-image annotation does not stand in for a container image that does not parse', async () => {
+    const cfg = config({ rules: { 'new-image-repository': { trustedRepositories: ['asia-northeast1-docker.pkg.dev/test-project-1234/*'] } } });
+    const masked = editV1Services(deploy('2024-05-02T10:00:00Z', 'gcr.io/Attacker/bot:1'), (svc) => {
+      const meta = (svc['spec'] as { template: { metadata: Record<string, unknown> } }).template.metadata;
+      meta['annotations'] = { ...(meta['annotations'] as object | undefined), 'client.knative.dev/user-image': HOME };
+    });
+    const findings = await imageFindings([deploy('2024-05-01T10:00:00Z', HOME), masked], cfg);
+    expect(findings.map((f) => f.evidence['image'])).toEqual(['gcr.io/Attacker/bot:1']);
   });
 
   it('ignores: exempted service glob', async () => {

@@ -205,8 +205,12 @@ async function* textOf(bytes: AsyncIterable<Buffer>): AsyncGenerator<string> {
 }
 
 /** Entries of every path, one file after the other. Unparseable lines are yielded as `invalid`, never thrown. */
-export async function* readEntries(paths: readonly string[], stdin: Readable = process.stdin): AsyncGenerator<InputItem> {
-  for (const file of await expandPaths(paths)) {
+export async function* readEntries(
+  paths: readonly string[],
+  stdin: Readable = process.stdin,
+  onFolder?: (contents: FolderContents) => void,
+): AsyncGenerator<InputItem> {
+  for (const file of await expandPaths(paths, onFolder)) {
     for await (const batch of readFileBatches(file, stdin)) yield* batch;
   }
 }

@@ -16,8 +16,23 @@ const TAG = /^[\w][\w.-]{0,127}$/;
 /** Longer references are not valid (the grammar allows 255 characters for a name; tag and digest add at most ~200). */
 export const MAX_REFERENCE_LENGTH = 1024;
 
+/**
+ * The grammar's name (`[domain/]component(/component)*`), written so that no string can be matched in two ways.
+ * The library's own expression allows an empty separator between two alphanumeric runs (`[a-z0-9]+(?:[-]*[a-z0-9]+)*`),
+ * so a backtracking engine takes exponential time to reject a long name that almost matches, such as
+ * `gcr.io/acme/app-1f2e3d4c5b6a-2024-05-01T10:00` (a regular-expression denial of service from a reference the
+ * deployer writes, in a container or the user-image annotation). The language is the same (an empty separator only
+ * joins two runs into one), so a name this accepts, the library's expression matches at once.
+ */
+const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const NAME = new RegExp(`^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*(?::[0-9]+)?/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
+/** The grammar's limit on a name (the library checks it only after matching). */
+const NAME_MAX_LENGTH = 255;
+
 /** The repository and full name of an image name (`host[:port]/path/name`, familiar forms resolved), cached. */
 const parseName = memoize((name: string): Pick<ParsedImageRef, 'repository' | 'name'> | undefined => {
+  if (name.length > NAME_MAX_LENGTH || !NAME.test(name)) return undefined;
   try {
     const ref = dockerReference.parseFamiliarName(name);
     if (ref.domain && ref.repository && !ref.tag && !ref.digest) {

@@ -1,5 +1,10 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { imagesOf, imagesOrAnnotated, parseImage } from '../../../functions/audit/image.js';
+
+/** The built module (`npm run build`, as `npm test` does first), for the child process. */
+const BUILT_IMAGE_MODULE = fileURLToPath(new URL('../../../dist/functions/audit/image.js', import.meta.url));
 
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
 
@@ -58,5 +63,34 @@ describe('image references', () => {
     ['a container image that does not parse: the annotation is not read', [{ image: 'gcr.io/Evil/api' }], [{ reference: 'gcr.io/Evil/api', unparseable: true }]],
   ])('imagesOrAnnotated, %s', (_name, containers, expected) => {
     expect(imagesOrAnnotated(containers, { 'client.knative.dev/user-image': 'gcr.io/acme/api' }, undefined)).toEqual(expected);
+  });
+
+  // The library's own name expression backtracks exponentially on these: each took from seconds to forever before
+  // names were checked with an expression that cannot match one string in two ways. A hung regular expression
+  // cannot be interrupted in-process, so they are parsed in a child process that is killed after 20 s (a liveness
+  // check, not a timing: fixed, they take well under a millisecond each).
+  it('rejects at once names that almost match (no catastrophic backtracking)', () => {
+    const references = [
+      'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot/cloud-run-slack-bot:1f2e3d4c5b6a-2024-05-01T10:00:00Z',
+      `gcr.io/acme/${'a'.repeat(80)}!`,
+      `gcr.io/acme/${'a'.repeat(80)}A`,
+      `${'b'.repeat(80)}:x:y`,
+      `gcr.io/${'ab-'.repeat(40)}/`,
+    ];
+    const script = `import { parseImage } from ${JSON.stringify(BUILT_IMAGE_MODULE)};
+      const refs = JSON.parse(process.argv[1]);
+      process.stdout.write(JSON.stringify(refs.map((r) => parseImage(r) ?? null)));`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(references)], { timeout: 20_000, encoding: 'utf8' });
+    expect(child.signal, 'parsing hung and was killed').toBeNull();
+    expect(child.stderr).toBe('');
+    expect(JSON.parse(child.stdout)).toEqual(references.map(() => null));
+  }, 30_000);
+
+  it('accepts a long valid name (the limit of 255 characters) and rejects a longer one', () => {
+    const component = 'a'.repeat(60);
+    const name = `gcr.io/${[component, component, component].join('/')}/${'b'.repeat(255 - 7 - 3 * 61)}`;
+    expect(name).toHaveLength(255);
+    expect(parseImage(`${name}:1`)).toMatchObject({ repository: name.slice(0, name.lastIndexOf('/')) });
+    expect(parseImage(`${name}b:1`)).toBeUndefined();
   });
 });

@@ -63,7 +63,8 @@ export function sccCategory(rule: string): string {
 /**
  * Why each class: a public service is a configuration that exposes it (MISCONFIGURATION); code from a repository
  * the service never used may be supply-chain tampering (THREAT); a deploy outside the window and a changed runtime
- * identity are changes worth a look that are not wrong in themselves (OBSERVATION). Rules added later start as
+ * identity are changes worth a look that are not wrong in themselves (OBSERVATION); a breakglass deploy runs an
+ * image no policy checked, a control switched off (MISCONFIGURATION). Rules added later start as
  * OBSERVATION until someone decides otherwise.
  */
 const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
@@ -71,6 +72,7 @@ const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
   'new-image-repository': 'THREAT',
   'off-window-deploy': 'OBSERVATION',
   'service-account-change': 'OBSERVATION',
+  'binary-authorization-bypass': 'MISCONFIGURATION',
 };
 
 const NEXT_STEPS: Readonly<Record<string, string>> = {
@@ -87,6 +89,10 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
   'new-image-repository':
     'Check that the image repository belongs to your organization and that the image was built by your pipeline; ' +
     'if the change is legitimate, add the repository to rules.new-image-repository.trustedRepositories, otherwise roll back the revision.',
+  'binary-authorization-bypass':
+    'Ask the deployer for the emergency behind the breakglass justification, check the revision\'s image against your Binary Authorization policy, ' +
+    'and remove the run.googleapis.com/binary-authorization-breakglass annotation (v2: binaryAuthorization.breakglassJustification) once it is over: ' +
+    'every revision deployed while it is set skips the policy.',
 };
 
 const DEFAULT_NEXT_STEPS = 'Review the change in the audit entry linked from this finding and revert it if it was not intended.';

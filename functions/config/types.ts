@@ -44,6 +44,7 @@ export interface RulesConfig {
   readonly 'service-account-change': RuleSettings;
   readonly 'new-image-repository': NewImageRepositorySettings;
   readonly 'public-invoker-grant': PublicInvokerGrantSettings;
+  readonly 'binary-authorization-bypass': RuleSettings;
 }
 
 export interface SinkRouting {

@@ -1,6 +1,7 @@
 // The registry: every rule runwatch has. The engine, the sink filter and the docs walk this list; adding a rule is
 // one file and one line here.
 import type { RulesConfig } from '../config/types.js';
+import { binaryAuthorizationBypass } from './binary-authorization-bypass.js';
 import { newImageRepository } from './new-image-repository.js';
 import { offWindowDeploy } from './off-window-deploy.js';
 import { publicInvokerGrant } from './public-invoker-grant.js';
@@ -12,6 +13,7 @@ export const detectors = {
   'service-account-change': serviceAccountChange,
   'new-image-repository': newImageRepository,
   'public-invoker-grant': publicInvokerGrant,
+  'binary-authorization-bypass': binaryAuthorizationBypass,
 } as const satisfies { readonly [Id in keyof RulesConfig]: Detector<Id> };
 
 export type RuleId = keyof typeof detectors;

@@ -1,6 +1,7 @@
 // (a) Real corpus entries (and the synthetic ones that make every rule fire) published to the audit topic reach
 // the webhook receiver as exactly the findings the in-process pipeline (replay's core) raises for them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RULE_IDS } from '../../functions/detectors/index.js';
 import { countBy, emulators, expectedFindings, fixtures, outcomesOf, settle, startStack, waitFor, type Stack } from './stack.js';
 
 const emu = emulators();
@@ -17,7 +18,7 @@ describe.skipIf(!emu)('live pipeline on the emulators: corpus parity with replay
   it('delivers exactly the findings the in-process pipeline raises, each once, with a valid signature', async () => {
     const all = fixtures();
     const expected = await expectedFindings(all.map((f) => f.entry));
-    expect(new Set(expected.map((f) => f.rule))).toEqual(new Set(['off-window-deploy', 'service-account-change', 'new-image-repository', 'public-invoker-grant']));
+    expect(new Set(expected.map((f) => f.rule))).toEqual(new Set(RULE_IDS));
 
     // One at a time, in file order (as replay reads them): the baseline-dependent rules see the same history.
     for (const [i, fixture] of all.entries()) {

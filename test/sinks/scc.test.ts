@@ -43,6 +43,7 @@ describe('renderScc', () => {
       'CLOUD_RUN_OFF_WINDOW_DEPLOY',
       'CLOUD_RUN_SERVICE_ACCOUNT_CHANGE',
       'CLOUD_RUN_NEW_IMAGE_REPOSITORY',
+      'CLOUD_RUN_BINARY_AUTHORIZATION_BYPASS',
     ]);
   });
 

@@ -15,6 +15,7 @@ const PLACEMENTS: readonly ((value: string) => Partial<FindingFacts>)[] = [
   (v) => ({ image: v }),
   (v) => ({ labels: { team: v, 'commit-sha': v, 'gcb-build-id': v } }),
   (v) => ({ labels: { [v]: 'value' } }),
+  (v) => ({ justification: v }),
 ];
 
 /** Every finding shape a message can take, with `facts` applied. */

@@ -3,7 +3,7 @@
 import type { Finding, Resolution } from '../../functions/findings/finding.js';
 import { findingId } from '../../functions/findings/id.js';
 
-export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository'] as const;
+export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass'] as const;
 export type TestRule = (typeof RULES)[number];
 
 /** The facts a finding is built from; every one can be overridden (hostile-input tests do). */
@@ -14,6 +14,8 @@ export interface FindingFacts {
   readonly principal: string;
   readonly revision: string;
   readonly image: string;
+  /** A Binary Authorization breakglass justification: free text the deployer writes. */
+  readonly justification: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly eventTime: string;
   readonly insertId: string;
@@ -26,6 +28,7 @@ export const DEFAULT_FACTS: FindingFacts = {
   principal: 'alice@acme.com',
   revision: 'storefront-00042-xuz',
   image: 'docker.io/evil-corp/storefront:latest',
+  justification: 'INC-4711 checkout down, hotfix before the policy attests it',
   labels: { 'commit-sha': '3f9c2a7e1b4d8f60a5c9e2d7b1a3f4e5c6d7e8f9', 'gcb-build-id': '7d1e2c3b-4a5f-4e6d-9c8b-1a2b3c4d5e6f', 'managed-by': 'cloud-build' },
   eventTime: '2024-05-14T02:13:07.123456789Z',
   insertId: '1x9k2fe4k8a3',
@@ -121,6 +124,15 @@ const BUILDERS: Readonly<Record<TestRule, (f: FindingFacts) => Finding>> = {
       knownRepositories: ['europe-docker.pkg.dev/acme-prod/apps'],
       firstDeploy: false,
     },
+    unknown: [],
+    methodName: 'google.cloud.run.v1.Services.ReplaceService',
+  }),
+  'binary-authorization-bypass': (f) => ({
+    ...base('binary-authorization-bypass', f, [`${f.project}/${f.location}/${f.service}`, f.revision]),
+    severity: 'HIGH',
+    title: 'Deploy that bypasses Binary Authorization (breakglass)',
+    summary: `${f.principal} deployed ${where(f)} with Binary Authorization breakglass: the image was not checked against the policy "default".`,
+    evidence: { justification: f.justification, policy: 'default', operation: 'replace' },
     unknown: [],
     methodName: 'google.cloud.run.v1.Services.ReplaceService',
   }),

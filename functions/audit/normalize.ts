@@ -20,7 +20,7 @@ import {
 } from '../model/change.js';
 import { projectOfLogName, readEnvelope, type Envelope } from './entry.js';
 import { imagesOf, imagesOrAnnotated } from './image.js';
-import { asArray, asBoolean, asObject, asString, at, canonicalJson, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
+import { asArray, asBoolean, asNumber, asObject, asString, at, canonicalJson, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
 import { hash } from 'node:crypto';
 import { readRevisionObservation, type RevisionObservation } from './systemEvent.js';
 
@@ -75,8 +75,8 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
 
   if (serviceName === CRM) {
     if (method !== 'SetIamPolicy') return { kind: 'skipped', reason: 'not-cloud-run', detail: `${CRM} ${method}` };
-    const failure = failureOf(pp);
-    if (failure) return { kind: 'skipped', reason: failure };
+    const failure = failureOf(pp, undefined);
+    if (failure) return failure;
     return projectIamChange(env, pp);
   }
   if (serviceName !== RUN) return { kind: 'skipped', reason: 'not-cloud-run', detail: serviceName ?? 'no serviceName' };
@@ -86,8 +86,8 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
   } else if (method.includes('.Jobs.') || method.includes('.Executions.') || at(env.entry, 'resource', 'type') === 'cloud_run_job') {
     return { kind: 'skipped', reason: 'cloud-run-job', detail: method };
   }
-  const failure = failureOf(pp);
-  if (failure) return { kind: 'skipped', reason: failure, detail: method };
+  const failure = failureOf(pp, method);
+  if (failure) return failure;
   if (isDryRun(pp)) return { kind: 'skipped', reason: 'dry-run', detail: method };
 
   const api: 'v1' | 'v2' = method.startsWith('google.cloud.run.v2.') ? 'v2' : 'v1';
@@ -130,13 +130,31 @@ function isDryRun(pp: JsonObject): boolean {
   return typeof dryRun === 'string' ? dryRun !== '' : dryRun === true;
 }
 
-/** Failed calls are not changes: a non-zero status, or every authorization check denied. */
-function failureOf(pp: JsonObject): 'failed-call' | 'permission-denied' | undefined {
-  const code = at(pp, 'status', 'code');
-  if (typeof code === 'number' && code !== 0) return 'failed-call';
+/**
+ * Failed calls are not changes: a non-zero status, or every authorization check denied. A status whose code cannot
+ * be read leaves the outcome unknown: reported as malformed rather than taken for a success (which would raise
+ * findings and move the baseline for a write that may have failed). The code is an int32, which protocol buffers'
+ * JSON writes as a number and parsers also accept as a string of digits; a missing or null code (and status) is OK.
+ */
+function failureOf(pp: JsonObject, detail: string | undefined): ParseResult | undefined {
+  const status = pp['status'];
+  if (status !== undefined && status !== null) {
+    const code = asObject(status)?.['code'];
+    if (!asObject(status)) return { kind: 'malformed', reason: 'protoPayload.status is not an object' };
+    if (code !== undefined && code !== null) {
+      const value = asNumber(code);
+      if (value === undefined) return { kind: 'malformed', reason: 'protoPayload.status.code is not a number' };
+      if (value !== 0) return skipped('failed-call', detail);
+    }
+  }
   const authz = asArray(pp['authorizationInfo']);
-  if (authz.length > 0 && authz.every((a) => asObject(a)?.['granted'] === false)) return 'permission-denied';
+  if (authz.length > 0 && authz.every((a) => asObject(a)?.['granted'] === false)) return skipped('permission-denied', detail);
   return undefined;
+}
+
+/** A skip, with its detail only when there is one (results are compared as data). */
+function skipped(reason: SkipReason, detail: string | undefined): ParseResult {
+  return detail === undefined ? { kind: 'skipped', reason } : { kind: 'skipped', reason, detail };
 }
 
 /** The fields every change has; `annotations` are the service's, where the client names itself (v1 deploys). */

@@ -54,6 +54,27 @@ describe('entries that are not changes are skipped with a reason, never thrown',
     expect(parseEntry(synthetic(fixture)).kind).toBe('change');
   });
 
+  // A status whose code cannot be read leaves the outcome unknown: reported, never taken for a success (a failed
+  // write with a string code used to raise findings and move the baseline).
+  it.each([
+    ['a failed v1 deploy, code as a digit string', 'slackbot__Services.ReplaceService__2', '10', { kind: 'skipped', reason: 'failed-call' }],
+    ['a failed project IAM change, code as a digit string', 'archicloud__SetIamPolicy__1', '7', { kind: 'skipped', reason: 'failed-call' }],
+    ['success, code 0 as a digit string', 'slackbot__Services.ReplaceService__1', '0', { kind: 'change' }],
+    ['success, code null', 'slackbot__Services.ReplaceService__1', null, { kind: 'change' }],
+    ['a code that is not a number', 'slackbot__Services.ReplaceService__2', 'ABORTED', { kind: 'malformed', reason: 'protoPayload.status.code is not a number' }],
+    ['a code that is an object', 'archicloud__SetIamPolicy__1', { value: 7 }, { kind: 'malformed', reason: 'protoPayload.status.code is not a number' }],
+  ])('status.code: %s', (_name, fixture, code, expected) => {
+    const entry = variant(corpus(fixture), (e) => void (e.protoPayload['status'] = { ...(e.protoPayload['status'] as Json | undefined), code }));
+    expect(parseEntry(entry)).toMatchObject(expected);
+  });
+
+  it('a status that is not an object is malformed; a null one is no status', () => {
+    const text = variant(corpus('slackbot__Services.ReplaceService__1'), (e) => void (e.protoPayload['status'] = 'ABORTED'));
+    expect(parseEntry(text)).toEqual({ kind: 'malformed', reason: 'protoPayload.status is not an object' });
+    const none = variant(corpus('slackbot__Services.ReplaceService__1'), (e) => void (e.protoPayload['status'] = null));
+    expect(parseEntry(none).kind).toBe('change');
+  });
+
   it('a Cloud Run Jobs entry is skipped as a job', () => {
     const job = variant(corpus('slackbot__Services.ReplaceService__1'), (e) => {
       e.protoPayload['methodName'] = 'google.cloud.run.v1.Jobs.ReplaceJob';

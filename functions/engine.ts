@@ -334,7 +334,10 @@ export class Engine {
     // A rollout that failed changed no revision that serves: it cannot take a revision's risk away (service
     // settings it wrote are in force all the same).
     const failed = evaluation.rollout?.status === 'failed';
-    if (open.length > 0) {
+    // An entry older than the service's delete is about the deleted service (it arrived late): it is still reported
+    // when it raises something, but it neither closes nor opens a risk of the service under the name now.
+    const beforeDelete = base.deletedAtMs !== undefined && change.timeMs < base.deletedAtMs;
+    if (open.length > 0 && !beforeDelete) {
       for (const detector of REGISTERED) {
         if (!detector.resolves || !detector.changeKinds.includes(change.kind) || (failed && detector.serviceSettings !== true)) continue;
         const mine = open.filter((o) => o.rule === detector.id);
@@ -351,7 +354,7 @@ export class Engine {
     for (const d of detect(change, base, this.config)) {
       const finding = toFinding(evaluation, d, this.config);
       findings.push(finding);
-      if (d.detection.opensRisk && !open.some((o) => o.finding.id === finding.id)) open.push({ rule: d.rule, finding });
+      if (d.detection.opensRisk && !beforeDelete && !open.some((o) => o.finding.id === finding.id)) open.push({ rule: d.rule, finding });
     }
     return open.length > OPEN_LIMIT ? open.slice(-OPEN_LIMIT) : open;
   }

@@ -1,7 +1,7 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
 import { describeServiceAccount, type Change } from '../model/change.js';
 import { publicInvokerMembers } from '../model/iam.js';
-import { COPY_EDITS, emptyBaseline, HISTORY_FIELDS, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
+import { COPY_EDITS, emptyBaseline, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
@@ -15,18 +15,21 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
     case 'delete': {
       if (t < target.lastChangeMs || (target.rollouts ?? []).some((rollout) => rollout.openedMs >= t)) {
         // A delete that arrives after newer entries (applied, or a deploy still waiting for its system events):
-        // those are about the service created again after it. Only the older facts go; the newer ones, the
-        // rollouts waiting and the open findings stay. (The engine judged the rollouts opened before it.)
+        // those are about the service created again after it. Only the older service-object facts go; the newer
+        // ones, the rollouts waiting and the open findings stay. (The engine judged the rollouts opened before it.)
         forgetBefore(target, t);
         target.deletedAtMs = t;
         return;
       }
-      // The service's facts go; what the baseline remembers about *entries* stays: the ones already applied (so a
-      // redelivered copy changes nothing) and recently completed rollouts (so their late system events are known).
+      // The service object's facts go (its template, IAM policy, settings); its revisions' runtime service account
+      // and image repositories stay, so a service created again under the name is compared with the deleted one
+      // (see SERVICE_OBJECT_HISTORIES). What the baseline remembers about *entries* stays too: the ones already
+      // applied (so a redelivered copy changes nothing) and recently completed rollouts (so their late system events
+      // are known). (The engine keeps the open findings: a later change can still close them.)
       const lastChangeMs = Math.max(target.lastChangeMs, t);
-      const { seen, completed } = target;
+      const { seen, completed, serviceAccount, repositories } = target;
       for (const key of Object.keys(target)) delete (target as Record<string, unknown>)[key];
-      Object.assign(target, emptyBaseline(), { lastChangeMs, deletedAtMs: t });
+      Object.assign(target, emptyBaseline(), { serviceAccount, repositories, lastChangeMs, deletedAtMs: t });
       if (seen) target.seen = seen;
       if (completed) target.completed = completed;
       return;
@@ -59,11 +62,10 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
   }
 }
 
-/** Drops every fact set before `t` (new lists: they may be shared with a stored baseline). */
+/** Drops every service-object fact set before `t` (new lists: they may be shared with a stored baseline). */
 function forgetBefore(target: MutableBaseline, t: number): void {
-  const histories = target as Record<(typeof HISTORY_FIELDS)[number], readonly TimePoint<unknown>[]>;
-  for (const field of HISTORY_FIELDS) histories[field] = histories[field].filter((point) => point.t >= t);
-  target.repositories = Object.fromEntries(Object.entries(target.repositories).filter(([, firstSeen]) => firstSeen >= t));
+  const histories = target as Record<(typeof SERVICE_OBJECT_HISTORIES)[number], readonly TimePoint<unknown>[]>;
+  for (const field of SERVICE_OBJECT_HISTORIES) histories[field] = histories[field].filter((point) => point.t >= t);
 }
 
 /** Public invoker members after an IAM change: the full policy when logged, else the delta over what was known. */

@@ -25,7 +25,10 @@ export interface ServiceBaseline {
   readonly ingress: readonly TimePoint<string>[];
   /** Time of the newest change applied. */
   readonly lastChangeMs: number;
-  /** Set when the service was deleted: nothing older counts any more (a re-created service starts afresh). */
+  /**
+   * Set when the service was deleted: entries older than it are about the deleted service and change nothing. The
+   * service-object facts (SERVICE_OBJECT_HISTORIES) start afresh; the service account and repositories carry on.
+   */
   readonly deletedAtMs?: number;
   /** Deploys waiting for their other half (admin write or system events); see correlate/rollout.ts. */
   readonly rollouts?: readonly Rollout[];
@@ -42,6 +45,14 @@ export interface ServiceBaseline {
 /** The time-indexed histories of a baseline. */
 export const HISTORY_FIELDS = ['serviceAccount', 'template', 'publicInvokers', 'invokerIamDisabled', 'ingress'] as const;
 
+/**
+ * The histories that belong to the live service object: its revision template, IAM policy and settings. A delete
+ * clears them (a service created again under the name has new ones). The others (the runtime service account, and
+ * the repositories map) are the service's history across deletes: the re-created service's first revision is
+ * compared with the deleted one's, or deleting and re-creating a service would hide a change of identity or image.
+ */
+export const SERVICE_OBJECT_HISTORIES = ['template', 'publicInvokers', 'invokerIamDisabled', 'ingress'] as const satisfies readonly (typeof HISTORY_FIELDS)[number][];
+
 /** How many points of each history are kept; older ones only matter for very late arrivals. */
 export const HISTORY_LIMIT = 32;
 
@@ -51,10 +62,15 @@ export function emptyBaseline(): ServiceBaseline {
 
 /** The value in force just before `t` (strictly earlier points only), or undefined when none is known. */
 export function valueBefore<T>(history: readonly TimePoint<T>[] | undefined, t: number): T | undefined {
+  return pointBefore(history, t)?.v;
+}
+
+/** The point in force just before `t` (strictly earlier points only), or undefined when none is known. */
+export function pointBefore<T>(history: readonly TimePoint<T>[] | undefined, t: number): TimePoint<T> | undefined {
   if (!history) return undefined;
   for (let i = history.length - 1; i >= 0; i--) {
     const point = history[i]!;
-    if (point.t < t) return point.v;
+    if (point.t < t) return point;
   }
   return undefined;
 }
@@ -136,9 +152,23 @@ export function repositorySeenBefore(baseline: ServiceBaseline | undefined, repo
   return first !== undefined && first < t;
 }
 
-/** True when any image repository was recorded strictly before `t` (an earlier revision is known). */
-export function anyRepositoryBefore(baseline: ServiceBaseline | undefined, t: number): boolean {
-  if (!baseline) return false;
-  for (const first of Object.values(baseline.repositories)) if (first < t) return true;
-  return false;
+/**
+ * When the newest repository known before `t` was first seen (strictly before `t`), or undefined when none was (no
+ * earlier revision's image is known).
+ */
+export function newestRepositoryBefore(baseline: ServiceBaseline | undefined, t: number): number | undefined {
+  if (!baseline) return undefined;
+  let newest: number | undefined;
+  for (const first of Object.values(baseline.repositories)) if (first < t && (newest === undefined || first > newest)) newest = first;
+  return newest;
+}
+
+/**
+ * The time of the service's delete (ISO 8601) when it lies between a fact set at `factMs` and a change at `t`: the
+ * change is about the service created again after the delete, and is compared with the deleted service's fact.
+ * Undefined otherwise. Only the newest delete is kept: when several lie between, it is the one named.
+ */
+export function deletedBetween(baseline: ServiceBaseline | undefined, factMs: number, t: number): string | undefined {
+  const deleted = baseline?.deletedAtMs;
+  return deleted !== undefined && factMs < deleted && deleted <= t ? new Date(deleted).toISOString() : undefined;
 }

@@ -4,9 +4,11 @@
 // Alerts:   a revision's image comes from a repository (registry host and path without the image name, tag or
 //           digest: `us-docker.pkg.dev/acme/prod`, `gcr.io/acme`, `docker.io/library`) this service never used
 //           before and that matches none of `trustedRepositories`. A service's first deploy sets the baseline; it
-//           fires then only when `trustedRepositories` is configured and the repository matches none of it.
-//           An image reference that does not parse has no repository: it is reported each time (never trusted,
-//           never remembered).
+//           fires then only when `trustedRepositories` is configured and the repository matches none of it. A
+//           service deleted and created again under the name keeps the repositories it used: the re-created
+//           service's deploys are compared with them, and when every repository known was first seen before the
+//           delete the finding's evidence says `recreatedAfterDeleteAt`. An image reference that does not parse
+//           has no repository: it is reported each time (never trusted, never remembered).
 // Options:  `rules.new-image-repository.trustedRepositories` (globs), `exceptions`, `severity`.
 // Severity: HIGH.
 // Blind spots: console deploys often log no image at all: the rule then cannot judge the entry (the image is
@@ -14,7 +16,7 @@
 //           judged by repository, not by content.
 import { globMatcher } from '../config/glob.js';
 import { baselineKey } from '../baseline/store.js';
-import { anyRepositoryBefore, repositorySeenBefore } from '../baseline/state.js';
+import { deletedBetween, newestRepositoryBefore, repositorySeenBefore } from '../baseline/state.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { serviceLabel, unknownDeployFacts } from './revision.js';
 import type { DeployChange } from '../model/change.js';
@@ -29,8 +31,16 @@ export const newImageRepository: Detector<'new-image-repository'> = {
   detect({ change, baseline, settings }): Detection[] {
     if (change.kind !== 'deploy' || change.images.length === 0) return [];
     const trusted = globMatcher(settings.trustedRepositories);
-    const firstDeploy = !anyRepositoryBefore(baseline, change.timeMs);
+    const newestKnown = newestRepositoryBefore(baseline, change.timeMs);
+    const firstDeploy = newestKnown === undefined;
     if (firstDeploy && settings.trustedRepositories.length === 0) return [];
+    // Every repository known is the deleted service's: the deploy is compared with revisions from before the delete.
+    const recreatedAfterDeleteAt = firstDeploy ? undefined : deletedBetween(baseline, newestKnown, change.timeMs);
+    const newText = firstDeploy
+      ? 'not in trustedRepositories'
+      : recreatedAfterDeleteAt
+        ? `new for this service (compared with its revisions before it was deleted at ${recreatedAfterDeleteAt} and created again)`
+        : 'new for this service';
     // The repositories the service used before, listed in evidence: computed on the first detection only.
     let knownRepositories: string[] | undefined;
     const known = (): string[] =>
@@ -39,7 +49,7 @@ export const newImageRepository: Detector<'new-image-repository'> = {
     const reported = new Set<string>();
     for (const image of change.images) {
       if (image.unparseable) {
-        detections.push(unparseableImage(image.reference, change, firstDeploy, known()));
+        detections.push(unparseableImage(image.reference, change, firstDeploy, known(), recreatedAfterDeleteAt));
         continue;
       }
       if (reported.has(image.repository)) continue;
@@ -48,13 +58,14 @@ export const newImageRepository: Detector<'new-image-repository'> = {
       detections.push({
         severity: 'HIGH',
         title: firstDeploy ? 'First deploy from an untrusted image repository' : 'Image from a repository this service never used',
-        summary: `${change.principal?.id ?? 'An unknown principal'} deployed ${image.reference} to ${serviceLabel(change.target)}: repository ${image.repository} is ${firstDeploy ? 'not in trustedRepositories' : 'new for this service'}.`,
+        summary: `${change.principal?.id ?? 'An unknown principal'} deployed ${image.reference} to ${serviceLabel(change.target)}: repository ${image.repository} is ${newText}.`,
         evidence: {
           image: image.reference,
           repository: image.repository,
           ...(image.digest ? { digest: image.digest } : {}),
           knownRepositories: known(),
           firstDeploy,
+          ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
         },
         dedupKey: [baselineKey(change.target), image.repository, change.revision ?? change.time],
         unknown: unknownDeployFacts(change).filter((f) => f !== 'image'),
@@ -69,12 +80,12 @@ export const newImageRepository: Detector<'new-image-repository'> = {
  * the repository of a first deploy is, only when trustedRepositories is configured). Its dedup key cannot collide
  * with a repository's: repositories never contain a space.
  */
-function unparseableImage(reference: string, change: DeployChange, firstDeploy: boolean, knownRepositories: string[]): Detection {
+function unparseableImage(reference: string, change: DeployChange, firstDeploy: boolean, knownRepositories: string[], recreatedAfterDeleteAt: string | undefined): Detection {
   return {
     severity: 'HIGH',
     title: 'Image reference runwatch cannot parse',
     summary: `${change.principal?.id ?? 'An unknown principal'} deployed ${serviceLabel(change.target)} with an image reference runwatch cannot parse: its repository is unknown and cannot be trusted.`,
-    evidence: { image: reference, repository: null, knownRepositories, firstDeploy },
+    evidence: { image: reference, repository: null, knownRepositories, firstDeploy, ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}) },
     dedupKey: [baselineKey(change.target), `unparseable ${reference}`, change.revision ?? change.time],
     unknown: [...unknownDeployFacts(change).filter((f) => f !== 'image'), 'repository'],
   };

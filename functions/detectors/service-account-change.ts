@@ -2,7 +2,9 @@
 //
 // Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2).
 // Alerts:   the new revision runs as a different service account than the service's previous revision (from
-//           the baseline). A service's first deploy sets the baseline and never fires.
+//           the baseline). A service's first deploy sets the baseline and never fires. A service deleted and
+//           created again under the name keeps this history: the re-created service's first revision is compared
+//           with the deleted one's last, and the finding's evidence then says `recreatedAfterDeleteAt`.
 // Options:  `rules.service-account-change.exceptions`, `severity`.
 // Severity: HIGH when the new identity is a default service account Google creates with Editor on the project
 //           (the default compute SA, or the App Engine default SA `PROJECT_ID@appspot.gserviceaccount.com`);
@@ -14,7 +16,7 @@
 //           reveal the project number the evidence says "default compute SA". A v2 update whose mask leaves the
 //           template alone says nothing about the identity and is skipped.
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, valueBefore } from '../baseline/state.js';
+import { changedAfter, deletedBetween, pointBefore, valueBefore } from '../baseline/state.js';
 import { DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { serviceLabel, unknownDeployFacts } from './revision.js';
@@ -43,8 +45,9 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
   changeKinds: ['deploy'],
   detect({ change, baseline }): Detection[] {
     if (change.kind !== 'deploy' || !change.serviceAccount) return [];
-    const before = valueBefore(baseline?.serviceAccount, change.timeMs);
-    if (before === undefined) return [];
+    const beforePoint = pointBefore(baseline?.serviceAccount, change.timeMs);
+    if (beforePoint === undefined) return [];
+    const before = beforePoint.v;
     const after = describeServiceAccount(change.serviceAccount);
     if (sameServiceAccount(before, after)) return [];
     const toDefault = change.serviceAccount.kind === 'default-compute';
@@ -54,6 +57,9 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
     const backToBefore = (baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence['before']), after));
     if (backToBefore && !toDefault && !toAppEngineDefault) return [];
     const note = toDefault ? ' (the default compute SA, Editor on the project by default)' : toAppEngineDefault ? ' (the App Engine default SA, Editor on the project by default)' : '';
+    // The identity before is the deleted service's: this is the first identity known of the service created again.
+    const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint.t, change.timeMs);
+    const beforeNote = recreatedAfterDeleteAt ? ` (its last revision's, before the service was deleted at ${recreatedAfterDeleteAt} and created again)` : '';
     return [
       {
         severity: toDefault || toAppEngineDefault ? 'HIGH' : 'MEDIUM',
@@ -62,8 +68,14 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
           : toAppEngineDefault
             ? 'Service now runs as the App Engine default service account'
             : 'Runtime service account changed',
-        summary: `${change.principal?.id ?? 'An unknown principal'} changed the runtime identity of ${serviceLabel(change.target)} from ${before} to ${after}${note}.`,
-        evidence: { before, after, toDefaultComputeServiceAccount: toDefault, toAppEngineDefaultServiceAccount: toAppEngineDefault },
+        summary: `${change.principal?.id ?? 'An unknown principal'} changed the runtime identity of ${serviceLabel(change.target)} from ${before}${beforeNote} to ${after}${note}.`,
+        evidence: {
+          before,
+          after,
+          toDefaultComputeServiceAccount: toDefault,
+          toAppEngineDefaultServiceAccount: toAppEngineDefault,
+          ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
+        },
         dedupKey: [baselineKey(change.target), before, after, change.revision ?? change.time],
         unknown: unknownDeployFacts(change).filter((f) => f !== 'serviceAccount'),
         // A late deploy (a newer revision already set the identity) is reported, but it is not the risk in force.

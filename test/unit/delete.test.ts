@@ -1,5 +1,7 @@
-// A deleted service: its facts go (a service re-created under the name starts afresh), but a deploy still waiting
-// for its system events is judged first, and the entries already applied are still known as applied.
+// A deleted service: the live service object's facts go (template, IAM policy, settings), its
+// revisions' runtime service account and image repositories stay (a service re-created under the name is compared
+// with the deleted one: recreate.test.ts), a deploy still waiting for its system events is judged first, and the
+// entries already applied are still known as applied.
 import { describe, expect, it } from 'vitest';
 import { readEnvelope } from '../../functions/audit/entry.js';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
@@ -38,6 +40,10 @@ async function run(pipeline: Pipeline, entries: readonly unknown[]): Promise<{ o
   return { outcomes, findings };
 }
 
+/** ` (re-created after T)` when a finding says it compares the service with the one deleted at T. */
+const describeRecreated = (finding: Finding): string =>
+  finding.evidence['recreatedAfterDeleteAt'] === undefined ? '' : ` (re-created after ${String(finding.evidence['recreatedAfterDeleteAt'])})`;
+
 const pipelineOn = (store: MemoryBaselineStore, cfg: RunwatchConfig = STRICT): Pipeline =>
   // No in-memory duplicate check: the baseline alone must know what it applied (another instance's redelivery).
   new Pipeline({ config: cfg, store, recentKeys: 0 });
@@ -58,11 +64,18 @@ describe('a deleted service', () => {
     expect(again.findings).toEqual([]);
   });
 
-  it('its facts are gone: the first deploy of a service re-created under the name sets a fresh baseline', async () => {
+  it('the service object\'s facts are gone; its revisions\' service account and repositories stay', async () => {
     const store = new MemoryBaselineStore();
     await run(pipelineOn(store), [write, deleteOf('2024-05-06T22:58:34Z')]);
     const [baseline] = [...store.entries()].map(([, b]) => b);
-    expect(baseline).toMatchObject({ serviceAccount: [], repositories: {}, template: [], deletedAtMs: Date.parse('2024-05-06T22:58:34Z') });
+    expect(baseline).toMatchObject({
+      serviceAccount: [{ t: Date.parse('2024-05-06T22:58:04.355675Z'), v: 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com' }],
+      template: [],
+      publicInvokers: [],
+      invokerIamDisabled: [],
+      ingress: [],
+      deletedAtMs: Date.parse('2024-05-06T22:58:34Z'),
+    });
     expect(baseline?.rollouts ?? []).toEqual([]);
     expect(baseline?.seen).toHaveLength(2); // the write and the delete
   });
@@ -91,7 +104,8 @@ describe('a deleted service', () => {
     const [a, d, b, c] = [deployAt('2024-06-01T10:00:00Z', sa(1)), deleteAt('2024-06-01T11:00:00Z'), deployAt('2024-06-01T12:00:00Z', sa(2)), deployAt('2024-06-01T13:00:00Z', sa(3), 'UpdateService')];
 
     /** As the live function gets them: an hour of wall clock apart, so each deploy's wait is over by the next entry. */
-    async function live(entries: readonly unknown[]): Promise<{ changes: string[]; accounts: string[]; deletedAt?: string }> {
+    /** `changes`: each service-account-change raised, as `before -> after` (+ ` (re-created after DELETE)` when said so). */
+    async function live(entries: readonly unknown[]): Promise<{ changes: string[]; ids: string[]; accounts: string[]; deletedAt?: string }> {
       const store = new MemoryBaselineStore();
       const pipeline = pipelineOn(store, config());
       const findings: Finding[] = [];
@@ -102,15 +116,21 @@ describe('a deleted service', () => {
       }
       findings.push(...(await pipeline.flush()));
       const [baseline] = [...store.entries()].map(([, value]) => value);
+      const changes = findings.filter((f) => f.rule === 'service-account-change' && f.status !== 'resolved'); // c resolves b's
       return {
-        changes: findings.filter((f) => f.rule === 'service-account-change').map((f) => `${String(f.evidence['before'])} -> ${String(f.evidence['after'])}`),
+        changes: changes.map((f) => `${String(f.evidence['before'])} -> ${String(f.evidence['after'])}${describeRecreated(f)}`),
+        ids: changes.map((f) => f.id),
         accounts: (baseline?.serviceAccount ?? []).map((p) => p.v),
         deletedAt: baseline?.deletedAtMs === undefined ? undefined : new Date(baseline.deletedAtMs).toISOString(),
       };
     }
 
-    it('in order, the re-created service starts afresh: only its own change of identity is reported', async () => {
-      expect(await live([a, d, b, c])).toEqual({ changes: [`${sa(2)} -> ${sa(3)}`], accounts: [sa(2), sa(3)], deletedAt: '2024-06-01T11:00:00.000Z' });
+    it('in order, the re-created service is compared with the deleted one: both changes of identity are reported', async () => {
+      expect(await live([a, d, b, c])).toMatchObject({
+        changes: [`${sa(1)} -> ${sa(2)} (re-created after 2024-06-01T11:00:00.000Z)`, `${sa(2)} -> ${sa(3)}`],
+        accounts: [sa(1), sa(2), sa(3)],
+        deletedAt: '2024-06-01T11:00:00.000Z',
+      });
     });
 
     it('seconds late, while the re-created service\'s deploy still waits for its events: that deploy is kept and judged', async () => {
@@ -126,14 +146,20 @@ describe('a deleted service', () => {
       findings.push(...(await pipeline.flush()));
       expect(findings.filter((f) => f.rule === 'off-window-deploy').map((f) => f.eventTime)).toEqual(['2024-06-01T10:00:00Z', '2024-06-01T10:10:05Z']);
       const [baseline] = [...store.entries()].map(([, value]) => value);
-      expect(baseline?.serviceAccount.map((p) => p.v)).toEqual([sa(2)]);
+      expect(baseline?.serviceAccount.map((p) => p.v)).toEqual([sa(1), sa(2)]);
+      // The waiting deploy was judged once the delete was known: its comparison with the deleted service says so.
+      expect(findings.filter((f) => f.rule === 'service-account-change').map((f) => [f.evidence['before'], f.evidence['after'], f.evidence['recreatedAfterDeleteAt']])).toEqual([
+        [sa(1), sa(2), '2024-06-01T10:10:00.000Z'],
+      ]);
     });
 
-    it('late, it forgets only what came before it: the later change of identity is still reported', async () => {
-      // b is judged before the delete is known (its change from sa1 is reported then); c must still be.
-      const result = await live([a, b, d, c]);
-      expect(result.changes).toContain(`${sa(2)} -> ${sa(3)}`);
-      expect(result).toMatchObject({ accounts: [sa(2), sa(3)], deletedAt: '2024-06-01T11:00:00.000Z' });
+    it('late, it forgets only the service object\'s facts from before it: the same changes of identity as in order', async () => {
+      // b is judged before the delete is known (its change from sa1 is reported then, without the delete); c must
+      // still be compared with b, and both findings keep the ids they have when the entries come in order.
+      const late = await live([a, b, d, c]);
+      const inOrder = await live([a, d, b, c]);
+      expect(late).toMatchObject({ changes: [`${sa(1)} -> ${sa(2)}`, `${sa(2)} -> ${sa(3)}`], accounts: [sa(1), sa(2), sa(3)], deletedAt: '2024-06-01T11:00:00.000Z' });
+      expect(late.ids).toEqual(inOrder.ids);
     });
   });
 });

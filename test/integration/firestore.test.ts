@@ -198,6 +198,52 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
         expect(outOfOrder).toEqual(inOrder);
       });
     });
+
+    // A service deleted and created again under the name keeps its runtime service account across the delete
+    // (baseline/apply.ts): the stored baseline after the delete must carry it, and the pipeline on Firestore must
+    // compare the re-created service's first revision with the deleted one's, as on memory.
+    describe('a service deleted and created again under the name', () => {
+      const base = corpus('slackbot__Services.ReplaceService__1');
+      const key = 'test-project-1234/asia-northeast1/cloud-run-slack-bot';
+      const sa = (name: string): string => `${name}@test-project-1234.iam.gserviceaccount.com`;
+      const deploy = (time: string, id: string, account: string): Json =>
+        variant(withV1ServiceAccount(at(base, time, id), sa(account)), (e) => {
+          const response = e.protoPayload['response'] as { metadata: { annotations: Record<string, string> } };
+          response.metadata.annotations['run.googleapis.com/operation-id'] = `op-${id}`;
+        });
+      const deleted = variant(corpus('archicloud__Services.DeleteService__1'), (e) => {
+        e['timestamp'] = '2024-05-06T11:00:00Z';
+        e['insertId'] = 'rc-delete';
+        e['logName'] = 'projects/test-project-1234/logs/cloudaudit.googleapis.com%2Factivity';
+        e.protoPayload['resourceName'] = 'namespaces/test-project-1234/services/cloud-run-slack-bot';
+        e['resource'] = { type: 'cloud_run_revision', labels: { project_id: 'test-project-1234', location: 'asia-northeast1', service_name: 'cloud-run-slack-bot' } };
+      });
+      const entries = [deploy('2024-05-06T10:00:00Z', 'rc-a', 'first'), deleted, deploy('2024-05-06T12:00:00Z', 'rc-b', 'attacker')];
+
+      async function run(store: MemoryBaselineStore | FirestoreBaselineStore): Promise<string[]> {
+        const pipeline = new Pipeline({ config: config(), store, recentKeys: 0 });
+        const findings = [];
+        let nowMs = Date.parse('2030-01-01T00:00:00Z');
+        for (const entry of entries) {
+          const outcome = await pipeline.handleEntry(entry, (nowMs += 3_600_000));
+          if (outcome.status === 'processed') findings.push(...outcome.findings);
+        }
+        findings.push(...(await pipeline.sweep(nowMs + 3_600_000)));
+        return findings
+          .filter((f) => f.rule === 'service-account-change')
+          .map((f) => `${f.id} ${String(f.evidence['before'])} -> ${String(f.evidence['after'])} ${String(f.evidence['recreatedAfterDeleteAt'])}`);
+      }
+
+      it('compares the re-created service with the deleted one, as on memory', async () => {
+        const firestore = new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') });
+        const onFirestore = await run(firestore);
+        expect(onFirestore).toEqual(await run(new MemoryBaselineStore()));
+        expect(onFirestore.map((line) => line.slice(33))).toEqual([`${sa('first')} -> ${sa('attacker')} 2024-05-06T11:00:00.000Z`]);
+        const stored = await firestore.get(key);
+        expect(stored?.serviceAccount.map((p) => p.v)).toEqual([sa('first'), sa('attacker')]);
+        expect(stored?.deletedAtMs).toBe(Date.parse('2024-05-06T11:00:00Z'));
+      });
+    });
   });
 
   describe('FirestoreDeliveryRecordStore', () => {

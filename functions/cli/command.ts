@@ -1,9 +1,13 @@
 // A CLI subcommand. main.ts keeps a registry of these; each command parses its own arguments.
+import type { BackoffClock } from '../replay/loggingApi.js';
+
 export interface CommandIo {
   readonly stdin: NodeJS.ReadableStream;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** How commands that call an API wait before a retry; tests pass one that does not wait. Default: real time. */
+  readonly backoffClock?: BackoffClock;
 }
 
 export interface Command {

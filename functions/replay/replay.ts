@@ -7,8 +7,8 @@ import type { Finding } from '../findings/finding.js';
 import { Pipeline, type DueIndex, type EntryOutcome } from '../pipeline.js';
 import { availableParallelism } from 'node:os';
 import { MemoryBaselineStore } from '../baseline/memory.js';
-import type { ParsedItem } from './item.js';
-import { expandPaths, folderWarning } from './input.js';
+import { expandPaths, folderWarning, type InputItem } from './input.js';
+import { parseItem, type ParsedItem } from './item.js';
 import { plainNdjson, readParsed } from './parallel.js';
 import { replayPartitioned } from './partition.js';
 import { ReorderBuffer } from './reorder.js';
@@ -20,6 +20,11 @@ export interface ReplayOptions {
   readonly store?: BaselineStore & Partial<DueIndex>;
   readonly paths: readonly string[];
   readonly stdin?: Readable;
+  /**
+   * Entries from elsewhere than files (Cloud Logging's entries.list, page by page), read instead of `paths`: they
+   * take the single-threaded path, whose reorder buffer puts several sources in time order.
+   */
+  readonly entryBatches?: AsyncIterable<readonly InputItem[]>;
   /**
    * Only entries at or after this time: epoch ms, with sub-millisecond digits as a fraction (as timeSortKey writes
    * them), so `--since ...00.000001Z` leaves out an entry at `...00Z`.
@@ -249,6 +254,7 @@ export class ReplayRun {
 }
 
 export async function replay(options: ReplayOptions): Promise<ReplayStats> {
+  if (options.entryBatches) return replayInOneThread(options, parsedBatches(options.entryBatches, options.config.cloudFunctions.watch));
   const files = await expandPaths(options.paths, (contents) => {
     const warning = folderWarning(contents);
     if (warning !== undefined) options.onWarning?.(warning);
@@ -261,15 +267,27 @@ export async function replay(options: ReplayOptions): Promise<ReplayStats> {
   // Which files can be cut at line ends, looked at once: for the partitioned replay, else for the parse workers.
   const ndjson = engine ? await plainNdjson(files) : undefined;
   if (engine && files.length > 0 && ndjson?.every(Boolean)) return replayPartitioned(options, files, engine, partitionWorkers);
-  // A store of the replay's own lives and dies with it: the engine may change its baselines in place.
-  const run = new ReplayRun({ ...options, store: options.store ?? new MemoryBaselineStore([], { changesInPlace: true }) });
-  let nextProgress = Date.now() + 1000;
   const input = readParsed(files, {
     stdin: options.stdin,
     watchCloudFunctions: options.config.cloudFunctions.watch,
     workers: options.workers,
     ndjson,
   });
+  return replayInOneThread(options, input);
+}
+
+/** Entries (not yet normalized) as the replay loop takes them, each batch normalized on this thread. */
+async function* parsedBatches(batches: AsyncIterable<readonly InputItem[]>, watchCloudFunctions: boolean): AsyncGenerator<ParsedItem[]> {
+  for await (const batch of batches) {
+    yield batch.map((item): ParsedItem => (item.kind === 'invalid' ? item : parseItem(item.value, item.source, watchCloudFunctions)));
+  }
+}
+
+/** The replay loop where one thread keeps every baseline: items in, in batches; findings out. */
+async function replayInOneThread(options: ReplayOptions, input: AsyncIterable<readonly ParsedItem[]>): Promise<ReplayStats> {
+  // A store of the replay's own lives and dies with it: the engine may change its baselines in place.
+  const run = new ReplayRun({ ...options, store: options.store ?? new MemoryBaselineStore([], { changesInPlace: true }) });
+  let nextProgress = Date.now() + 1000;
   for await (const batch of input) {
     options.signal?.throwIfAborted();
     if (run.sync) for (const item of batch) run.addSync(item);

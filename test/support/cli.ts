@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import type { CommandIo } from '../../functions/cli/command.js';
 import { main } from '../../functions/cli/main.js';
 
 export interface Run {
@@ -9,15 +10,18 @@ export interface Run {
   stderr: string;
 }
 
+/** What a test may give the CLI besides its arguments: an environment (default empty), a backoff clock. */
+export type RunOptions = Partial<Pick<CommandIo, 'env' | 'backoffClock'>>;
+
 /** The CLI in process, with an empty environment; `stdin` is one text, or chunks handed over one by one. */
-export async function runwatch(args: readonly string[], stdin: string | readonly (Buffer | string)[] = ''): Promise<Run> {
+export async function runwatch(args: readonly string[], stdin: string | readonly (Buffer | string)[] = '', options: RunOptions = {}): Promise<Run> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   stdout.on('data', (c: Buffer) => out.push(c));
   stderr.on('data', (c: Buffer) => err.push(c));
-  const code = await main([...args], { stdin: Readable.from(typeof stdin === 'string' ? [stdin] : stdin), stdout, stderr, env: {} });
+  const code = await main([...args], { stdin: Readable.from(typeof stdin === 'string' ? [stdin] : stdin), stdout, stderr, env: options.env ?? {}, ...(options.backoffClock ? { backoffClock: options.backoffClock } : {}) });
   return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
 }
 

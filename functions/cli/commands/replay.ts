@@ -6,26 +6,44 @@ import { defaultConfig, loadConfigFile } from '../../config/load.js';
 import type { Finding } from '../../findings/finding.js';
 import { byTime, formatSummary, formatTable, OUTPUT_FORMATS, type OutputFormat } from '../../replay/format.js';
 import { DEFAULT_REORDER_CAPACITY, replay, type ReplayStats } from '../../replay/replay.js';
+import { inputOfPages, listEntries, LoggingEndpointError, parseLoggingEndpoint, type ListEntriesOptions, type LoggingEndpoint } from '../../replay/loggingApi.js';
+import { loggingFilter, MAX_FILTER_LENGTH, MAX_RESOURCE_NAMES, parseResourceName, ResourceNameError } from '../../replay/loggingQuery.js';
 import { UsageError, type Command, type CommandIo } from '../command.js';
 import { WatchedOutput } from '../output.js';
 import { exitOnSignal } from '../signals.js';
 
 const USAGE = `runwatch replay [--config FILE] [--format table|ndjson|json] [--since T] [--until T] [--state FILE]
                 [--reorder-buffer N] [--workers N] PATH...
+       runwatch replay --from-logging RESOURCE [--from-logging RESOURCE...] --since T [--until T] [--filter QUERY]
+                [--config FILE] [--format F] [--state FILE] [--reorder-buffer N]
 
 Replays Cloud Audit Log entries through the detectors, in timestamp order.
 PATH: a JSON array (gcloud logging read --format=json), NDJSON, a .gz of either, a folder (a Cloud Storage
 log export tree), or - for stdin. Findings go to stdout; progress and a summary to stderr.
   --config FILE       rules, windows and exceptions (YAML or JSON); defaults when absent
   --format F          table (default), ndjson (one finding per line) or json (one array)
-  --since T, --until T  only entries in [T, until); RFC 3339, e.g. 2024-05-01T00:00:00Z
+  --since T, --until T  only entries in [T, until); RFC 3339, e.g. 2024-05-01T00:00:00Z, or a date
   --state FILE        keep baselines in FILE between runs (created when missing)
   --reorder-buffer N  entries held to restore timestamp order across files (default ${DEFAULT_REORDER_CAPACITY})
   --workers N         worker threads for NDJSON input (default: per core, at most 4; 0: none). Without --state,
                       each takes whole projects and detects on its own; with it, workers only parse
-  --quiet             no progress or summary`;
+  --quiet             no progress or summary
+Reading Cloud Logging instead of files (Logging API entries.list, Application Default Credentials, needs
+roles/logging.viewer on each RESOURCE):
+  --from-logging RESOURCE  projects/P, folders/F, organizations/O, billingAccounts/B (a bare id: projects/ID);
+                      repeat for more (up to ${MAX_RESOURCE_NAMES}). Reads what \`runwatch sink-filter\` selects
+  --since T           required with --from-logging: the history to read starts there (no silent default)
+  --filter QUERY      narrows it further (Logging query language), e.g. 'resource.labels.service_name="web"'
+Environment: LOGGING_API_ENDPOINT (default https://logging.googleapis.com; http:// only to a loopback host, then
+without credentials).`;
 
-function parseTime(flag: string, value: string | undefined): number | undefined {
+/** `--since` / `--until`: the canonical UTC timestamp (for a Cloud Logging query) and the replay's sort key. */
+interface TimeBound {
+  readonly iso: string;
+  readonly key: number;
+}
+
+function parseTime(flag: string, value: string | undefined): TimeBound | undefined {
   if (value === undefined) return undefined;
   const text = value.includes('T') || value.includes(' ') ? value : `${value}T00:00:00Z`;
   const parsed = normalizeTimestamp(text);
@@ -33,7 +51,66 @@ function parseTime(flag: string, value: string | undefined): number | undefined 
     if (hasTimestampShape(text)) throw new UsageError(`${flag}: no such day or time: ${value}`); // 2024-02-30, 24:00:00
     throw new UsageError(`${flag}: not an RFC 3339 time: ${value}`);
   }
-  return timeSortKey(parsed.iso, parsed.ms); // sub-millisecond digits count, as in the entries' order
+  // Sub-millisecond digits count, as in the entries' order.
+  return { iso: parsed.iso, key: timeSortKey(parsed.iso, parsed.ms) };
+}
+
+interface LoggingSource {
+  readonly resourceNames: readonly string[];
+  readonly filter: string;
+  readonly endpoint?: LoggingEndpoint;
+}
+
+/** `--from-logging` and what goes with it, checked before anything is read; undefined when replaying files. */
+function loggingSource(
+  values: { readonly 'from-logging'?: string[]; readonly filter?: string; readonly workers?: string },
+  positionals: readonly string[],
+  since: TimeBound | undefined,
+  until: TimeBound | undefined,
+  env: CommandIo['env'],
+): LoggingSource | undefined {
+  const resources = values['from-logging'];
+  if (resources === undefined) {
+    if (values.filter !== undefined) throw new UsageError('--filter applies to --from-logging only (files are read whole)');
+    if (positionals.length === 0) throw new UsageError('replay needs at least one PATH (or - for stdin), or --from-logging RESOURCE');
+    return undefined;
+  }
+  if (positionals.length > 0) throw new UsageError('give PATH arguments or --from-logging, not both');
+  // Without a time restriction entries.list searches the whole retention (400 days of admin activity), slowly
+  // and against the read quota; the client libraries and gcloud instead add a silent 24 h default. Neither is
+  // what a replay of history should do unasked, so the start is the user's to say.
+  if (since === undefined) throw new UsageError('--from-logging needs --since T: the start of the history to read (e.g. --since 2024-05-01)');
+  if (values.workers !== undefined) throw new UsageError('--workers applies to files only: entries from Cloud Logging are read on one thread');
+  let resourceNames: string[];
+  try {
+    resourceNames = [...new Set(resources.map(parseResourceName))];
+  } catch (error) {
+    if (error instanceof ResourceNameError) throw new UsageError(`--from-logging: ${error.message}`);
+    throw error;
+  }
+  if (resourceNames.length > MAX_RESOURCE_NAMES) throw new UsageError(`--from-logging: at most ${MAX_RESOURCE_NAMES} resources in one replay`);
+  const filter = loggingFilter({ sinceIso: since.iso, untilIso: until?.iso, userFilter: values.filter });
+  if (filter.length > MAX_FILTER_LENGTH) {
+    throw new UsageError(`--filter is too long: the whole query would be ${filter.length} characters, Cloud Logging takes ${MAX_FILTER_LENGTH}`);
+  }
+  const endpointText = env['LOGGING_API_ENDPOINT'];
+  let endpoint: LoggingEndpoint | undefined;
+  try {
+    endpoint = endpointText ? parseLoggingEndpoint(endpointText) : undefined;
+  } catch (error) {
+    if (error instanceof LoggingEndpointError) throw new UsageError(error.message);
+    throw error;
+  }
+  return { resourceNames, filter, ...(endpoint ? { endpoint } : {}) };
+}
+
+function loggingOptions(logging: LoggingSource, io: CommandIo, quiet: boolean, signal: AbortSignal): ListEntriesOptions {
+  return {
+    ...(logging.endpoint ? { endpoint: logging.endpoint } : {}),
+    ...(io.backoffClock ? { clock: io.backoffClock } : {}),
+    signal,
+    ...(quiet ? {} : { onRetry: (message: string) => void io.stderr.write(`runwatch replay: ${message}\n`) }),
+  };
 }
 
 export const replayCommand: Command = {
@@ -52,17 +129,19 @@ export const replayCommand: Command = {
         state: { type: 'string' },
         'reorder-buffer': { type: 'string' },
         workers: { type: 'string' },
+        'from-logging': { type: 'string', multiple: true },
+        filter: { type: 'string' },
         quiet: { type: 'boolean', default: false },
       },
     });
-    if (positionals.length === 0) throw new UsageError('replay needs at least one PATH (or - for stdin)');
     const format = values.format as OutputFormat;
     if (!OUTPUT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}`);
-    const sinceMs = parseTime('--since', values.since);
-    const untilMs = parseTime('--until', values.until);
-    if (sinceMs !== undefined && untilMs !== undefined && sinceMs >= untilMs) {
+    const since = parseTime('--since', values.since);
+    const until = parseTime('--until', values.until);
+    if (since !== undefined && until !== undefined && since.key >= until.key) {
       throw new UsageError(`--since ${values.since} is not before --until ${values.until}: no entry is in [since, until)`);
     }
+    const logging = loggingSource(values, positionals, since, until, io.env);
     const reorderCapacity = values['reorder-buffer'] === undefined ? undefined : Number(values['reorder-buffer']);
     if (reorderCapacity !== undefined && !(Number.isInteger(reorderCapacity) && reorderCapacity > 0)) {
       throw new UsageError('--reorder-buffer must be a positive integer');
@@ -92,8 +171,9 @@ export const replayCommand: Command = {
         store,
         paths: positionals,
         stdin: io.stdin as Readable,
-        sinceMs,
-        untilMs,
+        ...(logging ? { entryBatches: inputOfPages(listEntries(logging, loggingOptions(logging, io, values.quiet, output.signal))) } : {}),
+        sinceMs: since?.key,
+        untilMs: until?.key,
         reorderCapacity,
         keepWaiting: store !== undefined,
         workers,

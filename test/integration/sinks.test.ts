@@ -5,6 +5,7 @@
 // duplicates (every audit entry again, every finding again) change nothing.
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RULE_IDS } from '../../functions/detectors/index.js';
 import { slackRateLimited } from '../support/slackServer.js';
 import { SCC_TEST_SOURCE } from '../support/sccServer.js';
 import { countBy, emulators, expectedFindings, fixtures, settle, startStack, TEST_CONFIG, waitFor, type Stack } from './stack.js';
@@ -51,7 +52,7 @@ describe.skipIf(!emu)('live pipeline on the emulators: SCC, Slack and PagerDuty,
     const active = expected.filter((f) => f.status !== 'resolved');
     const resolutions = expected.filter((f) => f.status === 'resolved');
     const activeIds = sorted(new Set(active.map((f) => f.id)));
-    expect(new Set(active.map((f) => f.rule))).toEqual(new Set(['off-window-deploy', 'service-account-change', 'new-image-repository', 'public-invoker-grant']));
+    expect(new Set(active.map((f) => f.rule))).toEqual(new Set(RULE_IDS));
     expect(activeIds).toHaveLength(active.length);
     expect(resolutions).toHaveLength(1);
     const resolvedId = resolutions[0]!.id;

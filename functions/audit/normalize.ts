@@ -367,7 +367,8 @@ function v1Facts(pp: JsonObject): DeployFacts {
     images,
     labels,
     ingress,
-    binaryAuthorization: binauthzPolicy || breakglass ? { policy: binauthzPolicy, breakglassJustification: breakglass } : undefined,
+    // With the service's annotations logged, no policy annotation means Binary Authorization is not enforced.
+    binaryAuthorization: annotations || stored ? binaryAuthorizationOf(binauthzPolicy, breakglass) : undefined,
     invokerIamDisabled,
     operationId,
   };
@@ -400,11 +401,14 @@ function v2Facts(pp: JsonObject): DeployFacts {
   const images = touches('template.containers') ? imagesOf(asArray(field(template, 'containers'))) : [];
   const ingress = sets('ingress') ? ingressOf(asString(field(service, 'ingress'))) : undefined;
   const binauthz = touches('binary_authorization') ? asObject(field(service, 'binaryAuthorization')) : undefined;
+  // Set by the write (a full write, or a mask naming it): an empty or missing message means not enforced. A mask
+  // naming only some of its fields leaves the policy as it was, unknown here, unless it names the policy fields.
   let binaryAuthorization: BinaryAuthorization | undefined;
-  if (binauthz) {
+  if (service && touches('binary_authorization')) {
+    const setsPolicy = sets('binary_authorization') || (sets('binary_authorization.use_default') && sets('binary_authorization.policy'));
     const policy = asBoolean(field(binauthz, 'useDefault')) ? 'default' : asString(field(binauthz, 'policy'));
     const breakglass = asString(field(binauthz, 'breakglassJustification'));
-    if (policy || breakglass) binaryAuthorization = { policy, breakglassJustification: breakglass };
+    binaryAuthorization = setsPolicy ? binaryAuthorizationOf(policy, breakglass) : { ...binaryAuthorizationOf(policy, breakglass), policyUnknown: true };
   }
   const invokerIamDisabled = service && sets('invoker_iam_disabled') ? (asBoolean(field(service, 'invokerIamDisabled')) ?? false) : undefined;
   const revision = sets('template.revision') ? asString(field(template, 'revision')) : undefined;
@@ -456,6 +460,14 @@ function maskSets(mask: readonly string[] | undefined, path: string): boolean {
 /** True when the write sets the field at `path` or any field inside it. */
 function maskTouches(mask: readonly string[] | undefined, path: string): boolean {
   return maskSets(mask, path) || mask!.some((p) => p.startsWith(`${path}.`));
+}
+
+/** Binary Authorization as a write sets it; no policy (undefined or empty) means it is not enforced. */
+function binaryAuthorizationOf(policy: string | undefined, breakglassJustification: string | undefined): BinaryAuthorization {
+  return {
+    ...(policy ? { policy } : {}),
+    ...(breakglassJustification !== undefined ? { breakglassJustification } : {}),
+  };
 }
 
 function ingressOf(value: string | undefined): Ingress | undefined {

@@ -23,6 +23,11 @@ export interface ServiceBaseline {
   readonly publicInvokers: readonly TimePoint<readonly string[]>[];
   readonly invokerIamDisabled: readonly TimePoint<boolean>[];
   readonly ingress: readonly TimePoint<string>[];
+  /**
+   * The Binary Authorization policy each write set (`default`, a policy name; `''`: not enforced). Optional:
+   * baselines stored before it was kept have none.
+   */
+  readonly binaryAuthorization?: readonly TimePoint<string>[];
   /** Time of the newest change applied. */
   readonly lastChangeMs: number;
   /**

@@ -1,19 +1,24 @@
 // binary-authorization-bypass
 //
 // Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2).
-// Alerts:   a deploy that creates a revision with a Binary Authorization breakglass justification (v1: the
+// Alerts:   (1) a deploy that creates a revision with a Binary Authorization breakglass justification (v1: the
 //           annotation `run.googleapis.com/binary-authorization-breakglass` of the service as written, else as
 //           stored; v2: `binaryAuthorization.breakglassJustification`). Breakglass deploys the revision without
-//           checking its image against the Binary Authorization policy; the annotation stays on the service, so
-//           every revision deployed while it is there is reported (one finding per revision).
+//           checking its image against the policy; the annotation stays on the service, so every revision
+//           deployed while it is there is reported (one finding per revision).
+//           (2) a write that turns Binary Authorization off on a service that enforced a policy (v1: the
+//           `run.googleapis.com/binary-authorization` annotation removed; v2: `binaryAuthorization` emptied), with
+//           or without a new revision: revisions deployed from then on are not checked.
 // Options:  `rules.binary-authorization-bypass.exceptions` (principal, project, service globs), `severity`.
 // Severity: HIGH.
 // Blind spots: the justification is free text written by the deployer (shown as written, escaped by each sink).
-//           Turning Binary Authorization off altogether (the policy removed) is not reported: the baseline keeps
-//           no history of the policy. A v2 update whose mask leaves `binary_authorization` alone says nothing
-//           about it and is not judged. Binary Authorization's own breakglass audit event and its continuous
-//           validation results are not read. Changes that create no revision (traffic, IAM) never count.
+//           A service's first known write sets the baseline: one that never enforced a policy, or whose earlier
+//           writes were never seen, is not reported as turned off. A v2 update whose mask leaves
+//           `binary_authorization` alone (or names only its breakglass field) says nothing about the policy.
+//           Binary Authorization's own breakglass audit event, the project's Binary Authorization policy itself
+//           (`binaryauthorization.googleapis.com`) and continuous validation results are not read.
 import { baselineKey } from '../baseline/store.js';
+import { valueBefore } from '../baseline/state.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { createsRevision, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { Detection, Detector } from './types.js';
@@ -25,22 +30,33 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
   methods: DEPLOY_METHODS,
   changeKinds: ['deploy'],
   detect({ change, baseline }): Detection[] {
-    if (change.kind !== 'deploy') return [];
-    const justification = change.binaryAuthorization?.breakglassJustification;
-    if (justification === undefined) return [];
-    if (!createsRevision(change, baseline)) return [];
-    const policy = change.binaryAuthorization?.policy;
-    return [
-      {
+    if (change.kind !== 'deploy' || !change.binaryAuthorization) return [];
+    const { policy, policyUnknown, breakglassJustification } = change.binaryAuthorization;
+    const who = change.principal?.id ?? 'An unknown principal';
+    const detections: Detection[] = [];
+    // (2) Turned off: the write set no policy where one was enforced just before it.
+    const before = policyUnknown || policy ? undefined : valueBefore(baseline?.binaryAuthorization, change.timeMs);
+    if (before) {
+      detections.push({
+        severity: 'HIGH',
+        title: 'Binary Authorization turned off',
+        summary: `${who} turned Binary Authorization off on ${serviceLabel(change.target)}, which enforced the policy "${before}": revisions deployed from now on are not checked.`,
+        evidence: { policyBefore: before, policy: null, operation: change.operation },
+        dedupKey: [baselineKey(change.target), 'turned off', change.time],
+        unknown: unknownDeployFacts(change),
+      });
+    }
+    // (1) Breakglass: only a revision deployed with it skips the policy.
+    if (breakglassJustification !== undefined && createsRevision(change, baseline)) {
+      detections.push({
         severity: 'HIGH',
         title: 'Deploy that bypasses Binary Authorization (breakglass)',
-        summary:
-          `${change.principal?.id ?? 'An unknown principal'} deployed ${serviceLabel(change.target)} with Binary Authorization breakglass: ` +
-          `the image was not checked against ${policy ? `the policy "${policy}"` : 'any policy'}.`,
-        evidence: { justification, policy: policy ?? null, operation: change.operation },
+        summary: `${who} deployed ${serviceLabel(change.target)} with Binary Authorization breakglass: the image was not checked against ${policy ? `the policy "${policy}"` : policyUnknown ? 'the policy in force' : 'any policy'}.`,
+        evidence: { justification: breakglassJustification, policy: policyUnknown ? 'unknown' : (policy ?? null), operation: change.operation },
         dedupKey: [baselineKey(change.target), change.revision ?? change.time],
         unknown: unknownDeployFacts(change),
-      },
-    ];
+      });
+    }
+    return detections;
   },
 };

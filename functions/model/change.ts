@@ -65,9 +65,13 @@ export interface UnparseableImageRef {
 
 export type Ingress = 'all' | 'internal' | 'internal-and-cloud-load-balancing';
 
+/** Binary Authorization as a write set it (a change without it: the write said nothing about it, unknown). */
 export interface BinaryAuthorization {
   /** `default`, a policy name, or undefined when the service does not enforce Binary Authorization. */
   readonly policy?: string;
+  /** True when the write set only some fields (a v2 update mask): the policy in force is not known from it. */
+  readonly policyUnknown?: true;
+  /** Breakglass: the revision is deployed without checking its image against the policy, for this reason. */
   readonly breakglassJustification?: string;
 }
 

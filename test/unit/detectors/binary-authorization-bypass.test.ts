@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { at, corpus, editV1Services, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
+import { runwatch } from '../../support/cli.js';
 import { config, findingsOf } from '../../support/run.js';
 
 const BREAKGLASS = 'run.googleapis.com/binary-authorization-breakglass';
@@ -104,5 +108,71 @@ describe('binary-authorization-bypass', () => {
     const principal = String(((entries[0] as { protoPayload: { authenticationInfo: { principalEmail: string } } }).protoPayload.authenticationInfo.principalEmail));
     expect(await bypasses(entries, config({ rules: { 'binary-authorization-bypass': { exceptions: [{ principal }] } } }))).toEqual([]);
     expect(await bypasses(entries, config({ rules: { 'binary-authorization-bypass': { enabled: false } } }))).toEqual([]);
+  });
+
+  describe('turned off', () => {
+    const turnedOff = async (entries: readonly unknown[]) => (await bypasses(entries)).filter((f) => f.title === 'Binary Authorization turned off');
+    // The corpus DeleteService, moved onto the gcloud fixture's service.
+    const deleteService = variant(corpus('archicloud__Services.DeleteService__1'), (e) => {
+      e['timestamp'] = '2024-05-01T12:00:00Z';
+      e['insertId'] = 'delete-1';
+      e['logName'] = 'projects/test-project-1234/logs/cloudaudit.googleapis.com%2Factivity';
+      e.protoPayload['resourceName'] = 'namespaces/test-project-1234/services/cloud-run-slack-bot';
+      e['resource'] = { type: 'cloud_run_revision', labels: { project_id: 'test-project-1234', location: 'asia-northeast1', service_name: 'cloud-run-slack-bot' } };
+    });
+
+    it.each([
+      ['fires: v1, the policy annotation removed with a new revision', [deploy('2024-05-01T10:00:00Z', { [POLICY]: 'default' }), deploy('2024-05-02T10:00:00Z', { [POLICY]: undefined })], 'default'],
+      ['fires: v1, a named policy removed without a new revision (the same template)', [deploy('2024-05-01T10:00:00Z', { [POLICY]: 'projects/p/platforms/cloudRun/policies/strict' }, `${HOME}-same`), deploy('2024-05-02T10:00:00Z', { [POLICY]: undefined }, `${HOME}-same`)], 'projects/p/platforms/cloudRun/policies/strict'],
+      ['fires: v2, binaryAuthorization emptied by a full write', [synthetic('v2-CreateService'), v2Update(undefined)], 'default'],
+      ['fires: v2, a mask naming binary_authorization with the message left out', [synthetic('v2-CreateService'), v2Update(undefined, ['binary_authorization'])], 'default'],
+    ])('%s', async (_name, entries, before) => {
+      const findings = await turnedOff(entries);
+      expect(findings).toHaveLength(1);
+      expect(findings[0]).toMatchObject({ severity: 'HIGH', evidence: { policyBefore: before, policy: null } });
+    });
+
+    it.each([
+      ['the first known write without a policy', [deploy('2024-05-02T10:00:00Z', { [POLICY]: undefined })]],
+      ['a policy changed to another policy', [deploy('2024-05-01T10:00:00Z', { [POLICY]: 'default' }), deploy('2024-05-02T10:00:00Z', { [POLICY]: 'projects/p/platforms/cloudRun/policies/strict' })]],
+      ['off, then off again', [deploy('2024-05-01T10:00:00Z', { [POLICY]: undefined }), deploy('2024-05-02T10:00:00Z', { [POLICY]: undefined })]],
+      ['a v2 mask that leaves binary_authorization alone', [synthetic('v2-CreateService'), v2Update(undefined, ['template.containers'])]],
+      ['a v2 mask naming only the breakglass field (the policy stays as it was)', [synthetic('v2-CreateService'), v2Update({ breakglassJustification: JUSTIFICATION }, ['binary_authorization.breakglass_justification'])]],
+    ])('ignores: %s', async (_name, entries) => {
+      expect(await turnedOff(entries)).toEqual([]);
+    });
+
+    it('a v2 mask naming only the breakglass field still reports the breakglass deploy, against the policy in force', async () => {
+      const findings = await bypasses([synthetic('v2-CreateService'), v2Update({ breakglassJustification: JUSTIFICATION }, ['binary_authorization.breakglass_justification', 'template.containers'])]);
+      expect(findings.map((f) => f.title)).toEqual(['Deploy that bypasses Binary Authorization (breakglass)']);
+      expect(findings[0]?.evidence).toMatchObject({ justification: JUSTIFICATION, policy: 'unknown' });
+      expect(findings[0]?.summary).toContain('the policy in force');
+    });
+
+    it('the policy is kept in --state between replays (and a state file from before it was kept still loads)', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'runwatch-binauthz-'));
+      try {
+        const state = join(dir, 'state.json');
+        writeFileSync(join(dir, 'a.ndjson'), `${JSON.stringify(deploy('2024-05-01T10:00:00Z', { [POLICY]: 'default' }))}\n`);
+        // The second deploy comes a day later: the first one's wait for its system events has run out by then.
+        const removal = [deploy('2024-05-02T10:00:00Z', { [POLICY]: undefined }), deploy('2024-05-03T10:00:00Z', { [POLICY]: undefined })];
+        writeFileSync(join(dir, 'b.ndjson'), removal.map((e) => `${JSON.stringify(e)}\n`).join(''));
+        expect((await runwatch(['replay', '--quiet', '--format', 'ndjson', '--state', state, join(dir, 'a.ndjson')])).code).toBe(0);
+        const second = await runwatch(['replay', '--quiet', '--format', 'ndjson', '--state', state, join(dir, 'b.ndjson')]);
+        expect(second.code).toBe(0);
+        const titles = second.stdout.trim().split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { title: string }).title);
+        expect(titles).toContain('Binary Authorization turned off');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('a service deleted and created again without a policy is not turned off (the policy belonged to the deleted one)', async () => {
+      const create = variant(deploy('2024-05-02T10:00:00Z', { [POLICY]: undefined }), (e) => {
+        e.protoPayload['methodName'] = 'google.cloud.run.v1.Services.CreateService';
+      });
+      const entries = [deploy('2024-05-01T10:00:00Z', { [POLICY]: 'default' }), deleteService, create];
+      expect(await turnedOff(entries)).toEqual([]);
+    });
   });
 });

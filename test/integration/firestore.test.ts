@@ -9,7 +9,7 @@ import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { emptyBaseline, record, valueBefore, type ServiceBaseline } from '../../functions/baseline/state.js';
 import { Pipeline } from '../../functions/pipeline.js';
 import { FirestoreDeliveryRecordStore } from '../../sinks/firestoreRecords.js';
-import { at, corpus, variant, withV1ServiceAccount, type Json } from '../support/entries.js';
+import { at, corpus, deleteServiceAt, SLACK_BOT, variant, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { config } from '../support/run.js';
 
 const emulators = inject('runwatchEmulators');
@@ -211,13 +211,7 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
           const response = e.protoPayload['response'] as { metadata: { annotations: Record<string, string> } };
           response.metadata.annotations['run.googleapis.com/operation-id'] = `op-${id}`;
         });
-      const deleted = variant(corpus('archicloud__Services.DeleteService__1'), (e) => {
-        e['timestamp'] = '2024-05-06T11:00:00Z';
-        e['insertId'] = 'rc-delete';
-        e['logName'] = 'projects/test-project-1234/logs/cloudaudit.googleapis.com%2Factivity';
-        e.protoPayload['resourceName'] = 'namespaces/test-project-1234/services/cloud-run-slack-bot';
-        e['resource'] = { type: 'cloud_run_revision', labels: { project_id: 'test-project-1234', location: 'asia-northeast1', service_name: 'cloud-run-slack-bot' } };
-      });
+      const deleted = deleteServiceAt('2024-05-06T11:00:00Z', SLACK_BOT, 'rc-delete');
       const entries = [deploy('2024-05-06T10:00:00Z', 'rc-a', 'first'), deleted, deploy('2024-05-06T12:00:00Z', 'rc-b', 'attacker')];
 
       async function run(store: MemoryBaselineStore | FirestoreBaselineStore): Promise<string[]> {

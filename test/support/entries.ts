@@ -70,3 +70,25 @@ export function withOperationId(entry: Json, operationId: string): Json {
     annotations['run.googleapis.com/operation-id'] = operationId;
   });
 }
+
+export interface ServiceName {
+  readonly project: string;
+  readonly location: string;
+  readonly service: string;
+}
+
+/**
+ * The corpus DeleteService (a partial entry: its timestamp sits in protoPayload) moved onto `target` at `timestamp`.
+ */
+export function deleteServiceAt(timestamp: string, target: ServiceName, insertId = `del-${timestamp}`): Json {
+  return variant(corpus('archicloud__Services.DeleteService__1'), (e) => {
+    e['timestamp'] = timestamp;
+    e['insertId'] = insertId;
+    e['logName'] = `projects/${target.project}/logs/cloudaudit.googleapis.com%2Factivity`;
+    e.protoPayload['resourceName'] = `namespaces/${target.project}/services/${target.service}`;
+    e['resource'] = { type: 'cloud_run_revision', labels: { project_id: target.project, location: target.location, service_name: target.service } };
+  });
+}
+
+/** The service of the gcloud and console fixtures (`synthetic-v1-ReplaceService-gcloud`, `synthetic-seq-*`). */
+export const SLACK_BOT: ServiceName = { project: 'test-project-1234', location: 'asia-northeast1', service: 'cloud-run-slack-bot' };

@@ -8,22 +8,16 @@ import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import type { RunwatchConfig } from '../../functions/config/types.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { Pipeline, type EntryOutcome } from '../../functions/pipeline.js';
-import { corpus, synthetic, variant } from '../support/entries.js';
+import { deleteServiceAt, SLACK_BOT, synthetic, variant } from '../support/entries.js';
 import { config } from '../support/run.js';
 
 // Every deploy is off-window: the only window is one minute on Sundays.
 const STRICT = config({ timezone: 'UTC', changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }] });
 const [write] = synthetic('seq-console-deploy') as unknown as [Record<string, unknown>]; // 2024-05-06T22:58:04Z, waits for its events
 
-/** The corpus DeleteService (a partial entry: its timestamp sits in protoPayload), moved onto the deploy's service. */
+/** The corpus DeleteService, moved onto the deploy's service. */
 function deleteOf(timestamp: string): unknown {
-  return variant(corpus('archicloud__Services.DeleteService__1'), (e) => {
-    e['timestamp'] = timestamp;
-    e['insertId'] = `del-${timestamp}`;
-    e['logName'] = 'projects/test-project-1234/logs/cloudaudit.googleapis.com%2Factivity';
-    e.protoPayload['resourceName'] = 'namespaces/test-project-1234/services/cloud-run-slack-bot';
-    e['resource'] = { type: 'cloud_run_revision', labels: { project_id: 'test-project-1234', location: 'asia-northeast1', service_name: 'cloud-run-slack-bot' } };
-  });
+  return deleteServiceAt(timestamp, SLACK_BOT);
 }
 
 /** Entries through `pipeline` in order, "now" each entry's own time; the outcomes and every finding. */

@@ -16,7 +16,7 @@ import type { BaselineStore } from '../../functions/baseline/store.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { Pipeline } from '../../functions/pipeline.js';
 import { runwatch } from '../support/cli.js';
-import { at, corpus, synthetic, variant, withOperationId, withV1Image, withV1ServiceAccount, type Json } from '../support/entries.js';
+import { at, corpus, deleteServiceAt, synthetic, variant, withOperationId, withV1Image, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { config } from '../support/run.js';
 
 // The real CreateService of some-project/cloudrun-exfil (2024-02-02T09:43:54Z): it runs as abc-test@ with an image
@@ -28,15 +28,9 @@ const ATTACKER_SA = 'attacker@some-project.iam.gserviceaccount.com';
 const ATTACKER_IMAGE = 'docker.io/attacker/exfil:1';
 const DELETED_AT = '2024-02-03T10:00:00Z';
 
-/** The corpus DeleteService (its timestamp sits in protoPayload), moved onto cloudrun-exfil at `timestamp`. */
+/** The corpus DeleteService, moved onto cloudrun-exfil at `timestamp`. */
 function deleteAt(timestamp: string): Json {
-  return variant(corpus('archicloud__Services.DeleteService__1'), (e) => {
-    e['timestamp'] = timestamp;
-    e['insertId'] = `del-${timestamp}`;
-    e['logName'] = 'projects/some-project/logs/cloudaudit.googleapis.com%2Factivity';
-    e.protoPayload['resourceName'] = 'namespaces/some-project/services/cloudrun-exfil';
-    e['resource'] = { type: 'cloud_run_revision', labels: { project_id: 'some-project', location: 'us-west1', service_name: 'cloudrun-exfil' } };
-  });
+  return deleteServiceAt(timestamp, { project: 'some-project', location: 'us-west1', service: 'cloudrun-exfil' });
 }
 
 /**

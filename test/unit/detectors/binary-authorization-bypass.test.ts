@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { at, corpus, editV1Services, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
+import { at, corpus, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
 import { runwatch } from '../../support/cli.js';
 import { config, findingsOf } from '../../support/run.js';
 
@@ -112,14 +112,7 @@ describe('binary-authorization-bypass', () => {
 
   describe('turned off', () => {
     const turnedOff = async (entries: readonly unknown[]) => (await bypasses(entries)).filter((f) => f.title === 'Binary Authorization turned off');
-    // The corpus DeleteService, moved onto the gcloud fixture's service.
-    const deleteService = variant(corpus('archicloud__Services.DeleteService__1'), (e) => {
-      e['timestamp'] = '2024-05-01T12:00:00Z';
-      e['insertId'] = 'delete-1';
-      e['logName'] = 'projects/test-project-1234/logs/cloudaudit.googleapis.com%2Factivity';
-      e.protoPayload['resourceName'] = 'namespaces/test-project-1234/services/cloud-run-slack-bot';
-      e['resource'] = { type: 'cloud_run_revision', labels: { project_id: 'test-project-1234', location: 'asia-northeast1', service_name: 'cloud-run-slack-bot' } };
-    });
+    const deleteService = deleteServiceAt('2024-05-01T12:00:00Z', SLACK_BOT, 'delete-1');
 
     it.each([
       ['fires: v1, the policy annotation removed with a new revision', [deploy('2024-05-01T10:00:00Z', { [POLICY]: 'default' }), deploy('2024-05-02T10:00:00Z', { [POLICY]: undefined })], 'default'],

@@ -1,5 +1,5 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
-import { describeServiceAccount, type Change } from '../model/change.js';
+import { describeServiceAccount, type Change, type ImageRef } from '../model/change.js';
 import { publicInvokerMembers } from '../model/iam.js';
 import { COPY_EDITS, emptyBaseline, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
@@ -10,7 +10,15 @@ import { COPY_EDITS, emptyBaseline, SERVICE_OBJECT_HISTORIES, valueBefore, type 
 export function applyChangeTo(target: MutableBaseline, change: Change, edits: BaselineEdits = COPY_EDITS): void {
   const { record } = edits;
   const t = change.timeMs;
-  if (target.deletedAtMs !== undefined && t < target.deletedAtMs) return; // a late entry about the old service
+  if (target.deletedAtMs !== undefined && t < target.deletedAtMs) {
+    // A late entry about the deleted service: no service-object fact, but the histories that carry across the
+    // delete (time-indexed) take it, so arrival order does not change what the re-created service is compared with.
+    if (change.kind === 'deploy') {
+      recordRepositories(target, change.images, t);
+      if (change.serviceAccount) target.serviceAccount = record(target.serviceAccount, t, describeServiceAccount(change.serviceAccount));
+    }
+    return;
+  }
   switch (change.kind) {
     case 'delete': {
       if (t < target.lastChangeMs || (target.rollouts ?? []).some((rollout) => rollout.openedMs >= t)) {
@@ -35,19 +43,10 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       return;
     }
     case 'deploy': {
-      let repositories = target.repositories;
-      for (const image of change.images) {
-        if (image.unparseable) continue; // no repository to remember: reported by new-image-repository each time
-        const first = repositories[image.repository];
-        if (first === undefined || t < first) {
-          if (repositories === target.repositories) repositories = { ...target.repositories };
-          (repositories as Record<string, number>)[image.repository] = t;
-        }
-      }
+      recordRepositories(target, change.images, t);
       target.lastChangeMs = Math.max(target.lastChangeMs, t);
       if (change.serviceAccount) target.serviceAccount = record(target.serviceAccount, t, describeServiceAccount(change.serviceAccount));
       if (change.templateFingerprint) target.template = record(target.template, t, change.templateFingerprint);
-      target.repositories = repositories;
       if (change.invokerIamDisabled !== undefined) target.invokerIamDisabled = record(target.invokerIamDisabled, t, change.invokerIamDisabled);
       if (change.ingress) target.ingress = record(target.ingress, t, change.ingress);
       if (change.binaryAuthorization && !change.binaryAuthorization.policyUnknown) {
@@ -81,4 +80,18 @@ export function publicInvokersAfter(base: ServiceBaseline | undefined, change: E
   for (const m of publicInvokerMembers(change.delta.removed)) members.delete(m);
   for (const m of publicInvokerMembers(change.delta.added)) members.add(m);
   return [...members].sort();
+}
+
+/** Each image's repository with the earliest time it was seen (unparseable references have none to remember). */
+function recordRepositories(target: MutableBaseline, images: readonly ImageRef[], t: number): void {
+  let repositories = target.repositories;
+  for (const image of images) {
+    if (image.unparseable) continue; // reported by new-image-repository each time
+    const first = repositories[image.repository];
+    if (first === undefined || t < first) {
+      if (repositories === target.repositories) repositories = { ...target.repositories };
+      (repositories as Record<string, number>)[image.repository] = t;
+    }
+  }
+  target.repositories = repositories;
 }

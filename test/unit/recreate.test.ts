@@ -110,12 +110,17 @@ const CASES: readonly Case[] = [
     expected: [],
   },
   {
-    // The old service's revision at 12:00 (before the delete) arrives after it: it is reported as what it was,
-    // a change of the deleted service, but it is no fact of the service under the name now. Had it changed the
-    // baseline, the re-created service (back on abc-test@) would be reported as a change from intruder@.
-    name: 'ignores: a late entry older than the delete changes nothing for the re-created service',
+    // The old service's revision at 12:00 (before the delete) arrives after it: it is reported as what it was, a
+    // change of the deleted service, and it joins the history that carries across the delete (its runtime service
+    // account, time-indexed), so the re-created service is compared with the deleted one's last revision whatever
+    // the arrival order: intruder@, not the abc-test@ of the first revision. (In time order the 12:00 finding
+    // would have been open and the move back to abc-test@ its resolution; arriving late it opened no risk.)
+    name: 'a late entry older than the delete joins the history the re-created service is compared with',
     arrivals: [[create, deleteAt(DELETED_AT)], [createAt('2024-02-02T12:00:00Z', 'intruder@some-project.iam.gserviceaccount.com', ORIGINAL_IMAGE)], [createAt('2024-02-03T10:05:00Z', ORIGINAL_SA, ORIGINAL_IMAGE)]],
-    expected: [`service-account-change 2024-02-02T12:00:00Z: ${ORIGINAL_SA} -> intruder@some-project.iam.gserviceaccount.com`],
+    expected: [
+      `service-account-change 2024-02-02T12:00:00Z: ${ORIGINAL_SA} -> intruder@some-project.iam.gserviceaccount.com`,
+      `service-account-change 2024-02-03T10:05:00Z: intruder@some-project.iam.gserviceaccount.com -> ${ORIGINAL_SA} ${RECREATED}`,
+    ],
   },
   {
     // Had the late entry opened a risk, the re-created service's change of identity would close it.
@@ -123,7 +128,7 @@ const CASES: readonly Case[] = [
     arrivals: [[create, deleteAt(DELETED_AT)], [createAt('2024-02-02T12:00:00Z', 'intruder@some-project.iam.gserviceaccount.com', ORIGINAL_IMAGE)], [createAt('2024-02-03T10:05:00Z', ATTACKER_SA, ORIGINAL_IMAGE)]],
     expected: [
       `service-account-change 2024-02-02T12:00:00Z: ${ORIGINAL_SA} -> intruder@some-project.iam.gserviceaccount.com`,
-      `service-account-change 2024-02-03T10:05:00Z: ${ORIGINAL_SA} -> ${ATTACKER_SA} ${RECREATED}`,
+      `service-account-change 2024-02-03T10:05:00Z: intruder@some-project.iam.gserviceaccount.com -> ${ATTACKER_SA} ${RECREATED}`,
     ],
   },
   {

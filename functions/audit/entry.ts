@@ -25,8 +25,10 @@ export function readEnvelope(value: unknown): EnvelopeResult {
   const entry = asObject(value);
   if (!entry) return { ok: false, reason: 'entry is not a JSON object' };
   // Real entries carry `timestamp` at the top; some hand-edited exports moved it into the payload. One that is there
-  // but not a string is unreadable, like an unreadable string: not replaced by the receive time.
-  if (entry['timestamp'] !== undefined && typeof entry['timestamp'] !== 'string') return { ok: false, reason: 'timestamp is not a string' };
+  // but not a string is unreadable, like an unreadable string: not replaced by the receive time. (null is JSON's
+  // "not set", as protocol buffers' JSON reads it: missing.)
+  const timestamp = entry['timestamp'];
+  if (timestamp !== undefined && timestamp !== null && typeof timestamp !== 'string') return { ok: false, reason: 'timestamp is not a string' };
   const rawTime = asString(entry['timestamp']) ?? asString(at(entry, 'protoPayload', 'timestamp')) ?? asString(entry['receiveTimestamp']);
   if (!rawTime) return { ok: false, reason: 'entry has no timestamp' };
   const time = normalizeTimestamp(rawTime);

@@ -75,14 +75,14 @@ describe('timestamps', () => {
   });
 
   // A timestamp that is there but unreadable is reported, whether it is an unreadable string or not a string at all;
-  // only a missing (or empty) one falls back to the receive time.
+  // only a missing (empty, or null) one falls back to the receive time.
   it.each([
     [1714557600000, { ok: false, reason: 'timestamp is not a string' }],
-    [null, { ok: false, reason: 'timestamp is not a string' }],
     [{ seconds: 1714557600 }, { ok: false, reason: 'timestamp is not a string' }],
     ['yesterday', { ok: false, reason: 'unreadable timestamp "yesterday"' }],
     ['', { ok: true, envelope: { time: '2024-05-01T10:00:00Z' } }],
     [undefined, { ok: true, envelope: { time: '2024-05-01T10:00:00Z' } }],
+    [null, { ok: true, envelope: { time: '2024-05-01T10:00:00Z' } }],
   ])('timestamp %j beside a receive time', (timestamp, expected) => {
     expect(readEnvelope({ timestamp, receiveTimestamp: '2024-05-01T10:00:00Z', protoPayload: {} })).toMatchObject(expected);
   });

@@ -16,7 +16,7 @@
 //           judged by repository, not by content.
 import { globMatcher } from '../config/glob.js';
 import { baselineKey } from '../baseline/store.js';
-import { deletedBetween, newestRepositoryBefore, repositorySeenBefore } from '../baseline/state.js';
+import { deletedBetween, newestRepositoryBefore, pointBefore, repositorySeenBefore, type ServiceBaseline } from '../baseline/state.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { serviceLabel, unknownDeployFacts } from './revision.js';
 import type { DeployChange } from '../model/change.js';
@@ -32,10 +32,15 @@ export const newImageRepository: Detector<'new-image-repository'> = {
     if (change.kind !== 'deploy' || change.images.length === 0) return [];
     const trusted = globMatcher(settings.trustedRepositories);
     const newestKnown = newestRepositoryBefore(baseline, change.timeMs);
+    // First deploy: no repository known yet (console deploys log none), so the first one seen sets the baseline.
     const firstDeploy = newestKnown === undefined;
-    if (firstDeploy && settings.trustedRepositories.length === 0) return [];
-    // Every repository known is the deleted service's: the deploy is compared with revisions from before the delete.
-    const recreatedAfterDeleteAt = firstDeploy ? undefined : deletedBetween(baseline, newestKnown, change.timeMs);
+    // Any deploy before this one (an image, an identity or a template known): an image that does not parse is
+    // judged against that, since it never becomes a known repository itself.
+    const earlierDeployMs = newestDeployBefore(baseline, change.timeMs, newestKnown);
+    const untrustedFirstDeploy = firstDeploy && settings.trustedRepositories.length === 0;
+    if (untrustedFirstDeploy && (earlierDeployMs === undefined || !change.images.some((i) => i.unparseable))) return [];
+    // No deploy since the delete: the deploy is compared with the deleted service's revisions.
+    const recreatedAfterDeleteAt = earlierDeployMs === undefined ? undefined : deletedBetween(baseline, earlierDeployMs, change.timeMs);
     const newText = firstDeploy
       ? 'not in trustedRepositories'
       : recreatedAfterDeleteAt
@@ -49,10 +54,10 @@ export const newImageRepository: Detector<'new-image-repository'> = {
     const reported = new Set<string>();
     for (const image of change.images) {
       if (image.unparseable) {
-        detections.push(unparseableImage(image.reference, change, firstDeploy, known(), recreatedAfterDeleteAt));
+        detections.push(unparseableImage(image.reference, change, earlierDeployMs === undefined, known(), recreatedAfterDeleteAt));
         continue;
       }
-      if (reported.has(image.repository)) continue;
+      if (untrustedFirstDeploy || reported.has(image.repository)) continue;
       if (trusted(image.repository) || repositorySeenBefore(baseline, image.repository, change.timeMs)) continue;
       reported.add(image.repository);
       detections.push({
@@ -89,4 +94,10 @@ function unparseableImage(reference: string, change: DeployChange, firstDeploy: 
     dedupKey: [baselineKey(change.target), `unparseable ${reference}`, change.revision ?? change.time],
     unknown: [...unknownDeployFacts(change).filter((f) => f !== 'image'), 'repository'],
   };
+}
+
+/** Time of the newest deploy before `t` the baseline knows of: a repository first seen, an identity or a template. */
+function newestDeployBefore(baseline: ServiceBaseline | undefined, t: number, newestRepositoryMs: number | undefined): number | undefined {
+  const times = [newestRepositoryMs, pointBefore(baseline?.serviceAccount, t)?.t, pointBefore(baseline?.template, t)?.t].filter((ms) => ms !== undefined);
+  return times.length === 0 ? undefined : Math.max(...times);
 }

@@ -105,6 +105,13 @@ const CASES: readonly Case[] = [
     ],
   },
   {
+    // The marker says the comparison reaches back past the delete: once the re-created service has a revision of
+    // its own, a later new repository is new for the service as it is now.
+    name: 'fires without the re-creation marker once the re-created service has deployed',
+    arrivals: [[create, deleteAt(DELETED_AT), createAt('2024-02-03T10:05:00Z', ORIGINAL_SA, `${KNOWN}/other:2`), createAt('2024-02-04T10:00:00Z', ORIGINAL_SA, ATTACKER_IMAGE)]],
+    expected: [`new-image-repository 2024-02-04T10:00:00Z: docker.io/attacker (known: ${KNOWN})`],
+  },
+  {
     name: 'ignores: re-created with the same service account and repository',
     arrivals: [[create, deleteAt(DELETED_AT), createAt('2024-02-03T10:05:00Z', ORIGINAL_SA, `${KNOWN}/other:2`)]],
     expected: [],

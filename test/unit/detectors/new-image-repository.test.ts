@@ -112,6 +112,14 @@ describe('new-image-repository', () => {
     expect(findings[0]).toMatchObject({ title: 'Image reference runwatch cannot parse', evidence: { firstDeploy: true } });
   });
 
+  it('a service whose images never parse: every deploy after its first is reported (the first sets the baseline)', async () => {
+    const findings = await imageFindings([deploy('2024-05-01T10:00:00Z', 'gcr.io/Attacker/bot:1'), deploy('2024-05-02T10:00:00Z', 'gcr.io/Attacker/bot:2'), deploy('2024-05-03T10:00:00Z', 'gcr.io/Attacker/bot:3')]);
+    expect(findings.map((f) => [f.eventTime, f.evidence['firstDeploy']])).toEqual([
+      ['2024-05-02T10:00:00Z', false],
+      ['2024-05-03T10:00:00Z', false],
+    ]);
+  });
+
   it('a trusted user-image annotation does not stand in for a container image that does not parse', async () => {
     const cfg = config({ rules: { 'new-image-repository': { trustedRepositories: ['asia-northeast1-docker.pkg.dev/test-project-1234/*'] } } });
     const masked = editV1Services(deploy('2024-05-02T10:00:00Z', 'gcr.io/Attacker/bot:1'), (svc) => {

@@ -406,9 +406,14 @@ function v2Facts(pp: JsonObject): DeployFacts {
   let binaryAuthorization: BinaryAuthorization | undefined;
   if (service && touches('binary_authorization')) {
     const setsPolicy = sets('binary_authorization') || (sets('binary_authorization.use_default') && sets('binary_authorization.policy'));
+    const setsBreakglass = sets('binary_authorization.breakglass_justification');
     const policy = asBoolean(field(binauthz, 'useDefault')) ? 'default' : asString(field(binauthz, 'policy'));
     const breakglass = asString(field(binauthz, 'breakglassJustification'));
-    binaryAuthorization = setsPolicy ? binaryAuthorizationOf(policy, breakglass) : { ...binaryAuthorizationOf(policy, breakglass), policyUnknown: true };
+    binaryAuthorization = {
+      ...binaryAuthorizationOf(setsPolicy ? policy : undefined, setsBreakglass ? breakglass : undefined),
+      ...(setsPolicy ? {} : { policyUnknown: true as const }),
+      ...(setsBreakglass ? {} : { breakglassUnknown: true as const }),
+    };
   }
   const invokerIamDisabled = service && sets('invoker_iam_disabled') ? (asBoolean(field(service, 'invokerIamDisabled')) ?? false) : undefined;
   const revision = sets('template.revision') ? asString(field(template, 'revision')) : undefined;

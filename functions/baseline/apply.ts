@@ -49,9 +49,9 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       if (change.templateFingerprint) target.template = record(target.template, t, change.templateFingerprint);
       if (change.invokerIamDisabled !== undefined) target.invokerIamDisabled = record(target.invokerIamDisabled, t, change.invokerIamDisabled);
       if (change.ingress) target.ingress = record(target.ingress, t, change.ingress);
-      if (change.binaryAuthorization && !change.binaryAuthorization.policyUnknown) {
-        target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, change.binaryAuthorization.policy ?? '');
-      }
+      const binauthz = change.binaryAuthorization;
+      if (binauthz && !binauthz.policyUnknown) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, binauthz.policy ?? '');
+      if (binauthz && !binauthz.breakglassUnknown) target.breakglass = record(target.breakglass ?? [], t, binauthz.breakglassJustification ?? '');
       return;
     }
     case 'iam-policy': {
@@ -68,8 +68,9 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
 function forgetBefore(target: MutableBaseline, t: number): void {
   const histories = target as Record<(typeof SERVICE_OBJECT_HISTORIES)[number], readonly TimePoint<unknown>[]>;
   for (const field of SERVICE_OBJECT_HISTORIES) histories[field] = histories[field].filter((point) => point.t >= t);
-  // A setting of the service object too (optional: older stored baselines have none).
+  // Settings of the service object too (optional: older stored baselines have none).
   if (target.binaryAuthorization) target.binaryAuthorization = target.binaryAuthorization.filter((point) => point.t >= t);
+  if (target.breakglass) target.breakglass = target.breakglass.filter((point) => point.t >= t);
 }
 
 /** Public invoker members after an IAM change: the full policy when logged, else the delta over what was known. */

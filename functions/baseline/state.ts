@@ -28,6 +28,11 @@ export interface ServiceBaseline {
    * baselines stored before it was kept have none.
    */
   readonly binaryAuthorization?: readonly TimePoint<string>[];
+  /**
+   * The breakglass justification each write set (`''`: none): revisions deployed while one is set skip the policy,
+   * including those of writes that leave it as it was. Optional, as binaryAuthorization.
+   */
+  readonly breakglass?: readonly TimePoint<string>[];
   /** Time of the newest change applied. */
   readonly lastChangeMs: number;
   /**

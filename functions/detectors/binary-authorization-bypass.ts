@@ -14,14 +14,20 @@
 // Blind spots: the justification is free text written by the deployer (shown as written, escaped by each sink).
 //           A service's first known write sets the baseline: one that never enforced a policy, or whose earlier
 //           writes were never seen, is not reported as turned off. A v2 update whose mask leaves
-//           `binary_authorization` alone (or names only its breakglass field) says nothing about the policy.
+//           `binary_authorization` alone (or names only its breakglass field) says nothing about the policy; one
+//           that leaves breakglass alone deploys under the justification in force, which is reported
+//           (`evidence.justificationFrom`) when an earlier write of it was seen.
 //           Binary Authorization's own breakglass audit event, the project's Binary Authorization policy itself
 //           (`binaryauthorization.googleapis.com`) and continuous validation results are not read.
 import { baselineKey } from '../baseline/store.js';
 import { valueBefore } from '../baseline/state.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { createsRevision, serviceLabel, unknownDeployFacts } from './revision.js';
+import type { BinaryAuthorization } from '../model/change.js';
 import type { Detection, Detector } from './types.js';
+
+/** What a change that says nothing about Binary Authorization tells: neither the policy nor breakglass. */
+const UNKNOWN: BinaryAuthorization = { policyUnknown: true, breakglassUnknown: true };
 
 export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> = {
   id: 'binary-authorization-bypass',
@@ -30,8 +36,12 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
   methods: DEPLOY_METHODS,
   changeKinds: ['deploy'],
   detect({ change, baseline }): Detection[] {
-    if (change.kind !== 'deploy' || !change.binaryAuthorization) return [];
-    const { policy, policyUnknown, breakglassJustification } = change.binaryAuthorization;
+    if (change.kind !== 'deploy') return [];
+    const { policy, policyUnknown, breakglassJustification: written, breakglassUnknown } = change.binaryAuthorization ?? UNKNOWN;
+    // A write that leaves breakglass as it was (a v2 mask naming other fields; no settings logged) deploys under
+    // the justification in force, if any.
+    const inForce = breakglassUnknown ? valueBefore(baseline?.breakglass, change.timeMs) || undefined : undefined;
+    const breakglassJustification = written ?? inForce;
     const who = change.principal?.id ?? 'An unknown principal';
     const detections: Detection[] = [];
     // (2) Turned off: the write set no policy where one was enforced just before it.
@@ -52,7 +62,12 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
         severity: 'HIGH',
         title: 'Deploy that bypasses Binary Authorization (breakglass)',
         summary: `${who} deployed ${serviceLabel(change.target)} with Binary Authorization breakglass: the image was not checked against ${policy ? `the policy "${policy}"` : policyUnknown ? 'the policy in force' : 'any policy'}.`,
-        evidence: { justification: breakglassJustification, policy: policyUnknown ? 'unknown' : (policy ?? null), operation: change.operation },
+        evidence: {
+          justification: breakglassJustification,
+          policy: policyUnknown ? 'unknown' : (policy ?? null),
+          operation: change.operation,
+          ...(inForce !== undefined ? { justificationFrom: 'an earlier write (still in force)' } : {}),
+        },
         dedupKey: [baselineKey(change.target), change.revision ?? change.time],
         unknown: unknownDeployFacts(change),
       });

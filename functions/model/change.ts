@@ -73,6 +73,8 @@ export interface BinaryAuthorization {
   readonly policyUnknown?: true;
   /** Breakglass: the revision is deployed without checking its image against the policy, for this reason. */
   readonly breakglassJustification?: string;
+  /** True when the write left the breakglass field as it was (a v2 update mask naming other fields only). */
+  readonly breakglassUnknown?: true;
 }
 
 export interface IamBinding {

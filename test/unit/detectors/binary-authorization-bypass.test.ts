@@ -110,6 +110,30 @@ describe('binary-authorization-bypass', () => {
     expect(await bypasses(entries, config({ rules: { 'binary-authorization-bypass': { enabled: false } } }))).toEqual([]);
   });
 
+  describe('breakglass left in force by a v2 update that does not touch it', () => {
+    const withBreakglass = v2Update({ useDefault: true, breakglassJustification: JUSTIFICATION });
+    const imageOnly = (timestamp: string, image: string) =>
+      at(
+        variant(v2Update(undefined, ['template.containers']), (e) => {
+          const template = (e.protoPayload['request'] as { service: { template: { containers: { image: string }[] } } }).service.template;
+          template.containers = [{ image }];
+        }),
+        timestamp,
+      );
+
+    it('fires: a new revision from an image-only update while breakglass stays set, saying where the justification comes from', async () => {
+      const findings = await bypasses([synthetic('v2-CreateService'), withBreakglass, imageOnly('2024-06-02T10:00:00Z', 'docker.io/attacker/storefront:2')]);
+      expect(findings.map((f) => f.eventTime)).toEqual([String(withBreakglass['timestamp']), '2024-06-02T10:00:00Z']);
+      expect(findings[1]?.evidence).toMatchObject({ justification: JUSTIFICATION, policy: 'unknown', justificationFrom: 'an earlier write (still in force)' });
+    });
+
+    it('ignores: an image-only update after breakglass was cleared', async () => {
+      const cleared = at(v2Update({ useDefault: true }), '2024-06-01T12:00:00Z');
+      const findings = await bypasses([synthetic('v2-CreateService'), withBreakglass, cleared, imageOnly('2024-06-02T10:00:00Z', 'docker.io/attacker/storefront:2')]);
+      expect(findings.map((f) => f.eventTime)).toEqual([String(withBreakglass['timestamp'])]);
+    });
+  });
+
   describe('turned off', () => {
     const turnedOff = async (entries: readonly unknown[]) => (await bypasses(entries)).filter((f) => f.title === 'Binary Authorization turned off');
     const deleteService = deleteServiceAt('2024-05-01T12:00:00Z', SLACK_BOT, 'delete-1');

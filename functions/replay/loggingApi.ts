@@ -6,9 +6,9 @@
 // turned back into that JSON by hand.
 //
 // Credentials: Application Default Credentials (google-auth-library), scope logging.read. `LOGGING_API_ENDPOINT`
-// points the client elsewhere (tests): an `http://` URL only to a loopback host, and then no credentials are
-// looked up or sent, as with the emulators; any other `http://` URL is refused, so a token never crosses a network
-// in the clear.
+// points the client elsewhere: an `https://` URL of a googleapis.com host (a regional or private endpoint), or (tests)
+// an `http://` URL of a loopback host, and then no credentials are looked up or sent, as with the emulators; any
+// other URL is refused, so a token never goes to another host nor crosses a network in the clear.
 //
 // Failures: entries.list has a per-project read quota; HTTP 429 (RESOURCE_EXHAUSTED), 500, 502, 503
 // (UNAVAILABLE), 504 and network errors are retried with exponential backoff and jitter, a bounded number of
@@ -46,7 +46,10 @@ export function parseLoggingEndpoint(value: string): LoggingEndpoint {
     throw new LoggingEndpointError('LOGGING_API_ENDPOINT must be a scheme, host and port only (no path, query or user name)');
   }
   const base = `${url.protocol}//${url.host}`;
-  if (url.protocol === 'https:') return { url: base, anonymous: false };
+  // Credentials go with every request: only to Google's API hosts (regional, private and restricted endpoints are
+  // all under googleapis.com), never to whatever host the variable names.
+  if (url.protocol === 'https:' && (url.hostname === 'googleapis.com' || url.hostname.endsWith('.googleapis.com'))) return { url: base, anonymous: false };
+  if (url.protocol === 'https:') throw new LoggingEndpointError('LOGGING_API_ENDPOINT: https is allowed to a googleapis.com host only (the request carries Google credentials)');
   if (url.protocol === 'http:' && isLoopback(url.hostname)) return { url: base, anonymous: true };
   if (url.protocol === 'http:') throw new LoggingEndpointError('LOGGING_API_ENDPOINT: plain http is allowed to a loopback host only (credentials are never sent unencrypted)');
   throw new LoggingEndpointError('LOGGING_API_ENDPOINT must use https (or http to a loopback host)');
@@ -162,14 +165,23 @@ export function backoffMs(attemptNumber: number, retry: RetryOptions, random: nu
   return Math.round(ceiling * (0.5 + random / 2));
 }
 
+/**
+ * Application Default Credentials. Failing the first time means there are none: fatal, with how to get them. Once
+ * they worked, a failure is a token refresh that failed (the metadata server or the token endpoint, hourly in a long
+ * replay): thrown as it is, so the page's attempt is retried like any network error.
+ */
 function applicationDefaultCredentials(): HeaderSource {
   let auth: Promise<{ getRequestHeaders(url?: string): Promise<Headers> }> | undefined;
+  let worked = false;
   return async () => {
     // Loaded on first use: google-auth-library is large, and not needed for file replays.
     auth ??= import('google-auth-library').then(({ GoogleAuth }) => new GoogleAuth({ scopes: [SCOPE] }));
     try {
-      return await (await auth).getRequestHeaders();
+      const headers = await (await auth).getRequestHeaders();
+      worked = true;
+      return headers;
     } catch (error) {
+      if (worked) throw error;
       throw new LoggingApiError(
         `no Google credentials for Cloud Logging (Application Default Credentials: run \`gcloud auth application-default login\`, or set GOOGLE_APPLICATION_CREDENTIALS): ${printable((error as Error).message)}`,
       );
@@ -189,7 +201,15 @@ async function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined
 
 async function post(url: string, body: string, headers: HeaderSource, timeoutMs: number, signal: AbortSignal | undefined): Promise<Attempt> {
   signal?.throwIfAborted();
-  const requestHeaders = new Headers(await headers());
+  let credentials: Headers | Record<string, string>;
+  try {
+    credentials = await headers();
+  } catch (error) {
+    if (error instanceof LoggingApiError) throw error; // no credentials at all: retrying will not help
+    signal?.throwIfAborted();
+    return { ok: false, retryable: true, reason: `credentials could not be refreshed: ${printable(error instanceof Error ? error.message : String(error))}` };
+  }
+  const requestHeaders = new Headers(credentials);
   requestHeaders.set('content-type', 'application/json');
   requestHeaders.set('accept', 'application/json');
   const timeout = AbortSignal.timeout(timeoutMs);

@@ -271,12 +271,13 @@ describe('parseLoggingEndpoint', () => {
   it.each([
     ['https://logging.googleapis.com', { url: 'https://logging.googleapis.com', anonymous: false }],
     ['https://logging.googleapis.com/', { url: 'https://logging.googleapis.com', anonymous: false }],
+    ['https://logging.us-central1.rep.googleapis.com', { url: 'https://logging.us-central1.rep.googleapis.com', anonymous: false }],
     ['http://127.0.0.1:8089', { url: 'http://127.0.0.1:8089', anonymous: true }],
     ['http://localhost:8089', { url: 'http://localhost:8089', anonymous: true }],
     ['http://[::1]:8089', { url: 'http://[::1]:8089', anonymous: true }],
   ])('%s', (input, expected) => expect(parseLoggingEndpoint(input)).toEqual(expected));
 
-  it.each(['http://10.0.0.1:8089', 'http://logging.example.com', 'ftp://127.0.0.1', 'https://u:p@logging.googleapis.com', 'https://logging.googleapis.com/v2', '127.0.0.1:8089x', 'not a url'])(
+  it.each(['https://logging.example.com', 'https://googleapis.com.evil.example', 'http://10.0.0.1:8089', 'http://logging.example.com', 'ftp://127.0.0.1', 'https://u:p@logging.googleapis.com', 'https://logging.googleapis.com/v2', '127.0.0.1:8089x', 'not a url'])(
     'refuses %s',
     (input) => expect(() => parseLoggingEndpoint(input)).toThrow(/LOGGING_API_ENDPOINT/),
   );
@@ -351,6 +352,23 @@ describe('listEntries', () => {
     for await (const page of listEntries(request, { endpoint: endpoint(server), headers })) pages.push(page);
     expect(pages).toEqual([{ entries: [1, 2], page: 1 }, { entries: [3], page: 2 }]);
     expect(server.requests.map((r) => r.headers['authorization'])).toEqual(['Bearer token-1', 'Bearer token-2']);
+  });
+
+  it('a credential refresh that fails is retried like a network error; the page is still read once', async () => {
+    const server = await serve(byToken(pagesOf([1, 2, 3], 2)));
+    let lookups = 0;
+    const headers = async (): Promise<Record<string, string>> => {
+      lookups++;
+      if (lookups === 2) throw new Error('socket hang up (metadata server)');
+      return { authorization: `Bearer token-${lookups}` };
+    };
+    const retries: string[] = [];
+    const pages = [];
+    for await (const page of listEntries(request, { endpoint: endpoint(server), headers, clock: fakeClock(), onRetry: (m) => retries.push(m) })) pages.push(page);
+    expect(pages).toEqual([{ entries: [1, 2], page: 1 }, { entries: [3], page: 2 }]);
+    expect(retries).toHaveLength(1);
+    expect(retries[0]).toContain('credentials could not be refreshed: socket hang up (metadata server)');
+    expect(server.requests.map((r) => r.headers['authorization'])).toEqual(['Bearer token-1', 'Bearer token-3']);
   });
 
   it('ends the request in flight and rejects with the reason the signal was aborted with', async () => {

@@ -94,14 +94,19 @@ describe.skipIf(!emulators.available)('runwatch publish (Pub/Sub emulator)', () 
     const received = await receive(subscription, 2);
     expect(received.map((m) => (m.data as { insertId: string }).insertId).sort()).toEqual(['p-1', 'p-3']);
   });
+});
 
+// Nothing is published, so no emulator is needed: the folder warning is checked wherever the tests run.
+describe('runwatch publish, a folder without log files', () => {
   it('a folder without log files says so and publishes nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-publish-empty-'));
     const folder = join(dir, 'empty');
     mkdirSync(folder, { recursive: true });
     writeFileSync(join(folder, 'notes.txt.bak'), 'x');
-    const run = await runwatch(['publish', '--topic', 'never-created', '--project', emulators.available ? emulators.projectId : '', folder]);
+    const run = await runwatch(['publish', '--topic', 'never-created', '--project', 'demo-runwatch', folder]);
     expect(run.stderr).toContain(`runwatch publish: warning: ${folder}: no log files in it; 1 file skipped`);
     expect(run.stderr).toContain('published 0 entries');
     expect(run.code).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -2,6 +2,7 @@
 // main-thread reader and the worker threads so both give exactly the same items.
 import { readEnvelope, timeSortKey } from '../audit/entry.js';
 import { normalizeEnvelope, type ParseResult } from '../audit/normalize.js';
+import type { InputItem } from './input.js';
 
 /**
  * `source` says where the item came from: `file:line` for what gets reported (invalid and malformed input); the
@@ -16,6 +17,13 @@ export function parseItem(value: unknown, source: string, watchCloudFunctions: b
   if (!envelope.ok) return { kind: 'invalid', reason: envelope.reason, source };
   const { time, timeMs } = envelope.envelope;
   return { kind: 'parsed', timeMs, sortKey: timeSortKey(time, timeMs), source, parsed: normalizeEnvelope(envelope.envelope, { watchCloudFunctions }) };
+}
+
+/** Input items parsed batch by batch; an invalid item (an unreadable line) passes through as it is. */
+export async function* parsedBatches(batches: AsyncIterable<readonly InputItem[]>, watchCloudFunctions: boolean): AsyncGenerator<ParsedItem[]> {
+  for await (const batch of batches) {
+    yield batch.map((item): ParsedItem => (item.kind === 'invalid' ? item : parseItem(item.value, item.source, watchCloudFunctions)));
+  }
 }
 
 /**

@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { parseItem, type ParsedItem } from './item.js';
+import { parsedBatches, type ParsedItem } from './item.js';
 import { answersInOrder } from './chunks.js';
 import { isGzipMagic, readFileBatches, startsWithBom } from './input.js';
 import { compiledWorker, Requests } from './workers.js';
@@ -52,10 +52,8 @@ export async function* readParsed(files: readonly string[], options: ParallelOpt
   }
 }
 
-async function* sequential(file: string, options: ParallelOptions): AsyncGenerator<ParsedItem[]> {
-  for await (const batch of readFileBatches(file, options.stdin)) {
-    yield batch.map((item): ParsedItem => (item.kind === 'invalid' ? item : parseItem(item.value, item.source, options.watchCloudFunctions)));
-  }
+function sequential(file: string, options: ParallelOptions): AsyncGenerator<ParsedItem[]> {
+  return parsedBatches(readFileBatches(file, options.stdin), options.watchCloudFunctions);
 }
 
 /** isPlainNdjson of each file, one after the other. */

@@ -8,7 +8,7 @@ import { Pipeline, type DueIndex, type EntryOutcome } from '../pipeline.js';
 import { availableParallelism } from 'node:os';
 import { MemoryBaselineStore } from '../baseline/memory.js';
 import { expandPaths, folderWarning, type InputItem } from './input.js';
-import { parseItem, type ParsedItem } from './item.js';
+import { parsedBatches, type ParsedItem } from './item.js';
 import { plainNdjson, readParsed } from './parallel.js';
 import { replayPartitioned } from './partition.js';
 import { ReorderBuffer } from './reorder.js';
@@ -277,12 +277,6 @@ export async function replay(options: ReplayOptions): Promise<ReplayStats> {
 }
 
 /** Entries (not yet normalized) as the replay loop takes them, each batch normalized on this thread. */
-async function* parsedBatches(batches: AsyncIterable<readonly InputItem[]>, watchCloudFunctions: boolean): AsyncGenerator<ParsedItem[]> {
-  for await (const batch of batches) {
-    yield batch.map((item): ParsedItem => (item.kind === 'invalid' ? item : parseItem(item.value, item.source, watchCloudFunctions)));
-  }
-}
-
 /** The replay loop where one thread keeps every baseline: items in, in batches; findings out. */
 async function replayInOneThread(options: ReplayOptions, input: AsyncIterable<readonly ParsedItem[]>): Promise<ReplayStats> {
   // A store of the replay's own lives and dies with it: the engine may change its baselines in place.

@@ -154,7 +154,7 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
         ...(rollout ? { rollout: rolloutText(rollout) } : {}),
       }
     : detection.evidence;
-  const revisionFailed = rollout?.status === 'failed' && detectors[rule].serviceSettings !== true;
+  const revisionFailed = rollout?.status === 'failed' && detectors[rule].serviceSettings !== true && detection.serviceSetting !== true;
   const summary = revisionFailed ? `${detection.summary} The revision failed to become Ready and is not serving.` : detection.summary;
   const unknown = [...(detection.unknown ?? [])];
   if (rollout && !rollout.writeSeen && !unknown.includes('principal')) unknown.push('admin write');

@@ -16,7 +16,11 @@
 //           writes were never seen, is not reported as turned off. A v2 update whose mask leaves
 //           `binary_authorization` alone (or names only its breakglass field) says nothing about the policy; one
 //           that leaves breakglass alone deploys under the justification in force, which is reported
-//           (`evidence.justificationFrom`) when an earlier write of it was seen.
+//           (`evidence.justificationFrom`) when an earlier write of it was seen. A mask naming only one member of
+//           the policy's oneof (`binary_authorization.use_default` or `.policy`) leaves the policy unknown, so turning
+//           it off that way is not reported (whether Cloud Run honours such nested paths is unverified). A v1 body
+//           logged without its containers (console writes) leaves a missing annotation unknown, not "off". A create
+//           is never "turned off": a created service has no earlier settings.
 //           Binary Authorization's own breakglass audit event, the project's Binary Authorization policy itself
 //           (`binaryauthorization.googleapis.com`) and continuous validation results are not read.
 import { baselineKey } from '../baseline/store.js';
@@ -26,8 +30,8 @@ import { createsRevision, serviceLabel, unknownDeployFacts } from './revision.js
 import type { BinaryAuthorization } from '../model/change.js';
 import type { Detection, Detector } from './types.js';
 
-/** What a change that says nothing about Binary Authorization tells: neither the policy nor breakglass. */
-const UNKNOWN: BinaryAuthorization = { policyUnknown: true, breakglassUnknown: true };
+/** What a change that says nothing about Binary Authorization tells: nothing (nor that breakglass stayed as it was). */
+const UNKNOWN: BinaryAuthorization = { policyUnknown: true };
 
 export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> = {
   id: 'binary-authorization-bypass',
@@ -38,14 +42,15 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
   detect({ change, baseline }): Detection[] {
     if (change.kind !== 'deploy') return [];
     const { policy, policyUnknown, breakglassJustification: written, breakglassUnknown } = change.binaryAuthorization ?? UNKNOWN;
-    // A write that leaves breakglass as it was (a v2 mask naming other fields; no settings logged) deploys under
-    // the justification in force, if any.
+    // A write that leaves breakglass as it was (a v2 mask naming other fields, a v1 body logged without its
+    // containers) deploys under the justification in force, if any. A write that says nothing at all: unknown.
     const inForce = breakglassUnknown ? valueBefore(baseline?.breakglass, change.timeMs) || undefined : undefined;
     const breakglassJustification = written ?? inForce;
     const who = change.principal?.id ?? 'An unknown principal';
     const detections: Detection[] = [];
-    // (2) Turned off: the write set no policy where one was enforced just before it.
-    const before = policyUnknown || policy ? undefined : valueBefore(baseline?.binaryAuthorization, change.timeMs);
+    // (2) Turned off: the write set no policy where one was enforced just before it. Never a create: a service
+    // created has no earlier settings (whatever the baseline still holds, say when the delete before it came late).
+    const before = policyUnknown || policy || change.operation === 'create' ? undefined : valueBefore(baseline?.binaryAuthorization, change.timeMs);
     if (before) {
       detections.push({
         severity: 'HIGH',
@@ -54,6 +59,7 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
         evidence: { policyBefore: before, policy: null, operation: change.operation },
         dedupKey: [baselineKey(change.target), 'turned off', change.time],
         unknown: unknownDeployFacts(change),
+        serviceSetting: true,
       });
     }
     // (1) Breakglass: only a revision deployed with it skips the policy.

@@ -30,6 +30,11 @@ export interface Detection {
   readonly unknown?: readonly string[];
   /** The finding stays open (a risk in force) until the rule's `resolves` says a later change took it away. */
   readonly opensRisk?: boolean;
+  /**
+   * About a setting of the service the write applied, not its new revision: a failed rollout changes nothing to it
+   * (as the detector-wide `serviceSettings`, for one detection of a rule that also judges revisions).
+   */
+  readonly serviceSetting?: true;
 }
 
 /** A finding still open on this service (kept in its baseline), as the rule raised it. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -127,6 +127,16 @@ describe('binary-authorization-bypass', () => {
       expect(findings[1]?.evidence).toMatchObject({ justification: JUSTIFICATION, policy: 'unknown', justificationFrom: 'an earlier write (still in force)' });
     });
 
+    it('ignores: a write that logs no settings at all (unknown: breakglass is not assumed to stay)', async () => {
+      const stripped = variant(deploy('2024-05-02T10:00:00Z', {}), (e) => {
+        const request = e.protoPayload['request'] as { service: { metadata: Record<string, unknown> } };
+        delete request.service.metadata['annotations'];
+        delete (e.protoPayload['response'] as { metadata: Record<string, unknown> }).metadata['annotations'];
+      });
+      const findings = await bypasses([deploy('2024-05-01T10:00:00Z', { [BREAKGLASS]: JUSTIFICATION }), stripped]);
+      expect(findings.map((f) => f.eventTime)).toEqual(['2024-05-01T10:00:00Z']);
+    });
+
     it('ignores: an image-only update after breakglass was cleared', async () => {
       const cleared = at(v2Update({ useDefault: true }), '2024-06-01T12:00:00Z');
       const findings = await bypasses([synthetic('v2-CreateService'), withBreakglass, cleared, imageOnly('2024-06-02T10:00:00Z', 'docker.io/attacker/storefront:2')]);
@@ -166,7 +176,7 @@ describe('binary-authorization-bypass', () => {
       expect(findings[0]?.summary).toContain('the policy in force');
     });
 
-    it('the policy is kept in --state between replays (and a state file from before it was kept still loads)', async () => {
+    it('the policy is kept in --state between replays', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'runwatch-binauthz-'));
       try {
         const state = join(dir, 'state.json');
@@ -182,6 +192,56 @@ describe('binary-authorization-bypass', () => {
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    });
+
+    it('a state file written before the Binary Authorization histories were kept still loads', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'runwatch-binauthz-old-'));
+      try {
+        const state = join(dir, 'state.json');
+        writeFileSync(join(dir, 'a.ndjson'), `${JSON.stringify(deploy('2024-05-01T10:00:00Z', { [POLICY]: 'default', [BREAKGLASS]: JUSTIFICATION }))}\n${JSON.stringify(deploy('2024-05-02T10:00:00Z', { [POLICY]: 'default' }))}\n`);
+        expect((await runwatch(['replay', '--quiet', '--format', 'ndjson', '--state', state, join(dir, 'a.ndjson')])).code).toBe(0);
+        // As the previous release wrote it: no binaryAuthorization or breakglass history in any baseline.
+        const written = readFileSync(state, 'utf8');
+        expect(written).toContain('"breakglass"');
+        const old = written.replace(/"(binaryAuthorization|breakglass)":\[[^\]]*\],?/g, '');
+        expect(old).not.toContain('"breakglass"');
+        writeFileSync(state, old);
+        writeFileSync(join(dir, 'b.ndjson'), `${JSON.stringify(deploy('2024-05-03T10:00:00Z', { [POLICY]: undefined }))}\n`);
+        const second = await runwatch(['replay', '--quiet', '--format', 'ndjson', '--state', state, join(dir, 'b.ndjson')]);
+        expect(second.stderr).toBe('');
+        expect(second.code).toBe(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('ignores: a create, even when the delete before it arrives late (the baseline still holds the old policy)', async () => {
+      const create = variant(deploy('2024-05-02T10:00:00Z', { [POLICY]: undefined }), (e) => {
+        e.protoPayload['methodName'] = 'google.cloud.run.v1.Services.CreateService';
+      });
+      expect(await turnedOff([deploy('2024-05-01T10:00:00Z', { [POLICY]: 'default' }), create, deleteService])).toEqual([]);
+      expect(await turnedOff([deploy('2024-05-01T10:00:00Z', { [POLICY]: 'default' }), create])).toEqual([]);
+    });
+
+    it('ignores: a real console write, whose body is logged without its containers (a missing annotation is unknown there)', async () => {
+      const console = at(corpus('slackbot__Services.ReplaceService__1'), '2024-05-02T10:00:00Z');
+      expect(await turnedOff([deploy('2024-05-01T10:00:00Z', { [POLICY]: 'default' }), console])).toEqual([]);
+    });
+
+    it('a failed rollout does not add "not serving" to the policy turned off (the setting applies all the same)', async () => {
+      const [write, failedEvent] = synthetic('seq-failed-rollout') as unknown as [Json, Json];
+      // An earlier revision (another image) that enforced the policy; the failing write then removes it.
+      const enforced = at(
+        editV1Services(withV1Image(write, 'us-docker.pkg.dev/cloudrun/container/hello:earlier'), (svc) => {
+          const meta = svc['metadata'] as { annotations?: Record<string, string> };
+          meta.annotations = { ...meta.annotations, [POLICY]: 'default' };
+        }),
+        '2026-09-17T02:00:00Z',
+      );
+      const findings = await turnedOff([withOperationId(enforced, 'op-enforced'), write, failedEvent]);
+      expect(findings).toHaveLength(1);
+      expect(findings[0]?.evidence['rollout']).toMatch(/^failed/);
+      expect(findings[0]?.summary).not.toContain('not serving');
     });
 
     it('a service deleted and created again without a policy is not turned off (the policy belonged to the deleted one)', async () => {

@@ -189,6 +189,25 @@ function applicationDefaultCredentials(): HeaderSource {
   };
 }
 
+/** `promise`, or a rejection with the signal's reason as soon as it aborts (the promise itself is left to settle). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error as Error);
+      },
+    );
+  });
+}
+
 /** Rejects with the signal's own reason once it aborts (timers/promises rejects with an AbortError instead). */
 async function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   try {
@@ -201,18 +220,21 @@ async function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined
 
 async function post(url: string, body: string, headers: HeaderSource, timeoutMs: number, signal: AbortSignal | undefined): Promise<Attempt> {
   signal?.throwIfAborted();
+  // The attempt's time limit covers the credentials too: a token refresh can hang (a metadata server gone quiet).
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const attempt = signal ? AbortSignal.any([signal, timeout]) : timeout;
   let credentials: Headers | Record<string, string>;
   try {
-    credentials = await headers();
+    credentials = await untilAborted(headers(), attempt);
   } catch (error) {
     if (error instanceof LoggingApiError) throw error; // no credentials at all: retrying will not help
     signal?.throwIfAborted();
-    return { ok: false, retryable: true, reason: `credentials could not be refreshed: ${printable(error instanceof Error ? error.message : String(error))}` };
+    const reason = timeout.aborted ? 'timed out' : printable(error instanceof Error ? error.message : String(error));
+    return { ok: false, retryable: true, reason: `credentials could not be refreshed: ${reason}` };
   }
   const requestHeaders = new Headers(credentials);
   requestHeaders.set('content-type', 'application/json');
   requestHeaders.set('accept', 'application/json');
-  const timeout = AbortSignal.timeout(timeoutMs);
   let response: Response;
   let text: string;
   try {
@@ -220,7 +242,7 @@ async function post(url: string, body: string, headers: HeaderSource, timeoutMs:
       method: 'POST',
       headers: requestHeaders,
       body,
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      signal: attempt,
     });
     text = await response.text();
   } catch (error) {

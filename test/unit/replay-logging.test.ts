@@ -371,6 +371,24 @@ describe('listEntries', () => {
     expect(server.requests.map((r) => r.headers['authorization'])).toEqual(['Bearer token-1', 'Bearer token-3']);
   });
 
+  it('a credential lookup that hangs is bounded by the attempt time limit and retried; an abort ends it at once', async () => {
+    const server = await serve(byToken(pagesOf([1], 2)));
+    let lookups = 0;
+    const hangOnce = async (): Promise<Record<string, string>> => (++lookups === 1 ? new Promise<never>(() => undefined) : { authorization: 'Bearer t' });
+    const retry = { ...DEFAULT_RETRY, attemptTimeoutMs: 50 };
+    const retries: string[] = [];
+    const pages = [];
+    for await (const page of listEntries(request, { endpoint: endpoint(server), headers: hangOnce, retry, clock: fakeClock(), onRetry: (m) => retries.push(m) })) pages.push(page);
+    expect(pages).toEqual([{ entries: [1], page: 1 }]);
+    expect(retries[0]).toContain('credentials could not be refreshed: timed out');
+
+    const controller = new AbortController();
+    const reason = new Error('stopped');
+    setTimeout(() => controller.abort(reason), 20);
+    const hang = async (): Promise<Record<string, string>> => new Promise<never>(() => undefined);
+    await expect(listEntries(request, { endpoint: endpoint(server), headers: hang, signal: controller.signal }).next()).rejects.toBe(reason);
+  });
+
   it('ends the request in flight and rejects with the reason the signal was aborted with', async () => {
     const server = await serve(() => ({ kind: 'hang' }));
     const controller = new AbortController();

@@ -165,17 +165,27 @@ export function backoffMs(attemptNumber: number, retry: RetryOptions, random: nu
   return Math.round(ceiling * (0.5 + random / 2));
 }
 
+/** What google-auth-library's GoogleAuth gives here: request headers with a fresh token. */
+export interface CredentialSource {
+  getRequestHeaders(url?: string): Promise<Headers | Record<string, string>>;
+}
+
+/** Loaded on first use: google-auth-library is large, and not needed for file replays. */
+async function loadGoogleAuth(): Promise<CredentialSource> {
+  const { GoogleAuth } = await import('google-auth-library');
+  return new GoogleAuth({ scopes: [SCOPE] });
+}
+
 /**
  * Application Default Credentials. Failing the first time means there are none: fatal, with how to get them. Once
  * they worked, a failure is a token refresh that failed (the metadata server or the token endpoint, hourly in a long
  * replay): thrown as it is, so the page's attempt is retried like any network error.
  */
-function applicationDefaultCredentials(): HeaderSource {
-  let auth: Promise<{ getRequestHeaders(url?: string): Promise<Headers> }> | undefined;
+export function applicationDefaultCredentials(load: () => Promise<CredentialSource> = loadGoogleAuth): HeaderSource {
+  let auth: Promise<CredentialSource> | undefined;
   let worked = false;
   return async () => {
-    // Loaded on first use: google-auth-library is large, and not needed for file replays.
-    auth ??= import('google-auth-library').then(({ GoogleAuth }) => new GoogleAuth({ scopes: [SCOPE] }));
+    auth ??= load();
     try {
       const headers = await (await auth).getRequestHeaders();
       worked = true;

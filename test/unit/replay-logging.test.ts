@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sinkFilter } from '../../functions/detectors/sinkFilter.js';
 import type { BackoffClock } from '../../functions/replay/loggingApi.js';
-import { DEFAULT_RETRY, listEntries, parseLoggingEndpoint } from '../../functions/replay/loggingApi.js';
+import { applicationDefaultCredentials, DEFAULT_RETRY, listEntries, LoggingApiError, parseLoggingEndpoint } from '../../functions/replay/loggingApi.js';
 import { loggingFilter, parseResourceName } from '../../functions/replay/loggingQuery.js';
 import { BIN, runwatch, type Run } from '../support/cli.js';
 import { at, corpus, synthetic } from '../support/entries.js';
@@ -369,6 +369,24 @@ describe('listEntries', () => {
     expect(retries).toHaveLength(1);
     expect(retries[0]).toContain('credentials could not be refreshed: socket hang up (metadata server)');
     expect(server.requests.map((r) => r.headers['authorization'])).toEqual(['Bearer token-1', 'Bearer token-3']);
+  });
+
+  it('Application Default Credentials: none at the start is fatal with how to log in; a refresh failing later is retried', async () => {
+    const failing = applicationDefaultCredentials(async () => ({ getRequestHeaders: async () => Promise.reject(new Error('Could not load the default credentials')) }));
+    await expect(failing()).rejects.toThrow(LoggingApiError);
+    await expect(failing()).rejects.toThrow(/gcloud auth application-default login.*Could not load the default credentials/);
+
+    const server = await serve(byToken(pagesOf([1, 2, 3], 2)));
+    let lookups = 0;
+    const flaky = applicationDefaultCredentials(async () => ({
+      getRequestHeaders: async () => (++lookups === 2 ? Promise.reject(new Error('metadata server: socket hang up')) : { authorization: `Bearer t${lookups}` }),
+    }));
+    const retries: string[] = [];
+    const pages = [];
+    for await (const page of listEntries(request, { endpoint: endpoint(server), headers: flaky, clock: fakeClock(), onRetry: (m) => retries.push(m) })) pages.push(page);
+    expect(pages.map((p) => p.entries)).toEqual([[1, 2], [3]]);
+    expect(retries).toEqual([expect.stringContaining('credentials could not be refreshed: metadata server: socket hang up')]);
+    await expect(listEntries(request, { endpoint: endpoint(server), headers: failing }).next()).rejects.toThrow(LoggingApiError);
   });
 
   it('a credential lookup that hangs is bounded by the attempt time limit and retried; an abort ends it at once', async () => {

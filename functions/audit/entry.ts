@@ -29,7 +29,7 @@ export function readEnvelope(value: unknown): EnvelopeResult {
   // "not set", as protocol buffers' JSON reads it: missing.)
   const timestamp = entry['timestamp'];
   if (timestamp !== undefined && timestamp !== null && typeof timestamp !== 'string') return { ok: false, reason: 'timestamp is not a string' };
-  const rawTime = asString(entry['timestamp']) ?? asString(at(entry, 'protoPayload', 'timestamp')) ?? asString(entry['receiveTimestamp']);
+  const rawTime = asString(timestamp) ?? asString(at(entry, 'protoPayload', 'timestamp')) ?? asString(entry['receiveTimestamp']);
   if (!rawTime) return { ok: false, reason: 'entry has no timestamp' };
   const time = normalizeTimestamp(rawTime);
   if (!time) return { ok: false, reason: `unreadable timestamp ${JSON.stringify(rawTime.slice(0, 40))}` };

@@ -139,8 +139,9 @@ function isDryRun(pp: JsonObject): boolean {
 function failureOf(pp: JsonObject, detail: string | undefined): ParseResult | undefined {
   const status = pp['status'];
   if (status !== undefined && status !== null) {
-    const code = asObject(status)?.['code'];
-    if (!asObject(status)) return { kind: 'malformed', reason: 'protoPayload.status is not an object' };
+    const statusObject = asObject(status);
+    if (!statusObject) return { kind: 'malformed', reason: 'protoPayload.status is not an object' };
+    const code = statusObject['code'];
     if (code !== undefined && code !== null) {
       const value = asNumber(code);
       if (value === undefined) return { kind: 'malformed', reason: 'protoPayload.status.code is not a number' };
@@ -403,17 +404,13 @@ function v2Facts(pp: JsonObject): DeployFacts {
   // Set by the write (a full write, or a mask naming it): an empty or missing message means not enforced. A mask
   // naming only some of its fields leaves the policy as it was, unknown here, unless it names the policy fields.
   // A mask that leaves it out leaves both as they were: unknown here, but known to be unchanged.
-  let binaryAuthorization: BinaryAuthorization | undefined = service && mask ? { policyUnknown: true, breakglassUnknown: true } : undefined;
+  let binaryAuthorization = service && mask ? binaryAuthorizationOf(undefined, undefined, false, false) : undefined;
   if (service && touches('binary_authorization')) {
     const setsPolicy = sets('binary_authorization') || (sets('binary_authorization.use_default') && sets('binary_authorization.policy'));
     const setsBreakglass = sets('binary_authorization.breakglass_justification');
     const policy = asBoolean(field(binauthz, 'useDefault')) ? 'default' : asString(field(binauthz, 'policy'));
     const breakglass = asString(field(binauthz, 'breakglassJustification'));
-    binaryAuthorization = {
-      ...binaryAuthorizationOf(setsPolicy ? policy : undefined, setsBreakglass ? breakglass : undefined),
-      ...(setsPolicy ? {} : { policyUnknown: true as const }),
-      ...(setsBreakglass ? {} : { breakglassUnknown: true as const }),
-    };
+    binaryAuthorization = binaryAuthorizationOf(policy, breakglass, setsPolicy, setsBreakglass);
   }
   const invokerIamDisabled = service && sets('invoker_iam_disabled') ? (asBoolean(field(service, 'invokerIamDisabled')) ?? false) : undefined;
   const revision = sets('template.revision') ? asString(field(template, 'revision')) : undefined;
@@ -473,19 +470,17 @@ function maskTouches(mask: readonly string[] | undefined, path: string): boolean
  * else such a body leaves out is not known, so there a missing annotation leaves the setting unknown.
  */
 function v1BinaryAuthorization(policy: string | undefined, breakglass: string | undefined, wholeBody: boolean): BinaryAuthorization {
-  if (wholeBody) return binaryAuthorizationOf(policy, breakglass);
-  return {
-    ...binaryAuthorizationOf(policy, breakglass),
-    ...(policy ? {} : { policyUnknown: true as const }),
-    ...(breakglass !== undefined ? {} : { breakglassUnknown: true as const }),
-  };
+  return binaryAuthorizationOf(policy, breakglass, wholeBody || Boolean(policy), wholeBody || breakglass !== undefined);
 }
 
-/** Binary Authorization as a write sets it; no policy (undefined or empty) means it is not enforced. */
-function binaryAuthorizationOf(policy: string | undefined, breakglassJustification: string | undefined): BinaryAuthorization {
+/**
+ * Binary Authorization as a write sets it: of the fields it is known to set, no policy (undefined or empty) means
+ * not enforced, no justification means no breakglass; a field it is not known to set is unknown, whatever it says.
+ */
+function binaryAuthorizationOf(policy: string | undefined, breakglassJustification: string | undefined, policyKnown: boolean, breakglassKnown: boolean): BinaryAuthorization {
   return {
-    ...(policy ? { policy } : {}),
-    ...(breakglassJustification !== undefined ? { breakglassJustification } : {}),
+    ...(policyKnown ? (policy ? { policy } : {}) : { policyUnknown: true as const }),
+    ...(breakglassKnown ? (breakglassJustification !== undefined ? { breakglassJustification } : {}) : { breakglassUnknown: true as const }),
   };
 }
 

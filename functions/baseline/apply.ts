@@ -1,7 +1,7 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
 import { describeServiceAccount, type Change, type ImageRef } from '../model/change.js';
 import { publicInvokerMembers } from '../model/iam.js';
-import { COPY_EDITS, emptyBaseline, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
+import { COPY_EDITS, emptyBaseline, OPTIONAL_SERVICE_OBJECT_HISTORIES, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
@@ -68,9 +68,10 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
 function forgetBefore(target: MutableBaseline, t: number): void {
   const histories = target as Record<(typeof SERVICE_OBJECT_HISTORIES)[number], readonly TimePoint<unknown>[]>;
   for (const field of SERVICE_OBJECT_HISTORIES) histories[field] = histories[field].filter((point) => point.t >= t);
-  // Settings of the service object too (optional: older stored baselines have none).
-  if (target.binaryAuthorization) target.binaryAuthorization = target.binaryAuthorization.filter((point) => point.t >= t);
-  if (target.breakglass) target.breakglass = target.breakglass.filter((point) => point.t >= t);
+  for (const field of OPTIONAL_SERVICE_OBJECT_HISTORIES) {
+    const history = target[field];
+    if (history) target[field] = history.filter((point) => point.t >= t);
+  }
 }
 
 /** Public invoker members after an IAM change: the full policy when logged, else the delta over what was known. */

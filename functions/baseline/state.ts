@@ -63,6 +63,9 @@ export const HISTORY_FIELDS = ['serviceAccount', 'template', 'publicInvokers', '
  */
 export const SERVICE_OBJECT_HISTORIES = ['template', 'publicInvokers', 'invokerIamDisabled', 'ingress'] as const satisfies readonly (typeof HISTORY_FIELDS)[number][];
 
+/** Service-object histories added after baselines were first stored: optional, older baselines have none. */
+export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['binaryAuthorization', 'breakglass'] as const;
+
 /** How many points of each history are kept; older ones only matter for very late arrivals. */
 export const HISTORY_LIMIT = 32;
 

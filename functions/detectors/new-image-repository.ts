@@ -98,6 +98,9 @@ function unparseableImage(reference: string, change: DeployChange, firstDeploy: 
 
 /** Time of the newest deploy before `t` the baseline knows of: a repository first seen, an identity or a template. */
 function newestDeployBefore(baseline: ServiceBaseline | undefined, t: number, newestRepositoryMs: number | undefined): number | undefined {
-  const times = [newestRepositoryMs, pointBefore(baseline?.serviceAccount, t)?.t, pointBefore(baseline?.template, t)?.t].filter((ms) => ms !== undefined);
-  return times.length === 0 ? undefined : Math.max(...times);
+  // Runs for every deploy: the newest points are read in place (each history is searched from its end).
+  const identityMs = pointBefore(baseline?.serviceAccount, t)?.t ?? -Infinity;
+  const templateMs = pointBefore(baseline?.template, t)?.t ?? -Infinity;
+  const newest = Math.max(newestRepositoryMs ?? -Infinity, identityMs, templateMs);
+  return newest === -Infinity ? undefined : newest;
 }

@@ -22,7 +22,7 @@ const ENTRY_FILE = /\.(json|jsonl|ndjson|log|txt)(\.gz)?$|\.gz$/i;
 const ENTRY_FILE_NAMES = '.json, .jsonl, .ndjson, .log, .txt or .gz';
 
 /** What a folder given as a path held: the log files read from it, and the files left out for their names. */
-export interface FolderContents {
+interface FolderContents {
   readonly folder: string;
   readonly logFiles: number;
   readonly skipped: number;
@@ -32,7 +32,7 @@ export interface FolderContents {
  * The line to warn with about a folder that had files left out, or no log files at all (a mistyped folder, an
  * export in another format): undefined when every file in it is read.
  */
-export function folderWarning({ folder, logFiles, skipped }: FolderContents): string | undefined {
+function folderWarning({ folder, logFiles, skipped }: FolderContents): string | undefined {
   const files = `${skipped} file${skipped === 1 ? '' : 's'} skipped: names not ending in ${ENTRY_FILE_NAMES}`;
   if (logFiles === 0) return `${folder}: no log files in it; ${skipped === 0 ? 'it holds no files' : files}`;
   return skipped > 0 ? `${folder}: ${files}` : undefined;
@@ -40,9 +40,9 @@ export function folderWarning({ folder, logFiles, skipped }: FolderContents): st
 
 /**
  * Expands folders into their entry files and orders everything chronologically where the paths allow;
- * `onFolder` hears what each folder held.
+ * `onWarning` hears about each folder that had files left out for their names, or no log files at all.
  */
-export async function expandPaths(paths: readonly string[], onFolder?: (contents: FolderContents) => void): Promise<string[]> {
+export async function expandPaths(paths: readonly string[], onWarning?: (warning: string) => void): Promise<string[]> {
   const files: string[] = [];
   for (const path of paths) {
     if (path === '-') {
@@ -53,7 +53,8 @@ export async function expandPaths(paths: readonly string[], onFolder?: (contents
     if (info.isDirectory()) {
       const skipped = { count: 0 };
       const found = await walkFollowingLinks(path, skipped);
-      onFolder?.({ folder: path, logFiles: found.length, skipped: skipped.count });
+      const warning = folderWarning({ folder: path, logFiles: found.length, skipped: skipped.count });
+      if (warning !== undefined) onWarning?.(warning);
       files.push(...found.sort(compareChronologically));
     } else files.push(path);
   }
@@ -208,9 +209,9 @@ async function* textOf(bytes: AsyncIterable<Buffer>): AsyncGenerator<string> {
 export async function* readEntries(
   paths: readonly string[],
   stdin: Readable = process.stdin,
-  onFolder?: (contents: FolderContents) => void,
+  onWarning?: (warning: string) => void,
 ): AsyncGenerator<InputItem> {
-  for (const file of await expandPaths(paths, onFolder)) {
+  for (const file of await expandPaths(paths, onWarning)) {
     for await (const batch of readFileBatches(file, stdin)) yield* batch;
   }
 }

@@ -7,7 +7,7 @@ import type { Finding } from '../findings/finding.js';
 import { Pipeline, type DueIndex, type EntryOutcome } from '../pipeline.js';
 import { availableParallelism } from 'node:os';
 import { MemoryBaselineStore } from '../baseline/memory.js';
-import { expandPaths, folderWarning, type InputItem } from './input.js';
+import { expandPaths, type InputItem } from './input.js';
 import { parsedBatches, type ParsedItem } from './item.js';
 import { plainNdjson, readParsed } from './parallel.js';
 import { replayPartitioned } from './partition.js';
@@ -255,10 +255,7 @@ export class ReplayRun {
 
 export async function replay(options: ReplayOptions): Promise<ReplayStats> {
   if (options.entryBatches) return replayInOneThread(options, parsedBatches(options.entryBatches, options.config.cloudFunctions.watch));
-  const files = await expandPaths(options.paths, (contents) => {
-    const warning = folderWarning(contents);
-    if (warning !== undefined) options.onWarning?.(warning);
-  });
+  const files = await expandPaths(options.paths, options.onWarning);
   // Without a store to keep, and with NDJSON input only (the large-history case), whole projects go to worker
   // threads (one per core: the main thread only orders, reads and routes lines) that parse, normalize and detect;
   // otherwise one thread keeps all baselines and workers (one per core but one) only parse.

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { messageOf } from '../../../sinks/deliver.js';
 import { parseTopic, PubSubPublisher } from '../../pubsub/publisher.js';
 import { topologyNames } from '../../pubsub/topology.js';
-import { folderWarning, readEntries, type FolderContents } from '../../replay/input.js';
+import { readEntries } from '../../replay/input.js';
 import type { Command, CommandIo } from '../command.js';
 
 const USAGE = `runwatch publish [--topic TOPIC] [--project PROJECT] PATH...
@@ -63,11 +63,8 @@ export const publishCommand: Command = {
     let firstError: string | undefined;
     const inFlight = new Set<Promise<void>>();
     try {
-      const onFolder = (contents: FolderContents): void => {
-        const warning = folderWarning(contents);
-        if (warning !== undefined) io.stderr.write(`runwatch publish: warning: ${warning}\n`);
-      };
-      for await (const item of readEntries(paths, io.stdin as Readable, onFolder)) {
+      const onWarning = (warning: string): void => void io.stderr.write(`runwatch publish: warning: ${warning}\n`);
+      for await (const item of readEntries(paths, io.stdin as Readable, onWarning)) {
         if (item.kind === 'invalid') {
           unreadable++;
           io.stderr.write(`skipped ${item.source}: ${item.reason}\n`);

@@ -34,8 +34,8 @@ roles/logging.viewer on each RESOURCE):
                       repeat for more (up to ${MAX_RESOURCE_NAMES}). Reads what \`runwatch sink-filter\` selects
   --since T           required with --from-logging: the history to read starts there (no silent default)
   --filter QUERY      narrows it further (Logging query language), e.g. 'resource.labels.service_name="web"'
-Environment: LOGGING_API_ENDPOINT (default https://logging.googleapis.com; http:// only to a loopback host, then
-without credentials).`;
+Environment: LOGGING_API_ENDPOINT (default https://logging.googleapis.com; https:// to a googleapis.com host, or
+http:// to a loopback host, then without credentials).`;
 
 /** `--since` / `--until`: the canonical UTC timestamp (for a Cloud Logging query) and the replay's sort key. */
 interface TimeBound {

@@ -28,6 +28,7 @@ import { isResolution, messageOf, retryWithinDeadline, systemClock, type RetryCl
 import { sccConsoleUrl } from './scc.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 import { isHighSurrogate, truncatePlain } from './text.js';
+import { LONE_SURROGATE, UNSAFE_CHARS } from '../functions/untrustedText.js';
 
 export const SLACK_LIMITS = {
   headerText: 150,
@@ -69,20 +70,6 @@ export interface SlackRef {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Text safety
-
-/**
- * Characters that break a line, hide, or turn text around: control (C0, C1); the Unicode line and paragraph
- * separators U+2028/U+2029 (Slack shows them as line breaks); bidi marks, overrides and isolates; zero-width and
- * other invisible format characters (soft hyphen, combining grapheme joiner, Mongolian vowel separator, Khmer
- * inherent vowels, the deprecated format controls U+206A-206F, interlinear annotations U+FFF9-FFFB, BOM); the
- * Hangul fillers U+115F, U+1160, U+3164, U+FFA0 and the blank Braille pattern U+2800, which render as nothing
- * yet count as letters; and the tag characters U+E0000-E007F, which can carry a whole invisible text.
- */
-const UNSAFE_CHARS =
-  /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u2800\u3164\ufeff\uffa0\ufff9-\ufffb\u{e0000}-\u{e007f}\ufe00-\ufe0f\u{e0100}-\u{e01ef}]/gu;
-
-/** A surrogate without its pair: not text at all (the form encoding would turn it into U+FFFD anyway). */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 function neutralize(text: string): string {
   return text.replace(UNSAFE_CHARS, '\ufffd').replace(LONE_SURROGATE, '\ufffd');

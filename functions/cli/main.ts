@@ -5,6 +5,7 @@ import { UsageError, type Command, type CommandIo } from './command.js';
 import { replayCommand } from './commands/replay.js';
 import { sinkFilterCommand } from './commands/sinkFilter.js';
 import { validateConfigCommand } from './commands/validateConfig.js';
+import { terminalSafe } from '../untrustedText.js';
 
 const COMMANDS: readonly Command[] = [replayCommand, validateConfigCommand, sinkFilterCommand];
 
@@ -66,14 +67,15 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     return await command.run(args, io);
   } catch (error) {
     if (error instanceof ConfigError) {
-      io.stderr.write(`${error.source}: invalid config\n${error.problems.map((p) => `${p.path}: ${p.reason}`).join('\n')}\n`);
+      // Paths, keys and values come from the config file: shown escaped, like everything untrusted on a terminal.
+      io.stderr.write(`${terminalSafe(error.source)}: invalid config\n${error.problems.map((p) => terminalSafe(`${p.path}: ${p.reason}`)).join('\n')}\n`);
       return 2;
     }
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`runwatch ${command.name}: ${(error as Error).message}\nusage: ${command.usage}\n`);
+      io.stderr.write(`runwatch ${command.name}: ${terminalSafe((error as Error).message)}\nusage: ${command.usage}\n`);
       return 2;
     }
-    io.stderr.write(`runwatch ${command.name}: ${(error as Error).message}\n`);
+    io.stderr.write(`runwatch ${command.name}: ${terminalSafe((error as Error).message)}\n`);
     return 1;
   }
 }

@@ -36,7 +36,7 @@ function validator(): ReturnType<Ajv['compile']> {
 export function parseConfig(text: string, source = 'config'): RunwatchConfig {
   let data: unknown;
   try {
-    data = text.trim() === '' ? {} : parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+    data = text.trim() === '' ? {} : parseYaml(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   } catch (error) {
     const reason = error instanceof YAMLParseError ? error.message.split('\n')[0]! : String(error);
     throw new ConfigError(source, [{ path: '(root)', reason: `not valid YAML or JSON: ${reason}` }]);

@@ -24,6 +24,7 @@ import { createPubSub } from '../pubsub/publisher.js';
 import { ensureTopology, topologyNames } from '../pubsub/topology.js';
 import { verifySignature } from '../../sinks/webhook.js';
 import { freePort, startEmulators, waitListening, type RunningEmulators } from './emulators.js';
+import { terminalSafe } from '../untrustedText.js';
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const PROJECT_ID = 'demo-runwatch';
@@ -223,7 +224,8 @@ function printLine(label: string, line: string): void {
   } catch {
     // not JSON: print as is
   }
-  process.stdout.write(`[${label}] ${text}\n`);
+  // Finding titles and messages quote what deployers wrote (JSON.parse turns `\u001b` back into ESC).
+  process.stdout.write(`[${label}] ${terminalSafe(text)}\n`);
 }
 
 function stopChild({ child }: Running): Promise<void> {
@@ -253,7 +255,7 @@ function startReceiver(port: number, secret: string): Server {
       try {
         const finding = JSON.parse(body.toString('utf8')) as { severity?: string; status?: string; title?: string; project?: string; service?: string; id?: string };
         const status = finding.status === 'resolved' ? 'RESOLVED' : finding.severity;
-        process.stdout.write(`[webhook receiver] ${status} ${finding.title} (${finding.project}/${finding.service}, id ${finding.id})\n`);
+        process.stdout.write(`[webhook receiver] ${terminalSafe(`${status} ${finding.title} (${finding.project}/${finding.service}, id ${finding.id})`)}\n`);
       } catch {
         process.stdout.write('[webhook receiver] received a body that is not JSON\n');
       }

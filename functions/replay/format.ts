@@ -3,17 +3,10 @@
 import { normalizeTimestamp, timeSortKey } from '../audit/entry.js';
 import type { Finding } from '../findings/finding.js';
 import type { ReplayStats } from './replay.js';
+import { terminalSafe } from '../untrustedText.js';
 
 export type OutputFormat = 'table' | 'ndjson' | 'json';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'ndjson', 'json'];
-
-// C0/C1 controls (ANSI escapes start with ESC), DEL, bidi overrides/isolates and zero-width characters.
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
-
-/** `text` for a terminal: every character of UNSAFE shown as a JavaScript escape of four hex digits (ESC as `\u001b`). */
-export function terminalSafe(text: string): string {
-  return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
 
 function clip(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, width - 1)}…`;

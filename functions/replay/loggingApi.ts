@@ -15,7 +15,7 @@
 // times. Everything else (400 INVALID_ARGUMENT: a bad filter; 401, 403: credentials or permission; 404: no such
 // resource) is fatal at once, with the API's own message.
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import { terminalSafe } from './format.js';
+import { terminalSafe } from '../untrustedText.js';
 import type { InputItem } from './input.js';
 
 export const DEFAULT_LOGGING_ENDPOINT = 'https://logging.googleapis.com';

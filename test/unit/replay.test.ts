@@ -232,6 +232,29 @@ describe('runwatch replay', () => {
     expect(run.stdout).not.toMatch(/[\u001b\u202e]/);
   });
 
+  // C1 CSI (U+009B), line separator, bidi mark, word joiner, soft hyphen, a tag character: raw, each can redraw,
+  // split or hide what a terminal shows. JSON.stringify leaves them all as they are.
+  const INVISIBLE = '\u009b31m\u2028\u061c\u2060\u00ad\u{e0041}';
+  const UNSAFE_ON_A_TERMINAL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u2028\u2060]|\u{e0041}/u;
+
+  it.each(['table', 'ndjson', 'json'])('--format %s shows C1, line-separator, bidi and invisible characters escaped', async (format) => {
+    const dir = tempDir();
+    const [weekday] = history();
+    const hostile = JSON.parse(JSON.stringify(weekday).replaceAll('masatonaka1989@gmail.com', `evil${INVISIBLE}admin`)) as unknown;
+    writeFileSync(join(dir, 'x.json'), JSON.stringify([hostile]));
+    writeFileSync(join(dir, 'config.yaml'), 'changeWindows: [{days: [sun], start: "00:00", end: "00:01"}]');
+    const run = await runwatch(['replay', '--config', join(dir, 'config.yaml'), '--format', format, join(dir, 'x.json')]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).not.toMatch(UNSAFE_ON_A_TERMINAL);
+    // The table clips its PRINCIPAL column (34 characters).
+    if (format === 'table') return void expect(run.stdout).toContain('evil\\u009b31m\\u2028\\u061c');
+    expect(run.stdout).toContain('evil\\u009b31m\\u2028\\u061c\\u2060\\u00ad\\udb40\\udc41admin');
+    // The escapes keep the JSON valid and its values exactly what the entry said.
+    const findings = (format === 'json' ? JSON.parse(run.stdout) : run.stdout.trim().split('\n').map((l) => JSON.parse(l))) as { principal: string }[];
+    expect(findings.length).toBeGreaterThan(0);
+    expect(findings.map((f) => f.principal)).toContain(`evil${INVISIBLE}admin`);
+  });
+
   it.each([
     [['replay'], 2, /at least one PATH/],
     [['replay', '--format', 'xml', 'x'], 2, /--format must be one of/],
@@ -317,6 +340,20 @@ describe('runwatch validate-config', () => {
     const run = await runwatch(['validate-config', join(dir, 'bad.yaml')]);
     expect(run).toMatchObject({ code: 2 });
     expect(run.stderr).toContain('timezone: "Nowhere/Land" is not an IANA time zone');
+  });
+
+  it('shows keys and values of the file escaped, and prints no YAML warning that quotes the file', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'bad.yaml'), `"evil\\e]8;;https://evil.example\\aclick\\e[2J": 1\ntimezone: "Europe/\\u009b2J\\u202eX"\n`);
+    writeFileSync(join(dir, 'tag.yaml'), 'timezone: !x UTC # \u001b[2J\n');
+    const bad = await runwatch(['validate-config', join(dir, 'bad.yaml')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).not.toMatch(/[\u0007\u001b\u009b\u202e]/);
+    expect(bad.stderr).toContain('evil\\u001b]8;;https://evil.example\\u0007click\\u001b[2J: unknown key');
+    expect(bad.stderr).toContain('"Europe/\\u009b2J\\u202eX" is not an IANA time zone');
+    const tagged = await runwatch(['validate-config', join(dir, 'tag.yaml')]);
+    expect(tagged).toMatchObject({ code: 0 });
+    expect(tagged.stderr).not.toMatch(/\u001b/);
   });
 
   it('exits 2 when the file cannot be read', async () => {

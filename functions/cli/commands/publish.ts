@@ -10,6 +10,7 @@ import { parseTopic, PubSubPublisher } from '../../pubsub/publisher.js';
 import { topologyNames } from '../../pubsub/topology.js';
 import { readEntries } from '../../replay/input.js';
 import type { Command, CommandIo } from '../command.js';
+import { terminalSafe } from '../../untrustedText.js';
 
 const USAGE = `runwatch publish [--topic TOPIC] [--project PROJECT] PATH...
 
@@ -63,11 +64,11 @@ export const publishCommand: Command = {
     let firstError: string | undefined;
     const inFlight = new Set<Promise<void>>();
     try {
-      const onWarning = (warning: string): void => void io.stderr.write(`runwatch publish: warning: ${warning}\n`);
+      const onWarning = (warning: string): void => void io.stderr.write(`runwatch publish: warning: ${terminalSafe(warning)}\n`);
       for await (const item of readEntries(paths, io.stdin as Readable, onWarning)) {
         if (item.kind === 'invalid') {
           unreadable++;
-          io.stderr.write(`skipped ${item.source}: ${item.reason}\n`);
+          io.stderr.write(`skipped ${terminalSafe(`${item.source}: ${item.reason}`)}\n`);
           continue;
         }
         const timestamp = (item.value as { timestamp?: unknown } | null)?.timestamp;
@@ -78,7 +79,7 @@ export const publishCommand: Command = {
           },
           (error: unknown) => {
             failed++;
-            firstError ??= `${item.source}: ${messageOf(error)}`;
+            firstError ??= terminalSafe(`${item.source}: ${messageOf(error)}`);
           },
         );
         const tracked = sent.finally(() => inFlight.delete(tracked));
@@ -88,7 +89,7 @@ export const publishCommand: Command = {
       await Promise.all(inFlight);
     } catch (error) {
       await Promise.allSettled(inFlight);
-      io.stderr.write(`runwatch publish: ${messageOf(error)}\n`);
+      io.stderr.write(`runwatch publish: ${terminalSafe(messageOf(error))}\n`);
       return 1;
     } finally {
       await publisher.close().catch(() => undefined);

@@ -5,6 +5,7 @@ import { hasTimestampShape, normalizeTimestamp, timeSortKey } from '../../audit/
 import { defaultConfig, loadConfigFile } from '../../config/load.js';
 import type { Finding } from '../../findings/finding.js';
 import { byTime, formatSummary, formatTable, OUTPUT_FORMATS, type OutputFormat } from '../../replay/format.js';
+import { jsonTerminalSafe } from '../../untrustedText.js';
 import { DEFAULT_REORDER_CAPACITY, replay, type ReplayStats } from '../../replay/replay.js';
 import { inputOfPages, listEntries, LoggingEndpointError, parseLoggingEndpoint, type ListEntriesOptions, type LoggingEndpoint } from '../../replay/loggingApi.js';
 import { loggingFilter, MAX_FILTER_LENGTH, MAX_RESOURCE_NAMES, parseResourceName, ResourceNameError } from '../../replay/loggingQuery.js';
@@ -153,7 +154,7 @@ export const replayCommand: Command = {
     const output = new WatchedOutput(io.stdout);
     const collected: Finding[] = [];
     const onFinding =
-      format === 'ndjson' ? (f: Finding): void => output.write(`${JSON.stringify(f)}\n`) : (f: Finding): void => void collected.push(f);
+      format === 'ndjson' ? (f: Finding): void => output.write(`${jsonTerminalSafe(JSON.stringify(f))}\n`) : (f: Finding): void => void collected.push(f);
     const opening = values.state ? FileBaselineStore.open(values.state) : undefined;
     // Ctrl-C or SIGTERM: the state file is let go first (lock removed, never half written, no temp file left),
     // then the process ends with 130 or 143.
@@ -183,7 +184,7 @@ export const replayCommand: Command = {
         signal: output.signal,
       });
       if (format === 'table') output.write(formatTable(collected));
-      else if (format === 'json') output.write(`${JSON.stringify(byTime(collected), null, 2)}\n`);
+      else if (format === 'json') output.write(`${jsonTerminalSafe(JSON.stringify(byTime(collected), null, 2))}\n`);
       // The state is written back only once every finding has been handed to stdout: a replay whose findings did
       // not all get out leaves it as it was, so the next replay reports them again.
       await output.flushed();

@@ -1,0 +1,43 @@
+// Characters of untrusted text (anything a log entry carries: anyone who can deploy writes it) that must not reach
+// a reader as they are. One list for every place such text is shown: Slack (sinks/slack.ts replaces them with
+// U+FFFD) and the terminal (the CLI's table, its messages and its JSON output show them as `\uXXXX` escapes).
+
+/**
+ * Characters that break a line, hide, or turn text around: control (C0, C1; ANSI escapes start with ESC, C1 has
+ * a one-character CSI); the Unicode line and paragraph separators U+2028/U+2029; bidi marks, overrides and
+ * isolates; zero-width and other invisible format characters (soft hyphen, combining grapheme joiner, Mongolian
+ * vowel separator, Khmer inherent vowels, the deprecated format controls U+206A-206F, interlinear annotations
+ * U+FFF9-FFFB, BOM); the Hangul fillers U+115F, U+1160, U+3164, U+FFA0 and the blank Braille pattern U+2800, which
+ * render as nothing yet count as letters; variation selectors; and the tag characters U+E0000-E007F, which can
+ * carry a whole invisible text.
+ */
+export const UNSAFE_CHARS =
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u2800\u3164\ufeff\uffa0\ufff9-\ufffb\u{e0000}-\u{e007f}\ufe00-\ufe0f\u{e0100}-\u{e01ef}]/gu;
+
+/** A surrogate without its pair: not text at all. */
+export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** `c` as escapes valid in JavaScript and JSON strings alike: `\uXXXX` per UTF-16 unit (ESC as `\u001b`). */
+export function unicodeEscape(c: string): string {
+  let out = '';
+  for (let i = 0; i < c.length; i++) out += `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`;
+  return out;
+}
+
+/**
+ * `text` for a terminal: every control, line-separating, bidi and invisible character (UNSAFE_CHARS) and every
+ * lone surrogate shown as JavaScript escapes (ESC as `\u001b`).
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(UNSAFE_CHARS, unicodeEscape).replace(LONE_SURROGATE, unicodeEscape);
+}
+
+/**
+ * JSON text for a terminal: JSON.stringify already escapes C0 controls and lone surrogates, but leaves C1 controls
+ * (U+009B is a one-character CSI), DEL, line separators, bidi and invisible characters as they are. They can only
+ * stand inside strings, where the same `\uXXXX` escapes keep the JSON valid and its values unchanged.
+ */
+export function jsonTerminalSafe(json: string): string {
+  // C0 stays: inside strings JSON.stringify escaped it already; outside them it is the indentation's line breaks.
+  return json.replace(UNSAFE_CHARS, (c) => (c < ' ' ? c : unicodeEscape(c)));
+}

@@ -28,6 +28,8 @@ import { readRevisionObservation, type RevisionObservation } from './systemEvent
 export type SkipReason =
   | 'not-audit-log'
   | 'not-cloud-run'
+  /** A folder's or organization's IAM policy: outside what the rules read (see public-invoker-grant). */
+  | 'folder-or-organization-iam'
   | 'read-only'
   | 'failed-call'
   | 'permission-denied'
@@ -519,8 +521,9 @@ function serviceIamChange(env: Envelope, pp: JsonObject): ParseResult {
 function projectIamChange(env: Envelope, pp: JsonObject): ParseResult {
   const resourceName = asString(pp['resourceName']) ?? '';
   if (resourceName && !resourceName.startsWith('projects/')) {
-    // Folder and organization policies are outside what the Cloud Run rules read.
-    return { kind: 'skipped', reason: 'not-cloud-run', detail: `SetIamPolicy on ${resourceName.split('/')[0]}` };
+    // Folder and organization policies are outside what the Cloud Run rules read; a reason of their own, so a
+    // replay summary or the function's counts show that such changes went by unjudged.
+    return { kind: 'skipped', reason: 'folder-or-organization-iam', detail: `SetIamPolicy on ${resourceName.split('/')[0]}` };
   }
   const project =
     asString(at(env.entry, 'resource', 'labels', 'project_id')) ??
@@ -557,8 +560,14 @@ function iamChange(env: Envelope, pp: JsonObject, scope: 'service' | 'project', 
 function loggedPolicy(pp: JsonObject): IamBinding[] | undefined {
   const response = asObject(pp['response']);
   if (response && (Array.isArray(response['bindings']) || isPolicy(response))) return bindingsOf(asArray(response['bindings']));
-  const requested = asObject(at(pp, 'request', 'policy'));
-  return requested ? bindingsOf(asArray(requested['bindings'])) : undefined;
+  const request = asObject(pp['request']);
+  const requested = asObject(request?.['policy']);
+  if (!requested) return undefined;
+  // IAM sets only the policy fields the request's mask names (`bindings,etag` when there is none): bindings sent
+  // with a mask that leaves them out changed nothing, and say nothing of who holds a role now.
+  const mask = updateMaskOf(request);
+  if (mask !== undefined && !mask.includes('bindings')) return undefined;
+  return bindingsOf(asArray(requested['bindings']));
 }
 
 /** A response that is an IAM policy (its type, or the etag every policy carries). */

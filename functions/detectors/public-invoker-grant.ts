@@ -2,7 +2,8 @@
 //
 // Reads:    Cloud Run Services.SetIamPolicy (v1, v2); project SetIamPolicy (cloudresourcemanager); and deploys
 //           (v1 CreateService / ReplaceService, v2 CreateService / UpdateService) for the invoker IAM check.
-// Alerts:   an invoker role (roles/run.invoker, roles/run.servicesInvoker, roles/run.admin) newly granted to
+// Alerts:   a role carrying run.routes.invoke (roles/run.invoker, run.servicesInvoker, run.admin, run.developer,
+//           run.sourceDeveloper: model/iam.ts INVOKER_ROLES) newly granted to
 //           `allUsers` or `allAuthenticatedUsers` on a service, or on a project (which opens every service in it);
 //           and the invoker IAM check turned off (`run.googleapis.com/invoker-iam-disabled: "true"` in v1,
 //           `invokerIamDisabled` in v2), which opens the service without any binding. Only what was added counts:
@@ -13,7 +14,7 @@
 // Severity: HIGH on a service, CRITICAL on a project.
 // Resolves: the public members removed from the invoker role (and holding no other role: a custom one may carry
 //           run.routes.invoke), or the invoker IAM check turned back on, by the newest entry about it (an older
-//           entry arriving late neither resolves nor opens a risk).
+//           entry arriving late neither resolves nor opens a risk); and everything about a service it deletes.
 // Blind spots: organization and folder policies are not read. Conditional bindings count as grants (the
 //           condition is not evaluated). Custom roles that include run.routes.invoke are not recognised.
 import { publicInvokersAfter } from '../baseline/apply.js';
@@ -21,7 +22,7 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';
 import { globMatcher } from '../config/glob.js';
 import { isPublicInvokerBinding, publicMembersWithAnyRole } from '../model/iam.js';
-import { DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
+import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
 import { serviceLabel } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
@@ -29,8 +30,8 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
   id: 'public-invoker-grant',
   title: 'Cloud Run service opened to the public',
   defaultSeverity: 'HIGH',
-  methods: [...SERVICE_IAM_METHODS, ...PROJECT_IAM_METHODS, ...DEPLOY_METHODS],
-  changeKinds: ['iam-policy', 'deploy'],
+  methods: [...SERVICE_IAM_METHODS, ...PROJECT_IAM_METHODS, ...DEPLOY_METHODS, ...DELETE_METHODS],
+  changeKinds: ['iam-policy', 'deploy', 'delete'],
   serviceSettings: true,
   detect({ change, baseline, settings }): Detection[] {
     const who = change.principal?.id ?? 'An unknown principal';
@@ -86,6 +87,14 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     ];
   },
   resolves({ change, baseline }, open): Resolved[] {
+    if (change.kind === 'delete') {
+      // The service is gone, and its IAM policy and settings with it (a service re-created under the name starts
+      // private): what the rule raised about it is closed. A delete that arrives late, after entries about the
+      // re-created service's policy or invoker check, closes nothing: their word stands (a re-grant that raised
+      // nothing, because the delete was not known yet, is still covered by the open finding).
+      if (changedAfter(baseline?.publicInvokers, change.timeMs) || changedAfter(baseline?.invokerIamDisabled, change.timeMs)) return [];
+      return open.map((o) => ({ id: o.finding.id, reason: 'the service was deleted' }));
+    }
     if (change.kind === 'deploy') {
       // Only the newest word on the check closes anything: an older entry that arrives late does not.
       if (change.invokerIamDisabled !== false || changedAfter(baseline?.invokerIamDisabled, change.timeMs)) return [];

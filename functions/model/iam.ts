@@ -5,11 +5,19 @@ import type { IamBinding } from './change.js';
 export const PUBLIC_MEMBERS: ReadonlySet<string> = new Set(['allUsers', 'allAuthenticatedUsers']);
 
 /**
- * Roles that carry `run.routes.invoke`. roles/run.invoker is the one `--allow-unauthenticated` grants;
- * roles/run.admin includes every Cloud Run permission; roles/run.servicesInvoker is the service-scoped invoker
- * role listed on the IAM roles page (its permission set is not verified here, so it is treated as an invoker).
+ * Predefined roles that carry `run.routes.invoke`. roles/run.invoker is the one `--allow-unauthenticated` grants;
+ * roles/run.admin includes every Cloud Run permission (`run.*`); roles/run.developer lists `run.routes.*` on the
+ * Cloud Run IAM roles page, and roles/run.sourceDeveloper carries it too (public IAM role datasets); granted to the
+ * public, both also let anyone change the service. roles/run.servicesInvoker is the service-scoped invoker role
+ * listed on the IAM roles page (its permission set is not verified here, so it is treated as an invoker).
  */
-export const INVOKER_ROLES: ReadonlySet<string> = new Set(['roles/run.invoker', 'roles/run.servicesInvoker', 'roles/run.admin']);
+export const INVOKER_ROLES: ReadonlySet<string> = new Set([
+  'roles/run.invoker',
+  'roles/run.servicesInvoker',
+  'roles/run.admin',
+  'roles/run.developer',
+  'roles/run.sourceDeveloper',
+]);
 
 export function isPublicInvokerBinding(binding: IamBinding): boolean {
   return PUBLIC_MEMBERS.has(binding.member) && INVOKER_ROLES.has(binding.role);

@@ -141,12 +141,16 @@ const CASES: readonly Case[] = [
   {
     name: 'the new service\'s invoker policy starts empty: a public grant after the re-creation is added again',
     arrivals: [[create, grant, deleteAt(DELETED_AT), createAt('2024-02-03T10:05:00Z', ORIGINAL_SA, ORIGINAL_IMAGE), at(grant, '2024-02-03T10:06:00Z')]],
-    expected: ['public-invoker-grant 2024-02-02T09:44:25.921000Z: allUsers', 'public-invoker-grant 2024-02-03T10:06:00Z: allUsers'],
+    // The delete closes the grant found on the deleted service.
+    expected: [
+      'public-invoker-grant 2024-02-02T09:44:25.921000Z: allUsers',
+      'resolved public-invoker-grant 2024-02-02T09:44:25.921000Z: allUsers',
+      'public-invoker-grant 2024-02-03T10:06:00Z: allUsers',
+    ],
   },
   {
-    // The grant found on the deleted service stays open across the delete (as before this change): the new
-    // service's policy, with nobody public, closes it.
-    name: 'ignores: the re-created service\'s private policy adds nothing public (and closes the old open grant)',
+    // The grant found on the deleted service is closed by the delete; the new service's policy adds nothing.
+    name: 'ignores: the re-created service\'s private policy adds nothing public',
     arrivals: [[create, grant, deleteAt(DELETED_AT), createAt('2024-02-03T10:05:00Z', ORIGINAL_SA, ORIGINAL_IMAGE), at(privatePolicy, '2024-02-03T10:06:00Z')]],
     expected: ['public-invoker-grant 2024-02-02T09:44:25.921000Z: allUsers', 'resolved public-invoker-grant 2024-02-02T09:44:25.921000Z: allUsers'],
   },

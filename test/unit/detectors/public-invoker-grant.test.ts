@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { at, corpus, synthetic, variant, type Json } from '../../support/entries.js';
+import { at, corpus, deleteServiceAt, synthetic, variant, type Json } from '../../support/entries.js';
 import { config, findingsOf } from '../../support/run.js';
 
 async function publicFindings(entries: readonly unknown[], cfg = config()) {
@@ -128,5 +128,78 @@ describe('public-invoker-grant', () => {
     const [service] = await publicFindings([allUsers], cfg);
     const [project] = await publicFindings([synthetic('project-SetIamPolicy-run-invoker-allUsers')], cfg);
     expect([service?.severity, project?.severity]).toEqual(expected);
+  });
+
+  // Predefined roles that carry run.routes.invoke besides the invoker role (Cloud Run IAM roles page: run.developer
+  // lists run.routes.*).
+  it.each(['roles/run.developer', 'roles/run.sourceDeveloper'])('fires: %s granted to allUsers on a service and on a project', async (role) => {
+    const onService = variant(allUsers, (e) => {
+      for (const side of [(e.protoPayload['request'] as Json)['policy'], e.protoPayload['response']] as { bindings: { role: string }[] }[]) side.bindings[0]!.role = role;
+    });
+    const onProject = variant(synthetic('project-SetIamPolicy-run-invoker-allUsers'), (e) => {
+      for (const d of ((e.protoPayload['serviceData'] as Json)['policyDelta'] as { bindingDeltas: { role: string }[] }).bindingDeltas) d.role = role;
+      for (const b of ((e.protoPayload['response'] as Json | undefined)?.['bindings'] ?? []) as { role: string; members: string[] }[]) if (b.members.includes('allUsers')) b.role = role;
+      for (const b of (((e.protoPayload['request'] as Json)['policy'] as Json | undefined)?.['bindings'] ?? []) as { role: string; members: string[] }[]) if (b.members.includes('allUsers')) b.role = role;
+    });
+    expect((await publicFindings([onService])).map((f) => [f.severity, f.evidence['roles']])).toEqual([['HIGH', [role]]]);
+    expect((await publicFindings([onProject])).map((f) => [f.severity, f.evidence['roles']])).toEqual([['CRITICAL', [role]]]);
+  });
+
+  // The only real Cloud Run SetIamPolicy sample logs no response: the request's policy is then all there is, and IAM
+  // applies only the fields its mask names.
+  describe('a SetIamPolicy logged without a response, with an update mask', () => {
+    const requestOnly = (entry: Json, timestamp: string, updateMask?: unknown): Json =>
+      variant(at(entry, timestamp), (e) => {
+        delete e.protoPayload['response'];
+        if (updateMask !== undefined) (e.protoPayload['request'] as Json)['updateMask'] = updateMask;
+      });
+
+    it.each([
+      ['"etag"', 'etag'],
+      ['"auditConfigs"', 'auditConfigs'],
+      ['{paths: ["audit_configs"]}', { paths: ['audit_configs'] }],
+    ])('a mask without bindings (%s) neither grants nor resolves', async (_name, mask) => {
+      expect(await publicFindings([requestOnly(allUsers, '2024-02-02T09:44:25Z', mask)])).toEqual([]);
+      const granted = requestOnly(allUsers, '2024-02-02T09:44:25Z');
+      const findings = await publicFindings([granted, requestOnly(privatePolicy, '2024-02-03T09:00:00Z', mask)]);
+      expect(findings.map((f) => f.status ?? 'active')).toEqual(['active']);
+    });
+
+    it.each([
+      ['no mask (IAM uses bindings,etag)', undefined],
+      ['"bindings,etag"', 'bindings,etag'],
+      ['{paths: ["bindings"]}', { paths: ['bindings'] }],
+    ])('a mask naming bindings (%s) grants and resolves', async (_name, mask) => {
+      const findings = await publicFindings([requestOnly(allUsers, '2024-02-02T09:44:25Z', mask), requestOnly(privatePolicy, '2024-02-03T09:00:00Z', mask)]);
+      expect(findings.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
+    });
+  });
+
+  describe('a deleted service', () => {
+    const target = { project: 'some-project', location: 'us-west1', service: 'cloudrun-exfil' };
+    const invokerCheckOff = synthetic('v2-UpdateService');
+
+    it('its public grant is resolved by the delete; granted again after a re-create, one finding is open, not two', async () => {
+      const findings = await publicFindings([allUsers, deleteServiceAt('2024-02-03T09:00:00Z', target), at(allUsers, '2024-02-04T09:00:00Z')]);
+      expect(findings.map((f) => [f.eventTime, f.status ?? 'active', f.resolution?.reason])).toEqual([
+        ['2024-02-02T09:44:25.921000Z', 'active', undefined],
+        ['2024-02-02T09:44:25.921000Z', 'resolved', 'the service was deleted'],
+        ['2024-02-04T09:00:00Z', 'active', undefined],
+      ]);
+    });
+
+    it('a delete that arrives late, after the re-created service was granted again, closes nothing', async () => {
+      // The re-grant raised nothing (the delete was not known yet): the open finding is what still says "public".
+      const findings = await publicFindings([allUsers, at(allUsers, '2024-02-04T09:00:00Z', 'regrant'), deleteServiceAt('2024-02-03T09:00:00Z', target)]);
+      expect(findings.map((f) => f.status ?? 'active')).toEqual(['active']);
+    });
+
+    it('the invoker IAM check turned off is resolved by the delete too', async () => {
+      const [off] = await publicFindings([invokerCheckOff]);
+      expect(off).toMatchObject({ evidence: { invokerIamDisabled: true } });
+      const t = new Date(Date.parse(off!.eventTime) + 60_000).toISOString();
+      const findings = await publicFindings([invokerCheckOff, deleteServiceAt(t, { project: off!.project, location: off!.location!, service: off!.service })]);
+      expect(findings.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
+    });
   });
 });

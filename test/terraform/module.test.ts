@@ -442,6 +442,22 @@ describe('Pub/Sub', () => {
     expect(perSink?.forEach).toBe(resource(tf, 'google_pubsub_subscription', 'notify').body['for_each']);
   });
 
+  // Pub/Sub drops what is published to a topic with no subscription yet: on the first apply nothing may publish to a
+  // topic before the subscriptions that consume it exist (explicit depends_on, since nothing references them).
+  const dependsOn = (type: string, name: string): string[] =>
+    ((resource(tf, type, name).body['depends_on'] as string[] | undefined) ?? []).map((d) => d.replace(/^\$\{(.*)\}$/, '$1'));
+
+  it.each([
+    ['google_pubsub_subscription', 'detect', ['google_pubsub_subscription.notify', 'google_pubsub_subscription.dead_letter_hold']],
+    ['google_pubsub_subscription', 'notify', ['google_pubsub_subscription.dead_letter_hold']],
+    ['google_logging_organization_sink', 'audit', ['google_pubsub_subscription.detect']],
+    ['google_logging_folder_sink', 'audit', ['google_pubsub_subscription.detect']],
+    ['google_logging_project_sink', 'audit', ['google_pubsub_subscription.detect']],
+    ['google_cloud_scheduler_job', 'sweep', ['google_pubsub_subscription.detect']],
+  ])('creates %s.%s only after the subscriptions of what it publishes to (%j)', (type, name, needed) => {
+    expect(dependsOn(type, name)).toEqual(expect.arrayContaining(needed));
+  });
+
   it('publishes the sweep message to the audit topic every five minutes by default', () => {
     const job = resource(tf, 'google_cloud_scheduler_job', 'sweep').body;
     const target = block(job, 'pubsub_target');

@@ -119,6 +119,11 @@ resource "google_pubsub_subscription" "dead_letter_hold" {
 # Log sink: audit entries of the organization, a folder or a project -> audit topic
 # ---------------------------------------------------------------------------------------------------------------------
 
+# Pub/Sub drops what is published to a topic that has no subscription yet. On the first apply the audit topic exists
+# minutes before its subscription (which waits for the detect function's URI), so every publisher is created only after
+# the subscriptions of the topics it publishes to: the sinks and the sweep after detect's, detect's after the notify
+# and dead-letter-hold subscriptions (detect publishes findings and dead letters), notify's after dead-letter-hold.
+
 resource "google_logging_organization_sink" "audit" {
   count = var.log_sink_scope == "organization" ? 1 : 0
 
@@ -129,6 +134,8 @@ resource "google_logging_organization_sink" "audit" {
   filter             = local.log_filter
   include_children   = var.include_children
   intercept_children = false # never take logs away from the projects' own sinks
+
+  depends_on = [google_pubsub_subscription.detect] # see above: nothing routed before detect's subscription exists
 }
 
 resource "google_logging_folder_sink" "audit" {
@@ -141,6 +148,8 @@ resource "google_logging_folder_sink" "audit" {
   filter             = local.log_filter
   include_children   = var.include_children
   intercept_children = false
+
+  depends_on = [google_pubsub_subscription.detect]
 }
 
 resource "google_logging_project_sink" "audit" {
@@ -152,6 +161,8 @@ resource "google_logging_project_sink" "audit" {
   destination            = local.sink_destination
   filter                 = local.log_filter
   unique_writer_identity = true # a dedicated identity, granted publish on the audit topic only
+
+  depends_on = [google_pubsub_subscription.detect]
 }
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -194,6 +205,10 @@ resource "google_pubsub_subscription" "detect" {
   depends_on = [
     google_cloud_run_service_iam_member.detect_push_invoker,
     google_pubsub_topic_iam_member.dead_letter_pubsub_agent,
+    # Once this subscription exists detect receives entries, and publishes findings and dead letters: their topics'
+    # subscriptions must exist by then or those messages are dropped (see the log sink section).
+    google_pubsub_subscription.notify,
+    google_pubsub_subscription.dead_letter_hold,
   ]
 }
 
@@ -241,6 +256,7 @@ resource "google_pubsub_subscription" "notify" {
   depends_on = [
     google_cloud_run_service_iam_member.notify_push_invoker,
     google_pubsub_topic_iam_member.dead_letter_pubsub_agent,
+    google_pubsub_subscription.dead_letter_hold, # notify publishes dead letters; without it they would be dropped
   ]
 }
 
@@ -276,5 +292,8 @@ resource "google_cloud_scheduler_job" "sweep" {
     }
   }
 
-  depends_on = [google_project_service.apis]
+  depends_on = [
+    google_project_service.apis,
+    google_pubsub_subscription.detect, # a sweep published before detect's subscription exists is dropped
+  ]
 }

@@ -34,6 +34,10 @@ locals {
 # Build identity
 # ---------------------------------------------------------------------------------------------------------------------
 
+# roles/run.builder is granted on the project and includes storage.objects.get: the build account can read objects in
+# every bucket of the project, not only the source bucket. A stricter setup (untested here) would grant instead
+# roles/logging.logWriter and roles/artifactregistry.writer on the project plus the source bucket grant below.
+
 resource "google_service_account" "build" {
   project      = var.project_id
   account_id   = "${var.name_prefix}-build"
@@ -41,14 +45,14 @@ resource "google_service_account" "build" {
   description  = "Cloud Build runs the runwatch function builds as this account."
 }
 
-# Builds of Cloud Run functions need this role (Google's documented role for a custom build service account).
+# Builds need this role (Google's documented one for a custom build SA); it lets the SA read every bucket, see above.
 resource "google_project_iam_member" "build_run_builder" {
   project = var.project_id
   role    = "roles/run.builder"
   member  = google_service_account.build.member
 }
 
-# The build reads the zipped source from the source bucket, and only from it.
+# The build reads the zipped source from the source bucket (run.builder above already allows reading any bucket).
 resource "google_storage_bucket_iam_member" "build_source_reader" {
   bucket = google_storage_bucket.source.name
   role   = "roles/storage.objectViewer"

@@ -268,7 +268,8 @@ function pushIdentityViolations(tf: Tf): string[] {
   return out;
 }
 
-const SECRET_ENV = ['SLACK_BOT_TOKEN', 'PAGERDUTY_ROUTING_KEY', 'WEBHOOK_SECRET'];
+// WEBHOOK_URL too: many webhook URLs carry their credential in the path (Slack, Teams, Discord incoming webhooks).
+const SECRET_ENV = ['SLACK_BOT_TOKEN', 'PAGERDUTY_ROUTING_KEY', 'WEBHOOK_SECRET', 'WEBHOOK_URL'];
 
 /** Secret values never appear in Terraform: no secret versions, no secret env names in plain environment maps. */
 function secretViolations(tf: Tf): string[] {
@@ -378,7 +379,7 @@ describe('IAM', () => {
   });
 
   it.each([
-    ['google_secret_manager_secret_iam_member', 'notify_secret_accessor', '[each.key]', '${local.secrets}'],
+    ['google_secret_manager_secret_iam_member', 'notify_secret_accessor', '[each.value.sink]', '${local.secrets}'],
     ['google_scc_v2_organization_source_iam_member', 'notify_scc_findings_editor', '["scc"]', undefined],
     ['google_organization_iam_member', 'notify_scc_findings_editor', '["scc"]', undefined],
   ])('%s.%s goes to the one notify instance that needs it (%s)', (type, name, index, forEach) => {
@@ -563,7 +564,7 @@ describe('functions', () => {
     const sinkEnv = l['sink_env'] as Record<string, Block>;
     expect(Object.keys(sinkEnv).sort()).toEqual(['console', 'pagerduty', 'scc', 'slack', 'webhook']);
     expect(Object.keys(sinkEnv['scc'] ?? {})).toEqual(['SCC_SOURCE']);
-    expect(Object.keys(sinkEnv['webhook'] ?? {})).toEqual(['WEBHOOK_URL']);
+    expect(sinkEnv['webhook']).toEqual({}); // WEBHOOK_URL comes from Secret Manager, see "secrets"
   });
 });
 
@@ -574,19 +575,33 @@ describe('secrets', () => {
   });
 
   it.each([
-    ['slack', 'SLACK_BOT_TOKEN'],
-    ['pagerduty', 'PAGERDUTY_ROUTING_KEY'],
-    ['webhook', 'WEBHOOK_SECRET'],
-  ])('the %s credential reaches its notify function as %s through secret_environment_variables', (sink, env) => {
-    expect(((locals(tf)['secret_specs'] as Record<string, Block>)[sink] ?? {})['env']).toBe(env);
+    ['slack', 'slack', 'SLACK_BOT_TOKEN', 'slack-bot-token'],
+    ['pagerduty', 'pagerduty', 'PAGERDUTY_ROUTING_KEY', 'pagerduty-routing-key'],
+    ['webhook', 'webhook', 'WEBHOOK_SECRET', 'webhook-secret'],
+    ['webhook_url', 'webhook', 'WEBHOOK_URL', 'webhook-url'],
+  ])('the %s secret reaches the notify-%s function as %s through secret_environment_variables', (name, sink, env, id) => {
+    const spec = (locals(tf)['secret_specs'] as Record<string, Block>)[name] ?? {};
+    expect(spec['env']).toBe(env);
+    expect(spec['sink']).toBe(sink);
+    expect(spec['secret_id']).toBe(`\${var.name_prefix}-${id}`);
+    // Each secret's version is pinned through secret_versions.<name>.
+    expect(String((tf['variable'] as Record<string, Block[]>)['secret_versions']?.[0]?.['type'])).toContain(`${name} `);
     // hcl2json keeps `dynamic` as an object of arrays: { dynamic: { secret_environment_variables: [{ for_each, content }] } }
     const dynamic = block(resource(tf, 'google_cloudfunctions2_function', 'notify').body, 'service_config')?.['dynamic'] as Block | undefined;
     const secretEnv = (dynamic?.['secret_environment_variables'] as Block[] | undefined)?.[0];
     expect(String(secretEnv?.['for_each'])).toContain('google_secret_manager_secret.sink');
+    expect(String(secretEnv?.['for_each'])).toContain('local.secret_specs[name].sink == each.key');
     expect(block(secretEnv, 'content')).toMatchObject({
       key: '${local.secret_specs[secret_environment_variables.key].env}',
       secret: '${secret_environment_variables.value.secret_id}',
+      version: '${var.secret_versions[secret_environment_variables.key]}',
     });
+  });
+
+  it("reads the webhook URL from Secret Manager, not from a variable (it would sit in state, readable by Viewers)", () => {
+    expect((tf['variable'] as Record<string, Block[]>)['webhook_url']).toBeUndefined();
+    expect(strings(tf).filter(({ value }) => value.includes('var.webhook_url'))).toEqual([]);
+    for (const example of examples) expect(strings(example).filter(({ value }) => /webhook_url\b/.test(value) && !value.includes('secret'))).toEqual([]);
   });
 
   it('creates the secret containers only, with automatic replication', () => {
@@ -651,7 +666,6 @@ describe('inputs and outputs', () => {
     'scc_source_name',
     'scc_source_display_name',
     'scc_findings_editor_scope',
-    'webhook_url',
     'secret_versions',
     'max_delivery_attempts',
     'retry_minimum_backoff',
@@ -867,6 +881,14 @@ describe('the checkers catch what they guard', () => {
       (m) => {
         const l = (m['locals'] as Block[]).find((b) => b['common_env'] !== undefined)!;
         (l['common_env'] as Block)['SLACK_BOT_TOKEN'] = '${var.slack_token}';
+      },
+    ],
+    [
+      'the webhook URL in the plain environment',
+      secretViolations,
+      (m) => {
+        const l = (m['locals'] as Block[]).find((b) => b['sink_env'] !== undefined)!;
+        (l['sink_env'] as Record<string, Block>)['webhook'] = { WEBHOOK_URL: '${var.webhook_url}' };
       },
     ],
   ];

@@ -15,8 +15,9 @@ module "runwatch" {
   log_sink_scope      = "project"
   log_sink_project_id = var.watched_project_id
 
-  sinks       = var.sinks
-  webhook_url = var.webhook_url
+  # The webhook sink's URL and signing key are Secret Manager secrets (<prefix>-webhook-url, <prefix>-webhook-secret),
+  # added out of band like the Slack token: a URL often carries the receiver's credential.
+  sinks = var.sinks
 
   # The rules: edit runwatch.yaml and re-apply. Plan fails on an invalid config; a changed config redeploys.
   config_path = "${path.module}/runwatch.yaml"

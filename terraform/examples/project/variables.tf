@@ -20,9 +20,3 @@ variable "sinks" {
   description = "Where findings go: any of slack, pagerduty, webhook, console (scc needs an organization)."
   default     = ["slack", "console"]
 }
-
-variable "webhook_url" {
-  type        = string
-  description = "HTTPS endpoint for the webhook sink; only needed when sinks contains \"webhook\"."
-  default     = null
-}

@@ -20,7 +20,7 @@ locals {
     # The Slack message links to the SCC finding when SCC is a sink too.
     slack     = contains(var.sinks, "scc") ? { SCC_SOURCE = coalesce(local.scc_source_name, "unset") } : {}
     pagerduty = {}
-    webhook   = { WEBHOOK_URL = coalesce(var.webhook_url, "unset") }
+    webhook   = {} # WEBHOOK_URL is a secret (secrets.tf): the URL often carries the receiver's credential
     console   = {}
   }
 
@@ -249,9 +249,10 @@ resource "google_cloudfunctions2_function" "notify" {
     all_traffic_on_latest_revision   = true
     environment_variables            = merge(local.common_env, local.sink_env[each.key], { RUNWATCH_SINK = each.key })
 
-    # The sink's credential comes from Secret Manager at instance start; its value never appears in Terraform.
+    # The sink's credentials (webhook: the URL too) come from Secret Manager at instance start; their values never
+    # appear in Terraform.
     dynamic "secret_environment_variables" {
-      for_each = { for sink, secret in google_secret_manager_secret.sink : sink => secret if sink == each.key }
+      for_each = { for name, secret in google_secret_manager_secret.sink : name => secret if local.secret_specs[name].sink == each.key }
       content {
         key        = local.secret_specs[secret_environment_variables.key].env
         project_id = var.project_id

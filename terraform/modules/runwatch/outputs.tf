@@ -68,7 +68,7 @@ output "log_sink_name" {
 }
 
 output "secret_ids" {
-  description = "Secret Manager secrets to fill out of band, by sink (gcloud secrets versions add SECRET --data-file=-)."
+  description = "Secret Manager secrets to fill out of band, by name: slack, pagerduty, webhook, webhook_url (gcloud secrets versions add SECRET --data-file=-)."
   value       = { for sink, secret in google_secret_manager_secret.sink : sink => secret.secret_id }
 }
 

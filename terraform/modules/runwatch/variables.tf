@@ -242,35 +242,14 @@ variable "scc_findings_editor_scope" {
   }
 }
 
-variable "webhook_url" {
-  type        = string
-  description = "HTTPS endpoint of the webhook sink (the finding JSON is POSTed there, signed with the webhook secret). Required when the webhook sink is enabled."
-  default     = null
-
-  validation {
-    condition     = var.webhook_url == null || can(regex("^https://[^\\s/]+", var.webhook_url))
-    error_message = "webhook_url must be an https:// URL."
-  }
-
-  # The notify function refuses such a URL at start-up (sinks/webhook.ts); refusing it at plan time fails earlier.
-  validation {
-    condition     = var.webhook_url == null || !can(regex("^[a-z]+://[^/?#]*@", var.webhook_url))
-    error_message = "webhook_url must not contain a user name or password (https://user:password@host/...): credentials in a URL leak into logs and fetch refuses to send them. runwatch authenticates each request with the X-Runwatch-Signature header (HMAC-SHA256 of the body with the webhook secret); have the receiver verify that instead."
-  }
-
-  validation {
-    condition     = var.webhook_url != null || !contains(var.sinks, "webhook")
-    error_message = "webhook_url is required when the \"webhook\" sink is enabled."
-  }
-}
-
 variable "secret_versions" {
   type = object({
-    slack     = optional(string, "latest")
-    pagerduty = optional(string, "latest")
-    webhook   = optional(string, "latest")
+    slack       = optional(string, "latest")
+    pagerduty   = optional(string, "latest")
+    webhook     = optional(string, "latest")
+    webhook_url = optional(string, "latest")
   })
-  description = "Secret Manager version each sink reads (\"latest\" or a version number). Pin a number and bump it to roll a rotated secret out on the next apply; \"latest\" is read when an instance starts."
+  description = "Secret Manager version each secret is read at (\"latest\" or a version number): slack, pagerduty, webhook (signing key), webhook_url (the webhook sink's URL). Pin a number and bump it to roll a rotated secret out on the next apply; \"latest\" is read when an instance starts."
   default     = {}
 
   validation {

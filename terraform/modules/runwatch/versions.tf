@@ -1,5 +1,5 @@
 terraform {
-  # 1.9: variable validations may refer to other variables (scope vs. organization_id, sinks vs. webhook_url).
+  # 1.9: variable validations may refer to other variables (scope and the scc sink vs. organization_id).
   required_version = ">= 1.9, < 2.0"
 
   required_providers {

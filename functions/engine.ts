@@ -31,7 +31,7 @@ import type { RevisionObservation } from './audit/systemEvent.js';
 import { linksOf, provenanceOf, resourceNameOf } from './findings/enrich.js';
 import { severityRank, type Finding, type Severity } from './findings/finding.js';
 import { findingId } from './findings/id.js';
-import type { Change, DeployChange } from './model/change.js';
+import { isWideIamChange, type Change, type DeployChange } from './model/change.js';
 import { fnv1aJoined } from './audit/hash.js';
 
 interface RuleDetection {
@@ -80,17 +80,18 @@ const COMPLETED_LIMIT = 16;
 const SEEN_LIMIT = 64;
 
 export function storeKeyOf(change: Change): string {
-  return change.kind === 'iam-policy' && change.scope === 'project'
+  return isWideIamChange(change)
     ? baselineKey({ project: change.target.project, service: '*' })
     : baselineKey(change.target);
 }
 
 /**
  * True when one of the rule's exceptions matches the change (every field given in it must match). A change to a
- * whole project (project IAM) has no service: an exception naming services never covers it (`project` does).
+ * whole project, folder or organization (their IAM) has no service: an exception naming services never covers it
+ * (`project` does; for a folder or organization it is matched against `folders/F` or `organizations/O`).
  */
 function isExempt(exceptions: readonly RuleException[], change: Change): boolean {
-  const projectWide = change.kind === 'iam-policy' && change.scope === 'project';
+  const projectWide = isWideIamChange(change);
   for (const exception of exceptions) {
     if (exception.principal !== undefined && !(change.principal && principalMatches(exception.principal, change.principal.id))) continue;
     if (exception.project !== undefined && !globMatches(exception.project, change.target.project)) continue;

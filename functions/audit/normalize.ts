@@ -11,6 +11,7 @@ import {
   type DeployOperation,
   type IamBinding,
   type IamPolicyChange,
+  type IamScope,
   type ImageRef,
   type Ingress,
   type PolicyDelta,
@@ -28,8 +29,6 @@ import { readRevisionObservation, type RevisionObservation } from './systemEvent
 export type SkipReason =
   | 'not-audit-log'
   | 'not-cloud-run'
-  /** A folder's or organization's IAM policy: outside what the rules read (see public-invoker-grant). */
-  | 'folder-or-organization-iam'
   | 'read-only'
   | 'failed-call'
   | 'permission-denied'
@@ -520,10 +519,14 @@ function serviceIamChange(env: Envelope, pp: JsonObject): ParseResult {
 
 function projectIamChange(env: Envelope, pp: JsonObject): ParseResult {
   const resourceName = asString(pp['resourceName']) ?? '';
+  // A folder's or organization's policy is inherited by every project below it, and their Cloud Run services.
+  const above = /^(folders|organizations)\/([^/]+)$/.exec(resourceName);
+  if (above) {
+    const scope = above[1] === 'folders' ? 'folder' : 'organization';
+    return { kind: 'change', change: iamChange(env, pp, scope, { project: resourceName, service: '*' }) };
+  }
   if (resourceName && !resourceName.startsWith('projects/')) {
-    // Folder and organization policies are outside what the Cloud Run rules read; a reason of their own, so a
-    // replay summary or the function's counts show that such changes went by unjudged.
-    return { kind: 'skipped', reason: 'folder-or-organization-iam', detail: `SetIamPolicy on ${resourceName.split('/')[0]}` };
+    return { kind: 'skipped', reason: 'not-cloud-run', detail: `SetIamPolicy on ${resourceName.split('/')[0]}` };
   }
   const project =
     asString(at(env.entry, 'resource', 'labels', 'project_id')) ??
@@ -533,7 +536,7 @@ function projectIamChange(env: Envelope, pp: JsonObject): ParseResult {
   return { kind: 'change', change: iamChange(env, pp, 'project', { project, service: '*' }) };
 }
 
-function iamChange(env: Envelope, pp: JsonObject, scope: 'service' | 'project', target: ServiceRef): IamPolicyChange {
+function iamChange(env: Envelope, pp: JsonObject, scope: IamScope, target: ServiceRef): IamPolicyChange {
   const deltas = asArray(at(pp, 'serviceData', 'policyDelta', 'bindingDeltas'));
   let delta: PolicyDelta | undefined;
   if (deltas.length > 0) {

@@ -4,18 +4,19 @@
 //           (v1 CreateService / ReplaceService, v2 CreateService / UpdateService) for the invoker IAM check.
 // Alerts:   a role carrying run.routes.invoke (roles/run.invoker, run.servicesInvoker, run.admin, run.developer,
 //           run.sourceDeveloper: model/iam.ts INVOKER_ROLES) newly granted to
-//           `allUsers` or `allAuthenticatedUsers` on a service, or on a project (which opens every service in it);
+//           `allUsers` or `allAuthenticatedUsers` on a service, or on a project, folder or organization (which opens
+//           every service below it);
 //           and the invoker IAM check turned off (`run.googleapis.com/invoker-iam-disabled: "true"` in v1,
 //           `invokerIamDisabled` in v2), which opens the service without any binding. Only what was added counts:
 //           the logged policy delta, else the difference from the last known policy. Re-applying a binding the
 //           service already had raises nothing. Where no earlier policy is known, a public member counts as added.
 // Options:  `rules.public-invoker-grant.allowServices` (PROJECT/SERVICE globs of services meant to be public),
 //           `exceptions`, `severity`.
-// Severity: HIGH on a service, CRITICAL on a project.
+// Severity: HIGH on a service, CRITICAL on a project, folder or organization.
 // Resolves: the public members removed from the invoker role (and holding no other role: a custom one may carry
 //           run.routes.invoke), or the invoker IAM check turned back on, by the newest entry about it (an older
 //           entry arriving late neither resolves nor opens a risk); and everything about a service it deletes.
-// Blind spots: organization and folder policies are not read. Conditional bindings count as grants (the
+// Blind spots: conditional bindings count as grants (the
 //           condition is not evaluated). Custom roles that include run.routes.invoke are not recognised.
 import { publicInvokersAfter } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
@@ -52,7 +53,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       ];
     }
     if (change.kind !== 'iam-policy') return [];
-    const projectWide = change.scope === 'project';
+    const projectWide = change.scope !== 'service';
     if (!projectWide && globMatcher(settings.allowServices)(`${change.target.project}/${change.target.service}`)) return [];
 
     // The members before this policy, when known (the engine always passes a baseline, maybe an empty one).
@@ -69,11 +70,15 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     if (added.length === 0) return [];
     const members = [...new Set(added.map((a) => a.member))].sort();
     const roles = [...new Set(added.map((a) => a.role))].sort();
-    const scopeText = projectWide ? `project ${change.target.project} (every Cloud Run service in it)` : serviceLabel(change.target);
+    // `organizations/O` reads as `organization O`.
+    const scopeText =
+      change.scope === 'service'
+        ? serviceLabel(change.target)
+        : `${change.scope === 'project' ? `project ${change.target.project}` : change.target.project.replace('s/', ' ')} (every Cloud Run service in it)`;
     return [
       {
         severity: projectWide ? 'CRITICAL' : 'HIGH',
-        title: projectWide ? 'Cloud Run invoker granted to the public on a whole project' : 'Cloud Run invoker granted to the public',
+        title: projectWide ? `Cloud Run invoker granted to the public on a whole ${change.scope}` : 'Cloud Run invoker granted to the public',
         summary: `${who} granted ${roles.join(', ')} to ${members.join(' and ')} on ${scopeText}.`,
         evidence: {
           scope: change.scope,

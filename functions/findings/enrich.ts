@@ -1,6 +1,6 @@
 // Enrichment: provenance from labels (commit, build pipeline), console and Logs Explorer links, resource name.
 import type { RunwatchConfig } from '../config/types.js';
-import type { Change, EntryKey, ImageRef, ServiceRef } from '../model/change.js';
+import { isWideIamChange, type Change, type EntryKey, type ImageRef, type ServiceRef } from '../model/change.js';
 import type { FindingLinks, Provenance } from './finding.js';
 
 const COMMIT_TAG = /^[0-9a-f]{7,40}$/;
@@ -49,6 +49,8 @@ export function provenanceOf(labels: Readonly<Record<string, string>>, images: r
 
 export function resourceNameOf(change: Change): string {
   if (change.kind === 'iam-policy' && change.scope === 'project') return `//cloudresourcemanager.googleapis.com/projects/${change.target.project}`;
+  // A folder's or organization's target carries its resource name (`folders/F`, `organizations/O`).
+  if (isWideIamChange(change)) return `//cloudresourcemanager.googleapis.com/${change.target.project}`;
   const t = change.target;
   return `//run.googleapis.com/projects/${t.project}/locations/${t.location ?? '-'}/services/${t.service}`;
 }
@@ -62,10 +64,17 @@ function encode(value: string): string {
 
 export function linksOf(change: Change, key: EntryKey, target: ServiceRef): FindingLinks {
   const project = encode(target.project);
+  // The console picks its resource by query: a project, else a folder or organization (whose entries are logged there).
+  const scope =
+    change.kind === 'iam-policy' && change.scope === 'folder'
+      ? `folder=${encode(target.project.slice('folders/'.length))}`
+      : change.kind === 'iam-policy' && change.scope === 'organization'
+        ? `organizationId=${encode(target.project.slice('organizations/'.length))}`
+        : `project=${project}`;
   const query = `insertId="${key.insertId}"\ntimestamp="${key.timestamp}"`;
-  const logEntry = `${CONSOLE}/logs/query;query=${encode(query)};cursorTimestamp=${encode(key.timestamp)}?project=${project}`;
+  const logEntry = `${CONSOLE}/logs/query;query=${encode(query)};cursorTimestamp=${encode(key.timestamp)}?${scope}`;
   let console: string | undefined;
-  if (change.kind === 'iam-policy' && change.scope === 'project') console = `${CONSOLE}/iam-admin/iam?project=${project}`;
+  if (isWideIamChange(change)) console = `${CONSOLE}/iam-admin/iam?${scope}`;
   else if (target.location) {
     console = `${CONSOLE}/run/detail/${encode(target.location)}/${encode(target.service)}/revisions?project=${project}`;
   }

@@ -140,11 +140,17 @@ export interface PolicyDelta {
   readonly removed: readonly IamBinding[];
 }
 
-/** A SetIamPolicy on a Cloud Run service or on a project. */
+/** Where an IAM policy applies: one Cloud Run service, or every service in a project, folder or organization. */
+export type IamScope = 'service' | 'project' | 'folder' | 'organization';
+
+/** A SetIamPolicy on a Cloud Run service, a project, a folder or an organization. */
 export interface IamPolicyChange extends ChangeBase {
   readonly kind: 'iam-policy';
-  readonly scope: 'service' | 'project';
-  /** For project scope `service` is `*`. */
+  readonly scope: IamScope;
+  /**
+   * For a project `service` is `*`; for a folder or an organization `project` is its resource name (`folders/F`,
+   * `organizations/O`: no project id has a `/`) and `service` is `*`.
+   */
   readonly target: ServiceRef;
   /** From `serviceData.policyDelta.bindingDeltas`, when the entry carries it. */
   readonly delta?: PolicyDelta;
@@ -177,4 +183,9 @@ export function runtimeServiceAccountFromEmail(email: string): RuntimeServiceAcc
 /** A stable text for comparisons and evidence: the email, or "default compute SA" when the number is unknown. */
 export function describeServiceAccount(sa: RuntimeServiceAccount): string {
   return sa.email ?? DEFAULT_COMPUTE_SA_LABEL;
+}
+
+/** True for a change to a policy above one service (a project, folder or organization): it opens every service below. */
+export function isWideIamChange(change: Change): change is IamPolicyChange {
+  return change.kind === 'iam-policy' && change.scope !== 'service';
 }

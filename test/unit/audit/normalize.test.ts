@@ -27,7 +27,6 @@ describe('entries that are not changes are skipped with a reason, never thrown',
     ['panther__storage-setIamPermissions__1', 'skipped', 'not-cloud-run'],
     ['gcp-ps__v1-compute-subnetworks-insert__1', 'skipped', 'not-cloud-run'],
     ['elastic__GenerateAccessToken__1', 'skipped', 'read-only'],
-    ['panther__SetIamPolicy__4', 'skipped', 'folder-or-organization-iam'],
     ['mybazaar__FunctionService.UpdateFunction__payloadonly__1', 'malformed', 'entry has no timestamp'],
     ['panther__SetIamPolicy__5', 'malformed', 'entry has no timestamp'],
   ])('%s -> %s (%s)', (name, kind, reason) => {

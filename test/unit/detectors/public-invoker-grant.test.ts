@@ -202,4 +202,60 @@ describe('public-invoker-grant', () => {
       expect(findings.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
     });
   });
+
+  // A folder's or organization's policy is inherited by every project below it (entries logged at that level, e.g.
+  // by an organization sink or `replay --from-logging organizations/O`).
+  describe('on a folder or an organization', () => {
+    const projectGrant = synthetic('project-SetIamPolicy-run-invoker-allUsers');
+    const projectRemoval = synthetic('project-SetIamPolicy-run-invoker-removed');
+    const above = (entry: Json, resourceName: string, timestamp?: string): Json =>
+      variant(timestamp ? at(entry, timestamp) : entry, (e) => {
+        const [kind, id] = resourceName.split('/') as [string, string];
+        e['logName'] = `${resourceName}/logs/cloudaudit.googleapis.com%2Factivity`;
+        e['resource'] = kind === 'folders' ? { type: 'folder', labels: { folder_id: id } } : { type: 'organization', labels: { organization_id: id } };
+        e.protoPayload['resourceName'] = resourceName;
+        (e.protoPayload['request'] as Json)['resource'] = resourceName;
+      });
+
+    it.each([
+      ['organizations/888888888888', 'organization', 'organizationId=888888888888'],
+      ['folders/4567', 'folder', 'folder=4567'],
+    ])('fires CRITICAL: allUsers granted the invoker role on %s', async (resourceName, scope, query) => {
+      const [finding, ...rest] = await publicFindings([above(projectGrant, resourceName)]);
+      expect(rest).toEqual([]);
+      expect(finding).toMatchObject({
+        severity: 'CRITICAL',
+        title: `Cloud Run invoker granted to the public on a whole ${scope}`,
+        project: resourceName,
+        service: '*',
+        resourceName: `//cloudresourcemanager.googleapis.com/${resourceName}`,
+        evidence: { scope, membersGranted: ['allUsers'], source: 'policy delta' },
+        links: { console: `https://console.cloud.google.com/iam-admin/iam?${query}` },
+      });
+      expect(finding!.location).toBeUndefined();
+      expect(finding!.summary).toContain(`${resourceName.replace('s/', ' ')} (every Cloud Run service in it)`);
+      expect(finding!.links.logEntry).toMatch(new RegExp(`\\?${query}$`));
+    });
+
+    it('resolves when the grant is removed there; a project of the same number is another scope', async () => {
+      const org = 'organizations/888888888888';
+      const findings = await publicFindings([above(projectGrant, org), above(projectRemoval, org, '2020-05-16T00:00:00Z')]);
+      expect(findings.map((f) => [f.project, f.status ?? 'active'])).toEqual([[org, 'active'], [org, 'resolved']]);
+      const elsewhere = await publicFindings([above(projectGrant, org), at(projectRemoval, '2020-05-16T00:00:00Z')]);
+      expect(elsewhere.map((f) => f.status ?? 'active')).toEqual(['active']);
+    });
+
+    it('ignores: an owner granted to a user on an organization (real entry)', async () => {
+      expect(await publicFindings([corpus('panther__SetIamPolicy__4')])).toEqual([]);
+    });
+
+    it.each([
+      ['a project exception matching its resource name exempts it', { project: 'organizations/*' }, 0],
+      ['a project exception by project id does not', { project: '*' }, 1],
+      ['a service exception does not', { service: '**' }, 1],
+    ])('%s', async (_name, exception, count) => {
+      const cfg = config({ rules: { 'public-invoker-grant': { exceptions: [exception] } } });
+      expect(await publicFindings([above(projectGrant, 'organizations/888888888888')], cfg)).toHaveLength(count);
+    });
+  });
 });

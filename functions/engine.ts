@@ -3,7 +3,7 @@
 // baseline, all in one store transaction, then enriches the detections into findings with deterministic ids.
 // Deploys that create a revision wait for their system events first (correlate/rollout.ts).
 import { applyChangeTo } from './baseline/apply.js';
-import { baselineKey, type BaselineStore, type TransactionOutcome } from './baseline/store.js';
+import { baselineKey, type BaselineStore, type Delivery, type TransactionOutcome } from './baseline/store.js';
 import { COPY_EDITS, IN_PLACE_EDITS, type BaselineEdits, type MutableBaseline, type ServiceBaseline } from './baseline/state.js';
 import { globMatches, principalMatches } from './config/glob.js';
 import type { RuleException, RuleSettings, RunwatchConfig } from './config/types.js';
@@ -460,11 +460,11 @@ export class Engine {
   }
 }
 
-/** Delivers findings before the baseline that produced them is stored (see BeforeCommit). */
+/** Delivers findings once the baseline that produced them is stored for good (see Delivery). */
 export type Publish = (findings: readonly Finding[]) => Promise<void>;
 
-function hook(publish: Publish | undefined): ((r: { findings: readonly Finding[] }) => Promise<void>) | undefined {
-  return publish ? async (r) => (r.findings.length > 0 ? publish(r.findings) : undefined) : undefined;
+function hook(publish: Publish | undefined): Delivery<{ readonly findings: readonly Finding[] }> | undefined {
+  return publish ? { findingsOf: (r) => r.findings, deliver: publish } : undefined;
 }
 
 /** What a store transaction of the engine returns. */

@@ -14,11 +14,12 @@
 // `__...__` or a `/`), and the readable key is kept as a field for people browsing the console.
 //
 // The client library is imported on first use, not at module load, to keep the function's cold start small.
-import type { DocumentData, Firestore, Settings } from '@google-cloud/firestore';
+import type { DocumentData, DocumentReference, Firestore, Settings } from '@google-cloud/firestore';
 import { canonicalJson } from '../audit/json.js';
 import type { ServiceBaseline } from './state.js';
 import { KeyedTurns } from './turns.js';
-import type { BaselineStore, BeforeCommit, TransactionOutcome } from './store.js';
+import type { Finding } from '../findings/finding.js';
+import type { BaselineStore, Delivery, TransactionOutcome } from './store.js';
 import type { DueIndex } from '../pipeline.js';
 
 export const DEFAULT_BASELINE_COLLECTION = 'runwatch-baselines';
@@ -57,31 +58,59 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
     if (options.firestore) this.client = Promise.resolve(options.firestore);
   }
 
-  async transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, beforeCommit?: BeforeCommit<R>): Promise<R> {
+  async transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, delivery?: Delivery<R>): Promise<R> {
     // Within this instance, changes to one key take turns: concurrent copies of one entry (duplicates are
     // common) then cost one transaction and some plain reads instead of contending inside Firestore, where a
     // lost race costs a client backoff of a second or more. Across instances the transaction does the work.
-    return this.turns.run(key, () => this.transactNow(key, fn, beforeCommit));
+    return this.turns.run(key, () => this.transactNow(key, fn, delivery));
   }
 
-  private async transactNow<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, beforeCommit?: BeforeCommit<R>): Promise<R> {
+  private async transactNow<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, delivery?: Delivery<R>): Promise<R> {
     const db = await this.db();
     const ref = db.collection(this.collection).doc(baselineDocId(key));
-    return db.runTransaction(
+    // Firestore runs the function again when another writer got to the document first: findings are only ever
+    // delivered from the run that committed, through the document's outbox (see Delivery).
+    let outbox: readonly Finding[] = [];
+    const result = await db.runTransaction(
       async (tx) => {
         const snapshot = await tx.get(ref);
-        const current = snapshot.exists ? readBaseline(snapshot.data(), key) : undefined;
+        const data = snapshot.exists ? snapshot.data() : undefined;
+        const current = snapshot.exists ? readBaseline(data, key) : undefined;
         const outcome = fn(current);
-        // Publishing inside the transaction: a failure aborts it, so the redelivered entry is applied again.
-        if (beforeCommit) await beforeCommit(outcome.result);
+        const fresh = delivery ? delivery.findingsOf(outcome.result) : [];
+        const left = delivery ? outboxOf(data) : [];
+        outbox = fresh.length > 0 ? [...left, ...fresh] : left;
         // A change already folded in (a redelivery) leaves the baseline as it is: nothing to write. Compared with
         // keys sorted (Firestore may return map keys in another order than they were written) and undefined dropped
         // (the stored document never has them: ignoreUndefinedProperties).
-        if (outcome.next && !(current !== undefined && canonicalJson(outcome.next) === canonicalJson(current))) tx.set(ref, documentOf(key, outcome.next));
+        const changed = outcome.next !== undefined && !(current !== undefined && canonicalJson(outcome.next) === canonicalJson(current));
+        const next = changed ? outcome.next : current;
+        if (next && (changed || fresh.length > 0)) tx.set(ref, documentOf(key, next, outbox));
         return outcome.result;
       },
       { maxAttempts: this.options.maxAttempts ?? 10 },
     );
+    if (delivery && outbox.length > 0) {
+      // A failed delivery rejects: the entry's redelivery (already applied) finds the findings still in the outbox.
+      await delivery.deliver(outbox);
+      await this.takeOutOfOutbox(ref, outbox);
+    }
+    return result;
+  }
+
+  /**
+   * Removes delivered findings from the outbox (a finding and its resolution share an id: told apart by status),
+   * leaving what another writer added meanwhile.
+   */
+  private async takeOutOfOutbox(ref: DocumentReference, delivered: readonly Finding[]): Promise<void> {
+    const done = new Set(delivered.map(outboxKey));
+    const db = await this.db();
+    await db.runTransaction(async (tx) => {
+      const snapshot = await tx.get(ref);
+      const outbox = outboxOf(snapshot.exists ? snapshot.data() : undefined);
+      const left = outbox.filter((f) => !done.has(outboxKey(f)));
+      if (left.length !== outbox.length) tx.update(ref, { outbox: left });
+    });
   }
 
   /** Keys of the baselines with a rollout due by `nowMs` (the sweep's query; `dueAtMs` is a top-level field). */
@@ -122,8 +151,18 @@ export async function createFirestore(settings: Settings = {}): Promise<Firestor
 }
 
 /** The stored document. `dueAtMs` is repeated at the top so the sweep can query it; absent when nothing waits. */
-function documentOf(key: string, baseline: ServiceBaseline): DocumentData {
-  return { key, baseline, ...(baseline.dueAtMs !== undefined ? { dueAtMs: baseline.dueAtMs } : {}), updatedAt: new Date() };
+function documentOf(key: string, baseline: ServiceBaseline, outbox: readonly Finding[]): DocumentData {
+  return { key, baseline, ...(baseline.dueAtMs !== undefined ? { dueAtMs: baseline.dueAtMs } : {}), outbox, updatedAt: new Date() };
+}
+
+/** The findings a document holds for delivery (none in documents written before the outbox existed). */
+function outboxOf(data: DocumentData | undefined): readonly Finding[] {
+  const outbox = (data as { outbox?: unknown } | undefined)?.outbox;
+  return Array.isArray(outbox) ? (outbox as Finding[]) : [];
+}
+
+function outboxKey(finding: Finding): string {
+  return `${finding.id}:${finding.status ?? 'active'}`;
 }
 
 function readBaseline(data: DocumentData | undefined, key: string): ServiceBaseline {

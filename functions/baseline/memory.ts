@@ -1,6 +1,6 @@
 import type { ServiceBaseline } from './state.js';
 import { KeyedTurns } from './turns.js';
-import type { BaselineStore, BeforeCommit, TransactionOutcome } from './store.js';
+import type { BaselineStore, Delivery, TransactionOutcome } from './store.js';
 
 /**
  * A process-local store. Without a beforeCommit a transaction runs to completion before anything else reads; with
@@ -20,12 +20,14 @@ export class MemoryBaselineStore implements BaselineStore {
     this.changesInPlace = options.changesInPlace ?? false;
   }
 
-  async transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, beforeCommit?: BeforeCommit<R>): Promise<R> {
-    // Without a beforeCommit nothing is awaited: the baseline is stored before transact returns, as by transactSync.
-    if (!beforeCommit) return this.transactSync(key, fn);
+  async transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, delivery?: Delivery<R>): Promise<R> {
+    // Without a delivery nothing is awaited: the baseline is stored before transact returns, as by transactSync.
+    if (!delivery) return this.transactSync(key, fn);
     return this.turns.run(key, async () => {
       const outcome = fn(this.data.get(key));
-      await beforeCommit(outcome.result);
+      // `fn` runs once here: delivering first, a failed delivery stores nothing (see Delivery).
+      const findings = delivery.findingsOf(outcome.result);
+      if (findings.length > 0) await delivery.deliver(findings);
       return this.commit(key, outcome);
     });
   }

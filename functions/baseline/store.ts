@@ -1,4 +1,5 @@
 // Where baselines live: memory (tests, replay), a JSON file (replay --state), Firestore (the live pipeline).
+import type { Finding } from '../findings/finding.js';
 import type { ServiceBaseline } from './state.js';
 
 export interface TransactionOutcome<R> {
@@ -8,18 +9,29 @@ export interface TransactionOutcome<R> {
 }
 
 /**
- * Runs after `fn` and before the new baseline is stored: when it throws, nothing is stored and transact rejects.
- * The live pipeline publishes the findings here, so a failed publish leaves the entry unapplied for its
- * redelivery (instead of applied with its findings lost). It may run more than once, like `fn`.
+ * How the findings of a transaction get out (the live pipeline publishes them): never lost, and never from a run of
+ * `fn` whose baseline was not stored.
+ * - A store that runs `fn` once (memory) delivers before it stores: a failed delivery stores nothing, so the
+ *   redelivered entry is applied again.
+ * - A store that may run `fn` again (Firestore retries a transaction another writer got to first) must not deliver
+ *   from a run that does not commit: such a finding would go out with no baseline knowing it, so nothing would ever
+ *   resolve it. It writes the findings to an outbox next to the baseline, in the same write, delivers them after
+ *   the commit, then takes them out. What a failed delivery or a crash leaves there goes out with the key's next
+ *   transaction (the redelivered entry, now already applied; the sweep; the next entry): maybe twice, with the
+ *   same ids, which the sinks take once.
+ * When `deliver` rejects, transact rejects.
  */
-export type BeforeCommit<R> = (result: R) => Promise<void>;
+export interface Delivery<R> {
+  readonly findingsOf: (result: R) => readonly Finding[];
+  readonly deliver: (findings: readonly Finding[]) => Promise<void>;
+}
 
 export interface BaselineStore {
   /**
    * Reads the baseline of `key`, lets `fn` decide the next one, and stores it atomically. `fn` must be pure:
    * a transactional store may run it again when another writer got there first.
    */
-  transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, beforeCommit?: BeforeCommit<R>): Promise<R>;
+  transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, delivery?: Delivery<R>): Promise<R>;
   /**
    * The same as transact without a promise, for process-local stores (memory, file): replay runs millions of
    * these and a promise chain per entry shows in its profile. Absent on remote stores.

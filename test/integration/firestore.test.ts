@@ -11,6 +11,9 @@ import { Pipeline } from '../../functions/pipeline.js';
 import { FirestoreDeliveryRecordStore } from '../../sinks/firestoreRecords.js';
 import { at, corpus, deleteServiceAt, SLACK_BOT, variant, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { config } from '../support/run.js';
+import type { Delivery } from '../../functions/baseline/store.js';
+import type { Finding } from '../../functions/findings/finding.js';
+import { makeFinding } from '../support/findings.js';
 
 const emulators = inject('runwatchEmulators');
 
@@ -133,6 +136,58 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       const written = (await db.collection(store.collection).doc(baselineDocId(key)).get()).updateTime;
       expect(await store.transact(key, apply)).toBe('none');
       expect((await db.collection(store.collection).doc(baselineDocId(key)).get()).updateTime?.isEqual(written!)).toBe(true);
+    });
+
+    // Firestore runs a transaction again when another writer got there first: a finding of a run that did not commit
+    // must never go out (no baseline would know it, so nothing would ever resolve it).
+    describe('delivery through the outbox', () => {
+      /** A transaction that raises a finding named after the number of repositories it saw (one per earlier writer). */
+      const raise = (i: number) => (current: ServiceBaseline | undefined) => {
+        const base = current ?? emptyBaseline();
+        const seen = Object.keys(base.repositories).length;
+        const finding = makeFinding('public-invoker-grant', {}, { id: `${String(i).padStart(16, '0')}${String(seen).padStart(16, '0')}` });
+        return { next: { ...base, repositories: { ...base.repositories, [`repo-${i}`]: i } }, result: { findings: [finding] } };
+      };
+      const recording = (delivered: Finding[], fail = () => false): Delivery<{ findings: readonly Finding[] }> => ({
+        findingsOf: (r) => r.findings,
+        deliver: async (findings) => {
+          await new Promise((done) => setTimeout(done, 20)); // a publish takes a while: the other writers commit meanwhile
+          if (fail()) throw new Error('publish failed');
+          delivered.push(...findings);
+        },
+      });
+
+      it('delivers only what committed runs raised, once each, with N writers contending', async () => {
+        const name = collection('outbox');
+        const key = 'acme-prod/europe-west1/contended-outbox';
+        const n = 5;
+        const stores = Array.from({ length: n }, () => new FirestoreBaselineStore({ firestore: db, collection: name, maxAttempts: 30 }));
+        const delivered: Finding[] = [];
+        let runs = 0;
+        const results = await Promise.all(stores.map((store, i) => store.transact(key, (current) => (runs++, raise(i)(current)), recording(delivered))));
+        const committed = results.flatMap((r) => r.findings.map((f) => f.id)).sort();
+        expect(runs).toBeGreaterThan(n); // some runs did not commit
+        // Each committed run saw a different number of earlier writers: 0..n-1.
+        expect(committed.map((id) => Number(id.slice(16)))).toEqual(expect.arrayContaining([0, 1, 2, 3, 4]));
+        expect([...new Set(delivered.map((f) => f.id))].sort()).toEqual(committed);
+        const doc = await db.collection(name).doc(baselineDocId(key)).get();
+        expect(doc.get('outbox')).toEqual([]);
+      });
+
+      it('a failed delivery rejects and leaves the findings in the outbox; the key\'s next transaction delivers them', async () => {
+        const store = new FirestoreBaselineStore({ firestore: db, collection: collection('outbox') });
+        const key = 'acme-prod/europe-west1/failed-publish';
+        const delivered: Finding[] = [];
+        let failing = true;
+        await expect(store.transact(key, raise(1), recording(delivered, () => failing))).rejects.toThrow('publish failed');
+        // The baseline is stored (the entry is applied): a redelivery changes nothing, but its transaction delivers.
+        expect(Object.keys((await store.get(key))?.repositories ?? {})).toEqual(['repo-1']);
+        failing = false;
+        const redelivery = (current: ServiceBaseline | undefined) => ({ result: { findings: [] as Finding[] }, ...(current ? {} : { next: emptyBaseline() }) });
+        await store.transact(key, redelivery, recording(delivered));
+        expect(delivered.map((f) => f.id)).toEqual([`${'1'.padStart(16, '0')}${'0'.padStart(16, '0')}`]);
+        expect((await db.collection(store.collection).doc(baselineDocId(key)).get()).get('outbox')).toEqual([]);
+      });
     });
 
     it('refuses to overwrite a document that is not a version 1 baseline', async () => {

@@ -4,6 +4,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { emptyBaseline } from '../../functions/baseline/state.js';
+import type { Delivery } from '../../functions/baseline/store.js';
+import { makeFinding } from '../support/findings.js';
+
+/** A delivery of one finding per transaction, done by `deliver`. */
+function delivering<R>(deliver: () => Promise<void>): Delivery<R> {
+  const finding = makeFinding('public-invoker-grant');
+  return { findingsOf: () => [finding], deliver };
+}
 
 /** A transaction that counts itself in lastChangeMs and publishes slowly. */
 function increment(store: MemoryBaselineStore, key: string, publishMs: number): Promise<number> {
@@ -13,7 +21,7 @@ function increment(store: MemoryBaselineStore, key: string, publishMs: number): 
       const next = { ...(current ?? emptyBaseline()), lastChangeMs: (current?.lastChangeMs ?? 0) + 1 };
       return { next, result: next.lastChangeMs };
     },
-    () => sleep(publishMs),
+    delivering(() => sleep(publishMs)),
   );
 }
 
@@ -34,15 +42,25 @@ describe('MemoryBaselineStore with a publish hook', () => {
       await sleep(10);
       active--;
     };
-    await Promise.all(Array.from({ length: 5 }, (_, i) => store.transact(`p/l/s${i}`, () => ({ next: emptyBaseline(), result: i }), publish)));
+    await Promise.all(Array.from({ length: 5 }, (_, i) => store.transact(`p/l/s${i}`, () => ({ next: emptyBaseline(), result: i }), delivering(publish))));
     expect(most).toBe(5);
   });
 
   it('a failed publish stores nothing and lets the next transaction in', async () => {
     const store = new MemoryBaselineStore();
-    const failing = store.transact('k', () => ({ next: { ...emptyBaseline(), lastChangeMs: 9 }, result: 9 }), () => Promise.reject(new Error('publish failed')));
+    const failing = store.transact('k', () => ({ next: { ...emptyBaseline(), lastChangeMs: 9 }, result: 9 }), delivering(() => Promise.reject(new Error('publish failed'))));
     await expect(failing).rejects.toThrow('publish failed');
     expect(await store.get('k')).toBeUndefined();
     expect(await increment(store, 'k', 1)).toBe(1);
+  });
+});
+
+describe('MemoryBaselineStore delivery', () => {
+  it('delivers nothing when a transaction has no findings', async () => {
+    const store = new MemoryBaselineStore();
+    let calls = 0;
+    await store.transact('k', () => ({ next: emptyBaseline(), result: 0 }), { findingsOf: () => [], deliver: async () => void calls++ });
+    expect(calls).toBe(0);
+    expect(await store.get('k')).toEqual(emptyBaseline());
   });
 });

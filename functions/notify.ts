@@ -206,9 +206,10 @@ export function createNotifyFunction(options: NotifyOptions): NotifyFunction {
     try {
       outcome = await deliverOnce({ sink: r.sink, finding, records: r.records, nowMs, deadlineMs: nowMs + budgetMs });
     } catch (error) {
-      // The record store (Firestore) failed: transient, let Pub/Sub redeliver.
+      // The record store (Firestore) failed while claiming, or releasing after the sink failed: nothing was sent
+      // (marking a sent delivery never throws: see deliverOnce). Transient: let Pub/Sub redeliver.
       counts.add('failed');
-      log({ severity: 'ERROR', message: `delivery not attempted, Pub/Sub will redeliver: ${errorMessage(error)}`, ...about, counts: counts.snapshot() });
+      log({ severity: 'ERROR', message: `delivery record store failed, nothing sent, Pub/Sub will redeliver: ${errorMessage(error)}`, ...about, counts: counts.snapshot() });
       observe({ outcome: 'retry', findingId: finding.id, reason: errorMessage(error) });
       throw error;
     }
@@ -224,6 +225,11 @@ export function createNotifyFunction(options: NotifyOptions): NotifyFunction {
           ...(outcome.ref !== undefined ? { ref: outcome.ref } : {}),
           counts: counts.snapshot(),
         });
+        if (outcome.recordError !== undefined) {
+          // Acked all the same: a redelivery would send it again once the claim's lease ran out.
+          counts.add('recordFailed');
+          log({ severity: 'ERROR', message: `finding sent, but its delivery record could not be marked: ${outcome.recordError}`, ...about, counts: counts.snapshot() });
+        }
         observe({ outcome: outcome.status, findingId: finding.id, ...(outcome.reason ? { reason: outcome.reason } : {}) });
         return;
       case 'failed':

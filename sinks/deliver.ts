@@ -25,7 +25,13 @@ import type { DeliveryRecord, DeliveryRecordStore } from './deliveryRecords.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 
 export type DeliveryOutcome =
-  | { readonly status: 'delivered' | 'duplicate' | 'skipped'; readonly ref?: string; readonly reason?: string }
+  | {
+      readonly status: 'delivered' | 'duplicate' | 'skipped';
+      readonly ref?: string;
+      readonly reason?: string;
+      /** Sent, but the record could not be marked so: a copy delivered after the claim's lease would send it again. */
+      readonly recordError?: string;
+    }
   | { readonly status: 'failed'; readonly retryable: boolean; readonly reason: string };
 
 export interface DeliverOnceOptions {
@@ -63,8 +69,8 @@ async function deliverFinding(o: DeliverOnceOptions): Promise<DeliveryOutcome> {
   if (!claim.claimed) return alreadyHandled(claim.record);
   const result = await safeDeliver(sink, finding, { deadlineMs: o.deadlineMs });
   if (result.status === 'delivered') {
-    await records.complete(sink.name, finding.id, 'delivered', result.ref);
-    return delivered(result.ref);
+    const recordError = await recordSent(o, [() => records.complete(sink.name, finding.id, 'delivered', result.ref)]);
+    return delivered(result.ref, recordError);
   }
   await records.release(sink.name, finding.id);
   return notDelivered(result);
@@ -97,9 +103,11 @@ async function deliverResolution(o: DeliverOnceOptions): Promise<DeliveryOutcome
     originalDelivered: !original.claimed,
   });
   if (result.status === 'delivered') {
-    await records.complete(sink.name, finding.id, 'resolved', previousRef);
-    await records.complete(sink.name, key, 'resolved', result.ref);
-    return delivered(result.ref);
+    const recordError = await recordSent(o, [
+      () => records.complete(sink.name, finding.id, 'resolved', previousRef),
+      () => records.complete(sink.name, key, 'resolved', result.ref),
+    ]);
+    return delivered(result.ref, recordError);
   }
   await records.release(sink.name, key);
   if (original.claimed) await records.release(sink.name, finding.id);
@@ -130,8 +138,33 @@ async function safeDeliver(sink: Sink, finding: Finding, context: DeliveryContex
   }
 }
 
-function delivered(ref: string | undefined): DeliveryOutcome {
-  return { status: 'delivered', ...refOf(ref) };
+function delivered(ref: string | undefined, recordError: string | undefined): DeliveryOutcome {
+  return { status: 'delivered', ...refOf(ref), ...(recordError !== undefined ? { recordError } : {}) };
+}
+
+/** Tries to mark a sent delivery in its records a few times (in order), within the deadline and a little beyond. */
+const RECORD_ATTEMPTS = 4;
+const RECORD_BACKOFF_MS = 250;
+
+/**
+ * Marks what was sent, retrying briefly. It never throws: the message was sent, and failing here would make Pub/Sub
+ * redeliver it, and that copy, once the claim's lease ran out, would send it a second time (Slack has no idempotency
+ * key). Undefined when every mark was written, else why not (notify logs it as an error and acks).
+ */
+async function recordSent(o: DeliverOnceOptions, marks: readonly (() => Promise<void>)[], clock: RetryClock = systemClock): Promise<string | undefined> {
+  for (const mark of marks) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await mark();
+        break;
+      } catch (error) {
+        const wait = RECORD_BACKOFF_MS * 2 ** (attempt - 1);
+        if (attempt >= RECORD_ATTEMPTS || clock.now() + wait > o.deadlineMs + LEASE_MARGIN_MS / 2) return messageOf(error);
+        await clock.sleep(wait);
+      }
+    }
+  }
+  return undefined;
 }
 
 function notDelivered(result: Exclude<DeliveryResult, { status: 'delivered' }>): DeliveryOutcome {

@@ -107,6 +107,52 @@ describe('deliverOnce: findings', () => {
   });
 });
 
+/** Records whose `complete` fails its first `failures` calls (Firestore unavailable after the post went out). */
+class FlakyCompleteRecords extends MemoryDeliveryRecordStore {
+  completeCalls = 0;
+  constructor(private failures: number) {
+    super(() => NOW);
+  }
+
+  override complete(...args: Parameters<MemoryDeliveryRecordStore['complete']>): Promise<void> {
+    this.completeCalls++;
+    if (this.failures-- > 0) return Promise.reject(new Error('14 UNAVAILABLE: firestore unreachable'));
+    return super.complete(...args);
+  }
+}
+
+// A message that was sent must never make Pub/Sub redeliver it: after the claim's lease, that copy would send it
+// again (Slack has no idempotency key).
+describe('deliverOnce: marking a sent delivery fails', () => {
+  it('retries the mark: one failure, then the record is delivered and nothing is said', async () => {
+    const sink = new ScriptedSink();
+    const records = new FlakyCompleteRecords(1);
+    // The retries wait on the real clock, bounded by the deadline.
+    expect(await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: Date.now() + 60_000 })).toEqual({ status: 'delivered', ref: 'ref-1' });
+    expect(records.completeCalls).toBe(2);
+    expect(await records.get('scripted', finding.id)).toMatchObject({ state: 'delivered', ref: 'ref-1' });
+  });
+
+  it('never throws: still failing, the outcome is delivered with the record error (notify logs it and acks)', async () => {
+    const sink = new ScriptedSink();
+    const records = new FlakyCompleteRecords(Infinity);
+    const outcome = await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: Date.now() + 60_000 });
+    expect(outcome).toEqual({ status: 'delivered', ref: 'ref-1', recordError: '14 UNAVAILABLE: firestore unreachable' });
+    expect(sink.calls).toHaveLength(1);
+    expect(records.completeCalls).toBe(4);
+  });
+
+  it('a resolution too', async () => {
+    const sink = new ScriptedSink();
+    const records = new FlakyCompleteRecords(0);
+    await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: DEADLINE });
+    const flaky = Object.assign(records, { failures: Infinity }) as unknown as FlakyCompleteRecords;
+    const outcome = await deliverOnce({ sink, finding: resolutionOf(finding), records: flaky, nowMs: NOW, deadlineMs: Date.now() + 60_000 });
+    expect(outcome).toMatchObject({ status: 'delivered', recordError: '14 UNAVAILABLE: firestore unreachable' });
+    expect(sink.calls).toHaveLength(2);
+  });
+});
+
 describe('deliverOnce: resolutions', () => {
   const resolution = resolutionOf(finding);
 

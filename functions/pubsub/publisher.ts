@@ -34,7 +34,15 @@ export interface PubSubPublisherOptions {
   readonly pubsub?: PubSub;
   /** How long the client may hold a message to batch it with others; small, for latency. */
   readonly maxBatchDelayMs?: number;
+  /**
+   * How long one publish may take, retries included (the client's default is 60 s, as long as the functions' whole
+   * default timeout and ack deadline: a Pub/Sub outage then ran every message past its deadline).
+   */
+  readonly publishTimeoutMs?: number;
 }
+
+/** A publish that has not gone through in this time fails, and the message it came from is retried by Pub/Sub. */
+export const DEFAULT_PUBLISH_TIMEOUT_MS = 10_000;
 
 export class PubSubPublisher implements MessagePublisher {
   private client: Promise<PubSub> | undefined;
@@ -50,7 +58,11 @@ export class PubSubPublisher implements MessagePublisher {
     const pubsub = await this.pubsub();
     let handle = this.topics.get(topic);
     if (!handle) {
-      handle = pubsub.topic(topic, { batching: { maxMessages: 100, maxMilliseconds: this.options.maxBatchDelayMs ?? 1 } });
+      handle = pubsub.topic(topic, {
+        batching: { maxMessages: 100, maxMilliseconds: this.options.maxBatchDelayMs ?? 1 },
+        // The total time of the call with its retries (google-gax turns it into the retry budget).
+        gaxOpts: { timeout: this.options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS },
+      });
       this.topics.set(topic, handle);
     }
     return handle.publishMessage({ data, attributes: { ...attributes } });

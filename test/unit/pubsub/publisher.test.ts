@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ATTRIBUTE_VALUE_MAX_BYTES, attributeValue, publishDeadLetter, type MessagePublisher } from '../../../functions/pubsub/publisher.js';
+import { ATTRIBUTE_VALUE_MAX_BYTES, attributeValue, publishDeadLetter, PubSubPublisher, type MessagePublisher } from '../../../functions/pubsub/publisher.js';
 
 const bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -58,3 +58,32 @@ describe('publishDeadLetter', () => {
     }
   });
 });
+
+describe('PubSubPublisher', () => {
+  // A Pub/Sub outage: the client's default retries would run 60 s, the functions' whole timeout and ack deadline.
+  it('gives up a publish that cannot get through within its timeout, retries included', async () => {
+    const { PubSub } = await import('@google-cloud/pubsub');
+    const closed = await closedPort();
+    const pubsub = new PubSub({ projectId: 'runwatch-test', apiEndpoint: `127.0.0.1:${closed}` }); // loopback: plaintext, no credentials
+    const publisher = new PubSubPublisher({ pubsub, publishTimeoutMs: 1_500 });
+    const started = performance.now();
+    try {
+      await expect(publisher.publish('runwatch-findings', Buffer.from('{}'), {})).rejects.toThrow(/exceeded 1500 milliseconds/);
+      expect(performance.now() - started).toBeLessThan(10_000);
+    } finally {
+      await publisher.close();
+      await pubsub.close();
+    }
+  });
+});
+
+/** A loopback port nothing listens on (taken, then let go). */
+async function closedPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -78,7 +78,8 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
         const current = snapshot.exists ? readBaseline(data, key) : undefined;
         const outcome = fn(current);
         const fresh = delivery ? delivery.findingsOf(outcome.result) : [];
-        const left = delivery ? outboxOf(data) : [];
+        // What earlier deliveries left stays in the document whoever writes it (a transaction without a delivery too).
+        const left = outboxOf(data);
         outbox = fresh.length > 0 ? [...left, ...fresh] : left;
         // A change already folded in (a redelivery) leaves the baseline as it is: nothing to write. Compared with
         // keys sorted (Firestore may return map keys in another order than they were written) and undefined dropped

@@ -182,6 +182,9 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
         await expect(store.transact(key, raise(1), recording(delivered, () => failing))).rejects.toThrow('publish failed');
         // The baseline is stored (the entry is applied): a redelivery changes nothing, but its transaction delivers.
         expect(Object.keys((await store.get(key))?.repositories ?? {})).toEqual(['repo-1']);
+        // A writer without a delivery in between keeps what the outbox holds.
+        await store.transact(key, (current) => ({ next: { ...(current ?? emptyBaseline()), lastChangeMs: 7 }, result: 0 }));
+        expect((await db.collection(store.collection).doc(baselineDocId(key)).get()).get('outbox')).toHaveLength(1);
         failing = false;
         const redelivery = (current: ServiceBaseline | undefined) => ({ result: { findings: [] as Finding[] }, ...(current ? {} : { next: emptyBaseline() }) });
         await store.transact(key, redelivery, recording(delivered));

@@ -20,7 +20,16 @@ export type EntryOutcome =
 /** A store that can list the services with a rollout due (Firestore); others are swept from memory. */
 export interface DueIndex {
   dueKeys(nowMs: number): Promise<readonly string[]>;
+  /** Services whose findings wait in the store's outbox since `beforeMs` or earlier (see Delivery). */
+  undeliveredKeys?(beforeMs: number): Promise<readonly string[]>;
 }
+
+/**
+ * How long findings wait in an outbox before the sweep publishes them: the writer that put them there publishes
+ * them at once (a publish gives up after 10 s with its retries), so only a failed or interrupted publish leaves
+ * them longer. Publishing twice is harmless (each sink takes a finding id once), but costs a second post.
+ */
+export const OUTBOX_SWEEP_AFTER_MS = 60_000;
 
 export interface PipelineOptions {
   readonly config: RunwatchConfig;
@@ -182,10 +191,16 @@ export class Pipeline {
     return { status: 'processed', findings: earlier.length === 0 ? result.findings : [...earlier, ...result.findings], note: result.note };
   }
 
-  /** Completes every rollout whose wait ran out by `nowMs` (the live pipeline's Cloud Scheduler tick). */
+  /**
+   * Completes every rollout whose wait ran out by `nowMs` (the live pipeline's Cloud Scheduler tick). With
+   * `publish`, services whose findings a failed publish left in the store's outbox (OUTBOX_SWEEP_AFTER_MS ago or
+   * longer) get a transaction too, which publishes them.
+   */
   async sweep(nowMs: number, publish?: Publish): Promise<readonly Finding[]> {
     const findings: Finding[] = [];
-    for (const key of await this.dueKeys(nowMs)) {
+    const keys = await this.dueKeys(nowMs);
+    if (publish && this.options.store.undeliveredKeys) for (const key of await this.options.store.undeliveredKeys(nowMs - OUTBOX_SWEEP_AFTER_MS)) keys.add(key);
+    for (const key of keys) {
       const result = await this.engine.completeDue(key, nowMs, publish);
       this.track(key, result);
       findings.push(...result.findings);

@@ -8,8 +8,9 @@
 // Ordering: the baseline keeps time-indexed histories (state.ts), so an entry that arrives late is folded in at
 // its own time and never overwrites newer state; this store only has to make each read-modify-write atomic.
 //
-// Document: `<collection>/<base64url(key)>` = { key, baseline, dueAtMs?, updatedAt }; `dueAtMs` (a rollout waits
-// for its other half until then) is queried by the sweep (DueIndex). Keys contain `/` (PROJECT/LOCATION/
+// Document: `<collection>/<base64url(key)>` = { key, baseline, dueAtMs?, outbox, outboxSinceMs?, updatedAt };
+// `dueAtMs` (a rollout waits for its other half until then) and `outboxSinceMs` (findings wait to be published
+// since then) are queried by the sweep (DueIndex). Keys contain `/` (PROJECT/LOCATION/
 // SERVICE), which Firestore reads as a path separator, so the id is the base64url of the key (never `.`, `..`,
 // `__...__` or a `/`), and the readable key is kept as a field for people browsing the console.
 //
@@ -81,12 +82,13 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
         // What earlier deliveries left stays in the document whoever writes it (a transaction without a delivery too).
         const left = outboxOf(data);
         outbox = fresh.length > 0 ? [...left, ...fresh] : left;
+        const since = outbox.length === 0 ? undefined : left.length > 0 ? (outboxSinceOf(data) ?? Date.now()) : Date.now();
         // A change already folded in (a redelivery) leaves the baseline as it is: nothing to write. Compared with
         // keys sorted (Firestore may return map keys in another order than they were written) and undefined dropped
         // (the stored document never has them: ignoreUndefinedProperties).
         const changed = outcome.next !== undefined && !(current !== undefined && canonicalJson(outcome.next) === canonicalJson(current));
         const next = changed ? outcome.next : current;
-        if (next && (changed || fresh.length > 0)) tx.set(ref, documentOf(key, next, outbox));
+        if (next && (changed || fresh.length > 0)) tx.set(ref, documentOf(key, next, outbox, since));
         return outcome.result;
       },
       { maxAttempts: this.options.maxAttempts ?? 10 },
@@ -101,16 +103,19 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
 
   /**
    * Removes delivered findings from the outbox (a finding and its resolution share an id: told apart by status),
-   * leaving what another writer added meanwhile.
+   * leaving what another writer added meanwhile. What is left was added by a writer publishing it now: its wait
+   * counts from now, so the sweep does not publish it at the same time.
    */
   private async takeOutOfOutbox(ref: DocumentReference, delivered: readonly Finding[]): Promise<void> {
     const done = new Set(delivered.map(outboxKey));
     const db = await this.db();
+    const { FieldValue } = await import('@google-cloud/firestore');
     await db.runTransaction(async (tx) => {
       const snapshot = await tx.get(ref);
       const outbox = outboxOf(snapshot.exists ? snapshot.data() : undefined);
       const left = outbox.filter((f) => !done.has(outboxKey(f)));
-      if (left.length !== outbox.length) tx.update(ref, { outbox: left });
+      if (left.length === outbox.length) return;
+      tx.update(ref, left.length === 0 ? { outbox: left, outboxSinceMs: FieldValue.delete() } : { outbox: left, outboxSinceMs: Date.now() });
     });
   }
 
@@ -118,7 +123,17 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
   async dueKeys(nowMs: number): Promise<readonly string[]> {
     const db = await this.db();
     const snapshot = await db.collection(this.collection).where('dueAtMs', '<=', nowMs).select('key').get();
-    return snapshot.docs.map((doc) => doc.get('key') as unknown).filter((key): key is string => typeof key === 'string');
+    return keysOf(snapshot.docs);
+  }
+
+  /**
+   * Keys of the baselines whose outbox holds findings since `beforeMs` or earlier: their publish failed (or the
+   * instance stopped) and no entry of the service came since to publish them (the sweep's query).
+   */
+  async undeliveredKeys(beforeMs: number): Promise<readonly string[]> {
+    const db = await this.db();
+    const snapshot = await db.collection(this.collection).where('outboxSinceMs', '<=', beforeMs).select('key').get();
+    return keysOf(snapshot.docs);
   }
 
   async get(key: string): Promise<ServiceBaseline | undefined> {
@@ -151,9 +166,28 @@ export async function createFirestore(settings: Settings = {}): Promise<Firestor
   return new Firestore({ ignoreUndefinedProperties: true, ...settings });
 }
 
-/** The stored document. `dueAtMs` is repeated at the top so the sweep can query it; absent when nothing waits. */
-function documentOf(key: string, baseline: ServiceBaseline, outbox: readonly Finding[]): DocumentData {
-  return { key, baseline, ...(baseline.dueAtMs !== undefined ? { dueAtMs: baseline.dueAtMs } : {}), outbox, updatedAt: new Date() };
+/**
+ * The stored document. `dueAtMs` is repeated at the top so the sweep can query it, and `outboxSinceMs` says since
+ * when the outbox holds findings; each is absent when nothing waits.
+ */
+function documentOf(key: string, baseline: ServiceBaseline, outbox: readonly Finding[], outboxSinceMs: number | undefined): DocumentData {
+  return {
+    key,
+    baseline,
+    ...(baseline.dueAtMs !== undefined ? { dueAtMs: baseline.dueAtMs } : {}),
+    outbox,
+    ...(outboxSinceMs !== undefined ? { outboxSinceMs } : {}),
+    updatedAt: new Date(),
+  };
+}
+
+function keysOf(docs: readonly { get(field: string): unknown }[]): string[] {
+  return docs.map((doc) => doc.get('key')).filter((key): key is string => typeof key === 'string');
+}
+
+function outboxSinceOf(data: DocumentData | undefined): number | undefined {
+  const since = (data as { outboxSinceMs?: unknown } | undefined)?.outboxSinceMs;
+  return typeof since === 'number' ? since : undefined;
 }
 
 /** The findings a document holds for delivery (none in documents written before the outbox existed). */

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { baselineDocId, createFirestore, FirestoreBaselineStore } from '../../functions/baseline/firestore.js';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { emptyBaseline, record, valueBefore, type ServiceBaseline } from '../../functions/baseline/state.js';
-import { Pipeline } from '../../functions/pipeline.js';
+import { OUTBOX_SWEEP_AFTER_MS, Pipeline } from '../../functions/pipeline.js';
 import { FirestoreDeliveryRecordStore } from '../../sinks/firestoreRecords.js';
 import { at, corpus, deleteServiceAt, SLACK_BOT, variant, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { config } from '../support/run.js';
@@ -190,6 +190,35 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
         await store.transact(key, redelivery, recording(delivered));
         expect(delivered.map((f) => f.id)).toEqual([`${'1'.padStart(16, '0')}${'0'.padStart(16, '0')}`]);
         expect((await db.collection(store.collection).doc(baselineDocId(key)).get()).get('outbox')).toEqual([]);
+      });
+
+      it('the sweep publishes what a failed publish left once it waited OUTBOX_SWEEP_AFTER_MS, and only with a publish', async () => {
+        const store = new FirestoreBaselineStore({ firestore: db, collection: collection('outbox') });
+        const key = 'acme-prod/europe-west1/left-in-outbox';
+        const before = Date.now();
+        await expect(store.transact(key, raise(2), recording([], () => true))).rejects.toThrow('publish failed');
+        const doc = async () => (await db.collection(store.collection).doc(baselineDocId(key)).get()).data();
+        const since = (await doc())?.['outboxSinceMs'] as number;
+        expect(since).toBeGreaterThanOrEqual(before);
+        expect(await store.undeliveredKeys(since)).toEqual([key]);
+        expect(await store.undeliveredKeys(since - 1)).toEqual([]);
+
+        const published: Finding[] = [];
+        const publish = async (findings: readonly Finding[]): Promise<void> => void published.push(...findings);
+        const pipeline = new Pipeline({ config: config(), store, recentKeys: 0 });
+        // Too soon: the writer may still be publishing them. Without a publish (replay) nothing is due either.
+        await pipeline.sweep(since + OUTBOX_SWEEP_AFTER_MS - 1, publish);
+        await pipeline.sweep(since + OUTBOX_SWEEP_AFTER_MS);
+        expect(published).toEqual([]);
+        expect((await doc())?.['outbox']).toHaveLength(1);
+
+        await pipeline.sweep(since + OUTBOX_SWEEP_AFTER_MS, publish);
+        expect(published.map((f) => f.id)).toEqual([`${'2'.padStart(16, '0')}${'0'.padStart(16, '0')}`]);
+        expect((await doc())?.['outbox']).toEqual([]);
+        expect((await doc())?.['outboxSinceMs']).toBeUndefined();
+        expect(await store.undeliveredKeys(Number.MAX_SAFE_INTEGER)).toEqual([]);
+        // The baseline is as the failed transaction stored it: the sweep changed nothing else.
+        expect(Object.keys((await store.get(key))?.repositories ?? {})).toEqual(['repo-2']);
       });
     });
 

@@ -42,6 +42,11 @@ import {
   type LogSink,
 } from './runtime.js';
 
+/** gRPC status PERMISSION_DENIED (7); @grpc/grpc-js is not loaded for a constant. */
+const PERMISSION_DENIED = 7;
+export const ADMIN_API_PERMISSION_HINT =
+  'The detect identity needs roles/run.viewer where the log sink watches (the Terraform module grants it with admin_api_fallback = true), or turn correlation.adminApiFallback off';
+
 export interface DetectOptions {
   /**
    * The environment (RUNWATCH_CONFIG, FINDINGS_TOPIC, DEAD_LETTER_TOPIC, GOOGLE_CLOUD_PROJECT, emulator hosts,
@@ -236,7 +241,11 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
     }
   }
 
-  /** One Admin API pass: failed calls are counted and logged, never thrown (their rollouts keep waiting). */
+  /**
+   * One Admin API pass: failed calls are counted and logged, never thrown (their rollouts keep waiting). A denied
+   * read says what grants it: the config turns the fallback on, the deployment grants the role, and the two are set
+   * apart (the function cannot see its own roles).
+   */
   async function readFromAdminApi(r: Ready, nowMs: number, publish: (f: readonly Finding[]) => Promise<void>, messageId: string | undefined): Promise<readonly Finding[]> {
     const pass = await r.pipeline.readFromAdminApi(nowMs, publish);
     for (const [name, n] of [['read', pass.read], ['joined', pass.joined], ['unmatched', pass.unmatched], ['failed', pass.failures.length]] as const) {
@@ -246,7 +255,7 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
       const code = grpcCode(failure.error);
       log({
         severity: 'WARNING',
-        message: `Cloud Run Admin API read failed for ${failure.key}; the rollout waits for its system events or correlation.waitSeconds: ${errorMessage(failure.error)}`,
+        message: `Cloud Run Admin API read failed for ${failure.key}; the rollout waits for its system events or correlation.waitSeconds: ${errorMessage(failure.error)}${code === PERMISSION_DENIED ? `. ${ADMIN_API_PERMISSION_HINT}` : ''}`,
         component: 'detect',
         messageId,
         service: failure.key,

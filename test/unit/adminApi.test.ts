@@ -11,7 +11,7 @@ import { main } from '../../functions/cli/main.js';
 import { ConfigError } from '../../functions/config/load.js';
 import type { RunwatchConfig } from '../../functions/config/types.js';
 import { ADMIN_API_LOG_NAME, observationOfRevision, parseRunEndpoint } from '../../functions/correlate/adminApi.js';
-import { createDetectFunction, type DetectFunction } from '../../functions/detect.js';
+import { ADMIN_API_PERMISSION_HINT, createDetectFunction, type DetectFunction } from '../../functions/detect.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import type { DeployChange } from '../../functions/model/change.js';
 import type { LogRecord } from '../../functions/runtime.js';
@@ -200,6 +200,7 @@ describe('Admin API fallback enabled', () => {
   it.each([
     ['UNAVAILABLE from GetService', (s: RunServer) => s.failAlways('GetService', { code: grpc.status.UNAVAILABLE }), grpc.status.UNAVAILABLE],
     ['NOT_FOUND for the revision', (s: RunServer) => s.revisions.clear(), grpc.status.NOT_FOUND],
+    ['PERMISSION_DENIED (the role is not granted)', (s: RunServer) => s.failAlways('GetService', { code: grpc.status.PERMISSION_DENIED }), grpc.status.PERMISSION_DENIED],
   ])('%s loses nothing: counted and logged, the rollout completes at waitSeconds with the image unknown', async (_name, breakIt, code) => {
     serveDeploy(server);
     breakIt(server);
@@ -210,6 +211,8 @@ describe('Admin API fallback enabled', () => {
     const warnings = h.logs.filter((l) => l.severity === 'WARNING' && l.message.startsWith('Cloud Run Admin API read failed'));
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toMatchObject({ service: 'test-project-1234/asia-northeast1/cloud-run-slack-bot', grpcCode: code });
+    // Only a denied read points at the grant.
+    expect(warnings[0]?.message.includes(ADMIN_API_PERMISSION_HINT)).toBe(code === grpc.status.PERMISSION_DENIED);
 
     const findings = await h.tick(600);
     expect(findings.map((f) => f.rule)).toEqual(['off-window-deploy']);

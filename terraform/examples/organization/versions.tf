@@ -6,6 +6,11 @@ terraform {
       source  = "hashicorp/google"
       version = "~> 7.0"
     }
+    # google_project_service_identity (the Pub/Sub service agent, created before it is granted anything) is beta-only.
+    google-beta = {
+      source  = "hashicorp/google-beta"
+      version = "~> 7.0"
+    }
     archive = {
       source  = "hashicorp/archive"
       version = "~> 2.4"

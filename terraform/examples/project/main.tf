@@ -6,6 +6,11 @@ provider "google" {
   region  = var.region
 }
 
+provider "google-beta" {
+  project = var.project_id
+  region  = var.region
+}
+
 module "runwatch" {
   source = "../../modules/runwatch"
 

@@ -7,6 +7,11 @@ terraform {
       source  = "hashicorp/google"
       version = "~> 7.0"
     }
+    # google_project_service_identity (the Pub/Sub service agent, created before it is granted anything) is beta-only.
+    google-beta = {
+      source  = "hashicorp/google-beta"
+      version = "~> 7.0"
+    }
     # Zips the package and the config into the function source.
     archive = {
       source  = "hashicorp/archive"

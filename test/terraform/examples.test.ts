@@ -133,7 +133,13 @@ describe.each(EXAMPLES)('examples/$name', ({ name, scope, alsoPasses }) => {
       return { version: t['required_version'], providers: (t['required_providers'] as Block[])[0] };
     };
     expect(pins(parsed.get(name)!.tf)).toEqual(pins(moduleTf));
-    expect((parsed.get(name)!.tf['provider'] as Record<string, Block[]>)['google']?.[0]?.['project']).toBe('${var.project_id}');
+  });
+
+  // Both Google providers the module uses are configured alike: the runwatch project, and (for user credentials,
+  // which name no quota project) requests billed to it.
+  it.each(['google', 'google-beta'])('configures the %s provider for the runwatch project', (provider) => {
+    const config = (parsed.get(name)!.tf['provider'] as Record<string, Block[]>)[provider]?.[0];
+    expect(config).toMatchObject({ project: '${var.project_id}', region: '${var.region}', user_project_override: true, billing_project: '${var.project_id}' });
   });
 });
 

@@ -4,11 +4,19 @@
 provider "google" {
   project = var.project_id
   region  = var.region
+  # With user credentials (gcloud auth application-default login) some APIs (Service Usage, Resource Manager) refuse
+  # calls that name no quota project; this bills them to the runwatch project (needs serviceusage.services.use there).
+  user_project_override = true
+  billing_project       = var.project_id
 }
 
 provider "google-beta" {
   project = var.project_id
   region  = var.region
+  # With user credentials (gcloud auth application-default login) some APIs (Service Usage, Resource Manager) refuse
+  # calls that name no quota project; this bills them to the runwatch project (needs serviceusage.services.use there).
+  user_project_override = true
+  billing_project       = var.project_id
 }
 
 module "runwatch" {

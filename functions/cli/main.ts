@@ -13,6 +13,7 @@ const COMMANDS: readonly Command[] = [replayCommand, validateConfigCommand, sink
 const LAZY_COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {
   publish: { summary: 'publish log files to the audit topic (feed the live pipeline)', load: async () => (await import('./commands/publish.js')).publishCommand },
   scc: { summary: 'Security Command Center setup: scc create-source --organization O', load: async () => (await import('./commands/scc.js')).sccCommand },
+  redrive: { summary: 'send dead letters back to the topic they came from, once their cause is fixed', load: async () => (await import('./commands/redrive.js')).redriveCommand },
 };
 
 function help(): string {

@@ -1,0 +1,150 @@
+// `runwatch redrive` against the real Pub/Sub emulator and client library: dead letters published by detect and
+// notify, and one Pub/Sub itself forwarded after failed deliveries, go back to the topic they came from with their
+// original attributes and data; letters of unknown origin, those past --limit and everything under --dry-run stay
+// in the dead-letter subscription.
+import { randomUUID } from 'node:crypto';
+import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { publishDeadLetter, PubSubPublisher } from '../../functions/pubsub/publisher.js';
+import { topologyNames } from '../../functions/pubsub/topology.js';
+import { runwatch } from '../support/cli.js';
+
+const emulators = inject('runwatchEmulators');
+
+interface Received {
+  readonly id: string;
+  readonly data: string;
+  readonly attributes: Record<string, string>;
+}
+
+describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () => {
+  let pubsub: PubSub;
+  let publisher: PubSubPublisher;
+  const project = emulators.available ? emulators.projectId : '';
+
+  beforeAll(() => {
+    if (!emulators.available) return;
+    Object.assign(process.env, emulators.env);
+    pubsub = new PubSub({ projectId: project });
+    publisher = new PubSubPublisher({ pubsub });
+  });
+  afterAll(async () => {
+    await publisher?.close();
+    await pubsub?.close();
+  });
+
+  /**
+   * A topology of its own (a fresh name prefix): the audit, findings and dead-letter topics, the dead-letter hold
+   * subscription, and a pull subscription on the audit and findings topics that shows what was republished.
+   */
+  async function topology(): Promise<{ prefix: string; hold: Subscription; audit: Subscription; findings: Subscription; deadLetterTopic: string }> {
+    const prefix = `rd${randomUUID().slice(0, 8)}`;
+    const names = topologyNames(prefix);
+    const [deadLetter] = await pubsub.createTopic(names.deadLetterTopic);
+    const [hold] = await deadLetter.createSubscription(names.deadLetterHold);
+    const [auditTopic] = await pubsub.createTopic(names.auditTopic);
+    const [audit] = await auditTopic.createSubscription(`${prefix}-audit-seen`);
+    const [findingsTopic] = await pubsub.createTopic(names.findingsTopic);
+    const [findings] = await findingsTopic.createSubscription(`${prefix}-findings-seen`);
+    return { prefix, hold, audit, findings, deadLetterTopic: deadLetter.name };
+  }
+
+  /** Everything `subscription` delivers within `ms` (acked). */
+  async function drain(subscription: Subscription, ms = 1500): Promise<Received[]> {
+    const received: Received[] = [];
+    const onMessage = (message: Message): void => {
+      received.push({ id: message.id, data: message.data.toString('utf8'), attributes: { ...message.attributes } });
+      message.ack();
+    };
+    subscription.on('message', onMessage);
+    await new Promise((r) => setTimeout(r, ms));
+    subscription.off('message', onMessage);
+    await subscription.close();
+    return received;
+  }
+
+  const auditEntry = JSON.stringify({ insertId: 'e-1', logName: 'projects/p/logs/cloudaudit.googleapis.com%2Factivity' });
+  const finding = JSON.stringify({ id: 'a'.repeat(32), rule: 'public-invoker-grant' });
+  const timestamp = { 'logging.googleapis.com/timestamp': '2024-05-01T10:00:00Z' };
+  const findingAttributes = { rule: 'public-invoker-grant', severity: 'HIGH', project: 'p', service: 's', findingId: 'a'.repeat(32) };
+
+  it("sends detect's and notify's dead letters back to the audit and findings topics, as they were", async () => {
+    const t = await topology();
+    await publishDeadLetter(publisher, t.deadLetterTopic, { data: Buffer.from(auditEntry), attributes: timestamp, reason: 'entry is not a LogEntry', stage: 'parse', function: 'detect', messageId: '41' });
+    await publishDeadLetter(publisher, t.deadLetterTopic, { data: Buffer.from(finding), attributes: findingAttributes, reason: 'invalid_auth', stage: 'deliver', function: 'notify', context: { sink: 'slack' }, messageId: '42' });
+
+    const run = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3']);
+    expect(run.stderr).toContain('redrove 2 dead letters (1 to the audit topic, 1 to the findings topic)');
+    expect(run.code).toBe(0);
+
+    expect((await drain(t.audit)).map((m) => [m.data, m.attributes])).toEqual([[auditEntry, timestamp]]);
+    expect((await drain(t.findings)).map((m) => [m.data, m.attributes])).toEqual([[finding, findingAttributes]]);
+    expect(await drain(t.hold)).toEqual([]); // acknowledged: gone from the dead-letter subscription
+  });
+
+  it('sends a message Pub/Sub dead-lettered after failed deliveries back to the audit topic', async () => {
+    const t = await topology();
+    const names = topologyNames(t.prefix);
+    // detect's subscription, with the dead-letter policy the Terraform module gives it (5 attempts, the minimum).
+    const [detect] = await pubsub.topic(names.auditTopic).createSubscription(names.detectSubscription, {
+      deadLetterPolicy: { deadLetterTopic: t.deadLetterTopic, maxDeliveryAttempts: 5 },
+    });
+    await pubsub.topic(names.auditTopic).publishMessage({ data: Buffer.from(auditEntry), attributes: timestamp });
+    // Failed deliveries (nacks): after the fifth, Pub/Sub forwards the message to the dead-letter topic, at its next
+    // delivery, so the subscriber keeps failing until the redrive is over.
+    let deliveries = 0;
+    detect.on('message', (message: Message) => {
+      deliveries++;
+      message.nack();
+    });
+    const deadline = Date.now() + 20_000;
+    while (deliveries < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(deliveries).toBeGreaterThanOrEqual(5);
+    await drain(t.audit, 200); // the original publish, seen by the observer
+
+    // detect still fails: the redriven message is dead-lettered again, and that new letter is left in place.
+    const run = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3']);
+    await detect.close();
+    expect(run.stderr).toMatch(/redrove 1 dead letter \(1 to the audit topic, 0 to the findings topic\), left 1 dead-lettered after the redrive started/);
+    expect(run.code).toBe(0);
+    expect((await drain(t.audit)).map((m) => [m.data, m.attributes])).toEqual([[auditEntry, timestamp]]);
+    const again = await drain(t.hold);
+    expect(again.map((m) => [m.data, m.attributes['CloudPubSubDeadLetterSourceSubscription']])).toEqual([[auditEntry, names.detectSubscription]]);
+  });
+
+  it('leaves letters of unknown origin, those past --limit, and everything under --dry-run where they are', async () => {
+    const t = await topology();
+    const deadLetterTopic = pubsub.topic(t.deadLetterTopic);
+    // Written by anyone who can deploy (the reason quotes the entry): escaped on the terminal.
+    await publishDeadLetter(publisher, t.deadLetterTopic, { data: Buffer.from(auditEntry), attributes: timestamp, reason: 'bad \u001b[31mred\u001b[0m', stage: 'parse', function: 'detect', messageId: '1' });
+    await deadLetterTopic.publishMessage({ data: Buffer.from('who knows'), attributes: { some: 'thing' } });
+
+    const dry = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/ audit {2}detect\/parse: bad \\u001b\[31mred\\u001b\[0m\n/);
+    expect(dry.stdout).toContain(' unknown-origin  no dead-letter attributes\n');
+    expect(dry.stdout).not.toContain('\u001b');
+    expect(dry.stderr).toContain('listed 2 dead letters; nothing was changed');
+    expect(await drain(t.audit, 300)).toEqual([]);
+
+    const limited = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3', '--limit', '1']);
+    expect(limited.code).toBe(0);
+    const afterLimited = (await drain(t.audit)).length;
+
+    const rest = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3']);
+    expect(rest.code).toBe(0);
+    expect(rest.stderr).toContain('left 1 of unknown origin');
+    // One letter per run went to the audit topic, whichever the --limit run took first.
+    expect(afterLimited + (await drain(t.audit)).length).toBe(1);
+    const left = await drain(t.hold);
+    expect(left.map((m) => m.data)).toEqual(['who knows']);
+  });
+
+  it('rejects bad options with exit code 2 before connecting', async () => {
+    for (const args of [['--limit', '0'], ['--wait', 'soon'], ['--subscription', 'a/b'], ['extra']]) {
+      const run = await runwatch(['redrive', ...args]);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stderr).toMatch(/^runwatch redrive: .+\n\nusage: runwatch redrive /);
+    }
+  });
+});

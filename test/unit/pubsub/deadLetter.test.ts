@@ -1,0 +1,48 @@
+// Where a dead letter came from and what it was, for `runwatch redrive`: runwatch's own dead letters (detect,
+// notify) and those Pub/Sub forwards after failed pushes, under the default and another name prefix.
+import { describe, expect, it } from 'vitest';
+import { describeDeadLetter, originalAttributes, originOf } from '../../../functions/pubsub/deadLetter.js';
+
+const AUDIT = { 'logging.googleapis.com/timestamp': '2024-05-01T10:00:00Z' };
+const FINDING = { rule: 'public-invoker-grant', severity: 'HIGH', project: 'p', service: 's', findingId: 'f'.repeat(32) };
+const BY_DETECT = { ...AUDIT, reason: 'data is not JSON', stage: 'decode', function: 'detect', originalMessageId: '17' };
+const BY_NOTIFY = { ...FINDING, reason: 'Slack said invalid_auth', stage: 'deliver', function: 'notify', sink: 'slack', originalMessageId: '18' };
+const forwarded = (subscription: string, original: Record<string, string>): Record<string, string> => ({
+  ...original,
+  CloudPubSubDeadLetterSourceDeliveryCount: '10',
+  CloudPubSubDeadLetterSourceSubscription: subscription,
+  CloudPubSubDeadLetterSourceSubscriptionProject: 'p',
+  CloudPubSubDeadLetterSourceTopicPublishTime: '2024-05-01T10:00:01.5+00:00',
+});
+
+describe('originOf and originalAttributes', () => {
+  it.each([
+    ['detect gave up on it', BY_DETECT, undefined, 'audit', AUDIT],
+    ['notify gave up on it', BY_NOTIFY, undefined, 'findings', FINDING],
+    ['Pub/Sub forwarded it from the detect subscription', forwarded('runwatch-audit-to-detect', AUDIT), undefined, 'audit', AUDIT],
+    ['... named in full', forwarded('projects/p/subscriptions/runwatch-audit-to-detect', AUDIT), undefined, 'audit', AUDIT],
+    ['Pub/Sub forwarded it from a notify subscription', forwarded('runwatch-findings-to-pagerduty', FINDING), undefined, 'findings', FINDING],
+    ['another prefix', forwarded('sec-audit-to-detect', AUDIT), 'sec', 'audit', AUDIT],
+    ['a subscription of another prefix', forwarded('runwatch-audit-to-detect', AUDIT), 'sec', undefined, AUDIT],
+    ['a subscription runwatch does not name', forwarded('someone-elses-sub', AUDIT), undefined, undefined, AUDIT],
+    ['"findings-to-" and no sink', forwarded('runwatch-findings-to-', FINDING), undefined, undefined, FINDING],
+    ['no dead-letter attributes at all', AUDIT, undefined, undefined, AUDIT],
+    // Only runwatch's own letters lose runwatch's attribute names: another message's `reason` is its own.
+    ['a function runwatch does not have', { ...AUDIT, function: 'other', reason: 'r' }, undefined, undefined, { ...AUDIT, function: 'other', reason: 'r' }],
+  ])('%s', (_name, attributes, prefix, origin, original) => {
+    expect(originOf(attributes, prefix)).toBe(origin);
+    expect(originalAttributes(attributes)).toEqual(original);
+  });
+});
+
+describe('describeDeadLetter', () => {
+  it.each([
+    [BY_DETECT, 'detect/decode: data is not JSON'],
+    [BY_NOTIFY, 'notify/deliver/slack: Slack said invalid_auth'],
+    [{ function: 'detect' }, 'detect: (no reason given)'],
+    [forwarded('runwatch-audit-to-detect', AUDIT), 'not acknowledged by runwatch-audit-to-detect after 10 deliveries'],
+    [AUDIT, 'no dead-letter attributes'],
+  ])('%j', (attributes, line) => {
+    expect(describeDeadLetter(attributes)).toBe(line);
+  });
+});

@@ -99,6 +99,7 @@ try {
     maximumBackoffSeconds: 10,
   });
   const audit = pubsub.topic(topology.topics.audit, { batching: { maxMessages: 100, maxMilliseconds: 1 } });
+  const floor = await emulatorHop(pubsub, rate, Math.min(total, 200));
 
   // Warm-up, not measured: the first invocations load the clients, and the emulators' JVMs need a few hundred
   // requests before their JIT settles.
@@ -137,6 +138,10 @@ try {
       `p50 ${pct(50).toFixed(0)} ms, p90 ${pct(90).toFixed(0)} ms, p99 ${pct(99).toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms; ` +
       `lost ${lost}, duplicated ${duplicated}`,
   );
+  console.log(
+    `the emulator alone, one push hop (publish -> a receiver that answers at once), ${floor.count} messages at ${rate}/s: ` +
+      `p50 ${floor.p50.toFixed(0)} ms, p99 ${floor.p99.toFixed(0)} ms; the pipeline makes two such hops (audit -> detect, findings -> notify)`,
+  );
   await pubsub.close();
   process.exitCode = lost > 0 || duplicated > 0 ? 1 : 0;
 } catch (error) {
@@ -153,6 +158,50 @@ try {
   receiver?.close();
   await emulators?.stop();
   rmSync(work, { recursive: true, force: true });
+}
+
+/**
+ * The emulator's own share: latency of one push hop to a receiver that does nothing, at the same rate. The emulator
+ * delivers pushes on its own schedule, so this is the floor of each of the pipeline's two hops.
+ */
+async function emulatorHop(pubsub, rate, count) {
+  const sentAt = new Map();
+  const latencies = [];
+  const port = await freePort();
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const id = JSON.parse(Buffer.concat(chunks).toString('utf8')).message?.attributes?.hop;
+      if (sentAt.has(id)) latencies.push(performance.now() - sentAt.get(id));
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  try {
+    const [topic] = await pubsub.createTopic(`bench-hop-${randomUUID().slice(0, 8)}`);
+    await topic.createSubscription(`${topic.name.split('/').pop()}-push`, { pushConfig: { pushEndpoint: `http://127.0.0.1:${port}/hop` } });
+    const publisher = pubsub.topic(topic.name, { batching: { maxMessages: 100, maxMilliseconds: 1 } });
+    const measure = async (prefix, n) => {
+      latencies.length = 0;
+      const started = performance.now();
+      for (let i = 0; i < n; i++) {
+        const wait = started + (i * 1000) / rate - performance.now();
+        if (wait > 1) await sleep(wait);
+        sentAt.set(`${prefix}${i}`, performance.now());
+        void publisher.publishMessage({ data: Buffer.from('{}'), attributes: { hop: `${prefix}${i}` } });
+      }
+      await waitFor(() => latencies.length >= n, 30_000).catch(() => undefined);
+    };
+    await measure('warm-', 50);
+    await measure('', count);
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const pct = (p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+    return { count: sorted.length, p50: pct(50), p99: pct(99) };
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
 }
 
 function sleep(ms) {

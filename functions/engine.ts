@@ -355,7 +355,10 @@ export class Engine {
     for (const d of detect(change, base, this.config)) {
       const finding = toFinding(evaluation, d, this.config);
       findings.push(finding);
-      if (d.detection.opensRisk && !beforeDelete && !open.some((o) => o.finding.id === finding.id)) open.push({ rule: d.rule, finding });
+      // A failed rollout cannot open a revision's risk either: that revision never served (it is reported, not in
+      // force). A service setting the write applied is in force all the same.
+      const notInForce = failed && detectors[d.rule].serviceSettings !== true && d.detection.serviceSetting !== true;
+      if (d.detection.opensRisk && !beforeDelete && !notInForce && !open.some((o) => o.finding.id === finding.id)) open.push({ rule: d.rule, finding });
     }
     return open.length > OPEN_LIMIT ? open.slice(-OPEN_LIMIT) : open;
   }

@@ -225,6 +225,39 @@ describe('a failed rollout', () => {
     // The failed revision ran as the default compute SA, as does the next: no service-account change either way.
     expect(findings.filter((f) => f.rule === 'service-account-change')).toEqual([]);
   });
+
+  // The real failed revision event (aegisai__sysevent-Services.ReplaceService__1, a copy) with its write: a serving
+  // deploy as APP first, then the failed one as `failedAs`, then a good deploy as `nextAs`. The failed revision never
+  // served: its identity change is reported (not serving), but it is no risk in force for a later deploy to resolve.
+  const APP = 'app@computeengine-506321.iam.gserviceaccount.com';
+  const DEBUG = 'debug@computeengine-506321.iam.gserviceaccount.com';
+  const DEFAULT = '607603788049-compute@developer.gserviceaccount.com';
+  it.each([
+    ['to another identity, then deployed again as it', DEBUG, DEBUG, [['active', 'failed'], ['active', 'unknown']]],
+    ['to the default compute SA, then deployed again as it', DEFAULT, DEFAULT, [['active', 'failed'], ['active', 'unknown']]],
+    ['to another identity, then back to the first', DEBUG, APP, [['active', 'failed']]],
+  ])('a failed rollout that changed the identity %s opens no risk a later deploy resolves', async (_name, failedAs, nextAs, expected) => {
+    const [write, failedEvent] = sequence('failed-rollout');
+    const deployAs = (timestamp: string, insertId: string, sa: string, nonce: string): Json =>
+      variant(JSON.parse(JSON.stringify(write).replaceAll('2026-09-18T02:24:19.902000Z', timestamp).replace('"syn-aegis-1"', `"${insertId}"`)) as Json, (e) => {
+        for (const side of [e.protoPayload['request'] as { service: Json }, { service: e.protoPayload['response'] as Json }]) {
+          const template = (side.service as { spec: { template: { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> } } }).spec.template;
+          template.spec['serviceAccountName'] = sa;
+          template.metadata.labels['client.knative.dev/nonce'] = nonce;
+        }
+        // Each write its own operation (the failed one keeps the one its system event carries).
+        if (insertId !== 'syn-aegis-1') (e.protoPayload['response'] as { metadata: { annotations: Record<string, string> } }).metadata.annotations['run.googleapis.com/operation-id'] = insertId;
+      });
+    const event = variant(failedEvent!, (e) => void ((e.protoPayload['response'] as { spec: Record<string, unknown> }).spec['serviceAccountName'] = failedAs));
+    const entries = [
+      deployAs('2026-09-18T01:00:00Z', 'syn-aegis-0', APP, 'nonce00000'),
+      deployAs('2026-09-18T02:24:19.902000Z', 'syn-aegis-1', failedAs, 'abcdefghij'),
+      event,
+      deployAs('2026-09-18T03:00:00Z', 'syn-aegis-2', nextAs, 'nonce00002'),
+    ];
+    const findings = (await findingsOf(entries, config())).filter((f) => f.rule === 'service-account-change');
+    expect(findings.map((f) => [f.status ?? 'active', String(f.evidence['rollout']).split(' ')[0]])).toEqual(expected);
+  });
 });
 
 describe('Cloud Functions marks on a revision (labels and annotations the deployer can write)', () => {

@@ -270,6 +270,8 @@ function deployChange(env: Envelope, pp: JsonObject, api: 'v1' | 'v2', operation
     labels: facts.labels,
     revision: facts.revision,
     templateFingerprint: facts.templateFingerprint,
+    // A v1 write (a Knative Service, a full PUT) always sets a template: none logged leaves it unknown.
+    templateUnknown: api === 'v1' && !facts.templateFingerprint ? true : undefined,
     serviceAccount,
     ingress: facts.ingress,
     binaryAuthorization: facts.binaryAuthorization,

@@ -257,6 +257,7 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     target: write.target,
     revision: observed?.revision ?? write.revision,
     templateFingerprint: write.templateFingerprint,
+    templateUnknown: write.templateUnknown,
     serviceAccount: observed?.serviceAccount ?? write.serviceAccount,
     images: observed && observed.images.length > 0 ? observed.images : write.images,
     imageDigest: observed?.imageDigest,

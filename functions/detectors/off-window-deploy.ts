@@ -8,8 +8,9 @@
 //           project, service globs: a break-glass account, say); `severity`.
 // Severity: MEDIUM outside the windows, HIGH during a freeze.
 // Blind spots: traffic-only changes and IAM changes are not deploys and never count. A replace of a service the
-//           baseline has not seen yet counts as a deploy (the previous template is unknown). With no windows and
-//           no freezes configured the rule never fires.
+//           baseline has not seen yet counts as a deploy (the previous template is unknown), and so does a v1 write
+//           logged without its template (Cloud Functions' InternalServices calls, read with `cloudFunctions.watch`).
+//           With no windows and no freezes configured the rule never fires.
 import { describeWindow, evaluateTime, freezeBounds } from './changeWindows.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { createsRevision, serviceLabel, unknownDeployFacts } from './revision.js';

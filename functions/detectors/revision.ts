@@ -6,14 +6,16 @@ import type { DeployChange } from '../model/change.js';
 /**
  * Cloud Run creates a revision whenever the revision template changes. A create always does; a replace or update
  * does when its template differs from the one in force before it (or when that one is unknown). A write without a
- * template (a v2 update mask that leaves it alone) or with the same template (traffic, IAM-only edits) does not.
+ * template (a v2 update mask that leaves it alone) or with the same template (traffic, IAM-only edits) does not. A
+ * write whose entry logged no template although it sets one (a v1 write or a Cloud Functions InternalServices call
+ * logged without its body) may have changed it: it counts, as a replace with the template before it unknown does.
  * The completion entry of a v2 operation is no write of its own: it only joins the rollout its operation's first
  * entry opened, while that one waits (it then counts as the same deploy); otherwise it creates nothing.
  */
 export function createsRevision(change: DeployChange, baseline: ServiceBaseline | undefined): boolean {
   if (change.operationCompletion) return waitsForOperation(baseline, change.operationId);
   if (change.operation === 'create') return true;
-  if (!change.templateFingerprint) return false;
+  if (!change.templateFingerprint) return change.templateUnknown === true;
   const before = valueBefore(baseline?.template, change.timeMs);
   return before === undefined || before !== change.templateFingerprint;
 }

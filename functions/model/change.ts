@@ -109,6 +109,11 @@ export interface DeployChange extends ChangeBase {
    * Undefined when the entry carries no template (an update mask without `template`).
    */
   readonly templateFingerprint?: string;
+  /**
+   * True when the write sets a template but the entry logged none (a v1 write or a Cloud Functions InternalServices
+   * call logged without its body): whether it changed the template is unknown, not "no".
+   */
+  readonly templateUnknown?: boolean;
   /** Undefined when the entry does not say (v2 update that leaves the template alone). */
   readonly serviceAccount?: RuntimeServiceAccount;
   /** Empty when the entry names no image (console deploys log no containers). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { at, corpus, synthetic, variant, withV1Image } from '../../support/entries.js';
+import { at, corpus, synthetic, variant, withV1Image, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 // Europe/Berlin: CET (UTC+1) in winter, CEST (UTC+2) from the last Sunday of March to the last Sunday of October.
@@ -170,5 +170,35 @@ describe('off-window-deploy', () => {
     const strict = config({ timezone: 'UTC', changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }] });
     const findings = await findingsLive([create, update('2024-06-01T11:00:00Z', mask), update('2024-06-01T12:00:00Z')], strict);
     expect(findings.filter((f) => f.rule === 'off-window-deploy').map((f) => f.eventTime)).toEqual(['2024-06-01T10:00:00Z', '2024-06-01T11:00:00Z']);
+  });
+});
+
+describe('off-window-deploy on Cloud Functions (2nd gen) backing services, when cloudFunctions.watch is on', () => {
+  // The real ReplaceInternalService of a function redeploy (02:20Z on a wednesday): the gcf-admin-robot's write logs
+  // no request or response, so whether it changed the template is unknown, not "no". The revision it rolled out,
+  // loginwithpin-00006-hiz (named by the function's UpdateFunction), shaped as the real revision event of the corpus.
+  const write = corpus('mybazaar__InternalServices.ReplaceInternalService__1');
+  const revisionEvent = variant(
+    JSON.parse(JSON.stringify(corpus('aegisai__sysevent-Services.ReplaceService__1')).replaceAll('computeengine-506321', 'mybazaar-c4881').replaceAll('aegis-ai-00003-sp7', 'loginwithpin-00006-hiz').replaceAll('aegis-ai', 'loginwithpin')) as Json,
+    (e) => {
+      e['timestamp'] = '2025-10-15T02:21:20Z';
+      e['severity'] = 'INFO';
+      delete e.protoPayload['status'];
+      const response = e.protoPayload['response'] as { metadata: { labels: Record<string, string> }; status: { conditions: Record<string, string>[] } };
+      response.metadata.labels['goog-managed-by'] = 'cloudfunctions';
+      response.status.conditions = [{ type: 'Ready', status: 'True' }];
+    },
+  );
+  const robot = 'service-1069326034581@gcf-admin-robot.iam.gserviceaccount.com';
+  const utcOffice = { timezone: 'UTC', changeWindows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' }] };
+  it.each([
+    ['the write alone: a deploy, its revision unknown', [write], true, [{ principal: robot, evidence: { rollout: 'unknown' } }]],
+    ['the write and its revision event: one deploy, the revision named', [write, revisionEvent], true, [{ principal: robot, revision: 'loginwithpin-00006-hiz', evidence: { rollout: 'serving' } }]],
+    ['not watched: skipped as managed by Cloud Functions', [write, revisionEvent], false, []],
+  ])('%s', async (_name, entries, watch, expected) => {
+    const findings = await findingsOf(entries, config({ ...utcOffice, cloudFunctions: { watch } }));
+    const offWindow = findings.filter((f) => f.rule === 'off-window-deploy');
+    expect(offWindow).toHaveLength(expected.length);
+    expected.forEach((e, i) => expect(offWindow[i]).toMatchObject({ eventTime: '2025-10-15T02:20:35.444251Z', ...e }));
   });
 });

@@ -95,6 +95,33 @@ export async function createPubSub(projectId?: string): Promise<PubSub> {
   return new PubSub(projectId ? { projectId } : {});
 }
 
+/** Pub/Sub cannot be reached at all from here: no credentials, or no project to name topics in. */
+export class PubSubAccessError extends Error {
+  override readonly name = 'PubSubAccessError';
+}
+
+/**
+ * Fails with one clear line, before anything is published or pulled, when there are no credentials or no project
+ * (the emulator needs neither). The client library reports these per message, and its gRPC stub creation rejects
+ * once more outside any caller: that ended the CLI process with a stack trace.
+ */
+export async function checkPubSubAccess(pubsub: PubSub): Promise<void> {
+  if (pubsub.isEmulator) return;
+  try {
+    await pubsub.auth.getClient();
+  } catch {
+    throw new PubSubAccessError(
+      'no Google credentials for Pub/Sub (Application Default Credentials: run `gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS)',
+    );
+  }
+  if (pubsub.isIdResolved) return;
+  try {
+    await pubsub.auth.getProjectId();
+  } catch {
+    throw new PubSubAccessError('no project for Pub/Sub: pass --project or set GOOGLE_CLOUD_PROJECT (the credentials name none)');
+  }
+}
+
 /** Pub/Sub's limit on an attribute value, in bytes of UTF-8 (not characters: CJK takes 3 bytes, an emoji 4). */
 export const ATTRIBUTE_VALUE_MAX_BYTES = 1024;
 

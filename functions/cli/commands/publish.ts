@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { messageOf } from '../../../sinks/deliver.js';
-import { parseTopic, PubSubPublisher } from '../../pubsub/publisher.js';
+import { checkPubSubAccess, createPubSub, parseTopic, PubSubPublisher } from '../../pubsub/publisher.js';
 import { topologyNames } from '../../pubsub/topology.js';
 import { readEntries } from '../../replay/input.js';
 import type { Command, CommandIo } from '../command.js';
@@ -57,7 +57,15 @@ export const publishCommand: Command = {
     const target = topic.project || projectId ? name : `${name} (project from the credentials)`;
     io.stderr.write(`publishing to ${target}${io.env['PUBSUB_EMULATOR_HOST'] ? ` on the emulator at ${io.env['PUBSUB_EMULATOR_HOST']}` : ''}\n`);
 
-    const publisher = new PubSubPublisher(projectId ? { projectId } : {});
+    const pubsub = await createPubSub(projectId);
+    try {
+      await checkPubSubAccess(pubsub);
+    } catch (error) {
+      await pubsub.close().catch(() => undefined);
+      io.stderr.write(`runwatch publish: ${terminalSafe(messageOf(error))}\n`);
+      return 1;
+    }
+    const publisher = new PubSubPublisher({ pubsub });
     let published = 0;
     let unreadable = 0;
     let failed = 0;
@@ -93,6 +101,7 @@ export const publishCommand: Command = {
       return 1;
     } finally {
       await publisher.close().catch(() => undefined);
+      await pubsub.close().catch(() => undefined);
     }
     io.stderr.write(`published ${published} entr${published === 1 ? 'y' : 'ies'}${unreadable ? `, ${unreadable} unreadable skipped` : ''}${failed ? `, ${failed} FAILED (first: ${firstError})` : ''}\n`);
     return failed > 0 ? 1 : 0;

@@ -1,0 +1,78 @@
+// `runwatch publish` and `runwatch redrive` where Pub/Sub cannot be reached at all: no credentials, no project.
+// Each runs in a process of its own, because the client library's failures surfaced as an unhandled rejection,
+// which ends a process with a stack trace.
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BIN } from '../support/cli.js';
+import { synthetic } from '../support/entries.js';
+
+/** `runwatch args` with only `env` (an empty HOME: no ADC file; no metadata server): its exit code and stderr. */
+async function run(args: readonly string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  const home = mkdtempSync(join(tmpdir(), 'runwatch-access-home-'));
+  const child = spawn(process.execPath, [BIN, ...args], { env: { HOME: home, METADATA_SERVER_DETECTION: 'none', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  return { code, stderr };
+}
+
+function entriesFile(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'runwatch-access-')), 'entries.ndjson');
+  writeFileSync(file, `${JSON.stringify(synthetic('run-SetIamPolicy-allUsers'))}\n${JSON.stringify(synthetic('v2-CreateService'))}\n`);
+  return file;
+}
+
+const NO_CREDENTIALS = 'no Google credentials for Pub/Sub (Application Default Credentials: run `gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS)';
+
+describe('the Pub/Sub commands without Google credentials', () => {
+  it.each<{ name: string; args: () => string[]; env: Record<string, string> }>([
+    { name: 'publish with a project', args: () => ['publish', '--project', 'demo-runwatch', entriesFile()], env: {} },
+    { name: 'publish with the project from the environment', args: () => ['publish', entriesFile()], env: { GOOGLE_CLOUD_PROJECT: 'demo-runwatch' } },
+    { name: 'publish without a project', args: () => ['publish', entriesFile()], env: {} },
+    { name: 'redrive with a project', args: () => ['redrive', '--project', 'demo-runwatch'], env: {} },
+    { name: 'redrive without a project', args: () => ['redrive'], env: {} },
+  ])('$name: one line saying so, exit 1, nothing published, no stack trace', async ({ args, env }) => {
+    const command = args()[0]!;
+    const { code, stderr } = await run(args(), env);
+    expect(code).toBe(1);
+    expect(stderr).toContain(`runwatch ${command}: ${NO_CREDENTIALS}\n`);
+    expect(stderr).not.toMatch(/^\s+at /m);
+    expect(stderr).not.toContain('\\u000a');
+    expect(stderr).not.toMatch(/published \d+|redrove \d+/);
+  }, 30_000);
+});
+
+/** A service-account key file naming no project (a key is loaded without any network; no token is asked for). */
+function keyFileWithoutProject(): string {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const file = join(mkdtempSync(join(tmpdir(), 'runwatch-access-key-')), 'key.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      type: 'service_account',
+      client_email: 'publisher@example.iam.gserviceaccount.com',
+      client_id: '1',
+      private_key_id: 'k1',
+      private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      token_uri: 'https://127.0.0.1:9/token',
+    }),
+  );
+  return file;
+}
+
+describe('the Pub/Sub commands with credentials that name no project, and none given', () => {
+  it.each([
+    { name: 'publish', args: () => ['publish', entriesFile()] },
+    { name: 'redrive', args: () => ['redrive'] },
+  ])('$name: one line asking for --project, exit 1, no stack trace', async ({ name, args }) => {
+    const { code, stderr } = await run(args(), { GOOGLE_APPLICATION_CREDENTIALS: keyFileWithoutProject() });
+    expect(code).toBe(1);
+    expect(stderr).toContain(`runwatch ${name}: no project for Pub/Sub: pass --project or set GOOGLE_CLOUD_PROJECT (the credentials name none)\n`);
+    expect(stderr).not.toMatch(/^\s+at /m);
+    expect(stderr).not.toContain('\\u000a');
+  }, 30_000);
+});

@@ -3,6 +3,7 @@
 // replays from using it at once: each would write back only its own view, and the last to finish would win. A
 // lock whose replay no longer runs is taken over (lock.ts).
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { lockStateFile, unlockStateFile } from './lock.js';
 import { MemoryBaselineStore } from './memory.js';
 import { asObject, type JsonObject } from '../audit/json.js';
@@ -41,12 +42,17 @@ export class FileBaselineStore extends MemoryBaselineStore {
 
   /** Opens (or starts) the state file, locking it; `close` writes it back, `release` lets it go unchanged. */
   static async open(path: string): Promise<FileBaselineStore> {
-    const tookOverFrom = await lockStateFile(path);
+    let tookOverFrom: number | undefined;
+    try {
+      tookOverFrom = await lockStateFile(path);
+    } catch (error) {
+      throw stateFileError(path, error);
+    }
     try {
       return new FileBaselineStore(path, await FileBaselineStore.read(path), tookOverFrom);
     } catch (error) {
       await unlockStateFile(path);
-      throw error;
+      throw stateFileError(path, error);
     }
   }
 
@@ -121,4 +127,22 @@ export class FileBaselineStore extends MemoryBaselineStore {
     this.locked = false;
     await unlockStateFile(this.path);
   }
+}
+
+/**
+ * A file-system failure on the state file (or its lock) as one line that names the file and says what is wrong:
+ * the bare `ENOENT: ... open 'FILE.lock'` named a file the user never mentioned. Errors already worded are kept.
+ */
+function stateFileError(path: string, error: unknown): Error {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const reason: Record<string, string> = {
+    ENOENT: `its folder ${dirname(path)} does not exist`,
+    ENOTDIR: `a part of its path is not a folder`,
+    EISDIR: 'it is a folder; give a file in it, e.g. --state ' + join(path, 'runwatch-state.json'),
+    EACCES: 'permission denied (it and its FILE.lock must be readable and writable)',
+    EPERM: 'permission denied (it and its FILE.lock must be readable and writable)',
+    EROFS: 'it is on a read-only file system',
+  };
+  const why = code !== undefined ? reason[code] : undefined;
+  return why ? new Error(`state file ${path}: ${why}`) : error instanceof Error ? error : new Error(String(error));
 }

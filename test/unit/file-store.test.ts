@@ -92,6 +92,18 @@ describe('FileBaselineStore', () => {
     await expect(FileBaselineStore.open(path)).rejects.toThrow(message);
     expect(existsSync(`${path}.lock`)).toBe(false);
   });
+
+  // The bare ENOENT/EISDIR named `FILE.lock`, a file the user never mentioned, or said nothing of what to do.
+  it.each([
+    ['in a folder that does not exist', (dir: string) => join(dir, 'missing', 'state.json'), (dir: string) => `its folder ${join(dir, 'missing')} does not exist`],
+    ['a folder', (dir: string) => dir, (dir: string) => `it is a folder; give a file in it, e.g. --state ${join(dir, 'runwatch-state.json')}`],
+    ['under a file', (dir: string) => (writeFileSync(join(dir, 'plain'), ''), join(dir, 'plain', 'state.json')), () => 'a part of its path is not a folder'],
+  ])('a --state path %s: one line naming the state file and what is wrong; no lock left', async (_name, pathIn, reason) => {
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-state-'));
+    const path = pathIn(dir);
+    await expect(FileBaselineStore.open(path)).rejects.toThrow(`state file ${path}: ${reason(dir)}`);
+    expect(existsSync(`${path}.lock`)).toBe(false);
+  });
 });
 
 describe('FileBaselineStore: a lock whose replay no longer runs (killed, the machine lost)', () => {

@@ -14,16 +14,17 @@ import { WatchedOutput } from '../output.js';
 import { exitOnSignal } from '../signals.js';
 
 const USAGE = `runwatch replay [--config FILE] [--format table|ndjson|json] [--since T] [--until T] [--state FILE]
-                [--reorder-buffer N] [--workers N] PATH...
+                [--reorder-buffer N] [--workers N] [--quiet] PATH...
        runwatch replay --from-logging RESOURCE [--from-logging RESOURCE...] --since T [--until T] [--filter QUERY]
-                [--config FILE] [--format F] [--state FILE] [--reorder-buffer N]
+                [--config FILE] [--format F] [--state FILE] [--reorder-buffer N] [--quiet]
 
 Replays Cloud Audit Log entries through the detectors, in timestamp order.
 PATH: a JSON array (gcloud logging read --format=json), NDJSON, a .gz of either, a folder (a Cloud Storage
 log export tree), or - for stdin. Findings go to stdout; progress and a summary to stderr.
   --config FILE       rules, windows and exceptions (YAML or JSON); defaults when absent
   --format F          table (default), ndjson (one finding per line) or json (one array)
-  --since T, --until T  only entries in [T, until); RFC 3339, e.g. 2024-05-01T00:00:00Z, or a date
+  --since T, --until T  only entries in [T, until); RFC 3339, e.g. 2024-05-01T00:00:00Z or
+                      2024-05-01T02:00:00+02:00, or a date (its midnight in UTC); a time without a zone is UTC
   --state FILE        keep baselines in FILE between runs (created when missing)
   --reorder-buffer N  entries held to restore timestamp order across files (default ${DEFAULT_REORDER_CAPACITY})
   --workers N         worker threads for NDJSON input (default: per core, at most 4; 0: none). Without --state,

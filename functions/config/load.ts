@@ -38,7 +38,9 @@ export function parseConfig(text: string, source = 'config'): RunwatchConfig {
   try {
     data = text.trim() === '' ? {} : parseYaml(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   } catch (error) {
-    const reason = error instanceof YAMLParseError ? error.message.split('\n')[0]! : String(error);
+    // The first line only, without the colon that introduced the library's excerpt of the file (not quoted: the
+    // config may hold what should not be echoed into logs).
+    const reason = error instanceof YAMLParseError ? error.message.split('\n')[0]!.replace(/:\s*$/, '') : String(error);
     throw new ConfigError(source, [{ path: '(root)', reason: `not valid YAML or JSON: ${reason}` }]);
   }
   if (data === null || data === undefined) data = {};
@@ -93,7 +95,33 @@ function formatName(error: ErrorObject): string {
   return typeof title === 'string' ? title : `in the expected format ${String(error.params['pattern'])}`;
 }
 
-function schemaProblems(errors: readonly ErrorObject[]): ConfigProblem[] {
+/**
+ * The errors of `oneOf` alternatives told apart by type (a label name, or a list of them), read as one: when an
+ * alternative of the right type failed on its own terms (an empty list, a bad element), only its errors count;
+ * when none has the right type, one error says which types would do. Without this a number reported both
+ * "must be string" and "must be array", and a bad list element also "must be string" at the list itself.
+ */
+function oneOfAlternatives(errors: readonly ErrorObject[]): ErrorObject[] {
+  const dropped = new Set<ErrorObject>();
+  const merged = new Map<ErrorObject, ErrorObject>();
+  for (const oneOf of errors.filter((e) => e.keyword === 'oneOf')) {
+    // A $ref'd oneOf has one schemaPath wherever it is used: the value's path tells its uses apart.
+    const alternatives = errors.filter(
+      (e) => e !== oneOf && e.schemaPath.startsWith(`${oneOf.schemaPath}/`) && (e.instancePath === oneOf.instancePath || e.instancePath.startsWith(`${oneOf.instancePath}/`)),
+    );
+    const wrongType = alternatives.filter((e) => e.keyword === 'type' && e.instancePath === oneOf.instancePath);
+    if (wrongType.length === 0) continue;
+    for (const e of wrongType) dropped.add(e);
+    if (wrongType.length === alternatives.length) {
+      const types = wrongType.map((e) => String(e.params['type']));
+      merged.set(wrongType[0]!, { ...wrongType[0]!, message: `must be ${types.join(' or ')}` });
+    }
+  }
+  return errors.flatMap((e) => merged.get(e) ?? (dropped.has(e) ? [] : [e]));
+}
+
+function schemaProblems(all: readonly ErrorObject[]): ConfigProblem[] {
+  const errors = oneOfAlternatives(all);
   const problems: ConfigProblem[] = [];
   // anyOf branches report one `required` error each; collapse them into one readable reason per path.
   const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));

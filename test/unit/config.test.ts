@@ -88,6 +88,24 @@ surprise: true
     expect(problems(text)).toEqual(expected);
   });
 
+  // provenanceLabels values are a label name or a list of them (a oneOf): one reason per bad value, at its path.
+  it.each([
+    ['a number', 'provenanceLabels: {commit: 5}', ['provenanceLabels.commit: must be string or array']],
+    ['a map', 'provenanceLabels: {pipeline: {a: 1}}', ['provenanceLabels.pipeline: must be string or array']],
+    ['a list with a number', 'provenanceLabels: {pipeline: [build-id, 3]}', ['provenanceLabels.pipeline[1]: must be string']],
+    ['a list with an empty name', 'provenanceLabels: {commit: [sha, ""]}', ['provenanceLabels.commit[1]: must NOT have fewer than 1 characters']],
+    ['an empty name', 'provenanceLabels: {commit: ""}', ['provenanceLabels.commit: must NOT have fewer than 1 characters']],
+    ['an empty list', 'provenanceLabels: {commit: []}', ['provenanceLabels.commit: must NOT have fewer than 1 items']],
+    ['both keys wrong, each at its own path', 'provenanceLabels: {commit: 5, pipeline: [x, 3]}', ['provenanceLabels.commit: must be string or array', 'provenanceLabels.pipeline[1]: must be string']],
+  ])('provenanceLabels as %s: one reason, at the value', (_name, text, expected) => {
+    expect(problems(text)).toEqual(expected);
+  });
+
+  it('a YAML error ends with its position, not with the colon that introduced an excerpt of the file', () => {
+    const [reason] = problems('changeWindows:\n  - days: [mon\n    start: "09:00"\n');
+    expect(reason).toMatch(/^\(root\): not valid YAML or JSON: .* at line \d+, column \d+$/);
+  });
+
   // A misspelled rule id in a sink's settings would silently keep that rule's findings out of the sink.
   it.each([
     ['a sink rule list', 'sinks: {slack: {rules: [off-window-deploys]}}', 'sinks.slack.rules[0]'],

@@ -76,7 +76,7 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
 
   if (serviceName === CRM) {
     if (method !== 'SetIamPolicy') return { kind: 'skipped', reason: 'not-cloud-run', detail: `${CRM} ${method}` };
-    const failure = failureOf(pp, undefined);
+    const failure = failureOf(pp, undefined, env.entry['severity']);
     if (failure) return failure;
     return projectIamChange(env, pp);
   }
@@ -87,7 +87,7 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
   } else if (method.includes('.Jobs.') || method.includes('.Executions.') || at(env.entry, 'resource', 'type') === 'cloud_run_job') {
     return { kind: 'skipped', reason: 'cloud-run-job', detail: method };
   }
-  const failure = failureOf(pp, method);
+  const failure = failureOf(pp, method, env.entry['severity']);
   if (failure) return failure;
   if (isDryRun(pp)) return { kind: 'skipped', reason: 'dry-run', detail: method };
 
@@ -135,24 +135,34 @@ function isDryRun(pp: JsonObject): boolean {
  * Failed calls are not changes: a non-zero status, or every authorization check denied. A status whose code cannot
  * be read leaves the outcome unknown: reported as malformed rather than taken for a success (which would raise
  * findings and move the baseline for a write that may have failed). The code is an int32, which protocol buffers'
- * JSON writes as a number and parsers also accept as a string of digits; a missing or null code (and status) is OK.
+ * JSON writes as a number and parsers also accept as a string of digits; a missing or null code (and status) is OK
+ * (proto3 JSON leaves out a code of 0), unless the entry's severity says the call failed: Cloud Audit Logs write
+ * failed admin calls at ERROR with their code, so ERROR (or worse) without one is a trimmed entry whose outcome
+ * is unknown.
  */
-function failureOf(pp: JsonObject, detail: string | undefined): ParseResult | undefined {
+function failureOf(pp: JsonObject, detail: string | undefined, severity: unknown): ParseResult | undefined {
   const status = pp['status'];
+  let code: unknown;
   if (status !== undefined && status !== null) {
     const statusObject = asObject(status);
     if (!statusObject) return { kind: 'malformed', reason: 'protoPayload.status is not an object' };
-    const code = statusObject['code'];
+    code = statusObject['code'];
     if (code !== undefined && code !== null) {
       const value = asNumber(code);
       if (value === undefined) return { kind: 'malformed', reason: 'protoPayload.status.code is not a number' };
       if (value !== 0) return skipped('failed-call', detail);
     }
   }
+  if ((code === undefined || code === null) && typeof severity === 'string' && FAILURE_SEVERITIES.has(severity)) {
+    return { kind: 'malformed', reason: `severity ${severity} without protoPayload.status.code: the outcome is unknown` };
+  }
   const authz = asArray(pp['authorizationInfo']);
   if (authz.length > 0 && authz.every((a) => asObject(a)?.['granted'] === false)) return skipped('permission-denied', detail);
   return undefined;
 }
+
+/** LogSeverity names at which a call did not succeed (ERROR and above). */
+const FAILURE_SEVERITIES: ReadonlySet<string> = new Set(['ERROR', 'CRITICAL', 'ALERT', 'EMERGENCY']);
 
 /** A skip, with its detail only when there is one (results are compared as data). */
 function skipped(reason: SkipReason, detail: string | undefined): ParseResult {

@@ -67,6 +67,21 @@ describe('entries that are not changes are skipped with a reason, never thrown',
     expect(parseEntry(entry)).toMatchObject(expected);
   });
 
+  // Cloud Audit Logs write a failed admin call at ERROR, with its code; ERROR (or worse) without one is a trimmed entry.
+  it.each([
+    ['a failed v1 deploy whose status was dropped', 'slackbot__Services.ReplaceService__2', (pp: Json) => void delete pp['status'], 'ERROR'],
+    ['a failed v1 create whose code was dropped', 'panther__Services.CreateService__2', (pp: Json) => void delete (pp['status'] as Json)['code'], 'ERROR'],
+    ['a project IAM change with a null status', 'archicloud__SetIamPolicy__1', (pp: Json) => void (pp['status'] = null), 'CRITICAL'],
+  ])('severity ERROR without a status code: the outcome is unknown (%s)', (_name, fixture, trim, severity) => {
+    const trimmed = variant(corpus(fixture), (e) => {
+      trim(e['protoPayload'] as Json);
+      e['severity'] = severity;
+    });
+    expect(parseEntry(trimmed)).toEqual({ kind: 'malformed', reason: `severity ${severity} without protoPayload.status.code: the outcome is unknown` });
+    // The same entry at NOTICE (how a success is written) is no longer in doubt.
+    expect(parseEntry(variant(trimmed, (e) => void (e['severity'] = 'NOTICE'))).kind).not.toBe('malformed');
+  });
+
   it('a status that is not an object is malformed; a null one is no status', () => {
     const text = variant(corpus('slackbot__Services.ReplaceService__1'), (e) => void (e.protoPayload['status'] = 'ABORTED'));
     expect(parseEntry(text)).toEqual({ kind: 'malformed', reason: 'protoPayload.status is not an object' });

@@ -25,6 +25,7 @@ import { globMatcher } from '../config/glob.js';
 import { isPublicInvokerBinding, publicMembersWithAnyRole } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
 import { serviceLabel } from './revision.js';
+import type { Ingress } from '../model/change.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
@@ -40,12 +41,14 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       if (change.invokerIamDisabled !== true) return [];
       if (globMatcher(settings.allowServices)(`${change.target.project}/${change.target.service}`)) return [];
       if (valueBefore(baseline?.invokerIamDisabled, change.timeMs) === true) return [];
+      // The write's own ingress, else the one in force before it (a v2 update mask may leave ingress alone).
+      const ingress = change.ingress ?? (valueBefore(baseline?.ingress, change.timeMs) as Ingress | undefined);
       return [
         {
           severity: 'HIGH',
           title: 'Invoker IAM check disabled: service is public',
-          summary: `${who} turned off the invoker IAM check on ${serviceLabel(change.target)}: anyone on the internet can call it.`,
-          evidence: { invokerIamDisabled: true, api: change.api, ingress: change.ingress ?? 'unknown' },
+          summary: `${who} turned off the invoker IAM check on ${serviceLabel(change.target)}: ${whoCanCall(ingress)}`,
+          evidence: { invokerIamDisabled: true, api: change.api, ingress: ingress ?? 'unknown' },
           dedupKey: [baselineKey(change.target), 'invoker-iam-disabled', change.time],
           // A late entry: a newer deploy already set the check, so this one is history, not the risk in force.
           opensRisk: !changedAfter(baseline?.invokerIamDisabled, change.timeMs),
@@ -120,3 +123,21 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       .map((o) => ({ id: o.finding.id, reason: `${(o.finding.evidence['membersGranted'] as readonly string[]).join(' and ')} no longer hold the invoker role` }));
   },
 };
+
+/**
+ * Who can call a service without an identity, by its ingress: the internet only with `all`. Internal ingress
+ * still lets in anything on its VPC networks and the project's other services, and an external load balancer
+ * in front of `internal-and-cloud-load-balancing` puts it on the internet again; HIGH all the same.
+ */
+function whoCanCall(ingress: Ingress | undefined): string {
+  switch (ingress) {
+    case 'all':
+      return 'anyone on the internet can call it.';
+    case 'internal':
+      return 'anyone who reaches it from inside its networks (ingress internal: VPC networks, Shared VPC, other services of the project) can call it without an identity.';
+    case 'internal-and-cloud-load-balancing':
+      return 'anyone who reaches it through a Cloud Load Balancer (from the internet, when it is external) or from inside its networks can call it without an identity.';
+    case undefined:
+      return 'anyone who can reach it (ingress unknown: the internet, when it is "all") can call it without an identity.';
+  }
+}

@@ -99,6 +99,41 @@ describe('public-invoker-grant', () => {
     expect(findings).toHaveLength(1);
   });
 
+  // Who can call a service with the check off depends on its ingress: the internet only with `all`.
+  describe('the invoker-check summary says who can call the service, by its ingress', () => {
+    type Annotated = { metadata?: { annotations?: Record<string, string> } };
+    const withIngress = (entry: Json, ingress: string | undefined, invokerCheckOff: boolean, timestamp: string): Json =>
+      variant(at(entry, timestamp), (e) => {
+        const request = (e.protoPayload['request'] as { service: Annotated }).service;
+        for (const svc of [request, e.protoPayload['response'] as Annotated]) {
+          const annotations = svc.metadata!.annotations!;
+          delete annotations['run.googleapis.com/ingress'];
+          delete annotations['run.googleapis.com/ingress-status'];
+          if (ingress !== undefined) annotations['run.googleapis.com/ingress'] = ingress;
+          if (invokerCheckOff) annotations['run.googleapis.com/invoker-iam-disabled'] = 'true';
+        }
+      });
+    const deploy = corpus('slackbot__Services.ReplaceService__1');
+    it.each([
+      ['all', [withIngress(deploy, 'all', true, '2024-05-01T00:00:00Z')], 'all', 'anyone on the internet can call it.'],
+      ['internal', [withIngress(deploy, 'internal', true, '2024-05-01T00:00:00Z')], 'internal', 'anyone who reaches it from inside its networks (ingress internal'],
+      ['internal and load balancers', [withIngress(deploy, 'internal-and-cloud-load-balancing', true, '2024-05-01T00:00:00Z')], 'internal-and-cloud-load-balancing', 'through a Cloud Load Balancer'],
+      ['not logged, none known before', [withIngress(deploy, undefined, true, '2024-05-01T00:00:00Z')], 'unknown', 'ingress unknown'],
+      [
+        'not logged, internal in force from an earlier deploy',
+        [withIngress(deploy, 'internal', false, '2024-04-01T00:00:00Z'), withIngress(deploy, undefined, true, '2024-05-01T00:00:00Z')],
+        'internal',
+        'ingress internal',
+      ],
+    ])('%s', async (_name, entries, ingress, words) => {
+      const [finding, ...more] = await publicFindings(entries);
+      expect(more).toEqual([]);
+      expect(finding).toMatchObject({ title: 'Invoker IAM check disabled: service is public', evidence: { ingress } });
+      expect(finding!.summary).toContain(words);
+      if (ingress !== 'all') expect(finding!.summary).not.toContain('anyone on the internet can call it');
+    });
+  });
+
   it('ignores: services meant to be public (allowServices)', async () => {
     const cfg = config({ rules: { 'public-invoker-grant': { allowServices: ['some-project/cloudrun-*'] } } });
     expect(await publicFindings([allUsers], cfg)).toEqual([]);

@@ -12,6 +12,7 @@ import { Readable, pipeline } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { readEnvelope, timeSortKey } from '../audit/entry.js';
+import { lineSource } from './source.js';
 
 export type InputItem =
   | { readonly kind: 'entry'; readonly value: unknown; readonly source: string }
@@ -246,7 +247,7 @@ async function* readFile(source: string, text: AsyncIterable<string>): AsyncGene
     const firstContent = !sawContent;
     sawContent = true;
     if (firstArray) {
-      for (const entry of firstArray.entries) batch.push({ kind: 'entry', value: entry, source: `${source}:${firstArray.line}` });
+      for (const [element, entry] of firstArray.entries.entries()) batch.push({ kind: 'entry', value: entry, source: lineSource(source, firstArray.line, element) });
       firstArray = undefined;
     }
     let value: unknown;
@@ -299,7 +300,7 @@ async function* readFile(source: string, text: AsyncIterable<string>): AsyncGene
   }
   if (firstArray) {
     const { entries, line } = firstArray;
-    yield inTimeOrder(entries).map((i): InputItem => ({ kind: 'entry', value: entries[i], source: `${source}:${line}` }));
+    yield inTimeOrder(entries).map((i): InputItem => ({ kind: 'entry', value: entries[i], source: lineSource(source, line, i) }));
   }
   if (documentMode) yield [...parseDocument(source, document.join(''), documentLine)];
 }
@@ -360,7 +361,7 @@ function linesOfText(source: string, text: string, firstLine: number): InputItem
 
 /** The entries of one NDJSON line's value: the elements of an array, else the value itself. */
 function pushEntries(into: InputItem[], value: unknown, source: string): void {
-  if (Array.isArray(value)) for (const entry of value as unknown[]) into.push({ kind: 'entry', value: entry, source });
+  if (Array.isArray(value)) for (const [element, entry] of (value as unknown[]).entries()) into.push({ kind: 'entry', value: entry, source: `${source}[${element}]` });
   else into.push({ kind: 'entry', value, source });
 }
 

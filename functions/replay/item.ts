@@ -3,6 +3,7 @@
 import { readEnvelope, timeSortKey } from '../audit/entry.js';
 import { normalizeEnvelope, type ParseResult } from '../audit/normalize.js';
 import type { InputItem } from './input.js';
+import { lineSource } from './source.js';
 
 /**
  * `source` says where the item came from: `file:line` for what gets reported (invalid and malformed input); the
@@ -42,29 +43,32 @@ export function* itemsOfRanges(bytes: Buffer, ranges: Int32Array, file: string, 
       continue;
     }
     if (!Array.isArray(value)) yield lineItem(value, file, ranges[i + 2]!, watchCloudFunctions);
-    else for (const entry of value as unknown[]) yield lineItem(entry, file, ranges[i + 2]!, watchCloudFunctions);
+    else for (const [element, entry] of (value as unknown[]).entries()) yield lineItem(entry, file, ranges[i + 2]!, watchCloudFunctions, element);
   }
 }
 
-/** parseItem for an entry of an NDJSON line; what gets reported (invalid, malformed) says the line. */
-function lineItem(entry: unknown, file: string, line: number, watchCloudFunctions: boolean): ParsedItem {
+/**
+ * parseItem for an entry of an NDJSON line; what gets reported (invalid, malformed) says the line, and for an
+ * element of a line holding an array its index too (`file:3[1]`).
+ */
+function lineItem(entry: unknown, file: string, line: number, watchCloudFunctions: boolean, element = -1): ParsedItem {
   const item = parseItem(entry, file, watchCloudFunctions);
-  return item.kind === 'invalid' || item.parsed.kind === 'malformed' ? { ...item, source: `${file}:${line}` } : item;
+  return item.kind === 'invalid' || item.parsed.kind === 'malformed' ? { ...item, source: lineSource(file, line, element) } : item;
 }
 
-/** `entryKind` of itemsOfLineRefs: a line (every entry it holds), or the JSON of one array element of a line. */
-export const WHOLE_LINE = 0;
-export const ONE_ENTRY = 1;
+/** `element` of itemsOfLineRefs for a whole line (every entry it holds); else the index of the one array element. */
+export const WHOLE_LINE = -1;
 
 /**
- * The items of lines given as `[start, end, lineNumber, entryKind, fileIndex]` tuples over `bytes` (see
- * partition.ts readBatch).
+ * The items of lines given as `[start, end, lineNumber, element, fileIndex]` tuples over `bytes` (see
+ * partition.ts readBatch): `element` WHOLE_LINE for a line, else the index of the array element whose JSON the
+ * bytes hold.
  */
 export function* itemsOfLineRefs(bytes: Buffer, refs: Int32Array, files: readonly string[], watchCloudFunctions: boolean): Generator<ParsedItem> {
   for (let i = 0; i < refs.length; i += 5) {
     const file = files[refs[i + 4]!]!;
     if (refs[i + 3] === WHOLE_LINE) yield* itemsOfRanges(bytes, refs.subarray(i, i + 3), file, watchCloudFunctions);
     // Written by the main thread's JSON.stringify: it is JSON.
-    else yield lineItem(JSON.parse(bytes.toString('utf8', refs[i]!, refs[i + 1]!)), file, refs[i + 2]!, watchCloudFunctions);
+    else yield lineItem(JSON.parse(bytes.toString('utf8', refs[i]!, refs[i + 1]!)), file, refs[i + 2]!, watchCloudFunctions, refs[i + 3]!);
   }
 }

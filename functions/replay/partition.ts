@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { RunwatchConfig } from '../config/types.js';
 import type { Finding } from '../findings/finding.js';
 import { byTime } from './format.js';
-import { ONE_ENTRY, WHOLE_LINE } from './item.js';
+import { WHOLE_LINE } from './item.js';
 import { inOrder, SharedBufferPool } from './chunks.js';
 import { DEFAULT_REORDER_CAPACITY, emptyStats, inTimeRange, mergeStats, type ReplayOptions, type ReplayStats } from './replay.js';
 import { linesInTimeOrder, type LineRef, type TimeOrder } from './timeOrder.js';
@@ -26,7 +26,7 @@ export type PartitionRequest =
       readonly sinceMs?: number;
       readonly untilMs?: number;
     }
-  /** `refs`: `[start, end, lineNumber, entryKind, fileIndex]` per line of `bytes` (see item.ts itemsOfLineRefs). */
+  /** `refs`: `[start, end, lineNumber, element, fileIndex]` per line of `bytes` (see item.ts itemsOfLineRefs). */
   | { readonly kind: 'chunk'; readonly id: number; readonly bytes: Uint8Array; readonly refs: Int32Array }
   | { readonly kind: 'finish' };
 
@@ -230,7 +230,7 @@ function readBatch(lines: readonly LineRef[], files: OpenFiles, pool: SharedBuff
     const length = sizeOf(piece);
     if (piece.kind === 'text') {
       piece.bytes.copy(buffer, at);
-      out[piece.ref.worker]!.push(at, at + length, piece.ref.line, ONE_ENTRY, piece.ref.file);
+      out[piece.ref.worker]!.push(at, at + length, piece.ref.line, piece.ref.element, piece.ref.file);
     } else {
       if (readFully(files.fd(piece.file), buffer, at, length, piece.start) !== length) {
         throw new Error('an input file changed while it was replayed (a line was no longer where it was read)');

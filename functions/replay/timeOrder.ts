@@ -24,6 +24,8 @@ export interface LineRef {
    * the line (each element has its own time; reading the whole line again for each would cost its size each time).
    */
   readonly text: string | undefined;
+  /** The element's index in its line's array (with `text`), for what gets reported; -1 for a whole line. */
+  readonly element: number;
 }
 
 export interface TimeOrder {
@@ -51,9 +53,9 @@ export async function* linesInTimeOrder(
   const buffer = new ReorderBuffer<LineRef>(capacity);
   let seq = 0;
   /** What comes out now for an entry: itself when it is not ordered (no time, out of range), else maybe an older one. */
-  const admit = (time: EntryTime | undefined, file: number, offset: number, length: number, line: number, worker: number, text?: string): LineRef | undefined => {
-    if (!time || !inRange(time.sortKey)) return lineRef(0, 0, file, offset, length, line, worker, text);
-    return buffer.push(lineRef(time.sortKey, seq++, file, offset, length, line, worker, text));
+  const admit = (time: EntryTime | undefined, file: number, offset: number, length: number, line: number, worker: number, text?: string, element = -1): LineRef | undefined => {
+    if (!time || !inRange(time.sortKey)) return lineRef(0, 0, file, offset, length, line, worker, text, element);
+    return buffer.push(lineRef(time.sortKey, seq++, file, offset, length, line, worker, text, element));
   };
   for (const [file, path] of files.entries()) {
     for await (const chunk of readLineChunks(path, pool)) {
@@ -74,10 +76,10 @@ export async function* linesInTimeOrder(
         // The bytes left a doubt (rare: arrays, escapes, no top-level timestamp): parsed here, as the worker will.
         // Not JSON: one entry without a time, which the worker reports.
         const parsed = entriesByParsing(bytes.toString('utf8', start, end)) ?? { array: false, entries: [{ value: undefined, time: undefined }] };
-        for (const { value, time } of parsed.entries) {
+        for (const [element, { value, time }] of parsed.entries.entries()) {
           // An element goes to the worker of its own project: one line can hold entries of many projects.
           const text = parsed.array ? JSON.stringify(value) : undefined;
-          const out = admit(time, file, offset, end - start, line, text === undefined ? worker : workerOf(Buffer.from(text)), text);
+          const out = admit(time, file, offset, end - start, line, text === undefined ? worker : workerOf(Buffer.from(text)), text, text === undefined ? -1 : element);
           if (out) yield out;
         }
       }
@@ -89,6 +91,6 @@ export async function* linesInTimeOrder(
 }
 
 /** Every LineRef made here, so they all share one shape (the reorder buffer compares tens of them per line). */
-function lineRef(sortKey: number, seq: number, file: number, offset: number, length: number, line: number, worker: number, text: string | undefined): LineRef {
-  return { sortKey, seq, file, offset, length, line, worker, text };
+function lineRef(sortKey: number, seq: number, file: number, offset: number, length: number, line: number, worker: number, text: string | undefined, element: number): LineRef {
+  return { sortKey, seq, file, offset, length, line, worker, text, element };
 }

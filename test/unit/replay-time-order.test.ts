@@ -319,7 +319,7 @@ describe('a line holding a whole export as one array', () => {
 });
 
 describe('readPlan', () => {
-  const ref = (offset: number, length: number, file = 0, text?: string): LineRef => ({ sortKey: 0, seq: 0, file, offset, length, line: 1, worker: 0, text });
+  const ref = (offset: number, length: number, file = 0, text?: string): LineRef => ({ sortKey: 0, seq: 0, file, offset, length, line: 1, worker: 0, text, element: text === undefined ? -1 : 0 });
 
   it('reads lines in order with the bytes between them as one read, an array element from its text', () => {
     const plan = readPlan([ref(0, 100), ref(101, 100), ref(203, 50), ref(0, 10, 0, '{"a":1}'), ref(260, 10)]);

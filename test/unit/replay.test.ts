@@ -143,6 +143,25 @@ describe('runwatch replay', () => {
     }
   });
 
+  // A line may hold an array of entries (jq -c over gcloud's output): what is reported names the element too.
+  it('a malformed element of a one-line array is reported as file:line[index], in every replay mode', async () => {
+    const dir = tempDir();
+    const [, , grant] = history();
+    const good = (t: string): unknown => at(grant!, t);
+    const bad = at(grant!, '2024-02-30T10:00:00Z');
+    const first = join(dir, 'first.ndjson'); // the array on the first line (read as a possible JSON document)
+    writeFileSync(first, `${JSON.stringify([good('2024-02-29T10:00:00Z'), bad])}\n${JSON.stringify(good('2024-03-01T10:00:00Z'))}\n`);
+    const later = join(dir, 'later.ndjson'); // the array on a later line
+    writeFileSync(later, `${JSON.stringify(good('2024-02-28T10:00:00Z'))}\n${JSON.stringify([good('2024-02-29T11:00:00Z'), good('2024-02-29T12:00:00Z'), bad])}\n`);
+    for (const mode of [['--workers', '0'], ['--workers', '2'], ['--workers', '2', '--state', join(dir, 'state.json')]]) {
+      const run = await runwatch(['replay', '--format', 'ndjson', ...mode, first, later]);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain(`${first}:1[1]: unreadable timestamp "2024-02-30T10:00:00Z"`);
+      expect(run.stderr).toContain(`${later}:2[2]: unreadable timestamp "2024-02-30T10:00:00Z"`);
+      expect(run.stderr).toContain('7 entries read');
+    }
+  });
+
   it('--state: a deploy whose system events come in the next replay is judged once they come, as in one replay', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'config.yaml'), 'rules: {new-image-repository: {trustedRepositories: ["nothing/*"]}}');

@@ -41,8 +41,10 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       if (change.invokerIamDisabled !== true) return [];
       if (globMatcher(settings.allowServices)(`${change.target.project}/${change.target.service}`)) return [];
       if (valueBefore(baseline?.invokerIamDisabled, change.timeMs) === true) return [];
-      // The write's own ingress, else the one in force before it (a v2 update mask may leave ingress alone).
-      const ingress = change.ingress ?? (valueBefore(baseline?.ingress, change.timeMs) as Ingress | undefined);
+      // The write's own ingress, else, for a v2 update (its mask may leave ingress alone), the one in force before
+      // it. A v1 write is a full PUT and a create starts afresh: one logged without its ingress set one this entry
+      // does not show (the default `all`, when it left the annotation out), so the one before it is no guide.
+      const ingress = change.ingress ?? (change.api === 'v2' && change.operation === 'update' ? (valueBefore(baseline?.ingress, change.timeMs) as Ingress | undefined) : undefined);
       return [
         {
           severity: 'HIGH',

@@ -114,17 +114,27 @@ describe('public-invoker-grant', () => {
         }
       });
     const deploy = corpus('slackbot__Services.ReplaceService__1');
+    type V2Request = { service: Record<string, unknown>; updateMask?: { paths: string[] } };
+    const v2Internal = variant(synthetic('v2-CreateService'), (e) => void ((e.protoPayload['request'] as V2Request).service['ingress'] = 'INGRESS_TRAFFIC_INTERNAL_ONLY'));
+    const v2InvokerCheckOff = variant(synthetic('v2-UpdateService'), (e) => {
+      const request = e.protoPayload['request'] as V2Request;
+      request.service = { name: request.service['name'], invokerIamDisabled: true };
+      request.updateMask = { paths: ['invoker_iam_disabled'] };
+    });
     it.each([
       ['all', [withIngress(deploy, 'all', true, '2024-05-01T00:00:00Z')], 'all', 'anyone on the internet can call it.'],
       ['internal', [withIngress(deploy, 'internal', true, '2024-05-01T00:00:00Z')], 'internal', 'anyone who reaches it from inside its networks (ingress internal'],
       ['internal and load balancers', [withIngress(deploy, 'internal-and-cloud-load-balancing', true, '2024-05-01T00:00:00Z')], 'internal-and-cloud-load-balancing', 'through a Cloud Load Balancer'],
       ['not logged, none known before', [withIngress(deploy, undefined, true, '2024-05-01T00:00:00Z')], 'unknown', 'ingress unknown'],
+      // A v1 write is a full PUT: one that leaves the annotation out sets the default (all), not the earlier value.
       [
-        'not logged, internal in force from an earlier deploy',
+        'not logged by a v1 write, internal before it',
         [withIngress(deploy, 'internal', false, '2024-04-01T00:00:00Z'), withIngress(deploy, undefined, true, '2024-05-01T00:00:00Z')],
-        'internal',
-        'ingress internal',
+        'unknown',
+        'ingress unknown',
       ],
+      // A v2 update whose mask leaves ingress alone keeps the one in force.
+      ['left alone by a v2 update mask, internal before it', [v2Internal, v2InvokerCheckOff], 'internal', 'ingress internal'],
     ])('%s', async (_name, entries, ingress, words) => {
       const [finding, ...more] = await publicFindings(entries);
       expect(more).toEqual([]);

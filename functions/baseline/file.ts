@@ -46,13 +46,13 @@ export class FileBaselineStore extends MemoryBaselineStore {
     try {
       tookOverFrom = await lockStateFile(path);
     } catch (error) {
-      throw stateFileError(path, error);
+      throw stateFileError(path, error, 'lock');
     }
     try {
       return new FileBaselineStore(path, await FileBaselineStore.read(path), tookOverFrom);
     } catch (error) {
       await unlockStateFile(path);
-      throw stateFileError(path, error);
+      throw stateFileError(path, error, 'read');
     }
   }
 
@@ -133,12 +133,17 @@ export class FileBaselineStore extends MemoryBaselineStore {
  * A file-system failure on the state file (or its lock) as one line that names the file and says what is wrong:
  * the bare `ENOENT: ... open 'FILE.lock'` named a file the user never mentioned. Errors already worded are kept.
  */
-function stateFileError(path: string, error: unknown): Error {
+function stateFileError(path: string, error: unknown, step: 'lock' | 'read'): Error {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   const reason: Record<string, string> = {
-    ENOENT: `its folder ${dirname(path)} does not exist`,
+    // The folder the lock is created in: `dirname(path)` of `state/` is `.`, which exists.
+    ENOENT: `its folder ${dirname(`${path}.lock`)} does not exist`,
     ENOTDIR: `a part of its path is not a folder`,
-    EISDIR: 'it is a folder; give a file in it, e.g. --state ' + join(path, 'runwatch-state.json'),
+    // While locking, only the lock can be a folder (the state file is read after it).
+    EISDIR:
+      step === 'lock'
+        ? `its lock ${path}.lock is a folder; remove it if no replay uses it`
+        : 'it is a folder; give a file in it, e.g. --state ' + join(path, 'runwatch-state.json'),
     EACCES: 'permission denied (it and its FILE.lock must be readable and writable)',
     EPERM: 'permission denied (it and its FILE.lock must be readable and writable)',
     EROFS: 'it is on a read-only file system',

@@ -98,11 +98,22 @@ describe('FileBaselineStore', () => {
     ['in a folder that does not exist', (dir: string) => join(dir, 'missing', 'state.json'), (dir: string) => `its folder ${join(dir, 'missing')} does not exist`],
     ['a folder', (dir: string) => dir, (dir: string) => `it is a folder; give a file in it, e.g. --state ${join(dir, 'runwatch-state.json')}`],
     ['under a file', (dir: string) => (writeFileSync(join(dir, 'plain'), ''), join(dir, 'plain', 'state.json')), () => 'a part of its path is not a folder'],
+    ['naming a folder that does not exist (a trailing slash)', (dir: string) => `${join(dir, 'missing')}/`, (dir: string) => `its folder ${join(dir, 'missing')} does not exist`],
   ])('a --state path %s: one line naming the state file and what is wrong; no lock left', async (_name, pathIn, reason) => {
     const dir = mkdtempSync(join(tmpdir(), 'runwatch-state-'));
     const path = pathIn(dir);
     await expect(FileBaselineStore.open(path)).rejects.toThrow(`state file ${path}: ${reason(dir)}`);
     expect(existsSync(`${path}.lock`)).toBe(false);
+  });
+});
+
+describe('FileBaselineStore: a lock that is a folder', () => {
+  it('says the lock is the folder, not the state file (which does not exist)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-state-'));
+    const path = join(dir, 'state.json');
+    mkdirSync(`${path}.lock`);
+    await expect(FileBaselineStore.open(path)).rejects.toThrow(`state file ${path}: its lock ${path}.lock is a folder; remove it if no replay uses it`);
+    expect(existsSync(path)).toBe(false);
   });
 });
 

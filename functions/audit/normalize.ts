@@ -153,11 +153,12 @@ function failureOf(pp: JsonObject, detail: string | undefined, severity: unknown
       if (value !== 0) return skipped('failed-call', detail);
     }
   }
+  const authz = asArray(pp['authorizationInfo']);
+  if (authz.length > 0 && authz.every((a) => asObject(a)?.['granted'] === false)) return skipped('permission-denied', detail);
+  // After the denial check: a denied call is known to have changed nothing, whatever its code says.
   if ((code === undefined || code === null) && typeof severity === 'string' && FAILURE_SEVERITIES.has(severity)) {
     return { kind: 'malformed', reason: `severity ${severity} without protoPayload.status.code: the outcome is unknown` };
   }
-  const authz = asArray(pp['authorizationInfo']);
-  if (authz.length > 0 && authz.every((a) => asObject(a)?.['granted'] === false)) return skipped('permission-denied', detail);
   return undefined;
 }
 

@@ -82,6 +82,14 @@ describe('entries that are not changes are skipped with a reason, never thrown',
     expect(parseEntry(variant(trimmed, (e) => void (e['severity'] = 'NOTICE'))).kind).not.toBe('malformed');
   });
 
+  it('a denied call at ERROR without a status code is still a denied call (it changed nothing)', () => {
+    const denied = variant(corpus('panther__Services.SetIamPolicy__2'), (e) => {
+      delete e.protoPayload['status'];
+      e['severity'] = 'ERROR';
+    });
+    expect(parseEntry(denied)).toMatchObject({ kind: 'skipped', reason: 'permission-denied' });
+  });
+
   it('a status that is not an object is malformed; a null one is no status', () => {
     const text = variant(corpus('slackbot__Services.ReplaceService__1'), (e) => void (e.protoPayload['status'] = 'ABORTED'));
     expect(parseEntry(text)).toEqual({ kind: 'malformed', reason: 'protoPayload.status is not an object' });

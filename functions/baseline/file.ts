@@ -144,8 +144,8 @@ function stateFileError(path: string, error: unknown, step: 'lock' | 'read'): Er
       step === 'lock'
         ? `its lock ${path}.lock is a folder; remove it if no replay uses it`
         : 'it is a folder; give a file in it, e.g. --state ' + join(path, 'runwatch-state.json'),
-    EACCES: 'permission denied (it and its FILE.lock must be readable and writable)',
-    EPERM: 'permission denied (it and its FILE.lock must be readable and writable)',
+    EACCES: `permission denied (it and ${path}.lock must be readable and writable, and their folder writable: the state is written to a temporary file there and renamed)`,
+    EPERM: `permission denied (it and ${path}.lock must be readable and writable, and their folder writable: the state is written to a temporary file there and renamed)`,
     EROFS: 'it is on a read-only file system',
   };
   const why = code !== undefined ? reason[code] : undefined;

@@ -13,7 +13,7 @@
 import type { Finding, Severity } from '../functions/findings/finding.js';
 import { isResolution, parseRetryAfter, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
-import { truncatePlain } from './text.js';
+import { truncatePlain, wellFormed } from './text.js';
 import { describeFetchError } from './fetchFailure.js';
 
 const DEFAULT_PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
@@ -88,12 +88,12 @@ function renderTrigger(finding: Finding, options: PagerDutyRenderOptions): Pager
     client: 'runwatch',
     ...(finding.links.console ? { client_url: finding.links.console } : {}),
     payload: {
-      summary: truncatePlain(`[${finding.severity}] ${finding.title}${resolved}: ${finding.summary}`, SUMMARY_MAX),
+      summary: truncatePlain(wellFormed(`[${finding.severity}] ${finding.title}${resolved}: ${finding.summary}`), SUMMARY_MAX),
       source: options.source,
       severity: SEVERITY[finding.severity],
       timestamp: finding.eventTime,
-      component: finding.service,
-      group: finding.project,
+      component: wellFormed(finding.service),
+      group: wellFormed(finding.project),
       class: finding.rule,
       custom_details: customDetails(finding),
     },
@@ -138,11 +138,12 @@ function linksOf(finding: Finding): PagerDutyLink[] {
   return links;
 }
 
+/** Strings cut, and made well formed (a lone surrogate becomes a `\udXXX` escape strict JSON parsers refuse). */
 function capStrings(value: DetailValue): DetailValue {
-  if (typeof value === 'string') return truncatePlain(value, DETAIL_STRING_MAX);
+  if (typeof value === 'string') return truncatePlain(wellFormed(value), DETAIL_STRING_MAX);
   if (Array.isArray(value)) return value.map(capStrings);
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [truncatePlain(k, 256), capStrings(v as DetailValue)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [truncatePlain(wellFormed(k), 256), capStrings(v as DetailValue)]));
   }
   return value;
 }

@@ -25,6 +25,7 @@ import type { EvidenceValue, Finding } from '../functions/findings/finding.js';
 import { isResolution, messageOf, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 import { GRPC_STATUS, grpcCode, parseGrpcEndpoint, type GrpcEndpoint } from '../functions/grpcEndpoint.js';
+import { wellFormed } from './text.js';
 
 type SccFinding = protos.google.cloud.securitycenter.v2.IFinding;
 type ProtoValue = protos.google.protobuf.IValue;
@@ -102,7 +103,7 @@ export function renderScc(finding: Finding, source: string): SccFinding {
   const resolution = finding.resolution;
   return {
     name: sccFindingName(source, finding.id),
-    resourceName: finding.resourceName,
+    resourceName: wellFormed(finding.resourceName),
     category: sccCategory(finding.rule),
     findingClass: FINDING_CLASS[finding.rule] ?? 'OBSERVATION',
     severity: finding.severity,
@@ -118,7 +119,8 @@ export function renderScc(finding: Finding, source: string): SccFinding {
 function describe(finding: Finding): string {
   const unknown = finding.unknown.length ? ` Not in the audit entry, so not checked: ${finding.unknown.join(', ')}.` : '';
   const resolved = finding.resolution ? ` Resolved at ${finding.resolution.time} by ${finding.resolution.principal}: ${finding.resolution.reason}` : '';
-  return `${finding.summary}${unknown}${resolved}`;
+  // Untrusted text, like every string of sourceProperties (toValue): made well formed, so it can be sent as UTF-8.
+  return wellFormed(`${finding.summary}${unknown}${resolved}`);
 }
 
 function sourceProperties(finding: Finding): Record<string, ProtoValue> {
@@ -152,15 +154,18 @@ function sourceProperties(finding: Finding): Record<string, ProtoValue> {
 
 type Plain = EvidenceValue | undefined | readonly Plain[] | { readonly [key: string]: Plain };
 
-/** JSON-ish value -> google.protobuf.Value (plain JSON is rejected by the client's serializer). */
+/**
+ * JSON-ish value -> google.protobuf.Value (plain JSON is rejected by the client's serializer). Strings and keys are
+ * made well formed: a lone surrogate would go out as bytes that are not UTF-8, and SCC would refuse the finding.
+ */
 export function toValue(value: Plain): ProtoValue {
   if (value === null || value === undefined) return { nullValue: 'NULL_VALUE' };
-  if (typeof value === 'string') return { stringValue: value };
+  if (typeof value === 'string') return { stringValue: wellFormed(value) };
   if (typeof value === 'boolean') return { boolValue: value };
   if (typeof value === 'number') return Number.isFinite(value) ? { numberValue: value } : { stringValue: String(value) };
   if (isList(value)) return { listValue: { values: value.map(toValue) } };
   const fields: Record<string, ProtoValue> = {};
-  for (const [key, item] of Object.entries(value)) fields[key] = toValue(item);
+  for (const [key, item] of Object.entries(value)) fields[wellFormed(key)] = toValue(item);
   return { structValue: { fields } };
 }
 

@@ -9,10 +9,12 @@
  * vowel separator, Khmer inherent vowels, the deprecated format controls U+206A-206F, interlinear annotations
  * U+FFF9-FFFB, BOM); the Hangul fillers U+115F, U+1160, U+3164, U+FFA0 and the blank Braille pattern U+2800, which
  * render as nothing yet count as letters; variation selectors; and the tag characters U+E0000-E007F, which can
- * carry a whole invisible text.
+ * carry a whole invisible text. Besides the list, every other Default_Ignorable_Code_Point (Unicode asks renderers
+ * to show those invisibly: the musical beam and phrase controls U+1D173-1D17A, the shorthand format controls
+ * U+1BCA0-1BCA3, and the reserved U+FFF0-FFF8 and U+E0080-E0FFF, which could carry hidden text as tags do).
  */
 export const UNSAFE_CHARS =
-  /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u2800\u3164\ufeff\uffa0\ufff9-\ufffb\u{e0000}-\u{e007f}\ufe00-\ufe0f\u{e0100}-\u{e01ef}]/gu;
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u2800\u3164\ufeff\uffa0\ufff9-\ufffb\u{e0000}-\u{e007f}\ufe00-\ufe0f\u{e0100}-\u{e01ef}\p{Default_Ignorable_Code_Point}]/gu;
 
 /** A surrogate without its pair: not text at all. */
 export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;

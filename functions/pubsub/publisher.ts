@@ -65,7 +65,12 @@ export class PubSubPublisher implements MessagePublisher {
       });
       this.topics.set(topic, handle);
     }
-    return handle.publishMessage({ data, attributes: { ...attributes } });
+    // google-gax checks its total timeout only between attempts, and the channel's reconnect backoff to an endpoint
+    // that refuses connections grows to many seconds: 1.5 s took up to 13.5 s on a loaded machine. A hard limit at
+    // twice the timeout keeps a publish from outliving the message it serves (its ack deadline); the message is
+    // then retried, and a publish that still got through meanwhile is harmless (finding ids are deterministic).
+    const timeoutMs = this.options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
+    return withDeadline(handle.publishMessage({ data, attributes: { ...attributes } }), 2 * timeoutMs, topic);
   }
 
   async close(): Promise<void> {
@@ -84,6 +89,16 @@ export class PubSubPublisher implements MessagePublisher {
     });
     return this.client;
   }
+}
+
+/** `work`, or a rejection once `ms` have passed without its answer. */
+function withDeadline<T>(work: Promise<T>, ms: number, topic: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`publish to ${topic} did not complete within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** Loads the Pub/Sub client library on demand. PUBSUB_EMULATOR_HOST, when set, is honoured by the library. */

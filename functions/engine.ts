@@ -28,6 +28,7 @@ import { detectors, type RuleId } from './detectors/index.js';
 import { createsRevision } from './detectors/revision.js';
 import type { Detection, Detector, OpenFinding } from './detectors/types.js';
 import type { RevisionObservation } from './audit/systemEvent.js';
+import { cutText } from './untrustedText.js';
 import { linksOf, provenanceOf, resourceNameOf } from './findings/enrich.js';
 import { severityRank, type Finding, type Severity } from './findings/finding.js';
 import { findingId } from './findings/id.js';
@@ -132,7 +133,7 @@ function detect(change: Change, baseline: ServiceBaseline | undefined, config: R
 function clientText(change: DeployChange): string | undefined {
   const { name, version, userAgent } = change.client;
   if (name) return version ? `${name} ${version}` : name;
-  return userAgent ? userAgent.slice(0, 120) : undefined;
+  return userAgent ? cutText(userAgent, 120) : undefined;
 }
 
 function rolloutText(rollout: RolledOut['rollout']): string {

@@ -43,3 +43,14 @@ export function jsonTerminalSafe(json: string): string {
   // C0 stays: inside strings JSON.stringify escaped it already; outside them it is the indentation's line breaks.
   return json.replace(UNSAFE_CHARS, (c) => (c < ' ' ? c : unicodeEscape(c)));
 }
+
+/**
+ * The first `max` UTF-16 units of `text`, one fewer when the cut would split a surrogate pair: half of a pair is not
+ * Unicode, has no UTF-8 encoding, and makes protobuf writers emit invalid UTF-8 and strict JSON parsers refuse the
+ * `\udXXX` escape (an emoji in a user agent then lost the finding at SCC, PagerDuty or a webhook).
+ */
+export function cutText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const code = text.charCodeAt(max - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}

@@ -3,6 +3,7 @@
 // other tools re-export (Panther renames `@type` to `at_sign_type` and writes `YYYY-MM-DD HH:MM:SS.fffffffff`).
 import { asObject, asString, at, type JsonObject } from './json.js';
 import type { EntryKey } from '../model/change.js';
+import { cutText } from '../untrustedText.js';
 
 const AUDIT_LOG_TYPE = 'type.googleapis.com/google.cloud.audit.AuditLog';
 
@@ -32,7 +33,7 @@ export function readEnvelope(value: unknown): EnvelopeResult {
   const rawTime = asString(timestamp) ?? asString(at(entry, 'protoPayload', 'timestamp')) ?? asString(entry['receiveTimestamp']);
   if (!rawTime) return { ok: false, reason: 'entry has no timestamp' };
   const time = normalizeTimestamp(rawTime);
-  if (!time) return { ok: false, reason: `unreadable timestamp ${JSON.stringify(rawTime.slice(0, 40))}` };
+  if (!time) return { ok: false, reason: `unreadable timestamp ${JSON.stringify(cutText(rawTime, 40))}` };
   const logName = asString(entry['logName']) ?? '';
   const insertId = asString(entry['insertId']) ?? '';
   const payload = asObject(entry['protoPayload']);

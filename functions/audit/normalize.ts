@@ -24,6 +24,7 @@ import { imagesOf, imagesOrAnnotated } from './image.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, canonicalJson, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
 import { hash } from 'node:crypto';
 import { readRevisionObservation, type RevisionObservation } from './systemEvent.js';
+import { cutText } from '../untrustedText.js';
 
 /** Why an entry produced no change. Counted and reported by replay and the functions. */
 export type SkipReason =
@@ -202,7 +203,7 @@ function clientOf(pp: JsonObject, annotations: JsonObject | undefined): Client {
   const fullUserAgent = asString(meta?.['callerSuppliedUserAgent']);
   // Kept short: findings show the client, not the whole user agent (which can be kilobytes of anyone's text). The
   // client is recognised on the whole of it: a marker can come after the first 160 characters.
-  const userAgent = fullUserAgent?.slice(0, 160);
+  const userAgent = fullUserAgent === undefined ? undefined : cutText(fullUserAgent, 160);
   const callerIp = asString(meta?.['callerIp']) ?? asString(meta?.['callerIP']);
   const name = stringIn(annotations, 'run.googleapis.com/client-name') ?? clientFromUserAgent(fullUserAgent);
   const version = stringIn(annotations, 'run.googleapis.com/client-version');

@@ -8,6 +8,7 @@ import picomatch from 'picomatch';
 import schema from '../../schemas/config.schema.json' with { type: 'json' };
 import { asArray, asObject, type JsonObject } from '../audit/json.js';
 import type { RunwatchConfig } from './types.js';
+import { cutText } from '../untrustedText.js';
 
 export interface ConfigProblem {
   /** JSON path of the offending value, e.g. `rules.off-window-deploy.exceptions[0]` (`(root)` for the document). */
@@ -164,7 +165,7 @@ function valueAt(error: ErrorObject): unknown {
 }
 
 function truncate(value: unknown): unknown {
-  return typeof value === 'string' && value.length > 80 ? `${value.slice(0, 77)}...` : value;
+  return typeof value === 'string' && value.length > 80 ? `${cutText(value, 77)}...` : value;
 }
 
 function dedupe(problems: ConfigProblem[]): ConfigProblem[] {

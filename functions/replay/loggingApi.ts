@@ -15,7 +15,7 @@
 // times. Everything else (400 INVALID_ARGUMENT: a bad filter; 401, 403: credentials or permission; 404: no such
 // resource) is fatal at once, with the API's own message.
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import { terminalSafe } from '../untrustedText.js';
+import { cutText, terminalSafe } from '../untrustedText.js';
 import type { InputItem } from './input.js';
 
 export const DEFAULT_LOGGING_ENDPOINT = 'https://logging.googleapis.com';
@@ -301,7 +301,7 @@ function networkReason(error: unknown): string {
 /** A server's text for a terminal (escape sequences shown escaped), at most 1,000 characters. */
 function printable(text: string): string {
   const safe = terminalSafe(text);
-  return safe.length > 1000 ? `${safe.slice(0, 1000)}...` : safe;
+  return safe.length > 1000 ? `${cutText(safe, 1000)}...` : safe;
 }
 
 /**
@@ -316,5 +316,5 @@ export async function* inputOfPages(pages: AsyncIterable<EntriesPage>): AsyncGen
 
 function insertIdOf(entry: unknown): string {
   const id = (entry as { insertId?: unknown } | null)?.insertId;
-  return typeof id === 'string' ? ` (insertId ${printable(id.slice(0, 100))})` : '';
+  return typeof id === 'string' ? ` (insertId ${printable(cutText(id, 100))})` : '';
 }

@@ -138,7 +138,7 @@ export class Pipeline {
   async handleParsed(parsed: ParseResult, nowMs: number, publish?: Publish): Promise<EntryOutcome> {
     const work = this.admit(parsed);
     if (work.kind === 'done') return work.outcome;
-    const earlier = nowMs >= this.nextDueMs ? await this.sweep(nowMs, publish) : [];
+    const earlier = nowMs >= this.nextDueMs ? await this.sweepOthers(nowMs, publish) : [];
     const result =
       work.kind === 'change'
         ? await this.engine.processChange(work.change, work, nowMs, publish)
@@ -197,15 +197,42 @@ export class Pipeline {
    * longer) get a transaction too, which publishes them.
    */
   async sweep(nowMs: number, publish?: Publish): Promise<readonly Finding[]> {
+    const { findings, failure } = await this.sweepEach(nowMs, publish);
+    if (failure) throw failure.error;
+    return findings;
+  }
+
+  /**
+   * The sweep an entry runs first when this instance knows of rollouts due: other services' work, so its failure
+   * is not the entry's (what it could not complete stays due, or in the store's outbox, for the next sweep).
+   */
+  private async sweepOthers(nowMs: number, publish: Publish | undefined): Promise<readonly Finding[]> {
+    try {
+      return (await this.sweepEach(nowMs, publish)).findings;
+    } catch {
+      return []; // the due index could not be read: the next sweep reads it again
+    }
+  }
+
+  /**
+   * Every due key is tried: one service whose transaction keeps failing (a document the store refuses) must not
+   * keep the others waiting. The first failure is returned with what the others raised.
+   */
+  private async sweepEach(nowMs: number, publish: Publish | undefined): Promise<{ findings: Finding[]; failure?: { error: unknown } }> {
     const findings: Finding[] = [];
     const keys = await this.dueKeys(nowMs);
     if (publish && this.options.store.undeliveredKeys) for (const key of await this.options.store.undeliveredKeys(nowMs - OUTBOX_SWEEP_AFTER_MS)) keys.add(key);
+    let failure: { error: unknown } | undefined;
     for (const key of keys) {
-      const result = await this.engine.completeDue(key, nowMs, publish);
-      this.track(key, result);
-      findings.push(...result.findings);
+      try {
+        const result = await this.engine.completeDue(key, nowMs, publish);
+        this.track(key, result);
+        findings.push(...result.findings);
+      } catch (error) {
+        failure ??= { error };
+      }
     }
-    return findings;
+    return failure ? { findings, failure } : { findings };
   }
 
   /** sweep for a process-local store (no due index to query). */

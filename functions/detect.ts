@@ -24,6 +24,7 @@ import type { RevisionReader } from './correlate/adminApi.js';
 import type { RunwatchConfig } from './config/types.js';
 import type { Finding } from './findings/finding.js';
 import { readEnvelope, type EnvelopeResult } from './audit/entry.js';
+import type { ParseResult } from './audit/normalize.js';
 import { grpcCode } from './grpcEndpoint.js';
 import { entryKeyString, Pipeline, type EntryOutcome } from './pipeline.js';
 import { decodeAuditEvent, type Attributes, type AuditMessage } from './pubsub/decode.js';
@@ -269,9 +270,15 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
   async function handleEntry(r: Ready, decoded: Extract<AuditMessage, { kind: 'entry' }>, envelope: EnvelopeResult, nowMs: number): Promise<void> {
     // Findings are published inside the store transaction that records them: a failed publish aborts it, so the
     // redelivered message applies the entry again and raises the same findings (same ids) instead of losing them.
-    const outcome: EntryOutcome = envelope.ok
-      ? await r.pipeline.handleEnvelope(envelope.envelope, nowMs, (f) => publishFindings(r, f, decoded.messageId))
-      : { status: 'malformed', reason: envelope.reason };
+    // Normalization is pure: an entry it cannot get through (one nested deeper than the call stack allows) fails
+    // the same way on every delivery, so it is dead-lettered with the reason instead of retried until Pub/Sub gives up.
+    let parsed: ParseResult | EntryOutcome;
+    try {
+      parsed = envelope.ok ? r.pipeline.normalize(envelope.envelope) : { status: 'malformed', reason: envelope.reason };
+    } catch (error) {
+      parsed = { status: 'malformed', reason: `entry cannot be normalized: ${errorMessage(error)}` };
+    }
+    const outcome: EntryOutcome = 'status' in parsed ? parsed : await r.pipeline.handleParsed(parsed, nowMs, (f) => publishFindings(r, f, decoded.messageId));
     switch (outcome.status) {
       case 'processed':
         counts.add('processed');

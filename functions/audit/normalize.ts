@@ -52,6 +52,22 @@ export interface NormalizeOptions {
 }
 
 const RUN = 'run.googleapis.com';
+
+/**
+ * Free text whoever deploys writes (a breakglass justification, the client annotations) is bounded only by the audit
+ * entry (512 KiB). It is kept in the service's baseline (the waiting rollout, the breakglass history, open findings,
+ * the outbox), which must stay far below Firestore's 1 MiB a document: it is cut, saying so with `…`.
+ */
+export const JUSTIFICATION_MAX_LENGTH = 1_024;
+export const CLIENT_TEXT_MAX_LENGTH = 120;
+
+function boundedText(text: string | undefined, max: number): string | undefined {
+  if (text === undefined || text.length <= max) return text;
+  let end = max - 1;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1; // never half of a surrogate pair
+  return `${text.slice(0, end)}…`;
+}
 const CRM = 'cloudresourcemanager.googleapis.com';
 
 export function parseEntry(raw: unknown, options: NormalizeOptions = {}): ParseResult {
@@ -205,8 +221,8 @@ function clientOf(pp: JsonObject, annotations: JsonObject | undefined): Client {
   // client is recognised on the whole of it: a marker can come after the first 160 characters.
   const userAgent = fullUserAgent === undefined ? undefined : cutText(fullUserAgent, 160);
   const callerIp = asString(meta?.['callerIp']) ?? asString(meta?.['callerIP']);
-  const name = stringIn(annotations, 'run.googleapis.com/client-name') ?? clientFromUserAgent(fullUserAgent);
-  const version = stringIn(annotations, 'run.googleapis.com/client-version');
+  const name = boundedText(stringIn(annotations, 'run.googleapis.com/client-name'), CLIENT_TEXT_MAX_LENGTH) ?? clientFromUserAgent(fullUserAgent);
+  const version = boundedText(stringIn(annotations, 'run.googleapis.com/client-version'), CLIENT_TEXT_MAX_LENGTH);
   return { name, version, userAgent, callerIp };
 }
 
@@ -492,7 +508,8 @@ function v1BinaryAuthorization(policy: string | undefined, breakglass: string | 
  * Binary Authorization as a write sets it: of the fields it is known to set, no policy (undefined or empty) means
  * not enforced, no justification means no breakglass; a field it is not known to set is unknown, whatever it says.
  */
-function binaryAuthorizationOf(policy: string | undefined, breakglassJustification: string | undefined, policyKnown: boolean, breakglassKnown: boolean): BinaryAuthorization {
+function binaryAuthorizationOf(policy: string | undefined, justification: string | undefined, policyKnown: boolean, breakglassKnown: boolean): BinaryAuthorization {
+  const breakglassJustification = boundedText(justification, JUSTIFICATION_MAX_LENGTH);
   return {
     ...(policyKnown ? (policy ? { policy } : {}) : { policyUnknown: true as const }),
     ...(breakglassKnown ? (breakglassJustification !== undefined ? { breakglassJustification } : {}) : { breakglassUnknown: true as const }),

@@ -9,7 +9,7 @@ import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { emptyBaseline, record, valueBefore, type ServiceBaseline } from '../../functions/baseline/state.js';
 import { OUTBOX_SWEEP_AFTER_MS, Pipeline } from '../../functions/pipeline.js';
 import { FirestoreDeliveryRecordStore } from '../../sinks/firestoreRecords.js';
-import { at, corpus, deleteServiceAt, SLACK_BOT, variant, withV1ServiceAccount, type Json } from '../support/entries.js';
+import { at, corpus, deleteServiceAt, SLACK_BOT, synthetic, variant, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { config } from '../support/run.js';
 import type { Delivery } from '../../functions/baseline/store.js';
 import type { Finding } from '../../functions/findings/finding.js';
@@ -284,6 +284,35 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
         const outOfOrder = await run(new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') }), delivered);
         expect(outOfOrder).toEqual(inOrder);
       });
+    });
+
+    // Free text a deployer writes (a breakglass justification, the client-name annotation) is bounded only by the
+    // audit entry (512 KiB): kept whole it went into the waiting rollout, the breakglass history (32 points), the
+    // finding's evidence and the outbox, and the document passed Firestore's 1 MiB, so the entry that bypassed
+    // Binary Authorization was never reported (every delivery failed) and no later entry of the service was either.
+    it('reports deploys with a very long breakglass justification and client name, and keeps the document small', async () => {
+      const store = new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') });
+      const pipeline = new Pipeline({ config: config(), store, recentKeys: 0 });
+      const long = 'j'.repeat(300_000);
+      const deploy = (time: string, id: string): Json =>
+        variant(at(synthetic('v2-CreateService'), time, id), (e) => {
+          const service = (e.protoPayload['request'] as { service: Record<string, unknown> }).service;
+          service['binaryAuthorization'] = { useDefault: true, breakglassJustification: `${long}${id}` };
+          service['annotations'] = { 'run.googleapis.com/client-name': 'c'.repeat(200_000) };
+          (service['template'] as Record<string, unknown>)['labels'] = { deploy: id };
+        });
+      const published: Finding[] = [];
+      const publish = async (f: readonly Finding[]): Promise<void> => void published.push(...f);
+      const NOW = Date.parse('2030-01-01T00:00:00Z');
+      for (const [i, time] of ['2024-06-01T10:00:00Z', '2024-06-01T11:00:00Z', '2024-06-01T12:00:00Z'].entries()) {
+        await pipeline.handleEntry(deploy(time, `bg-${i}`), NOW + i * 700_000, publish);
+        await pipeline.sweep(NOW + i * 700_000 + 600_000, publish);
+      }
+      const bypasses = published.filter((f) => f.rule === 'binary-authorization-bypass');
+      expect(bypasses).toHaveLength(3);
+      for (const f of bypasses) expect(String(f.evidence['justification']).length).toBeLessThanOrEqual(1_024);
+      const doc = await db.collection(store.collection).doc(baselineDocId('acme-prod/europe-west1/storefront')).get();
+      expect(JSON.stringify(doc.data()).length).toBeLessThan(100_000);
     });
 
     // A service deleted and created again under the name keeps its runtime service account across the delete

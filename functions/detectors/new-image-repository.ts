@@ -47,9 +47,8 @@ export const newImageRepository: Detector<'new-image-repository'> = {
         ? `new for this service (compared with its revisions before it was deleted at ${recreatedAfterDeleteAt} and created again)`
         : 'new for this service';
     // The repositories the service used before, listed in evidence: computed on the first detection only.
-    let knownRepositories: string[] | undefined;
-    const known = (): string[] =>
-      (knownRepositories ??= baseline ? Object.keys(baseline.repositories).filter((r) => repositorySeenBefore(baseline, r, change.timeMs)).sort() : []);
+    let knownRepositories: KnownRepositories | undefined;
+    const known = (): KnownRepositories => (knownRepositories ??= knownBefore(baseline, change.timeMs));
     const detections: Detection[] = [];
     const reported = new Set<string>();
     for (const image of change.images) {
@@ -68,7 +67,7 @@ export const newImageRepository: Detector<'new-image-repository'> = {
           image: image.reference,
           repository: image.repository,
           ...(image.digest ? { digest: image.digest } : {}),
-          knownRepositories: known(),
+          ...known(),
           firstDeploy,
           ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
         },
@@ -85,12 +84,12 @@ export const newImageRepository: Detector<'new-image-repository'> = {
  * the repository of a first deploy is, only when trustedRepositories is configured). Its dedup key cannot collide
  * with a repository's: repositories never contain a space.
  */
-function unparseableImage(reference: string, change: DeployChange, firstDeploy: boolean, knownRepositories: string[], recreatedAfterDeleteAt: string | undefined): Detection {
+function unparseableImage(reference: string, change: DeployChange, firstDeploy: boolean, known: KnownRepositories, recreatedAfterDeleteAt: string | undefined): Detection {
   return {
     severity: 'HIGH',
     title: 'Image reference runwatch cannot parse',
     summary: `${change.principal?.id ?? 'An unknown principal'} deployed ${serviceLabel(change.target)} with an image reference runwatch cannot parse: its repository is unknown and cannot be trusted.`,
-    evidence: { image: reference, repository: null, knownRepositories, firstDeploy, ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}) },
+    evidence: { image: reference, repository: null, ...known, firstDeploy, ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}) },
     dedupKey: [baselineKey(change.target), `unparseable ${reference}`, change.revision ?? change.time],
     unknown: [...unknownDeployFacts(change).filter((f) => f !== 'image'), 'repository'],
   };
@@ -103,4 +102,26 @@ function newestDeployBefore(baseline: ServiceBaseline | undefined, t: number, ne
   const templateMs = pointBefore(baseline?.template, t)?.t ?? -Infinity;
   const newest = Math.max(newestRepositoryMs ?? -Infinity, identityMs, templateMs);
   return newest === -Infinity ? undefined : newest;
+}
+
+/**
+ * How many known repositories a finding lists. Each finding of a deploy carries the list (a deploy may run ten
+ * images), and findings wait in the service's baseline document (open, outbox), which Firestore caps at 1 MiB: a
+ * service with thousands of repositories made every later deploy's transaction too large to store.
+ */
+export const KNOWN_REPOSITORIES_LISTED = 50;
+
+interface KnownRepositories {
+  readonly knownRepositories: string[];
+  /** How many more the service used, when the list is cut (the most recently first seen are listed). */
+  readonly knownRepositoriesNotListed?: number;
+}
+
+/** The repositories first seen before `t`, sorted: the KNOWN_REPOSITORIES_LISTED most recently first seen of them. */
+function knownBefore(baseline: ServiceBaseline | undefined, t: number): KnownRepositories {
+  if (!baseline) return { knownRepositories: [] };
+  const known = Object.keys(baseline.repositories).filter((r) => repositorySeenBefore(baseline, r, t));
+  if (known.length <= KNOWN_REPOSITORIES_LISTED) return { knownRepositories: known.sort() };
+  const newest = known.sort((a, b) => baseline.repositories[b]! - baseline.repositories[a]! || (a < b ? -1 : a > b ? 1 : 0)).slice(0, KNOWN_REPOSITORIES_LISTED);
+  return { knownRepositories: newest.sort(), knownRepositoriesNotListed: known.length - KNOWN_REPOSITORIES_LISTED };
 }

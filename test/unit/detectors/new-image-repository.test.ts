@@ -135,3 +135,25 @@ describe('new-image-repository', () => {
     expect(await imageFindings([deploy('2024-05-01T10:00:00Z', HOME), deploy('2024-05-02T10:00:00Z', 'attacker/bot:1')], cfg)).toEqual([]);
   });
 });
+
+describe('new-image-repository on a service with thousands of repositories', () => {
+  it('lists at most KNOWN_REPOSITORIES_LISTED known repositories in each finding (the newest first seen), and says how many more', async () => {
+    const { newImageRepository, KNOWN_REPOSITORIES_LISTED } = await import('../../../functions/detectors/new-image-repository.js');
+    const { emptyBaseline } = await import('../../../functions/baseline/state.js');
+    const repositories = Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`registry.example.com/team-${String(i).padStart(4, '0')}`, 1_000 + i]));
+    const baseline = { ...emptyBaseline(), repositories, lastChangeMs: 3_000 };
+    const images = Array.from({ length: 10 }, (_, i) => ({ reference: `evil.example.com/x${i}/app:1`, repository: `evil.example.com/x${i}`, name: `evil.example.com/x${i}/app`, tag: '1' }));
+    const change = {
+      kind: 'deploy', api: 'v2', operation: 'update', key: { logName: 'l', timestamp: '1970-01-01T00:00:10Z', insertId: 'i' }, time: '1970-01-01T00:00:10Z',
+      timeMs: 10_000, methodName: 'google.cloud.run.v2.Services.UpdateService', client: {}, target: { project: 'p', location: 'l', service: 's' }, images, labels: {},
+    } as const;
+    const detections = newImageRepository.detect({ change, baseline, settings: config().rules['new-image-repository'], config: config() } as never);
+    expect(detections).toHaveLength(10);
+    for (const d of detections) {
+      expect(d.evidence['knownRepositories']).toHaveLength(KNOWN_REPOSITORIES_LISTED);
+      expect((d.evidence['knownRepositories'] as string[])[0]).toBe(`registry.example.com/team-${2_000 - KNOWN_REPOSITORIES_LISTED}`);
+      expect(d.evidence['knownRepositoriesNotListed']).toBe(2_000 - KNOWN_REPOSITORIES_LISTED);
+    }
+    expect(JSON.stringify(detections).length).toBeLessThan(50_000);
+  });
+});

@@ -235,7 +235,7 @@ export class Engine {
    * computed them: `storeKeyOf(change)` and `entryDigest(change.key)`.
    */
   async processChange(change: Change, keys: EntryKeys, nowMs: number, publish?: Publish): Promise<EngineResult> {
-    return result(await this.store.transact(keys.storeKey, this.changeTransaction(change, keys.seenKey, nowMs, COPY_EDITS), hook(publish)));
+    return result(await this.store.transact(keys.storeKey, this.changeTransaction(change, keys.seenKey, nowMs, COPY_EDITS), hook(publish), keys.seenKey));
   }
 
   /** processChange for a store with transactSync (replay): the same transaction, no promise. */
@@ -252,7 +252,7 @@ export class Engine {
    * `baselineKey(observation.target)` and `entryDigest(observation.key)`.
    */
   async processObservation(observation: RevisionObservation, keys: EntryKeys, nowMs: number, publish?: Publish): Promise<EngineResult> {
-    return result(await this.store.transact(keys.storeKey, this.observationTransaction(observation, keys.seenKey, nowMs, true, COPY_EDITS), hook(publish)));
+    return result(await this.store.transact(keys.storeKey, this.observationTransaction(observation, keys.seenKey, nowMs, true, COPY_EDITS), hook(publish), keys.seenKey));
   }
 
   /** processObservation for a store with transactSync (replay). */

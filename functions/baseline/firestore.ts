@@ -42,6 +42,17 @@ export class BaselineDocumentError extends Error {
   override readonly name = 'BaselineDocumentError';
 }
 
+/** Where the record of each applied entry is kept: `<collection>-applied/<baseline doc id>~<entry digest>`. */
+export function appliedCollectionOf(collection: string): string {
+  return `${collection}-applied`;
+}
+
+/**
+ * How long a record of an applied entry is meant to be kept (`expireAt`, for a Firestore TTL policy): longer than
+ * Pub/Sub keeps a message (7 days) and the dead-letter hold (7 days) together.
+ */
+export const APPLIED_RECORD_TTL_MS = 30 * 24 * 3600 * 1000;
+
 export function baselineDocId(key: string): string {
   // Every UTF-8 lead byte is < 0xF8, so the first base64url character is never `-` or `_`: no `__x__` ids.
   return Buffer.from(key, 'utf8').toString('base64url');
@@ -59,24 +70,30 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
     if (options.firestore) this.client = Promise.resolve(options.firestore);
   }
 
-  async transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, delivery?: Delivery<R>): Promise<R> {
+  async transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, delivery?: Delivery<R>, entry?: string): Promise<R> {
     // Within this instance, changes to one key take turns: concurrent copies of one entry (duplicates are
     // common) then cost one transaction and some plain reads instead of contending inside Firestore, where a
     // lost race costs a client backoff of a second or more. Across instances the transaction does the work.
-    return this.turns.run(key, () => this.transactNow(key, fn, delivery));
+    return this.turns.run(key, () => this.transactNow(key, fn, delivery, entry));
   }
 
-  private async transactNow<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, delivery?: Delivery<R>): Promise<R> {
+  private async transactNow<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, delivery?: Delivery<R>, entry?: string): Promise<R> {
     const db = await this.db();
     const ref = db.collection(this.collection).doc(baselineDocId(key));
+    // The baseline's own `seen` holds only its last SEEN_LIMIT entries: a copy delivered later than that (a
+    // redelivery after a long publish outage, a redrive of dead letters days later) was applied again, and a deploy
+    // it re-opened was reported a second time under another id. An applied entry also gets a record of its own.
+    const appliedRef = entry !== undefined ? db.collection(appliedCollectionOf(this.collection)).doc(`${baselineDocId(key)}~${entry}`) : undefined;
     // Firestore runs the function again when another writer got to the document first: findings are only ever
     // delivered from the run that committed, through the document's outbox (see Delivery).
     let outbox: readonly Finding[] = [];
     const result = await db.runTransaction(
       async (tx) => {
-        const snapshot = await tx.get(ref);
-        const data = snapshot.exists ? snapshot.data() : undefined;
-        const current = snapshot.exists ? readBaseline(data, key) : undefined;
+        const [snapshot, applied] = appliedRef ? await tx.getAll(ref, appliedRef) : [await tx.get(ref), undefined];
+        const data = snapshot!.exists ? snapshot!.data() : undefined;
+        const stored = snapshot!.exists ? readBaseline(data, key) : undefined;
+        const appliedBefore = applied?.exists === true && stored !== undefined && !(stored.seen ?? []).includes(entry!);
+        const current = appliedBefore ? { ...stored, seen: [...(stored.seen ?? []), entry!] } : stored;
         const outcome = fn(current);
         const fresh = delivery ? delivery.findingsOf(outcome.result) : [];
         // What earlier deliveries left stays in the document whoever writes it (a transaction without a delivery too).
@@ -89,6 +106,7 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
         const changed = outcome.next !== undefined && !(current !== undefined && canonicalJson(outcome.next) === canonicalJson(current));
         const next = changed ? outcome.next : current;
         if (next && (changed || fresh.length > 0)) tx.set(ref, documentOf(key, next, outbox, since));
+        if (appliedRef && !applied?.exists && changed && next?.seen?.includes(entry!)) tx.set(appliedRef, { key, entry, appliedAt: new Date(), expireAt: new Date(Date.now() + APPLIED_RECORD_TTL_MS) });
         return outcome.result;
       },
       { maxAttempts: this.options.maxAttempts ?? 10 },

@@ -30,8 +30,11 @@ export interface BaselineStore {
   /**
    * Reads the baseline of `key`, lets `fn` decide the next one, and stores it atomically. `fn` must be pure:
    * a transactional store may run it again when another writer got there first.
+   * `entry`: the digest of the entry the transaction applies (ServiceBaseline.seen). The baseline remembers only the
+   * last few entries it applied; a store that keeps a durable record of every applied entry (Firestore) shows `fn`
+   * a baseline whose `seen` holds `entry` when it was applied before, however long ago (a redrive days later).
    */
-  transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, delivery?: Delivery<R>): Promise<R>;
+  transact<R>(key: string, fn: (current: ServiceBaseline | undefined) => TransactionOutcome<R>, delivery?: Delivery<R>, entry?: string): Promise<R>;
   /**
    * The same as transact without a promise, for process-local stores (memory, file): replay runs millions of
    * these and a promise chain per entry shows in its profile. Absent on remote stores.

@@ -286,6 +286,29 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       });
     });
 
+    // The baseline remembers its last 64 applied entries: a copy delivered after more entries of the service than that
+    // (a redelivery after a long publish outage, `runwatch redrive` days later) was applied again, re-opened the
+    // deploy's rollout and raised its finding a second time under another id (the revision unknown the second time).
+    it('recognizes an entry applied long ago (64+ entries of the service since) and raises nothing again', async () => {
+      const store = new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') });
+      const cfg = config({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }] });
+      const seq = synthetic('seq-console-deploy') as unknown as Json[];
+      const published: Finding[] = [];
+      const publish = async (f: readonly Finding[]): Promise<void> => void published.push(...f);
+      let now = Date.parse('2024-05-06T23:00:00Z');
+      const pipeline = new Pipeline({ config: cfg, store, recentKeys: 0 });
+      for (const entry of seq) await pipeline.handleEntry(entry, now, publish);
+      expect(published.map((f) => f.rule)).toEqual(['off-window-deploy']);
+      for (let i = 0; i < 70; i++) await pipeline.handleEntry(at(seq[2]!, new Date(Date.parse('2024-05-07T00:00:00Z') + i * 1000).toISOString()), now, publish);
+      now += 3_600_000;
+      published.length = 0;
+      const later = new Pipeline({ config: cfg, store, recentKeys: 0 });
+      expect(await later.handleEntry(seq[0], now, publish)).toEqual({ status: 'duplicate' });
+      expect(await later.handleEntry(seq[1], now, publish)).toEqual({ status: 'duplicate' });
+      await later.sweep(now + 700_000, publish);
+      expect(published).toEqual([]);
+    });
+
     // Free text a deployer writes (a breakglass justification, the client-name annotation) is bounded only by the
     // audit entry (512 KiB): kept whole it went into the waiting rollout, the breakglass history (32 points), the
     // finding's evidence and the outbox, and the document passed Firestore's 1 MiB, so the entry that bypassed

@@ -217,8 +217,20 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
         const publish = (f: readonly Finding[]): Promise<void> => publishFindings(r, f, decoded.messageId);
         // First the Admin API fallback (when enabled) for writes still without system events, so a rollout it
         // completes is not first completed by the wait with its image unknown.
-        const fromApi = r.revisionReader ? await readFromAdminApi(r, nowMs, publish, decoded.messageId) : [];
-        const findings = [...fromApi, ...(await r.pipeline.sweep(nowMs, publish))];
+        // A store or publish failure in one pass (one service's) does not skip the other: both run, then the first
+        // failure is thrown and the tick retried.
+        let failure: { error: unknown } | undefined;
+        const attempt = async (pass: () => Promise<readonly Finding[]>): Promise<readonly Finding[]> => {
+          try {
+            return await pass();
+          } catch (error) {
+            failure ??= { error };
+            return [];
+          }
+        };
+        const fromApi = r.revisionReader ? await attempt(() => readFromAdminApi(r, nowMs, publish, decoded.messageId)) : [];
+        const findings = [...fromApi, ...(await attempt(() => r.pipeline.sweep(nowMs, publish)))];
+        if (failure) throw failure.error;
         counts.add('findings', findings.length);
         log({ severity: 'INFO', message: `sweep done: ${findings.length} finding(s)`, component: 'detect', messageId: decoded.messageId, findingIds: findings.map((f) => f.id), counts: counts.snapshot() });
         observe({ outcome: 'sweep', messageId: decoded.messageId, findings });

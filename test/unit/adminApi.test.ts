@@ -278,3 +278,34 @@ describe('reading a v2 Revision', () => {
     expect(() => parseRunEndpoint('a:b:c')).toThrow(/RUN_API_ENDPOINT/);
   });
 });
+
+describe('Admin API fallback with a service whose store transaction keeps failing', () => {
+  it('the sweep tick still completes the other services, then fails (to be retried)', async () => {
+    serveDeploy(server);
+    const poisoned = new Set<string>();
+    class PoisonableStore extends MemoryBaselineStore {
+      override async transact<R>(...args: Parameters<MemoryBaselineStore['transact']>): Promise<R> {
+        if (poisoned.has(args[0])) throw new Error(`3 INVALID_ARGUMENT: the document of ${args[0]} is too large`);
+        return super.transact(...(args as [string, never, never])) as Promise<R>;
+      }
+    }
+    let now = WRITE_MS;
+    const published: Finding[] = [];
+    const detect = createDetectFunction({
+      env: { FINDINGS_TOPIC: 'runwatch-findings', DEAD_LETTER_TOPIC: 'runwatch-dead-letter', RUN_API_ENDPOINT: server.endpoint },
+      config: cfg({ enabled: true, afterSeconds: 120 }),
+      store: new PoisonableStore(),
+      publisher: { publish: async (_topic, data) => String(published.push(JSON.parse(data.toString('utf8')) as Finding)), close: async () => undefined },
+      log: () => undefined,
+      now: () => now,
+    });
+    open.push(detect);
+    const other = JSON.parse(JSON.stringify(WRITE).replaceAll('cloud-run-slack-bot', 'other-service').replace(/"insertId":"[^"]*"/, '"insertId":"other-1"')) as Record<string, unknown>;
+    await detect(push(WRITE, 'write-1'));
+    await detect(push(other, 'write-2'));
+    poisoned.add('test-project-1234/asia-northeast1/cloud-run-slack-bot');
+    now = WRITE_MS + 600_000;
+    await expect(detect(push({ runwatch: 'sweep' }, 'sweep-1'))).rejects.toThrow('too large');
+    expect(published.map((f) => `${f.rule} ${f.service}`)).toEqual(['off-window-deploy other-service']);
+  });
+});

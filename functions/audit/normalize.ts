@@ -63,10 +63,7 @@ export const CLIENT_TEXT_MAX_LENGTH = 120;
 
 function boundedText(text: string | undefined, max: number): string | undefined {
   if (text === undefined || text.length <= max) return text;
-  let end = max - 1;
-  const last = text.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end -= 1; // never half of a surrogate pair
-  return `${text.slice(0, end)}…`;
+  return `${cutText(text, max - 1)}…`;
 }
 const CRM = 'cloudresourcemanager.googleapis.com';
 

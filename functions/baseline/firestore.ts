@@ -53,6 +53,9 @@ export function appliedCollectionOf(collection: string): string {
  */
 export const APPLIED_RECORD_TTL_MS = 30 * 24 * 3600 * 1000;
 
+/** The field of an applied-entry record the TTL policy reads (terraform/modules/runwatch/firestore.tf). */
+export const APPLIED_RECORD_EXPIRY_FIELD = 'expireAt';
+
 export function baselineDocId(key: string): string {
   // Every UTF-8 lead byte is < 0xF8, so the first base64url character is never `-` or `_`: no `__x__` ids.
   return Buffer.from(key, 'utf8').toString('base64url');
@@ -106,7 +109,7 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
         const changed = outcome.next !== undefined && !(current !== undefined && canonicalJson(outcome.next) === canonicalJson(current));
         const next = changed ? outcome.next : current;
         if (next && (changed || fresh.length > 0)) tx.set(ref, documentOf(key, next, outbox, since));
-        if (appliedRef && !applied?.exists && changed && next?.seen?.includes(entry!)) tx.set(appliedRef, { key, entry, appliedAt: new Date(), expireAt: new Date(Date.now() + APPLIED_RECORD_TTL_MS) });
+        if (appliedRef && !applied?.exists && changed && next?.seen?.includes(entry!)) tx.set(appliedRef, { key, entry, appliedAt: new Date(), [APPLIED_RECORD_EXPIRY_FIELD]: new Date(Date.now() + APPLIED_RECORD_TTL_MS) });
         return outcome.result;
       },
       { maxAttempts: this.options.maxAttempts ?? 10 },

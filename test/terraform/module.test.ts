@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { APPLIED_RECORD_EXPIRY_FIELD, appliedCollectionOf, DEFAULT_BASELINE_COLLECTION } from '../../functions/baseline/firestore.js';
 
 const TERRAFORM_DIR = fileURLToPath(new URL('../../terraform/', import.meta.url));
 const MODULE_DIR = join(TERRAFORM_DIR, 'modules', 'runwatch');
@@ -448,6 +449,17 @@ describe('Pub/Sub', () => {
     expect(identity['service']).toBe('pubsub.googleapis.com');
     expect(identity['project']).toBe('${var.project_id}');
     expect(identity['depends_on']).toEqual(['${google_project_service.apis}']);
+  });
+
+  // detect writes a record per applied entry: without a TTL policy on their expireAt they would pile up for ever.
+  it('deletes the applied-entry records by a TTL policy on the collection and field detect writes', () => {
+    const field = resource(tf, 'google_firestore_field', 'applied_expire_at').body;
+    expect(field['collection']).toBe(appliedCollectionOf(DEFAULT_BASELINE_COLLECTION));
+    expect(field['field']).toBe(APPLIED_RECORD_EXPIRY_FIELD);
+    expect(field['database']).toBe('(default)');
+    expect(block(field, 'ttl_config')).toEqual({});
+    expect(block(field, 'index_config')).toEqual({});
+    expect(field['depends_on']).toEqual(expect.arrayContaining(['${google_firestore_database.default}']));
   });
 
   // Pub/Sub drops what is published to a topic with no subscription yet: on the first apply nothing may publish to a

@@ -49,14 +49,19 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     return { prefix, hold, audit, findings, deadLetterTopic: deadLetter.name };
   }
 
-  /** Everything `subscription` delivers within `ms` (acked). */
-  async function drain(subscription: Subscription, ms = 1500): Promise<Received[]> {
+  /**
+   * Everything `subscription` delivers within `ms` (acked). With `expected`, waits up to 15 s for that many first (a
+   * letter redrive left in place comes back after its nack, later on a loaded machine), then `ms` more for extras.
+   */
+  async function drain(subscription: Subscription, ms = 1500, expected = 0): Promise<Received[]> {
     const received: Received[] = [];
     const onMessage = (message: Message): void => {
       received.push({ id: message.id, data: message.data.toString('utf8'), attributes: { ...message.attributes } });
       message.ack();
     };
     subscription.on('message', onMessage);
+    const deadline = Date.now() + 15_000;
+    while (received.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, ms));
     subscription.off('message', onMessage);
     await subscription.close();
@@ -108,7 +113,7 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     expect(run.stderr).toMatch(/redrove 1 dead letter \(1 to the audit topic, 0 to the findings topic\), left 1 dead-lettered after the redrive started/);
     expect(run.code).toBe(0);
     expect((await drain(t.audit)).map((m) => [m.data, m.attributes])).toEqual([[auditEntry, timestamp]]);
-    const again = await drain(t.hold);
+    const again = await drain(t.hold, 1500, 1);
     expect(again.map((m) => [m.data, m.attributes['CloudPubSubDeadLetterSourceSubscription']])).toEqual([[auditEntry, names.detectSubscription]]);
   });
 
@@ -136,7 +141,7 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     expect(rest.stderr).toContain('left 1 of unknown origin');
     // One letter per run went to the audit topic, whichever the --limit run took first.
     expect(afterLimited + (await drain(t.audit)).length).toBe(1);
-    const left = await drain(t.hold);
+    const left = await drain(t.hold, 1500, 1);
     expect(left.map((m) => m.data)).toEqual(['who knows']);
   });
 

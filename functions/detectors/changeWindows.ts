@@ -54,8 +54,11 @@ export function freezeBounds(freeze: Freeze, zone: string): { start: number; end
   return bounds;
 }
 
-// Zone offsets change only at transitions, which every IANA zone places on a quarter hour: the offset is
-// looked up once per (zone, 15-minute slot) and the wall clock computed with plain Date arithmetic.
+// Zone offsets change only at transitions, almost all of them on a quarter hour of UTC: the offset is looked up once
+// per (zone, 15-minute slot) and the wall clock computed with plain Date arithmetic. Not every transition is on a
+// quarter hour (America/St_Johns and America/Goose_Bay until 2011 and Asia/Gaza changed at 00:01 local,
+// Antarctica/Casey at 16:01 UTC): a slot whose first and last millisecond have different offsets holds a transition,
+// and a time in it is looked up on its own.
 const SLOT_MS = 15 * 60 * 1000;
 const SLOTS_PER_ZONE = 50_000;
 const offsetCache = new Map<string, (slot: number) => number>();
@@ -63,10 +66,16 @@ const offsetCache = new Map<string, (slot: number) => number>();
 function offsetMinutes(zone: string, timeMs: number): number {
   let offsetOfSlot = offsetCache.get(zone);
   if (!offsetOfSlot) {
-    offsetOfSlot = memoize((slot: number) => IANAZone.create(zone).offset(slot * SLOT_MS), SLOTS_PER_ZONE);
+    const iana = IANAZone.create(zone);
+    // NaN marks a slot with a transition inside it.
+    offsetOfSlot = memoize((slot: number) => {
+      const first = iana.offset(slot * SLOT_MS);
+      return first === iana.offset((slot + 1) * SLOT_MS - 1) ? first : Number.NaN;
+    }, SLOTS_PER_ZONE);
     offsetCache.set(zone, offsetOfSlot);
   }
-  return offsetOfSlot(Math.floor(timeMs / SLOT_MS));
+  const offset = offsetOfSlot(Math.floor(timeMs / SLOT_MS));
+  return Number.isNaN(offset) ? IANAZone.create(zone).offset(timeMs) : offset;
 }
 
 function formatLocal(localMs: number, offset: number): string {

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { IANAZone } from 'luxon';
+import { evaluateTime } from '../../../functions/detectors/changeWindows.js';
+import type { ChangeWindow } from '../../../functions/config/types.js';
+
+const window: ChangeWindow = { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '09:00', end: '17:00' };
+
+describe('evaluateTime: the local wall clock', () => {
+  // Zones whose offset changed at a minute that is not a quarter hour of UTC (tzdata): the offset must be the one in
+  // force at the instant itself, not at the start of its 15-minute slot.
+  it.each([
+    ['Antarctica/Casey', '2020-10-03T16:01:00Z', '2020-10-04T03:01:00+11:00'],
+    ['Antarctica/Casey', '2020-10-03T16:14:59Z', '2020-10-04T03:14:59+11:00'],
+    ['Antarctica/Casey', '2020-10-03T16:00:59Z', '2020-10-04T00:00:59+08:00'],
+    ['America/St_Johns', '2010-03-14T03:31:00Z', '2010-03-14T01:01:00-02:30'],
+    ['America/St_Johns', '2010-03-14T03:30:59Z', '2010-03-14T00:00:59-03:30'],
+    ['America/Goose_Bay', '2010-03-14T04:01:00Z', '2010-03-14T01:01:00-03:00'],
+    ['Asia/Gaza', '2010-03-26T22:05:00Z', '2010-03-27T01:05:00+03:00'],
+    ['Europe/Berlin', '2024-03-31T01:00:00Z', '2024-03-31T03:00:00+02:00'],
+    ['Australia/Lord_Howe', '2024-04-06T15:00:00Z', '2024-04-07T01:30:00+10:30'],
+  ])('%s at %s is %s', (zone, utc, local) => {
+    const timeMs = Date.parse(utc);
+    expect(evaluateTime(timeMs, zone, [window], []).localTime()).toBe(local);
+    // The offset luxon gives for the instant itself.
+    expect(local.endsWith(IANAZone.create(zone).formatOffset(timeMs, 'short'))).toBe(true);
+  });
+});

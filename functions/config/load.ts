@@ -49,7 +49,8 @@ export function parseConfig(text: string, source = 'config'): RunwatchConfig {
 }
 
 export function validateConfig(data: unknown, source = 'config'): RunwatchConfig {
-  const copy: unknown = structuredClone(data);
+  const copy = unshared(data);
+  if (copy === TOO_LARGE) throw new ConfigError(source, [{ path: '(root)', reason: `more than ${MAX_NODES} values (aliases included)` }]);
   const validate = validator();
   const problems: ConfigProblem[] = [];
   if (!validate(copy)) problems.push(...schemaProblems(validate.errors ?? []));
@@ -74,6 +75,41 @@ export async function loadConfigFile(path: string): Promise<RunwatchConfig> {
 /** The defaults alone, for replay without --config. */
 export function defaultConfig(): RunwatchConfig {
   return validateConfig({}, 'defaults');
+}
+
+const MAX_NODES = 100_000;
+const TOO_LARGE = Symbol('too large');
+
+/**
+ * A copy in which no object or array is reachable by two paths. YAML aliases give one JS object at every place
+ * they are used, and ajv fills defaults in place: the defaults of one place (trustedRepositories under
+ * new-image-repository) would appear at the other, as unknown keys or as settings it never had. A cycle (an alias
+ * inside its own anchor) is kept as it is; the yaml parser bounds how far aliases expand, the node budget does the
+ * same for objects built in code.
+ */
+function unshared(data: unknown): unknown {
+  let nodes = 0;
+  const ancestors = new Set<object>();
+  const copy = (value: unknown): unknown => {
+    if (++nodes > MAX_NODES) throw TOO_LARGE;
+    if (value === null || typeof value !== 'object') return value;
+    const plain = Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null;
+    if (!plain) return structuredClone(value);
+    if (ancestors.has(value)) return value;
+    ancestors.add(value);
+    try {
+      // fromEntries defines own properties: a `__proto__` key stays a key (and is reported as unknown).
+      return Array.isArray(value) ? value.map(copy) : Object.fromEntries(Object.entries(value).map(([k, v]) => [k, copy(v)]));
+    } finally {
+      ancestors.delete(value);
+    }
+  };
+  try {
+    return copy(data);
+  } catch (error) {
+    if (error === TOO_LARGE) return TOO_LARGE;
+    throw error;
+  }
 }
 
 function pointerToPath(pointer: string): string {

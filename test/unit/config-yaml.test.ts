@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../functions/config/load.js';
+
+function problems(text: string): string[] {
+  try {
+    parseConfig(text, 'test.yaml');
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.map((p) => `${p.path}: ${p.reason}`);
+    throw error;
+  }
+  return [];
+}
+
+describe('config: YAML anchors and aliases', () => {
+  // An alias is a copy of its anchor's value: the defaults the schema fills in at one place must not appear at the
+  // other (where they may be unknown keys) and must not leak between rules.
+  it.each([
+    ['one rule settings object for two rules', 'rules:\n  public-invoker-grant: &r {exceptions: [{principal: breakglass@acme.com}]}\n  new-image-repository: *r\n', []],
+    ['a rule settings object reused by a rule with other keys', 'rules:\n  off-window-deploy: &r {severity: HIGH}\n  public-invoker-grant: *r\n  new-image-repository: *r\n', []],
+    ['a shared exceptions list', 'rules:\n  off-window-deploy: {exceptions: &e [{principal: a@b.c}]}\n  public-invoker-grant: {exceptions: *e}\n', []],
+    ['a shared sink object', 'sinks:\n  slack: &s {minSeverity: HIGH}\n  scc: *s\n', []],
+    ['a shared and invalid object: each use is reported', 'rules:\n  off-window-deploy: &r {severity: SEVERE}\n  public-invoker-grant: *r\n', [
+      'rules.off-window-deploy.severity: must be one of LOW, MEDIUM, HIGH, CRITICAL',
+      'rules.public-invoker-grant.severity: must be one of LOW, MEDIUM, HIGH, CRITICAL',
+    ]],
+  ])('%s', (_name, text, expected) => {
+    expect(problems(text)).toEqual(expected);
+  });
+
+  it('the defaults of one use of an alias do not show up in another', () => {
+    const config = parseConfig('rules:\n  public-invoker-grant: &r {exceptions: [{principal: a@b.c}]}\n  new-image-repository: *r\n');
+    expect(Object.keys(config.rules['public-invoker-grant']).sort()).toEqual(['allowServices', 'enabled', 'exceptions']);
+    expect(Object.keys(config.rules['new-image-repository']).sort()).toEqual(['enabled', 'exceptions', 'trustedRepositories']);
+  });
+
+  it('an alias bomb is refused quickly, as a YAML error', () => {
+    const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    }
+    const started = Date.now();
+    expect(problems(levels.join('\n'))).toEqual([expect.stringMatching(/^\(root\): not valid YAML or JSON: .*alias/i)]);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('a self-referencing alias is reported, not a hang', () => {
+    expect(problems('changeWindows: &c [*c]\n')).toEqual(['changeWindows[0]: must be object']);
+  });
+});

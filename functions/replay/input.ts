@@ -228,21 +228,45 @@ export async function* readFileBatches(file: string, stdin: Readable = process.s
 /**
  * Line by line as NDJSON; a first line that does not parse alone but opens a JSON document (`[` or `{`) switches
  * to reading the whole file as one document (an array of entries or a single entry). A file that is one array,
- * pretty-printed or on one line, goes out in timestamp order (see inTimeOrder).
+ * pretty-printed or on one line, goes out in timestamp order (see inTimeOrder). A document that turns out to be
+ * NDJSON whose first line is broken (a line holding a whole object or array, then another line opening one: no
+ * JSON document goes on so) goes back to line by line at once, so such a file is not held whole either.
  */
 async function* readFile(source: string, text: AsyncIterable<string>): AsyncGenerator<InputItem[]> {
-  let rest = '';
   let lineNo = 0;
   let sawContent = false;
   let documentMode = false;
   let documentLine = 1;
   const document: string[] = [];
+  /** The document's last non-blank line holds a whole JSON object or array on its own. */
+  let documentValueLine = false;
   // A first line holding an array waits for the next line: when there is none, the file is one array (`jq -c`).
   let firstArray: { readonly entries: unknown[]; readonly line: number } | undefined;
+
+  const handleDocumentLine = (line: string, batch: InputItem[]): void => {
+    document.push(line, '\n');
+    if (isBlank(line)) return;
+    const trimmed = line.trim();
+    const opens = trimmed[0] === '[' || trimmed[0] === '{';
+    if (documentValueLine && opens) {
+      // After a closing `}` or `]` a JSON document goes on with `,`, `]` or `}` only, never with a value: this is
+      // NDJSON, its first line broken. Its lines so far are reported one by one, the rest read line by line.
+      documentMode = false;
+      batch.push(...linesOfText(source, document.join(''), documentLine));
+      document.length = 0;
+      return;
+    }
+    const closes = trimmed.endsWith('}') || trimmed.endsWith(']');
+    documentValueLine = opens && closes && parses(trimmed);
+  };
 
   const handleLine = (raw: string, batch: InputItem[]): void => {
     lineNo++;
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (documentMode) {
+      handleDocumentLine(line, batch);
+      return;
+    }
     if (line.length === 0 || isBlank(line)) return;
     const firstContent = !sawContent;
     sawContent = true;
@@ -271,31 +295,29 @@ async function* readFile(source: string, text: AsyncIterable<string>): AsyncGene
     }
   };
 
+  // The pieces of a line not finished yet: joined once its end comes, so a line of many chunks is copied once
+  // (joining it to each new chunk and searching it again for a newline took time growing with its square).
+  const partial: string[] = [];
   for await (const chunk of text) {
-    if (documentMode) {
-      document.push(chunk);
-      continue;
-    }
     const batch: InputItem[] = [];
     let start = 0;
-    let text = rest + chunk;
-    for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
-      handleLine(text.slice(start, newline), batch);
-      start = newline + 1;
-      if (documentMode) {
-        document.push(text.slice(start));
-        text = '';
-        start = 0;
-        break;
+    for (let newline = chunk.indexOf('\n'); newline !== -1; newline = chunk.indexOf('\n', start)) {
+      let raw = chunk.slice(start, newline);
+      if (partial.length > 0) {
+        partial.push(raw);
+        raw = partial.join('');
+        partial.length = 0;
       }
+      handleLine(raw, batch);
+      start = newline + 1;
     }
-    rest = text.slice(start);
+    if (start < chunk.length) partial.push(start === 0 ? chunk : chunk.slice(start));
     if (batch.length > 0) yield batch;
   }
   // The last line when it has no newline: it may still switch to document mode (a one-line document).
-  if (!documentMode && rest.length > 0) {
+  if (partial.length > 0) {
     const batch: InputItem[] = [];
-    handleLine(rest, batch);
+    handleLine(partial.join(''), batch);
     if (batch.length > 0) yield batch;
   }
   if (firstArray) {
@@ -303,6 +325,16 @@ async function* readFile(source: string, text: AsyncIterable<string>): AsyncGene
     yield inTimeOrder(entries).map((i): InputItem => ({ kind: 'entry', value: entries[i], source: lineSource(source, line, i) }));
   }
   if (documentMode) yield [...parseDocument(source, document.join(''), documentLine)];
+}
+
+/** True when `text` is JSON on its own. */
+function parses(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** `text` as one JSON document; `firstLine`: the file's line it starts on. */

@@ -50,9 +50,12 @@ export async function* readLineChunks(file: string, pool: SharedBufferPool): Asy
     let line = 1;
     for (;;) {
       // The unfinished line of the previous read goes first, then the next CHUNK_BYTES of the file.
-      const buffer = pool.take(carry.length + CHUNK_BYTES);
+      // A line longer than a chunk is read in ever larger reads (as long as what is carried), so a line of n bytes
+      // is copied O(n) times in all, not once per MiB of it (a 150 MB line then took minutes).
+      const want = Math.max(CHUNK_BYTES, carry.length);
+      const buffer = pool.take(carry.length + want);
       carry.copy(buffer);
-      const { bytesRead } = await handle.read(buffer, carry.length, CHUNK_BYTES, position);
+      const { bytesRead } = await handle.read(buffer, carry.length, want, position);
       position += bytesRead;
       const filled = carry.length + bytesRead;
       const chunkPosition = position - filled;

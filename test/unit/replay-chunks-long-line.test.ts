@@ -1,0 +1,33 @@
+// readLineChunks (the parallel and partitioned replays' reader) carries an unfinished line into the next read: a
+// line far longer than a chunk must not be copied again for every MiB of it (quadratic time and allocation).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { lineRanges, readLineChunks, SharedBufferPool } from '../../functions/replay/chunks.js';
+
+describe('readLineChunks: long lines', () => {
+  it.each([
+    ['5 MiB', 5],
+    ['48 MiB', 48],
+  ])('a line of %s is read whole with buffer space linear in its length', async (_name, mib) => {
+    const file = join(mkdtempSync(join(tmpdir(), 'runwatch-chunks-')), 'long.ndjson');
+    const long = `{"pad":"${'x'.repeat(mib * 1024 * 1024)}"}`;
+    writeFileSync(file, `{"a":1}\n${long}\n{"b":2}\n`);
+    const pool = new SharedBufferPool(2);
+    let requested = 0;
+    const take = pool.take.bind(pool);
+    pool.take = (size: number): Buffer => {
+      requested += size;
+      return take(size);
+    };
+    const lengths: number[] = [];
+    for await (const chunk of readLineChunks(file, pool)) {
+      const ranges = lineRanges(chunk.bytes, chunk.firstLine);
+      for (let i = 0; i < ranges.length; i += 3) lengths.push(ranges[i + 1]! - ranges[i]!);
+      pool.give(chunk.buffer);
+    }
+    expect(lengths).toEqual([7, long.length, 7]);
+    expect(requested).toBeLessThan(6 * long.length + 4 * 1024 * 1024);
+  }, 60_000);
+});

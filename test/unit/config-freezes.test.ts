@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../functions/config/load.js';
+import { parseConfig } from '../../functions/config/load.js';
+import { configProblems } from '../support/config.js';
 import { freezeBounds } from '../../functions/detectors/changeWindows.js';
 
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, 'test.yaml');
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems.map((p) => p.path);
-    throw error;
-  }
-  return [];
-}
+const problems = (text: string): string[] => configProblems(text, true);
 
 describe('config: freeze times', () => {
   it.each([

@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../functions/config/load.js';
+import { parseConfig } from '../../functions/config/load.js';
+import { configProblems } from '../support/config.js';
 
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, 'test.yaml');
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems.map((p) => `${p.path}: ${p.reason}`);
-    throw error;
-  }
-  return [];
-}
+const problems = (text: string): string[] => configProblems(text);
 
 describe('config: YAML anchors and aliases', () => {
   // An alias is a copy of its anchor's value: the defaults the schema fills in at one place must not appear at the

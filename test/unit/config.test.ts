@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../functions/config/load.js';
+import { parseConfig } from '../../functions/config/load.js';
+import { configProblems } from '../support/config.js';
 import { RULE_IDS } from '../../functions/detectors/index.js';
 
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, 'test.yaml');
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems.map((p) => `${p.path}: ${p.reason}`);
-    throw error;
-  }
-  return [];
-}
+const problems = (text: string): string[] => configProblems(text);
 
 describe('config', () => {
   it('an empty file is the defaults', () => {

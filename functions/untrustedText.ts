@@ -1,6 +1,6 @@
 // Characters of untrusted text (anything a log entry carries: anyone who can deploy writes it) that must not reach
 // a reader as they are. One list for every place such text is shown: Slack (sinks/slack.ts replaces them with
-// U+FFFD) and the terminal (the CLI's table, its messages and its JSON output show them as `\uXXXX` escapes).
+// U+FFFD) and the terminal (the CLI's table, its messages and its JSON output show them as `\u` escapes of four hex digits).
 
 /**
  * Characters that break a line, hide, or turn text around: control (C0, C1; ANSI escapes start with ESC, C1 has
@@ -19,7 +19,7 @@ export const UNSAFE_CHARS =
 /** A surrogate without its pair: not text at all. */
 export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
-/** `c` as escapes valid in JavaScript and JSON strings alike: `\uXXXX` per UTF-16 unit (ESC as `\u001b`). */
+/** `c` as escapes valid in JavaScript and JSON strings alike: `\u` and four hex digits per UTF-16 unit (ESC as `\u001b`). */
 export function unicodeEscape(c: string): string {
   let out = '';
   for (let i = 0; i < c.length; i++) out += `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`;
@@ -37,7 +37,7 @@ export function terminalSafe(text: string): string {
 /**
  * JSON text for a terminal: JSON.stringify already escapes C0 controls and lone surrogates, but leaves C1 controls
  * (U+009B is a one-character CSI), DEL, line separators, bidi and invisible characters as they are. They can only
- * stand inside strings, where the same `\uXXXX` escapes keep the JSON valid and its values unchanged.
+ * stand inside strings, where the same `\u` escapes keep the JSON valid and its values unchanged.
  */
 export function jsonTerminalSafe(json: string): string {
   // C0 stays: inside strings JSON.stringify escaped it already; outside them it is the indentation's line breaks.
@@ -47,7 +47,7 @@ export function jsonTerminalSafe(json: string): string {
 /**
  * The first `max` UTF-16 units of `text`, one fewer when the cut would split a surrogate pair: half of a pair is not
  * Unicode, has no UTF-8 encoding, and makes protobuf writers emit invalid UTF-8 and strict JSON parsers refuse the
- * `\udXXX` escape (an emoji in a user agent then lost the finding at SCC, PagerDuty or a webhook).
+ * lone `\ud83d`-style escape (an emoji in a user agent then lost the finding at SCC, PagerDuty or a webhook).
  */
 export function cutText(text: string, max: number): string {
   if (text.length <= max) return text;

@@ -138,7 +138,7 @@ function linksOf(finding: Finding): PagerDutyLink[] {
   return links;
 }
 
-/** Strings cut, and made well formed (a lone surrogate becomes a `\udXXX` escape strict JSON parsers refuse). */
+/** Strings cut, and made well formed (JSON.stringify writes a lone surrogate as an escape such as `\ud83d`, which strict JSON parsers refuse). */
 function capStrings(value: DetailValue): DetailValue {
   if (typeof value === 'string') return truncatePlain(wellFormed(value), DETAIL_STRING_MAX);
   if (Array.isArray(value)) return value.map(capStrings);

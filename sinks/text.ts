@@ -1,12 +1,10 @@
-// Plain-text helpers the sinks share. No imports: a sink uses them without loading another sink's client library
-// (slack.ts loads @slack/web-api as it is imported).
+// Plain-text helpers the sinks share. They import no sink: a sink uses them without loading another sink's client
+// library (slack.ts loads @slack/web-api as it is imported).
+import { cutText } from '../functions/untrustedText.js';
 
 /** Cut to `max` UTF-16 units with an ellipsis, never inside a surrogate pair. */
 export function truncatePlain(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let cut = max - 1;
-  if (isHighSurrogate(text.charCodeAt(cut - 1))) cut -= 1;
-  return `${text.slice(0, cut)}…`;
+  return text.length <= max ? text : `${cutText(text, max - 1)}…`;
 }
 
 export function isHighSurrogate(code: number): boolean {
@@ -16,7 +14,7 @@ export function isHighSurrogate(code: number): boolean {
 /**
  * `text` with each lone surrogate (half of a pair: not Unicode, so it has no UTF-8 encoding) replaced by U+FFFD.
  * A value cut by UTF-16 units upstream can end in one; protobufjs would write it as bytes that are not UTF-8 (which
- * SCC, like every proto3 server, refuses) and JSON.stringify as a `\udXXX` escape strict JSON parsers refuse.
+ * SCC, like every proto3 server, refuses) and JSON.stringify as an escape such as `\ud83d` that strict JSON parsers refuse.
  */
 export function wellFormed(text: string): string {
   return text.toWellFormed();

@@ -110,6 +110,18 @@ export async function createPubSub(projectId?: string): Promise<PubSub> {
   return new PubSub(projectId ? { projectId } : {});
 }
 
+/** createPubSub for the CLI, checked with checkPubSubAccess first; closed again when the check fails. */
+export async function connectPubSub(projectId?: string): Promise<PubSub> {
+  const pubsub = await createPubSub(projectId);
+  try {
+    await checkPubSubAccess(pubsub);
+    return pubsub;
+  } catch (error) {
+    await pubsub.close().catch(() => undefined);
+    throw error;
+  }
+}
+
 /** Pub/Sub cannot be reached at all from here: no credentials, or no project to name topics in. */
 export class PubSubAccessError extends Error {
   override readonly name = 'PubSubAccessError';
@@ -117,10 +129,10 @@ export class PubSubAccessError extends Error {
 
 /**
  * Fails with one clear line, before anything is published or pulled, when there are no credentials or no project
- * (the emulator needs neither). The client library reports these per message, and its gRPC stub creation rejects
+ * (the emulator needs neither). The client library reports these per message, and its gRPC channel set-up fails
  * once more outside any caller: that ended the CLI process with a stack trace.
  */
-export async function checkPubSubAccess(pubsub: PubSub): Promise<void> {
+async function checkPubSubAccess(pubsub: PubSub): Promise<void> {
   if (pubsub.isEmulator) return;
   try {
     await pubsub.auth.getClient();

@@ -3,10 +3,11 @@
 // the `logging.googleapis.com/timestamp` attribute), so the live pipeline (`npm run dev`, or a real deployment)
 // can be watched on recorded entries. Reads the same inputs as replay: JSON arrays, NDJSON, .gz, folders, `-`.
 // With PUBSUB_EMULATOR_HOST set it talks to the emulator; otherwise to Pub/Sub with the ambient credentials.
+import type { PubSub } from '@google-cloud/pubsub';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { messageOf } from '../../../sinks/deliver.js';
-import { checkPubSubAccess, createPubSub, parseTopic, PubSubPublisher } from '../../pubsub/publisher.js';
+import { connectPubSub, parseTopic, PubSubPublisher } from '../../pubsub/publisher.js';
 import { topologyNames } from '../../pubsub/topology.js';
 import { readEntries } from '../../replay/input.js';
 import type { Command, CommandIo } from '../command.js';
@@ -57,11 +58,10 @@ export const publishCommand: Command = {
     const target = topic.project || projectId ? name : `${name} (project from the credentials)`;
     io.stderr.write(`publishing to ${target}${io.env['PUBSUB_EMULATOR_HOST'] ? ` on the emulator at ${io.env['PUBSUB_EMULATOR_HOST']}` : ''}\n`);
 
-    const pubsub = await createPubSub(projectId);
+    let pubsub: PubSub;
     try {
-      await checkPubSubAccess(pubsub);
+      pubsub = await connectPubSub(projectId);
     } catch (error) {
-      await pubsub.close().catch(() => undefined);
       io.stderr.write(`runwatch publish: ${terminalSafe(messageOf(error))}\n`);
       return 1;
     }

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
 import { messageOf } from '../../../sinks/deliver.js';
 import { describeDeadLetter, originalAttributes, originOf, type DeadLetterOrigin } from '../../pubsub/deadLetter.js';
-import { checkPubSubAccess, createPubSub, PubSubPublisher } from '../../pubsub/publisher.js';
+import { connectPubSub, PubSubPublisher } from '../../pubsub/publisher.js';
 import { topologyNames } from '../../pubsub/topology.js';
 import { terminalSafe } from '../../untrustedText.js';
 import type { Command, CommandIo } from '../command.js';
@@ -164,8 +164,7 @@ export const redriveCommand: Command = {
     let subscription: Subscription | undefined;
     let publisher: PubSubPublisher | undefined;
     try {
-      pubsub = await createPubSub(options.projectId);
-      await checkPubSubAccess(pubsub);
+      pubsub = await connectPubSub(options.projectId);
       publisher = new PubSubPublisher({ pubsub });
       subscription = pubsub.subscription(options.subscription, { flowControl: { maxMessages: MAX_HELD, allowExcessMessages: false } });
       const republish = publisher;

@@ -35,6 +35,15 @@ export function terminalSafe(text: string): string {
 }
 
 /**
+ * `text` for a reader who sees it rendered (a Slack message, a PagerDuty incident title, its push notification): every
+ * control, line-separating, bidi and invisible character and every lone surrogate becomes U+FFFD, which shows that
+ * something was there without doing what it was meant to (break a line, turn text around, hide characters).
+ */
+export function visibleText(text: string): string {
+  return text.replace(UNSAFE_CHARS, '\ufffd').replace(LONE_SURROGATE, '\ufffd');
+}
+
+/**
  * JSON text for a terminal: JSON.stringify already escapes C0 controls and lone surrogates, but leaves C1 controls
  * (U+009B is a one-character CSI), DEL, line separators, bidi and invisible characters as they are. They can only
  * stand inside strings, where the same `\u` escapes keep the JSON valid and its values unchanged.

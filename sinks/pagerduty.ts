@@ -15,6 +15,7 @@ import { isResolution, parseRetryAfter, retryWithinDeadline, systemClock, type R
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 import { truncatePlain, wellFormed } from './text.js';
 import { describeFetchError } from './fetchFailure.js';
+import { visibleText } from '../functions/untrustedText.js';
 
 const DEFAULT_PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
 
@@ -88,12 +89,14 @@ function renderTrigger(finding: Finding, options: PagerDutyRenderOptions): Pager
     client: 'runwatch',
     ...(finding.links.console ? { client_url: finding.links.console } : {}),
     payload: {
-      summary: truncatePlain(wellFormed(`[${finding.severity}] ${finding.title}${resolved}: ${finding.summary}`), SUMMARY_MAX),
+      // Shown as the incident title and read out in push, SMS and phone notifications: nothing in it may break a
+      // line, turn text around or hide (a service named `\u202e...` would otherwise read backwards).
+      summary: truncatePlain(visibleText(`[${finding.severity}] ${finding.title}${resolved}: ${finding.summary}`), SUMMARY_MAX),
       source: options.source,
       severity: SEVERITY[finding.severity],
       timestamp: finding.eventTime,
-      component: wellFormed(finding.service),
-      group: wellFormed(finding.project),
+      component: visibleText(finding.service),
+      group: visibleText(finding.project),
       class: finding.rule,
       custom_details: customDetails(finding),
     },

@@ -28,7 +28,7 @@ import { isResolution, messageOf, retryWithinDeadline, systemClock, type RetryCl
 import { sccConsoleUrl } from './scc.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 import { isHighSurrogate, truncatePlain } from './text.js';
-import { LONE_SURROGATE, UNSAFE_CHARS } from '../functions/untrustedText.js';
+import { visibleText } from '../functions/untrustedText.js';
 
 export const SLACK_LIMITS = {
   headerText: 150,
@@ -71,10 +71,6 @@ export interface SlackRef {
 // ---------------------------------------------------------------------------------------------------------------
 // Text safety
 
-function neutralize(text: string): string {
-  return text.replace(UNSAFE_CHARS, '\ufffd').replace(LONE_SURROGATE, '\ufffd');
-}
-
 /** The three characters Slack treats as control characters in mrkdwn; nothing else is entity-encoded. */
 export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -97,13 +93,13 @@ export function truncateEscaped(text: string, max: number): string {
  */
 function plain(text: string | readonly string[], max: number): PlainTextElement {
   const lines = typeof text === 'string' ? [text] : text;
-  const clean = truncatePlain(lines.map(neutralize).join('\n'), max);
+  const clean = truncatePlain(lines.map(visibleText).join('\n'), max);
   return { type: 'plain_text', text: clean.trim() ? clean : '(empty)', emoji: false };
 }
 
 /** mrkdwn for OUR words only (labels, link texts); escaped anyway. */
 function mrkdwn(text: string, max: number = SLACK_LIMITS.sectionText): MrkdwnElement {
-  return { type: 'mrkdwn', text: truncateEscaped(escapeMrkdwn(neutralize(text)), max), verbatim: true };
+  return { type: 'mrkdwn', text: truncateEscaped(escapeMrkdwn(visibleText(text)), max), verbatim: true };
 }
 
 const OWN_LINK_HOST = 'console.cloud.google.com';
@@ -182,7 +178,7 @@ function message(channel: string, text: string, blocks: KnownBlock[]): SlackMess
 /** The notification text: our title only (no untrusted values), escaped as mrkdwn because Slack parses it. */
 function fallbackText(finding: Finding, resolved: boolean): string {
   const text = resolved ? `${RESOLVED_MARK} Resolved: ${finding.title}` : `${SEVERITY_MARK[finding.severity] ?? ''} ${finding.severity}: ${finding.title}`;
-  return truncateEscaped(escapeMrkdwn(neutralize(text)), BUDGET.fallback);
+  return truncateEscaped(escapeMrkdwn(visibleText(text)), BUDGET.fallback);
 }
 
 function header(text: string): HeaderBlock {

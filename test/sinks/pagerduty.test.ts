@@ -6,6 +6,7 @@ import type { DeliveryResult } from '../../sinks/sink.js';
 import { makeFinding, resolutionOf, RULES } from '../support/findings.js';
 import { PAGERDUTY_TEST_ROUTING_KEY, startPagerDutyServer, type PagerDutyServer } from '../support/pagerdutyServer.js';
 import { expectGolden } from './golden.js';
+import { HOSTILE } from './hostile.js';
 
 const FAST = { initialDelayMs: 10, maxDelayMs: 20 };
 let server: PagerDutyServer;
@@ -74,6 +75,28 @@ describe('renderPagerDuty', () => {
     expect(event.payload.summary.length).toBeLessThanOrEqual(1024);
     expect(event.payload.summary.endsWith('…')).toBe(true);
     expect(JSON.stringify(event).length).toBeLessThan(100_000);
+  });
+
+  // Written out here, independently of untrustedText.ts: what breaks a line, hides or turns text around.
+  const UNSAFE =
+    /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u2800\u3164\ufeff\uffa0\ufff9-\ufffb\u{e0000}-\u{e007f}\ufe00-\ufe0f\u{e0100}-\u{e01ef}]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/u;
+
+  it.each(HOSTILE)('%s: the summary, component and group (shown as the incident and in notifications) hold nothing invisible', (_name, hostile) => {
+    for (const rule of RULES) {
+      const event = renderPagerDuty(makeFinding(rule, { service: hostile, principal: hostile, image: hostile, justification: hostile }), { source: 'runwatch' });
+      if (event.event_action !== 'trigger') throw new Error('expected a trigger');
+      for (const shown of [event.payload.summary, event.payload.component, event.payload.group]) expect(shown).not.toMatch(UNSAFE);
+      expect(event.payload.summary.length).toBeLessThanOrEqual(1024);
+    }
+  });
+
+  it('a service name that turns text around reads as written, the override shown as U+FFFD', () => {
+    const event = renderPagerDuty(makeFinding('public-invoker-grant', { service: '\u202epay-api' }), { source: 'runwatch' });
+    if (event.event_action !== 'trigger') throw new Error('expected a trigger');
+    expect(event.payload.component).toBe('\ufffdpay-api');
+    expect(event.payload.summary).toContain('\ufffdpay-api');
+    // The details keep the value as the entry had it: evidence for whoever investigates.
+    expect(event.payload.custom_details['service']).toBe('\u202epay-api');
   });
 
   it('never contains the routing key', () => {

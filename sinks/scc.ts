@@ -26,6 +26,7 @@ import { isResolution, messageOf, retryWithinDeadline, systemClock, type RetryCl
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 import { GRPC_STATUS, grpcCode, parseGrpcEndpoint, type GrpcEndpoint } from '../functions/grpcEndpoint.js';
 import { wellFormed } from './text.js';
+import { visibleText } from '../functions/untrustedText.js';
 
 type SccFinding = protos.google.cloud.securitycenter.v2.IFinding;
 type ProtoValue = protos.google.protobuf.IValue;
@@ -119,8 +120,10 @@ export function renderScc(finding: Finding, source: string): SccFinding {
 function describe(finding: Finding): string {
   const unknown = finding.unknown.length ? ` Not in the audit entry, so not checked: ${finding.unknown.join(', ')}.` : '';
   const resolved = finding.resolution ? ` Resolved at ${finding.resolution.time} by ${finding.resolution.principal}: ${finding.resolution.reason}` : '';
-  // Untrusted text, like every string of sourceProperties (toValue): made well formed, so it can be sent as UTF-8.
-  return wellFormed(`${finding.summary}${unknown}${resolved}`);
+  // Untrusted text shown as the finding's description in the console and in notifications: what breaks a line,
+  // hides or turns text around becomes U+FFFD, as in Slack and PagerDuty (lone surrogates too, so it is UTF-8).
+  // sourceProperties keep the values as the entry had them (toValue: only made well formed), as evidence.
+  return visibleText(`${finding.summary}${unknown}${resolved}`);
 }
 
 function sourceProperties(finding: Finding): Record<string, ProtoValue> {

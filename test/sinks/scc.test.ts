@@ -37,6 +37,20 @@ describe('renderScc', () => {
     expectGolden('scc/resolution', renderScc(resolutionOf(makeFinding('public-invoker-grant')), SCC_TEST_SOURCE));
   });
 
+  it.each(HOSTILE)('%s: the description (shown in the console and notifications) holds nothing invisible; sourceProperties keep the value', (_name, hostile) => {
+    // Written out here, independently of untrustedText.ts: what breaks a line, hides or turns text around.
+    const unsafe =
+      /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u2800\u3164\ufeff\uffa0\ufff9-\ufffb\u{e0000}-\u{e007f}\ufe00-\ufe0f\u{e0100}-\u{e01ef}]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/u;
+    for (const rule of RULES) {
+      const finding = makeFinding(rule, { service: hostile, principal: hostile, justification: hostile });
+      for (const shown of [finding, resolutionOf(finding, { principal: hostile, reason: hostile })]) {
+        expect(renderScc(shown, SCC_TEST_SOURCE).description).not.toMatch(unsafe);
+      }
+    }
+    const scc = renderScc(makeFinding('public-invoker-grant', { service: hostile }), SCC_TEST_SOURCE);
+    expect(scc.sourceProperties?.['service']).toEqual({ stringValue: hostile.toWellFormed() });
+  });
+
   it('derives the category from the rule id', () => {
     expect(RULES.map(sccCategory)).toEqual([
       'CLOUD_RUN_PUBLIC_INVOKER_GRANT',

@@ -1,7 +1,7 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
 import { describeServiceAccount, type Change, type ImageRef } from '../model/change.js';
 import { publicInvokerMembers } from '../model/iam.js';
-import { COPY_EDITS, emptyBaseline, OPTIONAL_SERVICE_OBJECT_HISTORIES, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
+import { COPY_EDITS, emptyBaseline, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
@@ -84,12 +84,16 @@ export function publicInvokersAfter(base: ServiceBaseline | undefined, change: E
   return [...members].sort();
 }
 
-/** Each image's repository with the earliest time it was seen (unparseable references have none to remember). */
+/**
+ * Each image's repository with the earliest time it was seen (unparseable references have none to remember); a new
+ * one only while fewer than REPOSITORY_LIMIT are known.
+ */
 function recordRepositories(target: MutableBaseline, images: readonly ImageRef[], t: number): void {
   let repositories = target.repositories;
   for (const image of images) {
     if (image.unparseable) continue; // reported by new-image-repository each time
     const first = repositories[image.repository];
+    if (first === undefined && Object.keys(repositories).length >= REPOSITORY_LIMIT) continue;
     if (first === undefined || t < first) {
       if (repositories === target.repositories) repositories = { ...target.repositories };
       (repositories as Record<string, number>)[image.repository] = t;

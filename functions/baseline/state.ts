@@ -66,6 +66,14 @@ export const SERVICE_OBJECT_HISTORIES = ['template', 'publicInvokers', 'invokerI
 /** Service-object histories added after baselines were first stored: optional, older baselines have none. */
 export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['binaryAuthorization', 'breakglass'] as const;
 
+/**
+ * How many image repositories a service's baseline remembers. Legitimate services use a handful; the cap keeps a
+ * deployer who cycles through thousands of repositories (each reported) from growing the baseline document past
+ * Firestore's 1 MiB, after which no entry of the service could be applied. A repository beyond it is not
+ * remembered, so it is reported again on each deploy: noisy, never silent. The ones known first stay.
+ */
+export const REPOSITORY_LIMIT = 256;
+
 /** How many points of each history are kept; older ones only matter for very late arrivals. */
 export const HISTORY_LIMIT = 32;
 

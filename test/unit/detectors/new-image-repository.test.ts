@@ -157,3 +157,26 @@ describe('new-image-repository on a service with thousands of repositories', () 
     expect(JSON.stringify(detections).length).toBeLessThan(50_000);
   });
 });
+
+describe('new-image-repository when a service cycles through more repositories than the baseline keeps', () => {
+  it('remembers the first REPOSITORY_LIMIT, keeps reporting the ones beyond it, and never forgets the home repository', async () => {
+    const { REPOSITORY_LIMIT } = await import('../../../functions/baseline/state.js');
+    const minute = (i: number): string => new Date(Date.parse('2024-05-01T10:00:00Z') + i * 60_000).toISOString();
+    const flood = Array.from({ length: REPOSITORY_LIMIT + 5 }, (_, i) => deploy(minute(i + 1), `registry.example.com/flood-${i}/app:1`));
+    const after = REPOSITORY_LIMIT + 10;
+    const entries = [
+      deploy(minute(0), HOME),
+      ...flood,
+      deploy(minute(after), 'registry.example.com/flood-0/app:2'), // remembered: not new
+      deploy(minute(after + 1), `registry.example.com/flood-${REPOSITORY_LIMIT + 2}/app:2`), // beyond the cap: new again
+      deploy(minute(after + 2), HOME), // the home repository stays known
+    ];
+    const findings = await imageFindings(entries);
+    const repositories = findings.map((f) => f.evidence['repository']);
+    // Every flood repository once (the home one is the first deploy's), plus the one beyond the cap a second time.
+    expect(repositories).toHaveLength(REPOSITORY_LIMIT + 5 + 1);
+    expect(repositories.filter((r) => r === `registry.example.com/flood-${REPOSITORY_LIMIT + 2}`)).toHaveLength(2);
+    expect(repositories.filter((r) => r === 'registry.example.com/flood-0')).toHaveLength(1);
+    expect(repositories).not.toContain('asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot');
+  });
+});

@@ -79,6 +79,14 @@ const COMPLETED_LIMIT = 16;
  * once must change nothing the second time (not even a resolution), whichever instance sees the copy.
  */
 const SEEN_LIMIT = 64;
+/**
+ * Deploys waiting for their other half per service. They complete within seconds, or at their deadline
+ * (`correlation.waitSeconds`, up to a day); a burst of writes inside one wait, or one deploy whose system event
+ * never comes with many complete ones queued behind it, would otherwise grow the service's baseline document
+ * towards Firestore's 1 MiB. Beyond the limit the oldest is judged at once with what is known (its missing facts
+ * reported as unknown): earlier than it would have been, never left out.
+ */
+export const ROLLOUT_LIMIT = 64;
 
 export function storeKeyOf(change: Change): string {
   return isWideIamChange(change)
@@ -382,7 +390,8 @@ export class Engine {
     else rollouts.push(openFromWrite(change, this.waitMs, nowMs));
     setRollouts(draft, rollouts);
     const before = findings.length;
-    const completed = this.drain(draft, nowMs, findings, edits);
+    const drained = this.drain(draft, nowMs, findings, edits);
+    const completed = this.keepRolloutsBounded(draft, findings, edits) || drained;
     return findings.length > before || completed ? 'evaluated' : joined ? 'joined-rollout' : 'waiting-for-rollout';
   }
 
@@ -411,7 +420,7 @@ export class Engine {
       if (observation.level !== 'revision') return 'unmatched-service-event';
       rollouts.push(openFromObservation(observation, this.waitMs, nowMs));
       setRollouts(draft, rollouts);
-      return 'waiting-for-rollout';
+      return this.keepRolloutsBounded(draft, findings, edits) ? 'evaluated' : 'waiting-for-rollout';
     }
     rollouts[index] = withObserved(rollouts[index]!, observe(rollouts[index]!.observed, observation));
     setRollouts(draft, rollouts);
@@ -427,6 +436,11 @@ export class Engine {
    */
   private drain(draft: MutableBaseline, nowMs: number, findings: Finding[], edits: BaselineEdits): boolean {
     return this.finalizeOldestWhile(draft, (rollout) => isComplete(rollout) || rollout.deadlineMs <= nowMs, findings, edits);
+  }
+
+  /** Judges the oldest rollouts with what is known while more than ROLLOUT_LIMIT wait; true when one was. */
+  private keepRolloutsBounded(draft: MutableBaseline, findings: Finding[], edits: BaselineEdits): boolean {
+    return this.finalizeOldestWhile(draft, () => (draft.rollouts?.length ?? 0) > ROLLOUT_LIMIT, findings, edits);
   }
 
   /** Finalizes rollouts oldest first while the oldest is `ready`; true when one was finalized. */

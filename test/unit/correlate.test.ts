@@ -71,6 +71,33 @@ describe('a console deploy: image only in the system events', () => {
     expect(findings[0]?.unknown).toEqual(expect.arrayContaining(['revision', 'image']));
   });
 
+  it('beyond ROLLOUT_LIMIT deploys waiting on one service, the oldest is judged at once with what is known', async () => {
+    const { ROLLOUT_LIMIT } = await import('../../functions/engine.js');
+    const { at, withOperationId, withV1Image } = await import('../support/entries.js');
+    const store = new MemoryBaselineStore();
+    const longWait = config({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }], correlation: { waitSeconds: 86_400 } });
+    const pipeline = new Pipeline({ config: longWait, store });
+    const gcloud = synthetic('v1-ReplaceService-gcloud');
+    const start = Date.parse('2024-05-06T22:00:00Z');
+    const judged: Finding[] = [];
+    for (let i = 0; i < ROLLOUT_LIMIT + 6; i++) {
+      const time = new Date(start + i * 1_000).toISOString();
+      // A different image each time: a new template, so no write joins another's rollout; no system event comes.
+      const write = at(withOperationId(withV1Image(gcloud, `gcr.io/acme/app:${i}`), `op-${i}`), time);
+      const outcome = await pipeline.handleEntry(write, start + i * 1_000);
+      if (outcome.status === 'processed') judged.push(...outcome.findings);
+      const [, baseline] = [...store.entries()][0]!;
+      expect(baseline.rollouts!.length).toBeLessThanOrEqual(ROLLOUT_LIMIT);
+    }
+    // The six oldest were judged when the seventh-from-last to the last came, each with its system events unknown.
+    const offWindow = judged.filter((f) => f.rule === 'off-window-deploy');
+    expect(offWindow.map((f) => f.eventTime)).toEqual(Array.from({ length: 6 }, (_, i) => new Date(start + i * 1_000).toISOString()));
+    for (const f of offWindow) expect(f.evidence).toMatchObject({ rollout: 'unknown' });
+    // The rest are judged when their wait runs out, none lost.
+    const rest = (await pipeline.flush()).filter((f) => f.rule === 'off-window-deploy');
+    expect(rest).toHaveLength(ROLLOUT_LIMIT);
+  });
+
   it('system events whose write never comes still give a finding: principal from the revision creator, the write unknown', async () => {
     const findings = byRule(await findingsOf(sequence('system-events-only'), strict));
     // No admin write: no off-window verdict (it judges the write); the image rule still judges what rolled out.

@@ -564,10 +564,25 @@ describe('functions', () => {
   it('validates the config during plan with the package CLI through scripts/validate-config.mjs', () => {
     const external = (tf['data'] as Record<string, Record<string, Block[]>>)['external']?.['validate_config']?.[0];
     expect(external?.['program']).toEqual(['node', '${path.module}/scripts/validate-config.mjs']);
-    expect(external?.['query']).toEqual({ package_dir: '${local.package_dir}', config_path: '${var.config_path}' });
+    expect(external?.['query']).toEqual({
+      package_dir: '${local.package_dir}',
+      config_path: '${var.config_path}',
+      sinks: '${join(",", sort(tolist(var.sinks)))}',
+    });
     expect(existsSync(join(MODULE_DIR, 'scripts', 'validate-config.mjs'))).toBe(true);
     const object = resource(tf, 'google_storage_bucket_object', 'source').body;
     expect(JSON.stringify(object)).toContain('data.external.validate_config.result.valid == \\"true\\"');
+  });
+
+  // run.viewer (org, folder or project wide) is granted by admin_api_fallback: it must be the config's own setting.
+  it('refuses to deploy when admin_api_fallback and the config disagree', () => {
+    const preconditions = (block(resource(tf, 'google_storage_bucket_object', 'source').body, 'lifecycle')?.['precondition'] ?? []) as Block[];
+    expect(preconditions.map((p) => p['condition'])).toContain(
+      '${data.external.validate_config.result.admin_api_fallback == tostring(var.admin_api_fallback)}',
+    );
+    for (const type of ['google_organization_iam_member', 'google_folder_iam_member', 'google_project_iam_member']) {
+      expect(String(resource(tf, type, 'detect_run_viewer').body['count'])).toContain('var.admin_api_fallback');
+    }
   });
 
   it('gives every function the environment of DESIGN.md', () => {

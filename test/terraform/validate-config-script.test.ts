@@ -27,6 +27,17 @@ if (text.includes('INVALID')) {
 process.stdout.write(file + ': valid\\n');
 `;
 
+// Stands in for the package's dist/functions/config/load.js: the config as the loader returns it (defaults applied).
+const STUB_LOADER = `import { readFileSync } from 'node:fs';
+export async function loadConfigFile(path) {
+  const text = readFileSync(path, 'utf8');
+  return {
+    correlation: { adminApiFallback: { enabled: text.includes('FALLBACK'), afterSeconds: 120 } },
+    sinks: text.includes('SLACK_CHANNEL') ? { slack: { channel: '#alerts' } } : {},
+  };
+}
+`;
+
 interface Result {
   readonly status: number | null;
   readonly stdout: string;
@@ -38,7 +49,8 @@ function runScript(stdin: string): Result {
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
-const query = (packageDir: string, configPath: string): string => JSON.stringify({ package_dir: packageDir, config_path: configPath });
+const query = (packageDir: string, configPath: string, sinks?: string): string =>
+  JSON.stringify({ package_dir: packageDir, config_path: configPath, ...(sinks !== undefined ? { sinks } : {}) });
 
 let work: string;
 let pkg: string;
@@ -52,11 +64,19 @@ beforeAll(() => {
   writeFileSync(join(pkg, 'package.json'), '{"name":"runwatch","type":"module"}\n');
   writeFileSync(join(pkg, 'bin', 'runwatch.js'), STUB_CLI);
   writeFileSync(join(pkg, 'dist', 'functions', 'cli', 'main.js'), 'export {};\n');
+  mkdirSync(join(pkg, 'dist', 'functions', 'config'), { recursive: true });
+  writeFileSync(join(pkg, 'dist', 'functions', 'config', 'load.js'), STUB_LOADER);
   unbuilt = join(work, 'unbuilt');
   mkdirSync(join(unbuilt, 'bin'), { recursive: true });
   writeFileSync(join(unbuilt, 'package.json'), '{"name":"runwatch","type":"module"}\n');
   writeFileSync(join(unbuilt, 'bin', 'runwatch.js'), STUB_CLI);
-  for (const [name, text] of Object.entries({ 'good.yaml': 'timezone: UTC\n', 'bad.yaml': '# INVALID\n', 'crash.yaml': '# CRASH\n' })) {
+  for (const [name, text] of Object.entries({
+    'good.yaml': 'timezone: UTC\n',
+    'bad.yaml': '# INVALID\n',
+    'crash.yaml': '# CRASH\n',
+    'fallback.yaml': '# FALLBACK\n',
+    'slack.yaml': '# SLACK_CHANNEL\n',
+  })) {
     writeFileSync(join(work, name), text);
   }
 });
@@ -76,6 +96,7 @@ describe('scripts/validate-config.mjs (external program protocol)', () => {
       valid: 'true',
       config_path: join(work, 'good.yaml'),
       config_sha256: createHash('sha256').update(readFileSync(join(work, 'good.yaml'))).digest('hex'),
+      admin_api_fallback: 'false',
     });
     expect(run.stdout.trim().split('\n')).toHaveLength(1);
   });
@@ -86,6 +107,21 @@ describe('scripts/validate-config.mjs (external program protocol)', () => {
     expect(run.stderr).toContain('is not a valid runwatch config');
     expect(run.stderr).toContain('rules.off-window-deploy.severity: must be one of LOW, MEDIUM, HIGH, CRITICAL');
     expect(run.stderr).toContain('sinks.teams: unknown sink');
+  });
+
+  // The module compares it with var.admin_api_fallback (a precondition): run.viewer is granted for the fallback only.
+  it('returns whether the config turns the Admin API fallback on', () => {
+    expect(JSON.parse(runScript(query(pkg, join(work, 'fallback.yaml'))).stdout)).toMatchObject({ admin_api_fallback: 'true' });
+    expect(JSON.parse(runScript(query(pkg, join(work, 'good.yaml'))).stdout)).toMatchObject({ admin_api_fallback: 'false' });
+  });
+
+  // notify-slack refuses every finding without a channel: the plan must fail, not the first alert.
+  it('exits 2 when the slack sink is deployed and the config names no Slack channel', () => {
+    const run = runScript(query(pkg, join(work, 'good.yaml'), 'console,slack'));
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('sinks.slack: the slack sink is deployed');
+    expect(runScript(query(pkg, join(work, 'slack.yaml'), 'console,slack')).status).toBe(0);
+    expect(runScript(query(pkg, join(work, 'good.yaml'), 'console,scc')).status).toBe(0);
   });
 
   it.each([
@@ -105,9 +141,15 @@ describe('scripts/validate-config.mjs (external program protocol)', () => {
 
   // Needs `npm run build` (npm test builds first). examples.test.ts validates both example configs in-process.
   it.skipIf(!built)('runs the real CLI: the organization example passes, a bad severity fails with its path', () => {
-    const good = runScript(query(REPO, join(REPO, 'terraform', 'examples', 'organization', 'runwatch.yaml')));
+    const good = runScript(query(REPO, join(REPO, 'terraform', 'examples', 'organization', 'runwatch.yaml'), 'pagerduty,scc,slack'));
     expect(good.stderr).toBe('');
-    expect(JSON.parse(good.stdout)).toMatchObject({ valid: 'true' });
+    expect(JSON.parse(good.stdout)).toMatchObject({ valid: 'true', admin_api_fallback: 'false' });
+    const noChannel = join(work, 'real-no-channel.yaml');
+    writeFileSync(noChannel, 'sinks:\n  slack:\n    minSeverity: HIGH\n');
+    expect(runScript(query(REPO, noChannel, 'slack')).status).toBe(2);
+    const fallback = join(work, 'real-fallback.yaml');
+    writeFileSync(fallback, 'correlation:\n  adminApiFallback:\n    enabled: true\n');
+    expect(JSON.parse(runScript(query(REPO, fallback)).stdout)).toMatchObject({ admin_api_fallback: 'true' });
     const bad = join(work, 'real-bad.yaml');
     writeFileSync(bad, 'rules:\n  off-window-deploy:\n    severity: URGENT\n');
     const run = runScript(query(REPO, bad));

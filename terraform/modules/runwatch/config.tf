@@ -10,6 +10,7 @@ data "external" "validate_config" {
   query = {
     package_dir = local.package_dir
     config_path = var.config_path
+    sinks       = join(",", sort(tolist(var.sinks))) # the slack sink needs a channel in the config
   }
 }
 
@@ -52,6 +53,13 @@ resource "google_storage_bucket_object" "source" {
     precondition {
       condition     = data.external.validate_config.result.valid == "true" && data.external.validate_config.result.config_sha256 == local.config_sha256
       error_message = "The config shipped to the functions must be the one `runwatch validate-config` accepted during this plan."
+    }
+
+    # run.viewer follows admin_api_fallback: without it a config that turns the fallback on gets PERMISSION_DENIED on
+    # every read; with it and the fallback off, detect holds read access to every Cloud Run service it never uses.
+    precondition {
+      condition     = data.external.validate_config.result.admin_api_fallback == tostring(var.admin_api_fallback)
+      error_message = "admin_api_fallback must match the config's correlation.adminApiFallback.enabled (config: ${data.external.validate_config.result.admin_api_fallback}, module: ${var.admin_api_fallback}): the module grants the detect identity roles/run.viewer only for the fallback."
     }
   }
 }

@@ -289,6 +289,35 @@ function secretViolations(tf: Tf): string[] {
   return out;
 }
 
+/**
+ * Every resource waits, directly or through what it references (locals followed), for google_project_service.apis:
+ * on a new project a call to an API that is not enabled yet fails the first apply.
+ */
+function apiOrderViolations(tf: Tf): string[] {
+  const APIS = 'google_project_service.apis';
+  const l = locals(tf);
+  const direct = (value: unknown, seenLocals: Set<string>): string[] => {
+    const out = refs(value).map((r) => r.address);
+    for (const { value: s } of strings(value)) {
+      for (const m of s.matchAll(/\blocal\.([a-z0-9_]+)/g)) {
+        if (seenLocals.has(m[1]!)) continue;
+        seenLocals.add(m[1]!);
+        out.push(...direct(l[m[1]!], seenLocals));
+      }
+    }
+    return out;
+  };
+  const deps = new Map<string, string[]>();
+  for (const r of resources(tf)) deps.set(`${r.type}.${r.name}`, direct(r.body, new Set()));
+  const reaches = (address: string, seen: Set<string>): boolean => {
+    if (address === APIS) return true;
+    if (seen.has(address)) return false;
+    seen.add(address);
+    return (deps.get(address) ?? []).some((d) => reaches(d, seen));
+  };
+  return [...deps.keys()].filter((a) => a !== APIS && !reaches(a, new Set())).map((a) => `${a}: does not wait for ${APIS}`);
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // The module under test
 // ---------------------------------------------------------------------------------------------------------------------
@@ -449,6 +478,10 @@ describe('Pub/Sub', () => {
     expect(identity['service']).toBe('pubsub.googleapis.com');
     expect(identity['project']).toBe('${var.project_id}');
     expect(identity['depends_on']).toEqual(['${google_project_service.apis}']);
+  });
+
+  it('creates nothing before the APIs it calls are enabled (service accounts included: the IAM API)', () => {
+    expect(apiOrderViolations(tf)).toEqual([]);
   });
 
   // detect writes a record per applied entry: without a TTL policy on their expireAt they would pile up for ever.
@@ -901,6 +934,13 @@ describe('the checkers catch what they guard', () => {
       pushIdentityViolations,
       (m) => {
         delete block(body(m, 'google_pubsub_subscription', 'detect'), 'push_config')!['oidc_token'];
+      },
+    ],
+    [
+      'a service account created before the IAM API is enabled',
+      apiOrderViolations,
+      (m) => {
+        delete body(m, 'google_service_account', 'detect')['depends_on'];
       },
     ],
     [

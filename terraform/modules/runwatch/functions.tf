@@ -34,6 +34,9 @@ locals {
 # Build identity
 # ---------------------------------------------------------------------------------------------------------------------
 
+# Every service account waits for the APIs (on a new project the IAM API is not enabled yet), and so does every grant
+# to one, since it names the account.
+
 # roles/run.builder is granted on the project and includes storage.objects.get: the build account can read objects in
 # every bucket of the project, not only the source bucket. A stricter setup (untested here) would grant instead
 # roles/logging.logWriter and roles/artifactregistry.writer on the project plus the source bucket grant below.
@@ -43,6 +46,8 @@ resource "google_service_account" "build" {
   account_id   = "${var.name_prefix}-build"
   display_name = "runwatch function builds"
   description  = "Cloud Build runs the runwatch function builds as this account."
+
+  depends_on = [google_project_service.apis] # the IAM API, on a new project
 }
 
 # Builds need this role (Google's documented one for a custom build SA); it lets the SA read every bucket, see above.
@@ -68,6 +73,8 @@ resource "google_service_account" "detect" {
   account_id   = "${var.name_prefix}-detect"
   display_name = "runwatch detect"
   description  = "Runtime identity of the detect function: reads audit entries, keeps baselines, publishes findings."
+
+  depends_on = [google_project_service.apis] # the IAM API, on a new project
 }
 
 # detect keeps baselines, correlations and idempotency records in Firestore (a project-level role: (default) database).
@@ -163,6 +170,8 @@ resource "google_service_account" "detect_push" {
   account_id   = "${var.name_prefix}-detect-push"
   display_name = "runwatch detect push"
   description  = "Pub/Sub signs pushes from the audit subscription to the detect function as this account."
+
+  depends_on = [google_project_service.apis] # the IAM API, on a new project
 }
 
 # The audit subscription's OIDC identity may invoke the detect function's Cloud Run service, and nothing else.
@@ -194,6 +203,8 @@ resource "google_service_account" "notify" {
   account_id   = "${var.name_prefix}-${each.key}"
   display_name = "runwatch notify ${each.key}"
   description  = "Runtime identity of the notify-${each.key} function: delivers findings to ${each.key}."
+
+  depends_on = [google_project_service.apis] # the IAM API, on a new project
 }
 
 # notify writes a delivery record per (sink, finding id) in Firestore, so a redelivered finding is not sent twice.
@@ -280,6 +291,8 @@ resource "google_service_account" "notify_push" {
   account_id   = "${var.name_prefix}-${each.key}-push"
   display_name = "runwatch notify ${each.key} push"
   description  = "Pub/Sub signs pushes from the findings-to-${each.key} subscription to notify-${each.key} as this account."
+
+  depends_on = [google_project_service.apis] # the IAM API, on a new project
 }
 
 # Each findings subscription's OIDC identity may invoke its own notify function's Cloud Run service, and nothing else.

@@ -480,6 +480,34 @@ describe('Pub/Sub', () => {
     expect(identity['depends_on']).toEqual(['${google_project_service.apis}']);
   });
 
+  // With user_project_override (the examples) every call is checked against project_id's enabled APIs, org and folder
+  // grants included; without it a new project still lacks some of these.
+  it('enables the API behind every resource type it manages', () => {
+    const API_OF: Record<string, string> = {
+      google_project_iam_member: 'cloudresourcemanager.googleapis.com',
+      google_folder_iam_member: 'cloudresourcemanager.googleapis.com',
+      google_organization_iam_member: 'cloudresourcemanager.googleapis.com',
+      google_service_account: 'iam.googleapis.com',
+      google_service_account_iam_member: 'iam.googleapis.com',
+      google_pubsub_topic: 'pubsub.googleapis.com',
+      google_pubsub_subscription: 'pubsub.googleapis.com',
+      google_cloudfunctions2_function: 'cloudfunctions.googleapis.com',
+      google_cloud_run_service_iam_member: 'run.googleapis.com',
+      google_storage_bucket: 'storage.googleapis.com',
+      google_cloud_scheduler_job: 'cloudscheduler.googleapis.com',
+      google_firestore_database: 'firestore.googleapis.com',
+      google_secret_manager_secret: 'secretmanager.googleapis.com',
+      google_scc_v2_organization_source: 'securitycenter.googleapis.com',
+      google_logging_project_sink: 'logging.googleapis.com',
+    };
+    const apis = String(locals(tf)['apis']);
+    const types = new Set(resources(tf).map((r) => r.type));
+    const missing = Object.entries(API_OF)
+      .filter(([type, api]) => types.has(type) && !apis.includes(`"${api}"`))
+      .map(([type, api]) => `${type} needs ${api}`);
+    expect(missing).toEqual([]);
+  });
+
   it('creates nothing before the APIs it calls are enabled (service accounts included: the IAM API)', () => {
     expect(apiOrderViolations(tf)).toEqual([]);
   });

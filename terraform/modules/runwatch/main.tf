@@ -24,6 +24,7 @@ locals {
       "artifactregistry.googleapis.com",
       "cloudbuild.googleapis.com",
       "cloudfunctions.googleapis.com",
+      "cloudresourcemanager.googleapis.com", # the project, folder and organization IAM grants
       "cloudscheduler.googleapis.com",
       "firestore.googleapis.com",
       "iam.googleapis.com",

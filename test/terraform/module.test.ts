@@ -601,6 +601,36 @@ describe('functions', () => {
     expect(String(block(fn, 'service_config')?.['ingress_settings'])).toBe('${var.ingress_settings}');
   });
 
+  // The names the code registers and the environment it refuses to start without, read from the code itself.
+  it('deploys exactly the targets functions/index.ts registers, each with the environment its code requires', () => {
+    const root = join(TERRAFORM_DIR, '..');
+    const index = readFileSync(join(root, 'functions', 'index.ts'), 'utf8');
+    const targets = [...index.matchAll(/cloudEvent(?:<[^>]*>)?\(\s*'([a-zA-Z0-9_]+)'/g)].map((m) => m[1]).sort();
+    const entryPoints = resources(tf, 'google_cloudfunctions2_function').map((r) => block(r.body, 'build_config')?.['entry_point']).sort();
+    expect(entryPoints).toEqual(targets);
+
+    const l = locals(tf);
+    const common = Object.keys(l['common_env'] as Block);
+    const reported = (file: string): string[] =>
+      [...readFileSync(join(root, 'functions', file), 'utf8').matchAll(/path: 'env\.([A-Z_]+)'/g)].map((m) => m[1]!).filter((n) => n !== 'RUN_API_ENDPOINT'); // an optional override
+    const detectNeeds = new Set([...reported('detect.ts'), ...reported('runtime.ts')]);
+    expect([...detectNeeds].filter((n) => !common.includes(n))).toEqual([]);
+    const notifyNeeds = new Set([...reported('notify.ts'), ...reported('runtime.ts')]);
+    expect([...notifyNeeds].filter((n) => !common.includes(n) && n !== 'RUNWATCH_SINK')).toEqual([]); // RUNWATCH_SINK: merged per sink
+
+    // Each sink's requiredEnv (sinks/index.ts) comes from its plain settings or its secrets.
+    const sinksIndex = readFileSync(join(root, 'sinks', 'index.ts'), 'utf8');
+    const sinkEnv = l['sink_env'] as Record<string, Block>;
+    const specs = locals(tf)['secret_specs'] as Record<string, Block>;
+    for (const m of sinksIndex.matchAll(/^  ([a-z]+): \{\n    requiredEnv: \[([^\]]*)\]/gm)) {
+      const sink = m[1]!;
+      const needed = [...m[2]!.matchAll(/'([A-Z_]+)'/g)].map((n) => n[1]!);
+      const provided = [...Object.keys(sinkEnv[sink] ?? {}), ...Object.values(specs).filter((x) => x['sink'] === sink).map((x) => String(x['env']))];
+      expect(needed.filter((n) => !provided.includes(n)), sink).toEqual([]);
+    }
+    expect([...sinksIndex.matchAll(/requiredEnv: \[/g)]).toHaveLength(Object.keys(sinkEnv).length);
+  });
+
   it('points the functions at the object whose name carries the source and config hashes', () => {
     const l = locals(tf);
     expect(l['function_source']).toEqual({

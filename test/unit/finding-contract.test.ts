@@ -1,0 +1,107 @@
+// The finding contract (DESIGN.md, schemas/finding.schema.json), table-driven over every fixture in test/fixtures:
+// every finding any fixture raises validates against the schema, and its fields say what the entry says.
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Ajv } from 'ajv';
+import { describe, expect, it } from 'vitest';
+import findingSchema from '../../schemas/finding.schema.json' with { type: 'json' };
+import { normalizeTimestamp } from '../../functions/audit/entry.js';
+import type { Finding } from '../../functions/findings/finding.js';
+import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
+import { Pipeline } from '../../functions/pipeline.js';
+import { config, findingsOf } from '../support/run.js';
+
+const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
+type Json = Record<string, unknown>;
+
+function fixtureFiles(): string[] {
+  const top = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
+  const nested = ['corpus', 'pipeline'].flatMap((dir) => readdirSync(`${FIXTURES}${dir}`).filter((f) => f.endsWith('.json')).map((f) => `${dir}/${f}`));
+  return [...top, ...nested].sort();
+}
+
+function entriesOf(file: string): Json[] {
+  const parsed = JSON.parse(readFileSync(`${FIXTURES}${file}`, 'utf8')) as Json | Json[];
+  return Array.isArray(parsed) ? parsed : [parsed];
+}
+
+// Every rule fires where it can: no deploy is in a window, no repository is trusted.
+const EAGER = config({
+  timezone: 'UTC',
+  changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }],
+  rules: { 'new-image-repository': { trustedRepositories: ['trusted.example/*'] } },
+});
+
+const validate = new Ajv({ allErrors: true, strict: false }).compile(findingSchema);
+
+function obj(value: unknown): Json | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined;
+}
+
+/** The entry a finding names (logName + insertId + timestamp), else undefined (a system-event-only deploy). */
+function entryOf(entries: readonly Json[], finding: Finding): Json | undefined {
+  return entries.find((e) => {
+    const raw = (e['timestamp'] ?? obj(e['protoPayload'])?.['timestamp']) as string | undefined;
+    return (e['logName'] ?? '') === finding.logName && (e['insertId'] ?? '') === finding.insertId && raw !== undefined && normalizeTimestamp(raw)?.iso === finding.eventTime;
+  });
+}
+
+/** As the live function gets them: in the order given, on a wall clock a few seconds apart (within the wait). */
+async function findingsLiveSoon(entries: readonly unknown[]): Promise<Finding[]> {
+  const pipeline = new Pipeline({ config: EAGER, store: new MemoryBaselineStore() });
+  const findings: Finding[] = [];
+  let nowMs = Date.parse('2030-01-01T00:00:00Z');
+  for (const entry of entries) {
+    nowMs += 3_000;
+    const outcome = await pipeline.handleEntry(entry, nowMs);
+    if (outcome.status === 'processed') findings.push(...outcome.findings);
+  }
+  findings.push(...(await pipeline.flush()));
+  return findings;
+}
+
+const FILES = fixtureFiles();
+
+describe('every finding from every fixture keeps the finding contract', () => {
+  it('the table covers the fixtures', () => {
+    expect(FILES.length).toBeGreaterThan(50);
+  });
+
+  it.each(FILES)('%s', async (file) => {
+    const entries = entriesOf(file);
+    const findings = await findingsOf(entries, EAGER);
+    for (const finding of findings) {
+      const where = `${file} ${finding.rule}`;
+      expect(validate(finding), `${where}: ${JSON.stringify(validate.errors)}`).toBe(true);
+      expect(finding.id, where).toMatch(/^[0-9a-f]{32}$/);
+      const entry = entryOf(entries, finding);
+      expect(entry, `${where}: the finding names an entry of the fixture`).toBeDefined();
+      const raw = (entry!['timestamp'] ?? obj(entry!['protoPayload'])?.['timestamp']) as string;
+      // eventTime is the entry's timestamp, as ISO 8601 UTC.
+      expect(Date.parse(finding.eventTime), where).toBe(normalizeTimestamp(raw)!.ms);
+      if (finding.service !== '*') {
+        expect(finding.resourceName, where).toBe(`//run.googleapis.com/projects/${finding.project}/locations/${finding.location ?? '-'}/services/${finding.service}`);
+      }
+      // Delegation, where the entry carries it, is part of who did it.
+      const auth = obj(obj(entry!['protoPayload'])?.['authenticationInfo']);
+      const delegation = (auth?.['serviceAccountDelegationInfo'] as unknown[] | undefined) ?? [];
+      if (delegation.length > 0) expect(finding.delegationChain?.length, where).toBe(delegation.length);
+      // Labels are the user's labels (no `prefix/` bookkeeping of Cloud Run or Knative).
+      for (const key of Object.keys(finding.labels)) expect(key, where).not.toContain('/');
+      if (finding.location && finding.service !== '*') {
+        expect(finding.links.console, where).toBe(
+          `https://console.cloud.google.com/run/detail/${encodeURIComponent(finding.location)}/${encodeURIComponent(finding.service)}/revisions?project=${encodeURIComponent(finding.project)}`,
+        );
+      }
+      expect(finding.links.logEntry, where).toMatch(/^https:\/\/console\.cloud\.google\.com\/logs\/query;query=[^;?#]+;cursorTimestamp=[^;?#]+\?(project|folder|organizationId)=[^&#]+$/);
+    }
+    // The same entries again give the same ids; the live pipeline (entries an instant apart) gives them too.
+    const again = await findingsOf(entries, EAGER);
+    expect(again.map((f) => f.id)).toEqual(findings.map((f) => f.id));
+    const live = await findingsLiveSoon(entries);
+    expect(live.map((f) => f.id).sort()).toEqual(findings.map((f) => f.id).sort());
+    // Every entry delivered twice (Pub/Sub redelivery, duplicated sink entries): the same findings, once.
+    const twice = await findingsOf(entries.flatMap((e) => [e, structuredClone(e)]), EAGER);
+    expect(twice.map((f) => f.id).sort()).toEqual(findings.map((f) => f.id).sort());
+  });
+});

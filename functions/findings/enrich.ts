@@ -3,7 +3,12 @@ import type { RunwatchConfig } from '../config/types.js';
 import { isWideIamChange, type Change, type EntryKey, type ImageRef, type ServiceRef } from '../model/change.js';
 import type { FindingLinks, Provenance } from './finding.js';
 
-const COMMIT_TAG = /^[0-9a-f]{7,40}$/;
+/**
+ * A full git commit id (SHA-1, 40 hex digits), as Cloud Build's `$COMMIT_SHA`. Shorter hex tags are not taken:
+ * dates (`20240501`), build numbers (`1234567`) and words (`deadbeef`) are hex too, and a 7-digit `$SHORT_SHA`
+ * cannot be told from them; a finding must not name a commit the entry does not show.
+ */
+const COMMIT_TAG = /^[0-9a-f]{40}$/;
 
 function names(value: string | readonly string[]): readonly string[] {
   return typeof value === 'string' ? [value] : value;
@@ -19,7 +24,7 @@ function firstLabel(labels: Readonly<Record<string, string>>, candidates: readon
 
 /**
  * Commit and pipeline from the labels named in `provenanceLabels` (defaults understand Cloud Build deploys:
- * `commit-sha`, `build-id`); failing a commit label, an image tagged with a commit hash.
+ * `commit-sha`, `build-id`); failing a commit label, an image tagged with a full commit id (40 hex digits).
  */
 export function provenanceOf(labels: Readonly<Record<string, string>>, images: readonly ImageRef[], config: RunwatchConfig): Provenance {
   const sources: Record<string, string> = {};
@@ -81,7 +86,7 @@ export function linksOf(change: Change, key: EntryKey, target: ServiceRef): Find
   return { ...(console ? { console } : {}), logEntry };
 }
 
-/** The first image tag that looks like a commit (Cloud Build deploys tag images with `$COMMIT_SHA`). */
+/** The first image tag that is a full commit id (Cloud Build deploys tag images with `$COMMIT_SHA`). */
 function commitTag(images: readonly ImageRef[]): string | undefined {
   for (const image of images) if (!image.unparseable && image.tag !== undefined && COMMIT_TAG.test(image.tag)) return image.tag;
   return undefined;

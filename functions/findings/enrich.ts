@@ -67,6 +67,17 @@ function encode(value: string): string {
   return encodeURIComponent(value.toWellFormed());
 }
 
+const QUERY_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * A quoted string of the Logging query language. The insertId is the entry's: a quote or a backslash in it must not
+ * end the string (the rest would be read as query: `x" OR severity>=DEFAULT OR "` matches every entry), nor a line
+ * break start a new comparison.
+ */
+function queryString(value: string): string {
+  return `"${value.replace(/[\\"\n\r\t]/g, (c) => QUERY_ESCAPES[c]!)}"`;
+}
+
 export function linksOf(change: Change, key: EntryKey, target: ServiceRef): FindingLinks {
   const project = encode(target.project);
   // The console picks its resource by query: a project, else a folder or organization (whose entries are logged there).
@@ -76,7 +87,7 @@ export function linksOf(change: Change, key: EntryKey, target: ServiceRef): Find
       : change.kind === 'iam-policy' && change.scope === 'organization'
         ? `organizationId=${encode(target.project.slice('organizations/'.length))}`
         : `project=${project}`;
-  const query = `insertId="${key.insertId}"\ntimestamp="${key.timestamp}"`;
+  const query = `insertId=${queryString(key.insertId)}\ntimestamp=${queryString(key.timestamp)}`;
   const logEntry = `${CONSOLE}/logs/query;query=${encode(query)};cursorTimestamp=${encode(key.timestamp)}?${scope}`;
   let console: string | undefined;
   if (isWideIamChange(change)) console = `${CONSOLE}/iam-admin/iam?${scope}`;

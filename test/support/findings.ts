@@ -43,7 +43,8 @@ const CONSOLE = 'https://console.cloud.google.com';
 function links(f: FindingFacts): Finding['links'] {
   const encodeURIComponent = (value: string): string => globalThis.encodeURIComponent(value.replace(/[\ud800-\udfff]/gu, '\ufffd'));
   const project = encodeURIComponent(f.project);
-  const query = `insertId="${f.insertId}"\ntimestamp="${f.eventTime}"`;
+  const quoted = (value: string): string => `"${value.replace(/[\\"\n\r\t]/g, (c) => ({ '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c]!)}"`;
+  const query = `insertId=${quoted(f.insertId)}\ntimestamp=${quoted(f.eventTime)}`;
   const logEntry = `${CONSOLE}/logs/query;query=${encodeURIComponent(query)};cursorTimestamp=${encodeURIComponent(f.eventTime)}?project=${project}`;
   return { console: `${CONSOLE}/run/detail/${encodeURIComponent(f.location)}/${encodeURIComponent(f.service)}/revisions?project=${project}`, logEntry };
 }

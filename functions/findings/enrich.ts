@@ -78,6 +78,14 @@ function queryString(value: string): string {
   return `"${value.replace(/[\\"\n\r\t]/g, (c) => QUERY_ESCAPES[c]!)}"`;
 }
 
+/**
+ * False for `.` and `..`: a browser resolves them as path steps (percent-encoded too), so the link would open another
+ * page of the console. No Cloud Run location or service has such a name.
+ */
+function isPathSegment(value: string): boolean {
+  return value !== '.' && value !== '..';
+}
+
 export function linksOf(change: Change, key: EntryKey, target: ServiceRef): FindingLinks {
   const project = encode(target.project);
   // The console picks its resource by query: a project, else a folder or organization (whose entries are logged there).
@@ -91,7 +99,7 @@ export function linksOf(change: Change, key: EntryKey, target: ServiceRef): Find
   const logEntry = `${CONSOLE}/logs/query;query=${encode(query)};cursorTimestamp=${encode(key.timestamp)}?${scope}`;
   let console: string | undefined;
   if (isWideIamChange(change)) console = `${CONSOLE}/iam-admin/iam?${scope}`;
-  else if (target.location) {
+  else if (target.location && isPathSegment(target.location) && isPathSegment(target.service)) {
     console = `${CONSOLE}/run/detail/${encode(target.location)}/${encode(target.service)}/revisions?project=${project}`;
   }
   return { ...(console ? { console } : {}), logEntry };

@@ -36,3 +36,28 @@ describe('Logs Explorer link', () => {
     expect(loggingQuery(finding!.links.logEntry)).toBe(`insertId="${escaped}"\ntimestamp="2023-04-28T02:26:34.926034Z"`);
   });
 });
+
+describe('Cloud Console link', () => {
+  it('the real console deploy: its revisions page', async () => {
+    const [finding] = await findingsOf([CONSOLE_DEPLOY], EAGER);
+    expect(finding!.links.console).toBe('https://console.cloud.google.com/run/detail/us-central1/hello/revisions?project=kktae-demo');
+  });
+
+  // A browser (WHATWG URL) resolves a `.` or `..` path segment, percent-encoded or not: /run/detail/L/../revisions is
+  // /run/detail/revisions, another page. Such a name is no Cloud Run name: no link rather than a wrong one.
+  it.each([
+    ['service', '..'],
+    ['service', '.'],
+    ['location', '..'],
+    ['location', '.'],
+  ])('a %s named %j gives no console link', async (field, value) => {
+    const entry = variant(CONSOLE_DEPLOY, (e) => {
+      const resource = e['resource'] as { labels: Record<string, string> };
+      resource.labels[field === 'service' ? 'service_name' : 'location'] = value;
+    });
+    const [finding] = await findingsOf([entry], EAGER);
+    expect(finding![field as 'service' | 'location']).toBe(value);
+    expect(finding!.links.console).toBeUndefined();
+    expect(finding!.links.logEntry).toMatch(/^https:\/\/console\.cloud\.google\.com\/logs\/query;/);
+  });
+});

@@ -105,3 +105,36 @@ describe('every finding from every fixture keeps the finding contract', () => {
     expect(twice.map((f) => f.id).sort()).toEqual(findings.map((f) => f.id).sort());
   });
 });
+
+describe('no environment value or secret lands in a finding', () => {
+  it('container env values, secret references and an env-looking label value are not copied into findings', async () => {
+    const SECRET = 'hunter2-do-not-leak';
+    const SECRET_NAME = 'projects/test-project-1234/secrets/db-password-leak-check';
+    const entries = entriesOf('synthetic-seq-gcloud-double-write.json').map((entry) =>
+      JSON.parse(
+        JSON.stringify(entry, (key, value: unknown) => {
+          // Every container (request, response, system events) gets an env var and a secret reference.
+          if (key === 'containers' && Array.isArray(value)) {
+            return value.map((c: Json) => ({
+              ...c,
+              env: [
+                { name: 'DB_PASSWORD', value: SECRET },
+                { name: 'API_KEY', valueFrom: { secretKeyRef: { name: SECRET_NAME, key: 'latest' } } },
+              ],
+            }));
+          }
+          return value;
+        }),
+      ) as Json,
+    );
+    expect(JSON.stringify(entries)).toContain(SECRET);
+    const findings = await findingsOf(entries, EAGER);
+    expect(findings.length).toBeGreaterThan(0);
+    for (const finding of findings) {
+      const text = JSON.stringify(finding);
+      expect(text).not.toContain(SECRET);
+      expect(text).not.toContain('db-password-leak-check');
+      expect(text).not.toContain('DB_PASSWORD');
+    }
+  });
+});

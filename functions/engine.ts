@@ -183,7 +183,7 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
     ...(principal && principal.delegationChain.length > 0 ? { delegationChain: principal.delegationChain } : {}),
     resourceName: resourceNameOf(change),
     labels,
-    provenance: provenanceOf(labels, deploy?.images ?? [], config),
+    provenance: provenanceOf(labels, deploy?.images ?? [], config, deploy?.revisionLabels),
     evidence,
     unknown,
     methodName: change.methodName,
@@ -209,6 +209,7 @@ function writeFromObservation(observed: ObservedFacts): DeployChange {
     target: observed.target,
     images: observed.images,
     labels: observed.labels,
+    ...(observed.revisionLabels ? { revisionLabels: observed.revisionLabels } : {}),
   };
 }
 

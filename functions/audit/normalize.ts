@@ -293,6 +293,7 @@ function deployChange(env: Envelope, pp: JsonObject, api: 'v1' | 'v2', operation
     target,
     images: facts.images,
     labels: facts.labels,
+    ...(facts.revisionLabels ? { revisionLabels: facts.revisionLabels } : {}),
     revision: facts.revision,
     templateFingerprint: facts.templateFingerprint,
     // A v1 write (a Knative Service, a full PUT) always sets a template: none logged leaves it unknown.
@@ -327,6 +328,8 @@ interface DeployFacts {
   readonly serviceAccount?: RuntimeServiceAccount;
   readonly images: readonly ImageRef[];
   readonly labels: Record<string, string>;
+  /** The template's own labels (also in `labels`). */
+  readonly revisionLabels?: Record<string, string>;
   readonly ingress?: Ingress;
   readonly binaryAuthorization?: BinaryAuthorization;
   readonly invokerIamDisabled?: boolean;
@@ -358,7 +361,8 @@ function v1Facts(pp: JsonObject): DeployFacts {
   const templateSpec = asObject(template?.['spec']);
   const annotations = asObject(at(knative, 'metadata', 'annotations'));
   const templateAnnotations = asObject(templateMeta?.['annotations']);
-  const labels = { ...userLabels(at(knative, 'metadata', 'labels')), ...userLabels(templateMeta?.['labels']) };
+  const revisionLabels = userLabels(templateMeta?.['labels']);
+  const labels = { ...userLabels(at(knative, 'metadata', 'labels')), ...revisionLabels };
 
   let serviceAccount: RuntimeServiceAccount | undefined;
   if (template) {
@@ -395,6 +399,7 @@ function v1Facts(pp: JsonObject): DeployFacts {
     serviceAccount,
     images,
     labels,
+    revisionLabels,
     ingress,
     binaryAuthorization: annotations || stored ? v1BinaryAuthorization(binauthzPolicy, breakglass, asArray(templateSpec?.['containers']).length > 0) : undefined,
     invokerIamDisabled,
@@ -415,9 +420,10 @@ function v2Facts(pp: JsonObject): DeployFacts {
   const sets = (path: string): boolean => maskSets(mask, path);
   const touches = (path: string): boolean => maskTouches(mask, path);
   const template = touches('template') ? asObject(field(service, 'template')) : undefined;
+  const revisionLabels = sets('template.labels') ? userLabels(field(template, 'labels')) : {};
   const labels = {
     ...(sets('labels') ? userLabels(field(service, 'labels')) : {}),
-    ...(sets('template.labels') ? userLabels(field(template, 'labels')) : {}),
+    ...revisionLabels,
   };
   let serviceAccount: RuntimeServiceAccount | undefined;
   if (sets('template.service_account')) {
@@ -451,6 +457,7 @@ function v2Facts(pp: JsonObject): DeployFacts {
     serviceAccount,
     images,
     labels,
+    revisionLabels,
     ingress,
     binaryAuthorization,
     invokerIamDisabled,

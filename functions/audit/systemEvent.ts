@@ -30,6 +30,8 @@ export interface RevisionObservation {
   readonly imageDigest?: string;
   readonly serviceAccount?: RuntimeServiceAccount;
   readonly labels: Readonly<Record<string, string>>;
+  /** The revision's own labels among `labels` (a service event's: its template's); undefined means all of `labels`. */
+  readonly revisionLabels?: Readonly<Record<string, string>>;
   readonly operationId?: string;
   readonly clientName?: string;
   /** `serving.knative.dev/configurationGeneration` of a revision: the generation that created it. */
@@ -93,7 +95,8 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
   const operationId = stringIn(annotations, 'run.googleapis.com/operation-id');
   const clientName = stringIn(annotations, 'run.googleapis.com/client-name');
   const generation = asNumber(stringIn(metaLabels, 'serving.knative.dev/configurationGeneration'));
-  const revisionLabels = level === 'revision' ? userLabels(metaLabels) : { ...userLabels(metaLabels), ...userLabels(templateMeta?.['labels']) };
+  const ownLabels = level === 'revision' ? userLabels(metaLabels) : userLabels(templateMeta?.['labels']);
+  const revisionLabels = level === 'revision' ? ownLabels : { ...userLabels(metaLabels), ...ownLabels };
   const statusMessage = asString(at(pp, 'status', 'message')) ?? '';
   return {
     key: env.key,
@@ -108,6 +111,7 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
     imageDigest: digestRef && digestRef.includes('@') ? digestRef : undefined,
     serviceAccount,
     labels: revisionLabels,
+    revisionLabels: ownLabels,
     operationId,
     clientName,
     generation,

@@ -32,6 +32,8 @@ export interface ObservedFacts {
   readonly imageDigest?: string;
   readonly serviceAccount?: RuntimeServiceAccount;
   readonly labels: Readonly<Record<string, string>>;
+  /** The revision's own labels among `labels` (undefined in baselines stored before it existed). */
+  readonly revisionLabels?: Readonly<Record<string, string>>;
   /** true: Ready; false: the rollout failed; undefined: no final condition seen. */
   readonly ready?: boolean;
   readonly readyReason?: string;
@@ -214,6 +216,7 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
     imageDigest: o.imageDigest ?? current?.imageDigest,
     serviceAccount: pick(o.serviceAccount, current?.serviceAccount),
     labels: { ...(current?.labels ?? {}), ...o.labels },
+    revisionLabels: { ...(current?.revisionLabels ?? {}), ...(o.revisionLabels ?? o.labels) },
     // A revision's own Ready condition is the verdict; a service-level one only when no revision verdict exists.
     ready: isRevision ? (o.ready ?? current?.ready) : (current?.ready ?? o.ready),
     readyReason: isRevision ? (o.readyReason ?? current?.readyReason) : (current?.readyReason ?? o.readyReason),
@@ -262,6 +265,7 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     images: observed && observed.images.length > 0 ? observed.images : write.images,
     imageDigest: observed?.imageDigest,
     labels: observed && Object.keys(observed.labels).length > 0 ? { ...write.labels, ...observed.labels } : write.labels,
+    revisionLabels: revisionLabelsOf(write.revisionLabels, observed?.revisionLabels),
     ingress: write.ingress,
     binaryAuthorization: write.binaryAuthorization,
     invokerIamDisabled: write.invokerIamDisabled,
@@ -277,6 +281,15 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
       writeSeen: rollout.write !== undefined,
     },
   };
+}
+
+/** The write's template labels overlaid with the rolled-out revision's; undefined when neither is known apart. */
+function revisionLabelsOf(
+  written: Readonly<Record<string, string>> | undefined,
+  observed: Readonly<Record<string, string>> | undefined,
+): Readonly<Record<string, string>> | undefined {
+  if (!observed || Object.keys(observed).length === 0) return written;
+  return written ? { ...written, ...observed } : observed;
 }
 
 /** True when a system event reports on a rollout that already completed (a late or repeated event). */

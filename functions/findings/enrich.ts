@@ -23,14 +23,22 @@ function firstLabel(labels: Readonly<Record<string, string>>, candidates: readon
 }
 
 /**
- * Commit and pipeline from the labels named in `provenanceLabels` (defaults understand Cloud Build deploys:
+ * Commit and pipeline from the labels named in `provenanceLabels`, the revision's own labels first (a service label
+ * stays on the service from deploy to deploy, so it may be an earlier deploy's), then the service's (defaults
+ * understand Cloud Build deploys:
  * `commit-sha`, `build-id`); failing a commit label, an image tagged with a full commit id (40 hex digits).
  */
-export function provenanceOf(labels: Readonly<Record<string, string>>, images: readonly ImageRef[], config: RunwatchConfig): Provenance {
+export function provenanceOf(
+  labels: Readonly<Record<string, string>>,
+  images: readonly ImageRef[],
+  config: RunwatchConfig,
+  revisionLabels: Readonly<Record<string, string>> = {},
+): Provenance {
   const sources: Record<string, string> = {};
   let commit: string | undefined;
   let pipeline: string | undefined;
-  const commitLabel = firstLabel(labels, names(config.provenanceLabels.commit));
+  const commitNames = names(config.provenanceLabels.commit);
+  const commitLabel = firstLabel(revisionLabels, commitNames) ?? firstLabel(labels, commitNames);
   if (commitLabel) {
     commit = commitLabel[1];
     sources['commit'] = `label:${commitLabel[0]}`;
@@ -41,7 +49,8 @@ export function provenanceOf(labels: Readonly<Record<string, string>>, images: r
       sources['commit'] = 'image-tag';
     }
   }
-  const pipelineLabel = firstLabel(labels, names(config.provenanceLabels.pipeline));
+  const pipelineNames = names(config.provenanceLabels.pipeline);
+  const pipelineLabel = firstLabel(revisionLabels, pipelineNames) ?? firstLabel(labels, pipelineNames);
   if (pipelineLabel) {
     pipeline = pipelineLabel[1];
     sources['pipeline'] = `label:${pipelineLabel[0]}`;

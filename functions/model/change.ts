@@ -122,6 +122,11 @@ export interface DeployChange extends ChangeBase {
   readonly imageDigest?: string;
   /** Service labels overlaid with revision-template labels. */
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * The revision template's own labels (also in `labels`): provenance reads them before the service's, which stay
+   * on the service from deploy to deploy. Undefined where not known apart (baselines stored before it existed).
+   */
+  readonly revisionLabels?: Readonly<Record<string, string>>;
   readonly ingress?: Ingress;
   readonly binaryAuthorization?: BinaryAuthorization;
   /** True when the invoker IAM check is turned off (the service is public without any IAM binding). */

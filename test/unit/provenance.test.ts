@@ -1,5 +1,6 @@
 // Provenance on findings: commit and pipeline from the labels `provenanceLabels` names, else a commit from the image
 // tag, only when the tag is a commit id (Cloud Build tags with `$COMMIT_SHA`, 40 hex digits), never any hex-looking tag.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { at, corpus, editV1Services, synthetic, withOperationId, withV1Image } from '../support/entries.js';
 import { config, findingsOf } from '../support/run.js';
@@ -51,5 +52,54 @@ describe('provenance labels', () => {
     const findings = await findingsOf([corpus('kktae-demo__Services.CreateService__1')], EAGER);
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({ labels: {}, provenance: {} });
+  });
+});
+
+// A service label stays on the service from deploy to deploy (a console or script deploy keeps the labels an earlier
+// Cloud Build deploy set on the service): the revision's own provenance labels come first, whatever their name.
+describe('revision labels before service labels', () => {
+  const NEW = '0123456789abcdef0123456789abcdef01234567';
+
+  it('v1: a commit label in the template wins over another commit label on the service', async () => {
+    // The gcloud fixture carries commit-sha and gcb-build-id on the service (Cloud Build's labels).
+    const entry = editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
+      const template = (svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!['metadata']!;
+      template['labels'] = { ...(template['labels'] as Record<string, string>), 'git-commit': NEW, 'pipeline-id': 'run-42' };
+    });
+    const findings = await findingsOf([at(entry, '2024-05-04T10:00:00Z')], EAGER);
+    expect(findings[0]?.labels).toMatchObject({ 'commit-sha': '1f2e3d4c5b6a7980a1b2c3d4e5f60718293a4b5c', 'git-commit': NEW, 'pipeline-id': 'run-42' });
+    expect(findings[0]?.provenance).toEqual({ commit: NEW, pipeline: 'run-42', sources: { commit: 'label:git-commit', pipeline: 'label:pipeline-id' } });
+  });
+
+  it('v2: template.labels win over service labels', async () => {
+    const entry = synthetic('v2-UpdateService') as { protoPayload: { request: { service: { labels: Record<string, string>; template: { labels: Record<string, string> } } } } };
+    const service = entry.protoPayload.request.service;
+    service.labels = { ...service.labels, 'commit-sha': 'ffffffffffffffffffffffffffffffffffffffff', 'build-id': 'stale-build' };
+    service.template.labels = { commit: NEW, 'gcb-build-id': 'b-1234' };
+    const findings = await findingsOf([entry], EAGER);
+    const offWindow = findings.find((f) => f.rule === 'off-window-deploy');
+    expect(offWindow?.provenance).toEqual({ commit: NEW, pipeline: 'b-1234', sources: { commit: 'label:commit', pipeline: 'label:gcb-build-id' } });
+  });
+
+  it("system events: the rolled-out revision's label wins over the write's service label", async () => {
+    const entries = (JSON.parse(readFileSync(new URL('../fixtures/synthetic-seq-gcloud-double-write.json', import.meta.url), 'utf8')) as Record<string, unknown>[]).map((entry) => {
+      if (entry['insertId'] !== 'syn-rev-24') return entry;
+      const copy = structuredClone(entry) as { protoPayload: { response: { metadata: { labels: Record<string, string> } } } };
+      copy.protoPayload.response.metadata.labels['git-commit'] = NEW;
+      return copy;
+    });
+    const findings = await findingsOf(entries, EAGER);
+    const deploy = findings.find((f) => f.rule === 'off-window-deploy');
+    expect(deploy?.provenance.commit).toBe(NEW);
+    expect(deploy?.provenance.sources?.['commit']).toBe('label:git-commit');
+  });
+
+  it('service labels still count when the revision has none (the real Cloud Build deploy puts gcb-trigger-id on the service only)', async () => {
+    const findings = await findingsOf([at(synthetic('v1-ReplaceService-gcloud'), '2024-05-04T10:00:00Z')], EAGER);
+    expect(findings[0]?.provenance).toEqual({
+      commit: '1f2e3d4c5b6a7980a1b2c3d4e5f60718293a4b5c',
+      pipeline: '5c1b2a3d-0000-4000-8000-000000000001',
+      sources: { commit: 'label:commit-sha', pipeline: 'label:gcb-build-id' },
+    });
   });
 });

@@ -138,3 +138,14 @@ describe('no environment value or secret lands in a finding', () => {
     }
   });
 });
+
+describe('resolutions keep the contract', () => {
+  it('a project grant and its removal: the resolution validates and keeps the id of the finding it closes', async () => {
+    const grant = entriesOf('synthetic-project-SetIamPolicy-run-invoker-allUsers.json');
+    const removed = entriesOf('synthetic-project-SetIamPolicy-run-invoker-removed.json');
+    const findings = await findingsOf([...grant, ...removed], EAGER);
+    expect(findings.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
+    for (const finding of findings) expect(validate(finding), JSON.stringify(validate.errors)).toBe(true);
+    expect(findings[1]!.id).toBe(findings[0]!.id);
+  });
+});

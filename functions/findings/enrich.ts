@@ -104,7 +104,10 @@ export function linksOf(change: Change, key: EntryKey, target: ServiceRef): Find
       : change.kind === 'iam-policy' && change.scope === 'organization'
         ? `organizationId=${encode(target.project.slice('organizations/'.length))}`
         : `project=${project}`;
-  const query = `insertId=${queryString(key.insertId)}\ntimestamp=${queryString(key.timestamp)}`;
+  // An entry is its insertId and timestamp in its project; without an insertId (some re-exports leave it out, and
+  // insertId="" matches nothing) its log and timestamp.
+  const entryClause = key.insertId ? `insertId=${queryString(key.insertId)}\n` : key.logName ? `logName=${queryString(key.logName)}\n` : '';
+  const query = `${entryClause}timestamp=${queryString(key.timestamp)}`;
   const logEntry = `${CONSOLE}/logs/query;query=${encode(query)};cursorTimestamp=${encode(key.timestamp)}?${scope}`;
   let console: string | undefined;
   if (isWideIamChange(change)) console = `${CONSOLE}/iam-admin/iam?${scope}`;

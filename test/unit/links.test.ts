@@ -61,3 +61,16 @@ describe('Cloud Console link', () => {
     expect(finding!.links.logEntry).toMatch(/^https:\/\/console\.cloud\.google\.com\/logs\/query;/);
   });
 });
+
+describe('Logs Explorer link without an insertId', () => {
+  // Some re-exports leave insertId out; `insertId=""` matches no entry at all. The entry is then found by its log
+  // and its timestamp.
+  it('an entry without insertId: its logName and timestamp, no insertId=""', async () => {
+    const entry = variant(CONSOLE_DEPLOY, (e) => {
+      delete e['insertId'];
+    });
+    const [finding] = await findingsOf([entry], EAGER);
+    expect(finding!.insertId).toBe('');
+    expect(loggingQuery(finding!.links.logEntry)).toBe('logName="projects/kktae-demo/logs/cloudaudit.googleapis.com%2Factivity"\ntimestamp="2023-04-28T02:26:34.926034Z"');
+  });
+});

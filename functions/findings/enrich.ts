@@ -4,11 +4,13 @@ import { isWideIamChange, type Change, type EntryKey, type ImageRef, type Servic
 import type { FindingLinks, Provenance } from './finding.js';
 
 /**
- * A full git commit id (SHA-1, 40 hex digits), as Cloud Build's `$COMMIT_SHA`. Shorter hex tags are not taken:
- * dates (`20240501`), build numbers (`1234567`) and words (`deadbeef`) are hex too, and a 7-digit `$SHORT_SHA`
- * cannot be told from them; a finding must not name a commit the entry does not show.
+ * A git commit id written as an image tag: 7 to 40 hex digits (Cloud Build's `$SHORT_SHA` is 7, `$COMMIT_SHA` 40)
+ * with at least one digit and one letter. Dates (`20240501`), build numbers (`1234567`) and words (`deadbeef`) are
+ * hex too but never mix both, while a commit id almost always does (all digits in 4% of 7-digit ids, all letters in
+ * 0.1%: those are left out, as unknown, rather than risk naming something that is not a commit). Findings say the
+ * commit came from the tag (`provenance.sources.commit: image-tag`).
  */
-const COMMIT_TAG = /^[0-9a-f]{40}$/;
+const COMMIT_TAG = /^(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}$/;
 
 function names(value: string | readonly string[]): readonly string[] {
   return typeof value === 'string' ? [value] : value;
@@ -26,7 +28,7 @@ function firstLabel(labels: Readonly<Record<string, string>>, candidates: readon
  * Commit and pipeline from the labels named in `provenanceLabels`, the revision's own labels first (a service label
  * stays on the service from deploy to deploy, so it may be an earlier deploy's), then the service's (defaults
  * understand Cloud Build deploys:
- * `commit-sha`, `build-id`); failing a commit label, an image tagged with a full commit id (40 hex digits).
+ * `commit-sha`, `build-id`); failing a commit label, an image tagged with a commit id (see COMMIT_TAG).
  */
 export function provenanceOf(
   labels: Readonly<Record<string, string>>,
@@ -117,7 +119,7 @@ export function linksOf(change: Change, key: EntryKey, target: ServiceRef): Find
   return { ...(console ? { console } : {}), logEntry };
 }
 
-/** The first image tag that is a full commit id (Cloud Build deploys tag images with `$COMMIT_SHA`). */
+/** The first image tag that looks like a commit id (Cloud Build deploys tag images with `$COMMIT_SHA` or `$SHORT_SHA`). */
 function commitTag(images: readonly ImageRef[]): string | undefined {
   for (const image of images) if (!image.unparseable && image.tag !== undefined && COMMIT_TAG.test(image.tag)) return image.tag;
   return undefined;

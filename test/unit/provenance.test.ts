@@ -1,5 +1,5 @@
 // Provenance on findings: commit and pipeline from the labels `provenanceLabels` names, else a commit from the image
-// tag, only when the tag is a commit id (Cloud Build tags with `$COMMIT_SHA`, 40 hex digits), never any hex-looking tag.
+// tag, only when the tag looks like a commit id (Cloud Build tags with `$SHORT_SHA` or `$COMMIT_SHA`), never a date or a number.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { at, corpus, editV1Services, synthetic, withOperationId, withV1Image } from '../support/entries.js';
@@ -34,14 +34,23 @@ describe('commit from an image tag', () => {
   });
 
   it.each([
+    ["a 7-digit short id (Cloud Build's $SHORT_SHA)", '1f2e3d4'],
+    ['a 12-digit short id', '1f2e3d4c5b6a'],
+    ['39 hex digits', 'adf44bbf9bff2e8b9af6a9891c235622eada20f'],
+  ])('%s as the tag is the commit, said to come from the tag', async (_name, tag) => {
+    expect(await provenanceOfDeploy(`${REPO}:${tag}`)).toEqual({ commit: tag, sources: { commit: 'image-tag' } });
+  });
+
+  it.each([
     ['a date', '20240501'],
     ['a build number', '1234567'],
     ['a word spelt in hex', 'deadbeef'],
     ['a version of hex digits only', '1000000000'],
-    ['a short commit id, unconfirmed (any 7 hex digits)', '1f2e3d4'],
-    ['a 12-digit short id', '1f2e3d4c5b6a'],
-    ['39 hex digits', 'adf44bbf9bff2e8b9af6a9891c235622eada20f'],
-    ['a sha256 content digest written as a tag', 'a'.repeat(64)],
+    ['a short id of digits only (unconfirmed: left unknown)', '1234560'],
+    ['too short', 'a1b2c3'],
+    ['41 hex digits', 'adf44bbf9bff2e8b9af6a9891c235622eada20fe1'],
+    ['upper-case hex (git writes lower case)', 'ADF44BB'],
+    ['a sha256 content digest written as a tag', 'ab12'.repeat(16)],
   ])('%s as the tag is not a commit', async (_name, tag) => {
     expect(await provenanceOfDeploy(`${REPO}:${tag}`)).toEqual({});
   });

@@ -85,6 +85,16 @@ type Ready = Pick<Pending, 'timeMs' | 'source' | 'parsed'>;
 export const DEFAULT_REORDER_CAPACITY = 50_000;
 const MALFORMED_EXAMPLES = 10;
 
+/**
+ * What a malformed-entry reason is counted under in the summary: the reason without the input's own text that some
+ * reasons quote (`unreadable timestamp "2024-02-30T..."`, a JSON parser's message with its position). Counted by
+ * the whole reason, every distinct bad value took a summary line and a map entry of its own: an export whose
+ * timestamps are all in a foreign format printed one line per entry. The examples keep the whole reason.
+ */
+export function malformedKind(reason: string): string {
+  return reason.replace(/ "(?:[^"\\]|\\.)*"$/, '').replace(/^(file is neither NDJSON nor one JSON document): [^]*$/, '$1');
+}
+
 function bump(map: Map<string, number>, key: string, by = 1): void {
   map.set(key, (map.get(key) ?? 0) + by);
 }
@@ -218,7 +228,7 @@ export class ReplayRun {
   }
 
   private noteMalformed(reason: string, source: string): void {
-    bump(this.stats.malformed, reason);
+    bump(this.stats.malformed, malformedKind(reason));
     if (this.stats.malformedExamples.length < MALFORMED_EXAMPLES) this.stats.malformedExamples.push(`${source}: ${reason}`);
   }
 

@@ -1,0 +1,33 @@
+// The stderr summary of `runwatch replay`, as a user reads it after a run.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { at, synthetic } from '../support/entries.js';
+import { runwatch } from '../support/cli.js';
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'runwatch-summary-'));
+}
+
+describe('replay summary: malformed entries counted by kind', () => {
+  // Each distinct bad value was a reason of its own: an export whose 30 timestamps are all unreadable printed 30
+  // summary lines "unreadable timestamp "...": 1" (a million for a million entries), and as many map entries.
+  it.each([[['--workers', '0']], [['--workers', '2']], [['--state', 'STATE']]])('%j: one line per kind, the values in the examples', async (mode) => {
+    const dir = tempDir();
+    const grant = synthetic('run-SetIamPolicy-allUsers');
+    const lines = Array.from({ length: 30 }, (_, i) => JSON.stringify({ ...at(grant, '2024-03-01T10:00:00Z'), insertId: `bad-${i}`, timestamp: `2024-02-30T10:00:${String(i).padStart(2, '0')}Z` }));
+    const file = join(dir, 'x.ndjson');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    writeFileSync(join(dir, 'broken-1.json'), '[\n  {"a": 1},\n  {"b":\n');
+    writeFileSync(join(dir, 'broken-2.json'), '{\n  "a": [1, 2\n');
+    const args = mode.map((a) => (a === 'STATE' ? join(dir, 'state.json') : a));
+    const run = await runwatch(['replay', '--format', 'ndjson', ...args, file, join(dir, 'broken-1.json'), join(dir, 'broken-2.json')]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('  malformed: 32\n');
+    expect(run.stderr).toContain('    unreadable timestamp: 30\n');
+    expect(run.stderr).toContain('    file is neither NDJSON nor one JSON document: 2\n');
+    expect(run.stderr.match(/^ {4}unreadable timestamp/gm)).toHaveLength(1);
+    expect(run.stderr).toContain(`e.g. ${file}:1: unreadable timestamp "2024-02-30T10:00:00Z"`);
+  });
+});

@@ -3,13 +3,14 @@
 import { normalizeTimestamp, timeSortKey } from '../audit/entry.js';
 import type { Finding } from '../findings/finding.js';
 import type { ReplayStats } from './replay.js';
-import { terminalSafe } from '../untrustedText.js';
+import { cutText, terminalSafe } from '../untrustedText.js';
 
 export type OutputFormat = 'table' | 'ndjson' | 'json';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'ndjson', 'json'];
 
 function clip(text: string, width: number): string {
-  return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
+  // At a code point: half a surrogate pair is no text (stdout writes it as U+FFFD).
+  return text.length <= width ? text : `${cutText(text, width - 1)}…`;
 }
 
 const COLUMNS: readonly { readonly title: string; readonly width: number; readonly value: (f: Finding) => string }[] = [

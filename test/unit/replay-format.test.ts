@@ -1,6 +1,7 @@
 // The order `runwatch replay` prints findings in (table and json): event time as an instant, then rule, then id.
 import { describe, expect, it } from 'vitest';
-import { byTime } from '../../functions/replay/format.js';
+import { byTime, formatTable } from '../../functions/replay/format.js';
+import { LONE_SURROGATE } from '../../functions/untrustedText.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { makeFinding, resolutionOf } from '../support/findings.js';
 
@@ -56,5 +57,23 @@ describe('byTime', () => {
     const copy = [...input];
     byTime(input);
     expect(input).toEqual(copy);
+  });
+});
+
+describe('formatTable cuts long cells at code points', () => {
+  // clip() cut cells at a UTF-16 unit: an emoji across a column's edge left half a surrogate pair, which stdout
+  // writes as U+FFFD (or a strict terminal rejects), though terminalSafe had escaped every lone surrogate before.
+  const emoji = '\u{1F600}'.repeat(40);
+  it.each([
+    ['service', (p: string) => makeFinding('off-window-deploy', { service: `${p}${emoji}` })],
+    ['revision', (p: string) => makeFinding('off-window-deploy', {}, { revision: `${p}${emoji}` })],
+    ['principal', (p: string) => makeFinding('off-window-deploy', { principal: `${p}${emoji}` })],
+    ['resolution reason', (p: string) => resolutionOf(makeFinding('public-invoker-grant'), { reason: `${p}${emoji}` })],
+  ])('%s', (_name, finding) => {
+    for (const prefix of ['', 'a', 'ab']) {
+      const table = formatTable([finding(prefix)]);
+      expect(table).not.toMatch(new RegExp(LONE_SURROGATE.source));
+      expect(table).toContain('\u{1F600}…');
+    }
   });
 });

@@ -1,5 +1,5 @@
 // The stderr summary of `runwatch replay`, as a user reads it after a run.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,5 +29,22 @@ describe('replay summary: malformed entries counted by kind', () => {
     expect(run.stderr).toContain('    file is neither NDJSON nor one JSON document: 2\n');
     expect(run.stderr.match(/^ {4}unreadable timestamp/gm)).toHaveLength(1);
     expect(run.stderr).toContain(`e.g. ${file}:1: unreadable timestamp "2024-02-30T10:00:00Z"`);
+  });
+});
+
+describe('replay warnings on stderr', () => {
+  // The folder warning was written as it was, while every other message that names a path (errors, malformed
+  // examples, publish's own copy of this warning) goes through terminalSafe: a folder picked up by a shell glob
+  // over a downloaded tree could clear the screen or fake output.
+  it.each([['ESC', '\u001b[2J'], ['CSI', '\u009b31m'], ['newline', '\nrunwatch replay: 0 entries read'], ['bidi', '\u202e']])('a folder name with %s is shown escaped', async (_name, evil) => {
+    const dir = join(tempDir(), `logs${evil}`);
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'notes.md'), 'not a log\n');
+    const run = await runwatch(['replay', '--quiet', dir]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('warning: ');
+    expect(run.stderr).toContain('no log files in it');
+    expect(run.stderr).not.toMatch(/[\u001b\u009b\u202e]/);
+    expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
   });
 });

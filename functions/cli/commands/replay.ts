@@ -5,7 +5,7 @@ import { hasTimestampShape, normalizeTimestamp, timeSortKey } from '../../audit/
 import { defaultConfig, loadConfigFile } from '../../config/load.js';
 import type { Finding } from '../../findings/finding.js';
 import { byTime, formatSummary, formatTable, OUTPUT_FORMATS, type OutputFormat } from '../../replay/format.js';
-import { jsonTerminalSafe } from '../../untrustedText.js';
+import { jsonTerminalSafe, terminalSafe } from '../../untrustedText.js';
 import { DEFAULT_REORDER_CAPACITY, replay, type ReplayStats } from '../../replay/replay.js';
 import { inputOfPages, listEntries, LoggingEndpointError, parseLoggingEndpoint, type ListEntriesOptions, type LoggingEndpoint } from '../../replay/loggingApi.js';
 import { loggingFilter, MAX_FILTER_LENGTH, MAX_RESOURCE_NAMES, parseResourceName, ResourceNameError } from '../../replay/loggingQuery.js';
@@ -180,7 +180,7 @@ export const replayCommand: Command = {
         keepWaiting: store !== undefined,
         workers,
         onFinding,
-        onWarning: (warning) => void io.stderr.write(`runwatch replay: warning: ${warning}\n`),
+        onWarning: (warning) => void io.stderr.write(`runwatch replay: warning: ${terminalSafe(warning)}\n`),
         onProgress: values.quiet ? undefined : (s) => void io.stderr.write(`runwatch replay: ${s.entriesRead} entries read...\n`),
         signal: output.signal,
       });

@@ -6,6 +6,7 @@ import { replayCommand } from './commands/replay.js';
 import { sinkFilterCommand } from './commands/sinkFilter.js';
 import { validateConfigCommand } from './commands/validateConfig.js';
 import { terminalSafe } from '../untrustedText.js';
+import { isReaderGone } from './output.js';
 
 const COMMANDS: readonly Command[] = [replayCommand, validateConfigCommand, sinkFilterCommand];
 
@@ -38,7 +39,38 @@ function asksForHelp(args: readonly string[]): boolean {
   return options.includes('--help') || options.includes('-h');
 }
 
+/**
+ * Runs a command; a failed write to stdout (a reader that went away, a full disk) ends it as every other failure
+ * does. Only replay watched its stdout: `sink-filter | head -0`, `--help | true` or `validate-config F > /dev/full`
+ * ended in Node's "Unhandled 'error' event" and a stack trace. Now a reader that went away is no failure (exit as
+ * the command said, like `git log | head`), and any other write error is one line on stderr and exit 1.
+ */
 export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
+  let writeError: Error | undefined;
+  const onError = (error: Error): void => {
+    writeError ??= error;
+  };
+  io.stdout.on('error', onError);
+  try {
+    const code = await dispatch(argv, io);
+    // Callbacks run in write order: this one learns how every earlier write went.
+    await new Promise<void>((resolve) =>
+      io.stdout.write('', (error) => {
+        if (error) onError(error);
+        resolve();
+      }),
+    );
+    if (writeError === undefined || isReaderGone(writeError) || code !== 0) return code;
+    io.stderr.write(`runwatch: cannot write to stdout: ${terminalSafe(writeError.message)}\n`);
+    return 1;
+  } finally {
+    // Kept for errors that come after the last write's callback; a no-op listener then, never an unhandled event.
+    io.stdout.off('error', onError);
+    io.stdout.on('error', () => undefined);
+  }
+}
+
+async function dispatch(argv: readonly string[], io: CommandIo): Promise<number> {
   const [name, ...args] = argv;
   if (!name) {
     // A usage error like any other: to stderr, leaving stdout to what a script reads from it.

@@ -105,7 +105,8 @@ async function dispatch(argv: readonly string[], io: CommandIo): Promise<number>
       return 2;
     }
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`runwatch ${command.name}: ${terminalSafe((error as Error).message)}\nusage: ${command.usage}\n`);
+      // Node's parseArgs words some messages on several lines: each is shown escaped, the breaks kept.
+      io.stderr.write(`runwatch ${command.name}: ${(error as Error).message.split('\n').map(terminalSafe).join('\n')}\nusage: ${command.usage}\n`);
       return 2;
     }
     io.stderr.write(`runwatch ${command.name}: ${terminalSafe((error as Error).message)}\n`);

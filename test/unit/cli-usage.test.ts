@@ -1,0 +1,26 @@
+// Usage errors (exit 2) as the user reads them on stderr.
+import { PassThrough, Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../functions/cli/main.js';
+
+describe('usage errors from the option parser', () => {
+  // parseArgs words "argument is ambiguous" on three lines; the whole message went through terminalSafe, so the
+  // user read "ambiguous.\u000aDid you forget ...". Each line is escaped on its own now: what the user typed
+  // stays escaped, the parser's own line breaks stay line breaks.
+  it.each([
+    [['replay', '--workers', '-1', 'examples/logs'], "Option '--workers' argument is ambiguous.\nDid you forget to specify the option argument for '--workers'?\n"],
+    [['replay', '--format', '-x', 'examples/logs'], "Option '--format' argument is ambiguous.\nDid you forget to specify the option argument for '--format'?\n"],
+    [['replay', '--bo\u001b[2Jgus', 'examples/logs'], "Unknown option '--bo\\u001b[2Jgus'"],
+    [['replay', '--since', '-\u202e', 'examples/logs'], "Option '--since' argument is ambiguous.\nDid you forget to specify the option argument for '--since'?\nTo specify an option argument starting with a dash use '--since=-XYZ'."],
+  ])('%j', async (args, expected) => {
+    const stderr = new PassThrough();
+    const err: Buffer[] = [];
+    stderr.on('data', (c: Buffer) => err.push(c));
+    const exit = await main([...args], { stdin: Readable.from(['']), stdout: new PassThrough(), stderr, env: {} });
+    const text = Buffer.concat(err).toString();
+    expect(exit).toBe(2);
+    expect(text).toContain(expected);
+    expect(text).not.toContain('\\u000a');
+    expect(text).not.toMatch(/[\u001b\u202e]/);
+  });
+});

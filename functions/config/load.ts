@@ -257,25 +257,42 @@ function semanticProblems(document: unknown): ConfigProblem[] {
     else if (typeof window['start'] === 'string' && window['start'] === window['end']) problems.push({ path: `changeWindows[${i}]`, reason: 'start and end are equal: an empty window' });
   });
   for (const [rule, value] of Object.entries(objectOr(config['rules']))) {
-    asArray(objectOr(value)['exceptions']).forEach((exception, i) => {
+    const settings = objectOr(value);
+    asArray(settings['exceptions']).forEach((exception, i) => {
       for (const field of ['principal', 'project', 'service'] as const) {
         const glob = objectOr(exception)[field];
-        if (typeof glob === 'string' && !globCompiles(glob)) {
-          problems.push({ path: `rules.${rule}.exceptions[${i}].${field}`, reason: `not a valid glob: ${glob}` });
-        }
+        const problem = typeof glob === 'string' ? globProblem(glob, field === 'service') : undefined;
+        if (problem) problems.push({ path: `rules.${rule}.exceptions[${i}].${field}`, reason: problem });
       }
     });
+    for (const [list, servicePath] of [['allowServices', true], ['trustedRepositories', false]] as const) {
+      asArray(settings[list]).forEach((glob, i) => {
+        const problem = typeof glob === 'string' ? globProblem(glob, servicePath) : undefined;
+        if (problem) problems.push({ path: `rules.${rule}.${list}[${i}]`, reason: problem });
+      });
+    }
   }
   return problems;
 }
 
-function globCompiles(glob: string): boolean {
+/**
+ * Why a glob cannot do what it is written for, or undefined. picomatch never throws by default: an unbalanced `{`,
+ * `(` or `[` became a literal or a pattern that matches nothing, so an exception or an allowed service silently
+ * covered nothing. `servicePath`: the glob is matched against `PROJECT/SERVICE`, and since `*` does not cross `/`,
+ * one without a `/` (or a `**`) can match no service at all.
+ */
+function globProblem(glob: string, servicePath: boolean): string | undefined {
+  let pattern: RegExp;
   try {
-    picomatch.makeRe(glob);
-    return true;
-  } catch {
-    return false;
+    pattern = picomatch.makeRe(glob, { strictBrackets: true });
+  } catch (error) {
+    return `not a valid glob: ${glob} (${error instanceof Error ? error.message : String(error)})`;
   }
+  if (pattern.source === '$^') return `not a valid glob: ${glob} (it can match nothing, such as a range written backwards)`;
+  if (servicePath && !glob.includes('/') && !glob.includes('**')) {
+    return `a service glob is matched against PROJECT/SERVICE (such as acme-prod/${glob} or */${glob}): without a "/" it can match no service`;
+  }
+  return undefined;
 }
 
 function deepFreeze<T>(value: T): T {

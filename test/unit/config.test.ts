@@ -108,6 +108,29 @@ surprise: true
     expect(problems(text)).toEqual([`${path}: must be one of ${RULE_IDS.join(', ')}`]);
   });
 
+  // picomatch never throws by default: a broken glob became a literal or matched nothing, so an exception or an allowed
+  // service silently covered nothing; a service glob without "/" can never match PROJECT/SERVICE.
+  it.each([
+    ['an unclosed brace', 'rules: {off-window-deploy: {exceptions: [{principal: "{ci,cd@acme.com"}]}}', 'rules.off-window-deploy.exceptions[0].principal', /^not a valid glob: \{ci,cd@acme.com \(Missing closing: "\}"/],
+    ['an unclosed bracket', 'rules: {new-image-repository: {trustedRepositories: ["gcr.io/[ab"]}}', 'rules.new-image-repository.trustedRepositories[0]', /^not a valid glob: gcr.io\/\[ab \(Missing closing: "\]"/],
+    ['a range written backwards', 'rules: {public-invoker-grant: {allowServices: ["acme/[z-a]"]}}', 'rules.public-invoker-grant.allowServices[0]', /^not a valid glob: acme\/\[z-a\] \(it can match nothing/],
+    ['an allowed service without a project', 'rules: {public-invoker-grant: {allowServices: ["public-*"]}}', 'rules.public-invoker-grant.allowServices[0]', /^a service glob is matched against PROJECT\/SERVICE \(such as acme-prod\/public-\* or \*\/public-\*\)/],
+    ['an exception service without a project', 'rules: {service-account-change: {exceptions: [{service: "batch-*"}]}}', 'rules.service-account-change.exceptions[0].service', /without a "\/" it can match no service$/],
+  ])('rejects %s, at its path', (_name, text, path, reason) => {
+    const found = problems(text);
+    expect(found).toHaveLength(1);
+    expect(found[0]!.startsWith(`${path}: `)).toBe(true);
+    expect(found[0]!.slice(path.length + 2)).toMatch(reason);
+  });
+
+  it.each([
+    ['services of one project', 'rules: {public-invoker-grant: {allowServices: ["acme-prod/*", "*/public-*", "**"]}}'],
+    ['alternatives', 'rules: {off-window-deploy: {exceptions: [{service: "acme/{a,b}", principal: "{ci,cd}@acme.com", project: "acme-*"}]}}'],
+    ['a repository that is a host alone (an image name with one path part)', 'rules: {new-image-repository: {trustedRepositories: ["gcr.io", "*.pkg.dev/acme/*"]}}'],
+  ])('accepts globs that can match: %s', (_name, text) => {
+    expect(problems(text)).toEqual([]);
+  });
+
   it('a window cannot start at 24:00 (it could never match)', () => {
     expect(problems('changeWindows: [{days: [mon], start: "24:00", end: "00:00"}]')).toEqual(['changeWindows[0].start: a window cannot start at 24:00 (the end of the day): use 00:00']);
   });

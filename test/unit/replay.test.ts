@@ -119,6 +119,8 @@ describe('runwatch replay', () => {
     // A time without a zone is UTC (the usage says so), and an offset is honoured.
     [['--since', '2024-03-01T10:00:00.000001'], ['10:00:00.000001Z', '10:00:00.5Z', '12:00:00Z', '12:00:00.0004Z']],
     [['--since', '2024-03-01T11:00:00.000001+01:00'], ['10:00:00.000001Z', '10:00:00.5Z', '12:00:00Z', '12:00:00.0004Z']],
+    // RFC 3339 allows the separator and the zone in lower case.
+    [['--since', '2024-03-01t10:00:00.000001z', '--until', '2024-03-01t12:00:00z'], ['10:00:00.000001Z', '10:00:00.5Z']],
   ])('%j keeps sub-millisecond digits', async (bounds, kept) => {
     const dir = tempDir();
     const [, , grant] = history();

@@ -47,7 +47,9 @@ interface TimeBound {
 
 function parseTime(flag: string, value: string | undefined): TimeBound | undefined {
   if (value === undefined) return undefined;
-  const text = value.includes('T') || value.includes(' ') ? value : `${value}T00:00:00Z`;
+  // RFC 3339 allows `t` and `z` in lower case; audit entries and the rest of runwatch write them in upper case.
+  const upper = value.toUpperCase();
+  const text = upper.includes('T') || upper.includes(' ') ? upper : `${upper}T00:00:00Z`;
   const parsed = normalizeTimestamp(text);
   if (!parsed) {
     if (hasTimestampShape(text)) throw new UsageError(`${flag}: no such day or time: ${value}`); // 2024-02-30, 24:00:00

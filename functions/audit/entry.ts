@@ -89,12 +89,32 @@ export function hasTimestampShape(raw: string): boolean {
 
 /**
  * RFC 3339 with up to nanosecond precision, or the space-separated zone-less form (read as UTC); a day or time of
- * day that does not exist (2024-02-30, 24:00:00) is none. Returns a canonical ISO string (fraction kept as written,
- * so it stays part of the entry's identity) and epoch ms.
+ * day that does not exist (2024-02-30, 24:00:00) is none. Returns a canonical ISO string and epoch ms. The string is
+ * part of the entry's identity (and so of finding ids): its fraction is written as protocol buffers' JSON writes a
+ * Timestamp, and Cloud Logging every entry, with 0, 3, 6 or 9 digits (`.5` is `.500`, `.355675000` is `.355675`),
+ * so one entry re-exported with another number of digits (Panther writes nine) is the same entry.
  */
 export function normalizeTimestamp(raw: string): { iso: string; ms: number } | undefined {
   const ms = canonicalUtcMs(raw);
-  return ms === undefined ? normalizeByPattern(raw) : { iso: raw, ms };
+  if (ms === undefined) {
+    const byPattern = normalizeByPattern(raw);
+    return byPattern && { iso: withCanonicalFraction(byPattern.iso), ms: byPattern.ms };
+  }
+  return { iso: withCanonicalFraction(raw), ms };
+}
+
+/**
+ * `iso` (`...THH:MM:SS[.fraction]Z`) with its fraction in 0, 3, 6 or 9 digits: the fewest of those that hold its
+ * value. Google's own timestamps are already so and come back as they are, unchanged (the common case is checked
+ * first, without building a string).
+ */
+export function withCanonicalFraction(iso: string): string {
+  const digitsCount = iso.length - 21; // `...SS.` is 20 characters, `Z` one
+  if (digitsCount <= 0) return iso;
+  if ((digitsCount === 3 || digitsCount === 6 || digitsCount === 9) && !iso.endsWith('000Z')) return iso;
+  const nanos = iso.slice(20, iso.length - 1).padEnd(9, '0');
+  const fraction = nanos === '000000000' ? '' : nanos.endsWith('000000') ? `.${nanos.slice(0, 3)}` : nanos.endsWith('000') ? `.${nanos.slice(0, 6)}` : `.${nanos}`;
+  return `${iso.slice(0, 19)}${fraction}Z`;
 }
 
 /** The number written by the ASCII digits `text[start..end)`, or -1 when one is not a digit. */

@@ -91,7 +91,7 @@ describe('a console deploy: image only in the system events', () => {
     }
     // The six oldest were judged when the seventh-from-last to the last came, each with its system events unknown.
     const offWindow = judged.filter((f) => f.rule === 'off-window-deploy');
-    expect(offWindow.map((f) => f.eventTime)).toEqual(Array.from({ length: 6 }, (_, i) => new Date(start + i * 1_000).toISOString()));
+    expect(offWindow.map((f) => f.eventTime)).toEqual(Array.from({ length: 6 }, (_, i) => new Date(start + i * 1_000).toISOString().replace('.000Z', 'Z')));
     for (const f of offWindow) expect(f.evidence).toMatchObject({ rollout: 'unknown' });
     // The rest are judged when their wait runs out, none lost.
     const rest = (await pipeline.flush()).filter((f) => f.rule === 'off-window-deploy');
@@ -122,7 +122,7 @@ describe('gcloud run deploy --allow-unauthenticated', () => {
     expect(findings.map((f) => f.rule).sort()).toEqual(['off-window-deploy', 'public-invoker-grant']);
     expect(byRule(findings)['off-window-deploy']).toMatchObject({
       revision: 'cloud-run-slack-bot-00024-gcl',
-      eventTime: '2024-05-07T09:10:02.511000Z',
+      eventTime: '2024-05-07T09:10:02.511Z', // the fixture's .511000Z as Cloud Logging writes it
       evidence: { rollout: 'serving' },
       provenance: { commit: '1f2e3d4c5b6a7980a1b2c3d4e5f60718293a4b5c', pipeline: '5c1b2a3d-0000-4000-8000-000000000001' },
     });
@@ -331,8 +331,8 @@ describe('a failed rollout that turned the invoker IAM check off', () => {
       )
     ).filter((f) => f.rule === 'public-invoker-grant');
     expect(findings.map((f) => [f.status ?? 'active', f.eventTime])).toEqual([
-      ['active', '2026-09-18T02:24:19.902000Z'],
-      ['resolved', '2026-09-18T02:24:19.902000Z'],
+      ['active', '2026-09-18T02:24:19.902Z'],
+      ['resolved', '2026-09-18T02:24:19.902Z'],
     ]);
     expect(findings[0]?.summary).not.toMatch(/not serving/);
   });

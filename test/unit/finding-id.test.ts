@@ -26,3 +26,22 @@ describe('findingId', () => {
     expect(findingId('off-window-deploy', key)).not.toBe(findingId('new-image-repository', key));
   });
 });
+
+describe('one entry written with another number of fraction digits', () => {
+  // Cloud Logging writes 0, 3, 6 or 9 digits; Panther re-exports nine, Go's RFC3339Nano drops trailing zeros.
+  it.each([
+    ['2024-02-02T09:44:25.921Z', '2024-02-02T09:44:25.921000000Z', '2024-02-02 09:44:25.921000000', '2024-02-02T09:44:25.921000Z', '2024-02-02T10:44:25.92100+01:00'],
+    ['2024-02-02T09:44:25Z', '2024-02-02T09:44:25.000Z', '2024-02-02T09:44:25.000000000Z'],
+    ['2024-02-02T09:44:25.123456780Z', '2024-02-02T09:44:25.12345678Z'],
+  ])('%s and its other forms are one entry: one finding, one id', async (...forms) => {
+    const { synthetic, at } = await import('../support/entries.js');
+    const { findingsOf } = await import('../support/run.js');
+    const grant = synthetic('run-SetIamPolicy-allUsers');
+    const ids = [];
+    for (const form of forms) ids.push((await findingsOf([at(grant, form, 'same-insert-id')])).map((f) => [f.id, f.eventTime]));
+    for (const found of ids) expect(found).toEqual(ids[0]);
+    expect(ids[0]).toHaveLength(1);
+    // And all of them in one stream are one entry seen several times.
+    expect(await findingsOf(forms.map((form) => at(grant, form, 'same-insert-id')))).toHaveLength(1);
+  });
+});

@@ -143,8 +143,8 @@ const CASES: readonly Case[] = [
     arrivals: [[create, grant, deleteAt(DELETED_AT), createAt('2024-02-03T10:05:00Z', ORIGINAL_SA, ORIGINAL_IMAGE), at(grant, '2024-02-03T10:06:00Z')]],
     // The delete closes the grant found on the deleted service.
     expected: [
-      'public-invoker-grant 2024-02-02T09:44:25.921000Z: allUsers',
-      'resolved public-invoker-grant 2024-02-02T09:44:25.921000Z: allUsers',
+      'public-invoker-grant 2024-02-02T09:44:25.921Z: allUsers',
+      'resolved public-invoker-grant 2024-02-02T09:44:25.921Z: allUsers',
       'public-invoker-grant 2024-02-03T10:06:00Z: allUsers',
     ],
   },
@@ -152,7 +152,7 @@ const CASES: readonly Case[] = [
     // The grant found on the deleted service is closed by the delete; the new service's policy adds nothing.
     name: 'ignores: the re-created service\'s private policy adds nothing public',
     arrivals: [[create, grant, deleteAt(DELETED_AT), createAt('2024-02-03T10:05:00Z', ORIGINAL_SA, ORIGINAL_IMAGE), at(privatePolicy, '2024-02-03T10:06:00Z')]],
-    expected: ['public-invoker-grant 2024-02-02T09:44:25.921000Z: allUsers', 'resolved public-invoker-grant 2024-02-02T09:44:25.921000Z: allUsers'],
+    expected: ['public-invoker-grant 2024-02-02T09:44:25.921Z: allUsers', 'resolved public-invoker-grant 2024-02-02T09:44:25.921Z: allUsers'],
   },
 ];
 

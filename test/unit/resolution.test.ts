@@ -20,7 +20,7 @@ describe('resolutions', () => {
     ]);
     expect(findings[1]?.id).toBe(findings[0]?.id);
     expect(findings[1]?.resolution).toEqual({
-      time: '2024-02-03T09:00:00.000000Z',
+      time: '2024-02-03T09:00:00Z', // the fixture's .000000Z as Cloud Logging writes it
       principal: 'some.user@company.com',
       reason: 'allUsers no longer hold the invoker role',
       logName: 'projects/some-project/logs/cloudaudit.googleapis.com%2Factivity',

@@ -4,7 +4,7 @@ import { TIMESTAMP_FORMS } from '../../support/timestamps.js';
 
 /**
  * normalizeTimestamp as it was before its fast path for the canonical form, without the days and times that do
- * not exist (Date.parse rolls them over): the reference.
+ * not exist (Date.parse rolls them over), its fraction written in 0, 3, 6 or 9 digits: the reference.
  */
 function byPattern(raw: string): { iso: string; ms: number } | undefined {
   const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$/i.exec(raw.trim());
@@ -17,8 +17,12 @@ function byPattern(raw: string): { iso: string; ms: number } | undefined {
   const zoneText = zone.toUpperCase() === 'Z' ? 'Z' : zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
   const ms = Date.parse(`${date}T${clock}${fraction ? fraction.slice(0, 4).padEnd(4, '0') : ''}${zoneText}`);
   if (Number.isNaN(ms)) return undefined;
-  if (zoneText === 'Z') return { iso: `${date}T${clock}${fraction}Z`, ms };
-  return { iso: `${new Date(ms).toISOString().slice(0, 19)}${fraction}Z`, ms };
+  // The fraction as protocol buffers' JSON writes it: nine digits, then whole groups of three zeros dropped.
+  let nanos = fraction.slice(1).padEnd(9, '0');
+  while (nanos.endsWith('000')) nanos = nanos.slice(0, -3);
+  const canonical = nanos === '' ? '' : `.${nanos}`;
+  if (zoneText === 'Z') return { iso: `${date}T${clock}${canonical}Z`, ms };
+  return { iso: `${new Date(ms).toISOString().slice(0, 19)}${canonical}Z`, ms };
 }
 
 // The canonical `...Z` form is read digit by digit; every other form goes through the pattern. Both must give what
@@ -46,7 +50,13 @@ describe('timestamps', () => {
     ['2024-05-06T22:58:04.355675Z', '2024-05-06T22:58:04.355675Z', Date.UTC(2024, 4, 6, 22, 58, 4, 355)],
     ['2024-05-06T22:58:04.355675123Z', '2024-05-06T22:58:04.355675123Z', Date.UTC(2024, 4, 6, 22, 58, 4, 355)],
     ['2024-05-06T22:58:04Z', '2024-05-06T22:58:04Z', Date.UTC(2024, 4, 6, 22, 58, 4)],
-    ['2024-05-07T00:58:04.5+02:00', '2024-05-06T22:58:04.5Z', Date.UTC(2024, 4, 6, 22, 58, 4, 500)],
+    ['2024-05-07T00:58:04.5+02:00', '2024-05-06T22:58:04.500Z', Date.UTC(2024, 4, 6, 22, 58, 4, 500)],
+    // One instant, one identity: the fraction in 0, 3, 6 or 9 digits, as Cloud Logging writes it.
+    ['2024-05-06T22:58:04.355675000Z', '2024-05-06T22:58:04.355675Z', Date.UTC(2024, 4, 6, 22, 58, 4, 355)],
+    ['2024-05-06T22:58:04.35567Z', '2024-05-06T22:58:04.355670Z', Date.UTC(2024, 4, 6, 22, 58, 4, 355)], // Go's RFC3339Nano drops trailing zeros
+    ['2024-05-06T22:58:04.000000Z', '2024-05-06T22:58:04Z', Date.UTC(2024, 4, 6, 22, 58, 4)],
+    ['2024-05-06T22:58:04.100000000Z', '2024-05-06T22:58:04.100Z', Date.UTC(2024, 4, 6, 22, 58, 4, 100)],
+    ['2024-02-02 09:44:26.653891000', '2024-02-02T09:44:26.653891Z', Date.UTC(2024, 1, 2, 9, 44, 26, 653)], // Panther, nine digits
     ['2024-02-02 09:44:26.653891982', '2024-02-02T09:44:26.653891982Z', Date.UTC(2024, 1, 2, 9, 44, 26, 653)], // Panther
     ['2024-02-29T23:59:59Z', '2024-02-29T23:59:59Z', Date.UTC(2024, 1, 29, 23, 59, 59)], // a leap day
     ['2000-02-29T00:00:00Z', '2000-02-29T00:00:00Z', Date.UTC(2000, 1, 29)],

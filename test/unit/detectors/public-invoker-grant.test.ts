@@ -53,8 +53,8 @@ describe('public-invoker-grant', () => {
   it('granted, removed, granted again: two findings', async () => {
     const findings = await publicFindings([allUsers, privatePolicy, at(allUsers, '2024-02-05T09:00:00Z')]);
     expect(findings.map((f) => [f.eventTime, f.status ?? 'active'])).toEqual([
-      ['2024-02-02T09:44:25.921000Z', 'active'],
-      ['2024-02-02T09:44:25.921000Z', 'resolved'],
+      ['2024-02-02T09:44:25.921Z', 'active'],
+      ['2024-02-02T09:44:25.921Z', 'resolved'],
       ['2024-02-05T09:00:00Z', 'active'],
     ]);
   });
@@ -227,8 +227,8 @@ describe('public-invoker-grant', () => {
     it('its public grant is resolved by the delete; granted again after a re-create, one finding is open, not two', async () => {
       const findings = await publicFindings([allUsers, deleteServiceAt('2024-02-03T09:00:00Z', target), at(allUsers, '2024-02-04T09:00:00Z')]);
       expect(findings.map((f) => [f.eventTime, f.status ?? 'active', f.resolution?.reason])).toEqual([
-        ['2024-02-02T09:44:25.921000Z', 'active', undefined],
-        ['2024-02-02T09:44:25.921000Z', 'resolved', 'the service was deleted'],
+        ['2024-02-02T09:44:25.921Z', 'active', undefined],
+        ['2024-02-02T09:44:25.921Z', 'resolved', 'the service was deleted'],
         ['2024-02-04T09:00:00Z', 'active', undefined],
       ]);
     });

@@ -4,7 +4,7 @@
 // lock whose replay no longer runs is taken over (lock.ts).
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { lockStateFile, unlockStateFile } from './lock.js';
+import { lockStateFile, unlockStateFile, type StaleHolder } from './lock.js';
 import { MemoryBaselineStore } from './memory.js';
 import { asObject, type JsonObject } from '../audit/json.js';
 import { HISTORY_FIELDS, type ServiceBaseline } from './state.js';
@@ -34,15 +34,15 @@ export class FileBaselineStore extends MemoryBaselineStore {
   private constructor(
     private readonly path: string,
     initial: Record<string, ServiceBaseline>,
-    /** The process id of a replay that died holding the lock, when this one took it over (see lock.ts). */
-    readonly tookOverFrom: number | undefined,
+    /** Who left the stale lock this one took over: a dead replay's process id, or `unreadable` (see lock.ts). */
+    readonly tookOverFrom: StaleHolder | undefined,
   ) {
     super(Object.entries(initial));
   }
 
   /** Opens (or starts) the state file, locking it; `close` writes it back, `release` lets it go unchanged. */
   static async open(path: string): Promise<FileBaselineStore> {
-    let tookOverFrom: number | undefined;
+    let tookOverFrom: StaleHolder | undefined;
     try {
       tookOverFrom = await lockStateFile(path);
     } catch (error) {

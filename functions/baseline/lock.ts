@@ -4,11 +4,21 @@
 // may find the same stale lock at once: a second file, `FILE.lock.takeover` (also created only when absent),
 // lets one of them at a time look again and replace it, so only one ever takes it over.
 import { hostname } from 'node:os';
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** How long to wait for another replay's takeover to end before giving up (it takes a few milliseconds). */
 const TAKEOVER_WAIT_MS = 2000;
+
+/**
+ * A lock naming no process (empty, or not written by a replay) is another replay's only for the moment between
+ * creating the file and writing its text, which is one call; older than this, it was left by a replay that died in
+ * that moment (killed, the disk full), and is taken over like the lock of a process that no longer runs.
+ */
+export const UNREADABLE_LOCK_STALE_MS = 60_000;
+
+/** Who left a lock that was taken over: the process id, or `unreadable` for a lock that named none. */
+export type StaleHolder = number | 'unreadable';
 
 interface Holder {
   readonly pid: number;
@@ -66,21 +76,38 @@ function inUse(path: string, text: string): Error {
   return new Error(`state file ${path} is in use by another replay${who}; if none is running, delete ${path}.lock`);
 }
 
+/** True when `lock` was last written UNREADABLE_LOCK_STALE_MS ago or longer (false when it is gone). */
+async function leftLongAgo(lock: string): Promise<boolean> {
+  try {
+    return Date.now() - (await stat(lock)).mtimeMs >= UNREADABLE_LOCK_STALE_MS;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+/** Who left the lock whose text is `text`, when it is stale (see isGone, UNREADABLE_LOCK_STALE_MS); else undefined. */
+async function staleHolder(lock: string, text: string): Promise<StaleHolder | undefined> {
+  const holder = holderOf(text);
+  if (holder) return isGone(holder) ? holder.pid : undefined;
+  return (await leftLongAgo(lock)) ? 'unreadable' : undefined;
+}
+
 /**
- * Locks the state file `path`. Returns the process id of a replay that no longer runs when its stale lock was taken
- * over, else undefined; throws when a replay that runs (or may run) holds it.
+ * Locks the state file `path`. Returns who left a stale lock that was taken over (a replay that no longer runs),
+ * else undefined; throws when a replay that runs (or may run) holds it.
  */
-export async function lockStateFile(path: string): Promise<number | undefined> {
+export async function lockStateFile(path: string): Promise<StaleHolder | undefined> {
   const lock = `${path}.lock`;
   const deadline = Date.now() + TAKEOVER_WAIT_MS;
   for (;;) {
     if (await createExclusive(lock, lockText())) return undefined;
     const text = await readIfThere(lock);
     if (text === undefined) continue; // let go since: try again
-    const holder = holderOf(text);
-    if (!holder || !isGone(holder)) throw inUse(path, text);
+    const stale = await staleHolder(lock, text);
+    if (stale === undefined) throw inUse(path, text);
     const outcome = await takeOver(path, text);
-    if (outcome === 'taken') return holder.pid;
+    if (outcome === 'taken') return stale;
     if (outcome === 'busy') {
       if (Date.now() > deadline) throw new Error(`state file ${path}: another replay is taking over its stale lock; if none is running, delete ${lock}.takeover`);
       await sleep(20);
@@ -95,10 +122,11 @@ async function takeOver(path: string, staleText: string): Promise<'taken' | 'bus
   const guard = `${lock}.takeover`;
   if (!(await createExclusive(guard, lockText()))) return 'busy';
   try {
-    // Under the guard no other replay replaces the lock, but one may have done so between the first look and now.
+    // Under the guard no other replay replaces the lock, but one may have done so between the first look and now
+    // (or let it go, and a new replay created one that it has not written yet: its age tells it apart).
     const text = await readIfThere(lock);
-    const holder = text === staleText ? holderOf(text) : undefined;
-    if (!holder || !isGone(holder)) return 'changed';
+    const stale = text === staleText ? await staleHolder(lock, text) : undefined;
+    if (stale === undefined) return 'changed';
     // Written beside it and renamed over it: the lock never goes missing, so no replay can create one meanwhile.
     const temp = `${lock}.${process.pid}.tmp`;
     try {
@@ -108,7 +136,7 @@ async function takeOver(path: string, staleText: string): Promise<'taken' | 'bus
       await unlink(temp).catch(() => undefined);
       throw error;
     }
-    await unlink(`${path}.${holder.pid}.tmp`).catch(() => undefined); // the write-back the dead replay left, if any
+    if (stale !== 'unreadable') await unlink(`${path}.${stale}.tmp`).catch(() => undefined); // the write-back the dead replay left, if any
     return 'taken';
   } finally {
     await unlink(guard).catch(() => undefined);

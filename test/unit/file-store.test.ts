@@ -1,5 +1,5 @@
 // `runwatch replay --state FILE`: baselines kept in one JSON file between replays.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { FileBaselineStore } from '../../functions/baseline/file.js';
 import { emptyBaseline } from '../../functions/baseline/state.js';
+import { UNREADABLE_LOCK_STALE_MS } from '../../functions/baseline/lock.js';
 
 const stateIn = (): string => join(mkdtempSync(join(tmpdir(), 'runwatch-state-')), 'state.json');
 
@@ -145,6 +146,34 @@ describe('FileBaselineStore: a lock whose replay no longer runs (killed, the mac
     writeFileSync(`${path}.lock`, before);
     await expect(FileBaselineStore.open(path)).rejects.toThrow(message);
     expect(readFileSync(`${path}.lock`, 'utf8')).toBe(before);
+  });
+
+  // A replay writes its lock's text in the call that creates it: a lock naming no process that is over a minute old
+  // was left by a replay that died in that moment, and would otherwise block the state file for good.
+  it.each([
+    ['nothing', ''],
+    ['no process id', 'x\n'],
+  ])('holding %s for over UNREADABLE_LOCK_STALE_MS, is taken over', async (_name, text) => {
+    const path = stateIn();
+    writeFileSync(`${path}.lock`, text);
+    const past = (Date.now() - UNREADABLE_LOCK_STALE_MS - 5_000) / 1000;
+    utimesSync(`${path}.lock`, past, past);
+    const store = await FileBaselineStore.open(path);
+    expect(store.tookOverFrom).toBe('unreadable');
+    expect(readFileSync(`${path}.lock`, 'utf8')).toBe(`${process.pid}\n${hostname()}\n`);
+    await store.close();
+    expect(readdirSync(dirname(path))).toEqual(['state.json']);
+  });
+
+  it('the CLI says it took over a lock that named no process', async () => {
+    const path = stateIn();
+    writeFileSync(`${path}.lock`, '');
+    const past = (Date.now() - UNREADABLE_LOCK_STALE_MS - 5_000) / 1000;
+    utimesSync(`${path}.lock`, past, past);
+    const { runwatch } = await import('../support/cli.js');
+    const run = await runwatch(['replay', '--quiet', '--state', path, '-'], '');
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(`${path}.lock was left naming no process, over a minute ago (a replay that died creating it): taken over`);
   });
 
   it('a takeover that never ended (its guard left behind) is reported, not joined', async () => {

@@ -168,7 +168,8 @@ export const replayCommand: Command = {
     try {
       store = await opening;
       if (store?.tookOverFrom !== undefined) {
-        io.stderr.write(`runwatch replay: ${values.state}.lock was left by process ${store.tookOverFrom}, which no longer runs: taken over\n`);
+        const left = store.tookOverFrom === 'unreadable' ? 'naming no process, over a minute ago (a replay that died creating it)' : `by process ${store.tookOverFrom}, which no longer runs`;
+        io.stderr.write(`runwatch replay: ${values.state}.lock was left ${left}: taken over\n`);
       }
       stats = await replay({
         config,

@@ -63,3 +63,8 @@ export function cutText(text: string, max: number): string {
   const code = text.charCodeAt(max - 1);
   return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
 }
+
+/** At most `max` UTF-16 units: cut (never inside a surrogate pair) with an ellipsis saying so. */
+export function truncatePlain(text: string, max: number): string {
+  return text.length <= max ? text : `${cutText(text, max - 1)}…`;
+}

@@ -13,9 +13,9 @@
 import type { Finding, Severity } from '../functions/findings/finding.js';
 import { isResolution, parseRetryAfter, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
-import { truncatePlain, wellFormed } from './text.js';
+import { wellFormed } from './text.js';
 import { describeFetchError } from './fetchFailure.js';
-import { visibleText } from '../functions/untrustedText.js';
+import { truncatePlain, visibleText } from '../functions/untrustedText.js';
 
 const DEFAULT_PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
 

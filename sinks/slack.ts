@@ -27,8 +27,8 @@ import type { EvidenceValue, Finding, Severity } from '../functions/findings/fin
 import { isResolution, messageOf, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import { sccConsoleUrl } from './scc.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
-import { isHighSurrogate, truncatePlain } from './text.js';
-import { visibleText } from '../functions/untrustedText.js';
+import { isHighSurrogate } from './text.js';
+import { truncatePlain, visibleText } from '../functions/untrustedText.js';
 
 export const SLACK_LIMITS = {
   headerText: 150,

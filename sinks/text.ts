@@ -1,11 +1,5 @@
 // Plain-text helpers the sinks share. They import no sink: a sink uses them without loading another sink's client
 // library (slack.ts loads @slack/web-api as it is imported).
-import { cutText } from '../functions/untrustedText.js';
-
-/** Cut to `max` UTF-16 units with an ellipsis, never inside a surrogate pair. */
-export function truncatePlain(text: string, max: number): string {
-  return text.length <= max ? text : `${cutText(text, max - 1)}…`;
-}
 
 export function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;

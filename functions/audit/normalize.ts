@@ -24,7 +24,7 @@ import { imagesOf, imagesOrAnnotated } from './image.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, canonicalJson, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
 import { hash } from 'node:crypto';
 import { readRevisionObservation, type RevisionObservation } from './systemEvent.js';
-import { cutText } from '../untrustedText.js';
+import { cutText, truncatePlain } from '../untrustedText.js';
 
 /** Why an entry produced no change. Counted and reported by replay and the functions. */
 export type SkipReason =
@@ -62,8 +62,7 @@ export const JUSTIFICATION_MAX_LENGTH = 1_024;
 export const CLIENT_TEXT_MAX_LENGTH = 120;
 
 function boundedText(text: string | undefined, max: number): string | undefined {
-  if (text === undefined || text.length <= max) return text;
-  return `${cutText(text, max - 1)}…`;
+  return text === undefined ? undefined : truncatePlain(text, max);
 }
 const CRM = 'cloudresourcemanager.googleapis.com';
 

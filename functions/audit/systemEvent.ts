@@ -95,8 +95,9 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
   const operationId = stringIn(annotations, 'run.googleapis.com/operation-id');
   const clientName = stringIn(annotations, 'run.googleapis.com/client-name');
   const generation = asNumber(stringIn(metaLabels, 'serving.knative.dev/configurationGeneration'));
-  const ownLabels = level === 'revision' ? userLabels(metaLabels) : userLabels(templateMeta?.['labels']);
-  const revisionLabels = level === 'revision' ? ownLabels : { ...userLabels(metaLabels), ...ownLabels };
+  // A revision event's labels are the revision's; a service event's are the service's, its template's the revision's.
+  const revisionLabels = level === 'revision' ? userLabels(metaLabels) : userLabels(templateMeta?.['labels']);
+  const eventLabels = level === 'revision' ? revisionLabels : { ...userLabels(metaLabels), ...revisionLabels };
   const statusMessage = asString(at(pp, 'status', 'message')) ?? '';
   return {
     key: env.key,
@@ -110,8 +111,8 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
     images,
     imageDigest: digestRef && digestRef.includes('@') ? digestRef : undefined,
     serviceAccount,
-    labels: revisionLabels,
-    revisionLabels: ownLabels,
+    labels: eventLabels,
+    revisionLabels,
     operationId,
     clientName,
     generation,

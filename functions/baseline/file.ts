@@ -135,6 +135,7 @@ export class FileBaselineStore extends MemoryBaselineStore {
  */
 function stateFileError(path: string, error: unknown, step: 'lock' | 'read'): Error {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const denied = `permission denied (it and ${path}.lock must be readable and writable, and their folder writable: the state is written to a temporary file there and renamed)`;
   const reason: Record<string, string> = {
     // The folder the lock is created in: `dirname(path)` of `state/` is `.`, which exists.
     ENOENT: `its folder ${dirname(`${path}.lock`)} does not exist`,
@@ -144,8 +145,8 @@ function stateFileError(path: string, error: unknown, step: 'lock' | 'read'): Er
       step === 'lock'
         ? `its lock ${path}.lock is a folder; remove it if no replay uses it`
         : 'it is a folder; give a file in it, e.g. --state ' + join(path, 'runwatch-state.json'),
-    EACCES: `permission denied (it and ${path}.lock must be readable and writable, and their folder writable: the state is written to a temporary file there and renamed)`,
-    EPERM: `permission denied (it and ${path}.lock must be readable and writable, and their folder writable: the state is written to a temporary file there and renamed)`,
+    EACCES: denied,
+    EPERM: denied,
     EROFS: 'it is on a read-only file system',
   };
   const why = code !== undefined ? reason[code] : undefined;

@@ -264,8 +264,8 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     serviceAccount: observed?.serviceAccount ?? write.serviceAccount,
     images: observed && observed.images.length > 0 ? observed.images : write.images,
     imageDigest: observed?.imageDigest,
-    labels: observed && Object.keys(observed.labels).length > 0 ? { ...write.labels, ...observed.labels } : write.labels,
-    revisionLabels: revisionLabelsOf(write.revisionLabels, observed?.revisionLabels),
+    labels: overlaid(write.labels, observed?.labels),
+    revisionLabels: overlaid(write.revisionLabels, observed?.revisionLabels),
     ingress: write.ingress,
     binaryAuthorization: write.binaryAuthorization,
     invokerIamDisabled: write.invokerIamDisabled,
@@ -283,11 +283,12 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
   };
 }
 
-/** The write's template labels overlaid with the rolled-out revision's; undefined when neither is known apart. */
-function revisionLabelsOf(
-  written: Readonly<Record<string, string>> | undefined,
-  observed: Readonly<Record<string, string>> | undefined,
-): Readonly<Record<string, string>> | undefined {
+type Labels = Readonly<Record<string, string>>;
+
+/** The write's labels overlaid with those the rolled-out revision reports; undefined when neither is known. */
+function overlaid(written: Labels, observed: Labels | undefined): Labels;
+function overlaid(written: Labels | undefined, observed: Labels | undefined): Labels | undefined;
+function overlaid(written: Labels | undefined, observed: Labels | undefined): Labels | undefined {
   if (!observed || Object.keys(observed).length === 0) return written;
   return written ? { ...written, ...observed } : observed;
 }

@@ -39,8 +39,10 @@ export function provenanceOf(
   const sources: Record<string, string> = {};
   let commit: string | undefined;
   let pipeline: string | undefined;
-  const commitNames = names(config.provenanceLabels.commit);
-  const commitLabel = firstLabel(revisionLabels, commitNames) ?? firstLabel(labels, commitNames);
+  // The revision's own labels first: a service label may be an earlier deploy's.
+  const labelOf = (candidates: string | readonly string[]): [string, string] | undefined =>
+    firstLabel(revisionLabels, names(candidates)) ?? firstLabel(labels, names(candidates));
+  const commitLabel = labelOf(config.provenanceLabels.commit);
   if (commitLabel) {
     commit = commitLabel[1];
     sources['commit'] = `label:${commitLabel[0]}`;
@@ -51,8 +53,7 @@ export function provenanceOf(
       sources['commit'] = 'image-tag';
     }
   }
-  const pipelineNames = names(config.provenanceLabels.pipeline);
-  const pipelineLabel = firstLabel(revisionLabels, pipelineNames) ?? firstLabel(labels, pipelineNames);
+  const pipelineLabel = labelOf(config.provenanceLabels.pipeline);
   if (pipelineLabel) {
     pipeline = pipelineLabel[1];
     sources['pipeline'] = `label:${pipelineLabel[0]}`;

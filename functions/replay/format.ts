@@ -3,15 +3,11 @@
 import { normalizeTimestamp, timeSortKey } from '../audit/entry.js';
 import type { Finding } from '../findings/finding.js';
 import type { ReplayStats } from './replay.js';
-import { cutText, terminalSafe } from '../untrustedText.js';
+import { terminalSafe, truncatePlain } from '../untrustedText.js';
 
 export type OutputFormat = 'table' | 'ndjson' | 'json';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'ndjson', 'json'];
 
-function clip(text: string, width: number): string {
-  // At a code point: half a surrogate pair is no text (stdout writes it as U+FFFD).
-  return text.length <= width ? text : `${cutText(text, width - 1)}…`;
-}
 
 const COLUMNS: readonly { readonly title: string; readonly width: number; readonly value: (f: Finding) => string }[] = [
   { title: 'TIME (UTC)', width: 20, value: (f) => timeOf(f).slice(0, 19).replace('T', ' ') },
@@ -25,7 +21,7 @@ const COLUMNS: readonly { readonly title: string; readonly width: number; readon
 
 export function formatTable(findings: readonly Finding[]): string {
   if (findings.length === 0) return 'No findings.\n';
-  const row = (cells: readonly string[]): string => cells.map((c, i) => clip(c, COLUMNS[i]!.width).padEnd(COLUMNS[i]!.width)).join('  ').trimEnd();
+  const row = (cells: readonly string[]): string => cells.map((c, i) => truncatePlain(c, COLUMNS[i]!.width).padEnd(COLUMNS[i]!.width)).join('  ').trimEnd();
   const lines = [row(COLUMNS.map((c) => c.title))];
   for (const finding of byTime(findings)) lines.push(row(COLUMNS.map((c) => terminalSafe(c.value(finding)))));
   return `${lines.join('\n')}\n`;

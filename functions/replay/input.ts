@@ -291,7 +291,7 @@ async function* readFile(source: string, text: AsyncIterable<string>): AsyncGene
     if (Array.isArray(value) && firstContent) {
       firstArray = { entries: value, line: lineNo };
     } else {
-      pushEntries(batch, value, `${source}:${lineNo}`);
+      pushEntries(batch, value, source, lineNo);
     }
   };
 
@@ -386,15 +386,15 @@ function linesOfText(source: string, text: string, firstLine: number): InputItem
       items.push({ kind: 'invalid', reason: 'line is not JSON', source: `${source}:${firstLine + i}` });
       return;
     }
-    pushEntries(items, value, `${source}:${firstLine + i}`);
+    pushEntries(items, value, source, firstLine + i);
   });
   return items;
 }
 
 /** The entries of one NDJSON line's value: the elements of an array, else the value itself. */
-function pushEntries(into: InputItem[], value: unknown, source: string): void {
-  if (Array.isArray(value)) for (const [element, entry] of (value as unknown[]).entries()) into.push({ kind: 'entry', value: entry, source: `${source}[${element}]` });
-  else into.push({ kind: 'entry', value, source });
+function pushEntries(into: InputItem[], value: unknown, file: string, line: number): void {
+  if (Array.isArray(value)) for (const [element, entry] of (value as unknown[]).entries()) into.push({ kind: 'entry', value: entry, source: lineSource(file, line, element) });
+  else into.push({ kind: 'entry', value, source: lineSource(file, line, -1) });
 }
 
 function isBlank(line: string): boolean {

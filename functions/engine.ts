@@ -4,7 +4,7 @@
 // Deploys that create a revision wait for their system events first (correlate/rollout.ts).
 import { applyChangeTo } from './baseline/apply.js';
 import { baselineKey, type BaselineStore, type Delivery, type TransactionOutcome } from './baseline/store.js';
-import { COPY_EDITS, IN_PLACE_EDITS, type BaselineEdits, type MutableBaseline, type ServiceBaseline } from './baseline/state.js';
+import { COPY_EDITS, IN_PLACE_EDITS, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline } from './baseline/state.js';
 import { globMatches, principalMatches } from './config/glob.js';
 import type { RuleException, RuleSettings, RunwatchConfig } from './config/types.js';
 import {
@@ -29,7 +29,7 @@ import { createsRevision } from './detectors/revision.js';
 import type { Detection, Detector, OpenFinding } from './detectors/types.js';
 import type { RevisionObservation } from './audit/systemEvent.js';
 import { cutText } from './untrustedText.js';
-import { linksOf, provenanceOf, resourceNameOf } from './findings/enrich.js';
+import { linksOf, provenanceLabelsOf, provenanceLabelTexts, provenanceOf, resourceNameOf, type ProvenanceLabels } from './findings/enrich.js';
 import { severityRank, type Finding, type Severity } from './findings/finding.js';
 import { findingId } from './findings/id.js';
 import { isWideIamChange, type Change, type DeployChange } from './model/change.js';
@@ -149,23 +149,40 @@ function rolloutText(rollout: RolledOut['rollout']): string {
   return rollout.status;
 }
 
-function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, config: RunwatchConfig): Finding {
+/**
+ * The `name=value` texts of the provenance labels `found` on a deploy when they are those of the service's deploy
+ * before it: left over from that deploy (a deploy that sets no labels keeps them), they say nothing about this one.
+ */
+function unchangedProvenanceLabels(found: ProvenanceLabels, base: ServiceBaseline, timeMs: number): string[] | undefined {
+  const texts = provenanceLabelTexts(found);
+  return texts.length > 0 && valueBefore(base.provenanceLabels, timeMs) === JSON.stringify(texts) ? texts : undefined;
+}
+
+function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, config: RunwatchConfig, base: ServiceBaseline): Finding {
   const { change, rollout } = evaluation;
   const settings = config.rules[rule] as RuleSettings;
   const deploy = change.kind === 'deploy' ? change : undefined;
   const labels = deploy?.labels ?? {};
   const principal = change.principal;
   const client = deploy ? clientText(deploy) : undefined;
+  const found = deploy ? provenanceLabelsOf(labels, deploy.revisionLabels, config) : {};
+  const unchanged = deploy ? unchangedProvenanceLabels(found, base, change.timeMs) : undefined;
   const evidence = deploy
     ? {
         ...detection.evidence,
         ...(deploy.imageDigest ? { imageDigest: deploy.imageDigest } : {}),
         ...(client ? { client } : {}),
         ...(rollout ? { rollout: rolloutText(rollout) } : {}),
+        ...(unchanged ? { unchangedProvenanceLabels: unchanged } : {}),
       }
     : detection.evidence;
   const revisionFailed = rollout?.status === 'failed' && detectors[rule].serviceSettings !== true && detection.serviceSetting !== true;
-  const summary = revisionFailed ? `${detection.summary} The revision failed to become Ready and is not serving.` : detection.summary;
+  const notes = [
+    detection.summary,
+    ...(revisionFailed ? ['The revision failed to become Ready and is not serving.'] : []),
+    ...(unchanged ? ['Its provenance labels are unchanged since the previous deploy (a deploy that sets none keeps them), so they do not say what produced it.'] : []),
+  ];
+  const summary = notes.join(' ');
   const unknown = [...(detection.unknown ?? [])];
   if (rollout && !rollout.writeSeen && !unknown.includes('principal')) unknown.push('admin write');
   return {
@@ -183,7 +200,7 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
     ...(principal && principal.delegationChain.length > 0 ? { delegationChain: principal.delegationChain } : {}),
     resourceName: resourceNameOf(change),
     labels,
-    provenance: provenanceOf(labels, deploy?.images ?? [], config, deploy?.revisionLabels),
+    provenance: provenanceOf(unchanged ? {} : found, deploy?.images ?? []),
     evidence,
     unknown,
     methodName: change.methodName,
@@ -363,7 +380,7 @@ export class Engine {
       }
     }
     for (const d of detect(change, base, this.config)) {
-      const finding = toFinding(evaluation, d, this.config);
+      const finding = toFinding(evaluation, d, this.config, base);
       findings.push(finding);
       // A failed rollout cannot open a revision's risk either: that revision never served (it is reported, not in
       // force). A service setting the write applied is in force all the same.
@@ -381,6 +398,7 @@ export class Engine {
       if (change.kind === 'delete') this.finalizeOldestWhile(draft, (rollout) => rollout.openedMs < change.timeMs, findings, edits);
       const open = this.evaluate(draft, { change }, findings);
       applyChangeTo(draft, change, edits);
+      if (change.kind === 'deploy') this.recordProvenanceLabels(draft, change, edits);
       draft.open = open;
       return 'evaluated';
     }
@@ -465,6 +483,17 @@ export class Engine {
   }
 
   /**
+   * Records the provenance labels a deploy carried, so the next deploy's can be told from ones left over from it
+   * (see unchangedProvenanceLabels). A late entry about a deleted service records nothing: labels are the service
+   * object's.
+   */
+  private recordProvenanceLabels(draft: MutableBaseline, change: DeployChange, edits: BaselineEdits): void {
+    if (draft.deletedAtMs !== undefined && change.timeMs < draft.deletedAtMs) return;
+    const texts = provenanceLabelTexts(provenanceLabelsOf(change.labels, change.revisionLabels, this.config));
+    draft.provenanceLabels = edits.record(draft.provenanceLabels ?? [], change.timeMs, JSON.stringify(texts));
+  }
+
+  /**
    * Runs the rules on what rolled out and records it. A failed rollout is reported but records no revision facts
    * (identity, images); the service settings the write applied (the invoker IAM check) are in force all the same.
    */
@@ -473,6 +502,8 @@ export class Engine {
     const open = this.evaluate(draft, merged, findings);
     const recorded: DeployChange = merged.rollout.status === 'failed' ? { ...merged.change, serviceAccount: undefined, images: [] } : merged.change;
     applyChangeTo(draft, recorded, edits);
+    // A failed revision's write still set the service's labels.
+    this.recordProvenanceLabels(draft, merged.change, edits);
     const entry: CompletedRollout = { t: merged.change.timeMs, revision: merged.change.revision, operationId: rollout.observed?.operationId ?? rollout.write?.operationId };
     draft.completed = edits.append(draft.completed ?? [], entry, COMPLETED_LIMIT);
     draft.open = open;

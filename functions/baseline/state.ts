@@ -33,6 +33,11 @@ export interface ServiceBaseline {
    * including those of writes that leave it as it was. Optional, as binaryAuthorization.
    */
   readonly breakglass?: readonly TimePoint<string>[];
+  /**
+   * The provenance labels each deploy carried (the JSON of their `name=value` texts; `[]`: none): a deploy that sets
+   * none keeps the previous deploy's, which then say nothing about it. Optional, as binaryAuthorization.
+   */
+  readonly provenanceLabels?: readonly TimePoint<string>[];
   /** Time of the newest change applied. */
   readonly lastChangeMs: number;
   /**
@@ -64,7 +69,7 @@ export const HISTORY_FIELDS = ['serviceAccount', 'template', 'publicInvokers', '
 export const SERVICE_OBJECT_HISTORIES = ['template', 'publicInvokers', 'invokerIamDisabled', 'ingress'] as const satisfies readonly (typeof HISTORY_FIELDS)[number][];
 
 /** Service-object histories added after baselines were first stored: optional, older baselines have none. */
-export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['binaryAuthorization', 'breakglass'] as const;
+export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['binaryAuthorization', 'breakglass', 'provenanceLabels'] as const;
 
 /**
  * How many image repositories a service's baseline remembers. Legitimate services use a handful; the cap keeps a

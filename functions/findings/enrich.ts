@@ -24,28 +24,51 @@ function firstLabel(labels: Readonly<Record<string, string>>, candidates: readon
   return undefined;
 }
 
+/** The labels provenance is read from: for commit and pipeline, the label found (`[name, value]`), if any. */
+export interface ProvenanceLabels {
+  readonly commit?: readonly [string, string];
+  readonly pipeline?: readonly [string, string];
+  /** The pipeline is Cloud Build's trigger (no pipeline label): named `trigger:ID`. */
+  readonly pipelineIsTrigger?: true;
+}
+
 /**
- * Commit and pipeline from the labels named in `provenanceLabels`, the revision's own labels first (a service label
- * stays on the service from deploy to deploy, so it may be an earlier deploy's), then the service's (defaults
- * understand Cloud Build deploys:
- * `commit-sha`, `build-id`); failing a commit label, an image tagged with a commit id (see COMMIT_TAG).
+ * The labels named in `provenanceLabels`, the revision's own labels first (a service label stays on the service from
+ * deploy to deploy, so it may be an earlier deploy's), then the service's (defaults understand Cloud Build deploys:
+ * `commit-sha`, `build-id`); failing a pipeline label, Cloud Build's trigger label `gcb-trigger-id`.
  */
-export function provenanceOf(
+export function provenanceLabelsOf(
   labels: Readonly<Record<string, string>>,
-  images: readonly ImageRef[],
-  config: RunwatchConfig,
   revisionLabels: Readonly<Record<string, string>> = {},
-): Provenance {
+  config: RunwatchConfig,
+): ProvenanceLabels {
+  const labelOf = (candidates: string | readonly string[]): [string, string] | undefined =>
+    firstLabel(revisionLabels, names(candidates)) ?? firstLabel(labels, names(candidates));
+  const commit = labelOf(config.provenanceLabels.commit);
+  const pipeline = labelOf(config.provenanceLabels.pipeline);
+  const trigger = labels['gcb-trigger-id'];
+  return {
+    ...(commit ? { commit } : {}),
+    ...(pipeline ? { pipeline } : trigger ? { pipeline: ['gcb-trigger-id', trigger], pipelineIsTrigger: true } : {}),
+  };
+}
+
+/** `name=value` of each provenance label found: how evidence shows them. */
+export function provenanceLabelTexts(found: ProvenanceLabels): string[] {
+  return [found.commit, found.pipeline].flatMap((label) => (label ? [`${label[0]}=${label[1]}`] : []));
+}
+
+/**
+ * Commit and pipeline from the provenance labels found (see provenanceLabelsOf); failing a commit label, an image
+ * tagged with a commit id (see COMMIT_TAG). The trigger label names the pipeline as `trigger:ID`.
+ */
+export function provenanceOf(found: ProvenanceLabels, images: readonly ImageRef[]): Provenance {
   const sources: Record<string, string> = {};
   let commit: string | undefined;
   let pipeline: string | undefined;
-  // The revision's own labels first: a service label may be an earlier deploy's.
-  const labelOf = (candidates: string | readonly string[]): [string, string] | undefined =>
-    firstLabel(revisionLabels, names(candidates)) ?? firstLabel(labels, names(candidates));
-  const commitLabel = labelOf(config.provenanceLabels.commit);
-  if (commitLabel) {
-    commit = commitLabel[1];
-    sources['commit'] = `label:${commitLabel[0]}`;
+  if (found.commit) {
+    commit = found.commit[1];
+    sources['commit'] = `label:${found.commit[0]}`;
   } else {
     const tag = commitTag(images);
     if (tag) {
@@ -53,13 +76,9 @@ export function provenanceOf(
       sources['commit'] = 'image-tag';
     }
   }
-  const pipelineLabel = labelOf(config.provenanceLabels.pipeline);
-  if (pipelineLabel) {
-    pipeline = pipelineLabel[1];
-    sources['pipeline'] = `label:${pipelineLabel[0]}`;
-  } else if (labels['gcb-trigger-id']) {
-    pipeline = `trigger:${labels['gcb-trigger-id']}`;
-    sources['pipeline'] = 'label:gcb-trigger-id';
+  if (found.pipeline) {
+    pipeline = found.pipelineIsTrigger ? `trigger:${found.pipeline[1]}` : found.pipeline[1];
+    sources['pipeline'] = `label:${found.pipeline[0]}`;
   }
   return { ...(commit ? { commit } : {}), ...(pipeline ? { pipeline } : {}), ...(Object.keys(sources).length ? { sources } : {}) };
 }

@@ -2,7 +2,7 @@
 // tag, only when the tag looks like a commit id (Cloud Build tags with `$SHORT_SHA` or `$COMMIT_SHA`), never a date or a number.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { at, corpus, editV1Services, synthetic, withOperationId, withV1Image } from '../support/entries.js';
+import { at, corpus, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, withOperationId, withV1Image } from '../support/entries.js';
 import { config, findingsOf } from '../support/run.js';
 
 const EAGER = config({ timezone: 'UTC', changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }] });
@@ -110,5 +110,70 @@ describe('revision labels before service labels', () => {
       pipeline: '5c1b2a3d-0000-4000-8000-000000000001',
       sources: { commit: 'label:commit-sha', pipeline: 'label:gcb-build-id' },
     });
+  });
+});
+
+// A deploy that sets no labels (the console, `gcloud run deploy` without `--labels`) keeps the service's and the
+// template's labels as they were: those of the Cloud Build run that deployed before it. Named as this deploy's
+// commit and pipeline, they would vouch for a hand-made revision with that build's name.
+describe('provenance labels unchanged since the previous deploy', () => {
+  const COMMIT = '1f2e3d4c5b6a7980a1b2c3d4e5f60718293a4b5c';
+  const BUILD = '5c1b2a3d-0000-4000-8000-000000000001';
+  const IMAGE = 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot/cloud-run-slack-bot';
+
+  /** The gcloud fixture at `time`, deploying `image`, its Cloud Build labels set to `labels` (absent: removed). */
+  function deploy(time: string, image: string, labels: { commit?: string; build?: string }) {
+    const entry = editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
+      const meta = svc['metadata'] as Record<string, Record<string, string>>;
+      const { 'commit-sha': _commit, 'gcb-build-id': _build, ...rest } = meta['labels']!;
+      meta['labels'] = { ...rest, ...(labels.commit ? { 'commit-sha': labels.commit } : {}), ...(labels.build ? { 'gcb-build-id': labels.build } : {}) };
+    });
+    return at(withOperationId(withV1Image(entry, image), `op-${time}`), time);
+  }
+
+  const ciDeploy = deploy('2024-05-04T10:00:00Z', `${IMAGE}:1f2e3d4c5b6a`, { commit: COMMIT, build: BUILD });
+
+  it('a later deploy carrying the same commit and build labels gets no commit or pipeline from them, and says why', async () => {
+    const manual = deploy('2024-05-04T11:00:00Z', `${IMAGE}:hotfix`, { commit: COMMIT, build: BUILD });
+    const [first, second] = await findingsOf([ciDeploy, manual], EAGER);
+    expect(first?.provenance).toMatchObject({ commit: COMMIT, pipeline: BUILD });
+    expect(second?.provenance).toEqual({});
+    expect(second?.evidence['unchangedProvenanceLabels']).toEqual([`commit-sha=${COMMIT}`, `gcb-build-id=${BUILD}`]);
+    expect(second?.summary).toContain('unchanged since the previous deploy');
+    expect(second?.labels).toMatchObject({ 'commit-sha': COMMIT, 'gcb-build-id': BUILD }); // the labels themselves stay
+  });
+
+  it('the commit then comes from the image tag when the new image is tagged with one', async () => {
+    const manual = deploy('2024-05-04T11:00:00Z', `${IMAGE}:0a1b2c3d4e5f`, { commit: COMMIT, build: BUILD });
+    const findings = await findingsOf([ciDeploy, manual], EAGER);
+    expect(findings[1]?.provenance).toEqual({ commit: '0a1b2c3d4e5f', sources: { commit: 'image-tag' } });
+  });
+
+  it.each<[string, { commit: string; build?: string }]>([
+    ['a new build of the same commit (a re-run)', { commit: COMMIT, build: 'b-2' }],
+    ['a new commit and build', { commit: 'aaaaaaa1111111', build: 'b-2' }],
+    ['a new commit label where there was none', { commit: 'aaaaaaa1111111' }],
+  ])('%s is the deploy\'s own provenance', async (_name, labels) => {
+    const next = deploy('2024-05-04T11:00:00Z', `${IMAGE}:latest`, labels);
+    const findings = await findingsOf([ciDeploy, next], EAGER);
+    expect(findings[1]?.provenance).toMatchObject({ commit: labels.commit, ...(labels.build ? { pipeline: labels.build } : {}) });
+    expect(findings[1]?.evidence['unchangedProvenanceLabels']).toBeUndefined();
+  });
+
+  it('a service\'s first deploy, or the first after the service was deleted, has nothing to be unchanged from', async () => {
+    const again = deploy('2024-05-04T12:00:00Z', `${IMAGE}:latest`, { commit: COMMIT, build: BUILD });
+    const findings = await findingsOf([ciDeploy, deleteServiceAt('2024-05-04T11:00:00Z', SLACK_BOT), again], EAGER);
+    const deploys = findings.filter((f) => f.rule === 'off-window-deploy');
+    expect(deploys.map((f) => f.provenance.pipeline)).toEqual([BUILD, BUILD]);
+  });
+
+  it('compares with the deploy before it in time, whichever arrives first', async () => {
+    const earlier = deploy('2024-05-04T09:00:00Z', `${IMAGE}:latest`, { commit: 'aaaaaaa1111111', build: 'b-0' });
+    const manual = deploy('2024-05-04T11:00:00Z', `${IMAGE}:hotfix`, { commit: COMMIT, build: BUILD });
+    // The 09:00 deploy arrives last: the 11:00 one is still compared with the 10:00 one.
+    const findings = await findingsOf([ciDeploy, manual, earlier], EAGER);
+    const byTime = new Map(findings.map((f) => [f.eventTime, f]));
+    expect(byTime.get('2024-05-04T11:00:00Z')?.provenance).toEqual({});
+    expect(byTime.get('2024-05-04T09:00:00Z')?.provenance).toMatchObject({ pipeline: 'b-0' });
   });
 });

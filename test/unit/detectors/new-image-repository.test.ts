@@ -74,7 +74,13 @@ describe('new-image-repository', () => {
   });
 
   it('provenance: the commit from the commit-sha label, the pipeline from gcb-build-id', async () => {
-    const findings = await imageFindings([deploy('2024-05-01T10:00:00Z', HOME), deploy('2024-05-02T10:00:00Z', 'attacker/bot:1')]);
+    // The build before it had labels of its own (a deploy carrying the same ones as before gets none: provenance.test.ts).
+    const earlierBuild = editV1Services(deploy('2024-05-01T10:00:00Z', HOME), (svc) => {
+      const labels = (svc['metadata'] as Record<string, Record<string, string>>)['labels']!;
+      labels['commit-sha'] = '0000000aaaaaaa';
+      labels['gcb-build-id'] = 'b-0';
+    });
+    const findings = await imageFindings([earlierBuild, deploy('2024-05-02T10:00:00Z', 'attacker/bot:1')]);
     expect(findings[0]?.provenance).toEqual({
       commit: '1f2e3d4c5b6a7980a1b2c3d4e5f60718293a4b5c',
       pipeline: '5c1b2a3d-0000-4000-8000-000000000001',

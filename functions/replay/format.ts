@@ -58,7 +58,9 @@ function compareText(a: string, b: string): number {
 export function formatSummary(stats: ReplayStats, seconds: number): string {
   const lines: string[] = [];
   const rate = seconds > 0 ? Math.round(stats.entriesRead / seconds) : stats.entriesRead;
-  lines.push(`runwatch replay: ${stats.entriesRead} entries read in ${seconds.toFixed(2)} s (${rate}/s), ${stats.changes} changes evaluated`);
+  const entries = `${stats.entriesRead} entr${stats.entriesRead === 1 ? 'y' : 'ies'}`;
+  const changes = `${stats.changes} change${stats.changes === 1 ? '' : 's'}`;
+  lines.push(`runwatch replay: ${entries} read in ${seconds.toFixed(2)} s (${rate}/s), ${changes} evaluated`);
   if (stats.duplicates) lines.push(`  duplicates (same logName, timestamp, insertId): ${stats.duplicates}`);
   if (stats.outOfTimeRange) lines.push(`  outside --since/--until: ${stats.outOfTimeRange}`);
   if (stats.outOfOrder) lines.push(`  arrived later than the reorder buffer could wait (still evaluated): ${stats.outOfOrder}`);

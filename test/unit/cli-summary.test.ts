@@ -48,3 +48,19 @@ describe('replay warnings on stderr', () => {
     expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
   });
 });
+
+describe('replay summary: counts read as English', () => {
+  it.each([
+    [1, 'runwatch replay: 1 entry read in', '1 change evaluated'],
+    [2, 'runwatch replay: 2 entries read in', '2 changes evaluated'],
+  ])('%i deploy(s)', async (n, read, evaluated) => {
+    const dir = tempDir();
+    const file = join(dir, 'x.ndjson');
+    const deploys = Array.from({ length: n }, (_, i) => JSON.stringify(at(synthetic('v1-ReplaceService-gcloud'), `2024-05-04T1${i}:00:00Z`)));
+    writeFileSync(file, `${deploys.join('\n')}\n`);
+    const run = await runwatch(['replay', '--format', 'ndjson', file]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(read);
+    expect(run.stderr).toContain(evaluated);
+  });
+});

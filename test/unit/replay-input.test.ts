@@ -317,7 +317,7 @@ describe('runwatch replay: files of a folder whose names are not log files\' are
     for (const workers of ['0', '2']) {
       const run = await runwatch(['replay', '--format', 'ndjson', '--workers', workers, folder]);
       expect(run.code).toBe(0);
-      expect(run.stderr).toContain(`${entries} entries read`);
+      expect(run.stderr).toContain(`${entries} ${entries === 1 ? 'entry' : 'entries'} read`);
       expect(run.stderr.split('\n').filter((l) => l.includes('warning'))).toEqual(warnings.map((w) => `runwatch replay: warning: ${w.replace('D', folder)}`));
     }
   });

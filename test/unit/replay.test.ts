@@ -80,7 +80,7 @@ describe('runwatch replay', () => {
     for (const workers of ['0', '2']) {
       const run = await runwatch(['replay', '--format', 'ndjson', '--workers', workers, file]);
       expect(run.code).toBe(0);
-      expect(run.stderr).toContain(`${entries + malformed.length} entries read`);
+      expect(run.stderr).toContain(`${entries + malformed.length} ${entries + malformed.length === 1 ? 'entry' : 'entries'} read`);
       for (const where of malformed) expect(run.stderr).toContain(where.replace('x.ndjson', file));
     }
   });
@@ -334,7 +334,7 @@ describe('runwatch usage and --help', () => {
     writeFileSync(join(dir, '--help'), `${JSON.stringify(history()[0])}\n`);
     const run = spawnRunwatch(['replay', '--format', 'ndjson', '--', '--help'], dir);
     expect(await run.exited).toBe(0);
-    expect(run.stderr()).toContain('1 entries read');
+    expect(run.stderr()).toContain('1 entry read');
   });
 });
 

@@ -66,7 +66,8 @@ export function sccCategory(rule: string): string {
  * Why each class: a public service is a configuration that exposes it (MISCONFIGURATION); code from a repository
  * the service never used may be supply-chain tampering (THREAT); a deploy outside the window and a changed runtime
  * identity are changes worth a look that are not wrong in themselves (OBSERVATION); a breakglass deploy runs an
- * image no policy checked, a control switched off (MISCONFIGURATION). Rules added later start as
+ * image no policy checked, a control switched off (MISCONFIGURATION); ingress opened to the internet exposes the service
+ * past its network perimeter (MISCONFIGURATION). Rules added later start as
  * OBSERVATION until someone decides otherwise.
  */
 const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
@@ -75,6 +76,7 @@ const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
   'off-window-deploy': 'OBSERVATION',
   'service-account-change': 'OBSERVATION',
   'binary-authorization-bypass': 'MISCONFIGURATION',
+  'ingress-opened': 'MISCONFIGURATION',
 };
 
 const NEXT_STEPS: Readonly<Record<string, string>> = {
@@ -95,6 +97,10 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
     'Ask the deployer for the emergency behind the breakglass justification, check the revision\'s image against your Binary Authorization policy, ' +
     'and remove the run.googleapis.com/binary-authorization-breakglass annotation (v2: binaryAuthorization.breakglassJustification) once it is over: ' +
     'every revision deployed while it is set skips the policy.',
+  'ingress-opened':
+    'Confirm the service is meant to take requests from the internet directly. If not, set its ingress back ' +
+    '(gcloud run services update --ingress internal, or internal-and-cloud-load-balancing) and review its request logs for calls made while it was open; ' +
+    'if it is, add it to rules.ingress-opened.exceptions.',
 };
 
 const DEFAULT_NEXT_STEPS = 'Review the change in the audit entry linked from this finding and revert it if it was not intended.';

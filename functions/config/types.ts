@@ -45,6 +45,7 @@ export interface RulesConfig {
   readonly 'new-image-repository': NewImageRepositorySettings;
   readonly 'public-invoker-grant': PublicInvokerGrantSettings;
   readonly 'binary-authorization-bypass': RuleSettings;
+  readonly 'ingress-opened': RuleSettings;
 }
 
 export interface SinkRouting {

@@ -2,6 +2,7 @@
 // one file and one line here.
 import type { RulesConfig } from '../config/types.js';
 import { binaryAuthorizationBypass } from './binary-authorization-bypass.js';
+import { ingressOpened } from './ingress-opened.js';
 import { newImageRepository } from './new-image-repository.js';
 import { offWindowDeploy } from './off-window-deploy.js';
 import { publicInvokerGrant } from './public-invoker-grant.js';
@@ -14,6 +15,7 @@ export const detectors = {
   'new-image-repository': newImageRepository,
   'public-invoker-grant': publicInvokerGrant,
   'binary-authorization-bypass': binaryAuthorizationBypass,
+  'ingress-opened': ingressOpened,
 } as const satisfies { readonly [Id in keyof RulesConfig]: Detector<Id> };
 
 export type RuleId = keyof typeof detectors;

@@ -58,6 +58,7 @@ describe('renderScc', () => {
       'CLOUD_RUN_SERVICE_ACCOUNT_CHANGE',
       'CLOUD_RUN_NEW_IMAGE_REPOSITORY',
       'CLOUD_RUN_BINARY_AUTHORIZATION_BYPASS',
+      'CLOUD_RUN_INGRESS_OPENED',
     ]);
   });
 

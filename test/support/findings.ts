@@ -3,7 +3,7 @@
 import type { Finding, Resolution } from '../../functions/findings/finding.js';
 import { findingId } from '../../functions/findings/id.js';
 
-export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass'] as const;
+export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass', 'ingress-opened'] as const;
 export type TestRule = (typeof RULES)[number];
 
 /** The facts a finding is built from; every one can be overridden (hostile-input tests do). */
@@ -136,6 +136,17 @@ const BUILDERS: Readonly<Record<TestRule, (f: FindingFacts) => Finding>> = {
     evidence: { justification: f.justification, policy: 'default', operation: 'replace' },
     unknown: [],
     methodName: 'google.cloud.run.v1.Services.ReplaceService',
+  }),
+  'ingress-opened': (f) => ({
+    ...base('ingress-opened', f, [`${f.project}/${f.location}/${f.service}`, 'ingress', 'internal-and-cloud-load-balancing', f.eventTime]),
+    severity: 'MEDIUM',
+    title: 'Cloud Run service ingress opened to the internet',
+    summary:
+      `${f.principal} set the ingress of ${where(f)} from internal-and-cloud-load-balancing to all: requests from the internet now reach it ` +
+      'directly, past the load balancer in front of it (and its Cloud Armor policy or IAP). Callers still need the invoker role.',
+    evidence: { before: 'internal-and-cloud-load-balancing', after: 'all', api: 'v2' },
+    unknown: [],
+    methodName: 'google.cloud.run.v2.Services.UpdateService',
   }),
 };
 

@@ -1,0 +1,80 @@
+// ingress-opened
+//
+// Reads:    Cloud Run deploys (v1 CreateService / ReplaceService, v2 CreateService / UpdateService) for the
+//           service's ingress setting (v1: the `run.googleapis.com/ingress` annotation of the service as written,
+//           else as stored; v2: `ingress`), and deletes.
+// Alerts:   a write that sets ingress to `all` (INGRESS_TRAFFIC_ALL) on a service whose ingress in force before it
+//           was `internal` or `internal-and-cloud-load-balancing`: requests from the internet now reach it
+//           directly, past the VPC perimeter or the load balancer in front of it (and its Cloud Armor policy or
+//           IAP). It is a service setting: any write counts, with or without a new revision, whether or not the
+//           revision becomes Ready.
+// Options:  `rules.ingress-opened.exceptions` (principal, project, service globs), `severity`.
+// Severity: MEDIUM; HIGH when the service can already be called without an identity (the public hold its invoker
+//           role, or its invoker IAM check is off, as known from its baseline or this write): anyone on the
+//           internet can then call it.
+// Resolves: the ingress restricted again by the newest entry about it, or the service deleted.
+// Blind spots: a service's first known write sets the baseline, so a service created with (or first seen at)
+//           `all` raises nothing: `all` is Cloud Run's default. A write whose entry does not show the ingress (a
+//           v2 update mask that leaves it alone, a v1 entry logged without its body) says nothing. An invoker role
+//           granted to the public on the project, folder or organization is not taken into account for the
+//           severity (it is reported by public-invoker-grant). Network paths (VPC Service Controls, firewall rules
+//           on a load balancer) are not seen.
+import { baselineKey } from '../baseline/store.js';
+import { changedAfter, valueBefore } from '../baseline/state.js';
+import type { Ingress } from '../model/change.js';
+import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
+import { serviceLabel } from './revision.js';
+import type { Detection, Detector, Resolved } from './types.js';
+
+/** What each restricted ingress kept out, in the words of the finding. */
+const PERIMETER: Readonly<Record<Exclude<Ingress, 'all'>, string>> = {
+  internal: 'its VPC networks',
+  'internal-and-cloud-load-balancing': 'the load balancer in front of it (and its Cloud Armor policy or IAP)',
+};
+
+export const ingressOpened: Detector<'ingress-opened'> = {
+  id: 'ingress-opened',
+  title: 'Cloud Run service ingress opened to the internet',
+  defaultSeverity: 'MEDIUM',
+  methods: [...DEPLOY_METHODS, ...DELETE_METHODS],
+  changeKinds: ['deploy', 'delete'],
+  serviceSettings: true,
+  detect({ change, baseline }): Detection[] {
+    if (change.kind !== 'deploy' || change.ingress !== 'all') return [];
+    const before = valueBefore(baseline?.ingress, change.timeMs) as Ingress | undefined;
+    if (before === undefined || before === 'all') return [];
+    const who = change.principal?.id ?? 'An unknown principal';
+    const publicInvokers = valueBefore(baseline?.publicInvokers, change.timeMs) ?? [];
+    const invokerIamDisabled = change.invokerIamDisabled ?? valueBefore(baseline?.invokerIamDisabled, change.timeMs) === true;
+    const unauthenticated = publicInvokers.length > 0 || invokerIamDisabled;
+    const callers = unauthenticated
+      ? ` It can be called without an identity (${publicInvokers.length > 0 ? `${publicInvokers.join(' and ')} hold its invoker role` : 'its invoker IAM check is off'}): anyone on the internet can call it.`
+      : ' Callers still need the invoker role.';
+    return [
+      {
+        severity: unauthenticated ? 'HIGH' : 'MEDIUM',
+        title: 'Cloud Run service ingress opened to the internet',
+        summary: `${who} set the ingress of ${serviceLabel(change.target)} from ${before} to all: requests from the internet now reach it directly, past ${PERIMETER[before]}.${callers}`,
+        evidence: {
+          before,
+          after: 'all',
+          api: change.api,
+          ...(publicInvokers.length > 0 ? { publicInvokers } : {}),
+          ...(invokerIamDisabled ? { invokerIamDisabled: true } : {}),
+        },
+        dedupKey: [baselineKey(change.target), 'ingress', before, change.time],
+        // A late entry: a newer write already set the ingress, so this one is history, not the setting in force.
+        opensRisk: !changedAfter(baseline?.ingress, change.timeMs),
+      },
+    ];
+  },
+  resolves({ change, baseline }, open): Resolved[] {
+    if (change.kind === 'delete') {
+      // A delete that arrives after newer writes about the re-created service closes nothing: their word stands.
+      if (changedAfter(baseline?.ingress, change.timeMs)) return [];
+      return open.map((o) => ({ id: o.finding.id, reason: 'the service was deleted' }));
+    }
+    if (change.kind !== 'deploy' || change.ingress === undefined || change.ingress === 'all' || changedAfter(baseline?.ingress, change.timeMs)) return [];
+    return open.map((o) => ({ id: o.finding.id, reason: `its ingress is ${change.ingress} again` }));
+  },
+};

@@ -1,0 +1,147 @@
+// ingress-opened: a service's ingress set to `all` where it was restricted (internal, or internal and Cloud Load
+// Balancing), from v1 annotations and v2 fields, with or without a new revision.
+import { describe, expect, it } from 'vitest';
+import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
+import { config, findingsOf } from '../../support/run.js';
+
+const gcloud = synthetic('v1-ReplaceService-gcloud');
+
+/** The gcloud fixture at `time` with the service's ingress annotation set to `ingress` (undefined: left out). */
+function v1Write(time: string, ingress: string | undefined, image = 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot/cloud-run-slack-bot:1f2e3d4c5b6a'): Json {
+  const entry = editV1Services(withV1Image(gcloud, image, 'nonce'), (svc) => {
+    const annotations = (svc['metadata'] as Record<string, Record<string, string>>)['annotations']!;
+    if (ingress === undefined) delete annotations['run.googleapis.com/ingress'];
+    else annotations['run.googleapis.com/ingress'] = ingress;
+    delete annotations['run.googleapis.com/ingress-status'];
+  });
+  return at(withOperationId(entry, `op-${time}`), time);
+}
+
+/** The v2 UpdateService fixture at `time` with `service` changed by `edit`. */
+function v2Update(time: string, edit: (service: Record<string, unknown>, request: Record<string, unknown>) => void): Json {
+  return at(
+    variant(synthetic('v2-UpdateService'), (e) => {
+      const request = e.protoPayload['request'] as Record<string, unknown>;
+      edit(request['service'] as Record<string, unknown>, request);
+    }),
+    time,
+  );
+}
+
+const v2Create = (ingress: string): Json =>
+  variant(synthetic('v2-CreateService'), (e) => {
+    ((e.protoPayload['request'] as Record<string, unknown>)['service'] as Record<string, unknown>)['ingress'] = ingress;
+  });
+
+async function opened(entries: readonly unknown[], cfg = config()) {
+  return (await findingsOf(entries, cfg)).filter((f) => f.rule === 'ingress-opened');
+}
+
+describe('ingress-opened', () => {
+  it.each([
+    ['v1: internal, then all (a new revision too)', [v1Write('2024-05-04T10:00:00Z', 'internal'), v1Write('2024-05-04T11:00:00Z', 'all', 'gcr.io/acme/other:2')], 'internal', 'its VPC networks'],
+    ['v1: internal-and-cloud-load-balancing, then all (same template: no new revision)', [v1Write('2024-05-04T10:00:00Z', 'internal-and-cloud-load-balancing'), v1Write('2024-05-04T11:00:00Z', 'all')], 'internal-and-cloud-load-balancing', 'Cloud Armor'],
+    [
+      'v2: INGRESS_TRAFFIC_INTERNAL_ONLY, then an update naming ingress in its mask',
+      [
+        v2Create('INGRESS_TRAFFIC_INTERNAL_ONLY'),
+        v2Update('2024-06-01T11:00:00Z', (service, request) => {
+          service['ingress'] = 'INGRESS_TRAFFIC_ALL';
+          service['invokerIamDisabled'] = false;
+          request['updateMask'] = { paths: ['ingress'] };
+        }),
+      ],
+      'internal',
+      'its VPC networks',
+    ],
+  ])('fires: %s', async (_name, entries, before, perimeter) => {
+    const findings = await opened(entries);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ severity: 'MEDIUM', evidence: { before, after: 'all' } });
+    expect(findings[0]!.summary).toContain(perimeter);
+    expect(findings[0]!.summary).toContain('Callers still need the invoker role.');
+  });
+
+  it('fires HIGH when the service can already be called without an identity (allUsers hold its invoker role)', async () => {
+    const grant = at(synthetic('run-SetIamPolicy-allUsers'), '2024-05-04T10:30:00Z');
+    const entries = [v1Write('2024-05-04T10:00:00Z', 'internal'), grant, v1Write('2024-05-04T11:00:00Z', 'all')];
+    const grantTarget = (grant as { resource: { labels: Record<string, string> } }).resource.labels;
+    // The grant fixture is about another service: point it at the deployed one.
+    const onService = variant(grant, (e) => {
+      e['resource'] = { type: 'cloud_run_revision', labels: { ...grantTarget, project_id: SLACK_BOT.project, location: SLACK_BOT.location, service_name: SLACK_BOT.service } };
+      e.protoPayload['resourceName'] = `projects/${SLACK_BOT.project}/locations/${SLACK_BOT.location}/services/${SLACK_BOT.service}`;
+      e['logName'] = `projects/${SLACK_BOT.project}/logs/cloudaudit.googleapis.com%2Factivity`;
+    });
+    const findings = await opened([entries[0], onService, entries[2]]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ severity: 'HIGH', evidence: { publicInvokers: ['allUsers'] } });
+    expect(findings[0]!.summary).toContain('anyone on the internet can call it');
+  });
+
+  it('fires HIGH when the same write turns the invoker IAM check off (v2)', async () => {
+    const findings = await opened([
+      v2Create('INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER'),
+      v2Update('2024-06-01T11:00:00Z', (service, request) => {
+        service['ingress'] = 'INGRESS_TRAFFIC_ALL';
+        service['invokerIamDisabled'] = true;
+        request['updateMask'] = { paths: ['ingress', 'invoker_iam_disabled'] };
+      }),
+    ]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ severity: 'HIGH', evidence: { before: 'internal-and-cloud-load-balancing', invokerIamDisabled: true } });
+  });
+
+  it.each([
+    ['a service created with all (the default)', [v2Create('INGRESS_TRAFFIC_ALL')]],
+    ['all, then all again', [v1Write('2024-05-04T10:00:00Z', 'all'), v1Write('2024-05-04T11:00:00Z', 'all', 'gcr.io/acme/other:2')]],
+    ['the first write seen is all (nothing known before)', [v1Write('2024-05-04T11:00:00Z', 'all')]],
+    ['all, then restricted', [v1Write('2024-05-04T10:00:00Z', 'all'), v1Write('2024-05-04T11:00:00Z', 'internal')]],
+    ['internal, then internal-and-cloud-load-balancing (a load balancer in front)', [v1Write('2024-05-04T10:00:00Z', 'internal'), v1Write('2024-05-04T11:00:00Z', 'internal-and-cloud-load-balancing')]],
+    ['internal, then a write that does not show the ingress (annotation left out, no response)', [v1Write('2024-05-04T10:00:00Z', 'internal'), variant(v1Write('2024-05-04T11:00:00Z', undefined), (e) => delete e.protoPayload['response'])]],
+    [
+      'internal, then a v2 update whose mask leaves ingress alone',
+      [
+        v2Create('INGRESS_TRAFFIC_INTERNAL_ONLY'),
+        v2Update('2024-06-01T11:00:00Z', (service, request) => {
+          service['ingress'] = 'INGRESS_TRAFFIC_ALL';
+          request['updateMask'] = { paths: ['template.containers'] };
+        }),
+      ],
+    ],
+    ['internal, deleted, then created again with all', [v1Write('2024-05-04T10:00:00Z', 'internal'), deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), v1Write('2024-05-04T11:00:00Z', 'all')]],
+  ])('ignores: %s', async (_name, entries) => {
+    expect(await opened(entries)).toEqual([]);
+  });
+
+  it('ignores services covered by an exception, and does nothing when disabled', async () => {
+    const entries = [v1Write('2024-05-04T10:00:00Z', 'internal'), v1Write('2024-05-04T11:00:00Z', 'all')];
+    expect(await opened(entries, config({ rules: { 'ingress-opened': { exceptions: [{ service: `${SLACK_BOT.project}/*` }] } } }))).toEqual([]);
+    expect(await opened(entries, config({ rules: { 'ingress-opened': { enabled: false } } }))).toEqual([]);
+    expect((await opened(entries, config({ rules: { 'ingress-opened': { severity: 'LOW' } } })))[0]?.severity).toBe('LOW');
+  });
+
+  it('a late entry compares with the ingress before it in time, and opens no risk that a newer write closed', async () => {
+    // Arrival order: internal at 10:00, internal again at 12:00, then the 11:00 write that opened it, late.
+    const late = [v1Write('2024-05-04T10:00:00Z', 'internal'), v1Write('2024-05-04T12:00:00Z', 'internal'), v1Write('2024-05-04T11:00:00Z', 'all')];
+    // Reported (it happened), but not the setting in force: a later restriction has nothing to resolve.
+    const findings = await opened([...late, v1Write('2024-05-04T13:00:00Z', 'internal-and-cloud-load-balancing')]);
+    expect(findings.map((f) => [f.eventTime, f.status ?? 'active'])).toEqual([['2024-05-04T11:00:00Z', 'active']]);
+  });
+
+  it('is resolved when the ingress is restricted again, or the service deleted', async () => {
+    const open = [v1Write('2024-05-04T10:00:00Z', 'internal'), v1Write('2024-05-04T11:00:00Z', 'all')];
+    const restricted = await opened([...open, v1Write('2024-05-04T12:00:00Z', 'internal-and-cloud-load-balancing')]);
+    expect(restricted.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
+    expect(restricted[1]!.resolution?.reason).toBe('its ingress is internal-and-cloud-load-balancing again');
+    expect(restricted[1]!.id).toBe(restricted[0]!.id);
+    const deleted = await opened([...open, deleteServiceAt('2024-05-04T12:00:00Z', SLACK_BOT)]);
+    expect(deleted.map((f) => f.resolution?.reason)).toEqual([undefined, 'the service was deleted']);
+    // A write that keeps it at all closes nothing.
+    expect((await opened([...open, v1Write('2024-05-04T12:00:00Z', 'all', 'gcr.io/acme/other:3')])).map((f) => f.status ?? 'active')).toEqual(['active']);
+  });
+
+  it('one finding for a write seen twice', async () => {
+    const write = v1Write('2024-05-04T11:00:00Z', 'all');
+    expect(await opened([v1Write('2024-05-04T10:00:00Z', 'internal'), write, write])).toHaveLength(1);
+  });
+});

@@ -500,7 +500,7 @@ export class Engine {
   private finalize(draft: MutableBaseline, rollout: Rollout, findings: Finding[], edits: BaselineEdits): void {
     const merged = rolledOut(rollout, writeFromObservation);
     const open = this.evaluate(draft, merged, findings);
-    const recorded: DeployChange = merged.rollout.status === 'failed' ? { ...merged.change, serviceAccount: undefined, images: [] } : merged.change;
+    const recorded: DeployChange = merged.rollout.status === 'failed' ? { ...merged.change, serviceAccount: undefined, images: [], plainEnv: undefined } : merged.change;
     applyChangeTo(draft, recorded, edits);
     // A failed revision's write still set the service's labels.
     this.recordProvenanceLabels(draft, merged.change, edits);

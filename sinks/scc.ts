@@ -67,7 +67,8 @@ export function sccCategory(rule: string): string {
  * the service never used may be supply-chain tampering (THREAT); a deploy outside the window and a changed runtime
  * identity are changes worth a look that are not wrong in themselves (OBSERVATION); a breakglass deploy runs an
  * image no policy checked, a control switched off (MISCONFIGURATION); ingress opened to the internet exposes the service
- * past its network perimeter (MISCONFIGURATION). Rules added later start as
+ * past its network perimeter, and a secret in a plain environment variable is readable by every viewer
+ * (MISCONFIGURATION). Rules added later start as
  * OBSERVATION until someone decides otherwise.
  */
 const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
@@ -77,6 +78,7 @@ const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
   'service-account-change': 'OBSERVATION',
   'binary-authorization-bypass': 'MISCONFIGURATION',
   'ingress-opened': 'MISCONFIGURATION',
+  'plaintext-secret-env': 'MISCONFIGURATION',
 };
 
 const NEXT_STEPS: Readonly<Record<string, string>> = {
@@ -101,6 +103,10 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
     'Confirm the service is meant to take requests from the internet directly. If not, set its ingress back ' +
     '(gcloud run services update --ingress internal, or internal-and-cloud-load-balancing) and review its request logs for calls made while it was open; ' +
     'if it is, add it to rules.ingress-opened.exceptions.',
+  'plaintext-secret-env':
+    'Treat the secret as exposed: rotate it, store the new one in Secret Manager and reference it from the service ' +
+    '(gcloud run services update --update-secrets NAME=SECRET:latest), then remove the plain variable. ' +
+    'If the variable holds no secret, add its name to rules.plaintext-secret-env.allowNames.',
 };
 
 const DEFAULT_NEXT_STEPS = 'Review the change in the audit entry linked from this finding and revert it if it was not intended.';

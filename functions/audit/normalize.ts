@@ -14,6 +14,7 @@ import {
   type IamScope,
   type ImageRef,
   type Ingress,
+  type PlainEnvVar,
   type PolicyDelta,
   type Principal,
   type RuntimeServiceAccount,
@@ -21,6 +22,7 @@ import {
 } from '../model/change.js';
 import { projectOfLogName, readEnvelope, type Envelope } from './entry.js';
 import { imagesOf, imagesOrAnnotated } from './image.js';
+import { plainEnvOf } from './env.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, canonicalJson, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
 import { hash } from 'node:crypto';
 import { readRevisionObservation, type RevisionObservation } from './systemEvent.js';
@@ -300,6 +302,7 @@ function deployChange(env: Envelope, pp: JsonObject, api: 'v1' | 'v2', operation
     serviceAccount,
     ingress: facts.ingress,
     binaryAuthorization: facts.binaryAuthorization,
+    plainEnv: facts.plainEnv,
     invokerIamDisabled: facts.invokerIamDisabled,
     operationId: logged?.id ?? facts.operationId,
     operationCompletion: logged?.completion,
@@ -331,6 +334,7 @@ interface DeployFacts {
   readonly revisionLabels?: Record<string, string>;
   readonly ingress?: Ingress;
   readonly binaryAuthorization?: BinaryAuthorization;
+  readonly plainEnv?: readonly PlainEnvVar[];
   readonly invokerIamDisabled?: boolean;
   readonly operationId?: string;
 }
@@ -368,7 +372,8 @@ function v1Facts(pp: JsonObject): DeployFacts {
     const email = asString(templateSpec?.['serviceAccountName']);
     serviceAccount = email ? runtimeServiceAccountFromEmail(email) : defaultComputeServiceAccount(undefined);
   }
-  const images = imagesOrAnnotated(asArray(templateSpec?.['containers']), templateAnnotations, annotations);
+  const containers = asArray(templateSpec?.['containers']);
+  const images = imagesOrAnnotated(containers, templateAnnotations, annotations);
   // Service settings: as the request wrote them, else as the response (the service as stored) shows them, which
   // also carries what the server filled in (e.g. the default ingress a request left out).
   const stored = asObject(at(response, 'metadata', 'annotations'));
@@ -400,7 +405,9 @@ function v1Facts(pp: JsonObject): DeployFacts {
     labels,
     revisionLabels,
     ingress,
-    binaryAuthorization: annotations || stored ? v1BinaryAuthorization(binauthzPolicy, breakglass, asArray(templateSpec?.['containers']).length > 0) : undefined,
+    binaryAuthorization: annotations || stored ? v1BinaryAuthorization(binauthzPolicy, breakglass, containers.length > 0) : undefined,
+    // Console writes log no containers: their variables are unknown, not "none".
+    plainEnv: containers.length > 0 ? plainEnvOf(containers) : undefined,
     invokerIamDisabled,
     operationId,
   };
@@ -431,7 +438,8 @@ function v2Facts(pp: JsonObject): DeployFacts {
     if (email) serviceAccount = runtimeServiceAccountFromEmail(email);
     else if (template || (mask && service)) serviceAccount = defaultComputeServiceAccount(undefined);
   }
-  const images = touches('template.containers') ? imagesOf(asArray(field(template, 'containers'))) : [];
+  const containers = touches('template.containers') ? asArray(field(template, 'containers')) : undefined;
+  const images = containers ? imagesOf(containers) : [];
   const ingress = sets('ingress') ? ingressOf(asString(field(service, 'ingress'))) : undefined;
   const binauthz = touches('binary_authorization') ? asObject(field(service, 'binaryAuthorization')) : undefined;
   // Set by the write (a full write, or a mask naming it): an empty or missing message means not enforced. A mask
@@ -459,6 +467,8 @@ function v2Facts(pp: JsonObject): DeployFacts {
     revisionLabels,
     ingress,
     binaryAuthorization,
+    // A template set without containers (a full write needs one) says nothing about them.
+    plainEnv: containers && containers.length > 0 ? plainEnvOf(containers) : undefined,
     invokerIamDisabled,
   };
 }

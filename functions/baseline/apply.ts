@@ -52,6 +52,7 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       const binauthz = change.binaryAuthorization;
       if (binauthz && !binauthz.policyUnknown) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, binauthz.policy ?? '');
       if (binauthz && !binauthz.breakglassUnknown) target.breakglass = record(target.breakglass ?? [], t, binauthz.breakglassJustification ?? '');
+      if (change.plainEnv) target.plainEnv = record(target.plainEnv ?? [], t, change.plainEnv);
       return;
     }
     case 'iam-policy': {
@@ -68,9 +69,10 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
 function forgetBefore(target: MutableBaseline, t: number): void {
   const histories = target as Record<(typeof SERVICE_OBJECT_HISTORIES)[number], readonly TimePoint<unknown>[]>;
   for (const field of SERVICE_OBJECT_HISTORIES) histories[field] = histories[field].filter((point) => point.t >= t);
+  const optional = target as Partial<Record<(typeof OPTIONAL_SERVICE_OBJECT_HISTORIES)[number], readonly TimePoint<unknown>[]>>;
   for (const field of OPTIONAL_SERVICE_OBJECT_HISTORIES) {
-    const history = target[field];
-    if (history) target[field] = history.filter((point) => point.t >= t);
+    const history = optional[field];
+    if (history) optional[field] = history.filter((point) => point.t >= t);
   }
 }
 

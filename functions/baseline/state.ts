@@ -4,6 +4,7 @@
 // The shape is plain JSON so the file and Firestore stores can keep it as is.
 import type { CompletedRollout, Rollout } from '../correlate/rollout.js';
 import type { OpenFinding } from '../detectors/types.js';
+import type { PlainEnvVar } from '../model/change.js';
 
 export interface TimePoint<T> {
   /** Event time of the change that set the value, epoch ms. */
@@ -38,6 +39,11 @@ export interface ServiceBaseline {
    * none keeps the previous deploy's, which then say nothing about it. Optional, as binaryAuthorization.
    */
   readonly provenanceLabels?: readonly TimePoint<string>[];
+  /**
+   * The environment variables each revision set with a literal value that could be a secret (names and formats, never
+   * values; audit/env.ts), so a revision is compared with the one before it. Optional, as binaryAuthorization.
+   */
+  readonly plainEnv?: readonly TimePoint<readonly PlainEnvVar[]>[];
   /** Time of the newest change applied. */
   readonly lastChangeMs: number;
   /**
@@ -69,7 +75,7 @@ export const HISTORY_FIELDS = ['serviceAccount', 'template', 'publicInvokers', '
 export const SERVICE_OBJECT_HISTORIES = ['template', 'publicInvokers', 'invokerIamDisabled', 'ingress'] as const satisfies readonly (typeof HISTORY_FIELDS)[number][];
 
 /** Service-object histories added after baselines were first stored: optional, older baselines have none. */
-export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['binaryAuthorization', 'breakglass', 'provenanceLabels'] as const;
+export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['binaryAuthorization', 'breakglass', 'provenanceLabels', 'plainEnv'] as const;
 
 /**
  * How many image repositories a service's baseline remembers. Legitimate services use a handful; the cap keeps a

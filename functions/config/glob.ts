@@ -18,6 +18,18 @@ export function globMatcher(globs: readonly string[]): (value: string) => boolea
   return matcher;
 }
 
+const nameCache = new WeakMap<readonly string[], (value: string) => boolean>();
+
+/** globMatcher in any letter case, for names that are written either way (environment variables). */
+export function nameMatcher(globs: readonly string[]): (value: string) => boolean {
+  let matcher = nameCache.get(globs);
+  if (!matcher) {
+    matcher = globs.length === 0 ? () => false : memoize<string, boolean>(picomatch(globs as string[], { dot: true, nocase: true }), MEMO_LIMIT);
+    nameCache.set(globs, matcher);
+  }
+  return matcher;
+}
+
 const singleCache = new Map<string, (value: string) => boolean>();
 
 export function globMatches(glob: string, value: string): boolean {

@@ -39,6 +39,13 @@ export interface PublicInvokerGrantSettings extends RuleSettings {
   readonly allowServices: readonly string[];
 }
 
+export interface PlaintextSecretEnvSettings extends RuleSettings {
+  /** Globs (any letter case) over variable names that hold secrets when their value could be one. */
+  readonly namePatterns: readonly string[];
+  /** Globs (any letter case) over variable names never reported. */
+  readonly allowNames: readonly string[];
+}
+
 export interface RulesConfig {
   readonly 'off-window-deploy': RuleSettings;
   readonly 'service-account-change': RuleSettings;
@@ -46,6 +53,7 @@ export interface RulesConfig {
   readonly 'public-invoker-grant': PublicInvokerGrantSettings;
   readonly 'binary-authorization-bypass': RuleSettings;
   readonly 'ingress-opened': RuleSettings;
+  readonly 'plaintext-secret-env': PlaintextSecretEnvSettings;
 }
 
 export interface SinkRouting {

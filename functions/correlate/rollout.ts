@@ -268,6 +268,7 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     revisionLabels: overlaid(write.revisionLabels, observed?.revisionLabels),
     ingress: write.ingress,
     binaryAuthorization: write.binaryAuthorization,
+    plainEnv: write.plainEnv,
     invokerIamDisabled: write.invokerIamDisabled,
     operationId: write.operationId,
   };

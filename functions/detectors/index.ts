@@ -3,6 +3,7 @@
 import type { RulesConfig } from '../config/types.js';
 import { binaryAuthorizationBypass } from './binary-authorization-bypass.js';
 import { ingressOpened } from './ingress-opened.js';
+import { plaintextSecretEnv } from './plaintext-secret-env.js';
 import { newImageRepository } from './new-image-repository.js';
 import { offWindowDeploy } from './off-window-deploy.js';
 import { publicInvokerGrant } from './public-invoker-grant.js';
@@ -16,6 +17,7 @@ export const detectors = {
   'public-invoker-grant': publicInvokerGrant,
   'binary-authorization-bypass': binaryAuthorizationBypass,
   'ingress-opened': ingressOpened,
+  'plaintext-secret-env': plaintextSecretEnv,
 } as const satisfies { readonly [Id in keyof RulesConfig]: Detector<Id> };
 
 export type RuleId = keyof typeof detectors;

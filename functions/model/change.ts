@@ -95,6 +95,14 @@ interface ChangeBase {
 
 export type DeployOperation = 'create' | 'replace' | 'update';
 
+/** An environment variable a revision sets with a literal value that could be a secret (never the value). */
+export interface PlainEnvVar {
+  readonly container?: string;
+  readonly name: string;
+  /** Credential formats the value matches (`AWS access key id`, `private key`...); empty: only long enough. */
+  readonly formats: readonly string[];
+}
+
 /** A Create/Replace/Update of a Cloud Run service, from the admin write. */
 export interface DeployChange extends ChangeBase {
   readonly kind: 'deploy';
@@ -129,6 +137,11 @@ export interface DeployChange extends ChangeBase {
   readonly revisionLabels?: Readonly<Record<string, string>>;
   readonly ingress?: Ingress;
   readonly binaryAuthorization?: BinaryAuthorization;
+  /**
+   * The template's environment variables set with a literal value that could be a secret (audit/env.ts): names and
+   * the credential formats found, never values. Undefined when the entry does not show the containers.
+   */
+  readonly plainEnv?: readonly PlainEnvVar[];
   /** True when the invoker IAM check is turned off (the service is public without any IAM binding). */
   readonly invokerIamDisabled?: boolean;
   /**

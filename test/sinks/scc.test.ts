@@ -59,6 +59,7 @@ describe('renderScc', () => {
       'CLOUD_RUN_NEW_IMAGE_REPOSITORY',
       'CLOUD_RUN_BINARY_AUTHORIZATION_BYPASS',
       'CLOUD_RUN_INGRESS_OPENED',
+      'CLOUD_RUN_PLAINTEXT_SECRET_ENV',
     ]);
   });
 

@@ -3,7 +3,7 @@
 import type { Finding, Resolution } from '../../functions/findings/finding.js';
 import { findingId } from '../../functions/findings/id.js';
 
-export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass', 'ingress-opened'] as const;
+export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass', 'ingress-opened', 'plaintext-secret-env'] as const;
 export type TestRule = (typeof RULES)[number];
 
 /** The facts a finding is built from; every one can be overridden (hostile-input tests do). */
@@ -147,6 +147,17 @@ const BUILDERS: Readonly<Record<TestRule, (f: FindingFacts) => Finding>> = {
     evidence: { before: 'internal-and-cloud-load-balancing', after: 'all', api: 'v2' },
     unknown: [],
     methodName: 'google.cloud.run.v2.Services.UpdateService',
+  }),
+  'plaintext-secret-env': (f) => ({
+    ...base('plaintext-secret-env', f, [`${f.project}/${f.location}/${f.service}`, 'plaintext-secret-env', 'DB_PASSWORD', f.eventTime]),
+    severity: 'HIGH',
+    title: 'Secret in a plain environment variable',
+    summary:
+      `${f.principal} deployed ${where(f)} with an environment variable DB_PASSWORD set to a secret in plain text: anyone who can view the ` +
+      'service (roles/run.viewer) or read its audit logs can read it. Reference a Secret Manager secret instead, and rotate the secret.',
+    evidence: { variables: ['DB_PASSWORD'], why: ['DB_PASSWORD: a secret by its name'], operation: 'replace' },
+    unknown: [],
+    methodName: 'google.cloud.run.v1.Services.ReplaceService',
   }),
 };
 

@@ -134,8 +134,12 @@ describe('no environment value or secret lands in a finding', () => {
       const text = JSON.stringify(finding);
       expect(text).not.toContain(SECRET);
       expect(text).not.toContain('db-password-leak-check');
-      expect(text).not.toContain('DB_PASSWORD');
+      // Only the rule about it names the plain variable (never its value); a secret reference is named by none.
+      if (finding.rule === 'plaintext-secret-env') expect(finding.evidence['variables']).toEqual(['DB_PASSWORD']);
+      else expect(text).not.toContain('DB_PASSWORD');
+      expect(text).not.toContain('API_KEY');
     }
+    expect(findings.some((f) => f.rule === 'plaintext-secret-env')).toBe(true);
   });
 });
 

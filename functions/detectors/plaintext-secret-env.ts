@@ -1,0 +1,95 @@
+// plaintext-secret-env
+//
+// Reads:    Cloud Run deploys (v1 CreateService / ReplaceService, v2 CreateService / UpdateService): the
+//           template's containers' `env`, and deletes. Values are judged while the entry is normalized
+//           (audit/env.ts) and go no further: no finding, baseline or log holds one.
+// Alerts:   a revision that sets an environment variable to a literal value that is a secret, where a Secret
+//           Manager reference (v1 `valueFrom.secretKeyRef`, v2 `valueSource.secretKeyRef`) keeps it out of the
+//           service: anyone who can view the service (roles/run.viewer) or read its audit logs reads the value. A
+//           value is a secret when it holds a known credential format (a private key, an AWS access key id, a
+//           Google API key, GitHub, GitLab, Slack and Stripe tokens, a password in a URL), or when the variable's
+//           name matches `namePatterns` and the value could be one (8 characters or more; not a number, a flag, a
+//           Secret Manager name or a URL without a password). Only variables the service's revision before did
+//           not have (as such) are reported: a service's first revision seen reports all of its own.
+// Options:  `rules.plaintext-secret-env.namePatterns` and `allowNames` (globs over variable names, any letter
+//           case), `exceptions`, `severity`.
+// Severity: HIGH.
+// Resolves: a newer revision that no longer sets any of the finding's variables to such a value, or the service
+//           deleted.
+// Blind spots: console writes log no containers (their variables are unknown), nor does a v2 update whose mask
+//           leaves the containers alone; secrets in `args`, `command`, mounted files or the image itself; a secret
+//           whose variable name matches no pattern and whose value has no known format; a value changed under
+//           the same name (the variable was reported already). The name rule is a heuristic: `allowNames` tunes it.
+import { baselineKey } from '../baseline/store.js';
+import { changedAfter, valueBefore } from '../baseline/state.js';
+import { nameMatcher } from '../config/glob.js';
+import type { PlaintextSecretEnvSettings } from '../config/types.js';
+import type { PlainEnvVar } from '../model/change.js';
+import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
+import { serviceLabel } from './revision.js';
+import type { Detection, Detector, Resolved } from './types.js';
+
+/** A variable as findings name it: `NAME`, or `container/NAME` when the container is named. */
+function variableName(variable: PlainEnvVar): string {
+  return variable.container ? `${variable.container}/${variable.name}` : variable.name;
+}
+
+/** The variables whose values are secrets under `settings`, each with why, by name (sorted). */
+function secrets(variables: readonly PlainEnvVar[] | undefined, settings: PlaintextSecretEnvSettings): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!variables) return out;
+  const allowed = nameMatcher(settings.allowNames);
+  const matchesName = nameMatcher(settings.namePatterns);
+  for (const variable of variables) {
+    if (allowed(variable.name)) continue;
+    if (variable.formats.length > 0) out.set(variableName(variable), `value holds ${variable.formats.join(' and ')}`);
+    else if (matchesName(variable.name)) out.set(variableName(variable), 'a secret by its name');
+  }
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
+  id: 'plaintext-secret-env',
+  title: 'Secret in a plain environment variable',
+  defaultSeverity: 'HIGH',
+  methods: [...DEPLOY_METHODS, ...DELETE_METHODS],
+  changeKinds: ['deploy', 'delete'],
+  detect({ change, baseline, settings }): Detection[] {
+    if (change.kind !== 'deploy' || !change.plainEnv) return [];
+    const now = secrets(change.plainEnv, settings);
+    const before = secrets(valueBefore(baseline?.plainEnv, change.timeMs), settings);
+    const added = [...now].filter(([name]) => !before.has(name));
+    if (added.length === 0) return [];
+    const names = added.map(([name]) => name);
+    const who = change.principal?.id ?? 'An unknown principal';
+    const plural = names.length > 1;
+    return [
+      {
+        severity: 'HIGH',
+        title: 'Secret in a plain environment variable',
+        summary:
+          `${who} deployed ${serviceLabel(change.target)} with ${plural ? 'environment variables' : 'an environment variable'} ${names.join(', ')} set to ` +
+          `${plural ? 'secrets' : 'a secret'} in plain text: anyone who can view the service (roles/run.viewer) or read its audit logs can read ` +
+          `${plural ? 'them' : 'it'}. Reference a Secret Manager secret instead, and rotate the secret.`,
+        evidence: { variables: names, why: added.map(([name, why]) => `${name}: ${why}`), operation: change.operation },
+        dedupKey: [baselineKey(change.target), 'plaintext-secret-env', names.join(','), change.time],
+        // A late entry: a newer revision's variables are the ones in force.
+        opensRisk: !changedAfter(baseline?.plainEnv, change.timeMs),
+      },
+    ];
+  },
+  resolves({ change, baseline, settings }, open): Resolved[] {
+    if (change.kind === 'delete') {
+      if (changedAfter(baseline?.plainEnv, change.timeMs)) return [];
+      return open.map((o) => ({ id: o.finding.id, reason: 'the service was deleted' }));
+    }
+    if (change.kind !== 'deploy' || !change.plainEnv || changedAfter(baseline?.plainEnv, change.timeMs)) return [];
+    const now = secrets(change.plainEnv, settings);
+    return open
+      .filter((o) => {
+        const variables = o.finding.evidence['variables'];
+        return Array.isArray(variables) && (variables as readonly string[]).every((name) => !now.has(name));
+      })
+      .map((o) => ({ id: o.finding.id, reason: 'the variables are no longer set to secrets in plain text' }));
+  },
+};

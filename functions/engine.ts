@@ -29,7 +29,7 @@ import { createsRevision } from './detectors/revision.js';
 import type { Detection, Detector, OpenFinding } from './detectors/types.js';
 import type { RevisionObservation } from './audit/systemEvent.js';
 import { cutText } from './untrustedText.js';
-import { linksOf, provenanceLabelsOf, provenanceLabelTexts, provenanceOf, resourceNameOf, type ProvenanceLabels } from './findings/enrich.js';
+import { linksOf, provenanceLabelsKey, provenanceLabelsOf, provenanceLabelTexts, provenanceOf, resourceNameOf, type ProvenanceLabels } from './findings/enrich.js';
 import { severityRank, type Finding, type Severity } from './findings/finding.js';
 import { findingId } from './findings/id.js';
 import { isWideIamChange, type Change, type DeployChange } from './model/change.js';
@@ -155,7 +155,7 @@ function rolloutText(rollout: RolledOut['rollout']): string {
  */
 function unchangedProvenanceLabels(found: ProvenanceLabels, base: ServiceBaseline, timeMs: number): string[] | undefined {
   const texts = provenanceLabelTexts(found);
-  return texts.length > 0 && valueBefore(base.provenanceLabels, timeMs) === JSON.stringify(texts) ? texts : undefined;
+  return texts.length > 0 && valueBefore(base.provenanceLabels, timeMs) === texts.join('\n') ? texts : undefined;
 }
 
 function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, config: RunwatchConfig, base: ServiceBaseline): Finding {
@@ -489,8 +489,12 @@ export class Engine {
    */
   private recordProvenanceLabels(draft: MutableBaseline, change: DeployChange, edits: BaselineEdits): void {
     if (draft.deletedAtMs !== undefined && change.timeMs < draft.deletedAtMs) return;
-    const texts = provenanceLabelTexts(provenanceLabelsOf(change.labels, change.revisionLabels, this.config));
-    draft.provenanceLabels = edits.record(draft.provenanceLabels ?? [], change.timeMs, JSON.stringify(texts));
+    const text = provenanceLabelsKey(change.labels, change.revisionLabels, this.config);
+    const history = draft.provenanceLabels ?? [];
+    // The same labels as the deploy before (the usual case) share its string: one per deploy kept in the baseline
+    // cost replay 10% in collector time.
+    const last = history[history.length - 1];
+    draft.provenanceLabels = edits.record(history, change.timeMs, last?.v === text ? last.v : text);
   }
 
   /**

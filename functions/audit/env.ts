@@ -35,8 +35,8 @@ const MAX_NAME_LENGTH = 120;
  * or it is long enough and not a flag, a number, a Secret Manager name or a URL without a password (a name rule
  * then decides: see the plaintext-secret-env detector). Names are kept (cut to 120 characters), values never.
  */
-export function plainEnvOf(containers: readonly unknown[]): PlainEnvVar[] {
-  const out: PlainEnvVar[] = [];
+export function plainEnvOf(containers: readonly unknown[]): readonly PlainEnvVar[] {
+  let out: PlainEnvVar[] | undefined;
   for (const item of containers) {
     const container = asObject(item);
     const containerName = asString(container?.['name']);
@@ -48,9 +48,13 @@ export function plainEnvOf(containers: readonly unknown[]): PlainEnvVar[] {
       const formats = CREDENTIAL_FORMATS.filter(([, pattern]) => pattern.test(value)).map(([format]) => format);
       const secretLike = formats.length > 0 || (value.trim().length >= MIN_SECRET_LENGTH && !NOT_SECRET.test(value.trim()));
       if (!secretLike) continue;
+      out ??= [];
       out.push({ ...(containerName ? { container: cutText(containerName, MAX_NAME_LENGTH) } : {}), name: cutText(name, MAX_NAME_LENGTH), formats });
       if (out.length >= MAX_VARIABLES) return out;
     }
   }
-  return out;
+  return out ?? NONE;
 }
+
+/** What most revisions set (one list shared by every baseline that keeps it, not one per deploy). */
+const NONE: readonly PlainEnvVar[] = Object.freeze([]);

@@ -35,7 +35,7 @@ export interface ServiceBaseline {
    */
   readonly breakglass?: readonly TimePoint<string>[];
   /**
-   * The provenance labels each deploy carried (the JSON of their `name=value` texts; `[]`: none): a deploy that sets
+   * The provenance labels each deploy carried (their `name=value` texts, one per line; `''`: none): a deploy that sets
    * none keeps the previous deploy's, which then say nothing about it. Optional, as binaryAuthorization.
    */
   readonly provenanceLabels?: readonly TimePoint<string>[];

@@ -55,7 +55,8 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
   methods: [...DEPLOY_METHODS, ...DELETE_METHODS],
   changeKinds: ['deploy', 'delete'],
   detect({ change, baseline, settings }): Detection[] {
-    if (change.kind !== 'deploy' || !change.plainEnv) return [];
+    // Most revisions set no such variable: nothing can be new.
+    if (change.kind !== 'deploy' || !change.plainEnv || change.plainEnv.length === 0) return [];
     const now = secrets(change.plainEnv, settings);
     const before = secrets(valueBefore(baseline?.plainEnv, change.timeMs), settings);
     const added = [...now].filter(([name]) => !before.has(name));

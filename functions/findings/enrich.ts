@@ -12,16 +12,20 @@ import type { FindingLinks, Provenance } from './finding.js';
  */
 const COMMIT_TAG = /^(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}$/;
 
-function names(value: string | readonly string[]): readonly string[] {
-  return typeof value === 'string' ? [value] : value;
+type Labels = Readonly<Record<string, string>>;
+
+const NO_LABELS: Labels = {};
+
+/** The first of `candidates` (a label name or a list) set (non-empty) in `labels`. */
+function firstSet(labels: Labels, candidates: string | readonly string[]): string | undefined {
+  if (typeof candidates === 'string') return labels[candidates] ? candidates : undefined;
+  for (const name of candidates) if (labels[name]) return name;
+  return undefined;
 }
 
-function firstLabel(labels: Readonly<Record<string, string>>, candidates: readonly string[]): [string, string] | undefined {
-  for (const name of candidates) {
-    const value = labels[name];
-    if (value) return [name, value];
-  }
-  return undefined;
+/** The label `candidates` name that provenance reads: the revision's own labels first, then the service's. */
+function labelNameOf(labels: Labels, revisionLabels: Labels, candidates: string | readonly string[]): string | undefined {
+  return firstSet(revisionLabels, candidates) ?? firstSet(labels, candidates);
 }
 
 /** The labels provenance is read from: for commit and pipeline, the label found (`[name, value]`), if any. */
@@ -37,25 +41,33 @@ export interface ProvenanceLabels {
  * deploy to deploy, so it may be an earlier deploy's), then the service's (defaults understand Cloud Build deploys:
  * `commit-sha`, `build-id`); failing a pipeline label, Cloud Build's trigger label `gcb-trigger-id`.
  */
-export function provenanceLabelsOf(
-  labels: Readonly<Record<string, string>>,
-  revisionLabels: Readonly<Record<string, string>> = {},
-  config: RunwatchConfig,
-): ProvenanceLabels {
-  const labelOf = (candidates: string | readonly string[]): [string, string] | undefined =>
-    firstLabel(revisionLabels, names(candidates)) ?? firstLabel(labels, names(candidates));
-  const commit = labelOf(config.provenanceLabels.commit);
-  const pipeline = labelOf(config.provenanceLabels.pipeline);
+export function provenanceLabelsOf(labels: Labels, revisionLabels: Labels = NO_LABELS, config: RunwatchConfig): ProvenanceLabels {
+  const commit = labelNameOf(labels, revisionLabels, config.provenanceLabels.commit);
+  const pipeline = labelNameOf(labels, revisionLabels, config.provenanceLabels.pipeline);
+  const valueOf = (name: string): [string, string] => [name, revisionLabels[name] || labels[name]!];
   const trigger = labels['gcb-trigger-id'];
   return {
-    ...(commit ? { commit } : {}),
-    ...(pipeline ? { pipeline } : trigger ? { pipeline: ['gcb-trigger-id', trigger], pipelineIsTrigger: true } : {}),
+    ...(commit ? { commit: valueOf(commit) } : {}),
+    ...(pipeline ? { pipeline: valueOf(pipeline) } : trigger ? { pipeline: ['gcb-trigger-id', trigger], pipelineIsTrigger: true } : {}),
   };
 }
 
 /** `name=value` of each provenance label found: how evidence shows them. */
 export function provenanceLabelTexts(found: ProvenanceLabels): string[] {
   return [found.commit, found.pipeline].flatMap((label) => (label ? [`${label[0]}=${label[1]}`] : []));
+}
+
+/**
+ * provenanceLabelTexts(provenanceLabelsOf(...)) joined by line breaks, made without the objects in between: the
+ * baseline keeps it for every deploy (see the engine's recordProvenanceLabels).
+ */
+export function provenanceLabelsKey(labels: Labels, revisionLabels: Labels = NO_LABELS, config: RunwatchConfig): string {
+  const commit = labelNameOf(labels, revisionLabels, config.provenanceLabels.commit);
+  const pipeline = labelNameOf(labels, revisionLabels, config.provenanceLabels.pipeline) ?? (labels['gcb-trigger-id'] ? 'gcb-trigger-id' : undefined);
+  const commitText = commit ? `${commit}=${revisionLabels[commit] || labels[commit]!}` : '';
+  if (!pipeline) return commitText;
+  const pipelineText = `${pipeline}=${revisionLabels[pipeline] || labels[pipeline]!}`;
+  return commit ? `${commitText}\n${pipelineText}` : pipelineText;
 }
 
 /**

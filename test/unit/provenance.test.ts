@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { at, corpus, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, withOperationId, withV1Image } from '../support/entries.js';
 import { config, findingsOf } from '../support/run.js';
+import { provenanceLabelsKey, provenanceLabelsOf, provenanceLabelTexts } from '../../functions/findings/enrich.js';
 
 const EAGER = config({ timezone: 'UTC', changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }] });
 
@@ -175,5 +176,20 @@ describe('provenance labels unchanged since the previous deploy', () => {
     const byTime = new Map(findings.map((f) => [f.eventTime, f]));
     expect(byTime.get('2024-05-04T11:00:00Z')?.provenance).toEqual({});
     expect(byTime.get('2024-05-04T09:00:00Z')?.provenance).toMatchObject({ pipeline: 'b-0' });
+  });
+});
+
+describe('provenanceLabelsKey: what the baseline keeps of each deploy', () => {
+  const cfg = config();
+  it.each<[string, Record<string, string>, Record<string, string> | undefined]>([
+    ['none', { 'managed-by': 'x' }, undefined],
+    ['commit and build on the service', { 'commit-sha': 'abc1234', 'gcb-build-id': 'b-1' }, {}],
+    ['the revision overrides the service', { 'commit-sha': 'abc1234', 'git-commit': 'def5678', 'gcb-build-id': 'b-1' }, { 'git-commit': 'def5678' }],
+    ['the trigger stands for the pipeline', { 'commit-sha': 'abc1234', 'gcb-trigger-id': 't-9' }, undefined],
+    ['only a pipeline', { 'build-id': 'b-2' }, {}],
+    ['empty values count as absent', { 'commit-sha': '', commit: 'c0ffee1', 'gcb-build-id': '' }, { 'commit-sha': '' }],
+  ])('%s: the texts provenance reads, one per line', (_name, labels, revisionLabels) => {
+    const merged = { ...labels, ...revisionLabels };
+    expect(provenanceLabelsKey(merged, revisionLabels, cfg)).toBe(provenanceLabelTexts(provenanceLabelsOf(merged, revisionLabels, cfg)).join('\n'));
   });
 });

@@ -10,14 +10,14 @@ import { cutText } from '../untrustedText.js';
  * gitleaks and GitHub secret scanning look for). A match is reported whatever the variable is called.
  */
 const CREDENTIAL_FORMATS: readonly (readonly [string, RegExp])[] = [
-  ['private key', /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/],
-  ['AWS access key id', /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/],
-  ['Google API key', /\bAIza[0-9A-Za-z_-]{35}\b/],
-  ['GitHub token', /\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b/],
-  ['GitLab token', /\bglpat-[A-Za-z0-9_-]{20,}\b/],
-  ['Slack token', /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/],
-  ['Stripe secret key', /\b[sr]k_live_[A-Za-z0-9]{20,}\b/],
-  ['password in a URL', /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^/\s@]+@/i],
+  ['a private key', /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/],
+  ['an AWS access key id', /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/],
+  ['a Google API key', /\bAIza[0-9A-Za-z_-]{35}\b/],
+  ['a GitHub token', /\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b/],
+  ['a GitLab token', /\bglpat-[A-Za-z0-9_-]{20,}\b/],
+  ['a Slack token', /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/],
+  ['a Stripe secret key', /\b[sr]k_live_[A-Za-z0-9]{20,}\b/],
+  ['a password in a URL', /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^/\s@]+@/i],
 ];
 
 /** Values that cannot be a secret whatever the variable is called: flags, numbers, references, plain URLs. */

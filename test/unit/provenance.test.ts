@@ -168,6 +168,27 @@ describe('provenance labels unchanged since the previous deploy', () => {
     expect(deploys.map((f) => f.provenance.pipeline)).toEqual([BUILD, BUILD]);
   });
 
+  it("Cloud Build's trigger label (the same on every deploy of the trigger) is never taken for left over", async () => {
+    // The real Cloud Build deploy (powerchoosers): gcb-trigger-id on the service, the commit in the image tag.
+    const triggerOnly = (time: string, tag: string) =>
+      editV1Services(deploy(time, `${IMAGE}:${tag}`, {}), (svc) => {
+        (svc['metadata'] as Record<string, Record<string, string>>)['labels']!['gcb-trigger-id'] = 't-9';
+      });
+    const findings = await findingsOf([triggerOnly('2024-05-04T10:00:00Z', '1a2b3c4d5e6f'), triggerOnly('2024-05-04T11:00:00Z', '0a1b2c3d4e5f')], EAGER);
+    expect(findings[1]?.provenance).toEqual({ commit: '0a1b2c3d4e5f', pipeline: 'trigger:t-9', sources: { commit: 'image-tag', pipeline: 'label:gcb-trigger-id' } });
+    expect(findings[1]?.evidence['unchangedProvenanceLabels']).toBeUndefined();
+  });
+
+  it('a commit label unchanged beside the trigger label: both left out (the labels were not written)', async () => {
+    const labelled = (time: string) =>
+      editV1Services(deploy(time, `${IMAGE}:build-${time}`, { commit: COMMIT }), (svc) => {
+        (svc['metadata'] as Record<string, Record<string, string>>)['labels']!['gcb-trigger-id'] = 't-9';
+      });
+    const findings = await findingsOf([labelled('2024-05-04T10:00:00Z'), labelled('2024-05-04T11:00:00Z')], EAGER);
+    expect(findings[1]?.provenance).toEqual({});
+    expect(findings[1]?.evidence['unchangedProvenanceLabels']).toEqual([`commit-sha=${COMMIT}`]);
+  });
+
   it('compares with the deploy before it in time, whichever arrives first', async () => {
     const earlier = deploy('2024-05-04T09:00:00Z', `${IMAGE}:latest`, { commit: 'aaaaaaa1111111', build: 'b-0' });
     const manual = deploy('2024-05-04T11:00:00Z', `${IMAGE}:hotfix`, { commit: COMMIT, build: BUILD });

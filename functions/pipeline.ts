@@ -1,7 +1,7 @@
 // One entry in, findings out: the path every LogEntry takes, in replay and in the detect function alike.
 // parse -> normalize -> (duplicate check) -> engine (rollout correlation, baseline, detectors, enrichment).
 import { readEnvelope, type Envelope } from './audit/entry.js';
-import { normalizeEnvelope, type ParseResult, type SkipReason } from './audit/normalize.js';
+import { normalizeEnvelope, normalizeOptionsOf, type NormalizeOptions, type ParseResult, type SkipReason } from './audit/normalize.js';
 import { baselineKey, type BaselineStore } from './baseline/store.js';
 import type { RunwatchConfig } from './config/types.js';
 import { Engine, entryDigest, storeKeyOf, type EngineNote, type EngineResult, type EntryKeys, type Publish } from './engine.js';
@@ -104,9 +104,11 @@ export class Pipeline {
   /** Services with rollouts waiting, by their earliest deadline (what this instance has seen). */
   private readonly due = new Map<string, number>();
   private nextDueMs = Infinity;
+  private readonly normalizeOptions: NormalizeOptions;
 
   constructor(private readonly options: PipelineOptions) {
     this.engine = new Engine(options.config, options.store);
+    this.normalizeOptions = normalizeOptionsOf(options.config);
     this.recent = new RecentKeys(options.recentKeys ?? 100_000);
   }
 
@@ -127,7 +129,7 @@ export class Pipeline {
 
   /** Normalization alone: pure, order-independent, so replay runs it before re-ordering and keeps only the result. */
   normalize(envelope: Envelope): ParseResult {
-    return normalizeEnvelope(envelope, { watchCloudFunctions: this.options.config.cloudFunctions.watch });
+    return normalizeEnvelope(envelope, this.normalizeOptions);
   }
 
   /**

@@ -1,7 +1,9 @@
-// Environment variables a revision sets with a literal value: which could hold a secret, judged here from the
-// value, which goes no further. Anyone who can view the service (roles/run.viewer) or read its audit logs reads such
+// Environment variables a revision sets with a literal value that is a secret, judged here from the value and the
+// name (plaintext-secret-env's globs): only the names of those go further, never a value. Anyone who can view the service (roles/run.viewer) or read its audit logs reads such
 // a value; Secret Manager references (v1 `valueFrom.secretKeyRef`, v2 `valueSource.secretKeyRef`) do not carry one.
 import type { PlainEnvVar } from '../model/change.js';
+import type { SecretEnvNames } from './normalize.js';
+import { nameMatcher } from '../config/glob.js';
 import { asArray, asObject, asString } from './json.js';
 import { cutText } from '../untrustedText.js';
 
@@ -26,16 +28,23 @@ const NOT_SECRET = /^(?:true|false|yes|no|on|off|none|null|[-+]?\d+(?:\.\d+)?[a-
 /** Shorter values are too short to be a secret worth reporting by name alone (`dev`, `info`, `eu-west`). */
 const MIN_SECRET_LENGTH = 8;
 
-/** At most this many variables are kept per write (they travel in the baseline: a waiting rollout). */
-const MAX_VARIABLES = 64;
-const MAX_NAME_LENGTH = 120;
+/**
+ * At most this many variables are kept per write, their names cut: they travel in the service's baseline (each
+ * waiting rollout, up to 64, and the history, 32 points), which must stay far below Firestore's 1 MiB a document
+ * whatever a deployer writes. A deploy with more such variables is reported all the same.
+ */
+const MAX_VARIABLES = 16;
+const MAX_NAME_LENGTH = 64;
+const MAX_CONTAINER_NAME_LENGTH = 32;
 
 /**
- * The variables of `containers` set with a literal value that could be a secret: it matches a credential format,
- * or it is long enough and not a flag, a number, a Secret Manager name or a URL without a password (a name rule
- * then decides: see the plaintext-secret-env detector). Names are kept (cut to 120 characters), values never.
+ * The variables of `containers` set to a secret in plain text: a value that matches a credential format, or a name
+ * matching `names.namePatterns` with a value that could be a secret (long enough; not a flag, a number, a Secret
+ * Manager name or a URL without a password); never a name in `names.allowNames`. Names are kept (cut), values never.
  */
-export function plainEnvOf(containers: readonly unknown[]): readonly PlainEnvVar[] {
+export function plainEnvOf(containers: readonly unknown[], names: SecretEnvNames): readonly PlainEnvVar[] {
+  const allowed = nameMatcher(names.allowNames);
+  const secretName = nameMatcher(names.namePatterns);
   let out: PlainEnvVar[] | undefined;
   for (const item of containers) {
     const container = asObject(item);
@@ -44,12 +53,12 @@ export function plainEnvOf(containers: readonly unknown[]): readonly PlainEnvVar
       const variable = asObject(entry);
       const name = asString(variable?.['name']);
       const value = asString(variable?.['value']);
-      if (!name || !value) continue;
+      if (!name || !value || allowed(name)) continue;
       const formats = CREDENTIAL_FORMATS.filter(([, pattern]) => pattern.test(value)).map(([format]) => format);
-      const secretLike = formats.length > 0 || (value.trim().length >= MIN_SECRET_LENGTH && !NOT_SECRET.test(value.trim()));
-      if (!secretLike) continue;
+      const secret = formats.length > 0 || (secretName(name) && value.trim().length >= MIN_SECRET_LENGTH && !NOT_SECRET.test(value.trim()));
+      if (!secret) continue;
       out ??= [];
-      out.push({ ...(containerName ? { container: cutText(containerName, MAX_NAME_LENGTH) } : {}), name: cutText(name, MAX_NAME_LENGTH), formats });
+      out.push({ ...(containerName ? { container: cutText(containerName, MAX_CONTAINER_NAME_LENGTH) } : {}), name: cutText(name, MAX_NAME_LENGTH), formats });
       if (out.length >= MAX_VARIABLES) return out;
     }
   }

@@ -27,6 +27,7 @@ import { asArray, asBoolean, asNumber, asObject, asString, at, canonicalJson, fi
 import { hash } from 'node:crypto';
 import { readRevisionObservation, type RevisionObservation } from './systemEvent.js';
 import { cutText, truncatePlain } from '../untrustedText.js';
+import type { RunwatchConfig } from '../config/types.js';
 
 /** Why an entry produced no change. Counted and reported by replay and the functions. */
 export type SkipReason =
@@ -51,6 +52,26 @@ export type ParseResult =
 export interface NormalizeOptions {
   /** Run the detectors on Cloud Run services managed by Cloud Functions (gen2) too. */
   readonly watchCloudFunctions?: boolean;
+  /**
+   * Which plain environment variables hold secrets (plaintext-secret-env's name globs, any letter case): judged here,
+   * where the values are, so that only the names of those go further. Absent: variables are not read.
+   */
+  readonly secretEnv?: SecretEnvNames;
+}
+
+/** Plain data (it travels to worker threads): see NormalizeOptions.secretEnv. */
+export interface SecretEnvNames {
+  readonly namePatterns: readonly string[];
+  readonly allowNames: readonly string[];
+}
+
+/** The normalization a config asks for. */
+export function normalizeOptionsOf(config: RunwatchConfig): NormalizeOptions {
+  const secrets = config.rules['plaintext-secret-env'];
+  return {
+    watchCloudFunctions: config.cloudFunctions.watch,
+    ...(secrets.enabled ? { secretEnv: { namePatterns: secrets.namePatterns, allowNames: secrets.allowNames } } : {}),
+  };
 }
 
 const RUN = 'run.googleapis.com';
@@ -111,12 +132,12 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
   switch (verb) {
     case 'CreateService':
     case 'CreateInternalService':
-      return deployChange(env, pp, api, 'create');
+      return deployChange(env, pp, api, 'create', options.secretEnv);
     case 'ReplaceService':
     case 'ReplaceInternalService':
-      return deployChange(env, pp, api, 'replace');
+      return deployChange(env, pp, api, 'replace', options.secretEnv);
     case 'UpdateService':
-      return deployChange(env, pp, api, 'update');
+      return deployChange(env, pp, api, 'update', options.secretEnv);
     case 'SetIamPolicy':
       return serviceIamChange(env, pp);
     case 'DeleteService': {
@@ -276,10 +297,10 @@ function firstString(value: unknown): string | undefined {
 // ---------------------------------------------------------------------------------------------------------------
 // Deploys
 
-function deployChange(env: Envelope, pp: JsonObject, api: 'v1' | 'v2', operation: DeployOperation): ParseResult {
+function deployChange(env: Envelope, pp: JsonObject, api: 'v1' | 'v2', operation: DeployOperation, secretEnv: SecretEnvNames | undefined): ParseResult {
   const logged = api === 'v2' ? loggedOperation(env) : undefined;
   // The completion entry of a v2 operation: who, when and which operation; the facts are the first entry's.
-  const facts = api === 'v1' ? v1Facts(pp) : logged?.completion ? NO_FACTS : v2Facts(pp);
+  const facts = api === 'v1' ? v1Facts(pp, secretEnv) : logged?.completion ? NO_FACTS : v2Facts(pp, secretEnv);
   const target = serviceTarget(env, pp, facts.knative);
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: asString(pp['methodName']) };
   let serviceAccount = facts.serviceAccount;
@@ -356,7 +377,7 @@ const PARSE_BOOL_TRUE: ReadonlySet<string> = new Set(['1', 't', 'T', 'TRUE', 'tr
 const PARSE_BOOL_FALSE: ReadonlySet<string> = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
 /** v1: a Knative Service (a full PUT) in the request, echoed with server fields in the response. */
-function v1Facts(pp: JsonObject): DeployFacts {
+function v1Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined): DeployFacts {
   const response = asObject(pp['response']);
   const knative = asObject(at(pp, 'request', 'service')) ?? response;
   const template = asObject(at(knative, 'spec', 'template'));
@@ -407,7 +428,7 @@ function v1Facts(pp: JsonObject): DeployFacts {
     ingress,
     binaryAuthorization: annotations || stored ? v1BinaryAuthorization(binauthzPolicy, breakglass, containers.length > 0) : undefined,
     // Console writes log no containers: their variables are unknown, not "none".
-    plainEnv: containers.length > 0 ? plainEnvOf(containers) : undefined,
+    plainEnv: secretEnv && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
     invokerIamDisabled,
     operationId,
   };
@@ -419,7 +440,7 @@ function v1Facts(pp: JsonObject): DeployFacts {
  * server ignored it, whatever the body says), and a field inside it but missing from the body was set to its
  * default (the JSON of a protocol buffer leaves out `false`, empty strings and empty messages).
  */
-function v2Facts(pp: JsonObject): DeployFacts {
+function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined): DeployFacts {
   const request = asObject(pp['request']);
   const service = asObject(request?.['service']);
   const mask = updateMaskOf(request);
@@ -468,7 +489,7 @@ function v2Facts(pp: JsonObject): DeployFacts {
     ingress,
     binaryAuthorization,
     // A template set without containers (a full write needs one) says nothing about them.
-    plainEnv: containers && containers.length > 0 ? plainEnvOf(containers) : undefined,
+    plainEnv: secretEnv && containers && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
     invokerIamDisabled,
   };
 }

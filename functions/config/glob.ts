@@ -18,14 +18,17 @@ export function globMatcher(globs: readonly string[]): (value: string) => boolea
   return matcher;
 }
 
-const nameCache = new WeakMap<readonly string[], (value: string) => boolean>();
+/** By the globs' text: replay's parse workers receive the lists anew with each chunk of lines. */
+const nameCache = new Map<string, (value: string) => boolean>();
 
 /** globMatcher in any letter case, for names that are written either way (environment variables). */
 export function nameMatcher(globs: readonly string[]): (value: string) => boolean {
-  let matcher = nameCache.get(globs);
+  const key = globs.join('\n');
+  let matcher = nameCache.get(key);
   if (!matcher) {
     matcher = globs.length === 0 ? () => false : memoize<string, boolean>(picomatch(globs as string[], { dot: true, nocase: true }), MEMO_LIMIT);
-    nameCache.set(globs, matcher);
+    if (nameCache.size >= 64) nameCache.clear(); // a config has two lists; tests make a few more
+    nameCache.set(key, matcher);
   }
   return matcher;
 }

@@ -12,7 +12,8 @@
 //           Secret Manager name or a URL without a password). Only variables the service's revision before did
 //           not have (as such) are reported: a service's first revision seen reports all of its own.
 // Options:  `rules.plaintext-secret-env.namePatterns` and `allowNames` (globs over variable names, any letter
-//           case), `exceptions`, `severity`.
+//           case; applied while the entry is normalized, where the values are), `exceptions`, `severity`. At most
+//           16 variables of a revision are named (the baseline keeps them).
 // Severity: HIGH.
 // Resolves: a newer revision that no longer sets any of the finding's variables to such a value, or the service
 //           deleted.
@@ -22,8 +23,6 @@
 //           the same name (the variable was reported already). The name rule is a heuristic: `allowNames` tunes it.
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';
-import { nameMatcher } from '../config/glob.js';
-import type { PlaintextSecretEnvSettings } from '../config/types.js';
 import type { PlainEnvVar } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { serviceLabel } from './revision.js';
@@ -34,17 +33,10 @@ function variableName(variable: PlainEnvVar): string {
   return variable.container ? `${variable.container}/${variable.name}` : variable.name;
 }
 
-/** The variables whose values are secrets under `settings`, each with why, by name (sorted). */
-function secrets(variables: readonly PlainEnvVar[] | undefined, settings: PlaintextSecretEnvSettings): Map<string, string> {
+/** The variables set to secrets (normalization chose them: audit/env.ts), each with why, by name (sorted). */
+function secrets(variables: readonly PlainEnvVar[] | undefined): Map<string, string> {
   const out = new Map<string, string>();
-  if (!variables) return out;
-  const allowed = nameMatcher(settings.allowNames);
-  const matchesName = nameMatcher(settings.namePatterns);
-  for (const variable of variables) {
-    if (allowed(variable.name)) continue;
-    if (variable.formats.length > 0) out.set(variableName(variable), `value holds ${variable.formats.join(' and ')}`);
-    else if (matchesName(variable.name)) out.set(variableName(variable), 'a secret by its name');
-  }
+  for (const variable of variables ?? []) out.set(variableName(variable), variable.formats.length > 0 ? `value holds ${variable.formats.join(' and ')}` : 'a secret by its name');
   return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
@@ -54,11 +46,11 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
   defaultSeverity: 'HIGH',
   methods: [...DEPLOY_METHODS, ...DELETE_METHODS],
   changeKinds: ['deploy', 'delete'],
-  detect({ change, baseline, settings }): Detection[] {
+  detect({ change, baseline }): Detection[] {
     // Most revisions set no such variable: nothing can be new.
     if (change.kind !== 'deploy' || !change.plainEnv || change.plainEnv.length === 0) return [];
-    const now = secrets(change.plainEnv, settings);
-    const before = secrets(valueBefore(baseline?.plainEnv, change.timeMs), settings);
+    const now = secrets(change.plainEnv);
+    const before = secrets(valueBefore(baseline?.plainEnv, change.timeMs));
     const added = [...now].filter(([name]) => !before.has(name));
     if (added.length === 0) return [];
     const names = added.map(([name]) => name);
@@ -79,13 +71,13 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
       },
     ];
   },
-  resolves({ change, baseline, settings }, open): Resolved[] {
+  resolves({ change, baseline }, open): Resolved[] {
     if (change.kind === 'delete') {
       if (changedAfter(baseline?.plainEnv, change.timeMs)) return [];
       return open.map((o) => ({ id: o.finding.id, reason: 'the service was deleted' }));
     }
     if (change.kind !== 'deploy' || !change.plainEnv || changedAfter(baseline?.plainEnv, change.timeMs)) return [];
-    const now = secrets(change.plainEnv, settings);
+    const now = secrets(change.plainEnv);
     return open
       .filter((o) => {
         const variables = o.finding.evidence['variables'];

@@ -95,11 +95,11 @@ interface ChangeBase {
 
 export type DeployOperation = 'create' | 'replace' | 'update';
 
-/** An environment variable a revision sets with a literal value that could be a secret (never the value). */
+/** An environment variable a revision sets to a secret in plain text (audit/env.ts; never the value). */
 export interface PlainEnvVar {
   readonly container?: string;
   readonly name: string;
-  /** Credential formats the value matches (`an AWS access key id`, `a private key`...); empty: only long enough. */
+  /** Credential formats the value matches (`an AWS access key id`, `a private key`...); empty: a secret by its name. */
   readonly formats: readonly string[];
 }
 
@@ -138,8 +138,8 @@ export interface DeployChange extends ChangeBase {
   readonly ingress?: Ingress;
   readonly binaryAuthorization?: BinaryAuthorization;
   /**
-   * The template's environment variables set with a literal value that could be a secret (audit/env.ts): names and
-   * the credential formats found, never values. Undefined when the entry does not show the containers.
+   * The template's environment variables set to a secret in plain text (audit/env.ts): names and the credential
+   * formats found, never values. Undefined when the entry does not show the containers (or the rule is off).
    */
   readonly plainEnv?: readonly PlainEnvVar[];
   /** True when the invoker IAM check is turned off (the service is public without any IAM binding). */

@@ -3,12 +3,14 @@
 import { parentPort } from 'node:worker_threads';
 import { MemoryBaselineStore } from '../baseline/memory.js';
 import type { Finding } from '../findings/finding.js';
+import { normalizeOptionsOf, type NormalizeOptions } from '../audit/normalize.js';
 import { itemsOfLineRefs } from './item.js';
 import type { PartitionRequest, PartitionResponse } from './partition.js';
 import { ReplayRun } from './replay.js';
 
 let run: ReplayRun | undefined;
 let files: readonly string[] = [];
+let normalize: NormalizeOptions = {};
 let pending: Finding[] = [];
 // Messages are applied strictly one after the other, in the order they came.
 let queue: Promise<void> = Promise.resolve();
@@ -19,8 +21,7 @@ function post(message: PartitionResponse): void {
 
 function applyChunk(run: ReplayRun, bytes: Uint8Array, refs: Int32Array): void {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  const watchCloudFunctions = run.options.config.cloudFunctions.watch;
-  for (const item of itemsOfLineRefs(buffer, refs, files, watchCloudFunctions)) run.addSync(item); // a memory store: no promise per entry
+  for (const item of itemsOfLineRefs(buffer, refs, files, normalize)) run.addSync(item); // a memory store: no promise per entry
 }
 
 async function handle(request: PartitionRequest): Promise<void> {
@@ -29,6 +30,7 @@ async function handle(request: PartitionRequest): Promise<void> {
       // Validated by the main thread (RunwatchConfig is plain JSON, cloned as is): no second schema compile here,
       // which would cost each worker ~180 ms of start-up (loading ajv and compiling the schema).
       files = request.files;
+      normalize = normalizeOptionsOf(request.config);
       run = new ReplayRun({
         config: request.config,
         store: new MemoryBaselineStore([], { changesInPlace: true }), // the worker's own: changed in place

@@ -1,7 +1,7 @@
 // One input value to what the replay loop needs: its time (for ordering) and its normalized form. Shared by the
 // main-thread reader and the worker threads so both give exactly the same items.
 import { readEnvelope, timeSortKey } from '../audit/entry.js';
-import { normalizeEnvelope, type ParseResult } from '../audit/normalize.js';
+import { normalizeEnvelope, type NormalizeOptions, type ParseResult } from '../audit/normalize.js';
 import type { InputItem } from './input.js';
 import { lineSource } from './source.js';
 
@@ -13,17 +13,17 @@ export type ParsedItem =
   | { readonly kind: 'parsed'; readonly parsed: ParseResult; readonly timeMs: number; readonly sortKey: number; readonly source: string }
   | { readonly kind: 'invalid'; readonly reason: string; readonly source: string };
 
-export function parseItem(value: unknown, source: string, watchCloudFunctions: boolean): ParsedItem {
+export function parseItem(value: unknown, source: string, normalize: NormalizeOptions): ParsedItem {
   const envelope = readEnvelope(value);
   if (!envelope.ok) return { kind: 'invalid', reason: envelope.reason, source };
   const { time, timeMs } = envelope.envelope;
-  return { kind: 'parsed', timeMs, sortKey: timeSortKey(time, timeMs), source, parsed: normalizeEnvelope(envelope.envelope, { watchCloudFunctions }) };
+  return { kind: 'parsed', timeMs, sortKey: timeSortKey(time, timeMs), source, parsed: normalizeEnvelope(envelope.envelope, normalize) };
 }
 
 /** Input items parsed batch by batch; an invalid item (an unreadable line) passes through as it is. */
-export async function* parsedBatches(batches: AsyncIterable<readonly InputItem[]>, watchCloudFunctions: boolean): AsyncGenerator<ParsedItem[]> {
+export async function* parsedBatches(batches: AsyncIterable<readonly InputItem[]>, normalize: NormalizeOptions): AsyncGenerator<ParsedItem[]> {
   for await (const batch of batches) {
-    yield batch.map((item): ParsedItem => (item.kind === 'invalid' ? item : parseItem(item.value, item.source, watchCloudFunctions)));
+    yield batch.map((item): ParsedItem => (item.kind === 'invalid' ? item : parseItem(item.value, item.source, normalize)));
   }
 }
 
@@ -32,7 +32,7 @@ export async function* parsedBatches(batches: AsyncIterable<readonly InputItem[]
  * a line that is not JSON an `invalid` item, a line holding an array one item per element. Each line is decoded
  * on its own: many small strings are cheaper to make and parse than one large one.
  */
-export function* itemsOfRanges(bytes: Buffer, ranges: Int32Array, file: string, watchCloudFunctions: boolean): Generator<ParsedItem> {
+export function* itemsOfRanges(bytes: Buffer, ranges: Int32Array, file: string, normalize: NormalizeOptions): Generator<ParsedItem> {
   for (let i = 0; i < ranges.length; i += 3) {
     const line = bytes.toString('utf8', ranges[i]!, ranges[i + 1]!);
     let value: unknown;
@@ -42,8 +42,8 @@ export function* itemsOfRanges(bytes: Buffer, ranges: Int32Array, file: string, 
       yield { kind: 'invalid', reason: 'line is not JSON', source: `${file}:${ranges[i + 2]!}` };
       continue;
     }
-    if (!Array.isArray(value)) yield lineItem(value, file, ranges[i + 2]!, watchCloudFunctions);
-    else for (const [element, entry] of (value as unknown[]).entries()) yield lineItem(entry, file, ranges[i + 2]!, watchCloudFunctions, element);
+    if (!Array.isArray(value)) yield lineItem(value, file, ranges[i + 2]!, normalize);
+    else for (const [element, entry] of (value as unknown[]).entries()) yield lineItem(entry, file, ranges[i + 2]!, normalize, element);
   }
 }
 
@@ -51,8 +51,8 @@ export function* itemsOfRanges(bytes: Buffer, ranges: Int32Array, file: string, 
  * parseItem for an entry of an NDJSON line; what gets reported (invalid, malformed) says the line, and for an
  * element of a line holding an array its index too (`file:3[1]`).
  */
-function lineItem(entry: unknown, file: string, line: number, watchCloudFunctions: boolean, element = -1): ParsedItem {
-  const item = parseItem(entry, file, watchCloudFunctions);
+function lineItem(entry: unknown, file: string, line: number, normalize: NormalizeOptions, element = -1): ParsedItem {
+  const item = parseItem(entry, file, normalize);
   return item.kind === 'invalid' || item.parsed.kind === 'malformed' ? { ...item, source: lineSource(file, line, element) } : item;
 }
 
@@ -64,11 +64,11 @@ export const WHOLE_LINE = -1;
  * partition.ts readBatch): `element` WHOLE_LINE for a line, else the index of the array element whose JSON the
  * bytes hold.
  */
-export function* itemsOfLineRefs(bytes: Buffer, refs: Int32Array, files: readonly string[], watchCloudFunctions: boolean): Generator<ParsedItem> {
+export function* itemsOfLineRefs(bytes: Buffer, refs: Int32Array, files: readonly string[], normalize: NormalizeOptions): Generator<ParsedItem> {
   for (let i = 0; i < refs.length; i += 5) {
     const file = files[refs[i + 4]!]!;
-    if (refs[i + 3] === WHOLE_LINE) yield* itemsOfRanges(bytes, refs.subarray(i, i + 3), file, watchCloudFunctions);
+    if (refs[i + 3] === WHOLE_LINE) yield* itemsOfRanges(bytes, refs.subarray(i, i + 3), file, normalize);
     // Written by the main thread's JSON.stringify: it is JSON.
-    else yield lineItem(JSON.parse(bytes.toString('utf8', refs[i]!, refs[i + 1]!)), file, refs[i + 2]!, watchCloudFunctions, refs[i + 3]!);
+    else yield lineItem(JSON.parse(bytes.toString('utf8', refs[i]!, refs[i + 1]!)), file, refs[i + 2]!, normalize, refs[i + 3]!);
   }
 }

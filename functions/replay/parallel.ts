@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
+import type { NormalizeOptions } from '../audit/normalize.js';
 import { parsedBatches, type ParsedItem } from './item.js';
 import { answersInOrder } from './chunks.js';
 import { isGzipMagic, readFileBatches, startsWithBom } from './input.js';
@@ -15,7 +16,7 @@ export interface ChunkRequest {
   readonly bytes: Uint8Array;
   readonly source: string;
   readonly firstLine: number;
-  readonly watchCloudFunctions: boolean;
+  readonly normalize: NormalizeOptions;
 }
 
 export interface ChunkResult {
@@ -25,7 +26,7 @@ export interface ChunkResult {
 
 export interface ParallelOptions {
   readonly stdin?: Readable;
-  readonly watchCloudFunctions: boolean;
+  readonly normalize: NormalizeOptions;
   /** Worker threads; 0 reads and parses on the main thread. Default: one per core but one, at least 1, at most 4. */
   readonly workers?: number;
   /** Per file, whether it is plain NDJSON (isPlainNdjson), when already known; otherwise it is looked at here. */
@@ -44,7 +45,7 @@ export async function* readParsed(files: readonly string[], options: ParallelOpt
   const pool = script ? new WorkerPool(workers, script) : undefined;
   try {
     for (const [i, file] of files.entries()) {
-      if (pool && (options.ndjson?.[i] ?? (await isPlainNdjson(file)))) yield* pool.readFile(file, options.watchCloudFunctions);
+      if (pool && (options.ndjson?.[i] ?? (await isPlainNdjson(file)))) yield* pool.readFile(file, options.normalize);
       else yield* sequential(file, options);
     }
   } finally {
@@ -53,7 +54,7 @@ export async function* readParsed(files: readonly string[], options: ParallelOpt
 }
 
 function sequential(file: string, options: ParallelOptions): AsyncGenerator<ParsedItem[]> {
-  return parsedBatches(readFileBatches(file, options.stdin), options.watchCloudFunctions);
+  return parsedBatches(readFileBatches(file, options.stdin), options.normalize);
 }
 
 /** isPlainNdjson of each file, one after the other. */
@@ -111,16 +112,16 @@ class WorkerPool {
     });
   }
 
-  private submit(bytes: Uint8Array, source: string, firstLine: number, watchCloudFunctions: boolean): Promise<ParsedItem[]> {
+  private submit(bytes: Uint8Array, source: string, firstLine: number, normalize: NormalizeOptions): Promise<ParsedItem[]> {
     const id = this.nextId++;
     const worker = this.workers[this.turn++ % this.workers.length]!;
     // The bytes live in a SharedArrayBuffer: the worker reads them where they are.
-    return this.requests.track(id, () => worker.postMessage({ id, bytes, source, firstLine, watchCloudFunctions } satisfies ChunkRequest));
+    return this.requests.track(id, () => worker.postMessage({ id, bytes, source, firstLine, normalize } satisfies ChunkRequest));
   }
 
   /** Sends the file's line chunks to the workers, up to two in flight per worker; yields their items in order. */
-  readFile(file: string, watchCloudFunctions: boolean): AsyncGenerator<ParsedItem[]> {
-    return answersInOrder([file], this.workers.length * 2 - 1, (chunk) => this.submit(chunk.bytes, file, chunk.firstLine, watchCloudFunctions));
+  readFile(file: string, normalize: NormalizeOptions): AsyncGenerator<ParsedItem[]> {
+    return answersInOrder([file], this.workers.length * 2 - 1, (chunk) => this.submit(chunk.bytes, file, chunk.firstLine, normalize));
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 // `runwatch replay`: historical entries through the same pipeline the live function runs, in timestamp order.
 import type { Readable } from 'node:stream';
-import type { ParseResult } from '../audit/normalize.js';
+import { normalizeOptionsOf, type ParseResult } from '../audit/normalize.js';
 import type { BaselineStore } from '../baseline/store.js';
 import type { RunwatchConfig } from '../config/types.js';
 import type { Finding } from '../findings/finding.js';
@@ -264,7 +264,7 @@ export class ReplayRun {
 }
 
 export async function replay(options: ReplayOptions): Promise<ReplayStats> {
-  if (options.entryBatches) return replayInOneThread(options, parsedBatches(options.entryBatches, options.config.cloudFunctions.watch));
+  if (options.entryBatches) return replayInOneThread(options, parsedBatches(options.entryBatches, normalizeOptionsOf(options.config)));
   const files = await expandPaths(options.paths, options.onWarning);
   // Without a store to keep, and with NDJSON input only (the large-history case), whole projects go to worker
   // threads (one per core: the main thread only orders, reads and routes lines) that parse, normalize and detect;
@@ -276,7 +276,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayStats> {
   if (engine && files.length > 0 && ndjson?.every(Boolean)) return replayPartitioned(options, files, engine, partitionWorkers);
   const input = readParsed(files, {
     stdin: options.stdin,
-    watchCloudFunctions: options.config.cloudFunctions.watch,
+    normalize: normalizeOptionsOf(options.config),
     workers: options.workers,
     ndjson,
   });

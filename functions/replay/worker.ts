@@ -8,7 +8,7 @@ import type { ChunkRequest, ChunkResult } from './parallel.js';
 
 function handle(request: ChunkRequest): ChunkResult {
   const bytes = Buffer.from(request.bytes.buffer, request.bytes.byteOffset, request.bytes.length);
-  const items = [...itemsOfRanges(bytes, lineRanges(bytes, request.firstLine), request.source, request.watchCloudFunctions)];
+  const items = [...itemsOfRanges(bytes, lineRanges(bytes, request.firstLine), request.source, request.normalize)];
   return { id: request.id, items };
 }
 

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBaselineStore } from '../../../functions/baseline/memory.js';
 import { plainEnvOf } from '../../../functions/audit/env.js';
+import { normalizeOptionsOf } from '../../../functions/audit/normalize.js';
 import { Pipeline } from '../../../functions/pipeline.js';
 import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, type Json } from '../../support/entries.js';
 import { config, findingsOf } from '../../support/run.js';
@@ -133,24 +134,50 @@ describe('plaintext-secret-env', () => {
   });
 });
 
-describe('plainEnvOf: which literal values could be secrets', () => {
+describe('plainEnvOf: which literal values are secrets', () => {
+  const NAMES = normalizeOptionsOf(config()).secretEnv!;
   it.each([
-    ['a long value', { name: 'X', value: 'abcdefgh' }, { name: 'X', formats: [] }],
+    ['a long value under a secret name', { name: 'API_TOKEN', value: 'abcdefgh' }, { name: 'API_TOKEN', formats: [] }],
+    ['a long value under another name', { name: 'X', value: 'abcdefgh' }, undefined],
     ['a GitHub token', { name: 'X', value: `ghp_${'a1'.repeat(18)}` }, { name: 'X', formats: ['a GitHub token'] }],
     ['a Google API key', { name: 'X', value: `AIza${'B'.repeat(35)}` }, { name: 'X', formats: ['a Google API key'] }],
     ['a Slack token', { name: 'X', value: `xoxb-${'1234567890'}-abcdef` }, { name: 'X', formats: ['a Slack token'] }],
-    ['a number', { name: 'X', value: '1234567890' }, undefined],
-    ['a size', { name: 'X', value: '1234567Mi' }, undefined],
-    ['a URL', { name: 'X', value: 'https://example.com/path?q=1' }, undefined],
-    ['a reference', { name: 'X', valueFrom: { secretKeyRef: { name: 'x', key: '1' } } }, undefined],
+    ['a number', { name: 'API_TOKEN', value: '1234567890' }, undefined],
+    ['a size', { name: 'API_TOKEN', value: '1234567Mi' }, undefined],
+    ['a URL', { name: 'API_TOKEN', value: 'https://example.com/path?q=1' }, undefined],
+    ['a reference', { name: 'API_TOKEN', valueFrom: { secretKeyRef: { name: 'x', key: '1' } } }, undefined],
   ])('%s', (_name, variable, expected) => {
-    expect(plainEnvOf([{ env: [variable] }])).toEqual(expected ? [expected] : []);
+    expect(plainEnvOf([{ env: [variable] }], NAMES)).toEqual(expected ? [expected] : []);
   });
 
-  it('keeps at most 64 variables and names cut to 120 characters', () => {
-    const env = Array.from({ length: 100 }, (_, i) => ({ name: `${'N'.repeat(200)}${i}`, value: 'abcdefghij' }));
-    const kept = plainEnvOf([{ env }]);
-    expect(kept).toHaveLength(64);
-    expect(kept.every((v) => v.name.length === 120)).toBe(true);
+  it('keeps at most 16 variables, names cut to 64 characters and container names to 32', () => {
+    const env = Array.from({ length: 100 }, (_, i) => ({ name: `${'SECRET'.repeat(40)}${i}`, value: 'abcdefghij' }));
+    const kept = plainEnvOf([{ name: 'c'.repeat(100), env }], NAMES);
+    expect(kept).toHaveLength(16);
+    expect(kept.every((v) => v.name.length === 64 && v.container?.length === 32)).toBe(true);
+  });
+
+  // Whatever a deployer writes, the service's baseline (a Firestore document, 1 MiB at most) stays far below it: 64
+  // deploys waiting for their system events and 32 history points, each with as many long-named secrets as it can
+  // (16 named, 64 + 32 characters each) come to about 320 KB, about 90 KB of which the deploys take without them.
+  it('keeps the baseline small with many deploys of many long-named plain variables', async () => {
+    const store = new MemoryBaselineStore();
+    const pipeline = new Pipeline({ config: config({ correlation: { waitSeconds: 86_400 } }), store });
+    const env = Array.from({ length: 200 }, (_, i) => ({ name: `${'SECRET_'.repeat(40)}${i}`, value: `${PASSWORD}-${i}` }));
+    const at = (minute: number): string => new Date(Date.UTC(2024, 4, 4, 10, minute)).toISOString();
+    for (let i = 0; i < 100; i++) {
+      const entry = editV1Services(v1Deploy(at(i), env, `gcr.io/acme/app:${i}`), (svc) => {
+        const containers = ((svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!['spec']!['containers'] as Record<string, unknown>[]);
+        containers[0]!['name'] = 'x'.repeat(500);
+      });
+      await pipeline.handleEntry(entry, Date.parse(at(i)));
+    }
+    const waiting = await store.get(`${SLACK_BOT.project}/${SLACK_BOT.location}/${SLACK_BOT.service}`);
+    expect(waiting?.rollouts?.length).toBe(64);
+    expect(JSON.stringify(waiting).length).toBeLessThan(350_000);
+    await pipeline.flush();
+    const judged = await store.get(`${SLACK_BOT.project}/${SLACK_BOT.location}/${SLACK_BOT.service}`);
+    expect(judged?.plainEnv).toHaveLength(32);
+    expect(JSON.stringify(judged).length).toBeLessThan(350_000);
   });
 });

@@ -43,13 +43,15 @@ const MAX_CONTAINER_NAME_LENGTH = 32;
  * Manager name or a URL without a password); never a name in `names.allowNames`. Names are kept (cut), values never.
  */
 export function plainEnvOf(containers: readonly unknown[], names: SecretEnvNames): readonly PlainEnvVar[] {
-  const allowed = nameMatcher(names.allowNames);
-  const secretName = nameMatcher(names.namePatterns);
   let out: PlainEnvVar[] | undefined;
   for (const item of containers) {
     const container = asObject(item);
+    const env = asArray(container?.['env']);
+    if (env.length === 0) continue; // most containers: no matcher looked up
+    const allowed = nameMatcher(names.allowNames);
+    const secretName = nameMatcher(names.namePatterns);
     const containerName = asString(container?.['name']);
-    for (const entry of asArray(container?.['env'])) {
+    for (const entry of env) {
       const variable = asObject(entry);
       const name = asString(variable?.['name']);
       const value = asString(variable?.['value']);

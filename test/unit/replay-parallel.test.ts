@@ -104,3 +104,26 @@ describe('projectBytes', () => {
     expect(projectBytes(Buffer.from(line)).toString()).toBe(project);
   });
 });
+
+// plaintext-secret-env's name globs are applied where the values are, while entries are normalized: on the main
+// thread, in the parse workers and in the engine workers alike.
+describe('replay threads and the secret-variable names of the config', () => {
+  const plainSecret = JSON.parse(readFileSync(new URL('../fixtures/pipeline/synthetic-pipeline-deploy-8-plain-secret.json', import.meta.url), 'utf8')) as unknown;
+
+  it.each([
+    ['default names', {}, ['DB_PASSWORD']],
+    ['DB_PASSWORD allowed (any letter case)', { allowNames: ['db_*'] }, []],
+    ['only *_LEVEL names are secrets (LOG_LEVEL is short: not one)', { namePatterns: ['*_LEVEL'] }, []],
+    ['the rule off', { enabled: false }, []],
+  ])('%s: the same in every mode', async (_name, rule, expected) => {
+    const file = join(mkdtempSync(join(tmpdir(), 'runwatch-env-')), 'entries.ndjson');
+    appendFileSync(file, `${JSON.stringify(plainSecret)}\n`);
+    const settings = config({ rules: { 'plaintext-secret-env': rule } });
+    for (const mode of [{ workers: 0, store: new MemoryBaselineStore() }, { workers: 2, store: new MemoryBaselineStore() }, { workers: 2 }]) {
+      const findings: Finding[] = [];
+      await replay({ config: settings, paths: [file], ...mode, onFinding: (f) => void findings.push(f) });
+      const secrets = findings.filter((f) => f.rule === 'plaintext-secret-env').flatMap((f) => f.evidence['variables'] as string[]);
+      expect(secrets, JSON.stringify({ workers: mode.workers, store: 'store' in mode })).toEqual(expected);
+    }
+  });
+});

@@ -1,6 +1,7 @@
-// Environment variables a revision sets with a literal value that is a secret, judged here from the value and the
-// name (plaintext-secret-env's globs): only the names of those go further, never a value. Anyone who can view the service (roles/run.viewer) or read its audit logs reads such
-// a value; Secret Manager references (v1 `valueFrom.secretKeyRef`, v2 `valueSource.secretKeyRef`) do not carry one.
+// Environment variables a revision sets to a secret in plain text, judged here from the value and the name
+// (plaintext-secret-env's globs): only the names of those go further, never a value. Anyone who can view the service
+// (roles/run.viewer) or read its audit logs reads such a value; Secret Manager references (v1
+// `valueFrom.secretKeyRef`, v2 `valueSource.secretKeyRef`) do not carry one.
 import type { PlainEnvVar } from '../model/change.js';
 import type { SecretEnvNames } from './normalize.js';
 import { nameMatcher } from '../config/glob.js';

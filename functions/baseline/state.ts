@@ -40,8 +40,8 @@ export interface ServiceBaseline {
    */
   readonly provenanceLabels?: readonly TimePoint<string>[];
   /**
-   * The environment variables each revision set with a literal value that could be a secret (names and formats, never
-   * values; audit/env.ts), so a revision is compared with the one before it. Optional, as binaryAuthorization.
+   * The environment variables each revision set to secrets in plain text (names and formats, never values;
+   * audit/env.ts), so a revision is compared with the one before it. Optional, as binaryAuthorization.
    */
   readonly plainEnv?: readonly TimePoint<readonly PlainEnvVar[]>[];
   /** Time of the newest change applied. */

@@ -149,24 +149,31 @@ function rolloutText(rollout: RolledOut['rollout']): string {
   return rollout.status;
 }
 
-/**
- * The `name=value` texts of the provenance labels `found` on a deploy when they are those of the service's deploy
- * before it: left over from that deploy (a deploy that sets no labels keeps them), they say nothing about this one.
- */
-function unchangedProvenanceLabels(found: ProvenanceLabels, base: ServiceBaseline, timeMs: number): string[] | undefined {
-  const texts = provenanceLabelTexts(found);
-  return texts.length > 0 && valueBefore(base.provenanceLabels, timeMs) === texts.join('\n') ? texts : undefined;
+/** A deploy's provenance labels, and those of them left over from the deploy before (see deployProvenance). */
+interface DeployProvenance {
+  readonly found: ProvenanceLabels;
+  readonly unchanged?: readonly string[];
 }
 
-function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, config: RunwatchConfig, base: ServiceBaseline): Finding {
+/**
+ * The provenance labels of a deploy and, when they are those of the service's deploy before it (the same key the
+ * baseline recorded for it), their `name=value` texts: left over from that deploy (a deploy that sets no labels keeps
+ * them), they say nothing about this one.
+ */
+function deployProvenance(deploy: DeployChange, base: ServiceBaseline, config: RunwatchConfig): DeployProvenance {
+  const found = provenanceLabelsOf(deploy.labels, deploy.revisionLabels, config);
+  const key = provenanceLabelsKey(deploy.labels, deploy.revisionLabels, config);
+  return key !== '' && valueBefore(base.provenanceLabels, deploy.timeMs) === key ? { found, unchanged: provenanceLabelTexts(found) } : { found };
+}
+
+function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, config: RunwatchConfig, provenance: DeployProvenance | undefined): Finding {
   const { change, rollout } = evaluation;
   const settings = config.rules[rule] as RuleSettings;
   const deploy = change.kind === 'deploy' ? change : undefined;
   const labels = deploy?.labels ?? {};
   const principal = change.principal;
   const client = deploy ? clientText(deploy) : undefined;
-  const found = deploy ? provenanceLabelsOf(labels, deploy.revisionLabels, config) : {};
-  const unchanged = deploy ? unchangedProvenanceLabels(found, base, change.timeMs) : undefined;
+  const unchanged = provenance?.unchanged;
   const evidence = deploy
     ? {
         ...detection.evidence,
@@ -200,7 +207,7 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
     ...(principal && principal.delegationChain.length > 0 ? { delegationChain: principal.delegationChain } : {}),
     resourceName: resourceNameOf(change),
     labels,
-    provenance: provenanceOf(unchanged ? {} : found, deploy?.images ?? []),
+    provenance: provenanceOf(unchanged || !provenance ? {} : provenance.found, deploy?.images ?? []),
     evidence,
     unknown,
     methodName: change.methodName,
@@ -379,8 +386,11 @@ export class Engine {
         }
       }
     }
-    for (const d of detect(change, base, this.config)) {
-      const finding = toFinding(evaluation, d, this.config, base);
+    const detections = detect(change, base, this.config);
+    // Read once for all of the change's findings.
+    const provenance = change.kind === 'deploy' && detections.length > 0 ? deployProvenance(change, base, this.config) : undefined;
+    for (const d of detections) {
+      const finding = toFinding(evaluation, d, this.config, provenance);
       findings.push(finding);
       // A failed rollout cannot open a revision's risk either: that revision never served (it is reported, not in
       // force). A service setting the write applied is in force all the same.
@@ -397,8 +407,7 @@ export class Engine {
       // the delete arrives late, are the re-created service's: they keep waiting.)
       if (change.kind === 'delete') this.finalizeOldestWhile(draft, (rollout) => rollout.openedMs < change.timeMs, findings, edits);
       const open = this.evaluate(draft, { change }, findings);
-      applyChangeTo(draft, change, edits);
-      if (change.kind === 'deploy') this.recordProvenanceLabels(draft, change, edits);
+      applyChangeTo(draft, change, edits, change.kind === 'deploy' ? this.provenanceKeyOf(change) : undefined);
       draft.open = open;
       return 'evaluated';
     }
@@ -482,19 +491,9 @@ export class Engine {
     return this.drain(draft, nowMs, findings, edits);
   }
 
-  /**
-   * Records the provenance labels a deploy carried, so the next deploy's can be told from ones left over from it
-   * (see unchangedProvenanceLabels). A late entry about a deleted service records nothing: labels are the service
-   * object's.
-   */
-  private recordProvenanceLabels(draft: MutableBaseline, change: DeployChange, edits: BaselineEdits): void {
-    if (draft.deletedAtMs !== undefined && change.timeMs < draft.deletedAtMs) return;
-    const text = provenanceLabelsKey(change.labels, change.revisionLabels, this.config);
-    const history = draft.provenanceLabels ?? [];
-    // The same labels as the deploy before (the usual case) share its string: one per deploy kept in the baseline
-    // cost replay 10% in collector time.
-    const last = history[history.length - 1];
-    draft.provenanceLabels = edits.record(history, change.timeMs, last?.v === text ? last.v : text);
+  /** A deploy's provenance labels as the baseline keeps them, so the next deploy's can be told from left-over ones. */
+  private provenanceKeyOf(change: DeployChange): string {
+    return provenanceLabelsKey(change.labels, change.revisionLabels, this.config);
   }
 
   /**
@@ -505,9 +504,8 @@ export class Engine {
     const merged = rolledOut(rollout, writeFromObservation);
     const open = this.evaluate(draft, merged, findings);
     const recorded: DeployChange = merged.rollout.status === 'failed' ? { ...merged.change, serviceAccount: undefined, images: [], plainEnv: undefined } : merged.change;
-    applyChangeTo(draft, recorded, edits);
-    // A failed revision's write still set the service's labels.
-    this.recordProvenanceLabels(draft, merged.change, edits);
+    // A failed revision's write still set the service's labels (`recorded` keeps them).
+    applyChangeTo(draft, recorded, edits, this.provenanceKeyOf(recorded));
     const entry: CompletedRollout = { t: merged.change.timeMs, revision: merged.change.revision, operationId: rollout.observed?.operationId ?? rollout.write?.operationId };
     draft.completed = edits.append(draft.completed ?? [], entry, COMPLETED_LIMIT);
     draft.open = open;

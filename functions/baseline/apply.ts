@@ -5,9 +5,10 @@ import { COPY_EDITS, emptyBaseline, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITOR
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
- * (copies unless the store allows otherwise); the repository map is replaced, never mutated.
+ * (copies unless the store allows otherwise); the repository map is replaced, never mutated. `provenanceKey`: a
+ * deploy's provenance labels as the engine reads them with the config (findings/enrich.ts provenanceLabelsKey).
  */
-export function applyChangeTo(target: MutableBaseline, change: Change, edits: BaselineEdits = COPY_EDITS): void {
+export function applyChangeTo(target: MutableBaseline, change: Change, edits: BaselineEdits = COPY_EDITS, provenanceKey?: string): void {
   const { record } = edits;
   const t = change.timeMs;
   if (target.deletedAtMs !== undefined && t < target.deletedAtMs) {
@@ -53,6 +54,12 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       if (binauthz && !binauthz.policyUnknown) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, binauthz.policy ?? '');
       if (binauthz && !binauthz.breakglassUnknown) target.breakglass = record(target.breakglass ?? [], t, binauthz.breakglassJustification ?? '');
       if (change.plainEnv) target.plainEnv = record(target.plainEnv ?? [], t, change.plainEnv);
+      if (provenanceKey !== undefined) {
+        // The same labels as the deploy before (the usual case) share its string: one per deploy kept in the
+        // baseline cost replay 10% in collector time.
+        const last = target.provenanceLabels?.[target.provenanceLabels.length - 1];
+        target.provenanceLabels = record(target.provenanceLabels ?? [], t, last?.v === provenanceKey ? last.v : provenanceKey);
+      }
       return;
     }
     case 'iam-policy': {

@@ -7,30 +7,35 @@ import { memoize } from '../audit/memo.js';
 
 const MEMO_LIMIT = 10_000;
 
-const matcherCache = new WeakMap<readonly string[], (value: string) => boolean>();
+type Matcher = (value: string) => boolean;
 
-export function globMatcher(globs: readonly string[]): (value: string) => boolean {
-  let matcher = matcherCache.get(globs);
+/** Compiled lists, by the list itself (the config's, the usual case) and by its text (a copy: worker messages). */
+const byList = { exact: new WeakMap<readonly string[], Matcher>(), nocase: new WeakMap<readonly string[], Matcher>() };
+const byText = new Map<string, Matcher>();
+
+function matcherOf(globs: readonly string[], nocase: boolean): Matcher {
+  const lists = nocase ? byList.nocase : byList.exact;
+  let matcher = lists.get(globs);
   if (!matcher) {
-    matcher = globs.length === 0 ? () => false : memoize<string, boolean>(picomatch(globs as string[], { dot: true }), MEMO_LIMIT);
-    matcherCache.set(globs, matcher);
+    const key = `${nocase ? 'i' : 'c'}\n${globs.join('\n')}`;
+    matcher = byText.get(key);
+    if (!matcher) {
+      matcher = globs.length === 0 ? () => false : memoize<string, boolean>(picomatch(globs as string[], { dot: true, nocase }), MEMO_LIMIT);
+      if (byText.size >= 64) byText.clear(); // a config has a few lists; tests make more
+      byText.set(key, matcher);
+    }
+    lists.set(globs, matcher);
   }
   return matcher;
 }
 
-/** By the globs' text: replay's parse workers receive the lists anew with each chunk of lines. */
-const nameCache = new Map<string, (value: string) => boolean>();
+export function globMatcher(globs: readonly string[]): Matcher {
+  return matcherOf(globs, false);
+}
 
 /** globMatcher in any letter case, for names that are written either way (environment variables). */
-export function nameMatcher(globs: readonly string[]): (value: string) => boolean {
-  const key = globs.join('\n');
-  let matcher = nameCache.get(key);
-  if (!matcher) {
-    matcher = globs.length === 0 ? () => false : memoize<string, boolean>(picomatch(globs as string[], { dot: true, nocase: true }), MEMO_LIMIT);
-    if (nameCache.size >= 64) nameCache.clear(); // a config has two lists; tests make a few more
-    nameCache.set(key, matcher);
-  }
-  return matcher;
+export function nameMatcher(globs: readonly string[]): Matcher {
+  return matcherOf(globs, true);
 }
 
 const singleCache = new Map<string, (value: string) => boolean>();

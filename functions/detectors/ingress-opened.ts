@@ -23,7 +23,7 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';
 import type { Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { serviceLabel } from './revision.js';
+import { closedByDelete, serviceLabel } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /** What each restricted ingress kept out, in the words of the finding. */
@@ -69,11 +69,7 @@ export const ingressOpened: Detector<'ingress-opened'> = {
     ];
   },
   resolves({ change, baseline }, open): Resolved[] {
-    if (change.kind === 'delete') {
-      // A delete that arrives after newer writes about the re-created service closes nothing: their word stands.
-      if (changedAfter(baseline?.ingress, change.timeMs)) return [];
-      return open.map((o) => ({ id: o.finding.id, reason: 'the service was deleted' }));
-    }
+    if (change.kind === 'delete') return closedByDelete(open, change.timeMs, baseline?.ingress);
     if (change.kind !== 'deploy' || change.ingress === undefined || change.ingress === 'all' || changedAfter(baseline?.ingress, change.timeMs)) return [];
     return open.map((o) => ({ id: o.finding.id, reason: `its ingress is ${change.ingress} again` }));
   },

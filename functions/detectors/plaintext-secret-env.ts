@@ -25,7 +25,7 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';
 import type { PlainEnvVar } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { serviceLabel } from './revision.js';
+import { closedByDelete, serviceLabel } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /** A variable as findings name it: `NAME`, or `container/NAME` when the container is named. */
@@ -35,9 +35,11 @@ function variableName(variable: PlainEnvVar): string {
 
 /** The variables set to secrets (normalization chose them: audit/env.ts), each with why, by name (sorted). */
 function secrets(variables: readonly PlainEnvVar[] | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const variable of variables ?? []) out.set(variableName(variable), variable.formats.length > 0 ? `value holds ${variable.formats.join(' and ')}` : 'a secret by its name');
-  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const entries = (variables ?? []).map((variable): [string, string] => [
+    variableName(variable),
+    variable.formats.length > 0 ? `value holds ${variable.formats.join(' and ')}` : 'a secret by its name',
+  ]);
+  return new Map(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
@@ -72,10 +74,7 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
     ];
   },
   resolves({ change, baseline }, open): Resolved[] {
-    if (change.kind === 'delete') {
-      if (changedAfter(baseline?.plainEnv, change.timeMs)) return [];
-      return open.map((o) => ({ id: o.finding.id, reason: 'the service was deleted' }));
-    }
+    if (change.kind === 'delete') return closedByDelete(open, change.timeMs, baseline?.plainEnv);
     if (change.kind !== 'deploy' || !change.plainEnv || changedAfter(baseline?.plainEnv, change.timeMs)) return [];
     const now = secrets(change.plainEnv);
     return open

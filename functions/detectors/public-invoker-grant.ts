@@ -24,7 +24,7 @@ import { changedAfter, valueBefore } from '../baseline/state.js';
 import { globMatcher } from '../config/glob.js';
 import { isPublicInvokerBinding, publicMembersWithAnyRole } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
-import { serviceLabel } from './revision.js';
+import { closedByDelete, serviceLabel } from './revision.js';
 import type { Ingress } from '../model/change.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
@@ -102,8 +102,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       // private): what the rule raised about it is closed. A delete that arrives late, after entries about the
       // re-created service's policy or invoker check, closes nothing: their word stands (a re-grant that raised
       // nothing, because the delete was not known yet, is still covered by the open finding).
-      if (changedAfter(baseline?.publicInvokers, change.timeMs) || changedAfter(baseline?.invokerIamDisabled, change.timeMs)) return [];
-      return open.map((o) => ({ id: o.finding.id, reason: 'the service was deleted' }));
+      return closedByDelete(open, change.timeMs, baseline?.publicInvokers, baseline?.invokerIamDisabled);
     }
     if (change.kind === 'deploy') {
       // Only the newest word on the check closes anything: an older entry that arrives late does not.

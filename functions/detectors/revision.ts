@@ -1,7 +1,8 @@
-// Shared reading of a deploy: does it create a revision, and which facts are unknown.
-import { valueBefore, type ServiceBaseline } from '../baseline/state.js';
+// Shared reading of a deploy: does it create a revision, and which facts are unknown; and what a delete closes.
+import { changedAfter, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { sameOperation } from '../correlate/rollout.js';
 import type { DeployChange } from '../model/change.js';
+import type { OpenFinding, Resolved } from './types.js';
 
 /**
  * Cloud Run creates a revision whenever the revision template changes. A create always does; a replace or update
@@ -38,4 +39,14 @@ export function unknownDeployFacts(change: DeployChange): string[] {
 
 export function serviceLabel(ref: { project: string; service: string; location?: string }): string {
   return `${ref.project}/${ref.service}${ref.location ? ` (${ref.location})` : ''}`;
+}
+
+/**
+ * What a service's delete closes of a rule's open findings about its settings: all of them (the service is gone, and
+ * its settings with it), unless the delete arrived after entries about the re-created service's `histories`, whose
+ * word stands.
+ */
+export function closedByDelete(open: readonly OpenFinding[], timeMs: number, ...histories: (readonly TimePoint<unknown>[] | undefined)[]): Resolved[] {
+  if (histories.some((history) => changedAfter(history, timeMs))) return [];
+  return open.map((o) => ({ id: o.finding.id, reason: 'the service was deleted' }));
 }

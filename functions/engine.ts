@@ -32,7 +32,7 @@ import { cutText } from './untrustedText.js';
 import { linksOf, provenanceLabelsKey, provenanceLabelsOf, provenanceLabelTexts, provenanceOf, resourceNameOf, type ProvenanceLabels } from './findings/enrich.js';
 import { severityRank, type Finding, type Severity } from './findings/finding.js';
 import { findingId } from './findings/id.js';
-import { isWideIamChange, type Change, type DeployChange } from './model/change.js';
+import { isWideIamChange, SYSTEM_EVENT_METHOD, type Change, type DeployChange } from './model/change.js';
 import { fnv1aJoined } from './audit/hash.js';
 
 interface RuleDetection {
@@ -227,7 +227,7 @@ function writeFromObservation(observed: ObservedFacts): DeployChange {
     key: observed.firstKey,
     time: observed.firstKey.timestamp || time,
     timeMs: observed.firstSeenMs,
-    methodName: '(system event)',
+    methodName: SYSTEM_EVENT_METHOD,
     ...(observed.creator ? { principal: { id: observed.creator, delegationChain: [] } } : {}),
     client: {},
     target: observed.target,

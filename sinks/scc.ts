@@ -68,7 +68,8 @@ export function sccCategory(rule: string): string {
  * identity are changes worth a look that are not wrong in themselves (OBSERVATION); a breakglass deploy runs an
  * image no policy checked, a control switched off (MISCONFIGURATION); ingress opened to the internet exposes the service
  * past its network perimeter, and a secret in a plain environment variable is readable by every viewer
- * (MISCONFIGURATION). Rules added later start as
+ * (MISCONFIGURATION). A deploy by someone outside the approved deployers skipped the pipeline, which is worth a look
+ * and not wrong in itself (OBSERVATION). Rules added later start as
  * OBSERVATION until someone decides otherwise.
  */
 const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
@@ -79,6 +80,7 @@ const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
   'binary-authorization-bypass': 'MISCONFIGURATION',
   'ingress-opened': 'MISCONFIGURATION',
   'plaintext-secret-env': 'MISCONFIGURATION',
+  'unapproved-deployer': 'OBSERVATION',
 };
 
 const NEXT_STEPS: Readonly<Record<string, string>> = {
@@ -107,6 +109,9 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
     'Treat the secret as exposed: rotate it, store the new one in Secret Manager and reference it from the service ' +
     '(gcloud run services update --update-secrets NAME=SECRET:latest), then remove the plain variable. ' +
     'If the variable holds no secret, add its name to rules.plaintext-secret-env.allowNames.',
+  'unapproved-deployer':
+    'Ask the deployer why the revision did not go through the pipeline, compare its image and settings with the last pipeline build, ' +
+    'and roll back to the previous revision if it was not approved. If this identity may deploy, add it to rules.unapproved-deployer.allowedDeployers.',
 };
 
 const DEFAULT_NEXT_STEPS = 'Review the change in the audit entry linked from this finding and revert it if it was not intended.';

@@ -46,6 +46,11 @@ export interface PlaintextSecretEnvSettings extends RuleSettings {
   readonly allowNames: readonly string[];
 }
 
+export interface UnapprovedDeployerSettings extends RuleSettings {
+  /** Principal globs (see principalMatches) every identity of a deploy must match: the caller and each it acted through. */
+  readonly allowedDeployers: readonly string[];
+}
+
 export interface RulesConfig {
   readonly 'off-window-deploy': RuleSettings;
   readonly 'service-account-change': RuleSettings;
@@ -54,6 +59,7 @@ export interface RulesConfig {
   readonly 'binary-authorization-bypass': RuleSettings;
   readonly 'ingress-opened': RuleSettings;
   readonly 'plaintext-secret-env': PlaintextSecretEnvSettings;
+  readonly 'unapproved-deployer': UnapprovedDeployerSettings;
 }
 
 export interface SinkRouting {

@@ -8,6 +8,7 @@ import { newImageRepository } from './new-image-repository.js';
 import { offWindowDeploy } from './off-window-deploy.js';
 import { publicInvokerGrant } from './public-invoker-grant.js';
 import { serviceAccountChange } from './service-account-change.js';
+import { unapprovedDeployer } from './unapproved-deployer.js';
 import type { Detector } from './types.js';
 
 export const detectors = {
@@ -18,6 +19,7 @@ export const detectors = {
   'binary-authorization-bypass': binaryAuthorizationBypass,
   'ingress-opened': ingressOpened,
   'plaintext-secret-env': plaintextSecretEnv,
+  'unapproved-deployer': unapprovedDeployer,
 } as const satisfies { readonly [Id in keyof RulesConfig]: Detector<Id> };
 
 export type RuleId = keyof typeof detectors;

@@ -88,6 +88,7 @@ interface ChangeBase {
   readonly time: string;
   /** Event time in epoch milliseconds, for comparisons. */
   readonly timeMs: number;
+  /** The audit method; SYSTEM_EVENT_METHOD for a deploy known only from its system events (no admin write seen). */
   readonly methodName: string;
   readonly principal?: Principal;
   readonly client: Client;
@@ -212,3 +213,6 @@ export function describeServiceAccount(sa: RuntimeServiceAccount): string {
 export function isWideIamChange(change: Change): change is IamPolicyChange {
   return change.kind === 'iam-policy' && change.scope !== 'service';
 }
+
+/** The methodName of a deploy known only from its revision's system events: Cloud Run reported a new revision. */
+export const SYSTEM_EVENT_METHOD = '(system event)';

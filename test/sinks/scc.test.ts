@@ -60,6 +60,7 @@ describe('renderScc', () => {
       'CLOUD_RUN_BINARY_AUTHORIZATION_BYPASS',
       'CLOUD_RUN_INGRESS_OPENED',
       'CLOUD_RUN_PLAINTEXT_SECRET_ENV',
+      'CLOUD_RUN_UNAPPROVED_DEPLOYER',
     ]);
   });
 

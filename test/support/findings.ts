@@ -3,7 +3,7 @@
 import type { Finding, Resolution } from '../../functions/findings/finding.js';
 import { findingId } from '../../functions/findings/id.js';
 
-export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass', 'ingress-opened', 'plaintext-secret-env'] as const;
+export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass', 'ingress-opened', 'plaintext-secret-env', 'unapproved-deployer'] as const;
 export type TestRule = (typeof RULES)[number];
 
 /** The facts a finding is built from; every one can be overridden (hostile-input tests do). */
@@ -156,6 +156,15 @@ const BUILDERS: Readonly<Record<TestRule, (f: FindingFacts) => Finding>> = {
       `${f.principal} deployed ${where(f)} with an environment variable DB_PASSWORD set to a secret in plain text: anyone who can view the ` +
       'service (roles/run.viewer) or read its audit logs can read it. Reference a Secret Manager secret instead, and rotate the secret.',
     evidence: { variables: ['DB_PASSWORD'], why: ['DB_PASSWORD: a secret by its name'], operation: 'replace' },
+    unknown: [],
+    methodName: 'google.cloud.run.v1.Services.ReplaceService',
+  }),
+  'unapproved-deployer': (f) => ({
+    ...base('unapproved-deployer', f, [`${f.project}/${f.location}/${f.service}`, f.revision]),
+    severity: 'MEDIUM',
+    title: 'Deploy by an identity outside the approved deployers',
+    summary: `${f.principal} deployed ${where(f)}; ${f.principal} is not among the approved deployers.`,
+    evidence: { unapproved: [f.principal], allowedDeployers: ['serviceAccount:*'], operation: 'replace' },
     unknown: [],
     methodName: 'google.cloud.run.v1.Services.ReplaceService',
   }),

@@ -1,0 +1,62 @@
+// unapproved-deployer
+//
+// Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2): the
+//           principal (`authenticationInfo.principalEmail`, else `principalSubject`) and the identities it acted
+//           through (`serviceAccountDelegationInfo`, original caller first).
+// Alerts:   a deploy that creates a revision made by an identity outside `allowedDeployers`: every identity of the
+//           call must be approved, the caller and each one it acted through, so a person who impersonates the
+//           pipeline's service account is reported as that person. The usual list lets pipelines deploy (service
+//           accounts, workload identity federation principals such as GitHub Actions) and no person, whether in the
+//           console, with gcloud or signed in through a workforce identity pool: a revision that skipped the
+//           pipeline skipped its review, tests and attestations too.
+// Options:  `rules.unapproved-deployer.allowedDeployers` (principal globs: `serviceAccount:*`, `user:*@acme.com`,
+//           `ci@acme-ci.iam.gserviceaccount.com`; letters in any case), `exceptions`, `severity`.
+// Severity: MEDIUM.
+// Blind spots: with no `allowedDeployers` (the default: who may deploy is each organization's own) the rule never
+//           fires. A deploy whose entry names no principal is not judged (the finding of another rule says
+//           "principal unknown"). Cloud Functions deploys read through `cloudFunctions.watch` are logged as the
+//           Cloud Functions service agent, an approved service account, whoever started them. A person who holds
+//           an approved service account's key is that service account to the audit log.
+import { principalMatches } from '../config/glob.js';
+import { baselineKey } from '../baseline/store.js';
+import { SYSTEM_EVENT_METHOD } from '../model/change.js';
+import { DEPLOY_METHODS } from './methods.js';
+import { createsRevision, serviceLabel, unknownDeployFacts } from './revision.js';
+import type { Detection, Detector } from './types.js';
+
+export const unapprovedDeployer: Detector<'unapproved-deployer'> = {
+  id: 'unapproved-deployer',
+  title: 'Deploy by an identity outside the approved deployers',
+  defaultSeverity: 'MEDIUM',
+  methods: DEPLOY_METHODS,
+  changeKinds: ['deploy'],
+  detect({ change, baseline, settings }): Detection[] {
+    if (change.kind !== 'deploy' || !change.principal || settings.allowedDeployers.length === 0) return [];
+    // A deploy known only from its system events made a revision too: Cloud Run reported it, with its creator.
+    if (!createsRevision(change, baseline) && change.methodName !== SYSTEM_EVENT_METHOD) return [];
+    const { id, delegationChain } = change.principal;
+    const identities = [...delegationChain, id];
+    const unapproved = identities.filter((identity) => !isApproved(identity, settings.allowedDeployers));
+    if (unapproved.length === 0) return [];
+    const who = delegationChain.length > 0 ? `${delegationChain.join(' via ')}, acting as ${id},` : id;
+    return [
+      {
+        severity: 'MEDIUM',
+        title: 'Deploy by an identity outside the approved deployers',
+        summary: `${who} deployed ${serviceLabel(change.target)}; ${unapproved.join(', ')} ${unapproved.length === 1 ? 'is' : 'are'} not among the approved deployers.`,
+        evidence: {
+          unapproved,
+          allowedDeployers: settings.allowedDeployers,
+          operation: change.operation,
+        },
+        dedupKey: [baselineKey(change.target), change.revision ?? change.time],
+        unknown: unknownDeployFacts(change),
+      },
+    ];
+  },
+};
+
+function isApproved(identity: string, allowed: readonly string[]): boolean {
+  for (const glob of allowed) if (principalMatches(glob, identity)) return true;
+  return false;
+}

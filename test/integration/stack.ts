@@ -41,11 +41,17 @@ export function emulators(): AvailableEmulators | undefined {
   return context;
 }
 
-/** The test configuration: UTC office hours, a trusted registry, every finding routed to the webhook. */
+/**
+ * The test configuration: UTC office hours, a trusted registry, service accounts and one person deploy (the first
+ * pipeline fixture is another person's), every finding routed to the webhook.
+ */
 export const TEST_CONFIG = {
   timezone: 'UTC',
   changeWindows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' }],
-  rules: { 'new-image-repository': { trustedRepositories: ['asia-northeast1-docker.pkg.dev/test-project-1234/*'] } },
+  rules: {
+    'new-image-repository': { trustedRepositories: ['asia-northeast1-docker.pkg.dev/test-project-1234/*'] },
+    'unapproved-deployer': { allowedDeployers: ['serviceAccount:*', 'masatonaka1989@gmail.com'] },
+  },
   sinks: { webhook: { minSeverity: 'LOW', timeoutSeconds: 5 } },
   // The pipeline fixtures are admin writes without their system events: judge each deploy as soon as it arrives.
   correlation: { waitSeconds: 0 },

@@ -265,7 +265,7 @@ function semanticProblems(document: unknown): ConfigProblem[] {
         if (problem) problems.push({ path: `rules.${rule}.exceptions[${i}].${field}`, reason: problem });
       }
     });
-    for (const [list, servicePath] of [['allowServices', true], ['trustedRepositories', false], ['namePatterns', false], ['allowNames', false]] as const) {
+    for (const [list, servicePath] of [['allowServices', true], ['trustedRepositories', false], ['namePatterns', false], ['allowNames', false], ['allowedDeployers', false]] as const) {
       asArray(settings[list]).forEach((glob, i) => {
         const problem = typeof glob === 'string' ? globProblem(glob, servicePath) : undefined;
         if (problem) problems.push({ path: `rules.${rule}.${list}[${i}]`, reason: problem });

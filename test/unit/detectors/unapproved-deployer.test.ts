@@ -83,6 +83,14 @@ describe('unapproved-deployer', () => {
     expect(await unapproved(entries, cfg)).toEqual([]);
   });
 
+  it('reports a v2 deploy once: its operation\'s first entry, system event and completion entry are one deploy', async () => {
+    const sequence = (synthetic('seq-v2-operation') as unknown as Json[]).map((e) => (e['protoPayload'] as Json)['authenticationInfo'] ? by(e, { principalEmail: 'bob@acme.com' }) : e);
+    expect(sequence).toHaveLength(3);
+    const findings = await unapproved(sequence);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.evidence['unapproved']).toEqual(['bob@acme.com']);
+  });
+
   it('reports a revision once, and each revision a person deploys', async () => {
     const first = at(withV1Image(gcloud, 'gcr.io/acme/shop:1'), '2024-05-04T10:00:00Z');
     const again = at(withV1Image(gcloud, 'gcr.io/acme/shop:1'), '2024-05-04T10:00:00Z', first['insertId'] as string); // the same entry twice

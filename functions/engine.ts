@@ -503,7 +503,7 @@ export class Engine {
   private finalize(draft: MutableBaseline, rollout: Rollout, findings: Finding[], edits: BaselineEdits): void {
     const merged = rolledOut(rollout, writeFromObservation);
     const open = this.evaluate(draft, merged, findings);
-    const recorded: DeployChange = merged.rollout.status === 'failed' ? { ...merged.change, serviceAccount: undefined, images: [], plainEnv: undefined } : merged.change;
+    const recorded: DeployChange = merged.rollout.status === 'failed' ? { ...merged.change, serviceAccount: undefined, images: [], plainEnv: undefined, vpcEgress: undefined } : merged.change;
     // A failed revision's write still set the service's labels (`recorded` keeps them).
     applyChangeTo(draft, recorded, edits, this.provenanceKeyOf(recorded));
     const entry: CompletedRollout = { t: merged.change.timeMs, revision: merged.change.revision, operationId: rollout.observed?.operationId ?? rollout.write?.operationId };

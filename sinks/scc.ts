@@ -69,7 +69,8 @@ export function sccCategory(rule: string): string {
  * image no policy checked, a control switched off (MISCONFIGURATION); ingress opened to the internet exposes the service
  * past its network perimeter, and a secret in a plain environment variable is readable by every viewer
  * (MISCONFIGURATION). A deploy by someone outside the approved deployers skipped the pipeline, which is worth a look
- * and not wrong in itself (OBSERVATION). Rules added later start as
+ * and not wrong in itself (OBSERVATION). Outbound traffic taken out of the VPC leaves its controls behind
+ * (MISCONFIGURATION). Rules added later start as
  * OBSERVATION until someone decides otherwise.
  */
 const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
@@ -81,6 +82,7 @@ const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
   'ingress-opened': 'MISCONFIGURATION',
   'plaintext-secret-env': 'MISCONFIGURATION',
   'unapproved-deployer': 'OBSERVATION',
+  'vpc-egress-bypass': 'MISCONFIGURATION',
 };
 
 const NEXT_STEPS: Readonly<Record<string, string>> = {
@@ -112,6 +114,10 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
   'unapproved-deployer':
     'Ask the deployer why the revision did not go through the pipeline, compare its image and settings with the last pipeline build, ' +
     'and roll back to the previous revision if it was not approved. If this identity may deploy, add it to rules.unapproved-deployer.allowedDeployers.',
+  'vpc-egress-bypass':
+    'Confirm the service is meant to reach the internet outside the VPC. If not, redeploy it with all traffic through the VPC ' +
+    '(gcloud run services update --vpc-egress all-traffic) and review what it sent out meanwhile; enforce it with the organization policy ' +
+    'constraints/run.allowedVPCEgress. If it is meant to, add it to rules.vpc-egress-bypass.exceptions.',
 };
 
 const DEFAULT_NEXT_STEPS = 'Review the change in the audit entry linked from this finding and revert it if it was not intended.';

@@ -54,6 +54,7 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       if (binauthz && !binauthz.policyUnknown) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, binauthz.policy ?? '');
       if (binauthz && !binauthz.breakglassUnknown) target.breakglass = record(target.breakglass ?? [], t, binauthz.breakglassJustification ?? '');
       if (change.plainEnv) target.plainEnv = record(target.plainEnv ?? [], t, change.plainEnv);
+      if (change.vpcEgress) target.vpcEgress = record(target.vpcEgress ?? [], t, change.vpcEgress);
       if (provenanceKey !== undefined) {
         // The same labels as the deploy before (the usual case) share its string: one per deploy kept in the
         // baseline cost replay 10% in collector time.

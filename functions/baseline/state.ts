@@ -4,7 +4,7 @@
 // The shape is plain JSON so the file and Firestore stores can keep it as is.
 import type { CompletedRollout, Rollout } from '../correlate/rollout.js';
 import type { OpenFinding } from '../detectors/types.js';
-import type { PlainEnvVar } from '../model/change.js';
+import type { PlainEnvVar, VpcEgress } from '../model/change.js';
 
 export interface TimePoint<T> {
   /** Event time of the change that set the value, epoch ms. */
@@ -44,6 +44,8 @@ export interface ServiceBaseline {
    * audit/env.ts), so a revision is compared with the one before it. Optional, as binaryAuthorization.
    */
   readonly plainEnv?: readonly TimePoint<readonly PlainEnvVar[]>[];
+  /** Where each revision's outbound traffic went (VpcEgress). Optional, as binaryAuthorization. */
+  readonly vpcEgress?: readonly TimePoint<VpcEgress>[];
   /** Time of the newest change applied. */
   readonly lastChangeMs: number;
   /**
@@ -75,7 +77,7 @@ export const HISTORY_FIELDS = ['serviceAccount', 'template', 'publicInvokers', '
 export const SERVICE_OBJECT_HISTORIES = ['template', 'publicInvokers', 'invokerIamDisabled', 'ingress'] as const satisfies readonly (typeof HISTORY_FIELDS)[number][];
 
 /** Service-object histories added after baselines were first stored: optional, older baselines have none. */
-export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['binaryAuthorization', 'breakglass', 'provenanceLabels', 'plainEnv'] as const;
+export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['binaryAuthorization', 'breakglass', 'provenanceLabels', 'plainEnv', 'vpcEgress'] as const;
 
 /**
  * How many image repositories a service's baseline remembers. Legitimate services use a handful; the cap keeps a

@@ -60,6 +60,7 @@ export interface RulesConfig {
   readonly 'ingress-opened': RuleSettings;
   readonly 'plaintext-secret-env': PlaintextSecretEnvSettings;
   readonly 'unapproved-deployer': UnapprovedDeployerSettings;
+  readonly 'vpc-egress-bypass': RuleSettings;
 }
 
 export interface SinkRouting {

@@ -269,6 +269,7 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     ingress: write.ingress,
     binaryAuthorization: write.binaryAuthorization,
     plainEnv: write.plainEnv,
+    vpcEgress: write.vpcEgress,
     invokerIamDisabled: write.invokerIamDisabled,
     operationId: write.operationId,
   };

@@ -9,6 +9,7 @@ import { offWindowDeploy } from './off-window-deploy.js';
 import { publicInvokerGrant } from './public-invoker-grant.js';
 import { serviceAccountChange } from './service-account-change.js';
 import { unapprovedDeployer } from './unapproved-deployer.js';
+import { vpcEgressBypass } from './vpc-egress-bypass.js';
 import type { Detector } from './types.js';
 
 export const detectors = {
@@ -20,6 +21,7 @@ export const detectors = {
   'ingress-opened': ingressOpened,
   'plaintext-secret-env': plaintextSecretEnv,
   'unapproved-deployer': unapprovedDeployer,
+  'vpc-egress-bypass': vpcEgressBypass,
 } as const satisfies { readonly [Id in keyof RulesConfig]: Detector<Id> };
 
 export type RuleId = keyof typeof detectors;

@@ -65,6 +65,13 @@ export interface UnparseableImageRef {
 
 export type Ingress = 'all' | 'internal' | 'internal-and-cloud-load-balancing';
 
+/**
+ * Where a revision's outbound traffic goes: `all-traffic` through its VPC network (a Serverless VPC Access connector or
+ * Direct VPC network interfaces), `private-ranges-only` only traffic to private addresses through it (the rest to
+ * the internet directly), `none` no VPC access at all.
+ */
+export type VpcEgress = 'all-traffic' | 'private-ranges-only' | 'none';
+
 /** Binary Authorization as a write set it (a change without it: the write said nothing about it, unknown). */
 export interface BinaryAuthorization {
   /** `default`, a policy name, or undefined when the service does not enforce Binary Authorization. */
@@ -143,6 +150,8 @@ export interface DeployChange extends ChangeBase {
    * formats found, never values. Undefined when the entry does not show the containers (or the rule is off).
    */
   readonly plainEnv?: readonly PlainEnvVar[];
+  /** The revision's VPC egress; undefined when the entry does not show it (see audit/normalize.ts). */
+  readonly vpcEgress?: VpcEgress;
   /** True when the invoker IAM check is turned off (the service is public without any IAM binding). */
   readonly invokerIamDisabled?: boolean;
   /**

@@ -61,6 +61,7 @@ describe('renderScc', () => {
       'CLOUD_RUN_INGRESS_OPENED',
       'CLOUD_RUN_PLAINTEXT_SECRET_ENV',
       'CLOUD_RUN_UNAPPROVED_DEPLOYER',
+      'CLOUD_RUN_VPC_EGRESS_BYPASS',
     ]);
   });
 

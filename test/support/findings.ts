@@ -3,7 +3,7 @@
 import type { Finding, Resolution } from '../../functions/findings/finding.js';
 import { findingId } from '../../functions/findings/id.js';
 
-export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass', 'ingress-opened', 'plaintext-secret-env', 'unapproved-deployer'] as const;
+export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass', 'ingress-opened', 'plaintext-secret-env', 'unapproved-deployer', 'vpc-egress-bypass'] as const;
 export type TestRule = (typeof RULES)[number];
 
 /** The facts a finding is built from; every one can be overridden (hostile-input tests do). */
@@ -165,6 +165,17 @@ const BUILDERS: Readonly<Record<TestRule, (f: FindingFacts) => Finding>> = {
     title: 'Deploy by an identity outside the approved deployers',
     summary: `${f.principal} deployed ${where(f)}; ${f.principal} is not among the approved deployers.`,
     evidence: { unapproved: [f.principal], allowedDeployers: ['serviceAccount:*'], operation: 'replace' },
+    unknown: [],
+    methodName: 'google.cloud.run.v1.Services.ReplaceService',
+  }),
+  'vpc-egress-bypass': (f) => ({
+    ...base('vpc-egress-bypass', f, [`${f.project}/${f.location}/${f.service}`, 'vpc-egress', 'private-ranges-only', f.eventTime]),
+    severity: 'MEDIUM',
+    title: 'Cloud Run egress no longer goes through the VPC',
+    summary:
+      `${f.principal} deployed ${where(f)} with VPC egress private-ranges-only, where all of its outbound traffic went through its VPC network: ` +
+      "only traffic to private addresses goes through the VPC now, and traffic to the internet leaves directly, past the VPC's firewall rules, Cloud NAT and VPC Service Controls.",
+    evidence: { before: 'all-traffic', after: 'private-ranges-only', api: 'v1', operation: 'replace' },
     unknown: [],
     methodName: 'google.cloud.run.v1.Services.ReplaceService',
   }),

@@ -1,0 +1,63 @@
+// vpc-egress-bypass
+//
+// Reads:    Cloud Run deploys (v1 CreateService / ReplaceService, v2 CreateService / UpdateService) for the
+//           revision's VPC egress (v1: the template annotations `run.googleapis.com/vpc-access-connector`,
+//           `run.googleapis.com/network-interfaces` and `run.googleapis.com/vpc-access-egress`; v2:
+//           `template.vpcAccess`), and deletes.
+// Alerts:   a revision whose outbound traffic no longer all goes through the service's VPC network, where the
+//           revision before sent all of it there (egress `all-traffic`): egress set to `private-ranges-only`, or
+//           VPC access removed. Traffic to the internet then leaves Cloud Run directly, past the VPC's firewall
+//           rules, its Cloud NAT (and the fixed addresses partners allow) and the VPC Service Controls perimeter
+//           that only all-traffic egress enforces: a path to move data out.
+// Options:  `rules.vpc-egress-bypass.exceptions` (principal, project, service globs), `severity`.
+// Severity: MEDIUM.
+// Resolves: a newer revision that sends all traffic through the VPC again, or the service deleted.
+// Blind spots: a service's first known revision sets the baseline, so a service created without VPC egress
+//           raises nothing (the organization policy `run.allowedVPCEgress` is the control for that). Console writes
+//           are logged without their containers: one that removes VPC access entirely is not seen (one that keeps
+//           a connector and narrows the egress is). A v2 update mask that names only some fields of
+//           `template.vpc_access`, and a v1 egress value that reads as neither setting, say nothing.
+import { baselineKey } from '../baseline/store.js';
+import { changedAfter, valueBefore } from '../baseline/state.js';
+import type { VpcEgress } from '../model/change.js';
+import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
+import { closedByDelete, serviceLabel } from './revision.js';
+import type { Detection, Detector, Resolved } from './types.js';
+
+/** What the new setting does, in the words of the finding. */
+const NOW: Readonly<Record<Exclude<VpcEgress, 'all-traffic'>, string>> = {
+  'private-ranges-only': 'only traffic to private addresses goes through the VPC now',
+  none: 'its VPC access was removed',
+};
+
+export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
+  id: 'vpc-egress-bypass',
+  title: 'Cloud Run egress no longer goes through the VPC',
+  defaultSeverity: 'MEDIUM',
+  methods: [...DEPLOY_METHODS, ...DELETE_METHODS],
+  changeKinds: ['deploy', 'delete'],
+  detect({ change, baseline }): Detection[] {
+    if (change.kind !== 'deploy' || change.vpcEgress === undefined || change.vpcEgress === 'all-traffic') return [];
+    if (valueBefore(baseline?.vpcEgress, change.timeMs) !== 'all-traffic') return [];
+    const who = change.principal?.id ?? 'An unknown principal';
+    const after = change.vpcEgress;
+    return [
+      {
+        severity: 'MEDIUM',
+        title: 'Cloud Run egress no longer goes through the VPC',
+        summary:
+          `${who} deployed ${serviceLabel(change.target)} with VPC egress ${after === 'none' ? 'removed' : after}, where all of its outbound traffic went ` +
+          `through its VPC network: ${NOW[after]}, and traffic to the internet leaves directly, past the VPC's firewall rules, Cloud NAT and VPC Service Controls.`,
+        evidence: { before: 'all-traffic', after, api: change.api, operation: change.operation },
+        dedupKey: [baselineKey(change.target), 'vpc-egress', after, change.time],
+        // A late entry: a newer revision's egress is the one in force.
+        opensRisk: !changedAfter(baseline?.vpcEgress, change.timeMs),
+      },
+    ];
+  },
+  resolves({ change, baseline }, open): Resolved[] {
+    if (change.kind === 'delete') return closedByDelete(open, change.timeMs, baseline?.vpcEgress);
+    if (change.kind !== 'deploy' || change.vpcEgress !== 'all-traffic' || changedAfter(baseline?.vpcEgress, change.timeMs)) return [];
+    return open.map((o) => ({ id: o.finding.id, reason: 'all of its outbound traffic goes through the VPC again' }));
+  },
+};

@@ -1,0 +1,136 @@
+// vpc-egress-bypass: a revision whose outbound traffic no longer all goes through the VPC (egress narrowed to
+// private ranges, or VPC access removed), from v1 template annotations and the v2 template's vpcAccess.
+import { describe, expect, it } from 'vitest';
+import { readEnvelope } from '../../../functions/audit/entry.js';
+import { normalizeEnvelope } from '../../../functions/audit/normalize.js';
+import { at, corpus, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, type Json } from '../../support/entries.js';
+import { config, findingsOf } from '../../support/run.js';
+
+type Annotations = Record<string, string>;
+const CONNECTOR = { 'run.googleapis.com/vpc-access-connector': 'projects/test-project-1234/locations/asia-northeast1/connectors/egress' };
+const INTERFACES = { 'run.googleapis.com/network-interfaces': '[{"network":"default","subnetwork":"default"}]' };
+const ALL = { 'run.googleapis.com/vpc-access-egress': 'all-traffic' };
+const PRIVATE = { 'run.googleapis.com/vpc-access-egress': 'private-ranges-only' };
+
+/** The gcloud fixture (a whole body: containers logged) at `time`, its template annotations with `vpc` added. */
+function v1Deploy(time: string, vpc: Annotations, image = `gcr.io/acme/app:${time}`): Json {
+  const entry = editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
+    const template = (svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!;
+    template['spec']!['containers'] = [{ image }];
+    const meta = template['metadata']!;
+    meta['annotations'] = { ...(meta['annotations'] as Annotations | undefined), ...vpc };
+  });
+  return at(withOperationId(entry, `op-${time}`), time);
+}
+
+/** A real console deploy (logged without containers) at `time`, on the gcloud fixture's service, with `vpc` added. */
+function consoleDeploy(time: string, vpc: Annotations): Json {
+  const entry = editV1Services(corpus('slackbot__Services.ReplaceService__1'), (svc) => {
+    const meta = (svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!['metadata']!;
+    meta['annotations'] = { ...(meta['annotations'] as Annotations | undefined), ...vpc, 'client.knative.dev/nonce': time };
+  });
+  return at(withOperationId(entry, `op-${time}`), time);
+}
+
+const v2Create = (vpcAccess: Json | undefined): Json =>
+  variant(synthetic('v2-CreateService'), (e) => {
+    const template = ((e.protoPayload['request'] as Json)['service'] as Json)['template'] as Json;
+    if (vpcAccess) template['vpcAccess'] = vpcAccess;
+  });
+
+/** The v2 update fixture at `time`, its template's vpcAccess set to `vpcAccess` (undefined: left out), under `mask`. */
+function v2Update(time: string, vpcAccess: Json | undefined, mask?: string[]): Json {
+  return at(
+    variant(synthetic('v2-UpdateService'), (e) => {
+      const request = e.protoPayload['request'] as Json;
+      const template = (request['service'] as Json)['template'] as Json;
+      if (vpcAccess) template['vpcAccess'] = vpcAccess;
+      if (mask) request['updateMask'] = { paths: mask };
+    }),
+    time,
+  );
+}
+
+const connectorAll = { connector: 'projects/acme-prod/locations/europe-west1/connectors/egress', egress: 'ALL_TRAFFIC' };
+
+async function bypass(entries: readonly unknown[], cfg = config()) {
+  return (await findingsOf(entries, cfg)).filter((f) => f.rule === 'vpc-egress-bypass');
+}
+
+describe('vpc-egress-bypass', () => {
+  it.each([
+    ['v1: connector, all traffic, then private ranges only', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), v1Deploy('2024-05-04T11:00:00Z', { ...CONNECTOR, ...PRIVATE })], 'private-ranges-only'],
+    ['v1: connector, all traffic, then VPC access removed', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), v1Deploy('2024-05-04T11:00:00Z', {})], 'none'],
+    ['v1: Direct VPC, all traffic, then the egress annotation left out (the default)', [v1Deploy('2024-05-04T10:00:00Z', { ...INTERFACES, ...ALL }), v1Deploy('2024-05-04T11:00:00Z', INTERFACES)], 'private-ranges-only'],
+    ['v1: gcloud\'s older spelling all, then private ranges only', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, 'run.googleapis.com/vpc-access-egress': 'all' }), v1Deploy('2024-05-04T11:00:00Z', { ...CONNECTOR, ...PRIVATE })], 'private-ranges-only'],
+    ['a console write (no containers logged) that keeps the connector and narrows the egress', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), consoleDeploy('2024-05-04T11:00:00Z', { ...CONNECTOR, ...PRIVATE })], 'private-ranges-only'],
+    ['v2: all traffic, then a whole template with egress PRIVATE_RANGES_ONLY', [v2Create(connectorAll), v2Update('2024-06-01T11:00:00Z', { connector: connectorAll.connector, egress: 'PRIVATE_RANGES_ONLY' })], 'private-ranges-only'],
+    ['v2: all traffic, then a mask naming vpc_access with none in the body', [v2Create(connectorAll), v2Update('2024-06-01T11:00:00Z', undefined, ['template.vpc_access'])], 'none'],
+    [
+      'v2 in snake_case with enums as numbers: network interfaces, 1 (all), then 2 (private)',
+      [v2Create({ network_interfaces: [{ network: 'default' }], egress: 1 }), v2Update('2024-06-01T11:00:00Z', { network_interfaces: [{ network: 'default' }], egress: 2 })],
+      'private-ranges-only',
+    ],
+  ])('fires: %s', async (_name, entries, after) => {
+    const findings = await bypass(entries);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ severity: 'MEDIUM', evidence: { before: 'all-traffic', after } });
+    expect(findings[0]!.summary).toContain('traffic to the internet leaves directly');
+  });
+
+  it.each([
+    ['the first revision seen, without VPC access (nothing known before)', [v1Deploy('2024-05-04T10:00:00Z', {})]],
+    ['private ranges only, then VPC access removed (it never all went through the VPC)', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...PRIVATE }), v1Deploy('2024-05-04T11:00:00Z', {})]],
+    ['all traffic, then all traffic through Direct VPC instead of a connector', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), v1Deploy('2024-05-04T11:00:00Z', { ...INTERFACES, ...ALL })]],
+    ['all traffic, then a console write without containers and without VPC annotations (unknown, not removed)', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), consoleDeploy('2024-05-04T11:00:00Z', {})]],
+    ['all traffic, then an egress value that reads as neither setting', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), v1Deploy('2024-05-04T11:00:00Z', { ...CONNECTOR, 'run.googleapis.com/vpc-access-egress': 'sometimes' })]],
+    ['v2: all traffic, then a mask that leaves vpc_access alone', [v2Create(connectorAll), v2Update('2024-06-01T11:00:00Z', undefined, ['template.containers'])]],
+    ['v2: all traffic, then a mask naming only the egress (the rest unknown)', [v2Create(connectorAll), v2Update('2024-06-01T11:00:00Z', { egress: 'PRIVATE_RANGES_ONLY' }, ['template.vpc_access.egress'])]],
+    ['all traffic, deleted, then created again without VPC access (a new service)', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), v1Deploy('2024-05-04T11:00:00Z', {})]],
+  ])('ignores: %s', async (_name, entries) => {
+    expect(await bypass(entries)).toEqual([]);
+  });
+
+  it('ignores services covered by an exception, and does nothing when disabled', async () => {
+    const entries = [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), v1Deploy('2024-05-04T11:00:00Z', {})];
+    expect(await bypass(entries, config({ rules: { 'vpc-egress-bypass': { exceptions: [{ service: `${SLACK_BOT.project}/*` }] } } }))).toEqual([]);
+    expect(await bypass(entries, config({ rules: { 'vpc-egress-bypass': { enabled: false } } }))).toEqual([]);
+  });
+
+  it('a late entry is compared with the revision before it, and reported as already resolved by the newer one', async () => {
+    const all = v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL });
+    const narrowed = v1Deploy('2024-05-04T11:00:00Z', { ...CONNECTOR, ...PRIVATE });
+    const restored = v1Deploy('2024-05-04T12:00:00Z', { ...CONNECTOR, ...ALL });
+    const findings = await bypass([all, restored, narrowed]);
+    expect(findings.map((f) => [f.status ?? 'active', f.eventTime, f.resolution?.time])).toEqual([
+      ['active', '2024-05-04T11:00:00Z', undefined],
+      ['resolved', '2024-05-04T11:00:00Z', '2024-05-04T12:00:00Z'],
+    ]);
+    // Nothing stays open: a later all-traffic revision resolves nothing more.
+    const again = await bypass([all, restored, narrowed, v1Deploy('2024-05-04T13:00:00Z', { ...CONNECTOR, ...ALL })]);
+    expect(again).toHaveLength(2);
+  });
+
+  it('is resolved when a newer revision sends all traffic through the VPC again, or the service is deleted', async () => {
+    const open = [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), v1Deploy('2024-05-04T11:00:00Z', {})];
+    const restored = await bypass([...open, v1Deploy('2024-05-04T12:00:00Z', { ...INTERFACES, ...ALL })]);
+    expect(restored.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
+    expect(restored[1]!.resolution?.reason).toBe('all of its outbound traffic goes through the VPC again');
+    const deleted = await bypass([...open, deleteServiceAt('2024-05-04T12:00:00Z', SLACK_BOT)]);
+    expect(deleted.map((f) => f.resolution?.reason)).toEqual([undefined, 'the service was deleted']);
+  });
+
+  it('normalizes what each entry says about the egress', () => {
+    const egressOf = (entry: Json) => {
+      const envelope = readEnvelope(entry);
+      if (!envelope.ok) return 'not an entry';
+      const result = normalizeEnvelope(envelope.envelope);
+      return result.kind === 'change' && result.change.kind === 'deploy' ? result.change.vpcEgress : 'not a deploy';
+    };
+    expect(egressOf(v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }))).toBe('all-traffic');
+    expect(egressOf(v1Deploy('2024-05-04T10:00:00Z', {}))).toBe('none');
+    expect(egressOf(consoleDeploy('2024-05-04T10:00:00Z', {}))).toBeUndefined();
+    expect(egressOf(synthetic('v2-CreateService'))).toBe('none');
+    expect(egressOf(v2Update('2024-06-01T11:00:00Z', undefined, ['template.containers']))).toBeUndefined();
+  });
+});

@@ -4,6 +4,9 @@ import { defineConfig } from 'vitest/config';
 // started and stopped by test/support/emulators.ts). `npm test` runs both.
 export default defineConfig({
   test: {
+    // Two files at a time even on two cores (vitest's default there is one): the integration files mostly wait on
+    // the emulators and on Pub/Sub's redelivery timers, and unit files fill that time.
+    maxWorkers: 2,
     projects: [
       {
         test: {

@@ -13,6 +13,9 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'test/terraform/**/*.test.ts', 'test/sinks/**/*.test.ts'],
           environment: 'node',
+          // A guard against hangs, not a speed check (the bench measures speed): tests that start the CLI a few times
+          // took 4 s of vitest's 5 s default while another file ran beside them on two cores.
+          testTimeout: 30_000,
         },
       },
       {

@@ -232,6 +232,7 @@ function writeFromObservation(observed: ObservedFacts): DeployChange {
     client: {},
     target: observed.target,
     images: observed.images,
+    ...(observed.vpcEgress ? { vpcEgress: observed.vpcEgress } : {}),
     labels: observed.labels,
     ...(observed.revisionLabels ? { revisionLabels: observed.revisionLabels } : {}),
   };

@@ -9,10 +9,12 @@ import {
   type ImageRef,
   type RuntimeServiceAccount,
   type ServiceRef,
+  type VpcEgress,
 } from '../model/change.js';
 import { projectOfLogName, type Envelope } from './entry.js';
 import { asArray, asNumber, asObject, asString, at, numeric, stringIn, userLabels, type JsonObject } from './json.js';
 import { imagesOrAnnotated } from './image.js';
+import { v1VpcEgress } from './vpc.js';
 
 export interface RevisionObservation {
   readonly key: EntryKey;
@@ -29,6 +31,8 @@ export interface RevisionObservation {
   /** Resolved `image@sha256:...` of the first container, revision events only. */
   readonly imageDigest?: string;
   readonly serviceAccount?: RuntimeServiceAccount;
+  /** The revision's VPC egress (a revision event's annotations, a service event's template's). */
+  readonly vpcEgress?: VpcEgress;
   readonly labels: Readonly<Record<string, string>>;
   /** The revision's own labels among `labels` (a service event's: its template's); undefined means all of `labels`. */
   readonly revisionLabels?: Readonly<Record<string, string>>;
@@ -82,7 +86,9 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
       ? (asString(labels?.['revision_name']) ?? revisionMatch?.[2] ?? asString(metadata?.['name']))
       : (asString(status?.['latestCreatedRevisionName']) ?? asString(templateMeta?.['name']));
 
-  const images = imagesOrAnnotated(asArray(spec?.['containers']), asObject(templateMeta?.['annotations']), annotations);
+  const containers = asArray(spec?.['containers']);
+  const images = imagesOrAnnotated(containers, asObject(templateMeta?.['annotations']), annotations);
+  const revisionAnnotations = level === 'revision' ? annotations : asObject(templateMeta?.['annotations']);
   const digestRef = asString(status?.['imageDigest']) ?? asString(at(asArray(status?.['containerStatuses'])[0], 'imageDigest'));
   const email = asString(spec?.['serviceAccountName']);
   let serviceAccount: RuntimeServiceAccount | undefined;
@@ -111,6 +117,7 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
     images,
     imageDigest: digestRef && digestRef.includes('@') ? digestRef : undefined,
     serviceAccount,
+    vpcEgress: spec ? v1VpcEgress(revisionAnnotations, containers.length > 0) : undefined,
     labels: eventLabels,
     revisionLabels,
     operationId,

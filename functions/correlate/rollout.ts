@@ -24,13 +24,14 @@
 // Pure functions over plain JSON, so the rollouts live in the service's baseline document and change in the same
 // store transaction as the baseline itself.
 import type { RevisionObservation } from '../audit/systemEvent.js';
-import type { DeployChange, EntryKey, ImageRef, RuntimeServiceAccount, ServiceRef } from '../model/change.js';
+import type { DeployChange, EntryKey, ImageRef, RuntimeServiceAccount, ServiceRef, VpcEgress } from '../model/change.js';
 
 export interface ObservedFacts {
   readonly revision?: string;
   readonly images: readonly ImageRef[];
   readonly imageDigest?: string;
   readonly serviceAccount?: RuntimeServiceAccount;
+  readonly vpcEgress?: VpcEgress;
   readonly labels: Readonly<Record<string, string>>;
   /** The revision's own labels among `labels` (undefined in baselines stored before it existed). */
   readonly revisionLabels?: Readonly<Record<string, string>>;
@@ -215,6 +216,7 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
     images: isRevision && o.images.length > 0 ? o.images : current?.images.length ? current.images : o.images,
     imageDigest: o.imageDigest ?? current?.imageDigest,
     serviceAccount: pick(o.serviceAccount, current?.serviceAccount),
+    vpcEgress: pick(o.vpcEgress, current?.vpcEgress),
     labels: { ...(current?.labels ?? {}), ...o.labels },
     revisionLabels: { ...(current?.revisionLabels ?? {}), ...(o.revisionLabels ?? o.labels) },
     // A revision's own Ready condition is the verdict; a service-level one only when no revision verdict exists.
@@ -269,7 +271,8 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     ingress: write.ingress,
     binaryAuthorization: write.binaryAuthorization,
     plainEnv: write.plainEnv,
-    vpcEgress: write.vpcEgress,
+    // The revision as Cloud Run stored it, when its events came: whole, where a console write's body is not.
+    vpcEgress: observed?.vpcEgress ?? write.vpcEgress,
     invokerIamDisabled: write.invokerIamDisabled,
     operationId: write.operationId,
   };

@@ -51,6 +51,24 @@ function v2Update(time: string, vpcAccess: Json | undefined, mask?: string[]): J
   );
 }
 
+/**
+ * The console deploy sequence (its write logged without containers; the revision and service events whole), with
+ * `onRevision` added to the revision's annotations in both events.
+ */
+function consoleSequence(onRevision: Annotations): Json[] {
+  const [write, revisionEvent, serviceEvent] = synthetic('seq-console-deploy') as unknown as Json[];
+  const add = (metadata: unknown): void => {
+    const m = metadata as Json;
+    m['annotations'] = { ...(m['annotations'] as Annotations | undefined), ...onRevision };
+  };
+  const response = (e: Json): Json => (e['protoPayload'] as Json)['response'] as Json;
+  return [
+    write!,
+    variant(revisionEvent!, (e) => add(response(e)['metadata'])),
+    variant(serviceEvent!, (e) => add(((response(e)['spec'] as Json)['template'] as Json)['metadata'])),
+  ];
+}
+
 const connectorAll = { connector: 'projects/acme-prod/locations/europe-west1/connectors/egress', egress: 'ALL_TRAFFIC' };
 
 async function bypass(entries: readonly unknown[], cfg = config()) {
@@ -66,6 +84,8 @@ describe('vpc-egress-bypass', () => {
     ['a console write (no containers logged) that keeps the connector and narrows the egress', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), consoleDeploy('2024-05-04T11:00:00Z', { ...CONNECTOR, ...PRIVATE })], 'private-ranges-only'],
     ['v2: all traffic, then a whole template with egress PRIVATE_RANGES_ONLY', [v2Create(connectorAll), v2Update('2024-06-01T11:00:00Z', { connector: connectorAll.connector, egress: 'PRIVATE_RANGES_ONLY' })], 'private-ranges-only'],
     ['v2: all traffic, then a mask naming vpc_access with none in the body', [v2Create(connectorAll), v2Update('2024-06-01T11:00:00Z', undefined, ['template.vpc_access'])], 'none'],
+    ['a console deploy whose write says nothing: its revision, as the system events show it, has no VPC access', [v1Deploy('2024-05-06T20:00:00Z', { ...CONNECTOR, ...ALL }), ...consoleSequence({})], 'none'],
+    ['a console deploy whose revision (system events) narrows the egress', [v1Deploy('2024-05-06T20:00:00Z', { ...CONNECTOR, ...ALL }), ...consoleSequence({ ...CONNECTOR, ...PRIVATE })], 'private-ranges-only'],
     [
       'v2 in snake_case with enums as numbers: network interfaces, 1 (all), then 2 (private)',
       [v2Create({ network_interfaces: [{ network: 'default' }], egress: 1 }), v2Update('2024-06-01T11:00:00Z', { network_interfaces: [{ network: 'default' }], egress: 2 })],
@@ -84,6 +104,7 @@ describe('vpc-egress-bypass', () => {
     ['all traffic, then all traffic through Direct VPC instead of a connector', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), v1Deploy('2024-05-04T11:00:00Z', { ...INTERFACES, ...ALL })]],
     ['all traffic, then a console write without containers and without VPC annotations (unknown, not removed)', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), consoleDeploy('2024-05-04T11:00:00Z', {})]],
     ['all traffic, then an egress value that reads as neither setting', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), v1Deploy('2024-05-04T11:00:00Z', { ...CONNECTOR, 'run.googleapis.com/vpc-access-egress': 'sometimes' })]],
+    ['a console deploy whose revision (system events) still sends all traffic through the VPC', [v1Deploy('2024-05-06T20:00:00Z', { ...CONNECTOR, ...ALL }), ...consoleSequence({ ...CONNECTOR, ...ALL })]],
     ['v2: all traffic, then a mask that leaves vpc_access alone', [v2Create(connectorAll), v2Update('2024-06-01T11:00:00Z', undefined, ['template.containers'])]],
     ['v2: all traffic, then a mask naming only the egress (the rest unknown)', [v2Create(connectorAll), v2Update('2024-06-01T11:00:00Z', { egress: 'PRIVATE_RANGES_ONLY' }, ['template.vpc_access.egress'])]],
     ['all traffic, deleted, then created again without VPC access (a new service)', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), v1Deploy('2024-05-04T11:00:00Z', {})]],

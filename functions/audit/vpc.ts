@@ -1,0 +1,36 @@
+// A revision's VPC egress (where its outbound traffic goes) as an entry shows it: v1 annotations (admin writes and
+// system events) and the v2 template's vpcAccess. See ../shared/facts/audit-log-fields.md section 2.7.
+import type { VpcEgress } from '../model/change.js';
+import { asArray, asString, field, stringIn, type JsonObject } from './json.js';
+
+/**
+ * v1 VPC egress from a revision's annotations, a template's or the revision's own in a system event
+ * (`run.googleapis.com/vpc-access-connector`, `run.googleapis.com/network-interfaces`,
+ * `run.googleapis.com/vpc-access-egress`). No connector and no network interfaces means no VPC access, but only in a
+ * body that is visibly whole (its containers logged): console writes are logged without them, and what else they
+ * leave out is not known (the revision in their system events is whole). With VPC access and no egress annotation,
+ * Cloud Run's default applies (private ranges only). A value that reads as neither egress leaves it unknown.
+ */
+export function v1VpcEgress(annotations: JsonObject | undefined, wholeBody: boolean): VpcEgress | undefined {
+  const connector = stringIn(annotations, 'run.googleapis.com/vpc-access-connector');
+  const interfaces = stringIn(annotations, 'run.googleapis.com/network-interfaces');
+  if (!connector && !interfaces) return wholeBody ? 'none' : undefined;
+  const egress = stringIn(annotations, 'run.googleapis.com/vpc-access-egress');
+  // `all` is what gcloud wrote before `all-traffic` existed; Cloud Run still reads it.
+  if (egress === 'all-traffic' || egress === 'all') return 'all-traffic';
+  return egress === undefined || egress === '' || egress === 'private-ranges-only' ? 'private-ranges-only' : undefined;
+}
+
+/**
+ * v2 VPC egress from a template's `vpcAccess` that the write sets whole: no connector and no network interfaces is
+ * no VPC access; egress `ALL_TRAFFIC`, else the default (`PRIVATE_RANGES_ONLY`; the JSON of a protocol buffer
+ * leaves a default enum out). An enum written as its number (1 ALL_TRAFFIC, 2 PRIVATE_RANGES_ONLY) reads the same.
+ */
+export function v2VpcEgress(vpcAccess: JsonObject | undefined): VpcEgress | undefined {
+  const connector = asString(field(vpcAccess, 'connector'));
+  const interfaces = asArray(field(vpcAccess, 'networkInterfaces'));
+  if (!connector && interfaces.length === 0) return 'none';
+  const egress = field(vpcAccess, 'egress');
+  if (egress === 'ALL_TRAFFIC' || egress === 1) return 'all-traffic';
+  return egress === undefined || egress === 'PRIVATE_RANGES_ONLY' || egress === 2 || egress === 'VPC_EGRESS_UNSPECIFIED' || egress === 0 ? 'private-ranges-only' : undefined;
+}

@@ -3,7 +3,7 @@
 // Reads:    Cloud Run deploys (v1 CreateService / ReplaceService, v2 CreateService / UpdateService) for the
 //           revision's VPC egress (v1: the template annotations `run.googleapis.com/vpc-access-connector`,
 //           `run.googleapis.com/network-interfaces` and `run.googleapis.com/vpc-access-egress`; v2:
-//           `template.vpcAccess`), and deletes.
+//           `template.vpcAccess`; the revision's own annotations in the deploy's system events win), and deletes.
 // Alerts:   a revision whose outbound traffic no longer all goes through the service's VPC network, where the
 //           revision before sent all of it there (egress `all-traffic`): egress set to `private-ranges-only`, or
 //           VPC access removed. Traffic to the internet then leaves Cloud Run directly, past the VPC's firewall
@@ -14,8 +14,8 @@
 // Resolves: a newer revision that sends all traffic through the VPC again, or the service deleted.
 // Blind spots: a service's first known revision sets the baseline, so a service created without VPC egress
 //           raises nothing (the organization policy `run.allowedVPCEgress` is the control for that). Console writes
-//           are logged without their containers: one that removes VPC access entirely is not seen (one that keeps
-//           a connector and narrows the egress is). A v2 update mask that names only some fields of
+//           are logged without their containers: one that removes VPC access entirely is seen only through its
+//           system events (one that keeps a connector and narrows the egress is seen in the write). A v2 update mask that names only some fields of
 //           `template.vpc_access`, and a v1 egress value that reads as neither setting, say nothing.
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';

@@ -15,8 +15,9 @@
 // Blind spots: a service's first known revision sets the baseline, so a service created without VPC egress
 //           raises nothing (the organization policy `run.allowedVPCEgress` is the control for that). Console writes
 //           are logged without their containers: one that removes VPC access entirely is seen only through its
-//           system events (one that keeps a connector and narrows the egress is seen in the write). A v2 update mask that names only some fields of
-//           `template.vpc_access`, and a v1 egress value that reads as neither setting, say nothing.
+//           system events (one that keeps a connector and narrows the egress is seen in the write). A v2 update
+//           mask that names only some fields of `template.vpc_access`, and a v1 egress value that reads as neither
+//           setting, say nothing.
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';
 import type { VpcEgress } from '../model/change.js';

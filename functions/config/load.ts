@@ -261,18 +261,29 @@ function semanticProblems(document: unknown): ConfigProblem[] {
     asArray(settings['exceptions']).forEach((exception, i) => {
       for (const field of ['principal', 'project', 'service'] as const) {
         const glob = objectOr(exception)[field];
-        const problem = typeof glob === 'string' ? globProblem(glob, field === 'service') : undefined;
+        const problem = typeof glob === 'string' ? (field === 'principal' ? principalProblem(glob) : undefined) ?? globProblem(glob, field === 'service') : undefined;
         if (problem) problems.push({ path: `rules.${rule}.exceptions[${i}].${field}`, reason: problem });
       }
     });
     for (const [list, servicePath] of [['allowServices', true], ['trustedRepositories', false], ['namePatterns', false], ['allowNames', false], ['allowedDeployers', false]] as const) {
       asArray(settings[list]).forEach((glob, i) => {
-        const problem = typeof glob === 'string' ? globProblem(glob, servicePath) : undefined;
+        const problem = typeof glob === 'string' ? (list === 'allowedDeployers' ? principalProblem(glob) : undefined) ?? globProblem(glob, servicePath) : undefined;
         if (problem) problems.push({ path: `rules.${rule}.${list}[${i}]`, reason: problem });
       });
     }
   }
   return problems;
+}
+
+/**
+ * Why a principal glob can match nobody: an IAM `group:` or `domain:` member. An audit entry names the identity that
+ * called (and those it acted through), never the groups it belongs to or its domain as a member, so such an
+ * exception would exempt nothing and such an approved deployer would approve nobody.
+ */
+function principalProblem(glob: string): string | undefined {
+  return /^(group|domain):/i.test(glob)
+    ? 'a group: or domain: member never matches: audit logs name the caller itself (write user:*@example.com for everyone in a domain)'
+    : undefined;
 }
 
 /**

@@ -117,6 +117,8 @@ surprise: true
     ['an allowed service without a project', 'rules: {public-invoker-grant: {allowServices: ["public-*"]}}', 'rules.public-invoker-grant.allowServices[0]', /^a service glob is matched against PROJECT\/SERVICE \(such as acme-prod\/public-\* or \*\/public-\*\)/],
     ['an exception service without a project', 'rules: {service-account-change: {exceptions: [{service: "batch-*"}]}}', 'rules.service-account-change.exceptions[0].service', /without a "\/" it can match no service$/],
     ['an unclosed bracket in a variable-name pattern', 'rules: {plaintext-secret-env: {namePatterns: ["*[PASS"]}}', 'rules.plaintext-secret-env.namePatterns[0]', /^not a valid glob: \*\[PASS \(Missing closing: "\]"/],
+    ['a group as an approved deployer (audit logs name the caller, never its groups)', 'rules: {unapproved-deployer: {allowedDeployers: ["group:release@acme.com"]}}', 'rules.unapproved-deployer.allowedDeployers[0]', /^a group: or domain: member never matches: audit logs name the caller itself/],
+    ['a domain in an exception principal', 'rules: {off-window-deploy: {exceptions: [{principal: "domain:acme.com"}]}}', 'rules.off-window-deploy.exceptions[0].principal', /^a group: or domain: member never matches/],
     ['an unclosed bracket in an approved deployer', 'rules: {unapproved-deployer: {allowedDeployers: ["user:*[abc"]}}', 'rules.unapproved-deployer.allowedDeployers[0]', /^not a valid glob: user:\*\[abc \(Missing closing: "\]"/],
     ['a variable name allowed by a range written backwards', 'rules: {plaintext-secret-env: {allowNames: ["[z-a]_KEY"]}}', 'rules.plaintext-secret-env.allowNames[0]', /^not a valid glob: \[z-a\]_KEY \(it can match nothing/],
   ])('rejects %s, at its path', (_name, text, path, reason) => {

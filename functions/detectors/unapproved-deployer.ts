@@ -35,7 +35,7 @@ export const unapprovedDeployer: Detector<'unapproved-deployer'> = {
     // A deploy known only from its system events made a revision too: Cloud Run reported it, with its creator.
     if (!createsRevision(change, baseline) && change.methodName !== SYSTEM_EVENT_METHOD) return [];
     const { id, delegationChain } = change.principal;
-    const identities = [...delegationChain, id];
+    const identities = [...new Set([...delegationChain, id])]; // an identity may act through itself
     const unapproved = identities.filter((identity) => !isApproved(identity, settings.allowedDeployers));
     if (unapproved.length === 0) return [];
     const who = delegationChain.length > 0 ? `${delegationChain.join(' via ')}, acting as ${id},` : id;

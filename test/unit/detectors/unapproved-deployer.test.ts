@@ -57,6 +57,11 @@ describe('unapproved-deployer', () => {
     expect(finding).toMatchObject({ principal: CI, delegationChain: ['alice@acme.com'] });
   });
 
+  it('names each unapproved identity once, however often the chain lists it', async () => {
+    const twice = by(gcloud, { principalEmail: 'alice@acme.com', serviceAccountDelegationInfo: [{ firstPartyPrincipal: { principalEmail: 'alice@acme.com' } }] });
+    expect((await unapproved([twice]))[0]?.evidence['unapproved']).toEqual(['alice@acme.com']);
+  });
+
   it('fires for a service account the configuration does not approve, and for each identity of a chain it does not', async () => {
     const onlyCi = config({ rules: { 'unapproved-deployer': { allowedDeployers: [`serviceAccount:${CI}`] } } });
     const cloudBuild = await unapproved([cloudBuildDeploy], onlyCi);

@@ -259,15 +259,15 @@ function semanticProblems(document: unknown): ConfigProblem[] {
   for (const [rule, value] of Object.entries(objectOr(config['rules']))) {
     const settings = objectOr(value);
     asArray(settings['exceptions']).forEach((exception, i) => {
-      for (const field of ['principal', 'project', 'service'] as const) {
+      for (const [field, kind] of [['principal', 'principal'], ['project', 'value'], ['service', 'service']] as const) {
         const glob = objectOr(exception)[field];
-        const problem = typeof glob === 'string' ? (field === 'principal' ? principalProblem(glob) : undefined) ?? globProblem(glob, field === 'service') : undefined;
+        const problem = typeof glob === 'string' ? globProblem(glob, kind) : undefined;
         if (problem) problems.push({ path: `rules.${rule}.exceptions[${i}].${field}`, reason: problem });
       }
     });
-    for (const [list, servicePath] of [['allowServices', true], ['trustedRepositories', false], ['namePatterns', false], ['allowNames', false], ['allowedDeployers', false]] as const) {
+    for (const [list, kind] of [['allowServices', 'service'], ['trustedRepositories', 'value'], ['namePatterns', 'value'], ['allowNames', 'value'], ['allowedDeployers', 'principal']] as const) {
       asArray(settings[list]).forEach((glob, i) => {
-        const problem = typeof glob === 'string' ? (list === 'allowedDeployers' ? principalProblem(glob) : undefined) ?? globProblem(glob, servicePath) : undefined;
+        const problem = typeof glob === 'string' ? globProblem(glob, kind) : undefined;
         if (problem) problems.push({ path: `rules.${rule}.${list}[${i}]`, reason: problem });
       });
     }
@@ -275,24 +275,20 @@ function semanticProblems(document: unknown): ConfigProblem[] {
   return problems;
 }
 
-/**
- * Why a principal glob can match nobody: an IAM `group:` or `domain:` member. An audit entry names the identity that
- * called (and those it acted through), never the groups it belongs to or its domain as a member, so such an
- * exception would exempt nothing and such an approved deployer would approve nobody.
- */
-function principalProblem(glob: string): string | undefined {
-  return /^(group|domain):/i.test(glob)
-    ? 'a group: or domain: member never matches: audit logs name the caller itself (write user:*@example.com for everyone in a domain)'
-    : undefined;
-}
+/** What a config glob is matched against: a principal, `PROJECT/SERVICE`, or any other value. */
+type GlobKind = 'principal' | 'service' | 'value';
 
 /**
  * Why a glob cannot do what it is written for, or undefined. picomatch never throws by default: an unbalanced `{`,
  * `(` or `[` became a literal or a pattern that matches nothing, so an exception or an allowed service silently
- * covered nothing. `servicePath`: the glob is matched against `PROJECT/SERVICE`, and since `*` does not cross `/`,
- * one without a `/` (or a `**`) can match no service at all.
+ * covered nothing. A `service` glob is matched against `PROJECT/SERVICE`, and since `*` does not cross `/`, one
+ * without a `/` (or a `**`) can match no service at all. A `principal` glob for an IAM `group:` or `domain:` member
+ * matches nobody: an audit entry names the identity that called (and those it acted through), never its groups.
  */
-function globProblem(glob: string, servicePath: boolean): string | undefined {
+function globProblem(glob: string, kind: GlobKind): string | undefined {
+  if (kind === 'principal' && /^(group|domain):/i.test(glob)) {
+    return 'a group: or domain: member never matches: audit logs name the caller itself (write user:*@example.com for everyone in a domain)';
+  }
   let pattern: RegExp;
   try {
     pattern = picomatch.makeRe(glob, { strictBrackets: true });
@@ -300,7 +296,7 @@ function globProblem(glob: string, servicePath: boolean): string | undefined {
     return `not a valid glob: ${glob} (${error instanceof Error ? error.message : String(error)})`;
   }
   if (pattern.source === '$^') return `not a valid glob: ${glob} (it can match nothing, such as a range written backwards)`;
-  if (servicePath && !glob.includes('/') && !glob.includes('**')) {
+  if (kind === 'service' && !glob.includes('/') && !glob.includes('**')) {
     return `a service glob is matched against PROJECT/SERVICE (such as acme-prod/${glob} or */${glob}): without a "/" it can match no service`;
   }
   return undefined;

@@ -87,8 +87,10 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
       : (asString(status?.['latestCreatedRevisionName']) ?? asString(templateMeta?.['name']));
 
   const containers = asArray(spec?.['containers']);
-  const images = imagesOrAnnotated(containers, asObject(templateMeta?.['annotations']), annotations);
-  const revisionAnnotations = level === 'revision' ? annotations : asObject(templateMeta?.['annotations']);
+  const templateAnnotations = asObject(templateMeta?.['annotations']);
+  const images = imagesOrAnnotated(containers, templateAnnotations, annotations);
+  // The revision's own annotations: a revision event's, a service event's template's.
+  const revisionAnnotations = level === 'revision' ? annotations : templateAnnotations;
   const digestRef = asString(status?.['imageDigest']) ?? asString(at(asArray(status?.['containerStatuses'])[0], 'imageDigest'));
   const email = asString(spec?.['serviceAccountName']);
   let serviceAccount: RuntimeServiceAccount | undefined;

@@ -158,10 +158,13 @@ export const replayCommand: Command = {
     const collected: Finding[] = [];
     const onFinding =
       format === 'ndjson' ? (f: Finding): void => output.write(`${jsonTerminalSafe(JSON.stringify(f))}\n`) : (f: Finding): void => void collected.push(f);
-    const opening = values.state ? FileBaselineStore.open(values.state) : undefined;
     // Ctrl-C or SIGTERM: the state file is let go first (lock removed, never half written, no temp file left),
-    // then the process ends with 130 or 143.
-    const ignoreSignals = opening ? exitOnSignal(async () => (await opening.catch(() => undefined))?.release()) : () => undefined;
+    // then the process ends with 130 or 143. Listening starts before the lock is taken: the lock file is created on
+    // libuv's thread pool, and a signal that came between its creation and the listener killed the process outright
+    // and left the lock behind (seen under load: the lock file was there, the replay died of the SIGTERM).
+    let opening: Promise<FileBaselineStore> | undefined;
+    const ignoreSignals = values.state ? exitOnSignal(async () => (await opening?.catch(() => undefined))?.release()) : () => undefined;
+    opening = values.state ? FileBaselineStore.open(values.state) : undefined;
     const started = performance.now();
     let store: FileBaselineStore | undefined;
     let stats: ReplayStats;

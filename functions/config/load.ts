@@ -284,11 +284,14 @@ type GlobKind = 'principal' | 'service' | 'value';
  * covered nothing. A `service` glob is matched against `PROJECT/SERVICE`, and since `*` does not cross `/`, one
  * without a `/` (or a `**`) can match no service at all. A `principal` glob for an IAM `group:` or `domain:` member
  * matches nobody: an audit entry names the identity that called (and those it acted through), never its groups.
+ * A member prefix alone (`user:`) leaves picomatch an empty pattern, which it throws on when the rule first runs.
  */
 function globProblem(glob: string, kind: GlobKind): string | undefined {
   if (kind === 'principal' && /^(group|domain):/i.test(glob)) {
     return 'a group: or domain: member never matches: audit logs name the caller itself (write user:*@example.com for everyone in a domain)';
   }
+  const prefixOnly = kind === 'principal' ? /^(user|serviceAccount):$/i.exec(glob) : null;
+  if (prefixOnly) return `names no principal after "${prefixOnly[0]}" (write ${prefixOnly[0]}* for every one of that kind)`;
   let pattern: RegExp;
   try {
     pattern = picomatch.makeRe(glob, { strictBrackets: true });

@@ -120,6 +120,9 @@ surprise: true
     ['a group as an approved deployer (audit logs name the caller, never its groups)', 'rules: {unapproved-deployer: {allowedDeployers: ["group:release@acme.com"]}}', 'rules.unapproved-deployer.allowedDeployers[0]', /^a group: or domain: member never matches: audit logs name the caller itself/],
     ['a domain in an exception principal', 'rules: {off-window-deploy: {exceptions: [{principal: "domain:acme.com"}]}}', 'rules.off-window-deploy.exceptions[0].principal', /^a group: or domain: member never matches/],
     ['an unclosed bracket in an approved deployer', 'rules: {unapproved-deployer: {allowedDeployers: ["user:*[abc"]}}', 'rules.unapproved-deployer.allowedDeployers[0]', /^not a valid glob: user:\*\[abc \(Missing closing: "\]"/],
+    // picomatch throws on an empty pattern: before this check the replay crashed on the first deploy it judged.
+    ['a member prefix with nothing after it', 'rules: {unapproved-deployer: {allowedDeployers: ["user:"]}}', 'rules.unapproved-deployer.allowedDeployers[0]', /^names no principal after "user:"/],
+    ['an exception principal that is a prefix alone', 'rules: {off-window-deploy: {exceptions: [{principal: "serviceAccount:"}]}}', 'rules.off-window-deploy.exceptions[0].principal', /^names no principal after "serviceAccount:"/],
     ['a variable name allowed by a range written backwards', 'rules: {plaintext-secret-env: {allowNames: ["[z-a]_KEY"]}}', 'rules.plaintext-secret-env.allowNames[0]', /^not a valid glob: \[z-a\]_KEY \(it can match nothing/],
   ])('rejects %s, at its path', (_name, text, path, reason) => {
     const found = problems(text);

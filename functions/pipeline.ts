@@ -2,7 +2,7 @@
 // parse -> normalize -> (duplicate check) -> engine (rollout correlation, baseline, detectors, enrichment).
 import { readEnvelope, type Envelope } from './audit/entry.js';
 import { normalizeEnvelope, normalizeOptionsOf, type NormalizeOptions, type ParseResult, type SkipReason } from './audit/normalize.js';
-import { baselineKey, type BaselineStore } from './baseline/store.js';
+import { baselineKey, projectOfBaselineKey, type BaselineStore } from './baseline/store.js';
 import type { RunwatchConfig } from './config/types.js';
 import { Engine, entryDigest, storeKeyOf, type EngineNote, type EngineResult, type EntryKeys, type Publish } from './engine.js';
 import type { Finding } from './findings/finding.js';
@@ -45,6 +45,14 @@ export interface PipelineOptions {
    * Not closed by the pipeline.
    */
   readonly revisionReader?: RevisionReader;
+  /**
+   * Replay: each project keeps its own clock. An entry completes the rollouts of its own project whose wait ran
+   * out by its time, never another project's (flush and sweep still complete everything). A project's outcome then
+   * depends on its own entries alone, as when replay spreads projects over worker threads: the same findings either
+   * way, even for entries later than the reorder buffer could wait for. For entries in time order it changes only
+   * when another project's waiting rollout is completed, never how. The live pipeline keeps one clock, the wall's.
+   */
+  readonly projectClocks?: boolean;
 }
 
 /** What one readFromAdminApi pass did. */
@@ -104,6 +112,8 @@ export class Pipeline {
   /** Services with rollouts waiting, by their earliest deadline (what this instance has seen). */
   private readonly due = new Map<string, number>();
   private nextDueMs = Infinity;
+  /** With projectClocks: the keys of `due` by project, and the earliest of their deadlines. */
+  private readonly dueByProject = new Map<string, { readonly keys: Set<string>; next: number }>();
   private readonly normalizeOptions: NormalizeOptions;
 
   constructor(private readonly options: PipelineOptions) {
@@ -140,7 +150,7 @@ export class Pipeline {
   async handleParsed(parsed: ParseResult, nowMs: number, publish?: Publish): Promise<EntryOutcome> {
     const work = this.admit(parsed);
     if (work.kind === 'done') return work.outcome;
-    const earlier = nowMs >= this.nextDueMs ? await this.sweepOthers(nowMs, publish) : [];
+    const earlier = this.anyDue(work.storeKey, nowMs) ? await this.sweepOthers(nowMs, publish, this.sweepScope(work.storeKey)) : [];
     const result =
       work.kind === 'change'
         ? await this.engine.processChange(work.change, work, nowMs, publish)
@@ -157,12 +167,23 @@ export class Pipeline {
   handleParsedSync(parsed: ParseResult, nowMs: number): EntryOutcome {
     const work = this.admit(parsed);
     if (work.kind === 'done') return work.outcome;
-    const earlier = nowMs >= this.nextDueMs ? this.sweepSync(nowMs) : [];
+    const earlier = this.anyDue(work.storeKey, nowMs) ? this.sweepSync(nowMs, this.sweepScope(work.storeKey)) : [];
     const result =
       work.kind === 'change'
         ? this.engine.processChangeSync(work.change, work, nowMs)
         : this.engine.processObservationSync(work.observation, work, nowMs);
     return this.applied(work, earlier, result);
+  }
+
+  /** Whether an entry of `storeKey` at `nowMs` has rollouts to complete first (see projectClocks). */
+  private anyDue(storeKey: string, nowMs: number): boolean {
+    if (nowMs < this.nextDueMs) return false; // the earliest deadline of all: the common answer, at once
+    return !this.options.projectClocks || nowMs >= (this.dueByProject.get(projectOfBaselineKey(storeKey))?.next ?? Infinity);
+  }
+
+  /** The project whose rollouts an entry of `storeKey` completes; undefined: every project's. */
+  private sweepScope(storeKey: string): string | undefined {
+    return this.options.projectClocks ? projectOfBaselineKey(storeKey) : undefined;
   }
 
   /** What an entry needs from the engine, or its outcome when it needs nothing (skipped, malformed, duplicate). */
@@ -208,9 +229,9 @@ export class Pipeline {
    * The sweep an entry runs first when this instance knows of rollouts due: other services' work, so its failure
    * is not the entry's (what it could not complete stays due, or in the store's outbox, for the next sweep).
    */
-  private async sweepOthers(nowMs: number, publish: Publish | undefined): Promise<readonly Finding[]> {
+  private async sweepOthers(nowMs: number, publish: Publish | undefined, project: string | undefined): Promise<readonly Finding[]> {
     try {
-      return (await this.sweepEach(nowMs, publish)).findings;
+      return (await this.sweepEach(nowMs, publish, project)).findings;
     } catch {
       return []; // the due index could not be read: the next sweep reads it again
     }
@@ -220,10 +241,11 @@ export class Pipeline {
    * Every due key is tried: one service whose transaction keeps failing (a document the store refuses) must not
    * keep the others waiting. The first failure is returned with what the others raised.
    */
-  private async sweepEach(nowMs: number, publish: Publish | undefined): Promise<{ findings: Finding[]; failure?: { error: unknown } }> {
+  private async sweepEach(nowMs: number, publish: Publish | undefined, project?: string): Promise<{ findings: Finding[]; failure?: { error: unknown } }> {
     const findings: Finding[] = [];
     const keys = await this.dueKeys(nowMs);
     if (publish && this.options.store.undeliveredKeys) for (const key of await this.options.store.undeliveredKeys(nowMs - OUTBOX_SWEEP_AFTER_MS)) keys.add(key);
+    if (project !== undefined) for (const key of keys) if (projectOfBaselineKey(key) !== project) keys.delete(key);
     let failure: { error: unknown } | undefined;
     for (const key of keys) {
       try {
@@ -238,9 +260,9 @@ export class Pipeline {
   }
 
   /** sweep for a process-local store (no due index to query). */
-  private sweepSync(nowMs: number): readonly Finding[] {
+  private sweepSync(nowMs: number, project?: string): readonly Finding[] {
     const findings: Finding[] = [];
-    for (const key of this.dueKeysInMemory(nowMs)) {
+    for (const key of this.dueKeysInMemory(nowMs, project)) {
       const result = this.engine.completeDueSync(key, nowMs);
       this.track(key, result);
       findings.push(...result.findings);
@@ -255,9 +277,13 @@ export class Pipeline {
     return keys;
   }
 
-  private dueKeysInMemory(byMs: number): Set<string> {
+  private dueKeysInMemory(byMs: number, project?: string): Set<string> {
     const keys = new Set<string>();
-    for (const [key, dueAt] of this.due) if (dueAt <= byMs) keys.add(key);
+    if (project !== undefined) {
+      for (const key of this.dueByProject.get(project)?.keys ?? []) if (this.due.get(key)! <= byMs) keys.add(key);
+    } else {
+      for (const [key, dueAt] of this.due) if (dueAt <= byMs) keys.add(key);
+    }
     return keys;
   }
 
@@ -338,6 +364,30 @@ export class Pipeline {
       for (const dueAt of this.due.values()) if (dueAt < next) next = dueAt;
       this.nextDueMs = next;
     }
+    if (this.options.projectClocks) this.trackProject(key, after);
+  }
+
+  /** track's bookkeeping by project (projectClocks): a project has a few services waiting at most. */
+  private trackProject(key: string, after: number | undefined): void {
+    const project = projectOfBaselineKey(key);
+    let waiting = this.dueByProject.get(project);
+    if (after === undefined) {
+      if (!waiting) return;
+      waiting.keys.delete(key);
+      if (waiting.keys.size === 0) {
+        this.dueByProject.delete(project);
+        return;
+      }
+    } else if (!waiting) {
+      waiting = { keys: new Set([key]), next: after };
+      this.dueByProject.set(project, waiting);
+      return;
+    } else {
+      waiting.keys.add(key);
+    }
+    let next = Infinity;
+    for (const k of waiting.keys) next = Math.min(next, this.due.get(k)!);
+    waiting.next = next;
   }
 }
 

@@ -55,3 +55,8 @@ export interface BaselineStore {
 export function baselineKey(ref: { project: string; location?: string; service: string }): string {
   return `${ref.project}/${ref.location ?? '-'}/${ref.service}`;
 }
+
+/** The project of a baselineKey (a folder's or organization's IAM key has a `/` in it: `folders/1/-/*`). */
+export function projectOfBaselineKey(key: string): string {
+  return key.slice(0, key.lastIndexOf('/', key.lastIndexOf('/') - 1));
+}

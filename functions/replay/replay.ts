@@ -166,7 +166,8 @@ export class ReplayRun {
   private newestMs = -Infinity;
 
   constructor(readonly options: ReplayRunOptions) {
-    this.pipeline = new Pipeline({ config: options.config, store: options.store });
+    // Each project's own clock: the same findings whether projects share this thread or are spread over workers.
+    this.pipeline = new Pipeline({ config: options.config, store: options.store, projectClocks: true });
     this.buffer = new ReorderBuffer<Pending>(options.reorderCapacity ?? DEFAULT_REORDER_CAPACITY);
   }
 

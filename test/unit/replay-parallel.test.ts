@@ -2,9 +2,10 @@
 // whatever the chunk boundaries (the generated file spans several 1 MiB chunks).
 import { mkdtempSync, appendFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generate } from '../../bench/generate.js';
+import { FileBaselineStore } from '../../functions/baseline/file.js';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { projectBytes } from '../../functions/replay/partition.js';
@@ -75,6 +76,41 @@ describe('partitioned replay and what deployers write', () => {
     expect(sequential.findings.length).toBeGreaterThan(10);
     expect(partitioned.findings.map((f) => JSON.stringify(f)).sort()).toEqual(sequential.findings.map((f) => JSON.stringify(f)).sort());
   }, 60_000);
+});
+
+// Entries later than the reorder buffer could wait for: a project's rollouts must not be completed by another
+// project's entries, which its worker never sees, or the findings would depend on --workers.
+describe('entries later than the reorder buffer holds', () => {
+  it('complete a project\'s rollouts by that project\'s entries alone: the same findings with and without workers', async () => {
+    const [write, revisionEvent, serviceEvent] = JSON.parse(readFileSync(new URL('../fixtures/synthetic-seq-console-deploy.json', import.meta.url), 'utf8')) as Record<string, unknown>[];
+    /** The console deploy's write again, in another project, an hour later: its entries do not concern the first. */
+    const elsewhere = (minute: number): string =>
+      JSON.stringify(write)
+        .replaceAll('test-project-1234', 'other-project')
+        .replace(/"timestamp":"[^"]*"/, `"timestamp":"2024-05-06T23:${minute}:00Z"`)
+        .replace(/"insertId":"[^"]*"/, `"insertId":"other-${minute}"`);
+    // With room for one entry, the other project's entries come out between the write and its system events.
+    const lines = [JSON.stringify(write), elsewhere(58), elsewhere(59), JSON.stringify(revisionEvent), JSON.stringify(serviceEvent)];
+    const file = join(mkdtempSync(join(tmpdir(), 'runwatch-late-')), 'entries.ndjson');
+    appendFileSync(file, `${lines.join('\n')}\n`);
+    const replayed = async (workers: number, reorderCapacity: number, store?: FileBaselineStore) => {
+      const findings: Finding[] = [];
+      const stats = await replay({ config: cfg, paths: [file], workers, reorderCapacity, store, onFinding: (f) => void findings.push(f) });
+      await store?.close();
+      return { findings: findings.map((f) => JSON.stringify(f)).sort(), stats };
+    };
+    const inOrder = await replayed(0, 1000);
+    const late = await replayed(0, 1);
+    const lateOnWorkers = await replayed(2, 1);
+    const lateWithState = await replayed(0, 1, await FileBaselineStore.open(join(dirname(file), 'state.json')));
+    expect(late.stats.outOfOrder).toBe(2);
+    expect(lateOnWorkers.stats.outOfOrder).toBe(2);
+    expect(lateWithState.findings).toEqual(late.findings);
+    // The system events still join their write: the image they name is judged (console writes log none).
+    expect(inOrder.findings.some((f) => f.includes('"rule":"new-image-repository"'))).toBe(true);
+    expect(late.findings).toEqual(inOrder.findings);
+    expect(lateOnWorkers.findings).toEqual(late.findings);
+  }, 30_000);
 });
 
 describe('partitioned replay when a worker fails', () => {

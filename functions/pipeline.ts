@@ -364,30 +364,26 @@ export class Pipeline {
       for (const dueAt of this.due.values()) if (dueAt < next) next = dueAt;
       this.nextDueMs = next;
     }
-    if (this.options.projectClocks) this.trackProject(key, after);
+    if (this.options.projectClocks) this.trackProject(key, before, after);
   }
 
-  /** track's bookkeeping by project (projectClocks): a project has a few services waiting at most. */
-  private trackProject(key: string, after: number | undefined): void {
+  /** track's bookkeeping by project (projectClocks), the earliest deadline found again only when it went away. */
+  private trackProject(key: string, before: number | undefined, after: number | undefined): void {
     const project = projectOfBaselineKey(key);
-    let waiting = this.dueByProject.get(project);
-    if (after === undefined) {
-      if (!waiting) return;
-      waiting.keys.delete(key);
-      if (waiting.keys.size === 0) {
-        this.dueByProject.delete(project);
-        return;
-      }
-    } else if (!waiting) {
-      waiting = { keys: new Set([key]), next: after };
-      this.dueByProject.set(project, waiting);
+    const waiting = this.dueByProject.get(project);
+    if (!waiting) {
+      if (after !== undefined) this.dueByProject.set(project, { keys: new Set([key]), next: after });
       return;
-    } else {
-      waiting.keys.add(key);
     }
-    let next = Infinity;
-    for (const k of waiting.keys) next = Math.min(next, this.due.get(k)!);
-    waiting.next = next;
+    if (after === undefined) waiting.keys.delete(key);
+    else waiting.keys.add(key);
+    if (waiting.keys.size === 0) this.dueByProject.delete(project);
+    else if (after !== undefined && after < waiting.next) waiting.next = after;
+    else if (before === waiting.next) {
+      let next = Infinity;
+      for (const k of waiting.keys) next = Math.min(next, this.due.get(k)!);
+      waiting.next = next;
+    }
   }
 }
 

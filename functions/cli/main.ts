@@ -1,5 +1,6 @@
 // `runwatch`: the command-line entry. Each subcommand lives in commands/; this file only dispatches and turns
 // errors into exit codes (0 success, 1 I/O or other failure, 2 usage or invalid config).
+import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError } from '../config/load.js';
 import { UsageError, type Command, type CommandIo } from './command.js';
 import { replayCommand } from './commands/replay.js';
@@ -21,8 +22,23 @@ function help(): string {
   const lines = ['usage: runwatch <command> [options]', '', 'commands:'];
   for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(16)} ${c.summary}`);
   for (const [name, c] of Object.entries(LAZY_COMMANDS)) lines.push(`  ${name.padEnd(16)} ${c.summary}`);
-  lines.push('', 'runwatch <command> --help shows the options of a command.');
+  lines.push('', 'runwatch <command> --help shows the options of a command; runwatch --version the version.');
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The version in runwatch's package.json: the nearest one above this module, which runs from the sources
+ * (functions/cli) or from the build (dist/functions/cli).
+ */
+function packageVersion(): string {
+  for (let dir = new URL('./', import.meta.url); ; dir = new URL('../', dir)) {
+    const file = new URL('package.json', dir);
+    if (existsSync(file)) {
+      const manifest = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
+      if (manifest.name === 'runwatch' && typeof manifest.version === 'string') return manifest.version;
+    }
+    if (new URL('../', dir).href === dir.href) return 'unknown';
+  }
 }
 
 async function findCommand(name: string): Promise<Command | undefined> {
@@ -79,6 +95,10 @@ async function dispatch(argv: readonly string[], io: CommandIo): Promise<number>
   }
   if (name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(help());
+    return 0;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    io.stdout.write(`runwatch ${packageVersion()}\n`);
     return 0;
   }
   let command: Command | undefined;

@@ -1,4 +1,5 @@
 // Usage errors (exit 2) as the user reads them on stderr.
+import { readFileSync } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../functions/cli/main.js';
@@ -22,5 +23,17 @@ describe('usage errors from the option parser', () => {
     expect(text).toContain(expected);
     expect(text).not.toContain('\\u000a');
     expect(text).not.toMatch(/[\u001b\u202e]/);
+  });
+});
+
+describe('runwatch --version', () => {
+  it.each([['--version'], ['-V'], ['version']])('%s prints the package version on stdout', async (flag) => {
+    const stdout = new PassThrough();
+    const out: Buffer[] = [];
+    stdout.on('data', (c: Buffer) => out.push(c));
+    const exit = await main([flag], { stdin: Readable.from(['']), stdout, stderr: new PassThrough(), env: {} });
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(exit).toBe(0);
+    expect(Buffer.concat(out).toString()).toBe(`runwatch ${version}\n`);
   });
 });

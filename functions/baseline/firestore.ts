@@ -10,7 +10,10 @@
 //
 // Document: `<collection>/<base64url(key)>` = { key, baseline, dueAtMs?, outbox, outboxSinceMs?, updatedAt };
 // `dueAtMs` (a rollout waits for its other half until then) and `outboxSinceMs` (findings wait to be published
-// since then) are queried by the sweep (DueIndex). Keys contain `/` (PROJECT/LOCATION/
+// since then) are queried by the sweep (DueIndex). The baseline is stored as JSON text and the outbox as a list of
+// findings' JSON texts: they hold map keys deployers write (labels, annotations, image repositories), and Firestore
+// refuses some as map keys (`__x__`, the empty key), which failed the entry's transaction on every delivery.
+// Documents written by earlier builds, with both as Firestore maps, are still read. Keys contain `/` (PROJECT/LOCATION/
 // SERVICE), which Firestore reads as a path separator, so the id is the base64url of the key (never `.`, `..`,
 // `__...__` or a `/`), and the readable key is kept as a field for people browsing the console.
 //
@@ -136,7 +139,8 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
       const outbox = outboxOf(snapshot.exists ? snapshot.data() : undefined);
       const left = outbox.filter((f) => !done.has(outboxKey(f)));
       if (left.length === outbox.length) return;
-      tx.update(ref, left.length === 0 ? { outbox: left, outboxSinceMs: FieldValue.delete() } : { outbox: left, outboxSinceMs: Date.now() });
+      const stored = left.map((f) => JSON.stringify(f));
+      tx.update(ref, left.length === 0 ? { outbox: stored, outboxSinceMs: FieldValue.delete() } : { outbox: stored, outboxSinceMs: Date.now() });
     });
   }
 
@@ -194,9 +198,9 @@ export async function createFirestore(settings: Settings = {}): Promise<Firestor
 function documentOf(key: string, baseline: ServiceBaseline, outbox: readonly Finding[], outboxSinceMs: number | undefined): DocumentData {
   return {
     key,
-    baseline,
+    baseline: JSON.stringify(baseline),
     ...(baseline.dueAtMs !== undefined ? { dueAtMs: baseline.dueAtMs } : {}),
-    outbox,
+    outbox: outbox.map((f) => JSON.stringify(f)),
     ...(outboxSinceMs !== undefined ? { outboxSinceMs } : {}),
     updatedAt: new Date(),
   };
@@ -214,7 +218,8 @@ function outboxSinceOf(data: DocumentData | undefined): number | undefined {
 /** The findings a document holds for delivery (none in documents written before the outbox existed). */
 function outboxOf(data: DocumentData | undefined): readonly Finding[] {
   const outbox = (data as { outbox?: unknown } | undefined)?.outbox;
-  return Array.isArray(outbox) ? (outbox as Finding[]) : [];
+  // JSON texts; findings as Firestore maps in documents written before.
+  return Array.isArray(outbox) ? outbox.map((f: unknown) => (typeof f === 'string' ? (JSON.parse(f) as Finding) : (f as Finding))) : [];
 }
 
 function outboxKey(finding: Finding): string {
@@ -222,7 +227,15 @@ function outboxKey(finding: Finding): string {
 }
 
 function readBaseline(data: DocumentData | undefined, key: string): ServiceBaseline {
-  const baseline = (data as { baseline?: unknown } | undefined)?.baseline;
+  const stored = (data as { baseline?: unknown } | undefined)?.baseline;
+  let baseline: unknown = stored; // a Firestore map in documents written before the JSON text
+  if (typeof stored === 'string') {
+    try {
+      baseline = JSON.parse(stored);
+    } catch {
+      throw new BaselineDocumentError(`baseline document for ${key} holds no readable JSON; refusing to overwrite it`);
+    }
+  }
   if (!baseline || typeof baseline !== 'object' || (baseline as { version?: unknown }).version !== 1) {
     throw new BaselineDocumentError(`baseline document for ${key} has no version 1 baseline; refusing to overwrite it`);
   }

@@ -222,6 +222,34 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       });
     });
 
+    // Firestore refuses map keys `__x__` and ''; deployers write the label and annotation keys that rollouts and
+    // findings carry. A forged entry holding them failed its transaction on every delivery until dead-lettered.
+    it('stores baselines and outboxes whose map keys Firestore reserves, and reads them back unchanged', async () => {
+      const store = new FirestoreBaselineStore({ firestore: db, collection: collection('reserved') });
+      const key = 'acme-prod/europe-west1/reserved-keys';
+      const baseline: ServiceBaseline = { ...emptyBaseline(), repositories: { __reserved__: 1_000, '': 2_000, 'a.b/c': 3_000 }, lastChangeMs: 3_000 };
+      const finding = makeFinding('public-invoker-grant', {}, { labels: { __x__: 'y', '': 'empty' } });
+      const delivered: Finding[] = [];
+      const deliver = { findingsOf: () => [finding], deliver: async (f: readonly Finding[]) => void delivered.push(...f) };
+      await store.transact(key, () => ({ next: baseline, result: null }), deliver);
+      expect(await store.get(key)).toEqual(baseline);
+      expect(delivered).toEqual([finding]);
+    });
+
+    it('still reads documents written with the baseline and outbox as Firestore maps', async () => {
+      const name = collection('legacy');
+      const store = new FirestoreBaselineStore({ firestore: db, collection: name });
+      const key = 'acme-prod/europe-west1/legacy';
+      const baseline: ServiceBaseline = { ...emptyBaseline(), repositories: { 'gcr.io/acme': 1_000 }, lastChangeMs: 1_000 };
+      const finding = makeFinding('public-invoker-grant');
+      await db.collection(name).doc(baselineDocId(key)).set({ key, baseline, outbox: [finding], outboxSinceMs: 1, updatedAt: new Date() });
+      expect(await store.get(key)).toEqual(baseline);
+      const delivered: Finding[] = [];
+      await store.transact(key, (current) => ({ result: current?.lastChangeMs }), { findingsOf: () => [], deliver: async (f: readonly Finding[]) => void delivered.push(...f) });
+      expect(delivered).toEqual([finding]);
+      expect(await store.get(key)).toEqual(baseline);
+    });
+
     it('refuses to overwrite a document that is not a version 1 baseline', async () => {
       const name = collection('baselines');
       const store = new FirestoreBaselineStore({ firestore: db, collection: name });

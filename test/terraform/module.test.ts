@@ -523,6 +523,20 @@ describe('Pub/Sub', () => {
     expect(field['depends_on']).toEqual(expect.arrayContaining(['${google_firestore_database.default}']));
   });
 
+  // The baseline and outbox are JSON texts nobody queries (baseline/firestore.ts): indexing them only costs write
+  // time and index storage on every transaction. dueAtMs and outboxSinceMs keep their indexes: the sweep queries them.
+  it.each([
+    ['baseline_unindexed', 'baseline'],
+    ['outbox_unindexed', 'outbox'],
+  ])('exempts the baseline documents\' field of %s from indexing', (name, fieldName) => {
+    const field = resource(tf, 'google_firestore_field', name).body;
+    expect(field['collection']).toBe(DEFAULT_BASELINE_COLLECTION);
+    expect(field['field']).toBe(fieldName);
+    expect(field['database']).toBe('(default)');
+    expect(block(field, 'index_config')).toEqual({});
+    expect(field['depends_on']).toEqual(expect.arrayContaining(['${google_firestore_database.default}']));
+  });
+
   // Pub/Sub drops what is published to a topic with no subscription yet: on the first apply nothing may publish to a
   // topic before the subscriptions that consume it exist (explicit depends_on, since nothing references them).
   const dependsOn = (type: string, name: string): string[] =>

@@ -30,3 +30,29 @@ resource "google_firestore_field" "applied_expire_at" {
 
   depends_on = [google_firestore_database.default, google_project_service.apis]
 }
+
+# The baseline documents' `baseline` and `outbox` are JSON texts nobody queries (functions/baseline/firestore.ts):
+# their single-field indexes would only cost write time and index storage on every transaction. `dueAtMs` and
+# `outboxSinceMs` keep theirs: the sweep queries them. Field configurations are changed one after the other (the
+# API answered a 409 to concurrent ones on a new database: hashicorp/terraform-provider-google#16329).
+resource "google_firestore_field" "baseline_unindexed" {
+  project    = var.project_id
+  database   = "(default)"
+  collection = "runwatch-baselines"
+  field      = "baseline"
+
+  index_config {}
+
+  depends_on = [google_firestore_database.default, google_project_service.apis, google_firestore_field.applied_expire_at]
+}
+
+resource "google_firestore_field" "outbox_unindexed" {
+  project    = var.project_id
+  database   = "(default)"
+  collection = "runwatch-baselines"
+  field      = "outbox"
+
+  index_config {}
+
+  depends_on = [google_firestore_database.default, google_project_service.apis, google_firestore_field.baseline_unindexed]
+}

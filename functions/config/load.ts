@@ -37,7 +37,7 @@ function validator(): ReturnType<Ajv['compile']> {
 export function parseConfig(text: string, source = 'config'): RunwatchConfig {
   let data: unknown;
   try {
-    data = text.trim() === '' ? {} : parseYaml(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
+    data = text.trim() === '' ? {} : parseYaml(text, { prettyErrors: true, uniqueKeys: true, merge: true, logLevel: 'error' });
   } catch (error) {
     // The first line only, without the colon that introduced the library's excerpt of the file (not quoted: the
     // config may hold what should not be echoed into logs).

@@ -20,6 +20,21 @@ describe('config: YAML anchors and aliases', () => {
     expect(problems(text)).toEqual(expected);
   });
 
+  // Merge keys (`<<`, YAML 1.1, as docker-compose and GitLab CI files use them): common settings once, each rule
+  // adding its own. Without them `<<` was an unknown key.
+  it('a merge key takes an anchored mapping\'s keys, and the keys written beside it win', () => {
+    const config = parseConfig(
+      'rules:\n  off-window-deploy: &common {severity: HIGH, exceptions: [{principal: breakglass@acme.com, reason: incidents}]}\n  service-account-change:\n    <<: *common\n    severity: CRITICAL\n',
+    );
+    expect(config.rules['service-account-change'].severity).toBe('CRITICAL');
+    expect(config.rules['service-account-change'].exceptions).toEqual([{ principal: 'breakglass@acme.com', reason: 'incidents' }]);
+    expect(config.rules['off-window-deploy'].severity).toBe('HIGH');
+  });
+
+  it('a merge key whose value is no mapping is a YAML error at its place', () => {
+    expect(problems('rules:\n  off-window-deploy:\n    <<: [1, 2]\n')).toEqual([expect.stringMatching(/^\(root\): not valid YAML or JSON: .*merge/i)]);
+  });
+
   it('the defaults of one use of an alias do not show up in another', () => {
     const config = parseConfig('rules:\n  public-invoker-grant: &r {exceptions: [{principal: a@b.c}]}\n  new-image-repository: *r\n');
     expect(Object.keys(config.rules['public-invoker-grant']).sort()).toEqual(['allowServices', 'enabled', 'exceptions']);

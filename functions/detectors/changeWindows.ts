@@ -80,7 +80,9 @@ function offsetMinutes(zone: string, timeMs: number): number {
 
 function formatLocal(localMs: number, offset: number): string {
   const sign = offset < 0 ? '-' : '+';
-  const abs = Math.abs(offset);
+  // Whole minutes, as RFC 3339 (and luxon) write them: local mean time, before a zone's first standard offset, is
+  // off UTC by minutes and seconds.
+  const abs = Math.trunc(Math.abs(offset));
   const zone = `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
   const iso = new Date(localMs).toISOString();
   const ms = iso.slice(19, 23);

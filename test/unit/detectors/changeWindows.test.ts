@@ -18,6 +18,11 @@ describe('evaluateTime: the local wall clock', () => {
     ['Asia/Gaza', '2010-03-26T22:05:00Z', '2010-03-27T01:05:00+03:00'],
     ['Europe/Berlin', '2024-03-31T01:00:00Z', '2024-03-31T03:00:00+02:00'],
     ['Australia/Lord_Howe', '2024-04-06T15:00:00Z', '2024-04-07T01:30:00+10:30'],
+    // Local mean time (before a zone's first standard offset) is off UTC by minutes and seconds: an RFC 3339 offset
+    // has whole minutes (written as luxon writes it). A timestamp this old is forged, but its finding still
+    // says it in a well-formed time; it showed `-00:16.133333333333333`.
+    ['Africa/Abidjan', '1905-09-09T16:15:07.925Z', '1905-09-09T15:58:59.925-00:16'],
+    ['Europe/Berlin', '1890-01-01T12:00:00Z', '1890-01-01T12:53:28+00:53'],
   ])('%s at %s is %s', (zone, utc, local) => {
     const timeMs = Date.parse(utc);
     expect(evaluateTime(timeMs, zone, [window], []).localTime()).toBe(local);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IANAZone } from 'luxon';
+import { DateTime, IANAZone } from 'luxon';
 import { evaluateTime } from '../../../functions/detectors/changeWindows.js';
 import type { ChangeWindow } from '../../../functions/config/types.js';
 
@@ -28,5 +28,51 @@ describe('evaluateTime: the local wall clock', () => {
     expect(evaluateTime(timeMs, zone, [window], []).localTime()).toBe(local);
     // The offset luxon gives for the instant itself.
     expect(local.endsWith(IANAZone.create(zone).formatOffset(timeMs, 'short'))).toBe(true);
+  });
+});
+
+// evaluateTime caches offsets per 15-minute slot of UTC; luxon computes each instant on its own. Around every
+// offset transition of these zones (DST, zones that moved, transitions off the quarter hour) and at random
+// instants, both must give the same wall clock and weekday.
+describe('evaluateTime against luxon, around every transition 2000-2030', () => {
+  const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+  const ZONES = [
+    'UTC', 'Europe/Berlin', 'Europe/London', 'Europe/Dublin', 'Europe/Moscow', 'Europe/Istanbul', 'America/New_York',
+    'America/Sao_Paulo', 'America/St_Johns', 'America/Goose_Bay', 'America/Havana', 'America/Santiago', 'Asia/Gaza',
+    'Asia/Tehran', 'Asia/Kolkata', 'Asia/Kathmandu', 'Asia/Tokyo', 'Australia/Lord_Howe', 'Australia/Adelaide',
+    'Antarctica/Casey', 'Antarctica/Troll', 'Pacific/Apia', 'Pacific/Chatham', 'Pacific/Kiritimati', 'Africa/Casablanca',
+  ];
+  const from = Date.parse('2000-01-01T00:00:00Z');
+  const to = Date.parse('2030-01-01T00:00:00Z');
+  const DAY_MS = 86_400_000;
+
+  it.each(ZONES)('%s', (zone) => {
+    const iana = IANAZone.create(zone);
+    const instants: number[] = [];
+    for (let t = from, previous = iana.offset(from); t < to; t += DAY_MS) {
+      const offset = iana.offset(t);
+      if (offset === previous) continue;
+      let low = t - DAY_MS;
+      let high = t;
+      while (high - low > 1) {
+        const middle = Math.floor((low + high) / 2);
+        if (iana.offset(middle) === previous) low = middle;
+        else high = middle;
+      }
+      instants.push(high - 60_001, high - 1, high, high + 1, high + 59_999);
+      previous = offset;
+    }
+    let state = zone.length;
+    for (let i = 0; i < 200; i++) instants.push(from + Math.floor(((state = (Math.imul(state, 1103515245) + 12345) & 0x7fffffff) / 0x7fffffff) * (to - from)));
+    const wrong = instants.filter((t) => {
+      const reference = DateTime.fromMillis(t, { zone });
+      const verdict = evaluateTime(t, zone, [], []);
+      // luxon writes UTC itself as `Z`; the finding says `+00:00`, as for every other zone.
+      return verdict.localTime() !== reference.toISO({ suppressMilliseconds: true })!.replace(/Z$/, '+00:00') || verdict.day !== DAYS[reference.weekday - 1];
+    });
+    expect(wrong.map((t) => new Date(t).toISOString())).toEqual([]);
+    if (zone !== 'UTC' && zone !== 'Asia/Kolkata' && zone !== 'Asia/Kathmandu' && zone !== 'Asia/Tokyo' && zone !== 'Pacific/Kiritimati') {
+      expect(instants.length).toBeGreaterThan(200); // the zone has transitions in these years: they were found
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import dockerReference from '@swimlane/docker-reference';
 import { imagesOf, imagesOrAnnotated, parseImage } from '../../../functions/audit/image.js';
 
 /** The built module (`npm run build`, as `npm test` does first), for the child process. */
@@ -92,5 +93,38 @@ describe('image references', () => {
     expect(name).toHaveLength(255);
     expect(parseImage(`${name}:1`)).toMatchObject({ repository: name.slice(0, name.lastIndexOf('/')) });
     expect(parseImage(`${name}b:1`)).toBeUndefined();
+  });
+});
+
+// parseImage matches names with its own expression (the library's backtracks exponentially) and checks tags and
+// digests itself: on random short references built from the grammar's pieces (hosts, ports, separators, tags,
+// digests, capitals, implicit registries) it must accept exactly what the library's parser accepts, with the same
+// name, tag and digest. Short, because the library's parser takes exponential time on longer near-misses.
+describe('parseImage against @swimlane/docker-reference on random references', () => {
+  it('accepts and splits what the library does', () => {
+    const PIECES = ['a', 'b', '0', '.', '_', '-', '/', ':', 'A', '1', '__', 'gcr.io', 'localhost', ':5000', ':v1', ':latest', 'docker.io', 'library', '@'];
+    let state = 7;
+    const next = (): number => ((state = (Math.imul(state, 1103515245) + 12345) & 0x7fffffff) / 0x7fffffff);
+    const differences: string[] = [];
+    let compared = 0;
+    for (let i = 0; i < 15_000 && differences.length < 5; i++) {
+      let reference = '';
+      for (let n = 1 + Math.floor(next() * 5); n > 0; n--) reference += PIECES[Math.floor(next() * PIECES.length)];
+      if (reference.length > 9) continue;
+      if (next() < 0.2) reference += `@${DIGEST}`;
+      compared++;
+      let library: { domain?: string; repository?: string; tag?: string; digest?: string } | undefined;
+      try {
+        library = dockerReference.parseFamiliarName(reference);
+      } catch {
+        library = undefined;
+      }
+      const expected = library?.domain && library.repository ? { name: `${library.domain}/${library.repository}`, tag: library.tag, digest: library.digest } : undefined;
+      const ours = parseImage(reference);
+      const actual = ours ? { name: ours.name, tag: ours.tag, digest: ours.digest } : undefined;
+      if (JSON.stringify(actual) !== JSON.stringify(expected)) differences.push(`${reference}: ${JSON.stringify(actual)} vs ${JSON.stringify(expected)}`);
+    }
+    expect(compared).toBeGreaterThan(2_500);
+    expect(differences).toEqual([]);
   });
 });

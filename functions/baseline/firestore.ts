@@ -13,9 +13,10 @@
 // since then) are queried by the sweep (DueIndex). The baseline is stored as JSON text and the outbox as a list of
 // findings' JSON texts: they hold map keys deployers write (labels, annotations, image repositories), and Firestore
 // refuses some as map keys (`__x__`, the empty key), which failed the entry's transaction on every delivery.
-// Documents written by earlier builds, with both as Firestore maps, are still read. Keys contain `/` (PROJECT/LOCATION/
-// SERVICE), which Firestore reads as a path separator, so the id is the base64url of the key (never `.`, `..`,
-// `__...__` or a `/`), and the readable key is kept as a field for people browsing the console.
+// Documents written by earlier builds, with both as Firestore maps, are still read.
+// Keys contain `/` (PROJECT/LOCATION/SERVICE), which Firestore reads as a path separator, so the id is the base64url
+// of the key (never `.`, `..`, `__...__` or a `/`), and the readable key is kept as a field for people browsing the
+// console.
 //
 // The client library is imported on first use, not at module load, to keep the function's cold start small.
 import type { DocumentData, DocumentReference, Firestore, Settings } from '@google-cloud/firestore';

@@ -89,7 +89,7 @@ function mutant(value: unknown, next: () => number, replacements: readonly unkno
 const ENTRY_VALUES: readonly unknown[] = [
   null, 0, -1, 1.5, 1e308, true, '', ' ', '0', 'x', '\u0000', 'a'.repeat(5000), [], {}, [null], [{}], { a: 1 },
   'projects/', 'namespaces//services/', 'projects/p/locations//services/s', '2024-02-30T25:61:00Z', '1970-01-01T00:00:00Z',
-  '9999-12-31T23:59:59.999999999Z', 'allUsers', ['allUsers'], 'roles/run.invoker', '<!channel> <https://evil.example|x>',
+  '9999-12-31T23:59:59.999999999Z', '0001-01-01T00:00:00Z', '1890-06-01T12:00:00.5+00:53', 'allUsers', ['allUsers'], 'roles/run.invoker', '<!channel> <https://evil.example|x>',
   'a:b@sha256:zz', 'gcr.io', 'localhost:5000/x', '__proto__', 'constructor', { ['__proto__']: { polluted: true } },
 ];
 

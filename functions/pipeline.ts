@@ -105,6 +105,7 @@ type Admitted =
   | ({ readonly kind: 'observation'; readonly observation: RevisionObservation } & EntryKeys);
 
 const DUPLICATE: Admitted = { kind: 'done', outcome: { status: 'duplicate' } };
+const EVERY_PROJECT: { readonly project?: string } = {};
 
 export class Pipeline {
   private readonly engine: Engine;
@@ -150,7 +151,8 @@ export class Pipeline {
   async handleParsed(parsed: ParseResult, nowMs: number, publish?: Publish): Promise<EntryOutcome> {
     const work = this.admit(parsed);
     if (work.kind === 'done') return work.outcome;
-    const earlier = this.anyDue(work.storeKey, nowMs) ? await this.sweepOthers(nowMs, publish, this.sweepScope(work.storeKey)) : [];
+    const due = this.dueFirst(work.storeKey, nowMs);
+    const earlier = due ? await this.sweepOthers(nowMs, publish, due.project) : [];
     const result =
       work.kind === 'change'
         ? await this.engine.processChange(work.change, work, nowMs, publish)
@@ -167,7 +169,8 @@ export class Pipeline {
   handleParsedSync(parsed: ParseResult, nowMs: number): EntryOutcome {
     const work = this.admit(parsed);
     if (work.kind === 'done') return work.outcome;
-    const earlier = this.anyDue(work.storeKey, nowMs) ? this.sweepSync(nowMs, this.sweepScope(work.storeKey)) : [];
+    const due = this.dueFirst(work.storeKey, nowMs);
+    const earlier = due ? this.sweepSync(nowMs, due.project) : [];
     const result =
       work.kind === 'change'
         ? this.engine.processChangeSync(work.change, work, nowMs)
@@ -175,15 +178,15 @@ export class Pipeline {
     return this.applied(work, earlier, result);
   }
 
-  /** Whether an entry of `storeKey` at `nowMs` has rollouts to complete first (see projectClocks). */
-  private anyDue(storeKey: string, nowMs: number): boolean {
-    if (nowMs < this.nextDueMs) return false; // the earliest deadline of all: the common answer, at once
-    return !this.options.projectClocks || nowMs >= (this.dueByProject.get(projectOfBaselineKey(storeKey))?.next ?? Infinity);
-  }
-
-  /** The project whose rollouts an entry of `storeKey` completes; undefined: every project's. */
-  private sweepScope(storeKey: string): string | undefined {
-    return this.options.projectClocks ? projectOfBaselineKey(storeKey) : undefined;
+  /**
+   * Whether an entry of `storeKey` at `nowMs` has rollouts to complete first, and whose: with projectClocks its own
+   * project's, else every project's (`project` undefined). Undefined when none is due.
+   */
+  private dueFirst(storeKey: string, nowMs: number): { readonly project?: string } | undefined {
+    if (nowMs < this.nextDueMs) return undefined; // the earliest deadline of all: the common answer, at once
+    if (!this.options.projectClocks) return EVERY_PROJECT;
+    const project = projectOfBaselineKey(storeKey);
+    return nowMs >= (this.dueByProject.get(project)?.next ?? Infinity) ? { project } : undefined;
   }
 
   /** What an entry needs from the engine, or its outcome when it needs nothing (skipped, malformed, duplicate). */

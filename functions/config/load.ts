@@ -287,11 +287,13 @@ type GlobKind = 'principal' | 'service' | 'value';
  * A member prefix alone (`user:`) leaves picomatch an empty pattern, which it throws on when the rule first runs.
  */
 function globProblem(glob: string, kind: GlobKind): string | undefined {
-  if (kind === 'principal' && /^(group|domain):/i.test(glob)) {
-    return 'a group: or domain: member never matches: audit logs name the caller itself (write user:*@example.com for everyone in a domain)';
+  if (kind === 'principal') {
+    if (/^(group|domain):/i.test(glob)) {
+      return 'a group: or domain: member never matches: audit logs name the caller itself (write user:*@example.com for everyone in a domain)';
+    }
+    const prefixOnly = /^(user|serviceAccount):$/i.exec(glob)?.[0];
+    if (prefixOnly) return `names no principal after "${prefixOnly}" (write ${prefixOnly}* for every one of that kind)`;
   }
-  const prefixOnly = kind === 'principal' ? /^(user|serviceAccount):$/i.exec(glob) : null;
-  if (prefixOnly) return `names no principal after "${prefixOnly[0]}" (write ${prefixOnly[0]}* for every one of that kind)`;
   let pattern: RegExp;
   try {
     pattern = picomatch.makeRe(glob, { strictBrackets: true });

@@ -2,9 +2,10 @@
 // belongs to one project, and replay completes a project's waiting deploys by that project's entries alone
 // (PipelineOptions.projectClocks), so a worker that sees all of a project's entries, in the order one thread
 // would take them, can parse, normalize and detect them on its own with the same results: nothing but raw bytes
-// goes to the workers and only findings come back. The main thread puts the lines in time order from their keys alone (timeOrder.ts),
-// reads them again in that order into shared memory, which the workers read in place, and routes each line by the
-// project in its `logName` (`projects/P/logs/...`, else `resource.labels.project_id`), found without parsing.
+// goes to the workers and only findings come back. The main thread puts the lines in time order from their keys
+// alone (timeOrder.ts), reads them again in that order into shared memory, which the workers read in place, and
+// routes each line by the project in its `logName` (`projects/P/logs/...`, else `resource.labels.project_id`),
+// found without parsing.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { RunwatchConfig } from '../config/types.js';

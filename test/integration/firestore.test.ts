@@ -1,6 +1,6 @@
 // Firestore baseline store and delivery records against the real Firestore emulator and client library:
 // round trips of every baseline field, safe document ids, out-of-order entries, concurrent writers, and claims
-// that exactly one instance wins.
+// that exactly one instance wins; and the same outcomes and findings as the in-memory store on random entries.
 import { randomUUID } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -9,13 +9,62 @@ import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { emptyBaseline, record, valueBefore, type ServiceBaseline } from '../../functions/baseline/state.js';
 import { OUTBOX_SWEEP_AFTER_MS, Pipeline } from '../../functions/pipeline.js';
 import { FirestoreDeliveryRecordStore } from '../../sinks/firestoreRecords.js';
-import { at, corpus, deleteServiceAt, SLACK_BOT, synthetic, variant, withV1ServiceAccount, type Json } from '../support/entries.js';
+import { at, corpus, deleteServiceAt, fixtureEntries, SLACK_BOT, synthetic, variant, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { config } from '../support/run.js';
-import type { Delivery } from '../../functions/baseline/store.js';
+import type { BaselineStore, Delivery } from '../../functions/baseline/store.js';
+import { readEnvelope } from '../../functions/audit/entry.js';
+import { seededRandom } from '../support/random.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { makeFinding } from '../support/findings.js';
 
 const emulators = inject('runwatchEmulators');
+
+// The Firestore store against the in-memory one (the describe block at the end): random sequences of fixture entries
+// (some shifted in time, some repeated, some with hostile label and annotation keys) must give the same outcomes and
+// findings, every baseline having gone through Firestore's encoding and back. Seeded.
+const SEEDS = fixtureEntries();
+
+/** Hostile values written where deployers write: label and annotation keys and values. */
+const HOSTILE = ['__reserved__', 'a.b', 'a/b', '', ' ', '`', '\u0000', '\u202e', 'x'.repeat(1500), 'ünïcødé', '$ref', '[]'];
+
+function randomSequence(seed: number, length: number): Record<string, unknown>[] {
+  const next = seededRandom(seed);
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
+  return Array.from({ length }, (_, i) => {
+    const entry = structuredClone(pick(SEEDS));
+    const roll = next();
+    if (roll < 0.3 && typeof entry['timestamp'] === 'string') {
+      entry['timestamp'] = new Date(Date.parse(entry['timestamp']) + Math.floor((next() - 0.5) * 7_200_000)).toISOString();
+      entry['insertId'] = `${String(entry['insertId'])}-${seed}-${i}`;
+    }
+    // A hostile key and value in every label and annotation map of the entry (request, response, template).
+    const poison = (value: unknown): void => {
+      if (value === null || typeof value !== 'object') return;
+      for (const [key, child] of Object.entries(value)) {
+        if ((key === 'labels' || key === 'annotations') && child !== null && typeof child === 'object' && !Array.isArray(child)) {
+          (child as Record<string, unknown>)[pick(HOSTILE)] = pick(HOSTILE);
+        }
+        poison(child);
+      }
+    };
+    if (roll > 0.7) poison(entry);
+    return entry;
+  });
+}
+
+async function outcomesAndFindings(store: BaselineStore, entries: readonly Record<string, unknown>[]): Promise<string[]> {
+  const cfg = config({ rules: { 'unapproved-deployer': { allowedDeployers: ['serviceAccount:*'] } } });
+  const pipeline = new Pipeline({ config: cfg, store, projectClocks: true });
+  const out: string[] = [];
+  for (const entry of entries) {
+    const envelope = readEnvelope(entry);
+    const outcome = await pipeline.handleEntry(entry, envelope.ok ? envelope.envelope.timeMs : 0);
+    out.push(outcome.status === 'processed' ? `processed ${outcome.note}` : outcome.status);
+    if (outcome.status === 'processed') out.push(...outcome.findings.map((f) => JSON.stringify(f)));
+  }
+  out.push(...(await pipeline.flush()).map((f) => JSON.stringify(f)));
+  return out;
+}
 
 describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
   let db: Firestore;
@@ -458,5 +507,15 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       await b.release('webhook', finding);
       expect(await b.get('webhook', finding)).toMatchObject({ state: 'delivered' });
     });
+  });
+
+  describe('against the in-memory store, on random fixture sequences', () => {
+    it.each([1, 2])('seed %i: the same outcomes and findings', async (seed) => {
+      const entries = randomSequence(seed, 150);
+      const inMemory = await outcomesAndFindings(new MemoryBaselineStore(), entries);
+      const inFirestore = await outcomesAndFindings(new FirestoreBaselineStore({ firestore: db, collection: collection('differential') }), entries);
+      expect(inMemory.filter((line) => line.startsWith('{')).length).toBeGreaterThan(20);
+      expect(inFirestore).toEqual(inMemory);
+    }, 120_000);
   });
 });

@@ -1,6 +1,6 @@
 // Fixtures: real corpus entries (test/fixtures/corpus, copied unchanged from ../shared/corpus/entries) and
 // hand-built ones (test/fixtures/synthetic-*), plus helpers that derive variants of them for edge cases.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
@@ -92,3 +92,31 @@ export function deleteServiceAt(timestamp: string, target: ServiceName, insertId
 
 /** The service of the gcloud and console fixtures (`synthetic-v1-ReplaceService-gcloud`, `synthetic-seq-*`). */
 export const SLACK_BOT: ServiceName = { project: 'test-project-1234', location: 'asia-northeast1', service: 'cloud-run-slack-bot' };
+
+/** Every entry of every fixture (test/fixtures, then corpus/ and pipeline/): documents and arrays, in directory order. */
+export function fixtureEntries(): Json[] {
+  return ['', 'corpus/', 'pipeline/'].flatMap((dir) =>
+    readdirSync(`${FIXTURES}${dir}`)
+      .filter((name) => name.endsWith('.json'))
+      .flatMap((name) => {
+        const value = JSON.parse(readFileSync(`${FIXTURES}${dir}${name}`, 'utf8')) as Json | Json[];
+        return Array.isArray(value) ? value : [value];
+      }),
+  );
+}
+
+/** Every entry of the demo's logs (examples/logs: JSON arrays and NDJSON), in directory order. */
+export function exampleEntries(): Json[] {
+  const dir = fileURLToPath(new URL('../../examples/logs/', import.meta.url));
+  return readdirSync(dir).flatMap((name) => {
+    const text = readFileSync(`${dir}${name}`, 'utf8');
+    if (name.endsWith('.json')) {
+      const value = JSON.parse(text) as Json | Json[];
+      return Array.isArray(value) ? value : [value];
+    }
+    return text
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as Json);
+  });
+}

@@ -1,6 +1,6 @@
 // The worker-thread reader must give exactly what the sequential reader gives: same findings, same counts,
 // whatever the chunk boundaries (the generated file spans several 1 MiB chunks).
-import { mkdtempSync, appendFileSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, appendFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +11,8 @@ import type { Finding } from '../../functions/findings/finding.js';
 import { projectBytes } from '../../functions/replay/partition.js';
 import { replay } from '../../functions/replay/replay.js';
 import { config } from '../support/run.js';
+import { fixtureEntries } from '../support/entries.js';
+import { seededRandom } from '../support/random.js';
 
 const cfg = config({
   changeWindows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' }],
@@ -117,19 +119,10 @@ describe('entries later than the reorder buffer holds', () => {
 // broken lines, blank lines, CRLF), replayed on one thread and on two workers, with a reorder buffer that holds
 // them all and with one that holds a single entry. Seeded: a failure repeats.
 describe('one thread and two workers on random input', () => {
-  const FIXTURES = new URL('../fixtures/', import.meta.url);
-  const seeds: unknown[] = ['', 'corpus/', 'pipeline/'].flatMap((dir) =>
-    readdirSync(new URL(dir, FIXTURES))
-      .filter((name) => name.endsWith('.json'))
-      .flatMap((name) => {
-        const value: unknown = JSON.parse(readFileSync(new URL(`${dir}${name}`, FIXTURES), 'utf8'));
-        return Array.isArray(value) ? value : [value];
-      }),
-  );
+  const seeds = fixtureEntries();
 
   function randomFile(seed: number): string {
-    let state = seed;
-    const next = (): number => ((state = (Math.imul(state, 1103515245) + 12345) & 0x7fffffff) / 0x7fffffff);
+    const next = seededRandom(seed);
     const pick = (): Record<string, unknown> => structuredClone(seeds[Math.floor(next() * seeds.length)]) as Record<string, unknown>;
     const lines: string[] = [];
     for (let i = 0; i < 300; i++) {

@@ -3,7 +3,7 @@
 // live pipeline; configs changed at random either fail validation with paths or run. Seeded, so a failure repeats:
 // the seed and the case are in the assertion message. This found a config that validated and then crashed the
 // first deploy it judged (an approved deployer written as `user:`).
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
@@ -17,39 +17,15 @@ import type { Finding } from '../../functions/findings/finding.js';
 import { Pipeline } from '../../functions/pipeline.js';
 import { parseItem } from '../../functions/replay/item.js';
 import { ReplayRun, type ReplayStats } from '../../functions/replay/replay.js';
+import { exampleEntries, fixtureEntries } from '../support/entries.js';
+import { seededRandom } from '../support/random.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const validFinding = new Ajv({ allErrors: true, strict: false }).compile(findingSchema);
 
-/** Every entry of the fixtures and the demo logs (JSON documents, arrays or NDJSON). */
+/** Every entry of the fixtures and the demo logs. */
 function seedEntries(): unknown[] {
-  const entries: unknown[] = [];
-  for (const dir of ['test/fixtures', 'test/fixtures/corpus', 'test/fixtures/pipeline', 'examples/logs']) {
-    for (const name of readdirSync(`${ROOT}${dir}`)) {
-      const path = `${ROOT}${dir}/${name}`;
-      if (!statSync(path).isFile()) continue;
-      const text = readFileSync(path, 'utf8');
-      try {
-        const value: unknown = JSON.parse(text);
-        entries.push(...(Array.isArray(value) ? value : [value]));
-      } catch {
-        for (const line of text.split('\n')) if (line.trim() !== '') entries.push(JSON.parse(line));
-      }
-    }
-  }
-  return entries;
-}
-
-/** mulberry32: small, fast, and the same sequence for a seed on every machine. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return [...fixtureEntries(), ...exampleEntries()];
 }
 
 type Node = Record<string, unknown> | unknown[];
@@ -119,7 +95,7 @@ describe('random damage to real entries', () => {
 
   // A group: an intact entry, then one, two damaged copies of it and one of another, in time order or not.
   function groups(seed: number): unknown[][] {
-    const next = random(seed);
+    const next = seededRandom(seed);
     const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
     return Array.from({ length: GROUPS }, () => {
       const base = pick(seeds);
@@ -142,7 +118,7 @@ describe('random damage to real entries', () => {
   });
 
   it.each([4, 5])('the live pipeline (seed %i): every entry gets an outcome, every finding meets the contract', async (seed) => {
-    const next = random(seed * 7919);
+    const next = seededRandom(seed * 7919);
     for (const [i, group] of groups(seed).entries()) {
       const pipeline = new Pipeline({ config: CONFIG, store: new MemoryBaselineStore() });
       const findings: Finding[] = [];
@@ -178,7 +154,7 @@ describe('random damage to a full config', () => {
   const entries = seedEntries();
 
   it.each([1, 2])('seed %i: a config either fails with path: reason problems or runs every fixture', async (seed) => {
-    const next = random(seed);
+    const next = seededRandom(seed);
     let accepted = 0;
     for (let i = 0; i < 400; i++) {
       const raw = mutant(full, next, CONFIG_VALUES, [example['rules'], example['changeWindows']]);

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import dockerReference from '@swimlane/docker-reference';
 import { imagesOf, imagesOrAnnotated, parseImage } from '../../../functions/audit/image.js';
+import { seededRandom } from '../../support/random.js';
 
 /** The built module (`npm run build`, as `npm test` does first), for the child process. */
 const BUILT_IMAGE_MODULE = fileURLToPath(new URL('../../../dist/functions/audit/image.js', import.meta.url));
@@ -103,8 +104,7 @@ describe('image references', () => {
 describe('parseImage against @swimlane/docker-reference on random references', () => {
   it('accepts and splits what the library does', () => {
     const PIECES = ['a', 'b', '0', '.', '_', '-', '/', ':', 'A', '1', '__', 'gcr.io', 'localhost', ':5000', ':v1', ':latest', 'docker.io', 'library', '@'];
-    let state = 7;
-    const next = (): number => ((state = (Math.imul(state, 1103515245) + 12345) & 0x7fffffff) / 0x7fffffff);
+    const next = seededRandom(7);
     const differences: string[] = [];
     let compared = 0;
     for (let i = 0; i < 15_000 && differences.length < 5; i++) {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DateTime, IANAZone } from 'luxon';
 import { evaluateTime } from '../../../functions/detectors/changeWindows.js';
 import type { ChangeWindow } from '../../../functions/config/types.js';
+import { seededRandom } from '../../support/random.js';
 
 const window: ChangeWindow = { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '09:00', end: '17:00' };
 
@@ -62,8 +63,8 @@ describe('evaluateTime against luxon, around every transition 2000-2030', () => 
       instants.push(high - 60_001, high - 1, high, high + 1, high + 59_999);
       previous = offset;
     }
-    let state = zone.length;
-    for (let i = 0; i < 200; i++) instants.push(from + Math.floor(((state = (Math.imul(state, 1103515245) + 12345) & 0x7fffffff) / 0x7fffffff) * (to - from)));
+    const next = seededRandom(zone.length);
+    for (let i = 0; i < 200; i++) instants.push(from + Math.floor(next() * (to - from)));
     const wrong = instants.filter((t) => {
       const reference = DateTime.fromMillis(t, { zone });
       const verdict = evaluateTime(t, zone, [], []);

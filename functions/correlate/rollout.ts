@@ -79,7 +79,7 @@ export interface RolledOut {
 }
 
 /** A write joins a rollout opened by an earlier write when it is this close and rolls out the same template. */
-const BURST_MS = 60_000;
+export const BURST_MS = 60_000;
 
 /**
  * The wait runs from when the half arrived: its event time in replay, the wall clock in the live pipeline (an old
@@ -116,43 +116,45 @@ function excludingOperationId(write: DeployChange | undefined): string | undefin
   return write?.api === 'v2' ? undefined : write?.operationId;
 }
 
-/** Index of the open rollout a write belongs to, or -1. */
+/**
+ * Index of the open rollout a write belongs to, or -1. The same operation first (an id names the deploy), then a
+ * repeat of the template shortly after (a guess: gcloud's second write carries an operation id of its own), then the
+ * nearest system events after the write. Delivered out of order, gcloud's second write can open a rollout before the
+ * first write arrives, which must still join its revision's events by their operation id, not the second write.
+ */
 export function rolloutForWrite(rollouts: readonly Rollout[], write: DeployChange, waitMs: number): number {
-  let best = -1;
-  let bestGap = Infinity;
+  let sameOp = -1;
+  let repeatOf = -1;
+  let nearest = -1;
+  let nearestGap = Infinity;
   rollouts.forEach((rollout, i) => {
+    if (sameOp >= 0) return;
     if (rollout.write) {
-      // Same operation (for v2 also the completion entry of the operation), or a repeat of the same template
-      // shortly after: one rollout.
-      const repeat =
-        !write.operationCompletion &&
-        rollout.write.templateFingerprint === write.templateFingerprint &&
-        Math.abs(write.timeMs - rollout.write.timeMs) <= BURST_MS;
-      if (sameOperation(write.operationId, rollout.write.operationId) || repeat) {
-        best = i;
-        bestGap = -1;
+      if (sameOperation(write.operationId, rollout.write.operationId)) sameOp = i;
+      else if (repeatOf < 0 && !write.operationCompletion && rollout.write.templateFingerprint === write.templateFingerprint && Math.abs(write.timeMs - rollout.write.timeMs) <= BURST_MS) {
+        repeatOf = i;
       }
       return;
     }
     // A rollout opened by system events that arrived before their write. (An operation's completion entry only
     // ever joins the rollout of its first entry.)
+    if (write.operationCompletion) return;
     const observed = rollout.observed!;
-    if (bestGap === -1 || write.operationCompletion) return;
     if (write.operationId !== undefined && observed.operationId !== undefined) {
       if (sameOperation(write.operationId, observed.operationId)) {
-        best = i;
-        bestGap = -1;
+        sameOp = i;
+        return;
       }
-      if (bestGap === -1 || excludingOperationId(write) !== undefined) return;
+      if (excludingOperationId(write) !== undefined) return;
     }
     if (write.revision && observed.revision && write.revision !== observed.revision) return;
     const gap = observed.firstSeenMs - write.timeMs;
-    if (gap >= 0 && gap <= waitMs && gap < bestGap) {
-      best = i;
-      bestGap = gap;
+    if (gap >= 0 && gap <= waitMs && gap < nearestGap) {
+      nearest = i;
+      nearestGap = gap;
     }
   });
-  return best;
+  return sameOp >= 0 ? sameOp : repeatOf >= 0 ? repeatOf : nearest;
 }
 
 /** Index of the open rollout a system event belongs to, or -1. */

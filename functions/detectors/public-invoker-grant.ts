@@ -10,6 +10,8 @@
 //           `invokerIamDisabled` in v2), which opens the service without any binding. Only what was added counts:
 //           the logged policy delta, else the difference from the last known policy. Re-applying a binding the
 //           service already had raises nothing. Where no earlier policy is known, a public member counts as added.
+//           A grant that arrives after its re-apply was judged (and reported as the grant) is not reported again
+//           while that finding is open: one exposure, one alert.
 // Options:  `rules.public-invoker-grant.allowServices` (PROJECT/SERVICE globs of services meant to be public),
 //           `exceptions`, `severity`.
 // Severity: HIGH on a service, CRITICAL on a project, folder or organization.
@@ -20,7 +22,8 @@
 //           condition is not evaluated). Custom roles that include run.routes.invoke are not recognised.
 import { publicInvokersAfter } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, valueBefore } from '../baseline/state.js';
+import { changedAfter, valueBefore, type ServiceBaseline } from '../baseline/state.js';
+import { normalizeTimestamp } from '../audit/entry.js';
 import { globMatcher } from '../config/glob.js';
 import { isPublicInvokerBinding, publicMembersWithAnyRole } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
@@ -74,6 +77,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     }
     if (added.length === 0) return [];
     const members = [...new Set(added.map((a) => a.member))].sort();
+    if (reportedByNextPolicy(baseline, change.timeMs, members)) return [];
     const roles = [...new Set(added.map((a) => a.role))].sort();
     // `organizations/O` reads as `organization O`.
     const scopeText =
@@ -124,6 +128,23 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       .map((o) => ({ id: o.finding.id, reason: `${(o.finding.evidence['membersGranted'] as readonly string[]).join(' and ')} no longer hold the invoker role` }));
   },
 };
+
+/**
+ * True when the policy applied next after `timeMs` (this entry arrived late) still held `members` and raised the
+ * finding about them that is open now: the exposure this entry began is reported already. gcloud re-applies the
+ * invoker binding seconds after granting it, and Pub/Sub may deliver the re-apply first, which then reads as the
+ * grant; the grant itself, reported too, would be a second alert under another id for one exposure. (Not the case
+ * when the next policy no longer held them, nor when what it raised is closed: this entry then says something new.)
+ */
+function reportedByNextPolicy(baseline: ServiceBaseline | undefined, timeMs: number, members: readonly string[]): boolean {
+  const next = baseline?.publicInvokers.find((point) => point.t > timeMs);
+  if (!next || !members.every((m) => next.v.includes(m))) return false;
+  return (baseline?.open ?? []).some((o) => {
+    if (o.rule !== 'public-invoker-grant' || normalizeTimestamp(o.finding.eventTime)?.ms !== next.t) return false;
+    const granted = o.finding.evidence['membersGranted'];
+    return Array.isArray(granted) && members.every((m) => granted.includes(m));
+  });
+}
 
 /**
  * Who can call a service without an identity, by its ingress: the internet only with `all`. Internal ingress

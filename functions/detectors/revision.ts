@@ -1,7 +1,7 @@
 // Shared reading of a deploy: does it create a revision, and which facts are unknown; and what a delete closes.
 import { changedAfter, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
-import { sameOperation } from '../correlate/rollout.js';
-import type { DeployChange } from '../model/change.js';
+import { BURST_MS, sameOperation } from '../correlate/rollout.js';
+import { SYSTEM_EVENT_METHOD, type DeployChange } from '../model/change.js';
 import type { OpenFinding, Resolved } from './types.js';
 
 /**
@@ -12,13 +12,25 @@ import type { OpenFinding, Resolved } from './types.js';
  * logged without its body) may have changed it: it counts, as a replace with the template before it unknown does.
  * The completion entry of a v2 operation is no write of its own: it only joins the rollout its operation's first
  * entry opened, while that one waits (it then counts as the same deploy); otherwise it creates nothing.
+ * A write that arrives after a repeat of itself (the same template, moments later: gcloud writes twice) was judged
+ * creates nothing either: Cloud Run made one revision of that template, reported with the repeat.
  */
 export function createsRevision(change: DeployChange, baseline: ServiceBaseline | undefined): boolean {
   if (change.operationCompletion) return waitsForOperation(baseline, change.operationId);
   if (change.operation === 'create') return true;
   if (!change.templateFingerprint) return change.templateUnknown === true;
   const before = valueBefore(baseline?.template, change.timeMs);
-  return before === undefined || before !== change.templateFingerprint;
+  if (before !== undefined && before === change.templateFingerprint) return false;
+  const next = baseline?.template.find((point) => point.t > change.timeMs);
+  return !(next && next.v === change.templateFingerprint && next.t - change.timeMs <= BURST_MS);
+}
+
+/**
+ * True when a deploy made a revision: a write that created one (createsRevision), or a deploy known only from its
+ * revision's system events (Cloud Run reported the revision, with its creator).
+ */
+export function madeRevision(change: DeployChange, baseline: ServiceBaseline | undefined): boolean {
+  return change.methodName === SYSTEM_EVENT_METHOD || createsRevision(change, baseline);
 }
 
 /** True when a rollout of the baseline still waits with the write of this operation. */

@@ -24,16 +24,16 @@ export async function findingsOf(entries: readonly unknown[], cfg: RunwatchConfi
 }
 
 /**
- * Runs entries through a fresh pipeline as the live function gets them: in the order given, each an hour of wall
- * clock after the one before (from `startMs`, after every entry's own time), so each deploy's wait for its system
- * events is over by the next entry; returns every finding.
+ * Runs entries through a fresh pipeline as the live function gets them: in the order given, each `stepMs` of wall
+ * clock after the one before (from `startMs`, after every entry's own time); by default an hour, so each deploy's
+ * wait for its system events is over by the next entry. Returns every finding.
  */
-export async function findingsLive(entries: readonly unknown[], cfg: RunwatchConfig = config(), startMs = Date.parse('2030-01-01T00:00:00Z')): Promise<Finding[]> {
+export async function findingsLive(entries: readonly unknown[], cfg: RunwatchConfig = config(), startMs = Date.parse('2030-01-01T00:00:00Z'), stepMs = 3_600_000): Promise<Finding[]> {
   const pipeline = new Pipeline({ config: cfg, store: new MemoryBaselineStore() });
   const findings: Finding[] = [];
   let nowMs = startMs;
   for (const entry of entries) {
-    nowMs += 3_600_000;
+    nowMs += stepMs;
     const outcome = await pipeline.handleEntry(entry, nowMs);
     if (outcome.status === 'processed') findings.push(...outcome.findings);
   }

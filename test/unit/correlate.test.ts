@@ -128,6 +128,39 @@ describe('gcloud run deploy --allow-unauthenticated', () => {
     });
   });
 
+  // Pub/Sub delivers without order: a nack and its backoff (a store transaction that lost a race) puts an entry
+  // seconds behind the next ones. The live pipeline, its wall clock a few seconds on per entry, must judge the deploy
+  // as replay judges the entries in timestamp order.
+  const SECONDS = 3_000;
+  const LIVE_START = Date.parse('2030-01-01T00:00:00Z');
+
+  it('delivered out of order (revision event, second write, first write): one deploy, its revision known, as in order', async () => {
+    const [write1, iam1, write2, iam2, revisionEvent, serviceEvent] = sequence('gcloud-double-write');
+    const inOrder = await findingsOf([write1, iam1, write2, iam2, revisionEvent, serviceEvent], strict);
+    // The second write carries another operation id than the revision event: it cannot join the event's rollout;
+    // the first write can (same operation), and must, rather than join the second write as its repeat.
+    const live = await findingsLive([iam1, iam2, revisionEvent, write2, write1, serviceEvent], strict, LIVE_START, SECONDS);
+    expect(live.map((f) => f.id).sort()).toEqual(inOrder.map((f) => f.id).sort());
+    expect(byRule(live)['off-window-deploy']).toMatchObject({ revision: 'cloud-run-slack-bot-00024-gcl', evidence: { rollout: 'serving' } });
+  });
+
+  it('the first write delivered after the deploy was judged from the second write and the events: not a second deploy', async () => {
+    const [write1, iam1, write2, iam2, revisionEvent, serviceEvent] = sequence('gcloud-double-write');
+    const inOrder = await findingsOf([write1, iam1, write2, iam2, revisionEvent, serviceEvent], strict);
+    // The service event carries the second write's operation id: it completes that write's rollout, and the first
+    // write (same template, 14 s earlier) comes after it all.
+    const live = await findingsLive([write2, iam1, serviceEvent, revisionEvent, iam2, write1], strict, LIVE_START, SECONDS);
+    expect(live.map((f) => f.id).sort()).toEqual(inOrder.map((f) => f.id).sort());
+  });
+
+  it('the second invoker re-apply delivered before the first: the grant is reported once', async () => {
+    const [write1, iam1, write2, iam2, revisionEvent, serviceEvent] = sequence('gcloud-double-write');
+    const live = await findingsLive([write1, iam2, write2, iam1, revisionEvent, serviceEvent], strict, LIVE_START, SECONDS);
+    const grants = live.filter((f) => f.rule === 'public-invoker-grant');
+    // The re-apply, judged first, reported the grant; the first grant, late, is the same exposure: not again.
+    expect(grants.map((f) => f.eventTime)).toEqual(['2024-05-07T09:10:18Z']);
+  });
+
   it('the invoker binding re-applied on every deploy raises nothing after the first grant', async () => {
     const first = sequence('gcloud-double-write');
     const later = first.map((e) => JSON.parse(JSON.stringify(e).replaceAll('2024-05-07T09:10', '2024-05-08T09:10').replaceAll('"syn-', '"later-').replaceAll('00024-gcl', '00025-abc')) as Json);

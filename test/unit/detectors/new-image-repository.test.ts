@@ -152,6 +152,7 @@ describe('new-image-repository on a service with thousands of repositories', () 
     const change = {
       kind: 'deploy', api: 'v2', operation: 'update', key: { logName: 'l', timestamp: '1970-01-01T00:00:10Z', insertId: 'i' }, time: '1970-01-01T00:00:10Z',
       timeMs: 10_000, methodName: 'google.cloud.run.v2.Services.UpdateService', client: {}, target: { project: 'p', location: 'l', service: 's' }, images, labels: {},
+      templateFingerprint: 'v2:a-new-template', // the images are the template's: an update that sets them sets it
     } as const;
     const detections = newImageRepository.detect({ change, baseline, settings: config().rules['new-image-repository'], config: config() } as never);
     expect(detections).toHaveLength(10);

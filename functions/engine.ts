@@ -393,6 +393,7 @@ export class Engine {
     for (const d of detections) {
       const finding = toFinding(evaluation, d, this.config, provenance);
       findings.push(finding);
+      if (d.detection.takenAwayLater) findings.push(closedLater(finding, d.detection.takenAwayLater));
       // A failed rollout cannot open a revision's risk either: that revision never served (it is reported, not in
       // force). A service setting the write applied is in force all the same.
       const notInForce = failed && detectors[d.rule].serviceSettings !== true && d.detection.serviceSetting !== true;
@@ -540,6 +541,11 @@ function resolutionOf(finding: Finding, change: Change, reason: string): Finding
     status: 'resolved',
     resolution: { time: change.time, principal: change.principal?.id ?? 'unknown', reason, logName: change.key.logName, insertId: change.key.insertId },
   };
+}
+
+/** A late finding, closed by a newer change applied before it came: when and why are known, not who nor which entry. */
+function closedLater(finding: Finding, takenAway: { readonly time: string; readonly reason: string }): Finding {
+  return { ...finding, status: 'resolved', resolution: { time: takenAway.time, principal: 'unknown', reason: takenAway.reason, logName: '', insertId: '' } };
 }
 
 /** A short digest of an entry's identity (logName + timestamp + insertId), kept in the baseline as applied. */

@@ -109,6 +109,11 @@ export function pointBefore<T>(history: readonly TimePoint<T>[] | undefined, t: 
   return undefined;
 }
 
+/** The first point after `t` (strictly later), or undefined: what a newer entry set, when one from `t` arrives late. */
+export function pointAfter<T>(history: readonly TimePoint<T>[] | undefined, t: number): TimePoint<T> | undefined {
+  return history?.find((point) => point.t > t);
+}
+
 /**
  * True when the history holds a point newer than `t`: an entry from `t` arrived after a newer one, so it is not
  * the fact in force. It may still be reported (it happened), but it neither opens nor closes a risk.

@@ -12,7 +12,8 @@
 // Severity: MEDIUM; HIGH when the service can already be called without an identity (the public hold its invoker
 //           role, or its invoker IAM check is off, as known from its baseline or this write): anyone on the
 //           internet can then call it.
-// Resolves: the ingress restricted again by the newest entry about it, or the service deleted.
+// Resolves: the ingress restricted again by the newest entry about it, or the service deleted. An opening that
+//           arrives after a newer write restricted it again is reported and closed at once.
 // Blind spots: a service's first known write sets the baseline, so a service created with (or first seen at)
 //           `all` raises nothing: `all` is Cloud Run's default. A write whose entry does not show the ingress (a
 //           v2 update mask that leaves it alone, a v1 entry logged without its body) says nothing. An invoker role
@@ -23,7 +24,7 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';
 import type { Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closedByDelete, serviceLabel } from './revision.js';
+import { closedByDelete, serviceLabel, takenAwayLater } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /** What each restricted ingress kept out, in the words of the finding. */
@@ -65,6 +66,7 @@ export const ingressOpened: Detector<'ingress-opened'> = {
         dedupKey: [baselineKey(change.target), 'ingress', before, change.time],
         // A late entry: a newer write already set the ingress, so this one is history, not the setting in force.
         opensRisk: !changedAfter(baseline?.ingress, change.timeMs),
+        ...takenAwayLater(baseline?.ingress, change.timeMs, (ingress) => ingress !== 'all', (ingress) => `its ingress is ${ingress} again`),
       },
     ];
   },

@@ -17,17 +17,18 @@
 // Severity: HIGH on a service, CRITICAL on a project, folder or organization.
 // Resolves: the public members removed from the invoker role (and holding no other role: a custom one may carry
 //           run.routes.invoke), or the invoker IAM check turned back on, by the newest entry about it (an older
-//           entry arriving late neither resolves nor opens a risk); and everything about a service it deletes.
+//           entry arriving late neither resolves nor opens a risk: when a newer entry applied before it already took
+//           its risk away, it is reported and closed at once); and everything about a service it deletes.
 // Blind spots: conditional bindings count as grants (the
 //           condition is not evaluated). Custom roles that include run.routes.invoke are not recognised.
 import { publicInvokersAfter } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, valueBefore, type ServiceBaseline } from '../baseline/state.js';
+import { changedAfter, pointAfter, valueBefore, type ServiceBaseline } from '../baseline/state.js';
 import { normalizeTimestamp } from '../audit/entry.js';
 import { globMatcher } from '../config/glob.js';
 import { isPublicInvokerBinding, publicMembersWithAnyRole } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
-import { closedByDelete, serviceLabel } from './revision.js';
+import { closedByDelete, serviceLabel, takenAwayLater } from './revision.js';
 import type { Ingress } from '../model/change.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
@@ -57,6 +58,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
           dedupKey: [baselineKey(change.target), 'invoker-iam-disabled', change.time],
           // A late entry: a newer deploy already set the check, so this one is history, not the risk in force.
           opensRisk: !changedAfter(baseline?.invokerIamDisabled, change.timeMs),
+          ...takenAwayLater(baseline?.invokerIamDisabled, change.timeMs, (disabled) => disabled === false, () => 'the invoker IAM check is on again'),
         },
       ];
     }
@@ -97,6 +99,9 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
         },
         dedupKey: [baselineKey(change.target), members.join(','), roles.join(','), change.time],
         opensRisk: !changedAfter(baseline?.publicInvokers, change.timeMs),
+        // A public member a newer policy moved to another role counts as gone here, unlike in order: only the invoker
+        // roles' members are kept, so the custom role that may carry run.routes.invoke is not seen.
+        ...takenAwayLater(baseline?.publicInvokers, change.timeMs, (held) => members.every((m) => !held.includes(m)), () => `${members.join(' and ')} no longer hold the invoker role`),
       },
     ];
   },
@@ -137,7 +142,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
  * when the next policy no longer held them, nor when what it raised is closed: this entry then says something new.)
  */
 function reportedByNextPolicy(baseline: ServiceBaseline | undefined, timeMs: number, members: readonly string[]): boolean {
-  const next = baseline?.publicInvokers.find((point) => point.t > timeMs);
+  const next = pointAfter(baseline?.publicInvokers, timeMs);
   if (!next || !members.every((m) => next.v.includes(m))) return false;
   return (baseline?.open ?? []).some((o) => {
     if (o.rule !== 'public-invoker-grant' || normalizeTimestamp(o.finding.eventTime)?.ms !== next.t) return false;

@@ -2,7 +2,8 @@
 import { changedAfter, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, sameOperation } from '../correlate/rollout.js';
 import { SYSTEM_EVENT_METHOD, type DeployChange } from '../model/change.js';
-import type { OpenFinding, Resolved } from './types.js';
+import type { Detection, OpenFinding, Resolved } from './types.js';
+import { normalizeTimestamp } from '../audit/entry.js';
 
 /**
  * Cloud Run creates a revision whenever the revision template changes. A create always does; a replace or update
@@ -61,4 +62,20 @@ export function serviceLabel(ref: { project: string; service: string; location?:
 export function closedByDelete(open: readonly OpenFinding[], timeMs: number, ...histories: (readonly TimePoint<unknown>[] | undefined)[]): Resolved[] {
   if (histories.some((history) => changedAfter(history, timeMs))) return [];
   return open.map((o) => ({ id: o.finding.id, reason: 'the service was deleted' }));
+}
+
+/**
+ * `takenAwayLater` of a late entry's detection (types.ts): the first value a newer entry set after `timeMs` that
+ * `endsIt` (those entries were applied before this one came), with `reason` for it; nothing when none did.
+ */
+export function takenAwayLater<T>(
+  history: readonly TimePoint<T>[] | undefined,
+  timeMs: number,
+  endsIt: (value: T) => boolean,
+  reason: (value: T) => string,
+): Pick<Detection, 'takenAwayLater'> {
+  const end = history?.find((point) => point.t > timeMs && endsIt(point.v));
+  if (!end) return {};
+  const time = new Date(end.t).toISOString();
+  return { takenAwayLater: { time: normalizeTimestamp(time)?.iso ?? time, reason: reason(end.v) } };
 }

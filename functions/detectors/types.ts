@@ -31,6 +31,12 @@ export interface Detection {
   /** The finding stays open (a risk in force) until the rule's `resolves` says a later change took it away. */
   readonly opensRisk?: boolean;
   /**
+   * This entry arrived late, and a newer change, applied before it came, already took the risk away: the finding is
+   * reported and closed at once, at that change's `time` for `reason` (who made it is not kept), so no sink holds an
+   * alert open for a risk gone.
+   */
+  readonly takenAwayLater?: { readonly time: string; readonly reason: string };
+  /**
    * About a setting of the service the write applied, not its new revision: a failed rollout changes nothing to it
    * (as the detector-wide `serviceSettings`, for one detection of a rule that also judges revisions).
    */

@@ -78,7 +78,8 @@ describe('resolutions', () => {
 
   // Log entries can arrive late (Pub/Sub redelivery, several sinks, replay across files): an older entry about a
   // fact that a newer entry already set is history. It may still be reported, but it neither closes the risk the
-  // newer entry opened nor opens one of its own that a later change would then "resolve".
+  // newer entry opened nor opens one of its own that a later change would then "resolve"; when a newer entry
+  // already took its risk away, it is closed at once.
   describe('an older entry that arrives late', () => {
     const grant = synthetic('run-SetIamPolicy-allUsers'); // 2024-02-02T09:44:25.921Z
     const revoke = synthetic('run-SetIamPolicy-private');
@@ -94,9 +95,10 @@ describe('resolutions', () => {
       expect(summary(findings)).toEqual(['public-invoker-grant active', 'public-invoker-grant resolved']);
     });
 
-    it('a late grant is reported but opens nothing: the removal after it resolves nothing', async () => {
+    it('a late grant is reported and closed at once by the newer removal applied before it; the removal after it resolves nothing', async () => {
       const findings = await findingsOf([at(revoke, '2024-02-01T00:00:00Z'), at(revoke, '2024-02-03T00:00:00Z'), grant, at(revoke, '2024-02-04T00:00:00Z')]);
-      expect(summary(findings)).toEqual(['public-invoker-grant active']);
+      expect(summary(findings)).toEqual(['public-invoker-grant active', 'public-invoker-grant resolved']);
+      expect(findings[1]!.resolution).toMatchObject({ time: '2024-02-03T00:00:00Z', principal: 'unknown' });
     });
 
     it('a late deploy with the check on does not resolve a newer deploy that turned it off', async () => {

@@ -120,12 +120,18 @@ describe('ingress-opened', () => {
     expect((await opened(entries, config({ rules: { 'ingress-opened': { severity: 'LOW' } } })))[0]?.severity).toBe('LOW');
   });
 
-  it('a late entry compares with the ingress before it in time, and opens no risk that a newer write closed', async () => {
+  it('a late entry compares with the ingress before it in time, and is closed at once by the newer write that restricted it', async () => {
     // Arrival order: internal at 10:00, internal again at 12:00, then the 11:00 write that opened it, late.
     const late = [v1Write('2024-05-04T10:00:00Z', 'internal'), v1Write('2024-05-04T12:00:00Z', 'internal'), v1Write('2024-05-04T11:00:00Z', 'all')];
-    // Reported (it happened), but not the setting in force: a later restriction has nothing to resolve.
+    // Reported (it happened), and closed as the 12:00 write closed it in order; a later restriction closes nothing more.
     const findings = await opened([...late, v1Write('2024-05-04T13:00:00Z', 'internal-and-cloud-load-balancing')]);
-    expect(findings.map((f) => [f.eventTime, f.status ?? 'active'])).toEqual([['2024-05-04T11:00:00Z', 'active']]);
+    expect(findings.map((f) => [f.eventTime, f.status ?? 'active'])).toEqual([
+      ['2024-05-04T11:00:00Z', 'active'],
+      ['2024-05-04T11:00:00Z', 'resolved'],
+    ]);
+    expect(findings[1]!.resolution).toMatchObject({ time: '2024-05-04T12:00:00Z', principal: 'unknown', reason: 'its ingress is internal again' });
+    const inOrder = await opened([late[0]!, late[2]!, late[1]!]);
+    expect(findings.map((f) => `${f.id} ${f.status ?? 'active'}`)).toEqual(inOrder.map((f) => `${f.id} ${f.status ?? 'active'}`));
   });
 
   it('is resolved when the ingress is restricted again, or the service deleted', async () => {

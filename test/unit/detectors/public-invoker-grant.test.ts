@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { at, corpus, deleteServiceAt, synthetic, variant, type Json } from '../../support/entries.js';
-import { config, findingsOf } from '../../support/run.js';
+import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 async function publicFindings(entries: readonly unknown[], cfg = config()) {
   return (await findingsOf(entries, cfg)).filter((f) => f.rule === 'public-invoker-grant');
@@ -71,6 +71,49 @@ describe('public-invoker-grant', () => {
     // Removed from every role: resolved.
     const removed = await publicFindings([allUsers, at(privatePolicy, '2024-02-03T09:00:00Z')]);
     expect(removed.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
+  });
+
+  // Pub/Sub delivers without order: a grant can arrive after the change that took it away. It happened, so it is
+  // reported; it is no longer in force, so it is closed at once: no sink keeps an alert open for a private service.
+  const idsAndStatuses = (findings: readonly { id: string; status?: string }[]) => findings.map((f) => `${f.id} ${f.status ?? 'active'}`);
+
+  it('a grant that arrives after its removal: reported and closed at once, as in order', async () => {
+    const removal = at(privatePolicy, '2024-02-03T09:00:00Z');
+    const inOrder = await publicFindings([allUsers, removal]);
+    const late = await publicFindings([removal, allUsers]);
+    expect(idsAndStatuses(late)).toEqual(idsAndStatuses(inOrder));
+    expect(late[1]!.resolution).toMatchObject({ time: inOrder[1]!.resolution!.time, principal: 'unknown' });
+    expect(late[1]!.resolution!.reason).toContain('allUsers no longer hold the invoker role');
+    // Granted again later: a new exposure, reported as such.
+    const again = await publicFindings([removal, allUsers, at(allUsers, '2024-02-04T09:00:00Z')]);
+    expect(again.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved', 'active']);
+  });
+
+  it('a grant that arrives after a newer policy that still holds it stays open with it (nothing closes it)', async () => {
+    const both = variant(at(allUsers, '2024-02-03T09:00:00Z'), (e) => {
+      const bindings = [{ role: 'roles/run.invoker', members: ['allUsers', 'allAuthenticatedUsers'] }];
+      (e.protoPayload['request'] as Json)['policy'] = { bindings };
+      e.protoPayload['response'] = { bindings };
+    });
+    const late = await publicFindings([both, allUsers]);
+    expect(late.map((f) => f.status ?? 'active')).toEqual(['active']);
+  });
+
+  it('the invoker IAM check turned off by a deploy that arrives after the one that turned it on again: closed at once', async () => {
+    const deploy = corpus('slackbot__Services.ReplaceService__1');
+    const invokerCheck = (off: boolean, timestamp: string): Json =>
+      variant(at(deploy, timestamp), (e) => {
+        const svc = (e.protoPayload['request'] as { service: { metadata: { annotations: Record<string, string> } } }).service;
+        svc.metadata.annotations['run.googleapis.com/invoker-iam-disabled'] = off ? 'true' : 'false';
+      });
+    const off = invokerCheck(true, '2024-05-01T00:00:00Z');
+    const on = invokerCheck(false, '2024-05-02T00:00:00Z');
+    // An hour of wall clock between deliveries: each deploy's wait for its system events is over by the next one.
+    const inOrder = (await findingsLive([off, on])).filter((f) => f.rule === 'public-invoker-grant');
+    const late = (await findingsLive([on, off])).filter((f) => f.rule === 'public-invoker-grant');
+    expect(inOrder.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
+    expect(idsAndStatuses(late)).toEqual(idsAndStatuses(inOrder));
+    expect(late[1]!.resolution).toMatchObject({ time: '2024-05-02T00:00:00Z', reason: expect.stringContaining('the invoker IAM check is on again') as unknown });
   });
 
   it('a public member added next to an existing one is reported alone', async () => {

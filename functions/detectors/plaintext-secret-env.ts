@@ -16,7 +16,7 @@
 //           16 variables of a revision are named (the baseline keeps them).
 // Severity: HIGH.
 // Resolves: a newer revision that no longer sets any of the finding's variables to such a value, or the service
-//           deleted.
+//           deleted. A late revision whose variables a newer one already dropped is reported and closed at once.
 // Blind spots: console writes log no containers (their variables are unknown), nor does a v2 update whose mask
 //           leaves the containers alone; secrets in `args`, `command`, mounted files or the image itself; a secret
 //           whose variable name matches no pattern and whose value has no known format; a value changed under
@@ -25,7 +25,7 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';
 import type { PlainEnvVar } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closedByDelete, serviceLabel } from './revision.js';
+import { closedByDelete, serviceLabel, takenAwayLater } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /** A variable as findings name it: `NAME`, or `container/NAME` when the container is named. */
@@ -70,6 +70,7 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
         dedupKey: [baselineKey(change.target), 'plaintext-secret-env', names.join(','), change.time],
         // A late entry: a newer revision's variables are the ones in force.
         opensRisk: !changedAfter(baseline?.plainEnv, change.timeMs),
+        ...takenAwayLater(baseline?.plainEnv, change.timeMs, (plainEnv) => names.every((name) => !secrets(plainEnv).has(name)), () => 'the variables are no longer set to secrets in plain text'),
       },
     ];
   },

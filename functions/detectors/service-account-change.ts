@@ -11,7 +11,8 @@
 //           MEDIUM otherwise.
 // Resolves: a later revision that runs as another identity (back to the previous one raises no new finding,
 //           unless it is back to a default SA: that move is reported HIGH however old the open finding is);
-//           a deploy older than the newest known one (arriving late) resolves nothing.
+//           a deploy older than the newest known one (arriving late) resolves nothing; a late change of identity
+//           that a newer revision already changed again is reported and closed at once.
 // Blind spots: a template without `serviceAccountName` runs as the default compute SA; where the entry does not
 //           reveal the project number the evidence says "default compute SA". A v2 update whose mask leaves the
 //           template alone says nothing about the identity and is skipped.
@@ -19,7 +20,7 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, pointBefore, valueBefore } from '../baseline/state.js';
 import { DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
-import { serviceLabel, unknownDeployFacts } from './revision.js';
+import { serviceLabel, takenAwayLater, unknownDeployFacts } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 const DEFAULT_COMPUTE = /^\d+-compute@developer\.gserviceaccount\.com$/;
@@ -80,6 +81,7 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
         unknown: unknownDeployFacts(change).filter((f) => f !== 'serviceAccount'),
         // A late deploy (a newer revision already set the identity) is reported, but it is not the risk in force.
         opensRisk: !changedAfter(baseline?.serviceAccount, change.timeMs),
+        ...takenAwayLater(baseline?.serviceAccount, change.timeMs, (identity) => !sameServiceAccount(identity, after), (identity) => `runtime service account is now ${identity}`),
       },
     ];
   },

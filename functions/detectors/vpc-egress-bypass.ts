@@ -11,7 +11,8 @@
 //           that only all-traffic egress enforces: a path to move data out.
 // Options:  `rules.vpc-egress-bypass.exceptions` (principal, project, service globs), `severity`.
 // Severity: MEDIUM.
-// Resolves: a newer revision that sends all traffic through the VPC again, or the service deleted.
+// Resolves: a newer revision that sends all traffic through the VPC again, or the service deleted. A late
+//           revision whose egress a newer one already sent through the VPC again is reported and closed at once.
 // Blind spots: a service's first known revision sets the baseline, so a service created without VPC egress
 //           raises nothing (the organization policy `run.allowedVPCEgress` is the control for that). Console writes
 //           are logged without their containers: one that removes VPC access entirely is seen only through its
@@ -22,7 +23,7 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';
 import type { VpcEgress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closedByDelete, serviceLabel } from './revision.js';
+import { closedByDelete, serviceLabel, takenAwayLater } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /** What the new setting does, in the words of the finding. */
@@ -53,6 +54,7 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
         dedupKey: [baselineKey(change.target), 'vpc-egress', after, change.time],
         // A late entry: a newer revision's egress is the one in force.
         opensRisk: !changedAfter(baseline?.vpcEgress, change.timeMs),
+        ...takenAwayLater(baseline?.vpcEgress, change.timeMs, (egress) => egress === 'all-traffic', () => 'all of its outbound traffic goes through the VPC again'),
       },
     ];
   },

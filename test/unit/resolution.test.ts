@@ -101,6 +101,16 @@ describe('resolutions', () => {
       expect(findings[1]!.resolution).toMatchObject({ time: '2024-02-03T00:00:00Z', principal: 'unknown' });
     });
 
+    it('a late change of identity that a newer revision (judged first, beyond the wait) changed back: reported and closed at once', async () => {
+      const only = async (entries: unknown[]) => (await findingsLive(entries)).filter((f) => f.rule === 'service-account-change');
+      const [first, changed, back] = [deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-02T10:00:00Z', OTHER), deploy('2024-05-03T10:00:00Z', ORIGINAL)];
+      const inOrder = await only([first, changed, back]);
+      const late = await only([first, back, changed]);
+      expect(summary(inOrder)).toEqual(['service-account-change active', 'service-account-change resolved']);
+      expect(late.map((f) => `${f.id} ${f.status ?? 'active'}`)).toEqual(inOrder.map((f) => `${f.id} ${f.status ?? 'active'}`));
+      expect(late[1]!.resolution).toMatchObject({ time: '2024-05-03T10:00:00Z', reason: `runtime service account is now ${ORIGINAL}` });
+    });
+
     it('a late deploy with the check on does not resolve a newer deploy that turned it off', async () => {
       const [create, disable, enable] = [synthetic('v2-CreateService'), synthetic('v2-UpdateService'), synthetic('v2-UpdateService-snake-case')];
       const late = at(enable, '2024-06-01T10:30:00Z'); // between the create (10:00, on) and the update (11:00, off)
@@ -118,8 +128,10 @@ describe('resolutions', () => {
       const third = 'intruder@test-project-1234.iam.gserviceaccount.com';
       const findings = await findingsLive([deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-02T10:00:00Z', OTHER), deploy(time, third)]);
       const changes = findings.filter((f) => f.rule === 'service-account-change');
-      expect(changes.filter((f) => f.status === 'resolved')).toEqual([]);
       expect(changes[0]?.evidence).toMatchObject({ before: ORIGINAL, after: OTHER });
+      expect(changes.filter((f) => f.status === 'resolved' && f.id === changes[0]!.id)).toEqual([]);
+      // The third identity's own change (reported, between the two) was taken away by the newer deploy: closed.
+      expect(changes.slice(1).map((f) => f.status ?? 'active')).toEqual(time === '2024-05-01T22:00:00Z' ? ['active', 'resolved'] : []);
     });
   });
 

@@ -6,7 +6,7 @@ import { plainEnvOf } from '../../../functions/audit/env.js';
 import { normalizeOptionsOf } from '../../../functions/audit/normalize.js';
 import { Pipeline } from '../../../functions/pipeline.js';
 import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, type Json } from '../../support/entries.js';
-import { config, findingsOf } from '../../support/run.js';
+import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 type Env = readonly Record<string, unknown>[];
 
@@ -108,6 +108,15 @@ describe('plaintext-secret-env', () => {
     const text = JSON.stringify(out) + JSON.stringify(baseline);
     expect(text).toContain('DB_PASSWORD');
     for (const secret of [PASSWORD, AWS_KEY, 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC']) expect(text).not.toContain(secret);
+  });
+
+  it('a late revision whose variable a newer revision already moved to Secret Manager: reported and closed at once, as in order', async () => {
+    const open = v1Deploy('2024-05-04T10:00:00Z', [{ name: 'DB_PASSWORD', value: PASSWORD }]);
+    const moved = v1Deploy('2024-05-04T11:00:00Z', [{ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'latest' } } }]);
+    // An hour of wall clock between deliveries: the newer deploy is judged before the older one comes.
+    const only = async (entries: unknown[]) => (await findingsLive(entries)).filter((f) => f.rule === 'plaintext-secret-env').map((f) => `${f.id} ${f.status ?? 'active'}`);
+    expect(await only([moved, open])).toEqual(await only([open, moved]));
+    expect(await only([moved, open])).toHaveLength(2);
   });
 
   it('is resolved when a newer revision drops the plain variables, or the service is deleted', async () => {

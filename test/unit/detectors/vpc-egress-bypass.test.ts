@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { readEnvelope } from '../../../functions/audit/entry.js';
 import { normalizeEnvelope } from '../../../functions/audit/normalize.js';
 import { at, corpus, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, type Json } from '../../support/entries.js';
-import { config, findingsOf } from '../../support/run.js';
+import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 type Annotations = Record<string, string>;
 const CONNECTOR = { 'run.googleapis.com/vpc-access-connector': 'projects/test-project-1234/locations/asia-northeast1/connectors/egress' };
@@ -130,6 +130,16 @@ describe('vpc-egress-bypass', () => {
     // Nothing stays open: a later all-traffic revision resolves nothing more.
     const again = await bypass([all, restored, narrowed, v1Deploy('2024-05-04T13:00:00Z', { ...CONNECTOR, ...ALL })]);
     expect(again).toHaveLength(2);
+  });
+
+  it('a late revision whose egress a newer revision (judged first, beyond the wait) sent through the VPC again: closed at once', async () => {
+    const all = v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL });
+    const narrowed = v1Deploy('2024-05-04T11:00:00Z', { ...CONNECTOR, ...PRIVATE });
+    const restored = v1Deploy('2024-05-04T12:00:00Z', { ...CONNECTOR, ...ALL });
+    const only = async (entries: unknown[]) => (await findingsLive(entries)).filter((f) => f.rule === 'vpc-egress-bypass');
+    const late = await only([all, restored, narrowed]);
+    expect(late.map((f) => `${f.id} ${f.status ?? 'active'}`)).toEqual((await only([all, narrowed, restored])).map((f) => `${f.id} ${f.status ?? 'active'}`));
+    expect(late[1]!.resolution).toMatchObject({ time: '2024-05-04T12:00:00Z', principal: 'unknown', reason: 'all of its outbound traffic goes through the VPC again' });
   });
 
   it('is resolved when a newer revision sends all traffic through the VPC again, or the service is deleted', async () => {

@@ -20,7 +20,9 @@
 //           entry arriving late neither resolves nor opens a risk: when a newer entry applied before it already took
 //           its risk away, it is reported and closed at once); and everything about a service it deletes.
 // Blind spots: conditional bindings count as grants (the
-//           condition is not evaluated). Custom roles that include run.routes.invoke are not recognised.
+//           condition is not evaluated). Custom roles that include run.routes.invoke are not recognised. A late
+//           grant whose member a newer policy moved to another role is closed at once (only the invoker roles'
+//           members are kept), where in order the finding would stay open.
 import { publicInvokersAfter } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, pointAfter, valueBefore, type ServiceBaseline } from '../baseline/state.js';
@@ -99,8 +101,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
         },
         dedupKey: [baselineKey(change.target), members.join(','), roles.join(','), change.time],
         opensRisk: !changedAfter(baseline?.publicInvokers, change.timeMs),
-        // A public member a newer policy moved to another role counts as gone here, unlike in order: only the invoker
-        // roles' members are kept, so the custom role that may carry run.routes.invoke is not seen.
+        // (A member a newer policy moved to another role counts as gone: see Blind spots.)
         ...takenAwayLater(baseline?.publicInvokers, change.timeMs, (held) => members.every((m) => !held.includes(m)), () => `${members.join(' and ')} no longer hold the invoker role`),
       },
     ];

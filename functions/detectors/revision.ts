@@ -1,9 +1,10 @@
-// Shared reading of a deploy: does it create a revision, and which facts are unknown; and what a delete closes.
-import { changedAfter, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+// Shared reading of a deploy: does it create a revision, and which facts are unknown; and what a delete, or a newer
+// entry applied before a late one, closes.
+import { normalizeTimestamp } from '../audit/entry.js';
+import { changedAfter, pointAfter, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, sameOperation } from '../correlate/rollout.js';
 import { SYSTEM_EVENT_METHOD, type DeployChange } from '../model/change.js';
 import type { Detection, OpenFinding, Resolved } from './types.js';
-import { normalizeTimestamp } from '../audit/entry.js';
 
 /**
  * Cloud Run creates a revision whenever the revision template changes. A create always does; a replace or update
@@ -22,7 +23,7 @@ export function createsRevision(change: DeployChange, baseline: ServiceBaseline 
   if (!change.templateFingerprint) return change.templateUnknown === true;
   const before = valueBefore(baseline?.template, change.timeMs);
   if (before !== undefined && before === change.templateFingerprint) return false;
-  const next = baseline?.template.find((point) => point.t > change.timeMs);
+  const next = pointAfter(baseline?.template, change.timeMs);
   return !(next && next.v === change.templateFingerprint && next.t - change.timeMs <= BURST_MS);
 }
 

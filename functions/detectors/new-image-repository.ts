@@ -8,8 +8,8 @@
 //           service deleted and created again under the name keeps the repositories it used: the re-created
 //           service's deploys are compared with them, and when every repository known was first seen before the
 //           delete the finding's evidence says `recreatedAfterDeleteAt`. An image reference that does not parse
-//           has no repository: it is reported each time (never trusted, never remembered). Only a deploy that
-//           made a revision (detectors/revision.ts madeRevision) rolled out its images.
+//           has no repository: it is reported each time (never trusted, never remembered). A write delivered after
+//           its repeat (same template, moments later) was judged is that deploy: not judged again.
 // Options:  `rules.new-image-repository.trustedRepositories` (globs), `exceptions`, `severity`.
 // Severity: HIGH.
 // Blind spots: console deploys often log no image at all: the rule then cannot judge the entry (the image is
@@ -19,7 +19,7 @@ import { globMatcher } from '../config/glob.js';
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, newestRepositoryBefore, pointBefore, repositorySeenBefore, type ServiceBaseline } from '../baseline/state.js';
 import { DEPLOY_METHODS } from './methods.js';
-import { madeRevision, serviceLabel, unknownDeployFacts } from './revision.js';
+import { repeatedBeforeItCame, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { DeployChange } from '../model/change.js';
 import type { Detection, Detector } from './types.js';
 
@@ -30,8 +30,10 @@ export const newImageRepository: Detector<'new-image-repository'> = {
   methods: DEPLOY_METHODS,
   changeKinds: ['deploy'],
   detect({ change, baseline, settings }): Detection[] {
-    // A late first write of a burst whose repeat was judged already made no revision of its own.
-    if (change.kind !== 'deploy' || change.images.length === 0 || !madeRevision(change, baseline)) return [];
+    // A late first write of a burst whose repeat was judged already made no revision of its own. (Not every write
+    // that createsRevision calls no revision: a v2 update's fingerprint is of the whole body it logged, masked or
+    // not, so two masked updates logging one body can still roll out new images.)
+    if (change.kind !== 'deploy' || change.images.length === 0 || repeatedBeforeItCame(change, baseline)) return [];
     const trusted = globMatcher(settings.trustedRepositories);
     const newestKnown = newestRepositoryBefore(baseline, change.timeMs);
     // First deploy: no repository known yet (console deploys log none), so the first one seen sets the baseline.

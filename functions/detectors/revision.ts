@@ -23,8 +23,17 @@ export function createsRevision(change: DeployChange, baseline: ServiceBaseline 
   if (!change.templateFingerprint) return change.templateUnknown === true;
   const before = valueBefore(baseline?.template, change.timeMs);
   if (before !== undefined && before === change.templateFingerprint) return false;
+  return !repeatedBeforeItCame(change, baseline);
+}
+
+/**
+ * True when a write arrives after a repeat of itself was judged: the template set next after it, less than BURST_MS
+ * later, is its own (gcloud writes twice; Pub/Sub delivered the second first). It is that deploy, not another.
+ */
+export function repeatedBeforeItCame(change: DeployChange, baseline: ServiceBaseline | undefined): boolean {
+  if (!change.templateFingerprint) return false;
   const next = pointAfter(baseline?.template, change.timeMs);
-  return !(next && next.v === change.templateFingerprint && next.t - change.timeMs <= BURST_MS);
+  return next !== undefined && next.v === change.templateFingerprint && next.t - change.timeMs <= BURST_MS;
 }
 
 /**

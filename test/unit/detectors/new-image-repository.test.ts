@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { at, corpus, editV1Services, synthetic, withOperationId, withV1Image } from '../../support/entries.js';
+import { at, corpus, editV1Services, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
 import { config, findingsOf } from '../../support/run.js';
 
 const gcloud = synthetic('v1-ReplaceService-gcloud');
@@ -14,6 +14,18 @@ async function imageFindings(entries: readonly unknown[], cfg = config()) {
 }
 
 describe('new-image-repository', () => {
+  it('fires: two v2 updates logging one body, the first masked to the identity, the second to the containers (the image rolls out then)', async () => {
+    // Both fingerprints are of the whole body logged, so the second looks like no new template: the image it applies
+    // is still judged.
+    const masked = (timestamp: string, paths: string[]): Json =>
+      at(
+        variant(synthetic('v2-UpdateService'), (e) => void ((e.protoPayload['request'] as Json)['updateMask'] = { paths })),
+        timestamp,
+      );
+    const findings = await imageFindings([synthetic('v2-CreateService'), masked('2024-06-01T11:00:00Z', ['template.service_account']), masked('2024-06-01T12:00:00Z', ['template.containers'])]);
+    expect(findings.map((f) => [f.eventTime, f.evidence['repository']])).toEqual([['2024-06-01T12:00:00Z', 'docker.io/attacker']]);
+  });
+
   it.each([
     ['Docker Hub, implicit registry', 'attacker/bot:latest', 'docker.io/attacker'],
     ['Docker Hub official image', 'nginx', 'docker.io/library'],

@@ -4,11 +4,11 @@
 // Every finding reaches every server exactly once, the resolution of the public grant closes it everywhere, and
 // duplicates (every audit entry again, every finding again) change nothing.
 import { readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { RULE_IDS } from '../../functions/detectors/index.js';
 import { slackRateLimited } from '../support/slackServer.js';
 import { SCC_TEST_SOURCE } from '../support/sccServer.js';
-import { countBy, emulators, expectedFindings, fixtures, settle, startStack, TEST_CONFIG, waitFor, type Stack } from './stack.js';
+import { countBy, emulators, expectedFindings, fixtures, hideExpectedErrors, settle, startStack, TEST_CONFIG, waitFor, type Stack } from './stack.js';
 
 const emu = emulators();
 
@@ -153,6 +153,42 @@ describe.skipIf(!emu)('live pipeline on the emulators: SCC, Slack and PagerDuty,
     }
     expect(s.deadLetters).toEqual([]);
     expect(s.logs.filter((l) => l.severity === 'ERROR' || l.severity === 'CRITICAL')).toEqual([]);
+  });
+
+  // Pub/Sub delivers without order: a grant removed seconds later can reach detect after its removal. It is
+  // reported, and closed at once (c470833): no sink may keep an alert open for a service that is private again.
+  it('a removal delivered before its grant: the grant is reported and closed at every sink, nothing left open', async () => {
+    const showErrors = hideExpectedErrors(/the original finding is still being delivered; retry the resolution later/);
+    onTestFinished(showErrors);
+    const grant = fixture('synthetic-run-SetIamPolicy-allUsers.json');
+    const inOrder = await expectedFindings([grant, REMOVAL], CONFIG);
+    expect(inOrder.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
+    const id = inOrder[0]!.id;
+    const s = await startStack(emu!, { name: 'late-grant', sinks: SINKS, config: CONFIG });
+    stack = s;
+
+    for (const entry of [REMOVAL, grant]) {
+      const messageId = await s.publishAudit(entry);
+      await waitFor('detect to handle the entry', () => s.detected.some((o) => o.messageId === messageId && o.outcome !== 'failed'));
+    }
+    const closed = () => {
+      const r = received(s);
+      return s.scc.findings.get(`${SCC_TEST_SOURCE}/locations/global/findings/${id}`)?.['state'] === 'INACTIVE' && r.pdEvents.some((e) => e.action === 'resolve') && r.slackPosts.length > 0;
+    };
+    await waitFor('the grant closed at every server', closed, 20_000, () => JSON.stringify({ ...received(s), notified: s.notified }));
+    await settle(() => s.scc.calls.length + s.slack.requests.length + s.pagerduty.requests.length + s.notified.length);
+
+    const r = received(s);
+    // The same id as in timestamp order, at every server; PagerDuty holds nothing open, SCC has it INACTIVE.
+    expect(new Set([...r.sccUpdates.map((u) => u.id), ...r.slackPosts.map((p) => p.id), ...r.pdEvents.map((e) => e.id)])).toEqual(new Set([id]));
+    expect(s.pagerduty.open.size).toBe(0);
+    expect(r.pdEvents.at(-1)).toEqual({ id, action: 'resolve' });
+    // Slack: the alert and its reply in its thread, or (the resolution handled first) one message saying it was resolved.
+    expect(r.slackPosts.length).toBeGreaterThanOrEqual(1);
+    expect(r.slackPosts.length).toBeLessThanOrEqual(2);
+    // Both messages reach notify at once: a resolution whose original is still being delivered waits (a retry).
+    expect(s.notified.filter((o) => !['delivered', 'duplicate', 'retry'].includes(o.outcome))).toEqual([]);
+    expect(s.deadLetters).toEqual([]);
   });
 
   it('posts a finding once when Slack first answers 429 with Retry-After: 1', async () => {

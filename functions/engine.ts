@@ -503,6 +503,10 @@ export class Engine {
    * (identity, images); the service settings the write applied (the invoker IAM check) are in force all the same.
    */
   private finalize(draft: MutableBaseline, rollout: Rollout, findings: Finding[], edits: BaselineEdits): void {
+    // System events that waited for a write while another rollout of the same revision completed (the revision
+    // event carries the first write's operation id, the service event the second's: delivered out of order, each
+    // can open a rollout): the revision is judged already. As a late event would be, they are recognised.
+    if (!rollout.write && rollout.observed && draft.completed && belongsToCompleted(draft.completed, rollout.observed)) return;
     const merged = rolledOut(rollout, writeFromObservation);
     const open = this.evaluate(draft, merged, findings);
     const recorded: DeployChange = merged.rollout.status === 'failed' ? { ...merged.change, serviceAccount: undefined, images: [], plainEnv: undefined, vpcEgress: undefined } : merged.change;

@@ -300,7 +300,10 @@ function overlaid(written: Labels | undefined, observed: Labels | undefined): La
   return written ? { ...written, ...observed } : observed;
 }
 
-/** True when a system event reports on a rollout that already completed (a late or repeated event). */
-export function belongsToCompleted(completed: readonly CompletedRollout[], o: RevisionObservation): boolean {
+/**
+ * True when a system event (or the facts of a rollout's system events) reports on a rollout that already completed
+ * (a late or repeated event): the same operation or the same revision.
+ */
+export function belongsToCompleted(completed: readonly CompletedRollout[], o: Pick<RevisionObservation, 'operationId' | 'revision'>): boolean {
   return completed.some((c) => sameOperation(o.operationId, c.operationId) || (o.revision !== undefined && c.revision === o.revision));
 }

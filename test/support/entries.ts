@@ -2,6 +2,7 @@
 // hand-built ones (test/fixtures/synthetic-*), plus helpers that derive variants of them for edge cases.
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { readEnvelope } from '../../functions/audit/entry.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
@@ -93,16 +94,59 @@ export function deleteServiceAt(timestamp: string, target: ServiceName, insertId
 /** The service of the gcloud and console fixtures (`synthetic-v1-ReplaceService-gcloud`, `synthetic-seq-*`). */
 export const SLACK_BOT: ServiceName = { project: 'test-project-1234', location: 'asia-northeast1', service: 'cloud-run-slack-bot' };
 
-/** Every entry of every fixture (test/fixtures, then corpus/ and pipeline/): documents and arrays, in directory order. */
-export function fixtureEntries(): Json[] {
+/** The entries of each fixture file (test/fixtures, then corpus/ and pipeline/), one list per file, in directory order. */
+export function fixtureFiles(): Json[][] {
   return ['', 'corpus/', 'pipeline/'].flatMap((dir) =>
     readdirSync(`${FIXTURES}${dir}`)
       .filter((name) => name.endsWith('.json'))
-      .flatMap((name) => {
+      .map((name) => {
         const value = JSON.parse(readFileSync(`${FIXTURES}${dir}${name}`, 'utf8')) as Json | Json[];
         return Array.isArray(value) ? value : [value];
       }),
   );
+}
+
+/** Every entry of every fixture (test/fixtures, then corpus/ and pipeline/): documents and arrays, in directory order. */
+export function fixtureEntries(): Json[] {
+  return fixtureFiles().flat();
+}
+
+function entryTimeMs(entry: unknown): number {
+  const envelope = readEnvelope(entry);
+  return envelope.ok ? envelope.envelope.timeMs : 0;
+}
+
+/**
+ * Two to four of `files` (fixtureFiles) picked by `next`, their entries in timestamp order: services of several files
+ * meet in one baseline. A file holding an entry at an instant already in the mix (a synthetic copy of a real entry:
+ * one event) is left out. Hand-built fixtures share one `client.knative.dev/nonce`; Cloud Run clients write a fresh
+ * one for each deploy (two deploys of one template would be one revision): each file gets its own, named after `tag`.
+ */
+export function fixtureMix(files: readonly (readonly Json[])[], next: () => number, tag: string): Json[] {
+  const entries: Json[] = [];
+  const instants = new Set<number>();
+  for (let i = 0, count = 2 + Math.floor(next() * 3); i < count; i++) {
+    const file = files[Math.floor(next() * files.length)]!;
+    if (file.some((e) => instants.has(entryTimeMs(e)))) continue;
+    for (const e of file) instants.add(entryTimeMs(e));
+    const nonce = `"client.knative.dev/nonce":"${tag}-${i}"`;
+    entries.push(...file.map((e) => JSON.parse(JSON.stringify(e).replaceAll('"client.knative.dev/nonce":"abcdefghij"', nonce)) as Json));
+  }
+  // Stable: entries of one instant keep their file order.
+  return entries.sort((a, b) => entryTimeMs(a) - entryTimeMs(b));
+}
+
+/**
+ * `entries` as Pub/Sub may deliver them: some swapped with one up to three places on when their times are within a
+ * minute (a nack and its backoff put an entry behind the next ones).
+ */
+export function deliveredOutOfOrder(entries: readonly Json[], next: () => number): Json[] {
+  const delivered = [...entries];
+  for (let a = 0; a < delivered.length; a++) {
+    const b = a + 1 + Math.floor(next() * 3);
+    if (b < delivered.length && next() < 0.5 && Math.abs(entryTimeMs(delivered[b]) - entryTimeMs(delivered[a])) <= 60_000) [delivered[a], delivered[b]] = [delivered[b]!, delivered[a]!];
+  }
+  return delivered;
 }
 
 /** Every entry of the demo's logs (examples/logs: JSON arrays and NDJSON), in directory order. */

@@ -41,3 +41,18 @@ export async function findingsLive(entries: readonly unknown[], cfg: RunwatchCon
   return findings;
 }
 
+
+/**
+ * The rules judged when a deploy's rollout completes, which happens in event-time order per service: out-of-order
+ * delivery within the wait gives their findings of timestamp order. (Service settings and IAM policies are judged as
+ * they come.)
+ */
+export const DEPLOY_RULES: ReadonlySet<string> = new Set([
+  'off-window-deploy',
+  'new-image-repository',
+  'unapproved-deployer',
+  'binary-authorization-bypass',
+  'plaintext-secret-env',
+  'vpc-egress-bypass',
+  'service-account-change',
+]);

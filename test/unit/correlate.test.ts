@@ -11,7 +11,7 @@ import { parseEntry } from '../../functions/audit/normalize.js';
 import type { RevisionObservation } from '../../functions/audit/systemEvent.js';
 import type { DeployChange } from '../../functions/model/change.js';
 import { corpus, synthetic, variant, type Json } from '../support/entries.js';
-import { config, findingsLive, findingsOf } from '../support/run.js';
+import { config, DEPLOY_RULES, findingsLive, findingsOf } from '../support/run.js';
 import { runwatch } from '../support/cli.js';
 
 const FIXTURES = new URL('../fixtures/', import.meta.url);
@@ -151,6 +151,21 @@ describe('gcloud run deploy --allow-unauthenticated', () => {
     // write (same template, 14 s earlier) comes after it all.
     const live = await findingsLive([write2, iam1, serviceEvent, revisionEvent, iam2, write1], strict, LIVE_START, SECONDS);
     expect(live.map((f) => f.id).sort()).toEqual(inOrder.map((f) => f.id).sort());
+  });
+
+  it('the first write delivered last, after the second write and both events completed the deploy: the revision is reported once', async () => {
+    const cfg = config({
+      changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }],
+      rules: { 'unapproved-deployer': { allowedDeployers: ['serviceAccount:*'] } },
+    });
+    const [write1, iam1, write2, iam2, revisionEvent, serviceEvent] = sequence('gcloud-double-write');
+    const inOrder = await findingsOf([write1, iam1, write2, iam2, revisionEvent, serviceEvent], cfg);
+    // The revision event (the first write's operation) waits on its own; the service event (the second write's)
+    // completes the second write's rollout with the revision's name; the first write then comes last.
+    const live = await findingsLive([write2, revisionEvent, serviceEvent, iam2, iam1, write1], cfg, LIVE_START, SECONDS);
+    const deploys = (findings: readonly Finding[]): string[] => findings.filter((f) => DEPLOY_RULES.has(f.rule)).map((f) => `${f.id} ${f.rule} ${f.status ?? 'active'}`).sort();
+    expect(deploys(inOrder).map((line) => line.split(' ')[1])).toEqual(['off-window-deploy', 'unapproved-deployer']);
+    expect(deploys(live)).toEqual(deploys(inOrder));
   });
 
   it('the second invoker re-apply delivered before the first: the grant is reported once', async () => {

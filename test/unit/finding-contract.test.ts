@@ -10,9 +10,9 @@ import { normalizeTimestamp } from '../../functions/audit/entry.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { Pipeline } from '../../functions/pipeline.js';
-import { config, findingsOf } from '../support/run.js';
+import { config, DEPLOY_RULES, findingsOf } from '../support/run.js';
 import { seededRandom } from '../support/random.js';
-import { readEnvelope } from '../../functions/audit/entry.js';
+import { deliveredOutOfOrder, fixtureFiles as entriesByFile, fixtureMix } from '../support/entries.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 type Json = Record<string, unknown>;
@@ -172,52 +172,25 @@ describe('resolutions keep the contract', () => {
 // The live pipeline and replay are one engine with two clocks (the wall clock, the entries' own). A property test
 // over random mixes of fixture files, so that services of several files meet in one baseline.
 describe('random mixes of fixture files: the live pipeline gives what replay gives', () => {
-  const files = FILES.filter((f) => f !== PIPELINE_SEQUENCE).map((file) => entriesOf(file));
-  const timeOf = (entry: unknown): number => {
-    const envelope = readEnvelope(entry);
-    return envelope.ok ? envelope.envelope.timeMs : 0;
-  };
-  // Hand-built fixtures share one `client.knative.dev/nonce`; Cloud Run clients write a fresh one for each deploy, and
-  // two deploys of one template would be one revision. Each file of a mix gets its own.
-  const withNonce = (entry: Json, nonce: string): Json => JSON.parse(JSON.stringify(entry).replaceAll('"client.knative.dev/nonce":"abcdefghij"', `"client.knative.dev/nonce":"${nonce}"`)) as Json;
-
-  /** Two to four fixture files in timestamp order; a file with an entry at an instant already in the mix (a synthetic copy of a real entry: one event) is left out. */
-  function mix(next: () => number, n: number): Json[] {
-    const entries: Json[] = [];
-    const instants = new Set<number>();
-    for (let i = 0, count = 2 + Math.floor(next() * 3); i < count; i++) {
-      const file = files[Math.floor(next() * files.length)]!;
-      if (file.some((e) => instants.has(timeOf(e)))) continue;
-      for (const e of file) instants.add(timeOf(e));
-      entries.push(...file.map((e) => withNonce(e, `mix${n}-${i}`)));
-    }
-    // Stable: entries of one instant keep their file order.
-    return entries.sort((a, b) => timeOf(a) - timeOf(b));
-  }
-
+  const files = entriesByFile();
   const summary = (findings: readonly Finding[]): string[] => findings.map((f) => `${f.id} ${f.rule} ${f.status ?? 'active'}`).sort();
 
   it.each([1, 2, 3])('seed %i: in timestamp order, a few seconds apart, the same findings', async (seed) => {
     const next = seededRandom(seed);
     for (let n = 0; n < 150; n++) {
-      const entries = mix(next, n);
+      const entries = fixtureMix(files, next, `mix${n}`);
       expect(summary(await findingsLiveSoon(entries)), `mix ${n}`).toEqual(summary(await findingsOf(entries, EAGER)));
     }
   });
 
-  // Pub/Sub delivers without order (a nack and its backoff put an entry behind the next ones). Rollouts of a service
-  // complete in the order of their event times, so the deploy rules judge as in timestamp order. (Service settings
-  // and IAM policies are judged as they come: a grant delivered after its re-apply is reported under the re-apply's id.)
-  const DEPLOY_RULES = new Set(['off-window-deploy', 'new-image-repository', 'unapproved-deployer', 'binary-authorization-bypass', 'plaintext-secret-env', 'vpc-egress-bypass', 'service-account-change']);
+  // Pub/Sub delivers without order. Rollouts of a service complete in the order of their event times, so the deploy
+  // rules judge as in timestamp order. (Service settings and IAM policies are judged as they come: a grant delivered
+  // after its re-apply is reported under the re-apply's id.)
   it.each([1, 2, 3])('seed %i: delivered out of order within a minute, the same deploy findings', async (seed) => {
     const next = seededRandom(seed);
     for (let n = 0; n < 150; n++) {
-      const entries = mix(next, n);
-      const delivered = [...entries];
-      for (let a = 0; a < delivered.length; a++) {
-        const b = a + 1 + Math.floor(next() * 3);
-        if (b < delivered.length && next() < 0.5 && Math.abs(timeOf(delivered[b]) - timeOf(delivered[a])) <= 60_000) [delivered[a], delivered[b]] = [delivered[b]!, delivered[a]!];
-      }
+      const entries = fixtureMix(files, next, `mix${n}`);
+      const delivered = deliveredOutOfOrder(entries, next);
       const deploys = (findings: readonly Finding[]): string[] => summary(findings.filter((f) => DEPLOY_RULES.has(f.rule)));
       expect(deploys(await findingsLiveSoon(delivered)), `mix ${n}`).toEqual(deploys(await findingsOf(entries, EAGER)));
     }

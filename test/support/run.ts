@@ -41,7 +41,6 @@ export async function findingsLive(entries: readonly unknown[], cfg: RunwatchCon
   return findings;
 }
 
-
 /**
  * The rules judged when a deploy's rollout completes, which happens in event-time order per service: out-of-order
  * delivery within the wait gives their findings of timestamp order. (Service settings and IAM policies are judged as

@@ -8,9 +8,7 @@ import findingSchema from '../../schemas/finding.schema.json' with { type: 'json
 import { RULE_IDS } from '../../functions/detectors/index.js';
 import { normalizeTimestamp } from '../../functions/audit/entry.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
-import { Pipeline } from '../../functions/pipeline.js';
-import { config, DEPLOY_RULES, findingsOf } from '../support/run.js';
+import { config, DEPLOY_RULES, findingsLive, findingsOf } from '../support/run.js';
 import { seededRandom } from '../support/random.js';
 import { deliveredOutOfOrder, fixtureFiles as entriesByFile, fixtureMix } from '../support/entries.js';
 
@@ -59,18 +57,7 @@ function entryOf(entries: readonly Json[], finding: Finding): Json | undefined {
 }
 
 /** As the live function gets them: in the order given, on a wall clock a few seconds apart (within the wait). */
-async function findingsLiveSoon(entries: readonly unknown[]): Promise<Finding[]> {
-  const pipeline = new Pipeline({ config: EAGER, store: new MemoryBaselineStore() });
-  const findings: Finding[] = [];
-  let nowMs = Date.parse('2030-01-01T00:00:00Z');
-  for (const entry of entries) {
-    nowMs += 3_000;
-    const outcome = await pipeline.handleEntry(entry, nowMs);
-    if (outcome.status === 'processed') findings.push(...outcome.findings);
-  }
-  findings.push(...(await pipeline.flush()));
-  return findings;
-}
+const findingsLiveSoon = (entries: readonly unknown[]): Promise<Finding[]> => findingsLive(entries, EAGER, Date.parse('2030-01-01T00:00:00Z'), 3_000);
 
 const FILES = fixtureFiles();
 

@@ -137,14 +137,14 @@ export function fixtureMix(files: readonly (readonly Json[])[], next: () => numb
 }
 
 /**
- * `entries` as Pub/Sub may deliver them: some swapped with one up to three places on when their times are within a
- * minute (a nack and its backoff put an entry behind the next ones).
+ * `entries` as Pub/Sub may deliver them: some swapped with one up to three places on when their times are within
+ * `windowMs` (a minute: a nack and its backoff put an entry behind the next ones).
  */
-export function deliveredOutOfOrder(entries: readonly Json[], next: () => number): Json[] {
+export function deliveredOutOfOrder(entries: readonly Json[], next: () => number, windowMs = 60_000): Json[] {
   const delivered = [...entries];
   for (let a = 0; a < delivered.length; a++) {
     const b = a + 1 + Math.floor(next() * 3);
-    if (b < delivered.length && next() < 0.5 && Math.abs(entryTimeMs(delivered[b]) - entryTimeMs(delivered[a])) <= 60_000) [delivered[a], delivered[b]] = [delivered[b]!, delivered[a]!];
+    if (b < delivered.length && next() < 0.5 && Math.abs(entryTimeMs(delivered[b]) - entryTimeMs(delivered[a])) <= windowMs) [delivered[a], delivered[b]] = [delivered[b]!, delivered[a]!];
   }
   return delivered;
 }

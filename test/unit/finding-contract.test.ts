@@ -9,6 +9,9 @@ import { RULE_IDS } from '../../functions/detectors/index.js';
 import { normalizeTimestamp } from '../../functions/audit/entry.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { config, DEPLOY_RULES, findingsLive, findingsOf } from '../support/run.js';
+import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
+import { valueBefore } from '../../functions/baseline/state.js';
+import { Pipeline } from '../../functions/pipeline.js';
 import { seededRandom } from '../support/random.js';
 import { deliveredOutOfOrder, fixtureFiles as entriesByFile, fixtureMix } from '../support/entries.js';
 
@@ -181,5 +184,51 @@ describe('random mixes of fixture files: the live pipeline gives what replay giv
       const deploys = (findings: readonly Finding[]): string[] => summary(findings.filter((f) => DEPLOY_RULES.has(f.rule)));
       expect(deploys(await findingsLiveSoon(delivered)), `mix ${n}`).toEqual(deploys(await findingsOf(entries, EAGER)));
     }
+  });
+});
+
+// What a user relies on, whatever order the entries come in: a service (or project) anyone may call has its
+// public-invoker-grant finding open, one that is no longer public has none, and the sinks, which see the stream of
+// findings and resolutions, hold open exactly what the baseline holds open.
+describe('out of order, the public grants left open are the services that are public', () => {
+  // The fixture files about who may call a service: IAM policies and the invoker check.
+  const files = entriesByFile().filter((file) => /SetIamPolicy|invoker-iam-disabled|invokerIamDisabled/.test(JSON.stringify(file)));
+  it.each([
+    [1, 60_000, 3_000],
+    [2, 86_400_000, 3_600_000], // a day apart in event time, each delivered an hour after the last (past every wait)
+    [3, 7 * 86_400_000, 3_600_000],
+  ])('seed %i: swapped within %i ms, delivered %i ms apart', async (seed, windowMs, stepMs) => {
+    const next = seededRandom(seed);
+    let checked = 0;
+    for (let n = 0; n < 150; n++) {
+      const delivered = deliveredOutOfOrder(fixtureMix(files, next, `open${n}`), next, windowMs);
+      const store = new MemoryBaselineStore();
+      const pipeline = new Pipeline({ config: EAGER, store });
+      const stream: Finding[] = [];
+      let nowMs = Date.parse('2030-01-01T00:00:00Z');
+      for (const entry of delivered) {
+        nowMs += stepMs;
+        const outcome = await pipeline.handleEntry(entry, nowMs);
+        if (outcome.status === 'processed') stream.push(...outcome.findings);
+      }
+      stream.push(...(await pipeline.flush()));
+      const openInSinks = new Set<string>();
+      for (const f of stream.filter((f) => f.rule === 'public-invoker-grant')) {
+        if (f.status === 'resolved') openInSinks.delete(f.id);
+        else openInSinks.add(f.id);
+      }
+      const openInBaselines = new Set<string>();
+      for (const [key, baseline] of store.entries()) {
+        const open = (baseline.open ?? []).filter((o) => o.rule === 'public-invoker-grant').map((o) => o.finding.id);
+        open.forEach((id) => openInBaselines.add(id));
+        // Who may call it is known only once a policy or the invoker check was seen.
+        if (baseline.publicInvokers.length === 0 && baseline.invokerIamDisabled.length === 0) continue;
+        const isPublic = (valueBefore(baseline.publicInvokers, Infinity) ?? []).length > 0 || valueBefore(baseline.invokerIamDisabled, Infinity) === true;
+        expect(open.length > 0, `mix ${n}, ${key}: public ${isPublic}, open ${open.join(',')}`).toBe(isPublic);
+        checked++;
+      }
+      expect([...openInSinks].sort(), `mix ${n}`).toEqual([...openInBaselines].sort());
+    }
+    expect(checked).toBeGreaterThan(50);
   });
 });

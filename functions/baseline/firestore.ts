@@ -140,7 +140,7 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
       const outbox = outboxOf(snapshot.exists ? snapshot.data() : undefined);
       const left = outbox.filter((f) => !done.has(outboxKey(f)));
       if (left.length === outbox.length) return;
-      const stored = left.map((f) => JSON.stringify(f));
+      const stored = storedOutbox(left);
       tx.update(ref, left.length === 0 ? { outbox: stored, outboxSinceMs: FieldValue.delete() } : { outbox: stored, outboxSinceMs: Date.now() });
     });
   }
@@ -201,7 +201,7 @@ function documentOf(key: string, baseline: ServiceBaseline, outbox: readonly Fin
     key,
     baseline: JSON.stringify(baseline),
     ...(baseline.dueAtMs !== undefined ? { dueAtMs: baseline.dueAtMs } : {}),
-    outbox: outbox.map((f) => JSON.stringify(f)),
+    outbox: storedOutbox(outbox),
     ...(outboxSinceMs !== undefined ? { outboxSinceMs } : {}),
     updatedAt: new Date(),
   };
@@ -214,6 +214,11 @@ function keysOf(docs: readonly { get(field: string): unknown }[]): string[] {
 function outboxSinceOf(data: DocumentData | undefined): number | undefined {
   const since = (data as { outboxSinceMs?: unknown } | undefined)?.outboxSinceMs;
   return typeof since === 'number' ? since : undefined;
+}
+
+/** The outbox as the document stores it: one JSON text per finding (outboxOf reads it back). */
+function storedOutbox(findings: readonly Finding[]): string[] {
+  return findings.map((f) => JSON.stringify(f));
 }
 
 /** The findings a document holds for delivery (none in documents written before the outbox existed). */

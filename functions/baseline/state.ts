@@ -111,7 +111,8 @@ export function pointBefore<T>(history: readonly TimePoint<T>[] | undefined, t: 
 
 /** The first point after `t` (strictly later), or undefined: what a newer entry set, when one from `t` arrives late. */
 export function pointAfter<T>(history: readonly TimePoint<T>[] | undefined, t: number): TimePoint<T> | undefined {
-  return history?.find((point) => point.t > t);
+  // In order (the common case) nothing is newer: the last point says so without a scan.
+  return changedAfter(history, t) ? history!.find((point) => point.t > t) : undefined;
 }
 
 /**

@@ -24,7 +24,7 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';
 import type { Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closedByDelete, serviceLabel, takenAwayLater } from './revision.js';
+import { closedByDelete, riskInForce, serviceLabel } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /** What each restricted ingress kept out, in the words of the finding. */
@@ -65,8 +65,7 @@ export const ingressOpened: Detector<'ingress-opened'> = {
         },
         dedupKey: [baselineKey(change.target), 'ingress', before, change.time],
         // A late entry: a newer write already set the ingress, so this one is history, not the setting in force.
-        opensRisk: !changedAfter(baseline?.ingress, change.timeMs),
-        ...takenAwayLater(baseline?.ingress, change.timeMs, (ingress) => ingress !== 'all', (ingress) => `its ingress is ${ingress} again`),
+        ...riskInForce(baseline?.ingress, change.timeMs, (ingress) => ingress !== 'all', (ingress) => `its ingress is ${ingress} again`),
       },
     ];
   },

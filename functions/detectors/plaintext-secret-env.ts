@@ -25,7 +25,7 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';
 import type { PlainEnvVar } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closedByDelete, serviceLabel, takenAwayLater } from './revision.js';
+import { closedByDelete, riskInForce, serviceLabel } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /** A variable as findings name it: `NAME`, or `container/NAME` when the container is named. */
@@ -69,8 +69,7 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
         evidence: { variables: names, why: added.map(([name, why]) => `${name}: ${why}`), operation: change.operation },
         dedupKey: [baselineKey(change.target), 'plaintext-secret-env', names.join(','), change.time],
         // A late entry: a newer revision's variables are the ones in force.
-        opensRisk: !changedAfter(baseline?.plainEnv, change.timeMs),
-        ...takenAwayLater(baseline?.plainEnv, change.timeMs, (plainEnv) => names.every((name) => !secrets(plainEnv).has(name)), () => 'the variables are no longer set to secrets in plain text'),
+        ...riskInForce(baseline?.plainEnv, change.timeMs, (plainEnv) => names.every((name) => !secrets(plainEnv).has(name)), () => 'the variables are no longer set to secrets in plain text'),
       },
     ];
   },

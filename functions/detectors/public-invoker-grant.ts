@@ -30,7 +30,7 @@ import { normalizeTimestamp } from '../audit/entry.js';
 import { globMatcher } from '../config/glob.js';
 import { isPublicInvokerBinding, publicMembersWithAnyRole } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
-import { closedByDelete, serviceLabel, takenAwayLater } from './revision.js';
+import { closedByDelete, riskInForce, serviceLabel } from './revision.js';
 import type { Ingress } from '../model/change.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
@@ -59,8 +59,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
           evidence: { invokerIamDisabled: true, api: change.api, ingress: ingress ?? 'unknown' },
           dedupKey: [baselineKey(change.target), 'invoker-iam-disabled', change.time],
           // A late entry: a newer deploy already set the check, so this one is history, not the risk in force.
-          opensRisk: !changedAfter(baseline?.invokerIamDisabled, change.timeMs),
-          ...takenAwayLater(baseline?.invokerIamDisabled, change.timeMs, (disabled) => disabled === false, () => 'the invoker IAM check is on again'),
+          ...riskInForce(baseline?.invokerIamDisabled, change.timeMs, (disabled) => disabled === false, () => 'the invoker IAM check is on again'),
         },
       ];
     }
@@ -100,9 +99,8 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
           source: change.delta ? 'policy delta' : knownBefore !== undefined ? 'difference from the last known policy' : 'full policy (no earlier policy known)',
         },
         dedupKey: [baselineKey(change.target), members.join(','), roles.join(','), change.time],
-        opensRisk: !changedAfter(baseline?.publicInvokers, change.timeMs),
         // (A member a newer policy moved to another role counts as gone: see Blind spots.)
-        ...takenAwayLater(baseline?.publicInvokers, change.timeMs, (held) => members.every((m) => !held.includes(m)), () => `${members.join(' and ')} no longer hold the invoker role`),
+        ...riskInForce(baseline?.publicInvokers, change.timeMs, (held) => members.every((m) => !held.includes(m)), () => `${members.join(' and ')} no longer hold the invoker role`),
       },
     ];
   },

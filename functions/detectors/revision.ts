@@ -1,9 +1,9 @@
 // Shared reading of a deploy: does it create a revision, and which facts are unknown; and what a delete, or a newer
 // entry applied before a late one, closes.
-import { normalizeTimestamp } from '../audit/entry.js';
+import { withCanonicalFraction } from '../audit/entry.js';
 import { changedAfter, pointAfter, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, sameOperation } from '../correlate/rollout.js';
-import { SYSTEM_EVENT_METHOD, type DeployChange } from '../model/change.js';
+import type { DeployChange } from '../model/change.js';
 import type { Detection, OpenFinding, Resolved } from './types.js';
 
 /**
@@ -34,14 +34,6 @@ export function repeatedBeforeItCame(change: DeployChange, baseline: ServiceBase
   if (!change.templateFingerprint) return false;
   const next = pointAfter(baseline?.template, change.timeMs);
   return next !== undefined && next.v === change.templateFingerprint && next.t - change.timeMs <= BURST_MS;
-}
-
-/**
- * True when a deploy made a revision: a write that created one (createsRevision), or a deploy known only from its
- * revision's system events (Cloud Run reported the revision, with its creator).
- */
-export function madeRevision(change: DeployChange, baseline: ServiceBaseline | undefined): boolean {
-  return change.methodName === SYSTEM_EVENT_METHOD || createsRevision(change, baseline);
 }
 
 /** True when a rollout of the baseline still waits with the write of this operation. */
@@ -75,17 +67,18 @@ export function closedByDelete(open: readonly OpenFinding[], timeMs: number, ...
 }
 
 /**
- * `takenAwayLater` of a late entry's detection (types.ts): the first value a newer entry set after `timeMs` that
- * `endsIt` (those entries were applied before this one came), with `reason` for it; nothing when none did.
+ * Whether a detection of an entry at `timeMs` opens its risk (`opensRisk`: no newer entry set the fact), and, when
+ * the entry came late and the first value a newer entry set after it `endsIt` (those entries were applied before
+ * this one came), when and why the risk was taken away (`takenAwayLater`, with `reason` for that value).
  */
-export function takenAwayLater<T>(
+export function riskInForce<T>(
   history: readonly TimePoint<T>[] | undefined,
   timeMs: number,
   endsIt: (value: T) => boolean,
   reason: (value: T) => string,
-): Pick<Detection, 'takenAwayLater'> {
-  const end = history?.find((point) => point.t > timeMs && endsIt(point.v));
-  if (!end) return {};
-  const time = new Date(end.t).toISOString();
-  return { takenAwayLater: { time: normalizeTimestamp(time)?.iso ?? time, reason: reason(end.v) } };
+): Pick<Detection, 'opensRisk' | 'takenAwayLater'> {
+  if (!changedAfter(history, timeMs)) return { opensRisk: true };
+  const end = history!.find((point) => point.t > timeMs && endsIt(point.v));
+  if (!end) return { opensRisk: false };
+  return { opensRisk: false, takenAwayLater: { time: withCanonicalFraction(new Date(end.t).toISOString()), reason: reason(end.v) } };
 }

@@ -20,7 +20,7 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, pointBefore, valueBefore } from '../baseline/state.js';
 import { DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
-import { serviceLabel, takenAwayLater, unknownDeployFacts } from './revision.js';
+import { riskInForce, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 const DEFAULT_COMPUTE = /^\d+-compute@developer\.gserviceaccount\.com$/;
@@ -80,8 +80,7 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
         dedupKey: [baselineKey(change.target), before, after, change.revision ?? change.time],
         unknown: unknownDeployFacts(change).filter((f) => f !== 'serviceAccount'),
         // A late deploy (a newer revision already set the identity) is reported, but it is not the risk in force.
-        opensRisk: !changedAfter(baseline?.serviceAccount, change.timeMs),
-        ...takenAwayLater(baseline?.serviceAccount, change.timeMs, (identity) => !sameServiceAccount(identity, after), (identity) => `runtime service account is now ${identity}`),
+        ...riskInForce(baseline?.serviceAccount, change.timeMs, (identity) => !sameServiceAccount(identity, after), (identity) => `runtime service account is now ${identity}`),
       },
     ];
   },

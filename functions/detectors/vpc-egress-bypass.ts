@@ -23,7 +23,7 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';
 import type { VpcEgress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closedByDelete, serviceLabel, takenAwayLater } from './revision.js';
+import { closedByDelete, riskInForce, serviceLabel } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /** What the new setting does, in the words of the finding. */
@@ -53,8 +53,7 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
         evidence: { before: 'all-traffic', after, api: change.api, operation: change.operation },
         dedupKey: [baselineKey(change.target), 'vpc-egress', after, change.time],
         // A late entry: a newer revision's egress is the one in force.
-        opensRisk: !changedAfter(baseline?.vpcEgress, change.timeMs),
-        ...takenAwayLater(baseline?.vpcEgress, change.timeMs, (egress) => egress === 'all-traffic', () => 'all of its outbound traffic goes through the VPC again'),
+        ...riskInForce(baseline?.vpcEgress, change.timeMs, (egress) => egress === 'all-traffic', () => 'all of its outbound traffic goes through the VPC again'),
       },
     ];
   },

@@ -26,10 +26,16 @@ export async function findingsOf(entries: readonly unknown[], cfg: RunwatchConfi
 /**
  * Runs entries through a fresh pipeline as the live function gets them: in the order given, each `stepMs` of wall
  * clock after the one before (from `startMs`, after every entry's own time); by default an hour, so each deploy's
- * wait for its system events is over by the next entry. Returns every finding.
+ * wait for its system events is over by the next entry. Returns every finding; `store` holds the baselines after.
  */
-export async function findingsLive(entries: readonly unknown[], cfg: RunwatchConfig = config(), startMs = Date.parse('2030-01-01T00:00:00Z'), stepMs = 3_600_000): Promise<Finding[]> {
-  const pipeline = new Pipeline({ config: cfg, store: new MemoryBaselineStore() });
+export async function findingsLive(
+  entries: readonly unknown[],
+  cfg: RunwatchConfig = config(),
+  startMs = Date.parse('2030-01-01T00:00:00Z'),
+  stepMs = 3_600_000,
+  store: MemoryBaselineStore = new MemoryBaselineStore(),
+): Promise<Finding[]> {
+  const pipeline = new Pipeline({ config: cfg, store });
   const findings: Finding[] = [];
   let nowMs = startMs;
   for (const entry of entries) {

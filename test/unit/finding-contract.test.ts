@@ -11,7 +11,6 @@ import type { Finding } from '../../functions/findings/finding.js';
 import { config, DEPLOY_RULES, findingsLive, findingsOf } from '../support/run.js';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { valueBefore } from '../../functions/baseline/state.js';
-import { Pipeline } from '../../functions/pipeline.js';
 import { seededRandom } from '../support/random.js';
 import { deliveredOutOfOrder, fixtureFiles as entriesByFile, fixtureMix } from '../support/entries.js';
 
@@ -203,15 +202,7 @@ describe('out of order, the public grants left open are the services that are pu
     for (let n = 0; n < 150; n++) {
       const delivered = deliveredOutOfOrder(fixtureMix(files, next, `open${n}`), next, windowMs);
       const store = new MemoryBaselineStore();
-      const pipeline = new Pipeline({ config: EAGER, store });
-      const stream: Finding[] = [];
-      let nowMs = Date.parse('2030-01-01T00:00:00Z');
-      for (const entry of delivered) {
-        nowMs += stepMs;
-        const outcome = await pipeline.handleEntry(entry, nowMs);
-        if (outcome.status === 'processed') stream.push(...outcome.findings);
-      }
-      stream.push(...(await pipeline.flush()));
+      const stream = await findingsLive(delivered, EAGER, Date.parse('2030-01-01T00:00:00Z'), stepMs, store);
       const openInSinks = new Set<string>();
       for (const f of stream.filter((f) => f.rule === 'public-invoker-grant')) {
         if (f.status === 'resolved') openInSinks.delete(f.id);

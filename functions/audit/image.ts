@@ -69,16 +69,36 @@ export function parseImage(reference: string): ParsedImageRef | undefined {
 
 /**
  * Distinct images of a container list. A reference that does not parse is kept as unparseable (reported, never
- * trusted); a container without an image (or with only blanks) has none.
+ * trusted); a container without an image (or with only blanks) has none. In a multi-container revision the one
+ * container that declares a port takes the requests (Cloud Run requires exactly one): the others' images are marked
+ * `sidecar` (an image both serves and runs beside is not).
  */
 export function imagesOf(containers: readonly unknown[]): ImageRef[] {
+  const serving = servingContainer(containers);
   const out: ImageRef[] = [];
   for (const container of containers) {
     const reference = asString(asObject(container)?.['image']);
-    const image = reference === undefined || reference.trim() === '' ? undefined : (parseImage(reference) ?? unparseable(reference));
-    if (image && !out.some((i) => i.reference === image.reference)) out.push(image);
+    const parsed = reference === undefined || reference.trim() === '' ? undefined : (parseImage(reference) ?? unparseable(reference));
+    if (!parsed) continue;
+    const image: ImageRef = serving !== undefined && container !== serving && !parsed.unparseable ? { ...parsed, sidecar: true } : parsed;
+    const seen = out.findIndex((i) => i.reference === image.reference);
+    if (seen === -1) out.push(image);
+    else if (!image.unparseable && !image.sidecar) out[seen] = image;
   }
   return out;
+}
+
+/** The container of a multi-container list that declares ports (it takes the requests), if exactly one does. */
+function servingContainer(containers: readonly unknown[]): unknown {
+  if (containers.length < 2) return undefined;
+  let serving: unknown;
+  for (const container of containers) {
+    const ports = asObject(container)?.['ports'];
+    if (!Array.isArray(ports) || ports.length === 0) continue;
+    if (serving !== undefined) return undefined;
+    serving = container;
+  }
+  return serving;
 }
 
 function unparseable(reference: string): UnparseableImageRef {

@@ -158,8 +158,11 @@ export function linksOf(change: Change, key: EntryKey, target: ServiceRef): Find
   return { ...(console ? { console } : {}), logEntry };
 }
 
-/** The first image tag that looks like a commit id (Cloud Build deploys tag images with `$COMMIT_SHA` or `$SHORT_SHA`). */
+/**
+ * The first image tag that looks like a commit id (Cloud Build deploys tag images with `$COMMIT_SHA` or `$SHORT_SHA`),
+ * a sidecar's left out: it is another build's (a collector, a proxy), not the service's.
+ */
 function commitTag(images: readonly ImageRef[]): string | undefined {
-  for (const image of images) if (!image.unparseable && image.tag !== undefined && COMMIT_TAG.test(image.tag)) return image.tag;
+  for (const image of images) if (!image.unparseable && !image.sidecar && image.tag !== undefined && COMMIT_TAG.test(image.tag)) return image.tag;
   return undefined;
 }

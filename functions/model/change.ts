@@ -49,6 +49,11 @@ export interface ParsedImageRef {
   readonly name: string;
   readonly tag?: string;
   readonly digest?: string;
+  /**
+   * The image of a container beside the one that takes the requests (a multi-container revision): not the service's
+   * own build, so its tag is never taken for the service's commit.
+   */
+  readonly sidecar?: true;
   readonly unparseable?: undefined;
 }
 

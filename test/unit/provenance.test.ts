@@ -2,7 +2,7 @@
 // tag, only when the tag looks like a commit id (Cloud Build tags with `$SHORT_SHA` or `$COMMIT_SHA`), never a date or a number.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { at, corpus, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, withOperationId, withV1Image } from '../support/entries.js';
+import { at, corpus, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, withV1Image } from '../support/entries.js';
 import { config, findingsOf } from '../support/run.js';
 import { provenanceLabelsKey, provenanceLabelsOf, provenanceLabelTexts } from '../../functions/findings/enrich.js';
 
@@ -54,6 +54,48 @@ describe('commit from an image tag', () => {
     ['a sha256 content digest written as a tag', 'ab12'.repeat(16)],
   ])('%s as the tag is not a commit', async (_name, tag) => {
     expect(await provenanceOfDeploy(`${REPO}:${tag}`)).toEqual({});
+  });
+});
+
+/** The gcloud fixture (no provenance labels) deploying `containers` (a multi-container revision: sidecars). */
+function unlabelledMultiContainer(containers: readonly Record<string, unknown>[]) {
+  return editV1Services(unlabelledDeploy(`${REPO}:latest`), (svc) => {
+    const template = (svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!;
+    template['spec']!['containers'] = containers;
+  });
+}
+
+/** The v2 CreateService fixture without its template's provenance labels, its service changed by `edit`. */
+function variantOfV2(edit: (service: Record<string, unknown>) => void) {
+  return variant(synthetic('v2-CreateService'), (e) => {
+    const service = (e.protoPayload['request'] as Record<string, Record<string, unknown>>)['service']!;
+    delete (service['template'] as Record<string, unknown>)['labels'];
+    edit(service);
+  });
+}
+
+describe('commit from the serving container\'s image tag, not a sidecar\'s', () => {
+  const PORTS = [{ containerPort: 8080, name: 'http1' }];
+  const SIDECAR = 'us-docker.pkg.dev/acme/tools/collector:9f8e7d6c5b4a';
+
+  it.each<[string, readonly Record<string, unknown>[], object]>([
+    ['the sidecar first, tagged with its own commit; the serving container tagged with one too', [{ image: SIDECAR }, { image: `${REPO}:0a1b2c3d4e5f`, ports: PORTS }], { commit: '0a1b2c3d4e5f', sources: { commit: 'image-tag' } }],
+    ['the sidecar tagged with a commit, the serving container with a version: no commit', [{ image: SIDECAR }, { image: `${REPO}:v1.4.2`, ports: PORTS }], {}],
+    ['the serving container first, the sidecar after it', [{ image: `${REPO}:v1.4.2`, ports: PORTS }, { image: SIDECAR }], {}],
+    ['one container, without ports (the default port): it serves', [{ image: `${REPO}:0a1b2c3d4e5f` }], { commit: '0a1b2c3d4e5f', sources: { commit: 'image-tag' } }],
+  ])('%s', async (_name, containers, provenance) => {
+    const findings = await findingsOf([unlabelledMultiContainer(containers)], EAGER);
+    expect(findings.map((f) => f.rule)).toEqual(['off-window-deploy']);
+    expect(findings[0]!.provenance).toEqual(provenance);
+  });
+
+  it('v2: the container with ports serves', async () => {
+    const entry = variantOfV2((service) => {
+      (service['template'] as Record<string, unknown>)['containers'] = [{ image: SIDECAR }, { image: `${REPO}:v1.4.2`, ports: [{ containerPort: 8080 }] }];
+    });
+    const findings = await findingsOf([entry], EAGER);
+    expect(findings.map((f) => f.rule)).toContain('off-window-deploy');
+    expect(findings.find((f) => f.rule === 'off-window-deploy')!.provenance).toEqual({});
   });
 });
 

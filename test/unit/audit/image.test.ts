@@ -55,6 +55,19 @@ describe('image references', () => {
     ]);
   });
 
+  const PORT = [{ containerPort: 8080 }];
+  const ref = (reference: string) => parseImage(reference)!;
+  it.each<[string, readonly unknown[], readonly unknown[]]>([
+    ['one container (ports or not) serves', [{ image: 'gcr.io/acme/api:1' }], [ref('gcr.io/acme/api:1')]],
+    ['the one container with ports serves, the others are sidecars', [{ image: 'gcr.io/acme/otel:2' }, { image: 'gcr.io/acme/api:1', ports: PORT }], [{ ...ref('gcr.io/acme/otel:2'), sidecar: true }, ref('gcr.io/acme/api:1')]],
+    ['empty ports declare none', [{ image: 'gcr.io/acme/otel:2', ports: [] }, { image: 'gcr.io/acme/api:1', ports: PORT }], [{ ...ref('gcr.io/acme/otel:2'), sidecar: true }, ref('gcr.io/acme/api:1')]],
+    ['no container with ports: which serves is unknown, none is marked', [{ image: 'gcr.io/acme/otel:2' }, { image: 'gcr.io/acme/api:1' }], [ref('gcr.io/acme/otel:2'), ref('gcr.io/acme/api:1')]],
+    ['two with ports (Cloud Run refuses it): none is marked', [{ image: 'gcr.io/acme/otel:2', ports: PORT }, { image: 'gcr.io/acme/api:1', ports: PORT }], [ref('gcr.io/acme/otel:2'), ref('gcr.io/acme/api:1')]],
+    ['an image both beside and serving is the serving one', [{ image: 'gcr.io/acme/api:1' }, { image: 'gcr.io/acme/api:1', ports: PORT }], [ref('gcr.io/acme/api:1')]],
+  ])('imagesOf: %s', (_name, containers, expected) => {
+    expect(imagesOf(containers)).toEqual(expected);
+  });
+
   it('imagesOf cuts a very long reference that does not parse', () => {
     const [image] = imagesOf([{ image: 'x'.repeat(5000) }]);
     expect(image).toEqual({ reference: `${'x'.repeat(1024)}…`, unparseable: true });

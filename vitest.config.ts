@@ -1,11 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
 // Two projects: `unit` (pure, fast, no processes) and `integration` (real emulators and local protocol servers,
-// started and stopped by test/support/emulators.ts). `npm test` runs both.
+// started and stopped by test/support/emulators.ts). `npm test` runs them as two vitest processes at once: in one
+// run vitest puts the files of a project without file parallelism in a group of their own, after every other
+// file, so the integration files (which mostly wait on the emulators and Pub/Sub's redelivery timers) could not
+// overlap the unit files (on 2 cores: 214 s in one run, ~150 s as two processes).
 export default defineConfig({
   test: {
-    // Two files at a time even on two cores (vitest's default there is one): the integration files mostly wait on
-    // the emulators and on Pub/Sub's redelivery timers, and unit files fill that time.
+    // Two files at a time even on two cores (vitest's default there is one): unit files are mostly CPU, but the CLI
+    // tests wait on the processes they start. Beside them the integration process, mostly waiting, slowed from ~135 s
+    // to ~146 s (and to ~153 s beside one unit file at a time, which made the unit files the longer part: 169 s).
     maxWorkers: 2,
     projects: [
       {

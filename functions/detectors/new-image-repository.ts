@@ -9,7 +9,9 @@
 //           service's deploys are compared with them, and when every repository known was first seen before the
 //           delete the finding's evidence says `recreatedAfterDeleteAt`. An image reference that does not parse
 //           has no repository: it is reported each time (never trusted, never remembered). A write delivered after
-//           its repeat (same template, moments later) was judged is that deploy: not judged again.
+//           its repeat (same template, moments later) was judged is that deploy: not judged again. Every
+//           container counts: a sidecar's image (a container beside the one that declares the port) is reported
+//           the same, with `sidecar: true` in the evidence.
 // Options:  `rules.new-image-repository.trustedRepositories` (globs), `exceptions`, `severity`.
 // Severity: HIGH.
 // Blind spots: console deploys often log no image at all: the rule then cannot judge the entry (the image is
@@ -66,10 +68,12 @@ export const newImageRepository: Detector<'new-image-repository'> = {
       detections.push({
         severity: 'HIGH',
         title: firstDeploy ? 'First deploy from an untrusted image repository' : 'Image from a repository this service never used',
-        summary: `${change.principal?.id ?? 'An unknown principal'} deployed ${image.reference} to ${serviceLabel(change.target)}: repository ${image.repository} is ${newText}.`,
+        summary: `${change.principal?.id ?? 'An unknown principal'} deployed ${image.reference}${image.sidecar ? ' as a sidecar' : ''} to ${serviceLabel(change.target)}: repository ${image.repository} is ${newText}.`,
         evidence: {
           image: image.reference,
           repository: image.repository,
+          // A sidecar runs in the revision with its identity and network all the same: reported alike, said apart.
+          ...(image.sidecar ? { sidecar: true } : {}),
           ...(image.digest ? { digest: image.digest } : {}),
           ...known(),
           firstDeploy,

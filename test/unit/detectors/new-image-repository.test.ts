@@ -49,6 +49,20 @@ describe('new-image-repository', () => {
     expect(await imageFindings([deploy('2024-05-01T10:00:00Z', HOME), deploy('2024-05-02T10:00:00Z', image)])).toEqual([]);
   });
 
+  it.each([
+    ['a sidecar from a new repository is reported as one', [{ image: 'attacker/collector:1' }, { image: HOME, ports: [{ containerPort: 8080 }] }], true],
+    ['the serving container from a new repository, beside a known sidecar', [{ image: HOME }, { image: 'attacker/bot:1', ports: [{ containerPort: 8080 }] }], false],
+  ])('fires: %s', async (_name, containers, sidecar) => {
+    const multi = editV1Services(deploy('2024-05-02T10:00:00Z', HOME), (svc) => {
+      ((svc['spec'] as Json)['template'] as Record<string, Json>)['spec']!['containers'] = containers;
+    });
+    const findings = await imageFindings([deploy('2024-05-01T10:00:00Z', HOME), multi]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.evidence['repository']).toMatch(/^docker\.io\/attacker$/);
+    expect(findings[0]!.evidence['sidecar']).toBe(sidecar ? true : undefined);
+    expect(findings[0]!.summary.includes('as a sidecar')).toBe(sidecar);
+  });
+
   it('ignores: the first deploy when no trustedRepositories are configured', async () => {
     expect(await imageFindings([deploy('2024-05-01T10:00:00Z', 'attacker/bot')])).toEqual([]);
   });

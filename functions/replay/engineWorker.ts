@@ -27,8 +27,8 @@ function applyChunk(run: ReplayRun, bytes: Uint8Array, refs: Int32Array): void {
 async function handle(request: PartitionRequest): Promise<void> {
   switch (request.kind) {
     case 'start': {
-      // Validated by the main thread (RunwatchConfig is plain JSON, cloned as is): no second schema compile here,
-      // which would cost each worker ~180 ms of start-up (loading ajv and compiling the schema).
+      // Validated by the main thread (RunwatchConfig is plain JSON, cloned as is): no second validation here, which
+      // would load the config modules (yaml, luxon, the schema validator) into each worker once more.
       files = request.files;
       normalize = normalizeOptionsOf(request.config);
       run = new ReplayRun({

@@ -30,7 +30,7 @@ export class ConfigError extends Error {
  * schemas/config.schema.json compiled by ajv ahead of time (scripts/generate-config-validator.mjs, which also holds
  * the options: all errors, defaults, verbose errors, strict): compiling it at start-up took 120-130 ms.
  */
-const validator = (): ValidateFunction => generatedValidator as ValidateFunction;
+const validateSchema = generatedValidator as ValidateFunction;
 
 /** Parses YAML or JSON text (JSON is YAML), validates it and returns the config with defaults filled in. */
 export function parseConfig(text: string, source = 'config'): RunwatchConfig {
@@ -50,9 +50,8 @@ export function parseConfig(text: string, source = 'config'): RunwatchConfig {
 export function validateConfig(data: unknown, source = 'config'): RunwatchConfig {
   const copy = unshared(data);
   if (copy === TOO_LARGE) throw new ConfigError(source, [{ path: '(root)', reason: `more than ${MAX_NODES} values (aliases included)` }]);
-  const validate = validator();
   const problems: ConfigProblem[] = [];
-  if (!validate(copy)) problems.push(...schemaProblems(validate.errors ?? []));
+  if (!validateSchema(copy)) problems.push(...schemaProblems(validateSchema.errors ?? []));
   // Every problem at once: the checks beyond the schema run on whatever parts have the right shape, and say
   // nothing more about a value the schema already rejected.
   const rejected = problems.map((p) => p.path);

@@ -2,6 +2,7 @@
 // principals, labels), so the table escapes control and bidi characters before they reach a terminal.
 import { normalizeTimestamp, timeSortKey } from '../audit/entry.js';
 import type { Finding } from '../findings/finding.js';
+import type { EngineNote } from '../engine.js';
 import type { ReplayStats } from './replay.js';
 import { terminalSafe, truncatePlain } from '../untrustedText.js';
 
@@ -55,6 +56,26 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/**
+ * The engine's notes (identifiers in the functions' logs) as a reader of the summary understands them: each entry
+ * counted once, by what it did when it came. Other notes (the state file's) are already words.
+ */
+const NOTE_TEXT: Readonly<Record<EngineNote, string>> = {
+  evaluated: 'judged at once',
+  'waiting-for-rollout': 'opened a rollout, judged later',
+  'joined-rollout': 'joined a rollout already open',
+  'late-system-event': 'system events of a rollout already judged',
+  'cloud-functions-managed': 'revisions Cloud Functions manages (cloudFunctions.watch is off)',
+  'deletion-event': 'deletion events',
+  'unmatched-service-event': 'service events matching no deploy (traffic or IAM changes)',
+  'unmatched-admin-api-revision': 'Admin API revisions matching no deploy',
+  'already-applied': 'already applied (in the state file)',
+};
+
+function noteText(note: string): string {
+  return Object.hasOwn(NOTE_TEXT, note) ? NOTE_TEXT[note as EngineNote] : note;
+}
+
 export function formatSummary(stats: ReplayStats, seconds: number): string {
   const lines: string[] = [];
   const rate = seconds > 0 ? Math.round(stats.entriesRead / seconds) : stats.entriesRead;
@@ -65,8 +86,8 @@ export function formatSummary(stats: ReplayStats, seconds: number): string {
   if (stats.outOfTimeRange) lines.push(`  outside --since/--until: ${stats.outOfTimeRange}`);
   if (stats.outOfOrder) lines.push(`  arrived later than the reorder buffer could wait (still evaluated): ${stats.outOfOrder}`);
   if (stats.notes.size) {
-    lines.push('  correlation:');
-    for (const [note, count] of [...stats.notes].sort((a, b) => b[1] - a[1])) lines.push(`    ${note}: ${count}`);
+    lines.push('  correlation (a deploy is judged once its admin write and its system events are joined, or its wait runs out):');
+    for (const [note, count] of [...stats.notes].sort((a, b) => b[1] - a[1])) lines.push(`    ${noteText(note)}: ${count}`);
   }
   if (stats.skipped.size) {
     lines.push('  skipped:');

@@ -1,10 +1,13 @@
 // The stderr summary of `runwatch replay`, as a user reads it after a run.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { at, synthetic } from '../support/entries.js';
 import { runwatch } from '../support/cli.js';
+
+const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'runwatch-summary-'));
@@ -62,5 +65,23 @@ describe('replay summary: counts read as English', () => {
     expect(run.code).toBe(0);
     expect(run.stderr).toContain(read);
     expect(run.stderr).toContain(evaluated);
+  });
+});
+
+describe('replay summary: how deploys were joined, in words', () => {
+  // The engine's notes are identifiers for logs; at the end of a replay "waiting-for-rollout: 7" read as seven deploys
+  // still unjudged, when each was judged once its other half came or its wait ran out.
+  it('a gcloud deploy written twice, then its system events', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'x.ndjson');
+    const entries = JSON.parse(readFileSync(join(FIXTURES, 'synthetic-seq-gcloud-double-write.json'), 'utf8')) as unknown[];
+    writeFileSync(file, `${entries.map((e) => JSON.stringify(e)).join('\n')}\n`);
+    const run = await runwatch(['replay', '--format', 'ndjson', file]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('  correlation (a deploy is judged once its admin write and its system events are joined, or its wait runs out):\n');
+    expect(run.stderr).toContain('    opened a rollout, judged later: 1\n');
+    expect(run.stderr).toContain('    joined a rollout already open: 1\n');
+    expect(run.stderr).toContain('    system events of a rollout already judged: 1\n');
+    expect(run.stderr).not.toContain('waiting-for-rollout');
   });
 });

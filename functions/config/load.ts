@@ -5,6 +5,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { DateTime, IANAZone } from 'luxon';
 import picomatch from 'picomatch';
+import { closestMatch } from 'leven';
 import { validate as generatedValidator } from './configValidator.generated.js';
 import { asArray, asObject, type JsonObject } from '../audit/json.js';
 import type { RunwatchConfig } from './types.js';
@@ -124,6 +125,16 @@ function join(path: string, key: string): string {
   return path === '(root)' ? key : `${path}.${key}`;
 }
 
+/**
+ * The key the schema allows at that place nearest to a misspelt `key`: at most a quarter of its length away in
+ * edits (three at most), so a short or unrelated key gets no guess.
+ */
+function keyMeant(key: string, error: ErrorObject): string | undefined {
+  const allowed = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+  const maxDistance = Math.min(3, Math.floor(key.length / 4));
+  return maxDistance === 0 ? undefined : closestMatch(key, allowed, { maxDistance });
+}
+
 /** A pattern's format in words (the schema node's `title`), else the pattern itself. */
 function formatName(error: ErrorObject): string {
   const title = (error.parentSchema as { title?: unknown } | undefined)?.title;
@@ -167,9 +178,12 @@ function schemaProblems(all: readonly ErrorObject[]): ConfigProblem[] {
     if (error.keyword === 'required' && anyOfPaths.has(error.instancePath)) continue;
     if (error.keyword === 'oneOf' || error.keyword === 'if' || error.keyword === 'propertyNames') continue;
     switch (error.keyword) {
-      case 'additionalProperties':
-        problems.push({ path: join(path, String(error.params['additionalProperty'])), reason: 'unknown key' });
+      case 'additionalProperties': {
+        const key = String(error.params['additionalProperty']);
+        const meant = keyMeant(key, error);
+        problems.push({ path: join(path, key), reason: meant === undefined ? 'unknown key' : `unknown key; did you mean ${meant}?` });
         break;
+      }
       case 'required':
         problems.push({ path: join(path, String(error.params['missingProperty'])), reason: 'is required' });
         break;

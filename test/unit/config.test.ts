@@ -50,7 +50,7 @@ surprise: true
         expect.stringMatching(/^changeWindows\[0\]\.start: "25:00" is not a time of day as HH:MM/),
         'rules.off-window-deploy.enabled: must be boolean',
         'rules.off-window-deploy.exceptions[0]: needs at least one of principal, project, service',
-        'rules.new-image-repository.trustedRepository: unknown key',
+        'rules.new-image-repository.trustedRepository: unknown key; did you mean trustedRepositories?',
         'rules.made-up-rule: unknown key',
         'sinks.slack.minSeverity: must be one of LOW, MEDIUM, HIGH, CRITICAL',
         'surprise: unknown key',
@@ -68,6 +68,18 @@ surprise: true
     ['a freeze date in another format', 'freezes: [{start: "20.12.2024", end: "2025-01-06"}]', expect.stringMatching(/^freezes\[0\]\.start: "20\.12\.2024" is not an ISO 8601 date \(YYYY-MM-DD/)],
     ['a freeze date that does not exist', 'freezes: [{start: "2024-02-30", end: "2024-03-06"}]', expect.stringMatching(/^freezes\[0\]\.start: not a date-time/)],
   ])('rejects %s', (_name, text, expected) => {
+    expect(problems(text)).toEqual([expected]);
+  });
+
+  // A misspelt key was only "unknown": the nearest key the schema allows at that place is named (a few edits away).
+  it.each([
+    ['a rule id one letter off', 'rules: {off-window-deploys: {enabled: false}}', 'rules.off-window-deploys: unknown key; did you mean off-window-deploy?'],
+    ['snake case for camel case', 'change_windows: []', 'change_windows: unknown key; did you mean changeWindows?'],
+    ['a letter in the wrong case', 'sinks: {slack: {minseverity: HIGH}}', 'sinks.slack.minseverity: unknown key; did you mean minSeverity?'],
+    ['a sink misspelt', 'sinks: {pagerduty: {}, slak: {}}', 'sinks.slak: unknown key; did you mean slack?'],
+    ['nothing near', 'surprise: true', 'surprise: unknown key'],
+    ['a short key far from all', 'tz: UTC', 'tz: unknown key'],
+  ])('names the key meant: %s', (_name, text, expected) => {
     expect(problems(text)).toEqual([expected]);
   });
 

@@ -37,3 +37,20 @@ describe('runwatch --version', () => {
     expect(Buffer.concat(out).toString()).toBe(`runwatch ${version}\n`);
   });
 });
+
+describe('runwatch COMMAND --help', () => {
+  // sink-filter and validate-config printed their usage line alone: nothing said what they do.
+  it.each([['replay'], ['validate-config'], ['sink-filter'], ['publish'], ['scc'], ['redrive']])('%s says what the command does, below its usage line', async (name) => {
+    const stdout = new PassThrough();
+    const out: Buffer[] = [];
+    stdout.on('data', (c: Buffer) => out.push(c));
+    const exit = await main([name, '--help'], { stdin: Readable.from(['']), stdout, stderr: new PassThrough(), env: {} });
+    const lines = Buffer.concat(out).toString().split('\n');
+    const blank = lines.indexOf('');
+    expect(exit).toBe(0);
+    expect(lines[0]).toMatch(new RegExp(`^usage: runwatch ${name}\\b`));
+    // The usage (one form or more), a blank line, then a sentence.
+    expect(blank).toBeGreaterThan(0);
+    expect(lines[blank + 1]).toMatch(/^[A-Z].{30,}/);
+  });
+});

@@ -5,7 +5,10 @@ import { UsageError, type Command } from '../command.js';
 export const validateConfigCommand: Command = {
   name: 'validate-config',
   summary: 'check a config file; exit 2 listing every problem as path: reason',
-  usage: 'runwatch validate-config FILE',
+  usage: `runwatch validate-config FILE
+
+Checks a config file (YAML or JSON) against schemas/config.schema.json and what a schema cannot say (time zones,
+dates, empty windows): prints "FILE: valid" and exits 0, or lists every problem as path: reason on stderr and exits 2.`,
   async run(args, io): Promise<number> {
     const { positionals } = parseArgs({ args: [...args], allowPositionals: true, options: {} });
     if (positionals.length !== 1) throw new UsageError('validate-config takes exactly one FILE');

@@ -168,10 +168,13 @@ export function observationOfRevision(write: DeployChange, revision: Revision, n
   };
 }
 
-/** `name@sha256:...` of the first container, when it was deployed by digest (v2 revisions report no resolved digest). */
+/**
+ * `name@sha256:...` of the serving container (the first that is no sidecar), when it was deployed by digest (v2
+ * revisions report no resolved digest).
+ */
 function digestOf(images: readonly ImageRef[]): string | undefined {
-  const first = images[0];
-  return first && !first.unparseable && first.digest ? `${first.name}@${first.digest}` : undefined;
+  const serving = images.find((image) => image.unparseable || !image.sidecar);
+  return serving && !serving.unparseable && serving.digest ? `${serving.name}@${serving.digest}` : undefined;
 }
 
 const CONDITION_FAILED = 3;

@@ -267,6 +267,14 @@ describe('reading a v2 Revision', () => {
     expect(o.imageDigest).toBeUndefined();
   });
 
+  it("a multi-container revision by digest: the digest is the serving container's, not a sidecar's listed first", () => {
+    const sidecar = `gcr.io/p/collector@sha256:${'a'.repeat(64)}`;
+    const serving = `gcr.io/p/s@sha256:${'b'.repeat(64)}`;
+    const o = observationOfRevision(write, { name: 'x/revisions/s-1', containers: [{ image: sidecar, ports: [] }, { image: serving, ports: [{ containerPort: 8080 }] }] }, 0);
+    expect(o.imageDigest).toBe(serving);
+    expect(o.images.map((i) => [i.reference, !i.unparseable && i.sidecar === true])).toEqual([[sidecar, true], [serving, false]]);
+  });
+
   it('a revision still reconciling has no verdict', () => {
     expect(observationOfRevision(write, { name: 'x/revisions/s-1', conditions: [{ type: 'Ready', state: 'CONDITION_RECONCILING' }] }, 0).ready).toBeUndefined();
   });

@@ -89,7 +89,7 @@ export function imagesOf(containers: readonly unknown[]): ImageRef[] {
 }
 
 /** The container of a multi-container list that declares ports (it takes the requests), if exactly one does. */
-function servingContainer(containers: readonly unknown[]): unknown {
+export function servingContainer(containers: readonly unknown[]): unknown {
   if (containers.length < 2) return undefined;
   let serving: unknown;
   for (const container of containers) {

@@ -13,7 +13,7 @@ import {
 } from '../model/change.js';
 import { projectOfLogName, type Envelope } from './entry.js';
 import { asArray, asNumber, asObject, asString, at, numeric, stringIn, userLabels, type JsonObject } from './json.js';
-import { imagesOrAnnotated } from './image.js';
+import { imagesOrAnnotated, servingContainer } from './image.js';
 import { v1VpcEgress } from './vpc.js';
 
 export interface RevisionObservation {
@@ -91,7 +91,7 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
   const images = imagesOrAnnotated(containers, templateAnnotations, annotations);
   // The revision's own annotations: a revision event's, a service event's template's.
   const revisionAnnotations = level === 'revision' ? annotations : templateAnnotations;
-  const digestRef = asString(status?.['imageDigest']) ?? asString(at(asArray(status?.['containerStatuses'])[0], 'imageDigest'));
+  const digestRef = asString(status?.['imageDigest']) ?? servingDigest(asArray(status?.['containerStatuses']), containers);
   const email = asString(spec?.['serviceAccountName']);
   let serviceAccount: RuntimeServiceAccount | undefined;
   if (email) serviceAccount = runtimeServiceAccountFromEmail(email);
@@ -148,4 +148,14 @@ function readyCondition(status: JsonObject | undefined): { ready?: boolean; reas
     return { ready: value === 'True' ? true : value === 'False' ? false : undefined, reason };
   }
   return {};
+}
+
+/**
+ * The resolved digest in a revision's container statuses: the serving container's (its status has its name) in a
+ * multi-container revision, else the first.
+ */
+function servingDigest(statuses: readonly unknown[], containers: readonly unknown[]): string | undefined {
+  const name = asString(asObject(servingContainer(containers))?.['name']);
+  const status = (name === undefined ? undefined : statuses.find((s) => asString(asObject(s)?.['name']) === name)) ?? statuses[0];
+  return asString(at(status, 'imageDigest'));
 }

@@ -454,4 +454,20 @@ describe('system events are observations of a rollout, never changes', () => {
     expect(result.observation.serviceAccount).toEqual({ kind: 'default-compute', email: '607603788049-compute@developer.gserviceaccount.com' });
     expect(result.observation.operationId).toBe('2798553d-def2-47fa-964b-5d12bba8a310');
   });
+
+  it("a multi-container revision without status.imageDigest: the serving container's status gives the digest", () => {
+    const sidecarDigest = `gcr.io/p/collector@sha256:${'a'.repeat(64)}`;
+    const entry = variant(corpus('aegisai__sysevent-Services.ReplaceService__1'), (e) => {
+      const response = e.protoPayload['response'] as Json;
+      const spec = response['spec'] as Json;
+      const [serving] = spec['containers'] as Json[];
+      spec['containers'] = [{ name: 'collector', image: 'gcr.io/p/collector:1' }, { ...serving, ports: [{ containerPort: 8080, name: 'http1' }] }];
+      const status = response['status'] as Json;
+      delete status['imageDigest'];
+      status['containerStatuses'] = [{ name: 'collector', imageDigest: sidecarDigest }, ...(status['containerStatuses'] as Json[])];
+    });
+    const result = parseEntry(entry);
+    if (result.kind !== 'observation') throw new Error('expected an observation');
+    expect(result.observation.imageDigest).toMatch(/aegis-ai@sha256:9379ab64/);
+  });
 });

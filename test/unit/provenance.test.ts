@@ -89,6 +89,12 @@ describe('commit from the serving container\'s image tag, not a sidecar\'s', () 
     expect(findings[0]!.provenance).toEqual(provenance);
   });
 
+  it('the multi-container fixture: the commit is the serving container\'s tag, the sidecar listed first is said apart', async () => {
+    const findings = await findingsOf([synthetic('v2-UpdateService-sidecar')], config({ rules: { 'new-image-repository': { trustedRepositories: ['europe-west1-docker.pkg.dev/acme-prod/*'] } } }));
+    // No change windows configured: the sidecar's repository is the one finding.
+    expect(findings.map((f) => [f.rule, f.provenance.commit, f.evidence['sidecar']])).toEqual([['new-image-repository', '4c5d6e7f8a9b', true]]);
+  });
+
   it('v2: the container with ports serves', async () => {
     const entry = variantOfV2((service) => {
       (service['template'] as Record<string, unknown>)['containers'] = [{ image: SIDECAR }, { image: `${REPO}:v1.4.2`, ports: [{ containerPort: 8080 }] }];

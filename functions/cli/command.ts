@@ -1,5 +1,7 @@
 // A CLI subcommand. main.ts keeps a registry of these; each command parses its own arguments.
+import { closestMatch } from 'leven';
 import type { BackoffClock } from '../replay/loggingApi.js';
+import { terminalSafe } from '../untrustedText.js';
 
 export interface CommandIo {
   readonly stdin: NodeJS.ReadableStream;
@@ -20,4 +22,23 @@ export interface Command {
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
+}
+
+/**
+ * The message of an error from `parseArgs` over `options`. For an unknown option a letter or two from one the command
+ * takes (`--sinc`), the option meant, in place of Node's advice on positionals that start with a dash (kept when no
+ * option is near).
+ */
+export function argsErrorMessage(error: unknown, options: Readonly<Record<string, unknown>>): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if ((error as { code?: unknown }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return message;
+  const given = /^Unknown option '(--?)([^']*)'/.exec(message);
+  if (!given || given[1] !== '--') return message;
+  const meant = closestMatch(given[2]!, Object.keys(options), { maxDistance: Math.min(3, Math.floor(given[2]!.length / 3)) });
+  return meant === undefined ? message : `Unknown option '--${given[2]}'; did you mean --${meant}?`;
+}
+
+/** A usage error's message for a terminal: each line escaped on its own (the parser's own line breaks stay breaks). */
+export function usageErrorText(message: string): string {
+  return message.split('\n').map(terminalSafe).join('\n');
 }

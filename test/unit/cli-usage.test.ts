@@ -54,3 +54,38 @@ describe('runwatch COMMAND --help', () => {
     expect(lines[blank + 1]).toMatch(/^[A-Z].{30,}/);
   });
 });
+
+describe('an unknown option a few letters from one the command takes', () => {
+  async function stderrOf(args: readonly string[]): Promise<{ exit: number; text: string }> {
+    const stderr = new PassThrough();
+    const err: Buffer[] = [];
+    stderr.on('data', (c: Buffer) => err.push(c));
+    const exit = await main([...args], { stdin: Readable.from(['']), stdout: new PassThrough(), stderr, env: {} });
+    return { exit, text: Buffer.concat(err).toString() };
+  }
+
+  it.each([
+    [['replay', '--sinc', '2024-05-01', 'examples/logs'], "runwatch replay: Unknown option '--sinc'; did you mean --since?\n"],
+    [['replay', '--reorder-bufer', '10', 'examples/logs'], "runwatch replay: Unknown option '--reorder-bufer'; did you mean --reorder-buffer?\n"],
+    [['redrive', '--dryrun'], "runwatch redrive: Unknown option '--dryrun'; did you mean --dry-run?\n"],
+    [['publish', '--topc', 't', 'examples/logs'], "runwatch publish: Unknown option '--topc'; did you mean --topic?\n"],
+    [['scc', 'create-source', '--organisation', '123'], "runwatch scc: Unknown option '--organisation'; did you mean --organization?\n"],
+  ])('%j names the option meant', async (args, expected) => {
+    const { exit, text } = await stderrOf(args);
+    expect(exit).toBe(2);
+    expect(text.startsWith(expected)).toBe(true);
+  });
+
+  it('one far from every option keeps the parser\'s own advice', async () => {
+    const { exit, text } = await stderrOf(['replay', '--bogus', 'examples/logs']);
+    expect(exit).toBe(2);
+    expect(text).toMatch(/^runwatch replay: Unknown option '--bogus'\. To specify a positional argument starting with a '-'/);
+  });
+
+  it.each([['publish'], ['redrive'], ['scc', 'create-source']])('%s shows an unknown option escaped, as replay does', async (...command) => {
+    const { exit, text } = await stderrOf([...command, '--to\u001b[2Jpic']);
+    expect(exit).toBe(2);
+    expect(text).toContain('--to\\u001b[2Jpic');
+    expect(text).not.toContain('\u001b');
+  });
+});

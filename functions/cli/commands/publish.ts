@@ -10,7 +10,7 @@ import { messageOf } from '../../../sinks/deliver.js';
 import { connectPubSub, parseTopic, PubSubPublisher } from '../../pubsub/publisher.js';
 import { topologyNames } from '../../pubsub/topology.js';
 import { readEntries } from '../../replay/input.js';
-import type { Command, CommandIo } from '../command.js';
+import { argsErrorMessage, usageErrorText, type Command, type CommandIo } from '../command.js';
 import { terminalSafe } from '../../untrustedText.js';
 
 const USAGE = `runwatch publish [--topic TOPIC] [--project PROJECT] PATH...
@@ -22,6 +22,8 @@ PROJECT defaults to GOOGLE_CLOUD_PROJECT. PUBSUB_EMULATOR_HOST selects the emula
 /** Messages in flight at once: enough to batch well, few enough to keep memory flat on large exports. */
 const IN_FLIGHT = 500;
 
+const OPTIONS = { topic: { type: 'string' }, project: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+
 export const publishCommand: Command = {
   name: 'publish',
   summary: 'publish log files to the audit topic (feed the live pipeline)',
@@ -30,14 +32,9 @@ export const publishCommand: Command = {
     let values: { topic?: string | undefined; project?: string | undefined; help?: boolean | undefined };
     let paths: string[];
     try {
-      ({ values, positionals: paths } = parseArgs({
-        args: [...args],
-        options: { topic: { type: 'string' }, project: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-        allowPositionals: true,
-        strict: true,
-      }));
+      ({ values, positionals: paths } = parseArgs({ args: [...args], options: OPTIONS, allowPositionals: true, strict: true }));
     } catch (error) {
-      io.stderr.write(`runwatch publish: ${messageOf(error)}\n\nusage: ${USAGE}\n`);
+      io.stderr.write(`runwatch publish: ${usageErrorText(argsErrorMessage(error, OPTIONS))}\n\nusage: ${USAGE}\n`);
       return 2;
     }
     if (values.help) {

@@ -12,7 +12,7 @@ import { describeDeadLetter, originalAttributes, originOf, type DeadLetterOrigin
 import { connectPubSub, PubSubPublisher } from '../../pubsub/publisher.js';
 import { topologyNames } from '../../pubsub/topology.js';
 import { terminalSafe } from '../../untrustedText.js';
-import type { Command, CommandIo } from '../command.js';
+import { argsErrorMessage, usageErrorText, type Command, type CommandIo } from '../command.js';
 
 const DEFAULT_WAIT_SECONDS = 10;
 
@@ -50,26 +50,23 @@ interface Counts {
   firstError?: string;
 }
 
+const OPTIONS = {
+  subscription: { type: 'string' },
+  prefix: { type: 'string' },
+  project: { type: 'string' },
+  limit: { type: 'string' },
+  wait: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 function parseOptions(args: readonly string[], env: CommandIo['env']): Options | { readonly help: true } | { readonly error: string } {
   let values: Record<string, string | boolean | undefined>;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({
-      args: [...args],
-      options: {
-        subscription: { type: 'string' },
-        prefix: { type: 'string' },
-        project: { type: 'string' },
-        limit: { type: 'string' },
-        wait: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-      strict: true,
-    }));
+    ({ values, positionals } = parseArgs({ args: [...args], options: OPTIONS, allowPositionals: true, strict: true }));
   } catch (error) {
-    return { error: messageOf(error) };
+    return { error: argsErrorMessage(error, OPTIONS) };
   }
   if (values['help']) return { help: true };
   if (positionals.length > 0) return { error: `unexpected argument ${JSON.stringify(positionals[0])}` };
@@ -152,7 +149,7 @@ export const redriveCommand: Command = {
       return 0;
     }
     if ('error' in parsed) {
-      io.stderr.write(`runwatch redrive: ${terminalSafe(parsed.error)}\n\nusage: ${USAGE}\n`);
+      io.stderr.write(`runwatch redrive: ${usageErrorText(parsed.error)}\n\nusage: ${USAGE}\n`);
       return 2;
     }
     const options = parsed;

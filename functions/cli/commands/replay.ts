@@ -9,7 +9,7 @@ import { jsonTerminalSafe, terminalSafe } from '../../untrustedText.js';
 import { DEFAULT_REORDER_CAPACITY, replay, type ReplayStats } from '../../replay/replay.js';
 import { inputOfPages, listEntries, LoggingEndpointError, parseLoggingEndpoint, type ListEntriesOptions, type LoggingEndpoint } from '../../replay/loggingApi.js';
 import { loggingFilter, MAX_FILTER_LENGTH, MAX_RESOURCE_NAMES, parseResourceName, ResourceNameError } from '../../replay/loggingQuery.js';
-import { UsageError, type Command, type CommandIo } from '../command.js';
+import { argsErrorMessage, UsageError, type Command, type CommandIo } from '../command.js';
 import { WatchedOutput } from '../output.js';
 import { exitOnSignal } from '../signals.js';
 
@@ -117,27 +117,33 @@ function loggingOptions(logging: LoggingSource, io: CommandIo, quiet: boolean, s
   };
 }
 
+const OPTIONS = {
+  config: { type: 'string' },
+  format: { type: 'string', default: 'table' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  state: { type: 'string' },
+  'reorder-buffer': { type: 'string' },
+  workers: { type: 'string' },
+  'from-logging': { type: 'string', multiple: true },
+  filter: { type: 'string' },
+  quiet: { type: 'boolean', default: false },
+} as const;
+
+function parseReplayArgs(args: readonly string[]) {
+  try {
+    return parseArgs({ args: [...args], allowPositionals: true, options: OPTIONS });
+  } catch (error) {
+    throw new UsageError(argsErrorMessage(error, OPTIONS));
+  }
+}
+
 export const replayCommand: Command = {
   name: 'replay',
   summary: 'replay historical audit logs through the detectors',
   usage: USAGE,
   async run(args, io: CommandIo): Promise<number> {
-    const { values, positionals } = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        config: { type: 'string' },
-        format: { type: 'string', default: 'table' },
-        since: { type: 'string' },
-        until: { type: 'string' },
-        state: { type: 'string' },
-        'reorder-buffer': { type: 'string' },
-        workers: { type: 'string' },
-        'from-logging': { type: 'string', multiple: true },
-        filter: { type: 'string' },
-        quiet: { type: 'boolean', default: false },
-      },
-    });
+    const { values, positionals } = parseReplayArgs(args);
     const format = values.format as OutputFormat;
     if (!OUTPUT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}`);
     const since = parseTime('--since', values.since);

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { messageOf } from '../../../sinks/deliver.js';
 import { createSccSource, parseSccEndpoint, type SccEndpoint } from '../../../sinks/scc.js';
-import type { Command, CommandIo } from '../command.js';
+import { argsErrorMessage, usageErrorText, type Command, type CommandIo } from '../command.js';
 
 const USAGE = `runwatch scc create-source --organization ORGANIZATION_ID [--display-name NAME] [--description TEXT]
 
@@ -29,7 +29,7 @@ export const sccCommand: Command = {
   async run(args: readonly string[], io: CommandIo): Promise<number> {
     const parsed = parseCreateSource(args);
     if (typeof parsed === 'string') {
-      io.stderr.write(`${parsed}\n\nusage: ${USAGE}\n`);
+      io.stderr.write(`runwatch scc: ${usageErrorText(parsed)}\n\nusage: ${USAGE}\n`);
       return 2;
     }
     let endpoint: SccEndpoint | undefined;
@@ -52,20 +52,17 @@ export const sccCommand: Command = {
   },
 };
 
+const OPTIONS = { organization: { type: 'string' }, 'display-name': { type: 'string' }, description: { type: 'string' } } as const;
+
 /** The parsed arguments, or a message saying what is wrong with them. */
 function parseCreateSource(args: readonly string[]): CreateSourceArgs | string {
   const [subcommand, ...rest] = args;
   if (subcommand !== 'create-source') return subcommand ? `unknown subcommand ${JSON.stringify(subcommand)}` : 'missing subcommand';
   let values: { organization?: string | undefined; 'display-name'?: string | undefined; description?: string | undefined };
   try {
-    ({ values } = parseArgs({
-      args: [...rest],
-      options: { organization: { type: 'string' }, 'display-name': { type: 'string' }, description: { type: 'string' } },
-      allowPositionals: false,
-      strict: true,
-    }));
+    ({ values } = parseArgs({ args: [...rest], options: OPTIONS, allowPositionals: false, strict: true }));
   } catch (error) {
-    return messageOf(error);
+    return argsErrorMessage(error, OPTIONS);
   }
   if (!values.organization) return '--organization is required';
   if (!/^(organizations\/)?\d+$/.test(values.organization)) return `--organization must be a numeric organization id, got ${JSON.stringify(values.organization)}`;

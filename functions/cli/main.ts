@@ -1,6 +1,7 @@
 // `runwatch`: the command-line entry. Each subcommand lives in commands/; this file only dispatches and turns
 // errors into exit codes (0 success, 1 I/O or other failure, 2 usage or invalid config).
 import { existsSync, readFileSync } from 'node:fs';
+import { closestMatch } from 'leven';
 import { ConfigError } from '../config/load.js';
 import { UsageError, usageErrorText, type Command, type CommandIo } from './command.js';
 import { replayCommand } from './commands/replay.js';
@@ -39,6 +40,14 @@ function packageVersion(): string {
     }
     if (new URL('../', dir).href === dir.href) return 'unknown';
   }
+}
+
+/** The command a mistyped `name` most likely meant: the one it begins (`validate`), else one a letter or two away. */
+function commandMeant(name: string): string | undefined {
+  const names = [...COMMANDS.map((c) => c.name), ...Object.keys(LAZY_COMMANDS)];
+  const begun = name.length >= 3 ? names.filter((n) => n.startsWith(name)) : [];
+  if (begun.length === 1) return begun[0];
+  return closestMatch(name, names, { maxDistance: Math.min(3, Math.floor(name.length / 3)) });
 }
 
 async function findCommand(name: string): Promise<Command | undefined> {
@@ -109,7 +118,8 @@ async function dispatch(argv: readonly string[], io: CommandIo): Promise<number>
     return 1;
   }
   if (!command) {
-    io.stderr.write(`runwatch: unknown command ${JSON.stringify(name)}\n\n${help()}`);
+    const meant = commandMeant(name);
+    io.stderr.write(`runwatch: unknown command ${terminalSafe(JSON.stringify(name))}${meant ? `; did you mean ${meant}?` : ''}\n\n${help()}`);
     return 2;
   }
   if (asksForHelp(args)) {

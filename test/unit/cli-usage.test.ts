@@ -89,3 +89,29 @@ describe('an unknown option a few letters from one the command takes', () => {
     expect(text).not.toContain('\u001b');
   });
 });
+
+describe('an unknown command', () => {
+  it.each([
+    ['replya', 'runwatch: unknown command "replya"; did you mean replay?\n'],
+    ['validate', 'runwatch: unknown command "validate"; did you mean validate-config?\n'],
+    ['redrvie', 'runwatch: unknown command "redrvie"; did you mean redrive?\n'],
+    ['nonsense', 'runwatch: unknown command "nonsense"\n'],
+  ])('%s: the command meant, when one is near, then the list of commands', async (name, first) => {
+    const stderr = new PassThrough();
+    const err: Buffer[] = [];
+    stderr.on('data', (c: Buffer) => err.push(c));
+    const exit = await main([name], { stdin: Readable.from(['']), stdout: new PassThrough(), stderr, env: {} });
+    const text = Buffer.concat(err).toString();
+    expect(exit).toBe(2);
+    expect(text.startsWith(first)).toBe(true);
+    expect(text).toContain('\nusage: runwatch <command> [options]\n');
+  });
+
+  it('is shown escaped: JSON quoting leaves C1 controls and bidi marks as they are', async () => {
+    const stderr = new PassThrough();
+    const err: Buffer[] = [];
+    stderr.on('data', (c: Buffer) => err.push(c));
+    expect(await main(['\u009b2J\u202e'], { stdin: Readable.from(['']), stdout: new PassThrough(), stderr, env: {} })).toBe(2);
+    expect(Buffer.concat(err).toString()).not.toMatch(/[\u009b\u202e]/);
+  });
+});

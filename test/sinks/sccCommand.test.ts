@@ -70,6 +70,14 @@ describe('runwatch scc create-source', () => {
     expect(result.stdout).toBe('');
   });
 
+  it("the API's error text is shown escaped on the terminal (the server writes it)", async () => {
+    server.fail('CreateSource', { code: grpc.status.PERMISSION_DENIED, details: 'denied \u001b[2J\u009b31m\u202eoops' });
+    const result = await run(['create-source', '--organization', '1'], { SCC_API_ENDPOINT: server.endpoint });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('denied \\u001b[2J');
+    expect(result.stderr).not.toMatch(/[\u001b\u009b\u202e]/);
+  });
+
   it('a malformed SCC_API_ENDPOINT is a usage error', async () => {
     const result = await run(['create-source', '--organization', '1'], { SCC_API_ENDPOINT: 'host:0' });
     expect(result.code).toBe(2);

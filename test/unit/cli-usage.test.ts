@@ -1,5 +1,7 @@
 // Usage errors (exit 2) as the user reads them on stderr.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../functions/cli/main.js';
@@ -113,5 +115,21 @@ describe('an unknown command', () => {
     stderr.on('data', (c: Buffer) => err.push(c));
     expect(await main(['\u009b2J\u202e'], { stdin: Readable.from(['']), stdout: new PassThrough(), stderr, env: {} })).toBe(2);
     expect(Buffer.concat(err).toString()).not.toMatch(/[\u009b\u202e]/);
+  });
+});
+
+describe('validate-config names the file it checked', () => {
+  it('escaped: a file name from a downloaded tree can hold terminal controls', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-valid-'));
+    const file = join(dir, 'ok\u001b[2J\u202e.yaml');
+    writeFileSync(file, 'timezone: UTC\n');
+    const stdout = new PassThrough();
+    const out: Buffer[] = [];
+    stdout.on('data', (c: Buffer) => out.push(c));
+    expect(await main(['validate-config', file], { stdin: Readable.from(['']), stdout, stderr: new PassThrough(), env: {} })).toBe(0);
+    const text = Buffer.concat(out).toString();
+    expect(text).toContain('ok\\u001b[2J');
+    expect(text).toMatch(/: valid\n$/);
+    expect(text).not.toMatch(/[\u001b\u202e]/);
   });
 });

@@ -47,13 +47,13 @@ export const publishCommand: Command = {
     }
     const topic = parseTopic(values.topic ?? topologyNames().auditTopic);
     if (!topic.ok) {
-      io.stderr.write(`runwatch publish: --topic ${topic.reason}\n`);
+      io.stderr.write(`runwatch publish: --topic ${terminalSafe(topic.reason)}\n`);
       return 2;
     }
     const projectId = values.project ?? topic.project ?? (io.env['GOOGLE_CLOUD_PROJECT'] || undefined);
     const name = topic.project ? topic.name : projectId ? `projects/${projectId}/topics/${topic.id}` : topic.id;
     const target = topic.project || projectId ? name : `${name} (project from the credentials)`;
-    io.stderr.write(`publishing to ${target}${io.env['PUBSUB_EMULATOR_HOST'] ? ` on the emulator at ${io.env['PUBSUB_EMULATOR_HOST']}` : ''}\n`);
+    io.stderr.write(`publishing to ${terminalSafe(target)}${io.env['PUBSUB_EMULATOR_HOST'] ? ` on the emulator at ${terminalSafe(io.env['PUBSUB_EMULATOR_HOST'])}` : ''}\n`);
 
     let pubsub: PubSub;
     try {

@@ -113,7 +113,7 @@ function loggingOptions(logging: LoggingSource, io: CommandIo, quiet: boolean, s
     ...(logging.endpoint ? { endpoint: logging.endpoint } : {}),
     ...(io.backoffClock ? { clock: io.backoffClock } : {}),
     signal,
-    ...(quiet ? {} : { onRetry: (message: string) => void io.stderr.write(`runwatch replay: ${message}\n`) }),
+    ...(quiet ? {} : { onRetry: (message: string) => void io.stderr.write(`runwatch replay: ${terminalSafe(message)}\n`) }),
   };
 }
 
@@ -178,7 +178,7 @@ export const replayCommand: Command = {
       store = await opening;
       if (store?.tookOverFrom !== undefined) {
         const left = store.tookOverFrom === 'unreadable' ? 'naming no process, over a minute ago (a replay that died creating it)' : `by process ${store.tookOverFrom}, which no longer runs`;
-        io.stderr.write(`runwatch replay: ${values.state}.lock was left ${left}: taken over\n`);
+        io.stderr.write(`runwatch replay: ${terminalSafe(`${values.state}.lock was left ${left}`)}: taken over\n`);
       }
       stats = await replay({
         config,

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { messageOf } from '../../../sinks/deliver.js';
 import { createSccSource, parseSccEndpoint, type SccEndpoint } from '../../../sinks/scc.js';
 import { argsErrorMessage, usageErrorText, type Command, type CommandIo } from '../command.js';
+import { terminalSafe } from '../../untrustedText.js';
 
 const USAGE = `runwatch scc create-source --organization ORGANIZATION_ID [--display-name NAME] [--description TEXT]
 
@@ -37,16 +38,16 @@ export const sccCommand: Command = {
       const value = io.env['SCC_API_ENDPOINT'];
       endpoint = value ? parseSccEndpoint(value) : undefined;
     } catch (error) {
-      io.stderr.write(`runwatch scc: ${messageOf(error)}\n`);
+      io.stderr.write(`runwatch scc: ${terminalSafe(messageOf(error))}\n`);
       return 2;
     }
     try {
       const name = await createSccSource(parsed.organization, parsed.displayName, { description: parsed.description, ...(endpoint ? { endpoint } : {}) });
-      io.stdout.write(`${name}\n`);
-      io.stderr.write(`Created the source. Set SCC_SOURCE=${name} for the scc notify function.\n`);
+      io.stdout.write(`${terminalSafe(name)}\n`);
+      io.stderr.write(`Created the source. Set SCC_SOURCE=${terminalSafe(name)} for the scc notify function.\n`);
       return 0;
     } catch (error) {
-      io.stderr.write(`runwatch scc create-source: ${messageOf(error)}\n`);
+      io.stderr.write(`runwatch scc create-source: ${terminalSafe(messageOf(error))}\n`);
       return 1;
     }
   },

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../../config/load.js';
 import { UsageError, type Command } from '../command.js';
+import { terminalSafe } from '../../untrustedText.js';
 
 export const validateConfigCommand: Command = {
   name: 'validate-config',
@@ -14,7 +15,7 @@ dates, empty windows): prints "FILE: valid" and exits 0, or lists every problem 
     if (positionals.length !== 1) throw new UsageError('validate-config takes exactly one FILE');
     const file = positionals[0]!;
     await loadConfigFile(file); // throws ConfigError, which main reports with exit code 2
-    io.stdout.write(`${file}: valid\n`);
+    io.stdout.write(`${terminalSafe(file)}: valid\n`);
     return 0;
   },
 };

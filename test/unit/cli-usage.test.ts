@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../functions/cli/main.js';
+import { runwatch } from '../support/cli.js';
 
 describe('usage errors from the option parser', () => {
   // parseArgs words "argument is ambiguous" on three lines; the whole message went through terminalSafe, so the
@@ -43,13 +44,10 @@ describe('runwatch --version', () => {
 describe('runwatch COMMAND --help', () => {
   // sink-filter and validate-config printed their usage line alone: nothing said what they do.
   it.each([['replay'], ['validate-config'], ['sink-filter'], ['publish'], ['scc'], ['redrive']])('%s says what the command does, below its usage line', async (name) => {
-    const stdout = new PassThrough();
-    const out: Buffer[] = [];
-    stdout.on('data', (c: Buffer) => out.push(c));
-    const exit = await main([name, '--help'], { stdin: Readable.from(['']), stdout, stderr: new PassThrough(), env: {} });
-    const lines = Buffer.concat(out).toString().split('\n');
+    const run = await runwatch([name, '--help']);
+    const lines = run.stdout.split('\n');
     const blank = lines.indexOf('');
-    expect(exit).toBe(0);
+    expect(run.code).toBe(0);
     expect(lines[0]).toMatch(new RegExp(`^usage: runwatch ${name}\\b`));
     // The usage (one form or more), a blank line, then a sentence.
     expect(blank).toBeGreaterThan(0);
@@ -58,14 +56,6 @@ describe('runwatch COMMAND --help', () => {
 });
 
 describe('an unknown option a few letters from one the command takes', () => {
-  async function stderrOf(args: readonly string[]): Promise<{ exit: number; text: string }> {
-    const stderr = new PassThrough();
-    const err: Buffer[] = [];
-    stderr.on('data', (c: Buffer) => err.push(c));
-    const exit = await main([...args], { stdin: Readable.from(['']), stdout: new PassThrough(), stderr, env: {} });
-    return { exit, text: Buffer.concat(err).toString() };
-  }
-
   it.each([
     [['replay', '--sinc', '2024-05-01', 'examples/logs'], "runwatch replay: Unknown option '--sinc'; did you mean --since?\n"],
     [['replay', '--reorder-bufer', '10', 'examples/logs'], "runwatch replay: Unknown option '--reorder-bufer'; did you mean --reorder-buffer?\n"],
@@ -73,22 +63,22 @@ describe('an unknown option a few letters from one the command takes', () => {
     [['publish', '--topc', 't', 'examples/logs'], "runwatch publish: Unknown option '--topc'; did you mean --topic?\n"],
     [['scc', 'create-source', '--organisation', '123'], "runwatch scc: Unknown option '--organisation'; did you mean --organization?\n"],
   ])('%j names the option meant', async (args, expected) => {
-    const { exit, text } = await stderrOf(args);
-    expect(exit).toBe(2);
-    expect(text.startsWith(expected)).toBe(true);
+    const run = await runwatch(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr.startsWith(expected)).toBe(true);
   });
 
-  it('one far from every option keeps the parser\'s own advice', async () => {
-    const { exit, text } = await stderrOf(['replay', '--bogus', 'examples/logs']);
-    expect(exit).toBe(2);
-    expect(text).toMatch(/^runwatch replay: Unknown option '--bogus'\. To specify a positional argument starting with a '-'/);
+  it("one far from every option keeps the parser's own advice", async () => {
+    const run = await runwatch(['replay', '--bogus', 'examples/logs']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^runwatch replay: Unknown option '--bogus'\. To specify a positional argument starting with a '-'/);
   });
 
   it.each([['publish'], ['redrive'], ['scc', 'create-source']])('%s shows an unknown option escaped, as replay does', async (...command) => {
-    const { exit, text } = await stderrOf([...command, '--to\u001b[2Jpic']);
-    expect(exit).toBe(2);
-    expect(text).toContain('--to\\u001b[2Jpic');
-    expect(text).not.toContain('\u001b');
+    const run = await runwatch([...command, '--to\u001b[2Jpic']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--to\\u001b[2Jpic');
+    expect(run.stderr).not.toContain('\u001b');
   });
 });
 
@@ -99,37 +89,27 @@ describe('an unknown command', () => {
     ['redrvie', 'runwatch: unknown command "redrvie"; did you mean redrive?\n'],
     ['nonsense', 'runwatch: unknown command "nonsense"\n'],
   ])('%s: the command meant, when one is near, then the list of commands', async (name, first) => {
-    const stderr = new PassThrough();
-    const err: Buffer[] = [];
-    stderr.on('data', (c: Buffer) => err.push(c));
-    const exit = await main([name], { stdin: Readable.from(['']), stdout: new PassThrough(), stderr, env: {} });
-    const text = Buffer.concat(err).toString();
-    expect(exit).toBe(2);
-    expect(text.startsWith(first)).toBe(true);
-    expect(text).toContain('\nusage: runwatch <command> [options]\n');
+    const run = await runwatch([name]);
+    expect(run.code).toBe(2);
+    expect(run.stderr.startsWith(first)).toBe(true);
+    expect(run.stderr).toContain('\nusage: runwatch <command> [options]\n');
   });
 
   it('is shown escaped: JSON quoting leaves C1 controls and bidi marks as they are', async () => {
-    const stderr = new PassThrough();
-    const err: Buffer[] = [];
-    stderr.on('data', (c: Buffer) => err.push(c));
-    expect(await main(['\u009b2J\u202e'], { stdin: Readable.from(['']), stdout: new PassThrough(), stderr, env: {} })).toBe(2);
-    expect(Buffer.concat(err).toString()).not.toMatch(/[\u009b\u202e]/);
+    const run = await runwatch(['\u009b2J\u202e']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).not.toMatch(/[\u009b\u202e]/);
   });
 });
 
 describe('validate-config names the file it checked', () => {
   it('escaped: a file name from a downloaded tree can hold terminal controls', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'runwatch-valid-'));
-    const file = join(dir, 'ok\u001b[2J\u202e.yaml');
+    const file = join(mkdtempSync(join(tmpdir(), 'runwatch-valid-')), 'ok\u001b[2J\u202e.yaml');
     writeFileSync(file, 'timezone: UTC\n');
-    const stdout = new PassThrough();
-    const out: Buffer[] = [];
-    stdout.on('data', (c: Buffer) => out.push(c));
-    expect(await main(['validate-config', file], { stdin: Readable.from(['']), stdout, stderr: new PassThrough(), env: {} })).toBe(0);
-    const text = Buffer.concat(out).toString();
-    expect(text).toContain('ok\\u001b[2J');
-    expect(text).toMatch(/: valid\n$/);
-    expect(text).not.toMatch(/[\u001b\u202e]/);
+    const run = await runwatch(['validate-config', file]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('ok\\u001b[2J');
+    expect(run.stdout).toMatch(/: valid\n$/);
+    expect(run.stdout).not.toMatch(/[\u001b\u202e]/);
   });
 });

@@ -1,6 +1,6 @@
 // A CLI subcommand. main.ts keeps a registry of these; each command parses its own arguments.
-import { closestMatch } from 'leven';
 import type { BackoffClock } from '../replay/loggingApi.js';
+import { nearestName } from '../nearestName.js';
 import { terminalSafe } from '../untrustedText.js';
 
 export interface CommandIo {
@@ -34,7 +34,7 @@ export function argsErrorMessage(error: unknown, options: Readonly<Record<string
   if ((error as { code?: unknown }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return message;
   const given = /^Unknown option '(--?)([^']*)'/.exec(message);
   if (!given || given[1] !== '--') return message;
-  const meant = closestMatch(given[2]!, Object.keys(options), { maxDistance: Math.min(3, Math.floor(given[2]!.length / 3)) });
+  const meant = nearestName(given[2]!, Object.keys(options), 3);
   return meant === undefined ? message : `Unknown option '--${given[2]}'; did you mean --${meant}?`;
 }
 

@@ -1,12 +1,12 @@
 // `runwatch`: the command-line entry. Each subcommand lives in commands/; this file only dispatches and turns
 // errors into exit codes (0 success, 1 I/O or other failure, 2 usage or invalid config).
 import { existsSync, readFileSync } from 'node:fs';
-import { closestMatch } from 'leven';
 import { ConfigError } from '../config/load.js';
 import { UsageError, usageErrorText, type Command, type CommandIo } from './command.js';
 import { replayCommand } from './commands/replay.js';
 import { sinkFilterCommand } from './commands/sinkFilter.js';
 import { validateConfigCommand } from './commands/validateConfig.js';
+import { nearestName } from '../nearestName.js';
 import { terminalSafe } from '../untrustedText.js';
 import { isReaderGone } from './output.js';
 
@@ -47,7 +47,7 @@ function commandMeant(name: string): string | undefined {
   const names = [...COMMANDS.map((c) => c.name), ...Object.keys(LAZY_COMMANDS)];
   const begun = name.length >= 3 ? names.filter((n) => n.startsWith(name)) : [];
   if (begun.length === 1) return begun[0];
-  return closestMatch(name, names, { maxDistance: Math.min(3, Math.floor(name.length / 3)) });
+  return nearestName(name, names, 3);
 }
 
 async function findCommand(name: string): Promise<Command | undefined> {

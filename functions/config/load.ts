@@ -5,11 +5,11 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { DateTime, IANAZone } from 'luxon';
 import picomatch from 'picomatch';
-import { closestMatch } from 'leven';
 import { validate as generatedValidator } from './configValidator.generated.js';
 import { asArray, asObject, type JsonObject } from '../audit/json.js';
 import type { RunwatchConfig } from './types.js';
 import { cutText } from '../untrustedText.js';
+import { nearestName } from '../nearestName.js';
 
 export interface ConfigProblem {
   /** JSON path of the offending value, e.g. `rules.off-window-deploy.exceptions[0]` (`(root)` for the document). */
@@ -125,14 +125,9 @@ function join(path: string, key: string): string {
   return path === '(root)' ? key : `${path}.${key}`;
 }
 
-/**
- * The key the schema allows at that place nearest to a misspelt `key`: at most a quarter of its length away in
- * edits (three at most), so a short or unrelated key gets no guess.
- */
+/** The key the schema allows at that place nearest to a misspelt `key` (an edit per four letters at most). */
 function keyMeant(key: string, error: ErrorObject): string | undefined {
-  const allowed = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
-  const maxDistance = Math.min(3, Math.floor(key.length / 4));
-  return maxDistance === 0 ? undefined : closestMatch(key, allowed, { maxDistance });
+  return nearestName(key, Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {}), 4);
 }
 
 /** A pattern's format in words (the schema node's `title`), else the pattern itself. */

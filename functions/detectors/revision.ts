@@ -68,8 +68,8 @@ export function closedByDelete(open: readonly OpenFinding[], timeMs: number, ...
 
 /**
  * Whether a detection of an entry at `timeMs` opens its risk (`opensRisk`: no newer entry set the fact), and, when
- * the entry came late and the first value a newer entry set after it `endsIt` (those entries were applied before
- * this one came), when and why the risk was taken away (`takenAwayLater`, with `reason` for that value).
+ * the entry came late and a newer entry (applied before this one came) set a value that `endsIt`, when and why the
+ * earliest such value took the risk away (`takenAwayLater`, with `reason` for that value).
  */
 export function riskInForce<T>(
   history: readonly TimePoint<T>[] | undefined,

@@ -55,11 +55,16 @@ export function withV1ServiceAccount(entry: Json, email: string | undefined): Js
 }
 
 export function withV1Image(entry: Json, image: string, nonce = image): Json {
-  return editV1Services(entry, (svc) => {
-    const template = obj(obj(svc['spec'])['template']);
-    obj(template['spec'])['containers'] = [{ image }];
-    const meta = obj(template['metadata']);
+  return editV1Services(withV1Containers(entry, [{ image }]), (svc) => {
+    const meta = obj(obj(obj(svc['spec'])['template'])['metadata']);
     meta['labels'] = { ...obj(meta['labels'] ?? {}), 'client.knative.dev/nonce': nonce };
+  });
+}
+
+/** The v1 write's template running `containers` (several: a serving container and sidecars). */
+export function withV1Containers(entry: Json, containers: readonly Obj[]): Json {
+  return editV1Services(entry, (svc) => {
+    obj(obj(obj(svc['spec'])['template'])['spec'])['containers'] = containers;
   });
 }
 

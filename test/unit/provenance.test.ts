@@ -2,7 +2,7 @@
 // tag, only when the tag looks like a commit id (Cloud Build tags with `$SHORT_SHA` or `$COMMIT_SHA`), never a date or a number.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { at, corpus, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, withV1Image } from '../support/entries.js';
+import { at, corpus, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, withV1Containers, withV1Image } from '../support/entries.js';
 import { config, findingsOf } from '../support/run.js';
 import { provenanceLabelsKey, provenanceLabelsOf, provenanceLabelTexts } from '../../functions/findings/enrich.js';
 
@@ -59,10 +59,7 @@ describe('commit from an image tag', () => {
 
 /** The gcloud fixture (no provenance labels) deploying `containers` (a multi-container revision: sidecars). */
 function unlabelledMultiContainer(containers: readonly Record<string, unknown>[]) {
-  return editV1Services(unlabelledDeploy(`${REPO}:latest`), (svc) => {
-    const template = (svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!;
-    template['spec']!['containers'] = containers;
-  });
+  return withV1Containers(unlabelledDeploy(`${REPO}:latest`), containers);
 }
 
 /** The v2 CreateService fixture without its template's provenance labels, its service changed by `edit`. */

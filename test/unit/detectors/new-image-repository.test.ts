@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { at, corpus, editV1Services, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
+import { at, corpus, editV1Services, synthetic, variant, withOperationId, withV1Containers, withV1Image, type Json } from '../../support/entries.js';
 import { config, findingsOf } from '../../support/run.js';
 
 const gcloud = synthetic('v1-ReplaceService-gcloud');
@@ -53,9 +53,7 @@ describe('new-image-repository', () => {
     ['a sidecar from a new repository is reported as one', [{ image: 'attacker/collector:1' }, { image: HOME, ports: [{ containerPort: 8080 }] }], true],
     ['the serving container from a new repository, beside a known sidecar', [{ image: HOME }, { image: 'attacker/bot:1', ports: [{ containerPort: 8080 }] }], false],
   ])('fires: %s', async (_name, containers, sidecar) => {
-    const multi = editV1Services(deploy('2024-05-02T10:00:00Z', HOME), (svc) => {
-      ((svc['spec'] as Json)['template'] as Record<string, Json>)['spec']!['containers'] = containers;
-    });
+    const multi = withV1Containers(deploy('2024-05-02T10:00:00Z', HOME), containers);
     const findings = await imageFindings([deploy('2024-05-01T10:00:00Z', HOME), multi]);
     expect(findings).toHaveLength(1);
     expect(findings[0]!.evidence['repository']).toMatch(/^docker\.io\/attacker$/);

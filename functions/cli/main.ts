@@ -68,9 +68,14 @@ function asksForHelp(args: readonly string[]): boolean {
  * Runs a command; a failed write to stdout (a reader that went away, a full disk) ends it as every other failure
  * does. Only replay watched its stdout: `sink-filter | head -0`, `--help | true` or `validate-config F > /dev/full`
  * ended in Node's "Unhandled 'error' event" and a stack trace. Now a reader that went away is no failure (exit as
- * the command said, like `git log | head`), and any other write error is one line on stderr and exit 1.
+ * the command said, like `git log | head`), and any other write error is one line on stderr and exit 1. A failing
+ * stderr changes nothing but what the user sees.
  */
 export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
+  // stderr carries only diagnostics (progress, warnings, the summary, errors). When it fails (`2>&1 | head -1`,
+  // `2>/dev/full`), they are dropped and the command goes on: unhandled, the 'error' event ended the process
+  // mid-replay and skipped every `finally` (a --state lock stayed behind). Never taken off: later writes may fail too.
+  io.stderr.on('error', () => undefined);
   let writeError: Error | undefined;
   const onError = (error: Error): void => {
     writeError ??= error;

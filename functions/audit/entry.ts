@@ -197,6 +197,32 @@ function onTheCalendar(date: string, clock: string): boolean {
   );
 }
 
+/**
+ * An instant to the nanosecond: `ms` the whole epoch milliseconds, `iso` the canonical UTC timestamp
+ * (normalizeTimestamp), which keeps up to nine fraction digits.
+ */
+export interface Instant {
+  readonly ms: number;
+  readonly iso: string;
+}
+
+/**
+ * Negative, zero or positive as `a` is before, at or after `b`, to the nanosecond. Sort keys (timeSortKey) cannot
+ * tell this: near 2024 one float64 of milliseconds resolves ~244 ns, so `...59.999999999Z` and the next second
+ * had the same key.
+ */
+export function compareInstants(aMs: number, aIso: string, bMs: number, bIso: string): number {
+  return aMs !== bMs ? aMs - bMs : subMillisecondNanos(aIso) - subMillisecondNanos(bIso);
+}
+
+/** The fraction digits of a canonical timestamp after the milliseconds, as nanoseconds (0 to 999,999). */
+function subMillisecondNanos(iso: string): number {
+  const dot = iso.indexOf('.', 19);
+  if (dot === -1) return 0;
+  const sub = iso.slice(dot + 4, iso.length - 1);
+  return sub ? Number(sub.padEnd(6, '0')) : 0;
+}
+
 /** Sort key for an ISO UTC timestamp with up to 9 fraction digits: ms plus the sub-ms digits. */
 export function timeSortKey(iso: string, ms: number): number {
   const dot = iso.indexOf('.', 19);

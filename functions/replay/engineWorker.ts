@@ -34,8 +34,8 @@ async function handle(request: PartitionRequest): Promise<void> {
       run = new ReplayRun({
         config: request.config,
         store: new MemoryBaselineStore([], { changesInPlace: true }), // the worker's own: changed in place
-        sinceMs: request.sinceMs,
-        untilMs: request.untilMs,
+        since: request.since,
+        until: request.until,
         arrivesInOrder: true, // the main thread sends the lines in time order
         onFinding: (finding) => void pending.push(finding),
       });

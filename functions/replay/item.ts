@@ -10,14 +10,22 @@ import { lineSource } from './source.js';
  * worker threads give only the file for the rest (nothing reads it, and it saves a string per entry).
  */
 export type ParsedItem =
-  | { readonly kind: 'parsed'; readonly parsed: ParseResult; readonly timeMs: number; readonly sortKey: number; readonly source: string }
+  | {
+      readonly kind: 'parsed';
+      readonly parsed: ParseResult;
+      /** The entry's time: epoch ms, its canonical timestamp (nanoseconds: the --since/--until test), its order key. */
+      readonly timeMs: number;
+      readonly time: string;
+      readonly sortKey: number;
+      readonly source: string;
+    }
   | { readonly kind: 'invalid'; readonly reason: string; readonly source: string };
 
 export function parseItem(value: unknown, source: string, normalize: NormalizeOptions): ParsedItem {
   const envelope = readEnvelope(value);
   if (!envelope.ok) return { kind: 'invalid', reason: envelope.reason, source };
   const { time, timeMs } = envelope.envelope;
-  return { kind: 'parsed', timeMs, sortKey: timeSortKey(time, timeMs), source, parsed: normalizeEnvelope(envelope.envelope, normalize) };
+  return { kind: 'parsed', timeMs, time, sortKey: timeSortKey(time, timeMs), source, parsed: normalizeEnvelope(envelope.envelope, normalize) };
 }
 
 /** Input items parsed batch by batch; an invalid item (an unreadable line) passes through as it is. */

@@ -4,10 +4,11 @@
 // whenever the bytes leave any doubt, the line is parsed instead (entriesByParsing).
 import { normalizeTimestamp, readEnvelope, timeSortKey } from '../audit/entry.js';
 
-/** An entry's time as the replay uses it: the order key (with sub-millisecond digits) and epoch ms. */
+/** An entry's time as the replay uses it: the order key (with sub-millisecond digits), epoch ms, the canonical text. */
 export interface EntryTime {
   readonly sortKey: number;
   readonly timeMs: number;
+  readonly iso: string;
 }
 
 const KEY = Buffer.from('"timestamp"');
@@ -26,7 +27,7 @@ export function scannedTime(bytes: Buffer, start: number, end: number): EntryTim
   const value = topLevelString(line, KEY, TIMESTAMP_LETTERS, true);
   if (value === -1) return undefined;
   const time = normalizeTimestamp(line.toString('utf8', value, line.indexOf(QUOTE, value)));
-  return time ? { sortKey: timeSortKey(time.iso, time.ms), timeMs: time.ms } : undefined;
+  return time ? { sortKey: timeSortKey(time.iso, time.ms), timeMs: time.ms, iso: time.iso } : undefined;
 }
 
 /**
@@ -103,7 +104,7 @@ export function entriesByParsing(line: string): { readonly array: boolean; reado
     const envelope = readEnvelope(entry);
     if (!envelope.ok) return { value: entry, time: undefined };
     const { time, timeMs } = envelope.envelope;
-    return { value: entry, time: { sortKey: timeSortKey(time, timeMs), timeMs } };
+    return { value: entry, time: { sortKey: timeSortKey(time, timeMs), timeMs, iso: time } };
   });
   return { array, entries };
 }

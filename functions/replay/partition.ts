@@ -15,6 +15,8 @@ import { WHOLE_LINE } from './item.js';
 import { inOrder, SharedBufferPool } from './chunks.js';
 import { DEFAULT_REORDER_CAPACITY, emptyStats, inTimeRange, mergeStats, type ReplayOptions, type ReplayStats } from './replay.js';
 import { linesInTimeOrder, type LineRef, type TimeOrder } from './timeOrder.js';
+import type { EntryTime } from './lineKey.js';
+import type { Instant } from '../audit/entry.js';
 import { topLevelString } from './lineKey.js';
 import { at } from '../audit/json.js';
 import { Requests } from './workers.js';
@@ -25,8 +27,8 @@ export type PartitionRequest =
       readonly kind: 'start';
       readonly config: RunwatchConfig;
       readonly files: readonly string[];
-      readonly sinceMs?: number;
-      readonly untilMs?: number;
+      readonly since?: Instant;
+      readonly until?: Instant;
     }
   /** `refs`: `[start, end, lineNumber, element, fileIndex]` per line of `bytes` (see item.ts itemsOfLineRefs). */
   | { readonly kind: 'chunk'; readonly id: number; readonly bytes: Uint8Array; readonly refs: Int32Array }
@@ -260,7 +262,7 @@ function readFully(fd: number, buffer: Buffer, offset: number, length: number, p
 
 /** The replay over `count` worker threads running `script` (the compiled engineWorker), of plain NDJSON `files`. */
 export async function replayPartitioned(options: ReplayOptions, files: readonly string[], script: URL, count: number): Promise<ReplayStats> {
-  const start: PartitionRequest = { kind: 'start', config: options.config, files, sinceMs: options.sinceMs, untilMs: options.untilMs };
+  const start: PartitionRequest = { kind: 'start', config: options.config, files, since: options.since, until: options.until };
   const workers = Array.from({ length: count }, () => new EngineWorker(script, start));
   const stats = emptyStats();
   const emit = (findings: readonly Finding[]): void => {
@@ -272,7 +274,7 @@ export async function replayPartitioned(options: ReplayOptions, files: readonly 
     let nextProgress = Date.now() + 1000;
     let routed = 0;
     const order: TimeOrder = { lateCount: 0 };
-    const inRange = (sortKey: number): boolean => inTimeRange(sortKey, options);
+    const inRange = (time: EntryTime): boolean => inTimeRange(time.timeMs, time.iso, options);
     const lines = linesInTimeOrder(files, options.reorderCapacity ?? DEFAULT_REORDER_CAPACITY, (line) => workerOf(line, count), order, inRange);
     // A bounded number of batches in flight (memory stays bounded: about IN_FLIGHT MiB), enough that a worker held
     // up by a garbage collection never leaves the other one waiting for the reader (2 in flight cost ~8% idle).

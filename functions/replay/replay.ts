@@ -1,5 +1,6 @@
 // `runwatch replay`: historical entries through the same pipeline the live function runs, in timestamp order.
 import type { Readable } from 'node:stream';
+import { compareInstants, type Instant } from '../audit/entry.js';
 import { normalizeOptionsOf, type ParseResult } from '../audit/normalize.js';
 import type { BaselineStore } from '../baseline/store.js';
 import type { RunwatchConfig } from '../config/types.js';
@@ -25,13 +26,10 @@ export interface ReplayOptions {
    * take the single-threaded path, whose reorder buffer puts several sources in time order.
    */
   readonly entryBatches?: AsyncIterable<readonly InputItem[]>;
-  /**
-   * Only entries at or after this time: epoch ms, with sub-millisecond digits as a fraction (as timeSortKey writes
-   * them), so `--since ...00.000001Z` leaves out an entry at `...00Z`.
-   */
-  readonly sinceMs?: number;
-  /** Only entries before this time (epoch ms, a fraction as for sinceMs). */
-  readonly untilMs?: number;
+  /** Only entries at or after this instant, to the nanosecond: `--since ...00.000001Z` leaves out `...00Z`. */
+  readonly since?: Instant;
+  /** Only entries before this instant. */
+  readonly until?: Instant;
   /** How many entries the reorder buffer holds (memory bound). */
   readonly reorderCapacity?: number;
   /**
@@ -99,9 +97,9 @@ function bump(map: Map<string, number>, key: string, by = 1): void {
   map.set(key, (map.get(key) ?? 0) + by);
 }
 
-/** `--since` / `--until`: `[sinceMs, untilMs)`, either end open when absent; `sortKey` keeps sub-ms digits. */
-export function inTimeRange(sortKey: number, { sinceMs, untilMs }: { readonly sinceMs?: number; readonly untilMs?: number }): boolean {
-  return (sinceMs === undefined || sortKey >= sinceMs) && (untilMs === undefined || sortKey < untilMs);
+/** `--since` / `--until`: whether an entry's time (epoch ms, canonical timestamp) is in `[since, until)`; either end open when absent. */
+export function inTimeRange(timeMs: number, iso: string, { since, until }: { readonly since?: Instant; readonly until?: Instant }): boolean {
+  return (since === undefined || compareInstants(timeMs, iso, since.ms, since.iso) >= 0) && (until === undefined || compareInstants(timeMs, iso, until.ms, until.iso) < 0);
 }
 
 export function emptyStats(): ReplayStats {
@@ -146,8 +144,8 @@ function compareSources(a: string, b: string): number {
 export interface ReplayRunOptions {
   readonly config: RunwatchConfig;
   readonly store: BaselineStore & Partial<DueIndex>;
-  readonly sinceMs?: number;
-  readonly untilMs?: number;
+  readonly since?: Instant;
+  readonly until?: Instant;
   readonly reorderCapacity?: number;
   /** Items come in evaluation order already (the partitioned replay orders them on the main thread): no buffer. */
   readonly arrivesInOrder?: boolean;
@@ -196,7 +194,7 @@ export class ReplayRun {
       return undefined;
     }
     const { timeMs, parsed } = item;
-    if (!inTimeRange(item.sortKey, this.options)) {
+    if (!inTimeRange(item.timeMs, item.time, this.options)) {
       stats.outOfTimeRange++;
       return undefined;
     }

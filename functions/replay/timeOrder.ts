@@ -47,14 +47,14 @@ export async function* linesInTimeOrder(
   capacity: number,
   workerOf: (line: Buffer) => number,
   order: TimeOrder,
-  inRange: (sortKey: number) => boolean = () => true,
+  inRange: (time: EntryTime) => boolean = () => true,
 ): AsyncGenerator<LineRef> {
   const pool = new SharedBufferPool(2);
   const buffer = new ReorderBuffer<LineRef>(capacity);
   let seq = 0;
   /** What comes out now for an entry: itself when it is not ordered (no time, out of range), else maybe an older one. */
   const admit = (time: EntryTime | undefined, file: number, offset: number, length: number, line: number, worker: number, text?: string, element = -1): LineRef | undefined => {
-    if (!time || !inRange(time.sortKey)) return lineRef(0, 0, file, offset, length, line, worker, text, element);
+    if (!time || !inRange(time)) return lineRef(0, 0, file, offset, length, line, worker, text, element);
     return buffer.push(lineRef(time.sortKey, seq++, file, offset, length, line, worker, text, element));
   };
   for (const [file, path] of files.entries()) {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generate, random } from '../../bench/generate.js';
+import type { Instant } from '../../functions/audit/entry.js';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { entriesByParsing, scannedTime, type EntryTime } from '../../functions/replay/lineKey.js';
@@ -209,7 +210,7 @@ describe('linesInTimeOrder', () => {
   });
 });
 
-async function runBoth(files: string[], reorderCapacity: number, range: { sinceMs?: number; untilMs?: number } = {}) {
+async function runBoth(files: string[], reorderCapacity: number, range: { since?: Instant; until?: Instant } = {}) {
   const cfg = config({
     changeWindows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' }],
     rules: { 'new-image-repository': { trustedRepositories: ['europe-west1-docker.pkg.dev/*/*'] } },
@@ -276,7 +277,8 @@ describe('partitioned replay of shuffled input', () => {
     expect(single.stats).toEqual(original.single.stats);
     // --since / --until: out-of-range entries are counted, not ordered, the same both ways.
     const first = Date.parse(JSON.parse(lines[0]!).timestamp as string);
-    const range = { sinceMs: first + 3_600_000, untilMs: first + 6 * 3_600_000 };
+    const instant = (ms: number): Instant => ({ ms, iso: new Date(ms).toISOString() });
+    const range = { since: instant(first + 3_600_000), until: instant(first + 6 * 3_600_000) };
     const ranged = await runBoth(files, 100, range);
     expect(ranged.single.stats.outOfTimeRange).toBeGreaterThan(100);
     expect(ranged.single.findings.length).toBeGreaterThan(0);

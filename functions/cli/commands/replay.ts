@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Readable } from 'node:stream';
 import { FileBaselineStore } from '../../baseline/file.js';
-import { hasTimestampShape, normalizeTimestamp, timeSortKey } from '../../audit/entry.js';
+import { compareInstants, hasTimestampShape, normalizeTimestamp, type Instant } from '../../audit/entry.js';
 import { defaultConfig, loadConfigFile } from '../../config/load.js';
 import type { Finding } from '../../findings/finding.js';
 import { byTime, formatSummary, formatTable, OUTPUT_FORMATS, type OutputFormat } from '../../replay/format.js';
@@ -39,13 +39,8 @@ roles/logging.viewer on each RESOURCE):
 Environment: LOGGING_API_ENDPOINT (default https://logging.googleapis.com; https:// to a googleapis.com host, or
 http:// to a loopback host, then without credentials).`;
 
-/** `--since` / `--until`: the canonical UTC timestamp (for a Cloud Logging query) and the replay's sort key. */
-interface TimeBound {
-  readonly iso: string;
-  readonly key: number;
-}
-
-function parseTime(flag: string, value: string | undefined): TimeBound | undefined {
+/** `--since` / `--until`: the instant, to the nanosecond; its canonical UTC timestamp goes into a Cloud Logging query. */
+function parseTime(flag: string, value: string | undefined): Instant | undefined {
   if (value === undefined) return undefined;
   // RFC 3339 allows `t` and `z` in lower case; audit entries and the rest of runwatch write them in upper case.
   const upper = value.toUpperCase();
@@ -55,8 +50,7 @@ function parseTime(flag: string, value: string | undefined): TimeBound | undefin
     if (hasTimestampShape(text)) throw new UsageError(`${flag}: no such day or time: ${value}`); // 2024-02-30, 24:00:00
     throw new UsageError(`${flag}: not an RFC 3339 time: ${value}`);
   }
-  // Sub-millisecond digits count, as in the entries' order.
-  return { iso: parsed.iso, key: timeSortKey(parsed.iso, parsed.ms) };
+  return { iso: parsed.iso, ms: parsed.ms };
 }
 
 interface LoggingSource {
@@ -69,8 +63,8 @@ interface LoggingSource {
 function loggingSource(
   values: { readonly 'from-logging'?: string[]; readonly filter?: string; readonly workers?: string },
   positionals: readonly string[],
-  since: TimeBound | undefined,
-  until: TimeBound | undefined,
+  since: Instant | undefined,
+  until: Instant | undefined,
   env: CommandIo['env'],
 ): LoggingSource | undefined {
   const resources = values['from-logging'];
@@ -148,7 +142,7 @@ export const replayCommand: Command = {
     if (!OUTPUT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}`);
     const since = parseTime('--since', values.since);
     const until = parseTime('--until', values.until);
-    if (since !== undefined && until !== undefined && since.key >= until.key) {
+    if (since !== undefined && until !== undefined && compareInstants(since.ms, since.iso, until.ms, until.iso) >= 0) {
       throw new UsageError(`--since ${values.since} is not before --until ${values.until}: no entry is in [since, until)`);
     }
     const logging = loggingSource(values, positionals, since, until, io.env);
@@ -186,8 +180,8 @@ export const replayCommand: Command = {
         paths: positionals,
         stdin: io.stdin as Readable,
         ...(logging ? { entryBatches: inputOfPages(listEntries(logging, loggingOptions(logging, io, values.quiet, output.signal))) } : {}),
-        sinceMs: since?.key,
-        untilMs: until?.key,
+        since,
+        until,
         reorderCapacity,
         keepWaiting: store !== undefined,
         workers,

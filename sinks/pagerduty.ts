@@ -204,7 +204,8 @@ export class PagerDutySink implements Sink {
       const failure = describeFetchError(error);
       return { status: 'failed', retryable: failure.retryable, reason: `PagerDuty request failed: ${failure.reason}` };
     }
-    const text = await response.text().catch(() => '');
+    // The key comes out of the body before the reason cuts its texts: a cut echo would leave part of it.
+    const text = this.withoutKey(await response.text().catch(() => ''));
     return classifyPagerDutyResponse(response.status, text, parseRetryAfter(response.headers.get('retry-after'), clock.now()));
   }
 
@@ -212,8 +213,13 @@ export class PagerDutySink implements Sink {
   private scrub(result: DeliveryResult): DeliveryResult {
     const key = this.options.routingKey;
     if (!key) return result;
-    if (result.status !== 'delivered') return { ...result, reason: result.reason.split(key).join('[routing key]') };
+    if (result.status !== 'delivered') return { ...result, reason: this.withoutKey(result.reason) };
     return result.ref?.includes(key) ? { status: 'delivered' } : result;
+  }
+
+  private withoutKey(text: string): string {
+    const key = this.options.routingKey;
+    return key ? text.split(key).join('[routing key]') : text;
   }
 }
 

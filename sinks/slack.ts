@@ -341,7 +341,7 @@ export class SlackSink implements Sink {
       const channel = typeof response.channel === 'string' ? response.channel : msg.channel;
       return { status: 'delivered', ...(ts ? { ref: `${channel}:${ts}` } : {}) };
     } catch (error) {
-      return classifySlackError(error);
+      return classifySlackError(error, this.options.token);
     }
   }
 }
@@ -354,8 +354,16 @@ interface SlackClientError {
   readonly original?: { readonly code?: unknown; readonly name?: unknown };
 }
 
-export function classifySlackError(error: unknown): DeliveryResult {
+/** What Slack's Web API writes as an error: `invalid_auth`, `channel_not_found`, ... */
+const SLACK_ERROR_CODE = /^[a-z0-9_.]{1,64}$/;
+
+/**
+ * A failed chat.postMessage as a delivery result. The reason is logged and kept with a dead letter: the `token`
+ * (when given) is taken out of whatever the server sent before anything is cut, so not even part of it is left.
+ */
+export function classifySlackError(error: unknown, token?: string): DeliveryResult {
   const e = (error && typeof error === 'object' ? error : {}) as SlackClientError;
+  const scrub = (text: string): string => (token ? text.split(token).join('[token]') : text);
   switch (e.code) {
     case ErrorCode.RateLimitedError: {
       const seconds = typeof e.retryAfter === 'number' ? e.retryAfter : 1;
@@ -363,7 +371,13 @@ export function classifySlackError(error: unknown): DeliveryResult {
     }
     case ErrorCode.PlatformError: {
       const code = typeof e.data?.error === 'string' ? e.data.error : 'unknown_error';
-      const details = Array.isArray(e.data?.response_metadata?.messages) ? ` (${e.data.response_metadata.messages.join('; ').slice(0, 500)})` : '';
+      if (!SLACK_ERROR_CODE.test(code)) {
+        // The client reads an answer that is not JSON (a proxy's page, say) as `{ ok: false, error: <the body> }`:
+        // not Slack's verdict on the message, so retried, and the body (which may echo the request) left out.
+        return { status: 'failed', retryable: true, reason: `Slack answered with something that is not a Slack API response (${code.length} characters)` };
+      }
+      const messages = e.data?.response_metadata?.messages;
+      const details = Array.isArray(messages) ? ` (${truncatePlain(scrub(messages.filter((m) => typeof m === 'string').join('; ')), 500)})` : '';
       return { status: 'failed', retryable: TRANSIENT_PLATFORM_ERRORS.has(code), reason: `Slack rejected the message: ${code}${details}` };
     }
     case ErrorCode.HTTPError: {
@@ -379,6 +393,6 @@ export function classifySlackError(error: unknown): DeliveryResult {
       if (/^Retry header did not contain a valid timeout/.test(messageOf(error))) {
         return { status: 'failed', retryable: true, reason: 'Slack rate limited the call without a usable Retry-After' };
       }
-      return { status: 'failed', retryable: false, reason: `unexpected error from the Slack client: ${messageOf(error)}` };
+      return { status: 'failed', retryable: false, reason: `unexpected error from the Slack client: ${scrub(messageOf(error))}` };
   }
 }

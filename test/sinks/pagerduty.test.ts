@@ -241,6 +241,14 @@ describe('the routing key never leaks', () => {
     // The key did go where it belongs: in the request body.
     expect(server.events().some((e) => e['routing_key'] === PAGERDUTY_TEST_ROUTING_KEY)).toBe(true);
   });
+
+  it('not even in part where the reason cuts a long echo', async () => {
+    // The reason keeps 200 characters of a message: cut first, the echo left the key's first half behind.
+    server.script({ status: 400, body: { status: 'invalid event', message: `${'x'.repeat(180)} key ${PAGERDUTY_TEST_ROUTING_KEY}` } });
+    const result = await sink({ retry: { ...FAST, maxAttempts: 1 } }).deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline() });
+    expect(result).toMatchObject({ status: 'failed', reason: `PagerDuty answered HTTP 400: ${'x'.repeat(180)} key [routing key]` });
+    expect(JSON.stringify(result)).not.toContain(PAGERDUTY_TEST_ROUTING_KEY.slice(0, 8));
+  });
 });
 
 describe('classifyPagerDutyResponse', () => {

@@ -40,6 +40,7 @@ function sink(overrides: Partial<ConstructorParameters<typeof SlackSink>[0]> = {
 }
 
 const deadline = (): number => Date.now() + 10_000;
+const slackResponse = (body: object) => ({ status: 200, body });
 
 describe('renderSlack', () => {
   it.each(RULES)('%s: golden message', (rule) => {
@@ -179,6 +180,28 @@ describe('SlackSink against a local Web API', () => {
     const result = await sink({ token: 'xoxb-wrong' }).deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline() });
     expect(result).toEqual({ status: 'failed', retryable: false, reason: 'Slack rejected the message: invalid_auth' });
     expect(JSON.stringify(result)).not.toContain('xoxb');
+  });
+
+  // A server that echoes the request (a proxy's block page, a misbehaving gateway): the token must not reach the
+  // reason, which is logged and stored with the dead letter; a page that is not a Slack API answer is no Slack error
+  // code, and not a permanent rejection either.
+  it('a 200 page that is not a Slack API answer is retried, and its text (echoing the token) stays out of the reason', async () => {
+    const page = { status: 200, headers: { 'content-type': 'text/html' }, body: `<html><pre>Authorization: Bearer ${SLACK_TEST_TOKEN}</pre>${'x'.repeat(300_000)}</html>` };
+    server.script(page, page, page);
+    const result = await sink().deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline() });
+    expect(result).toEqual({ status: 'failed', retryable: true, reason: `Slack answered with something that is not a Slack API response (${page.body.length} characters)` });
+    expect(server.requests).toHaveLength(3);
+  });
+
+  it.each([
+    [slackResponse({ ok: false, error: 'invalid_auth', response_metadata: { messages: [`token Bearer ${SLACK_TEST_TOKEN}`] } }), 'Slack rejected the message: invalid_auth (token Bearer [token])'],
+    [slackResponse({ ok: false, error: `invalid_auth for ${SLACK_TEST_TOKEN}` }), `Slack answered with something that is not a Slack API response (${17 + SLACK_TEST_TOKEN.length} characters)`],
+    [slackResponse({ ok: false, error: 'invalid_auth', response_metadata: { messages: [`${'m'.repeat(480)} ${SLACK_TEST_TOKEN}`] } }), `Slack rejected the message: invalid_auth (${'m'.repeat(480)} [token])`],
+  ])('a Slack error echoing the token (%#)', async (reply, reason) => {
+    server.script(reply, reply, reply);
+    const result = await sink().deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline() });
+    expect(result).toMatchObject({ status: 'failed', reason });
+    expect(JSON.stringify(result)).not.toContain(SLACK_TEST_TOKEN.slice(0, 12));
   });
 
   it.each([

@@ -1,11 +1,14 @@
 // The console sink: one JSON line per finding on a writable stream (stdout in the functions, where Cloud Logging
-// picks it up as a structured entry).
+// picks it up as a structured entry; a terminal under `npm run dev` or a developer's shell). Untrusted text leaves
+// as `\u` escapes where it could act on a terminal (C1 controls, bidi overrides, line separators): the same JSON
+// values for Cloud Logging.
 import type { Writable } from 'node:stream';
 import type { Finding } from '../functions/findings/finding.js';
+import { jsonTerminalSafe } from '../functions/untrustedText.js';
 import type { DeliveryResult, Sink } from './sink.js';
 
 function renderConsole(finding: Finding): string {
-  return JSON.stringify({ severity: finding.severity === 'LOW' ? 'NOTICE' : finding.severity === 'MEDIUM' ? 'WARNING' : finding.severity === 'HIGH' ? 'ERROR' : 'CRITICAL', message: `[runwatch] ${finding.title}: ${finding.summary}`, finding });
+  return jsonTerminalSafe(JSON.stringify({ severity: finding.severity === 'LOW' ? 'NOTICE' : finding.severity === 'MEDIUM' ? 'WARNING' : finding.severity === 'HIGH' ? 'ERROR' : 'CRITICAL', message: `[runwatch] ${finding.title}: ${finding.summary}`, finding }));
 }
 
 export class ConsoleSink implements Sink {

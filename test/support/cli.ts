@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { CommandIo } from '../../functions/cli/command.js';
 import { main } from '../../functions/cli/main.js';
@@ -36,4 +36,13 @@ export function spawnRunwatch(args: readonly string[], cwd?: string): { child: C
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | NodeJS.Signals>((resolve) => child.on('close', (code, signal) => resolve(code ?? signal!)));
   return { child, stderr: () => stderr, exited };
+}
+
+/** A stdout or stderr whose every write fails with `code`, as a closed pipe (EPIPE) or a full disk (ENOSPC) fails. */
+export function failingStream(code: string): Writable {
+  return new Writable({
+    write(_chunk, _encoding, callback) {
+      callback(Object.assign(new Error(`${code}: write failed`), { code }));
+    },
+  });
 }

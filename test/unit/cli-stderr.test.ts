@@ -5,24 +5,16 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable, Writable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../functions/cli/main.js';
-
-/** A stream whose every write fails with `code`, as a closed pipe (EPIPE) or a full disk (ENOSPC) fails. */
-function failing(code: string): Writable {
-  return new Writable({
-    write(_chunk, _encoding, callback) {
-      callback(Object.assign(new Error(`${code}: write failed`), { code }));
-    },
-  });
-}
+import { failingStream } from '../support/cli.js';
 
 async function run(args: readonly string[], code: string): Promise<{ code: number; stdout: string }> {
   const stdout = new PassThrough();
   const out: Buffer[] = [];
   stdout.on('data', (c: Buffer) => out.push(c));
-  const exit = await main([...args], { stdin: Readable.from(['']), stdout, stderr: failing(code), env: {} });
+  const exit = await main([...args], { stdin: Readable.from(['']), stdout, stderr: failingStream(code), env: {} });
   // Let error events still queued come out: unhandled, they would fail the test run.
   await new Promise((resolve) => setTimeout(resolve, 20));
   return { code: exit, stdout: Buffer.concat(out).toString() };

@@ -1,24 +1,16 @@
 // Every command's stdout may fail under it: a reader that went away (`runwatch sink-filter | head -0`), a full disk
 // (`> /dev/full`). Only replay watched its stdout; the others ended in Node's "Unhandled 'error' event" and a
 // stack trace.
-import { PassThrough, Readable, Writable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../functions/cli/main.js';
-
-/** A stdout whose every write fails with `code`, as a closed pipe (EPIPE) or a full disk (ENOSPC) fails. */
-function failingStdout(code: string): Writable {
-  return new Writable({
-    write(_chunk, _encoding, callback) {
-      callback(Object.assign(new Error(`${code}: write failed`), { code }));
-    },
-  });
-}
+import { failingStream } from '../support/cli.js';
 
 async function run(args: readonly string[], code: string): Promise<{ code: number; stderr: string }> {
   const stderr = new PassThrough();
   const err: Buffer[] = [];
   stderr.on('data', (c: Buffer) => err.push(c));
-  const exit = await main([...args], { stdin: Readable.from(['']), stdout: failingStdout(code), stderr, env: {} });
+  const exit = await main([...args], { stdin: Readable.from(['']), stdout: failingStream(code), stderr, env: {} });
   // Let error events still queued come out: unhandled, they would fail the test run.
   await new Promise((resolve) => setTimeout(resolve, 20));
   return { code: exit, stderr: Buffer.concat(err).toString() };

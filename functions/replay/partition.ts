@@ -15,9 +15,8 @@ import { WHOLE_LINE } from './item.js';
 import { inOrder, SharedBufferPool } from './chunks.js';
 import { DEFAULT_REORDER_CAPACITY, emptyStats, inTimeRange, mergeStats, type ReplayOptions, type ReplayStats } from './replay.js';
 import { linesInTimeOrder, type LineRef, type TimeOrder } from './timeOrder.js';
-import type { EntryTime } from './lineKey.js';
+import { topLevelString, type EntryTime } from './lineKey.js';
 import type { Instant } from '../audit/entry.js';
-import { topLevelString } from './lineKey.js';
 import { at } from '../audit/json.js';
 import { Requests } from './workers.js';
 

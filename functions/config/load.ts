@@ -3,13 +3,14 @@
 import { readFile } from 'node:fs/promises';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { DateTime, IANAZone } from 'luxon';
+import { IANAZone } from 'luxon';
 import picomatch from 'picomatch';
 import { validate as generatedValidator } from './configValidator.generated.js';
 import { asArray, asObject, type JsonObject } from '../audit/json.js';
 import type { RunwatchConfig } from './types.js';
 import { cutText } from '../untrustedText.js';
 import { nearestName } from '../nearestName.js';
+import { freezeInstant } from './freezeTime.js';
 
 export interface ConfigProblem {
   /** JSON path of the offending value, e.g. `rules.off-window-deploy.exceptions[0]` (`(root)` for the document). */
@@ -243,8 +244,8 @@ function semanticProblems(document: unknown): ConfigProblem[] {
   const zone = zoneValid ? timezone : 'UTC';
   asArray(config['freezes']).forEach((value, i) => {
     const freeze = objectOr(value);
-    const start = typeof freeze['start'] === 'string' ? DateTime.fromISO(freeze['start'], { zone }) : undefined;
-    const end = typeof freeze['end'] === 'string' ? DateTime.fromISO(freeze['end'], { zone }) : undefined;
+    const start = typeof freeze['start'] === 'string' ? freezeInstant(freeze['start'], zone) : undefined;
+    const end = typeof freeze['end'] === 'string' ? freezeInstant(freeze['end'], zone) : undefined;
     if (start && !start.isValid) problems.push({ path: `freezes[${i}].start`, reason: `not a date-time: ${start.invalidExplanation ?? ''}` });
     if (end && !end.isValid) problems.push({ path: `freezes[${i}].end`, reason: `not a date-time: ${end.invalidExplanation ?? ''}` });
     if (start?.isValid && end?.isValid && end <= start) problems.push({ path: `freezes[${i}]`, reason: 'end must be after start' });

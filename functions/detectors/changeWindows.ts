@@ -1,7 +1,8 @@
 // Change windows and freezes, evaluated on the wall clock of the configured IANA zone (luxon does the
 // zone arithmetic, so DST transitions are handled: a 09:00 window is 09:00 local in summer and in winter).
-import { DateTime, IANAZone } from 'luxon';
+import { IANAZone } from 'luxon';
 import { memoize } from '../audit/memo.js';
+import { freezeInstant } from '../config/freezeTime.js';
 import type { ChangeWindow, Day, Freeze } from '../config/types.js';
 
 const DAYS: readonly Day[] = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
@@ -47,8 +48,8 @@ export function freezeBounds(freeze: Freeze, zone: string): { start: number; end
   if (cached && cached.zone === zone) return cached;
   const bounds = {
     zone,
-    start: DateTime.fromISO(freeze.start, { zone }).toMillis(),
-    end: DateTime.fromISO(freeze.end, { zone }).toMillis(),
+    start: freezeInstant(freeze.start, zone).toMillis(),
+    end: freezeInstant(freeze.end, zone).toMillis(),
   };
   boundsCache.set(freeze, bounds);
   return bounds;

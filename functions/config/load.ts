@@ -283,6 +283,9 @@ function semanticProblems(document: unknown): ConfigProblem[] {
   return problems;
 }
 
+/** `**` alone in a path segment or brace alternative: picomatch reads it inside a name (`acme-**`) as `*`. */
+const WHOLE_SEGMENT_GLOBSTAR = /(^|[/{,])\*\*($|[/},])/;
+
 /** What a config glob is matched against: a principal, `PROJECT/SERVICE`, or any other value. */
 type GlobKind = 'principal' | 'service' | 'value';
 
@@ -290,8 +293,9 @@ type GlobKind = 'principal' | 'service' | 'value';
  * Why a glob cannot do what it is written for, or undefined. picomatch never throws by default: an unbalanced `{`,
  * `(` or `[` became a literal or a pattern that matches nothing, so an exception or an allowed service silently
  * covered nothing. A `service` glob is matched against `PROJECT/SERVICE`, and since `*` does not cross `/`, one
- * without a `/` (or a `**`) can match no service at all. A `principal` glob for an IAM `group:` or `domain:` member
- * matches nobody: an audit entry names the identity that called (and those it acted through), never its groups.
+ * without a `/` (or a `**` standing as a whole segment) can match no service at all. A `principal` glob for an IAM
+ * `group:` or `domain:` member matches nobody: an audit entry names the identity that called (and those it acted
+ * through), never its groups.
  * A member prefix alone (`user:`) leaves picomatch an empty pattern, which it throws on when the rule first runs.
  */
 function globProblem(glob: string, kind: GlobKind): string | undefined {
@@ -309,8 +313,9 @@ function globProblem(glob: string, kind: GlobKind): string | undefined {
     return `not a valid glob: ${glob} (${error instanceof Error ? error.message : String(error)})`;
   }
   if (pattern.source === '$^') return `not a valid glob: ${glob} (it can match nothing, such as a range written backwards)`;
-  if (kind === 'service' && !glob.includes('/') && !glob.includes('**')) {
-    return `a service glob is matched against PROJECT/SERVICE (such as acme-prod/${glob} or */${glob}): without a "/" it can match no service`;
+  if (kind === 'service' && !glob.includes('/') && !WHOLE_SEGMENT_GLOBSTAR.test(glob)) {
+    const globstar = glob.includes('**') ? ' (** crosses "/" only as a whole path segment, as in acme-*/** or **)' : '';
+    return `a service glob is matched against PROJECT/SERVICE (such as acme-prod/${glob} or */${glob}): without a "/" it can match no service${globstar}`;
   }
   return undefined;
 }

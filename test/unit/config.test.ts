@@ -128,6 +128,9 @@ surprise: true
     ['a range written backwards', 'rules: {public-invoker-grant: {allowServices: ["acme/[z-a]"]}}', 'rules.public-invoker-grant.allowServices[0]', /^not a valid glob: acme\/\[z-a\] \(it can match nothing/],
     ['an allowed service without a project', 'rules: {public-invoker-grant: {allowServices: ["public-*"]}}', 'rules.public-invoker-grant.allowServices[0]', /^a service glob is matched against PROJECT\/SERVICE \(such as acme-prod\/public-\* or \*\/public-\*\)/],
     ['an exception service without a project', 'rules: {service-account-change: {exceptions: [{service: "batch-*"}]}}', 'rules.service-account-change.exceptions[0].service', /without a "\/" it can match no service$/],
+    // picomatch reads `**` inside a segment as `*`: `acme-**` never crossed the "/" into acme-prod/web.
+    ['an allowed service with ** inside a name', 'rules: {public-invoker-grant: {allowServices: ["acme-**"]}}', 'rules.public-invoker-grant.allowServices[0]', /^a service glob is matched against PROJECT\/SERVICE .*: without a "\/" it can match no service \(\*\* crosses "\/" only as a whole path segment, as in acme-\*\/\*\* or \*\*\)$/],
+    ['an exception service ending in ** inside a name', 'rules: {service-account-change: {exceptions: [{service: "acme-prod**"}]}}', 'rules.service-account-change.exceptions[0].service', /without a "\/" it can match no service \(\*\* crosses/],
     ['an unclosed bracket in a variable-name pattern', 'rules: {plaintext-secret-env: {namePatterns: ["*[PASS"]}}', 'rules.plaintext-secret-env.namePatterns[0]', /^not a valid glob: \*\[PASS \(Missing closing: "\]"/],
     ['a group as an approved deployer (audit logs name the caller, never its groups)', 'rules: {unapproved-deployer: {allowedDeployers: ["group:release@acme.com"]}}', 'rules.unapproved-deployer.allowedDeployers[0]', /^a group: or domain: member never matches: audit logs name the caller itself/],
     ['a domain in an exception principal', 'rules: {off-window-deploy: {exceptions: [{principal: "domain:acme.com"}]}}', 'rules.off-window-deploy.exceptions[0].principal', /^a group: or domain: member never matches/],
@@ -145,6 +148,7 @@ surprise: true
 
   it.each([
     ['services of one project', 'rules: {public-invoker-grant: {allowServices: ["acme-prod/*", "*/public-*", "**"]}}'],
+    ['** as one of several alternatives', 'rules: {public-invoker-grant: {allowServices: ["{**,acme}", "{acme,**}"]}}'],
     ['alternatives', 'rules: {off-window-deploy: {exceptions: [{service: "acme/{a,b}", principal: "{ci,cd}@acme.com", project: "acme-*"}]}}'],
     ['a repository that is a host alone (an image name with one path part)', 'rules: {new-image-repository: {trustedRepositories: ["gcr.io", "*.pkg.dev/acme/*"]}}'],
   ])('accepts globs that can match: %s', (_name, text) => {

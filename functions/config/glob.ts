@@ -53,17 +53,22 @@ export function globMatches(glob: string, value: string): boolean {
 const MEMBER_PREFIX = /^(user|serviceAccount|group|domain):/i;
 const principalCache = new Map<string, { readonly kind: string | undefined; readonly matches: (value: string) => boolean }>();
 
-/** The kind an audit entry's principal is: its member prefix, else a service account by its email domain, else a user. */
+/**
+ * The kind an audit entry's principal is: its member prefix, a federated identity (`principal://`, `principalSet://`:
+ * workload identity federation, never a Google user), else a service account by its email domain, else a user.
+ */
 function principalKind(principal: string): string {
   const prefix = MEMBER_PREFIX.exec(principal)?.[1];
   if (prefix) return prefix.toLowerCase();
+  if (/^principal(set)?:\/\//i.test(principal)) return 'federated';
   return /\.gserviceaccount\.com$/i.test(principal) ? 'serviceaccount' : 'user';
 }
 
 /**
  * A principal glob against a principal as logged (`principalEmail`, or `principalSubject` with its `user:` prefix):
  * member prefixes are left out on both sides and letters compare without case, as Google compares emails. A glob
- * with a prefix keeps its kind: `serviceAccount:*` matches service accounts only, `user:*` everyone else.
+ * with a prefix keeps its kind: `serviceAccount:*` matches service accounts only, `user:*` Google users only (not
+ * federated `principal://` identities: match those by their own URI).
  */
 export function principalMatches(glob: string, principal: string): boolean {
   let matcher = principalCache.get(glob);

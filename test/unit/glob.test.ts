@@ -44,6 +44,12 @@ describe('principal globs', () => {
     ['a service account wildcard: not a user', 'serviceAccount:*@acme.com', 'alice@acme.com', false],
     ['a group never names the principal of a call', 'group:*', 'alice@acme.com', false],
     ['no prefix: any kind', '*@acme.com', 'user:alice@acme.com', true],
+    // Workload identity federation names an external identity, not a Google user: user: never covers it.
+    ['a user wildcard: not a federated identity', 'user:**', 'principal://iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/github/subject/repo:acme/app:ref:refs/heads/main', false],
+    ['a user wildcard: not a federated identity set', 'user:**', 'principalSet://iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/github/attribute.repository/acme/app', false],
+    ['a service account wildcard: not a federated identity', 'serviceAccount:**', 'principal://iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/github/subject/repo:acme/app:ref:refs/heads/main', false],
+    ['a federated identity by its pool', 'principal://iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/github/**', 'principal://iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/github/subject/repo:acme/app:ref:refs/heads/main', true],
+    ['no prefix, **: a federated identity too', '**', 'principal://iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/github/subject/repo:acme/app:ref:refs/heads/main', true],
   ])('%s', (_name, glob, principal, expected) => {
     expect(principalMatches(glob, principal)).toBe(expected);
   });

@@ -2,7 +2,7 @@
 // all at once, and nothing unknown is silently accepted (additionalProperties: false in the schema).
 import { readFile } from 'node:fs/promises';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { isMap, isNode, isScalar, isSeq, parseDocument } from 'yaml';
 import { IANAZone } from 'luxon';
 import picomatch from 'picomatch';
 import { validate as generatedValidator } from './configValidator.generated.js';
@@ -36,29 +36,68 @@ const validateSchema = generatedValidator as ValidateFunction;
 
 /** Parses YAML or JSON text (JSON is YAML), validates it and returns the config with defaults filled in. */
 export function parseConfig(text: string, source = 'config'): RunwatchConfig {
+  if (text.trim() === '') return validateConfig({}, source);
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, merge: true, logLevel: 'error' });
+  const yamlProblems = doc.errors.map((error) => ({
+    path: error.code === 'DUPLICATE_KEY' ? pathAt(doc.contents, error.pos[0], '(root)') : '(root)',
+    reason: `not valid YAML or JSON: ${firstLine(error.message)}`,
+  }));
+  // Every error at once, each with its line. A duplicate key leaves the structure whole (the later value is read),
+  // so the schema's checks still run and one run of validate-config shows everything; any other error does not.
+  if (doc.errors.some((error) => error.code !== 'DUPLICATE_KEY')) throw new ConfigError(source, yamlProblems);
   let data: unknown;
   try {
-    data = text.trim() === '' ? {} : parseYaml(text, { prettyErrors: true, uniqueKeys: true, merge: true, logLevel: 'error' });
+    data = doc.toJS({ maxAliasCount: 100 });
   } catch (error) {
-    // The first line only, without the colon that introduced the library's excerpt of the file (not quoted: the
-    // config may hold what should not be echoed into logs).
-    const reason = error instanceof YAMLParseError ? error.message.split('\n')[0]!.replace(/:\s*$/, '') : String(error);
-    throw new ConfigError(source, [{ path: '(root)', reason: `not valid YAML or JSON: ${reason}` }]);
+    // An alias bomb or a merge key whose value is no mapping.
+    throw new ConfigError(source, [...yamlProblems, { path: '(root)', reason: `not valid YAML or JSON: ${firstLine(error instanceof Error ? error.message : String(error))}` }]);
   }
-  if (data === null || data === undefined) data = {};
-  return validateConfig(data, source);
+  return checked(data ?? {}, source, yamlProblems);
+}
+
+/**
+ * The first line of a yaml library message, without the colon that introduced its excerpt of the file (not quoted:
+ * the config may hold what should not be echoed into logs).
+ */
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.replace(/:\s*$/, '');
+}
+
+/** The JSON path of the deepest mapping key or list item whose text holds `offset`. */
+function pathAt(node: unknown, offset: number, path: string): string {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const key = isNode(pair.key) ? pair.key : undefined;
+      const value = isNode(pair.value) ? pair.value : undefined;
+      const start = key?.range?.[0];
+      const end = value?.range?.[2] ?? key?.range?.[2];
+      if (start === undefined || end === undefined || offset < start || offset >= end) continue;
+      return pathAt(value, offset, join(path, isScalar(key) ? String(key.value) : String(pair.key)));
+    }
+  } else if (isSeq(node)) {
+    for (const [i, item] of node.items.entries()) {
+      const range = isNode(item) ? item.range : undefined;
+      if (range && offset >= range[0] && offset < range[2]) return pathAt(item, offset, `${path === '(root)' ? '' : path}[${i}]`);
+    }
+  }
+  return path;
 }
 
 export function validateConfig(data: unknown, source = 'config'): RunwatchConfig {
+  return checked(data, source, []);
+}
+
+/** Validates `data`, reporting `earlier` problems (from the YAML) first; throws a ConfigError listing them all. */
+function checked(data: unknown, source: string, earlier: readonly ConfigProblem[]): RunwatchConfig {
   const copy = unshared(data);
-  if (copy === TOO_LARGE) throw new ConfigError(source, [{ path: '(root)', reason: `more than ${MAX_NODES} values (aliases included)` }]);
+  if (copy === TOO_LARGE) throw new ConfigError(source, [...earlier, { path: '(root)', reason: `more than ${MAX_NODES} values (aliases included)` }]);
   const problems: ConfigProblem[] = [];
   if (!validateSchema(copy)) problems.push(...schemaProblems(validateSchema.errors ?? []));
   // Every problem at once: the checks beyond the schema run on whatever parts have the right shape, and say
   // nothing more about a value the schema already rejected.
   const rejected = problems.map((p) => p.path);
   problems.push(...semanticProblems(copy).filter((p) => !rejected.some((path) => within(p.path, path))));
-  if (problems.length > 0) throw new ConfigError(source, problems);
+  if (earlier.length > 0 || problems.length > 0) throw new ConfigError(source, [...earlier, ...problems]);
   return deepFreeze(copy as RunwatchConfig);
 }
 

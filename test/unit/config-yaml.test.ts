@@ -56,3 +56,31 @@ describe('config: YAML anchors and aliases', () => {
     expect(problems('changeWindows: &c [*c]\n')).toEqual(['changeWindows[0]: must be object']);
   });
 });
+
+// validate-config is how a user fixes a file: one run names every YAML error with its line, and a duplicate key (the
+// structure is whole) no longer hides the schema's findings until the next run.
+describe('config: YAML errors, all of them', () => {
+  it.each([
+    ['two syntax errors: both, each with its line', 'timezone: [UTC\nrules:\n  a: b: c\n', [
+      /^\(root\): not valid YAML or JSON: Flow sequence in block collection must be sufficiently indented and end with a \] at line 2, column 1$/,
+      /^\(root\): not valid YAML or JSON: Nested mappings are not allowed in compact mappings at line 3, column 6$/,
+    ]],
+    ['a duplicate key, at its path, and the schema\'s problems too', 'timezone: UTC\nrules:\n  off-window-deploy: {severity: HIGH}\n  off-window-deploy: {severity: LOW}\n  bogus: 1\n', [
+      /^rules\.off-window-deploy: not valid YAML or JSON: Map keys must be unique at line 4, column 3$/,
+      /^rules\.bogus: unknown key/,
+    ]],
+    ['a duplicate key in a list item', 'changeWindows:\n  - {days: [mon], start: "09:00", end: "17:00", start: "10:00"}\n', [
+      /^changeWindows\[0\]\.start: not valid YAML or JSON: Map keys must be unique at line 2, column 49$/,
+    ]],
+    ['a duplicate top-level key', 'timezone: UTC\ntimezone: Mars/Base\n', [
+      /^timezone: not valid YAML or JSON: Map keys must be unique at line 2, column 1$/,
+      /^timezone: "Mars\/Base" is not an IANA time zone$/,
+    ]],
+    ['a second document', 'timezone: UTC\n---\ntimezone: UTC\n', [/^\(root\): not valid YAML or JSON: Source contains multiple documents.* at line 2, column 1$/]],
+  ])('%s', (_name, text, expected) => {
+    const found = problems(text);
+    expect(found).toHaveLength(expected.length);
+    expected.forEach((pattern, i) => expect(found[i]).toMatch(pattern));
+  });
+});
+

@@ -64,7 +64,7 @@ surprise: true
     ['a freeze that ends before it starts', 'freezes: [{start: "2024-12-24T00:00:00Z", end: "2024-12-20T00:00:00Z"}]', 'freezes[0]: end must be after start'],
     ['an empty window', 'changeWindows: [{days: [mon], start: "09:00", end: "09:00"}]', 'changeWindows[0]: start and end are equal: an empty window'],
     ['YAML that does not parse', 'rules: [unclosed', expect.stringMatching(/^\(root\): not valid YAML or JSON/)],
-    ['a duplicate key', 'timezone: UTC\ntimezone: UTC', expect.stringMatching(/^\(root\): not valid YAML or JSON/)],
+    ['a duplicate key', 'timezone: UTC\ntimezone: UTC', expect.stringMatching(/^timezone: not valid YAML or JSON: Map keys must be unique/)],
     ['a freeze date in another format', 'freezes: [{start: "20.12.2024", end: "2025-01-06"}]', expect.stringMatching(/^freezes\[0\]\.start: "20\.12\.2024" is not an ISO 8601 date \(YYYY-MM-DD/)],
     ['a freeze date that does not exist', 'freezes: [{start: "2024-02-30", end: "2024-03-06"}]', expect.stringMatching(/^freezes\[0\]\.start: not a date-time/)],
   ])('rejects %s', (_name, text, expected) => {

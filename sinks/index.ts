@@ -98,10 +98,14 @@ export async function createSink(name: SinkName, env: SinkEnv, config: RunwatchC
   return definition.create(env, config);
 }
 
-/** An empty variable counts as unset: a blank secret must not pass as configured. */
+/**
+ * A variable without surrounding white space (a secret stored with `echo KEY | gcloud secrets create --data-file=-`
+ * keeps its newline, and a PagerDuty key with one is refused); an empty one counts as unset, so a blank secret does
+ * not pass as configured.
+ */
 function optional(env: SinkEnv, variable: string): string | undefined {
-  const value = env[variable];
-  return value !== undefined && value.trim() !== '' ? value : undefined;
+  const value = env[variable]?.trim();
+  return value !== undefined && value !== '' ? value : undefined;
 }
 
 function required(env: SinkEnv, variable: string): string {

@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { makeFinding } from '../support/findings.js';
+import { PAGERDUTY_TEST_ROUTING_KEY, startPagerDutyServer } from '../support/pagerdutyServer.js';
+import { SLACK_TEST_TOKEN, startSlackServer } from '../support/slackServer.js';
 import { parseConfig } from '../../functions/config/load.js';
 import { createSink, isSinkName, SINK_NAMES, SinkConfigurationError, type SinkName } from '../../sinks/index.js';
 
@@ -80,3 +83,44 @@ describe('createSink', () => {
     expect(isSinkName('toString')).toBe(false);
   });
 });
+
+// `echo KEY | gcloud secrets create --data-file=-` stores the key with its newline, and Secret Manager hands it to
+// the function as is: the secrets are read without surrounding white space, so every page is not dead-lettered as
+// "Invalid routing key", and an answer echoing the key is scrubbed of it.
+describe('secrets with surrounding white space', () => {
+  it('a PagerDuty routing key with a trailing newline pages, with the bare key', async () => {
+    const pd = await startPagerDutyServer();
+    try {
+      const sink = await createSink('pagerduty', { PAGERDUTY_ROUTING_KEY: `${PAGERDUTY_TEST_ROUTING_KEY}\n`, PAGERDUTY_EVENTS_URL: pd.eventsUrl }, config);
+      expect(await sink.deliver(makeFinding('public-invoker-grant'), { deadlineMs: Date.now() + 5_000 })).toMatchObject({ status: 'delivered' });
+      expect(pd.events().map((e) => e['routing_key'])).toEqual([PAGERDUTY_TEST_ROUTING_KEY]);
+    } finally {
+      await pd.close();
+    }
+  });
+
+  it('an echo of the routing key is scrubbed when the variable had a trailing newline', async () => {
+    const pd = await startPagerDutyServer();
+    try {
+      pd.script({ status: 400, body: { status: 'invalid event', message: 'Event object is invalid', errors: [`Invalid routing key ${PAGERDUTY_TEST_ROUTING_KEY}`] } });
+      const sink = await createSink('pagerduty', { PAGERDUTY_ROUTING_KEY: `  ${PAGERDUTY_TEST_ROUTING_KEY}\r\n`, PAGERDUTY_EVENTS_URL: pd.eventsUrl }, config);
+      const result = await sink.deliver(makeFinding('public-invoker-grant'), { deadlineMs: Date.now() + 5_000 });
+      expect(result.status).toBe('failed');
+      expect(JSON.stringify(result)).not.toContain(PAGERDUTY_TEST_ROUTING_KEY);
+    } finally {
+      await pd.close();
+    }
+  });
+
+  it('a Slack token with a trailing newline is sent bare', async () => {
+    const slack = await startSlackServer();
+    try {
+      const sink = await createSink('slack', { SLACK_BOT_TOKEN: `${SLACK_TEST_TOKEN}\n`, SLACK_API_URL: slack.apiUrl }, config);
+      expect(await sink.deliver(makeFinding('public-invoker-grant'), { deadlineMs: Date.now() + 5_000 })).toMatchObject({ status: 'delivered' });
+      expect(slack.posts().map((p) => p.token)).toEqual([SLACK_TEST_TOKEN]);
+    } finally {
+      await slack.close();
+    }
+  });
+});
+

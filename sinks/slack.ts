@@ -20,7 +20,7 @@
 // request cut to the time left) retries 429, HTTP 5xx, network errors and Slack's transient errors inside the
 // deadline. Ambiguous errors (`internal_error`, `fatal_error`, a timeout) may mean the message did post; retrying
 // them risks a rare duplicate, which we prefer to a lost alert.
-import { ErrorCode, LogLevel, WebClient } from '@slack/web-api';
+import { ErrorCode, LogLevel, WebClient, type Logger } from '@slack/web-api';
 import type { ContextBlock, HeaderBlock, KnownBlock, MrkdwnElement, PlainTextElement, SectionBlock } from '@slack/web-api';
 import type { SlackSinkConfig } from '../functions/config/types.js';
 import type { EvidenceValue, Finding, Severity } from '../functions/findings/finding.js';
@@ -333,7 +333,7 @@ export class SlackSink implements Sink {
       timeout: timeoutMs,
       rejectRateLimitedCalls: true,
       retryConfig: { retries: 0 },
-      logLevel: LogLevel.ERROR,
+      logger: SILENT_LOGGER,
     });
     try {
       const response = await client.chat.postMessage({ ...msg, blocks: [...msg.blocks] });
@@ -345,6 +345,21 @@ export class SlackSink implements Sink {
     }
   }
 }
+
+/**
+ * The client's own logger, silenced. At its error level it prints each `[ERROR]` line of an answer's
+ * response_metadata.messages as it arrives, before classifySlackError takes the token out of it (a server or proxy
+ * echoing the request would print the token); those lines are in the failure's reason, which notify logs.
+ */
+const SILENT_LOGGER: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  setLevel: () => undefined,
+  getLevel: () => LogLevel.ERROR,
+  setName: () => undefined,
+};
 
 interface SlackClientError {
   readonly code?: unknown;

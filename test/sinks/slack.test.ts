@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { SlackSinkConfig } from '../../functions/config/types.js';
 import { deliverOnce } from '../../sinks/deliver.js';
 import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
@@ -202,6 +202,23 @@ describe('SlackSink against a local Web API', () => {
     const result = await sink().deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline() });
     expect(result).toMatchObject({ status: 'failed', reason });
     expect(JSON.stringify(result)).not.toContain(SLACK_TEST_TOKEN.slice(0, 12));
+  });
+
+  // The client itself logs every `[ERROR]` line of response_metadata.messages, before our scrubbing runs.
+  it('the Slack client logs nothing that holds the token', async () => {
+    const echo = slackResponse({ ok: false, error: 'invalid_arguments', response_metadata: { messages: [`[ERROR] bad request for token ${SLACK_TEST_TOKEN}`] } });
+    server.script(echo);
+    const lines: string[] = [];
+    const spies = (['log', 'error', 'warn', 'info', 'debug'] as const).map((method) =>
+      vi.spyOn(console, method).mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(' '))),
+    );
+    try {
+      const result = await sink().deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline() });
+      expect(result).toMatchObject({ status: 'failed', retryable: false });
+    } finally {
+      spies.forEach((spy) => spy.mockRestore());
+    }
+    expect(lines.join('\n')).not.toContain(SLACK_TEST_TOKEN.slice(0, 12));
   });
 
   it.each([

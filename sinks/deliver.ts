@@ -13,7 +13,8 @@
 //
 // Failure handling:
 //   - retryable: the claim is released and the outcome says retryable; `notify` answers non-2xx so Pub/Sub
-//     redelivers with backoff.
+//     redelivers with backoff. When the sink says it may have sent all the same (`mayHaveSent`: a Slack timeout),
+//     the claim is kept until its lease ends, so redeliveries meanwhile do not post copies.
 //   - permanent: the claim is released too and the outcome says not retryable, with the sink's reason. `notify`
 //     must log it with the reason, count it, publish it to the dead-letter topic and ack: that is what stops it
 //     being retried forever. The record is deliberately NOT marked delivered: nothing reached the destination, and
@@ -72,6 +73,7 @@ async function deliverFinding(o: DeliverOnceOptions): Promise<DeliveryOutcome> {
     const recordError = await recordSent(o, [() => records.complete(sink.name, finding.id, 'delivered', result.ref)]);
     return delivered(result.ref, recordError);
   }
+  if (result.status === 'failed' && result.mayHaveSent) return claimKept(result, o);
   await records.release(sink.name, finding.id);
   return notDelivered(result);
 }
@@ -109,9 +111,21 @@ async function deliverResolution(o: DeliverOnceOptions): Promise<DeliveryOutcome
     ]);
     return delivered(result.ref, recordError);
   }
+  // Both claims stay: a late original must not go out as an open alert while this resolution may be in the channel.
+  if (result.status === 'failed' && result.mayHaveSent) return claimKept(result, o);
   await records.release(sink.name, key);
   if (original.claimed) await records.release(sink.name, finding.id);
   return notDelivered(result);
+}
+
+/**
+ * A failure after which the destination may hold the message: the claim is not released, so a redelivery before
+ * its lease ends waits instead of sending a second copy, and one after it sends again (a rare duplicate rather than
+ * a lost alert). outputs.md 4: Slack's timeouts, `internal_error` and `fatal_error` are ambiguous.
+ */
+function claimKept(result: { readonly reason: string }, o: DeliverOnceOptions): DeliveryOutcome {
+  const until = new Date(o.nowMs + leaseOf(o)).toISOString();
+  return { status: 'failed', retryable: true, reason: `${result.reason}; it may have been sent, so its claim is kept until ${until} (a copy delivered before then is not sent)` };
 }
 
 function leaseOf(o: DeliverOnceOptions): number {
@@ -225,7 +239,7 @@ export async function retryWithinDeadline(
     const left = deadlineMs - clock.now();
     if (left < policy.minAttemptMs) break;
     const result = await attempt(Math.min(policy.attemptTimeoutMs, left));
-    if (result.status !== 'failed' || !result.retryable) return result;
+    if (result.status !== 'failed' || !result.retryable || result.mayHaveSent) return result;
     last = result;
     if (n === policy.maxAttempts) break;
     const wait = result.retryAfterMs ?? backoffMs(n, policy, clock.random());

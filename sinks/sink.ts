@@ -5,7 +5,17 @@ import type { Finding } from '../functions/findings/finding.js';
 export type DeliveryResult =
   | { readonly status: 'delivered'; /** e.g. the Slack message ts or the SCC finding name. */ readonly ref?: string }
   | { readonly status: 'skipped'; readonly reason: string }
-  | { readonly status: 'failed'; readonly retryable: boolean; readonly reason: string; readonly retryAfterMs?: number };
+  | {
+      readonly status: 'failed';
+      readonly retryable: boolean;
+      readonly reason: string;
+      readonly retryAfterMs?: number;
+      /**
+       * The destination may have taken it all the same (a timeout, Slack's `fatal_error`): a sink without an
+       * idempotency key must not send it again at once. Not retried within the call, and deliverOnce keeps the claim.
+       */
+      readonly mayHaveSent?: boolean;
+    };
 
 export interface DeliveryContext {
   /** Epoch ms by which delivery must be finished (the function's deadline); retries stop before it. */

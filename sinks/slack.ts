@@ -17,9 +17,11 @@
 //
 // Retries: `rejectRateLimitedCalls` makes a 429 come back at once with its Retry-After, and the client's own retry
 // is off (`retries: 0`; its default retries for about 30 minutes). Our loop (3 attempts, backoff 0.5-3 s, each
-// request cut to the time left) retries 429, HTTP 5xx, network errors and Slack's transient errors inside the
-// deadline. Ambiguous errors (`internal_error`, `fatal_error`, a timeout) may mean the message did post; retrying
-// them risks a rare duplicate, which we prefer to a lost alert.
+// request cut to the time left) retries 429, HTTP 5xx, refused or reset connections and Slack's transient errors
+// inside the deadline. Ambiguous errors (`internal_error`, `fatal_error`, a timeout) may mean the message did post:
+// they come back `mayHaveSent`, are not retried here, and deliverOnce keeps the claim until its lease ends, so a
+// slow Slack gets one more post per lease at most (a rare duplicate, which we prefer to a lost alert), not one per
+// attempt and Pub/Sub redelivery.
 import { ErrorCode, LogLevel, WebClient, type Logger } from '@slack/web-api';
 import type { ContextBlock, HeaderBlock, KnownBlock, MrkdwnElement, PlainTextElement, SectionBlock } from '@slack/web-api';
 import type { SlackSinkConfig } from '../functions/config/types.js';
@@ -285,8 +287,10 @@ export function formatTime(iso: string): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Sending
 
-/** Slack errors that say "try again later" (the last two may mean it did post: see the header). */
-const TRANSIENT_PLATFORM_ERRORS: ReadonlySet<string> = new Set(['ratelimited', 'rate_limited', 'service_unavailable', 'request_timeout', 'internal_error', 'fatal_error']);
+/** Slack errors that say "try again later". */
+const TRANSIENT_PLATFORM_ERRORS: ReadonlySet<string> = new Set(['ratelimited', 'rate_limited', 'service_unavailable', 'request_timeout']);
+/** Slack errors after which the message may have posted (outputs.md 4): tried again only after the claim's lease. */
+const AMBIGUOUS_PLATFORM_ERRORS: ReadonlySet<string> = new Set(['internal_error', 'fatal_error']);
 
 const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, initialDelayMs: 500, maxDelayMs: 3_000, attemptTimeoutMs: 10_000, minAttemptMs: 250 };
 
@@ -393,7 +397,9 @@ export function classifySlackError(error: unknown, token?: string): DeliveryResu
       }
       const messages = e.data?.response_metadata?.messages;
       const details = Array.isArray(messages) ? ` (${truncatePlain(scrub(messages.filter((m) => typeof m === 'string').join('; ')), 500)})` : '';
-      return { status: 'failed', retryable: TRANSIENT_PLATFORM_ERRORS.has(code), reason: `Slack rejected the message: ${code}${details}` };
+      const reason = `Slack rejected the message: ${code}${details}`;
+      if (AMBIGUOUS_PLATFORM_ERRORS.has(code)) return { status: 'failed', retryable: true, mayHaveSent: true, reason };
+      return { status: 'failed', retryable: TRANSIENT_PLATFORM_ERRORS.has(code), reason };
     }
     case ErrorCode.HTTPError: {
       const status = typeof e.statusCode === 'number' ? e.statusCode : 0;
@@ -401,7 +407,9 @@ export function classifySlackError(error: unknown, token?: string): DeliveryResu
     }
     case ErrorCode.RequestError: {
       const cause = typeof e.original?.code === 'string' ? e.original.code : typeof e.original?.name === 'string' ? e.original.name : 'network error';
-      return { status: 'failed', retryable: true, reason: `Slack request failed: ${cause}` };
+      // A request that timed out reached Slack, which may have posted it; a refused or reset connection did not.
+      const timedOut = /^(ECONNABORTED|ETIMEDOUT|ESOCKETTIMEDOUT|TimeoutError|AbortError)$/.test(cause);
+      return { status: 'failed', retryable: true, ...(timedOut ? { mayHaveSent: true } : {}), reason: `Slack request failed: ${cause}` };
     }
     default:
       // A 429 without a usable Retry-After surfaces as a plain Error from the client (see outputs.md 2.3).

@@ -87,6 +87,35 @@ describe('deliverOnce: findings', () => {
     expect(await records.get('scripted', finding.id)).toBeUndefined();
   });
 
+  // Slack has no idempotency key: after an answer that may mean "posted" (a timeout, fatal_error), releasing the claim
+  // let every Pub/Sub redelivery post the finding again. The claim is kept for its lease instead (outputs.md 4).
+  it('keeps the claim after a failure that may have sent: copies wait for the lease, and one after it sends again', async () => {
+    const { sink, records } = setup();
+    sink.answer({ status: 'failed', retryable: true, mayHaveSent: true, reason: 'Slack request failed: ECONNABORTED' });
+    const first = await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: DEADLINE, leaseMs: 90_000 });
+    expect(first).toEqual({
+      status: 'failed',
+      retryable: true,
+      reason: 'Slack request failed: ECONNABORTED; it may have been sent, so its claim is kept until 2024-05-14T02:14:40.000Z (a copy delivered before then is not sent)',
+    });
+    expect(await records.get('scripted', finding.id)).toMatchObject({ state: 'pending' });
+    expect(await deliverOnce({ sink, finding, records, nowMs: NOW + 60_000, deadlineMs: NOW + 120_000 })).toMatchObject({ status: 'failed', retryable: true });
+    expect(sink.calls).toHaveLength(1);
+    expect(await deliverOnce({ sink, finding, records, nowMs: NOW + 90_000, deadlineMs: NOW + 150_000 })).toEqual({ status: 'delivered', ref: 'ref-2' });
+  });
+
+  it('a resolution that may have been sent keeps both claims', async () => {
+    const { sink, records } = setup();
+    const resolution = resolutionOf(finding);
+    sink.answer({ status: 'failed', retryable: true, mayHaveSent: true, reason: 'Slack rejected the message: fatal_error' });
+    expect(await deliverOnce({ sink, finding: resolution, records, nowMs: NOW, deadlineMs: DEADLINE })).toMatchObject({ status: 'failed', retryable: true });
+    expect(await records.get('scripted', resolutionKey(finding.id))).toMatchObject({ state: 'pending' });
+    expect(await records.get('scripted', finding.id)).toMatchObject({ state: 'pending' });
+    expect(await deliverOnce({ sink, finding: resolution, records, nowMs: NOW + 1_000, deadlineMs: DEADLINE })).toMatchObject({ status: 'failed', retryable: true });
+    expect(await deliverOnce({ sink, finding, records, nowMs: NOW + 1_000, deadlineMs: DEADLINE })).toMatchObject({ status: 'failed', retryable: true });
+    expect(sink.calls).toHaveLength(1);
+  });
+
   it('takes over a claim whose lease expired (the instance died mid-delivery)', async () => {
     const { sink, records } = setup();
     await records.claim('scripted', finding.id, NOW, 1_000);
@@ -254,6 +283,14 @@ describe('retryWithinDeadline', () => {
     let calls = 0;
     const out = await retryWithinDeadline(() => (calls++, Promise.resolve(fail({ retryable: false }))), 10_000, policy, clock);
     expect(out).toMatchObject({ retryable: false });
+    expect(calls).toBe(1);
+  });
+
+  it('does not retry a failure that may have sent (it would send twice)', async () => {
+    const clock = fakeClock();
+    let calls = 0;
+    const ambiguous: DeliveryResult = { status: 'failed', retryable: true, mayHaveSent: true, reason: 'timeout' };
+    expect(await retryWithinDeadline(() => (calls++, Promise.resolve(ambiguous)), 10_000, policy, clock)).toEqual(ambiguous);
     expect(calls).toBe(1);
   });
 

@@ -20,6 +20,9 @@
 //     being retried forever. The record is deliberately NOT marked delivered: nothing reached the destination, and
 //     once the cause is fixed (bot invited to the channel, source created) a replay of the dead letter must go out.
 //   - a sink returning `skipped` sent nothing: the claim is released, so the record only ever means "sent".
+//   - sent, but the records could not be marked: a finding is reported delivered (notify logs the record error and
+//     acks: a redelivery would post it again); a resolution that came first is reported retryable instead, because
+//     its `resolved` record is what keeps the late original from opening an alert.
 import { errorMessage } from '../functions/errors.js';
 import type { Finding } from '../functions/findings/finding.js';
 import type { DeliveryRecord, DeliveryRecordStore } from './deliveryRecords.js';
@@ -109,6 +112,16 @@ async function deliverResolution(o: DeliverOnceOptions): Promise<DeliveryOutcome
       () => records.complete(sink.name, finding.id, 'resolved', previousRef),
       () => records.complete(sink.name, key, 'resolved', result.ref),
     ]);
+    if (recordError !== undefined && original.claimed) {
+      // Unlike a finding's, this record must exist: without it the late original, once the claim's lease ran out,
+      // would go out as an alert nobody resolves. So Pub/Sub redelivers (the claims expire with their lease), and
+      // that copy sends the resolution again (a rare duplicate) and writes the records.
+      return {
+        status: 'failed',
+        retryable: true,
+        reason: `sent, but the record that keeps its late original from opening an alert was not written (${recordError}): a redelivery sends it again and writes it`,
+      };
+    }
     return delivered(result.ref, recordError);
   }
   // Both claims stay: a late original must not go out as an open alert while this resolution may be in the channel.

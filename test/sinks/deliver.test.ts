@@ -182,6 +182,27 @@ describe('deliverOnce: marking a sent delivery fails', () => {
   });
 });
 
+// The exception: a resolution that came first leaves the record that turns its late original into a duplicate.
+// Without it the original, arriving after the claim's lease, paged again and opened an alert nobody resolves.
+describe('deliverOnce: a resolution that came first cannot mark the original', () => {
+  it('is redelivered until the marks are written, and the late original never goes out', async () => {
+    const sink = new ScriptedSink();
+    const records = new FlakyCompleteRecords(Infinity);
+    const resolution = resolutionOf(finding);
+    const first = await deliverOnce({ sink, finding: resolution, records, nowMs: NOW, deadlineMs: Date.now() + 60_000, leaseMs: 90_000 });
+    expect(first).toEqual({
+      status: 'failed',
+      retryable: true,
+      reason: 'sent, but the record that keeps its late original from opening an alert was not written (14 UNAVAILABLE: firestore unreachable): a redelivery sends it again and writes it',
+    });
+    Object.assign(records, { failures: 0 }); // the store is back
+    expect(await deliverOnce({ sink, finding, records, nowMs: NOW + 1_000, deadlineMs: DEADLINE })).toMatchObject({ status: 'failed', retryable: true });
+    expect(await deliverOnce({ sink, finding: resolution, records, nowMs: NOW + 90_000, deadlineMs: NOW + 150_000 })).toEqual({ status: 'delivered', ref: 'ref-2' });
+    expect(await deliverOnce({ sink, finding, records, nowMs: NOW + 200_000, deadlineMs: NOW + 260_000 })).toMatchObject({ status: 'duplicate', reason: 'already resolved' });
+    expect(sink.calls.map((c) => c.finding.status)).toEqual([resolution.status, resolution.status]);
+  });
+});
+
 describe('deliverOnce: resolutions', () => {
   const resolution = resolutionOf(finding);
 

@@ -407,7 +407,8 @@ export function classifySlackError(error: unknown, token?: string): DeliveryResu
     }
     case ErrorCode.RequestError: {
       const cause = typeof e.original?.code === 'string' ? e.original.code : typeof e.original?.name === 'string' ? e.original.name : 'network error';
-      // A request that timed out reached Slack, which may have posted it; a refused or reset connection did not.
+      // A request that timed out reached Slack, which may have posted it. A refused connection did not; a reset one
+      // most likely did not either, and is retried here (the rare reset after Slack posted can still double a message).
       const timedOut = /^(ECONNABORTED|ETIMEDOUT|ESOCKETTIMEDOUT|TimeoutError|AbortError)$/.test(cause);
       return { status: 'failed', retryable: true, ...(timedOut ? { mayHaveSent: true } : {}), reason: `Slack request failed: ${cause}` };
     }

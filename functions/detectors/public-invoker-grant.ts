@@ -71,7 +71,12 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     const knownBefore = valueBefore(baseline?.publicInvokers, change.timeMs);
     let added: { role: string; member: string }[];
     if (change.delta) {
-      added = change.delta.added.filter(isPublicInvokerBinding).map((b) => ({ role: b.role, member: b.member }));
+      // A REMOVE and an ADD of the same member and role in one delta is a condition edit (an extended expiry, say):
+      // the member held the role before it too, so nobody was granted anything.
+      const removed = new Set(change.delta.removed.map((b) => `${b.role}\n${b.member}`));
+      added = change.delta.added
+        .filter((b) => isPublicInvokerBinding(b) && !removed.has(`${b.role}\n${b.member}`))
+        .map((b) => ({ role: b.role, member: b.member }));
     } else {
       const before = new Set(knownBefore ?? []);
       const after = publicInvokersAfter(baseline, change) ?? [];

@@ -36,6 +36,24 @@ describe('public-invoker-grant', () => {
     expect(await publicFindings(entries)).toEqual([]);
   });
 
+  // Editing the condition of an existing public binding (extending an expiry) is logged as REMOVE and ADD of the same
+  // member and role in one delta: nobody gained the role, so it is not a second "granted to the public".
+  it('a condition edit on the public binding (REMOVE and ADD of the same member and role) is no new grant', async () => {
+    const grant = synthetic('project-SetIamPolicy-run-invoker-allUsers');
+    const conditionEdit = variant(at(grant, '2024-02-05T10:00:00Z'), (e) => {
+      const delta = (e.protoPayload['serviceData'] as Json)['policyDelta'] as { bindingDeltas: Json[] };
+      const adds = delta.bindingDeltas.filter((d) => d['action'] === 'ADD');
+      delta.bindingDeltas = [
+        ...adds.map((d) => ({ ...d, action: 'REMOVE', condition: { title: 'until March', expression: 'request.time < timestamp("2024-03-01T00:00:00Z")' } })),
+        ...adds.map((d) => ({ ...d, condition: { title: 'until April', expression: 'request.time < timestamp("2024-04-01T00:00:00Z")' } })),
+      ];
+    });
+    expect(await publicFindings([grant])).toHaveLength(1);
+    expect(await publicFindings([conditionEdit])).toEqual([]);
+    const both = await publicFindings([grant, conditionEdit]);
+    expect(both.map((f) => f.status ?? 'active')).toEqual(['active']); // nor a resolution: the binding stays public
+  });
+
   it('evidence says where the grant was read: the full policy when none was known before, else the difference', async () => {
     const findings = await publicFindings([allUsers, at(privatePolicy, '2024-02-03T10:00:00Z'), at(allUsers, '2024-02-04T10:00:00Z')]);
     expect(findings.filter((f) => f.status !== 'resolved').map((f) => f.evidence['source'])).toEqual([

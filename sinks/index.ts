@@ -57,7 +57,7 @@ const SINKS = {
       const source = required(env, 'SCC_SOURCE');
       if (!parseSccSource(source)) throw new SinkConfigurationError('SCC_SOURCE must look like organizations/ORGANIZATION_ID/sources/SOURCE_ID');
       const endpoint = optional(env, 'SCC_API_ENDPOINT');
-      return new SccSink({ source: source.trim(), ...(endpoint ? { endpoint: parseEndpoint(parseSccEndpoint, endpoint) } : {}) });
+      return new SccSink({ source, ...(endpoint ? { endpoint: parseEndpoint(parseSccEndpoint, endpoint) } : {}) });
     },
   },
   slack: {

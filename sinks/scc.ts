@@ -70,8 +70,8 @@ export function sccCategory(rule: string): string {
  * past its network perimeter, and a secret in a plain environment variable is readable by every viewer
  * (MISCONFIGURATION). A deploy by someone outside the approved deployers skipped the pipeline, which is worth a look
  * and not wrong in itself (OBSERVATION). Outbound traffic taken out of the VPC leaves its controls behind
- * (MISCONFIGURATION). Rules added later start as
- * OBSERVATION until someone decides otherwise.
+ * (MISCONFIGURATION). A refused attempt to open a service changed nothing and is worth a look (OBSERVATION). Rules
+ * added later start as OBSERVATION until someone decides otherwise.
  */
 const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
   'public-invoker-grant': 'MISCONFIGURATION',
@@ -83,6 +83,7 @@ const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
   'plaintext-secret-env': 'MISCONFIGURATION',
   'unapproved-deployer': 'OBSERVATION',
   'vpc-egress-bypass': 'MISCONFIGURATION',
+  'public-invoker-attempt': 'OBSERVATION',
 };
 
 const NEXT_STEPS: Readonly<Record<string, string>> = {
@@ -118,6 +119,10 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
     'Confirm the service is meant to reach the internet outside the VPC. If not, redeploy it with all traffic through the VPC ' +
     '(gcloud run services update --vpc-egress all-traffic) and review what it sent out meanwhile; enforce it with the organization policy ' +
     'constraints/run.allowedVPCEgress. If it is meant to, add it to rules.vpc-egress-bypass.exceptions.',
+  'public-invoker-attempt':
+    'Nothing changed: a control refused the call. Ask the caller why the service should be public, and watch for the next step around the control ' +
+    '(a change to the organization policy constraints/iam.allowedPolicyMemberDomains, or a grant through another identity). ' +
+    'If such attempts are expected here, add them to rules.public-invoker-attempt.exceptions.',
 };
 
 const DEFAULT_NEXT_STEPS = 'Review the change in the audit entry linked from this finding and revert it if it was not intended.';

@@ -18,6 +18,7 @@ import {
   type PlainEnvVar,
   type PolicyDelta,
   type Principal,
+  type Refusal,
   type RuntimeServiceAccount,
   type ServiceRef,
 } from '../model/change.js';
@@ -29,6 +30,7 @@ import { asArray, asBoolean, asNumber, asObject, asString, at, canonicalJson, fi
 import { hash } from 'node:crypto';
 import { readRevisionObservation, type RevisionObservation } from './systemEvent.js';
 import { cutText, truncatePlain } from '../untrustedText.js';
+import { isPublicInvokerBinding } from '../model/iam.js';
 import type { RunwatchConfig } from '../config/types.js';
 
 /** Why an entry produced no change. Counted and reported by replay and the functions. */
@@ -115,8 +117,9 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
   if (serviceName === CRM) {
     if (method !== 'SetIamPolicy') return { kind: 'skipped', reason: 'not-cloud-run', detail: `${CRM} ${method}` };
     const failure = failureOf(pp, undefined, env.entry['severity']);
-    if (failure) return failure;
-    return projectIamChange(env, pp);
+    if (failure) return refusedIamAttempt(env, pp, failure, wideIamTarget(env, pp)) ?? failure;
+    const where = wideIamTarget(env, pp);
+    return 'kind' in where ? where : { kind: 'change', change: iamChange(env, pp, where.scope, where.target) };
   }
   if (serviceName !== RUN) return { kind: 'skipped', reason: 'not-cloud-run', detail: serviceName ?? 'no serviceName' };
 
@@ -125,12 +128,12 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
   } else if (method.includes('.Jobs.') || method.includes('.Executions.') || at(env.entry, 'resource', 'type') === 'cloud_run_job') {
     return { kind: 'skipped', reason: 'cloud-run-job', detail: method };
   }
-  const failure = failureOf(pp, method, env.entry['severity']);
-  if (failure) return failure;
-  if (isDryRun(pp)) return { kind: 'skipped', reason: 'dry-run', detail: method };
-
   const api: 'v1' | 'v2' = method.startsWith('google.cloud.run.v2.') ? 'v2' : 'v1';
   const verb = method.slice(method.lastIndexOf('.') + 1);
+  const failure = failureOf(pp, method, env.entry['severity']);
+  if (failure) return (isDryRun(pp) ? undefined : refusedRunAttempt(env, pp, failure, api, verb, options.secretEnv)) ?? failure;
+  if (isDryRun(pp)) return { kind: 'skipped', reason: 'dry-run', detail: method };
+
   switch (verb) {
     case 'CreateService':
     case 'CreateInternalService':
@@ -140,8 +143,10 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
       return deployChange(env, pp, api, 'replace', options.secretEnv);
     case 'UpdateService':
       return deployChange(env, pp, api, 'update', options.secretEnv);
-    case 'SetIamPolicy':
-      return serviceIamChange(env, pp);
+    case 'SetIamPolicy': {
+      const where = serviceIamTarget(env, pp);
+      return 'kind' in where ? where : { kind: 'change', change: iamChange(env, pp, 'service', where.target) };
+    }
     case 'DeleteService': {
       const target = serviceTarget(env, pp, undefined);
       if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
@@ -204,9 +209,64 @@ function failureOf(pp: JsonObject, detail: string | undefined, severity: unknown
 const FAILURE_SEVERITIES: ReadonlySet<string> = new Set(['ERROR', 'CRITICAL', 'ALERT', 'EMERGENCY']);
 
 /** A skip, with its detail only when there is one (results are compared as data). */
-function skipped(reason: SkipReason, detail: string | undefined): ParseResult {
+function skipped(reason: SkipReason, detail: string | undefined): Extract<ParseResult, { kind: 'skipped' }> {
   return detail === undefined ? { kind: 'skipped', reason } : { kind: 'skipped', reason, detail };
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Refused attempts
+
+/**
+ * The codes of a call a control refused, as gRPC names them: the caller lacked a permission (a deployer without
+ * run.services.setIamPolicy turning the invoker check off), or a policy forbade it (Domain Restricted Sharing answers
+ * `FAILED_PRECONDITION: One or more users named in the policy do not belong to a permitted customer`). Other failures
+ * (a conflict, an invalid request, an outage) are retried or fixed by the caller and say nothing of intent.
+ */
+const REFUSALS: ReadonlyMap<number, Refusal['codeName']> = new Map([
+  [7, 'PERMISSION_DENIED'],
+  [9, 'FAILED_PRECONDITION'],
+]);
+/** A status message is Google's, but may quote the request: kept short, as untrusted text. */
+export const REFUSAL_MESSAGE_MAX_LENGTH = 300;
+
+/** Why a failed call was refused, or undefined when it failed otherwise. Every check denied is PERMISSION_DENIED. */
+function refusalOf(pp: JsonObject, failure: Extract<ParseResult, { kind: 'skipped' }>): Refusal | undefined {
+  const status = asObject(pp['status']);
+  const message = asString(status?.['message']);
+  const code = failure.reason === 'permission-denied' ? 7 : asNumber(status?.['code']);
+  const codeName = code === undefined ? undefined : REFUSALS.get(code);
+  if (!codeName) return undefined;
+  return { code: code as Refusal['code'], codeName, ...(message ? { message: truncatePlain(message, REFUSAL_MESSAGE_MAX_LENGTH) } : {}) };
+}
+
+/** A refused SetIamPolicy whose requested policy granted the public an invoker role; else undefined. */
+function refusedIamAttempt(env: Envelope, pp: JsonObject, failure: ParseResult, where: IamTarget): ParseResult | undefined {
+  if (failure.kind !== 'skipped' || 'kind' in where) return undefined;
+  const refusal = refusalOf(pp, failure);
+  if (!refusal) return undefined;
+  const publicInvokers = (requestedPolicy(asObject(pp['request'])) ?? []).filter(isPublicInvokerBinding);
+  if (publicInvokers.length === 0) return undefined;
+  return { kind: 'change', change: { kind: 'refused', attempt: 'iam-policy', scope: where.scope, target: where.target, refusal, publicInvokers, ...common(env, pp) } };
+}
+
+/** A refused Cloud Run write that would have opened a service: its IAM policy, or a deploy turning the invoker check off. */
+function refusedRunAttempt(env: Envelope, pp: JsonObject, failure: ParseResult, api: 'v1' | 'v2', verb: string, secretEnv: SecretEnvNames | undefined): ParseResult | undefined {
+  if (verb === 'SetIamPolicy') return refusedIamAttempt(env, pp, failure, serviceIamTarget(env, pp));
+  if (failure.kind !== 'skipped' || !DEPLOY_VERBS.has(verb)) return undefined;
+  const refusal = refusalOf(pp, failure);
+  if (!refusal) return undefined;
+  // A failed write logs no response: what it asked for is its request.
+  const facts = api === 'v1' ? v1Facts(pp, secretEnv) : v2Facts(pp, secretEnv);
+  if (facts.invokerIamDisabled !== true) return undefined;
+  const target = serviceTarget(env, pp, facts.knative);
+  if (!target) return undefined;
+  return {
+    kind: 'change',
+    change: { kind: 'refused', attempt: 'invoker-iam-disabled', scope: 'service', target, refusal, publicInvokers: [], ...common(env, pp, facts.annotations) },
+  };
+}
+
+const DEPLOY_VERBS: ReadonlySet<string> = new Set(['CreateService', 'ReplaceService', 'UpdateService', 'CreateInternalService', 'ReplaceInternalService']);
 
 /** The fields every change has; `annotations` are the service's, where the client names itself (v1 deploys). */
 function common(env: Envelope, pp: JsonObject, annotations?: JsonObject): Pick<DeployChange, 'key' | 'time' | 'timeMs' | 'methodName' | 'principal' | 'client'> {
@@ -577,36 +637,34 @@ function ingressOf(value: string | undefined): Ingress | undefined {
 // ---------------------------------------------------------------------------------------------------------------
 // IAM
 
-function serviceIamChange(env: Envelope, pp: JsonObject): ParseResult {
+/** Where an IAM policy applies, or why the entry names no such place. */
+type IamTarget = { readonly scope: IamScope; readonly target: ServiceRef } | Extract<ParseResult, { kind: 'skipped' }>;
+
+function serviceIamTarget(env: Envelope, pp: JsonObject): IamTarget {
   // v1 Services.SetIamPolicy logs an empty resource.labels.service_name: the service comes from resourceName.
   const resourcePath = asString(pp['resourceName']) ?? asString(at(pp, 'request', 'resource')) ?? '';
   const match = SERVICE_PATH.exec(resourcePath);
   const base = serviceTarget(env, pp, undefined);
   const service = match?.[4] ?? base?.service;
   const project = base?.project ?? match?.[1] ?? match?.[2];
-  if (!service || !project) return { kind: 'skipped', reason: 'no-service', detail: asString(pp['methodName']) };
+  if (!service || !project) return skipped('no-service', asString(pp['methodName']));
   const location = base?.location ?? match?.[3];
-  const target: ServiceRef = { project, service, location };
-  return { kind: 'change', change: iamChange(env, pp, 'service', target) };
+  return { scope: 'service', target: { project, service, location } };
 }
 
-function projectIamChange(env: Envelope, pp: JsonObject): ParseResult {
+/** A cloudresourcemanager SetIamPolicy: a project's, a folder's or an organization's policy. */
+function wideIamTarget(env: Envelope, pp: JsonObject): IamTarget {
   const resourceName = asString(pp['resourceName']) ?? '';
   // A folder's or organization's policy is inherited by every project below it, and their Cloud Run services.
   const above = /^(folders|organizations)\/([^/]+)$/.exec(resourceName);
-  if (above) {
-    const scope = above[1] === 'folders' ? 'folder' : 'organization';
-    return { kind: 'change', change: iamChange(env, pp, scope, { project: resourceName, service: '*' }) };
-  }
-  if (resourceName && !resourceName.startsWith('projects/')) {
-    return { kind: 'skipped', reason: 'not-cloud-run', detail: `SetIamPolicy on ${resourceName.split('/')[0]}` };
-  }
+  if (above) return { scope: above[1] === 'folders' ? 'folder' : 'organization', target: { project: resourceName, service: '*' } };
+  if (resourceName && !resourceName.startsWith('projects/')) return skipped('not-cloud-run', `SetIamPolicy on ${resourceName.split('/')[0]}`);
   const project =
     asString(at(env.entry, 'resource', 'labels', 'project_id')) ??
     /^projects\/([^/]+)$/.exec(resourceName)?.[1] ??
     projectOfLogName(env.key.logName);
-  if (!project) return { kind: 'skipped', reason: 'no-service', detail: 'project SetIamPolicy without a project' };
-  return { kind: 'change', change: iamChange(env, pp, 'project', { project, service: '*' }) };
+  if (!project) return skipped('no-service', 'project SetIamPolicy without a project');
+  return { scope: 'project', target: { project, service: '*' } };
 }
 
 function iamChange(env: Envelope, pp: JsonObject, scope: IamScope, target: ServiceRef): IamPolicyChange {
@@ -636,7 +694,11 @@ function iamChange(env: Envelope, pp: JsonObject, scope: IamScope, target: Servi
 function loggedPolicy(pp: JsonObject): IamBinding[] | undefined {
   const response = asObject(pp['response']);
   if (response && (Array.isArray(response['bindings']) || isPolicy(response))) return bindingsOf(asArray(response['bindings']));
-  const request = asObject(pp['request']);
+  return requestedPolicy(asObject(pp['request']));
+}
+
+/** The bindings a SetIamPolicy request sets; undefined when it sets none (no policy, or a mask without bindings). */
+function requestedPolicy(request: JsonObject | undefined): IamBinding[] | undefined {
   const requested = asObject(request?.['policy']);
   if (!requested) return undefined;
   // IAM sets only the policy fields the request's mask names (`bindings,etag` when there is none): bindings sent

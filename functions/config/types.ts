@@ -61,6 +61,7 @@ export interface RulesConfig {
   readonly 'plaintext-secret-env': PlaintextSecretEnvSettings;
   readonly 'unapproved-deployer': UnapprovedDeployerSettings;
   readonly 'vpc-egress-bypass': RuleSettings;
+  readonly 'public-invoker-attempt': RuleSettings;
 }
 
 export interface SinkRouting {

@@ -6,6 +6,7 @@ import { ingressOpened } from './ingress-opened.js';
 import { plaintextSecretEnv } from './plaintext-secret-env.js';
 import { newImageRepository } from './new-image-repository.js';
 import { offWindowDeploy } from './off-window-deploy.js';
+import { publicInvokerAttempt } from './public-invoker-attempt.js';
 import { publicInvokerGrant } from './public-invoker-grant.js';
 import { serviceAccountChange } from './service-account-change.js';
 import { unapprovedDeployer } from './unapproved-deployer.js';
@@ -22,6 +23,7 @@ export const detectors = {
   'plaintext-secret-env': plaintextSecretEnv,
   'unapproved-deployer': unapprovedDeployer,
   'vpc-egress-bypass': vpcEgressBypass,
+  'public-invoker-attempt': publicInvokerAttempt,
 } as const satisfies { readonly [Id in keyof RulesConfig]: Detector<Id> };
 
 export type RuleId = keyof typeof detectors;

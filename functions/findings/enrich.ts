@@ -1,6 +1,6 @@
 // Enrichment: provenance from labels (commit, build pipeline), console and Logs Explorer links, resource name.
 import type { RunwatchConfig } from '../config/types.js';
-import { isWideIamChange, type Change, type EntryKey, type ImageRef, type ServiceRef } from '../model/change.js';
+import { isWideIamChange, scopeOf, type Change, type EntryKey, type ImageRef, type ServiceRef } from '../model/change.js';
 import type { FindingLinks, Provenance } from './finding.js';
 
 /**
@@ -103,7 +103,7 @@ export function provenanceOf(found: ProvenanceLabels, images: readonly ImageRef[
 }
 
 export function resourceNameOf(change: Change): string {
-  if (change.kind === 'iam-policy' && change.scope === 'project') return `//cloudresourcemanager.googleapis.com/projects/${change.target.project}`;
+  if (scopeOf(change) === 'project') return `//cloudresourcemanager.googleapis.com/projects/${change.target.project}`;
   // A folder's or organization's target carries its resource name (`folders/F`, `organizations/O`).
   if (isWideIamChange(change)) return `//cloudresourcemanager.googleapis.com/${change.target.project}`;
   const t = change.target;
@@ -140,9 +140,9 @@ export function linksOf(change: Change, key: EntryKey, target: ServiceRef): Find
   const project = encode(target.project);
   // The console picks its resource by query: a project, else a folder or organization (whose entries are logged there).
   const scope =
-    change.kind === 'iam-policy' && change.scope === 'folder'
+    scopeOf(change) === 'folder'
       ? `folder=${encode(target.project.slice('folders/'.length))}`
-      : change.kind === 'iam-policy' && change.scope === 'organization'
+      : scopeOf(change) === 'organization'
         ? `organizationId=${encode(target.project.slice('organizations/'.length))}`
         : `project=${project}`;
   // An entry is its insertId and timestamp in its project; without an insertId (some re-exports leave it out, and

@@ -201,7 +201,33 @@ export interface DeleteChange extends ChangeBase {
   readonly target: ServiceRef;
 }
 
-export type Change = DeployChange | IamPolicyChange | DeleteChange;
+/** Why a control refused a call: its gRPC status. */
+export interface Refusal {
+  /** 7 PERMISSION_DENIED (the caller lacks a permission) or 9 FAILED_PRECONDITION (an organization policy forbids it). */
+  readonly code: 7 | 9;
+  readonly codeName: 'PERMISSION_DENIED' | 'FAILED_PRECONDITION';
+  /** The status message as logged (it may echo the request, so it is untrusted text), cut to a bounded length. */
+  readonly message?: string;
+}
+
+/**
+ * A write that would have opened Cloud Run to the public and that a control refused: Domain Restricted Sharing
+ * (`constraints/iam.allowedPolicyMemberDomains`) rejecting `allUsers`, or a caller without the permission. Nothing
+ * changed (it never enters a baseline), but someone tried. Other failed calls are no change at all.
+ */
+export interface RefusedChange extends ChangeBase {
+  readonly kind: 'refused';
+  /** What the call tried: to set an IAM policy granting the public an invoker role, or to deploy with the invoker IAM check off. */
+  readonly attempt: 'iam-policy' | 'invoker-iam-disabled';
+  readonly scope: IamScope;
+  /** As for IamPolicyChange (`*` and a folder's or organization's resource name above a service). */
+  readonly target: ServiceRef;
+  readonly refusal: Refusal;
+  /** The public invoker bindings the requested policy held (empty for a deploy). */
+  readonly publicInvokers: readonly IamBinding[];
+}
+
+export type Change = DeployChange | IamPolicyChange | DeleteChange | RefusedChange;
 
 export const DEFAULT_COMPUTE_SA_LABEL = 'default compute SA';
 
@@ -223,9 +249,17 @@ export function describeServiceAccount(sa: RuntimeServiceAccount): string {
   return sa.email ?? DEFAULT_COMPUTE_SA_LABEL;
 }
 
-/** True for a change to a policy above one service (a project, folder or organization): it opens every service below. */
-export function isWideIamChange(change: Change): change is IamPolicyChange {
-  return change.kind === 'iam-policy' && change.scope !== 'service';
+/** Where a change applies: a service, or the project, folder or organization of an IAM policy (set or refused). */
+export function scopeOf(change: Change): IamScope {
+  return change.kind === 'iam-policy' || change.kind === 'refused' ? change.scope : 'service';
+}
+
+/**
+ * True for a change to a policy above one service (a project, folder or organization; a refused attempt at one too):
+ * it opens every service below.
+ */
+export function isWideIamChange(change: Change): boolean {
+  return scopeOf(change) !== 'service';
 }
 
 /** The methodName of a deploy known only from its revision's system events: Cloud Run reported a new revision. */

@@ -62,6 +62,7 @@ describe('renderScc', () => {
       'CLOUD_RUN_PLAINTEXT_SECRET_ENV',
       'CLOUD_RUN_UNAPPROVED_DEPLOYER',
       'CLOUD_RUN_VPC_EGRESS_BYPASS',
+      'CLOUD_RUN_PUBLIC_INVOKER_ATTEMPT',
     ]);
   });
 

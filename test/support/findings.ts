@@ -3,7 +3,7 @@
 import type { Finding, Resolution } from '../../functions/findings/finding.js';
 import { findingId } from '../../functions/findings/id.js';
 
-export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass', 'ingress-opened', 'plaintext-secret-env', 'unapproved-deployer', 'vpc-egress-bypass'] as const;
+export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass', 'ingress-opened', 'plaintext-secret-env', 'unapproved-deployer', 'vpc-egress-bypass', 'public-invoker-attempt'] as const;
 export type TestRule = (typeof RULES)[number];
 
 /** The facts a finding is built from; every one can be overridden (hostile-input tests do). */
@@ -50,7 +50,7 @@ function links(f: FindingFacts): Finding['links'] {
 }
 
 function base(rule: TestRule, f: FindingFacts, dedupKey: readonly string[]): Omit<Finding, 'severity' | 'title' | 'summary' | 'evidence' | 'unknown' | 'methodName'> {
-  const deploy = rule !== 'public-invoker-grant';
+  const deploy = rule !== 'public-invoker-grant' && rule !== 'public-invoker-attempt';
   const provenance = deploy
     ? { commit: f.labels['commit-sha'], pipeline: f.labels['gcb-build-id'], sources: { commit: 'label:commit-sha', pipeline: 'label:gcb-build-id' } }
     : {};
@@ -178,6 +178,23 @@ const BUILDERS: Readonly<Record<TestRule, (f: FindingFacts) => Finding>> = {
     evidence: { before: 'all-traffic', after: 'private-ranges-only', api: 'v1', operation: 'replace' },
     unknown: [],
     methodName: 'google.cloud.run.v1.Services.ReplaceService',
+  }),
+  'public-invoker-attempt': (f) => ({
+    ...base('public-invoker-attempt', f, [`${f.project}/${f.location}/${f.service}`, 'allUsers', 'roles/run.invoker', f.eventTime]),
+    severity: 'LOW',
+    title: 'Refused attempt to grant the Cloud Run invoker to the public',
+    summary:
+      `${f.principal} tried to grant roles/run.invoker to allUsers on ${where(f)}; it was refused ` +
+      '(FAILED_PRECONDITION: an organization policy such as Domain Restricted Sharing forbids it), so nothing changed.',
+    evidence: {
+      refusedWith: 'FAILED_PRECONDITION',
+      statusMessage: 'One or more users named in the policy do not belong to a permitted customer.',
+      scope: 'service',
+      membersAttempted: ['allUsers'],
+      roles: ['roles/run.invoker'],
+    },
+    unknown: [],
+    methodName: 'google.cloud.run.v2.Services.SetIamPolicy',
   }),
 };
 

@@ -1,0 +1,94 @@
+// public-invoker-attempt
+//
+// Reads:    failed Cloud Run Services.SetIamPolicy (v1, v2) and project, folder or organization SetIamPolicy
+//           (cloudresourcemanager), and failed deploys (v1 CreateService / ReplaceService, v2 CreateService /
+//           UpdateService), that a control refused: status 9 FAILED_PRECONDITION (an organization policy, such as
+//           Domain Restricted Sharing, `constraints/iam.allowedPolicyMemberDomains`, which rejects `allUsers`) or
+//           7 PERMISSION_DENIED (the caller lacks the permission; every authorization check denied counts too).
+// Alerts:   such a refused call that would have opened Cloud Run to the public: a requested policy granting an
+//           invoker role (model/iam.ts INVOKER_ROLES) to `allUsers` or `allAuthenticatedUsers`, or a deploy turning
+//           the invoker IAM check off. Nothing changed, but someone tried: often a developer who will ask for an
+//           exception, sometimes the first step of going around the control (the next may be relaxing the
+//           organization policy). Only what the attempt would have added counts: a public member the service (or
+//           project) already held, as its baseline knows, raises nothing.
+// Options:  `rules.public-invoker-attempt.exceptions` (principal, project, service globs), `severity`.
+// Severity: LOW on a service, MEDIUM on a project, folder or organization (which would have opened every service
+//           below it).
+// Resolves: nothing (no risk is in force).
+// Blind spots: other failures (ABORTED on a concurrent policy change, INVALID_ARGUMENT, an outage) are not attempts
+//           a control stopped and raise nothing; when the caller retries with success, public-invoker-grant reports
+//           it. The shape of a refused entry is taken from successful ones (failed writes log their request and no
+//           response); the status message is Google's text, kept as evidence but cut to 300 characters. A dry run
+//           (`validateOnly`) that was refused is not an attempt.
+import { baselineKey } from '../baseline/store.js';
+import { pointBefore, valueBefore, type ServiceBaseline } from '../baseline/state.js';
+import type { RefusedChange } from '../model/change.js';
+import { DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
+import { serviceLabel } from './revision.js';
+import type { Detection, Detector } from './types.js';
+
+export const publicInvokerAttempt: Detector<'public-invoker-attempt'> = {
+  id: 'public-invoker-attempt',
+  title: 'Refused attempt to open a Cloud Run service to the public',
+  defaultSeverity: 'LOW',
+  methods: [...SERVICE_IAM_METHODS, ...PROJECT_IAM_METHODS, ...DEPLOY_METHODS],
+  changeKinds: ['refused'],
+  detect({ change, baseline }): Detection[] {
+    if (change.kind !== 'refused') return [];
+    const who = change.principal?.id ?? 'An unknown principal';
+    const refused = refusedText(change);
+    const evidence = { refusedWith: change.refusal.codeName, statusMessage: change.refusal.message ?? 'unknown' };
+    const unknown = change.refusal.message ? [] : ['status message'];
+    if (change.attempt === 'invoker-iam-disabled') {
+      if (invokerCheckOffBefore(baseline, change.timeMs)) return [];
+      return [
+        {
+          severity: 'LOW',
+          title: 'Refused attempt to turn off the invoker IAM check',
+          summary: `${who} tried to turn off the invoker IAM check on ${serviceLabel(change.target)}, which would have let anyone who reaches it call it; ${refused}`,
+          evidence: { ...evidence, attempted: 'invoker IAM check off' },
+          dedupKey: [baselineKey(change.target), 'invoker-iam-disabled', change.time],
+          unknown,
+        },
+      ];
+    }
+    const held = new Set(valueBefore(baseline?.publicInvokers, change.timeMs) ?? []);
+    const attempted = change.publicInvokers.filter((b) => !held.has(b.member));
+    if (attempted.length === 0) return [];
+    const members = [...new Set(attempted.map((b) => b.member))].sort();
+    const roles = [...new Set(attempted.map((b) => b.role))].sort();
+    const projectWide = change.scope !== 'service';
+    const scopeText = projectWide
+      ? `${change.scope === 'project' ? `project ${change.target.project}` : change.target.project.replace('s/', ' ')} (every Cloud Run service in it)`
+      : serviceLabel(change.target);
+    return [
+      {
+        severity: projectWide ? 'MEDIUM' : 'LOW',
+        title: projectWide ? `Refused attempt to grant the Cloud Run invoker to the public on a whole ${change.scope}` : 'Refused attempt to grant the Cloud Run invoker to the public',
+        summary: `${who} tried to grant ${roles.join(', ')} to ${members.join(' and ')} on ${scopeText}; ${refused}`,
+        evidence: { ...evidence, scope: change.scope, membersAttempted: members, roles },
+        dedupKey: [baselineKey(change.target), members.join(','), roles.join(','), change.time],
+        unknown,
+      },
+    ];
+  },
+};
+
+/**
+ * True when the invoker check was off just before `timeMs`: as the baseline knows it, or as a deploy still waiting for
+ * its rollout wrote it (live, a deploy's system events come seconds after it, and a refused call can come meanwhile).
+ */
+function invokerCheckOffBefore(baseline: ServiceBaseline | undefined, timeMs: number): boolean {
+  let newest = pointBefore(baseline?.invokerIamDisabled, timeMs);
+  for (const { write } of baseline?.rollouts ?? []) {
+    if (write?.invokerIamDisabled === undefined || write.timeMs >= timeMs) continue;
+    if (!newest || write.timeMs >= newest.t) newest = { t: write.timeMs, v: write.invokerIamDisabled };
+  }
+  return newest?.v === true;
+}
+
+function refusedText(change: RefusedChange): string {
+  return change.refusal.code === 9
+    ? 'it was refused (FAILED_PRECONDITION: an organization policy such as Domain Restricted Sharing forbids it), so nothing changed.'
+    : 'it was refused (PERMISSION_DENIED: the caller lacks the permission), so nothing changed.';
+}

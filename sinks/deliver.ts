@@ -108,10 +108,14 @@ async function deliverResolution(o: DeliverOnceOptions): Promise<DeliveryOutcome
     originalDelivered: !original.claimed,
   });
   if (result.status === 'delivered') {
-    const recordError = await recordSent(o, [
-      () => records.complete(sink.name, finding.id, 'resolved', previousRef),
-      () => records.complete(sink.name, key, 'resolved', result.ref),
-    ]);
+    // Either record, once `resolved`, turns a later copy of this resolution into a duplicate, so after a delivered
+    // original both are tried whatever happens to the first. A tombstone must be written before the resolution's own
+    // record: a redelivery that finds this one resolved would stop there and leave the tombstone pending.
+    const recordError = await recordSent(
+      o,
+      [() => records.complete(sink.name, finding.id, 'resolved', previousRef), () => records.complete(sink.name, key, 'resolved', result.ref)],
+      { untilFirstFailure: original.claimed },
+    );
     if (recordError !== undefined && original.claimed) {
       // Unlike a finding's, this record must exist: without it the late original, once the claim's lease ran out,
       // would go out as an alert nobody resolves. So Pub/Sub redelivers (the claims expire with their lease), and
@@ -178,7 +182,13 @@ const RECORD_BACKOFF_MS = 250;
  * redeliver it, and that copy, once the claim's lease ran out, would send it a second time (Slack has no idempotency
  * key). Undefined when every mark was written, else why not (notify logs it as an error and acks).
  */
-async function recordSent(o: DeliverOnceOptions, marks: readonly (() => Promise<void>)[], clock: RetryClock = systemClock): Promise<string | undefined> {
+async function recordSent(
+  o: DeliverOnceOptions,
+  marks: readonly (() => Promise<void>)[],
+  { untilFirstFailure = true }: { readonly untilFirstFailure?: boolean } = {},
+  clock: RetryClock = systemClock,
+): Promise<string | undefined> {
+  let failure: string | undefined;
   for (const mark of marks) {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -186,12 +196,16 @@ async function recordSent(o: DeliverOnceOptions, marks: readonly (() => Promise<
         break;
       } catch (error) {
         const wait = RECORD_BACKOFF_MS * 2 ** (attempt - 1);
-        if (attempt >= RECORD_ATTEMPTS || clock.now() + wait > o.deadlineMs + LEASE_MARGIN_MS / 2) return messageOf(error);
+        if (attempt >= RECORD_ATTEMPTS || clock.now() + wait > o.deadlineMs + LEASE_MARGIN_MS / 2) {
+          failure ??= messageOf(error);
+          break;
+        }
         await clock.sleep(wait);
       }
     }
+    if (failure !== undefined && untilFirstFailure) return failure;
   }
-  return undefined;
+  return failure;
 }
 
 function notDelivered(result: Exclude<DeliveryResult, { status: 'delivered' }>): DeliveryOutcome {

@@ -182,6 +182,48 @@ describe('deliverOnce: marking a sent delivery fails', () => {
   });
 });
 
+/** Records whose marking of one key as resolved fails as often as deliverOnce tries it, then works again. */
+class KeyFailingRecords extends MemoryDeliveryRecordStore {
+  private failures = 4;
+  constructor(private readonly failingKey: string) {
+    super(() => NOW);
+  }
+
+  override complete(...args: Parameters<MemoryDeliveryRecordStore['complete']>): Promise<void> {
+    if (args[1] === this.failingKey && args[2] === 'resolved' && this.failures-- > 0) return Promise.reject(new Error('14 UNAVAILABLE: firestore unreachable'));
+    return super.complete(...args);
+  }
+}
+
+describe('deliverOnce: a resolution after its original cannot mark one of its records', () => {
+  it.each([
+    ['the original', finding.id],
+    ['its own', resolutionKey(finding.id)],
+  ])('%s: the other is still marked, so a copy delivered after the lease is a duplicate (no second thread reply)', async (_name, failingKey) => {
+    const sink = new ScriptedSink();
+    const records = new KeyFailingRecords(failingKey);
+    const resolution = resolutionOf(finding);
+    await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: DEADLINE });
+    const sent = await deliverOnce({ sink, finding: resolution, records, nowMs: NOW + 1_000, deadlineMs: Date.now() + 60_000, leaseMs: 90_000 });
+    expect(sent).toMatchObject({ status: 'delivered', ref: 'ref-2', recordError: '14 UNAVAILABLE: firestore unreachable' });
+    const copy = await deliverOnce({ sink, finding: resolution, records, nowMs: NOW + 120_000, deadlineMs: NOW + 180_000 });
+    expect(copy).toMatchObject({ status: 'duplicate', reason: 'already resolved' });
+    expect(sink.calls).toHaveLength(2);
+  });
+
+  it('one that came first does not mark its own record while the tombstone is not written: the redelivery writes it', async () => {
+    const sink = new ScriptedSink();
+    const records = new KeyFailingRecords(finding.id);
+    const resolution = resolutionOf(finding);
+    const first = await deliverOnce({ sink, finding: resolution, records, nowMs: NOW, deadlineMs: Date.now() + 60_000, leaseMs: 90_000 });
+    expect(first).toMatchObject({ status: 'failed', retryable: true });
+    expect(await records.get('scripted', resolutionKey(finding.id))).toMatchObject({ state: 'pending' });
+    expect(await deliverOnce({ sink, finding: resolution, records, nowMs: NOW + 90_000, deadlineMs: NOW + 150_000 })).toMatchObject({ status: 'delivered' });
+    expect(await records.get('scripted', finding.id)).toMatchObject({ state: 'resolved' });
+    expect(await deliverOnce({ sink, finding, records, nowMs: NOW + 200_000, deadlineMs: NOW + 260_000 })).toMatchObject({ status: 'duplicate', reason: 'already resolved' });
+  });
+});
+
 // The exception: a resolution that came first leaves the record that turns its late original into a duplicate.
 // Without it the original, arriving after the claim's lease, paged again and opened an alert nobody resolves.
 describe('deliverOnce: a resolution that came first cannot mark the original', () => {

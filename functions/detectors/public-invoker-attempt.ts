@@ -10,8 +10,10 @@
 //           the invoker IAM check off. Nothing changed, but someone tried: often a developer who will ask for an
 //           exception, sometimes the first step of going around the control (the next may be relaxing the
 //           organization policy). Only what the attempt would have added counts: a public member the service (or
-//           project) already held, as its baseline knows, raises nothing.
-// Options:  `rules.public-invoker-attempt.exceptions` (principal, project, service globs), `severity`.
+//           project) already held as an invoker, as its baseline knows, raises nothing (a role that would also let
+//           the public change the service, run.admin, run.developer, run.sourceDeveloper, still counts).
+// Options:  `rules.public-invoker-attempt.exceptions` (principal, project, service globs), `severity`; services
+//           in `rules.public-invoker-grant.allowServices` are meant to be public: an attempt there raises nothing.
 // Severity: LOW on a service, MEDIUM on a project, folder or organization (which would have opened every service
 //           below it).
 // Resolves: nothing (no risk is in force).
@@ -19,12 +21,16 @@
 //           a control stopped and raise nothing; when the caller retries with success, public-invoker-grant reports
 //           it. The shape of a refused entry is taken from successful ones (failed writes log their request and no
 //           response); the status message is Google's text, kept as evidence but cut to 300 characters. A dry run
-//           (`validateOnly`) that was refused is not an attempt.
+//           (`validateOnly`) that was refused is not an attempt. "Already held" is the baseline's word when the
+//           entry is judged: delivered before the earlier grant that made a member public (live, out of order), or
+//           after a delete that cleared the service's policy, a refused edit that still lists that member reports it
+//           (evidence `source: no earlier policy known`) where replay, in time order, does not.
 import { baselineKey } from '../baseline/store.js';
 import { pointBefore, valueBefore, type ServiceBaseline } from '../baseline/state.js';
 import type { RefusedChange } from '../model/change.js';
 import { DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
 import { serviceLabel } from './revision.js';
+import { globMatcher } from '../config/glob.js';
 import type { Detection, Detector } from './types.js';
 
 export const publicInvokerAttempt: Detector<'public-invoker-attempt'> = {
@@ -33,7 +39,7 @@ export const publicInvokerAttempt: Detector<'public-invoker-attempt'> = {
   defaultSeverity: 'LOW',
   methods: [...SERVICE_IAM_METHODS, ...PROJECT_IAM_METHODS, ...DEPLOY_METHODS],
   changeKinds: ['refused'],
-  detect({ change, baseline }): Detection[] {
+  detect({ change, baseline, config }): Detection[] {
     if (change.kind !== 'refused') return [];
     const who = change.principal?.id ?? 'An unknown principal';
     const refused = refusedText(change);
@@ -52,8 +58,12 @@ export const publicInvokerAttempt: Detector<'public-invoker-attempt'> = {
         },
       ];
     }
-    const held = new Set(valueBefore(baseline?.publicInvokers, change.timeMs) ?? []);
-    const attempted = change.publicInvokers.filter((b) => !held.has(b.member));
+    if (change.scope === 'service' && globMatcher(config.rules['public-invoker-grant'].allowServices)(`${change.target.project}/${change.target.service}`)) return [];
+    const knownBefore = valueBefore(baseline?.publicInvokers, change.timeMs);
+    const held = new Set(knownBefore ?? []);
+    // The baseline keeps who held an invoker role, not which: a member known to hold one is taken to hold the plain
+    // invoker role, so a role that would also let the public change the service still counts.
+    const attempted = change.publicInvokers.filter((b) => !(held.has(b.member) && INVOKE_ONLY_ROLES.has(b.role)));
     if (attempted.length === 0) return [];
     const members = [...new Set(attempted.map((b) => b.member))].sort();
     const roles = [...new Set(attempted.map((b) => b.role))].sort();
@@ -66,7 +76,13 @@ export const publicInvokerAttempt: Detector<'public-invoker-attempt'> = {
         severity: projectWide ? 'MEDIUM' : 'LOW',
         title: projectWide ? `Refused attempt to grant the Cloud Run invoker to the public on a whole ${change.scope}` : 'Refused attempt to grant the Cloud Run invoker to the public',
         summary: `${who} tried to grant ${roles.join(', ')} to ${members.join(' and ')} on ${scopeText}; ${refused}`,
-        evidence: { ...evidence, scope: change.scope, membersAttempted: members, roles },
+        evidence: {
+          ...evidence,
+          scope: change.scope,
+          membersAttempted: members,
+          roles,
+          source: knownBefore !== undefined ? 'difference from the last known policy' : 'no earlier policy known',
+        },
         dedupKey: [baselineKey(change.target), members.join(','), roles.join(','), change.time],
         unknown,
       },
@@ -86,6 +102,9 @@ function invokerCheckOffBefore(baseline: ServiceBaseline | undefined, timeMs: nu
   }
   return newest?.v === true;
 }
+
+/** Invoker roles that only let the public call the service (the others let it change the service too). */
+const INVOKE_ONLY_ROLES: ReadonlySet<string> = new Set(['roles/run.invoker', 'roles/run.servicesInvoker']);
 
 function refusedText(change: RefusedChange): string {
   return change.refusal.code === 9

@@ -192,6 +192,7 @@ const BUILDERS: Readonly<Record<TestRule, (f: FindingFacts) => Finding>> = {
       scope: 'service',
       membersAttempted: ['allUsers'],
       roles: ['roles/run.invoker'],
+      source: 'difference from the last known policy',
     },
     unknown: [],
     methodName: 'google.cloud.run.v2.Services.SetIamPolicy',

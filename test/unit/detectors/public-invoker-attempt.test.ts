@@ -207,6 +207,38 @@ describe('public-invoker-attempt', () => {
     expect(findings[0]!.evidence['membersAttempted']).toEqual(['allAuthenticatedUsers']);
   });
 
+  it('a stronger role for a member already public is still an attempt (allUsers holds the invoker, run.admin is asked)', async () => {
+    const upgrade = at(
+      requesting(serviceRefused, [
+        { role: 'roles/run.invoker', members: ['allUsers'] },
+        { role: 'roles/run.admin', members: ['allUsers'] },
+      ]),
+      '2024-02-02T10:00:00Z',
+    );
+    const findings = await attempts([serviceGranted, upgrade]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.evidence).toMatchObject({ membersAttempted: ['allUsers'], roles: ['roles/run.admin'], source: 'difference from the last known policy' });
+    const projectUpgrade = at(
+      variant(projectRefused, (e) => {
+        (((e.protoPayload['request'] as Obj)['policy'] as Obj)['bindings'] as Obj[]).push({ role: 'roles/run.admin', members: ['allUsers'] });
+      }),
+      '2020-05-15T04:00:00Z',
+    );
+    const project = await attempts([at(synthetic('project-SetIamPolicy-run-invoker-allUsers'), '2020-05-15T03:00:00Z'), projectUpgrade]);
+    expect(project.map((f) => f.evidence['roles'])).toEqual([['roles/run.admin']]);
+  });
+
+  it('says whether an earlier policy of the service was known', async () => {
+    const [alone] = await attempts([serviceRefused]);
+    expect(alone!.evidence['source']).toBe('no earlier policy known');
+  });
+
+  it("ignores services meant to be public (public-invoker-grant's allowServices), not a whole project", async () => {
+    const cfg = config({ rules: { 'public-invoker-grant': { allowServices: ['some-project/cloudrun-*', '*/*'] } } });
+    expect(await attempts([serviceRefused], cfg)).toEqual([]);
+    expect(await attempts([projectRefused], cfg)).toHaveLength(1);
+  });
+
   it('an attempt changes no baseline: the later successful grant is still reported as a grant', async () => {
     const grantLater = at(serviceGranted, '2024-02-02T10:00:00Z');
     const findings = await findingsOf([serviceRefused, grantLater]);

@@ -33,7 +33,11 @@ export async function loadConfigFile(path) {
   const text = readFileSync(path, 'utf8');
   return {
     correlation: { adminApiFallback: { enabled: text.includes('FALLBACK'), afterSeconds: 120 } },
-    sinks: text.includes('SLACK_CHANNEL') ? { slack: { channel: '#alerts' } } : {},
+    sinks: {
+      ...(text.includes('SLACK_CHANNEL') ? { slack: { channel: '#alerts' } } : text.includes('SLACK_SECTION') ? { slack: { minSeverity: 'HIGH' } } : {}),
+      ...(text.includes('CONSOLE') ? { console: { minSeverity: 'LOW' } } : {}),
+      ...(text.includes('SCC') ? { scc: { minSeverity: 'LOW' } } : {}),
+    },
   };
 }
 `;
@@ -75,7 +79,9 @@ beforeAll(() => {
     'bad.yaml': '# INVALID\n',
     'crash.yaml': '# CRASH\n',
     'fallback.yaml': '# FALLBACK\n',
-    'slack.yaml': '# SLACK_CHANNEL\n',
+    'slack.yaml': '# SLACK_CHANNEL CONSOLE\n',
+    'slack-section.yaml': '# SLACK_SECTION CONSOLE\n',
+    'console-scc.yaml': '# CONSOLE SCC\n',
   })) {
     writeFileSync(join(work, name), text);
   }
@@ -117,11 +123,22 @@ describe('scripts/validate-config.mjs (external program protocol)', () => {
 
   // notify-slack refuses every finding without a channel: the plan must fail, not the first alert.
   it('exits 2 when the slack sink is deployed and the config names no Slack channel', () => {
-    const run = runScript(query(pkg, join(work, 'good.yaml'), 'console,slack'));
+    const run = runScript(query(pkg, join(work, 'slack-section.yaml'), 'console,slack'));
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('sinks.slack: the slack sink is deployed');
     expect(runScript(query(pkg, join(work, 'slack.yaml'), 'console,slack')).status).toBe(0);
-    expect(runScript(query(pkg, join(work, 'good.yaml'), 'console,scc')).status).toBe(0);
+    expect(runScript(query(pkg, join(work, 'console-scc.yaml'), 'console,scc')).status).toBe(0);
+  });
+
+  // A sink without a section receives nothing (routing fails closed): deployed so, it would drop every finding.
+  it('exits 2 when a deployed sink has no section under sinks, naming each', () => {
+    const run = runScript(query(pkg, join(work, 'good.yaml'), 'console,webhook'));
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('sinks.console: the console sink is deployed (module variable sinks) but the config has no sinks.console section');
+    expect(run.stderr).toContain('sinks.webhook: the webhook sink is deployed');
+    expect(runScript(query(pkg, join(work, 'console-scc.yaml'), 'console,webhook')).stderr).not.toContain('sinks.console');
+    // No sinks in the query (an older module): nothing to compare.
+    expect(runScript(query(pkg, join(work, 'good.yaml'))).status).toBe(0);
   });
 
   it.each([

@@ -7,8 +7,9 @@
 // all strings and exit 0. On failure print a human-readable message on stderr and exit non-zero; Terraform shows stderr
 // and ignores stdout.
 //
-// A config can be valid on its own and still not fit the deployment: the slack sink deployed without a channel in the
-// config refuses every finding at run time (they end on the dead-letter topic). Those checks run here too, on the config
+// A config can be valid on its own and still not fit the deployment: a sink deployed without a section in the config
+// receives no finding (routing fails closed), and the slack sink deployed without a channel refuses every finding at
+// run time (they end on the dead-letter topic). Those checks run here too, on the config
 // as the package's own loader reads it (defaults applied), and what the module must agree with is returned
 // (admin_api_fallback: the module grants run.viewer only when the config turns the Admin API fallback on).
 //
@@ -63,6 +64,14 @@ if (run.status === 0) {
     fail(1, `runwatch validate-config: could not load ${configPath} with the package's config loader: ${error?.message ?? error}`);
   }
   const problems = [];
+  // Routing fails closed: a sink without a section receives nothing, so one deployed so would drop every finding.
+  for (const sink of sinks) {
+    if (config?.sinks?.[sink] === undefined) {
+      problems.push(
+        `sinks.${sink}: the ${sink} sink is deployed (module variable sinks) but the config has no sinks.${sink} section; notify-${sink} would receive no finding (add one, e.g. sinks: {${sink}: {minSeverity: LOW}})`,
+      );
+    }
+  }
   const slack = config?.sinks?.slack;
   if (sinks.includes('slack') && !(slack?.channel || slack?.channelsBySeverity || slack?.channelsByRule)) {
     problems.push(

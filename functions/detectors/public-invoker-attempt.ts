@@ -45,6 +45,7 @@ export const publicInvokerAttempt: Detector<'public-invoker-attempt'> = {
     const refused = refusedText(change);
     const evidence = { refusedWith: change.refusal.codeName, statusMessage: change.refusal.message ?? 'unknown' };
     const unknown = change.refusal.message ? [] : ['status message'];
+    if (change.scope === 'service' && globMatcher(config.rules['public-invoker-grant'].allowServices)(`${change.target.project}/${change.target.service}`)) return [];
     if (change.attempt === 'invoker-iam-disabled') {
       if (invokerCheckOffBefore(baseline, change.timeMs)) return [];
       return [
@@ -58,7 +59,6 @@ export const publicInvokerAttempt: Detector<'public-invoker-attempt'> = {
         },
       ];
     }
-    if (change.scope === 'service' && globMatcher(config.rules['public-invoker-grant'].allowServices)(`${change.target.project}/${change.target.service}`)) return [];
     const knownBefore = valueBefore(baseline?.publicInvokers, change.timeMs);
     const held = new Set(knownBefore ?? []);
     // The baseline keeps who held an invoker role, not which: a member known to hold one is taken to hold the plain

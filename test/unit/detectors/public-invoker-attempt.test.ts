@@ -237,6 +237,7 @@ describe('public-invoker-attempt', () => {
     const cfg = config({ rules: { 'public-invoker-grant': { allowServices: ['some-project/cloudrun-*', '*/*'] } } });
     expect(await attempts([serviceRefused], cfg)).toEqual([]);
     expect(await attempts([projectRefused], cfg)).toHaveLength(1);
+    expect(await attempts([deployDenied], config({ rules: { 'public-invoker-grant': { allowServices: ['acme-prod/storefront'] } } }))).toEqual([]);
   });
 
   it('an attempt changes no baseline: the later successful grant is still reported as a grant', async () => {

@@ -116,9 +116,9 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
 
   if (serviceName === CRM) {
     if (method !== 'SetIamPolicy') return { kind: 'skipped', reason: 'not-cloud-run', detail: `${CRM} ${method}` };
-    const failure = failureOf(pp, undefined, env.entry['severity']);
-    if (failure) return refusedIamAttempt(env, pp, failure, wideIamTarget(env, pp)) ?? failure;
     const where = wideIamTarget(env, pp);
+    const failure = failureOf(pp, undefined, env.entry['severity']);
+    if (failure) return refusedIamAttempt(env, pp, failure, where) ?? failure;
     return 'kind' in where ? where : { kind: 'change', change: iamChange(env, pp, where.scope, where.target) };
   }
   if (serviceName !== RUN) return { kind: 'skipped', reason: 'not-cloud-run', detail: serviceName ?? 'no serviceName' };
@@ -131,7 +131,7 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
   const api: 'v1' | 'v2' = method.startsWith('google.cloud.run.v2.') ? 'v2' : 'v1';
   const verb = method.slice(method.lastIndexOf('.') + 1);
   const failure = failureOf(pp, method, env.entry['severity']);
-  if (failure) return (isDryRun(pp) ? undefined : refusedRunAttempt(env, pp, failure, api, verb, options.secretEnv)) ?? failure;
+  if (failure) return (isDryRun(pp) ? undefined : refusedRunAttempt(env, pp, failure, api, verb)) ?? failure;
   if (isDryRun(pp)) return { kind: 'skipped', reason: 'dry-run', detail: method };
 
   switch (verb) {
@@ -250,13 +250,13 @@ function refusedIamAttempt(env: Envelope, pp: JsonObject, failure: ParseResult, 
 }
 
 /** A refused Cloud Run write that would have opened a service: its IAM policy, or a deploy turning the invoker check off. */
-function refusedRunAttempt(env: Envelope, pp: JsonObject, failure: ParseResult, api: 'v1' | 'v2', verb: string, secretEnv: SecretEnvNames | undefined): ParseResult | undefined {
+function refusedRunAttempt(env: Envelope, pp: JsonObject, failure: ParseResult, api: 'v1' | 'v2', verb: string): ParseResult | undefined {
   if (verb === 'SetIamPolicy') return refusedIamAttempt(env, pp, failure, serviceIamTarget(env, pp));
   if (failure.kind !== 'skipped' || !DEPLOY_VERBS.has(verb)) return undefined;
   const refusal = refusalOf(pp, failure);
   if (!refusal) return undefined;
-  // A failed write logs no response: what it asked for is its request.
-  const facts = api === 'v1' ? v1Facts(pp, secretEnv) : v2Facts(pp, secretEnv);
+  // A failed write logs no response: what it asked for is its request. (Its environment variables are not judged.)
+  const facts = api === 'v1' ? v1Facts(pp, undefined) : v2Facts(pp, undefined);
   if (facts.invokerIamDisabled !== true) return undefined;
   const target = serviceTarget(env, pp, facts.knative);
   if (!target) return undefined;

@@ -29,8 +29,7 @@ import { baselineKey } from '../baseline/store.js';
 import { pointBefore, valueBefore, type ServiceBaseline } from '../baseline/state.js';
 import type { RefusedChange } from '../model/change.js';
 import { DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
-import { serviceLabel } from './revision.js';
-import { globMatcher } from '../config/glob.js';
+import { iamScopeLabel, meantToBePublic, serviceLabel } from './revision.js';
 import type { Detection, Detector } from './types.js';
 
 export const publicInvokerAttempt: Detector<'public-invoker-attempt'> = {
@@ -45,7 +44,7 @@ export const publicInvokerAttempt: Detector<'public-invoker-attempt'> = {
     const refused = refusedText(change);
     const evidence = { refusedWith: change.refusal.codeName, statusMessage: change.refusal.message ?? 'unknown' };
     const unknown = change.refusal.message ? [] : ['status message'];
-    if (change.scope === 'service' && globMatcher(config.rules['public-invoker-grant'].allowServices)(`${change.target.project}/${change.target.service}`)) return [];
+    if (change.scope === 'service' && meantToBePublic(config.rules['public-invoker-grant'].allowServices, change.target)) return [];
     if (change.attempt === 'invoker-iam-disabled') {
       if (invokerCheckOffBefore(baseline, change.timeMs)) return [];
       return [
@@ -68,14 +67,11 @@ export const publicInvokerAttempt: Detector<'public-invoker-attempt'> = {
     const members = [...new Set(attempted.map((b) => b.member))].sort();
     const roles = [...new Set(attempted.map((b) => b.role))].sort();
     const projectWide = change.scope !== 'service';
-    const scopeText = projectWide
-      ? `${change.scope === 'project' ? `project ${change.target.project}` : change.target.project.replace('s/', ' ')} (every Cloud Run service in it)`
-      : serviceLabel(change.target);
     return [
       {
         severity: projectWide ? 'MEDIUM' : 'LOW',
         title: projectWide ? `Refused attempt to grant the Cloud Run invoker to the public on a whole ${change.scope}` : 'Refused attempt to grant the Cloud Run invoker to the public',
-        summary: `${who} tried to grant ${roles.join(', ')} to ${members.join(' and ')} on ${scopeText}; ${refused}`,
+        summary: `${who} tried to grant ${roles.join(', ')} to ${members.join(' and ')} on ${iamScopeLabel(change.scope, change.target)}; ${refused}`,
         evidence: {
           ...evidence,
           scope: change.scope,

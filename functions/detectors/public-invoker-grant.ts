@@ -27,10 +27,9 @@ import { publicInvokersAfter } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, pointAfter, valueBefore, type ServiceBaseline } from '../baseline/state.js';
 import { normalizeTimestamp } from '../audit/entry.js';
-import { globMatcher } from '../config/glob.js';
 import { isPublicInvokerBinding, publicMembersWithAnyRole } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
-import { closedByDelete, riskInForce, serviceLabel } from './revision.js';
+import { closedByDelete, iamScopeLabel, meantToBePublic, riskInForce, serviceLabel } from './revision.js';
 import type { Ingress } from '../model/change.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
@@ -45,7 +44,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     const who = change.principal?.id ?? 'An unknown principal';
     if (change.kind === 'deploy') {
       if (change.invokerIamDisabled !== true) return [];
-      if (globMatcher(settings.allowServices)(`${change.target.project}/${change.target.service}`)) return [];
+      if (meantToBePublic(settings.allowServices, change.target)) return [];
       if (valueBefore(baseline?.invokerIamDisabled, change.timeMs) === true) return [];
       // The write's own ingress, else, for a v2 update (its mask may leave ingress alone), the one in force before
       // it. A v1 write is a full PUT and a create starts afresh: one logged without its ingress set one this entry
@@ -65,7 +64,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     }
     if (change.kind !== 'iam-policy') return [];
     const projectWide = change.scope !== 'service';
-    if (!projectWide && globMatcher(settings.allowServices)(`${change.target.project}/${change.target.service}`)) return [];
+    if (!projectWide && meantToBePublic(settings.allowServices, change.target)) return [];
 
     // The members before this policy, when known (the engine always passes a baseline, maybe an empty one).
     const knownBefore = valueBefore(baseline?.publicInvokers, change.timeMs);
@@ -87,16 +86,11 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     const members = [...new Set(added.map((a) => a.member))].sort();
     if (reportedByNextPolicy(baseline, change.timeMs, members)) return [];
     const roles = [...new Set(added.map((a) => a.role))].sort();
-    // `organizations/O` reads as `organization O`.
-    const scopeText =
-      change.scope === 'service'
-        ? serviceLabel(change.target)
-        : `${change.scope === 'project' ? `project ${change.target.project}` : change.target.project.replace('s/', ' ')} (every Cloud Run service in it)`;
     return [
       {
         severity: projectWide ? 'CRITICAL' : 'HIGH',
         title: projectWide ? `Cloud Run invoker granted to the public on a whole ${change.scope}` : 'Cloud Run invoker granted to the public',
-        summary: `${who} granted ${roles.join(', ')} to ${members.join(' and ')} on ${scopeText}.`,
+        summary: `${who} granted ${roles.join(', ')} to ${members.join(' and ')} on ${iamScopeLabel(change.scope, change.target)}.`,
         evidence: {
           scope: change.scope,
           membersGranted: members,

@@ -1,9 +1,11 @@
 // Shared reading of a deploy: does it create a revision, and which facts are unknown; and what a delete, or a newer
-// entry applied before a late one, closes.
+// entry applied before a late one, closes. Also the words for where a change applies, and which services are meant to
+// be public.
 import { withCanonicalFraction } from '../audit/entry.js';
 import { changedAfter, pointAfter, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, sameOperation } from '../correlate/rollout.js';
-import type { DeployChange } from '../model/change.js';
+import { globMatcher } from '../config/glob.js';
+import type { DeployChange, IamScope, ServiceRef } from '../model/change.js';
 import type { Detection, OpenFinding, Resolved } from './types.js';
 
 /**
@@ -54,6 +56,20 @@ export function unknownDeployFacts(change: DeployChange): string[] {
 
 export function serviceLabel(ref: { project: string; service: string; location?: string }): string {
   return `${ref.project}/${ref.service}${ref.location ? ` (${ref.location})` : ''}`;
+}
+
+/**
+ * Where an IAM policy (set or refused) applies, in the words of a finding: the service, or the project, folder or
+ * organization with every service in it (`organizations/O` reads as `organization O`).
+ */
+export function iamScopeLabel(scope: IamScope, target: ServiceRef): string {
+  if (scope === 'service') return serviceLabel(target);
+  return `${scope === 'project' ? `project ${target.project}` : target.project.replace('s/', ' ')} (every Cloud Run service in it)`;
+}
+
+/** True when `target` is among `public-invoker-grant.allowServices`, the services meant to be public. */
+export function meantToBePublic(allowServices: readonly string[], target: ServiceRef): boolean {
+  return globMatcher(allowServices)(`${target.project}/${target.service}`);
 }
 
 /**

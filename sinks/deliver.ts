@@ -14,7 +14,9 @@
 // Failure handling:
 //   - retryable: the claim is released and the outcome says retryable; `notify` answers non-2xx so Pub/Sub
 //     redelivers with backoff. When the sink says it may have sent all the same (`mayHaveSent`: a Slack timeout),
-//     the claim is kept until its lease ends, so redeliveries meanwhile do not post copies.
+//     the claim is kept until its lease ends, so redeliveries meanwhile do not post copies; the delivery that takes
+//     the claim over afterwards is told when the earlier one began (`earlierAttemptMs`), so the sink can look for
+//     its message before sending again.
 //   - permanent: the claim is released too and the outcome says not retryable, with the sink's reason. `notify`
 //     must log it with the reason, count it, publish it to the dead-letter topic and ack: that is what stops it
 //     being retried forever. The record is deliberately NOT marked delivered: nothing reached the destination, and
@@ -25,7 +27,7 @@
 //     its `resolved` record is what keeps the late original from opening an alert.
 import { errorMessage } from '../functions/errors.js';
 import type { Finding } from '../functions/findings/finding.js';
-import type { DeliveryRecord, DeliveryRecordStore } from './deliveryRecords.js';
+import type { ClaimResult, DeliveryRecord, DeliveryRecordStore } from './deliveryRecords.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 
 export type DeliveryOutcome =
@@ -71,7 +73,7 @@ async function deliverFinding(o: DeliverOnceOptions): Promise<DeliveryOutcome> {
   const { sink, finding, records } = o;
   const claim = await records.claim(sink.name, finding.id, o.nowMs, leaseOf(o));
   if (!claim.claimed) return alreadyHandled(claim.record);
-  const result = await safeDeliver(sink, finding, { deadlineMs: o.deadlineMs });
+  const result = await safeDeliver(sink, finding, { deadlineMs: o.deadlineMs, ...earlierAttempt(claim) });
   if (result.status === 'delivered') {
     const recordError = await recordSent(o, [() => records.complete(sink.name, finding.id, 'delivered', result.ref)]);
     return delivered(result.ref, recordError);
@@ -106,6 +108,7 @@ async function deliverResolution(o: DeliverOnceOptions): Promise<DeliveryOutcome
     ...(previousRef !== undefined ? { previousRef } : {}),
     // Past the checks above, an original that was not claimed now is `delivered`.
     originalDelivered: !original.claimed,
+    ...earlierAttempt(claim),
   });
   if (result.status === 'delivered') {
     // Either record, once `resolved`, turns a later copy of this resolution into a duplicate, so after a delivered
@@ -143,6 +146,11 @@ async function deliverResolution(o: DeliverOnceOptions): Promise<DeliveryOutcome
 function claimKept(result: { readonly reason: string }, o: DeliverOnceOptions): DeliveryOutcome {
   const until = new Date(o.nowMs + leaseOf(o)).toISOString();
   return { status: 'failed', retryable: true, reason: `${result.reason}; it may have been sent, so its claim is kept until ${until} (a copy delivered before then is not sent)` };
+}
+
+/** DeliveryContext.earlierAttemptMs of a claim that took over one whose lease ran out. */
+function earlierAttempt(claim: ClaimResult): { earlierAttemptMs?: number } {
+  return claim.claimed && claim.takenOverFromMs !== undefined ? { earlierAttemptMs: claim.takenOverFromMs } : {};
 }
 
 function leaseOf(o: DeliverOnceOptions): number {

@@ -14,7 +14,14 @@ export interface DeliveryRecord {
 }
 
 export type ClaimResult =
-  | { readonly claimed: true }
+  | {
+      readonly claimed: true;
+      /**
+       * When this claim took over an earlier one whose lease ran out without an answer (its instance died, or its
+       * sink may have sent: see deliverOnce), when that claim was made (epoch ms). Absent for a fresh claim.
+       */
+      readonly takenOverFromMs?: number;
+    }
   | { readonly claimed: false; readonly record: DeliveryRecord };
 
 export interface DeliveryRecordStore {
@@ -28,4 +35,13 @@ export interface DeliveryRecordStore {
   complete(sink: string, findingId: string, state: Exclude<DeliveryState, 'pending'>, ref?: string): Promise<void>;
   /** Drops a pending claim after a retryable failure, so the redelivery may try again. */
   release(sink: string, findingId: string): Promise<void>;
+}
+
+/**
+ * When the pending claim `record` was made (its `updatedAt`); for an unreadable stamp, a lease of `leaseMs` before
+ * the claim ran out, else `nowMs` less that lease.
+ */
+export function claimedAtMs(record: DeliveryRecord, leaseMs: number, nowMs: number): number {
+  const stamped = Date.parse(record.updatedAt);
+  return Number.isFinite(stamped) ? stamped : (record.leaseUntilMs ?? nowMs) - leaseMs;
 }

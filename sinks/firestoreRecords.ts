@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { DocumentData, Firestore } from '@google-cloud/firestore';
 import { createFirestore } from '../functions/baseline/firestore.js';
 import { GRPC_STATUS, grpcCode } from '../functions/grpcEndpoint.js';
-import type { ClaimResult, DeliveryRecord, DeliveryRecordStore, DeliveryState } from './deliveryRecords.js';
+import { claimedAtMs, type ClaimResult, type DeliveryRecord, type DeliveryRecordStore, type DeliveryState } from './deliveryRecords.js';
 
 const DEFAULT_DELIVERY_COLLECTION = 'runwatch-deliveries';
 
@@ -76,7 +76,7 @@ export class FirestoreDeliveryRecordStore implements DeliveryRecordStore {
       const record = toRecord(snapshot.data(), sink, findingId);
       if (record.state === 'pending' && (record.leaseUntilMs ?? 0) <= nowMs) {
         tx.set(ref, pending);
-        return { claimed: true };
+        return { claimed: true, takenOverFromMs: claimedAtMs(record, leaseMs, nowMs) };
       }
       return { claimed: false, record };
     });

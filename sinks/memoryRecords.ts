@@ -1,7 +1,7 @@
 // An in-memory DeliveryRecordStore: for the CLI (replay to sinks in one process), tests, and as the reference
 // behaviour the Firestore store must match. One process only: every method runs to completion before the next
 // reads (no await inside), which is what makes `claim` atomic here.
-import type { ClaimResult, DeliveryRecord, DeliveryRecordStore, DeliveryState } from './deliveryRecords.js';
+import { claimedAtMs, type ClaimResult, type DeliveryRecord, type DeliveryRecordStore, type DeliveryState } from './deliveryRecords.js';
 
 export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
   private readonly records = new Map<string, DeliveryRecord>();
@@ -19,7 +19,7 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
     const abandoned = existing?.state === 'pending' && (existing.leaseUntilMs ?? 0) <= nowMs;
     if (existing && !abandoned) return Promise.resolve({ claimed: false, record: existing });
     this.records.set(key, { sink, findingId, state: 'pending', leaseUntilMs: nowMs + leaseMs, updatedAt: iso(nowMs) });
-    return Promise.resolve({ claimed: true });
+    return Promise.resolve(abandoned ? { claimed: true, takenOverFromMs: claimedAtMs(existing, leaseMs, nowMs) } : { claimed: true });
   }
 
   complete(sink: string, findingId: string, state: Exclude<DeliveryState, 'pending'>, ref?: string): Promise<void> {

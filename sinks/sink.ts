@@ -28,6 +28,12 @@ export interface DeliveryContext {
    * resolved, so a brief exposure is never hidden. Set by deliverOnce; absent when nobody knows.
    */
   readonly originalDelivered?: boolean;
+  /**
+   * An earlier delivery of the same message through this sink began then (epoch ms) and its claim ran out without
+   * an answer: it may have reached the destination. A sink without an idempotency key (Slack) looks for it there
+   * before sending again. Set by deliverOnce.
+   */
+  readonly earlierAttemptMs?: number;
 }
 
 export interface Sink {

@@ -18,9 +18,18 @@
 // Retries: `rejectRateLimitedCalls` makes a 429 come back at once with its Retry-After, and the client's own retry
 // is off (`retries: 0`; its default retries for about 30 minutes). Our loop (3 attempts, backoff 0.5-3 s, each
 // request cut to the time left) retries 429, HTTP 5xx, refused or reset connections and Slack's transient errors
-// inside the deadline. Ambiguous errors (`internal_error`, `fatal_error`, a timeout) may mean the message did post:
-// they come back `mayHaveSent`, are not retried here, and deliverOnce keeps the claim until its lease ends, so a
-// slow Slack gets one more post per lease at most (a rare duplicate, which we prefer to a lost alert), not one per
+// inside the deadline.
+//
+// Exactly once. chat.postMessage has no idempotency key, so every message carries its finding's id and status as
+// message metadata, and an answer that leaves open whether Slack posted it (`internal_error`, `fatal_error`, HTTP
+// 5xx, a reset connection, a timeout) is followed by a look at the channel (conversations.history, or .replies for
+// a thread): a message our bot posted for the same finding means delivered. Absent after an answer, the message is
+// posted again; absent after a timeout (Slack may still be posting it), it comes back `mayHaveSent` and
+// deliverOnce keeps the claim until its lease ends; the delivery that takes the claim over looks again before it
+// posts. Reading the channel needs the `channels:history` scope (`groups:history` for private channels) and the
+// channel's id (a name is learnt from the first post of an instance). Without them the sink does what it can:
+// reset connections and 5xx answers are posted again, the other ambiguous answers wait for the lease, so a slow
+// Slack gets one more post per lease at most (a rare duplicate, which we prefer to a lost alert), never one per
 // attempt and Pub/Sub redelivery.
 import { ErrorCode, LogLevel, WebClient, type Logger } from '@slack/web-api';
 import type { ContextBlock, HeaderBlock, KnownBlock, MrkdwnElement, PlainTextElement, SectionBlock } from '@slack/web-api';
@@ -55,7 +64,17 @@ export interface SlackMessage {
   readonly parse: 'none';
   readonly unfurl_links: false;
   readonly unfurl_media: false;
+  /** Which finding the message reports, invisible in the channel: how a later attempt finds it (findPosted). */
+  readonly metadata: SlackFindingMetadata;
 }
+
+/** Message metadata (Slack's `event_type` / `event_payload`): our own finding id and status, nothing from the logs. */
+export interface SlackFindingMetadata {
+  readonly event_type: typeof SLACK_EVENT_TYPE;
+  readonly event_payload: { readonly finding_id: string; readonly status: 'active' | 'resolved' };
+}
+
+export const SLACK_EVENT_TYPE = 'runwatch_finding';
 
 export interface SlackRenderOptions {
   readonly channel: string;
@@ -165,16 +184,20 @@ export function renderSlack(finding: Finding, options: SlackRenderOptions): Slac
     ...linkBlocks(finding, options.sccSource),
     footer(finding),
   ];
-  return message(options.channel, fallbackText(finding, resolved), blocks);
+  return message(options.channel, fallbackText(finding, resolved), blocks, finding);
 }
 
 function renderThreadReply(finding: Finding, thread: SlackRef): SlackMessage {
   const blocks: KnownBlock[] = [resolutionSection(finding), footer(finding)];
-  return { ...message(thread.channel, fallbackText(finding, true), blocks), thread_ts: thread.ts };
+  return { ...message(thread.channel, fallbackText(finding, true), blocks, finding), thread_ts: thread.ts };
 }
 
-function message(channel: string, text: string, blocks: KnownBlock[]): SlackMessage {
-  return { channel, text, blocks, parse: 'none', unfurl_links: false, unfurl_media: false };
+function message(channel: string, text: string, blocks: KnownBlock[], finding: Finding): SlackMessage {
+  return { channel, text, blocks, parse: 'none', unfurl_links: false, unfurl_media: false, metadata: metadataOf(finding) };
+}
+
+export function metadataOf(finding: Finding): SlackFindingMetadata {
+  return { event_type: SLACK_EVENT_TYPE, event_payload: { finding_id: finding.id, status: isResolution(finding) ? 'resolved' : 'active' } };
 }
 
 /** The notification text: our title only (no untrusted values), escaped as mrkdwn because Slack parses it. */
@@ -308,6 +331,10 @@ export class SlackSink implements Sink {
   readonly name = 'slack';
   private readonly policy: RetryPolicy;
   private readonly clock: RetryClock;
+  /** Channel ids Slack answered for the names in the config (the history methods take ids only). */
+  private readonly channelIds = new Map<string, string>();
+  /** Who the token posts as (auth.test), once asked. */
+  private identity: Promise<SlackIdentity> | undefined;
 
   constructor(private readonly options: SlackSinkOptions) {
     this.policy = { ...DEFAULT_RETRY, ...options.retry };
@@ -327,27 +354,145 @@ export class SlackSink implements Sink {
       ...(this.options.sccSource ? { sccSource: this.options.sccSource } : {}),
       ...(thread ? { thread } : {}),
     });
-    return retryWithinDeadline((timeoutMs) => this.post(msg, timeoutMs), context.deadlineMs, this.policy, this.clock);
+    if (context.earlierAttemptMs !== undefined) {
+      // An earlier delivery's claim ran out without an answer: its message may be in the channel already.
+      const earlier = await this.findPosted(msg, context.earlierAttemptMs, context.deadlineMs);
+      if (earlier.kind === 'found') return { status: 'delivered', ref: earlier.ref };
+    }
+    return retryWithinDeadline((timeoutMs) => this.attempt(msg, timeoutMs, context.deadlineMs), context.deadlineMs, this.policy, this.clock);
   }
 
-  private async post(msg: SlackMessage, timeoutMs: number): Promise<DeliveryResult> {
-    // A client per attempt: its request timeout is fixed at construction and must shrink as the deadline nears.
-    const client = new WebClient(this.options.token, {
+  /**
+   * One post. When the answer leaves open whether Slack posted the message, the channel is read before anything
+   * else: found there, it is delivered; not there after an answer (Slack's `internal_error`, HTTP 5xx, a reset
+   * connection), it is posted again; not there after a timeout (Slack may still be posting it), or when the
+   * channel cannot be read (no history scope, a channel configured by name), the failure stands as it was.
+   */
+  private async attempt(msg: SlackMessage, timeoutMs: number, deadlineMs: number): Promise<DeliveryResult> {
+    const startedMs = this.clock.now();
+    const { result, uncertain } = await this.post(msg, timeoutMs);
+    if (result.status !== 'failed' || !uncertain) return result;
+    const look = await this.findPosted(msg, startedMs, deadlineMs);
+    switch (look.kind) {
+      case 'found':
+        return { status: 'delivered', ref: look.ref };
+      case 'absent':
+        return uncertain === 'may-still-post' ? result : { status: 'failed', retryable: true, reason: `${result.reason} (the message is not in the channel)` };
+      case 'unknown':
+        return { ...result, reason: `${result.reason}; the channel could not be checked for the message: ${look.reason}` };
+    }
+  }
+
+  private client(timeoutMs: number): WebClient {
+    // A client per call: its request timeout is fixed at construction and must shrink as the deadline nears.
+    return new WebClient(this.options.token, {
       ...(this.options.apiUrl ? { slackApiUrl: this.options.apiUrl } : {}),
       timeout: timeoutMs,
       rejectRateLimitedCalls: true,
       retryConfig: { retries: 0 },
       logger: SILENT_LOGGER,
     });
+  }
+
+  private async post(msg: SlackMessage, timeoutMs: number): Promise<SlackOutcome> {
     try {
-      const response = await client.chat.postMessage({ ...msg, blocks: [...msg.blocks] });
+      const response = await this.client(timeoutMs).chat.postMessage({ ...msg, blocks: [...msg.blocks] });
       const ts = typeof response.ts === 'string' ? response.ts : undefined;
       const channel = typeof response.channel === 'string' ? response.channel : msg.channel;
-      return { status: 'delivered', ...(ts ? { ref: `${channel}:${ts}` } : {}) };
+      if (channel !== msg.channel && CHANNEL_ID.test(channel)) this.channelIds.set(msg.channel, channel);
+      return { result: { status: 'delivered', ...(ts ? { ref: `${channel}:${ts}` } : {}) } };
     } catch (error) {
-      return classifySlackError(error, this.options.token);
+      return classify(error, this.options.token);
     }
   }
+
+  /**
+   * Looks for the message in its channel (or thread), posted since `sinceMs` by this token's bot: a message carries
+   * its finding's id and status as metadata. Needs the `channels:history` scope (`groups:history` for a private
+   * channel) and a channel id; without them the answer is `unknown` and the caller does what it did before.
+   */
+  private async findPosted(msg: SlackMessage, sinceMs: number, deadlineMs: number): Promise<SlackLookup> {
+    const channel = CHANNEL_ID.test(msg.channel) ? msg.channel : this.channelIds.get(msg.channel);
+    if (!channel) return { kind: 'unknown', reason: `channel ${msg.channel} is configured by name, not id` };
+    const method = msg.thread_ts ? 'conversations.replies' : 'conversations.history';
+    try {
+      const me = await this.whoAmI(deadlineMs);
+      const oldest = slackTs(sinceMs - LOOKUP_SKEW_MS);
+      let cursor: string | undefined;
+      for (let page = 0; page < LOOKUP_PAGES; page++) {
+        const left = deadlineMs - this.clock.now();
+        if (left < this.policy.minAttemptMs) return { kind: 'unknown', reason: 'no time left to read it' };
+        const client = this.client(Math.min(this.policy.attemptTimeoutMs, left));
+        const args = { channel, oldest, inclusive: true, include_all_metadata: true, limit: LOOKUP_PAGE, ...(cursor ? { cursor } : {}) };
+        const response = msg.thread_ts ? await client.conversations.replies({ ...args, ts: msg.thread_ts }) : await client.conversations.history(args);
+        const hit = response.messages?.find((m) => postedBy(m, me) && sameFinding(m.metadata, msg.metadata));
+        if (typeof hit?.ts === 'string') return { kind: 'found', ref: `${channel}:${hit.ts}` };
+        cursor = response.response_metadata?.next_cursor || undefined;
+        if (!response.has_more || !cursor) return { kind: 'absent' };
+      }
+      return { kind: 'unknown', reason: `more than ${LOOKUP_PAGE * LOOKUP_PAGES} messages since the attempt` };
+    } catch (error) {
+      const { result } = classify(error, this.options.token);
+      return { kind: 'unknown', reason: `${method}: ${result.status === 'failed' ? result.reason.replace(/^Slack rejected the message: /, '') : 'no answer'}` };
+    }
+  }
+
+  /** auth.test, once per sink (asked again after a failure). */
+  private whoAmI(deadlineMs: number): Promise<SlackIdentity> {
+    this.identity ??= this.client(Math.max(1, Math.min(this.policy.attemptTimeoutMs, deadlineMs - this.clock.now())))
+      .auth.test()
+      .then((r) => {
+        const identity = { botId: typeof r.bot_id === 'string' ? r.bot_id : undefined, userId: typeof r.user_id === 'string' ? r.user_id : undefined };
+        if (!identity.botId && !identity.userId) throw new Error('auth.test named neither a bot nor a user');
+        return identity;
+      });
+    return this.identity.catch((error: unknown) => {
+      this.identity = undefined;
+      throw error;
+    });
+  }
+}
+
+/** How much earlier than an attempt began a message it posted may be stamped (Slack's clock against ours). */
+const LOOKUP_SKEW_MS = 60_000;
+/** Messages per history page: the most Slack gives apps outside its Marketplace. */
+const LOOKUP_PAGE = 15;
+const LOOKUP_PAGES = 4;
+/** A channel id (`C…`, `G…`, `D…`); chat.postMessage also takes a name, the history methods do not. */
+const CHANNEL_ID = /^[CGD][A-Z0-9]{6,}$/;
+
+interface SlackIdentity {
+  readonly botId: string | undefined;
+  readonly userId: string | undefined;
+}
+
+type SlackLookup = { readonly kind: 'found'; readonly ref: string } | { readonly kind: 'absent' } | { readonly kind: 'unknown'; readonly reason: string };
+
+/**
+ * After a failed post, whether Slack may hold the message all the same: `may-have-posted` when it answered (or the
+ * connection broke) and is done with it, `may-still-post` when the request timed out and may still be in progress.
+ */
+type Uncertainty = 'may-have-posted' | 'may-still-post';
+
+interface SlackOutcome {
+  readonly result: DeliveryResult;
+  readonly uncertain?: Uncertainty;
+}
+
+/** Slack's `ts` format (seconds, six decimals) of epoch ms. */
+function slackTs(ms: number): string {
+  return (Math.max(0, ms) / 1000).toFixed(6);
+}
+
+/** Metadata is visible to every app in the channel; only a message this token's bot posted counts. */
+function postedBy(message: { readonly bot_id?: string; readonly user?: string }, me: SlackIdentity): boolean {
+  return me.botId !== undefined ? message.bot_id === me.botId : message.user === me.userId;
+}
+
+function sameFinding(metadata: { readonly event_type?: string; readonly event_payload?: object } | undefined, ours: SlackFindingMetadata): boolean {
+  if (metadata?.event_type !== ours.event_type) return false;
+  const payload = (metadata.event_payload ?? {}) as Partial<Record<string, unknown>>;
+  return payload['finding_id'] === ours.event_payload.finding_id && payload['status'] === ours.event_payload.status;
 }
 
 /**
@@ -381,42 +526,55 @@ const SLACK_ERROR_CODE = /^[a-z0-9_.]{1,64}$/;
  * (when given) is taken out of whatever the server sent before anything is cut, so not even part of it is left.
  */
 export function classifySlackError(error: unknown, token?: string): DeliveryResult {
+  return classify(error, token).result;
+}
+
+/** Connection errors that mean the request never reached Slack. */
+const NEVER_SENT = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)$/;
+
+function classify(error: unknown, token: string | undefined): SlackOutcome {
   const e = (error && typeof error === 'object' ? error : {}) as SlackClientError;
   const scrub = (text: string): string => (token ? text.split(token).join('[token]') : text);
+  const failed = (retryable: boolean, reason: string, extra: { retryAfterMs?: number; mayHaveSent?: true } = {}): DeliveryResult => ({ status: 'failed', retryable, reason, ...extra });
   switch (e.code) {
     case ErrorCode.RateLimitedError: {
       const seconds = typeof e.retryAfter === 'number' ? e.retryAfter : 1;
-      return { status: 'failed', retryable: true, reason: `Slack rate limited the call (Retry-After ${seconds} s)`, retryAfterMs: seconds * 1000 };
+      return { result: failed(true, `Slack rate limited the call (Retry-After ${seconds} s)`, { retryAfterMs: seconds * 1000 }) };
     }
     case ErrorCode.PlatformError: {
       const code = typeof e.data?.error === 'string' ? e.data.error : 'unknown_error';
       if (!SLACK_ERROR_CODE.test(code)) {
         // The client reads an answer that is not JSON (a proxy's page, say) as `{ ok: false, error: <the body> }`:
         // not Slack's verdict on the message, so retried, and the body (which may echo the request) left out.
-        return { status: 'failed', retryable: true, reason: `Slack answered with something that is not a Slack API response (${code.length} characters)` };
+        return { result: failed(true, `Slack answered with something that is not a Slack API response (${code.length} characters)`) };
       }
       const messages = e.data?.response_metadata?.messages;
       const details = Array.isArray(messages) ? ` (${truncatePlain(scrub(messages.filter((m) => typeof m === 'string').join('; ')), 500)})` : '';
       const reason = `Slack rejected the message: ${code}${details}`;
-      if (AMBIGUOUS_PLATFORM_ERRORS.has(code)) return { status: 'failed', retryable: true, mayHaveSent: true, reason };
-      return { status: 'failed', retryable: TRANSIENT_PLATFORM_ERRORS.has(code), reason };
+      if (AMBIGUOUS_PLATFORM_ERRORS.has(code)) return { result: failed(true, reason, { mayHaveSent: true }), uncertain: 'may-have-posted' };
+      return { result: failed(TRANSIENT_PLATFORM_ERRORS.has(code), reason) };
     }
     case ErrorCode.HTTPError: {
       const status = typeof e.statusCode === 'number' ? e.statusCode : 0;
-      return { status: 'failed', retryable: status >= 500 || status === 0, reason: `Slack answered HTTP ${status}` };
+      // A gateway timeout is a timeout: Slack may still be posting the message. Other 5xx answers end its work.
+      if (status === 504) return { result: failed(true, 'Slack answered HTTP 504', { mayHaveSent: true }), uncertain: 'may-still-post' };
+      const result = failed(status >= 500 || status === 0, `Slack answered HTTP ${status}`);
+      return status >= 500 ? { result, uncertain: 'may-have-posted' } : { result };
     }
     case ErrorCode.RequestError: {
       const cause = typeof e.original?.code === 'string' ? e.original.code : typeof e.original?.name === 'string' ? e.original.name : 'network error';
-      // A request that timed out reached Slack, which may have posted it. A refused connection did not; a reset one
-      // most likely did not either, and is retried here (the rare reset after Slack posted can still double a message).
+      // A request that timed out reached Slack, which may have posted it (and may still): not posted again at once.
+      // A refused connection never reached it; a reset one most likely did not post, and is posted again unless the
+      // channel shows it did.
       const timedOut = /^(ECONNABORTED|ETIMEDOUT|ESOCKETTIMEDOUT|TimeoutError|AbortError)$/.test(cause);
-      return { status: 'failed', retryable: true, ...(timedOut ? { mayHaveSent: true } : {}), reason: `Slack request failed: ${cause}` };
+      const result = failed(true, `Slack request failed: ${cause}`, timedOut ? { mayHaveSent: true } : {});
+      return timedOut ? { result, uncertain: 'may-still-post' } : NEVER_SENT.test(cause) ? { result } : { result, uncertain: 'may-have-posted' };
     }
     default:
       // A 429 without a usable Retry-After surfaces as a plain Error from the client (see outputs.md 2.3).
       if (/^Retry header did not contain a valid timeout/.test(messageOf(error))) {
-        return { status: 'failed', retryable: true, reason: 'Slack rate limited the call without a usable Retry-After' };
+        return { result: failed(true, 'Slack rate limited the call without a usable Retry-After') };
       }
-      return { status: 'failed', retryable: false, reason: `unexpected error from the Slack client: ${scrub(messageOf(error))}` };
+      return { result: failed(false, `unexpected error from the Slack client: ${scrub(messageOf(error))}`) };
   }
 }

@@ -475,7 +475,8 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       expect(await first.claim('slack', finding, 1_000, 1_000)).toEqual({ claimed: true });
       const takers = Array.from({ length: 4 }, () => new FirestoreDeliveryRecordStore({ firestore: db, collection: name }));
       const results = await Promise.all(takers.map((s) => s.claim('slack', finding, 5_000, 60_000)));
-      expect(results.filter((r) => r.claimed)).toHaveLength(1);
+      // The winner is told when the claim it took over was made (its sink may look for what that one sent).
+      expect(results.filter((r) => r.claimed)).toEqual([{ claimed: true, takenOverFromMs: 1_000 }]);
       expect(await first.get('slack', finding)).toMatchObject({ state: 'pending', leaseUntilMs: 65_000 });
     });
 
@@ -499,7 +500,7 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       expect(await a.get('webhook', finding)).toBeUndefined();
 
       expect(await a.claim('webhook', finding, 1_000, 1_000)).toEqual({ claimed: true });
-      expect(await b.claim('webhook', finding, 5_000, 60_000)).toEqual({ claimed: true }); // a's lease expired
+      expect(await b.claim('webhook', finding, 5_000, 60_000)).toEqual({ claimed: true, takenOverFromMs: 1_000 }); // a's lease expired
       await a.release('webhook', finding); // a is slow: must not drop b's claim
       expect(await b.get('webhook', finding)).toMatchObject({ state: 'pending', leaseUntilMs: 65_000 });
 

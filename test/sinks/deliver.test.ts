@@ -102,6 +102,16 @@ describe('deliverOnce: findings', () => {
     expect(await deliverOnce({ sink, finding, records, nowMs: NOW + 60_000, deadlineMs: NOW + 120_000 })).toMatchObject({ status: 'failed', retryable: true });
     expect(sink.calls).toHaveLength(1);
     expect(await deliverOnce({ sink, finding, records, nowMs: NOW + 90_000, deadlineMs: NOW + 150_000 })).toEqual({ status: 'delivered', ref: 'ref-2' });
+    // The delivery after the lease is told when the kept claim began, so the sink can look for its message first.
+    expect(sink.calls.map((c) => c.context.earlierAttemptMs)).toEqual([undefined, NOW]);
+  });
+
+  it('a resolution whose kept claims ran out is told when the earlier attempt began', async () => {
+    const { sink, records } = setup();
+    sink.answer({ status: 'failed', retryable: true, mayHaveSent: true, reason: 'Slack rejected the message: fatal_error' });
+    await deliverOnce({ sink, finding: resolutionOf(finding), records, nowMs: NOW, deadlineMs: DEADLINE, leaseMs: 1_000 });
+    expect(await deliverOnce({ sink, finding: resolutionOf(finding), records, nowMs: NOW + 2_000, deadlineMs: DEADLINE })).toEqual({ status: 'delivered', ref: 'ref-2' });
+    expect(sink.calls.map((c) => c.context.earlierAttemptMs)).toEqual([undefined, NOW]);
   });
 
   it('a resolution that may have been sent keeps both claims', async () => {
@@ -123,6 +133,7 @@ describe('deliverOnce: findings', () => {
     expect(blocked).toMatchObject({ status: 'failed', retryable: true });
     expect((blocked as { reason: string }).reason).toMatch(/^another delivery holds the claim until 2024-05-14T02:13:11\.000Z$/);
     expect(await deliverOnce({ sink, finding, records, nowMs: NOW + 1_000, deadlineMs: DEADLINE })).toEqual({ status: 'delivered', ref: 'ref-1' });
+    expect(sink.calls[0]?.context).toEqual({ deadlineMs: DEADLINE, earlierAttemptMs: NOW });
   });
 
   it('claims for the time left until the deadline plus a margin by default', async () => {

@@ -5,6 +5,7 @@ import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
 import {
   classifySlackError,
   escapeMrkdwn,
+  metadataOf,
   formatTime,
   parseSlackRef,
   renderSlack,
@@ -15,7 +16,7 @@ import {
 } from '../../sinks/slack.js';
 import { makeFinding, resolutionOf, RULES } from '../support/findings.js';
 import { SCC_TEST_SOURCE } from '../support/sccServer.js';
-import { SLACK_TEST_TOKEN, slackError, slackRateLimited, startSlackServer, type SlackServer } from '../support/slackServer.js';
+import { SLACK_TEST_BOT, SLACK_TEST_TOKEN, slackError, slackRateLimited, startSlackServer, type SlackServer, type SlackStoredMessage } from '../support/slackServer.js';
 import { expectGolden } from './golden.js';
 
 const FAST = { initialDelayMs: 10, maxDelayMs: 20 };
@@ -122,7 +123,7 @@ describe('SlackSink against a local Web API', () => {
   it('posts the rendered message with the token, no unfurling, and returns channel:ts', async () => {
     const finding = makeFinding('new-image-repository');
     const result = await sink().deliver(finding, { deadlineMs: deadline() });
-    expect(result).toMatchObject({ status: 'delivered', ref: expect.stringMatching(/^CSECURITYALERTS:1715652787\.\d{6}$/) });
+    expect(result).toMatchObject({ status: 'delivered', ref: expect.stringMatching(/^CSECURITYALERTS:\d{10}\.\d{6}$/) });
     const [post] = server.posts();
     const expected = renderSlack(finding, { channel: '#security-alerts', sccSource: SCC_TEST_SOURCE });
     expect(post?.token).toBe(SLACK_TEST_TOKEN);
@@ -130,6 +131,8 @@ describe('SlackSink against a local Web API', () => {
     expect(post?.form).toMatchObject({ channel: '#security-alerts', text: expected.text, unfurl_links: 'false', unfurl_media: 'false', parse: 'none' });
     expect(post?.form).not.toHaveProperty('thread_ts');
     expect(post?.form).not.toHaveProperty('link_names');
+    // Our finding id and status only, as message metadata: what a later attempt looks for in the channel.
+    expect(JSON.parse(post?.form['metadata'] ?? '{}')).toEqual({ event_type: 'runwatch_finding', event_payload: { finding_id: finding.id, status: 'active' } });
   });
 
   it('routes to the rule channel', async () => {
@@ -234,7 +237,12 @@ describe('SlackSink against a local Web API', () => {
   it('bounds retries: three attempts, then a retryable failure', async () => {
     server.script({ status: 500 }, { status: 500 }, { status: 500 }, { status: 500 });
     const result = await sink().deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline() });
-    expect(result).toEqual({ status: 'failed', retryable: true, reason: 'Slack answered HTTP 500' });
+    // Each 500 may have posted, but a channel given by name cannot be read (the history methods take ids).
+    expect(result).toEqual({
+      status: 'failed',
+      retryable: true,
+      reason: 'Slack answered HTTP 500; the channel could not be checked for the message: channel #security-alerts is configured by name, not id',
+    });
     expect(server.requests).toHaveLength(3);
   });
 
@@ -252,7 +260,12 @@ describe('SlackSink against a local Web API', () => {
   it.each(['internal_error', 'fatal_error'])('%s may mean it posted: not repeated, and marked so', async (error) => {
     server.script(slackError(error));
     const result = await sink().deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline() });
-    expect(result).toEqual({ status: 'failed', retryable: true, mayHaveSent: true, reason: `Slack rejected the message: ${error}` });
+    expect(result).toEqual({
+      status: 'failed',
+      retryable: true,
+      mayHaveSent: true,
+      reason: `Slack rejected the message: ${error}; the channel could not be checked for the message: channel #security-alerts is configured by name, not id`,
+    });
     expect(server.requests).toHaveLength(1);
   });
 
@@ -294,6 +307,168 @@ describe('SlackSink against a local Web API', () => {
     await sink().deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline(), previousRef: 'COTHER:1715652787.000001' });
     expect(server.posts()[0]?.form).toMatchObject({ channel: '#security-alerts' });
     expect(server.posts()[0]?.form).not.toHaveProperty('thread_ts');
+  });
+});
+
+describe('SlackSink: an answer that leaves open whether Slack posted is checked in the channel', () => {
+  /** Channels by id: the history methods take ids only. */
+  const BY_ID: SlackSinkConfig = { minSeverity: 'LOW', channel: 'C0SECALERTS' };
+  const byId = (overrides: Partial<ConstructorParameters<typeof SlackSink>[0]> = {}): SlackSink => sink({ config: BY_ID, ...overrides });
+  const ourMessages = (): SlackStoredMessage[] => server.messages().filter((m) => m.bot_id === SLACK_TEST_BOT.botId);
+
+  it.each([
+    ['internal_error', slackError('internal_error')],
+    ['fatal_error', slackError('fatal_error')],
+    ['HTTP 500', { status: 500 }],
+    ['HTTP 502', { status: 502, body: 'bad gateway' }],
+    ['a reset connection', { destroy: true } as const],
+  ])('Slack posted, then %s: found in the channel, delivered, not posted again', async (_name, reply) => {
+    server.scriptAfterPosting(reply);
+    const finding = makeFinding('public-invoker-grant');
+    const result = await byId().deliver(finding, { deadlineMs: deadline() });
+    const [message] = ourMessages();
+    expect(result).toEqual({ status: 'delivered', ref: `C0SECALERTS:${message?.ts}` });
+    expect(ourMessages()).toHaveLength(1);
+    expect(server.posts()).toHaveLength(1);
+    expect(server.calls()).toEqual(['auth.test', 'conversations.history']);
+    const history = server.requests.find((r) => r.path === '/api/conversations.history');
+    expect(Object.fromEntries(new URLSearchParams(history?.body))).toMatchObject({ channel: 'C0SECALERTS', include_all_metadata: 'true', inclusive: 'true', limit: '15' });
+  });
+
+  it.each([
+    ['internal_error', slackError('internal_error')],
+    ['HTTP 500', { status: 500 }],
+    ['a reset connection', { destroy: true } as const],
+  ])('Slack did not post, then %s: not in the channel, so posted again at once', async (_name, reply) => {
+    server.script(reply);
+    const result = await byId().deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline() });
+    expect(result).toMatchObject({ status: 'delivered' });
+    expect(ourMessages()).toHaveLength(1);
+    expect(server.posts()).toHaveLength(2);
+  });
+
+  it('a timeout after Slack posted: found, delivered without waiting for the lease', async () => {
+    server.scriptAfterPosting({ hang: true });
+    const result = await byId({ retry: { ...FAST, attemptTimeoutMs: 300 } }).deliver(makeFinding('public-invoker-grant'), { deadlineMs: Date.now() + 5_000 });
+    expect(result).toEqual({ status: 'delivered', ref: `C0SECALERTS:${ourMessages()[0]?.ts}` });
+    expect(server.posts()).toHaveLength(1);
+  });
+
+  it.each([
+    ['a timeout', { hang: true } as const],
+    ['HTTP 504', { status: 504 }],
+  ])('%s and not in the channel: Slack may still post it, so it is not posted again (the claim waits)', async (_name, reply) => {
+    server.script(reply);
+    const result = await byId({ retry: { ...FAST, attemptTimeoutMs: 300 } }).deliver(makeFinding('public-invoker-grant'), { deadlineMs: Date.now() + 5_000 });
+    expect(result).toMatchObject({ status: 'failed', retryable: true, mayHaveSent: true });
+    expect(server.posts()).toHaveLength(1);
+  });
+
+  it('without the history scope, an ambiguous answer stands: not posted again, and the reason says why', async () => {
+    server.denyHistory('missing_scope');
+    server.scriptAfterPosting(slackError('internal_error'));
+    const result = await byId().deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline() });
+    expect(result).toEqual({
+      status: 'failed',
+      retryable: true,
+      mayHaveSent: true,
+      reason: 'Slack rejected the message: internal_error; the channel could not be checked for the message: conversations.history: missing_scope',
+    });
+    expect(server.posts()).toHaveLength(1);
+  });
+
+  it("a look-alike message from another app (same metadata) does not count as ours", async () => {
+    const finding = makeFinding('public-invoker-grant');
+    server.addMessage({ channel: 'C0SECALERTS', text: 'fake', bot_id: 'BOTHERAPP1', user: 'UOTHERAPP1', metadata: metadataOf(finding) });
+    server.script(slackError('internal_error'));
+    const result = await byId().deliver(finding, { deadlineMs: deadline() });
+    expect(result).toMatchObject({ status: 'delivered' });
+    expect(ourMessages()).toHaveLength(1);
+  });
+
+  it('the same finding resolved is another message: its active original does not count', async () => {
+    const finding = makeFinding('public-invoker-grant');
+    server.addMessage({ channel: 'C0SECALERTS', text: 'original', bot_id: SLACK_TEST_BOT.botId, metadata: metadataOf(finding) });
+    server.script(slackError('internal_error'));
+    const result = await byId().deliver(resolutionOf(finding), { deadlineMs: deadline(), originalDelivered: false });
+    expect(result).toMatchObject({ status: 'delivered' });
+    expect(ourMessages().map((m) => m.metadata?.event_payload['status'])).toEqual(['active', 'resolved']);
+  });
+
+  it('told of an earlier attempt, it looks before posting, paging through a busy channel (15 a page)', async () => {
+    const finding = makeFinding('public-invoker-grant');
+    const earlierMs = Date.now();
+    const ours = server.addMessage({ channel: 'C0SECALERTS', text: 'ours', bot_id: SLACK_TEST_BOT.botId, metadata: metadataOf(finding) });
+    // Newest first: the 20 messages after ours fill the first page and a part of the second.
+    for (let i = 0; i < 20; i++) server.addMessage({ channel: 'C0SECALERTS', text: `chatter ${i}`, user: 'UPERSON001' });
+    const result = await byId().deliver(finding, { deadlineMs: deadline(), earlierAttemptMs: earlierMs });
+    expect(result).toEqual({ status: 'delivered', ref: `C0SECALERTS:${ours}` });
+    expect(server.posts()).toHaveLength(0);
+    expect(server.calls()).toEqual(['auth.test', 'conversations.history', 'conversations.history']);
+  });
+
+  it('told of an earlier attempt whose message is not there, it posts', async () => {
+    const result = await byId().deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline(), earlierAttemptMs: Date.now() - 5_000 });
+    expect(result).toMatchObject({ status: 'delivered' });
+    expect(server.posts()).toHaveLength(1);
+  });
+
+  it('a resolution replying in a thread is looked for in that thread (conversations.replies)', async () => {
+    const thread = 'C0SECALERTS:1715652787.000100';
+    server.scriptAfterPosting({ status: 500 });
+    const result = await byId().deliver(resolutionOf(makeFinding('public-invoker-grant')), { deadlineMs: deadline(), previousRef: thread, originalDelivered: true });
+    const [reply] = ourMessages();
+    expect(reply?.thread_ts).toBe('1715652787.000100');
+    expect(result).toEqual({ status: 'delivered', ref: `C0SECALERTS:${reply?.ts}` });
+    expect(server.calls()).toEqual(['auth.test', 'conversations.replies']);
+  });
+
+  it("a channel configured by name is looked for once a post told its id", async () => {
+    const s = sink();
+    expect(await s.deliver(makeFinding('public-invoker-grant'), { deadlineMs: deadline() })).toMatchObject({ status: 'delivered' });
+    server.scriptAfterPosting(slackError('internal_error'));
+    const second = makeFinding('public-invoker-grant', {}, { id: 'f00d0000000000000000000000000002' });
+    expect(await s.deliver(second, { deadlineMs: deadline() })).toMatchObject({ status: 'delivered' });
+    expect(ourMessages()).toHaveLength(2);
+    expect(server.calls()).toEqual(['auth.test', 'conversations.history']);
+  });
+});
+
+describe('deliverOnce with Slack: a claim that ran out after an ambiguous answer', () => {
+  const BY_ID: SlackSinkConfig = { minSeverity: 'LOW', channel: 'C0SECALERTS' };
+  const slow = (): SlackSink => sink({ config: BY_ID, retry: { ...FAST, attemptTimeoutMs: 300 } });
+  const LEASE_MS = 1_000;
+
+  async function timedOutThenPostedLate(finding: ReturnType<typeof makeFinding>, records: MemoryDeliveryRecordStore, startMs: number): Promise<string> {
+    server.script({ hang: true });
+    const first = await deliverOnce({ sink: slow(), finding, records, nowMs: startMs, deadlineMs: Date.now() + 5_000, leaseMs: LEASE_MS });
+    expect(first).toMatchObject({ status: 'failed', retryable: true });
+    // Slack finishes the timed-out post after we stopped looking.
+    return server.addMessage({ channel: 'C0SECALERTS', text: 'late', bot_id: SLACK_TEST_BOT.botId, user: SLACK_TEST_BOT.userId, metadata: metadataOf(finding) });
+  }
+
+  it('the delivery that takes the claim over finds the late message and does not post it again', async () => {
+    const records = new MemoryDeliveryRecordStore();
+    const finding = makeFinding('public-invoker-grant');
+    const startMs = Date.now();
+    const lateTs = await timedOutThenPostedLate(finding, records, startMs);
+    // Before the lease ends a redelivery waits; after it, the next one looks first.
+    expect(await deliverOnce({ sink: slow(), finding, records, nowMs: startMs + 10, deadlineMs: deadline() })).toMatchObject({ status: 'failed', retryable: true });
+    const again = await deliverOnce({ sink: slow(), finding, records, nowMs: startMs + LEASE_MS + 1, deadlineMs: deadline() });
+    expect(again).toEqual({ status: 'delivered', ref: `C0SECALERTS:${lateTs}` });
+    expect(server.posts()).toHaveLength(1);
+    expect(await records.get('slack', finding.id)).toMatchObject({ state: 'delivered', ref: `C0SECALERTS:${lateTs}` });
+  });
+
+  it('without the history scope it posts again after the lease (a rare duplicate, never a lost alert)', async () => {
+    const records = new MemoryDeliveryRecordStore();
+    const finding = makeFinding('public-invoker-grant');
+    const startMs = Date.now();
+    await timedOutThenPostedLate(finding, records, startMs);
+    server.denyHistory('missing_scope');
+    const again = await deliverOnce({ sink: slow(), finding, records, nowMs: startMs + LEASE_MS + 1, deadlineMs: deadline() });
+    expect(again).toMatchObject({ status: 'delivered' });
+    expect(server.posts()).toHaveLength(2);
   });
 });
 

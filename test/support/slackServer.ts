@@ -1,9 +1,15 @@
-// A local Slack Web API for chat.postMessage on 127.0.0.1, speaking what @slack/web-api sends: a form-encoded POST
-// to /api/chat.postMessage with `Authorization: Bearer`, `blocks` as a JSON string, booleans as strings.
-// Answers like Slack: `{ok:true, channel, ts}`, or `{ok:false, error}` (HTTP 200), or 429 with Retry-After.
+// A local Slack Web API on 127.0.0.1, speaking what @slack/web-api sends: form-encoded POSTs to /api/<method> with
+// `Authorization: Bearer`, objects (`blocks`, `metadata`) as JSON strings, booleans and numbers as strings.
+// Answers like Slack: `{ok:true, ...}`, or `{ok:false, error}` (HTTP 200), or 429 with Retry-After.
+//
+// Methods: chat.postMessage (kept as a message in its channel), auth.test, and conversations.history /
+// conversations.replies over the kept messages (newest first / thread order, `oldest`, `limit`, cursors; message
+// metadata only with `include_all_metadata`, as Slack does).
 import { startHttpReceiver, type HttpReceiver, type ReceivedRequest, type ScriptedReply } from './webhookServer.js';
 
 export const SLACK_TEST_TOKEN = 'xoxb-test-0000-token';
+/** Who SLACK_TEST_TOKEN posts as (auth.test). */
+export const SLACK_TEST_BOT = { botId: 'BRUNWATCH01', userId: 'URUNWATCH01' } as const;
 
 export interface SlackPost {
   readonly token: string | undefined;
@@ -15,30 +21,123 @@ export interface SlackPost {
   readonly ts?: string;
 }
 
+/** A message in a channel, as the history methods return it. */
+export interface SlackStoredMessage {
+  /** The channel's id. */
+  readonly channel: string;
+  readonly ts: string;
+  readonly thread_ts?: string;
+  readonly text: string;
+  readonly bot_id?: string;
+  readonly user?: string;
+  readonly metadata?: { readonly event_type: string; readonly event_payload: Readonly<Record<string, unknown>> };
+}
+
 export interface SlackServer extends HttpReceiver {
   /** The value for SLACK_API_URL. */
   readonly apiUrl: string;
+  /** Queue replies for the next chat.postMessage calls, in order (the other methods answer as Slack would). */
+  script(...replies: ScriptedReply[]): void;
+  /** Like script, but each of these calls posts the message first: Slack posted it, the caller cannot tell. */
+  scriptAfterPosting(...replies: ScriptedReply[]): void;
+  /** From now on (until reset) auth.test and the history methods answer `{ok: false, error}` (e.g. missing_scope). */
+  denyHistory(error: string): void;
+  /** Adds a message as someone else (another app, a person) posts it; returns its ts. */
+  addMessage(message: Omit<SlackStoredMessage, 'ts'>): string;
   /** The chat.postMessage calls received, decoded. */
   posts(): SlackPost[];
+  /** The messages in every channel, in the order they were posted. */
+  messages(): SlackStoredMessage[];
+  /** The calls to other methods than chat.postMessage, by method name. */
+  calls(): string[];
 }
 
 export async function startSlackServer(): Promise<SlackServer> {
   let counter = 0;
   const posted = new WeakMap<ReceivedRequest, string>();
-  const receiver = await startHttpReceiver((request) => {
-    if (request.path !== '/api/chat.postMessage') return { status: 404, body: { ok: false, error: 'unknown_method' } };
-    if (request.headers.authorization !== `Bearer ${SLACK_TEST_TOKEN}`) return { status: 200, body: { ok: false, error: 'invalid_auth' } };
-    const form = decode(request);
-    if (!form['channel']) return { status: 200, body: { ok: false, error: 'channel_not_found' } };
-    if (!form['text'] && !form['blocks']) return { status: 200, body: { ok: false, error: 'no_text' } };
+  const stored: SlackStoredMessage[] = [];
+  const postQueue: { readonly reply: ScriptedReply; readonly post: boolean }[] = [];
+  let historyDenied: string | undefined;
+  const nextTs = (): string => {
     counter += 1;
-    const ts = `1715652787.${String(counter).padStart(6, '0')}`;
-    posted.set(request, ts);
-    return { status: 200, body: { ok: true, channel: channelId(form['channel']), ts, message: { ts, thread_ts: form['thread_ts'] } } };
+    return `${Math.floor(Date.now() / 1000)}.${String(counter).padStart(6, '0')}`;
+  };
+  const ok = (body: object): ScriptedReply => ({ status: 200, body: { ok: true, ...body } });
+
+  const receiver = await startHttpReceiver((request) => {
+    const method = /^\/api\/([a-zA-Z.]+)$/.exec(request.path)?.[1];
+    if (request.headers.authorization !== `Bearer ${SLACK_TEST_TOKEN}`) return slackError('invalid_auth');
+    const form = decode(request);
+    switch (method) {
+      case 'chat.postMessage': {
+        const scripted = postQueue.shift();
+        if (scripted && !scripted.post) return scripted.reply;
+        if (!form['channel']) return slackError('channel_not_found');
+        if (!form['text'] && !form['blocks']) return slackError('no_text');
+        const ts = nextTs();
+        const channel = channelId(form['channel']);
+        const metadata = form['metadata'] ? (JSON.parse(form['metadata']) as SlackStoredMessage['metadata']) : undefined;
+        stored.push({
+          channel,
+          ts,
+          ...(form['thread_ts'] ? { thread_ts: form['thread_ts'] } : {}),
+          text: form['text'] ?? '',
+          bot_id: SLACK_TEST_BOT.botId,
+          user: SLACK_TEST_BOT.userId,
+          ...(metadata ? { metadata } : {}),
+        });
+        if (scripted) return scripted.reply;
+        posted.set(request, ts);
+        return ok({ channel, ts, message: { ts, thread_ts: form['thread_ts'] } });
+      }
+      case 'auth.test':
+        return historyDenied ? slackError(historyDenied) : ok({ user_id: SLACK_TEST_BOT.userId, bot_id: SLACK_TEST_BOT.botId, team_id: 'T0TEST' });
+      case 'conversations.history':
+      case 'conversations.replies': {
+        if (historyDenied) return slackError(historyDenied);
+        const channel = form['channel'] ?? '';
+        if (!/^[CGD][A-Z0-9]+$/.test(channel)) return slackError('channel_not_found');
+        const oldest = Number(form['oldest'] ?? 0);
+        const after = (m: SlackStoredMessage): boolean => (form['inclusive'] === 'true' ? Number(m.ts) >= oldest : Number(m.ts) > oldest);
+        const inChannel = stored.filter((m) => m.channel === channel && after(m));
+        const selected =
+          method === 'conversations.history'
+            ? inChannel.filter((m) => m.thread_ts === undefined || m.thread_ts === m.ts).reverse()
+            : inChannel.filter((m) => m.ts === form['ts'] || m.thread_ts === form['ts']);
+        const limit = Math.min(Number(form['limit'] ?? 15) || 15, 15);
+        const offset = Number(form['cursor'] ?? 0) || 0;
+        const page = selected.slice(offset, offset + limit);
+        const more = offset + limit < selected.length;
+        const withMetadata = form['include_all_metadata'] === 'true';
+        return ok({
+          messages: page.map(({ channel: _channel, metadata, ...m }) => ({ type: 'message', ...m, ...(withMetadata && metadata ? { metadata } : {}) })),
+          has_more: more,
+          response_metadata: { next_cursor: more ? String(offset + limit) : '' },
+        });
+      }
+      default:
+        return { status: 404, body: { ok: false, error: 'unknown_method' } };
+    }
   });
   return {
     ...receiver,
     apiUrl: `${receiver.origin}/api/`,
+    script: (...replies) => postQueue.push(...replies.map((reply) => ({ reply, post: false }))),
+    scriptAfterPosting: (...replies) => postQueue.push(...replies.map((reply) => ({ reply, post: true }))),
+    denyHistory: (error) => {
+      historyDenied = error;
+    },
+    addMessage: (message) => {
+      const ts = nextTs();
+      stored.push({ ...message, ts });
+      return ts;
+    },
+    reset: () => {
+      receiver.reset();
+      postQueue.length = 0;
+      stored.length = 0;
+      historyDenied = undefined;
+    },
     posts: () =>
       receiver.requests
         .filter((r) => r.path === '/api/chat.postMessage')
@@ -52,6 +151,8 @@ export async function startSlackServer(): Promise<SlackServer> {
             ...(ts ? { ts } : {}),
           };
         }),
+    messages: () => [...stored],
+    calls: () => receiver.requests.map((r) => r.path.replace(/^\/api\//, '')).filter((m) => m !== 'chat.postMessage'),
   };
 }
 

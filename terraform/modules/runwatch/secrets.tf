@@ -8,7 +8,7 @@ locals {
       sink        = "slack"
       env         = "SLACK_BOT_TOKEN"
       secret_id   = "${var.name_prefix}-slack-bot-token"
-      description = "Slack bot token (xoxb-...) with chat:write"
+      description = "Slack bot token (xoxb-...) with chat:write (and channels:history / groups:history, so an unclear answer is checked in the channel)"
     }
     pagerduty = {
       sink        = "pagerduty"

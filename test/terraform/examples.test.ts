@@ -16,8 +16,8 @@ type Tf = Record<string, unknown>;
 
 /** Example name, the log sink scope it demonstrates, and module arguments it must pass (beyond the required ones). */
 const EXAMPLES = [
-  { name: 'organization', scope: 'organization', alsoPasses: ['organization_id', 'include_children', 'sinks'] },
-  { name: 'project', scope: 'project', alsoPasses: ['log_sink_project_id', 'sinks'] },
+  { name: 'organization', scope: 'organization', alsoPasses: ['organization_id', 'include_children', 'sinks', 'secret_versions'] },
+  { name: 'project', scope: 'project', alsoPasses: ['log_sink_project_id', 'sinks', 'secret_versions'] },
 ] as const;
 
 const variables = (tf: Tf): Record<string, Block> =>

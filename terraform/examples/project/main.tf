@@ -31,6 +31,13 @@ module "runwatch" {
   # The webhook sink's URL and signing key are Secret Manager secrets (<prefix>-webhook-url, <prefix>-webhook-secret),
   # added out of band like the Slack token: a URL often carries the receiver's credential.
   sinks = var.sinks
+  # Which version of each secret the functions read: pin a number and bump it to roll a rotated secret out.
+  secret_versions = {
+    slack       = var.slack_secret_version
+    pagerduty   = var.pagerduty_secret_version
+    webhook     = var.webhook_secret_version
+    webhook_url = var.webhook_url_secret_version
+  }
 
   # The rules: edit runwatch.yaml and re-apply. Plan fails on an invalid config; a changed config redeploys.
   config_path = "${path.module}/runwatch.yaml"

@@ -20,3 +20,27 @@ variable "sinks" {
   description = "Where findings go: any of slack, pagerduty, webhook, console (scc needs an organization)."
   default     = ["slack", "console"]
 }
+
+variable "slack_secret_version" {
+  type        = string
+  description = "Version of the Slack token secret the function reads (\"latest\" or a number; bump after rotating)."
+  default     = "latest"
+}
+
+variable "pagerduty_secret_version" {
+  type        = string
+  description = "Version of the PagerDuty routing key secret the function reads (\"latest\" or a number; bump after rotating)."
+  default     = "latest"
+}
+
+variable "webhook_secret_version" {
+  type        = string
+  description = "Version of the webhook signing key secret the function reads (\"latest\" or a number; bump after rotating)."
+  default     = "latest"
+}
+
+variable "webhook_url_secret_version" {
+  type        = string
+  description = "Version of the webhook URL secret the function reads (\"latest\" or a number; bump after rotating)."
+  default     = "latest"
+}

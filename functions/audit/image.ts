@@ -37,14 +37,33 @@ const parseName = memoize((name: string): Pick<ParsedImageRef, 'repository' | 'n
     const ref = dockerReference.parseFamiliarName(name);
     if (ref.domain && ref.repository && !ref.tag && !ref.digest) {
       const { domain, repository: path } = ref;
-      const slash = path.lastIndexOf('/');
-      return { repository: slash === -1 ? domain : `${domain}/${path.slice(0, slash)}`, name: `${domain}/${path}` };
+      return { repository: repositoryOf(domain, path), name: `${domain}/${path}` };
     }
   } catch {
     // Not a valid name: remembered as such.
   }
   return undefined;
 }, CACHE_LIMIT);
+
+/**
+ * The repository of `domain/path`: what a registry grants access to, so what a service can be said to have used.
+ * - Artifact Registry (`[region-]docker.pkg.dev`): `host/project/repository`; whatever follows is the image name,
+ *   slashes included (`us-docker.pkg.dev/acme/prod/team-a/api` is image `team-a/api` of repository `prod`).
+ * - Container Registry (`gcr.io`, `*.gcr.io`): `host/project`, the project's one repository.
+ * - Elsewhere (Docker Hub, other registries): the path without the image name.
+ * A domain-scoped project id (`example.com:acme`) is written `example.com/acme` in both Google registries.
+ */
+function repositoryOf(domain: string, path: string): string {
+  const parts = path.split('/');
+  const projectParts = parts[0]!.includes('.') ? 2 : 1;
+  const kept = ARTIFACT_REGISTRY.test(domain) ? projectParts + 1 : CONTAINER_REGISTRY.test(domain) ? projectParts : parts.length - 1;
+  // Never the image name itself: a name with no more components than the repository needs keeps the generic rule.
+  const take = Math.min(kept, parts.length - 1);
+  return take === 0 ? domain : `${domain}/${parts.slice(0, take).join('/')}`;
+}
+
+const ARTIFACT_REGISTRY = /^(?:[a-z0-9-]+-)?docker\.pkg\.dev$/;
+const CONTAINER_REGISTRY = /^(?:[a-z0-9-]+\.)?gcr\.io$/;
 
 /** Parses an image reference; undefined when it is not a valid reference (the caller reports it as unknown). */
 export function parseImage(reference: string): ParsedImageRef | undefined {

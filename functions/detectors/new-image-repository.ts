@@ -1,9 +1,12 @@
 // new-image-repository
 //
 // Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2).
-// Alerts:   a revision's image comes from a repository (registry host and path without the image name, tag or
-//           digest: `us-docker.pkg.dev/acme/prod`, `gcr.io/acme`, `docker.io/library`) this service never used
-//           before and that matches none of `trustedRepositories`. A service's first deploy sets the baseline; it
+// Alerts:   a revision's image comes from a repository this service never used before and that matches none of
+//           `trustedRepositories`. The repository is what the registry grants access to: `host/project/repository`
+//           in Artifact Registry (`us-docker.pkg.dev/acme/prod` for `us-docker.pkg.dev/acme/prod/team-a/api`),
+//           `host/project` in Container Registry (`gcr.io/acme`), elsewhere the path without the image name
+//           (`docker.io/library`); never a tag or digest. A trustedRepositories glob matches the repository or
+//           the image's path without its name (so `.../acme/prod/team-a` trusts that team's images only). A service's first deploy sets the baseline; it
 //           fires then only when `trustedRepositories` is configured and the repository matches none of it. A
 //           service deleted and created again under the name keeps the repositories it used: the re-created
 //           service's deploys are compared with them, and when every repository known was first seen before the
@@ -63,7 +66,7 @@ export const newImageRepository: Detector<'new-image-repository'> = {
         continue;
       }
       if (untrustedFirstDeploy || reported.has(image.repository)) continue;
-      if (trusted(image.repository) || repositorySeenBefore(baseline, image.repository, change.timeMs)) continue;
+      if (trusted(image.repository) || trusted(directoryOf(image.name)) || repositorySeenBefore(baseline, image.repository, change.timeMs)) continue;
       reported.add(image.repository);
       detections.push({
         severity: 'HIGH',
@@ -101,6 +104,14 @@ function unparseableImage(reference: string, change: DeployChange, firstDeploy: 
     dedupKey: [baselineKey(change.target), `unparseable ${reference}`, change.revision ?? change.time],
     unknown: [...unknownDeployFacts(change).filter((f) => f !== 'image'), 'repository'],
   };
+}
+
+/**
+ * The image name without its last component (`us-docker.pkg.dev/acme/prod/team-a` for `.../prod/team-a/api`): a
+ * trustedRepositories glob may name a path inside an Artifact Registry repository, and trusts the images under it.
+ */
+function directoryOf(name: string): string {
+  return name.slice(0, name.lastIndexOf('/'));
 }
 
 /** Time of the newest deploy before `t` the baseline knows of: a repository first seen, an identity or a template. */

@@ -19,7 +19,20 @@ describe('image references', () => {
     ['gcr.io/acme/api:2024-05-01', { repository: 'gcr.io/acme', tag: '2024-05-01' }],
     [`gcr.io/acme/api@${DIGEST}`, { repository: 'gcr.io/acme', digest: DIGEST }],
     [`us-docker.pkg.dev/acme/prod/api:1.2@${DIGEST}`, { repository: 'us-docker.pkg.dev/acme/prod', name: 'us-docker.pkg.dev/acme/prod/api', tag: '1.2', digest: DIGEST }],
-    ['us-docker.pkg.dev/acme/prod/team/api:1', { repository: 'us-docker.pkg.dev/acme/prod/team' }],
+    // Artifact Registry: host/project/repository; the rest is the image name, slashes included.
+    ['us-docker.pkg.dev/acme/prod/team/api:1', { repository: 'us-docker.pkg.dev/acme/prod', name: 'us-docker.pkg.dev/acme/prod/team/api' }],
+    ['europe-west1-docker.pkg.dev/acme/prod/a/b/c', { repository: 'europe-west1-docker.pkg.dev/acme/prod' }],
+    ['us-central1-docker.pkg.dev/example.com/acme/prod/api', { repository: 'us-central1-docker.pkg.dev/example.com/acme/prod' }],
+    ['docker.pkg.dev/acme/prod/api', { repository: 'docker.pkg.dev/acme/prod' }],
+    // Container Registry: host/project, the project's one repository.
+    ['gcr.io/acme/team/api:1', { repository: 'gcr.io/acme', name: 'gcr.io/acme/team/api' }],
+    ['eu.gcr.io/acme/team/api', { repository: 'eu.gcr.io/acme' }],
+    ['gcr.io/example.com/acme/api', { repository: 'gcr.io/example.com/acme' }],
+    ['gcr.io/api', { repository: 'gcr.io' }],
+    // Look-alike hosts are other registries: the path without the image name.
+    ['docker.pkg.dev.evil.com/acme/prod/team/api', { repository: 'docker.pkg.dev.evil.com/acme/prod/team' }],
+    ['gcr.io.evil.com/acme/team/api', { repository: 'gcr.io.evil.com/acme/team' }],
+    ['ghcr.io/acme/team/api', { repository: 'ghcr.io/acme/team' }],
     ['localhost:5000/api', { repository: 'localhost:5000' }],
     ['registry.example.com:8443/a/b:3', { repository: 'registry.example.com:8443/a', tag: '3' }],
     ['us-docker.pkg.dev/cloudrun/container/hello', { repository: 'us-docker.pkg.dev/cloudrun/container' }],
@@ -105,7 +118,7 @@ describe('image references', () => {
     const component = 'a'.repeat(60);
     const name = `gcr.io/${[component, component, component].join('/')}/${'b'.repeat(255 - 7 - 3 * 61)}`;
     expect(name).toHaveLength(255);
-    expect(parseImage(`${name}:1`)).toMatchObject({ repository: name.slice(0, name.lastIndexOf('/')) });
+    expect(parseImage(`${name}:1`)).toMatchObject({ repository: `gcr.io/${component}`, name });
     expect(parseImage(`${name}b:1`)).toBeUndefined();
   });
 });

@@ -20,7 +20,7 @@ const CREDENTIAL_FORMATS: readonly (readonly [string, RegExp])[] = [
   ['a GitLab token', /\bglpat-[A-Za-z0-9_-]{20,}\b/],
   ['a Slack token', /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/],
   ['a Stripe secret key', /\b[sr]k_live_[A-Za-z0-9]{20,}\b/],
-  ['a password in a URL', /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^/\s@]+@/i],
+  ['a password in a URL', /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^/\s@]+@/i],
 ];
 
 /** Values that cannot be a secret whatever the variable is called: flags, numbers, references, plain URLs. */

@@ -48,6 +48,8 @@ describe('plaintext-secret-env', () => {
     ['an AWS access key id under any name', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'S3_USER', value: AWS_KEY }])], ['app/S3_USER'], 'AWS access key id'],
     ['a private key', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'SA_JSON', value: `{"private_key":"${PEM}"}` }])], ['app/SA_JSON'], 'private key'],
     ['a password in a database URL', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'DATABASE_URL', value: 'postgres://app:s3cr3t-pw@10.0.0.5:5432/shop' }])], ['app/DATABASE_URL'], 'password in a URL'],
+    // Redis AUTH has a password and no user: the URL leaves the user empty.
+    ['a password with no user in a Redis URL', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'CACHE', value: 'redis://:s3cr3t-pw@10.0.0.7:6379/0' }])], ['app/CACHE'], 'password in a URL'],
     ['v2: a token by its name', [v2Update('2024-06-01T11:00:00Z', [{ name: 'GITHUB_TOKEN', value: 'not-a-real-token-value' }])], ['GITHUB_TOKEN'], 'a secret by its name'],
   ])('fires: %s', async (_name, entries, variables, why) => {
     const findings = await secretFindings(entries);
@@ -64,6 +66,9 @@ describe('plaintext-secret-env', () => {
     ['... a short value', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'PASSWORD_POLICY', value: 'strict' }])]],
     ['... a Secret Manager name', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'JWT_SECRET', value: 'projects/acme/secrets/jwt/versions/3' }])]],
     ['... a URL without a password', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'TOKEN_URL', value: 'https://oauth2.googleapis.com/token' }])]],
+    ['... a URL with a user and a port but no password', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'CACHE', value: 'redis://default@10.0.0.7:6379/0' }])]],
+    ['... a URL with an empty password', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'CACHE', value: 'redis://app:@10.0.0.7:6379/0' }])]],
+    ['... a URL with a port and an @ in its path', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'FEED', value: 'https://feeds.example.com:8443/users/@acme' }])]],
     ['an ordinary variable', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'LOG_LEVEL', value: 'debug-verbose' }])]],
     ['an empty value', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'DB_PASSWORD', value: '' }])]],
     ['a v2 update whose mask leaves the containers alone', [v2Update('2024-06-01T11:00:00Z', [{ name: 'DB_PASSWORD', value: PASSWORD }], ['traffic'])]],

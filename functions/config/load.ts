@@ -36,7 +36,17 @@ const validateSchema = generatedValidator as ValidateFunction;
 
 /** Parses YAML or JSON text (JSON is YAML), validates it and returns the config with defaults filled in. */
 export function parseConfig(text: string, source = 'config'): RunwatchConfig {
-  if (text.trim() === '') return validateConfig({}, source);
+  const { data, yamlProblems } = readConfigText(text, source);
+  return checked(data, source, yamlProblems);
+}
+
+/**
+ * The data of a config file's text, read as validate-config reads it (merge keys, at most 100 aliases), not yet
+ * checked against the schema; throws a ConfigError when the text is no YAML. A duplicate key is not thrown: it is
+ * returned as a problem, so that one run reports it with the schema's problems.
+ */
+export function readConfigText(text: string, source = 'config'): { data: unknown; yamlProblems: ConfigProblem[] } {
+  if (text.trim() === '') return { data: {}, yamlProblems: [] };
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, merge: true, logLevel: 'error' });
   const yamlProblems = doc.errors.map((error) => ({
     path: error.code === 'DUPLICATE_KEY' ? pathAt(doc.contents, error.pos[0], '(root)') : '(root)',
@@ -52,7 +62,7 @@ export function parseConfig(text: string, source = 'config'): RunwatchConfig {
     // An alias bomb or a merge key whose value is no mapping.
     throw new ConfigError(source, [...yamlProblems, { path: '(root)', reason: `not valid YAML or JSON: ${firstLine(error instanceof Error ? error.message : String(error))}` }]);
   }
-  return checked(data ?? {}, source, yamlProblems);
+  return { data: data ?? {}, yamlProblems };
 }
 
 /**

@@ -11,15 +11,14 @@
 // usage: node dist/functions/dev/main.js [--config FILE] [--sweep-seconds N]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
-import { ConfigError, validateConfig } from '../config/load.js';
+import { DEV_SINKS, devConfig } from './devConfig.js';
 import { createPubSub } from '../pubsub/publisher.js';
 import { ensureTopology, topologyNames } from '../pubsub/topology.js';
 import { verifySignature } from '../../sinks/webhook.js';
@@ -28,8 +27,6 @@ import { terminalSafe } from '../untrustedText.js';
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const PROJECT_ID = 'demo-runwatch';
-/** The sinks the local stack runs: both need nothing outside this machine. */
-const DEV_SINKS = ['console', 'webhook'] as const;
 
 interface Running {
   readonly name: string;
@@ -167,28 +164,6 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`runwatch dev: ${(error as Error).message}\n`);
     return stop(1);
   }
-}
-
-/** The user's config plus console and webhook sink sections (routing everything) when it has none. */
-function devConfig(file: string, workDir: string): { ok: true; path: string } | { ok: false; message: string } {
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
-  } catch (error) {
-    return { ok: false, message: `runwatch dev: cannot read ${file}: ${(error as Error).message}` };
-  }
-  const config = { ...(raw as Record<string, unknown>) };
-  const sinks = { ...((config['sinks'] as Record<string, unknown> | undefined) ?? {}) };
-  for (const sink of DEV_SINKS) sinks[sink] ??= { minSeverity: 'LOW' };
-  config['sinks'] = sinks;
-  try {
-    validateConfig(config, file);
-  } catch (error) {
-    return { ok: false, message: error instanceof ConfigError ? error.message : String(error) };
-  }
-  const out = join(workDir, 'runwatch.json');
-  writeFileSync(out, JSON.stringify(config, null, 2));
-  return { ok: true, path: out };
 }
 
 const FRAMEWORK = join(dirname(createRequire(import.meta.url).resolve('@google-cloud/functions-framework')), 'main.js');

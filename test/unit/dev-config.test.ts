@@ -1,0 +1,56 @@
+// `npm run dev` reads the user's config as validate-config and the functions read it: a file validate-config
+// accepts (YAML merge keys) runs with the same values, and one it refuses (a duplicate key) is refused alike.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/config/load.js';
+import { devConfig } from '../../functions/dev/devConfig.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'runwatch-dev-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function write(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+const MERGED = `rules:
+  off-window-deploy: &common
+    severity: CRITICAL
+    exceptions: [{ principal: "breakglass@acme.iam.gserviceaccount.com" }]
+  service-account-change:
+    <<: *common
+    severity: MEDIUM
+`;
+
+it('runs a config with YAML merge keys, with the values validate-config reads', () => {
+  const path = write('merged.yaml', MERGED);
+  const expected = parseConfig(MERGED, path);
+  const prepared = devConfig(path, dir);
+  expect(prepared).toEqual({ ok: true, path: join(dir, 'runwatch.json') });
+  const written = parseConfig(readFileSync(join(dir, 'runwatch.json'), 'utf8'));
+  expect(written.rules['service-account-change']).toEqual(expected.rules['service-account-change']);
+  expect(written.rules['service-account-change']).toMatchObject({ severity: 'MEDIUM', exceptions: [{ principal: 'breakglass@acme.iam.gserviceaccount.com' }] });
+  // The local sinks are added to what the file configures.
+  expect(written.sinks.console).toMatchObject({ minSeverity: 'LOW' });
+  expect(written.sinks.webhook).toMatchObject({ minSeverity: 'LOW' });
+});
+
+it.each([
+  ['a duplicate key', 'timezone: UTC\ntimezone: Europe/Berlin\n', /timezone: not valid YAML or JSON: Map keys must be unique/],
+  ['text that is no YAML', 'rules: [\n', /\(root\): not valid YAML or JSON/],
+  ['a misspelt key', 'timezon: UTC\n', /timezon/],
+])('refuses %s as validate-config does', (_name, text, message) => {
+  const path = write('bad.yaml', text);
+  expect(() => parseConfig(text, path)).toThrow(message);
+  const prepared = devConfig(path, dir);
+  expect(prepared.ok).toBe(false);
+  if (!prepared.ok) expect(prepared.message).toMatch(message);
+});
+
+it('says which file it cannot read', () => {
+  const prepared = devConfig(join(dir, 'missing.yaml'), dir);
+  expect(prepared).toEqual({ ok: false, message: expect.stringMatching(/^runwatch dev: cannot read .*missing\.yaml: ENOENT/) });
+});

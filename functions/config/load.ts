@@ -8,6 +8,7 @@ import picomatch from 'picomatch';
 import { validate as generatedValidator } from './configValidator.generated.js';
 import { asArray, asObject, type JsonObject } from '../audit/json.js';
 import type { RunwatchConfig } from './types.js';
+import { SEVERITIES, type Severity } from '../findings/finding.js';
 import { cutText } from '../untrustedText.js';
 import { nearestName } from '../nearestName.js';
 import { freezeInstant } from './freezeTime.js';
@@ -104,9 +105,9 @@ function checked(data: unknown, source: string, earlier: readonly ConfigProblem[
   const problems: ConfigProblem[] = [];
   if (!validateSchema(copy)) problems.push(...schemaProblems(validateSchema.errors ?? []));
   // Every problem at once: the checks beyond the schema run on whatever parts have the right shape, and say
-  // nothing more about a value the schema already rejected.
+  // nothing more about a value the schema already rejected, or about a whole with a part rejected.
   const rejected = problems.map((p) => p.path);
-  problems.push(...semanticProblems(copy).filter((p) => !rejected.some((path) => within(p.path, path))));
+  problems.push(...semanticProblems(copy).filter((p) => !rejected.some((path) => within(p.path, path) || within(path, p.path))));
   if (earlier.length > 0 || problems.length > 0) throw new ConfigError(source, [...earlier, ...problems]);
   return deepFreeze(copy as RunwatchConfig);
 }
@@ -313,6 +314,8 @@ function semanticProblems(document: unknown): ConfigProblem[] {
     if (window['start'] === '24:00') problems.push({ path: `changeWindows[${i}].start`, reason: 'a window cannot start at 24:00 (the end of the day): use 00:00' });
     else if (typeof window['start'] === 'string' && window['start'] === window['end']) problems.push({ path: `changeWindows[${i}]`, reason: 'start and end are equal: an empty window' });
   });
+  const slackProblem = slackRoutingProblem(config);
+  if (slackProblem) problems.push(slackProblem);
   for (const [rule, value] of Object.entries(objectOr(config['rules']))) {
     const settings = objectOr(value);
     asArray(settings['exceptions']).forEach((exception, i) => {
@@ -330,6 +333,34 @@ function semanticProblems(document: unknown): ConfigProblem[] {
     }
   }
   return problems;
+}
+
+/**
+ * A Slack section that leaves findings it accepts without a channel. Such a finding could never be posted: the
+ * notify function would dead-letter it on every delivery, long after a deploy that looked fine. Every severity at
+ * or above minSeverity counts for every enabled rule the section takes (a rule's findings may be raised above or
+ * lowered below its default), so without a default `channel` each pair needs channelsByRule or channelsBySeverity.
+ */
+function slackRoutingProblem(config: JsonObject): ConfigProblem | undefined {
+  const slack = asObject(objectOr(config['sinks'])['slack']);
+  if (!slack || typeof slack['channel'] === 'string') return undefined;
+  const rules = objectOr(config['rules']);
+  const minSeverity = SEVERITIES.indexOf(slack['minSeverity'] as Severity);
+  const bySeverity = objectOr(slack['channelsBySeverity']);
+  const byRule = objectOr(slack['channelsByRule']);
+  const taken = Array.isArray(slack['rules']) ? slack['rules'].filter((r): r is string => typeof r === 'string') : Object.keys(rules);
+  const rulesWithout = taken.filter((rule) => objectOr(rules[rule])['enabled'] !== false && typeof byRule[rule] !== 'string');
+  const severitiesWithout = SEVERITIES.slice(Math.max(minSeverity, 0)).filter((severity) => typeof bySeverity[severity] !== 'string');
+  if (rulesWithout.length === 0 || severitiesWithout.length === 0) return undefined;
+  if (Object.keys(bySeverity).length === 0 && Object.keys(byRule).length === 0) {
+    return { path: 'sinks.slack', reason: 'no channel: set channel (the default), or channelsBySeverity / channelsByRule' };
+  }
+  return {
+    path: 'sinks.slack',
+    reason:
+      `findings of ${rulesWithout.join(', ')} with severity ${severitiesWithout.join(', ')} have no channel and could never be posted: ` +
+      `set channel (the default for the rest), add channelsBySeverity or channelsByRule entries for them, or raise minSeverity`,
+  };
 }
 
 /** `**` alone in a path segment or brace alternative: picomatch reads it inside a name (`acme-**`) as `*`. */

@@ -11,7 +11,7 @@ describe('config: YAML anchors and aliases', () => {
     ['one rule settings object for two rules', 'rules:\n  public-invoker-grant: &r {exceptions: [{principal: breakglass@acme.com}]}\n  new-image-repository: *r\n', []],
     ['a rule settings object reused by a rule with other keys', 'rules:\n  off-window-deploy: &r {severity: HIGH}\n  public-invoker-grant: *r\n  new-image-repository: *r\n', []],
     ['a shared exceptions list', 'rules:\n  off-window-deploy: {exceptions: &e [{principal: a@b.c}]}\n  public-invoker-grant: {exceptions: *e}\n', []],
-    ['a shared sink object', 'sinks:\n  slack: &s {minSeverity: HIGH}\n  scc: *s\n', []],
+    ['a shared sink object', 'sinks:\n  pagerduty: &s {minSeverity: HIGH}\n  scc: *s\n', []],
     ['a shared and invalid object: each use is reported', 'rules:\n  off-window-deploy: &r {severity: SEVERE}\n  public-invoker-grant: *r\n', [
       'rules.off-window-deploy.severity: must be one of LOW, MEDIUM, HIGH, CRITICAL',
       'rules.public-invoker-grant.severity: must be one of LOW, MEDIUM, HIGH, CRITICAL',

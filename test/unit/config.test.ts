@@ -155,6 +155,29 @@ surprise: true
     expect(problems(text)).toEqual([]);
   });
 
+  // A finding the Slack section takes but routes to no channel is dead-lettered on every delivery: refused here.
+  it.each([
+    ['no channel at all', 'sinks: {slack: {}}', 'sinks.slack: no channel: set channel (the default), or channelsBySeverity / channelsByRule'],
+    ['channels for some severities only', 'sinks: {slack: {channelsBySeverity: {HIGH: "#sec", CRITICAL: "#sec"}}}', `sinks.slack: findings of ${RULE_IDS.join(', ')} with severity LOW, MEDIUM have no channel`],
+    ['channels for some rules only', 'sinks: {slack: {minSeverity: CRITICAL, channelsByRule: {off-window-deploy: "#deploys"}}}', `sinks.slack: findings of ${RULE_IDS.filter((r) => r !== 'off-window-deploy').join(', ')} with severity CRITICAL have no channel`],
+    ['a rule list with one rule left out', 'sinks: {slack: {rules: [off-window-deploy, ingress-opened], channelsByRule: {off-window-deploy: "#deploys"}}}', 'sinks.slack: findings of ingress-opened with severity LOW, MEDIUM, HIGH, CRITICAL have no channel'],
+  ])('rejects a Slack section with findings it cannot post: %s', (_name, text, expected) => {
+    const found = problems(text);
+    expect(found).toHaveLength(1);
+    expect(found[0]!.startsWith(expected)).toBe(true);
+  });
+
+  it.each([
+    ['a default channel', 'sinks: {slack: {channel: "#sec", channelsByRule: {off-window-deploy: "#deploys"}}}'],
+    ['every severity it takes', 'sinks: {slack: {minSeverity: HIGH, channelsBySeverity: {HIGH: "#sec", CRITICAL: "#pager"}}}'],
+    ['every rule it takes', 'sinks: {slack: {rules: [off-window-deploy], channelsByRule: {off-window-deploy: "#deploys"}}}'],
+    ['the rules left out are disabled', `rules: {${RULE_IDS.filter((r) => r !== 'ingress-opened').map((r) => `${r}: {enabled: false}`).join(', ')}}\nsinks: {slack: {channelsByRule: {ingress-opened: "#net"}}}`],
+    ['rules and severities that cover every pair between them', 'sinks: {slack: {minSeverity: HIGH, rules: [off-window-deploy, ingress-opened], channelsByRule: {off-window-deploy: "#deploys"}, channelsBySeverity: {HIGH: "#sec", CRITICAL: "#sec"}}}'],
+    ['no Slack section', 'sinks: {console: {}}'],
+  ])('accepts a Slack section that routes every finding it takes: %s', (_name, text) => {
+    expect(problems(text)).toEqual([]);
+  });
+
   it('a window cannot start at 24:00 (it could never match)', () => {
     expect(problems('changeWindows: [{days: [mon], start: "24:00", end: "00:00"}]')).toEqual(['changeWindows[0].start: a window cannot start at 24:00 (the end of the day): use 00:00']);
   });

@@ -30,6 +30,9 @@ interface SinkDefinition {
 const DEFAULT_WEBHOOK_TIMEOUT_SECONDS = 10;
 const DEFAULT_PAGERDUTY_SOURCE = 'runwatch';
 
+/** An Events API v2 integration key ("routing key") is 32 characters. */
+const PAGERDUTY_ROUTING_KEY_LENGTH = 32;
+
 const SINKS = {
   console: {
     requiredEnv: [],
@@ -69,6 +72,7 @@ const SINKS = {
       }
       const { SlackSink } = await import('./slack.js');
       const apiUrl = optional(env, 'SLACK_API_URL');
+      if (apiUrl && !isHttpUrl(apiUrl)) throw new SinkConfigurationError('SLACK_API_URL must be an http(s) URL');
       const sccSource = optional(env, 'SCC_SOURCE');
       return new SlackSink({ token: required(env, 'SLACK_BOT_TOKEN'), config: settings, ...(apiUrl ? { apiUrl } : {}), ...(sccSource ? { sccSource } : {}) });
     },
@@ -78,9 +82,16 @@ const SINKS = {
     async create(env, config) {
       const eventsUrl = optional(env, 'PAGERDUTY_EVENTS_URL');
       if (eventsUrl && !isHttpUrl(eventsUrl)) throw new SinkConfigurationError('PAGERDUTY_EVENTS_URL must be an http(s) URL');
+      const routingKey = required(env, 'PAGERDUTY_ROUTING_KEY');
+      // Events API v2 answers a wrong key with 400 for every event: refused here instead of dead-lettering each page.
+      if (routingKey.length !== PAGERDUTY_ROUTING_KEY_LENGTH) {
+        throw new SinkConfigurationError(
+          `PAGERDUTY_ROUTING_KEY must be the ${PAGERDUTY_ROUTING_KEY_LENGTH}-character integration key of an Events API v2 integration (the value set has ${routingKey.length} characters)`,
+        );
+      }
       const { PagerDutySink } = await import('./pagerduty.js');
       return new PagerDutySink({
-        routingKey: required(env, 'PAGERDUTY_ROUTING_KEY'),
+        routingKey,
         source: config.sinks.pagerduty?.source ?? DEFAULT_PAGERDUTY_SOURCE,
         ...(eventsUrl ? { eventsUrl } : {}),
       });

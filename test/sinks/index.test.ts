@@ -41,6 +41,17 @@ describe('createSink', () => {
     expect((error as Error).message).toContain(missing);
   });
 
+  it.each([
+    ['a key one character short', 'secret0123456789abcdefABCDEF012'],
+    ['a service key pasted instead (longer)', 'secret0123456789abcdefABCDEF01234567'],
+    ['a key with a space inside', 'secret0123456789abcdef ABCDEF0123'],
+  ])('refuses a PagerDuty routing key that is not 32 characters: %s, without echoing it', async (_name, key) => {
+    const error = (await createSink('pagerduty', { ...FULL_ENV, PAGERDUTY_ROUTING_KEY: key }, config).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(SinkConfigurationError);
+    expect(error.message).toMatch(/^PAGERDUTY_ROUTING_KEY must be the 32-character integration key/);
+    expect(error.message).not.toContain('secret');
+  });
+
   it('treats a blank secret as missing', async () => {
     await expect(createSink('pagerduty', { PAGERDUTY_ROUTING_KEY: '  ' }, config)).rejects.toThrow('the pagerduty sink needs the environment variable PAGERDUTY_ROUTING_KEY');
   });
@@ -50,6 +61,8 @@ describe('createSink', () => {
       createSink('scc', { ...FULL_ENV, SCC_SOURCE: 'projects/secret-project/sources/x' }, config),
       createSink('webhook', { ...FULL_ENV, WEBHOOK_URL: 'ftp://secret-host/x' }, config),
       createSink('pagerduty', { ...FULL_ENV, PAGERDUTY_EVENTS_URL: 'secret-host' }, config),
+      createSink('slack', { ...FULL_ENV, SLACK_API_URL: 'secret-host/api/' }, config),
+      createSink('slack', { ...FULL_ENV, SLACK_API_URL: 'file:///secret/api/' }, config),
       createSink('scc', { ...FULL_ENV, SCC_API_ENDPOINT: 'secret-host:99999' }, config),
     ];
     for (const attempt of bad) {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { makeFinding } from '../support/findings.js';
 import { PAGERDUTY_TEST_ROUTING_KEY, startPagerDutyServer } from '../support/pagerdutyServer.js';
 import { SLACK_TEST_TOKEN, startSlackServer } from '../support/slackServer.js';
+import { startWebhookServer } from '../support/webhookServer.js';
 import { parseConfig } from '../../functions/config/load.js';
 import type { RunwatchConfig } from '../../functions/config/types.js';
 import { createSink, isSinkName, SINK_NAMES, SinkConfigurationError, type SinkName } from '../../sinks/index.js';
@@ -125,6 +126,17 @@ describe('secrets with surrounding white space', () => {
       expect(JSON.stringify(result)).not.toContain(PAGERDUTY_TEST_ROUTING_KEY);
     } finally {
       await pd.close();
+    }
+  });
+
+  it('a webhook secret with a trailing newline signs with the bare secret (README: receivers trim it too)', async () => {
+    const receiver = await startWebhookServer('whsec-bare');
+    try {
+      const sink = await createSink('webhook', { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: 'whsec-bare\n' }, config);
+      expect(await sink.deliver(makeFinding('public-invoker-grant'), { deadlineMs: Date.now() + 5_000 })).toMatchObject({ status: 'delivered' });
+      expect(receiver.requests.map((r) => receiver.verify(r))).toEqual([true]);
+    } finally {
+      await receiver.close();
     }
   });
 

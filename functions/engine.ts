@@ -512,7 +512,12 @@ export class Engine {
     const recorded: DeployChange = merged.rollout.status === 'failed' ? { ...merged.change, serviceAccount: undefined, images: [], plainEnv: undefined, vpcEgress: undefined } : merged.change;
     // A failed revision's write still set the service's labels (`recorded` keeps them).
     applyChangeTo(draft, recorded, edits, this.provenanceKeyOf(recorded));
-    const entry: CompletedRollout = { t: merged.change.timeMs, revision: merged.change.revision, operationId: rollout.observed?.operationId ?? rollout.write?.operationId };
+    const entry: CompletedRollout = {
+      t: merged.change.timeMs,
+      revision: merged.change.revision,
+      operationId: rollout.observed?.operationId ?? rollout.write?.operationId,
+      ...(rollout.write ? {} : { withoutWrite: true as const }),
+    };
     draft.completed = edits.append(draft.completed ?? [], entry, COMPLETED_LIMIT);
     draft.open = open;
   }

@@ -64,6 +64,8 @@ export interface CompletedRollout {
   readonly t: number;
   readonly revision?: string;
   readonly operationId?: string;
+  /** Judged from system events alone, its write not (yet) seen: a write of that operation arriving later is it. */
+  readonly withoutWrite?: true;
 }
 
 /** A completed rollout: the write's who/when with the facts of what rolled out. */

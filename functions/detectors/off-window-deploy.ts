@@ -10,6 +10,9 @@
 // Blind spots: traffic-only changes and IAM changes are not deploys and never count. A replace of a service the
 //           baseline has not seen yet counts as a deploy (the previous template is unknown), and so does a v1 write
 //           logged without its template (Cloud Functions' InternalServices calls, read with `cloudFunctions.watch`).
+//           A revision known only from its system events (no admin write: excluded, or logged later than the wait)
+//           counts at the time of its first event, which is how a console deploy that logs the very template of the
+//           one before it (console writes log no containers) is seen; without those events it is not.
 //           With no windows and no freezes configured the rule never fires.
 import { describeWindow, evaluateTime, freezeBounds } from './changeWindows.js';
 import { DEPLOY_METHODS } from './methods.js';

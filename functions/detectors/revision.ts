@@ -5,7 +5,7 @@ import { withCanonicalFraction } from '../audit/entry.js';
 import { changedAfter, pointAfter, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, sameOperation } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
-import type { DeployChange, IamScope, ServiceRef } from '../model/change.js';
+import { SYSTEM_EVENT_METHOD, type DeployChange, type IamScope, type ServiceRef } from '../model/change.js';
 import type { Detection, OpenFinding, Resolved } from './types.js';
 
 /**
@@ -20,7 +20,14 @@ import type { Detection, OpenFinding, Resolved } from './types.js';
  * creates nothing either: Cloud Run made one revision of that template, reported with the repeat.
  */
 export function createsRevision(change: DeployChange, baseline: ServiceBaseline | undefined): boolean {
+  // A revision's own system events with no admin write known: a revision no rollout judged before (the engine lets
+  // events of a judged revision go), so a revision was created. A console write logs its template without
+  // containers, so a second console deploy can log the very template of the first: its events tell it apart.
+  if (change.methodName === SYSTEM_EVENT_METHOD) return true;
   if (change.operationCompletion) return waitsForOperation(baseline, change.operationId);
+  // A write delivered after its own revision's events were judged without it (it came later than the wait): that
+  // revision is reported already, under the operation id the events carry.
+  if (change.operationId !== undefined && baseline?.completed?.some((c) => c.withoutWrite === true && sameOperation(c.operationId, change.operationId))) return false;
   if (change.operation === 'create') return true;
   if (!change.templateFingerprint) return change.templateUnknown === true;
   const before = valueBefore(baseline?.template, change.timeMs);

@@ -19,7 +19,6 @@
 //           an approved service account's key is that service account to the audit log.
 import { principalMatches } from '../config/glob.js';
 import { baselineKey } from '../baseline/store.js';
-import { SYSTEM_EVENT_METHOD } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { createsRevision, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { Detection, Detector } from './types.js';
@@ -32,8 +31,8 @@ export const unapprovedDeployer: Detector<'unapproved-deployer'> = {
   changeKinds: ['deploy'],
   detect({ change, baseline, settings }): Detection[] {
     if (change.kind !== 'deploy' || !change.principal || settings.allowedDeployers.length === 0) return [];
-    // A deploy known only from its system events made a revision too: Cloud Run reported it, with its creator.
-    if (!createsRevision(change, baseline) && change.methodName !== SYSTEM_EVENT_METHOD) return [];
+    // A deploy known only from its system events made a revision too (createsRevision says so), with its creator.
+    if (!createsRevision(change, baseline)) return [];
     const { id, delegationChain } = change.principal;
     const identities = [...new Set([...delegationChain, id])]; // an identity may act through itself
     const unapproved = identities.filter((identity) => !isApproved(identity, settings.allowedDeployers));

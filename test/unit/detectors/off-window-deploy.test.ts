@@ -202,3 +202,59 @@ describe('off-window-deploy on Cloud Functions (2nd gen) backing services, when 
     expected.forEach((e, i) => expect(offWindow[i]).toMatchObject({ eventTime: '2025-10-15T02:20:35.444251Z', ...e }));
   });
 });
+
+describe('off-window-deploy on console deploys, whose writes log the template without its containers', () => {
+  // Two console deploys of one service log the very same template (slackbot__Services.ReplaceService__1 and __2 of
+  // the corpus do): only the revision events tell the second apart. The first deploy is on a monday inside the
+  // window; the second, the same sequence five days later with its own revision, operation and image tag, on a
+  // saturday night.
+  const utcOffice = config({ timezone: 'UTC', changeWindows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' }] });
+  const sequence = synthetic('seq-console-deploy') as unknown as Json[];
+  const moved = (from: string, to: string, renames: readonly (readonly [string, string])[] = []): Json[] => {
+    let text = JSON.stringify(sequence).replaceAll(from, to);
+    for (const [a, b] of renames) text = text.replaceAll(a, b);
+    return JSON.parse(text) as Json[];
+  };
+  const first = moved('2024-05-06T22:', '2024-05-06T10:');
+  const [write, revisionEvent, serviceEvent] = moved('2024-05-06T22:', '2024-05-11T22:', [
+    ['00023-kiv', '00024-abc'],
+    ['7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0', '7a9d252c-a432-4fa8-a1ac-1a6fe9e13500'],
+    ['"serving.knative.dev/configurationGeneration": "23"', '"serving.knative.dev/configurationGeneration": "24"'],
+    ['cloud-run-slack-bot:latest', 'cloud-run-slack-bot:v2'],
+  ]) as [Json, Json, Json];
+
+  it('the two writes log one template', () => {
+    const template = (e: Json): unknown => ((e['protoPayload'] as Json)['request'] as { service: { spec: { template: unknown } } }).service.spec.template;
+    expect(template(write)).toEqual(template(first[0]!));
+    expect(JSON.stringify(template(write))).not.toContain('containers');
+  });
+
+  it.each([
+    ['in time order (replay)', 'replay', [write, revisionEvent, serviceEvent]],
+    ['in time order (live)', 'live', [write, revisionEvent, serviceEvent]],
+    ['the revision events before the write (live)', 'live', [revisionEvent, serviceEvent, write]],
+  ])('fires for the second deploy, outside the window: %s', async (_name, path, second) => {
+    const entries = [...first, ...second];
+    const findings = path === 'replay' ? await findingsOf(entries, utcOffice) : await findingsLive(entries, utcOffice);
+    const offWindow = findings.filter((f) => f.rule === 'off-window-deploy');
+    expect(offWindow).toHaveLength(1);
+    expect(offWindow[0]).toMatchObject({ revision: 'cloud-run-slack-bot-00024-abc', principal: 'masatonaka1989@gmail.com' });
+    expect(offWindow[0]!.eventTime.startsWith('2024-05-11T22:58:')).toBe(true);
+  });
+
+  it.each([
+    ['the write alone (a traffic or settings edit: no revision events follow)', [write]],
+    ['the write and a service-level event (service events also follow traffic changes)', [write, serviceEvent]],
+  ])('ignores a console write with the template before it and no revision of its own: %s', async (_name, second) => {
+    for (const findings of [await findingsOf([...first, ...second], utcOffice), await findingsLive([...first, ...second], utcOffice)]) {
+      expect(findings.filter((f) => f.rule === 'off-window-deploy')).toEqual([]);
+    }
+  });
+
+  it('fires once when a write comes after its own revision was judged from its events (later than the wait)', async () => {
+    // The write changes the image, so its template is new: without the operation id it would be a second deploy.
+    const changed = withV1Image(write, 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-source-deploy/cloud-run-slack-bot:v2');
+    const findings = await findingsLive([...first, revisionEvent, serviceEvent, changed], utcOffice);
+    expect(findings.filter((f) => f.rule === 'off-window-deploy').map((f) => f.revision)).toEqual(['cloud-run-slack-bot-00024-abc']);
+  });
+});

@@ -1,6 +1,6 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
 import { describeServiceAccount, type Change, type ImageRef } from '../model/change.js';
-import { publicInvokerMembers } from '../model/iam.js';
+import { publicInvokerMembers, publicWriterMembers } from '../model/iam.js';
 import { COPY_EDITS, emptyBaseline, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
@@ -68,6 +68,7 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       if (after === undefined) return;
       target.lastChangeMs = Math.max(target.lastChangeMs, t);
       target.publicInvokers = record(target.publicInvokers, t, after);
+      target.publicWriters = record(target.publicWriters ?? [], t, publicWritersAfter(target, change) ?? []);
       return;
     }
   }
@@ -91,6 +92,19 @@ export function publicInvokersAfter(base: ServiceBaseline | undefined, change: E
   const members = new Set(valueBefore(base?.publicInvokers, change.timeMs) ?? []);
   for (const m of publicInvokerMembers(change.delta.removed)) members.delete(m);
   for (const m of publicInvokerMembers(change.delta.added)) members.add(m);
+  return [...members].sort();
+}
+
+/**
+ * Public members holding a write-capable invoker role after an IAM change, as publicInvokersAfter reads them. Before
+ * a delta, the writers known (none when the baseline predates the history: a delta then says all there is to add).
+ */
+export function publicWritersAfter(base: ServiceBaseline | undefined, change: Extract<Change, { kind: 'iam-policy' }>): string[] | undefined {
+  if (change.policy) return publicWriterMembers(change.policy);
+  if (!change.delta) return undefined;
+  const members = new Set(valueBefore(base?.publicWriters, change.timeMs) ?? []);
+  for (const m of publicWriterMembers(change.delta.removed)) members.delete(m);
+  for (const m of publicWriterMembers(change.delta.added)) members.add(m);
   return [...members].sort();
 }
 

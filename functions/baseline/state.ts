@@ -46,6 +46,11 @@ export interface ServiceBaseline {
   readonly plainEnv?: readonly TimePoint<readonly PlainEnvVar[]>[];
   /** Where each revision's outbound traffic went (VpcEgress). Optional, as binaryAuthorization. */
   readonly vpcEgress?: readonly TimePoint<VpcEgress>[];
+  /**
+   * Which of publicInvokers hold a write-capable invoker role (run.admin, run.developer, run.sourceDeveloper), sorted,
+   * recorded with each IAM policy: a public invoker given one of them is a new grant. Optional, as binaryAuthorization.
+   */
+  readonly publicWriters?: readonly TimePoint<readonly string[]>[];
   /** Time of the newest change applied. */
   readonly lastChangeMs: number;
   /**
@@ -77,7 +82,7 @@ export const HISTORY_FIELDS = ['serviceAccount', 'template', 'publicInvokers', '
 export const SERVICE_OBJECT_HISTORIES = ['template', 'publicInvokers', 'invokerIamDisabled', 'ingress'] as const satisfies readonly (typeof HISTORY_FIELDS)[number][];
 
 /** Service-object histories added after baselines were first stored: optional, older baselines have none. */
-export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['binaryAuthorization', 'breakglass', 'provenanceLabels', 'plainEnv', 'vpcEgress'] as const;
+export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['binaryAuthorization', 'breakglass', 'provenanceLabels', 'plainEnv', 'vpcEgress', 'publicWriters'] as const;
 
 /**
  * How many image repositories a service's baseline remembers. Legitimate services use a handful; the cap keeps a

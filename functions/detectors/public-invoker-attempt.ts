@@ -11,7 +11,8 @@
 //           exception, sometimes the first step of going around the control (the next may be relaxing the
 //           organization policy). Only what the attempt would have added counts: a public member the service (or
 //           project) already held as an invoker, as its baseline knows, raises nothing (a role that would also let
-//           the public change the service, run.admin, run.developer, run.sourceDeveloper, still counts).
+//           the public change the service, run.admin, run.developer, run.sourceDeveloper, still counts unless the
+//           member already held one of those).
 // Options:  `rules.public-invoker-attempt.exceptions` (principal, project, service globs), `severity`; services
 //           in `rules.public-invoker-grant.allowServices` are meant to be public: an attempt there raises nothing.
 // Severity: LOW on a service, MEDIUM on a project, folder or organization (which would have opened every service
@@ -28,6 +29,7 @@
 import { baselineKey } from '../baseline/store.js';
 import { pointBefore, valueBefore, type ServiceBaseline } from '../baseline/state.js';
 import type { RefusedChange } from '../model/change.js';
+import { WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
 import { iamScopeLabel, meantToBePublic, serviceLabel } from './revision.js';
 import type { Detection, Detector } from './types.js';
@@ -60,9 +62,11 @@ export const publicInvokerAttempt: Detector<'public-invoker-attempt'> = {
     }
     const knownBefore = valueBefore(baseline?.publicInvokers, change.timeMs);
     const held = new Set(knownBefore ?? []);
-    // The baseline keeps who held an invoker role, not which: a member known to hold one is taken to hold the plain
-    // invoker role, so a role that would also let the public change the service still counts.
-    const attempted = change.publicInvokers.filter((b) => !(held.has(b.member) && INVOKE_ONLY_ROLES.has(b.role)));
+    // The baseline keeps who held an invoker role, and which of them a role that changes the service: asking for a
+    // role of the class a member already holds adds nothing. (Where the writers are not known, a baseline stored
+    // before they were kept, a write-capable role still counts.)
+    const writers = new Set(valueBefore(baseline?.publicWriters, change.timeMs) ?? []);
+    const attempted = change.publicInvokers.filter((b) => !(held.has(b.member) && (!WRITE_CAPABLE_INVOKER_ROLES.has(b.role) || writers.has(b.member))));
     if (attempted.length === 0) return [];
     const members = [...new Set(attempted.map((b) => b.member))].sort();
     const roles = [...new Set(attempted.map((b) => b.role))].sort();
@@ -100,8 +104,6 @@ function invokerCheckOffBefore(baseline: ServiceBaseline | undefined, timeMs: nu
 }
 
 /** Invoker roles that only let the public call the service (the others let it change the service too). */
-const INVOKE_ONLY_ROLES: ReadonlySet<string> = new Set(['roles/run.invoker', 'roles/run.servicesInvoker']);
-
 function refusedText(change: RefusedChange): string {
   return change.refusal.code === 9
     ? 'it was refused (FAILED_PRECONDITION: an organization policy such as Domain Restricted Sharing forbids it), so nothing changed.'

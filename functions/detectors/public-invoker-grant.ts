@@ -10,6 +10,9 @@
 //           `invokerIamDisabled` in v2), which opens the service without any binding. Only what was added counts:
 //           the logged policy delta, else the difference from the last known policy. Re-applying a binding the
 //           service already had raises nothing. Where no earlier policy is known, a public member counts as added.
+//           A public member that could already call the service and is given a role that also changes it (run.admin,
+//           run.developer, run.sourceDeveloper) is a grant too, of that role: the baseline keeps which public members
+//           hold one (`publicWriters`; a baseline stored before it was kept says nothing of such an upgrade).
 //           A grant that arrives after its re-apply was judged (and reported as the grant) is not reported again
 //           while that finding is open: one exposure, one alert.
 // Options:  `rules.public-invoker-grant.allowServices` (PROJECT/SERVICE globs of services meant to be public),
@@ -22,12 +25,13 @@
 // Blind spots: conditional bindings count as grants (the
 //           condition is not evaluated). Custom roles that include run.routes.invoke are not recognised. A late
 //           grant whose member a newer policy moved to another role is closed at once (only the invoker roles'
-//           members are kept), where in order the finding would stay open.
+//           members are kept), where in order the finding would stay open. An upgrade's finding closes when the
+//           member holds no invoker role any more, not when it is taken back to the invoker role alone.
 import { publicInvokersAfter } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, pointAfter, valueBefore, type ServiceBaseline } from '../baseline/state.js';
 import { normalizeTimestamp } from '../audit/entry.js';
-import { isPublicInvokerBinding, publicMembersWithAnyRole } from '../model/iam.js';
+import { isPublicInvokerBinding, publicMembersWithAnyRole, publicWriterMembers, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
 import { closedByDelete, iamScopeLabel, meantToBePublic, riskInForce, serviceLabel } from './revision.js';
 import type { Ingress } from '../model/change.js';
@@ -79,8 +83,21 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     } else {
       const before = new Set(knownBefore ?? []);
       const after = publicInvokersAfter(baseline, change) ?? [];
-      const roleOf = (member: string): string => change.policy?.find((b) => b.member === member && isPublicInvokerBinding(b))?.role ?? 'roles/run.invoker';
-      added = after.filter((m) => !before.has(m)).map((member) => ({ member, role: roleOf(member) }));
+      // Every invoker role a new member holds (a policy may give it several).
+      const rolesOf = (member: string): string[] => {
+        const roles = (change.policy ?? []).filter((b) => b.member === member && isPublicInvokerBinding(b)).map((b) => b.role);
+        return roles.length > 0 ? roles : ['roles/run.invoker'];
+      };
+      added = after.filter((m) => !before.has(m)).flatMap((member) => rolesOf(member).map((role) => ({ member, role })));
+      // A member that could already call the service and now holds a role that changes it: a grant all the same.
+      // Only where the writers before are known (baselines stored before they were kept say nothing about them).
+      const writersBefore = valueBefore(baseline?.publicWriters, change.timeMs);
+      if (knownBefore !== undefined && writersBefore !== undefined) {
+        const writerRoleOf = (member: string): string => change.policy!.find((b) => b.member === member && WRITE_CAPABLE_INVOKER_ROLES.has(b.role))!.role;
+        for (const member of publicWriterMembers(change.policy ?? [])) {
+          if (before.has(member) && !writersBefore.includes(member)) added.push({ member, role: writerRoleOf(member) });
+        }
+      }
     }
     if (added.length === 0) return [];
     const members = [...new Set(added.map((a) => a.member))].sort();

@@ -19,6 +19,13 @@ export const INVOKER_ROLES: ReadonlySet<string> = new Set([
   'roles/run.sourceDeveloper',
 ]);
 
+/**
+ * The invoker roles that also let their holder change the service (deploy a revision, set its IAM policy). Granted
+ * to the public they are worse than the invoker role itself: a member who could only call the service and is
+ * given one of them is newly able to take it over.
+ */
+export const WRITE_CAPABLE_INVOKER_ROLES: ReadonlySet<string> = new Set(['roles/run.admin', 'roles/run.developer', 'roles/run.sourceDeveloper']);
+
 export function isPublicInvokerBinding(binding: IamBinding): boolean {
   return PUBLIC_MEMBERS.has(binding.member) && INVOKER_ROLES.has(binding.role);
 }
@@ -27,6 +34,13 @@ export function isPublicInvokerBinding(binding: IamBinding): boolean {
 export function publicInvokerMembers(bindings: readonly IamBinding[]): string[] {
   const members = new Set<string>();
   for (const binding of bindings) if (isPublicInvokerBinding(binding)) members.add(binding.member);
+  return [...members].sort();
+}
+
+/** Sorted, distinct `member` of the public bindings of a write-capable invoker role (WRITE_CAPABLE_INVOKER_ROLES). */
+export function publicWriterMembers(bindings: readonly IamBinding[]): string[] {
+  const members = new Set<string>();
+  for (const binding of bindings) if (PUBLIC_MEMBERS.has(binding.member) && WRITE_CAPABLE_INVOKER_ROLES.has(binding.role)) members.add(binding.member);
   return [...members].sort();
 }
 

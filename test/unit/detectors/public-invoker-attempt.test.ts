@@ -228,6 +228,19 @@ describe('public-invoker-attempt', () => {
     expect(project.map((f) => f.evidence['roles'])).toEqual([['roles/run.admin']]);
   });
 
+  it('ignores a write-capable role asked for a member that already holds one (the baseline keeps which members do)', async () => {
+    const adminPolicy = variant(serviceGranted, (e) => {
+      const bindings = [{ role: 'roles/run.invoker', members: ['allUsers'] }, { role: 'roles/run.developer', members: ['allUsers'] }];
+      ((e.protoPayload['request'] as Obj)['policy'] as Obj)['bindings'] = bindings;
+      (e.protoPayload['response'] as Obj)['bindings'] = bindings;
+    });
+    const again = at(requesting(serviceRefused, [{ role: 'roles/run.admin', members: ['allUsers'] }]), '2024-02-02T10:00:00Z');
+    expect(await attempts([adminPolicy, again])).toEqual([]);
+    // allAuthenticatedUsers holds nothing yet: asked alongside, it is the attempt.
+    const both = at(requesting(serviceRefused, [{ role: 'roles/run.admin', members: ['allUsers', 'allAuthenticatedUsers'] }]), '2024-02-02T10:00:00Z');
+    expect((await attempts([adminPolicy, both])).map((f) => f.evidence['membersAttempted'])).toEqual([['allAuthenticatedUsers']]);
+  });
+
   it('says whether an earlier policy of the service was known', async () => {
     const [alone] = await attempts([serviceRefused]);
     expect(alone!.evidence['source']).toBe('no earlier policy known');

@@ -21,6 +21,55 @@ describe('public-invoker-grant', () => {
     expect(findings[0]).toMatchObject({ severity, evidence: { membersGranted: members } });
   });
 
+  // A full policy without a delta: the baseline knows allUsers could already call the service. A role that lets the
+  // public change it (deploy, set its policy) is a new grant all the same.
+  describe('a public invoker given a role that changes the service (full policies)', () => {
+    const withBindings = (timestamp: string, bindings: Json[]): Json =>
+      variant(at(allUsers, timestamp), (e) => {
+        // The request's new policy, and the response: the policy as stored (what runwatch reads first).
+        (e.protoPayload['request'] as { policy: Json }).policy['bindings'] = bindings;
+        (e.protoPayload['response'] as Json)['bindings'] = bindings;
+      });
+    const invoker = { role: 'roles/run.invoker', members: ['allUsers', 'user:some.user@company.com'] };
+    const admin = { role: 'roles/run.admin', members: ['allUsers'] };
+    const developer = { role: 'roles/run.developer', members: ['allUsers'] };
+    it.each([
+      ['run.admin added beside run.invoker', [invoker, admin], [['roles/run.admin']]],
+      ['run.invoker replaced by run.developer', [developer], [['roles/run.developer']]],
+      ['run.invoker kept (re-applied)', [invoker], []],
+    ])('%s', async (_name, bindings, roles) => {
+      const findings = await publicFindings([allUsers, withBindings('2024-02-03T10:00:00Z', bindings)]);
+      expect(findings.slice(1).map((f) => f.evidence['roles'])).toEqual(roles);
+      for (const f of findings.slice(1)) expect(f).toMatchObject({ severity: 'HIGH', evidence: { membersGranted: ['allUsers'], source: 'difference from the last known policy' } });
+    });
+
+    it('ignores run.admin re-applied to the public (already held)', async () => {
+      const findings = await publicFindings([withBindings('2024-02-02T10:00:00Z', [invoker, admin]), withBindings('2024-02-03T10:00:00Z', [invoker, admin])]);
+      expect(findings.map((f) => f.evidence['roles'])).toEqual([['roles/run.admin', 'roles/run.invoker']]);
+    });
+
+    it('says nothing of an upgrade on a baseline stored before the writers were kept (unknown, not guessed)', async () => {
+      const { publicInvokerGrant } = await import('../../../functions/detectors/public-invoker-grant.js');
+      const { emptyBaseline } = await import('../../../functions/baseline/state.js');
+      const { parseEntry } = await import('../../../functions/audit/normalize.js');
+      const parsed = parseEntry(withBindings('2024-02-03T10:00:00Z', [invoker, admin]));
+      if (parsed.kind !== 'change') throw new Error('not a change');
+      const detect = (baseline: object) => publicInvokerGrant.detect({ change: parsed.change, baseline, settings: config().rules['public-invoker-grant'], config: config() } as never);
+      const held = { ...emptyBaseline(), publicInvokers: [{ t: 1, v: ['allUsers'] }], lastChangeMs: 1 };
+      expect(detect(held)).toEqual([]);
+      expect(detect({ ...held, publicWriters: [{ t: 1, v: [] }] }).map((d) => d.evidence['roles'])).toEqual([['roles/run.admin']]);
+    });
+
+    it('fires again when the role is taken away and given back', async () => {
+      const entries = [allUsers, withBindings('2024-02-03T10:00:00Z', [invoker, admin]), withBindings('2024-02-04T10:00:00Z', [invoker]), withBindings('2024-02-05T10:00:00Z', [invoker, admin])];
+      expect((await publicFindings(entries)).map((f) => [f.eventTime.slice(0, 10), f.evidence['roles']])).toEqual([
+        ['2024-02-02', ['roles/run.invoker']],
+        ['2024-02-03', ['roles/run.admin']],
+        ['2024-02-05', ['roles/run.admin']],
+      ]);
+    });
+  });
+
   it('the project finding names the project scope and resource', async () => {
     const [finding] = await publicFindings([synthetic('project-SetIamPolicy-run-invoker-allUsers')]);
     expect(finding).toMatchObject({ service: '*', resourceName: '//cloudresourcemanager.googleapis.com/projects/western-verve-123456', evidence: { scope: 'project', source: 'policy delta' } });

@@ -379,6 +379,7 @@ function deployChange(env: Envelope, pp: JsonObject, api: 'v1' | 'v2', operation
     labels: facts.labels,
     ...(facts.revisionLabels ? { revisionLabels: facts.revisionLabels } : {}),
     revision: facts.revision,
+    ...(facts.generation !== undefined ? { generation: facts.generation } : {}),
     templateFingerprint: facts.templateFingerprint,
     // A v1 write (a Knative Service, a full PUT) always sets a template: none logged leaves it unknown.
     templateUnknown: api === 'v1' && !facts.templateFingerprint ? true : undefined,
@@ -410,6 +411,7 @@ interface DeployFacts {
   /** The service's annotations as logged (read key by key, never copied). */
   readonly annotations: JsonObject | undefined;
   readonly revision?: string;
+  readonly generation?: number;
   readonly templateFingerprint?: string;
   readonly serviceAccount?: RuntimeServiceAccount;
   readonly images: readonly ImageRef[];
@@ -484,6 +486,7 @@ function v1Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined): DeployF
     knative,
     annotations,
     revision,
+    generation: asNumber(at(response, 'metadata', 'generation')),
     templateFingerprint: template ? templateFingerprint('v1', template) : undefined,
     serviceAccount,
     images,

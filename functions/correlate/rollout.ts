@@ -159,35 +159,51 @@ export function rolloutForWrite(rollouts: readonly Rollout[], write: DeployChang
   return sameOp >= 0 ? sameOp : repeatOf >= 0 ? repeatOf : nearest;
 }
 
-/** Index of the open rollout a system event belongs to, or -1. */
+/**
+ * Index of the open rollout a system event belongs to, or -1. What names the deploy decides first: the same operation
+ * id, then the same revision, then (v1) the generation the write produced, which its revision carries. Otherwise a
+ * rollout whose write is at most the wait before the event (or a burst after it), preferring, in this order: one
+ * whose generation does not say otherwise, one whose write's principal is the revision's creator, one still without
+ * system events, and the oldest: Cloud Run rolls a service's deploys out in order, so the events that come first
+ * belong to the oldest deploy waiting, not to the write nearest in time (a second deploy seconds after the first
+ * would otherwise take the first one's revision).
+ */
 export function rolloutForObservation(rollouts: readonly Rollout[], observation: RevisionObservation, waitMs: number): number {
   let best = -1;
-  let bestGap = Infinity;
-  rollouts.forEach((rollout, i) => {
-    if (bestGap === -1) return;
+  let bestRank = Infinity;
+  let bestMs = Infinity;
+  const creator = observation.creator?.toLowerCase();
+  for (let i = 0; i < rollouts.length; i++) {
+    const rollout = rollouts[i]!;
     const opId = rollout.observed?.operationId ?? rollout.write?.operationId;
     if (observation.operationId !== undefined && opId !== undefined) {
-      if (sameOperation(observation.operationId, opId)) {
-        best = i;
-        bestGap = -1;
-      }
+      if (sameOperation(observation.operationId, opId)) return i;
       // Another operation's events; a v2 write's own id says nothing either way (see excludingOperationId).
-      if (bestGap === -1 || rollout.observed?.operationId !== undefined || excludingOperationId(rollout.write) !== undefined) return;
+      if (rollout.observed?.operationId !== undefined || excludingOperationId(rollout.write) !== undefined) continue;
     }
     const revision = rollout.observed?.revision ?? rollout.write?.revision;
     if (observation.revision && revision) {
-      if (observation.revision === revision) {
-        best = i;
-        bestGap = -1;
-      }
-      return;
+      if (observation.revision === revision) return i;
+      continue;
     }
-    const gap = observation.timeMs - (rollout.write?.timeMs ?? rollout.openedMs);
-    if (gap >= -BURST_MS && gap <= waitMs && Math.abs(gap) < bestGap) {
+    const generation = rollout.write?.generation;
+    const generationKnown = observation.generation !== undefined && generation !== undefined;
+    if (generationKnown && observation.generation === generation && rollout.observed === undefined) return i;
+    const writtenMs = rollout.write?.timeMs ?? rollout.openedMs;
+    const gap = observation.timeMs - writtenMs;
+    if (gap < -BURST_MS || gap > waitMs) continue;
+    const principal = rollout.write?.principal?.id.toLowerCase();
+    // Lower is better: each condition outweighs all the ones after it.
+    const rank =
+      (generationKnown && observation.generation !== generation ? 4 : 0) +
+      (creator !== undefined && principal !== undefined && principal !== creator ? 2 : 0) +
+      (rollout.observed !== undefined ? 1 : 0);
+    if (rank < bestRank || (rank === bestRank && writtenMs < bestMs)) {
       best = i;
-      bestGap = Math.abs(gap);
+      bestRank = rank;
+      bestMs = writtenMs;
     }
-  });
+  }
   return best;
 }
 

@@ -125,6 +125,12 @@ export interface DeployChange extends ChangeBase {
   /** Revision name, only when the client named it (console, v2 `template.revision`). */
   readonly revision?: string;
   /**
+   * v1: the service's generation after the write (`response.metadata.generation`; the request echoes the old one).
+   * The revision the write creates carries it as `serving.knative.dev/configurationGeneration`, which ties the
+   * write to its revision's system events when no operation id does.
+   */
+  readonly generation?: number;
+  /**
    * Canonical fingerprint of the revision template. Cloud Run creates a revision whenever the template changes,
    * so comparing fingerprints tells a new revision from a traffic-only or service-level update.
    * Undefined when the entry carries no template (an update mask without `template`).

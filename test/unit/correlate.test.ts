@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { Pipeline } from '../../functions/pipeline.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { rolloutForObservation, rolloutForWrite, openFromObservation, openFromWrite, sameOperation } from '../../functions/correlate/rollout.js';
+import { rolloutForObservation, rolloutForWrite, openFromObservation, openFromWrite, observe, sameOperation, withObserved } from '../../functions/correlate/rollout.js';
 import { parseEntry } from '../../functions/audit/normalize.js';
 import type { RevisionObservation } from '../../functions/audit/systemEvent.js';
 import type { DeployChange } from '../../functions/model/change.js';
@@ -257,6 +257,29 @@ describe('a v2 write logged as a long-running operation: a first entry (the requ
     expect(rolloutForObservation([openFromWrite(change, 600_000, change.timeMs)], o, 600_000)).toBe(expected);
     // The same pair the other way round: the events arrived first and opened the rollout, then the write.
     expect(rolloutForWrite([openFromObservation(o, 600_000, o.timeMs)], { ...change, revision: undefined }, 600_000)).toBe(expected);
+  });
+
+  // Two deploys of one service waiting, 30 s apart, and a revision event that no operation id or revision name ties
+  // to either: Cloud Run rolls them out in order, so it is the first deploy's, unless what the event says (the
+  // generation, the creator) or what is known already (a revision) points at the other; nearness in time does not.
+  describe('a revision event that nothing names: which waiting deploy it belongs to', () => {
+    const alice = { id: 'alice@acme.com', delegationChain: [] };
+    const bob = { id: 'bob@acme.com', delegationChain: [] };
+    const deploy = (atMs: number, principal: typeof alice, generation?: number): DeployChange => ({ ...v2, operationId: undefined, timeMs: atMs, principal, ...(generation !== undefined ? { generation } : {}) });
+    const t = v2.timeMs;
+    const event = (extra: Partial<RevisionObservation>): RevisionObservation => ({ ...observation(undefined, t + 40_000), creator: undefined, generation: undefined, ...extra });
+    const waiting = (first: DeployChange, second: DeployChange) => [openFromWrite(first, 600_000, first.timeMs), openFromWrite(second, 600_000, second.timeMs)];
+    it.each<[string, ReturnType<typeof waiting>, RevisionObservation, number]>([
+      ['the oldest deploy waiting, not the write nearest in time', waiting(deploy(t, alice), deploy(t + 30_000, bob)), event({}), 0],
+      ['the same, the rollouts listed newest first', waiting(deploy(t + 30_000, bob), deploy(t, alice)), event({}), 1],
+      ["the deploy whose principal is the revision's creator", waiting(deploy(t, alice), deploy(t + 30_000, bob)), event({ creator: 'BOB@acme.com', timeMs: t + 5_000 }), 1],
+      ['the deploy whose generation the revision carries (v1)', waiting(deploy(t, alice, 23), deploy(t + 30_000, alice, 24)), event({ generation: 24, timeMs: t + 5_000 }), 1],
+      ['not a deploy whose generation says otherwise, even if older', waiting(deploy(t, alice, 23), deploy(t + 30_000, alice)), event({ generation: 24, timeMs: t + 5_000 }), 1],
+      ['a deploy still without events before one whose revision is known', [withObserved(waiting(deploy(t, alice), deploy(t + 30_000, bob))[0]!, observe(undefined, { ...observation(undefined, t + 10_000), revision: 'svc-00001-abc' })), waiting(deploy(t, alice), deploy(t + 30_000, bob))[1]!], event({ timeMs: t + 5_000 }), 1],
+      ['none when every deploy is more than the wait before it', waiting(deploy(t - 700_000, alice), deploy(t - 650_000, bob)), event({}), -1],
+    ])('%s', (_name, rollouts, o, expected) => {
+      expect(rolloutForObservation(rollouts, o, 600_000)).toBe(expected);
+    });
   });
 });
 

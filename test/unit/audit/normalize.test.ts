@@ -471,3 +471,19 @@ describe('system events are observations of a rollout, never changes', () => {
     expect(result.observation.imageDigest).toMatch(/aegis-ai@sha256:9379ab64/);
   });
 });
+
+describe('the generation a v1 write produced (ties it to its revision events)', () => {
+  it.each([
+    // The response's metadata.generation is the new one (its status still names the previous revision, 00022).
+    ['slackbot__Services.ReplaceService__1', 23],
+    ['kktae-demo__Services.CreateService__1', 1],
+  ])('%s', (name, generation) => {
+    const parsed = parseEntry(corpus(name));
+    expect(parsed).toMatchObject({ kind: 'change', change: { kind: 'deploy', api: 'v1', generation } });
+  });
+
+  it('none without a response (the request echoes the old generation)', () => {
+    const parsed = parseEntry(variant(corpus('slackbot__Services.ReplaceService__1'), (e) => void delete e.protoPayload['response']));
+    expect(parsed.kind === 'change' && parsed.change.kind === 'deploy' ? parsed.change.generation : 'not a deploy').toBeUndefined();
+  });
+});

@@ -10,6 +10,7 @@ import type { RuleException, RuleSettings, RunwatchConfig } from './config/types
 import {
   addWrite,
   belongsToCompleted,
+  acrossApis,
   isComplete,
   observe,
   oldestRollout,
@@ -417,7 +418,10 @@ export class Engine {
     const index = rolloutForWrite(rollouts, change, this.waitMs);
     const joined = index >= 0;
     if (joined) rollouts[index] = addWrite(rollouts[index]!, change);
-    else rollouts.push(openFromWrite(change, this.waitMs, nowMs));
+    else {
+      const opened = openFromWrite(change, this.waitMs, nowMs);
+      rollouts.push(acrossApis(change, valueBefore(draft.template, change.timeMs)) ? { ...opened, acrossApis: true } : opened);
+    }
     setRollouts(draft, rollouts);
     const before = findings.length;
     const drained = this.drain(draft, nowMs, findings, edits);
@@ -433,6 +437,8 @@ export class Engine {
     findings: Finding[],
     edits: BaselineEdits,
   ): EngineNote {
+    // Any event of the service, late ones too: its events reach runwatch (see finalize).
+    if (draft.systemEventsSeen !== true) draft.systemEventsSeen = true;
     if (observation.deleting) return 'deletion-event';
     if (draft.completed && belongsToCompleted(draft.completed, observation)) return 'late-system-event';
     const rollouts = [...(draft.rollouts ?? [])];
@@ -507,7 +513,12 @@ export class Engine {
     // event carries the first write's operation id, the service event the second's: delivered out of order, each
     // can open a rollout): the revision is judged already. As a late event would be, they are recognised.
     if (!rollout.write && rollout.observed && draft.completed && belongsToCompleted(draft.completed, rollout.observed)) return;
-    const merged = rolledOut(rollout, writeFromObservation);
+    const rolled = rolledOut(rollout, writeFromObservation);
+    // A write across API versions that no revision event followed made no revision (a Terraform apply through v2
+    // after gcloud deploys through v1, changing a label): said only where this service's events are known to reach
+    // runwatch, since without them (an export of admin activity alone) no event could have come either way.
+    const revisionKept = rollout.acrossApis === true && rollout.observed?.revisionEvent !== true && draft.systemEventsSeen === true;
+    const merged = revisionKept ? { ...rolled, change: { ...rolled.change, revisionKept: true as const } } : rolled;
     const open = this.evaluate(draft, merged, findings);
     const recorded: DeployChange = merged.rollout.status === 'failed' ? { ...merged.change, serviceAccount: undefined, images: [], plainEnv: undefined, vpcEgress: undefined } : merged.change;
     // A failed revision's write still set the service's labels (`recorded` keeps them).

@@ -36,11 +36,12 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       // applied (so a redelivered copy changes nothing) and recently completed rollouts (so their late system events
       // are known). (The engine keeps the open findings: a later change can still close them.)
       const lastChangeMs = Math.max(target.lastChangeMs, t);
-      const { seen, completed, serviceAccount, repositories } = target;
+      const { seen, completed, serviceAccount, repositories, systemEventsSeen } = target;
       for (const key of Object.keys(target)) delete (target as Record<string, unknown>)[key];
       Object.assign(target, emptyBaseline(), { serviceAccount, repositories, lastChangeMs, deletedAtMs: t });
       if (seen) target.seen = seen;
       if (completed) target.completed = completed;
+      if (systemEventsSeen) target.systemEventsSeen = systemEventsSeen;
       return;
     }
     case 'deploy': {

@@ -60,6 +60,11 @@ export interface ServiceBaseline {
   readonly deletedAtMs?: number;
   /** Deploys waiting for their other half (admin write or system events); see correlate/rollout.ts. */
   readonly rollouts?: readonly Rollout[];
+  /**
+   * A system event of the service was seen: its events reach runwatch (the sink or export includes them), so a
+   * revision event that never came means no revision was made. Absent in baselines stored before it was kept.
+   */
+  readonly systemEventsSeen?: true;
   /** Recently completed rollouts, so late or repeated system events about them are recognised. */
   readonly completed?: readonly CompletedRollout[];
   /** The earliest rollout deadline: stores index it so a sweep finds the services with something due. */

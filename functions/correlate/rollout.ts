@@ -41,6 +41,8 @@ export interface ObservedFacts {
   readonly operationId?: string;
   /** `serving.knative.dev/creator` of the revision: who deployed, when no admin write is known. */
   readonly creator?: string;
+  /** A revision's own event joined (not only service events, which also follow traffic and settings edits). */
+  readonly revisionEvent?: true;
   /** Time of the first system event. */
   readonly firstSeenMs: number;
   /** The first system event and its service: what a finding points at when no admin write is known. */
@@ -58,6 +60,13 @@ export interface Rollout {
   /** How many admin writes joined (a burst of writes that yields one revision). */
   readonly writes: number;
   readonly observed?: ObservedFacts;
+  /**
+   * Opened by a write through the other API version than the template before it (a v2 update after v1 deploys, say):
+   * the two templates are logged in different shapes, so whether this one differs is unknown. Only a revision's own
+   * system event shows that it made a revision: the rollout waits for one (or its deadline), and without one it is
+   * judged as a write that kept the revision (where the service's events are known to reach runwatch).
+   */
+  readonly acrossApis?: true;
 }
 
 export interface CompletedRollout {
@@ -208,11 +217,12 @@ export function rolloutForObservation(rollouts: readonly Rollout[], observation:
 }
 
 export function addWrite(rollout: Rollout, write: DeployChange): Rollout {
-  if (!rollout.write) return withObserved({ openedMs: Math.min(rollout.openedMs, write.timeMs), deadlineMs: rollout.deadlineMs, write, writes: 1 }, rollout.observed);
+  // withObserved keeps acrossApis: a burst's later write does not make the first one comparable.
+  if (!rollout.write) return withObserved({ ...rollout, openedMs: Math.min(rollout.openedMs, write.timeMs), write, writes: 1 }, rollout.observed);
   // Keep the earliest write: its time is when the deploy happened. An operation's completion entry carries none of
   // the write's facts: it never takes the place of the write.
   const first = !write.operationCompletion && (rollout.write.operationCompletion || write.timeMs < rollout.write.timeMs) ? write : rollout.write;
-  return withObserved({ openedMs: rollout.openedMs, deadlineMs: rollout.deadlineMs, write: first, writes: rollout.writes + 1 }, rollout.observed);
+  return withObserved({ ...rollout, write: first, writes: rollout.writes + 1 }, rollout.observed);
 }
 
 /** The rollout with these observed facts (built without a spread: see rolledOut). */
@@ -220,6 +230,7 @@ export function withObserved(rollout: Rollout, observed: ObservedFacts | undefin
   const out: { -readonly [K in keyof Rollout]: Rollout[K] } = { openedMs: rollout.openedMs, deadlineMs: rollout.deadlineMs, writes: rollout.writes };
   if (rollout.write) out.write = rollout.write;
   if (observed) out.observed = observed;
+  if (rollout.acrossApis) out.acrossApis = true;
   return out;
 }
 
@@ -244,6 +255,7 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
     readyReason: isRevision ? (o.readyReason ?? current?.readyReason) : (current?.readyReason ?? o.readyReason),
     operationId: current?.operationId ?? o.operationId,
     creator: current?.creator ?? o.creator,
+    ...(isRevision || current?.revisionEvent ? { revisionEvent: true as const } : {}),
     firstSeenMs: Math.min(current?.firstSeenMs ?? o.timeMs, o.timeMs),
     firstKey: current?.firstKey ?? o.key,
     target: current?.target ?? o.target,
@@ -258,7 +270,17 @@ export function oldestRollout(rollouts: readonly Rollout[]): number {
 }
 
 export function isComplete(rollout: Rollout): boolean {
-  return rollout.write !== undefined && rollout.observed?.ready !== undefined;
+  // A write across API versions waits for a revision's own event: a service event's Ready also follows an edit that
+  // made no revision, and delivered before the revision's event it would complete the deploy without it.
+  return rollout.write !== undefined && rollout.observed?.ready !== undefined && (!rollout.acrossApis || rollout.observed.revisionEvent === true);
+}
+
+/**
+ * True when `write`'s template cannot be compared with the one before it: that one was logged through the other API
+ * version (fingerprints carry it: `v1:`, `v2:`).
+ */
+export function acrossApis(write: DeployChange, templateBefore: string | undefined): boolean {
+  return templateBefore !== undefined && write.templateFingerprint !== undefined && !templateBefore.startsWith(`${write.api}:`);
 }
 
 /**

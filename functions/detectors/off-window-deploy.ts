@@ -13,6 +13,8 @@
 //           A revision known only from its system events (no admin write: excluded, or logged later than the wait)
 //           counts at the time of its first event, which is how a console deploy that logs the very template of the
 //           one before it (console writes log no containers) is seen; without those events it is not.
+//           A write through the other API version than the deploy before it counts only when a revision event
+//           follows it, where the service's events reach runwatch (Rollout.acrossApis).
 //           With no windows and no freezes configured the rule never fires.
 import { describeWindow, evaluateTime, freezeBounds } from './changeWindows.js';
 import { DEPLOY_METHODS } from './methods.js';

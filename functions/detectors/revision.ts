@@ -24,6 +24,7 @@ export function createsRevision(change: DeployChange, baseline: ServiceBaseline 
   // events of a judged revision go), so a revision was created. A console write logs its template without
   // containers, so a second console deploy can log the very template of the first: its events tell it apart.
   if (change.methodName === SYSTEM_EVENT_METHOD) return true;
+  if (change.revisionKept) return false;
   if (change.operationCompletion) return waitsForOperation(baseline, change.operationId);
   // A write delivered after its own revision's events were judged without it (it came later than the wait): that
   // revision is reported already, under the operation id the events carry.

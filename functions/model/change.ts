@@ -131,6 +131,11 @@ export interface DeployChange extends ChangeBase {
    */
   readonly generation?: number;
   /**
+   * Set by the engine on a write through the other API version than the template before it when no revision event
+   * followed it (correlate/rollout.ts Rollout.acrossApis): it made no revision, whatever its fingerprint says.
+   */
+  readonly revisionKept?: true;
+  /**
    * Canonical fingerprint of the revision template. Cloud Run creates a revision whenever the template changes,
    * so comparing fingerprints tells a new revision from a traffic-only or service-level update.
    * Undefined when the entry carries no template (an update mask without `template`).

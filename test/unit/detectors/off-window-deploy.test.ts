@@ -258,3 +258,50 @@ describe('off-window-deploy on console deploys, whose writes log the template wi
     expect(findings.filter((f) => f.rule === 'off-window-deploy').map((f) => f.revision)).toEqual(['cloud-run-slack-bot-00024-abc']);
   });
 });
+
+describe('off-window-deploy on a write through the other API version than the deploys before it', () => {
+  // gcloud deploys through v1 (here the console sequence of the corpus's slackbot service, inside the window); a
+  // Terraform apply then updates the service through v2 on a saturday night. The two log their templates in
+  // different shapes, so whether the v2 write changed the template is unknown: only a revision event says so.
+  const utcOffice = config({ timezone: 'UTC', changeWindows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' }] });
+  const sequence = JSON.stringify(synthetic('seq-console-deploy'));
+  const v1Deploy = JSON.parse(sequence.replaceAll('2024-05-06T22:', '2024-05-06T10:')) as Json[];
+  const [, laterRevisionEvent, laterServiceEvent] = JSON.parse(
+    sequence
+      .replaceAll('2024-05-06T22:58:', '2024-05-11T22:59:')
+      .replaceAll('00023-kiv', '00024-abc')
+      .replaceAll('7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0', '7a9d252c-a432-4fa8-a1ac-1a6fe9e13500')
+      .replaceAll('"serving.knative.dev/configurationGeneration": "23"', '"serving.knative.dev/configurationGeneration": "24"'),
+  ) as [Json, Json, Json];
+  const v2Update = JSON.parse(
+    JSON.stringify(at(synthetic('v2-UpdateService'), '2024-05-11T22:58:50Z'))
+      .replaceAll('"acme-prod"', '"test-project-1234"')
+      .replaceAll('projects/acme-prod/', 'projects/test-project-1234/')
+      .replaceAll('europe-west1', 'asia-northeast1')
+      .replaceAll('services/storefront', 'services/cloud-run-slack-bot')
+      .replaceAll('"storefront"', '"cloud-run-slack-bot"'),
+  ) as Json;
+  // Live: each entry a second after the one before, so the events come within the wait.
+  const offWindow = async (entries: Json[], live: boolean) =>
+    (live ? await findingsLive(entries, utcOffice, Date.parse('2030-01-01T00:00:00Z'), 1_000) : await findingsOf(entries, utcOffice)).filter((f) => f.rule === 'off-window-deploy');
+
+  it.each([
+    ['no system event follows', [v2Update]],
+    ['only a service event follows (they also follow label and traffic edits)', [v2Update, laterServiceEvent]],
+  ])('ignores it where the service events are known to reach runwatch and %s', async (_name, later) => {
+    for (const live of [false, true]) expect(await offWindow([...v1Deploy, ...later], live)).toEqual([]);
+  });
+
+  it.each([
+    ['in time order', [v2Update, laterRevisionEvent, laterServiceEvent], false],
+    ['live, the service event first (it must not complete the deploy without the revision event)', [v2Update, laterServiceEvent, laterRevisionEvent], true],
+  ])('fires when a revision event follows it: %s', async (_name, later, live) => {
+    const findings = await offWindow([...v1Deploy, ...later], live);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ eventTime: '2024-05-11T22:58:50Z', principal: 'deployer@acme-ci.iam.gserviceaccount.com', revision: 'cloud-run-slack-bot-00024-abc' });
+  });
+
+  it('fires where no system event of the service was ever seen (admin activity alone: it cannot be told)', async () => {
+    expect(await offWindow([v1Deploy[0]!, v2Update], false)).toHaveLength(1);
+  });
+});

@@ -1,5 +1,5 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
-import { describeServiceAccount, type Change, type ImageRef } from '../model/change.js';
+import { describeServiceAccount, type Change, type IamBinding, type ImageRef } from '../model/change.js';
 import { publicInvokerMembers, publicWriterMembers } from '../model/iam.js';
 import { COPY_EDITS, emptyBaseline, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
@@ -88,24 +88,28 @@ function forgetBefore(target: MutableBaseline, t: number): void {
 
 /** Public invoker members after an IAM change: the full policy when logged, else the delta over what was known. */
 export function publicInvokersAfter(base: ServiceBaseline | undefined, change: Extract<Change, { kind: 'iam-policy' }>): string[] | undefined {
-  if (change.policy) return publicInvokerMembers(change.policy);
-  if (!change.delta) return undefined;
-  const members = new Set(valueBefore(base?.publicInvokers, change.timeMs) ?? []);
-  for (const m of publicInvokerMembers(change.delta.removed)) members.delete(m);
-  for (const m of publicInvokerMembers(change.delta.added)) members.add(m);
-  return [...members].sort();
+  return membersAfter(base?.publicInvokers, change, publicInvokerMembers);
 }
 
 /**
- * Public members holding a write-capable invoker role after an IAM change, as publicInvokersAfter reads them. Before
- * a delta, the writers known (none when the baseline predates the history: a delta then says all there is to add).
+ * Public members holding a write-capable invoker role after an IAM change, read the same way. Before a delta, the
+ * writers known (none when the baseline predates the history: the delta then says all there is to add).
  */
 export function publicWritersAfter(base: ServiceBaseline | undefined, change: Extract<Change, { kind: 'iam-policy' }>): string[] | undefined {
-  if (change.policy) return publicWriterMembers(change.policy);
+  return membersAfter(base?.publicWriters, change, publicWriterMembers);
+}
+
+/** The members `pick` selects after an IAM change: from the full policy when logged, else `history` plus the delta. */
+function membersAfter(
+  history: readonly TimePoint<readonly string[]>[] | undefined,
+  change: Extract<Change, { kind: 'iam-policy' }>,
+  pick: (bindings: readonly IamBinding[]) => string[],
+): string[] | undefined {
+  if (change.policy) return pick(change.policy);
   if (!change.delta) return undefined;
-  const members = new Set(valueBefore(base?.publicWriters, change.timeMs) ?? []);
-  for (const m of publicWriterMembers(change.delta.removed)) members.delete(m);
-  for (const m of publicWriterMembers(change.delta.added)) members.add(m);
+  const members = new Set(valueBefore(history, change.timeMs) ?? []);
+  for (const m of pick(change.delta.removed)) members.delete(m);
+  for (const m of pick(change.delta.added)) members.add(m);
   return [...members].sort();
 }
 

@@ -100,14 +100,16 @@ export function createNotifyFunction(options: NotifyOptions): NotifyFunction {
     ];
     let sink = options.sink;
     if (!sink && sinkName && loaded.config) {
-      const { createSink, isSinkName, SINK_NAMES } = await import('../sinks/index.js');
+      const { createSink, isSinkName, SINK_NAMES, SinkConfigurationError } = await import('../sinks/index.js');
       if (!isSinkName(sinkName)) {
         problems.push({ path: 'env.RUNWATCH_SINK', reason: `unknown sink ${JSON.stringify(sinkName)}; expected one of ${SINK_NAMES.join(', ')}` });
       } else {
         try {
           sink = await createSink(sinkName, env, loaded.config);
         } catch (error) {
-          problems.push({ path: 'env.RUNWATCH_SINK', reason: `cannot create the ${sinkName} sink: ${errorMessage(error)}` });
+          // Named where it is (env.SLACK_API_URL, sinks.slack), else as the sink RUNWATCH_SINK chose.
+          const path = error instanceof SinkConfigurationError && error.path ? error.path : 'env.RUNWATCH_SINK';
+          problems.push({ path, reason: `cannot create the ${sinkName} sink: ${errorMessage(error)}` });
         }
       }
     }

@@ -19,6 +19,14 @@ export type SinkEnv = Readonly<Record<string, string | undefined>>;
 /** A sink cannot be built from this environment and config; the message says what to set. */
 export class SinkConfigurationError extends Error {
   override readonly name = 'SinkConfigurationError';
+
+  /** Where the problem is, as start-up logs name it: `env.SLACK_API_URL`, `sinks.slack`; undefined: the sink itself. */
+  constructor(
+    message: string,
+    readonly path?: string,
+  ) {
+    super(message);
+  }
 }
 
 interface SinkDefinition {
@@ -48,7 +56,7 @@ const SINKS = {
       const { WebhookSink, webhookUrlProblem } = await import('./webhook.js');
       // Not an http(s) URL, or credentials in it (user:password@): refused at start-up, without quoting the URL.
       const problem = webhookUrlProblem(url);
-      if (problem) throw new SinkConfigurationError(problem);
+      if (problem) throw new SinkConfigurationError(problem, 'env.WEBHOOK_URL');
       const timeoutSeconds = config.sinks.webhook?.timeoutSeconds ?? DEFAULT_WEBHOOK_TIMEOUT_SECONDS;
       return new WebhookSink({ url, secret: required(env, 'WEBHOOK_SECRET'), timeoutMs: timeoutSeconds * 1000 });
     },
@@ -58,9 +66,9 @@ const SINKS = {
     async create(env) {
       const { SccSink, parseSccEndpoint, parseSccSource } = await import('./scc.js');
       const source = required(env, 'SCC_SOURCE');
-      if (!parseSccSource(source)) throw new SinkConfigurationError('SCC_SOURCE must look like organizations/ORGANIZATION_ID/sources/SOURCE_ID');
+      if (!parseSccSource(source)) throw new SinkConfigurationError('SCC_SOURCE must look like organizations/ORGANIZATION_ID/sources/SOURCE_ID', 'env.SCC_SOURCE');
       const endpoint = optional(env, 'SCC_API_ENDPOINT');
-      return new SccSink({ source, ...(endpoint ? { endpoint: parseEndpoint(parseSccEndpoint, endpoint) } : {}) });
+      return new SccSink({ source, ...(endpoint ? { endpoint: parseEndpoint(parseSccEndpoint, endpoint, 'SCC_API_ENDPOINT') } : {}) });
     },
   },
   slack: {
@@ -68,11 +76,11 @@ const SINKS = {
     async create(env, config) {
       const settings = config.sinks.slack;
       if (!settings || !(settings.channel || settings.channelsBySeverity || settings.channelsByRule)) {
-        throw new SinkConfigurationError('the Slack sink needs sinks.slack.channel (or channelsBySeverity / channelsByRule) in the config');
+        throw new SinkConfigurationError('the Slack sink needs sinks.slack.channel (or channelsBySeverity / channelsByRule) in the config', 'sinks.slack');
       }
       const { SlackSink } = await import('./slack.js');
       const apiUrl = optional(env, 'SLACK_API_URL');
-      if (apiUrl && !isHttpUrl(apiUrl)) throw new SinkConfigurationError('SLACK_API_URL must be an http(s) URL');
+      if (apiUrl && !isHttpUrl(apiUrl)) throw new SinkConfigurationError('SLACK_API_URL must be an http(s) URL', 'env.SLACK_API_URL');
       const sccSource = optional(env, 'SCC_SOURCE');
       return new SlackSink({ token: required(env, 'SLACK_BOT_TOKEN'), config: settings, ...(apiUrl ? { apiUrl } : {}), ...(sccSource ? { sccSource } : {}) });
     },
@@ -81,12 +89,13 @@ const SINKS = {
     requiredEnv: ['PAGERDUTY_ROUTING_KEY'],
     async create(env, config) {
       const eventsUrl = optional(env, 'PAGERDUTY_EVENTS_URL');
-      if (eventsUrl && !isHttpUrl(eventsUrl)) throw new SinkConfigurationError('PAGERDUTY_EVENTS_URL must be an http(s) URL');
+      if (eventsUrl && !isHttpUrl(eventsUrl)) throw new SinkConfigurationError('PAGERDUTY_EVENTS_URL must be an http(s) URL', 'env.PAGERDUTY_EVENTS_URL');
       const routingKey = required(env, 'PAGERDUTY_ROUTING_KEY');
       // Events API v2 answers a wrong key with 400 for every event: refused here instead of dead-lettering each page.
       if (routingKey.length !== PAGERDUTY_ROUTING_KEY_LENGTH) {
         throw new SinkConfigurationError(
           `PAGERDUTY_ROUTING_KEY must be the ${PAGERDUTY_ROUTING_KEY_LENGTH}-character integration key of an Events API v2 integration (the value set has ${routingKey.length} characters)`,
+          'env.PAGERDUTY_ROUTING_KEY',
         );
       }
       const { PagerDutySink } = await import('./pagerduty.js');
@@ -104,7 +113,7 @@ export async function createSink(name: SinkName, env: SinkEnv, config: RunwatchC
   if (!definition) throw new SinkConfigurationError(`unknown sink ${JSON.stringify(name)}; expected one of ${SINK_NAMES.join(', ')}`);
   const missing = definition.requiredEnv.filter((variable) => !optional(env, variable));
   if (missing.length) {
-    throw new SinkConfigurationError(`the ${name} sink needs the environment variable${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
+    throw new SinkConfigurationError(`the ${name} sink needs the environment variable${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, missing.length === 1 ? `env.${missing[0]}` : undefined);
   }
   return definition.create(env, config);
 }
@@ -121,7 +130,7 @@ function optional(env: SinkEnv, variable: string): string | undefined {
 
 function required(env: SinkEnv, variable: string): string {
   const value = optional(env, variable);
-  if (value === undefined) throw new SinkConfigurationError(`the environment variable ${variable} is not set`);
+  if (value === undefined) throw new SinkConfigurationError(`the environment variable ${variable} is not set`, `env.${variable}`);
   return value;
 }
 
@@ -134,10 +143,10 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-function parseEndpoint<T>(parse: (value: string) => T, value: string): T {
+function parseEndpoint<T>(parse: (value: string) => T, value: string, variable: string): T {
   try {
     return parse(value);
   } catch (error) {
-    throw new SinkConfigurationError(error instanceof Error ? error.message : String(error));
+    throw new SinkConfigurationError(error instanceof Error ? error.message : String(error), `env.${variable}`);
   }
 }

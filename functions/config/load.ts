@@ -94,8 +94,9 @@ function pathAt(node: unknown, offset: number, path: string): string {
   return path;
 }
 
-export function validateConfig(data: unknown, source = 'config'): RunwatchConfig {
-  return checked(data, source, []);
+/** Validates parsed config data; `earlier`: problems already found in its text (readConfigText), reported first. */
+export function validateConfig(data: unknown, source = 'config', earlier: readonly ConfigProblem[] = []): RunwatchConfig {
+  return checked(data, source, earlier);
 }
 
 /** Validates `data`, reporting `earlier` problems (from the YAML) first; throws a ConfigError listing them all. */
@@ -105,9 +106,14 @@ function checked(data: unknown, source: string, earlier: readonly ConfigProblem[
   const problems: ConfigProblem[] = [];
   if (!validateSchema(copy)) problems.push(...schemaProblems(validateSchema.errors ?? []));
   // Every problem at once: the checks beyond the schema run on whatever parts have the right shape, and say
-  // nothing more about a value the schema already rejected, or about a whole with a part rejected.
+  // nothing more about a value the schema already rejected.
   const rejected = problems.map((p) => p.path);
-  problems.push(...semanticProblems(copy).filter((p) => !rejected.some((path) => within(p.path, path) || within(path, p.path))));
+  problems.push(...semanticProblems(copy).filter((p) => !rejected.some((path) => within(p.path, path))));
+  // The Slack routing check reads the whole section and every rule's `enabled`: not run on a section or rule the
+  // schema rejected a part of (a misspelt severity key would read as a severity without a channel).
+  const slackInputs = ['sinks.slack', ...Object.keys(objectOr(objectOr(copy)['rules'])).map((rule) => `rules.${rule}.enabled`)];
+  const slackProblem = rejected.some((path) => slackInputs.some((input) => within(path, input) || within(input, path))) ? undefined : slackRoutingProblem(objectOr(copy));
+  if (slackProblem) problems.push(slackProblem);
   if (earlier.length > 0 || problems.length > 0) throw new ConfigError(source, [...earlier, ...problems]);
   return deepFreeze(copy as RunwatchConfig);
 }
@@ -314,8 +320,6 @@ function semanticProblems(document: unknown): ConfigProblem[] {
     if (window['start'] === '24:00') problems.push({ path: `changeWindows[${i}].start`, reason: 'a window cannot start at 24:00 (the end of the day): use 00:00' });
     else if (typeof window['start'] === 'string' && window['start'] === window['end']) problems.push({ path: `changeWindows[${i}]`, reason: 'start and end are equal: an empty window' });
   });
-  const slackProblem = slackRoutingProblem(config);
-  if (slackProblem) problems.push(slackProblem);
   for (const [rule, value] of Object.entries(objectOr(config['rules']))) {
     const settings = objectOr(value);
     asArray(settings['exceptions']).forEach((exception, i) => {
@@ -344,6 +348,10 @@ function semanticProblems(document: unknown): ConfigProblem[] {
 function slackRoutingProblem(config: JsonObject): ConfigProblem | undefined {
   const slack = asObject(objectOr(config['sinks'])['slack']);
   if (!slack || typeof slack['channel'] === 'string') return undefined;
+  // No channel at all: the Slack sink refuses to start whatever the section takes (sinks/index.ts).
+  if (asObject(slack['channelsBySeverity']) === undefined && asObject(slack['channelsByRule']) === undefined) {
+    return { path: 'sinks.slack', reason: 'no channel: set channel (the default), or channelsBySeverity / channelsByRule' };
+  }
   const rules = objectOr(config['rules']);
   const minSeverity = SEVERITIES.indexOf(slack['minSeverity'] as Severity);
   const bySeverity = objectOr(slack['channelsBySeverity']);
@@ -352,9 +360,6 @@ function slackRoutingProblem(config: JsonObject): ConfigProblem | undefined {
   const rulesWithout = taken.filter((rule) => objectOr(rules[rule])['enabled'] !== false && typeof byRule[rule] !== 'string');
   const severitiesWithout = SEVERITIES.slice(Math.max(minSeverity, 0)).filter((severity) => typeof bySeverity[severity] !== 'string');
   if (rulesWithout.length === 0 || severitiesWithout.length === 0) return undefined;
-  if (Object.keys(bySeverity).length === 0 && Object.keys(byRule).length === 0) {
-    return { path: 'sinks.slack', reason: 'no channel: set channel (the default), or channelsBySeverity / channelsByRule' };
-  }
   return {
     path: 'sinks.slack',
     reason:

@@ -14,25 +14,33 @@ export function devConfig(file: string, workDir: string): { ok: true; path: stri
   } catch (error) {
     return { ok: false, message: `runwatch dev: cannot read ${file}: ${(error as Error).message}` };
   }
-  // Read as validate-config and the functions read it (merge keys, duplicate keys refused), not a plainer YAML.
-  let raw: unknown;
+  // Read as validate-config and the functions read it (merge keys, duplicate keys refused), not a plainer YAML, and
+  // every problem reported at once with the schema's, as validate-config does.
   try {
-    const read = readConfigText(text, file);
-    if (read.yamlProblems.length > 0) throw new ConfigError(file, read.yamlProblems);
-    raw = read.data;
+    const { data, yamlProblems } = readConfigText(text, file);
+    const config = withDevSinks(data);
+    validateConfig(config, file, yamlProblems);
+    const out = join(workDir, 'runwatch.json');
+    writeFileSync(out, JSON.stringify(config, null, 2));
+    return { ok: true, path: out };
   } catch (error) {
     return { ok: false, message: error instanceof ConfigError ? error.message : String(error) };
   }
-  const config = { ...(raw as Record<string, unknown>) };
-  const sinks = { ...((config['sinks'] as Record<string, unknown> | undefined) ?? {}) };
-  for (const sink of DEV_SINKS) sinks[sink] ??= { minSeverity: 'LOW' };
-  config['sinks'] = sinks;
-  try {
-    validateConfig(config, file);
-  } catch (error) {
-    return { ok: false, message: error instanceof ConfigError ? error.message : String(error) };
-  }
-  const out = join(workDir, 'runwatch.json');
-  writeFileSync(out, JSON.stringify(config, null, 2));
-  return { ok: true, path: out };
+}
+
+/**
+ * The config with a console and a webhook section routing everything, where it has none. A config or `sinks` that
+ * is not a mapping is left as it is, for the schema to refuse as validate-config does.
+ */
+function withDevSinks(data: unknown): unknown {
+  if (!isMapping(data)) return data;
+  const sinks = data['sinks'] === undefined ? {} : data['sinks'];
+  if (!isMapping(sinks)) return data;
+  const withLocal: Record<string, unknown> = { ...sinks };
+  for (const sink of DEV_SINKS) withLocal[sink] ??= { minSeverity: 'LOW' };
+  return { ...data, sinks: withLocal };
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -204,6 +204,8 @@ describe('credentials and tokens in WEBHOOK_URL never leak', () => {
     const { thrown, logs } = await notifyOnce(`https://hookuser:${PASSWORD}@127.0.0.1:8443/hook`);
     expect((thrown as Error).message).toMatch(WHY);
     expect(logs.some((l) => WHY.test(l.message))).toBe(true);
+    // The problem is named where it is: the variable, not RUNWATCH_SINK.
+    expect(logs.find((l) => WHY.test(l.message))).toMatchObject({ path: 'env.WEBHOOK_URL' });
     expect(`${String(thrown)} ${(thrown as Error).stack} ${JSON.stringify(logs)}`).not.toMatch(/S3cr3t|hookuser/);
   });
 

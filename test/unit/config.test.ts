@@ -158,6 +158,9 @@ surprise: true
   // A finding the Slack section takes but routes to no channel is dead-lettered on every delivery: refused here.
   it.each([
     ['no channel at all', 'sinks: {slack: {}}', 'sinks.slack: no channel: set channel (the default), or channelsBySeverity / channelsByRule'],
+    // The Slack sink refuses to start without any channel, whatever the section takes.
+    ['no channel, and no rule taken', 'sinks: {slack: {rules: []}}', 'sinks.slack: no channel'],
+    ['no channel, and only a disabled rule taken', 'rules: {off-window-deploy: {enabled: false}}\nsinks: {slack: {rules: [off-window-deploy]}}', 'sinks.slack: no channel'],
     ['channels for some severities only', 'sinks: {slack: {channelsBySeverity: {HIGH: "#sec", CRITICAL: "#sec"}}}', `sinks.slack: findings of ${RULE_IDS.join(', ')} with severity LOW, MEDIUM have no channel`],
     ['channels for some rules only', 'sinks: {slack: {minSeverity: CRITICAL, channelsByRule: {off-window-deploy: "#deploys"}}}', `sinks.slack: findings of ${RULE_IDS.filter((r) => r !== 'off-window-deploy').join(', ')} with severity CRITICAL have no channel`],
     ['a rule list with one rule left out', 'sinks: {slack: {rules: [off-window-deploy, ingress-opened], channelsByRule: {off-window-deploy: "#deploys"}}}', 'sinks.slack: findings of ingress-opened with severity LOW, MEDIUM, HIGH, CRITICAL have no channel'],
@@ -176,6 +179,19 @@ surprise: true
     ['no Slack section', 'sinks: {console: {}}'],
   ])('accepts a Slack section that routes every finding it takes: %s', (_name, text) => {
     expect(problems(text)).toEqual([]);
+  });
+
+  it('a problem with a part of a value does not hide a problem with the whole (every problem at once)', () => {
+    expect(problems('freezes: [{start: "2024-12-24", end: "2024-12-20", reason: 5}]')).toEqual(['freezes[0].reason: must be string', 'freezes[0]: end must be after start']);
+    expect(problems('changeWindows: [{days: [monday], start: "09:00", end: "09:00"}]')).toEqual([
+      expect.stringMatching(/^changeWindows\[0\]\.days\[0\]: /),
+      'changeWindows[0]: start and end are equal: an empty window',
+    ]);
+  });
+
+  it('the Slack routing check says nothing of a section the schema rejected a part of', () => {
+    expect(problems('sinks: {slack: {channelsBySeverity: {HIGH: "#sec", URGENT: "#sec"}}}')).toEqual([expect.stringMatching(/^sinks\.slack\.channelsBySeverity\.URGENT: unknown key/)]);
+    expect(problems('rules: {off-window-deploy: {enabled: "no"}}\nsinks: {slack: {rules: [off-window-deploy], channelsByRule: {ingress-opened: "#net"}}}')).toEqual(['rules.off-window-deploy.enabled: must be boolean']);
   });
 
   it('a window cannot start at 24:00 (it could never match)', () => {

@@ -42,6 +42,10 @@ it.each([
   ['a duplicate key', 'timezone: UTC\ntimezone: Europe/Berlin\n', /timezone: not valid YAML or JSON: Map keys must be unique/],
   ['text that is no YAML', 'rules: [\n', /\(root\): not valid YAML or JSON/],
   ['a misspelt key', 'timezon: UTC\n', /timezon/],
+  ['sinks that are null', 'sinks: ~\n', /sinks: must be object/],
+  ['sinks that are a list', 'sinks: []\n', /sinks: must be object/],
+  ['a config that is a list', '- timezone: UTC\n', /\(root\): must be object/],
+  ['a duplicate key and an unknown one, both at once', 'timezone: UTC\ntimezone: Europe/Berlin\nsurprise: 1\n', /timezone: not valid YAML or JSON: Map keys must be unique[\s\S]*surprise: unknown key/],
 ])('refuses %s as validate-config does', (_name, text, message) => {
   const path = write('bad.yaml', text);
   expect(() => parseConfig(text, path)).toThrow(message);

@@ -47,7 +47,7 @@ describe('createSink', () => {
     ['a service key pasted instead (longer)', 'secret0123456789abcdefABCDEF01234567'],
     ['a key with a space added (33 characters)', 'secret0123456789abcdef ABCDEF0123'],
   ])('refuses a PagerDuty routing key that is not 32 characters: %s, without echoing it', async (_name, key) => {
-    const error = (await createSink('pagerduty', { ...FULL_ENV, PAGERDUTY_ROUTING_KEY: key }, config).catch((e: unknown) => e)) as Error;
+    const error = (await createSink('pagerduty', { ...FULL_ENV, PAGERDUTY_ROUTING_KEY: key }, config).catch((e: unknown) => e)) as SinkConfigurationError;
     expect(error).toBeInstanceOf(SinkConfigurationError);
     expect(error.message).toMatch(/^PAGERDUTY_ROUTING_KEY must be the 32-character integration key/);
     expect(error.path).toBe('env.PAGERDUTY_ROUTING_KEY');

@@ -33,7 +33,7 @@ import { cutText } from './untrustedText.js';
 import { linksOf, provenanceLabelsKey, provenanceLabelsOf, provenanceLabelTexts, provenanceOf, resourceNameOf, type ProvenanceLabels } from './findings/enrich.js';
 import { severityRank, type Finding, type Severity } from './findings/finding.js';
 import { findingId } from './findings/id.js';
-import { isWideIamChange, SYSTEM_EVENT_METHOD, type Change, type DeployChange } from './model/change.js';
+import { isWideIamChange, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type EntryKey } from './model/change.js';
 import { fnv1aJoined } from './audit/hash.js';
 
 interface RuleDetection {
@@ -219,6 +219,10 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
 }
 
 /** A deploy known only from its system events: who from the revision's creator annotation, when from the events. */
+function sameEntry(a: EntryKey, b: EntryKey): boolean {
+  return a.insertId === b.insertId && a.timestamp === b.timestamp && a.logName === b.logName;
+}
+
 function writeFromObservation(observed: ObservedFacts): DeployChange {
   const time = new Date(observed.firstSeenMs).toISOString();
   return {
@@ -301,13 +305,13 @@ export class Engine {
    * completed meanwhile, or the service's latest revision is not this write's) changes nothing: it must never
    * open a rollout of its own, which would report the deploy a second time.
    */
-  async processAdminApiObservation(observation: RevisionObservation, nowMs: number, publish?: Publish): Promise<EngineResult> {
-    const transaction = this.observationTransaction(observation, entryDigest(observation.key), nowMs, false, COPY_EDITS);
+  async processAdminApiObservation(observation: RevisionObservation, nowMs: number, publish?: Publish, forWrite?: EntryKey): Promise<EngineResult> {
+    const transaction = this.observationTransaction(observation, entryDigest(observation.key), nowMs, false, COPY_EDITS, forWrite);
     return result(await this.store.transact(baselineKey(observation.target), transaction, hook(publish)));
   }
 
-  private observationTransaction(observation: RevisionObservation, seenKey: string, nowMs: number, mayOpen: boolean, edits: BaselineEdits): Transaction {
-    return this.entryTransaction(seenKey, nowMs, edits, (draft, findings) => this.observationStep(draft, observation, nowMs, mayOpen, findings, edits));
+  private observationTransaction(observation: RevisionObservation, seenKey: string, nowMs: number, mayOpen: boolean, edits: BaselineEdits, forWrite?: EntryKey): Transaction {
+    return this.entryTransaction(seenKey, nowMs, edits, (draft, findings) => this.observationStep(draft, observation, nowMs, mayOpen, findings, edits, forWrite));
   }
 
   /**
@@ -436,13 +440,16 @@ export class Engine {
     mayOpen: boolean,
     findings: Finding[],
     edits: BaselineEdits,
+    forWrite?: EntryKey,
   ): EngineNote {
-    // Any event of the service, late ones too: its events reach runwatch (see finalize).
-    if (draft.systemEventsSeen !== true) draft.systemEventsSeen = true;
+    // Any system event of the service, late ones too: its events reach runwatch (see finalize). An Admin API read
+    // (mayOpen false) is no system event: it is how a service whose events do not reach runwatch is completed.
+    if (mayOpen && draft.systemEventsSeen !== true) draft.systemEventsSeen = true;
     if (observation.deleting) return 'deletion-event';
     if (draft.completed && belongsToCompleted(draft.completed, observation)) return 'late-system-event';
     const rollouts = [...(draft.rollouts ?? [])];
-    const index = rolloutForObservation(rollouts, observation, this.waitMs);
+    // An Admin API read answers for the write it was made for: that rollout, or none (it completed meanwhile).
+    const index = forWrite ? rollouts.findIndex((r) => r.write !== undefined && r.observed === undefined && sameEntry(r.write.key, forWrite)) : rolloutForObservation(rollouts, observation, this.waitMs);
     // The Cloud Functions marks are labels and annotations on the revision, which whoever deploys can write: they
     // let an event go only when no ordinary admin write (a user's deploy, not the Cloud Functions service agent's
     // InternalServices call) is waiting for it.

@@ -331,7 +331,7 @@ export class Pipeline {
           unmatched += 1;
           continue;
         }
-        const result = await this.engine.processAdminApiObservation(answer.observation, nowMs, publish);
+        const result = await this.engine.processAdminApiObservation(answer.observation, nowMs, publish, write.key);
         this.track(key, result);
         findings.push(...result.findings);
         if (result.note === 'joined-rollout' || result.note === 'evaluated') joined += 1;

@@ -219,6 +219,9 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
 }
 
 /** A deploy known only from its system events: who from the revision's creator annotation, when from the events. */
+/** The "now" that completes every rollout whatever its deadline: the end of a replay's input (Pipeline.flush). */
+export const END_OF_INPUT_MS = Number.MAX_SAFE_INTEGER;
+
 function sameEntry(a: EntryKey, b: EntryKey): boolean {
   return a.insertId === b.insertId && a.timestamp === b.timestamp && a.logName === b.logName;
 }
@@ -478,7 +481,9 @@ export class Engine {
    * True when one completed.
    */
   private drain(draft: MutableBaseline, nowMs: number, findings: Finding[], edits: BaselineEdits): boolean {
-    return this.finalizeOldestWhile(draft, (rollout) => isComplete(rollout) || rollout.deadlineMs <= nowMs, findings, edits);
+    // Only a wait that really ran out says a half never came: the end of a replay's input (END_OF_INPUT_MS) does not.
+    const waitedOut = (rollout: Rollout): boolean => nowMs !== END_OF_INPUT_MS && rollout.deadlineMs <= nowMs;
+    return this.finalizeOldestWhile(draft, (rollout) => isComplete(rollout) || rollout.deadlineMs <= nowMs, findings, edits, waitedOut);
   }
 
   /** Judges the oldest rollouts with what is known while more than ROLLOUT_LIMIT wait; true when one was. */
@@ -487,7 +492,13 @@ export class Engine {
   }
 
   /** Finalizes rollouts oldest first while the oldest is `ready`; true when one was finalized. */
-  private finalizeOldestWhile(draft: MutableBaseline, ready: (rollout: Rollout) => boolean, findings: Finding[], edits: BaselineEdits): boolean {
+  private finalizeOldestWhile(
+    draft: MutableBaseline,
+    ready: (rollout: Rollout) => boolean,
+    findings: Finding[],
+    edits: BaselineEdits,
+    waitedOut: (rollout: Rollout) => boolean = () => false,
+  ): boolean {
     let completed = false;
     for (;;) {
       const rollouts = draft.rollouts ?? [];
@@ -495,7 +506,7 @@ export class Engine {
       if (oldest < 0 || !ready(rollouts[oldest]!)) return completed;
       const rollout = rollouts[oldest]!;
       setRollouts(draft, rollouts.filter((_, i) => i !== oldest));
-      this.finalize(draft, rollout, findings, edits);
+      this.finalize(draft, rollout, findings, edits, waitedOut(rollout));
       completed = true;
     }
   }
@@ -515,16 +526,18 @@ export class Engine {
    * Runs the rules on what rolled out and records it. A failed rollout is reported but records no revision facts
    * (identity, images); the service settings the write applied (the invoker IAM check) are in force all the same.
    */
-  private finalize(draft: MutableBaseline, rollout: Rollout, findings: Finding[], edits: BaselineEdits): void {
+  /** `waitedOut`: the rollout's wait ran out (not judged early: a delete, too many waiting, the end of the input). */
+  private finalize(draft: MutableBaseline, rollout: Rollout, findings: Finding[], edits: BaselineEdits, waitedOut: boolean): void {
     // System events that waited for a write while another rollout of the same revision completed (the revision
     // event carries the first write's operation id, the service event the second's: delivered out of order, each
     // can open a rollout): the revision is judged already. As a late event would be, they are recognised.
     if (!rollout.write && rollout.observed && draft.completed && belongsToCompleted(draft.completed, rollout.observed)) return;
     const rolled = rolledOut(rollout, writeFromObservation);
     // A write across API versions that no revision event followed made no revision (a Terraform apply through v2
-    // after gcloud deploys through v1, changing a label): said only where this service's events are known to reach
-    // runwatch, since without them (an export of admin activity alone) no event could have come either way.
-    const revisionKept = rollout.acrossApis === true && rollout.observed?.revisionEvent !== true && draft.systemEventsSeen === true;
+    // after gcloud deploys through v1, changing a label): said only once its whole wait ran out (judged early, a
+    // deploy-and-delete say, it still counts), and only where this service's events are known to reach runwatch,
+    // since without them (an export of admin activity alone) no event could have come either way.
+    const revisionKept = waitedOut && rollout.acrossApis === true && rollout.observed?.revisionEvent !== true && draft.systemEventsSeen === true;
     const merged = revisionKept ? { ...rolled, change: { ...rolled.change, revisionKept: true as const } } : rolled;
     const open = this.evaluate(draft, merged, findings);
     const recorded: DeployChange = merged.rollout.status === 'failed' ? { ...merged.change, serviceAccount: undefined, images: [], plainEnv: undefined, vpcEgress: undefined } : merged.change;

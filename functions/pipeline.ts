@@ -4,7 +4,7 @@ import { readEnvelope, type Envelope } from './audit/entry.js';
 import { normalizeEnvelope, normalizeOptionsOf, type NormalizeOptions, type ParseResult, type SkipReason } from './audit/normalize.js';
 import { baselineKey, projectOfBaselineKey, type BaselineStore } from './baseline/store.js';
 import type { RunwatchConfig } from './config/types.js';
-import { Engine, entryDigest, storeKeyOf, type EngineNote, type EngineResult, type EntryKeys, type Publish } from './engine.js';
+import { Engine, END_OF_INPUT_MS, entryDigest, storeKeyOf, type EngineNote, type EngineResult, type EntryKeys, type Publish } from './engine.js';
 import type { Finding } from './findings/finding.js';
 import type { AdminApiRead, RevisionReader } from './correlate/adminApi.js';
 import type { Rollout } from './correlate/rollout.js';
@@ -351,7 +351,7 @@ export class Pipeline {
 
   /** Completes everything still waiting, whatever its deadline: the end of a replay. */
   flush(): Promise<readonly Finding[]> {
-    return this.sync && !this.options.store.dueKeys ? Promise.resolve(this.sweepSync(Number.MAX_SAFE_INTEGER)) : this.sweep(Number.MAX_SAFE_INTEGER);
+    return this.sync && !this.options.store.dueKeys ? Promise.resolve(this.sweepSync(END_OF_INPUT_MS)) : this.sweep(END_OF_INPUT_MS);
   }
 
   private track(key: string, result: EngineResult): void {

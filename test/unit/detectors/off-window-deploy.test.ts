@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { at, corpus, synthetic, variant, withV1Image, type Json } from '../../support/entries.js';
+import { at, corpus, deleteServiceAt, synthetic, variant, withV1Image, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 // Europe/Berlin: CET (UTC+1) in winter, CEST (UTC+2) from the last Sunday of March to the last Sunday of October.
@@ -285,11 +285,25 @@ describe('off-window-deploy on a write through the other API version than the de
   const offWindow = async (entries: Json[], live: boolean) =>
     (live ? await findingsLive(entries, utcOffice, Date.parse('2030-01-01T00:00:00Z'), 1_000) : await findingsOf(entries, utcOffice)).filter((f) => f.rule === 'off-window-deploy');
 
+  // An entry of the service 20 minutes later: the v2 write's wait (10 minutes) has run out by then, in event time
+  // (replay) and, 700 s a step, in arrival time (live).
+  const muchLater = at(laterServiceEvent, '2024-05-11T23:20:00Z');
+  const waitedOut = async (entries: Json[], live: boolean) =>
+    (live ? await findingsLive(entries, utcOffice, Date.parse('2030-01-01T00:00:00Z'), 700_000) : await findingsOf(entries, utcOffice)).filter((f) => f.rule === 'off-window-deploy');
+
   it.each([
-    ['no system event follows', [v2Update]],
-    ['only a service event follows (they also follow label and traffic edits)', [v2Update, laterServiceEvent]],
-  ])('ignores it where the service events are known to reach runwatch and %s', async (_name, later) => {
-    for (const live of [false, true]) expect(await offWindow([...v1Deploy, ...later], live)).toEqual([]);
+    ['no system event follows', [v2Update, muchLater]],
+    ['only a service event follows (they also follow label and traffic edits)', [v2Update, laterServiceEvent, muchLater]],
+  ])('ignores it where the service events are known to reach runwatch and %s within the wait', async (_name, later) => {
+    for (const live of [false, true]) expect(await waitedOut([...v1Deploy, ...later], live)).toEqual([]);
+  });
+
+  it.each([
+    ['the input ends before its wait ran out (replay)', [v2Update], false],
+    ['the service is deleted seconds later, before a revision event could come', [v2Update, deleteServiceAt('2024-05-11T22:59:00Z', { project: 'test-project-1234', location: 'asia-northeast1', service: 'cloud-run-slack-bot' })], false],
+    ['the same, live', [v2Update, deleteServiceAt('2024-05-11T22:59:00Z', { project: 'test-project-1234', location: 'asia-northeast1', service: 'cloud-run-slack-bot' })], true],
+  ])('still counts it when it is judged before its wait ran out: %s', async (_name, later, live) => {
+    expect((await offWindow([...v1Deploy, ...later], live)).map((f) => f.eventTime)).toEqual(['2024-05-11T22:58:50Z']);
   });
 
   it.each([

@@ -37,7 +37,8 @@ const parseName = memoize((name: string): Pick<ParsedImageRef, 'repository' | 'n
     const ref = dockerReference.parseFamiliarName(name);
     if (ref.domain && ref.repository && !ref.tag && !ref.digest) {
       const { domain, repository: path } = ref;
-      return { repository: repositoryOf(domain, path), name: `${domain}/${path}` };
+      const slash = path.lastIndexOf('/');
+      return { repository: slash === -1 ? domain : `${domain}/${path.slice(0, slash)}`, name: `${domain}/${path}` };
     }
   } catch {
     // Not a valid name: remembered as such.
@@ -46,20 +47,22 @@ const parseName = memoize((name: string): Pick<ParsedImageRef, 'repository' | 'n
 }, CACHE_LIMIT);
 
 /**
- * The repository of `domain/path`: what a registry grants access to, so what a service can be said to have used.
- * - Artifact Registry (`[region-]docker.pkg.dev`): `host/project/repository`; whatever follows is the image name,
- *   slashes included (`us-docker.pkg.dev/acme/prod/team-a/api` is image `team-a/api` of repository `prod`).
- * - Container Registry (`gcr.io`, `*.gcr.io`): `host/project`, the project's one repository.
- * - Elsewhere (Docker Hub, other registries): the path without the image name.
- * A domain-scoped project id (`example.com:acme`) is written `example.com/acme` in both Google registries.
+ * The repository a Google registry grants access to, for an image name (`host/path/name`), or undefined for other
+ * registries: `host/project/repository` in Artifact Registry (`[region-]docker.pkg.dev`), whose image names may hold
+ * slashes, and `host/project` in Container Registry (`gcr.io`, `*.gcr.io`). A domain-scoped project id
+ * (`example.com:acme`) is written `example.com/acme` in both. Not the repository runwatch remembers (the image's
+ * path without its name, which tells apart the upstream namespaces of a remote repository that proxies Docker Hub):
+ * a trustedRepositories glob may name it to trust everything in it.
  */
-function repositoryOf(domain: string, path: string): string {
-  const parts = path.split('/');
+export function registryRepository(name: string): string | undefined {
+  const slash = name.indexOf('/');
+  if (slash === -1) return undefined;
+  const domain = name.slice(0, slash);
+  const parts = name.slice(slash + 1).split('/');
   const projectParts = parts[0]!.includes('.') ? 2 : 1;
-  const kept = ARTIFACT_REGISTRY.test(domain) ? projectParts + 1 : CONTAINER_REGISTRY.test(domain) ? projectParts : parts.length - 1;
-  // Never the image name itself: a name with no more components than the repository needs keeps the generic rule.
-  const take = Math.min(kept, parts.length - 1);
-  return take === 0 ? domain : `${domain}/${parts.slice(0, take).join('/')}`;
+  const kept = ARTIFACT_REGISTRY.test(domain) ? projectParts + 1 : CONTAINER_REGISTRY.test(domain) ? projectParts : 0;
+  // Never the image name itself.
+  return kept === 0 || kept >= parts.length ? undefined : `${domain}/${parts.slice(0, kept).join('/')}`;
 }
 
 const ARTIFACT_REGISTRY = /^(?:[a-z0-9-]+-)?docker\.pkg\.dev$/;

@@ -198,14 +198,8 @@ export const IN_PLACE_EDITS: BaselineEdits = {
 
 /** True when a repository was first seen strictly before `t`. */
 export function repositorySeenBefore(baseline: ServiceBaseline | undefined, repository: string, t: number): boolean {
-  if (!baseline) return false;
-  const first = baseline.repositories[repository];
-  if (first !== undefined) return first < t;
-  // Baselines written before Artifact Registry repositories were cut at `host/project/repository` may hold a
-  // path inside one (`.../prod/team-a`): that is the same repository, seen then.
-  const inside = `${repository}/`;
-  for (const [known, seen] of Object.entries(baseline.repositories)) if (seen < t && known.startsWith(inside)) return true;
-  return false;
+  const first = baseline?.repositories[repository];
+  return first !== undefined && first < t;
 }
 
 /**

@@ -1,12 +1,13 @@
 // new-image-repository
 //
 // Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2).
-// Alerts:   a revision's image comes from a repository this service never used before and that matches none of
-//           `trustedRepositories`. The repository is what the registry grants access to: `host/project/repository`
-//           in Artifact Registry (`us-docker.pkg.dev/acme/prod` for `us-docker.pkg.dev/acme/prod/team-a/api`),
-//           `host/project` in Container Registry (`gcr.io/acme`), elsewhere the path without the image name
-//           (`docker.io/library`); never a tag or digest. A trustedRepositories glob matches the repository or
-//           the image's path without its name (so `.../acme/prod/team-a` trusts that team's images only). A service's first deploy sets the baseline; it
+// Alerts:   a revision's image comes from a repository (registry host and path without the image name, tag or
+//           digest: `us-docker.pkg.dev/acme/prod`, `gcr.io/acme`, `docker.io/library`) this service never used
+//           before and that matches none of `trustedRepositories`. A path inside an Artifact Registry repository
+//           (`.../prod/team-a/api`) is a repository of its own: a remote repository that proxies Docker Hub keeps
+//           each upstream namespace under its own path. A trustedRepositories glob may also name the registry's
+//           repository (`us-docker.pkg.dev/acme/prod`, `gcr.io/acme`: audit/image.ts registryRepository), which
+//           trusts every path in it. A service's first deploy sets the baseline; it
 //           fires then only when `trustedRepositories` is configured and the repository matches none of it. A
 //           service deleted and created again under the name keeps the repositories it used: the re-created
 //           service's deploys are compared with them, and when every repository known was first seen before the
@@ -25,7 +26,8 @@ import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, newestRepositoryBefore, pointBefore, repositorySeenBefore, type ServiceBaseline } from '../baseline/state.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { repeatedBeforeItCame, serviceLabel, unknownDeployFacts } from './revision.js';
-import type { DeployChange } from '../model/change.js';
+import type { DeployChange, ParsedImageRef } from '../model/change.js';
+import { registryRepository } from '../audit/image.js';
 import type { Detection, Detector } from './types.js';
 
 export const newImageRepository: Detector<'new-image-repository'> = {
@@ -66,7 +68,7 @@ export const newImageRepository: Detector<'new-image-repository'> = {
         continue;
       }
       if (untrustedFirstDeploy || reported.has(image.repository)) continue;
-      if (trusted(image.repository) || trusted(directoryOf(image.name)) || repositorySeenBefore(baseline, image.repository, change.timeMs)) continue;
+      if (isTrusted(trusted, image) || repositorySeenBefore(baseline, image.repository, change.timeMs)) continue;
       reported.add(image.repository);
       detections.push({
         severity: 'HIGH',
@@ -107,11 +109,14 @@ function unparseableImage(reference: string, change: DeployChange, firstDeploy: 
 }
 
 /**
- * The image name without its last component (`us-docker.pkg.dev/acme/prod/team-a` for `.../prod/team-a/api`): a
- * trustedRepositories glob may name a path inside an Artifact Registry repository, and trusts the images under it.
+ * True when a trustedRepositories glob matches the image's repository (its path without the name) or the Google
+ * registry's repository it is in (`us-docker.pkg.dev/acme/prod` for `.../prod/team-a/api`): trusting an Artifact
+ * Registry repository trusts every path in it.
  */
-function directoryOf(name: string): string {
-  return name.slice(0, name.lastIndexOf('/'));
+function isTrusted(trusted: (value: string) => boolean, image: ParsedImageRef): boolean {
+  if (trusted(image.repository)) return true;
+  const registry = registryRepository(image.name);
+  return registry !== undefined && registry !== image.repository && trusted(registry);
 }
 
 /** Time of the newest deploy before `t` the baseline knows of: a repository first seen, an identity or a template. */

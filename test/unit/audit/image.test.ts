@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import dockerReference from '@swimlane/docker-reference';
-import { imagesOf, imagesOrAnnotated, parseImage } from '../../../functions/audit/image.js';
+import { imagesOf, imagesOrAnnotated, parseImage, registryRepository } from '../../../functions/audit/image.js';
 import { seededRandom } from '../../support/random.js';
 
 /** The built module (`npm run build`, as `npm test` does first), for the child process. */
@@ -19,20 +19,11 @@ describe('image references', () => {
     ['gcr.io/acme/api:2024-05-01', { repository: 'gcr.io/acme', tag: '2024-05-01' }],
     [`gcr.io/acme/api@${DIGEST}`, { repository: 'gcr.io/acme', digest: DIGEST }],
     [`us-docker.pkg.dev/acme/prod/api:1.2@${DIGEST}`, { repository: 'us-docker.pkg.dev/acme/prod', name: 'us-docker.pkg.dev/acme/prod/api', tag: '1.2', digest: DIGEST }],
-    // Artifact Registry: host/project/repository; the rest is the image name, slashes included.
-    ['us-docker.pkg.dev/acme/prod/team/api:1', { repository: 'us-docker.pkg.dev/acme/prod', name: 'us-docker.pkg.dev/acme/prod/team/api' }],
-    ['europe-west1-docker.pkg.dev/acme/prod/a/b/c', { repository: 'europe-west1-docker.pkg.dev/acme/prod' }],
-    ['us-central1-docker.pkg.dev/example.com/acme/prod/api', { repository: 'us-central1-docker.pkg.dev/example.com/acme/prod' }],
-    ['docker.pkg.dev/acme/prod/api', { repository: 'docker.pkg.dev/acme/prod' }],
-    // Container Registry: host/project, the project's one repository.
-    ['gcr.io/acme/team/api:1', { repository: 'gcr.io/acme', name: 'gcr.io/acme/team/api' }],
-    ['eu.gcr.io/acme/team/api', { repository: 'eu.gcr.io/acme' }],
-    ['gcr.io/example.com/acme/api', { repository: 'gcr.io/example.com/acme' }],
-    ['gcr.io/api', { repository: 'gcr.io' }],
-    // Look-alike hosts are other registries: the path without the image name.
-    ['docker.pkg.dev.evil.com/acme/prod/team/api', { repository: 'docker.pkg.dev.evil.com/acme/prod/team' }],
-    ['gcr.io.evil.com/acme/team/api', { repository: 'gcr.io.evil.com/acme/team' }],
-    ['ghcr.io/acme/team/api', { repository: 'ghcr.io/acme/team' }],
+    // The path without the image name, in every registry: a path inside an Artifact Registry repository is a
+    // repository of its own (a remote repository proxying Docker Hub keeps each namespace under its own path).
+    ['us-docker.pkg.dev/acme/prod/team/api:1', { repository: 'us-docker.pkg.dev/acme/prod/team', name: 'us-docker.pkg.dev/acme/prod/team/api' }],
+    ['us-docker.pkg.dev/acme/dockerhub/library/nginx', { repository: 'us-docker.pkg.dev/acme/dockerhub/library' }],
+    ['gcr.io/acme/team/api:1', { repository: 'gcr.io/acme/team', name: 'gcr.io/acme/team/api' }],
     ['localhost:5000/api', { repository: 'localhost:5000' }],
     ['registry.example.com:8443/a/b:3', { repository: 'registry.example.com:8443/a', tag: '3' }],
     ['us-docker.pkg.dev/cloudrun/container/hello', { repository: 'us-docker.pkg.dev/cloudrun/container' }],
@@ -118,7 +109,7 @@ describe('image references', () => {
     const component = 'a'.repeat(60);
     const name = `gcr.io/${[component, component, component].join('/')}/${'b'.repeat(255 - 7 - 3 * 61)}`;
     expect(name).toHaveLength(255);
-    expect(parseImage(`${name}:1`)).toMatchObject({ repository: `gcr.io/${component}`, name });
+    expect(parseImage(`${name}:1`)).toMatchObject({ repository: name.slice(0, name.lastIndexOf('/')), name });
     expect(parseImage(`${name}b:1`)).toBeUndefined();
   });
 });
@@ -152,5 +143,26 @@ describe('parseImage against @swimlane/docker-reference on random references', (
     }
     expect(compared).toBeGreaterThan(2_500);
     expect(differences).toEqual([]);
+  });
+});
+
+describe('registryRepository: the repository a Google registry grants access to (what a trusted glob may name)', () => {
+  it.each([
+    ['us-docker.pkg.dev/acme/prod/team-a/api', 'us-docker.pkg.dev/acme/prod'],
+    ['europe-west1-docker.pkg.dev/acme/prod/api', 'europe-west1-docker.pkg.dev/acme/prod'],
+    ['docker.pkg.dev/acme/prod/a/b/c', 'docker.pkg.dev/acme/prod'],
+    ['us-central1-docker.pkg.dev/example.com/acme/prod/api', 'us-central1-docker.pkg.dev/example.com/acme/prod'],
+    ['gcr.io/acme/team/api', 'gcr.io/acme'],
+    ['eu.gcr.io/acme/api', 'eu.gcr.io/acme'],
+    ['gcr.io/example.com/acme/api', 'gcr.io/example.com/acme'],
+    // Never the image name itself, and no other registry (look-alike hosts included).
+    ['us-docker.pkg.dev/acme/api', undefined],
+    ['gcr.io/api', undefined],
+    ['docker.pkg.dev.evil.com/acme/prod/api', undefined],
+    ['gcr.io.evil.com/acme/api', undefined],
+    ['ghcr.io/acme/team/api', undefined],
+    ['docker.io/library/nginx', undefined],
+  ])('%s', (name, expected) => {
+    expect(registryRepository(name)).toBe(expected);
   });
 });

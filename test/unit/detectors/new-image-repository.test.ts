@@ -32,6 +32,8 @@ describe('new-image-repository', () => {
     ['a registry with a port', 'registry.example.com:5000/team/bot:2', 'registry.example.com:5000/team'],
     ['Container Registry', 'gcr.io/other-project/bot@sha256:' + 'b'.repeat(64), 'gcr.io/other-project'],
     ['another Artifact Registry repository', 'asia-northeast1-docker.pkg.dev/test-project-1234/scratch/bot:1', 'asia-northeast1-docker.pkg.dev/test-project-1234/scratch'],
+    // A path inside a repository is one of its own: a remote repository proxying Docker Hub keeps each namespace there.
+    ['a new path inside the same Artifact Registry repository', 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot/evilcorp/bot:1', 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot/evilcorp'],
   ])('fires: %s', async (_name, image, repository) => {
     const findings = await imageFindings([deploy('2024-05-01T10:00:00Z', HOME), deploy('2024-05-02T10:00:00Z', image)]);
     expect(findings).toHaveLength(1);
@@ -45,8 +47,6 @@ describe('new-image-repository', () => {
     ['another tag of the same image', 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot/cloud-run-slack-bot:v2'],
     ['a digest of the same image', 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot/cloud-run-slack-bot@sha256:' + 'c'.repeat(64)],
     ['another image in the same repository', 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot/worker:1'],
-    // Artifact Registry image names may hold slashes: still the same repository (what IAM grants access to).
-    ['an image under a path inside the same repository', 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot/team-a/bot:1'],
   ])('ignores: %s', async (_name, image) => {
     expect(await imageFindings([deploy('2024-05-01T10:00:00Z', HOME), deploy('2024-05-02T10:00:00Z', image)])).toEqual([]);
   });
@@ -79,15 +79,23 @@ describe('new-image-repository', () => {
     expect(await imageFindings(entries, cfg)).toEqual([]);
   });
 
+  // A remote repository that proxies Docker Hub: each upstream namespace is a path of its own, judged as a repository.
   it.each([
-    ['the team path trusted', ['asia-northeast1-docker.pkg.dev/test-project-1234/shared/team-a'], []],
-    ['another team path trusted', ['asia-northeast1-docker.pkg.dev/test-project-1234/shared/team-b'], ['asia-northeast1-docker.pkg.dev/test-project-1234/shared']],
-    ['the whole repository trusted', ['asia-northeast1-docker.pkg.dev/test-project-1234/shared'], []],
-  ])('trustedRepositories may name a path inside an Artifact Registry repository: %s', async (_name, trustedRepositories, reported) => {
+    ['nothing trusted: the new namespace is reported', [], ['asia-northeast1-docker.pkg.dev/test-project-1234/dockerhub/evilcorp']],
+    ['the namespace used so far trusted: the other one is still reported', ['asia-northeast1-docker.pkg.dev/test-project-1234/dockerhub/library'], ['asia-northeast1-docker.pkg.dev/test-project-1234/dockerhub/evilcorp']],
+    ['the whole Artifact Registry repository trusted (registry repository): nothing', ['asia-northeast1-docker.pkg.dev/test-project-1234/dockerhub'], []],
+    ['the project trusted with a glob over the registry repository: nothing', ['*-docker.pkg.dev/test-project-1234/*'], []],
+  ])('paths inside an Artifact Registry repository: %s', async (_name, extra, reported) => {
     const home = 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot';
-    const cfg = config({ rules: { 'new-image-repository': { trustedRepositories: [home, ...trustedRepositories] } } });
-    const entries = [deploy('2024-05-01T10:00:00Z', HOME), deploy('2024-05-02T10:00:00Z', 'asia-northeast1-docker.pkg.dev/test-project-1234/shared/team-a/bot:1')];
-    expect((await imageFindings(entries, cfg)).map((f) => f.evidence['repository'])).toEqual(reported);
+    const cfg = config({ rules: { 'new-image-repository': { trustedRepositories: [home, ...extra] } } });
+    const entries = [
+      deploy('2024-05-01T10:00:00Z', HOME),
+      deploy('2024-05-02T10:00:00Z', 'asia-northeast1-docker.pkg.dev/test-project-1234/dockerhub/library/nginx:1'),
+      deploy('2024-05-03T10:00:00Z', 'asia-northeast1-docker.pkg.dev/test-project-1234/dockerhub/evilcorp/backdoor:1'),
+    ];
+    const found = (await imageFindings(entries, cfg)).map((f) => f.evidence['repository']);
+    // The library namespace is reported too unless something trusts it (it is new for the service as well).
+    expect(found.filter((r) => r !== 'asia-northeast1-docker.pkg.dev/test-project-1234/dockerhub/library')).toEqual(reported);
   });
 
   it('ignores: a console deploy that logs no image (unknown, not guessed)', async () => {
@@ -225,22 +233,3 @@ describe('new-image-repository when a service cycles through more repositories t
   });
 });
 
-describe('new-image-repository on a baseline written before Artifact Registry repositories were cut at host/project/repository', () => {
-  it.each([
-    ['a path inside the repository seen before', { 'us-docker.pkg.dev/acme/prod/team-a': 1_000 }, 0],
-    ['a path inside it seen only later', { 'gcr.io/acme': 500, 'us-docker.pkg.dev/acme/prod/team-a': 20_000 }, 1],
-    ['a repository whose name only starts the same', { 'us-docker.pkg.dev/acme/prod-x/team-a': 1_000, 'us-docker.pkg.dev/acme/pro/team-a': 1_000 }, 1],
-  ])('%s', async (_name, repositories, expected) => {
-    const { newImageRepository } = await import('../../../functions/detectors/new-image-repository.js');
-    const { emptyBaseline } = await import('../../../functions/baseline/state.js');
-    const { parseImage } = await import('../../../functions/audit/image.js');
-    const baseline = { ...emptyBaseline(), repositories, lastChangeMs: 1_000 };
-    const change = {
-      kind: 'deploy', api: 'v2', operation: 'update', key: { logName: 'l', timestamp: '1970-01-01T00:00:10Z', insertId: 'i' }, time: '1970-01-01T00:00:10Z',
-      timeMs: 10_000, methodName: 'google.cloud.run.v2.Services.UpdateService', client: {}, target: { project: 'p', location: 'l', service: 's' },
-      images: [parseImage('us-docker.pkg.dev/acme/prod/team-b/api:2')!], labels: {}, templateFingerprint: 'v2:a-new-template',
-    } as const;
-    const detections = newImageRepository.detect({ change, baseline, settings: config().rules['new-image-repository'], config: config() } as never);
-    expect(detections.map((d) => d.evidence['repository'])).toEqual(expected ? ['us-docker.pkg.dev/acme/prod'] : []);
-  });
-});

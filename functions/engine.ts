@@ -451,8 +451,11 @@ export class Engine {
     if (observation.deleting) return 'deletion-event';
     if (draft.completed && belongsToCompleted(draft.completed, observation)) return 'late-system-event';
     const rollouts = [...(draft.rollouts ?? [])];
-    // An Admin API read answers for the write it was made for: that rollout, or none (it completed meanwhile).
-    const index = forWrite ? rollouts.findIndex((r) => r.write !== undefined && r.observed === undefined && sameEntry(r.write.key, forWrite)) : rolloutForObservation(rollouts, observation, this.waitMs);
+    // An Admin API read answers for the write it was made for: that rollout, if what was read can be its revision
+    // (the same checks as any event: operation, revision, time), or none (it completed meanwhile).
+    const index = forWrite
+      ? rollouts.findIndex((r) => r.write !== undefined && r.observed === undefined && sameEntry(r.write.key, forWrite) && rolloutForObservation([r], observation, this.waitMs) === 0)
+      : rolloutForObservation(rollouts, observation, this.waitMs);
     // The Cloud Functions marks are labels and annotations on the revision, which whoever deploys can write: they
     // let an event go only when no ordinary admin write (a user's deploy, not the Cloud Functions service agent's
     // InternalServices call) is waiting for it.
@@ -548,6 +551,9 @@ export class Engine {
       revision: merged.change.revision,
       operationId: rollout.observed?.operationId ?? rollout.write?.operationId,
       ...(rollout.write ? {} : { withoutWrite: true as const }),
+      ...(rollout.write && !rollout.observed
+        ? { withoutEventsUntilMs: rollout.write.timeMs + this.waitMs, ...(rollout.write.principal ? { principal: rollout.write.principal.id } : {}) }
+        : {}),
     };
     draft.completed = edits.append(draft.completed ?? [], entry, COMPLETED_LIMIT);
     draft.open = open;

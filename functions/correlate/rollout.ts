@@ -75,6 +75,13 @@ export interface CompletedRollout {
   readonly operationId?: string;
   /** Judged from system events alone, its write not (yet) seen: a write of that operation arriving later is it. */
   readonly withoutWrite?: true;
+  /**
+   * Judged from its write alone, no system event come by the end of its wait (the write's time plus the wait, in
+   * event time) and its principal: a revision event of an unnamed revision arriving later, from that span and by
+   * that creator, is its late half, not a deploy of its own.
+   */
+  readonly withoutEventsUntilMs?: number;
+  readonly principal?: string;
 }
 
 /** A completed rollout: the write's who/when with the facts of what rolled out. */

@@ -319,3 +319,26 @@ describe('off-window-deploy on a write through the other API version than the de
     expect(await offWindow([v1Deploy[0]!, v2Update], false)).toHaveLength(1);
   });
 });
+
+describe('off-window-deploy on a v2 deploy whose revision event comes after the wait', () => {
+  // v2 writes seldom name their revision and their operation id is not in the events: a revision event delivered
+  // after the write was judged without it (an hour a step, live) is that deploy's late half, not a second deploy.
+  const strict = config({ changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }] });
+  const [create, createdRevision] = synthetic('seq-v2-operation') as unknown as [Json, Json];
+  const update = at(synthetic('v2-UpdateService'), '2024-06-01T11:00:00Z');
+  const lateRevision = (creator: string): Json =>
+    JSON.parse(
+      JSON.stringify(at(createdRevision, '2024-06-01T11:00:21Z'))
+        .replaceAll('storefront-00001-abc', 'storefront-00002-xyz')
+        .replaceAll(/"serving\.knative\.dev\/creator":\s*"[^"]*"/g, `"serving.knative.dev/creator":"${creator}"`),
+    ) as Json;
+  const offWindow = async (entries: Json[]) => (await findingsLive(entries, strict)).filter((f) => f.rule === 'off-window-deploy').map((f) => f.eventTime);
+
+  it('is reported once, at the write', async () => {
+    expect(await offWindow([create, createdRevision, update, lateRevision('deployer@acme-ci.iam.gserviceaccount.com')])).toEqual(['2024-06-01T10:00:00.123456Z', '2024-06-01T11:00:00Z']);
+  });
+
+  it('a revision by someone else in that span is a deploy of its own', async () => {
+    expect(await offWindow([create, createdRevision, update, lateRevision('mallory@example.com')])).toEqual(['2024-06-01T10:00:00.123456Z', '2024-06-01T11:00:00Z', '2024-06-01T11:00:21Z']);
+  });
+});

@@ -11,6 +11,8 @@ import {
   addWrite,
   belongsToCompleted,
   acrossApis,
+  BURST_MS,
+  lateHalfOf,
   isComplete,
   observe,
   oldestRollout,
@@ -219,6 +221,30 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
 }
 
 /** A deploy known only from its system events: who from the revision's creator annotation, when from the events. */
+/**
+ * A write that nothing but time and principal ties to its system events: a v2 write (its operation id is not in
+ * them) or one without an operation id. A v1 write's events carry its id, which recognises them either way.
+ */
+function lateHalfTiedOnlyByTime(write: DeployChange): boolean {
+  return write.api === 'v2' || write.operationId === undefined;
+}
+
+/**
+ * The missing half a completed rollout may still see (CompletedRollout.otherHalf): events from within the write's
+ * wait, or a write from the wait before the first event (a burst after it), where only time can tie them.
+ */
+function otherHalfOf(rollout: Rollout, waitMs: number): Pick<CompletedRollout, 'otherHalf'> {
+  if (rollout.write && !rollout.observed && lateHalfTiedOnlyByTime(rollout.write)) {
+    const t = rollout.write.timeMs;
+    return { otherHalf: { fromMs: t, untilMs: t + waitMs, ...(rollout.write.principal ? { principal: rollout.write.principal.id } : {}) } };
+  }
+  if (!rollout.write && rollout.observed) {
+    const t = rollout.observed.firstSeenMs;
+    return { otherHalf: { fromMs: t - waitMs, untilMs: t + BURST_MS, ...(rollout.observed.creator ? { principal: rollout.observed.creator } : {}) } };
+  }
+  return {};
+}
+
 /** The "now" that completes every rollout whatever its deadline: the end of a replay's input (Pipeline.flush). */
 export const END_OF_INPUT_MS = Number.MAX_SAFE_INTEGER;
 
@@ -410,7 +436,12 @@ export class Engine {
     return open.length > OPEN_LIMIT ? open.slice(-OPEN_LIMIT) : open;
   }
 
-  private changeStep(draft: MutableBaseline, change: Change, nowMs: number, findings: Finding[], edits: BaselineEdits): EngineNote {
+  private changeStep(draft: MutableBaseline, entered: Change, nowMs: number, findings: Finding[], edits: BaselineEdits): EngineNote {
+    // A write whose revision was judged from its events alone (it came later than their wait): reported already.
+    const change: Change =
+      entered.kind === 'deploy' && !entered.operationCompletion && lateHalfTiedOnlyByTime(entered) && this.claimLateHalf(draft, false, entered)
+        ? { ...entered, reportedAsDeploy: true }
+        : entered;
     if (change.kind !== 'deploy' || !createsRevision(change, draft)) {
       // Deploys of a deleted service still waiting for their other half are judged now, with what is known: the
       // delete clears the service's facts and must not take them along unreported. (Rollouts opened after it, when
@@ -529,13 +560,29 @@ export class Engine {
    * Runs the rules on what rolled out and records it. A failed rollout is reported but records no revision facts
    * (identity, images); the service settings the write applied (the invoker IAM check) are in force all the same.
    */
+  /**
+   * True when `half` is the missing half of a completed rollout (correlate/rollout.ts lateHalfOf), which it then
+   * stands for: the entry's span is taken away, so no other half can match it.
+   */
+  private claimLateHalf(draft: MutableBaseline, events: boolean, half: DeployChange): boolean {
+    const index = lateHalfOf(draft.completed, events, half.timeMs, half.principal?.id, events ? half.revision : undefined);
+    if (index < 0) return false;
+    const completed = [...draft.completed!];
+    const { otherHalf: _claimed, ...entry } = completed[index]!;
+    completed[index] = entry;
+    draft.completed = completed;
+    return true;
+  }
+
   /** `waitedOut`: the rollout's wait ran out (not judged early: a delete, too many waiting, the end of the input). */
   private finalize(draft: MutableBaseline, rollout: Rollout, findings: Finding[], edits: BaselineEdits, waitedOut: boolean): void {
     // System events that waited for a write while another rollout of the same revision completed (the revision
     // event carries the first write's operation id, the service event the second's: delivered out of order, each
     // can open a rollout): the revision is judged already. As a late event would be, they are recognised.
     if (!rollout.write && rollout.observed && draft.completed && belongsToCompleted(draft.completed, rollout.observed)) return;
-    const rolled = rolledOut(rollout, writeFromObservation);
+    let rolled = rolledOut(rollout, writeFromObservation);
+    // System events of a revision whose write was judged without them (they came later than its wait).
+    if (!rollout.write && this.claimLateHalf(draft, true, rolled.change)) rolled = { ...rolled, change: { ...rolled.change, reportedAsDeploy: true } };
     // A write across API versions that no revision event followed made no revision (a Terraform apply through v2
     // after gcloud deploys through v1, changing a label): said only once its whole wait ran out (judged early, a
     // deploy-and-delete say, it still counts), and only where this service's events are known to reach runwatch,
@@ -551,9 +598,7 @@ export class Engine {
       revision: merged.change.revision,
       operationId: rollout.observed?.operationId ?? rollout.write?.operationId,
       ...(rollout.write ? {} : { withoutWrite: true as const }),
-      ...(rollout.write && !rollout.observed
-        ? { withoutEventsUntilMs: rollout.write.timeMs + this.waitMs, ...(rollout.write.principal ? { principal: rollout.write.principal.id } : {}) }
-        : {}),
+      ...otherHalfOf(rollout, this.waitMs),
     };
     draft.completed = edits.append(draft.completed ?? [], entry, COMPLETED_LIMIT);
     draft.open = open;

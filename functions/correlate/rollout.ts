@@ -76,12 +76,29 @@ export interface CompletedRollout {
   /** Judged from system events alone, its write not (yet) seen: a write of that operation arriving later is it. */
   readonly withoutWrite?: true;
   /**
-   * Judged from its write alone, no system event come by the end of its wait (the write's time plus the wait, in
-   * event time) and its principal: a revision event of an unnamed revision arriving later, from that span and by
-   * that creator, is its late half, not a deploy of its own.
+   * Judged with one half missing that no operation id can tie to it later (a v2 write's id is not in its events):
+   * the span, in event time, in which that half's time may fall, and who deployed (the write's principal, or the
+   * revision's creator). The first half to come from that span by that principal is it, not a deploy of its own;
+   * matching takes the span away, so it stands for one half only (Engine.claimLateHalf).
    */
-  readonly withoutEventsUntilMs?: number;
-  readonly principal?: string;
+  readonly otherHalf?: { readonly fromMs: number; readonly untilMs: number; readonly principal?: string };
+}
+
+/**
+ * Index of the completed entry whose missing half this is (see CompletedRollout.otherHalf), or -1: `events` true for
+ * system events of an unnamed revision (the entry lacked its events), false for a write (it lacked its write).
+ */
+export function lateHalfOf(completed: readonly CompletedRollout[] | undefined, events: boolean, timeMs: number, principal: string | undefined, revision: string | undefined): number {
+  if (!completed) return -1;
+  const who = principal?.toLowerCase();
+  return completed.findIndex((c) => {
+    const half = c.otherHalf;
+    if (!half || (c.withoutWrite === true) === events) return false;
+    if (timeMs < half.fromMs || timeMs > half.untilMs) return false;
+    if (who !== undefined && half.principal !== undefined && half.principal.toLowerCase() !== who) return false;
+    // A revision the entry named that is not this one: another deploy.
+    return !(revision !== undefined && c.revision !== undefined && c.revision !== revision);
+  });
 }
 
 /** A completed rollout: the write's who/when with the facts of what rolled out. */

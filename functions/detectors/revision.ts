@@ -23,8 +23,9 @@ export function createsRevision(change: DeployChange, baseline: ServiceBaseline 
   // A revision's own system events with no admin write known: a revision no rollout judged before (the engine lets
   // events of a judged revision go), so a revision was created. A console write logs its template without
   // containers, so a second console deploy can log the very template of the first: its events tell it apart.
-  if (change.methodName === SYSTEM_EVENT_METHOD) return !lateHalfOfJudgedWrite(change, baseline);
-  if (change.revisionKept) return false;
+  // Made no revision, or its revision was reported with its other half (Engine.claimLateHalf).
+  if (change.revisionKept || change.reportedAsDeploy) return false;
+  if (change.methodName === SYSTEM_EVENT_METHOD) return true;
   if (change.operationCompletion) return waitsForOperation(baseline, change.operationId);
   // A write delivered after its own revision's events were judged without it (it came later than the wait): that
   // revision is reported already, under the operation id the events carry.
@@ -34,25 +35,6 @@ export function createsRevision(change: DeployChange, baseline: ServiceBaseline 
   const before = valueBefore(baseline?.template, change.timeMs);
   if (before !== undefined && before === change.templateFingerprint) return false;
   return !repeatedBeforeItCame(change, baseline);
-}
-
-/**
- * True when system events with no write known are the late half of a write judged without them: a write that
- * completed its wait with no event (a v2 write's operation id is not in its events, and it seldom names its
- * revision), from whose span (the write's time plus the wait) the events come, by the same principal where both are
- * known. Reported with the write already; its revision's facts are still judged by the rules that read them.
- */
-function lateHalfOfJudgedWrite(change: DeployChange, baseline: ServiceBaseline | undefined): boolean {
-  const creator = change.principal?.id.toLowerCase();
-  return (
-    baseline?.completed?.some(
-      (c) =>
-        c.withoutEventsUntilMs !== undefined &&
-        c.t <= change.timeMs &&
-        change.timeMs <= c.withoutEventsUntilMs &&
-        (creator === undefined || c.principal === undefined || c.principal.toLowerCase() === creator),
-    ) ?? false
-  );
 }
 
 /**

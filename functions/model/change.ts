@@ -136,6 +136,11 @@ export interface DeployChange extends ChangeBase {
    */
   readonly revisionKept?: true;
   /**
+   * Set by the engine on the late half of a deploy judged with that half missing (its system events after its write
+   * was judged, or its write after its events were): the revision was reported already (CompletedRollout.otherHalf).
+   */
+  readonly reportedAsDeploy?: true;
+  /**
    * Canonical fingerprint of the revision template. Cloud Run creates a revision whenever the template changes,
    * so comparing fingerprints tells a new revision from a traffic-only or service-level update.
    * Undefined when the entry carries no template (an update mask without `template`).

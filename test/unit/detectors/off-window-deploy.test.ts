@@ -338,6 +338,43 @@ describe('off-window-deploy on a v2 deploy whose revision event comes after the 
     expect(await offWindow([create, createdRevision, update, lateRevision('deployer@acme-ci.iam.gserviceaccount.com')])).toEqual(['2024-06-01T10:00:00.123456Z', '2024-06-01T11:00:00Z']);
   });
 
+  const revisionAt = (timestamp: string, name: string, creator = 'deployer@acme-ci.iam.gserviceaccount.com'): Json =>
+    JSON.parse(
+      JSON.stringify(at(createdRevision, timestamp))
+        .replaceAll('storefront-00001-abc', name)
+        .replaceAll('9b7f3c20-5e61-4d0a-8c3e-2f4a6b8d1e07', `op-${name}`)
+        .replaceAll(/"serving\.knative\.dev\/creator":\s*"[^"]*"/g, `"serving.knative.dev/creator":"${creator}"`),
+    ) as Json;
+
+  it('the write delivered an hour after its revision events were judged alone: one deploy (reported from the events), not two', async () => {
+    expect(await offWindow([create, createdRevision, revisionAt('2024-06-01T11:00:21Z', 'storefront-00002-xyz'), update])).toEqual([
+      '2024-06-01T10:00:00.123456Z',
+      '2024-06-01T11:00:21Z',
+    ]);
+  });
+
+  it('a write judged without its events stands for one late revision, not every one of its principal in its span', async () => {
+    const entries = [create, createdRevision, update, revisionAt('2024-06-01T11:00:21Z', 'storefront-00002-xyz'), revisionAt('2024-06-01T11:05:21Z', 'storefront-00003-qqq')];
+    expect(await offWindow(entries)).toEqual(['2024-06-01T10:00:00.123456Z', '2024-06-01T11:00:00Z', '2024-06-01T11:05:21Z']);
+  });
+
+  it('events carrying another operation id than a v1 write judged without its events are a deploy of their own', async () => {
+    const toSlackBot = (e: Json): Json =>
+      JSON.parse(
+        JSON.stringify(e)
+          .replaceAll('acme-prod', 'test-project-1234')
+          .replaceAll('europe-west1', 'asia-northeast1')
+          .replaceAll('services/storefront', 'services/cloud-run-slack-bot')
+          .replaceAll('"storefront"', '"cloud-run-slack-bot"')
+          .replaceAll('storefront-00001-abc', 'cloud-run-slack-bot-00099-new')
+          .replaceAll('9b7f3c20-5e61-4d0a-8c3e-2f4a6b8d1e07', 'ffffffff-0000-4000-8000-000000000099')
+          .replaceAll(/"serving\.knative\.dev\/creator":\s*"[^"]*"/g, '"serving.knative.dev/creator":"masatonaka1989@gmail.com"'),
+      ) as Json;
+    const gcloudWrite = at(synthetic('v1-ReplaceService-gcloud'), '2024-05-11T10:00:00Z'); // masatonaka1989@gmail.com
+    const found = (await findingsLive([gcloudWrite, toSlackBot(at(createdRevision, '2024-05-11T10:04:00Z'))], strict)).filter((f) => f.rule === 'off-window-deploy');
+    expect(found.map((f) => f.eventTime)).toEqual(['2024-05-11T10:00:00Z', '2024-05-11T10:04:00Z']);
+  });
+
   it('a revision by someone else in that span is a deploy of its own', async () => {
     expect(await offWindow([create, createdRevision, update, lateRevision('mallory@example.com')])).toEqual(['2024-06-01T10:00:00.123456Z', '2024-06-01T11:00:00Z', '2024-06-01T11:00:21Z']);
   });

@@ -438,8 +438,9 @@ export class Engine {
 
   private changeStep(draft: MutableBaseline, entered: Change, nowMs: number, findings: Finding[], edits: BaselineEdits): EngineNote {
     // A write whose revision was judged from its events alone (it came later than their wait): reported already.
+    // Only a write that would count as a deploy can be that half (a traffic-only update must not take the span).
     const change: Change =
-      entered.kind === 'deploy' && !entered.operationCompletion && lateHalfTiedOnlyByTime(entered) && this.claimLateHalf(draft, false, entered)
+      entered.kind === 'deploy' && !entered.operationCompletion && lateHalfTiedOnlyByTime(entered) && createsRevision(entered, draft) && this.claimLateHalf(draft, false, entered)
         ? { ...entered, reportedAsDeploy: true }
         : entered;
     if (change.kind !== 'deploy' || !createsRevision(change, draft)) {

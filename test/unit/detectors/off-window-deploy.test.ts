@@ -379,3 +379,18 @@ describe('off-window-deploy on a v2 deploy whose revision event comes after the 
     expect(await offWindow([create, createdRevision, update, lateRevision('mallory@example.com')])).toEqual(['2024-06-01T10:00:00.123456Z', '2024-06-01T11:00:00Z', '2024-06-01T11:00:21Z']);
   });
 });
+
+describe('off-window-deploy: only a deploy claims the span of a late half', () => {
+  const strict = config({ changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }] });
+  const [create, createdRevision] = synthetic('seq-v2-operation') as unknown as [Json, Json];
+  const lateEvents = JSON.parse(
+    JSON.stringify(at(createdRevision, '2024-06-01T11:00:21Z')).replaceAll('storefront-00001-abc', 'storefront-00002-xyz').replaceAll('9b7f3c20-5e61-4d0a-8c3e-2f4a6b8d1e07', 'op-00002'),
+  ) as Json;
+  const trafficOnly = at(synthetic('v2-UpdateService-traffic-only'), '2024-06-01T11:00:10Z');
+  const write = at(synthetic('v2-UpdateService'), '2024-06-01T11:00:00Z');
+
+  it('a traffic-only update in the span does not take it: the write that comes after is still the late half', async () => {
+    const offWindow = (await findingsLive([create, createdRevision, lateEvents, trafficOnly, write], strict)).filter((f) => f.rule === 'off-window-deploy');
+    expect(offWindow.map((f) => f.eventTime)).toEqual(['2024-06-01T10:00:00.123456Z', '2024-06-01T11:00:21Z']);
+  });
+});

@@ -599,7 +599,8 @@ export class Engine {
       revision: merged.change.revision,
       operationId: rollout.observed?.operationId ?? rollout.write?.operationId,
       ...(rollout.write ? {} : { withoutWrite: true as const }),
-      ...otherHalfOf(rollout, this.waitMs),
+      // A deploy reported here may still see its other half; not one judged as no revision, or itself a late half.
+      ...(merged.change.revisionKept || merged.change.reportedAsDeploy ? {} : otherHalfOf(rollout, this.waitMs)),
     };
     draft.completed = edits.append(draft.completed ?? [], entry, COMPLETED_LIMIT);
     draft.open = open;

@@ -298,6 +298,11 @@ describe('off-window-deploy on a write through the other API version than the de
     for (const live of [false, true]) expect(await waitedOut([...v1Deploy, ...later], live)).toEqual([]);
   });
 
+  it('a revision event that comes after it was judged as no revision is a deploy all the same (live)', async () => {
+    const found = await waitedOut([...v1Deploy, v2Update, muchLater, laterRevisionEvent], true);
+    expect(found.map((f) => [f.eventTime, f.revision])).toEqual([['2024-05-11T22:59:17.120455Z', 'cloud-run-slack-bot-00024-abc']]);
+  });
+
   it.each([
     ['the input ends before its wait ran out (replay)', [v2Update], false],
     ['the service is deleted seconds later, before a revision event could come', [v2Update, deleteServiceAt('2024-05-11T22:59:00Z', { project: 'test-project-1234', location: 'asia-northeast1', service: 'cloud-run-slack-bot' })], false],

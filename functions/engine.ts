@@ -13,6 +13,7 @@ import {
   acrossApis,
   BURST_MS,
   lateHalfOf,
+  sameOperation,
   isComplete,
   observe,
   oldestRollout,
@@ -438,9 +439,16 @@ export class Engine {
 
   private changeStep(draft: MutableBaseline, entered: Change, nowMs: number, findings: Finding[], edits: BaselineEdits): EngineNote {
     // A write whose revision was judged from its events alone (it came later than their wait): reported already.
-    // Only a write that would count as a deploy can be that half (a traffic-only update must not take the span).
+    // Only a write that would count as a deploy can be that half (a traffic-only update must not take the span), nor
+    // a write across API versions, which may yet turn out to have made no revision.
+    if (entered.kind === 'deploy') this.releaseSpanOfOperation(draft, entered);
     const change: Change =
-      entered.kind === 'deploy' && !entered.operationCompletion && lateHalfTiedOnlyByTime(entered) && createsRevision(entered, draft) && this.claimLateHalf(draft, false, entered)
+      entered.kind === 'deploy' &&
+      !entered.operationCompletion &&
+      lateHalfTiedOnlyByTime(entered) &&
+      createsRevision(entered, draft) &&
+      !acrossApis(entered, valueBefore(draft.template, entered.timeMs)) &&
+      this.claimLateHalf(draft, false, entered)
         ? { ...entered, reportedAsDeploy: true }
         : entered;
     if (change.kind !== 'deploy' || !createsRevision(change, draft)) {
@@ -566,13 +574,26 @@ export class Engine {
    * stands for: the entry's span is taken away, so no other half can match it.
    */
   private claimLateHalf(draft: MutableBaseline, events: boolean, half: DeployChange): boolean {
-    const index = lateHalfOf(draft.completed, events, half.timeMs, half.principal?.id, events ? half.revision : undefined);
+    const index = lateHalfOf(draft.completed, events, half.timeMs, half.principal?.id, half.revision);
     if (index < 0) return false;
     const completed = [...draft.completed!];
     const { otherHalf: _claimed, ...entry } = completed[index]!;
     completed[index] = entry;
     draft.completed = completed;
     return true;
+  }
+
+  /**
+   * A write its operation id ties to events judged without it: those events' span is no other write's to take.
+   */
+  private releaseSpanOfOperation(draft: MutableBaseline, write: DeployChange): void {
+    if (write.operationId === undefined || !draft.completed) return;
+    const index = draft.completed.findIndex((c) => c.withoutWrite === true && c.otherHalf !== undefined && sameOperation(c.operationId, write.operationId));
+    if (index < 0) return;
+    const completed = [...draft.completed];
+    const { otherHalf: _released, ...entry } = completed[index]!;
+    completed[index] = entry;
+    draft.completed = completed;
   }
 
   /** `waitedOut`: the rollout's wait ran out (not judged early: a delete, too many waiting, the end of the input). */
@@ -599,6 +620,7 @@ export class Engine {
       revision: merged.change.revision,
       operationId: rollout.observed?.operationId ?? rollout.write?.operationId,
       ...(rollout.write ? {} : { withoutWrite: true as const }),
+      ...(!rollout.write && merged.change.reportedAsDeploy ? { claimedByTime: true as const } : {}),
       // A deploy reported here may still see its other half; not one judged as no revision, or itself a late half.
       ...(merged.change.revisionKept || merged.change.reportedAsDeploy ? {} : otherHalfOf(rollout, this.waitMs)),
     };

@@ -76,6 +76,11 @@ export interface CompletedRollout {
   /** Judged from system events alone, its write not (yet) seen: a write of that operation arriving later is it. */
   readonly withoutWrite?: true;
   /**
+   * Judged from system events alone and taken, by time and principal, as the late half of a write judged without
+   * them: not reported as a deploy. A write that its operation id then ties to these events is the deploy after all.
+   */
+  readonly claimedByTime?: true;
+  /**
    * Judged with one half missing that no operation id can tie to it later (a v2 write's id is not in its events):
    * the span, in event time, in which that half's time may fall, and who deployed (the write's principal, or the
    * revision's creator). The first half to come from that span by that principal is it, not a deploy of its own;
@@ -91,14 +96,26 @@ export interface CompletedRollout {
 export function lateHalfOf(completed: readonly CompletedRollout[] | undefined, events: boolean, timeMs: number, principal: string | undefined, revision: string | undefined): number {
   if (!completed) return -1;
   const who = principal?.toLowerCase();
-  return completed.findIndex((c) => {
+  // Of the spans that match, the nearest half: for events the latest write at or before them, for a write the first
+  // events at or after it. The first in the list (the oldest) would let halves delivered out of order cross over.
+  let best = -1;
+  let bestDistance = Infinity;
+  completed.forEach((c, i) => {
     const half = c.otherHalf;
-    if (!half || (c.withoutWrite === true) === events) return false;
-    if (timeMs < half.fromMs || timeMs > half.untilMs) return false;
-    if (who !== undefined && half.principal !== undefined && half.principal.toLowerCase() !== who) return false;
+    if (!half || (c.withoutWrite === true) === events) return;
+    if (timeMs < half.fromMs || timeMs > half.untilMs) return;
+    if (who !== undefined && half.principal !== undefined && half.principal.toLowerCase() !== who) return;
     // A revision the entry named that is not this one: another deploy.
-    return !(revision !== undefined && c.revision !== undefined && c.revision !== revision);
+    if (revision !== undefined && c.revision !== undefined && c.revision !== revision) return;
+    const after = events ? timeMs - c.t : c.t - timeMs;
+    // Halves on the expected side first (distance from 0), then those a burst the other way.
+    const distance = after >= 0 ? after : BURST_MS - after;
+    if (distance < bestDistance) {
+      best = i;
+      bestDistance = distance;
+    }
   });
+  return best;
 }
 
 /** A completed rollout: the write's who/when with the facts of what rolled out. */

@@ -29,7 +29,8 @@ export function createsRevision(change: DeployChange, baseline: ServiceBaseline 
   if (change.operationCompletion) return waitsForOperation(baseline, change.operationId);
   // A write delivered after its own revision's events were judged without it (it came later than the wait): that
   // revision is reported already, under the operation id the events carry.
-  if (change.operationId !== undefined && baseline?.completed?.some((c) => c.withoutWrite === true && sameOperation(c.operationId, change.operationId))) return false;
+  // (Not when those events were taken for another write's late half by time alone: they were not reported.)
+  if (change.operationId !== undefined && baseline?.completed?.some((c) => c.withoutWrite === true && c.claimedByTime !== true && sameOperation(c.operationId, change.operationId))) return false;
   if (change.operation === 'create') return true;
   if (!change.templateFingerprint) return change.templateUnknown === true;
   const before = valueBefore(baseline?.template, change.timeMs);

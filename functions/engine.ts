@@ -14,6 +14,7 @@ import {
   BURST_MS,
   lateHalfOf,
   sameOperation,
+  tiedToEventsOnlyByTime,
   isComplete,
   observe,
   oldestRollout,
@@ -221,21 +222,12 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
   };
 }
 
-/** A deploy known only from its system events: who from the revision's creator annotation, when from the events. */
-/**
- * A write that nothing but time and principal ties to its system events: a v2 write (its operation id is not in
- * them) or one without an operation id. A v1 write's events carry its id, which recognises them either way.
- */
-function lateHalfTiedOnlyByTime(write: DeployChange): boolean {
-  return write.api === 'v2' || write.operationId === undefined;
-}
-
 /**
  * The missing half a completed rollout may still see (CompletedRollout.otherHalf): events from within the write's
  * wait, or a write from the wait before the first event (a burst after it), where only time can tie them.
  */
 function otherHalfOf(rollout: Rollout, waitMs: number): Pick<CompletedRollout, 'otherHalf'> {
-  if (rollout.write && !rollout.observed && lateHalfTiedOnlyByTime(rollout.write)) {
+  if (rollout.write && !rollout.observed && tiedToEventsOnlyByTime(rollout.write)) {
     const t = rollout.write.timeMs;
     return { otherHalf: { fromMs: t, untilMs: t + waitMs, ...(rollout.write.principal ? { principal: rollout.write.principal.id } : {}) } };
   }
@@ -246,6 +238,14 @@ function otherHalfOf(rollout: Rollout, waitMs: number): Pick<CompletedRollout, '
   return {};
 }
 
+/** The completed rollout at `index` without its late-half span (copied: the list may be a stored baseline's). */
+function dropSpan(draft: MutableBaseline, index: number): void {
+  const completed = [...draft.completed!];
+  const { otherHalf: _dropped, ...entry } = completed[index]!;
+  completed[index] = entry;
+  draft.completed = completed;
+}
+
 /** The "now" that completes every rollout whatever its deadline: the end of a replay's input (Pipeline.flush). */
 export const END_OF_INPUT_MS = Number.MAX_SAFE_INTEGER;
 
@@ -253,6 +253,7 @@ function sameEntry(a: EntryKey, b: EntryKey): boolean {
   return a.insertId === b.insertId && a.timestamp === b.timestamp && a.logName === b.logName;
 }
 
+/** A deploy known only from its system events: who from the revision's creator annotation, when from the events. */
 function writeFromObservation(observed: ObservedFacts): DeployChange {
   const time = new Date(observed.firstSeenMs).toISOString();
   return {
@@ -438,20 +439,22 @@ export class Engine {
   }
 
   private changeStep(draft: MutableBaseline, entered: Change, nowMs: number, findings: Finding[], edits: BaselineEdits): EngineNote {
-    // A write whose revision was judged from its events alone (it came later than their wait): reported already.
-    // Only a write that would count as a deploy can be that half (a traffic-only update must not take the span), nor
-    // a write across API versions, which may yet turn out to have made no revision.
-    if (entered.kind === 'deploy') this.releaseSpanOfOperation(draft, entered);
-    const change: Change =
-      entered.kind === 'deploy' &&
-      !entered.operationCompletion &&
-      lateHalfTiedOnlyByTime(entered) &&
-      createsRevision(entered, draft) &&
-      !acrossApis(entered, valueBefore(draft.template, entered.timeMs)) &&
-      this.claimLateHalf(draft, false, entered)
-        ? { ...entered, reportedAsDeploy: true }
-        : entered;
-    if (change.kind !== 'deploy' || !createsRevision(change, draft)) {
+    let change = entered;
+    let creates = false;
+    let crossApi = false;
+    if (entered.kind === 'deploy') {
+      this.releaseSpanOfOperation(draft, entered);
+      creates = createsRevision(entered, draft);
+      crossApi = creates && acrossApis(entered, valueBefore(draft.template, entered.timeMs));
+      // A write whose revision was judged from its events alone (it came later than their wait): reported already.
+      // Only a write that counts as a deploy can be that half (a traffic-only update must not take the span), and
+      // not one across API versions, which may yet turn out to have made no revision.
+      if (creates && !crossApi && !entered.operationCompletion && tiedToEventsOnlyByTime(entered) && this.claimLateHalf(draft, false, entered)) {
+        change = { ...entered, reportedAsDeploy: true };
+        creates = false;
+      }
+    }
+    if (change.kind !== 'deploy' || !creates) {
       // Deploys of a deleted service still waiting for their other half are judged now, with what is known: the
       // delete clears the service's facts and must not take them along unreported. (Rollouts opened after it, when
       // the delete arrives late, are the re-created service's: they keep waiting.)
@@ -467,7 +470,7 @@ export class Engine {
     if (joined) rollouts[index] = addWrite(rollouts[index]!, change);
     else {
       const opened = openFromWrite(change, this.waitMs, nowMs);
-      rollouts.push(acrossApis(change, valueBefore(draft.template, change.timeMs)) ? { ...opened, acrossApis: true } : opened);
+      rollouts.push(crossApi ? { ...opened, acrossApis: true } : opened);
     }
     setRollouts(draft, rollouts);
     const before = findings.length;
@@ -566,51 +569,45 @@ export class Engine {
   }
 
   /**
-   * Runs the rules on what rolled out and records it. A failed rollout is reported but records no revision facts
-   * (identity, images); the service settings the write applied (the invoker IAM check) are in force all the same.
-   */
-  /**
    * True when `half` is the missing half of a completed rollout (correlate/rollout.ts lateHalfOf), which it then
    * stands for: the entry's span is taken away, so no other half can match it.
    */
   private claimLateHalf(draft: MutableBaseline, events: boolean, half: DeployChange): boolean {
     const index = lateHalfOf(draft.completed, events, half.timeMs, half.principal?.id, half.revision);
     if (index < 0) return false;
-    const completed = [...draft.completed!];
-    const { otherHalf: _claimed, ...entry } = completed[index]!;
-    completed[index] = entry;
-    draft.completed = completed;
+    dropSpan(draft, index);
     return true;
   }
 
-  /**
-   * A write its operation id ties to events judged without it: those events' span is no other write's to take.
-   */
+  /** A write its operation id ties to events judged without it: those events' span is no other write's to take. */
   private releaseSpanOfOperation(draft: MutableBaseline, write: DeployChange): void {
     if (write.operationId === undefined || !draft.completed) return;
     const index = draft.completed.findIndex((c) => c.withoutWrite === true && c.otherHalf !== undefined && sameOperation(c.operationId, write.operationId));
-    if (index < 0) return;
-    const completed = [...draft.completed];
-    const { otherHalf: _released, ...entry } = completed[index]!;
-    completed[index] = entry;
-    draft.completed = completed;
+    if (index >= 0) dropSpan(draft, index);
   }
 
-  /** `waitedOut`: the rollout's wait ran out (not judged early: a delete, too many waiting, the end of the input). */
+  /**
+   * Runs the rules on what rolled out and records it. A failed rollout is reported but records no revision facts
+   * (identity, images); the service settings the write applied (the invoker IAM check) are in force all the same.
+   * `waitedOut`: the rollout's wait ran out (not judged early: a delete, too many waiting, the end of the input).
+   */
   private finalize(draft: MutableBaseline, rollout: Rollout, findings: Finding[], edits: BaselineEdits, waitedOut: boolean): void {
     // System events that waited for a write while another rollout of the same revision completed (the revision
     // event carries the first write's operation id, the service event the second's: delivered out of order, each
     // can open a rollout): the revision is judged already. As a late event would be, they are recognised.
     if (!rollout.write && rollout.observed && draft.completed && belongsToCompleted(draft.completed, rollout.observed)) return;
-    let rolled = rolledOut(rollout, writeFromObservation);
+    const rolled = rolledOut(rollout, writeFromObservation);
     // System events of a revision whose write was judged without them (they came later than its wait).
-    if (!rollout.write && this.claimLateHalf(draft, true, rolled.change)) rolled = { ...rolled, change: { ...rolled.change, reportedAsDeploy: true } };
+    const reportedAsDeploy = !rollout.write && this.claimLateHalf(draft, true, rolled.change);
     // A write across API versions that no revision event followed made no revision (a Terraform apply through v2
     // after gcloud deploys through v1, changing a label): said only once its whole wait ran out (judged early, a
     // deploy-and-delete say, it still counts), and only where this service's events are known to reach runwatch,
     // since without them (an export of admin activity alone) no event could have come either way.
     const revisionKept = waitedOut && rollout.acrossApis === true && rollout.observed?.revisionEvent !== true && draft.systemEventsSeen === true;
-    const merged = revisionKept ? { ...rolled, change: { ...rolled.change, revisionKept: true as const } } : rolled;
+    const merged =
+      reportedAsDeploy || revisionKept
+        ? { ...rolled, change: { ...rolled.change, ...(reportedAsDeploy ? { reportedAsDeploy: true as const } : {}), ...(revisionKept ? { revisionKept: true as const } : {}) } }
+        : rolled;
     const open = this.evaluate(draft, merged, findings);
     const recorded: DeployChange = merged.rollout.status === 'failed' ? { ...merged.change, serviceAccount: undefined, images: [], plainEnv: undefined, vpcEgress: undefined } : merged.change;
     // A failed revision's write still set the service's labels (`recorded` keeps them).
@@ -620,9 +617,9 @@ export class Engine {
       revision: merged.change.revision,
       operationId: rollout.observed?.operationId ?? rollout.write?.operationId,
       ...(rollout.write ? {} : { withoutWrite: true as const }),
-      ...(!rollout.write && merged.change.reportedAsDeploy ? { claimedByTime: true as const } : {}),
+      ...(reportedAsDeploy ? { claimedByTime: true as const } : {}),
       // A deploy reported here may still see its other half; not one judged as no revision, or itself a late half.
-      ...(merged.change.revisionKept || merged.change.reportedAsDeploy ? {} : otherHalfOf(rollout, this.waitMs)),
+      ...(revisionKept || reportedAsDeploy ? {} : otherHalfOf(rollout, this.waitMs)),
     };
     draft.completed = edits.append(draft.completed ?? [], entry, COMPLETED_LIMIT);
     draft.open = open;

@@ -169,6 +169,14 @@ function excludingOperationId(write: DeployChange | undefined): string | undefin
 }
 
 /**
+ * A write that nothing but time and principal ties to its system events: one without an operation id that rules
+ * events in or out (excludingOperationId), a v2 write or one without any. A v1 write's events carry its id.
+ */
+export function tiedToEventsOnlyByTime(write: DeployChange): boolean {
+  return excludingOperationId(write) === undefined;
+}
+
+/**
  * Index of the open rollout a write belongs to, or -1. The same operation first (an id names the deploy), then a
  * repeat of the template shortly after (a guess: gcloud's second write carries an operation id of its own), then the
  * nearest system events after the write. Delivered out of order, gcloud's second write can open a rollout before the

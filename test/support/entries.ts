@@ -169,3 +169,30 @@ export function exampleEntries(): Json[] {
       .map((line) => JSON.parse(line) as Json);
   });
 }
+
+/** One replacement throughout an entry's JSON: a string, or a global pattern. */
+export type Rename = readonly [string | RegExp, string];
+
+/** `value` (an entry or a list of them) with each replacement made throughout its JSON: moved to another name. */
+export function renamed<T>(value: T, renames: readonly Rename[]): T {
+  let text = JSON.stringify(value);
+  for (const [from, to] of renames) text = text.replaceAll(from, to);
+  return JSON.parse(text) as T;
+}
+
+/** Moves the storefront fixtures (acme-prod, europe-west1) to the corpus's slackbot service, whose baseline it shares. */
+export const STOREFRONT_AS_SLACK_BOT: readonly Rename[] = [
+  ['acme-prod', 'test-project-1234'],
+  ['europe-west1', 'asia-northeast1'],
+  ['services/storefront', 'services/cloud-run-slack-bot'],
+  ['"storefront"', '"cloud-run-slack-bot"'],
+];
+
+/** Sets a revision event's `serving.knative.dev/creator`. */
+export function creatorIs(email: string): Rename {
+  return [/"serving\.knative\.dev\/creator":\s*"[^"]*"/g, `"serving.knative.dev/creator":"${email}"`];
+}
+
+/** The revision name and event operation id of `synthetic-seq-v2-operation`'s revision event, to rename. */
+export const SEQ_V2_REVISION = 'storefront-00001-abc';
+export const SEQ_V2_EVENT_OPERATION = '9b7f3c20-5e61-4d0a-8c3e-2f4a6b8d1e07';

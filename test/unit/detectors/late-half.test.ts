@@ -2,19 +2,14 @@
 // spans must give the same deploys in any delivery order, and events taken for another write's late half must not
 // hide their own v1 deploy.
 import { describe, expect, it } from 'vitest';
-import { at, synthetic, type Json } from '../../support/entries.js';
+import { at, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, STOREFRONT_AS_SLACK_BOT, synthetic, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 const strict = config({ changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }] });
 const [create, createdRevision] = synthetic('seq-v2-operation') as unknown as [Json, Json];
 const CI = 'deployer@acme-ci.iam.gserviceaccount.com';
 const revisionAt = (timestamp: string, name: string, creator = CI): Json =>
-  JSON.parse(
-    JSON.stringify(at(createdRevision, timestamp))
-      .replaceAll('storefront-00001-abc', name)
-      .replaceAll('9b7f3c20-5e61-4d0a-8c3e-2f4a6b8d1e07', `op-${name}`)
-      .replaceAll(/"serving\.knative\.dev\/creator":\s*"[^"]*"/g, `"serving.knative.dev/creator":"${creator}"`),
-  ) as Json;
+  renamed(at(createdRevision, timestamp), [[SEQ_V2_REVISION, name], [SEQ_V2_EVENT_OPERATION, `op-${name}`], creatorIs(creator)]);
 // Two v2 deploys (Terraform) by the same CI account, 5 minutes apart, different images.
 const w1 = at(synthetic('v2-UpdateService'), '2024-06-01T11:00:00Z');
 const w2 = JSON.parse(JSON.stringify(at(synthetic('v2-UpdateService'), '2024-06-01T11:05:00Z')).replaceAll('attacker/storefront:latest', 'attacker/storefront:v2')) as Json;
@@ -40,17 +35,13 @@ describe('off-window-deploy: overlapping late-half spans, halves in any order', 
 describe('off-window-deploy: events of a v1 deploy taken for a v2 write\'s late half, then their own write', () => {
   const cfg = config({ changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }], rules: { 'unapproved-deployer': { allowedDeployers: ['serviceAccount:*'] } } });
   const toSlackBot = (e: Json): Json =>
-    JSON.parse(
-      JSON.stringify(e)
-        .replaceAll('acme-prod', 'test-project-1234')
-        .replaceAll('europe-west1', 'asia-northeast1')
-        .replaceAll('services/storefront', 'services/cloud-run-slack-bot')
-        .replaceAll('"storefront"', '"cloud-run-slack-bot"')
-        .replaceAll('storefront-00001-abc', 'cloud-run-slack-bot-00099-new')
-        .replaceAll('deployer@acme-ci.iam.gserviceaccount.com', 'masatonaka1989@gmail.com')
-        .replaceAll('9b7f3c20-5e61-4d0a-8c3e-2f4a6b8d1e07', '7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0')
-        .replaceAll(/"serving\.knative\.dev\/creator":\s*"[^"]*"/g, '"serving.knative.dev/creator":"masatonaka1989@gmail.com"'),
-    ) as Json;
+    renamed(e, [
+      ...STOREFRONT_AS_SLACK_BOT,
+      [SEQ_V2_REVISION, 'cloud-run-slack-bot-00099-new'],
+      ['deployer@acme-ci.iam.gserviceaccount.com', 'masatonaka1989@gmail.com'],
+      [SEQ_V2_EVENT_OPERATION, '7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0'],
+      creatorIs('masatonaka1989@gmail.com'),
+    ]);
   // A v2 write (Terraform, run by the same user) no event followed in its wait; then the user deploys with gcloud (v1).
   const v2Write = toSlackBot(at(synthetic('v2-UpdateService'), '2024-05-11T10:00:00Z'));
   const gcloudWrite = at(synthetic('v1-ReplaceService-gcloud'), '2024-05-11T10:03:40Z'); // operation 7a9d252c-...

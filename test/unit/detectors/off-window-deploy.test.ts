@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { at, corpus, deleteServiceAt, synthetic, variant, withV1Image, type Json } from '../../support/entries.js';
+import { at, corpus, creatorIs, deleteServiceAt, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, STOREFRONT_AS_SLACK_BOT, synthetic, variant, withV1Image, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 // Europe/Berlin: CET (UTC+1) in winter, CEST (UTC+2) from the last Sunday of March to the last Sunday of October.
@@ -333,12 +333,7 @@ describe('off-window-deploy on a v2 deploy whose revision event comes after the 
   const strict = config({ changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }] });
   const [create, createdRevision] = synthetic('seq-v2-operation') as unknown as [Json, Json];
   const update = at(synthetic('v2-UpdateService'), '2024-06-01T11:00:00Z');
-  const lateRevision = (creator: string): Json =>
-    JSON.parse(
-      JSON.stringify(at(createdRevision, '2024-06-01T11:00:21Z'))
-        .replaceAll('storefront-00001-abc', 'storefront-00002-xyz')
-        .replaceAll(/"serving\.knative\.dev\/creator":\s*"[^"]*"/g, `"serving.knative.dev/creator":"${creator}"`),
-    ) as Json;
+  const lateRevision = (creator: string): Json => renamed(at(createdRevision, '2024-06-01T11:00:21Z'), [[SEQ_V2_REVISION, 'storefront-00002-xyz'], creatorIs(creator)]);
   const offWindow = async (entries: Json[]) => (await findingsLive(entries, strict)).filter((f) => f.rule === 'off-window-deploy').map((f) => f.eventTime);
 
   it('is reported once, at the write', async () => {
@@ -346,12 +341,7 @@ describe('off-window-deploy on a v2 deploy whose revision event comes after the 
   });
 
   const revisionAt = (timestamp: string, name: string, creator = 'deployer@acme-ci.iam.gserviceaccount.com'): Json =>
-    JSON.parse(
-      JSON.stringify(at(createdRevision, timestamp))
-        .replaceAll('storefront-00001-abc', name)
-        .replaceAll('9b7f3c20-5e61-4d0a-8c3e-2f4a6b8d1e07', `op-${name}`)
-        .replaceAll(/"serving\.knative\.dev\/creator":\s*"[^"]*"/g, `"serving.knative.dev/creator":"${creator}"`),
-    ) as Json;
+    renamed(at(createdRevision, timestamp), [[SEQ_V2_REVISION, name], [SEQ_V2_EVENT_OPERATION, `op-${name}`], creatorIs(creator)]);
 
   it('the write delivered an hour after its revision events were judged alone: one deploy (reported from the events), not two', async () => {
     expect(await offWindow([create, createdRevision, revisionAt('2024-06-01T11:00:21Z', 'storefront-00002-xyz'), update])).toEqual([
@@ -367,16 +357,7 @@ describe('off-window-deploy on a v2 deploy whose revision event comes after the 
 
   it('events carrying another operation id than a v1 write judged without its events are a deploy of their own', async () => {
     const toSlackBot = (e: Json): Json =>
-      JSON.parse(
-        JSON.stringify(e)
-          .replaceAll('acme-prod', 'test-project-1234')
-          .replaceAll('europe-west1', 'asia-northeast1')
-          .replaceAll('services/storefront', 'services/cloud-run-slack-bot')
-          .replaceAll('"storefront"', '"cloud-run-slack-bot"')
-          .replaceAll('storefront-00001-abc', 'cloud-run-slack-bot-00099-new')
-          .replaceAll('9b7f3c20-5e61-4d0a-8c3e-2f4a6b8d1e07', 'ffffffff-0000-4000-8000-000000000099')
-          .replaceAll(/"serving\.knative\.dev\/creator":\s*"[^"]*"/g, '"serving.knative.dev/creator":"masatonaka1989@gmail.com"'),
-      ) as Json;
+      renamed(e, [...STOREFRONT_AS_SLACK_BOT, [SEQ_V2_REVISION, 'cloud-run-slack-bot-00099-new'], [SEQ_V2_EVENT_OPERATION, 'ffffffff-0000-4000-8000-000000000099'], creatorIs('masatonaka1989@gmail.com')]);
     const gcloudWrite = at(synthetic('v1-ReplaceService-gcloud'), '2024-05-11T10:00:00Z'); // masatonaka1989@gmail.com
     const found = (await findingsLive([gcloudWrite, toSlackBot(at(createdRevision, '2024-05-11T10:04:00Z'))], strict)).filter((f) => f.rule === 'off-window-deploy');
     expect(found.map((f) => f.eventTime)).toEqual(['2024-05-11T10:00:00Z', '2024-05-11T10:04:00Z']);
@@ -390,9 +371,7 @@ describe('off-window-deploy on a v2 deploy whose revision event comes after the 
 describe('off-window-deploy: only a deploy claims the span of a late half', () => {
   const strict = config({ changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }] });
   const [create, createdRevision] = synthetic('seq-v2-operation') as unknown as [Json, Json];
-  const lateEvents = JSON.parse(
-    JSON.stringify(at(createdRevision, '2024-06-01T11:00:21Z')).replaceAll('storefront-00001-abc', 'storefront-00002-xyz').replaceAll('9b7f3c20-5e61-4d0a-8c3e-2f4a6b8d1e07', 'op-00002'),
-  ) as Json;
+  const lateEvents = renamed(at(createdRevision, '2024-06-01T11:00:21Z'), [[SEQ_V2_REVISION, 'storefront-00002-xyz'], [SEQ_V2_EVENT_OPERATION, 'op-00002']]);
   const trafficOnly = at(synthetic('v2-UpdateService-traffic-only'), '2024-06-01T11:00:10Z');
   const write = at(synthetic('v2-UpdateService'), '2024-06-01T11:00:00Z');
 

@@ -21,17 +21,20 @@
 // Resolves: the public members removed from the invoker role (and holding no other role: a custom one may carry
 //           run.routes.invoke), or the invoker IAM check turned back on, by the newest entry about it (an older
 //           entry arriving late neither resolves nor opens a risk: when a newer entry applied before it already took
-//           its risk away, it is reported and closed at once); and everything about a service it deletes.
+//           its risk away, it is reported and closed at once); an upgrade, when the members lose the roles that
+//           change the service; and everything about a service it deletes.
 // Blind spots: conditional bindings count as grants (the
 //           condition is not evaluated). Custom roles that include run.routes.invoke are not recognised. A late
 //           grant whose member a newer policy moved to another role is closed at once (only the invoker roles'
-//           members are kept), where in order the finding would stay open. An upgrade's finding closes when the
-//           member holds no invoker role any more, not when it is taken back to the invoker role alone.
-import { publicInvokersAfter } from '../baseline/apply.js';
+//           members are kept), where in order the finding would stay open. An upgrade's finding (evidence
+//           `upgradedFromInvoker`) closes when the member holds none of the roles that change the service any more
+//           (it may keep the invoker role, which it held before); one logged only as a policy delta is matched by
+//           member, not role, so removing one write-capable role of several closes it.
+import { publicInvokersAfter, publicWritersAfter } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, pointAfter, valueBefore, type ServiceBaseline } from '../baseline/state.js';
 import { normalizeTimestamp } from '../audit/entry.js';
-import { isPublicInvokerBinding, publicMembersWithAnyRole, publicWriterMembers, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
+import { isPublicInvokerBinding, publicMembersWithAnyRole, publicMembersWithRoleOtherThan, publicWriterMembers, READ_ONLY_INVOKER_ROLES, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
 import { closedByDelete, iamScopeLabel, meantToBePublic, riskInForce, serviceLabel } from './revision.js';
 import type { Ingress } from '../model/change.js';
@@ -103,6 +106,9 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     const members = [...new Set(added.map((a) => a.member))].sort();
     if (reportedByNextPolicy(baseline, change.timeMs, members)) return [];
     const roles = [...new Set(added.map((a) => a.role))].sort();
+    // Members who could already call the service, given only roles that also change it: the risk this finding
+    // reports is the write access, and it ends when they lose it (they may stay invokers: that risk is older).
+    const upgrade = knownBefore !== undefined && members.every((m) => knownBefore.includes(m)) && roles.every((r) => WRITE_CAPABLE_INVOKER_ROLES.has(r));
     return [
       {
         severity: projectWide ? 'CRITICAL' : 'HIGH',
@@ -113,10 +119,13 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
           membersGranted: members,
           roles,
           source: change.delta ? 'policy delta' : knownBefore !== undefined ? 'difference from the last known policy' : 'full policy (no earlier policy known)',
+          ...(upgrade ? { upgradedFromInvoker: true } : {}),
         },
         dedupKey: [baselineKey(change.target), members.join(','), roles.join(','), change.time],
         // (A member a newer policy moved to another role counts as gone: see Blind spots.)
-        ...riskInForce(baseline?.publicInvokers, change.timeMs, (held) => members.every((m) => !held.includes(m)), () => `${members.join(' and ')} no longer hold the invoker role`),
+        ...(upgrade
+          ? riskInForce(baseline?.publicWriters, change.timeMs, (held) => members.every((m) => !held.includes(m)), () => noLongerWriters(members))
+          : riskInForce(baseline?.publicInvokers, change.timeMs, (held) => members.every((m) => !held.includes(m)), () => `${members.join(' and ')} no longer hold the invoker role`)),
       },
     ];
   },
@@ -142,12 +151,27 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     if (members === undefined) return [];
     const after = new Set(members);
     // A public member moved to another role (a custom one may carry run.routes.invoke) is not shown to be gone.
-    for (const member of publicMembersWithAnyRole(change.policy ?? change.delta?.added ?? [])) after.add(member);
-    return open
-      .filter((o) => Array.isArray(o.finding.evidence['membersGranted']) && (o.finding.evidence['membersGranted'] as readonly string[]).every((m) => !after.has(m)))
-      .map((o) => ({ id: o.finding.id, reason: `${(o.finding.evidence['membersGranted'] as readonly string[]).join(' and ')} no longer hold the invoker role` }));
+    const withOtherRoles = publicMembersWithAnyRole(change.policy ?? change.delta?.added ?? []);
+    for (const member of withOtherRoles) after.add(member);
+    // For an upgrade, the write-capable roles: what a member keeps of the invoker roles alone does not change the
+    // service; any other role (a custom one may carry run.services.update) is not shown to be harmless.
+    const writers = new Set(publicWritersAfter(baseline, change) ?? []);
+    for (const member of publicMembersWithRoleOtherThan(change.policy ?? change.delta?.added ?? [], READ_ONLY_INVOKER_ROLES)) writers.add(member);
+    const resolved: Resolved[] = [];
+    for (const o of open) {
+      const granted = o.finding.evidence['membersGranted'];
+      if (!Array.isArray(granted)) continue;
+      const membersGranted = granted as readonly string[];
+      if (membersGranted.every((m) => !after.has(m))) resolved.push({ id: o.finding.id, reason: `${membersGranted.join(' and ')} no longer hold the invoker role` });
+      else if (o.finding.evidence['upgradedFromInvoker'] === true && membersGranted.every((m) => !writers.has(m))) resolved.push({ id: o.finding.id, reason: noLongerWriters(membersGranted) });
+    }
+    return resolved;
   },
 };
+
+function noLongerWriters(members: readonly string[]): string {
+  return `${members.join(' and ')} no longer hold a role that changes the service`;
+}
 
 /**
  * True when the policy applied next after `timeMs` (this entry arrived late) still held `members` and raised the

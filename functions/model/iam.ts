@@ -26,6 +26,9 @@ export const INVOKER_ROLES: ReadonlySet<string> = new Set([
  */
 export const WRITE_CAPABLE_INVOKER_ROLES: ReadonlySet<string> = new Set(['roles/run.admin', 'roles/run.developer', 'roles/run.sourceDeveloper']);
 
+/** The invoker roles that only let their holder call the service (INVOKER_ROLES without the write-capable ones). */
+export const READ_ONLY_INVOKER_ROLES: ReadonlySet<string> = new Set([...INVOKER_ROLES].filter((role) => !WRITE_CAPABLE_INVOKER_ROLES.has(role)));
+
 export function isPublicInvokerBinding(binding: IamBinding): boolean {
   return PUBLIC_MEMBERS.has(binding.member) && INVOKER_ROLES.has(binding.role);
 }
@@ -51,5 +54,15 @@ export function publicWriterMembers(bindings: readonly IamBinding[]): string[] {
 export function publicMembersWithAnyRole(bindings: readonly IamBinding[]): Set<string> {
   const members = new Set<string>();
   for (const binding of bindings) if (PUBLIC_MEMBERS.has(binding.member)) members.add(binding.member);
+  return members;
+}
+
+/**
+ * Public members holding a role in `bindings` other than those in `harmless`: what such a role allows runwatch may
+ * not know (a custom role can carry any permission), so it counts as possibly still allowing it.
+ */
+export function publicMembersWithRoleOtherThan(bindings: readonly IamBinding[], harmless: ReadonlySet<string>): Set<string> {
+  const members = new Set<string>();
+  for (const binding of bindings) if (PUBLIC_MEMBERS.has(binding.member) && !harmless.has(binding.role)) members.add(binding.member);
   return members;
 }

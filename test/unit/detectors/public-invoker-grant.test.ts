@@ -60,12 +60,38 @@ describe('public-invoker-grant', () => {
       expect(detect({ ...held, publicWriters: [{ t: 1, v: [] }] }).map((d) => d.evidence['roles'])).toEqual([['roles/run.admin']]);
     });
 
+    // An upgrade's risk is the write access: taken back to the invoker role alone, it is over (the invoker risk is
+    // older and has its own finding). A fresh grant of a write-capable role reports the invoker access too.
+    it.each([
+      ['upgrade, taken back to run.invoker: resolved', [allUsers, withBindings('2024-02-03T10:00:00Z', [invoker, admin]), withBindings('2024-02-04T10:00:00Z', [invoker])], [['2024-02-02', 'active'], ['2024-02-03', 'active'], ['2024-02-03', 'resolved']]],
+      ['upgrade, taken back to run.servicesInvoker: resolved', [allUsers, withBindings('2024-02-03T10:00:00Z', [invoker, admin]), withBindings('2024-02-04T10:00:00Z', [{ role: 'roles/run.servicesInvoker', members: ['allUsers'] }])], [['2024-02-02', 'active'], ['2024-02-03', 'active'], ['2024-02-03', 'resolved']]],
+      ['upgrade, moved to run.developer: stays open', [allUsers, withBindings('2024-02-03T10:00:00Z', [invoker, admin]), withBindings('2024-02-04T10:00:00Z', [invoker, developer])], [['2024-02-02', 'active'], ['2024-02-03', 'active']]],
+      ['upgrade, moved to a custom role: stays open', [allUsers, withBindings('2024-02-03T10:00:00Z', [invoker, admin]), withBindings('2024-02-04T10:00:00Z', [invoker, { role: 'projects/p/roles/deployer', members: ['allUsers'] }])], [['2024-02-02', 'active'], ['2024-02-03', 'active']]],
+      ['fresh run.admin grant, taken back to run.invoker: stays open', [withBindings('2024-02-03T10:00:00Z', [admin]), withBindings('2024-02-04T10:00:00Z', [invoker])], [['2024-02-03', 'active']]],
+    ])('%s', async (_name, entries, expected) => {
+      const findings = await publicFindings(entries);
+      expect(findings.map((f) => [f.eventTime.slice(0, 10), f.status ?? 'active'])).toEqual(expected);
+      const upgrades = findings.filter((f) => f.evidence['upgradedFromInvoker'] === true && f.status !== 'resolved');
+      expect(upgrades.map((f) => [f.eventTime.slice(0, 10), f.evidence['roles']])).toEqual(_name.startsWith('upgrade') ? [['2024-02-03', ['roles/run.admin']]] : []);
+    });
+
+    it('an upgrade judged late, after a newer policy took the write role back, is reported and closed at once', async () => {
+      const upgrade = withBindings('2024-02-03T10:00:00Z', [invoker, admin]);
+      const findings = await findingsLive([allUsers, withBindings('2024-02-04T10:00:00Z', [invoker]), upgrade]);
+      const late = findings.filter((f) => f.rule === 'public-invoker-grant' && f.eventTime.startsWith('2024-02-03'));
+      expect(late.map((f) => [f.status ?? 'active', f.evidence['upgradedFromInvoker']])).toEqual([
+        ['active', true],
+        ['resolved', true],
+      ]);
+    });
+
     it('fires again when the role is taken away and given back', async () => {
       const entries = [allUsers, withBindings('2024-02-03T10:00:00Z', [invoker, admin]), withBindings('2024-02-04T10:00:00Z', [invoker]), withBindings('2024-02-05T10:00:00Z', [invoker, admin])];
-      expect((await publicFindings(entries)).map((f) => [f.eventTime.slice(0, 10), f.evidence['roles']])).toEqual([
-        ['2024-02-02', ['roles/run.invoker']],
-        ['2024-02-03', ['roles/run.admin']],
-        ['2024-02-05', ['roles/run.admin']],
+      expect((await publicFindings(entries)).map((f) => [f.eventTime.slice(0, 10), f.evidence['roles'], f.status ?? 'active'])).toEqual([
+        ['2024-02-02', ['roles/run.invoker'], 'active'],
+        ['2024-02-03', ['roles/run.admin'], 'active'],
+        ['2024-02-03', ['roles/run.admin'], 'resolved'],
+        ['2024-02-05', ['roles/run.admin'], 'active'],
       ]);
     });
   });

@@ -238,6 +238,13 @@ function otherHalfOf(rollout: Rollout, waitMs: number): Pick<CompletedRollout, '
   return {};
 }
 
+/** The completed rollout at `index` with `span` as its late-half span (copied: the list may be a stored baseline's). */
+function setSpan(draft: MutableBaseline, index: number, span: NonNullable<CompletedRollout['otherHalf']>): void {
+  const completed = [...draft.completed!];
+  completed[index] = { ...completed[index]!, otherHalf: span };
+  draft.completed = completed;
+}
+
 /** The completed rollout at `index` without its late-half span (copied: the list may be a stored baseline's). */
 function dropSpan(draft: MutableBaseline, index: number): void {
   const completed = [...draft.completed!];
@@ -442,14 +449,23 @@ export class Engine {
     let change = entered;
     let creates = false;
     let crossApi = false;
+    // Events of this write's operation judged already, taken by time for another write's late half: this write
+    // made that revision (it is no cross-API write that may have made none), and it has nothing left to wait for.
+    let eventsJudged = false;
     if (entered.kind === 'deploy') {
       this.releaseSpanOfOperation(draft, entered);
       creates = createsRevision(entered, draft);
-      crossApi = creates && acrossApis(entered, valueBefore(draft.template, entered.timeMs));
+      const taken = this.untakeEventsOfOperation(draft, entered);
+      if (taken) {
+        eventsJudged = true;
+        // The revision those events named: a v1 write's own name for it may be stale.
+        if (taken.revision !== undefined) change = { ...entered, revision: taken.revision };
+      }
+      crossApi = creates && !eventsJudged && acrossApis(entered, valueBefore(draft.template, entered.timeMs));
       // A write whose revision was judged from its events alone (it came later than their wait): reported already.
       // Only a write that counts as a deploy can be that half (a traffic-only update must not take the span), and
       // not one across API versions, which may yet turn out to have made no revision.
-      if (creates && !crossApi && !entered.operationCompletion && tiedToEventsOnlyByTime(entered) && this.claimLateHalf(draft, false, entered)) {
+      if (creates && !crossApi && !eventsJudged && !entered.operationCompletion && tiedToEventsOnlyByTime(entered) && this.claimLateHalf(draft, false, entered)) {
         change = { ...entered, reportedAsDeploy: true };
         creates = false;
       }
@@ -470,7 +486,7 @@ export class Engine {
     if (joined) rollouts[index] = addWrite(rollouts[index]!, change);
     else {
       const opened = openFromWrite(change, this.waitMs, nowMs);
-      rollouts.push(crossApi ? { ...opened, acrossApis: true } : opened);
+      rollouts.push(crossApi ? { ...opened, acrossApis: true } : eventsJudged ? { ...opened, deadlineMs: Math.min(opened.deadlineMs, nowMs) } : opened);
     }
     setRollouts(draft, rollouts);
     const before = findings.length;
@@ -572,10 +588,13 @@ export class Engine {
    * True when `half` is the missing half of a completed rollout (correlate/rollout.ts lateHalfOf), which it then
    * stands for: the entry's span is taken away, so no other half can match it.
    */
-  private claimLateHalf(draft: MutableBaseline, events: boolean, half: DeployChange): boolean {
+  private claimLateHalf(draft: MutableBaseline, events: boolean, half: DeployChange, operationId?: string): boolean {
     const index = lateHalfOf(draft.completed, events, half.timeMs, half.principal?.id, half.revision);
     if (index < 0) return false;
-    dropSpan(draft, index);
+    // Events that carry an operation id may yet prove to be another write's (a write of that operation comes): the
+    // span is marked taken rather than dropped, so it can be given back (untakeEventsOfOperation).
+    if (operationId !== undefined) setSpan(draft, index, { ...draft.completed![index]!.otherHalf!, takenBy: operationId });
+    else dropSpan(draft, index);
     return true;
   }
 
@@ -584,6 +603,29 @@ export class Engine {
     if (write.operationId === undefined || !draft.completed) return;
     const index = draft.completed.findIndex((c) => c.withoutWrite === true && c.otherHalf !== undefined && sameOperation(c.operationId, write.operationId));
     if (index >= 0) dropSpan(draft, index);
+  }
+
+  /**
+   * A write whose operation id ties it to events that were taken, by time alone, for another write's late half
+   * (CompletedRollout.claimedByTime): they were its own. The span they took is given back to the write it belongs
+   * to. Returns those events' completed entry, or undefined when there are none. (They stay `claimedByTime`: this
+   * write is the deploy they were, and a copy of it delivered again is recognised by its digest.)
+   */
+  private untakeEventsOfOperation(draft: MutableBaseline, write: DeployChange): CompletedRollout | undefined {
+    const operationId = write.operationId;
+    if (operationId === undefined || write.operationCompletion || !draft.completed) return undefined;
+    const index = draft.completed.findIndex((c) => c.withoutWrite === true && c.claimedByTime === true && sameOperation(c.operationId, operationId));
+    if (index < 0) return undefined;
+    const events = draft.completed[index]!;
+    if (draft.completed.some((c) => c.otherHalf?.takenBy !== undefined && sameOperation(c.otherHalf.takenBy, events.operationId))) {
+      draft.completed = draft.completed.map((c) => {
+        const half = c.otherHalf;
+        if (half?.takenBy === undefined || !sameOperation(half.takenBy, events.operationId)) return c;
+        const { takenBy: _given, ...span } = half;
+        return { ...c, otherHalf: span };
+      });
+    }
+    return events;
   }
 
   /**
@@ -598,7 +640,7 @@ export class Engine {
     if (!rollout.write && rollout.observed && draft.completed && belongsToCompleted(draft.completed, rollout.observed)) return;
     const rolled = rolledOut(rollout, writeFromObservation);
     // System events of a revision whose write was judged without them (they came later than its wait).
-    const reportedAsDeploy = !rollout.write && this.claimLateHalf(draft, true, rolled.change);
+    const reportedAsDeploy = !rollout.write && this.claimLateHalf(draft, true, rolled.change, rollout.observed?.operationId);
     // A write across API versions that no revision event followed made no revision (a Terraform apply through v2
     // after gcloud deploys through v1, changing a label): said only once its whole wait ran out (judged early, a
     // deploy-and-delete say, it still counts), and only where this service's events are known to reach runwatch,

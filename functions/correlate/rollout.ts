@@ -86,7 +86,16 @@ export interface CompletedRollout {
    * revision's creator). The first half to come from that span by that principal is it, not a deploy of its own;
    * matching takes the span away, so it stands for one half only (Engine.claimLateHalf).
    */
-  readonly otherHalf?: { readonly fromMs: number; readonly untilMs: number; readonly principal?: string };
+  readonly otherHalf?: {
+    readonly fromMs: number;
+    readonly untilMs: number;
+    readonly principal?: string;
+    /**
+     * Taken, by time alone, by system events that carry this operation id: no other half can match it, but should a
+     * write of that operation come (the events were its own, not this rollout's), the span is free again.
+     */
+    readonly takenBy?: string;
+  };
 }
 
 /**
@@ -102,7 +111,7 @@ export function lateHalfOf(completed: readonly CompletedRollout[] | undefined, e
   let bestDistance = Infinity;
   completed.forEach((c, i) => {
     const half = c.otherHalf;
-    if (!half || (c.withoutWrite === true) === events) return;
+    if (!half || half.takenBy !== undefined || (c.withoutWrite === true) === events) return;
     if (timeMs < half.fromMs || timeMs > half.untilMs) return;
     if (who !== undefined && half.principal !== undefined && half.principal.toLowerCase() !== who) return;
     // A revision the entry named that is not this one: another deploy.

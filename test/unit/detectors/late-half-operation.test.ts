@@ -1,0 +1,59 @@
+// A v1 deploy whose system events were taken, by time alone, for a v2 write's late half (its write came after they
+// were judged): its write, tied to them by its operation id, is the deploy after all, and the v2 write gets its span
+// back for its own events.
+import { describe, expect, it } from 'vitest';
+import { MemoryBaselineStore } from '../../../functions/baseline/memory.js';
+import type { Finding } from '../../../functions/findings/finding.js';
+import { Pipeline } from '../../../functions/pipeline.js';
+import { at, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, STOREFRONT_AS_SLACK_BOT, synthetic, type Json } from '../../support/entries.js';
+import { config, findingsLive, findingsOf } from '../../support/run.js';
+
+const HOUR = 3_600_000;
+const strict = config({ changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }] });
+const [create, createdRevision] = synthetic('seq-v2-operation') as unknown as [Json, Json];
+
+/** As findingsLive (an hour of wall clock per entry), plus the live sweep tick an hour after the last entry. */
+async function liveWithSweep(entries: readonly Json[], store = new MemoryBaselineStore()): Promise<Finding[]> {
+  const pipeline = new Pipeline({ config: strict, store });
+  const out: Finding[] = [];
+  let now = Date.parse('2030-01-01T00:00:00Z');
+  for (const entry of entries) {
+    now += HOUR;
+    const outcome = await pipeline.handleEntry(entry, now);
+    if (outcome.status === 'processed') out.push(...outcome.findings);
+  }
+  out.push(...(await pipeline.sweep(now + HOUR)));
+  out.push(...(await pipeline.flush()));
+  return out;
+}
+const offWindow = (found: readonly Finding[]) => found.filter((f) => f.rule === 'off-window-deploy');
+
+// The user runs Terraform (v2 write, no event in its wait), then deploys with gcloud (v1, operation 7a9d252c-...).
+const USER = 'masatonaka1989@gmail.com';
+const toSlackBot = (e: Json, revision: string, operation: string): Json =>
+  renamed(e, [...STOREFRONT_AS_SLACK_BOT, [SEQ_V2_REVISION, revision], ['deployer@acme-ci.iam.gserviceaccount.com', USER], [SEQ_V2_EVENT_OPERATION, operation], creatorIs(USER)]);
+const v2Write = toSlackBot(at(synthetic('v2-UpdateService'), '2024-05-11T10:00:00Z'), 'x', 'x');
+const gcloudWrite = at(synthetic('v1-ReplaceService-gcloud'), '2024-05-11T10:03:40Z');
+const gcloudEvents = toSlackBot(at(createdRevision, '2024-05-11T10:04:00Z'), 'cloud-run-slack-bot-00099-new', '7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0');
+const v2Events = toSlackBot(at(createdRevision, '2024-05-11T10:00:21Z'), 'cloud-run-slack-bot-00098-tfm', 'op-terraform');
+
+describe("a v1 write whose events were taken by time for a v2 write's late half", () => {
+  it('is still reported once the live sweep completes it (not only at the end of the input)', async () => {
+    const found = offWindow(await liveWithSweep([v2Write, gcloudEvents, gcloudWrite]));
+    expect(found.map((f) => f.eventTime)).toEqual(['2024-05-11T10:00:00Z', '2024-05-11T10:03:40Z']);
+    // Judged at once (its events came already), under the revision they named.
+    expect(found[1]).toMatchObject({ revision: 'cloud-run-slack-bot-00099-new', principal: USER });
+  });
+
+  it('in replay too, in any order of the three', async () => {
+    for (const order of [[v2Write, gcloudEvents, gcloudWrite], [gcloudEvents, v2Write, gcloudWrite], [v2Write, gcloudWrite, gcloudEvents]]) {
+      const found = offWindow(await findingsOf(order, strict));
+      expect(found.map((f) => f.eventTime).sort()).toEqual(['2024-05-11T10:00:00Z', '2024-05-11T10:03:40Z']);
+    }
+  });
+
+  it('gives the v2 write its span back: its own revision events, arriving later, are no second deploy', async () => {
+    const found = offWindow(await findingsLive([v2Write, gcloudEvents, gcloudWrite, v2Events], strict));
+    expect(found.map((f) => f.revision)).not.toContain('cloud-run-slack-bot-00098-tfm');
+  });
+});

@@ -94,6 +94,22 @@ describe.skipIf(!emulators.available)('runwatch publish (Pub/Sub emulator)', () 
     const received = await receive(subscription, 2);
     expect(received.map((m) => (m.data as { insertId: string }).insertId).sort()).toEqual(['p-1', 'p-3']);
   });
+
+  it('skips what replay counts as malformed (not an object, an unreadable timestamp), saying why', async () => {
+    const { topic, subscription } = await topicWithSubscription();
+    const file = join(dir, 'malformed.ndjson');
+    const lines = [entries[0], 1, 'text', { ...entries[2], timestamp: '2024-02-30T10:00:00Z' }, { ...entries[2], timestamp: 1714557960 }, entries[2]];
+    writeFileSync(file, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    const run = await runwatch(['publish', '--topic', topic, '--project', emulators.available ? emulators.projectId : '', file]);
+    expect(run.stderr).toContain(`${file}:2: entry is not a JSON object`);
+    expect(run.stderr).toContain(`${file}:3: entry is not a JSON object`);
+    expect(run.stderr).toContain(`${file}:4: unreadable timestamp "2024-02-30T10:00:00Z"`);
+    expect(run.stderr).toContain(`${file}:5: timestamp is not a string`);
+    expect(run.stderr).toContain('published 2 entries, 4 unreadable skipped');
+    expect(run.code).toBe(0);
+    const received = await receive(subscription, 2);
+    expect(received.map((m) => (m.data as { insertId: string }).insertId).sort()).toEqual(['p-1', 'p-3']);
+  });
 });
 
 // Nothing is published, so no emulator is needed: the folder warning is checked wherever the tests run.

@@ -10,13 +10,14 @@ import { messageOf } from '../../../sinks/deliver.js';
 import { connectPubSub, parseTopic, PubSubPublisher } from '../../pubsub/publisher.js';
 import { topologyNames } from '../../pubsub/topology.js';
 import { readEntries } from '../../replay/input.js';
+import { readEnvelope } from '../../audit/entry.js';
 import { argsErrorMessage, usageErrorText, type Command, type CommandIo } from '../command.js';
 import { terminalSafe } from '../../untrustedText.js';
 
 const USAGE = `runwatch publish [--topic TOPIC] [--project PROJECT] PATH...
 
 Publishes every log entry in PATH (JSON array, NDJSON, .gz, folders; - for stdin) to the audit topic, one message
-per entry, as a Cloud Logging sink would. TOPIC is a topic id or projects/P/topics/T (default ${topologyNames().auditTopic});
+per entry, as a Cloud Logging sink would; what replay counts as malformed is reported and not published. TOPIC is a topic id or projects/P/topics/T (default ${topologyNames().auditTopic});
 PROJECT defaults to GOOGLE_CLOUD_PROJECT. PUBSUB_EMULATOR_HOST selects the emulator.`;
 
 /** Messages in flight at once: enough to batch well, few enough to keep memory flat on large exports. */
@@ -71,12 +72,15 @@ export const publishCommand: Command = {
     try {
       const onWarning = (warning: string): void => void io.stderr.write(`runwatch publish: warning: ${terminalSafe(warning)}\n`);
       for await (const item of readEntries(paths, io.stdin as Readable, onWarning)) {
-        if (item.kind === 'invalid') {
+        // What replay counts as malformed (not an object, no readable timestamp) is not sent either: detect would
+        // only dead-letter it.
+        const problem = item.kind === 'invalid' ? item.reason : malformedReason(item.value);
+        if (item.kind === 'invalid' || problem !== undefined) {
           unreadable++;
-          io.stderr.write(`skipped ${terminalSafe(`${item.source}: ${item.reason}`)}\n`);
+          io.stderr.write(`skipped ${terminalSafe(`${item.source}: ${problem}`)}\n`);
           continue;
         }
-        const timestamp = (item.value as { timestamp?: unknown } | null)?.timestamp;
+        const timestamp = (item.value as { timestamp?: unknown }).timestamp;
         const attributes: Record<string, string> = typeof timestamp === 'string' ? { 'logging.googleapis.com/timestamp': timestamp } : {};
         const sent: Promise<void> = publisher.publish(name, Buffer.from(JSON.stringify(item.value), 'utf8'), attributes).then(
           () => {
@@ -104,3 +108,9 @@ export const publishCommand: Command = {
     return failed > 0 ? 1 : 0;
   },
 };
+
+/** Why replay (and detect) would count the entry as malformed, or undefined when it is readable. */
+function malformedReason(value: unknown): string | undefined {
+  const envelope = readEnvelope(value);
+  return envelope.ok ? undefined : envelope.reason;
+}

@@ -5,8 +5,9 @@
 // - with or without a UTF-8 byte order mark,
 // - folders, walked recursively and through symbolic links (a Cloud Storage export tree), `-` for stdin.
 // Files are visited in chronological order where their path says it (export shards are named by hour).
-import { createReadStream } from 'node:fs';
+import { createReadStream, open as openFd } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
+import { Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import { Readable, pipeline } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
@@ -148,7 +149,7 @@ export function startsWithBom(head: Uint8Array): boolean {
  * Read as a stream from the start, never at a position: stdin and named pipes (`<(zcat x.gz)`) cannot seek.
  */
 async function* contentOf(file: string, stdin: Readable): AsyncGenerator<Buffer> {
-  const chunks = bytesOf(file === '-' ? stdin : createReadStream(file))[Symbol.asyncIterator]();
+  const chunks = bytesOf(file === '-' ? stdin : await readStreamOf(file))[Symbol.asyncIterator]();
   // The first two bytes decide; a pipe may hand them over one at a time.
   let head = Buffer.alloc(0);
   while (head.length < 2) {
@@ -172,6 +173,19 @@ async function* contentOf(file: string, stdin: Readable): AsyncGenerator<Buffer>
     if (code?.startsWith('Z_')) throw new Error(`${file === '-' ? 'stdin' : file}: gzip data is damaged or cut short: ${(error as Error).message}`, { cause: error });
     throw error;
   }
+}
+
+/**
+ * A stream of the file's bytes. A named pipe (`<(zcat x.gz)`, a FIFO) is read as a socket: read through the file
+ * system it blocks a thread of libuv's pool until its writer writes or closes it, and a process cannot exit while one
+ * does (a replay stopped by Ctrl-C then waited for the writer, however long it took). Its open may still wait for a
+ * writer, on that pool, as opening a pipe does.
+ */
+async function readStreamOf(file: string): Promise<Readable> {
+  const info = await stat(file);
+  if (!info.isFIFO()) return createReadStream(file);
+  const fd = await new Promise<number>((resolve, reject) => openFd(file, 'r', (error, opened) => (error ? reject(error) : resolve(opened))));
+  return new Socket({ fd, readable: true, writable: false });
 }
 
 /** The chunks of `stream` as Buffers (a stream given strings, such as `Readable.from([text])`, too). */

@@ -2,7 +2,8 @@
 // With --state it leaves neither the lock nor a temp file behind and the state file byte for byte as it was (a
 // replay cut short must not become the next one's baseline). The CLI runs in a process of its own: real pipes,
 // real signals.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { open } from 'node:fs/promises';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,5 +102,31 @@ describe('runwatch replay --state: SIGINT and SIGTERM', () => {
     expect(readFileSync(state, 'utf8')).toBe(STATE);
     // The next replay is not blocked.
     expect((await runwatch(['replay', '--quiet', '--state', state, '-'], grants(5))).code).toBe(0);
+  });
+});
+
+// A named pipe (`<(zcat x.gz)`, a FIFO) whose writer stays: read through libuv's thread pool, a blocked read kept
+// the process from exiting after the signal (the lock was gone, the process waited for the writer).
+describe('runwatch replay --state from a named pipe whose writer stays open: SIGTERM', () => {
+  it('exits at once with 143, the lock gone', async () => {
+    const dir = tempDir();
+    const state = join(dir, 'state.json');
+    writeFileSync(state, STATE);
+    const fifo = join(dir, 'in.pipe');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const run = spawnRunwatch(['replay', '--quiet', '--format', 'ndjson', '--state', state, fifo]);
+    const writer = await open(fifo, 'w'); // once the replay opened it
+    try {
+      await writer.write(grants(5));
+      await until(() => existsSync(`${state}.lock`));
+      run.child.kill('SIGTERM');
+      const exited = await Promise.race([run.exited, new Promise((resolve) => setTimeout(() => resolve('still running 5 s after SIGTERM'), 5_000))]);
+      expect(exited).toBe(143);
+      expect(readdirSync(dir).sort()).toEqual(['in.pipe', 'state.json']);
+      expect(readFileSync(state, 'utf8')).toBe(STATE);
+    } finally {
+      await writer.close();
+      await run.exited;
+    }
   });
 });

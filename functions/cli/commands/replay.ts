@@ -32,8 +32,9 @@ log export tree), or - for stdin. Findings go to stdout; progress and a summary 
   --quiet             no progress or summary
 Reading Cloud Logging instead of files (Logging API entries.list, Application Default Credentials, needs
 roles/logging.viewer on each RESOURCE):
-  --from-logging RESOURCE  projects/P, folders/F, organizations/O, billingAccounts/B (a bare id: projects/ID);
-                      repeat for more (up to ${MAX_RESOURCE_NAMES}). Reads what \`runwatch sink-filter\` selects
+  --from-logging RESOURCE  projects/P, folders/F, organizations/O, billingAccounts/B, a log view
+                      projects/P/locations/L/buckets/B/views/V (a bare id: projects/ID); repeat for more
+                      (up to ${MAX_RESOURCE_NAMES}). Reads what \`runwatch sink-filter\` selects
   --since T           required with --from-logging: the history to read starts there (no silent default)
   --filter QUERY      narrows it further (Logging query language), e.g. 'resource.labels.service_name="web"'
 Environment: LOGGING_API_ENDPOINT (default https://logging.googleapis.com; https:// to a googleapis.com host, or

@@ -205,7 +205,7 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
     summary,
     eventTime: change.time,
     project: change.target.project,
-    ...(change.target.location ? { location: change.target.location } : {}),
+    ...locationOf(change),
     service: change.target.service,
     ...(deploy?.revision ? { revision: deploy.revision } : {}),
     principal: principal?.id ?? 'unknown',
@@ -666,6 +666,16 @@ export class Engine {
     draft.completed = edits.append(draft.completed ?? [], entry, COMPLETED_LIMIT);
     draft.open = open;
   }
+}
+
+/**
+ * The finding's location: the service's region; `global` for a project, folder or organization policy, set or
+ * refused (it is in no region, and applies in all of them); none for a service whose entry names no region
+ * (hand-made data).
+ */
+function locationOf(change: Change): { readonly location?: string } {
+  if (change.target.location) return { location: change.target.location };
+  return isWideIamChange(change) ? { location: 'global' } : {};
 }
 
 /** Delivers findings once the baseline that produced them is stored for good (see Delivery). */

@@ -98,7 +98,7 @@ describe('public-invoker-grant', () => {
 
   it('the project finding names the project scope and resource', async () => {
     const [finding] = await publicFindings([synthetic('project-SetIamPolicy-run-invoker-allUsers')]);
-    expect(finding).toMatchObject({ service: '*', resourceName: '//cloudresourcemanager.googleapis.com/projects/western-verve-123456', evidence: { scope: 'project', source: 'policy delta' } });
+    expect(finding).toMatchObject({ service: '*', location: 'global', resourceName: '//cloudresourcemanager.googleapis.com/projects/western-verve-123456', evidence: { scope: 'project', source: 'policy delta' } });
   });
 
   it.each([
@@ -413,7 +413,7 @@ describe('public-invoker-grant', () => {
         evidence: { scope, membersGranted: ['allUsers'], source: 'policy delta' },
         links: { console: `https://console.cloud.google.com/iam-admin/iam?${query}` },
       });
-      expect(finding!.location).toBeUndefined();
+      expect(finding!.location).toBe('global'); // a policy above any region, in force in all of them
       expect(finding!.summary).toContain(`${resourceName.replace('s/', ' ')} (every Cloud Run service in it)`);
       expect(finding!.links.logEntry).toMatch(new RegExp(`\\?${query}$`));
     });

@@ -28,7 +28,7 @@ import type { ParseResult } from './audit/normalize.js';
 import { grpcCode } from './grpcEndpoint.js';
 import { entryKeyString, Pipeline, type EntryOutcome } from './pipeline.js';
 import { decodeAuditEvent, type Attributes, type AuditMessage } from './pubsub/decode.js';
-import { attributeValue, parseTopic, publishDeadLetter, PubSubPublisher, type MessagePublisher } from './pubsub/publisher.js';
+import { attributeValue, findingAttributes, parseTopic, publishDeadLetter, PubSubPublisher, type MessagePublisher } from './pubsub/publisher.js';
 import {
   Counters,
   errorMessage,
@@ -401,20 +401,4 @@ class HandledEntries {
       if (oldest !== undefined) this.done.delete(oldest);
     }
   }
-}
-
-/**
- * The attributes a published finding carries, for subscription filters. Project and service come from the log entry
- * (a service name the API would refuse still appears in a failed or crafted entry), so they are cut to Pub/Sub's
- * 1024-byte limit: an over-long attribute is refused as INVALID_ARGUMENT, which would fail this message on every
- * delivery. The full values travel in the finding itself.
- */
-export function findingAttributes(f: Finding): Record<string, string> {
-  return {
-    rule: f.rule,
-    severity: f.severity,
-    project: attributeValue(f.project),
-    service: attributeValue(f.service),
-    findingId: f.id,
-  };
 }

@@ -1,6 +1,7 @@
 // Publishing to Pub/Sub behind a two-method interface, so the functions and the CLI can be tested with a fake and
 // so the client library (heavy: gRPC, protobufs) is only loaded by the first publish.
 import type { PubSub, Topic } from '@google-cloud/pubsub';
+import type { Finding } from '../findings/finding.js';
 
 export interface MessagePublisher {
   /** Resolves with the message id once the service has the message; rejects on failure (the caller retries). */
@@ -201,4 +202,20 @@ function deadLetterAttributes(letter: Omit<DeadLetter, 'data'>): Record<string, 
 /** Publishes a dead letter; resolves with its message id once Pub/Sub has it. */
 export function publishDeadLetter(publisher: MessagePublisher, topic: string, letter: DeadLetter): Promise<string> {
   return publisher.publish(topic, letter.data, deadLetterAttributes(letter));
+}
+
+/**
+ * The attributes a published finding carries, for subscription filters. Project and service come from the log entry
+ * (a service name the API would refuse still appears in a failed or crafted entry), so they are cut to Pub/Sub's
+ * 1024-byte limit: an over-long attribute is refused as INVALID_ARGUMENT, which would fail this message on every
+ * delivery. The full values travel in the finding itself.
+ */
+export function findingAttributes(f: Finding): Record<string, string> {
+  return {
+    rule: f.rule,
+    severity: f.severity,
+    project: attributeValue(f.project),
+    service: attributeValue(f.service),
+    findingId: f.id,
+  };
 }

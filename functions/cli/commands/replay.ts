@@ -12,11 +12,12 @@ import { loggingFilter, MAX_FILTER_LENGTH, MAX_RESOURCE_NAMES, parseResourceName
 import { argsErrorMessage, UsageError, type Command, type CommandIo } from '../command.js';
 import { WatchedOutput } from '../output.js';
 import { exitOnSignal } from '../signals.js';
+import { FindingPublisher, type PublishReport } from '../findingPublisher.js';
 
 const USAGE = `runwatch replay [--config FILE] [--format table|ndjson|json] [--since T] [--until T] [--state FILE]
-                [--reorder-buffer N] [--workers N] [--quiet] PATH...
+                [--reorder-buffer N] [--workers N] [--publish TOPIC] [--quiet] PATH...
        runwatch replay --from-logging RESOURCE [--from-logging RESOURCE...] --since T [--until T] [--filter QUERY]
-                [--config FILE] [--format F] [--state FILE] [--reorder-buffer N] [--quiet]
+                [--config FILE] [--format F] [--state FILE] [--reorder-buffer N] [--publish TOPIC] [--quiet]
 
 Replays Cloud Audit Log entries through the detectors, in timestamp order.
 PATH: a JSON array (gcloud logging read --format=json), NDJSON, a .gz of either, a folder (a Cloud Storage
@@ -29,6 +30,11 @@ log export tree), or - for stdin. Findings go to stdout; progress and a summary 
   --reorder-buffer N  entries held to restore timestamp order across files (default ${DEFAULT_REORDER_CAPACITY})
   --workers N         worker threads for NDJSON input (default: per core, at most 4; 0: none). Without --state,
                       each takes whole projects and detects on its own; with it, workers only parse
+  --publish TOPIC     also publish each finding to the findings topic (an id, or projects/P/topics/T), as the
+                      detect function does: the notify functions deliver it to the sinks, each finding once (a
+                      finding they already have is not sent again). Project: GOOGLE_CLOUD_PROJECT, else the
+                      credentials'; PUBSUB_EMULATOR_HOST selects the emulator. A finding that could not be
+                      published exits 1 and leaves --state as it was, so a second run sends it
   --quiet             no progress or summary
 Reading Cloud Logging instead of files (Logging API entries.list, Application Default Credentials, needs
 roles/logging.viewer on each RESOURCE):
@@ -122,6 +128,7 @@ const OPTIONS = {
   workers: { type: 'string' },
   'from-logging': { type: 'string', multiple: true },
   filter: { type: 'string' },
+  publish: { type: 'string' },
   quiet: { type: 'boolean', default: false },
 } as const;
 
@@ -155,15 +162,24 @@ export const replayCommand: Command = {
     const workers = values.workers === undefined ? undefined : Number(values.workers);
     if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 64)) throw new UsageError('--workers must be an integer from 0 to 64');
     const config = values.config ? await loadConfigFile(values.config) : defaultConfig();
+    // Connected before anything is read: a topic or credentials problem stops the replay at once.
+    const publisher = values.publish !== undefined ? await FindingPublisher.open(values.publish, io.env) : undefined;
     const output = new WatchedOutput(io.stdout);
     const collected: Finding[] = [];
-    const onFinding =
+    const print =
       format === 'ndjson' ? (f: Finding): void => output.write(`${jsonTerminalSafe(JSON.stringify(f))}\n`) : (f: Finding): void => void collected.push(f);
+    const onFinding = publisher
+      ? (f: Finding): void => {
+          print(f);
+          publisher.publish(f);
+        }
+      : print;
     // Ctrl-C or SIGTERM: the state file is let go first (lock removed, never half written, no temp file left),
     // then the process ends with 130 or 143. Listening starts before the lock is taken: the lock file is created on
     // libuv's thread pool, and a signal that came between its creation and the listener killed the process outright
     // and left the lock behind (seen under load: the lock file was there, the replay died of the SIGTERM).
     let opening: Promise<FileBaselineStore> | undefined;
+    let published: PublishReport | undefined;
     const ignoreSignals = values.state ? exitOnSignal(async () => (await opening?.catch(() => undefined))?.release()) : () => undefined;
     opening = values.state ? FileBaselineStore.open(values.state) : undefined;
     const started = performance.now();
@@ -196,6 +212,14 @@ export const replayCommand: Command = {
       // The state is written back only once every finding has been handed to stdout: a replay whose findings did
       // not all get out leaves it as it was, so the next replay reports them again.
       await output.flushed();
+      // Likewise for the findings topic: with one not published, the state stays as it was.
+      published = await publisher?.finish();
+      if (published && published.failed > 0) {
+        io.stderr.write(
+          `runwatch replay: could not publish ${published.failed} of ${published.failed + published.published} finding(s) to ${terminalSafe(published.topic)} (first: ${terminalSafe(published.firstError ?? '?')})${store ? '; the state file is left as it was' : ''}\n`,
+        );
+        return 1;
+      }
       await store?.close();
     } catch (error) {
       // The reader went away (`| head`): stop quietly with exit 0, as `git log | head` does; nothing is wrong
@@ -204,9 +228,13 @@ export const replayCommand: Command = {
       throw error;
     } finally {
       await store?.release(); // a replay that failed or stopped leaves the state file as it was, and unlocked
+      await publisher?.close();
       ignoreSignals();
     }
-    if (!values.quiet) io.stderr.write(formatSummary(stats, (performance.now() - started) / 1000));
+    if (!values.quiet) {
+      io.stderr.write(formatSummary(stats, (performance.now() - started) / 1000));
+      if (published) io.stderr.write(`  published to ${terminalSafe(published.topic)}: ${published.published}\n`);
+    }
     return 0;
   },
 };

@@ -1,0 +1,72 @@
+// `runwatch replay --publish TOPIC`: every finding the replay raises also goes to the findings topic, as the detect
+// function publishes it (the finding's JSON, the rule/severity/project/service/findingId attributes), so the notify
+// functions deliver it to the sinks with their routing, retries and delivery records. Finding ids are deterministic:
+// a finding the sinks already have (raised live, or by an earlier replay) is not sent to them again. This is how a
+// gap in the live pipeline (an outage, a sink filter that missed entries) is filled from the logs afterwards.
+import type { PubSub } from '@google-cloud/pubsub';
+import type { Finding } from '../findings/finding.js';
+import { errorMessage } from '../errors.js';
+import { connectPubSub, findingAttributes, parseTopic, PubSubPublisher } from '../pubsub/publisher.js';
+import { UsageError } from './command.js';
+
+export interface PublishReport {
+  readonly topic: string;
+  readonly published: number;
+  readonly failed: number;
+  /** The first failure's message (the client library's, which names no secret). */
+  readonly firstError?: string;
+}
+
+export class FindingPublisher {
+  private published = 0;
+  private failed = 0;
+  private firstError: string | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  private constructor(
+    readonly topic: string,
+    private readonly pubsub: PubSub,
+    private readonly publisher: PubSubPublisher,
+  ) {}
+
+  /**
+   * Checks `--publish TOPIC` (a topic id, or projects/P/topics/T) and connects, before anything is read. The project
+   * comes from the full name, else GOOGLE_CLOUD_PROJECT, else the credentials; PUBSUB_EMULATOR_HOST selects the
+   * emulator. A malformed topic is a usage error; no credentials or project an error of its own (exit 1).
+   */
+  static async open(topicText: string, env: Readonly<Record<string, string | undefined>>): Promise<FindingPublisher> {
+    const topic = parseTopic(topicText);
+    if (!topic.ok) throw new UsageError(`--publish ${topic.reason}`);
+    const projectId = topic.project ?? (env['GOOGLE_CLOUD_PROJECT'] || undefined);
+    const name = topic.project ? topic.name : projectId ? `projects/${projectId}/topics/${topic.id}` : topic.id;
+    const pubsub = await connectPubSub(projectId);
+    return new FindingPublisher(name, pubsub, new PubSubPublisher({ pubsub }));
+  }
+
+  /** Publishes one finding; its outcome is counted, and told by finish(). */
+  publish(finding: Finding): void {
+    const sent = this.publisher.publish(this.topic, Buffer.from(JSON.stringify(finding), 'utf8'), findingAttributes(finding)).then(
+      () => {
+        this.published++;
+      },
+      (error: unknown) => {
+        this.failed++;
+        this.firstError ??= errorMessage(error);
+      },
+    );
+    const tracked = sent.finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
+  /** Waits for every publish still in flight; what got out and what did not. */
+  async finish(): Promise<PublishReport> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+    return { topic: this.topic, published: this.published, failed: this.failed, ...(this.firstError !== undefined ? { firstError: this.firstError } : {}) };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.inFlight);
+    await this.publisher.close().catch(() => undefined);
+    await this.pubsub.close().catch(() => undefined);
+  }
+}

@@ -454,14 +454,13 @@ export class Engine {
     let eventsJudged = false;
     if (entered.kind === 'deploy') {
       this.releaseSpanOfOperation(draft, entered);
-      creates = createsRevision(entered, draft);
       const taken = this.untakeEventsOfOperation(draft, entered);
-      if (taken) {
-        eventsJudged = true;
-        // The revision those events named: a v1 write's own name for it may be stale.
-        if (taken.revision !== undefined) change = { ...entered, revision: taken.revision };
-      }
-      crossApi = creates && !eventsJudged && acrossApis(entered, valueBefore(draft.template, entered.timeMs));
+      // The revision those events named: a v1 write's own name for it may be stale.
+      const write: DeployChange = taken ? { ...entered, revisionSeen: true, ...(taken.revision !== undefined ? { revision: taken.revision } : {}) } : entered;
+      eventsJudged = taken !== undefined;
+      change = write;
+      creates = createsRevision(write, draft);
+      crossApi = creates && !eventsJudged && acrossApis(write, valueBefore(draft.template, write.timeMs));
       // A write whose revision was judged from its events alone (it came later than their wait): reported already.
       // Only a write that counts as a deploy can be that half (a traffic-only update must not take the span), and
       // not one across API versions, which may yet turn out to have made no revision.

@@ -375,6 +375,7 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     vpcEgress: observed?.vpcEgress ?? write.vpcEgress,
     invokerIamDisabled: write.invokerIamDisabled,
     operationId: write.operationId,
+    revisionSeen: write.revisionSeen,
   };
   return {
     change,

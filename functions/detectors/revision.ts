@@ -25,7 +25,7 @@ export function createsRevision(change: DeployChange, baseline: ServiceBaseline 
   // containers, so a second console deploy can log the very template of the first: its events tell it apart.
   // Made no revision, or its revision was reported with its other half (Engine.claimLateHalf).
   if (change.revisionKept || change.reportedAsDeploy) return false;
-  if (change.methodName === SYSTEM_EVENT_METHOD) return true;
+  if (change.methodName === SYSTEM_EVENT_METHOD || change.revisionSeen) return true;
   if (change.operationCompletion) return waitsForOperation(baseline, change.operationId);
   // A write delivered after its own revision's events were judged without it (it came later than the wait): that
   // revision is reported already, under the operation id the events carry.

@@ -141,6 +141,12 @@ export interface DeployChange extends ChangeBase {
    */
   readonly reportedAsDeploy?: true;
   /**
+   * Set by the engine on a write whose operation id ties it to system events of a new revision that were judged
+   * already, taken by time for another write's late half and so not reported: it made that revision, whatever the
+   * template before it says.
+   */
+  readonly revisionSeen?: true;
+  /**
    * Canonical fingerprint of the revision template. Cloud Run creates a revision whenever the template changes,
    * so comparing fingerprints tells a new revision from a traffic-only or service-level update.
    * Undefined when the entry carries no template (an update mask without `template`).

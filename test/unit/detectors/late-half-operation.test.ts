@@ -57,3 +57,20 @@ describe("a v1 write whose events were taken by time for a v2 write's late half"
     expect(found.map((f) => f.revision)).not.toContain('cloud-run-slack-bot-00098-tfm');
   });
 });
+
+describe('a write whose revision was seen in events judged already (revisionSeen)', () => {
+  it('creates a revision whatever the template before it says; reportedAsDeploy and revisionKept still win', async () => {
+    const { createsRevision } = await import('../../../functions/detectors/revision.js');
+    const { parseEntry } = await import('../../../functions/audit/normalize.js');
+    const { emptyBaseline } = await import('../../../functions/baseline/state.js');
+    const parsed = parseEntry(gcloudWrite);
+    if (parsed.kind !== 'change' || parsed.change.kind !== 'deploy') throw new Error('not a deploy');
+    const write = parsed.change;
+    // The very template in force before it: an ordinary write would have made no revision.
+    const baseline = { ...emptyBaseline(), template: [{ t: write.timeMs - 1, v: write.templateFingerprint! }], lastChangeMs: write.timeMs - 1 };
+    expect(createsRevision(write, baseline)).toBe(false);
+    expect(createsRevision({ ...write, revisionSeen: true }, baseline)).toBe(true);
+    expect(createsRevision({ ...write, revisionSeen: true, reportedAsDeploy: true }, baseline)).toBe(false);
+    expect(createsRevision({ ...write, revisionSeen: true, revisionKept: true }, baseline)).toBe(false);
+  });
+});

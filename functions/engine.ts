@@ -482,8 +482,12 @@ export class Engine {
     const rollouts = [...(draft.rollouts ?? [])];
     const index = rolloutForWrite(rollouts, change, this.waitMs);
     const joined = index >= 0;
-    if (joined) rollouts[index] = addWrite(rollouts[index]!, change);
-    else {
+    if (joined) {
+      const rollout = addWrite(rollouts[index]!, change);
+      // Joining a burst whose other write went across API versions (gcloud's second write, delivered first): this
+      // write's events showed the revision, so the rollout waits for none, and is due now.
+      rollouts[index] = eventsJudged ? { ...withObserved({ ...rollout, acrossApis: undefined }, rollout.observed), deadlineMs: Math.min(rollout.deadlineMs, nowMs) } : rollout;
+    } else {
       const opened = openFromWrite(change, this.waitMs, nowMs);
       rollouts.push(crossApi ? { ...opened, acrossApis: true } : eventsJudged ? { ...opened, deadlineMs: Math.min(opened.deadlineMs, nowMs) } : opened);
     }

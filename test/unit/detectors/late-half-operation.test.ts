@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryBaselineStore } from '../../../functions/baseline/memory.js';
 import type { Finding } from '../../../functions/findings/finding.js';
 import { Pipeline } from '../../../functions/pipeline.js';
-import { at, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, STOREFRONT_AS_SLACK_BOT, synthetic, type Json } from '../../support/entries.js';
+import { at, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, STOREFRONT_AS_SLACK_BOT, synthetic, variant, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 const HOUR = 3_600_000;
@@ -72,5 +72,33 @@ describe('a write whose revision was seen in events judged already (revisionSeen
     expect(createsRevision({ ...write, revisionSeen: true }, baseline)).toBe(true);
     expect(createsRevision({ ...write, revisionSeen: true, reportedAsDeploy: true }, baseline)).toBe(false);
     expect(createsRevision({ ...write, revisionSeen: true, revisionKept: true }, baseline)).toBe(false);
+  });
+});
+
+// gcloud writes twice, the second write with an operation id of its own: delivered second-first, after the events
+// were taken by time, the first write is still the deploy (it does not count as a repeat of the second, nor join
+// the second's cross-API rollout that waits for a revision event already used up).
+describe("gcloud's second write delivered before the first, after the events were taken by time", () => {
+  const gcloudWrite2 = variant(at(gcloudWrite, '2024-05-11T10:03:54Z'), (e) => {
+    (((e.protoPayload['response'] as Json)['metadata'] as Json)['annotations'] as Json)['run.googleapis.com/operation-id'] = '0b0b0b0b-0000-4000-8000-000000000002';
+  });
+  async function offWindowAt(arrivals: readonly [Json, number][]): Promise<string[]> {
+    const pipeline = new Pipeline({ config: strict, store: new MemoryBaselineStore() });
+    const out: Finding[] = [];
+    for (const [entry, now] of arrivals) {
+      const outcome = await pipeline.handleEntry(entry, now);
+      if (outcome.status === 'processed') out.push(...outcome.findings);
+    }
+    out.push(...(await pipeline.sweep(arrivals[arrivals.length - 1]![1] + HOUR)), ...(await pipeline.flush()));
+    return offWindow(out).map((f) => f.eventTime).sort();
+  }
+  const t0 = Date.parse('2030-01-01T00:00:00Z');
+  const BOTH = ['2024-05-11T10:00:00Z', '2024-05-11T10:03:40Z'];
+  it.each([
+    ['first write first', [[v2Write, t0], [gcloudEvents, t0 + HOUR], [gcloudWrite, t0 + 2 * HOUR], [gcloudWrite2, t0 + 3 * HOUR]]],
+    ['second write first, an hour apart', [[v2Write, t0], [gcloudEvents, t0 + HOUR], [gcloudWrite2, t0 + 2 * HOUR], [gcloudWrite, t0 + 3 * HOUR]]],
+    ['second write first, the first a minute later', [[v2Write, t0], [gcloudEvents, t0 + HOUR], [gcloudWrite2, t0 + 2 * HOUR], [gcloudWrite, t0 + 2 * HOUR + 60_000]]],
+  ] as [string, [Json, number][]][])('%s: the gcloud deploy is reported once', async (_name, arrivals) => {
+    expect(await offWindowAt(arrivals)).toEqual(BOTH);
   });
 });

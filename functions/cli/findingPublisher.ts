@@ -17,6 +17,13 @@ export interface PublishReport {
   readonly firstError?: string;
 }
 
+/**
+ * Publishes in flight before the replay waits (ReplayOptions.backpressure): the client library batches them, and
+ * each has a deadline from when it was handed over, so a backlog without bound would time out (and hold every
+ * finding in memory) when the topic is slow.
+ */
+export const MAX_IN_FLIGHT = 500;
+
 export class FindingPublisher {
   private published = 0;
   private failed = 0;
@@ -56,6 +63,11 @@ export class FindingPublisher {
     );
     const tracked = sent.finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
+  }
+
+  /** Resolves once fewer than MAX_IN_FLIGHT publishes are in flight. */
+  async waitForRoom(): Promise<void> {
+    while (this.inFlight.size >= MAX_IN_FLIGHT) await Promise.race(this.inFlight);
   }
 
   /** Waits for every publish still in flight; what got out and what did not. */

@@ -50,6 +50,11 @@ export interface ReplayOptions {
   readonly onWarning?: (warning: string) => void;
   /** Stops the replay between batches of input (it rejects with the signal's reason): its output has gone. */
   readonly signal?: AbortSignal;
+  /**
+   * Awaited between batches of input: a consumer of findings that cannot keep up (`--publish`, sending them to
+   * Pub/Sub) holds the replay back until it has room, so its backlog stays bounded.
+   */
+  readonly backpressure?: () => Promise<void>;
 }
 
 export interface ReplayStats {
@@ -152,7 +157,12 @@ export interface ReplayRunOptions {
   /** See ReplayOptions.keepWaiting. */
   readonly keepWaiting?: boolean;
   readonly onFinding: (finding: Finding) => void;
+  /** See ReplayOptions.backpressure: awaited while finish() drains what the reorder buffer still holds. */
+  readonly backpressure?: () => Promise<void>;
 }
+
+/** Entries let out of the reorder buffer at the end between two waits for ReplayOptions.backpressure. */
+const DRAIN_SLICE = 64;
 
 /** The stateful half of a replay: items in (any order within the buffer), findings out, counts kept. */
 export class ReplayRun {
@@ -208,19 +218,21 @@ export class ReplayRun {
 
   /** Drains the reorder buffer and completes what still waits for its other half. */
   async finish(): Promise<ReplayStats> {
+    let drained = 0;
     for (let item = this.buffer.pop(); item; item = this.buffer.pop()) {
       if (this.sync) this.count(item, this.pipeline.handleParsedSync(item.parsed, item.timeMs));
       else await this.process(item);
+      if (this.options.backpressure && ++drained % DRAIN_SLICE === 0) await this.options.backpressure();
     }
     if (this.options.keepWaiting) {
       // Only what the next entry would have completed; the rest waits in the store for the next replay.
-      this.emit(await this.pipeline.sweep(this.newestMs));
+      await this.emitPaced(await this.pipeline.sweep(this.newestMs));
       // Counted over the whole store (a file store knows every service kept waiting, not only this replay's).
       const waiting = this.options.store.dueKeys ? (await this.options.store.dueKeys(Number.MAX_SAFE_INTEGER)).length : this.pipeline.servicesWaiting;
       if (waiting > 0) bump(this.stats.notes, 'services with deploys still waiting (kept in the state file)', waiting);
     } else {
       // Deploys still waiting for their other half: evaluated with what is known.
-      this.emit(await this.pipeline.flush());
+      await this.emitPaced(await this.pipeline.flush());
     }
     this.stats.outOfOrder = this.buffer.lateCount;
     return this.stats;
@@ -229,6 +241,16 @@ export class ReplayRun {
   private noteMalformed(reason: string, source: string): void {
     bump(this.stats.malformed, malformedKind(reason));
     if (this.stats.malformedExamples.length < MALFORMED_EXAMPLES) this.stats.malformedExamples.push(`${source}: ${reason}`);
+  }
+
+  /** emit, waiting for ReplayOptions.backpressure after every DRAIN_SLICE findings. */
+  private async emitPaced(findings: readonly Finding[]): Promise<void> {
+    const wait = this.options.backpressure;
+    if (!wait) return this.emit(findings);
+    for (let i = 0; i < findings.length; i += DRAIN_SLICE) {
+      this.emit(findings.slice(i, i + DRAIN_SLICE));
+      await wait();
+    }
   }
 
   private emit(findings: readonly Finding[]): void {
@@ -292,6 +314,7 @@ async function replayInOneThread(options: ReplayOptions, input: AsyncIterable<re
     options.signal?.throwIfAborted();
     if (run.sync) for (const item of batch) run.addSync(item);
     else for (const item of batch) await run.add(item);
+    if (options.backpressure) await options.backpressure();
     if (options.onProgress && Date.now() >= nextProgress) {
       nextProgress = Date.now() + 1000;
       options.onProgress(run.stats);

@@ -206,6 +206,7 @@ export const replayCommand: Command = {
         onWarning: (warning) => void io.stderr.write(`runwatch replay: warning: ${terminalSafe(warning)}\n`),
         onProgress: values.quiet ? undefined : (s) => void io.stderr.write(`runwatch replay: ${s.entriesRead} entries read...\n`),
         signal: output.signal,
+        ...(publisher ? { backpressure: () => publisher.waitForRoom() } : {}),
       });
       if (format === 'table') output.write(formatTable(collected));
       else if (format === 'json') output.write(`${jsonTerminalSafe(JSON.stringify(byTime(collected), null, 2))}\n`);
@@ -215,16 +216,22 @@ export const replayCommand: Command = {
       // Likewise for the findings topic: with one not published, the state stays as it was.
       published = await publisher?.finish();
       if (published && published.failed > 0) {
-        io.stderr.write(
-          `runwatch replay: could not publish ${published.failed} of ${published.failed + published.published} finding(s) to ${terminalSafe(published.topic)} (first: ${terminalSafe(published.firstError ?? '?')})${store ? '; the state file is left as it was' : ''}\n`,
-        );
+        reportUnpublished(io, published, store !== undefined);
         return 1;
       }
       await store?.close();
     } catch (error) {
       // The reader went away (`| head`): stop quietly with exit 0, as `git log | head` does; nothing is wrong
-      // with the replay, and what the reader took is all it wanted.
-      if (output.readerGone && error === output.signal.reason) return 0;
+      // with the replay, and what the reader took is all it wanted. Findings already handed to --publish still go
+      // out; that the replay stopped before the rest is said, and a publish that failed is still an exit 1.
+      if (output.readerGone && error === output.signal.reason) {
+        const report = await publisher?.finish();
+        if (!report) return 0;
+        io.stderr.write(`runwatch replay: stdout closed early: ${report.published} finding(s) published to ${terminalSafe(report.topic)}; the replay stopped before the rest\n`);
+        if (report.failed === 0) return 0;
+        reportUnpublished(io, report, store !== undefined);
+        return 1;
+      }
       throw error;
     } finally {
       await store?.release(); // a replay that failed or stopped leaves the state file as it was, and unlocked
@@ -238,3 +245,9 @@ export const replayCommand: Command = {
     return 0;
   },
 };
+
+function reportUnpublished(io: CommandIo, report: PublishReport, withState: boolean): void {
+  io.stderr.write(
+    `runwatch replay: could not publish ${report.failed} of ${report.failed + report.published} finding(s) to ${terminalSafe(report.topic)} (first: ${terminalSafe(report.firstError ?? '?')})${withState ? '; the state file is left as it was' : ''}\n`,
+  );
+}

@@ -5,7 +5,7 @@
 // - with or without a UTF-8 byte order mark,
 // - folders, walked recursively and through symbolic links (a Cloud Storage export tree), `-` for stdin.
 // Files are visited in chronological order where their path says it (export shards are named by hour).
-import { createReadStream, open as openFd } from 'node:fs';
+import { closeSync, constants, createReadStream, open as openFd, openSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { basename, join } from 'node:path';
@@ -184,8 +184,32 @@ async function* contentOf(file: string, stdin: Readable): AsyncGenerator<Buffer>
 async function readStreamOf(file: string): Promise<Readable> {
   const info = await stat(file);
   if (!info.isFIFO()) return createReadStream(file);
-  const fd = await new Promise<number>((resolve, reject) => openFd(file, 'r', (error, opened) => (error ? reject(error) : resolve(opened))));
-  return new Socket({ fd, readable: true, writable: false });
+  pendingPipeOpens.add(file);
+  try {
+    const fd = await new Promise<number>((resolve, reject) => openFd(file, 'r', (error, opened) => (error ? reject(error) : resolve(opened))));
+    return new Socket({ fd, readable: true, writable: false });
+  } finally {
+    pendingPipeOpens.delete(file);
+  }
+}
+
+/** Named pipes whose open is waiting for a writer, on libuv's thread pool (see releasePendingPipeOpens). */
+const pendingPipeOpens = new Set<string>();
+
+/**
+ * For a process about to exit (Ctrl-C, SIGTERM): completes every open of a named pipe still waiting for its writer.
+ * A pool thread blocked in open() keeps the process alive at exit (Node waits for the pool's threads) until some
+ * writer comes, if ever. Opening the write end without blocking succeeds (the waiting open is its reader) and ends
+ * that wait; it is closed again at once.
+ */
+export function releasePendingPipeOpens(): void {
+  for (const file of pendingPipeOpens) {
+    try {
+      closeSync(openSync(file, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      // ENXIO: no reader waits after all (its open completed meanwhile).
+    }
+  }
 }
 
 /** The chunks of `stream` as Buffers (a stream given strings, such as `Readable.from([text])`, too). */

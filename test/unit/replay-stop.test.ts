@@ -107,8 +107,8 @@ describe('runwatch replay --state: SIGINT and SIGTERM', () => {
 
 // A named pipe (`<(zcat x.gz)`, a FIFO) whose writer stays: read through libuv's thread pool, a blocked read kept
 // the process from exiting after the signal (the lock was gone, the process waited for the writer).
-describe('runwatch replay --state from a named pipe whose writer stays open: SIGTERM', () => {
-  it('exits at once with 143, the lock gone', async () => {
+describe('runwatch replay --state from a named pipe: SIGTERM', () => {
+  it('its writer stays open: exits at once with 143, the lock gone', async () => {
     const dir = tempDir();
     const state = join(dir, 'state.json');
     writeFileSync(state, STATE);
@@ -126,6 +126,28 @@ describe('runwatch replay --state from a named pipe whose writer stays open: SIG
       expect(readFileSync(state, 'utf8')).toBe(STATE);
     } finally {
       await writer.close();
+      await run.exited;
+    }
+  });
+
+  it('no writer yet (its open still waiting): exits at once with 143, the lock gone', async () => {
+    const dir = tempDir();
+    const state = join(dir, 'state.json');
+    writeFileSync(state, STATE);
+    const fifo = join(dir, 'in.pipe');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const run = spawnRunwatch(['replay', '--quiet', '--format', 'ndjson', '--state', state, fifo]);
+    try {
+      await until(() => existsSync(`${state}.lock`));
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the replay is waiting in the pipe's open by now
+      run.child.kill('SIGTERM');
+      const exited = await Promise.race([run.exited, new Promise((resolve) => setTimeout(() => resolve('still running 5 s after SIGTERM'), 5_000))]);
+      expect(exited).toBe(143);
+      expect(readdirSync(dir).sort()).toEqual(['in.pipe', 'state.json']);
+      expect(readFileSync(state, 'utf8')).toBe(STATE);
+    } finally {
+      // A writer that comes after all lets a replay that did not exit go (so the test never leaves it behind).
+      if (run.child.exitCode === null && run.child.signalCode === null) await (await open(fifo, 'w')).close();
       await run.exited;
     }
   });

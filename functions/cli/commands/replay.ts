@@ -7,6 +7,7 @@ import type { Finding } from '../../findings/finding.js';
 import { byTime, formatSummary, formatTable, OUTPUT_FORMATS, type OutputFormat } from '../../replay/format.js';
 import { jsonTerminalSafe, terminalSafe } from '../../untrustedText.js';
 import { DEFAULT_REORDER_CAPACITY, replay, type ReplayStats } from '../../replay/replay.js';
+import { releasePendingPipeOpens } from '../../replay/input.js';
 import { inputOfPages, listEntries, LoggingEndpointError, parseLoggingEndpoint, type ListEntriesOptions, type LoggingEndpoint } from '../../replay/loggingApi.js';
 import { loggingFilter, MAX_FILTER_LENGTH, MAX_RESOURCE_NAMES, parseResourceName, ResourceNameError } from '../../replay/loggingQuery.js';
 import { argsErrorMessage, UsageError, type Command, type CommandIo } from '../command.js';
@@ -180,7 +181,12 @@ export const replayCommand: Command = {
     // and left the lock behind (seen under load: the lock file was there, the replay died of the SIGTERM).
     let opening: Promise<FileBaselineStore> | undefined;
     let published: PublishReport | undefined;
-    const ignoreSignals = values.state ? exitOnSignal(async () => (await opening?.catch(() => undefined))?.release()) : () => undefined;
+    const ignoreSignals = values.state
+      ? exitOnSignal(async () => {
+          releasePendingPipeOpens(); // else the process waits at exit for a named pipe's writer
+          await (await opening?.catch(() => undefined))?.release();
+        })
+      : () => undefined;
     opening = values.state ? FileBaselineStore.open(values.state) : undefined;
     const started = performance.now();
     let store: FileBaselineStore | undefined;

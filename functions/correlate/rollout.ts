@@ -81,6 +81,11 @@ export interface CompletedRollout {
    */
   readonly claimedByTime?: true;
   /**
+   * Judged to have made no revision (a write across API versions that no revision event followed: Rollout.acrossApis).
+   * A write of the same burst that turns out to have made one is then no repeat of a reported deploy.
+   */
+  readonly madeNoRevision?: true;
+  /**
    * Judged with one half missing that no operation id can tie to it later (a v2 write's id is not in its events):
    * the span, in event time, in which that half's time may fall, and who deployed (the write's principal, or the
    * revision's creator). The first half to come from that span by that principal is it, not a deploy of its own;

@@ -25,7 +25,10 @@ export function createsRevision(change: DeployChange, baseline: ServiceBaseline 
   // containers, so a second console deploy can log the very template of the first: its events tell it apart.
   // Made no revision, or its revision was reported with its other half (Engine.claimLateHalf).
   if (change.revisionKept || change.reportedAsDeploy) return false;
-  if (change.methodName === SYSTEM_EVENT_METHOD || change.revisionSeen) return true;
+  if (change.methodName === SYSTEM_EVENT_METHOD) return true;
+  // Its revision's events were seen (taken by time for another write, so not reported): a revision was made, and
+  // reported only if the burst's other write (gcloud writes twice) was judged as its deploy already.
+  if (change.revisionSeen) return !repeatReported(change, baseline);
   if (change.operationCompletion) return waitsForOperation(baseline, change.operationId);
   // A write delivered after its own revision's events were judged without it (it came later than the wait): that
   // revision is reported already, under the operation id the events carry.
@@ -46,6 +49,18 @@ export function repeatedBeforeItCame(change: DeployChange, baseline: ServiceBase
   if (!change.templateFingerprint) return false;
   const next = pointAfter(baseline?.template, change.timeMs);
   return next !== undefined && next.v === change.templateFingerprint && next.t - change.timeMs <= BURST_MS;
+}
+
+/**
+ * True when a repeat of this write (repeatedBeforeItCame) was judged as a deploy, and so reported: not when it was
+ * judged to have made no revision (CompletedRollout.madeNoRevision). Not known once its completed entry was let go
+ * (the newest COMPLETED_LIMIT are kept): then it counts as not reported, a second alert rather than none.
+ */
+function repeatReported(change: DeployChange, baseline: ServiceBaseline | undefined): boolean {
+  if (!repeatedBeforeItCame(change, baseline)) return false;
+  const repeatMs = pointAfter(baseline?.template, change.timeMs)!.t;
+  const judged = baseline?.completed?.find((c) => c.t === repeatMs && c.withoutWrite !== true);
+  return judged !== undefined && judged.madeNoRevision !== true;
 }
 
 /** True when a rollout of the baseline still waits with the write of this operation. */

@@ -102,3 +102,32 @@ describe("gcloud's second write delivered before the first, after the events wer
     expect(await offWindowAt(arrivals)).toEqual(BOTH);
   });
 });
+
+// The other way round: gcloud's second write judged as the deploy (its cross-API wait ran out before any event of
+// the service came) before its events and its first write: the first write is that deploy, not another one.
+describe("gcloud's second write judged as the deploy before its events and its first write came", () => {
+  const gcloudWrite2 = variant(at(gcloudWrite, '2024-05-11T10:03:54Z'), (e) => {
+    (((e.protoPayload['response'] as Json)['metadata'] as Json)['annotations'] as Json)['run.googleapis.com/operation-id'] = '0b0b0b0b-0000-4000-8000-000000000002';
+  });
+  /** Live: one entry an hour, the scheduler's sweep after each, and a last one an hour after the last entry. */
+  async function live(entries: readonly Json[]): Promise<Finding[]> {
+    const pipeline = new Pipeline({ config: strict, store: new MemoryBaselineStore() });
+    const out: Finding[] = [];
+    let now = Date.parse('2030-01-01T00:00:00Z');
+    for (const entry of entries) {
+      now += HOUR;
+      const outcome = await pipeline.handleEntry(entry, now);
+      if (outcome.status === 'processed') out.push(...outcome.findings);
+      out.push(...(await pipeline.sweep(now)));
+    }
+    out.push(...(await pipeline.sweep(now + HOUR)), ...(await pipeline.flush()));
+    return out;
+  }
+  it.each([
+    ['v2, write2, events, write1', [v2Write, gcloudWrite2, gcloudEvents, gcloudWrite]],
+    ['write2, v2, events, write1', [gcloudWrite2, v2Write, gcloudEvents, gcloudWrite]],
+  ] as [string, Json[]][])('%s: the gcloud deploy is reported once', async (_name, entries) => {
+    const gcloudDeploys = offWindow(await live(entries)).filter((f) => f.status !== 'resolved' && f.eventTime >= '2024-05-11T10:03:00Z');
+    expect(gcloudDeploys).toHaveLength(1);
+  });
+});

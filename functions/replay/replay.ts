@@ -304,7 +304,20 @@ export async function replay(options: ReplayOptions): Promise<ReplayStats> {
   return replayInOneThread(options, input);
 }
 
-/** Entries (not yet normalized) as the replay loop takes them, each batch normalized on this thread. */
+/**
+ * The items of a batch, waiting for `backpressure` after every DRAIN_SLICE: one batch can be a whole JSON document
+ * (`gcloud logging read --format=json`), and once it holds more entries than the reorder buffer it lets out that
+ * many findings at once.
+ */
+async function addPaced(run: ReplayRun, batch: readonly ParsedItem[], backpressure: () => Promise<void>): Promise<void> {
+  for (let i = 0; i < batch.length; i++) {
+    if (run.sync) run.addSync(batch[i]!);
+    else await run.add(batch[i]!);
+    if ((i + 1) % DRAIN_SLICE === 0) await backpressure();
+  }
+  await backpressure();
+}
+
 /** The replay loop where one thread keeps every baseline: items in, in batches; findings out. */
 async function replayInOneThread(options: ReplayOptions, input: AsyncIterable<readonly ParsedItem[]>): Promise<ReplayStats> {
   // A store of the replay's own lives and dies with it: the engine may change its baselines in place.
@@ -312,9 +325,9 @@ async function replayInOneThread(options: ReplayOptions, input: AsyncIterable<re
   let nextProgress = Date.now() + 1000;
   for await (const batch of input) {
     options.signal?.throwIfAborted();
-    if (run.sync) for (const item of batch) run.addSync(item);
+    if (options.backpressure) await addPaced(run, batch, options.backpressure);
+    else if (run.sync) for (const item of batch) run.addSync(item);
     else for (const item of batch) await run.add(item);
-    if (options.backpressure) await options.backpressure();
     if (options.onProgress && Date.now() >= nextProgress) {
       nextProgress = Date.now() + 1000;
       options.onProgress(run.stats);

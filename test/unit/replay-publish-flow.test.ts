@@ -57,6 +57,23 @@ describe('runwatch replay --publish, paced and accounted for', () => {
     expect(fake.max).toBeLessThanOrEqual(MAX_IN_FLIGHT + 64);
   });
 
+  it('a JSON array document (one batch) with more entries than the reorder buffer holds: the backlog stays bounded', async () => {
+    Object.assign(fake, { inFlight: 0, max: 0, calls: 0, reject: false });
+    const grant = JSON.stringify(synthetic('run-SetIamPolicy-allUsers'));
+    const entries = Array.from({ length: 4000 }, (_, i) => at(JSON.parse(grant.replaceAll('cloudrun-exfil', `svc-${i}`)) as Record<string, unknown>, new Date(Date.UTC(2024, 4, 1) + i * 1000).toISOString()));
+    const file = join(mkdtempSync(join(tmpdir(), 'runwatch-replay-publish-')), 'export.json');
+    writeFileSync(file, JSON.stringify(entries, null, 2));
+    const code = await main(['replay', '--quiet', '--workers', '0', '--reorder-buffer', '100', '--format', 'ndjson', '--publish', 'findings', file], {
+      stdin: Readable.from([]),
+      stdout: sink(),
+      stderr: sink(),
+      env: { GOOGLE_CLOUD_PROJECT: 'p' },
+    });
+    expect(code).toBe(0);
+    expect(fake.calls).toBe(4000);
+    expect(fake.max).toBeLessThanOrEqual(MAX_IN_FLIGHT + 64);
+  });
+
   it('stdout closed early (| head -1): what was handed over still goes out, the early stop is said, a failure exits 1', async () => {
     Object.assign(fake, { inFlight: 0, max: 0, calls: 0, reject: true });
     let writes = 0;

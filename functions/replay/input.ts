@@ -5,7 +5,7 @@
 // - with or without a UTF-8 byte order mark,
 // - folders, walked recursively and through symbolic links (a Cloud Storage export tree), `-` for stdin.
 // Files are visited in chronological order where their path says it (export shards are named by hour).
-import { closeSync, constants, createReadStream, open as openFd, openSync } from 'node:fs';
+import { closeSync, constants, createReadStream, open as openFd, openSync, statSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { basename, join } from 'node:path';
@@ -184,17 +184,21 @@ async function* contentOf(file: string, stdin: Readable): AsyncGenerator<Buffer>
 async function readStreamOf(file: string): Promise<Readable> {
   const info = await stat(file);
   if (!info.isFIFO()) return createReadStream(file);
-  pendingPipeOpens.add(file);
+  const pending = { file, dev: info.dev, ino: info.ino };
+  pendingPipeOpens.add(pending);
   try {
     const fd = await new Promise<number>((resolve, reject) => openFd(file, 'r', (error, opened) => (error ? reject(error) : resolve(opened))));
     return new Socket({ fd, readable: true, writable: false });
   } finally {
-    pendingPipeOpens.delete(file);
+    pendingPipeOpens.delete(pending);
   }
 }
 
-/** Named pipes whose open is waiting for a writer, on libuv's thread pool (see releasePendingPipeOpens). */
-const pendingPipeOpens = new Set<string>();
+/**
+ * Named pipes whose open is waiting for a writer, on libuv's thread pool (see releasePendingPipeOpens), with the
+ * pipe the path named when it was opened.
+ */
+const pendingPipeOpens = new Set<{ readonly file: string; readonly dev: number; readonly ino: number }>();
 
 /**
  * For a process about to exit (Ctrl-C, SIGTERM): completes every open of a named pipe still waiting for its writer.
@@ -203,11 +207,15 @@ const pendingPipeOpens = new Set<string>();
  * that wait; it is closed again at once.
  */
 export function releasePendingPipeOpens(): void {
-  for (const file of pendingPipeOpens) {
+  for (const { file, dev, ino } of pendingPipeOpens) {
     try {
+      // Only the very pipe: a path that now names another one (replaced meanwhile) would end someone else's wait
+      // with an end of input. Ours then keeps waiting, as before this existed.
+      const now = statSync(file);
+      if (now.dev !== dev || now.ino !== ino) continue;
       closeSync(openSync(file, constants.O_WRONLY | constants.O_NONBLOCK));
     } catch {
-      // ENXIO: no reader waits after all (its open completed meanwhile).
+      // ENXIO: no reader waits after all (its open completed meanwhile); ENOENT: the path is gone.
     }
   }
 }

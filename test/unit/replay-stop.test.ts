@@ -4,7 +4,7 @@
 // real signals.
 import { spawn, spawnSync } from 'node:child_process';
 import { open } from 'node:fs/promises';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -148,6 +148,36 @@ describe('runwatch replay --state from a named pipe: SIGTERM', () => {
     } finally {
       // A writer that comes after all lets a replay that did not exit go (so the test never leaves it behind).
       if (run.child.exitCode === null && run.child.signalCode === null) await (await open(fifo, 'w')).close();
+      await run.exited;
+    }
+  });
+
+  it("the path replaced by another pipe meanwhile: that pipe's reader is left alone", async () => {
+    const dir = tempDir();
+    const state = join(dir, 'state.json');
+    writeFileSync(state, STATE);
+    const fifo = join(dir, 'in.pipe');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const run = spawnRunwatch(['replay', '--quiet', '--format', 'ndjson', '--state', state, fifo]);
+    let otherEnded = false;
+    try {
+      await until(() => existsSync(`${state}.lock`));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      renameSync(fifo, `${fifo}.old`);
+      expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+      const reader = spawn('cat', [fifo], { stdio: 'ignore' });
+      reader.on('exit', () => (otherEnded = true));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      run.child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(otherEnded).toBe(false);
+      // Its own pipe still waits for a writer: one comes, and the replay exits as the signal asked.
+      await (await open(`${fifo}.old`, 'w')).close();
+      expect(await run.exited).toBe(143);
+      await (await open(fifo, 'w')).close();
+      await new Promise((resolve) => reader.on('exit', resolve));
+    } finally {
+      if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
       await run.exited;
     }
   });

@@ -663,7 +663,7 @@ export class Engine {
       operationId: rollout.observed?.operationId ?? rollout.write?.operationId,
       ...(rollout.write ? {} : { withoutWrite: true as const }),
       ...(reportedAsDeploy ? { claimedByTime: true as const } : {}),
-      ...(revisionKept ? { madeNoRevision: true as const } : {}),
+      ...(rollout.write && !revisionKept ? { reportedWrite: true as const } : {}),
       // A deploy reported here may still see its other half; not one judged as no revision, or itself a late half.
       ...(revisionKept || reportedAsDeploy ? {} : otherHalfOf(rollout, this.waitMs)),
     };

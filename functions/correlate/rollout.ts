@@ -81,10 +81,12 @@ export interface CompletedRollout {
    */
   readonly claimedByTime?: true;
   /**
-   * Judged to have made no revision (a write across API versions that no revision event followed: Rollout.acrossApis).
-   * A write of the same burst that turns out to have made one is then no repeat of a reported deploy.
+   * Judged with its write as a deploy, and reported: not one judged to have made no revision (a write across API
+   * versions that no revision event followed: Rollout.acrossApis). A write of the same burst that turns out to have
+   * made the revision is then no new deploy. Absent in baselines stored before it was kept: not known to be
+   * reported, so such a write is reported (a second alert rather than none).
    */
-  readonly madeNoRevision?: true;
+  readonly reportedWrite?: true;
   /**
    * Judged with one half missing that no operation id can tie to it later (a v2 write's id is not in its events):
    * the span, in event time, in which that half's time may fall, and who deployed (the write's principal, or the

@@ -52,15 +52,15 @@ export function repeatedBeforeItCame(change: DeployChange, baseline: ServiceBase
 }
 
 /**
- * True when a repeat of this write (repeatedBeforeItCame) was judged as a deploy, and so reported: not when it was
- * judged to have made no revision (CompletedRollout.madeNoRevision). Not known once its completed entry was let go
- * (the newest COMPLETED_LIMIT are kept): then it counts as not reported, a second alert rather than none.
+ * True when a repeat of this write (repeatedBeforeItCame) was judged as a deploy, and so reported
+ * (CompletedRollout.reportedWrite): not when it was judged to have made no revision. Where that is not known (its
+ * completed entry let go, the newest COMPLETED_LIMIT being kept, or stored before the flag was), it counts as not
+ * reported: a second alert rather than none.
  */
 function repeatReported(change: DeployChange, baseline: ServiceBaseline | undefined): boolean {
   if (!repeatedBeforeItCame(change, baseline)) return false;
   const repeatMs = pointAfter(baseline?.template, change.timeMs)!.t;
-  const judged = baseline?.completed?.find((c) => c.t === repeatMs && c.withoutWrite !== true);
-  return judged !== undefined && judged.madeNoRevision !== true;
+  return baseline?.completed?.some((c) => c.t === repeatMs && c.reportedWrite === true) === true;
 }
 
 /** True when a rollout of the baseline still waits with the write of this operation. */

@@ -131,3 +131,33 @@ describe("gcloud's second write judged as the deploy before its events and its f
     expect(gcloudDeploys).toHaveLength(1);
   });
 });
+
+describe('a baseline stored before completed rollouts said whether their write was reported (reportedWrite)', () => {
+  const oldEvents = toSlackBot(at(createdRevision, '2024-05-11T09:00:00Z'), 'cloud-run-slack-bot-00097-old', 'op-old');
+  const gcloudWrite2 = variant(at(gcloudWrite, '2024-05-11T10:03:54Z'), (e) => {
+    (((e.protoPayload['response'] as Json)['metadata'] as Json)['annotations'] as Json)['run.googleapis.com/operation-id'] = '0b0b0b0b-0000-4000-8000-000000000002';
+  });
+  async function live(entries: readonly Json[], store: MemoryBaselineStore, start: number): Promise<Finding[]> {
+    const pipeline = new Pipeline({ config: strict, store });
+    const out: Finding[] = [];
+    let now = start;
+    for (const entry of entries) {
+      now += HOUR;
+      const outcome = await pipeline.handleEntry(entry, now);
+      if (outcome.status === 'processed') out.push(...outcome.findings);
+      out.push(...(await pipeline.sweep(now)));
+    }
+    out.push(...(await pipeline.sweep(now + HOUR)), ...(await pipeline.flush()));
+    return out;
+  }
+  it("gcloud's second write judged as no revision there: the first write, tied to events taken by time, is reported", async () => {
+    const t0 = Date.parse('2030-01-01T00:00:00Z');
+    // The service's events seen; the v2 write reported alone; gcloud's second write (across APIs) waits out: no revision.
+    const before = new MemoryBaselineStore();
+    await live([oldEvents, v2Write, gcloudWrite2], before, t0);
+    // As an earlier version stored it: without the flag on any completed rollout.
+    const stored = new MemoryBaselineStore([...before.entries()].map(([key, b]) => [key, { ...b, completed: b.completed?.map(({ reportedWrite: _absent, ...c }) => c) }]));
+    const found = offWindow(await live([gcloudEvents, gcloudWrite], stored, t0 + 10 * HOUR));
+    expect(found.map((f) => f.eventTime)).toEqual(['2024-05-11T10:03:40Z']);
+  });
+});

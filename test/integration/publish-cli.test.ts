@@ -1,21 +1,16 @@
 // `runwatch publish` against the real Pub/Sub emulator and client library: one message per entry, as a Cloud
 // Logging sink publishes it (the entry's JSON, the `logging.googleapis.com/timestamp` attribute), from NDJSON, JSON
 // arrays and folders; unreadable entries and files skipped for their names are reported, never published.
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PubSub, type Subscription } from '@google-cloud/pubsub';
+import { PubSub } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { at, corpus, synthetic, type Json } from '../support/entries.js';
 import { runwatch } from '../support/cli.js';
+import { receiveJson, topicWithSubscription } from '../support/pubsub.js';
 
 const emulators = inject('runwatchEmulators');
-
-interface Received {
-  readonly data: unknown;
-  readonly attributes: Record<string, string>;
-}
 
 describe.skipIf(!emulators.available)('runwatch publish (Pub/Sub emulator)', () => {
   let pubsub: PubSub;
@@ -33,26 +28,6 @@ describe.skipIf(!emulators.available)('runwatch publish (Pub/Sub emulator)', () 
   });
 
   /** A fresh topic with a subscription, so each test sees only its own messages. */
-  async function topicWithSubscription(): Promise<{ topic: string; subscription: Subscription }> {
-    const topic = `publish-${randomUUID().slice(0, 8)}`;
-    const [created] = await pubsub.createTopic(topic);
-    const [subscription] = await created.createSubscription(`${topic}-sub`);
-    return { topic, subscription };
-  }
-
-  /** Pulls until `count` messages arrived (or fails after a few seconds), then a little longer to catch extras. */
-  async function receive(subscription: Subscription, count: number): Promise<Received[]> {
-    const received: Received[] = [];
-    subscription.on('message', (message: { data: Buffer; attributes: Record<string, string>; ack(): void }) => {
-      received.push({ data: JSON.parse(message.data.toString('utf8')), attributes: message.attributes });
-      message.ack();
-    });
-    const deadline = Date.now() + 10_000;
-    while (received.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 300));
-    await subscription.close();
-    return received;
-  }
 
   const entries: Json[] = [
     at(synthetic('v1-ReplaceService-gcloud'), '2024-05-01T10:00:00.123456Z', 'p-1'),
@@ -61,7 +36,7 @@ describe.skipIf(!emulators.available)('runwatch publish (Pub/Sub emulator)', () 
   ];
 
   it('publishes each entry of a folder once, with its timestamp attribute, and warns about the files it skips', async () => {
-    const { topic, subscription } = await topicWithSubscription();
+    const { topic, subscription } = await topicWithSubscription(pubsub, 'publish');
     const folder = join(dir, 'export');
     mkdirSync(join(folder, 'run.googleapis.com', '2024', '05', '01'), { recursive: true });
     writeFileSync(join(folder, 'run.googleapis.com', '2024', '05', '01', '10:00:00_10:59:59_S0.json'), `${entries.slice(0, 2).map((e) => JSON.stringify(e)).join('\n')}\n`);
@@ -74,7 +49,7 @@ describe.skipIf(!emulators.available)('runwatch publish (Pub/Sub emulator)', () 
     expect(run.stderr).toContain('published 3 entries');
     expect(run.code).toBe(0);
 
-    const received = await receive(subscription, 3);
+    const received = await receiveJson(subscription, 3);
     expect(received.map((m) => (m.data as { insertId: string }).insertId).sort()).toEqual(['p-1', 'p-2', 'p-3']);
     for (const message of received) {
       const entry = entries.find((e) => e['insertId'] === (message.data as Json)['insertId']);
@@ -84,19 +59,19 @@ describe.skipIf(!emulators.available)('runwatch publish (Pub/Sub emulator)', () 
   });
 
   it('reports unreadable entries with where they are and publishes the rest', async () => {
-    const { topic, subscription } = await topicWithSubscription();
+    const { topic, subscription } = await topicWithSubscription(pubsub, 'publish');
     const file = join(dir, 'mixed.ndjson');
     writeFileSync(file, `${JSON.stringify(entries[0])}\n{not json\n${JSON.stringify(entries[2])}\n`);
     const run = await runwatch(['publish', '--topic', topic, '--project', emulators.available ? emulators.projectId : '', file]);
     expect(run.stderr).toMatch(new RegExp(`skipped ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: `));
     expect(run.stderr).toContain('published 2 entries, 1 unreadable skipped');
     expect(run.code).toBe(0);
-    const received = await receive(subscription, 2);
+    const received = await receiveJson(subscription, 2);
     expect(received.map((m) => (m.data as { insertId: string }).insertId).sort()).toEqual(['p-1', 'p-3']);
   });
 
   it('skips what replay counts as malformed (not an object, an unreadable timestamp), saying why', async () => {
-    const { topic, subscription } = await topicWithSubscription();
+    const { topic, subscription } = await topicWithSubscription(pubsub, 'publish');
     const file = join(dir, 'malformed.ndjson');
     const lines = [entries[0], 1, 'text', { ...entries[2], timestamp: '2024-02-30T10:00:00Z' }, { ...entries[2], timestamp: 1714557960 }, entries[2]];
     writeFileSync(file, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
@@ -107,7 +82,7 @@ describe.skipIf(!emulators.available)('runwatch publish (Pub/Sub emulator)', () 
     expect(run.stderr).toContain(`${file}:5: timestamp is not a string`);
     expect(run.stderr).toContain('published 2 entries, 4 unreadable skipped');
     expect(run.code).toBe(0);
-    const received = await receive(subscription, 2);
+    const received = await receiveJson(subscription, 2);
     expect(received.map((m) => (m.data as { insertId: string }).insertId).sort()).toEqual(['p-1', 'p-3']);
   });
 });

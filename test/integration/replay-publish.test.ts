@@ -5,11 +5,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PubSub, type Subscription } from '@google-cloud/pubsub';
+import { PubSub } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
 import { findingAttributes } from '../../functions/pubsub/publisher.js';
 import { runwatch } from '../support/cli.js';
+import { receiveJson, topicWithSubscription } from '../support/pubsub.js';
 
 const emulators = inject('runwatchEmulators');
 const EXAMPLES = new URL('../../examples/', import.meta.url).pathname;
@@ -30,35 +31,15 @@ describe.skipIf(!emulators.available)('runwatch replay --publish (Pub/Sub emulat
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function topicWithSubscription(): Promise<{ topic: string; subscription: Subscription }> {
-    const topic = `findings-${randomUUID().slice(0, 8)}`;
-    const [created] = await pubsub.createTopic(topic);
-    const [subscription] = await created.createSubscription(`${topic}-sub`);
-    return { topic, subscription };
-  }
-
-  /** Pulls until `count` messages arrived (or a few seconds passed), then a little longer to catch extras. */
-  async function receive(subscription: Subscription, count: number): Promise<{ data: Finding; attributes: Record<string, string> }[]> {
-    const received: { data: Finding; attributes: Record<string, string> }[] = [];
-    subscription.on('message', (message: { data: Buffer; attributes: Record<string, string>; ack(): void }) => {
-      received.push({ data: JSON.parse(message.data.toString('utf8')) as Finding, attributes: message.attributes });
-      message.ack();
-    });
-    const deadline = Date.now() + 10_000;
-    while (received.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 300));
-    await subscription.close();
-    return received;
-  }
 
   it('publishes every finding it prints, once, with the attributes detect gives them', async () => {
-    const { topic, subscription } = await topicWithSubscription();
+    const { topic, subscription } = await topicWithSubscription(pubsub, 'findings');
     const run = await runwatch(['replay', '--format', 'ndjson', '--config', `${EXAMPLES}runwatch.yaml`, '--publish', topic, `${EXAMPLES}logs`], '', { env: env() });
     expect(run.code).toBe(0);
     const printed = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as Finding);
     expect(printed.length).toBeGreaterThan(10);
     expect(run.stderr).toContain(`published to projects/${emulators.available ? emulators.projectId : ''}/topics/${topic}: ${printed.length}\n`);
-    const received = await receive(subscription, printed.length);
+    const received = await receiveJson<Finding>(subscription, printed.length);
     const key = (f: Finding): string => `${f.id} ${f.status ?? 'active'}`;
     expect(received.map((m) => key(m.data)).sort()).toEqual(printed.map(key).sort());
     for (const message of received) {

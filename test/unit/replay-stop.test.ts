@@ -105,23 +105,32 @@ describe('runwatch replay --state: SIGINT and SIGTERM', () => {
   });
 });
 
+/** `replay --state` of a fresh named pipe, in a process of its own. */
+function replayFromPipe(): { dir: string; state: string; fifo: string; run: ReturnType<typeof spawnRunwatch> } {
+  const dir = tempDir();
+  const state = join(dir, 'state.json');
+  writeFileSync(state, STATE);
+  const fifo = join(dir, 'in.pipe');
+  expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+  return { dir, state, fifo, run: spawnRunwatch(['replay', '--quiet', '--format', 'ndjson', '--state', state, fifo]) };
+}
+
+/** Its exit code or signal, or a message when it still runs 5 s on. */
+function exitedWithin5s(run: ReturnType<typeof spawnRunwatch>): Promise<unknown> {
+  return Promise.race([run.exited, new Promise((resolve) => setTimeout(() => resolve('still running 5 s after SIGTERM'), 5_000))]);
+}
+
 // A named pipe (`<(zcat x.gz)`, a FIFO) whose writer stays: read through libuv's thread pool, a blocked read kept
 // the process from exiting after the signal (the lock was gone, the process waited for the writer).
 describe('runwatch replay --state from a named pipe: SIGTERM', () => {
   it('its writer stays open: exits at once with 143, the lock gone', async () => {
-    const dir = tempDir();
-    const state = join(dir, 'state.json');
-    writeFileSync(state, STATE);
-    const fifo = join(dir, 'in.pipe');
-    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
-    const run = spawnRunwatch(['replay', '--quiet', '--format', 'ndjson', '--state', state, fifo]);
+    const { dir, state, fifo, run } = replayFromPipe();
     const writer = await open(fifo, 'w'); // once the replay opened it
     try {
       await writer.write(grants(5));
       await until(() => existsSync(`${state}.lock`));
       run.child.kill('SIGTERM');
-      const exited = await Promise.race([run.exited, new Promise((resolve) => setTimeout(() => resolve('still running 5 s after SIGTERM'), 5_000))]);
-      expect(exited).toBe(143);
+      expect(await exitedWithin5s(run)).toBe(143);
       expect(readdirSync(dir).sort()).toEqual(['in.pipe', 'state.json']);
       expect(readFileSync(state, 'utf8')).toBe(STATE);
     } finally {
@@ -131,18 +140,12 @@ describe('runwatch replay --state from a named pipe: SIGTERM', () => {
   });
 
   it('no writer yet (its open still waiting): exits at once with 143, the lock gone', async () => {
-    const dir = tempDir();
-    const state = join(dir, 'state.json');
-    writeFileSync(state, STATE);
-    const fifo = join(dir, 'in.pipe');
-    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
-    const run = spawnRunwatch(['replay', '--quiet', '--format', 'ndjson', '--state', state, fifo]);
+    const { dir, state, fifo, run } = replayFromPipe();
     try {
       await until(() => existsSync(`${state}.lock`));
       await new Promise((resolve) => setTimeout(resolve, 300)); // the replay is waiting in the pipe's open by now
       run.child.kill('SIGTERM');
-      const exited = await Promise.race([run.exited, new Promise((resolve) => setTimeout(() => resolve('still running 5 s after SIGTERM'), 5_000))]);
-      expect(exited).toBe(143);
+      expect(await exitedWithin5s(run)).toBe(143);
       expect(readdirSync(dir).sort()).toEqual(['in.pipe', 'state.json']);
       expect(readFileSync(state, 'utf8')).toBe(STATE);
     } finally {
@@ -153,12 +156,7 @@ describe('runwatch replay --state from a named pipe: SIGTERM', () => {
   });
 
   it("the path replaced by another pipe meanwhile: that pipe's reader is left alone", async () => {
-    const dir = tempDir();
-    const state = join(dir, 'state.json');
-    writeFileSync(state, STATE);
-    const fifo = join(dir, 'in.pipe');
-    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
-    const run = spawnRunwatch(['replay', '--quiet', '--format', 'ndjson', '--state', state, fifo]);
+    const { dir, state, fifo, run } = replayFromPipe();
     let otherEnded = false;
     try {
       await until(() => existsSync(`${state}.lock`));

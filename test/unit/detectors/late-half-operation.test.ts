@@ -12,18 +12,22 @@ const HOUR = 3_600_000;
 const strict = config({ changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }] });
 const [create, createdRevision] = synthetic('seq-v2-operation') as unknown as [Json, Json];
 
-/** As findingsLive (an hour of wall clock per entry), plus the live sweep tick an hour after the last entry. */
-async function liveWithSweep(entries: readonly Json[], store = new MemoryBaselineStore()): Promise<Finding[]> {
+/**
+ * The live pipeline: each entry delivered at its wall-clock time (an hour apart unless given), the scheduler's sweep
+ * after each, and a last sweep an hour after the last delivery.
+ */
+async function live(entries: readonly (Json | readonly [Json, number])[], store = new MemoryBaselineStore(), start = Date.parse('2030-01-01T00:00:00Z')): Promise<Finding[]> {
   const pipeline = new Pipeline({ config: strict, store });
   const out: Finding[] = [];
-  let now = Date.parse('2030-01-01T00:00:00Z');
-  for (const entry of entries) {
-    now += HOUR;
+  let now = start;
+  for (const arrival of entries) {
+    const [entry, at] = Array.isArray(arrival) ? (arrival as readonly [Json, number]) : [arrival as Json, now + HOUR];
+    now = at;
     const outcome = await pipeline.handleEntry(entry, now);
     if (outcome.status === 'processed') out.push(...outcome.findings);
+    out.push(...(await pipeline.sweep(now)));
   }
-  out.push(...(await pipeline.sweep(now + HOUR)));
-  out.push(...(await pipeline.flush()));
+  out.push(...(await pipeline.sweep(now + HOUR)), ...(await pipeline.flush()));
   return out;
 }
 const offWindow = (found: readonly Finding[]) => found.filter((f) => f.rule === 'off-window-deploy');
@@ -35,11 +39,14 @@ const toSlackBot = (e: Json, revision: string, operation: string): Json =>
 const v2Write = toSlackBot(at(synthetic('v2-UpdateService'), '2024-05-11T10:00:00Z'), 'x', 'x');
 const gcloudWrite = at(synthetic('v1-ReplaceService-gcloud'), '2024-05-11T10:03:40Z');
 const gcloudEvents = toSlackBot(at(createdRevision, '2024-05-11T10:04:00Z'), 'cloud-run-slack-bot-00099-new', '7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0');
+const gcloudWrite2 = variant(at(gcloudWrite, '2024-05-11T10:03:54Z'), (e) => {
+  (((e.protoPayload['response'] as Json)['metadata'] as Json)['annotations'] as Json)['run.googleapis.com/operation-id'] = '0b0b0b0b-0000-4000-8000-000000000002';
+});
 const v2Events = toSlackBot(at(createdRevision, '2024-05-11T10:00:21Z'), 'cloud-run-slack-bot-00098-tfm', 'op-terraform');
 
 describe("a v1 write whose events were taken by time for a v2 write's late half", () => {
   it('is still reported once the live sweep completes it (not only at the end of the input)', async () => {
-    const found = offWindow(await liveWithSweep([v2Write, gcloudEvents, gcloudWrite]));
+    const found = offWindow(await live([v2Write, gcloudEvents, gcloudWrite]));
     expect(found.map((f) => f.eventTime)).toEqual(['2024-05-11T10:00:00Z', '2024-05-11T10:03:40Z']);
     // Judged at once (its events came already), under the revision they named.
     expect(found[1]).toMatchObject({ revision: 'cloud-run-slack-bot-00099-new', principal: USER });
@@ -79,19 +86,6 @@ describe('a write whose revision was seen in events judged already (revisionSeen
 // were taken by time, the first write is still the deploy (it does not count as a repeat of the second, nor join
 // the second's cross-API rollout that waits for a revision event already used up).
 describe("gcloud's second write delivered before the first, after the events were taken by time", () => {
-  const gcloudWrite2 = variant(at(gcloudWrite, '2024-05-11T10:03:54Z'), (e) => {
-    (((e.protoPayload['response'] as Json)['metadata'] as Json)['annotations'] as Json)['run.googleapis.com/operation-id'] = '0b0b0b0b-0000-4000-8000-000000000002';
-  });
-  async function offWindowAt(arrivals: readonly [Json, number][]): Promise<string[]> {
-    const pipeline = new Pipeline({ config: strict, store: new MemoryBaselineStore() });
-    const out: Finding[] = [];
-    for (const [entry, now] of arrivals) {
-      const outcome = await pipeline.handleEntry(entry, now);
-      if (outcome.status === 'processed') out.push(...outcome.findings);
-    }
-    out.push(...(await pipeline.sweep(arrivals[arrivals.length - 1]![1] + HOUR)), ...(await pipeline.flush()));
-    return offWindow(out).map((f) => f.eventTime).sort();
-  }
   const t0 = Date.parse('2030-01-01T00:00:00Z');
   const BOTH = ['2024-05-11T10:00:00Z', '2024-05-11T10:03:40Z'];
   it.each([
@@ -99,30 +93,13 @@ describe("gcloud's second write delivered before the first, after the events wer
     ['second write first, an hour apart', [[v2Write, t0], [gcloudEvents, t0 + HOUR], [gcloudWrite2, t0 + 2 * HOUR], [gcloudWrite, t0 + 3 * HOUR]]],
     ['second write first, the first a minute later', [[v2Write, t0], [gcloudEvents, t0 + HOUR], [gcloudWrite2, t0 + 2 * HOUR], [gcloudWrite, t0 + 2 * HOUR + 60_000]]],
   ] as [string, [Json, number][]][])('%s: the gcloud deploy is reported once', async (_name, arrivals) => {
-    expect(await offWindowAt(arrivals)).toEqual(BOTH);
+    expect(offWindow(await live(arrivals)).map((f) => f.eventTime).sort()).toEqual(BOTH);
   });
 });
 
 // The other way round: gcloud's second write judged as the deploy (its cross-API wait ran out before any event of
 // the service came) before its events and its first write: the first write is that deploy, not another one.
 describe("gcloud's second write judged as the deploy before its events and its first write came", () => {
-  const gcloudWrite2 = variant(at(gcloudWrite, '2024-05-11T10:03:54Z'), (e) => {
-    (((e.protoPayload['response'] as Json)['metadata'] as Json)['annotations'] as Json)['run.googleapis.com/operation-id'] = '0b0b0b0b-0000-4000-8000-000000000002';
-  });
-  /** Live: one entry an hour, the scheduler's sweep after each, and a last one an hour after the last entry. */
-  async function live(entries: readonly Json[]): Promise<Finding[]> {
-    const pipeline = new Pipeline({ config: strict, store: new MemoryBaselineStore() });
-    const out: Finding[] = [];
-    let now = Date.parse('2030-01-01T00:00:00Z');
-    for (const entry of entries) {
-      now += HOUR;
-      const outcome = await pipeline.handleEntry(entry, now);
-      if (outcome.status === 'processed') out.push(...outcome.findings);
-      out.push(...(await pipeline.sweep(now)));
-    }
-    out.push(...(await pipeline.sweep(now + HOUR)), ...(await pipeline.flush()));
-    return out;
-  }
   it.each([
     ['v2, write2, events, write1', [v2Write, gcloudWrite2, gcloudEvents, gcloudWrite]],
     ['write2, v2, events, write1', [gcloudWrite2, v2Write, gcloudEvents, gcloudWrite]],
@@ -134,22 +111,6 @@ describe("gcloud's second write judged as the deploy before its events and its f
 
 describe('a baseline stored before completed rollouts said whether their write was reported (reportedWrite)', () => {
   const oldEvents = toSlackBot(at(createdRevision, '2024-05-11T09:00:00Z'), 'cloud-run-slack-bot-00097-old', 'op-old');
-  const gcloudWrite2 = variant(at(gcloudWrite, '2024-05-11T10:03:54Z'), (e) => {
-    (((e.protoPayload['response'] as Json)['metadata'] as Json)['annotations'] as Json)['run.googleapis.com/operation-id'] = '0b0b0b0b-0000-4000-8000-000000000002';
-  });
-  async function live(entries: readonly Json[], store: MemoryBaselineStore, start: number): Promise<Finding[]> {
-    const pipeline = new Pipeline({ config: strict, store });
-    const out: Finding[] = [];
-    let now = start;
-    for (const entry of entries) {
-      now += HOUR;
-      const outcome = await pipeline.handleEntry(entry, now);
-      if (outcome.status === 'processed') out.push(...outcome.findings);
-      out.push(...(await pipeline.sweep(now)));
-    }
-    out.push(...(await pipeline.sweep(now + HOUR)), ...(await pipeline.flush()));
-    return out;
-  }
   it("gcloud's second write judged as no revision there: the first write, tied to events taken by time, is reported", async () => {
     const t0 = Date.parse('2030-01-01T00:00:00Z');
     // The service's events seen; the v2 write reported alone; gcloud's second write (across APIs) waits out: no revision.

@@ -653,6 +653,8 @@ export class Engine {
       reportedAsDeploy || revisionKept
         ? { ...rolled, change: { ...rolled.change, ...(reportedAsDeploy ? { reportedAsDeploy: true as const } : {}), ...(revisionKept ? { revisionKept: true as const } : {}) } }
         : rolled;
+    // Whether the detectors count it as a deploy (the same test they make, against the baseline before it).
+    const countedAsDeploy = rollout.write !== undefined && createsRevision(merged.change, draft);
     const open = this.evaluate(draft, merged, findings);
     const recorded: DeployChange = merged.rollout.status === 'failed' ? { ...merged.change, serviceAccount: undefined, images: [], plainEnv: undefined, vpcEgress: undefined } : merged.change;
     // A failed revision's write still set the service's labels (`recorded` keeps them).
@@ -663,7 +665,7 @@ export class Engine {
       operationId: rollout.observed?.operationId ?? rollout.write?.operationId,
       ...(rollout.write ? {} : { withoutWrite: true as const }),
       ...(reportedAsDeploy ? { claimedByTime: true as const } : {}),
-      ...(rollout.write && !revisionKept ? { reportedWrite: true as const } : {}),
+      ...(countedAsDeploy ? { reportedWrite: true as const } : {}),
       // A deploy reported here may still see its other half; not one judged as no revision, or itself a late half.
       ...(revisionKept || reportedAsDeploy ? {} : otherHalfOf(rollout, this.waitMs)),
     };

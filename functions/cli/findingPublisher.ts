@@ -45,6 +45,10 @@ export class FindingPublisher {
     const topic = parseTopic(topicText);
     if (!topic.ok) throw new UsageError(`--publish ${topic.reason}`);
     const projectId = topic.project ?? (env['GOOGLE_CLOUD_PROJECT'] || undefined);
+    // The emulator has no credentials to name a project: without one every publish would fail, after the replay.
+    if (projectId === undefined && (env['PUBSUB_EMULATOR_HOST'] || process.env['PUBSUB_EMULATOR_HOST'])) {
+      throw new UsageError('--publish: no project for the emulator: name the topic projects/P/topics/T, or set GOOGLE_CLOUD_PROJECT');
+    }
     const name = topic.project ? topic.name : projectId ? `projects/${projectId}/topics/${topic.id}` : topic.id;
     const pubsub = await connectPubSub(projectId);
     return new FindingPublisher(name, pubsub, new PubSubPublisher({ pubsub }));

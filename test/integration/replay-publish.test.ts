@@ -58,6 +58,13 @@ describe.skipIf(!emulators.available)('runwatch replay --publish (Pub/Sub emulat
     expect(readFileSync(state, 'utf8')).toBe(before);
   });
 
+  it('on the emulator, a topic id without a project to put it in is a usage error (exit 2) before anything is read', async () => {
+    const run = await runwatch(['replay', '--publish', 'findings', `${EXAMPLES}logs`], '', { env: {} });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('no project for the emulator');
+    expect(run.stdout).toBe('');
+  });
+
   it('a malformed topic is a usage error (exit 2) before anything is read', async () => {
     const run = await runwatch(['replay', '--publish', 'projects/p/subscriptions/s', `${EXAMPLES}logs`], '', { env: env() });
     expect(run.code).toBe(2);

@@ -17,7 +17,8 @@ import { terminalSafe } from '../../untrustedText.js';
 const USAGE = `runwatch publish [--topic TOPIC] [--project PROJECT] PATH...
 
 Publishes every log entry in PATH (JSON array, NDJSON, .gz, folders; - for stdin) to the audit topic, one message
-per entry, as a Cloud Logging sink would; what replay counts as malformed is reported and not published. TOPIC is a topic id or projects/P/topics/T (default ${topologyNames().auditTopic});
+per entry, as a Cloud Logging sink would; what replay counts as malformed is reported and not published.
+TOPIC is a topic id or projects/P/topics/T (default ${topologyNames().auditTopic});
 PROJECT defaults to GOOGLE_CLOUD_PROJECT. PUBSUB_EMULATOR_HOST selects the emulator.`;
 
 /** Messages in flight at once: enough to batch well, few enough to keep memory flat on large exports. */

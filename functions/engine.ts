@@ -238,19 +238,22 @@ function otherHalfOf(rollout: Rollout, waitMs: number): Pick<CompletedRollout, '
   return {};
 }
 
-/** The completed rollout at `index` with `span` as its late-half span (copied: the list may be a stored baseline's). */
-function setSpan(draft: MutableBaseline, index: number, span: NonNullable<CompletedRollout['otherHalf']>): void {
+/** `entry` in place of the completed rollout at `index` (the list copied: it may be a stored baseline's). */
+function replaceCompleted(draft: MutableBaseline, index: number, entry: CompletedRollout): void {
   const completed = [...draft.completed!];
-  completed[index] = { ...completed[index]!, otherHalf: span };
+  completed[index] = entry;
   draft.completed = completed;
 }
 
-/** The completed rollout at `index` without its late-half span (copied: the list may be a stored baseline's). */
-function dropSpan(draft: MutableBaseline, index: number): void {
-  const completed = [...draft.completed!];
-  const { otherHalf: _dropped, ...entry } = completed[index]!;
-  completed[index] = entry;
-  draft.completed = completed;
+function withoutSpan(completed: CompletedRollout): CompletedRollout {
+  const { otherHalf: _dropped, ...entry } = completed;
+  return entry;
+}
+
+/** The rollout due at once and waiting for no revision event: its write's events were judged already. */
+function dueNow(rollout: Rollout, nowMs: number): Rollout {
+  const { acrossApis: _waitsNoMore, ...rest } = rollout;
+  return { ...rest, deadlineMs: Math.min(rollout.deadlineMs, nowMs) };
 }
 
 /** The "now" that completes every rollout whatever its deadline: the end of a replay's input (Pipeline.flush). */
@@ -449,22 +452,19 @@ export class Engine {
     let change = entered;
     let creates = false;
     let crossApi = false;
-    // Events of this write's operation judged already, taken by time for another write's late half: this write
-    // made that revision (it is no cross-API write that may have made none), and it has nothing left to wait for.
-    let eventsJudged = false;
     if (entered.kind === 'deploy') {
-      this.releaseSpanOfOperation(draft, entered);
-      const taken = this.untakeEventsOfOperation(draft, entered);
-      // The revision those events named: a v1 write's own name for it may be stale.
+      // Events of this write's operation judged already, taken by time for another write's late half: this write
+      // made that revision (revisionSeen: it is no cross-API write that may have made none), under the revision they
+      // named (a v1 write's own name for it may be stale), and it has nothing left to wait for.
+      const taken = this.eventsOfOperation(draft, entered);
       const write: DeployChange = taken ? { ...entered, revisionSeen: true, ...(taken.revision !== undefined ? { revision: taken.revision } : {}) } : entered;
-      eventsJudged = taken !== undefined;
       change = write;
       creates = createsRevision(write, draft);
-      crossApi = creates && !eventsJudged && acrossApis(write, valueBefore(draft.template, write.timeMs));
+      crossApi = creates && !write.revisionSeen && acrossApis(write, valueBefore(draft.template, write.timeMs));
       // A write whose revision was judged from its events alone (it came later than their wait): reported already.
       // Only a write that counts as a deploy can be that half (a traffic-only update must not take the span), and
       // not one across API versions, which may yet turn out to have made no revision.
-      if (creates && !crossApi && !eventsJudged && !entered.operationCompletion && tiedToEventsOnlyByTime(entered) && this.claimLateHalf(draft, false, entered)) {
+      if (creates && !crossApi && !write.revisionSeen && !entered.operationCompletion && tiedToEventsOnlyByTime(entered) && this.claimLateHalf(draft, false, entered)) {
         change = { ...entered, reportedAsDeploy: true };
         creates = false;
       }
@@ -482,15 +482,13 @@ export class Engine {
     const rollouts = [...(draft.rollouts ?? [])];
     const index = rolloutForWrite(rollouts, change, this.waitMs);
     const joined = index >= 0;
-    if (joined) {
-      const rollout = addWrite(rollouts[index]!, change);
-      // Joining a burst whose other write went across API versions (gcloud's second write, delivered first): this
-      // write's events showed the revision, so the rollout waits for none, and is due now.
-      rollouts[index] = eventsJudged ? { ...withObserved({ ...rollout, acrossApis: undefined }, rollout.observed), deadlineMs: Math.min(rollout.deadlineMs, nowMs) } : rollout;
-    } else {
-      const opened = openFromWrite(change, this.waitMs, nowMs);
-      rollouts.push(crossApi ? { ...opened, acrossApis: true } : eventsJudged ? { ...opened, deadlineMs: Math.min(opened.deadlineMs, nowMs) } : opened);
-    }
+    // A write whose revision was seen is due at once, also when it joins a burst whose other write went across API
+    // versions (gcloud's second write, delivered first).
+    let rollout = joined ? addWrite(rollouts[index]!, change) : openFromWrite(change, this.waitMs, nowMs);
+    if (!joined && crossApi) rollout = { ...rollout, acrossApis: true };
+    const placed = change.revisionSeen ? dueNow(rollout, nowMs) : rollout;
+    if (joined) rollouts[index] = placed;
+    else rollouts.push(placed);
     setRollouts(draft, rollouts);
     const before = findings.length;
     const drained = this.drain(draft, nowMs, findings, edits);
@@ -595,39 +593,31 @@ export class Engine {
     const index = lateHalfOf(draft.completed, events, half.timeMs, half.principal?.id, half.revision);
     if (index < 0) return false;
     // Events that carry an operation id may yet prove to be another write's (a write of that operation comes): the
-    // span is marked taken rather than dropped, so it can be given back (untakeEventsOfOperation).
-    if (operationId !== undefined) setSpan(draft, index, { ...draft.completed![index]!.otherHalf!, takenBy: operationId });
-    else dropSpan(draft, index);
+    // span is marked taken rather than dropped, so it can be given back (eventsOfOperation).
+    const owner = draft.completed![index]!;
+    replaceCompleted(draft, index, operationId !== undefined ? { ...owner, otherHalf: { ...owner.otherHalf!, takenBy: operationId } } : withoutSpan(owner));
     return true;
   }
 
-  /** A write its operation id ties to events judged without it: those events' span is no other write's to take. */
-  private releaseSpanOfOperation(draft: MutableBaseline, write: DeployChange): void {
-    if (write.operationId === undefined || !draft.completed) return;
-    const index = draft.completed.findIndex((c) => c.withoutWrite === true && c.otherHalf !== undefined && sameOperation(c.operationId, write.operationId));
-    if (index >= 0) dropSpan(draft, index);
-  }
-
   /**
-   * A write whose operation id ties it to events that were taken, by time alone, for another write's late half
-   * (CompletedRollout.claimedByTime): they were its own. The span they took is given back to the write it belongs
-   * to. Returns those events' completed entry, or undefined when there are none. (They stay `claimedByTime`: this
-   * write is the deploy they were, and a copy of it delivered again is recognised by its digest.)
+   * System events its operation id ties `write` to, judged without it. Their span is no other write's to take. When
+   * they were taken, by time alone, for another write's late half (CompletedRollout.claimedByTime), they were this
+   * write's own: the span they took is given back, and their entry returned (else undefined). They stay
+   * `claimedByTime`: this write is the deploy they were, and a copy of it delivered again is recognised by its digest.
    */
-  private untakeEventsOfOperation(draft: MutableBaseline, write: DeployChange): CompletedRollout | undefined {
+  private eventsOfOperation(draft: MutableBaseline, write: DeployChange): CompletedRollout | undefined {
     const operationId = write.operationId;
-    if (operationId === undefined || write.operationCompletion || !draft.completed) return undefined;
-    const index = draft.completed.findIndex((c) => c.withoutWrite === true && c.claimedByTime === true && sameOperation(c.operationId, operationId));
+    if (operationId === undefined || !draft.completed) return undefined;
+    const index = draft.completed.findIndex((c) => c.withoutWrite === true && sameOperation(c.operationId, operationId));
     if (index < 0) return undefined;
     const events = draft.completed[index]!;
-    if (draft.completed.some((c) => c.otherHalf?.takenBy !== undefined && sameOperation(c.otherHalf.takenBy, events.operationId))) {
-      draft.completed = draft.completed.map((c) => {
-        const half = c.otherHalf;
-        if (half?.takenBy === undefined || !sameOperation(half.takenBy, events.operationId)) return c;
-        const { takenBy: _given, ...span } = half;
-        return { ...c, otherHalf: span };
-      });
-    }
+    if (events.otherHalf) replaceCompleted(draft, index, withoutSpan(events));
+    if (events.claimedByTime !== true || write.operationCompletion) return undefined;
+    draft.completed = draft.completed.map((c) => {
+      if (c.otherHalf?.takenBy === undefined || !sameOperation(c.otherHalf.takenBy, events.operationId)) return c;
+      const { takenBy: _given, ...span } = c.otherHalf;
+      return { ...c, otherHalf: span };
+    });
     return events;
   }
 

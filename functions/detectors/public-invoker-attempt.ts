@@ -103,7 +103,6 @@ function invokerCheckOffBefore(baseline: ServiceBaseline | undefined, timeMs: nu
   return newest?.v === true;
 }
 
-/** Invoker roles that only let the public call the service (the others let it change the service too). */
 function refusedText(change: RefusedChange): string {
   return change.refusal.code === 9
     ? 'it was refused (FAILED_PRECONDITION: an organization policy such as Domain Restricted Sharing forbids it), so nothing changed.'

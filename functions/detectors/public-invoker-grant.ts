@@ -34,7 +34,7 @@ import { publicInvokersAfter, publicWritersAfter } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, pointAfter, valueBefore, type ServiceBaseline } from '../baseline/state.js';
 import { normalizeTimestamp } from '../audit/entry.js';
-import { isPublicInvokerBinding, publicMembersWithAnyRole, publicMembersWithRoleOtherThan, publicWriterMembers, READ_ONLY_INVOKER_ROLES, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
+import { isPublicInvokerBinding, publicMembersWhere, publicWriterMembers, READ_ONLY_INVOKER_ROLES, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
 import { closedByDelete, iamScopeLabel, meantToBePublic, riskInForce, serviceLabel } from './revision.js';
 import type { Ingress } from '../model/change.js';
@@ -149,14 +149,14 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     // (the baseline keeps its members for the same reason, baseline/apply.ts).
     const members = publicInvokersAfter(baseline, change);
     if (members === undefined) return [];
+    const bindings = change.policy ?? change.delta?.added ?? [];
     const after = new Set(members);
     // A public member moved to another role (a custom one may carry run.routes.invoke) is not shown to be gone.
-    const withOtherRoles = publicMembersWithAnyRole(change.policy ?? change.delta?.added ?? []);
-    for (const member of withOtherRoles) after.add(member);
+    for (const member of publicMembersWhere(bindings, () => true)) after.add(member);
     // For an upgrade, the write-capable roles: what a member keeps of the invoker roles alone does not change the
     // service; any other role (a custom one may carry run.services.update) is not shown to be harmless.
     const writers = new Set(publicWritersAfter(baseline, change) ?? []);
-    for (const member of publicMembersWithRoleOtherThan(change.policy ?? change.delta?.added ?? [], READ_ONLY_INVOKER_ROLES)) writers.add(member);
+    for (const member of publicMembersWhere(bindings, (role) => !READ_ONLY_INVOKER_ROLES.has(role))) writers.add(member);
     const resolved: Resolved[] = [];
     for (const o of open) {
       const granted = o.finding.evidence['membersGranted'];

@@ -46,9 +46,14 @@ export function createsRevision(change: DeployChange, baseline: ServiceBaseline 
  * later, is its own (gcloud writes twice; Pub/Sub delivered the second first). It is that deploy, not another.
  */
 export function repeatedBeforeItCame(change: DeployChange, baseline: ServiceBaseline | undefined): boolean {
-  if (!change.templateFingerprint) return false;
+  return repeatOf(change, baseline) !== undefined;
+}
+
+/** The template point of the repeat that was judged before this write came (repeatedBeforeItCame), if any. */
+function repeatOf(change: DeployChange, baseline: ServiceBaseline | undefined): TimePoint<string> | undefined {
+  if (!change.templateFingerprint) return undefined;
   const next = pointAfter(baseline?.template, change.timeMs);
-  return next !== undefined && next.v === change.templateFingerprint && next.t - change.timeMs <= BURST_MS;
+  return next !== undefined && next.v === change.templateFingerprint && next.t - change.timeMs <= BURST_MS ? next : undefined;
 }
 
 /**
@@ -58,9 +63,8 @@ export function repeatedBeforeItCame(change: DeployChange, baseline: ServiceBase
  * reported: a second alert rather than none.
  */
 function repeatReported(change: DeployChange, baseline: ServiceBaseline | undefined): boolean {
-  if (!repeatedBeforeItCame(change, baseline)) return false;
-  const repeatMs = pointAfter(baseline?.template, change.timeMs)!.t;
-  return baseline?.completed?.some((c) => c.t === repeatMs && c.reportedWrite === true) === true;
+  const repeat = repeatOf(change, baseline);
+  return repeat !== undefined && baseline?.completed?.some((c) => c.t === repeat.t && c.reportedWrite === true) === true;
 }
 
 /** True when a rollout of the baseline still waits with the write of this operation. */

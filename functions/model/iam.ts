@@ -33,36 +33,19 @@ export function isPublicInvokerBinding(binding: IamBinding): boolean {
   return PUBLIC_MEMBERS.has(binding.member) && INVOKER_ROLES.has(binding.role);
 }
 
+/** The public members (allUsers, allAuthenticatedUsers) of the bindings whose role `roleCounts`. */
+export function publicMembersWhere(bindings: readonly IamBinding[], roleCounts: (role: string) => boolean): Set<string> {
+  const members = new Set<string>();
+  for (const binding of bindings) if (PUBLIC_MEMBERS.has(binding.member) && roleCounts(binding.role)) members.add(binding.member);
+  return members;
+}
+
 /** Sorted, distinct `member` of the public invoker bindings, e.g. `["allUsers"]`. */
 export function publicInvokerMembers(bindings: readonly IamBinding[]): string[] {
-  const members = new Set<string>();
-  for (const binding of bindings) if (isPublicInvokerBinding(binding)) members.add(binding.member);
-  return [...members].sort();
+  return [...publicMembersWhere(bindings, (role) => INVOKER_ROLES.has(role))].sort();
 }
 
 /** Sorted, distinct `member` of the public bindings of a write-capable invoker role (WRITE_CAPABLE_INVOKER_ROLES). */
 export function publicWriterMembers(bindings: readonly IamBinding[]): string[] {
-  const members = new Set<string>();
-  for (const binding of bindings) if (PUBLIC_MEMBERS.has(binding.member) && WRITE_CAPABLE_INVOKER_ROLES.has(binding.role)) members.add(binding.member);
-  return [...members].sort();
-}
-
-/**
- * Public members holding any role in `bindings` (invoker or not): a custom role can carry `run.routes.invoke` too,
- * and runwatch cannot see its permissions, so such a member still counts as possibly able to call the service.
- */
-export function publicMembersWithAnyRole(bindings: readonly IamBinding[]): Set<string> {
-  const members = new Set<string>();
-  for (const binding of bindings) if (PUBLIC_MEMBERS.has(binding.member)) members.add(binding.member);
-  return members;
-}
-
-/**
- * Public members holding a role in `bindings` other than those in `harmless`: what such a role allows runwatch may
- * not know (a custom role can carry any permission), so it counts as possibly still allowing it.
- */
-export function publicMembersWithRoleOtherThan(bindings: readonly IamBinding[], harmless: ReadonlySet<string>): Set<string> {
-  const members = new Set<string>();
-  for (const binding of bindings) if (PUBLIC_MEMBERS.has(binding.member) && !harmless.has(binding.role)) members.add(binding.member);
-  return members;
+  return [...publicMembersWhere(bindings, (role) => WRITE_CAPABLE_INVOKER_ROLES.has(role))].sort();
 }

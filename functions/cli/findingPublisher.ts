@@ -5,36 +5,24 @@
 // gap in the live pipeline (an outage, a sink filter that missed entries) is filled from the logs afterwards.
 import type { PubSub } from '@google-cloud/pubsub';
 import type { Finding } from '../findings/finding.js';
-import { errorMessage } from '../errors.js';
 import { connectPubSub, findingAttributes, parseTopic, PubSubPublisher } from '../pubsub/publisher.js';
+import { PublishTracker, type PublishCount } from '../pubsub/publishTracker.js';
 import { UsageError } from './command.js';
 
-export interface PublishReport {
+export interface PublishReport extends PublishCount {
   readonly topic: string;
-  readonly published: number;
-  readonly failed: number;
-  /** The first failure's message (the client library's, which names no secret). */
-  readonly firstError?: string;
 }
 
-/**
- * Publishes in flight before the replay waits (ReplayOptions.backpressure): the client library batches them, and
- * each has a deadline from when it was handed over, so a backlog without bound would time out (and hold every
- * finding in memory) when the topic is slow.
- */
-export const MAX_IN_FLIGHT = 500;
-
 export class FindingPublisher {
-  private published = 0;
-  private failed = 0;
-  private firstError: string | undefined;
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly tracker: PublishTracker;
 
   private constructor(
     readonly topic: string,
     private readonly pubsub: PubSub,
     private readonly publisher: PubSubPublisher,
-  ) {}
+  ) {
+    this.tracker = new PublishTracker(publisher);
+  }
 
   /**
    * Checks `--publish TOPIC` (a topic id, or projects/P/topics/T) and connects, before anything is read. The project
@@ -54,34 +42,23 @@ export class FindingPublisher {
     return new FindingPublisher(name, pubsub, new PubSubPublisher({ pubsub }));
   }
 
-  /** Publishes one finding; its outcome is counted, and told by finish(). */
+  /** Publishes one finding as detect does; its outcome is counted, and told by finish(). */
   publish(finding: Finding): void {
-    const sent = this.publisher.publish(this.topic, Buffer.from(JSON.stringify(finding), 'utf8'), findingAttributes(finding)).then(
-      () => {
-        this.published++;
-      },
-      (error: unknown) => {
-        this.failed++;
-        this.firstError ??= errorMessage(error);
-      },
-    );
-    const tracked = sent.finally(() => this.inFlight.delete(tracked));
-    this.inFlight.add(tracked);
+    this.tracker.publish(this.topic, Buffer.from(JSON.stringify(finding), 'utf8'), findingAttributes(finding));
   }
 
-  /** Resolves once fewer than MAX_IN_FLIGHT publishes are in flight. */
-  async waitForRoom(): Promise<void> {
-    while (this.inFlight.size >= MAX_IN_FLIGHT) await Promise.race(this.inFlight);
+  /** Resolves once there is room for more publishes (MAX_IN_FLIGHT): ReplayOptions.backpressure. */
+  waitForRoom(): Promise<void> {
+    return this.tracker.waitForRoom();
   }
 
   /** Waits for every publish still in flight; what got out and what did not. */
   async finish(): Promise<PublishReport> {
-    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
-    return { topic: this.topic, published: this.published, failed: this.failed, ...(this.firstError !== undefined ? { firstError: this.firstError } : {}) };
+    return { topic: this.topic, ...(await this.tracker.finish()) };
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.inFlight);
+    await this.tracker.finish();
     await this.publisher.close().catch(() => undefined);
     await this.pubsub.close().catch(() => undefined);
   }

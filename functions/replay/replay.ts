@@ -161,8 +161,21 @@ export interface ReplayRunOptions {
   readonly backpressure?: () => Promise<void>;
 }
 
-/** Entries let out of the reorder buffer at the end between two waits for ReplayOptions.backpressure. */
-const DRAIN_SLICE = 64;
+/** Steps between two waits for ReplayOptions.backpressure: entries let in or out, findings handed on. */
+const PACE_SLICE = 64;
+
+/**
+ * Runs `step` on each item, waiting for `backpressure` after every PACE_SLICE and once at the end: a consumer of
+ * findings that cannot keep up (ReplayOptions.backpressure) holds the replay back.
+ */
+export async function forEachPaced<T>(items: Iterable<T>, step: (item: T) => void | Promise<void>, backpressure: () => Promise<void>): Promise<void> {
+  let done = 0;
+  for (const item of items) {
+    await step(item);
+    if (++done % PACE_SLICE === 0) await backpressure();
+  }
+  await backpressure();
+}
 
 /** The stateful half of a replay: items in (any order within the buffer), findings out, counts kept. */
 export class ReplayRun {
@@ -222,7 +235,7 @@ export class ReplayRun {
     for (let item = this.buffer.pop(); item; item = this.buffer.pop()) {
       if (this.sync) this.count(item, this.pipeline.handleParsedSync(item.parsed, item.timeMs));
       else await this.process(item);
-      if (this.options.backpressure && ++drained % DRAIN_SLICE === 0) await this.options.backpressure();
+      if (this.options.backpressure && ++drained % PACE_SLICE === 0) await this.options.backpressure();
     }
     if (this.options.keepWaiting) {
       // Only what the next entry would have completed; the rest waits in the store for the next replay.
@@ -243,21 +256,19 @@ export class ReplayRun {
     if (this.stats.malformedExamples.length < MALFORMED_EXAMPLES) this.stats.malformedExamples.push(`${source}: ${reason}`);
   }
 
-  /** emit, waiting for ReplayOptions.backpressure after every DRAIN_SLICE findings. */
+  /** emit, waiting for ReplayOptions.backpressure as it goes. */
   private async emitPaced(findings: readonly Finding[]): Promise<void> {
-    const wait = this.options.backpressure;
-    if (!wait) return this.emit(findings);
-    for (let i = 0; i < findings.length; i += DRAIN_SLICE) {
-      this.emit(findings.slice(i, i + DRAIN_SLICE));
-      await wait();
-    }
+    if (this.options.backpressure) await forEachPaced(findings, (finding) => this.emitOne(finding), this.options.backpressure);
+    else this.emit(findings);
   }
 
   private emit(findings: readonly Finding[]): void {
-    for (const finding of findings) {
-      bump(this.stats.findingsByRule, finding.status === 'resolved' ? `${finding.rule} (resolved)` : finding.rule);
-      this.options.onFinding(finding);
-    }
+    for (const finding of findings) this.emitOne(finding);
+  }
+
+  private emitOne(finding: Finding): void {
+    bump(this.stats.findingsByRule, finding.status === 'resolved' ? `${finding.rule} (resolved)` : finding.rule);
+    this.options.onFinding(finding);
   }
 
   private async process(item: Ready): Promise<void> {
@@ -304,20 +315,6 @@ export async function replay(options: ReplayOptions): Promise<ReplayStats> {
   return replayInOneThread(options, input);
 }
 
-/**
- * The items of a batch, waiting for `backpressure` after every DRAIN_SLICE: one batch can be a whole JSON document
- * (`gcloud logging read --format=json`), and once it holds more entries than the reorder buffer it lets out that
- * many findings at once.
- */
-async function addPaced(run: ReplayRun, batch: readonly ParsedItem[], backpressure: () => Promise<void>): Promise<void> {
-  for (let i = 0; i < batch.length; i++) {
-    if (run.sync) run.addSync(batch[i]!);
-    else await run.add(batch[i]!);
-    if ((i + 1) % DRAIN_SLICE === 0) await backpressure();
-  }
-  await backpressure();
-}
-
 /** The replay loop where one thread keeps every baseline: items in, in batches; findings out. */
 async function replayInOneThread(options: ReplayOptions, input: AsyncIterable<readonly ParsedItem[]>): Promise<ReplayStats> {
   // A store of the replay's own lives and dies with it: the engine may change its baselines in place.
@@ -325,7 +322,9 @@ async function replayInOneThread(options: ReplayOptions, input: AsyncIterable<re
   let nextProgress = Date.now() + 1000;
   for await (const batch of input) {
     options.signal?.throwIfAborted();
-    if (options.backpressure) await addPaced(run, batch, options.backpressure);
+    // Paced by item: one batch can be a whole JSON document (`gcloud logging read --format=json`), which lets out
+    // as many findings as it holds entries beyond the reorder buffer.
+    if (options.backpressure) await forEachPaced(batch, (item) => (run.sync ? run.addSync(item) : run.add(item)), options.backpressure);
     else if (run.sync) for (const item of batch) run.addSync(item);
     else for (const item of batch) await run.add(item);
     if (options.onProgress && Date.now() >= nextProgress) {

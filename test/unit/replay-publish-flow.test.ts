@@ -25,7 +25,7 @@ vi.mock('../../functions/pubsub/publisher.js', async (original) => ({
   },
 }));
 const { main } = await import('../../functions/cli/main.js');
-const { MAX_IN_FLIGHT } = await import('../../functions/cli/findingPublisher.js');
+const { MAX_IN_FLIGHT } = await import('../../functions/pubsub/publishTracker.js');
 
 /** A public grant on each of `count` services, a second apart: one finding each. */
 function grantsFile(count: number): string {

@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { messageOf } from '../../../sinks/deliver.js';
 import { connectPubSub, parseTopic, PubSubPublisher } from '../../pubsub/publisher.js';
+import { PublishTracker } from '../../pubsub/publishTracker.js';
 import { topologyNames } from '../../pubsub/topology.js';
 import { readEntries } from '../../replay/input.js';
 import { readEnvelope } from '../../audit/entry.js';
@@ -20,9 +21,6 @@ Publishes every log entry in PATH (JSON array, NDJSON, .gz, folders; - for stdin
 per entry, as a Cloud Logging sink would; what replay counts as malformed is reported and not published.
 TOPIC is a topic id or projects/P/topics/T (default ${topologyNames().auditTopic});
 PROJECT defaults to GOOGLE_CLOUD_PROJECT. PUBSUB_EMULATOR_HOST selects the emulator.`;
-
-/** Messages in flight at once: enough to batch well, few enough to keep memory flat on large exports. */
-const IN_FLIGHT = 500;
 
 const OPTIONS = { topic: { type: 'string' }, project: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
 
@@ -65,11 +63,8 @@ export const publishCommand: Command = {
       return 1;
     }
     const publisher = new PubSubPublisher({ pubsub });
-    let published = 0;
+    const tracker = new PublishTracker(publisher);
     let unreadable = 0;
-    let failed = 0;
-    let firstError: string | undefined;
-    const inFlight = new Set<Promise<void>>();
     try {
       const onWarning = (warning: string): void => void io.stderr.write(`runwatch publish: warning: ${terminalSafe(warning)}\n`);
       for await (const item of readEntries(paths, io.stdin as Readable, onWarning)) {
@@ -83,29 +78,19 @@ export const publishCommand: Command = {
         }
         const timestamp = (item.value as { timestamp?: unknown }).timestamp;
         const attributes: Record<string, string> = typeof timestamp === 'string' ? { 'logging.googleapis.com/timestamp': timestamp } : {};
-        const sent: Promise<void> = publisher.publish(name, Buffer.from(JSON.stringify(item.value), 'utf8'), attributes).then(
-          () => {
-            published++;
-          },
-          (error: unknown) => {
-            failed++;
-            firstError ??= terminalSafe(`${item.source}: ${messageOf(error)}`);
-          },
-        );
-        const tracked = sent.finally(() => inFlight.delete(tracked));
-        inFlight.add(tracked);
-        if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
+        tracker.publish(name, Buffer.from(JSON.stringify(item.value), 'utf8'), attributes, item.source);
+        await tracker.waitForRoom();
       }
-      await Promise.all(inFlight);
     } catch (error) {
-      await Promise.allSettled(inFlight);
+      await tracker.finish();
       io.stderr.write(`runwatch publish: ${terminalSafe(messageOf(error))}\n`);
       return 1;
     } finally {
       await publisher.close().catch(() => undefined);
       await pubsub.close().catch(() => undefined);
     }
-    io.stderr.write(`published ${published} entr${published === 1 ? 'y' : 'ies'}${unreadable ? `, ${unreadable} unreadable skipped` : ''}${failed ? `, ${failed} FAILED (first: ${firstError})` : ''}\n`);
+    const { published, failed, firstError } = await tracker.finish();
+    io.stderr.write(`published ${published} entr${published === 1 ? 'y' : 'ies'}${unreadable ? `, ${unreadable} unreadable skipped` : ''}${failed ? `, ${failed} FAILED (first: ${terminalSafe(firstError ?? '?')})` : ''}\n`);
     return failed > 0 ? 1 : 0;
   },
 };

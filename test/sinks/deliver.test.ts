@@ -256,6 +256,35 @@ describe('deliverOnce: a resolution that came first cannot mark the original', (
   });
 });
 
+// A resolution that came first claims its original's record as a tombstone. When that delivery went out but left
+// its claims pending (its instance died before marking them, the marks failed, or the sink may have sent), the late
+// original can outlive the lease: taking the expired tombstone over, it went out as an active alert (PagerDuty paged
+// again for a closed alert, Slack posted the alert after its resolution) before the resolution's redelivery came.
+describe('deliverOnce: a late original that outlives the claims of a resolution that came first', () => {
+  const resolution = resolutionOf(finding);
+
+  it.each<[string, () => { sink: ScriptedSink; records: MemoryDeliveryRecordStore }]>([
+    ['the sink may have sent it (a Slack timeout)', () => {
+      const sink = new ScriptedSink().answer({ status: 'failed', retryable: true, mayHaveSent: true, reason: 'Slack request failed: ECONNABORTED' });
+      return { sink, records: new MemoryDeliveryRecordStore(() => NOW) };
+    }],
+    ['it was sent, but its records could not be marked', () => ({ sink: new ScriptedSink(), records: new FlakyCompleteRecords(4) })],
+  ])('%s: the original waits for the resolution and never goes out', async (_name, make) => {
+    const { sink, records } = make();
+    const first = await deliverOnce({ sink, finding: resolution, records, nowMs: NOW, deadlineMs: Date.now() + 60_000, leaseMs: 90_000 });
+    expect(first).toMatchObject({ status: 'failed', retryable: true });
+    // The original's redelivery comes after the lease, before the resolution's.
+    const late = await deliverOnce({ sink, finding, records, nowMs: NOW + 90_000, deadlineMs: NOW + 150_000 });
+    expect(late).toMatchObject({ status: 'failed', retryable: true });
+    expect(sink.calls.map((c) => c.finding.status)).toEqual([resolution.status]);
+    // The resolution's redelivery takes its claims over (the sink is told when it began) and writes the records.
+    expect(await deliverOnce({ sink, finding: resolution, records, nowMs: NOW + 91_000, deadlineMs: NOW + 151_000 })).toMatchObject({ status: 'delivered' });
+    expect(sink.calls[1]?.context).toMatchObject({ originalDelivered: false, earlierAttemptMs: NOW });
+    expect(await deliverOnce({ sink, finding, records, nowMs: NOW + 200_000, deadlineMs: NOW + 260_000 })).toMatchObject({ status: 'duplicate', reason: 'already resolved' });
+    expect(sink.calls.map((c) => c.finding.status)).toEqual([resolution.status, resolution.status]);
+  });
+});
+
 describe('deliverOnce: resolutions', () => {
   const resolution = resolutionOf(finding);
 

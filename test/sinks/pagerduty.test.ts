@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { deliverOnce } from '../../sinks/deliver.js';
+import { deliverOnce, resolutionKey } from '../../sinks/deliver.js';
 import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
 import { classifyPagerDutyResponse, PagerDutySink, renderPagerDuty, renderPagerDutyEvents } from '../../sinks/pagerduty.js';
 import type { DeliveryResult } from '../../sinks/sink.js';
@@ -173,6 +173,26 @@ describe('PagerDutySink against a local Events API', () => {
       ['resolve', finding.id],
     ]);
     expect(events[0]).toMatchObject({ routing_key: PAGERDUTY_TEST_ROUTING_KEY, payload: { severity: 'critical', custom_details: { status: 'resolved', resolved_by: 'bob@acme.com' } } });
+    expect(server.open.size).toBe(0);
+  });
+
+  it('a resolution that came first whose records were never written: the late original past the lease opens no new alert', async () => {
+    // The resolution went out (trigger, resolve), then its instance died before marking its claims: they stay pending.
+    const records = new MemoryDeliveryRecordStore();
+    const finding = makeFinding('public-invoker-grant', {}, { severity: 'CRITICAL' });
+    const resolution = resolutionOf(finding);
+    const startMs = Date.now();
+    const leaseMs = 1_000;
+    await records.claim('pagerduty', resolutionKey(finding.id), startMs, leaseMs);
+    await records.claim('pagerduty', finding.id, startMs, leaseMs);
+    expect(await sink().deliver(resolution, { deadlineMs: deadline(), originalDelivered: false })).toEqual({ status: 'delivered', ref: finding.id });
+    expect(server.open.size).toBe(0);
+    // The original's redelivery comes once the lease is over, before the resolution's: it must not page again.
+    expect(await deliverOnce({ sink: sink(), finding, records, nowMs: startMs + leaseMs, deadlineMs: deadline() })).toMatchObject({ status: 'failed', retryable: true });
+    expect(server.open.size).toBe(0);
+    expect(await deliverOnce({ sink: sink(), finding: resolution, records, nowMs: startMs + leaseMs + 1, deadlineMs: deadline() })).toMatchObject({ status: 'delivered' });
+    expect(await deliverOnce({ sink: sink(), finding, records, nowMs: startMs + leaseMs + 2, deadlineMs: deadline() })).toMatchObject({ status: 'duplicate', reason: 'already resolved' });
+    expect(server.events().filter((e) => e['event_action'] === 'trigger').every((e) => (e['payload'] as { custom_details: { status?: string } }).custom_details.status === 'resolved')).toBe(true);
     expect(server.open.size).toBe(0);
   });
 

@@ -460,6 +460,23 @@ describe('deliverOnce with Slack: a claim that ran out after an ambiguous answer
     expect(await records.get('slack', finding.id)).toMatchObject({ state: 'delivered', ref: `C0SECALERTS:${lateTs}` });
   });
 
+  it('a resolution that came first and timed out: its late original, past the lease, is not posted as an open alert', async () => {
+    const records = new MemoryDeliveryRecordStore();
+    const finding = makeFinding('public-invoker-grant');
+    const startMs = Date.now();
+    const lateTs = await timedOutThenPostedLate(resolutionOf(finding), records, startMs);
+    // The original's redelivery comes first once the lease is over: the resolved message is in the channel already.
+    expect(await deliverOnce({ sink: slow(), finding, records, nowMs: startMs + LEASE_MS + 1, deadlineMs: deadline() })).toMatchObject({ status: 'failed', retryable: true });
+    expect(server.posts()).toHaveLength(1);
+    // The resolution's redelivery finds its late message; from then on the original is a duplicate.
+    expect(await deliverOnce({ sink: slow(), finding: resolutionOf(finding), records, nowMs: startMs + LEASE_MS + 2, deadlineMs: deadline() })).toEqual({
+      status: 'delivered',
+      ref: `C0SECALERTS:${lateTs}`,
+    });
+    expect(await deliverOnce({ sink: slow(), finding, records, nowMs: startMs + LEASE_MS + 3, deadlineMs: deadline() })).toMatchObject({ status: 'duplicate', reason: 'already resolved' });
+    expect(server.posts()).toHaveLength(1);
+  });
+
   it('without the history scope it posts again after the lease (a rare duplicate, never a lost alert)', async () => {
     const records = new MemoryDeliveryRecordStore();
     const finding = makeFinding('public-invoker-grant');

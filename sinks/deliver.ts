@@ -73,6 +73,20 @@ async function deliverFinding(o: DeliverOnceOptions): Promise<DeliveryOutcome> {
   const { sink, finding, records } = o;
   const claim = await records.claim(sink.name, finding.id, o.nowMs, leaseOf(o));
   if (!claim.claimed) return alreadyHandled(claim.record);
+  // A resolution that came first holds this record as its tombstone until it marks it resolved. When it went out but
+  // left its claims pending (its instance died, the marks failed, the sink may have sent), this claim took the
+  // expired tombstone over: the finding is resolved, or its resolution is still to be redelivered, and sending it
+  // now would open an alert after its close (PagerDuty pages again). The resolution's own record says which. (A
+  // resolution whose claim is live has not claimed this record yet: it will find this claim and wait for it.)
+  const resolution = await records.get(sink.name, resolutionKey(finding.id));
+  if (resolution?.state === 'resolved') {
+    await records.complete(sink.name, finding.id, 'resolved');
+    return { status: 'duplicate', reason: 'already resolved' };
+  }
+  if (resolution?.state === 'pending' && (resolution.leaseUntilMs ?? 0) <= o.nowMs) {
+    await records.release(sink.name, finding.id);
+    return { status: 'failed', retryable: true, reason: 'a resolution of this finding came first and has not finished; retry the finding after it' };
+  }
   const result = await safeDeliver(sink, finding, { deadlineMs: o.deadlineMs, ...earlierAttempt(claim) });
   if (result.status === 'delivered') {
     const recordError = await recordSent(o, [() => records.complete(sink.name, finding.id, 'delivered', result.ref)]);

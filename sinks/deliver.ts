@@ -24,7 +24,9 @@
 //   - a sink returning `skipped` sent nothing: the claim is released, so the record only ever means "sent".
 //   - sent, but the records could not be marked: a finding is reported delivered (notify logs the record error and
 //     acks: a redelivery would post it again); a resolution that came first is reported retryable instead, because
-//     its `resolved` record is what keeps the late original from opening an alert.
+//     its `resolved` record is what keeps the late original from opening an alert. A late original that finds that
+//     resolution's record still pending after its lease ran out waits for the resolution's redelivery (which
+//     writes it) instead of going out as an alert after its close.
 import { errorMessage } from '../functions/errors.js';
 import type { Finding } from '../functions/findings/finding.js';
 import type { ClaimResult, DeliveryRecord, DeliveryRecordStore } from './deliveryRecords.js';

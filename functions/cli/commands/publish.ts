@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { messageOf } from '../../../sinks/deliver.js';
 import { connectPubSub, parseTopic, PubSubPublisher } from '../../pubsub/publisher.js';
-import { PublishTracker } from '../../pubsub/publishTracker.js';
+import { PublishTracker, type PublishCount } from '../../pubsub/publishTracker.js';
 import { topologyNames } from '../../pubsub/topology.js';
 import { readEntries } from '../../replay/input.js';
 import { readEnvelope } from '../../audit/entry.js';
@@ -65,6 +65,7 @@ export const publishCommand: Command = {
     const publisher = new PubSubPublisher({ pubsub });
     const tracker = new PublishTracker(publisher);
     let unreadable = 0;
+    let count: PublishCount;
     try {
       const onWarning = (warning: string): void => void io.stderr.write(`runwatch publish: warning: ${terminalSafe(warning)}\n`);
       for await (const item of readEntries(paths, io.stdin as Readable, onWarning)) {
@@ -81,6 +82,9 @@ export const publishCommand: Command = {
         tracker.publish(name, Buffer.from(JSON.stringify(item.value), 'utf8'), attributes, item.source);
         await tracker.waitForRoom();
       }
+      // Every answer before the client is closed (finally): a publish still on its way or waiting for a retry would
+      // fail with the closed client.
+      count = await tracker.finish();
     } catch (error) {
       await tracker.finish();
       io.stderr.write(`runwatch publish: ${terminalSafe(messageOf(error))}\n`);
@@ -89,7 +93,7 @@ export const publishCommand: Command = {
       await publisher.close().catch(() => undefined);
       await pubsub.close().catch(() => undefined);
     }
-    const { published, failed, firstError } = await tracker.finish();
+    const { published, failed, firstError } = count;
     io.stderr.write(`published ${published} entr${published === 1 ? 'y' : 'ies'}${unreadable ? `, ${unreadable} unreadable skipped` : ''}${failed ? `, ${failed} FAILED (first: ${terminalSafe(firstError ?? '?')})` : ''}\n`);
     return failed > 0 ? 1 : 0;
   },

@@ -76,3 +76,31 @@ describe('the Pub/Sub commands with credentials that name no project, and none g
     expect(stderr).not.toContain('\\u000a');
   }, 30_000);
 });
+
+/** `run`, but the process is killed after `ms` (it then hung: code null), so none is left behind. */
+async function runBounded(args: readonly string[], env: Record<string, string>, ms: number): Promise<{ code: number | null; stderr: string }> {
+  const home = mkdtempSync(join(tmpdir(), 'runwatch-access-home-'));
+  const child = spawn(process.execPath, [BIN, ...args], { env: { HOME: home, METADATA_SERVER_DETECTION: 'none', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  clearTimeout(timer);
+  return { code, stderr };
+}
+
+describe('the Pub/Sub commands on the emulator without a project', () => {
+  // The emulator needs no credentials, but topic and subscription names still need a project: without one the client
+  // library threw MissingProjectIdError outside any caller (publish: a stack trace), or redrive pulled from nothing
+  // and reported "redrove 0 dead letters" with exit 0. Nothing listens on the port: the check comes first.
+  it.each([
+    { name: 'publish', args: () => ['publish', entriesFile()] },
+    { name: 'redrive', args: () => ['redrive', '--wait', '1'] },
+  ])('$name: one line asking for --project, exit 1, no stack trace', async ({ name, args }) => {
+    const { code, stderr } = await runBounded(args(), { PUBSUB_EMULATOR_HOST: '127.0.0.1:9' }, 15_000);
+    expect(stderr).not.toMatch(/^\s+at /m);
+    expect(stderr).toContain(`runwatch ${name}: no project for the Pub/Sub emulator: pass --project or set GOOGLE_CLOUD_PROJECT\n`);
+    expect(stderr).not.toMatch(/published \d+|redrove \d+/);
+    expect(code).toBe(1);
+  }, 30_000);
+});

@@ -134,7 +134,12 @@ export class PubSubAccessError extends Error {
  * once more outside any caller: that ended the CLI process with a stack trace.
  */
 async function checkPubSubAccess(pubsub: PubSub): Promise<void> {
-  if (pubsub.isEmulator) return;
+  if (pubsub.isEmulator) {
+    // No credentials to name a project: topic and subscription names would hold the placeholder, and the client
+    // library threw MissingProjectIdError outside any caller (a stack trace), or a pull from it waited for nothing.
+    if (!pubsub.isIdResolved) throw new PubSubAccessError('no project for the Pub/Sub emulator: pass --project or set GOOGLE_CLOUD_PROJECT');
+    return;
+  }
   try {
     await pubsub.auth.getClient();
   } catch {

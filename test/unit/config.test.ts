@@ -194,6 +194,14 @@ surprise: true
     expect(problems('rules: {off-window-deploy: {enabled: "no"}}\nsinks: {slack: {rules: [off-window-deploy], channelsByRule: {ingress-opened: "#net"}}}')).toEqual(['rules.off-window-deploy.enabled: must be boolean']);
   });
 
+  it('a Slack section with no channel at all is reported beside a rule the schema rejected (it reads no rule)', () => {
+    // Only which findings go without a channel depends on the rules; a section with no channel posts none at all.
+    expect(problems('rules: {service-account-change: {enabled: "yes"}}\nsinks: {slack: {minSeverity: LOW}}')).toEqual([
+      'rules.service-account-change.enabled: must be boolean',
+      'sinks.slack: no channel: set channel (the default), or channelsBySeverity / channelsByRule',
+    ]);
+  });
+
   it('a window cannot start at 24:00 (it could never match)', () => {
     expect(problems('changeWindows: [{days: [mon], start: "24:00", end: "00:00"}]')).toEqual(['changeWindows[0].start: a window cannot start at 24:00 (the end of the day): use 00:00']);
   });

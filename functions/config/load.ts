@@ -111,8 +111,10 @@ function checked(data: unknown, source: string, earlier: readonly ConfigProblem[
   problems.push(...semanticProblems(copy).filter((p) => !rejected.some((path) => within(p.path, path))));
   // The Slack routing check reads the whole section and every rule's `enabled`: not run on a section or rule the
   // schema rejected a part of (a misspelt severity key would read as a severity without a channel).
+  // A section with no channel at all is told from the section alone, whatever the rules say.
   const slackInputs = ['sinks.slack', ...Object.keys(objectOr(objectOr(copy)['rules'])).map((rule) => `rules.${rule}.enabled`)];
-  const slackProblem = rejected.some((path) => slackInputs.some((input) => within(path, input) || within(input, path))) ? undefined : slackRoutingProblem(objectOr(copy));
+  const rejectedInputs = (inputs: readonly string[]): boolean => rejected.some((path) => inputs.some((input) => within(path, input) || within(input, path)));
+  const slackProblem = rejectedInputs(['sinks.slack']) ? undefined : rejectedInputs(slackInputs) ? slackChannelProblem(objectOr(copy)) : slackRoutingProblem(objectOr(copy));
   if (slackProblem) problems.push(slackProblem);
   if (earlier.length > 0 || problems.length > 0) throw new ConfigError(source, [...earlier, ...problems]);
   return deepFreeze(copy as RunwatchConfig);
@@ -348,10 +350,8 @@ function semanticProblems(document: unknown): ConfigProblem[] {
 function slackRoutingProblem(config: JsonObject): ConfigProblem | undefined {
   const slack = asObject(objectOr(config['sinks'])['slack']);
   if (!slack || typeof slack['channel'] === 'string') return undefined;
-  // No channel at all: the Slack sink refuses to start whatever the section takes (sinks/index.ts).
-  if (asObject(slack['channelsBySeverity']) === undefined && asObject(slack['channelsByRule']) === undefined) {
-    return { path: 'sinks.slack', reason: 'no channel: set channel (the default), or channelsBySeverity / channelsByRule' };
-  }
+  const noChannel = slackChannelProblem(config);
+  if (noChannel) return noChannel;
   const rules = objectOr(config['rules']);
   const minSeverity = SEVERITIES.indexOf(slack['minSeverity'] as Severity);
   const bySeverity = objectOr(slack['channelsBySeverity']);
@@ -366,6 +366,14 @@ function slackRoutingProblem(config: JsonObject): ConfigProblem | undefined {
       `findings of ${rulesWithout.join(', ')} with severity ${severitiesWithout.join(', ')} have no channel and could never be posted: ` +
       `set channel (the default for the rest), add channelsBySeverity or channelsByRule entries for them, or raise minSeverity`,
   };
+}
+
+/** A Slack section with no channel at all: the Slack sink refuses to start whatever the section takes (sinks/index.ts). */
+function slackChannelProblem(config: JsonObject): ConfigProblem | undefined {
+  const slack = asObject(objectOr(config['sinks'])['slack']);
+  if (!slack || typeof slack['channel'] === 'string') return undefined;
+  if (asObject(slack['channelsBySeverity']) !== undefined || asObject(slack['channelsByRule']) !== undefined) return undefined;
+  return { path: 'sinks.slack', reason: 'no channel: set channel (the default), or channelsBySeverity / channelsByRule' };
 }
 
 /** `**` alone in a path segment or brace alternative: picomatch reads it inside a name (`acme-**`) as `*`. */

@@ -104,3 +104,17 @@ describe('the Pub/Sub commands on the emulator without a project', () => {
     expect(code).toBe(1);
   }, 30_000);
 });
+
+describe('redrive when Pub/Sub cannot be reached', () => {
+  // Nothing listens on the emulator port (the emulator not started; a network outage looks the same): the streaming
+  // pull retries UNAVAILABLE out of sight, so the idle wait ran out and redrive reported "redrove 0 dead letters"
+  // as a success, and then the process did not exit (the pull's channel kept it alive, minutes at least).
+  it('does not report an empty redrive as done, and ends', async () => {
+    const started = Date.now();
+    const { code, stderr } = await runBounded(['redrive', '--project', 'demo-runwatch', '--wait', '1'], { PUBSUB_EMULATOR_HOST: '127.0.0.1:9' }, 20_000);
+    expect(code).not.toBeNull(); // ended by itself, not killed
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(stderr).not.toContain('redrove 0 dead letters');
+    expect(code).toBe(1);
+  }, 30_000);
+});

@@ -115,6 +115,7 @@ describe('redrive when Pub/Sub cannot be reached', () => {
     expect(code).not.toBeNull(); // ended by itself, not killed
     expect(Date.now() - started).toBeLessThan(20_000);
     expect(stderr).not.toContain('redrove 0 dead letters');
+    expect(stderr).toContain('runwatch redrive: Pub/Sub did not answer within 10 s (Error: connect ECONNREFUSED 127.0.0.1:9)');
     expect(code).toBe(1);
   }, 30_000);
 });

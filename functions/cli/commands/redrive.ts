@@ -138,6 +138,30 @@ async function pullLetters(subscription: Subscription, options: Options, started
   await Promise.all(inFlight);
 }
 
+/** How long the first call may take to get any answer from Pub/Sub (its retries included). */
+const REACH_TIMEOUT_MS = 10_000;
+const DEADLINE_EXCEEDED = 4;
+const PERMISSION_DENIED = 7;
+
+/**
+ * Fails when Pub/Sub does not answer at all. The streaming pull retries an unreachable Pub/Sub out of sight (the
+ * client library only emits debug events), so the idle wait would run out and report "redrove 0 dead letters" as
+ * a success. Any answer will do: PERMISSION_DENIED too, since roles/pubsub.subscriber, all a redrive needs, does not
+ * hold pubsub.subscriptions.get. A subscription that does not exist fails here with NOT_FOUND.
+ */
+async function checkReachable(subscription: Subscription): Promise<void> {
+  try {
+    await subscription.getMetadata({ timeout: REACH_TIMEOUT_MS });
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === PERMISSION_DENIED) return;
+    if (code !== DEADLINE_EXCEEDED) throw error;
+    // gax lists every retried error in the message: the last cause is enough.
+    const cause = /Last error: (.*?)\. Resolution note/.exec(messageOf(error))?.[1];
+    throw new Error(`Pub/Sub did not answer within ${REACH_TIMEOUT_MS / 1000} s${cause ? ` (${cause})` : ''}`);
+  }
+}
+
 export const redriveCommand: Command = {
   name: 'redrive',
   summary: 'send dead letters back to the topic they came from, once their cause is fixed',
@@ -164,6 +188,7 @@ export const redriveCommand: Command = {
       pubsub = await connectPubSub(options.projectId);
       publisher = new PubSubPublisher({ pubsub });
       subscription = pubsub.subscription(options.subscription, { flowControl: { maxMessages: MAX_HELD, allowExcessMessages: false } });
+      await checkReachable(subscription);
       const republish = publisher;
       const startedAt = new Date();
       const later = (): void => void counts.later++;

@@ -149,7 +149,7 @@ const PERMISSION_DENIED = 7;
  * a success. Any answer will do: PERMISSION_DENIED too, since roles/pubsub.subscriber, all a redrive needs, does not
  * hold pubsub.subscriptions.get. A subscription that does not exist fails here with NOT_FOUND.
  */
-async function checkReachable(subscription: Subscription): Promise<void> {
+export async function checkReachable(subscription: Subscription): Promise<void> {
   try {
     await subscription.getMetadata({ timeout: REACH_TIMEOUT_MS });
   } catch (error) {

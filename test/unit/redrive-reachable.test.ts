@@ -28,7 +28,7 @@ describe('redrive checkReachable', () => {
   });
 
   it('no answer within the timeout: one line with the last cause, not gax list of every retry', async () => {
-    const error = await checkReachable(answering({ code: 4, message: GAX_TIMEOUT })).catch((e: unknown) => e as Error);
+    const error = (await checkReachable(answering({ code: 4, message: GAX_TIMEOUT })).catch((e: unknown) => e)) as Error;
     expect(error.message).toBe('Pub/Sub did not answer within 10 s (Error: connect ECONNREFUSED 127.0.0.1:9)');
   });
 });

@@ -415,6 +415,38 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       expect(JSON.stringify(doc.data()).length).toBeLessThan(100_000);
     });
 
+    // A waiting rollout keeps its admin write, labels included: Cloud Run takes 64 service and 64 revision labels of up
+    // to 63 characters each, about 26 KB a write. ROLLOUT_LIMIT (64) of them is 1.7 MB: the 40th such deploy inside one
+    // wait failed its transaction ('The value of property "baseline" is longer than 1048487 bytes') on every delivery,
+    // and so did every later entry of the service until the sweep judged the waiting ones: those deploys went to the
+    // dead-letter topic unreported.
+    it('keeps the document under 1 MiB while deploys with the most labels Cloud Run takes wait, and judges every one', async () => {
+      const store = new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') });
+      const cfg = config({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }] });
+      const pipeline = new Pipeline({ config: cfg, store, recentKeys: 0 });
+      const labels = (prefix: string, i: number): Record<string, string> =>
+        Object.fromEntries(Array.from({ length: 64 }, (_, k) => [`${prefix}${String(k).padStart(2, '0')}`.padEnd(63, 'k'), `${i}`.padEnd(63, 'v')]));
+      const t0 = Date.parse('2024-06-01T11:00:00Z');
+      const published: Finding[] = [];
+      const publish = async (f: readonly Finding[]): Promise<void> => void published.push(...f);
+      const failed: string[] = [];
+      for (let i = 0; i < 64; i++) {
+        const deploy = variant(at(synthetic('v2-UpdateService'), new Date(t0 + i * 5_000).toISOString(), `labels-${i}`), (e) => {
+          const service = (e.protoPayload['request'] as { service: { labels: unknown; template: { labels: unknown } } }).service;
+          service.labels = labels('s', i);
+          service.template.labels = labels('t', i);
+          (e.protoPayload['response'] as { name: string }).name = `projects/acme-prod/locations/europe-west1/operations/op-labels-${i}`;
+        });
+        // Each deploy waits for its system events (none come): all of them inside one wait.
+        await pipeline.handleEntry(deploy, t0 + i * 5_000, publish).catch((error: unknown) => void failed.push(`${i}: ${String(error).slice(0, 120)}`));
+      }
+      expect(failed).toEqual([]);
+      const doc = await db.collection(store.collection).doc(baselineDocId('acme-prod/europe-west1/storefront')).get();
+      expect(Buffer.byteLength(JSON.stringify(doc.data()), 'utf8')).toBeLessThan(512 * 1024);
+      await pipeline.sweep(t0 + 3_600_000, publish);
+      expect(new Set(published.filter((f) => f.rule === 'off-window-deploy').map((f) => f.insertId)).size).toBe(64);
+    });
+
     // A service deleted and created again under the name keeps its runtime service account across the delete
     // (baseline/apply.ts): the stored baseline after the delete must carry it, and the pipeline on Firestore must
     // compare the re-created service's first revision with the deleted one's, as on memory.

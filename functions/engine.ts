@@ -93,6 +93,39 @@ const SEEN_LIMIT = 64;
  */
 export const ROLLOUT_LIMIT = 64;
 
+/**
+ * The most the waiting rollouts of a service may take in its stored baseline (their JSON, in bytes of UTF-8). Each
+ * keeps its admin write with the labels the deployer set: Cloud Run takes 64 service and 64 revision labels of up to
+ * 63 characters, about 26 KB a write, so ROLLOUT_LIMIT of them came to 1.7 MB and the service's transactions failed
+ * from the 40th. Beyond this the oldest is judged at once, as beyond ROLLOUT_LIMIT; ordinary writes (a few KB) reach
+ * ROLLOUT_LIMIT first.
+ */
+export const ROLLOUT_BYTES_LIMIT = 256 * 1024;
+
+/** Rollouts are never changed in place (each step builds a new one): the size of each is measured once. */
+const rolloutSizes = new WeakMap<Rollout, number>();
+
+function rolloutBytes(rollout: Rollout): number {
+  let size = rolloutSizes.get(rollout);
+  if (size === undefined) {
+    size = Buffer.byteLength(JSON.stringify(rollout), 'utf8');
+    rolloutSizes.set(rollout, size);
+  }
+  return size;
+}
+
+/** More rollouts wait than a stored baseline should hold: more than ROLLOUT_LIMIT, or more than ROLLOUT_BYTES_LIMIT. */
+function tooManyRollouts(rollouts: readonly Rollout[]): boolean {
+  if (rollouts.length > ROLLOUT_LIMIT) return true;
+  if (rollouts.length < 2) return false; // the newest is never judged for its size alone
+  let total = 0;
+  for (const rollout of rollouts) {
+    total += rolloutBytes(rollout);
+    if (total > ROLLOUT_BYTES_LIMIT) return true;
+  }
+  return false;
+}
+
 export function storeKeyOf(change: Change): string {
   return isWideIamChange(change)
     ? baselineKey({ project: change.target.project, service: '*' })
@@ -549,9 +582,9 @@ export class Engine {
     return this.finalizeOldestWhile(draft, (rollout) => isComplete(rollout) || rollout.deadlineMs <= nowMs, findings, edits, waitedOut);
   }
 
-  /** Judges the oldest rollouts with what is known while more than ROLLOUT_LIMIT wait; true when one was. */
+  /** Judges the oldest rollouts with what is known while too many wait (tooManyRollouts); true when one was. */
   private keepRolloutsBounded(draft: MutableBaseline, findings: Finding[], edits: BaselineEdits): boolean {
-    return this.finalizeOldestWhile(draft, () => (draft.rollouts?.length ?? 0) > ROLLOUT_LIMIT, findings, edits);
+    return this.finalizeOldestWhile(draft, () => tooManyRollouts(draft.rollouts ?? []), findings, edits);
   }
 
   /** Finalizes rollouts oldest first while the oldest is `ready`; true when one was finalized. */

@@ -119,6 +119,33 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       expect(await store.get('not/there/at-all')).toBeUndefined();
     });
 
+    // A refused call is logged with whatever service name was asked for ("denied on resource ... (or resource may not
+    // exist)"): the name is not one Cloud Run accepted. Its key's base64url id passed Firestore's 1500-byte limit on
+    // a document id, and the entry's transaction failed on every delivery ('The key path element name is longer than
+    // 1500 bytes') until Pub/Sub gave up on it: the refused attempt to turn the invoker check off was never reported.
+    it('reports a refused call naming a service longer than a document id may be, as on memory', async () => {
+      const name = 's'.repeat(1_200);
+      const refused = variant(synthetic('v2-UpdateService-invoker-iam-disabled-denied'), (e) => {
+        const path = `projects/acme-prod/locations/europe-west1/services/${name}`;
+        e.protoPayload['resourceName'] = path;
+        (e.protoPayload['request'] as { service: { name: string } }).service.name = path;
+        (e['resource'] as { labels: Record<string, string> }).labels['service_name'] = name;
+      });
+      const raised = async (store: BaselineStore): Promise<string[]> => {
+        const published: Finding[] = [];
+        const pipeline = new Pipeline({ config: config(), store, recentKeys: 0 });
+        await pipeline.handleEntry(refused, Date.parse('2030-01-01T00:00:00Z'), async (f) => void published.push(...f));
+        return published.map((f) => `${f.id} ${f.rule}`);
+      };
+      const onMemory = await raised(new MemoryBaselineStore());
+      expect(onMemory.map((line) => line.slice(33))).toEqual(['public-invoker-attempt']);
+      const store = new FirestoreBaselineStore({ firestore: db, collection: collection('long-names') });
+      expect(await raised(store)).toEqual(onMemory);
+      // Applied once: a redelivery changes nothing and raises nothing.
+      expect(await raised(store)).toEqual([]);
+      expect(await store.get(`acme-prod/europe-west1/${name}`)).toMatchObject({ version: 1 });
+    });
+
     it('folds out-of-order points into their time order: an older entry never overwrites newer state', async () => {
       const store = new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') });
       const key = 'acme-prod/europe-west1/ordering';

@@ -15,10 +15,11 @@
 // refuses some as map keys (`__x__`, the empty key), which failed the entry's transaction on every delivery.
 // Documents written by earlier builds, with both as Firestore maps, are still read.
 // Keys contain `/` (PROJECT/LOCATION/SERVICE), which Firestore reads as a path separator, so the id is the base64url
-// of the key (never `.`, `..`, `__...__` or a `/`), and the readable key is kept as a field for people browsing the
-// console.
+// of the key (never `.`, `..`, `__...__` or a `/`; for a key too long for an id, its start and a digest), and the
+// readable key is kept as a field for people browsing the console.
 //
 // The client library is imported on first use, not at module load, to keep the function's cold start small.
+import { createHash } from 'node:crypto';
 import type { DocumentData, DocumentReference, Firestore, Settings } from '@google-cloud/firestore';
 import { canonicalJson } from '../audit/json.js';
 import type { ServiceBaseline } from './state.js';
@@ -60,9 +61,19 @@ export const APPLIED_RECORD_TTL_MS = 30 * 24 * 3600 * 1000;
 /** The field of an applied-entry record the TTL policy reads (terraform/modules/runwatch/firestore.tf). */
 export const APPLIED_RECORD_EXPIRY_FIELD = 'expireAt';
 
+/**
+ * The longest key whose id is its base64url (1,000 characters of id). Firestore refuses ids over 1,500 bytes, and the
+ * applied-entry record adds `~` and the entry digest to it. Keys come from log entries: a refused call is logged with
+ * whatever service name was asked for, not one Cloud Run accepted.
+ */
+const PLAIN_ID_MAX_KEY_BYTES = 750;
+
 export function baselineDocId(key: string): string {
   // Every UTF-8 lead byte is < 0xF8, so the first base64url character is never `-` or `_`: no `__x__` ids.
-  return Buffer.from(key, 'utf8').toString('base64url');
+  const bytes = Buffer.from(key, 'utf8');
+  if (bytes.length <= PLAIN_ID_MAX_KEY_BYTES) return bytes.toString('base64url');
+  // A longer key: the start of its id, then `~` (never in base64url, so no plain id is ever the same) and its digest.
+  return `${bytes.subarray(0, PLAIN_ID_MAX_KEY_BYTES).toString('base64url')}~${createHash('sha256').update(bytes).digest('base64url')}`;
 }
 
 export class FirestoreBaselineStore implements BaselineStore, DueIndex {

@@ -98,6 +98,35 @@ describe('a console deploy: image only in the system events', () => {
     expect(rest).toHaveLength(ROLLOUT_LIMIT);
   });
 
+  // Cloud Run takes 64 service and 64 revision labels of up to 63 characters: a waiting write with that many holds about
+  // 26 KB, and ROLLOUT_LIMIT of them made a baseline of 1.7 MB, past what Firestore stores in a document (1 MiB).
+  it('deploys with the most labels Cloud Run takes, waiting on one service, keep its baseline far under 1 MiB; none is lost', async () => {
+    const { at, withOperationId, withV1Image, editV1Services } = await import('../support/entries.js');
+    const store = new MemoryBaselineStore();
+    const longWait = config({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }], correlation: { waitSeconds: 86_400 } });
+    const pipeline = new Pipeline({ config: longWait, store });
+    const labels = (prefix: string, i: number): Record<string, string> =>
+      Object.fromEntries(Array.from({ length: 64 }, (_, k) => [`${prefix}${String(k).padStart(2, '0')}`.padEnd(63, 'k'), `${i}`.padEnd(63, 'v')]));
+    const start = Date.parse('2024-05-06T22:00:00Z');
+    const judged: Finding[] = [];
+    let largest = 0;
+    for (let i = 0; i < 64; i++) {
+      const write = editV1Services(at(withOperationId(withV1Image(synthetic('v1-ReplaceService-gcloud'), `gcr.io/acme/app:${i}`), `op-${i}`), new Date(start + i * 1_000).toISOString()), (svc) => {
+        const metadata = svc['metadata'] as Record<string, unknown>;
+        metadata['labels'] = labels('s', i);
+        const template = (svc['spec'] as { template: { metadata: Record<string, unknown> } }).template.metadata;
+        template['labels'] = { ...(template['labels'] as Record<string, string>), ...labels('t', i) };
+      });
+      const outcome = await pipeline.handleEntry(write, start + i * 1_000);
+      if (outcome.status === 'processed') judged.push(...outcome.findings);
+      const [, baseline] = [...store.entries()][0]!;
+      largest = Math.max(largest, Buffer.byteLength(JSON.stringify(baseline), 'utf8'));
+    }
+    expect(largest).toBeLessThan(512 * 1024);
+    judged.push(...(await pipeline.flush()));
+    expect(judged.filter((f) => f.rule === 'off-window-deploy')).toHaveLength(64);
+  });
+
   it('system events whose write never comes still give a finding: principal from the revision creator, the write unknown', async () => {
     const findings = byRule(await findingsOf(sequence('system-events-only'), strict));
     // No admin write: a revision no rollout judged was created all the same, at the time of its first event.

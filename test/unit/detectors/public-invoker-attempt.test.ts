@@ -65,6 +65,12 @@ describe('public-invoker-attempt', () => {
     ],
     ['project policy (the whole policy in the request, no delta)', [projectRefused], 'MEDIUM', { scope: 'project', membersAttempted: ['allUsers'] }],
     [
+      'project policy through the Resource Manager v3 API (its own methodName in Google\'s audit catalog)',
+      [variant(projectRefused, (e) => void (e.protoPayload['methodName'] = 'google.cloud.resourcemanager.v3.Projects.SetIamPolicy'))],
+      'MEDIUM',
+      { scope: 'project', membersAttempted: ['allUsers'] },
+    ],
+    [
       'organization policy',
       [
         variant(projectRefused, (e) => {

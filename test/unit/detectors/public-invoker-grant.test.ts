@@ -439,4 +439,36 @@ describe('public-invoker-grant', () => {
       expect(await publicFindings([above(projectGrant, 'organizations/888888888888')], cfg)).toHaveLength(count);
     });
   });
+
+  // Google's audit catalog (googleapis/google-cloudevents json/audit/service_catalog.json) lists, for
+  // cloudresourcemanager.googleapis.com, `SetIamPolicy` (v1) and the v3 API's own names:
+  // google.cloud.resourcemanager.v3.{Projects,Folders,Organizations}.SetIamPolicy (the client libraries and
+  // anything built on them call v3). The entry is the v1 one's (same AuditLog, same policyDelta) under the v3 name.
+  describe('a grant through the Resource Manager v3 API', () => {
+    const v3Project = synthetic('project-SetIamPolicy-v3-run-invoker-allUsers');
+    const v3Above = (resourceName: string, method: string): Json =>
+      variant(v3Project, (e) => {
+        const [kind, id] = resourceName.split('/') as [string, string];
+        e['logName'] = `${resourceName}/logs/cloudaudit.googleapis.com%2Factivity`;
+        e['resource'] = kind === 'folders' ? { type: 'folder', labels: { folder_id: id } } : { type: 'organization', labels: { organization_id: id } };
+        e.protoPayload['methodName'] = method;
+        e.protoPayload['resourceName'] = resourceName;
+        (e.protoPayload['request'] as Json)['resource'] = resourceName;
+      });
+
+    it.each([
+      ['on a project', v3Project, 'project', 'western-verve-123456'],
+      ['on a folder', v3Above('folders/4567', 'google.cloud.resourcemanager.v3.Folders.SetIamPolicy'), 'folder', 'folders/4567'],
+      ['on an organization', v3Above('organizations/888888888888', 'google.cloud.resourcemanager.v3.Organizations.SetIamPolicy'), 'organization', 'organizations/888888888888'],
+    ])('fires CRITICAL: allUsers granted the invoker role %s', async (_name, entry, scope, project) => {
+      const findings = await publicFindings([entry]);
+      expect(findings).toHaveLength(1);
+      expect(findings[0]).toMatchObject({ severity: 'CRITICAL', project, service: '*', evidence: { scope, membersGranted: ['allUsers'], source: 'policy delta' } });
+    });
+
+    it('the log sink filter lets the v3 methods through', async () => {
+      const { sinkFilter } = await import('../../../functions/detectors/sinkFilter.js');
+      for (const kind of ['Projects', 'Folders', 'Organizations']) expect(sinkFilter()).toContain(`"google.cloud.resourcemanager.v3.${kind}.SetIamPolicy"`);
+    });
+  });
 });

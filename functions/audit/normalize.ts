@@ -32,6 +32,7 @@ import { readRevisionObservation, type RevisionObservation } from './systemEvent
 import { cutText, truncatePlain } from '../untrustedText.js';
 import { isPublicInvokerBinding } from '../model/iam.js';
 import type { RunwatchConfig } from '../config/types.js';
+import { isProjectIamMethod } from '../detectors/methods.js';
 
 /** Why an entry produced no change. Counted and reported by replay and the functions. */
 export type SkipReason =
@@ -115,7 +116,7 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
   if (env.logKind !== 'activity') return { kind: 'skipped', reason: 'read-only', detail: env.logKind };
 
   if (serviceName === CRM) {
-    if (method !== 'SetIamPolicy') return { kind: 'skipped', reason: 'not-cloud-run', detail: `${CRM} ${method}` };
+    if (!isProjectIamMethod(method)) return { kind: 'skipped', reason: 'not-cloud-run', detail: `${CRM} ${method}` };
     const where = wideIamTarget(env, pp);
     const failure = failureOf(pp, undefined, env.entry['severity']);
     if (failure) return refusedIamAttempt(env, pp, failure, where) ?? failure;

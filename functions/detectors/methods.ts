@@ -15,7 +15,21 @@ export const SERVICE_IAM_METHODS: readonly AuditMethod[] = [
   { serviceName: RUN, methodName: 'google.cloud.run.v2.Services.SetIamPolicy' },
 ];
 
-export const PROJECT_IAM_METHODS: readonly AuditMethod[] = [{ serviceName: 'cloudresourcemanager.googleapis.com', methodName: 'SetIamPolicy' }];
+/**
+ * Project, folder and organization policies: the v1 API logs `SetIamPolicy`; the v3 API (the client libraries) logs
+ * its own names (Google's audit catalog, googleapis/google-cloudevents json/audit/service_catalog.json).
+ */
+export const PROJECT_IAM_METHODS: readonly AuditMethod[] = [
+  { serviceName: 'cloudresourcemanager.googleapis.com', methodName: 'SetIamPolicy' },
+  { serviceName: 'cloudresourcemanager.googleapis.com', methodName: 'google.cloud.resourcemanager.v3.Projects.SetIamPolicy' },
+  { serviceName: 'cloudresourcemanager.googleapis.com', methodName: 'google.cloud.resourcemanager.v3.Folders.SetIamPolicy' },
+  { serviceName: 'cloudresourcemanager.googleapis.com', methodName: 'google.cloud.resourcemanager.v3.Organizations.SetIamPolicy' },
+];
+
+/** True for a methodName PROJECT_IAM_METHODS lists. */
+export function isProjectIamMethod(methodName: string): boolean {
+  return PROJECT_IAM_METHODS.some((m) => m.methodName === methodName);
+}
 
 /** Cloud Functions (gen2) write their backing Cloud Run services through these; read when `cloudFunctions.watch`. */
 export const CLOUD_FUNCTIONS_METHODS: readonly AuditMethod[] = [

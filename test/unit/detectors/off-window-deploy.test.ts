@@ -97,6 +97,35 @@ describe('off-window-deploy', () => {
     expect(await offWindow('2024-06-08T10:00:00Z', cfg)).toHaveLength(0);
   });
 
+  // gcloud --impersonate-service-account: the audit entry's principal is the service account; the person who acted
+  // through it is in serviceAccountDelegationInfo (the shape unapproved-deployer's tests use). An exception for the
+  // pipeline's account must not exempt every person allowed to impersonate it.
+  describe('an exception for a pipeline service account', () => {
+    const CI = 'deployer@acme-ci.iam.gserviceaccount.com';
+    const GITHUB = 'principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/github/subject/repo:acme/shop:ref:refs/heads/main';
+    const WORKFORCE = 'principal://iam.googleapis.com/locations/global/workforcePools/acme-sso/subject/mallory@acme.com';
+    const asCi = (delegation: Json | undefined): Json =>
+      variant(at(create, '2024-06-08T10:00:00Z'), (e) => {
+        e.protoPayload['authenticationInfo'] = { principalEmail: CI, principalSubject: `serviceAccount:${CI}`, ...(delegation ? { serviceAccountDelegationInfo: [delegation] } : {}) };
+      });
+    const exempting = (principal: string) => config({ timezone: 'UTC', changeWindows: [{ days: ['mon'], start: '09:00', end: '10:00' }], rules: { 'off-window-deploy': { exceptions: [{ principal }] } } });
+
+    it.each([
+      ['the service account itself: exempt', undefined, 0],
+      ['GitHub Actions acting as it through workload identity federation: exempt', { principalSubject: GITHUB }, 0],
+      ['a Google service agent acting as it: exempt', { firstPartyPrincipal: { principalEmail: 'service-123456789012@gcp-sa-cloudbuild.iam.gserviceaccount.com' } }, 0],
+      ['a person impersonating it: reported (the person deployed)', { firstPartyPrincipal: { principalEmail: 'mallory@acme.com' } }, 1],
+      ['a person signed in through a workforce pool impersonating it: reported', { principalSubject: WORKFORCE }, 1],
+    ])('%s', async (_name, delegation, count) => {
+      expect((await findingsOf([asCi(delegation)], exempting(CI))).filter((f) => f.rule === 'off-window-deploy')).toHaveLength(count);
+    });
+
+    it('exempts the person too when the exception names both', async () => {
+      const cfg = exempting(`{${CI},mallory@acme.com}`);
+      expect((await findingsOf([asCi({ firstPartyPrincipal: { principalEmail: 'mallory@acme.com' } })], cfg)).filter((f) => f.rule === 'off-window-deploy')).toHaveLength(0);
+    });
+  });
+
   it('an exception matches only when all its fields match', async () => {
     const cfg = config({
       timezone: 'UTC',

@@ -5,7 +5,7 @@
 import { applyChangeTo } from './baseline/apply.js';
 import { baselineKey, type BaselineStore, type Delivery, type TransactionOutcome } from './baseline/store.js';
 import { COPY_EDITS, IN_PLACE_EDITS, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline } from './baseline/state.js';
-import { globMatches, principalMatches } from './config/glob.js';
+import { globMatches, isPerson, principalMatches } from './config/glob.js';
 import type { RuleException, RuleSettings, RunwatchConfig } from './config/types.js';
 import {
   addWrite,
@@ -37,7 +37,7 @@ import { cutText } from './untrustedText.js';
 import { linksOf, provenanceLabelsKey, provenanceLabelsOf, provenanceLabelTexts, provenanceOf, resourceNameOf, type ProvenanceLabels } from './findings/enrich.js';
 import { severityRank, type Finding, type Severity } from './findings/finding.js';
 import { findingId } from './findings/id.js';
-import { isWideIamChange, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type EntryKey } from './model/change.js';
+import { isWideIamChange, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type EntryKey, type Principal } from './model/change.js';
 import { fnv1aJoined } from './audit/hash.js';
 
 interface RuleDetection {
@@ -140,12 +140,23 @@ export function storeKeyOf(change: Change): string {
 function isExempt(exceptions: readonly RuleException[], change: Change): boolean {
   const projectWide = isWideIamChange(change);
   for (const exception of exceptions) {
-    if (exception.principal !== undefined && !(change.principal && principalMatches(exception.principal, change.principal.id))) continue;
+    if (exception.principal !== undefined && !(change.principal && principalExempt(exception.principal, change.principal))) continue;
     if (exception.project !== undefined && !globMatches(exception.project, change.target.project)) continue;
     if (exception.service !== undefined && (projectWide || !globMatches(exception.service, `${change.target.project}/${change.target.service}`))) continue;
     return true;
   }
   return false;
+}
+
+/**
+ * A principal exception names who made the change: the caller, and every person it acted for. A person who
+ * impersonates an exempt service account (gcloud --impersonate-service-account) is logged as that service account,
+ * with the person in its delegation chain: the person made the change, and is exempt only when the glob names them
+ * too. Service accounts, Google service agents and workload identities in the chain are the pipeline's own links.
+ */
+function principalExempt(glob: string, principal: Principal): boolean {
+  if (!principalMatches(glob, principal.id)) return false;
+  return principal.delegationChain.every((link) => !isPerson(link) || principalMatches(glob, link));
 }
 
 /**

@@ -70,6 +70,18 @@ function principalKind(principal: string): string {
  * with a prefix keeps its kind: `serviceAccount:*` matches service accounts only, `user:*` Google users only (not
  * federated `principal://` identities: match those by their own URI).
  */
+/**
+ * True for an identity that is a person: a Google account (`user:`, or an email outside `*.gserviceaccount.com`) or
+ * a workforce identity federation principal (`principal://iam.googleapis.com/locations/global/workforcePools/...`).
+ * Not a service account, a Google service agent, a workload identity (a pipeline), nor a third party's bare subject
+ * claim (`repo:acme/shop:ref:refs/heads/main`).
+ */
+export function isPerson(principal: string): boolean {
+  const kind = principalKind(principal);
+  if (kind === 'federated') return /\/workforcePools\//i.test(principal);
+  return kind === 'user' && (/^user:/i.test(principal) || principal.includes('@'));
+}
+
 export function principalMatches(glob: string, principal: string): boolean {
   let matcher = principalCache.get(glob);
   if (!matcher) {

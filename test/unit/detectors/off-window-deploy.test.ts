@@ -113,6 +113,7 @@ describe('off-window-deploy', () => {
     it.each([
       ['the service account itself: exempt', undefined, 0],
       ['GitHub Actions acting as it through workload identity federation: exempt', { principalSubject: GITHUB }, 0],
+      ['a third party acting as it, named by its subject claim: exempt', { thirdPartyPrincipal: { thirdPartyClaims: { sub: 'repo:acme/shop:ref:refs/heads/main' } } }, 0],
       ['a Google service agent acting as it: exempt', { firstPartyPrincipal: { principalEmail: 'service-123456789012@gcp-sa-cloudbuild.iam.gserviceaccount.com' } }, 0],
       ['a person impersonating it: reported (the person deployed)', { firstPartyPrincipal: { principalEmail: 'mallory@acme.com' } }, 1],
       ['a person signed in through a workforce pool impersonating it: reported', { principalSubject: WORKFORCE }, 1],

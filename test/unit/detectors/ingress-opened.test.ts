@@ -150,4 +150,24 @@ describe('ingress-opened', () => {
     const write = v1Write('2024-05-04T11:00:00Z', 'all');
     expect(await opened([v1Write('2024-05-04T10:00:00Z', 'internal'), write, write])).toHaveLength(1);
   });
+
+  // The v2 enum's fifth value, INGRESS_TRAFFIC_NONE: "No ingress traffic is allowed" (google.cloud.run.v2
+  // IngressTraffic, in Google's client reference). Used to shut a service off (an incident, a budget kill switch).
+  describe('a service whose ingress was shut off (INGRESS_TRAFFIC_NONE)', () => {
+    const setIngress = (time: string, ingress: string): Json =>
+      v2Update(time, (service, request) => {
+        service['ingress'] = ingress;
+        request['updateMask'] = { paths: ['ingress'] };
+      });
+
+    it('fires: opened again to all (the internet reaches it where nothing did)', async () => {
+      const findings = await opened([v2Create('INGRESS_TRAFFIC_ALL'), setIngress('2024-06-01T11:00:00Z', 'INGRESS_TRAFFIC_NONE'), setIngress('2024-06-01T12:00:00Z', 'INGRESS_TRAFFIC_ALL')]);
+      expect(findings.map((f) => [f.eventTime, f.severity, f.evidence['before']])).toEqual([['2024-06-01T12:00:00Z', 'MEDIUM', 'none']]);
+    });
+
+    it('resolves an opening when the ingress is shut off', async () => {
+      const findings = await opened([v2Create('INGRESS_TRAFFIC_INTERNAL_ONLY'), setIngress('2024-06-01T11:00:00Z', 'INGRESS_TRAFFIC_ALL'), setIngress('2024-06-01T12:00:00Z', 'INGRESS_TRAFFIC_NONE')]);
+      expect(findings.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
+    });
+  });
 });

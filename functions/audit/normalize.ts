@@ -633,6 +633,8 @@ function ingressOf(value: string | undefined): Ingress | undefined {
     case 'internal-and-cloud-load-balancing':
     case 'INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER':
       return 'internal-and-cloud-load-balancing';
+    case 'INGRESS_TRAFFIC_NONE':
+      return 'none';
     default:
       return undefined;
   }

@@ -4,7 +4,8 @@
 //           service's ingress setting (v1: the `run.googleapis.com/ingress` annotation of the service as written,
 //           else as stored; v2: `ingress`), and deletes.
 // Alerts:   a write that sets ingress to `all` (INGRESS_TRAFFIC_ALL) on a service whose ingress in force before it
-//           was `internal` or `internal-and-cloud-load-balancing`: requests from the internet now reach it
+//           was `internal`, `internal-and-cloud-load-balancing` or `none` (v2 INGRESS_TRAFFIC_NONE: no traffic at
+//           all, a service shut off; shutting an opened service off resolves it): requests from the internet now reach it
 //           directly, past the VPC perimeter or the load balancer in front of it (and its Cloud Armor policy or
 //           IAP). It is a service setting: any write counts, with or without a new revision, whether or not the
 //           revision becomes Ready.
@@ -31,6 +32,7 @@ import type { Detection, Detector, Resolved } from './types.js';
 const PERIMETER: Readonly<Record<Exclude<Ingress, 'all'>, string>> = {
   internal: 'its VPC networks',
   'internal-and-cloud-load-balancing': 'the load balancer in front of it (and its Cloud Armor policy or IAP)',
+  none: 'an ingress setting that let no traffic in at all',
 };
 
 export const ingressOpened: Detector<'ingress-opened'> = {

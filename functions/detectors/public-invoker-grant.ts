@@ -203,6 +203,8 @@ function whoCanCall(ingress: Ingress | undefined): string {
       return 'anyone who reaches it from inside its networks (ingress internal: VPC networks, Shared VPC, other services of the project) can call it without an identity.';
     case 'internal-and-cloud-load-balancing':
       return 'anyone who reaches it through a Cloud Load Balancer (from the internet, when it is external) or from inside its networks can call it without an identity.';
+    case 'none':
+      return 'no traffic reaches it while its ingress is none, but anyone who can reach it once ingress is opened can call it without an identity.';
     case undefined:
       return 'anyone who can reach it (ingress unknown: the internet, when it is "all") can call it without an identity.';
   }

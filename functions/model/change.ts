@@ -68,7 +68,8 @@ export interface UnparseableImageRef {
   readonly unparseable: true;
 }
 
-export type Ingress = 'all' | 'internal' | 'internal-and-cloud-load-balancing';
+/** `none`: the v2 INGRESS_TRAFFIC_NONE, no ingress traffic at all (a service shut off). */
+export type Ingress = 'all' | 'internal' | 'internal-and-cloud-load-balancing' | 'none';
 
 /**
  * Where a revision's outbound traffic goes: `all-traffic` through its VPC network (a Serverless VPC Access connector or

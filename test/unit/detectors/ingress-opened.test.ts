@@ -170,4 +170,34 @@ describe('ingress-opened', () => {
       expect(findings.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
     });
   });
+
+  // Deleting a service and creating it again under its name, with the default ingress `all`, opens it as surely as
+  // an update: a load balancer's serverless NEG (and its Cloud Armor policy) still points at the name, and the
+  // internet now reaches it directly. The identity and image rules compare across a delete; so must this one.
+  describe('a service deleted and created again', () => {
+    const v1Create = (time: string, ingress: string): Json =>
+      variant(v1Write(time, ingress), (e) => {
+        e.protoPayload['methodName'] = 'google.cloud.run.v1.Services.CreateService';
+      });
+
+    it.each([
+      ['at all, where it was internal', 'internal', 1],
+      ['at all, where it was internal-and-cloud-load-balancing', 'internal-and-cloud-load-balancing', 1],
+      ['at all, where it was all', 'all', 0],
+    ])('v1: %s', async (_name, before, count) => {
+      const entries = [v1Write('2024-05-04T10:00:00Z', before), deleteServiceAt('2024-05-04T11:00:00Z', SLACK_BOT), v1Create('2024-05-04T11:05:00Z', 'all')];
+      const findings = await opened(entries);
+      expect(findings).toHaveLength(count);
+      if (count) expect(findings[0]).toMatchObject({ eventTime: '2024-05-04T11:05:00Z', evidence: { before, after: 'all', recreatedAfterDeleteAt: '2024-05-04T11:00:00.000Z' } });
+    });
+
+    it('v2: created again at INGRESS_TRAFFIC_ALL where it was INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER', async () => {
+      const deleteV2 = variant(deleteServiceAt('2024-06-01T11:00:00Z', { project: 'acme-prod', location: 'europe-west1', service: 'storefront' }), (e) => {
+        e.protoPayload['methodName'] = 'google.cloud.run.v2.Services.DeleteService';
+        e.protoPayload['resourceName'] = 'projects/acme-prod/locations/europe-west1/services/storefront';
+      });
+      const findings = await opened([v2Create('INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER'), deleteV2, at(v2Create('INGRESS_TRAFFIC_ALL'), '2024-06-01T11:05:00Z')]);
+      expect(findings.map((f) => [f.eventTime, f.evidence['before']])).toEqual([['2024-06-01T11:05:00Z', 'internal-and-cloud-load-balancing']]);
+    });
+  });
 });

@@ -17,6 +17,7 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
     if (change.kind === 'deploy') {
       recordRepositories(target, change.images, t);
       if (change.serviceAccount) target.serviceAccount = record(target.serviceAccount, t, describeServiceAccount(change.serviceAccount));
+      if (change.ingress) target.ingress = record(target.ingress, t, change.ingress);
     }
     return;
   }
@@ -31,14 +32,16 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
         return;
       }
       // The service object's facts go (its template, IAM policy, settings); its revisions' runtime service account
-      // and image repositories stay, so a service created again under the name is compared with the deleted one
-      // (see SERVICE_OBJECT_HISTORIES). What the baseline remembers about *entries* stays too: the ones already
-      // applied (so a redelivered copy changes nothing) and recently completed rollouts (so their late system events
-      // are known). (The engine keeps the open findings: a later change can still close them.)
+      // and image repositories stay, and so does its ingress (a load balancer's serverless NEG still sends to the
+      // name: created again at the default `all`, the service is opened past it), so a service created again under
+      // the name is compared with the deleted one (see SERVICE_OBJECT_HISTORIES). What the baseline remembers about
+      // *entries* stays too: the ones already applied (so a redelivered copy changes nothing) and recently completed
+      // rollouts (so their late system events are known). (The engine keeps the open findings: a later change can
+      // still close them.)
       const lastChangeMs = Math.max(target.lastChangeMs, t);
-      const { seen, completed, serviceAccount, repositories, systemEventsSeen } = target;
+      const { seen, completed, serviceAccount, repositories, ingress, systemEventsSeen } = target;
       for (const key of Object.keys(target)) delete (target as Record<string, unknown>)[key];
-      Object.assign(target, emptyBaseline(), { serviceAccount, repositories, lastChangeMs, deletedAtMs: t });
+      Object.assign(target, emptyBaseline(), { serviceAccount, repositories, ingress, lastChangeMs, deletedAtMs: t });
       if (seen) target.seen = seen;
       if (completed) target.completed = completed;
       if (systemEventsSeen) target.systemEventsSeen = systemEventsSeen;

@@ -55,7 +55,7 @@ export interface ServiceBaseline {
   readonly lastChangeMs: number;
   /**
    * Set when the service was deleted: entries older than it are about the deleted service and change nothing. The
-   * service-object facts (SERVICE_OBJECT_HISTORIES) start afresh; the service account and repositories carry on.
+   * service-object facts (SERVICE_OBJECT_HISTORIES) start afresh; the service account, repositories and ingress carry on.
    */
   readonly deletedAtMs?: number;
   /** Deploys waiting for their other half (admin write or system events); see correlate/rollout.ts. */
@@ -80,11 +80,12 @@ export const HISTORY_FIELDS = ['serviceAccount', 'template', 'publicInvokers', '
 
 /**
  * The histories that belong to the live service object: its revision template, IAM policy and settings. A delete
- * clears them (a service created again under the name has new ones). The others (the runtime service account, and
- * the repositories map) are the service's history across deletes: the re-created service's first revision is
- * compared with the deleted one's, or deleting and re-creating a service would hide a change of identity or image.
+ * clears them (a service created again under the name has new ones). The others (the runtime service account, the
+ * repositories map and the ingress) are the service's history across deletes: the re-created service's first
+ * revision is compared with the deleted one's, or deleting and re-creating a service would hide a change of
+ * identity or image, or open a service that was internal (created again at the default ingress, `all`).
  */
-export const SERVICE_OBJECT_HISTORIES = ['template', 'publicInvokers', 'invokerIamDisabled', 'ingress'] as const satisfies readonly (typeof HISTORY_FIELDS)[number][];
+export const SERVICE_OBJECT_HISTORIES = ['template', 'publicInvokers', 'invokerIamDisabled'] as const satisfies readonly (typeof HISTORY_FIELDS)[number][];
 
 /** Service-object histories added after baselines were first stored: optional, older baselines have none. */
 export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['binaryAuthorization', 'breakglass', 'provenanceLabels', 'plainEnv', 'vpcEgress', 'publicWriters'] as const;

@@ -16,13 +16,15 @@
 // Resolves: the ingress restricted again by the newest entry about it, or the service deleted. An opening that
 //           arrives after a newer write restricted it again is reported and closed at once.
 // Blind spots: a service's first known write sets the baseline, so a service created with (or first seen at)
-//           `all` raises nothing: `all` is Cloud Run's default. A write whose entry does not show the ingress (a
+//           `all` raises nothing: `all` is Cloud Run's default. (A service deleted and created again under the name
+//           is compared with the deleted one's ingress, evidence `recreatedAfterDeleteAt`: a load balancer's
+//           serverless NEG still sends to the name.) A write whose entry does not show the ingress (a
 //           v2 update mask that leaves it alone, a v1 entry logged without its body) says nothing. An invoker role
 //           granted to the public on the project, folder or organization is not taken into account for the
 //           severity (it is reported by public-invoker-grant). Network paths (VPC Service Controls, firewall rules
 //           on a load balancer) are not seen.
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, valueBefore } from '../baseline/state.js';
+import { changedAfter, deletedBetween, pointBefore, valueBefore } from '../baseline/state.js';
 import type { Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { closedByDelete, riskInForce, serviceLabel } from './revision.js';
@@ -44,8 +46,11 @@ export const ingressOpened: Detector<'ingress-opened'> = {
   serviceSettings: true,
   detect({ change, baseline }): Detection[] {
     if (change.kind !== 'deploy' || change.ingress !== 'all') return [];
-    const before = valueBefore(baseline?.ingress, change.timeMs) as Ingress | undefined;
+    const beforePoint = pointBefore(baseline?.ingress, change.timeMs);
+    const before = beforePoint?.v as Ingress | undefined;
     if (before === undefined || before === 'all') return [];
+    // The ingress before is the deleted service's: the service was created again under the name.
+    const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint!.t, change.timeMs);
     const who = change.principal?.id ?? 'An unknown principal';
     const publicInvokers = valueBefore(baseline?.publicInvokers, change.timeMs) ?? [];
     const invokerIamDisabled = change.invokerIamDisabled ?? valueBefore(baseline?.invokerIamDisabled, change.timeMs) === true;
@@ -57,13 +62,14 @@ export const ingressOpened: Detector<'ingress-opened'> = {
       {
         severity: unauthenticated ? 'HIGH' : 'MEDIUM',
         title: 'Cloud Run service ingress opened to the internet',
-        summary: `${who} set the ingress of ${serviceLabel(change.target)} from ${before} to all: requests from the internet now reach it directly, past ${PERIMETER[before]}.${callers}`,
+        summary: `${who} set the ingress of ${serviceLabel(change.target)} from ${before}${recreatedAfterDeleteAt ? ` (the deleted service's, before it was deleted at ${recreatedAfterDeleteAt} and created again)` : ''} to all: requests from the internet now reach it directly, past ${PERIMETER[before]}.${callers}`,
         evidence: {
           before,
           after: 'all',
           api: change.api,
           ...(publicInvokers.length > 0 ? { publicInvokers } : {}),
           ...(invokerIamDisabled ? { invokerIamDisabled: true } : {}),
+          ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
         },
         dedupKey: [baselineKey(change.target), 'ingress', before, change.time],
         // A late entry: a newer write already set the ingress, so this one is history, not the setting in force.

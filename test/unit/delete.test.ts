@@ -58,7 +58,7 @@ describe('a deleted service', () => {
     expect(again.findings).toEqual([]);
   });
 
-  it('the service object\'s facts are gone; its revisions\' service account and repositories stay', async () => {
+  it('the service object\'s facts are gone; its revisions\' service account and repositories, and its ingress, stay', async () => {
     const store = new MemoryBaselineStore();
     await run(pipelineOn(store), [write, deleteOf('2024-05-06T22:58:34Z')]);
     const [baseline] = [...store.entries()].map(([, b]) => b);
@@ -67,7 +67,8 @@ describe('a deleted service', () => {
       template: [],
       publicInvokers: [],
       invokerIamDisabled: [],
-      ingress: [],
+      // Kept: a service created again at the default (all) is compared with it (ingress-opened).
+      ingress: [{ t: Date.parse('2024-05-06T22:58:04.355675Z'), v: 'all' }],
       deletedAtMs: Date.parse('2024-05-06T22:58:34Z'),
     });
     expect(baseline?.rollouts ?? []).toEqual([]);

@@ -108,7 +108,7 @@ describe('ingress-opened', () => {
         }),
       ],
     ],
-    ['internal, deleted, then created again with all', [v1Write('2024-05-04T10:00:00Z', 'internal'), deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), v1Write('2024-05-04T11:00:00Z', 'all')]],
+    ['all, deleted, then created again with all', [v1Write('2024-05-04T10:00:00Z', 'all'), deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), v1Write('2024-05-04T11:00:00Z', 'all')]],
   ])('ignores: %s', async (_name, entries) => {
     expect(await opened(entries)).toEqual([]);
   });

@@ -54,9 +54,10 @@ export function appliedCollectionOf(collection: string): string {
 
 /**
  * How long a record of an applied entry is meant to be kept (`expireAt`, for a Firestore TTL policy): longer than
- * Pub/Sub keeps a message (7 days) and the dead-letter hold (7 days) together.
+ * a copy can wait on the detect subscription and then in the dead-letter hold until a redrive, each at most Pub/Sub's
+ * 31 days (Terraform's message_retention_duration).
  */
-export const APPLIED_RECORD_TTL_MS = 30 * 24 * 3600 * 1000;
+export const APPLIED_RECORD_TTL_MS = 63 * 24 * 3600 * 1000;
 
 /** The field of an applied-entry record the TTL policy reads (terraform/modules/runwatch/firestore.tf). */
 export const APPLIED_RECORD_EXPIRY_FIELD = 'expireAt';

@@ -17,7 +17,7 @@ resource "google_firestore_database" "default" {
 }
 
 # detect records every applied audit entry in runwatch-baselines-applied (so a copy delivered long after, such as a
-# redrive days later, changes nothing). One small document per entry: a TTL policy deletes each 30 days after it was
+# redrive days later, changes nothing). One small document per entry: a TTL policy deletes each 63 days after it was
 # written (its expireAt), and the field needs no index.
 resource "google_firestore_field" "applied_expire_at" {
   project    = var.project_id

@@ -302,12 +302,12 @@ variable "retry_maximum_backoff" {
 
 variable "message_retention_duration" {
   type        = string
-  description = "How long undelivered messages (and dead letters) are kept, e.g. \"604800s\" (7 days, the maximum for a subscription)."
+  description = "How long undelivered messages (and dead letters) are kept, e.g. \"604800s\" (7 days, Pub/Sub's default); at most \"2678400s\" (31 days, the maximum for a subscription). Unacknowledged messages kept over a day are billed as storage."
   default     = "604800s"
 
   validation {
-    condition     = can(regex("^[0-9]+s$", var.message_retention_duration)) && try(tonumber(trimsuffix(var.message_retention_duration, "s")) >= 600 && tonumber(trimsuffix(var.message_retention_duration, "s")) <= 604800, false)
-    error_message = "message_retention_duration must be whole seconds between \"600s\" (10 minutes) and \"604800s\" (7 days)."
+    condition     = can(regex("^[0-9]+s$", var.message_retention_duration)) && try(tonumber(trimsuffix(var.message_retention_duration, "s")) >= 600 && tonumber(trimsuffix(var.message_retention_duration, "s")) <= 2678400, false)
+    error_message = "message_retention_duration must be whole seconds between \"600s\" (10 minutes) and \"2678400s\" (31 days, Pub/Sub's maximum for a subscription)."
   }
 }
 

@@ -131,6 +131,11 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
     ['a function timeout of 59 s', () => ({ log_sink_scope: 'project', function_timeout_seconds: 59 }), ['function_timeout_seconds']],
     ['a function timeout of 540 s', () => ({ log_sink_scope: 'project', function_timeout_seconds: 540 }), []],
     ['a function timeout of 541 s', () => ({ log_sink_scope: 'project', function_timeout_seconds: 541 }), ['function_timeout_seconds']],
+    // nodejs20 was decommissioned for Cloud Run functions on 2026-10-30 (cloud.google.com/functions/docs/runtime-support):
+    // the API refuses to deploy it, so plan must refuse it first; the supported runtimes pass.
+    ['the decommissioned nodejs20 runtime', () => ({ log_sink_scope: 'project', runtime: 'nodejs20' }), ['runtime']],
+    ['the nodejs22 runtime', () => ({ log_sink_scope: 'project', runtime: 'nodejs22' }), []],
+    ['the nodejs24 runtime', () => ({ log_sink_scope: 'project', runtime: 'nodejs24' }), []],
     // Alone: Terraform skips the validations of a variable whose rules read another invalid variable (the maximum's).
     ['a minimum backoff above 600 s', () => ({ log_sink_scope: 'project', retry_minimum_backoff: '700s' }), ['retry_minimum_backoff']],
     // Rules on one variable each: Terraform reports every invalid variable of a plan, so one plan checks them all.

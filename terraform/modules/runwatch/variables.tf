@@ -178,8 +178,8 @@ variable "runtime" {
   default     = "nodejs22"
 
   validation {
-    condition     = can(regex("^nodejs(2[0-9])$", var.runtime))
-    error_message = "runtime must be a Node.js runtime ID of version 20 or later, e.g. nodejs22 or nodejs24."
+    condition     = can(regex("^nodejs(2[2-9]|[3-9][0-9])$", var.runtime))
+    error_message = "runtime must be a Node.js runtime ID of version 22 or later, e.g. nodejs22 or nodejs24 (nodejs20 was decommissioned on 2026-10-30)."
   }
 }
 

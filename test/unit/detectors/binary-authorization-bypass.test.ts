@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { at, corpus, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
 import { runwatch } from '../../support/cli.js';
-import { config, findingsOf } from '../../support/run.js';
+import type { Finding } from '../../../functions/findings/finding.js';
+import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 const BREAKGLASS = 'run.googleapis.com/binary-authorization-breakglass';
 const POLICY = 'run.googleapis.com/binary-authorization';
@@ -215,14 +216,6 @@ describe('binary-authorization-bypass', () => {
       }
     });
 
-    it('ignores: a create, even when the delete before it arrives late (the baseline still holds the old policy)', async () => {
-      const create = variant(deploy('2024-05-02T10:00:00Z', { [POLICY]: undefined }), (e) => {
-        e.protoPayload['methodName'] = 'google.cloud.run.v1.Services.CreateService';
-      });
-      expect(await turnedOff([deploy('2024-05-01T10:00:00Z', { [POLICY]: 'default' }), create, deleteService])).toEqual([]);
-      expect(await turnedOff([deploy('2024-05-01T10:00:00Z', { [POLICY]: 'default' }), create])).toEqual([]);
-    });
-
     it('ignores: a real console write, whose body is logged without its containers (a missing annotation is unknown there)', async () => {
       const console = at(corpus('slackbot__Services.ReplaceService__1'), '2024-05-02T10:00:00Z');
       expect(await turnedOff([deploy('2024-05-01T10:00:00Z', { [POLICY]: 'default' }), console])).toEqual([]);
@@ -244,12 +237,116 @@ describe('binary-authorization-bypass', () => {
       expect(findings[0]?.summary).not.toContain('not serving');
     });
 
-    it('a service deleted and created again without a policy is not turned off (the policy belonged to the deleted one)', async () => {
-      const create = variant(deploy('2024-05-02T10:00:00Z', { [POLICY]: undefined }), (e) => {
-        e.protoPayload['methodName'] = 'google.cloud.run.v1.Services.CreateService';
+    // Deleting a service that enforced a policy and creating it again under its name without one deploys unchecked
+    // images as surely as removing the policy: the policy history carries across the delete (as the runtime service
+    // account, the repositories and the ingress do), and the finding names the delete. These cases used to be
+    // "ignored: a create is never turned off" (also with its delete arriving late, the baseline still holding the
+    // deleted service's policy). The breakglass justification is the deleted service object's, and does not carry.
+    describe('a service deleted and created again', () => {
+      const STOREFRONT = { project: 'acme-prod', location: 'europe-west1', service: 'storefront' };
+      const create = (timestamp: string, annotations: Record<string, string | undefined>): Json =>
+        variant(deploy(timestamp, annotations), (e) => {
+          e.protoPayload['methodName'] = 'google.cloud.run.v1.Services.CreateService';
+        });
+      const deleteV2 = (timestamp: string): Json =>
+        variant(deleteServiceAt(timestamp, STOREFRONT), (e) => {
+          e.protoPayload['methodName'] = 'google.cloud.run.v2.Services.DeleteService';
+          e.protoPayload['resourceName'] = 'projects/acme-prod/locations/europe-west1/services/storefront';
+        });
+      /** The v2 create fixture (useDefault) at `timestamp`, its binaryAuthorization as given (undefined: left out). */
+      const v2CreateAt = (timestamp: string, binaryAuthorization: Json | undefined): Json =>
+        at(
+          variant(synthetic('v2-CreateService'), (e) => {
+            const service = (e.protoPayload['request'] as { service: Json }).service;
+            if (binaryAuthorization === undefined) delete service['binaryAuthorization'];
+            else service['binaryAuthorization'] = binaryAuthorization;
+          }),
+          timestamp,
+        );
+      const enforced = deploy('2024-05-01T10:00:00Z', { [POLICY]: 'default' });
+      const strict = 'projects/p/platforms/cloudRun/policies/strict';
+      const DELETED = '2024-05-01T12:00:00.000Z';
+
+      it.each([
+        ['v1: the default policy, created again without one', [enforced, deleteService, create('2024-05-02T10:00:00Z', { [POLICY]: undefined })], 'default', DELETED],
+        ['v1: a named policy, created again without one', [deploy('2024-05-01T10:00:00Z', { [POLICY]: strict }), deleteService, create('2024-05-02T10:00:00Z', { [POLICY]: undefined })], strict, DELETED],
+        ['v1: the deleted service\'s write arrives after the delete', [deleteService, enforced, create('2024-05-02T10:00:00Z', { [POLICY]: undefined })], 'default', DELETED],
+        // Replayed in event time, the create still waits for its system events when its (older) delete comes.
+        ['v1: the delete arrives after the create', [enforced, create('2024-05-02T10:00:00Z', { [POLICY]: undefined }), deleteService], 'default', DELETED],
+        ['v2: useDefault, created again without binaryAuthorization', [synthetic('v2-CreateService'), deleteV2('2024-06-01T11:00:00Z'), v2CreateAt('2024-06-01T11:05:00Z', undefined)], 'default', '2024-06-01T11:00:00.000Z'],
+        ['v2: useDefault, created again with binaryAuthorization empty', [synthetic('v2-CreateService'), deleteV2('2024-06-01T11:00:00Z'), v2CreateAt('2024-06-01T11:05:00Z', {})], 'default', '2024-06-01T11:00:00.000Z'],
+      ])('fires: %s', async (_name, entries, before, deletedAt) => {
+        const findings = await turnedOff(entries);
+        expect(findings).toHaveLength(1);
+        expect(findings[0]).toMatchObject({ severity: 'HIGH', evidence: { policyBefore: before, policy: null, operation: 'create', recreatedAfterDeleteAt: deletedAt } });
+        expect(findings[0]!.summary).toContain(`the deleted service enforced the policy "${before}" before it was deleted at ${deletedAt}`);
       });
-      const entries = [deploy('2024-05-01T10:00:00Z', { [POLICY]: 'default' }), deleteService, create];
-      expect(await turnedOff(entries)).toEqual([]);
+
+      it('fires: the delete arrives only after the create was judged (live, an hour later): reported then, without the delete', async () => {
+        const entries = [enforced, create('2024-05-02T10:00:00Z', { [POLICY]: undefined }), deleteService];
+        const findings = (await findingsLive(entries)).filter((f) => f.title === 'Binary Authorization turned off');
+        expect(findings).toHaveLength(1);
+        expect(findings[0]).toMatchObject({ eventTime: '2024-05-02T10:00:00Z', evidence: { policyBefore: 'default', policy: null, operation: 'create' } });
+        expect(findings[0]!.evidence['recreatedAfterDeleteAt']).toBeUndefined();
+        expect(findings[0]!.summary).toContain('again without Binary Authorization: the service deleted before it under the name enforced the policy "default"');
+      });
+
+      it('fires: a create of a service known to enforce a policy, its delete never seen (a create means the service was deleted)', async () => {
+        const findings = await turnedOff([enforced, create('2024-05-02T10:00:00Z', { [POLICY]: undefined })]);
+        expect(findings.map((f) => [f.eventTime, f.evidence['policyBefore'], f.evidence['recreatedAfterDeleteAt']])).toEqual([['2024-05-02T10:00:00Z', 'default', undefined]]);
+      });
+
+      it.each([
+        ['v1: a service created for the first time without a policy', [create('2024-05-02T10:00:00Z', { [POLICY]: undefined })]],
+        ['v2: a service created for the first time without binaryAuthorization', [v2CreateAt('2024-06-01T11:05:00Z', undefined)]],
+        ['v1: created again with the same policy', [enforced, deleteService, create('2024-05-02T10:00:00Z', { [POLICY]: 'default' })]],
+        ['v1: created again with another policy', [enforced, deleteService, create('2024-05-02T10:00:00Z', { [POLICY]: strict })]],
+        ['v1: never enforced, created again without a policy', [deploy('2024-05-01T10:00:00Z', { [POLICY]: undefined }), deleteService, create('2024-05-02T10:00:00Z', { [POLICY]: undefined })]],
+        ['v2: created again with useDefault', [synthetic('v2-CreateService'), deleteV2('2024-06-01T11:00:00Z'), v2CreateAt('2024-06-01T11:05:00Z', { useDefault: true })]],
+      ])('ignores: %s', async (_name, entries) => {
+        expect(await turnedOff(entries)).toEqual([]);
+      });
+
+      // The real console create of kktae-demo/hello (logged without its containers: a missing breakglass annotation
+      // is unknown there), with the policy annotation added; the same create an hour earlier set a justification.
+      describe('the breakglass justification does not carry across the delete', () => {
+        const HELLO = { project: 'kktae-demo', location: 'us-central1', service: 'hello' };
+        const consoleCreate = (timestamp: string, annotations: Record<string, string>): Json =>
+          at(
+            withOperationId(
+              editV1Services(corpus('kktae-demo__Services.CreateService__1'), (svc) => {
+                const meta = svc['metadata'] as { annotations?: Record<string, string> };
+                meta.annotations = { ...meta.annotations, ...annotations };
+              }),
+              `op-${timestamp}`,
+            ),
+            timestamp,
+          );
+        const withBreakglass = consoleCreate('2023-04-28T01:00:00Z', { [POLICY]: 'default', [BREAKGLASS]: JUSTIFICATION });
+        const deleteHello = deleteServiceAt('2023-04-28T02:00:00Z', HELLO);
+        const again = consoleCreate('2023-04-28T02:26:34.926034Z', { [POLICY]: 'default' });
+        const breakglass = async (findings: Promise<Finding[]>) =>
+          (await findings).filter((f) => f.rule === 'binary-authorization-bypass' && f.title === 'Deploy that bypasses Binary Authorization (breakglass)').map((f) => f.eventTime);
+
+        // A later console write of the re-created service (a new revision, breakglass unknown: left as it was).
+        const update = variant(consoleCreate('2023-04-28T03:00:00Z', { [POLICY]: 'default' }), (e) => {
+          e.protoPayload['methodName'] = 'google.cloud.run.v1.Services.ReplaceService';
+          for (const service of [(e.protoPayload['request'] as { service: unknown }).service, e.protoPayload['response']]) {
+            (service as { spec: { template: { metadata: { name: string } } } }).spec.template.metadata.name = 'hello-00002-xyz';
+          }
+        });
+
+        it.each([
+          ['the delete in order', [withBreakglass, deleteHello, again]],
+          ['the delete arriving after the create', [withBreakglass, again, deleteHello]],
+          ['no delete seen (a create: the service was deleted before it)', [withBreakglass, again]],
+          ['the delete in order, then a write that leaves breakglass as it was', [withBreakglass, deleteHello, again, update]],
+          ['a write that leaves breakglass as it was, the delete arriving after it', [withBreakglass, again, update, deleteHello]],
+        ])('ignores the re-created service: %s', async (_name, entries) => {
+          expect(await breakglass(findingsOf(entries))).toEqual(['2023-04-28T01:00:00Z']);
+          expect(await breakglass(findingsLive(entries))).toEqual(['2023-04-28T01:00:00Z']);
+        });
+      });
     });
   });
 });

@@ -107,7 +107,6 @@ describe('vpc-egress-bypass', () => {
     ['a console deploy whose revision (system events) still sends all traffic through the VPC', [v1Deploy('2024-05-06T20:00:00Z', { ...CONNECTOR, ...ALL }), ...consoleSequence({ ...CONNECTOR, ...ALL })]],
     ['v2: all traffic, then a mask that leaves vpc_access alone', [v2Create(connectorAll), v2Update('2024-06-01T11:00:00Z', undefined, ['template.containers'])]],
     ['v2: all traffic, then a mask naming only the egress (the rest unknown)', [v2Create(connectorAll), v2Update('2024-06-01T11:00:00Z', { egress: 'PRIVATE_RANGES_ONLY' }, ['template.vpc_access.egress'])]],
-    ['all traffic, deleted, then created again without VPC access (a new service)', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), v1Deploy('2024-05-04T11:00:00Z', {})]],
   ])('ignores: %s', async (_name, entries) => {
     expect(await bypass(entries)).toEqual([]);
   });
@@ -149,6 +148,71 @@ describe('vpc-egress-bypass', () => {
     expect(restored[1]!.resolution?.reason).toBe('all of its outbound traffic goes through the VPC again');
     const deleted = await bypass([...open, deleteServiceAt('2024-05-04T12:00:00Z', SLACK_BOT)]);
     expect(deleted.map((f) => f.resolution?.reason)).toEqual([undefined, 'the service was deleted']);
+  });
+
+  // Deleting a service and creating it again under its name, with VPC egress narrowed or without VPC access, sends
+  // its traffic to the internet past the VPC as surely as an update: the egress history carries across the delete
+  // (as the runtime service account, the repositories and the ingress do), and the finding names the delete. (This
+  // case used to be "ignored: a new service".)
+  describe('a service deleted and created again', () => {
+    const v1Create = (time: string, vpc: Annotations): Json =>
+      variant(v1Deploy(time, vpc), (e) => {
+        e.protoPayload['methodName'] = 'google.cloud.run.v1.Services.CreateService';
+      });
+    const STOREFRONT = { project: 'acme-prod', location: 'europe-west1', service: 'storefront' };
+    const deleteV2 = (time: string): Json =>
+      variant(deleteServiceAt(time, STOREFRONT), (e) => {
+        e.protoPayload['methodName'] = 'google.cloud.run.v2.Services.DeleteService';
+        e.protoPayload['resourceName'] = 'projects/acme-prod/locations/europe-west1/services/storefront';
+      });
+    const v2CreateAt = (time: string, vpcAccess: Json | undefined): Json => at(v2Create(vpcAccess), time);
+    const allV1 = { ...CONNECTOR, ...ALL };
+    const DELETED = '2024-05-04T10:30:00.000Z';
+
+    it.each([
+      ['v1: created again with private ranges only', [v1Deploy('2024-05-04T10:00:00Z', allV1), deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), v1Create('2024-05-04T11:00:00Z', { ...CONNECTOR, ...PRIVATE })], 'private-ranges-only', DELETED],
+      ['v1: created again without VPC access', [v1Deploy('2024-05-04T10:00:00Z', allV1), deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), v1Create('2024-05-04T11:00:00Z', {})], 'none', DELETED],
+      ['v1: deployed again without VPC access after the delete (its create not seen)', [v1Deploy('2024-05-04T10:00:00Z', allV1), deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), v1Deploy('2024-05-04T11:00:00Z', {})], 'none', DELETED],
+      ['v1: the deleted service\'s create arrives after the delete', [deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), v1Create('2024-05-04T10:00:00Z', allV1), v1Create('2024-05-04T11:00:00Z', {})], 'none', DELETED],
+      [
+        'v1: the delete arrives late, while the re-created service\'s deploy still waits for its events',
+        [v1Deploy('2024-05-04T10:00:00Z', allV1), v1Create('2024-05-04T10:30:05Z', { ...CONNECTOR, ...PRIVATE }), deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT)],
+        'private-ranges-only',
+        DELETED,
+      ],
+      [
+        'v2: ALL_TRAFFIC, created again with PRIVATE_RANGES_ONLY',
+        [v2Create(connectorAll), deleteV2('2024-06-01T10:30:00Z'), v2CreateAt('2024-06-01T11:00:00Z', { connector: connectorAll.connector, egress: 'PRIVATE_RANGES_ONLY' })],
+        'private-ranges-only',
+        '2024-06-01T10:30:00.000Z',
+      ],
+      ['v2: ALL_TRAFFIC, created again without vpcAccess', [v2Create(connectorAll), deleteV2('2024-06-01T10:30:00Z'), v2CreateAt('2024-06-01T11:00:00Z', undefined)], 'none', '2024-06-01T10:30:00.000Z'],
+    ])('fires: %s', async (_name, entries, after, deletedAt) => {
+      const findings = await bypass(entries);
+      expect(findings).toHaveLength(1);
+      expect(findings[0]).toMatchObject({ severity: 'MEDIUM', evidence: { before: 'all-traffic', after, recreatedAfterDeleteAt: deletedAt } });
+      expect(findings[0]!.summary).toContain(`the deleted service's, before it was deleted at ${deletedAt} and created again`);
+    });
+
+    it.each([
+      ['v1: created again with all traffic', [v1Deploy('2024-05-04T10:00:00Z', allV1), deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), v1Create('2024-05-04T11:00:00Z', allV1)]],
+      ['v1: created again with all traffic through Direct VPC', [v1Deploy('2024-05-04T10:00:00Z', allV1), deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), v1Create('2024-05-04T11:00:00Z', { ...INTERFACES, ...ALL })]],
+      ['v1: private ranges only, created again without VPC access (it never all went through the VPC)', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...PRIVATE }), deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), v1Create('2024-05-04T11:00:00Z', {})]],
+      ['v1: a service created for the first time without VPC access', [v1Create('2024-05-04T11:00:00Z', {})]],
+      ['v2: a service created for the first time without vpcAccess', [v2Create(undefined)]],
+      ['v2: created again with ALL_TRAFFIC', [v2Create(connectorAll), deleteV2('2024-06-01T10:30:00Z'), v2CreateAt('2024-06-01T11:00:00Z', connectorAll)]],
+    ])('ignores: %s', async (_name, entries) => {
+      expect(await bypass(entries)).toEqual([]);
+    });
+
+    it('a finding on the deleted service stays resolved by the delete: the re-created one at the same egress raises nothing more', async () => {
+      const narrowed = [v1Deploy('2024-05-04T10:00:00Z', allV1), v1Deploy('2024-05-04T10:10:00Z', { ...CONNECTOR, ...PRIVATE })];
+      const findings = await bypass([...narrowed, deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), v1Create('2024-05-04T11:00:00Z', { ...CONNECTOR, ...PRIVATE })]);
+      expect(findings.map((f) => [f.status ?? 'active', f.eventTime, f.resolution?.reason])).toEqual([
+        ['active', '2024-05-04T10:10:00Z', undefined],
+        ['resolved', '2024-05-04T10:10:00Z', 'the service was deleted'],
+      ]);
+    });
   });
 
   it('normalizes what each entry says about the egress', () => {

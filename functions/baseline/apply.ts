@@ -1,7 +1,7 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
 import { describeServiceAccount, type Change, type IamBinding, type ImageRef } from '../model/change.js';
 import { publicInvokerMembers, publicWriterMembers } from '../model/iam.js';
-import { COPY_EDITS, emptyBaseline, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
+import { CARRIED_OPTIONAL_HISTORIES, COPY_EDITS, emptyBaseline, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
@@ -18,6 +18,10 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       recordRepositories(target, change.images, t);
       if (change.serviceAccount) target.serviceAccount = record(target.serviceAccount, t, describeServiceAccount(change.serviceAccount));
       if (change.ingress) target.ingress = record(target.ingress, t, change.ingress);
+      // The Binary Authorization policy and the VPC egress carry across too; the breakglass justification does not.
+      const binauthz = change.binaryAuthorization;
+      if (binauthz && !binauthz.policyUnknown) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, binauthz.policy ?? '');
+      if (change.vpcEgress) target.vpcEgress = record(target.vpcEgress ?? [], t, change.vpcEgress);
     }
     return;
   }
@@ -25,23 +29,27 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
     case 'delete': {
       if (t < target.lastChangeMs || (target.rollouts ?? []).some((rollout) => rollout.openedMs >= t)) {
         // A delete that arrives after newer entries (applied, or a deploy still waiting for its system events):
-        // those are about the service created again after it. Only the older service-object facts go; the newer
-        // ones, the rollouts waiting and the open findings stay. (The engine judged the rollouts opened before it.)
+        // those are about the service created again after it. Only the older service-object facts go (the histories
+        // that carry across a delete keep theirs); the newer ones, the rollouts waiting and the open findings stay.
+        // (The engine judged the rollouts opened before it.)
         forgetBefore(target, t);
         target.deletedAtMs = t;
         return;
       }
-      // The service object's facts go (its template, IAM policy, settings); its revisions' runtime service account
-      // and image repositories stay, and so does its ingress (a load balancer's serverless NEG still sends to the
-      // name: created again at the default `all`, the service is opened past it), so a service created again under
-      // the name is compared with the deleted one (see SERVICE_OBJECT_HISTORIES). What the baseline remembers about
-      // *entries* stays too: the ones already applied (so a redelivered copy changes nothing) and recently completed
-      // rollouts (so their late system events are known). (The engine keeps the open findings: a later change can
-      // still close them.)
+      // The service object's facts go (its template, IAM policy, settings, breakglass justification); its
+      // revisions' runtime service account and image repositories stay, and so do its ingress (a load balancer's
+      // serverless NEG still sends to the name: created again at the default `all`, the service is opened past it),
+      // its Binary Authorization policy and its revisions' VPC egress (created again with the defaults, no policy and
+      // no VPC access, its images go unchecked and its traffic leaves past the VPC), so a service created again under
+      // the name is compared with the deleted one (see SERVICE_OBJECT_HISTORIES, CARRIED_OPTIONAL_HISTORIES). What the
+      // baseline remembers about *entries* stays too: the ones already applied (so a redelivered copy changes nothing)
+      // and recently completed rollouts (so their late system events are known). (The engine keeps the open findings:
+      // a later change can still close them.)
       const lastChangeMs = Math.max(target.lastChangeMs, t);
       const { seen, completed, serviceAccount, repositories, ingress, systemEventsSeen } = target;
+      const carried = CARRIED_OPTIONAL_HISTORIES.flatMap((field) => (target[field] ? [[field, target[field]] as const] : []));
       for (const key of Object.keys(target)) delete (target as Record<string, unknown>)[key];
-      Object.assign(target, emptyBaseline(), { serviceAccount, repositories, ingress, lastChangeMs, deletedAtMs: t });
+      Object.assign(target, emptyBaseline(), { serviceAccount, repositories, ingress, lastChangeMs, deletedAtMs: t }, Object.fromEntries(carried));
       if (seen) target.seen = seen;
       if (completed) target.completed = completed;
       if (systemEventsSeen) target.systemEventsSeen = systemEventsSeen;
@@ -57,6 +65,10 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       const binauthz = change.binaryAuthorization;
       if (binauthz && !binauthz.policyUnknown) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, binauthz.policy ?? '');
       if (binauthz && !binauthz.breakglassUnknown) target.breakglass = record(target.breakglass ?? [], t, binauthz.breakglassJustification ?? '');
+      // A create whose justification is unknown starts without one from before all the same: the points before it
+      // are a deleted service's (its delete may not have arrived yet), and the breakglass does not carry across a
+      // delete. (`''`: none known, as after a delete; later writes that leave breakglass alone deploy under none.)
+      else if (change.operation === 'create' && (target.breakglass?.length ?? 0) > 0) target.breakglass = record(target.breakglass!, t, '');
       if (change.plainEnv) target.plainEnv = record(target.plainEnv ?? [], t, change.plainEnv);
       if (change.vpcEgress) target.vpcEgress = record(target.vpcEgress ?? [], t, change.vpcEgress);
       if (provenanceKey !== undefined) {
@@ -78,7 +90,10 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
   }
 }
 
-/** Drops every service-object fact set before `t` (new lists: they may be shared with a stored baseline). */
+/**
+ * Drops every service-object fact set before `t` (new lists: they may be shared with a stored baseline); the
+ * histories that carry across a delete (CARRIED_OPTIONAL_HISTORIES among the optional ones) are left alone.
+ */
 function forgetBefore(target: MutableBaseline, t: number): void {
   const histories = target as Record<(typeof SERVICE_OBJECT_HISTORIES)[number], readonly TimePoint<unknown>[]>;
   for (const field of SERVICE_OBJECT_HISTORIES) histories[field] = histories[field].filter((point) => point.t >= t);

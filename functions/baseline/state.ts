@@ -25,13 +25,15 @@ export interface ServiceBaseline {
   readonly invokerIamDisabled: readonly TimePoint<boolean>[];
   readonly ingress: readonly TimePoint<string>[];
   /**
-   * The Binary Authorization policy each write set (`default`, a policy name; `''`: not enforced). Optional:
-   * baselines stored before it was kept have none.
+   * The Binary Authorization policy each write set (`default`, a policy name; `''`: not enforced). It carries across a
+   * delete (a service created again under the name without a policy has turned it off). Optional: baselines stored
+   * before it was kept have none.
    */
   readonly binaryAuthorization?: readonly TimePoint<string>[];
   /**
    * The breakglass justification each write set (`''`: none): revisions deployed while one is set skip the policy,
-   * including those of writes that leave it as it was. Optional, as binaryAuthorization.
+   * including those of writes that leave it as it was. It belongs to the service object: a delete clears it.
+   * Optional, as binaryAuthorization.
    */
   readonly breakglass?: readonly TimePoint<string>[];
   /**
@@ -44,7 +46,10 @@ export interface ServiceBaseline {
    * audit/env.ts), so a revision is compared with the one before it. Optional, as binaryAuthorization.
    */
   readonly plainEnv?: readonly TimePoint<readonly PlainEnvVar[]>[];
-  /** Where each revision's outbound traffic went (VpcEgress). Optional, as binaryAuthorization. */
+  /**
+   * Where each revision's outbound traffic went (VpcEgress). It carries across a delete, as binaryAuthorization.
+   * Optional, as binaryAuthorization.
+   */
   readonly vpcEgress?: readonly TimePoint<VpcEgress>[];
   /**
    * Which of publicInvokers hold a write-capable invoker role (run.admin, run.developer, run.sourceDeveloper), sorted,
@@ -55,7 +60,8 @@ export interface ServiceBaseline {
   readonly lastChangeMs: number;
   /**
    * Set when the service was deleted: entries older than it are about the deleted service and change nothing. The
-   * service-object facts (SERVICE_OBJECT_HISTORIES) start afresh; the service account, repositories and ingress carry on.
+   * service-object facts (SERVICE_OBJECT_HISTORIES, OPTIONAL_SERVICE_OBJECT_HISTORIES) start afresh; the service
+   * account, repositories, ingress, Binary Authorization policy and VPC egress carry on (CARRIED_OPTIONAL_HISTORIES).
    */
   readonly deletedAtMs?: number;
   /** Deploys waiting for their other half (admin write or system events); see correlate/rollout.ts. */
@@ -81,14 +87,27 @@ export const HISTORY_FIELDS = ['serviceAccount', 'template', 'publicInvokers', '
 /**
  * The histories that belong to the live service object: its revision template, IAM policy and settings. A delete
  * clears them (a service created again under the name has new ones). The others (the runtime service account, the
- * repositories map and the ingress) are the service's history across deletes: the re-created service's first
- * revision is compared with the deleted one's, or deleting and re-creating a service would hide a change of
- * identity or image, or open a service that was internal (created again at the default ingress, `all`).
+ * repositories map, the ingress, and CARRIED_OPTIONAL_HISTORIES: the Binary Authorization policy and the VPC egress)
+ * are the service's history across deletes: the re-created service's first revision is compared with the deleted
+ * one's, or deleting and re-creating a service would hide a change of identity or image, open a service that was
+ * internal (created again at the default ingress, `all`), turn its Binary Authorization policy off or send its
+ * traffic to the internet past its VPC (created again with the defaults: no policy, no VPC access).
  */
 export const SERVICE_OBJECT_HISTORIES = ['template', 'publicInvokers', 'invokerIamDisabled'] as const satisfies readonly (typeof HISTORY_FIELDS)[number][];
 
-/** Service-object histories added after baselines were first stored: optional, older baselines have none. */
-export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['binaryAuthorization', 'breakglass', 'provenanceLabels', 'plainEnv', 'vpcEgress', 'publicWriters'] as const;
+/**
+ * Service-object histories added after baselines were first stored: optional, older baselines have none. A delete
+ * clears them. The breakglass justification is one: it is the deleted service object's, and a service created again
+ * under the name deploys under none until a write of it sets one.
+ */
+export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabels', 'plainEnv', 'publicWriters'] as const;
+
+/**
+ * Histories added after baselines were first stored (optional) that carry across a delete, as the runtime service
+ * account, the repositories and the ingress do: a service created again under the name is compared with the deleted
+ * one's Binary Authorization policy (binary-authorization-bypass) and VPC egress (vpc-egress-bypass).
+ */
+export const CARRIED_OPTIONAL_HISTORIES = ['binaryAuthorization', 'vpcEgress'] as const;
 
 /**
  * How many image repositories a service's baseline remembers. Legitimate services use a handful; the cap keeps a

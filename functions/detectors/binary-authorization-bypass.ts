@@ -8,7 +8,10 @@
 //           deployed while it is there is reported (one finding per revision).
 //           (2) a write that turns Binary Authorization off on a service that enforced a policy (v1: the
 //           `run.googleapis.com/binary-authorization` annotation removed; v2: `binaryAuthorization` emptied), with
-//           or without a new revision: revisions deployed from then on are not checked.
+//           or without a new revision: revisions deployed from then on are not checked. A service deleted and
+//           created again under the name without a policy is compared with the deleted one's (evidence
+//           `recreatedAfterDeleteAt`, when the delete is known): deleting a service and creating it again with the
+//           default (no policy) would otherwise hide the change.
 // Options:  `rules.binary-authorization-bypass.exceptions` (principal, project, service globs), `severity`.
 // Severity: HIGH.
 // Blind spots: the justification is free text written by the deployer (shown as written, escaped by each sink).
@@ -20,11 +23,13 @@
 //           the policy's oneof (`binary_authorization.use_default` or `.policy`) leaves the policy unknown, so turning
 //           it off that way is not reported (whether Cloud Run honours such nested paths is unverified). A v1 body
 //           logged without its containers (console writes) leaves a missing annotation unknown, not "off". A create
-//           is never "turned off": a created service has no earlier settings.
+//           of a service never seen before is never "turned off" (nothing is known before it); one whose delete
+//           arrives after it was judged is reported without `recreatedAfterDeleteAt`. The breakglass justification
+//           does not carry across a delete: a created service deploys under none but its own.
 //           Binary Authorization's own breakglass audit event, the project's Binary Authorization policy itself
 //           (`binaryauthorization.googleapis.com`) and continuous validation results are not read.
 import { baselineKey } from '../baseline/store.js';
-import { valueBefore } from '../baseline/state.js';
+import { deletedBetween, pointBefore, valueBefore } from '../baseline/state.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { createsRevision, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { BinaryAuthorization } from '../model/change.js';
@@ -43,20 +48,29 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
     if (change.kind !== 'deploy') return [];
     const { policy, policyUnknown, breakglassJustification: written, breakglassUnknown } = change.binaryAuthorization ?? UNKNOWN;
     // A write that leaves breakglass as it was (a v2 mask naming other fields, a v1 body logged without its
-    // containers) deploys under the justification in force, if any. A write that says nothing at all: unknown.
-    const inForce = breakglassUnknown ? valueBefore(baseline?.breakglass, change.timeMs) || undefined : undefined;
+    // containers) deploys under the justification in force, if any. A write that says nothing at all: unknown. A
+    // create has none in force: what the baseline holds is the deleted service's (its delete not known yet).
+    const inForce = breakglassUnknown && change.operation !== 'create' ? valueBefore(baseline?.breakglass, change.timeMs) || undefined : undefined;
     const breakglassJustification = written ?? inForce;
     const who = change.principal?.id ?? 'An unknown principal';
     const detections: Detection[] = [];
-    // (2) Turned off: the write set no policy where one was enforced just before it. Never a create: a service
-    // created has no earlier settings (whatever the baseline still holds, say when the delete before it came late).
-    const before = policyUnknown || policy || change.operation === 'create' ? undefined : valueBefore(baseline?.binaryAuthorization, change.timeMs);
+    // (2) Turned off: the write set no policy where one was enforced just before it. The policy history carries
+    // across a delete: a service created again under the name is compared with the deleted one (a create's "before"
+    // is always a deleted service's, also when its delete arrives after it and is not known yet).
+    const beforePoint = policyUnknown || policy ? undefined : pointBefore(baseline?.binaryAuthorization, change.timeMs);
+    const before = beforePoint?.v;
     if (before) {
+      const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint!.t, change.timeMs);
+      const label = serviceLabel(change.target);
       detections.push({
         severity: 'HIGH',
         title: 'Binary Authorization turned off',
-        summary: `${who} turned Binary Authorization off on ${serviceLabel(change.target)}, which enforced the policy "${before}": revisions deployed from now on are not checked.`,
-        evidence: { policyBefore: before, policy: null, operation: change.operation },
+        summary: recreatedAfterDeleteAt
+          ? `${who} turned Binary Authorization off on ${label}: the deleted service enforced the policy "${before}" before it was deleted at ${recreatedAfterDeleteAt} and created again without one. Revisions deployed from now on are not checked.`
+          : change.operation === 'create'
+            ? `${who} created ${label} again without Binary Authorization: the service deleted before it under the name enforced the policy "${before}". Revisions deployed from now on are not checked.`
+            : `${who} turned Binary Authorization off on ${label}, which enforced the policy "${before}": revisions deployed from now on are not checked.`,
+        evidence: { policyBefore: before, policy: null, operation: change.operation, ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}) },
         dedupKey: [baselineKey(change.target), 'turned off', change.time],
         unknown: unknownDeployFacts(change),
         serviceSetting: true,

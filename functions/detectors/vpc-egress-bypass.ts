@@ -8,19 +8,24 @@
 //           revision before sent all of it there (egress `all-traffic`): egress set to `private-ranges-only`, or
 //           VPC access removed. Traffic to the internet then leaves Cloud Run directly, past the VPC's firewall
 //           rules, its Cloud NAT (and the fixed addresses partners allow) and the VPC Service Controls perimeter
-//           that only all-traffic egress enforces: a path to move data out.
+//           that only all-traffic egress enforces: a path to move data out. A service deleted and created again
+//           under the name is compared with the deleted one's last revision (evidence `recreatedAfterDeleteAt`, when
+//           the delete is known): deleting a service and creating it again with the defaults (no VPC access) would
+//           otherwise hide the change.
 // Options:  `rules.vpc-egress-bypass.exceptions` (principal, project, service globs), `severity`.
 // Severity: MEDIUM.
 // Resolves: a newer revision that sends all traffic through the VPC again, or the service deleted. A late
 //           revision whose egress a newer one already sent through the VPC again is reported and closed at once.
 // Blind spots: a service's first known revision sets the baseline, so a service created without VPC egress
-//           raises nothing (the organization policy `run.allowedVPCEgress` is the control for that). Console writes
+//           raises nothing (the organization policy `run.allowedVPCEgress` is the control for that), unless an
+//           earlier service under the name sent all of its traffic through the VPC. A re-created service judged
+//           before its delete arrives is reported without `recreatedAfterDeleteAt`. Console writes
 //           are logged without their containers: one that removes VPC access entirely is seen only through its
 //           system events (one that keeps a connector and narrows the egress is seen in the write). A v2 update
 //           mask that names only some fields of `template.vpc_access`, and a v1 egress value that reads as neither
 //           setting, say nothing.
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, valueBefore } from '../baseline/state.js';
+import { changedAfter, deletedBetween, pointBefore } from '../baseline/state.js';
 import type { VpcEgress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { closedByDelete, riskInForce, serviceLabel } from './revision.js';
@@ -40,7 +45,10 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
   changeKinds: ['deploy', 'delete'],
   detect({ change, baseline }): Detection[] {
     if (change.kind !== 'deploy' || change.vpcEgress === undefined || change.vpcEgress === 'all-traffic') return [];
-    if (valueBefore(baseline?.vpcEgress, change.timeMs) !== 'all-traffic') return [];
+    const before = pointBefore(baseline?.vpcEgress, change.timeMs);
+    if (before?.v !== 'all-traffic') return [];
+    // The egress before is the deleted service's: the service was created again under the name.
+    const recreatedAfterDeleteAt = deletedBetween(baseline, before.t, change.timeMs);
     const who = change.principal?.id ?? 'An unknown principal';
     const after = change.vpcEgress;
     return [
@@ -49,8 +57,9 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
         title: 'Cloud Run egress no longer goes through the VPC',
         summary:
           `${who} deployed ${serviceLabel(change.target)} with VPC egress ${after === 'none' ? 'removed' : after}, where all of its outbound traffic went ` +
-          `through its VPC network: ${NOW[after]}, and traffic to the internet leaves directly, past the VPC's firewall rules, Cloud NAT and VPC Service Controls.`,
-        evidence: { before: 'all-traffic', after, api: change.api, operation: change.operation },
+          `through its VPC network${recreatedAfterDeleteAt ? ` (the deleted service's, before it was deleted at ${recreatedAfterDeleteAt} and created again)` : ''}: ` +
+          `${NOW[after]}, and traffic to the internet leaves directly, past the VPC's firewall rules, Cloud NAT and VPC Service Controls.`,
+        evidence: { before: 'all-traffic', after, api: change.api, operation: change.operation, ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}) },
         dedupKey: [baselineKey(change.target), 'vpc-egress', after, change.time],
         // A late entry: a newer revision's egress is the one in force.
         ...riskInForce(baseline?.vpcEgress, change.timeMs, (egress) => egress === 'all-traffic', () => 'all of its outbound traffic goes through the VPC again'),

@@ -285,6 +285,62 @@ describe('deliverOnce: a late original that outlives the claims of a resolution 
   });
 });
 
+/** Records that run `between` once, right after a claim of `key` is won: another instance acting in that gap. */
+class GapRecords extends MemoryDeliveryRecordStore {
+  private between: (() => Promise<unknown>) | undefined;
+  constructor(private readonly key: string) {
+    super(() => NOW);
+  }
+
+  arm(between: () => Promise<unknown>): void {
+    this.between = between;
+  }
+
+  override async claim(...args: Parameters<MemoryDeliveryRecordStore['claim']>): ReturnType<MemoryDeliveryRecordStore['claim']> {
+    const result = await super.claim(...args);
+    const run = this.between;
+    if (result.claimed && args[1] === this.key && run) {
+      this.between = undefined;
+      await run();
+    }
+    return result;
+  }
+}
+
+// The resolution's redelivery takes its own expired claim over first and the original's tombstone next: a late
+// original that claims the original's record in between finds the resolution's record pending with a live lease.
+// That is not "a resolution that has not claimed this record yet" (the comment in deliverFinding): this one went out
+// before, and the original then went out as an active alert after its close (PagerDuty paged again, Slack posted the
+// alert under its resolution) - the very thing a late original that outlives the claims is to wait for.
+describe('deliverOnce: a late original between the claims of a resolution taking its expired claims over', () => {
+  const resolution = resolutionOf(finding);
+
+  it.each([
+    ['its first copy', false],
+    ['a copy after one that waited', true],
+  ])('%s: the original does not go out after its resolution', async (_name, waitedBefore) => {
+    const sink = new ScriptedSink().answer({ status: 'failed', retryable: true, mayHaveSent: true, reason: 'Slack request failed: ECONNABORTED' });
+    const outcomes: unknown[] = [];
+    const records = new GapRecords(resolutionKey(finding.id));
+    expect(await deliverOnce({ sink, finding: resolution, records, nowMs: NOW, deadlineMs: Date.now() + 60_000, leaseMs: 90_000 })).toMatchObject({ status: 'failed', retryable: true });
+    records.arm(async () => {
+      outcomes.push(await deliverOnce({ sink, finding, records, nowMs: NOW + 91_000, deadlineMs: NOW + 151_000 }));
+    });
+    if (waitedBefore) expect(await deliverOnce({ sink, finding, records, nowMs: NOW + 90_000, deadlineMs: NOW + 150_000 })).toMatchObject({ status: 'failed', retryable: true });
+    await deliverOnce({ sink, finding: resolution, records, nowMs: NOW + 91_000, deadlineMs: NOW + 151_000 });
+    expect(outcomes).toHaveLength(1);
+    expect(outcomes[0]).not.toMatchObject({ status: 'delivered' });
+    expect(sink.calls.filter((c) => c.finding.status !== 'resolved')).toEqual([]);
+    // Whatever the order of the copies after it, the resolution ends resolved and the original never goes out.
+    for (let t = 200_000; (await records.get('scripted', resolutionKey(finding.id)))?.state !== 'resolved' && t < 2_000_000; t += 100_000) {
+      await deliverOnce({ sink, finding: resolution, records, nowMs: NOW + t, deadlineMs: NOW + t + 60_000 });
+      await deliverOnce({ sink, finding, records, nowMs: NOW + t + 1, deadlineMs: NOW + t + 60_000 });
+    }
+    expect(await deliverOnce({ sink, finding, records, nowMs: NOW + 3_000_000, deadlineMs: NOW + 3_060_000 })).toMatchObject({ status: 'duplicate', reason: 'already resolved' });
+    expect(sink.calls.filter((c) => c.finding.status !== 'resolved')).toEqual([]);
+  });
+});
+
 describe('deliverOnce: resolutions', () => {
   const resolution = resolutionOf(finding);
 

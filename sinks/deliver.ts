@@ -25,8 +25,8 @@
 //   - sent, but the records could not be marked: a finding is reported delivered (notify logs the record error and
 //     acks: a redelivery would post it again); a resolution that came first is reported retryable instead, because
 //     its `resolved` record is what keeps the late original from opening an alert. A late original that finds that
-//     resolution's record still pending after its lease ran out waits for the resolution's redelivery (which
-//     writes it) instead of going out as an alert after its close.
+//     resolution's record still pending (its lease run out, or taken over by the resolution's redelivery) waits for
+//     the resolution's redelivery (which writes it) instead of going out as an alert after its close.
 import { errorMessage } from '../functions/errors.js';
 import type { Finding } from '../functions/findings/finding.js';
 import type { ClaimResult, DeliveryRecord, DeliveryRecordStore } from './deliveryRecords.js';
@@ -78,14 +78,15 @@ async function deliverFinding(o: DeliverOnceOptions): Promise<DeliveryOutcome> {
   // A resolution that came first holds this record as its tombstone until it marks it resolved. When it went out but
   // left its claims pending (its instance died, the marks failed, the sink may have sent), this claim took the
   // expired tombstone over: the finding is resolved, or its resolution is still to be redelivered, and sending it
-  // now would open an alert after its close (PagerDuty pages again). The resolution's own record says which. (A
-  // resolution whose claim is live has not claimed this record yet: it will find this claim and wait for it.)
+  // now would open an alert after its close (PagerDuty pages again). The resolution's own record says which. A live
+  // claim on it is no better: it may be the redelivery of one that went out, which took its own expired claim over
+  // and is about to claim this record (it then finds it free, sends again and writes both records).
   const resolution = await records.get(sink.name, resolutionKey(finding.id));
   if (resolution?.state === 'resolved') {
     await records.complete(sink.name, finding.id, 'resolved');
     return { status: 'duplicate', reason: 'already resolved' };
   }
-  if (resolution?.state === 'pending' && (resolution.leaseUntilMs ?? 0) <= o.nowMs) {
+  if (resolution?.state === 'pending') {
     await records.release(sink.name, finding.id);
     return { status: 'failed', retryable: true, reason: 'a resolution of this finding came first and has not finished; retry the finding after it' };
   }

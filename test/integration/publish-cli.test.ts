@@ -1,13 +1,14 @@
 // `runwatch publish` against the real Pub/Sub emulator and client library: one message per entry, as a Cloud
 // Logging sink publishes it (the entry's JSON, the `logging.googleapis.com/timestamp` attribute), from NDJSON, JSON
 // arrays and folders; unreadable entries and files skipped for their names are reported, never published.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { at, corpus, synthetic, type Json } from '../support/entries.js';
-import { runwatch } from '../support/cli.js';
+import { BIN, runwatch } from '../support/cli.js';
 import { receiveJson, topicWithSubscription } from '../support/pubsub.js';
 
 const emulators = inject('runwatchEmulators');
@@ -84,6 +85,28 @@ describe.skipIf(!emulators.available)('runwatch publish (Pub/Sub emulator)', () 
     expect(run.code).toBe(0);
     const received = await receiveJson(subscription, 2);
     expect(received.map((m) => (m.data as { insertId: string }).insertId).sort()).toEqual(['p-1', 'p-3']);
+  });
+
+  // The client library takes the project from the environment the way Google's tools set it (GCLOUD_PROJECT, which
+  // the Firebase emulators set, or the gcloud configuration), on the emulator as with credentials; publish did too
+  // before the check that refuses the emulator without --project or GOOGLE_CLOUD_PROJECT.
+  it('takes the project the client library finds in GCLOUD_PROJECT on the emulator', async () => {
+    const { topic, subscription } = await topicWithSubscription(pubsub, 'publish');
+    const file = join(dir, 'gcloud-project.ndjson');
+    writeFileSync(file, `${JSON.stringify(entries[0])}\n`);
+    const home = mkdtempSync(join(tmpdir(), 'runwatch-publish-home-'));
+    const child = spawn(process.execPath, [BIN, 'publish', '--topic', topic, file], {
+      env: { HOME: home, METADATA_SERVER_DETECTION: 'none', PUBSUB_EMULATOR_HOST: emulators.available ? emulators.pubsubHost : '', GCLOUD_PROJECT: emulators.available ? emulators.projectId : '' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    rmSync(home, { recursive: true, force: true });
+    expect(stderr).toContain('published 1 entry');
+    expect(code).toBe(0);
+    const received = await receiveJson(subscription, 1);
+    expect(received.map((m) => (m.data as { insertId: string }).insertId)).toEqual(['p-1']);
   });
 });
 

@@ -137,8 +137,14 @@ async function checkPubSubAccess(pubsub: PubSub): Promise<void> {
   if (pubsub.isEmulator) {
     // No credentials to name a project: topic and subscription names would hold the placeholder, and the client
     // library threw MissingProjectIdError outside any caller (a stack trace), or a pull from it waited for nothing.
-    if (!pubsub.isIdResolved) throw new PubSubAccessError('no project for the Pub/Sub emulator: pass --project or set GOOGLE_CLOUD_PROJECT');
-    return;
+    // The project the client library itself finds (GCLOUD_PROJECT, the gcloud configuration) does as well.
+    if (pubsub.isIdResolved) return;
+    try {
+      if (await pubsub.auth.getProjectId()) return;
+    } catch {
+      // none: told below
+    }
+    throw new PubSubAccessError('no project for the Pub/Sub emulator: pass --project or set GOOGLE_CLOUD_PROJECT');
   }
   try {
     await pubsub.auth.getClient();

@@ -199,5 +199,20 @@ describe('ingress-opened', () => {
       const findings = await opened([v2Create('INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER'), deleteV2, at(v2Create('INGRESS_TRAFFIC_ALL'), '2024-06-01T11:05:00Z')]);
       expect(findings.map((f) => [f.eventTime, f.evidence['before']])).toEqual([['2024-06-01T11:05:00Z', 'internal-and-cloud-load-balancing']]);
     });
+
+    // A v2 create that leaves `ingress` out (the JSON of a protocol buffer omits INGRESS_TRAFFIC_UNSPECIFIED; Terraform
+    // and the client libraries send none unless configured) gets Cloud Run's default, all: the service is opened as
+    // surely as with INGRESS_TRAFFIC_ALL written out.
+    it('v2: created again with the ingress left out (the default, all) where it was INGRESS_TRAFFIC_INTERNAL_ONLY', async () => {
+      const deleteV2 = variant(deleteServiceAt('2024-06-01T11:00:00Z', { project: 'acme-prod', location: 'europe-west1', service: 'storefront' }), (e) => {
+        e.protoPayload['methodName'] = 'google.cloud.run.v2.Services.DeleteService';
+        e.protoPayload['resourceName'] = 'projects/acme-prod/locations/europe-west1/services/storefront';
+      });
+      const leftOut = variant(synthetic('v2-CreateService'), (e) => {
+        delete ((e.protoPayload['request'] as Record<string, unknown>)['service'] as Record<string, unknown>)['ingress'];
+      });
+      const findings = await opened([v2Create('INGRESS_TRAFFIC_INTERNAL_ONLY'), deleteV2, at(leftOut, '2024-06-01T11:05:00Z')]);
+      expect(findings.map((f) => [f.eventTime, f.evidence['before'], f.evidence['recreatedAfterDeleteAt']])).toEqual([['2024-06-01T11:05:00Z', 'internal', '2024-06-01T11:00:00.000Z']]);
+    });
   });
 });

@@ -271,6 +271,22 @@ describe('public-invoker-grant', () => {
       ],
       // A v2 update whose mask leaves ingress alone keeps the one in force.
       ['left alone by a v2 update mask, internal before it', [v2Internal, v2InvokerCheckOff], 'internal', 'ingress internal'],
+      // The ingress carries across a delete: a v2 create that leaves it out (the default, all) must not leave the
+      // deleted service's internal ingress in force for the service created again.
+      [
+        'left alone by a v2 update mask, the service created again by a v2 create that left ingress out (all), internal before the delete',
+        [
+          at(v2Internal, '2024-06-01T09:00:00Z'),
+          variant(deleteServiceAt('2024-06-01T09:30:00Z', { project: 'acme-prod', location: 'europe-west1', service: 'storefront' }), (e) => {
+            e.protoPayload['methodName'] = 'google.cloud.run.v2.Services.DeleteService';
+            e.protoPayload['resourceName'] = 'projects/acme-prod/locations/europe-west1/services/storefront';
+          }),
+          variant(synthetic('v2-CreateService'), (e) => void delete (e.protoPayload['request'] as V2Request).service['ingress']),
+          v2InvokerCheckOff,
+        ],
+        'all',
+        'anyone on the internet can call it.',
+      ],
     ])('%s', async (_name, entries, ingress, words) => {
       const [finding, ...more] = await publicFindings(entries);
       expect(more).toEqual([]);

@@ -363,7 +363,7 @@ function firstString(value: unknown): string | undefined {
 function deployChange(env: Envelope, pp: JsonObject, api: 'v1' | 'v2', operation: DeployOperation, secretEnv: SecretEnvNames | undefined): ParseResult {
   const logged = api === 'v2' ? loggedOperation(env) : undefined;
   // The completion entry of a v2 operation: who, when and which operation; the facts are the first entry's.
-  const facts = api === 'v1' ? v1Facts(pp, secretEnv) : logged?.completion ? NO_FACTS : v2Facts(pp, secretEnv);
+  const facts = api === 'v1' ? v1Facts(pp, secretEnv) : logged?.completion ? NO_FACTS : v2Facts(pp, secretEnv, operation === 'create');
   const target = serviceTarget(env, pp, facts.knative);
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: asString(pp['methodName']) };
   let serviceAccount = facts.serviceAccount;
@@ -509,7 +509,7 @@ function v1Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined): DeployF
  * server ignored it, whatever the body says), and a field inside it but missing from the body was set to its
  * default (the JSON of a protocol buffer leaves out `false`, empty strings and empty messages).
  */
-function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined): DeployFacts {
+function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, create = false): DeployFacts {
   const request = asObject(pp['request']);
   const service = asObject(request?.['service']);
   const mask = updateMaskOf(request);
@@ -530,7 +530,14 @@ function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined): DeployF
   }
   const containers = touches('template.containers') ? asArray(field(template, 'containers')) : undefined;
   const images = containers ? imagesOf(containers) : [];
-  const ingress = sets('ingress') ? ingressOf(asString(field(service, 'ingress'))) : undefined;
+  // A create that leaves the ingress out (or unspecified: the JSON of a protocol buffer omits it) gets Cloud Run's
+  // default, all, as a v1 create's stored annotation shows.
+  const writtenIngress = asString(field(service, 'ingress'));
+  const ingress = sets('ingress')
+    ? create && service && (writtenIngress === undefined || writtenIngress === 'INGRESS_TRAFFIC_UNSPECIFIED')
+      ? 'all'
+      : ingressOf(writtenIngress)
+    : undefined;
   const binauthz = touches('binary_authorization') ? asObject(field(service, 'binaryAuthorization')) : undefined;
   // Set by the write (a full write, or a mask naming it): an empty or missing message means not enforced. A mask
   // naming only some of its fields leaves the policy as it was, unknown here, unless it names the policy fields.

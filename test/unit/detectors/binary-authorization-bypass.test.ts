@@ -128,6 +128,19 @@ describe('binary-authorization-bypass', () => {
       expect(findings[1]?.evidence).toMatchObject({ justification: JUSTIFICATION, policy: 'unknown', justificationFrom: 'an earlier write (still in force)' });
     });
 
+    // A v2 create logs a second entry when its operation completes (operation.last), with none of the write's
+    // facts; it usually arrives after the rollout was judged (the revision's events came first). It is the same create:
+    // it must not record "no justification" over the one the create set.
+    it("fires: an image-only update after a v2 create with breakglass, the create's operation-completion entry between them", async () => {
+      const [create, createdRevision, completion] = synthetic('seq-v2-operation') as unknown as [Json, Json, Json];
+      const createWithBreakglass = variant(create, (e) => {
+        (e.protoPayload['request'] as { service: Json }).service['binaryAuthorization'] = { useDefault: true, breakglassJustification: JUSTIFICATION };
+      });
+      const findings = await bypasses([createWithBreakglass, createdRevision, completion, imageOnly('2024-06-02T10:00:00Z', 'docker.io/attacker/storefront:2')]);
+      expect(findings.map((f) => f.eventTime)).toEqual(['2024-06-01T10:00:00.123456Z', '2024-06-02T10:00:00Z']);
+      expect(findings[1]?.evidence).toMatchObject({ justification: JUSTIFICATION, justificationFrom: 'an earlier write (still in force)' });
+    });
+
     it('ignores: a write that logs no settings at all (unknown: breakglass is not assumed to stay)', async () => {
       const stripped = variant(deploy('2024-05-02T10:00:00Z', {}), (e) => {
         const request = e.protoPayload['request'] as { service: { metadata: Record<string, unknown> } };

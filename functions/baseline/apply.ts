@@ -67,8 +67,9 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       if (binauthz && !binauthz.breakglassUnknown) target.breakglass = record(target.breakglass ?? [], t, binauthz.breakglassJustification ?? '');
       // A create whose justification is unknown starts without one from before all the same: the points before it
       // are a deleted service's (its delete may not have arrived yet), and the breakglass does not carry across a
-      // delete. (`''`: none known, as after a delete; later writes that leave breakglass alone deploy under none.)
-      else if (change.operation === 'create' && (target.breakglass?.length ?? 0) > 0) target.breakglass = record(target.breakglass!, t, '');
+      // delete. (`''`: none known, as after a delete; later writes that leave breakglass alone deploy under none.) Not
+      // a v2 operation's completion entry: it is the same create, logged again without its facts.
+      else if (change.operation === 'create' && !change.operationCompletion && (target.breakglass?.length ?? 0) > 0) target.breakglass = record(target.breakglass!, t, '');
       if (change.plainEnv) target.plainEnv = record(target.plainEnv ?? [], t, change.plainEnv);
       if (change.vpcEgress) target.vpcEgress = record(target.vpcEgress ?? [], t, change.vpcEgress);
       if (provenanceKey !== undefined) {

@@ -146,6 +146,19 @@ describe('ingress-opened', () => {
     expect((await opened([...open, v1Write('2024-05-04T12:00:00Z', 'all', 'gcr.io/acme/other:3')])).map((f) => f.status ?? 'active')).toEqual(['active']);
   });
 
+  // The ingress carries across a delete, so a write of the deleted service that opened it, delivered after the delete,
+  // is still compared with the ingress before it and reported. The delete it came after took that risk away: it must
+  // be reported closed, as in time order, not left active with nothing that can ever resolve it.
+  it('an opening of the deleted service delivered after its delete is reported and closed, as in time order', async () => {
+    const internal = v1Write('2024-05-04T10:00:00Z', 'internal');
+    const openedWrite = v1Write('2024-05-04T11:00:00Z', 'all');
+    const deleted = deleteServiceAt('2024-05-04T12:00:00Z', SLACK_BOT);
+    const inOrder = await opened([internal, openedWrite, deleted]);
+    expect(inOrder.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
+    const late = await opened([internal, deleted, openedWrite]);
+    expect(late.map((f) => `${f.id} ${f.status ?? 'active'}`)).toEqual(inOrder.map((f) => `${f.id} ${f.status ?? 'active'}`));
+  });
+
   it('one finding for a write seen twice', async () => {
     const write = v1Write('2024-05-04T11:00:00Z', 'all');
     expect(await opened([v1Write('2024-05-04T10:00:00Z', 'internal'), write, write])).toHaveLength(1);

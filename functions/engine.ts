@@ -39,6 +39,7 @@ import { severityRank, type Finding, type Severity } from './findings/finding.js
 import { findingId } from './findings/id.js';
 import { isWideIamChange, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type EntryKey, type Principal } from './model/change.js';
 import { fnv1aJoined } from './audit/hash.js';
+import { withCanonicalFraction } from './audit/entry.js';
 
 interface RuleDetection {
   readonly rule: RuleId;
@@ -483,7 +484,12 @@ export class Engine {
     for (const d of detections) {
       const finding = toFinding(evaluation, d, this.config, provenance);
       findings.push(finding);
-      if (d.detection.takenAwayLater) findings.push(closedLater(finding, d.detection.takenAwayLater));
+      // An entry older than the delete, of a rule whose findings a delete closes: the delete took its risk away (unless
+      // a newer entry before the delete already did), as it would have in time order.
+      const takenAway = d.detection.takenAwayLater;
+      const byDelete = beforeDelete && detectors[d.rule].closedByDelete === true && (!takenAway || Date.parse(takenAway.time) > base.deletedAtMs!);
+      const closing = byDelete ? { time: withCanonicalFraction(new Date(base.deletedAtMs!).toISOString()), reason: 'the service was deleted' } : takenAway;
+      if (closing) findings.push(closedLater(finding, closing));
       // A failed rollout cannot open a revision's risk either: that revision never served (it is reported, not in
       // force). A service setting the write applied is in force all the same.
       const notInForce = failed && detectors[d.rule].serviceSettings !== true && d.detection.serviceSetting !== true;

@@ -43,6 +43,7 @@ export const ingressOpened: Detector<'ingress-opened'> = {
   defaultSeverity: 'MEDIUM',
   methods: [...DEPLOY_METHODS, ...DELETE_METHODS],
   changeKinds: ['deploy', 'delete'],
+  closedByDelete: true,
   serviceSettings: true,
   detect({ change, baseline }): Detection[] {
     if (change.kind !== 'deploy' || change.ingress !== 'all') return [];

@@ -48,6 +48,7 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
   defaultSeverity: 'HIGH',
   methods: [...DEPLOY_METHODS, ...DELETE_METHODS],
   changeKinds: ['deploy', 'delete'],
+  closedByDelete: true,
   detect({ change, baseline }): Detection[] {
     // Most revisions set no such variable: nothing can be new.
     if (change.kind !== 'deploy' || !change.plainEnv || change.plainEnv.length === 0) return [];

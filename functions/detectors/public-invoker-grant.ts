@@ -46,6 +46,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
   defaultSeverity: 'HIGH',
   methods: [...SERVICE_IAM_METHODS, ...PROJECT_IAM_METHODS, ...DEPLOY_METHODS, ...DELETE_METHODS],
   changeKinds: ['iam-policy', 'deploy', 'delete'],
+  closedByDelete: true,
   serviceSettings: true,
   detect({ change, baseline, settings }): Detection[] {
     const who = change.principal?.id ?? 'An unknown principal';

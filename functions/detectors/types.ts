@@ -66,6 +66,11 @@ export interface Detector<Id extends keyof RulesConfig = keyof RulesConfig> {
    * revision becomes Ready: a failed rollout still raises and resolves the rule's findings, as in force.
    */
   readonly serviceSettings?: true;
+  /**
+   * A delete of the service closes the rule's open findings (`resolves` says so for a delete): a detection of an entry
+   * older than the delete, delivered after it, is reported closed by it (it opens nothing: see Engine.evaluate).
+   */
+  readonly closedByDelete?: true;
   detect(input: DetectorInput<RulesConfig[Id]>): readonly Detection[];
   /**
    * Which of the rule's open findings this change closes (the grant removed, the identity changed back), with why.

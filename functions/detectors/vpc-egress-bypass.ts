@@ -43,6 +43,7 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
   defaultSeverity: 'MEDIUM',
   methods: [...DEPLOY_METHODS, ...DELETE_METHODS],
   changeKinds: ['deploy', 'delete'],
+  closedByDelete: true,
   detect({ change, baseline }): Detection[] {
     if (change.kind !== 'deploy' || change.vpcEgress === undefined || change.vpcEgress === 'all-traffic') return [];
     const before = pointBefore(baseline?.vpcEgress, change.timeMs);

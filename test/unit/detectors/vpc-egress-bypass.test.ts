@@ -141,6 +141,19 @@ describe('vpc-egress-bypass', () => {
     expect(late[1]!.resolution).toMatchObject({ time: '2024-05-04T12:00:00Z', principal: 'unknown', reason: 'all of its outbound traffic goes through the VPC again' });
   });
 
+  // The egress carries across a delete: a revision of the deleted service delivered after the delete is still
+  // compared with the one before it, and reported closed by the delete, as in time order (not left active).
+  it('a narrowed revision of the deleted service delivered after its delete is reported and closed, as in time order', async () => {
+    const all = v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL });
+    const narrowed = v1Deploy('2024-05-04T11:00:00Z', {});
+    const deleted = deleteServiceAt('2024-05-04T12:00:00Z', SLACK_BOT);
+    const inOrder = await bypass([all, narrowed, deleted]);
+    expect(inOrder.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
+    const late = await bypass([all, deleted, narrowed]);
+    expect(late.map((f) => `${f.id} ${f.status ?? 'active'}`)).toEqual(inOrder.map((f) => `${f.id} ${f.status ?? 'active'}`));
+    expect(late[1]!.resolution).toMatchObject({ time: '2024-05-04T12:00:00Z', reason: 'the service was deleted' });
+  });
+
   it('is resolved when a newer revision sends all traffic through the VPC again, or the service is deleted', async () => {
     const open = [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), v1Deploy('2024-05-04T11:00:00Z', {})];
     const restored = await bypass([...open, v1Deploy('2024-05-04T12:00:00Z', { ...INTERFACES, ...ALL })]);

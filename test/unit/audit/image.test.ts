@@ -31,6 +31,9 @@ describe('image references', () => {
     [`nginx@${DIGEST}`, { repository: 'docker.io/library', digest: DIGEST }],
     [`localhost:5000/api@${DIGEST}`, { repository: 'localhost:5000', name: 'localhost:5000/api', digest: DIGEST }],
     ['localhost/api:dev', { repository: 'localhost', tag: 'dev' }],
+    // Host names are case-insensitive: one repository however its host is written (and a trusted glob matches it).
+    ['GCR.IO/acme/api:1', { repository: 'gcr.io/acme', name: 'gcr.io/acme/api', tag: '1' }],
+    ['Registry.Example.com:8443/a/b', { repository: 'registry.example.com:8443/a', name: 'registry.example.com:8443/a/b' }],
   ])('%s', (reference, expected) => {
     expect(parseImage(reference)).toMatchObject(expected);
   });

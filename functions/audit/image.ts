@@ -36,7 +36,9 @@ const parseName = memoize((name: string): Pick<ParsedImageRef, 'repository' | 'n
   try {
     const ref = dockerReference.parseFamiliarName(name);
     if (ref.domain && ref.repository && !ref.tag && !ref.digest) {
-      const { domain, repository: path } = ref;
+      // A host name is case-insensitive (DNS): `GCR.IO/acme` is `gcr.io/acme`, as a trusted glob writes it.
+      const domain = ref.domain.toLowerCase();
+      const path = ref.repository;
       const slash = path.lastIndexOf('/');
       return { repository: slash === -1 ? domain : `${domain}/${path.slice(0, slash)}`, name: `${domain}/${path}` };
     }

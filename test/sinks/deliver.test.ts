@@ -341,6 +341,26 @@ describe('deliverOnce: a late original between the claims of a resolution taking
   });
 });
 
+// The other order: the late original takes the expired tombstone over first, and the resolution's redelivery, taking
+// its own expired claim over, finds the original's record held and releases its claim - the only record left that
+// said a resolution went out. The original then reads no resolution at all and goes out as an active alert.
+describe('deliverOnce: a resolution taking its expired claim over while a late original holds the tombstone', () => {
+  it('does not drop the record that keeps the original from going out after it', async () => {
+    const resolution = resolutionOf(finding);
+    const sink = new ScriptedSink().answer({ status: 'failed', retryable: true, mayHaveSent: true, reason: 'Slack request failed: ECONNABORTED' });
+    const records = new GapRecords(finding.id);
+    expect(await deliverOnce({ sink, finding: resolution, records, nowMs: NOW, deadlineMs: Date.now() + 60_000, leaseMs: 90_000 })).toMatchObject({ status: 'failed', retryable: true });
+    const redelivered: unknown[] = [];
+    records.arm(async () => {
+      redelivered.push(await deliverOnce({ sink, finding: resolution, records, nowMs: NOW + 91_000, deadlineMs: NOW + 151_000 }));
+    });
+    const late = await deliverOnce({ sink, finding, records, nowMs: NOW + 91_000, deadlineMs: NOW + 151_000 });
+    expect(redelivered).toEqual([{ status: 'failed', retryable: true, reason: 'the original finding is still being delivered; retry the resolution later' }]);
+    expect(late).not.toMatchObject({ status: 'delivered' });
+    expect(sink.calls.filter((c) => c.finding.status !== 'resolved')).toEqual([]);
+  });
+});
+
 describe('deliverOnce: resolutions', () => {
   const resolution = resolutionOf(finding);
 

@@ -26,7 +26,8 @@
 //     acks: a redelivery would post it again); a resolution that came first is reported retryable instead, because
 //     its `resolved` record is what keeps the late original from opening an alert. A late original that finds that
 //     resolution's record still pending (its lease run out, or taken over by the resolution's redelivery) waits for
-//     the resolution's redelivery (which writes it) instead of going out as an alert after its close.
+//     the resolution's redelivery (which writes it) instead of going out as an alert after its close; and that
+//     redelivery, finding the original held, keeps the claim it took over (it may stand for a resolution sent).
 import { errorMessage } from '../functions/errors.js';
 import type { Finding } from '../functions/findings/finding.js';
 import type { ClaimResult, DeliveryRecord, DeliveryRecordStore } from './deliveryRecords.js';
@@ -110,7 +111,10 @@ async function deliverResolution(o: DeliverOnceOptions): Promise<DeliveryOutcome
   const original = await records.claim(sink.name, finding.id, o.nowMs, leaseOf(o));
   if (!original.claimed) {
     if (original.record.state === 'pending') {
-      await records.release(sink.name, key);
+      // A claim taken over from an earlier attempt stays: that attempt may have sent the resolution, and this record
+      // is what keeps a late original (holding its record now) from going out as an alert after it. It expires with
+      // its lease; the attempt that takes it over looks for the message from the first attempt on (firstClaimedMs).
+      if (claim.takenOverFromMs === undefined) await records.release(sink.name, key);
       return { status: 'failed', retryable: true, reason: 'the original finding is still being delivered; retry the resolution later' };
     }
     if (original.record.state === 'resolved') {

@@ -10,6 +10,11 @@ export interface DeliveryRecord {
   readonly ref?: string;
   /** A pending claim older than this (epoch ms) is considered abandoned (the instance died mid-delivery). */
   readonly leaseUntilMs?: number;
+  /**
+   * A pending claim that took over expired ones: when the first of them was made (epoch ms). Each may have sent, so
+   * a sink looking for its earlier message looks from there (see ClaimResult.takenOverFromMs).
+   */
+  readonly firstClaimedMs?: number;
   readonly updatedAt: string;
 }
 
@@ -18,7 +23,8 @@ export type ClaimResult =
       readonly claimed: true;
       /**
        * When this claim took over an earlier one whose lease ran out without an answer (its instance died, or its
-       * sink may have sent: see deliverOnce), when that claim was made (epoch ms). Absent for a fresh claim.
+       * sink may have sent: see deliverOnce), when that claim, or the first of the claims it had itself taken over,
+       * was made (epoch ms). Absent for a fresh claim.
        */
       readonly takenOverFromMs?: number;
     }
@@ -38,10 +44,12 @@ export interface DeliveryRecordStore {
 }
 
 /**
- * When the pending claim `record` was made (its `updatedAt`); for an unreadable stamp, a lease of `leaseMs` before
+ * When the pending claim `record` was made (its `updatedAt`), or the first claim it took over (`firstClaimedMs`);
+ * for an unreadable stamp, a lease of `leaseMs` before
  * the claim ran out, else `nowMs` less that lease.
  */
 export function claimedAtMs(record: DeliveryRecord, leaseMs: number, nowMs: number): number {
+  if (record.firstClaimedMs !== undefined) return record.firstClaimedMs;
   const stamped = Date.parse(record.updatedAt);
   return Number.isFinite(stamped) ? stamped : (record.leaseUntilMs ?? nowMs) - leaseMs;
 }

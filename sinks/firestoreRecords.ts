@@ -75,8 +75,9 @@ export class FirestoreDeliveryRecordStore implements DeliveryRecordStore {
       }
       const record = toRecord(snapshot.data(), sink, findingId);
       if (record.state === 'pending' && (record.leaseUntilMs ?? 0) <= nowMs) {
-        tx.set(ref, pending);
-        return { claimed: true, takenOverFromMs: claimedAtMs(record, leaseMs, nowMs) };
+        const firstClaimedMs = claimedAtMs(record, leaseMs, nowMs);
+        tx.set(ref, { ...pending, firstClaimedMs });
+        return { claimed: true, takenOverFromMs: firstClaimedMs };
       }
       return { claimed: false, record };
     });
@@ -153,12 +154,14 @@ function toRecord(data: DocumentData | undefined, sink: string, findingId: strin
   const ref = data?.['ref'];
   const lease = data?.['leaseUntilMs'];
   const updatedAt = data?.['updatedAt'];
+  const firstClaimed = data?.['firstClaimedMs'];
   return {
     sink,
     findingId,
     state: state as DeliveryState,
     ...(typeof ref === 'string' ? { ref } : {}),
     ...(typeof lease === 'number' ? { leaseUntilMs: lease } : {}),
+    ...(typeof firstClaimed === 'number' ? { firstClaimedMs: firstClaimed } : {}),
     updatedAt: typeof updatedAt === 'string' ? updatedAt : '',
   };
 }

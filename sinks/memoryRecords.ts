@@ -18,8 +18,9 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
     const existing = this.records.get(key);
     const abandoned = existing?.state === 'pending' && (existing.leaseUntilMs ?? 0) <= nowMs;
     if (existing && !abandoned) return Promise.resolve({ claimed: false, record: existing });
-    this.records.set(key, { sink, findingId, state: 'pending', leaseUntilMs: nowMs + leaseMs, updatedAt: iso(nowMs) });
-    return Promise.resolve(abandoned ? { claimed: true, takenOverFromMs: claimedAtMs(existing, leaseMs, nowMs) } : { claimed: true });
+    const firstClaimedMs = abandoned ? claimedAtMs(existing, leaseMs, nowMs) : undefined;
+    this.records.set(key, { sink, findingId, state: 'pending', leaseUntilMs: nowMs + leaseMs, ...(firstClaimedMs !== undefined ? { firstClaimedMs } : {}), updatedAt: iso(nowMs) });
+    return Promise.resolve(firstClaimedMs !== undefined ? { claimed: true, takenOverFromMs: firstClaimedMs } : { claimed: true });
   }
 
   complete(sink: string, findingId: string, state: Exclude<DeliveryState, 'pending'>, ref?: string): Promise<void> {

@@ -539,6 +539,15 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       expect(await first.get('slack', finding)).toMatchObject({ state: 'pending', leaseUntilMs: 65_000 });
     });
 
+    it('a claim taking over one that had itself taken over another is told when the first was made', async () => {
+      const name = collection('deliveries');
+      const store = new FirestoreDeliveryRecordStore({ firestore: db, collection: name });
+      expect(await store.claim('slack', finding, 1_000, 1_000)).toEqual({ claimed: true });
+      expect(await store.claim('slack', finding, 5_000, 1_000)).toEqual({ claimed: true, takenOverFromMs: 1_000 });
+      // Each attempt may have sent: the third looks for a message from the first one on, not from the second.
+      expect(await new FirestoreDeliveryRecordStore({ firestore: db, collection: name }).claim('slack', finding, 9_000, 1_000)).toEqual({ claimed: true, takenOverFromMs: 1_000 });
+    });
+
     it('completes, keeps the ref on a later resolution, and never lets a delivered record be claimed again', async () => {
       const store = new FirestoreDeliveryRecordStore({ firestore: db, collection: collection('deliveries'), now: () => Date.parse('2024-05-06T00:00:00Z') });
       expect(await store.claim('slack', finding, 1_000, 10)).toEqual({ claimed: true });

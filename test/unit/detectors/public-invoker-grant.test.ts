@@ -391,6 +391,18 @@ describe('public-invoker-grant', () => {
       expect(findings.map((f) => f.status ?? 'active')).toEqual(['active']);
     });
 
+    // A delete delivered after the re-created service's first entries closes nothing of what they say again (the
+    // case above), but a service created again starts private: a grant of the deleted service stays closed by the
+    // delete whatever the order, unless the re-created service was made public again.
+    it('a delete that arrives late, after a private re-create and the deleted service\'s grant, closes the grant, as in time order', async () => {
+      const deleted = deleteServiceAt('2024-02-03T09:00:00Z', target);
+      const recreate = at(corpus('panther__Services.CreateService__1'), '2024-02-04T09:00:00Z', 'recreate'); // cloudrun-exfil, no grant
+      const inOrder = (await findingsOf([allUsers, deleted, recreate])).filter((f) => f.rule === 'public-invoker-grant');
+      expect(inOrder.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
+      const late = (await findingsLive([recreate, allUsers, deleted])).filter((f) => f.rule === 'public-invoker-grant');
+      expect(late.map((f) => `${f.id} ${f.status ?? 'active'}`)).toEqual(inOrder.map((f) => `${f.id} ${f.status ?? 'active'}`));
+    });
+
     it('the invoker IAM check turned off is resolved by the delete too', async () => {
       const [off] = await publicFindings([invokerCheckOff]);
       expect(off).toMatchObject({ evidence: { invokerIamDisabled: true } });

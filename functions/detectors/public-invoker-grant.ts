@@ -32,7 +32,7 @@
 //           member, not role, so removing one write-capable role of several closes it.
 import { publicInvokersAfter, publicWritersAfter } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, pointAfter, valueBefore, type ServiceBaseline } from '../baseline/state.js';
+import { changedAfter, pointAfter, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { normalizeTimestamp } from '../audit/entry.js';
 import { isPublicInvokerBinding, publicMembersWhere, publicWriterMembers, READ_ONLY_INVOKER_ROLES, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
@@ -134,9 +134,23 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     if (change.kind === 'delete') {
       // The service is gone, and its IAM policy and settings with it (a service re-created under the name starts
       // private): what the rule raised about it is closed. A delete that arrives late, after entries about the
-      // re-created service's policy or invoker check, closes nothing: their word stands (a re-grant that raised
-      // nothing, because the delete was not known yet, is still covered by the open finding).
-      return closedByDelete(open, change.timeMs, baseline?.publicInvokers, baseline?.invokerIamDisabled);
+      // re-created service's policy or invoker check, leaves open what they say again: their word stands (a re-grant
+      // that raised nothing, because the delete was not known yet, is still covered by the open finding).
+      // Only what the re-created service's entries say again stays open (its members public again, its check
+      // off again). A service created again starts private, so an entry after the delete that says anything else
+      // (a create with the check on, a policy without them) is no word for the deleted service's finding.
+      const after = <T>(history: readonly TimePoint<T>[] | undefined): TimePoint<T>[] => (history ?? []).filter((point) => point.t > change.timeMs);
+      const checkOffAfter = after(baseline?.invokerIamDisabled).some((point) => point.v === true);
+      return closedByDelete(
+        open.filter((o) => {
+          if (o.finding.evidence['invokerIamDisabled'] === true) return !checkOffAfter;
+          const granted = o.finding.evidence['membersGranted'];
+          if (!Array.isArray(granted)) return true;
+          const held = after(o.finding.evidence['upgradedFromInvoker'] === true ? baseline?.publicWriters : baseline?.publicInvokers);
+          return !held.some((point) => (granted as readonly string[]).every((m) => point.v.includes(m)));
+        }),
+        change.timeMs,
+      );
     }
     if (change.kind === 'deploy') {
       // Only the newest word on the check closes anything: an older entry that arrives late does not.

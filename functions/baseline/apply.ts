@@ -1,5 +1,5 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
-import { describeServiceAccount, type Change, type IamBinding, type ImageRef } from '../model/change.js';
+import { describeServiceAccount, type Change, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
 import { publicInvokerMembers, publicWriterMembers } from '../model/iam.js';
 import { CARRIED_OPTIONAL_HISTORIES, COPY_EDITS, emptyBaseline, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
@@ -14,15 +14,7 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
   if (target.deletedAtMs !== undefined && t < target.deletedAtMs) {
     // A late entry about the deleted service: no service-object fact, but the histories that carry across the
     // delete (time-indexed) take it, so arrival order does not change what the re-created service is compared with.
-    if (change.kind === 'deploy') {
-      recordRepositories(target, change.images, t);
-      if (change.serviceAccount) target.serviceAccount = record(target.serviceAccount, t, describeServiceAccount(change.serviceAccount));
-      if (change.ingress) target.ingress = record(target.ingress, t, change.ingress);
-      // The Binary Authorization policy and the VPC egress carry across too; the breakglass justification does not.
-      const binauthz = change.binaryAuthorization;
-      if (binauthz && !binauthz.policyUnknown) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, binauthz.policy ?? '');
-      if (change.vpcEgress) target.vpcEgress = record(target.vpcEgress ?? [], t, change.vpcEgress);
-    }
+    if (change.kind === 'deploy') recordCarriedFacts(target, change, edits);
     return;
   }
   switch (change.kind) {
@@ -46,24 +38,18 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       // and recently completed rollouts (so their late system events are known). (The engine keeps the open findings:
       // a later change can still close them.)
       const lastChangeMs = Math.max(target.lastChangeMs, t);
-      const { seen, completed, serviceAccount, repositories, ingress, systemEventsSeen } = target;
-      const carried = CARRIED_OPTIONAL_HISTORIES.flatMap((field) => (target[field] ? [[field, target[field]] as const] : []));
+      // Only what is there: a stored baseline never gets undefined fields (Firestore).
+      const kept = KEPT_BY_DELETE.flatMap((field) => (target[field] !== undefined ? [[field, target[field]] as const] : []));
       for (const key of Object.keys(target)) delete (target as Record<string, unknown>)[key];
-      Object.assign(target, emptyBaseline(), { serviceAccount, repositories, ingress, lastChangeMs, deletedAtMs: t }, Object.fromEntries(carried));
-      if (seen) target.seen = seen;
-      if (completed) target.completed = completed;
-      if (systemEventsSeen) target.systemEventsSeen = systemEventsSeen;
+      Object.assign(target, emptyBaseline(), Object.fromEntries(kept), { lastChangeMs, deletedAtMs: t });
       return;
     }
     case 'deploy': {
-      recordRepositories(target, change.images, t);
+      recordCarriedFacts(target, change, edits);
       target.lastChangeMs = Math.max(target.lastChangeMs, t);
-      if (change.serviceAccount) target.serviceAccount = record(target.serviceAccount, t, describeServiceAccount(change.serviceAccount));
       if (change.templateFingerprint) target.template = record(target.template, t, change.templateFingerprint);
       if (change.invokerIamDisabled !== undefined) target.invokerIamDisabled = record(target.invokerIamDisabled, t, change.invokerIamDisabled);
-      if (change.ingress) target.ingress = record(target.ingress, t, change.ingress);
       const binauthz = change.binaryAuthorization;
-      if (binauthz && !binauthz.policyUnknown) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, binauthz.policy ?? '');
       if (binauthz && !binauthz.breakglassUnknown) target.breakglass = record(target.breakglass ?? [], t, binauthz.breakglassJustification ?? '');
       // A create whose justification is unknown starts without one from before all the same: the points before it
       // are a deleted service's (its delete may not have arrived yet), and the breakglass does not carry across a
@@ -71,7 +57,6 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       // a v2 operation's completion entry: it is the same create, logged again without its facts.
       else if (change.operation === 'create' && !change.operationCompletion && (target.breakglass?.length ?? 0) > 0) target.breakglass = record(target.breakglass!, t, '');
       if (change.plainEnv) target.plainEnv = record(target.plainEnv ?? [], t, change.plainEnv);
-      if (change.vpcEgress) target.vpcEgress = record(target.vpcEgress ?? [], t, change.vpcEgress);
       if (provenanceKey !== undefined) {
         // The same labels as the deploy before (the usual case) share its string: one per deploy kept in the
         // baseline cost replay 10% in collector time.
@@ -89,6 +74,28 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       return;
     }
   }
+}
+
+/**
+ * What a delete keeps: the histories that carry across it (the runtime service account, the repositories, the
+ * ingress and CARRIED_OPTIONAL_HISTORIES), and what the baseline remembers about entries (applied ones, completed
+ * rollouts, system events seen).
+ */
+const KEPT_BY_DELETE = ['serviceAccount', 'repositories', 'ingress', ...CARRIED_OPTIONAL_HISTORIES, 'seen', 'completed', 'systemEventsSeen'] as const;
+
+/**
+ * A deploy's facts that carry across a delete (the runtime service account, the repositories, the ingress, the
+ * Binary Authorization policy, the VPC egress): recorded for every deploy, even one about a deleted service that
+ * arrives after its delete, so arrival order does not change what a re-created service is compared with.
+ */
+function recordCarriedFacts(target: MutableBaseline, change: DeployChange, { record }: BaselineEdits): void {
+  const t = change.timeMs;
+  recordRepositories(target, change.images, t);
+  if (change.serviceAccount) target.serviceAccount = record(target.serviceAccount, t, describeServiceAccount(change.serviceAccount));
+  if (change.ingress) target.ingress = record(target.ingress, t, change.ingress);
+  const binauthz = change.binaryAuthorization;
+  if (binauthz && !binauthz.policyUnknown) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, binauthz.policy ?? '');
+  if (change.vpcEgress) target.vpcEgress = record(target.vpcEgress ?? [], t, change.vpcEgress);
 }
 
 /**

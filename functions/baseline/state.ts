@@ -147,7 +147,8 @@ export function pointAfter<T>(history: readonly TimePoint<T>[] | undefined, t: n
 
 /**
  * True when the history holds a point newer than `t`: an entry from `t` arrived after a newer one, so it is not
- * the fact in force. It may still be reported (it happened), but it neither opens nor closes a risk.
+ * the fact in force. It may still be reported (it happened), but it closes no risk (detectors/revision.ts riskInForce
+ * says whether its own stays open).
  */
 export function changedAfter(history: readonly TimePoint<unknown>[] | undefined, t: number): boolean {
   const last = history?.[history.length - 1];

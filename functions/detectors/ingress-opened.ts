@@ -14,7 +14,8 @@
 //           role, or its invoker IAM check is off, as known from its baseline or this write): anyone on the
 //           internet can then call it.
 // Resolves: the ingress restricted again by the newest entry about it, or the service deleted. An opening that
-//           arrives after a newer write restricted it again is reported and closed at once.
+//           arrives after a newer write restricted it again is reported and closed at once; one that arrives after
+//           newer writes that keep it open stays open with theirs.
 // Blind spots: a service's first known write sets the baseline, so a service created with (or first seen at)
 //           `all` raises nothing: `all` is Cloud Run's default. (A service deleted and created again under the name
 //           is compared with the deleted one's ingress, evidence `recreatedAfterDeleteAt`: a load balancer's
@@ -73,7 +74,7 @@ export const ingressOpened: Detector<'ingress-opened'> = {
           ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
         },
         dedupKey: [baselineKey(change.target), 'ingress', before, change.time],
-        // A late entry: a newer write already set the ingress, so this one is history, not the setting in force.
+        // A late entry: closed at once when a newer write already restricted the ingress again.
         ...riskInForce(baseline?.ingress, change.timeMs, (ingress) => ingress !== 'all', (ingress) => `its ingress is ${ingress} again`),
       },
     ];

@@ -16,7 +16,8 @@
 //           16 variables of a revision are named (the baseline keeps them).
 // Severity: HIGH.
 // Resolves: a newer revision that no longer sets any of the finding's variables to such a value, or the service
-//           deleted. A late revision whose variables a newer one already dropped is reported and closed at once.
+//           deleted. A late revision whose variables a newer one already dropped is reported and closed at once;
+//           one whose variables newer revisions still set stays open with theirs.
 // Blind spots: console writes log no containers (their variables are unknown), nor does a v2 update whose mask
 //           leaves the containers alone; secrets in `args`, `command`, mounted files or the image itself; a secret
 //           whose variable name matches no pattern and whose value has no known format; a value changed under
@@ -69,7 +70,7 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
           `${plural ? 'them' : 'it'}. Reference a Secret Manager secret instead, and rotate the secret.`,
         evidence: { variables: names, why: added.map(([name, why]) => `${name}: ${why}`), operation: change.operation },
         dedupKey: [baselineKey(change.target), 'plaintext-secret-env', names.join(','), change.time],
-        // A late entry: a newer revision's variables are the ones in force.
+        // A late entry: closed at once when a newer revision already dropped the variables.
         ...riskInForce(baseline?.plainEnv, change.timeMs, (plainEnv) => names.every((name) => !secrets(plainEnv).has(name)), () => 'the variables are no longer set to secrets in plain text'),
       },
     ];

@@ -20,9 +20,10 @@
 // Severity: HIGH on a service, CRITICAL on a project, folder or organization.
 // Resolves: the public members removed from the invoker role (and holding no other role: a custom one may carry
 //           run.routes.invoke), or the invoker IAM check turned back on, by the newest entry about it (an older
-//           entry arriving late neither resolves nor opens a risk: when a newer entry applied before it already took
-//           its risk away, it is reported and closed at once); an upgrade, when the members lose the roles that
-//           change the service; and everything about a service it deletes.
+//           entry arriving late resolves nothing: when a newer entry applied before it already took its risk away,
+//           it is reported and closed at once, and when newer entries still hold the risk it stays open with theirs);
+//           an upgrade, when the members lose the roles that change the service; and everything about a service it
+//           deletes.
 // Blind spots: conditional bindings count as grants (the
 //           condition is not evaluated). Custom roles that include run.routes.invoke are not recognised. A late
 //           grant whose member a newer policy moved to another role is closed at once (only the invoker roles'

@@ -112,9 +112,11 @@ export function closedByDelete(open: readonly OpenFinding[], timeMs: number, ...
 }
 
 /**
- * Whether a detection of an entry at `timeMs` opens its risk (`opensRisk`: no newer entry set the fact), and, when
- * the entry came late and a newer entry (applied before this one came) set a value that `endsIt`, when and why the
- * earliest such value took the risk away (`takenAwayLater`, with `reason` for that value).
+ * Whether a detection of an entry at `timeMs` opens its risk, and, when the entry came late and a newer entry
+ * (applied before this one came) set a value that `endsIt`, when and why the earliest such value took the risk away
+ * (`takenAwayLater`, with `reason` for that value). A late entry whose risk no newer value ended is a risk in force
+ * (newer entries hold it still): it opens, so the change that later takes the risk away, or the delete, closes it as
+ * replay in time order would; otherwise it would stay active in every sink for good.
  */
 export function riskInForce<T>(
   history: readonly TimePoint<T>[] | undefined,
@@ -122,8 +124,7 @@ export function riskInForce<T>(
   endsIt: (value: T) => boolean,
   reason: (value: T) => string,
 ): Pick<Detection, 'opensRisk' | 'takenAwayLater'> {
-  if (!changedAfter(history, timeMs)) return { opensRisk: true };
-  const end = history!.find((point) => point.t > timeMs && endsIt(point.v));
-  if (!end) return { opensRisk: false };
+  const end = changedAfter(history, timeMs) ? history!.find((point) => point.t > timeMs && endsIt(point.v)) : undefined;
+  if (!end) return { opensRisk: true };
   return { opensRisk: false, takenAwayLater: { time: withCanonicalFraction(new Date(end.t).toISOString()), reason: reason(end.v) } };
 }

@@ -12,7 +12,8 @@
 // Resolves: a later revision that runs as another identity (back to the previous one raises no new finding,
 //           unless it is back to a default SA: that move is reported HIGH however old the open finding is);
 //           a deploy older than the newest known one (arriving late) resolves nothing; a late change of identity
-//           that a newer revision already changed again is reported and closed at once.
+//           that a newer revision already changed again is reported and closed at once, and one that newer
+//           revisions still run as stays open, closed by whatever closes theirs.
 // Blind spots: a template without `serviceAccountName` runs as the default compute SA; where the entry does not
 //           reveal the project number the evidence says "default compute SA". A v2 update whose mask leaves the
 //           template alone says nothing about the identity and is skipped.
@@ -79,7 +80,7 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
         },
         dedupKey: [baselineKey(change.target), before, after, change.revision ?? change.time],
         unknown: unknownDeployFacts(change).filter((f) => f !== 'serviceAccount'),
-        // A late deploy (a newer revision already set the identity) is reported, but it is not the risk in force.
+        // A late deploy (a newer revision already set the identity): closed at once when a newer one changed it again.
         ...riskInForce(baseline?.serviceAccount, change.timeMs, (identity) => !sameServiceAccount(identity, after), (identity) => `runtime service account is now ${identity}`),
       },
     ];

@@ -15,7 +15,8 @@
 // Options:  `rules.vpc-egress-bypass.exceptions` (principal, project, service globs), `severity`.
 // Severity: MEDIUM.
 // Resolves: a newer revision that sends all traffic through the VPC again, or the service deleted. A late
-//           revision whose egress a newer one already sent through the VPC again is reported and closed at once.
+//           revision whose egress a newer one already sent through the VPC again is reported and closed at once;
+//           one whose egress newer revisions keep stays open with theirs.
 // Blind spots: a service's first known revision sets the baseline, so a service created without VPC egress
 //           raises nothing (the organization policy `run.allowedVPCEgress` is the control for that), unless an
 //           earlier service under the name sent all of its traffic through the VPC. A re-created service judged
@@ -62,7 +63,7 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
           `${NOW[after]}, and traffic to the internet leaves directly, past the VPC's firewall rules, Cloud NAT and VPC Service Controls.`,
         evidence: { before: 'all-traffic', after, api: change.api, operation: change.operation, ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}) },
         dedupKey: [baselineKey(change.target), 'vpc-egress', after, change.time],
-        // A late entry: a newer revision's egress is the one in force.
+        // A late entry: closed at once when a newer revision already sent all traffic through the VPC again.
         ...riskInForce(baseline?.vpcEgress, change.timeMs, (egress) => egress === 'all-traffic', () => 'all of its outbound traffic goes through the VPC again'),
       },
     ];

@@ -77,8 +77,8 @@ describe('resolutions', () => {
   });
 
   // Log entries can arrive late (Pub/Sub redelivery, several sinks, replay across files): an older entry about a
-  // fact that a newer entry already set is history. It may still be reported, but it neither closes the risk the
-  // newer entry opened nor opens one of its own that a later change would then "resolve"; when a newer entry
+  // fact that a newer entry already set is history. It may still be reported, but it never closes the risk the
+  // newer entry opened (a risk of its own that newer entries still hold stays open: late-open.test.ts); when a newer entry
   // already took its risk away, it is closed at once.
   describe('an older entry that arrives late', () => {
     const grant = synthetic('run-SetIamPolicy-allUsers'); // 2024-02-02T09:44:25.921Z

@@ -34,6 +34,34 @@ describe('image references', () => {
     // Host names are case-insensitive: one repository however its host is written (and a trusted glob matches it).
     ['GCR.IO/acme/api:1', { repository: 'gcr.io/acme', name: 'gcr.io/acme/api', tag: '1' }],
     ['Registry.Example.com:8443/a/b', { repository: 'registry.example.com:8443/a', name: 'registry.example.com:8443/a/b' }],
+    // Docker Hub answers under four host names, one registry to Docker: each comes out as docker.io, with the
+    // implicit `library/` for a single component, exactly as docker.io. The reference stays as written.
+    ['index.docker.io/nginx:1', { reference: 'index.docker.io/nginx:1', repository: 'docker.io/library', name: 'docker.io/library/nginx', tag: '1' }],
+    ['index.docker.io/library/nginx:2', { repository: 'docker.io/library', name: 'docker.io/library/nginx', tag: '2' }],
+    [`index.docker.io/acme/app@${DIGEST}`, { repository: 'docker.io/acme', name: 'docker.io/acme/app', digest: DIGEST }],
+    ['registry-1.docker.io/nginx', { reference: 'registry-1.docker.io/nginx', repository: 'docker.io/library', name: 'docker.io/library/nginx' }],
+    ['registry-1.docker.io/nginx:1.27', { repository: 'docker.io/library', name: 'docker.io/library/nginx', tag: '1.27' }],
+    [`registry-1.docker.io/library/nginx@${DIGEST}`, { repository: 'docker.io/library', name: 'docker.io/library/nginx', digest: DIGEST }],
+    ['registry-1.docker.io/acme/app:v1', { reference: 'registry-1.docker.io/acme/app:v1', repository: 'docker.io/acme', name: 'docker.io/acme/app', tag: 'v1' }],
+    ['registry-1.docker.io/acme/team/app', { repository: 'docker.io/acme/team', name: 'docker.io/acme/team/app' }],
+    ['registry.hub.docker.com/nginx', { repository: 'docker.io/library', name: 'docker.io/library/nginx' }],
+    [`registry.hub.docker.com/nginx:1@${DIGEST}`, { repository: 'docker.io/library', name: 'docker.io/library/nginx', tag: '1', digest: DIGEST }],
+    ['registry.hub.docker.com/acme/app:2', { reference: 'registry.hub.docker.com/acme/app:2', repository: 'docker.io/acme', name: 'docker.io/acme/app', tag: '2' }],
+    [`registry.hub.docker.com/acme/app@${DIGEST}`, { repository: 'docker.io/acme', name: 'docker.io/acme/app', digest: DIGEST }],
+    // In any letter case (docker.io too: `library/` was added only to the host written in lower case).
+    ['Docker.IO/nginx', { reference: 'Docker.IO/nginx', repository: 'docker.io/library', name: 'docker.io/library/nginx' }],
+    ['INDEX.DOCKER.IO/nginx:1', { repository: 'docker.io/library', name: 'docker.io/library/nginx', tag: '1' }],
+    ['Registry-1.Docker.IO/acme/app', { repository: 'docker.io/acme', name: 'docker.io/acme/app' }],
+    ['Registry.Hub.Docker.com/nginx', { repository: 'docker.io/library', name: 'docker.io/library/nginx' }],
+    // A port makes another host (Docker does not read `docker.io:443` as Docker Hub), and look-alikes are other hosts.
+    ['docker.io:443/nginx', { repository: 'docker.io:443', name: 'docker.io:443/nginx' }],
+    ['index.docker.io:443/acme/app:1', { repository: 'index.docker.io:443/acme', name: 'index.docker.io:443/acme/app' }],
+    ['registry-1.docker.io:5000/nginx', { repository: 'registry-1.docker.io:5000', name: 'registry-1.docker.io:5000/nginx' }],
+    ['registry.hub.docker.com:443/acme/app', { repository: 'registry.hub.docker.com:443/acme', name: 'registry.hub.docker.com:443/acme/app' }],
+    ['hub.docker.com/acme/app', { repository: 'hub.docker.com/acme', name: 'hub.docker.com/acme/app' }],
+    ['registry-2.docker.io/nginx', { repository: 'registry-2.docker.io', name: 'registry-2.docker.io/nginx' }],
+    ['docker.io.evil.com/acme/app', { repository: 'docker.io.evil.com/acme', name: 'docker.io.evil.com/acme/app' }],
+    ['evil-docker.io/nginx', { repository: 'evil-docker.io', name: 'evil-docker.io/nginx' }],
   ])('%s', (reference, expected) => {
     expect(parseImage(reference)).toMatchObject(expected);
   });
@@ -107,6 +135,18 @@ describe('image references', () => {
     expect(child.stderr).toBe('');
     expect(JSON.parse(child.stdout)).toEqual(references.map(() => null));
   }, 30_000);
+
+  it('a Docker Hub name under another host: the 255-character limit holds for the name as written and as docker.io gives it', () => {
+    const written = 'a'.repeat(255 - 'registry.hub.docker.com/'.length);
+    expect(parseImage(`registry.hub.docker.com/${written}`)).toMatchObject({ repository: 'docker.io/library', name: `docker.io/library/${written}` });
+    expect(parseImage(`registry.hub.docker.com/${written}a`)).toBeUndefined();
+    // 254 characters as written, 256 with `library/`: too long, as the same name under docker.io is.
+    const normalized = 'a'.repeat(254 - 'index.docker.io/'.length);
+    expect(parseImage(`docker.io/${normalized}`)).toBeUndefined();
+    expect(parseImage(`index.docker.io/${normalized}`)).toBeUndefined();
+    const fits = 'a'.repeat(255 - 'registry-1.docker.io/'.length);
+    expect(parseImage(`registry-1.docker.io/${fits}`)).toMatchObject({ name: `docker.io/library/${fits}` });
+  });
 
   it('accepts a long valid name (the limit of 255 characters) and rejects a longer one', () => {
     const component = 'a'.repeat(60);

@@ -29,6 +29,10 @@ describe('new-image-repository', () => {
   it.each([
     ['Docker Hub, implicit registry', 'attacker/bot:latest', 'docker.io/attacker'],
     ['Docker Hub official image', 'nginx', 'docker.io/library'],
+    ['Docker Hub under its registry API host', 'registry-1.docker.io/attacker/bot:1', 'docker.io/attacker'],
+    ['Docker Hub under registry.hub.docker.com', 'registry.hub.docker.com/attacker/bot:1', 'docker.io/attacker'],
+    // A port makes another host: Docker does not read docker.io:443 as Docker Hub.
+    ['docker.io with a port', 'docker.io:443/attacker/bot:1', 'docker.io:443/attacker'],
     ['a registry with a port', 'registry.example.com:5000/team/bot:2', 'registry.example.com:5000/team'],
     ['Container Registry', 'gcr.io/other-project/bot@sha256:' + 'b'.repeat(64), 'gcr.io/other-project'],
     ['another Artifact Registry repository', 'asia-northeast1-docker.pkg.dev/test-project-1234/scratch/bot:1', 'asia-northeast1-docker.pkg.dev/test-project-1234/scratch'],
@@ -71,6 +75,58 @@ describe('new-image-repository', () => {
     const cfg = config({ rules: { 'new-image-repository': { trustedRepositories: ['*-docker.pkg.dev/test-project-1234/*'] } } });
     const findings = await imageFindings([deploy('2024-05-01T10:00:00Z', 'attacker/bot')], cfg);
     expect(findings[0]).toMatchObject({ title: 'First deploy from an untrusted image repository', evidence: { repository: 'docker.io/attacker', firstDeploy: true } });
+  });
+
+  // Docker Hub's four host names are one registry: a team that switches spelling deploys from the repository it used.
+  it.each([
+    ['index.docker.io/library/nginx:2'],
+    ['index.docker.io/nginx:2'],
+    ['registry-1.docker.io/library/nginx:2'],
+    ['registry-1.docker.io/nginx:2'],
+    [`registry.hub.docker.com/nginx@sha256:${'d'.repeat(64)}`],
+    ['Docker.IO/nginx:2'],
+    ['docker.io/library/nginx:2'],
+  ])('ignores: nginx, then the same Docker Hub repository as %s', async (image) => {
+    expect(await imageFindings([deploy('2024-05-01T10:00:00Z', 'nginx'), deploy('2024-05-02T10:00:00Z', image)])).toEqual([]);
+  });
+
+  it('ignores: registry-1.docker.io/acme/app, then acme/app (one repository, whichever spelling came first)', async () => {
+    expect(await imageFindings([deploy('2024-05-01T10:00:00Z', 'registry-1.docker.io/acme/app:1'), deploy('2024-05-02T10:00:00Z', 'acme/app:2')])).toEqual([]);
+  });
+
+  it('fires: the evidence keeps the reference as written and names the repository under docker.io', async () => {
+    const findings = await imageFindings([deploy('2024-05-01T10:00:00Z', HOME), deploy('2024-05-02T10:00:00Z', 'registry.hub.docker.com/attacker/bot:1')]);
+    expect(findings[0]?.evidence).toMatchObject({ image: 'registry.hub.docker.com/attacker/bot:1', repository: 'docker.io/attacker' });
+    expect(findings[0]?.summary).toContain('deployed registry.hub.docker.com/attacker/bot:1 to ');
+    expect(findings[0]?.summary).toContain('repository docker.io/attacker is');
+  });
+
+  // A trusted glob matches the repository (the path without the image name) under docker.io, however the image's
+  // host was written; a glob written with one of the other host names means Docker Hub too.
+  it.each([
+    ['docker.io/acme', 'registry-1.docker.io/acme/app'],
+    ['docker.io/acme', 'registry.hub.docker.com/acme/app:1'],
+    ['docker.io/acme', 'index.docker.io/acme/app:1'],
+    ['docker.io/acme', 'Registry-1.Docker.IO/acme/app:1'],
+    ['docker.io/*', 'registry-1.docker.io/acme/app:1'],
+    ['docker.io/library', 'registry-1.docker.io/nginx:1'],
+    ['registry-1.docker.io/acme', 'acme/app:1'],
+    ['index.docker.io/acme', 'docker.io/acme/app:1'],
+    ['registry.hub.docker.com/*', 'registry-1.docker.io/acme/app:1'],
+  ])('ignores: a first deploy trusted by %s: %s', async (glob, image) => {
+    const cfg = config({ rules: { 'new-image-repository': { trustedRepositories: [glob] } } });
+    expect(await imageFindings([deploy('2024-05-01T10:00:00Z', image)], cfg)).toEqual([]);
+  });
+
+  it.each([
+    ['docker.io/acme', 'docker.io:443/acme/app:1', 'docker.io:443/acme'],
+    ['docker.io:443/acme', 'docker.io/acme/app:1', 'docker.io/acme'],
+    ['registry-1.docker.io:443/acme', 'registry-1.docker.io/acme/app:1', 'docker.io/acme'],
+    ['docker.io/acme', 'hub.docker.com/acme/app:1', 'hub.docker.com/acme'],
+  ])('fires: a first deploy not trusted by %s (a port or a look-alike is another host): %s', async (glob, image, repository) => {
+    const cfg = config({ rules: { 'new-image-repository': { trustedRepositories: [glob] } } });
+    const findings = await imageFindings([deploy('2024-05-01T10:00:00Z', image)], cfg);
+    expect(findings.map((f) => f.evidence['repository'])).toEqual([repository]);
   });
 
   it('ignores: a new repository that matches trustedRepositories', async () => {

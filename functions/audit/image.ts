@@ -30,11 +30,41 @@ const NAME = new RegExp(`^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*(?::[
 /** The grammar's limit on a name (the library checks it only after matching). */
 const NAME_MAX_LENGTH = 255;
 
+/**
+ * Docker Hub's host names, one registry to Docker: `docker.io` (canonical), `index.docker.io` (the legacy default
+ * domain, which Docker's reference normalization rewrites to docker.io), `registry-1.docker.io` (the registry API
+ * host) and `registry.hub.docker.com`. The library rewrites only `index.docker.io`, and only in lower case. With a
+ * port it is another host (Docker does not read `docker.io:443` as Docker Hub), so only a bare host is listed.
+ */
+const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
+
+/**
+ * The name with a Docker Hub host in any spelling written `docker.io`, so that the library reads it as it reads
+ * docker.io (the implicit `library/`, the 255-character limit on the name it gives); any other name as it is.
+ */
+function dockerHubAsDockerIo(name: string): string {
+  const slash = name.indexOf('/');
+  if (slash === -1) return name;
+  const host = name.slice(0, slash);
+  return host !== 'docker.io' && DOCKER_HUB_HOSTS.has(host.toLowerCase()) ? `docker.io${name.slice(slash)}` : name;
+}
+
+/**
+ * A trustedRepositories glob whose host is one of Docker Hub's other names, written `docker.io`: repositories are
+ * named under docker.io whatever host the image was written with, so `registry-1.docker.io/acme` means
+ * `docker.io/acme`. Any other glob as it is (a host in a pattern, `*.docker.io/...`, is matched as written).
+ */
+export function dockerHubGlob(glob: string): string {
+  const slash = glob.indexOf('/');
+  const host = slash === -1 ? glob : glob.slice(0, slash);
+  return host !== 'docker.io' && DOCKER_HUB_HOSTS.has(host) ? `docker.io${glob.slice(host.length)}` : glob;
+}
+
 /** The repository and full name of an image name (`host[:port]/path/name`, familiar forms resolved), cached. */
 const parseName = memoize((name: string): Pick<ParsedImageRef, 'repository' | 'name'> | undefined => {
   if (name.length > NAME_MAX_LENGTH || !NAME.test(name)) return undefined;
   try {
-    const ref = dockerReference.parseFamiliarName(name);
+    const ref = dockerReference.parseFamiliarName(dockerHubAsDockerIo(name));
     if (ref.domain && ref.repository && !ref.tag && !ref.digest) {
       // A host name is case-insensitive (DNS): `GCR.IO/acme` is `gcr.io/acme`, as a trusted glob writes it.
       const domain = ref.domain.toLowerCase();

@@ -3,7 +3,9 @@
 // Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2).
 // Alerts:   a revision's image comes from a repository (registry host and path without the image name, tag or
 //           digest: `us-docker.pkg.dev/acme/prod`, `gcr.io/acme`, `docker.io/library`) this service never used
-//           before and that matches none of `trustedRepositories`. A path inside an Artifact Registry repository
+//           before and that matches none of `trustedRepositories`. Docker Hub's host names (`docker.io`,
+//           `index.docker.io`, `registry-1.docker.io`, `registry.hub.docker.com`) are one registry, named
+//           `docker.io`, in images and globs alike (audit/image.ts). A path inside an Artifact Registry repository
 //           (`.../prod/team-a/api`) is a repository of its own: a remote repository that proxies Docker Hub keeps
 //           each upstream namespace under its own path. A trustedRepositories glob may also name the registry's
 //           repository (`us-docker.pkg.dev/acme/prod`, `gcr.io/acme`: audit/image.ts registryRepository), which
@@ -27,7 +29,7 @@ import { deletedBetween, newestRepositoryBefore, pointBefore, repositorySeenBefo
 import { DEPLOY_METHODS } from './methods.js';
 import { repeatedBeforeItCame, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { DeployChange, ParsedImageRef } from '../model/change.js';
-import { registryRepository } from '../audit/image.js';
+import { dockerHubGlob, registryRepository } from '../audit/image.js';
 import type { Detection, Detector } from './types.js';
 
 export const newImageRepository: Detector<'new-image-repository'> = {
@@ -41,7 +43,7 @@ export const newImageRepository: Detector<'new-image-repository'> = {
     // that createsRevision calls no revision: a v2 update's fingerprint is of the whole body it logged, masked or
     // not, so two masked updates logging one body can still roll out new images.)
     if (change.kind !== 'deploy' || change.images.length === 0 || repeatedBeforeItCame(change, baseline)) return [];
-    const trusted = globMatcher(settings.trustedRepositories);
+    const trusted = globMatcher(trustedRepositoryGlobs(settings.trustedRepositories));
     const newestKnown = newestRepositoryBefore(baseline, change.timeMs);
     // First deploy: no repository known yet (console deploys log none), so the first one seen sets the baseline.
     const firstDeploy = newestKnown === undefined;
@@ -117,6 +119,24 @@ function isTrusted(trusted: (value: string) => boolean, image: ParsedImageRef): 
   if (trusted(image.repository)) return true;
   const registry = registryRepository(image.name);
   return registry !== undefined && registry !== image.repository && trusted(registry);
+}
+
+/** trustedRepositories as matched, by the config's list: the list itself unless a glob names Docker Hub by another host. */
+const trustedGlobs = new WeakMap<readonly string[], readonly string[]>();
+
+/**
+ * The trustedRepositories globs with Docker Hub's other host names written `docker.io` (audit/image.ts
+ * dockerHubGlob), as image repositories are: `registry-1.docker.io/acme` trusts `acme/app` too. Worked out once per
+ * list; the list itself when no glob changes, so globMatcher finds it compiled by the config's own list.
+ */
+function trustedRepositoryGlobs(globs: readonly string[]): readonly string[] {
+  let matched = trustedGlobs.get(globs);
+  if (!matched) {
+    const written = globs.map(dockerHubGlob);
+    matched = written.some((glob, i) => glob !== globs[i]) ? written : globs;
+    trustedGlobs.set(globs, matched);
+  }
+  return matched;
 }
 
 /** Time of the newest deploy before `t` the baseline knows of: a repository first seen, an identity or a template. */

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
 import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, withOperationId, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { findingsLive, findingsOf } from '../support/run.js';
+import { seededRandom } from '../support/random.js';
 
 type Annotations = Record<string, string>;
 const ORIGINAL = 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com';
@@ -136,5 +137,78 @@ describe('a late entry whose risk newer entries still hold', () => {
     expect(late.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
     expect(late[1]!.id).toBe(late[0]!.id);
     expect(late[1]!.resolution).toMatchObject({ time: t(50), reason: 'the variables are no longer set to secrets in plain text' });
+  });
+});
+
+describe('service-account-change: late deploys that change the identity back', () => {
+  const sa = (minute: number, email: string): Json => deploy(t(minute), { serviceAccount: email });
+  const summary = (findings: readonly Finding[]): string[] =>
+    findings.filter((f) => f.rule === 'service-account-change').map((f) => `${f.eventTime.slice(11, 16)} ${String(f.evidence['after']).split('@')[0]} ${f.status ?? 'active'}`);
+
+  it('a late move back to the identity before the change is the fix, not a new change (as in timestamp order)', async () => {
+    // 10:05 moves to OTHER, 10:10 back, 10:15 and 10:20 keep the original; 10:20 comes before 10:10 and 10:15.
+    const entries = [sa(0, ORIGINAL), sa(5, OTHER), sa(20, ORIGINAL), sa(15, ORIGINAL), sa(10, ORIGINAL)];
+    const live = await findingsLive(entries);
+    expect(summary(live)).toEqual(['10:05 ci-admin active', '10:05 ci-admin resolved']);
+    expect(stillOpen(live, 'service-account-change')).toEqual([]);
+  });
+
+  it('still reports a late move back to a default service account', async () => {
+    const DEFAULT = '123456789-compute@developer.gserviceaccount.com';
+    const entries = [sa(0, DEFAULT), sa(5, OTHER), sa(20, DEFAULT), sa(10, DEFAULT)];
+    const late = (await findingsLive(entries)).filter((f) => f.rule === 'service-account-change' && f.eventTime === t(10));
+    expect(late.map((f) => [f.severity, f.status ?? 'active'])).toEqual([['HIGH', 'active']]);
+  });
+
+  it('a change of identity delivered after the delete of its service, and the move back after it: closed, as in timestamp order', async () => {
+    const entries = [sa(0, ORIGINAL), DELETE, sa(5, OTHER), sa(10, ORIGINAL)];
+    const inOrder = await findingsOf([sa(0, ORIGINAL), sa(5, OTHER), sa(10, ORIGINAL), DELETE]);
+    expect(stillOpen(inOrder, 'service-account-change')).toEqual([]);
+    expect(stillOpen(await findingsLive(entries), 'service-account-change')).toEqual([]);
+  });
+});
+
+// Seeded random histories of one service: deploys that set or clear each risk, in any order, sometimes a delete at
+// the end. Whatever the delivery order, when timestamp order ends with a rule's findings all closed, so does the live
+// pipeline: no finding stays active in a sink for a risk that is gone. (Which entry raises a risk can differ: the
+// first one delivered sets the baseline.)
+describe('no finding is left active that timestamp order closes', () => {
+  const RULES = ['plaintext-secret-env', 'service-account-change', 'ingress-opened', 'vpc-egress-bypass', 'public-invoker-grant'];
+
+  function randomDeploy(minute: number, next: () => number): Json {
+    const risky = (): boolean => next() < 0.5;
+    return deploy(t(minute), {
+      serviceAccount: risky() ? OTHER : ORIGINAL,
+      env: risky() ? [{ name: 'DB_PASSWORD', value: PASSWORD }] : [],
+      service: { 'run.googleapis.com/ingress': risky() ? 'all' : 'internal', 'run.googleapis.com/invoker-iam-disabled': risky() ? 'true' : 'false' },
+      template: { ...CONNECTOR, 'run.googleapis.com/vpc-access-egress': risky() ? 'private-ranges-only' : 'all-traffic' },
+    });
+  }
+
+  function shuffled<T>(items: readonly T[], next: () => number): T[] {
+    const out = [...items];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = Math.floor(next() * (i + 1));
+      [out[i], out[j]] = [out[j]!, out[i]!];
+    }
+    return out;
+  }
+
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])('seed %i', async (seed) => {
+    const next = seededRandom(seed);
+    for (let scenario = 0; scenario < 12; scenario++) {
+      // A safe first deploy known first (the baseline), then 2-5 deploys 5 minutes apart, and maybe a delete.
+      const start = deploy(t(0), { serviceAccount: ORIGINAL, service: { 'run.googleapis.com/ingress': 'internal' }, template: { ...CONNECTOR, 'run.googleapis.com/vpc-access-egress': 'all-traffic' } });
+      const deploys = Array.from({ length: 2 + Math.floor(next() * 4) }, (_, i) => randomDeploy(5 * (i + 1), next));
+      const entries = next() < 0.3 ? [...deploys, DELETE] : deploys;
+      const inOrder = await findingsOf([start, ...entries]);
+      const delivered = [start, ...shuffled(entries, next)];
+      const live = await findingsLive(delivered);
+      for (const rule of RULES) {
+        if (stillOpen(inOrder, rule).length > 0) continue;
+        const order = delivered.map((e) => String(e['timestamp']).slice(11, 16)).join(' ');
+        expect(stillOpen(live, rule), `seed ${seed} scenario ${scenario}, ${rule}, delivered ${order}`).toEqual([]);
+      }
+    }
   });
 });

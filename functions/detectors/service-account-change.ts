@@ -18,7 +18,7 @@
 //           reveal the project number the evidence says "default compute SA". A v2 update whose mask leaves the
 //           template alone says nothing about the identity and is skipped.
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, pointBefore, valueBefore } from '../baseline/state.js';
+import { changedAfter, deletedBetween, pointBefore, valueBefore, type TimePoint } from '../baseline/state.js';
 import { DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { riskInForce, serviceLabel, unknownDeployFacts } from './revision.js';
@@ -39,6 +39,20 @@ function sameServiceAccount(a: string, b: string): boolean {
   return isDefaultCompute(a) && isDefaultCompute(b) && (a === DEFAULT_COMPUTE_SA_LABEL || b === DEFAULT_COMPUTE_SA_LABEL);
 }
 
+/**
+ * A deploy that arrived late (a newer revision set the identity first) and moves the service back to the identity it
+ * ran as before `before` took over: in timestamp order it is the fix of that change, which it resolves. Its open
+ * finding cannot tell so here: the newer revision may have resolved it already, and this deploy would otherwise be
+ * reported as a change of its own that nothing ever closes.
+ */
+function lateMoveBack(history: readonly TimePoint<string>[] | undefined, t: number, before: string, after: string): boolean {
+  if (!history || !changedAfter(history, t)) return false;
+  let i = history.length - 1;
+  while (i >= 0 && history[i]!.t >= t) i--;
+  while (i >= 0 && sameServiceAccount(history[i]!.v, before)) i--;
+  return i >= 0 && sameServiceAccount(history[i]!.v, after);
+}
+
 export const serviceAccountChange: Detector<'service-account-change'> = {
   id: 'service-account-change',
   title: 'Runtime service account changed',
@@ -56,7 +70,9 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
     const toAppEngineDefault = !toDefault && APP_ENGINE_DEFAULT.test(after);
     // Back to the identity an open finding says the service had before: that is the fix, resolved, not a new risk.
     // Never for a default SA: an old finding about a move away from it must not hide a silent move back to Editor.
-    const backToBefore = (baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence['before']), after));
+    const backToBefore =
+      (baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence['before']), after)) ||
+      lateMoveBack(baseline?.serviceAccount, change.timeMs, before, after);
     if (backToBefore && !toDefault && !toAppEngineDefault) return [];
     const note = toDefault ? ' (the default compute SA, Editor on the project by default)' : toAppEngineDefault ? ' (the App Engine default SA, Editor on the project by default)' : '';
     // The identity before is the deleted service's: this is the first identity known of the service created again.

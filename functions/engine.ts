@@ -462,11 +462,14 @@ export class Engine {
     // settings it wrote are in force all the same).
     const failed = evaluation.rollout?.status === 'failed';
     // An entry older than the service's delete is about the deleted service (it arrived late): it is still reported
-    // when it raises something, but it neither closes nor opens a risk of the service under the name now.
+    // when it raises something, but for the rules whose findings the delete closes it neither closes nor opens a risk
+    // of the service under the name now. The other rules' facts (the runtime identity) carry across the delete, and
+    // their findings stay open across it: such an entry is judged as any late one (the newest word closes).
     const beforeDelete = base.deletedAtMs !== undefined && change.timeMs < base.deletedAtMs;
-    if (open.length > 0 && !beforeDelete) {
+    const aboutDeleted = (rule: RuleId): boolean => beforeDelete && detectors[rule].closedByDelete === true;
+    if (open.length > 0) {
       for (const detector of REGISTERED) {
-        if (!detector.resolves || !detector.changeKinds.includes(change.kind) || (failed && detector.serviceSettings !== true)) continue;
+        if (!detector.resolves || !detector.changeKinds.includes(change.kind) || (failed && detector.serviceSettings !== true) || aboutDeleted(detector.id)) continue;
         const mine = open.filter((o) => o.rule === detector.id);
         if (mine.length === 0) continue;
         const settings = this.config.rules[detector.id] as RuleSettings;
@@ -487,13 +490,13 @@ export class Engine {
       // An entry older than the delete, of a rule whose findings a delete closes: the delete took its risk away (unless
       // a newer entry before the delete already did), as it would have in time order.
       const takenAway = d.detection.takenAwayLater;
-      const byDelete = beforeDelete && detectors[d.rule].closedByDelete === true && (!takenAway || Date.parse(takenAway.time) > base.deletedAtMs!);
+      const byDelete = aboutDeleted(d.rule) && (!takenAway || Date.parse(takenAway.time) > base.deletedAtMs!);
       const closing = byDelete ? { time: withCanonicalFraction(new Date(base.deletedAtMs!).toISOString()), reason: 'the service was deleted' } : takenAway;
       if (closing) findings.push(closedLater(finding, closing));
       // A failed rollout cannot open a revision's risk either: that revision never served (it is reported, not in
       // force). A service setting the write applied is in force all the same.
       const notInForce = failed && detectors[d.rule].serviceSettings !== true && d.detection.serviceSetting !== true;
-      if (d.detection.opensRisk && !beforeDelete && !notInForce && !open.some((o) => o.finding.id === finding.id)) open.push({ rule: d.rule, finding });
+      if (d.detection.opensRisk && !aboutDeleted(d.rule) && !notInForce && !open.some((o) => o.finding.id === finding.id)) open.push({ rule: d.rule, finding });
     }
     return open.length > OPEN_LIMIT ? open.slice(-OPEN_LIMIT) : open;
   }

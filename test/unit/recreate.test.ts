@@ -120,21 +120,23 @@ const CASES: readonly Case[] = [
     // The old service's revision at 12:00 (before the delete) arrives after it: it is reported as what it was, a
     // change of the deleted service, and it joins the history that carries across the delete (its runtime service
     // account, time-indexed), so the re-created service is compared with the deleted one's last revision whatever
-    // the arrival order: intruder@, not the abc-test@ of the first revision. (In time order the 12:00 finding
-    // would have been open and the move back to abc-test@ its resolution; arriving late it opened no risk.)
+    // the arrival order: intruder@, not the abc-test@ of the first revision. The runtime identity carries across the
+    // delete, and so does the 12:00 finding, open as in time order: the move back to abc-test@ is its resolution.
     name: 'a late entry older than the delete joins the history the re-created service is compared with',
     arrivals: [[create, deleteAt(DELETED_AT)], [createAt('2024-02-02T12:00:00Z', 'intruder@some-project.iam.gserviceaccount.com', ORIGINAL_IMAGE)], [createAt('2024-02-03T10:05:00Z', ORIGINAL_SA, ORIGINAL_IMAGE)]],
     expected: [
       `service-account-change 2024-02-02T12:00:00Z: ${ORIGINAL_SA} -> intruder@some-project.iam.gserviceaccount.com`,
-      `service-account-change 2024-02-03T10:05:00Z: intruder@some-project.iam.gserviceaccount.com -> ${ORIGINAL_SA} ${RECREATED}`,
+      `resolved service-account-change 2024-02-02T12:00:00Z: ${ORIGINAL_SA} -> intruder@some-project.iam.gserviceaccount.com`,
     ],
   },
   {
-    // Had the late entry opened a risk, the re-created service's change of identity would close it.
-    name: 'a late entry older than the delete opens no risk on the re-created service',
+    // The late entry's change of identity is open (the identity carries across the delete), as in time order: the
+    // re-created service's change of identity closes it and is reported itself.
+    name: 'a late entry older than the delete: its change of identity stays open across the delete, as in time order',
     arrivals: [[create, deleteAt(DELETED_AT)], [createAt('2024-02-02T12:00:00Z', 'intruder@some-project.iam.gserviceaccount.com', ORIGINAL_IMAGE)], [createAt('2024-02-03T10:05:00Z', ATTACKER_SA, ORIGINAL_IMAGE)]],
     expected: [
       `service-account-change 2024-02-02T12:00:00Z: ${ORIGINAL_SA} -> intruder@some-project.iam.gserviceaccount.com`,
+      `resolved service-account-change 2024-02-02T12:00:00Z: ${ORIGINAL_SA} -> intruder@some-project.iam.gserviceaccount.com`,
       `service-account-change 2024-02-03T10:05:00Z: intruder@some-project.iam.gserviceaccount.com -> ${ATTACKER_SA} ${RECREATED}`,
     ],
   },

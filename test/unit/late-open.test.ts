@@ -168,10 +168,11 @@ describe('service-account-change: late deploys that change the identity back', (
   });
 });
 
-// Seeded random histories of one service: deploys that set or clear each risk, in any order, sometimes a delete at
-// the end. Whatever the delivery order, the live pipeline ends with a rule's findings all closed exactly when
-// timestamp order does: no finding stays active in a sink for a risk that is gone, and a risk in force keeps one
-// open. (Which entry raises a risk can differ: the first one delivered sets the baseline.)
+// Seeded random histories of one service: deploys that set or clear each risk, and IAM policies that grant or
+// revoke public access, delivered in any order, sometimes with a delete at the end. Whatever the delivery order, the
+// live pipeline ends with a rule's findings all closed exactly when timestamp order does: no finding stays active in
+// a sink for a risk that is gone, and a risk in force keeps one open. (Which entry raises a risk can differ: the
+// first one delivered sets the baseline.)
 describe('live delivery orders end with the risks timestamp order ends with', () => {
   const RULES = ['plaintext-secret-env', 'service-account-change', 'ingress-opened', 'vpc-egress-bypass', 'public-invoker-grant'];
 
@@ -183,6 +184,13 @@ describe('live delivery orders end with the risks timestamp order ends with', ()
       service: { 'run.googleapis.com/ingress': risky() ? 'all' : 'internal', 'run.googleapis.com/invoker-iam-disabled': risky() ? 'true' : 'false' },
       template: { ...CONNECTOR, 'run.googleapis.com/vpc-access-egress': risky() ? 'private-ranges-only' : 'all-traffic' },
     });
+  }
+
+  /** The service's IAM policy at `minute`: allUsers invokers, or only a user. */
+  function iamPolicy(minute: number, open: boolean): Json {
+    const fixture = JSON.stringify(synthetic(open ? 'run-SetIamPolicy-allUsers' : 'run-SetIamPolicy-private'));
+    const onService = fixture.replaceAll('some-project', SLACK_BOT.project).replaceAll('us-west1', SLACK_BOT.location).replaceAll('cloudrun-exfil', SLACK_BOT.service);
+    return at(JSON.parse(onService) as Json, t(minute));
   }
 
   function shuffled<T>(items: readonly T[], next: () => number): T[] {
@@ -199,7 +207,7 @@ describe('live delivery orders end with the risks timestamp order ends with', ()
     for (let scenario = 0; scenario < 12; scenario++) {
       // A safe first deploy known first (the baseline), then 2-5 deploys 5 minutes apart, and maybe a delete.
       const start = deploy(t(0), { serviceAccount: ORIGINAL, service: { 'run.googleapis.com/ingress': 'internal' }, template: { ...CONNECTOR, 'run.googleapis.com/vpc-access-egress': 'all-traffic' } });
-      const deploys = Array.from({ length: 2 + Math.floor(next() * 4) }, (_, i) => randomDeploy(5 * (i + 1), next));
+      const deploys = Array.from({ length: 2 + Math.floor(next() * 5) }, (_, i) => (next() < 0.3 ? iamPolicy(5 * (i + 1), next() < 0.5) : randomDeploy(5 * (i + 1), next)));
       const entries = next() < 0.3 ? [...deploys, DELETE] : deploys;
       const inOrder = await findingsOf([start, ...entries]);
       const delivered = [start, ...shuffled(entries, next)];

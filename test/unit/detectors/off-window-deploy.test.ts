@@ -117,6 +117,9 @@ describe('off-window-deploy', () => {
       ['a Google service agent acting as it: exempt', { firstPartyPrincipal: { principalEmail: 'service-123456789012@gcp-sa-cloudbuild.iam.gserviceaccount.com' } }, 0],
       ['a person impersonating it: reported (the person deployed)', { firstPartyPrincipal: { principalEmail: 'mallory@acme.com' } }, 1],
       ['a person signed in through a workforce pool impersonating it: reported', { principalSubject: WORKFORCE }, 1],
+      // The delegation info has Google's principal_subject beside the oneof first/third party principal (audit_log.proto):
+      // the IdP's own `sub` claim (an opaque user id at most IdPs) must not stand in for the workforce principal.
+      ['the same person, logged with the IdP claims beside the principal subject: reported', { principalSubject: WORKFORCE, thirdPartyPrincipal: { thirdPartyClaims: { sub: '00u1a2b3c4D5e6F7g8h9' } } }, 1],
     ])('%s', async (_name, delegation, count) => {
       expect((await findingsOf([asCi(delegation)], exempting(CI))).filter((f) => f.rule === 'off-window-deploy')).toHaveLength(count);
     });

@@ -43,6 +43,11 @@ describe('unapproved-deployer', () => {
     ['a person deploys through the v2 API', [by(synthetic('v2-CreateService'), { principalEmail: 'bob@acme.com' })], ['bob@acme.com']],
     ['a person impersonates the CI service account', [impersonated], ['alice@acme.com']],
     ['a person signed in through a workforce identity pool (no email)', [by(gcloud, { principalSubject: WORKFORCE })], [WORKFORCE]],
+    [
+      'a workforce person impersonates the CI service account, the IdP claims logged beside the principal subject',
+      [by(gcloud, { principalEmail: CI, serviceAccountDelegationInfo: [{ principalSubject: WORKFORCE, thirdPartyPrincipal: { thirdPartyClaims: { sub: '00u1a2b3c4D5e6F7g8h9' } } }] })],
+      [WORKFORCE],
+    ],
     ['a system event alone names its creator (the admin write is missing)', synthetic('seq-system-events-only') as unknown as unknown[], ['masatonaka1989@gmail.com']],
   ])('fires: %s', async (_name, entries, who) => {
     const findings = await unapproved(entries);
@@ -76,6 +81,11 @@ describe('unapproved-deployer', () => {
     ['the CI service account deploys through the v2 API', [synthetic('v2-CreateService')], pipelinesOnly],
     ['GitHub Actions deploys through workload identity federation, as the CI service account', [githubAsCi], pipelinesOnly],
     ['GitHub Actions deploys with its federated principal alone', [by(gcloud, { principalSubject: GITHUB })], pipelinesOnly],
+    [
+      'GitHub Actions as the CI service account, its token claims logged beside the principal subject',
+      [by(gcloud, { principalEmail: CI, serviceAccountDelegationInfo: [{ principalSubject: GITHUB, thirdPartyPrincipal: { thirdPartyClaims: { sub: 'repo:acme/shop:ref:refs/heads/main' } } }] })],
+      pipelinesOnly,
+    ],
     ['a person the configuration approves (user: and a domain glob, any letter case)', [corpus('panther__Services.CreateService__1')], config({ rules: { 'unapproved-deployer': { allowedDeployers: ['user:*@Company.com'] } } })],
     ['an entry that names no principal (real)', [corpus('secfilling__Services.ReplaceService__1')], pipelinesOnly],
     ['a person changes only traffic (no new revision)', [synthetic('v2-CreateService'), by(synthetic('v2-UpdateService-traffic-only'), { principalEmail: 'bob@acme.com' })], pipelinesOnly],

@@ -287,10 +287,12 @@ function principalOf(pp: JsonObject): Principal | undefined {
   if (!id) return undefined;
   const chain: string[] = [];
   for (const item of asArray(auth?.['serviceAccountDelegationInfo'])) {
+    // Google's principalSubject (`principal://.../workforcePools/...`) before the IdP's own `sub` claim, which may sit
+    // beside it (audit_log.proto): a claim (an opaque user id at most IdPs) does not say the identity is a person.
     const link =
       asString(at(item, 'firstPartyPrincipal', 'principalEmail')) ??
-      asString(at(item, 'thirdPartyPrincipal', 'thirdPartyClaims', 'sub')) ??
-      asString(at(item, 'principalSubject'));
+      asString(at(item, 'principalSubject')) ??
+      asString(at(item, 'thirdPartyPrincipal', 'thirdPartyClaims', 'sub'));
     if (link) chain.push(link);
   }
   return { id, delegationChain: chain };

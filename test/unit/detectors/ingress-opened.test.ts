@@ -227,5 +227,34 @@ describe('ingress-opened', () => {
       const findings = await opened([v2Create('INGRESS_TRAFFIC_INTERNAL_ONLY'), deleteV2, at(leftOut, '2024-06-01T11:05:00Z')]);
       expect(findings.map((f) => [f.eventTime, f.evidence['before'], f.evidence['recreatedAfterDeleteAt']])).toEqual([['2024-06-01T11:05:00Z', 'internal', '2024-06-01T11:00:00.000Z']]);
     });
+
+    // UpdateService with `allowMissing` creates a service that does not exist (v2 UpdateServiceRequest.allow_missing):
+    // after the delete, an update that leaves `ingress` out creates the service at the default, all, as a create does.
+    // (Where the service still exists, what an update that leaves the ingress out does to it is not known: unchanged.)
+    describe('v2: created again by an UpdateService with allowMissing, the ingress left out', () => {
+      const deleteV2 = variant(deleteServiceAt('2024-06-01T11:00:00Z', { project: 'acme-prod', location: 'europe-west1', service: 'storefront' }), (e) => {
+        e.protoPayload['methodName'] = 'google.cloud.run.v2.Services.DeleteService';
+        e.protoPayload['resourceName'] = 'projects/acme-prod/locations/europe-west1/services/storefront';
+      });
+      const upsert = (time: string, key: string): Json =>
+        v2Update(time, (service, request) => {
+          delete service['ingress'];
+          request[key] = true;
+        });
+
+      it.each(['allowMissing', 'allow_missing'])('%s: reported, compared with the deleted service', async (key) => {
+        const findings = await opened([v2Create('INGRESS_TRAFFIC_INTERNAL_ONLY'), deleteV2, upsert('2024-06-01T11:05:00Z', key)]);
+        expect(findings.map((f) => [f.eventTime, f.evidence['before'], f.evidence['recreatedAfterDeleteAt']])).toEqual([['2024-06-01T11:05:00Z', 'internal', '2024-06-01T11:00:00.000Z']]);
+      });
+
+      it('not where the service was not deleted (the update may leave its ingress as it was)', async () => {
+        expect(await opened([v2Create('INGRESS_TRAFFIC_INTERNAL_ONLY'), upsert('2024-06-01T11:05:00Z', 'allowMissing')])).toEqual([]);
+      });
+
+      it('not a second upsert after the one that created it again', async () => {
+        const findings = await opened([v2Create('INGRESS_TRAFFIC_INTERNAL_ONLY'), deleteV2, upsert('2024-06-01T11:05:00Z', 'allowMissing'), upsert('2024-06-01T11:10:00Z', 'allowMissing')]);
+        expect(findings.map((f) => f.eventTime)).toEqual(['2024-06-01T11:05:00Z']);
+      });
+    });
   });
 });

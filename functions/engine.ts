@@ -501,7 +501,8 @@ export class Engine {
     return open.length > OPEN_LIMIT ? open.slice(-OPEN_LIMIT) : open;
   }
 
-  private changeStep(draft: MutableBaseline, entered: Change, nowMs: number, findings: Finding[], edits: BaselineEdits): EngineNote {
+  private changeStep(draft: MutableBaseline, written: Change, nowMs: number, findings: Finding[], edits: BaselineEdits): EngineNote {
+    const entered = createdByUpsert(draft, written);
     let change = entered;
     let creates = false;
     let crossApi = false;
@@ -715,6 +716,19 @@ export class Engine {
     draft.completed = edits.append(draft.completed ?? [], entry, COMPLETED_LIMIT);
     draft.open = open;
   }
+}
+
+/**
+ * A v2 UpdateService with allowMissing of a service known to be deleted (its delete applied, and no entry of a service
+ * created again after it, applied or waiting) created it: with the ingress a create gets (DeployChange.ingressIfCreated).
+ * Otherwise it updated a service that exists, and what it says of the ingress is what its entry shows.
+ */
+function createdByUpsert(baseline: ServiceBaseline, change: Change): Change {
+  if (change.kind !== 'deploy' || change.ingressIfCreated === undefined || change.ingress !== undefined) return change;
+  const deleted = baseline.deletedAtMs;
+  if (deleted === undefined || deleted > change.timeMs || baseline.lastChangeMs > deleted) return change;
+  if ((baseline.rollouts ?? []).some((rollout) => rollout.openedMs >= deleted && rollout.openedMs < change.timeMs)) return change;
+  return { ...change, ingress: change.ingressIfCreated };
 }
 
 /**

@@ -388,6 +388,7 @@ function deployChange(env: Envelope, pp: JsonObject, api: 'v1' | 'v2', operation
     templateUnknown: api === 'v1' && !facts.templateFingerprint ? true : undefined,
     serviceAccount,
     ingress: facts.ingress,
+    ...(facts.ingressIfCreated ? { ingressIfCreated: facts.ingressIfCreated } : {}),
     binaryAuthorization: facts.binaryAuthorization,
     plainEnv: facts.plainEnv,
     vpcEgress: facts.vpcEgress,
@@ -422,6 +423,7 @@ interface DeployFacts {
   /** The template's own labels (also in `labels`). */
   readonly revisionLabels?: Record<string, string>;
   readonly ingress?: Ingress;
+  readonly ingressIfCreated?: Ingress;
   readonly binaryAuthorization?: BinaryAuthorization;
   readonly plainEnv?: readonly PlainEnvVar[];
   readonly vpcEgress?: VpcEgress;
@@ -535,11 +537,10 @@ function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, create =
   // A create that leaves the ingress out (or unspecified: the JSON of a protocol buffer omits it) gets Cloud Run's
   // default, all, as a v1 create's stored annotation shows.
   const writtenIngress = asString(field(service, 'ingress'));
-  const ingress = sets('ingress')
-    ? create && service && (writtenIngress === undefined || writtenIngress === 'INGRESS_TRAFFIC_UNSPECIFIED')
-      ? 'all'
-      : ingressOf(writtenIngress)
-    : undefined;
+  const ingressLeftOut = writtenIngress === undefined || writtenIngress === 'INGRESS_TRAFFIC_UNSPECIFIED';
+  const ingress = sets('ingress') ? (create && service && ingressLeftOut ? 'all' : ingressOf(writtenIngress)) : undefined;
+  // An update with allowMissing creates a service that does not exist, at the default too (the engine decides).
+  const upsert = !create && (request?.['allowMissing'] === true || request?.['allow_missing'] === true);
   const binauthz = touches('binary_authorization') ? asObject(field(service, 'binaryAuthorization')) : undefined;
   // Set by the write (a full write, or a mask naming it): an empty or missing message means not enforced. A mask
   // naming only some of its fields leaves the policy as it was, unknown here, unless it names the policy fields.
@@ -565,6 +566,7 @@ function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, create =
     labels,
     revisionLabels,
     ingress,
+    ...(upsert && service && ingressLeftOut ? { ingressIfCreated: 'all' as const } : {}),
     binaryAuthorization,
     // A template set without containers (a full write needs one) says nothing about them.
     plainEnv: secretEnv && containers && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,

@@ -19,8 +19,10 @@
 // Blind spots: a service's first known write sets the baseline, so a service created with (or first seen at)
 //           `all` raises nothing: `all` is Cloud Run's default. (A service deleted and created again under the name
 //           is compared with the deleted one's ingress, evidence `recreatedAfterDeleteAt`: a load balancer's
-//           serverless NEG still sends to the name.) A write whose entry does not show the ingress (a
-//           v2 update mask that leaves it alone, a v1 entry logged without its body) says nothing. An invoker role
+//           serverless NEG still sends to the name; a v2 UpdateService with `allowMissing` that leaves the ingress
+//           out, after a delete known and nothing since, created the service at `all` too: engine.ts
+//           createdByUpsert. One whose delete arrives after it says nothing.) A write whose entry does not show the
+//           ingress (a v2 update mask that leaves it alone, a v1 entry logged without its body) says nothing. An invoker role
 //           granted to the public on the project, folder or organization is not taken into account for the
 //           severity (it is reported by public-invoker-grant). Network paths (VPC Service Controls, firewall rules
 //           on a load balancer) are not seen.

@@ -172,6 +172,12 @@ export interface DeployChange extends ChangeBase {
    */
   readonly revisionLabels?: Readonly<Record<string, string>>;
   readonly ingress?: Ingress;
+  /**
+   * v2 UpdateService with `allowMissing`, which creates the service when it does not exist: the ingress it then has
+   * (the default, all, where the write leaves it out). Taken as `ingress` by the engine only where the service is
+   * known to be deleted and not created again since (else the write updated it, and `ingress` says what is known).
+   */
+  readonly ingressIfCreated?: Ingress;
   readonly binaryAuthorization?: BinaryAuthorization;
   /**
    * The template's environment variables set to a secret in plain text (audit/env.ts): names and the credential

@@ -53,6 +53,20 @@ describe('entries that are not changes are skipped with a reason, never thrown',
     expect(parseEntry(synthetic(fixture)).kind).toBe('change');
   });
 
+  // v1 `dryRun` is a free string query parameter whose only supported value is `all` (Knative's, after Kubernetes'
+  // `All`). Cloud Run either refuses another value (a failed call: no change either way) or does not dry-run on it: a
+  // write that persisted must not be skipped because its caller wrote `dryRun=false`, or every rule is blind to it.
+  it.each([
+    ['v1 dryRun=All (Kubernetes spelling)', 'All', 'skipped'],
+    ['v1 dryRun=false', 'false', 'change'],
+    ['v1 dryRun=none', 'none', 'change'],
+    ['v1 dry_run=0 (snake case)', '0', 'change'],
+  ])('only dryRun=all is a dry run: %s', (name, value, kind) => {
+    const key = name.includes('dry_run') ? 'dry_run' : 'dryRun';
+    const entry = variant(synthetic('v1-ReplaceService-gcloud'), (e) => void ((e.protoPayload['request'] as Json)[key] = value));
+    expect(parseEntry(entry).kind).toBe(kind);
+  });
+
   // A status whose code cannot be read leaves the outcome unknown: reported, never taken for a success (a failed
   // write with a string code used to raise findings and move the baseline).
   it.each([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { at, corpus, synthetic, withOperationId, withV1Image, withV1ServiceAccount } from '../../support/entries.js';
+import { at, corpus, synthetic, variant, withOperationId, withV1Image, withV1ServiceAccount } from '../../support/entries.js';
 import { config, findingsOf } from '../../support/run.js';
 
 const replace = corpus('slackbot__Services.ReplaceService__1'); // SA cloud-run-slack-bot@test-project-1234...
@@ -57,6 +57,13 @@ describe('service-account-change', () => {
       ['resolved', 'MEDIUM', ORIGINAL],
       ['active', 'HIGH', '123456789012-compute@developer.gserviceaccount.com'],
     ]);
+  });
+
+  // Only `all` asks v1 for a dry run: a write with any other dryRun value that Cloud Run persisted is a deploy.
+  it('fires: a change of identity written with dryRun=false', async () => {
+    const marked = variant(deploy('2024-05-02T10:00:00Z', OTHER), (e) => void ((e.protoPayload['request'] as Record<string, unknown>)['dryRun'] = 'false'));
+    const findings = await saFindings([deploy('2024-05-01T10:00:00Z', ORIGINAL), marked]);
+    expect(findings.map((f) => f.evidence['after'])).toEqual([OTHER]);
   });
 
   it('fires: v2 CreateService then UpdateService with another identity', async () => {

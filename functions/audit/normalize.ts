@@ -165,14 +165,16 @@ function logIdOf(logName: string): string {
 
 /**
  * A call that only validated the request and changed nothing: v2 `validateOnly` (`validate_only`), v1 `dryRun`
- * (`all`). It must neither raise findings nor resolve them, nor enter the baseline.
+ * (`all`). It must neither raise findings nor resolve them, nor enter the baseline. v1's `dryRun` is a free string
+ * whose only supported value is `all` (Kubernetes writes `All`): any other is refused (a failed call) or not a dry
+ * run, and the caller writes it, so `dryRun=false` must not hide a write that persisted.
  */
 function isDryRun(pp: JsonObject): boolean {
   const request = asObject(pp['request']);
   if (!request) return false;
   if (request['validateOnly'] === true || request['validate_only'] === true) return true;
   const dryRun = request['dryRun'] ?? request['dry_run'];
-  return typeof dryRun === 'string' ? dryRun !== '' : dryRun === true;
+  return typeof dryRun === 'string' ? dryRun.toLowerCase() === 'all' : dryRun === true;
 }
 
 /**

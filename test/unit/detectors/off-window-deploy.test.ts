@@ -130,6 +130,18 @@ describe('off-window-deploy', () => {
     });
   });
 
+  // The console names the revision (hello-00001-wol), and a name is free again once the service (or that revision) is
+  // deleted. Each sink takes a finding id once: a later off-window deploy under a name a reported one used must get
+  // its own id, or every sink drops it as a duplicate of the old alert.
+  it('an off-window deploy under a revision name an earlier reported one used gets its own id', async () => {
+    const hello = { project: 'kktae-demo', location: 'us-central1', service: 'hello' };
+    const findings = (await findingsOf([at(create, '2024-06-08T10:00:00Z'), deleteServiceAt('2024-06-08T11:00:00Z', hello), at(create, '2024-06-15T10:00:00Z')], berlin)).filter(
+      (f) => f.rule === 'off-window-deploy',
+    );
+    expect(findings.map((f) => f.eventTime)).toEqual(['2024-06-08T10:00:00Z', '2024-06-15T10:00:00Z']);
+    expect(new Set(findings.map((f) => f.id)).size).toBe(2);
+  });
+
   it('an exception matches only when all its fields match', async () => {
     const cfg = config({
       timezone: 'UTC',

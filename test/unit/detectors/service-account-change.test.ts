@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { at, corpus, synthetic, variant, withOperationId, withV1Image, withV1ServiceAccount } from '../../support/entries.js';
+import { at, corpus, editV1Services, synthetic, variant, withOperationId, withV1Image, withV1ServiceAccount } from '../../support/entries.js';
 import { config, findingsOf } from '../../support/run.js';
 
 const replace = corpus('slackbot__Services.ReplaceService__1'); // SA cloud-run-slack-bot@test-project-1234...
@@ -106,6 +106,26 @@ describe('service-account-change', () => {
     const second = deploy('2024-05-02T10:00:00Z', OTHER);
     const findings = await saFindings([deploy('2024-05-01T10:00:00Z', ORIGINAL), second, structuredClone(second)]);
     expect(new Set(findings.map((f) => f.id)).size).toBe(1);
+  });
+
+  // A client may name its revision (v1 template.metadata.name, v2 template.revision), and a name is free again once
+  // that revision, or the service, is deleted. Each sink takes a finding id once (sinks/deliver.ts): a later change
+  // that reused the name of a reported one must not get its id, or it is dropped as a duplicate of the old alert.
+  it('a later change of identity under a revision name an earlier one used gets its own id', async () => {
+    const named = (timestamp: string, email: string, revision: string) =>
+      editV1Services(deploy(timestamp, email), (svc) => {
+        ((svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!['metadata']!)['name'] = revision;
+      });
+    const findings = await saFindings([
+      named('2024-05-01T10:00:00Z', ORIGINAL, 'cloud-run-slack-bot-a'),
+      named('2024-05-02T10:00:00Z', OTHER, 'cloud-run-slack-bot-b'),
+      named('2024-05-03T10:00:00Z', ORIGINAL, 'cloud-run-slack-bot-c'),
+      // (revision cloud-run-slack-bot-b deleted meanwhile, or the service deleted and created again)
+      named('2024-06-03T10:00:00Z', OTHER, 'cloud-run-slack-bot-b'),
+    ]);
+    const active = findings.filter((f) => f.status !== 'resolved');
+    expect(active.map((f) => f.eventTime)).toEqual(['2024-05-02T10:00:00Z', '2024-06-03T10:00:00Z']);
+    expect(active[0]!.id).not.toBe(active[1]!.id);
   });
 
   it('ignores: exempted principal', async () => {

@@ -31,7 +31,7 @@
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, pointBefore, valueBefore } from '../baseline/state.js';
 import { DEPLOY_METHODS } from './methods.js';
-import { createsRevision, serviceLabel, unknownDeployFacts } from './revision.js';
+import { createsRevision, deployKey, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { BinaryAuthorization } from '../model/change.js';
 import type { Detection, Detector } from './types.js';
 
@@ -88,7 +88,7 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
           operation: change.operation,
           ...(inForce !== undefined ? { justificationFrom: 'an earlier write (still in force)' } : {}),
         },
-        dedupKey: [baselineKey(change.target), change.revision ?? change.time],
+        dedupKey: [baselineKey(change.target), ...deployKey(change, baseline)],
         unknown: unknownDeployFacts(change),
       });
     }

@@ -27,7 +27,7 @@ import { globMatcher } from '../config/glob.js';
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, newestRepositoryBefore, pointBefore, repositorySeenBefore, type ServiceBaseline } from '../baseline/state.js';
 import { DEPLOY_METHODS } from './methods.js';
-import { repeatedBeforeItCame, serviceLabel, unknownDeployFacts } from './revision.js';
+import { deployKey, repeatedBeforeItCame, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { DeployChange, ParsedImageRef } from '../model/change.js';
 import { dockerHubGlob, registryRepository } from '../audit/image.js';
 import type { Detection, Detector } from './types.js';
@@ -66,7 +66,7 @@ export const newImageRepository: Detector<'new-image-repository'> = {
     const reported = new Set<string>();
     for (const image of change.images) {
       if (image.unparseable) {
-        detections.push(unparseableImage(image.reference, change, earlierDeployMs === undefined, known(), recreatedAfterDeleteAt));
+        detections.push(unparseableImage(image.reference, change, deployKey(change, baseline), earlierDeployMs === undefined, known(), recreatedAfterDeleteAt));
         continue;
       }
       if (untrustedFirstDeploy || reported.has(image.repository)) continue;
@@ -86,7 +86,7 @@ export const newImageRepository: Detector<'new-image-repository'> = {
           firstDeploy,
           ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
         },
-        dedupKey: [baselineKey(change.target), image.repository, change.revision ?? change.time],
+        dedupKey: [baselineKey(change.target), image.repository, ...deployKey(change, baseline)],
         unknown: unknownDeployFacts(change).filter((f) => f !== 'image'),
       });
     }
@@ -99,13 +99,13 @@ export const newImageRepository: Detector<'new-image-repository'> = {
  * the repository of a first deploy is, only when trustedRepositories is configured). Its dedup key cannot collide
  * with a repository's: repositories never contain a space.
  */
-function unparseableImage(reference: string, change: DeployChange, firstDeploy: boolean, known: KnownRepositories, recreatedAfterDeleteAt: string | undefined): Detection {
+function unparseableImage(reference: string, change: DeployChange, deploy: readonly string[], firstDeploy: boolean, known: KnownRepositories, recreatedAfterDeleteAt: string | undefined): Detection {
   return {
     severity: 'HIGH',
     title: 'Image reference runwatch cannot parse',
     summary: `${change.principal?.id ?? 'An unknown principal'} deployed ${serviceLabel(change.target)} with an image reference runwatch cannot parse: its repository is unknown and cannot be trusted.`,
     evidence: { image: reference, repository: null, ...known, firstDeploy, ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}) },
-    dedupKey: [baselineKey(change.target), `unparseable ${reference}`, change.revision ?? change.time],
+    dedupKey: [baselineKey(change.target), `unparseable ${reference}`, ...deploy],
     unknown: [...unknownDeployFacts(change).filter((f) => f !== 'image'), 'repository'],
   };
 }

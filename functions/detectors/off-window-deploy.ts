@@ -18,7 +18,7 @@
 //           With no windows and no freezes configured the rule never fires.
 import { describeWindow, evaluateTime, freezeBounds } from './changeWindows.js';
 import { DEPLOY_METHODS } from './methods.js';
-import { createsRevision, serviceLabel, unknownDeployFacts } from './revision.js';
+import { createsRevision, deployKey, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { Detection, Detector } from './types.js';
 import { baselineKey } from '../baseline/store.js';
 
@@ -36,7 +36,7 @@ export const offWindowDeploy: Detector<'off-window-deploy'> = {
     if (verdict.allowed) return [];
     const who = change.principal?.id ?? 'an unknown principal';
     const where = serviceLabel(change.target);
-    const dedupKey = [baselineKey(change.target), change.revision ?? change.time];
+    const dedupKey = [baselineKey(change.target), ...deployKey(change, baseline)];
     const localTime = verdict.localTime();
     if (verdict.freeze) {
       const { start, end } = freezeBounds(verdict.freeze, config.timezone);

@@ -73,6 +73,20 @@ function waitsForOperation(baseline: ServiceBaseline | undefined, operationId: s
   return baseline.rollouts.some((rollout) => sameOperation(rollout.write?.operationId, operationId));
 }
 
+/**
+ * What names a deploy in a finding's dedup key: its revision (one id for one revision, whichever of its entries it is
+ * judged from, in any delivery order), else its time. A name is not unique over time: a client names its revision
+ * (v1 `template.metadata.name`, v2 `template.revision`), and the name is free again once that revision or the service
+ * is deleted; a later deploy under it got the id of the finding reported for the earlier one, which every sink has
+ * taken already (sinks/deliver.ts) and dropped as a duplicate. A name an earlier rollout of the service made (its
+ * completed rollouts, kept across a delete) is told apart by the deploy's time.
+ */
+export function deployKey(change: DeployChange, baseline: ServiceBaseline | undefined): string[] {
+  if (!change.revision) return [change.time];
+  const reused = baseline?.completed?.some((c) => c.revision === change.revision && c.t < change.timeMs) === true;
+  return reused ? [change.revision, change.time] : [change.revision];
+}
+
 /** The facts a deploy entry did not carry, in the words findings use. */
 export function unknownDeployFacts(change: DeployChange): string[] {
   const unknown: string[] = [];

@@ -21,7 +21,7 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, pointBefore, valueBefore, type TimePoint } from '../baseline/state.js';
 import { DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
-import { riskInForce, serviceLabel, unknownDeployFacts } from './revision.js';
+import { deployKey, riskInForce, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 const DEFAULT_COMPUTE = /^\d+-compute@developer\.gserviceaccount\.com$/;
@@ -94,7 +94,7 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
           toAppEngineDefaultServiceAccount: toAppEngineDefault,
           ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
         },
-        dedupKey: [baselineKey(change.target), before, after, change.revision ?? change.time],
+        dedupKey: [baselineKey(change.target), before, after, ...deployKey(change, baseline)],
         unknown: unknownDeployFacts(change).filter((f) => f !== 'serviceAccount'),
         // A late deploy (a newer revision already set the identity): closed at once when a newer one changed it again.
         ...riskInForce(baseline?.serviceAccount, change.timeMs, (identity) => !sameServiceAccount(identity, after), (identity) => `runtime service account is now ${identity}`),

@@ -20,7 +20,7 @@
 import { principalMatches } from '../config/glob.js';
 import { baselineKey } from '../baseline/store.js';
 import { DEPLOY_METHODS } from './methods.js';
-import { createsRevision, serviceLabel, unknownDeployFacts } from './revision.js';
+import { createsRevision, deployKey, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { Detection, Detector } from './types.js';
 
 export const unapprovedDeployer: Detector<'unapproved-deployer'> = {
@@ -48,7 +48,7 @@ export const unapprovedDeployer: Detector<'unapproved-deployer'> = {
           allowedDeployers: settings.allowedDeployers,
           operation: change.operation,
         },
-        dedupKey: [baselineKey(change.target), change.revision ?? change.time],
+        dedupKey: [baselineKey(change.target), ...deployKey(change, baseline)],
         unknown: unknownDeployFacts(change),
       },
     ];

@@ -720,8 +720,9 @@ export class Engine {
 
 /**
  * A v2 UpdateService with allowMissing of a service known to be deleted (its delete applied, and no entry of a service
- * created again after it, applied or waiting) created it: with the ingress a create gets (DeployChange.ingressIfCreated).
- * Otherwise it updated a service that exists, and what it says of the ingress is what its entry shows.
+ * created again after it, applied or waiting) created it: with the ingress a create gets
+ * (DeployChange.ingressIfCreated). Otherwise it updated a service that exists, and what it says of the ingress is
+ * what its entry shows.
  */
 function createdByUpsert(baseline: ServiceBaseline, change: Change): Change {
   if (change.kind !== 'deploy' || change.ingressIfCreated === undefined || change.ingress !== undefined) return change;

@@ -22,10 +22,10 @@
 //           serverless NEG still sends to the name; a v2 UpdateService with `allowMissing` that leaves the ingress
 //           out, after a delete known and nothing since, created the service at `all` too: engine.ts
 //           createdByUpsert. One whose delete arrives after it says nothing.) A write whose entry does not show the
-//           ingress (a v2 update mask that leaves it alone, a v1 entry logged without its body) says nothing. An invoker role
-//           granted to the public on the project, folder or organization is not taken into account for the
-//           severity (it is reported by public-invoker-grant). Network paths (VPC Service Controls, firewall rules
-//           on a load balancer) are not seen.
+//           ingress (a v2 update mask that leaves it alone, a v1 entry logged without its body) says nothing. An
+//           invoker role granted to the public on the project, folder or organization is not taken into account for
+//           the severity (it is reported by public-invoker-grant). Network paths (VPC Service Controls, firewall
+//           rules on a load balancer) are not seen.
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, pointBefore, valueBefore } from '../baseline/state.js';
 import type { Ingress } from '../model/change.js';

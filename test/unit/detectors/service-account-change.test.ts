@@ -31,6 +31,20 @@ describe('service-account-change', () => {
     });
   });
 
+  // An email's letter case names no other account (Google compares service account emails without it): a deployer
+  // who writes the default compute SA in capitals must not lower the finding to MEDIUM, nor a change of case raise one.
+  it.each([
+    ['the default compute SA in capitals: still HIGH', '123456789012-COMPUTE@Developer.GServiceAccount.com', 'HIGH', '123456789012-compute@developer.gserviceaccount.com'],
+    ['another account in mixed case: MEDIUM, named in lower case', 'CI-Admin@Test-Project-1234.iam.gserviceaccount.com', 'MEDIUM', OTHER],
+  ])('letter case: %s', async (_name, email, severity, after) => {
+    const findings = await saFindings([deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-02T10:00:00Z', email)]);
+    expect(findings.map((f) => [f.severity, f.evidence['after']])).toEqual([[severity, after]]);
+  });
+
+  it('ignores: the same account written in other letter case', async () => {
+    expect(await saFindings([deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-02T10:00:00Z', ORIGINAL.toUpperCase())])).toEqual([]);
+  });
+
   it('fires HIGH: a move to the App Engine default SA (Editor by default, like the compute one)', async () => {
     const appEngine = 'test-project-1234@appspot.gserviceaccount.com';
     const findings = await saFindings([deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-02T10:00:00Z', appEngine)]);

@@ -268,8 +268,13 @@ export function defaultComputeServiceAccount(projectNumber: string | undefined):
 
 const DEFAULT_COMPUTE_SA = /^(\d+)-compute@developer\.gserviceaccount\.com$/;
 
-/** Classifies an email from a template: the default compute SA written out explicitly is still the default. */
-export function runtimeServiceAccountFromEmail(email: string): RuntimeServiceAccount {
+/**
+ * Classifies an email from a template: the default compute SA written out explicitly is still the default. Written in
+ * lower case: Google compares service account emails without letter case, and the deployer chooses how to write one
+ * (in capitals, the default compute SA would otherwise be any account, and a change of case a change of identity).
+ */
+export function runtimeServiceAccountFromEmail(written: string): RuntimeServiceAccount {
+  const email = written.toLowerCase();
   return DEFAULT_COMPUTE_SA.test(email) ? { kind: 'default-compute', email } : { kind: 'explicit', email };
 }
 

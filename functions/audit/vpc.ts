@@ -13,12 +13,27 @@ import { asArray, asString, field, stringIn, type JsonObject } from './json.js';
  */
 export function v1VpcEgress(annotations: JsonObject | undefined, wholeBody: boolean): VpcEgress | undefined {
   const connector = stringIn(annotations, 'run.googleapis.com/vpc-access-connector');
-  const interfaces = stringIn(annotations, 'run.googleapis.com/network-interfaces');
+  const interfaces = networkInterfaces(stringIn(annotations, 'run.googleapis.com/network-interfaces'));
   if (!connector && !interfaces) return wholeBody ? 'none' : undefined;
   const egress = stringIn(annotations, 'run.googleapis.com/vpc-access-egress');
   // `all` is what gcloud wrote before `all-traffic` existed; Cloud Run still reads it.
   if (egress === 'all-traffic' || egress === 'all') return 'all-traffic';
   return egress === undefined || egress === '' || egress === 'private-ranges-only' ? 'private-ranges-only' : undefined;
+}
+
+/**
+ * The network-interfaces annotation when it names any (a JSON list of interfaces); undefined when it is absent or an
+ * empty list (`[]`, `null`): no Direct VPC, whatever the egress annotation beside it says. A value that does not parse
+ * is kept as written (Cloud Run refuses a write it cannot read).
+ */
+function networkInterfaces(value: string | undefined): string | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return parsed === null || (Array.isArray(parsed) && parsed.length === 0) ? undefined : value;
+  } catch {
+    return value;
+  }
 }
 
 /**

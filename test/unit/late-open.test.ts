@@ -220,3 +220,34 @@ describe('live delivery orders end with the risks timestamp order ends with', ()
     }
   });
 });
+
+// Late findings kept open count toward the service's OPEN_LIMIT (20) like any other: they must not push out an older
+// finding the newer entries never touched, which before they were kept open a later change still closed.
+describe('late findings kept open and the limit of open findings per service', () => {
+  function policy(minute: number, open: boolean): Json {
+    const fixture = JSON.stringify(synthetic(open ? 'run-SetIamPolicy-allUsers' : 'run-SetIamPolicy-private'));
+    const onService = fixture.replaceAll('some-project', SLACK_BOT.project).replaceAll('us-west1', SLACK_BOT.location).replaceAll('cloudrun-exfil', SLACK_BOT.service);
+    return at(JSON.parse(onService) as Json, t(minute));
+  }
+  const safe = { serviceAccount: ORIGINAL, service: { 'run.googleapis.com/ingress': 'internal', 'run.googleapis.com/invoker-iam-disabled': 'false' }, template: { ...CONNECTOR, 'run.googleapis.com/vpc-access-egress': 'all-traffic' } };
+  // Five risks at once: another identity, a secret in plain text, ingress all with the invoker check off, VPC egress bypassed.
+  const risky = (minute: number): Json =>
+    deploy(t(minute), {
+      serviceAccount: OTHER,
+      env: [{ name: 'DB_PASSWORD', value: PASSWORD }],
+      service: { 'run.googleapis.com/ingress': 'all', 'run.googleapis.com/invoker-iam-disabled': 'true' },
+      template: { ...CONNECTOR, 'run.googleapis.com/vpc-access-egress': 'private-ranges-only' },
+    });
+
+  it('a public grant revoked after late deploys kept their risks open is still closed, as in timestamp order', async () => {
+    const grant = policy(1, true);
+    const deploys = [5, 10, 15, 20, 25].map(risky);
+    const closing = [policy(30, false), deploy(t(35), safe)];
+    const inOrder = await findingsOf([deploy(t(0), safe), grant, ...deploys, ...closing]);
+    const live = await findingsLive([deploy(t(0), safe), grant, ...[...deploys].reverse(), ...closing]);
+    const grantId = (findings: readonly Finding[]): string | undefined => findings.find((f) => f.rule === 'public-invoker-grant' && f.eventTime === t(1))?.id;
+    expect(stillOpen(inOrder, 'public-invoker-grant')).not.toContain(grantId(inOrder));
+    expect(grantId(live)).toBeDefined();
+    expect(stillOpen(live, 'public-invoker-grant')).not.toContain(grantId(live));
+  });
+});

@@ -332,6 +332,23 @@ function writeFromObservation(observed: ObservedFacts): DeployChange {
 /** Open findings kept per service; the oldest go first (they can still be resolved by hand in each sink). */
 const OPEN_LIMIT = 20;
 
+/**
+ * At most OPEN_LIMIT open findings: those a late entry opened while newer entries hold their risk (OpenFinding.late)
+ * go first, oldest first, then the oldest of the rest. Kept open only so that what closes the newer entries' risk
+ * closes them too, they must not push out a finding that would be kept without them (an older grant, say, whose
+ * revoke would then close nothing).
+ */
+function keptOpen(open: OpenFinding[]): OpenFinding[] {
+  let excess = open.length - OPEN_LIMIT;
+  if (excess <= 0) return open;
+  const kept: OpenFinding[] = [];
+  for (const o of open) {
+    if (o.late === true && excess > 0) excess--;
+    else kept.push(o);
+  }
+  return kept.length > OPEN_LIMIT ? kept.slice(-OPEN_LIMIT) : kept;
+}
+
 export class Engine {
   private readonly waitMs: number;
   /**
@@ -496,9 +513,11 @@ export class Engine {
       // A failed rollout cannot open a revision's risk either: that revision never served (it is reported, not in
       // force). A service setting the write applied is in force all the same.
       const notInForce = failed && detectors[d.rule].serviceSettings !== true && d.detection.serviceSetting !== true;
-      if (d.detection.opensRisk && !aboutDeleted(d.rule) && !notInForce && !open.some((o) => o.finding.id === finding.id)) open.push({ rule: d.rule, finding });
+      if (d.detection.opensRisk && !aboutDeleted(d.rule) && !notInForce && !open.some((o) => o.finding.id === finding.id)) {
+        open.push({ rule: d.rule, finding, ...(d.detection.heldByNewer ? { late: true as const } : {}) });
+      }
     }
-    return open.length > OPEN_LIMIT ? open.slice(-OPEN_LIMIT) : open;
+    return keptOpen(open);
   }
 
   private changeStep(draft: MutableBaseline, written: Change, nowMs: number, findings: Finding[], edits: BaselineEdits): EngineNote {

@@ -130,15 +130,17 @@ export function closedByDelete(open: readonly OpenFinding[], timeMs: number, ...
  * (applied before this one came) set a value that `endsIt`, when and why the earliest such value took the risk away
  * (`takenAwayLater`, with `reason` for that value). A late entry whose risk no newer value ended is a risk in force
  * (newer entries hold it still): it opens, so the change that later takes the risk away, or the delete, closes it as
- * replay in time order would; otherwise it would stay active in every sink for good.
+ * replay in time order would; otherwise it would stay active in every sink for good (`heldByNewer`: it gives way
+ * first when the service has too many open findings).
  */
 export function riskInForce<T>(
   history: readonly TimePoint<T>[] | undefined,
   timeMs: number,
   endsIt: (value: T) => boolean,
   reason: (value: T) => string,
-): Pick<Detection, 'opensRisk' | 'takenAwayLater'> {
-  const end = changedAfter(history, timeMs) ? history!.find((point) => point.t > timeMs && endsIt(point.v)) : undefined;
-  if (!end) return { opensRisk: true };
+): Pick<Detection, 'opensRisk' | 'takenAwayLater' | 'heldByNewer'> {
+  if (!changedAfter(history, timeMs)) return { opensRisk: true };
+  const end = history!.find((point) => point.t > timeMs && endsIt(point.v));
+  if (!end) return { opensRisk: true, heldByNewer: true };
   return { opensRisk: false, takenAwayLater: { time: withCanonicalFraction(new Date(end.t).toISOString()), reason: reason(end.v) } };
 }

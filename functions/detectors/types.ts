@@ -37,6 +37,11 @@ export interface Detection {
    */
   readonly takenAwayLater?: { readonly time: string; readonly reason: string };
   /**
+   * This entry arrived late, and the newer changes applied before it came still hold its risk: it opens all the same
+   * (`opensRisk`), but gives way first when the service has too many open findings (OpenFinding.late).
+   */
+  readonly heldByNewer?: true;
+  /**
    * About a setting of the service the write applied, not its new revision: a failed rollout changes nothing to it
    * (as the detector-wide `serviceSettings`, for one detection of a rule that also judges revisions).
    */
@@ -47,6 +52,11 @@ export interface Detection {
 export interface OpenFinding {
   readonly rule: string;
   readonly finding: Finding;
+  /**
+   * Opened by a late entry whose risk newer entries hold (Detection.heldByNewer): over OPEN_LIMIT these go first, so
+   * they never push out a finding that would have been kept open without them.
+   */
+  readonly late?: true;
 }
 
 export interface Resolved {

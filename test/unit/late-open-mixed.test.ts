@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
 import { at, deleteServiceAt, editV1Services, renamed, SLACK_BOT, STOREFRONT_AS_SLACK_BOT, synthetic, withOperationId, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { findingsLive, findingsOf } from '../support/run.js';
-import { seededRandom } from '../support/random.js';
+import { seededRandom, shuffled } from '../support/random.js';
 
 const RULES = ['plaintext-secret-env', 'service-account-change', 'ingress-opened', 'vpc-egress-bypass', 'public-invoker-grant'];
 const IDENTITIES = ['cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com', 'ci-admin@test-project-1234.iam.gserviceaccount.com'];
@@ -82,15 +82,6 @@ function consoleDeploy(k: number, identity: string, ingressAll: boolean, checkOf
   const [write, ...systemEvents] = JSON.parse(text) as Obj[];
   for (const side of [write!['protoPayload']['request']['service'], write!['protoPayload']['response']]) side.metadata.annotations['run.googleapis.com/invoker-iam-disabled'] = String(checkOff);
   return [write!, ...systemEvents.slice(0, events)];
-}
-
-function shuffled<T>(items: readonly T[], next: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
 }
 
 const byTime = (entries: readonly Json[]): Json[] => [...entries].sort((a, b) => String(a['timestamp']).localeCompare(String(b['timestamp'])));

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
 import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, withOperationId, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { findingsLive, findingsOf } from '../support/run.js';
-import { seededRandom } from '../support/random.js';
+import { seededRandom, shuffled } from '../support/random.js';
 
 type Annotations = Record<string, string>;
 const ORIGINAL = 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com';
@@ -191,15 +191,6 @@ describe('live delivery orders end with the risks timestamp order ends with', ()
     const fixture = JSON.stringify(synthetic(open ? 'run-SetIamPolicy-allUsers' : 'run-SetIamPolicy-private'));
     const onService = fixture.replaceAll('some-project', SLACK_BOT.project).replaceAll('us-west1', SLACK_BOT.location).replaceAll('cloudrun-exfil', SLACK_BOT.service);
     return at(JSON.parse(onService) as Json, t(minute));
-  }
-
-  function shuffled<T>(items: readonly T[], next: () => number): T[] {
-    const out = [...items];
-    for (let i = out.length - 1; i > 0; i--) {
-      const j = Math.floor(next() * (i + 1));
-      [out[i], out[j]] = [out[j]!, out[i]!];
-    }
-    return out;
   }
 
   it.each(Array.from({ length: 40 }, (_, i) => i + 1))('seed %i', async (seed) => {

@@ -131,12 +131,15 @@ export function valueBefore<T>(history: readonly TimePoint<T>[] | undefined, t: 
 
 /** The point in force just before `t` (strictly earlier points only), or undefined when none is known. */
 export function pointBefore<T>(history: readonly TimePoint<T>[] | undefined, t: number): TimePoint<T> | undefined {
-  if (!history) return undefined;
-  for (let i = history.length - 1; i >= 0; i--) {
-    const point = history[i]!;
-    if (point.t < t) return point;
-  }
-  return undefined;
+  const index = indexBefore(history, t);
+  return index < 0 ? undefined : history![index];
+}
+
+/** Index of the newest point before `t` (strictly earlier), or -1: pointBefore for a walk further back. */
+export function indexBefore(history: readonly TimePoint<unknown>[] | undefined, t: number): number {
+  if (!history) return -1;
+  for (let i = history.length - 1; i >= 0; i--) if (history[i]!.t < t) return i;
+  return -1;
 }
 
 /** The first point after `t` (strictly later), or undefined: what a newer entry set, when one from `t` arrives late. */

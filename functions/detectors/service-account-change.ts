@@ -18,7 +18,7 @@
 //           reveal the project number the evidence says "default compute SA". A v2 update whose mask leaves the
 //           template alone says nothing about the identity and is skipped.
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, pointBefore, valueBefore, type TimePoint } from '../baseline/state.js';
+import { changedAfter, deletedBetween, indexBefore, pointBefore, valueBefore, type TimePoint } from '../baseline/state.js';
 import { DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { deployKey, riskInForce, serviceLabel, unknownDeployFacts } from './revision.js';
@@ -47,8 +47,7 @@ function sameServiceAccount(a: string, b: string): boolean {
  */
 function lateMoveBack(history: readonly TimePoint<string>[] | undefined, t: number, before: string, after: string): boolean {
   if (!history || !changedAfter(history, t)) return false;
-  let i = history.length - 1;
-  while (i >= 0 && history[i]!.t >= t) i--;
+  let i = indexBefore(history, t);
   while (i >= 0 && sameServiceAccount(history[i]!.v, before)) i--;
   return i >= 0 && sameServiceAccount(history[i]!.v, after);
 }

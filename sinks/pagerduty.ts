@@ -113,6 +113,7 @@ function customDetails(finding: Finding): Record<string, DetailValue> {
     project: finding.project,
     ...(finding.location ? { location: finding.location } : {}),
     service: finding.service,
+    ...(finding.resourceType ? { resource_type: finding.resourceType } : {}),
     // Absent facts are left out rather than faked; `not_in_audit_entry` names what the entry did not say.
     ...(finding.revision ? { revision: finding.revision } : {}),
     resource_name: finding.resourceName,

@@ -164,6 +164,7 @@ function sourceProperties(finding: Finding): Record<string, ProtoValue> {
     project: finding.project,
     location: finding.location,
     service: finding.service,
+    resourceType: finding.resourceType,
     // Absent facts are left out rather than faked; `notInAuditEntry` names what the entry did not say.
     revision: finding.revision,
     commit: p.commit,

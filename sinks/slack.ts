@@ -240,7 +240,7 @@ function who(finding: Finding): string {
 }
 
 function where(finding: Finding): string {
-  return `${finding.project}/${finding.service}${finding.location ? ` (${finding.location})` : ''}`;
+  return `${finding.resourceType === 'job' ? 'job ' : ''}${finding.project}/${finding.service}${finding.location ? ` (${finding.location})` : ''}`;
 }
 
 function evidenceBlocks(finding: Finding): SectionBlock[] {
@@ -289,7 +289,7 @@ function unknownBlocks(finding: Finding): ContextBlock[] {
 
 function linkBlocks(finding: Finding, sccSource: string | undefined): SectionBlock[] {
   const links = [
-    slackLink(finding.links.console, finding.revision ? 'Revision in the Cloud Console' : 'Service in the Cloud Console'),
+    slackLink(finding.links.console, finding.revision ? 'Revision in the Cloud Console' : finding.resourceType === 'job' ? 'Job in the Cloud Console' : 'Service in the Cloud Console'),
     slackLink(finding.links.logEntry, 'Audit log entry'),
     slackLink(sccSource ? sccConsoleUrl(sccSource, finding.id) : undefined, 'SCC finding'),
   ].filter((l): l is string => l !== undefined);

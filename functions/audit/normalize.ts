@@ -26,13 +26,14 @@ import { projectOfLogName, readEnvelope, type Envelope } from './entry.js';
 import { imagesOf, imagesOrAnnotated } from './image.js';
 import { plainEnvOf } from './env.js';
 import { v1VpcEgress, v2VpcEgress } from './vpc.js';
-import { asArray, asBoolean, asNumber, asObject, asString, at, canonicalJson, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
-import { hash } from 'node:crypto';
+import { asArray, asBoolean, asNumber, asObject, asString, at, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
+import { binaryAuthorizationOf, boundedText, templateFingerprint, v1BinaryAuthorization } from './template.js';
 import { readRevisionObservation, type RevisionObservation } from './systemEvent.js';
 import { cutText, truncatePlain } from '../untrustedText.js';
 import { isPublicInvokerBinding } from '../model/iam.js';
 import type { RunwatchConfig } from '../config/types.js';
 import { isProjectIamMethod } from '../detectors/methods.js';
+import { isJobEntry, jobTarget, v1JobFacts, v2JobFacts, type JobFacts } from './job.js';
 
 /** Why an entry produced no change. Counted and reported by replay and the functions. */
 export type SkipReason =
@@ -81,17 +82,7 @@ export function normalizeOptionsOf(config: RunwatchConfig): NormalizeOptions {
 
 const RUN = 'run.googleapis.com';
 
-/**
- * Free text whoever deploys writes (a breakglass justification, the client annotations) is bounded only by the audit
- * entry (512 KiB). It is kept in the service's baseline (the waiting rollout, the breakglass history, open findings,
- * the outbox), which must stay far below Firestore's 1 MiB a document: it is cut, saying so with `…`.
- */
-export const JUSTIFICATION_MAX_LENGTH = 1_024;
 export const CLIENT_TEXT_MAX_LENGTH = 120;
-
-function boundedText(text: string | undefined, max: number): string | undefined {
-  return text === undefined ? undefined : truncatePlain(text, max);
-}
 const CRM = 'cloudresourcemanager.googleapis.com';
 
 export function parseEntry(raw: unknown, options: NormalizeOptions = {}): ParseResult {
@@ -107,6 +98,8 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
   const method = asString(pp['methodName']) ?? '';
 
   if (env.logKind === 'system_event') {
+    // A job's system events (its readiness, its executions') carry nothing its admin write did not.
+    if (isJobEntry(method, env.entry, asString(pp['resourceName']))) return { kind: 'skipped', reason: 'cloud-run-job', detail: method || 'job system event' };
     if (serviceName !== RUN && env.entry['resource'] && at(env.entry, 'resource', 'type') !== 'cloud_run_revision') {
       return { kind: 'skipped', reason: 'not-cloud-run', detail: serviceName ?? 'system event' };
     }
@@ -126,8 +119,8 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
 
   if (method.includes('InternalServices.')) {
     if (!options.watchCloudFunctions) return { kind: 'skipped', reason: 'managed-by-cloud-functions', detail: method };
-  } else if (method.includes('.Jobs.') || method.includes('.Executions.') || at(env.entry, 'resource', 'type') === 'cloud_run_job') {
-    return { kind: 'skipped', reason: 'cloud-run-job', detail: method };
+  } else if (isJobEntry(method, env.entry, asString(pp['resourceName']))) {
+    return jobEntry(env, pp, method, options);
   }
   const api: 'v1' | 'v2' = method.startsWith('google.cloud.run.v2.') ? 'v2' : 'v1';
   const verb = method.slice(method.lastIndexOf('.') + 1);
@@ -157,6 +150,57 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
       if (/^(Get|List|Test)/.test(verb)) return { kind: 'skipped', reason: 'read-only', detail: method };
       return { kind: 'skipped', reason: 'unsupported-method', detail: method || 'no methodName' };
   }
+}
+
+/**
+ * A Cloud Run job's admin write: its create, replace (v1) or update (v2) is a deploy of the job, its delete a delete.
+ * Its IAM policy is not read (Cloud Run refuses `allUsers` and `allAuthenticatedUsers` on a job), nor its executions.
+ */
+function jobEntry(env: Envelope, pp: JsonObject, method: string, options: NormalizeOptions): ParseResult {
+  const api: 'v1' | 'v2' = method.startsWith('google.cloud.run.v2.') ? 'v2' : 'v1';
+  const verb = method.slice(method.lastIndexOf('.') + 1);
+  const operation: DeployOperation | 'delete' | undefined =
+    verb === 'CreateJob' ? 'create' : verb === 'ReplaceJob' ? 'replace' : verb === 'UpdateJob' ? 'update' : verb === 'DeleteJob' ? 'delete' : undefined;
+  if (!operation || !method.includes('.Jobs.')) {
+    if (/^(Get|List)/.test(verb)) return { kind: 'skipped', reason: 'read-only', detail: method };
+    return { kind: 'skipped', reason: 'cloud-run-job', detail: method || 'no methodName' };
+  }
+  const failure = failureOf(pp, method, env.entry['severity']);
+  if (failure) return failure;
+  if (isDryRun(pp)) return { kind: 'skipped', reason: 'dry-run', detail: method };
+  if (operation === 'delete') {
+    const target = jobTarget(env, pp, undefined);
+    return target ? { kind: 'change', change: { kind: 'delete', target, ...common(env, pp) } } : { kind: 'skipped', reason: 'no-service', detail: method };
+  }
+  const logged = api === 'v2' ? loggedOperation(env) : undefined;
+  // The completion entry of a v2 operation: the same write, logged again without its facts (a job waits for no
+  // rollout that it could complete).
+  if (logged?.completion) return { kind: 'skipped', reason: 'cloud-run-job', detail: `${method} (operation completion)` };
+  const facts: JobFacts = api === 'v1' ? v1JobFacts(pp, options.secretEnv) : v2JobFacts(pp, options.secretEnv);
+  const target = jobTarget(env, pp, facts);
+  if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
+  let serviceAccount = facts.serviceAccount;
+  if (serviceAccount?.kind === 'default-compute' && !serviceAccount.email) serviceAccount = defaultComputeServiceAccount(target.projectNumber);
+  const change: DeployChange = {
+    kind: 'deploy',
+    api,
+    operation,
+    ...common(env, pp, facts.annotations),
+    target,
+    images: facts.images,
+    labels: facts.labels,
+    ...(facts.revisionLabels ? { revisionLabels: facts.revisionLabels } : {}),
+    ...(facts.generation !== undefined ? { generation: facts.generation } : {}),
+    templateFingerprint: facts.templateFingerprint,
+    // Every job write sets the whole template (a v1 PUT; v2 takes no update mask): none logged leaves it unknown.
+    templateUnknown: !facts.templateFingerprint ? true : undefined,
+    serviceAccount,
+    binaryAuthorization: facts.binaryAuthorization,
+    plainEnv: facts.plainEnv,
+    vpcEgress: facts.vpcEgress,
+    operationId: logged?.id ?? facts.operationId,
+  };
+  return { kind: 'change', change };
 }
 
 function logIdOf(logName: string): string {
@@ -580,14 +624,6 @@ function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, create =
 }
 
 /**
- * A short fingerprint of a revision template: 96 bits of a SHA-1 of its canonical JSON (node's one-shot native
- * hash: faster than hashing in JavaScript). It is only ever compared with earlier fingerprints of the same service.
- */
-function templateFingerprint(api: 'v1' | 'v2', template: JsonObject): string {
-  return `${api}:${hash('sha1', canonicalJson(template), 'base64url').slice(0, 16)}`;
-}
-
-/**
  * The update mask's paths in snake_case (`template.service_account`), however the entry spells them: a FieldMask in
  * JSON is one comma-separated string of camelCase paths (`updateMask: "template.serviceAccount,invokerIamDisabled"`);
  * APIs that log their requests in snake_case write `update_mask: {paths: [...]}` (audit-log-fields.md section 1).
@@ -612,27 +648,6 @@ function maskSets(mask: readonly string[] | undefined, path: string): boolean {
 /** True when the write sets the field at `path` or any field inside it. */
 function maskTouches(mask: readonly string[] | undefined, path: string): boolean {
   return maskSets(mask, path) || mask!.some((p) => p.startsWith(`${path}.`));
-}
-
-/**
- * v1 Binary Authorization from the service's annotations. A missing annotation means "not set" only in a body that
- * is visibly whole: console writes are logged without their containers (why is unverified: redaction?), and what
- * else such a body leaves out is not known, so there a missing annotation leaves the setting unknown.
- */
-function v1BinaryAuthorization(policy: string | undefined, breakglass: string | undefined, wholeBody: boolean): BinaryAuthorization {
-  return binaryAuthorizationOf(policy, breakglass, wholeBody || Boolean(policy), wholeBody || breakglass !== undefined);
-}
-
-/**
- * Binary Authorization as a write sets it: of the fields it is known to set, no policy (undefined or empty) means
- * not enforced, no justification means no breakglass; a field it is not known to set is unknown, whatever it says.
- */
-function binaryAuthorizationOf(policy: string | undefined, justification: string | undefined, policyKnown: boolean, breakglassKnown: boolean): BinaryAuthorization {
-  const breakglassJustification = boundedText(justification, JUSTIFICATION_MAX_LENGTH);
-  return {
-    ...(policyKnown ? (policy ? { policy } : {}) : { policyUnknown: true as const }),
-    ...(breakglassKnown ? (breakglassJustification !== undefined ? { breakglassJustification } : {}) : { breakglassUnknown: true as const }),
-  };
 }
 
 function ingressOf(value: string | undefined): Ingress | undefined {

@@ -51,9 +51,12 @@ export interface BaselineStore {
   close(): Promise<void>;
 }
 
-/** Document key of a service's baseline: `PROJECT/LOCATION/SERVICE`; project-wide IAM uses `PROJECT/-/*`. */
-export function baselineKey(ref: { project: string; location?: string; service: string }): string {
-  return `${ref.project}/${ref.location ?? '-'}/${ref.service}`;
+/**
+ * Document key of a service's baseline: `PROJECT/LOCATION/SERVICE`; a job's `PROJECT/LOCATION/job:JOB` (a job and a
+ * service may share a name, and no service name has a `:`); project-wide IAM uses `PROJECT/-/*`.
+ */
+export function baselineKey(ref: { project: string; location?: string; service: string; resourceType?: 'job' }): string {
+  return `${ref.project}/${ref.location ?? '-'}/${ref.resourceType === 'job' ? `job:${ref.service}` : ref.service}`;
 }
 
 /** The project of a baselineKey (a folder's or organization's IAM key has a `/` in it: `folders/1/-/*`). */

@@ -31,7 +31,7 @@
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, pointBefore, valueBefore } from '../baseline/state.js';
 import { DEPLOY_METHODS } from './methods.js';
-import { createsRevision, deployKey, serviceLabel, unknownDeployFacts } from './revision.js';
+import { createsRevision, deployKey, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { BinaryAuthorization } from '../model/change.js';
 import type { Detection, Detector } from './types.js';
 
@@ -62,14 +62,16 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
     if (before) {
       const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint!.t, change.timeMs);
       const label = serviceLabel(change.target);
+      const noun = resourceNoun(change.target);
+      const fromNow = noun === 'job' ? 'images its executions run from now on are not checked' : 'revisions deployed from now on are not checked';
       detections.push({
         severity: 'HIGH',
         title: 'Binary Authorization turned off',
         summary: recreatedAfterDeleteAt
-          ? `${who} turned Binary Authorization off on ${label}: the deleted service enforced the policy "${before}" before it was deleted at ${recreatedAfterDeleteAt} and created again without one. Revisions deployed from now on are not checked.`
+          ? `${who} turned Binary Authorization off on ${label}: the deleted ${noun} enforced the policy "${before}" before it was deleted at ${recreatedAfterDeleteAt} and created again without one. ${fromNow[0]!.toUpperCase()}${fromNow.slice(1)}.`
           : change.operation === 'create'
-            ? `${who} created ${label} again without Binary Authorization: the service deleted before it under the name enforced the policy "${before}". Revisions deployed from now on are not checked.`
-            : `${who} turned Binary Authorization off on ${label}, which enforced the policy "${before}": revisions deployed from now on are not checked.`,
+            ? `${who} created ${label} again without Binary Authorization: the ${noun} deleted before it under the name enforced the policy "${before}". ${fromNow[0]!.toUpperCase()}${fromNow.slice(1)}.`
+            : `${who} turned Binary Authorization off on ${label}, which enforced the policy "${before}": ${fromNow}.`,
         evidence: { policyBefore: before, policy: null, operation: change.operation, ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}) },
         dedupKey: [baselineKey(change.target), 'turned off', change.time],
         unknown: unknownDeployFacts(change),

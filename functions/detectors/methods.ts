@@ -8,6 +8,11 @@ export const DEPLOY_METHODS: readonly AuditMethod[] = [
   { serviceName: RUN, methodName: 'google.cloud.run.v1.Services.ReplaceService' },
   { serviceName: RUN, methodName: 'google.cloud.run.v2.Services.CreateService' },
   { serviceName: RUN, methodName: 'google.cloud.run.v2.Services.UpdateService' },
+  // Cloud Run jobs: a job's execution template is deployed like a service's revision template (audit/job.ts).
+  { serviceName: RUN, methodName: 'google.cloud.run.v1.Jobs.CreateJob' },
+  { serviceName: RUN, methodName: 'google.cloud.run.v1.Jobs.ReplaceJob' },
+  { serviceName: RUN, methodName: 'google.cloud.run.v2.Jobs.CreateJob' },
+  { serviceName: RUN, methodName: 'google.cloud.run.v2.Jobs.UpdateJob' },
 ];
 
 export const SERVICE_IAM_METHODS: readonly AuditMethod[] = [
@@ -37,8 +42,10 @@ export const CLOUD_FUNCTIONS_METHODS: readonly AuditMethod[] = [
   { serviceName: RUN, methodName: 'google.cloud.serverless.internal.InternalServices.ReplaceInternalService' },
 ];
 
-/** Deletes reset a service's baseline, so every rule that keeps one reads them. */
+/** Deletes reset a service's (or a job's) baseline, so every rule that keeps one reads them. */
 export const DELETE_METHODS: readonly AuditMethod[] = [
   { serviceName: RUN, methodName: 'google.cloud.run.v1.Services.DeleteService' },
   { serviceName: RUN, methodName: 'google.cloud.run.v2.Services.DeleteService' },
+  { serviceName: RUN, methodName: 'google.cloud.run.v1.Jobs.DeleteJob' },
+  { serviceName: RUN, methodName: 'google.cloud.run.v2.Jobs.DeleteJob' },
 ];

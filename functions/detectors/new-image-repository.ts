@@ -27,7 +27,7 @@ import { globMatcher } from '../config/glob.js';
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, newestRepositoryBefore, pointBefore, repositorySeenBefore, type ServiceBaseline } from '../baseline/state.js';
 import { DEPLOY_METHODS } from './methods.js';
-import { deployKey, repeatedBeforeItCame, serviceLabel, unknownDeployFacts } from './revision.js';
+import { deployKey, repeatedBeforeItCame, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { DeployChange, ParsedImageRef } from '../model/change.js';
 import { dockerHubGlob, registryRepository } from '../audit/image.js';
 import type { Detection, Detector } from './types.js';
@@ -54,11 +54,12 @@ export const newImageRepository: Detector<'new-image-repository'> = {
     if (untrustedFirstDeploy && (earlierDeployMs === undefined || !change.images.some((i) => i.unparseable))) return [];
     // No deploy since the delete: the deploy is compared with the deleted service's revisions.
     const recreatedAfterDeleteAt = earlierDeployMs === undefined ? undefined : deletedBetween(baseline, earlierDeployMs, change.timeMs);
+    const noun = resourceNoun(change.target);
     const newText = firstDeploy
       ? 'not in trustedRepositories'
       : recreatedAfterDeleteAt
-        ? `new for this service (compared with its revisions before it was deleted at ${recreatedAfterDeleteAt} and created again)`
-        : 'new for this service';
+        ? `new for this ${noun} (compared with its ${noun === 'job' ? 'templates' : 'revisions'} before it was deleted at ${recreatedAfterDeleteAt} and created again)`
+        : `new for this ${noun}`;
     // The repositories the service used before, listed in evidence: computed on the first detection only.
     let knownRepositories: KnownRepositories | undefined;
     const known = (): KnownRepositories => (knownRepositories ??= knownBefore(baseline, change.timeMs));
@@ -74,7 +75,7 @@ export const newImageRepository: Detector<'new-image-repository'> = {
       reported.add(image.repository);
       detections.push({
         severity: 'HIGH',
-        title: firstDeploy ? 'First deploy from an untrusted image repository' : 'Image from a repository this service never used',
+        title: firstDeploy ? 'First deploy from an untrusted image repository' : `Image from a repository this ${noun} never used`,
         summary: `${change.principal?.id ?? 'An unknown principal'} deployed ${image.reference}${image.sidecar ? ' as a sidecar' : ''} to ${serviceLabel(change.target)}: repository ${image.repository} is ${newText}.`,
         evidence: {
           image: image.reference,

@@ -26,7 +26,7 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';
 import type { PlainEnvVar } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closedByDelete, riskInForce, serviceLabel } from './revision.js';
+import { closedByDelete, riskInForce, resourceNoun, serviceLabel } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /** A variable as findings name it: `NAME`, or `container/NAME` when the container is named. */
@@ -66,7 +66,7 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
         title: 'Secret in a plain environment variable',
         summary:
           `${who} deployed ${serviceLabel(change.target)} with ${plural ? 'environment variables' : 'an environment variable'} ${names.join(', ')} set to ` +
-          `${plural ? 'secrets' : 'a secret'} in plain text: anyone who can view the service (roles/run.viewer) or read its audit logs can read ` +
+          `${plural ? 'secrets' : 'a secret'} in plain text: anyone who can view the ${resourceNoun(change.target)} (roles/run.viewer) or read its audit logs can read ` +
           `${plural ? 'them' : 'it'}. Reference a Secret Manager secret instead, and rotate the secret.`,
         evidence: { variables: names, why: added.map(([name, why]) => `${name}: ${why}`), operation: change.operation },
         dedupKey: [baselineKey(change.target), 'plaintext-secret-env', names.join(','), change.time],

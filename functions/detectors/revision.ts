@@ -5,7 +5,7 @@ import { withCanonicalFraction } from '../audit/entry.js';
 import { changedAfter, pointAfter, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, sameOperation } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
-import { SYSTEM_EVENT_METHOD, type DeployChange, type IamScope, type ServiceRef } from '../model/change.js';
+import { isJob, SYSTEM_EVENT_METHOD, type DeployChange, type IamScope, type ServiceRef } from '../model/change.js';
 import type { Detection, OpenFinding, Resolved } from './types.js';
 
 /**
@@ -90,15 +90,21 @@ export function deployKey(change: DeployChange, baseline: ServiceBaseline | unde
 /** The facts a deploy entry did not carry, in the words findings use. */
 export function unknownDeployFacts(change: DeployChange): string[] {
   const unknown: string[] = [];
-  if (!change.revision) unknown.push('revision');
+  // A job has no revisions: nothing to know.
+  if (!change.revision && !isJob(change.target)) unknown.push('revision');
   if (change.images.length === 0) unknown.push('image');
   if (!change.serviceAccount) unknown.push('serviceAccount');
   if (!change.principal) unknown.push('principal');
   return unknown;
 }
 
-export function serviceLabel(ref: { project: string; service: string; location?: string }): string {
-  return `${ref.project}/${ref.service}${ref.location ? ` (${ref.location})` : ''}`;
+/** What a change is about, in the words of a finding: `job` for a Cloud Run job, else `service`. */
+export function resourceNoun(ref: { readonly resourceType?: 'job' }): 'job' | 'service' {
+  return isJob(ref) ? 'job' : 'service';
+}
+
+export function serviceLabel(ref: { project: string; service: string; location?: string; resourceType?: 'job' }): string {
+  return `${isJob(ref) ? 'job ' : ''}${ref.project}/${ref.service}${ref.location ? ` (${ref.location})` : ''}`;
 }
 
 /**

@@ -21,7 +21,7 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, indexBefore, pointBefore, valueBefore, type TimePoint } from '../baseline/state.js';
 import { DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
-import { deployKey, riskInForce, serviceLabel, unknownDeployFacts } from './revision.js';
+import { deployKey, riskInForce, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 const DEFAULT_COMPUTE = /^\d+-compute@developer\.gserviceaccount\.com$/;
@@ -76,14 +76,17 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
     const note = toDefault ? ' (the default compute SA, Editor on the project by default)' : toAppEngineDefault ? ' (the App Engine default SA, Editor on the project by default)' : '';
     // The identity before is the deleted service's: this is the first identity known of the service created again.
     const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint.t, change.timeMs);
-    const beforeNote = recreatedAfterDeleteAt ? ` (its last revision's, before the service was deleted at ${recreatedAfterDeleteAt} and created again)` : '';
+    const noun = resourceNoun(change.target);
+    const beforeNote = recreatedAfterDeleteAt
+      ? ` (${noun === 'job' ? 'its last template' : "its last revision"}'s, before the ${noun} was deleted at ${recreatedAfterDeleteAt} and created again)`
+      : '';
     return [
       {
         severity: toDefault || toAppEngineDefault ? 'HIGH' : 'MEDIUM',
         title: toDefault
-          ? 'Service now runs as the default compute service account'
+          ? `${noun === 'job' ? 'Job' : 'Service'} now runs as the default compute service account`
           : toAppEngineDefault
-            ? 'Service now runs as the App Engine default service account'
+            ? `${noun === 'job' ? 'Job' : 'Service'} now runs as the App Engine default service account`
             : 'Runtime service account changed',
         summary: `${change.principal?.id ?? 'An unknown principal'} changed the runtime identity of ${serviceLabel(change.target)} from ${before}${beforeNote} to ${after}${note}.`,
         evidence: {

@@ -29,7 +29,7 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, pointBefore } from '../baseline/state.js';
 import type { VpcEgress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closedByDelete, riskInForce, serviceLabel } from './revision.js';
+import { closedByDelete, riskInForce, resourceNoun, serviceLabel } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /** What the new setting does, in the words of the finding. */
@@ -59,7 +59,7 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
         title: 'Cloud Run egress no longer goes through the VPC',
         summary:
           `${who} deployed ${serviceLabel(change.target)} with VPC egress ${after === 'none' ? 'removed' : after}, where all of its outbound traffic went ` +
-          `through its VPC network${recreatedAfterDeleteAt ? ` (the deleted service's, before it was deleted at ${recreatedAfterDeleteAt} and created again)` : ''}: ` +
+          `through its VPC network${recreatedAfterDeleteAt ? ` (the deleted ${resourceNoun(change.target)}'s, before it was deleted at ${recreatedAfterDeleteAt} and created again)` : ''}: ` +
           `${NOW[after]}, and traffic to the internet leaves directly, past the VPC's firewall rules, Cloud NAT and VPC Service Controls.`,
         evidence: { before: 'all-traffic', after, api: change.api, operation: change.operation, ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}) },
         dedupKey: [baselineKey(change.target), 'vpc-egress', after, change.time],

@@ -1,6 +1,6 @@
 // Enrichment: provenance from labels (commit, build pipeline), console and Logs Explorer links, resource name.
 import type { RunwatchConfig } from '../config/types.js';
-import { isWideIamChange, scopeOf, type Change, type EntryKey, type ImageRef, type ServiceRef } from '../model/change.js';
+import { isJob, isWideIamChange, scopeOf, type Change, type EntryKey, type ImageRef, type ServiceRef } from '../model/change.js';
 import type { FindingLinks, Provenance } from './finding.js';
 
 /**
@@ -107,7 +107,7 @@ export function resourceNameOf(change: Change): string {
   // A folder's or organization's target carries its resource name (`folders/F`, `organizations/O`).
   if (isWideIamChange(change)) return `//cloudresourcemanager.googleapis.com/${change.target.project}`;
   const t = change.target;
-  return `//run.googleapis.com/projects/${t.project}/locations/${t.location ?? '-'}/services/${t.service}`;
+  return `//run.googleapis.com/projects/${t.project}/locations/${t.location ?? '-'}/${isJob(t) ? 'jobs' : 'services'}/${t.service}`;
 }
 
 const CONSOLE = 'https://console.cloud.google.com';
@@ -153,7 +153,9 @@ export function linksOf(change: Change, key: EntryKey, target: ServiceRef): Find
   let console: string | undefined;
   if (isWideIamChange(change)) console = `${CONSOLE}/iam-admin/iam?${scope}`;
   else if (target.location && isPathSegment(target.location) && isPathSegment(target.service)) {
-    console = `${CONSOLE}/run/detail/${encode(target.location)}/${encode(target.service)}/revisions?project=${project}`;
+    console = isJob(target)
+      ? `${CONSOLE}/run/jobs/details/${encode(target.location)}/${encode(target.service)}/executions?project=${project}`
+      : `${CONSOLE}/run/detail/${encode(target.location)}/${encode(target.service)}/revisions?project=${project}`;
   }
   return { ...(console ? { console } : {}), logEntry };
 }

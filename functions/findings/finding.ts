@@ -47,7 +47,10 @@ export interface Finding {
   readonly eventTime: string;
   readonly project: string;
   readonly location?: string;
+  /** The service's name, or the job's (`resourceType: 'job'`). */
   readonly service: string;
+  /** `job`: the finding is about a Cloud Run job named `service`. Absent: a service (or a project, folder, organization). */
+  readonly resourceType?: 'job';
   readonly revision?: string;
   readonly principal: string;
   readonly delegationChain?: readonly string[];

@@ -13,7 +13,18 @@ export interface ServiceRef {
   /** Project number, when the entry reveals it (Knative `metadata.namespace`, default compute SA). */
   readonly projectNumber?: string;
   readonly location?: string;
+  /** The service's name; for a Cloud Run job (`resourceType: 'job'`), the job's. */
   readonly service: string;
+  /**
+   * `job`: a Cloud Run job (a container run to completion by its executions), not a service. A job has no revisions,
+   * traffic, ingress or public invoker: its template is in force from the write on. Absent: a service.
+   */
+  readonly resourceType?: 'job';
+}
+
+/** True when `ref` names a Cloud Run job rather than a service. */
+export function isJob(ref: { readonly resourceType?: 'job' }): boolean {
+  return ref.resourceType === 'job';
 }
 
 export interface Principal {

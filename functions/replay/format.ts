@@ -14,8 +14,9 @@ const COLUMNS: readonly { readonly title: string; readonly width: number; readon
   { title: 'TIME (UTC)', width: 20, value: (f) => timeOf(f).slice(0, 19).replace('T', ' ') },
   { title: 'SEVERITY', width: 8, value: (f) => f.severity },
   { title: 'RULE', width: 22, value: (f) => f.rule },
-  { title: 'SERVICE', width: 36, value: (f) => `${f.project}/${f.service}` },
-  { title: 'REVISION', width: 26, value: (f) => f.revision ?? 'unknown' },
+  { title: 'SERVICE', width: 36, value: (f) => `${f.resourceType === 'job' ? 'job ' : ''}${f.project}/${f.service}` },
+  // A job has no revisions.
+  { title: 'REVISION', width: 26, value: (f) => f.revision ?? (f.resourceType === 'job' ? '-' : 'unknown') },
   { title: 'PRINCIPAL', width: 34, value: (f) => f.resolution?.principal ?? f.principal },
   { title: 'WHAT', width: 60, value: (f) => (f.status === 'resolved' ? `Resolved: ${f.resolution?.reason ?? f.title}` : f.title) },
 ];

@@ -84,7 +84,8 @@ describe('every finding from every fixture keeps the finding contract', () => {
       // eventTime is the entry's timestamp, as ISO 8601 UTC.
       expect(Date.parse(finding.eventTime), where).toBe(normalizeTimestamp(raw)!.ms);
       if (finding.service !== '*') {
-        expect(finding.resourceName, where).toBe(`//run.googleapis.com/projects/${finding.project}/locations/${finding.location ?? '-'}/services/${finding.service}`);
+        const collection = finding.resourceType === 'job' ? 'jobs' : 'services';
+        expect(finding.resourceName, where).toBe(`//run.googleapis.com/projects/${finding.project}/locations/${finding.location ?? '-'}/${collection}/${finding.service}`);
       }
       // Delegation, where the entry carries it, is part of who did it.
       const auth = obj(obj(entry!['protoPayload'])?.['authenticationInfo']);
@@ -94,7 +95,9 @@ describe('every finding from every fixture keeps the finding contract', () => {
       for (const key of Object.keys(finding.labels)) expect(key, where).not.toContain('/');
       if (finding.location && finding.service !== '*') {
         expect(finding.links.console, where).toBe(
-          `https://console.cloud.google.com/run/detail/${encodeURIComponent(finding.location)}/${encodeURIComponent(finding.service)}/revisions?project=${encodeURIComponent(finding.project)}`,
+          finding.resourceType === 'job'
+            ? `https://console.cloud.google.com/run/jobs/details/${encodeURIComponent(finding.location)}/${encodeURIComponent(finding.service)}/executions?project=${encodeURIComponent(finding.project)}`
+            : `https://console.cloud.google.com/run/detail/${encodeURIComponent(finding.location)}/${encodeURIComponent(finding.service)}/revisions?project=${encodeURIComponent(finding.project)}`,
         );
       }
       expect(finding.links.logEntry, where).toMatch(/^https:\/\/console\.cloud\.google\.com\/logs\/query;query=[^;?#]+;cursorTimestamp=[^;?#]+\?(project|folder|organizationId)=[^&#]+$/);

@@ -1,0 +1,157 @@
+// Cloud Run jobs: what a job's admin write says (its target, runtime identity, images, labels, VPC egress, Binary
+// Authorization, plain environment variables), in the same terms as a service's deploy. A job has no revisions,
+// traffic, ingress or invoker check: its execution template is in force for every execution started after the write.
+// Field paths: Cloud Run Admin API v1 Job (`spec.template` an ExecutionTemplateSpec whose `spec.template.spec` is the
+// TaskSpec) and v2 Job (`template` an ExecutionTemplate whose `template` is the TaskTemplate). No real job entry has
+// been public, so these follow the API definitions and the service entries' shape (test/fixtures/synthetic-job-*).
+import {
+  defaultComputeServiceAccount,
+  runtimeServiceAccountFromEmail,
+  type BinaryAuthorization,
+  type ImageRef,
+  type PlainEnvVar,
+  type RuntimeServiceAccount,
+  type ServiceRef,
+  type VpcEgress,
+} from '../model/change.js';
+import { projectOfLogName, type Envelope } from './entry.js';
+import { imagesOrAnnotated, imagesOf } from './image.js';
+import { plainEnvOf } from './env.js';
+import { v1VpcEgress, v2VpcEgress } from './vpc.js';
+import { asArray, asBoolean, asNumber, asObject, asString, at, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
+import { binaryAuthorizationOf, templateFingerprint, v1BinaryAuthorization } from './template.js';
+import type { SecretEnvNames } from './normalize.js';
+
+/** What a job's write sets, as a service deploy's facts say it (undefined: the entry does not say). */
+export interface JobFacts {
+  /** The job's own annotations (where v1 clients name themselves). */
+  readonly annotations: JsonObject | undefined;
+  readonly projectNumber?: string;
+  readonly generation?: number;
+  readonly templateFingerprint?: string;
+  readonly serviceAccount?: RuntimeServiceAccount;
+  readonly images: readonly ImageRef[];
+  readonly labels: Record<string, string>;
+  /** The execution template's own labels (also in `labels`): the executions, and their provenance, carry them. */
+  readonly revisionLabels?: Record<string, string>;
+  readonly binaryAuthorization?: BinaryAuthorization;
+  readonly plainEnv?: readonly PlainEnvVar[];
+  readonly vpcEgress?: VpcEgress;
+  readonly operationId?: string;
+}
+
+/** True for an entry about a job or its executions: its method, or its monitored resource. */
+export function isJobEntry(method: string, entry: JsonObject, resourceName: string | undefined): boolean {
+  return (
+    method.includes('.Jobs.') ||
+    method.startsWith('/Jobs.') ||
+    method.includes('.Executions.') ||
+    method.startsWith('/Executions.') ||
+    at(entry, 'resource', 'type') === 'cloud_run_job' ||
+    (resourceName !== undefined && JOB_PATH.test(resourceName))
+  );
+}
+
+const JOB_PATH = /^(?:namespaces\/([^/]+)|projects\/([^/]+)\/locations\/([^/]+))\/jobs\/([^/]+)$/;
+
+/** The job an entry is about: `resource.labels.job_name`, else the job's resource name in the payload or request. */
+export function jobTarget(env: Envelope, pp: JsonObject, facts: Pick<JobFacts, 'projectNumber'> | undefined): ServiceRef | undefined {
+  const labels = asObject(at(env.entry, 'resource', 'labels'));
+  const request = asObject(pp['request']);
+  const job = asObject(request?.['job']);
+  const parsed = JOB_PATH.exec(asString(pp['resourceName']) ?? '') ?? JOB_PATH.exec(asString(request?.['name']) ?? '') ?? JOB_PATH.exec(asString(job?.['name']) ?? '');
+  const name =
+    asString(labels?.['job_name']) ??
+    parsed?.[4] ??
+    asString(at(job, 'metadata', 'name')) ??
+    asString(request?.['jobId']) ??
+    asString(request?.['job_id']);
+  const project = asString(labels?.['project_id']) ?? parsed?.[1] ?? parsed?.[2] ?? projectOfLogName(env.key.logName);
+  if (!name || !project) return undefined;
+  const location =
+    asString(labels?.['location']) ??
+    asString(asArray(at(pp, 'resourceLocation', 'currentLocations'))[0]) ??
+    parsed?.[3] ??
+    /^projects\/[^/]+\/locations\/([^/]+)$/.exec(asString(request?.['parent']) ?? '')?.[1] ??
+    asString(at(job, 'metadata', 'labels', 'cloud.googleapis.com/location')) ??
+    asString(at(pp, 'response', 'metadata', 'labels', 'cloud.googleapis.com/location'));
+  // A Knative namespace is the project's number in what Cloud Run stores (the response), but the request may write
+  // the project id there: only digits are a number.
+  return { project, service: name, resourceType: 'job', ...(location ? { location } : {}), ...(facts?.projectNumber ? { projectNumber: facts.projectNumber } : {}) };
+}
+
+/**
+ * v1: a Knative-style Job (a full PUT) in the request, echoed with server fields in the response. Its execution
+ * template (`spec.template`) is what executions run: the task's containers and identity (`spec.template.spec.template
+ * .spec`), and the VPC annotations on the execution template's metadata. Binary Authorization is a job annotation.
+ */
+export function v1JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined): JobFacts {
+  const response = asObject(pp['response']);
+  const job = asObject(at(pp, 'request', 'job')) ?? response;
+  const execution = asObject(at(job, 'spec', 'template'));
+  const executionMeta = asObject(execution?.['metadata']);
+  const taskSpec = asObject(at(execution, 'spec', 'template', 'spec'));
+  const annotations = asObject(at(job, 'metadata', 'annotations'));
+  const executionAnnotations = asObject(executionMeta?.['annotations']);
+  const revisionLabels = userLabels(executionMeta?.['labels']);
+  const labels = { ...userLabels(at(job, 'metadata', 'labels')), ...revisionLabels };
+  let serviceAccount: RuntimeServiceAccount | undefined;
+  if (execution) {
+    const email = asString(taskSpec?.['serviceAccountName']);
+    serviceAccount = email ? runtimeServiceAccountFromEmail(email) : defaultComputeServiceAccount(undefined);
+  }
+  const containers = asArray(taskSpec?.['containers']);
+  const stored = asObject(at(response, 'metadata', 'annotations'));
+  const setting = (key: string): string | undefined => stringIn(annotations, key) ?? stringIn(stored, key);
+  return {
+    annotations,
+    projectNumber: numeric(at(job, 'metadata', 'namespace')) ?? numeric(at(response, 'metadata', 'namespace')),
+    generation: asNumber(at(response, 'metadata', 'generation')),
+    templateFingerprint: execution ? templateFingerprint('v1', execution) : undefined,
+    serviceAccount,
+    images: imagesOrAnnotated(containers, executionAnnotations, annotations),
+    labels,
+    revisionLabels,
+    binaryAuthorization:
+      annotations || stored
+        ? v1BinaryAuthorization(setting('run.googleapis.com/binary-authorization'), setting('run.googleapis.com/binary-authorization-breakglass'), containers.length > 0)
+        : undefined,
+    plainEnv: secretEnv && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
+    vpcEgress: execution ? v1VpcEgress(executionAnnotations, containers.length > 0) : undefined,
+    operationId: asString(at(response, 'metadata', 'annotations', 'run.googleapis.com/operation-id')),
+  };
+}
+
+/**
+ * v2: a google.cloud.run.v2.Job in the request (camelCase or snake_case). CreateJob and UpdateJob take no update mask:
+ * every write sets the whole job, so a field the body leaves out is set to its default (no VPC access, no Binary
+ * Authorization, the default compute SA).
+ */
+export function v2JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined): JobFacts {
+  const job = asObject(at(pp, 'request', 'job'));
+  if (!job) return { annotations: undefined, images: [], labels: {} };
+  const execution = asObject(field(job, 'template'));
+  const task = asObject(field(execution, 'template'));
+  const revisionLabels = userLabels(field(execution, 'labels'));
+  const labels = { ...userLabels(field(job, 'labels')), ...revisionLabels };
+  let serviceAccount: RuntimeServiceAccount | undefined;
+  if (execution) {
+    const email = asString(field(task, 'serviceAccount'));
+    serviceAccount = email ? runtimeServiceAccountFromEmail(email) : defaultComputeServiceAccount(undefined);
+  }
+  const containers = asArray(field(task, 'containers'));
+  const binauthz = asObject(field(job, 'binaryAuthorization'));
+  const policy = asBoolean(field(binauthz, 'useDefault')) ? 'default' : asString(field(binauthz, 'policy'));
+  return {
+    annotations: asObject(field(job, 'annotations')),
+    templateFingerprint: execution ? templateFingerprint('v2', execution) : undefined,
+    serviceAccount,
+    images: imagesOf(containers),
+    labels,
+    revisionLabels,
+    binaryAuthorization: binaryAuthorizationOf(policy, asString(field(binauthz, 'breakglassJustification')), true, true),
+    // A template without containers (a write needs one) says nothing about them.
+    plainEnv: secretEnv && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
+    vpcEgress: execution ? v2VpcEgress(asObject(field(task, 'vpcAccess'))) : undefined,
+  };
+}

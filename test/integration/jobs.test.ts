@@ -1,0 +1,79 @@
+// Cloud Run jobs through the live pipeline on the emulators (Pub/Sub, the Firestore baseline): a job created, then
+// hijacked (a new runtime identity, an image from a registry it never used), reaches SCC, Slack and PagerDuty as
+// findings about the job, each once, without waiting for a sweep (a job has no rollout to wait for). The job's
+// baseline is its own: a service of the same name deployed in between changes nothing.
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SCC_TEST_SOURCE } from '../support/sccServer.js';
+import { emulators, expectedFindings, settle, startStack, TEST_CONFIG, waitFor, type Stack } from './stack.js';
+
+const emu = emulators();
+
+const CONFIG = {
+  ...TEST_CONFIG,
+  rules: { ...TEST_CONFIG.rules, 'new-image-repository': { trustedRepositories: ['us-docker.pkg.dev/acme-prod/*'] } },
+  // A service's deploy waits for its system events (here: for a sweep that never comes); a job's does not.
+  correlation: { waitSeconds: 600 },
+  sinks: { scc: { minSeverity: 'LOW' }, slack: { minSeverity: 'LOW', channel: '#sec' }, pagerduty: { minSeverity: 'LOW' } },
+};
+const SINKS = ['scc', 'slack', 'pagerduty'] as const;
+
+const fixture = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+const CREATE = fixture('synthetic-job-v1-CreateJob-gcloud.json');
+const REPLACE = fixture('synthetic-job-v1-ReplaceJob-gcloud.json');
+const JOB_RESOURCE = '//run.googleapis.com/projects/acme-prod/locations/us-central1/jobs/nightly-export';
+
+/** A real service create, moved onto a service named like the job, at 10:05 (between the job's two writes). */
+function sameNamedService(): Record<string, unknown> {
+  const entry = JSON.parse(readFileSync(new URL('../fixtures/corpus/panther__Services.CreateService__1.json', import.meta.url), 'utf8')) as Record<string, any>;
+  entry['timestamp'] = '2025-03-10T10:05:00Z';
+  entry['insertId'] = 'same-named-service';
+  Object.assign(entry['resource'].labels, { project_id: 'acme-prod', location: 'us-central1', service_name: 'nightly-export' });
+  return entry;
+}
+
+describe.skipIf(!emu)('live pipeline on the emulators: Cloud Run jobs', () => {
+  let stack: Stack<(typeof SINKS)[number]> | undefined;
+  afterEach(async () => {
+    await stack?.close();
+    stack = undefined;
+  });
+
+  it('reports a hijacked job to every sink as a job, once each, with no sweep', async () => {
+    const entries = [CREATE, sameNamedService(), REPLACE];
+    const expected = (await expectedFindings(entries, CONFIG)).filter((f) => f.resourceType === 'job');
+    // Monday 10:11, inside the window; the trusted registry at create, Docker Hub after.
+    expect(expected.map((f) => `${f.rule} ${String(f.evidence['repository'] ?? f.evidence['after'])}`).sort()).toEqual([
+      'new-image-repository docker.io/attacker',
+      'service-account-change data-admin@acme-prod.iam.gserviceaccount.com',
+    ]);
+    const ids = expected.map((f) => f.id).sort();
+
+    const s = await startStack(emu!, { name: 'jobs', sinks: SINKS, config: CONFIG });
+    stack = s;
+    for (const entry of entries) {
+      const id = await s.publishAudit(entry);
+      await waitFor('detect to handle the entry', () => s.detected.some((o) => o.messageId === id && o.outcome !== 'failed'));
+    }
+    // No sweep: the job's findings are published as its writes are handled.
+    const sccIds = (): string[] => [...s.scc.findings.values()].filter((f) => f['resourceName'] === JOB_RESOURCE).map((f) => String(f['name']).replace(/^.*\//, ''));
+    const slackJobPosts = () => s.slack.posts().filter((p) => JSON.stringify(p.blocks).includes('job acme-prod/nightly-export'));
+    const pdJobEvents = () => s.pagerduty.events().filter((e) => (e['payload'] as Record<string, any>)?.['custom_details']?.['resource_type'] === 'job');
+    await waitFor(
+      'the job findings at every server',
+      () => sccIds().length >= ids.length && slackJobPosts().length >= ids.length && pdJobEvents().length >= ids.length,
+      20_000,
+      () => JSON.stringify({ scc: sccIds(), slack: slackJobPosts().length, pd: pdJobEvents().length }),
+    );
+    await settle(() => s.scc.calls.length + s.slack.requests.length + s.pagerduty.requests.length + s.notified.length);
+
+    expect(sccIds().sort()).toEqual(ids);
+    for (const id of ids) expect(s.scc.findings.get(`${SCC_TEST_SOURCE}/locations/global/findings/${id}`)?.['state']).toBe('ACTIVE');
+    expect(slackJobPosts()).toHaveLength(ids.length);
+    expect(JSON.stringify(slackJobPosts().map((p) => p.blocks))).toContain('Job in the Cloud Console');
+    expect(pdJobEvents().map((e) => String(e['dedup_key'])).sort()).toEqual(ids);
+    // The service of the same name is no part of the job's history: nothing compares it with the job.
+    const all = await expectedFindings(entries, CONFIG);
+    expect(all.filter((f) => f.resourceType !== 'job' && (f.rule === 'service-account-change' || f.rule === 'new-image-repository'))).toEqual([]);
+  });
+});

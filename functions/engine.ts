@@ -37,7 +37,7 @@ import { cutText } from './untrustedText.js';
 import { linksOf, provenanceLabelsKey, provenanceLabelsOf, provenanceLabelTexts, provenanceOf, resourceNameOf, type ProvenanceLabels } from './findings/enrich.js';
 import { severityRank, type Finding, type Severity } from './findings/finding.js';
 import { findingId } from './findings/id.js';
-import { isJob, isWideIamChange, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type EntryKey, type Principal } from './model/change.js';
+import { isService, isWideIamChange, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type EntryKey, type Principal } from './model/change.js';
 import { fnv1aJoined } from './audit/hash.js';
 import { withCanonicalFraction } from './audit/entry.js';
 
@@ -252,7 +252,7 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
     project: change.target.project,
     ...locationOf(change),
     service: change.target.service,
-    ...(isJob(change.target) ? { resourceType: 'job' as const } : {}),
+    ...(change.target.resourceType ? { resourceType: change.target.resourceType } : {}),
     ...(deploy?.revision ? { revision: deploy.revision } : {}),
     principal: principal?.id ?? 'unknown',
     ...(principal && principal.delegationChain.length > 0 ? { delegationChain: principal.delegationChain } : {}),
@@ -526,9 +526,9 @@ export class Engine {
     let change = entered;
     let creates = false;
     let crossApi = false;
-    // A job's write waits for nothing: a job has no revisions, so no system events to join (its template is in force
-    // from the write on), and it is judged at once.
-    if (entered.kind === 'deploy' && !isJob(entered.target)) {
+    // Only a service's write waits for its revision's system events. A job has no revisions (its template is in force
+    // from the write on); a worker pool's revision events are not read (their shape is not known): judged at once.
+    if (entered.kind === 'deploy' && isService(entered.target)) {
       // Events of this write's operation judged already, taken by time for another write's late half: this write
       // made that revision (revisionSeen: it is no cross-API write that may have made none), under the revision they
       // named (a v1 write's own name for it may be stale), and it has nothing left to wait for.

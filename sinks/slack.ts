@@ -35,6 +35,7 @@ import { ErrorCode, LogLevel, WebClient, type Logger } from '@slack/web-api';
 import type { ContextBlock, HeaderBlock, KnownBlock, MrkdwnElement, PlainTextElement, SectionBlock } from '@slack/web-api';
 import type { SlackSinkConfig } from '../functions/config/types.js';
 import type { EvidenceValue, Finding, Severity } from '../functions/findings/finding.js';
+import { resourceNounOf, type ResourceType } from '../functions/model/change.js';
 import { isResolution, messageOf, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import { sccConsoleUrl } from './scc.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
@@ -240,7 +241,7 @@ function who(finding: Finding): string {
 }
 
 function where(finding: Finding): string {
-  return `${finding.resourceType === 'job' ? 'job ' : ''}${finding.project}/${finding.service}${finding.location ? ` (${finding.location})` : ''}`;
+  return `${finding.resourceType ? `${resourceNounOf(finding.resourceType)} ` : ''}${finding.project}/${finding.service}${finding.location ? ` (${finding.location})` : ''}`;
 }
 
 function evidenceBlocks(finding: Finding): SectionBlock[] {
@@ -287,9 +288,16 @@ function unknownBlocks(finding: Finding): ContextBlock[] {
   return [{ type: 'context', elements: [plain(`Not in the audit entry, so not checked: ${finding.unknown.join(', ')}`, BUDGET.value)] }];
 }
 
+/** What a finding's console link opens (a worker pool's: the list of worker pools). */
+const CONSOLE_LINK_TEXT: Readonly<Record<ResourceType | 'service', string>> = {
+  service: 'Service in the Cloud Console',
+  job: 'Job in the Cloud Console',
+  'worker-pool': 'Worker pools in the Cloud Console',
+};
+
 function linkBlocks(finding: Finding, sccSource: string | undefined): SectionBlock[] {
   const links = [
-    slackLink(finding.links.console, finding.revision ? 'Revision in the Cloud Console' : finding.resourceType === 'job' ? 'Job in the Cloud Console' : 'Service in the Cloud Console'),
+    slackLink(finding.links.console, finding.revision ? 'Revision in the Cloud Console' : CONSOLE_LINK_TEXT[finding.resourceType ?? 'service']),
     slackLink(finding.links.logEntry, 'Audit log entry'),
     slackLink(sccSource ? sccConsoleUrl(sccSource, finding.id) : undefined, 'SCC finding'),
   ].filter((l): l is string => l !== undefined);

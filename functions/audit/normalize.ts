@@ -34,6 +34,7 @@ import { isPublicInvokerBinding } from '../model/iam.js';
 import type { RunwatchConfig } from '../config/types.js';
 import { isProjectIamMethod } from '../detectors/methods.js';
 import { isJobEntry, jobTarget, v1JobFacts, v2JobFacts, type JobFacts } from './job.js';
+import { isWorkerPoolEntry, workerPoolTarget } from './workerPool.js';
 
 /** Why an entry produced no change. Counted and reported by replay and the functions. */
 export type SkipReason =
@@ -44,6 +45,7 @@ export type SkipReason =
   | 'permission-denied'
   | 'managed-by-cloud-functions'
   | 'cloud-run-job'
+  | 'cloud-run-worker-pool'
   | 'system-event-other'
   | 'unsupported-method'
   | 'dry-run'
@@ -100,6 +102,8 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
   if (env.logKind === 'system_event') {
     // A job's system events (its readiness, its executions') carry nothing its admin write did not.
     if (isJobEntry(method, env.entry, asString(pp['resourceName']))) return { kind: 'skipped', reason: 'cloud-run-job', detail: method || 'job system event' };
+    // A worker pool's revision events are not read: their shape is not known (its writes are judged at once).
+    if (isWorkerPoolEntry(method, env.entry, asString(pp['resourceName']))) return { kind: 'skipped', reason: 'cloud-run-worker-pool', detail: method || 'worker pool system event' };
     if (serviceName !== RUN && env.entry['resource'] && at(env.entry, 'resource', 'type') !== 'cloud_run_revision') {
       return { kind: 'skipped', reason: 'not-cloud-run', detail: serviceName ?? 'system event' };
     }
@@ -121,6 +125,8 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
     if (!options.watchCloudFunctions) return { kind: 'skipped', reason: 'managed-by-cloud-functions', detail: method };
   } else if (isJobEntry(method, env.entry, asString(pp['resourceName']))) {
     return jobEntry(env, pp, method, options);
+  } else if (isWorkerPoolEntry(method, env.entry, asString(pp['resourceName']))) {
+    return workerPoolEntry(env, pp, method, options);
   }
   const api: 'v1' | 'v2' = method.startsWith('google.cloud.run.v2.') ? 'v2' : 'v1';
   const verb = method.slice(method.lastIndexOf('.') + 1);
@@ -194,6 +200,59 @@ function jobEntry(env: Envelope, pp: JsonObject, method: string, options: Normal
     templateFingerprint: facts.templateFingerprint,
     // Every job write sets the whole template (a v1 PUT; v2 takes no update mask): none logged leaves it unknown.
     templateUnknown: !facts.templateFingerprint ? true : undefined,
+    serviceAccount,
+    binaryAuthorization: facts.binaryAuthorization,
+    plainEnv: facts.plainEnv,
+    vpcEgress: facts.vpcEgress,
+    operationId: logged?.id ?? facts.operationId,
+  };
+  return { kind: 'change', change };
+}
+
+/**
+ * A Cloud Run worker pool's admin write: its create, replace (v1) or update (v2) is a deploy of its revision template,
+ * read as a service's is (the body under `workerPool`), its delete a delete. It takes no requests, so nothing of
+ * ingress or the invoker check is read; nor its IAM policy (an invoker role lets no one reach it). Judged at once, as a
+ * job is: a worker pool's revision events are not read.
+ */
+function workerPoolEntry(env: Envelope, pp: JsonObject, method: string, options: NormalizeOptions): ParseResult {
+  const api: 'v1' | 'v2' = method.startsWith('google.cloud.run.v2.') ? 'v2' : 'v1';
+  const verb = method.slice(method.lastIndexOf('.') + 1);
+  const operation: DeployOperation | 'delete' | undefined =
+    verb === 'CreateWorkerPool' ? 'create' : verb === 'ReplaceWorkerPool' ? 'replace' : verb === 'UpdateWorkerPool' ? 'update' : verb === 'DeleteWorkerPool' ? 'delete' : undefined;
+  if (!operation) {
+    if (/^(Get|List)/.test(verb)) return { kind: 'skipped', reason: 'read-only', detail: method };
+    return { kind: 'skipped', reason: 'cloud-run-worker-pool', detail: method || 'no methodName' };
+  }
+  const failure = failureOf(pp, method, env.entry['severity']);
+  if (failure) return failure;
+  if (isDryRun(pp)) return { kind: 'skipped', reason: 'dry-run', detail: method };
+  const body = asObject(field(asObject(pp['request']), 'workerPool'));
+  if (operation === 'delete') {
+    const target = workerPoolTarget(env, pp, undefined);
+    return target ? { kind: 'change', change: { kind: 'delete', target, ...common(env, pp) } } : { kind: 'skipped', reason: 'no-service', detail: method };
+  }
+  const logged = api === 'v2' ? loggedOperation(env) : undefined;
+  // The completion entry of a v2 operation: the same write, logged again without its facts (no rollout waits for it).
+  if (logged?.completion) return { kind: 'skipped', reason: 'cloud-run-worker-pool', detail: `${method} (operation completion)` };
+  const facts = api === 'v1' ? v1Facts(pp, options.secretEnv, 'workerPool') : v2Facts(pp, options.secretEnv, operation === 'create', 'workerPool');
+  const target = workerPoolTarget(env, pp, body ?? asObject(pp['response']));
+  if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
+  let serviceAccount = facts.serviceAccount;
+  if (serviceAccount?.kind === 'default-compute' && !serviceAccount.email) serviceAccount = defaultComputeServiceAccount(target.projectNumber);
+  const change: DeployChange = {
+    kind: 'deploy',
+    api,
+    operation,
+    ...common(env, pp, facts.annotations),
+    target,
+    images: facts.images,
+    labels: facts.labels,
+    ...(facts.revisionLabels ? { revisionLabels: facts.revisionLabels } : {}),
+    revision: facts.revision,
+    ...(facts.generation !== undefined ? { generation: facts.generation } : {}),
+    templateFingerprint: facts.templateFingerprint,
+    templateUnknown: api === 'v1' && !facts.templateFingerprint ? true : undefined,
     serviceAccount,
     binaryAuthorization: facts.binaryAuthorization,
     plainEnv: facts.plainEnv,
@@ -494,9 +553,9 @@ const PARSE_BOOL_TRUE: ReadonlySet<string> = new Set(['1', 't', 'T', 'TRUE', 'tr
 const PARSE_BOOL_FALSE: ReadonlySet<string> = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
 /** v1: a Knative Service (a full PUT) in the request, echoed with server fields in the response. */
-function v1Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined): DeployFacts {
+function v1Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, body: 'service' | 'workerPool' = 'service'): DeployFacts {
   const response = asObject(pp['response']);
-  const knative = asObject(at(pp, 'request', 'service')) ?? response;
+  const knative = asObject(field(asObject(pp['request']), body)) ?? response;
   const template = asObject(at(knative, 'spec', 'template'));
   const templateMeta = asObject(template?.['metadata']);
   const templateSpec = asObject(template?.['spec']);
@@ -559,9 +618,9 @@ function v1Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined): DeployF
  * server ignored it, whatever the body says), and a field inside it but missing from the body was set to its
  * default (the JSON of a protocol buffer leaves out `false`, empty strings and empty messages).
  */
-function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, create = false): DeployFacts {
+function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, create = false, body: 'service' | 'workerPool' = 'service'): DeployFacts {
   const request = asObject(pp['request']);
-  const service = asObject(request?.['service']);
+  const service = asObject(field(request, body));
   const mask = updateMaskOf(request);
   const sets = (path: string): boolean => maskSets(mask, path);
   const touches = (path: string): boolean => maskTouches(mask, path);

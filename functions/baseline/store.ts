@@ -1,6 +1,7 @@
 // Where baselines live: memory (tests, replay), a JSON file (replay --state), Firestore (the live pipeline).
 import type { Finding } from '../findings/finding.js';
 import type { ServiceBaseline } from './state.js';
+import type { ResourceType } from '../model/change.js';
 
 export interface TransactionOutcome<R> {
   /** The baseline to store; undefined leaves the stored one as it is. */
@@ -52,11 +53,12 @@ export interface BaselineStore {
 }
 
 /**
- * Document key of a service's baseline: `PROJECT/LOCATION/SERVICE`; a job's `PROJECT/LOCATION/job:JOB` (a job and a
- * service may share a name, and no service name has a `:`); project-wide IAM uses `PROJECT/-/*`.
+ * Document key of a service's baseline: `PROJECT/LOCATION/SERVICE`; a job's `PROJECT/LOCATION/job:JOB`, a worker
+ * pool's `PROJECT/LOCATION/worker-pool:NAME` (they may share a service's name, and no service name has a `:`);
+ * project-wide IAM uses `PROJECT/-/*`.
  */
-export function baselineKey(ref: { project: string; location?: string; service: string; resourceType?: 'job' }): string {
-  return `${ref.project}/${ref.location ?? '-'}/${ref.resourceType === 'job' ? `job:${ref.service}` : ref.service}`;
+export function baselineKey(ref: { project: string; location?: string; service: string; resourceType?: ResourceType }): string {
+  return `${ref.project}/${ref.location ?? '-'}/${ref.resourceType ? `${ref.resourceType}:${ref.service}` : ref.service}`;
 }
 
 /** The project of a baselineKey (a folder's or organization's IAM key has a `/` in it: `folders/1/-/*`). */

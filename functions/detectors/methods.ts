@@ -13,6 +13,10 @@ export const DEPLOY_METHODS: readonly AuditMethod[] = [
   { serviceName: RUN, methodName: 'google.cloud.run.v1.Jobs.ReplaceJob' },
   { serviceName: RUN, methodName: 'google.cloud.run.v2.Jobs.CreateJob' },
   { serviceName: RUN, methodName: 'google.cloud.run.v2.Jobs.UpdateJob' },
+  // Cloud Run worker pools (audit/workerPool.ts): gcloud writes them through v2 (v1 only by `gcloud beta ... replace`,
+  // whose method name is not known, so it is not asked for here; it is read when it comes).
+  { serviceName: RUN, methodName: 'google.cloud.run.v2.WorkerPools.CreateWorkerPool' },
+  { serviceName: RUN, methodName: 'google.cloud.run.v2.WorkerPools.UpdateWorkerPool' },
 ];
 
 export const SERVICE_IAM_METHODS: readonly AuditMethod[] = [
@@ -42,10 +46,11 @@ export const CLOUD_FUNCTIONS_METHODS: readonly AuditMethod[] = [
   { serviceName: RUN, methodName: 'google.cloud.serverless.internal.InternalServices.ReplaceInternalService' },
 ];
 
-/** Deletes reset a service's (or a job's) baseline, so every rule that keeps one reads them. */
+/** Deletes reset a service's (or a job's, or a worker pool's) baseline, so every rule that keeps one reads them. */
 export const DELETE_METHODS: readonly AuditMethod[] = [
   { serviceName: RUN, methodName: 'google.cloud.run.v1.Services.DeleteService' },
   { serviceName: RUN, methodName: 'google.cloud.run.v2.Services.DeleteService' },
   { serviceName: RUN, methodName: 'google.cloud.run.v1.Jobs.DeleteJob' },
   { serviceName: RUN, methodName: 'google.cloud.run.v2.Jobs.DeleteJob' },
+  { serviceName: RUN, methodName: 'google.cloud.run.v2.WorkerPools.DeleteWorkerPool' },
 ];

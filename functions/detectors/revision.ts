@@ -5,7 +5,7 @@ import { withCanonicalFraction } from '../audit/entry.js';
 import { changedAfter, pointAfter, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, sameOperation } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
-import { isJob, SYSTEM_EVENT_METHOD, type DeployChange, type IamScope, type ServiceRef } from '../model/change.js';
+import { isJob, resourceNounOf, SYSTEM_EVENT_METHOD, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
 import type { Detection, OpenFinding, Resolved } from './types.js';
 
 /**
@@ -98,13 +98,14 @@ export function unknownDeployFacts(change: DeployChange): string[] {
   return unknown;
 }
 
-/** What a change is about, in the words of a finding: `job` for a Cloud Run job, else `service`. */
-export function resourceNoun(ref: { readonly resourceType?: 'job' }): 'job' | 'service' {
-  return isJob(ref) ? 'job' : 'service';
+/** What a change is about, in the words of a finding (`service`, `job`, `worker pool`). */
+export function resourceNoun(ref: { readonly resourceType?: ResourceType }): 'service' | 'job' | 'worker pool' {
+  return resourceNounOf(ref.resourceType);
 }
 
-export function serviceLabel(ref: { project: string; service: string; location?: string; resourceType?: 'job' }): string {
-  return `${isJob(ref) ? 'job ' : ''}${ref.project}/${ref.service}${ref.location ? ` (${ref.location})` : ''}`;
+/** `PROJECT/NAME (LOCATION)`, after `job ` or `worker pool ` for those. */
+export function serviceLabel(ref: { project: string; service: string; location?: string; resourceType?: ResourceType }): string {
+  return `${ref.resourceType ? `${resourceNounOf(ref.resourceType)} ` : ''}${ref.project}/${ref.service}${ref.location ? ` (${ref.location})` : ''}`;
 }
 
 /**

@@ -84,9 +84,9 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
       {
         severity: toDefault || toAppEngineDefault ? 'HIGH' : 'MEDIUM',
         title: toDefault
-          ? `${noun === 'job' ? 'Job' : 'Service'} now runs as the default compute service account`
+          ? `${capitalized(noun)} now runs as the default compute service account`
           : toAppEngineDefault
-            ? `${noun === 'job' ? 'Job' : 'Service'} now runs as the App Engine default service account`
+            ? `${capitalized(noun)} now runs as the App Engine default service account`
             : 'Runtime service account changed',
         summary: `${change.principal?.id ?? 'An unknown principal'} changed the runtime identity of ${serviceLabel(change.target)} from ${before}${beforeNote} to ${after}${note}.`,
         evidence: {
@@ -115,3 +115,7 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
     return open.map((o) => ({ id: o.finding.id, reason: `runtime service account is now ${now}` }));
   },
 };
+
+function capitalized(text: string): string {
+  return `${text[0]!.toUpperCase()}${text.slice(1)}`;
+}

@@ -1,6 +1,6 @@
 // Enrichment: provenance from labels (commit, build pipeline), console and Logs Explorer links, resource name.
 import type { RunwatchConfig } from '../config/types.js';
-import { isJob, isWideIamChange, scopeOf, type Change, type EntryKey, type ImageRef, type ServiceRef } from '../model/change.js';
+import { isWideIamChange, scopeOf, type Change, type ResourceType, type EntryKey, type ImageRef, type ServiceRef } from '../model/change.js';
 import type { FindingLinks, Provenance } from './finding.js';
 
 /**
@@ -102,12 +102,15 @@ export function provenanceOf(found: ProvenanceLabels, images: readonly ImageRef[
   return { ...(commit ? { commit } : {}), ...(pipeline ? { pipeline } : {}), ...(Object.keys(sources).length ? { sources } : {}) };
 }
 
+/** The collection of each kind of Cloud Run resource in its resource name (API v2). */
+const COLLECTIONS: Readonly<Record<ResourceType | 'service', string>> = { service: 'services', job: 'jobs', 'worker-pool': 'workerPools' };
+
 export function resourceNameOf(change: Change): string {
   if (scopeOf(change) === 'project') return `//cloudresourcemanager.googleapis.com/projects/${change.target.project}`;
   // A folder's or organization's target carries its resource name (`folders/F`, `organizations/O`).
   if (isWideIamChange(change)) return `//cloudresourcemanager.googleapis.com/${change.target.project}`;
   const t = change.target;
-  return `//run.googleapis.com/projects/${t.project}/locations/${t.location ?? '-'}/${isJob(t) ? 'jobs' : 'services'}/${t.service}`;
+  return `//run.googleapis.com/projects/${t.project}/locations/${t.location ?? '-'}/${COLLECTIONS[t.resourceType ?? 'service']}/${t.service}`;
 }
 
 const CONSOLE = 'https://console.cloud.google.com';
@@ -153,9 +156,13 @@ export function linksOf(change: Change, key: EntryKey, target: ServiceRef): Find
   let console: string | undefined;
   if (isWideIamChange(change)) console = `${CONSOLE}/iam-admin/iam?${scope}`;
   else if (target.location && isPathSegment(target.location) && isPathSegment(target.service)) {
-    console = isJob(target)
-      ? `${CONSOLE}/run/jobs/details/${encode(target.location)}/${encode(target.service)}/executions?project=${project}`
-      : `${CONSOLE}/run/detail/${encode(target.location)}/${encode(target.service)}/revisions?project=${project}`;
+    console =
+      target.resourceType === 'job'
+        ? `${CONSOLE}/run/jobs/details/${encode(target.location)}/${encode(target.service)}/executions?project=${project}`
+        : target.resourceType === 'worker-pool'
+          ? // The list: a worker pool's own page is not documented (public links disagree on its path).
+            `${CONSOLE}/run/worker-pools?project=${project}`
+          : `${CONSOLE}/run/detail/${encode(target.location)}/${encode(target.service)}/revisions?project=${project}`;
   }
   return { ...(console ? { console } : {}), logEntry };
 }

@@ -1,5 +1,6 @@
 // The finding: the one record every sink, the replay output and the findings topic share.
 // Its JSON form is pinned by schemas/finding.schema.json; change a field only on purpose.
+import type { ResourceType } from '../model/change.js';
 
 export const SEVERITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -47,10 +48,10 @@ export interface Finding {
   readonly eventTime: string;
   readonly project: string;
   readonly location?: string;
-  /** The service's name, or the job's (`resourceType: 'job'`). */
+  /** The service's name, or the job's or worker pool's (`resourceType`). */
   readonly service: string;
-  /** `job`: the finding is about a Cloud Run job named `service`. Absent: a service (or a project, folder, organization). */
-  readonly resourceType?: 'job';
+  /** The finding is about a Cloud Run job or worker pool named `service`. Absent: a service (or a project, folder, organization). */
+  readonly resourceType?: ResourceType;
   readonly revision?: string;
   readonly principal: string;
   readonly delegationChain?: readonly string[];

@@ -13,18 +13,32 @@ export interface ServiceRef {
   /** Project number, when the entry reveals it (Knative `metadata.namespace`, default compute SA). */
   readonly projectNumber?: string;
   readonly location?: string;
-  /** The service's name; for a Cloud Run job (`resourceType: 'job'`), the job's. */
+  /** The service's name; for a job or a worker pool (`resourceType`), its name. */
   readonly service: string;
-  /**
-   * `job`: a Cloud Run job (a container run to completion by its executions), not a service. A job has no revisions,
-   * traffic, ingress or public invoker: its template is in force from the write on. Absent: a service.
-   */
-  readonly resourceType?: 'job';
+  /** What the name names when it is not a service (ResourceType). Absent: a service. */
+  readonly resourceType?: ResourceType;
 }
 
-/** True when `ref` names a Cloud Run job rather than a service. */
-export function isJob(ref: { readonly resourceType?: 'job' }): boolean {
+/**
+ * Cloud Run resources other than services that run a template of containers under a runtime service account:
+ * `job`, a container run to completion by its executions (no revisions: its template is in force from the write
+ * on); `worker-pool`, long-running instances that take no requests (revisions, but no ingress, traffic or invoker).
+ */
+export type ResourceType = 'job' | 'worker-pool';
+
+/** True when `ref` names a Cloud Run job. */
+export function isJob(ref: { readonly resourceType?: ResourceType }): boolean {
   return ref.resourceType === 'job';
+}
+
+/** True when `ref` names a Cloud Run service: the one resource whose deploys wait for their revisions' system events. */
+export function isService(ref: { readonly resourceType?: ResourceType }): boolean {
+  return ref.resourceType === undefined;
+}
+
+/** The words a finding uses for what it is about. */
+export function resourceNounOf(resourceType: ResourceType | undefined): 'service' | 'job' | 'worker pool' {
+  return resourceType === 'job' ? 'job' : resourceType === 'worker-pool' ? 'worker pool' : 'service';
 }
 
 export interface Principal {

@@ -1,4 +1,4 @@
-// Cloud Run jobs through the live pipeline on the emulators (Pub/Sub, the Firestore baseline): a job created, then
+// Cloud Run jobs (and worker pools) through the live pipeline on the emulators (Pub/Sub, the Firestore baseline): a job created, then
 // hijacked (a new runtime identity, an image from a registry it never used), reaches SCC, Slack and PagerDuty as
 // findings about the job, each once, without waiting for a sweep (a job has no rollout to wait for). The job's
 // baseline is its own: a service of the same name deployed in between changes nothing.
@@ -75,5 +75,29 @@ describe.skipIf(!emu)('live pipeline on the emulators: Cloud Run jobs', () => {
     // The service of the same name is no part of the job's history: nothing compares it with the job.
     const all = await expectedFindings(entries, CONFIG);
     expect(all.filter((f) => f.resourceType !== 'job' && (f.rule === 'service-account-change' || f.rule === 'new-image-repository'))).toEqual([]);
+  });
+
+  it('reports a hijacked worker pool to every sink as a worker pool, with no sweep', async () => {
+    const entries = [fixture('synthetic-workerpool-v2-CreateWorkerPool.json'), fixture('synthetic-workerpool-v2-UpdateWorkerPool.json')];
+    const cfg = { ...CONFIG, rules: { ...CONFIG.rules, 'new-image-repository': { trustedRepositories: ['us-docker.pkg.dev/acme-prod/*'] } } };
+    const expected = await expectedFindings(entries, cfg);
+    expect(expected.map((f) => `${f.rule} ${f.resourceType}`).sort()).toEqual(['new-image-repository worker-pool', 'service-account-change worker-pool']);
+    const ids = expected.map((f) => f.id).sort();
+
+    const s = await startStack(emu!, { name: 'pools', sinks: SINKS, config: cfg });
+    stack = s;
+    for (const entry of entries) {
+      const id = await s.publishAudit(entry);
+      await waitFor('detect to handle the entry', () => s.detected.some((o) => o.messageId === id && o.outcome !== 'failed'));
+    }
+    const resource = '//run.googleapis.com/projects/acme-prod/locations/us-central1/workerPools/queue-consumer';
+    const sccIds = (): string[] => [...s.scc.findings.values()].filter((f) => f['resourceName'] === resource).map((f) => String(f['name']).replace(/^.*\//, ''));
+    const slackPosts = () => s.slack.posts().filter((p) => JSON.stringify(p.blocks).includes('worker pool acme-prod/queue-consumer'));
+    const pdEvents = () => s.pagerduty.events().filter((e) => (e['payload'] as Record<string, any>)?.['custom_details']?.['resource_type'] === 'worker-pool');
+    await waitFor('the worker pool findings at every server', () => sccIds().length >= ids.length && slackPosts().length >= ids.length && pdEvents().length >= ids.length, 20_000);
+    await settle(() => s.scc.calls.length + s.slack.requests.length + s.pagerduty.requests.length + s.notified.length);
+    expect(sccIds().sort()).toEqual(ids);
+    expect(slackPosts()).toHaveLength(ids.length);
+    expect(pdEvents().map((e) => String(e['dedup_key'])).sort()).toEqual(ids);
   });
 });

@@ -84,7 +84,7 @@ describe('every finding from every fixture keeps the finding contract', () => {
       // eventTime is the entry's timestamp, as ISO 8601 UTC.
       expect(Date.parse(finding.eventTime), where).toBe(normalizeTimestamp(raw)!.ms);
       if (finding.service !== '*') {
-        const collection = finding.resourceType === 'job' ? 'jobs' : 'services';
+        const collection = finding.resourceType === 'job' ? 'jobs' : finding.resourceType === 'worker-pool' ? 'workerPools' : 'services';
         expect(finding.resourceName, where).toBe(`//run.googleapis.com/projects/${finding.project}/locations/${finding.location ?? '-'}/${collection}/${finding.service}`);
       }
       // Delegation, where the entry carries it, is part of who did it.
@@ -97,7 +97,9 @@ describe('every finding from every fixture keeps the finding contract', () => {
         expect(finding.links.console, where).toBe(
           finding.resourceType === 'job'
             ? `https://console.cloud.google.com/run/jobs/details/${encodeURIComponent(finding.location)}/${encodeURIComponent(finding.service)}/executions?project=${encodeURIComponent(finding.project)}`
-            : `https://console.cloud.google.com/run/detail/${encodeURIComponent(finding.location)}/${encodeURIComponent(finding.service)}/revisions?project=${encodeURIComponent(finding.project)}`,
+            : finding.resourceType === 'worker-pool'
+              ? `https://console.cloud.google.com/run/worker-pools?project=${encodeURIComponent(finding.project)}`
+              : `https://console.cloud.google.com/run/detail/${encodeURIComponent(finding.location)}/${encodeURIComponent(finding.service)}/revisions?project=${encodeURIComponent(finding.project)}`,
         );
       }
       expect(finding.links.logEntry, where).toMatch(/^https:\/\/console\.cloud\.google\.com\/logs\/query;query=[^;?#]+;cursorTimestamp=[^;?#]+\?(project|folder|organizationId)=[^&#]+$/);

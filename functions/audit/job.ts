@@ -96,8 +96,10 @@ export function v1JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined
   const revisionLabels = userLabels(executionMeta?.['labels']);
   const labels = { ...userLabels(at(job, 'metadata', 'labels')), ...revisionLabels };
   let serviceAccount: RuntimeServiceAccount | undefined;
-  if (execution) {
-    const email = asString(taskSpec?.['serviceAccountName']);
+  // Only a task spec that is logged says who the task runs as: none (or an empty one) is no job's, and a job has no
+  // system events to say it instead.
+  if (isLogged(taskSpec)) {
+    const email = asString(taskSpec['serviceAccountName']);
     serviceAccount = email ? runtimeServiceAccountFromEmail(email) : defaultComputeServiceAccount(undefined);
   }
   const containers = asArray(taskSpec?.['containers']);
@@ -135,7 +137,7 @@ export function v2JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined
   const revisionLabels = userLabels(field(execution, 'labels'));
   const labels = { ...userLabels(field(job, 'labels')), ...revisionLabels };
   let serviceAccount: RuntimeServiceAccount | undefined;
-  if (execution) {
+  if (isLogged(task)) {
     const email = asString(field(task, 'serviceAccount'));
     serviceAccount = email ? runtimeServiceAccountFromEmail(email) : defaultComputeServiceAccount(undefined);
   }
@@ -154,4 +156,9 @@ export function v2JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined
     plainEnv: secretEnv && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
     vpcEgress: execution ? v2VpcEgress(asObject(field(task, 'vpcAccess'))) : undefined,
   };
+}
+
+/** A task spec the entry logs: present and not empty (every real one has its containers). */
+function isLogged(taskSpec: JsonObject | undefined): taskSpec is JsonObject {
+  return taskSpec !== undefined && Object.keys(taskSpec).length > 0;
 }

@@ -46,3 +46,28 @@ describe('a job write that does not log its task spec', () => {
     expect(findings.filter((f) => f.rule === 'service-account-change').map((f) => f.title)).toEqual([]);
   });
 });
+
+describe('a job write that does not log its containers', () => {
+  // Off-window (2025-03-10 is a Monday) and made by a deployer not allowed: every deploy raises both.
+  const cfg = config({
+    timezone: 'UTC',
+    changeWindows: [{ days: ['tue'], start: '09:00', end: '17:00' }],
+    rules: { 'unapproved-deployer': { allowedDeployers: ['ci@acme-prod.iam.gserviceaccount.com'] } },
+  });
+  const withoutContainers = (job: Obj, task: (job: Obj) => Obj): void => void delete task(job)['containers'];
+  const v1Task = (job: Obj): Obj => job['spec'].template.spec.template.spec;
+  const v2Task = (job: Obj): Obj => job['template'].template;
+  // Two later writes whose logged templates are the same: what they run (their images) is not in the entry.
+  const cases: readonly { name: string; first: Json; later: (time: string) => Json }[] = [
+    { name: 'v1 ReplaceJob', first: v1Create, later: (time) => editV1Job(at(v1Replace, time), (job) => withoutContainers(job, v1Task)) },
+    { name: 'v2 UpdateJob', first: v2Create, later: (time) => editV2Job(at(v2Update, time), (job) => withoutContainers(job, v2Task)) },
+  ];
+  it.each(cases)('$name: each write is a deploy whose template is unknown, not a repeat of the one before', async ({ first, later }) => {
+    const [a, b] = [later('2025-03-10T10:30:00Z'), later('2025-03-10T10:35:00Z')];
+    expect(deployOf(b)).toMatchObject({ templateUnknown: true, templateFingerprint: undefined });
+    const findings = await findingsOf([first, a, b], cfg);
+    const deploys = (rule: string): string[] => findings.filter((f) => f.rule === rule).map((f) => f.eventTime.slice(11, 16)).sort();
+    expect(deploys('off-window-deploy').slice(-2)).toEqual(['10:30', '10:35']);
+    expect(deploys('unapproved-deployer').slice(-2)).toEqual(['10:30', '10:35']);
+  });
+});

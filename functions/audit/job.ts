@@ -109,7 +109,9 @@ export function v1JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined
     annotations,
     projectNumber: numeric(at(job, 'metadata', 'namespace')) ?? numeric(at(response, 'metadata', 'namespace')),
     generation: asNumber(at(response, 'metadata', 'generation')),
-    templateFingerprint: execution ? templateFingerprint('v1', execution) : undefined,
+    // A template logged without its containers does not say what runs (no system event will): two writes of other
+    // images would log the same one. Unknown, so each write counts as a deploy.
+    templateFingerprint: execution && containers.length > 0 ? templateFingerprint('v1', execution) : undefined,
     serviceAccount,
     images: imagesOrAnnotated(containers, executionAnnotations, annotations),
     labels,
@@ -146,7 +148,7 @@ export function v2JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined
   const policy = asBoolean(field(binauthz, 'useDefault')) ? 'default' : asString(field(binauthz, 'policy'));
   return {
     annotations: asObject(field(job, 'annotations')),
-    templateFingerprint: execution ? templateFingerprint('v2', execution) : undefined,
+    templateFingerprint: execution && containers.length > 0 ? templateFingerprint('v2', execution) : undefined,
     serviceAccount,
     images: imagesOf(containers),
     labels,

@@ -100,13 +100,14 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
   const method = asString(pp['methodName']) ?? '';
 
   if (env.logKind === 'system_event') {
-    // A job's system events (its readiness, its executions') carry nothing its admin write did not.
-    if (isJobEntry(method, env.entry, asString(pp['resourceName']))) return { kind: 'skipped', reason: 'cloud-run-job', detail: method || 'job system event' };
-    // A worker pool's revision events are not read: their shape is not known (its writes are judged at once).
-    if (isWorkerPoolEntry(method, env.entry, asString(pp['resourceName']))) return { kind: 'skipped', reason: 'cloud-run-worker-pool', detail: method || 'worker pool system event' };
     if (serviceName !== RUN && env.entry['resource'] && at(env.entry, 'resource', 'type') !== 'cloud_run_revision') {
       return { kind: 'skipped', reason: 'not-cloud-run', detail: serviceName ?? 'system event' };
     }
+    // A job's system events (its readiness, its executions') carry nothing its admin write did not. (After the check
+    // above: other products have `Jobs` APIs and `.../jobs/J` resources too.)
+    if (isJobEntry(method, env.entry, asString(pp['resourceName']))) return { kind: 'skipped', reason: 'cloud-run-job', detail: method || 'job system event' };
+    // A worker pool's revision events are not read: their shape is not known (its writes are judged at once).
+    if (isWorkerPoolEntry(method, env.entry, asString(pp['resourceName']))) return { kind: 'skipped', reason: 'cloud-run-worker-pool', detail: method || 'worker pool system event' };
     const observation = readRevisionObservation(env);
     return observation ? { kind: 'observation', observation } : { kind: 'skipped', reason: 'system-event-other' };
   }

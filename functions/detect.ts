@@ -295,7 +295,7 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
           component: 'detect',
           messageId: decoded.messageId,
           note: outcome.note,
-          findings: outcome.findings.map((f) => ({ id: f.id, rule: f.rule, severity: f.severity, service: `${f.project}/${f.service}` })),
+          findings: outcome.findings.map((f) => ({ id: f.id, rule: f.rule, severity: f.severity, service: `${f.project}/${f.service}`, ...(f.resourceType ? { resourceType: f.resourceType } : {}) })),
           counts: counts.snapshot(),
         });
         observe({ outcome: 'processed', messageId: decoded.messageId, findings: outcome.findings });

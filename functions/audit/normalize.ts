@@ -236,7 +236,10 @@ function workerPoolEntry(env: Envelope, pp: JsonObject, method: string, options:
   const logged = api === 'v2' ? loggedOperation(env) : undefined;
   // The completion entry of a v2 operation: the same write, logged again without its facts (no rollout waits for it).
   if (logged?.completion) return { kind: 'skipped', reason: 'cloud-run-worker-pool', detail: `${method} (operation completion)` };
-  const facts = api === 'v1' ? v1Facts(pp, options.secretEnv, 'workerPool') : v2Facts(pp, options.secretEnv, operation === 'create', 'workerPool');
+  const read = api === 'v1' ? v1Facts(pp, options.secretEnv, 'workerPool') : v2Facts(pp, options.secretEnv, operation === 'create', 'workerPool');
+  // A v1 template logged without its containers (as console writes of services are) does not say what runs, nor
+  // (unless it names one) who it runs as, and no system event will here: both unknown, and it counts as a deploy.
+  const facts: DeployFacts = api === 'v1' && read.images.length === 0 ? { ...read, templateFingerprint: undefined, serviceAccount: read.serviceAccount?.kind === 'explicit' ? read.serviceAccount : undefined } : read;
   const target = workerPoolTarget(env, pp, body ?? asObject(pp['response']));
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
   let serviceAccount = facts.serviceAccount;

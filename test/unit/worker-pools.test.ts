@@ -81,6 +81,25 @@ describe('normalizing worker pool entries', () => {
     expect(deployOf(parseEntry(snake)).serviceAccount).toEqual({ kind: 'explicit', email: CONSUMER });
   });
 
+  it('a v1 write logged without its containers leaves the template and the default identity unknown (no event will say)', () => {
+    // A v1 Knative-style body, as `gcloud beta run worker-pools replace` sends, logged without its containers.
+    const v1 = variant(synthetic('v1-ReplaceService-gcloud'), (e) => {
+      e.protoPayload['methodName'] = 'google.cloud.run.v1.WorkerPools.ReplaceWorkerPool';
+      e['resource'] = { type: 'cloud_run_worker_pool', labels: { project_id: 'acme-prod', location: 'us-central1', worker_pool_name: 'queue-consumer' } };
+      const request = e.protoPayload['request'] as Record<string, any>;
+      request['workerPool'] = request['service'];
+      delete request['service'];
+      delete e.protoPayload['response'];
+      delete request['workerPool'].spec.template.spec.containers;
+    });
+    const named = deployOf(parseEntry(v1));
+    expect(named).toMatchObject({ api: 'v1', operation: 'replace', target: POOL, templateUnknown: true, images: [] });
+    expect(named.templateFingerprint).toBeUndefined();
+    expect(named.serviceAccount?.kind).toBe('explicit'); // it names one
+    const unnamed = deployOf(parseEntry(variant(v1, (e) => delete (e.protoPayload['request'] as Record<string, any>)['workerPool'].spec.template.spec.serviceAccountName)));
+    expect(unnamed.serviceAccount).toBeUndefined();
+  });
+
   const skips: readonly { name: string; entry: Json; reason: string }[] = [
     {
       name: "a worker pool's system event",

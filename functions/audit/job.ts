@@ -7,12 +7,8 @@
 import {
   defaultComputeServiceAccount,
   runtimeServiceAccountFromEmail,
-  type BinaryAuthorization,
-  type ImageRef,
-  type PlainEnvVar,
   type RuntimeServiceAccount,
   type ServiceRef,
-  type VpcEgress,
 } from '../model/change.js';
 import { projectOfLogName, type Envelope } from './entry.js';
 import { imagesOrAnnotated, imagesOf } from './image.js';
@@ -20,25 +16,10 @@ import { plainEnvOf } from './env.js';
 import { v1VpcEgress, v2VpcEgress } from './vpc.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
 import { binaryAuthorizationOf, templateFingerprint, v1BinaryAuthorization } from './template.js';
-import type { SecretEnvNames } from './normalize.js';
+import type { DeployFacts, SecretEnvNames } from './normalize.js';
 
-/** What a job's write sets, as a service deploy's facts say it (undefined: the entry does not say). */
-export interface JobFacts {
-  /** The job's own annotations (where v1 clients name themselves). */
-  readonly annotations: JsonObject | undefined;
-  readonly projectNumber?: string;
-  readonly generation?: number;
-  readonly templateFingerprint?: string;
-  readonly serviceAccount?: RuntimeServiceAccount;
-  readonly images: readonly ImageRef[];
-  readonly labels: Record<string, string>;
-  /** The execution template's own labels (also in `labels`): the executions, and their provenance, carry them. */
-  readonly revisionLabels?: Record<string, string>;
-  readonly binaryAuthorization?: BinaryAuthorization;
-  readonly plainEnv?: readonly PlainEnvVar[];
-  readonly vpcEgress?: VpcEgress;
-  readonly operationId?: string;
-}
+/** What a job's write sets, as a service deploy's facts say it (undefined: the entry does not say), and its project number. */
+export type JobFacts = DeployFacts & { readonly projectNumber?: string };
 
 /** True for an entry about a job or its executions: its method, or its monitored resource. */
 export function isJobEntry(method: string, entry: JsonObject, resourceName: string | undefined): boolean {

@@ -186,27 +186,8 @@ function jobEntry(env: Envelope, pp: JsonObject, method: string, options: Normal
   const facts: JobFacts = api === 'v1' ? v1JobFacts(pp, options.secretEnv) : v2JobFacts(pp, options.secretEnv);
   const target = jobTarget(env, pp, facts);
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
-  let serviceAccount = facts.serviceAccount;
-  if (serviceAccount?.kind === 'default-compute' && !serviceAccount.email) serviceAccount = defaultComputeServiceAccount(target.projectNumber);
-  const change: DeployChange = {
-    kind: 'deploy',
-    api,
-    operation,
-    ...common(env, pp, facts.annotations),
-    target,
-    images: facts.images,
-    labels: facts.labels,
-    ...(facts.revisionLabels ? { revisionLabels: facts.revisionLabels } : {}),
-    ...(facts.generation !== undefined ? { generation: facts.generation } : {}),
-    templateFingerprint: facts.templateFingerprint,
-    // Every job write sets the whole template (a v1 PUT; v2 takes no update mask): none logged leaves it unknown.
-    templateUnknown: !facts.templateFingerprint ? true : undefined,
-    serviceAccount,
-    binaryAuthorization: facts.binaryAuthorization,
-    plainEnv: facts.plainEnv,
-    vpcEgress: facts.vpcEgress,
-    operationId: logged?.id ?? facts.operationId,
-  };
+  // Every job write sets the whole template (a v1 PUT; v2 takes no update mask): none logged leaves it unknown.
+  const change = deployOf(env, pp, api, operation, target, facts, true, logged);
   return { kind: 'change', change };
 }
 
@@ -242,27 +223,8 @@ function workerPoolEntry(env: Envelope, pp: JsonObject, method: string, options:
   const facts: DeployFacts = api === 'v1' && read.images.length === 0 ? { ...read, templateFingerprint: undefined, serviceAccount: read.serviceAccount?.kind === 'explicit' ? read.serviceAccount : undefined } : read;
   const target = workerPoolTarget(env, pp, body ?? asObject(pp['response']));
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
-  let serviceAccount = facts.serviceAccount;
-  if (serviceAccount?.kind === 'default-compute' && !serviceAccount.email) serviceAccount = defaultComputeServiceAccount(target.projectNumber);
-  const change: DeployChange = {
-    kind: 'deploy',
-    api,
-    operation,
-    ...common(env, pp, facts.annotations),
-    target,
-    images: facts.images,
-    labels: facts.labels,
-    ...(facts.revisionLabels ? { revisionLabels: facts.revisionLabels } : {}),
-    revision: facts.revision,
-    ...(facts.generation !== undefined ? { generation: facts.generation } : {}),
-    templateFingerprint: facts.templateFingerprint,
-    templateUnknown: api === 'v1' && !facts.templateFingerprint ? true : undefined,
-    serviceAccount,
-    binaryAuthorization: facts.binaryAuthorization,
-    plainEnv: facts.plainEnv,
-    vpcEgress: facts.vpcEgress,
-    operationId: logged?.id ?? facts.operationId,
-  };
+  // Nothing of a service's request path: a worker pool takes no requests.
+  const change = deployOf(env, pp, api, operation, target, { ...facts, ingress: undefined, ingressIfCreated: undefined, invokerIamDisabled: undefined }, api === 'v1', logged);
   return { kind: 'change', change };
 }
 
@@ -477,11 +439,28 @@ function deployChange(env: Envelope, pp: JsonObject, api: 'v1' | 'v2', operation
   const facts = api === 'v1' ? v1Facts(pp, secretEnv) : logged?.completion ? NO_FACTS : v2Facts(pp, secretEnv, operation === 'create');
   const target = serviceTarget(env, pp, facts.knative);
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: asString(pp['methodName']) };
+  // A v1 write (a Knative Service, a full PUT) always sets a template: none logged leaves it unknown.
+  const change = deployOf(env, pp, api, operation, target, facts, api === 'v1', logged);
+  return { kind: 'change', change };
+}
+
+/**
+ * The deploy a write's facts make of `target`: the one shape services, jobs and worker pools share. `setsTemplate`:
+ * the write sets a template whatever its entry logged (a full write), so none logged leaves the template unknown.
+ */
+function deployOf(
+  env: Envelope,
+  pp: JsonObject,
+  api: 'v1' | 'v2',
+  operation: DeployOperation,
+  target: ServiceRef,
+  facts: DeployFacts,
+  setsTemplate: boolean,
+  logged: { readonly id?: string; readonly completion?: true } | undefined,
+): DeployChange {
   let serviceAccount = facts.serviceAccount;
-  if (serviceAccount?.kind === 'default-compute' && !serviceAccount.email) {
-    serviceAccount = defaultComputeServiceAccount(target.projectNumber);
-  }
-  const change: DeployChange = {
+  if (serviceAccount?.kind === 'default-compute' && !serviceAccount.email) serviceAccount = defaultComputeServiceAccount(target.projectNumber);
+  return {
     kind: 'deploy',
     api,
     operation,
@@ -493,8 +472,7 @@ function deployChange(env: Envelope, pp: JsonObject, api: 'v1' | 'v2', operation
     revision: facts.revision,
     ...(facts.generation !== undefined ? { generation: facts.generation } : {}),
     templateFingerprint: facts.templateFingerprint,
-    // A v1 write (a Knative Service, a full PUT) always sets a template: none logged leaves it unknown.
-    templateUnknown: api === 'v1' && !facts.templateFingerprint ? true : undefined,
+    templateUnknown: setsTemplate && !facts.templateFingerprint ? true : undefined,
     serviceAccount,
     ingress: facts.ingress,
     ...(facts.ingressIfCreated ? { ingressIfCreated: facts.ingressIfCreated } : {}),
@@ -505,7 +483,6 @@ function deployChange(env: Envelope, pp: JsonObject, api: 'v1' | 'v2', operation
     operationId: logged?.id ?? facts.operationId,
     operationCompletion: logged?.completion,
   };
-  return { kind: 'change', change };
 }
 
 /**
@@ -519,7 +496,8 @@ function loggedOperation(env: Envelope): { readonly id?: string; readonly comple
   return completion ? { id: asString(operation['id']), completion } : { id: asString(operation['id']) };
 }
 
-interface DeployFacts {
+/** What a write sets, as its entry says (undefined: it does not say); jobs' and worker pools' too. */
+export interface DeployFacts {
   readonly knative?: JsonObject;
   /** The service's annotations as logged (read key by key, never copied). */
   readonly annotations: JsonObject | undefined;

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseEntry } from '../../functions/audit/normalize.js';
 import type { DeployChange } from '../../functions/model/change.js';
 import { at, synthetic, variant, type Json } from '../support/entries.js';
+import { deployOf } from '../support/changes.js';
 import { config, findingsOf } from '../support/run.js';
 
 const v1Create = synthetic('job-v1-CreateJob-gcloud');
@@ -27,10 +28,8 @@ function editV2Job(entry: Json, edit: (job: Obj) => void): Json {
   return variant(entry, (e) => edit((e.protoPayload['request'] as { job: Obj }).job));
 }
 
-function deployOf(entry: Json): DeployChange {
-  const result = parseEntry(entry);
-  if (result.kind !== 'change' || result.change.kind !== 'deploy') throw new Error(`not a deploy: ${JSON.stringify(result)}`);
-  return result.change;
+function deployed(entry: Json): DeployChange {
+  return deployOf(parseEntry(entry));
 }
 
 describe('a job write that does not log its task spec', () => {
@@ -41,7 +40,7 @@ describe('a job write that does not log its task spec', () => {
     { name: 'v2 UpdateJob without the task template', first: v2Create, entry: editV2Job(v2Update, (job) => delete job['template'].template) },
   ];
   it.each(cases)('$name: its runtime identity is unknown, not the default compute SA', async ({ first, entry }) => {
-    expect(deployOf(entry).serviceAccount).toBeUndefined();
+    expect(deployed(entry).serviceAccount).toBeUndefined();
     const findings = await findingsOf([first, entry]);
     expect(findings.filter((f) => f.rule === 'service-account-change').map((f) => f.title)).toEqual([]);
   });
@@ -64,7 +63,7 @@ describe('a job write that does not log its containers', () => {
   ];
   it.each(cases)('$name: each write is a deploy whose template is unknown, not a repeat of the one before', async ({ first, later }) => {
     const [a, b] = [later('2025-03-10T10:30:00Z'), later('2025-03-10T10:35:00Z')];
-    expect(deployOf(b)).toMatchObject({ templateUnknown: true, templateFingerprint: undefined });
+    expect(deployed(b)).toMatchObject({ templateUnknown: true, templateFingerprint: undefined });
     const findings = await findingsOf([first, a, b], cfg);
     const deploys = (rule: string): string[] => findings.filter((f) => f.rule === rule).map((f) => f.eventTime.slice(11, 16)).sort();
     expect(deploys('off-window-deploy').slice(-2)).toEqual(['10:30', '10:35']);

@@ -6,7 +6,8 @@
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import findingSchema from '../../schemas/finding.schema.json' with { type: 'json' };
-import { parseEntry, type ParseResult } from '../../functions/audit/normalize.js';
+import { parseEntry } from '../../functions/audit/normalize.js';
+import { deployOf } from '../support/changes.js';
 import { baselineKey } from '../../functions/baseline/store.js';
 import { storeKeyOf } from '../../functions/engine.js';
 import type { DeployChange } from '../../functions/model/change.js';
@@ -26,11 +27,6 @@ const systemEvent = synthetic('job-sysevent-UpdateJob');
 const JOB = { project: 'acme-prod', location: 'us-central1', service: 'nightly-export', resourceType: 'job' } as const;
 const EXPORTER = 'exporter@acme-prod.iam.gserviceaccount.com';
 const DATA_ADMIN = 'data-admin@acme-prod.iam.gserviceaccount.com';
-
-function deployOf(result: ParseResult): DeployChange {
-  if (result.kind !== 'change' || result.change.kind !== 'deploy') throw new Error(`not a deploy: ${JSON.stringify(result)}`);
-  return result.change;
-}
 
 /** Every entry of a v2 job write, with `edit` applied to its request's Job. */
 function editV2Job(entry: Json, edit: (job: Record<string, any>) => void): Json {

@@ -6,9 +6,9 @@
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import findingSchema from '../../schemas/finding.schema.json' with { type: 'json' };
-import { parseEntry, type ParseResult } from '../../functions/audit/normalize.js';
+import { parseEntry } from '../../functions/audit/normalize.js';
+import { deployOf } from '../support/changes.js';
 import { storeKeyOf } from '../../functions/engine.js';
-import type { DeployChange } from '../../functions/model/change.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { sinkFilter } from '../../functions/detectors/sinkFilter.js';
 import { at, synthetic, variant, type Json } from '../support/entries.js';
@@ -23,11 +23,6 @@ const remove = synthetic('workerpool-v2-DeleteWorkerPool'); // 10:55
 const POOL = { project: 'acme-prod', location: 'us-central1', service: 'queue-consumer', resourceType: 'worker-pool' } as const;
 const CONSUMER = 'consumer@acme-prod.iam.gserviceaccount.com';
 const DATA_ADMIN = 'data-admin@acme-prod.iam.gserviceaccount.com';
-
-function deployOf(result: ParseResult): DeployChange {
-  if (result.kind !== 'change' || result.change.kind !== 'deploy') throw new Error(`not a deploy: ${JSON.stringify(result)}`);
-  return result.change;
-}
 
 /** The entry with `edit` applied to its request's WorkerPool. */
 function editPool(entry: Json, edit: (pool: Record<string, any>) => void): Json {

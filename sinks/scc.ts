@@ -84,6 +84,7 @@ const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
   'unapproved-deployer': 'OBSERVATION',
   'vpc-egress-bypass': 'MISCONFIGURATION',
   'public-invoker-attempt': 'OBSERVATION',
+  'job-run-overrides': 'OBSERVATION',
 };
 
 const NEXT_STEPS: Readonly<Record<string, string>> = {
@@ -123,6 +124,10 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
     'Nothing changed: a control refused the call. Ask the caller why the service should be public, and watch for the next step around the control ' +
     '(a change to the organization policy constraints/iam.allowedPolicyMemberDomains, or a grant through another identity). ' +
     'If such attempts are expected here, add them to rules.public-invoker-attempt.exceptions.',
+  'job-run-overrides':
+    'Ask the caller why the run needed other arguments or environment, and read the execution\'s logs for what it did under the job\'s service account. ' +
+    'Grant run.jobs.runWithOverrides (in roles/run.developer and roles/run.admin; roles/run.invoker runs a job without overrides) only to those who may run any code as that account. ' +
+    'If such runs are expected, add the caller or the job to rules.job-run-overrides.exceptions.',
 };
 
 const DEFAULT_NEXT_STEPS = 'Review the change in the audit entry linked from this finding and revert it if it was not intended.';

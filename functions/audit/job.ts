@@ -7,9 +7,11 @@
 import {
   defaultComputeServiceAccount,
   runtimeServiceAccountFromEmail,
+  type ContainerOverride,
   type RuntimeServiceAccount,
   type ServiceRef,
 } from '../model/change.js';
+import { truncatePlain } from '../untrustedText.js';
 import { projectOfLogName, type Envelope } from './entry.js';
 import { imagesOrAnnotated, imagesOf } from './image.js';
 import { plainEnvOf } from './env.js';
@@ -144,4 +146,36 @@ export function v2JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined
 /** A task spec the entry logs: present and not empty (every real one has its containers). */
 function isLogged(taskSpec: JsonObject | undefined): taskSpec is JsonObject {
   return taskSpec !== undefined && Object.keys(taskSpec).length > 0;
+}
+
+/** A run's overrides are the caller's text: each argument is cut, and at most this many are kept per container. */
+export const OVERRIDE_ARG_MAX_LENGTH = 200;
+export const OVERRIDE_ARGS_MAX = 20;
+export const OVERRIDE_ENV_MAX = 50;
+
+/**
+ * What a RunJob request overrides of the job's containers (v1 and v2 share the shape:
+ * `overrides.containerOverrides[{name, args, env, clearArgs}]`), those that change what runs: arguments given or
+ * cleared, or environment variables set (by name: values may be secrets). Empty when the run overrides nothing of
+ * its containers (a task count or a timeout only).
+ */
+export function containerOverridesOf(overrides: JsonObject | undefined): ContainerOverride[] {
+  const out: ContainerOverride[] = [];
+  for (const item of asArray(field(overrides, 'containerOverrides'))) {
+    const override = asObject(item);
+    if (!override) continue;
+    const rawArgs = asArray(field(override, 'args')).filter((a): a is string => typeof a === 'string');
+    const args = rawArgs.slice(0, OVERRIDE_ARGS_MAX).map((a) => truncatePlain(a, OVERRIDE_ARG_MAX_LENGTH));
+    if (rawArgs.length > OVERRIDE_ARGS_MAX) args.push(`… ${rawArgs.length - OVERRIDE_ARGS_MAX} more`);
+    const clearArgs = asBoolean(field(override, 'clearArgs')) === true;
+    const envNames = asArray(field(override, 'env'))
+      .map((e) => asString(asObject(e)?.['name']))
+      .filter((n): n is string => n !== undefined && n !== '')
+      .slice(0, OVERRIDE_ENV_MAX)
+      .map((n) => truncatePlain(n, OVERRIDE_ARG_MAX_LENGTH));
+    if (args.length === 0 && !clearArgs && envNames.length === 0) continue;
+    const container = asString(field(override, 'name'));
+    out.push({ ...(container ? { container: truncatePlain(container, OVERRIDE_ARG_MAX_LENGTH) } : {}), ...(args.length > 0 ? { args } : {}), ...(clearArgs ? { clearArgs: true as const } : {}), envNames });
+  }
+  return out;
 }

@@ -33,7 +33,7 @@ import { cutText, truncatePlain } from '../untrustedText.js';
 import { isPublicInvokerBinding } from '../model/iam.js';
 import type { RunwatchConfig } from '../config/types.js';
 import { isProjectIamMethod } from '../detectors/methods.js';
-import { isJobEntry, jobTarget, v1JobFacts, v2JobFacts, type JobFacts } from './job.js';
+import { containerOverridesOf, isJobEntry, jobTarget, v1JobFacts, v2JobFacts, type JobFacts } from './job.js';
 import { isWorkerPoolEntry, workerPoolTarget } from './workerPool.js';
 
 /** Why an entry produced no change. Counted and reported by replay and the functions. */
@@ -111,6 +111,8 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
     const observation = readRevisionObservation(env);
     return observation ? { kind: 'observation', observation } : { kind: 'skipped', reason: 'system-event-other' };
   }
+  // A job run is a Data Access entry (DATA_WRITE): read for the overrides it may carry.
+  if (env.logKind === 'data_access' && serviceName === RUN && /\.Jobs\.RunJob$/.test(method)) return jobRunEntry(env, pp, method);
   if (env.logKind !== 'activity') return { kind: 'skipped', reason: 'read-only', detail: env.logKind };
 
   if (serviceName === CRM) {
@@ -189,6 +191,28 @@ function jobEntry(env: Envelope, pp: JsonObject, method: string, options: Normal
   // Every job write sets the whole template (a v1 PUT; v2 takes no update mask): none logged leaves it unknown.
   const change = deployOf(env, pp, api, operation, target, facts, true, logged);
   return { kind: 'change', change };
+}
+
+/**
+ * A job run (`Jobs.RunJob`, v1 or v2): a change only when it overrides its containers' arguments or environment
+ * (`overrides.containerOverrides`), which runs the caller's choice under the job's runtime service account. A plain
+ * run, or one overriding the task count or timeout only, runs the template as deployed (the deploy rules judged it).
+ */
+function jobRunEntry(env: Envelope, pp: JsonObject, method: string): ParseResult {
+  const failure = failureOf(pp, method, env.entry['severity']);
+  if (failure) return failure;
+  if (isDryRun(pp)) return { kind: 'skipped', reason: 'dry-run', detail: method };
+  const overrides = asObject(field(asObject(pp['request']), 'overrides'));
+  const containerOverrides = containerOverridesOf(overrides);
+  if (containerOverrides.length === 0) return { kind: 'skipped', reason: 'cloud-run-job', detail: `${method} (no container overrides)` };
+  const target = jobTarget(env, pp, undefined);
+  if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
+  const taskCount = asNumber(field(overrides, 'taskCount'));
+  const timeout = asString(field(overrides, 'timeout')) ?? (asNumber(field(overrides, 'timeoutSeconds')) !== undefined ? `${asNumber(field(overrides, 'timeoutSeconds'))}s` : undefined);
+  return {
+    kind: 'change',
+    change: { kind: 'job-run', target, containerOverrides, ...(taskCount !== undefined ? { taskCount } : {}), ...(timeout ? { timeout: truncatePlain(timeout, 40) } : {}), ...common(env, pp) },
+  };
 }
 
 /**

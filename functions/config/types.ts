@@ -62,6 +62,7 @@ export interface RulesConfig {
   readonly 'unapproved-deployer': UnapprovedDeployerSettings;
   readonly 'vpc-egress-bypass': RuleSettings;
   readonly 'public-invoker-attempt': RuleSettings;
+  readonly 'job-run-overrides': RuleSettings;
 }
 
 export interface SinkRouting {

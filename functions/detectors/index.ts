@@ -3,6 +3,7 @@
 import type { RulesConfig } from '../config/types.js';
 import { binaryAuthorizationBypass } from './binary-authorization-bypass.js';
 import { ingressOpened } from './ingress-opened.js';
+import { jobRunOverrides } from './job-run-overrides.js';
 import { plaintextSecretEnv } from './plaintext-secret-env.js';
 import { newImageRepository } from './new-image-repository.js';
 import { offWindowDeploy } from './off-window-deploy.js';
@@ -24,6 +25,7 @@ export const detectors = {
   'unapproved-deployer': unapprovedDeployer,
   'vpc-egress-bypass': vpcEgressBypass,
   'public-invoker-attempt': publicInvokerAttempt,
+  'job-run-overrides': jobRunOverrides,
 } as const satisfies { readonly [Id in keyof RulesConfig]: Detector<Id> };
 
 export type RuleId = keyof typeof detectors;

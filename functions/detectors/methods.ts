@@ -46,6 +46,15 @@ export const CLOUD_FUNCTIONS_METHODS: readonly AuditMethod[] = [
   { serviceName: RUN, methodName: 'google.cloud.serverless.internal.InternalServices.ReplaceInternalService' },
 ];
 
+/**
+ * Job runs: DATA_WRITE, logged in the Data Access log, which is off unless enabled for run.googleapis.com. Read for
+ * their overrides (job-run-overrides).
+ */
+export const JOB_RUN_METHODS: readonly AuditMethod[] = [
+  { serviceName: RUN, methodName: 'google.cloud.run.v1.Jobs.RunJob', log: 'data_access' },
+  { serviceName: RUN, methodName: 'google.cloud.run.v2.Jobs.RunJob', log: 'data_access' },
+];
+
 /** Deletes reset a service's (or a job's, or a worker pool's) baseline, so every rule that keeps one reads them. */
 export const DELETE_METHODS: readonly AuditMethod[] = [
   { serviceName: RUN, methodName: 'google.cloud.run.v1.Services.DeleteService' },

@@ -6,7 +6,9 @@ import { CLOUD_FUNCTIONS_METHODS, DELETE_METHODS } from './methods.js';
 
 export function sinkFilter(): string {
   const byService = new Map<string, Set<string>>();
-  for (const method of [...Object.values(detectors).flatMap((d) => d.methods), ...DELETE_METHODS, ...CLOUD_FUNCTIONS_METHODS]) {
+  const all = [...Object.values(detectors).flatMap((d) => d.methods), ...DELETE_METHODS, ...CLOUD_FUNCTIONS_METHODS];
+  const dataAccess = [...new Set(all.filter((m) => m.log === 'data_access').map((m) => m.methodName))].sort();
+  for (const method of all.filter((m) => m.log === undefined)) {
     let set = byService.get(method.serviceName);
     if (!set) byService.set(method.serviceName, (set = new Set()));
     set.add(method.methodName);
@@ -25,6 +27,13 @@ export function sinkFilter(): string {
     'OR',
     '-- Cloud Run system events: the rolled-out revision (name, image, digest, runtime service account, readiness).',
     '(logName:"cloudaudit.googleapis.com%2Fsystem_event" AND protoPayload.serviceName="run.googleapis.com")',
+    ...(dataAccess.length > 0
+      ? [
+          'OR',
+          '-- Cloud Run job runs that override their containers (Data Access log: off unless enabled for run.googleapis.com).',
+          `(logName:"cloudaudit.googleapis.com%2Fdata_access" AND protoPayload.serviceName="run.googleapis.com" AND protoPayload.methodName=(${dataAccess.map((m) => `"${m}"`).join(' OR ')}) AND protoPayload.request.overrides:*)`,
+        ]
+      : []),
     '',
   ].join('\n');
 }

@@ -9,6 +9,8 @@ import type { ServiceBaseline } from '../baseline/state.js';
 export interface AuditMethod {
   readonly serviceName: string;
   readonly methodName: string;
+  /** The audit log it is written to, when not Admin Activity: `data_access` (DATA_WRITE calls such as RunJob). */
+  readonly log?: 'data_access';
 }
 
 export interface DetectorInput<S> {

@@ -281,7 +281,32 @@ export interface RefusedChange extends ChangeBase {
   readonly publicInvokers: readonly IamBinding[];
 }
 
-export type Change = DeployChange | IamPolicyChange | DeleteChange | RefusedChange;
+/** What a job run changed of one container (RunJob `overrides.containerOverrides[]`): never a variable's value. */
+export interface ContainerOverride {
+  readonly container?: string;
+  /** The arguments the run gave the container in place of its template's (untrusted text, each cut). */
+  readonly args?: readonly string[];
+  /** The run cleared the template's arguments. */
+  readonly clearArgs?: true;
+  /** The environment variables the run set, by name only (their values may be secrets). */
+  readonly envNames: readonly string[];
+}
+
+/**
+ * A job started with overrides of its containers (`Jobs.RunJob` with `overrides.containerOverrides`, logged in the
+ * Data Access log): the job's runtime service account runs arguments or environment the caller chose, not only what
+ * its template says. It changes no setting and never enters the baseline.
+ */
+export interface JobRunChange extends ChangeBase {
+  readonly kind: 'job-run';
+  readonly target: ServiceRef;
+  readonly containerOverrides: readonly ContainerOverride[];
+  /** Overrides of the run's task count and timeout, as logged. */
+  readonly taskCount?: number;
+  readonly timeout?: string;
+}
+
+export type Change = DeployChange | IamPolicyChange | DeleteChange | RefusedChange | JobRunChange;
 
 export const DEFAULT_COMPUTE_SA_LABEL = 'default compute SA';
 

@@ -108,7 +108,8 @@ describe('normalizing job entries', () => {
   });
 
   const skips: readonly { name: string; entry: Json; reason: string }[] = [
-    { name: 'RunJob (a Data Access entry)', entry: runJob, reason: 'read-only' },
+    { name: 'RunJob without overrides (a Data Access entry: see job-run-overrides)', entry: runJob, reason: 'cloud-run-job' },
+    { name: 'a Data Access entry that is no run', entry: variant(runJob, (e) => (e.protoPayload['methodName'] = 'google.cloud.run.v2.Jobs.GetJob')), reason: 'read-only' },
     { name: "a job's system event", entry: systemEvent, reason: 'cloud-run-job' },
     { name: 'a v2 job SetIamPolicy (Cloud Run refuses the public on jobs)', entry: variant(v2Delete, (e) => (e.protoPayload['methodName'] = 'google.cloud.run.v2.Jobs.SetIamPolicy')), reason: 'cloud-run-job' },
     { name: 'an execution cancelled', entry: variant(v2Delete, (e) => (e.protoPayload['methodName'] = 'google.cloud.run.v1.Executions.CancelExecution')), reason: 'cloud-run-job' },
@@ -127,12 +128,14 @@ describe('normalizing job entries', () => {
     expect(baselineKey({ ...JOB, resourceType: undefined })).toBe('acme-prod/us-central1/nightly-export');
   });
 
-  it('the log sink filter asks for job writes and deletes, not their executions', () => {
+  it('the log sink filter asks for job writes and deletes, runs only with overrides, and not their executions', () => {
     const filter = sinkFilter();
+    const [activity, ...rest] = filter.split('cloudaudit.googleapis.com%2Fsystem_event');
     for (const method of ['v1.Jobs.CreateJob', 'v1.Jobs.ReplaceJob', 'v1.Jobs.DeleteJob', 'v2.Jobs.CreateJob', 'v2.Jobs.UpdateJob', 'v2.Jobs.DeleteJob']) {
-      expect(filter).toContain(`"google.cloud.run.${method}"`);
+      expect(activity).toContain(`"google.cloud.run.${method}"`);
     }
-    expect(filter).not.toContain('RunJob');
+    expect(activity).not.toContain('RunJob');
+    expect(rest.join('')).toContain('logName:"cloudaudit.googleapis.com%2Fdata_access" AND protoPayload.serviceName="run.googleapis.com" AND protoPayload.methodName=("google.cloud.run.v1.Jobs.RunJob" OR "google.cloud.run.v2.Jobs.RunJob") AND protoPayload.request.overrides:*');
     expect(filter).not.toContain('Executions');
   });
 });

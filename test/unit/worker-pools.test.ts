@@ -95,6 +95,32 @@ describe('normalizing worker pool entries', () => {
     expect(unnamed.serviceAccount).toBeUndefined();
   });
 
+  // The deployer writes `client.knative.dev/user-image` (real v1 entries logged without containers carry it): an image
+  // it names is no sign that the containers were logged, and no event will say what runs or who it runs as.
+  const annotated = [
+    { name: 'on the template', where: (pool: Record<string, any>) => pool['spec'].template.metadata },
+    { name: 'on the worker pool', where: (pool: Record<string, any>) => pool['metadata'] },
+  ];
+  it.each(annotated)('a v1 write logged without its containers, its image annotated $name, leaves the template and the default identity unknown', ({ where }) => {
+    const v1 = variant(synthetic('v1-ReplaceService-gcloud'), (e) => {
+      e.protoPayload['methodName'] = 'google.cloud.run.v1.WorkerPools.ReplaceWorkerPool';
+      e['resource'] = { type: 'cloud_run_worker_pool', labels: { project_id: 'acme-prod', location: 'us-central1', worker_pool_name: 'queue-consumer' } };
+      const request = e.protoPayload['request'] as Record<string, any>;
+      request['workerPool'] = request['service'];
+      delete request['service'];
+      delete e.protoPayload['response'];
+      const pool = request['workerPool'];
+      delete pool.spec.template.spec.containers;
+      delete pool.spec.template.spec.serviceAccountName;
+      const meta = where(pool);
+      meta.annotations = { ...meta.annotations, 'client.knative.dev/user-image': 'us-docker.pkg.dev/acme-prod/workers/consumer:4f5a6b7' };
+    });
+    const change = deployOf(parseEntry(v1));
+    expect(change).toMatchObject({ api: 'v1', target: POOL, templateUnknown: true });
+    expect(change.templateFingerprint).toBeUndefined();
+    expect(change.serviceAccount).toBeUndefined();
+  });
+
   const skips: readonly { name: string; entry: Json; reason: string }[] = [
     {
       name: "a worker pool's system event",

@@ -244,7 +244,9 @@ function workerPoolEntry(env: Envelope, pp: JsonObject, method: string, options:
   const read = api === 'v1' ? v1Facts(pp, options.secretEnv, 'workerPool') : v2Facts(pp, options.secretEnv, operation === 'create', 'workerPool');
   // A v1 template logged without its containers (as console writes of services are) does not say what runs, nor
   // (unless it names one) who it runs as, and no system event will here: both unknown, and it counts as a deploy.
-  const facts: DeployFacts = api === 'v1' && read.images.length === 0 ? { ...read, templateFingerprint: undefined, serviceAccount: read.serviceAccount?.kind === 'explicit' ? read.serviceAccount : undefined } : read;
+  // (Containers, not images: the deployer's `client.knative.dev/user-image` annotation names an image without them.)
+  const containersLogged = asArray(at(read.knative, 'spec', 'template', 'spec', 'containers')).length > 0;
+  const facts: DeployFacts = api === 'v1' && !containersLogged ? { ...read, templateFingerprint: undefined, serviceAccount: read.serviceAccount?.kind === 'explicit' ? read.serviceAccount : undefined } : read;
   const target = workerPoolTarget(env, pp, body ?? asObject(pp['response']));
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
   // Nothing of a service's request path: a worker pool takes no requests. No revision either: a client's name for it

@@ -253,7 +253,10 @@ function workerPoolEntry(env: Envelope, pp: JsonObject, method: string, options:
   // is free again once that revision or the pool is deleted, and no rollout is recorded here to tell a later deploy
   // under it apart, so findings keyed by it would take an earlier deploy's id (deployKey): keyed by time instead.
   const change = deployOf(env, pp, api, operation, target, { ...facts, revision: undefined, ingress: undefined, ingressIfCreated: undefined, invokerIamDisabled: undefined }, api === 'v1', logged);
-  return { kind: 'change', change };
+  // A forced revision is a deploy of the same template: what a mutable tag points to may have changed.
+  const request = asObject(pp['request']);
+  const forced = request?.['forceNewRevision'] === true || request?.['force_new_revision'] === true;
+  return { kind: 'change', change: forced ? { ...change, forcesRevision: true } : change };
 }
 
 function logIdOf(logName: string): string {

@@ -9,8 +9,9 @@ import { isJob, resourceNounOf, SYSTEM_EVENT_METHOD, type DeployChange, type Res
 import type { Detection, OpenFinding, Resolved } from './types.js';
 
 /**
- * Cloud Run creates a revision whenever the revision template changes. A create always does; a replace or update
- * does when its template differs from the one in force before it (or when that one is unknown). A write without a
+ * Cloud Run creates a revision whenever the revision template changes. A create always does, as does a write that
+ * forces one (DeployChange.forcesRevision); a replace or update does when its template differs from the one in force
+ * before it (or when that one is unknown). A write without a
  * template (a v2 update mask that leaves it alone) or with the same template (traffic, IAM-only edits) does not. A
  * write whose entry logged no template although it sets one (a v1 write or a Cloud Functions InternalServices call
  * logged without its body) may have changed it: it counts, as a replace with the template before it unknown does.
@@ -34,7 +35,7 @@ export function createsRevision(change: DeployChange, baseline: ServiceBaseline 
   // revision is reported already, under the operation id the events carry.
   // (Not when those events were taken for another write's late half by time alone: they were not reported.)
   if (change.operationId !== undefined && baseline?.completed?.some((c) => c.withoutWrite === true && c.claimedByTime !== true && sameOperation(c.operationId, change.operationId))) return false;
-  if (change.operation === 'create') return true;
+  if (change.operation === 'create' || change.forcesRevision) return true;
   if (!change.templateFingerprint) return change.templateUnknown === true;
   const before = valueBefore(baseline?.template, change.timeMs);
   if (before !== undefined && before === change.templateFingerprint) return false;

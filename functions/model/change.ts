@@ -183,6 +183,11 @@ export interface DeployChange extends ChangeBase {
    * call logged without its body): whether it changed the template is unknown, not "no".
    */
   readonly templateUnknown?: boolean;
+  /**
+   * True when the write makes a revision whatever its template (a worker pool's v2 `force_new_revision`: Cloud Run
+   * then pulls again what a tag points to), so an unchanged fingerprint does not mean no revision.
+   */
+  readonly forcesRevision?: true;
   /** Undefined when the entry does not say (v2 update that leaves the template alone). */
   readonly serviceAccount?: RuntimeServiceAccount;
   /** Empty when the entry names no image (console deploys log no containers). */

@@ -30,7 +30,7 @@ import {
   type Rollout,
 } from './correlate/rollout.js';
 import { detectors, type RuleId } from './detectors/index.js';
-import { createsRevision } from './detectors/revision.js';
+import { createsRevision, deletedReason } from './detectors/revision.js';
 import type { Detection, Detector, OpenFinding } from './detectors/types.js';
 import type { RevisionObservation } from './audit/systemEvent.js';
 import { cutText } from './untrustedText.js';
@@ -509,7 +509,7 @@ export class Engine {
       // a newer entry before the delete already did), as it would have in time order.
       const takenAway = d.detection.takenAwayLater;
       const byDelete = aboutDeleted(d.rule) && (!takenAway || Date.parse(takenAway.time) > base.deletedAtMs!);
-      const closing = byDelete ? { time: withCanonicalFraction(new Date(base.deletedAtMs!).toISOString()), reason: 'the service was deleted' } : takenAway;
+      const closing = byDelete ? { time: withCanonicalFraction(new Date(base.deletedAtMs!).toISOString()), reason: deletedReason(finding) } : takenAway;
       if (closing) findings.push(closedLater(finding, closing));
       // A failed rollout cannot open a revision's risk either: that revision never served (it is reported, not in
       // force). A service setting the write applied is in force all the same.

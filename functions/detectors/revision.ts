@@ -130,7 +130,12 @@ export function meantToBePublic(allowServices: readonly string[], target: Servic
  */
 export function closedByDelete(open: readonly OpenFinding[], timeMs: number, ...histories: (readonly TimePoint<unknown>[] | undefined)[]): Resolved[] {
   if (histories.some((history) => changedAfter(history, timeMs))) return [];
-  return open.map((o) => ({ id: o.finding.id, reason: 'the service was deleted' }));
+  return open.map((o) => ({ id: o.finding.id, reason: deletedReason(o.finding) }));
+}
+
+/** Why a delete closed a finding, in the words of what it is about (a job's or a worker pool's is no service's). */
+export function deletedReason(finding: { readonly resourceType?: ResourceType }): string {
+  return `the ${resourceNounOf(finding.resourceType)} was deleted`;
 }
 
 /**

@@ -438,3 +438,9 @@ variable "admin_api_fallback" {
   description = "Set when the config enables correlation.adminApiFallback: grants the detect identity roles/run.viewer where the log sink watches (the organization, the folder or the project), so it can read a revision through the Cloud Run Admin API when its system events do not come."
   default     = false
 }
+
+variable "job_run_audit_logs" {
+  type        = bool
+  description = "Enable Data Access audit logs (DATA_WRITE) for run.googleapis.com where the log sink watches (the organization, the folder or the project), so Cloud Run job runs are logged and the job-run-overrides rule sees runs that override a job's arguments or environment. Authoritative for run.googleapis.com's audit config there: it replaces what was set for that service."
+  default     = false
+}

@@ -690,6 +690,20 @@ describe('functions', () => {
     }
   });
 
+  // Job runs are Data Access entries: job-run-overrides sees them only where DATA_WRITE is on for Cloud Run. The
+  // module turns it on only when asked (an audit config replaces what the service had there), where the sink watches.
+  it.each([
+    ['google_organization_iam_audit_config', 'organization'],
+    ['google_folder_iam_audit_config', 'folder'],
+    ['google_project_iam_audit_config', 'project'],
+  ])('%s turns on DATA_WRITE for run.googleapis.com only with job_run_audit_logs and a %s sink', (type, scope) => {
+    const body = resource(tf, type, 'run_data_write').body;
+    expect(String(body['count'])).toBe(`\${var.job_run_audit_logs && var.log_sink_scope == "${scope}" ? 1 : 0}`);
+    expect(body['service']).toBe('run.googleapis.com');
+    expect(block(body, 'audit_log_config')).toEqual({ log_type: 'DATA_WRITE' });
+    expect((tf['variable'] as Record<string, Block[]>)['job_run_audit_logs']?.[0]?.['default']).toBe(false);
+  });
+
   it('gives every function the environment of DESIGN.md', () => {
     const l = locals(tf);
     expect(Object.keys(l['common_env'] as Block).sort()).toEqual(

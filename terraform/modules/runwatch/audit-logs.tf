@@ -11,6 +11,8 @@ resource "google_organization_iam_audit_config" "run_data_write" {
   audit_log_config {
     log_type = "DATA_WRITE"
   }
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_folder_iam_audit_config" "run_data_write" {
@@ -21,6 +23,8 @@ resource "google_folder_iam_audit_config" "run_data_write" {
   audit_log_config {
     log_type = "DATA_WRITE"
   }
+
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_project_iam_audit_config" "run_data_write" {
@@ -31,4 +35,6 @@ resource "google_project_iam_audit_config" "run_data_write" {
   audit_log_config {
     log_type = "DATA_WRITE"
   }
+
+  depends_on = [google_project_service.apis]
 }

@@ -87,4 +87,17 @@ describe('job-run-overrides', () => {
     expect(args.every((a) => a.length <= OVERRIDE_ARG_MAX_LENGTH)).toBe(true);
     expect(JSON.stringify(finding)).not.toContain('sk_live_not_a_real_secret');
   });
+
+  // RunJob is a long-running operation: its completion entry (operation.last) is the same run logged again. Were it
+  // to carry the request, it must not be a second run.
+  const completion = variant(at(run, '2025-03-10T11:20:00Z', 'syn-job-v2-run-overrides-last'), (e) => {
+    e['operation'] = { id: 'projects/acme-prod/locations/us-central1/operations/6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d', producer: 'run.googleapis.com', last: true };
+  });
+  it.each([
+    ['the start entry alone', [create, run], 1],
+    ['the start and completion entries of one run', [create, run, completion], 1],
+    ['the completion entry arriving first', [create, completion, run], 1],
+  ])('reports one run once: %s', async (_name, entries, count) => {
+    expect(await overrides(entries)).toHaveLength(count);
+  });
 });

@@ -202,6 +202,8 @@ function jobRunEntry(env: Envelope, pp: JsonObject, method: string): ParseResult
   const failure = failureOf(pp, method, env.entry['severity']);
   if (failure) return failure;
   if (isDryRun(pp)) return { kind: 'skipped', reason: 'dry-run', detail: method };
+  // The completion entry of the run's operation: the same run, logged again (its first entry was the run).
+  if (loggedOperation(env)?.completion) return { kind: 'skipped', reason: 'cloud-run-job', detail: `${method} (operation completion)` };
   const overrides = asObject(field(asObject(pp['request']), 'overrides'));
   const containerOverrides = containerOverridesOf(overrides);
   if (containerOverrides.length === 0) return { kind: 'skipped', reason: 'cloud-run-job', detail: `${method} (no container overrides)` };

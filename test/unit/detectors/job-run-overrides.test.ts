@@ -3,7 +3,7 @@
 // (no job entry is public; test/fixtures/synthetic-job-SOURCES.md) and variants of the run.
 import { describe, expect, it } from 'vitest';
 import { parseEntry } from '../../../functions/audit/normalize.js';
-import { OVERRIDE_ARG_MAX_LENGTH, OVERRIDE_ARGS_MAX } from '../../../functions/audit/job.js';
+import { OVERRIDE_ARG_MAX_LENGTH, OVERRIDE_ARGS_MAX, OVERRIDE_ENV_MAX } from '../../../functions/audit/job.js';
 import { at, synthetic, variant, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
@@ -99,5 +99,17 @@ describe('job-run-overrides', () => {
     ['the completion entry arriving first', [create, completion, run], 1],
   ])('reports one run once: %s', async (_name, entries, count) => {
     expect(await overrides(entries)).toHaveLength(count);
+  });
+
+  // Variable names are capped like arguments: what is left out must be said, or a name past the cap (NODE_OPTIONS
+  // after 50 harmless ones) goes unseen behind a list that looks complete.
+  const names = (n: number) => [...Array.from({ length: n - 1 }, (_, i) => `HARMLESS_${i}`), 'NODE_OPTIONS'];
+  it.each([
+    ['at the cap', OVERRIDE_ENV_MAX, [...names(OVERRIDE_ENV_MAX)]],
+    ['past the cap', OVERRIDE_ENV_MAX + 3, [...names(OVERRIDE_ENV_MAX + 3).slice(0, OVERRIDE_ENV_MAX), '… 3 more']],
+  ])('lists the variable names %s, saying how many are left out', async (_name, count, expected) => {
+    const env = names(count).map((name) => ({ name, value: 'x' }));
+    const [finding] = await overrides([create, runWith({ containerOverrides: [{ env }] })]);
+    expect(finding!.evidence['environmentVariables']).toEqual(expected);
   });
 });

@@ -148,7 +148,10 @@ function isLogged(taskSpec: JsonObject | undefined): taskSpec is JsonObject {
   return taskSpec !== undefined && Object.keys(taskSpec).length > 0;
 }
 
-/** A run's overrides are the caller's text: each argument is cut, and at most this many are kept per container. */
+/**
+ * A run's overrides are the caller's text: each argument (and variable name) is cut, and at most this many are kept
+ * per container, followed by `… N more` when there were more.
+ */
 export const OVERRIDE_ARG_MAX_LENGTH = 200;
 export const OVERRIDE_ARGS_MAX = 20;
 export const OVERRIDE_ENV_MAX = 50;
@@ -168,11 +171,11 @@ export function containerOverridesOf(overrides: JsonObject | undefined): Contain
     const args = rawArgs.slice(0, OVERRIDE_ARGS_MAX).map((a) => truncatePlain(a, OVERRIDE_ARG_MAX_LENGTH));
     if (rawArgs.length > OVERRIDE_ARGS_MAX) args.push(`… ${rawArgs.length - OVERRIDE_ARGS_MAX} more`);
     const clearArgs = asBoolean(field(override, 'clearArgs')) === true;
-    const envNames = asArray(field(override, 'env'))
+    const rawEnvNames = asArray(field(override, 'env'))
       .map((e) => asString(asObject(e)?.['name']))
-      .filter((n): n is string => n !== undefined && n !== '')
-      .slice(0, OVERRIDE_ENV_MAX)
-      .map((n) => truncatePlain(n, OVERRIDE_ARG_MAX_LENGTH));
+      .filter((n): n is string => n !== undefined && n !== '');
+    const envNames = rawEnvNames.slice(0, OVERRIDE_ENV_MAX).map((n) => truncatePlain(n, OVERRIDE_ARG_MAX_LENGTH));
+    if (rawEnvNames.length > OVERRIDE_ENV_MAX) envNames.push(`… ${rawEnvNames.length - OVERRIDE_ENV_MAX} more`);
     if (args.length === 0 && !clearArgs && envNames.length === 0) continue;
     const container = asString(field(override, 'name'));
     out.push({ ...(container ? { container: truncatePlain(container, OVERRIDE_ARG_MAX_LENGTH) } : {}), ...(args.length > 0 ? { args } : {}), ...(clearArgs ? { clearArgs: true as const } : {}), envNames });

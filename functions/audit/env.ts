@@ -23,6 +23,26 @@ const CREDENTIAL_FORMATS: readonly (readonly [string, RegExp])[] = [
   ['a password in a URL', /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^/\s@]+@/i],
 ];
 
+/** The credential formats (CREDENTIAL_FORMATS) a text holds, by name. */
+export function credentialFormatsIn(text: string): string[] {
+  return CREDENTIAL_FORMATS.filter(([, pattern]) => pattern.test(text)).map(([format]) => format);
+}
+
+/**
+ * A command-line argument with any secret in it hidden: one holding a credential format entirely, the value of
+ * `NAME=VALUE` (`--NAME=VALUE`) when NAME is a secret's name by `names` (plaintext-secret-env's globs). Other arguments
+ * as they are: a secret passed as the argument after its flag (`--token`, `VALUE`) is not recognised.
+ */
+export function hideSecretsInArg(arg: string, names: SecretEnvNames | undefined): string {
+  const formats = credentialFormatsIn(arg);
+  if (formats.length > 0) return `[hidden: ${formats.join(', ')}]`;
+  const assignment = /^(-{0,2})([A-Za-z_][A-Za-z0-9_.-]*)=(.+)$/s.exec(arg);
+  if (assignment && names && !nameMatcher(names.allowNames)(assignment[2]!) && nameMatcher(names.namePatterns)(assignment[2]!)) {
+    return `${assignment[1]}${assignment[2]}=[hidden]`;
+  }
+  return arg;
+}
+
 /** Values that cannot be a secret whatever the variable is called: flags, numbers, references, plain URLs. */
 const NOT_SECRET = /^(?:true|false|yes|no|on|off|none|null|[-+]?\d+(?:\.\d+)?[a-z]{0,2}|projects\/[^/]+\/secrets\/.+|[a-z][a-z0-9+.-]*:\/\/[^@\s]*)$/i;
 
@@ -57,7 +77,7 @@ export function plainEnvOf(containers: readonly unknown[], names: SecretEnvNames
       const name = asString(variable?.['name']);
       const value = asString(variable?.['value']);
       if (!name || !value || allowed(name)) continue;
-      const formats = CREDENTIAL_FORMATS.filter(([, pattern]) => pattern.test(value)).map(([format]) => format);
+      const formats = credentialFormatsIn(value);
       const secret = formats.length > 0 || (secretName(name) && value.trim().length >= MIN_SECRET_LENGTH && !NOT_SECRET.test(value.trim()));
       if (!secret) continue;
       out ??= [];

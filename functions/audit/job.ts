@@ -14,7 +14,7 @@ import {
 import { truncatePlain } from '../untrustedText.js';
 import { projectOfLogName, type Envelope } from './entry.js';
 import { imagesOrAnnotated, imagesOf } from './image.js';
-import { plainEnvOf } from './env.js';
+import { hideSecretsInArg, plainEnvOf } from './env.js';
 import { v1VpcEgress, v2VpcEgress } from './vpc.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
 import { binaryAuthorizationOf, templateFingerprint, v1BinaryAuthorization } from './template.js';
@@ -160,15 +160,17 @@ export const OVERRIDE_ENV_MAX = 50;
  * What a RunJob request overrides of the job's containers (v1 and v2 share the shape:
  * `overrides.containerOverrides[{name, args, env, clearArgs}]`), those that change what runs: arguments given or
  * cleared, or environment variables set (by name: values may be secrets). Empty when the run overrides nothing of
- * its containers (a task count or a timeout only).
+ * its containers (a task count or a timeout only). A secret in an argument is hidden (hideSecretsInArg, with
+ * plaintext-secret-env's name globs when that rule is on).
  */
-export function containerOverridesOf(overrides: JsonObject | undefined): ContainerOverride[] {
+export function containerOverridesOf(overrides: JsonObject | undefined, secretNames?: SecretEnvNames): ContainerOverride[] {
   const out: ContainerOverride[] = [];
   for (const item of asArray(field(overrides, 'containerOverrides'))) {
     const override = asObject(item);
     if (!override) continue;
     const rawArgs = asArray(field(override, 'args')).filter((a): a is string => typeof a === 'string');
-    const args = rawArgs.slice(0, OVERRIDE_ARGS_MAX).map((a) => truncatePlain(a, OVERRIDE_ARG_MAX_LENGTH));
+    // Secrets hidden before anything is cut or kept: the arguments travel to every sink.
+    const args = rawArgs.slice(0, OVERRIDE_ARGS_MAX).map((a) => truncatePlain(hideSecretsInArg(a, secretNames), OVERRIDE_ARG_MAX_LENGTH));
     if (rawArgs.length > OVERRIDE_ARGS_MAX) args.push(`… ${rawArgs.length - OVERRIDE_ARGS_MAX} more`);
     const clearArgs = asBoolean(field(override, 'clearArgs')) === true;
     const rawEnvNames = asArray(field(override, 'env'))
@@ -176,9 +178,49 @@ export function containerOverridesOf(overrides: JsonObject | undefined): Contain
       .filter((n): n is string => n !== undefined && n !== '');
     const envNames = rawEnvNames.slice(0, OVERRIDE_ENV_MAX).map((n) => truncatePlain(n, OVERRIDE_ARG_MAX_LENGTH));
     if (rawEnvNames.length > OVERRIDE_ENV_MAX) envNames.push(`… ${rawEnvNames.length - OVERRIDE_ENV_MAX} more`);
+    // Judged on every name, not only the ones kept: one past the cap must not hide.
+    const codeLoading = [...new Set(rawEnvNames.filter((n) => CODE_LOADING_ENV.has(n)))];
     if (args.length === 0 && !clearArgs && envNames.length === 0) continue;
     const container = asString(field(override, 'name'));
-    out.push({ ...(container ? { container: truncatePlain(container, OVERRIDE_ARG_MAX_LENGTH) } : {}), ...(args.length > 0 ? { args } : {}), ...(clearArgs ? { clearArgs: true as const } : {}), envNames });
+    out.push({
+      ...(container ? { container: truncatePlain(container, OVERRIDE_ARG_MAX_LENGTH) } : {}),
+      ...(args.length > 0 ? { args } : {}),
+      ...(clearArgs ? { clearArgs: true as const } : {}),
+      envNames,
+      ...(codeLoading.length > 0 ? { codeLoadingEnv: codeLoading } : {}),
+    });
   }
   return out;
 }
+
+/**
+ * Variables that make a runtime load or run code they name (an interpreter's options or module path, the dynamic
+ * linker's preload and search path, a shell's start-up file, the command search path): setting one in a run runs the
+ * caller's code as surely as overriding the arguments (`NODE_OPTIONS=--import=data:...`, `LD_PRELOAD`, `BASH_ENV`).
+ */
+export const CODE_LOADING_ENV: ReadonlySet<string> = new Set([
+  'NODE_OPTIONS',
+  'NODE_PATH',
+  'LD_PRELOAD',
+  'LD_LIBRARY_PATH',
+  'LD_AUDIT',
+  'BASH_ENV',
+  'ENV',
+  'PATH',
+  'PYTHONSTARTUP',
+  'PYTHONPATH',
+  'PYTHONHOME',
+  'JAVA_TOOL_OPTIONS',
+  '_JAVA_OPTIONS',
+  'JDK_JAVA_OPTIONS',
+  'CLASSPATH',
+  'PERL5OPT',
+  'PERL5LIB',
+  'PERLLIB',
+  'RUBYOPT',
+  'RUBYLIB',
+  'GCONV_PATH',
+  'PHPRC',
+  'PHP_INI_SCAN_DIR',
+  'DOTNET_STARTUP_HOOKS',
+]);

@@ -112,7 +112,7 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
     return observation ? { kind: 'observation', observation } : { kind: 'skipped', reason: 'system-event-other' };
   }
   // A job run is a Data Access entry (DATA_WRITE): read for the overrides it may carry.
-  if (env.logKind === 'data_access' && serviceName === RUN && /\.Jobs\.RunJob$/.test(method)) return jobRunEntry(env, pp, method);
+  if (env.logKind === 'data_access' && serviceName === RUN && /\.Jobs\.RunJob$/.test(method)) return jobRunEntry(env, pp, method, options.secretEnv);
   if (env.logKind !== 'activity') return { kind: 'skipped', reason: 'read-only', detail: env.logKind };
 
   if (serviceName === CRM) {
@@ -198,14 +198,14 @@ function jobEntry(env: Envelope, pp: JsonObject, method: string, options: Normal
  * (`overrides.containerOverrides`), which runs the caller's choice under the job's runtime service account. A plain
  * run, or one overriding the task count or timeout only, runs the template as deployed (the deploy rules judged it).
  */
-function jobRunEntry(env: Envelope, pp: JsonObject, method: string): ParseResult {
+function jobRunEntry(env: Envelope, pp: JsonObject, method: string, secretEnv: SecretEnvNames | undefined): ParseResult {
   const failure = failureOf(pp, method, env.entry['severity']);
   if (failure) return failure;
   if (isDryRun(pp)) return { kind: 'skipped', reason: 'dry-run', detail: method };
   // The completion entry of the run's operation: the same run, logged again (its first entry was the run).
   if (loggedOperation(env)?.completion) return { kind: 'skipped', reason: 'cloud-run-job', detail: `${method} (operation completion)` };
   const overrides = asObject(field(asObject(pp['request']), 'overrides'));
-  const containerOverrides = containerOverridesOf(overrides);
+  const containerOverrides = containerOverridesOf(overrides, secretEnv);
   if (containerOverrides.length === 0) return { kind: 'skipped', reason: 'cloud-run-job', detail: `${method} (no container overrides)` };
   const target = jobTarget(env, pp, undefined);
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };

@@ -8,12 +8,17 @@
 //           shell in the image, overridden arguments are any code under the job's identity: a known way to use a
 //           privileged job's service account without deploying anything.
 // Options:  `rules.job-run-overrides.exceptions` (principal, project, and the job as `PROJECT/JOB`), `severity`.
-// Severity: HIGH when the arguments are overridden or cleared; MEDIUM for environment variables only.
+// Severity: HIGH when the arguments are overridden or cleared, or a variable that makes a runtime load code is set
+//           (NODE_OPTIONS, LD_PRELOAD, BASH_ENV, JAVA_TOOL_OPTIONS, PYTHONPATH...: audit/job.ts CODE_LOADING_ENV);
+//           MEDIUM for other environment variables only.
 // Resolves: nothing (a run changes no setting).
 // Blind spots: a run without overrides runs the template as deployed (the deploy rules judged it), and a run that
 //           overrides only the task count or the timeout is not reported. Nothing is reported where Data Access
 //           logs are off. The values of the variables set are never read (they may be secrets); the arguments are
-//           kept as evidence, each cut to 200 characters and at most 20 per container. The runtime service account
+//           kept as evidence, each cut to 200 characters and at most 20 per container, with what looks like a secret
+//           hidden (a credential format, or `NAME=VALUE` where NAME is a secret's name by plaintext-secret-env's
+//           globs; a secret given as the argument after its flag is not recognised). A variable that loads code
+//           under another name than the list's is judged as any other variable. The runtime service account
 //           named is the one the job's baseline knows for the run's time (`unknown` when no write of the job was seen).
 import { baselineKey } from '../baseline/store.js';
 import { valueBefore } from '../baseline/state.js';
@@ -31,6 +36,7 @@ export const jobRunOverrides: Detector<'job-run-overrides'> = {
     if (change.kind !== 'job-run') return [];
     const overrides = change.containerOverrides;
     const argsOverridden = overrides.some((o) => o.args !== undefined || o.clearArgs === true);
+    const codeLoading = [...new Set(overrides.flatMap((o) => o.codeLoadingEnv ?? []))];
     const args = overrides.flatMap((o) => o.args ?? []);
     const envNames = [...new Set(overrides.flatMap((o) => o.envNames))];
     const identity = valueBefore(baseline?.serviceAccount, change.timeMs);
@@ -41,8 +47,8 @@ export const jobRunOverrides: Detector<'job-run-overrides'> = {
     const who = change.principal?.id ?? 'An unknown principal';
     return [
       {
-        severity: argsOverridden ? 'HIGH' : 'MEDIUM',
-        title: argsOverridden ? 'Job run with overridden arguments' : 'Job run with overridden environment',
+        severity: argsOverridden || codeLoading.length > 0 ? 'HIGH' : 'MEDIUM',
+        title: argsOverridden ? 'Job run with overridden arguments' : codeLoading.length > 0 ? 'Job run with environment that loads code' : 'Job run with overridden environment',
         summary:
           `${who} ran ${serviceLabel(change.target)} overriding ${what}: its runtime service account (${identity ?? 'unknown here'}) ran ` +
           `what the caller chose, not only what the job's template says.`,
@@ -51,6 +57,7 @@ export const jobRunOverrides: Detector<'job-run-overrides'> = {
           ...(args.length > 0 ? { args } : {}),
           ...(overrides.some((o) => o.clearArgs) ? { clearArgs: true } : {}),
           ...(envNames.length > 0 ? { environmentVariables: envNames } : {}),
+          ...(codeLoading.length > 0 ? { codeLoadingVariables: codeLoading } : {}),
           ...(change.taskCount !== undefined ? { taskCount: change.taskCount } : {}),
           ...(change.timeout !== undefined ? { timeout: change.timeout } : {}),
           runtimeServiceAccount: identity ?? null,

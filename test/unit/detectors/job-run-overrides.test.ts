@@ -39,6 +39,13 @@ describe('job-run-overrides', () => {
     ['arguments, the job never seen (its identity unknown)', [run], 'HIGH', { runtimeServiceAccount: null }],
     ['arguments cleared', [create, runWith({ containerOverrides: [{ clearArgs: true }] })], 'HIGH', { clearArgs: true }],
     ['environment variables only', [create, runWith({ containerOverrides: [{ env: [{ name: 'DEBUG', value: '1' }, { name: 'TARGET', value: 'x' }] }] })], 'MEDIUM', { environmentVariables: ['DEBUG', 'TARGET'] }],
+    ['a variable that loads code (NODE_OPTIONS)', [create, runWith({ containerOverrides: [{ env: [{ name: 'NODE_OPTIONS', value: '--import=data:text/javascript,...' }] }] })], 'HIGH', { codeLoadingVariables: ['NODE_OPTIONS'] }],
+    [
+      'a variable that loads code past the names kept (LD_PRELOAD, 51st)',
+      [create, runWith({ containerOverrides: [{ env: [...Array.from({ length: 50 }, (_, i) => ({ name: `V${i}`, value: '1' })), { name: 'LD_PRELOAD', value: '/tmp/x.so' }] }] })],
+      'HIGH',
+      { codeLoadingVariables: ['LD_PRELOAD'] },
+    ],
     ['a v1 run (namespaces.jobs.run)', [create, v1Run], 'HIGH', { containers: ['exporter'], args: ['--dump-all'], timeout: '60s' }],
   ])('fires on a run with %s', async (_name, entries, severity, evidence) => {
     const findings = await overrides(entries);
@@ -71,6 +78,16 @@ describe('job-run-overrides', () => {
     expect(await overrides([create, run], config({ rules: { 'job-run-overrides': { exceptions: [{ principal: 'mallory@acme.example' }] } } }))).toEqual([]);
     expect(await overrides([create, run], config({ rules: { 'job-run-overrides': { exceptions: [{ service: 'acme-prod/nightly-*' }] } } }))).toEqual([]);
     expect(await overrides([create, run], config({ rules: { 'job-run-overrides': { enabled: false } } }))).toEqual([]);
+  });
+
+  it.each([
+    ['a credential format', ['--key=AKIAABCDEFGHIJKLMNOP'], ['[hidden: an AWS access key id]']],
+    ['a secret by its name (plaintext-secret-env globs)', ['--db-password=hunter2hunter2', 'DB_PASSWORD=s3cr3t-value-42', '--mode=full'], ['--db-password=[hidden]', 'DB_PASSWORD=[hidden]', '--mode=full']],
+    ['a private key', ['-----BEGIN PRIVATE KEY-----\nMIIE...'], ['[hidden: a private key]']],
+  ])('hides %s in the arguments, never a finding\'s text', async (_name, args, shown) => {
+    const [finding] = await overrides([create, runWith({ containerOverrides: [{ args }] })]);
+    expect(finding!.evidence['args']).toEqual(shown);
+    for (const secret of ['AKIAABCDEFGHIJKLMNOP', 'hunter2hunter2', 's3cr3t-value-42', 'MIIE']) expect(JSON.stringify(finding)).not.toContain(secret);
   });
 
   it('two runs are two findings', async () => {

@@ -7,6 +7,8 @@ import { CLOUD_FUNCTIONS_METHODS, DELETE_METHODS } from './methods.js';
 export function sinkFilter(): string {
   const byService = new Map<string, Set<string>>();
   const all = [...Object.values(detectors).flatMap((d) => d.methods), ...DELETE_METHODS, ...CLOUD_FUNCTIONS_METHODS];
+  // Data Access methods are Cloud Run job runs, read only for their overrides (job-run-overrides): their clause below
+  // says so. A Data Access method of another kind would need a clause of its own.
   const dataAccess = [...new Set(all.filter((m) => m.log === 'data_access').map((m) => m.methodName))].sort();
   for (const method of all.filter((m) => m.log === undefined)) {
     let set = byService.get(method.serviceName);

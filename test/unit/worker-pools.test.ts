@@ -25,6 +25,22 @@ const CONSUMER = 'consumer@acme-prod.iam.gserviceaccount.com';
 const DATA_ADMIN = 'data-admin@acme-prod.iam.gserviceaccount.com';
 
 /** The entry with `edit` applied to its request's WorkerPool. */
+/**
+ * A v1 Knative-style worker pool write (`gcloud beta run worker-pools replace`), made from the v1 service fixture and
+ * logged without a response, its WorkerPool edited by `edit`.
+ */
+function v1WorkerPoolWrite(edit: (pool: Record<string, any>) => void): Json {
+  return variant(synthetic('v1-ReplaceService-gcloud'), (e) => {
+    e.protoPayload['methodName'] = 'google.cloud.run.v1.WorkerPools.ReplaceWorkerPool';
+    e['resource'] = { type: 'cloud_run_worker_pool', labels: { project_id: 'acme-prod', location: 'us-central1', worker_pool_name: 'queue-consumer' } };
+    const request = e.protoPayload['request'] as Record<string, any>;
+    request['workerPool'] = request['service'];
+    delete request['service'];
+    delete e.protoPayload['response'];
+    edit(request['workerPool']);
+  });
+}
+
 function editPool(entry: Json, edit: (pool: Record<string, any>) => void): Json {
   return variant(entry, (e) => edit((e.protoPayload['request'] as { workerPool: Record<string, any> }).workerPool));
 }
@@ -78,15 +94,7 @@ describe('normalizing worker pool entries', () => {
 
   it('a v1 write logged without its containers leaves the template and the default identity unknown (no event will say)', () => {
     // A v1 Knative-style body, as `gcloud beta run worker-pools replace` sends, logged without its containers.
-    const v1 = variant(synthetic('v1-ReplaceService-gcloud'), (e) => {
-      e.protoPayload['methodName'] = 'google.cloud.run.v1.WorkerPools.ReplaceWorkerPool';
-      e['resource'] = { type: 'cloud_run_worker_pool', labels: { project_id: 'acme-prod', location: 'us-central1', worker_pool_name: 'queue-consumer' } };
-      const request = e.protoPayload['request'] as Record<string, any>;
-      request['workerPool'] = request['service'];
-      delete request['service'];
-      delete e.protoPayload['response'];
-      delete request['workerPool'].spec.template.spec.containers;
-    });
+    const v1 = v1WorkerPoolWrite((pool) => delete pool['spec'].template.spec.containers);
     const named = deployOf(parseEntry(v1));
     expect(named).toMatchObject({ api: 'v1', operation: 'replace', target: POOL, templateUnknown: true, images: [] });
     expect(named.templateFingerprint).toBeUndefined();
@@ -102,16 +110,9 @@ describe('normalizing worker pool entries', () => {
     { name: 'on the worker pool', where: (pool: Record<string, any>) => pool['metadata'] },
   ];
   it.each(annotated)('a v1 write logged without its containers, its image annotated $name, leaves the template and the default identity unknown', ({ where }) => {
-    const v1 = variant(synthetic('v1-ReplaceService-gcloud'), (e) => {
-      e.protoPayload['methodName'] = 'google.cloud.run.v1.WorkerPools.ReplaceWorkerPool';
-      e['resource'] = { type: 'cloud_run_worker_pool', labels: { project_id: 'acme-prod', location: 'us-central1', worker_pool_name: 'queue-consumer' } };
-      const request = e.protoPayload['request'] as Record<string, any>;
-      request['workerPool'] = request['service'];
-      delete request['service'];
-      delete e.protoPayload['response'];
-      const pool = request['workerPool'];
-      delete pool.spec.template.spec.containers;
-      delete pool.spec.template.spec.serviceAccountName;
+    const v1 = v1WorkerPoolWrite((pool) => {
+      delete pool['spec'].template.spec.containers;
+      delete pool['spec'].template.spec.serviceAccountName;
       const meta = where(pool);
       meta.annotations = { ...meta.annotations, 'client.knative.dev/user-image': 'us-docker.pkg.dev/acme-prod/workers/consumer:4f5a6b7' };
     });

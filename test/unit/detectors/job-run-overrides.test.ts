@@ -90,6 +90,17 @@ describe('job-run-overrides', () => {
     for (const secret of ['AKIAABCDEFGHIJKLMNOP', 'hunter2hunter2', 's3cr3t-value-42', 'MIIE']) expect(JSON.stringify(finding)).not.toContain(secret);
   });
 
+  // Hiding a secret in a run's arguments must not hang on another rule being on: a team that turns
+  // plaintext-secret-env off (its own findings too noisy) still gets the run's arguments sent to every sink.
+  it.each([
+    ['on', config()],
+    ['off', config({ rules: { 'plaintext-secret-env': { enabled: false } } })],
+  ])('hides a secret by its name whether plaintext-secret-env is %s', async (_state, cfg) => {
+    const [finding] = await overrides([create, runWith({ containerOverrides: [{ args: ['--db-password=hunter2hunter2', 'API_TOKEN=s3cr3t-value-42'] }] })], cfg);
+    expect(finding!.evidence['args']).toEqual(['--db-password=[hidden]', 'API_TOKEN=[hidden]']);
+    for (const secret of ['hunter2hunter2', 's3cr3t-value-42']) expect(JSON.stringify(finding)).not.toContain(secret);
+  });
+
   it('two runs are two findings', async () => {
     const again = at(run, '2025-03-10T11:05:00Z');
     expect(new Set((await overrides([create, run, again])).map((f) => f.id)).size).toBe(2);

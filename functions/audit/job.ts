@@ -161,7 +161,7 @@ export const OVERRIDE_ENV_MAX = 50;
  * `overrides.containerOverrides[{name, args, env, clearArgs}]`), those that change what runs: arguments given or
  * cleared, or environment variables set (by name: values may be secrets). Empty when the run overrides nothing of
  * its containers (a task count or a timeout only). A secret in an argument is hidden (hideSecretsInArg, with
- * plaintext-secret-env's name globs when that rule is on).
+ * plaintext-secret-env's name globs, whether or not that rule is on).
  */
 export function containerOverridesOf(overrides: JsonObject | undefined, secretNames?: SecretEnvNames): ContainerOverride[] {
   const out: ContainerOverride[] = [];

@@ -65,6 +65,11 @@ export interface NormalizeOptions {
    * where the values are, so that only the names of those go further. Absent: variables are not read.
    */
   readonly secretEnv?: SecretEnvNames;
+  /**
+   * Whose values are hidden in a job run's `NAME=VALUE` arguments (plaintext-secret-env's name globs, whether or not
+   * that rule is on: the arguments go to every sink). Absent: secretEnv's.
+   */
+  readonly secretArgs?: SecretEnvNames;
 }
 
 /** Plain data (it travels to worker threads): see NormalizeOptions.secretEnv. */
@@ -76,9 +81,11 @@ export interface SecretEnvNames {
 /** The normalization a config asks for. */
 export function normalizeOptionsOf(config: RunwatchConfig): NormalizeOptions {
   const secrets = config.rules['plaintext-secret-env'];
+  const names: SecretEnvNames = { namePatterns: secrets.namePatterns, allowNames: secrets.allowNames };
   return {
     watchCloudFunctions: config.cloudFunctions.watch,
-    ...(secrets.enabled ? { secretEnv: { namePatterns: secrets.namePatterns, allowNames: secrets.allowNames } } : {}),
+    ...(secrets.enabled ? { secretEnv: names } : {}),
+    secretArgs: names,
   };
 }
 
@@ -112,7 +119,7 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
     return observation ? { kind: 'observation', observation } : { kind: 'skipped', reason: 'system-event-other' };
   }
   // A job run is a Data Access entry (DATA_WRITE): read for the overrides it may carry.
-  if (env.logKind === 'data_access' && serviceName === RUN && /\.Jobs\.RunJob$/.test(method)) return jobRunEntry(env, pp, method, options.secretEnv);
+  if (env.logKind === 'data_access' && serviceName === RUN && /\.Jobs\.RunJob$/.test(method)) return jobRunEntry(env, pp, method, options.secretArgs ?? options.secretEnv);
   if (env.logKind !== 'activity') return { kind: 'skipped', reason: 'read-only', detail: env.logKind };
 
   if (serviceName === CRM) {

@@ -99,6 +99,20 @@ describe('renderPagerDuty', () => {
     expect(event.payload.custom_details['service']).toBe('\u202epay-api');
   });
 
+  // A job's or worker pool's console link opens the job's executions or the worker pool list, never a service's page:
+  // the link text says what it opens, as Slack's does (a service of the same name may well exist).
+  it.each([
+    ['a service, no revision', {}, 'Cloud Run service in the Cloud Console'],
+    ['a service revision', { revision: 'storefront-00042-abc' }, 'Cloud Run revision in the Cloud Console'],
+    ['a job', { resourceType: 'job' as const, revision: undefined }, 'Cloud Run job in the Cloud Console'],
+    ['a worker pool', { resourceType: 'worker-pool' as const, revision: undefined }, 'Cloud Run worker pools in the Cloud Console'],
+  ])('the console link of %s says what it opens', (_name, overrides, text) => {
+    const base = makeFinding('off-window-deploy');
+    const { revision: _revision, ...withoutRevision } = base;
+    const event = renderPagerDuty({ ...withoutRevision, ...overrides }, { source: 's' });
+    expect(event.event_action === 'trigger' ? event.links[0] : event).toEqual({ href: base.links.console, text });
+  });
+
   it('never contains the routing key', () => {
     for (const rule of RULES) expect(JSON.stringify(renderPagerDuty(makeFinding(rule), { source: 'runwatch' }))).not.toContain(PAGERDUTY_TEST_ROUTING_KEY);
   });

@@ -63,6 +63,7 @@ describe('renderScc', () => {
       'CLOUD_RUN_UNAPPROVED_DEPLOYER',
       'CLOUD_RUN_VPC_EGRESS_BYPASS',
       'CLOUD_RUN_PUBLIC_INVOKER_ATTEMPT',
+      'CLOUD_RUN_JOB_RUN_OVERRIDES',
     ]);
   });
 

@@ -3,7 +3,7 @@
 import type { Finding, Resolution } from '../../functions/findings/finding.js';
 import { findingId } from '../../functions/findings/id.js';
 
-export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass', 'ingress-opened', 'plaintext-secret-env', 'unapproved-deployer', 'vpc-egress-bypass', 'public-invoker-attempt'] as const;
+export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass', 'ingress-opened', 'plaintext-secret-env', 'unapproved-deployer', 'vpc-egress-bypass', 'public-invoker-attempt', 'job-run-overrides'] as const;
 export type TestRule = (typeof RULES)[number];
 
 /** The facts a finding is built from; every one can be overridden (hostile-input tests do). */
@@ -49,8 +49,15 @@ function links(f: FindingFacts): Finding['links'] {
   return { console: `${CONSOLE}/run/detail/${encodeURIComponent(f.location)}/${encodeURIComponent(f.service)}/revisions?project=${project}`, logEntry };
 }
 
+/** A job's links (`service` names the job): its executions in the console, the entry in Logs Explorer. */
+function jobLinks(f: FindingFacts): Finding['links'] {
+  const service = links(f);
+  const encodeURIComponent = (value: string): string => globalThis.encodeURIComponent(value.replace(/[\ud800-\udfff]/gu, '\ufffd'));
+  return { ...service, console: `${CONSOLE}/run/jobs/details/${encodeURIComponent(f.location)}/${encodeURIComponent(f.service)}/executions?project=${encodeURIComponent(f.project)}` };
+}
+
 function base(rule: TestRule, f: FindingFacts, dedupKey: readonly string[]): Omit<Finding, 'severity' | 'title' | 'summary' | 'evidence' | 'unknown' | 'methodName'> {
-  const deploy = rule !== 'public-invoker-grant' && rule !== 'public-invoker-attempt';
+  const deploy = rule !== 'public-invoker-grant' && rule !== 'public-invoker-attempt' && rule !== 'job-run-overrides';
   const provenance = deploy
     ? { commit: f.labels['commit-sha'], pipeline: f.labels['gcb-build-id'], sources: { commit: 'label:commit-sha', pipeline: 'label:gcb-build-id' } }
     : {};
@@ -196,6 +203,27 @@ const BUILDERS: Readonly<Record<TestRule, (f: FindingFacts) => Finding>> = {
     },
     unknown: [],
     methodName: 'google.cloud.run.v2.Services.SetIamPolicy',
+  }),
+  // A job (named by `service`): a run overriding its arguments, the deployer's free text among them.
+  'job-run-overrides': (f) => ({
+    ...base('job-run-overrides', f, [`${f.project}/${f.location}/job:${f.service}`, 'job-run', f.eventTime, f.insertId]),
+    resourceType: 'job',
+    resourceName: `//run.googleapis.com/projects/${f.project}/locations/${f.location}/jobs/${f.service}`,
+    logName: `projects/${f.project}/logs/cloudaudit.googleapis.com%2Fdata_access`,
+    links: jobLinks(f),
+    severity: 'HIGH',
+    title: 'Job run with overridden arguments',
+    summary:
+      `${f.principal} ran job ${where(f)} overriding its arguments and environment variable EXPORT_TARGET: its runtime service account ` +
+      `(exporter@${f.project}.iam.gserviceaccount.com) ran what the caller chose, not only what the job's template says.`,
+    evidence: {
+      containers: ['(unnamed)'],
+      args: ['-c', f.justification],
+      environmentVariables: ['EXPORT_TARGET'],
+      runtimeServiceAccount: `exporter@${f.project}.iam.gserviceaccount.com`,
+    },
+    unknown: [],
+    methodName: 'google.cloud.run.v2.Jobs.RunJob',
   }),
 };
 

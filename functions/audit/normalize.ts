@@ -211,7 +211,9 @@ function jobRunEntry(env: Envelope, pp: JsonObject, method: string, secretEnv: S
   if (isDryRun(pp)) return { kind: 'skipped', reason: 'dry-run', detail: method };
   // The completion entry of the run's operation: the same run, logged again (its first entry was the run).
   if (loggedOperation(env)?.completion) return { kind: 'skipped', reason: 'cloud-run-job', detail: `${method} (operation completion)` };
-  const overrides = asObject(field(asObject(pp['request']), 'overrides'));
+  // v1: perhaps logged inside the body gcloud's client wraps it in (`runJobRequest`), as REST clients send it.
+  const request = asObject(pp['request']);
+  const overrides = asObject(field(request, 'overrides')) ?? asObject(field(asObject(field(request, 'runJobRequest')), 'overrides'));
   const containerOverrides = containerOverridesOf(overrides, secretEnv);
   if (containerOverrides.length === 0) return { kind: 'skipped', reason: 'cloud-run-job', detail: `${method} (no container overrides)` };
   const target = jobTarget(env, pp, undefined);

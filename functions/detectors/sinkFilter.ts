@@ -33,7 +33,7 @@ export function sinkFilter(): string {
       ? [
           'OR',
           '-- Cloud Run job runs that override their containers (Data Access log: off unless enabled for run.googleapis.com).',
-          `(logName:"cloudaudit.googleapis.com%2Fdata_access" AND protoPayload.serviceName="run.googleapis.com" AND protoPayload.methodName=(${dataAccess.map((m) => `"${m}"`).join(' OR ')}) AND protoPayload.request.overrides:*)`,
+          `(logName:"cloudaudit.googleapis.com%2Fdata_access" AND protoPayload.serviceName="run.googleapis.com" AND protoPayload.methodName=(${dataAccess.map((m) => `"${m}"`).join(' OR ')}) AND (protoPayload.request.overrides:* OR protoPayload.request.runJobRequest.overrides:*))`,
         ]
       : []),
     '',

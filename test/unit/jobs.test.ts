@@ -135,7 +135,7 @@ describe('normalizing job entries', () => {
       expect(activity).toContain(`"google.cloud.run.${method}"`);
     }
     expect(activity).not.toContain('RunJob');
-    expect(rest.join('')).toContain('logName:"cloudaudit.googleapis.com%2Fdata_access" AND protoPayload.serviceName="run.googleapis.com" AND protoPayload.methodName=("google.cloud.run.v1.Jobs.RunJob" OR "google.cloud.run.v2.Jobs.RunJob") AND protoPayload.request.overrides:*');
+    expect(rest.join('')).toContain('logName:"cloudaudit.googleapis.com%2Fdata_access" AND protoPayload.serviceName="run.googleapis.com" AND protoPayload.methodName=("google.cloud.run.v1.Jobs.RunJob" OR "google.cloud.run.v2.Jobs.RunJob") AND (protoPayload.request.overrides:* OR protoPayload.request.runJobRequest.overrides:*))');
     expect(filter).not.toContain('Executions');
   });
 });

@@ -47,6 +47,19 @@ describe('job-run-overrides', () => {
       { codeLoadingVariables: ['LD_PRELOAD'] },
     ],
     ['a v1 run (namespaces.jobs.run)', [create, v1Run], 'HIGH', { containers: ['exporter'], args: ['--dump-all'], timeout: '60s' }],
+    [
+      'a v1 run whose overrides are logged in the body gcloud wraps them in (runJobRequest)',
+      [
+        create,
+        variant(v1Run, (e) => {
+          const request = e.protoPayload['request'] as Record<string, unknown>;
+          request['runJobRequest'] = { overrides: request['overrides'] };
+          delete request['overrides'];
+        }),
+      ],
+      'HIGH',
+      { args: ['--dump-all'] },
+    ],
   ])('fires on a run with %s', async (_name, entries, severity, evidence) => {
     const findings = await overrides(entries);
     expect(findings).toHaveLength(1);

@@ -260,10 +260,9 @@ function workerPoolEntry(env: Envelope, pp: JsonObject, method: string, options:
   const facts: DeployFacts = api === 'v1' && !containersLogged ? { ...read, templateFingerprint: undefined, serviceAccount: read.serviceAccount?.kind === 'explicit' ? read.serviceAccount : undefined } : read;
   const target = workerPoolTarget(env, pp, body ?? asObject(pp['response']));
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
-  // Nothing of a service's request path: a worker pool takes no requests. No revision either: a client's name for it
-  // is free again once that revision or the pool is deleted, and no rollout is recorded here to tell a later deploy
-  // under it apart, so findings keyed by it would take an earlier deploy's id (deployKey): keyed by time instead.
-  const change = deployOf(env, pp, api, operation, target, { ...facts, revision: undefined, ingress: undefined, ingressIfCreated: undefined, invokerIamDisabled: undefined }, api === 'v1', logged);
+  // Nothing of a service's request path: a worker pool takes no requests. (Its revision, when the client named it, is
+  // shown but never keys a finding: deployKey.)
+  const change = deployOf(env, pp, api, operation, target, { ...facts, ingress: undefined, ingressIfCreated: undefined, invokerIamDisabled: undefined }, api === 'v1', logged);
   // A forced revision is a deploy of the same template: what a mutable tag points to may have changed.
   const request = asObject(pp['request']);
   const forced = request?.['forceNewRevision'] === true || request?.['force_new_revision'] === true;

@@ -5,7 +5,7 @@ import { withCanonicalFraction } from '../audit/entry.js';
 import { changedAfter, pointAfter, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, sameOperation } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
-import { isJob, resourceNounOf, SYSTEM_EVENT_METHOD, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
+import { isJob, isService, resourceNounOf, SYSTEM_EVENT_METHOD, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
 import type { Detection, OpenFinding, Resolved } from './types.js';
 
 /**
@@ -83,7 +83,9 @@ function waitsForOperation(baseline: ServiceBaseline | undefined, operationId: s
  * completed rollouts, kept across a delete) is told apart by the deploy's time.
  */
 export function deployKey(change: DeployChange, baseline: ServiceBaseline | undefined): string[] {
-  if (!change.revision) return [change.time];
+  // Only a service's rollouts are recorded (completed), so only a service's reused names can be told apart: a worker
+  // pool's deploys are keyed by time, whatever their revision is called.
+  if (!change.revision || !isService(change.target)) return [change.time];
   const reused = baseline?.completed?.some((c) => c.revision === change.revision && c.t < change.timeMs) === true;
   return reused ? [change.revision, change.time] : [change.revision];
 }

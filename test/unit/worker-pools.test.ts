@@ -182,6 +182,16 @@ describe('judging worker pool deploys', () => {
     }
   });
 
+  it('a finding names the revision the client named, but is keyed by time (a name is free again after a delete)', async () => {
+    const named = editPool(hijack, (pool) => (pool['template'].revision = 'queue-consumer-evil'));
+    const [finding] = (await findingsOf([create, named])).filter((f) => f.rule === 'service-account-change');
+    expect(finding).toMatchObject({ revision: 'queue-consumer-evil' });
+    expect(finding!.unknown).not.toContain('revision');
+    const unnamed = (await findingsOf([create, hijack])).find((f) => f.rule === 'service-account-change');
+    expect(unnamed!.unknown).toContain('revision');
+    expect(unnamed!.id).toBe(finding!.id); // the same deploy, named or not: keyed by its time
+  });
+
   it('a labels-only update outside the window raises nothing', async () => {
     const cfg = config({ timezone: 'UTC', changeWindows: [{ days: ['tue'], start: '10:00', end: '10:10' }] });
     const findings = await findingsOf([create, at(labelsOnly, '2025-03-11T10:31:45Z')], cfg);

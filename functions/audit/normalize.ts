@@ -598,7 +598,9 @@ function v1Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, body: 's
   // also carries what the server filled in (e.g. the default ingress a request left out).
   const stored = asObject(at(response, 'metadata', 'annotations'));
   const setting = (key: string): string | undefined => stringIn(annotations, key) ?? stringIn(stored, key);
-  const ingress = ingressOf(setting('run.googleapis.com/ingress'));
+  // An ingress the request wrote in a form this reader does not know is taken from the service as stored (Cloud Run
+  // may accept spellings it does not list): else a write could open a service behind a value read as unknown.
+  const ingress = ingressOf(stringIn(annotations, INGRESS_ANNOTATION)) ?? ingressOf(stringIn(stored, INGRESS_ANNOTATION));
   const binauthzPolicy = setting('run.googleapis.com/binary-authorization');
   const breakglass = setting('run.googleapis.com/binary-authorization-breakglass');
   // Off when either side says so: a request that leaves the annotation out must not hide a stored `true`.
@@ -629,10 +631,22 @@ function v1Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, body: 's
     binaryAuthorization: annotations || stored ? v1BinaryAuthorization(binauthzPolicy, breakglass, containers.length > 0) : undefined,
     // Console writes log no containers: their variables are unknown, not "none".
     plainEnv: secretEnv && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
-    vpcEgress: template ? v1VpcEgress(templateAnnotations, containers.length > 0) : undefined,
+    vpcEgress: template ? (v1VpcEgress(templateAnnotations, containers.length > 0) ?? storedVpcEgress(response, knative)) : undefined,
     invokerIamDisabled,
     operationId,
   };
+}
+
+const INGRESS_ANNOTATION = 'run.googleapis.com/ingress';
+
+/**
+ * The VPC egress of the template as stored (the response), for a write whose own template does not say it in a form
+ * read here (an egress value spelled otherwise, or a body logged without its containers): the stored one is in force.
+ */
+function storedVpcEgress(response: JsonObject | undefined, written: JsonObject | undefined): VpcEgress | undefined {
+  if (!response || written === response) return undefined;
+  const stored = asObject(at(response, 'spec', 'template'));
+  return stored ? v1VpcEgress(asObject(at(stored, 'metadata', 'annotations')), asArray(at(stored, 'spec', 'containers')).length > 0) : undefined;
 }
 
 /**

@@ -1,4 +1,4 @@
-// Cloud Run jobs: what a job's admin write says (its target, runtime identity, images, labels, VPC egress, Binary
+// Cloud Run jobs: what a job's admin write says (its runtime identity, images, labels, VPC egress, Binary
 // Authorization, plain environment variables), in the same terms as a service's deploy. A job has no revisions,
 // traffic, ingress or invoker check: its execution template is in force for every execution started after the write.
 // Field paths: Cloud Run Admin API v1 Job (`spec.template` an ExecutionTemplateSpec whose `spec.template.spec` is the
@@ -9,66 +9,21 @@ import {
   runtimeServiceAccountFromEmail,
   type ContainerOverride,
   type RuntimeServiceAccount,
-  type ServiceRef,
 } from '../model/change.js';
 import { truncatePlain } from '../untrustedText.js';
-import { projectOfLogName, type Envelope } from './entry.js';
 import { imagesOrAnnotated, imagesOf } from './image.js';
 import { hideSecretsInArg, plainEnvOf } from './env.js';
 import { v1VpcEgress, v2VpcEgress } from './vpc.js';
-import { asArray, asBoolean, asNumber, asObject, asString, at, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
+import { asArray, asBoolean, asNumber, asObject, asString, at, field, stringIn, userLabels, type JsonObject } from './json.js';
 import { binaryAuthorizationOf, templateFingerprint, v1BinaryAuthorization } from './template.js';
 import type { DeployFacts, SecretEnvNames } from './normalize.js';
-
-/** What a job's write sets, as a service deploy's facts say it (undefined: the entry does not say), and its project number. */
-export type JobFacts = DeployFacts & { readonly projectNumber?: string };
-
-/** True for an entry about a job or its executions: its method, or its monitored resource. */
-export function isJobEntry(method: string, entry: JsonObject, resourceName: string | undefined): boolean {
-  return (
-    method.includes('.Jobs.') ||
-    method.startsWith('/Jobs.') ||
-    method.includes('.Executions.') ||
-    method.startsWith('/Executions.') ||
-    at(entry, 'resource', 'type') === 'cloud_run_job' ||
-    (resourceName !== undefined && JOB_PATH.test(resourceName))
-  );
-}
-
-const JOB_PATH = /^(?:namespaces\/([^/]+)|projects\/([^/]+)\/locations\/([^/]+))\/jobs\/([^/]+)$/;
-
-/** The job an entry is about: `resource.labels.job_name`, else the job's resource name in the payload or request. */
-export function jobTarget(env: Envelope, pp: JsonObject, facts: Pick<JobFacts, 'projectNumber'> | undefined): ServiceRef | undefined {
-  const labels = asObject(at(env.entry, 'resource', 'labels'));
-  const request = asObject(pp['request']);
-  const job = asObject(request?.['job']);
-  const parsed = JOB_PATH.exec(asString(pp['resourceName']) ?? '') ?? JOB_PATH.exec(asString(request?.['name']) ?? '') ?? JOB_PATH.exec(asString(job?.['name']) ?? '');
-  const name =
-    asString(labels?.['job_name']) ??
-    parsed?.[4] ??
-    asString(at(job, 'metadata', 'name')) ??
-    asString(request?.['jobId']) ??
-    asString(request?.['job_id']);
-  const project = asString(labels?.['project_id']) ?? parsed?.[1] ?? parsed?.[2] ?? projectOfLogName(env.key.logName);
-  if (!name || !project) return undefined;
-  const location =
-    asString(labels?.['location']) ??
-    asString(asArray(at(pp, 'resourceLocation', 'currentLocations'))[0]) ??
-    parsed?.[3] ??
-    /^projects\/[^/]+\/locations\/([^/]+)$/.exec(asString(request?.['parent']) ?? '')?.[1] ??
-    asString(at(job, 'metadata', 'labels', 'cloud.googleapis.com/location')) ??
-    asString(at(pp, 'response', 'metadata', 'labels', 'cloud.googleapis.com/location'));
-  // A Knative namespace is the project's number in what Cloud Run stores (the response), but the request may write
-  // the project id there: only digits are a number.
-  return { project, service: name, resourceType: 'job', ...(location ? { location } : {}), ...(facts?.projectNumber ? { projectNumber: facts.projectNumber } : {}) };
-}
 
 /**
  * v1: a Knative-style Job (a full PUT) in the request, echoed with server fields in the response. Its execution
  * template (`spec.template`) is what executions run: the task's containers and identity (`spec.template.spec.template
  * .spec`), and the VPC annotations on the execution template's metadata. Binary Authorization is a job annotation.
  */
-export function v1JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined): JobFacts {
+export function v1JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined): DeployFacts {
   const response = asObject(pp['response']);
   const job = asObject(at(pp, 'request', 'job')) ?? response;
   const execution = asObject(at(job, 'spec', 'template'));
@@ -90,7 +45,6 @@ export function v1JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined
   const setting = (key: string): string | undefined => stringIn(annotations, key) ?? stringIn(stored, key);
   return {
     annotations,
-    projectNumber: numeric(at(job, 'metadata', 'namespace')) ?? numeric(at(response, 'metadata', 'namespace')),
     generation: asNumber(at(response, 'metadata', 'generation')),
     // A template logged without its containers does not say what runs (no system event will): two writes of other
     // images would log the same one. Unknown, so each write counts as a deploy.
@@ -114,7 +68,7 @@ export function v1JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined
  * every write sets the whole job, so a field the body leaves out is set to its default (no VPC access, no Binary
  * Authorization, the default compute SA).
  */
-export function v2JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined): JobFacts {
+export function v2JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined): DeployFacts {
   const job = asObject(at(pp, 'request', 'job'));
   if (!job) return { annotations: undefined, images: [], labels: {} };
   const execution = asObject(field(job, 'template'));

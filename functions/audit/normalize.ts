@@ -3,6 +3,7 @@
 // messy, so every fact is optional here; the detectors say "unknown" where one is missing.
 import {
   defaultComputeServiceAccount,
+  resourceNounOf,
   runtimeServiceAccountFromEmail,
   type BinaryAuthorization,
   type Change,
@@ -19,6 +20,7 @@ import {
   type PolicyDelta,
   type Principal,
   type Refusal,
+  type ResourceType,
   type RuntimeServiceAccount,
   type ServiceRef,
 } from '../model/change.js';
@@ -33,8 +35,8 @@ import { cutText, truncatePlain } from '../untrustedText.js';
 import { isPublicInvokerBinding } from '../model/iam.js';
 import type { RunwatchConfig } from '../config/types.js';
 import { isProjectIamMethod } from '../detectors/methods.js';
-import { containerOverridesOf, isJobEntry, jobTarget, v1JobFacts, v2JobFacts, type JobFacts } from './job.js';
-import { isWorkerPoolEntry, workerPoolTarget } from './workerPool.js';
+import { containerOverridesOf, v1JobFacts, v2JobFacts } from './job.js';
+import { otherRunResource, runResourceTarget } from './resource.js';
 
 /** Why an entry produced no change. Counted and reported by replay and the functions. */
 export type SkipReason =
@@ -110,11 +112,11 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
     if (serviceName !== RUN && env.entry['resource'] && at(env.entry, 'resource', 'type') !== 'cloud_run_revision') {
       return { kind: 'skipped', reason: 'not-cloud-run', detail: serviceName ?? 'system event' };
     }
-    // A job's system events (its readiness, its executions') carry nothing its admin write did not. (After the check
-    // above: other products have `Jobs` APIs and `.../jobs/J` resources too.)
-    if (isJobEntry(method, env.entry, asString(pp['resourceName']))) return { kind: 'skipped', reason: 'cloud-run-job', detail: method || 'job system event' };
-    // A worker pool's revision events are not read: their shape is not known (its writes are judged at once).
-    if (isWorkerPoolEntry(method, env.entry, asString(pp['resourceName']))) return { kind: 'skipped', reason: 'cloud-run-worker-pool', detail: method || 'worker pool system event' };
+    // A job's system events (its readiness, its executions') carry nothing its admin write did not; a worker pool's
+    // revision events are not read (their shape is not known: its writes are judged at once). After the check above:
+    // other products have `Jobs` APIs and `.../jobs/J` resources too.
+    const other = otherRunResource(method, env.entry, asString(pp['resourceName']));
+    if (other) return { kind: 'skipped', reason: OTHER_RESOURCE_SKIP[other], detail: method || `${resourceNounOf(other)} system event` };
     const observation = readRevisionObservation(env);
     return observation ? { kind: 'observation', observation } : { kind: 'skipped', reason: 'system-event-other' };
   }
@@ -133,10 +135,10 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
 
   if (method.includes('InternalServices.')) {
     if (!options.watchCloudFunctions) return { kind: 'skipped', reason: 'managed-by-cloud-functions', detail: method };
-  } else if (isJobEntry(method, env.entry, asString(pp['resourceName']))) {
-    return jobEntry(env, pp, method, options);
-  } else if (isWorkerPoolEntry(method, env.entry, asString(pp['resourceName']))) {
-    return workerPoolEntry(env, pp, method, options);
+  } else {
+    const other = otherRunResource(method, env.entry, asString(pp['resourceName']));
+    if (other === 'job') return jobEntry(env, pp, method, options);
+    if (other === 'worker-pool') return workerPoolEntry(env, pp, method, options);
   }
   const api: 'v1' | 'v2' = method.startsWith('google.cloud.run.v2.') ? 'v2' : 'v1';
   const verb = method.slice(method.lastIndexOf('.') + 1);
@@ -173,31 +175,60 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
  * Its IAM policy is not read (Cloud Run refuses `allUsers` and `allAuthenticatedUsers` on a job), nor its executions.
  */
 function jobEntry(env: Envelope, pp: JsonObject, method: string, options: NormalizeOptions): ParseResult {
+  const write = adminWrite(env, pp, method, JOB_VERBS, 'cloud-run-job', '.Jobs.');
+  if ('kind' in write) return write;
+  const { api, operation, logged } = write;
+  if (operation === 'delete') return deleteOf(env, pp, method, runResourceTarget(env, pp, 'job', undefined));
+  // The completion entry of a v2 operation: the same write, logged again without its facts (a job waits for no
+  // rollout that it could complete).
+  if (logged?.completion) return { kind: 'skipped', reason: 'cloud-run-job', detail: `${method} (operation completion)` };
+  const facts = api === 'v1' ? v1JobFacts(pp, options.secretEnv) : v2JobFacts(pp, options.secretEnv);
+  const target = runResourceTarget(env, pp, 'job', asObject(at(pp, 'request', 'job')) ?? asObject(pp['response']));
+  if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
+  // Every job write sets the whole template (a v1 PUT; v2 takes no update mask): none logged leaves it unknown.
+  return { kind: 'change', change: deployOf(env, pp, api, operation, target, facts, true, logged) };
+}
+
+const JOB_VERBS: Readonly<Record<string, DeployOperation | 'delete'>> = { CreateJob: 'create', ReplaceJob: 'replace', UpdateJob: 'update', DeleteJob: 'delete' };
+const WORKER_POOL_VERBS: Readonly<Record<string, DeployOperation | 'delete'>> = {
+  CreateWorkerPool: 'create',
+  ReplaceWorkerPool: 'replace',
+  UpdateWorkerPool: 'update',
+  DeleteWorkerPool: 'delete',
+};
+
+/** How each other kind of resource's calls are skipped when they are no write of it (ResourceType). */
+const OTHER_RESOURCE_SKIP: Readonly<Record<ResourceType, SkipReason>> = { job: 'cloud-run-job', 'worker-pool': 'cloud-run-worker-pool' };
+
+/**
+ * A job's or worker pool's admin call as a write: its API version, operation (by the method's verb among `verbs`,
+ * only when the method names `service`, if given) and logged operation; or why it is no change: a read, another call
+ * (`other`), a failed call, a dry run.
+ */
+function adminWrite(
+  env: Envelope,
+  pp: JsonObject,
+  method: string,
+  verbs: Readonly<Record<string, DeployOperation | 'delete'>>,
+  other: SkipReason,
+  service?: string,
+): { readonly api: 'v1' | 'v2'; readonly operation: DeployOperation | 'delete'; readonly logged: ReturnType<typeof loggedOperation> } | ParseResult {
   const api: 'v1' | 'v2' = method.startsWith('google.cloud.run.v2.') ? 'v2' : 'v1';
   const verb = method.slice(method.lastIndexOf('.') + 1);
-  const operation: DeployOperation | 'delete' | undefined =
-    verb === 'CreateJob' ? 'create' : verb === 'ReplaceJob' ? 'replace' : verb === 'UpdateJob' ? 'update' : verb === 'DeleteJob' ? 'delete' : undefined;
-  if (!operation || !method.includes('.Jobs.')) {
+  const operation = Object.hasOwn(verbs, verb) && (service === undefined || method.includes(service)) ? verbs[verb] : undefined;
+  if (!operation) {
     if (/^(Get|List)/.test(verb)) return { kind: 'skipped', reason: 'read-only', detail: method };
-    return { kind: 'skipped', reason: 'cloud-run-job', detail: method || 'no methodName' };
+    return { kind: 'skipped', reason: other, detail: method || 'no methodName' };
   }
   const failure = failureOf(pp, method, env.entry['severity']);
   if (failure) return failure;
   if (isDryRun(pp)) return { kind: 'skipped', reason: 'dry-run', detail: method };
-  if (operation === 'delete') {
-    const target = jobTarget(env, pp, undefined);
-    return target ? { kind: 'change', change: { kind: 'delete', target, ...common(env, pp) } } : { kind: 'skipped', reason: 'no-service', detail: method };
-  }
-  const logged = api === 'v2' ? loggedOperation(env) : undefined;
-  // The completion entry of a v2 operation: the same write, logged again without its facts (a job waits for no
-  // rollout that it could complete).
-  if (logged?.completion) return { kind: 'skipped', reason: 'cloud-run-job', detail: `${method} (operation completion)` };
-  const facts: JobFacts = api === 'v1' ? v1JobFacts(pp, options.secretEnv) : v2JobFacts(pp, options.secretEnv);
-  const target = jobTarget(env, pp, facts);
-  if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
-  // Every job write sets the whole template (a v1 PUT; v2 takes no update mask): none logged leaves it unknown.
-  const change = deployOf(env, pp, api, operation, target, facts, true, logged);
-  return { kind: 'change', change };
+  return { api, operation, logged: api === 'v2' ? loggedOperation(env) : undefined };
+}
+
+/** The delete of `target`, or no change when the entry names none. */
+function deleteOf(env: Envelope, pp: JsonObject, method: string, target: ServiceRef | undefined): ParseResult {
+  return target ? { kind: 'change', change: { kind: 'delete', target, ...common(env, pp) } } : { kind: 'skipped', reason: 'no-service', detail: method };
 }
 
 /**
@@ -216,7 +247,7 @@ function jobRunEntry(env: Envelope, pp: JsonObject, method: string, secretEnv: S
   const overrides = asObject(field(request, 'overrides')) ?? asObject(field(asObject(field(request, 'runJobRequest')), 'overrides'));
   const containerOverrides = containerOverridesOf(overrides, secretEnv);
   if (containerOverrides.length === 0) return { kind: 'skipped', reason: 'cloud-run-job', detail: `${method} (no container overrides)` };
-  const target = jobTarget(env, pp, undefined);
+  const target = runResourceTarget(env, pp, 'job', undefined);
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
   const taskCount = asNumber(field(overrides, 'taskCount'));
   const timeout = asString(field(overrides, 'timeout')) ?? (asNumber(field(overrides, 'timeoutSeconds')) !== undefined ? `${asNumber(field(overrides, 'timeoutSeconds'))}s` : undefined);
@@ -233,23 +264,11 @@ function jobRunEntry(env: Envelope, pp: JsonObject, method: string, secretEnv: S
  * job is: a worker pool's revision events are not read.
  */
 function workerPoolEntry(env: Envelope, pp: JsonObject, method: string, options: NormalizeOptions): ParseResult {
-  const api: 'v1' | 'v2' = method.startsWith('google.cloud.run.v2.') ? 'v2' : 'v1';
-  const verb = method.slice(method.lastIndexOf('.') + 1);
-  const operation: DeployOperation | 'delete' | undefined =
-    verb === 'CreateWorkerPool' ? 'create' : verb === 'ReplaceWorkerPool' ? 'replace' : verb === 'UpdateWorkerPool' ? 'update' : verb === 'DeleteWorkerPool' ? 'delete' : undefined;
-  if (!operation) {
-    if (/^(Get|List)/.test(verb)) return { kind: 'skipped', reason: 'read-only', detail: method };
-    return { kind: 'skipped', reason: 'cloud-run-worker-pool', detail: method || 'no methodName' };
-  }
-  const failure = failureOf(pp, method, env.entry['severity']);
-  if (failure) return failure;
-  if (isDryRun(pp)) return { kind: 'skipped', reason: 'dry-run', detail: method };
+  const write = adminWrite(env, pp, method, WORKER_POOL_VERBS, 'cloud-run-worker-pool');
+  if ('kind' in write) return write;
+  const { api, operation, logged } = write;
   const body = asObject(field(asObject(pp['request']), 'workerPool'));
-  if (operation === 'delete') {
-    const target = workerPoolTarget(env, pp, undefined);
-    return target ? { kind: 'change', change: { kind: 'delete', target, ...common(env, pp) } } : { kind: 'skipped', reason: 'no-service', detail: method };
-  }
-  const logged = api === 'v2' ? loggedOperation(env) : undefined;
+  if (operation === 'delete') return deleteOf(env, pp, method, runResourceTarget(env, pp, 'worker-pool', undefined));
   // The completion entry of a v2 operation: the same write, logged again without its facts (no rollout waits for it).
   if (logged?.completion) return { kind: 'skipped', reason: 'cloud-run-worker-pool', detail: `${method} (operation completion)` };
   const read = api === 'v1' ? v1Facts(pp, options.secretEnv, 'workerPool') : v2Facts(pp, options.secretEnv, operation === 'create', 'workerPool');
@@ -258,7 +277,7 @@ function workerPoolEntry(env: Envelope, pp: JsonObject, method: string, options:
   // (Containers, not images: the deployer's `client.knative.dev/user-image` annotation names an image without them.)
   const containersLogged = asArray(at(read.knative, 'spec', 'template', 'spec', 'containers')).length > 0;
   const facts: DeployFacts = api === 'v1' && !containersLogged ? { ...read, templateFingerprint: undefined, serviceAccount: read.serviceAccount?.kind === 'explicit' ? read.serviceAccount : undefined } : read;
-  const target = workerPoolTarget(env, pp, body ?? asObject(pp['response']));
+  const target = runResourceTarget(env, pp, 'worker-pool', body ?? asObject(pp['response']));
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
   // Nothing of a service's request path: a worker pool takes no requests. (Its revision, when the client named it, is
   // shown but never keys a finding: deployKey.)

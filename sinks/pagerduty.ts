@@ -10,8 +10,7 @@
 // 400 and other statuses permanent, with PagerDuty's `errors[]` in the reason.
 // The routing key is a secret: it is added to the body only at send time (never in `render`), and every reason
 // is scrubbed of it in case a server echoes it back.
-import type { Finding, Severity } from '../functions/findings/finding.js';
-import type { ResourceType } from '../functions/model/change.js';
+import { consoleLinkSubject, type Finding, type Severity } from '../functions/findings/finding.js';
 import { isResolution, parseRetryAfter, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 import { wellFormed } from './text.js';
@@ -136,16 +135,9 @@ function customDetails(finding: Finding): Record<string, DetailValue> {
   return capStrings(details) as Record<string, DetailValue>;
 }
 
-/** What a finding's console link opens (a worker pool's: the list of worker pools), as Slack says it. */
-const CONSOLE_LINK_TEXT: Readonly<Record<ResourceType | 'service', string>> = {
-  service: 'Cloud Run service in the Cloud Console',
-  job: 'Cloud Run job in the Cloud Console',
-  'worker-pool': 'Cloud Run worker pools in the Cloud Console',
-};
-
 function linksOf(finding: Finding): PagerDutyLink[] {
   const links: PagerDutyLink[] = [];
-  if (finding.links.console) links.push({ href: finding.links.console, text: finding.revision ? 'Cloud Run revision in the Cloud Console' : CONSOLE_LINK_TEXT[finding.resourceType ?? 'service'] });
+  if (finding.links.console) links.push({ href: finding.links.console, text: `Cloud Run ${consoleLinkSubject(finding)} in the Cloud Console` });
   links.push({ href: finding.links.logEntry, text: 'Audit log entry in Logs Explorer' });
   return links;
 }

@@ -34,8 +34,8 @@
 import { ErrorCode, LogLevel, WebClient, type Logger } from '@slack/web-api';
 import type { ContextBlock, HeaderBlock, KnownBlock, MrkdwnElement, PlainTextElement, SectionBlock } from '@slack/web-api';
 import type { SlackSinkConfig } from '../functions/config/types.js';
-import type { EvidenceValue, Finding, Severity } from '../functions/findings/finding.js';
-import { resourceNounOf, type ResourceType } from '../functions/model/change.js';
+import { consoleLinkSubject, type EvidenceValue, type Finding, type Severity } from '../functions/findings/finding.js';
+import { capitalized, resourceLabel } from '../functions/model/change.js';
 import { isResolution, messageOf, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import { sccConsoleUrl } from './scc.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
@@ -241,7 +241,7 @@ function who(finding: Finding): string {
 }
 
 function where(finding: Finding): string {
-  return `${finding.resourceType ? `${resourceNounOf(finding.resourceType)} ` : ''}${finding.project}/${finding.service}${finding.location ? ` (${finding.location})` : ''}`;
+  return resourceLabel(finding);
 }
 
 function evidenceBlocks(finding: Finding): SectionBlock[] {
@@ -288,16 +288,9 @@ function unknownBlocks(finding: Finding): ContextBlock[] {
   return [{ type: 'context', elements: [plain(`Not in the audit entry, so not checked: ${finding.unknown.join(', ')}`, BUDGET.value)] }];
 }
 
-/** What a finding's console link opens (a worker pool's: the list of worker pools). */
-const CONSOLE_LINK_TEXT: Readonly<Record<ResourceType | 'service', string>> = {
-  service: 'Service in the Cloud Console',
-  job: 'Job in the Cloud Console',
-  'worker-pool': 'Worker pools in the Cloud Console',
-};
-
 function linkBlocks(finding: Finding, sccSource: string | undefined): SectionBlock[] {
   const links = [
-    slackLink(finding.links.console, finding.revision ? 'Revision in the Cloud Console' : CONSOLE_LINK_TEXT[finding.resourceType ?? 'service']),
+    slackLink(finding.links.console, `${capitalized(consoleLinkSubject(finding))} in the Cloud Console`),
     slackLink(finding.links.logEntry, 'Audit log entry'),
     slackLink(sccSource ? sccConsoleUrl(sccSource, finding.id) : undefined, 'SCC finding'),
   ].filter((l): l is string => l !== undefined);

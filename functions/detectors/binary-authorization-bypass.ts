@@ -32,7 +32,7 @@ import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, pointBefore, valueBefore } from '../baseline/state.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { createsRevision, deployKey, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
-import type { BinaryAuthorization } from '../model/change.js';
+import { capitalized, type BinaryAuthorization } from '../model/change.js';
 import type { Detection, Detector } from './types.js';
 
 /** What a change that says nothing about Binary Authorization tells: nothing (nor that breakglass stayed as it was). */
@@ -68,9 +68,9 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
         severity: 'HIGH',
         title: 'Binary Authorization turned off',
         summary: recreatedAfterDeleteAt
-          ? `${who} turned Binary Authorization off on ${label}: the deleted ${noun} enforced the policy "${before}" before it was deleted at ${recreatedAfterDeleteAt} and created again without one. ${fromNow[0]!.toUpperCase()}${fromNow.slice(1)}.`
+          ? `${who} turned Binary Authorization off on ${label}: the deleted ${noun} enforced the policy "${before}" before it was deleted at ${recreatedAfterDeleteAt} and created again without one. ${capitalized(fromNow)}.`
           : change.operation === 'create'
-            ? `${who} created ${label} again without Binary Authorization: the ${noun} deleted before it under the name enforced the policy "${before}". ${fromNow[0]!.toUpperCase()}${fromNow.slice(1)}.`
+            ? `${who} created ${label} again without Binary Authorization: the ${noun} deleted before it under the name enforced the policy "${before}". ${capitalized(fromNow)}.`
             : `${who} turned Binary Authorization off on ${label}, which enforced the policy "${before}": ${fromNow}.`,
         evidence: { policyBefore: before, policy: null, operation: change.operation, ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}) },
         dedupKey: [baselineKey(change.target), 'turned off', change.time],

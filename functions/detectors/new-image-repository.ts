@@ -28,7 +28,7 @@ import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, newestRepositoryBefore, pointBefore, repositorySeenBefore, type ServiceBaseline } from '../baseline/state.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { deployKey, repeatedBeforeItCame, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
-import type { DeployChange, ParsedImageRef } from '../model/change.js';
+import { templateNounOf, type DeployChange, type ParsedImageRef } from '../model/change.js';
 import { dockerHubGlob, registryRepository } from '../audit/image.js';
 import type { Detection, Detector } from './types.js';
 
@@ -58,7 +58,7 @@ export const newImageRepository: Detector<'new-image-repository'> = {
     const newText = firstDeploy
       ? 'not in trustedRepositories'
       : recreatedAfterDeleteAt
-        ? `new for this ${noun} (compared with its ${noun === 'job' ? 'templates' : 'revisions'} before it was deleted at ${recreatedAfterDeleteAt} and created again)`
+        ? `new for this ${noun} (compared with its ${templateNounOf(change.target.resourceType)}s before it was deleted at ${recreatedAfterDeleteAt} and created again)`
         : `new for this ${noun}`;
     // The repositories the service used before, listed in evidence: computed on the first detection only.
     let knownRepositories: KnownRepositories | undefined;

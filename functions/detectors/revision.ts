@@ -5,7 +5,7 @@ import { withCanonicalFraction } from '../audit/entry.js';
 import { changedAfter, pointAfter, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, sameOperation } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
-import { isJob, isService, resourceNounOf, SYSTEM_EVENT_METHOD, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
+import { isJob, isService, resourceLabel, resourceNounOf, SYSTEM_EVENT_METHOD, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
 import type { Detection, OpenFinding, Resolved } from './types.js';
 
 /**
@@ -106,10 +106,8 @@ export function resourceNoun(ref: { readonly resourceType?: ResourceType }): 'se
   return resourceNounOf(ref.resourceType);
 }
 
-/** `PROJECT/NAME (LOCATION)`, after `job ` or `worker pool ` for those. */
-export function serviceLabel(ref: { project: string; service: string; location?: string; resourceType?: ResourceType }): string {
-  return `${ref.resourceType ? `${resourceNounOf(ref.resourceType)} ` : ''}${ref.project}/${ref.service}${ref.location ? ` (${ref.location})` : ''}`;
-}
+/** `PROJECT/NAME (LOCATION)`, after `job ` or `worker pool ` for those (model/change.ts resourceLabel). */
+export const serviceLabel = resourceLabel;
 
 /**
  * Where an IAM policy (set or refused) applies, in the words of a finding: the service, or the project, folder or

@@ -19,7 +19,7 @@
 //           template alone says nothing about the identity and is skipped.
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, indexBefore, pointBefore, valueBefore, type TimePoint } from '../baseline/state.js';
-import { DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount } from '../model/change.js';
+import { capitalized, DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount, templateNounOf } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { deployKey, riskInForce, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
@@ -78,7 +78,7 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
     const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint.t, change.timeMs);
     const noun = resourceNoun(change.target);
     const beforeNote = recreatedAfterDeleteAt
-      ? ` (${noun === 'job' ? 'its last template' : "its last revision"}'s, before the ${noun} was deleted at ${recreatedAfterDeleteAt} and created again)`
+      ? ` (its last ${templateNounOf(change.target.resourceType)}'s, before the ${noun} was deleted at ${recreatedAfterDeleteAt} and created again)`
       : '';
     return [
       {
@@ -115,7 +115,3 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
     return open.map((o) => ({ id: o.finding.id, reason: `runtime service account is now ${now}` }));
   },
 };
-
-function capitalized(text: string): string {
-  return `${text[0]!.toUpperCase()}${text.slice(1)}`;
-}

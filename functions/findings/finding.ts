@@ -67,3 +67,11 @@ export interface Finding {
   readonly links: FindingLinks;
 }
 
+/**
+ * What a finding's console link opens (findings/enrich.ts linksOf), in the sinks' words: the revision, else the
+ * service or the job; a worker pool's opens the list of worker pools.
+ */
+export function consoleLinkSubject(finding: Pick<Finding, 'revision' | 'resourceType'>): 'revision' | 'service' | 'job' | 'worker pools' {
+  if (finding.revision) return 'revision';
+  return finding.resourceType === 'job' ? 'job' : finding.resourceType === 'worker-pool' ? 'worker pools' : 'service';
+}

@@ -41,6 +41,21 @@ export function resourceNounOf(resourceType: ResourceType | undefined): 'service
   return resourceType === 'job' ? 'job' : resourceType === 'worker-pool' ? 'worker pool' : 'service';
 }
 
+/** `PROJECT/NAME (LOCATION)`, after `job ` or `worker pool ` for those: where a change or a finding is, in words. */
+export function resourceLabel(ref: { readonly project: string; readonly service: string; readonly location?: string; readonly resourceType?: ResourceType }): string {
+  return `${ref.resourceType ? `${resourceNounOf(ref.resourceType)} ` : ''}${ref.project}/${ref.service}${ref.location ? ` (${ref.location})` : ''}`;
+}
+
+/** What a template write makes of a resource, in a finding's words: a job's execution template, else a revision. */
+export function templateNounOf(resourceType: ResourceType | undefined): 'template' | 'revision' {
+  return resourceType === 'job' ? 'template' : 'revision';
+}
+
+/** The text with its first letter in upper case (a title or a sentence that starts with a noun above). */
+export function capitalized(text: string): string {
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
+}
+
 export interface Principal {
   /** The identity that made the call: principalEmail, else principalSubject. */
   readonly id: string;

@@ -1,7 +1,7 @@
 // Output formats of `runwatch replay`. Findings carry strings anyone who can deploy wrote (service names,
 // principals, labels), so the table escapes control and bidi characters before they reach a terminal.
 import { normalizeTimestamp, timeSortKey } from '../audit/entry.js';
-import { resourceNounOf } from '../model/change.js';
+import { resourceLabel } from '../model/change.js';
 import type { Finding } from '../findings/finding.js';
 import type { EngineNote } from '../engine.js';
 import type { ReplayStats } from './replay.js';
@@ -15,7 +15,7 @@ const COLUMNS: readonly { readonly title: string; readonly width: number; readon
   { title: 'TIME (UTC)', width: 20, value: (f) => timeOf(f).slice(0, 19).replace('T', ' ') },
   { title: 'SEVERITY', width: 8, value: (f) => f.severity },
   { title: 'RULE', width: 22, value: (f) => f.rule },
-  { title: 'SERVICE', width: 36, value: (f) => `${f.resourceType ? `${resourceNounOf(f.resourceType)} ` : ''}${f.project}/${f.service}` },
+  { title: 'SERVICE', width: 36, value: (f) => resourceLabel({ project: f.project, service: f.service, resourceType: f.resourceType }) },
   // A job has no revisions.
   { title: 'REVISION', width: 26, value: (f) => f.revision ?? (f.resourceType === 'job' ? '-' : 'unknown') },
   { title: 'PRINCIPAL', width: 34, value: (f) => f.resolution?.principal ?? f.principal },

@@ -32,6 +32,48 @@ function sameNamedService(): Record<string, unknown> {
   return entry;
 }
 
+/** What reached each sink's server about one job or worker pool (by its resource name, its words, its type). */
+interface Delivered {
+  readonly sccIds: string[];
+  readonly slackPosts: ReturnType<Stack<(typeof SINKS)[number]>['slack']['posts']>;
+  readonly pagerDutyIds: string[];
+}
+
+/**
+ * Publishes `entries` one by one (each handled before the next, no sweep) to a stack with every sink, and waits until
+ * each server holds `count` findings about the resource, and nothing more comes.
+ */
+async function deliver(
+  s: Stack<(typeof SINKS)[number]>,
+  entries: readonly unknown[],
+  about: { readonly resourceName: string; readonly label: string; readonly resourceType: string },
+  count: number,
+): Promise<Delivered> {
+  for (const entry of entries) {
+    const id = await s.publishAudit(entry);
+    await waitFor('detect to handle the entry', () => s.detected.some((o) => o.messageId === id && o.outcome !== 'failed'));
+  }
+  const delivered = (): Delivered => ({
+    sccIds: [...s.scc.findings.values()].filter((f) => f['resourceName'] === about.resourceName).map((f) => String(f['name']).replace(/^.*\//, '')),
+    slackPosts: s.slack.posts().filter((p) => JSON.stringify(p.blocks).includes(about.label)),
+    pagerDutyIds: s.pagerduty
+      .events()
+      .filter((e) => (e['payload'] as Record<string, any>)?.['custom_details']?.['resource_type'] === about.resourceType)
+      .map((e) => String(e['dedup_key'])),
+  });
+  await waitFor(
+    `the ${about.resourceType} findings at every server`,
+    () => {
+      const d = delivered();
+      return d.sccIds.length >= count && d.slackPosts.length >= count && d.pagerDutyIds.length >= count;
+    },
+    20_000,
+    () => JSON.stringify({ scc: delivered().sccIds, slack: delivered().slackPosts.length, pd: delivered().pagerDutyIds }),
+  );
+  await settle(() => s.scc.calls.length + s.slack.requests.length + s.pagerduty.requests.length + s.notified.length);
+  return delivered();
+}
+
 describe.skipIf(!emu)('live pipeline on the emulators: Cloud Run jobs', () => {
   let stack: Stack<(typeof SINKS)[number]> | undefined;
   afterEach(async () => {
@@ -51,27 +93,12 @@ describe.skipIf(!emu)('live pipeline on the emulators: Cloud Run jobs', () => {
 
     const s = await startStack(emu!, { name: 'jobs', sinks: SINKS, config: CONFIG });
     stack = s;
-    for (const entry of entries) {
-      const id = await s.publishAudit(entry);
-      await waitFor('detect to handle the entry', () => s.detected.some((o) => o.messageId === id && o.outcome !== 'failed'));
-    }
-    // No sweep: the job's findings are published as its writes are handled.
-    const sccIds = (): string[] => [...s.scc.findings.values()].filter((f) => f['resourceName'] === JOB_RESOURCE).map((f) => String(f['name']).replace(/^.*\//, ''));
-    const slackJobPosts = () => s.slack.posts().filter((p) => JSON.stringify(p.blocks).includes('job acme-prod/nightly-export'));
-    const pdJobEvents = () => s.pagerduty.events().filter((e) => (e['payload'] as Record<string, any>)?.['custom_details']?.['resource_type'] === 'job');
-    await waitFor(
-      'the job findings at every server',
-      () => sccIds().length >= ids.length && slackJobPosts().length >= ids.length && pdJobEvents().length >= ids.length,
-      20_000,
-      () => JSON.stringify({ scc: sccIds(), slack: slackJobPosts().length, pd: pdJobEvents().length }),
-    );
-    await settle(() => s.scc.calls.length + s.slack.requests.length + s.pagerduty.requests.length + s.notified.length);
-
-    expect(sccIds().sort()).toEqual(ids);
+    const got = await deliver(s, entries, { resourceName: JOB_RESOURCE, label: 'job acme-prod/nightly-export', resourceType: 'job' }, ids.length);
+    expect(got.sccIds.sort()).toEqual(ids);
     for (const id of ids) expect(s.scc.findings.get(`${SCC_TEST_SOURCE}/locations/global/findings/${id}`)?.['state']).toBe('ACTIVE');
-    expect(slackJobPosts()).toHaveLength(ids.length);
-    expect(JSON.stringify(slackJobPosts().map((p) => p.blocks))).toContain('Job in the Cloud Console');
-    expect(pdJobEvents().map((e) => String(e['dedup_key'])).sort()).toEqual(ids);
+    expect(got.slackPosts).toHaveLength(ids.length);
+    expect(JSON.stringify(got.slackPosts.map((p) => p.blocks))).toContain('Job in the Cloud Console');
+    expect(got.pagerDutyIds.sort()).toEqual(ids);
     // The service of the same name is no part of the job's history: nothing compares it with the job.
     const all = await expectedFindings(entries, CONFIG);
     expect(all.filter((f) => f.resourceType !== 'job' && (f.rule === 'service-account-change' || f.rule === 'new-image-repository'))).toEqual([]);
@@ -79,25 +106,16 @@ describe.skipIf(!emu)('live pipeline on the emulators: Cloud Run jobs', () => {
 
   it('reports a hijacked worker pool to every sink as a worker pool, with no sweep', async () => {
     const entries = [fixture('synthetic-workerpool-v2-CreateWorkerPool.json'), fixture('synthetic-workerpool-v2-UpdateWorkerPool.json')];
-    const cfg = { ...CONFIG, rules: { ...CONFIG.rules, 'new-image-repository': { trustedRepositories: ['us-docker.pkg.dev/acme-prod/*'] } } };
-    const expected = await expectedFindings(entries, cfg);
+    const expected = await expectedFindings(entries, CONFIG);
     expect(expected.map((f) => `${f.rule} ${f.resourceType}`).sort()).toEqual(['new-image-repository worker-pool', 'service-account-change worker-pool']);
     const ids = expected.map((f) => f.id).sort();
 
-    const s = await startStack(emu!, { name: 'pools', sinks: SINKS, config: cfg });
+    const s = await startStack(emu!, { name: 'pools', sinks: SINKS, config: CONFIG });
     stack = s;
-    for (const entry of entries) {
-      const id = await s.publishAudit(entry);
-      await waitFor('detect to handle the entry', () => s.detected.some((o) => o.messageId === id && o.outcome !== 'failed'));
-    }
-    const resource = '//run.googleapis.com/projects/acme-prod/locations/us-central1/workerPools/queue-consumer';
-    const sccIds = (): string[] => [...s.scc.findings.values()].filter((f) => f['resourceName'] === resource).map((f) => String(f['name']).replace(/^.*\//, ''));
-    const slackPosts = () => s.slack.posts().filter((p) => JSON.stringify(p.blocks).includes('worker pool acme-prod/queue-consumer'));
-    const pdEvents = () => s.pagerduty.events().filter((e) => (e['payload'] as Record<string, any>)?.['custom_details']?.['resource_type'] === 'worker-pool');
-    await waitFor('the worker pool findings at every server', () => sccIds().length >= ids.length && slackPosts().length >= ids.length && pdEvents().length >= ids.length, 20_000);
-    await settle(() => s.scc.calls.length + s.slack.requests.length + s.pagerduty.requests.length + s.notified.length);
-    expect(sccIds().sort()).toEqual(ids);
-    expect(slackPosts()).toHaveLength(ids.length);
-    expect(pdEvents().map((e) => String(e['dedup_key'])).sort()).toEqual(ids);
+    const resourceName = '//run.googleapis.com/projects/acme-prod/locations/us-central1/workerPools/queue-consumer';
+    const got = await deliver(s, entries, { resourceName, label: 'worker pool acme-prod/queue-consumer', resourceType: 'worker-pool' }, ids.length);
+    expect(got.sccIds.sort()).toEqual(ids);
+    expect(got.slackPosts).toHaveLength(ids.length);
+    expect(got.pagerDutyIds.sort()).toEqual(ids);
   });
 });

@@ -250,7 +250,8 @@ function jobRunEntry(env: Envelope, pp: JsonObject, method: string, secretEnv: S
   const target = runResourceTarget(env, pp, 'job', undefined);
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
   const taskCount = asNumber(field(overrides, 'taskCount'));
-  const timeout = asString(field(overrides, 'timeout')) ?? (asNumber(field(overrides, 'timeoutSeconds')) !== undefined ? `${asNumber(field(overrides, 'timeoutSeconds'))}s` : undefined);
+  const timeoutSeconds = asNumber(field(overrides, 'timeoutSeconds')); // v1; v2 writes a Duration, `timeout`
+  const timeout = asString(field(overrides, 'timeout')) ?? (timeoutSeconds !== undefined ? `${timeoutSeconds}s` : undefined);
   return {
     kind: 'change',
     change: { kind: 'job-run', target, containerOverrides, ...(taskCount !== undefined ? { taskCount } : {}), ...(timeout ? { timeout: truncatePlain(timeout, 40) } : {}), ...common(env, pp) },

@@ -70,7 +70,7 @@ export function sccCategory(rule: string): string {
  * past its network perimeter, and a secret in a plain environment variable is readable by every viewer
  * (MISCONFIGURATION). A deploy by someone outside the approved deployers skipped the pipeline, which is worth a look
  * and not wrong in itself (OBSERVATION). Outbound traffic taken out of the VPC leaves its controls behind
- * (MISCONFIGURATION). A refused attempt to open a service changed nothing and is worth a look (OBSERVATION). Rules
+ * (MISCONFIGURATION), and so does a service IAP no longer guards. A refused attempt to open a service changed nothing and is worth a look (OBSERVATION). Rules
  * added later start as OBSERVATION until someone decides otherwise.
  */
 const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
@@ -85,6 +85,7 @@ const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
   'vpc-egress-bypass': 'MISCONFIGURATION',
   'public-invoker-attempt': 'OBSERVATION',
   'job-run-overrides': 'OBSERVATION',
+  'iap-disabled': 'MISCONFIGURATION',
 };
 
 const NEXT_STEPS: Readonly<Record<string, string>> = {
@@ -128,6 +129,10 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
     'Ask the caller why the run needed other arguments or environment, and read the execution\'s logs for what it did under the job\'s service account. ' +
     'Grant run.jobs.runWithOverrides (in roles/run.developer and roles/run.admin; roles/run.invoker runs a job without overrides) only to those who may run any code as that account. ' +
     'If such runs are expected, add the caller or the job to rules.job-run-overrides.exceptions.',
+  'iap-disabled':
+    'Confirm the service is meant to be reached without Identity-Aware Proxy. If not, turn IAP back on ' +
+    '(gcloud run services update --iap) and review its request logs for calls made while it was off; ' +
+    'if it is, add it to rules.iap-disabled.exceptions.',
 };
 
 const DEFAULT_NEXT_STEPS = 'Review the change in the audit entry linked from this finding and revert it if it was not intended.';

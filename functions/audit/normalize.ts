@@ -282,7 +282,7 @@ function workerPoolEntry(env: Envelope, pp: JsonObject, method: string, options:
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
   // Nothing of a service's request path: a worker pool takes no requests. (Its revision, when the client named it, is
   // shown but never keys a finding: deployKey.)
-  const change = deployOf(env, pp, api, operation, target, { ...facts, ingress: undefined, ingressIfCreated: undefined, invokerIamDisabled: undefined }, api === 'v1', logged);
+  const change = deployOf(env, pp, api, operation, target, { ...facts, ingress: undefined, ingressIfCreated: undefined, invokerIamDisabled: undefined, iapEnabled: undefined }, api === 'v1', logged);
   // A forced revision is a deploy of the same template: what a mutable tag points to may have changed.
   const request = asObject(pp['request']);
   const forced = request?.['forceNewRevision'] === true || request?.['force_new_revision'] === true;
@@ -541,6 +541,7 @@ function deployOf(
     plainEnv: facts.plainEnv,
     vpcEgress: facts.vpcEgress,
     invokerIamDisabled: facts.invokerIamDisabled,
+    iapEnabled: facts.iapEnabled,
     operationId: logged?.id ?? facts.operationId,
     operationCompletion: logged?.completion,
   };
@@ -576,6 +577,7 @@ export interface DeployFacts {
   readonly plainEnv?: readonly PlainEnvVar[];
   readonly vpcEgress?: VpcEgress;
   readonly invokerIamDisabled?: boolean;
+  readonly iapEnabled?: boolean;
   readonly operationId?: string;
 }
 
@@ -634,6 +636,7 @@ function v1Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, body: 's
       : invokerSides.includes(false) || knative
         ? false
         : undefined;
+  const iapEnabled = v1IapEnabled(annotations, stored, knative !== undefined);
   // The request carries the operation id of the previous write; the response carries this one.
   const operationId = asString(at(response, 'metadata', 'annotations', 'run.googleapis.com/operation-id'));
   const revision = asString(templateMeta?.['name']);
@@ -653,11 +656,28 @@ function v1Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, body: 's
     plainEnv: secretEnv && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
     vpcEgress: template ? (v1VpcEgress(templateAnnotations, containers.length > 0) ?? storedVpcEgress(response, knative)) : undefined,
     invokerIamDisabled,
+    iapEnabled,
     operationId,
   };
 }
 
 const INGRESS_ANNOTATION = 'run.googleapis.com/ingress';
+const IAP_ANNOTATION = 'run.googleapis.com/iap-enabled';
+
+/**
+ * Whether IAP guards a v1 service after the write: off when either side says so (the request as written, the
+ * service as stored in the response), so a stored value cannot hide a request that turns it off; else on when
+ * either says so (a request that leaves the annotation out of a service that keeps it). A v1 write is a full PUT:
+ * an annotation missing from both means IAP is off, as in a service that never had it. A value that reads as
+ * neither leaves it unknown (it neither raises nor resolves anything), and so does an entry logged without a body.
+ */
+function v1IapEnabled(written: JsonObject | undefined, stored: JsonObject | undefined, bodyLogged: boolean): boolean | undefined {
+  const sides = [stringIn(written, IAP_ANNOTATION), stringIn(stored, IAP_ANNOTATION)].map(annotationBoolean);
+  if (sides.includes(false)) return false;
+  if (sides.includes('unreadable')) return undefined;
+  if (sides.includes(true)) return true;
+  return bodyLogged ? false : undefined;
+}
 
 /**
  * The VPC egress of the template as stored (the response), for a write whose own template does not say it in a form
@@ -716,6 +736,8 @@ function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, create =
     binaryAuthorization = binaryAuthorizationOf(policy, breakglass, setsPolicy, setsBreakglass);
   }
   const invokerIamDisabled = service && sets('invoker_iam_disabled') ? (asBoolean(field(service, 'invokerIamDisabled')) ?? false) : undefined;
+  // As invokerIamDisabled: the JSON of a protocol buffer leaves out `false`.
+  const iapEnabled = service && sets('iap_enabled') ? (asBoolean(field(service, 'iapEnabled')) ?? false) : undefined;
   const revision = sets('template.revision') ? asString(field(template, 'revision')) : undefined;
   return {
     annotations: asObject(field(service, 'annotations')),
@@ -736,6 +758,7 @@ function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, create =
     // fields leaves the others as they were, unknown here).
     vpcEgress: template && sets('template.vpc_access') ? v2VpcEgress(asObject(field(template, 'vpcAccess'))) : undefined,
     invokerIamDisabled,
+    iapEnabled,
   };
 }
 

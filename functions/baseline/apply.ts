@@ -96,6 +96,7 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, { rec
   const binauthz = change.binaryAuthorization;
   if (binauthz && !binauthz.policyUnknown) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, binauthz.policy ?? '');
   if (change.vpcEgress) target.vpcEgress = record(target.vpcEgress ?? [], t, change.vpcEgress);
+  if (change.iapEnabled !== undefined) target.iapEnabled = record(target.iapEnabled ?? [], t, change.iapEnabled);
 }
 
 /**

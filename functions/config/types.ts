@@ -63,6 +63,7 @@ export interface RulesConfig {
   readonly 'vpc-egress-bypass': RuleSettings;
   readonly 'public-invoker-attempt': RuleSettings;
   readonly 'job-run-overrides': RuleSettings;
+  readonly 'iap-disabled': RuleSettings;
 }
 
 export interface SinkRouting {

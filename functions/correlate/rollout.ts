@@ -381,6 +381,7 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     // The revision as Cloud Run stored it, when its events came: whole, where a console write's body is not.
     vpcEgress: observed?.vpcEgress ?? write.vpcEgress,
     invokerIamDisabled: write.invokerIamDisabled,
+    iapEnabled: write.iapEnabled,
     operationId: write.operationId,
     revisionSeen: write.revisionSeen,
   };

@@ -2,6 +2,7 @@
 // one file and one line here.
 import type { RulesConfig } from '../config/types.js';
 import { binaryAuthorizationBypass } from './binary-authorization-bypass.js';
+import { iapDisabled } from './iap-disabled.js';
 import { ingressOpened } from './ingress-opened.js';
 import { jobRunOverrides } from './job-run-overrides.js';
 import { plaintextSecretEnv } from './plaintext-secret-env.js';
@@ -26,6 +27,7 @@ export const detectors = {
   'vpc-egress-bypass': vpcEgressBypass,
   'public-invoker-attempt': publicInvokerAttempt,
   'job-run-overrides': jobRunOverrides,
+  'iap-disabled': iapDisabled,
 } as const satisfies { readonly [Id in keyof RulesConfig]: Detector<Id> };
 
 export type RuleId = keyof typeof detectors;

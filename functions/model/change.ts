@@ -234,6 +234,12 @@ export interface DeployChange extends ChangeBase {
   /** True when the invoker IAM check is turned off (the service is public without any IAM binding). */
   readonly invokerIamDisabled?: boolean;
   /**
+   * True when Identity-Aware Proxy guards the service (v1: the `run.googleapis.com/iap-enabled` annotation; v2:
+   * `iapEnabled`): every request passes IAP's access policy before the invoker IAM check. Undefined when the entry
+   * does not say.
+   */
+  readonly iapEnabled?: boolean;
+  /**
    * The operation that made this write. v1: the response's `run.googleapis.com/operation-id` annotation, which the
    * rollout's system events carry too. v2: the LogEntry's `operation.id`, the long-running operation every entry of
    * the write carries (whether system events carry it is not known: it only ever confirms a match with them).

@@ -64,6 +64,7 @@ describe('renderScc', () => {
       'CLOUD_RUN_VPC_EGRESS_BYPASS',
       'CLOUD_RUN_PUBLIC_INVOKER_ATTEMPT',
       'CLOUD_RUN_JOB_RUN_OVERRIDES',
+      'CLOUD_RUN_IAP_DISABLED',
     ]);
   });
 

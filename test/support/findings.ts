@@ -3,7 +3,7 @@
 import type { Finding, Resolution } from '../../functions/findings/finding.js';
 import { findingId } from '../../functions/findings/id.js';
 
-export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass', 'ingress-opened', 'plaintext-secret-env', 'unapproved-deployer', 'vpc-egress-bypass', 'public-invoker-attempt', 'job-run-overrides'] as const;
+export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass', 'ingress-opened', 'plaintext-secret-env', 'unapproved-deployer', 'vpc-egress-bypass', 'public-invoker-attempt', 'job-run-overrides', 'iap-disabled'] as const;
 export type TestRule = (typeof RULES)[number];
 
 /** The facts a finding is built from; every one can be overridden (hostile-input tests do). */
@@ -224,6 +224,17 @@ const BUILDERS: Readonly<Record<TestRule, (f: FindingFacts) => Finding>> = {
     },
     unknown: [],
     methodName: 'google.cloud.run.v2.Jobs.RunJob',
+  }),
+  'iap-disabled': (f) => ({
+    ...base('iap-disabled', f, [`${f.project}/${f.location}/${f.service}`, 'iap', f.eventTime]),
+    severity: 'HIGH',
+    title: 'Identity-Aware Proxy turned off on a Cloud Run service',
+    summary:
+      `${f.principal} turned Identity-Aware Proxy off on ${where(f)}: requests no longer pass its access policy. ` +
+      'It can be called without an identity (allUsers hold its invoker role): IAP was its only gate, and anyone on the internet can now call it.',
+    evidence: { before: 'IAP on', after: 'IAP off', api: 'v2', publicInvokers: ['allUsers'] },
+    unknown: [],
+    methodName: 'google.cloud.run.v2.Services.UpdateService',
   }),
 };
 

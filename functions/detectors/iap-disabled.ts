@@ -1,0 +1,80 @@
+// iap-disabled
+//
+// Reads:    Cloud Run deploys (v1 CreateService / ReplaceService, v2 CreateService / UpdateService) for whether
+//           Identity-Aware Proxy guards the service (v1: the `run.googleapis.com/iap-enabled` annotation, off when the
+//           request as written or the service as stored says so; v2: `iapEnabled`, which the JSON of a write that
+//           sets it leaves out when false), and deletes.
+// Alerts:   a write that turns IAP off on a service that IAP guarded before it. With IAP on, every request passes
+//           IAP's access policy first (who may reach the service, and from where: context-aware access levels), and
+//           only then the invoker IAM check, which IAP passes with its own service account. With IAP off, callers
+//           face the invoker IAM check alone. It is a service setting: any write counts, with or without a new
+//           revision, whether or not the revision becomes Ready.
+// Options:  `rules.iap-disabled.exceptions` (principal, project, service globs), `severity`.
+// Severity: MEDIUM; HIGH when the service can be called without an identity once IAP is gone (the public hold its
+//           invoker role, or its invoker IAM check is off, as known from its baseline or this write): IAP was the
+//           only gate, and anyone on the internet can now call it.
+// Resolves: IAP turned on again by the newest entry about it, or the service deleted. A turn-off that arrives
+//           after a newer write turned IAP on again is reported and closed at once; one that arrives after newer
+//           writes that keep it off stays open with theirs.
+// Blind spots: a service's first known write sets the baseline, so a service created (or first seen) without IAP
+//           raises nothing. A service deleted and created again under the name without IAP is compared with the
+//           deleted one (evidence `recreatedAfterDeleteAt`). A write whose entry does not show IAP (a v2 update mask
+//           that leaves `iap_enabled` alone, a v1 entry logged without its body, an annotation value that reads as
+//           neither true nor false) says nothing. IAP configured on a load balancer's backend service instead of on
+//           the Cloud Run service is not seen, nor are changes to the IAP access policy itself (IAP's own
+//           SetIamPolicy). An invoker role granted to the public on the project, folder or organization is not
+//           taken into account for the severity (public-invoker-grant reports it).
+import { baselineKey } from '../baseline/store.js';
+import { changedAfter, deletedBetween, pointBefore, valueBefore } from '../baseline/state.js';
+import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
+import { closedByDelete, riskInForce, serviceLabel } from './revision.js';
+import type { Detection, Detector, Resolved } from './types.js';
+
+const TITLE = 'Identity-Aware Proxy turned off on a Cloud Run service';
+
+export const iapDisabled: Detector<'iap-disabled'> = {
+  id: 'iap-disabled',
+  title: TITLE,
+  defaultSeverity: 'MEDIUM',
+  methods: [...DEPLOY_METHODS, ...DELETE_METHODS],
+  changeKinds: ['deploy', 'delete'],
+  closedByDelete: true,
+  serviceSettings: true,
+  detect({ change, baseline }): Detection[] {
+    if (change.kind !== 'deploy' || change.iapEnabled !== false) return [];
+    const beforePoint = pointBefore(baseline?.iapEnabled, change.timeMs);
+    if (beforePoint?.v !== true) return [];
+    // IAP on before was the deleted service's: the service was created again under the name without it.
+    const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint.t, change.timeMs);
+    const who = change.principal?.id ?? 'An unknown principal';
+    const publicInvokers = valueBefore(baseline?.publicInvokers, change.timeMs) ?? [];
+    const invokerIamDisabled = change.invokerIamDisabled ?? valueBefore(baseline?.invokerIamDisabled, change.timeMs) === true;
+    const unauthenticated = publicInvokers.length > 0 || invokerIamDisabled;
+    const callers = unauthenticated
+      ? ` It can be called without an identity (${publicInvokers.length > 0 ? `${publicInvokers.join(' and ')} hold its invoker role` : 'its invoker IAM check is off'}): IAP was its only gate, and anyone on the internet can now call it.`
+      : ' Callers now face the invoker IAM check alone: IAP access levels (device, network, context) no longer apply.';
+    return [
+      {
+        severity: unauthenticated ? 'HIGH' : 'MEDIUM',
+        title: TITLE,
+        summary: `${who} turned Identity-Aware Proxy off on ${serviceLabel(change.target)}${recreatedAfterDeleteAt ? ` (created again without it after the service that had it was deleted at ${recreatedAfterDeleteAt})` : ''}: requests no longer pass its access policy.${callers}`,
+        evidence: {
+          before: 'IAP on',
+          after: 'IAP off',
+          api: change.api,
+          ...(publicInvokers.length > 0 ? { publicInvokers } : {}),
+          ...(invokerIamDisabled ? { invokerIamDisabled: true } : {}),
+          ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
+        },
+        dedupKey: [baselineKey(change.target), 'iap', change.time],
+        // A late entry: closed at once when a newer write already turned IAP on again.
+        ...riskInForce(baseline?.iapEnabled, change.timeMs, (enabled) => enabled, () => 'IAP guards it again'),
+      },
+    ];
+  },
+  resolves({ change, baseline }, open): Resolved[] {
+    if (change.kind === 'delete') return closedByDelete(open, change.timeMs, baseline?.iapEnabled);
+    if (change.kind !== 'deploy' || change.iapEnabled !== true || changedAfter(baseline?.iapEnabled, change.timeMs)) return [];
+    return open.map((o) => ({ id: o.finding.id, reason: 'IAP guards it again' }));
+  },
+};

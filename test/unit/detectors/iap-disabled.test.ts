@@ -1,0 +1,188 @@
+// iap-disabled: Identity-Aware Proxy turned off on a service it guarded, from the v1 annotation
+// `run.googleapis.com/iap-enabled` and the v2 field `iapEnabled`, with or without a new revision.
+import { describe, expect, it } from 'vitest';
+import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
+import { config, findingsOf } from '../../support/run.js';
+
+const gcloud = synthetic('v1-ReplaceService-gcloud');
+const IAP = 'run.googleapis.com/iap-enabled';
+
+/**
+ * The gcloud fixture at `time` with the IAP annotation set to `iap` (undefined: left out) in the request and in the
+ * service as stored (the response), unless `stored` says otherwise for the response.
+ */
+function v1Write(time: string, iap: string | undefined, options: { image?: string; stored?: string | null } = {}): Json {
+  const image = options.image ?? 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot/cloud-run-slack-bot:1f2e3d4c5b6a';
+  let side = 0;
+  const entry = editV1Services(withV1Image(gcloud, image, 'nonce'), (svc) => {
+    // editV1Services edits the request's service first, then the response's.
+    const value = side++ === 0 || options.stored === undefined ? iap : (options.stored ?? undefined);
+    const annotations = (svc['metadata'] as Record<string, Record<string, string>>)['annotations']!;
+    if (value === undefined) delete annotations[IAP];
+    else annotations[IAP] = value;
+  });
+  return at(withOperationId(entry, `op-${time}`), time);
+}
+
+/** The v2 UpdateService fixture at `time` with `service` changed by `edit` (IAP left out unless it sets it). */
+function v2Update(time: string, edit: (service: Record<string, unknown>, request: Record<string, unknown>) => void): Json {
+  return at(
+    variant(synthetic('v2-UpdateService'), (e) => {
+      const request = e.protoPayload['request'] as Record<string, unknown>;
+      const service = request['service'] as Record<string, unknown>;
+      service['invokerIamDisabled'] = false;
+      edit(service, request);
+    }),
+    time,
+  );
+}
+
+/** A v2 update whose mask names only `iap_enabled`. */
+const setIap = (time: string, enabled: boolean): Json =>
+  v2Update(time, (service, request) => {
+    if (enabled) service['iapEnabled'] = true;
+    request['updateMask'] = 'iapEnabled';
+  });
+
+const v2Create = (iap: boolean): Json =>
+  variant(synthetic('v2-CreateService'), (e) => {
+    const service = (e.protoPayload['request'] as Record<string, unknown>)['service'] as Record<string, unknown>;
+    if (iap) service['iapEnabled'] = true;
+  });
+
+async function disabled(entries: readonly unknown[], cfg = config()) {
+  return (await findingsOf(entries, cfg)).filter((f) => f.rule === 'iap-disabled');
+}
+
+/** The allUsers grant fixture, pointed at the v1 service (SLACK_BOT) at `time`. */
+function allUsersOnSlackBot(time: string): Json {
+  const grant = at(synthetic('run-SetIamPolicy-allUsers'), time);
+  const labels = (grant as { resource: { labels: Record<string, string> } }).resource.labels;
+  return variant(grant, (e) => {
+    e['resource'] = { type: 'cloud_run_revision', labels: { ...labels, project_id: SLACK_BOT.project, location: SLACK_BOT.location, service_name: SLACK_BOT.service } };
+    e.protoPayload['resourceName'] = `projects/${SLACK_BOT.project}/locations/${SLACK_BOT.location}/services/${SLACK_BOT.service}`;
+    e['logName'] = `projects/${SLACK_BOT.project}/logs/cloudaudit.googleapis.com%2Factivity`;
+  });
+}
+
+describe('iap-disabled', () => {
+  it.each([
+    ['v1: IAP on, then a write that leaves the annotation out (same template: no new revision)', [v1Write('2024-05-04T10:00:00Z', 'true'), v1Write('2024-05-04T11:00:00Z', undefined)], 'v1'],
+    ['v1: IAP on, then "false" (a new revision too)', [v1Write('2024-05-04T10:00:00Z', 'true'), v1Write('2024-05-04T11:00:00Z', 'false', { image: 'gcr.io/acme/other:2' })], 'v1'],
+    ['v1: IAP on, then a request that turns it off where the response still says true', [v1Write('2024-05-04T10:00:00Z', 'true'), v1Write('2024-05-04T11:00:00Z', 'false', { stored: 'true' })], 'v1'],
+    ['v1: IAP on ("True", as Go parses booleans), then "0"', [v1Write('2024-05-04T10:00:00Z', 'True'), v1Write('2024-05-04T11:00:00Z', '0')], 'v1'],
+    ['v2: created with IAP, then an update naming iapEnabled in its mask (false: left out of the JSON)', [v2Create(true), setIap('2024-06-01T11:00:00Z', false)], 'v2'],
+    ['v2: created with IAP, then a full update without it', [v2Create(true), v2Update('2024-06-01T11:00:00Z', () => undefined)], 'v2'],
+    ['v2: IAP turned on by a masked update, then off by another', [v2Create(false), setIap('2024-06-01T10:00:00Z', true), setIap('2024-06-01T11:00:00Z', false)], 'v2'],
+  ])('fires: %s', async (_name, entries, api) => {
+    const findings = await disabled(entries);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ severity: 'MEDIUM', title: 'Identity-Aware Proxy turned off on a Cloud Run service', evidence: { before: 'IAP on', after: 'IAP off', api } });
+    expect(findings[0]!.summary).toContain('Callers now face the invoker IAM check alone');
+    expect(findings[0]!.evidence).not.toHaveProperty('publicInvokers');
+  });
+
+  it('fires HIGH when allUsers hold the invoker role: IAP was the only gate', async () => {
+    const findings = await disabled([v1Write('2024-05-04T10:00:00Z', 'true'), allUsersOnSlackBot('2024-05-04T10:30:00Z'), v1Write('2024-05-04T11:00:00Z', 'false')]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ severity: 'HIGH', evidence: { publicInvokers: ['allUsers'] } });
+    expect(findings[0]!.summary).toContain('anyone on the internet can now call it');
+  });
+
+  it('fires HIGH when the same write turns the invoker IAM check off (v2)', async () => {
+    const findings = await disabled([
+      v2Create(true),
+      v2Update('2024-06-01T11:00:00Z', (service, request) => {
+        service['invokerIamDisabled'] = true;
+        request['updateMask'] = { paths: ['iap_enabled', 'invoker_iam_disabled'] };
+      }),
+    ]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ severity: 'HIGH', evidence: { invokerIamDisabled: true } });
+    expect(findings[0]!.summary).toContain('its invoker IAM check is off');
+  });
+
+  it.each([
+    ['a service created without IAP', [v2Create(false)]],
+    ['the first write seen has IAP off (nothing known before)', [v1Write('2024-05-04T11:00:00Z', 'false')]],
+    ['IAP off, then off again', [v1Write('2024-05-04T10:00:00Z', undefined), v1Write('2024-05-04T11:00:00Z', 'false', { image: 'gcr.io/acme/other:2' })]],
+    ['IAP on, then on again', [v1Write('2024-05-04T10:00:00Z', 'true'), v1Write('2024-05-04T11:00:00Z', 'true', { image: 'gcr.io/acme/other:2' })]],
+    ['IAP off, then turned on', [v1Write('2024-05-04T10:00:00Z', 'false'), v1Write('2024-05-04T11:00:00Z', 'true')]],
+    ['v1: IAP on, then a request that leaves the annotation out of a service that keeps it (the response says true)', [v1Write('2024-05-04T10:00:00Z', 'true'), v1Write('2024-05-04T11:00:00Z', undefined, { stored: 'true' })]],
+    ['v1: IAP on, then a value that reads as neither true nor false', [v1Write('2024-05-04T10:00:00Z', 'true'), v1Write('2024-05-04T11:00:00Z', 'yes')]],
+    ['v1: IAP on, then an entry logged without its body', [v1Write('2024-05-04T10:00:00Z', 'true'), variant(v1Write('2024-05-04T11:00:00Z', undefined), (e) => { delete e.protoPayload['request']; delete e.protoPayload['response']; })]],
+    [
+      'v2: created with IAP, then an update whose mask leaves iap_enabled alone',
+      [
+        v2Create(true),
+        v2Update('2024-06-01T11:00:00Z', (_service, request) => {
+          request['updateMask'] = { paths: ['template.containers'] };
+        }),
+      ],
+    ],
+    ['IAP on, deleted, then created again with IAP', [v1Write('2024-05-04T10:00:00Z', 'true'), deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), v1Write('2024-05-04T11:00:00Z', 'true')]],
+  ])('ignores: %s', async (_name, entries) => {
+    expect(await disabled(entries)).toEqual([]);
+  });
+
+  it('ignores services covered by an exception, and does nothing when disabled', async () => {
+    const entries = [v1Write('2024-05-04T10:00:00Z', 'true'), v1Write('2024-05-04T11:00:00Z', 'false')];
+    expect(await disabled(entries, config({ rules: { 'iap-disabled': { exceptions: [{ service: `${SLACK_BOT.project}/*` }] } } }))).toEqual([]);
+    expect(await disabled(entries, config({ rules: { 'iap-disabled': { enabled: false } } }))).toEqual([]);
+    expect((await disabled(entries, config({ rules: { 'iap-disabled': { severity: 'LOW' } } })))[0]?.severity).toBe('LOW');
+  });
+
+  it('is resolved when IAP is turned on again, or the service deleted; a write that keeps it off closes nothing', async () => {
+    const open = [v1Write('2024-05-04T10:00:00Z', 'true'), v1Write('2024-05-04T11:00:00Z', 'false')];
+    const reenabled = await disabled([...open, v1Write('2024-05-04T12:00:00Z', 'true')]);
+    expect(reenabled.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
+    expect(reenabled[1]!.resolution?.reason).toBe('IAP guards it again');
+    expect(reenabled[1]!.id).toBe(reenabled[0]!.id);
+    const deleted = await disabled([...open, deleteServiceAt('2024-05-04T12:00:00Z', SLACK_BOT)]);
+    expect(deleted.map((f) => f.resolution?.reason)).toEqual([undefined, 'the service was deleted']);
+    expect((await disabled([...open, v1Write('2024-05-04T12:00:00Z', 'false', { image: 'gcr.io/acme/other:3' })])).map((f) => f.status ?? 'active')).toEqual(['active']);
+  });
+
+  it('a late entry compares with IAP before it in time, and is closed at once by the newer write that turned it on', async () => {
+    // Arrival order: on at 10:00, on at 12:00, then the 11:00 write that turned it off, late.
+    const late = [v1Write('2024-05-04T10:00:00Z', 'true'), v1Write('2024-05-04T12:00:00Z', 'true'), v1Write('2024-05-04T11:00:00Z', 'false')];
+    const findings = await disabled(late);
+    expect(findings.map((f) => [f.eventTime, f.status ?? 'active'])).toEqual([
+      ['2024-05-04T11:00:00Z', 'active'],
+      ['2024-05-04T11:00:00Z', 'resolved'],
+    ]);
+    expect(findings[1]!.resolution).toMatchObject({ time: '2024-05-04T12:00:00Z', reason: 'IAP guards it again' });
+    const inOrder = await disabled([late[0]!, late[2]!, late[1]!]);
+    expect(findings.map((f) => `${f.id} ${f.status ?? 'active'}`)).toEqual(inOrder.map((f) => `${f.id} ${f.status ?? 'active'}`));
+  });
+
+  it('one finding for a write seen twice', async () => {
+    const write = v1Write('2024-05-04T11:00:00Z', 'false');
+    expect(await disabled([v1Write('2024-05-04T10:00:00Z', 'true'), write, write])).toHaveLength(1);
+  });
+
+  // Deleting a service and creating it again under its name without IAP takes the gate away as surely as an
+  // update: the name (and a load balancer's serverless NEG) now leads to a service IAP no longer guards.
+  it.each([
+    ['v1: created again without IAP where the deleted service had it', 'true', 1],
+    ['v1: created again without IAP where the deleted service had none', 'false', 0],
+  ])('%s', async (_name, before, count) => {
+    const create = variant(v1Write('2024-05-04T11:00:00Z', undefined), (e) => {
+      e.protoPayload['methodName'] = 'google.cloud.run.v1.Services.CreateService';
+    });
+    const findings = await disabled([v1Write('2024-05-04T10:00:00Z', before), deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), create]);
+    expect(findings).toHaveLength(count);
+    if (count > 0) {
+      expect(findings[0]!.evidence['recreatedAfterDeleteAt']).toBe('2024-05-04T10:30:00.000Z');
+      expect(findings[0]!.summary).toContain('created again without it');
+    }
+  });
+
+  it('a job or a worker pool has no IAP: their writes say nothing of it', async () => {
+    const pool = variant(synthetic('workerpool-v2-UpdateWorkerPool'), (e) => {
+      ((e.protoPayload['request'] as Record<string, unknown>)['workerPool'] as Record<string, unknown>)['iapEnabled'] = true;
+    });
+    const later = at(synthetic('workerpool-v2-UpdateWorkerPool'), '2030-01-01T00:00:00Z');
+    expect(await disabled([pool, later])).toEqual([]);
+  });
+});

@@ -17,7 +17,9 @@
 //           while that finding is open: one exposure, one alert.
 // Options:  `rules.public-invoker-grant.allowServices` (PROJECT/SERVICE globs of services meant to be public),
 //           `exceptions`, `severity`.
-// Severity: HIGH on a service, CRITICAL on a project, folder or organization.
+// Severity: HIGH on a service, CRITICAL on a project, folder or organization. A service Identity-Aware Proxy
+//           guards (as known from its baseline or the write) is still HIGH: its finding says so (evidence
+//           `behindIap`), since the public reach it as soon as IAP is turned off.
 // Resolves: the public members removed from the invoker role (and holding no other role: a custom one may carry
 //           run.routes.invoke), or the invoker IAM check turned back on, by the newest entry about it (an older
 //           entry arriving late resolves nothing: when a newer entry applied before it already took its risk away,
@@ -41,6 +43,13 @@ import { closedByDelete, iamScopeLabel, meantToBePublic, riskInForce, serviceLab
 import type { Ingress } from '../model/change.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
+/**
+ * Said of a service Identity-Aware Proxy guards: IAP passes the IAM check as its own service agent, so the public
+ * members reach the service only once IAP is off. Still reported, at the same severity: the exposure is one setting
+ * away, and turning IAP off then raises nothing new here (iap-disabled reports it).
+ */
+const BEHIND_IAP = ' Identity-Aware Proxy still guards it: the public reach it only once IAP is turned off (iap-disabled reports that).';
+
 export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
   id: 'public-invoker-grant',
   title: 'Cloud Run service opened to the public',
@@ -59,12 +68,13 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       // it. A v1 write is a full PUT and a create starts afresh: one logged without its ingress set one this entry
       // does not show (the default `all`, when it left the annotation out), so the one before it is no guide.
       const ingress = change.ingress ?? (change.api === 'v2' && change.operation === 'update' ? (valueBefore(baseline?.ingress, change.timeMs) as Ingress | undefined) : undefined);
+      const behindIap = (change.iapEnabled ?? valueBefore(baseline?.iapEnabled, change.timeMs)) === true;
       return [
         {
           severity: 'HIGH',
           title: 'Invoker IAM check disabled: service is public',
-          summary: `${who} turned off the invoker IAM check on ${serviceLabel(change.target)}: ${whoCanCall(ingress)}`,
-          evidence: { invokerIamDisabled: true, api: change.api, ingress: ingress ?? 'unknown' },
+          summary: `${who} turned off the invoker IAM check on ${serviceLabel(change.target)}: ${whoCanCall(ingress)}${behindIap ? BEHIND_IAP : ''}`,
+          evidence: { invokerIamDisabled: true, api: change.api, ingress: ingress ?? 'unknown', ...(behindIap ? { behindIap: true } : {}) },
           dedupKey: [baselineKey(change.target), 'invoker-iam-disabled', change.time],
           // A late entry: a newer deploy already set the check, so this one is history, not the risk in force.
           ...riskInForce(baseline?.invokerIamDisabled, change.timeMs, (disabled) => disabled === false, () => 'the invoker IAM check is on again'),
@@ -111,17 +121,19 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     // Members who could already call the service, given only roles that also change it: the risk this finding
     // reports is the write access, and it ends when they lose it (they may stay invokers: that risk is older).
     const upgrade = knownBefore !== undefined && members.every((m) => knownBefore.includes(m)) && roles.every((r) => WRITE_CAPABLE_INVOKER_ROLES.has(r));
+    const behindIap = !projectWide && valueBefore(baseline?.iapEnabled, change.timeMs) === true;
     return [
       {
         severity: projectWide ? 'CRITICAL' : 'HIGH',
         title: projectWide ? `Cloud Run invoker granted to the public on a whole ${change.scope}` : 'Cloud Run invoker granted to the public',
-        summary: `${who} granted ${roles.join(', ')} to ${members.join(' and ')} on ${iamScopeLabel(change.scope, change.target)}.`,
+        summary: `${who} granted ${roles.join(', ')} to ${members.join(' and ')} on ${iamScopeLabel(change.scope, change.target)}.${behindIap ? BEHIND_IAP : ''}`,
         evidence: {
           scope: change.scope,
           membersGranted: members,
           roles,
           source: change.delta ? 'policy delta' : knownBefore !== undefined ? 'difference from the last known policy' : 'full policy (no earlier policy known)',
           ...(upgrade ? { upgradedFromInvoker: true } : {}),
+          ...(behindIap ? { behindIap: true } : {}),
         },
         dedupKey: [baselineKey(change.target), members.join(','), roles.join(','), change.time],
         // (A member a newer policy moved to another role counts as gone: see Blind spots.)

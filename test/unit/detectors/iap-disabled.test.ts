@@ -186,3 +186,48 @@ describe('iap-disabled', () => {
     expect(await disabled([pool, later])).toEqual([]);
   });
 });
+
+// A public invoker behind IAP reaches nothing until IAP goes: public-invoker-grant still reports the grant (the
+// exposure is one setting away, and turning IAP off raises nothing new there), and says that IAP still guards it.
+describe('public-invoker-grant on a service IAP guards', () => {
+  const grants = async (entries: readonly unknown[]) => (await findingsOf(entries, config())).filter((f) => f.rule === 'public-invoker-grant');
+
+  it.each([
+    ['v1: allUsers granted the invoker role while IAP is on', [v1Write('2024-05-04T10:00:00Z', 'true'), allUsersOnSlackBot('2024-05-04T10:30:00Z')], true],
+    ['v1: allUsers granted the invoker role where IAP is off', [v1Write('2024-05-04T10:00:00Z', 'false'), allUsersOnSlackBot('2024-05-04T10:30:00Z')], false],
+    ['v1: allUsers granted after IAP was turned off', [v1Write('2024-05-04T10:00:00Z', 'true'), v1Write('2024-05-04T10:15:00Z', 'false'), allUsersOnSlackBot('2024-05-04T10:30:00Z')], false],
+    [
+      'v2: the invoker IAM check turned off on a service created with IAP',
+      [
+        v2Create(true),
+        v2Update('2024-06-01T11:00:00Z', (service, request) => {
+          service['invokerIamDisabled'] = true;
+          request['updateMask'] = { paths: ['invoker_iam_disabled'] };
+        }),
+      ],
+      true,
+    ],
+    [
+      'v2: the invoker IAM check turned off by the same write that turns IAP off',
+      [
+        v2Create(true),
+        v2Update('2024-06-01T11:00:00Z', (service, request) => {
+          service['invokerIamDisabled'] = true;
+          request['updateMask'] = { paths: ['invoker_iam_disabled', 'iap_enabled'] };
+        }),
+      ],
+      false,
+    ],
+  ])('%s', async (_name, entries, behind) => {
+    const findings = await grants(entries);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.severity).toBe('HIGH');
+    if (behind) {
+      expect(findings[0]!.evidence['behindIap']).toBe(true);
+      expect(findings[0]!.summary).toContain('Identity-Aware Proxy still guards it');
+    } else {
+      expect(findings[0]!.evidence).not.toHaveProperty('behindIap');
+      expect(findings[0]!.summary).not.toContain('Identity-Aware Proxy');
+    }
+  });
+});

@@ -70,7 +70,7 @@ export function sccCategory(rule: string): string {
  * past its network perimeter, and a secret in a plain environment variable is readable by every viewer
  * (MISCONFIGURATION). A deploy by someone outside the approved deployers skipped the pipeline, which is worth a look
  * and not wrong in itself (OBSERVATION). Outbound traffic taken out of the VPC leaves its controls behind
- * (MISCONFIGURATION), and so does a service IAP no longer guards. A refused attempt to open a service changed nothing and is worth a look (OBSERVATION). Rules
+ * (MISCONFIGURATION), and so does a service IAP no longer guards, or one reachable past its load balancer again. A refused attempt to open a service changed nothing and is worth a look (OBSERVATION). Rules
  * added later start as OBSERVATION until someone decides otherwise.
  */
 const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
@@ -86,6 +86,7 @@ const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
   'public-invoker-attempt': 'OBSERVATION',
   'job-run-overrides': 'OBSERVATION',
   'iap-disabled': 'MISCONFIGURATION',
+  'default-url-enabled': 'MISCONFIGURATION',
 };
 
 const NEXT_STEPS: Readonly<Record<string, string>> = {
@@ -133,6 +134,10 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
     'Confirm the service is meant to be reached without Identity-Aware Proxy. If not, turn IAP back on ' +
     '(gcloud run services update --iap) and review its request logs for calls made while it was off; ' +
     'if it is, add it to rules.iap-disabled.exceptions.',
+  'default-url-enabled':
+    'Confirm the service is meant to be reached at its run.app URL, past its load balancer. If not, disable the default URL again ' +
+    '(gcloud run services update --no-default-url) or restrict its ingress to internal-and-cloud-load-balancing, and review its request logs ' +
+    'for calls to the run.app address meanwhile; if it is, add it to rules.default-url-enabled.exceptions.',
 };
 
 const DEFAULT_NEXT_STEPS = 'Review the change in the audit entry linked from this finding and revert it if it was not intended.';

@@ -282,7 +282,7 @@ function workerPoolEntry(env: Envelope, pp: JsonObject, method: string, options:
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
   // Nothing of a service's request path: a worker pool takes no requests. (Its revision, when the client named it, is
   // shown but never keys a finding: deployKey.)
-  const change = deployOf(env, pp, api, operation, target, { ...facts, ingress: undefined, ingressIfCreated: undefined, invokerIamDisabled: undefined, iapEnabled: undefined }, api === 'v1', logged);
+  const change = deployOf(env, pp, api, operation, target, { ...facts, ingress: undefined, ingressIfCreated: undefined, invokerIamDisabled: undefined, iapEnabled: undefined, defaultUrlDisabled: undefined }, api === 'v1', logged);
   // A forced revision is a deploy of the same template: what a mutable tag points to may have changed.
   const request = asObject(pp['request']);
   const forced = request?.['forceNewRevision'] === true || request?.['force_new_revision'] === true;
@@ -542,6 +542,7 @@ function deployOf(
     vpcEgress: facts.vpcEgress,
     invokerIamDisabled: facts.invokerIamDisabled,
     iapEnabled: facts.iapEnabled,
+    defaultUrlDisabled: facts.defaultUrlDisabled,
     operationId: logged?.id ?? facts.operationId,
     operationCompletion: logged?.completion,
   };
@@ -578,6 +579,7 @@ export interface DeployFacts {
   readonly vpcEgress?: VpcEgress;
   readonly invokerIamDisabled?: boolean;
   readonly iapEnabled?: boolean;
+  readonly defaultUrlDisabled?: boolean;
   readonly operationId?: string;
 }
 
@@ -637,6 +639,8 @@ function v1Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, body: 's
         ? false
         : undefined;
   const iapEnabled = v1IapEnabled(annotations, stored, knative !== undefined);
+  // A guard too: the default URL is on unless both sides leave it disabled.
+  const defaultUrlDisabled = v1GuardOn(DEFAULT_URL_DISABLED_ANNOTATION, annotations, stored, knative !== undefined);
   // The request carries the operation id of the previous write; the response carries this one.
   const operationId = asString(at(response, 'metadata', 'annotations', 'run.googleapis.com/operation-id'));
   const revision = asString(templateMeta?.['name']);
@@ -657,12 +661,27 @@ function v1Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, body: 's
     vpcEgress: template ? (v1VpcEgress(templateAnnotations, containers.length > 0) ?? storedVpcEgress(response, knative)) : undefined,
     invokerIamDisabled,
     iapEnabled,
+    defaultUrlDisabled,
     operationId,
   };
 }
 
 const INGRESS_ANNOTATION = 'run.googleapis.com/ingress';
 const IAP_ANNOTATION = 'run.googleapis.com/iap-enabled';
+const DEFAULT_URL_DISABLED_ANNOTATION = 'run.googleapis.com/default-url-disabled';
+
+/**
+ * A v1 boolean annotation that, when true, guards the service (the default URL disabled): read as v1IapEnabled
+ * reads IAP, off when either side says so, on when either says so and neither says off, off when missing from a
+ * body logged (a full PUT), unknown when a value reads as neither or no body was logged.
+ */
+function v1GuardOn(key: string, written: JsonObject | undefined, stored: JsonObject | undefined, bodyLogged: boolean): boolean | undefined {
+  const sides = [stringIn(written, key), stringIn(stored, key)].map(annotationBoolean);
+  if (sides.includes(false)) return false;
+  if (sides.includes('unreadable')) return undefined;
+  if (sides.includes(true)) return true;
+  return bodyLogged ? false : undefined;
+}
 
 /**
  * Whether IAP guards a v1 service after the write: off when either side says so (the request as written, the
@@ -738,6 +757,7 @@ function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, create =
   const invokerIamDisabled = service && sets('invoker_iam_disabled') ? (asBoolean(field(service, 'invokerIamDisabled')) ?? false) : undefined;
   // As invokerIamDisabled: the JSON of a protocol buffer leaves out `false`.
   const iapEnabled = service && sets('iap_enabled') ? (asBoolean(field(service, 'iapEnabled')) ?? false) : undefined;
+  const defaultUrlDisabled = service && sets('default_uri_disabled') ? (asBoolean(field(service, 'defaultUriDisabled')) ?? false) : undefined;
   const revision = sets('template.revision') ? asString(field(template, 'revision')) : undefined;
   return {
     annotations: asObject(field(service, 'annotations')),
@@ -759,6 +779,7 @@ function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, create =
     vpcEgress: template && sets('template.vpc_access') ? v2VpcEgress(asObject(field(template, 'vpcAccess'))) : undefined,
     invokerIamDisabled,
     iapEnabled,
+    defaultUrlDisabled,
   };
 }
 

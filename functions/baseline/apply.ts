@@ -97,6 +97,7 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, { rec
   if (binauthz && !binauthz.policyUnknown) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, binauthz.policy ?? '');
   if (change.vpcEgress) target.vpcEgress = record(target.vpcEgress ?? [], t, change.vpcEgress);
   if (change.iapEnabled !== undefined) target.iapEnabled = record(target.iapEnabled ?? [], t, change.iapEnabled);
+  if (change.defaultUrlDisabled !== undefined) target.defaultUrlDisabled = record(target.defaultUrlDisabled ?? [], t, change.defaultUrlDisabled);
 }
 
 /**

@@ -57,6 +57,11 @@ export interface ServiceBaseline {
    */
   readonly iapEnabled?: readonly TimePoint<boolean>[];
   /**
+   * Whether the service's default `*.run.app` URL was disabled after each write that said so. It carries across a
+   * delete, as the ingress does. Optional, as binaryAuthorization.
+   */
+  readonly defaultUrlDisabled?: readonly TimePoint<boolean>[];
+  /**
    * Which of publicInvokers hold a write-capable invoker role (run.admin, run.developer, run.sourceDeveloper), sorted,
    * recorded with each IAM policy: a public invoker given one of them is a new grant. Optional, as binaryAuthorization.
    */
@@ -110,10 +115,10 @@ export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabel
 /**
  * Histories added after baselines were first stored (optional) that carry across a delete, as the runtime service
  * account, the repositories and the ingress do: a service created again under the name is compared with the deleted
- * one's Binary Authorization policy (binary-authorization-bypass), VPC egress (vpc-egress-bypass) and Identity-Aware
- * Proxy (iap-disabled).
+ * one's Binary Authorization policy (binary-authorization-bypass), VPC egress (vpc-egress-bypass), Identity-Aware
+ * Proxy (iap-disabled) and default URL (default-url-enabled).
  */
-export const CARRIED_OPTIONAL_HISTORIES = ['binaryAuthorization', 'vpcEgress', 'iapEnabled'] as const;
+export const CARRIED_OPTIONAL_HISTORIES = ['binaryAuthorization', 'vpcEgress', 'iapEnabled', 'defaultUrlDisabled'] as const;
 
 /**
  * How many image repositories a service's baseline remembers. Legitimate services use a handful; the cap keeps a

@@ -64,6 +64,7 @@ export interface RulesConfig {
   readonly 'public-invoker-attempt': RuleSettings;
   readonly 'job-run-overrides': RuleSettings;
   readonly 'iap-disabled': RuleSettings;
+  readonly 'default-url-enabled': RuleSettings;
 }
 
 export interface SinkRouting {

@@ -382,6 +382,7 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     vpcEgress: observed?.vpcEgress ?? write.vpcEgress,
     invokerIamDisabled: write.invokerIamDisabled,
     iapEnabled: write.iapEnabled,
+    defaultUrlDisabled: write.defaultUrlDisabled,
     operationId: write.operationId,
     revisionSeen: write.revisionSeen,
   };

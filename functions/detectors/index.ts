@@ -2,6 +2,7 @@
 // one file and one line here.
 import type { RulesConfig } from '../config/types.js';
 import { binaryAuthorizationBypass } from './binary-authorization-bypass.js';
+import { defaultUrlEnabled } from './default-url-enabled.js';
 import { iapDisabled } from './iap-disabled.js';
 import { ingressOpened } from './ingress-opened.js';
 import { jobRunOverrides } from './job-run-overrides.js';
@@ -28,6 +29,7 @@ export const detectors = {
   'public-invoker-attempt': publicInvokerAttempt,
   'job-run-overrides': jobRunOverrides,
   'iap-disabled': iapDisabled,
+  'default-url-enabled': defaultUrlEnabled,
 } as const satisfies { readonly [Id in keyof RulesConfig]: Detector<Id> };
 
 export type RuleId = keyof typeof detectors;

@@ -240,6 +240,12 @@ export interface DeployChange extends ChangeBase {
    */
   readonly iapEnabled?: boolean;
   /**
+   * True when the service's default `*.run.app` URL is disabled (v1: the `run.googleapis.com/default-url-disabled`
+   * annotation; v2: `defaultUriDisabled`): requests reach it only through a load balancer or a domain it is mapped
+   * to. Undefined when the entry does not say.
+   */
+  readonly defaultUrlDisabled?: boolean;
+  /**
    * The operation that made this write. v1: the response's `run.googleapis.com/operation-id` annotation, which the
    * rollout's system events carry too. v2: the LogEntry's `operation.id`, the long-running operation every entry of
    * the write carries (whether system events carry it is not known: it only ever confirms a match with them).

@@ -65,6 +65,7 @@ describe('renderScc', () => {
       'CLOUD_RUN_PUBLIC_INVOKER_ATTEMPT',
       'CLOUD_RUN_JOB_RUN_OVERRIDES',
       'CLOUD_RUN_IAP_DISABLED',
+      'CLOUD_RUN_DEFAULT_URL_ENABLED',
     ]);
   });
 

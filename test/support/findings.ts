@@ -3,7 +3,7 @@
 import type { Finding, Resolution } from '../../functions/findings/finding.js';
 import { findingId } from '../../functions/findings/id.js';
 
-export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass', 'ingress-opened', 'plaintext-secret-env', 'unapproved-deployer', 'vpc-egress-bypass', 'public-invoker-attempt', 'job-run-overrides', 'iap-disabled'] as const;
+export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass', 'ingress-opened', 'plaintext-secret-env', 'unapproved-deployer', 'vpc-egress-bypass', 'public-invoker-attempt', 'job-run-overrides', 'iap-disabled', 'default-url-enabled'] as const;
 export type TestRule = (typeof RULES)[number];
 
 /** The facts a finding is built from; every one can be overridden (hostile-input tests do). */
@@ -235,6 +235,17 @@ const BUILDERS: Readonly<Record<TestRule, (f: FindingFacts) => Finding>> = {
     evidence: { before: 'IAP on', after: 'IAP off', api: 'v2', publicInvokers: ['allUsers'] },
     unknown: [],
     methodName: 'google.cloud.run.v2.Services.UpdateService',
+  }),
+  'default-url-enabled': (f) => ({
+    ...base('default-url-enabled', f, [`${f.project}/${f.location}/${f.service}`, 'default-url', f.eventTime]),
+    severity: 'MEDIUM',
+    title: 'Cloud Run default URL turned back on',
+    summary:
+      `${f.principal} turned the default run.app URL of ${where(f)} back on: requests from the internet reach it at its run.app address directly, ` +
+      'past the load balancer in front of it (its Cloud Armor policy, IAP, logging). Callers still need the invoker role.',
+    evidence: { before: 'default URL disabled', after: 'default URL on', ingress: 'all', api: 'v1' },
+    unknown: [],
+    methodName: 'google.cloud.run.v1.Services.ReplaceService',
   }),
 };
 

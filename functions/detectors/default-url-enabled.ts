@@ -1,0 +1,88 @@
+// default-url-enabled
+//
+// Reads:    Cloud Run deploys (v1 CreateService / ReplaceService, v2 CreateService / UpdateService) for whether the
+//           service's default `*.run.app` URL is disabled (v1: the `run.googleapis.com/default-url-disabled`
+//           annotation, on when the request as written or the service as stored says so; v2: `defaultUriDisabled`,
+//           which the JSON of a write that sets it leaves out when false) and for its ingress, and deletes.
+// Alerts:   a write that turns the default URL back on where it was disabled, on a service whose ingress (as the
+//           write sets it, else as in force before it) lets the internet in (`all`, or unknown). A service behind an
+//           external load balancer disables its default URL so that every request passes the load balancer (its
+//           Cloud Armor policy, IAP on its backend service, its logging); with the URL on, anyone reaches the service
+//           at its run.app address directly, past all of that. It is a service setting: any write counts, with or
+//           without a new revision, whether or not the revision becomes Ready.
+// Options:  `rules.default-url-enabled.exceptions` (principal, project, service globs), `severity`.
+// Severity: MEDIUM; HIGH when the service can be called without an identity (the public hold its invoker role, or
+//           its invoker IAM check is off, as known from its baseline or this write): the load balancer was the
+//           only control in front of it.
+// Resolves: the default URL disabled again by the newest entry about it, or the service deleted. A turn-on that
+//           arrives after a newer write disabled the URL again is reported and closed at once.
+// Blind spots: a service's first known write sets the baseline, so a service created (or first seen) with its
+//           default URL on raises nothing: that is Cloud Run's default. A service deleted and created again under
+//           the name with its URL on is compared with the deleted one (evidence `recreatedAfterDeleteAt`). A write
+//           whose entry does not show the setting (a v2 update mask that leaves `default_uri_disabled` alone, a v1
+//           entry logged without its body, an annotation value that reads as neither true nor false) says nothing.
+//           A URL turned on while the ingress keeps the internet out (`internal`, `internal-and-cloud-load-balancing`)
+//           raises nothing, and restricting the ingress later does not resolve a finding: ingress-opened reports
+//           the ingress opened afterwards. Domain mappings (which also bypass a load balancer) are not read.
+import { baselineKey } from '../baseline/store.js';
+import { changedAfter, deletedBetween, pointBefore, valueBefore } from '../baseline/state.js';
+import type { Ingress } from '../model/change.js';
+import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
+import { closedByDelete, riskInForce, serviceLabel } from './revision.js';
+import type { Detection, Detector, Resolved } from './types.js';
+
+const TITLE = 'Cloud Run default URL turned back on';
+
+export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
+  id: 'default-url-enabled',
+  title: TITLE,
+  defaultSeverity: 'MEDIUM',
+  methods: [...DEPLOY_METHODS, ...DELETE_METHODS],
+  changeKinds: ['deploy', 'delete'],
+  closedByDelete: true,
+  serviceSettings: true,
+  detect({ change, baseline }): Detection[] {
+    if (change.kind !== 'deploy' || change.defaultUrlDisabled !== false) return [];
+    const beforePoint = pointBefore(baseline?.defaultUrlDisabled, change.timeMs);
+    if (beforePoint?.v !== true) return [];
+    const ingress = change.ingress ?? (valueBefore(baseline?.ingress, change.timeMs) as Ingress | undefined);
+    // The ingress keeps the internet out: the run.app URL refuses it too (ingress-opened reports opening it).
+    if (ingress !== undefined && ingress !== 'all') return [];
+    const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint.t, change.timeMs);
+    const who = change.principal?.id ?? 'An unknown principal';
+    const publicInvokers = valueBefore(baseline?.publicInvokers, change.timeMs) ?? [];
+    const invokerIamDisabled = change.invokerIamDisabled ?? valueBefore(baseline?.invokerIamDisabled, change.timeMs) === true;
+    const unauthenticated = publicInvokers.length > 0 || invokerIamDisabled;
+    const callers = unauthenticated
+      ? ` It can be called without an identity (${publicInvokers.length > 0 ? `${publicInvokers.join(' and ')} hold its invoker role` : 'its invoker IAM check is off'}): the load balancer was the only control in front of it.`
+      : ' Callers still need the invoker role.';
+    const ingressNote = ingress === undefined ? ' (its ingress is not known here: this holds if it is all)' : '';
+    return [
+      {
+        severity: unauthenticated ? 'HIGH' : 'MEDIUM',
+        title: TITLE,
+        summary:
+          `${who} turned the default run.app URL of ${serviceLabel(change.target)} back on` +
+          `${recreatedAfterDeleteAt ? ` (created again with it after the service that had it disabled was deleted at ${recreatedAfterDeleteAt})` : ''}: ` +
+          `requests from the internet reach it at its run.app address directly, past the load balancer in front of it (its Cloud Armor policy, IAP, logging)${ingressNote}.${callers}`,
+        evidence: {
+          before: 'default URL disabled',
+          after: 'default URL on',
+          ingress: ingress ?? 'unknown',
+          api: change.api,
+          ...(publicInvokers.length > 0 ? { publicInvokers } : {}),
+          ...(invokerIamDisabled ? { invokerIamDisabled: true } : {}),
+          ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
+        },
+        dedupKey: [baselineKey(change.target), 'default-url', change.time],
+        // A late entry: closed at once when a newer write already disabled the URL again.
+        ...riskInForce(baseline?.defaultUrlDisabled, change.timeMs, (disabled) => disabled, () => 'its default URL is disabled again'),
+      },
+    ];
+  },
+  resolves({ change, baseline }, open): Resolved[] {
+    if (change.kind === 'delete') return closedByDelete(open, change.timeMs, baseline?.defaultUrlDisabled);
+    if (change.kind !== 'deploy' || change.defaultUrlDisabled !== true || changedAfter(baseline?.defaultUrlDisabled, change.timeMs)) return [];
+    return open.map((o) => ({ id: o.finding.id, reason: 'its default URL is disabled again' }));
+  },
+};

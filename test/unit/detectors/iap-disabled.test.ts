@@ -156,6 +156,37 @@ describe('iap-disabled', () => {
     expect(findings.map((f) => `${f.id} ${f.status ?? 'active'}`)).toEqual(inOrder.map((f) => `${f.id} ${f.status ?? 'active'}`));
   });
 
+  // A write of the same template moments after a deploy joins that deploy's rollout as the burst's second write (gcloud
+  // writes twice). Its IAP setting is its own: one that turns IAP off must be reported, by its principal at its time,
+  // and one that turns it on again closes what the first write opened.
+  const by = (entry: Json, principal: string): Json =>
+    variant(entry, (e) => {
+      (e.protoPayload['authenticationInfo'] as Record<string, unknown>)['principalEmail'] = principal;
+    });
+  it.each([
+    [
+      'a deploy with IAP on, then the same template with IAP off 10 s later, by someone else',
+      ['true', 'false'],
+      [['2024-05-04T11:00:10Z', 'mallory@example.com', 'active']],
+    ],
+    [
+      'a deploy with IAP off, then the same template with IAP on again 10 s later',
+      ['false', 'true'],
+      [
+        ['2024-05-04T11:00:00Z', 'masatonaka1989@gmail.com', 'active'],
+        ['2024-05-04T11:00:00Z', 'masatonaka1989@gmail.com', 'resolved'],
+      ],
+    ],
+  ])('a burst of writes of one template: %s', async (_name, [first, second], expected) => {
+    const image = { image: 'gcr.io/acme/other:2' };
+    const findings = await disabled([
+      v1Write('2024-05-04T10:00:00Z', 'true'),
+      v1Write('2024-05-04T11:00:00Z', first, image),
+      by(v1Write('2024-05-04T11:00:10Z', second, image), 'mallory@example.com'),
+    ]);
+    expect(findings.map((f) => [f.eventTime, f.principal, f.status ?? 'active'])).toEqual(expected);
+  });
+
   it('one finding for a write seen twice', async () => {
     const write = v1Write('2024-05-04T11:00:00Z', 'false');
     expect(await disabled([v1Write('2024-05-04T10:00:00Z', 'true'), write, write])).toHaveLength(1);

@@ -737,6 +737,14 @@ export class Engine {
     };
     draft.completed = edits.append(draft.completed ?? [], entry, COMPLETED_LIMIT);
     draft.open = open;
+    // The burst's writes that set IAP otherwise (Rollout.settingWrites): each at its own time, by its own principal,
+    // after the write whose revision the burst made (reported with it, so they count as no deploy).
+    for (const write of [...(rollout.settingWrites ?? [])].sort((a, b) => a.timeMs - b.timeMs)) {
+      const setting: DeployChange = { ...write, reportedAsDeploy: true };
+      const after = this.evaluate(draft, { change: setting }, findings);
+      applyChangeTo(draft, setting, edits, this.provenanceKeyOf(setting));
+      draft.open = after;
+    }
   }
 }
 

@@ -67,6 +67,12 @@ export interface Rollout {
    * judged as a write that kept the revision (where the service's events are known to reach runwatch).
    */
   readonly acrossApis?: true;
+  /**
+   * Writes of the burst other than `write` that set Identity-Aware Proxy otherwise than it (and those after one that
+   * did): the burst made one revision, `write`'s, but each of them set the service's IAP at its own time, by its own
+   * principal. Judged after `write`, as writes whose revision was reported with it (Engine.finalize).
+   */
+  readonly settingWrites?: readonly DeployChange[];
 }
 
 export interface CompletedRollout {
@@ -287,7 +293,10 @@ export function addWrite(rollout: Rollout, write: DeployChange): Rollout {
   // Keep the earliest write: its time is when the deploy happened. An operation's completion entry carries none of
   // the write's facts: it never takes the place of the write.
   const first = !write.operationCompletion && (rollout.write.operationCompletion || write.timeMs < rollout.write.timeMs) ? write : rollout.write;
-  return withObserved({ ...rollout, write: first, writes: rollout.writes + 1 }, rollout.observed);
+  const other = first === write ? rollout.write : write;
+  const setsIapOtherwise = !other.operationCompletion && other.iapEnabled !== undefined && (other.iapEnabled !== first.iapEnabled || rollout.settingWrites !== undefined);
+  const settingWrites = setsIapOtherwise ? [...(rollout.settingWrites ?? []), other] : rollout.settingWrites;
+  return withObserved({ ...rollout, write: first, writes: rollout.writes + 1, ...(settingWrites ? { settingWrites } : {}) }, rollout.observed);
 }
 
 /** The rollout with these observed facts (built without a spread: see rolledOut). */
@@ -296,6 +305,7 @@ export function withObserved(rollout: Rollout, observed: ObservedFacts | undefin
   if (rollout.write) out.write = rollout.write;
   if (observed) out.observed = observed;
   if (rollout.acrossApis) out.acrossApis = true;
+  if (rollout.settingWrites) out.settingWrites = rollout.settingWrites;
   return out;
 }
 

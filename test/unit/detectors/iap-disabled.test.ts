@@ -187,6 +187,25 @@ describe('iap-disabled', () => {
     expect(findings.map((f) => [f.eventTime, f.principal, f.status ?? 'active'])).toEqual(expected);
   });
 
+  // A deploy waits for its revision's system events (seconds live; the whole wait where they do not reach runwatch)
+  // before it is recorded, but the IAP it set is in force from its write: a write that makes no revision, judged as it
+  // comes, must be compared with it.
+  it.each([
+    ['v2: created with IAP, then turned off by a masked update 10 s later, the create still waiting', [v2Create(true), setIap('2024-06-01T10:00:10Z', false)], ['2024-06-01T10:00:10Z']],
+    [
+      'v2: IAP turned on by a deploy, then off by a masked update 30 s later, the deploy still waiting',
+      [v2Create(false), v2Update('2024-06-01T11:00:00Z', (service) => void (service['iapEnabled'] = true)), setIap('2024-06-01T11:00:30Z', false)],
+      ['2024-06-01T11:00:30Z'],
+    ],
+    [
+      'v2: IAP turned off by a deploy, then kept off by a masked update 30 s later, the deploy still waiting: one finding, the deploy\'s',
+      [v2Create(true), v2Update('2024-06-01T11:00:00Z', () => undefined), setIap('2024-06-01T11:00:30Z', false)],
+      ['2024-06-01T11:00:00Z'],
+    ],
+  ])('a write judged while a deploy waits for its system events: %s', async (_name, entries, times) => {
+    expect((await disabled(entries)).map((f) => f.eventTime)).toEqual(times);
+  });
+
   it('one finding for a write seen twice', async () => {
     const write = v1Write('2024-05-04T11:00:00Z', 'false');
     expect(await disabled([v1Write('2024-05-04T10:00:00Z', 'true'), write, write])).toHaveLength(1);

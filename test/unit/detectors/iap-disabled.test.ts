@@ -228,6 +228,30 @@ describe('iap-disabled', () => {
     }
   });
 
+  // UpdateService with `allowMissing` creates a service that does not exist. After the delete, one whose body does not
+  // turn IAP on creates the service without it, whether or not its mask names iap_enabled (ingress-opened reads the
+  // ingress of such an upsert the same way). Where the service exists, a mask that leaves IAP out leaves it as it was.
+  describe('v2: created again by an UpdateService with allowMissing whose mask leaves iap_enabled out', () => {
+    const deleteV2 = variant(deleteServiceAt('2024-06-01T11:00:00Z', { project: 'acme-prod', location: 'europe-west1', service: 'storefront' }), (e) => {
+      e.protoPayload['methodName'] = 'google.cloud.run.v2.Services.DeleteService';
+      e.protoPayload['resourceName'] = 'projects/acme-prod/locations/europe-west1/services/storefront';
+    });
+    const upsert = (time: string, key: string): Json =>
+      v2Update(time, (_service, request) => {
+        request[key] = true;
+        request['updateMask'] = { paths: ['template.containers'] };
+      });
+
+    it.each(['allowMissing', 'allow_missing'])('%s: reported, compared with the deleted service', async (key) => {
+      const findings = await disabled([v2Create(true), deleteV2, upsert('2024-06-01T11:05:00Z', key)]);
+      expect(findings.map((f) => [f.eventTime, f.evidence['recreatedAfterDeleteAt']])).toEqual([['2024-06-01T11:05:00Z', '2024-06-01T11:00:00.000Z']]);
+    });
+
+    it('not where the service was not deleted', async () => {
+      expect(await disabled([v2Create(true), upsert('2024-06-01T11:05:00Z', 'allowMissing')])).toEqual([]);
+    });
+  });
+
   it('a job or a worker pool has no IAP: their writes say nothing of it', async () => {
     const pool = variant(synthetic('workerpool-v2-UpdateWorkerPool'), (e) => {
       ((e.protoPayload['request'] as Record<string, unknown>)['workerPool'] as Record<string, unknown>)['iapEnabled'] = true;

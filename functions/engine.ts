@@ -750,16 +750,19 @@ export class Engine {
 
 /**
  * A v2 UpdateService with allowMissing of a service known to be deleted (its delete applied, and no entry of a service
- * created again after it, applied or waiting) created it: with the ingress a create gets
- * (DeployChange.ingressIfCreated). Otherwise it updated a service that exists, and what it says of the ingress is
- * what its entry shows.
+ * created again after it, applied or waiting) created it: with the ingress and IAP a create gets
+ * (DeployChange.ingressIfCreated, iapEnabledIfCreated). Otherwise it updated a service that exists, and what it says
+ * of the ingress and IAP is what its entry shows.
  */
 function createdByUpsert(baseline: ServiceBaseline, change: Change): Change {
-  if (change.kind !== 'deploy' || change.ingressIfCreated === undefined || change.ingress !== undefined) return change;
+  if (change.kind !== 'deploy') return change;
+  const ingress = change.ingressIfCreated !== undefined && change.ingress === undefined;
+  const iap = change.iapEnabledIfCreated !== undefined && change.iapEnabled === undefined;
+  if (!ingress && !iap) return change;
   const deleted = baseline.deletedAtMs;
   if (deleted === undefined || deleted > change.timeMs || baseline.lastChangeMs > deleted) return change;
   if ((baseline.rollouts ?? []).some((rollout) => rollout.openedMs >= deleted && rollout.openedMs < change.timeMs)) return change;
-  return { ...change, ingress: change.ingressIfCreated };
+  return { ...change, ...(ingress ? { ingress: change.ingressIfCreated } : {}), ...(iap ? { iapEnabled: change.iapEnabledIfCreated } : {}) };
 }
 
 /**

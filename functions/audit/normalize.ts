@@ -282,7 +282,7 @@ function workerPoolEntry(env: Envelope, pp: JsonObject, method: string, options:
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
   // Nothing of a service's request path: a worker pool takes no requests. (Its revision, when the client named it, is
   // shown but never keys a finding: deployKey.)
-  const change = deployOf(env, pp, api, operation, target, { ...facts, ingress: undefined, ingressIfCreated: undefined, invokerIamDisabled: undefined, iapEnabled: undefined, defaultUrlDisabled: undefined }, api === 'v1', logged);
+  const change = deployOf(env, pp, api, operation, target, { ...facts, ingress: undefined, ingressIfCreated: undefined, invokerIamDisabled: undefined, iapEnabled: undefined, defaultUrlDisabled: undefined, iapEnabledIfCreated: undefined }, api === 'v1', logged);
   // A forced revision is a deploy of the same template: what a mutable tag points to may have changed.
   const request = asObject(pp['request']);
   const forced = request?.['forceNewRevision'] === true || request?.['force_new_revision'] === true;
@@ -543,6 +543,7 @@ function deployOf(
     invokerIamDisabled: facts.invokerIamDisabled,
     iapEnabled: facts.iapEnabled,
     defaultUrlDisabled: facts.defaultUrlDisabled,
+    ...(facts.iapEnabledIfCreated !== undefined ? { iapEnabledIfCreated: facts.iapEnabledIfCreated } : {}),
     operationId: logged?.id ?? facts.operationId,
     operationCompletion: logged?.completion,
   };
@@ -580,6 +581,7 @@ export interface DeployFacts {
   readonly invokerIamDisabled?: boolean;
   readonly iapEnabled?: boolean;
   readonly defaultUrlDisabled?: boolean;
+  readonly iapEnabledIfCreated?: boolean;
   readonly operationId?: string;
 }
 
@@ -758,6 +760,8 @@ function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, create =
   // As invokerIamDisabled: the JSON of a protocol buffer leaves out `false`.
   const iapEnabled = service && sets('iap_enabled') ? (asBoolean(field(service, 'iapEnabled')) ?? false) : undefined;
   const defaultUrlDisabled = service && sets('default_uri_disabled') ? (asBoolean(field(service, 'defaultUriDisabled')) ?? false) : undefined;
+  // An upsert whose mask leaves IAP out creates a missing service without it, unless its body turns it on.
+  const iapLeftOut = upsert && service && iapEnabled === undefined && asBoolean(field(service, 'iapEnabled')) !== true;
   const revision = sets('template.revision') ? asString(field(template, 'revision')) : undefined;
   return {
     annotations: asObject(field(service, 'annotations')),
@@ -780,6 +784,7 @@ function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, create =
     invokerIamDisabled,
     iapEnabled,
     defaultUrlDisabled,
+    ...(iapLeftOut ? { iapEnabledIfCreated: false } : {}),
   };
 }
 

@@ -18,7 +18,9 @@
 //           writes that keep it off stays open with theirs.
 // Blind spots: a service's first known write sets the baseline, so a service created (or first seen) without IAP
 //           raises nothing. A service deleted and created again under the name without IAP is compared with the
-//           deleted one (evidence `recreatedAfterDeleteAt`). A write whose entry does not show IAP (a v2 update mask
+//           deleted one (evidence `recreatedAfterDeleteAt`; a v2 UpdateService with `allowMissing` whose mask and body
+//           leave IAP out, after a delete known and nothing since, created it without IAP too: engine.ts
+//           createdByUpsert). A write whose entry does not show IAP (a v2 update mask
 //           that leaves `iap_enabled` alone, a v1 entry logged without its body, an annotation value that reads as
 //           neither true nor false) says nothing. IAP configured on a load balancer's backend service instead of on
 //           the Cloud Run service is not seen, nor are changes to the IAP access policy itself (IAP's own

@@ -246,6 +246,12 @@ export interface DeployChange extends ChangeBase {
    */
   readonly defaultUrlDisabled?: boolean;
   /**
+   * v2 UpdateService with `allowMissing` whose mask leaves `iap_enabled` out and whose body does not turn IAP on: the
+   * IAP the service has if the write created it (off). Taken as `iapEnabled` by the engine only where the service is
+   * known to be deleted and not created again since, as ingressIfCreated.
+   */
+  readonly iapEnabledIfCreated?: boolean;
+  /**
    * The operation that made this write. v1: the response's `run.googleapis.com/operation-id` annotation, which the
    * rollout's system events carry too. v2: the LogEntry's `operation.id`, the long-running operation every entry of
    * the write carries (whether system events carry it is not known: it only ever confirms a match with them).

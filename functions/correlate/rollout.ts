@@ -294,10 +294,16 @@ export function addWrite(rollout: Rollout, write: DeployChange): Rollout {
   // the write's facts: it never takes the place of the write.
   const first = !write.operationCompletion && (rollout.write.operationCompletion || write.timeMs < rollout.write.timeMs) ? write : rollout.write;
   const other = first === write ? rollout.write : write;
-  const setsIapOtherwise = !other.operationCompletion && other.iapEnabled !== undefined && (other.iapEnabled !== first.iapEnabled || rollout.settingWrites !== undefined);
-  const settingWrites = setsIapOtherwise ? [...(rollout.settingWrites ?? []), other] : rollout.settingWrites;
+  // Only a write that changes what the burst's writes said so far; the newest few (a burst is a minute of writes, each
+  // kept whole in the stored baseline).
+  const said = rollout.settingWrites?.[rollout.settingWrites.length - 1]?.iapEnabled ?? first.iapEnabled;
+  const setsIapOtherwise = !other.operationCompletion && other.iapEnabled !== undefined && other.iapEnabled !== said;
+  const settingWrites = setsIapOtherwise ? [...(rollout.settingWrites ?? []), other].slice(-SETTING_WRITES_LIMIT) : rollout.settingWrites;
   return withObserved({ ...rollout, write: first, writes: rollout.writes + 1, ...(settingWrites ? { settingWrites } : {}) }, rollout.observed);
 }
+
+/** Rollout.settingWrites kept at most: the newest. */
+const SETTING_WRITES_LIMIT = 8;
 
 /** The rollout with these observed facts (built without a spread: see rolledOut). */
 export function withObserved(rollout: Rollout, observed: ObservedFacts | undefined): Rollout {

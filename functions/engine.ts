@@ -737,8 +737,8 @@ export class Engine {
     };
     draft.completed = edits.append(draft.completed ?? [], entry, COMPLETED_LIMIT);
     draft.open = open;
-    // The burst's writes that set IAP otherwise (Rollout.settingWrites): each at its own time, by its own principal,
-    // after the write whose revision the burst made (reported with it, so they count as no deploy).
+    // The burst's writes that set the service otherwise (Rollout.settingWrites): each at its own time, by its own
+    // principal, after the write whose revision the burst made (reported with it, so they count as no deploy).
     for (const write of [...(rollout.settingWrites ?? [])].sort((a, b) => a.timeMs - b.timeMs)) {
       const setting: DeployChange = { ...write, reportedAsDeploy: true };
       const after = this.evaluate(draft, { change: setting }, findings);
@@ -750,19 +750,25 @@ export class Engine {
 
 /**
  * A v2 UpdateService with allowMissing of a service known to be deleted (its delete applied, and no entry of a service
- * created again after it, applied or waiting) created it: with the ingress and IAP a create gets
- * (DeployChange.ingressIfCreated, iapEnabledIfCreated). Otherwise it updated a service that exists, and what it says
- * of the ingress and IAP is what its entry shows.
+ * created again after it, applied or waiting) created it: with the ingress, IAP and default URL a create gets
+ * (DeployChange.ingressIfCreated, iapEnabledIfCreated, defaultUrlDisabledIfCreated). Otherwise it updated a service
+ * that exists, and what it says of them is what its entry shows.
  */
 function createdByUpsert(baseline: ServiceBaseline, change: Change): Change {
   if (change.kind !== 'deploy') return change;
   const ingress = change.ingressIfCreated !== undefined && change.ingress === undefined;
   const iap = change.iapEnabledIfCreated !== undefined && change.iapEnabled === undefined;
-  if (!ingress && !iap) return change;
+  const defaultUrl = change.defaultUrlDisabledIfCreated !== undefined && change.defaultUrlDisabled === undefined;
+  if (!ingress && !iap && !defaultUrl) return change;
   const deleted = baseline.deletedAtMs;
   if (deleted === undefined || deleted > change.timeMs || baseline.lastChangeMs > deleted) return change;
   if ((baseline.rollouts ?? []).some((rollout) => rollout.openedMs >= deleted && rollout.openedMs < change.timeMs)) return change;
-  return { ...change, ...(ingress ? { ingress: change.ingressIfCreated } : {}), ...(iap ? { iapEnabled: change.iapEnabledIfCreated } : {}) };
+  return {
+    ...change,
+    ...(ingress ? { ingress: change.ingressIfCreated } : {}),
+    ...(iap ? { iapEnabled: change.iapEnabledIfCreated } : {}),
+    ...(defaultUrl ? { defaultUrlDisabled: change.defaultUrlDisabledIfCreated } : {}),
+  };
 }
 
 /**

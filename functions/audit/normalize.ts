@@ -282,7 +282,7 @@ function workerPoolEntry(env: Envelope, pp: JsonObject, method: string, options:
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
   // Nothing of a service's request path: a worker pool takes no requests. (Its revision, when the client named it, is
   // shown but never keys a finding: deployKey.)
-  const change = deployOf(env, pp, api, operation, target, { ...facts, ingress: undefined, ingressIfCreated: undefined, invokerIamDisabled: undefined, iapEnabled: undefined, defaultUrlDisabled: undefined, iapEnabledIfCreated: undefined }, api === 'v1', logged);
+  const change = deployOf(env, pp, api, operation, target, { ...facts, ingress: undefined, ingressIfCreated: undefined, invokerIamDisabled: undefined, iapEnabled: undefined, defaultUrlDisabled: undefined, iapEnabledIfCreated: undefined, defaultUrlDisabledIfCreated: undefined }, api === 'v1', logged);
   // A forced revision is a deploy of the same template: what a mutable tag points to may have changed.
   const request = asObject(pp['request']);
   const forced = request?.['forceNewRevision'] === true || request?.['force_new_revision'] === true;
@@ -544,6 +544,7 @@ function deployOf(
     iapEnabled: facts.iapEnabled,
     defaultUrlDisabled: facts.defaultUrlDisabled,
     ...(facts.iapEnabledIfCreated !== undefined ? { iapEnabledIfCreated: facts.iapEnabledIfCreated } : {}),
+    ...(facts.defaultUrlDisabledIfCreated !== undefined ? { defaultUrlDisabledIfCreated: facts.defaultUrlDisabledIfCreated } : {}),
     operationId: logged?.id ?? facts.operationId,
     operationCompletion: logged?.completion,
   };
@@ -582,6 +583,7 @@ export interface DeployFacts {
   readonly iapEnabled?: boolean;
   readonly defaultUrlDisabled?: boolean;
   readonly iapEnabledIfCreated?: boolean;
+  readonly defaultUrlDisabledIfCreated?: boolean;
   readonly operationId?: string;
 }
 
@@ -640,8 +642,8 @@ function v1Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, body: 's
       : invokerSides.includes(false) || knative
         ? false
         : undefined;
-  const iapEnabled = v1IapEnabled(annotations, stored, knative !== undefined);
-  // A guard too: the default URL is on unless both sides leave it disabled.
+  // Guards of the service: off when either side says so (v1GuardOn).
+  const iapEnabled = v1GuardOn(IAP_ANNOTATION, annotations, stored, knative !== undefined);
   const defaultUrlDisabled = v1GuardOn(DEFAULT_URL_DISABLED_ANNOTATION, annotations, stored, knative !== undefined);
   // The request carries the operation id of the previous write; the response carries this one.
   const operationId = asString(at(response, 'metadata', 'annotations', 'run.googleapis.com/operation-id'));
@@ -673,27 +675,15 @@ const IAP_ANNOTATION = 'run.googleapis.com/iap-enabled';
 const DEFAULT_URL_DISABLED_ANNOTATION = 'run.googleapis.com/default-url-disabled';
 
 /**
- * A v1 boolean annotation that, when true, guards the service (the default URL disabled): read as v1IapEnabled
- * reads IAP, off when either side says so, on when either says so and neither says off, off when missing from a
- * body logged (a full PUT), unknown when a value reads as neither or no body was logged.
+ * A v1 boolean annotation that, when true, guards the service (IAP on, the default URL disabled), after the write: off
+ * when either side says so (the request as written, the service as stored in the response), so a stored value cannot
+ * hide a request that turns it off; else on when either says so (a request that leaves the annotation out of a service
+ * that keeps it). A v1 write is a full PUT: an annotation missing from both means off, as in a service that never had
+ * it. A value that reads as neither leaves it unknown (it neither raises nor resolves anything), and so does an entry
+ * logged without a body.
  */
 function v1GuardOn(key: string, written: JsonObject | undefined, stored: JsonObject | undefined, bodyLogged: boolean): boolean | undefined {
   const sides = [stringIn(written, key), stringIn(stored, key)].map(annotationBoolean);
-  if (sides.includes(false)) return false;
-  if (sides.includes('unreadable')) return undefined;
-  if (sides.includes(true)) return true;
-  return bodyLogged ? false : undefined;
-}
-
-/**
- * Whether IAP guards a v1 service after the write: off when either side says so (the request as written, the
- * service as stored in the response), so a stored value cannot hide a request that turns it off; else on when
- * either says so (a request that leaves the annotation out of a service that keeps it). A v1 write is a full PUT:
- * an annotation missing from both means IAP is off, as in a service that never had it. A value that reads as
- * neither leaves it unknown (it neither raises nor resolves anything), and so does an entry logged without a body.
- */
-function v1IapEnabled(written: JsonObject | undefined, stored: JsonObject | undefined, bodyLogged: boolean): boolean | undefined {
-  const sides = [stringIn(written, IAP_ANNOTATION), stringIn(stored, IAP_ANNOTATION)].map(annotationBoolean);
   if (sides.includes(false)) return false;
   if (sides.includes('unreadable')) return undefined;
   if (sides.includes(true)) return true;
@@ -762,6 +752,8 @@ function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, create =
   const defaultUrlDisabled = service && sets('default_uri_disabled') ? (asBoolean(field(service, 'defaultUriDisabled')) ?? false) : undefined;
   // An upsert whose mask leaves IAP out creates a missing service without it, unless its body turns it on.
   const iapLeftOut = upsert && service && iapEnabled === undefined && asBoolean(field(service, 'iapEnabled')) !== true;
+  // Likewise with its default URL on, unless its body disables it.
+  const defaultUrlLeftOut = upsert && service && defaultUrlDisabled === undefined && asBoolean(field(service, 'defaultUriDisabled')) !== true;
   const revision = sets('template.revision') ? asString(field(template, 'revision')) : undefined;
   return {
     annotations: asObject(field(service, 'annotations')),
@@ -785,6 +777,7 @@ function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, create =
     iapEnabled,
     defaultUrlDisabled,
     ...(iapLeftOut ? { iapEnabledIfCreated: false } : {}),
+    ...(defaultUrlLeftOut ? { defaultUrlDisabledIfCreated: false } : {}),
   };
 }
 

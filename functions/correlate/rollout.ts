@@ -68,9 +68,10 @@ export interface Rollout {
    */
   readonly acrossApis?: true;
   /**
-   * Writes of the burst other than `write` that set Identity-Aware Proxy otherwise than it (and those after one that
-   * did): the burst made one revision, `write`'s, but each of them set the service's IAP at its own time, by its own
-   * principal. Judged after `write`, as writes whose revision was reported with it (Engine.finalize).
+   * Writes of the burst other than `write` that set a service setting (ingress, invoker check, IAP, default URL)
+   * otherwise than the writes before them: the burst made one revision, `write`'s, but each of them set the service
+   * at its own time, by its own principal. Judged after `write`, as writes whose revision was reported with it
+   * (Engine.finalize).
    */
   readonly settingWrites?: readonly DeployChange[];
 }
@@ -296,14 +297,30 @@ export function addWrite(rollout: Rollout, write: DeployChange): Rollout {
   const other = first === write ? rollout.write : write;
   // Only a write that changes what the burst's writes said so far; the newest few (a burst is a minute of writes, each
   // kept whole in the stored baseline).
-  const said = rollout.settingWrites?.[rollout.settingWrites.length - 1]?.iapEnabled ?? first.iapEnabled;
-  const setsIapOtherwise = !other.operationCompletion && other.iapEnabled !== undefined && other.iapEnabled !== said;
-  const settingWrites = setsIapOtherwise ? [...(rollout.settingWrites ?? []), other].slice(-SETTING_WRITES_LIMIT) : rollout.settingWrites;
+  const settingWrites = setsServiceOtherwise(other, [first, ...(rollout.settingWrites ?? [])]) ? [...(rollout.settingWrites ?? []), other].slice(-SETTING_WRITES_LIMIT) : rollout.settingWrites;
   return withObserved({ ...rollout, write: first, writes: rollout.writes + 1, ...(settingWrites ? { settingWrites } : {}) }, rollout.observed);
 }
 
 /** Rollout.settingWrites kept at most: the newest. */
 const SETTING_WRITES_LIMIT = 8;
+
+/**
+ * The service settings a write may set, which the rules that read them (ingress-opened, public-invoker-grant's invoker
+ * check, iap-disabled, default-url-enabled) judge write by write: a burst makes one revision, but each of its writes
+ * sets the service at its own time, by its own principal.
+ */
+const SERVICE_SETTINGS = ['ingress', 'invokerIamDisabled', 'iapEnabled', 'defaultUrlDisabled'] as const satisfies readonly (keyof DeployChange)[];
+
+/** True when `write` sets a service setting otherwise than the newest of `said` (in order) that sets it. */
+function setsServiceOtherwise(write: DeployChange, said: readonly DeployChange[]): boolean {
+  if (write.operationCompletion) return false;
+  return SERVICE_SETTINGS.some((key) => {
+    const value = write[key];
+    if (value === undefined) return false;
+    const before = said.findLast((w) => w[key] !== undefined)?.[key];
+    return value !== before;
+  });
+}
 
 /** The rollout with these observed facts (built without a spread: see rolledOut). */
 export function withObserved(rollout: Rollout, observed: ObservedFacts | undefined): Rollout {

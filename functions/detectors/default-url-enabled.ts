@@ -25,10 +25,10 @@
 //           raises nothing, and restricting the ingress later does not resolve a finding: ingress-opened reports
 //           the ingress opened afterwards. Domain mappings (which also bypass a load balancer) are not read.
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, pointBefore, valueBefore } from '../baseline/state.js';
+import { changedAfter, deletedBetween, valueBefore } from '../baseline/state.js';
 import type { Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closedByDelete, riskInForce, serviceLabel } from './revision.js';
+import { closedByDelete, riskInForce, serviceLabel, settingBefore } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 const TITLE = 'Cloud Run default URL turned back on';
@@ -43,9 +43,9 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
   serviceSettings: true,
   detect({ change, baseline }): Detection[] {
     if (change.kind !== 'deploy' || change.defaultUrlDisabled !== false) return [];
-    const beforePoint = pointBefore(baseline?.defaultUrlDisabled, change.timeMs);
+    const beforePoint = settingBefore(baseline, baseline?.defaultUrlDisabled, change.timeMs, (write) => write.defaultUrlDisabled);
     if (beforePoint?.v !== true) return [];
-    const ingress = change.ingress ?? (valueBefore(baseline?.ingress, change.timeMs) as Ingress | undefined);
+    const ingress = change.ingress ?? (settingBefore(baseline, baseline?.ingress, change.timeMs, (write) => write.ingress)?.v as Ingress | undefined);
     // The ingress keeps the internet out: the run.app URL refuses it too (ingress-opened reports opening it).
     if (ingress !== undefined && ingress !== 'all') return [];
     const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint.t, change.timeMs);

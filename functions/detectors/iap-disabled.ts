@@ -27,9 +27,9 @@
 //           SetIamPolicy). An invoker role granted to the public on the project, folder or organization is not
 //           taken into account for the severity (public-invoker-grant reports it).
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, pointBefore, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, deletedBetween, valueBefore } from '../baseline/state.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closedByDelete, riskInForce, serviceLabel } from './revision.js';
+import { closedByDelete, riskInForce, serviceLabel, settingBefore } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 const TITLE = 'Identity-Aware Proxy turned off on a Cloud Run service';
@@ -44,7 +44,7 @@ export const iapDisabled: Detector<'iap-disabled'> = {
   serviceSettings: true,
   detect({ change, baseline }): Detection[] {
     if (change.kind !== 'deploy' || change.iapEnabled !== false) return [];
-    const beforePoint = iapBefore(baseline, change.timeMs);
+    const beforePoint = settingBefore(baseline, baseline?.iapEnabled, change.timeMs, (write) => write.iapEnabled);
     if (beforePoint?.v !== true) return [];
     // IAP on before was the deleted service's: the service was created again under the name without it.
     const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint.t, change.timeMs);
@@ -80,19 +80,3 @@ export const iapDisabled: Detector<'iap-disabled'> = {
     return open.map((o) => ({ id: o.finding.id, reason: 'IAP guards it again' }));
   },
 };
-
-/**
- * Whether IAP guarded the service just before `timeMs`, and since when: as the baseline knows it, or as a write still
- * waiting for its rollout set it (a deploy is recorded once its system events come, but the IAP it set is in force
- * from its write, and a write that makes no revision is judged meanwhile).
- */
-function iapBefore(baseline: ServiceBaseline | undefined, timeMs: number): TimePoint<boolean> | undefined {
-  let newest = pointBefore(baseline?.iapEnabled, timeMs);
-  for (const rollout of baseline?.rollouts ?? []) {
-    for (const write of [rollout.write, ...(rollout.settingWrites ?? [])]) {
-      if (write?.iapEnabled === undefined || write.timeMs >= timeMs) continue;
-      if (!newest || write.timeMs >= newest.t) newest = { t: write.timeMs, v: write.iapEnabled };
-    }
-  }
-  return newest;
-}

@@ -27,10 +27,10 @@
 //           the severity (it is reported by public-invoker-grant). Network paths (VPC Service Controls, firewall
 //           rules on a load balancer) are not seen.
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, pointBefore, valueBefore } from '../baseline/state.js';
+import { changedAfter, deletedBetween, valueBefore } from '../baseline/state.js';
 import type { Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closedByDelete, riskInForce, serviceLabel } from './revision.js';
+import { closedByDelete, riskInForce, serviceLabel, settingBefore } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /** What each restricted ingress kept out, in the words of the finding. */
@@ -50,7 +50,7 @@ export const ingressOpened: Detector<'ingress-opened'> = {
   serviceSettings: true,
   detect({ change, baseline }): Detection[] {
     if (change.kind !== 'deploy' || change.ingress !== 'all') return [];
-    const beforePoint = pointBefore(baseline?.ingress, change.timeMs);
+    const beforePoint = settingBefore(baseline, baseline?.ingress, change.timeMs, (write) => write.ingress);
     const before = beforePoint?.v as Ingress | undefined;
     if (before === undefined || before === 'all') return [];
     // The ingress before is the deleted service's: the service was created again under the name.

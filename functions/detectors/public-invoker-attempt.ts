@@ -27,11 +27,11 @@
 //           after a delete that cleared the service's policy, a refused edit that still lists that member reports it
 //           (evidence `source: no earlier policy known`) where replay, in time order, does not.
 import { baselineKey } from '../baseline/store.js';
-import { pointBefore, valueBefore, type ServiceBaseline } from '../baseline/state.js';
+import { valueBefore } from '../baseline/state.js';
 import type { RefusedChange } from '../model/change.js';
 import { WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
-import { iamScopeLabel, meantToBePublic, serviceLabel } from './revision.js';
+import { iamScopeLabel, meantToBePublic, serviceLabel, settingBefore } from './revision.js';
 import type { Detection, Detector } from './types.js';
 
 export const publicInvokerAttempt: Detector<'public-invoker-attempt'> = {
@@ -48,7 +48,7 @@ export const publicInvokerAttempt: Detector<'public-invoker-attempt'> = {
     const unknown = change.refusal.message ? [] : ['status message'];
     if (change.scope === 'service' && meantToBePublic(config.rules['public-invoker-grant'].allowServices, change.target)) return [];
     if (change.attempt === 'invoker-iam-disabled') {
-      if (invokerCheckOffBefore(baseline, change.timeMs)) return [];
+      if (settingBefore(baseline, baseline?.invokerIamDisabled, change.timeMs, (write) => write.invokerIamDisabled)?.v === true) return [];
       return [
         {
           severity: 'LOW',
@@ -89,19 +89,6 @@ export const publicInvokerAttempt: Detector<'public-invoker-attempt'> = {
     ];
   },
 };
-
-/**
- * True when the invoker check was off just before `timeMs`: as the baseline knows it, or as a deploy still waiting for
- * its rollout wrote it (live, a deploy's system events come seconds after it, and a refused call can come meanwhile).
- */
-function invokerCheckOffBefore(baseline: ServiceBaseline | undefined, timeMs: number): boolean {
-  let newest = pointBefore(baseline?.invokerIamDisabled, timeMs);
-  for (const { write } of baseline?.rollouts ?? []) {
-    if (write?.invokerIamDisabled === undefined || write.timeMs >= timeMs) continue;
-    if (!newest || write.timeMs >= newest.t) newest = { t: write.timeMs, v: write.invokerIamDisabled };
-  }
-  return newest?.v === true;
-}
 
 function refusedText(change: RefusedChange): string {
   return change.refusal.code === 9

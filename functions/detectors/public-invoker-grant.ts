@@ -39,7 +39,7 @@ import { changedAfter, pointAfter, valueBefore, type ServiceBaseline, type TimeP
 import { normalizeTimestamp } from '../audit/entry.js';
 import { isPublicInvokerBinding, publicMembersWhere, publicWriterMembers, READ_ONLY_INVOKER_ROLES, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
-import { closedByDelete, iamScopeLabel, meantToBePublic, riskInForce, serviceLabel } from './revision.js';
+import { closedByDelete, iamScopeLabel, meantToBePublic, riskInForce, serviceLabel, settingBefore } from './revision.js';
 import type { Ingress } from '../model/change.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
@@ -63,7 +63,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     if (change.kind === 'deploy') {
       if (change.invokerIamDisabled !== true) return [];
       if (meantToBePublic(settings.allowServices, change.target)) return [];
-      if (valueBefore(baseline?.invokerIamDisabled, change.timeMs) === true) return [];
+      if (settingBefore(baseline, baseline?.invokerIamDisabled, change.timeMs, (write) => write.invokerIamDisabled)?.v === true) return [];
       // The write's own ingress, else, for a v2 update (its mask may leave ingress alone), the one in force before
       // it. A v1 write is a full PUT and a create starts afresh: one logged without its ingress set one this entry
       // does not show (the default `all`, when it left the annotation out), so the one before it is no guide.

@@ -2,7 +2,7 @@
 // entry applied before a late one, closes. Also the words for where a change applies, and which services are meant to
 // be public.
 import { withCanonicalFraction } from '../audit/entry.js';
-import { changedAfter, pointAfter, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, pointAfter, pointBefore, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, sameOperation } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
 import { isJob, isService, resourceLabel, resourceNounOf, SYSTEM_EVENT_METHOD, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
@@ -156,4 +156,27 @@ export function riskInForce<T>(
   const end = history!.find((point) => point.t > timeMs && endsIt(point.v));
   if (!end) return { opensRisk: true, heldByNewer: true };
   return { opensRisk: false, takenAwayLater: { time: withCanonicalFraction(new Date(end.t).toISOString()), reason: reason(end.v) } };
+}
+
+/**
+ * The point of a service setting in force just before `timeMs`: the newest of the baseline's `history` and of the
+ * writes still waiting for their rollout (each rollout's write and the burst's later writes that set the service
+ * otherwise). A deploy joins the baseline once its rollout completes, but what it set of the service is in force from
+ * its write, and a write that makes no revision (a masked update of one setting) is judged meanwhile.
+ */
+export function settingBefore<T>(
+  baseline: ServiceBaseline | undefined,
+  history: readonly TimePoint<T>[] | undefined,
+  timeMs: number,
+  pick: (write: DeployChange) => T | undefined,
+): TimePoint<T> | undefined {
+  let newest = pointBefore(history, timeMs);
+  for (const rollout of baseline?.rollouts ?? []) {
+    for (const write of rollout.write ? [rollout.write, ...(rollout.settingWrites ?? [])] : []) {
+      const value = pick(write);
+      if (value === undefined || write.timeMs >= timeMs) continue;
+      if (!newest || write.timeMs >= newest.t) newest = { t: write.timeMs, v: value };
+    }
+  }
+  return newest;
 }

@@ -251,6 +251,8 @@ export interface DeployChange extends ChangeBase {
    * known to be deleted and not created again since, as ingressIfCreated.
    */
   readonly iapEnabledIfCreated?: boolean;
+  /** As iapEnabledIfCreated, for `default_uri_disabled`: the URL is on in a service the write created (false). */
+  readonly defaultUrlDisabledIfCreated?: boolean;
   /**
    * The operation that made this write. v1: the response's `run.googleapis.com/operation-id` annotation, which the
    * rollout's system events carry too. v2: the LogEntry's `operation.id`, the long-running operation every entry of

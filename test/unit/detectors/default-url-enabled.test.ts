@@ -166,3 +166,42 @@ describe('default-url-enabled', () => {
     expect(findings[0]!.summary).toContain('created again with it');
   });
 });
+
+// What iap-disabled's review found holds for every service setting (rollout.ts SERVICE_SETTINGS): a burst's later
+// write, a deploy still waiting for its system events, and a v2 upsert that re-creates a deleted service.
+describe('default-url-enabled: writes the rollouts hold', () => {
+  const by = (entry: Json, principal: string): Json =>
+    variant(entry, (e) => {
+      (e.protoPayload['authenticationInfo'] as Record<string, unknown>)['principalEmail'] = principal;
+    });
+
+  it('a burst: the same template with the URL on again 10 s after a deploy that kept it disabled, by someone else', async () => {
+    const image = { image: 'gcr.io/acme/other:2' };
+    const findings = await enabled([
+      v1Write('2024-05-04T10:00:00Z', 'true'),
+      v1Write('2024-05-04T11:00:00Z', 'true', image),
+      by(v1Write('2024-05-04T11:00:10Z', 'false', image), 'mallory@example.com'),
+    ]);
+    expect(findings.map((f) => [f.eventTime, f.principal, f.status ?? 'active'])).toEqual([['2024-05-04T11:00:10Z', 'mallory@example.com', 'active']]);
+  });
+
+  it('a masked update turning the URL on while the create that disabled it still waits for its system events', async () => {
+    const findings = await enabled([v2Create(true), setDisabled('2024-06-01T10:00:10Z', false)]);
+    expect(findings.map((f) => f.eventTime)).toEqual(['2024-06-01T10:00:10Z']);
+  });
+
+  it('a v2 upsert (allowMissing) that re-creates a deleted service whose URL was disabled, its mask leaving the URL out', async () => {
+    const deleteV2 = variant(deleteServiceAt('2024-06-01T11:00:00Z', { project: 'acme-prod', location: 'europe-west1', service: 'storefront' }), (e) => {
+      e.protoPayload['methodName'] = 'google.cloud.run.v2.Services.DeleteService';
+      e.protoPayload['resourceName'] = 'projects/acme-prod/locations/europe-west1/services/storefront';
+    });
+    const upsert = v2Update('2024-06-01T11:05:00Z', (_service, request) => {
+      request['allowMissing'] = true;
+      request['updateMask'] = { paths: ['template.containers'] };
+    });
+    const findings = await enabled([v2Create(true), deleteV2, upsert]);
+    expect(findings.map((f) => [f.eventTime, f.evidence['recreatedAfterDeleteAt']])).toEqual([['2024-06-01T11:05:00Z', '2024-06-01T11:00:00.000Z']]);
+    // Where the service was not deleted, the upsert updated it, and its mask leaves the URL as it was.
+    expect(await enabled([v2Create(true), upsert])).toEqual([]);
+  });
+});

@@ -258,3 +258,42 @@ describe('ingress-opened', () => {
     });
   });
 });
+
+// Found by the review of iap-disabled, true of every service setting (rollout.ts SERVICE_SETTINGS): a burst's later
+// write sets the service at its own time, and a write judged while a deploy still waits is compared with that deploy.
+describe('ingress-opened: writes the rollouts hold', () => {
+  const by = (entry: Json, principal: string): Json =>
+    variant(entry, (e) => {
+      (e.protoPayload['authenticationInfo'] as Record<string, unknown>)['principalEmail'] = principal;
+    });
+
+  it('a burst: the same template set to all 10 s after a deploy that kept it internal, by someone else', async () => {
+    const image = 'gcr.io/acme/other:2';
+    const findings = await opened([
+      v1Write('2024-05-04T10:00:00Z', 'internal'),
+      v1Write('2024-05-04T11:00:00Z', 'internal', image),
+      by(v1Write('2024-05-04T11:00:10Z', 'all', image), 'mallory@example.com'),
+    ]);
+    expect(findings.map((f) => [f.eventTime, f.principal, f.evidence['before'], f.status ?? 'active'])).toEqual([['2024-05-04T11:00:10Z', 'mallory@example.com', 'internal', 'active']]);
+  });
+
+  it('a burst: restricted again 10 s after a deploy that opened it, which closes the opening', async () => {
+    const image = 'gcr.io/acme/other:2';
+    const findings = await opened([v1Write('2024-05-04T10:00:00Z', 'internal'), v1Write('2024-05-04T11:00:00Z', 'all', image), v1Write('2024-05-04T11:00:10Z', 'internal', image)]);
+    expect(findings.map((f) => [f.eventTime, f.status ?? 'active'])).toEqual([
+      ['2024-05-04T11:00:00Z', 'active'],
+      ['2024-05-04T11:00:00Z', 'resolved'],
+    ]);
+  });
+
+  it('a masked update opening the ingress while the create that restricted it still waits for its system events', async () => {
+    const findings = await opened([
+      v2Create('INGRESS_TRAFFIC_INTERNAL_ONLY'),
+      v2Update('2024-06-01T10:00:10Z', (service, request) => {
+        service['ingress'] = 'INGRESS_TRAFFIC_ALL';
+        request['updateMask'] = { paths: ['ingress'] };
+      }),
+    ]);
+    expect(findings.map((f) => [f.eventTime, f.evidence['before']])).toEqual([['2024-06-01T10:00:10Z', 'internal']]);
+  });
+});

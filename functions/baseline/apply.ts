@@ -1,5 +1,5 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
-import { describeServiceAccount, type Change, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
+import { describeServiceAccount, enforcedPolicyOf, type Change, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
 import { publicInvokerMembers, publicWriterMembers } from '../model/iam.js';
 import { CARRIED_OPTIONAL_HISTORIES, COPY_EDITS, emptyBaseline, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
@@ -93,8 +93,8 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, { rec
   recordRepositories(target, change.images, t);
   if (change.serviceAccount) target.serviceAccount = record(target.serviceAccount, t, describeServiceAccount(change.serviceAccount));
   if (change.ingress) target.ingress = record(target.ingress, t, change.ingress);
-  const binauthz = change.binaryAuthorization;
-  if (binauthz && !binauthz.policyUnknown) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, binauthz.policy ?? '');
+  const policy = enforcedPolicyOf(change);
+  if (policy !== undefined) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, policy);
   if (change.vpcEgress) target.vpcEgress = record(target.vpcEgress ?? [], t, change.vpcEgress);
   if (change.iapEnabled !== undefined) target.iapEnabled = record(target.iapEnabled ?? [], t, change.iapEnabled);
   if (change.defaultUrlDisabled !== undefined) target.defaultUrlDisabled = record(target.defaultUrlDisabled ?? [], t, change.defaultUrlDisabled);

@@ -24,7 +24,7 @@
 // Pure functions over plain JSON, so the rollouts live in the service's baseline document and change in the same
 // store transaction as the baseline itself.
 import type { RevisionObservation } from '../audit/systemEvent.js';
-import type { DeployChange, EntryKey, ImageRef, RuntimeServiceAccount, ServiceRef, VpcEgress } from '../model/change.js';
+import { enforcedPolicyOf, type DeployChange, type EntryKey, type ImageRef, type RuntimeServiceAccount, type ServiceRef, type VpcEgress } from '../model/change.js';
 
 export interface ObservedFacts {
   readonly revision?: string;
@@ -306,19 +306,25 @@ const SETTING_WRITES_LIMIT = 8;
 
 /**
  * The service settings a write may set, which the rules that read them (ingress-opened, public-invoker-grant's invoker
- * check, iap-disabled, default-url-enabled) judge write by write: a burst makes one revision, but each of its writes
- * sets the service at its own time, by its own principal.
+ * check, iap-disabled, default-url-enabled, binary-authorization-bypass turned off) judge write by write: a burst makes
+ * one revision, but each of its writes sets the service at its own time, by its own principal.
  */
-const SERVICE_SETTINGS = ['ingress', 'invokerIamDisabled', 'iapEnabled', 'defaultUrlDisabled'] as const satisfies readonly (keyof DeployChange)[];
+const SERVICE_SETTINGS: readonly ((write: DeployChange) => string | boolean | undefined)[] = [
+  (write) => write.ingress,
+  (write) => write.invokerIamDisabled,
+  (write) => write.iapEnabled,
+  (write) => write.defaultUrlDisabled,
+  enforcedPolicyOf,
+];
 
 /** True when `write` sets a service setting otherwise than the newest of `said` (in order) that sets it. */
 function setsServiceOtherwise(write: DeployChange, said: readonly DeployChange[]): boolean {
   if (write.operationCompletion) return false;
-  return SERVICE_SETTINGS.some((key) => {
-    const value = write[key];
+  return SERVICE_SETTINGS.some((setting) => {
+    const value = setting(write);
     if (value === undefined) return false;
-    const before = said.findLast((w) => w[key] !== undefined)?.[key];
-    return value !== before;
+    const before = said.findLast((w) => setting(w) !== undefined);
+    return before === undefined || value !== setting(before);
   });
 }
 

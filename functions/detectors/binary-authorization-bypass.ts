@@ -29,10 +29,10 @@
 //           Binary Authorization's own breakglass audit event, the project's Binary Authorization policy itself
 //           (`binaryauthorization.googleapis.com`) and continuous validation results are not read.
 import { baselineKey } from '../baseline/store.js';
-import { deletedBetween, pointBefore, valueBefore } from '../baseline/state.js';
+import { deletedBetween, valueBefore } from '../baseline/state.js';
 import { DEPLOY_METHODS } from './methods.js';
-import { createsRevision, deployKey, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
-import { capitalized, type BinaryAuthorization } from '../model/change.js';
+import { createsRevision, deployKey, resourceNoun, serviceLabel, settingBefore, unknownDeployFacts } from './revision.js';
+import { capitalized, enforcedPolicyOf, type BinaryAuthorization } from '../model/change.js';
 import type { Detection, Detector } from './types.js';
 
 /** What a change that says nothing about Binary Authorization tells: nothing (nor that breakglass stayed as it was). */
@@ -57,7 +57,7 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
     // (2) Turned off: the write set no policy where one was enforced just before it. The policy history carries
     // across a delete: a service created again under the name is compared with the deleted one (a create's "before"
     // is always a deleted service's, also when its delete arrives after it and is not known yet).
-    const beforePoint = policyUnknown || policy ? undefined : pointBefore(baseline?.binaryAuthorization, change.timeMs);
+    const beforePoint = policyUnknown || policy ? undefined : settingBefore(baseline, baseline?.binaryAuthorization, change.timeMs, enforcedPolicyOf);
     const before = beforePoint?.v;
     if (before) {
       const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint!.t, change.timeMs);

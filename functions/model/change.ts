@@ -350,6 +350,12 @@ export interface JobRunChange extends ChangeBase {
 
 export type Change = DeployChange | IamPolicyChange | DeleteChange | RefusedChange | JobRunChange;
 
+/** The Binary Authorization policy a write sets (`default`, a policy name; `''`: none enforced), when it says. */
+export function enforcedPolicyOf(change: DeployChange): string | undefined {
+  const binauthz = change.binaryAuthorization;
+  return binauthz && !binauthz.policyUnknown ? (binauthz.policy ?? '') : undefined;
+}
+
 export const DEFAULT_COMPUTE_SA_LABEL = 'default compute SA';
 
 export function defaultComputeServiceAccount(projectNumber: string | undefined): RuntimeServiceAccount {

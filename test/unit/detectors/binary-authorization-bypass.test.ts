@@ -363,3 +363,18 @@ describe('binary-authorization-bypass', () => {
     });
   });
 });
+
+// The policy is a service setting (rollout.ts SERVICE_SETTINGS): a burst's later write that turns it off is judged at
+// its own time, by its own principal, though the burst made one revision (the first write's).
+describe('binary-authorization-bypass: a burst write that turns the policy off', () => {
+  it('the same template without the policy 10 s after a deploy that kept it, by someone else', async () => {
+    const image = `${HOME}-burst`;
+    const later = variant(deploy('2024-05-02T11:00:10Z', { [POLICY]: undefined }, image), (e) => {
+      (e.protoPayload['authenticationInfo'] as Record<string, unknown>)['principalEmail'] = 'mallory@example.com';
+    });
+    const findings = (await bypasses([deploy('2024-05-02T10:00:00Z', { [POLICY]: 'default' }), deploy('2024-05-02T11:00:00Z', { [POLICY]: 'default' }, image), later])).filter(
+      (f) => f.title === 'Binary Authorization turned off',
+    );
+    expect(findings.map((f) => [f.eventTime, f.principal, f.evidence['policyBefore']])).toEqual([['2024-05-02T11:00:10Z', 'mallory@example.com', 'default']]);
+  });
+});

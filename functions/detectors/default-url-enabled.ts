@@ -25,10 +25,10 @@
 //           raises nothing, and restricting the ingress later does not resolve a finding: ingress-opened reports
 //           the ingress opened afterwards. Domain mappings (which also bypass a load balancer) are not read.
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, valueBefore } from '../baseline/state.js';
+import { changedAfter, deletedBetween } from '../baseline/state.js';
 import type { Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closedByDelete, riskInForce, serviceLabel, settingBefore } from './revision.js';
+import { callersEvidence, closedByDelete, riskInForce, serviceLabel, settingBefore, unauthenticatedCallers } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 const TITLE = 'Cloud Run default URL turned back on';
@@ -50,16 +50,12 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
     if (ingress !== undefined && ingress !== 'all') return [];
     const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint.t, change.timeMs);
     const who = change.principal?.id ?? 'An unknown principal';
-    const publicInvokers = valueBefore(baseline?.publicInvokers, change.timeMs) ?? [];
-    const invokerIamDisabled = change.invokerIamDisabled ?? valueBefore(baseline?.invokerIamDisabled, change.timeMs) === true;
-    const unauthenticated = publicInvokers.length > 0 || invokerIamDisabled;
-    const callers = unauthenticated
-      ? ` It can be called without an identity (${publicInvokers.length > 0 ? `${publicInvokers.join(' and ')} hold its invoker role` : 'its invoker IAM check is off'}): the load balancer was the only control in front of it.`
-      : ' Callers still need the invoker role.';
+    const unauthenticated = unauthenticatedCallers(change, baseline);
+    const callers = unauthenticated.why ? ` It can be called without an identity (${unauthenticated.why}): the load balancer was the only control in front of it.` : ' Callers still need the invoker role.';
     const ingressNote = ingress === undefined ? ' (its ingress is not known here: this holds if it is all)' : '';
     return [
       {
-        severity: unauthenticated ? 'HIGH' : 'MEDIUM',
+        severity: unauthenticated.why ? 'HIGH' : 'MEDIUM',
         title: TITLE,
         summary:
           `${who} turned the default run.app URL of ${serviceLabel(change.target)} back on` +
@@ -70,8 +66,7 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
           after: 'default URL on',
           ingress: ingress ?? 'unknown',
           api: change.api,
-          ...(publicInvokers.length > 0 ? { publicInvokers } : {}),
-          ...(invokerIamDisabled ? { invokerIamDisabled: true } : {}),
+          ...callersEvidence(unauthenticated),
           ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
         },
         dedupKey: [baselineKey(change.target), 'default-url', change.time],

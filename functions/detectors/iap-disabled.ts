@@ -27,9 +27,9 @@
 //           SetIamPolicy). An invoker role granted to the public on the project, folder or organization is not
 //           taken into account for the severity (public-invoker-grant reports it).
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, valueBefore } from '../baseline/state.js';
+import { changedAfter, deletedBetween } from '../baseline/state.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closedByDelete, riskInForce, serviceLabel, settingBefore } from './revision.js';
+import { callersEvidence, closedByDelete, riskInForce, serviceLabel, settingBefore, unauthenticatedCallers } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 const TITLE = 'Identity-Aware Proxy turned off on a Cloud Run service';
@@ -49,23 +49,20 @@ export const iapDisabled: Detector<'iap-disabled'> = {
     // IAP on before was the deleted service's: the service was created again under the name without it.
     const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint.t, change.timeMs);
     const who = change.principal?.id ?? 'An unknown principal';
-    const publicInvokers = valueBefore(baseline?.publicInvokers, change.timeMs) ?? [];
-    const invokerIamDisabled = change.invokerIamDisabled ?? valueBefore(baseline?.invokerIamDisabled, change.timeMs) === true;
-    const unauthenticated = publicInvokers.length > 0 || invokerIamDisabled;
-    const callers = unauthenticated
-      ? ` It can be called without an identity (${publicInvokers.length > 0 ? `${publicInvokers.join(' and ')} hold its invoker role` : 'its invoker IAM check is off'}): IAP was its only gate, and anyone on the internet can now call it.`
+    const unauthenticated = unauthenticatedCallers(change, baseline);
+    const callers = unauthenticated.why
+      ? ` It can be called without an identity (${unauthenticated.why}): IAP was its only gate, and anyone on the internet can now call it.`
       : ' Callers now face the invoker IAM check alone: IAP access levels (device, network, context) no longer apply.';
     return [
       {
-        severity: unauthenticated ? 'HIGH' : 'MEDIUM',
+        severity: unauthenticated.why ? 'HIGH' : 'MEDIUM',
         title: TITLE,
         summary: `${who} turned Identity-Aware Proxy off on ${serviceLabel(change.target)}${recreatedAfterDeleteAt ? ` (created again without it after the service that had it was deleted at ${recreatedAfterDeleteAt})` : ''}: requests no longer pass its access policy.${callers}`,
         evidence: {
           before: 'IAP on',
           after: 'IAP off',
           api: change.api,
-          ...(publicInvokers.length > 0 ? { publicInvokers } : {}),
-          ...(invokerIamDisabled ? { invokerIamDisabled: true } : {}),
+          ...callersEvidence(unauthenticated),
           ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
         },
         dedupKey: [baselineKey(change.target), 'iap', change.time],

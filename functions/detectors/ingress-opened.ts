@@ -27,10 +27,10 @@
 //           the severity (it is reported by public-invoker-grant). Network paths (VPC Service Controls, firewall
 //           rules on a load balancer) are not seen.
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, valueBefore } from '../baseline/state.js';
+import { changedAfter, deletedBetween } from '../baseline/state.js';
 import type { Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closedByDelete, riskInForce, serviceLabel, settingBefore } from './revision.js';
+import { callersEvidence, closedByDelete, riskInForce, serviceLabel, settingBefore, unauthenticatedCallers } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /** What each restricted ingress kept out, in the words of the finding. */
@@ -56,23 +56,18 @@ export const ingressOpened: Detector<'ingress-opened'> = {
     // The ingress before is the deleted service's: the service was created again under the name.
     const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint!.t, change.timeMs);
     const who = change.principal?.id ?? 'An unknown principal';
-    const publicInvokers = valueBefore(baseline?.publicInvokers, change.timeMs) ?? [];
-    const invokerIamDisabled = change.invokerIamDisabled ?? valueBefore(baseline?.invokerIamDisabled, change.timeMs) === true;
-    const unauthenticated = publicInvokers.length > 0 || invokerIamDisabled;
-    const callers = unauthenticated
-      ? ` It can be called without an identity (${publicInvokers.length > 0 ? `${publicInvokers.join(' and ')} hold its invoker role` : 'its invoker IAM check is off'}): anyone on the internet can call it.`
-      : ' Callers still need the invoker role.';
+    const unauthenticated = unauthenticatedCallers(change, baseline);
+    const callers = unauthenticated.why ? ` It can be called without an identity (${unauthenticated.why}): anyone on the internet can call it.` : ' Callers still need the invoker role.';
     return [
       {
-        severity: unauthenticated ? 'HIGH' : 'MEDIUM',
+        severity: unauthenticated.why ? 'HIGH' : 'MEDIUM',
         title: 'Cloud Run service ingress opened to the internet',
         summary: `${who} set the ingress of ${serviceLabel(change.target)} from ${before}${recreatedAfterDeleteAt ? ` (the deleted service's, before it was deleted at ${recreatedAfterDeleteAt} and created again)` : ''} to all: requests from the internet now reach it directly, past ${PERIMETER[before]}.${callers}`,
         evidence: {
           before,
           after: 'all',
           api: change.api,
-          ...(publicInvokers.length > 0 ? { publicInvokers } : {}),
-          ...(invokerIamDisabled ? { invokerIamDisabled: true } : {}),
+          ...callersEvidence(unauthenticated),
           ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
         },
         dedupKey: [baselineKey(change.target), 'ingress', before, change.time],

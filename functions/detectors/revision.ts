@@ -180,3 +180,33 @@ export function settingBefore<T>(
   }
   return newest;
 }
+
+/** Whether a service can be called without an identity, as a rule that opens a way to it tells it. */
+export interface UnauthenticatedCallers {
+  /** Public members holding its invoker role (sorted), as known just before the change. */
+  readonly publicInvokers: readonly string[];
+  /** Its invoker IAM check is off: as the change sets it, else as in force before it. */
+  readonly invokerIamDisabled: boolean;
+  /** Why anyone can call it (`allUsers hold its invoker role`), or undefined when callers need an identity. */
+  readonly why?: string;
+}
+
+/**
+ * Who can call the service a deploy changes without an identity: the public members holding its invoker role before
+ * the change, or its invoker IAM check off (as the change sets it, else as in force before it, waiting deploys
+ * included). The rules that open a way to a service (ingress, IAP, default URL) are HIGH then.
+ */
+export function unauthenticatedCallers(change: DeployChange, baseline: ServiceBaseline | undefined): UnauthenticatedCallers {
+  const publicInvokers = valueBefore(baseline?.publicInvokers, change.timeMs) ?? [];
+  const invokerIamDisabled = change.invokerIamDisabled ?? settingBefore(baseline, baseline?.invokerIamDisabled, change.timeMs, (write) => write.invokerIamDisabled)?.v === true;
+  const why = publicInvokers.length > 0 ? `${publicInvokers.join(' and ')} hold its invoker role` : invokerIamDisabled ? 'its invoker IAM check is off' : undefined;
+  return { publicInvokers, invokerIamDisabled, ...(why ? { why } : {}) };
+}
+
+/** The evidence of UnauthenticatedCallers: only what holds. */
+export function callersEvidence(callers: UnauthenticatedCallers): Record<string, unknown> {
+  return {
+    ...(callers.publicInvokers.length > 0 ? { publicInvokers: callers.publicInvokers } : {}),
+    ...(callers.invokerIamDisabled ? { invokerIamDisabled: true } : {}),
+  };
+}

@@ -96,6 +96,17 @@ export function deleteServiceAt(timestamp: string, target: ServiceName, insertId
   });
 }
 
+/** The allUsers invoker grant fixture (`synthetic-run-SetIamPolicy-allUsers`) moved onto `target` at `timestamp`. */
+export function allUsersGrantOn(timestamp: string, target: ServiceName): Json {
+  const grant = at(synthetic('run-SetIamPolicy-allUsers'), timestamp);
+  const labels = (grant as { resource: { labels: Record<string, string> } }).resource.labels;
+  return variant(grant, (e) => {
+    e['resource'] = { type: 'cloud_run_revision', labels: { ...labels, project_id: target.project, location: target.location, service_name: target.service } };
+    e.protoPayload['resourceName'] = `projects/${target.project}/locations/${target.location}/services/${target.service}`;
+    e['logName'] = `projects/${target.project}/logs/cloudaudit.googleapis.com%2Factivity`;
+  });
+}
+
 /** The service of the gcloud and console fixtures (`synthetic-v1-ReplaceService-gcloud`, `synthetic-seq-*`). */
 export const SLACK_BOT: ServiceName = { project: 'test-project-1234', location: 'asia-northeast1', service: 'cloud-run-slack-bot' };
 

@@ -2,7 +2,7 @@
 // the internet in: requests reach it past the load balancer in front of it. From the v1 annotation
 // `run.googleapis.com/default-url-disabled` and the v2 field `defaultUriDisabled`.
 import { describe, expect, it } from 'vitest';
-import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
+import { allUsersGrantOn, at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
 import { config, findingsOf } from '../../support/run.js';
 
 const gcloud = synthetic('v1-ReplaceService-gcloud');
@@ -62,16 +62,6 @@ async function enabled(entries: readonly unknown[], cfg = config()) {
   return (await findingsOf(entries, cfg)).filter((f) => f.rule === 'default-url-enabled');
 }
 
-function allUsersOnSlackBot(time: string): Json {
-  const grant = at(synthetic('run-SetIamPolicy-allUsers'), time);
-  const labels = (grant as { resource: { labels: Record<string, string> } }).resource.labels;
-  return variant(grant, (e) => {
-    e['resource'] = { type: 'cloud_run_revision', labels: { ...labels, project_id: SLACK_BOT.project, location: SLACK_BOT.location, service_name: SLACK_BOT.service } };
-    e.protoPayload['resourceName'] = `projects/${SLACK_BOT.project}/locations/${SLACK_BOT.location}/services/${SLACK_BOT.service}`;
-    e['logName'] = `projects/${SLACK_BOT.project}/logs/cloudaudit.googleapis.com%2Factivity`;
-  });
-}
-
 describe('default-url-enabled', () => {
   it.each([
     ['v1: disabled, then a write that leaves the annotation out', [v1Write('2024-05-04T10:00:00Z', 'true'), v1Write('2024-05-04T11:00:00Z', undefined)], 'v1', 'all'],
@@ -88,7 +78,7 @@ describe('default-url-enabled', () => {
   });
 
   it('fires HIGH when allUsers hold the invoker role: the load balancer was the only control', async () => {
-    const findings = await enabled([v1Write('2024-05-04T10:00:00Z', 'true'), allUsersOnSlackBot('2024-05-04T10:30:00Z'), v1Write('2024-05-04T11:00:00Z', 'false')]);
+    const findings = await enabled([v1Write('2024-05-04T10:00:00Z', 'true'), allUsersGrantOn('2024-05-04T10:30:00Z', SLACK_BOT), v1Write('2024-05-04T11:00:00Z', 'false')]);
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({ severity: 'HIGH', evidence: { publicInvokers: ['allUsers'] } });
     expect(findings[0]!.summary).toContain('the load balancer was the only control in front of it');

@@ -1,7 +1,7 @@
 // iap-disabled: Identity-Aware Proxy turned off on a service it guarded, from the v1 annotation
 // `run.googleapis.com/iap-enabled` and the v2 field `iapEnabled`, with or without a new revision.
 import { describe, expect, it } from 'vitest';
-import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
+import { allUsersGrantOn, at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
 import { config, findingsOf } from '../../support/run.js';
 
 const gcloud = synthetic('v1-ReplaceService-gcloud');
@@ -54,17 +54,6 @@ async function disabled(entries: readonly unknown[], cfg = config()) {
   return (await findingsOf(entries, cfg)).filter((f) => f.rule === 'iap-disabled');
 }
 
-/** The allUsers grant fixture, pointed at the v1 service (SLACK_BOT) at `time`. */
-function allUsersOnSlackBot(time: string): Json {
-  const grant = at(synthetic('run-SetIamPolicy-allUsers'), time);
-  const labels = (grant as { resource: { labels: Record<string, string> } }).resource.labels;
-  return variant(grant, (e) => {
-    e['resource'] = { type: 'cloud_run_revision', labels: { ...labels, project_id: SLACK_BOT.project, location: SLACK_BOT.location, service_name: SLACK_BOT.service } };
-    e.protoPayload['resourceName'] = `projects/${SLACK_BOT.project}/locations/${SLACK_BOT.location}/services/${SLACK_BOT.service}`;
-    e['logName'] = `projects/${SLACK_BOT.project}/logs/cloudaudit.googleapis.com%2Factivity`;
-  });
-}
-
 describe('iap-disabled', () => {
   it.each([
     ['v1: IAP on, then a write that leaves the annotation out (same template: no new revision)', [v1Write('2024-05-04T10:00:00Z', 'true'), v1Write('2024-05-04T11:00:00Z', undefined)], 'v1'],
@@ -83,7 +72,7 @@ describe('iap-disabled', () => {
   });
 
   it('fires HIGH when allUsers hold the invoker role: IAP was the only gate', async () => {
-    const findings = await disabled([v1Write('2024-05-04T10:00:00Z', 'true'), allUsersOnSlackBot('2024-05-04T10:30:00Z'), v1Write('2024-05-04T11:00:00Z', 'false')]);
+    const findings = await disabled([v1Write('2024-05-04T10:00:00Z', 'true'), allUsersGrantOn('2024-05-04T10:30:00Z', SLACK_BOT), v1Write('2024-05-04T11:00:00Z', 'false')]);
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({ severity: 'HIGH', evidence: { publicInvokers: ['allUsers'] } });
     expect(findings[0]!.summary).toContain('anyone on the internet can now call it');
@@ -267,9 +256,9 @@ describe('public-invoker-grant on a service IAP guards', () => {
   const grants = async (entries: readonly unknown[]) => (await findingsOf(entries, config())).filter((f) => f.rule === 'public-invoker-grant');
 
   it.each([
-    ['v1: allUsers granted the invoker role while IAP is on', [v1Write('2024-05-04T10:00:00Z', 'true'), allUsersOnSlackBot('2024-05-04T10:30:00Z')], true],
-    ['v1: allUsers granted the invoker role where IAP is off', [v1Write('2024-05-04T10:00:00Z', 'false'), allUsersOnSlackBot('2024-05-04T10:30:00Z')], false],
-    ['v1: allUsers granted after IAP was turned off', [v1Write('2024-05-04T10:00:00Z', 'true'), v1Write('2024-05-04T10:15:00Z', 'false'), allUsersOnSlackBot('2024-05-04T10:30:00Z')], false],
+    ['v1: allUsers granted the invoker role while IAP is on', [v1Write('2024-05-04T10:00:00Z', 'true'), allUsersGrantOn('2024-05-04T10:30:00Z', SLACK_BOT)], true],
+    ['v1: allUsers granted the invoker role where IAP is off', [v1Write('2024-05-04T10:00:00Z', 'false'), allUsersGrantOn('2024-05-04T10:30:00Z', SLACK_BOT)], false],
+    ['v1: allUsers granted after IAP was turned off', [v1Write('2024-05-04T10:00:00Z', 'true'), v1Write('2024-05-04T10:15:00Z', 'false'), allUsersGrantOn('2024-05-04T10:30:00Z', SLACK_BOT)], false],
     [
       'v2: the invoker IAM check turned off on a service created with IAP',
       [

@@ -297,3 +297,24 @@ describe('ingress-opened: writes the rollouts hold', () => {
     expect(findings.map((f) => [f.eventTime, f.evidence['before']])).toEqual([['2024-06-01T10:00:10Z', 'internal']]);
   });
 });
+
+// A burst's writes may be delivered in any order within the wait: which of them set the service otherwise than the
+// write before them is a matter of their times, not of the order they came in.
+describe('ingress-opened: a burst delivered out of order', () => {
+  const image = 'gcr.io/acme/other:2';
+  const restricted = v1Write('2024-05-04T10:00:00Z', 'internal');
+  const first = v1Write('2024-05-04T11:00:00Z', 'internal', image);
+  const opening = v1Write('2024-05-04T11:00:10Z', 'all', image);
+  const restricting = v1Write('2024-05-04T11:00:20Z', 'internal', image);
+  it.each([
+    ['in time order', [restricted, first, opening, restricting]],
+    ['the restricting write before the opening one', [restricted, first, restricting, opening]],
+    ['the opening write first', [restricted, opening, first, restricting]],
+  ])('opened 10 s into the burst and restricted again 10 s later: %s', async (_name, entries) => {
+    const findings = await opened(entries);
+    expect(findings.map((f) => [f.eventTime, f.status ?? 'active'])).toEqual([
+      ['2024-05-04T11:00:10Z', 'active'],
+      ['2024-05-04T11:00:10Z', 'resolved'],
+    ]);
+  });
+});

@@ -23,6 +23,7 @@ import {
   rolledOut,
   rolloutForObservation,
   rolloutForWrite,
+  settingWritesToJudge,
   withObserved,
   type CompletedRollout,
   type ObservedFacts,
@@ -739,7 +740,7 @@ export class Engine {
     draft.open = open;
     // The burst's writes that set the service otherwise (Rollout.settingWrites): each at its own time, by its own
     // principal, after the write whose revision the burst made (reported with it, so they count as no deploy).
-    for (const write of [...(rollout.settingWrites ?? [])].sort((a, b) => a.timeMs - b.timeMs)) {
+    for (const write of settingWritesToJudge(rollout)) {
       const setting: DeployChange = { ...write, reportedAsDeploy: true };
       const after = this.evaluate(draft, { change: setting }, findings);
       applyChangeTo(draft, setting, edits, this.provenanceKeyOf(setting));

@@ -68,10 +68,12 @@ export interface Rollout {
    */
   readonly acrossApis?: true;
   /**
-   * Writes of the burst other than `write` that set a service setting (ingress, invoker check, IAP, default URL)
-   * otherwise than the writes before them: the burst made one revision, `write`'s, but each of them set the service
-   * at its own time, by its own principal. Judged after `write`, as writes whose revision was reported with it
-   * (Engine.finalize).
+   * Writes of the burst other than `write` that set a service setting (ingress, invoker check, IAP, default URL,
+   * Binary Authorization policy), in time order: the burst made one revision, `write`'s, but each of them set the
+   * service at its own time, by its own principal. Those that set it otherwise than the writes before them in time
+   * (settingWritesToJudge) are judged after `write`, as writes whose revision was reported with it (Engine.finalize).
+   * All are kept, not only those that differ from the writes that arrived before them: a burst's writes arrive in any
+   * order, and one that repeats the write before it may differ from a write that arrives later between them.
    */
   readonly settingWrites?: readonly DeployChange[];
 }
@@ -295,9 +297,10 @@ export function addWrite(rollout: Rollout, write: DeployChange): Rollout {
   // the write's facts: it never takes the place of the write.
   const first = !write.operationCompletion && (rollout.write.operationCompletion || write.timeMs < rollout.write.timeMs) ? write : rollout.write;
   const other = first === write ? rollout.write : write;
-  // Only a write that changes what the burst's writes said so far; the newest few (a burst is a minute of writes, each
-  // kept whole in the stored baseline).
-  const settingWrites = setsServiceOtherwise(other, [first, ...(rollout.settingWrites ?? [])]) ? [...(rollout.settingWrites ?? []), other].slice(-SETTING_WRITES_LIMIT) : rollout.settingWrites;
+  // Every write that sets a service setting, in time order (whether it changes anything depends on the writes before
+  // it in time, some of which may arrive later); the newest few (a burst is a minute of writes, each kept whole in the
+  // stored baseline).
+  const settingWrites = setsService(other) ? [...(rollout.settingWrites ?? []), other].sort((a, b) => a.timeMs - b.timeMs).slice(-SETTING_WRITES_LIMIT) : rollout.settingWrites;
   return withObserved({ ...rollout, write: first, writes: rollout.writes + 1, ...(settingWrites ? { settingWrites } : {}) }, rollout.observed);
 }
 
@@ -316,6 +319,25 @@ const SERVICE_SETTINGS: readonly ((write: DeployChange) => string | boolean | un
   (write) => write.defaultUrlDisabled,
   enforcedPolicyOf,
 ];
+
+/** True when `write` sets a service setting (an operation's completion entry carries none of the write's facts). */
+function setsService(write: DeployChange): boolean {
+  return !write.operationCompletion && SERVICE_SETTINGS.some((setting) => setting(write) !== undefined);
+}
+
+/**
+ * The rollout's settingWrites that set the service otherwise than the writes of the burst before them in time (its
+ * write, then the earlier settingWrites), in time order: those Engine.finalize judges.
+ */
+export function settingWritesToJudge(rollout: Rollout): DeployChange[] {
+  const said: DeployChange[] = rollout.write ? [rollout.write] : [];
+  const judged: DeployChange[] = [];
+  for (const write of [...(rollout.settingWrites ?? [])].sort((a, b) => a.timeMs - b.timeMs)) {
+    if (setsServiceOtherwise(write, said)) judged.push(write);
+    said.push(write);
+  }
+  return judged;
+}
 
 /** True when `write` sets a service setting otherwise than the newest of `said` (in order) that sets it. */
 function setsServiceOtherwise(write: DeployChange, said: readonly DeployChange[]): boolean {

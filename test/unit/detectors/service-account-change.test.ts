@@ -153,3 +153,34 @@ describe('service-account-change', () => {
     expect(findings[0]?.severity).toBe('CRITICAL');
   });
 });
+
+// A failed rollout records none of its revision's facts (Engine.finalize): a burst's later write that sets a service
+// setting (judged on its own after the rollout) must not record them either, nor report the failed revision again.
+describe('service-account-change: a failed rollout whose burst has a later write that sets the ingress', () => {
+  const [failing, failedEvent] = synthetic('seq-failed-rollout') as unknown as [Record<string, unknown>, Record<string, unknown>];
+  const KEPT = 'aegis@computeengine-506321.iam.gserviceaccount.com';
+  const MOVED = 'mover@computeengine-506321.iam.gserviceaccount.com';
+  const withIngress = (entry: Record<string, unknown>, ingress: string) =>
+    editV1Services(entry, (svc) => {
+      const annotations = (svc['metadata'] as Record<string, Record<string, string>>)['annotations']!;
+      annotations['run.googleapis.com/ingress'] = ingress;
+      delete annotations['run.googleapis.com/ingress-status'];
+    });
+  // The service ran as KEPT (another image); the failing write (its revision never Ready) moves it to MOVED.
+  const before = withOperationId(at(withV1ServiceAccount(withV1Image(failing, 'us-docker.pkg.dev/cloudrun/container/hello:earlier'), KEPT), '2026-09-17T02:00:00Z'), 'op-before');
+  const write = withV1ServiceAccount(failing, MOVED);
+  // gcloud's second write of the same template 10 s later, by its own operation, restricting the ingress.
+  const burst = withOperationId(at(withIngress(write, 'internal'), '2026-09-18T02:24:29.902Z'), 'op-burst');
+  // A day later a deploy of another image as MOVED, which does serve (the failed one ran as what its events say).
+  const serving = withOperationId(at(withV1Image(write, 'us-central1-docker.pkg.dev/computeengine-506321/cloud-run-source-deploy/aegis-ai:v2'), '2026-09-19T02:00:00Z'), 'op-serving');
+  it.each([
+    ['without the burst write', [before, write, failedEvent, serving]],
+    ['with the burst write', [before, write, burst, failedEvent, serving]],
+  ])('%s: the failed move and the serving one are each reported once', async (_name, entries) => {
+    const findings = await saFindings(entries);
+    expect(findings.map((f) => [f.eventTime, f.evidence['before'], String(f.evidence['rollout'] ?? '').split(' ')[0]])).toEqual([
+      ['2026-09-18T02:24:19.902Z', KEPT, 'failed'],
+      ['2026-09-19T02:00:00Z', KEPT, 'unknown'],
+    ]);
+  });
+});

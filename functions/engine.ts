@@ -723,7 +723,8 @@ export class Engine {
     // Whether the detectors count it as a deploy (the same test they make, against the baseline before it).
     const countedAsDeploy = rollout.write !== undefined && createsRevision(merged.change, draft);
     const open = this.evaluate(draft, merged, findings);
-    const recorded: DeployChange = merged.rollout.status === 'failed' ? { ...merged.change, serviceAccount: undefined, images: [], plainEnv: undefined, vpcEgress: undefined } : merged.change;
+    const failed = merged.rollout.status === 'failed';
+    const recorded: DeployChange = failed ? withoutRevisionFacts(merged.change) : merged.change;
     // A failed revision's write still set the service's labels (`recorded` keeps them).
     applyChangeTo(draft, recorded, edits, this.provenanceKeyOf(recorded));
     const entry: CompletedRollout = {
@@ -739,14 +740,20 @@ export class Engine {
     draft.completed = edits.append(draft.completed ?? [], entry, COMPLETED_LIMIT);
     draft.open = open;
     // The burst's writes that set the service otherwise (Rollout.settingWrites): each at its own time, by its own
-    // principal, after the write whose revision the burst made (reported with it, so they count as no deploy).
+    // principal, after the write whose revision the burst made (reported with it, so they count as no deploy). Of a
+    // failed rollout, as its write: the settings only (its revision never served, and is reported already).
     for (const write of settingWritesToJudge(rollout)) {
-      const setting: DeployChange = { ...write, reportedAsDeploy: true };
+      const setting: DeployChange = { ...(failed ? withoutRevisionFacts(write) : write), reportedAsDeploy: true };
       const after = this.evaluate(draft, { change: setting }, findings);
       applyChangeTo(draft, setting, edits, this.provenanceKeyOf(setting));
       draft.open = after;
     }
   }
+}
+
+/** A failed rollout's write as the baseline records it: none of its revision's facts (identity, images), which never served. */
+function withoutRevisionFacts(write: DeployChange): DeployChange {
+  return { ...write, serviceAccount: undefined, images: [], plainEnv: undefined, vpcEgress: undefined };
 }
 
 /**

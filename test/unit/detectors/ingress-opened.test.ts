@@ -2,7 +2,7 @@
 // Balancing), from v1 annotations and v2 fields, with or without a new revision.
 import { describe, expect, it } from 'vitest';
 import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
-import { config, findingsOf } from '../../support/run.js';
+import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 const gcloud = synthetic('v1-ReplaceService-gcloud');
 
@@ -315,6 +315,34 @@ describe('ingress-opened: a burst delivered out of order', () => {
     expect(findings.map((f) => [f.eventTime, f.status ?? 'active'])).toEqual([
       ['2024-05-04T11:00:10Z', 'active'],
       ['2024-05-04T11:00:10Z', 'resolved'],
+    ]);
+  });
+});
+
+// A burst's later write that repeats the burst's first write may still set the service otherwise than the write before
+// it in time: a write judged at once (a masked update) can fall between them. Judged as the live pipeline judges it
+// (there each write comes after the one before it completed).
+describe('ingress-opened: a masked update between a burst\'s writes', () => {
+  const update = (time: string, edit: (service: Record<string, unknown>, request: Record<string, unknown>) => void): Json =>
+    variant(
+      v2Update(time, edit),
+      (e) => void ((e.protoPayload['response'] as Record<string, unknown>)['name'] = `projects/acme-prod/locations/europe-west1/operations/op-${time}`),
+    );
+  const create = v2Create('INGRESS_TRAFFIC_INTERNAL_ONLY');
+  const first = update('2024-06-01T11:00:00Z', (service) => void (service['ingress'] = 'INGRESS_TRAFFIC_INTERNAL_ONLY'));
+  const opening = update('2024-06-01T11:00:20Z', (service, request) => {
+    service['ingress'] = 'INGRESS_TRAFFIC_ALL';
+    request['updateMask'] = { paths: ['ingress'] };
+  });
+  const repeat = update('2024-06-01T11:00:40Z', (service) => void (service['ingress'] = 'INGRESS_TRAFFIC_INTERNAL_ONLY'));
+  it.each([
+    ['replay (event time: the burst waits for its rollout)', findingsOf],
+    ['live (each entry an hour after the one before)', findingsLive],
+  ])('opened 20 s into a burst, restricted by the burst\'s repeat 20 s later: %s', async (_name, run) => {
+    const findings = (await run([create, first, opening, repeat])).filter((f) => f.rule === 'ingress-opened');
+    expect(findings.map((f) => [f.eventTime, f.status ?? 'active'])).toEqual([
+      ['2024-06-01T11:00:20Z', 'active'],
+      ['2024-06-01T11:00:20Z', 'resolved'],
     ]);
   });
 });

@@ -70,10 +70,10 @@ export interface Rollout {
   /**
    * Writes of the burst other than `write` that set a service setting (ingress, invoker check, IAP, default URL,
    * Binary Authorization policy), in time order: the burst made one revision, `write`'s, but each of them set the
-   * service at its own time, by its own principal. Those that set it otherwise than the writes before them in time
-   * (settingWritesToJudge) are judged after `write`, as writes whose revision was reported with it (Engine.finalize).
-   * All are kept, not only those that differ from the writes that arrived before them: a burst's writes arrive in any
-   * order, and one that repeats the write before it may differ from a write that arrives later between them.
+   * service at its own time, by its own principal. Each is judged after `write`, as a write whose revision was
+   * reported with it (Engine.finalize), as the live pipeline judges it when it comes after the rollout completed. Also
+   * one that repeats the burst's write before it: a write judged meanwhile (a masked update, judged at once) may fall
+   * between them, and a burst's writes arrive in any order.
    */
   readonly settingWrites?: readonly DeployChange[];
 }
@@ -323,31 +323,6 @@ const SERVICE_SETTINGS: readonly ((write: DeployChange) => string | boolean | un
 /** True when `write` sets a service setting (an operation's completion entry carries none of the write's facts). */
 function setsService(write: DeployChange): boolean {
   return !write.operationCompletion && SERVICE_SETTINGS.some((setting) => setting(write) !== undefined);
-}
-
-/**
- * The rollout's settingWrites that set the service otherwise than the writes of the burst before them in time (its
- * write, then the earlier settingWrites), in time order: those Engine.finalize judges.
- */
-export function settingWritesToJudge(rollout: Rollout): DeployChange[] {
-  const said: DeployChange[] = rollout.write ? [rollout.write] : [];
-  const judged: DeployChange[] = [];
-  for (const write of [...(rollout.settingWrites ?? [])].sort((a, b) => a.timeMs - b.timeMs)) {
-    if (setsServiceOtherwise(write, said)) judged.push(write);
-    said.push(write);
-  }
-  return judged;
-}
-
-/** True when `write` sets a service setting otherwise than the newest of `said` (in order) that sets it. */
-function setsServiceOtherwise(write: DeployChange, said: readonly DeployChange[]): boolean {
-  if (write.operationCompletion) return false;
-  return SERVICE_SETTINGS.some((setting) => {
-    const value = setting(write);
-    if (value === undefined) return false;
-    const before = said.findLast((w) => setting(w) !== undefined);
-    return before === undefined || value !== setting(before);
-  });
 }
 
 /** The rollout with these observed facts (built without a spread: see rolledOut). */

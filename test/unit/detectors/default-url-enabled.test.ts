@@ -3,7 +3,7 @@
 // `run.googleapis.com/default-url-disabled` and the v2 field `defaultUriDisabled`.
 import { describe, expect, it } from 'vitest';
 import { allUsersGrantOn, at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
-import { config, findingsOf } from '../../support/run.js';
+import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 const gcloud = synthetic('v1-ReplaceService-gcloud');
 const DISABLED = 'run.googleapis.com/default-url-disabled';
@@ -193,5 +193,20 @@ describe('default-url-enabled: writes the rollouts hold', () => {
     expect(findings.map((f) => [f.eventTime, f.evidence['recreatedAfterDeleteAt']])).toEqual([['2024-06-01T11:05:00Z', '2024-06-01T11:00:00.000Z']]);
     // Where the service was not deleted, the upsert updated it, and its mask leaves the URL as it was.
     expect(await enabled([v2Create(true), upsert])).toEqual([]);
+  });
+});
+
+// What the service's write still waiting for its rollout set is in force from its time (revision.ts settingBefore):
+// all of it, the invoker check that sets the severity too, as the live pipeline sees it once that rollout completed.
+describe('default-url-enabled: the invoker check a deploy still waiting for its rollout turned off', () => {
+  const publicCreate = variant(v2Create(true), (e) => {
+    ((e.protoPayload['request'] as Record<string, unknown>)['service'] as Record<string, unknown>)['invokerIamDisabled'] = true;
+  });
+  it.each([
+    ['replay (the create waits for its system events)', findingsOf],
+    ['live (the create completed before the update came)', findingsLive],
+  ])('a masked update turning the URL on 10 s after a create that disabled it and the invoker check is HIGH: %s', async (_name, run) => {
+    const findings = (await run([publicCreate, setDisabled('2024-06-01T10:00:10Z', false)])).filter((f) => f.rule === 'default-url-enabled');
+    expect(findings.map((f) => [f.eventTime, f.severity, f.evidence['invokerIamDisabled']])).toEqual([['2024-06-01T10:00:10Z', 'HIGH', true]]);
   });
 });

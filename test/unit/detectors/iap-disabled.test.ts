@@ -2,7 +2,7 @@
 // `run.googleapis.com/iap-enabled` and the v2 field `iapEnabled`, with or without a new revision.
 import { describe, expect, it } from 'vitest';
 import { allUsersGrantOn, at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
-import { config, findingsOf } from '../../support/run.js';
+import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 const gcloud = synthetic('v1-ReplaceService-gcloud');
 const IAP = 'run.googleapis.com/iap-enabled';
@@ -292,5 +292,20 @@ describe('public-invoker-grant on a service IAP guards', () => {
       expect(findings[0]!.evidence).not.toHaveProperty('behindIap');
       expect(findings[0]!.summary).not.toContain('Identity-Aware Proxy');
     }
+  });
+});
+
+// What the service's write still waiting for its rollout set is in force from its time (revision.ts settingBefore):
+// all of it, the invoker check that sets the severity too, as the live pipeline sees it once that rollout completed.
+describe('iap-disabled: the invoker check a deploy still waiting for its rollout turned off', () => {
+  const publicCreate = variant(v2Create(true), (e) => {
+    ((e.protoPayload['request'] as Record<string, unknown>)['service'] as Record<string, unknown>)['invokerIamDisabled'] = true;
+  });
+  it.each([
+    ['replay (the create waits for its system events)', findingsOf],
+    ['live (the create completed before the update came)', findingsLive],
+  ])('a masked update turning IAP off 10 s after a create that turned it on and the invoker check off is HIGH: %s', async (_name, run) => {
+    const findings = (await run([publicCreate, setIap('2024-06-01T10:00:10Z', false)])).filter((f) => f.rule === 'iap-disabled');
+    expect(findings.map((f) => [f.eventTime, f.severity, f.evidence['invokerIamDisabled']])).toEqual([['2024-06-01T10:00:10Z', 'HIGH', true]]);
   });
 });

@@ -346,3 +346,22 @@ describe('ingress-opened: a masked update between a burst\'s writes', () => {
     ]);
   });
 });
+
+// What the service's write still waiting for its rollout set is in force from its time (revision.ts settingBefore):
+// all of it, the invoker check that sets the severity too, as the live pipeline sees it once that rollout completed.
+describe('ingress-opened: the invoker check a deploy still waiting for its rollout turned off', () => {
+  const publicCreate = variant(v2Create('INGRESS_TRAFFIC_INTERNAL_ONLY'), (e) => {
+    ((e.protoPayload['request'] as Record<string, unknown>)['service'] as Record<string, unknown>)['invokerIamDisabled'] = true;
+  });
+  const opening = v2Update('2024-06-01T10:00:10Z', (service, request) => {
+    service['ingress'] = 'INGRESS_TRAFFIC_ALL';
+    request['updateMask'] = { paths: ['ingress'] };
+  });
+  it.each([
+    ['replay (the create waits for its system events)', findingsOf],
+    ['live (the create completed before the update came)', findingsLive],
+  ])('a masked update opening the ingress 10 s after a create that restricted it and turned the invoker check off is HIGH: %s', async (_name, run) => {
+    const findings = (await run([publicCreate, opening])).filter((f) => f.rule === 'ingress-opened');
+    expect(findings.map((f) => [f.eventTime, f.severity, f.evidence['invokerIamDisabled']])).toEqual([['2024-06-01T10:00:10Z', 'HIGH', true]]);
+  });
+});

@@ -500,3 +500,26 @@ describe('public-invoker-grant', () => {
     });
   });
 });
+
+// What the service's write still waiting for its rollout set is in force from its time (revision.ts settingBefore):
+// IAP a create turned on guards the service from then, as the live pipeline sees it once that rollout completed.
+describe('public-invoker-grant: IAP a deploy still waiting for its rollout turned on', () => {
+  const iapCreate = variant(synthetic('v2-CreateService'), (e) => {
+    ((e.protoPayload['request'] as Record<string, unknown>)['service'] as Record<string, unknown>)['iapEnabled'] = true;
+  });
+  const checkOff = at(
+    variant(synthetic('v2-UpdateService'), (e) => {
+      const request = e.protoPayload['request'] as Record<string, unknown>;
+      (request['service'] as Record<string, unknown>)['invokerIamDisabled'] = true;
+      request['updateMask'] = 'invokerIamDisabled';
+    }),
+    '2024-06-01T10:00:10Z',
+  );
+  it.each([
+    ['replay (the create waits for its system events)', findingsOf],
+    ['live (the create completed before the update came)', findingsLive],
+  ])('the invoker check turned off 10 s after a create that turned IAP on is said to be behind IAP: %s', async (_name, run) => {
+    const findings = (await run([iapCreate, checkOff])).filter((f) => f.rule === 'public-invoker-grant');
+    expect(findings.map((f) => [f.eventTime, f.evidence['behindIap']])).toEqual([['2024-06-01T10:00:10Z', true]]);
+  });
+});

@@ -68,7 +68,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       // it. A v1 write is a full PUT and a create starts afresh: one logged without its ingress set one this entry
       // does not show (the default `all`, when it left the annotation out), so the one before it is no guide.
       const ingress = change.ingress ?? (change.api === 'v2' && change.operation === 'update' ? (valueBefore(baseline?.ingress, change.timeMs) as Ingress | undefined) : undefined);
-      const behindIap = (change.iapEnabled ?? valueBefore(baseline?.iapEnabled, change.timeMs)) === true;
+      const behindIap = (change.iapEnabled ?? settingBefore(baseline, baseline?.iapEnabled, change.timeMs, (write) => write.iapEnabled)?.v) === true;
       return [
         {
           severity: 'HIGH',

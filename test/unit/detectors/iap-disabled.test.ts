@@ -309,3 +309,23 @@ describe('iap-disabled: the invoker check a deploy still waiting for its rollout
     expect(findings.map((f) => [f.eventTime, f.severity, f.evidence['invokerIamDisabled']])).toEqual([['2024-06-01T10:00:10Z', 'HIGH', true]]);
   });
 });
+
+// A burst keeps at most a few of its later writes (rollout.ts SETTING_WRITES_LIMIT, each whole in the stored
+// baseline): those that repeat what the write before them set go first, not the one that turned IAP off.
+describe('iap-disabled: a burst of many writes', () => {
+  const by = (entry: Json, principal: string): Json =>
+    variant(entry, (e) => {
+      (e.protoPayload['authenticationInfo'] as Record<string, unknown>)['principalEmail'] = principal;
+    });
+  const image = { image: 'gcr.io/acme/other:2' };
+  const repeats = Array.from({ length: 9 }, (_, i) => v1Write(`2024-05-04T11:00:${String(20 + i * 4).padStart(2, '0')}Z`, 'false', image));
+  it('IAP turned off 10 s into the burst, then nine writes that keep it off', async () => {
+    const findings = await disabled([
+      v1Write('2024-05-04T10:00:00Z', 'true'),
+      v1Write('2024-05-04T11:00:00Z', 'true', image),
+      by(v1Write('2024-05-04T11:00:10Z', 'false', image), 'mallory@example.com'),
+      ...repeats,
+    ]);
+    expect(findings.map((f) => [f.eventTime, f.principal])).toEqual([['2024-05-04T11:00:10Z', 'mallory@example.com']]);
+  });
+});

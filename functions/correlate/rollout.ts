@@ -298,14 +298,27 @@ export function addWrite(rollout: Rollout, write: DeployChange): Rollout {
   const first = !write.operationCompletion && (rollout.write.operationCompletion || write.timeMs < rollout.write.timeMs) ? write : rollout.write;
   const other = first === write ? rollout.write : write;
   // Every write that sets a service setting, in time order (whether it changes anything depends on the writes before
-  // it in time, some of which may arrive later); the newest few (a burst is a minute of writes, each kept whole in the
-  // stored baseline).
-  const settingWrites = setsService(other) ? [...(rollout.settingWrites ?? []), other].sort((a, b) => a.timeMs - b.timeMs).slice(-SETTING_WRITES_LIMIT) : rollout.settingWrites;
+  // it in time, some of which may arrive later); a few (a burst is a minute of writes, each kept whole in the stored
+  // baseline).
+  const settingWrites = setsService(other) ? boundedSettingWrites(first, [...(rollout.settingWrites ?? []), other].sort((a, b) => a.timeMs - b.timeMs)) : rollout.settingWrites;
   return withObserved({ ...rollout, write: first, writes: rollout.writes + 1, ...(settingWrites ? { settingWrites } : {}) }, rollout.observed);
 }
 
-/** Rollout.settingWrites kept at most: the newest. */
+/** Rollout.settingWrites kept at most (boundedSettingWrites). */
 const SETTING_WRITES_LIMIT = 8;
+
+/**
+ * At most SETTING_WRITES_LIMIT of a burst's later writes (in time order): beyond it, first those that set the service
+ * as the write before them in time did (judging them changes nothing, as far as the burst's writes so far tell), then
+ * the oldest.
+ */
+function boundedSettingWrites(first: DeployChange, writes: DeployChange[]): DeployChange[] {
+  while (writes.length > SETTING_WRITES_LIMIT) {
+    const repeat = writes.findIndex((write, i) => !setsServiceOtherwise(write, [first, ...writes.slice(0, i)]));
+    writes.splice(repeat < 0 ? 0 : repeat, 1);
+  }
+  return writes;
+}
 
 /**
  * The service settings a write may set, which the rules that read them (ingress-opened, public-invoker-grant's invoker
@@ -323,6 +336,16 @@ const SERVICE_SETTINGS: readonly ((write: DeployChange) => string | boolean | un
 /** True when `write` sets a service setting (an operation's completion entry carries none of the write's facts). */
 function setsService(write: DeployChange): boolean {
   return !write.operationCompletion && SERVICE_SETTINGS.some((setting) => setting(write) !== undefined);
+}
+
+/** True when `write` sets a service setting otherwise than the newest of `said` (in order) that sets it. */
+function setsServiceOtherwise(write: DeployChange, said: readonly DeployChange[]): boolean {
+  return SERVICE_SETTINGS.some((setting) => {
+    const value = setting(write);
+    if (value === undefined) return false;
+    const before = said.findLast((w) => setting(w) !== undefined);
+    return before === undefined || value !== setting(before);
+  });
 }
 
 /** The rollout with these observed facts (built without a spread: see rolledOut). */

@@ -67,7 +67,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       // The write's own ingress, else, for a v2 update (its mask may leave ingress alone), the one in force before
       // it. A v1 write is a full PUT and a create starts afresh: one logged without its ingress set one this entry
       // does not show (the default `all`, when it left the annotation out), so the one before it is no guide.
-      const ingress = change.ingress ?? (change.api === 'v2' && change.operation === 'update' ? (valueBefore(baseline?.ingress, change.timeMs) as Ingress | undefined) : undefined);
+      const ingress = change.ingress ?? (change.api === 'v2' && change.operation === 'update' ? (settingBefore(baseline, baseline?.ingress, change.timeMs, (write) => write.ingress)?.v as Ingress | undefined) : undefined);
       const behindIap = (change.iapEnabled ?? settingBefore(baseline, baseline?.iapEnabled, change.timeMs, (write) => write.iapEnabled)?.v) === true;
       return [
         {
@@ -121,7 +121,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     // Members who could already call the service, given only roles that also change it: the risk this finding
     // reports is the write access, and it ends when they lose it (they may stay invokers: that risk is older).
     const upgrade = knownBefore !== undefined && members.every((m) => knownBefore.includes(m)) && roles.every((r) => WRITE_CAPABLE_INVOKER_ROLES.has(r));
-    const behindIap = !projectWide && valueBefore(baseline?.iapEnabled, change.timeMs) === true;
+    const behindIap = !projectWide && settingBefore(baseline, baseline?.iapEnabled, change.timeMs, (write) => write.iapEnabled)?.v === true;
     return [
       {
         severity: projectWide ? 'CRITICAL' : 'HIGH',

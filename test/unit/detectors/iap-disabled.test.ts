@@ -329,3 +329,9 @@ describe('iap-disabled: a burst of many writes', () => {
     expect(findings.map((f) => [f.eventTime, f.principal])).toEqual([['2024-05-04T11:00:10Z', 'mallory@example.com']]);
   });
 });
+
+it('public-invoker-grant: allUsers granted while the create that turned IAP on still waits for its system events is behind IAP', async () => {
+  const grant = allUsersGrantOn('2024-06-01T10:00:20Z', { project: 'acme-prod', location: 'europe-west1', service: 'storefront' });
+  const findings = (await findingsOf([v2Create(true), grant], config())).filter((f) => f.rule === 'public-invoker-grant');
+  expect(findings.map((f) => f.evidence['behindIap'])).toEqual([true]);
+});

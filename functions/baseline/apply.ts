@@ -96,8 +96,21 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, { rec
   const policy = enforcedPolicyOf(change);
   if (policy !== undefined) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, policy);
   if (change.vpcEgress) target.vpcEgress = record(target.vpcEgress ?? [], t, change.vpcEgress);
-  if (change.iapEnabled !== undefined) target.iapEnabled = record(target.iapEnabled ?? [], t, change.iapEnabled);
-  if (change.defaultUrlDisabled !== undefined) target.defaultUrlDisabled = record(target.defaultUrlDisabled ?? [], t, change.defaultUrlDisabled);
+  // A guard's history starts with the first write that turns it on (applied, or still waiting for its rollout): most
+  // services never use IAP or disable their URL, and their baselines (and every deploy of them) carry nothing for it.
+  // (An off before any on raises nothing.)
+  if (change.iapEnabled !== undefined && (change.iapEnabled || guardKnown(target, target.iapEnabled, (write) => write.iapEnabled))) {
+    target.iapEnabled = record(target.iapEnabled ?? [], t, change.iapEnabled);
+  }
+  if (change.defaultUrlDisabled !== undefined && (change.defaultUrlDisabled || guardKnown(target, target.defaultUrlDisabled, (write) => write.defaultUrlDisabled))) {
+    target.defaultUrlDisabled = record(target.defaultUrlDisabled ?? [], t, change.defaultUrlDisabled);
+  }
+}
+
+/** A guard (IAP, the default URL disabled) was ever on for this service: in its history, or in a write still waiting. */
+function guardKnown(target: MutableBaseline, history: readonly TimePoint<boolean>[] | undefined, pick: (write: DeployChange) => boolean | undefined): boolean {
+  if (history) return true;
+  return (target.rollouts ?? []).some((rollout) => [rollout.write, ...(rollout.settingWrites ?? [])].some((write) => write !== undefined && pick(write) === true));
 }
 
 /**

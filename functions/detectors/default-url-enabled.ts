@@ -24,6 +24,9 @@
 //           A URL turned on while the ingress keeps the internet out (`internal`, `internal-and-cloud-load-balancing`)
 //           raises nothing, and restricting the ingress later does not resolve a finding: ingress-opened reports
 //           the ingress opened afterwards. Domain mappings (which also bypass a load balancer) are not read.
+//           The baseline keeps no history of the default URL until a write that disables the URL is known (most services never
+//           do): when that write arrives after later writes that turned it back on, those are not compared with it (the
+//           next such write is).
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween } from '../baseline/state.js';
 import type { Ingress } from '../model/change.js';

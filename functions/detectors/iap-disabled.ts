@@ -26,6 +26,9 @@
 //           the Cloud Run service is not seen, nor are changes to the IAP access policy itself (IAP's own
 //           SetIamPolicy). An invoker role granted to the public on the project, folder or organization is not
 //           taken into account for the severity (public-invoker-grant reports it).
+//           The baseline keeps no history of IAP until a write that turns IAP on is known (most services never
+//           do): when that write arrives after later writes that turned IAP off, those are not compared with it (the
+//           next such write is).
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween } from '../baseline/state.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';

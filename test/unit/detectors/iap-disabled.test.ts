@@ -335,3 +335,11 @@ it('public-invoker-grant: allUsers granted while the create that turned IAP on s
   const findings = (await findingsOf([v2Create(true), grant], config())).filter((f) => f.rule === 'public-invoker-grant');
   expect(findings.map((f) => f.evidence['behindIap'])).toEqual([true]);
 });
+
+// The baseline keeps no IAP history until a write that turns IAP on is known (apply.ts guardKnown): a turn-off that
+// came first is forgotten, so when the turn-on before it arrives late, the next turn-off is the one reported.
+it('iap-disabled: a turn-on delivered after the turn-off that followed it was judged; the next turn-off is reported', async () => {
+  // The masked turn-off at 10:00:10 is judged at once, before the create (10:00:00) that turned IAP on is known.
+  const findings = await disabled([setIap('2024-06-01T10:00:10Z', false), v2Create(true), setIap('2024-06-01T10:00:30Z', false)]);
+  expect(findings.map((f) => f.eventTime)).toEqual(['2024-06-01T10:00:30Z']);
+});

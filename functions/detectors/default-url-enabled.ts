@@ -28,11 +28,11 @@
 //           do): when that write arrives after later writes that turned it back on, those are not compared with it (the
 //           next such write is).
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween } from '../baseline/state.js';
+import { deletedBetween } from '../baseline/state.js';
 import type { Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, closedByDelete, riskInForce, serviceLabel, settingBefore, unauthenticatedCallers } from './revision.js';
-import type { Detection, Detector, Resolved } from './types.js';
+import { callersEvidence, riskInForce, serviceLabel, settingBefore, settingRestored, unauthenticatedCallers } from './revision.js';
+import type { Detection, Detector } from './types.js';
 
 const TITLE = 'Cloud Run default URL turned back on';
 
@@ -78,9 +78,5 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
       },
     ];
   },
-  resolves({ change, baseline }, open): Resolved[] {
-    if (change.kind === 'delete') return closedByDelete(open, change.timeMs, baseline?.defaultUrlDisabled);
-    if (change.kind !== 'deploy' || change.defaultUrlDisabled !== true || changedAfter(baseline?.defaultUrlDisabled, change.timeMs)) return [];
-    return open.map((o) => ({ id: o.finding.id, reason: 'its default URL is disabled again' }));
-  },
+  resolves: settingRestored((baseline) => baseline?.defaultUrlDisabled, (change) => change.defaultUrlDisabled === true, () => 'its default URL is disabled again'),
 };

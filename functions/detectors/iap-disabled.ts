@@ -30,10 +30,10 @@
 //           do): when that write arrives after later writes that turned IAP off, those are not compared with it (the
 //           next such write is).
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween } from '../baseline/state.js';
+import { deletedBetween } from '../baseline/state.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, closedByDelete, riskInForce, serviceLabel, settingBefore, unauthenticatedCallers } from './revision.js';
-import type { Detection, Detector, Resolved } from './types.js';
+import { callersEvidence, riskInForce, serviceLabel, settingBefore, settingRestored, unauthenticatedCallers } from './revision.js';
+import type { Detection, Detector } from './types.js';
 
 const TITLE = 'Identity-Aware Proxy turned off on a Cloud Run service';
 
@@ -74,9 +74,5 @@ export const iapDisabled: Detector<'iap-disabled'> = {
       },
     ];
   },
-  resolves({ change, baseline }, open): Resolved[] {
-    if (change.kind === 'delete') return closedByDelete(open, change.timeMs, baseline?.iapEnabled);
-    if (change.kind !== 'deploy' || change.iapEnabled !== true || changedAfter(baseline?.iapEnabled, change.timeMs)) return [];
-    return open.map((o) => ({ id: o.finding.id, reason: 'IAP guards it again' }));
-  },
+  resolves: settingRestored((baseline) => baseline?.iapEnabled, (change) => change.iapEnabled === true, () => 'IAP guards it again'),
 };

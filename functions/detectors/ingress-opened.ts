@@ -27,11 +27,11 @@
 //           the severity (it is reported by public-invoker-grant). Network paths (VPC Service Controls, firewall
 //           rules on a load balancer) are not seen.
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween } from '../baseline/state.js';
+import { deletedBetween } from '../baseline/state.js';
 import type { Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, closedByDelete, riskInForce, serviceLabel, settingBefore, unauthenticatedCallers } from './revision.js';
-import type { Detection, Detector, Resolved } from './types.js';
+import { callersEvidence, riskInForce, serviceLabel, settingBefore, settingRestored, unauthenticatedCallers } from './revision.js';
+import type { Detection, Detector } from './types.js';
 
 /** What each restricted ingress kept out, in the words of the finding. */
 const PERIMETER: Readonly<Record<Exclude<Ingress, 'all'>, string>> = {
@@ -76,9 +76,9 @@ export const ingressOpened: Detector<'ingress-opened'> = {
       },
     ];
   },
-  resolves({ change, baseline }, open): Resolved[] {
-    if (change.kind === 'delete') return closedByDelete(open, change.timeMs, baseline?.ingress);
-    if (change.kind !== 'deploy' || change.ingress === undefined || change.ingress === 'all' || changedAfter(baseline?.ingress, change.timeMs)) return [];
-    return open.map((o) => ({ id: o.finding.id, reason: `its ingress is ${change.ingress} again` }));
-  },
+  resolves: settingRestored(
+    (baseline) => baseline?.ingress,
+    (change) => change.ingress !== undefined && change.ingress !== 'all',
+    (change) => `its ingress is ${change.ingress} again`,
+  ),
 };

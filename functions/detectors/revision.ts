@@ -5,7 +5,7 @@ import { withCanonicalFraction } from '../audit/entry.js';
 import { changedAfter, pointAfter, pointBefore, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, sameOperation } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
-import { isJob, isService, resourceLabel, resourceNounOf, SYSTEM_EVENT_METHOD, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
+import { isJob, isService, resourceLabel, resourceNounOf, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
 import type { Detection, OpenFinding, Resolved } from './types.js';
 
 /**
@@ -208,5 +208,23 @@ export function callersEvidence(callers: UnauthenticatedCallers): Record<string,
   return {
     ...(callers.publicInvokers.length > 0 ? { publicInvokers: callers.publicInvokers } : {}),
     ...(callers.invokerIamDisabled ? { invokerIamDisabled: true } : {}),
+  };
+}
+
+/**
+ * The resolutions of a rule about a service setting that a write takes away and a later one restores (ingress
+ * restricted again, IAP on again, the default URL disabled again): the newest entry about the setting that restores it
+ * closes every open finding of the rule, and so does the service's delete (unless a newer entry set the setting).
+ */
+export function settingRestored<T>(
+  history: (baseline: ServiceBaseline | undefined) => readonly TimePoint<T>[] | undefined,
+  restores: (change: DeployChange) => boolean,
+  reason: (change: DeployChange) => string,
+): (input: { readonly change: Change; readonly baseline: ServiceBaseline | undefined }, open: readonly OpenFinding[]) => Resolved[] {
+  return ({ change, baseline }, open) => {
+    if (change.kind === 'delete') return closedByDelete(open, change.timeMs, history(baseline));
+    if (change.kind !== 'deploy' || !restores(change) || changedAfter(history(baseline), change.timeMs)) return [];
+    const why = reason(change);
+    return open.map((o) => ({ id: o.finding.id, reason: why }));
   };
 }

@@ -96,6 +96,32 @@ export function deleteServiceAt(timestamp: string, target: ServiceName, insertId
   });
 }
 
+/**
+ * The gcloud v1 ReplaceService fixture (SLACK_BOT) at `time`, its image set to `image`, with the service annotations
+ * given set (undefined: left out) in the request and in the service as stored (the response); `stored` overrides the
+ * response's values (null: left out there).
+ */
+export function v1ServiceWrite(
+  time: string,
+  annotations: Readonly<Record<string, string | undefined>>,
+  options: { readonly image?: string; readonly stored?: Readonly<Record<string, string | null>> } = {},
+): Json {
+  const image = options.image ?? 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot/cloud-run-slack-bot:1f2e3d4c5b6a';
+  let side = 0;
+  const entry = editV1Services(withV1Image(synthetic('v1-ReplaceService-gcloud'), image, 'nonce'), (svc) => {
+    // editV1Services edits the request's service first, then the response's.
+    const response = side++ > 0;
+    const edited = (svc['metadata'] as Record<string, Record<string, string>>)['annotations']!;
+    for (const [key, written] of Object.entries(annotations)) {
+      const stored = options.stored?.[key];
+      const value = response && stored !== undefined ? (stored ?? undefined) : written;
+      if (value === undefined) delete edited[key];
+      else edited[key] = value;
+    }
+  });
+  return at(withOperationId(entry, `op-${time}`), time);
+}
+
 /** The allUsers invoker grant fixture (`synthetic-run-SetIamPolicy-allUsers`) moved onto `target` at `timestamp`. */
 export function allUsersGrantOn(timestamp: string, target: ServiceName): Json {
   const grant = at(synthetic('run-SetIamPolicy-allUsers'), timestamp);

@@ -2,12 +2,10 @@
 // the internet in: requests reach it past the load balancer in front of it. From the v1 annotation
 // `run.googleapis.com/default-url-disabled` and the v2 field `defaultUriDisabled`.
 import { describe, expect, it } from 'vitest';
-import { allUsersGrantOn, at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
+import { allUsersGrantOn, at, deleteServiceAt, SLACK_BOT, synthetic, v1ServiceWrite, variant, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
-const gcloud = synthetic('v1-ReplaceService-gcloud');
 const DISABLED = 'run.googleapis.com/default-url-disabled';
-const INGRESS = 'run.googleapis.com/ingress';
 
 interface V1Options {
   readonly image?: string;
@@ -18,18 +16,8 @@ interface V1Options {
 
 /** The gcloud fixture at `time` with the default-URL annotation set to `disabled` (undefined: left out). */
 function v1Write(time: string, disabled: string | undefined, options: V1Options = {}): Json {
-  const image = options.image ?? 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot/cloud-run-slack-bot:1f2e3d4c5b6a';
-  let side = 0;
-  const entry = editV1Services(withV1Image(gcloud, image, 'nonce'), (svc) => {
-    // editV1Services edits the request's service first, then the response's.
-    const value = side++ === 0 || options.stored === undefined ? disabled : (options.stored ?? undefined);
-    const annotations = (svc['metadata'] as Record<string, Record<string, string>>)['annotations']!;
-    if (value === undefined) delete annotations[DISABLED];
-    else annotations[DISABLED] = value;
-    annotations[INGRESS] = options.ingress ?? 'all';
-    delete annotations['run.googleapis.com/ingress-status'];
-  });
-  return at(withOperationId(entry, `op-${time}`), time);
+  const annotations = { [DISABLED]: disabled, 'run.googleapis.com/ingress': options.ingress ?? 'all', 'run.googleapis.com/ingress-status': undefined };
+  return v1ServiceWrite(time, annotations, { ...(options.image ? { image: options.image } : {}), ...(options.stored !== undefined ? { stored: { [DISABLED]: options.stored } } : {}) });
 }
 
 function v2Update(time: string, edit: (service: Record<string, unknown>, request: Record<string, unknown>) => void): Json {

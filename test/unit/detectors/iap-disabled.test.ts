@@ -1,10 +1,9 @@
 // iap-disabled: Identity-Aware Proxy turned off on a service it guarded, from the v1 annotation
 // `run.googleapis.com/iap-enabled` and the v2 field `iapEnabled`, with or without a new revision.
 import { describe, expect, it } from 'vitest';
-import { allUsersGrantOn, at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
+import { allUsersGrantOn, at, deleteServiceAt, SLACK_BOT, synthetic, v1ServiceWrite, variant, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
-const gcloud = synthetic('v1-ReplaceService-gcloud');
 const IAP = 'run.googleapis.com/iap-enabled';
 
 /**
@@ -12,16 +11,7 @@ const IAP = 'run.googleapis.com/iap-enabled';
  * service as stored (the response), unless `stored` says otherwise for the response.
  */
 function v1Write(time: string, iap: string | undefined, options: { image?: string; stored?: string | null } = {}): Json {
-  const image = options.image ?? 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot/cloud-run-slack-bot:1f2e3d4c5b6a';
-  let side = 0;
-  const entry = editV1Services(withV1Image(gcloud, image, 'nonce'), (svc) => {
-    // editV1Services edits the request's service first, then the response's.
-    const value = side++ === 0 || options.stored === undefined ? iap : (options.stored ?? undefined);
-    const annotations = (svc['metadata'] as Record<string, Record<string, string>>)['annotations']!;
-    if (value === undefined) delete annotations[IAP];
-    else annotations[IAP] = value;
-  });
-  return at(withOperationId(entry, `op-${time}`), time);
+  return v1ServiceWrite(time, { [IAP]: iap }, { ...(options.image ? { image: options.image } : {}), ...(options.stored !== undefined ? { stored: { [IAP]: options.stored } } : {}) });
 }
 
 /** The v2 UpdateService fixture at `time` with `service` changed by `edit` (IAP left out unless it sets it). */

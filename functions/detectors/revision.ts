@@ -160,8 +160,8 @@ export function riskInForce<T>(
 
 /**
  * The point of a service setting in force just before `timeMs`: the newest of the baseline's `history` and of the
- * writes still waiting for their rollout (each rollout's write and the burst's later writes that set the service
- * otherwise). A deploy joins the baseline once its rollout completes, but what it set of the service is in force from
+ * writes still waiting for their rollout (each rollout's write and the burst's later writes that set the service:
+ * Rollout.settingWrites). A deploy joins the baseline once its rollout completes, but what it set of the service is in force from
  * its write, and a write that makes no revision (a masked update of one setting) is judged meanwhile.
  */
 export function settingBefore<T>(

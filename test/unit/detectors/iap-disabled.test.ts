@@ -333,3 +333,25 @@ it('iap-disabled: a turn-on delivered after the turn-off that followed it was ju
   const findings = await disabled([setIap('2024-06-01T10:00:10Z', false), v2Create(true), setIap('2024-06-01T10:00:30Z', false)]);
   expect(findings.map((f) => f.eventTime)).toEqual(['2024-06-01T10:00:30Z']);
 });
+
+// A grant delivered late (Pub/Sub delivers without order), after a newer write that turned IAP off was applied: the
+// public reach the service already, so its finding must not say that IAP still guards it.
+it.each([
+  ['v1: IAP turned off at 11:00, the 10:30 grant delivered after it', [v1Write('2024-05-04T10:00:00Z', 'true'), v1Write('2024-05-04T11:00:00Z', 'false'), allUsersGrantOn('2024-05-04T10:30:00Z', SLACK_BOT)]],
+  [
+    'v2: IAP turned off by a masked update at 11:00, the 10:30 invoker check turned off delivered after it',
+    [
+      v2Create(true),
+      setIap('2024-06-01T11:00:00Z', false),
+      v2Update('2024-06-01T10:30:00Z', (service, request) => {
+        service['invokerIamDisabled'] = true;
+        request['updateMask'] = { paths: ['invoker_iam_disabled'] };
+      }),
+    ],
+  ],
+])('public-invoker-grant: not said to be behind IAP when a newer write, applied first, turned IAP off: %s', async (_name, entries) => {
+  const findings = (await findingsOf(entries, config())).filter((f) => f.rule === 'public-invoker-grant');
+  expect(findings).toHaveLength(1);
+  expect(findings[0]!.evidence).not.toHaveProperty('behindIap');
+  expect(findings[0]!.summary).not.toContain('Identity-Aware Proxy still guards it');
+});

@@ -18,8 +18,9 @@
 // Options:  `rules.public-invoker-grant.allowServices` (PROJECT/SERVICE globs of services meant to be public),
 //           `exceptions`, `severity`.
 // Severity: HIGH on a service, CRITICAL on a project, folder or organization. A service Identity-Aware Proxy
-//           guards (as known from its baseline or the write) is still HIGH: its finding says so (evidence
-//           `behindIap`), since the public reach it as soon as IAP is turned off.
+//           guards (as known from its baseline or the write, and not turned off by a newer write known already) is
+//           still HIGH: its finding says so (evidence `behindIap`), since the public reach it as soon as IAP is
+//           turned off.
 // Resolves: the public members removed from the invoker role (and holding no other role: a custom one may carry
 //           run.routes.invoke), or the invoker IAM check turned back on, by the newest entry about it (an older
 //           entry arriving late resolves nothing: when a newer entry applied before it already took its risk away,
@@ -40,7 +41,7 @@ import { normalizeTimestamp } from '../audit/entry.js';
 import { isPublicInvokerBinding, publicMembersWhere, publicWriterMembers, READ_ONLY_INVOKER_ROLES, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
 import { closedByDelete, iamScopeLabel, meantToBePublic, riskInForce, serviceLabel, settingBefore } from './revision.js';
-import type { Ingress } from '../model/change.js';
+import type { DeployChange, Ingress } from '../model/change.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /**
@@ -49,6 +50,17 @@ import type { Detection, Detector, Resolved } from './types.js';
  * away, and turning IAP off then raises nothing new here (iap-disabled reports it).
  */
 const BEHIND_IAP = ' Identity-Aware Proxy still guards it: the public reach it only once IAP is turned off (iap-disabled reports that).';
+
+/**
+ * True when Identity-Aware Proxy guards the service a change at `timeMs` opens: on just before it (or as the change
+ * itself sets it, `own`), and not turned off by a newer write known already (a change delivered late: the public
+ * reach the service now).
+ */
+function iapGuards(baseline: ServiceBaseline | undefined, timeMs: number, own?: boolean): boolean {
+  const pick = (write: DeployChange): boolean | undefined => write.iapEnabled;
+  if ((own ?? settingBefore(baseline, baseline?.iapEnabled, timeMs, pick)?.v) !== true) return false;
+  return settingBefore(baseline, baseline?.iapEnabled, Number.POSITIVE_INFINITY, pick)?.v !== false;
+}
 
 export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
   id: 'public-invoker-grant',
@@ -68,7 +80,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       // it. A v1 write is a full PUT and a create starts afresh: one logged without its ingress set one this entry
       // does not show (the default `all`, when it left the annotation out), so the one before it is no guide.
       const ingress = change.ingress ?? (change.api === 'v2' && change.operation === 'update' ? (settingBefore(baseline, baseline?.ingress, change.timeMs, (write) => write.ingress)?.v as Ingress | undefined) : undefined);
-      const behindIap = (change.iapEnabled ?? settingBefore(baseline, baseline?.iapEnabled, change.timeMs, (write) => write.iapEnabled)?.v) === true;
+      const behindIap = iapGuards(baseline, change.timeMs, change.iapEnabled);
       return [
         {
           severity: 'HIGH',
@@ -121,7 +133,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     // Members who could already call the service, given only roles that also change it: the risk this finding
     // reports is the write access, and it ends when they lose it (they may stay invokers: that risk is older).
     const upgrade = knownBefore !== undefined && members.every((m) => knownBefore.includes(m)) && roles.every((r) => WRITE_CAPABLE_INVOKER_ROLES.has(r));
-    const behindIap = !projectWide && settingBefore(baseline, baseline?.iapEnabled, change.timeMs, (write) => write.iapEnabled)?.v === true;
+    const behindIap = !projectWide && iapGuards(baseline, change.timeMs);
     return [
       {
         severity: projectWide ? 'CRITICAL' : 'HIGH',

@@ -28,7 +28,8 @@
 //           taken into account for the severity (public-invoker-grant reports it).
 //           The baseline keeps no history of IAP until a write that turns IAP on is known (most services never
 //           do): when that write arrives after later writes that turned IAP off, those are not compared with it (the
-//           next such write is).
+//           next such write is), and until then the service reads as guarded by IAP: a public invoker granted (or
+//           the invoker check turned off) meanwhile is said to be behind IAP (public-invoker-grant `behindIap`).
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween } from '../baseline/state.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';

@@ -33,7 +33,9 @@
 //           members are kept), where in order the finding would stay open. An upgrade's finding (evidence
 //           `upgradedFromInvoker`) closes when the member holds none of the roles that change the service any more
 //           (it may keep the invoker role, which it held before); one logged only as a policy delta is matched by
-//           member, not role, so removing one write-capable role of several closes it.
+//           member, not role, so removing one write-capable role of several closes it. `behindIap` trusts the IAP
+//           history, which keeps no turn-off judged before the write that turned IAP on was known (iap-disabled's
+//           Blind spots): after such a turn-off, delivered before that write, a grant is said to be behind IAP.
 import { publicInvokersAfter, publicWritersAfter } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, pointAfter, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';

@@ -355,3 +355,21 @@ it.each([
   expect(findings[0]!.evidence).not.toHaveProperty('behindIap');
   expect(findings[0]!.summary).not.toContain('Identity-Aware Proxy still guards it');
 });
+
+it('public-invoker-grant: a write that turns IAP on and the invoker check off, where IAP was off before, is behind IAP', async () => {
+  const findings = (
+    await findingsOf(
+      [
+        v2Create(true),
+        setIap('2024-06-01T10:30:00Z', false),
+        v2Update('2024-06-01T11:00:00Z', (service, request) => {
+          service['iapEnabled'] = true;
+          service['invokerIamDisabled'] = true;
+          request['updateMask'] = { paths: ['iap_enabled', 'invoker_iam_disabled'] };
+        }),
+      ],
+      config(),
+    )
+  ).filter((f) => f.rule === 'public-invoker-grant');
+  expect(findings.map((f) => f.evidence['behindIap'])).toEqual([true]);
+});

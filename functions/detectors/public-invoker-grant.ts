@@ -61,7 +61,8 @@ const BEHIND_IAP = ' Identity-Aware Proxy still guards it: the public reach it o
 function iapGuards(baseline: ServiceBaseline | undefined, timeMs: number, own?: boolean): boolean {
   const pick = (write: DeployChange): boolean | undefined => write.iapEnabled;
   if ((own ?? settingBefore(baseline, baseline?.iapEnabled, timeMs, pick)?.v) !== true) return false;
-  return settingBefore(baseline, baseline?.iapEnabled, Number.POSITIVE_INFINITY, pick)?.v !== false;
+  const newest = settingBefore(baseline, baseline?.iapEnabled, Number.POSITIVE_INFINITY, pick);
+  return !(newest && newest.t > timeMs && newest.v === false);
 }
 
 export const publicInvokerGrant: Detector<'public-invoker-grant'> = {

@@ -136,8 +136,8 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
     'if it is, add it to rules.iap-disabled.exceptions.',
   'default-url-enabled':
     'Confirm the service is meant to be reached at its run.app URL, past its load balancer. If not, disable the default URL again ' +
-    '(gcloud run services update --no-default-url) or restrict its ingress to internal-and-cloud-load-balancing, and review its request logs ' +
-    'for calls to the run.app address meanwhile; if it is, add it to rules.default-url-enabled.exceptions.',
+    '(gcloud run services update --no-default-url; that closes this finding) and review its request logs for calls to the run.app address ' +
+    'meanwhile; if it is, add it to rules.default-url-enabled.exceptions.',
 };
 
 const DEFAULT_NEXT_STEPS = 'Review the change in the audit entry linked from this finding and revert it if it was not intended.';

@@ -127,6 +127,43 @@ describe('a console deploy: image only in the system events', () => {
     expect(judged.filter((f) => f.rule === 'off-window-deploy')).toHaveLength(64);
   });
 
+  // A burst's later writes that set the service wait whole in their rollout (Rollout.settingWrites, at most 8): bursts of
+  // writes with the most labels, each flipping the ingress, must keep the baseline under Firestore's 1 MiB too.
+  it('bursts of writes with the most labels, each setting the ingress, keep the baseline far under 1 MiB; one deploy per burst', async () => {
+    const { at, withOperationId, withV1Image, editV1Services } = await import('../support/entries.js');
+    const store = new MemoryBaselineStore();
+    const longWait = config({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }], correlation: { waitSeconds: 86_400 } });
+    const pipeline = new Pipeline({ config: longWait, store });
+    const labels = (prefix: string, i: number): Record<string, string> =>
+      Object.fromEntries(Array.from({ length: 64 }, (_, k) => [`${prefix}${String(k).padStart(2, '0')}`.padEnd(63, 'k'), `${i}`.padEnd(63, 'v')]));
+    const start = Date.parse('2024-05-06T22:00:00Z');
+    const judged: Finding[] = [];
+    let largest = 0;
+    for (let burst = 0; burst < 6; burst++) {
+      for (let i = 0; i < 12; i++) {
+        const t = start + burst * 120_000 + i * 1_000;
+        const image = withV1Image(synthetic('v1-ReplaceService-gcloud'), `gcr.io/acme/app:${burst}`, `nonce-${burst}`);
+        const write = editV1Services(at(withOperationId(image, `op-${burst}-${i}`), new Date(t).toISOString()), (svc) => {
+          const metadata = svc['metadata'] as Record<string, unknown>;
+          metadata['labels'] = labels('s', i);
+          (metadata['annotations'] as Record<string, string>)['run.googleapis.com/ingress'] = i % 2 === 0 ? 'internal' : 'all';
+          delete (metadata['annotations'] as Record<string, string>)['run.googleapis.com/ingress-status'];
+        });
+        const outcome = await pipeline.handleEntry(write, t);
+        if (outcome.status === 'processed') judged.push(...outcome.findings);
+        const [, baseline] = [...store.entries()][0]!;
+        largest = Math.max(largest, Buffer.byteLength(JSON.stringify(baseline), 'utf8'));
+      }
+    }
+    expect(largest).toBeLessThan(512 * 1024);
+    judged.push(...(await pipeline.flush()));
+    // One revision per burst (its first write's), judged once. Of its 11 later writes the newest 8 are kept (none repeats
+    // the one before it): the openings at 5, 7, 9 and 11 s are reported, those at 1 and 3 s are the documented loss.
+    expect(judged.filter((f) => f.rule === 'off-window-deploy')).toHaveLength(6);
+    const openings = judged.filter((f) => f.rule === 'ingress-opened' && f.status !== 'resolved').map((f) => new Date(f.eventTime).getUTCSeconds());
+    expect(openings).toEqual(Array.from({ length: 6 }, () => [5, 7, 9, 11]).flat());
+  });
+
   it('system events whose write never comes still give a finding: principal from the revision creator, the write unknown', async () => {
     const findings = byRule(await findingsOf(sequence('system-events-only'), strict));
     // No admin write: a revision no rollout judged was created all the same, at the time of its first event.

@@ -738,10 +738,10 @@ export class Engine {
     };
     draft.completed = edits.append(draft.completed ?? [], entry, COMPLETED_LIMIT);
     draft.open = open;
-    // The burst's later writes that set the service (Rollout.settingWrites): each at its own time, by its own
-    // principal, after the write whose revision the burst made (reported with it, so they count as no deploy). Of a
-    // failed rollout, as its write: the settings only (its revision never served, and is reported already).
-    for (const write of [...(rollout.settingWrites ?? [])].sort((a, b) => a.timeMs - b.timeMs)) {
+    // The burst's later writes that set the service (Rollout.settingWrites, kept in time order): each at its own time,
+    // by its own principal, after the write whose revision the burst made (reported with it, so they count as no
+    // deploy). Of a failed rollout, as its write: the settings only (its revision never served, and is reported).
+    for (const write of rollout.settingWrites ?? []) {
       const setting: DeployChange = { ...(failed ? withoutRevisionFacts(write) : write), reportedAsDeploy: true };
       const after = this.evaluate(draft, { change: setting }, findings);
       applyChangeTo(draft, setting, edits, this.provenanceKeyOf(setting));

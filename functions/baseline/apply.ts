@@ -1,6 +1,7 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
 import { describeServiceAccount, enforcedPolicyOf, type Change, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
 import { publicInvokerMembers, publicWriterMembers } from '../model/iam.js';
+import { someWaitingWrite } from '../correlate/rollout.js';
 import { CARRIED_OPTIONAL_HISTORIES, COPY_EDITS, emptyBaseline, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
@@ -110,7 +111,7 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, { rec
 /** A guard (IAP, the default URL disabled) was ever on for this service: in its history, or in a write still waiting. */
 function guardKnown(target: MutableBaseline, history: readonly TimePoint<boolean>[] | undefined, pick: (write: DeployChange) => boolean | undefined): boolean {
   if (history) return true;
-  return (target.rollouts ?? []).some((rollout) => [rollout.write, ...(rollout.settingWrites ?? [])].some((write) => write !== undefined && pick(write) === true));
+  return someWaitingWrite(target.rollouts, (write) => pick(write) === true);
 }
 
 /**

@@ -348,6 +348,19 @@ function setsServiceOtherwise(write: DeployChange, said: readonly DeployChange[]
   });
 }
 
+/**
+ * Calls `visit` with each admin write waiting in `rollouts`: each rollout's write, then its burst's later writes
+ * (settingWrites), until `visit` returns true; returns whether it did. No list is built: it runs for every deploy.
+ */
+export function someWaitingWrite(rollouts: readonly Rollout[] | undefined, visit: (write: DeployChange) => boolean | void): boolean {
+  for (const rollout of rollouts ?? []) {
+    if (!rollout.write) continue;
+    if (visit(rollout.write) === true) return true;
+    for (const write of rollout.settingWrites ?? []) if (visit(write) === true) return true;
+  }
+  return false;
+}
+
 /** The rollout with these observed facts (built without a spread: see rolledOut). */
 export function withObserved(rollout: Rollout, observed: ObservedFacts | undefined): Rollout {
   const out: { -readonly [K in keyof Rollout]: Rollout[K] } = { openedMs: rollout.openedMs, deadlineMs: rollout.deadlineMs, writes: rollout.writes };

@@ -3,7 +3,7 @@
 // be public.
 import { withCanonicalFraction } from '../audit/entry.js';
 import { changedAfter, pointAfter, pointBefore, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
-import { BURST_MS, sameOperation } from '../correlate/rollout.js';
+import { BURST_MS, sameOperation, someWaitingWrite } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
 import { isJob, isService, resourceLabel, resourceNounOf, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
 import type { Detection, OpenFinding, Resolved } from './types.js';
@@ -171,13 +171,10 @@ export function settingBefore<T>(
   pick: (write: DeployChange) => T | undefined,
 ): TimePoint<T> | undefined {
   let newest = pointBefore(history, timeMs);
-  for (const rollout of baseline?.rollouts ?? []) {
-    for (const write of rollout.write ? [rollout.write, ...(rollout.settingWrites ?? [])] : []) {
-      const value = pick(write);
-      if (value === undefined || write.timeMs >= timeMs) continue;
-      if (!newest || write.timeMs >= newest.t) newest = { t: write.timeMs, v: value };
-    }
-  }
+  someWaitingWrite(baseline?.rollouts, (write) => {
+    const value = pick(write);
+    if (value !== undefined && write.timeMs < timeMs && (!newest || write.timeMs >= newest.t)) newest = { t: write.timeMs, v: value };
+  });
   return newest;
 }
 

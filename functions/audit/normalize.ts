@@ -631,20 +631,12 @@ function v1Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, body: 's
   const ingress = ingressOf(stringIn(annotations, INGRESS_ANNOTATION)) ?? ingressOf(stringIn(stored, INGRESS_ANNOTATION));
   const binauthzPolicy = setting('run.googleapis.com/binary-authorization');
   const breakglass = setting('run.googleapis.com/binary-authorization-breakglass');
-  // Off when either side says so: a request that leaves the annotation out must not hide a stored `true`.
-  const invokerSides = [stringIn(annotations, 'run.googleapis.com/invoker-iam-disabled'), stringIn(stored, 'run.googleapis.com/invoker-iam-disabled')].map(annotationBoolean);
-  // A v1 write is a full PUT: a missing annotation means the invoker check is on. A value that reads as neither
-  // leaves it unknown (it neither raises nor resolves anything).
-  const invokerIamDisabled = invokerSides.includes(true)
-    ? true
-    : invokerSides.includes('unreadable')
-      ? undefined
-      : invokerSides.includes(false) || knative
-        ? false
-        : undefined;
-  // Guards of the service: off when either side says so (v1GuardOn).
-  const iapEnabled = v1GuardOn(IAP_ANNOTATION, annotations, stored, knative !== undefined);
-  const defaultUrlDisabled = v1GuardOn(DEFAULT_URL_DISABLED_ANNOTATION, annotations, stored, knative !== undefined);
+  // Boolean service settings, each read so that neither side can hide the risky value (v1Flag): the invoker check
+  // turned off, IAP or a disabled default URL turned off.
+  const bodyLogged = knative !== undefined;
+  const invokerIamDisabled = v1Flag('run.googleapis.com/invoker-iam-disabled', annotations, stored, bodyLogged, true);
+  const iapEnabled = v1Flag(IAP_ANNOTATION, annotations, stored, bodyLogged, false);
+  const defaultUrlDisabled = v1Flag(DEFAULT_URL_DISABLED_ANNOTATION, annotations, stored, bodyLogged, false);
   // The request carries the operation id of the previous write; the response carries this one.
   const operationId = asString(at(response, 'metadata', 'annotations', 'run.googleapis.com/operation-id'));
   const revision = asString(templateMeta?.['name']);
@@ -675,18 +667,18 @@ const IAP_ANNOTATION = 'run.googleapis.com/iap-enabled';
 const DEFAULT_URL_DISABLED_ANNOTATION = 'run.googleapis.com/default-url-disabled';
 
 /**
- * A v1 boolean annotation that, when true, guards the service (IAP on, the default URL disabled), after the write: off
- * when either side says so (the request as written, the service as stored in the response), so a stored value cannot
- * hide a request that turns it off; else on when either says so (a request that leaves the annotation out of a service
- * that keeps it). A v1 write is a full PUT: an annotation missing from both means off, as in a service that never had
- * it. A value that reads as neither leaves it unknown (it neither raises nor resolves anything), and so does an entry
- * logged without a body.
+ * A v1 boolean service annotation after the write, as Go's ParseBool reads it. The `risky` value (the invoker check
+ * off: true; IAP on, the default URL disabled: false) wins when either side says it (the request as written, the
+ * service as stored in the response), so neither side can hide it; else the other value when either says it (a
+ * request that leaves the annotation out of a service that keeps it). A v1 write is a full PUT: an annotation missing
+ * from both is false, as in a service that never had it. A value that reads as neither leaves it unknown (it neither
+ * raises nor resolves anything), and so does an entry logged without a body.
  */
-function v1GuardOn(key: string, written: JsonObject | undefined, stored: JsonObject | undefined, bodyLogged: boolean): boolean | undefined {
+function v1Flag(key: string, written: JsonObject | undefined, stored: JsonObject | undefined, bodyLogged: boolean, risky: boolean): boolean | undefined {
   const sides = [stringIn(written, key), stringIn(stored, key)].map(annotationBoolean);
-  if (sides.includes(false)) return false;
+  if (sides.includes(risky)) return risky;
   if (sides.includes('unreadable')) return undefined;
-  if (sides.includes(true)) return true;
+  if (sides.includes(!risky)) return !risky;
   return bodyLogged ? false : undefined;
 }
 

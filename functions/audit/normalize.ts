@@ -282,7 +282,7 @@ function workerPoolEntry(env: Envelope, pp: JsonObject, method: string, options:
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
   // Nothing of a service's request path: a worker pool takes no requests. (Its revision, when the client named it, is
   // shown but never keys a finding: deployKey.)
-  const change = deployOf(env, pp, api, operation, target, { ...facts, ingress: undefined, ingressIfCreated: undefined, invokerIamDisabled: undefined, iapEnabled: undefined, defaultUrlDisabled: undefined, iapEnabledIfCreated: undefined, defaultUrlDisabledIfCreated: undefined }, api === 'v1', logged);
+  const change = deployOf(env, pp, api, operation, target, { ...facts, ...NO_REQUEST_PATH }, api === 'v1', logged);
   // A forced revision is a deploy of the same template: what a mutable tag points to may have changed.
   const request = asObject(pp['request']);
   const forced = request?.['forceNewRevision'] === true || request?.['force_new_revision'] === true;
@@ -588,6 +588,17 @@ export interface DeployFacts {
 }
 
 const NO_FACTS: DeployFacts = { annotations: undefined, images: [], labels: {} };
+
+/** The facts of a service's request path (who may call it, and how): none for a worker pool, which takes no requests. */
+const NO_REQUEST_PATH = {
+  ingress: undefined,
+  ingressIfCreated: undefined,
+  invokerIamDisabled: undefined,
+  iapEnabled: undefined,
+  iapEnabledIfCreated: undefined,
+  defaultUrlDisabled: undefined,
+  defaultUrlDisabledIfCreated: undefined,
+} as const satisfies Partial<DeployFacts>;
 
 /**
  * A boolean annotation as Go's strconv.ParseBool reads it (Knative and Kubernetes parse annotations that way; which

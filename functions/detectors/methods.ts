@@ -13,9 +13,9 @@ export const DEPLOY_METHODS: readonly AuditMethod[] = [
   { serviceName: RUN, methodName: 'google.cloud.run.v1.Jobs.ReplaceJob' },
   { serviceName: RUN, methodName: 'google.cloud.run.v2.Jobs.CreateJob' },
   { serviceName: RUN, methodName: 'google.cloud.run.v2.Jobs.UpdateJob' },
-  // Cloud Run worker pools (audit/workerPool.ts): gcloud writes them through v2, and through v1 by `gcloud beta ...
-  // replace`, whose names follow v1 Services' and Jobs' (unverified; asked for all the same: a write the sink leaves
-  // out is never judged, and a name no entry carries costs nothing).
+  // Cloud Run worker pools (audit/normalize.ts workerPoolEntry): gcloud writes them through v2, and through v1 by
+  // `gcloud beta ... replace`, whose names follow v1 Services' and Jobs' (unverified; asked for all the same: a write
+  // the sink leaves out is never judged, and a name no entry carries costs nothing).
   { serviceName: RUN, methodName: 'google.cloud.run.v1.WorkerPools.CreateWorkerPool' },
   { serviceName: RUN, methodName: 'google.cloud.run.v1.WorkerPools.ReplaceWorkerPool' },
   { serviceName: RUN, methodName: 'google.cloud.run.v2.WorkerPools.CreateWorkerPool' },

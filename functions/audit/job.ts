@@ -124,14 +124,12 @@ export function containerOverridesOf(overrides: JsonObject | undefined, secretNa
     if (!override) continue;
     const rawArgs = asArray(field(override, 'args')).filter((a): a is string => typeof a === 'string');
     // Secrets hidden before anything is cut or kept: the arguments travel to every sink.
-    const args = rawArgs.slice(0, OVERRIDE_ARGS_MAX).map((a) => truncatePlain(hideSecretsInArg(a, secretNames), OVERRIDE_ARG_MAX_LENGTH));
-    if (rawArgs.length > OVERRIDE_ARGS_MAX) args.push(`… ${rawArgs.length - OVERRIDE_ARGS_MAX} more`);
+    const args = capped(rawArgs, OVERRIDE_ARGS_MAX, (a) => hideSecretsInArg(a, secretNames));
     const clearArgs = asBoolean(field(override, 'clearArgs')) === true;
     const rawEnvNames = asArray(field(override, 'env'))
       .map((e) => asString(asObject(e)?.['name']))
       .filter((n): n is string => n !== undefined && n !== '');
-    const envNames = rawEnvNames.slice(0, OVERRIDE_ENV_MAX).map((n) => truncatePlain(n, OVERRIDE_ARG_MAX_LENGTH));
-    if (rawEnvNames.length > OVERRIDE_ENV_MAX) envNames.push(`… ${rawEnvNames.length - OVERRIDE_ENV_MAX} more`);
+    const envNames = capped(rawEnvNames, OVERRIDE_ENV_MAX, (n) => n);
     // Judged on every name, not only the ones kept: one past the cap must not hide.
     const codeLoading = [...new Set(rawEnvNames.filter((n) => CODE_LOADING_ENV.has(n)))];
     if (args.length === 0 && !clearArgs && envNames.length === 0) continue;
@@ -144,6 +142,13 @@ export function containerOverridesOf(overrides: JsonObject | undefined, secretNa
       ...(codeLoading.length > 0 ? { codeLoadingEnv: codeLoading } : {}),
     });
   }
+  return out;
+}
+
+/** The first `max` texts, each shown by `show` and cut, then `… N more` when there were more. */
+function capped(texts: readonly string[], max: number, show: (text: string) => string): string[] {
+  const out = texts.slice(0, max).map((text) => truncatePlain(show(text), OVERRIDE_ARG_MAX_LENGTH));
+  if (texts.length > max) out.push(`… ${texts.length - max} more`);
   return out;
 }
 

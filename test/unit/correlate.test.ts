@@ -98,29 +98,36 @@ describe('a console deploy: image only in the system events', () => {
     expect(rest).toHaveLength(ROLLOUT_LIMIT);
   });
 
+  /** The most labels Cloud Run takes (64 of up to 63 characters, name and value), told apart by `i`. */
+  const mostLabels = (prefix: string, i: number): Record<string, string> =>
+    Object.fromEntries(Array.from({ length: 64 }, (_, k) => [`${prefix}${String(k).padStart(2, '0')}`.padEnd(63, 'k'), `${i}`.padEnd(63, 'v')]));
+  /** A pipeline whose deploys all wait for their system events (a day) and all fall outside the change window. */
+  const waitingPipeline = (): { store: MemoryBaselineStore; pipeline: Pipeline } => {
+    const store = new MemoryBaselineStore();
+    const longWait = config({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }], correlation: { waitSeconds: 86_400 } });
+    return { store, pipeline: new Pipeline({ config: longWait, store }) };
+  };
+  /** The size of the one baseline `store` holds, in bytes of JSON. */
+  const storedBytes = (store: MemoryBaselineStore): number => Buffer.byteLength(JSON.stringify([...store.entries()][0]![1]), 'utf8');
+
   // Cloud Run takes 64 service and 64 revision labels of up to 63 characters: a waiting write with that many holds about
   // 26 KB, and ROLLOUT_LIMIT of them made a baseline of 1.7 MB, past what Firestore stores in a document (1 MiB).
   it('deploys with the most labels Cloud Run takes, waiting on one service, keep its baseline far under 1 MiB; none is lost', async () => {
     const { at, withOperationId, withV1Image, editV1Services } = await import('../support/entries.js');
-    const store = new MemoryBaselineStore();
-    const longWait = config({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }], correlation: { waitSeconds: 86_400 } });
-    const pipeline = new Pipeline({ config: longWait, store });
-    const labels = (prefix: string, i: number): Record<string, string> =>
-      Object.fromEntries(Array.from({ length: 64 }, (_, k) => [`${prefix}${String(k).padStart(2, '0')}`.padEnd(63, 'k'), `${i}`.padEnd(63, 'v')]));
+    const { store, pipeline } = waitingPipeline();
     const start = Date.parse('2024-05-06T22:00:00Z');
     const judged: Finding[] = [];
     let largest = 0;
     for (let i = 0; i < 64; i++) {
       const write = editV1Services(at(withOperationId(withV1Image(synthetic('v1-ReplaceService-gcloud'), `gcr.io/acme/app:${i}`), `op-${i}`), new Date(start + i * 1_000).toISOString()), (svc) => {
         const metadata = svc['metadata'] as Record<string, unknown>;
-        metadata['labels'] = labels('s', i);
+        metadata['labels'] = mostLabels('s', i);
         const template = (svc['spec'] as { template: { metadata: Record<string, unknown> } }).template.metadata;
-        template['labels'] = { ...(template['labels'] as Record<string, string>), ...labels('t', i) };
+        template['labels'] = { ...(template['labels'] as Record<string, string>), ...mostLabels('t', i) };
       });
       const outcome = await pipeline.handleEntry(write, start + i * 1_000);
       if (outcome.status === 'processed') judged.push(...outcome.findings);
-      const [, baseline] = [...store.entries()][0]!;
-      largest = Math.max(largest, Buffer.byteLength(JSON.stringify(baseline), 'utf8'));
+      largest = Math.max(largest, storedBytes(store));
     }
     expect(largest).toBeLessThan(512 * 1024);
     judged.push(...(await pipeline.flush()));
@@ -131,11 +138,7 @@ describe('a console deploy: image only in the system events', () => {
   // writes with the most labels, each flipping the ingress, must keep the baseline under Firestore's 1 MiB too.
   it('bursts of writes with the most labels, each setting the ingress, keep the baseline far under 1 MiB; one deploy per burst', async () => {
     const { at, withOperationId, withV1Image, editV1Services } = await import('../support/entries.js');
-    const store = new MemoryBaselineStore();
-    const longWait = config({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }], correlation: { waitSeconds: 86_400 } });
-    const pipeline = new Pipeline({ config: longWait, store });
-    const labels = (prefix: string, i: number): Record<string, string> =>
-      Object.fromEntries(Array.from({ length: 64 }, (_, k) => [`${prefix}${String(k).padStart(2, '0')}`.padEnd(63, 'k'), `${i}`.padEnd(63, 'v')]));
+    const { store, pipeline } = waitingPipeline();
     const start = Date.parse('2024-05-06T22:00:00Z');
     const judged: Finding[] = [];
     let largest = 0;
@@ -145,14 +148,13 @@ describe('a console deploy: image only in the system events', () => {
         const image = withV1Image(synthetic('v1-ReplaceService-gcloud'), `gcr.io/acme/app:${burst}`, `nonce-${burst}`);
         const write = editV1Services(at(withOperationId(image, `op-${burst}-${i}`), new Date(t).toISOString()), (svc) => {
           const metadata = svc['metadata'] as Record<string, unknown>;
-          metadata['labels'] = labels('s', i);
+          metadata['labels'] = mostLabels('s', i);
           (metadata['annotations'] as Record<string, string>)['run.googleapis.com/ingress'] = i % 2 === 0 ? 'internal' : 'all';
           delete (metadata['annotations'] as Record<string, string>)['run.googleapis.com/ingress-status'];
         });
         const outcome = await pipeline.handleEntry(write, t);
         if (outcome.status === 'processed') judged.push(...outcome.findings);
-        const [, baseline] = [...store.entries()][0]!;
-        largest = Math.max(largest, Buffer.byteLength(JSON.stringify(baseline), 'utf8'));
+        largest = Math.max(largest, storedBytes(store));
       }
     }
     expect(largest).toBeLessThan(512 * 1024);

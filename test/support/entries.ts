@@ -122,6 +122,13 @@ export function v1ServiceWrite(
   return at(withOperationId(entry, `op-${time}`), time);
 }
 
+/** The same entry made by `principal` (its `authenticationInfo.principalEmail`). */
+export function byPrincipal(entry: Json, principal: string): Json {
+  return variant(entry, (e) => {
+    (e.protoPayload['authenticationInfo'] as Record<string, unknown>)['principalEmail'] = principal;
+  });
+}
+
 /** The allUsers invoker grant fixture (`synthetic-run-SetIamPolicy-allUsers`) moved onto `target` at `timestamp`. */
 export function allUsersGrantOn(timestamp: string, target: ServiceName): Json {
   const grant = at(synthetic('run-SetIamPolicy-allUsers'), timestamp);

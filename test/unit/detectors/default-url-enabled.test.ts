@@ -2,7 +2,7 @@
 // the internet in: requests reach it past the load balancer in front of it. From the v1 annotation
 // `run.googleapis.com/default-url-disabled` and the v2 field `defaultUriDisabled`.
 import { describe, expect, it } from 'vitest';
-import { allUsersGrantOn, at, deleteServiceAt, SLACK_BOT, synthetic, v1ServiceWrite, variant, type Json } from '../../support/entries.js';
+import { allUsersGrantOn, at, byPrincipal, deleteServiceAt, SLACK_BOT, synthetic, v1ServiceWrite, variant, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 const DISABLED = 'run.googleapis.com/default-url-disabled';
@@ -148,17 +148,13 @@ describe('default-url-enabled', () => {
 // What iap-disabled's review found holds for every service setting (rollout.ts SERVICE_SETTINGS): a burst's later
 // write, a deploy still waiting for its system events, and a v2 upsert that re-creates a deleted service.
 describe('default-url-enabled: writes the rollouts hold', () => {
-  const by = (entry: Json, principal: string): Json =>
-    variant(entry, (e) => {
-      (e.protoPayload['authenticationInfo'] as Record<string, unknown>)['principalEmail'] = principal;
-    });
 
   it('a burst: the same template with the URL on again 10 s after a deploy that kept it disabled, by someone else', async () => {
     const image = { image: 'gcr.io/acme/other:2' };
     const findings = await enabled([
       v1Write('2024-05-04T10:00:00Z', 'true'),
       v1Write('2024-05-04T11:00:00Z', 'true', image),
-      by(v1Write('2024-05-04T11:00:10Z', 'false', image), 'mallory@example.com'),
+      byPrincipal(v1Write('2024-05-04T11:00:10Z', 'false', image), 'mallory@example.com'),
     ]);
     expect(findings.map((f) => [f.eventTime, f.principal, f.status ?? 'active'])).toEqual([['2024-05-04T11:00:10Z', 'mallory@example.com', 'active']]);
   });

@@ -1,7 +1,7 @@
 // iap-disabled: Identity-Aware Proxy turned off on a service it guarded, from the v1 annotation
 // `run.googleapis.com/iap-enabled` and the v2 field `iapEnabled`, with or without a new revision.
 import { describe, expect, it } from 'vitest';
-import { allUsersGrantOn, at, deleteServiceAt, SLACK_BOT, synthetic, v1ServiceWrite, variant, type Json } from '../../support/entries.js';
+import { allUsersGrantOn, at, byPrincipal, deleteServiceAt, SLACK_BOT, synthetic, v1ServiceWrite, variant, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 const IAP = 'run.googleapis.com/iap-enabled';
@@ -138,10 +138,6 @@ describe('iap-disabled', () => {
   // A write of the same template moments after a deploy joins that deploy's rollout as the burst's second write (gcloud
   // writes twice). Its IAP setting is its own: one that turns IAP off must be reported, by its principal at its time,
   // and one that turns it on again closes what the first write opened.
-  const by = (entry: Json, principal: string): Json =>
-    variant(entry, (e) => {
-      (e.protoPayload['authenticationInfo'] as Record<string, unknown>)['principalEmail'] = principal;
-    });
   it.each([
     [
       'a deploy with IAP on, then the same template with IAP off 10 s later, by someone else',
@@ -161,7 +157,7 @@ describe('iap-disabled', () => {
     const findings = await disabled([
       v1Write('2024-05-04T10:00:00Z', 'true'),
       v1Write('2024-05-04T11:00:00Z', first, image),
-      by(v1Write('2024-05-04T11:00:10Z', second, image), 'mallory@example.com'),
+      byPrincipal(v1Write('2024-05-04T11:00:10Z', second, image), 'mallory@example.com'),
     ]);
     expect(findings.map((f) => [f.eventTime, f.principal, f.status ?? 'active'])).toEqual(expected);
   });
@@ -303,17 +299,13 @@ describe('iap-disabled: the invoker check a deploy still waiting for its rollout
 // A burst keeps at most a few of its later writes (rollout.ts SETTING_WRITES_LIMIT, each whole in the stored
 // baseline): those that repeat what the write before them set go first, not the one that turned IAP off.
 describe('iap-disabled: a burst of many writes', () => {
-  const by = (entry: Json, principal: string): Json =>
-    variant(entry, (e) => {
-      (e.protoPayload['authenticationInfo'] as Record<string, unknown>)['principalEmail'] = principal;
-    });
   const image = { image: 'gcr.io/acme/other:2' };
   const repeats = Array.from({ length: 9 }, (_, i) => v1Write(`2024-05-04T11:00:${String(20 + i * 4).padStart(2, '0')}Z`, 'false', image));
   it('IAP turned off 10 s into the burst, then nine writes that keep it off', async () => {
     const findings = await disabled([
       v1Write('2024-05-04T10:00:00Z', 'true'),
       v1Write('2024-05-04T11:00:00Z', 'true', image),
-      by(v1Write('2024-05-04T11:00:10Z', 'false', image), 'mallory@example.com'),
+      byPrincipal(v1Write('2024-05-04T11:00:10Z', 'false', image), 'mallory@example.com'),
       ...repeats,
     ]);
     expect(findings.map((f) => [f.eventTime, f.principal])).toEqual([['2024-05-04T11:00:10Z', 'mallory@example.com']]);

@@ -1,7 +1,7 @@
 // ingress-opened: a service's ingress set to `all` where it was restricted (internal, or internal and Cloud Load
 // Balancing), from v1 annotations and v2 fields, with or without a new revision.
 import { describe, expect, it } from 'vitest';
-import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
+import { at, byPrincipal, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 const gcloud = synthetic('v1-ReplaceService-gcloud');
@@ -262,17 +262,13 @@ describe('ingress-opened', () => {
 // Found by the review of iap-disabled, true of every service setting (rollout.ts SERVICE_SETTINGS): a burst's later
 // write sets the service at its own time, and a write judged while a deploy still waits is compared with that deploy.
 describe('ingress-opened: writes the rollouts hold', () => {
-  const by = (entry: Json, principal: string): Json =>
-    variant(entry, (e) => {
-      (e.protoPayload['authenticationInfo'] as Record<string, unknown>)['principalEmail'] = principal;
-    });
 
   it('a burst: the same template set to all 10 s after a deploy that kept it internal, by someone else', async () => {
     const image = 'gcr.io/acme/other:2';
     const findings = await opened([
       v1Write('2024-05-04T10:00:00Z', 'internal'),
       v1Write('2024-05-04T11:00:00Z', 'internal', image),
-      by(v1Write('2024-05-04T11:00:10Z', 'all', image), 'mallory@example.com'),
+      byPrincipal(v1Write('2024-05-04T11:00:10Z', 'all', image), 'mallory@example.com'),
     ]);
     expect(findings.map((f) => [f.eventTime, f.principal, f.evidence['before'], f.status ?? 'active'])).toEqual([['2024-05-04T11:00:10Z', 'mallory@example.com', 'internal', 'active']]);
   });

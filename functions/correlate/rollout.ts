@@ -438,7 +438,8 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     methodName: write.methodName,
     principal: write.principal,
     client: write.client,
-    target: write.target,
+    // A v2 write does not say the project number; the revision's events do (the default compute SA's address).
+    target: write.target.projectNumber !== undefined || observed?.target.projectNumber === undefined ? write.target : { ...write.target, projectNumber: observed.target.projectNumber },
     revision: observed?.revision ?? write.revision,
     templateFingerprint: write.templateFingerprint,
     templateUnknown: write.templateUnknown,

@@ -15,8 +15,10 @@
 //           that a newer revision already changed again is reported and closed at once, and one that newer
 //           revisions still run as stays open, closed by whatever closes theirs.
 // Blind spots: a template without `serviceAccountName` runs as the default compute SA; where the entry does not
-//           reveal the project number the evidence says "default compute SA". A v2 update whose mask leaves the
-//           template alone says nothing about the identity and is skipped.
+//           reveal the project number the evidence says "default compute SA", which then matches any spelled-out
+//           default compute SA. Once the deploy's number is known (a v1 write, or its revision's events), another
+//           project's default compute SA is a change. A v2 update whose mask leaves the template alone says nothing
+//           about the identity and is skipped.
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, indexBefore, pointBefore, valueBefore, type TimePoint } from '../baseline/state.js';
 import { capitalized, DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount, templateNounOf } from '../model/change.js';
@@ -33,10 +35,17 @@ function isDefaultCompute(described: string): boolean {
 /** The App Engine default service account: created by Google with the Editor role, like the compute one. */
 const APP_ENGINE_DEFAULT = /@appspot\.gserviceaccount\.com$/i;
 
-/** Equal identities, treating "default compute SA" (number unknown) as equal to any spelled-out default. */
-function sameServiceAccount(a: string, b: string): boolean {
+/**
+ * Equal identities, treating "default compute SA" (this project's, number unknown) as equal to a spelled-out default:
+ * any one while the project number is unknown, only the project's own once `projectNumber` is known (another
+ * project's default compute SA is another identity, Editor on that project).
+ */
+function sameServiceAccount(a: string, b: string, projectNumber: string | undefined): boolean {
   if (a === b) return true;
-  return isDefaultCompute(a) && isDefaultCompute(b) && (a === DEFAULT_COMPUTE_SA_LABEL || b === DEFAULT_COMPUTE_SA_LABEL);
+  if (!isDefaultCompute(a) || !isDefaultCompute(b)) return false;
+  if (a !== DEFAULT_COMPUTE_SA_LABEL && b !== DEFAULT_COMPUTE_SA_LABEL) return false;
+  if (projectNumber === undefined) return true;
+  return (a === DEFAULT_COMPUTE_SA_LABEL ? b : a) === `${projectNumber}-compute@developer.gserviceaccount.com`;
 }
 
 /**
@@ -45,11 +54,11 @@ function sameServiceAccount(a: string, b: string): boolean {
  * finding cannot tell so here: the newer revision may have resolved it already, and this deploy would otherwise be
  * reported as a change of its own that nothing ever closes.
  */
-function lateMoveBack(history: readonly TimePoint<string>[] | undefined, t: number, before: string, after: string): boolean {
+function lateMoveBack(history: readonly TimePoint<string>[] | undefined, t: number, before: string, after: string, projectNumber: string | undefined): boolean {
   if (!history || !changedAfter(history, t)) return false;
   let i = indexBefore(history, t);
-  while (i >= 0 && sameServiceAccount(history[i]!.v, before)) i--;
-  return i >= 0 && sameServiceAccount(history[i]!.v, after);
+  while (i >= 0 && sameServiceAccount(history[i]!.v, before, projectNumber)) i--;
+  return i >= 0 && sameServiceAccount(history[i]!.v, after, projectNumber);
 }
 
 export const serviceAccountChange: Detector<'service-account-change'> = {
@@ -64,14 +73,15 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
     if (beforePoint === undefined) return [];
     const before = beforePoint.v;
     const after = describeServiceAccount(change.serviceAccount);
-    if (sameServiceAccount(before, after)) return [];
+    const projectNumber = change.target.projectNumber;
+    if (sameServiceAccount(before, after, projectNumber)) return [];
     const toDefault = change.serviceAccount.kind === 'default-compute';
     const toAppEngineDefault = !toDefault && APP_ENGINE_DEFAULT.test(after);
     // Back to the identity an open finding says the service had before: that is the fix, resolved, not a new risk.
     // Never for a default SA: an old finding about a move away from it must not hide a silent move back to Editor.
     const backToBefore =
-      (baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence['before']), after)) ||
-      lateMoveBack(baseline?.serviceAccount, change.timeMs, before, after);
+      (baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence['before']), after, projectNumber)) ||
+      lateMoveBack(baseline?.serviceAccount, change.timeMs, before, after, projectNumber);
     if (backToBefore && !toDefault && !toAppEngineDefault) return [];
     const note = toDefault ? ' (the default compute SA, Editor on the project by default)' : toAppEngineDefault ? ' (the App Engine default SA, Editor on the project by default)' : '';
     // The identity before is the deleted service's: this is the first identity known of the service created again.
@@ -99,7 +109,7 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
         dedupKey: [baselineKey(change.target), before, after, ...deployKey(change, baseline)],
         unknown: unknownDeployFacts(change).filter((f) => f !== 'serviceAccount'),
         // A late deploy (a newer revision already set the identity): closed at once when a newer one changed it again.
-        ...riskInForce(baseline?.serviceAccount, change.timeMs, (identity) => !sameServiceAccount(identity, after), (identity) => `runtime service account is now ${identity}`),
+        ...riskInForce(baseline?.serviceAccount, change.timeMs, (identity) => !sameServiceAccount(identity, after, projectNumber), (identity) => `runtime service account is now ${identity}`),
       },
     ];
   },
@@ -110,7 +120,7 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
     // Only the newest revision's identity closes anything: an older deploy arriving late, or one with nothing
     // known before it, does not.
     if (before === undefined || changedAfter(baseline?.serviceAccount, change.timeMs)) return [];
-    if (sameServiceAccount(before, now)) return [];
+    if (sameServiceAccount(before, now, change.target.projectNumber)) return [];
     // The service no longer runs as the identity the finding reported: that risk is gone.
     return open.map((o) => ({ id: o.finding.id, reason: `runtime service account is now ${now}` }));
   },

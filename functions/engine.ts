@@ -752,7 +752,7 @@ export class Engine {
 
 /** A failed rollout's write as the baseline records it: none of its revision's facts (identity, images), which never served. */
 function withoutRevisionFacts(write: DeployChange): DeployChange {
-  return { ...write, serviceAccount: undefined, images: [], plainEnv: undefined, vpcEgress: undefined };
+  return { ...write, serviceAccount: undefined, images: [], plainEnv: undefined, codeLoadingEnv: undefined, vpcEgress: undefined };
 }
 
 /**

@@ -70,7 +70,8 @@ export function sccCategory(rule: string): string {
  * past its network perimeter, and a secret in a plain environment variable is readable by every viewer
  * (MISCONFIGURATION). A deploy by someone outside the approved deployers skipped the pipeline, which is worth a look
  * and not wrong in itself (OBSERVATION). Outbound traffic taken out of the VPC leaves its controls behind
- * (MISCONFIGURATION), and so does a service IAP no longer guards, or one reachable past its load balancer again. A refused attempt to open a service changed nothing and is worth a look (OBSERVATION). Rules
+ * (MISCONFIGURATION), and so does a service IAP no longer guards, or one reachable past its load balancer again. A
+ * revision whose environment loads code its image did not run is how code is slipped past image controls (THREAT). A refused attempt to open a service changed nothing and is worth a look (OBSERVATION). Rules
  * added later start as OBSERVATION until someone decides otherwise.
  */
 const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
@@ -87,6 +88,7 @@ const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
   'job-run-overrides': 'OBSERVATION',
   'iap-disabled': 'MISCONFIGURATION',
   'default-url-enabled': 'MISCONFIGURATION',
+  'code-loading-env': 'THREAT',
 };
 
 const NEXT_STEPS: Readonly<Record<string, string>> = {
@@ -138,6 +140,10 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
     'Confirm the service is meant to be reached at its run.app URL, past its load balancer. If not, disable the default URL again ' +
     '(gcloud run services update --no-default-url; that closes this finding) and review its request logs for calls to the run.app address ' +
     'meanwhile; if it is, add it to rules.default-url-enabled.exceptions.',
+  'code-loading-env':
+    'Ask the deployer why the revision loads code through its environment, and read what the variable names (a module, agent, library or file on a ' +
+    'mounted volume): that code runs as the service account with the image unchanged. If it was not intended, redeploy without it ' +
+    '(gcloud run services update --remove-env-vars NAME) and review what the revision did meanwhile; if it was, add it to rules.code-loading-env.exceptions.',
 };
 
 const DEFAULT_NEXT_STEPS = 'Review the change in the audit entry linked from this finding and revert it if it was not intended.';

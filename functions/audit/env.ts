@@ -2,10 +2,11 @@
 // (plaintext-secret-env's globs): only the names of those go further, never a value. Anyone who can view the service
 // (roles/run.viewer) or read its audit logs reads such a value; Secret Manager references (v1
 // `valueFrom.secretKeyRef`, v2 `valueSource.secretKeyRef`) do not carry one.
-import type { PlainEnvVar } from '../model/change.js';
+import { hash } from 'node:crypto';
+import type { CodeLoadingVar, PlainEnvVar } from '../model/change.js';
 import type { SecretEnvNames } from './normalize.js';
 import { nameMatcher } from '../config/glob.js';
-import { asArray, asObject, asString } from './json.js';
+import { asArray, asObject, asString, field, type JsonObject } from './json.js';
 import { cutText } from '../untrustedText.js';
 
 /**
@@ -90,3 +91,110 @@ export function plainEnvOf(containers: readonly unknown[], names: SecretEnvNames
 
 /** What most revisions set (one list shared by every baseline that keeps it, not one per deploy). */
 const NONE: readonly PlainEnvVar[] = Object.freeze([]);
+
+/**
+ * Variables that make a runtime load or run code they name (an interpreter's options or module path, the dynamic
+ * linker's preload and search path, a shell's start-up file, the command search path): setting one in a run runs the
+ * caller's code as surely as overriding the arguments (`NODE_OPTIONS=--import=data:...`, `LD_PRELOAD`, `BASH_ENV`).
+ */
+export const CODE_LOADING_ENV: ReadonlySet<string> = new Set([
+  'NODE_OPTIONS',
+  'NODE_PATH',
+  'LD_PRELOAD',
+  'LD_LIBRARY_PATH',
+  'LD_AUDIT',
+  'BASH_ENV',
+  'ENV',
+  'PATH',
+  'PYTHONSTARTUP',
+  'PYTHONPATH',
+  'PYTHONHOME',
+  'JAVA_TOOL_OPTIONS',
+  '_JAVA_OPTIONS',
+  'JDK_JAVA_OPTIONS',
+  'CLASSPATH',
+  'PERL5OPT',
+  'PERL5LIB',
+  'PERLLIB',
+  'RUBYOPT',
+  'RUBYLIB',
+  'GCONV_PATH',
+  'PHPRC',
+  'PHP_INI_SCAN_DIR',
+  'DOTNET_STARTUP_HOOKS',
+]);
+
+/** A value as findings show it: cut, and with any secret in it hidden (hideSecretsInArg). */
+const MAX_SHOWN_VALUE_LENGTH = 200;
+
+/**
+ * The variables of `containers` that make a runtime load code (CODE_LOADING_ENV), with their values as findings
+ * show them (secrets hidden, cut) and a digest of the whole value, or of the Secret Manager reference that sets it
+ * (v1 `valueFrom.secretKeyRef`, v2 `valueSource.secretKeyRef`): what code-loading-env compares revision by revision.
+ * The digest is SHA-256: whoever writes the value must not be able to give a new one the digest of the old.
+ */
+export function codeLoadingEnvOf(containers: readonly unknown[], secretNames: SecretEnvNames | undefined): readonly CodeLoadingVar[] {
+  let out: CodeLoadingVar[] | undefined;
+  for (const item of containers) {
+    const container = asObject(item);
+    const env = asArray(container?.['env']);
+    if (env.length === 0) continue;
+    const containerName = asString(container?.['name']);
+    for (const entry of env) {
+      const variable = asObject(entry);
+      const name = asString(variable?.['name']);
+      if (!name || !CODE_LOADING_ENV.has(name)) continue;
+      const value = asString(variable?.['value']);
+      const reference = value === undefined ? secretReference(variable) : undefined;
+      const shown = value !== undefined ? cutText(hideSecretsInArg(value, secretNames), MAX_SHOWN_VALUE_LENGTH) : reference ? `[Secret Manager: ${cutText(reference, MAX_SHOWN_VALUE_LENGTH)}]` : '';
+      const digest = hash('sha256', value !== undefined ? `value:${value}` : `secret:${reference ?? ''}`, 'base64url').slice(0, 22);
+      out ??= [];
+      out.push({
+        ...(containerName ? { container: cutText(containerName, MAX_CONTAINER_NAME_LENGTH) } : {}),
+        name,
+        value: shown,
+        digest,
+        // A reference's value is not in the entry: it may load code.
+        loadsCode: value === undefined || loadsCode(name, value),
+      });
+      if (out.length >= MAX_VARIABLES) return out;
+    }
+  }
+  return out ?? NO_CODE_LOADING;
+}
+
+/**
+ * Interpreter option variables whose usual values only tune the runtime (`NODE_OPTIONS=--max-old-space-size=4096`,
+ * `JAVA_TOOL_OPTIONS=-XX:MaxRAMPercentage=75`): they load code only with one of these options (a module or agent to
+ * load, a class path, a command to run on an error). Every other CODE_LOADING_ENV variable loads code whatever its
+ * value (a library to preload, a start-up file, a search path).
+ */
+const CODE_LOADING_OPTIONS: Readonly<Record<string, RegExp>> = {
+  NODE_OPTIONS: /(?:^|\s)(?:-r|--require|--import|--loader|--experimental-loader)(?:[=\s]|$)/,
+  JAVA_TOOL_OPTIONS: JAVA_CODE_OPTIONS(),
+  _JAVA_OPTIONS: JAVA_CODE_OPTIONS(),
+  JDK_JAVA_OPTIONS: JAVA_CODE_OPTIONS(),
+  PERL5OPT: /(?:^|\s)-[MmdI]/,
+  RUBYOPT: /(?:^|\s)-[rI]/,
+};
+
+function JAVA_CODE_OPTIONS(): RegExp {
+  return /(?:^|\s)(?:-javaagent:|-agentpath:|-agentlib:|-Xbootclasspath|-XX:OnOutOfMemoryError|-XX:OnError|-cp(?:\s|$)|-classpath|--class-path|-Djava\.system\.class\.loader=)/;
+}
+
+/** Whether `value` of CODE_LOADING_ENV variable `name` makes the runtime load code (CODE_LOADING_OPTIONS). */
+export function loadsCode(name: string, value: string): boolean {
+  const options = CODE_LOADING_OPTIONS[name];
+  return options === undefined ? value.trim() !== '' : options.test(value);
+}
+
+/** The Secret Manager secret (and version or key) a variable is set from: v1 `valueFrom.secretKeyRef`, v2 `valueSource.secretKeyRef`. */
+function secretReference(variable: JsonObject | undefined): string | undefined {
+  const ref = asObject(field(asObject(field(variable, 'valueFrom')), 'secretKeyRef')) ?? asObject(field(asObject(field(variable, 'valueSource')), 'secretKeyRef'));
+  if (!ref) return undefined;
+  const secret = asString(ref['name']) ?? asString(field(ref, 'secret'));
+  const version = asString(ref['key']) ?? asString(field(ref, 'version'));
+  return secret ? `${secret}${version ? `:${version}` : ''}` : undefined;
+}
+
+const NO_CODE_LOADING: readonly CodeLoadingVar[] = Object.freeze([]);

@@ -12,7 +12,7 @@ import {
 } from '../model/change.js';
 import { truncatePlain } from '../untrustedText.js';
 import { imagesOrAnnotated, imagesOf } from './image.js';
-import { hideSecretsInArg, plainEnvOf } from './env.js';
+import { CODE_LOADING_ENV, codeLoadingEnvOf, hideSecretsInArg, plainEnvOf } from './env.js';
 import { v1VpcEgress, v2VpcEgress } from './vpc.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, field, stringIn, userLabels, type JsonObject } from './json.js';
 import { binaryAuthorizationOf, templateFingerprint, v1BinaryAuthorization } from './template.js';
@@ -58,6 +58,7 @@ export function v1JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined
         ? v1BinaryAuthorization(setting('run.googleapis.com/binary-authorization'), setting('run.googleapis.com/binary-authorization-breakglass'), containers.length > 0)
         : undefined,
     plainEnv: secretEnv && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
+    codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, secretEnv) : undefined,
     vpcEgress: execution ? v1VpcEgress(executionAnnotations, containers.length > 0) : undefined,
     operationId: asString(at(response, 'metadata', 'annotations', 'run.googleapis.com/operation-id')),
   };
@@ -93,6 +94,7 @@ export function v2JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined
     binaryAuthorization: binaryAuthorizationOf(policy, asString(field(binauthz, 'breakglassJustification')), true, true),
     // A template without containers (a write needs one) says nothing about them.
     plainEnv: secretEnv && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
+    codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, secretEnv) : undefined,
     vpcEgress: execution ? v2VpcEgress(asObject(field(task, 'vpcAccess'))) : undefined,
   };
 }
@@ -152,34 +154,3 @@ function capped(texts: readonly string[], max: number, show: (text: string) => s
   return out;
 }
 
-/**
- * Variables that make a runtime load or run code they name (an interpreter's options or module path, the dynamic
- * linker's preload and search path, a shell's start-up file, the command search path): setting one in a run runs the
- * caller's code as surely as overriding the arguments (`NODE_OPTIONS=--import=data:...`, `LD_PRELOAD`, `BASH_ENV`).
- */
-export const CODE_LOADING_ENV: ReadonlySet<string> = new Set([
-  'NODE_OPTIONS',
-  'NODE_PATH',
-  'LD_PRELOAD',
-  'LD_LIBRARY_PATH',
-  'LD_AUDIT',
-  'BASH_ENV',
-  'ENV',
-  'PATH',
-  'PYTHONSTARTUP',
-  'PYTHONPATH',
-  'PYTHONHOME',
-  'JAVA_TOOL_OPTIONS',
-  '_JAVA_OPTIONS',
-  'JDK_JAVA_OPTIONS',
-  'CLASSPATH',
-  'PERL5OPT',
-  'PERL5LIB',
-  'PERLLIB',
-  'RUBYOPT',
-  'RUBYLIB',
-  'GCONV_PATH',
-  'PHPRC',
-  'PHP_INI_SCAN_DIR',
-  'DOTNET_STARTUP_HOOKS',
-]);

@@ -16,6 +16,7 @@ import {
   type ImageRef,
   type Ingress,
   type VpcEgress,
+  type CodeLoadingVar,
   type PlainEnvVar,
   type PolicyDelta,
   type Principal,
@@ -26,7 +27,7 @@ import {
 } from '../model/change.js';
 import { projectOfLogName, readEnvelope, type Envelope } from './entry.js';
 import { imagesOf, imagesOrAnnotated } from './image.js';
-import { plainEnvOf } from './env.js';
+import { codeLoadingEnvOf, plainEnvOf } from './env.js';
 import { v1VpcEgress, v2VpcEgress } from './vpc.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
 import { binaryAuthorizationOf, boundedText, templateFingerprint, v1BinaryAuthorization } from './template.js';
@@ -539,6 +540,7 @@ function deployOf(
     ...(facts.ingressIfCreated ? { ingressIfCreated: facts.ingressIfCreated } : {}),
     binaryAuthorization: facts.binaryAuthorization,
     plainEnv: facts.plainEnv,
+    codeLoadingEnv: facts.codeLoadingEnv,
     vpcEgress: facts.vpcEgress,
     invokerIamDisabled: facts.invokerIamDisabled,
     iapEnabled: facts.iapEnabled,
@@ -578,6 +580,7 @@ export interface DeployFacts {
   readonly ingressIfCreated?: Ingress;
   readonly binaryAuthorization?: BinaryAuthorization;
   readonly plainEnv?: readonly PlainEnvVar[];
+  readonly codeLoadingEnv?: readonly CodeLoadingVar[];
   readonly vpcEgress?: VpcEgress;
   readonly invokerIamDisabled?: boolean;
   readonly iapEnabled?: boolean;
@@ -665,6 +668,7 @@ function v1Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, body: 's
     binaryAuthorization: annotations || stored ? v1BinaryAuthorization(binauthzPolicy, breakglass, containers.length > 0) : undefined,
     // Console writes log no containers: their variables are unknown, not "none".
     plainEnv: secretEnv && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
+    codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, secretEnv) : undefined,
     vpcEgress: template ? (v1VpcEgress(templateAnnotations, containers.length > 0) ?? storedVpcEgress(response, knative)) : undefined,
     invokerIamDisabled,
     iapEnabled,
@@ -773,6 +777,7 @@ function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, create =
     binaryAuthorization,
     // A template set without containers (a full write needs one) says nothing about them.
     plainEnv: secretEnv && containers && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
+    codeLoadingEnv: containers && containers.length > 0 ? codeLoadingEnvOf(containers, secretEnv) : undefined,
     // Only a write that sets the whole of `template.vpc_access` says where the traffic goes (a mask naming one of its
     // fields leaves the others as they were, unknown here).
     vpcEgress: template && sets('template.vpc_access') ? v2VpcEgress(asObject(field(template, 'vpcAccess'))) : undefined,

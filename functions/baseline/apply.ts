@@ -1,5 +1,5 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
-import { describeServiceAccount, enforcedPolicyOf, type Change, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
+import { describeServiceAccount, enforcedPolicyOf, type Change, type CodeLoadingVar, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
 import { publicInvokerMembers, publicWriterMembers } from '../model/iam.js';
 import { someWaitingWrite } from '../correlate/rollout.js';
 import { CARRIED_OPTIONAL_HISTORIES, COPY_EDITS, emptyBaseline, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
@@ -97,6 +97,7 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, { rec
   const policy = enforcedPolicyOf(change);
   if (policy !== undefined) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, policy);
   if (change.vpcEgress) target.vpcEgress = record(target.vpcEgress ?? [], t, change.vpcEgress);
+  if (change.codeLoadingEnv) target.codeLoadingEnv = record(target.codeLoadingEnv ?? [], t, codeLoadingKeys(change.codeLoadingEnv));
   // A guard's history starts with the first write that turns it on (applied, or still waiting for its rollout): most
   // services never use IAP or disable their URL, and their baselines (and every deploy of them) carry nothing for it.
   // (An off before any on raises nothing.)
@@ -106,6 +107,18 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, { rec
   if (change.defaultUrlDisabled !== undefined && (change.defaultUrlDisabled || guardKnown(target, target.defaultUrlDisabled, (write) => write.defaultUrlDisabled))) {
     target.defaultUrlDisabled = record(target.defaultUrlDisabled ?? [], t, change.defaultUrlDisabled);
   }
+}
+
+/** What the baseline keeps of a revision's code-loading variables: sorted `container/NAME#digest` keys. */
+export function codeLoadingKeys(variables: readonly CodeLoadingVar[]): readonly string[] {
+  if (variables.length === 0) return NO_KEYS; // most revisions: one shared list
+  return variables.map((v) => `${codeLoadingVarName(v)}#${v.digest}`).sort();
+}
+const NO_KEYS: readonly string[] = Object.freeze([]);
+
+/** A code-loading variable as findings and the baseline name it: `NAME`, or `container/NAME`. */
+export function codeLoadingVarName(variable: Pick<CodeLoadingVar, 'container' | 'name'>): string {
+  return variable.container ? `${variable.container}/${variable.name}` : variable.name;
 }
 
 /** A guard (IAP, the default URL disabled) was ever on for this service: in its history, or in a write still waiting. */

@@ -47,6 +47,12 @@ export interface ServiceBaseline {
    */
   readonly plainEnv?: readonly TimePoint<readonly PlainEnvVar[]>[];
   /**
+   * The variables that make a runtime load code each revision set (audit/env.ts codeLoadingEnvOf), as sorted
+   * `container/NAME#digest` keys (never the values), so a revision is compared with the one before it. It carries
+   * across a delete, as binaryAuthorization. Optional, as binaryAuthorization.
+   */
+  readonly codeLoadingEnv?: readonly TimePoint<readonly string[]>[];
+  /**
    * Where each revision's outbound traffic went (VpcEgress). It carries across a delete, as binaryAuthorization.
    * Optional, as binaryAuthorization.
    */
@@ -116,9 +122,9 @@ export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabel
  * Histories added after baselines were first stored (optional) that carry across a delete, as the runtime service
  * account, the repositories and the ingress do: a service created again under the name is compared with the deleted
  * one's Binary Authorization policy (binary-authorization-bypass), VPC egress (vpc-egress-bypass), Identity-Aware
- * Proxy (iap-disabled) and default URL (default-url-enabled).
+ * Proxy (iap-disabled), default URL (default-url-enabled) and code-loading variables (code-loading-env).
  */
-export const CARRIED_OPTIONAL_HISTORIES = ['binaryAuthorization', 'vpcEgress', 'iapEnabled', 'defaultUrlDisabled'] as const;
+export const CARRIED_OPTIONAL_HISTORIES = ['binaryAuthorization', 'vpcEgress', 'iapEnabled', 'defaultUrlDisabled', 'codeLoadingEnv'] as const;
 
 /**
  * How many image repositories a service's baseline remembers. Legitimate services use a handful; the cap keeps a

@@ -65,6 +65,7 @@ export interface RulesConfig {
   readonly 'job-run-overrides': RuleSettings;
   readonly 'iap-disabled': RuleSettings;
   readonly 'default-url-enabled': RuleSettings;
+  readonly 'code-loading-env': RuleSettings;
 }
 
 export interface SinkRouting {

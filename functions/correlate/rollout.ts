@@ -451,6 +451,7 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     ingress: write.ingress,
     binaryAuthorization: write.binaryAuthorization,
     plainEnv: write.plainEnv,
+    codeLoadingEnv: write.codeLoadingEnv,
     // The revision as Cloud Run stored it, when its events came: whole, where a console write's body is not.
     vpcEgress: observed?.vpcEgress ?? write.vpcEgress,
     invokerIamDisabled: write.invokerIamDisabled,

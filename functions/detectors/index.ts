@@ -2,6 +2,7 @@
 // one file and one line here.
 import type { RulesConfig } from '../config/types.js';
 import { binaryAuthorizationBypass } from './binary-authorization-bypass.js';
+import { codeLoadingEnv } from './code-loading-env.js';
 import { defaultUrlEnabled } from './default-url-enabled.js';
 import { iapDisabled } from './iap-disabled.js';
 import { ingressOpened } from './ingress-opened.js';
@@ -30,6 +31,7 @@ export const detectors = {
   'job-run-overrides': jobRunOverrides,
   'iap-disabled': iapDisabled,
   'default-url-enabled': defaultUrlEnabled,
+  'code-loading-env': codeLoadingEnv,
 } as const satisfies { readonly [Id in keyof RulesConfig]: Detector<Id> };
 
 export type RuleId = keyof typeof detectors;

@@ -157,6 +157,24 @@ export interface PlainEnvVar {
   readonly formats: readonly string[];
 }
 
+/**
+ * An environment variable that makes a runtime load code (`NODE_OPTIONS`, `LD_PRELOAD`...: audit/env.ts
+ * CODE_LOADING_ENV), as a revision sets it.
+ */
+export interface CodeLoadingVar {
+  readonly container?: string;
+  readonly name: string;
+  /** The value as findings show it: cut, secrets in it hidden; `[Secret Manager: SECRET:VERSION]` for a reference. */
+  readonly value: string;
+  /** SHA-256 (22 base64url characters) of the whole value, or of the Secret Manager reference. */
+  readonly digest: string;
+  /**
+   * Whether the value makes the runtime load code (audit/env.ts loadsCode): any value of most such variables, only
+   * module, agent or class path options in interpreter options (`NODE_OPTIONS=--max-old-space-size=4096` does not).
+   */
+  readonly loadsCode: boolean;
+}
+
 /** A Create/Replace/Update of a Cloud Run service, from the admin write. */
 export interface DeployChange extends ChangeBase {
   readonly kind: 'deploy';
@@ -229,6 +247,11 @@ export interface DeployChange extends ChangeBase {
    * formats found, never values. Undefined when the entry does not show the containers (or the rule is off).
    */
   readonly plainEnv?: readonly PlainEnvVar[];
+  /**
+   * The template's variables that make a runtime load code (audit/env.ts codeLoadingEnvOf). Undefined when the entry
+   * does not show the containers.
+   */
+  readonly codeLoadingEnv?: readonly CodeLoadingVar[];
   /** The revision's VPC egress; undefined when the entry does not show it (see audit/normalize.ts). */
   readonly vpcEgress?: VpcEgress;
   /** True when the invoker IAM check is turned off (the service is public without any IAM binding). */

@@ -66,6 +66,7 @@ describe('renderScc', () => {
       'CLOUD_RUN_JOB_RUN_OVERRIDES',
       'CLOUD_RUN_IAP_DISABLED',
       'CLOUD_RUN_DEFAULT_URL_ENABLED',
+      'CLOUD_RUN_CODE_LOADING_ENV',
     ]);
   });
 

@@ -3,7 +3,7 @@
 import type { Finding, Resolution } from '../../functions/findings/finding.js';
 import { findingId } from '../../functions/findings/id.js';
 
-export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass', 'ingress-opened', 'plaintext-secret-env', 'unapproved-deployer', 'vpc-egress-bypass', 'public-invoker-attempt', 'job-run-overrides', 'iap-disabled', 'default-url-enabled'] as const;
+export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass', 'ingress-opened', 'plaintext-secret-env', 'unapproved-deployer', 'vpc-egress-bypass', 'public-invoker-attempt', 'job-run-overrides', 'iap-disabled', 'default-url-enabled', 'code-loading-env'] as const;
 export type TestRule = (typeof RULES)[number];
 
 /** The facts a finding is built from; every one can be overridden (hostile-input tests do). */
@@ -247,6 +247,21 @@ const BUILDERS: Readonly<Record<TestRule, (f: FindingFacts) => Finding>> = {
     unknown: [],
     methodName: 'google.cloud.run.v1.Services.ReplaceService',
   }),
+  'code-loading-env': (f) => {
+    // The value is the deployer's own text: hostile-input tests put theirs there through the justification.
+    const value = `app/NODE_OPTIONS=--require /mnt/uploads/${f.justification}`;
+    return {
+      ...base('code-loading-env', f, [`${f.project}/${f.location}/${f.service}`, 'code-loading-env', 'app/NODE_OPTIONS#Zm9vYmFyZm9vYmFyZm9vYmFy', f.eventTime]),
+      severity: 'MEDIUM',
+      title: 'Environment variable that loads code set',
+      summary:
+        `${f.principal} deployed ${where(f)} and changed app/NODE_OPTIONS, a variable that makes its runtime load code: ` +
+        'the service now runs code its image did not run before, with the same image.',
+      evidence: { variables: ['app/NODE_OPTIONS'], values: [value], changed: ['app/NODE_OPTIONS'], binaryAuthorizationEnforced: false, operation: 'replace' },
+      unknown: [],
+      methodName: 'google.cloud.run.v1.Services.ReplaceService',
+    };
+  },
 };
 
 /** A realistic finding for `rule`; `facts` change what it is built from, `overrides` patch the result. */

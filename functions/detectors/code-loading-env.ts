@@ -1,0 +1,121 @@
+// code-loading-env
+//
+// Reads:    Cloud Run deploys of services, jobs and worker pools (v1 CreateService / ReplaceService, v2
+//           CreateService / UpdateService, and their job and worker pool counterparts): the template's containers'
+//           `env`, and deletes.
+// Alerts:   a revision that sets a variable that makes its runtime load code (NODE_OPTIONS, LD_PRELOAD, BASH_ENV,
+//           JAVA_TOOL_OPTIONS, PYTHONPATH, DOTNET_STARTUP_HOOKS...: audit/env.ts CODE_LOADING_ENV) that the
+//           revision before did not set, or sets it to another value (or another Secret Manager reference). Options
+//           variables (NODE_OPTIONS, JAVA_TOOL_OPTIONS, PERL5OPT, RUBYOPT) count only with an option that loads code
+//           (`--require`, `--import`, `-javaagent:`, a class path...: audit/env.ts loadsCode), not memory or
+//           diagnostics flags; a value from Secret Manager counts (it cannot be read here). Such a
+//           variable runs code the image does not hold or did not run before (`NODE_OPTIONS=--import=data:...` is
+//           code inline; `LD_PRELOAD` or `--require` of a file on a mounted bucket is code from outside the image),
+//           with the same image: no image rule sees it, and Binary Authorization, which attests images, lets it by.
+// Options:  `rules.code-loading-env.exceptions` (principal, project, service globs), `severity`.
+// Severity: MEDIUM; HIGH when the revision runs under an enforced Binary Authorization policy (as the write sets it,
+//           else as in force before it): the policy is there so that only attested code runs.
+// Resolves: a newer revision where none of the finding's variables has the value reported (unset, or set
+//           otherwise: that is reported on its own), or the service deleted. A late revision whose values a newer one
+//           already changed is reported and closed at once.
+// Blind spots: a service's first revision known sets the baseline, so a service created (or first seen) with such
+//           a variable raises nothing; a service deleted and created again is compared with the deleted one's last
+//           revision. Console writes log no containers, nor does a v2 update whose mask leaves them alone: their
+//           variables are unknown and compared with nothing. Code loaded under other names (an application's own
+//           plugin path), through `command` or `args`, or from the image itself is not seen. Values are shown cut to
+//           200 characters with secrets in them hidden; the comparison uses a SHA-256 digest of the whole value. At
+//           most 16 such variables of a revision are read.
+import { codeLoadingKeys, codeLoadingVarName } from '../baseline/apply.js';
+import { baselineKey } from '../baseline/store.js';
+import { changedAfter, valueBefore } from '../baseline/state.js';
+import { enforcedPolicyOf, type CodeLoadingVar, type DeployChange } from '../model/change.js';
+import type { ServiceBaseline } from '../baseline/state.js';
+import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
+import { closedByDelete, resourceNoun, riskInForce, serviceLabel, settingBefore } from './revision.js';
+import type { Detection, Detector, Resolved } from './types.js';
+
+const TITLE = 'Environment variable that loads code set';
+
+/** The keys (`container/NAME#digest`) of the variables set before `t`, by name; undefined when nothing is known. */
+function namesBefore(keys: readonly string[] | undefined): Map<string, string> | undefined {
+  if (keys === undefined) return undefined;
+  return new Map(keys.map((key) => [key.slice(0, key.lastIndexOf('#')), key]));
+}
+
+/** The Binary Authorization policy this revision runs under: as the write sets it, else as in force before it. */
+function enforcedPolicy(change: DeployChange, baseline: ServiceBaseline | undefined): string | undefined {
+  return enforcedPolicyOf(change) ?? settingBefore(baseline, baseline?.binaryAuthorization, change.timeMs, enforcedPolicyOf)?.v;
+}
+
+export const codeLoadingEnv: Detector<'code-loading-env'> = {
+  id: 'code-loading-env',
+  title: TITLE,
+  defaultSeverity: 'MEDIUM',
+  methods: [...DEPLOY_METHODS, ...DELETE_METHODS],
+  changeKinds: ['deploy', 'delete'],
+  closedByDelete: true,
+  detect({ change, baseline }): Detection[] {
+    // Most revisions set no such variable: nothing can be new.
+    if (change.kind !== 'deploy' || !change.codeLoadingEnv || change.codeLoadingEnv.length === 0) return [];
+    const before = namesBefore(valueBefore(baseline?.codeLoadingEnv, change.timeMs));
+    if (before === undefined) return []; // the first revision known sets the baseline
+    const set: CodeLoadingVar[] = [];
+    const changed: CodeLoadingVar[] = [];
+    for (const variable of change.codeLoadingEnv) {
+      if (!variable.loadsCode) continue; // kept in the baseline all the same: a later value that does load code is a change
+      const name = codeLoadingVarName(variable);
+      const old = before.get(name);
+      if (old === undefined) set.push(variable);
+      else if (old !== `${name}#${variable.digest}`) changed.push(variable);
+    }
+    const reported = [...set, ...changed];
+    if (reported.length === 0) return [];
+    const names = reported.map(codeLoadingVarName);
+    const policy = enforcedPolicy(change, baseline);
+    const attested = policy !== undefined && policy !== '';
+    const who = change.principal?.id ?? 'An unknown principal';
+    const what = [
+      ...(set.length > 0 ? [`set ${set.map(codeLoadingVarName).join(', ')}`] : []),
+      ...(changed.length > 0 ? [`changed ${changed.map(codeLoadingVarName).join(', ')}`] : []),
+    ].join(' and ');
+    const reportedKeys = reported.map((v) => `${codeLoadingVarName(v)}#${v.digest}`).sort();
+    return [
+      {
+        severity: attested ? 'HIGH' : 'MEDIUM',
+        title: TITLE,
+        summary:
+          `${who} deployed ${serviceLabel(change.target)} and ${what}, ${reported.length > 1 ? 'variables' : 'a variable'} that make${reported.length > 1 ? '' : 's'} its runtime load code: ` +
+          `the ${resourceNoun(change.target)} now runs code its image did not run before, with the same image` +
+          `${attested ? `, past the Binary Authorization policy it enforces (${policy}), which attests images only` : ''}.`,
+        evidence: {
+          variables: names,
+          values: reported.map(shownAssignment),
+          ...(changed.length > 0 ? { changed: changed.map(codeLoadingVarName) } : {}),
+          binaryAuthorizationEnforced: attested,
+          operation: change.operation,
+        },
+        dedupKey: [baselineKey(change.target), 'code-loading-env', reportedKeys.join(','), change.time],
+        // A late entry: closed at once when a newer revision already holds none of these values.
+        ...riskInForce(baseline?.codeLoadingEnv, change.timeMs, (now) => reportedKeys.every((key) => !now.includes(key)), () => 'the variables no longer have these values'),
+      },
+    ];
+  },
+  resolves({ change, baseline }, open): Resolved[] {
+    if (change.kind === 'delete') return closedByDelete(open, change.timeMs, baseline?.codeLoadingEnv);
+    if (change.kind !== 'deploy' || !change.codeLoadingEnv || changedAfter(baseline?.codeLoadingEnv, change.timeMs)) return [];
+    // Findings keep the values as shown (never a digest of a value): a value changed past what is shown stays open
+    // until the variable goes or shows otherwise (the change itself is reported).
+    const now = new Set(change.codeLoadingEnv.map(shownAssignment));
+    return open
+      .filter((o) => {
+        const values = o.finding.evidence['values'];
+        return Array.isArray(values) && (values as readonly string[]).every((value) => !now.has(value));
+      })
+      .map((o) => ({ id: o.finding.id, reason: 'the variables no longer have the values reported' }));
+  },
+};
+
+/** `container/NAME=value` as findings show it. */
+function shownAssignment(variable: CodeLoadingVar): string {
+  return `${codeLoadingVarName(variable)}=${variable.value}`;
+}

@@ -1,0 +1,163 @@
+// code-loading-env: a revision that sets, or gives another value, a variable that makes its runtime load code
+// (NODE_OPTIONS=--require, LD_PRELOAD...): code the image did not run before, with the same image.
+import { describe, expect, it } from 'vitest';
+import { codeLoadingEnvOf, loadsCode } from '../../../functions/audit/env.js';
+import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, type Json } from '../../support/entries.js';
+import { config, findingsLive, findingsOf } from '../../support/run.js';
+
+type Env = readonly Record<string, unknown>[];
+
+/** The gcloud fixture at `time`, its container's env set to `env` (and the image changed, so it is a new revision). */
+function v1Deploy(time: string, env: Env | undefined, image = `gcr.io/acme/app:${time}`): Json {
+  const entry = editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
+    const template = (svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!;
+    template['spec']!['containers'] = env === undefined ? [] : [{ name: 'app', image, env }];
+  });
+  return at(withOperationId(entry, `op-${time}`), time);
+}
+
+/** The v2 UpdateService fixture (its Binary Authorization policy enforced) at `time`, its container's env `env`. */
+function v2Update(time: string, env: Env, mask?: string[]): Json {
+  return at(
+    variant(synthetic('v2-UpdateService'), (e) => {
+      const request = e.protoPayload['request'] as Record<string, Record<string, Record<string, unknown>>>;
+      const containers = request['service']!['template']!['containers'] as Record<string, unknown>[];
+      containers[0]!['env'] = env;
+      if (mask) (request as Record<string, unknown>)['updateMask'] = { paths: mask };
+    }),
+    time,
+  );
+}
+
+const REQUIRE = { name: 'NODE_OPTIONS', value: '--require /mnt/bucket/hook.js' };
+const MEMORY = { name: 'NODE_OPTIONS', value: '--max-old-space-size=4096' };
+const T0 = '2024-05-04T09:00:00Z';
+const T1 = '2024-05-04T10:00:00Z';
+const T2 = '2024-05-04T11:00:00Z';
+
+async function codeFindings(entries: readonly unknown[], cfg = config()) {
+  return (await findingsOf(entries, cfg)).filter((f) => f.rule === 'code-loading-env');
+}
+
+describe('code-loading-env', () => {
+  it.each([
+    ['NODE_OPTIONS --require set (v1)', [v1Deploy(T0, []), v1Deploy(T1, [REQUIRE])], ['app/NODE_OPTIONS'], ['app/NODE_OPTIONS=--require /mnt/bucket/hook.js'], undefined],
+    ['NODE_OPTIONS --import of inline code', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: '--import=data:text/javascript,process.exit()' }])], ['app/NODE_OPTIONS'], ['app/NODE_OPTIONS=--import=data:text/javascript,process.exit()'], undefined],
+    ['memory flags turned into a --require', [v1Deploy(T0, [MEMORY]), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=4096 -r /tmp/x.js' }])], ['app/NODE_OPTIONS'], ['app/NODE_OPTIONS=--max-old-space-size=4096 -r /tmp/x.js'], ['app/NODE_OPTIONS']],
+    ['LD_PRELOAD set', [v1Deploy(T0, [{ name: 'PORT_NAME', value: 'http1' }]), v1Deploy(T1, [{ name: 'LD_PRELOAD', value: '/mnt/nfs/libhook.so' }])], ['app/LD_PRELOAD'], ['app/LD_PRELOAD=/mnt/nfs/libhook.so'], undefined],
+    ['LD_PRELOAD given another library', [v1Deploy(T0, [{ name: 'LD_PRELOAD', value: '/usr/lib/libjemalloc.so' }]), v1Deploy(T1, [{ name: 'LD_PRELOAD', value: '/mnt/nfs/libhook.so' }])], ['app/LD_PRELOAD'], ['app/LD_PRELOAD=/mnt/nfs/libhook.so'], ['app/LD_PRELOAD']],
+    ['a Java agent', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'JAVA_TOOL_OPTIONS', value: '-XX:MaxRAMPercentage=75 -javaagent:/mnt/gcs/agent.jar' }])], ['app/JAVA_TOOL_OPTIONS'], ['app/JAVA_TOOL_OPTIONS=-XX:MaxRAMPercentage=75 -javaagent:/mnt/gcs/agent.jar'], undefined],
+    ['a value from Secret Manager (unreadable here)', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', valueFrom: { secretKeyRef: { name: 'node-opts', key: 'latest' } } }])], ['app/NODE_OPTIONS'], ['app/NODE_OPTIONS=[Secret Manager: node-opts:latest]'], undefined],
+    ['another Secret Manager secret', [v1Deploy(T0, [{ name: 'BASH_ENV', valueFrom: { secretKeyRef: { name: 'a', key: '1' } } }]), v1Deploy(T1, [{ name: 'BASH_ENV', valueFrom: { secretKeyRef: { name: 'b', key: '1' } } }])], ['app/BASH_ENV'], ['app/BASH_ENV=[Secret Manager: b:1]'], ['app/BASH_ENV']],
+  ])('fires MEDIUM: %s', async (_name, entries, variables, values, changed) => {
+    const findings = await codeFindings(entries);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ severity: 'MEDIUM', evidence: { variables, values, binaryAuthorizationEnforced: false } });
+    expect(findings[0]!.evidence['changed']).toEqual(changed);
+  });
+
+  it('fires HIGH under an enforced Binary Authorization policy (v2, camelCase and snake_case references)', async () => {
+    const findings = await codeFindings([
+      synthetic('v2-CreateService'),
+      v2Update('2024-06-01T11:00:00Z', [{ name: 'DOTNET_STARTUP_HOOKS', valueSource: { secretKeyRef: { secret: 'hooks', version: '3' } } }]),
+      v2Update('2024-06-01T12:00:00Z', [{ name: 'DOTNET_STARTUP_HOOKS', value_source: { secret_key_ref: { secret: 'hooks', version: '4' } } }]),
+    ]);
+    expect(findings.map((f) => [f.status ?? 'active', f.severity, f.evidence['values'], f.evidence['binaryAuthorizationEnforced']])).toEqual([
+      ['active', 'HIGH', ['DOTNET_STARTUP_HOOKS=[Secret Manager: hooks:3]'], true],
+      ['resolved', 'HIGH', ['DOTNET_STARTUP_HOOKS=[Secret Manager: hooks:3]'], true],
+      ['active', 'HIGH', ['DOTNET_STARTUP_HOOKS=[Secret Manager: hooks:4]'], true],
+    ]);
+    expect(findings[0]!.summary).toContain('past the Binary Authorization policy it enforces (default)');
+  });
+
+  it('fires: a service deleted and created again with the variable is compared with the deleted one', async () => {
+    const findings = await codeFindings([v1Deploy(T0, []), deleteServiceAt(T1, SLACK_BOT), v1Deploy(T2, [REQUIRE])]);
+    expect(findings.map((f) => f.evidence['variables'])).toEqual([['app/NODE_OPTIONS']]);
+  });
+
+  it.each([
+    ['the first revision known sets the baseline', () => [v1Deploy(T1, [REQUIRE])]],
+    ['memory flags only', () => [v1Deploy(T0, []), v1Deploy(T1, [MEMORY])]],
+    ['memory flags changed', () => [v1Deploy(T0, [MEMORY]), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=8192' }])]],
+    ['the same value deployed again with another image', () => [v1Deploy(T0, [REQUIRE]), v1Deploy(T1, [REQUIRE])]],
+    ['the variable removed', () => [v1Deploy(T0, [REQUIRE]), v1Deploy(T1, [])]],
+    ['a variable of another name', () => [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'MY_NODE_OPTIONS', value: '--require /x.js' }])]],
+    ['an entry without containers in between says nothing', () => [v1Deploy(T0, [REQUIRE]), v1Deploy(T1, undefined), v1Deploy(T2, [REQUIRE])]],
+    ['a v2 update whose mask leaves the containers alone', () => [synthetic('v2-CreateService'), v2Update('2024-06-01T11:00:00Z', [REQUIRE], ['template.service_account'])]],
+  ])('ignores: %s', async (_name, entries) => {
+    expect(await codeFindings(entries())).toEqual([]);
+  });
+
+  it('ignores: an exception by service, or the rule disabled', async () => {
+    const entries = [v1Deploy(T0, []), v1Deploy(T1, [REQUIRE])];
+    expect(await codeFindings(entries, config({ rules: { 'code-loading-env': { exceptions: [{ service: 'test-project-1234/*' }] } } }))).toEqual([]);
+    expect(await codeFindings(entries, config({ rules: { 'code-loading-env': { enabled: false } } }))).toEqual([]);
+  });
+
+  it('the same change seen twice gives one finding id', async () => {
+    const second = v1Deploy(T1, [REQUIRE]);
+    const findings = await codeFindings([v1Deploy(T0, []), second, structuredClone(second)]);
+    expect(new Set(findings.map((f) => f.id)).size).toBe(1);
+  });
+
+  it('is resolved when a newer revision drops the variable or changes it (reported on its own), or the service is deleted', async () => {
+    const open = [v1Deploy(T0, []), v1Deploy(T1, [REQUIRE])];
+    const dropped = await codeFindings([...open, v1Deploy(T2, [])]);
+    expect(dropped.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
+    expect(dropped[1]!.resolution?.reason).toBe('the variables no longer have the values reported');
+    const changed = await codeFindings([...open, v1Deploy(T2, [{ name: 'NODE_OPTIONS', value: '--require /mnt/bucket/other.js' }])]);
+    expect(changed.map((f) => `${f.status ?? 'active'} ${String(f.evidence['values'])}`)).toEqual([
+      'active app/NODE_OPTIONS=--require /mnt/bucket/hook.js',
+      'resolved app/NODE_OPTIONS=--require /mnt/bucket/hook.js',
+      'active app/NODE_OPTIONS=--require /mnt/bucket/other.js',
+    ]);
+    const deleted = await codeFindings([...open, deleteServiceAt(T2, SLACK_BOT)]);
+    expect(deleted.map((f) => f.resolution?.reason)).toEqual([undefined, 'the service was deleted']);
+    // A revision that still has it closes nothing.
+    expect((await codeFindings([...open, v1Deploy(T2, [REQUIRE])])).map((f) => f.status ?? 'active')).toEqual(['active']);
+  });
+
+  it('a late revision whose variable a newer one already dropped: reported and closed at once, as in order', async () => {
+    const base = v1Deploy(T0, []);
+    const open = v1Deploy(T1, [REQUIRE]);
+    const dropped = v1Deploy(T2, []);
+    const only = async (entries: unknown[]) => (await findingsLive(entries)).filter((f) => f.rule === 'code-loading-env').map((f) => `${f.id} ${f.status ?? 'active'}`);
+    expect(await only([base, dropped, open])).toEqual(await only([base, open, dropped]));
+    expect(await only([base, dropped, open])).toHaveLength(2);
+  });
+
+  it('hides a secret in a value, and keeps no value in the baseline', async () => {
+    const key = 'AKIA' + 'Q3EXAMPLE7RUNWATCH'.slice(0, 16);
+    const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: `--require /x.js --token=${key}` }])]);
+    expect(findings[0]!.evidence['values']).toEqual(['app/NODE_OPTIONS=[hidden: an AWS access key id]']);
+    expect(JSON.stringify(findings)).not.toContain(key);
+  });
+});
+
+describe('code-loading-env: which values load code', () => {
+  it.each([
+    ['NODE_OPTIONS', '--max-old-space-size=4096 --enable-source-maps', false],
+    ['NODE_OPTIONS', '--require=/x.js', true],
+    ['NODE_OPTIONS', '-r /x.js', true],
+    ['NODE_OPTIONS', '--experimental-loader ./l.mjs', true],
+    ['NODE_OPTIONS', '--report-on-signal', false],
+    ['JAVA_TOOL_OPTIONS', '-Xmx512m -Dfile.encoding=UTF-8', false],
+    ['JAVA_TOOL_OPTIONS', '-agentpath:/x.so', true],
+    ['_JAVA_OPTIONS', '-XX:OnOutOfMemoryError="sh -c id"', true],
+    ['RUBYOPT', '-W0', false],
+    ['RUBYOPT', '-rbundler/setup', true],
+    ['PERL5OPT', '-Mstrict', true],
+    ['LD_PRELOAD', '/usr/lib/x.so', true],
+    ['LD_PRELOAD', '', false],
+    ['PYTHONPATH', '/app', true],
+  ])('%s=%s: %s', (name, value, expected) => {
+    expect(loadsCode(name, value)).toBe(expected);
+  });
+
+  it('reads at most 16 variables, values cut, names of other variables never', () => {
+    const env = Array.from({ length: 20 }, (_, i) => ({ name: i % 2 ? 'LD_PRELOAD' : 'OTHER', value: `/lib/${i}.so${'x'.repeat(300)}` }));
+    const read = codeLoadingEnvOf([{ name: 'app', env }, { env: Array.from({ length: 20 }, () => ({ name: 'PATH', value: '/bin' })) }], undefined);
+    expect(read).toHaveLength(16);
+    expect(read.every((v) => v.name !== 'OTHER' && v.value.length <= 200)).toBe(true);
+  });
+});

@@ -129,6 +129,38 @@ describe('public-invoker-grant', () => {
     expect(both.map((f) => f.status ?? 'active')).toEqual(['active']); // nor a resolution: the binding stays public
   });
 
+  // A project policy logged as its delta only (the real archicloud entry: `gcloud projects add-iam-policy-binding`,
+  // no request or response). A REMOVE takes the member out of that one role: it still calls the services through any
+  // other invoker role it holds, so what it was granted there is not over.
+  describe('policy deltas only: a member taken out of one invoker role while it holds another', () => {
+    const deltaOnly = (timestamp: string, action: 'ADD' | 'REMOVE', role: string): Json =>
+      variant(at(corpus('archicloud__SetIamPolicy__1'), timestamp), (e) => {
+        (e.protoPayload['serviceData'] as Json)['policyDelta'] = { bindingDeltas: [{ action, role, member: 'allUsers' }] };
+      });
+    it.each([
+      [
+        'run.invoker removed, run.admin kept: both grants stay open',
+        [deltaOnly('2025-11-10T10:00:00Z', 'ADD', 'roles/run.admin'), deltaOnly('2025-11-11T10:00:00Z', 'ADD', 'roles/run.invoker'), deltaOnly('2025-11-12T10:00:00Z', 'REMOVE', 'roles/run.invoker')],
+        [['2025-11-10', 'roles/run.admin', 'active'], ['2025-11-11', 'roles/run.invoker', 'active']],
+      ],
+      [
+        'run.admin removed, run.invoker kept: the invoker grant stays open, the upgrade is over',
+        [deltaOnly('2025-11-10T10:00:00Z', 'ADD', 'roles/run.invoker'), deltaOnly('2025-11-11T10:00:00Z', 'ADD', 'roles/run.admin'), deltaOnly('2025-11-12T10:00:00Z', 'REMOVE', 'roles/run.admin')],
+        [['2025-11-10', 'roles/run.invoker', 'active'], ['2025-11-11', 'roles/run.admin', 'resolved']],
+      ],
+      [
+        'the only invoker role removed: resolved',
+        [deltaOnly('2025-11-10T10:00:00Z', 'ADD', 'roles/run.invoker'), deltaOnly('2025-11-12T10:00:00Z', 'REMOVE', 'roles/run.invoker')],
+        [['2025-11-10', 'roles/run.invoker', 'resolved']],
+      ],
+    ])('%s', async (_name, entries, expected) => {
+      const findings = await publicFindings(entries);
+      // The newest word on each finding (a resolved one is reported again, resolved).
+      const last = new Map(findings.map((f) => [f.id, [f.eventTime.slice(0, 10), (f.evidence['roles'] as string[]).join(','), f.status ?? 'active']]));
+      expect([...last.values()].sort()).toEqual(expected);
+    });
+  });
+
   it('evidence says where the grant was read: the full policy when none was known before, else the difference', async () => {
     const findings = await publicFindings([allUsers, at(privatePolicy, '2024-02-03T10:00:00Z'), at(allUsers, '2024-02-04T10:00:00Z')]);
     expect(findings.filter((f) => f.status !== 'resolved').map((f) => f.evidence['source'])).toEqual([

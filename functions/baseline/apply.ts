@@ -1,6 +1,6 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
 import { describeServiceAccount, enforcedPolicyOf, type Change, type CodeLoadingVar, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
-import { publicInvokerMembers, publicWriterMembers } from '../model/iam.js';
+import { publicInvokerMembers, publicReaderMembers, publicWriterMembers } from '../model/iam.js';
 import { someWaitingWrite } from '../correlate/rollout.js';
 import { CARRIED_OPTIONAL_HISTORIES, COPY_EDITS, emptyBaseline, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
@@ -69,9 +69,12 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
     case 'iam-policy': {
       const after = publicInvokersAfter(target, change);
       if (after === undefined) return;
+      const writers = publicWritersAfter(target, change) ?? [];
+      const readers = publicReadersAfter(target, change) ?? [];
       target.lastChangeMs = Math.max(target.lastChangeMs, t);
       target.publicInvokers = record(target.publicInvokers, t, after);
-      target.publicWriters = record(target.publicWriters ?? [], t, publicWritersAfter(target, change) ?? []);
+      target.publicWriters = record(target.publicWriters ?? [], t, writers);
+      target.publicReaders = record(target.publicReaders ?? [], t, readers);
       return;
     }
   }
@@ -141,9 +144,25 @@ function forgetBefore(target: MutableBaseline, t: number): void {
   }
 }
 
-/** Public invoker members after an IAM change: the full policy when logged, else the delta over what was known. */
+/**
+ * Public invoker members after an IAM change: the full policy when logged, else the delta over what was known. A
+ * delta's REMOVE takes a member out of one role only: it is still an invoker through any other invoker role it
+ * holds, so over a delta the members are those of the roles that change the service and of those that only call it,
+ * each class read over its own history (the member, not the role, is kept: removing one of two roles of the same
+ * class still takes the member out of it).
+ */
 export function publicInvokersAfter(base: ServiceBaseline | undefined, change: Extract<Change, { kind: 'iam-policy' }>): string[] | undefined {
-  return membersAfter(base?.publicInvokers, change, publicInvokerMembers);
+  if (change.policy || !change.delta) return membersAfter(base?.publicInvokers, change, publicInvokerMembers);
+  return [...new Set([...publicWritersAfter(base, change)!, ...publicReadersAfter(base, change)!])].sort();
+}
+
+/**
+ * Public members holding an invoker role that only calls the service after an IAM change, read the same way. Before
+ * a delta, in a baseline stored before they were kept, every invoker known may hold one (what a removed write-capable
+ * role leaves is not known: it is not taken for nothing).
+ */
+export function publicReadersAfter(base: ServiceBaseline | undefined, change: Extract<Change, { kind: 'iam-policy' }>): string[] | undefined {
+  return membersAfter(base?.publicReaders ?? base?.publicInvokers, change, publicReaderMembers);
 }
 
 /**

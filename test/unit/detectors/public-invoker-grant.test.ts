@@ -131,17 +131,25 @@ describe('public-invoker-grant', () => {
 
   // A project policy logged as its delta only (the real archicloud entry: `gcloud projects add-iam-policy-binding`,
   // no request or response). A REMOVE takes the member out of that one role: it still calls the services through any
-  // other invoker role it holds, so what it was granted there is not over.
-  describe('policy deltas only: a member taken out of one invoker role while it holds another', () => {
+  // other invoker role it holds, so what it was granted there is not over. An ADD that gives a member a role of the
+  // class it already holds (one that only calls the service, or one that changes it) grants nothing new, as a full
+  // policy's difference and public-invoker-attempt say.
+  describe('policy deltas only: a member taken out of, or given, one invoker role while it holds another', () => {
     const deltaOnly = (timestamp: string, action: 'ADD' | 'REMOVE', role: string): Json =>
       variant(at(corpus('archicloud__SetIamPolicy__1'), timestamp), (e) => {
         (e.protoPayload['serviceData'] as Json)['policyDelta'] = { bindingDeltas: [{ action, role, member: 'allUsers' }] };
       });
+    const moved = (timestamp: string, from: string, to: string): Json =>
+      variant(deltaOnly(timestamp, 'ADD', to), (e) => {
+        const delta = (e.protoPayload['serviceData'] as Json)['policyDelta'] as { bindingDeltas: Json[] };
+        delta.bindingDeltas.unshift({ action: 'REMOVE', role: from, member: 'allUsers' });
+      });
     it.each([
       [
-        'run.invoker removed, run.admin kept: both grants stay open',
+        'run.invoker removed, run.admin kept: the run.admin grant stays open',
         [deltaOnly('2025-11-10T10:00:00Z', 'ADD', 'roles/run.admin'), deltaOnly('2025-11-11T10:00:00Z', 'ADD', 'roles/run.invoker'), deltaOnly('2025-11-12T10:00:00Z', 'REMOVE', 'roles/run.invoker')],
-        [['2025-11-10', 'roles/run.admin', 'active'], ['2025-11-11', 'roles/run.invoker', 'active']],
+        // (The run.invoker ADD gives the public nothing they did not hold: no finding of its own.)
+        [['2025-11-10', 'roles/run.admin', 'active']],
       ],
       [
         'run.admin removed, run.invoker kept: the invoker grant stays open, the upgrade is over',
@@ -152,6 +160,21 @@ describe('public-invoker-grant', () => {
         'the only invoker role removed: resolved',
         [deltaOnly('2025-11-10T10:00:00Z', 'ADD', 'roles/run.invoker'), deltaOnly('2025-11-12T10:00:00Z', 'REMOVE', 'roles/run.invoker')],
         [['2025-11-10', 'roles/run.invoker', 'resolved']],
+      ],
+      [
+        'run.admin moved to run.invoker in one delta (a downgrade): no new grant, the run.admin grant stays open',
+        [deltaOnly('2025-11-10T10:00:00Z', 'ADD', 'roles/run.admin'), moved('2025-11-12T10:00:00Z', 'roles/run.admin', 'roles/run.invoker')],
+        [['2025-11-10', 'roles/run.admin', 'active']],
+      ],
+      [
+        'run.invoker moved to run.admin in one delta (an upgrade): a grant of run.admin',
+        [deltaOnly('2025-11-10T10:00:00Z', 'ADD', 'roles/run.invoker'), moved('2025-11-12T10:00:00Z', 'roles/run.invoker', 'roles/run.admin')],
+        [['2025-11-10', 'roles/run.invoker', 'active'], ['2025-11-12', 'roles/run.admin', 'active']],
+      ],
+      [
+        'run.servicesInvoker added beside run.invoker: nothing new',
+        [deltaOnly('2025-11-10T10:00:00Z', 'ADD', 'roles/run.invoker'), deltaOnly('2025-11-12T10:00:00Z', 'ADD', 'roles/run.servicesInvoker')],
+        [['2025-11-10', 'roles/run.invoker', 'active']],
       ],
     ])('%s', async (_name, entries, expected) => {
       const findings = await publicFindings(entries);

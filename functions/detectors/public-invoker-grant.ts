@@ -9,7 +9,8 @@
 //           and the invoker IAM check turned off (`run.googleapis.com/invoker-iam-disabled: "true"` in v1,
 //           `invokerIamDisabled` in v2), which opens the service without any binding. Only what was added counts:
 //           the logged policy delta, else the difference from the last known policy. Re-applying a binding the
-//           service already had raises nothing. Where no earlier policy is known, a public member counts as added.
+//           service already had raises nothing, nor does a delta giving a member a role of the class it held already
+//           (a downgrade from a write-capable role to the invoker role, a second invoker role). Where no earlier policy is known, a public member counts as added.
 //           A public member that could already call the service and is given a role that also changes it (run.admin,
 //           run.developer, run.sourceDeveloper) is a grant too, of that role: the baseline keeps which public members
 //           hold one (`publicWriters`; a baseline stored before it was kept says nothing of such an upgrade).
@@ -43,7 +44,7 @@ import { normalizeTimestamp } from '../audit/entry.js';
 import { isPublicInvokerBinding, publicMembersWhere, publicWriterMembers, READ_ONLY_INVOKER_ROLES, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
 import { closedByDelete, iamScopeLabel, meantToBePublic, riskInForce, serviceLabel, settingBefore } from './revision.js';
-import type { DeployChange, Ingress } from '../model/change.js';
+import type { DeployChange, IamBinding, Ingress } from '../model/change.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /**
@@ -107,8 +108,14 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       // A REMOVE and an ADD of the same member and role in one delta is a condition edit (an extended expiry, say):
       // the member held the role before it too, so nobody was granted anything.
       const removed = new Set(change.delta.removed.map((b) => `${b.role}\n${b.member}`));
+      // Nor is a role of the class a member already held (one that calls the service, one that changes it) a grant:
+      // a downgrade from run.admin to run.invoker, or a second invoker role, gives the public nothing new, as the
+      // difference from a full policy says. (Where the writers before are not known, a write-capable role counts.)
+      const held = new Set(knownBefore ?? []);
+      const writersHeld = new Set(valueBefore(baseline?.publicWriters, change.timeMs) ?? []);
+      const heldAlready = (b: IamBinding): boolean => held.has(b.member) && (!WRITE_CAPABLE_INVOKER_ROLES.has(b.role) || writersHeld.has(b.member));
       added = change.delta.added
-        .filter((b) => isPublicInvokerBinding(b) && !removed.has(`${b.role}\n${b.member}`))
+        .filter((b) => isPublicInvokerBinding(b) && !removed.has(`${b.role}\n${b.member}`) && !heldAlready(b))
         .map((b) => ({ role: b.role, member: b.member }));
     } else {
       const before = new Set(knownBefore ?? []);

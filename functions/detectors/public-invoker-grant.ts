@@ -29,7 +29,11 @@
 //           an upgrade, when the members lose the roles that change the service; and everything about a service it
 //           deletes.
 // Blind spots: conditional bindings count as grants (the
-//           condition is not evaluated). Custom roles that include run.routes.invoke are not recognised. A late
+//           condition is not evaluated; IAM refuses a condition on a binding to allUsers or allAuthenticatedUsers,
+//           iam/docs/conditions-overview, so a write that succeeded never carries one). Custom roles that include
+//           run.routes.invoke are not recognised. Over policy deltas alone, who holds a role is kept per class of
+//           role (those that only call the service, those that also change it), not per role: taking a member out of
+//           one of two call-only roles (run.invoker and run.servicesInvoker) closes its grant. A late
 //           grant whose member a newer policy moved to another role is closed at once (only the invoker roles'
 //           members are kept), where in order the finding would stay open. An upgrade's finding (evidence
 //           `upgradedFromInvoker`) closes when the member holds none of the roles that change the service any more

@@ -157,6 +157,16 @@ describe('public-invoker-grant', () => {
         [['2025-11-10', 'roles/run.invoker', 'active'], ['2025-11-11', 'roles/run.admin', 'resolved']],
       ],
       [
+        'run.invoker removed, run.servicesInvoker kept: the grant stays open',
+        [deltaOnly('2025-11-10T10:00:00Z', 'ADD', 'roles/run.servicesInvoker'), deltaOnly('2025-11-11T10:00:00Z', 'ADD', 'roles/run.invoker'), deltaOnly('2025-11-12T10:00:00Z', 'REMOVE', 'roles/run.invoker')],
+        [['2025-11-10', 'roles/run.servicesInvoker', 'active']],
+      ],
+      [
+        'run.admin removed, run.developer kept: the grant stays open',
+        [deltaOnly('2025-11-10T10:00:00Z', 'ADD', 'roles/run.developer'), deltaOnly('2025-11-11T10:00:00Z', 'ADD', 'roles/run.admin'), deltaOnly('2025-11-12T10:00:00Z', 'REMOVE', 'roles/run.admin')],
+        [['2025-11-10', 'roles/run.developer', 'active']],
+      ],
+      [
         'the only invoker role removed: resolved',
         [deltaOnly('2025-11-10T10:00:00Z', 'ADD', 'roles/run.invoker'), deltaOnly('2025-11-12T10:00:00Z', 'REMOVE', 'roles/run.invoker')],
         [['2025-11-10', 'roles/run.invoker', 'resolved']],

@@ -1,6 +1,6 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
 import { describeServiceAccount, enforcedPolicyOf, type Change, type CodeLoadingVar, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
-import { publicInvokerMembers, publicReaderMembers, publicWriterMembers } from '../model/iam.js';
+import { isPublicInvokerBinding, publicInvokerMembers, publicWriterMembers, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { someWaitingWrite } from '../correlate/rollout.js';
 import { CARRIED_OPTIONAL_HISTORIES, COPY_EDITS, emptyBaseline, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
@@ -70,11 +70,11 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       const after = publicInvokersAfter(target, change);
       if (after === undefined) return;
       const writers = publicWritersAfter(target, change) ?? [];
-      const readers = publicReadersAfter(target, change) ?? [];
+      const bindings = publicBindingsAfter(target, change);
       target.lastChangeMs = Math.max(target.lastChangeMs, t);
       target.publicInvokers = record(target.publicInvokers, t, after);
       target.publicWriters = record(target.publicWriters ?? [], t, writers);
-      target.publicReaders = record(target.publicReaders ?? [], t, readers);
+      if (bindings) target.publicBindings = record(target.publicBindings ?? [], t, bindings);
       return;
     }
   }
@@ -146,31 +146,59 @@ function forgetBefore(target: MutableBaseline, t: number): void {
 
 /**
  * Public invoker members after an IAM change: the full policy when logged, else the delta over what was known. A
- * delta's REMOVE takes a member out of one role only: it is still an invoker through any other invoker role it
- * holds, so over a delta the members are those of the roles that change the service and of those that only call it,
- * each class read over its own history (the member, not the role, is kept: removing one of two roles of the same
- * class still takes the member out of it).
+ * delta's REMOVE takes a member out of one role only: it is still an invoker through any other invoker role it holds,
+ * so over a delta the members are those of the public bindings known (publicBindings). In a baseline stored before
+ * those were kept, the members known plus the delta, and the writers after it (a write-capable role carries
+ * run.routes.invoke): what else a member held is not known there.
  */
 export function publicInvokersAfter(base: ServiceBaseline | undefined, change: Extract<Change, { kind: 'iam-policy' }>): string[] | undefined {
-  if (change.policy || !change.delta) return membersAfter(base?.publicInvokers, change, publicInvokerMembers);
-  return [...new Set([...publicWritersAfter(base, change)!, ...publicReadersAfter(base, change)!])].sort();
+  const members = membersAfter(base?.publicInvokers, change, publicInvokerMembers);
+  if (change.policy || !change.delta) return members;
+  const bindings = publicBindingsAfter(base, change);
+  if (bindings) return membersOfBindings(bindings, () => true);
+  return [...new Set([...members!, ...publicWritersAfter(base, change)!])].sort();
 }
 
 /**
- * Public members holding an invoker role that only calls the service after an IAM change, read the same way. Before
- * a delta, in a baseline stored before they were kept, every invoker known may hold one (what a removed write-capable
- * role leaves is not known: it is not taken for nothing).
- */
-export function publicReadersAfter(base: ServiceBaseline | undefined, change: Extract<Change, { kind: 'iam-policy' }>): string[] | undefined {
-  return membersAfter(base?.publicReaders ?? base?.publicInvokers, change, publicReaderMembers);
-}
-
-/**
- * Public members holding a write-capable invoker role after an IAM change, read the same way. Before a delta, the
- * writers known (none when the baseline predates the history: the delta then says all there is to add).
+ * Public members holding a write-capable invoker role after an IAM change, read the same way: over a delta, from the
+ * public bindings known, else the writers known (none when the baseline predates the history: the delta then says
+ * all there is to add) plus the delta.
  */
 export function publicWritersAfter(base: ServiceBaseline | undefined, change: Extract<Change, { kind: 'iam-policy' }>): string[] | undefined {
+  const bindings = change.policy ? undefined : publicBindingsAfter(base, change);
+  if (bindings) return membersOfBindings(bindings, (role) => WRITE_CAPABLE_INVOKER_ROLES.has(role));
   return membersAfter(base?.publicWriters, change, publicWriterMembers);
+}
+
+/**
+ * The public invoker bindings (`ROLE MEMBER`, sorted) after an IAM change: the full policy's when logged, else the
+ * ones known before plus the delta; undefined when the entry logged neither, or when a delta follows public members
+ * whose bindings were not kept (a baseline stored before publicBindings).
+ */
+export function publicBindingsAfter(base: ServiceBaseline | undefined, change: Extract<Change, { kind: 'iam-policy' }>): string[] | undefined {
+  if (change.policy) return bindingKeys(change.policy);
+  if (!change.delta) return undefined;
+  const before = valueBefore(base?.publicBindings, change.timeMs);
+  if (before === undefined && (valueBefore(base?.publicInvokers, change.timeMs)?.length ?? 0) > 0) return undefined;
+  const bindings = new Set(before ?? []);
+  for (const key of bindingKeys(change.delta.removed)) bindings.delete(key);
+  for (const key of bindingKeys(change.delta.added)) bindings.add(key);
+  return [...bindings].sort();
+}
+
+/** `ROLE MEMBER` of each public invoker binding (roles and members hold no spaces). */
+function bindingKeys(bindings: readonly IamBinding[]): string[] {
+  return [...new Set(bindings.filter(isPublicInvokerBinding).map((b) => `${b.role} ${b.member}`))].sort();
+}
+
+/** Sorted, distinct members of the `ROLE MEMBER` keys whose role `roleCounts`. */
+function membersOfBindings(keys: readonly string[], roleCounts: (role: string) => boolean): string[] {
+  const members = new Set<string>();
+  for (const key of keys) {
+    const space = key.indexOf(' ');
+    if (roleCounts(key.slice(0, space))) members.add(key.slice(space + 1));
+  }
+  return [...members].sort();
 }
 
 /** The members `pick` selects after an IAM change: from the full policy when logged, else `history` plus the delta. */

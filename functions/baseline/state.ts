@@ -73,11 +73,11 @@ export interface ServiceBaseline {
    */
   readonly publicWriters?: readonly TimePoint<readonly string[]>[];
   /**
-   * Which of publicInvokers hold an invoker role that only calls the service (READ_ONLY_INVOKER_ROLES), sorted,
-   * recorded with each IAM policy: a policy delta that takes a member out of a write-capable role leaves it an
-   * invoker when it holds one of these. Optional, as binaryAuthorization.
+   * The public invoker bindings, each `ROLE MEMBER` (`roles/run.invoker allUsers`), sorted, recorded with each IAM
+   * policy whose bindings are known: a policy delta names one role of a member, and the member stays an invoker
+   * (or a writer) through the others it holds. Optional, as binaryAuthorization (older baselines: not known).
    */
-  readonly publicReaders?: readonly TimePoint<readonly string[]>[];
+  readonly publicBindings?: readonly TimePoint<readonly string[]>[];
   /** Time of the newest change applied. */
   readonly lastChangeMs: number;
   /**
@@ -122,7 +122,7 @@ export const SERVICE_OBJECT_HISTORIES = ['template', 'publicInvokers', 'invokerI
  * clears them. The breakglass justification is one: it is the deleted service object's, and a service created again
  * under the name deploys under none until a write of it sets one.
  */
-export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabels', 'plainEnv', 'publicWriters', 'publicReaders'] as const;
+export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabels', 'plainEnv', 'publicWriters', 'publicBindings'] as const;
 
 /**
  * Histories added after baselines were first stored (optional) that carry across a delete, as the runtime service

@@ -31,14 +31,15 @@
 // Blind spots: conditional bindings count as grants (the
 //           condition is not evaluated; IAM refuses a condition on a binding to allUsers or allAuthenticatedUsers,
 //           iam/docs/conditions-overview, so a write that succeeded never carries one). Custom roles that include
-//           run.routes.invoke are not recognised. Over policy deltas alone, who holds a role is kept per class of
-//           role (those that only call the service, those that also change it), not per role: taking a member out of
-//           one of two call-only roles (run.invoker and run.servicesInvoker) closes its grant. A late
+//           run.routes.invoke are not recognised. A policy delta's REMOVE takes a member out of one role: the
+//           baseline keeps the public invoker bindings role by role (publicBindings) to know what it still holds; in a
+//           baseline stored before they were kept, only that a write-capable role is still held. A late
 //           grant whose member a newer policy moved to another role is closed at once (only the invoker roles'
 //           members are kept), where in order the finding would stay open. An upgrade's finding (evidence
 //           `upgradedFromInvoker`) closes when the member holds none of the roles that change the service any more
-//           (it may keep the invoker role, which it held before); one logged only as a policy delta is matched by
-//           member, not role, so removing one write-capable role of several closes it. `behindIap` trusts the IAP
+//           (it may keep the invoker role, which it held before); in a baseline stored before publicBindings, one
+//           logged only as a policy delta is matched by member, not role, so removing one write-capable role of
+//           several closes it. `behindIap` trusts the IAP
 //           history, which keeps no turn-off judged before the write that turned IAP on was known (iap-disabled's
 //           Blind spots): after such a turn-off, delivered before that write, a grant is said to be behind IAP.
 import { publicInvokersAfter, publicWritersAfter } from '../baseline/apply.js';

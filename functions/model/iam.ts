@@ -49,8 +49,3 @@ export function publicInvokerMembers(bindings: readonly IamBinding[]): string[] 
 export function publicWriterMembers(bindings: readonly IamBinding[]): string[] {
   return [...publicMembersWhere(bindings, (role) => WRITE_CAPABLE_INVOKER_ROLES.has(role))].sort();
 }
-
-/** Sorted, distinct `member` of the public bindings of an invoker role that only calls the service (READ_ONLY_INVOKER_ROLES). */
-export function publicReaderMembers(bindings: readonly IamBinding[]): string[] {
-  return [...publicMembersWhere(bindings, (role) => READ_ONLY_INVOKER_ROLES.has(role))].sort();
-}

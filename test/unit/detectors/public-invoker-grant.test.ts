@@ -129,21 +129,33 @@ describe('public-invoker-grant', () => {
     expect(both.map((f) => f.status ?? 'active')).toEqual(['active']); // nor a resolution: the binding stays public
   });
 
-  // A project policy logged as its delta only (the real archicloud entry: `gcloud projects add-iam-policy-binding`,
-  // no request or response). A REMOVE takes the member out of that one role: it still calls the services through any
-  // other invoker role it holds, so what it was granted there is not over. An ADD that gives a member a role of the
-  // class it already holds (one that only calls the service, or one that changes it) grants nothing new, as a full
-  // policy's difference and public-invoker-attempt say.
-  describe('policy deltas only: a member taken out of, or given, one invoker role while it holds another', () => {
-    const deltaOnly = (timestamp: string, action: 'ADD' | 'REMOVE', role: string): Json =>
-      variant(at(corpus('archicloud__SetIamPolicy__1'), timestamp), (e) => {
-        (e.protoPayload['serviceData'] as Json)['policyDelta'] = { bindingDeltas: [{ action, role, member: 'allUsers' }] };
-      });
+  // A policy logged as its delta only: the real archicloud entry's shape (a project policy from `gcloud projects
+  // add-iam-policy-binding`, no request or response; Resource Manager refuses allUsers on a project, so there it models
+  // the reading, not a grant IAM would take), and a Cloud Run service's SetIamPolicy logged the same way. A REMOVE
+  // takes the member out of that one role: it still calls the service through any other invoker role it holds, so
+  // what it was granted there is not over. An ADD that gives a member a role of the class it already holds (one that
+  // only calls the service, or one that changes it) grants nothing new, as a full policy's difference and
+  // public-invoker-attempt say.
+  const projectDelta = (timestamp: string, deltas: Json[]): Json =>
+    variant(at(corpus('archicloud__SetIamPolicy__1'), timestamp), (e) => {
+      (e.protoPayload['serviceData'] as Json)['policyDelta'] = { bindingDeltas: deltas };
+    });
+  const serviceDelta = (timestamp: string, deltas: Json[]): Json =>
+    variant(at(allUsers, timestamp), (e) => {
+      delete e.protoPayload['request'];
+      delete e.protoPayload['response'];
+      e.protoPayload['serviceData'] = { '@type': 'type.googleapis.com/google.iam.v1.logging.AuditData', policyDelta: { bindingDeltas: deltas } };
+    });
+  describe.each([
+    ['on a Cloud Run service', serviceDelta],
+    ['on a project', projectDelta],
+  ])('policy deltas only, %s: a member taken out of, or given, one invoker role while it holds another', (_where, logged) => {
+    const deltaOnly = (timestamp: string, action: 'ADD' | 'REMOVE', role: string): Json => logged(timestamp, [{ action, role, member: 'allUsers' }]);
     const moved = (timestamp: string, from: string, to: string): Json =>
-      variant(deltaOnly(timestamp, 'ADD', to), (e) => {
-        const delta = (e.protoPayload['serviceData'] as Json)['policyDelta'] as { bindingDeltas: Json[] };
-        delta.bindingDeltas.unshift({ action: 'REMOVE', role: from, member: 'allUsers' });
-      });
+      logged(timestamp, [
+        { action: 'REMOVE', role: from, member: 'allUsers' },
+        { action: 'ADD', role: to, member: 'allUsers' },
+      ]);
     it.each([
       [
         'run.invoker removed, run.admin kept: the run.admin grant stays open',

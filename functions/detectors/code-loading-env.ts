@@ -25,11 +25,10 @@
 //           plugin path), through `command` or `args`, or from the image itself is not seen. Values are shown cut to
 //           200 characters with secrets in them hidden; the comparison uses a SHA-256 digest of the whole value. At
 //           most 16 such variables of a revision are read.
-import { codeLoadingKeys, codeLoadingVarName } from '../baseline/apply.js';
+import { codeLoadingVarName } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, valueBefore } from '../baseline/state.js';
+import { changedAfter, valueBefore, type ServiceBaseline } from '../baseline/state.js';
 import { enforcedPolicyOf, type CodeLoadingVar, type DeployChange } from '../model/change.js';
-import type { ServiceBaseline } from '../baseline/state.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { closedByDelete, resourceNoun, riskInForce, serviceLabel, settingBefore } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';

@@ -21,7 +21,10 @@ const CREDENTIAL_FORMATS: readonly (readonly [string, RegExp])[] = [
   ['a GitLab token', /\bglpat-[A-Za-z0-9_-]{20,}\b/],
   ['a Slack token', /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/],
   ['a Stripe secret key', /\b[sr]k_live_[A-Za-z0-9]{20,}\b/],
-  ['a password in a URL', /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^/\s@]+@/i],
+  // Anywhere in the text, not only at its start: an argument passes a URL after its flag or name
+  // (`--database-url=postgres://app:pw@db/shop`), and a value can hold one inside (`jdbc:postgresql://...`). The
+  // scheme is bounded, so a long value of letters is read in linear time, not tried from every letter to its end.
+  ['a password in a URL', /[a-z][a-z0-9+.-]{0,31}:\/\/[^/\s:@]*:[^/\s@]+@/i],
 ];
 
 /** The credential formats (CREDENTIAL_FORMATS) a text holds, by name. */

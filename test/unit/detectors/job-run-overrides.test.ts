@@ -101,6 +101,15 @@ describe('job-run-overrides', () => {
     // The usual way to pass a URL: after a flag or a variable name whose name says nothing of a secret.
     ['a password in a URL after a flag', ['--database-url=postgres://app:s3cr3t-pw@10.0.0.5:5432/shop'], ['[hidden: a password in a URL]']],
     ['a password in a URL as NAME=VALUE', ['DATABASE_URL=redis://:s3cr3t-pw@10.0.0.7:6379/0'], ['[hidden: a password in a URL]']],
+    // A shell's command line (`sh -c '...'`, as the fixture's run passes it): the secret is one word of the argument.
+    [
+      'a secret by its name inside a command line',
+      ['-c', 'PGPASSWORD=hunter2hunter2 psql -h db -U app -c "select 1"', 'mysql -u root --password=s3cr3t-value-42 shop < dump.sql'],
+      // An argument that starts with the assignment hides all after its `=`, as before (the value may hold spaces).
+      ['-c', 'PGPASSWORD=[hidden]', 'mysql -u root --password=[hidden] shop < dump.sql'],
+    ],
+    ['a secret by its name after another assignment', ['PGUSER=app PGPASSWORD=hunter2hunter2 psql -h db'], ['PGUSER=app PGPASSWORD=[hidden] psql -h db']],
+    ['a quoted secret by its name inside a command line', ['-c', `export API_TOKEN='s3cr3t-value-42 x' && ./run`], ['-c', 'export API_TOKEN=[hidden] && ./run']],
   ])('hides %s in the arguments, never a finding\'s text', async (_name, args, shown) => {
     const [finding] = await overrides([create, runWith({ containerOverrides: [{ args }] })]);
     expect(finding!.evidence['args']).toEqual(shown);

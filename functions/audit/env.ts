@@ -34,18 +34,25 @@ export function credentialFormatsIn(text: string): string[] {
 
 /**
  * A command-line argument with any secret in it hidden: one holding a credential format entirely, the value of
- * `NAME=VALUE` (`--NAME=VALUE`) when NAME is a secret's name by `names` (plaintext-secret-env's globs). Other arguments
- * as they are: a secret passed as the argument after its flag (`--token`, `VALUE`) is not recognised.
+ * `NAME=VALUE` (`--NAME=VALUE`) when NAME is a secret's name by `names` (plaintext-secret-env's globs): all after the
+ * `=` when the argument starts with it, else each such word of a command line (`sh -c 'PGUSER=app
+ * mysql --password=VALUE ...'`) up to its end (a quoted value to its closing quote). Other arguments as they are: a
+ * secret passed as the argument after its flag (`--token`, `VALUE`) is not recognised.
  */
 export function hideSecretsInArg(arg: string, names: SecretEnvNames | undefined): string {
   const formats = credentialFormatsIn(arg);
   if (formats.length > 0) return `[hidden: ${formats.join(', ')}]`;
+  if (!names) return arg;
+  const allowed = nameMatcher(names.allowNames);
+  const secretName = nameMatcher(names.namePatterns);
+  const isSecret = (name: string): boolean => !allowed(name) && secretName(name);
   const assignment = /^(-{0,2})([A-Za-z_][A-Za-z0-9_.-]*)=(.+)$/s.exec(arg);
-  if (assignment && names && !nameMatcher(names.allowNames)(assignment[2]!) && nameMatcher(names.namePatterns)(assignment[2]!)) {
-    return `${assignment[1]}${assignment[2]}=[hidden]`;
-  }
-  return arg;
+  if (assignment && isSecret(assignment[2]!)) return `${assignment[1]}${assignment[2]}=[hidden]`;
+  return arg.replace(ASSIGNMENT_WORD, (word, before: string, name: string) => (isSecret(name) ? `${before}${name}=[hidden]` : word));
 }
+
+/** `NAME=VALUE` as a word of a command line: after white space, its value quoted or up to the next white space. */
+const ASSIGNMENT_WORD = /(\s-{0,2})([A-Za-z_][A-Za-z0-9_.-]*)=(?:"[^"]*"?|'[^']*'?|\S+)/g;
 
 /** Values that cannot be a secret whatever the variable is called: flags, numbers, references, plain URLs. */
 const NOT_SECRET = /^(?:true|false|yes|no|on|off|none|null|[-+]?\d+(?:\.\d+)?[a-z]{0,2}|projects\/[^/]+\/secrets\/.+|[a-z][a-z0-9+.-]*:\/\/[^@\s]*)$/i;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { at, synthetic } from '../support/entries.js';
+import { at, synthetic, variant } from '../support/entries.js';
 import { runwatch } from '../support/cli.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
@@ -83,5 +83,28 @@ describe('replay summary: how deploys were joined, in words', () => {
     expect(run.stderr).toContain('    joined a rollout already open: 1\n');
     expect(run.stderr).toContain('    system events of a rollout already judged: 1\n');
     expect(run.stderr).not.toContain('waiting-for-rollout');
+  });
+});
+
+describe('replay summary: a broken document is named, its text never quoted', () => {
+  // JSON.parse words "Unexpected token" with the text around it (up to 10 characters either side): the
+  // summary's example quoted them, so a file broken next to a secret in a variable (a bad edit of an export) showed
+  // part of the secret on stderr, which the summary reports for every malformed entry.
+  it.each([
+    ['a value that lost its opening quote', (pretty: string) => pretty.replace('"value": "s3cr3t-pw-0042"', '"value": s3cr3t-pw-0042"')],
+    ['a value in single quotes', (pretty: string) => pretty.replace('"value": "s3cr3t-pw-0042"', "\"value\": 's3cr3t-pw-0042'")],
+    ['a short document', () => '{"DB_PASSWORD": s3cr3t-pw-0042}'],
+  ])('%s', async (_name, damage) => {
+    const deploy = variant(synthetic('v1-ReplaceService-gcloud'), (e) => {
+      const containers = (e.protoPayload['request'] as { service: { spec: { template: { spec: { containers: Record<string, unknown>[] } } } } }).service.spec.template.spec.containers;
+      containers[0]!['env'] = [{ name: 'DB_PASSWORD', value: 's3cr3t-pw-0042' }];
+    });
+    const file = join(tempDir(), 'export.json');
+    writeFileSync(file, damage(JSON.stringify([deploy], null, 2)));
+    const run = await runwatch(['replay', '--format', 'ndjson', file]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('    file is neither NDJSON nor one JSON document: 1\n');
+    expect(run.stderr).toContain(`e.g. ${file}: file is neither NDJSON nor one JSON document`);
+    expect(run.stderr).not.toMatch(/s3cr3t|3cr3t|pw-00/);
   });
 });

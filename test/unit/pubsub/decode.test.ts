@@ -83,6 +83,17 @@ describe('decodeAuditEvent: invalid input is reported, never thrown', () => {
     if (data !== undefined) expect(decoded.data.toString('utf8')).toBe(data);
   });
 
+  // The reason is logged and kept as the dead letter's attribute (which `redrive --dry-run` prints): JSON.parse's
+  // "Unexpected token" message quotes the text around the token, a secret in a variable included.
+  it.each([
+    ['a value that lost its opening quote', '{"env": [{"name": "DB_PASSWORD", "value": s3cr3t-pw-0042"}]}'],
+    ['a short text', '{"p": s3cr3t-pw-0042}'],
+  ])('says where data that is not JSON broke, never what it holds: %s', (_name, text) => {
+    const decoded = decodeAuditEvent(cloudEvent({ message: message(b64(text)) }));
+    expect(decoded).toMatchObject({ kind: 'invalid', reason: expect.stringMatching(/^message data is not JSON/) });
+    expect(decoded.kind === 'invalid' && decoded.reason).not.toMatch(/s3cr3t|3cr3t|pw-00/);
+  });
+
   it('keeps the message id and attributes of an invalid message for the dead letter', () => {
     const decoded = decodeAuditEvent(cloudEvent({ message: message(b64('nope')) }));
     expect(decoded).toMatchObject({ kind: 'invalid', messageId: 'm-1', attributes: ATTRS });

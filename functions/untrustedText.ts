@@ -68,3 +68,15 @@ export function cutText(text: string, max: number): string {
 export function truncatePlain(text: string, max: number): string {
   return text.length <= max ? text : `${cutText(text, max - 1)}…`;
 }
+
+/**
+ * What JSON.parse's error says of a text that is not JSON, without the text: V8 words an unexpected token with the
+ * characters around it (`Unexpected token 's', ..."value": s3cr3t-pw-"... is not valid JSON`, all of a short text),
+ * which may be a secret beside the break. Messages that name a position only are kept as they are.
+ */
+export function jsonSyntaxProblem(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const quoted = message.search(/(?:^|, )(?:\.\.\.)?"/);
+  if (quoted === -1) return message;
+  return quoted === 0 ? 'not valid JSON' : message.slice(0, quoted).replace(/^Unexpected token '[^]*'$/, 'Unexpected token');
+}

@@ -8,6 +8,7 @@
 // `data` may also arrive as JSON text or bytes when the sender used another content type.
 // Pure: no I/O, no clock. Every input gives a result; nothing throws.
 import { attributeValue } from './publisher.js';
+import { jsonSyntaxProblem } from '../untrustedText.js';
 
 export const MESSAGE_PUBLISHED = 'google.cloud.pubsub.topic.v1.messagePublished';
 
@@ -75,7 +76,7 @@ export function decodeMessage(event: unknown): DecodedMessage {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    return invalid(`message data is not JSON: ${(error as Error).message}`, messageId, attributes, data);
+    return invalid(`message data is not JSON: ${jsonSyntaxProblem(error)}`, messageId, attributes, data);
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     return invalid(`message data is ${describe(json)}, not a JSON object`, messageId, attributes, data);

@@ -14,6 +14,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { readEnvelope, timeSortKey } from '../audit/entry.js';
 import { lineSource } from './source.js';
+import { jsonSyntaxProblem } from '../untrustedText.js';
 
 export type InputItem =
   | { readonly kind: 'entry'; readonly value: unknown; readonly source: string }
@@ -394,7 +395,7 @@ function* parseDocument(source: string, text: string, firstLine: number): Genera
     const lines = linesOfText(source, text, firstLine);
     const entries = lines.filter((item) => item.kind === 'entry').length;
     if (entries > 0 && entries >= lines.length - entries) yield* lines;
-    else yield { kind: 'invalid', reason: `file is neither NDJSON nor one JSON document: ${(error as Error).message}`, source };
+    else yield { kind: 'invalid', reason: `file is neither NDJSON nor one JSON document: ${jsonSyntaxProblem(error)}`, source };
     return;
   }
   if (Array.isArray(value)) {

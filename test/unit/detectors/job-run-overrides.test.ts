@@ -97,6 +97,7 @@ describe('job-run-overrides', () => {
     ['a credential format', ['--key=AKIAABCDEFGHIJKLMNOP'], ['[hidden: an AWS access key id]']],
     ['a secret by its name (plaintext-secret-env globs)', ['--db-password=hunter2hunter2', 'DB_PASSWORD=s3cr3t-value-42', '--mode=full'], ['--db-password=[hidden]', 'DB_PASSWORD=[hidden]', '--mode=full']],
     ['a private key', ['-----BEGIN PRIVATE KEY-----\nMIIE...'], ['[hidden: a private key]']],
+    ['a PGP private key block', ['--signing-key', '-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQVYBGXaaaa...'], ['--signing-key', '[hidden: a private key]']],
     ['a password in a URL given alone', ['postgres://app:s3cr3t-pw@10.0.0.5:5432/shop'], ['[hidden: a password in a URL]']],
     // The usual way to pass a URL: after a flag or a variable name whose name says nothing of a secret.
     ['a password in a URL after a flag', ['--database-url=postgres://app:s3cr3t-pw@10.0.0.5:5432/shop'], ['[hidden: a password in a URL]']],
@@ -113,7 +114,7 @@ describe('job-run-overrides', () => {
   ])('hides %s in the arguments, never a finding\'s text', async (_name, args, shown) => {
     const [finding] = await overrides([create, runWith({ containerOverrides: [{ args }] })]);
     expect(finding!.evidence['args']).toEqual(shown);
-    for (const secret of ['AKIAABCDEFGHIJKLMNOP', 'hunter2hunter2', 's3cr3t-value-42', 'MIIE', 's3cr3t-pw']) expect(JSON.stringify(finding)).not.toContain(secret);
+    for (const secret of ['AKIAABCDEFGHIJKLMNOP', 'hunter2hunter2', 's3cr3t-value-42', 'MIIE', 's3cr3t-pw', 'lQVYBGX']) expect(JSON.stringify(finding)).not.toContain(secret);
   });
 
   // Hiding a secret in a run's arguments must not hang on another rule being on: a team that turns

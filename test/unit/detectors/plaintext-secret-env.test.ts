@@ -14,6 +14,8 @@ type Env = readonly Record<string, unknown>[];
 const AWS_KEY = 'AKIA' + 'Q3EXAMPLE7RUNWATCH'.slice(0, 16);
 const PEM = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n';
 const PASSWORD = 'hunter2-but-longer';
+// An OpenPGP secret key as `gpg --armor --export-secret-keys` writes it (signing keys of release pipelines).
+const PGP = '-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQVYBGXaaaaBDADexamplekeymaterialnotreal\n-----END PGP PRIVATE KEY BLOCK-----\n';
 
 /** The gcloud fixture at `time`, its container's env set to `env` (and the image changed, so it is a new revision). */
 function v1Deploy(time: string, env: Env, image = `gcr.io/acme/app:${time}`): Json {
@@ -47,6 +49,7 @@ describe('plaintext-secret-env', () => {
     ['a name in lower case', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'stripe_api_key', value: 'pk_test_abcdefgh' }])], ['app/stripe_api_key'], 'a secret by its name'],
     ['an AWS access key id under any name', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'S3_USER', value: AWS_KEY }])], ['app/S3_USER'], 'AWS access key id'],
     ['a private key', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'SA_JSON', value: `{"private_key":"${PEM}"}` }])], ['app/SA_JSON'], 'private key'],
+    ['a PGP private key block under any name', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'RELEASE_SIGNING', value: PGP }])], ['app/RELEASE_SIGNING'], 'private key'],
     ['a password in a database URL', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'DATABASE_URL', value: 'postgres://app:s3cr3t-pw@10.0.0.5:5432/shop' }])], ['app/DATABASE_URL'], 'password in a URL'],
     // Redis AUTH has a password and no user: the URL leaves the user empty.
     ['a password with no user in a Redis URL', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'CACHE', value: 'redis://:s3cr3t-pw@10.0.0.7:6379/0' }])], ['app/CACHE'], 'password in a URL'],

@@ -14,7 +14,8 @@ import { cutText } from '../untrustedText.js';
  * gitleaks and GitHub secret scanning look for). A match is reported whatever the variable is called.
  */
 const CREDENTIAL_FORMATS: readonly (readonly [string, RegExp])[] = [
-  ['a private key', /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/],
+  // PEM (`RSA`, `EC`, `OPENSSH`, `ENCRYPTED`...) and OpenPGP's armor (`PGP PRIVATE KEY BLOCK`), as gitleaks reads them.
+  ['a private key', /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/],
   ['an AWS access key id', /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/],
   ['a Google API key', /\bAIza[0-9A-Za-z_-]{35}\b/],
   ['a GitHub token', /\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b/],

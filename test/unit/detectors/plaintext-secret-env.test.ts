@@ -49,6 +49,9 @@ describe('plaintext-secret-env', () => {
     ['a name in lower case', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'stripe_api_key', value: 'pk_test_abcdefgh' }])], ['app/stripe_api_key'], 'a secret by its name'],
     ['an AWS access key id under any name', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'S3_USER', value: AWS_KEY }])], ['app/S3_USER'], 'AWS access key id'],
     ['a private key', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'SA_JSON', value: `{"private_key":"${PEM}"}` }])], ['app/SA_JSON'], 'private key'],
+    // Socket Mode apps hold an app-level token (xapp-), token rotation a refresh token (xoxe-): both Slack's own.
+    ['a Slack app-level token under any name', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'SLACK_APP', value: 'xapp-1-A0EXAMPLE01-1234567890123-0123456789abcdef' }])], ['app/SLACK_APP'], 'Slack token'],
+    ['a Slack refresh token under any name', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'SLACK_REFRESH', value: 'xoxe-1-EXAMPLEnotarealrefreshtoken0123' }])], ['app/SLACK_REFRESH'], 'Slack token'],
     ['a PGP private key block under any name', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'RELEASE_SIGNING', value: PGP }])], ['app/RELEASE_SIGNING'], 'private key'],
     ['a password in a database URL', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'DATABASE_URL', value: 'postgres://app:s3cr3t-pw@10.0.0.5:5432/shop' }])], ['app/DATABASE_URL'], 'password in a URL'],
     // Redis AUTH has a password and no user: the URL leaves the user empty.

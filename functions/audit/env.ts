@@ -20,7 +20,8 @@ const CREDENTIAL_FORMATS: readonly (readonly [string, RegExp])[] = [
   ['a Google API key', /\bAIza[0-9A-Za-z_-]{35}\b/],
   ['a GitHub token', /\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b/],
   ['a GitLab token', /\bglpat-[A-Za-z0-9_-]{20,}\b/],
-  ['a Slack token', /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/],
+  // Bot, user and other xox tokens; refresh tokens of token rotation (xoxe-); Socket Mode's app-level tokens (xapp-).
+  ['a Slack token', /\b(?:xox[abeposr]|xapp)-[A-Za-z0-9-]{10,}\b/],
   ['a Stripe secret key', /\b[sr]k_live_[A-Za-z0-9]{20,}\b/],
   // Anywhere in the text, not only at its start: an argument passes a URL after its flag or name
   // (`--database-url=postgres://app:pw@db/shop`), and a value can hold one inside (`jdbc:postgresql://...`). The

@@ -110,6 +110,12 @@ describe('job-run-overrides', () => {
       ['-c', 'PGPASSWORD=[hidden]', 'mysql -u root --password=[hidden] shop < dump.sql'],
     ],
     ['a secret by its name after another assignment', ['PGUSER=app PGPASSWORD=hunter2hunter2 psql -h db'], ['PGUSER=app PGPASSWORD=[hidden] psql -h db']],
+    // A job that deploys with gcloud: variables as a list after a flag's `=` (`--set-env-vars=A=1,B=2`).
+    [
+      'a secret by its name in a list of variables after a flag',
+      ['run', 'deploy', 'api', '--set-env-vars=LOG_LEVEL=debug,DB_PASSWORD=hunter2hunter2', '--update-env-vars=API_TOKEN=s3cr3t-value-42'],
+      ['run', 'deploy', 'api', '--set-env-vars=LOG_LEVEL=debug,DB_PASSWORD=[hidden]', '--update-env-vars=API_TOKEN=[hidden]'],
+    ],
     ['a quoted secret by its name inside a command line', ['-c', `export API_TOKEN='s3cr3t-value-42 x' && ./run`], ['-c', 'export API_TOKEN=[hidden] && ./run']],
   ])('hides %s in the arguments, never a finding\'s text', async (_name, args, shown) => {
     const [finding] = await overrides([create, runWith({ containerOverrides: [{ args }] })]);

@@ -37,9 +37,10 @@ export function credentialFormatsIn(text: string): string[] {
 /**
  * A command-line argument with any secret in it hidden: one holding a credential format entirely, the value of
  * `NAME=VALUE` (`--NAME=VALUE`) when NAME is a secret's name by `names` (plaintext-secret-env's globs): all after the
- * `=` when the argument starts with it, else each such word of a command line (`sh -c 'PGUSER=app
- * mysql --password=VALUE ...'`) up to its end (a quoted value to its closing quote). Other arguments as they are: a
- * secret passed as the argument after its flag (`--token`, `VALUE`) is not recognised.
+ * `=` when the argument starts with it, else each such assignment that starts the argument, a word of a command line
+ * (`sh -c 'PGUSER=app mysql --password=VALUE ...'`) or an item of a list after a flag's `=` or a comma (gcloud's
+ * `--set-env-vars=A=1,DB_PASSWORD=VALUE`), up to the next white space (a quoted value to its closing quote). Other
+ * arguments as they are: a secret passed as the argument after its flag (`--token`, `VALUE`) is not recognised.
  */
 export function hideSecretsInArg(arg: string, names: SecretEnvNames | undefined): string {
   const formats = credentialFormatsIn(arg);
@@ -50,11 +51,25 @@ export function hideSecretsInArg(arg: string, names: SecretEnvNames | undefined)
   const isSecret = (name: string): boolean => !allowed(name) && secretName(name);
   const assignment = /^(-{0,2})([A-Za-z_][A-Za-z0-9_.-]*)=(.+)$/s.exec(arg);
   if (assignment && isSecret(assignment[2]!)) return `${assignment[1]}${assignment[2]}=[hidden]`;
-  return arg.replace(ASSIGNMENT_WORD, (word, before: string, name: string) => (isSecret(name) ? `${before}${name}=[hidden]` : word));
+  // Every assignment is looked at, inside another's value too (`--set-env-vars=DB_PASSWORD=...`).
+  const head = new RegExp(ASSIGNMENT_HEAD);
+  let out = '';
+  let from = 0;
+  for (let match = head.exec(arg); match; match = head.exec(arg)) {
+    if (!isSecret(match[2]!)) continue;
+    const value = new RegExp(ASSIGNMENT_VALUE);
+    value.lastIndex = head.lastIndex;
+    value.exec(arg);
+    out += `${arg.slice(from, head.lastIndex)}[hidden]`;
+    from = head.lastIndex = value.lastIndex;
+  }
+  return from === 0 ? arg : out + arg.slice(from);
 }
 
-/** `NAME=VALUE` as a word of a command line: after white space, its value quoted or up to the next white space. */
-const ASSIGNMENT_WORD = /(\s-{0,2})([A-Za-z_][A-Za-z0-9_.-]*)=(?:"[^"]*"?|'[^']*'?|\S+)/g;
+/** `NAME=` where an assignment can start: the argument's start, after white space, a `=` or a comma. */
+const ASSIGNMENT_HEAD = /(?<=^|[\s=,])(-{0,2})([A-Za-z_][A-Za-z0-9_.-]*)=/g;
+/** An assignment's value: quoted, or up to the next white space. */
+const ASSIGNMENT_VALUE = /"[^"]*"?|'[^']*'?|\S*/y;
 
 /** Values that cannot be a secret whatever the variable is called: flags, numbers, references, plain URLs. */
 const NOT_SECRET = /^(?:true|false|yes|no|on|off|none|null|[-+]?\d+(?:\.\d+)?[a-z]{0,2}|projects\/[^/]+\/secrets\/.+|[a-z][a-z0-9+.-]*:\/\/[^@\s]*)$/i;

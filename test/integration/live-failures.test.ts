@@ -1,0 +1,87 @@
+// The live path under failure, on the emulators: what a crafted or damaged input does to the messages that come after
+// it. Nothing one entry carries may leave a message (or a service's outbox) failing on every delivery.
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Message, PubSub } from '@google-cloud/pubsub';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFirestore, FirestoreBaselineStore } from '../../functions/baseline/firestore.js';
+import { validateConfig } from '../../functions/config/load.js';
+import { createDetectFunction, type DetectObservation } from '../../functions/detect.js';
+import { createPubSub, PubSubPublisher } from '../../functions/pubsub/publisher.js';
+import { pushEvent } from '../support/pubsub.js';
+import { emulators, TEST_CONFIG, waitFor } from './stack.js';
+
+const emu = emulators();
+
+const fixture = (name: string): string => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
+
+interface Pulled {
+  readonly data: Buffer;
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
+describe.skipIf(!emu)('live pipeline under failure', () => {
+  const projectId = `demo-lf-${randomUUID().slice(0, 6)}`;
+  let pubsub: PubSub;
+  const findings: Pulled[] = [];
+  const closers: (() => Promise<unknown>)[] = [];
+
+  beforeAll(async () => {
+    pubsub = await createPubSub(projectId);
+    for (const topic of ['runwatch-findings', 'runwatch-dead-letter']) await pubsub.createTopic(topic);
+    const [subscription] = await pubsub.createSubscription('runwatch-findings', 'runwatch-findings-test');
+    subscription.on('message', (m: Message) => {
+      findings.push({ data: m.data, attributes: { ...m.attributes } });
+      m.ack();
+    });
+    closers.push(() => subscription.close());
+  });
+  afterAll(async () => {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    await pubsub?.close();
+  });
+
+  // A service name is not checked against Cloud Run's rules (a refused or crafted entry names any), and JSON can
+  // carry half a surrogate pair (`\ud800`), which has no UTF-8 form. Such a name went as it was into the baseline
+  // document's `key` field, which Firestore refused (every delivery of the entry retried its transaction until it
+  // gave up), and into the finding's `service` attribute, which Pub/Sub refused (the finding stayed in the
+  // service's outbox, failing every later entry of the service and every sweep tick).
+  it('publishes a finding whose service name holds a lone surrogate, and the service\'s next entry too', async () => {
+    const db = await createFirestore({ projectId: emu!.projectId });
+    closers.push(() => db.terminate());
+    const publisher = new PubSubPublisher({ projectId, publishTimeoutMs: 2_000 });
+    closers.push(() => publisher.close());
+    const observed: DetectObservation[] = [];
+    const detect = createDetectFunction({
+      env: { FINDINGS_TOPIC: 'runwatch-findings', DEAD_LETTER_TOPIC: 'runwatch-dead-letter' },
+      config: validateConfig(TEST_CONFIG, 'test'),
+      store: new FirestoreBaselineStore({ firestore: db, collection: `baselines-${randomUUID().slice(0, 8)}`, maxAttempts: 2 }),
+      publisher,
+      log: () => undefined,
+      observe: (o) => observed.push(o),
+    });
+    closers.push(() => detect.close());
+
+    const crafted = (insertId: string, time: string): unknown =>
+      JSON.parse(
+        fixture('synthetic-run-SetIamPolicy-allUsers.json')
+          .replaceAll('cloudrun-exfil', 'cloudrun-\\ud800exfil')
+          .replace('"syn-iam-1"', JSON.stringify(insertId))
+          .replaceAll('2024-02-02T09:44:26', time),
+      ) as unknown;
+
+    await expect(detect(pushEvent(crafted('lone-1', '2024-02-02T09:44:26'), 'm-lone-1'))).resolves.toBeUndefined();
+    const first = observed.find((o) => o.messageId === 'm-lone-1');
+    expect(first?.outcome).toBe('processed');
+    const ids = first?.outcome === 'processed' ? first.findings.map((f) => f.id) : [];
+    expect(ids).toHaveLength(1);
+    await waitFor('the finding on the findings topic', () => findings.some((m) => m.attributes['findingId'] === ids[0]));
+    const published = findings.find((m) => m.attributes['findingId'] === ids[0])!;
+    expect(published.attributes['service']).toBe('cloudrun-\ufffdexfil');
+
+    // The service's next entry goes through: no finding is left behind in its outbox.
+    await expect(detect(pushEvent(crafted('lone-2', '2024-02-02T10:44:26'), 'm-lone-2'))).resolves.toBeUndefined();
+    expect(observed.find((o) => o.messageId === 'm-lone-2')?.outcome).not.toBe('failed');
+    expect(detect.counts()['failed'] ?? 0).toBe(0);
+  }, 30_000);
+});

@@ -56,9 +56,12 @@ export interface BaselineStore {
  * Document key of a service's baseline: `PROJECT/LOCATION/SERVICE`; a job's `PROJECT/LOCATION/job:JOB`, a worker
  * pool's `PROJECT/LOCATION/worker-pool:NAME` (they may share a service's name, and no service name has a `:`);
  * project-wide IAM uses `PROJECT/-/*`.
+ * Names come from the entry unchecked, and JSON can carry half a surrogate pair (`\ud800`), which has no UTF-8 form:
+ * Firestore refuses it in the document's `key` field on every delivery. It becomes U+FFFD, which is what hashing
+ * (finding ids, document ids) already made of it, so ids stay what they were.
  */
 export function baselineKey(ref: { project: string; location?: string; service: string; resourceType?: ResourceType }): string {
-  return `${ref.project}/${ref.location ?? '-'}/${ref.resourceType ? `${ref.resourceType}:${ref.service}` : ref.service}`;
+  return `${ref.project}/${ref.location ?? '-'}/${ref.resourceType ? `${ref.resourceType}:${ref.service}` : ref.service}`.toWellFormed();
 }
 
 /** The project of a baselineKey (a folder's or organization's IAM key has a `/` in it: `folders/1/-/*`). */

@@ -168,9 +168,11 @@ const ELLIPSIS = '...';
 
 /**
  * `text` cut to at most `maxBytes` bytes of UTF-8, `...` included, at a code point boundary: a surrogate pair is
- * never split (half of one is not UTF-8 at all).
+ * never split (half of one is not UTF-8 at all). A lone surrogate already in `text` (a name from an entry) becomes
+ * U+FFFD: Pub/Sub refuses an attribute that is not UTF-8, which failed the publish on every attempt.
  */
-export function attributeValue(text: string, maxBytes = ATTRIBUTE_VALUE_MAX_BYTES): string {
+export function attributeValue(value: string, maxBytes = ATTRIBUTE_VALUE_MAX_BYTES): string {
+  const text = value.toWellFormed();
   if (Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
   // encodeInto writes whole characters only (a lone surrogate as U+FFFD, 3 bytes) and says how much text fitted.
   const { read } = UTF8.encodeInto(text, new Uint8Array(maxBytes - ELLIPSIS.length));

@@ -1,15 +1,19 @@
 // The live path under failure, on the emulators: what a crafted or damaged input does to the messages that come after
 // it. Nothing one entry carries may leave a message (or a service's outbox) failing on every delivery.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Message, PubSub } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFirestore, FirestoreBaselineStore } from '../../functions/baseline/firestore.js';
 import { validateConfig } from '../../functions/config/load.js';
 import { createDetectFunction, type DetectObservation } from '../../functions/detect.js';
+import { createNotifyFunction } from '../../functions/notify.js';
 import { createPubSub, PubSubPublisher } from '../../functions/pubsub/publisher.js';
+import type { LogRecord } from '../../functions/runtime.js';
 import { pushEvent } from '../support/pubsub.js';
-import { emulators, TEST_CONFIG, waitFor } from './stack.js';
+import { emulators, expectedFindings, fixtures, hideExpectedErrors, TEST_CONFIG, waitFor } from './stack.js';
 
 const emu = emulators();
 
@@ -84,4 +88,31 @@ describe.skipIf(!emu)('live pipeline under failure', () => {
     expect(observed.find((o) => o.messageId === 'm-lone-2')?.outcome).not.toBe('failed');
     expect(detect.counts()['failed'] ?? 0).toBe(0);
   }, 30_000);
+
+  // The project names every Firestore document and Pub/Sub topic the functions use. One set with a trailing newline
+  // (or a space: pasted, or read from a file by hand) passed start-up, logged "ready", and then failed every message
+  // ('Metadata string value "projects/demo-x\n/databases/(default)" contains illegal characters') until Pub/Sub
+  // dead-lettered it: a malformed variable must stop the function at start-up, named, as the others do.
+  it('a GOOGLE_CLOUD_PROJECT that is no project id stops detect and notify at start-up, named', async () => {
+    const showErrors = hideExpectedErrors(/refuses to serve|GOOGLE_CLOUD_PROJECT|illegal characters/);
+    closers.push(async () => showErrors());
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-lf-'));
+    closers.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const configPath = join(dir, 'runwatch.json');
+    writeFileSync(configPath, JSON.stringify({ ...TEST_CONFIG, sinks: { console: { minSeverity: 'LOW' } } }));
+    const env = { ...emu!.env, GOOGLE_CLOUD_PROJECT: `${projectId}\n`, RUNWATCH_CONFIG: configPath, FINDINGS_TOPIC: 'runwatch-findings', DEAD_LETTER_TOPIC: 'runwatch-dead-letter' };
+    const grant = fixtures().find((f) => f.name.endsWith('synthetic-pipeline-public-invoker.json'))!.entry;
+    const [finding] = await expectedFindings([grant]);
+
+    const logs: LogRecord[] = [];
+    const detect = createDetectFunction({ env, log: (r) => logs.push(r) });
+    closers.push(() => detect.close());
+    const notify = createNotifyFunction({ env: { ...env, RUNWATCH_SINK: 'console' }, log: (r) => logs.push(r) });
+    closers.push(() => notify.close());
+    await expect(detect(pushEvent(grant, 'm-project-1'))).rejects.toThrow(/refuses to serve: env\.GOOGLE_CLOUD_PROJECT: /);
+    await expect(notify(pushEvent(finding, 'm-project-2'))).rejects.toThrow(/refuses to serve: env\.GOOGLE_CLOUD_PROJECT: /);
+    const named = logs.filter((l) => l.severity === 'CRITICAL' && l['path'] === 'env.GOOGLE_CLOUD_PROJECT');
+    expect(named.map((l) => l['component'])).toEqual(['detect', 'notify (console)']);
+    expect(logs.filter((l) => / ready: /.test(l.message))).toEqual([]);
+  });
 });

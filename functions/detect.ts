@@ -35,6 +35,7 @@ import {
   loadFunctionConfig,
   logStartupError,
   openBaselineStore,
+  projectProblems,
   startOnce,
   stateBackend,
   StartupError,
@@ -117,6 +118,7 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
     const loaded = options.config ? { config: options.config, problems: [] } : await loadFunctionConfig(env);
     const fallback = loaded.config?.correlation.adminApiFallback.enabled ? await adminApiReader(env) : undefined;
     const problems = [
+      ...projectProblems(env),
       ...(findings.ok ? [] : [{ path: 'env.FINDINGS_TOPIC', reason: findings.reason }]),
       ...(deadLetter.ok ? [] : [{ path: 'env.DEAD_LETTER_TOPIC', reason: deadLetter.reason }]),
       ...loaded.problems,

@@ -22,6 +22,7 @@ import {
   errorMessage,
   loadFunctionConfig,
   logStartupError,
+  projectProblems,
   startOnce,
   stateBackend,
   StartupError,
@@ -94,6 +95,7 @@ export function createNotifyFunction(options: NotifyOptions): NotifyFunction {
     const deadLetter = parseTopic(env['DEAD_LETTER_TOPIC']);
     const loaded = options.config ? { config: options.config, problems: [] } : await loadFunctionConfig(env);
     const problems = [
+      ...projectProblems(env),
       ...(sinkName ? [] : [{ path: 'env.RUNWATCH_SINK', reason: 'is required (the sink this notify instance serves)' }]),
       ...(deadLetter.ok ? [] : [{ path: 'env.DEAD_LETTER_TOPIC', reason: deadLetter.reason }]),
       ...loaded.problems,

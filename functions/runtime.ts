@@ -55,6 +55,20 @@ export async function loadFunctionConfig(env: Env): Promise<{ config?: RunwatchC
   }
 }
 
+/** A project id (`acme-prod`), or a domain-scoped one (`example.com:acme-prod`). */
+const PROJECT_ID = /^(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z](?:[a-z0-9-]*[a-z0-9])?$/;
+
+/**
+ * GOOGLE_CLOUD_PROJECT, when set, names every Firestore document and Pub/Sub topic the function uses: a value that is
+ * no project id (a trailing newline or space, say) would pass start-up and then fail every message, so it is a
+ * start-up problem like the others.
+ */
+export function projectProblems(env: Env): ConfigProblem[] {
+  const project = env['GOOGLE_CLOUD_PROJECT'];
+  if (!project || PROJECT_ID.test(project)) return [];
+  return [{ path: 'env.GOOGLE_CLOUD_PROJECT', reason: `${JSON.stringify(project)} is not a project id (lowercase letters, digits and hyphens, a letter first; or domain-scoped, example.com:my-project)` }];
+}
+
 /**
  * Runs `init` once per instance. A StartupError is kept (the instance stays refused: restarting it is the fix);
  * any other failure (a client that could not load) is retried by the next invocation.

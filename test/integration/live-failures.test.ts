@@ -115,4 +115,36 @@ describe.skipIf(!emu)('live pipeline under failure', () => {
     expect(named.map((l) => l['component'])).toEqual(['detect', 'notify (console)']);
     expect(logs.filter((l) => / ready: /.test(l.message))).toEqual([]);
   });
+
+  // FINDINGS_TOPIC and DEAD_LETTER_TOPIC take a full name, projects/P/topics/T, whose topic id was checked and whose
+  // project was not: `projects/acme-prod /topics/...` (a space before the slash) passed start-up, and every finding's
+  // publish failed on it (the entry applied, its findings left in the outbox, the message retried until Pub/Sub gave up).
+  it('a topic whose project is no project id stops detect at start-up, named', async () => {
+    const showErrors = hideExpectedErrors(/refuses to serve|FINDINGS_TOPIC|DEAD_LETTER_TOPIC|not processed/);
+    closers.push(async () => showErrors());
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-lf-'));
+    closers.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const configPath = join(dir, 'runwatch.json');
+    writeFileSync(configPath, JSON.stringify(TEST_CONFIG));
+    const db = await createFirestore({ projectId: emu!.projectId });
+    closers.push(() => db.terminate());
+    const logs: LogRecord[] = [];
+    const detect = createDetectFunction({
+      env: {
+        ...emu!.env,
+        GOOGLE_CLOUD_PROJECT: projectId,
+        RUNWATCH_CONFIG: configPath,
+        FINDINGS_TOPIC: `projects/${projectId} /topics/runwatch-findings`,
+        DEAD_LETTER_TOPIC: `projects/${projectId}\n/topics/runwatch-dead-letter`,
+      },
+      store: new FirestoreBaselineStore({ firestore: db, collection: `baselines-${randomUUID().slice(0, 8)}` }),
+      log: (r) => logs.push(r),
+    });
+    closers.push(() => detect.close());
+    const grant = fixtures().find((f) => f.name.endsWith('synthetic-pipeline-public-invoker.json'))!.entry;
+    await expect(detect(pushEvent(grant, 'm-topic-1'))).rejects.toThrow(/refuses to serve: env\.FINDINGS_TOPIC: /);
+    const named = logs.filter((l) => l.severity === 'CRITICAL' && l['path'] !== undefined).map((l) => l['path']);
+    expect(named).toEqual(['env.FINDINGS_TOPIC', 'env.DEAD_LETTER_TOPIC']);
+    expect(logs.filter((l) => / ready: /.test(l.message))).toEqual([]);
+  });
 });

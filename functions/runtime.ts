@@ -4,6 +4,7 @@
 import type { BaselineStore } from './baseline/store.js';
 import { ConfigError, loadConfigFile, type ConfigProblem } from './config/load.js';
 import type { RunwatchConfig } from './config/types.js';
+import { isProjectId } from './pubsub/publisher.js';
 
 // detect and notify take their helpers from here; the sinks (deliver.ts) import errors.js directly.
 export { errorMessage } from './errors.js';
@@ -55,9 +56,6 @@ export async function loadFunctionConfig(env: Env): Promise<{ config?: RunwatchC
   }
 }
 
-/** A project id (`acme-prod`), or a domain-scoped one (`example.com:acme-prod`). */
-const PROJECT_ID = /^(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z](?:[a-z0-9-]*[a-z0-9])?$/;
-
 /**
  * GOOGLE_CLOUD_PROJECT, when set, names every Firestore document and Pub/Sub topic the function uses: a value that is
  * no project id (a trailing newline or space, say) would pass start-up and then fail every message, so it is a
@@ -65,7 +63,7 @@ const PROJECT_ID = /^(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z](?:[a-z0-9-]*[a-z0-9])?$
  */
 export function projectProblems(env: Env): ConfigProblem[] {
   const project = env['GOOGLE_CLOUD_PROJECT'];
-  if (!project || PROJECT_ID.test(project)) return [];
+  if (!project || isProjectId(project)) return [];
   return [{ path: 'env.GOOGLE_CLOUD_PROJECT', reason: `${JSON.stringify(project)} is not a project id (lowercase letters, digits and hyphens, a letter first; or domain-scoped, example.com:my-project)` }];
 }
 

@@ -15,6 +15,13 @@ export type TopicRef =
 
 const TOPIC_ID = /^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
 const FULL_NAME = /^projects\/([^/]+)\/topics\/([^/]+)$/;
+/** A project id (`acme-prod`), or a domain-scoped one (`example.com:acme-prod`). */
+const PROJECT_ID = /^(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z](?:[a-z0-9-]*[a-z0-9])?$/;
+
+/** Whether `value` is written as Google writes a project id: what names every topic and document, so nothing stray. */
+export function isProjectId(value: string): boolean {
+  return PROJECT_ID.test(value);
+}
 
 /** Accepts a topic id (`runwatch-findings`) or its full name (`projects/P/topics/T`), as the design says. */
 export function parseTopic(value: string | undefined): TopicRef {
@@ -25,6 +32,8 @@ export function parseTopic(value: string | undefined): TopicRef {
   if (!TOPIC_ID.test(id) || id.startsWith('goog')) {
     return { ok: false, reason: `${JSON.stringify(id)} is not a valid topic id (3-255 characters, a letter first, then letters, digits, - _ . ~ + %; not goog*)` };
   }
+  // The project part too: one with a space or a newline in it passed here and failed every publish.
+  if (full && !isProjectId(full[1]!)) return { ok: false, reason: `${JSON.stringify(full[1])} in ${JSON.stringify(value)} is not a project id` };
   return full ? { ok: true, name: value, id, project: full[1]! } : { ok: true, name: id, id };
 }
 

@@ -1,0 +1,471 @@
+// Differential test of the replay modes: one seeded stream of entries built from every fixture (services v1 and v2,
+// system events, IAM policies, jobs, worker pools) over several projects, with duplicates, failed calls, disorder
+// within the reorder buffer, broken lines, decoy `"timestamp"` / `"logName"` strings nested in the payload, keys and
+// values written with escapes, key orders, CRLF, a byte order mark and blank lines, is written as NDJSON, a JSON
+// array, gzip, stdin and a folder of export shards, and replayed every way: one thread, parse workers, engine
+// workers by project, two runs sharing `--state`, `--since/--until`. Every way must give the same findings and the
+// same counts. Seeded (mulberry32): a failure repeats.
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { random } from '../../bench/generate.js';
+import type { Instant } from '../../functions/audit/entry.js';
+import { readEnvelope } from '../../functions/audit/entry.js';
+import { FileBaselineStore } from '../../functions/baseline/file.js';
+import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
+import type { Finding } from '../../functions/findings/finding.js';
+import { replay, type ReplayStats } from '../../functions/replay/replay.js';
+import { fixtureFiles, type Json } from '../support/entries.js';
+import { config } from '../support/run.js';
+
+const cfg = config({
+  changeWindows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' }],
+  rules: {
+    'new-image-repository': { trustedRepositories: ['europe-west1-docker.pkg.dev/*/*'] },
+    'unapproved-deployer': { allowedDeployers: ['serviceAccount:*'] },
+  },
+});
+
+/** One line of the stream: an entry (its JSON text as written, its parsed value, its time) or a broken line. */
+interface Line {
+  readonly text: string;
+  /** The entries the line holds as JSON.parse reads them (two for an array line); none for a broken line. */
+  readonly values: readonly unknown[];
+  /** The time replay reads (epoch ms), for splitting and filtering; undefined when the line has none. */
+  readonly timeMs: number | undefined;
+  /** A broken line whose timestamp the raw-byte scanner may still read (a documented difference under disorder). */
+  readonly truncated: boolean;
+}
+
+const BASE_MS = Date.parse('2024-03-04T07:00:00Z'); // a Monday: some episodes fall inside the window, some outside
+
+function timeOf(value: unknown): number | undefined {
+  const read = readEnvelope(value);
+  return read.ok ? read.envelope.timeMs : undefined;
+}
+
+/** `ms` as an RFC 3339 timestamp with `sub` (sub-millisecond digits) kept, in one of the forms Cloud Logging writes or tools rewrite. */
+function timestampText(ms: number, sub: string, form: number): string {
+  const iso = new Date(ms).toISOString(); // ...SS.mmmZ
+  if (form === 1) return `${iso.slice(0, 23)}${sub}+00:00`;
+  if (form === 2) {
+    // The same instant in another zone.
+    const local = new Date(ms + 5.5 * 3_600_000).toISOString();
+    return `${local.slice(0, 23)}${sub}+05:30`;
+  }
+  return `${iso.slice(0, 23)}${sub}Z`;
+}
+
+function projectsOf(entries: readonly Json[]): Set<string> {
+  const out = new Set<string>();
+  for (const entry of entries) {
+    const logName = entry['logName'];
+    const match = typeof logName === 'string' ? /^projects\/([^/]+)\//.exec(logName) : null;
+    if (match) out.add(match[1]!);
+  }
+  return out;
+}
+
+/** The JSON of `entry` with its top-level keys in `order` and each key spelled by `spell` (escapes allowed). */
+function serialize(entry: Json, order: readonly string[], spell: (key: string) => string, valueText: (key: string, value: unknown) => string, spaced: boolean): string {
+  const keys = [...order.filter((k) => k in entry), ...Object.keys(entry).filter((k) => !order.includes(k))];
+  const sep = spaced ? ', ' : ',';
+  const colon = spaced ? ' : ' : ':';
+  return `{${keys.map((k) => `${spell(k)}${colon}${valueText(k, entry[k])}`).join(sep)}}`;
+}
+
+interface StreamOptions {
+  readonly episodes: number;
+  /** Include broken lines whose timestamp still reads (a documented difference when input comes later than the buffer). */
+  readonly truncated: boolean;
+  /** How many places an entry may move from its time order. */
+  readonly jitter: number;
+}
+
+/** A stream of lines from the fixtures, seeded. */
+function stream(seed: number, options: StreamOptions): Line[] {
+  const next = random(seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
+  const files = fixtureFiles();
+  const ordered: { line: Line; at: number }[] = [];
+  const emitted: Json[] = [];
+  const push = (line: Line): void => void ordered.push({ line, at: ordered.length + next() * options.jitter });
+
+  for (let episode = 0; episode < options.episodes; episode++) {
+    const file = pick(files);
+    const variantOf = Math.floor(next() * 3);
+    let text = JSON.stringify(file).replaceAll('"client.knative.dev/nonce":"abcdefghij"', `"client.knative.dev/nonce":"n${seed}-${episode}"`);
+    for (const project of projectsOf(file)) {
+      // Everywhere the project is named (logName, resource labels, resource names, `namespaces/P/` of system
+      // events): an entry whose logName names another project than its resource is input Cloud Logging does not
+      // write, which the README says can tell the modes apart.
+      const escaped = project.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      text = text.replace(new RegExp(`(?<![\\w.-])${escaped}(?![\\w.-])`, 'g'), `${project}-v${variantOf}`);
+    }
+    const entries = JSON.parse(text) as Json[];
+    const times = entries.map(timeOf).filter((t): t is number => t !== undefined);
+    const first = times.length > 0 ? Math.min(...times) : 0;
+    // Episodes 7 minutes apart (some within another's rollout wait), ten hours a day: some off the change window.
+    const startMs = BASE_MS + episode * 7 * 60_000 + Math.floor(episode / 80) * 14 * 3_600_000;
+    for (const [i, original] of entries.entries()) {
+      const entry = structuredClone(original);
+      const t = timeOf(entry);
+      if (t !== undefined) {
+        const raw = typeof entry['timestamp'] === 'string' ? entry['timestamp'] : '';
+        const sub = /\.\d{3}(\d{1,6})/.exec(raw)?.[1] ?? '';
+        entry['timestamp'] = timestampText(startMs + (t - first), sub, next() < 0.15 ? 1 + Math.floor(next() * 2) : 0);
+      }
+      if (typeof entry['insertId'] === 'string') entry['insertId'] = `${entry['insertId']}-e${episode}-${i}`;
+      const payload = entry['protoPayload'];
+      const roll = next();
+      if (payload && typeof payload === 'object' && roll < 0.1) {
+        // A failed call, as failed writes are logged; or one whose outcome cannot be read (malformed).
+        const pp = payload as Json;
+        const kind = next();
+        if (kind < 0.7) pp['status'] = kind < 0.35 ? { code: 7, message: 'denied' } : { code: '9', message: 'refused' };
+        else if (kind < 0.85) delete pp['status'];
+        else pp['status'] = { code: 'seven' };
+        delete pp['response'];
+        entry['severity'] = 'ERROR';
+      }
+      if (payload && typeof payload === 'object' && next() < 0.3) {
+        // Decoys: strings and nested keys that look like the top-level ones the raw-byte scanners read.
+        (payload as Json)['decoy'] = {
+          timestamp: '1999-01-01T00:00:00Z',
+          logName: 'projects/decoy/logs/x',
+          resource: { labels: { project_id: 'decoy' } },
+          note: '{"timestamp":"2000-01-01T00:00:00Z","logName":"projects/evil/logs/z"}',
+        };
+      }
+      if (next() < 0.15) entry['labels'] = { ...(entry['labels'] as Json | undefined), timestamp: '1998-01-01T00:00:00Z', logName: 'projects/label-decoy/logs/y' };
+      push(lineOf(entry, next));
+      emitted.push(entry);
+      // A duplicate (the same insertId and time), written again a little later, maybe in another form.
+      if (next() < 0.08) push(lineOf(structuredClone(entry), next));
+    }
+    const extra = next();
+    if (extra < 0.05) push(broken('not json'));
+    else if (extra < 0.08) push(broken('{"broken": '));
+    else if (extra < 0.1) push(broken('{"insertId":"no-time"}', [{ insertId: 'no-time' }]));
+    else if (extra < 0.12) push(broken('{"timestamp":"2024-02-30T00:00:00Z","insertId":"bad-day"}', [{ timestamp: '2024-02-30T00:00:00Z', insertId: 'bad-day' }]));
+    else if (extra < 0.14) push(broken('{"timestamp":17,"insertId":"number"}', [{ timestamp: 17, insertId: 'number' }]));
+    else if (extra < 0.17 && options.truncated && emitted.length > 0) {
+      const whole = JSON.stringify(pick(emitted));
+      push({ text: whole.slice(0, Math.floor(whole.length / 2)), values: [], timeMs: undefined, truncated: true });
+    } else if (extra < 0.2 && emitted.length > 1) {
+      // Two entries on one line (an array line).
+      const a = structuredClone(pick(emitted));
+      const b = structuredClone(pick(emitted));
+      const aTime = timeOf(a);
+      push({ text: JSON.stringify([a, b]), values: [a, b], timeMs: aTime, truncated: false });
+    }
+  }
+  return ordered.sort((x, y) => x.at - y.at).map((o) => o.line);
+}
+
+function broken(text: string, values: readonly unknown[] = []): Line {
+  return { text, values, timeMs: undefined, truncated: false };
+}
+
+/** One entry's line in one of several forms: key orders, spacing, keys and values written with escapes. */
+function lineOf(entry: Json, next: () => number): Line {
+  const form = next();
+  const order = next() < 0.5 ? ['timestamp', 'logName'] : next() < 0.5 ? ['logName', 'insertId'] : [];
+  const spaced = next() < 0.2;
+  const escapeKeys = form < 0.08;
+  const escapeValues = form >= 0.08 && form < 0.14;
+  const bogusFirst = form >= 0.14 && form < 0.18 && typeof entry['timestamp'] === 'string';
+  const spell = (key: string): string => {
+    if (escapeKeys && key === 'timestamp') return '"time\\u0073tamp"';
+    if (escapeKeys && key === 'logName') return '"log\\u004eame"';
+    return JSON.stringify(key);
+  };
+  const valueText = (key: string, value: unknown): string => {
+    if (escapeValues && key === 'timestamp' && typeof value === 'string') return JSON.stringify(value).replace('2', '\\u0032');
+    if (escapeValues && key === 'logName' && typeof value === 'string') return JSON.stringify(value).replaceAll('/', '\\/');
+    return spaced ? JSON.stringify(value, null, 1).replace(/\n\s*/g, ' ') : JSON.stringify(value);
+  };
+  let text = serialize(entry, order, spell, valueText, spaced);
+  // A repeated top-level key: JSON.parse keeps the last, so a bogus first one must not be read.
+  if (bogusFirst) text = `{"timestamp":"1997-01-01T00:00:00Z",${text.slice(1)}`;
+  const value = JSON.parse(text) as unknown;
+  expect(value).toEqual(entry);
+  return { text, values: [value], timeMs: timeOf(value), truncated: false };
+}
+
+interface Written {
+  readonly dir: string;
+  readonly lines: readonly Line[];
+}
+
+function ndjson(lines: readonly Line[], next: () => number, { crlf = false, bom = false, blank = true } = {}): string {
+  const parts: string[] = [];
+  for (const line of lines) {
+    if (blank && next() < 0.03) parts.push(next() < 0.5 ? '' : '  \t');
+    parts.push(line.text);
+  }
+  return `${bom ? '\ufeff' : ''}${parts.join(crlf ? '\r\n' : '\n')}\n`;
+}
+
+/** Everything a run tells: its findings (sorted JSON) and its counts. */
+interface Outcome {
+  readonly findings: string[];
+  readonly stats: ReplayStats;
+}
+
+interface RunOptions {
+  readonly paths: readonly string[];
+  readonly workers: number;
+  readonly store?: MemoryBaselineStore;
+  readonly stdin?: Readable;
+  readonly reorderCapacity?: number;
+  readonly since?: Instant;
+  readonly until?: Instant;
+  readonly keepWaiting?: boolean;
+}
+
+async function run(options: RunOptions): Promise<Outcome> {
+  const findings: Finding[] = [];
+  const stats = await replay({ config: cfg, ...options, onFinding: (f) => void findings.push(f) });
+  return { findings: findings.map((f) => JSON.stringify(f)).sort(), stats };
+}
+
+/** Counts as compared across modes: malformed examples name their file, and the state file's waiting note its runs. */
+function counts(stats: ReplayStats, paths: readonly string[] = []): unknown {
+  let examples = stats.malformedExamples;
+  for (const path of paths) examples = examples.map((e) => (e.startsWith(`${path}:`) || e.startsWith(`${path}[`) ? `FILE${e.slice(path.length)}` : e));
+  const notes = new Map([...stats.notes].filter(([k]) => !k.startsWith('services with deploys still waiting')));
+  return { ...stats, malformedExamples: examples, notes };
+}
+
+function instant(ms: number): Instant {
+  return { ms, iso: new Date(ms).toISOString() };
+}
+
+/** What differs between two runs' findings, briefly (a failure message that can be read). */
+function difference(actual: readonly string[], expected: readonly string[]): string[] {
+  const brief = (f: string): string => {
+    const finding = JSON.parse(f) as Finding;
+    return `${finding.id} ${finding.rule} ${finding.severity} ${finding.status ?? 'open'} ${finding.eventTime} ${finding.project}/${finding.service}`;
+  };
+  const counted = (list: readonly string[]): Map<string, number> => {
+    const map = new Map<string, number>();
+    for (const f of list) map.set(f, (map.get(f) ?? 0) + 1);
+    return map;
+  };
+  const a = counted(actual);
+  const e = counted(expected);
+  const out: string[] = [];
+  for (const [f, n] of a) if ((e.get(f) ?? 0) < n) out.push(`+ ${brief(f)}`);
+  for (const [f, n] of e) if ((a.get(f) ?? 0) < n) out.push(`- ${brief(f)}`);
+  return out.sort();
+}
+
+function rulesOf(outcome: Outcome): Set<string> {
+  return new Set(outcome.findings.map((f) => (JSON.parse(f) as Finding).rule));
+}
+
+const SEEDS = [1, 2, 3];
+const WAITING = 'services with deploys still waiting (kept in the state file)';
+
+describe('every replay mode gives the same findings and counts', () => {
+  it.each(SEEDS)('seed %i: NDJSON on one thread, parse workers, engine workers; gzip, stdin, BOM and CRLF', async (seed) => {
+    const lines = stream(seed, { episodes: 60, truncated: true, jitter: 12 });
+    const next = random(seed + 100);
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-modes-'));
+    const plain = join(dir, 'entries.ndjson');
+    writeFileSync(plain, ndjson(lines, next));
+    const reference = await run({ paths: [plain], workers: 0 });
+    expect(reference.findings.length).toBeGreaterThan(20);
+    expect(rulesOf(reference).size).toBeGreaterThan(5);
+    expect(reference.stats.duplicates).toBeGreaterThan(0);
+    expect(reference.stats.malformed.size).toBeGreaterThan(0);
+
+    const same = (outcome: Outcome, what: string, paths: readonly string[] = [plain]): void => {
+      expect(difference(outcome.findings, reference.findings), `seed ${seed}: ${what}`).toEqual([]);
+      expect(counts(outcome.stats, paths), `seed ${seed}: ${what}`).toEqual(counts(reference.stats, [plain]));
+    };
+    same(await run({ paths: [plain], workers: 2, store: new MemoryBaselineStore() }), 'parse workers');
+    same(await run({ paths: [plain], workers: 2 }), 'engine workers by project');
+    same(await run({ paths: [plain], workers: 3 }), 'three engine workers');
+
+    const crlf = join(dir, 'crlf.ndjson');
+    writeFileSync(crlf, ndjson(lines, random(seed + 100), { crlf: true }));
+    same(await run({ paths: [crlf], workers: 0 }), 'CRLF, one thread', [crlf]);
+    same(await run({ paths: [crlf], workers: 2 }), 'CRLF, engine workers', [crlf]);
+
+    const bom = join(dir, 'bom.ndjson');
+    writeFileSync(bom, ndjson(lines, random(seed + 100), { bom: true, crlf: true }));
+    same(await run({ paths: [bom], workers: 2 }), 'BOM (read on the main thread)', [bom]);
+
+    const gz = join(dir, 'entries.ndjson.gz');
+    writeFileSync(gz, gzipSync(ndjson(lines, random(seed + 100))));
+    same(await run({ paths: [gz], workers: 2 }), 'gzip', [gz]);
+    same(await run({ paths: ['-'], workers: 2, stdin: Readable.from([gzipSync(ndjson(lines, random(seed + 100)))]) }), 'gzip on stdin', ['-']);
+  }, 60_000);
+
+  it.each(SEEDS)('seed %i: a JSON array (newest first, pretty or on one line) gives the findings of the NDJSON', async (seed) => {
+    const lines = stream(seed, { episodes: 60, truncated: false, jitter: 12 });
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-array-'));
+    // What an array can hold: every JSON value of the stream (no broken lines), one entry an element.
+    const values = lines.flatMap((l) => l.values);
+    const clean = join(dir, 'clean.ndjson');
+    writeFileSync(clean, `${values.map((v) => JSON.stringify(v)).join('\n')}\n`);
+    const reference = await run({ paths: [clean], workers: 0 });
+    expect(reference.findings.length).toBeGreaterThan(20);
+    const newestFirst = [...values].reverse();
+    const pretty = join(dir, 'export.json');
+    writeFileSync(pretty, JSON.stringify(newestFirst, null, 2));
+    const oneLine = join(dir, 'export-one-line.json');
+    writeFileSync(oneLine, JSON.stringify(newestFirst));
+    for (const [file, workers] of [[pretty, 0], [pretty, 2], [oneLine, 2]] as const) {
+      const outcome = await run({ paths: [file], workers });
+      expect(difference(outcome.findings, reference.findings), `seed ${seed}: ${file}, ${workers} workers`).toEqual([]);
+      const { malformedExamples: _a, outOfOrder: _b, ...rest } = outcome.stats;
+      const { malformedExamples: _c, outOfOrder: _d, ...expected } = reference.stats;
+      expect(rest, `seed ${seed}: ${file}`).toEqual(expected);
+    }
+  }, 60_000);
+
+  it.each(SEEDS)('seed %i: a folder of export shards (NDJSON, gzip, arrays) gives the findings of one file', async (seed) => {
+    const lines = stream(seed, { episodes: 60, truncated: false, jitter: 12 });
+    const next = random(seed + 200);
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-folder-'));
+    const one = join(dir, 'one.ndjson');
+    writeFileSync(one, ndjson(lines, next));
+    const reference = await run({ paths: [one], workers: 0, reorderCapacity: 100_000 });
+    // Shards of an hour each (in time order), three shards an hour written side by side, as Cloud Storage exports do.
+    const plainTree = join(dir, 'plain');
+    const mixedTree = join(dir, 'mixed');
+    const shards = new Map<string, Line[]>();
+    for (const line of lines) {
+      const hour = line.timeMs === undefined ? BASE_MS : Math.floor(line.timeMs / 3_600_000) * 3_600_000;
+      const iso = new Date(hour).toISOString();
+      const name = `${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}/${iso.slice(11, 19)}_${iso.slice(11, 13)}:59:59_S${Math.floor(next() * 3)}`;
+      shards.set(name, [...(shards.get(name) ?? []), line]);
+    }
+    for (const [name, shardLines] of shards) {
+      for (const tree of [plainTree, mixedTree]) mkdirSync(join(tree, name, '..'), { recursive: true });
+      writeFileSync(join(plainTree, `${name}.json`), ndjson(shardLines, next));
+      const kind = next();
+      if (kind < 0.3) writeFileSync(join(mixedTree, `${name}.json.gz`), gzipSync(ndjson(shardLines, next, { crlf: true })));
+      else if (kind < 0.5 && shardLines.every((l) => l.values.length > 0)) writeFileSync(join(mixedTree, `${name}.json`), JSON.stringify(shardLines.flatMap((l) => l.values).reverse(), null, 1));
+      else writeFileSync(join(mixedTree, `${name}.json`), ndjson(shardLines, next, { bom: next() < 0.3 }));
+    }
+    for (const [tree, workers] of [[plainTree, 0], [plainTree, 2], [mixedTree, 0], [mixedTree, 2]] as const) {
+      const outcome = await run({ paths: [tree], workers, reorderCapacity: 100_000 });
+      expect(difference(outcome.findings, reference.findings), `seed ${seed}: ${tree}, ${workers} workers`).toEqual([]);
+      const { malformedExamples: _a, ...rest } = outcome.stats;
+      const { malformedExamples: _c, ...expected } = reference.stats;
+      if (tree === plainTree) expect(rest, `seed ${seed}: ${tree}`).toEqual(expected);
+      else expect({ ...rest, entriesRead: 0, malformed: 0 }, `seed ${seed}: ${tree}`).toEqual({ ...expected, entriesRead: 0, malformed: 0 });
+    }
+  }, 60_000);
+
+  it.each(SEEDS)('seed %i: --since/--until gives the findings of the entries in range, every mode', async (seed) => {
+    const lines = stream(seed, { episodes: 60, truncated: false, jitter: 12 });
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-range-'));
+    const file = join(dir, 'entries.ndjson');
+    writeFileSync(file, ndjson(lines, random(seed + 300)));
+    const times = lines.flatMap((l) => (l.timeMs === undefined ? [] : [l.timeMs])).sort((a, b) => a - b);
+    const since = instant(times[Math.floor(times.length * 0.25)]!);
+    const until = instant(times[Math.floor(times.length * 0.8)]!);
+    // The entries in [since, until) alone (lines with several entries or none stay out).
+    const inRange = lines.filter((l) => l.values.length === 1 && l.timeMs !== undefined && l.timeMs >= since.ms && l.timeMs < until.ms);
+    const only = join(dir, 'in-range.ndjson');
+    writeFileSync(only, ndjson(inRange, random(seed + 301), { blank: false }));
+    const reference = await run({ paths: [only], workers: 0 });
+    expect(reference.findings.length).toBeGreaterThan(5);
+    const filteredFile = join(dir, 'single-entries.ndjson');
+    writeFileSync(filteredFile, ndjson(lines.filter((l) => l.values.length === 1 && l.timeMs !== undefined), random(seed + 302), { blank: false }));
+    for (const mode of [{ workers: 0 }, { workers: 2, store: new MemoryBaselineStore() }, { workers: 2 }]) {
+      const outcome = await run({ paths: [filteredFile], since, until, ...mode });
+      expect(difference(outcome.findings, reference.findings), `seed ${seed}: ${JSON.stringify({ ...mode, store: 'store' in mode })}`).toEqual([]);
+      const ignored = { entriesRead: 0, outOfTimeRange: 0, outOfOrder: 0, malformedExamples: [] };
+      expect({ ...outcome.stats, ...ignored }).toEqual({ ...reference.stats, ...ignored });
+      expect(outcome.stats.outOfTimeRange).toBe(outcome.stats.entriesRead - reference.stats.entriesRead);
+    }
+  }, 60_000);
+
+  it.each(SEEDS)('seed %i: two runs sharing --state give the findings of one run', async (seed) => {
+    const lines = stream(seed, { episodes: 60, truncated: false, jitter: 12 });
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-state-'));
+    const timed = lines.filter((l) => l.values.length === 1 && l.timeMs !== undefined);
+    const times = timed.map((l) => l.timeMs!).sort((a, b) => a - b);
+    const all = join(dir, 'all.ndjson');
+    writeFileSync(all, ndjson(timed, random(seed + 400), { blank: false }));
+    // One run keeping its state too: deploys still waiting at the end stay waiting in the file in both.
+    const referenceState = join(dir, 'state-one-run.json');
+    const referenceStore = await FileBaselineStore.open(referenceState);
+    const reference = await run({ paths: [all], workers: 0, store: referenceStore, keepWaiting: true });
+    await referenceStore.close();
+    expect(reference.findings.length).toBeGreaterThan(20);
+    for (const cut of [0.3, 0.5, 0.77]) {
+      const splitMs = times[Math.floor(times.length * cut)]!;
+      const first = join(dir, `first-${cut}.ndjson`);
+      const second = join(dir, `second-${cut}.ndjson`);
+      writeFileSync(first, ndjson(timed.filter((l) => l.timeMs! < splitMs), random(seed + 401), { blank: false }));
+      writeFileSync(second, ndjson(timed.filter((l) => l.timeMs! >= splitMs), random(seed + 402), { blank: false }));
+      const statePath = join(dir, `state-${cut}.json`);
+      const halves: Outcome[] = [];
+      for (const [file, workers] of [[first, 0], [second, 2]] as const) {
+        const store = await FileBaselineStore.open(statePath);
+        halves.push(await run({ paths: [file], workers, store, keepWaiting: true }));
+        await store.close();
+      }
+      const findings = [...halves[0]!.findings, ...halves[1]!.findings].sort();
+      expect(difference(findings, reference.findings), `seed ${seed}: split at ${new Date(splitMs).toISOString()}`).toEqual([]);
+      const sum = (key: 'entriesRead' | 'changes' | 'duplicates'): number => halves[0]!.stats[key] + halves[1]!.stats[key];
+      expect([sum('entriesRead'), sum('changes'), sum('duplicates')]).toEqual([reference.stats.entriesRead, reference.stats.changes, reference.stats.duplicates]);
+      expect(halves[1]!.stats.notes.get(WAITING), `seed ${seed}: split at ${new Date(splitMs).toISOString()}`).toBe(reference.stats.notes.get(WAITING));
+      expect(JSON.parse(readFileSync(statePath, 'utf8')), `seed ${seed}: split at ${new Date(splitMs).toISOString()}`).toEqual(JSON.parse(readFileSync(referenceState, 'utf8')));
+    }
+  }, 60_000);
+
+  it.each(SEEDS)('seed %i: input later than a small reorder buffer: one thread, parse workers and engine workers agree', async (seed) => {
+    const lines = stream(seed, { episodes: 60, truncated: false, jitter: 12 });
+    const file = join(mkdtempSync(join(tmpdir(), 'runwatch-late-')), 'entries.ndjson');
+    writeFileSync(file, ndjson(lines, random(seed + 500)));
+    for (const reorderCapacity of [3, 8]) {
+      const reference = await run({ paths: [file], workers: 0, reorderCapacity });
+      expect(reference.stats.outOfOrder).toBeGreaterThan(0);
+      for (const mode of [{ workers: 2, store: new MemoryBaselineStore() }, { workers: 2 }]) {
+        const outcome = await run({ paths: [file], reorderCapacity, ...mode });
+        expect(difference(outcome.findings, reference.findings), `seed ${seed}, buffer ${reorderCapacity}, ${JSON.stringify({ ...mode, store: 'store' in mode })}`).toEqual([]);
+        expect(counts(outcome.stats)).toEqual(counts(reference.stats));
+      }
+    }
+  }, 60_000);
+});
+
+// The summary names the first few malformed entries with where they are: the same ones in every mode. One thread
+// met them in the order they left the reorder buffer (an entry that normalizes as malformed waits there; a line
+// that is not JSON is counted when read), the engine workers each kept their own first ten and the merge kept the
+// lowest lines: the summaries named different lines.
+describe('the malformed examples of the summary', () => {
+  it('are the same lines in every mode: the first ten of the input', async () => {
+    const write = JSON.parse(JSON.stringify(fixtureFiles().flat().find((e) => e['insertId'] === 'syn-gcloud-1'))) as Json;
+    expect(write).toBeDefined();
+    const malformed = (project: string, minute: number): string => {
+      const entry = JSON.parse(JSON.stringify(write).replaceAll('test-project-1234', project)) as Json;
+      entry['timestamp'] = `2024-05-06T10:${String(minute).padStart(2, '0')}:00Z`;
+      entry['insertId'] = `malformed-${project}-${minute}`;
+      (entry['protoPayload'] as Json)['status'] = { code: 'seven' };
+      return JSON.stringify(entry);
+    };
+    // Malformed entries of several projects (spread over the workers), each followed by lines that are not JSON.
+    const lines: string[] = [];
+    for (let i = 0; i < 6; i++) lines.push(malformed(`project-${i}`, i), 'not json', 'not json');
+    const file = join(mkdtempSync(join(tmpdir(), 'runwatch-examples-')), 'entries.ndjson');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const examples: string[][] = [];
+    for (const mode of [{ workers: 0 }, { workers: 2, store: new MemoryBaselineStore() }, { workers: 2 }, { workers: 3 }]) {
+      examples.push((await run({ paths: [file], ...mode })).stats.malformedExamples);
+    }
+    const firstTen = lines.slice(0, 10).map((line, i) => `${file}:${i + 1}: ${line === 'not json' ? 'line is not JSON' : 'protoPayload.status.code is not a number'}`);
+    expect(examples).toEqual([firstTen, firstTen, firstTen, firstTen]);
+  }, 30_000);
+});

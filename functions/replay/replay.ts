@@ -66,7 +66,7 @@ export interface ReplayStats {
   outOfOrder: number;
   readonly skipped: Map<string, number>;
   readonly malformed: Map<string, number>;
-  /** The first few malformed inputs with where they were, so a user can find them. */
+  /** The first few malformed inputs (in input order: compareSources) with where they were, so a user can find them. */
   readonly malformedExamples: string[];
   readonly findingsByRule: Map<string, number>;
   /** What became of evaluated entries other than an immediate evaluation (rollouts waiting, late events...). */
@@ -133,17 +133,51 @@ export function mergeStats(into: ReplayStats, other: ReplayStats): void {
   for (const [k, v] of other.malformed) bump(into.malformed, k, v);
   for (const [k, v] of other.findingsByRule) bump(into.findingsByRule, k, v);
   for (const [k, v] of other.notes) bump(into.notes, k, v);
-  into.malformedExamples.push(...other.malformedExamples);
-  into.malformedExamples.sort(compareSources);
-  into.malformedExamples.splice(MALFORMED_EXAMPLES);
+  for (const example of other.malformedExamples) keepExample(into.malformedExamples, example);
 }
 
-/** `file:line: reason` in file, then line order. */
-function compareSources(a: string, b: string): number {
-  const ma = /^(.*):(\d+): /.exec(a);
-  const mb = /^(.*):(\d+): /.exec(b);
-  if (ma && mb && ma[1] === mb[1]) return Number(ma[2]) - Number(mb[2]);
-  return a < b ? -1 : a > b ? 1 : 0;
+/**
+ * Adds `example` to `examples` (in input order, see compareSources) when it is among the MALFORMED_EXAMPLES first.
+ * The first in input order, not the first met: one thread meets an entry that normalizes as malformed when it leaves
+ * the reorder buffer, after lines that are not JSON read later, and each engine worker meets only its own projects'
+ * entries; every mode names the same examples only if all keep the first of the input.
+ */
+function keepExample(examples: string[], example: string): void {
+  let at = examples.length;
+  while (at > 0 && compareSources(example, examples[at - 1]!) < 0) at--;
+  if (at >= MALFORMED_EXAMPLES) return;
+  examples.splice(at, 0, example);
+  examples.splice(MALFORMED_EXAMPLES);
+}
+
+const DIGITS_OR_NOT = /\d+|\D+/g;
+
+/**
+ * Input order of `where: reason` texts (`file:line`, `file:line[element]`, `file[index]`, `Cloud Logging page P,
+ * entry E`): as text, except that a run of digits counts as its number (`f:9` before `f:10`, `f:3` before `f:3[0]`).
+ * A total order, so merging the examples of several workers gives one result whatever their order.
+ */
+export function compareSources(a: string, b: string): number {
+  const pa = a.match(DIGITS_OR_NOT) ?? [];
+  const pb = b.match(DIGITS_OR_NOT) ?? [];
+  for (let i = 0; i < pa.length && i < pb.length; i++) {
+    const x = pa[i]!;
+    const y = pb[i]!;
+    if (x === y) continue;
+    if (isDigit(x) && isDigit(y)) {
+      const nx = x.replace(/^0+(?=\d)/, '');
+      const ny = y.replace(/^0+(?=\d)/, '');
+      if (nx.length !== ny.length) return nx.length - ny.length;
+      if (nx !== ny) return nx < ny ? -1 : 1;
+    }
+    return x < y ? -1 : 1;
+  }
+  return pa.length - pb.length;
+}
+
+function isDigit(token: string): boolean {
+  const c = token.charCodeAt(0);
+  return c >= 0x30 && c <= 0x39;
 }
 
 export interface ReplayRunOptions {
@@ -253,7 +287,7 @@ export class ReplayRun {
 
   private noteMalformed(reason: string, source: string): void {
     bump(this.stats.malformed, malformedKind(reason));
-    if (this.stats.malformedExamples.length < MALFORMED_EXAMPLES) this.stats.malformedExamples.push(`${source}: ${reason}`);
+    keepExample(this.stats.malformedExamples, `${source}: ${reason}`);
   }
 
   /** emit, waiting for ReplayOptions.backpressure as it goes. */

@@ -469,3 +469,26 @@ describe('the malformed examples of the summary', () => {
     expect(examples).toEqual([firstTen, firstTen, firstTen, firstTen]);
   }, 30_000);
 });
+
+// Whether a file can be cut at line ends (and read by workers) is decided from its first 64 KiB: what lies beyond
+// must not make the workers read a file other than one thread reads it.
+describe('a file whose first 64 KiB do not show what it is', () => {
+  // A console deploy: its write, then its revision's and service's system events, oldest first.
+  const deploy = JSON.parse(readFileSync(new URL('../fixtures/synthetic-seq-console-deploy.json', import.meta.url), 'utf8')) as Json[];
+
+  it.each([
+    ['a pretty-printed export after 64 KiB of blank lines', (entries: readonly Json[]) => `${'\n'.repeat(70_000)}${JSON.stringify([...entries].reverse(), null, 2)}\n`],
+    ['one line holding an array (newest first), then 64 KiB of blank lines', (entries: readonly Json[]) => `${JSON.stringify([...entries].reverse())}${'\n'.repeat(70_000)}`],
+  ])('%s: the same entries, order and findings in every mode', async (_name, write) => {
+    const file = join(mkdtempSync(join(tmpdir(), 'runwatch-head-')), 'export.json');
+    writeFileSync(file, write(deploy));
+    const one = await run({ paths: [file], workers: 0, reorderCapacity: 1 });
+    expect(one.stats.entriesRead).toBe(deploy.length);
+    expect(one.stats.outOfOrder).toBe(0);
+    for (const mode of [{ workers: 2, store: new MemoryBaselineStore() }, { workers: 2 }]) {
+      const outcome = await run({ paths: [file], reorderCapacity: 1, ...mode });
+      expect(difference(outcome.findings, one.findings)).toEqual([]);
+      expect(counts(outcome.stats)).toEqual(counts(one.stats));
+    }
+  }, 30_000);
+});

@@ -83,15 +83,17 @@ async function isPlainNdjson(file: string): Promise<boolean> {
     if (isGzipMagic(head) || startsWithBom(head)) return false;
     const lines = head.toString('utf8').split('\n');
     const first = lines.findIndex((l) => l.trim() !== '');
-    if (first === -1) return true;
+    // Blank as far as the head goes: empty, or what follows (a pretty-printed document?) is not seen.
+    if (first === -1) return bytesRead >= info.size;
     let value: unknown;
     try {
       value = JSON.parse(lines[first]!);
     } catch {
       return false; // a pretty-printed document (or a line longer than 64 KiB): read it whole
     }
-    const onlyLine = bytesRead >= info.size && lines.every((l, i) => i === first || l.trim() === '');
-    return !(Array.isArray(value) && onlyLine);
+    // A line holding an array is NDJSON only beside other lines: alone (as far as the head shows), it may be the
+    // whole file, which the sequential reader puts in time order.
+    return !Array.isArray(value) || lines.some((l, i) => i > first && l.trim() !== '');
   } finally {
     await handle.close();
   }

@@ -17,6 +17,7 @@ import { readEnvelope } from '../../functions/audit/entry.js';
 import { FileBaselineStore } from '../../functions/baseline/file.js';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import type { Finding } from '../../functions/findings/finding.js';
+import { formatSummary } from '../../functions/replay/format.js';
 import { replay, type ReplayStats } from '../../functions/replay/replay.js';
 import { fixtureFiles, type Json } from '../support/entries.js';
 import { config } from '../support/run.js';
@@ -234,7 +235,7 @@ async function run(options: RunOptions): Promise<Outcome> {
 }
 
 /** Counts as compared across modes: malformed examples name their file, and the state file's waiting note its runs. */
-function counts(stats: ReplayStats, paths: readonly string[] = []): unknown {
+function counts(stats: ReplayStats, paths: readonly string[] = []): ReplayStats {
   let examples = stats.malformedExamples;
   for (const path of paths) examples = examples.map((e) => (e.startsWith(`${path}:`) || e.startsWith(`${path}[`) ? `FILE${e.slice(path.length)}` : e));
   const notes = new Map([...stats.notes].filter(([k]) => !k.startsWith('services with deploys still waiting')));
@@ -287,6 +288,8 @@ describe('every replay mode gives the same findings and counts', () => {
     const same = (outcome: Outcome, what: string, paths: readonly string[] = [plain]): void => {
       expect(difference(outcome.findings, reference.findings), `seed ${seed}: ${what}`).toEqual([]);
       expect(counts(outcome.stats, paths), `seed ${seed}: ${what}`).toEqual(counts(reference.stats, [plain]));
+      // The summary as printed: the same lines in the same order.
+      expect(formatSummary(counts(outcome.stats, paths), 1), `seed ${seed}: ${what}`).toBe(formatSummary(counts(reference.stats, [plain]), 1));
     };
     same(await run({ paths: [plain], workers: 2, store: new MemoryBaselineStore() }), 'parse workers');
     same(await run({ paths: [plain], workers: 2 }), 'engine workers by project');

@@ -78,6 +78,14 @@ function noteText(note: string): string {
   return Object.hasOwn(NOTE_TEXT, note) ? NOTE_TEXT[note as EngineNote] : note;
 }
 
+/**
+ * A summary's counts, most first, then by name: not in the order they were first met, which depends on the replay
+ * mode (one thread meets them in time order; the engine workers' counts are merged worker by worker).
+ */
+function byCount(counts: ReadonlyMap<string, number>): [string, number][] {
+  return [...counts].sort((a, b) => b[1] - a[1] || compareText(a[0], b[0]));
+}
+
 export function formatSummary(stats: ReplayStats, seconds: number): string {
   const lines: string[] = [];
   const rate = seconds > 0 ? Math.round(stats.entriesRead / seconds) : stats.entriesRead;
@@ -89,16 +97,16 @@ export function formatSummary(stats: ReplayStats, seconds: number): string {
   if (stats.outOfOrder) lines.push(`  arrived later than the reorder buffer could wait (still evaluated): ${stats.outOfOrder}`);
   if (stats.notes.size) {
     lines.push('  correlation (a deploy is judged once its admin write and its system events are joined, or its wait runs out):');
-    for (const [note, count] of [...stats.notes].sort((a, b) => b[1] - a[1])) lines.push(`    ${noteText(note)}: ${count}`);
+    for (const [note, count] of byCount(stats.notes)) lines.push(`    ${noteText(note)}: ${count}`);
   }
   if (stats.skipped.size) {
     lines.push('  skipped:');
-    for (const [reason, count] of [...stats.skipped].sort((a, b) => b[1] - a[1])) lines.push(`    ${reason}: ${count}`);
+    for (const [reason, count] of byCount(stats.skipped)) lines.push(`    ${reason}: ${count}`);
   }
   const malformed = [...stats.malformed.values()].reduce((a, b) => a + b, 0);
   if (malformed) {
     lines.push(`  malformed: ${malformed}`);
-    for (const [reason, count] of stats.malformed) lines.push(`    ${terminalSafe(reason)}: ${count}`);
+    for (const [reason, count] of byCount(stats.malformed)) lines.push(`    ${terminalSafe(reason)}: ${count}`);
     for (const example of stats.malformedExamples) lines.push(`    e.g. ${terminalSafe(example)}`);
   }
   const total = [...stats.findingsByRule.values()].reduce((a, b) => a + b, 0);

@@ -444,6 +444,21 @@ describe('every replay mode gives the same findings and counts', () => {
       expect(halves[1]!.stats.notes.get(WAITING), `seed ${seed}: split at ${new Date(splitMs).toISOString()}`).toBe(reference.stats.notes.get(WAITING));
       expect(JSON.parse(readFileSync(statePath, 'utf8')), `seed ${seed}: split at ${new Date(splitMs).toISOString()}`).toEqual(JSON.parse(readFileSync(referenceState, 'utf8')));
     }
+    // Exports that overlap (the second starts 15 minutes before the first ends): what the first run applied is
+    // known in the state file and not reported again.
+    const splitMs = times[Math.floor(times.length * 0.5)]!;
+    const first = join(dir, 'overlap-first.ndjson');
+    const second = join(dir, 'overlap-second.ndjson');
+    writeFileSync(first, ndjson(timed.filter((l) => l.timeMs! < splitMs), random(seed + 403), { blank: false }));
+    writeFileSync(second, ndjson(timed.filter((l) => l.timeMs! >= splitMs - 15 * 60_000), random(seed + 404), { blank: false }));
+    const statePath = join(dir, 'state-overlap.json');
+    const found: string[] = [];
+    for (const [file, workers] of [[first, 0], [second, 2]] as const) {
+      const store = await FileBaselineStore.open(statePath);
+      found.push(...(await run({ paths: [file], workers, store, keepWaiting: true })).findings);
+      await store.close();
+    }
+    expect(difference(found.sort(), reference.findings), `seed ${seed}: overlapping exports`).toEqual([]);
   }, 60_000);
 
   it.each(SEEDS)('seed %i: input later than a small reorder buffer: one thread, parse workers and engine workers agree', async (seed) => {

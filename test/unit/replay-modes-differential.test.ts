@@ -529,3 +529,23 @@ describe('a file whose first 64 KiB do not show what it is', () => {
     }
   }, 30_000);
 });
+
+// The engine workers read an entry of an array line from text the main thread hands them: it must be the entry as
+// written. JSON.stringify of the parsed element is not: a number beyond a double's range parses as Infinity and is
+// written back as null, so a status code one thread reports as malformed became a missing one (a success).
+describe('an entry of a line holding an array', () => {
+  it('reaches the engine workers as written: the counts of one thread', async () => {
+    const write = JSON.parse(readFileSync(new URL('../fixtures/synthetic-v1-ReplaceService-gcloud.json', import.meta.url), 'utf8')) as Json;
+    const plain = JSON.stringify(write).replace('"insertId":"', '"insertId":"plain-');
+    const overflowing = JSON.stringify(write).replace('"insertId":"', '"insertId":"overflow-').replace('"protoPayload":{', '"protoPayload":{"status":{"code":1e400},');
+    const file = join(mkdtempSync(join(tmpdir(), 'runwatch-element-')), 'entries.ndjson');
+    writeFileSync(file, `${plain}\n[ ${overflowing} , ${plain.replace('plain-', 'again-')} ]\n`);
+    const one = await run({ paths: [file], workers: 0 });
+    expect(one.stats.malformed.get('protoPayload.status.code is not a number')).toBe(1);
+    for (const workers of [2, 3]) {
+      const outcome = await run({ paths: [file], workers });
+      expect(difference(outcome.findings, one.findings)).toEqual([]);
+      expect(counts(outcome.stats)).toEqual(counts(one.stats));
+    }
+  }, 30_000);
+});

@@ -76,7 +76,7 @@ export function* itemsOfLineRefs(bytes: Buffer, refs: Int32Array, files: readonl
   for (let i = 0; i < refs.length; i += 5) {
     const file = files[refs[i + 4]!]!;
     if (refs[i + 3] === WHOLE_LINE) yield* itemsOfRanges(bytes, refs.subarray(i, i + 3), file, normalize);
-    // Written by the main thread's JSON.stringify: it is JSON.
+    // An element of a line that parsed, as written there (timeOrder.ts): it is JSON.
     else yield lineItem(JSON.parse(bytes.toString('utf8', refs[i]!, refs[i + 1]!)), file, refs[i + 2]!, normalize, refs[i + 3]!);
   }
 }

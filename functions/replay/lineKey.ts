@@ -109,6 +109,36 @@ export function entriesByParsing(line: string): { readonly array: boolean; reado
   return { array, entries };
 }
 
+/**
+ * Where each element of a line holding a JSON array lies: `[start, end)` pairs of byte offsets in `line`. The line
+ * must be JSON (it parsed). An element is then handed on as it is written: its JSON.stringify would not always be
+ * (a number beyond a double's range parses as Infinity and is written back as null).
+ */
+export function elementRanges(line: Buffer): number[] {
+  const ranges: number[] = [];
+  let depth = 0;
+  let start = -1;
+  let end = -1;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (isSpace(c)) continue;
+    if (depth === 1 && (c === 0x2c || c === 0x5d)) {
+      // `,` or the array's own `]`: the element before it ends.
+      if (start !== -1) ranges.push(start, end);
+      start = -1;
+      if (c === 0x5d) depth--;
+      continue;
+    }
+    if (depth === 1 && start === -1) start = i;
+    if (c === QUOTE) {
+      for (i++; line[i] !== QUOTE; i++) if (line[i] === BACKSLASH) i++;
+    } else if (c === 0x5b || c === 0x7b) depth++;
+    else if (c === 0x5d || c === 0x7d) depth--;
+    end = i + 1;
+  }
+  return ranges;
+}
+
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }

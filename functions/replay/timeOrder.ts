@@ -4,7 +4,7 @@
 // workers get their lines in evaluation order and hold nothing back: the held entries are neither parsed objects
 // in a worker's heap (copied and marked by every collection while they wait) nor raw bytes.
 import { lineRanges, readLineChunks, SharedBufferPool } from './chunks.js';
-import { entriesByParsing, scannedTime, type EntryTime } from './lineKey.js';
+import { elementRanges, entriesByParsing, scannedTime, type EntryTime } from './lineKey.js';
 import { ReorderBuffer } from './reorder.js';
 
 /** One entry of the input: where its line lies, and which worker owns it. */
@@ -20,8 +20,9 @@ export interface LineRef {
   readonly line: number;
   readonly worker: number;
   /**
-   * For an element of a line holding an array of entries: the element's JSON, which the worker reads instead of
-   * the line (each element has its own time; reading the whole line again for each would cost its size each time).
+   * For an element of a line holding an array of entries: the element's JSON as written, which the worker reads
+   * instead of the line (each element has its own time; reading the whole line again for each would cost its size
+   * each time).
    */
   readonly text: string | undefined;
   /** The element's index in its line's array (with `text`), for what gets reported; -1 for a whole line. */
@@ -76,9 +77,11 @@ export async function* linesInTimeOrder(
         // The bytes left a doubt (rare: arrays, escapes, no top-level timestamp): parsed here, as the worker will.
         // Not JSON: one entry without a time, which the worker reports.
         const parsed = entriesByParsing(bytes.toString('utf8', start, end)) ?? { array: false, entries: [{ value: undefined, time: undefined }] };
-        for (const [element, { value, time }] of parsed.entries.entries()) {
+        // Each element as written in the line (see elementRanges), not re-serialized.
+        const elements = parsed.array ? elementRanges(bytes.subarray(start, end)) : undefined;
+        for (const [element, { time }] of parsed.entries.entries()) {
           // An element goes to the worker of its own project: one line can hold entries of many projects.
-          const text = parsed.array ? JSON.stringify(value) : undefined;
+          const text = elements ? bytes.toString('utf8', start + elements[2 * element]!, start + elements[2 * element + 1]!) : undefined;
           const out = admit(time, file, offset, end - start, line, text === undefined ? worker : workerOf(Buffer.from(text)), text, text === undefined ? -1 : element);
           if (out) yield out;
         }

@@ -18,6 +18,7 @@ import { FileBaselineStore } from '../../functions/baseline/file.js';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { formatSummary } from '../../functions/replay/format.js';
+import { elementRanges } from '../../functions/replay/lineKey.js';
 import { replay, type ReplayStats } from '../../functions/replay/replay.js';
 import { fixtureFiles, type Json } from '../support/entries.js';
 import { config } from '../support/run.js';
@@ -548,4 +549,22 @@ describe('an entry of a line holding an array', () => {
       expect(counts(outcome.stats)).toEqual(counts(one.stats));
     }
   }, 30_000);
+});
+
+describe('elementRanges', () => {
+  it('cuts every element of an array line as JSON.parse reads it: nesting, strings holding brackets and quotes, spaces', () => {
+    const next = random(7);
+    const entries = fixtureFiles().flat();
+    const odd: unknown[] = ['a,]"\\', [], {}, [[1, [2]], '}'], 0, -1.5e3, null, true, '\u2028'];
+    for (let round = 0; round < 200; round++) {
+      const values = Array.from({ length: 1 + Math.floor(next() * 4) }, () => (next() < 0.6 ? entries[Math.floor(next() * entries.length)] : odd[Math.floor(next() * odd.length)]));
+      const space = next() < 0.5 ? '' : ' \t';
+      const line = Buffer.from(`${space}[${space}${values.map((v) => JSON.stringify(v, null, next() < 0.3 ? 1 : undefined).replace(/\n/g, ' ')).join(`${space},${space}`)}${space}]${space}`);
+      const ranges = elementRanges(line);
+      const cut = Array.from({ length: ranges.length / 2 }, (_, i) => JSON.parse(line.toString('utf8', ranges[2 * i], ranges[2 * i + 1])) as unknown);
+      expect(cut).toEqual(JSON.parse(line.toString('utf8')));
+    }
+    expect(elementRanges(Buffer.from('[]'))).toEqual([]);
+    expect(elementRanges(Buffer.from('[1e400]'))).toEqual([1, 6]);
+  });
 });

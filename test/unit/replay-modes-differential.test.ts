@@ -21,15 +21,17 @@ import { formatSummary } from '../../functions/replay/format.js';
 import { elementRanges } from '../../functions/replay/lineKey.js';
 import { replay, type ReplayStats } from '../../functions/replay/replay.js';
 import { fixtureFiles, type Json } from '../support/entries.js';
+import { runwatch } from '../support/cli.js';
 import { config } from '../support/run.js';
 
-const cfg = config({
+const RAW_CONFIG = {
   changeWindows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' }],
   rules: {
     'new-image-repository': { trustedRepositories: ['europe-west1-docker.pkg.dev/*/*'] },
     'unapproved-deployer': { allowedDeployers: ['serviceAccount:*'] },
   },
-});
+};
+const cfg = config(RAW_CONFIG);
 
 /** One line of the stream: an entry (its JSON text as written, its parsed value, its time) or a broken line. */
 interface Line {
@@ -606,4 +608,32 @@ describe('elementRanges', () => {
     expect(elementRanges(Buffer.from('[]'))).toEqual([]);
     expect(elementRanges(Buffer.from('[1e400]'))).toEqual([1, 6]);
   });
+});
+
+// What a user sees: `runwatch replay` prints the same table, JSON and summary with one thread and with workers.
+describe('runwatch replay output', () => {
+  it('is the same text with --workers 0, 2 and 3 (the summary but for its timing)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-cli-modes-'));
+    const file = join(dir, 'entries.ndjson');
+    writeFileSync(file, ndjson(stream(5, { episodes: 60, truncated: true, jitter: 12 }), random(105)));
+    const configFile = join(dir, 'runwatch.json');
+    writeFileSync(configFile, JSON.stringify(RAW_CONFIG));
+    // The summary's timing, and progress lines (once a second: one run may print one more than another).
+    const timing = (stderr: string): string => stderr.replace(/read in [\d.]+ s \(\d+\/s\)/, 'read in T').replace(/^runwatch replay: \d+ entries read\.\.\.\n/gm, '');
+    for (const format of ['table', 'json']) {
+      const outputs = [];
+      for (const workers of ['0', '2', '3']) {
+        const result = await runwatch(['replay', '--quiet', '--config', configFile, '--format', format, '--workers', workers, file]);
+        expect(result.code).toBe(0);
+        outputs.push({ stdout: result.stdout, stderr: timing(result.stderr) });
+      }
+      expect(outputs[0]!.stdout.length).toBeGreaterThan(1000);
+      expect(outputs[1]).toEqual(outputs[0]);
+      expect(outputs[2]).toEqual(outputs[0]);
+    }
+    const summaries = [];
+    for (const workers of ['0', '2']) summaries.push(timing((await runwatch(['replay', '--config', configFile, '--format', 'ndjson', '--workers', workers, file])).stderr));
+    expect(summaries[0]).toContain('malformed');
+    expect(summaries[1]).toBe(summaries[0]);
+  }, 60_000);
 });

@@ -325,6 +325,7 @@ describe('every replay mode gives the same findings and counts', () => {
     same(await run({ paths: [plain], workers: 2, store: new MemoryBaselineStore() }), 'parse workers');
     same(await run({ paths: [plain], workers: 2 }), 'engine workers by project');
     same(await run({ paths: [plain], workers: 3 }), 'three engine workers');
+    same(await run({ paths: [plain], workers: 1 }), 'one parse worker (one engine worker is none)');
 
     const crlf = join(dir, 'crlf.ndjson');
     writeFileSync(crlf, ndjson(lines, random(seed + 100), { crlf: true }));

@@ -157,7 +157,7 @@ const DIGITS_OR_NOT = /\d+|\D+/g;
  * entry E`): as text, except that a run of digits counts as its number (`f:9` before `f:10`, `f:3` before `f:3[0]`).
  * A total order, so merging the examples of several workers gives one result whatever their order.
  */
-export function compareSources(a: string, b: string): number {
+function compareSources(a: string, b: string): number {
   const pa = a.match(DIGITS_OR_NOT) ?? [];
   const pb = b.match(DIGITS_OR_NOT) ?? [];
   for (let i = 0; i < pa.length && i < pb.length; i++) {

@@ -95,6 +95,15 @@ describe('public-invoker-attempt', () => {
       { refusedWith: 'PERMISSION_DENIED', statusMessage: 'unknown' },
     ],
     ['a status code written as a string of digits', [withStatus(serviceRefused, { code: '9' })], 'LOW', { refusedWith: 'FAILED_PRECONDITION' }],
+    // Resource Manager's projects.setIamPolicy (v1, v1beta1, v3): "Project does not support allUsers and
+    // allAuthenticatedUsers as members in a Binding of a Policy". Asking for them there is refused as an invalid
+    // argument, and the asking is what there is to see: nobody can open every service of a project that way.
+    [
+      'project policy refused as INVALID_ARGUMENT (Resource Manager takes no public member on a project)',
+      [withStatus(projectRefused, { code: 3, message: 'Request contains an invalid argument.' })],
+      'MEDIUM',
+      { scope: 'project', membersAttempted: ['allUsers'], refusedWith: 'INVALID_ARGUMENT' },
+    ],
   ])('fires: %s', async (_name, entries, severity, evidence) => {
     const findings = await attempts(entries);
     expect(findings).toHaveLength(1);
@@ -135,7 +144,7 @@ describe('public-invoker-attempt', () => {
   it.each([
     ['the same request succeeded (public-invoker-grant reports it)', [serviceGranted]],
     ['ABORTED: a concurrent policy change, retried by the caller', [withStatus(serviceRefused, { code: 10, message: 'There were concurrent policy changes.' })]],
-    ['INVALID_ARGUMENT', [withStatus(serviceRefused, { code: 3, message: 'Invalid argument' })]],
+    ['INVALID_ARGUMENT on a service (a malformed request says nothing of intent)', [withStatus(serviceRefused, { code: 3, message: 'Invalid argument' })]],
     ['UNAVAILABLE', [withStatus(serviceRefused, { code: 14 })]],
     ['a refused policy without a public member (an outside user refused)', [requesting(serviceRefused, [{ role: 'roles/run.invoker', members: ['user:partner@example.org'] }])]],
     ['a refused policy granting the public a role that does not invoke', [requesting(serviceRefused, [{ role: 'roles/run.viewer', members: ['allUsers'] }])]],

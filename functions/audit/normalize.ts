@@ -363,12 +363,17 @@ const REFUSALS: ReadonlyMap<number, Refusal['codeName']> = new Map([
 /** A status message is Google's, but may quote the request: kept short, as untrusted text. */
 export const REFUSAL_MESSAGE_MAX_LENGTH = 300;
 
-/** Why a failed call was refused, or undefined when it failed otherwise. Every check denied is PERMISSION_DENIED. */
-function refusalOf(pp: JsonObject, failure: Extract<ParseResult, { kind: 'skipped' }>): Refusal | undefined {
+/**
+ * Why a failed call was refused, or undefined when it failed otherwise. Every check denied is PERMISSION_DENIED.
+ * `aboveServices`: a project, folder or organization policy, where INVALID_ARGUMENT is a refusal too: Resource
+ * Manager's setIamPolicy says "Project does not support allUsers and allAuthenticatedUsers as members", so asking
+ * for them there is refused as an invalid argument (a service's policy takes them: there it says nothing of intent).
+ */
+function refusalOf(pp: JsonObject, failure: Extract<ParseResult, { kind: 'skipped' }>, aboveServices = false): Refusal | undefined {
   const status = asObject(pp['status']);
   const message = asString(status?.['message']);
   const code = failure.reason === 'permission-denied' ? 7 : asNumber(status?.['code']);
-  const codeName = code === undefined ? undefined : REFUSALS.get(code);
+  const codeName = code === undefined ? undefined : code === 3 && aboveServices ? 'INVALID_ARGUMENT' : REFUSALS.get(code);
   if (!codeName) return undefined;
   return { code: code as Refusal['code'], codeName, ...(message ? { message: truncatePlain(message, REFUSAL_MESSAGE_MAX_LENGTH) } : {}) };
 }
@@ -376,7 +381,7 @@ function refusalOf(pp: JsonObject, failure: Extract<ParseResult, { kind: 'skippe
 /** A refused SetIamPolicy whose requested policy granted the public an invoker role; else undefined. */
 function refusedIamAttempt(env: Envelope, pp: JsonObject, failure: ParseResult, where: IamTarget): ParseResult | undefined {
   if (failure.kind !== 'skipped' || 'kind' in where) return undefined;
-  const refusal = refusalOf(pp, failure);
+  const refusal = refusalOf(pp, failure, where.scope !== 'service');
   if (!refusal) return undefined;
   const publicInvokers = (requestedPolicy(asObject(pp['request'])) ?? []).filter(isPublicInvokerBinding);
   if (publicInvokers.length === 0) return undefined;

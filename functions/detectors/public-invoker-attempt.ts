@@ -4,7 +4,10 @@
 //           (cloudresourcemanager), and failed deploys (v1 CreateService / ReplaceService, v2 CreateService /
 //           UpdateService), that a control refused: status 9 FAILED_PRECONDITION (an organization policy, such as
 //           Domain Restricted Sharing, `constraints/iam.allowedPolicyMemberDomains`, which rejects `allUsers`) or
-//           7 PERMISSION_DENIED (the caller lacks the permission; every authorization check denied counts too).
+//           7 PERMISSION_DENIED (the caller lacks the permission; every authorization check denied counts too), and on a
+//           project, folder or organization policy 3 INVALID_ARGUMENT (Resource Manager's setIamPolicy: "Project does
+//           not support allUsers and allAuthenticatedUsers as members"; nobody can open every service of a project
+//           that way, but someone asked).
 // Alerts:   such a refused call that would have opened Cloud Run to the public: a requested policy granting an
 //           invoker role (model/iam.ts INVOKER_ROLES) to `allUsers` or `allAuthenticatedUsers`, or a deploy turning
 //           the invoker IAM check off. Nothing changed, but someone tried: often a developer who will ask for an
@@ -18,7 +21,7 @@
 // Severity: LOW on a service, MEDIUM on a project, folder or organization (which would have opened every service
 //           below it).
 // Resolves: nothing (no risk is in force).
-// Blind spots: other failures (ABORTED on a concurrent policy change, INVALID_ARGUMENT, an outage) are not attempts
+// Blind spots: other failures (ABORTED on a concurrent policy change, INVALID_ARGUMENT on a service, an outage) are not attempts
 //           a control stopped and raise nothing; when the caller retries with success, public-invoker-grant reports
 //           it. The shape of a refused entry is taken from successful ones (failed writes log their request and no
 //           response); the status message is Google's text, kept as evidence but cut to 300 characters. A dry run
@@ -91,7 +94,12 @@ export const publicInvokerAttempt: Detector<'public-invoker-attempt'> = {
 };
 
 function refusedText(change: RefusedChange): string {
-  return change.refusal.code === 9
-    ? 'it was refused (FAILED_PRECONDITION: an organization policy such as Domain Restricted Sharing forbids it), so nothing changed.'
-    : 'it was refused (PERMISSION_DENIED: the caller lacks the permission), so nothing changed.';
+  switch (change.refusal.code) {
+    case 9:
+      return 'it was refused (FAILED_PRECONDITION: an organization policy such as Domain Restricted Sharing forbids it), so nothing changed.';
+    case 7:
+      return 'it was refused (PERMISSION_DENIED: the caller lacks the permission), so nothing changed.';
+    case 3:
+      return `it was refused (INVALID_ARGUMENT: IAM takes no allUsers or allAuthenticatedUsers on a ${change.scope}), so nothing changed.`;
+  }
 }

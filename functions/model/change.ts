@@ -320,9 +320,12 @@ export interface DeleteChange extends ChangeBase {
 
 /** Why a control refused a call: its gRPC status. */
 export interface Refusal {
-  /** 7 PERMISSION_DENIED (the caller lacks a permission) or 9 FAILED_PRECONDITION (an organization policy forbids it). */
-  readonly code: 7 | 9;
-  readonly codeName: 'PERMISSION_DENIED' | 'FAILED_PRECONDITION';
+  /**
+   * 7 PERMISSION_DENIED (the caller lacks a permission), 9 FAILED_PRECONDITION (an organization policy forbids it), or
+   * 3 INVALID_ARGUMENT on a project, folder or organization policy (Resource Manager takes no public member there).
+   */
+  readonly code: 3 | 7 | 9;
+  readonly codeName: 'INVALID_ARGUMENT' | 'PERMISSION_DENIED' | 'FAILED_PRECONDITION';
   /** The status message as logged (it may echo the request, so it is untrusted text), cut to a bounded length. */
   readonly message?: string;
 }

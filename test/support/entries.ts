@@ -122,6 +122,34 @@ export function v1ServiceWrite(
   return at(withOperationId(entry, `op-${time}`), time);
 }
 
+/** Environment variables as a container's `env` lists them. */
+export type EnvList = readonly Record<string, unknown>[];
+
+/**
+ * The gcloud v1 fixture (SLACK_BOT) at `time`, its one container `app` running `image` with `env` (a new image each
+ * time by default, so each is a new revision); `env` undefined: the write logs no containers (as console writes).
+ */
+export function v1EnvDeploy(time: string, env: EnvList | undefined, image = `gcr.io/acme/app:${time}`): Json {
+  const entry = editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
+    const template = (svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!;
+    template['spec']!['containers'] = env === undefined ? [] : [{ name: 'app', image, env }];
+  });
+  return at(withOperationId(entry, `op-${time}`), time);
+}
+
+/** The v2 UpdateService fixture at `time`, its container's env set to `env`, with an update mask of `mask` when given. */
+export function v2EnvUpdate(time: string, env: EnvList, mask?: string[]): Json {
+  return at(
+    variant(synthetic('v2-UpdateService'), (e) => {
+      const request = e.protoPayload['request'] as Record<string, Record<string, Record<string, unknown>>>;
+      const containers = request['service']!['template']!['containers'] as Record<string, unknown>[];
+      containers[0]!['env'] = env;
+      if (mask) (request as Record<string, unknown>)['updateMask'] = { paths: mask };
+    }),
+    time,
+  );
+}
+
 /** The same entry made by `principal` (its `authenticationInfo.principalEmail`). */
 export function byPrincipal(entry: Json, principal: string): Json {
   return variant(entry, (e) => {

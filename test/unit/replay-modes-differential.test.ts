@@ -219,11 +219,6 @@ function lineOf(entry: Json, next: () => number): Line {
   return { text, values: [value], timeMs: timeOf(value), truncated: false };
 }
 
-interface Written {
-  readonly dir: string;
-  readonly lines: readonly Line[];
-}
-
 function ndjson(lines: readonly Line[], next: () => number, { crlf = false, bom = false, blank = true } = {}): string {
   const parts: string[] = [];
   for (const line of lines) {

@@ -2,32 +2,11 @@
 // (NODE_OPTIONS=--require, LD_PRELOAD...): code the image did not run before, with the same image.
 import { describe, expect, it } from 'vitest';
 import { codeLoadingEnvOf, loadsCode } from '../../../functions/audit/env.js';
-import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, type Json } from '../../support/entries.js';
+import { deleteServiceAt, SLACK_BOT, synthetic, v1EnvDeploy, v2EnvUpdate } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
-type Env = readonly Record<string, unknown>[];
-
-/** The gcloud fixture at `time`, its container's env set to `env` (and the image changed, so it is a new revision). */
-function v1Deploy(time: string, env: Env | undefined, image = `gcr.io/acme/app:${time}`): Json {
-  const entry = editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
-    const template = (svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!;
-    template['spec']!['containers'] = env === undefined ? [] : [{ name: 'app', image, env }];
-  });
-  return at(withOperationId(entry, `op-${time}`), time);
-}
-
-/** The v2 UpdateService fixture (its Binary Authorization policy enforced) at `time`, its container's env `env`. */
-function v2Update(time: string, env: Env, mask?: string[]): Json {
-  return at(
-    variant(synthetic('v2-UpdateService'), (e) => {
-      const request = e.protoPayload['request'] as Record<string, Record<string, Record<string, unknown>>>;
-      const containers = request['service']!['template']!['containers'] as Record<string, unknown>[];
-      containers[0]!['env'] = env;
-      if (mask) (request as Record<string, unknown>)['updateMask'] = { paths: mask };
-    }),
-    time,
-  );
-}
+const v1Deploy = v1EnvDeploy;
+const v2Update = v2EnvUpdate;
 
 const REQUIRE = { name: 'NODE_OPTIONS', value: '--require /mnt/bucket/hook.js' };
 const MEMORY = { name: 'NODE_OPTIONS', value: '--max-old-space-size=4096' };

@@ -5,10 +5,10 @@ import { MemoryBaselineStore } from '../../../functions/baseline/memory.js';
 import { plainEnvOf } from '../../../functions/audit/env.js';
 import { normalizeOptionsOf } from '../../../functions/audit/normalize.js';
 import { Pipeline } from '../../../functions/pipeline.js';
-import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, type Json } from '../../support/entries.js';
+import { deleteServiceAt, editV1Services, SLACK_BOT, v1EnvDeploy, v2EnvUpdate, type EnvList, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
-type Env = readonly Record<string, unknown>[];
+type Env = EnvList;
 
 // Secrets made up for the tests, in the real formats (none is a live credential).
 const AWS_KEY = 'AKIA' + 'Q3EXAMPLE7RUNWATCH'.slice(0, 16);
@@ -17,27 +17,8 @@ const PASSWORD = 'hunter2-but-longer';
 // An OpenPGP secret key as `gpg --armor --export-secret-keys` writes it (signing keys of release pipelines).
 const PGP = '-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQVYBGXaaaaBDADexamplekeymaterialnotreal\n-----END PGP PRIVATE KEY BLOCK-----\n';
 
-/** The gcloud fixture at `time`, its container's env set to `env` (and the image changed, so it is a new revision). */
-function v1Deploy(time: string, env: Env, image = `gcr.io/acme/app:${time}`): Json {
-  const entry = editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
-    const template = (svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!;
-    template['spec']!['containers'] = [{ name: 'app', image, env }];
-  });
-  return at(withOperationId(entry, `op-${time}`), time);
-}
-
-/** The v2 UpdateService fixture at `time` with its container's env set to `env`. */
-function v2Update(time: string, env: Env, mask?: string[]): Json {
-  return at(
-    variant(synthetic('v2-UpdateService'), (e) => {
-      const request = e.protoPayload['request'] as Record<string, Record<string, Record<string, unknown>>>;
-      const containers = request['service']!['template']!['containers'] as Record<string, unknown>[];
-      containers[0]!['env'] = env;
-      if (mask) (request as Record<string, unknown>)['updateMask'] = { paths: mask };
-    }),
-    time,
-  );
-}
+const v1Deploy = (time: string, env: Env, image?: string): Json => v1EnvDeploy(time, env, image);
+const v2Update = v2EnvUpdate;
 
 async function secretFindings(entries: readonly unknown[], cfg = config()) {
   return (await findingsOf(entries, cfg)).filter((f) => f.rule === 'plaintext-secret-env');

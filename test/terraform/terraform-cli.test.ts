@@ -138,6 +138,13 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
     ['the nodejs24 runtime', () => ({ log_sink_scope: 'project', runtime: 'nodejs24' }), []],
     // Alone: Terraform skips the validations of a variable whose rules read another invalid variable (the maximum's).
     ['a minimum backoff above 600 s', () => ({ log_sink_scope: 'project', retry_minimum_backoff: '700s' }), ['retry_minimum_backoff']],
+    // A Cloud Run service's maximum instance count "must not be less than minimum instance count" (google provider,
+    // google_cloud_run_v2_service template.scaling): apply would fail on the function, so plan must refuse it first.
+    // Alone too: min_instances's rules read the maximums.
+    ['more than 10 warm instances', () => ({ log_sink_scope: 'project', min_instances: 11 }), ['min_instances']],
+    ['more warm instances than notify may run', () => ({ log_sink_scope: 'project', min_instances: 3, notify_max_instances: 2 }), ['min_instances']],
+    ['more warm instances than detect may run', () => ({ log_sink_scope: 'project', min_instances: 4, detect_max_instances: 3, notify_max_instances: 5 }), ['min_instances']],
+    ['as many warm instances as either function may run', () => ({ log_sink_scope: 'project', min_instances: 2, detect_max_instances: 2, notify_max_instances: 2 }), []],
     // Rules on one variable each: Terraform reports every invalid variable of a plan, so one plan checks them all.
     [
       'every single-variable rule broken at once',
@@ -166,7 +173,6 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
         notify_memory: '1GB',
         detect_max_instances: 0,
         notify_max_instances: 1.5,
-        min_instances: 11,
         ingress_settings: 'PUBLIC',
         firestore_location: 'europe',
       }),
@@ -194,7 +200,6 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
         'notify_memory',
         'detect_max_instances',
         'notify_max_instances',
-        'min_instances',
         'ingress_settings',
         'firestore_location',
       ],

@@ -386,12 +386,18 @@ variable "notify_max_instances" {
 
 variable "min_instances" {
   type        = number
-  description = "Instances kept warm per function. 0 scales to zero (cold starts add latency to the first alert after a quiet period, and cost nothing)."
+  description = "Instances kept warm per function, at most detect_max_instances and notify_max_instances. 0 scales to zero (cold starts add latency to the first alert after a quiet period, and cost nothing)."
   default     = 0
 
   validation {
     condition     = var.min_instances >= 0 && var.min_instances <= 10 && floor(var.min_instances) == var.min_instances
     error_message = "min_instances must be a whole number from 0 to 10."
+  }
+
+  # A function's maximum instance count must not be less than its minimum (Cloud Run scaling): apply would fail.
+  validation {
+    condition     = var.min_instances <= var.detect_max_instances && var.min_instances <= var.notify_max_instances
+    error_message = "min_instances must not exceed detect_max_instances or notify_max_instances (each function's maximum instance count must not be less than its minimum)."
   }
 }
 

@@ -144,6 +144,10 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
     ['more than 10 warm instances', () => ({ log_sink_scope: 'project', min_instances: 11 }), ['min_instances']],
     ['more warm instances than notify may run', () => ({ log_sink_scope: 'project', min_instances: 3, notify_max_instances: 2 }), ['min_instances']],
     ['more warm instances than detect may run', () => ({ log_sink_scope: 'project', min_instances: 4, detect_max_instances: 3, notify_max_instances: 5 }), ['min_instances']],
+    // Pub/Sub topic and subscription names "must not start with goog" (Pub/Sub API, Topic.name and Subscription.name),
+    // and the functions refuse such a FINDINGS_TOPIC at start-up (parseTopic): <prefix>-audit and the rest would fail.
+    ['a name prefix starting with goog', () => ({ log_sink_scope: 'project', name_prefix: 'goog-rw' }), ['name_prefix']],
+    ['a name prefix with goog inside', () => ({ log_sink_scope: 'project', name_prefix: 'rw-goog' }), []],
     ['as many warm instances as either function may run', () => ({ log_sink_scope: 'project', min_instances: 2, detect_max_instances: 2, notify_max_instances: 2 }), []],
     // Rules on one variable each: Terraform reports every invalid variable of a plan, so one plan checks them all.
     [

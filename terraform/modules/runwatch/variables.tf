@@ -24,12 +24,18 @@ variable "region" {
 
 variable "name_prefix" {
   type        = string
-  description = "Prefix of every resource name (topics, subscriptions, functions, service accounts, secrets). Keep it short: service account IDs are limited to 30 characters."
+  description = "Prefix of every resource name (topics, subscriptions, functions, service accounts, secrets). Keep it short: service account IDs are limited to 30 characters. Not starting with goog (Pub/Sub refuses such names)."
   default     = "runwatch"
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{1,10}[a-z0-9]$", var.name_prefix))
     error_message = "name_prefix must be 3-12 characters: lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen."
+  }
+
+  # It starts every topic and subscription name, and Pub/Sub refuses names that start with "goog".
+  validation {
+    condition     = !startswith(var.name_prefix, "goog")
+    error_message = "name_prefix must not start with \"goog\": Pub/Sub refuses topic and subscription names that do."
   }
 }
 

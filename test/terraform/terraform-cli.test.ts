@@ -144,6 +144,11 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
     ['more than 10 warm instances', () => ({ log_sink_scope: 'project', min_instances: 11 }), ['min_instances']],
     ['more warm instances than notify may run', () => ({ log_sink_scope: 'project', min_instances: 3, notify_max_instances: 2 }), ['min_instances']],
     ['more warm instances than detect may run', () => ({ log_sink_scope: 'project', min_instances: 4, detect_max_instances: 3, notify_max_instances: 5 }), ['min_instances']],
+    // Cloud Run functions offer 128 MiB to 32 GiB of memory (cloud.google.com/functions/docs/configuring/memory): any
+    // other size fails the function at apply.
+    ['the smallest and largest memory sizes', () => ({ log_sink_scope: 'project', detect_memory: '32Gi', notify_memory: '128Mi' }), []],
+    ['a memory size below 128 MiB', () => ({ log_sink_scope: 'project', detect_memory: '64Mi', notify_memory: '0Mi' }), ['detect_memory', 'notify_memory']],
+    ['a memory size above 32 GiB', () => ({ log_sink_scope: 'project', detect_memory: '64Gi', notify_memory: '32769Mi' }), ['detect_memory', 'notify_memory']],
     // Pub/Sub topic and subscription names "must not start with goog" (Pub/Sub API, Topic.name and Subscription.name),
     // and the functions refuse such a FINDINGS_TOPIC at start-up (parseTopic): <prefix>-audit and the rest would fail.
     ['a name prefix starting with goog', () => ({ log_sink_scope: 'project', name_prefix: 'goog-rw' }), ['name_prefix']],

@@ -348,23 +348,35 @@ variable "function_timeout_seconds" {
 
 variable "detect_memory" {
   type        = string
-  description = "Memory of the detect function, e.g. \"512Mi\"."
+  description = "Memory of the detect function, e.g. \"512Mi\"; from \"128Mi\" to \"32Gi\"."
   default     = "512Mi"
 
   validation {
     condition     = can(regex("^[0-9]+(Mi|Gi)$", var.detect_memory))
     error_message = "detect_memory must be a size such as \"256Mi\", \"512Mi\" or \"1Gi\"."
   }
+
+  # Cloud Run functions offer 128 MiB to 32 GiB (cloud.google.com/functions/docs/configuring/memory).
+  validation {
+    condition     = try(alltrue([for mib in [tonumber(regex("^[0-9]+", var.detect_memory)) * (endswith(var.detect_memory, "Gi") ? 1024 : 1)] : mib >= 128 && mib <= 32768]), false)
+    error_message = "detect_memory must be from \"128Mi\" to \"32Gi\", the memory sizes Cloud Run functions offer."
+  }
 }
 
 variable "notify_memory" {
   type        = string
-  description = "Memory of each notify function, e.g. \"256Mi\"."
+  description = "Memory of each notify function, e.g. \"256Mi\"; from \"128Mi\" to \"32Gi\"."
   default     = "256Mi"
 
   validation {
     condition     = can(regex("^[0-9]+(Mi|Gi)$", var.notify_memory))
     error_message = "notify_memory must be a size such as \"256Mi\", \"512Mi\" or \"1Gi\"."
+  }
+
+  # Cloud Run functions offer 128 MiB to 32 GiB (cloud.google.com/functions/docs/configuring/memory).
+  validation {
+    condition     = try(alltrue([for mib in [tonumber(regex("^[0-9]+", var.notify_memory)) * (endswith(var.notify_memory, "Gi") ? 1024 : 1)] : mib >= 128 && mib <= 32768]), false)
+    error_message = "notify_memory must be from \"128Mi\" to \"32Gi\", the memory sizes Cloud Run functions offer."
   }
 }
 

@@ -149,6 +149,12 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
     ['the smallest and largest memory sizes', () => ({ log_sink_scope: 'project', detect_memory: '32Gi', notify_memory: '128Mi' }), []],
     ['a memory size below 128 MiB', () => ({ log_sink_scope: 'project', detect_memory: '64Mi', notify_memory: '0Mi' }), ['detect_memory', 'notify_memory']],
     ['a memory size above 32 GiB', () => ({ log_sink_scope: 'project', detect_memory: '64Gi', notify_memory: '32769Mi' }), ['detect_memory', 'notify_memory']],
+    // An existing SCC source belongs to one organization: the grants name organization_id (the findingsEditor grant on
+    // the organization, the source grant's organization), so a source of another organization is refused. Alone: its
+    // rules read organization_id.
+    ['an existing SCC source of the organization', () => ({ organization_id: '111', sinks: ['scc'], create_scc_source: false, scc_source_name: 'organizations/111/sources/5' }), []],
+    ['an existing SCC source of another organization', () => ({ organization_id: '222', sinks: ['scc'], create_scc_source: false, scc_source_name: 'organizations/111/sources/5' }), ['scc_source_name']],
+    ['an SCC source name of the wrong form', () => ({ organization_id: '1', sinks: ['scc'], scc_source_name: 'sources/12' }), ['scc_source_name']],
     // Pub/Sub topic and subscription names "must not start with goog" (Pub/Sub API, Topic.name and Subscription.name),
     // and the functions refuse such a FINDINGS_TOPIC at start-up (parseTopic): <prefix>-audit and the rest would fail.
     ['a name prefix starting with goog', () => ({ log_sink_scope: 'project', name_prefix: 'goog-rw' }), ['name_prefix']],
@@ -169,7 +175,6 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
         package_dir: work,
         source_include: ['../outside/**'],
         runtime: 'nodejs18',
-        scc_source_name: 'sources/12',
         scc_source_display_name: '-bad-',
         scc_findings_editor_scope: 'project',
         secret_versions: { slack: 'v2' },
@@ -196,7 +201,6 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
         'package_dir',
         'source_include',
         'runtime',
-        'scc_source_name',
         'scc_source_display_name',
         'scc_findings_editor_scope',
         'secret_versions',

@@ -217,12 +217,18 @@ variable "create_scc_source" {
 
 variable "scc_source_name" {
   type        = string
-  description = "Existing SCC source, \"organizations/ORG/sources/SOURCE\", used when create_scc_source is false (e.g. one made by `runwatch scc create-source`)."
+  description = "Existing SCC source of organization_id, \"organizations/ORG/sources/SOURCE\", used when create_scc_source is false (e.g. one made by `runwatch scc create-source`)."
   default     = null
 
   validation {
     condition     = var.scc_source_name == null || can(regex("^organizations/[0-9]+/sources/[0-9]+$", var.scc_source_name))
     error_message = "scc_source_name must look like organizations/123456789012/sources/1234567890123456789."
+  }
+
+  # notify-scc's grants name organization_id (on the source, or on the organization): the source must be one of its.
+  validation {
+    condition     = var.scc_source_name == null || var.organization_id == null || startswith(coalesce(var.scc_source_name, "-"), "organizations/${coalesce(var.organization_id, "-")}/sources/")
+    error_message = "scc_source_name must be a source of organization_id (organizations/<organization_id>/sources/...)."
   }
 }
 

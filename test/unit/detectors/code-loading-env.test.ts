@@ -23,6 +23,7 @@ describe('code-loading-env', () => {
     ['NODE_OPTIONS --require set (v1)', [v1Deploy(T0, []), v1Deploy(T1, [REQUIRE])], ['app/NODE_OPTIONS'], ['app/NODE_OPTIONS=--require /mnt/bucket/hook.js'], undefined],
     ['NODE_OPTIONS --import of inline code', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: '--import=data:text/javascript,process.exit()' }])], ['app/NODE_OPTIONS'], ['app/NODE_OPTIONS=--import=data:text/javascript,process.exit()'], undefined],
     ['memory flags turned into a --require', [v1Deploy(T0, [MEMORY]), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=4096 -r /tmp/x.js' }])], ['app/NODE_OPTIONS'], ['app/NODE_OPTIONS=--max-old-space-size=4096 -r /tmp/x.js'], ['app/NODE_OPTIONS']],
+    ['NODE_OPTIONS memory flags turned into a quoted --require (node strips the quotes)', [v1Deploy(T0, [MEMORY]), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=4096 "--require" /mnt/bucket/hook.js' }])], ['app/NODE_OPTIONS'], ['app/NODE_OPTIONS=--max-old-space-size=4096 "--require" /mnt/bucket/hook.js'], ['app/NODE_OPTIONS']],
     ['LD_PRELOAD set', [v1Deploy(T0, [{ name: 'PORT_NAME', value: 'http1' }]), v1Deploy(T1, [{ name: 'LD_PRELOAD', value: '/mnt/nfs/libhook.so' }])], ['app/LD_PRELOAD'], ['app/LD_PRELOAD=/mnt/nfs/libhook.so'], undefined],
     ['LD_PRELOAD given another library', [v1Deploy(T0, [{ name: 'LD_PRELOAD', value: '/usr/lib/libjemalloc.so' }]), v1Deploy(T1, [{ name: 'LD_PRELOAD', value: '/mnt/nfs/libhook.so' }])], ['app/LD_PRELOAD'], ['app/LD_PRELOAD=/mnt/nfs/libhook.so'], ['app/LD_PRELOAD']],
     ['a Java agent', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'JAVA_TOOL_OPTIONS', value: '-XX:MaxRAMPercentage=75 -javaagent:/mnt/gcs/agent.jar' }])], ['app/JAVA_TOOL_OPTIONS'], ['app/JAVA_TOOL_OPTIONS=-XX:MaxRAMPercentage=75 -javaagent:/mnt/gcs/agent.jar'], undefined],
@@ -129,6 +130,23 @@ describe('code-loading-env: which values load code', () => {
     ['LD_PRELOAD', '/usr/lib/x.so', true],
     ['LD_PRELOAD', '', false],
     ['PYTHONPATH', '/app', true],
+    // Spellings the runtimes accept (each run with node 20, perl 5.36 and OpenJDK 17): node strips `"` from
+    // NODE_OPTIONS and takes `_` for `-` in option names; the JVM strips quotes from JAVA_TOOL_OPTIONS and reads
+    // options from a file (-XX:VMOptionsFile, and @argfiles in JDK_JAVA_OPTIONS); perl takes PERL5OPT's switches
+    // with or without their dash.
+    ['NODE_OPTIONS', '"--require" /mnt/bucket/hook.js', true],
+    ['NODE_OPTIONS', '--re"quire" /mnt/bucket/hook.js', true],
+    ['NODE_OPTIONS', '--max-old-space-size=4096 "--import=/mnt/bucket/hook.mjs"', true],
+    ['NODE_OPTIONS', '--experimental_loader=/mnt/bucket/loader.mjs', true],
+    ['NODE_OPTIONS', '--max_old_space_size=4096', false],
+    ['JAVA_TOOL_OPTIONS', '"-javaagent:/mnt/gcs/agent.jar"', true],
+    ["JAVA_TOOL_OPTIONS", "-Xmx512m '-javaagent:/mnt/gcs/agent.jar'", true],
+    ['JAVA_TOOL_OPTIONS', '-XX:VMOptionsFile=/mnt/gcs/options', true],
+    ['JDK_JAVA_OPTIONS', '@/mnt/gcs/args', true],
+    ['JDK_JAVA_OPTIONS', '-Dmail=ops@acme.com', false],
+    ['PERL5OPT', 'Mstrict;system(q(id))', true],
+    ['PERL5OPT', '-w MEvil', true],
+    ['PERL5OPT', '-w', false],
   ])('%s=%s: %s', (name, value, expected) => {
     expect(loadsCode(name, value)).toBe(expected);
   });

@@ -232,22 +232,27 @@ export function codeLoadingEnvOf(containers: readonly unknown[], secretNames: Se
  * value (a library to preload, a start-up file, a search path).
  */
 const CODE_LOADING_OPTIONS: Readonly<Record<string, RegExp>> = {
-  NODE_OPTIONS: /(?:^|\s)(?:-r|--require|--import|--loader|--experimental-loader)(?:[=\s]|$)/,
+  // Node takes `_` for `-` in option names (`--experimental_loader`).
+  NODE_OPTIONS: /(?:^|\s)(?:-r|--require|--import|--loader|--experimental[-_]loader)(?:[=\s]|$)/,
   JAVA_TOOL_OPTIONS: JAVA_CODE_OPTIONS(),
   _JAVA_OPTIONS: JAVA_CODE_OPTIONS(),
   JDK_JAVA_OPTIONS: JAVA_CODE_OPTIONS(),
-  PERL5OPT: /(?:^|\s)-[MmdI]/,
+  // Perl reads each word of PERL5OPT as a switch, its dash or not (`Mstrict;system(...)` runs code).
+  PERL5OPT: /(?:^|\s)-?[MmdI]/,
   RUBYOPT: /(?:^|\s)-[rI]/,
 };
 
+/** Also options read from a file (`-XX:VMOptionsFile=`, and the launcher's `@argfiles` in JDK_JAVA_OPTIONS), which may hold any of them. */
 function JAVA_CODE_OPTIONS(): RegExp {
-  return /(?:^|\s)(?:-javaagent:|-agentpath:|-agentlib:|-Xbootclasspath|-XX:OnOutOfMemoryError|-XX:OnError|-cp(?:\s|$)|-classpath|--class-path|-Djava\.system\.class\.loader=)/;
+  return /(?:^|\s)(?:-javaagent:|-agentpath:|-agentlib:|-Xbootclasspath|-XX:OnOutOfMemoryError|-XX:OnError|-XX:VMOptionsFile=|@|-cp(?:\s|$)|-classpath|--class-path|-Djava\.system\.class\.loader=)/;
 }
 
 /** Whether `value` of CODE_LOADING_ENV variable `name` makes the runtime load code (CODE_LOADING_OPTIONS). */
 export function loadsCode(name: string, value: string): boolean {
   const options = CODE_LOADING_OPTIONS[name];
-  return options === undefined ? value.trim() !== '' : options.test(value);
+  // Quotes only group words, wherever they are: node drops `"` from NODE_OPTIONS (`"--require" x`, `--re"quire" x`),
+  // the JVM `"` and `'` from JAVA_TOOL_OPTIONS; read without them, the option shows.
+  return options === undefined ? value.trim() !== '' : options.test(value.replace(/["']/g, ''));
 }
 
 /** The Secret Manager secret (and version or key) a variable is set from: v1 `valueFrom.secretKeyRef`, v2 `valueSource.secretKeyRef`. */

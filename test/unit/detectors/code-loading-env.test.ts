@@ -74,6 +74,31 @@ describe('code-loading-env', () => {
     expect(await codeFindings(entries, config({ rules: { 'code-loading-env': { enabled: false } } }))).toEqual([]);
   });
 
+  // Cloud Run runs up to 10 containers; sidecars listed before the app, each setting the six option variables to
+  // values that load nothing, are 18 variables read before the app's own.
+  const PADDING = ['NODE_OPTIONS', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS', 'PERL5OPT', 'RUBYOPT'].map((name) => ({ name, value: '-w' }));
+  /** The gcloud fixture at `time` with three padding sidecars before the app container, whose env is `env`. */
+  function padded(time: string, env: Env): Json {
+    const entry = editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
+      const template = (svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!;
+      template['spec']!['containers'] = [
+        ...['s1', 's2', 's3'].map((name) => ({ name, image: 'gcr.io/acme/sidecar:1', env: PADDING })),
+        { name: 'app', image: `gcr.io/acme/app:${time}`, ports: [{ containerPort: 8080 }], env },
+      ];
+    });
+    return at(withOperationId(entry, `op-${time}`), time);
+  }
+
+  it.each([
+    ['set behind padding', [v1Deploy(T0, []), padded(T1, [{ name: 'LD_PRELOAD', value: '/mnt/nfs/libhook.so' }])], ['active']],
+    ['still set, now behind padding: stays open', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'LD_PRELOAD', value: '/mnt/nfs/libhook.so' }]), padded(T2, [{ name: 'LD_PRELOAD', value: '/mnt/nfs/libhook.so' }])], ['active']],
+    ['changed behind padding', [padded(T0, [{ name: 'LD_PRELOAD', value: '/usr/lib/libjemalloc.so' }]), padded(T1, [{ name: 'LD_PRELOAD', value: '/mnt/nfs/libhook.so' }])], ['active']],
+  ])('more than 16 such variables cannot hide one that loads code: %s', async (_name, entries, statuses) => {
+    const findings = await codeFindings(entries);
+    expect(findings.map((f) => f.status ?? 'active')).toEqual(statuses);
+    expect(findings.every((f) => JSON.stringify(f.evidence['values']).includes('LD_PRELOAD'))).toBe(true);
+  });
+
   it('the same change seen twice gives one finding id', async () => {
     const second = v1Deploy(T1, [REQUIRE]);
     const findings = await codeFindings([v1Deploy(T0, []), second, structuredClone(second)]);

@@ -209,20 +209,48 @@ export function codeLoadingEnvOf(containers: readonly unknown[], secretNames: Se
       const value = asString(variable?.['value']);
       const reference = value === undefined ? secretReference(variable) : undefined;
       const shown = value !== undefined ? cutText(hideSecretsInArg(value, secretNames), MAX_SHOWN_VALUE_LENGTH) : reference ? `[Secret Manager: ${cutText(reference, MAX_SHOWN_VALUE_LENGTH)}]` : '';
-      const digest = hash('sha256', value !== undefined ? `value:${value}` : `secret:${reference ?? ''}`, 'base64url').slice(0, 22);
       out ??= [];
       out.push({
         ...(containerName ? { container: cutText(containerName, MAX_CONTAINER_NAME_LENGTH) } : {}),
         name,
         value: shown,
-        digest,
+        digest: digestOf(value !== undefined ? `value:${value}` : `secret:${reference ?? ''}`),
         // A reference's value is not in the entry: it may load code.
         loadsCode: value === undefined || loadsCode(name, value),
       });
-      if (out.length >= MAX_VARIABLES) return out;
     }
   }
-  return out ?? NO_CODE_LOADING;
+  return out === undefined ? NO_CODE_LOADING : capCodeLoading(out);
+}
+
+/** What stands for the variables past the cap: no name in CODE_LOADING_ENV, so no variable read has it. */
+export const MORE_CODE_LOADING_VARIABLES = '(more)';
+
+/**
+ * At most MAX_VARIABLES variables: those that load code first (in the order written), so that no number of others
+ * (sidecars setting `NODE_OPTIONS=--max-old-space-size=...`) pushes one out; those past the cap are kept as one
+ * (MORE_CODE_LOADING_VARIABLES), their names shown, its digest of all of theirs, loading code when one of them does:
+ * a variable past the cap that is set or changed changes it, and is reported as it.
+ */
+function capCodeLoading(variables: CodeLoadingVar[]): readonly CodeLoadingVar[] {
+  if (variables.length <= MAX_VARIABLES) return variables;
+  const ordered = [...variables.filter((v) => v.loadsCode), ...variables.filter((v) => !v.loadsCode)];
+  const rest = ordered.slice(MAX_VARIABLES - 1);
+  const named = rest.map((v) => (v.container ? `${v.container}/${v.name}` : v.name));
+  return [
+    ...ordered.slice(0, MAX_VARIABLES - 1),
+    {
+      name: MORE_CODE_LOADING_VARIABLES,
+      value: cutText(named.join(' '), MAX_SHOWN_VALUE_LENGTH),
+      digest: digestOf(rest.map((v, i) => `${named[i]!}#${v.digest}`).sort().join(',')),
+      loadsCode: rest.some((v) => v.loadsCode),
+    },
+  ];
+}
+
+/** SHA-256, 22 base64url characters: whoever writes a value must not be able to give a new one the digest of the old. */
+function digestOf(text: string): string {
+  return hash('sha256', text, 'base64url').slice(0, 22);
 }
 
 /**

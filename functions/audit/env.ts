@@ -171,6 +171,8 @@ export const CODE_LOADING_ENV: ReadonlySet<string> = new Set([
   'PYTHONSTARTUP',
   'PYTHONPATH',
   'PYTHONHOME',
+  // The user site-packages under it: its .pth files' `import` lines run at start-up (the site module).
+  'PYTHONUSERBASE',
   'JAVA_TOOL_OPTIONS',
   '_JAVA_OPTIONS',
   'JDK_JAVA_OPTIONS',
@@ -184,6 +186,11 @@ export const CODE_LOADING_ENV: ReadonlySet<string> = new Set([
   'PHPRC',
   'PHP_INI_SCAN_DIR',
   'DOTNET_STARTUP_HOOKS',
+  // The native profiler library the .NET runtime loads into the process (DOTNET_ prefixed from .NET 11).
+  'CORECLR_PROFILER_PATH',
+  'CORECLR_PROFILER_PATH_64',
+  'DOTNET_PROFILER_PATH',
+  'DOTNET_PROFILER_PATH_64',
 ]);
 
 /** A value as findings show it: cut, and with any secret in it hidden (hideSecretsInArg). */

@@ -138,6 +138,18 @@ describe('code-loading-env', () => {
     expect(await only([base, dropped, open])).toHaveLength(2);
   });
 
+  it.each([
+    ['plaintext-secret-env on', config()],
+    // The values go to every sink whichever rules are on (as job-run-overrides' arguments).
+    ['plaintext-secret-env off', config({ rules: { 'plaintext-secret-env': { enabled: false } } })],
+  ])('hides a secret by its name in a value (%s)', async (_name, cfg) => {
+    const password = 'hunter2-' + 'Runwatch7';
+    const entries = [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'JAVA_TOOL_OPTIONS', value: `-javaagent:/mnt/gcs/agent.jar -Ddb.password=${password}` }])];
+    const findings = await codeFindings(entries, cfg);
+    expect(findings.map((f) => f.evidence['values'])).toEqual([['app/JAVA_TOOL_OPTIONS=-javaagent:/mnt/gcs/agent.jar -Ddb.password=[hidden]']]);
+    expect(JSON.stringify(findings)).not.toContain(password);
+  });
+
   it('hides a secret in a value, and keeps no value in the baseline', async () => {
     const key = 'AKIA' + 'Q3EXAMPLE7RUNWATCH'.slice(0, 16);
     const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: `--require /x.js --token=${key}` }])]);

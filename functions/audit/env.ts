@@ -193,6 +193,14 @@ export const CODE_LOADING_ENV: ReadonlySet<string> = new Set([
   'DOTNET_PROFILER_PATH_64',
 ]);
 
+/**
+ * The names whose values are hidden in a value findings show (normalize.ts EnvSecrets): plaintext-secret-env's globs
+ * whether or not that rule is on (`secretArgs`), as in a job run's arguments: the values go to every sink.
+ */
+export function shownValueSecrets(secrets: { readonly secretEnv?: SecretEnvNames; readonly secretArgs?: SecretEnvNames }): SecretEnvNames | undefined {
+  return secrets.secretArgs ?? secrets.secretEnv;
+}
+
 /** A value as findings show it: cut, and with any secret in it hidden (hideSecretsInArg). */
 const MAX_SHOWN_VALUE_LENGTH = 200;
 

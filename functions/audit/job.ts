@@ -12,18 +12,19 @@ import {
 } from '../model/change.js';
 import { truncatePlain } from '../untrustedText.js';
 import { imagesOrAnnotated, imagesOf } from './image.js';
-import { CODE_LOADING_ENV, codeLoadingEnvOf, hideSecretsInArg, plainEnvOf } from './env.js';
+import { CODE_LOADING_ENV, codeLoadingEnvOf, hideSecretsInArg, plainEnvOf, shownValueSecrets } from './env.js';
 import { v1VpcEgress, v2VpcEgress } from './vpc.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, field, stringIn, userLabels, type JsonObject } from './json.js';
 import { binaryAuthorizationOf, templateFingerprint, v1BinaryAuthorization } from './template.js';
-import type { DeployFacts, SecretEnvNames } from './normalize.js';
+import type { DeployFacts, EnvSecrets, SecretEnvNames } from './normalize.js';
 
 /**
  * v1: a Knative-style Job (a full PUT) in the request, echoed with server fields in the response. Its execution
  * template (`spec.template`) is what executions run: the task's containers and identity (`spec.template.spec.template
  * .spec`), and the VPC annotations on the execution template's metadata. Binary Authorization is a job annotation.
  */
-export function v1JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined): DeployFacts {
+export function v1JobFacts(pp: JsonObject, secrets: EnvSecrets): DeployFacts {
+  const { secretEnv } = secrets;
   const response = asObject(pp['response']);
   const job = asObject(at(pp, 'request', 'job')) ?? response;
   const execution = asObject(at(job, 'spec', 'template'));
@@ -58,7 +59,7 @@ export function v1JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined
         ? v1BinaryAuthorization(setting('run.googleapis.com/binary-authorization'), setting('run.googleapis.com/binary-authorization-breakglass'), containers.length > 0)
         : undefined,
     plainEnv: secretEnv && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
-    codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, secretEnv) : undefined,
+    codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, shownValueSecrets(secrets)) : undefined,
     vpcEgress: execution ? v1VpcEgress(executionAnnotations, containers.length > 0) : undefined,
     operationId: asString(at(response, 'metadata', 'annotations', 'run.googleapis.com/operation-id')),
   };
@@ -69,7 +70,8 @@ export function v1JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined
  * every write sets the whole job, so a field the body leaves out is set to its default (no VPC access, no Binary
  * Authorization, the default compute SA).
  */
-export function v2JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined): DeployFacts {
+export function v2JobFacts(pp: JsonObject, secrets: EnvSecrets): DeployFacts {
+  const { secretEnv } = secrets;
   const job = asObject(at(pp, 'request', 'job'));
   if (!job) return { annotations: undefined, images: [], labels: {} };
   const execution = asObject(field(job, 'template'));
@@ -94,7 +96,7 @@ export function v2JobFacts(pp: JsonObject, secretEnv: SecretEnvNames | undefined
     binaryAuthorization: binaryAuthorizationOf(policy, asString(field(binauthz, 'breakglassJustification')), true, true),
     // A template without containers (a write needs one) says nothing about them.
     plainEnv: secretEnv && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
-    codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, secretEnv) : undefined,
+    codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, shownValueSecrets(secrets)) : undefined,
     vpcEgress: execution ? v2VpcEgress(asObject(field(task, 'vpcAccess'))) : undefined,
   };
 }

@@ -27,7 +27,7 @@ import {
 } from '../model/change.js';
 import { projectOfLogName, readEnvelope, type Envelope } from './entry.js';
 import { imagesOf, imagesOrAnnotated } from './image.js';
-import { codeLoadingEnvOf, plainEnvOf } from './env.js';
+import { codeLoadingEnvOf, plainEnvOf, shownValueSecrets } from './env.js';
 import { v1VpcEgress, v2VpcEgress } from './vpc.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
 import { binaryAuthorizationOf, boundedText, templateFingerprint, v1BinaryAuthorization } from './template.js';
@@ -74,6 +74,13 @@ export interface NormalizeOptions {
    */
   readonly secretArgs?: SecretEnvNames;
 }
+
+/**
+ * What a template's variables are read with: `secretEnv` says which are reported as secrets; the values shown
+ * (code-loading-env's) hide secrets by `secretArgs`, whether or not plaintext-secret-env is on, as a job run's
+ * arguments do: they go to every sink.
+ */
+export type EnvSecrets = Pick<NormalizeOptions, 'secretEnv' | 'secretArgs'>;
 
 /** Plain data (it travels to worker threads): see NormalizeOptions.secretEnv. */
 export interface SecretEnvNames {
@@ -150,12 +157,12 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
   switch (verb) {
     case 'CreateService':
     case 'CreateInternalService':
-      return deployChange(env, pp, api, 'create', options.secretEnv);
+      return deployChange(env, pp, api, 'create', options);
     case 'ReplaceService':
     case 'ReplaceInternalService':
-      return deployChange(env, pp, api, 'replace', options.secretEnv);
+      return deployChange(env, pp, api, 'replace', options);
     case 'UpdateService':
-      return deployChange(env, pp, api, 'update', options.secretEnv);
+      return deployChange(env, pp, api, 'update', options);
     case 'SetIamPolicy': {
       const where = serviceIamTarget(env, pp);
       return 'kind' in where ? where : { kind: 'change', change: iamChange(env, pp, 'service', where.target) };
@@ -183,7 +190,7 @@ function jobEntry(env: Envelope, pp: JsonObject, method: string, options: Normal
   // The completion entry of a v2 operation: the same write, logged again without its facts (a job waits for no
   // rollout that it could complete).
   if (logged?.completion) return { kind: 'skipped', reason: 'cloud-run-job', detail: `${method} (operation completion)` };
-  const facts = api === 'v1' ? v1JobFacts(pp, options.secretEnv) : v2JobFacts(pp, options.secretEnv);
+  const facts = api === 'v1' ? v1JobFacts(pp, options) : v2JobFacts(pp, options);
   const target = runResourceTarget(env, pp, 'job', asObject(at(pp, 'request', 'job')) ?? asObject(pp['response']));
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
   // Every job write sets the whole template (a v1 PUT; v2 takes no update mask): none logged leaves it unknown.
@@ -273,7 +280,7 @@ function workerPoolEntry(env: Envelope, pp: JsonObject, method: string, options:
   if (operation === 'delete') return deleteOf(env, pp, method, runResourceTarget(env, pp, 'worker-pool', undefined));
   // The completion entry of a v2 operation: the same write, logged again without its facts (no rollout waits for it).
   if (logged?.completion) return { kind: 'skipped', reason: 'cloud-run-worker-pool', detail: `${method} (operation completion)` };
-  const read = api === 'v1' ? v1Facts(pp, options.secretEnv, 'workerPool') : v2Facts(pp, options.secretEnv, operation === 'create', 'workerPool');
+  const read = api === 'v1' ? v1Facts(pp, options, 'workerPool') : v2Facts(pp, options, operation === 'create', 'workerPool');
   // A v1 template logged without its containers (as console writes of services are) does not say what runs, nor
   // (unless it names one) who it runs as, and no system event will here: both unknown, and it counts as a deploy.
   // (Containers, not images: the deployer's `client.knative.dev/user-image` annotation names an image without them.)
@@ -395,7 +402,7 @@ function refusedRunAttempt(env: Envelope, pp: JsonObject, failure: ParseResult, 
   const refusal = refusalOf(pp, failure);
   if (!refusal) return undefined;
   // A failed write logs no response: what it asked for is its request. (Its environment variables are not judged.)
-  const facts = api === 'v1' ? v1Facts(pp, undefined) : v2Facts(pp, undefined);
+  const facts = api === 'v1' ? v1Facts(pp, {}) : v2Facts(pp, {});
   if (facts.invokerIamDisabled !== true) return undefined;
   const target = serviceTarget(env, pp, facts.knative);
   if (!target) return undefined;
@@ -500,10 +507,10 @@ function firstString(value: unknown): string | undefined {
 // ---------------------------------------------------------------------------------------------------------------
 // Deploys
 
-function deployChange(env: Envelope, pp: JsonObject, api: 'v1' | 'v2', operation: DeployOperation, secretEnv: SecretEnvNames | undefined): ParseResult {
+function deployChange(env: Envelope, pp: JsonObject, api: 'v1' | 'v2', operation: DeployOperation, secrets: EnvSecrets): ParseResult {
   const logged = api === 'v2' ? loggedOperation(env) : undefined;
   // The completion entry of a v2 operation: who, when and which operation; the facts are the first entry's.
-  const facts = api === 'v1' ? v1Facts(pp, secretEnv) : logged?.completion ? NO_FACTS : v2Facts(pp, secretEnv, operation === 'create');
+  const facts = api === 'v1' ? v1Facts(pp, secrets) : logged?.completion ? NO_FACTS : v2Facts(pp, secrets, operation === 'create');
   const target = serviceTarget(env, pp, facts.knative);
   if (!target) return { kind: 'skipped', reason: 'no-service', detail: asString(pp['methodName']) };
   // A v1 write (a Knative Service, a full PUT) always sets a template: none logged leaves it unknown.
@@ -623,7 +630,7 @@ const PARSE_BOOL_TRUE: ReadonlySet<string> = new Set(['1', 't', 'T', 'TRUE', 'tr
 const PARSE_BOOL_FALSE: ReadonlySet<string> = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
 /** v1: a Knative Service (a full PUT) in the request, echoed with server fields in the response. */
-function v1Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, body: 'service' | 'workerPool' = 'service'): DeployFacts {
+function v1Facts(pp: JsonObject, { secretEnv, secretArgs }: EnvSecrets, body: 'service' | 'workerPool' = 'service'): DeployFacts {
   const response = asObject(pp['response']);
   const knative = asObject(field(asObject(pp['request']), body)) ?? response;
   const template = asObject(at(knative, 'spec', 'template'));
@@ -673,7 +680,7 @@ function v1Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, body: 's
     binaryAuthorization: annotations || stored ? v1BinaryAuthorization(binauthzPolicy, breakglass, containers.length > 0) : undefined,
     // Console writes log no containers: their variables are unknown, not "none".
     plainEnv: secretEnv && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
-    codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, secretEnv) : undefined,
+    codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, shownValueSecrets({ secretEnv, secretArgs })) : undefined,
     vpcEgress: template ? (v1VpcEgress(templateAnnotations, containers.length > 0) ?? storedVpcEgress(response, knative)) : undefined,
     invokerIamDisabled,
     iapEnabled,
@@ -718,7 +725,7 @@ function storedVpcEgress(response: JsonObject | undefined, written: JsonObject |
  * server ignored it, whatever the body says), and a field inside it but missing from the body was set to its
  * default (the JSON of a protocol buffer leaves out `false`, empty strings and empty messages).
  */
-function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, create = false, body: 'service' | 'workerPool' = 'service'): DeployFacts {
+function v2Facts(pp: JsonObject, { secretEnv, secretArgs }: EnvSecrets, create = false, body: 'service' | 'workerPool' = 'service'): DeployFacts {
   const request = asObject(pp['request']);
   const service = asObject(field(request, body));
   const mask = updateMaskOf(request);
@@ -782,7 +789,7 @@ function v2Facts(pp: JsonObject, secretEnv: SecretEnvNames | undefined, create =
     binaryAuthorization,
     // A template set without containers (a full write needs one) says nothing about them.
     plainEnv: secretEnv && containers && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
-    codeLoadingEnv: containers && containers.length > 0 ? codeLoadingEnvOf(containers, secretEnv) : undefined,
+    codeLoadingEnv: containers && containers.length > 0 ? codeLoadingEnvOf(containers, shownValueSecrets({ secretEnv, secretArgs })) : undefined,
     // Only a write that sets the whole of `template.vpc_access` says where the traffic goes (a mask naming one of its
     // fields leaves the others as they were, unknown here).
     vpcEgress: template && sets('template.vpc_access') ? v2VpcEgress(asObject(field(template, 'vpcAccess'))) : undefined,

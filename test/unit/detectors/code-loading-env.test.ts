@@ -191,6 +191,13 @@ describe('code-loading-env: which values load code', () => {
     ['PERL5OPT', 'Mstrict;system(q(id))', true],
     ['PERL5OPT', '-w MEvil', true],
     ['PERL5OPT', '-w', false],
+    // Ruby puts a `-` before each word of RUBYOPT that has none (ruby.c moreswitches), and reads a switch that takes
+    // no argument (-w, -v, -d, -W0, -KU) on into the next one of the same word (proc_options: `goto reswitch`).
+    ['RUBYOPT', 'r/mnt/bucket/hook', true],
+    ['RUBYOPT', '-W0 r/mnt/bucket/hook', true],
+    ['RUBYOPT', '-wr/mnt/bucket/hook', true],
+    ['RUBYOPT', '-W0I/mnt/bucket/lib', true],
+    ['RUBYOPT', '-W0 --disable-gems -Eutf-8', false],
   ])('%s=%s: %s', (name, value, expected) => {
     expect(loadsCode(name, value)).toBe(expected);
   });

@@ -282,7 +282,9 @@ const CODE_LOADING_OPTIONS: Readonly<Record<string, RegExp>> = {
   JDK_JAVA_OPTIONS: JAVA_CODE_OPTIONS(),
   // Perl reads each word of PERL5OPT as a switch, its dash or not (`Mstrict;system(...)` runs code).
   PERL5OPT: /(?:^|\s)-?[MmdI]/,
-  RUBYOPT: /(?:^|\s)-[rI]/,
+  // Ruby puts a `-` before each word that has none (ruby.c moreswitches) and reads on after a switch that takes no
+  // argument, or one letter (-K), in the same word (`-wrx`, `-W0Ix`, `-KUrx`).
+  RUBYOPT: /(?:^|\s)-?(?:[wvdUW0-9]|K.)*[rI]/,
 };
 
 /** Also options read from a file (`-XX:VMOptionsFile=`, and the launcher's `@argfiles` in JDK_JAVA_OPTIONS), which may hold any of them. */

@@ -138,6 +138,19 @@ describe('code-loading-env', () => {
     expect(await only([base, dropped, open])).toHaveLength(2);
   });
 
+  // Values are shown cut to 200 characters: padding must not push the option that loads code out of sight (the
+  // reader would see memory flags only), and a cut value says it is cut.
+  const LONG = 'A'.repeat(300);
+  it.each([
+    ['padded with spaces', `--max-old-space-size=4096${' '.repeat(300)}--require /mnt/bucket/hook.js`, '…--require /mnt/bucket/hook.js'],
+    ['padded with another option', `--title=${LONG} "--import=/mnt/bucket/hook.mjs"`, '…"--import=/mnt/bucket/hook.mjs"'],
+    ['a long library path', `/usr/lib/${LONG}.so`, `/usr/lib/${LONG.slice(0, 190)}…`],
+  ])('shows the part that loads code of a long value: %s', async (_name, value, shown) => {
+    const name = value.startsWith('/') ? 'LD_PRELOAD' : 'NODE_OPTIONS';
+    const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name, value }])]);
+    expect(findings.map((f) => f.evidence['values'])).toEqual([[`app/${name}=${shown}`]]);
+  });
+
   it.each([
     ['plaintext-secret-env on', config()],
     // The values go to every sink whichever rules are on (as job-run-overrides' arguments).

@@ -7,7 +7,7 @@ import type { CodeLoadingVar, PlainEnvVar } from '../model/change.js';
 import type { SecretEnvNames } from './normalize.js';
 import { nameMatcher } from '../config/glob.js';
 import { asArray, asObject, asString, field, type JsonObject } from './json.js';
-import { cutText } from '../untrustedText.js';
+import { cutText, truncatePlain } from '../untrustedText.js';
 
 /**
  * A credential format: its name, what finds it, and (`hide`) what of a text it hides when more or less than the match
@@ -223,7 +223,7 @@ export function codeLoadingEnvOf(containers: readonly unknown[], secretNames: Se
       if (!name || !CODE_LOADING_ENV.has(name)) continue;
       const value = asString(variable?.['value']);
       const reference = value === undefined ? secretReference(variable) : undefined;
-      const shown = value !== undefined ? cutText(hideSecretsInArg(value, secretNames), MAX_SHOWN_VALUE_LENGTH) : reference ? `[Secret Manager: ${cutText(reference, MAX_SHOWN_VALUE_LENGTH)}]` : '';
+      const shown = value !== undefined ? shownValue(name, hideSecretsInArg(value, secretNames)) : reference ? `[Secret Manager: ${cutText(reference, MAX_SHOWN_VALUE_LENGTH)}]` : '';
       out ??= [];
       out.push({
         ...(containerName ? { container: cutText(containerName, MAX_CONTAINER_NAME_LENGTH) } : {}),
@@ -295,9 +295,36 @@ function JAVA_CODE_OPTIONS(): RegExp {
 /** Whether `value` of CODE_LOADING_ENV variable `name` makes the runtime load code (CODE_LOADING_OPTIONS). */
 export function loadsCode(name: string, value: string): boolean {
   const options = CODE_LOADING_OPTIONS[name];
-  // Quotes only group words, wherever they are: node drops `"` from NODE_OPTIONS (`"--require" x`, `--re"quire" x`),
-  // the JVM `"` and `'` from JAVA_TOOL_OPTIONS; read without them, the option shows.
-  return options === undefined ? value.trim() !== '' : options.test(value.replace(/["']/g, ''));
+  return options === undefined ? value.trim() !== '' : codeLoadingOptionAt(options, value) !== undefined;
+}
+
+/**
+ * Where in `value` the first option that loads code (`options`) starts, with any quote before it. Quotes only group
+ * words, wherever they are: node drops `"` from NODE_OPTIONS (`"--require" x`, `--re"quire" x`), the JVM `"` and `'`
+ * from JAVA_TOOL_OPTIONS; read without them, the option shows.
+ */
+function codeLoadingOptionAt(options: RegExp, value: string): number | undefined {
+  const match = options.exec(value.replace(/["']/g, ''));
+  if (!match) return undefined;
+  // The match's start, past the white space before it, counted in the value with its quotes.
+  let unquoted = match.index + (/^\s/.test(match[0]) ? 1 : 0);
+  let at = 0;
+  for (; at < value.length && (unquoted > 0 || value[at] === '"' || value[at] === "'"); at++) if (value[at] !== '"' && value[at] !== "'") unquoted--;
+  while (at > 0 && (value[at - 1] === '"' || value[at - 1] === "'")) at--;
+  return at;
+}
+
+/**
+ * A value as findings show it (secrets hidden already): whole up to MAX_SHOWN_VALUE_LENGTH, else cut with `…`; an
+ * option that loads code past the cut is shown from where it starts (`…--require x`), so that padding (white space,
+ * a long `--title=`) cannot leave the reader a value that seems to load nothing.
+ */
+function shownValue(name: string, value: string): string {
+  if (value.length <= MAX_SHOWN_VALUE_LENGTH) return value;
+  const options = CODE_LOADING_OPTIONS[name];
+  const at = options ? codeLoadingOptionAt(options, value) : undefined;
+  if (at !== undefined && at > MAX_SHOWN_VALUE_LENGTH / 2) return `…${truncatePlain(value.slice(at), MAX_SHOWN_VALUE_LENGTH - 1)}`;
+  return truncatePlain(value, MAX_SHOWN_VALUE_LENGTH);
 }
 
 /** The Secret Manager secret (and version or key) a variable is set from: v1 `valueFrom.secretKeyRef`, v2 `valueSource.secretKeyRef`. */

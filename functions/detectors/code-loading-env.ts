@@ -23,7 +23,7 @@
 //           revision. Console writes log no containers, nor does a v2 update whose mask leaves them alone: their
 //           variables are unknown and compared with nothing. Code loaded under other names (an application's own
 //           plugin path), through `command` or `args`, or from the image itself is not seen. Values are shown cut to
-//           200 characters with secrets in them hidden; the comparison uses a SHA-256 digest of the whole value. Past
+//           200 characters (an option that loads code past the cut from where it starts) with secrets hidden; the comparison uses a SHA-256 digest of the whole value. Past
 //           16 such variables of a revision (those that load code first), the rest are compared as one, `(more)`.
 import { codeLoadingVarName } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';

@@ -200,6 +200,10 @@ describe('code-loading-env: which values load code', () => {
     ["JAVA_TOOL_OPTIONS", "-Xmx512m '-javaagent:/mnt/gcs/agent.jar'", true],
     ['JAVA_TOOL_OPTIONS', '-XX:VMOptionsFile=/mnt/gcs/options', true],
     ['JDK_JAVA_OPTIONS', '@/mnt/gcs/args', true],
+    // -Xrun<lib> is the older -agentlib:<lib>: the JVM loads lib<lib>.so (OpenJDK 17: "Could not find agent library
+    // ... on the library path"), or the JDWP debugger (`Listening for transport dt_socket`).
+    ['JAVA_TOOL_OPTIONS', '-Djava.library.path=/mnt/gcs -Xrunhook', true],
+    ['_JAVA_OPTIONS', '-Xrunjdwp:transport=dt_socket,server=y,suspend=n,address=*:5005', true],
     ['JDK_JAVA_OPTIONS', '-Dmail=ops@acme.com', false],
     ['PERL5OPT', 'Mstrict;system(q(id))', true],
     ['PERL5OPT', '-w MEvil', true],

@@ -287,9 +287,12 @@ const CODE_LOADING_OPTIONS: Readonly<Record<string, RegExp>> = {
   RUBYOPT: /(?:^|\s)-?(?:[wvdUW0-9]|K.)*[rI]/,
 };
 
-/** Also options read from a file (`-XX:VMOptionsFile=`, and the launcher's `@argfiles` in JDK_JAVA_OPTIONS), which may hold any of them. */
+/**
+ * Also `-Xrun<lib>`, the older `-agentlib:<lib>`, and options read from a file (`-XX:VMOptionsFile=`, and the
+ * launcher's `@argfiles` in JDK_JAVA_OPTIONS), which may hold any of them.
+ */
 function JAVA_CODE_OPTIONS(): RegExp {
-  return /(?:^|\s)(?:-javaagent:|-agentpath:|-agentlib:|-Xbootclasspath|-XX:OnOutOfMemoryError|-XX:OnError|-XX:VMOptionsFile=|@|-cp(?:\s|$)|-classpath|--class-path|-Djava\.system\.class\.loader=)/;
+  return /(?:^|\s)(?:-javaagent:|-agentpath:|-agentlib:|-Xrun|-Xbootclasspath|-XX:OnOutOfMemoryError|-XX:OnError|-XX:VMOptionsFile=|@|-cp(?:\s|$)|-classpath|--class-path|-Djava\.system\.class\.loader=)/;
 }
 
 /** Whether `value` of CODE_LOADING_ENV variable `name` makes the runtime load code (CODE_LOADING_OPTIONS). */

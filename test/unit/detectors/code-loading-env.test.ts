@@ -195,6 +195,8 @@ describe('code-loading-env: which values load code', () => {
     ['NODE_OPTIONS', '--re"quire" /mnt/bucket/hook.js', true],
     ['NODE_OPTIONS', '--max-old-space-size=4096 "--import=/mnt/bucket/hook.mjs"', true],
     ['NODE_OPTIONS', '--experimental_loader=/mnt/bucket/loader.mjs', true],
+    // Inside double quotes node takes `\x` for `x` (node 20.20 loads the hook).
+    ['NODE_OPTIONS', '"--re\\quire" /mnt/bucket/hook.js', true],
     ['NODE_OPTIONS', '--max_old_space_size=4096', false],
     ['JAVA_TOOL_OPTIONS', '"-javaagent:/mnt/gcs/agent.jar"', true],
     ["JAVA_TOOL_OPTIONS", "-Xmx512m '-javaagent:/mnt/gcs/agent.jar'", true],

@@ -302,19 +302,25 @@ export function loadsCode(name: string, value: string): boolean {
 }
 
 /**
- * Where in `value` the first option that loads code (`options`) starts, with any quote before it. Quotes only group
- * words, wherever they are: node drops `"` from NODE_OPTIONS (`"--require" x`, `--re"quire" x`), the JVM `"` and `'`
- * from JAVA_TOOL_OPTIONS; read without them, the option shows.
+ * Where in `value` the first option that loads code (`options`) starts, with any quote before it. Quotes and
+ * backslashes only group and escape, wherever they are: node drops `"` from NODE_OPTIONS and takes `\x` inside them
+ * for `x` (`"--require" x`, `--re"quire" x`, `"--re\quire" x`), the JVM drops `"` and `'` from JAVA_TOOL_OPTIONS;
+ * read without them, the option shows. (Dropping them where a runtime would not only finds more.)
  */
 function codeLoadingOptionAt(options: RegExp, value: string): number | undefined {
-  const match = options.exec(value.replace(/["']/g, ''));
+  const match = options.exec(value.replace(GROUPING, ''));
   if (!match) return undefined;
   // The match's start, past the white space before it, counted in the value with its quotes.
-  let unquoted = match.index + (/^\s/.test(match[0]) ? 1 : 0);
+  let plain = match.index + (/^\s/.test(match[0]) ? 1 : 0);
   let at = 0;
-  for (; at < value.length && (unquoted > 0 || value[at] === '"' || value[at] === "'"); at++) if (value[at] !== '"' && value[at] !== "'") unquoted--;
-  while (at > 0 && (value[at - 1] === '"' || value[at - 1] === "'")) at--;
+  for (; at < value.length && (plain > 0 || isGrouping(value[at]!)); at++) if (!isGrouping(value[at]!)) plain--;
+  while (at > 0 && isGrouping(value[at - 1]!)) at--;
   return at;
+}
+
+const GROUPING = /["'\\]/g;
+function isGrouping(char: string): boolean {
+  return char === '"' || char === "'" || char === '\\';
 }
 
 /**

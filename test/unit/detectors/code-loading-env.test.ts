@@ -62,6 +62,16 @@ describe('code-loading-env', () => {
     expect(findings.map((f) => f.evidence['variables'])).toEqual([['app/NODE_OPTIONS']]);
   });
 
+  it('fires again: a service created again with the value whose finding its delete closed', async () => {
+    const T3 = '2024-05-04T12:00:00Z';
+    const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [REQUIRE]), deleteServiceAt(T2, SLACK_BOT), v1Deploy(T3, [REQUIRE])]);
+    expect(findings.map((f) => [f.status ?? 'active', f.resolution?.reason, f.evidence['recreatedAfterDeleteAt']])).toEqual([
+      ['active', undefined, undefined],
+      ['resolved', 'the service was deleted', undefined],
+      ['active', undefined, '2024-05-04T11:00:00.000Z'],
+    ]);
+  });
+
   it.each([
     ['the first revision known sets the baseline', () => [v1Deploy(T1, [REQUIRE])]],
     ['memory flags only', () => [v1Deploy(T0, []), v1Deploy(T1, [MEMORY])]],

@@ -19,15 +19,15 @@
 //           otherwise: that is reported on its own), or the service deleted. A late revision whose values a newer one
 //           already changed is reported and closed at once.
 // Blind spots: a service's first revision known sets the baseline, so a service created (or first seen) with such
-//           a variable raises nothing; a service deleted and created again is compared with the deleted one's last
-//           revision. Console writes log no containers, nor does a v2 update whose mask leaves them alone: their
+//           a variable raises nothing; a service deleted and created again has each of its variables that load code
+//           reported (the delete closed the findings on the deleted one's values). Console writes log no containers, nor does a v2 update whose mask leaves them alone: their
 //           variables are unknown and compared with nothing. Code loaded under other names (an application's own
 //           plugin path), through `command` or `args`, or from the image itself is not seen. Values are shown cut to
 //           200 characters (an option that loads code past the cut from where it starts) with secrets hidden; the comparison uses a SHA-256 digest of the whole value. Past
 //           16 such variables of a revision (those that load code first), the rest are compared as one, `(more)`.
 import { codeLoadingVarName } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, valueBefore, type ServiceBaseline } from '../baseline/state.js';
+import { changedAfter, deletedBetween, pointBefore, type ServiceBaseline } from '../baseline/state.js';
 import { enforcedPolicyOf, type CodeLoadingVar, type DeployChange } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { closedByDelete, resourceNoun, riskInForce, serviceLabel, settingBefore } from './revision.js';
@@ -35,9 +35,8 @@ import type { Detection, Detector, Resolved } from './types.js';
 
 const TITLE = 'Environment variable that loads code set';
 
-/** The keys (`container/NAME#digest`) of the variables set before `t`, by name; undefined when nothing is known. */
-function namesBefore(keys: readonly string[] | undefined): Map<string, string> | undefined {
-  if (keys === undefined) return undefined;
+/** The keys (`container/NAME#digest`) of the variables set before, by name. */
+function namesBefore(keys: readonly string[]): Map<string, string> {
   return new Map(keys.map((key) => [key.slice(0, key.lastIndexOf('#')), key]));
 }
 
@@ -56,8 +55,12 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
   detect({ change, baseline }): Detection[] {
     // Most revisions set no such variable: nothing can be new.
     if (change.kind !== 'deploy' || !change.codeLoadingEnv || change.codeLoadingEnv.length === 0) return [];
-    const before = namesBefore(valueBefore(baseline?.codeLoadingEnv, change.timeMs));
-    if (before === undefined) return []; // the first revision known sets the baseline
+    const point = pointBefore(baseline?.codeLoadingEnv, change.timeMs);
+    if (point === undefined) return []; // the first revision known sets the baseline
+    // A service created again after a delete: the delete closed the findings on the deleted one's values, so none of
+    // them is taken as known (the same payload back would run with no finding open); each that loads code is reported.
+    const recreatedAfterDeleteAt = deletedBetween(baseline, point.t, change.timeMs);
+    const before = recreatedAfterDeleteAt ? new Map<string, string>() : namesBefore(point.v);
     const set: CodeLoadingVar[] = [];
     const changed: CodeLoadingVar[] = [];
     for (const variable of change.codeLoadingEnv) {
@@ -85,13 +88,15 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
         summary:
           `${who} deployed ${serviceLabel(change.target)} and ${what}, ${reported.length > 1 ? 'variables' : 'a variable'} that make${reported.length > 1 ? '' : 's'} its runtime load code: ` +
           `the ${resourceNoun(change.target)} now runs code its image did not run before, with the same image` +
-          `${attested ? `, past the Binary Authorization policy it enforces (${policy}), which attests images only` : ''}.`,
+          `${attested ? `, past the Binary Authorization policy it enforces (${policy}), which attests images only` : ''}` +
+          `${recreatedAfterDeleteAt ? ` (created again after it was deleted at ${recreatedAfterDeleteAt})` : ''}.`,
         evidence: {
           variables: names,
           values: reported.map(shownAssignment),
           ...(changed.length > 0 ? { changed: changed.map(codeLoadingVarName) } : {}),
           binaryAuthorizationEnforced: attested,
           operation: change.operation,
+          ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
         },
         dedupKey: [baselineKey(change.target), 'code-loading-env', reportedKeys.join(','), change.time],
         // A late entry: closed at once when a newer revision already holds none of these values.

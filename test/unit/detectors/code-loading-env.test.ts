@@ -33,6 +33,9 @@ describe('code-loading-env', () => {
     // runtime-config/debugging-profiling: Profiler location; DOTNET_ prefixed from .NET 11).
     ['a .NET profiler library', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'CORECLR_ENABLE_PROFILING', value: '1' }, { name: 'CORECLR_PROFILER_PATH_64', value: '/mnt/nfs/profiler.so' }])], ['app/CORECLR_PROFILER_PATH_64'], ['app/CORECLR_PROFILER_PATH_64=/mnt/nfs/profiler.so'], undefined],
     ['a .NET profiler library (DOTNET_ prefix)', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'DOTNET_PROFILER_PATH', value: '/mnt/nfs/profiler.so' }])], ['app/DOTNET_PROFILER_PATH'], ['app/DOTNET_PROFILER_PATH=/mnt/nfs/profiler.so'], undefined],
+    // Eclipse OpenJ9 (IBM Semeru) reads its options from IBM_JAVA_OPTIONS (IBM SDK docs, "Specifying Java options
+    // and system properties") and OPENJ9_JAVA_OPTIONS, which the Semeru images set; -Xoptionsfile= reads them from a file.
+    ['an OpenJ9 Java agent', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'OPENJ9_JAVA_OPTIONS', value: '-XX:+IdleTuningGcOnIdle -javaagent:/mnt/gcs/agent.jar' }])], ['app/OPENJ9_JAVA_OPTIONS'], ['app/OPENJ9_JAVA_OPTIONS=-XX:+IdleTuningGcOnIdle -javaagent:/mnt/gcs/agent.jar'], undefined],
     ['a Java agent', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'JAVA_TOOL_OPTIONS', value: '-XX:MaxRAMPercentage=75 -javaagent:/mnt/gcs/agent.jar' }])], ['app/JAVA_TOOL_OPTIONS'], ['app/JAVA_TOOL_OPTIONS=-XX:MaxRAMPercentage=75 -javaagent:/mnt/gcs/agent.jar'], undefined],
     ['a value from Secret Manager (unreadable here)', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', valueFrom: { secretKeyRef: { name: 'node-opts', key: 'latest' } } }])], ['app/NODE_OPTIONS'], ['app/NODE_OPTIONS=[Secret Manager: node-opts:latest]'], undefined],
     ['another Secret Manager secret', [v1Deploy(T0, [{ name: 'BASH_ENV', valueFrom: { secretKeyRef: { name: 'a', key: '1' } } }]), v1Deploy(T1, [{ name: 'BASH_ENV', valueFrom: { secretKeyRef: { name: 'b', key: '1' } } }])], ['app/BASH_ENV'], ['app/BASH_ENV=[Secret Manager: b:1]'], ['app/BASH_ENV']],
@@ -212,6 +215,9 @@ describe('code-loading-env: which values load code', () => {
     ["JAVA_TOOL_OPTIONS", "-Xmx512m '-javaagent:/mnt/gcs/agent.jar'", true],
     ['JAVA_TOOL_OPTIONS', '-XX:VMOptionsFile=/mnt/gcs/options', true],
     ['JDK_JAVA_OPTIONS', '@/mnt/gcs/args', true],
+    ['OPENJ9_JAVA_OPTIONS', '-XX:+IgnoreUnrecognizedVMOptions -XX:+IdleTuningGcOnIdle -Xshareclasses:name=openj9_system_scc,cacheDir=/opt/java/.scc,readonly,nonFatal', false],
+    ['OPENJ9_JAVA_OPTIONS', '-Xoptionsfile=/mnt/gcs/options', true],
+    ['IBM_JAVA_OPTIONS', '-Xmx512m -agentpath:/mnt/gcs/libhook.so', true],
     // -Xrun<lib> is the older -agentlib:<lib>: the JVM loads lib<lib>.so (OpenJDK 17: "Could not find agent library
     // ... on the library path"), or the JDWP debugger (`Listening for transport dt_socket`).
     ['JAVA_TOOL_OPTIONS', '-Djava.library.path=/mnt/gcs -Xrunhook', true],

@@ -176,6 +176,9 @@ export const CODE_LOADING_ENV: ReadonlySet<string> = new Set([
   'JAVA_TOOL_OPTIONS',
   '_JAVA_OPTIONS',
   'JDK_JAVA_OPTIONS',
+  // Eclipse OpenJ9's (IBM Semeru's), read as JAVA_TOOL_OPTIONS is.
+  'OPENJ9_JAVA_OPTIONS',
+  'IBM_JAVA_OPTIONS',
   'CLASSPATH',
   'PERL5OPT',
   'PERL5LIB',
@@ -280,6 +283,8 @@ const CODE_LOADING_OPTIONS: Readonly<Record<string, RegExp>> = {
   JAVA_TOOL_OPTIONS: JAVA_CODE_OPTIONS(),
   _JAVA_OPTIONS: JAVA_CODE_OPTIONS(),
   JDK_JAVA_OPTIONS: JAVA_CODE_OPTIONS(),
+  OPENJ9_JAVA_OPTIONS: JAVA_CODE_OPTIONS(),
+  IBM_JAVA_OPTIONS: JAVA_CODE_OPTIONS(),
   // Perl reads each word of PERL5OPT as a switch, its dash or not (`Mstrict;system(...)` runs code).
   PERL5OPT: /(?:^|\s)-?[MmdI]/,
   // Ruby puts a `-` before each word that has none (ruby.c moreswitches) and reads on after a switch that takes no
@@ -288,11 +293,11 @@ const CODE_LOADING_OPTIONS: Readonly<Record<string, RegExp>> = {
 };
 
 /**
- * Also `-Xrun<lib>`, the older `-agentlib:<lib>`, and options read from a file (`-XX:VMOptionsFile=`, and the
- * launcher's `@argfiles` in JDK_JAVA_OPTIONS), which may hold any of them.
+ * Also `-Xrun<lib>`, the older `-agentlib:<lib>`, and options read from a file (`-XX:VMOptionsFile=`, OpenJ9's
+ * `-Xoptionsfile=`, and the launcher's `@argfiles` in JDK_JAVA_OPTIONS), which may hold any of them.
  */
 function JAVA_CODE_OPTIONS(): RegExp {
-  return /(?:^|\s)(?:-javaagent:|-agentpath:|-agentlib:|-Xrun|-Xbootclasspath|-XX:OnOutOfMemoryError|-XX:OnError|-XX:VMOptionsFile=|@|-cp(?:\s|$)|-classpath|--class-path|-Djava\.system\.class\.loader=)/;
+  return /(?:^|\s)(?:-javaagent:|-agentpath:|-agentlib:|-Xrun|-Xbootclasspath|-XX:OnOutOfMemoryError|-XX:OnError|-XX:VMOptionsFile=|-Xoptionsfile=|@|-cp(?:\s|$)|-classpath|--class-path|-Djava\.system\.class\.loader=)/;
 }
 
 /** Whether `value` of CODE_LOADING_ENV variable `name` makes the runtime load code (CODE_LOADING_OPTIONS). */

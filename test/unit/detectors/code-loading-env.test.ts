@@ -2,7 +2,7 @@
 // (NODE_OPTIONS=--require, LD_PRELOAD...): code the image did not run before, with the same image.
 import { describe, expect, it } from 'vitest';
 import { codeLoadingEnvOf, loadsCode } from '../../../functions/audit/env.js';
-import { deleteServiceAt, SLACK_BOT, synthetic, v1EnvDeploy, v2EnvUpdate } from '../../support/entries.js';
+import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, v1EnvDeploy, v2EnvUpdate, withOperationId, type EnvList, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 const v1Deploy = v1EnvDeploy;
@@ -98,7 +98,7 @@ describe('code-loading-env', () => {
   // values that load nothing, are 18 variables read before the app's own.
   const PADDING = ['NODE_OPTIONS', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS', 'PERL5OPT', 'RUBYOPT'].map((name) => ({ name, value: '-w' }));
   /** The gcloud fixture at `time` with three padding sidecars before the app container, whose env is `env`. */
-  function padded(time: string, env: Env): Json {
+  function padded(time: string, env: EnvList): Json {
     const entry = editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
       const template = (svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!;
       template['spec']!['containers'] = [

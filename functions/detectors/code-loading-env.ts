@@ -18,13 +18,15 @@
 // Resolves: a newer revision where none of the finding's variables has the value reported (unset, or set
 //           otherwise: that is reported on its own), or the service deleted. A late revision whose values a newer one
 //           already changed is reported and closed at once.
-// Blind spots: a service's first revision known sets the baseline, so a service created (or first seen) with such
-//           a variable raises nothing; a service deleted and created again has each of its variables that load code
-//           reported (the delete closed the findings on the deleted one's values). Console writes log no containers, nor does a v2 update whose mask leaves them alone: their
-//           variables are unknown and compared with nothing. Code loaded under other names (an application's own
-//           plugin path), through `command` or `args`, or from the image itself is not seen. Values are shown cut to
-//           200 characters (an option that loads code past the cut from where it starts) with secrets hidden; the comparison uses a SHA-256 digest of the whole value. Past
-//           16 such variables of a revision (those that load code first), the rest are compared as one, `(more)`.
+// Blind spots: a service's first revision known sets the baseline, so a service created (or first seen) with such a
+//           variable raises nothing; a service deleted and created again has each of its variables that load code
+//           reported (the delete closed the findings on the deleted one's values). Console writes log no containers,
+//           nor does a v2 update whose mask leaves them alone: their variables are unknown and compared with
+//           nothing. Code loaded under other names (an application's own plugin path), through `command` or `args`,
+//           or from the image itself is not seen. Values are shown cut to 200 characters (an option that loads code
+//           past the cut from where it starts) with secrets hidden; the comparison uses a SHA-256 digest of the
+//           whole value. Past 16 such variables of a revision (those that load code first), the rest are compared as
+//           one, `(more)`.
 import { codeLoadingVarName } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, pointBefore, type ServiceBaseline } from '../baseline/state.js';

@@ -9,7 +9,7 @@
 //           privileged job's service account without deploying anything.
 // Options:  `rules.job-run-overrides.exceptions` (principal, project, and the job as `PROJECT/JOB`), `severity`.
 // Severity: HIGH when the arguments are overridden or cleared, or a variable that makes a runtime load code is set
-//           (NODE_OPTIONS, LD_PRELOAD, BASH_ENV, JAVA_TOOL_OPTIONS, PYTHONPATH...: audit/job.ts CODE_LOADING_ENV);
+//           (NODE_OPTIONS, LD_PRELOAD, BASH_ENV, JAVA_TOOL_OPTIONS, PYTHONPATH...: audit/env.ts CODE_LOADING_ENV);
 //           MEDIUM for other environment variables only.
 // Resolves: nothing (a run changes no setting).
 // Blind spots: a run without overrides runs the template as deployed (the deploy rules judged it), and a run that

@@ -356,7 +356,7 @@ export interface ContainerOverride {
   readonly clearArgs?: true;
   /** The environment variables the run set, by name only (their values may be secrets). */
   readonly envNames: readonly string[];
-  /** Those among them that make a runtime load code (audit/job.ts CODE_LOADING_ENV), whether kept in envNames or not. */
+  /** Those among them that make a runtime load code (audit/env.ts CODE_LOADING_ENV), whether kept in envNames or not. */
   readonly codeLoadingEnv?: readonly string[];
 }
 

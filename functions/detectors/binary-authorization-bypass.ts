@@ -1,6 +1,7 @@
 // binary-authorization-bypass
 //
-// Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2).
+// Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2), and their
+//           job and worker pool counterparts (Jobs.CreateJob / ReplaceJob / UpdateJob, WorkerPools.*: README).
 // Alerts:   (1) a deploy that creates a revision with a Binary Authorization breakglass justification (v1: the
 //           annotation `run.googleapis.com/binary-authorization-breakglass` of the service as written, else as
 //           stored; v2: `binaryAuthorization.breakglassJustification`). Breakglass deploys the revision without

@@ -1,6 +1,7 @@
 // new-image-repository
 //
-// Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2).
+// Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2), and their
+//           job and worker pool counterparts (Jobs.CreateJob / ReplaceJob / UpdateJob, WorkerPools.*: README).
 // Alerts:   a revision's image comes from a repository (registry host and path without the image name, tag or
 //           digest: `us-docker.pkg.dev/acme/prod`, `gcr.io/acme`, `docker.io/library`) this service never used
 //           before and that matches none of `trustedRepositories`. Docker Hub's host names (`docker.io`,

@@ -1,6 +1,7 @@
 // off-window-deploy
 //
-// Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2).
+// Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2), and their
+//           job and worker pool counterparts (Jobs.CreateJob / ReplaceJob / UpdateJob, WorkerPools.*: README).
 // Alerts:   a deploy that creates a revision at a time outside every configured change window (the wall clock
 //           of `timezone`, DST-correct), or inside a freeze period (a freeze overrides every window).
 //           Windows are [start, end) on the listed days; an end at or before the start runs past midnight.

@@ -1,6 +1,7 @@
 // plaintext-secret-env
 //
-// Reads:    Cloud Run deploys (v1 CreateService / ReplaceService, v2 CreateService / UpdateService): the
+// Reads:    Cloud Run deploys of services, jobs and worker pools (v1 CreateService / ReplaceService, v2
+//           CreateService / UpdateService, and their job and worker pool counterparts): the
 //           template's containers' `env`, and deletes. Values are judged while the entry is normalized
 //           (audit/env.ts) and go no further: no finding, baseline or log holds one.
 // Alerts:   a revision that sets an environment variable to a literal value that is a secret, where a Secret

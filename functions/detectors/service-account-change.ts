@@ -1,6 +1,7 @@
 // service-account-change
 //
-// Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2).
+// Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2), and their
+//           job and worker pool counterparts (Jobs.CreateJob / ReplaceJob / UpdateJob, WorkerPools.*: README).
 // Alerts:   the new revision runs as a different service account than the service's previous revision (from
 //           the baseline). A service's first deploy sets the baseline and never fires. A service deleted and
 //           created again under the name keeps this history: the re-created service's first revision is compared

@@ -1,6 +1,7 @@
 // unapproved-deployer
 //
-// Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2): the
+// Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2), and their
+//           job and worker pool counterparts (Jobs.CreateJob / ReplaceJob / UpdateJob, WorkerPools.*: README): the
 //           principal (`authenticationInfo.principalEmail`, else `principalSubject`) and the identities it acted
 //           through (`serviceAccountDelegationInfo`, original caller first).
 // Alerts:   a deploy that creates a revision made by an identity outside `allowedDeployers`: every identity of the

@@ -1,6 +1,7 @@
 // vpc-egress-bypass
 //
-// Reads:    Cloud Run deploys (v1 CreateService / ReplaceService, v2 CreateService / UpdateService) for the
+// Reads:    Cloud Run deploys of services, jobs and worker pools (v1 CreateService / ReplaceService, v2
+//           CreateService / UpdateService, and their job and worker pool counterparts) for the
 //           revision's VPC egress (v1: the template annotations `run.googleapis.com/vpc-access-connector`,
 //           `run.googleapis.com/network-interfaces` and `run.googleapis.com/vpc-access-egress`; v2:
 //           `template.vpcAccess`; the revision's own annotations in the deploy's system events win), and deletes.

@@ -6,7 +6,7 @@
 // Alerts:   a revision that sets a variable that makes its runtime load code (NODE_OPTIONS, LD_PRELOAD, BASH_ENV,
 //           JAVA_TOOL_OPTIONS, PYTHONPATH, DOTNET_STARTUP_HOOKS...: audit/env.ts CODE_LOADING_ENV) that the
 //           revision before did not set, or sets it to another value (or another Secret Manager reference). Options
-//           variables (NODE_OPTIONS, JAVA_TOOL_OPTIONS, PERL5OPT, RUBYOPT) count only with an option that loads code
+//           variables (NODE_OPTIONS, JAVA_TOOL_OPTIONS, _JAVA_OPTIONS, JDK_JAVA_OPTIONS, PERL5OPT, RUBYOPT) count only with an option that loads code
 //           (`--require`, `--import`, `-javaagent:`, a class path...: audit/env.ts loadsCode), not memory or
 //           diagnostics flags; a value from Secret Manager counts (it cannot be read here). Such a
 //           variable runs code the image does not hold or did not run before (`NODE_OPTIONS=--import=data:...` is

@@ -4,7 +4,8 @@
 //           job and worker pool counterparts (Jobs.CreateJob / ReplaceJob / UpdateJob, WorkerPools.*: README).
 // Alerts:   a deploy that creates a revision at a time outside every configured change window (the wall clock
 //           of `timezone`, DST-correct), or inside a freeze period (a freeze overrides every window).
-//           Windows are [start, end) on the listed days; an end at or before the start runs past midnight.
+//           Windows are [start, end) on the listed days; an end before the start runs past midnight
+//           (an end equal to the start is refused by the config check as an empty window).
 // Options:  top-level `timezone`, `changeWindows`, `freezes`; `rules.off-window-deploy.exceptions` (principal,
 //           project, service globs: a break-glass account, say); `severity`.
 // Severity: MEDIUM outside the windows, HIGH during a freeze.

@@ -1,6 +1,7 @@
 // public-invoker-grant
 //
-// Reads:    Cloud Run Services.SetIamPolicy (v1, v2); project SetIamPolicy (cloudresourcemanager); and deploys
+// Reads:    Cloud Run Services.SetIamPolicy (v1, v2); project, folder and organization SetIamPolicy
+//           (cloudresourcemanager: v1 SetIamPolicy, v3 Projects/Folders/Organizations.SetIamPolicy); and deploys
 //           (v1 CreateService / ReplaceService, v2 CreateService / UpdateService) for the invoker IAM check.
 // Alerts:   a role carrying run.routes.invoke (roles/run.invoker, run.servicesInvoker, run.admin, run.developer,
 //           run.sourceDeveloper: model/iam.ts INVOKER_ROLES) newly granted to

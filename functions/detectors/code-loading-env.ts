@@ -6,10 +6,10 @@
 // Alerts:   a revision that sets a variable that makes its runtime load code (NODE_OPTIONS, LD_PRELOAD, BASH_ENV,
 //           JAVA_TOOL_OPTIONS, PYTHONPATH, DOTNET_STARTUP_HOOKS...: audit/env.ts CODE_LOADING_ENV) that the
 //           revision before did not set, or sets it to another value (or another Secret Manager reference). Options
-//           variables (NODE_OPTIONS, JAVA_TOOL_OPTIONS, _JAVA_OPTIONS, JDK_JAVA_OPTIONS, PERL5OPT, RUBYOPT) count only with an option that loads code
-//           (`--require`, `--import`, `-javaagent:`, a class path...: audit/env.ts loadsCode), not memory or
-//           diagnostics flags; a value from Secret Manager counts (it cannot be read here). Such a
-//           variable runs code the image does not hold or did not run before (`NODE_OPTIONS=--import=data:...` is
+//           variables (NODE_OPTIONS, the Java option variables, OpenJ9's included, PERL5OPT, RUBYOPT) count only with
+//           an option that loads code (`--require`, `--import`, `-javaagent:`, a class path...: audit/env.ts
+//           loadsCode), not memory or diagnostics flags; a value from Secret Manager counts (it cannot be read
+//           here). Such a variable runs code the image does not hold or did not run before (`NODE_OPTIONS=--import=data:...` is
 //           code inline; `LD_PRELOAD` or `--require` of a file on a mounted bucket is code from outside the image),
 //           with the same image: no image rule sees it, and Binary Authorization, which attests images, lets it by.
 // Options:  `rules.code-loading-env.exceptions` (principal, project, service globs), `severity`.

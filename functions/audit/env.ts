@@ -86,7 +86,8 @@ export function hideSecretsInArg(given: string, names: SecretEnvNames | undefine
     const value = new RegExp(ASSIGNMENT_VALUE);
     value.lastIndex = head.lastIndex;
     const found = value.exec(arg)?.[0] ?? '';
-    // A credential hidden already keeps its marker whole (it says which format it was).
+    // A credential hidden already that is the whole value keeps its marker (it says which format it was); a value
+    // with more than the marker is hidden whole, marker and all.
     if (HIDDEN_MARKER.test(found)) {
       head.lastIndex = value.lastIndex;
       continue;
@@ -102,9 +103,13 @@ export function hideSecretsInArg(given: string, names: SecretEnvNames | undefine
  * or `&` (a URL's query), a `;`, `|` or `(` (the next command of a shell line), or a quote.
  */
 const ASSIGNMENT_HEAD = /(?<=^|[\s=,?&;|("'])(-{0,2})([A-Za-z_][A-Za-z0-9_.-]*)=/g;
-/** An assignment's value: a credential's `[hidden: FORMAT]` marker, quoted, or up to the next white space. */
-const ASSIGNMENT_VALUE = /\[hidden: [^\]]*\]|"[^"]*"?|'[^']*'?|\S*/y;
-const HIDDEN_MARKER = /^\[hidden: [^\]]*\]$/;
+/**
+ * An assignment's value: quoted, or up to the next white space outside a credential's `[hidden: FORMAT]` marker (the
+ * credential may be only part of the value: `AKIA...:SECRET`, `pw-AKIA...`).
+ */
+const ASSIGNMENT_VALUE = /"[^"]*"?|'[^']*'?|(?:\[hidden: [^[\]]{1,40}\]|\S)*/y;
+/** A value that is one credential's marker, and at most the quote or parenthesis that closes it. */
+const HIDDEN_MARKER = /^\[hidden: [^[\]]{1,40}\]["')]*$/;
 
 /** Values that cannot be a secret whatever the variable is called: flags, numbers, references, plain URLs. */
 const NOT_SECRET = /^(?:true|false|yes|no|on|off|none|null|[-+]?\d+(?:\.\d+)?[a-z]{0,2}|projects\/[^/]+\/secrets\/.+|[a-z][a-z0-9+.-]*:\/\/[^@\s]*)$/i;

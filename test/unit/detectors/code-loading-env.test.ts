@@ -176,6 +176,15 @@ describe('code-loading-env', () => {
     expect(JSON.stringify(findings)).not.toContain(password);
   });
 
+  // An option variable's value is a line of options: a secret's assignment first in it is one option, not all the
+  // value, which hid the agent after it (`-Ddb.password=[hidden]`, a value that seemed to load nothing).
+  it('hides a secret by its name first in a value, and shows the option that loads code after it', async () => {
+    const password = 'hunter2-' + 'Runwatch7';
+    const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'JAVA_TOOL_OPTIONS', value: `-Ddb.password=${password} -javaagent:/mnt/gcs/agent.jar` }])]);
+    expect(findings.map((f) => f.evidence['values'])).toEqual([['app/JAVA_TOOL_OPTIONS=-Ddb.password=[hidden] -javaagent:/mnt/gcs/agent.jar']]);
+    expect(JSON.stringify(findings)).not.toContain(password);
+  });
+
   it('hides a secret in a value, and keeps no value in the baseline', async () => {
     const key = 'AKIA' + 'Q3EXAMPLE7RUNWATCH'.slice(0, 16);
     const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: `--require /x.js --token=${key}` }])]);

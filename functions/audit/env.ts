@@ -70,12 +70,25 @@ function hideCredentials(text: string): string {
  * (`--token`, `VALUE`) is not recognised.
  */
 export function hideSecretsInArg(given: string, names: SecretEnvNames | undefined): string {
+  return hideSecrets(given, names, true);
+}
+
+/**
+ * A line of options (an option variable's value: `JAVA_TOOL_OPTIONS`, `NODE_OPTIONS`), which the runtime splits at
+ * white space, with any secret in it hidden as hideSecretsInArg does, but an assignment that starts the line is one
+ * option, hidden up to the next white space: the options after it stay evidence (`-Ddb.password=[hidden] -javaagent:...`).
+ */
+export function hideSecretsInOptions(given: string, names: SecretEnvNames | undefined): string {
+  return hideSecrets(given, names, false);
+}
+
+function hideSecrets(given: string, names: SecretEnvNames | undefined, wholeArgument: boolean): string {
   const arg = credentialFormatsIn(given).length > 0 ? hideCredentials(given) : given;
   if (!names) return arg;
   const allowed = nameMatcher(names.allowNames);
   const secretName = nameMatcher(names.namePatterns);
   const isSecret = (name: string): boolean => !allowed(name) && secretName(name);
-  const assignment = /^(-{0,2})([A-Za-z_][A-Za-z0-9_.-]*)=(.+)$/s.exec(arg);
+  const assignment = wholeArgument ? /^(-{0,2})([A-Za-z_][A-Za-z0-9_.-]*)=(.+)$/s.exec(arg) : null;
   if (assignment && isSecret(assignment[2]!)) return `${assignment[1]}${assignment[2]}=[hidden]`;
   // Every assignment is looked at, inside another's value too (`--set-env-vars=DB_PASSWORD=...`).
   const head = new RegExp(ASSIGNMENT_HEAD);
@@ -209,7 +222,7 @@ export function shownValueSecrets(secrets: { readonly secretEnv?: SecretEnvNames
   return secrets.secretArgs ?? secrets.secretEnv;
 }
 
-/** A value as findings show it: cut, and with any secret in it hidden (hideSecretsInArg). */
+/** A value as findings show it: cut, and with any secret in it hidden (hideSecretsInOptions). */
 const MAX_SHOWN_VALUE_LENGTH = 200;
 
 /**
@@ -231,7 +244,7 @@ export function codeLoadingEnvOf(containers: readonly unknown[], secretNames: Se
       if (!name || !CODE_LOADING_ENV.has(name)) continue;
       const value = asString(variable?.['value']);
       const reference = value === undefined ? secretReference(variable) : undefined;
-      const shown = value !== undefined ? shownValue(name, hideSecretsInArg(value, secretNames)) : reference ? `[Secret Manager: ${cutText(reference, MAX_SHOWN_VALUE_LENGTH)}]` : '';
+      const shown = value !== undefined ? shownValue(name, hideSecretsInOptions(value, secretNames)) : reference ? `[Secret Manager: ${cutText(reference, MAX_SHOWN_VALUE_LENGTH)}]` : '';
       out ??= [];
       out.push({
         ...(containerName ? { container: cutText(containerName, MAX_CONTAINER_NAME_LENGTH) } : {}),

@@ -185,6 +185,15 @@ describe('code-loading-env', () => {
     expect(JSON.stringify(findings)).not.toContain(password);
   });
 
+  // Past 16 variables the rest are kept as one, `(more)`: when a variable named before goes, one of those moves into
+  // its place, set with the same value as before. It was not set then: the revision only dropped a variable.
+  it('ignores: a variable that was folded into (more) moves into the place of one dropped, its value unchanged', async () => {
+    const names = ['LD_PRELOAD', 'NODE_PATH', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'BASH_ENV', 'ENV', 'PYTHONSTARTUP', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONUSERBASE', 'CLASSPATH', 'PERL5LIB', 'PERLLIB', 'RUBYLIB', 'GCONV_PATH', 'PHPRC', 'PHP_INI_SCAN_DIR'];
+    const env = names.map((name, i) => ({ name, value: `/mnt/bucket/${i}` }));
+    const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, env), v1Deploy(T2, env.slice(1))]);
+    expect(findings.map((f) => [f.eventTime, f.status ?? 'active'])).toEqual([[T1, 'active']]);
+  });
+
   it('hides a secret in a value, and keeps no value in the baseline', async () => {
     const key = 'AKIA' + 'Q3EXAMPLE7RUNWATCH'.slice(0, 16);
     const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: `--require /x.js --token=${key}` }])]);

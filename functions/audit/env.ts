@@ -278,10 +278,15 @@ function capCodeLoading(variables: CodeLoadingVar[]): readonly CodeLoadingVar[] 
     {
       name: MORE_CODE_LOADING_VARIABLES,
       value: cutText(named.join(' '), MAX_SHOWN_VALUE_LENGTH),
-      digest: digestOf(rest.map((v, i) => `${named[i]!}#${v.digest}`).sort().join(',')),
+      digest: foldedDigest(rest),
       loadsCode: rest.some((v) => v.loadsCode),
     },
   ];
+}
+
+/** The digest of MORE_CODE_LOADING_VARIABLES when `variables` are those folded into it. */
+export function foldedDigest(variables: readonly CodeLoadingVar[]): string {
+  return digestOf(variables.map((v) => `${v.container ? `${v.container}/${v.name}` : v.name}#${v.digest}`).sort().join(','));
 }
 
 /** SHA-256, 22 base64url characters: whoever writes a value must not be able to give a new one the digest of the old. */

@@ -28,6 +28,7 @@
 //           whole value. Past 16 such variables of a revision (those that load code first), the rest are compared as
 //           one, `(more)`.
 import { codeLoadingVarName } from '../baseline/apply.js';
+import { foldedDigest, MORE_CODE_LOADING_VARIABLES } from '../audit/env.js';
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, pointBefore, type ServiceBaseline } from '../baseline/state.js';
 import { enforcedPolicyOf, type CodeLoadingVar, type DeployChange } from '../model/change.js';
@@ -41,6 +42,19 @@ const TITLE = 'Environment variable that loads code set';
 function namesBefore(keys: readonly string[]): Map<string, string> {
   return new Map(keys.map((key) => [key.slice(0, key.lastIndexOf('#')), key]));
 }
+
+/**
+ * The variables named now that were folded into MORE_CODE_LOADING_VARIABLES before, unchanged: those not named before
+ * when they alone give its digest (a variable named before went, and they moved into its place). None otherwise:
+ * each is then judged as set.
+ */
+function movedFromFolded(variables: readonly CodeLoadingVar[], before: ReadonlyMap<string, string>): ReadonlySet<CodeLoadingVar> {
+  const folded = before.get(MORE_CODE_LOADING_VARIABLES);
+  if (folded === undefined) return NONE_MOVED;
+  const unnamed = variables.filter((v) => v.name !== MORE_CODE_LOADING_VARIABLES && !before.has(codeLoadingVarName(v)));
+  return unnamed.length > 0 && folded === `${MORE_CODE_LOADING_VARIABLES}#${foldedDigest(unnamed)}` ? new Set(unnamed) : NONE_MOVED;
+}
+const NONE_MOVED: ReadonlySet<CodeLoadingVar> = new Set();
 
 /** The Binary Authorization policy this revision runs under: as the write sets it, else as in force before it. */
 function enforcedPolicy(change: DeployChange, baseline: ServiceBaseline | undefined): string | undefined {
@@ -63,13 +77,16 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
     // them is taken as known (the same payload back would run with no finding open); each that loads code is reported.
     const recreatedAfterDeleteAt = deletedBetween(baseline, point.t, change.timeMs);
     const before = recreatedAfterDeleteAt ? new Map<string, string>() : namesBefore(point.v);
+    const moved = movedFromFolded(change.codeLoadingEnv, before);
     const set: CodeLoadingVar[] = [];
     const changed: CodeLoadingVar[] = [];
     for (const variable of change.codeLoadingEnv) {
       if (!variable.loadsCode) continue; // kept in the baseline all the same: a later value that does load code is a change
       const name = codeLoadingVarName(variable);
       const old = before.get(name);
-      if (old === undefined) set.push(variable);
+      if (old === undefined) {
+        if (!moved.has(variable)) set.push(variable);
+      }
       else if (old !== `${name}#${variable.digest}`) changed.push(variable);
     }
     const reported = [...set, ...changed];

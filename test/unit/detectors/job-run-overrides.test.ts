@@ -131,6 +131,13 @@ describe('job-run-overrides', () => {
       ['run', 'deploy', 'api', '--set-env-vars=LOG_LEVEL=debug,DB_PASSWORD=hunter2hunter2', '--update-env-vars=API_TOKEN=s3cr3t-value-42'],
       ['run', 'deploy', 'api', '--set-env-vars=LOG_LEVEL=debug,DB_PASSWORD=[hidden]', '--update-env-vars=API_TOKEN=[hidden]'],
     ],
+    // A token in a URL's fragment (OAuth's implicit grant: `#access_token=...`), or an assignment in a shell's
+    // command substitution (`` `...` ``) or a brace group.
+    [
+      'a secret by its name in a URL fragment, after a backtick or a brace',
+      ['-c', 'curl -s "https://app.example.com/cb#access_token=s3cr3t-value-42&state=x"', 'echo `DB_PASSWORD=hunter2hunter2 ./dump`', '{DB_PASSWORD=hunter2hunter2; ./run; }'],
+      ['-c', 'curl -s "https://app.example.com/cb#access_token=[hidden]', 'echo `DB_PASSWORD=[hidden] ./dump`', '{DB_PASSWORD=[hidden] ./run; }'],
+    ],
     // A key in a URL's query (`curl "https://.../export?api_key=..."`), or a command after `;` or `&&` with no space.
     [
       'a secret by its name in a query string or after a separator',

@@ -65,7 +65,7 @@ function hideCredentials(text: string): string {
  * `NAME=VALUE` (`--NAME=VALUE`) when NAME is a secret's name by `names` (plaintext-secret-env's globs): all after the
  * `=` when the argument starts with it, else each such assignment that starts the argument, a word of a command line
  * (`sh -c 'PGUSER=app mysql --password=VALUE ...'`), an item of a list after a flag's `=` or a comma (gcloud's
- * `--set-env-vars=A=1,DB_PASSWORD=VALUE`) or of a URL's query (`?api_key=VALUE`), up to the next white space (a
+ * `--set-env-vars=A=1,DB_PASSWORD=VALUE`) or of a URL's query or fragment (`?api_key=VALUE`), up to the next white space (a
  * quoted value to its closing quote). Other arguments as they are: a secret passed as the argument after its flag
  * (`--token`, `VALUE`) is not recognised.
  */
@@ -112,10 +112,11 @@ function hideSecrets(given: string, names: SecretEnvNames | undefined, wholeArgu
 }
 
 /**
- * `NAME=` where an assignment can start: the argument's start, after white space, a `=` or a comma (lists), a `?`
- * or `&` (a URL's query), a `;`, `|` or `(` (the next command of a shell line), or a quote.
+ * `NAME=` where an assignment can start: the argument's start, after white space, a `=` or a comma (lists), a `?`,
+ * `&` or `#` (a URL's query or fragment: OAuth's `#access_token=`), a `;`, `|`, `(`, `{` or backtick (the next
+ * command of a shell line), or a quote.
  */
-const ASSIGNMENT_HEAD = /(?<=^|[\s=,?&;|("'])(-{0,2})([A-Za-z_][A-Za-z0-9_.-]*)=/g;
+const ASSIGNMENT_HEAD = /(?<=^|[\s=,?&#;|({`"'])(-{0,2})([A-Za-z_][A-Za-z0-9_.-]*)=/g;
 /**
  * An assignment's value: quoted, or up to the next white space outside a credential's `[hidden: FORMAT]` marker (the
  * credential may be only part of the value: `AKIA...:SECRET`, `pw-AKIA...`).

@@ -65,9 +65,9 @@ function hideCredentials(text: string): string {
  * `NAME=VALUE` (`--NAME=VALUE`) when NAME is a secret's name by `names` (plaintext-secret-env's globs): all after the
  * `=` when the argument starts with it, else each such assignment that starts the argument, a word of a command line
  * (`sh -c 'PGUSER=app mysql --password=VALUE ...'`), an item of a list after a flag's `=` or a comma (gcloud's
- * `--set-env-vars=A=1,DB_PASSWORD=VALUE`) or of a URL's query or fragment (`?api_key=VALUE`), up to the next white space (a
- * quoted value to its closing quote). Other arguments as they are: a secret passed as the argument after its flag
- * (`--token`, `VALUE`) is not recognised.
+ * `--set-env-vars=A=1,DB_PASSWORD=VALUE`) or of a URL's query or fragment (`?api_key=VALUE`), up to the next white
+ * space (a quoted value to its closing quote). Other arguments as they are: a secret passed as the argument after its
+ * flag (`--token`, `VALUE`) is not recognised.
  */
 export function hideSecretsInArg(given: string, names: SecretEnvNames | undefined): string {
   return hideSecrets(given, names, true);
@@ -76,7 +76,8 @@ export function hideSecretsInArg(given: string, names: SecretEnvNames | undefine
 /**
  * A line of options (an option variable's value: `JAVA_TOOL_OPTIONS`, `NODE_OPTIONS`), which the runtime splits at
  * white space, with any secret in it hidden as hideSecretsInArg does, but an assignment that starts the line is one
- * option, hidden up to the next white space: the options after it stay evidence (`-Ddb.password=[hidden] -javaagent:...`).
+ * option, hidden up to the next white space: the options after it stay evidence
+ * (`-Ddb.password=[hidden] -javaagent:...`).
  */
 export function hideSecretsInOptions(given: string, names: SecretEnvNames | undefined): string {
   return hideSecrets(given, names, false);

@@ -269,6 +269,25 @@ describe('code-loading-env: which values load code', () => {
     expect(performance.now() - start).toBeLessThan(250);
   });
 
+  // Where the option is found (read without quotes and backslashes) must be where it starts in the value as written:
+  // random padding of quotes, backslashes, white space and other options before it, the value shown from there.
+  it('shows a long value from the option that loads code, as written (random padding)', () => {
+    let seed = 7;
+    const random = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const pieces = ['"', "'", '\\', ' ', '\t', 'x', '--max-old-space-size=1', '"a b"', '--title=a'];
+    const options = ['--require', '"--require"', "'--re'quire", '--re\\quire', '-r', '"-r"'];
+    for (let i = 0; i < 2000; i++) {
+      let padding = '';
+      while (padding.length < 110 + random(200)) padding += pieces[random(pieces.length)];
+      const option = options[i % options.length]!;
+      const value = `${padding} ${option} /mnt/bucket/hook.js`;
+      const [read] = codeLoadingEnvOf([{ name: 'app', env: [{ name: 'NODE_OPTIONS', value }] }], undefined);
+      expect(read!.loadsCode).toBe(true);
+      if (value.length <= 200) continue;
+      expect(read!.value).toBe(`…${option} /mnt/bucket/hook.js`);
+    }
+  });
+
   it('reads at most 16 variables, values cut, names of other variables never', () => {
     const env = Array.from({ length: 20 }, (_, i) => ({ name: i % 2 ? 'LD_PRELOAD' : 'OTHER', value: `/lib/${i}.so${'x'.repeat(300)}` }));
     const read = codeLoadingEnvOf([{ name: 'app', env }, { env: Array.from({ length: 20 }, () => ({ name: 'PATH', value: '/bin' })) }], undefined);

@@ -24,6 +24,7 @@ describe('code-loading-env', () => {
     ['NODE_OPTIONS --import of inline code', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: '--import=data:text/javascript,process.exit()' }])], ['app/NODE_OPTIONS'], ['app/NODE_OPTIONS=--import=data:text/javascript,process.exit()'], undefined],
     ['memory flags turned into a --require', [v1Deploy(T0, [MEMORY]), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=4096 -r /tmp/x.js' }])], ['app/NODE_OPTIONS'], ['app/NODE_OPTIONS=--max-old-space-size=4096 -r /tmp/x.js'], ['app/NODE_OPTIONS']],
     ['NODE_OPTIONS memory flags turned into a quoted --require (node strips the quotes)', [v1Deploy(T0, [MEMORY]), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=4096 "--require" /mnt/bucket/hook.js' }])], ['app/NODE_OPTIONS'], ['app/NODE_OPTIONS=--max-old-space-size=4096 "--require" /mnt/bucket/hook.js'], ['app/NODE_OPTIONS']],
+    ['OPENSSL_CONF set (its modules load as shared libraries)', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'OPENSSL_CONF', value: '/mnt/bucket/openssl.cnf' }])], ['app/OPENSSL_CONF'], ['app/OPENSSL_CONF=/mnt/bucket/openssl.cnf'], undefined],
     ['LD_PRELOAD set', [v1Deploy(T0, [{ name: 'PORT_NAME', value: 'http1' }]), v1Deploy(T1, [{ name: 'LD_PRELOAD', value: '/mnt/nfs/libhook.so' }])], ['app/LD_PRELOAD'], ['app/LD_PRELOAD=/mnt/nfs/libhook.so'], undefined],
     ['LD_PRELOAD given another library', [v1Deploy(T0, [{ name: 'LD_PRELOAD', value: '/usr/lib/libjemalloc.so' }]), v1Deploy(T1, [{ name: 'LD_PRELOAD', value: '/mnt/nfs/libhook.so' }])], ['app/LD_PRELOAD'], ['app/LD_PRELOAD=/mnt/nfs/libhook.so'], ['app/LD_PRELOAD']],
     // Python runs the `import` lines of the .pth files in the user site-packages under PYTHONUSERBASE (docs.python.org,
@@ -208,6 +209,11 @@ describe('code-loading-env: which values load code', () => {
     ['NODE_OPTIONS', '--require=/x.js', true],
     ['NODE_OPTIONS', '-r /x.js', true],
     ['NODE_OPTIONS', '--experimental-loader ./l.mjs', true],
+    // OpenSSL's configuration loads the modules it names as shared libraries (config(5ssl): a module with no built-in
+    // name is loaded as a DSO), and OPENSSL_CONF names the file to read instead of the default; node reads one too.
+    ['NODE_OPTIONS', '--openssl-config=/mnt/bucket/openssl.cnf', true],
+    ['NODE_OPTIONS', '--openssl-shared-config', false],
+    ['OPENSSL_CONF', '/mnt/bucket/openssl.cnf', true],
     ['NODE_OPTIONS', '--report-on-signal', false],
     ['JAVA_TOOL_OPTIONS', '-Xmx512m -Dfile.encoding=UTF-8', false],
     ['JAVA_TOOL_OPTIONS', '-agentpath:/x.so', true],

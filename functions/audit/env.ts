@@ -209,6 +209,9 @@ export const CODE_LOADING_ENV: ReadonlySet<string> = new Set([
   'PHPRC',
   'PHP_INI_SCAN_DIR',
   'DOTNET_STARTUP_HOOKS',
+  // An OpenSSL configuration to read instead of the default: a module it names that OpenSSL does not build in is
+  // loaded as a shared library (config(5ssl)), in every process that starts OpenSSL (node, python, curl...).
+  'OPENSSL_CONF',
   // The native profiler library the .NET runtime loads into the process (DOTNET_ prefixed from .NET 11).
   'CORECLR_PROFILER_PATH',
   'CORECLR_PROFILER_PATH_64',
@@ -304,7 +307,8 @@ function digestOf(text: string): string {
  */
 const CODE_LOADING_OPTIONS: Readonly<Record<string, RegExp>> = {
   // Node takes `_` for `-` in option names (`--experimental_loader`).
-  NODE_OPTIONS: /(?:^|\s)(?:-r|--require|--import|--loader|--experimental[-_]loader)(?:[=\s]|$)/,
+  // `--openssl-config` names an OpenSSL configuration, whose modules load as shared libraries (as OPENSSL_CONF).
+  NODE_OPTIONS: /(?:^|\s)(?:-r|--require|--import|--loader|--experimental[-_]loader|--openssl[-_]config)(?:[=\s]|$)/,
   JAVA_TOOL_OPTIONS: JAVA_CODE_OPTIONS(),
   _JAVA_OPTIONS: JAVA_CODE_OPTIONS(),
   JDK_JAVA_OPTIONS: JAVA_CODE_OPTIONS(),

@@ -9,9 +9,10 @@
 //           variables (NODE_OPTIONS, the Java option variables, OpenJ9's included, PERL5OPT, RUBYOPT) count only with
 //           an option that loads code (`--require`, `--import`, `-javaagent:`, a class path...: audit/env.ts
 //           loadsCode), not memory or diagnostics flags; a value from Secret Manager counts (it cannot be read
-//           here). Such a variable runs code the image does not hold or did not run before (`NODE_OPTIONS=--import=data:...` is
-//           code inline; `LD_PRELOAD` or `--require` of a file on a mounted bucket is code from outside the image),
-//           with the same image: no image rule sees it, and Binary Authorization, which attests images, lets it by.
+//           here). Such a variable runs code the image does not hold or did not run before
+//           (`NODE_OPTIONS=--import=data:...` is code inline; `LD_PRELOAD` or `--require` of a file on a mounted
+//           bucket is code from outside the image), with the same image: no image rule sees it, and Binary
+//           Authorization, which attests images, lets it by.
 // Options:  `rules.code-loading-env.exceptions` (principal, project, service globs), `severity`.
 // Severity: MEDIUM; HIGH when the revision runs under an enforced Binary Authorization policy (as the write sets it,
 //           else as in force before it): the policy is there so that only attested code runs.
@@ -37,6 +38,7 @@ import { closedByDelete, resourceNoun, riskInForce, serviceLabel, settingBefore 
 import type { Detection, Detector, Resolved } from './types.js';
 
 const TITLE = 'Environment variable that loads code set';
+const RESOLVED_REASON = 'the variables no longer have the values reported';
 
 /** The keys (`container/NAME#digest`) of the variables set before, by name. */
 function namesBefore(keys: readonly string[]): Map<string, string> {
@@ -86,8 +88,7 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
       const old = before.get(name);
       if (old === undefined) {
         if (!moved.has(variable)) set.push(variable);
-      }
-      else if (old !== `${name}#${variable.digest}`) changed.push(variable);
+      } else if (old !== `${name}#${variable.digest}`) changed.push(variable);
     }
     const reported = [...set, ...changed];
     if (reported.length === 0) return [];
@@ -119,7 +120,7 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
         },
         dedupKey: [baselineKey(change.target), 'code-loading-env', reportedKeys.join(','), change.time],
         // A late entry: closed at once when a newer revision already holds none of these values.
-        ...riskInForce(baseline?.codeLoadingEnv, change.timeMs, (now) => reportedKeys.every((key) => !now.includes(key)), () => 'the variables no longer have these values'),
+        ...riskInForce(baseline?.codeLoadingEnv, change.timeMs, (now) => reportedKeys.every((key) => !now.includes(key)), () => RESOLVED_REASON),
       },
     ];
   },
@@ -134,7 +135,7 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
         const values = o.finding.evidence['values'];
         return Array.isArray(values) && (values as readonly string[]).every((value) => !now.has(value));
       })
-      .map((o) => ({ id: o.finding.id, reason: 'the variables no longer have the values reported' }));
+      .map((o) => ({ id: o.finding.id, reason: RESOLVED_REASON }));
   },
 };
 

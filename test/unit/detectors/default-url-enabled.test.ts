@@ -118,6 +118,19 @@ describe('default-url-enabled', () => {
     expect(deleted.map((f) => f.resolution?.reason)).toEqual([undefined, 'the service was deleted']);
   });
 
+  // The rule's risk is the run.app URL reachable from the internet: a newer write that keeps the internet out by the
+  // ingress ends it as surely as disabling the URL (ingress-opened reports opening it again).
+  it.each([
+    ['internal', 'internal', 'resolved'],
+    ['internal-and-cloud-load-balancing', 'internal-and-cloud-load-balancing', 'resolved'],
+    ['all (still open)', 'all', undefined],
+  ])('a newer write that sets the ingress to %s', async (_name, ingress, status) => {
+    const open = [v1Write('2024-05-04T10:00:00Z', 'true'), v1Write('2024-05-04T11:00:00Z', 'false')];
+    const findings = await enabled([...open, v1Write('2024-05-04T12:00:00Z', 'false', { ingress, image: 'gcr.io/acme/other:3' })]);
+    expect(findings.map((f) => f.status ?? 'active')).toEqual(status ? ['active', status] : ['active']);
+    if (status) expect(findings[1]!.resolution?.reason).toBe(`its ingress is now ${ingress}: the internet no longer reaches its run.app URL`);
+  });
+
   it('a late entry is closed at once by the newer write that disabled the URL again, as in time order', async () => {
     const late = [v1Write('2024-05-04T10:00:00Z', 'true'), v1Write('2024-05-04T12:00:00Z', 'true'), v1Write('2024-05-04T11:00:00Z', 'false')];
     const findings = await enabled(late);

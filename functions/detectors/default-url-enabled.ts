@@ -14,25 +14,26 @@
 // Severity: MEDIUM; HIGH when the service can be called without an identity (the public hold its invoker role, or
 //           its invoker IAM check is off, as known from its baseline or this write): the load balancer was the
 //           only control in front of it.
-// Resolves: the default URL disabled again by the newest entry about it, or the service deleted. A turn-on that
-//           arrives after a newer write disabled the URL again is reported and closed at once.
+// Resolves: the default URL disabled again, or the ingress set to internal or internal-and-cloud-load-balancing, by
+//           the newest entry about it, or the service deleted. A turn-on that arrives after a newer write disabled
+//           the URL again is reported and closed at once.
 // Blind spots: a service's first known write sets the baseline, so a service created (or first seen) with its
 //           default URL on raises nothing: that is Cloud Run's default. A service deleted and created again under
 //           the name with its URL on is compared with the deleted one (evidence `recreatedAfterDeleteAt`). A write
 //           whose entry does not show the setting (a v2 update mask that leaves `default_uri_disabled` alone, a v1
 //           entry logged without its body, an annotation value that reads as neither true nor false) says nothing.
 //           A URL turned on while the ingress keeps the internet out (`internal`, `internal-and-cloud-load-balancing`)
-//           raises nothing, and restricting the ingress later does not resolve a finding: ingress-opened reports
-//           the ingress opened afterwards. Domain mappings (which also bypass a load balancer) are not read.
+//           raises nothing; restricting the ingress later resolves a finding (ingress-opened reports the ingress
+//           opened again afterwards). Domain mappings (which also bypass a load balancer) are not read.
 //           The baseline keeps no history of the default URL until a write that disables the URL is known (most services never
 //           do): when that write arrives after later writes that turned it back on, those are not compared with it (the
 //           next such write is).
 import { baselineKey } from '../baseline/store.js';
-import { deletedBetween } from '../baseline/state.js';
+import { changedAfter, deletedBetween } from '../baseline/state.js';
 import type { Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { callersEvidence, riskInForce, serviceLabel, settingBefore, settingRestored, unauthenticatedCallers } from './revision.js';
-import type { Detection, Detector } from './types.js';
+import type { Detection, Detector, Resolved } from './types.js';
 
 const TITLE = 'Cloud Run default URL turned back on';
 
@@ -78,5 +79,15 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
       },
     ];
   },
-  resolves: settingRestored((baseline) => baseline?.defaultUrlDisabled, (change) => change.defaultUrlDisabled === true, () => 'its default URL is disabled again'),
+  resolves(input, open): Resolved[] {
+    const restored = URL_DISABLED_AGAIN(input, open);
+    if (restored.length > 0 || open.length === 0) return restored;
+    // The newest ingress known keeps the internet out: nobody reaches the run.app URL from outside any more.
+    const { change, baseline } = input;
+    if (change.kind !== 'deploy' || change.ingress === undefined || change.ingress === 'all' || changedAfter(baseline?.ingress, change.timeMs)) return [];
+    const reason = `its ingress is now ${change.ingress}: the internet no longer reaches its run.app URL`;
+    return open.map((o) => ({ id: o.finding.id, reason }));
+  },
 };
+
+const URL_DISABLED_AGAIN = settingRestored((baseline) => baseline?.defaultUrlDisabled, (change) => change.defaultUrlDisabled === true, () => 'its default URL is disabled again');

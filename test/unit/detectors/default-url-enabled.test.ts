@@ -131,6 +131,14 @@ describe('default-url-enabled', () => {
     if (status) expect(findings[1]!.resolution?.reason).toBe(`its ingress is now ${ingress}: the internet no longer reaches its run.app URL`);
   });
 
+  it('a late entry is closed at once by a newer write that restricted the ingress, as in time order', async () => {
+    const restrict = v1Write('2024-05-04T12:00:00Z', 'false', { ingress: 'internal', image: 'gcr.io/acme/other:3' });
+    const late = [v1Write('2024-05-04T10:00:00Z', 'true'), restrict, v1Write('2024-05-04T11:00:00Z', 'false')];
+    const only = async (entries: unknown[]) => (await findingsLive(entries)).filter((f) => f.rule === 'default-url-enabled').map((f) => `${f.id} ${f.status ?? 'active'}`);
+    expect(await only(late)).toEqual(await only([late[0]!, late[2]!, late[1]!]));
+    expect(await only(late)).toHaveLength(2);
+  });
+
   it('a late entry is closed at once by the newer write that disabled the URL again, as in time order', async () => {
     const late = [v1Write('2024-05-04T10:00:00Z', 'true'), v1Write('2024-05-04T12:00:00Z', 'true'), v1Write('2024-05-04T11:00:00Z', 'false')];
     const findings = await enabled(late);

@@ -74,8 +74,11 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
           ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
         },
         dedupKey: [baselineKey(change.target), 'default-url', change.time],
-        // A late entry: closed at once when a newer write already disabled the URL again.
-        ...riskInForce(baseline?.defaultUrlDisabled, change.timeMs, (disabled) => disabled, () => 'its default URL is disabled again'),
+        // A late entry: closed at once when a newer write already disabled the URL again or restricted the ingress.
+        ...earlierEnd(
+          riskInForce(baseline?.defaultUrlDisabled, change.timeMs, (disabled) => disabled, () => URL_DISABLED_REASON),
+          riskInForce(baseline?.ingress, change.timeMs, (newer) => newer !== 'all', ingressRestrictedReason),
+        ),
       },
     ];
   },
@@ -85,9 +88,23 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
     // The newest ingress known keeps the internet out: nobody reaches the run.app URL from outside any more.
     const { change, baseline } = input;
     if (change.kind !== 'deploy' || change.ingress === undefined || change.ingress === 'all' || changedAfter(baseline?.ingress, change.timeMs)) return [];
-    const reason = `its ingress is now ${change.ingress}: the internet no longer reaches its run.app URL`;
+    const reason = ingressRestrictedReason(change.ingress);
     return open.map((o) => ({ id: o.finding.id, reason }));
   },
 };
 
-const URL_DISABLED_AGAIN = settingRestored((baseline) => baseline?.defaultUrlDisabled, (change) => change.defaultUrlDisabled === true, () => 'its default URL is disabled again');
+const URL_DISABLED_REASON = 'its default URL is disabled again';
+const URL_DISABLED_AGAIN = settingRestored((baseline) => baseline?.defaultUrlDisabled, (change) => change.defaultUrlDisabled === true, () => URL_DISABLED_REASON);
+
+function ingressRestrictedReason(ingress: string): string {
+  return `its ingress is now ${ingress}: the internet no longer reaches its run.app URL`;
+}
+
+type Risk = ReturnType<typeof riskInForce>;
+
+/** Of two readings of a late entry's risk, the one a newer entry ended first; else the first (the risk in force). */
+function earlierEnd(a: Risk, b: Risk): Risk {
+  if (!b.takenAwayLater) return a;
+  if (!a.takenAwayLater) return b;
+  return b.takenAwayLater.time < a.takenAwayLater.time ? b : a;
+}

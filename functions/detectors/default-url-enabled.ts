@@ -28,6 +28,7 @@
 //           The baseline keeps no history of the default URL until a write that disables the URL is known (most services never
 //           do): when that write arrives after later writes that turned it back on, those are not compared with it (the
 //           next such write is).
+import { normalizeTimestamp } from '../audit/entry.js';
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween } from '../baseline/state.js';
 import type { Ingress } from '../model/change.js';
@@ -89,7 +90,9 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
     const { change, baseline } = input;
     if (change.kind !== 'deploy' || change.ingress === undefined || change.ingress === 'all' || changedAfter(baseline?.ingress, change.timeMs)) return [];
     const reason = ingressRestrictedReason(change.ingress);
-    return open.map((o) => ({ id: o.finding.id, reason }));
+    // Only findings older than the write: a deploy completed late (its rollout waited) is older than a turn-on
+    // judged meanwhile, though no newer ingress is known yet.
+    return open.filter((o) => (normalizeTimestamp(o.finding.eventTime)?.ms ?? Infinity) < change.timeMs).map((o) => ({ id: o.finding.id, reason }));
   },
 };
 

@@ -204,6 +204,25 @@ describe('public-invoker-grant', () => {
       const last = new Map(findings.map((f) => [f.id, [f.eventTime.slice(0, 10), (f.evidence['roles'] as string[]).join(','), f.status ?? 'active']]));
       expect([...last.values()].sort()).toEqual(expected);
     });
+
+    // Pub/Sub delivers without order: a delta giving a second role of the class, delivered after a newer delta that took
+    // the first role away, leaves the member public. The newer REMOVE closed the grant with what it knew; the late ADD
+    // must leave a finding open, as the three in time order do.
+    it.each([
+      ['run.invoker, run.servicesInvoker beside it, run.invoker removed', 'roles/run.invoker', 'roles/run.servicesInvoker'],
+      ['run.admin, run.invoker beside it, run.admin removed', 'roles/run.admin', 'roles/run.invoker'],
+      ['run.admin, run.developer beside it, run.admin removed', 'roles/run.admin', 'roles/run.developer'],
+    ])('delivered grant, removal, then the second role (late): a finding stays open (%s)', async (_name, first, second) => {
+      const grant = deltaOnly('2025-11-10T10:00:00Z', 'ADD', first);
+      const secondRole = deltaOnly('2025-11-11T10:00:00Z', 'ADD', second);
+      const removal = deltaOnly('2025-11-12T10:00:00Z', 'REMOVE', first);
+      const open = (findings: readonly { id: string; rule: string; status?: string }[]): number => {
+        const last = new Map(findings.filter((f) => f.rule === 'public-invoker-grant').map((f) => [f.id, f.status ?? 'active']));
+        return [...last.values()].filter((s) => s === 'active').length;
+      };
+      expect(open(await findingsOf([grant, secondRole, removal]))).toBe(1);
+      expect(open(await findingsLive([grant, removal, secondRole]))).toBe(1);
+    });
   });
 
   it('evidence says where the grant was read: the full policy when none was known before, else the difference', async () => {

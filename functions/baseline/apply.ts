@@ -2,7 +2,7 @@
 import { describeServiceAccount, enforcedPolicyOf, type Change, type CodeLoadingVar, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
 import { isPublicInvokerBinding, publicInvokerMembers, publicWriterMembers, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { someWaitingWrite } from '../correlate/rollout.js';
-import { CARRIED_OPTIONAL_HISTORIES, COPY_EDITS, emptyBaseline, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
+import { CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
@@ -74,7 +74,14 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       target.lastChangeMs = Math.max(target.lastChangeMs, t);
       target.publicInvokers = record(target.publicInvokers, t, after);
       target.publicWriters = record(target.publicWriters ?? [], t, writers);
+      // A delta that arrived after newer ones: what they set is carried forward with its pairs (see laterPublicPoints).
+      const later = laterPublicPoints(target, change);
       if (bindings) target.publicBindings = record(target.publicBindings ?? [], t, bindings);
+      for (const point of later) {
+        target.publicBindings = record(target.publicBindings ?? [], point.t, point.bindings);
+        target.publicInvokers = record(target.publicInvokers, point.t, point.invokers);
+        target.publicWriters = record(target.publicWriters ?? [], point.t, point.writers);
+      }
       return;
     }
   }
@@ -180,10 +187,68 @@ export function publicBindingsAfter(base: ServiceBaseline | undefined, change: E
   if (!change.delta) return undefined;
   const before = valueBefore(base?.publicBindings, change.timeMs);
   if (before === undefined && (valueBefore(base?.publicInvokers, change.timeMs)?.length ?? 0) > 0) return undefined;
-  const bindings = new Set(before ?? []);
+  const bindings = new Set(heldIn(before ?? []));
   for (const key of bindingKeys(change.delta.removed)) bindings.delete(key);
   for (const key of bindingKeys(change.delta.added)) bindings.add(key);
-  return [...bindings].sort();
+  return [...bindings, ...deltaMarks(change.delta)].sort();
+}
+
+/**
+ * A point a policy delta set holds, after its bindings, `~` and the pairs the delta named (`~ROLE MEMBER`): it says
+ * nothing of the others, so a delta that arrives late still holds there unless the point names its pair. A point
+ * without `~` was set by a full policy (or before the marks were kept): it says all.
+ */
+const DELTA_MARK = '~';
+
+function deltaMarks(delta: NonNullable<Extract<Change, { kind: 'iam-policy' }>['delta']>): string[] {
+  return [DELTA_MARK, ...new Set([...bindingKeys(delta.removed), ...bindingKeys(delta.added)].map((key) => DELTA_MARK + key))];
+}
+
+/** The `ROLE MEMBER` bindings of a point of publicBindings, without a delta's marks. */
+function heldIn(keys: readonly string[]): string[] {
+  return keys.filter((key) => !key.startsWith(DELTA_MARK));
+}
+
+/** A point of the public invoker histories a late policy delta changes. */
+export interface LaterPublicPoint {
+  readonly t: number;
+  readonly bindings: string[];
+  readonly invokers: string[];
+  readonly writers: string[];
+}
+
+/**
+ * The newer points of the public invoker histories a policy delta that arrives late (after newer entries were applied)
+ * changes: each newer point another delta set takes this delta's pairs that it did not name itself, up to the first
+ * point a full policy set (or one that names every pair). Without it, a REMOVE delivered before an older ADD of a
+ * second role of the member would leave the member out of every newer point, though it still holds that role.
+ */
+export function laterPublicPoints(base: ServiceBaseline | undefined, change: Extract<Change, { kind: 'iam-policy' }>): LaterPublicPoint[] {
+  if (change.policy || !change.delta || !changedAfter(base?.publicBindings, change.timeMs)) return [];
+  if (publicBindingsAfter(base, change) === undefined) return [];
+  const pending = new Map<string, boolean>();
+  for (const key of bindingKeys(change.delta.removed)) pending.set(key, false);
+  for (const key of bindingKeys(change.delta.added)) pending.set(key, true);
+  const out: LaterPublicPoint[] = [];
+  for (const point of base!.publicBindings!) {
+    if (point.t <= change.timeMs) continue;
+    if (pending.size === 0 || !point.v.includes(DELTA_MARK)) break;
+    for (const key of point.v) if (key.startsWith(DELTA_MARK)) pending.delete(key.slice(DELTA_MARK.length));
+    if (pending.size === 0) break;
+    const held = new Set(heldIn(point.v));
+    for (const [key, present] of pending) {
+      if (present) held.add(key);
+      else held.delete(key);
+    }
+    const bindings = [...held].sort();
+    out.push({
+      t: point.t,
+      bindings: [...bindings, ...point.v.filter((key) => key.startsWith(DELTA_MARK))].sort(),
+      invokers: membersOfBindings(bindings, () => true),
+      writers: membersOfBindings(bindings, (role) => WRITE_CAPABLE_INVOKER_ROLES.has(role)),
+    });
+  }
+  return out;
 }
 
 /** `ROLE MEMBER` of each public invoker binding (roles and members hold no spaces). */
@@ -194,7 +259,7 @@ function bindingKeys(bindings: readonly IamBinding[]): string[] {
 /** Sorted, distinct members of the `ROLE MEMBER` keys whose role `roleCounts`. */
 function membersOfBindings(keys: readonly string[], roleCounts: (role: string) => boolean): string[] {
   const members = new Set<string>();
-  for (const key of keys) {
+  for (const key of heldIn(keys)) {
     const space = key.indexOf(' ');
     if (roleCounts(key.slice(0, space))) members.add(key.slice(space + 1));
   }

@@ -43,7 +43,7 @@
 //           several closes it. `behindIap` trusts the IAP
 //           history, which keeps no turn-off judged before the write that turned IAP on was known (iap-disabled's
 //           Blind spots): after such a turn-off, delivered before that write, a grant is said to be behind IAP.
-import { publicInvokersAfter, publicWritersAfter } from '../baseline/apply.js';
+import { laterPublicPoints, publicInvokersAfter, publicWritersAfter, type LaterPublicPoint } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, pointAfter, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { normalizeTimestamp } from '../audit/entry.js';
@@ -109,6 +109,15 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
 
     // The members before this policy, when known (the engine always passes a baseline, maybe an empty one).
     const knownBefore = valueBefore(baseline?.publicInvokers, change.timeMs);
+    // A delta that arrives late holds in the newer points other deltas set (baseline/apply.ts laterPublicPoints).
+    const later = laterPublicPoints(baseline, change);
+    const carried = (history: readonly TimePoint<readonly string[]>[] | undefined, pick: (point: LaterPublicPoint) => readonly string[]): TimePoint<readonly string[]>[] | undefined =>
+      history?.map((point) => {
+        const newer = later.find((p) => p.t === point.t);
+        return newer ? { t: point.t, v: pick(newer) } : point;
+      });
+    const invokersHistory = carried(baseline?.publicInvokers, (p) => p.invokers);
+    const writersHistory = carried(baseline?.publicWriters, (p) => p.writers);
     let added: { role: string; member: string }[];
     if (change.delta) {
       // A REMOVE and an ADD of the same member and role in one delta is a condition edit (an extended expiry, say):
@@ -119,7 +128,14 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       // difference from a full policy says. (Where the writers before are not known, a write-capable role counts.)
       const held = new Set(knownBefore ?? []);
       const writersHeld = new Set(valueBefore(baseline?.publicWriters, change.timeMs) ?? []);
-      const heldAlready = (b: IamBinding): boolean => held.has(b.member) && (!WRITE_CAPABLE_INVOKER_ROLES.has(b.role) || writersHeld.has(b.member));
+      // Unless a newer entry, applied before this one, took the member out of that class: it then closed what was
+      // reported of it, and this role is what keeps the member there.
+      const freedLater = (b: IamBinding): boolean => {
+        const writer = WRITE_CAPABLE_INVOKER_ROLES.has(b.role);
+        const stored = writer ? baseline?.publicWriters : baseline?.publicInvokers;
+        return later.some((p) => (writer ? p.writers : p.invokers).includes(b.member) && !(stored?.find((point) => point.t === p.t)?.v.includes(b.member) ?? false));
+      };
+      const heldAlready = (b: IamBinding): boolean => held.has(b.member) && (!WRITE_CAPABLE_INVOKER_ROLES.has(b.role) || writersHeld.has(b.member)) && !freedLater(b);
       added = change.delta.added
         .filter((b) => isPublicInvokerBinding(b) && !removed.has(`${b.role}\n${b.member}`) && !heldAlready(b))
         .map((b) => ({ role: b.role, member: b.member }));
@@ -166,8 +182,8 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
         dedupKey: [baselineKey(change.target), members.join(','), roles.join(','), change.time],
         // (A member a newer policy moved to another role counts as gone: see Blind spots.)
         ...(upgrade
-          ? riskInForce(baseline?.publicWriters, change.timeMs, (held) => members.every((m) => !held.includes(m)), () => noLongerWriters(members))
-          : riskInForce(baseline?.publicInvokers, change.timeMs, (held) => members.every((m) => !held.includes(m)), () => `${members.join(' and ')} no longer hold the invoker role`)),
+          ? riskInForce(writersHistory, change.timeMs, (held) => members.every((m) => !held.includes(m)), () => noLongerWriters(members))
+          : riskInForce(invokersHistory, change.timeMs, (held) => members.every((m) => !held.includes(m)), () => `${members.join(' and ')} no longer hold the invoker role`)),
       },
     ];
   },

@@ -223,6 +223,18 @@ describe('public-invoker-grant', () => {
       expect(open(await findingsOf([grant, secondRole, removal]))).toBe(1);
       expect(open(await findingsLive([grant, removal, secondRole]))).toBe(1);
     });
+
+    // The other way round: the REMOVE arrives after a newer delta that named none of the public bindings (a user given a
+    // role). In time order the grant is closed; delivered late, the newer point (carried with the REMOVE) holds nobody
+    // public either, so the REMOVE's word is the newest there is on them.
+    it('delivered grant, an unrelated newer delta, then the removal (late): the grant is closed, as in time order', async () => {
+      const grant = deltaOnly('2025-11-10T10:00:00Z', 'ADD', 'roles/run.invoker');
+      const removal = deltaOnly('2025-11-11T10:00:00Z', 'REMOVE', 'roles/run.invoker');
+      const unrelated = logged('2025-11-12T10:00:00Z', [{ action: 'ADD', role: 'roles/run.viewer', member: 'user:some.user@company.com' }]);
+      const last = (findings: readonly { id: string; rule: string; status?: string }[]): string[] => [...new Map(findings.filter((f) => f.rule === 'public-invoker-grant').map((f) => [f.id, f.status ?? 'active'])).values()];
+      expect(last(await findingsOf([grant, removal, unrelated]))).toEqual(['resolved']);
+      expect(last(await findingsLive([grant, unrelated, removal]))).toEqual(['resolved']);
+    });
   });
 
   it('evidence says where the grant was read: the full policy when none was known before, else the difference', async () => {

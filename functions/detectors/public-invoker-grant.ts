@@ -26,7 +26,9 @@
 // Resolves: the public members removed from the invoker role (and holding no other role: a custom one may carry
 //           run.routes.invoke), or the invoker IAM check turned back on, by the newest entry about it (an older
 //           entry arriving late resolves nothing: when a newer entry applied before it already took its risk away,
-//           it is reported and closed at once, and when newer entries still hold the risk it stays open with theirs);
+//           it is reported and closed at once, and when newer entries still hold the risk it stays open with theirs;
+//           a policy delta is carried into the newer points other deltas set, so one carried up to the newest closes
+//           what it takes away there);
 //           an upgrade, when the members lose the roles that change the service; and everything about a service it
 //           deletes.
 // Blind spots: conditional bindings count as grants (the
@@ -216,10 +218,16 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
         .filter((o) => o.finding.evidence['invokerIamDisabled'] === true)
         .map((o) => ({ id: o.finding.id, reason: 'the invoker IAM check is on again' }));
     }
-    if (change.kind !== 'iam-policy' || changedAfter(baseline?.publicInvokers, change.timeMs)) return [];
+    if (change.kind !== 'iam-policy') return [];
+    // A policy delta that arrives late is carried into the newer points other deltas set (baseline/apply.ts
+    // laterPublicPoints): when it is carried up to the newest, what it leaves there is the newest word on the members.
+    const later = laterPublicPoints(baseline, change);
+    const newest = later[later.length - 1];
+    const carriedToNewest = newest !== undefined && newest.t === baseline?.publicInvokers[baseline.publicInvokers.length - 1]?.t;
+    if (!carriedToNewest && changedAfter(baseline?.publicInvokers, change.timeMs)) return [];
     // An entry that logged neither the policy nor a delta says nothing about who holds the role: it closes nothing
     // (the baseline keeps its members for the same reason, baseline/apply.ts).
-    const members = publicInvokersAfter(baseline, change);
+    const members = carriedToNewest ? newest.invokers : publicInvokersAfter(baseline, change);
     if (members === undefined) return [];
     const bindings = change.policy ?? change.delta?.added ?? [];
     const after = new Set(members);
@@ -227,7 +235,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     for (const member of publicMembersWhere(bindings, () => true)) after.add(member);
     // For an upgrade, the write-capable roles: what a member keeps of the invoker roles alone does not change the
     // service; any other role (a custom one may carry run.services.update) is not shown to be harmless.
-    const writers = new Set(publicWritersAfter(baseline, change) ?? []);
+    const writers = new Set((carriedToNewest ? newest.writers : publicWritersAfter(baseline, change)) ?? []);
     for (const member of publicMembersWhere(bindings, (role) => !READ_ONLY_INVOKER_ROLES.has(role))) writers.add(member);
     const resolved: Resolved[] = [];
     for (const o of open) {

@@ -237,6 +237,22 @@ describe('public-invoker-grant', () => {
     });
   });
 
+  // The same with the second role given by a full policy (a Cloud Run SetIamPolicy logged with its response): the
+  // newer delta point, computed without it, must take it.
+  it('delivered grant, removal, then a full policy holding the second role (late): a finding stays open', async () => {
+    const grant = serviceDelta('2025-11-10T10:00:00Z', [{ action: 'ADD', role: 'roles/run.invoker', member: 'allUsers' }]);
+    const bothRoles = variant(at(allUsers, '2025-11-11T10:00:00Z'), (e) => {
+      const bindings = [{ role: 'roles/run.invoker', members: ['allUsers'] }, { role: 'roles/run.servicesInvoker', members: ['allUsers'] }];
+      (e.protoPayload['request'] as { policy: Json }).policy['bindings'] = bindings;
+      (e.protoPayload['response'] as Json)['bindings'] = bindings;
+    });
+    const removal = serviceDelta('2025-11-12T10:00:00Z', [{ action: 'REMOVE', role: 'roles/run.invoker', member: 'allUsers' }]);
+    const open = (findings: readonly { id: string; rule: string; status?: string }[]): number =>
+      [...new Map(findings.filter((f) => f.rule === 'public-invoker-grant').map((f) => [f.id, f.status ?? 'active'])).values()].filter((s) => s === 'active').length;
+    expect(open(await findingsOf([grant, bothRoles, removal]))).toBe(1);
+    expect(open(await findingsLive([grant, removal, bothRoles]))).toBe(1);
+  });
+
   it('evidence says where the grant was read: the full policy when none was known before, else the difference', async () => {
     const findings = await publicFindings([allUsers, at(privatePolicy, '2024-02-03T10:00:00Z'), at(allUsers, '2024-02-04T10:00:00Z')]);
     expect(findings.filter((f) => f.status !== 'resolved').map((f) => f.evidence['source'])).toEqual([

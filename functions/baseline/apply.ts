@@ -74,7 +74,7 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       target.lastChangeMs = Math.max(target.lastChangeMs, t);
       target.publicInvokers = record(target.publicInvokers, t, after);
       target.publicWriters = record(target.publicWriters ?? [], t, writers);
-      // A delta that arrived after newer ones: what they set is carried forward with its pairs (see laterPublicPoints).
+      // A change that arrived after newer deltas: what they set is computed again over it (see laterPublicPoints).
       const later = laterPublicPoints(target, change);
       if (bindings) target.publicBindings = record(target.publicBindings ?? [], t, bindings);
       for (const point of later) {
@@ -218,35 +218,32 @@ export interface LaterPublicPoint {
 }
 
 /**
- * The newer points of the public invoker histories a policy delta that arrives late (after newer entries were applied)
- * changes: each newer point another delta set takes this delta's pairs that it did not name itself, up to the first
- * point a full policy set (or one that names every pair). Without it, a REMOVE delivered before an older ADD of a
- * second role of the member would leave the member out of every newer point, though it still holds that role.
+ * The newer points of the public invoker histories an IAM change that arrives late (after newer entries were applied)
+ * changes: each newer point another delta set is that delta again over what this change leaves before it (the pairs
+ * it named as it left them, the others as they are now), up to the first point a full policy set, which says all.
+ * Without it, a REMOVE delivered before an older grant of a second role of the member (a delta, or a full policy)
+ * would leave the member out of every newer point, though it still holds that role.
  */
 export function laterPublicPoints(base: ServiceBaseline | undefined, change: Extract<Change, { kind: 'iam-policy' }>): LaterPublicPoint[] {
-  if (change.policy || !change.delta || !changedAfter(base?.publicBindings, change.timeMs)) return [];
-  if (publicBindingsAfter(base, change) === undefined) return [];
-  const pending = new Map<string, boolean>();
-  for (const key of bindingKeys(change.delta.removed)) pending.set(key, false);
-  for (const key of bindingKeys(change.delta.added)) pending.set(key, true);
+  if (!changedAfter(base?.publicBindings, change.timeMs)) return [];
+  const own = publicBindingsAfter(base, change);
+  if (own === undefined) return [];
+  let previous = heldIn(own);
   const out: LaterPublicPoint[] = [];
   for (const point of base!.publicBindings!) {
     if (point.t <= change.timeMs) continue;
-    if (pending.size === 0 || !point.v.includes(DELTA_MARK)) break;
-    for (const key of point.v) if (key.startsWith(DELTA_MARK)) pending.delete(key.slice(DELTA_MARK.length));
-    if (pending.size === 0) break;
-    const held = new Set(heldIn(point.v));
-    for (const [key, present] of pending) {
-      if (present) held.add(key);
-      else held.delete(key);
-    }
-    const bindings = [...held].sort();
+    if (!point.v.includes(DELTA_MARK)) break;
+    const named = new Set(point.v.filter((key) => key.startsWith(DELTA_MARK)).map((key) => key.slice(DELTA_MARK.length)));
+    const held = heldIn(point.v);
+    const bindings = [...new Set([...previous.filter((key) => !named.has(key)), ...held.filter((key) => named.has(key))])].sort();
+    if (bindings.join('\n') === held.join('\n')) break; // as it was: the points after it are too
     out.push({
       t: point.t,
       bindings: [...bindings, ...point.v.filter((key) => key.startsWith(DELTA_MARK))].sort(),
       invokers: membersOfBindings(bindings, () => true),
       writers: membersOfBindings(bindings, (role) => WRITE_CAPABLE_INVOKER_ROLES.has(role)),
     });
+    previous = bindings;
   }
   return out;
 }

@@ -76,7 +76,7 @@ export interface ServiceBaseline {
    * The public invoker bindings, each `ROLE MEMBER` (`roles/run.invoker allUsers`), sorted, recorded with each IAM
    * policy whose bindings are known: a policy delta names one role of a member, and the member stays an invoker
    * (or a writer) through the others it holds. A point a delta set also holds `~` and the pairs it named
-   * (`~ROLE MEMBER`), so a delta that arrives late is carried into it (baseline/apply.ts laterPublicPoints). Optional,
+   * (`~ROLE MEMBER`), so it is computed again over an entry that arrives late (apply.ts laterPublicPoints). Optional,
    * as binaryAuthorization (older baselines: not known).
    */
   readonly publicBindings?: readonly TimePoint<readonly string[]>[];

@@ -27,8 +27,8 @@
 //           run.routes.invoke), or the invoker IAM check turned back on, by the newest entry about it (an older
 //           entry arriving late resolves nothing: when a newer entry applied before it already took its risk away,
 //           it is reported and closed at once, and when newer entries still hold the risk it stays open with theirs;
-//           a policy delta is carried into the newer points other deltas set, so one carried up to the newest closes
-//           what it takes away there);
+//           the newer points policy deltas set are computed again over an entry that arrives late, so one carried up
+//           to the newest closes what it takes away there);
 //           an upgrade, when the members lose the roles that change the service; and everything about a service it
 //           deletes.
 // Blind spots: conditional bindings count as grants (the
@@ -111,7 +111,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
 
     // The members before this policy, when known (the engine always passes a baseline, maybe an empty one).
     const knownBefore = valueBefore(baseline?.publicInvokers, change.timeMs);
-    // A delta that arrives late holds in the newer points other deltas set (baseline/apply.ts laterPublicPoints).
+    // An entry that arrives late holds in the newer points deltas set (baseline/apply.ts laterPublicPoints).
     const later = laterPublicPoints(baseline, change);
     const carried = (history: readonly TimePoint<readonly string[]>[] | undefined, pick: (point: LaterPublicPoint) => readonly string[]): TimePoint<readonly string[]>[] | undefined =>
       history?.map((point) => {
@@ -120,6 +120,12 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       });
     const invokersHistory = carried(baseline?.publicInvokers, (p) => p.invokers);
     const writersHistory = carried(baseline?.publicWriters, (p) => p.writers);
+    // A member held already is granted all the same when a newer entry, applied before this one, took it out of that
+    // class (an invoker, a writer) where this entry keeps it there: that entry closed what was reported of it.
+    const freedLater = (member: string, writer: boolean): boolean => {
+      const stored = writer ? baseline?.publicWriters : baseline?.publicInvokers;
+      return later.some((p) => (writer ? p.writers : p.invokers).includes(member) && !(stored?.find((point) => point.t === p.t)?.v.includes(member) ?? false));
+    };
     let added: { role: string; member: string }[];
     if (change.delta) {
       // A REMOVE and an ADD of the same member and role in one delta is a condition edit (an extended expiry, say):
@@ -130,14 +136,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       // difference from a full policy says. (Where the writers before are not known, a write-capable role counts.)
       const held = new Set(knownBefore ?? []);
       const writersHeld = new Set(valueBefore(baseline?.publicWriters, change.timeMs) ?? []);
-      // Unless a newer entry, applied before this one, took the member out of that class: it then closed what was
-      // reported of it, and this role is what keeps the member there.
-      const freedLater = (b: IamBinding): boolean => {
-        const writer = WRITE_CAPABLE_INVOKER_ROLES.has(b.role);
-        const stored = writer ? baseline?.publicWriters : baseline?.publicInvokers;
-        return later.some((p) => (writer ? p.writers : p.invokers).includes(b.member) && !(stored?.find((point) => point.t === p.t)?.v.includes(b.member) ?? false));
-      };
-      const heldAlready = (b: IamBinding): boolean => held.has(b.member) && (!WRITE_CAPABLE_INVOKER_ROLES.has(b.role) || writersHeld.has(b.member)) && !freedLater(b);
+      const heldAlready = (b: IamBinding): boolean => held.has(b.member) && (!WRITE_CAPABLE_INVOKER_ROLES.has(b.role) || writersHeld.has(b.member)) && !freedLater(b.member, WRITE_CAPABLE_INVOKER_ROLES.has(b.role));
       added = change.delta.added
         .filter((b) => isPublicInvokerBinding(b) && !removed.has(`${b.role}\n${b.member}`) && !heldAlready(b))
         .map((b) => ({ role: b.role, member: b.member }));
@@ -149,14 +148,14 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
         const roles = (change.policy ?? []).filter((b) => b.member === member && isPublicInvokerBinding(b)).map((b) => b.role);
         return roles.length > 0 ? roles : ['roles/run.invoker'];
       };
-      added = after.filter((m) => !before.has(m)).flatMap((member) => rolesOf(member).map((role) => ({ member, role })));
+      added = after.filter((m) => !before.has(m) || freedLater(m, false)).flatMap((member) => rolesOf(member).map((role) => ({ member, role })));
       // A member that could already call the service and now holds a role that changes it: a grant all the same.
       // Only where the writers before are known (baselines stored before they were kept say nothing about them).
       const writersBefore = valueBefore(baseline?.publicWriters, change.timeMs);
       if (knownBefore !== undefined && writersBefore !== undefined) {
         const writerRoleOf = (member: string): string => change.policy!.find((b) => b.member === member && WRITE_CAPABLE_INVOKER_ROLES.has(b.role))!.role;
         for (const member of publicWriterMembers(change.policy ?? [])) {
-          if (before.has(member) && !writersBefore.includes(member)) added.push({ member, role: writerRoleOf(member) });
+          if (before.has(member) && !freedLater(member, false) && (!writersBefore.includes(member) || freedLater(member, true))) added.push({ member, role: writerRoleOf(member) });
         }
       }
     }
@@ -219,8 +218,8 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
         .map((o) => ({ id: o.finding.id, reason: 'the invoker IAM check is on again' }));
     }
     if (change.kind !== 'iam-policy') return [];
-    // A policy delta that arrives late is carried into the newer points other deltas set (baseline/apply.ts
-    // laterPublicPoints): when it is carried up to the newest, what it leaves there is the newest word on the members.
+    // The newer points policy deltas set are computed again over an entry that arrives late (baseline/apply.ts
+    // laterPublicPoints): when that reaches the newest, what it leaves there is the newest word on the members.
     const later = laterPublicPoints(baseline, change);
     const newest = later[later.length - 1];
     const carriedToNewest = newest !== undefined && newest.t === baseline?.publicInvokers[baseline.publicInvokers.length - 1]?.t;

@@ -85,6 +85,9 @@ describe('code-loading-env', () => {
     ['a variable of another name', () => [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'MY_NODE_OPTIONS', value: '--require /x.js' }])]],
     ['an entry without containers in between says nothing', () => [v1Deploy(T0, [REQUIRE]), v1Deploy(T1, undefined), v1Deploy(T2, [REQUIRE])]],
     ['a v2 update whose mask leaves the containers alone', () => [synthetic('v2-CreateService'), v2Update('2024-06-01T11:00:00Z', [REQUIRE], ['template.service_account'])]],
+    // An EnvVar's value defaults to "" (Admin API v1 and v2): a variable set empty is logged with no `value`, and loads nothing.
+    ['a variable set empty, logged without a value (v1)', () => [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'LD_PRELOAD' }, { name: 'NODE_OPTIONS' }])]],
+    ['a variable set empty, logged without a value (v2)', () => [v2Update('2024-06-01T11:00:00Z', [{ name: 'PATH', value: '/usr/bin' }]), v2Update('2024-06-01T12:00:00Z', [{ name: 'PATH', value: '/usr/bin' }, { name: 'LD_PRELOAD' }])]],
   ])('ignores: %s', async (_name, entries) => {
     expect(await codeFindings(entries())).toEqual([]);
   });

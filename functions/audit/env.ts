@@ -247,7 +247,8 @@ export function codeLoadingEnvOf(containers: readonly unknown[], secretNames: Se
       const variable = asObject(entry);
       const name = asString(variable?.['name']);
       if (!name || !CODE_LOADING_ENV.has(name)) continue;
-      const value = asString(variable?.['value']);
+      // A value defaults to "" (Admin API v1 and v2): a variable logged with neither a value nor a source is set empty.
+      const value = asString(variable?.['value']) ?? (field(variable, 'valueFrom') === undefined && field(variable, 'valueSource') === undefined ? '' : undefined);
       const reference = value === undefined ? secretReference(variable) : undefined;
       const shown = value !== undefined ? shownValue(name, hideSecretsInOptions(value, secretNames)) : reference ? `[Secret Manager: ${cutText(reference, MAX_SHOWN_VALUE_LENGTH)}]` : '';
       out ??= [];

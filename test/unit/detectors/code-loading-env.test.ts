@@ -198,6 +198,15 @@ describe('code-loading-env', () => {
     expect(findings.map((f) => [f.eventTime, f.status ?? 'active'])).toEqual([[T1, 'active']]);
   });
 
+  // `(more)` is no variable: the summary names the variables it stands for, and says one or more of them changed.
+  it('a change past 16 variables names those compared together in the summary, not "(more)"', async () => {
+    const names = ['LD_PRELOAD', 'NODE_PATH', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'BASH_ENV', 'ENV', 'PYTHONSTARTUP', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONUSERBASE', 'CLASSPATH', 'PERL5LIB', 'PERLLIB', 'RUBYLIB', 'GCONV_PATH', 'PHPRC', 'PHP_INI_SCAN_DIR'];
+    const env = names.map((name, i) => ({ name, value: `/mnt/bucket/${i}` }));
+    const findings = await codeFindings([v1Deploy(T0, env), v1Deploy(T1, env.map((v, i) => (i === 16 ? { ...v, value: '/mnt/evil' } : v)))]);
+    expect(findings.map((f) => f.evidence['variables'])).toEqual([['(more)']]);
+    expect(findings[0]!.summary).toContain('and changed one or more of app/PHPRC, app/PHP_INI_SCAN_DIR (past the first 15 such variables, compared together), variables that make its runtime load code:');
+  });
+
   it('hides a secret in a value, and keeps no value in the baseline', async () => {
     const key = 'AKIA' + 'Q3EXAMPLE7RUNWATCH'.slice(0, 16);
     const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: `--require /x.js --token=${key}` }])]);

@@ -267,6 +267,8 @@ export function codeLoadingEnvOf(containers: readonly unknown[], secretNames: Se
 
 /** What stands for the variables past the cap: no name in CODE_LOADING_ENV, so no variable read has it. */
 export const MORE_CODE_LOADING_VARIABLES = '(more)';
+/** How many variables are named one by one before the rest are kept as MORE_CODE_LOADING_VARIABLES. */
+export const NAMED_CODE_LOADING_VARIABLES = MAX_VARIABLES - 1;
 
 /**
  * At most MAX_VARIABLES variables: those that load code first (in the order written), so that no number of others

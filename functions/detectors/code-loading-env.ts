@@ -29,7 +29,7 @@
 //           whole value. Past 16 such variables of a revision (those that load code first), the rest are compared as
 //           one, `(more)`.
 import { codeLoadingVarName } from '../baseline/apply.js';
-import { foldedDigest, MORE_CODE_LOADING_VARIABLES } from '../audit/env.js';
+import { foldedDigest, MORE_CODE_LOADING_VARIABLES, NAMED_CODE_LOADING_VARIABLES } from '../audit/env.js';
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, pointBefore, type ServiceBaseline } from '../baseline/state.js';
 import { enforcedPolicyOf, type CodeLoadingVar, type DeployChange } from '../model/change.js';
@@ -97,16 +97,17 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
     const attested = policy !== undefined && policy !== '';
     const who = change.principal?.id ?? 'An unknown principal';
     const what = [
-      ...(set.length > 0 ? [`set ${set.map(codeLoadingVarName).join(', ')}`] : []),
-      ...(changed.length > 0 ? [`changed ${changed.map(codeLoadingVarName).join(', ')}`] : []),
+      ...(set.length > 0 ? [`set ${set.map(summaryName).join(', ')}`] : []),
+      ...(changed.length > 0 ? [`changed ${changed.map(summaryName).join(', ')}`] : []),
     ].join(' and ');
+    const plural = reported.length > 1 || reported.some((v) => v.name === MORE_CODE_LOADING_VARIABLES);
     const reportedKeys = reported.map((v) => `${codeLoadingVarName(v)}#${v.digest}`).sort();
     return [
       {
         severity: attested ? 'HIGH' : 'MEDIUM',
         title: TITLE,
         summary:
-          `${who} deployed ${serviceLabel(change.target)} and ${what}, ${reported.length > 1 ? 'variables' : 'a variable'} that make${reported.length > 1 ? '' : 's'} its runtime load code: ` +
+          `${who} deployed ${serviceLabel(change.target)} and ${what}, ${plural ? 'variables' : 'a variable'} that make${plural ? '' : 's'} its runtime load code: ` +
           `the ${resourceNoun(change.target)} now runs code its image did not run before, with the same image` +
           `${attested ? `, past the Binary Authorization policy it enforces (${policy}), which attests images only` : ''}` +
           `${recreatedAfterDeleteAt ? ` (created again after it was deleted at ${recreatedAfterDeleteAt})` : ''}.`,
@@ -138,6 +139,15 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
       .map((o) => ({ id: o.finding.id, reason: RESOLVED_REASON }));
   },
 };
+
+/**
+ * A variable as the summary names it: MORE_CODE_LOADING_VARIABLES is no variable, but those past the ones named one
+ * by one (its value lists them), compared together: one or more of them was set or changed.
+ */
+function summaryName(variable: CodeLoadingVar): string {
+  if (variable.name !== MORE_CODE_LOADING_VARIABLES) return codeLoadingVarName(variable);
+  return `one or more of ${variable.value.split(' ').join(', ')} (past the first ${NAMED_CODE_LOADING_VARIABLES} such variables, compared together)`;
+}
 
 /** `container/NAME=value` as findings show it. */
 function shownAssignment(variable: CodeLoadingVar): string {

@@ -71,6 +71,15 @@ describe('service-account-change: default compute service accounts of other proj
     expect(findings.every((f) => f.severity === 'HIGH')).toBe(true);
   });
 
+  it('says the identity is another project\'s default compute SA, not the project\'s own', async () => {
+    const findings = await saFindings([deploy('2024-05-01T10:00:00Z', 'bot@test-project-1234.iam.gserviceaccount.com'), deploy('2024-05-02T10:00:00Z', FOREIGN_DEFAULT)]);
+    expect(findings.map((f) => f.title)).toEqual(["Service now runs as another project's default compute service account"]);
+    expect(findings[0]!.summary).toContain(`to ${FOREIGN_DEFAULT} (another project's default compute SA, Editor on project 999999999999 by default).`);
+    const own = await saFindings([deploy('2024-05-01T10:00:00Z', 'bot@test-project-1234.iam.gserviceaccount.com'), deploy('2024-05-02T10:00:00Z', OWN_DEFAULT)]);
+    expect(own.map((f) => f.title)).toEqual(['Service now runs as the default compute service account']);
+    expect(own[0]!.summary).toContain('(the default compute SA, Editor on the project by default)');
+  });
+
   it.each([
     ['implicit (number unknown) then its own default spelled out', () => [deploy('2024-05-01T10:00:00Z', undefined, false), deploy('2024-05-02T10:00:00Z', OWN_DEFAULT)]],
     ['its own default spelled out then implicit (number unknown)', () => [deploy('2024-05-01T10:00:00Z', OWN_DEFAULT), deploy('2024-05-02T10:00:00Z', undefined, false)]],

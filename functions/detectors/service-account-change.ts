@@ -84,7 +84,12 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
       (baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence['before']), after, projectNumber)) ||
       lateMoveBack(baseline?.serviceAccount, change.timeMs, before, after, projectNumber);
     if (backToBefore && !toDefault && !toAppEngineDefault) return [];
-    const note = toDefault ? ' (the default compute SA, Editor on the project by default)' : toAppEngineDefault ? ' (the App Engine default SA, Editor on the project by default)' : '';
+    // Another project's default compute SA (its number in the address): Editor there, not on this project.
+    const foreignNumber = toDefault && projectNumber !== undefined ? /^(\d+)-compute@/.exec(after)?.[1] : undefined;
+    const foreign = foreignNumber !== undefined && foreignNumber !== projectNumber;
+    const note = foreign
+      ? ` (another project's default compute SA, Editor on project ${foreignNumber} by default)`
+      : toDefault ? ' (the default compute SA, Editor on the project by default)' : toAppEngineDefault ? ' (the App Engine default SA, Editor on the project by default)' : '';
     // The identity before is the deleted service's: this is the first identity known of the service created again.
     const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint.t, change.timeMs);
     const noun = resourceNoun(change.target);
@@ -95,7 +100,7 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
       {
         severity: toDefault || toAppEngineDefault ? 'HIGH' : 'MEDIUM',
         title: toDefault
-          ? `${capitalized(noun)} now runs as the default compute service account`
+          ? `${capitalized(noun)} now runs as ${foreign ? "another project's" : 'the'} default compute service account`
           : toAppEngineDefault
             ? `${capitalized(noun)} now runs as the App Engine default service account`
             : 'Runtime service account changed',

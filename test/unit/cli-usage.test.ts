@@ -113,3 +113,13 @@ describe('validate-config names the file it checked', () => {
     expect(run.stdout).not.toMatch(/[\u001b\u202e]/);
   });
 });
+
+describe('replay --publish: the project the topic is put in', () => {
+  // The functions refuse to start on such a GOOGLE_CLOUD_PROJECT; the replay read every entry and then failed each publish.
+  it('a GOOGLE_CLOUD_PROJECT that is no project id (a trailing newline) is a usage error (exit 2) before anything is read', async () => {
+    const run = await runwatch(['replay', '--quiet', '--publish', 'findings', 'examples/logs'], '', { env: { GOOGLE_CLOUD_PROJECT: 'acme-prod\n', PUBSUB_EMULATOR_HOST: '127.0.0.1:9' } });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('GOOGLE_CLOUD_PROJECT');
+    expect(run.stdout).toBe('');
+  });
+});

@@ -5,7 +5,7 @@
 // gap in the live pipeline (an outage, a sink filter that missed entries) is filled from the logs afterwards.
 import type { PubSub } from '@google-cloud/pubsub';
 import type { Finding } from '../findings/finding.js';
-import { connectPubSub, findingAttributes, parseTopic, PubSubPublisher } from '../pubsub/publisher.js';
+import { connectPubSub, findingAttributes, isProjectId, parseTopic, PubSubPublisher } from '../pubsub/publisher.js';
 import { PublishTracker, type PublishCount } from '../pubsub/publishTracker.js';
 import { UsageError } from './command.js';
 
@@ -33,6 +33,8 @@ export class FindingPublisher {
     const topic = parseTopic(topicText);
     if (!topic.ok) throw new UsageError(`--publish ${topic.reason}`);
     const projectId = topic.project ?? (env['GOOGLE_CLOUD_PROJECT'] || undefined);
+    // As the functions refuse to start on it: a project that is no project id would fail every publish, after the replay.
+    if (projectId !== undefined && !isProjectId(projectId)) throw new UsageError(`--publish: GOOGLE_CLOUD_PROJECT ${JSON.stringify(projectId)} is not a project id`);
     // The emulator has no credentials to name a project: without one every publish would fail, after the replay.
     if (projectId === undefined && (env['PUBSUB_EMULATOR_HOST'] || process.env['PUBSUB_EMULATOR_HOST'])) {
       throw new UsageError('--publish: no project for the emulator: name the topic projects/P/topics/T, or set GOOGLE_CLOUD_PROJECT');

@@ -26,8 +26,8 @@
 //           nothing. Code loaded under other names (an application's own plugin path), through `command` or `args`,
 //           or from the image itself is not seen. Values are shown cut to 200 characters (an option that loads code
 //           past the cut from where it starts) with secrets hidden; the comparison uses a SHA-256 digest of the
-//           whole value. Past 16 such variables of a revision (those that load code first), the rest are compared as
-//           one, `(more)`.
+//           whole value. A revision with more than 16 such variables has 15 compared one by one (those that load code
+//           first) and the rest as one, `(more)`: its value lists their names, the summary says one or more changed.
 import { codeLoadingVarName } from '../baseline/apply.js';
 import { foldedDigest, MORE_CODE_LOADING_VARIABLES, NAMED_CODE_LOADING_VARIABLES } from '../audit/env.js';
 import { baselineKey } from '../baseline/store.js';

@@ -198,6 +198,14 @@ describe('code-loading-env', () => {
     expect(findings.map((f) => [f.eventTime, f.status ?? 'active'])).toEqual([[T1, 'active']]);
   });
 
+  // A deploy that sets such a variable often ships a new image too (each CI build does): the summary must not say the image is the same.
+  it('the summary does not say "with the same image" when the deploy changed the image', async () => {
+    const findings = await codeFindings([v1Deploy(T0, [], 'gcr.io/acme/app:1'), v1Deploy(T1, [REQUIRE], 'docker.io/attacker/app:latest')]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.summary).not.toContain('same image');
+    expect(findings[0]!.summary).toContain('the service now loads code named in its environment, not built into its image.');
+  });
+
   // `(more)` is no variable: the summary names the variables it stands for, and says one or more of them changed.
   it('a change past 16 variables names those compared together in the summary, not "(more)"', async () => {
     const names = ['LD_PRELOAD', 'NODE_PATH', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'BASH_ENV', 'ENV', 'PYTHONSTARTUP', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONUSERBASE', 'CLASSPATH', 'PERL5LIB', 'PERLLIB', 'RUBYLIB', 'GCONV_PATH', 'PHPRC', 'PHP_INI_SCAN_DIR'];

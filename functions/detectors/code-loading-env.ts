@@ -11,7 +11,7 @@
 //           loadsCode), not memory or diagnostics flags; a value from Secret Manager counts (it cannot be read
 //           here). Such a variable runs code the image does not hold or did not run before
 //           (`NODE_OPTIONS=--import=data:...` is code inline; `LD_PRELOAD` or `--require` of a file on a mounted
-//           bucket is code from outside the image), with the same image: no image rule sees it, and Binary
+//           bucket is code from outside the image), whatever the image: no image rule sees it, and Binary
 //           Authorization, which attests images, lets it by.
 // Options:  `rules.code-loading-env.exceptions` (principal, project, service globs), `severity`.
 // Severity: MEDIUM; HIGH when the revision runs under an enforced Binary Authorization policy (as the write sets it,
@@ -108,7 +108,7 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
         title: TITLE,
         summary:
           `${who} deployed ${serviceLabel(change.target)} and ${what}, ${plural ? 'variables' : 'a variable'} that make${plural ? '' : 's'} its runtime load code: ` +
-          `the ${resourceNoun(change.target)} now runs code its image did not run before, with the same image` +
+          `the ${resourceNoun(change.target)} now loads code named in its environment, not built into its image` +
           `${attested ? `, past the Binary Authorization policy it enforces (${policy}), which attests images only` : ''}` +
           `${recreatedAfterDeleteAt ? ` (created again after it was deleted at ${recreatedAfterDeleteAt})` : ''}.`,
         evidence: {

@@ -256,7 +256,7 @@ const BUILDERS: Readonly<Record<TestRule, (f: FindingFacts) => Finding>> = {
       title: 'Environment variable that loads code set',
       summary:
         `${f.principal} deployed ${where(f)} and changed app/NODE_OPTIONS, a variable that makes its runtime load code: ` +
-        'the service now runs code its image did not run before, with the same image.',
+        'the service now loads code named in its environment, not built into its image.',
       evidence: { variables: ['app/NODE_OPTIONS'], values: [value], changed: ['app/NODE_OPTIONS'], binaryAuthorizationEnforced: false, operation: 'replace' },
       unknown: [],
       methodName: 'google.cloud.run.v1.Services.ReplaceService',

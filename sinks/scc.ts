@@ -142,7 +142,7 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
     'meanwhile; if it is, add it to rules.default-url-enabled.exceptions.',
   'code-loading-env':
     'Ask the deployer why the revision loads code through its environment, and read what the variable names (a module, agent, library or file on a ' +
-    'mounted volume): that code runs as the service account with the image unchanged. If it was not intended, redeploy without it ' +
+    'mounted volume): that code runs as the service account, whatever the image. If it was not intended, redeploy without it ' +
     '(gcloud run services update --remove-env-vars NAME) and review what the revision did meanwhile; if it was, add it to rules.code-loading-env.exceptions.',
 };
 

@@ -189,6 +189,12 @@ describe('code-loading-env', () => {
     expect(JSON.stringify(findings)).not.toContain(password);
   });
 
+  // Node and the JVM drop the quotes around an option: `"--db-password=a b c"` is one option, its value all of `a b c`.
+  it('hides the whole value of a secret\'s assignment quoted as one option, white space and all', async () => {
+    const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: `--require /x.js "--db-password=correct horse battery" --trace-warnings` }])]);
+    expect(findings.map((f) => f.evidence['values'])).toEqual([['app/NODE_OPTIONS=--require /x.js "--db-password=[hidden]" --trace-warnings']]);
+  });
+
   // Past 16 variables the rest are kept as one, `(more)`: when a variable named before goes, one of those moves into
   // its place, set with the same value as before. It was not set then: the revision only dropped a variable.
   it('ignores: a variable that was folded into (more) moves into the place of one dropped, its value unchanged', async () => {

@@ -77,7 +77,7 @@ export function hideSecretsInArg(given: string, names: SecretEnvNames | undefine
  * A line of options (an option variable's value: `JAVA_TOOL_OPTIONS`, `NODE_OPTIONS`), which the runtime splits at
  * white space, with any secret in it hidden as hideSecretsInArg does, but an assignment that starts the line is one
  * option, hidden up to the next white space: the options after it stay evidence
- * (`-Ddb.password=[hidden] -javaagent:...`).
+ * (`-Ddb.password=[hidden] -javaagent:...`); one a quote opens is one option, hidden to the quote's close.
  */
 export function hideSecretsInOptions(given: string, names: SecretEnvNames | undefined): string {
   return hideSecrets(given, names, false);
@@ -97,7 +97,10 @@ function hideSecrets(given: string, names: SecretEnvNames | undefined, wholeArgu
   let from = 0;
   for (let match = head.exec(arg); match; match = head.exec(arg)) {
     if (!isSecret(match[2]!)) continue;
-    const value = new RegExp(ASSIGNMENT_VALUE);
+    // In a line of options an assignment opened by a quote (`"--password=a b"`, one option once the runtime drops the
+    // quote) runs to its close; in an argument a quote opens a shell line (`sh -c "PW=x ./sync"`), words apart.
+    const quote = !wholeArgument && match.index > 0 ? arg[match.index - 1] : undefined;
+    const value = new RegExp(quote === '"' ? QUOTED_VALUE['"'] : quote === "'" ? QUOTED_VALUE["'"] : ASSIGNMENT_VALUE);
     value.lastIndex = head.lastIndex;
     const found = value.exec(arg)?.[0] ?? '';
     // A credential hidden already that is the whole value keeps its marker (it says which format it was); a value
@@ -123,6 +126,8 @@ const ASSIGNMENT_HEAD = /(?<=^|[\s=,?&#;|({`"'])(-{0,2})([A-Za-z_][A-Za-z0-9_.-]
  * credential may be only part of the value: `AKIA...:SECRET`, `pw-AKIA...`).
  */
 const ASSIGNMENT_VALUE = /"[^"]*"?|'[^']*'?|(?:\[hidden: [^[\]]{1,40}\]|\S)*/y;
+/** The value of an assignment that a quote opened: up to that quote's close (not included), or the end. */
+const QUOTED_VALUE = { '"': /[^"]*/y, "'": /[^']*/y } as const;
 /** A value that is one credential's marker, and at most the quote or parenthesis that closes it. */
 const HIDDEN_MARKER = /^\[hidden: [^[\]]{1,40}\]["')]*$/;
 

@@ -195,6 +195,12 @@ describe('code-loading-env', () => {
     expect(findings.map((f) => f.evidence['values'])).toEqual([['app/NODE_OPTIONS=--require /x.js "--db-password=[hidden]" --trace-warnings']]);
   });
 
+  // A quoted piece and the text right after it are one word (`"a"b` is `ab` to node, the JVM and a shell).
+  it('hides the whole value of a secret\'s assignment whose quoted start is followed by more of it', async () => {
+    const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'JAVA_TOOL_OPTIONS', value: `-Ddb.password="x"Runwatch7secret -javaagent:/mnt/gcs/agent.jar` }])]);
+    expect(findings.map((f) => f.evidence['values'])).toEqual([['app/JAVA_TOOL_OPTIONS=-Ddb.password=[hidden] -javaagent:/mnt/gcs/agent.jar']]);
+  });
+
   // Past 16 variables the rest are kept as one, `(more)`: when a variable named before goes, one of those moves into
   // its place, set with the same value as before. It was not set then: the revision only dropped a variable.
   it('ignores: a variable that was folded into (more) moves into the place of one dropped, its value unchanged', async () => {

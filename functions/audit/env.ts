@@ -122,10 +122,11 @@ function hideSecrets(given: string, names: SecretEnvNames | undefined, wholeArgu
  */
 const ASSIGNMENT_HEAD = /(?<=^|[\s=,?&#;|({`"'])(-{0,2})([A-Za-z_][A-Za-z0-9_.-]*)=/g;
 /**
- * An assignment's value: quoted, or up to the next white space outside a credential's `[hidden: FORMAT]` marker (the
- * credential may be only part of the value: `AKIA...:SECRET`, `pw-AKIA...`).
+ * An assignment's value: up to the next white space outside quotes and a credential's `[hidden: FORMAT]` marker (the
+ * credential may be only part of the value: `AKIA...:SECRET`, `pw-AKIA...`); quoted pieces and the text beside them
+ * are one word (`"a b"c`), as a shell and the runtimes read them.
  */
-const ASSIGNMENT_VALUE = /"[^"]*"?|'[^']*'?|(?:\[hidden: [^[\]]{1,40}\]|\S)*/y;
+const ASSIGNMENT_VALUE = /(?:"[^"]*"?|'[^']*'?|\[hidden: [^[\]]{1,40}\]|\S)*/y;
 /** The value of an assignment that a quote opened: up to that quote's close (not included), or the end. */
 const QUOTED_VALUE = { '"': /[^"]*/y, "'": /[^']*/y } as const;
 /** A value that is one credential's marker, and at most the quote or parenthesis that closes it. */

@@ -201,6 +201,12 @@ describe('code-loading-env', () => {
     expect(findings.map((f) => f.evidence['values'])).toEqual([['app/JAVA_TOOL_OPTIONS=-Ddb.password=[hidden] -javaagent:/mnt/gcs/agent.jar']]);
   });
 
+  // Options spell names with `-` or `.` where variables have `_`: `--api-key` is API_KEY, `-Daws.access.key` ACCESS_KEY.
+  it('hides a secret by its name spelled with - or . for _ (--api-key=, -Daws.access.key=)', async () => {
+    const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: '--require /x.js --api-key=Runwatch7apikey' }, { name: 'JAVA_TOOL_OPTIONS', value: '-Daws.access.key=Runwatch7access -javaagent:/a.jar' }])]);
+    expect(findings.map((f) => f.evidence['values'])).toEqual([['app/NODE_OPTIONS=--require /x.js --api-key=[hidden]', 'app/JAVA_TOOL_OPTIONS=-Daws.access.key=[hidden] -javaagent:/a.jar']]);
+  });
+
   // Past 16 variables the rest are kept as one, `(more)`: when a variable named before goes, one of those moves into
   // its place, set with the same value as before. It was not set then: the revision only dropped a variable.
   it('ignores: a variable that was folded into (more) moves into the place of one dropped, its value unchanged', async () => {

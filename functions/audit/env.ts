@@ -62,7 +62,8 @@ function hideCredentials(text: string): string {
 
 /**
  * A command-line argument with any secret in it hidden: each credential (a credential format), the value of
- * `NAME=VALUE` (`--NAME=VALUE`) when NAME is a secret's name by `names` (plaintext-secret-env's globs): all after the
+ * `NAME=VALUE` (`--NAME=VALUE`) when NAME is a secret's name by `names` (plaintext-secret-env's globs; `-` and `.` in
+ * it read as `_` too, `--api-key` as API_KEY): all after the
  * `=` when the argument starts with it, else each such assignment that starts the argument, a word of a command line
  * (`sh -c 'PGUSER=app mysql --password=VALUE ...'`), an item of a list after a flag's `=` or a comma (gcloud's
  * `--set-env-vars=A=1,DB_PASSWORD=VALUE`) or of a URL's query or fragment (`?api_key=VALUE`), up to the next white
@@ -88,7 +89,11 @@ function hideSecrets(given: string, names: SecretEnvNames | undefined, wholeArgu
   if (!names) return arg;
   const allowed = nameMatcher(names.allowNames);
   const secretName = nameMatcher(names.namePatterns);
-  const isSecret = (name: string): boolean => !allowed(name) && secretName(name);
+  // Options and flags spell a name with `-` or `.` where a variable has `_` (`--api-key`, `-Daws.access.key`).
+  const isSecret = (name: string): boolean => {
+    const underscored = name.replace(/[-.]/g, '_');
+    return !allowed(name) && !allowed(underscored) && (secretName(name) || secretName(underscored));
+  };
   const assignment = wholeArgument ? /^(-{0,2})([A-Za-z_][A-Za-z0-9_.-]*)=(.+)$/s.exec(arg) : null;
   if (assignment && isSecret(assignment[2]!)) return `${assignment[1]}${assignment[2]}=[hidden]`;
   // Every assignment is looked at, inside another's value too (`--set-env-vars=DB_PASSWORD=...`).

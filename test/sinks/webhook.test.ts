@@ -48,6 +48,17 @@ describe('renderWebhook', () => {
     });
   });
 
+  // A name from an entry can hold half a surrogate pair (`\ud800` is valid in JSON text); JSON.stringify writes it back
+  // as that escape, which strict parsers (Rust's serde_json) refuse. The other sinks send U+FFFD; so does the webhook.
+  it('a lone surrogate in a name from an entry reaches the receiver as U+FFFD, not as an unpaired escape', () => {
+    const finding = makeFinding('public-invoker-grant', { service: 'svc-\ud800-x', principal: 'p\udfff@acme.com' });
+    const { body } = renderWebhook(finding, SECRET);
+    expect(body).not.toMatch(/\\ud[89a-f][0-9a-f]{2}/i);
+    expect(body.isWellFormed()).toBe(true);
+    const parsed = JSON.parse(body) as { service: string; principal: string };
+    expect([parsed.service, parsed.principal]).toEqual(['svc-\ufffd-x', 'p\ufffd@acme.com']);
+  });
+
   it.each(RULES)('%s: the resolution has the same finding id but its own event id', (rule) => {
     const finding = makeFinding(rule);
     const [original, resolution] = [finding, resolutionOf(finding)].map((f) => renderWebhook(f, SECRET).headers);

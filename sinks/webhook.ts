@@ -14,6 +14,7 @@ import type { Finding } from '../functions/findings/finding.js';
 import { isResolution, parseRetryAfter, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import { describeFetchError, redactUrls } from './fetchFailure.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
+import { wellFormed } from './text.js';
 
 export interface WebhookRequest {
   readonly body: string;
@@ -73,9 +74,21 @@ export function webhookEventId(finding: Finding): string {
   return isResolution(finding) ? `${finding.id}:resolved` : finding.id;
 }
 
+/**
+ * JSON.stringify's replacer for a body in well-formed Unicode: names and labels come from entries, and half a surrogate
+ * pair (valid in their JSON) would go out as an unpaired `\uD800` escape, which strict parsers (Rust's serde_json)
+ * refuse. Strings and object keys take U+FFFD instead, as every other sink sends.
+ */
+function wellFormedJson(_key: string, value: unknown): unknown {
+  if (typeof value === 'string') return wellFormed(value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const entries = Object.entries(value);
+  return entries.every(([key]) => key.isWellFormed()) ? value : Object.fromEntries(entries.map(([key, item]) => [wellFormed(key), item]));
+}
+
 /** The request for one finding. Pure: the body is the finding JSON, byte for byte what the signature covers. */
 export function renderWebhook(finding: Finding, secret: string): WebhookRequest {
-  const body = JSON.stringify(finding);
+  const body = JSON.stringify(finding, wellFormedJson);
   return {
     body,
     headers: {

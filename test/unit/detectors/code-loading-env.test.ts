@@ -92,6 +92,19 @@ describe('code-loading-env', () => {
     expect(await codeFindings(entries())).toEqual([]);
   });
 
+  // Clients name a service's one container differently (gcloud writes `placeholder-1`, others none, the console its
+  // own): the same agent, unchanged, must not read as newly set when another client deploys. With sidecars the
+  // container tells the variables apart.
+  it('ignores: the one container renamed or left unnamed by another client, its value unchanged', async () => {
+    const agent = [{ name: 'JAVA_TOOL_OPTIONS', value: '-javaagent:/opt/dd-java-agent.jar' }];
+    const unnamed = (time: string) =>
+      at(withOperationId(editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
+        const template = (svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!;
+        template['spec']!['containers'] = [{ image: `gcr.io/acme/app:${time}`, env: agent }];
+      }), `op-${time}`), time);
+    expect(await codeFindings([v1Deploy(T0, agent), unnamed(T1), v1Deploy(T2, agent)])).toEqual([]);
+  });
+
   it('ignores: an exception by service, or the rule disabled', async () => {
     const entries = [v1Deploy(T0, []), v1Deploy(T1, [REQUIRE])];
     expect(await codeFindings(entries, config({ rules: { 'code-loading-env': { exceptions: [{ service: 'test-project-1234/*' }] } } }))).toEqual([]);

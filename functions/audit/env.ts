@@ -273,7 +273,18 @@ export function codeLoadingEnvOf(containers: readonly unknown[], secretNames: Se
       });
     }
   }
-  return out === undefined ? NO_CODE_LOADING : capCodeLoading(out);
+  return out === undefined ? NO_CODE_LOADING : capCodeLoading(namedOnlyWhereShared(out));
+}
+
+/**
+ * The variables keyed by name alone, and by container and name only where more than one container sets the name:
+ * clients name a service's one container differently (gcloud `placeholder-1`, others none, the console its own), and
+ * adding a sidecar does not move the app's variables; an unchanged variable keeps its key whichever client deploys.
+ */
+function namedOnlyWhereShared(variables: CodeLoadingVar[]): CodeLoadingVar[] {
+  const count = new Map<string, number>();
+  for (const v of variables) count.set(v.name, (count.get(v.name) ?? 0) + 1);
+  return variables.map((v) => (v.container !== undefined && count.get(v.name) === 1 ? { name: v.name, value: v.value, digest: v.digest, loadsCode: v.loadsCode } : v));
 }
 
 /** What stands for the variables past the cap: no name in CODE_LOADING_ENV, so no variable read has it. */

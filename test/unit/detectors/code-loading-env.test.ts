@@ -20,26 +20,26 @@ async function codeFindings(entries: readonly unknown[], cfg = config()) {
 
 describe('code-loading-env', () => {
   it.each([
-    ['NODE_OPTIONS --require set (v1)', [v1Deploy(T0, []), v1Deploy(T1, [REQUIRE])], ['app/NODE_OPTIONS'], ['app/NODE_OPTIONS=--require /mnt/bucket/hook.js'], undefined],
-    ['NODE_OPTIONS --import of inline code', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: '--import=data:text/javascript,process.exit()' }])], ['app/NODE_OPTIONS'], ['app/NODE_OPTIONS=--import=data:text/javascript,process.exit()'], undefined],
-    ['memory flags turned into a --require', [v1Deploy(T0, [MEMORY]), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=4096 -r /tmp/x.js' }])], ['app/NODE_OPTIONS'], ['app/NODE_OPTIONS=--max-old-space-size=4096 -r /tmp/x.js'], ['app/NODE_OPTIONS']],
-    ['NODE_OPTIONS memory flags turned into a quoted --require (node strips the quotes)', [v1Deploy(T0, [MEMORY]), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=4096 "--require" /mnt/bucket/hook.js' }])], ['app/NODE_OPTIONS'], ['app/NODE_OPTIONS=--max-old-space-size=4096 "--require" /mnt/bucket/hook.js'], ['app/NODE_OPTIONS']],
-    ['OPENSSL_CONF set (its modules load as shared libraries)', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'OPENSSL_CONF', value: '/mnt/bucket/openssl.cnf' }])], ['app/OPENSSL_CONF'], ['app/OPENSSL_CONF=/mnt/bucket/openssl.cnf'], undefined],
-    ['LD_PRELOAD set', [v1Deploy(T0, [{ name: 'PORT_NAME', value: 'http1' }]), v1Deploy(T1, [{ name: 'LD_PRELOAD', value: '/mnt/nfs/libhook.so' }])], ['app/LD_PRELOAD'], ['app/LD_PRELOAD=/mnt/nfs/libhook.so'], undefined],
-    ['LD_PRELOAD given another library', [v1Deploy(T0, [{ name: 'LD_PRELOAD', value: '/usr/lib/libjemalloc.so' }]), v1Deploy(T1, [{ name: 'LD_PRELOAD', value: '/mnt/nfs/libhook.so' }])], ['app/LD_PRELOAD'], ['app/LD_PRELOAD=/mnt/nfs/libhook.so'], ['app/LD_PRELOAD']],
+    ['NODE_OPTIONS --require set (v1)', [v1Deploy(T0, []), v1Deploy(T1, [REQUIRE])], ['NODE_OPTIONS'], ['NODE_OPTIONS=--require /mnt/bucket/hook.js'], undefined],
+    ['NODE_OPTIONS --import of inline code', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: '--import=data:text/javascript,process.exit()' }])], ['NODE_OPTIONS'], ['NODE_OPTIONS=--import=data:text/javascript,process.exit()'], undefined],
+    ['memory flags turned into a --require', [v1Deploy(T0, [MEMORY]), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=4096 -r /tmp/x.js' }])], ['NODE_OPTIONS'], ['NODE_OPTIONS=--max-old-space-size=4096 -r /tmp/x.js'], ['NODE_OPTIONS']],
+    ['NODE_OPTIONS memory flags turned into a quoted --require (node strips the quotes)', [v1Deploy(T0, [MEMORY]), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=4096 "--require" /mnt/bucket/hook.js' }])], ['NODE_OPTIONS'], ['NODE_OPTIONS=--max-old-space-size=4096 "--require" /mnt/bucket/hook.js'], ['NODE_OPTIONS']],
+    ['OPENSSL_CONF set (its modules load as shared libraries)', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'OPENSSL_CONF', value: '/mnt/bucket/openssl.cnf' }])], ['OPENSSL_CONF'], ['OPENSSL_CONF=/mnt/bucket/openssl.cnf'], undefined],
+    ['LD_PRELOAD set', [v1Deploy(T0, [{ name: 'PORT_NAME', value: 'http1' }]), v1Deploy(T1, [{ name: 'LD_PRELOAD', value: '/mnt/nfs/libhook.so' }])], ['LD_PRELOAD'], ['LD_PRELOAD=/mnt/nfs/libhook.so'], undefined],
+    ['LD_PRELOAD given another library', [v1Deploy(T0, [{ name: 'LD_PRELOAD', value: '/usr/lib/libjemalloc.so' }]), v1Deploy(T1, [{ name: 'LD_PRELOAD', value: '/mnt/nfs/libhook.so' }])], ['LD_PRELOAD'], ['LD_PRELOAD=/mnt/nfs/libhook.so'], ['LD_PRELOAD']],
     // Python runs the `import` lines of the .pth files in the user site-packages under PYTHONUSERBASE (docs.python.org,
     // site; run with Python 3.11), like a module path.
-    ['PYTHONUSERBASE set', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'PYTHONUSERBASE', value: '/mnt/bucket/py' }])], ['app/PYTHONUSERBASE'], ['app/PYTHONUSERBASE=/mnt/bucket/py'], undefined],
+    ['PYTHONUSERBASE set', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'PYTHONUSERBASE', value: '/mnt/bucket/py' }])], ['PYTHONUSERBASE'], ['PYTHONUSERBASE=/mnt/bucket/py'], undefined],
     // .NET loads the native profiler library CORECLR_PROFILER_PATH(_64) names into the process (learn.microsoft.com,
     // runtime-config/debugging-profiling: Profiler location; DOTNET_ prefixed from .NET 11).
-    ['a .NET profiler library', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'CORECLR_ENABLE_PROFILING', value: '1' }, { name: 'CORECLR_PROFILER_PATH_64', value: '/mnt/nfs/profiler.so' }])], ['app/CORECLR_PROFILER_PATH_64'], ['app/CORECLR_PROFILER_PATH_64=/mnt/nfs/profiler.so'], undefined],
-    ['a .NET profiler library (DOTNET_ prefix)', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'DOTNET_PROFILER_PATH', value: '/mnt/nfs/profiler.so' }])], ['app/DOTNET_PROFILER_PATH'], ['app/DOTNET_PROFILER_PATH=/mnt/nfs/profiler.so'], undefined],
+    ['a .NET profiler library', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'CORECLR_ENABLE_PROFILING', value: '1' }, { name: 'CORECLR_PROFILER_PATH_64', value: '/mnt/nfs/profiler.so' }])], ['CORECLR_PROFILER_PATH_64'], ['CORECLR_PROFILER_PATH_64=/mnt/nfs/profiler.so'], undefined],
+    ['a .NET profiler library (DOTNET_ prefix)', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'DOTNET_PROFILER_PATH', value: '/mnt/nfs/profiler.so' }])], ['DOTNET_PROFILER_PATH'], ['DOTNET_PROFILER_PATH=/mnt/nfs/profiler.so'], undefined],
     // Eclipse OpenJ9 (IBM Semeru) reads its options from IBM_JAVA_OPTIONS (IBM SDK docs, "Specifying Java options
     // and system properties") and OPENJ9_JAVA_OPTIONS, which the Semeru images set; -Xoptionsfile= reads them from a file.
-    ['an OpenJ9 Java agent', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'OPENJ9_JAVA_OPTIONS', value: '-XX:+IdleTuningGcOnIdle -javaagent:/mnt/gcs/agent.jar' }])], ['app/OPENJ9_JAVA_OPTIONS'], ['app/OPENJ9_JAVA_OPTIONS=-XX:+IdleTuningGcOnIdle -javaagent:/mnt/gcs/agent.jar'], undefined],
-    ['a Java agent', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'JAVA_TOOL_OPTIONS', value: '-XX:MaxRAMPercentage=75 -javaagent:/mnt/gcs/agent.jar' }])], ['app/JAVA_TOOL_OPTIONS'], ['app/JAVA_TOOL_OPTIONS=-XX:MaxRAMPercentage=75 -javaagent:/mnt/gcs/agent.jar'], undefined],
-    ['a value from Secret Manager (unreadable here)', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', valueFrom: { secretKeyRef: { name: 'node-opts', key: 'latest' } } }])], ['app/NODE_OPTIONS'], ['app/NODE_OPTIONS=[Secret Manager: node-opts:latest]'], undefined],
-    ['another Secret Manager secret', [v1Deploy(T0, [{ name: 'BASH_ENV', valueFrom: { secretKeyRef: { name: 'a', key: '1' } } }]), v1Deploy(T1, [{ name: 'BASH_ENV', valueFrom: { secretKeyRef: { name: 'b', key: '1' } } }])], ['app/BASH_ENV'], ['app/BASH_ENV=[Secret Manager: b:1]'], ['app/BASH_ENV']],
+    ['an OpenJ9 Java agent', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'OPENJ9_JAVA_OPTIONS', value: '-XX:+IdleTuningGcOnIdle -javaagent:/mnt/gcs/agent.jar' }])], ['OPENJ9_JAVA_OPTIONS'], ['OPENJ9_JAVA_OPTIONS=-XX:+IdleTuningGcOnIdle -javaagent:/mnt/gcs/agent.jar'], undefined],
+    ['a Java agent', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'JAVA_TOOL_OPTIONS', value: '-XX:MaxRAMPercentage=75 -javaagent:/mnt/gcs/agent.jar' }])], ['JAVA_TOOL_OPTIONS'], ['JAVA_TOOL_OPTIONS=-XX:MaxRAMPercentage=75 -javaagent:/mnt/gcs/agent.jar'], undefined],
+    ['a value from Secret Manager (unreadable here)', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', valueFrom: { secretKeyRef: { name: 'node-opts', key: 'latest' } } }])], ['NODE_OPTIONS'], ['NODE_OPTIONS=[Secret Manager: node-opts:latest]'], undefined],
+    ['another Secret Manager secret', [v1Deploy(T0, [{ name: 'BASH_ENV', valueFrom: { secretKeyRef: { name: 'a', key: '1' } } }]), v1Deploy(T1, [{ name: 'BASH_ENV', valueFrom: { secretKeyRef: { name: 'b', key: '1' } } }])], ['BASH_ENV'], ['BASH_ENV=[Secret Manager: b:1]'], ['BASH_ENV']],
   ])('fires MEDIUM: %s', async (_name, entries, variables, values, changed) => {
     const findings = await codeFindings(entries);
     expect(findings).toHaveLength(1);
@@ -63,7 +63,7 @@ describe('code-loading-env', () => {
 
   it('fires: a service deleted and created again with the variable is compared with the deleted one', async () => {
     const findings = await codeFindings([v1Deploy(T0, []), deleteServiceAt(T1, SLACK_BOT), v1Deploy(T2, [REQUIRE])]);
-    expect(findings.map((f) => f.evidence['variables'])).toEqual([['app/NODE_OPTIONS']]);
+    expect(findings.map((f) => f.evidence['variables'])).toEqual([['NODE_OPTIONS']]);
   });
 
   it('fires again: a service created again with the value whose finding its delete closed', async () => {
@@ -149,9 +149,9 @@ describe('code-loading-env', () => {
     expect(dropped[1]!.resolution?.reason).toBe('the variables no longer have the values reported');
     const changed = await codeFindings([...open, v1Deploy(T2, [{ name: 'NODE_OPTIONS', value: '--require /mnt/bucket/other.js' }])]);
     expect(changed.map((f) => `${f.status ?? 'active'} ${String(f.evidence['values'])}`)).toEqual([
-      'active app/NODE_OPTIONS=--require /mnt/bucket/hook.js',
-      'resolved app/NODE_OPTIONS=--require /mnt/bucket/hook.js',
-      'active app/NODE_OPTIONS=--require /mnt/bucket/other.js',
+      'active NODE_OPTIONS=--require /mnt/bucket/hook.js',
+      'resolved NODE_OPTIONS=--require /mnt/bucket/hook.js',
+      'active NODE_OPTIONS=--require /mnt/bucket/other.js',
     ]);
     const deleted = await codeFindings([...open, deleteServiceAt(T2, SLACK_BOT)]);
     expect(deleted.map((f) => f.resolution?.reason)).toEqual([undefined, 'the service was deleted']);
@@ -178,7 +178,7 @@ describe('code-loading-env', () => {
   ])('shows the part that loads code of a long value: %s', async (_name, value, shown) => {
     const name = value.startsWith('/') ? 'LD_PRELOAD' : 'NODE_OPTIONS';
     const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name, value }])]);
-    expect(findings.map((f) => f.evidence['values'])).toEqual([[`app/${name}=${shown}`]]);
+    expect(findings.map((f) => f.evidence['values'])).toEqual([[`${name}=${shown}`]]);
   });
 
   it.each([
@@ -189,7 +189,7 @@ describe('code-loading-env', () => {
     const password = 'hunter2-' + 'Runwatch7';
     const entries = [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'JAVA_TOOL_OPTIONS', value: `-javaagent:/mnt/gcs/agent.jar -Ddb.password=${password}` }])];
     const findings = await codeFindings(entries, cfg);
-    expect(findings.map((f) => f.evidence['values'])).toEqual([['app/JAVA_TOOL_OPTIONS=-javaagent:/mnt/gcs/agent.jar -Ddb.password=[hidden]']]);
+    expect(findings.map((f) => f.evidence['values'])).toEqual([['JAVA_TOOL_OPTIONS=-javaagent:/mnt/gcs/agent.jar -Ddb.password=[hidden]']]);
     expect(JSON.stringify(findings)).not.toContain(password);
   });
 
@@ -198,26 +198,26 @@ describe('code-loading-env', () => {
   it('hides a secret by its name first in a value, and shows the option that loads code after it', async () => {
     const password = 'hunter2-' + 'Runwatch7';
     const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'JAVA_TOOL_OPTIONS', value: `-Ddb.password=${password} -javaagent:/mnt/gcs/agent.jar` }])]);
-    expect(findings.map((f) => f.evidence['values'])).toEqual([['app/JAVA_TOOL_OPTIONS=-Ddb.password=[hidden] -javaagent:/mnt/gcs/agent.jar']]);
+    expect(findings.map((f) => f.evidence['values'])).toEqual([['JAVA_TOOL_OPTIONS=-Ddb.password=[hidden] -javaagent:/mnt/gcs/agent.jar']]);
     expect(JSON.stringify(findings)).not.toContain(password);
   });
 
   // Node and the JVM drop the quotes around an option: `"--db-password=a b c"` is one option, its value all of `a b c`.
   it('hides the whole value of a secret\'s assignment quoted as one option, white space and all', async () => {
     const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: `--require /x.js "--db-password=correct horse battery" --trace-warnings` }])]);
-    expect(findings.map((f) => f.evidence['values'])).toEqual([['app/NODE_OPTIONS=--require /x.js "--db-password=[hidden]" --trace-warnings']]);
+    expect(findings.map((f) => f.evidence['values'])).toEqual([['NODE_OPTIONS=--require /x.js "--db-password=[hidden]" --trace-warnings']]);
   });
 
   // A quoted piece and the text right after it are one word (`"a"b` is `ab` to node, the JVM and a shell).
   it('hides the whole value of a secret\'s assignment whose quoted start is followed by more of it', async () => {
     const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'JAVA_TOOL_OPTIONS', value: `-Ddb.password="x"Runwatch7secret -javaagent:/mnt/gcs/agent.jar` }])]);
-    expect(findings.map((f) => f.evidence['values'])).toEqual([['app/JAVA_TOOL_OPTIONS=-Ddb.password=[hidden] -javaagent:/mnt/gcs/agent.jar']]);
+    expect(findings.map((f) => f.evidence['values'])).toEqual([['JAVA_TOOL_OPTIONS=-Ddb.password=[hidden] -javaagent:/mnt/gcs/agent.jar']]);
   });
 
   // Options spell names with `-` or `.` where variables have `_`: `--api-key` is API_KEY, `-Daws.access.key` ACCESS_KEY.
   it('hides a secret by its name spelled with - or . for _ (--api-key=, -Daws.access.key=)', async () => {
     const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: '--require /x.js --api-key=Runwatch7apikey' }, { name: 'JAVA_TOOL_OPTIONS', value: '-Daws.access.key=Runwatch7access -javaagent:/a.jar' }])]);
-    expect(findings.map((f) => f.evidence['values'])).toEqual([['app/NODE_OPTIONS=--require /x.js --api-key=[hidden]', 'app/JAVA_TOOL_OPTIONS=-Daws.access.key=[hidden] -javaagent:/a.jar']]);
+    expect(findings.map((f) => f.evidence['values'])).toEqual([['NODE_OPTIONS=--require /x.js --api-key=[hidden]', 'JAVA_TOOL_OPTIONS=-Daws.access.key=[hidden] -javaagent:/a.jar']]);
   });
 
   // Past 16 variables the rest are kept as one, `(more)`: when a variable named before goes, one of those moves into
@@ -243,13 +243,13 @@ describe('code-loading-env', () => {
     const env = names.map((name, i) => ({ name, value: `/mnt/bucket/${i}` }));
     const findings = await codeFindings([v1Deploy(T0, env), v1Deploy(T1, env.map((v, i) => (i === 16 ? { ...v, value: '/mnt/evil' } : v)))]);
     expect(findings.map((f) => f.evidence['variables'])).toEqual([['(more)']]);
-    expect(findings[0]!.summary).toContain('and changed one or more of app/PHPRC, app/PHP_INI_SCAN_DIR (past the first 15 such variables, compared together), variables that make its runtime load code:');
+    expect(findings[0]!.summary).toContain('and changed one or more of PHPRC, PHP_INI_SCAN_DIR (past the first 15 such variables, compared together), variables that make its runtime load code:');
   });
 
   it('hides a secret in a value, and keeps no value in the baseline', async () => {
     const key = 'AKIA' + 'Q3EXAMPLE7RUNWATCH'.slice(0, 16);
     const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: `--require /x.js --token=${key}` }])]);
-    expect(findings[0]!.evidence['values']).toEqual(['app/NODE_OPTIONS=--require /x.js --token=[hidden: an AWS access key id]']);
+    expect(findings[0]!.evidence['values']).toEqual(['NODE_OPTIONS=--require /x.js --token=[hidden: an AWS access key id]']);
     expect(JSON.stringify(findings)).not.toContain(key);
   });
 });

@@ -5,7 +5,7 @@ import { MemoryBaselineStore } from '../../../functions/baseline/memory.js';
 import { plainEnvOf } from '../../../functions/audit/env.js';
 import { normalizeOptionsOf } from '../../../functions/audit/normalize.js';
 import { Pipeline } from '../../../functions/pipeline.js';
-import { deleteServiceAt, editV1Services, SLACK_BOT, v1EnvDeploy, v2EnvUpdate, type EnvList, type Json } from '../../support/entries.js';
+import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, v1EnvDeploy, v2EnvUpdate, withOperationId, type EnvList, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 type Env = EnvList;
@@ -67,6 +67,18 @@ describe('plaintext-secret-env', () => {
     const first = v1Deploy('2024-05-04T10:00:00Z', [{ name: 'DB_PASSWORD', value: PASSWORD }]);
     const findings = await secretFindings([first, v1Deploy('2024-05-04T11:00:00Z', [{ name: 'DB_PASSWORD', value: `${PASSWORD}-2` }])]);
     expect(findings.map((f) => f.eventTime)).toEqual(['2024-05-04T10:00:00Z']);
+  });
+
+  // Clients name a service's one container differently (gcloud `placeholder-1`, others none): the same variable must
+  // not read as new when another client deploys.
+  it('ignores the same variable when another client names the one container otherwise, or not at all', async () => {
+    const unnamed = (time: string) =>
+      at(withOperationId(editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
+        const template = (svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!;
+        template['spec']!['containers'] = [{ image: `gcr.io/acme/app:${time}`, env: [{ name: 'DB_PASSWORD', value: PASSWORD }] }];
+      }), `op-${time}`), time);
+    const findings = await secretFindings([v1Deploy('2024-05-04T10:00:00Z', [{ name: 'DB_PASSWORD', value: PASSWORD }]), unnamed('2024-05-04T11:00:00Z')]);
+    expect(findings).toHaveLength(1);
   });
 
   it('ignores names in allowNames (any letter case) and follows namePatterns', async () => {

@@ -176,10 +176,10 @@ export function plainEnvOf(containers: readonly unknown[], names: SecretEnvNames
       if (!secret) continue;
       out ??= [];
       out.push({ ...(containerName ? { container: cutText(containerName, MAX_CONTAINER_NAME_LENGTH) } : {}), name: cutText(name, MAX_NAME_LENGTH), formats });
-      if (out.length >= MAX_VARIABLES) return out;
+      if (out.length >= MAX_VARIABLES) return namedOnlyWhereShared(out);
     }
   }
-  return out ?? NONE;
+  return out ? namedOnlyWhereShared(out) : NONE;
 }
 
 /** What most revisions set (one list shared by every baseline that keeps it, not one per deploy). */
@@ -281,10 +281,15 @@ export function codeLoadingEnvOf(containers: readonly unknown[], secretNames: Se
  * clients name a service's one container differently (gcloud `placeholder-1`, others none, the console its own), and
  * adding a sidecar does not move the app's variables; an unchanged variable keeps its key whichever client deploys.
  */
-function namedOnlyWhereShared(variables: CodeLoadingVar[]): CodeLoadingVar[] {
+function namedOnlyWhereShared<T extends { readonly container?: string; readonly name: string }>(variables: T[]): T[] {
   const count = new Map<string, number>();
   for (const v of variables) count.set(v.name, (count.get(v.name) ?? 0) + 1);
-  return variables.map((v) => (v.container !== undefined && count.get(v.name) === 1 ? { name: v.name, value: v.value, digest: v.digest, loadsCode: v.loadsCode } : v));
+  return variables.map((v) => {
+    if (v.container === undefined || count.get(v.name) !== 1) return v;
+    const { container, ...byName } = v;
+    void container;
+    return byName as T;
+  });
 }
 
 /** What stands for the variables past the cap: no name in CODE_LOADING_ENV, so no variable read has it. */

@@ -30,7 +30,10 @@ import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { closedByDelete, riskInForce, resourceNoun, serviceLabel } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
-/** A variable as findings name it: `NAME`, or `container/NAME` when the container is named. */
+/**
+ * A variable as findings name it: `NAME`, or `container/NAME` where more than one container sets the name (audit/env.ts:
+ * clients name a service's one container differently, and the same variable must not read as new).
+ */
 function variableName(variable: PlainEnvVar): string {
   return variable.container ? `${variable.container}/${variable.name}` : variable.name;
 }

@@ -26,17 +26,17 @@ async function secretFindings(entries: readonly unknown[], cfg = config()) {
 
 describe('plaintext-secret-env', () => {
   it.each([
-    ['a password by its name (v1)', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'DB_PASSWORD', value: PASSWORD }])], ['app/DB_PASSWORD'], 'a secret by its name'],
-    ['a name in lower case', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'stripe_api_key', value: 'pk_test_abcdefgh' }])], ['app/stripe_api_key'], 'a secret by its name'],
-    ['an AWS access key id under any name', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'S3_USER', value: AWS_KEY }])], ['app/S3_USER'], 'AWS access key id'],
-    ['a private key', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'SA_JSON', value: `{"private_key":"${PEM}"}` }])], ['app/SA_JSON'], 'private key'],
+    ['a password by its name (v1)', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'DB_PASSWORD', value: PASSWORD }])], ['DB_PASSWORD'], 'a secret by its name'],
+    ['a name in lower case', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'stripe_api_key', value: 'pk_test_abcdefgh' }])], ['stripe_api_key'], 'a secret by its name'],
+    ['an AWS access key id under any name', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'S3_USER', value: AWS_KEY }])], ['S3_USER'], 'AWS access key id'],
+    ['a private key', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'SA_JSON', value: `{"private_key":"${PEM}"}` }])], ['SA_JSON'], 'private key'],
     // Socket Mode apps hold an app-level token (xapp-), token rotation a refresh token (xoxe-): both Slack's own.
-    ['a Slack app-level token under any name', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'SLACK_APP', value: 'xapp-1-A0EXAMPLE01-1234567890123-0123456789abcdef' }])], ['app/SLACK_APP'], 'Slack token'],
-    ['a Slack refresh token under any name', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'SLACK_REFRESH', value: 'xoxe-1-EXAMPLEnotarealrefreshtoken0123' }])], ['app/SLACK_REFRESH'], 'Slack token'],
-    ['a PGP private key block under any name', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'RELEASE_SIGNING', value: PGP }])], ['app/RELEASE_SIGNING'], 'private key'],
-    ['a password in a database URL', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'DATABASE_URL', value: 'postgres://app:s3cr3t-pw@10.0.0.5:5432/shop' }])], ['app/DATABASE_URL'], 'password in a URL'],
+    ['a Slack app-level token under any name', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'SLACK_APP', value: 'xapp-1-A0EXAMPLE01-1234567890123-0123456789abcdef' }])], ['SLACK_APP'], 'Slack token'],
+    ['a Slack refresh token under any name', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'SLACK_REFRESH', value: 'xoxe-1-EXAMPLEnotarealrefreshtoken0123' }])], ['SLACK_REFRESH'], 'Slack token'],
+    ['a PGP private key block under any name', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'RELEASE_SIGNING', value: PGP }])], ['RELEASE_SIGNING'], 'private key'],
+    ['a password in a database URL', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'DATABASE_URL', value: 'postgres://app:s3cr3t-pw@10.0.0.5:5432/shop' }])], ['DATABASE_URL'], 'password in a URL'],
     // Redis AUTH has a password and no user: the URL leaves the user empty.
-    ['a password with no user in a Redis URL', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'CACHE', value: 'redis://:s3cr3t-pw@10.0.0.7:6379/0' }])], ['app/CACHE'], 'password in a URL'],
+    ['a password with no user in a Redis URL', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'CACHE', value: 'redis://:s3cr3t-pw@10.0.0.7:6379/0' }])], ['CACHE'], 'password in a URL'],
     ['v2: a token by its name', [v2Update('2024-06-01T11:00:00Z', [{ name: 'GITHUB_TOKEN', value: 'not-a-real-token-value' }])], ['GITHUB_TOKEN'], 'a secret by its name'],
   ])('fires: %s', async (_name, entries, variables, why) => {
     const findings = await secretFindings(entries);
@@ -83,10 +83,10 @@ describe('plaintext-secret-env', () => {
 
   it('ignores names in allowNames (any letter case) and follows namePatterns', async () => {
     const entries = [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'CSRF_TOKEN_HEADER', value: 'X-Csrf-Token-Name' }, { name: 'S3_USER', value: AWS_KEY }])];
-    expect((await secretFindings(entries))[0]?.evidence['variables']).toEqual(['app/CSRF_TOKEN_HEADER', 'app/S3_USER']);
+    expect((await secretFindings(entries))[0]?.evidence['variables']).toEqual(['CSRF_TOKEN_HEADER', 'S3_USER']);
     expect((await secretFindings(entries, config({ rules: { 'plaintext-secret-env': { allowNames: ['csrf_*', 's3_user'] } } })))).toEqual([]);
     const custom = config({ rules: { 'plaintext-secret-env': { namePatterns: ['*_HEADER'] } } });
-    expect((await secretFindings([v1Deploy('2024-05-04T10:00:00Z', [{ name: 'DB_PASSWORD', value: PASSWORD }, { name: 'CSRF_TOKEN_HEADER', value: 'X-Csrf-Token-Name' }])], custom))[0]?.evidence['variables']).toEqual(['app/CSRF_TOKEN_HEADER']);
+    expect((await secretFindings([v1Deploy('2024-05-04T10:00:00Z', [{ name: 'DB_PASSWORD', value: PASSWORD }, { name: 'CSRF_TOKEN_HEADER', value: 'X-Csrf-Token-Name' }])], custom))[0]?.evidence['variables']).toEqual(['CSRF_TOKEN_HEADER']);
   });
 
   it('fires for a variable the revision before did not have, naming only that one', async () => {
@@ -94,7 +94,7 @@ describe('plaintext-secret-env', () => {
       v1Deploy('2024-05-04T10:00:00Z', [{ name: 'DB_PASSWORD', value: PASSWORD }]),
       v1Deploy('2024-05-04T11:00:00Z', [{ name: 'DB_PASSWORD', value: PASSWORD }, { name: 'API_KEY', value: 'live-key-1234567' }]),
     ]);
-    expect(findings.map((f) => f.evidence['variables'])).toEqual([['app/DB_PASSWORD'], ['app/API_KEY']]);
+    expect(findings.map((f) => f.evidence['variables'])).toEqual([['DB_PASSWORD'], ['API_KEY']]);
   });
 
   it('never keeps or shows a value: not in findings, not in the baseline', async () => {

@@ -3,7 +3,7 @@
 // (roles/run.viewer) or read its audit logs reads such a value; Secret Manager references (v1
 // `valueFrom.secretKeyRef`, v2 `valueSource.secretKeyRef`) do not carry one.
 import { hash } from 'node:crypto';
-import type { CodeLoadingVar, PlainEnvVar } from '../model/change.js';
+import { codeLoadingKey, envVarName, type CodeLoadingVar, type PlainEnvVar } from '../model/change.js';
 import type { SecretEnvNames } from './normalize.js';
 import { nameMatcher } from '../config/glob.js';
 import { asArray, asObject, asString, field, type JsonObject } from './json.js';
@@ -307,7 +307,7 @@ function capCodeLoading(variables: CodeLoadingVar[]): readonly CodeLoadingVar[] 
   if (variables.length <= MAX_VARIABLES) return variables;
   const ordered = [...variables.filter((v) => v.loadsCode), ...variables.filter((v) => !v.loadsCode)];
   const rest = ordered.slice(MAX_VARIABLES - 1);
-  const named = rest.map((v) => (v.container ? `${v.container}/${v.name}` : v.name));
+  const named = rest.map(envVarName);
   return [
     ...ordered.slice(0, MAX_VARIABLES - 1),
     {
@@ -321,7 +321,7 @@ function capCodeLoading(variables: CodeLoadingVar[]): readonly CodeLoadingVar[] 
 
 /** The digest of MORE_CODE_LOADING_VARIABLES when `variables` are those folded into it. */
 export function foldedDigest(variables: readonly CodeLoadingVar[]): string {
-  return digestOf(variables.map((v) => `${v.container ? `${v.container}/${v.name}` : v.name}#${v.digest}`).sort().join(','));
+  return digestOf(variables.map(codeLoadingKey).sort().join(','));
 }
 
 /** SHA-256, 22 base64url characters: whoever writes a value must not be able to give a new one the digest of the old. */

@@ -1,5 +1,5 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
-import { describeServiceAccount, enforcedPolicyOf, type Change, type CodeLoadingVar, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
+import { codeLoadingKey, describeServiceAccount, enforcedPolicyOf, type Change, type CodeLoadingVar, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
 import { isPublicInvokerBinding, publicInvokerMembers, publicWriterMembers, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { someWaitingWrite } from '../correlate/rollout.js';
 import { CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
@@ -119,17 +119,12 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, { rec
   }
 }
 
-/** What the baseline keeps of a revision's code-loading variables: sorted `container/NAME#digest` keys. */
+/** What the baseline keeps of a revision's code-loading variables: sorted codeLoadingKey keys. */
 export function codeLoadingKeys(variables: readonly CodeLoadingVar[]): readonly string[] {
   if (variables.length === 0) return NO_KEYS; // most revisions: one shared list
-  return variables.map((v) => `${codeLoadingVarName(v)}#${v.digest}`).sort();
+  return variables.map(codeLoadingKey).sort();
 }
 const NO_KEYS: readonly string[] = Object.freeze([]);
-
-/** A code-loading variable as findings and the baseline name it: `NAME`, or `container/NAME`. */
-export function codeLoadingVarName(variable: Pick<CodeLoadingVar, 'container' | 'name'>): string {
-  return variable.container ? `${variable.container}/${variable.name}` : variable.name;
-}
 
 /** A guard (IAP, the default URL disabled) was ever on for this service: in its history, or in a write still waiting. */
 function guardKnown(target: MutableBaseline, history: readonly TimePoint<boolean>[] | undefined, pick: (write: DeployChange) => boolean | undefined): boolean {

@@ -28,11 +28,10 @@
 //           past the cut from where it starts) with secrets hidden; the comparison uses a SHA-256 digest of the
 //           whole value. A revision with more than 16 such variables has 15 compared one by one (those that load code
 //           first) and the rest as one, `(more)`: its value lists their names, the summary says one or more changed.
-import { codeLoadingVarName } from '../baseline/apply.js';
 import { foldedDigest, MORE_CODE_LOADING_VARIABLES, NAMED_CODE_LOADING_VARIABLES } from '../audit/env.js';
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, pointBefore, type ServiceBaseline } from '../baseline/state.js';
-import { enforcedPolicyOf, type CodeLoadingVar, type DeployChange } from '../model/change.js';
+import { codeLoadingKey, enforcedPolicyOf, envVarName, type CodeLoadingVar, type DeployChange } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { closedByDelete, resourceNoun, riskInForce, serviceLabel, settingBefore } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
@@ -53,7 +52,7 @@ function namesBefore(keys: readonly string[]): Map<string, string> {
 function movedFromFolded(variables: readonly CodeLoadingVar[], before: ReadonlyMap<string, string>): ReadonlySet<CodeLoadingVar> {
   const folded = before.get(MORE_CODE_LOADING_VARIABLES);
   if (folded === undefined) return NONE_MOVED;
-  const unnamed = variables.filter((v) => v.name !== MORE_CODE_LOADING_VARIABLES && !before.has(codeLoadingVarName(v)));
+  const unnamed = variables.filter((v) => v.name !== MORE_CODE_LOADING_VARIABLES && !before.has(envVarName(v)));
   return unnamed.length > 0 && folded === `${MORE_CODE_LOADING_VARIABLES}#${foldedDigest(unnamed)}` ? new Set(unnamed) : NONE_MOVED;
 }
 const NONE_MOVED: ReadonlySet<CodeLoadingVar> = new Set();
@@ -84,15 +83,15 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
     const changed: CodeLoadingVar[] = [];
     for (const variable of change.codeLoadingEnv) {
       if (!variable.loadsCode) continue; // kept in the baseline all the same: a later value that does load code is a change
-      const name = codeLoadingVarName(variable);
+      const name = envVarName(variable);
       const old = before.get(name);
       if (old === undefined) {
         if (!moved.has(variable)) set.push(variable);
-      } else if (old !== `${name}#${variable.digest}`) changed.push(variable);
+      } else if (old !== codeLoadingKey(variable)) changed.push(variable);
     }
     const reported = [...set, ...changed];
     if (reported.length === 0) return [];
-    const names = reported.map(codeLoadingVarName);
+    const names = reported.map(envVarName);
     const policy = enforcedPolicy(change, baseline);
     const attested = policy !== undefined && policy !== '';
     const who = change.principal?.id ?? 'An unknown principal';
@@ -101,7 +100,7 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
       ...(changed.length > 0 ? [`changed ${changed.map(summaryName).join(', ')}`] : []),
     ].join(' and ');
     const plural = reported.length > 1 || reported.some((v) => v.name === MORE_CODE_LOADING_VARIABLES);
-    const reportedKeys = reported.map((v) => `${codeLoadingVarName(v)}#${v.digest}`).sort();
+    const reportedKeys = reported.map(codeLoadingKey).sort();
     return [
       {
         severity: attested ? 'HIGH' : 'MEDIUM',
@@ -114,7 +113,7 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
         evidence: {
           variables: names,
           values: reported.map(shownAssignment),
-          ...(changed.length > 0 ? { changed: changed.map(codeLoadingVarName) } : {}),
+          ...(changed.length > 0 ? { changed: changed.map(envVarName) } : {}),
           binaryAuthorizationEnforced: attested,
           operation: change.operation,
           ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
@@ -145,11 +144,11 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
  * by one (its value lists them), compared together: one or more of them was set or changed.
  */
 function summaryName(variable: CodeLoadingVar): string {
-  if (variable.name !== MORE_CODE_LOADING_VARIABLES) return codeLoadingVarName(variable);
+  if (variable.name !== MORE_CODE_LOADING_VARIABLES) return envVarName(variable);
   return `one or more of ${variable.value.split(' ').join(', ')} (past the first ${NAMED_CODE_LOADING_VARIABLES} such variables, compared together)`;
 }
 
 /** `container/NAME=value` as findings show it. */
 function shownAssignment(variable: CodeLoadingVar): string {
-  return `${codeLoadingVarName(variable)}=${variable.value}`;
+  return `${envVarName(variable)}=${variable.value}`;
 }

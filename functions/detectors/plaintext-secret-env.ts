@@ -25,23 +25,15 @@
 //           the same name (the variable was reported already). The name rule is a heuristic: `allowNames` tunes it.
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';
-import type { PlainEnvVar } from '../model/change.js';
+import { envVarName, type PlainEnvVar } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { closedByDelete, riskInForce, resourceNoun, serviceLabel } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
-/**
- * A variable as findings name it: `NAME`, or `container/NAME` where more than one container sets the name (audit/env.ts:
- * clients name a service's one container differently, and the same variable must not read as new).
- */
-function variableName(variable: PlainEnvVar): string {
-  return variable.container ? `${variable.container}/${variable.name}` : variable.name;
-}
-
 /** The variables set to secrets (normalization chose them: audit/env.ts), each with why, by name (sorted). */
 function secrets(variables: readonly PlainEnvVar[] | undefined): Map<string, string> {
   const entries = (variables ?? []).map((variable): [string, string] => [
-    variableName(variable),
+    envVarName(variable),
     variable.formats.length > 0 ? `value holds ${variable.formats.join(' and ')}` : 'a secret by its name',
   ]);
   return new Map(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));

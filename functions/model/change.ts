@@ -175,6 +175,19 @@ export interface CodeLoadingVar {
   readonly loadsCode: boolean;
 }
 
+/**
+ * An environment variable as findings and baselines name it: `NAME`, or `container/NAME` where the reader kept the
+ * container (audit/env.ts: only where more than one container sets the name).
+ */
+export function envVarName(variable: { readonly container?: string; readonly name: string }): string {
+  return variable.container ? `${variable.container}/${variable.name}` : variable.name;
+}
+
+/** What a baseline keeps of a code-loading variable: `NAME#digest` (envVarName), never the value. */
+export function codeLoadingKey(variable: CodeLoadingVar): string {
+  return `${envVarName(variable)}#${variable.digest}`;
+}
+
 /** A Create/Replace/Update of a Cloud Run service, from the admin write. */
 export interface DeployChange extends ChangeBase {
   readonly kind: 'deploy';

@@ -4,7 +4,7 @@
 // `valueFrom.secretKeyRef`, v2 `valueSource.secretKeyRef`) do not carry one.
 import { hash } from 'node:crypto';
 import { codeLoadingKey, envVarName, type CodeLoadingVar, type PlainEnvVar } from '../model/change.js';
-import type { SecretEnvNames } from './normalize.js';
+import type { EnvSecrets, SecretEnvNames } from './normalize.js';
 import { nameMatcher } from '../config/glob.js';
 import { asArray, asObject, asString, field, type JsonObject } from './json.js';
 import { cutText, truncatePlain } from '../untrustedText.js';
@@ -230,14 +230,6 @@ export const CODE_LOADING_ENV: ReadonlySet<string> = new Set([
   'DOTNET_PROFILER_PATH_64',
 ]);
 
-/**
- * The names whose values are hidden in a value findings show (normalize.ts EnvSecrets): plaintext-secret-env's globs
- * whether or not that rule is on (`secretArgs`), as in a job run's arguments: the values go to every sink.
- */
-export function shownValueSecrets(secrets: { readonly secretEnv?: SecretEnvNames; readonly secretArgs?: SecretEnvNames }): SecretEnvNames | undefined {
-  return secrets.secretArgs ?? secrets.secretEnv;
-}
-
 /** A value as findings show it: cut, and with any secret in it hidden (hideSecretsInOptions). */
 const MAX_SHOWN_VALUE_LENGTH = 200;
 
@@ -247,7 +239,10 @@ const MAX_SHOWN_VALUE_LENGTH = 200;
  * (v1 `valueFrom.secretKeyRef`, v2 `valueSource.secretKeyRef`): what code-loading-env compares revision by revision.
  * The digest is SHA-256: whoever writes the value must not be able to give a new one the digest of the old.
  */
-export function codeLoadingEnvOf(containers: readonly unknown[], secretNames: SecretEnvNames | undefined): readonly CodeLoadingVar[] {
+export function codeLoadingEnvOf(containers: readonly unknown[], secrets: EnvSecrets = {}): readonly CodeLoadingVar[] {
+  // The values go to every sink: hidden by plaintext-secret-env's globs whether or not that rule is on (`secretArgs`),
+  // as a job run's arguments are.
+  const secretNames = secrets.secretArgs ?? secrets.secretEnv;
   let out: CodeLoadingVar[] | undefined;
   for (const item of containers) {
     const container = asObject(item);

@@ -12,7 +12,7 @@ import {
 } from '../model/change.js';
 import { truncatePlain } from '../untrustedText.js';
 import { imagesOrAnnotated, imagesOf } from './image.js';
-import { CODE_LOADING_ENV, codeLoadingEnvOf, hideSecretsInArg, plainEnvOf, shownValueSecrets } from './env.js';
+import { CODE_LOADING_ENV, codeLoadingEnvOf, hideSecretsInArg, plainEnvOf } from './env.js';
 import { v1VpcEgress, v2VpcEgress } from './vpc.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, field, stringIn, userLabels, type JsonObject } from './json.js';
 import { binaryAuthorizationOf, templateFingerprint, v1BinaryAuthorization } from './template.js';
@@ -59,7 +59,7 @@ export function v1JobFacts(pp: JsonObject, secrets: EnvSecrets): DeployFacts {
         ? v1BinaryAuthorization(setting('run.googleapis.com/binary-authorization'), setting('run.googleapis.com/binary-authorization-breakglass'), containers.length > 0)
         : undefined,
     plainEnv: secretEnv && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
-    codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, shownValueSecrets(secrets)) : undefined,
+    codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, secrets) : undefined,
     vpcEgress: execution ? v1VpcEgress(executionAnnotations, containers.length > 0) : undefined,
     operationId: asString(at(response, 'metadata', 'annotations', 'run.googleapis.com/operation-id')),
   };
@@ -96,7 +96,7 @@ export function v2JobFacts(pp: JsonObject, secrets: EnvSecrets): DeployFacts {
     binaryAuthorization: binaryAuthorizationOf(policy, asString(field(binauthz, 'breakglassJustification')), true, true),
     // A template without containers (a write needs one) says nothing about them.
     plainEnv: secretEnv && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
-    codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, shownValueSecrets(secrets)) : undefined,
+    codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, secrets) : undefined,
     vpcEgress: execution ? v2VpcEgress(asObject(field(task, 'vpcAccess'))) : undefined,
   };
 }

@@ -27,7 +27,7 @@ import {
 } from '../model/change.js';
 import { projectOfLogName, readEnvelope, type Envelope } from './entry.js';
 import { imagesOf, imagesOrAnnotated } from './image.js';
-import { codeLoadingEnvOf, plainEnvOf, shownValueSecrets } from './env.js';
+import { codeLoadingEnvOf, plainEnvOf } from './env.js';
 import { v1VpcEgress, v2VpcEgress } from './vpc.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
 import { binaryAuthorizationOf, boundedText, templateFingerprint, v1BinaryAuthorization } from './template.js';
@@ -630,7 +630,7 @@ const PARSE_BOOL_TRUE: ReadonlySet<string> = new Set(['1', 't', 'T', 'TRUE', 'tr
 const PARSE_BOOL_FALSE: ReadonlySet<string> = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
 /** v1: a Knative Service (a full PUT) in the request, echoed with server fields in the response. */
-function v1Facts(pp: JsonObject, { secretEnv, secretArgs }: EnvSecrets, body: 'service' | 'workerPool' = 'service'): DeployFacts {
+function v1Facts(pp: JsonObject, secrets: EnvSecrets, body: 'service' | 'workerPool' = 'service'): DeployFacts {
   const response = asObject(pp['response']);
   const knative = asObject(field(asObject(pp['request']), body)) ?? response;
   const template = asObject(at(knative, 'spec', 'template'));
@@ -679,8 +679,8 @@ function v1Facts(pp: JsonObject, { secretEnv, secretArgs }: EnvSecrets, body: 's
     ingress,
     binaryAuthorization: annotations || stored ? v1BinaryAuthorization(binauthzPolicy, breakglass, containers.length > 0) : undefined,
     // Console writes log no containers: their variables are unknown, not "none".
-    plainEnv: secretEnv && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
-    codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, shownValueSecrets({ secretEnv, secretArgs })) : undefined,
+    plainEnv: secrets.secretEnv && containers.length > 0 ? plainEnvOf(containers, secrets.secretEnv) : undefined,
+    codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, secrets) : undefined,
     vpcEgress: template ? (v1VpcEgress(templateAnnotations, containers.length > 0) ?? storedVpcEgress(response, knative)) : undefined,
     invokerIamDisabled,
     iapEnabled,
@@ -725,7 +725,7 @@ function storedVpcEgress(response: JsonObject | undefined, written: JsonObject |
  * server ignored it, whatever the body says), and a field inside it but missing from the body was set to its
  * default (the JSON of a protocol buffer leaves out `false`, empty strings and empty messages).
  */
-function v2Facts(pp: JsonObject, { secretEnv, secretArgs }: EnvSecrets, create = false, body: 'service' | 'workerPool' = 'service'): DeployFacts {
+function v2Facts(pp: JsonObject, secrets: EnvSecrets, create = false, body: 'service' | 'workerPool' = 'service'): DeployFacts {
   const request = asObject(pp['request']);
   const service = asObject(field(request, body));
   const mask = updateMaskOf(request);
@@ -788,8 +788,8 @@ function v2Facts(pp: JsonObject, { secretEnv, secretArgs }: EnvSecrets, create =
     ...(upsert && service && ingressLeftOut ? { ingressIfCreated: 'all' as const } : {}),
     binaryAuthorization,
     // A template set without containers (a full write needs one) says nothing about them.
-    plainEnv: secretEnv && containers && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
-    codeLoadingEnv: containers && containers.length > 0 ? codeLoadingEnvOf(containers, shownValueSecrets({ secretEnv, secretArgs })) : undefined,
+    plainEnv: secrets.secretEnv && containers && containers.length > 0 ? plainEnvOf(containers, secrets.secretEnv) : undefined,
+    codeLoadingEnv: containers && containers.length > 0 ? codeLoadingEnvOf(containers, secrets) : undefined,
     // Only a write that sets the whole of `template.vpc_access` says where the traffic goes (a mask naming one of its
     // fields leaves the others as they were, unknown here).
     vpcEgress: template && sets('template.vpc_access') ? v2VpcEgress(asObject(field(template, 'vpcAccess'))) : undefined,

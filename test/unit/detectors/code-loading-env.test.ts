@@ -338,7 +338,7 @@ describe('code-loading-env: which values load code', () => {
       while (padding.length < 110 + random(200)) padding += pieces[random(pieces.length)];
       const option = options[i % options.length]!;
       const value = `${padding} ${option} /mnt/bucket/hook.js`;
-      const [read] = codeLoadingEnvOf([{ name: 'app', env: [{ name: 'NODE_OPTIONS', value }] }], undefined);
+      const [read] = codeLoadingEnvOf([{ name: 'app', env: [{ name: 'NODE_OPTIONS', value }] }]);
       expect(read!.loadsCode).toBe(true);
       if (value.length <= 200) continue;
       expect(read!.value).toBe(`…${option} /mnt/bucket/hook.js`);
@@ -347,7 +347,7 @@ describe('code-loading-env: which values load code', () => {
 
   it('reads at most 16 variables, values cut, names of other variables never', () => {
     const env = Array.from({ length: 20 }, (_, i) => ({ name: i % 2 ? 'LD_PRELOAD' : 'OTHER', value: `/lib/${i}.so${'x'.repeat(300)}` }));
-    const read = codeLoadingEnvOf([{ name: 'app', env }, { env: Array.from({ length: 20 }, () => ({ name: 'PATH', value: '/bin' })) }], undefined);
+    const read = codeLoadingEnvOf([{ name: 'app', env }, { env: Array.from({ length: 20 }, () => ({ name: 'PATH', value: '/bin' })) }]);
     expect(read).toHaveLength(16);
     expect(read.every((v) => v.name !== 'OTHER' && v.value.length <= 200)).toBe(true);
   });

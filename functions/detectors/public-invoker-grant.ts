@@ -113,8 +113,9 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     const knownBefore = valueBefore(baseline?.publicInvokers, change.timeMs);
     // An entry that arrives late holds in the newer points deltas set (baseline/apply.ts laterPublicPoints).
     const later = laterPublicPoints(baseline, change);
-    const carried = (history: readonly TimePoint<readonly string[]>[] | undefined, pick: (point: LaterPublicPoint) => readonly string[]): TimePoint<readonly string[]>[] | undefined =>
-      history?.map((point) => {
+    // (In time order, the usual case, nothing is carried: the histories as they are, no copy per IAM change.)
+    const carried = (history: readonly TimePoint<readonly string[]>[] | undefined, pick: (point: LaterPublicPoint) => readonly string[]): readonly TimePoint<readonly string[]>[] | undefined =>
+      later.length === 0 ? history : history?.map((point) => {
         const newer = later.find((p) => p.t === point.t);
         return newer ? { t: point.t, v: pick(newer) } : point;
       });

@@ -45,6 +45,8 @@ describe('code-loading-env', () => {
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({ severity: 'MEDIUM', evidence: { variables, values, binaryAuthorizationEnforced: false } });
     expect(findings[0]!.evidence['changed']).toEqual(changed);
+    // The title says what happened: a variable newly set, or one given another value.
+    expect(findings[0]!.title).toBe(changed === undefined ? 'Environment variable that loads code set' : 'Environment variable that loads code changed');
   });
 
   it('fires HIGH under an enforced Binary Authorization policy (v2, camelCase and snake_case references)', async () => {

@@ -37,6 +37,8 @@ import { closedByDelete, resourceNoun, riskInForce, serviceLabel, settingBefore 
 import type { Detection, Detector, Resolved } from './types.js';
 
 const TITLE = 'Environment variable that loads code set';
+/** A finding on variables that were all set before, to other values. */
+const CHANGED_TITLE = 'Environment variable that loads code changed';
 const RESOLVED_REASON = 'the variables no longer have the values reported';
 
 /** The keys (`container/NAME#digest`) of the variables set before, by name. */
@@ -104,7 +106,7 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
     return [
       {
         severity: attested ? 'HIGH' : 'MEDIUM',
-        title: TITLE,
+        title: set.length > 0 ? TITLE : CHANGED_TITLE,
         summary:
           `${who} deployed ${serviceLabel(change.target)} and ${what}, ${plural ? 'variables' : 'a variable'} that make${plural ? '' : 's'} its runtime load code: ` +
           `the ${resourceNoun(change.target)} now loads code named in its environment, not built into its image` +

@@ -137,6 +137,24 @@ export function v1EnvDeploy(time: string, env: EnvList | undefined, image = `gcr
   return at(withOperationId(entry, `op-${time}`), time);
 }
 
+/**
+ * The console deploy sequence on SLACK_BOT (`synthetic-seq-console-deploy`: its write logged without containers, then
+ * the revision's and the service's system events, whole), the revision's one container given `env` in both events.
+ */
+export function consoleEnvSequence(env: EnvList): Json[] {
+  const [write, revisionEvent, serviceEvent] = synthetic('seq-console-deploy') as unknown as Json[];
+  const response = (e: Json): Record<string, Record<string, unknown>> => (e['protoPayload'] as Json)['response'] as Record<string, Record<string, unknown>>;
+  const setEnv = (spec: Record<string, unknown>): void => {
+    const containers = spec['containers'] as Record<string, unknown>[];
+    containers[0]!['env'] = env;
+  };
+  return [
+    write!,
+    variant(revisionEvent!, (e) => setEnv(response(e)['spec']!)),
+    variant(serviceEvent!, (e) => setEnv((response(e)['spec']!['template'] as Record<string, Record<string, unknown>>)['spec']!)),
+  ];
+}
+
 /** The v2 UpdateService fixture at `time`, its container's env set to `env`, with an update mask of `mask` when given. */
 export function v2EnvUpdate(time: string, env: EnvList, mask?: string[]): Json {
   return at(

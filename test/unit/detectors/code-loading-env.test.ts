@@ -2,7 +2,7 @@
 // (NODE_OPTIONS=--require, LD_PRELOAD...): code the image did not run before, with the same image.
 import { describe, expect, it } from 'vitest';
 import { codeLoadingEnvOf, loadsCode } from '../../../functions/audit/env.js';
-import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, v1EnvDeploy, v2EnvUpdate, withOperationId, type EnvList, type Json } from '../../support/entries.js';
+import { at, consoleEnvSequence, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, v1EnvDeploy, v2EnvUpdate, withOperationId, type EnvList, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 const v1Deploy = v1EnvDeploy;
@@ -47,6 +47,29 @@ describe('code-loading-env', () => {
     expect(findings[0]!.evidence['changed']).toEqual(changed);
     // The title says what happened: a variable newly set, or one given another value.
     expect(findings[0]!.title).toBe(changed === undefined ? 'Environment variable that loads code set' : 'Environment variable that loads code changed');
+  });
+
+  // A console deploy logs its write without containers; the revision's system events carry the revision whole, its
+  // variables included: those are compared.
+  it.each([
+    ['set', [v1Deploy('2024-05-06T20:00:00Z', []), ...consoleEnvSequence([{ name: 'LD_PRELOAD', value: '/mnt/nfs/libhook.so' }])], ['LD_PRELOAD=/mnt/nfs/libhook.so'], undefined],
+    ['given another value', [v1Deploy('2024-05-06T20:00:00Z', [REQUIRE]), ...consoleEnvSequence([{ name: 'NODE_OPTIONS', value: '--require /mnt/bucket/other.js' }])], ['NODE_OPTIONS=--require /mnt/bucket/other.js'], ['NODE_OPTIONS']],
+  ])('fires: a console deploy whose revision (system events) has a variable that loads code %s', async (_name, entries, values, changed) => {
+    const findings = await codeFindings(entries);
+    expect(findings.map((f) => [f.evidence['values'], f.evidence['changed'], f.revision])).toEqual([[values, changed, 'cloud-run-slack-bot-00023-kiv']]);
+  });
+
+  it.each([
+    ['the same value as before', [v1Deploy('2024-05-06T20:00:00Z', [REQUIRE]), ...consoleEnvSequence([REQUIRE])]],
+    ['memory flags only', [v1Deploy('2024-05-06T20:00:00Z', []), ...consoleEnvSequence([MEMORY])]],
+    ['no variables at all', [v1Deploy('2024-05-06T20:00:00Z', [REQUIRE]), ...consoleEnvSequence([])]],
+  ])('ignores: a console deploy whose revision (system events) has %s', async (_name, entries) => {
+    expect(await codeFindings(entries)).toEqual([]);
+  });
+
+  it('a console deploy that drops the variable resolves the finding (its revision, as the system events show it)', async () => {
+    const findings = await codeFindings([v1Deploy('2024-05-06T19:00:00Z', []), v1Deploy('2024-05-06T20:00:00Z', [REQUIRE]), ...consoleEnvSequence([])]);
+    expect(findings.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
   });
 
   it('fires HIGH under an enforced Binary Authorization policy (v2, camelCase and snake_case references)', async () => {

@@ -5,7 +5,7 @@ import { MemoryBaselineStore } from '../../../functions/baseline/memory.js';
 import { plainEnvOf } from '../../../functions/audit/env.js';
 import { normalizeOptionsOf } from '../../../functions/audit/normalize.js';
 import { Pipeline } from '../../../functions/pipeline.js';
-import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, v1EnvDeploy, v2EnvUpdate, withOperationId, type EnvList, type Json } from '../../support/entries.js';
+import { at, consoleEnvSequence, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, v1EnvDeploy, v2EnvUpdate, withOperationId, type EnvList, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 type Env = EnvList;
@@ -43,6 +43,17 @@ describe('plaintext-secret-env', () => {
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({ severity: 'HIGH', evidence: { variables } });
     expect((findings[0]!.evidence['why'] as string[])[0]).toContain(why);
+  });
+
+  // A console deploy logs its write without containers; the revision's system events carry its variables.
+  it('fires: a console deploy whose revision (system events) sets a password in plain text', async () => {
+    const findings = await secretFindings(consoleEnvSequence([{ name: 'DB_PASSWORD', value: PASSWORD }]));
+    expect(findings.map((f) => [f.evidence['variables'], f.revision])).toEqual([[['DB_PASSWORD'], 'cloud-run-slack-bot-00023-kiv']]);
+    expect(JSON.stringify(findings)).not.toContain(PASSWORD);
+  });
+
+  it('ignores: a console deploy whose revision (system events) takes the password from Secret Manager', async () => {
+    expect(await secretFindings(consoleEnvSequence([{ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db-password', key: 'latest' } } }]))).toEqual([]);
   });
 
   it.each([

@@ -125,7 +125,7 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
     // other products have `Jobs` APIs and `.../jobs/J` resources too.
     const other = otherRunResource(method, env.entry, asString(pp['resourceName']));
     if (other) return { kind: 'skipped', reason: OTHER_RESOURCE_SKIP[other], detail: method || `${resourceNounOf(other)} system event` };
-    const observation = readRevisionObservation(env);
+    const observation = readRevisionObservation(env, options);
     return observation ? { kind: 'observation', observation } : { kind: 'skipped', reason: 'system-event-other' };
   }
   // A job run is a Data Access entry (DATA_WRITE): read for the overrides it may carry.

@@ -6,14 +6,18 @@ import {
   defaultComputeServiceAccount,
   runtimeServiceAccountFromEmail,
   type EntryKey,
+  type CodeLoadingVar,
   type ImageRef,
+  type PlainEnvVar,
   type RuntimeServiceAccount,
   type ServiceRef,
   type VpcEgress,
 } from '../model/change.js';
 import { projectOfLogName, type Envelope } from './entry.js';
+import { codeLoadingEnvOf, plainEnvOf } from './env.js';
 import { asArray, asNumber, asObject, asString, at, numeric, stringIn, userLabels, type JsonObject } from './json.js';
 import { imagesOrAnnotated, servingContainer } from './image.js';
+import type { EnvSecrets } from './normalize.js';
 import { v1VpcEgress } from './vpc.js';
 
 export interface RevisionObservation {
@@ -33,6 +37,13 @@ export interface RevisionObservation {
   readonly serviceAccount?: RuntimeServiceAccount;
   /** The revision's VPC egress (a revision event's annotations, a service event's template's). */
   readonly vpcEgress?: VpcEgress;
+  /**
+   * The revision's variables as plaintext-secret-env and code-loading-env read them (audit/env.ts), from its containers
+   * as the event shows them: what a console write, logged without containers, leaves unknown. Undefined when the
+   * event shows no containers (or plaintext-secret-env is off, for plainEnv).
+   */
+  readonly plainEnv?: readonly PlainEnvVar[];
+  readonly codeLoadingEnv?: readonly CodeLoadingVar[];
   readonly labels: Readonly<Record<string, string>>;
   /** The revision's own labels among `labels` (a service event's: its template's); undefined means all of `labels`. */
   readonly revisionLabels?: Readonly<Record<string, string>>;
@@ -50,7 +61,7 @@ export interface RevisionObservation {
 const REVISION_PATH = /^namespaces\/([^/]+)\/revisions\/([^/]+)$/;
 const SERVICE_PATH = /^namespaces\/([^/]+)\/services\/([^/]+)$/;
 
-export function readRevisionObservation(env: Envelope): RevisionObservation | undefined {
+export function readRevisionObservation(env: Envelope, secrets: EnvSecrets = {}): RevisionObservation | undefined {
   const pp = env.payload;
   if (!pp) return undefined;
   const response = asObject(pp['response']);
@@ -120,6 +131,8 @@ export function readRevisionObservation(env: Envelope): RevisionObservation | un
     imageDigest: digestRef && digestRef.includes('@') ? digestRef : undefined,
     serviceAccount,
     vpcEgress: spec ? v1VpcEgress(revisionAnnotations, containers.length > 0) : undefined,
+    plainEnv: secrets.secretEnv && containers.length > 0 ? plainEnvOf(containers, secrets.secretEnv) : undefined,
+    codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, secrets) : undefined,
     labels: eventLabels,
     revisionLabels,
     operationId,

@@ -24,7 +24,17 @@
 // Pure functions over plain JSON, so the rollouts live in the service's baseline document and change in the same
 // store transaction as the baseline itself.
 import type { RevisionObservation } from '../audit/systemEvent.js';
-import { enforcedPolicyOf, type DeployChange, type EntryKey, type ImageRef, type RuntimeServiceAccount, type ServiceRef, type VpcEgress } from '../model/change.js';
+import {
+  enforcedPolicyOf,
+  type CodeLoadingVar,
+  type DeployChange,
+  type EntryKey,
+  type ImageRef,
+  type PlainEnvVar,
+  type RuntimeServiceAccount,
+  type ServiceRef,
+  type VpcEgress,
+} from '../model/change.js';
 
 export interface ObservedFacts {
   readonly revision?: string;
@@ -32,6 +42,9 @@ export interface ObservedFacts {
   readonly imageDigest?: string;
   readonly serviceAccount?: RuntimeServiceAccount;
   readonly vpcEgress?: VpcEgress;
+  /** The revision's variables (RevisionObservation): used where the write's are unknown (a console write). */
+  readonly plainEnv?: readonly PlainEnvVar[];
+  readonly codeLoadingEnv?: readonly CodeLoadingVar[];
   readonly labels: Readonly<Record<string, string>>;
   /** The revision's own labels among `labels` (undefined in baselines stored before it existed). */
   readonly revisionLabels?: Readonly<Record<string, string>>;
@@ -385,6 +398,8 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
     imageDigest: o.imageDigest ?? current?.imageDigest,
     serviceAccount: pick(o.serviceAccount, current?.serviceAccount),
     vpcEgress: pick(o.vpcEgress, current?.vpcEgress),
+    plainEnv: pick(o.plainEnv, current?.plainEnv),
+    codeLoadingEnv: pick(o.codeLoadingEnv, current?.codeLoadingEnv),
     labels: { ...(current?.labels ?? {}), ...o.labels },
     revisionLabels: { ...(current?.revisionLabels ?? {}), ...(o.revisionLabels ?? o.labels) },
     // A revision's own Ready condition is the verdict; a service-level one only when no revision verdict exists.
@@ -450,8 +465,9 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     revisionLabels: overlaid(write.revisionLabels, observed?.revisionLabels),
     ingress: write.ingress,
     binaryAuthorization: write.binaryAuthorization,
-    plainEnv: write.plainEnv,
-    codeLoadingEnv: write.codeLoadingEnv,
+    // The write's when it logged them (a gcloud write, the same revision); else the revision's, as its events show it.
+    plainEnv: write.plainEnv ?? observed?.plainEnv,
+    codeLoadingEnv: write.codeLoadingEnv ?? observed?.codeLoadingEnv,
     // The revision as Cloud Run stored it, when its events came: whole, where a console write's body is not.
     vpcEgress: observed?.vpcEgress ?? write.vpcEgress,
     invokerIamDisabled: write.invokerIamDisabled,

@@ -22,8 +22,8 @@
 // Blind spots: a service's first revision known sets the baseline, so a service created (or first seen) with such a
 //           variable raises nothing; a service deleted and created again has each of its variables that load code
 //           reported (the delete closed the findings on the deleted one's values). Console writes log no containers,
-//           nor does a v2 update whose mask leaves them alone: their variables are unknown and compared with
-//           nothing. Code loaded under other names (an application's own plugin path), through `command` or `args`,
+//           nor does a v2 update whose mask leaves them alone: their variables are read from the revision's system
+//           events (the revision whole), and are unknown and compared with nothing when those never come. Code loaded under other names (an application's own plugin path), through `command` or `args`,
 //           or from the image itself is not seen. Values are shown cut to 200 characters (an option that loads code
 //           past the cut from where it starts) with secrets hidden; the comparison uses a SHA-256 digest of the
 //           whole value. A revision with more than 16 such variables has 15 compared one by one (those that load code

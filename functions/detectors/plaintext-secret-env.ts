@@ -19,8 +19,9 @@
 // Resolves: a newer revision that no longer sets any of the finding's variables to such a value, or the service
 //           deleted. A late revision whose variables a newer one already dropped is reported and closed at once;
 //           one whose variables newer revisions still set stays open with theirs.
-// Blind spots: console writes log no containers (their variables are unknown), nor does a v2 update whose mask
-//           leaves the containers alone; secrets in `args`, `command`, mounted files or the image itself; a secret
+// Blind spots: console writes log no containers, nor does a v2 update whose mask leaves the containers alone: their
+//           variables are read from the revision's system events (the revision whole), and are unknown when those
+//           never come; secrets in `args`, `command`, mounted files or the image itself; a secret
 //           whose variable name matches no pattern and whose value has no known format; a value changed under
 //           the same name (the variable was reported already). The name rule is a heuristic: `allowNames` tunes it.
 import { baselineKey } from '../baseline/store.js';

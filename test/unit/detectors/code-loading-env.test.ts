@@ -57,6 +57,8 @@ describe('code-loading-env', () => {
   ])('fires: a console deploy whose revision (system events) has a variable that loads code %s', async (_name, entries, values, changed) => {
     const findings = await codeFindings(entries);
     expect(findings.map((f) => [f.evidence['values'], f.evidence['changed'], f.revision])).toEqual([[values, changed, 'cloud-run-slack-bot-00023-kiv']]);
+    // Live, the entries arriving seconds apart (the system events within the rollout's wait): the same finding.
+    expect((await findingsLive(entries, config(), undefined, 5_000)).filter((f) => f.rule === 'code-loading-env').map((f) => f.id)).toEqual(findings.map((f) => f.id));
   });
 
   it.each([

@@ -234,6 +234,38 @@ describe('Admin API fallback enabled', () => {
   });
 });
 
+describe('Admin API fallback: the revision\'s environment variables', () => {
+  // The v2 EnvVar's value and value_source are a oneof: the client decodes an unset string as "" (proto3 defaults),
+  // so a variable from Secret Manager must not be read as one set to "".
+  it.each([
+    ['a password in plain text: plaintext-secret-env', [{ name: 'DB_PASSWORD', value: 'hunter2-but-longer' }], ['plaintext-secret-env']],
+    ['the password from Secret Manager: nothing', [{ name: 'DB_PASSWORD', valueSource: { secretKeyRef: { secret: 'db-password', version: 'latest' } } }], []],
+    ['a variable set empty: nothing', [{ name: 'DB_PASSWORD', value: '' }], []],
+  ])('%s', async (_name, env, rules) => {
+    serveDeploy(server, { containers: [{ image: IMAGE, env }] });
+    const h = await deployed({ enabled: true, afterSeconds: 120 });
+    const findings = await h.tick(120);
+    const secretRules = findings.map((f) => f.rule).filter((r) => r === 'plaintext-secret-env');
+    expect(secretRules).toEqual(rules);
+    expect(JSON.stringify(findings)).not.toContain('hunter2');
+  });
+
+  it('reads a value, a Secret Manager reference and an empty value as the audit log shows them', () => {
+    const write = { target: { project: 'p', location: 'europe-west1', service: 's', projectNumber: '42' } } as DeployChange;
+    // As the client hands them over: every field present, the oneof member named by `values`.
+    const env = [
+      { name: 'NODE_OPTIONS', value: '--require /mnt/bucket/hook.js', valueSource: null, values: 'value' },
+      { name: 'LD_PRELOAD', value: '', valueSource: { secretKeyRef: { secret: 'preload', version: '3' } }, values: 'valueSource' },
+      { name: 'BASH_ENV', value: '', valueSource: null },
+    ];
+    const o = observationOfRevision(write, { name: 'x/revisions/s-1', containers: [{ image: 'gcr.io/p/s:v2', env }] }, 0, {});
+    expect(o.codeLoadingEnv?.map((v) => [v.name, v.value, v.loadsCode])).toEqual([
+      ['NODE_OPTIONS', 'NODE_OPTIONS=--require /mnt/bucket/hook.js', true],
+      ['LD_PRELOAD', 'LD_PRELOAD=[Secret Manager: preload:3]', true],
+    ]);
+  });
+});
+
 describe('reading a v2 Revision', () => {
   const write = { target: { project: 'p', location: 'europe-west1', service: 's', projectNumber: '42' } } as DeployChange;
 

@@ -24,7 +24,7 @@ import type { RevisionReader } from './correlate/adminApi.js';
 import type { RunwatchConfig } from './config/types.js';
 import type { Finding } from './findings/finding.js';
 import { readEnvelope, type EnvelopeResult } from './audit/entry.js';
-import type { ParseResult } from './audit/normalize.js';
+import { normalizeOptionsOf, type EnvSecrets, type ParseResult } from './audit/normalize.js';
 import { grpcCode } from './grpcEndpoint.js';
 import { entryKeyString, Pipeline, type EntryOutcome } from './pipeline.js';
 import { decodeAuditEvent, type Attributes, type AuditMessage } from './pubsub/decode.js';
@@ -116,7 +116,7 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
     const findings = parseTopic(env['FINDINGS_TOPIC']);
     const deadLetter = parseTopic(env['DEAD_LETTER_TOPIC']);
     const loaded = options.config ? { config: options.config, problems: [] } : await loadFunctionConfig(env);
-    const fallback = loaded.config?.correlation.adminApiFallback.enabled ? await adminApiReader(env) : undefined;
+    const fallback = loaded.config?.correlation.adminApiFallback.enabled ? await adminApiReader(env, normalizeOptionsOf(loaded.config)) : undefined;
     const problems = [
       ...projectProblems(env),
       ...(findings.ok ? [] : [{ path: 'env.FINDINGS_TOPIC', reason: findings.reason }]),
@@ -350,12 +350,12 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
 }
 
 /** The Admin API fallback's reader; the module (and later `@google-cloud/run`) is imported only when it is enabled. */
-async function adminApiReader(env: Env): Promise<{ ok: true; reader: RevisionReader } | { ok: false; reason: string }> {
+async function adminApiReader(env: Env, secrets: EnvSecrets): Promise<{ ok: true; reader: RevisionReader } | { ok: false; reason: string }> {
   const { AdminApiRevisionReader, parseRunEndpoint } = await import('./correlate/adminApi.js');
   const value = env['RUN_API_ENDPOINT'];
-  if (!value) return { ok: true, reader: new AdminApiRevisionReader() };
+  if (!value) return { ok: true, reader: new AdminApiRevisionReader({ secrets }) };
   try {
-    return { ok: true, reader: new AdminApiRevisionReader({ endpoint: parseRunEndpoint(value) }) };
+    return { ok: true, reader: new AdminApiRevisionReader({ endpoint: parseRunEndpoint(value), secrets }) };
   } catch (error) {
     return { ok: false, reason: errorMessage(error) };
   }

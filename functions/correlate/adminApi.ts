@@ -4,10 +4,10 @@
 // Off unless `correlation.adminApiFallback.enabled`. When on, the detect function's sweep tick looks for rollouts
 // that have their admin write but no system event `afterSeconds` after the write arrived (Pipeline.readFromAdminApi)
 // and, for each, reads the service (`ServicesClient.getService`) for its `latestCreatedRevision`, then that revision
-// (`RevisionsClient.getRevision`): its name, container images, runtime service account, labels, creator and Ready
-// condition. The result is a RevisionObservation fed to the engine like a revision's system event, except that it
-// only ever joins the waiting rollout (Engine.processAdminApiObservation): the usual matching (operation id,
-// revision name, else time within the wait) decides whether the latest revision is this write's.
+// (`RevisionsClient.getRevision`): its name, container images and environment variables, runtime service account,
+// labels, creator and Ready condition. The result is a RevisionObservation fed to the engine like a revision's
+// system event, except that it only ever joins the waiting rollout (Engine.processAdminApiObservation): the usual
+// matching (operation id, revision name, else time within the wait) decides whether the latest revision is this write's.
 //
 // What the v2 API does not say: a Revision has no `containerStatuses` (only Instances have them), so the resolved
 // digest is known only when the image was deployed by digest; otherwise it stays unknown, as without system events.
@@ -24,8 +24,10 @@
 // function's service account.
 import type { protos, v2 } from '@google-cloud/run';
 import type { RevisionObservation } from '../audit/systemEvent.js';
+import { codeLoadingEnvOf, plainEnvOf } from '../audit/env.js';
 import { imagesOf } from '../audit/image.js';
 import { asObject, stringIn, userLabels } from '../audit/json.js';
+import type { EnvSecrets } from '../audit/normalize.js';
 import {
   defaultComputeServiceAccount,
   runtimeServiceAccountFromEmail,
@@ -66,6 +68,8 @@ export interface AdminApiReaderOptions {
   readonly endpoint?: RunEndpoint;
   /** Deadline of each call (one attempt; the next sweep tick is the retry). */
   readonly timeoutMs?: number;
+  /** How the revision's variables are read (audit/normalize.ts normalizeOptionsOf), as a system event's would be. */
+  readonly secrets?: EnvSecrets;
 }
 
 interface Clients {
@@ -91,7 +95,7 @@ export class AdminApiRevisionReader implements RevisionReader {
     const latest = svc.latestCreatedRevision;
     if (!latest) return { kind: 'none', reason: 'the service has no revision yet' };
     const [revision] = await clients.revisions.getRevision({ name: latest }, call);
-    return { kind: 'revision', observation: observationOfRevision(write, revision, nowMs) };
+    return { kind: 'revision', observation: observationOfRevision(write, revision, nowMs, this.options.secrets) };
   }
 
   async close(): Promise<void> {
@@ -130,7 +134,7 @@ async function createRunClients(endpoint: RunEndpoint | undefined): Promise<Clie
  * A v2 Revision as the observation a revision's system event would give. Pure. The key is synthetic
  * (logName `runwatch/admin-api`, the revision's create time, its name as insertId): an entry key that no log has.
  */
-export function observationOfRevision(write: DeployChange, revision: Revision, nowMs: number): RevisionObservation {
+export function observationOfRevision(write: DeployChange, revision: Revision, nowMs: number, secrets: EnvSecrets = {}): RevisionObservation {
   const name = revision.name ?? '';
   const revisionName = name.slice(name.lastIndexOf('/') + 1) || undefined;
   const createdMs = timestampMs(revision.createTime);
@@ -139,7 +143,8 @@ export function observationOfRevision(write: DeployChange, revision: Revision, n
   const key: EntryKey = { logName: ADMIN_API_LOG_NAME, timestamp: time, insertId: name || `${write.target.service}@${time}` };
   const annotations = asObject(revision.annotations);
   const labels = asObject(revision.labels);
-  const images = imagesOf(revision.containers ?? []);
+  const containers = (revision.containers ?? []).map(withEnvAsLogged);
+  const images = imagesOf(containers);
   const email = revision.serviceAccount || undefined;
   const serviceAccount: RuntimeServiceAccount = email ? runtimeServiceAccountFromEmail(email) : defaultComputeServiceAccount(write.target.projectNumber);
   const ready = readyCondition(revision.conditions ?? []);
@@ -159,6 +164,8 @@ export function observationOfRevision(write: DeployChange, revision: Revision, n
     images,
     ...(imageDigest ? { imageDigest } : {}),
     serviceAccount,
+    ...(containers.length > 0 ? { codeLoadingEnv: codeLoadingEnvOf(containers, secrets) } : {}),
+    ...(secrets.secretEnv && containers.length > 0 ? { plainEnv: plainEnvOf(containers, secrets.secretEnv) } : {}),
     labels: userLabels(labels),
     ...(operationId ? { operationId } : {}),
     ...(clientName ? { clientName } : {}),
@@ -166,6 +173,26 @@ export function observationOfRevision(write: DeployChange, revision: Revision, n
     ...(creator ? { creator } : {}),
     managedByCloudFunctions: stringIn(labels, 'goog-managed-by') === 'cloudfunctions',
   };
+}
+
+type Container = protos.google.cloud.run.v2.IContainer;
+type EnvVar = protos.google.cloud.run.v2.IEnvVar;
+
+/**
+ * A container with its variables as an audit log shows them: `value` or `valueSource`, never both. `@google-cloud/run`
+ * leaves out the member of the `values` oneof that was not sent and names the one that was (`values`); a decoder
+ * that filled in proto3 defaults would also give a variable from Secret Manager a `value` of "", so the member named
+ * decides.
+ */
+function withEnvAsLogged(container: Container): Container {
+  if (!container.env || container.env.length === 0) return container;
+  return { ...container, env: container.env.map(envAsLogged) };
+}
+
+function envAsLogged(variable: EnvVar): EnvVar {
+  const member = (variable as EnvVar & { values?: string }).values;
+  const fromSource = member === 'valueSource' || (member === undefined && variable.valueSource != null);
+  return fromSource ? { name: variable.name, valueSource: variable.valueSource } : { name: variable.name, value: variable.value ?? '' };
 }
 
 /**

@@ -235,8 +235,7 @@ describe('Admin API fallback enabled', () => {
 });
 
 describe('Admin API fallback: the revision\'s environment variables', () => {
-  // The v2 EnvVar's value and value_source are a oneof: the client decodes an unset string as "" (proto3 defaults),
-  // so a variable from Secret Manager must not be read as one set to "".
+  // The v2 EnvVar's value and value_source are a oneof: a variable from Secret Manager is a reference, not a value.
   it.each([
     ['a password in plain text: plaintext-secret-env', [{ name: 'DB_PASSWORD', value: 'hunter2-but-longer' }], ['plaintext-secret-env']],
     ['the password from Secret Manager: nothing', [{ name: 'DB_PASSWORD', valueSource: { secretKeyRef: { secret: 'db-password', version: 'latest' } } }], []],
@@ -252,7 +251,7 @@ describe('Admin API fallback: the revision\'s environment variables', () => {
 
   it('reads a value, a Secret Manager reference and an empty value as the audit log shows them', () => {
     const write = { target: { project: 'p', location: 'europe-west1', service: 's', projectNumber: '42' } } as DeployChange;
-    // As the client hands them over: every field present, the oneof member named by `values`.
+    // With the oneof member named by `values`, and `value` filled with its proto3 default where it was not sent.
     const env = [
       { name: 'NODE_OPTIONS', value: '--require /mnt/bucket/hook.js', valueSource: null, values: 'value' },
       { name: 'LD_PRELOAD', value: '', valueSource: { secretKeyRef: { secret: 'preload', version: '3' } }, values: 'valueSource' },
@@ -260,8 +259,9 @@ describe('Admin API fallback: the revision\'s environment variables', () => {
     ];
     const o = observationOfRevision(write, { name: 'x/revisions/s-1', containers: [{ image: 'gcr.io/p/s:v2', env }] }, 0, {});
     expect(o.codeLoadingEnv?.map((v) => [v.name, v.value, v.loadsCode])).toEqual([
-      ['NODE_OPTIONS', 'NODE_OPTIONS=--require /mnt/bucket/hook.js', true],
-      ['LD_PRELOAD', 'LD_PRELOAD=[Secret Manager: preload:3]', true],
+      ['NODE_OPTIONS', '--require /mnt/bucket/hook.js', true],
+      ['LD_PRELOAD', '[Secret Manager: preload:3]', true],
+      ['BASH_ENV', '', false], // set empty: loads nothing
     ]);
   });
 });

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -135,6 +136,11 @@ describe('renderScc', () => {
     ['a TypeError (a bug)', new TypeError("Cannot read properties of undefined (reading 'name')"), false],
     ['a RangeError (a bug)', new RangeError('Invalid time value'), false],
     ['a string code is not a gRPC code', Object.assign(new Error('x'), { code: 'ECONNRESET' }), true],
+    [
+      'UNKNOWN: grpc-js could not get the access token for the call (nothing reached SCC)',
+      Object.assign(new Error('2 UNKNOWN: Getting metadata from plugin failed with error: connect ETIMEDOUT'), { code: 2, details: 'Getting metadata from plugin failed with error: connect ETIMEDOUT' }),
+      true,
+    ],
   ])('%s', (_name, error, retryable) => {
     expect(classifySccError(error)).toMatchObject({ status: 'failed', retryable });
   });
@@ -363,5 +369,70 @@ describe('SccSink with the real v2 client against a local gRPC server', () => {
 
   it('no test in this file made a credential or metadata look-up', () => {
     expect(metadataServer.requests).toHaveLength(0);
+  });
+});
+
+function hasOpenssl(): boolean {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// In production gax gives the channel Application Default Credentials: TLS, plus an access token fetched for each
+// call (from the metadata server on Cloud Run). When that fetch fails (the metadata server times out or answers
+// 5xx), grpc-js fails the call before anything reaches SCC, with UNKNOWN "Getting metadata from plugin failed with
+// error: ...": a transient failure of the credentials, to be retried like one, not dead-lettered.
+describe.skipIf(!hasOpenssl())('SccSink when the access token cannot be fetched for a call', () => {
+  let dir: string;
+  let server: SccServer;
+  let ca: Buffer;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'runwatch-tls-'));
+    const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    ca = readFileSync(cert);
+    server = await startSccServer(grpc.ServerCredentials.createSsl(null, [{ cert_chain: ca, private_key: readFileSync(key) }], false));
+  });
+  afterAll(async () => {
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('retries, and the next call upserts the finding with the token', async () => {
+    let fetches = 0;
+    const credentials = {
+      // What gax hands grpc-js: the auth client's headers for each call; the first fetch fails as gaxios fails.
+      getRequestHeaders: (): Promise<Record<string, string>> => {
+        fetches += 1;
+        if (fetches === 1) {
+          const error = new Error('request to http://169.254.169.254/computeMetadata/v1/instance/service-accounts/default/token failed, reason: connect ETIMEDOUT');
+          return Promise.reject(Object.assign(error, { code: 'ETIMEDOUT' }));
+        }
+        return Promise.resolve({ authorization: 'Bearer ya29.test-token' });
+      },
+    };
+    const endpoint = parseSccEndpoint(server.endpoint);
+    const sink = new SccSink({
+      source: SCC_TEST_SOURCE,
+      endpoint,
+      retry: FAST,
+      createClient: async () => {
+        const { v2 } = await import('@google-cloud/security-center');
+        const sslCreds = grpc.credentials.combineChannelCredentials(grpc.credentials.createSsl(ca), grpc.credentials.createFromGoogleCredential(credentials));
+        return new v2.SecurityCenterClient({ apiEndpoint: endpoint.host, port: endpoint.port, universeDomain: 'googleapis.com', sslCreds });
+      },
+    });
+    try {
+      const finding = makeFinding('public-invoker-grant');
+      expect(await sink.deliver(finding, { deadlineMs: Date.now() + 10_000 })).toEqual({ status: 'delivered', ref: sccFindingName(SCC_TEST_SOURCE, finding.id) });
+      expect(fetches).toBe(2);
+      expect(server.calls.map((c) => [c.method, c.metadata['authorization']])).toEqual([['UpdateFinding', 'Bearer ya29.test-token']]);
+    } finally {
+      await sink.close();
+    }
   });
 });

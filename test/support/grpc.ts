@@ -16,10 +16,10 @@ export function loadProtoJson(specifier: string): grpc.GrpcObject {
   return grpc.loadPackageDefinition(definition);
 }
 
-/** Binds `server` to a free port on 127.0.0.1 (insecure); resolves to `127.0.0.1:PORT`. */
-export async function listenLocal(server: grpc.Server): Promise<string> {
+/** Binds `server` to a free port on 127.0.0.1 (insecure unless `credentials` say TLS); resolves to `127.0.0.1:PORT`. */
+export async function listenLocal(server: grpc.Server, credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<string> {
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    server.bindAsync('127.0.0.1:0', credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
   );
   return `127.0.0.1:${port}`;
 }

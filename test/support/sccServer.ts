@@ -52,7 +52,11 @@ function securityCenterService(): grpc.ServiceDefinition {
   return cachedService;
 }
 
-export async function startSccServer(): Promise<SccServer> {
+/**
+ * `credentials`: TLS server credentials, for a client that sends call credentials (an access token per call, as
+ * in production): grpc-js only runs them on a secure channel. Default: plaintext.
+ */
+export async function startSccServer(credentials?: grpc.ServerCredentials): Promise<SccServer> {
   const calls: SccCall[] = [];
   const findings = new Map<string, Record<string, unknown>>();
   const sources = new Set([SCC_TEST_SOURCE]);
@@ -108,7 +112,7 @@ export async function startSccServer(): Promise<SccServer> {
       return { message: { ...source, name } };
     }),
   });
-  const endpoint = await listenLocal(server);
+  const endpoint = await listenLocal(server, credentials);
   return {
     endpoint,
     calls,

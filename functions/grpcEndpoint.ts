@@ -24,6 +24,7 @@ function isLoopback(host: string): boolean {
 
 /** The gRPC status codes we branch on (google.rpc.Code). */
 export const GRPC_STATUS = {
+  UNKNOWN: 2,
   DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
   ALREADY_EXISTS: 6,

@@ -8,7 +8,8 @@
 //
 // Retries (outputs.md section 4): UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED (quota: 1,000 writes/min),
 // ABORTED and a server-side INTERNAL, with backoff inside the deadline; so are errors without a gRPC code, which
-// come from making the client or loading its credentials before any call (see getClient). Permanent: every other
+// come from making the client or loading its credentials before any call (see getClient), and UNKNOWN, which is
+// what grpc-js reports when the access token for a call cannot be fetched. Permanent: every other
 // code (INVALID_ARGUMENT, NOT_FOUND for a missing source, PERMISSION_DENIED, UNAUTHENTICATED,
 // FAILED_PRECONDITION), the INTERNAL grpc-js reports when it cannot serialize our request or parse the answer
 // (a bug: the same bytes fail again), and JavaScript errors such as a TypeError (bugs too). Retrying is safe
@@ -267,6 +268,11 @@ export async function createSccClient(endpoint?: SccEndpoint): Promise<SccClient
 // Sink
 
 const RETRYABLE_CODES: ReadonlySet<number> = new Set([
+  // grpc-js's own code for a failure it cannot name: chiefly an access token it could not fetch for the call
+  // ("Getting metadata from plugin failed with error: ...": the metadata server timed out or answered 5xx, nothing
+  // reached SCC), and an HTTP status from a proxy or front end that has no gRPC meaning (500). Transient; the
+  // upsert is idempotent, and a cause that persists still ends on the dead-letter topic (max_delivery_attempts).
+  GRPC_STATUS.UNKNOWN,
   GRPC_STATUS.DEADLINE_EXCEEDED,
   GRPC_STATUS.RESOURCE_EXHAUSTED,
   GRPC_STATUS.ABORTED,

@@ -113,12 +113,14 @@ describe('renderScc', () => {
     expect(() => parseSccEndpoint('host:99999')).toThrow(/host:port/);
   });
 
-  // outputs.md section 4: ABORTED and a server-side INTERNAL are transient too (they used to be dead-lettered).
-  it('classifies gRPC codes: UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED and INTERNAL are retryable', () => {
+  // outputs.md section 4: ABORTED and a server-side INTERNAL are transient too (they used to be dead-lettered), and
+  // so is UNKNOWN: grpc-js's code for an access token it could not fetch for the call.
+  it('classifies gRPC codes: UNKNOWN, UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED and INTERNAL are retryable', () => {
     const retryable = Object.values(grpc.status)
       .filter((code): code is number => typeof code === 'number' && code !== 0)
       .filter((code) => (classifySccError(Object.assign(new Error('x'), { code, details: 'x' })) as { retryable: boolean }).retryable);
     expect(retryable.sort((a, b) => a - b)).toEqual([
+      grpc.status.UNKNOWN,
       grpc.status.DEADLINE_EXCEEDED,
       grpc.status.RESOURCE_EXHAUSTED,
       grpc.status.ABORTED,

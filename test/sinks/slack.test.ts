@@ -354,6 +354,19 @@ describe('SlackSink: an answer that leaves open whether Slack posted is checked 
     expect(server.posts()).toHaveLength(1);
   });
 
+  // The client's `timeout` bounds the wait for the answer's headers, then only the silence between bytes: an answer
+  // that trickles in kept an attempt (and the delivery, past its deadline and its claim's lease) going for as long.
+  it('an answer that trickles in is cut at the attempt timeout, and the delivery ends before its deadline', async () => {
+    const body = { ok: true, channel: 'C0SECALERTS', ts: '1715000000.000100', padding: 'x'.repeat(40) };
+    server.scriptAfterPosting({ status: 200, body, trickleMs: 50 }); // about 5 s for the whole answer
+    const started = Date.now();
+    const result = await byId({ retry: { ...FAST, attemptTimeoutMs: 300 } }).deliver(makeFinding('public-invoker-grant'), { deadlineMs: started + 2_000 });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    // Slack posted it: the look at the channel after the cut finds it.
+    expect(result).toEqual({ status: 'delivered', ref: `C0SECALERTS:${ourMessages()[0]?.ts}` });
+    expect(server.posts()).toHaveLength(1);
+  });
+
   it.each([
     ['a timeout', { hang: true } as const],
     ['HTTP 504', { status: 504 }],

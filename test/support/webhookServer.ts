@@ -13,7 +13,13 @@ export interface ReceivedRequest {
 }
 
 export type ScriptedReply =
-  | { readonly status: number; readonly headers?: Readonly<Record<string, string>>; readonly body?: string | object }
+  | {
+      readonly status: number;
+      readonly headers?: Readonly<Record<string, string>>;
+      readonly body?: string | object;
+      /** Send the headers at once, then the body one byte every this many ms (a slow link): never idle for long. */
+      readonly trickleMs?: number;
+    }
   /** Never answer (until close): the client's timeout must fire. */
   | { readonly hang: true }
   /** Drop the connection without an answer: a network error for the client. */
@@ -81,7 +87,23 @@ function answer(res: ServerResponse, reply: ScriptedReply): void {
   const body = reply.body === undefined ? '' : typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
   const contentType = typeof reply.body === 'object' ? { 'content-type': 'application/json' } : {};
   res.writeHead(reply.status, { ...contentType, ...reply.headers });
-  res.end(body);
+  if (!reply.trickleMs) {
+    res.end(body);
+    return;
+  }
+  res.flushHeaders();
+  const bytes = Buffer.from(body);
+  let sent = 0;
+  const timer = setInterval(() => {
+    if (res.destroyed || sent >= bytes.length) {
+      clearInterval(timer);
+      if (!res.destroyed) res.end();
+      return;
+    }
+    res.write(bytes.subarray(sent, sent + 1));
+    sent += 1;
+  }, reply.trickleMs);
+  timer.unref();
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -389,6 +389,13 @@ export class SlackSink implements Sink {
     return new WebClient(this.options.token, {
       ...(this.options.apiUrl ? { slackApiUrl: this.options.apiUrl } : {}),
       timeout: timeoutMs,
+      // The client's `timeout` bounds the wait for the answer's headers, then only the silence between its bytes: an
+      // answer that trickles in would keep the call (and the delivery, past its deadline and its claim's lease)
+      // going for as long. A wall clock per request cuts it (see WALL_CLOCK_CUT in classify).
+      requestInterceptor: (config) => {
+        config.signal = AbortSignal.timeout(timeoutMs);
+        return config;
+      },
       rejectRateLimitedCalls: true,
       retryConfig: { retries: 0 },
       logger: SILENT_LOGGER,
@@ -533,6 +540,9 @@ export function classifySlackError(error: unknown, token?: string): DeliveryResu
 /** Connection errors that mean the request never reached Slack. */
 const NEVER_SENT = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)$/;
 
+/** What axios reports for a request its signal aborted: only the wall clock of SlackSink.client aborts one. */
+const WALL_CLOCK_CUT = /^(ERR_CANCELED|CanceledError)$/;
+
 function classify(error: unknown, token: string | undefined): SlackOutcome {
   const e = (error && typeof error === 'object' ? error : {}) as SlackClientError;
   const scrub = (text: string): string => (token ? text.split(token).join('[token]') : text);
@@ -563,7 +573,8 @@ function classify(error: unknown, token: string | undefined): SlackOutcome {
       return status >= 500 ? { result, uncertain: 'may-have-posted' } : { result };
     }
     case ErrorCode.RequestError: {
-      const cause = typeof e.original?.code === 'string' ? e.original.code : typeof e.original?.name === 'string' ? e.original.name : 'network error';
+      const reported = typeof e.original?.code === 'string' ? e.original.code : typeof e.original?.name === 'string' ? e.original.name : 'network error';
+      const cause = WALL_CLOCK_CUT.test(reported) ? 'TimeoutError' : reported;
       // A request that timed out reached Slack, which may have posted it (and may still): not posted again at once.
       // A refused connection never reached it; a reset one most likely did not post, and is posted again unless the
       // channel shows it did.

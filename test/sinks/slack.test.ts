@@ -523,4 +523,16 @@ describe('classifySlackError', () => {
     });
     expect(classifySlackError(new TypeError('bug'))).toMatchObject({ retryable: false });
   });
+
+  it("the attempt's wall clock cutting a request: a timeout once it was sent, a plain retry before", () => {
+    // Sent (axios made the request): the client wraps the cancel as a request error; Slack may still post it.
+    expect(classifySlackError({ code: 'slack_webapi_request_error', original: { code: 'ERR_CANCELED', name: 'CanceledError' } })).toEqual({
+      status: 'failed',
+      retryable: true,
+      mayHaveSent: true,
+      reason: 'Slack request failed: TimeoutError',
+    });
+    // Cut before axios made the request (a stalled event loop): the client throws axios' own error, unwrapped.
+    expect(classifySlackError(Object.assign(new Error('canceled'), { name: 'CanceledError', code: 'ERR_CANCELED' }))).toMatchObject({ status: 'failed', retryable: true });
+  });
 });

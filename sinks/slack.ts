@@ -583,6 +583,8 @@ function classify(error: unknown, token: string | undefined): SlackOutcome {
       return timedOut ? { result, uncertain: 'may-still-post' } : NEVER_SENT.test(cause) ? { result } : { result, uncertain: 'may-have-posted' };
     }
     default:
+      // The wall clock cut the request before axios made it (the client rethrows axios' own error then): never sent.
+      if (typeof e.code === 'string' && WALL_CLOCK_CUT.test(e.code)) return { result: failed(true, 'Slack request failed: TimeoutError (before it was sent)') };
       // A 429 without a usable Retry-After surfaces as a plain Error from the client (see outputs.md 2.3).
       if (/^Retry header did not contain a valid timeout/.test(messageOf(error))) {
         return { result: failed(true, 'Slack rate limited the call without a usable Retry-After') };

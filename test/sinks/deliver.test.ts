@@ -409,6 +409,24 @@ describe('deliverOnce: resolutions', () => {
     expect(await deliverOnce({ sink, finding: resolution, records, nowMs: NOW, deadlineMs: DEADLINE })).toEqual({ status: 'delivered', ref: 'ref-2' });
   });
 
+  // An original's claim kept after an answer that may mean sent (a Slack timeout) runs out; its resolution comes next,
+  // takes it over as its tombstone, and fails. Dropping that claim left the original's redelivery a fresh claim: it
+  // posted again without looking in the channel for the copy the first attempt may have left there.
+  it('a resolution that failed after taking over its original\'s expired claim leaves it, so the original still looks for its first attempt', async () => {
+    const { sink, records } = setup();
+    sink.answer({ status: 'failed', retryable: true, mayHaveSent: true, reason: 'Slack request failed: TimeoutError' });
+    await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: NOW + 1_000, leaseMs: 1_000 });
+    sink.answer({ status: 'failed', retryable: true, reason: 'Slack rate limited the call (Retry-After 120 s)', retryAfterMs: 120_000 });
+    expect(await deliverOnce({ sink, finding: resolution, records, nowMs: NOW + 2_000, deadlineMs: NOW + 3_000, leaseMs: 1_000 })).toMatchObject({ status: 'failed', retryable: true });
+    // The original's redelivery, once the resolution's lease ran out too: told when its own first attempt began.
+    await deliverOnce({ sink, finding, records, nowMs: NOW + 4_000, deadlineMs: NOW + 5_000, leaseMs: 1_000 });
+    expect(sink.calls.map((c) => [c.finding === resolution ? 'resolution' : 'finding', c.context.earlierAttemptMs])).toEqual([
+      ['finding', undefined],
+      ['resolution', undefined],
+      ['finding', NOW],
+    ]);
+  });
+
   it('keeps the original record delivered when a resolution fails after it was sent', async () => {
     const { sink, records } = setup();
     await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: DEADLINE });

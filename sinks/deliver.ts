@@ -21,6 +21,8 @@
 //     must log it with the reason, count it, publish it to the dead-letter topic and ack: that is what stops it
 //     being retried forever. The record is deliberately NOT marked delivered: nothing reached the destination, and
 //     once the cause is fixed (bot invited to the channel, source created) a replay of the dead letter must go out.
+//     A resolution that took over its original's expired claim keeps that one whatever the failure: the attempt that
+//     made it may have sent the finding, and the finding's redelivery must be told so (earlierAttemptMs).
 //   - a sink returning `skipped` sent nothing: the claim is released, so the record only ever means "sent".
 //   - sent, but the records could not be marked: a finding is reported delivered (notify logs the record error and
 //     acks: a redelivery would post it again); a resolution that came first is reported retryable instead, because
@@ -155,7 +157,10 @@ async function deliverResolution(o: DeliverOnceOptions): Promise<DeliveryOutcome
   // Both claims stay: a late original must not go out as an open alert while this resolution may be in the channel.
   if (result.status === 'failed' && result.mayHaveSent) return claimKept(result, o);
   await records.release(sink.name, key);
-  if (original.claimed) await records.release(sink.name, finding.id);
+  // An original's claim taken over from an attempt whose lease ran out stays too (until this lease ends): that
+  // attempt may have sent the finding, and the claim's firstClaimedMs is what tells the finding's redelivery to look
+  // for it before sending; dropped, the redelivery would claim afresh and post a second copy.
+  if (original.claimed && original.takenOverFromMs === undefined) await records.release(sink.name, finding.id);
   return notDelivered(result);
 }
 

@@ -189,6 +189,18 @@ surprise: true
     ]);
   });
 
+  // The checks beyond the schema read a window's start and end, a freeze's start and end: where the schema rejected
+  // one of them, what they would say of it is noise ("25:00" to "25:00" is no empty window, it is two bad times),
+  // or an order computed from a value the file must change anyway.
+  it.each([
+    ['a window whose start and end are both malformed alike', 'changeWindows: [{days: [mon], start: "25:00", end: "25:00"}]', ['changeWindows[0].start', 'changeWindows[0].end']],
+    ['a window written with one-digit hours', 'changeWindows: [{days: [mon], start: "9:00", end: "9:00"}]', ['changeWindows[0].start', 'changeWindows[0].end']],
+    ['a freeze whose start the schema refused, in order or not', 'freezes: [{start: "2025-05-20T10:00:00+0200", end: "2024-05-21"}]', ['freezes[0].start']],
+    ['a freeze whose end the schema refused', 'freezes: [{start: "2025-05-20", end: "2024-05-21T10:00:00+0200"}]', ['freezes[0].end']],
+  ])('says nothing more of a start or end the schema rejected: %s', (_name, text, paths) => {
+    expect(configProblems(text, true)).toEqual(paths);
+  });
+
   it('the Slack routing check says nothing of a section the schema rejected a part of', () => {
     expect(problems('sinks: {slack: {channelsBySeverity: {HIGH: "#sec", URGENT: "#sec"}}}')).toEqual([expect.stringMatching(/^sinks\.slack\.channelsBySeverity\.URGENT: unknown key/)]);
     expect(problems('rules: {off-window-deploy: {enabled: "no"}}\nsinks: {slack: {rules: [off-window-deploy], channelsByRule: {ingress-opened: "#net"}}}')).toEqual(['rules.off-window-deploy.enabled: must be boolean']);

@@ -106,9 +106,15 @@ function checked(data: unknown, source: string, earlier: readonly ConfigProblem[
   const problems: ConfigProblem[] = [];
   if (!validateSchema(copy)) problems.push(...schemaProblems(validateSchema.errors ?? []));
   // Every problem at once: the checks beyond the schema run on whatever parts have the right shape, and say
-  // nothing more about a value the schema already rejected.
+  // nothing more about a value the schema already rejected, nor about a whole (a window, a freeze) from a part of it
+  // they read that the schema rejected ("25:00" to "25:00" is two bad times, not an empty window).
   const rejected = problems.map((p) => p.path);
-  problems.push(...semanticProblems(copy).filter((p) => !rejected.some((path) => within(p.path, path))));
+  const rejectedInput = (input: string): boolean => rejected.some((path) => within(input, path) || within(path, input));
+  problems.push(
+    ...semanticProblems(copy)
+      .filter((p) => !rejected.some((path) => within(p.path, path)) && !(p.inputs ?? []).some(rejectedInput))
+      .map(({ path, reason }) => ({ path, reason })),
+  );
   // The Slack routing check reads the whole section and every rule's `enabled`: not run on a section or rule the
   // schema rejected a part of (a misspelt severity key would read as a severity without a channel).
   // A section with no channel at all is told from the section alone, whatever the rules say.
@@ -287,13 +293,18 @@ function within(path: string, parent: string): boolean {
 
 const objectOr = (value: unknown): JsonObject => asObject(value) ?? {};
 
+/** A problem found beyond the schema, with the values it read (`inputs`: paths) when they are not its own path. */
+interface SemanticProblem extends ConfigProblem {
+  readonly inputs?: readonly string[];
+}
+
 /**
  * Checks JSON Schema cannot express: the zone exists, freezes are ordered, windows are not empty, globs compile.
  * The document may have failed the schema: each check reads only values of the type it needs.
  */
-function semanticProblems(document: unknown): ConfigProblem[] {
+function semanticProblems(document: unknown): SemanticProblem[] {
   const config = objectOr(document);
-  const problems: ConfigProblem[] = [];
+  const problems: SemanticProblem[] = [];
   const timezone = config['timezone'];
   const zoneValid = typeof timezone === 'string' && IANAZone.isValidZone(timezone);
   if (typeof timezone === 'string' && !zoneValid) {
@@ -306,7 +317,9 @@ function semanticProblems(document: unknown): ConfigProblem[] {
     const end = typeof freeze['end'] === 'string' ? freezeInstant(freeze['end'], zone) : undefined;
     if (start && !start.isValid) problems.push({ path: `freezes[${i}].start`, reason: `not a date-time: ${start.invalidExplanation ?? ''}` });
     if (end && !end.isValid) problems.push({ path: `freezes[${i}].end`, reason: `not a date-time: ${end.invalidExplanation ?? ''}` });
-    if (start?.isValid && end?.isValid && end <= start) problems.push({ path: `freezes[${i}]`, reason: 'end must be after start' });
+    if (start?.isValid && end?.isValid && end <= start) {
+      problems.push({ path: `freezes[${i}]`, reason: 'end must be after start', inputs: [`freezes[${i}].start`, `freezes[${i}].end`] });
+    }
   });
   const correlation = objectOr(config['correlation']);
   const fallback = objectOr(correlation['adminApiFallback']);
@@ -320,7 +333,9 @@ function semanticProblems(document: unknown): ConfigProblem[] {
   asArray(config['changeWindows']).forEach((value, i) => {
     const window = objectOr(value);
     if (window['start'] === '24:00') problems.push({ path: `changeWindows[${i}].start`, reason: 'a window cannot start at 24:00 (the end of the day): use 00:00' });
-    else if (typeof window['start'] === 'string' && window['start'] === window['end']) problems.push({ path: `changeWindows[${i}]`, reason: 'start and end are equal: an empty window' });
+    else if (typeof window['start'] === 'string' && window['start'] === window['end']) {
+      problems.push({ path: `changeWindows[${i}]`, reason: 'start and end are equal: an empty window', inputs: [`changeWindows[${i}].start`, `changeWindows[${i}].end`] });
+    }
   });
   for (const [rule, value] of Object.entries(objectOr(config['rules']))) {
     const settings = objectOr(value);

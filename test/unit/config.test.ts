@@ -131,6 +131,10 @@ surprise: true
     // picomatch reads `**` inside a segment as `*`: `acme-**` never crossed the "/" into acme-prod/web.
     ['an allowed service with ** inside a name', 'rules: {public-invoker-grant: {allowServices: ["acme-**"]}}', 'rules.public-invoker-grant.allowServices[0]', /^a service glob is matched against PROJECT\/SERVICE .*: without a "\/" it can match no service \(\*\* crosses "\/" only as a whole path segment, as in acme-\*\/\*\* or \*\*\)$/],
     ['an exception service ending in ** inside a name', 'rules: {service-account-change: {exceptions: [{service: "acme-prod**"}]}}', 'rules.service-account-change.exceptions[0].service', /without a "\/" it can match no service \(\*\* crosses/],
+    // PROJECT/SERVICE has one "/": a glob written with the location, or as a finding's resourceName, can match no
+    // service either (and so exempted or allowed nothing, silently).
+    ['an exception service with its location', 'rules: {off-window-deploy: {exceptions: [{service: "acme-prod/us-central1/storefront"}]}}', 'rules.off-window-deploy.exceptions[0].service', /^a service glob is matched against PROJECT\/SERVICE, one "\/" .*: acme-prod\/us-central1\/storefront has 2 and can match no service$/],
+    ['an allowed service written as its resource name', 'rules: {public-invoker-grant: {allowServices: ["//run.googleapis.com/projects/acme-prod/locations/*/services/www"]}}', 'rules.public-invoker-grant.allowServices[0]', /has 8 and can match no service$/],
     ['an unclosed bracket in a variable-name pattern', 'rules: {plaintext-secret-env: {namePatterns: ["*[PASS"]}}', 'rules.plaintext-secret-env.namePatterns[0]', /^not a valid glob: \*\[PASS \(Missing closing: "\]"/],
     ['a group as an approved deployer (audit logs name the caller, never its groups)', 'rules: {unapproved-deployer: {allowedDeployers: ["group:release@acme.com"]}}', 'rules.unapproved-deployer.allowedDeployers[0]', /^a group: or domain: member never matches: audit logs name the caller itself/],
     ['a domain in an exception principal', 'rules: {off-window-deploy: {exceptions: [{principal: "domain:acme.com"}]}}', 'rules.off-window-deploy.exceptions[0].principal', /^a group: or domain: member never matches/],
@@ -150,6 +154,7 @@ surprise: true
     ['services of one project', 'rules: {public-invoker-grant: {allowServices: ["acme-prod/*", "*/public-*", "**"]}}'],
     ['** as one of several alternatives', 'rules: {public-invoker-grant: {allowServices: ["{**,acme}", "{acme,**}"]}}'],
     ['alternatives', 'rules: {off-window-deploy: {exceptions: [{service: "acme/{a,b}", principal: "{ci,cd}@acme.com", project: "acme-*"}]}}'],
+    ['globs with more "/" that can still match one: ** and alternatives', 'rules: {public-invoker-grant: {allowServices: ["acme-prod/**/x", "{acme/a,acme/b}"]}}'],
     ['a repository that is a host alone (an image name with one path part)', 'rules: {new-image-repository: {trustedRepositories: ["gcr.io", "*.pkg.dev/acme/*"]}}'],
   ])('accepts globs that can match: %s', (_name, text) => {
     expect(problems(text)).toEqual([]);

@@ -401,7 +401,7 @@ type GlobKind = 'principal' | 'service' | 'value';
  * Why a glob cannot do what it is written for, or undefined. picomatch never throws by default: an unbalanced `{`,
  * `(` or `[` became a literal or a pattern that matches nothing, so an exception or an allowed service silently
  * covered nothing. A `service` glob is matched against `PROJECT/SERVICE`, and since `*` does not cross `/`, one
- * without a `/` (or a `**` standing as a whole segment) can match no service at all. A `principal` glob for an IAM
+ * without a `/` (or a `**` standing as a whole segment) can match no service at all, nor can one that needs two. A `principal` glob for an IAM
  * `group:` or `domain:` member matches nobody: an audit entry names the identity that called (and those it acted
  * through), never its groups.
  * A member prefix alone (`user:`) leaves picomatch an empty pattern, which it throws on when the rule first runs.
@@ -424,6 +424,13 @@ function globProblem(glob: string, kind: GlobKind): string | undefined {
   if (kind === 'service' && !glob.includes('/') && !WHOLE_SEGMENT_GLOBSTAR.test(glob)) {
     const globstar = glob.includes('**') ? ' (** crosses "/" only as a whole path segment, as in acme-*/** or **)' : '';
     return `a service glob is matched against PROJECT/SERVICE (such as acme-prod/${glob} or */${glob}): without a "/" it can match no service${globstar}`;
+  }
+  // Neither a project id nor a service name holds a "/": a glob that needs more than one (the location written in,
+  // a finding's resourceName) matches nothing. Told only where each "/" is plain: not under ** as a whole segment,
+  // nor in alternatives ({a/b,c}, @(a/b|c)), where some may be optional.
+  const slashes = glob.replace(/\\./g, 'x').split('/').length - 1;
+  if (kind === 'service' && slashes > 1 && !WHOLE_SEGMENT_GLOBSTAR.test(glob) && !/[{(]/.test(glob)) {
+    return `a service glob is matched against PROJECT/SERVICE, one "/" (such as acme-prod/storefront or */public-*; the location is not part of it): ${glob} has ${slashes} and can match no service`;
   }
   return undefined;
 }

@@ -8,7 +8,7 @@ export interface ChangeWindow {
   readonly days: readonly Day[];
   /** HH:MM, inclusive. */
   readonly start: string;
-  /** HH:MM, exclusive; at or before `start` means the window runs past midnight. */
+  /** HH:MM or 24:00, exclusive; before `start` means the window runs past midnight (equal to it: refused as empty). */
   readonly end: string;
 }
 

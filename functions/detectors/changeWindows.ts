@@ -30,7 +30,7 @@ function minutes(hhmm: string): number {
   return value;
 }
 
-/** Is the local time inside `[start, end)` on one of the days? An end at or before start runs past midnight. */
+/** Is the local time inside `[start, end)` on one of the days? An end before start runs past midnight (equal: refused by the config check). */
 function inWindow(window: ChangeWindow, day: Day, minuteOfDay: number): boolean {
   const start = minutes(window.start);
   const end = minutes(window.end);

@@ -135,6 +135,10 @@ surprise: true
     // service either (and so exempted or allowed nothing, silently).
     ['an exception service with its location', 'rules: {off-window-deploy: {exceptions: [{service: "acme-prod/us-central1/storefront"}]}}', 'rules.off-window-deploy.exceptions[0].service', /^a service glob is matched against PROJECT\/SERVICE, one "\/" .*: acme-prod\/us-central1\/storefront has 2 and can match no service$/],
     ['an allowed service written as its resource name', 'rules: {public-invoker-grant: {allowServices: ["//run.googleapis.com/projects/acme-prod/locations/*/services/www"]}}', 'rules.public-invoker-grant.allowServices[0]', /has 8 and can match no service$/],
+    // A member prefix is read at the start of a principal glob only: inside alternatives it stays part of the pattern,
+    // which no principal (compared without its prefix) can then match.
+    ['member prefixes inside alternatives', 'rules: {off-window-deploy: {exceptions: [{principal: "{serviceAccount:ci@acme-ci.iam.gserviceaccount.com,user:alice@acme.com}"}]}}', 'rules.off-window-deploy.exceptions[0].principal', /^a member prefix \(user:, serviceAccount:\) is read only at the start of a principal glob/],
+    ['a member prefix in the second of alternatives', 'rules: {unapproved-deployer: {allowedDeployers: ["{ci@acme-ci.iam.gserviceaccount.com, user:alice@acme.com}"]}}', 'rules.unapproved-deployer.allowedDeployers[0]', /^a member prefix .* is read only at the start/],
     ['an unclosed bracket in a variable-name pattern', 'rules: {plaintext-secret-env: {namePatterns: ["*[PASS"]}}', 'rules.plaintext-secret-env.namePatterns[0]', /^not a valid glob: \*\[PASS \(Missing closing: "\]"/],
     ['a group as an approved deployer (audit logs name the caller, never its groups)', 'rules: {unapproved-deployer: {allowedDeployers: ["group:release@acme.com"]}}', 'rules.unapproved-deployer.allowedDeployers[0]', /^a group: or domain: member never matches: audit logs name the caller itself/],
     ['a domain in an exception principal', 'rules: {off-window-deploy: {exceptions: [{principal: "domain:acme.com"}]}}', 'rules.off-window-deploy.exceptions[0].principal', /^a group: or domain: member never matches/],
@@ -155,6 +159,7 @@ surprise: true
     ['** as one of several alternatives', 'rules: {public-invoker-grant: {allowServices: ["{**,acme}", "{acme,**}"]}}'],
     ['alternatives', 'rules: {off-window-deploy: {exceptions: [{service: "acme/{a,b}", principal: "{ci,cd}@acme.com", project: "acme-*"}]}}'],
     ['globs with more "/" that can still match one: ** and alternatives', 'rules: {public-invoker-grant: {allowServices: ["acme-prod/**/x", "{acme/a,acme/b}"]}}'],
+    ['a member prefix before alternatives', 'rules: {off-window-deploy: {exceptions: [{principal: "user:{alice,bob}@acme.com"}]}}'],
     ['a repository that is a host alone (an image name with one path part)', 'rules: {new-image-repository: {trustedRepositories: ["gcr.io", "*.pkg.dev/acme/*"]}}'],
   ])('accepts globs that can match: %s', (_name, text) => {
     expect(problems(text)).toEqual([]);

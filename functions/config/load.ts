@@ -394,6 +394,9 @@ function slackChannelProblem(config: JsonObject): ConfigProblem | undefined {
 /** `**` alone in a path segment or brace alternative: picomatch reads it inside a name (`acme-**`) as `*`. */
 const WHOLE_SEGMENT_GLOBSTAR = /(^|[/{,])\*\*($|[/},])/;
 
+/** An IAM member prefix opening an alternative of a brace or extglob group, after optional white space. */
+const MEMBER_PREFIX_IN_ALTERNATIVES = /[{,(|]\s*(user|serviceAccount|group|domain):/i;
+
 /** What a config glob is matched against: a principal, `PROJECT/SERVICE`, or any other value. */
 type GlobKind = 'principal' | 'service' | 'value';
 
@@ -413,6 +416,11 @@ function globProblem(glob: string, kind: GlobKind): string | undefined {
     }
     const prefixOnly = /^(user|serviceAccount):$/i.exec(glob)?.[0];
     if (prefixOnly) return `names no principal after "${prefixOnly}" (write ${prefixOnly}* for every one of that kind)`;
+    // Principals are compared without their member prefix (config/glob.ts principalMatches), which is taken off the
+    // start of the glob only: one inside alternatives stays in the pattern and nothing matches it.
+    if (MEMBER_PREFIX_IN_ALTERNATIVES.test(glob)) {
+      return 'a member prefix (user:, serviceAccount:) is read only at the start of a principal glob: inside {...} no principal matches it (write the alternatives without prefixes, or one exception per kind)';
+    }
   }
   let pattern: RegExp;
   try {

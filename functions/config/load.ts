@@ -410,6 +410,10 @@ type GlobKind = 'principal' | 'service' | 'value';
  * A member prefix alone (`user:`) leaves picomatch an empty pattern, which it throws on when the rule first runs.
  */
 function globProblem(glob: string, kind: GlobKind): string | undefined {
+  // White space a quoted value or a block scalar (`|`) kept: neither a project id nor a service name has any, nor
+  // does a principal at its start or end.
+  if (kind === 'service' && /\s/.test(glob)) return `${JSON.stringify(glob)} has white space, which no PROJECT/SERVICE has: it can match no service`;
+  if (kind === 'principal' && /^\s|\s$/.test(glob)) return `${JSON.stringify(glob)} starts or ends with white space, which no principal does: it can match none`;
   if (kind === 'principal') {
     if (/^(group|domain):/i.test(glob)) {
       return 'a group: or domain: member never matches: audit logs name the caller itself (write user:*@example.com for everyone in a domain)';

@@ -422,6 +422,12 @@ function globProblem(glob: string, kind: GlobKind): string | undefined {
     if (prefixOnly) return `names no principal after "${prefixOnly}" (write ${prefixOnly}* for every one of that kind)`;
     // Principals are compared without their member prefix (config/glob.ts principalMatches), which is taken off the
     // start of the glob only: one inside alternatives stays in the pattern and nothing matches it.
+    // A leading ! negates the whole glob (picomatch): the prefix after it stays in the pattern, which no principal
+    // (compared without its prefix) equals, so the negation matches every principal, the one named too.
+    const negatedPrefix = /^!(user|serviceAccount|group|domain):(.*)$/i.exec(glob);
+    if (negatedPrefix) {
+      return `a member prefix after ! is not read: ${JSON.stringify(glob)} matches every principal, ${negatedPrefix[2] || 'the one named'} too (write !${negatedPrefix[2] ?? ''} without the prefix)`;
+    }
     if (MEMBER_PREFIX_IN_ALTERNATIVES.test(glob)) {
       return 'a member prefix (user:, serviceAccount:) is read only at the start of a principal glob: inside {...} no principal matches it (write the alternatives without prefixes, or one exception per kind)';
     }

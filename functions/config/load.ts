@@ -404,9 +404,9 @@ type GlobKind = 'principal' | 'service' | 'value';
  * Why a glob cannot do what it is written for, or undefined. picomatch never throws by default: an unbalanced `{`,
  * `(` or `[` became a literal or a pattern that matches nothing, so an exception or an allowed service silently
  * covered nothing. A `service` glob is matched against `PROJECT/SERVICE`, and since `*` does not cross `/`, one
- * without a `/` (or a `**` standing as a whole segment) can match no service at all, nor can one that needs two. A `principal` glob for an IAM
- * `group:` or `domain:` member matches nobody: an audit entry names the identity that called (and those it acted
- * through), never its groups.
+ * without a `/` (or a `**` standing as a whole segment) can match no service at all, nor can one that needs two.
+ * A `principal` glob for an IAM `group:` or `domain:` member matches nobody: an audit entry names the identity that
+ * called (and those it acted through), never its groups.
  * A member prefix alone (`user:`) leaves picomatch an empty pattern, which it throws on when the rule first runs.
  */
 function globProblem(glob: string, kind: GlobKind): string | undefined {
@@ -421,9 +421,9 @@ function globProblem(glob: string, kind: GlobKind): string | undefined {
     const prefixOnly = /^(user|serviceAccount):$/i.exec(glob)?.[0];
     if (prefixOnly) return `names no principal after "${prefixOnly}" (write ${prefixOnly}* for every one of that kind)`;
     // Principals are compared without their member prefix (config/glob.ts principalMatches), which is taken off the
-    // start of the glob only: one inside alternatives stays in the pattern and nothing matches it.
-    // A leading ! negates the whole glob (picomatch): the prefix after it stays in the pattern, which no principal
-    // (compared without its prefix) equals, so the negation matches every principal, the one named too.
+    // start of the glob only. After a leading ! (picomatch negates the whole glob) it stays in the pattern, which no
+    // principal equals, so the negation matches every principal, the one named too; inside alternatives nothing
+    // matches it.
     const negatedPrefix = /^!(user|serviceAccount|group|domain):(.*)$/i.exec(glob);
     if (negatedPrefix) {
       return `a member prefix after ! is not read: ${JSON.stringify(glob)} matches every principal, ${negatedPrefix[2] || 'the one named'} too (write !${negatedPrefix[2] ?? ''} without the prefix)`;

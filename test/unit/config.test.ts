@@ -165,7 +165,7 @@ surprise: true
     ['services of one project', 'rules: {public-invoker-grant: {allowServices: ["acme-prod/*", "*/public-*", "**"]}}'],
     ['** as one of several alternatives', 'rules: {public-invoker-grant: {allowServices: ["{**,acme}", "{acme,**}"]}}'],
     ['alternatives', 'rules: {off-window-deploy: {exceptions: [{service: "acme/{a,b}", principal: "{ci,cd}@acme.com", project: "acme-*"}]}}'],
-    ['globs with more "/" that can still match one: ** and alternatives', 'rules: {public-invoker-grant: {allowServices: ["acme-prod/**/x", "{acme/a,acme/b}"]}}'],
+    ['globs with more "/" that can still match one: **, alternatives, a leading ./ (picomatch drops it)', 'rules: {public-invoker-grant: {allowServices: ["acme-prod/**/x", "{acme/a,acme/b}", "./acme-prod/www"]}}'],
     ['a member prefix before alternatives', 'rules: {off-window-deploy: {exceptions: [{principal: "user:{alice,bob}@acme.com"}]}}'],
     ['a repository that is a host alone (an image name with one path part)', 'rules: {new-image-repository: {trustedRepositories: ["gcr.io", "*.pkg.dev/acme/*"]}}'],
   ])('accepts globs that can match: %s', (_name, text) => {

@@ -446,7 +446,8 @@ function globProblem(glob: string, kind: GlobKind): string | undefined {
   // Neither a project id nor a service name holds a "/": a glob that needs more than one (the location written in,
   // a finding's resourceName) matches nothing. Told only where each "/" is plain: not under ** as a whole segment,
   // nor in alternatives ({a/b,c}, @(a/b|c)), where some may be optional.
-  const slashes = glob.replace(/\\./g, 'x').split('/').length - 1;
+  // (A leading ./ is no part of it: picomatch drops it.)
+  const slashes = glob.replace(/^(\.\/)+/, '').replace(/\\./g, 'x').split('/').length - 1;
   if (kind === 'service' && slashes > 1 && !WHOLE_SEGMENT_GLOBSTAR.test(glob) && !/[{(]/.test(glob)) {
     return `a service glob is matched against PROJECT/SERVICE, one "/" (such as acme-prod/storefront or */public-*; the location is not part of it): ${glob} has ${slashes} and can match no service`;
   }

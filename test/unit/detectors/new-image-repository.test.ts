@@ -113,6 +113,15 @@ describe('new-image-repository', () => {
     ['registry-1.docker.io/acme', 'acme/app:1'],
     ['index.docker.io/acme', 'docker.io/acme/app:1'],
     ['registry.hub.docker.com/*', 'registry-1.docker.io/acme/app:1'],
+    // A host is case-insensitive in a glob as in an image (images' hosts are written in lower case).
+    ['GCR.IO/acme', 'gcr.io/acme/api:1'],
+    ['Gcr.io/acme', 'GCR.IO/acme/api:1'],
+    ['Docker.io/acme', 'acme/app:1'],
+    ['Registry-1.Docker.IO/acme', 'acme/app:1'],
+    ['INDEX.DOCKER.IO/*', 'registry-1.docker.io/acme/app:1'],
+    ['US-Docker.pkg.dev/acme/prod', 'us-docker.pkg.dev/acme/prod/team/api:1'],
+    ['*-DOCKER.PKG.DEV/acme/*', 'europe-west1-docker.pkg.dev/acme/prod/api:1'],
+    ['Registry.Example.com:8443/a', 'registry.example.com:8443/a/b:3'],
   ])('ignores: a first deploy trusted by %s: %s', async (glob, image) => {
     const cfg = config({ rules: { 'new-image-repository': { trustedRepositories: [glob] } } });
     expect(await imageFindings([deploy('2024-05-01T10:00:00Z', image)], cfg)).toEqual([]);
@@ -123,6 +132,9 @@ describe('new-image-repository', () => {
     ['docker.io:443/acme', 'docker.io/acme/app:1', 'docker.io/acme'],
     ['registry-1.docker.io:443/acme', 'registry-1.docker.io/acme/app:1', 'docker.io/acme'],
     ['docker.io/acme', 'hub.docker.com/acme/app:1', 'hub.docker.com/acme'],
+    // Only the host is case-insensitive: a path is lower case in every valid image, so a capital there matches none.
+    ['gcr.io/Acme', 'gcr.io/acme/api:1', 'gcr.io/acme'],
+    ['DOCKER.IO:443/acme', 'docker.io/acme/app:1', 'docker.io/acme'],
   ])('fires: a first deploy not trusted by %s (a port or a look-alike is another host): %s', async (glob, image, repository) => {
     const cfg = config({ rules: { 'new-image-repository': { trustedRepositories: [glob] } } });
     const findings = await imageFindings([deploy('2024-05-01T10:00:00Z', image)], cfg);

@@ -50,14 +50,19 @@ function dockerHubAsDockerIo(name: string): string {
 }
 
 /**
- * A trustedRepositories glob whose host is one of Docker Hub's other names, written `docker.io`: repositories are
- * named under docker.io whatever host the image was written with, so `registry-1.docker.io/acme` means
- * `docker.io/acme`. Any other glob as it is (a host in a pattern, `*.docker.io/...`, is matched as written).
+ * A trustedRepositories glob as image repositories are written: its host (the part before the first `/`) in lower
+ * case, since a host is case-insensitive and an image's is written in lower case (`GCR.IO/acme` means `gcr.io/acme`),
+ * and one of Docker Hub's other names written `docker.io`: repositories are named under docker.io whatever host the
+ * image was written with, so `registry-1.docker.io/acme` means `docker.io/acme`. A host in a pattern
+ * (`*.docker.io/...`) is matched as written, in lower case; a host with a backslash escape is left as it is (`\W`
+ * is not `\w`). The path is left as written: it is lower case in every valid image.
  */
-export function dockerHubGlob(glob: string): string {
+export function repositoryGlob(glob: string): string {
   const slash = glob.indexOf('/');
-  const host = slash === -1 ? glob : glob.slice(0, slash);
-  return host !== 'docker.io' && DOCKER_HUB_HOSTS.has(host) ? `docker.io${glob.slice(host.length)}` : glob;
+  const written = slash === -1 ? glob : glob.slice(0, slash);
+  const host = written.includes('\\') ? written : written.toLowerCase();
+  const rest = glob.slice(written.length);
+  return host !== 'docker.io' && DOCKER_HUB_HOSTS.has(host) ? `docker.io${rest}` : `${host}${rest}`;
 }
 
 /** The repository and full name of an image name (`host[:port]/path/name`, familiar forms resolved), cached. */

@@ -6,9 +6,10 @@
 //           digest: `us-docker.pkg.dev/acme/prod`, `gcr.io/acme`, `docker.io/library`) this service never used
 //           before and that matches none of `trustedRepositories`. Docker Hub's host names (`docker.io`,
 //           `index.docker.io`, `registry-1.docker.io`, `registry.hub.docker.com`) are one registry, named
-//           `docker.io`, in images and globs alike (audit/image.ts). A path inside an Artifact Registry repository
-//           (`.../prod/team-a/api`) is a repository of its own: a remote repository that proxies Docker Hub keeps
-//           each upstream namespace under its own path. A trustedRepositories glob may also name the registry's
+//           `docker.io`, in images and globs alike, and a host matches in any letter case (audit/image.ts). A
+//           path inside an Artifact Registry repository (`.../prod/team-a/api`) is a repository of its own: a
+//           remote repository that proxies Docker Hub keeps each upstream namespace under its own path. A
+//           trustedRepositories glob may also name the registry's
 //           repository (`us-docker.pkg.dev/acme/prod`, `gcr.io/acme`: audit/image.ts registryRepository), which
 //           trusts every path in it. A service's first deploy sets the baseline; it
 //           fires then only when `trustedRepositories` is configured and the repository matches none of it. A
@@ -30,7 +31,7 @@ import { deletedBetween, newestRepositoryBefore, pointBefore, repositorySeenBefo
 import { DEPLOY_METHODS } from './methods.js';
 import { deployKey, repeatedBeforeItCame, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
 import { templateNounOf, type DeployChange, type ParsedImageRef } from '../model/change.js';
-import { dockerHubGlob, registryRepository } from '../audit/image.js';
+import { repositoryGlob, registryRepository } from '../audit/image.js';
 import type { Detection, Detector } from './types.js';
 
 export const newImageRepository: Detector<'new-image-repository'> = {
@@ -123,18 +124,19 @@ function isTrusted(trusted: (value: string) => boolean, image: ParsedImageRef): 
   return registry !== undefined && registry !== image.repository && trusted(registry);
 }
 
-/** trustedRepositories as matched, by the config's list: the list itself unless a glob names Docker Hub by another host. */
+/** trustedRepositories as matched, by the config's list: the list itself unless a glob's host is written otherwise. */
 const trustedGlobs = new WeakMap<readonly string[], readonly string[]>();
 
 /**
- * The trustedRepositories globs with Docker Hub's other host names written `docker.io` (audit/image.ts
- * dockerHubGlob), as image repositories are: `registry-1.docker.io/acme` trusts `acme/app` too. Worked out once per
+ * The trustedRepositories globs with their hosts in lower case and Docker Hub's other host names written `docker.io`
+ * (audit/image.ts repositoryGlob), as image repositories are: `registry-1.docker.io/acme` and `Docker.IO/acme` trust
+ * `acme/app` too, `GCR.IO/acme` trusts `gcr.io/acme/api`. Worked out once per
  * list; the list itself when no glob changes, so globMatcher finds it compiled by the config's own list.
  */
 function trustedRepositoryGlobs(globs: readonly string[]): readonly string[] {
   let matched = trustedGlobs.get(globs);
   if (!matched) {
-    const written = globs.map(dockerHubGlob);
+    const written = globs.map(repositoryGlob);
     matched = written.some((glob, i) => glob !== globs[i]) ? written : globs;
     trustedGlobs.set(globs, matched);
   }

@@ -154,6 +154,12 @@ surprise: true
     ['a member prefix with nothing after it', 'rules: {unapproved-deployer: {allowedDeployers: ["user:"]}}', 'rules.unapproved-deployer.allowedDeployers[0]', /^names no principal after "user:"/],
     ['an exception principal that is a prefix alone', 'rules: {off-window-deploy: {exceptions: [{principal: "serviceAccount:"}]}}', 'rules.off-window-deploy.exceptions[0].principal', /^names no principal after "serviceAccount:"/],
     ['a variable name allowed by a range written backwards', 'rules: {plaintext-secret-env: {allowNames: ["[z-a]_KEY"]}}', 'rules.plaintext-secret-env.allowNames[0]', /^not a valid glob: \[z-a\]_KEY \(it can match nothing/],
+    // picomatch reads a leading `!` as "every value but": in a list, where any one glob matching is enough, a glob
+    // written to leave Docker Hub out trusted every other registry, and an exception for `!ci@...` everyone but CI.
+    ['a negated trusted repository', 'rules: {new-image-repository: {trustedRepositories: ["us-docker.pkg.dev/acme/*", "!docker.io/*"]}}', 'rules.new-image-repository.trustedRepositories[1]', /^a glob starting with "!" matches every value but what follows/],
+    ['a negated extglob trusted repository', 'rules: {new-image-repository: {trustedRepositories: ["!(docker.io)/**"]}}', 'rules.new-image-repository.trustedRepositories[0]', /^a glob starting with "!" matches every value but what follows/],
+    ['a negated exception principal', 'rules: {off-window-deploy: {exceptions: [{principal: "!ci@acme.com"}]}}', 'rules.off-window-deploy.exceptions[0].principal', /^a glob starting with "!" matches every value but what follows/],
+    ['a negated allowed service', 'rules: {public-invoker-grant: {allowServices: ["!acme-prod/*"]}}', 'rules.public-invoker-grant.allowServices[0]', /^a glob starting with "!" matches every value but what follows/],
   ])('rejects %s, at its path', (_name, text, path, reason) => {
     const found = problems(text);
     expect(found).toHaveLength(1);

@@ -408,6 +408,8 @@ type GlobKind = 'principal' | 'service' | 'value';
  * A `principal` glob for an IAM `group:` or `domain:` member matches nobody: an audit entry names the identity that
  * called (and those it acted through), never its groups.
  * A member prefix alone (`user:`) leaves picomatch an empty pattern, which it throws on when the rule first runs.
+ * A leading `!` is picomatch's negation: in an allow list, trusted repositories or an exception, it allowed every
+ * value but one (`!docker.io/*` trusted every other registry).
  */
 function globProblem(glob: string, kind: GlobKind): string | undefined {
   // White space a quoted value or a block scalar (`|`) kept: neither a project id nor a service name has any, nor
@@ -421,16 +423,14 @@ function globProblem(glob: string, kind: GlobKind): string | undefined {
     const prefixOnly = /^(user|serviceAccount):$/i.exec(glob)?.[0];
     if (prefixOnly) return `names no principal after "${prefixOnly}" (write ${prefixOnly}* for every one of that kind)`;
     // Principals are compared without their member prefix (config/glob.ts principalMatches), which is taken off the
-    // start of the glob only. After a leading ! (picomatch negates the whole glob) it stays in the pattern, which no
-    // principal equals, so the negation matches every principal, the one named too; inside alternatives nothing
-    // matches it.
-    const negatedPrefix = /^!(user|serviceAccount|group|domain):(.*)$/i.exec(glob);
-    if (negatedPrefix) {
-      return `a member prefix after ! is not read: ${JSON.stringify(glob)} matches every principal, ${negatedPrefix[2] || 'the one named'} too (write !${negatedPrefix[2] ?? ''} without the prefix)`;
-    }
+    // start of the glob only: inside alternatives nothing matches it. (After a leading `!`: refused below.)
     if (MEMBER_PREFIX_IN_ALTERNATIVES.test(glob)) {
       return 'a member prefix (user:, serviceAccount:) is read only at the start of a principal glob: inside {...} no principal matches it (write the alternatives without prefixes, or one exception per kind)';
     }
+  }
+  // A principal glob is matched without its member prefix (glob.ts principalMatches): `user:!x` is `!x` there.
+  if ((kind === 'principal' ? glob.replace(/^(user|serviceAccount|group|domain):/i, '') : glob).startsWith('!')) {
+    return 'a glob starting with "!" matches every value but what follows: in a list, where any one glob matching is enough, it matches nearly everything (runwatch has no exclusions: list what is allowed)';
   }
   let pattern: RegExp;
   try {

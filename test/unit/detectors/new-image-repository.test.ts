@@ -58,6 +58,8 @@ describe('new-image-repository', () => {
   it.each([
     ['a sidecar from a new repository is reported as one', [{ image: 'attacker/collector:1' }, { image: HOME, ports: [{ containerPort: 8080 }] }], true],
     ['the serving container from a new repository, beside a known sidecar', [{ image: HOME }, { image: 'attacker/bot:1', ports: [{ containerPort: 8080 }] }], false],
+    // One finding per repository: the serving container's image names it when it is in it, whatever the order.
+    ['a sidecar listed first and the serving container from one new repository: reported as the serving one', [{ image: 'attacker/collector:1' }, { image: 'attacker/bot:1', ports: [{ containerPort: 8080 }] }], false],
   ])('fires: %s', async (_name, containers, sidecar) => {
     const multi = withV1Containers(deploy('2024-05-02T10:00:00Z', HOME), containers);
     const findings = await imageFindings([deploy('2024-05-01T10:00:00Z', HOME), multi]);

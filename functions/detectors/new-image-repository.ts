@@ -73,6 +73,8 @@ export const newImageRepository: Detector<'new-image-repository'> = {
         continue;
       }
       if (untrustedFirstDeploy || reported.has(image.repository)) continue;
+      // One finding per repository, named by the serving container's image when it is in it (listed after a sidecar).
+      if (image.sidecar && change.images.some((i) => !i.unparseable && !i.sidecar && i.repository === image.repository)) continue;
       if (isTrusted(trusted, image) || repositorySeenBefore(baseline, image.repository, change.timeMs)) continue;
       reported.add(image.repository);
       detections.push({

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { at, corpus, editV1Services, synthetic, variant, withOperationId, withV1Containers, withV1Image, type Json } from '../../support/entries.js';
 import { config, findingsOf } from '../../support/run.js';
@@ -249,6 +250,27 @@ describe('new-image-repository', () => {
     });
     const findings = await imageFindings([deploy('2024-05-01T10:00:00Z', HOME), masked], cfg);
     expect(findings.map((f) => f.evidence['image'])).toEqual(['gcr.io/Attacker/bot:1']);
+  });
+
+  // System events logged without their containers fall back on the deployer-written user-image annotation; it must
+  // not stand in for the image the write's containers name, any more than the write's own annotation does.
+  it('fires: system events without containers, whose user-image annotation names a known image, do not hide the write\'s container image', async () => {
+    const known = 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-source-deploy/cloud-run-slack-bot:latest';
+    const [write, revisionEvent, serviceEvent] = JSON.parse(readFileSync(new URL('../../fixtures/synthetic-seq-console-deploy.json', import.meta.url), 'utf8')) as Json[];
+    type Meta = { annotations: Record<string, string> };
+    const revision = variant(revisionEvent!, (e) => {
+      const response = e.protoPayload['response'] as { spec: Json; metadata: Meta };
+      delete response.spec['containers'];
+      response.metadata.annotations['client.knative.dev/user-image'] = known;
+    });
+    const service = variant(serviceEvent!, (e) => {
+      const template = (e.protoPayload['response'] as { spec: { template: { spec: Json; metadata: Meta } } }).spec.template;
+      delete template.spec['containers'];
+      template.metadata.annotations['client.knative.dev/user-image'] = known;
+    });
+    const entries = [deploy('2024-05-01T10:00:00Z', known), withV1Containers(write!, [{ image: 'attacker/bot:1' }]), revision, service];
+    const findings = await imageFindings(entries);
+    expect(findings.map((f) => [f.evidence['image'], f.evidence['repository']])).toEqual([['attacker/bot:1', 'docker.io/attacker']]);
   });
 
   it('ignores: exempted service glob', async () => {

@@ -180,5 +180,6 @@ export function imagesOrAnnotated(
   const images = imagesOf(containers);
   if (images.length > 0) return images;
   const annotated = stringIn(templateAnnotations, USER_IMAGE) ?? stringIn(annotations, USER_IMAGE);
-  return annotated ? imagesOf([{ image: annotated }]) : images;
+  // Marked as the annotation's: a rollout takes a container's image over it, from the write or its events.
+  return annotated ? imagesOf([{ image: annotated }]).map((image) => ({ ...image, annotated: true as const })) : images;
 }

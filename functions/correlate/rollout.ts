@@ -26,6 +26,7 @@
 import type { RevisionObservation } from '../audit/systemEvent.js';
 import {
   enforcedPolicyOf,
+  imagesFromContainers,
   type CodeLoadingVar,
   type DeployChange,
   type EntryKey,
@@ -388,13 +389,25 @@ export function openFromObservation(observation: RevisionObservation, waitMs: nu
   return { openedMs: observation.timeMs, deadlineMs: deadline(observation.timeMs, nowMs, waitMs), writes: 0, observed: observe(undefined, observation) };
 }
 
+/**
+ * The images known of a rollout after an event: a container's over the deployer-written user-image annotation's,
+ * then a revision event's over a service event's.
+ */
+function observedImages(current: readonly ImageRef[] | undefined, event: readonly ImageRef[], isRevision: boolean): readonly ImageRef[] {
+  if (!current?.length) return event;
+  if (event.length === 0) return current;
+  const fromContainers = imagesFromContainers(event);
+  if (fromContainers !== imagesFromContainers(current)) return fromContainers ? event : current;
+  return isRevision ? event : current;
+}
+
 /** Folds a system event into what is known of the rolled-out revision. Revision events win over service events. */
 export function observe(current: ObservedFacts | undefined, o: RevisionObservation): ObservedFacts {
   const isRevision = o.level === 'revision';
   const pick = <T>(mine: T | undefined, theirs: T | undefined): T | undefined => (isRevision ? (mine ?? theirs) : (theirs ?? mine));
   return {
     revision: pick(o.revision, current?.revision),
-    images: isRevision && o.images.length > 0 ? o.images : current?.images.length ? current.images : o.images,
+    images: observedImages(current?.images, o.images, isRevision),
     imageDigest: o.imageDigest ?? current?.imageDigest,
     serviceAccount: pick(o.serviceAccount, current?.serviceAccount),
     vpcEgress: pick(o.vpcEgress, current?.vpcEgress),
@@ -459,7 +472,8 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     templateFingerprint: write.templateFingerprint,
     templateUnknown: write.templateUnknown,
     serviceAccount: observed?.serviceAccount ?? write.serviceAccount,
-    images: observed && observed.images.length > 0 ? observed.images : write.images,
+    // What rolled out, unless only the user-image annotation (the deployer's) says it where the write's containers do.
+    images: observed && observed.images.length > 0 && (imagesFromContainers(observed.images) || !imagesFromContainers(write.images)) ? observed.images : write.images,
     imageDigest: observed?.imageDigest,
     labels: overlaid(write.labels, observed?.labels),
     revisionLabels: overlaid(write.revisionLabels, observed?.revisionLabels),

@@ -95,6 +95,8 @@ export interface ParsedImageRef {
    */
   readonly sidecar?: true;
   readonly unparseable?: undefined;
+  /** Read from the `client.knative.dev/user-image` annotation (the deployer writes it), no container naming one. */
+  readonly annotated?: true;
 }
 
 /**
@@ -106,6 +108,16 @@ export interface UnparseableImageRef {
   /** As written in the entry (trimmed; cut after MAX_REFERENCE_LENGTH characters). */
   readonly reference: string;
   readonly unparseable: true;
+  /** Read from the `client.knative.dev/user-image` annotation (the deployer writes it), no container naming one. */
+  readonly annotated?: true;
+}
+
+/**
+ * True when images were read from containers: not from the deployer-written `client.knative.dev/user-image`
+ * annotation, which stands in for them only where no container names an image (audit/image.ts imagesOrAnnotated).
+ */
+export function imagesFromContainers(images: readonly ImageRef[]): boolean {
+  return images.length > 0 && !images.some((image) => image.annotated);
 }
 
 /** `none`: the v2 INGRESS_TRAFFIC_NONE, no ingress traffic at all (a service shut off). */

@@ -109,7 +109,7 @@ describe('image references', () => {
   });
 
   it.each([
-    ['no container image: the annotation is read', [{}], [{ reference: 'gcr.io/acme/api', repository: 'gcr.io/acme', name: 'gcr.io/acme/api' }]],
+    ['no container image: the annotation is read, marked as the annotation\'s', [{}], [{ reference: 'gcr.io/acme/api', repository: 'gcr.io/acme', name: 'gcr.io/acme/api', annotated: true }]],
     ['a container image that does not parse: the annotation is not read', [{ image: 'gcr.io/Evil/api' }], [{ reference: 'gcr.io/Evil/api', unparseable: true }]],
   ])('imagesOrAnnotated, %s', (_name, containers, expected) => {
     expect(imagesOrAnnotated(containers, { 'client.knative.dev/user-image': 'gcr.io/acme/api' }, undefined)).toEqual(expected);

@@ -167,6 +167,17 @@ surprise: true
     expect(found[0]!.slice(path.length + 2)).toMatch(reason);
   });
 
+  // A trusted repository is matched against `host/path` (no scheme, tag, digest, blanks or capitals in the path): one
+  // written otherwise never matched, and every deploy from the repository it meant was reported as untrusted.
+  it.each([' gcr.io/acme', 'gcr.io/acme ', 'gcr.io/acme/', 'gcr.io/acme/api:1', `gcr.io/acme/api@sha256:${'0'.repeat(64)}`, 'https://gcr.io/acme', 'gcr.io/Acme', 'us-docker.pkg.dev/acme/Prod/*'])(
+    'rejects a trusted repository that can match no repository: %j',
+    (glob) => {
+      expect(problems(`rules: {new-image-repository: {trustedRepositories: ["gcr.io/*", ${JSON.stringify(glob)}]}}`)).toEqual([
+        expect.stringMatching(/^rules\.new-image-repository\.trustedRepositories\[1\]: a repository glob is matched against host\/path/),
+      ]);
+    },
+  );
+
   it.each([
     ['services of one project', 'rules: {public-invoker-grant: {allowServices: ["acme-prod/*", "*/public-*", "**"]}}'],
     ['** as one of several alternatives', 'rules: {public-invoker-grant: {allowServices: ["{**,acme}", "{acme,**}"]}}'],
@@ -174,6 +185,7 @@ surprise: true
     ['globs with more "/" that can still match one: **, alternatives, a leading ./ (picomatch drops it)', 'rules: {public-invoker-grant: {allowServices: ["acme-prod/**/x", "{acme/a,acme/b}", "./acme-prod/www"]}}'],
     ['a member prefix before alternatives', 'rules: {off-window-deploy: {exceptions: [{principal: "user:{alice,bob}@acme.com"}]}}'],
     ['a repository that is a host alone (an image name with one path part)', 'rules: {new-image-repository: {trustedRepositories: ["gcr.io", "*.pkg.dev/acme/*"]}}'],
+    ['repositories with ports, hosts in capitals, classes and alternatives', 'rules: {new-image-repository: {trustedRepositories: ["localhost:5000", "*:5000/team", "GCR.IO/acme", "gcr.io/[a-zA-Z]*", "{gcr.io/acme,localhost:5000}", "docker.io/**"]}}'],
   ])('accepts globs that can match: %s', (_name, text) => {
     expect(problems(text)).toEqual([]);
   });

@@ -346,7 +346,7 @@ function semanticProblems(document: unknown): SemanticProblem[] {
         if (problem) problems.push({ path: `rules.${rule}.exceptions[${i}].${field}`, reason: problem });
       }
     });
-    for (const [list, kind] of [['allowServices', 'service'], ['trustedRepositories', 'value'], ['namePatterns', 'value'], ['allowNames', 'value'], ['allowedDeployers', 'principal']] as const) {
+    for (const [list, kind] of [['allowServices', 'service'], ['trustedRepositories', 'repository'], ['namePatterns', 'value'], ['allowNames', 'value'], ['allowedDeployers', 'principal']] as const) {
       asArray(settings[list]).forEach((glob, i) => {
         const problem = typeof glob === 'string' ? globProblem(glob, kind) : undefined;
         if (problem) problems.push({ path: `rules.${rule}.${list}[${i}]`, reason: problem });
@@ -397,8 +397,8 @@ const WHOLE_SEGMENT_GLOBSTAR = /(^|[/{,])\*\*($|[/},])/;
 /** An IAM member prefix opening an alternative of a brace or extglob group, after optional white space. */
 const MEMBER_PREFIX_IN_ALTERNATIVES = /[{,(|]\s*(user|serviceAccount|group|domain):/i;
 
-/** What a config glob is matched against: a principal, `PROJECT/SERVICE`, or any other value. */
-type GlobKind = 'principal' | 'service' | 'value';
+/** What a config glob is matched against: a principal, `PROJECT/SERVICE`, an image repository, or any other value. */
+type GlobKind = 'principal' | 'service' | 'repository' | 'value';
 
 /**
  * Why a glob cannot do what it is written for, or undefined. picomatch never throws by default: an unbalanced `{`,
@@ -439,6 +439,10 @@ function globProblem(glob: string, kind: GlobKind): string | undefined {
     return `not a valid glob: ${glob} (${error instanceof Error ? error.message : String(error)})`;
   }
   if (pattern.source === '$^') return `not a valid glob: ${glob} (it can match nothing, such as a range written backwards)`;
+  if (kind === 'repository') {
+    const problem = repositoryGlobProblem(glob);
+    if (problem) return `a repository glob is matched against host/path, without scheme, image name, tag or digest (such as gcr.io/acme or us-docker.pkg.dev/acme/prod): ${problem}, so it can match no repository`;
+  }
   if (kind === 'service' && !glob.includes('/') && !WHOLE_SEGMENT_GLOBSTAR.test(glob)) {
     const globstar = glob.includes('**') ? ' (** crosses "/" only as a whole path segment, as in acme-*/** or **)' : '';
     return `a service glob is matched against PROJECT/SERVICE (such as acme-prod/${glob} or */${glob}): without a "/" it can match no service${globstar}`;
@@ -451,6 +455,24 @@ function globProblem(glob: string, kind: GlobKind): string | undefined {
   if (kind === 'service' && slashes > 1 && !WHOLE_SEGMENT_GLOBSTAR.test(glob) && !/[{(]/.test(glob)) {
     return `a service glob is matched against PROJECT/SERVICE, one "/" (such as acme-prod/storefront or */public-*; the location is not part of it): ${glob} has ${slashes} and can match no service`;
   }
+  return undefined;
+}
+
+/**
+ * Why a trustedRepositories glob can match no image repository (audit/image.ts: `host[:port]/path`, the path in lower
+ * case), or undefined. Such a glob was accepted and trusted nothing: every deploy from the repository it was written
+ * for was reported. The host may be in capitals (it is matched in lower case); a class (`[A-Z]`) is not looked into.
+ */
+function repositoryGlobProblem(glob: string): string | undefined {
+  if (/\s/.test(glob)) return 'it contains a blank';
+  if (glob.includes('://')) return 'it has a scheme';
+  if (/@(?!\()/.test(glob)) return 'it has a digest'; // not an extglob, @(a|b)
+  if (glob.endsWith('/')) return 'it ends with "/"';
+  const slash = glob.indexOf('/');
+  if (slash === -1 || glob.includes('{')) return undefined;
+  const path = glob.slice(slash + 1).replace(/\[[^\]]*\]/g, '');
+  if (/[A-Z]/.test(path)) return 'its path has capitals (a path is lower case in every image)';
+  if (path.includes(':')) return 'its path has a ":" (a tag: a repository has none; a port belongs to the host)';
   return undefined;
 }
 

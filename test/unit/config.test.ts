@@ -185,7 +185,7 @@ surprise: true
     ['globs with more "/" that can still match one: **, alternatives, a leading ./ (picomatch drops it)', 'rules: {public-invoker-grant: {allowServices: ["acme-prod/**/x", "{acme/a,acme/b}", "./acme-prod/www"]}}'],
     ['a member prefix before alternatives', 'rules: {off-window-deploy: {exceptions: [{principal: "user:{alice,bob}@acme.com"}]}}'],
     ['a repository that is a host alone (an image name with one path part)', 'rules: {new-image-repository: {trustedRepositories: ["gcr.io", "*.pkg.dev/acme/*"]}}'],
-    ['repositories with ports, hosts in capitals, classes and alternatives', 'rules: {new-image-repository: {trustedRepositories: ["localhost:5000", "*:5000/team", "GCR.IO/acme", "gcr.io/[a-zA-Z]*", "{gcr.io/acme,localhost:5000}", "docker.io/**"]}}'],
+    ['repositories with ports, hosts in capitals, classes and alternatives', 'rules: {new-image-repository: {trustedRepositories: ["localhost:5000", "*:5000/team", "GCR.IO/acme", "gcr.io/[a-zA-Z]*", "{gcr.io/acme,localhost:5000}", "@(gcr.io|eu.gcr.io)/acme", "docker.io/**"]}}'],
   ])('accepts globs that can match: %s', (_name, text) => {
     expect(problems(text)).toEqual([]);
   });

@@ -135,8 +135,7 @@ describe('new-image-repository', () => {
     ['docker.io:443/acme', 'docker.io/acme/app:1', 'docker.io/acme'],
     ['registry-1.docker.io:443/acme', 'registry-1.docker.io/acme/app:1', 'docker.io/acme'],
     ['docker.io/acme', 'hub.docker.com/acme/app:1', 'hub.docker.com/acme'],
-    // Only the host is case-insensitive: a path is lower case in every valid image, so a capital there matches none.
-    ['gcr.io/Acme', 'gcr.io/acme/api:1', 'gcr.io/acme'],
+    // A host in capitals is that host, with its port another one still. (Capitals in a path are a config error.)
     ['DOCKER.IO:443/acme', 'docker.io/acme/app:1', 'docker.io/acme'],
   ])('fires: a first deploy not trusted by %s (a port or a look-alike is another host): %s', async (glob, image, repository) => {
     const cfg = config({ rules: { 'new-image-repository': { trustedRepositories: [glob] } } });

@@ -9,9 +9,9 @@
 //           `docker.io`, in images and globs alike, and a host matches in any letter case (audit/image.ts). A
 //           path inside an Artifact Registry repository (`.../prod/team-a/api`) is a repository of its own: a
 //           remote repository that proxies Docker Hub keeps each upstream namespace under its own path. A
-//           trustedRepositories glob may also name the registry's
-//           repository (`us-docker.pkg.dev/acme/prod`, `gcr.io/acme`: audit/image.ts registryRepository), which
-//           trusts every path in it. A service's first deploy sets the baseline; it
+//           trustedRepositories glob may also name the registry's repository (`us-docker.pkg.dev/acme/prod`,
+//           `gcr.io/acme`: audit/image.ts registryRepository), which trusts every path in it. A service's first
+//           deploy sets the baseline; it
 //           fires then only when `trustedRepositories` is configured and the repository matches none of it. A
 //           service deleted and created again under the name keeps the repositories it used: the re-created
 //           service's deploys are compared with them, and when every repository known was first seen before the

@@ -9,7 +9,7 @@ import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { emptyBaseline, record, valueBefore, type ServiceBaseline } from '../../functions/baseline/state.js';
 import { OUTBOX_SWEEP_AFTER_MS, Pipeline } from '../../functions/pipeline.js';
 import { FirestoreDeliveryRecordStore } from '../../sinks/firestoreRecords.js';
-import { at, corpus, deleteServiceAt, fixtureEntries, fixtureFiles, fixtureMix, SLACK_BOT, synthetic, variant, withV1ServiceAccount, type Json } from '../support/entries.js';
+import { at, corpus, deleteServiceAt, editV1Services, fixtureEntries, fixtureFiles, fixtureMix, SLACK_BOT, synthetic, v1EnvDeploy, variant, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { config, DEPLOY_RULES, findingsOf } from '../support/run.js';
 import type { BaselineStore, Delivery } from '../../functions/baseline/store.js';
 import { readEnvelope } from '../../functions/audit/entry.js';
@@ -472,6 +472,47 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       expect(Buffer.byteLength(JSON.stringify(doc.data()), 'utf8')).toBeLessThan(512 * 1024);
       await pipeline.sweep(t0 + 3_600_000, publish);
       expect(new Set(published.filter((f) => f.rule === 'off-window-deploy').map((f) => f.insertId)).size).toBe(64);
+    });
+
+    // Every finding carries the deploy's labels: Cloud Run takes 64 service and 64 revision labels of 63 characters,
+    // international lowercase letters included (3 bytes of UTF-8 each for Georgian), about 48 KB a finding. The open
+    // findings of a service (up to 20, each kept whole so that what closes it can say so) and the outbox of the
+    // transaction that raised them came to more than Firestore's 1 MiB a document: from the twelfth such deploy every
+    // entry of the service failed its transaction on every delivery, and nothing of the service was reported again.
+    it('keeps reporting a service whose deploys carry the largest labels and leave their risks open', async () => {
+      const store = new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') });
+      // Deploys outside every window by an unapproved deployer: more findings, each with the labels, per deploy.
+      const cfg = config({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }], rules: { 'unapproved-deployer': { allowedDeployers: ['user:release@acme.example'] } } });
+      const pipeline = new Pipeline({ config: cfg, store, recentKeys: 0 });
+      const georgian = 'ა';
+      const labels = (prefix: string, i: number): Record<string, string> =>
+        Object.fromEntries(Array.from({ length: 64 }, (_, k) => [`${prefix}${k}`.padEnd(63, georgian), `${i}`.padEnd(63, georgian)]));
+      // Each deploy keeps the secrets set in plain text before it and adds one: each one's finding stays open.
+      const deploy = (i: number): Json => {
+        const time = new Date(Date.parse('2024-06-01T10:00:00Z') + i * 3_600_000).toISOString();
+        const env = [...Array.from({ length: i + 1 }, (_, k) => ({ name: `DB_PASSWORD_${k}`, value: 'hunter2hunter2' })), { name: 'NODE_OPTIONS', value: `--require /srv/hook-${i}.js` }];
+        return editV1Services(v1EnvDeploy(time, env, `gcr.io/acme/app:${i}`), (svc) => {
+          (svc['metadata'] as Record<string, unknown>)['labels'] = labels('s', i);
+          const template = (svc['spec'] as Record<string, Record<string, unknown>>)['template']!;
+          (template['metadata'] as Record<string, unknown>)['labels'] = labels('t', i);
+        });
+      };
+      const published: Finding[] = [];
+      const publish = async (f: readonly Finding[]): Promise<void> => void published.push(...f);
+      const failed: string[] = [];
+      let nowMs = Date.parse('2030-01-01T00:00:00Z');
+      // (Sixteen: a revision's plain-text secrets are kept up to 16 variables.)
+      for (let i = 0; i < 16; i++) {
+        nowMs += 3_600_000;
+        await pipeline.handleEntry(deploy(i), nowMs, publish).catch((error: unknown) => void failed.push(`${i}: ${String(error).slice(0, 120)}`));
+        // Its wait for the revision's system events runs out (none come).
+        await pipeline.sweep(nowMs + 1_800_000, publish).catch((error: unknown) => void failed.push(`sweep ${i}: ${String(error).slice(0, 120)}`));
+      }
+      expect(failed).toEqual([]);
+      const reported = new Set(published.filter((f) => f.rule === 'plaintext-secret-env' && f.status === undefined).map((f) => f.insertId));
+      expect(reported.size).toBe(16);
+      const doc = await db.collection(store.collection).doc(baselineDocId(`${SLACK_BOT.project}/${SLACK_BOT.location}/${SLACK_BOT.service}`)).get();
+      expect(Buffer.byteLength(JSON.stringify(doc.data()), 'utf8')).toBeLessThan(512 * 1024);
     });
 
     // A service deleted and created again under the name keeps its runtime service account across the delete

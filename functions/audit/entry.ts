@@ -216,7 +216,7 @@ export function compareInstants(aMs: number, aIso: string, bMs: number, bIso: st
 }
 
 /** The fraction digits of a canonical timestamp after the milliseconds, as nanoseconds (0 to 999,999). */
-function subMillisecondNanos(iso: string): number {
+export function subMillisecondNanos(iso: string): number {
   const dot = iso.indexOf('.', 19);
   if (dot === -1) return 0;
   const sub = iso.slice(dot + 4, iso.length - 1);

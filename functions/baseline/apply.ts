@@ -2,7 +2,8 @@
 import { codeLoadingKey, describeServiceAccount, enforcedPolicyOf, type Change, type CodeLoadingVar, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
 import { isPublicInvokerBinding, publicInvokerMembers, publicWriterMembers, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { someWaitingWrite } from '../correlate/rollout.js';
-import { CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
+import { subMillisecondNanos } from '../audit/entry.js';
+import { CARRIED_OPTIONAL_HISTORIES, COPY_EDITS, emptyBaseline, isLaterThan, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBeforeInstant, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
@@ -12,6 +13,7 @@ import { CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, OP
 export function applyChangeTo(target: MutableBaseline, change: Change, edits: BaselineEdits = COPY_EDITS, provenanceKey?: string): void {
   const { record } = edits;
   const t = change.timeMs;
+  const n = subMillisecondNanos(change.time);
   if (target.deletedAtMs !== undefined && t < target.deletedAtMs) {
     // A late entry about the deleted service: no service-object fact, but the histories that carry across the
     // delete (time-indexed) take it, so arrival order does not change what the re-created service is compared with.
@@ -48,21 +50,21 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
     case 'deploy': {
       recordCarriedFacts(target, change, edits);
       target.lastChangeMs = Math.max(target.lastChangeMs, t);
-      if (change.templateFingerprint) target.template = record(target.template, t, change.templateFingerprint);
-      if (change.invokerIamDisabled !== undefined) target.invokerIamDisabled = record(target.invokerIamDisabled, t, change.invokerIamDisabled);
+      if (change.templateFingerprint) target.template = record(target.template, t, change.templateFingerprint, n);
+      if (change.invokerIamDisabled !== undefined) target.invokerIamDisabled = record(target.invokerIamDisabled, t, change.invokerIamDisabled, n);
       const binauthz = change.binaryAuthorization;
-      if (binauthz && !binauthz.breakglassUnknown) target.breakglass = record(target.breakglass ?? [], t, binauthz.breakglassJustification ?? '');
+      if (binauthz && !binauthz.breakglassUnknown) target.breakglass = record(target.breakglass ?? [], t, binauthz.breakglassJustification ?? '', n);
       // A create whose justification is unknown starts without one from before all the same: the points before it
       // are a deleted service's (its delete may not have arrived yet), and the breakglass does not carry across a
       // delete. (`''`: none known, as after a delete; later writes that leave breakglass alone deploy under none.) Not
       // a v2 operation's completion entry: it is the same create, logged again without its facts.
-      else if (change.operation === 'create' && !change.operationCompletion && (target.breakglass?.length ?? 0) > 0) target.breakglass = record(target.breakglass!, t, '');
-      if (change.plainEnv) target.plainEnv = record(target.plainEnv ?? [], t, change.plainEnv);
+      else if (change.operation === 'create' && !change.operationCompletion && (target.breakglass?.length ?? 0) > 0) target.breakglass = record(target.breakglass!, t, '', n);
+      if (change.plainEnv) target.plainEnv = record(target.plainEnv ?? [], t, change.plainEnv, n);
       if (provenanceKey !== undefined) {
         // The same labels as the deploy before (the usual case) share its string: one per deploy kept in the
         // baseline cost replay 10% in collector time.
         const last = target.provenanceLabels?.[target.provenanceLabels.length - 1];
-        target.provenanceLabels = record(target.provenanceLabels ?? [], t, last?.v === provenanceKey ? last.v : provenanceKey);
+        target.provenanceLabels = record(target.provenanceLabels ?? [], t, last?.v === provenanceKey ? last.v : provenanceKey, n);
       }
       return;
     }
@@ -72,15 +74,15 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       const writers = publicWritersAfter(target, change) ?? [];
       const bindings = publicBindingsAfter(target, change);
       target.lastChangeMs = Math.max(target.lastChangeMs, t);
-      target.publicInvokers = record(target.publicInvokers, t, after);
-      target.publicWriters = record(target.publicWriters ?? [], t, writers);
+      target.publicInvokers = record(target.publicInvokers, t, after, n);
+      target.publicWriters = record(target.publicWriters ?? [], t, writers, n);
       // A change that arrived after newer deltas: what they set is computed again over it (see laterPublicPoints).
       const later = laterPublicPoints(target, change);
-      if (bindings) target.publicBindings = record(target.publicBindings ?? [], t, bindings);
+      if (bindings) target.publicBindings = record(target.publicBindings ?? [], t, bindings, n);
       for (const point of later) {
-        target.publicBindings = record(target.publicBindings ?? [], point.t, point.bindings);
-        target.publicInvokers = record(target.publicInvokers, point.t, point.invokers);
-        target.publicWriters = record(target.publicWriters ?? [], point.t, point.writers);
+        target.publicBindings = record(target.publicBindings ?? [], point.t, point.bindings, point.n);
+        target.publicInvokers = record(target.publicInvokers, point.t, point.invokers, point.n);
+        target.publicWriters = record(target.publicWriters ?? [], point.t, point.writers, point.n);
       }
       return;
     }
@@ -101,21 +103,22 @@ const KEPT_BY_DELETE = ['serviceAccount', 'repositories', 'ingress', ...CARRIED_
  */
 function recordCarriedFacts(target: MutableBaseline, change: DeployChange, { record }: BaselineEdits): void {
   const t = change.timeMs;
+  const n = subMillisecondNanos(change.time);
   recordRepositories(target, change.images, t);
-  if (change.serviceAccount) target.serviceAccount = record(target.serviceAccount, t, describeServiceAccount(change.serviceAccount));
-  if (change.ingress) target.ingress = record(target.ingress, t, change.ingress);
+  if (change.serviceAccount) target.serviceAccount = record(target.serviceAccount, t, describeServiceAccount(change.serviceAccount), n);
+  if (change.ingress) target.ingress = record(target.ingress, t, change.ingress, n);
   const policy = enforcedPolicyOf(change);
-  if (policy !== undefined) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, policy);
-  if (change.vpcEgress) target.vpcEgress = record(target.vpcEgress ?? [], t, change.vpcEgress);
-  if (change.codeLoadingEnv) target.codeLoadingEnv = record(target.codeLoadingEnv ?? [], t, codeLoadingKeys(change.codeLoadingEnv));
+  if (policy !== undefined) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, policy, n);
+  if (change.vpcEgress) target.vpcEgress = record(target.vpcEgress ?? [], t, change.vpcEgress, n);
+  if (change.codeLoadingEnv) target.codeLoadingEnv = record(target.codeLoadingEnv ?? [], t, codeLoadingKeys(change.codeLoadingEnv), n);
   // A guard's history starts with the first write that turns it on (applied, or still waiting for its rollout): most
   // services never use IAP or disable their URL, and their baselines (and every deploy of them) carry nothing for it.
   // (An off before any on raises nothing.)
   if (change.iapEnabled !== undefined && (change.iapEnabled || guardKnown(target, target.iapEnabled, (write) => write.iapEnabled))) {
-    target.iapEnabled = record(target.iapEnabled ?? [], t, change.iapEnabled);
+    target.iapEnabled = record(target.iapEnabled ?? [], t, change.iapEnabled, n);
   }
   if (change.defaultUrlDisabled !== undefined && (change.defaultUrlDisabled || guardKnown(target, target.defaultUrlDisabled, (write) => write.defaultUrlDisabled))) {
-    target.defaultUrlDisabled = record(target.defaultUrlDisabled ?? [], t, change.defaultUrlDisabled);
+    target.defaultUrlDisabled = record(target.defaultUrlDisabled ?? [], t, change.defaultUrlDisabled, n);
   }
 }
 
@@ -180,8 +183,10 @@ export function publicWritersAfter(base: ServiceBaseline | undefined, change: Ex
 export function publicBindingsAfter(base: ServiceBaseline | undefined, change: Extract<Change, { kind: 'iam-policy' }>): string[] | undefined {
   if (change.policy) return bindingKeys(change.policy);
   if (!change.delta) return undefined;
-  const before = valueBefore(base?.publicBindings, change.timeMs);
-  if (before === undefined && (valueBefore(base?.publicInvokers, change.timeMs)?.length ?? 0) > 0) return undefined;
+  // A delta applies to what was in force just before it, a point of its own millisecond included when it is older.
+  const n = subMillisecondNanos(change.time);
+  const before = valueBeforeInstant(base?.publicBindings, change.timeMs, n);
+  if (before === undefined && (valueBeforeInstant(base?.publicInvokers, change.timeMs, n)?.length ?? 0) > 0) return undefined;
   const bindings = new Set(heldIn(before ?? []));
   for (const key of bindingKeys(change.delta.removed)) bindings.delete(key);
   for (const key of bindingKeys(change.delta.added)) bindings.add(key);
@@ -207,6 +212,8 @@ function heldIn(keys: readonly string[]): string[] {
 /** A point of the public invoker histories a late policy delta changes. */
 export interface LaterPublicPoint {
   readonly t: number;
+  /** TimePoint.n of the point. */
+  readonly n?: number;
   readonly bindings: string[];
   readonly invokers: string[];
   readonly writers: string[];
@@ -220,13 +227,16 @@ export interface LaterPublicPoint {
  * would leave the member out of every newer point, though it still holds that role.
  */
 export function laterPublicPoints(base: ServiceBaseline | undefined, change: Extract<Change, { kind: 'iam-policy' }>): LaterPublicPoint[] {
-  if (!changedAfter(base?.publicBindings, change.timeMs)) return [];
+  // Later to the nanosecond: a delta of the same millisecond delivered before this one is later too.
+  const n = subMillisecondNanos(change.time);
+  const newest = base?.publicBindings?.[base.publicBindings.length - 1];
+  if (newest === undefined || !isLaterThan(newest, change.timeMs, n)) return [];
   const own = publicBindingsAfter(base, change);
   if (own === undefined) return [];
   let previous = heldIn(own);
   const out: LaterPublicPoint[] = [];
   for (const point of base!.publicBindings!) {
-    if (point.t <= change.timeMs) continue;
+    if (!isLaterThan(point, change.timeMs, n)) continue;
     if (!point.v.includes(DELTA_MARK)) break;
     const named = new Set(point.v.filter((key) => key.startsWith(DELTA_MARK)).map((key) => key.slice(DELTA_MARK.length)));
     const held = heldIn(point.v);
@@ -234,6 +244,7 @@ export function laterPublicPoints(base: ServiceBaseline | undefined, change: Ext
     if (bindings.join('\n') === held.join('\n')) break; // as it was: the points after it are too
     out.push({
       t: point.t,
+      ...(point.n !== undefined ? { n: point.n } : {}),
       bindings: [...bindings, ...point.v.filter((key) => key.startsWith(DELTA_MARK))].sort(),
       invokers: membersOfBindings(bindings, () => true),
       writers: membersOfBindings(bindings, (role) => WRITE_CAPABLE_INVOKER_ROLES.has(role)),
@@ -266,7 +277,7 @@ function membersAfter(
 ): string[] | undefined {
   if (change.policy) return pick(change.policy);
   if (!change.delta) return undefined;
-  const members = new Set(valueBefore(history, change.timeMs) ?? []);
+  const members = new Set(valueBeforeInstant(history, change.timeMs, subMillisecondNanos(change.time)) ?? []);
   for (const m of pick(change.delta.removed)) members.delete(m);
   for (const m of pick(change.delta.added)) members.add(m);
   return [...members].sort();

@@ -10,6 +10,11 @@ export interface TimePoint<T> {
   /** Event time of the change that set the value, epoch ms. */
   readonly t: number;
   readonly v: T;
+  /**
+   * The sub-millisecond digits of that time, as nanoseconds (1 to 999,999; absent: 0). A history keeps one point per
+   * millisecond: of two entries in the same one, delivered in either order, the later in time holds it.
+   */
+  readonly n?: number;
 }
 
 export interface ServiceBaseline {
@@ -183,9 +188,31 @@ export function changedAfter(history: readonly TimePoint<unknown>[] | undefined,
   return last !== undefined && last.t > t;
 }
 
-/** Inserts a point in time order (replacing one at the same time) and keeps the newest HISTORY_LIMIT. A copy. */
-export function record<T>(history: readonly TimePoint<T>[], t: number, v: T): TimePoint<T>[] {
-  return insertPoint(history.slice(), t, v);
+/**
+ * Inserts a point in time order and keeps the newest HISTORY_LIMIT. A copy. `n`: the sub-millisecond nanoseconds of
+ * the change's time (TimePoint.n). A point in the same millisecond is replaced unless it is later to the nanosecond: an
+ * older entry delivered after a newer one of the same millisecond leaves the newer one's value in force.
+ */
+export function record<T>(history: readonly TimePoint<T>[], t: number, v: T, n = 0): TimePoint<T>[] {
+  return insertPoint(history.slice(), t, v, n);
+}
+
+/** True when `point` is later than the instant `t` ms + `n` ns. */
+export function isLaterThan(point: TimePoint<unknown>, t: number, n: number): boolean {
+  return point.t > t || (point.t === t && (point.n ?? 0) > n);
+}
+
+/**
+ * The value in force just before the instant `t` ms + `n` ns: as valueBefore, and also a point of the same millisecond
+ * that is earlier to the nanosecond. What a policy delta (which says only what it changed) applies to.
+ */
+export function valueBeforeInstant<T>(history: readonly TimePoint<T>[] | undefined, t: number, n: number): T | undefined {
+  if (!history) return undefined;
+  for (let i = history.length - 1; i >= 0; i--) {
+    const point = history[i]!;
+    if (point.t < t || (point.t === t && (point.n ?? 0) < n)) return point.v;
+  }
+  return undefined;
 }
 
 /** A copy of `list` with `item` appended, keeping the newest `limit` (a copy: `list` may be shared with a stored baseline). */
@@ -196,15 +223,19 @@ export function appendBounded<T>(list: readonly T[], item: T, limit: number): T[
 }
 
 /** record, changing `history` itself. */
-function insertPoint<T>(history: TimePoint<T>[], t: number, v: T): TimePoint<T>[] {
+function insertPoint<T>(history: TimePoint<T>[], t: number, v: T, n = 0): TimePoint<T>[] {
   const last = history[history.length - 1];
+  const point: TimePoint<T> = n > 0 ? { t, v, n } : { t, v };
   if (last === undefined || last.t < t) {
-    history.push({ t, v }); // the common case: a newer point goes at the end
+    history.push(point); // the common case: a newer point goes at the end
   } else {
     let i = history.length;
     while (i > 0 && history[i - 1]!.t > t) i--;
-    if (i > 0 && history[i - 1]!.t === t) history[i - 1] = { t, v };
-    else history.splice(i, 0, { t, v });
+    if (i > 0 && history[i - 1]!.t === t) {
+      // The same millisecond: a point later to the nanosecond stays (an older entry delivered after it).
+      if ((history[i - 1]!.n ?? 0) > n) return history;
+      history[i - 1] = point;
+    } else history.splice(i, 0, point);
   }
   if (history.length > HISTORY_LIMIT) history.splice(0, history.length - HISTORY_LIMIT);
   return history;
@@ -224,8 +255,11 @@ export interface BaselineEdits {
   draft(current: ServiceBaseline | undefined): MutableBaseline;
   /** `list` with `item` appended, the newest `limit` kept. */
   append<T>(list: readonly T[], item: T, limit: number): T[];
-  /** `history` with a point at `t` (replacing one at the same time), the newest HISTORY_LIMIT kept. */
-  record<T>(history: readonly TimePoint<T>[], t: number, v: T): TimePoint<T>[];
+  /**
+   * `history` with a point at `t` ms + `n` ns (replacing one of the same millisecond unless that one is later), the
+   * newest HISTORY_LIMIT kept.
+   */
+  record<T>(history: readonly TimePoint<T>[], t: number, v: T, n?: number): TimePoint<T>[];
 }
 
 export const COPY_EDITS: BaselineEdits = {
@@ -242,7 +276,7 @@ export const IN_PLACE_EDITS: BaselineEdits = {
     if (out.length > limit) out.splice(0, out.length - limit);
     return out;
   },
-  record: <T>(history: readonly TimePoint<T>[], t: number, v: T): TimePoint<T>[] => insertPoint(history as TimePoint<T>[], t, v),
+  record: <T>(history: readonly TimePoint<T>[], t: number, v: T, n?: number): TimePoint<T>[] => insertPoint(history as TimePoint<T>[], t, v, n),
 };
 
 /** True when a repository was first seen strictly before `t`. */

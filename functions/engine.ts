@@ -334,20 +334,60 @@ function writeFromObservation(observed: ObservedFacts): DeployChange {
 const OPEN_LIMIT = 20;
 
 /**
- * At most OPEN_LIMIT open findings: those a late entry opened while newer entries hold their risk (OpenFinding.late)
- * go first, oldest first, then the oldest of the rest. Kept open only so that what closes the newer entries' risk
- * closes them too, they must not push out a finding that would be kept without them (an older grant, say, whose
- * revoke would then close nothing).
+ * The most the open findings of a service may take in its stored baseline (their JSON, in bytes of UTF-8). Each is kept
+ * whole, with the labels of its deploy, so that what closes it can say so: Cloud Run takes 64 service and 64 revision
+ * labels of 63 characters, international lowercase letters included (3 bytes each for Georgian), about 48 KB a finding.
+ * OPEN_LIMIT of them, with the findings of the transaction in the outbox next to them, passed Firestore's 1 MiB a
+ * document, and every entry of the service failed its transaction from then on. Beyond this the oldest go first, as
+ * beyond OPEN_LIMIT; ordinary findings (a few KB) reach OPEN_LIMIT first.
+ */
+export const OPEN_BYTES_LIMIT = 256 * 1024;
+
+/** Open findings are never changed in place: the size of each is measured once. */
+const openSizes = new WeakMap<OpenFinding, number>();
+
+function openBytes(open: OpenFinding): number {
+  let size = openSizes.get(open);
+  if (size === undefined) {
+    size = Buffer.byteLength(JSON.stringify(open), 'utf8');
+    openSizes.set(open, size);
+  }
+  return size;
+}
+
+/**
+ * At most OPEN_LIMIT open findings, taking at most OPEN_BYTES_LIMIT: those a late entry opened while newer entries
+ * hold their risk (OpenFinding.late) go first, oldest first, then the oldest of the rest. Kept open only so that what
+ * closes the newer entries' risk closes them too, they must not push out a finding that would be kept without them (an
+ * older grant, say, whose revoke would then close nothing). The newest is never dropped for its size alone.
  */
 function keptOpen(open: OpenFinding[]): OpenFinding[] {
   let excess = open.length - OPEN_LIMIT;
-  if (excess <= 0) return open;
+  if (excess <= 0) return withinOpenBytes(open);
   const kept: OpenFinding[] = [];
   for (const o of open) {
     if (o.late === true && excess > 0) excess--;
     else kept.push(o);
   }
-  return kept.length > OPEN_LIMIT ? kept.slice(-OPEN_LIMIT) : kept;
+  return withinOpenBytes(kept.length > OPEN_LIMIT ? kept.slice(-OPEN_LIMIT) : kept);
+}
+
+/** keptOpen's bound on bytes: late ones first, oldest first, then the oldest of the rest, never the newest. */
+function withinOpenBytes(open: OpenFinding[]): OpenFinding[] {
+  if (open.length < 2) return open;
+  let total = 0;
+  for (const o of open) total += openBytes(o);
+  if (total <= OPEN_BYTES_LIMIT) return open;
+  const dropped = new Set<OpenFinding>();
+  for (const lateOnly of [true, false]) {
+    for (let i = 0; i < open.length - 1 && total > OPEN_BYTES_LIMIT; i++) {
+      const o = open[i]!;
+      if (dropped.has(o) || (lateOnly && o.late !== true)) continue;
+      dropped.add(o);
+      total -= openBytes(o);
+    }
+  }
+  return open.filter((o) => !dropped.has(o));
 }
 
 export class Engine {

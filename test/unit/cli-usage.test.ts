@@ -123,3 +123,27 @@ describe('replay --publish: the project the topic is put in', () => {
     expect(run.stdout).toBe('');
   });
 });
+
+describe('replay --workers and --reorder-buffer take decimal whole numbers only', () => {
+  // Number() read '' and ' ' as 0 (so `--workers ''`, an unset shell variable, silently ran without worker threads)
+  // and '0x10', '1e3' or ' 5' as numbers the help never offers.
+  it.each([
+    [['--workers', ''], '--workers must be an integer from 0 to 64'],
+    [['--workers', ' '], '--workers must be an integer from 0 to 64'],
+    [['--workers', '0x2'], '--workers must be an integer from 0 to 64'],
+    [['--reorder-buffer', '0x10'], '--reorder-buffer must be a positive integer'],
+    [['--reorder-buffer', ' 5'], '--reorder-buffer must be a positive integer'],
+    [['--reorder-buffer', '1e3'], '--reorder-buffer must be a positive integer'],
+  ])('%j is a usage error', async (option, message) => {
+    const run = await runwatch(['replay', '--quiet', ...option, 'examples/logs']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`runwatch replay: ${message}`);
+    expect(run.stdout).toBe('');
+  });
+
+  it.each([[['--workers', '0']], [['--workers', '2']], [['--reorder-buffer', '1000']]])('%j is taken', async (option) => {
+    const run = await runwatch(['replay', '--quiet', '--format', 'ndjson', ...option, 'examples/logs']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).not.toBe('');
+  });
+});

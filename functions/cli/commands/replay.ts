@@ -61,6 +61,15 @@ function parseTime(flag: string, value: string | undefined): Instant | undefined
   return { iso: parsed.iso, ms: parsed.ms };
 }
 
+/**
+ * A count option's value: decimal digits only, NaN for anything else. Number() alone read '' and ' ' as 0 (an unset
+ * shell variable, `--workers "$N"`, ran without worker threads) and took `0x10`, `1e3` and ` 5`.
+ */
+function wholeNumber(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  return /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+}
+
 interface LoggingSource {
   readonly resourceNames: readonly string[];
   readonly filter: string;
@@ -155,13 +164,13 @@ export const replayCommand: Command = {
       throw new UsageError(`--since ${values.since} is not before --until ${values.until}: no entry is in [since, until)`);
     }
     const logging = loggingSource(values, positionals, since, until, io.env);
-    const reorderCapacity = values['reorder-buffer'] === undefined ? undefined : Number(values['reorder-buffer']);
-    if (reorderCapacity !== undefined && !(Number.isInteger(reorderCapacity) && reorderCapacity > 0)) {
+    const reorderCapacity = wholeNumber(values['reorder-buffer']);
+    if (reorderCapacity !== undefined && !(reorderCapacity > 0)) {
       throw new UsageError('--reorder-buffer must be a positive integer');
     }
 
-    const workers = values.workers === undefined ? undefined : Number(values.workers);
-    if (workers !== undefined && !(Number.isInteger(workers) && workers >= 0 && workers <= 64)) throw new UsageError('--workers must be an integer from 0 to 64');
+    const workers = wholeNumber(values.workers);
+    if (workers !== undefined && !(workers >= 0 && workers <= 64)) throw new UsageError('--workers must be an integer from 0 to 64');
     const config = values.config ? await loadConfigFile(values.config) : defaultConfig();
     // Connected before anything is read: a topic or credentials problem stops the replay at once.
     const publisher = values.publish !== undefined ? await FindingPublisher.open(values.publish, io.env) : undefined;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { byTime, formatTable } from '../../functions/replay/format.js';
 import { LONE_SURROGATE } from '../../functions/untrustedText.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { makeFinding, resolutionOf } from '../support/findings.js';
+import { makeFinding, resolutionOf, RULES } from '../support/findings.js';
 
 const at = (eventTime: string, rule: Parameters<typeof makeFinding>[0] = 'off-window-deploy', service = 'storefront'): Finding =>
   makeFinding(rule, { eventTime, service });
@@ -75,5 +75,17 @@ describe('formatTable cuts long cells at code points', () => {
       expect(table).not.toMatch(new RegExp(LONE_SURROGATE.source));
       expect(table).toContain('\u{1F600}…');
     }
+  });
+});
+
+describe('formatTable shows every rule id whole', () => {
+  // The RULE column was 22 wide: `binary-authorization-bypass` read `binary-authorization-…`, not an id a reader can
+  // copy into `rules.<id>` of the config or grep the docs for.
+  it.each(RULES.map((rule) => [rule]))('%s', (rule) => {
+    const table = formatTable([makeFinding(rule)]);
+    const [header, row] = table.split('\n');
+    // Whole, and the cell after it still starts under its title.
+    expect(row!.slice(0, header!.indexOf('SERVICE')).trimEnd().endsWith(`  ${rule}`)).toBe(true);
+    expect(row![header!.indexOf('SERVICE')]).not.toBe(' ');
   });
 });

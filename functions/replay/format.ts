@@ -24,7 +24,10 @@ const COLUMNS: readonly { readonly title: string; readonly width: number; readon
 
 export function formatTable(findings: readonly Finding[]): string {
   if (findings.length === 0) return 'No findings.\n';
-  const row = (cells: readonly string[]): string => cells.map((c, i) => truncatePlain(c, COLUMNS[i]!.width).padEnd(COLUMNS[i]!.width)).join('  ').trimEnd();
+  // A rule id is shown whole (it is what a reader puts under `rules.` in the config): the RULE column is as wide as
+  // the longest one shown. Rule ids are runwatch's own, never text from a log entry.
+  const widths = COLUMNS.map((c) => (c.title === 'RULE' ? Math.max(c.width, ...findings.map((f) => f.rule.length)) : c.width));
+  const row = (cells: readonly string[]): string => cells.map((c, i) => truncatePlain(c, widths[i]!).padEnd(widths[i]!)).join('  ').trimEnd();
   const lines = [row(COLUMNS.map((c) => c.title))];
   for (const finding of byTime(findings)) lines.push(row(COLUMNS.map((c) => terminalSafe(c.value(finding)))));
   return `${lines.join('\n')}\n`;

@@ -1,5 +1,5 @@
 // `runwatch replay --state FILE`: baselines kept in one JSON file between replays.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -213,4 +213,19 @@ describe('FileBaselineStore: a lock whose replay no longer runs (killed, the mac
       expect(readdirSync(dirname(path))).toEqual([]);
     }
   }, 30_000);
+});
+
+describe('FileBaselineStore: the state file keeps its permissions', () => {
+  // The write-back creates a temp file (umask: 0644 here) and renames it over the state: a state file its owner had
+  // made private (chmod 600: it names principals, service accounts and services) came back readable by everyone.
+  it.each([['600', 0o600], ['640', 0o640], ['664', 0o664]])('mode %s stays after a write-back', async (_name, mode) => {
+    const path = stateIn();
+    writeFileSync(path, JSON.stringify({ format: 'runwatch-baseline', version: 1, services: {} }));
+    chmodSync(path, mode);
+    const store = await FileBaselineStore.open(path);
+    store.transactSync('p/l/s', () => ({ next: { ...emptyBaseline(), lastChangeMs: 5 }, result: undefined }));
+    await store.close();
+    expect(statSync(path).mode & 0o777).toBe(mode);
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ services: { 'p/l/s': { lastChangeMs: 5 } } });
+  });
 });

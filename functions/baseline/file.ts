@@ -2,7 +2,7 @@
 // stopped. Loaded whole at open, written atomically (temp file + rename) at close. A lock file next to it keeps two
 // replays from using it at once: each would write back only its own view, and the last to finish would win. A
 // lock whose replay no longer runs is taken over (lock.ts).
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { lockStateFile, unlockStateFile, type StaleHolder } from './lock.js';
 import { MemoryBaselineStore } from './memory.js';
@@ -101,8 +101,13 @@ export class FileBaselineStore extends MemoryBaselineStore {
   private async writeBack(): Promise<void> {
     const state: StateFile = { format: 'runwatch-baseline', version: 1, services: Object.fromEntries(this.entries()) };
     const temp = `${this.path}.${process.pid}.tmp`;
+    // The file replaced keeps its permissions: a state file made private (it names principals, service accounts and
+    // services) must not come back readable by all (the temp file is created with the umask's mode). Created with
+    // the mode already, so the data is never readable by more than it will be; chmod then sets what the umask took.
+    const mode = await existingMode(this.path);
     try {
-      await writeFile(temp, `${JSON.stringify(state)}\n`);
+      await writeFile(temp, `${JSON.stringify(state)}\n`, mode === undefined ? {} : { mode });
+      if (mode !== undefined) await chmod(temp, mode);
       await rename(temp, this.path);
     } catch (error) {
       await unlink(temp).catch(() => undefined); // a write that failed (a full disk) leaves no temp file behind
@@ -126,6 +131,16 @@ export class FileBaselineStore extends MemoryBaselineStore {
     if (!this.locked) return;
     this.locked = false;
     await unlockStateFile(this.path);
+  }
+}
+
+/** The permission bits of the file at `path`; undefined when there is none yet (a new file takes the umask's). */
+async function existingMode(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).mode & 0o777;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
 }
 

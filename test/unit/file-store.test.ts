@@ -1,5 +1,5 @@
 // `runwatch replay --state FILE`: baselines kept in one JSON file between replays.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -227,5 +227,32 @@ describe('FileBaselineStore: the state file keeps its permissions', () => {
     await store.close();
     expect(statSync(path).mode & 0o777).toBe(mode);
     expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ services: { 'p/l/s': { lastChangeMs: 5 } } });
+  });
+});
+
+describe('FileBaselineStore: a state file reached through a symbolic link', () => {
+  // The write-back renamed its temp file over the link: the link became a file of its own and the file it led to
+  // stayed as it was, so a replay given that file's own path reported every finding again.
+  it('writes the file the link leads to, and the link stays a link', async () => {
+    const path = stateIn();
+    writeFileSync(path, JSON.stringify({ format: 'runwatch-baseline', version: 1, services: {} }));
+    const link = join(dirname(path), 'link.json');
+    symlinkSync(path, link);
+    const store = await FileBaselineStore.open(link);
+    store.transactSync('p/l/s', () => ({ next: { ...emptyBaseline(), lastChangeMs: 5 }, result: undefined }));
+    await store.close();
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ services: { 'p/l/s': { lastChangeMs: 5 } } });
+    expect(readdirSync(dirname(path)).sort()).toEqual(['link.json', 'state.json']);
+  });
+
+  it('one lock for the link and the file it leads to: two replays cannot use the file at once through them', async () => {
+    const path = stateIn();
+    const link = join(dirname(path), 'link.json');
+    writeFileSync(path, JSON.stringify({ format: 'runwatch-baseline', version: 1, services: {} }));
+    symlinkSync(path, link);
+    const first = await FileBaselineStore.open(path);
+    await expect(FileBaselineStore.open(link)).rejects.toThrow(/is in use by another replay/);
+    await first.release();
   });
 });

@@ -2,7 +2,7 @@
 // stopped. Loaded whole at open, written atomically (temp file + rename) at close. A lock file next to it keeps two
 // replays from using it at once: each would write back only its own view, and the last to finish would win. A
 // lock whose replay no longer runs is taken over (lock.ts).
-import { chmod, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, readFile, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { lockStateFile, unlockStateFile, type StaleHolder } from './lock.js';
 import { MemoryBaselineStore } from './memory.js';
@@ -41,7 +41,8 @@ export class FileBaselineStore extends MemoryBaselineStore {
   }
 
   /** Opens (or starts) the state file, locking it; `close` writes it back, `release` lets it go unchanged. */
-  static async open(path: string): Promise<FileBaselineStore> {
+  static async open(given: string): Promise<FileBaselineStore> {
+    const path = await throughLinks(given);
     let tookOverFrom: StaleHolder | undefined;
     try {
       tookOverFrom = await lockStateFile(path);
@@ -131,6 +132,21 @@ export class FileBaselineStore extends MemoryBaselineStore {
     if (!this.locked) return;
     this.locked = false;
     await unlockStateFile(this.path);
+  }
+}
+
+/**
+ * The file a `--state` path names: the one a symbolic link leads to, so that the write-back (a rename) replaces
+ * that file rather than the link, and the lock sits beside it, one for every path that leads there. A path that is
+ * no link (or leads nowhere yet) is kept as given, so messages name it as the user wrote it.
+ */
+async function throughLinks(path: string): Promise<string> {
+  try {
+    if (!(await lstat(path)).isSymbolicLink()) return path;
+    return await realpath(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return path;
+    throw stateFileError(path, error, 'lock');
   }
 }
 

@@ -255,4 +255,18 @@ describe('FileBaselineStore: a state file reached through a symbolic link', () =
     await expect(FileBaselineStore.open(link)).rejects.toThrow(/is in use by another replay/);
     await first.release();
   });
+
+  it('the CLI names the lock it took over: the one beside the file the link leads to', async () => {
+    const path = stateIn();
+    writeFileSync(path, JSON.stringify({ format: 'runwatch-baseline', version: 1, services: {} }));
+    const link = join(mkdtempSync(join(tmpdir(), 'runwatch-state-link-')), 'link.json');
+    symlinkSync(path, link);
+    writeFileSync(`${path}.lock`, '');
+    const past = (Date.now() - UNREADABLE_LOCK_STALE_MS - 5_000) / 1000;
+    utimesSync(`${path}.lock`, past, past);
+    const { runwatch } = await import('../support/cli.js');
+    const run = await runwatch(['replay', '--quiet', '--state', link, '-'], '');
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(`${path}.lock was left naming no process`);
+  });
 });

@@ -32,7 +32,8 @@ export class FileBaselineStore extends MemoryBaselineStore {
   /** The write-back, once close was called. */
   private closing: Promise<void> | undefined;
   private constructor(
-    private readonly path: string,
+    /** The state file: the path given, or the file it leads to when it is a symbolic link. Its lock is `${path}.lock`. */
+    readonly path: string,
     initial: Record<string, ServiceBaseline>,
     /** Who left the stale lock this one took over: a dead replay's process id, or `unreadable` (see lock.ts). */
     readonly tookOverFrom: StaleHolder | undefined,

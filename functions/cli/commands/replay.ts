@@ -204,7 +204,7 @@ export const replayCommand: Command = {
       store = await opening;
       if (store?.tookOverFrom !== undefined) {
         const left = store.tookOverFrom === 'unreadable' ? 'naming no process, over a minute ago (a replay that died creating it)' : `by process ${store.tookOverFrom}, which no longer runs`;
-        io.stderr.write(`runwatch replay: ${terminalSafe(`${values.state}.lock was left ${left}`)}: taken over\n`);
+        io.stderr.write(`runwatch replay: ${terminalSafe(`${store.path}.lock was left ${left}`)}: taken over\n`);
       }
       stats = await replay({
         config,

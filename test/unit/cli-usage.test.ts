@@ -134,6 +134,9 @@ describe('replay --workers and --reorder-buffer take decimal whole numbers only'
     [['--reorder-buffer', '0x10'], '--reorder-buffer must be a positive integer'],
     [['--reorder-buffer', ' 5'], '--reorder-buffer must be a positive integer'],
     [['--reorder-buffer', '1e3'], '--reorder-buffer must be a positive integer'],
+    // Digits too many for a number: Number() makes them Infinity, a buffer without bound.
+    [['--reorder-buffer', `1${'0'.repeat(400)}`], '--reorder-buffer must be a positive integer'],
+    [['--workers', `1${'0'.repeat(400)}`], '--workers must be an integer from 0 to 64'],
   ])('%j is a usage error', async (option, message) => {
     const run = await runwatch(['replay', '--quiet', ...option, 'examples/logs']);
     expect(run.code).toBe(2);

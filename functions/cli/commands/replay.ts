@@ -67,7 +67,8 @@ function parseTime(flag: string, value: string | undefined): Instant | undefined
  */
 function wholeNumber(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  return /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+  const number = /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+  return Number.isSafeInteger(number) ? number : Number.NaN; // so many digits that Number() made them Infinity
 }
 
 interface LoggingSource {

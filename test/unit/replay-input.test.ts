@@ -76,6 +76,42 @@ describe('runwatch replay: a UTF-8 byte order mark at the start of the input is 
   });
 });
 
+describe('runwatch replay: UTF-16 with a byte order mark is read as text', () => {
+  // Windows PowerShell 5.1 writes UTF-16LE with a mark for `>` and Out-File by default, so
+  // `gcloud logging read ... --format=json > run.json` there gave a file replay read as 1,000 lines that are not
+  // JSON: every entry malformed, "No findings", exit 0.
+  const entries = (): string[] => history().map((e) => JSON.stringify(e));
+  const utf16le = (text: string): Buffer => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+  const utf16be = (text: string): Buffer => {
+    const le = Buffer.from(text, 'utf16le');
+    return Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(le).swap16()]);
+  };
+
+  it.each([
+    ['UTF-16LE, a pretty-printed array with CRLF', (): Buffer => utf16le(JSON.stringify(history(), null, 2).replaceAll('\n', '\r\n')), 'x.json'],
+    ['UTF-16LE, NDJSON', (): Buffer => utf16le(`${entries().join('\r\n')}\r\n`), 'x.ndjson'],
+    ['UTF-16BE, NDJSON', (): Buffer => utf16be(`${entries().join('\n')}\n`), 'x.ndjson'],
+    ['gzip of UTF-16LE', (): Buffer => gzipSync(utf16le(JSON.stringify(history(), null, 2))), 'x.json.gz'],
+  ])('%s: every entry read, none malformed', async (_, content, name) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, name), content());
+    for (const workers of ['0', '2']) {
+      const run = await runwatch(['replay', '--format', 'ndjson', '--workers', workers, join(dir, name)]);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain('5 entries read');
+      expect(run.stderr).not.toMatch(/malformed/);
+    }
+  });
+
+  it('on stdin, cut at odd bytes', async () => {
+    const bytes = utf16le(`${entries().join('\n')}\n`);
+    const run = await runwatch(['replay', '--format', 'ndjson', '-'], [bytes.subarray(0, 1), bytes.subarray(1, 4), bytes.subarray(4, 1001), bytes.subarray(1001)]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('5 entries read');
+    expect(run.stderr).not.toMatch(/malformed/);
+  });
+});
+
 describe('runwatch replay: gzip is recognized by its bytes', () => {
   const ndjson = (): string => `${history().map((e) => JSON.stringify(e)).join('\n')}\n`;
 

@@ -236,21 +236,52 @@ async function* prepend(head: Buffer, chunks: AsyncIterator<Buffer>): AsyncGener
   }
 }
 
-/** `bytes` as UTF-8 text, without a leading byte order mark (JSON.parse takes it for a broken first line). */
+/**
+ * `bytes` as text, without a leading byte order mark (JSON.parse takes it for a broken first line): UTF-8, or UTF-16
+ * when a UTF-16 mark opens it (Windows PowerShell 5.1 writes UTF-16LE with one for `>` and Out-File, so
+ * `gcloud logging read ... > run.json` there gives such a file; read as UTF-8, every line of it was "not JSON").
+ */
 async function* textOf(bytes: AsyncIterable<Buffer>): AsyncGenerator<string> {
-  const decoder = new StringDecoder('utf8');
+  const chunks = bytes[Symbol.asyncIterator]();
+  // The first two bytes decide; a pipe may hand them over one at a time.
+  let head = Buffer.alloc(0);
+  while (head.length < 2) {
+    const next = await chunks.next();
+    if (next.done) break;
+    head = Buffer.concat([head, next.value]);
+  }
+  const encoding = utf16Mark(head);
+  const decoder = new StringDecoder(encoding === undefined ? 'utf8' : 'utf16le');
+  // UTF-16BE: each pair of bytes swapped into UTF-16LE, a byte left over carried to the next chunk.
+  let carry: Buffer | undefined;
+  const decode = (chunk: Buffer): string => {
+    if (encoding !== 'utf16be') return decoder.write(chunk);
+    const joined = carry ? Buffer.concat([carry, chunk]) : chunk;
+    const even = joined.length - (joined.length % 2);
+    carry = even < joined.length ? Buffer.from(joined.subarray(even)) : undefined;
+    return decoder.write(Buffer.from(joined.subarray(0, even)).swap16());
+  };
   let atStart = true;
   const strip = (text: string): string => {
     if (!atStart || text.length === 0) return text;
     atStart = false;
     return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   };
-  for await (const chunk of bytes) {
-    const text = strip(decoder.write(chunk));
+  for await (const chunk of prepend(head, chunks)) {
+    const text = strip(decode(chunk));
     if (text.length > 0) yield text;
   }
-  const last = strip(decoder.end());
+  // A byte left over (an odd length) is half a character: the UTF-16 decoder drops it, as it drops one of its own.
+  const last = strip(`${carry ? decoder.write(carry) : ''}${decoder.end()}`);
   if (last.length > 0) yield last;
+}
+
+/** The UTF-16 byte order mark `head` starts with, if any (FF FE: little-endian, FE FF: big-endian). */
+function utf16Mark(head: Uint8Array): 'utf16le' | 'utf16be' | undefined {
+  if (head.length < 2) return undefined;
+  if (head[0] === 0xff && head[1] === 0xfe) return 'utf16le';
+  if (head[0] === 0xfe && head[1] === 0xff) return 'utf16be';
+  return undefined;
 }
 
 /** Entries of every path, one file after the other. Unparseable lines are yielded as `invalid`, never thrown. */

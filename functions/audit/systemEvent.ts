@@ -5,8 +5,8 @@
 import {
   defaultComputeServiceAccount,
   runtimeServiceAccountFromEmail,
-  type EntryKey,
   type CodeLoadingVar,
+  type EntryKey,
   type ImageRef,
   type PlainEnvVar,
   type RuntimeServiceAccount,

@@ -9,6 +9,7 @@ import { globMatches, isPerson, principalMatches } from './config/glob.js';
 import type { RuleException, RuleSettings, RunwatchConfig } from './config/types.js';
 import {
   addWrite,
+  awaitingEvents,
   belongsToCompleted,
   acrossApis,
   BURST_MS,
@@ -625,17 +626,21 @@ export class Engine {
     // (mayOpen false) is no system event: it is how a service whose events do not reach runwatch is completed.
     if (mayOpen && draft.systemEventsSeen !== true) draft.systemEventsSeen = true;
     if (observation.deleting) return 'deletion-event';
-    if (draft.completed && belongsToCompleted(draft.completed, observation)) return 'late-system-event';
+    // Events of a write judged without them (they came later than its wait): its late half, judged once.
+    const lateHalf = mayOpen && awaitingEvents(draft.completed, observation) >= 0;
+    if (!lateHalf && draft.completed && belongsToCompleted(draft.completed, observation)) return 'late-system-event';
     const rollouts = [...(draft.rollouts ?? [])];
     // An Admin API read answers for the write it was made for: that rollout, if what was read can be its revision
     // (the same checks as any event: operation, revision, time), or none (it completed meanwhile).
-    const index = forWrite
-      ? rollouts.findIndex((r) => r.write !== undefined && r.observed === undefined && sameEntry(r.write.key, forWrite) && rolloutForObservation([r], observation, this.waitMs) === 0)
-      : rolloutForObservation(rollouts, observation, this.waitMs);
+    const index = lateHalf
+      ? rollouts.findIndex((r) => r.ofJudgedWrite === true && sameOperation(r.observed?.operationId, observation.operationId))
+      : forWrite
+        ? rollouts.findIndex((r) => r.write !== undefined && r.observed === undefined && sameEntry(r.write.key, forWrite) && rolloutForObservation([r], observation, this.waitMs) === 0)
+        : rolloutForObservation(rollouts, observation, this.waitMs);
     // The Cloud Functions marks are labels and annotations on the revision, which whoever deploys can write: they
     // let an event go only when no ordinary admin write (a user's deploy, not the Cloud Functions service agent's
-    // InternalServices call) is waiting for it.
-    if (observation.managedByCloudFunctions && !this.config.cloudFunctions.watch) {
+    // InternalServices call) is waiting for it, or was judged without it (lateHalf: such a write's entry alone awaits).
+    if (observation.managedByCloudFunctions && !this.config.cloudFunctions.watch && !lateHalf) {
       const write = index >= 0 ? rollouts[index]!.write : undefined;
       if (!write || write.methodName.includes('InternalServices.')) return 'cloud-functions-managed';
     }
@@ -643,9 +648,12 @@ export class Engine {
     if (index < 0) {
       // Only a revision's own event opens a rollout: service-level events also follow traffic and IAM changes.
       if (observation.level !== 'revision') return 'unmatched-service-event';
-      rollouts.push(openFromObservation(observation, this.waitMs, nowMs));
+      const opened = openFromObservation(observation, this.waitMs, nowMs);
+      rollouts.push(lateHalf ? { ...opened, ofJudgedWrite: true } : opened);
       setRollouts(draft, rollouts);
-      return this.keepRolloutsBounded(draft, findings, edits) ? 'evaluated' : 'waiting-for-rollout';
+      // A late half with its Ready condition is complete: no write is to come.
+      const drained = lateHalf && this.drain(draft, nowMs, findings, edits);
+      return this.keepRolloutsBounded(draft, findings, edits) || drained ? 'evaluated' : 'waiting-for-rollout';
     }
     rollouts[index] = withObserved(rollouts[index]!, observe(rollouts[index]!.observed, observation));
     setRollouts(draft, rollouts);
@@ -746,10 +754,19 @@ export class Engine {
     // System events that waited for a write while another rollout of the same revision completed (the revision
     // event carries the first write's operation id, the service event the second's: delivered out of order, each
     // can open a rollout): the revision is judged already. As a late event would be, they are recognised.
-    if (!rollout.write && rollout.observed && draft.completed && belongsToCompleted(draft.completed, rollout.observed)) return;
+    // The late half of a write judged without it (Rollout.ofJudgedWrite): judged once, the write's entry awaits it no more.
+    const awaited = rollout.ofJudgedWrite ? awaitingEvents(draft.completed, rollout.observed!) : -1;
+    if (rollout.ofJudgedWrite && awaited < 0) return;
+    if (awaited >= 0) {
+      const { eventsAwaited: _judged, ...owner } = draft.completed![awaited]!;
+      replaceCompleted(draft, awaited, owner);
+    }
+    if (awaited < 0 && !rollout.write && rollout.observed && draft.completed && belongsToCompleted(draft.completed, rollout.observed)) return;
     const rolled = rolledOut(rollout, writeFromObservation);
-    // System events of a revision whose write was judged without them (they came later than its wait).
-    const reportedAsDeploy = !rollout.write && this.claimLateHalf(draft, true, rolled.change, rollout.observed?.operationId);
+    // System events of a revision whose write was judged without them (they came later than its wait): by its
+    // operation id (awaited), else (a v2 write's id is not in its events) by time and principal.
+    const claimedByTime = awaited < 0 && !rollout.write && this.claimLateHalf(draft, true, rolled.change, rollout.observed?.operationId);
+    const reportedAsDeploy = awaited >= 0 || claimedByTime;
     // A write across API versions that no revision event followed made no revision (a Terraform apply through v2
     // after gcloud deploys through v1, changing a label): said only once its whole wait ran out (judged early, a
     // deploy-and-delete say, it still counts), and only where this service's events are known to reach runwatch,
@@ -771,8 +788,10 @@ export class Engine {
       revision: merged.change.revision,
       operationId: rollout.observed?.operationId ?? rollout.write?.operationId,
       ...(rollout.write ? {} : { withoutWrite: true as const }),
-      ...(reportedAsDeploy ? { claimedByTime: true as const } : {}),
+      ...(claimedByTime ? { claimedByTime: true as const } : {}),
       ...(countedAsDeploy ? { reportedWrite: true as const } : {}),
+      // Judged without its events, which its operation id ties to it when they come later (CompletedRollout.eventsAwaited).
+      ...(eventsAwaitedBy(rollout) ? { eventsAwaited: true as const } : {}),
       // A deploy reported here may still see its other half; not one judged as no revision, or itself a late half.
       ...(revisionKept || reportedAsDeploy ? {} : otherHalfOf(rollout, this.waitMs)),
     };
@@ -788,6 +807,15 @@ export class Engine {
       draft.open = after;
     }
   }
+}
+
+/**
+ * True when `rollout` is judged from its write alone and its system events, should they come later, are tied to it by
+ * its operation id (a v1 write's): not a Cloud Functions service agent's InternalServices call, whose events are let go.
+ */
+function eventsAwaitedBy(rollout: Rollout): boolean {
+  const write = rollout.write;
+  return write !== undefined && rollout.observed === undefined && write.operationId !== undefined && !tiedToEventsOnlyByTime(write) && !write.methodName.includes('InternalServices.');
 }
 
 /** A failed rollout's write as the baseline records it: none of its revision's facts (identity, images), which never served. */

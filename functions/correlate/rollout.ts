@@ -90,6 +90,11 @@ export interface Rollout {
    * between them, and a burst's writes arrive in any order.
    */
   readonly settingWrites?: readonly DeployChange[];
+  /**
+   * System events of a write judged without them (CompletedRollout.eventsAwaited): their late half. No write joins
+   * them (theirs was judged), nor events of another operation; they complete on their own Ready condition.
+   */
+  readonly ofJudgedWrite?: true;
 }
 
 export interface CompletedRollout {
@@ -110,6 +115,13 @@ export interface CompletedRollout {
    * reported, so such a write is reported (a second alert rather than none).
    */
   readonly reportedWrite?: true;
+  /**
+   * Judged from its write alone, a write whose operation id its system events carry (a v1 write) and none of them came
+   * in its wait (a slow image import or startup probe, a delivery backlog): the first of them to come later are its
+   * late half, judged once for the revision's facts (image, identity, variables, egress), not as a deploy of their
+   * own (Engine.finalize). Taken away once they are.
+   */
+  readonly eventsAwaited?: true;
   /**
    * Judged with one half missing that no operation id can tie to it later (a v2 write's id is not in its events):
    * the span, in event time, in which that half's time may fall, and who deployed (the write's principal, or the
@@ -155,6 +167,17 @@ export function lateHalfOf(completed: readonly CompletedRollout[] | undefined, e
     }
   });
   return best;
+}
+
+/**
+ * Index of the completed entry still awaiting the system events `o` (CompletedRollout.eventsAwaited: the same
+ * operation), or -1: also when another completed entry reports on them (a revision already judged).
+ */
+export function awaitingEvents(completed: readonly CompletedRollout[] | undefined, o: Pick<RevisionObservation, 'operationId' | 'revision'>): number {
+  if (!completed || o.operationId === undefined) return -1;
+  const index = completed.findIndex((c) => c.eventsAwaited === true && sameOperation(o.operationId, c.operationId));
+  if (index < 0) return -1;
+  return completed.some((c, i) => i !== index && belongsToCompleted([c], o)) ? -1 : index;
 }
 
 /** A completed rollout: the write's who/when with the facts of what rolled out. */
@@ -227,7 +250,7 @@ export function rolloutForWrite(rollouts: readonly Rollout[], write: DeployChang
   let nearest = -1;
   let nearestGap = Infinity;
   rollouts.forEach((rollout, i) => {
-    if (sameOp >= 0) return;
+    if (sameOp >= 0 || rollout.ofJudgedWrite) return;
     if (rollout.write) {
       if (sameOperation(write.operationId, rollout.write.operationId)) sameOp = i;
       else if (repeatOf < 0 && !write.operationCompletion && rollout.write.templateFingerprint === write.templateFingerprint && Math.abs(write.timeMs - rollout.write.timeMs) <= BURST_MS) {
@@ -278,6 +301,8 @@ export function rolloutForObservation(rollouts: readonly Rollout[], observation:
       // Another operation's events; a v2 write's own id says nothing either way (see excludingOperationId).
       if (rollout.observed?.operationId !== undefined || excludingOperationId(rollout.write) !== undefined) continue;
     }
+    // The late half of a judged write takes only its own operation's events (or its revision's, below).
+    if (rollout.ofJudgedWrite && !(observation.revision !== undefined && observation.revision === rollout.observed?.revision)) continue;
     const revision = rollout.observed?.revision ?? rollout.write?.revision;
     if (observation.revision && revision) {
       if (observation.revision === revision) return i;
@@ -382,6 +407,7 @@ export function withObserved(rollout: Rollout, observed: ObservedFacts | undefin
   if (observed) out.observed = observed;
   if (rollout.acrossApis) out.acrossApis = true;
   if (rollout.settingWrites) out.settingWrites = rollout.settingWrites;
+  if (rollout.ofJudgedWrite) out.ofJudgedWrite = true;
   return out;
 }
 
@@ -437,7 +463,8 @@ export function oldestRollout(rollouts: readonly Rollout[]): number {
 export function isComplete(rollout: Rollout): boolean {
   // A write across API versions waits for a revision's own event: a service event's Ready also follows an edit that
   // made no revision, and delivered before the revision's event it would complete the deploy without it.
-  return rollout.write !== undefined && rollout.observed?.ready !== undefined && (!rollout.acrossApis || rollout.observed.revisionEvent === true);
+  // The late half of a judged write has no write to wait for.
+  return (rollout.write !== undefined || rollout.ofJudgedWrite === true) && rollout.observed?.ready !== undefined && (!rollout.acrossApis || rollout.observed.revisionEvent === true);
 }
 
 /**

@@ -637,9 +637,9 @@ export class Engine {
       : forWrite
         ? rollouts.findIndex((r) => r.write !== undefined && r.observed === undefined && sameEntry(r.write.key, forWrite) && rolloutForObservation([r], observation, this.waitMs) === 0)
         : rolloutForObservation(rollouts, observation, this.waitMs);
-    // The Cloud Functions marks are labels and annotations on the revision, which whoever deploys can write: they
-    // let an event go only when no ordinary admin write (a user's deploy, not the Cloud Functions service agent's
-    // InternalServices call) is waiting for it, or was judged without it (lateHalf: such a write's entry alone awaits).
+    // A revision the Cloud Functions service agent created (its creator: audit/systemEvent.ts) is let go only when no
+    // ordinary admin write (a user's deploy, not the service agent's InternalServices call) is waiting for it, or was
+    // judged without it (lateHalf: such a write's entry alone awaits).
     if (observation.managedByCloudFunctions && !this.config.cloudFunctions.watch && !lateHalf) {
       const write = index >= 0 ? rollouts[index]!.write : undefined;
       if (!write || write.methodName.includes('InternalServices.')) return 'cloud-functions-managed';

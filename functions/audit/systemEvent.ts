@@ -54,7 +54,12 @@ export interface RevisionObservation {
   readonly deleting: boolean;
   /** `serving.knative.dev/creator` (revision) or `lastModifier` (service): who deployed, as Cloud Run recorded it. */
   readonly creator?: string;
-  /** The service backs a Cloud Functions (2nd gen) function. */
+  /**
+   * The revision (or the service's last change) was made by the Cloud Functions service agent: Cloud Functions (2nd gen)
+   * rolled it out for its function. Told by `creator` (Cloud Run sets it from the caller), not by the
+   * `goog-managed-by: cloudfunctions` label or the `cloudfunctions.googleapis.com/function-id` annotation, which whoever
+   * deploys can write.
+   */
   readonly managedByCloudFunctions: boolean;
 }
 
@@ -118,6 +123,7 @@ export function readRevisionObservation(env: Envelope, secrets: EnvSecrets = {})
   const revisionLabels = level === 'revision' ? userLabels(metaLabels) : userLabels(templateMeta?.['labels']);
   const eventLabels = level === 'revision' ? revisionLabels : { ...userLabels(metaLabels), ...revisionLabels };
   const statusMessage = asString(at(pp, 'status', 'message')) ?? '';
+  const creator = stringIn(annotations, level === 'revision' ? 'serving.knative.dev/creator' : 'serving.knative.dev/lastModifier');
   return {
     key: env.key,
     time: env.time,
@@ -139,10 +145,17 @@ export function readRevisionObservation(env: Envelope, secrets: EnvSecrets = {})
     clientName,
     generation,
     deleting: asString(metadata?.['deletionTimestamp']) !== undefined || /Deletion in progress/i.test(statusMessage),
-    creator: stringIn(annotations, level === 'revision' ? 'serving.knative.dev/creator' : 'serving.knative.dev/lastModifier'),
-    managedByCloudFunctions:
-      stringIn(metaLabels, 'goog-managed-by') === 'cloudfunctions' || stringIn(annotations, 'cloudfunctions.googleapis.com/function-id') !== undefined,
+    creator,
+    managedByCloudFunctions: isCloudFunctionsServiceAgent(creator),
   };
+}
+
+/** The Cloud Functions service agent, `service-PROJECT_NUMBER@gcf-admin-robot.iam.gserviceaccount.com`. */
+const CLOUD_FUNCTIONS_SERVICE_AGENT = /^service-\d+@gcf-admin-robot\.iam\.gserviceaccount\.com$/i;
+
+/** True when `principal` is the Cloud Functions service agent (the caller Cloud Run records as a revision's creator). */
+export function isCloudFunctionsServiceAgent(principal: string | undefined): boolean {
+  return principal !== undefined && CLOUD_FUNCTIONS_SERVICE_AGENT.test(principal);
 }
 
 /**

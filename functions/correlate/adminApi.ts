@@ -23,7 +23,7 @@
 // Roles: run.services.get and run.revisions.get on the watched projects (roles/run.viewer) for the detect
 // function's service account.
 import type { protos, v2 } from '@google-cloud/run';
-import type { RevisionObservation } from '../audit/systemEvent.js';
+import { isCloudFunctionsServiceAgent, type RevisionObservation } from '../audit/systemEvent.js';
 import { codeLoadingEnvOf, plainEnvOf } from '../audit/env.js';
 import { imagesOf } from '../audit/image.js';
 import { asObject, stringIn, userLabels } from '../audit/json.js';
@@ -171,7 +171,7 @@ export function observationOfRevision(write: DeployChange, revision: Revision, n
     ...(clientName ? { clientName } : {}),
     deleting: timestampMs(revision.deleteTime) !== undefined,
     ...(creator ? { creator } : {}),
-    managedByCloudFunctions: stringIn(labels, 'goog-managed-by') === 'cloudfunctions',
+    managedByCloudFunctions: isCloudFunctionsServiceAgent(creator),
   };
 }
 

@@ -229,8 +229,10 @@ describe('off-window-deploy on Cloud Functions (2nd gen) backing services, when 
       e['timestamp'] = '2025-10-15T02:21:20Z';
       e['severity'] = 'INFO';
       delete e.protoPayload['status'];
-      const response = e.protoPayload['response'] as { metadata: { labels: Record<string, string> }; status: { conditions: Record<string, string>[] } };
+      const response = e.protoPayload['response'] as { metadata: { labels: Record<string, string>; annotations: Record<string, string> }; status: { conditions: Record<string, string>[] } };
       response.metadata.labels['goog-managed-by'] = 'cloudfunctions';
+      // Rolled out by the service agent's write: Cloud Run records it as the revision's creator.
+      response.metadata.annotations['serving.knative.dev/creator'] = 'service-1069326034581@gcf-admin-robot.iam.gserviceaccount.com';
       response.status.conditions = [{ type: 'Ready', status: 'True' }];
     },
   );

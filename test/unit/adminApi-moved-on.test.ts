@@ -1,0 +1,65 @@
+// The Admin API fallback reads the service's latest created revision for a waiting write. When the service moved on
+// (another deploy made a newer revision before the read, its write not yet seen), that revision is not the write's: a
+// v1 write says the generation it produced (response.metadata.generation), and Cloud Run numbers a revision by its
+// configuration generation (SERVICE-NNNNN-xxx), which never runs ahead of the service's. A revision numbered past the
+// write's generation came from a later change: it must not give the write its image, identity or variables.
+import { describe, expect, it } from 'vitest';
+import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
+import { observationOfRevision, type RevisionReader } from '../../functions/correlate/adminApi.js';
+import type { Finding } from '../../functions/findings/finding.js';
+import { Pipeline } from '../../functions/pipeline.js';
+import { synthetic, type Json } from '../support/entries.js';
+import { config } from '../support/run.js';
+
+const [consoleWrite] = synthetic('seq-console-deploy') as unknown as [Json]; // generation 23, 2024-05-06T22:58:04Z
+const WRITE_MS = Date.parse('2024-05-06T22:58:04.355Z');
+const SERVICE = 'projects/test-project-1234/locations/asia-northeast1/services/cloud-run-slack-bot';
+
+function readerOf(revision: string, image: string, createdMs: number): RevisionReader {
+  return {
+    async read(write, nowMs) {
+      return {
+        kind: 'revision',
+        observation: observationOfRevision(
+          write,
+          {
+            name: `${SERVICE}/revisions/${revision}`,
+            createTime: { seconds: Math.floor(createdMs / 1000), nanos: 0 },
+            containers: [{ image }],
+            serviceAccount: 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com',
+            conditions: [{ type: 'Ready', state: 'CONDITION_SUCCEEDED' }],
+            creator: 'someone-else@example.com',
+          },
+          nowMs,
+        ),
+      };
+    },
+    close: async () => undefined,
+  };
+}
+
+async function run(reader: RevisionReader): Promise<{ findings: Finding[]; joined: number }> {
+  const cfg = config({ timezone: 'UTC', changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }], correlation: { adminApiFallback: { enabled: true, afterSeconds: 120 } } });
+  const pipeline = new Pipeline({ config: cfg, store: new MemoryBaselineStore(), revisionReader: reader });
+  const findings: Finding[] = [];
+  const outcome = await pipeline.handleEntry(consoleWrite, WRITE_MS + 1_000);
+  if (outcome.status === 'processed') findings.push(...outcome.findings);
+  const pass = await pipeline.readFromAdminApi(WRITE_MS + 150_000);
+  findings.push(...pass.findings, ...(await pipeline.flush()));
+  return { findings: findings.filter((f) => f.rule === 'off-window-deploy'), joined: pass.joined };
+}
+
+describe('Admin API fallback: the latest revision read for a write', () => {
+  it('joins: the revision of the generation the write produced (00023)', async () => {
+    const { findings, joined } = await run(readerOf('cloud-run-slack-bot-00023-kiv', 'gcr.io/acme/app:1', WRITE_MS + 10_000));
+    expect(joined).toBe(1);
+    expect(findings.map((f) => [f.revision, f.unknown.includes('image')])).toEqual([['cloud-run-slack-bot-00023-kiv', false]]);
+  });
+
+  it('ignores: a revision of a later generation (00024: the service moved on before the read)', async () => {
+    const { findings, joined } = await run(readerOf('cloud-run-slack-bot-00024-xyz', 'docker.io/someone/else:1', WRITE_MS + 60_000));
+    expect(joined).toBe(0);
+    // The write is judged with what it carries: its revision's image unknown, not the later revision's.
+    expect(findings.map((f) => [f.revision ?? '-', f.unknown.includes('image')])).toEqual([['-', true]]);
+  });
+});

@@ -33,7 +33,7 @@ import {
 import { detectors, type RuleId } from './detectors/index.js';
 import { createsRevision, deletedReason } from './detectors/revision.js';
 import type { Detection, Detector, OpenFinding } from './detectors/types.js';
-import type { RevisionObservation } from './audit/systemEvent.js';
+import { generationOfRevisionName, type RevisionObservation } from './audit/systemEvent.js';
 import { cutText } from './untrustedText.js';
 import { linksOf, provenanceLabelsKey, provenanceLabelsOf, provenanceLabelTexts, provenanceOf, resourceNameOf, type ProvenanceLabels } from './findings/enrich.js';
 import { severityRank, type Finding, type Severity } from './findings/finding.js';
@@ -631,11 +631,14 @@ export class Engine {
     if (!lateHalf && draft.completed && belongsToCompleted(draft.completed, observation)) return 'late-system-event';
     const rollouts = [...(draft.rollouts ?? [])];
     // An Admin API read answers for the write it was made for: that rollout, if what was read can be its revision
-    // (the same checks as any event: operation, revision, time), or none (it completed meanwhile).
+    // (the same checks as any event: operation, revision, time; and not of a generation after the write's: the
+    // service moved on), or none (it completed meanwhile).
     const index = lateHalf
       ? rollouts.findIndex((r) => r.ofJudgedWrite === true && sameOperation(r.observed?.operationId, observation.operationId))
       : forWrite
-        ? rollouts.findIndex((r) => r.write !== undefined && r.observed === undefined && sameEntry(r.write.key, forWrite) && rolloutForObservation([r], observation, this.waitMs) === 0)
+        ? rollouts.findIndex(
+            (r) => r.write !== undefined && r.observed === undefined && sameEntry(r.write.key, forWrite) && !laterGeneration(observation, r.write) && rolloutForObservation([r], observation, this.waitMs) === 0,
+          )
         : rolloutForObservation(rollouts, observation, this.waitMs);
     // A revision the Cloud Functions service agent created (its creator: audit/systemEvent.ts) is let go only when no
     // ordinary admin write (a user's deploy, not the service agent's InternalServices call) is waiting for it, or was
@@ -807,6 +810,16 @@ export class Engine {
       draft.open = after;
     }
   }
+}
+
+/**
+ * True when the revision observed was created by a later change than `write`: its configuration generation is past the
+ * generation the write produced (a v1 write's response says it), which a configuration's never runs ahead of.
+ */
+function laterGeneration(observation: RevisionObservation, write: DeployChange): boolean {
+  if (write.generation === undefined) return false;
+  const generation = observation.generation ?? generationOfRevisionName(observation.revision, observation.target.service);
+  return generation !== undefined && generation > write.generation;
 }
 
 /**

@@ -159,6 +159,17 @@ export function isCloudFunctionsServiceAgent(principal: string | undefined): boo
 }
 
 /**
+ * The configuration generation that created a revision, from its name as Cloud Run gives it, `SERVICE-NNNNN-xxx`
+ * (an Admin API v2 revision shows no `serving.knative.dev/configurationGeneration` label); undefined for a name the
+ * client chose.
+ */
+export function generationOfRevisionName(revision: string | undefined, service: string): number | undefined {
+  if (!revision?.startsWith(`${service}-`)) return undefined;
+  const match = /^-(\d{5})-[a-z0-9]{3}$/.exec(revision.slice(service.length));
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
  * The service of a revision named the way Cloud Run names them, `SERVICE-NNNNN-xxx` (generation, then a random
  * suffix): for events logged without resource labels or response.
  */

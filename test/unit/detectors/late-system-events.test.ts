@@ -79,3 +79,24 @@ describe('late system events of a v1 console deploy (after the wait)', () => {
     expect(findings.filter((f) => f.startsWith('off-window-deploy'))).toHaveLength(1);
   });
 });
+
+describe('a console deploy judged early by a burst of deploys (more than ROLLOUT_LIMIT waiting), its events on time', () => {
+  // The deployer follows the console deploy with enough gcloud deploys of other images that it is judged at once,
+  // without its revision's events; those come seconds later and belong to a completed rollout.
+  it.each([
+    ['replay', false],
+    ['live, a tenth of a second between entries', true],
+  ])('fires: %s: the revision\'s secret and LD_PRELOAD are still judged', async (_name, live) => {
+    const { ROLLOUT_LIMIT } = await import('../../../functions/engine.js');
+    const { synthetic, withOperationId, withV1Image } = await import('../../support/entries.js');
+    const [before, write, revisionEvent, serviceEvent] = deploy(RISKY, 0) as [Json, Json, Json, Json];
+    const start = Date.parse('2024-05-06T22:58:05Z');
+    const burst = Array.from({ length: ROLLOUT_LIMIT }, (_, i) =>
+      at(withOperationId(withV1Image(synthetic('v1-ReplaceService-gcloud'), `gcr.io/acme/app:burst${i}`), `op-burst-${i}`), new Date(start + i * 100).toISOString()),
+    );
+    const entries = [before, write, ...burst, revisionEvent, serviceEvent];
+    const findings = live ? await findingsLive(entries, cfg, Date.parse('2024-05-06T22:58:04Z'), 100) : await findingsOf(entries, cfg);
+    const rules = findings.filter((f) => f.revision === 'cloud-run-slack-bot-00023-kiv' && /^(plaintext|code-loading)/.test(f.rule)).map((f) => f.rule).sort();
+    expect(rules).toEqual(['code-loading-env', 'plaintext-secret-env']);
+  });
+});

@@ -757,19 +757,20 @@ export class Engine {
     // System events that waited for a write while another rollout of the same revision completed (the revision
     // event carries the first write's operation id, the service event the second's: delivered out of order, each
     // can open a rollout): the revision is judged already. As a late event would be, they are recognised.
-    // The late half of a write judged without it (Rollout.ofJudgedWrite): judged once, the write's entry awaits it no more.
-    const awaited = rollout.ofJudgedWrite ? awaitingEvents(draft.completed, rollout.observed!) : -1;
-    if (rollout.ofJudgedWrite && awaited < 0) return;
+    // The late half of a write judged without it (Rollout.ofJudgedWrite): judged once, the write's entry awaits it no
+    // more. Events judged already (a copy of them, or this late half) are recognised, as a late event would be; not the
+    // late half of a write whose entry was let go while it waited (COMPLETED_LIMIT): its events were not judged.
+    const lateHalf = rollout.ofJudgedWrite === true;
+    const awaited = lateHalf ? awaitingEvents(draft.completed, rollout.observed!) : -1;
     if (awaited >= 0) {
       const { eventsAwaited: _judged, ...owner } = draft.completed![awaited]!;
       replaceCompleted(draft, awaited, owner);
-    }
-    if (awaited < 0 && !rollout.write && rollout.observed && draft.completed && belongsToCompleted(draft.completed, rollout.observed)) return;
+    } else if (!rollout.write && rollout.observed && draft.completed && belongsToCompleted(draft.completed, rollout.observed)) return;
     const rolled = rolledOut(rollout, writeFromObservation);
     // System events of a revision whose write was judged without them (they came later than its wait): by its
-    // operation id (awaited), else (a v2 write's id is not in its events) by time and principal.
-    const claimedByTime = awaited < 0 && !rollout.write && this.claimLateHalf(draft, true, rolled.change, rollout.observed?.operationId);
-    const reportedAsDeploy = awaited >= 0 || claimedByTime;
+    // operation id (lateHalf), else (a v2 write's id is not in its events) by time and principal.
+    const claimedByTime = !lateHalf && !rollout.write && this.claimLateHalf(draft, true, rolled.change, rollout.observed?.operationId);
+    const reportedAsDeploy = lateHalf || claimedByTime;
     // A write across API versions that no revision event followed made no revision (a Terraform apply through v2
     // after gcloud deploys through v1, changing a label): said only once its whole wait ran out (judged early, a
     // deploy-and-delete say, it still counts), and only where this service's events are known to reach runwatch,

@@ -515,6 +515,51 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       expect(Buffer.byteLength(JSON.stringify(doc.data()), 'utf8')).toBeLessThan(512 * 1024);
     });
 
+    // One transaction raised every finding of the deploys it completed, each finding with all of its deploy's labels,
+    // into the outbox of the service's document: a sweep that completed several deploys waiting inside one wait came to
+    // more than Firestore's 1 MiB (8 deploys with the largest labels: 27 findings of ~50 KB; 64 deploys with 24 labels
+    // each: ~35 complete at once, ~9 findings each), and the transaction failed on every sweep and on every later entry
+    // of the service (each completes what is due first): nothing of the service was reported again.
+    describe('a sweep that completes many waiting deploys with many labels', () => {
+      const cases = [
+        { name: 'the largest labels (Georgian letters)', deploys: 8, labelCount: 64, letter: 'ა' },
+        { name: 'many deploys with some labels', deploys: 64, labelCount: 24, letter: 'k' },
+      ];
+      for (const { name, deploys, labelCount, letter } of cases) {
+        it(`reports every deploy and keeps the document small: ${name}`, async () => {
+          const store = new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') });
+          const cfg = config({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }], rules: { 'unapproved-deployer': { allowedDeployers: ['user:release@acme.example'] } } });
+          const pipeline = new Pipeline({ config: cfg, store, recentKeys: 0 });
+          const labels = (prefix: string, i: number): Record<string, string> =>
+            Object.fromEntries(Array.from({ length: labelCount }, (_, k) => [`${prefix}${k}`.padEnd(63, letter), `${i}`.padEnd(63, letter)]));
+          const t0 = Date.parse('2024-06-01T10:00:00Z');
+          const deploy = (i: number): Json => {
+            const time = new Date(t0 + i * 10_000).toISOString();
+            const env = [{ name: `DB_PASSWORD_${i}`, value: 'hunter2hunter2' }, { name: 'NODE_OPTIONS', value: `--require /tmp/x${i}.js` }];
+            const entry = withV1ServiceAccount(v1EnvDeploy(time, env, `evil${i}.example.com/x/y:${i}`), `sa${i}@acme.iam.gserviceaccount.com`);
+            return editV1Services(entry, (svc) => {
+              (svc['metadata'] as Record<string, unknown>)['labels'] = labels('s', i);
+              const template = (svc['spec'] as Record<string, Record<string, unknown>>)['template']!;
+              (template['metadata'] as Record<string, unknown>)['labels'] = labels('t', i);
+            });
+          };
+          const published: Finding[] = [];
+          const publish = async (f: readonly Finding[]): Promise<void> => void published.push(...f);
+          const failed: string[] = [];
+          // Every deploy waits for its system events (none come): all of them inside one wait.
+          for (let i = 0; i < deploys; i++) {
+            await pipeline.handleEntry(deploy(i), t0 + i * 10_000 + 1_000, publish).catch((error: unknown) => void failed.push(`${i}: ${String(error).slice(0, 160)}`));
+          }
+          await pipeline.sweep(t0 + 7_200_000, publish).catch((error: unknown) => void failed.push(`sweep: ${String(error).slice(0, 160)}`));
+          expect(failed).toEqual([]);
+          expect(new Set(published.filter((f) => f.rule === 'off-window-deploy').map((f) => f.insertId)).size).toBe(deploys);
+          const doc = await db.collection(store.collection).doc(baselineDocId(`${SLACK_BOT.project}/${SLACK_BOT.location}/${SLACK_BOT.service}`)).get();
+          expect(Buffer.byteLength(JSON.stringify(doc.data()), 'utf8')).toBeLessThan(512 * 1024);
+          expect((await store.get(`${SLACK_BOT.project}/${SLACK_BOT.location}/${SLACK_BOT.service}`))?.rollouts ?? []).toEqual([]);
+        });
+      }
+    });
+
     // A service deleted and created again under the name keeps its runtime service account across the delete
     // (baseline/apply.ts): the stored baseline after the delete must carry it, and the pipeline on Firestore must
     // compare the re-created service's first revision with the deleted one's, as on memory.

@@ -35,7 +35,7 @@ import { createsRevision, deletedReason } from './detectors/revision.js';
 import type { Detection, Detector, OpenFinding } from './detectors/types.js';
 import { generationOfRevisionName, type RevisionObservation } from './audit/systemEvent.js';
 import { cutText } from './untrustedText.js';
-import { linksOf, provenanceLabelsKey, provenanceLabelsOf, provenanceLabelTexts, provenanceOf, resourceNameOf, type ProvenanceLabels } from './findings/enrich.js';
+import { boundedLabels, linksOf, provenanceLabelsKey, provenanceLabelsOf, provenanceLabelTexts, provenanceOf, resourceNameOf, type ProvenanceLabels } from './findings/enrich.js';
 import { severityRank, type Finding, type Severity } from './findings/finding.js';
 import { findingId } from './findings/id.js';
 import { isService, isWideIamChange, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type EntryKey, type Principal } from './model/change.js';
@@ -221,7 +221,9 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
   const { change, rollout } = evaluation;
   const settings = config.rules[rule] as RuleSettings;
   const deploy = change.kind === 'deploy' ? change : undefined;
-  const labels = deploy?.labels ?? {};
+  // The provenance labels are kept whole: they say what produced the deploy.
+  const found = provenance?.found;
+  const { labels, omitted } = deploy ? boundedLabels(deploy.labels, [found?.commit?.[0], found?.pipeline?.[0]].filter((name) => name !== undefined)) : { labels: {}, omitted: 0 };
   const principal = change.principal;
   const client = deploy ? clientText(deploy) : undefined;
   const unchanged = provenance?.unchanged;
@@ -232,6 +234,7 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
         ...(client ? { client } : {}),
         ...(rollout ? { rollout: rolloutText(rollout) } : {}),
         ...(unchanged ? { unchangedProvenanceLabels: unchanged } : {}),
+        ...(omitted > 0 ? { labelsOmitted: omitted } : {}),
       }
     : detection.evidence;
   const revisionFailed = rollout?.status === 'failed' && detectors[rule].serviceSettings !== true && detection.serviceSetting !== true;

@@ -175,3 +175,57 @@ function commitTag(images: readonly ImageRef[]): string | undefined {
   for (const image of images) if (!image.unparseable && !image.sidecar && image.tag !== undefined && COMMIT_TAG.test(image.tag)) return image.tag;
   return undefined;
 }
+
+/**
+ * The most a finding's `labels` take (keys and values, in bytes of UTF-8). Every finding of a deploy carries its labels,
+ * and Cloud Run takes 64 service and 64 revision labels of 63 characters, 3 bytes each in international lowercase
+ * letters (Georgian, say): about 48 KB a finding. A transaction that completed a few such deploys put more than
+ * Firestore's 1 MiB of findings in the service's document, and failed on every delivery. Ordinary labels (a few dozen
+ * short ones) fit whole.
+ */
+export const FINDING_LABELS_BYTES_LIMIT = 4 * 1024;
+
+/** A finding's labels within FINDING_LABELS_BYTES_LIMIT, and how many were left out to stay within it. */
+export interface BoundedLabels {
+  readonly labels: Labels;
+  readonly omitted: number;
+}
+
+function labelBytes(key: string, value: string): number {
+  return Buffer.byteLength(key, 'utf8') + Buffer.byteLength(value, 'utf8');
+}
+
+/**
+ * `labels` whole when they take at most FINDING_LABELS_BYTES_LIMIT; otherwise the `keep` labels (the provenance labels
+ * found: a finding must say what produced its deploy) whatever their size, then the others in key order while they fit,
+ * each whole (a label is kept as it is or left out, never cut), in key order: the same labels give the same finding
+ * whatever order the entry listed them in.
+ */
+export function boundedLabels(labels: Labels, keep: readonly string[] = []): BoundedLabels {
+  const keys = Object.keys(labels);
+  let chars = 0;
+  for (const key of keys) chars += key.length + labels[key]!.length;
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: most labels are known to fit without being measured.
+  if (chars * 3 <= FINDING_LABELS_BYTES_LIMIT) return { labels, omitted: 0 };
+  let total = 0;
+  for (const key of keys) total += labelBytes(key, labels[key]!);
+  if (total <= FINDING_LABELS_BYTES_LIMIT) return { labels, omitted: 0 };
+  const chosen = new Set<string>();
+  let used = 0;
+  for (const key of keep) {
+    if (!Object.hasOwn(labels, key) || chosen.has(key)) continue;
+    chosen.add(key);
+    used += labelBytes(key, labels[key]!);
+  }
+  const sorted = [...keys].sort();
+  for (const key of sorted) {
+    if (chosen.has(key)) continue;
+    const size = labelBytes(key, labels[key]!);
+    if (used + size > FINDING_LABELS_BYTES_LIMIT) continue;
+    chosen.add(key);
+    used += size;
+  }
+  const kept: Record<string, string> = {};
+  for (const key of sorted) if (chosen.has(key)) kept[key] = labels[key]!;
+  return { labels: kept, omitted: keys.length - chosen.size };
+}

@@ -394,6 +394,32 @@ function withinOpenBytes(open: OpenFinding[]): OpenFinding[] {
   return open.filter((o) => !dropped.has(o));
 }
 
+/**
+ * The most findings one transaction raises from the rollouts it completes because they are complete or due (their JSON,
+ * in bytes of UTF-8): the store keeps them in the service's document until they are published (its outbox), next to the
+ * baseline. A sweep that completed every deploy waiting inside one wait (up to ROLLOUT_LIMIT, each raising a finding
+ * per rule) came to more than Firestore's 1 MiB, and that transaction failed on every sweep and every later entry of
+ * the service. Beyond this the rest stay due, in order, for the next transaction (the sweep runs it at once): judged a
+ * moment later, never left out. At least one rollout is completed whatever its findings take.
+ */
+export const DUE_FINDINGS_BYTES_LIMIT = 192 * 1024;
+
+/** Findings are never changed in place: the size of each is measured once. */
+const findingSizes = new WeakMap<Finding, number>();
+
+function findingsBytes(findings: readonly Finding[]): number {
+  let total = 0;
+  for (const finding of findings) {
+    let size = findingSizes.get(finding);
+    if (size === undefined) {
+      size = Buffer.byteLength(JSON.stringify(finding), 'utf8');
+      findingSizes.set(finding, size);
+    }
+    total += size;
+  }
+  return total;
+}
+
 export class Engine {
   private readonly waitMs: number;
   /**
@@ -676,7 +702,22 @@ export class Engine {
   private drain(draft: MutableBaseline, nowMs: number, findings: Finding[], edits: BaselineEdits): boolean {
     // Only a wait that really ran out says a half never came: the end of a replay's input (END_OF_INPUT_MS) does not.
     const waitedOut = (rollout: Rollout): boolean => nowMs !== END_OF_INPUT_MS && rollout.deadlineMs <= nowMs;
-    return this.finalizeOldestWhile(draft, (rollout) => isComplete(rollout) || rollout.deadlineMs <= nowMs, findings, edits, waitedOut);
+    // `findings` are the transaction's own, empty when it starts: its first rollout due always completes.
+    let heldBack: Rollout | undefined;
+    const ready = (rollout: Rollout): boolean => {
+      if (!isComplete(rollout) && rollout.deadlineMs > nowMs) return false;
+      if (findingsBytes(findings) < DUE_FINDINGS_BYTES_LIMIT) return true;
+      heldBack = rollout;
+      return false;
+    };
+    const completed = this.finalizeOldestWhile(draft, ready, findings, edits, waitedOut);
+    // Held back by DUE_FINDINGS_BYTES_LIMIT: due now, so the next sweep completes it (and what is ready behind it), also
+    // when it is complete before its deadline. (Its deadline only ends its wait, which is over: it is complete.)
+    if (heldBack !== undefined && heldBack.deadlineMs > nowMs) {
+      const held = heldBack;
+      setRollouts(draft, (draft.rollouts ?? []).map((r) => (r === held ? { ...r, deadlineMs: nowMs } : r)));
+    }
+    return completed;
   }
 
   /** Judges the oldest rollouts with what is known while too many wait (tooManyRollouts); true when one was. */

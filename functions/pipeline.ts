@@ -4,7 +4,7 @@ import { readEnvelope, type Envelope } from './audit/entry.js';
 import { normalizeEnvelope, normalizeOptionsOf, type NormalizeOptions, type ParseResult, type SkipReason } from './audit/normalize.js';
 import { baselineKey, projectOfBaselineKey, type BaselineStore } from './baseline/store.js';
 import type { RunwatchConfig } from './config/types.js';
-import { Engine, END_OF_INPUT_MS, entryDigest, storeKeyOf, type EngineNote, type EngineResult, type EntryKeys, type Publish } from './engine.js';
+import { Engine, END_OF_INPUT_MS, entryDigest, ROLLOUT_LIMIT, storeKeyOf, type EngineNote, type EngineResult, type EntryKeys, type Publish } from './engine.js';
 import type { Finding } from './findings/finding.js';
 import type { AdminApiRead, RevisionReader } from './correlate/adminApi.js';
 import type { Rollout } from './correlate/rollout.js';
@@ -252,9 +252,13 @@ export class Pipeline {
     let failure: { error: unknown } | undefined;
     for (const key of keys) {
       try {
-        const result = await this.engine.completeDue(key, nowMs, publish);
-        this.track(key, result);
-        findings.push(...result.findings);
+        // A transaction completes rollouts up to DUE_FINDINGS_BYTES_LIMIT of findings: the rest stay due, for the next.
+        for (let turn = 0; turn <= ROLLOUT_LIMIT; turn++) {
+          const result = await this.engine.completeDue(key, nowMs, publish);
+          this.track(key, result);
+          findings.push(...result.findings);
+          if (result.dueAtMs === undefined || result.dueAtMs > nowMs) break;
+        }
       } catch (error) {
         failure ??= { error };
       }
@@ -266,9 +270,13 @@ export class Pipeline {
   private sweepSync(nowMs: number, project?: string): readonly Finding[] {
     const findings: Finding[] = [];
     for (const key of this.dueKeysInMemory(nowMs, project)) {
-      const result = this.engine.completeDueSync(key, nowMs);
-      this.track(key, result);
-      findings.push(...result.findings);
+      // As in sweepEach: what one transaction left due, the next completes.
+      for (let turn = 0; turn <= ROLLOUT_LIMIT; turn++) {
+        const result = this.engine.completeDueSync(key, nowMs);
+        this.track(key, result);
+        findings.push(...result.findings);
+        if (result.dueAtMs === undefined || result.dueAtMs > nowMs) break;
+      }
     }
     return findings;
   }

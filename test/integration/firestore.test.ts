@@ -560,6 +560,35 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       }
     });
 
+    // A delete judges every deploy of the service still waiting before it, in its own transaction: 64 of them, each
+    // with 12 labels of Georgian letters, raised 1.6 MB of findings, and the delete failed on every delivery.
+    it('a delete with many deploys with many labels waiting before it reports them all and applies the delete', async () => {
+      const store = new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') });
+      const cfg = config({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }], rules: { 'unapproved-deployer': { allowedDeployers: ['user:release@acme.example'] } } });
+      const pipeline = new Pipeline({ config: cfg, store, recentKeys: 0 });
+      const labels = (prefix: string, i: number): Record<string, string> => Object.fromEntries(Array.from({ length: 6 }, (_, k) => [`${prefix}${k}`.padEnd(63, 'ა'), `${i}`.padEnd(63, 'ა')]));
+      const t0 = Date.parse('2024-06-01T10:00:00Z');
+      const deploy = (i: number): Json => {
+        const env = [{ name: `DB_PASSWORD_${i}`, value: 'hunter2hunter2' }, { name: 'NODE_OPTIONS', value: `--require /tmp/x${i}.js` }];
+        const entry = withV1ServiceAccount(v1EnvDeploy(new Date(t0 + i * 10_000).toISOString(), env, `evil${i}.example.com/x/y:${i}`), `sa${i}@acme.iam.gserviceaccount.com`);
+        return editV1Services(entry, (svc) => {
+          (svc['metadata'] as Record<string, unknown>)['labels'] = labels('s', i);
+          const template = (svc['spec'] as Record<string, Record<string, unknown>>)['template']!;
+          (template['metadata'] as Record<string, unknown>)['labels'] = labels('t', i);
+        });
+      };
+      const published: Finding[] = [];
+      const publish = async (f: readonly Finding[]): Promise<void> => void published.push(...f);
+      const failed: string[] = [];
+      for (let i = 0; i < 64; i++) await pipeline.handleEntry(deploy(i), t0 + i * 10_000 + 1_000, publish).catch((error: unknown) => void failed.push(`${i}: ${String(error).slice(0, 160)}`));
+      await pipeline.handleEntry(deleteServiceAt(new Date(t0 + 650_000).toISOString(), SLACK_BOT, 'del-many'), t0 + 651_000, publish).catch((error: unknown) => void failed.push(`delete: ${String(error).slice(0, 160)}`));
+      expect(failed).toEqual([]);
+      expect(new Set(published.filter((f) => f.rule === 'off-window-deploy').map((f) => f.insertId)).size).toBe(64);
+      const stored = await store.get(`${SLACK_BOT.project}/${SLACK_BOT.location}/${SLACK_BOT.service}`);
+      expect(stored?.deletedAtMs).toBe(t0 + 650_000);
+      expect(stored?.rollouts ?? []).toEqual([]);
+    });
+
     // A service deleted and created again under the name keeps its runtime service account across the delete
     // (baseline/apply.ts): the stored baseline after the delete must carry it, and the pipeline on Firestore must
     // compare the re-created service's first revision with the deleted one's, as on memory.

@@ -448,12 +448,25 @@ export class Engine {
    * computed them: `storeKeyOf(change)` and `entryDigest(change.key)`.
    */
   async processChange(change: Change, keys: EntryKeys, nowMs: number, publish?: Publish): Promise<EngineResult> {
-    return result(await this.store.transact(keys.storeKey, this.changeTransaction(change, keys.seenKey, nowMs, COPY_EDITS), hook(publish), keys.seenKey));
+    const earlier: Finding[] = [];
+    // A deferred transaction completed rollouts (a delete's, see changeStep) without applying the entry: again.
+    for (let turn = 0; ; turn++) {
+      const outcome = await this.store.transact(keys.storeKey, this.changeTransaction(change, keys.seenKey, nowMs, COPY_EDITS), hook(publish), keys.seenKey);
+      if (outcome.deferred !== true) return result(earlier.length === 0 ? outcome : { ...outcome, findings: [...earlier, ...outcome.findings] });
+      earlier.push(...outcome.findings);
+      if (turn > ROLLOUT_LIMIT) throw new Error(`entry ${keys.seenKey} of ${keys.storeKey} still waits for rollouts to complete after ${turn + 1} transactions`);
+    }
   }
 
-  /** processChange for a store with transactSync (replay): the same transaction, no promise. */
+  /** processChange for a store with transactSync (replay): the same transactions, no promise. */
   processChangeSync(change: Change, keys: EntryKeys, nowMs: number): EngineResult {
-    return result(this.syncStore().transactSync(keys.storeKey, this.changeTransaction(change, keys.seenKey, nowMs, this.syncEdits)));
+    const earlier: Finding[] = [];
+    for (let turn = 0; ; turn++) {
+      const outcome = this.syncStore().transactSync(keys.storeKey, this.changeTransaction(change, keys.seenKey, nowMs, this.syncEdits));
+      if (outcome.deferred !== true) return result(earlier.length === 0 ? outcome : { ...outcome, findings: [...earlier, ...outcome.findings] });
+      earlier.push(...outcome.findings);
+      if (turn > ROLLOUT_LIMIT) throw new Error(`entry ${keys.seenKey} of ${keys.storeKey} still waits for rollouts to complete after ${turn + 1} transactions`);
+    }
   }
 
   private changeTransaction(change: Change, seenKey: string, nowMs: number, edits: BaselineEdits): Transaction {
@@ -496,7 +509,7 @@ export class Engine {
     seenKey: string,
     nowMs: number,
     edits: BaselineEdits,
-    step: (draft: MutableBaseline, findings: Finding[]) => EngineNote,
+    step: (draft: MutableBaseline, findings: Finding[]) => EngineNote | 'deferred',
   ): Transaction {
     return (current) => {
       if (current?.seen?.includes(seenKey)) return { result: { findings: [], note: 'already-applied', dueAtMs: current.dueAtMs } };
@@ -504,6 +517,8 @@ export class Engine {
       const findings: Finding[] = [];
       const completedDue = this.completeDueRollouts(draft, nowMs, findings, edits);
       const note = step(draft, findings);
+      // Not remembered as applied: the caller runs the entry again (processChange).
+      if (note === 'deferred') return { next: draft, result: { findings, note: 'evaluated', dueAtMs: draft.dueAtMs, deferred: true } };
       if (note === 'unmatched-admin-api-revision') {
         // Nothing of the revision is kept (not even as seen: a later read may match); only what the wait completed.
         // (An Admin API read only ever runs in a copying transaction: nothing was changed in place here.)
@@ -591,7 +606,7 @@ export class Engine {
     return keptOpen(open);
   }
 
-  private changeStep(draft: MutableBaseline, written: Change, nowMs: number, findings: Finding[], edits: BaselineEdits): EngineNote {
+  private changeStep(draft: MutableBaseline, written: Change, nowMs: number, findings: Finding[], edits: BaselineEdits): EngineNote | 'deferred' {
     const entered = createdByUpsert(draft, written);
     let change = entered;
     let creates = false;
@@ -619,7 +634,15 @@ export class Engine {
       // Deploys of a deleted service still waiting for their other half are judged now, with what is known: the
       // delete clears the service's facts and must not take them along unreported. (Rollouts opened after it, when
       // the delete arrives late, are the re-created service's: they keep waiting.)
-      if (change.kind === 'delete') this.finalizeOldestWhile(draft, (rollout) => rollout.openedMs < change.timeMs, findings, edits);
+      if (change.kind === 'delete') {
+        // Up to DUE_FINDINGS_BYTES_LIMIT of findings a transaction (64 waiting deploys came to 1.6 MB): when more wait,
+        // this transaction keeps what it completed, and the delete is applied by the next (processChange).
+        const before = (rollout: Rollout): boolean => rollout.openedMs < change.timeMs;
+        this.finalizeOldestWhile(draft, (rollout) => before(rollout) && findingsBytes(findings) < DUE_FINDINGS_BYTES_LIMIT, findings, edits);
+        const rollouts = draft.rollouts ?? [];
+        const oldest = rollouts[oldestRollout(rollouts)];
+        if (oldest !== undefined && before(oldest)) return 'deferred';
+      }
       const open = this.evaluate(draft, { change }, findings);
       applyChangeTo(draft, change, edits, change.kind === 'deploy' ? this.provenanceKeyOf(change) : undefined);
       draft.open = open;
@@ -926,6 +949,8 @@ interface Outcome {
   readonly findings: readonly Finding[];
   readonly note: EngineNote;
   readonly dueAtMs: number | undefined;
+  /** The entry is not applied yet: what it needs completed first took DUE_FINDINGS_BYTES_LIMIT (see changeStep). */
+  readonly deferred?: true;
 }
 
 type Transaction = (current: ServiceBaseline | undefined) => TransactionOutcome<Outcome>;

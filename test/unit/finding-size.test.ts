@@ -7,7 +7,7 @@ import { DUE_FINDINGS_BYTES_LIMIT } from '../../functions/engine.js';
 import { boundedLabels, FINDING_LABELS_BYTES_LIMIT } from '../../functions/findings/enrich.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { Pipeline } from '../../functions/pipeline.js';
-import { editV1Services, v1EnvDeploy, withV1ServiceAccount, type Json } from '../support/entries.js';
+import { deleteServiceAt, editV1Services, SLACK_BOT, v1EnvDeploy, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { config } from '../support/run.js';
 
 const bytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value), 'utf8');
@@ -100,5 +100,35 @@ describe('the findings of one transaction', () => {
     replayed.push(...(await replay.flush()));
     const key = (f: Finding): string => `${f.id} ${f.status ?? 'active'}`;
     expect(replayed.map(key).sort()).toEqual(findings.map(key).sort());
+  });
+
+  it('a delete with 64 deploys waiting before it completes them over several transactions, then applies the delete; replay agrees', async () => {
+    const run = async (live: boolean): Promise<{ publishes: number[]; findings: Finding[] }> => {
+      const store = new MemoryBaselineStore();
+      const pipeline = new Pipeline({ config: CONFIG, store, recentKeys: 0 });
+      const publishes: number[] = [];
+      const findings: Finding[] = [];
+      const publish = live
+        ? async (f: readonly Finding[]): Promise<void> => {
+            publishes.push(bytes(f));
+            findings.push(...f);
+          }
+        : undefined;
+      const entries = [...Array.from({ length: 64 }, (_, i) => [deploy(i, 6), t0 + i * 10_000 + 1_000] as const), [deleteServiceAt(new Date(t0 + 650_000).toISOString(), SLACK_BOT, 'del-1'), t0 + 651_000] as const];
+      for (const [entry, nowMs] of entries) {
+        const outcome = await pipeline.handleEntry(entry, nowMs, publish);
+        if (!live && outcome.status === 'processed') findings.push(...outcome.findings);
+      }
+      const [, baseline] = [...store.entries()][0]!;
+      expect(baseline.deletedAtMs).toBe(t0 + 650_000);
+      expect(baseline.rollouts ?? []).toEqual([]);
+      return { publishes, findings };
+    };
+    const live = await run(true);
+    expect(new Set(live.findings.filter((f) => f.rule === 'off-window-deploy').map((f) => f.insertId)).size).toBe(64);
+    expect(live.publishes.length).toBeGreaterThan(4);
+    for (const size of live.publishes) expect(size).toBeLessThan(320 * 1024);
+    const key = (f: Finding): string => `${f.id} ${f.status ?? 'active'}`;
+    expect((await run(false)).findings.map(key)).toEqual(live.findings.map(key));
   });
 });

@@ -106,12 +106,14 @@ export const ROLLOUT_BYTES_LIMIT = 256 * 1024;
 
 /** Rollouts are never changed in place (each step builds a new one): the size of each is measured once. */
 const rolloutSizes = new WeakMap<Rollout, number>();
+const rolloutBytes = (rollout: Rollout): number => jsonBytesOnce(rolloutSizes, rollout);
 
-function rolloutBytes(rollout: Rollout): number {
-  let size = rolloutSizes.get(rollout);
+/** The UTF-8 bytes of `value` as JSON, measured once per object (`sizes`: objects never changed in place). */
+function jsonBytesOnce<T extends object>(sizes: WeakMap<T, number>, value: T): number {
+  let size = sizes.get(value);
   if (size === undefined) {
-    size = Buffer.byteLength(JSON.stringify(rollout), 'utf8');
-    rolloutSizes.set(rollout, size);
+    size = Buffer.byteLength(JSON.stringify(value), 'utf8');
+    sizes.set(value, size);
   }
   return size;
 }
@@ -349,15 +351,7 @@ export const OPEN_BYTES_LIMIT = 256 * 1024;
 
 /** Open findings are never changed in place: the size of each is measured once. */
 const openSizes = new WeakMap<OpenFinding, number>();
-
-function openBytes(open: OpenFinding): number {
-  let size = openSizes.get(open);
-  if (size === undefined) {
-    size = Buffer.byteLength(JSON.stringify(open), 'utf8');
-    openSizes.set(open, size);
-  }
-  return size;
-}
+const openBytes = (open: OpenFinding): number => jsonBytesOnce(openSizes, open);
 
 /**
  * At most OPEN_LIMIT open findings, taking at most OPEN_BYTES_LIMIT: those a late entry opened while newer entries
@@ -409,14 +403,7 @@ const findingSizes = new WeakMap<Finding, number>();
 
 function findingsBytes(findings: readonly Finding[]): number {
   let total = 0;
-  for (const finding of findings) {
-    let size = findingSizes.get(finding);
-    if (size === undefined) {
-      size = Buffer.byteLength(JSON.stringify(finding), 'utf8');
-      findingSizes.set(finding, size);
-    }
-    total += size;
-  }
+  for (const finding of findings) total += jsonBytesOnce(findingSizes, finding);
   return total;
 }
 

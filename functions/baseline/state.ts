@@ -2,6 +2,7 @@
 // Every fact is kept as a short time-indexed history, so a detector compares an entry with the state just
 // *before its own timestamp*: entries that arrive late or twice never see (or overwrite) newer state.
 // The shape is plain JSON so the file and Firestore stores can keep it as is.
+import { subMillisecondNanos } from '../audit/entry.js';
 import type { CompletedRollout, Rollout } from '../correlate/rollout.js';
 import type { OpenFinding } from '../detectors/types.js';
 import type { PlainEnvVar, VpcEgress } from '../model/change.js';
@@ -172,20 +173,37 @@ export function indexBefore(history: readonly TimePoint<unknown>[] | undefined, 
   return -1;
 }
 
-/** The first point after `t` (strictly later), or undefined: what a newer entry set, when one from `t` arrives late. */
-export function pointAfter<T>(history: readonly TimePoint<T>[] | undefined, t: number): TimePoint<T> | undefined {
+/**
+ * When an entry happened: a change (its epoch ms and canonical timestamp, whose sub-millisecond digits tell two entries
+ * of one millisecond apart, as TimePoint.n does), or bare epoch ms (a point of that millisecond is not later).
+ */
+export type Instant = number | { readonly timeMs: number; readonly time: string };
+
+/** `at` as the `t` and `n` isLaterThan takes: a bare millisecond is later than every point of its millisecond. */
+function instantOf(at: Instant): [number, number] {
+  return typeof at === 'number' ? [at, Number.POSITIVE_INFINITY] : [at.timeMs, subMillisecondNanos(at.time)];
+}
+
+/** True when `point` is later than `at` (to the nanosecond, for a change). */
+export function isAfter(point: TimePoint<unknown>, at: Instant): boolean {
+  const [t, n] = instantOf(at);
+  return isLaterThan(point, t, n);
+}
+
+/** The first point after `at` (strictly later), or undefined: what a newer entry set, when one from `at` arrives late. */
+export function pointAfter<T>(history: readonly TimePoint<T>[] | undefined, at: Instant): TimePoint<T> | undefined {
   // In order (the common case) nothing is newer: the last point says so without a scan.
-  return changedAfter(history, t) ? history!.find((point) => point.t > t) : undefined;
+  return changedAfter(history, at) ? history!.find((point) => isAfter(point, at)) : undefined;
 }
 
 /**
- * True when the history holds a point newer than `t`: an entry from `t` arrived after a newer one, so it is not
+ * True when the history holds a point newer than `at`: an entry from then arrived after a newer one, so it is not
  * the fact in force. It may still be reported (it happened), but it closes no risk (detectors/revision.ts riskInForce
  * says whether its own stays open).
  */
-export function changedAfter(history: readonly TimePoint<unknown>[] | undefined, t: number): boolean {
+export function changedAfter(history: readonly TimePoint<unknown>[] | undefined, at: Instant): boolean {
   const last = history?.[history.length - 1];
-  return last !== undefined && last.t > t;
+  return last !== undefined && isAfter(last, at);
 }
 
 /**

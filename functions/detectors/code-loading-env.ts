@@ -122,13 +122,13 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
         },
         dedupKey: [baselineKey(change.target), 'code-loading-env', reportedKeys.join(','), change.time],
         // A late entry: closed at once when a newer revision already holds none of these values.
-        ...riskInForce(baseline?.codeLoadingEnv, change.timeMs, (now) => reportedKeys.every((key) => !now.includes(key)), () => RESOLVED_REASON),
+        ...riskInForce(baseline?.codeLoadingEnv, change, (now) => reportedKeys.every((key) => !now.includes(key)), () => RESOLVED_REASON),
       },
     ];
   },
   resolves({ change, baseline }, open): Resolved[] {
-    if (change.kind === 'delete') return closedByDelete(open, change.timeMs, baseline?.codeLoadingEnv);
-    if (change.kind !== 'deploy' || !change.codeLoadingEnv || changedAfter(baseline?.codeLoadingEnv, change.timeMs)) return [];
+    if (change.kind === 'delete') return closedByDelete(open, change, baseline?.codeLoadingEnv);
+    if (change.kind !== 'deploy' || !change.codeLoadingEnv || changedAfter(baseline?.codeLoadingEnv, change)) return [];
     // Findings keep the values as shown (never a digest of a value): a value changed past what is shown stays open
     // until the variable goes or shows otherwise (the change itself is reported).
     const now = new Set(change.codeLoadingEnv.map(shownAssignment));

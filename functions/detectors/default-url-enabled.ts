@@ -77,8 +77,8 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
         dedupKey: [baselineKey(change.target), 'default-url', change.time],
         // A late entry: closed at once when a newer write already disabled the URL again or restricted the ingress.
         ...earlierEnd(
-          riskInForce(baseline?.defaultUrlDisabled, change.timeMs, (disabled) => disabled, () => URL_DISABLED_REASON),
-          riskInForce(baseline?.ingress, change.timeMs, (newer) => newer !== 'all', ingressRestrictedReason),
+          riskInForce(baseline?.defaultUrlDisabled, change, (disabled) => disabled, () => URL_DISABLED_REASON),
+          riskInForce(baseline?.ingress, change, (newer) => newer !== 'all', ingressRestrictedReason),
         ),
       },
     ];
@@ -88,7 +88,7 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
     if (restored.length > 0 || open.length === 0) return restored;
     // The newest ingress known keeps the internet out: nobody reaches the run.app URL from outside any more.
     const { change, baseline } = input;
-    if (change.kind !== 'deploy' || change.ingress === undefined || change.ingress === 'all' || changedAfter(baseline?.ingress, change.timeMs)) return [];
+    if (change.kind !== 'deploy' || change.ingress === undefined || change.ingress === 'all' || changedAfter(baseline?.ingress, change)) return [];
     const reason = ingressRestrictedReason(change.ingress);
     // Only findings older than the write: a deploy completed late (its rollout waited) is older than a turn-on
     // judged meanwhile, though no newer ingress is known yet.

@@ -71,7 +71,7 @@ export const iapDisabled: Detector<'iap-disabled'> = {
         },
         dedupKey: [baselineKey(change.target), 'iap', change.time],
         // A late entry: closed at once when a newer write already turned IAP on again.
-        ...riskInForce(baseline?.iapEnabled, change.timeMs, (enabled) => enabled, () => 'IAP guards it again'),
+        ...riskInForce(baseline?.iapEnabled, change, (enabled) => enabled, () => 'IAP guards it again'),
       },
     ];
   },

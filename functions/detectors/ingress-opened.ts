@@ -72,7 +72,7 @@ export const ingressOpened: Detector<'ingress-opened'> = {
         },
         dedupKey: [baselineKey(change.target), 'ingress', before, change.time],
         // A late entry: closed at once when a newer write already restricted the ingress again.
-        ...riskInForce(baseline?.ingress, change.timeMs, (ingress) => ingress !== 'all', (ingress) => `its ingress is ${ingress} again`),
+        ...riskInForce(baseline?.ingress, change, (ingress) => ingress !== 'all', (ingress) => `its ingress is ${ingress} again`),
       },
     ];
   },

@@ -68,13 +68,13 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
         evidence: { variables: names, why: added.map(([name, why]) => `${name}: ${why}`), operation: change.operation },
         dedupKey: [baselineKey(change.target), 'plaintext-secret-env', names.join(','), change.time],
         // A late entry: closed at once when a newer revision already dropped the variables.
-        ...riskInForce(baseline?.plainEnv, change.timeMs, (plainEnv) => names.every((name) => !secrets(plainEnv).has(name)), () => 'the variables are no longer set to secrets in plain text'),
+        ...riskInForce(baseline?.plainEnv, change, (plainEnv) => names.every((name) => !secrets(plainEnv).has(name)), () => 'the variables are no longer set to secrets in plain text'),
       },
     ];
   },
   resolves({ change, baseline }, open): Resolved[] {
-    if (change.kind === 'delete') return closedByDelete(open, change.timeMs, baseline?.plainEnv);
-    if (change.kind !== 'deploy' || !change.plainEnv || changedAfter(baseline?.plainEnv, change.timeMs)) return [];
+    if (change.kind === 'delete') return closedByDelete(open, change, baseline?.plainEnv);
+    if (change.kind !== 'deploy' || !change.plainEnv || changedAfter(baseline?.plainEnv, change)) return [];
     const now = secrets(change.plainEnv);
     return open
       .filter((o) => {

@@ -47,7 +47,7 @@
 //           Blind spots): after such a turn-off, delivered before that write, a grant is said to be behind IAP.
 import { laterPublicPoints, publicInvokersAfter, publicWritersAfter, type LaterPublicPoint } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, pointAfter, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, isAfter, pointAfter, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { normalizeTimestamp } from '../audit/entry.js';
 import { isPublicInvokerBinding, publicMembersWhere, publicWriterMembers, READ_ONLY_INVOKER_ROLES, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
@@ -101,7 +101,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
           evidence: { invokerIamDisabled: true, api: change.api, ingress: ingress ?? 'unknown', ...(behindIap ? { behindIap: true } : {}) },
           dedupKey: [baselineKey(change.target), 'invoker-iam-disabled', change.time],
           // A late entry: a newer deploy already set the check, so this one is history, not the risk in force.
-          ...riskInForce(baseline?.invokerIamDisabled, change.timeMs, (disabled) => disabled === false, () => 'the invoker IAM check is on again'),
+          ...riskInForce(baseline?.invokerIamDisabled, change, (disabled) => disabled === false, () => 'the invoker IAM check is on again'),
         },
       ];
     }
@@ -184,8 +184,8 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
         dedupKey: [baselineKey(change.target), members.join(','), roles.join(','), change.time],
         // (A member a newer policy moved to another role counts as gone: see Blind spots.)
         ...(upgrade
-          ? riskInForce(writersHistory, change.timeMs, (held) => members.every((m) => !held.includes(m)), () => noLongerWriters(members))
-          : riskInForce(invokersHistory, change.timeMs, (held) => members.every((m) => !held.includes(m)), () => `${members.join(' and ')} no longer hold the invoker role`)),
+          ? riskInForce(writersHistory, change, (held) => members.every((m) => !held.includes(m)), () => noLongerWriters(members))
+          : riskInForce(invokersHistory, change, (held) => members.every((m) => !held.includes(m)), () => `${members.join(' and ')} no longer hold the invoker role`)),
       },
     ];
   },
@@ -198,7 +198,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       // Only what the re-created service's entries say again stays open (its members public again, its check
       // off again). A service created again starts private, so an entry after the delete that says anything else
       // (a create with the check on, a policy without them) is no word for the deleted service's finding.
-      const after = <T>(history: readonly TimePoint<T>[] | undefined): TimePoint<T>[] => (history ?? []).filter((point) => point.t > change.timeMs);
+      const after = <T>(history: readonly TimePoint<T>[] | undefined): TimePoint<T>[] => (history ?? []).filter((point) => isAfter(point, change));
       const checkOffAfter = after(baseline?.invokerIamDisabled).some((point) => point.v === true);
       return closedByDelete(
         open.filter((o) => {
@@ -208,12 +208,12 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
           const held = after(o.finding.evidence['upgradedFromInvoker'] === true ? baseline?.publicWriters : baseline?.publicInvokers);
           return !held.some((point) => (granted as readonly string[]).every((m) => point.v.includes(m)));
         }),
-        change.timeMs,
+        change,
       );
     }
     if (change.kind === 'deploy') {
       // Only the newest word on the check closes anything: an older entry that arrives late does not.
-      if (change.invokerIamDisabled !== false || changedAfter(baseline?.invokerIamDisabled, change.timeMs)) return [];
+      if (change.invokerIamDisabled !== false || changedAfter(baseline?.invokerIamDisabled, change)) return [];
       return open
         .filter((o) => o.finding.evidence['invokerIamDisabled'] === true)
         .map((o) => ({ id: o.finding.id, reason: 'the invoker IAM check is on again' }));
@@ -224,7 +224,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     const later = laterPublicPoints(baseline, change);
     const newest = later[later.length - 1];
     const carriedToNewest = newest !== undefined && newest.t === baseline?.publicInvokers[baseline.publicInvokers.length - 1]?.t;
-    if (!carriedToNewest && changedAfter(baseline?.publicInvokers, change.timeMs)) return [];
+    if (!carriedToNewest && changedAfter(baseline?.publicInvokers, change)) return [];
     // An entry that logged neither the policy nor a delta says nothing about who holds the role: it closes nothing
     // (the baseline keeps its members for the same reason, baseline/apply.ts).
     const members = carriedToNewest ? newest.invokers : publicInvokersAfter(baseline, change);

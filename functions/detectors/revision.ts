@@ -2,7 +2,7 @@
 // entry applied before a late one, closes. Also the words for where a change applies, and which services are meant to
 // be public.
 import { withCanonicalFraction } from '../audit/entry.js';
-import { changedAfter, pointAfter, pointBefore, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, isAfter, pointAfter, pointBefore, valueBefore, type Instant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, sameOperation, someWaitingWrite } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
 import { isJob, isService, resourceLabel, resourceNounOf, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
@@ -128,8 +128,8 @@ export function meantToBePublic(allowServices: readonly string[], target: Servic
  * its settings with it), unless the delete arrived after entries about the re-created service's `histories`, whose
  * word stands.
  */
-export function closedByDelete(open: readonly OpenFinding[], timeMs: number, ...histories: (readonly TimePoint<unknown>[] | undefined)[]): Resolved[] {
-  if (histories.some((history) => changedAfter(history, timeMs))) return [];
+export function closedByDelete(open: readonly OpenFinding[], at: Instant, ...histories: (readonly TimePoint<unknown>[] | undefined)[]): Resolved[] {
+  if (histories.some((history) => changedAfter(history, at))) return [];
   return open.map((o) => ({ id: o.finding.id, reason: deletedReason(o.finding) }));
 }
 
@@ -148,14 +148,20 @@ export function deletedReason(finding: { readonly resourceType?: ResourceType })
  */
 export function riskInForce<T>(
   history: readonly TimePoint<T>[] | undefined,
-  timeMs: number,
+  at: Instant,
   endsIt: (value: T) => boolean,
   reason: (value: T) => string,
 ): Pick<Detection, 'opensRisk' | 'takenAwayLater' | 'heldByNewer'> {
-  if (!changedAfter(history, timeMs)) return { opensRisk: true };
-  const end = history!.find((point) => point.t > timeMs && endsIt(point.v));
+  if (!changedAfter(history, at)) return { opensRisk: true };
+  const end = history!.find((point) => isAfter(point, at) && endsIt(point.v));
   if (!end) return { opensRisk: true, heldByNewer: true };
-  return { opensRisk: false, takenAwayLater: { time: withCanonicalFraction(new Date(end.t).toISOString()), reason: reason(end.v) } };
+  return { opensRisk: false, takenAwayLater: { time: pointTime(end), reason: reason(end.v) } };
+}
+
+/** The canonical timestamp of a point: its millisecond and, when known, the nanoseconds after it (TimePoint.n). */
+function pointTime(point: TimePoint<unknown>): string {
+  const iso = new Date(point.t).toISOString();
+  return withCanonicalFraction(point.n ? `${iso.slice(0, -1)}${String(point.n).padStart(6, '0')}Z` : iso);
 }
 
 /**
@@ -219,8 +225,8 @@ export function settingRestored<T>(
   reason: (change: DeployChange) => string,
 ): (input: { readonly change: Change; readonly baseline: ServiceBaseline | undefined }, open: readonly OpenFinding[]) => Resolved[] {
   return ({ change, baseline }, open) => {
-    if (change.kind === 'delete') return closedByDelete(open, change.timeMs, history(baseline));
-    if (change.kind !== 'deploy' || !restores(change) || changedAfter(history(baseline), change.timeMs)) return [];
+    if (change.kind === 'delete') return closedByDelete(open, change, history(baseline));
+    if (change.kind !== 'deploy' || !restores(change) || changedAfter(history(baseline), change)) return [];
     const why = reason(change);
     return open.map((o) => ({ id: o.finding.id, reason: why }));
   };

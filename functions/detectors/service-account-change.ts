@@ -115,7 +115,7 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
         dedupKey: [baselineKey(change.target), before, after, ...deployKey(change, baseline)],
         unknown: unknownDeployFacts(change).filter((f) => f !== 'serviceAccount'),
         // A late deploy (a newer revision already set the identity): closed at once when a newer one changed it again.
-        ...riskInForce(baseline?.serviceAccount, change.timeMs, (identity) => !sameServiceAccount(identity, after, projectNumber), (identity) => `runtime service account is now ${identity}`),
+        ...riskInForce(baseline?.serviceAccount, change, (identity) => !sameServiceAccount(identity, after, projectNumber), (identity) => `runtime service account is now ${identity}`),
       },
     ];
   },
@@ -125,7 +125,7 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
     const before = valueBefore(baseline?.serviceAccount, change.timeMs);
     // Only the newest revision's identity closes anything: an older deploy arriving late, or one with nothing
     // known before it, does not.
-    if (before === undefined || changedAfter(baseline?.serviceAccount, change.timeMs)) return [];
+    if (before === undefined || changedAfter(baseline?.serviceAccount, change)) return [];
     if (sameServiceAccount(before, now, change.target.projectNumber)) return [];
     // The service no longer runs as the identity the finding reported: that risk is gone.
     return open.map((o) => ({ id: o.finding.id, reason: `runtime service account is now ${now}` }));

@@ -65,13 +65,13 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
         evidence: { before: 'all-traffic', after, api: change.api, operation: change.operation, ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}) },
         dedupKey: [baselineKey(change.target), 'vpc-egress', after, change.time],
         // A late entry: closed at once when a newer revision already sent all traffic through the VPC again.
-        ...riskInForce(baseline?.vpcEgress, change.timeMs, (egress) => egress === 'all-traffic', () => 'all of its outbound traffic goes through the VPC again'),
+        ...riskInForce(baseline?.vpcEgress, change, (egress) => egress === 'all-traffic', () => 'all of its outbound traffic goes through the VPC again'),
       },
     ];
   },
   resolves({ change, baseline }, open): Resolved[] {
-    if (change.kind === 'delete') return closedByDelete(open, change.timeMs, baseline?.vpcEgress);
-    if (change.kind !== 'deploy' || change.vpcEgress !== 'all-traffic' || changedAfter(baseline?.vpcEgress, change.timeMs)) return [];
+    if (change.kind === 'delete') return closedByDelete(open, change, baseline?.vpcEgress);
+    if (change.kind !== 'deploy' || change.vpcEgress !== 'all-traffic' || changedAfter(baseline?.vpcEgress, change)) return [];
     return open.map((o) => ({ id: o.finding.id, reason: 'all of its outbound traffic goes through the VPC again' }));
   },
 };

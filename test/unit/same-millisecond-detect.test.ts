@@ -39,3 +39,16 @@ describe('a late entry of the same millisecond is judged against the newer one',
     expect(reversed).toEqual(inOrder);
   });
 });
+
+describe('an entry judged after an older one of its own millisecond', () => {
+  for (const [label, first, second] of [
+    ['a whole millisecond apart', '2024-02-03T10:00:00.099100Z', '2024-02-03T10:00:00.100900Z'],
+    ['in the same millisecond', '2024-02-03T10:00:00.100100Z', '2024-02-03T10:00:00.100900Z'],
+  ] as const) {
+    it(`a grant applied again (${label}) is the same exposure: reported once`, async () => {
+      const grant = at(synthetic('run-SetIamPolicy-allUsers'), first, 'grant');
+      const again = at(synthetic('run-SetIamPolicy-allUsers'), second, 'again');
+      expect(await run([grant, again])).toEqual([`public-invoker-grant active ${first}`]);
+    });
+  }
+});

@@ -47,8 +47,8 @@
 //           Blind spots): after such a turn-off, delivered before that write, a grant is said to be behind IAP.
 import { laterPublicPoints, publicInvokersAfter, publicWritersAfter, type LaterPublicPoint } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, isAfter, pointAfter, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
-import { normalizeTimestamp } from '../audit/entry.js';
+import { changedAfter, isAfter, pointAfter, valueBeforeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { normalizeTimestamp, subMillisecondNanos } from '../audit/entry.js';
 import { isPublicInvokerBinding, publicMembersWhere, publicWriterMembers, READ_ONLY_INVOKER_ROLES, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
 import { closedByDelete, iamScopeLabel, meantToBePublic, riskInForce, serviceLabel, settingBefore } from './revision.js';
@@ -109,8 +109,10 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     const projectWide = change.scope !== 'service';
     if (!projectWide && meantToBePublic(settings.allowServices, change.target)) return [];
 
-    // The members before this policy, when known (the engine always passes a baseline, maybe an empty one).
-    const knownBefore = valueBefore(baseline?.publicInvokers, change.timeMs);
+    // The members before this policy, when known (the engine always passes a baseline, maybe an empty one): as just
+    // before it, an older point of its own millisecond included, as its delta is applied (baseline/apply.ts).
+    const n = subMillisecondNanos(change.time);
+    const knownBefore = valueBeforeInstant(baseline?.publicInvokers, change.timeMs, n);
     // An entry that arrives late holds in the newer points deltas set (baseline/apply.ts laterPublicPoints).
     const later = laterPublicPoints(baseline, change);
     // (In time order, the usual case, nothing is carried: the histories as they are, no copy per IAM change.)
@@ -136,7 +138,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       // a downgrade from run.admin to run.invoker, or a second invoker role, gives the public nothing new, as the
       // difference from a full policy says. (Where the writers before are not known, a write-capable role counts.)
       const held = new Set(knownBefore ?? []);
-      const writersHeld = new Set(valueBefore(baseline?.publicWriters, change.timeMs) ?? []);
+      const writersHeld = new Set(valueBeforeInstant(baseline?.publicWriters, change.timeMs, n) ?? []);
       const heldAlready = (b: IamBinding): boolean => held.has(b.member) && (!WRITE_CAPABLE_INVOKER_ROLES.has(b.role) || writersHeld.has(b.member)) && !freedLater(b.member, WRITE_CAPABLE_INVOKER_ROLES.has(b.role));
       added = change.delta.added
         .filter((b) => isPublicInvokerBinding(b) && !removed.has(`${b.role}\n${b.member}`) && !heldAlready(b))
@@ -152,7 +154,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       added = after.filter((m) => !before.has(m) || freedLater(m, false)).flatMap((member) => rolesOf(member).map((role) => ({ member, role })));
       // A member that could already call the service and now holds a role that changes it: a grant all the same.
       // Only where the writers before are known (baselines stored before they were kept say nothing about them).
-      const writersBefore = valueBefore(baseline?.publicWriters, change.timeMs);
+      const writersBefore = valueBeforeInstant(baseline?.publicWriters, change.timeMs, n);
       if (knownBefore !== undefined && writersBefore !== undefined) {
         const writerRoleOf = (member: string): string => change.policy!.find((b) => b.member === member && WRITE_CAPABLE_INVOKER_ROLES.has(b.role))!.role;
         for (const member of publicWriterMembers(change.policy ?? [])) {

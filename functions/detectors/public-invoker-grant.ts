@@ -47,7 +47,7 @@
 //           Blind spots): after such a turn-off, delivered before that write, a grant is said to be behind IAP.
 import { laterPublicPoints, publicInvokersAfter, publicWritersAfter, type LaterPublicPoint } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, isAfter, pointAfter, valueBeforeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, isAfter, pointAfter, valueBeforeInstant, type Instant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { normalizeTimestamp, subMillisecondNanos } from '../audit/entry.js';
 import { isPublicInvokerBinding, publicMembersWhere, publicWriterMembers, READ_ONLY_INVOKER_ROLES, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
@@ -164,7 +164,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     }
     if (added.length === 0) return [];
     const members = [...new Set(added.map((a) => a.member))].sort();
-    if (reportedByNextPolicy(baseline, change.timeMs, members)) return [];
+    if (reportedByNextPolicy(baseline, change, members)) return [];
     const roles = [...new Set(added.map((a) => a.role))].sort();
     // Members who could already call the service, given only roles that also change it: the risk this finding
     // reports is the write access, and it ends when they lose it (they may stay invokers: that risk is older).
@@ -256,14 +256,15 @@ function noLongerWriters(members: readonly string[]): string {
 }
 
 /**
- * True when the policy applied next after `timeMs` (this entry arrived late) still held `members` and raised the
+ * True when the policy applied next after `at` (this entry arrived late) still held `members` and raised the
  * finding about them that is open now: the exposure this entry began is reported already. gcloud re-applies the
  * invoker binding seconds after granting it, and Pub/Sub may deliver the re-apply first, which then reads as the
  * grant; the grant itself, reported too, would be a second alert under another id for one exposure. (Not the case
  * when the next policy no longer held them, nor when what it raised is closed: this entry then says something new.)
  */
-function reportedByNextPolicy(baseline: ServiceBaseline | undefined, timeMs: number, members: readonly string[]): boolean {
-  const next = pointAfter(baseline?.publicInvokers, timeMs);
+function reportedByNextPolicy(baseline: ServiceBaseline | undefined, at: Instant, members: readonly string[]): boolean {
+  // Next to the nanosecond: a re-apply in the same millisecond holds a point of its own (TimePoint.n).
+  const next = pointAfter(baseline?.publicInvokers, at);
   if (!next || !members.every((m) => next.v.includes(m))) return false;
   return (baseline?.open ?? []).some((o) => {
     if (o.rule !== 'public-invoker-grant' || normalizeTimestamp(o.finding.eventTime)?.ms !== next.t) return false;

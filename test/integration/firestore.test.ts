@@ -530,19 +530,8 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
           const store = new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') });
           const cfg = config({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }], rules: { 'unapproved-deployer': { allowedDeployers: ['user:release@acme.example'] } } });
           const pipeline = new Pipeline({ config: cfg, store, recentKeys: 0 });
-          const labels = (prefix: string, i: number): Record<string, string> =>
-            Object.fromEntries(Array.from({ length: labelCount }, (_, k) => [`${prefix}${k}`.padEnd(63, letter), `${i}`.padEnd(63, letter)]));
           const t0 = Date.parse('2024-06-01T10:00:00Z');
-          const deploy = (i: number): Json => {
-            const time = new Date(t0 + i * 10_000).toISOString();
-            const env = [{ name: `DB_PASSWORD_${i}`, value: 'hunter2hunter2' }, { name: 'NODE_OPTIONS', value: `--require /tmp/x${i}.js` }];
-            const entry = withV1ServiceAccount(v1EnvDeploy(time, env, `evil${i}.example.com/x/y:${i}`), `sa${i}@acme.iam.gserviceaccount.com`);
-            return editV1Services(entry, (svc) => {
-              (svc['metadata'] as Record<string, unknown>)['labels'] = labels('s', i);
-              const template = (svc['spec'] as Record<string, Record<string, unknown>>)['template']!;
-              (template['metadata'] as Record<string, unknown>)['labels'] = labels('t', i);
-            });
-          };
+          const deploy = (i: number): Json => labeledDeploy(t0, i, labelCount, letter);
           const published: Finding[] = [];
           const publish = async (f: readonly Finding[]): Promise<void> => void published.push(...f);
           const failed: string[] = [];
@@ -566,17 +555,8 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       const store = new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') });
       const cfg = config({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }], rules: { 'unapproved-deployer': { allowedDeployers: ['user:release@acme.example'] } } });
       const pipeline = new Pipeline({ config: cfg, store, recentKeys: 0 });
-      const labels = (prefix: string, i: number): Record<string, string> => Object.fromEntries(Array.from({ length: 6 }, (_, k) => [`${prefix}${k}`.padEnd(63, 'ა'), `${i}`.padEnd(63, 'ა')]));
       const t0 = Date.parse('2024-06-01T10:00:00Z');
-      const deploy = (i: number): Json => {
-        const env = [{ name: `DB_PASSWORD_${i}`, value: 'hunter2hunter2' }, { name: 'NODE_OPTIONS', value: `--require /tmp/x${i}.js` }];
-        const entry = withV1ServiceAccount(v1EnvDeploy(new Date(t0 + i * 10_000).toISOString(), env, `evil${i}.example.com/x/y:${i}`), `sa${i}@acme.iam.gserviceaccount.com`);
-        return editV1Services(entry, (svc) => {
-          (svc['metadata'] as Record<string, unknown>)['labels'] = labels('s', i);
-          const template = (svc['spec'] as Record<string, Record<string, unknown>>)['template']!;
-          (template['metadata'] as Record<string, unknown>)['labels'] = labels('t', i);
-        });
-      };
+      const deploy = (i: number): Json => labeledDeploy(t0, i, 6, 'ა');
       const published: Finding[] = [];
       const publish = async (f: readonly Finding[]): Promise<void> => void published.push(...f);
       const failed: string[] = [];
@@ -753,3 +733,20 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
     }, 120_000);
   });
 });
+
+/**
+ * Deploy `i` of a burst 10 s apart from `t0` on SLACK_BOT, raising a finding in several rules (a new image repository,
+ * runtime service account, plaintext secret and code-loading variable), with `labelCount` service and revision labels
+ * whose keys and values are padded to Cloud Run's 63 characters with `letter` (Georgian letters: 3 bytes each).
+ */
+function labeledDeploy(t0: number, i: number, labelCount: number, letter: string): Json {
+  const labels = (prefix: string): Record<string, string> =>
+    Object.fromEntries(Array.from({ length: labelCount }, (_, k) => [`${prefix}${k}`.padEnd(63, letter), `${i}`.padEnd(63, letter)]));
+  const env = [{ name: `DB_PASSWORD_${i}`, value: 'hunter2hunter2' }, { name: 'NODE_OPTIONS', value: `--require /tmp/x${i}.js` }];
+  const entry = withV1ServiceAccount(v1EnvDeploy(new Date(t0 + i * 10_000).toISOString(), env, `evil${i}.example.com/x/y:${i}`), `sa${i}@acme.iam.gserviceaccount.com`);
+  return editV1Services(entry, (svc) => {
+    (svc['metadata'] as Record<string, unknown>)['labels'] = labels('s');
+    const template = (svc['spec'] as Record<string, Record<string, unknown>>)['template']!;
+    (template['metadata'] as Record<string, unknown>)['labels'] = labels('t');
+  });
+}

@@ -246,6 +246,18 @@ describe('FileBaselineStore: a state file reached through a symbolic link', () =
     expect(readdirSync(dirname(path)).sort()).toEqual(['link.json', 'state.json']);
   });
 
+  // A link made before its first replay (ln -s /data/state.json state.json): the file it names does not exist yet.
+  it('a link to a file not made yet: the first write-back makes that file, and the link stays a link', async () => {
+    const path = stateIn();
+    const link = join(dirname(path), 'link.json');
+    symlinkSync(path, link);
+    const store = await FileBaselineStore.open(link);
+    store.transactSync('p/l/s', () => ({ next: { ...emptyBaseline(), lastChangeMs: 5 }, result: undefined }));
+    await store.close();
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ services: { 'p/l/s': { lastChangeMs: 5 } } });
+  });
+
   it('one lock for the link and the file it leads to: two replays cannot use the file at once through them', async () => {
     const path = stateIn();
     const link = join(dirname(path), 'link.json');

@@ -2,8 +2,8 @@
 // stopped. Loaded whole at open, written atomically (temp file + rename) at close. A lock file next to it keeps two
 // replays from using it at once: each would write back only its own view, and the last to finish would win. A
 // lock whose replay no longer runs is taken over (lock.ts).
-import { chmod, lstat, readFile, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, lstat, readFile, readlink, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { lockStateFile, unlockStateFile, type StaleHolder } from './lock.js';
 import { MemoryBaselineStore } from './memory.js';
 import { asObject, type JsonObject } from '../audit/json.js';
@@ -139,17 +139,31 @@ export class FileBaselineStore extends MemoryBaselineStore {
 /**
  * The file a `--state` path names: the one a symbolic link leads to, so that the write-back (a rename) replaces
  * that file rather than the link, and the lock sits beside it, one for every path that leads there. A path that is
- * no link (or leads nowhere yet) is kept as given, so messages name it as the user wrote it.
+ * no link (or names nothing yet) is kept as given, so messages name it as the user wrote it; a link to a file not made
+ * yet leads to the path of that file.
  */
-async function throughLinks(path: string): Promise<string> {
+async function throughLinks(path: string, hops = 0): Promise<string> {
   try {
     if (!(await lstat(path)).isSymbolicLink()) return path;
-    return await realpath(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return path;
     throw stateFileError(path, error, 'lock');
   }
+  try {
+    return await realpath(path);
+  } catch (error) {
+    // A link to a file not made yet (`ln -s /data/state.json` before the first replay): the file it names, which the
+    // first write-back makes, rather than the link, which the rename would replace. Followed link by link (as far
+    // as the system's own limit on links in a path, 40 on Linux).
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || hops >= MAX_LINK_HOPS) throw stateFileError(path, error, 'lock');
+    const target = await readlink(path).catch((cause: unknown) => {
+      throw stateFileError(path, cause, 'lock');
+    });
+    return throughLinks(resolve(dirname(path), target), hops + 1);
+  }
 }
+
+const MAX_LINK_HOPS = 40;
 
 /** The permission bits of the file at `path`; undefined when there is none yet (a new file takes the umask's). */
 async function existingMode(path: string): Promise<number | undefined> {

@@ -3,7 +3,7 @@ import { codeLoadingKey, describeServiceAccount, enforcedPolicyOf, type Change, 
 import { isPublicInvokerBinding, publicInvokerMembers, publicWriterMembers, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { someWaitingWrite } from '../correlate/rollout.js';
 import { subMillisecondNanos } from '../audit/entry.js';
-import { CARRIED_OPTIONAL_HISTORIES, COPY_EDITS, emptyBaseline, isLaterThan, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBeforeInstant, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
+import { CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, isAfter, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBeforeInstant, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
@@ -17,7 +17,7 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
   if (target.deletedAtMs !== undefined && t < target.deletedAtMs) {
     // A late entry about the deleted service: no service-object fact, but the histories that carry across the
     // delete (time-indexed) take it, so arrival order does not change what the re-created service is compared with.
-    if (change.kind === 'deploy') recordCarriedFacts(target, change, edits);
+    if (change.kind === 'deploy') recordCarriedFacts(target, change, n, edits);
     return;
   }
   switch (change.kind) {
@@ -48,7 +48,7 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       return;
     }
     case 'deploy': {
-      recordCarriedFacts(target, change, edits);
+      recordCarriedFacts(target, change, n, edits);
       target.lastChangeMs = Math.max(target.lastChangeMs, t);
       if (change.templateFingerprint) target.template = record(target.template, t, change.templateFingerprint, n);
       if (change.invokerIamDisabled !== undefined) target.invokerIamDisabled = record(target.invokerIamDisabled, t, change.invokerIamDisabled, n);
@@ -101,9 +101,8 @@ const KEPT_BY_DELETE = ['serviceAccount', 'repositories', 'ingress', ...CARRIED_
  * Binary Authorization policy, the VPC egress): recorded for every deploy, even one about a deleted service that
  * arrives after its delete, so arrival order does not change what a re-created service is compared with.
  */
-function recordCarriedFacts(target: MutableBaseline, change: DeployChange, { record }: BaselineEdits): void {
+function recordCarriedFacts(target: MutableBaseline, change: DeployChange, n: number, { record }: BaselineEdits): void {
   const t = change.timeMs;
-  const n = subMillisecondNanos(change.time);
   recordRepositories(target, change.images, t);
   if (change.serviceAccount) target.serviceAccount = record(target.serviceAccount, t, describeServiceAccount(change.serviceAccount), n);
   if (change.ingress) target.ingress = record(target.ingress, t, change.ingress, n);
@@ -184,9 +183,8 @@ export function publicBindingsAfter(base: ServiceBaseline | undefined, change: E
   if (change.policy) return bindingKeys(change.policy);
   if (!change.delta) return undefined;
   // A delta applies to what was in force just before it, a point of its own millisecond included when it is older.
-  const n = subMillisecondNanos(change.time);
-  const before = valueBeforeInstant(base?.publicBindings, change.timeMs, n);
-  if (before === undefined && (valueBeforeInstant(base?.publicInvokers, change.timeMs, n)?.length ?? 0) > 0) return undefined;
+  const before = valueBeforeInstant(base?.publicBindings, change);
+  if (before === undefined && (valueBeforeInstant(base?.publicInvokers, change)?.length ?? 0) > 0) return undefined;
   const bindings = new Set(heldIn(before ?? []));
   for (const key of bindingKeys(change.delta.removed)) bindings.delete(key);
   for (const key of bindingKeys(change.delta.added)) bindings.add(key);
@@ -228,15 +226,13 @@ export interface LaterPublicPoint {
  */
 export function laterPublicPoints(base: ServiceBaseline | undefined, change: Extract<Change, { kind: 'iam-policy' }>): LaterPublicPoint[] {
   // Later to the nanosecond: a delta of the same millisecond delivered before this one is later too.
-  const n = subMillisecondNanos(change.time);
-  const newest = base?.publicBindings?.[base.publicBindings.length - 1];
-  if (newest === undefined || !isLaterThan(newest, change.timeMs, n)) return [];
+  if (!changedAfter(base?.publicBindings, change)) return [];
   const own = publicBindingsAfter(base, change);
   if (own === undefined) return [];
   let previous = heldIn(own);
   const out: LaterPublicPoint[] = [];
   for (const point of base!.publicBindings!) {
-    if (!isLaterThan(point, change.timeMs, n)) continue;
+    if (!isAfter(point, change)) continue;
     if (!point.v.includes(DELTA_MARK)) break;
     const named = new Set(point.v.filter((key) => key.startsWith(DELTA_MARK)).map((key) => key.slice(DELTA_MARK.length)));
     const held = heldIn(point.v);
@@ -277,7 +273,7 @@ function membersAfter(
 ): string[] | undefined {
   if (change.policy) return pick(change.policy);
   if (!change.delta) return undefined;
-  const members = new Set(valueBeforeInstant(history, change.timeMs, subMillisecondNanos(change.time)) ?? []);
+  const members = new Set(valueBeforeInstant(history, change) ?? []);
   for (const m of pick(change.delta.removed)) members.delete(m);
   for (const m of pick(change.delta.added)) members.add(m);
   return [...members].sort();

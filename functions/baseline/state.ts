@@ -177,21 +177,21 @@ export function indexBefore(history: readonly TimePoint<unknown>[] | undefined, 
  * When an entry happened: a change (its epoch ms and canonical timestamp, whose sub-millisecond digits tell two entries
  * of one millisecond apart, as TimePoint.n does), or bare epoch ms (a point of that millisecond is not later).
  */
-export type Instant = number | { readonly timeMs: number; readonly time: string };
+export type ChangeInstant = number | { readonly timeMs: number; readonly time: string };
 
 /** `at` as the `t` and `n` isLaterThan takes: a bare millisecond is later than every point of its millisecond. */
-function instantOf(at: Instant): [number, number] {
+function instantOf(at: ChangeInstant): [number, number] {
   return typeof at === 'number' ? [at, Number.POSITIVE_INFINITY] : [at.timeMs, subMillisecondNanos(at.time)];
 }
 
 /** True when `point` is later than `at` (to the nanosecond, for a change). */
-export function isAfter(point: TimePoint<unknown>, at: Instant): boolean {
+export function isAfter(point: TimePoint<unknown>, at: ChangeInstant): boolean {
   const [t, n] = instantOf(at);
   return isLaterThan(point, t, n);
 }
 
 /** The first point after `at` (strictly later), or undefined: what a newer entry set, when one from `at` arrives late. */
-export function pointAfter<T>(history: readonly TimePoint<T>[] | undefined, at: Instant): TimePoint<T> | undefined {
+export function pointAfter<T>(history: readonly TimePoint<T>[] | undefined, at: ChangeInstant): TimePoint<T> | undefined {
   // In order (the common case) nothing is newer: the last point says so without a scan.
   return changedAfter(history, at) ? history!.find((point) => isAfter(point, at)) : undefined;
 }
@@ -201,7 +201,7 @@ export function pointAfter<T>(history: readonly TimePoint<T>[] | undefined, at: 
  * the fact in force. It may still be reported (it happened), but it closes no risk (detectors/revision.ts riskInForce
  * says whether its own stays open).
  */
-export function changedAfter(history: readonly TimePoint<unknown>[] | undefined, at: Instant): boolean {
+export function changedAfter(history: readonly TimePoint<unknown>[] | undefined, at: ChangeInstant): boolean {
   const last = history?.[history.length - 1];
   return last !== undefined && isAfter(last, at);
 }
@@ -216,16 +216,17 @@ export function record<T>(history: readonly TimePoint<T>[], t: number, v: T, n =
 }
 
 /** True when `point` is later than the instant `t` ms + `n` ns. */
-export function isLaterThan(point: TimePoint<unknown>, t: number, n: number): boolean {
+function isLaterThan(point: TimePoint<unknown>, t: number, n: number): boolean {
   return point.t > t || (point.t === t && (point.n ?? 0) > n);
 }
 
 /**
- * The value in force just before the instant `t` ms + `n` ns: as valueBefore, and also a point of the same millisecond
- * that is earlier to the nanosecond. What a policy delta (which says only what it changed) applies to.
+ * The value in force just before `at`: as valueBefore, and also a point of the same millisecond that is earlier to the
+ * nanosecond (for a change). What a policy delta (which says only what it changed) applies to.
  */
-export function valueBeforeInstant<T>(history: readonly TimePoint<T>[] | undefined, t: number, n: number): T | undefined {
+export function valueBeforeInstant<T>(history: readonly TimePoint<T>[] | undefined, at: ChangeInstant): T | undefined {
   if (!history) return undefined;
+  const [t, n] = instantOf(at);
   for (let i = history.length - 1; i >= 0; i--) {
     const point = history[i]!;
     if (point.t < t || (point.t === t && (point.n ?? 0) < n)) return point.v;

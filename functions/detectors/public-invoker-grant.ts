@@ -47,8 +47,8 @@
 //           Blind spots): after such a turn-off, delivered before that write, a grant is said to be behind IAP.
 import { laterPublicPoints, publicInvokersAfter, publicWritersAfter, type LaterPublicPoint } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, isAfter, pointAfter, valueBeforeInstant, type Instant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
-import { normalizeTimestamp, subMillisecondNanos } from '../audit/entry.js';
+import { changedAfter, isAfter, pointAfter, valueBeforeInstant, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { normalizeTimestamp } from '../audit/entry.js';
 import { isPublicInvokerBinding, publicMembersWhere, publicWriterMembers, READ_ONLY_INVOKER_ROLES, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
 import { closedByDelete, iamScopeLabel, meantToBePublic, riskInForce, serviceLabel, settingBefore } from './revision.js';
@@ -111,8 +111,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
 
     // The members before this policy, when known (the engine always passes a baseline, maybe an empty one): as just
     // before it, an older point of its own millisecond included, as its delta is applied (baseline/apply.ts).
-    const n = subMillisecondNanos(change.time);
-    const knownBefore = valueBeforeInstant(baseline?.publicInvokers, change.timeMs, n);
+    const knownBefore = valueBeforeInstant(baseline?.publicInvokers, change);
     // An entry that arrives late holds in the newer points deltas set (baseline/apply.ts laterPublicPoints).
     const later = laterPublicPoints(baseline, change);
     // (In time order, the usual case, nothing is carried: the histories as they are, no copy per IAM change.)
@@ -138,7 +137,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       // a downgrade from run.admin to run.invoker, or a second invoker role, gives the public nothing new, as the
       // difference from a full policy says. (Where the writers before are not known, a write-capable role counts.)
       const held = new Set(knownBefore ?? []);
-      const writersHeld = new Set(valueBeforeInstant(baseline?.publicWriters, change.timeMs, n) ?? []);
+      const writersHeld = new Set(valueBeforeInstant(baseline?.publicWriters, change) ?? []);
       const heldAlready = (b: IamBinding): boolean => held.has(b.member) && (!WRITE_CAPABLE_INVOKER_ROLES.has(b.role) || writersHeld.has(b.member)) && !freedLater(b.member, WRITE_CAPABLE_INVOKER_ROLES.has(b.role));
       added = change.delta.added
         .filter((b) => isPublicInvokerBinding(b) && !removed.has(`${b.role}\n${b.member}`) && !heldAlready(b))
@@ -154,7 +153,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       added = after.filter((m) => !before.has(m) || freedLater(m, false)).flatMap((member) => rolesOf(member).map((role) => ({ member, role })));
       // A member that could already call the service and now holds a role that changes it: a grant all the same.
       // Only where the writers before are known (baselines stored before they were kept say nothing about them).
-      const writersBefore = valueBeforeInstant(baseline?.publicWriters, change.timeMs, n);
+      const writersBefore = valueBeforeInstant(baseline?.publicWriters, change);
       if (knownBefore !== undefined && writersBefore !== undefined) {
         const writerRoleOf = (member: string): string => change.policy!.find((b) => b.member === member && WRITE_CAPABLE_INVOKER_ROLES.has(b.role))!.role;
         for (const member of publicWriterMembers(change.policy ?? [])) {
@@ -262,7 +261,7 @@ function noLongerWriters(members: readonly string[]): string {
  * grant; the grant itself, reported too, would be a second alert under another id for one exposure. (Not the case
  * when the next policy no longer held them, nor when what it raised is closed: this entry then says something new.)
  */
-function reportedByNextPolicy(baseline: ServiceBaseline | undefined, at: Instant, members: readonly string[]): boolean {
+function reportedByNextPolicy(baseline: ServiceBaseline | undefined, at: ChangeInstant, members: readonly string[]): boolean {
   // Next to the nanosecond: a re-apply in the same millisecond holds a point of its own (TimePoint.n).
   const next = pointAfter(baseline?.publicInvokers, at);
   if (!next || !members.every((m) => next.v.includes(m))) return false;

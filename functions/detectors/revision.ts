@@ -2,7 +2,7 @@
 // entry applied before a late one, closes. Also the words for where a change applies, and which services are meant to
 // be public.
 import { withCanonicalFraction } from '../audit/entry.js';
-import { changedAfter, isAfter, pointAfter, pointBefore, valueBefore, type Instant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, isAfter, pointAfter, pointBefore, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, sameOperation, someWaitingWrite } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
 import { isJob, isService, resourceLabel, resourceNounOf, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
@@ -128,7 +128,7 @@ export function meantToBePublic(allowServices: readonly string[], target: Servic
  * its settings with it), unless the delete arrived after entries about the re-created service's `histories`, whose
  * word stands.
  */
-export function closedByDelete(open: readonly OpenFinding[], at: Instant, ...histories: (readonly TimePoint<unknown>[] | undefined)[]): Resolved[] {
+export function closedByDelete(open: readonly OpenFinding[], at: ChangeInstant, ...histories: (readonly TimePoint<unknown>[] | undefined)[]): Resolved[] {
   if (histories.some((history) => changedAfter(history, at))) return [];
   return open.map((o) => ({ id: o.finding.id, reason: deletedReason(o.finding) }));
 }
@@ -148,7 +148,7 @@ export function deletedReason(finding: { readonly resourceType?: ResourceType })
  */
 export function riskInForce<T>(
   history: readonly TimePoint<T>[] | undefined,
-  at: Instant,
+  at: ChangeInstant,
   endsIt: (value: T) => boolean,
   reason: (value: T) => string,
 ): Pick<Detection, 'opensRisk' | 'takenAwayLater' | 'heldByNewer'> {

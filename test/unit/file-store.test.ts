@@ -231,6 +231,13 @@ describe('FileBaselineStore: the state file keeps its permissions', () => {
 });
 
 describe('FileBaselineStore: a state file reached through a symbolic link', () => {
+  /** One replay through `link`: a service's baseline written back. */
+  async function writeBackThrough(link: string): Promise<void> {
+    const store = await FileBaselineStore.open(link);
+    store.transactSync('p/l/s', () => ({ next: { ...emptyBaseline(), lastChangeMs: 5 }, result: undefined }));
+    await store.close();
+  }
+
   // The write-back renamed its temp file over the link: the link became a file of its own and the file it led to
   // stayed as it was, so a replay given that file's own path reported every finding again.
   it('writes the file the link leads to, and the link stays a link', async () => {
@@ -238,9 +245,7 @@ describe('FileBaselineStore: a state file reached through a symbolic link', () =
     writeFileSync(path, JSON.stringify({ format: 'runwatch-baseline', version: 1, services: {} }));
     const link = join(dirname(path), 'link.json');
     symlinkSync(path, link);
-    const store = await FileBaselineStore.open(link);
-    store.transactSync('p/l/s', () => ({ next: { ...emptyBaseline(), lastChangeMs: 5 }, result: undefined }));
-    await store.close();
+    await writeBackThrough(link);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ services: { 'p/l/s': { lastChangeMs: 5 } } });
     expect(readdirSync(dirname(path)).sort()).toEqual(['link.json', 'state.json']);
@@ -251,9 +256,7 @@ describe('FileBaselineStore: a state file reached through a symbolic link', () =
     const path = stateIn();
     const link = join(dirname(path), 'link.json');
     symlinkSync(path, link);
-    const store = await FileBaselineStore.open(link);
-    store.transactSync('p/l/s', () => ({ next: { ...emptyBaseline(), lastChangeMs: 5 }, result: undefined }));
-    await store.close();
+    await writeBackThrough(link);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ services: { 'p/l/s': { lastChangeMs: 5 } } });
   });

@@ -11,6 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/config/load.js';
+import { createNotifyFunction } from '../../functions/notify.js';
+import type { Sink } from '../../sinks/sink.js';
+import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
+import { makeFinding } from '../support/findings.js';
 
 const TERRAFORM_DIR = fileURLToPath(new URL('../../terraform/', import.meta.url));
 const MODULE_DIR = join(TERRAFORM_DIR, 'modules', 'runwatch');
@@ -270,6 +275,66 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
     const otherSource = await evaluate({});
     expect(otherSource.name).not.toBe(first.name);
     expect(otherSource.name.split('-cfg-')[1]).toBe(first.name.split('-cfg-')[1]);
+  });
+
+  /**
+   * One finding through the real notify function (default delivery budget, so the claim lease notify really uses) as
+   * Pub/Sub delivers it at the fastest a retry policy allows: `attempts` deliveries `minimumBackoffS` apart, then the
+   * dead-letter topic. The sink answers the first delivery with a failure after which the finding may have been sent
+   * (a Slack timeout: the claim is kept until its lease ends), and sends every later one.
+   */
+  async function redeliver(attempts: number, minimumBackoffS: number): Promise<'sent again' | 'dead-lettered'> {
+    let nowMs = Date.parse('2026-12-01T00:00:00Z');
+    let calls = 0;
+    const sink: Sink = {
+      name: 'slack',
+      deliver: async () =>
+        ++calls === 1 ? { status: 'failed', retryable: true, mayHaveSent: true, reason: 'synthetic: timed out after the request was sent' } : { status: 'delivered', ref: '1.2' },
+    };
+    const notify = createNotifyFunction({
+      env: { RUNWATCH_SINK: 'slack', DEAD_LETTER_TOPIC: 'projects/p/topics/dead-letter' },
+      config: parseConfig('sinks: { slack: { minSeverity: LOW, channel: "#sec" } }'),
+      sink,
+      records: new MemoryDeliveryRecordStore(() => nowMs),
+      publisher: { publish: async () => 'dl-1', close: async () => undefined },
+      log: () => undefined,
+      now: () => nowMs,
+    });
+    const data = Buffer.from(JSON.stringify(makeFinding('public-invoker-grant'))).toString('base64');
+    const event = { specversion: '1.0', id: 'm1', source: 's', type: 'google.cloud.pubsub.topic.v1.messagePublished', data: { message: { data, messageId: 'm1' } } };
+    try {
+      for (let attempt = 1; attempt <= attempts; attempt++, nowMs += minimumBackoffS * 1000) {
+        try {
+          await notify(event as never);
+          return calls === 2 ? 'sent again' : 'dead-lettered';
+        } catch {
+          // non-2xx: Pub/Sub redelivers after the backoff, until max_delivery_attempts
+        }
+      }
+      return 'dead-lettered';
+    } finally {
+      await notify.close();
+    }
+  }
+
+  // Pub/Sub waits at least retry_policy.minimum_backoff between two deliveries of a message and dead-letters it after
+  // max_delivery_attempts (Subscription.retryPolicy, deadLetterPolicy). While notify keeps a claim, every redelivery is
+  // refused and uses up an attempt: a schedule that ends inside the lease dead-letters the finding, unsent.
+  it("accepts only retry schedules whose last delivery comes after notify's claim lease", { timeout: 60_000 }, async () => {
+    const schedules: ReadonlyArray<readonly [number, number]> = [[10, 10], [5, 10], [5, 19], [5, 18], [6, 15], [16, 5], [100, 0], [100, 1], [20, 4]];
+    const rows = await Promise.all(
+      schedules.map(async ([attempts, backoff]) => {
+        const plan = await terraform(
+          ['plan', '-no-color', '-input=false', '-lock=false', '-refresh=false', ...vars({ ...base(), log_sink_scope: 'project', max_delivery_attempts: attempts, retry_minimum_backoff: `${backoff}s` })],
+          harness,
+        );
+        return `${attempts} x ${backoff}s: ${await redeliver(attempts, backoff)}, ${plan.status === 0 ? 'accepted' : 'refused'}`;
+      }),
+    );
+    const consistent = rows.map((row) => row.replace(/sent again, accepted|dead-lettered, refused/, 'consistent'));
+    expect(consistent).toEqual(schedules.map(([attempts, backoff]) => `${attempts} x ${backoff}s: consistent`));
+    // The defaults are among the schedules that send it again.
+    expect(rows[0]).toBe('10 x 10s: sent again, accepted');
   });
 
   it('ships a JSON config as runwatch.json and points RUNWATCH_CONFIG there', async () => {

@@ -276,18 +276,28 @@ variable "secret_versions" {
 
 variable "max_delivery_attempts" {
   type        = number
-  description = "Deliveries of one message to a function before Pub/Sub moves it to the dead-letter topic."
+  description = "Deliveries of one message to a function before Pub/Sub moves it to the dead-letter topic. With retry_minimum_backoff it must span notify's 75 s claim: (max_delivery_attempts - 1) x retry_minimum_backoff >= 75 s."
   default     = 10
 
   validation {
     condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100 && floor(var.max_delivery_attempts) == var.max_delivery_attempts
     error_message = "max_delivery_attempts must be a whole number from 5 to 100 (Pub/Sub's limits)."
   }
+
+  # When a sink may have sent a finding all the same (a Slack timeout), notify keeps its claim for 75 s: the 45 s
+  # delivery budget (DEFAULT_DELIVERY_BUDGET_MS, functions/notify.ts) plus LEASE_MARGIN_MS (sinks/deliver.ts). Each
+  # redelivery inside the lease is refused and uses up an attempt. Pub/Sub waits at least the minimum backoff between
+  # two deliveries, so the last of max_delivery_attempts comes (attempts - 1) x minimum backoff after the first at the
+  # earliest: before the lease ends, the finding would be dead-lettered instead of sent again.
+  validation {
+    condition     = try(tonumber(trimsuffix(var.retry_minimum_backoff, "s")) * (var.max_delivery_attempts - 1) >= 75, false)
+    error_message = "max_delivery_attempts - 1 times retry_minimum_backoff must be at least 75 seconds: when a sink may have sent a finding (a timeout), notify holds it for 75 s and refuses the redeliveries meanwhile, and a finding whose every delivery falls within that time is dead-lettered instead of sent again (e.g. 10 attempts with \"10s\", 5 with \"19s\")."
+  }
 }
 
 variable "retry_minimum_backoff" {
   type        = string
-  description = "Shortest wait before Pub/Sub redelivers a message the function rejected (duration in seconds, e.g. \"10s\")."
+  description = "Shortest wait before Pub/Sub redelivers a message the function rejected (duration in seconds, e.g. \"10s\"). See max_delivery_attempts."
   default     = "10s"
 
   validation {

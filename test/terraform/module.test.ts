@@ -615,6 +615,19 @@ describe('functions', () => {
     expect(String(block(fn, 'service_config')?.['ingress_settings'])).toBe('${var.ingress_settings}');
   });
 
+  // Only the push subscriptions call the functions. Cloud Run counts requests from Pub/Sub in the same project as
+  // internal (cloud.google.com/run/docs/securing/ingress, "Internal": Cloud Scheduler, Cloud Tasks, Eventarc, Pub/Sub,
+  // Workflows, BigQuery "if they are in the same project or VPC Service Controls perimeter"), so internal-only ingress
+  // costs the pipeline nothing and keeps the internet off the functions' URLs, their one authenticated door aside.
+  it('keeps the internet off the functions by default: internal ingress, each fed by a subscription of its own project', () => {
+    const ingress = (tf['variable'] as Record<string, Block[]>)['ingress_settings']?.[0];
+    expect(ingress?.['default']).toBe('ALLOW_INTERNAL_ONLY');
+    for (const name of ['detect', 'notify']) {
+      expect(resource(tf, 'google_cloudfunctions2_function', name).body['project']).toBe('${var.project_id}');
+      expect(resource(tf, 'google_pubsub_subscription', name).body['project']).toBe('${var.project_id}');
+    }
+  });
+
   // The names the code registers and the environment it refuses to start without, read from the code itself.
   it('deploys exactly the targets functions/index.ts registers, each with the environment its code requires', () => {
     const root = join(TERRAFORM_DIR, '..');

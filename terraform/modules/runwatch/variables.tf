@@ -437,8 +437,8 @@ variable "min_instances" {
 
 variable "ingress_settings" {
   type        = string
-  description = "Network ingress of the functions. Every request is authenticated (only the push service accounts hold run.invoker); ALLOW_INTERNAL_ONLY additionally blocks the internet, but check that Pub/Sub push reaches your functions with it before relying on it."
-  default     = "ALLOW_ALL"
+  description = "Network ingress of the functions. ALLOW_INTERNAL_ONLY keeps the internet off their URLs: Cloud Run counts Pub/Sub push from the same project as internal, and the push subscriptions are the only callers. Every request is authenticated on top (only the push service accounts hold run.invoker). ALLOW_ALL only if your setup needs it."
+  default     = "ALLOW_INTERNAL_ONLY"
 
   validation {
     condition     = contains(["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"], var.ingress_settings)

@@ -165,6 +165,20 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
     ['a name prefix starting with goog', () => ({ log_sink_scope: 'project', name_prefix: 'goog-rw' }), ['name_prefix']],
     ['a name prefix with goog inside', () => ({ log_sink_scope: 'project', name_prefix: 'rw-goog' }), []],
     ['as many warm instances as either function may run', () => ({ log_sink_scope: 'project', min_instances: 2, detect_max_instances: 2, notify_max_instances: 2 }), []],
+    // A subscription deletes an unacknowledged message once it is older than message_retention_duration: it is then
+    // gone, never dead-lettered. Each of max_delivery_attempts deliveries may take the ack deadline (the function
+    // timeout) and wait up to retry_maximum_backoff before the next: by default 10 x (60 s + 600 s) = 6600 s. Kept
+    // less, a message that keeps failing vanishes before it reaches the dead-letter topic.
+    ['messages kept 10 minutes, less than the default retries take', () => ({ log_sink_scope: 'project', message_retention_duration: '600s' }), ['message_retention_duration']],
+    ['messages kept as long as the default retries may take', () => ({ log_sink_scope: 'project', message_retention_duration: '6600s' }), []],
+    ['messages kept a second less than the default retries may take', () => ({ log_sink_scope: 'project', message_retention_duration: '6599s' }), ['message_retention_duration']],
+    [
+      'messages kept 10 minutes, with retries that fit in them',
+      () => ({ log_sink_scope: 'project', message_retention_duration: '600s', max_delivery_attempts: 5, retry_minimum_backoff: '19s', retry_maximum_backoff: '60s' }),
+      [],
+    ],
+    // Alone: its rules read the retry variables, which the plan below breaks.
+    ['messages kept less than 10 minutes', () => ({ log_sink_scope: 'project', message_retention_duration: '10s' }), ['message_retention_duration']],
     // Rules on one variable each: Terraform reports every invalid variable of a plan, so one plan checks them all.
     [
       'every single-variable rule broken at once',

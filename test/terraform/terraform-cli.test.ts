@@ -199,7 +199,6 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
         secret_versions: { slack: 'v2' },
         max_delivery_attempts: 3,
         retry_maximum_backoff: '601s',
-        message_retention_duration: '10s',
         sweep_schedule: '*/5 * *',
         function_timeout_seconds: 5,
         detect_memory: '512MB',
@@ -225,7 +224,6 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
         'secret_versions',
         'max_delivery_attempts',
         'retry_maximum_backoff',
-        'message_retention_duration',
         'sweep_schedule',
         'function_timeout_seconds',
         'detect_memory',
@@ -238,7 +236,7 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
     ],
   ];
 
-  it('enforces every variable validation (a table of plans of the variables alone)', { timeout: 30_000 }, async () => {
+  it('enforces every variable validation (a table of plans of the variables alone)', { timeout: 60_000 }, async () => {
     const results: Array<{ name: string; expected: readonly string[]; failed: string[]; status: number | null; stderr: string }> = [];
     const queue = [...CASES];
     const worker = async (): Promise<void> => {

@@ -324,12 +324,21 @@ variable "retry_maximum_backoff" {
 
 variable "message_retention_duration" {
   type        = string
-  description = "How long undelivered messages (and dead letters) are kept, e.g. \"604800s\" (7 days, Pub/Sub's default); at most \"2678400s\" (31 days, the maximum for a subscription). Unacknowledged messages kept over a day are billed as storage."
+  description = "How long undelivered messages (and dead letters) are kept, e.g. \"604800s\" (7 days, Pub/Sub's default); at most \"2678400s\" (31 days, the maximum for a subscription), and at least as long as the retries may take: max_delivery_attempts x (function_timeout_seconds + retry_maximum_backoff). Unacknowledged messages kept over a day are billed as storage."
   default     = "604800s"
 
   validation {
     condition     = can(regex("^[0-9]+s$", var.message_retention_duration)) && try(tonumber(trimsuffix(var.message_retention_duration, "s")) >= 600 && tonumber(trimsuffix(var.message_retention_duration, "s")) <= 2678400, false)
     error_message = "message_retention_duration must be whole seconds between \"600s\" (10 minutes) and \"2678400s\" (31 days, Pub/Sub's maximum for a subscription)."
+  }
+
+  # Pub/Sub may discard a message once it is older than the retention, acknowledged or not (Subscription properties,
+  # "Message retention duration"): discarded, not dead-lettered. Each of max_delivery_attempts deliveries may take the
+  # ack deadline (the function timeout) and wait up to the maximum backoff before the next, so the retention must cover
+  # that many of both, or a message that keeps failing vanishes instead of reaching the dead-letter topic.
+  validation {
+    condition     = try(tonumber(trimsuffix(var.message_retention_duration, "s")) >= var.max_delivery_attempts * (var.function_timeout_seconds + tonumber(trimsuffix(var.retry_maximum_backoff, "s"))), false)
+    error_message = "message_retention_duration must be at least max_delivery_attempts x (function_timeout_seconds + retry_maximum_backoff) (6600 s with the defaults): Pub/Sub discards a message older than the retention, and one still being retried would vanish instead of reaching the dead-letter topic."
   }
 }
 

@@ -183,7 +183,7 @@ resource "google_cloud_run_service_iam_member" "detect_push_invoker" {
   member   = google_service_account.detect_push.member
 }
 
-# Only for projects that enabled Pub/Sub before 2021-04-08: the service agent mints this account's push tokens.
+# Only for projects that enabled Pub/Sub on or before 2021-04-08: the service agent mints this account's push tokens.
 resource "google_service_account_iam_member" "detect_push_token_creator" {
   count = var.grant_token_creator_to_pubsub_agent ? 1 : 0
 
@@ -306,7 +306,7 @@ resource "google_cloud_run_service_iam_member" "notify_push_invoker" {
   member   = google_service_account.notify_push[each.key].member
 }
 
-# Only for projects that enabled Pub/Sub before 2021-04-08: the service agent mints this account's push tokens.
+# Only for projects that enabled Pub/Sub on or before 2021-04-08: the service agent mints this account's push tokens.
 resource "google_service_account_iam_member" "notify_push_token_creator" {
   for_each = var.grant_token_creator_to_pubsub_agent ? local.sinks : toset([])
 

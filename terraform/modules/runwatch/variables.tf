@@ -478,7 +478,7 @@ variable "firestore_location" {
 
 variable "grant_token_creator_to_pubsub_agent" {
   type        = bool
-  description = "Grant the Pub/Sub service agent roles/iam.serviceAccountTokenCreator on each push service account. Only projects that enabled Pub/Sub before 2021-04-08 need it to mint the OIDC tokens of push requests."
+  description = "Grant the Pub/Sub service agent roles/iam.serviceAccountTokenCreator on each push service account. Only projects that enabled Pub/Sub on or before 2021-04-08 need it to mint the OIDC tokens of push requests."
   default     = false
 }
 

@@ -5,6 +5,7 @@ import type { BaselineStore } from './baseline/store.js';
 import { ConfigError, loadConfigFile, type ConfigProblem } from './config/load.js';
 import type { RunwatchConfig } from './config/types.js';
 import { isProjectId } from './pubsub/publisher.js';
+import { jsonTerminalSafe } from './untrustedText.js';
 
 // detect and notify take their helpers from here; the sinks (deliver.ts) import errors.js directly.
 export { errorMessage } from './errors.js';
@@ -24,8 +25,14 @@ export interface LogRecord {
 
 export type LogSink = (record: LogRecord) => void;
 
+/**
+ * Writes a record as one JSON line. Records quote what deployers wrote (the service names of the findings an entry
+ * raised, a skipped entry's method): C1 controls, line separators, bidi and invisible characters leave as `\u`
+ * escapes (jsonTerminalSafe, as the console sink writes them), so a terminal that shows stdout (`functions-framework`
+ * in a shell) is not driven by them, and Cloud Logging reads the same values.
+ */
 export const stdoutLog: LogSink = (record) => {
-  process.stdout.write(`${JSON.stringify(record)}\n`);
+  process.stdout.write(`${jsonTerminalSafe(JSON.stringify(record))}\n`);
 };
 
 // ---- start-up ----------------------------------------------------------------------------------------------------

@@ -36,3 +36,26 @@ describe('ConsoleSink', () => {
     expect(text).toContain('a\\u009b31mb\\u202ec\\u2028d');
   });
 });
+
+// Cloud Logging decodes the JSON: what the line escaped is back in the entry. Its `message` is the entry's summary line
+// in Logs Explorer and the text of log-based alert notifications, read rendered like a Slack message or a PagerDuty
+// title: a service named `\u202e...` read backwards there, a line separator pushed the rest of the summary off the
+// line. The `finding` keeps the values as the entry had them (as evidence, like PagerDuty's custom_details).
+describe('ConsoleSink message, as Cloud Logging shows it', () => {
+  /** Written out here, independently of untrustedText.ts: what breaks a line, hides or turns text around. */
+  const UNSAFE =
+    /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u2800\u3164\ufeff\uffa0\ufff9-\ufffb\u{e0000}-\u{e007f}\ufe00-\ufe0f\u{e0100}-\u{e01ef}]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/u;
+
+  it.each(HOSTILE)('%s in the service and principal: nothing in the decoded message breaks a line, hides or turns text around', async (_name, value) => {
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    const finding = makeFinding('public-invoker-grant', { service: value, principal: value });
+    await new ConsoleSink(out).deliver(finding);
+    const line = JSON.parse(Buffer.concat(chunks).toString()) as { message: string; finding: { service: string; principal: string } };
+    expect(line.message).not.toMatch(UNSAFE);
+    expect(line.message.startsWith('[runwatch] Cloud Run invoker granted to the public: ')).toBe(true);
+    expect(line.finding.service).toBe(value);
+    expect(line.finding.principal).toBe(value);
+  });
+});

@@ -1,14 +1,16 @@
 // The console sink: one JSON line per finding on a writable stream (stdout in the functions, where Cloud Logging
 // picks it up as a structured entry; a terminal under `npm run dev` or a developer's shell). Untrusted text leaves
 // as `\u` escapes where it could act on a terminal (C1 controls, bidi overrides, line separators): the same JSON
-// values for Cloud Logging.
+// values for Cloud Logging. Cloud Logging decodes them, so the `message` (the entry's summary line in Logs Explorer,
+// the text of log-based alert notifications) shows what breaks a line, hides or turns text around as U+FFFD
+// (visibleText), as Slack and PagerDuty do; the `finding` keeps the values as the entry had them.
 import type { Writable } from 'node:stream';
 import type { Finding } from '../functions/findings/finding.js';
-import { jsonTerminalSafe } from '../functions/untrustedText.js';
+import { jsonTerminalSafe, visibleText } from '../functions/untrustedText.js';
 import type { DeliveryResult, Sink } from './sink.js';
 
 function renderConsole(finding: Finding): string {
-  return jsonTerminalSafe(JSON.stringify({ severity: finding.severity === 'LOW' ? 'NOTICE' : finding.severity === 'MEDIUM' ? 'WARNING' : finding.severity === 'HIGH' ? 'ERROR' : 'CRITICAL', message: `[runwatch] ${finding.title}: ${finding.summary}`, finding }));
+  return jsonTerminalSafe(JSON.stringify({ severity: finding.severity === 'LOW' ? 'NOTICE' : finding.severity === 'MEDIUM' ? 'WARNING' : finding.severity === 'HIGH' ? 'ERROR' : 'CRITICAL', message: visibleText(`[runwatch] ${finding.title}: ${finding.summary}`), finding }));
 }
 
 export class ConsoleSink implements Sink {

@@ -8,7 +8,7 @@ import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { observationOfRevision, type RevisionReader } from '../../functions/correlate/adminApi.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { Pipeline } from '../../functions/pipeline.js';
-import { synthetic, type Json } from '../support/entries.js';
+import { at, synthetic, variant, type Json } from '../support/entries.js';
 import { config } from '../support/run.js';
 
 const [consoleWrite] = synthetic('seq-console-deploy') as unknown as [Json]; // generation 23, 2024-05-06T22:58:04Z
@@ -61,5 +61,58 @@ describe('Admin API fallback: the latest revision read for a write', () => {
     expect(joined).toBe(0);
     // The write is judged with what it carries: its revision's image unknown, not the later revision's.
     expect(findings.map((f) => [f.revision ?? '-', f.unknown.includes('image')])).toEqual([['-', true]]);
+  });
+});
+
+// Not moved on but not there yet: a write whose revision the service has not created (yet) when it is read, and the
+// service's latest revision made by the deploy seconds before it. That revision was created before the write was
+// made, so it cannot be the write's: taken, it would judge the write with another deploy's image and identity. Here
+// a v2 update (nothing in it names its revision or generation) sets an image from docker.io 30 s after a deploy of
+// the service's own image; the read made for it answers with that deploy's revision, created 29 s before the write.
+describe('Admin API fallback: a latest revision created before the write', () => {
+  const HOME = 'europe-west1-docker.pkg.dev/acme-prod/web/storefront:2';
+  const STOREFRONT = 'projects/acme-prod/locations/europe-west1/services/storefront';
+  const update = (timestamp: string, operation: string, image: string): Json =>
+    variant(at(synthetic('v2-UpdateService'), timestamp), (e) => {
+      (e.protoPayload['response'] as Json)['name'] = `projects/acme-prod/locations/europe-west1/operations/${operation}`;
+      const template = ((e.protoPayload['request'] as Json)['service'] as Json)['template'] as { containers: { image: string }[] };
+      template.containers[0]!.image = image;
+    });
+  const reader = (createdMs: number): RevisionReader => ({
+    async read(write, nowMs) {
+      const revision = { name: `${STOREFRONT}/revisions/storefront-00002-hom`, createTime: { seconds: Math.floor(createdMs / 1000), nanos: 0 }, containers: [{ image: HOME }], conditions: [{ type: 'Ready', state: 'CONDITION_SUCCEEDED' as const }] };
+      return { kind: 'revision', observation: observationOfRevision(write, revision, nowMs) };
+    },
+    close: async () => undefined,
+  });
+  const WRITE = Date.parse('2024-06-01T11:00:00Z');
+
+  async function repositories(createdMs: number): Promise<{ repositories: unknown[][]; joined: number }> {
+    const pipeline = new Pipeline({ config: config({ correlation: { adminApiFallback: { enabled: true, afterSeconds: 60 } } }), store: new MemoryBaselineStore(), revisionReader: reader(createdMs) });
+    const findings: Finding[] = [];
+    const entries = [
+      [synthetic('v2-CreateService'), Date.parse('2024-06-01T10:00:01Z')],
+      [update('2024-06-01T10:59:30Z', 'op-home', HOME), WRITE - 29_000],
+      [update('2024-06-01T11:00:00Z', 'op-attacker', 'docker.io/attacker/storefront:latest'), WRITE + 1_000],
+    ] as const;
+    for (const [entry, nowMs] of entries) {
+      const outcome = await pipeline.handleEntry(entry, nowMs);
+      if (outcome.status === 'processed') findings.push(...outcome.findings);
+    }
+    const pass = await pipeline.readFromAdminApi(WRITE + 90_000);
+    findings.push(...pass.findings, ...(await pipeline.flush()));
+    return { repositories: findings.filter((f) => f.rule === 'new-image-repository').map((f) => [f.eventTime, f.evidence['repository']]), joined: pass.joined };
+  }
+
+  it('ignores it: the write is judged with its own image (docker.io/attacker)', async () => {
+    const { repositories: found, joined } = await repositories(WRITE - 29_000);
+    expect(joined).toBe(0);
+    expect(found).toEqual([['2024-06-01T11:00:00Z', 'docker.io/attacker']]);
+  });
+
+  it('joins one created after the write (the guard: the same read, its revision a second after the write)', async () => {
+    const { repositories: found, joined } = await repositories(WRITE + 1_000);
+    expect(joined).toBe(1);
+    expect(found).toEqual([]);
   });
 });

@@ -670,13 +670,20 @@ export class Engine {
     if (!lateHalf && draft.completed && belongsToCompleted(draft.completed, observation)) return 'late-system-event';
     const rollouts = [...(draft.rollouts ?? [])];
     // An Admin API read answers for the write it was made for: that rollout, if what was read can be its revision
-    // (the same checks as any event: operation, revision, time; and not of a generation after the write's: the
-    // service moved on), or none (it completed meanwhile).
+    // (the same checks as any event: operation, revision, time; not created before the write: that is a revision of
+    // the service before it, the write's own not there yet; and not of a generation after the write's: the service
+    // moved on), or none (it completed meanwhile).
     const index = lateHalf
       ? rollouts.findIndex((r) => r.ofJudgedWrite === true && sameOperation(r.observed?.operationId, observation.operationId))
       : forWrite
         ? rollouts.findIndex(
-            (r) => r.write !== undefined && r.observed === undefined && sameEntry(r.write.key, forWrite) && !laterGeneration(observation, r.write) && rolloutForObservation([r], observation, this.waitMs) === 0,
+            (r) =>
+              r.write !== undefined &&
+              r.observed === undefined &&
+              sameEntry(r.write.key, forWrite) &&
+              observation.timeMs >= r.write.timeMs &&
+              !laterGeneration(observation, r.write) &&
+              rolloutForObservation([r], observation, this.waitMs) === 0,
           )
         : rolloutForObservation(rollouts, observation, this.waitMs);
     // A revision the Cloud Functions service agent created (its creator: audit/systemEvent.ts) is let go only when no

@@ -9,8 +9,9 @@
 //   joins it: gcloud often writes twice, 11-16 s apart; so does the completion entry of a v2 write logged as a
 //   long-running operation's first and last entries, by its operation id);
 // - a system event joins the rollout with the same `run.googleapis.com/operation-id`, else the open rollout of the
-//   service whose write is closest before it (within the wait); with no open rollout it opens one of its own (the
-//   write may still come: entries arrive out of order);
+//   service whose write is closest before it (within the wait), though a service-level event never by time alone a
+//   write that only time ties to its events (a v2 write: the service event may be a later traffic edit's); with no
+//   open rollout a revision's event opens one of its own (the write may still come: entries arrive out of order);
 // - the rollout completes as soon as it has the write and a final Ready condition (True or False) for its
 //   revision, or when the wait runs out (`correlation.waitSeconds`, default 600 s: image import plus the default
 //   4-minute startup probe fit in it), counted from when the half arrived. A half that never arrives leaves its
@@ -311,6 +312,11 @@ export function rolloutForObservation(rollouts: readonly Rollout[], observation:
     const generation = rollout.write?.generation;
     const generationKnown = observation.generation !== undefined && generation !== undefined;
     if (generationKnown && observation.generation === generation && rollout.observed === undefined) return i;
+    // A service event is not the deploy's own: it follows every change of the service (a traffic or settings edit
+    // that made no revision, judged at once, included), its Ready is the service's and its operation id the last
+    // change's. Time alone does not tie it to a write that nothing else ties to its events (a v2 write): it would
+    // give the deploy another change's verdict and operation, and shut out the deploy's own revision event.
+    if (observation.level === 'service' && rollout.write !== undefined && rollout.observed?.revisionEvent !== true && tiedToEventsOnlyByTime(rollout.write)) continue;
     const writtenMs = rollout.write?.timeMs ?? rollout.openedMs;
     const gap = observation.timeMs - writtenMs;
     if (gap < -BURST_MS || gap > waitMs) continue;

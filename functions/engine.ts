@@ -666,7 +666,8 @@ export class Engine {
     if (mayOpen && draft.systemEventsSeen !== true) draft.systemEventsSeen = true;
     if (observation.deleting) return 'deletion-event';
     // Events of a write judged without them (they came later than its wait): its late half, judged once.
-    const lateHalf = mayOpen && awaitingEvents(draft.completed, observation) >= 0;
+    const awaited = mayOpen ? awaitingEvents(draft.completed, observation) : -1;
+    const lateHalf = awaited >= 0;
     if (!lateHalf && draft.completed && belongsToCompleted(draft.completed, observation)) return 'late-system-event';
     const rollouts = [...(draft.rollouts ?? [])];
     // An Admin API read answers for the write it was made for: that rollout, if what was read can be its revision
@@ -698,7 +699,10 @@ export class Engine {
       // Only a revision's own event opens a rollout: service-level events also follow traffic and IAM changes.
       if (observation.level !== 'revision') return 'unmatched-service-event';
       const opened = openFromObservation(observation, this.waitMs, nowMs);
-      rollouts.push(lateHalf ? { ...opened, ofJudgedWrite: true } : opened);
+      // A late half stands where its write does in the service's order of deploys (Rollout.openedMs orders them), not
+      // where its events' time puts it: a deploy made after that write, still waiting, must not be judged before it
+      // (it would take the findings of what the late revision brought in, and the late revision would bring in none).
+      rollouts.push(lateHalf ? { ...opened, openedMs: Math.min(opened.openedMs, draft.completed![awaited]!.t), ofJudgedWrite: true } : opened);
       setRollouts(draft, rollouts);
       // A late half with its Ready condition is complete: no write is to come.
       const drained = lateHalf && this.drain(draft, nowMs, findings, edits);

@@ -93,7 +93,8 @@ export interface Rollout {
   readonly settingWrites?: readonly DeployChange[];
   /**
    * System events of a write judged without them (CompletedRollout.eventsAwaited): their late half. No write joins
-   * them (theirs was judged), nor events of another operation; they complete on their own Ready condition.
+   * them (theirs was judged), nor events of another operation; they complete on their own Ready condition. Its
+   * `openedMs` is its write's time: it is judged in the write's place among the service's deploys, not its events'.
    */
   readonly ofJudgedWrite?: true;
 }

@@ -116,3 +116,49 @@ describe('Admin API fallback: a latest revision created before the write', () =>
     expect(found).toEqual([]);
   });
 });
+
+// Moved on, where no generation says so: a v2 write says neither the generation it produced nor its revision, so a
+// revision a later change made (its write not seen yet when the read is made) passed for the write's own. Cloud Run
+// records who created a revision (`creator`, the caller): one created by someone else than the write's principal is
+// not the write's, unless the generation ties them (a v1 write's, as above).
+describe('Admin API fallback: a latest revision created by someone else than a v2 write\'s principal', () => {
+  const STOREFRONT = 'projects/acme-prod/locations/europe-west1/services/storefront';
+  const WRITE = Date.parse('2024-06-01T11:00:00Z');
+  const reader = (creator: string): RevisionReader => ({
+    async read(write, nowMs) {
+      const revision = {
+        name: `${STOREFRONT}/revisions/storefront-00009-zzz`,
+        createTime: { seconds: (WRITE + 60_000) / 1000, nanos: 0 },
+        containers: [{ image: 'europe-west1-docker.pkg.dev/acme-prod/web/storefront:9' }],
+        creator,
+        conditions: [{ type: 'Ready', state: 'CONDITION_SUCCEEDED' as const }],
+      };
+      return { kind: 'revision', observation: observationOfRevision(write, revision, nowMs) };
+    },
+    close: async () => undefined,
+  });
+
+  async function judged(creator: string): Promise<{ rules: string[]; joined: number }> {
+    const pipeline = new Pipeline({ config: config({ correlation: { adminApiFallback: { enabled: true, afterSeconds: 60 } } }), store: new MemoryBaselineStore(), revisionReader: reader(creator) });
+    const findings: Finding[] = [];
+    for (const [entry, nowMs] of [[synthetic('v2-CreateService'), Date.parse('2024-06-01T10:00:01Z')], [at(synthetic('v2-UpdateService'), '2024-06-01T11:00:00Z'), WRITE + 1_000]] as const) {
+      const outcome = await pipeline.handleEntry(entry, nowMs);
+      if (outcome.status === 'processed') findings.push(...outcome.findings);
+    }
+    const pass = await pipeline.readFromAdminApi(WRITE + 120_000);
+    findings.push(...pass.findings, ...(await pipeline.flush()));
+    return { rules: findings.filter((f) => f.eventTime === '2024-06-01T11:00:00Z').map((f) => `${f.rule} ${f.revision ?? '-'}`).sort(), joined: pass.joined };
+  }
+
+  it('ignores it: the write is judged with its own image (docker.io/attacker)', async () => {
+    const { rules, joined } = await judged('someone-else@example.com');
+    expect(joined).toBe(0);
+    expect(rules).toContain('new-image-repository -');
+  });
+
+  it('joins one its principal created (the guard: the same read, by deployer@acme-ci)', async () => {
+    const { rules, joined } = await judged('deployer@acme-ci.iam.gserviceaccount.com');
+    expect(joined).toBe(1);
+    expect(rules.filter((r) => r.startsWith('new-image-repository'))).toEqual([]);
+  });
+});

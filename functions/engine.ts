@@ -672,8 +672,8 @@ export class Engine {
     const rollouts = [...(draft.rollouts ?? [])];
     // An Admin API read answers for the write it was made for: that rollout, if what was read can be its revision
     // (the same checks as any event: operation, revision, time; not created before the write: that is a revision of
-    // the service before it, the write's own not there yet; and not of a generation after the write's: the service
-    // moved on), or none (it completed meanwhile).
+    // the service before it, the write's own not there yet; and not of a generation after the write's, nor created by
+    // someone else where no generation ties it: the service moved on), or none (it completed meanwhile).
     const index = lateHalf
       ? rollouts.findIndex((r) => r.ofJudgedWrite === true && sameOperation(r.observed?.operationId, observation.operationId))
       : forWrite
@@ -684,6 +684,7 @@ export class Engine {
               sameEntry(r.write.key, forWrite) &&
               observation.timeMs >= r.write.timeMs &&
               !laterGeneration(observation, r.write) &&
+              !createdByAnother(observation, r.write) &&
               rolloutForObservation([r], observation, this.waitMs) === 0,
           )
         : rolloutForObservation(rollouts, observation, this.waitMs);
@@ -886,6 +887,17 @@ function laterGeneration(observation: RevisionObservation, write: DeployChange):
   if (write.generation === undefined) return false;
   const generation = observation.generation ?? generationOfRevisionName(observation.revision, observation.target.service);
   return generation !== undefined && generation > write.generation;
+}
+
+/**
+ * True when the revision observed was created by someone else than `write`'s principal (Cloud Run records the caller as
+ * its `creator`) and no generation ties the two (a v1 write's, which the revision carries): a later change made it, its
+ * write not seen yet, as a v2 write's read cannot otherwise tell (laterGeneration needs the generation).
+ */
+function createdByAnother(observation: RevisionObservation, write: DeployChange): boolean {
+  if (observation.creator === undefined || write.principal === undefined) return false;
+  if (write.generation !== undefined && (observation.generation ?? generationOfRevisionName(observation.revision, observation.target.service)) === write.generation) return false;
+  return observation.creator.toLowerCase() !== write.principal.id.toLowerCase();
 }
 
 /**

@@ -9,7 +9,8 @@
 // system event, except that it only ever joins the waiting rollout (Engine.processAdminApiObservation): the usual
 // matching (operation id, revision name, else time within the wait) decides whether the latest revision is this write's,
 // except that one created before the write never is (not even within the minute a system event may precede its write:
-// it is the revision of the deploy before, the write's own not created yet), nor one of a later generation.
+// it is the revision of the deploy before, the write's own not created yet), nor one of a later generation, nor one
+// someone else created (its `creator`) where no generation ties it to the write (a v2 write says none).
 //
 // What the v2 API does not say: a Revision has no `containerStatuses` (only Instances have them), so the resolved
 // digest is known only when the image was deployed by digest; otherwise it stays unknown, as without system events.

@@ -569,6 +569,54 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       expect(stored?.rollouts ?? []).toEqual([]);
     });
 
+    // The outbox keeps what a failed publish left until a publish succeeds: during a Pub/Sub outage every transaction
+    // of a service that keeps being deployed added its findings to the document's outbox (each transaction's findings
+    // are bounded, their sum across transactions was not). Once the document passed Firestore's 1 MiB, every later
+    // transaction of the service failed on every delivery and every sweep: runwatch went blind to the service, and
+    // what waited in its outbox was never published, even after Pub/Sub came back.
+    it('keeps a service\'s transactions working and loses no finding while publishing fails for many deploys', async () => {
+      const key = `${SLACK_BOT.project}/${SLACK_BOT.location}/${SLACK_BOT.service}`;
+      const cfg = config({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }], rules: { 'unapproved-deployer': { allowedDeployers: ['user:release@acme.example'] } } });
+      const t0 = Date.parse('2024-06-01T10:30:00Z'); // hourly deploys, none inside the window
+      const deploys = 48;
+      const run = async (store: BaselineStore, outage: boolean): Promise<{ published: Finding[]; failed: string[] }> => {
+        const pipeline = new Pipeline({ config: cfg, store, recentKeys: 0 });
+        const published: Finding[] = [];
+        let down = outage;
+        const publish = async (f: readonly Finding[]): Promise<void> => {
+          if (down) throw new Error('publish failed: Pub/Sub unavailable');
+          published.push(...f);
+        };
+        const failed: string[] = [];
+        const attempt = (what: string, work: Promise<unknown>): Promise<void> =>
+          work.then(
+            () => undefined,
+            (error: unknown) => void (String(error).includes('Pub/Sub unavailable') ? undefined : failed.push(`${what}: ${String(error).slice(0, 160)}`)),
+          );
+        for (let i = 0; i < deploys; i++) {
+          const nowMs = t0 + i * 3_600_000 + 1_000;
+          await attempt(`deploy ${i}`, pipeline.handleEntry(labeledDeploy(t0, i * 360, 64, 'ა'), nowMs, publish));
+          // Its wait for the revision's system events runs out (none come).
+          await attempt(`sweep ${i}`, pipeline.sweep(nowMs + 1_800_000, publish));
+        }
+        // Pub/Sub is back: the sweep publishes what waited in the outbox.
+        down = false;
+        await attempt('sweep after the outage', pipeline.sweep(Date.now() + OUTBOX_SWEEP_AFTER_MS, publish));
+        return { published, failed };
+      };
+      const store = new FirestoreBaselineStore({ firestore: db, collection: collection('outage') });
+      const onFirestore = await run(store, true);
+      expect(onFirestore.failed).toEqual([]);
+      const expected = await run(new MemoryBaselineStore(), false);
+      const ids = (findings: readonly Finding[]): string[] => [...new Set(findings.map((f) => `${f.id} ${f.rule} ${f.status ?? 'active'}`))].sort();
+      expect(ids(expected.published).filter((line) => line.includes('off-window-deploy'))).toHaveLength(deploys);
+      expect(ids(onFirestore.published)).toEqual(ids(expected.published));
+      const doc = await db.collection(store.collection).doc(baselineDocId(key)).get();
+      expect(Buffer.byteLength(JSON.stringify(doc.data()), 'utf8')).toBeLessThan(1_000_000);
+      expect(doc.get('outbox')).toEqual([]);
+      expect(doc.get('outboxSinceMs')).toBeUndefined();
+    }, 120_000);
+
     // A service deleted and created again under the name keeps its runtime service account across the delete
     // (baseline/apply.ts): the stored baseline after the delete must carry it, and the pipeline on Firestore must
     // compare the re-created service's first revision with the deleted one's, as on memory.

@@ -8,11 +8,17 @@
 // Ordering: the baseline keeps time-indexed histories (state.ts), so an entry that arrives late is folded in at
 // its own time and never overwrites newer state; this store only has to make each read-modify-write atomic.
 //
-// Document: `<collection>/<base64url(key)>` = { key, baseline, dueAtMs?, outbox, outboxSinceMs?, updatedAt };
-// `dueAtMs` (a rollout waits for its other half until then) and `outboxSinceMs` (findings wait to be published
-// since then) are queried by the sweep (DueIndex). The baseline is stored as JSON text and the outbox as a list of
-// findings' JSON texts: they hold map keys deployers write (labels, annotations, image repositories), and Firestore
-// refuses some as map keys (`__x__`, the empty key), which failed the entry's transaction on every delivery.
+// Document: `<collection>/<base64url(key)>` = { key, baseline, dueAtMs?, outbox, outboxSpilled?, outboxSpillNext?,
+// outboxSinceMs?, updatedAt }; `dueAtMs` (a rollout waits for its other half until then) and `outboxSinceMs` (findings
+// wait to be published since then) are queried by the sweep (DueIndex). The baseline is stored as JSON text and the
+// outbox as a list of findings' JSON texts: they hold map keys deployers write (labels, annotations, image
+// repositories), and Firestore refuses some as map keys (`__x__`, the empty key), which failed the entry's
+// transaction on every delivery.
+// The outbox holds up to OUTBOX_BYTES_LIMIT of findings: while publishing fails (a Pub/Sub outage) every transaction
+// of a service adds its findings, and past 1 MiB every later transaction of the service failed. Findings beyond it
+// wait in spill documents, `<doc>/<collection>-outbox/<number>` (spillCollectionOf), written in the same commit
+// (`outboxSpilled` says some may wait, `outboxSpillNext` numbers the next), delivered after the outbox's and
+// deleted once delivered.
 // Documents written by earlier builds, with both as Firestore maps, are still read.
 // Keys contain `/` (PROJECT/LOCATION/SERVICE), which Firestore reads as a path separator, so the id is the base64url
 // of the key (never `.`, `..`, `__...__` or a `/`; for a key too long for an id, its start and a digest), and the
@@ -20,7 +26,7 @@
 //
 // The client library is imported on first use, not at module load, to keep the function's cold start small.
 import { createHash } from 'node:crypto';
-import type { DocumentData, DocumentReference, Firestore, Settings } from '@google-cloud/firestore';
+import type { CollectionReference, DocumentData, DocumentReference, Firestore, Settings } from '@google-cloud/firestore';
 import { canonicalJson } from '../audit/json.js';
 import type { ServiceBaseline } from './state.js';
 import { KeyedTurns } from './turns.js';
@@ -106,6 +112,7 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
     // Firestore runs the function again when another writer got to the document first: findings are only ever
     // delivered from the run that committed, through the document's outbox (see Delivery).
     let outbox: readonly Finding[] = [];
+    let spilled = false;
     const result = await db.runTransaction(
       async (tx) => {
         const [snapshot, applied] = appliedRef ? await tx.getAll(ref, appliedRef) : [await tx.get(ref), undefined];
@@ -116,44 +123,71 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
         const outcome = fn(current);
         const fresh = delivery ? delivery.findingsOf(outcome.result) : [];
         // What earlier deliveries left stays in the document whoever writes it (a transaction without a delivery too).
+        // The document's own outbox takes findings up to OUTBOX_BYTES_LIMIT; the rest wait in spill documents.
         const left = outboxOf(data);
-        outbox = fresh.length > 0 ? [...left, ...fresh] : left;
-        const since = outbox.length === 0 ? undefined : left.length > 0 ? (outboxSinceOf(data) ?? Date.now()) : Date.now();
+        const spill = spillOf(data);
+        const placed = placeInOutbox(left, fresh);
+        outbox = placed.kept.length > 0 ? [...left, ...placed.kept] : left;
+        spilled = spill.spilled || placed.spill.length > 0;
+        const waitedBefore = left.length > 0 || spill.spilled;
+        const since = outbox.length === 0 && !spilled ? undefined : waitedBefore ? (outboxSinceOf(data) ?? Date.now()) : Date.now();
         // A change already folded in (a redelivery) leaves the baseline as it is: nothing to write. Compared with
         // keys sorted (Firestore may return map keys in another order than they were written) and undefined dropped
         // (the stored document never has them: ignoreUndefinedProperties).
         const changed = outcome.next !== undefined && !(current !== undefined && canonicalJson(outcome.next) === canonicalJson(current));
         const next = changed ? outcome.next : current;
-        if (next && (changed || fresh.length > 0)) tx.set(ref, documentOf(key, next, outbox, since));
+        if (next && (changed || fresh.length > 0)) {
+          tx.set(ref, documentOf(key, next, outbox, since, { spilled, next: spill.next + placed.spill.length }));
+          placed.spill.forEach((findings, i) => tx.set(spillRef(ref, spill.next + i), { key, findings: storedOutbox(findings), addedAt: new Date() }));
+        }
         if (appliedRef && !applied?.exists && changed && next?.seen?.includes(entry!)) tx.set(appliedRef, { key, entry, appliedAt: new Date(), [APPLIED_RECORD_EXPIRY_FIELD]: new Date(Date.now() + APPLIED_RECORD_TTL_MS) });
         return outcome.result;
       },
       { maxAttempts: this.options.maxAttempts ?? 10 },
     );
-    if (delivery && outbox.length > 0) {
+    if (delivery && (outbox.length > 0 || spilled)) {
+      // The oldest spill documents go out with the document's outbox, SPILL_DELIVERY_BYTES_LIMIT of them at a time,
+      // up to SPILL_DELIVERY_ROUNDS times: the rest of a long outage's backlog goes with the next transactions.
       // A failed delivery rejects: the entry's redelivery (already applied) finds the findings still in the outbox.
-      await delivery.deliver(outbox);
-      await this.takeOutOfOutbox(ref, outbox);
+      let first: readonly Finding[] = outbox;
+      for (let round = 0, more = spilled; round === 0 || (more && round < SPILL_DELIVERY_ROUNDS); round++) {
+        const spill: SpillBatch = more ? await readSpill(ref) : { docs: [], more: false };
+        const findings = spill.docs.length > 0 ? [...first, ...spill.docs.flatMap((d) => d.findings)] : first;
+        if (findings.length > 0) await delivery.deliver(findings);
+        await this.takeOutOfOutbox(ref, first, spill.docs.map((d) => d.id), spill.more);
+        first = [];
+        more = spill.more;
+      }
     }
     return result;
   }
 
   /**
    * Removes delivered findings from the outbox (a finding and its resolution share an id: told apart by status),
-   * leaving what another writer added meanwhile. What is left was added by a writer publishing it now: its wait
-   * counts from now, so the sweep does not publish it at the same time.
+   * and the delivered spill documents (written once, delivered whole), leaving what another writer added meanwhile.
+   * What is left was added by a writer publishing it now: its wait counts from now, so the sweep does not publish it
+   * at the same time; unless spill documents were left because one delivery takes only so many (`more`): those keep
+   * their wait, so the next sweep publishes them.
    */
-  private async takeOutOfOutbox(ref: DocumentReference, delivered: readonly Finding[]): Promise<void> {
+  private async takeOutOfOutbox(ref: DocumentReference, delivered: readonly Finding[], spillIds: readonly string[], more: boolean): Promise<void> {
     const done = new Set(delivered.map(outboxKey));
+    const taken = new Set(spillIds);
     const db = await this.db();
-    const { FieldValue } = await import('@google-cloud/firestore');
+    const { FieldPath, FieldValue } = await import('@google-cloud/firestore');
     await db.runTransaction(async (tx) => {
       const snapshot = await tx.get(ref);
-      const outbox = outboxOf(snapshot.exists ? snapshot.data() : undefined);
+      const data = snapshot.exists ? snapshot.data() : undefined;
+      const outbox = outboxOf(data);
       const left = outbox.filter((f) => !done.has(outboxKey(f)));
-      if (left.length === outbox.length) return;
-      const stored = storedOutbox(left);
-      tx.update(ref, left.length === 0 ? { outbox: stored, outboxSinceMs: FieldValue.delete() } : { outbox: stored, outboxSinceMs: Date.now() });
+      const wasSpilled = spillOf(data).spilled;
+      // The oldest spill documents: those delivered (the oldest when read) and, past them, whether any other is left.
+      const spill = wasSpilled ? (await tx.get(spillOfDocument(ref).orderBy(FieldPath.documentId()).limit(taken.size + 1))).docs : [];
+      const gone = spill.filter((d) => taken.has(d.id));
+      const spillLeft = spill.length > gone.length;
+      if (left.length === outbox.length && gone.length === 0 && spillLeft === wasSpilled) return;
+      for (const d of gone) tx.delete(d.ref);
+      const since = left.length === 0 && !spillLeft ? FieldValue.delete() : more && spillLeft ? (outboxSinceOf(data) ?? Date.now()) : Date.now();
+      tx.update(ref, { outbox: storedOutbox(left), outboxSpilled: spillLeft ? true : FieldValue.delete(), outboxSinceMs: since });
     });
   }
 
@@ -208,15 +242,126 @@ export async function createFirestore(settings: Settings = {}): Promise<Firestor
  * The stored document. `dueAtMs` is repeated at the top so the sweep can query it, and `outboxSinceMs` says since
  * when the outbox holds findings; each is absent when nothing waits.
  */
-function documentOf(key: string, baseline: ServiceBaseline, outbox: readonly Finding[], outboxSinceMs: number | undefined): DocumentData {
+function documentOf(key: string, baseline: ServiceBaseline, outbox: readonly Finding[], outboxSinceMs: number | undefined, spill: Spill): DocumentData {
   return {
     key,
     baseline: JSON.stringify(baseline),
     ...(baseline.dueAtMs !== undefined ? { dueAtMs: baseline.dueAtMs } : {}),
     outbox: storedOutbox(outbox),
+    ...(spill.spilled ? { outboxSpilled: true } : {}),
+    ...(spill.next > 0 ? { outboxSpillNext: spill.next } : {}),
     ...(outboxSinceMs !== undefined ? { outboxSinceMs } : {}),
     updatedAt: new Date(),
   };
+}
+
+/**
+ * Bytes of findings (their JSON texts, UTF-8) the baseline document's own outbox takes. Each transaction's findings
+ * are bounded (DUE_FINDINGS_BYTES_LIMIT, engine.ts), but what waits for a publish is not: while publishing fails (a
+ * Pub/Sub outage), every transaction of a service adds its findings, and once the document passed Firestore's 1 MiB
+ * every later transaction of the service failed. Findings beyond this wait in spill documents instead.
+ */
+export const OUTBOX_BYTES_LIMIT = 192 * 1024;
+
+/** Bytes of findings one spill document holds (Firestore takes 1 MiB a document). */
+const SPILL_BYTES_LIMIT = 512 * 1024;
+
+/** Bytes of spill documents one delivery takes (at least one document): a long outage's backlog goes out in turns. */
+const SPILL_DELIVERY_BYTES_LIMIT = 1024 * 1024;
+
+/** Deliveries of spill documents one transaction makes at most. */
+const SPILL_DELIVERY_ROUNDS = 8;
+
+/** Spill documents read at once when delivering. */
+const SPILL_READ_LIMIT = 32;
+
+/**
+ * The subcollection of each baseline document that holds the findings its outbox had no room for:
+ * `<collection>/<doc id>/<collection>-outbox/<sequence number, 16 digits>` = { key, findings (JSON texts), addedAt }.
+ * Each is written once, in the transaction that raised its findings, and deleted once delivered whole. (Named after
+ * the collection: Firestore's field settings, such as the index exemption in Terraform, go by the subcollection's name.)
+ */
+export function spillCollectionOf(collection: string): string {
+  return `${collection}-outbox`;
+}
+
+/** What a baseline document says of its spill documents: whether any may wait, and the next one's number. */
+interface Spill {
+  readonly spilled: boolean;
+  readonly next: number;
+}
+
+function spillOf(data: DocumentData | undefined): Spill {
+  const { outboxSpilled, outboxSpillNext } = (data ?? {}) as { outboxSpilled?: unknown; outboxSpillNext?: unknown };
+  return { spilled: outboxSpilled === true, next: typeof outboxSpillNext === 'number' ? outboxSpillNext : 0 };
+}
+
+function spillRef(ref: DocumentReference, seq: number): DocumentReference {
+  return spillOfDocument(ref).doc(String(seq).padStart(16, '0'));
+}
+
+/** The spill subcollection of a baseline document. */
+function spillOfDocument(ref: DocumentReference): CollectionReference {
+  return ref.collection(spillCollectionOf(ref.parent.id));
+}
+
+/**
+ * The fresh findings the document's outbox takes (in order, while the outbox stays within OUTBOX_BYTES_LIMIT), and
+ * the rest in spill documents of at most SPILL_BYTES_LIMIT each (a finding is never split).
+ */
+function placeInOutbox(left: readonly Finding[], fresh: readonly Finding[]): { kept: readonly Finding[]; spill: readonly (readonly Finding[])[] } {
+  if (fresh.length === 0) return { kept: fresh, spill: [] };
+  let bytes = 0;
+  for (const f of left) bytes += findingBytes(f);
+  let i = 0;
+  for (; i < fresh.length; i++) {
+    const size = findingBytes(fresh[i]!);
+    if (bytes + size > OUTBOX_BYTES_LIMIT) break;
+    bytes += size;
+  }
+  const spill: Finding[][] = [];
+  let chunk: Finding[] = [];
+  let chunkBytes = 0;
+  for (const f of fresh.slice(i)) {
+    const size = findingBytes(f);
+    if (chunk.length > 0 && chunkBytes + size > SPILL_BYTES_LIMIT) {
+      spill.push(chunk);
+      chunk = [];
+      chunkBytes = 0;
+    }
+    chunk.push(f);
+    chunkBytes += size;
+  }
+  if (chunk.length > 0) spill.push(chunk);
+  return { kept: fresh.slice(0, i), spill };
+}
+
+function findingBytes(finding: Finding): number {
+  return Buffer.byteLength(JSON.stringify(finding), 'utf8');
+}
+
+interface SpillBatch {
+  readonly docs: readonly { readonly id: string; readonly findings: readonly Finding[] }[];
+  readonly more: boolean;
+}
+
+/**
+ * The oldest spill documents, up to SPILL_DELIVERY_BYTES_LIMIT of findings (at least one document), and whether
+ * more wait. Read after the commit, outside the transaction: what it reads is only ever delivered and deleted.
+ */
+async function readSpill(ref: DocumentReference): Promise<SpillBatch> {
+  const { FieldPath } = await import('@google-cloud/firestore');
+  const snapshot = await spillOfDocument(ref).orderBy(FieldPath.documentId()).limit(SPILL_READ_LIMIT).get();
+  const docs: { id: string; findings: Finding[] }[] = [];
+  let bytes = 0;
+  for (const doc of snapshot.docs) {
+    if (docs.length > 0 && bytes >= SPILL_DELIVERY_BYTES_LIMIT) break;
+    const texts = doc.get('findings') as unknown;
+    const findings = Array.isArray(texts) ? texts.filter((t): t is string => typeof t === 'string') : [];
+    for (const text of findings) bytes += Buffer.byteLength(text, 'utf8');
+    docs.push({ id: doc.id, findings: findings.map((text) => JSON.parse(text) as Finding) });
+  }
+  return { docs, more: docs.length < snapshot.docs.length || snapshot.docs.length === SPILL_READ_LIMIT };
 }
 
 function keysOf(docs: readonly { get(field: string): unknown }[]): string[] {

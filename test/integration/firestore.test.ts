@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { baselineDocId, createFirestore, FirestoreBaselineStore } from '../../functions/baseline/firestore.js';
+import { baselineDocId, createFirestore, FirestoreBaselineStore, OUTBOX_BYTES_LIMIT, spillCollectionOf } from '../../functions/baseline/firestore.js';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { emptyBaseline, record, valueBefore, type ServiceBaseline } from '../../functions/baseline/state.js';
 import { OUTBOX_SWEEP_AFTER_MS, Pipeline } from '../../functions/pipeline.js';
@@ -267,6 +267,45 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
         expect(delivered.map((f) => f.id)).toEqual([`${'1'.padStart(16, '0')}${'0'.padStart(16, '0')}`]);
         expect((await db.collection(store.collection).doc(baselineDocId(key)).get()).get('outbox')).toEqual([]);
       });
+
+      // What the document's outbox has no room for (OUTBOX_BYTES_LIMIT) waits in spill documents, written in the same
+      // commit: with writers contending and every publish failing, nothing a committed run raised is lost, nothing a
+      // lost run raised goes out, and a finding and its resolution (the same id) both go out.
+      it('spills what the outbox has no room for, and delivers it once a publish succeeds, with N writers contending', async () => {
+        const name = collection('spill');
+        const key = 'acme-prod/europe-west1/spilled-outbox';
+        const stores = Array.from({ length: 4 }, () => new FirestoreBaselineStore({ firestore: db, collection: name, maxAttempts: 30 }));
+        /** Findings of ~100 KB, twice what the document's outbox takes in all: each run's active finding and its resolution. */
+        const big = (i: number) => (current: ServiceBaseline | undefined) => {
+          const { next, result } = raise(i)(current);
+          const active = { ...result.findings[0]!, evidence: { padding: 'p'.repeat(OUTBOX_BYTES_LIMIT / 2) } };
+          return { next, result: { findings: [active, { ...active, status: 'resolved' as const }] } };
+        };
+        const results = await Promise.allSettled(stores.map((store, i) => store.transact(key, big(i), recording([], () => true))));
+        expect(results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'delivered'))).toEqual(Array(4).fill('Error: publish failed'));
+        const doc = db.collection(name).doc(baselineDocId(key));
+        expect(Buffer.byteLength(JSON.stringify((await doc.get()).data()), 'utf8')).toBeLessThan(OUTBOX_BYTES_LIMIT + 64 * 1024);
+        expect((await doc.collection(spillCollectionOf(doc.parent.id)).get()).size).toBeGreaterThan(0);
+        expect(await stores[0]!.undeliveredKeys(Date.now())).toEqual([key]);
+        // Each committed run saw a different number of earlier writers: the findings of the runs that committed.
+        const committed = Object.keys((await stores[0]!.get(key))?.repositories ?? {}).sort();
+        expect(committed).toEqual(['repo-0', 'repo-1', 'repo-2', 'repo-3']);
+
+        const delivered: Finding[] = [];
+        const nothing = (current: ServiceBaseline | undefined) => ({ result: { findings: [] as Finding[] }, ...(current ? {} : { next: emptyBaseline() }) });
+        await stores[1]!.transact(key, nothing, recording(delivered));
+        const lines = delivered.map((f) => `${Number(f.id.slice(0, 16))}:${f.status ?? 'active'}`).sort();
+        expect(new Set(lines).size).toBe(lines.length);
+        expect(lines).toEqual(['0:active', '0:resolved', '1:active', '1:resolved', '2:active', '2:resolved', '3:active', '3:resolved']);
+        // Each was raised by the run that committed: the number of writers before it is the one its baseline shows.
+        expect(new Set(delivered.map((f) => Number(f.id.slice(16)))).size).toBe(4);
+        const after = await doc.get();
+        expect(after.get('outbox')).toEqual([]);
+        expect(after.get('outboxSinceMs')).toBeUndefined();
+        expect(after.get('outboxSpilled')).toBeUndefined();
+        expect((await doc.collection(spillCollectionOf(doc.parent.id)).get()).size).toBe(0);
+        expect(await stores[0]!.undeliveredKeys(Number.MAX_SAFE_INTEGER)).toEqual([]);
+      }, 120_000);
 
       it('the sweep publishes what a failed publish left once it waited OUTBOX_SWEEP_AFTER_MS, and only with a publish', async () => {
         const store = new FirestoreBaselineStore({ firestore: db, collection: collection('outbox') });
@@ -578,8 +617,8 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       const key = `${SLACK_BOT.project}/${SLACK_BOT.location}/${SLACK_BOT.service}`;
       const cfg = config({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }], rules: { 'unapproved-deployer': { allowedDeployers: ['user:release@acme.example'] } } });
       const t0 = Date.parse('2024-06-01T10:30:00Z'); // hourly deploys, none inside the window
-      const deploys = 48;
-      const run = async (store: BaselineStore, outage: boolean): Promise<{ published: Finding[]; failed: string[] }> => {
+      const deploys = 36;
+      const run = async (store: BaselineStore, outage: boolean, beforeRecovery?: () => Promise<void>): Promise<{ published: Finding[]; failed: string[] }> => {
         const pipeline = new Pipeline({ config: cfg, store, recentKeys: 0 });
         const published: Finding[] = [];
         let down = outage;
@@ -599,22 +638,31 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
           // Its wait for the revision's system events runs out (none come).
           await attempt(`sweep ${i}`, pipeline.sweep(nowMs + 1_800_000, publish));
         }
+        await beforeRecovery?.();
         // Pub/Sub is back: the sweep publishes what waited in the outbox.
         down = false;
         await attempt('sweep after the outage', pipeline.sweep(Date.now() + OUTBOX_SWEEP_AFTER_MS, publish));
         return { published, failed };
       };
       const store = new FirestoreBaselineStore({ firestore: db, collection: collection('outage') });
-      const onFirestore = await run(store, true);
+      const doc = db.collection(store.collection).doc(baselineDocId(key));
+      const onFirestore = await run(store, true, async () => {
+        // What the document's outbox had no room for waits in spill documents, more than one delivery takes.
+        expect(Buffer.byteLength(JSON.stringify((await doc.get()).data()), 'utf8')).toBeLessThan(1_000_000);
+        const spilled = (await doc.collection(spillCollectionOf(doc.parent.id)).get()).docs.map((d) => d.get('findings') as string[]);
+        expect(Buffer.byteLength(spilled.flat().join(''), 'utf8')).toBeGreaterThan(1_048_576);
+      });
       expect(onFirestore.failed).toEqual([]);
       const expected = await run(new MemoryBaselineStore(), false);
       const ids = (findings: readonly Finding[]): string[] => [...new Set(findings.map((f) => `${f.id} ${f.rule} ${f.status ?? 'active'}`))].sort();
       expect(ids(expected.published).filter((line) => line.includes('off-window-deploy'))).toHaveLength(deploys);
       expect(ids(onFirestore.published)).toEqual(ids(expected.published));
-      const doc = await db.collection(store.collection).doc(baselineDocId(key)).get();
-      expect(Buffer.byteLength(JSON.stringify(doc.data()), 'utf8')).toBeLessThan(1_000_000);
-      expect(doc.get('outbox')).toEqual([]);
-      expect(doc.get('outboxSinceMs')).toBeUndefined();
+      const after = await doc.get();
+      expect(Buffer.byteLength(JSON.stringify(after.data()), 'utf8')).toBeLessThan(1_000_000);
+      expect(after.get('outbox')).toEqual([]);
+      expect(after.get('outboxSinceMs')).toBeUndefined();
+      expect(after.get('outboxSpilled')).toBeUndefined();
+      expect((await doc.collection(spillCollectionOf(doc.parent.id)).get()).size).toBe(0);
     }, 120_000);
 
     // A service deleted and created again under the name keeps its runtime service account across the delete

@@ -56,3 +56,16 @@ resource "google_firestore_field" "outbox_unindexed" {
 
   depends_on = [google_firestore_database.default, google_project_service.apis, google_firestore_field.baseline_unindexed]
 }
+
+# What a baseline document's outbox has no room for (a Pub/Sub outage while a service keeps being deployed) waits in
+# its runwatch-baselines-outbox subcollection, as JSON texts nobody queries either.
+resource "google_firestore_field" "outbox_spill_unindexed" {
+  project    = var.project_id
+  database   = "(default)"
+  collection = "runwatch-baselines-outbox"
+  field      = "findings"
+
+  index_config {}
+
+  depends_on = [google_firestore_database.default, google_project_service.apis, google_firestore_field.outbox_unindexed]
+}

@@ -395,6 +395,10 @@ function withinOpenBytes(open: OpenFinding[]): OpenFinding[] {
  * per rule) came to more than Firestore's 1 MiB, and that transaction failed on every sweep and every later entry of
  * the service. Beyond this the rest stay due, in order, for the next transaction (the sweep runs it at once): judged a
  * moment later, never left out. At least one rollout is completed whatever its findings take.
+ * The bound is checked before each rollout is judged, so the last one can pass it by its own findings, and judging
+ * the oldest of too many waiting rollouts (keepRolloutsBounded) is not bounded by it at all: the Firestore store no
+ * longer relies on it for the document's size (what its outbox has no room for waits in spill documents, see
+ * baseline/firestore.ts), only to keep each transaction and its publish modest.
  */
 export const DUE_FINDINGS_BYTES_LIMIT = 192 * 1024;
 

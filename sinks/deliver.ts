@@ -22,7 +22,12 @@
 //     being retried forever. The record is deliberately NOT marked delivered: nothing reached the destination, and
 //     once the cause is fixed (bot invited to the channel, source created) a replay of the dead letter must go out.
 //     A resolution that took over its original's expired claim keeps that one whatever the failure: the attempt that
-//     made it may have sent the finding, and the finding's redelivery must be told so (earlierAttemptMs).
+//     made it may have sent the finding, and the finding's redelivery must be told so (earlierAttemptMs). One that
+//     took over its own expired claim keeps it too, whatever the failure: the attempt that made it may have sent the
+//     resolution (one that came first: the whole finding, as already resolved), and without that record the late
+//     original, once the tombstone's lease ran out, would go out as an active alert after its close (PagerDuty: a
+//     second page, and after a permanent failure an alert nobody resolves). The original waits for it (retryable);
+//     the resolution's redelivery, or the redrive of its dead letter, takes it over when its lease ends and writes it.
 //   - a sink returning `skipped` sent nothing: the claim is released, so the record only ever means "sent".
 //   - sent, but the records could not be marked: a finding is reported delivered (notify logs the record error and
 //     acks: a redelivery would post it again); a resolution that came first is reported retryable instead, because
@@ -156,7 +161,12 @@ async function deliverResolution(o: DeliverOnceOptions): Promise<DeliveryOutcome
   }
   // Both claims stay: a late original must not go out as an open alert while this resolution may be in the channel.
   if (result.status === 'failed' && result.mayHaveSent) return claimKept(result, o);
-  await records.release(sink.name, key);
+  // A claim of its own taken over from an attempt whose lease ran out stays too, whatever this attempt's failure: that
+  // attempt may have sent the resolution (a resolution that came first: the whole finding, as already resolved), and
+  // this record is what keeps the late original from going out after it as an active alert (PagerDuty: a second page
+  // for a closed alert, and after a permanent failure one nobody resolves). The original waits for it; the
+  // resolution's redelivery, or the redrive of its dead letter, takes it over once its lease ends and writes it.
+  if (result.status === 'skipped' || claim.takenOverFromMs === undefined) await records.release(sink.name, key);
   // An original's claim taken over from an attempt whose lease ran out stays too (until this lease ends): that
   // attempt may have sent the finding, and the claim's firstClaimedMs is what tells the finding's redelivery to look
   // for it before sending; dropped, the redelivery would claim afresh and post a second copy.

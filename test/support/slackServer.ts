@@ -42,6 +42,8 @@ export interface SlackServer extends HttpReceiver {
   scriptAfterPosting(...replies: ScriptedReply[]): void;
   /** From now on (until reset) auth.test and the history methods answer `{ok: false, error}` (e.g. missing_scope). */
   denyHistory(error: string): void;
+  /** Undoes denyHistory: auth.test and the history methods answer again (a rate limit that passed). */
+  allowHistory(): void;
   /** Adds a message as someone else (another app, a person) posts it; returns its ts. */
   addMessage(message: Omit<SlackStoredMessage, 'ts'>): string;
   /** The chat.postMessage calls received, decoded. */
@@ -126,6 +128,9 @@ export async function startSlackServer(): Promise<SlackServer> {
     scriptAfterPosting: (...replies) => postQueue.push(...replies.map((reply) => ({ reply, post: true }))),
     denyHistory: (error) => {
       historyDenied = error;
+    },
+    allowHistory: () => {
+      historyDenied = undefined;
     },
     addMessage: (message) => {
       const ts = nextTs();

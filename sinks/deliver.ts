@@ -12,8 +12,8 @@
 //     under `id`, so the late original is reported as a duplicate instead of opening an alert nobody closes.
 //
 // Failure handling:
-//   - retryable: the claim is released and the outcome says retryable; `notify` answers non-2xx so Pub/Sub
-//     redelivers with backoff. When the sink says it may have sent all the same (`mayHaveSent`: a Slack timeout),
+//   - retryable: the claim (a fresh one: see below) is released and the outcome says retryable; `notify` answers
+//     non-2xx so Pub/Sub redelivers with backoff. When the sink says it may have sent all the same (`mayHaveSent`: a Slack timeout),
 //     the claim is kept until its lease ends, so redeliveries meanwhile do not post copies; the delivery that takes
 //     the claim over afterwards is told when the earlier one began (`earlierAttemptMs`), so the sink can look for
 //     its message before sending again.
@@ -21,13 +21,15 @@
 //     must log it with the reason, count it, publish it to the dead-letter topic and ack: that is what stops it
 //     being retried forever. The record is deliberately NOT marked delivered: nothing reached the destination, and
 //     once the cause is fixed (bot invited to the channel, source created) a replay of the dead letter must go out.
-//     A resolution that took over its original's expired claim keeps that one whatever the failure: the attempt that
-//     made it may have sent the finding, and the finding's redelivery must be told so (earlierAttemptMs). One that
-//     took over its own expired claim keeps it too, whatever the failure: the attempt that made it may have sent the
-//     resolution (one that came first: the whole finding, as already resolved), and without that record the late
-//     original, once the tombstone's lease ran out, would go out as an active alert after its close (PagerDuty: a
-//     second page, and after a permanent failure an alert nobody resolves). The original waits for it (retryable);
-//     the resolution's redelivery, or the redrive of its dead letter, takes it over when its lease ends and writes it.
+//   - a claim taken over from an attempt whose lease ran out is kept until its own lease ends, whatever the failure
+//     (retryable or permanent, as the sink said): that attempt may have sent, and a definite failure of this one says
+//     nothing about it. For a finding, the kept claim's firstClaimedMs is what tells the next delivery to look for the
+//     earlier message (earlierAttemptMs); released, that one claimed afresh and Slack posted a second copy. For a
+//     resolution, its own record is what keeps the late original from going out as an active alert after its close
+//     (PagerDuty: a second page, and after a permanent failure an alert nobody resolves): the original waits
+//     (retryable) until the resolution's redelivery, or the redrive of its dead letter, takes the claim over when its
+//     lease ends and writes both records. A resolution that took over its original's expired claim keeps that one
+//     too: the attempt that made it may have sent the finding, and the finding's redelivery must be told so.
 //   - a sink returning `skipped` sent nothing: the claim is released, so the record only ever means "sent".
 //   - sent, but the records could not be marked: a finding is reported delivered (notify logs the record error and
 //     acks: a redelivery would post it again); a resolution that came first is reported retryable instead, because
@@ -104,6 +106,11 @@ async function deliverFinding(o: DeliverOnceOptions): Promise<DeliveryOutcome> {
     return delivered(result.ref, recordError);
   }
   if (result.status === 'failed' && result.mayHaveSent) return claimKept(result, o);
+  // A claim taken over from an attempt whose lease ran out stays until this lease ends, whatever this attempt's
+  // failure: that attempt may have sent the finding, and only this claim (its firstClaimedMs) tells the next delivery
+  // so (earlierAttemptMs), so that Slack looks in the channel before posting. Released, the next one claims afresh and
+  // posts a second copy.
+  if (result.status === 'failed' && claim.takenOverFromMs !== undefined) return takenOverKept(result, o);
   await records.release(sink.name, finding.id);
   return notDelivered(result);
 }
@@ -166,12 +173,13 @@ async function deliverResolution(o: DeliverOnceOptions): Promise<DeliveryOutcome
   // this record is what keeps the late original from going out after it as an active alert (PagerDuty: a second page
   // for a closed alert, and after a permanent failure one nobody resolves). The original waits for it; the
   // resolution's redelivery, or the redrive of its dead letter, takes it over once its lease ends and writes it.
-  if (result.status === 'skipped' || claim.takenOverFromMs === undefined) await records.release(sink.name, key);
+  const keepOwn = result.status === 'failed' && claim.takenOverFromMs !== undefined;
+  if (!keepOwn) await records.release(sink.name, key);
   // An original's claim taken over from an attempt whose lease ran out stays too (until this lease ends): that
   // attempt may have sent the finding, and the claim's firstClaimedMs is what tells the finding's redelivery to look
   // for it before sending; dropped, the redelivery would claim afresh and post a second copy.
   if (original.claimed && original.takenOverFromMs === undefined) await records.release(sink.name, finding.id);
-  return notDelivered(result);
+  return keepOwn ? takenOverKept(result, o) : notDelivered(result);
 }
 
 /**
@@ -182,6 +190,15 @@ async function deliverResolution(o: DeliverOnceOptions): Promise<DeliveryOutcome
 function claimKept(result: { readonly reason: string }, o: DeliverOnceOptions): DeliveryOutcome {
   const until = new Date(o.nowMs + leaseOf(o)).toISOString();
   return { status: 'failed', retryable: true, reason: `${result.reason}; it may have been sent, so its claim is kept until ${until} (a copy delivered before then is not sent)` };
+}
+
+/**
+ * A definite failure of a delivery whose claim was taken over from an earlier attempt that may have sent: the claim
+ * is kept until its lease ends (see deliverFinding, deliverResolution); retryable or not, as the sink said.
+ */
+function takenOverKept(result: { readonly retryable: boolean; readonly reason: string }, o: DeliverOnceOptions): DeliveryOutcome {
+  const until = new Date(o.nowMs + leaseOf(o)).toISOString();
+  return { status: 'failed', retryable: result.retryable, reason: `${result.reason}; an earlier attempt may have sent it, so the claim taken over from it is kept until ${until}` };
 }
 
 /** DeliveryContext.earlierAttemptMs of a claim that took over one whose lease ran out. */

@@ -10,6 +10,9 @@
 //     `originalDelivered: false`, and sinks then report the whole finding as already resolved (PagerDuty: a
 //     trigger, then the resolve), so a brief exposure is never hidden - and it leaves a `resolved` record
 //     under `id`, so the late original is reported as a duplicate instead of opening an alert nobody closes.
+//     When the record it finds under `id` is a claim of the original's whose lease ran out, it takes it over just
+//     the same, and tells the sink when that attempt began (`originalAttemptMs`): the original may have gone out,
+//     and Slack looks for it to reply in its thread rather than post the whole finding a second time.
 //
 // Failure handling:
 //   - retryable: the claim (a fresh one: see below) is released and the outcome says retryable; `notify` answers
@@ -144,6 +147,8 @@ async function deliverResolution(o: DeliverOnceOptions): Promise<DeliveryOutcome
     // Past the checks above, an original that was not claimed now is `delivered`.
     originalDelivered: !original.claimed,
     ...earlierAttempt(claim),
+    // An original's claim taken over: the attempt that made it may have sent the finding after all.
+    ...(original.claimed && original.takenOverFromMs !== undefined ? { originalAttemptMs: original.takenOverFromMs } : {}),
   });
   if (result.status === 'delivered') {
     // Either record, once `resolved`, turns a later copy of this resolution into a duplicate, so after a delivered

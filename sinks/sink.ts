@@ -34,6 +34,13 @@ export interface DeliveryContext {
    * before sending again. Set by deliverOnce.
    */
   readonly earlierAttemptMs?: number;
+  /**
+   * For a resolution told `originalDelivered: false` because it took over the original's claim after its lease ran
+   * out without an answer: when that delivery of the original began (epoch ms). The original may be at the
+   * destination all the same (its instance died after sending, a timeout): a sink that threads resolutions under
+   * their original (Slack) looks for it there before reporting the whole finding again. Set by deliverOnce.
+   */
+  readonly originalAttemptMs?: number;
 }
 
 export interface Sink {

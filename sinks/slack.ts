@@ -1,6 +1,8 @@
 // Slack through @slack/web-api `chat.postMessage`: one Block Kit message per finding; a resolution is a reply in
 // the original message's thread (`previousRef` = the `channel:ts` the delivery record kept), or, when the original
-// never reached Slack, a standalone message that shows the whole finding as already resolved.
+// never reached Slack, a standalone message that shows the whole finding as already resolved. When the original's
+// delivery ran out without an answer (`originalAttemptMs`: its instance died, a timeout), it may have reached Slack
+// all the same: the channel is read for it first, and found there, the resolution replies in its thread.
 //
 // Hostile input. Service names, labels, principals, image names, evidence and the summary are attacker
 // controlled. They go ONLY into `plain_text` objects, which Slack never parses for mentions, links or formatting;
@@ -345,7 +347,12 @@ export class SlackSink implements Sink {
   async deliver(finding: Finding, context: DeliveryContext): Promise<DeliveryResult> {
     // Only a resolution replies in a thread; it goes where the original went, whatever the config says now.
     const resolving = isResolution(finding);
-    const thread = resolving ? parseSlackRef(context.previousRef) : undefined;
+    let thread = resolving ? parseSlackRef(context.previousRef) : undefined;
+    if (resolving && !thread && context.originalAttemptMs !== undefined) {
+      // The original's delivery ran out without an answer (its instance died, a timeout): it may be in the channel.
+      // Found there, the resolution is a reply in its thread, not the whole finding posted a second time.
+      thread = await this.findOriginal(finding, context.originalAttemptMs, context.deadlineMs);
+    }
     const channel = thread?.channel ?? slackChannelFor(finding, this.options.config);
     if (!channel) {
       return { status: 'failed', retryable: false, reason: `no Slack channel configured for rule ${finding.rule} / severity ${finding.severity}` };
@@ -361,6 +368,14 @@ export class SlackSink implements Sink {
       if (earlier.kind === 'found') return { status: 'delivered', ref: earlier.ref };
     }
     return retryWithinDeadline((timeoutMs) => this.attempt(msg, timeoutMs, context.deadlineMs), context.deadlineMs, this.policy, this.clock);
+  }
+
+  /** The original's message, posted by our bot since `sinceMs`, as a thread to reply in; undefined when not found. */
+  private async findOriginal(finding: Finding, sinceMs: number, deadlineMs: number): Promise<SlackRef | undefined> {
+    const channel = slackChannelFor(finding, this.options.config);
+    if (!channel) return undefined;
+    const look = await this.findPosted({ channel, metadata: { event_type: SLACK_EVENT_TYPE, event_payload: { finding_id: finding.id, status: 'active' } } }, sinceMs, deadlineMs);
+    return look.kind === 'found' ? parseSlackRef(look.ref) : undefined;
   }
 
   /**
@@ -419,7 +434,7 @@ export class SlackSink implements Sink {
    * its finding's id and status as metadata. Needs the `channels:history` scope (`groups:history` for a private
    * channel) and a channel id; without them the answer is `unknown` and the caller does what it did before.
    */
-  private async findPosted(msg: SlackMessage, sinceMs: number, deadlineMs: number): Promise<SlackLookup> {
+  private async findPosted(msg: Pick<SlackMessage, 'channel' | 'thread_ts' | 'metadata'>, sinceMs: number, deadlineMs: number): Promise<SlackLookup> {
     const channel = CHANNEL_ID.test(msg.channel) ? msg.channel : this.channelIds.get(msg.channel);
     if (!channel) return { kind: 'unknown', reason: `channel ${msg.channel} is configured by name, not id` };
     const method = msg.thread_ts ? 'conversations.replies' : 'conversations.history';

@@ -16,10 +16,10 @@
 //
 // Failure handling:
 //   - retryable: the claim (a fresh one: see below) is released and the outcome says retryable; `notify` answers
-//     non-2xx so Pub/Sub redelivers with backoff. When the sink says it may have sent all the same (`mayHaveSent`: a Slack timeout),
-//     the claim is kept until its lease ends, so redeliveries meanwhile do not post copies; the delivery that takes
-//     the claim over afterwards is told when the earlier one began (`earlierAttemptMs`), so the sink can look for
-//     its message before sending again.
+//     non-2xx so Pub/Sub redelivers with backoff. When the sink says it may have sent all the same (`mayHaveSent`:
+//     a Slack timeout), the claim is kept until its lease ends, so redeliveries meanwhile do not post copies; the
+//     delivery that takes the claim over afterwards is told when the earlier one began (`earlierAttemptMs`), so the
+//     sink can look for its message before sending again.
 //   - permanent: the claim is released too and the outcome says not retryable, with the sink's reason. `notify`
 //     must log it with the reason, count it, publish it to the dead-letter topic and ack: that is what stops it
 //     being retried forever. The record is deliberately NOT marked delivered: nothing reached the destination, and

@@ -40,6 +40,8 @@
 //     resolution's record still pending (its lease run out, or taken over by the resolution's redelivery) waits for
 //     the resolution's redelivery (which writes it) instead of going out as an alert after its close; and that
 //     redelivery, finding the original held, keeps the claim it took over (it may stand for a resolution sent).
+//     A late original stepping back so, from a claim it took over (its own earlier attempt may have sent it), ends
+//     that claim instead of dropping it (`expire`): the resolution takes it over and is told so (originalAttemptMs).
 import { errorMessage } from '../functions/errors.js';
 import type { Finding } from '../functions/findings/finding.js';
 import type { ClaimResult, DeliveryRecord, DeliveryRecordStore } from './deliveryRecords.js';
@@ -100,7 +102,11 @@ async function deliverFinding(o: DeliverOnceOptions): Promise<DeliveryOutcome> {
     return { status: 'duplicate', reason: 'already resolved' };
   }
   if (resolution?.state === 'pending') {
-    await records.release(sink.name, finding.id);
+    // A claim taken over from an attempt that may have sent is ended, not dropped: the resolution then takes it over
+    // and is told when that attempt began (originalAttemptMs), so Slack replies in the thread of a message it left
+    // instead of posting the whole finding a second time beside it.
+    if (claim.takenOverFromMs !== undefined) await records.expire(sink.name, finding.id);
+    else await records.release(sink.name, finding.id);
     return { status: 'failed', retryable: true, reason: 'a resolution of this finding came first and has not finished; retry the finding after it' };
   }
   const result = await safeDeliver(sink, finding, { deadlineMs: o.deadlineMs, ...earlierAttempt(claim) });

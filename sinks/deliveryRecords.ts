@@ -41,6 +41,12 @@ export interface DeliveryRecordStore {
   complete(sink: string, findingId: string, state: Exclude<DeliveryState, 'pending'>, ref?: string): Promise<void>;
   /** Drops a pending claim after a retryable failure, so the redelivery may try again. */
   release(sink: string, findingId: string): Promise<void>;
+  /**
+   * Ends a pending claim of ours at once without dropping it: the next claim takes it over and is told when the first
+   * of the claims it stands for was made (takenOverFromMs). For stepping back from a claim that stands for an attempt
+   * that may have sent. Like release, it leaves anything but our own pending claim untouched.
+   */
+  expire(sink: string, findingId: string): Promise<void>;
 }
 
 /**

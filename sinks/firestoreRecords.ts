@@ -7,6 +7,8 @@
 // complete: marks the record delivered/resolved (merge: a resolution keeps the ref of the original delivery).
 // release:  deletes a pending record after a retryable failure, only if it is still the claim this store made
 //           (a precondition on the document's update time), so a slow instance never drops a newer claim.
+// expire:   ends such a claim's lease at once (leaseUntilMs 0) under the same precondition, keeping the record, so
+//           the next claim takes it over and is told firstClaimedMs.
 //
 // The client library is imported on first use (see ../functions/baseline/firestore.ts).
 import { randomUUID } from 'node:crypto';
@@ -119,6 +121,23 @@ export class FirestoreDeliveryRecordStore implements DeliveryRecordStore {
     } catch (error) {
       const code = grpcCode(error);
       if (code !== GRPC_STATUS.FAILED_PRECONDITION && code !== GRPC_STATUS.NOT_FOUND) throw error; // changed meanwhile: not ours to drop
+    }
+  }
+
+  async expire(sink: string, findingId: string): Promise<void> {
+    const id = FirestoreDeliveryRecordStore.docId(sink, findingId);
+    const token = this.claims.get(id);
+    this.claims.delete(id);
+    const ref = await this.ref(sink, findingId);
+    const snapshot = await ref.get();
+    if (!snapshot.exists) return;
+    const data = snapshot.data() as { state?: unknown; claimToken?: unknown } | undefined;
+    if (data?.state !== 'pending' || (token !== undefined && data.claimToken !== token)) return;
+    try {
+      await ref.update({ leaseUntilMs: 0 }, { lastUpdateTime: snapshot.updateTime! });
+    } catch (error) {
+      const code = grpcCode(error);
+      if (code !== GRPC_STATUS.FAILED_PRECONDITION && code !== GRPC_STATUS.NOT_FOUND) throw error; // changed meanwhile: not ours
     }
   }
 

@@ -38,6 +38,13 @@ export class MemoryDeliveryRecordStore implements DeliveryRecordStore {
     return Promise.resolve();
   }
 
+  expire(sink: string, findingId: string): Promise<void> {
+    const key = keyOf(sink, findingId);
+    const existing = this.records.get(key);
+    if (existing?.state === 'pending') this.records.set(key, { ...existing, leaseUntilMs: 0 });
+    return Promise.resolve();
+  }
+
   /** Every record, for tests and the CLI summary. */
   all(): readonly DeliveryRecord[] {
     return [...this.records.values()];

@@ -767,6 +767,20 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       await b.release('webhook', finding);
       expect(await b.get('webhook', finding)).toMatchObject({ state: 'delivered' });
     });
+
+    it('expire ends its own pending claim at once and keeps it, so the next claim takes it over told when the first was made', async () => {
+      const name = collection('deliveries');
+      const [a, b, c] = [0, 1, 2].map(() => new FirestoreDeliveryRecordStore({ firestore: db, collection: name }));
+      expect(await a!.claim('slack', finding, 1_000, 1_000)).toEqual({ claimed: true });
+      expect(await b!.claim('slack', finding, 5_000, 60_000)).toEqual({ claimed: true, takenOverFromMs: 1_000 });
+      await a!.expire('slack', finding); // a is slow: not its claim any more
+      expect(await c!.claim('slack', finding, 6_000, 60_000)).toMatchObject({ claimed: false, record: { state: 'pending', leaseUntilMs: 65_000 } });
+      await b!.expire('slack', finding);
+      expect(await c!.claim('slack', finding, 6_000, 60_000)).toEqual({ claimed: true, takenOverFromMs: 1_000 });
+      await c!.complete('slack', finding, 'delivered');
+      await c!.expire('slack', finding);
+      expect(await c!.get('slack', finding)).toMatchObject({ state: 'delivered' });
+    });
   });
 
   // Pub/Sub pushes several messages at once, to several instances: entries of one service meet in concurrent

@@ -22,4 +22,16 @@ describe('MemoryDeliveryRecordStore: a chain of taken-over claims', () => {
     await store.release('slack', 'f1');
     expect(await store.claim('slack', 'f1', 9_000, 1_000)).toEqual({ claimed: true });
   });
+
+  it('an expired claim (expire) is kept, and the next claim takes it over told when the first was made', async () => {
+    const store = new MemoryDeliveryRecordStore(() => 0);
+    await store.claim('slack', 'f1', 1_000, 1_000);
+    await store.claim('slack', 'f1', 5_000, 60_000);
+    expect(await store.claim('slack', 'f1', 6_000, 60_000)).toMatchObject({ claimed: false });
+    await store.expire('slack', 'f1');
+    expect(await store.claim('slack', 'f1', 6_000, 60_000)).toEqual({ claimed: true, takenOverFromMs: 1_000 });
+    await store.complete('slack', 'f1', 'delivered');
+    await store.expire('slack', 'f1');
+    expect(await store.get('slack', 'f1')).toMatchObject({ state: 'delivered' });
+  });
 });

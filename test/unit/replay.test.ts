@@ -368,6 +368,14 @@ describe('runwatch validate-config', () => {
     ]);
   });
 
+  it('exits 2 for a time zone that is no place\'s clock (EST: UTC-05:00 all year), naming the zone meant', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'est.yaml'), 'timezone: EST\nchangeWindows: [{days: [mon], start: "09:00", end: "17:00"}]\n');
+    const run = await runwatch(['validate-config', join(dir, 'est.yaml')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^ {2}timezone: "EST" is UTC-05:00 all year, without daylight saving.*America\/New_York/m);
+  });
+
   it('a config with only semantic problems lists them too', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'bad.yaml'), 'timezone: Nowhere/Land\n');

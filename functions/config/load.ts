@@ -3,7 +3,6 @@
 import { readFile } from 'node:fs/promises';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { isMap, isNode, isScalar, isSeq, parseDocument } from 'yaml';
-import { IANAZone } from 'luxon';
 import picomatch from 'picomatch';
 import { validate as generatedValidator } from './configValidator.generated.js';
 import { asArray, asObject, type JsonObject } from '../audit/json.js';
@@ -12,6 +11,7 @@ import { SEVERITIES, type Severity } from '../findings/finding.js';
 import { cutText } from '../untrustedText.js';
 import { nearestName } from '../nearestName.js';
 import { freezeInstant } from './freezeTime.js';
+import { timeZoneProblem } from './timeZone.js';
 
 export interface ConfigProblem {
   /** JSON path of the offending value, e.g. `rules.off-window-deploy.exceptions[0]` (`(root)` for the document). */
@@ -299,18 +299,17 @@ interface SemanticProblem extends ConfigProblem {
 }
 
 /**
- * Checks JSON Schema cannot express: the zone exists, freezes are ordered, windows are not empty, globs compile.
+ * Checks JSON Schema cannot express: the zone exists and is a place's clock (config/timeZone.ts), freezes are ordered, windows are not empty, globs compile.
  * The document may have failed the schema: each check reads only values of the type it needs.
  */
 function semanticProblems(document: unknown): SemanticProblem[] {
   const config = objectOr(document);
   const problems: SemanticProblem[] = [];
   const timezone = config['timezone'];
-  const zoneValid = typeof timezone === 'string' && IANAZone.isValidZone(timezone);
-  if (typeof timezone === 'string' && !zoneValid) {
-    problems.push({ path: 'timezone', reason: `${JSON.stringify(timezone)} is not an IANA time zone` });
-  }
-  const zone = zoneValid ? timezone : 'UTC';
+  const zoneProblem = typeof timezone === 'string' ? timeZoneProblem(timezone) : undefined;
+  if (zoneProblem !== undefined) problems.push({ path: 'timezone', reason: zoneProblem });
+  // Freezes are still read (in UTC when the zone is refused), so one run reports their problems too.
+  const zone = typeof timezone === 'string' && zoneProblem === undefined ? timezone : 'UTC';
   asArray(config['freezes']).forEach((value, i) => {
     const freeze = objectOr(value);
     const start = typeof freeze['start'] === 'string' ? freezeInstant(freeze['start'], zone) : undefined;

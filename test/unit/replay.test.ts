@@ -373,7 +373,7 @@ describe('runwatch validate-config', () => {
     writeFileSync(join(dir, 'est.yaml'), 'timezone: EST\nchangeWindows: [{days: [mon], start: "09:00", end: "17:00"}]\n');
     const run = await runwatch(['validate-config', join(dir, 'est.yaml')]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/^ {2}timezone: "EST" is UTC-05:00 all year, without daylight saving.*America\/New_York/m);
+    expect(run.stderr).toMatch(/^timezone: "EST" is UTC-05:00 all year, without daylight saving.*America\/New_York/m);
   });
 
   it('a config with only semantic problems lists them too', async () => {

@@ -178,6 +178,27 @@ surprise: true
     },
   );
 
+  // Project ids and Cloud Run service and job names are lower case (GCP refuses capitals in them), and service and
+  // project globs are matched with case: one written with a capital (copied from a display name, say) matched
+  // nothing, and exempted or allowed nothing, silently. A class (`[A-Z]`) is not looked into.
+  it.each([
+    ['an allowed service', 'rules: {public-invoker-grant: {allowServices: ["acme-prod/public-*", "acme-prod/Storefront"]}}', 'rules.public-invoker-grant.allowServices[1]', 'acme-prod/storefront'],
+    ['an exception service in a capitalised project', 'rules: {ingress-opened: {exceptions: [{service: "Acme-Prod/*"}]}}', 'rules.ingress-opened.exceptions[0].service', 'acme-prod/*'],
+    ['a job exception', 'rules: {job-run-overrides: {exceptions: [{service: "acme-prod/Backfill-*"}]}}', 'rules.job-run-overrides.exceptions[0].service', 'acme-prod/backfill-*'],
+    ['one of alternatives', 'rules: {public-invoker-grant: {allowServices: ["acme-prod/{www,API}"]}}', 'rules.public-invoker-grant.allowServices[0]', 'acme-prod/{www,api}'],
+    ['an exception project', 'rules: {off-window-deploy: {exceptions: [{project: "ACME-prod"}]}}', 'rules.off-window-deploy.exceptions[0].project', 'acme-prod'],
+  ])('rejects capitals in %s, naming the glob in lower case', (_name, text, path, lower) => {
+    const found = problems(text);
+    expect(found).toHaveLength(1);
+    expect(found[0]!.startsWith(`${path}: `)).toBe(true);
+    expect(found[0]!.slice(path.length + 2)).toMatch(/has capitals, which no .* has \(they are lower case\): it can match none/);
+    expect(found[0]!.endsWith(`(write ${lower})`)).toBe(true);
+  });
+
+  it('accepts capitals inside a class of a service or project glob', () => {
+    expect(problems('rules: {public-invoker-grant: {allowServices: ["acme-prod/[a-zA-Z]*", "acme-prod/[[:alpha:]]*"]}, off-window-deploy: {exceptions: [{project: "[A-Za-z]*-prod"}]}}')).toEqual([]);
+  });
+
   it.each([
     ['services of one project', 'rules: {public-invoker-grant: {allowServices: ["acme-prod/*", "*/public-*", "**"]}}'],
     ['** as one of several alternatives', 'rules: {public-invoker-grant: {allowServices: ["{**,acme}", "{acme,**}"]}}'],

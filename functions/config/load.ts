@@ -339,7 +339,7 @@ function semanticProblems(document: unknown): SemanticProblem[] {
   for (const [rule, value] of Object.entries(objectOr(config['rules']))) {
     const settings = objectOr(value);
     asArray(settings['exceptions']).forEach((exception, i) => {
-      for (const [field, kind] of [['principal', 'principal'], ['project', 'value'], ['service', 'service']] as const) {
+      for (const [field, kind] of [['principal', 'principal'], ['project', 'project'], ['service', 'service']] as const) {
         const glob = objectOr(exception)[field];
         const problem = typeof glob === 'string' ? globProblem(glob, kind) : undefined;
         if (problem) problems.push({ path: `rules.${rule}.exceptions[${i}].${field}`, reason: problem });
@@ -396,14 +396,24 @@ const WHOLE_SEGMENT_GLOBSTAR = /(^|[/{,])\*\*($|[/},])/;
 /** An IAM member prefix opening an alternative of a brace or extglob group, after optional white space. */
 const MEMBER_PREFIX_IN_ALTERNATIVES = /[{,(|]\s*(user|serviceAccount|group|domain):/i;
 
-/** What a config glob is matched against: a principal, `PROJECT/SERVICE`, an image repository, or any other value. */
-type GlobKind = 'principal' | 'service' | 'repository' | 'value';
+/**
+ * What a config glob is matched against: a principal, `PROJECT/SERVICE` (or `PROJECT/JOB`), a project (or `folders/F`,
+ * `organizations/O`), an image repository, or any other value.
+ */
+type GlobKind = 'principal' | 'service' | 'project' | 'repository' | 'value';
+
+/** The things a `service` or `project` glob is matched against, every one of them lower case, for a message. */
+const LOWER_CASE_NAMES: Readonly<Record<'service' | 'project', string>> = {
+  service: 'project id, service or job name',
+  project: 'project id, folder or organization',
+};
 
 /**
  * Why a glob cannot do what it is written for, or undefined. picomatch never throws by default: an unbalanced `{`,
  * `(` or `[` became a literal or a pattern that matches nothing, so an exception or an allowed service silently
  * covered nothing. A `service` glob is matched against `PROJECT/SERVICE`, and since `*` does not cross `/`, one
- * without a `/` (or a `**` standing as a whole segment) can match no service at all, nor can one that needs two.
+ * without a `/` (or a `**` standing as a whole segment) can match no service at all, nor can one that needs two;
+ * nor can a `service` or `project` glob with a capital (outside a class): all their names are lower case.
  * A `principal` glob for an IAM `group:` or `domain:` member matches nobody: an audit entry names the identity that
  * called (and those it acted through), never its groups.
  * A member prefix alone (`user:`) leaves picomatch an empty pattern, which it throws on when the rule first runs.
@@ -441,6 +451,12 @@ function globProblem(glob: string, kind: GlobKind): string | undefined {
   if (kind === 'repository') {
     const problem = repositoryGlobProblem(glob);
     if (problem) return `a repository glob is matched against host/path, without scheme, image name, tag or digest (such as gcr.io/acme or us-docker.pkg.dev/acme/prod): ${problem}, so it can match no repository`;
+  }
+  // Project ids and Cloud Run service and job names are lower case (GCP refuses capitals in them), and globs over them
+  // match with case (config/glob.ts globMatches): a capital outside a class (`[A-Z]`) can match none of them.
+  if ((kind === 'service' || kind === 'project') && /[A-Z]/.test(glob.replace(/\[(?:\[:[a-z]+:\]|[^\]])*\]/g, ''))) {
+    const lower = glob.includes('[') ? '' : ` (write ${glob.toLowerCase()})`;
+    return `${glob} has capitals, which no ${LOWER_CASE_NAMES[kind]} has (they are lower case): it can match none${lower}`;
   }
   if (kind === 'service' && !glob.includes('/') && !WHOLE_SEGMENT_GLOBSTAR.test(glob)) {
     const globstar = glob.includes('**') ? ' (** crosses "/" only as a whole path segment, as in acme-*/** or **)' : '';

@@ -89,3 +89,42 @@ describe('formatTable shows every rule id whole', () => {
     expect(row![header!.indexOf('SERVICE')]).not.toBe(' ');
   });
 });
+
+describe('formatTable lines columns up on the screen', () => {
+  // Cells were padded and cut by UTF-16 units: a CJK character or an emoji takes two columns of a terminal, so each
+  // one in a service, revision or principal pushed every later cell of its row one column (or more) to the right.
+  // The oracle: these test strings hold only ASCII, CJK and kana (two columns each) and emoji from U+1F300 (two).
+  const columns = (text: string): number =>
+    [...text].reduce((sum, c) => sum + (/[\u3000-\u9fff\uff01-\uff60]/u.test(c) || c.codePointAt(0)! >= 0x1f300 ? 2 : 1), 0);
+  const findings = [
+    makeFinding('off-window-deploy', { eventTime: '2024-05-14T02:13:05Z', service: '決済サービス', principal: 'デプロイ🚀@acme.com' }),
+    makeFinding('off-window-deploy', { eventTime: '2024-05-14T02:13:06Z', service: '決済'.repeat(20), principal: '🚀'.repeat(30) }, { revision: '改訂'.repeat(20) }),
+    makeFinding('off-window-deploy', { eventTime: '2024-05-14T02:13:07Z', service: 'storefront', principal: 'ci@acme.com' }),
+  ];
+
+  it('every cell starts under its title, whatever the cells before it hold', () => {
+    const [header, ...rows] = formatTable(findings).trimEnd().split('\n');
+    const titleAt = (title: string): number => columns(header!.slice(0, header!.indexOf(title)));
+    for (const [i, row] of rows.entries()) {
+      const finding = byTime(findings)[i]!;
+      // The WHAT cell (the finding's title, ASCII) starts where its title does.
+      expect(columns(row.slice(0, row.indexOf(finding.title))), row).toBe(titleAt('WHAT'));
+      // So does the PRINCIPAL cell: the text after the two spaces that end the REVISION cell.
+      const principal = finding.principal ?? '';
+      expect(columns(row.slice(0, row.indexOf(principal.slice(0, 4)))), row).toBe(titleAt('PRINCIPAL'));
+    }
+  });
+
+  it.each([
+    ['service', '決', 36],
+    ['revision', '改', 26],
+    ['principal', '🚀', 34],
+  ])('a %s cut for its width keeps to it, the ellipsis included', (_name, mark, width) => {
+    const row = formatTable([findings[1]!]).split('\n')[1]!;
+    const cell = row.split(/ {2,}/).find((c) => c.includes(mark))!;
+    expect(cell.endsWith('…')).toBe(true);
+    // As many characters as fit: the cell and its ellipsis take the width, or one column less than it.
+    expect(columns(cell)).toBeLessThanOrEqual(width);
+    expect(columns(cell)).toBeGreaterThanOrEqual(width - 1);
+  });
+});

@@ -1,11 +1,13 @@
 // Output formats of `runwatch replay`. Findings carry strings anyone who can deploy wrote (service names,
-// principals, labels), so the table escapes control and bidi characters before they reach a terminal.
+// principals, labels), so the table escapes control and bidi characters before they reach a terminal, and measures
+// cells in the columns a terminal gives them (string-width), not in UTF-16 units.
 import { normalizeTimestamp, timeSortKey } from '../audit/entry.js';
 import { resourceLabel } from '../model/change.js';
 import type { Finding } from '../findings/finding.js';
 import type { EngineNote } from '../engine.js';
 import type { ReplayStats } from './replay.js';
-import { terminalSafe, truncatePlain } from '../untrustedText.js';
+import stringWidth from 'string-width';
+import { terminalSafe } from '../untrustedText.js';
 
 export type OutputFormat = 'table' | 'ndjson' | 'json';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'ndjson', 'json'];
@@ -27,10 +29,40 @@ export function formatTable(findings: readonly Finding[]): string {
   // A rule id is shown whole (it is what a reader puts under `rules.` in the config): the RULE column is as wide as
   // the longest one shown. Rule ids are runwatch's own, never text from a log entry.
   const widths = COLUMNS.map((c) => (c.title === 'RULE' ? Math.max(c.width, ...findings.map((f) => f.rule.length)) : c.width));
-  const row = (cells: readonly string[]): string => cells.map((c, i) => truncatePlain(c, widths[i]!).padEnd(widths[i]!)).join('  ').trimEnd();
+  const row = (cells: readonly string[]): string => cells.map((c, i) => fitted(c, widths[i]!)).join('  ').trimEnd();
   const lines = [row(COLUMNS.map((c) => c.title))];
   for (const finding of byTime(findings)) lines.push(row(COLUMNS.map((c) => terminalSafe(c.value(finding)))));
   return `${lines.join('\n')}\n`;
+}
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/** Columns of a terminal `text` takes: a CJK character or an emoji takes two, a combining mark none. */
+function columnsOf(text: string): number {
+  return /^[\x20-\x7e]*$/.test(text) ? text.length : stringWidth(text);
+}
+
+/**
+ * `text` in exactly `width` columns of a terminal: padded with spaces, or cut with an ellipsis between two
+ * characters as the reader sees them (never inside an emoji sequence or before a combining mark). Counted in UTF-16
+ * units, a CJK character or an emoji pushed the rest of its row a column to the right.
+ */
+function fitted(text: string, width: number): string {
+  let shown = text;
+  let used = columnsOf(text);
+  if (used > width) {
+    shown = '';
+    used = 0;
+    for (const { segment } of graphemes.segment(text)) {
+      const columns = columnsOf(segment);
+      if (used + columns > width - 1) break;
+      shown += segment;
+      used += columns;
+    }
+    shown += '…';
+    used += 1;
+  }
+  return shown + ' '.repeat(width - used);
 }
 
 /** When it happened: the event, or for a resolution the change that resolved it. */

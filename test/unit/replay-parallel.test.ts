@@ -3,6 +3,7 @@
 import { mkdtempSync, appendFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { generate } from '../../bench/generate.js';
 import { FileBaselineStore } from '../../functions/baseline/file.js';
@@ -13,6 +14,7 @@ import { replay } from '../../functions/replay/replay.js';
 import { config } from '../support/run.js';
 import { fixtureEntries } from '../support/entries.js';
 import { seededRandom } from '../support/random.js';
+import { runwatch } from '../support/cli.js';
 
 const cfg = config({
   changeWindows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' }],
@@ -210,5 +212,26 @@ describe('replay threads and the secret-variable names of the config', () => {
       const secrets = findings.filter((f) => f.rule === 'plaintext-secret-env').flatMap((f) => f.evidence['variables'] as string[]);
       expect(secrets, JSON.stringify({ workers: mode.workers, store: 'store' in mode })).toEqual(expected);
     }
+  });
+});
+
+describe('--workers beyond what the input can keep busy', () => {
+  // Each worker thread loads the engine and warms up (about 0.5 s and tens of MB: README, Development) whatever its
+  // share of the input: `--workers 64` on this 53 KB file ran 68 s and took 950 MB, `--workers 16` 16 s, against 3 s
+  // on one thread. More than 4 are started only for input that keeps them busy (one per 64 MiB), and a warning says so.
+  const file = fileURLToPath(new URL('../../examples/logs/2024-05-week-21.ndjson', import.meta.url));
+
+  it('starts 4 for a small file, saying so, with the findings of one thread', async () => {
+    const many = await runwatch(['replay', '--workers', '16', '--format', 'ndjson', '--quiet', file]);
+    const one = await runwatch(['replay', '--workers', '0', '--format', 'ndjson', '--quiet', file]);
+    expect(many.code).toBe(0);
+    expect(many.stderr).toMatch(/^runwatch replay: warning: 16 worker threads asked for, 4 started: 52 KiB of input keeps no more busy \(one per 64 MiB beyond 4\)$/m);
+    expect(many.stdout.split('\n').sort()).toEqual(one.stdout.split('\n').sort());
+    expect(one.stderr).toBe('');
+  }, 120_000);
+
+  it('says nothing when no more than 4 are asked for', async () => {
+    const run = await runwatch(['replay', '--workers', '4', '--format', 'ndjson', '--quiet', file]);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
   });
 });

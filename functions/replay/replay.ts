@@ -1,4 +1,5 @@
 // `runwatch replay`: historical entries through the same pipeline the live function runs, in timestamp order.
+import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { compareInstants, type Instant } from '../audit/entry.js';
 import { normalizeOptionsOf, type ParseResult } from '../audit/normalize.js';
@@ -41,7 +42,8 @@ export interface ReplayOptions {
   /**
    * Worker threads; 0 for none. Without a store and with NDJSON input only, projects are spread over this many
    * workers that do everything (default: one per core, at most 4); otherwise they only parse and normalize
-   * (default: one per core but one, at least 1, at most 4).
+   * (default: one per core but one, at least 1, at most 4). More than 4 are started only for large input (one per
+   * 64 MiB of input files), with a warning (onWarning) when fewer are started than asked for.
    */
   readonly workers?: number;
   readonly onFinding: (finding: Finding) => void;
@@ -332,10 +334,11 @@ export class ReplayRun {
 export async function replay(options: ReplayOptions): Promise<ReplayStats> {
   if (options.entryBatches) return replayInOneThread(options, parsedBatches(options.entryBatches, normalizeOptionsOf(options.config)));
   const files = await expandPaths(options.paths, options.onWarning);
+  const workers = await workersFor(options.workers, files, options.onWarning);
   // Without a store to keep, and with NDJSON input only (the large-history case), whole projects go to worker
   // threads (one per core: the main thread only orders, reads and routes lines) that parse, normalize and detect;
   // otherwise one thread keeps all baselines and workers (one per core but one) only parse.
-  const partitionWorkers = options.workers ?? Math.min(4, availableParallelism());
+  const partitionWorkers = workers ?? Math.min(4, availableParallelism());
   const engine = !options.store && partitionWorkers > 1 ? compiledWorker('engineWorker.js') : undefined;
   // Which files can be cut at line ends, looked at once: for the partitioned replay, else for the parse workers.
   const ndjson = engine ? await plainNdjson(files) : undefined;
@@ -343,10 +346,38 @@ export async function replay(options: ReplayOptions): Promise<ReplayStats> {
   const input = readParsed(files, {
     stdin: options.stdin,
     normalize: normalizeOptionsOf(options.config),
-    workers: options.workers,
+    workers,
     ndjson,
   });
   return replayInOneThread(options, input);
+}
+
+/** Worker threads started whatever the input's size: as many as the default ever starts. */
+const WORKERS_FOR_ANY_INPUT = 4;
+/** Input that keeps one more worker busy beyond those. */
+const BYTES_PER_WORKER = 64 * 1024 * 1024;
+
+/**
+ * The worker threads to start when `requested` were asked for: more than 4 only for input files that keep them busy,
+ * one per 64 MiB. Each loads the engine and warms up, about 0.5 s and tens of MB whatever its share (README,
+ * Development), which the replay of a small file paid 64 times over for `--workers 64` (68 s, 950 MB, against 3 s on
+ * one thread). Standard input counts for nothing: it is read on the main thread.
+ */
+async function workersFor(requested: number | undefined, files: readonly string[], onWarning?: (warning: string) => void): Promise<number | undefined> {
+  if (requested === undefined || requested <= WORKERS_FOR_ANY_INPUT) return requested;
+  let bytes = 0;
+  for (const file of files) if (file !== '-') bytes += await stat(file).then((s) => s.size, () => 0);
+  const workers = Math.min(requested, Math.max(WORKERS_FOR_ANY_INPUT, Math.floor(bytes / BYTES_PER_WORKER)));
+  if (workers < requested) {
+    onWarning?.(`${requested} worker threads asked for, ${workers} started: ${sizeText(bytes)} of input keeps no more busy (one per 64 MiB beyond ${WORKERS_FOR_ANY_INPUT})`);
+  }
+  return workers;
+}
+
+function sizeText(bytes: number): string {
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KiB`;
+  if (bytes < 1024 * 1024 * 1024) return `${Math.round(bytes / (1024 * 1024))} MiB`;
+  return `${(bytes / (1024 * 1024 * 1024)).toFixed(1)} GiB`;
 }
 
 /** The replay loop where one thread keeps every baseline: items in, in batches; findings out. */

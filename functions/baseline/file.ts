@@ -1,8 +1,8 @@
 // Baselines in one JSON file (`runwatch replay --state FILE`), so successive replays continue where the last one
-// stopped. Loaded whole at open, written atomically (temp file + rename) at close. A lock file next to it keeps two
+// stopped. Loaded whole at open, written atomically (temp file, flushed, then renamed; the folder flushed) at close. A lock file next to it keeps two
 // replays from using it at once: each would write back only its own view, and the last to finish would win. A
 // lock whose replay no longer runs is taken over (lock.ts).
-import { chmod, lstat, readFile, readlink, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, open, readFile, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { lockStateFile, unlockStateFile, type StaleHolder } from './lock.js';
 import { MemoryBaselineStore } from './memory.js';
@@ -108,13 +108,22 @@ export class FileBaselineStore extends MemoryBaselineStore {
     // the mode already, so the data is never readable by more than it will be; chmod then sets what the umask took.
     const mode = await existingMode(this.path);
     try {
-      await writeFile(temp, `${JSON.stringify(state)}\n`, mode === undefined ? {} : { mode });
+      // Flushed before the rename: some file systems (XFS, btrfs, ext4 without auto_da_alloc) may commit the rename
+      // before the data, so a crash soon after left an empty state file where the old one had been.
+      const handle = await open(temp, 'w', mode);
+      try {
+        await handle.writeFile(`${JSON.stringify(state)}\n`);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
       if (mode !== undefined) await chmod(temp, mode);
       await rename(temp, this.path);
     } catch (error) {
       await unlink(temp).catch(() => undefined); // a write that failed (a full disk) leaves no temp file behind
       throw error;
     }
+    await syncFolder(dirname(this.path)); // the rename itself, which lives in the folder
     await this.unlock();
   }
 
@@ -197,4 +206,20 @@ function stateFileError(path: string, error: unknown, step: 'lock' | 'read'): Er
   };
   const why = code !== undefined ? reason[code] : undefined;
   return why ? new Error(`state file ${path}: ${why}`) : error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * Flushes a folder's entries (a rename in it) to disk. Where a folder cannot be opened or flushed (Windows, some
+ * network file systems refuse fsync on a directory: EISDIR, EINVAL, EPERM), the rename stands as the system keeps it.
+ */
+async function syncFolder(folder: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(folder, 'r');
+    await handle.sync();
+  } catch {
+    // Nothing more can be done for it; the data itself was flushed.
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
 }

@@ -36,6 +36,16 @@ describe('config timezone', () => {
     },
   );
 
+  // A zone mistyped was only "not an IANA time zone": the nearest zone is named when one is a few letters away.
+  it.each([
+    ['Europe/Berln', 'timezone: "Europe/Berln" is not an IANA time zone; did you mean Europe/Berlin?'],
+    ['America/New York', 'timezone: "America/New York" is not an IANA time zone; did you mean America/New_York?'],
+    ['Amercia/Chicago', 'timezone: "Amercia/Chicago" is not an IANA time zone; did you mean America/Chicago?'],
+    ['Mars/Olympus', 'timezone: "Mars/Olympus" is not an IANA time zone'],
+  ])('names the zone meant for %s', (zone, expected) => {
+    expect(problems(zone)).toEqual([expected]);
+  });
+
   it('reports a bad zone with the other problems, all at once', () => {
     expect(configProblems('timezone: EST\nfoo: 1\nchangeWindows: [{days: [mon], start: "09:00", end: "09:00"}]\n', true).sort()).toEqual([
       'changeWindows[0]',

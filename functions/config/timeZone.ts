@@ -8,6 +8,7 @@
 // - SystemV/... names are ICU's, not IANA's.
 // Names with daylight saving rules of their own (EST5EDT, CET, US/Eastern, GB) are IANA's and read as one expects.
 import { IANAZone } from 'luxon';
+import { nearestName } from '../nearestName.js';
 
 /** ICU's three-letter names that the IANA database does not have, with the places users most often mean by them. */
 const ICU_ABBREVIATIONS: Readonly<Record<string, string>> = {
@@ -61,9 +62,20 @@ function readAs(name: string): string {
   }
 }
 
+/**
+ * The zones to suggest for a mistyped one: the runtime's canonical zones (ICU's, which keep some older names, such as
+ * Asia/Calcutta beside Asia/Kolkata, which it reads too) and UTC. Only places: no abbreviation or Etc/GMT+N.
+ */
+function knownZones(): string[] {
+  return [...Intl.supportedValuesOf('timeZone'), 'UTC'];
+}
+
 /** Why `name` cannot be the config's `timezone`, or undefined for a zone that is a place's clock (or UTC). */
 export function timeZoneProblem(name: string): string | undefined {
-  if (!IANAZone.isValidZone(name)) return `${JSON.stringify(name)} is not an IANA time zone`;
+  if (!IANAZone.isValidZone(name)) {
+    const meant = nearestName(name, knownZones(), 4);
+    return `${JSON.stringify(name)} is not an IANA time zone${meant === undefined ? '' : `; did you mean ${meant}?`}`;
+  }
   const upper = name.toUpperCase();
   const fixed = FIXED_ABBREVIATIONS[upper];
   if (fixed !== undefined) {

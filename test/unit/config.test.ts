@@ -86,7 +86,7 @@ surprise: true
   // Checks beyond the schema (zones, dates, empty windows) run even when the schema found problems elsewhere.
   it.each([
     ['a bad window time and an unknown zone', 'timezone: Mars/Olympus\nchangeWindows: [{days: [mon], start: "9:00", end: "17:00"}]', [expect.stringMatching(/^changeWindows\[0\]\.start: "9:00" is not a time of day as HH:MM/), 'timezone: "Mars/Olympus" is not an IANA time zone']],
-    ['an unknown key and an unknown zone', 'timezone: Europe/Berln\nfoo: 1', ['foo: unknown key', 'timezone: "Europe/Berln" is not an IANA time zone']],
+    ['an unknown key and an unknown zone', 'timezone: Europe/Berln\nfoo: 1', ['foo: unknown key', 'timezone: "Europe/Berln" is not an IANA time zone; did you mean Europe/Berlin?']],
     ['an unknown key and an impossible freeze date', 'foo: 1\nfreezes: [{start: "2024-13-45T10:00", end: "2024-12-20T00:00"}]', ['foo: unknown key', expect.stringMatching(/^freezes\[0\]\.start: not a date-time/)]],
     ['a zone of the wrong type: reported once, by the schema', 'timezone: 5', ['timezone: must be string']],
   ])('reports schema and other problems together: %s', (_name, text, expected) => {

@@ -42,6 +42,10 @@ describe('config timezone', () => {
     ['America/New York', 'timezone: "America/New York" is not an IANA time zone; did you mean America/New_York?'],
     ['Amercia/Chicago', 'timezone: "Amercia/Chicago" is not an IANA time zone; did you mean America/Chicago?'],
     ['Mars/Olympus', 'timezone: "Mars/Olympus" is not an IANA time zone'],
+    // A city alone: the zone named after it.
+    ['Berlin', 'timezone: "Berlin" is not an IANA time zone; did you mean Europe/Berlin?'],
+    ['new york', 'timezone: "new york" is not an IANA time zone; did you mean America/New_York?'],
+    ['Buenos Aires', 'timezone: "Buenos Aires" is not an IANA time zone; did you mean America/Buenos_Aires?'],
   ])('names the zone meant for %s', (zone, expected) => {
     expect(problems(zone)).toEqual([expected]);
   });

@@ -70,10 +70,17 @@ function knownZones(): string[] {
   return [...Intl.supportedValuesOf('timeZone'), 'UTC'];
 }
 
+/** The zone named after a city written alone (`Berlin`, `new york`: Europe/Berlin, America/New_York), if any. */
+function zoneOfCity(name: string): string | undefined {
+  if (name.includes('/')) return undefined;
+  const city = name.trim().replace(/\s+/g, '_').toLowerCase();
+  return knownZones().find((zone) => zone.includes('/') && zone.slice(zone.lastIndexOf('/') + 1).toLowerCase() === city);
+}
+
 /** Why `name` cannot be the config's `timezone`, or undefined for a zone that is a place's clock (or UTC). */
 export function timeZoneProblem(name: string): string | undefined {
   if (!IANAZone.isValidZone(name)) {
-    const meant = nearestName(name, knownZones(), 4);
+    const meant = zoneOfCity(name) ?? nearestName(name, knownZones(), 4);
     return `${JSON.stringify(name)} is not an IANA time zone${meant === undefined ? '' : `; did you mean ${meant}?`}`;
   }
   const upper = name.toUpperCase();

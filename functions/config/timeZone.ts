@@ -7,7 +7,7 @@
 // - Etc/GMT+N is N hours *behind* UTC (POSIX signs), and keeps no daylight saving: Etc/GMT+5 is UTC-05:00;
 // - SystemV/... names are ICU's, not IANA's.
 // Names with daylight saving rules of their own (EST5EDT, CET, US/Eastern, GB) are IANA's and read as one expects.
-import { IANAZone } from 'luxon';
+import { FixedOffsetZone, IANAZone } from 'luxon';
 import { nearestName } from '../nearestName.js';
 
 /** ICU's three-letter names that the IANA database does not have, with the places users most often mean by them. */
@@ -48,9 +48,9 @@ const FIXED_ABBREVIATIONS: Readonly<Record<string, string>> = {
 
 const PLACE = 'write the IANA zone of the place whose clock the windows follow (Area/City)';
 
+/** An offset from UTC in minutes as `UTC-05:00`. */
 function offsetText(minutes: number): string {
-  const abs = Math.abs(minutes);
-  return `UTC${minutes < 0 ? '-' : '+'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+  return `UTC${FixedOffsetZone.instance(minutes).formatOffset(0, 'short')}`;
 }
 
 /** The zone ICU reads a name as (its canonical name), for a message. */

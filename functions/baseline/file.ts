@@ -1,7 +1,7 @@
 // Baselines in one JSON file (`runwatch replay --state FILE`), so successive replays continue where the last one
-// stopped. Loaded whole at open, written atomically (temp file, flushed, then renamed; the folder flushed) at close. A lock file next to it keeps two
-// replays from using it at once: each would write back only its own view, and the last to finish would win. A
-// lock whose replay no longer runs is taken over (lock.ts).
+// stopped. Loaded whole at open, written atomically at close (a temp file flushed to disk, renamed into place, the
+// folder flushed). A lock file next to it keeps two replays from using it at once: each would write back only its
+// own view, and the last to finish would win. A lock whose replay no longer runs is taken over (lock.ts).
 import { chmod, lstat, open, readFile, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { lockStateFile, unlockStateFile, type StaleHolder } from './lock.js';

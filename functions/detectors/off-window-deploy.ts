@@ -6,8 +6,10 @@
 //           of `timezone`, DST-correct), or inside a freeze period (a freeze overrides every window).
 //           Windows are [start, end) on the listed days; an end before the start runs past midnight
 //           (an end equal to the start is refused by the config check as an empty window).
-// Options:  top-level `timezone`, `changeWindows`, `freezes`; `rules.off-window-deploy.exceptions` (principal,
-//           project, service globs: a break-glass account, say); `severity`.
+// Options:  top-level `timezone` (a place's IANA zone or UTC: the config check refuses EST, BST, Etc/GMT+5 and
+//           other names that are no place's clock, config/timeZone.ts), `changeWindows`, `freezes`;
+//           `rules.off-window-deploy.exceptions` (principal, project, service globs: a break-glass account, say);
+//           `severity`.
 // Severity: MEDIUM outside the windows, HIGH during a freeze.
 // Blind spots: traffic-only changes and IAM changes are not deploys and never count. A replace of a service the
 //           baseline has not seen yet counts as a deploy (the previous template is unknown), and so does a v1 write

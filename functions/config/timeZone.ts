@@ -1,7 +1,8 @@
 // Which `timezone` values are a place's clock. Node (ICU) accepts more names than the IANA database's places, and
 // some of them read as a clock other than the one a user who writes them means:
-// - EST, MST and HST are IANA names for a fixed offset (the clocks of America/Panama, America/Phoenix and
-//   Pacific/Honolulu): a user who writes EST for New York gets windows an hour off from March to November;
+// - EST and MST are IANA names for a fixed offset (the clocks of America/Panama and America/Phoenix): a user who
+//   writes EST for New York gets windows an hour off from March to November (HST is accepted: it is Honolulu's clock,
+//   and Hawaii keeps no daylight saving, so it reads as the user who writes it means);
 // - ICU's own three-letter names (from Java), which the IANA database does not have: BST is Asia/Dhaka, not British
 //   Summer Time; IST is India, not Ireland or Israel; CST is Chicago, not China; AST is Anchorage, not the Atlantic;
 // - Etc/GMT+N is N hours *behind* UTC (POSIX signs), and keeps no daylight saving: Etc/GMT+5 is UTC-05:00;
@@ -43,7 +44,6 @@ const ICU_ABBREVIATIONS: Readonly<Record<string, string>> = {
 const FIXED_ABBREVIATIONS: Readonly<Record<string, string>> = {
   EST: 'America/New_York (Eastern time, with daylight saving), or America/Panama (UTC-05:00 all year)',
   MST: 'America/Denver (Mountain time, with daylight saving), or America/Phoenix (UTC-07:00 all year)',
-  HST: 'Pacific/Honolulu (Hawaii), or America/Adak (with daylight saving)',
 };
 
 const PLACE = 'write the IANA zone of the place whose clock the windows follow (Area/City)';

@@ -1,0 +1,106 @@
+// Two deploys (or a deploy and a job run) of one resource in the same millisecond: real audit timestamps carry
+// nanoseconds, and the baseline keeps them (TimePoint.n), so the deploy-fact rules must judge the later entry against
+// the earlier one as they do when a whole millisecond lies between them: in order, and delivered the other way round
+// (a replay of several files, a Pub/Sub redelivery). Each case runs its entries with the two timestamps a millisecond
+// apart and in the same millisecond, in both orders, as the live function gets them (each judged before the next
+// arrives): the findings must be the same, the times aside.
+import { describe, expect, it } from 'vitest';
+import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
+import type { RunwatchConfig } from '../../functions/config/types.js';
+import type { Finding } from '../../functions/findings/finding.js';
+import { at, editV1Services, synthetic, v1EnvDeploy, withOperationId, withV1ServiceAccount, type EnvList, type Json } from '../support/entries.js';
+import { config, findingsLive } from '../support/run.js';
+
+const EARLIER = '2024-05-06T21:00:00Z';
+/** The two timestamps of each case: a millisecond apart, and in the same millisecond (only the nanoseconds differ). */
+const TIMINGS = {
+  'a millisecond apart': ['2024-05-06T22:58:04.354100Z', '2024-05-06T22:58:04.355900Z'],
+  'in the same millisecond': ['2024-05-06T22:58:04.355100Z', '2024-05-06T22:58:04.355900Z'],
+} as const;
+
+const SA0 = 'zero@acme-prod.iam.gserviceaccount.com';
+const SA1 = 'one@acme-prod.iam.gserviceaccount.com';
+const SA2 = 'two@acme-prod.iam.gserviceaccount.com';
+const identity = (time: string, sa: string): Json => at(withV1ServiceAccount(synthetic('v1-ReplaceService-gcloud'), sa), time, `deploy-${time}`);
+
+const SECRET = { name: 'DB_PASSWORD', value: 'hunter2hunter2' };
+const REQUIRE = { name: 'NODE_OPTIONS', value: '--require /mnt/bucket/hook.js' };
+const env = (time: string, list: EnvList): Json => v1EnvDeploy(time, list);
+
+const CONNECTOR = { 'run.googleapis.com/vpc-access-connector': 'projects/test-project-1234/locations/asia-northeast1/connectors/egress' };
+/** The gcloud fixture at `time` with VPC access through a connector and the egress given (undefined: no VPC access). */
+function egress(time: string, setting: 'all-traffic' | 'private-ranges-only' | undefined): Json {
+  const entry = editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
+    const template = (svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!;
+    template['spec']!['containers'] = [{ image: `gcr.io/acme/app:${time}` }];
+    const meta = template['metadata']!;
+    const annotations = { ...(meta['annotations'] as Record<string, string> | undefined) };
+    if (setting) Object.assign(annotations, CONNECTOR, { 'run.googleapis.com/vpc-access-egress': setting });
+    meta['annotations'] = annotations;
+  });
+  return at(withOperationId(entry, `op-${time}`), time);
+}
+
+/** The gcloud fixture at `time` running one image: two writes of it are the same template (gcloud writes twice). */
+const sameTemplate = (time: string): Json => v1EnvDeploy(time, [], 'gcr.io/acme/app:same');
+
+const jobCreate = (time: string): Json => at(synthetic('job-v1-CreateJob-gcloud'), time, `create-${time}`); // runs as exporter@
+const jobRun = (time: string): Json => at(synthetic('job-v2-RunJob-overrides'), time, `run-${time}`);
+
+interface Case {
+  readonly rule: string;
+  readonly label: string;
+  /** The entries before the two (a baseline to compare with). */
+  readonly before: readonly Json[];
+  /** The two entries, the earlier first. */
+  readonly pair: (a: string, b: string) => readonly [Json, Json];
+  readonly config?: RunwatchConfig;
+}
+
+const CASES: readonly Case[] = [
+  { rule: 'service-account-change', label: 'two changes of identity', before: [identity(EARLIER, SA0)], pair: (a, b) => [identity(a, SA1), identity(b, SA2)] },
+  { rule: 'service-account-change', label: 'a change of identity and back', before: [identity(EARLIER, SA0)], pair: (a, b) => [identity(a, SA1), identity(b, SA0)] },
+  { rule: 'plaintext-secret-env', label: 'a secret set by two revisions', before: [env(EARLIER, [])], pair: (a, b) => [env(a, [SECRET]), env(b, [SECRET])] },
+  { rule: 'plaintext-secret-env', label: 'a secret set and dropped', before: [env(EARLIER, [])], pair: (a, b) => [env(a, [SECRET]), env(b, [])] },
+  { rule: 'code-loading-env', label: 'a --require set by two revisions', before: [env(EARLIER, [])], pair: (a, b) => [env(a, [REQUIRE]), env(b, [REQUIRE])] },
+  { rule: 'code-loading-env', label: 'a --require set and dropped', before: [env(EARLIER, [])], pair: (a, b) => [env(a, [REQUIRE]), env(b, [])] },
+  { rule: 'vpc-egress-bypass', label: 'egress narrowed, then VPC access removed', before: [egress(EARLIER, 'all-traffic')], pair: (a, b) => [egress(a, 'private-ranges-only'), egress(b, undefined)] },
+  { rule: 'vpc-egress-bypass', label: 'egress narrowed and restored', before: [egress(EARLIER, 'all-traffic')], pair: (a, b) => [egress(a, 'private-ranges-only'), egress(b, 'all-traffic')] },
+  {
+    rule: 'unapproved-deployer',
+    label: 'a write and its repeat (the same template: one revision)',
+    before: [env(EARLIER, [])],
+    pair: (a, b) => [sameTemplate(a), sameTemplate(b)],
+    config: config({ rules: { 'unapproved-deployer': { allowedDeployers: ['serviceAccount:*'] } } }),
+  },
+  { rule: 'job-run-overrides', label: "a job run just after the job's create", before: [], pair: (a, b) => [jobCreate(a), jobRun(b)] },
+];
+
+/** A finding as compared across timings: its times named by the entry they are of. */
+function shown(finding: Finding, a: string, b: string): string {
+  const { rule, status, eventTime, severity, title, evidence } = finding;
+  return JSON.stringify({ rule, status: status ?? 'active', eventTime, severity, title, evidence }).replaceAll(a, 'A').replaceAll(b, 'B');
+}
+
+async function findings(c: Case, a: string, b: string, reversed: boolean): Promise<string[]> {
+  const [first, second] = c.pair(a, b);
+  const entries = [...c.before, ...(reversed ? [second, first] : [first, second])];
+  const all = await findingsLive(entries, c.config ?? config(), undefined, undefined, new MemoryBaselineStore());
+  return all.filter((f) => f.rule === c.rule).map((f) => shown(f, a, b));
+}
+
+describe('deploy-fact rules judge two entries of the same millisecond by their nanoseconds', () => {
+  for (const c of CASES) {
+    for (const [order, reversed] of [
+      ['in order', false],
+      ['the later one delivered first', true],
+    ] as const) {
+      it(`${c.rule}: ${c.label}, ${order}: as a millisecond apart`, async () => {
+        const apart = await findings(c, ...TIMINGS['a millisecond apart'], reversed);
+        const same = await findings(c, ...TIMINGS['in the same millisecond'], reversed);
+        expect(apart.length).toBeGreaterThan(0); // the case raises something to compare
+        expect(same).toEqual(apart);
+      });
+    }
+  }
+});

@@ -216,7 +216,7 @@ interface DeployProvenance {
 function deployProvenance(deploy: DeployChange, base: ServiceBaseline, config: RunwatchConfig): DeployProvenance {
   const found = provenanceLabelsOf(deploy.labels, deploy.revisionLabels, config);
   const key = provenanceLabelsKey(deploy.labels, deploy.revisionLabels, config);
-  return key !== '' && valueBefore(base.provenanceLabels, deploy.timeMs) === key ? { found, unchanged: provenanceLabelTexts(found) } : { found };
+  return key !== '' && valueBefore(base.provenanceLabels, deploy) === key ? { found, unchanged: provenanceLabelTexts(found) } : { found };
 }
 
 function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, config: RunwatchConfig, provenance: DeployProvenance | undefined): Finding {
@@ -612,7 +612,7 @@ export class Engine {
       const write: DeployChange = taken ? { ...entered, revisionSeen: true, ...(taken.revision !== undefined ? { revision: taken.revision } : {}) } : entered;
       change = write;
       creates = createsRevision(write, draft);
-      crossApi = creates && !write.revisionSeen && acrossApis(write, valueBefore(draft.template, write.timeMs));
+      crossApi = creates && !write.revisionSeen && acrossApis(write, valueBefore(draft.template, write));
       // A write whose revision was judged from its events alone (it came later than their wait): reported already.
       // Only a write that counts as a deploy can be that half (a traffic-only update must not take the span), and
       // not one across API versions, which may yet turn out to have made no revision.

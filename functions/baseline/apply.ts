@@ -3,7 +3,7 @@ import { codeLoadingKey, describeServiceAccount, enforcedPolicyOf, type Change, 
 import { isPublicInvokerBinding, publicInvokerMembers, publicWriterMembers, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { someWaitingWrite } from '../correlate/rollout.js';
 import { subMillisecondNanos } from '../audit/entry.js';
-import { CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, isAfter, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBeforeInstant, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
+import { CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, isAfter, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
@@ -183,8 +183,8 @@ export function publicBindingsAfter(base: ServiceBaseline | undefined, change: E
   if (change.policy) return bindingKeys(change.policy);
   if (!change.delta) return undefined;
   // A delta applies to what was in force just before it, a point of its own millisecond included when it is older.
-  const before = valueBeforeInstant(base?.publicBindings, change);
-  if (before === undefined && (valueBeforeInstant(base?.publicInvokers, change)?.length ?? 0) > 0) return undefined;
+  const before = valueBefore(base?.publicBindings, change);
+  if (before === undefined && (valueBefore(base?.publicInvokers, change)?.length ?? 0) > 0) return undefined;
   const bindings = new Set(heldIn(before ?? []));
   for (const key of bindingKeys(change.delta.removed)) bindings.delete(key);
   for (const key of bindingKeys(change.delta.added)) bindings.add(key);
@@ -273,7 +273,7 @@ function membersAfter(
 ): string[] | undefined {
   if (change.policy) return pick(change.policy);
   if (!change.delta) return undefined;
-  const members = new Set(valueBeforeInstant(history, change) ?? []);
+  const members = new Set(valueBefore(history, change) ?? []);
   for (const m of pick(change.delta.removed)) members.delete(m);
   for (const m of pick(change.delta.added)) members.add(m);
   return [...members].sort();

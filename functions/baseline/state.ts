@@ -155,38 +155,58 @@ export function emptyBaseline(): ServiceBaseline {
   return { version: 1, serviceAccount: [], template: [], repositories: {}, publicInvokers: [], invokerIamDisabled: [], ingress: [], lastChangeMs: 0 };
 }
 
-/** The value in force just before `t` (strictly earlier points only), or undefined when none is known. */
-export function valueBefore<T>(history: readonly TimePoint<T>[] | undefined, t: number): T | undefined {
-  return pointBefore(history, t)?.v;
-}
-
-/** The point in force just before `t` (strictly earlier points only), or undefined when none is known. */
-export function pointBefore<T>(history: readonly TimePoint<T>[] | undefined, t: number): TimePoint<T> | undefined {
-  const index = indexBefore(history, t);
-  return index < 0 ? undefined : history![index];
-}
-
-/** Index of the newest point before `t` (strictly earlier), or -1: pointBefore for a walk further back. */
-export function indexBefore(history: readonly TimePoint<unknown>[] | undefined, t: number): number {
-  if (!history) return -1;
-  for (let i = history.length - 1; i >= 0; i--) if (history[i]!.t < t) return i;
-  return -1;
-}
-
 /**
  * When an entry happened: a change (its epoch ms and canonical timestamp, whose sub-millisecond digits tell two entries
- * of one millisecond apart, as TimePoint.n does), or bare epoch ms (a point of that millisecond is not later).
+ * of one millisecond apart, as TimePoint.n does), or bare epoch ms: the whole millisecond, so that no point of it is
+ * before or after it.
  */
 export type ChangeInstant = number | { readonly timeMs: number; readonly time: string };
 
-/** `at` as the `t` and `n` isLaterThan takes: a bare millisecond is later than every point of its millisecond. */
-function instantOf(at: ChangeInstant): [number, number] {
-  return typeof at === 'number' ? [at, Number.POSITIVE_INFINITY] : [at.timeMs, subMillisecondNanos(at.time)];
+/**
+ * `at` as the `t` and `n` isLaterThan and isEarlierThan take: a bare millisecond as its end (`after`: a point of it is
+ * not later) or its start (not `after`: a point of it is not earlier).
+ */
+function instantOf(at: ChangeInstant, after: boolean): [number, number] {
+  return typeof at === 'number' ? [at, after ? Number.POSITIVE_INFINITY : 0] : [at.timeMs, subMillisecondNanos(at.time)];
+}
+
+/**
+ * The value in force just before `at`: that of the newest point earlier than it (to the nanosecond, for a change: a
+ * point of the same millisecond that is earlier counts), or undefined when none is known.
+ */
+export function valueBefore<T>(history: readonly TimePoint<T>[] | undefined, at: ChangeInstant): T | undefined {
+  return pointBefore(history, at)?.v;
+}
+
+/** The point in force just before `at` (valueBefore), or undefined when none is known. */
+export function pointBefore<T>(history: readonly TimePoint<T>[] | undefined, at: ChangeInstant): TimePoint<T> | undefined {
+  const index = indexBefore(history, at);
+  return index < 0 ? undefined : history![index];
+}
+
+/** Index of the newest point earlier than `at` (valueBefore), or -1: pointBefore for a walk further back. */
+export function indexBefore(history: readonly TimePoint<unknown>[] | undefined, at: ChangeInstant): number {
+  if (!history) return -1;
+  const [t, n] = instantOf(at, false);
+  for (let i = history.length - 1; i >= 0; i--) if (isEarlierThan(history[i]!, t, n)) return i;
+  return -1;
+}
+
+/** True when `point` is earlier than `at` (to the nanosecond, for a change). */
+export function isBefore(point: TimePoint<unknown>, at: ChangeInstant): boolean {
+  const [t, n] = instantOf(at, false);
+  return isEarlierThan(point, t, n);
+}
+
+/** A point for the value a change set: at its millisecond, and its nanoseconds (TimePoint.n) when it has any. */
+export function pointAt<T>(change: { readonly timeMs: number; readonly time: string }, v: T): TimePoint<T> {
+  const n = subMillisecondNanos(change.time);
+  return n > 0 ? { t: change.timeMs, v, n } : { t: change.timeMs, v };
 }
 
 /** True when `point` is later than `at` (to the nanosecond, for a change). */
 export function isAfter(point: TimePoint<unknown>, at: ChangeInstant): boolean {
-  const [t, n] = instantOf(at);
+  const [t, n] = instantOf(at, true);
   return isLaterThan(point, t, n);
 }
 
@@ -220,18 +240,9 @@ function isLaterThan(point: TimePoint<unknown>, t: number, n: number): boolean {
   return point.t > t || (point.t === t && (point.n ?? 0) > n);
 }
 
-/**
- * The value in force just before `at`: as valueBefore, and also a point of the same millisecond that is earlier to the
- * nanosecond (for a change). What a policy delta (which says only what it changed) applies to.
- */
-export function valueBeforeInstant<T>(history: readonly TimePoint<T>[] | undefined, at: ChangeInstant): T | undefined {
-  if (!history) return undefined;
-  const [t, n] = instantOf(at);
-  for (let i = history.length - 1; i >= 0; i--) {
-    const point = history[i]!;
-    if (point.t < t || (point.t === t && (point.n ?? 0) < n)) return point.v;
-  }
-  return undefined;
+/** True when `point` is earlier than the instant `t` ms + `n` ns. */
+function isEarlierThan(point: TimePoint<unknown>, t: number, n: number): boolean {
+  return point.t < t || (point.t === t && (point.n ?? 0) < n);
 }
 
 /** A copy of `list` with `item` appended, keeping the newest `limit` (a copy: `list` may be shared with a stored baseline). */

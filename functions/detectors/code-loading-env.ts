@@ -61,7 +61,7 @@ const NONE_MOVED: ReadonlySet<CodeLoadingVar> = new Set();
 
 /** The Binary Authorization policy this revision runs under: as the write sets it, else as in force before it. */
 function enforcedPolicy(change: DeployChange, baseline: ServiceBaseline | undefined): string | undefined {
-  return enforcedPolicyOf(change) ?? settingBefore(baseline, baseline?.binaryAuthorization, change.timeMs, enforcedPolicyOf)?.v;
+  return enforcedPolicyOf(change) ?? settingBefore(baseline, baseline?.binaryAuthorization, change, enforcedPolicyOf)?.v;
 }
 
 export const codeLoadingEnv: Detector<'code-loading-env'> = {
@@ -74,7 +74,7 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
   detect({ change, baseline }): Detection[] {
     // Most revisions set no such variable: nothing can be new.
     if (change.kind !== 'deploy' || !change.codeLoadingEnv || change.codeLoadingEnv.length === 0) return [];
-    const point = pointBefore(baseline?.codeLoadingEnv, change.timeMs);
+    const point = pointBefore(baseline?.codeLoadingEnv, change);
     if (point === undefined) return []; // the first revision known sets the baseline
     // A service created again after a delete: the delete closed the findings on the deleted one's values, so none of
     // them is taken as known (the same payload back would run with no finding open); each that loads code is reported.

@@ -40,7 +40,7 @@ export const jobRunOverrides: Detector<'job-run-overrides'> = {
     const codeLoading = [...new Set(overrides.flatMap((o) => o.codeLoadingEnv ?? []))];
     const args = overrides.flatMap((o) => o.args ?? []);
     const envNames = [...new Set(overrides.flatMap((o) => o.envNames))];
-    const identity = valueBefore(baseline?.serviceAccount, change.timeMs);
+    const identity = valueBefore(baseline?.serviceAccount, change);
     const what = [
       ...(overrides.some((o) => o.args !== undefined) ? ['its arguments'] : overrides.some((o) => o.clearArgs) ? ['its arguments cleared'] : []),
       ...(envNames.length > 0 ? [`environment variable${envNames.length > 1 ? 's' : ''} ${envNames.join(', ')}`] : []),

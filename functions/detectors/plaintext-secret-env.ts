@@ -51,7 +51,7 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
     // Most revisions set no such variable: nothing can be new.
     if (change.kind !== 'deploy' || !change.plainEnv || change.plainEnv.length === 0) return [];
     const now = secrets(change.plainEnv);
-    const before = secrets(valueBefore(baseline?.plainEnv, change.timeMs));
+    const before = secrets(valueBefore(baseline?.plainEnv, change));
     const added = [...now].filter(([name]) => !before.has(name));
     if (added.length === 0) return [];
     const names = added.map(([name]) => name);

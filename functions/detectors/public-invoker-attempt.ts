@@ -30,7 +30,7 @@
 //           after a delete that cleared the service's policy, a refused edit that still lists that member reports it
 //           (evidence `source: no earlier policy known`) where replay, in time order, does not.
 import { baselineKey } from '../baseline/store.js';
-import { valueBeforeInstant } from '../baseline/state.js';
+import { valueBefore } from '../baseline/state.js';
 import type { RefusedChange } from '../model/change.js';
 import { WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
@@ -64,12 +64,12 @@ export const publicInvokerAttempt: Detector<'public-invoker-attempt'> = {
       ];
     }
     // As just before the attempt, an older point of its own millisecond included (TimePoint.n).
-    const knownBefore = valueBeforeInstant(baseline?.publicInvokers, change);
+    const knownBefore = valueBefore(baseline?.publicInvokers, change);
     const held = new Set(knownBefore ?? []);
     // The baseline keeps who held an invoker role, and which of them a role that changes the service: asking for a
     // role of the class a member already holds adds nothing. (Where the writers are not known, a baseline stored
     // before they were kept, a write-capable role still counts.)
-    const writers = new Set(valueBeforeInstant(baseline?.publicWriters, change) ?? []);
+    const writers = new Set(valueBefore(baseline?.publicWriters, change) ?? []);
     const attempted = change.publicInvokers.filter((b) => !(held.has(b.member) && (!WRITE_CAPABLE_INVOKER_ROLES.has(b.role) || writers.has(b.member))));
     if (attempted.length === 0) return [];
     const members = [...new Set(attempted.map((b) => b.member))].sort();

@@ -47,7 +47,7 @@
 //           Blind spots): after such a turn-off, delivered before that write, a grant is said to be behind IAP.
 import { laterPublicPoints, publicInvokersAfter, publicWritersAfter, type LaterPublicPoint } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, isAfter, pointAfter, valueBeforeInstant, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, isAfter, pointAfter, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { normalizeTimestamp } from '../audit/entry.js';
 import { isPublicInvokerBinding, publicMembersWhere, publicWriterMembers, READ_ONLY_INVOKER_ROLES, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
@@ -111,7 +111,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
 
     // The members before this policy, when known (the engine always passes a baseline, maybe an empty one): as just
     // before it, an older point of its own millisecond included, as its delta is applied (baseline/apply.ts).
-    const knownBefore = valueBeforeInstant(baseline?.publicInvokers, change);
+    const knownBefore = valueBefore(baseline?.publicInvokers, change);
     // An entry that arrives late holds in the newer points deltas set (baseline/apply.ts laterPublicPoints).
     const later = laterPublicPoints(baseline, change);
     // (In time order, the usual case, nothing is carried: the histories as they are, no copy per IAM change.)
@@ -137,7 +137,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       // a downgrade from run.admin to run.invoker, or a second invoker role, gives the public nothing new, as the
       // difference from a full policy says. (Where the writers before are not known, a write-capable role counts.)
       const held = new Set(knownBefore ?? []);
-      const writersHeld = new Set(valueBeforeInstant(baseline?.publicWriters, change) ?? []);
+      const writersHeld = new Set(valueBefore(baseline?.publicWriters, change) ?? []);
       const heldAlready = (b: IamBinding): boolean => held.has(b.member) && (!WRITE_CAPABLE_INVOKER_ROLES.has(b.role) || writersHeld.has(b.member)) && !freedLater(b.member, WRITE_CAPABLE_INVOKER_ROLES.has(b.role));
       added = change.delta.added
         .filter((b) => isPublicInvokerBinding(b) && !removed.has(`${b.role}\n${b.member}`) && !heldAlready(b))
@@ -153,7 +153,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       added = after.filter((m) => !before.has(m) || freedLater(m, false)).flatMap((member) => rolesOf(member).map((role) => ({ member, role })));
       // A member that could already call the service and now holds a role that changes it: a grant all the same.
       // Only where the writers before are known (baselines stored before they were kept say nothing about them).
-      const writersBefore = valueBeforeInstant(baseline?.publicWriters, change);
+      const writersBefore = valueBefore(baseline?.publicWriters, change);
       if (knownBefore !== undefined && writersBefore !== undefined) {
         const writerRoleOf = (member: string): string => change.policy!.find((b) => b.member === member && WRITE_CAPABLE_INVOKER_ROLES.has(b.role))!.role;
         for (const member of publicWriterMembers(change.policy ?? [])) {

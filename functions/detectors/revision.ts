@@ -2,7 +2,7 @@
 // entry applied before a late one, closes. Also the words for where a change applies, and which services are meant to
 // be public.
 import { withCanonicalFraction } from '../audit/entry.js';
-import { changedAfter, isAfter, pointAfter, pointBefore, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, isAfter, isBefore, pointAfter, pointAt, pointBefore, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, sameOperation, someWaitingWrite } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
 import { isJob, isService, resourceLabel, resourceNounOf, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
@@ -37,7 +37,7 @@ export function createsRevision(change: DeployChange, baseline: ServiceBaseline 
   if (change.operationId !== undefined && baseline?.completed?.some((c) => c.withoutWrite === true && c.claimedByTime !== true && sameOperation(c.operationId, change.operationId))) return false;
   if (change.operation === 'create' || change.forcesRevision) return true;
   if (!change.templateFingerprint) return change.templateUnknown === true;
-  const before = valueBefore(baseline?.template, change.timeMs);
+  const before = valueBefore(baseline?.template, change);
   if (before !== undefined && before === change.templateFingerprint) return false;
   return !repeatedBeforeItCame(change, baseline);
 }
@@ -53,7 +53,7 @@ export function repeatedBeforeItCame(change: DeployChange, baseline: ServiceBase
 /** The template point of the repeat that was judged before this write came (repeatedBeforeItCame), if any. */
 function repeatOf(change: DeployChange, baseline: ServiceBaseline | undefined): TimePoint<string> | undefined {
   if (!change.templateFingerprint) return undefined;
-  const next = pointAfter(baseline?.template, change.timeMs);
+  const next = pointAfter(baseline?.template, change);
   return next !== undefined && next.v === change.templateFingerprint && next.t - change.timeMs <= BURST_MS ? next : undefined;
 }
 
@@ -165,7 +165,7 @@ function pointTime(point: TimePoint<unknown>): string {
 }
 
 /**
- * The point of a service setting in force just before `timeMs`: the newest of the baseline's `history` and of the
+ * The point of a service setting in force just before `at` (to the nanosecond, for a change): the newest of the baseline's `history` and of the
  * writes still waiting for their rollout (each rollout's write and the burst's later writes that set the service:
  * Rollout.settingWrites). A deploy joins the baseline once its rollout completes, but what it set of the service is in force from
  * its write, and a write that makes no revision (a masked update of one setting) is judged meanwhile.
@@ -173,13 +173,15 @@ function pointTime(point: TimePoint<unknown>): string {
 export function settingBefore<T>(
   baseline: ServiceBaseline | undefined,
   history: readonly TimePoint<T>[] | undefined,
-  timeMs: number,
+  at: ChangeInstant,
   pick: (write: DeployChange) => T | undefined,
 ): TimePoint<T> | undefined {
-  let newest = pointBefore(history, timeMs);
+  let newest = pointBefore(history, at);
   someWaitingWrite(baseline?.rollouts, (write) => {
     const value = pick(write);
-    if (value !== undefined && write.timeMs < timeMs && (!newest || write.timeMs >= newest.t)) newest = { t: write.timeMs, v: value };
+    if (value === undefined) return;
+    const point = pointAt(write, value);
+    if (isBefore(point, at) && (!newest || !isAfter(newest, write))) newest = point;
   });
   return newest;
 }
@@ -200,8 +202,8 @@ export interface UnauthenticatedCallers {
  * included). The rules that open a way to a service (ingress, IAP, default URL) are HIGH then.
  */
 export function unauthenticatedCallers(change: DeployChange, baseline: ServiceBaseline | undefined): UnauthenticatedCallers {
-  const publicInvokers = valueBefore(baseline?.publicInvokers, change.timeMs) ?? [];
-  const invokerIamDisabled = change.invokerIamDisabled ?? settingBefore(baseline, baseline?.invokerIamDisabled, change.timeMs, (write) => write.invokerIamDisabled)?.v === true;
+  const publicInvokers = valueBefore(baseline?.publicInvokers, change) ?? [];
+  const invokerIamDisabled = change.invokerIamDisabled ?? settingBefore(baseline, baseline?.invokerIamDisabled, change, (write) => write.invokerIamDisabled)?.v === true;
   const why = publicInvokers.length > 0 ? `${publicInvokers.join(' and ')} hold its invoker role` : invokerIamDisabled ? 'its invoker IAM check is off' : undefined;
   return { publicInvokers, invokerIamDisabled, ...(why ? { why } : {}) };
 }

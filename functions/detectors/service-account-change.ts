@@ -21,7 +21,7 @@
 //           project's default compute SA is a change. A v2 update whose mask leaves the template alone says nothing
 //           about the identity and is skipped.
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, indexBefore, pointBefore, valueBefore, type TimePoint } from '../baseline/state.js';
+import { changedAfter, deletedBetween, indexBefore, pointBefore, valueBefore, type ChangeInstant, type TimePoint } from '../baseline/state.js';
 import { capitalized, DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount, templateNounOf } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { deployKey, riskInForce, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
@@ -55,9 +55,9 @@ function sameServiceAccount(a: string, b: string, projectNumber: string | undefi
  * finding cannot tell so here: the newer revision may have resolved it already, and this deploy would otherwise be
  * reported as a change of its own that nothing ever closes.
  */
-function lateMoveBack(history: readonly TimePoint<string>[] | undefined, t: number, before: string, after: string, projectNumber: string | undefined): boolean {
-  if (!history || !changedAfter(history, t)) return false;
-  let i = indexBefore(history, t);
+function lateMoveBack(history: readonly TimePoint<string>[] | undefined, at: ChangeInstant, before: string, after: string, projectNumber: string | undefined): boolean {
+  if (!history || !changedAfter(history, at)) return false;
+  let i = indexBefore(history, at);
   while (i >= 0 && sameServiceAccount(history[i]!.v, before, projectNumber)) i--;
   return i >= 0 && sameServiceAccount(history[i]!.v, after, projectNumber);
 }
@@ -70,7 +70,7 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
   changeKinds: ['deploy'],
   detect({ change, baseline }): Detection[] {
     if (change.kind !== 'deploy' || !change.serviceAccount) return [];
-    const beforePoint = pointBefore(baseline?.serviceAccount, change.timeMs);
+    const beforePoint = pointBefore(baseline?.serviceAccount, change);
     if (beforePoint === undefined) return [];
     const before = beforePoint.v;
     const after = describeServiceAccount(change.serviceAccount);
@@ -82,7 +82,7 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
     // Never for a default SA: an old finding about a move away from it must not hide a silent move back to Editor.
     const backToBefore =
       (baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence['before']), after, projectNumber)) ||
-      lateMoveBack(baseline?.serviceAccount, change.timeMs, before, after, projectNumber);
+      lateMoveBack(baseline?.serviceAccount, change, before, after, projectNumber);
     if (backToBefore && !toDefault && !toAppEngineDefault) return [];
     // Another project's default compute SA (its number in the address): Editor there, not on this project.
     const foreignNumber = toDefault && projectNumber !== undefined ? /^(\d+)-compute@/.exec(after)?.[1] : undefined;
@@ -122,7 +122,7 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
   resolves({ change, baseline }, open): Resolved[] {
     if (change.kind !== 'deploy' || !change.serviceAccount) return [];
     const now = describeServiceAccount(change.serviceAccount);
-    const before = valueBefore(baseline?.serviceAccount, change.timeMs);
+    const before = valueBefore(baseline?.serviceAccount, change);
     // Only the newest revision's identity closes anything: an older deploy arriving late, or one with nothing
     // known before it, does not.
     if (before === undefined || changedAfter(baseline?.serviceAccount, change)) return [];

@@ -48,7 +48,7 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
   closedByDelete: true,
   detect({ change, baseline }): Detection[] {
     if (change.kind !== 'deploy' || change.vpcEgress === undefined || change.vpcEgress === 'all-traffic') return [];
-    const before = pointBefore(baseline?.vpcEgress, change.timeMs);
+    const before = pointBefore(baseline?.vpcEgress, change);
     if (before?.v !== 'all-traffic') return [];
     // The egress before is the deleted service's: the service was created again under the name.
     const recreatedAfterDeleteAt = deletedBetween(baseline, before.t, change.timeMs);

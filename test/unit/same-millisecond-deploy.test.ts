@@ -104,3 +104,27 @@ describe('deploy-fact rules judge two entries of the same millisecond by their n
     }
   }
 });
+
+describe('a baseline stored before the nanoseconds were kept', () => {
+  /** The store's baselines as stored without TimePoint.n. */
+  function withoutNanoseconds(store: MemoryBaselineStore): MemoryBaselineStore {
+    const stripped = JSON.parse(JSON.stringify([...store.entries()]), (key, value: unknown) => (key === 'n' ? undefined : value)) as [string, never][];
+    return new MemoryBaselineStore(stripped);
+  }
+
+  for (const c of CASES) {
+    it(`${c.rule}: ${c.label}: the next deploy is judged as with them`, async () => {
+      const [a, b] = TIMINGS['in the same millisecond'];
+      const store = new MemoryBaselineStore();
+      await findingsLive([...c.before, ...c.pair(a, b)], c.config ?? config(), undefined, undefined, store);
+      expect(JSON.stringify([...store.entries()])).toContain('"n":');
+      const old = withoutNanoseconds(store);
+      expect(JSON.stringify([...old.entries()])).not.toContain('"n":');
+      // A later deploy like the first of the pair, an hour on.
+      const next = c.pair('2024-05-06T23:58:04.355100Z', '2024-05-06T23:58:04.355900Z')[0];
+      const judged = async (s: MemoryBaselineStore): Promise<string[]> =>
+        (await findingsLive([next], c.config ?? config(), Date.parse('2031-01-01T00:00:00Z'), undefined, s)).map((f) => shown(f, a, b));
+      expect(await judged(old)).toEqual(await judged(store));
+    });
+  }
+});

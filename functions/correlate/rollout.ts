@@ -25,6 +25,7 @@
 // Pure functions over plain JSON, so the rollouts live in the service's baseline document and change in the same
 // store transaction as the baseline itself.
 import type { RevisionObservation } from '../audit/systemEvent.js';
+import { isBefore, pointAt } from '../baseline/state.js';
 import {
   enforcedPolicyOf,
   imagesFromContainers,
@@ -341,12 +342,12 @@ export function addWrite(rollout: Rollout, write: DeployChange): Rollout {
   if (!rollout.write) return withObserved({ ...rollout, openedMs: Math.min(rollout.openedMs, write.timeMs), write, writes: 1 }, rollout.observed);
   // Keep the earliest write: its time is when the deploy happened. An operation's completion entry carries none of
   // the write's facts: it never takes the place of the write.
-  const first = !write.operationCompletion && (rollout.write.operationCompletion || write.timeMs < rollout.write.timeMs) ? write : rollout.write;
+  const first = !write.operationCompletion && (rollout.write.operationCompletion || earlier(write, rollout.write)) ? write : rollout.write;
   const other = first === write ? rollout.write : write;
   // Every write that sets a service setting, in time order (whether it changes anything depends on the writes before
   // it in time, some of which may arrive later); a few (a burst is a minute of writes, each kept whole in the stored
   // baseline).
-  const settingWrites = setsService(other) ? boundedSettingWrites(first, [...(rollout.settingWrites ?? []), other].sort((a, b) => a.timeMs - b.timeMs)) : rollout.settingWrites;
+  const settingWrites = setsService(other) ? boundedSettingWrites(first, [...(rollout.settingWrites ?? []), other].sort((a, b) => (earlier(a, b) ? -1 : earlier(b, a) ? 1 : 0))) : rollout.settingWrites;
   return withObserved({ ...rollout, write: first, writes: rollout.writes + 1, ...(settingWrites ? { settingWrites } : {}) }, rollout.observed);
 }
 
@@ -460,11 +461,30 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
   };
 }
 
-/** Index of the rollout opened first (the first of equals), or -1 when there is none. */
+/**
+ * Index of the rollout opened first (the first of equals), or -1 when there is none. Of two opened in the same
+ * millisecond, the one whose opening entry is earlier to the nanosecond (openedAt).
+ */
 export function oldestRollout(rollouts: readonly Rollout[]): number {
   let oldest = rollouts.length > 0 ? 0 : -1;
-  for (let i = 1; i < rollouts.length; i++) if (rollouts[i]!.openedMs < rollouts[oldest]!.openedMs) oldest = i;
+  for (let i = 1; i < rollouts.length; i++) {
+    const rollout = rollouts[i]!;
+    const current = rollouts[oldest]!;
+    if (rollout.openedMs < current.openedMs || (rollout.openedMs === current.openedMs && earlier(openedAt(rollout), openedAt(current)))) oldest = i;
+  }
   return oldest;
+}
+
+/** When a rollout opened: the timestamp of its write, or of its first system event when that opened it. */
+function openedAt(rollout: Rollout): { readonly timeMs: number; readonly time: string } {
+  if (rollout.write && rollout.write.timeMs === rollout.openedMs) return rollout.write;
+  const first = rollout.observed?.firstKey.timestamp;
+  return { timeMs: rollout.openedMs, time: first !== undefined && rollout.observed!.firstSeenMs === rollout.openedMs ? first : new Date(rollout.openedMs).toISOString() };
+}
+
+/** True when `a` happened before `b`, to the nanosecond (baseline/state.ts isBefore). */
+function earlier(a: { readonly timeMs: number; readonly time: string }, b: { readonly timeMs: number; readonly time: string }): boolean {
+  return isBefore(pointAt(a, undefined), b);
 }
 
 export function isComplete(rollout: Rollout): boolean {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import type { RunwatchConfig } from '../../functions/config/types.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { at, editV1Services, synthetic, v1EnvDeploy, withOperationId, withV1ServiceAccount, type EnvList, type Json } from '../support/entries.js';
+import { at, editV1Services, synthetic, v1EnvDeploy, v1ServiceWrite, withOperationId, withV1ServiceAccount, type EnvList, type Json } from '../support/entries.js';
 import { config, findingsLive, findingsOf } from '../support/run.js';
 
 const EARLIER = '2024-05-06T21:00:00Z';
@@ -44,6 +44,13 @@ function egress(time: string, setting: 'all-traffic' | 'private-ranges-only' | u
 /** The gcloud fixture at `time` running one image: two writes of it are the same template (gcloud writes twice). */
 const sameTemplate = (time: string): Json => v1EnvDeploy(time, [], 'gcr.io/acme/app:same');
 
+/** The gcloud fixture at `time` (a new image each time) with the service annotations given (undefined: left out). */
+const settings = (time: string, annotations: Readonly<Record<string, string | undefined>>): Json => v1ServiceWrite(time, annotations, { image: `gcr.io/acme/app:${time}` });
+const INGRESS = 'run.googleapis.com/ingress';
+const IAP = 'run.googleapis.com/iap-enabled';
+const URL_DISABLED = 'run.googleapis.com/default-url-disabled';
+const POLICY = 'run.googleapis.com/binary-authorization';
+
 const jobCreate = (time: string): Json => at(synthetic('job-v1-CreateJob-gcloud'), time, `create-${time}`); // runs as exporter@
 const jobRun = (time: string): Json => at(synthetic('job-v2-RunJob-overrides'), time, `run-${time}`);
 
@@ -73,6 +80,10 @@ const CASES: readonly Case[] = [
     pair: (a, b) => [sameTemplate(a), sameTemplate(b)],
     config: config({ rules: { 'unapproved-deployer': { allowedDeployers: ['serviceAccount:*'] } } }),
   },
+  { rule: 'ingress-opened', label: 'opened by two writes', before: [settings(EARLIER, { [INGRESS]: 'internal' })], pair: (a, b) => [settings(a, { [INGRESS]: 'all' }), settings(b, { [INGRESS]: 'all' })] },
+  { rule: 'iap-disabled', label: 'turned off by two writes', before: [settings(EARLIER, { [IAP]: 'true' })], pair: (a, b) => [settings(a, { [IAP]: 'false' }), settings(b, { [IAP]: 'false' })] },
+  { rule: 'default-url-enabled', label: 'enabled by two writes', before: [settings(EARLIER, { [URL_DISABLED]: 'true' })], pair: (a, b) => [settings(a, { [URL_DISABLED]: 'false' }), settings(b, { [URL_DISABLED]: 'false' })] },
+  { rule: 'binary-authorization-bypass', label: 'turned off by two writes', before: [settings(EARLIER, { [POLICY]: 'default' })], pair: (a, b) => [settings(a, { [POLICY]: undefined }), settings(b, { [POLICY]: undefined })] },
   { rule: 'job-run-overrides', label: "a job run just after the job's create", before: [], pair: (a, b) => [jobCreate(a), jobRun(b)] },
 ];
 

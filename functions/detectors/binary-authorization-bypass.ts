@@ -51,14 +51,14 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
     // A write that leaves breakglass as it was (a v2 mask naming other fields, a v1 body logged without its
     // containers) deploys under the justification in force, if any. A write that says nothing at all: unknown. A
     // create has none in force: what the baseline holds is the deleted service's (its delete not known yet).
-    const inForce = breakglassUnknown && change.operation !== 'create' ? valueBefore(baseline?.breakglass, change.timeMs) || undefined : undefined;
+    const inForce = breakglassUnknown && change.operation !== 'create' ? valueBefore(baseline?.breakglass, change) || undefined : undefined;
     const breakglassJustification = written ?? inForce;
     const who = change.principal?.id ?? 'An unknown principal';
     const detections: Detection[] = [];
     // (2) Turned off: the write set no policy where one was enforced just before it. The policy history carries
     // across a delete: a service created again under the name is compared with the deleted one (a create's "before"
     // is always a deleted service's, also when its delete arrives after it and is not known yet).
-    const beforePoint = policyUnknown || policy ? undefined : settingBefore(baseline, baseline?.binaryAuthorization, change.timeMs, enforcedPolicyOf);
+    const beforePoint = policyUnknown || policy ? undefined : settingBefore(baseline, baseline?.binaryAuthorization, change, enforcedPolicyOf);
     const before = beforePoint?.v;
     if (before) {
       const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint!.t, change.timeMs);

@@ -48,9 +48,9 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
   serviceSettings: true,
   detect({ change, baseline }): Detection[] {
     if (change.kind !== 'deploy' || change.defaultUrlDisabled !== false) return [];
-    const beforePoint = settingBefore(baseline, baseline?.defaultUrlDisabled, change.timeMs, (write) => write.defaultUrlDisabled);
+    const beforePoint = settingBefore(baseline, baseline?.defaultUrlDisabled, change, (write) => write.defaultUrlDisabled);
     if (beforePoint?.v !== true) return [];
-    const ingress = change.ingress ?? (settingBefore(baseline, baseline?.ingress, change.timeMs, (write) => write.ingress)?.v as Ingress | undefined);
+    const ingress = change.ingress ?? (settingBefore(baseline, baseline?.ingress, change, (write) => write.ingress)?.v as Ingress | undefined);
     // The ingress keeps the internet out: the run.app URL refuses it too (ingress-opened reports opening it).
     if (ingress !== undefined && ingress !== 'all') return [];
     const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint.t, change.timeMs);

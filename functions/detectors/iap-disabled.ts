@@ -48,7 +48,7 @@ export const iapDisabled: Detector<'iap-disabled'> = {
   serviceSettings: true,
   detect({ change, baseline }): Detection[] {
     if (change.kind !== 'deploy' || change.iapEnabled !== false) return [];
-    const beforePoint = settingBefore(baseline, baseline?.iapEnabled, change.timeMs, (write) => write.iapEnabled);
+    const beforePoint = settingBefore(baseline, baseline?.iapEnabled, change, (write) => write.iapEnabled);
     if (beforePoint?.v !== true) return [];
     // IAP on before was the deleted service's: the service was created again under the name without it.
     const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint.t, change.timeMs);

@@ -50,7 +50,7 @@ export const ingressOpened: Detector<'ingress-opened'> = {
   serviceSettings: true,
   detect({ change, baseline }): Detection[] {
     if (change.kind !== 'deploy' || change.ingress !== 'all') return [];
-    const beforePoint = settingBefore(baseline, baseline?.ingress, change.timeMs, (write) => write.ingress);
+    const beforePoint = settingBefore(baseline, baseline?.ingress, change, (write) => write.ingress);
     const before = beforePoint?.v as Ingress | undefined;
     if (before === undefined || before === 'all') return [];
     // The ingress before is the deleted service's: the service was created again under the name.

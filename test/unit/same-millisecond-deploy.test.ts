@@ -200,3 +200,19 @@ describe('a baseline stored before the nanoseconds were kept', () => {
     });
   }
 });
+
+describe('two entries at the very same instant', () => {
+  // Neither is before the other: the second is judged against what was before both, as the first was. It is the same
+  // change again (another entry of it): nothing more is reported, and nothing it raises is closed by it.
+  for (const c of CASES) {
+    it(`${c.rule}: ${c.label}: the second raises nothing new and closes nothing of its own`, async () => {
+      const time = TIMINGS['in the same millisecond'][0];
+      const [entry] = c.pair(time, TIMINGS['in the same millisecond'][1]);
+      const again = at(entry, time, 'again');
+      const distinct = (findings: readonly Finding[]): string[] => [...new Set(findings.filter((f) => f.rule === c.rule).map((f) => `${f.id} ${f.status ?? 'active'}`))];
+      const once = distinct(await findingsLive([...c.before, entry], c.config ?? config()));
+      const twice = distinct(await findingsLive([...c.before, entry, again], c.config ?? config()));
+      expect(twice).toEqual(once);
+    });
+  }
+});

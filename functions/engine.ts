@@ -561,6 +561,10 @@ export class Engine {
     // their findings stay open across it: such an entry is judged as any late one (the newest word closes).
     const beforeDelete = base.deletedAtMs !== undefined && change.timeMs < base.deletedAtMs;
     const aboutDeleted = (rule: RuleId): boolean => beforeDelete && detectors[rule].closedByDelete === true;
+    const detections = detect(change, base, this.config);
+    // Read once for all of the change's findings.
+    const provenance = change.kind === 'deploy' && detections.length > 0 ? deployProvenance(change, base, this.config) : undefined;
+    const raised = detections.map((d) => toFinding(evaluation, d, this.config, provenance));
     if (open.length > 0) {
       for (const detector of REGISTERED) {
         if (!detector.resolves || !detector.changeKinds.includes(change.kind) || (failed && detector.serviceSettings !== true) || aboutDeleted(detector.id)) continue;
@@ -569,17 +573,16 @@ export class Engine {
         const settings = this.config.rules[detector.id] as RuleSettings;
         for (const resolved of detector.resolves({ change, baseline: base, settings: settings as never, config: this.config }, mine)) {
           const index = open.findIndex((o) => o.finding.id === resolved.id);
-          if (index < 0) continue;
+          // A finding the change raises again is in force (another entry of the change that raised it, at the very
+          // same instant, judged against what was before both): not closed by it.
+          if (index < 0 || raised.some((finding) => finding.id === resolved.id)) continue;
           const [closed] = open.splice(index, 1);
           findings.push(resolutionOf(closed!.finding, change, resolved.reason));
         }
       }
     }
-    const detections = detect(change, base, this.config);
-    // Read once for all of the change's findings.
-    const provenance = change.kind === 'deploy' && detections.length > 0 ? deployProvenance(change, base, this.config) : undefined;
-    for (const d of detections) {
-      const finding = toFinding(evaluation, d, this.config, provenance);
+    for (const [i, d] of detections.entries()) {
+      const finding = raised[i]!;
       findings.push(finding);
       // An entry older than the delete, of a rule whose findings a delete closes: the delete took its risk away (unless
       // a newer entry before the delete already did), as it would have in time order.

@@ -13,7 +13,7 @@ import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { replay } from '../../functions/replay/replay.js';
 import type { RunwatchConfig } from '../../functions/config/types.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { at, editV1Services, synthetic, v1EnvDeploy, v1ServiceWrite, withOperationId, withV1ServiceAccount, type EnvList, type Json } from '../support/entries.js';
+import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, v1EnvDeploy, v1ServiceWrite, withOperationId, withV1ServiceAccount, type EnvList, type Json } from '../support/entries.js';
 import { config, findingsLive, findingsOf } from '../support/run.js';
 
 const EARLIER = '2024-05-06T21:00:00Z';
@@ -213,6 +213,27 @@ describe('two entries at the very same instant', () => {
       const once = distinct(await findingsLive([...c.before, entry], c.config ?? config()));
       const twice = distinct(await findingsLive([...c.before, entry, again], c.config ?? config()));
       expect(twice).toEqual(once);
+    });
+  }
+});
+
+describe('a delete and a deploy of the same millisecond', () => {
+  // The service deleted and created again at once with a secret in plain text, then deployed with it again an hour
+  // later: the re-created service's first revision is reported, the next one holds nothing new.
+  for (const [order, reversed] of [
+    ['in order', false],
+    ['the deploy delivered first', true],
+  ] as const) {
+    it(`${order}: the deploy after the delete is kept as a millisecond apart`, async () => {
+      const run = async (deleteTime: string, deployTime: string): Promise<string[]> => {
+        const deleted = deleteServiceAt(deleteTime, SLACK_BOT);
+        const created = env(deployTime, [SECRET]);
+        const entries = [env(EARLIER, []), ...(reversed ? [created, deleted] : [deleted, created]), env('2024-05-06T23:58:04Z', [SECRET])];
+        return (await findingsLive(entries)).filter((f) => f.rule === 'plaintext-secret-env').map((f) => shown(f, deleteTime, deployTime));
+      };
+      const apart = await run(...TIMINGS['a millisecond apart']);
+      expect(apart.length).toBeGreaterThan(0);
+      expect(await run(...TIMINGS['in the same millisecond'])).toEqual(apart);
     });
   }
 });

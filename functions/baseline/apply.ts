@@ -3,7 +3,7 @@ import { codeLoadingKey, describeServiceAccount, enforcedPolicyOf, type Change, 
 import { isPublicInvokerBinding, publicInvokerMembers, publicWriterMembers, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { someWaitingWrite } from '../correlate/rollout.js';
 import { subMillisecondNanos } from '../audit/entry.js';
-import { CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, isAfter, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
+import { CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, HISTORY_FIELDS, isAfter, isBefore, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type ChangeInstant, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
@@ -22,12 +22,12 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
   }
   switch (change.kind) {
     case 'delete': {
-      if (t < target.lastChangeMs || (target.rollouts ?? []).some((rollout) => rollout.openedMs >= t)) {
+      if (t < target.lastChangeMs || newerInItsMillisecond(target, change) || (target.rollouts ?? []).some((rollout) => rollout.openedMs >= t)) {
         // A delete that arrives after newer entries (applied, or a deploy still waiting for its system events):
         // those are about the service created again after it. Only the older service-object facts go (the histories
         // that carry across a delete keep theirs); the newer ones, the rollouts waiting and the open findings stay.
         // (The engine judged the rollouts opened before it.)
-        forgetBefore(target, t);
+        forgetBefore(target, change);
         target.deletedAtMs = t;
         return;
       }
@@ -135,17 +135,28 @@ function guardKnown(target: MutableBaseline, history: readonly TimePoint<boolean
 }
 
 /**
- * Drops every service-object fact set before `t` (new lists: they may be shared with a stored baseline); the
- * histories that carry across a delete (CARRIED_OPTIONAL_HISTORIES among the optional ones) are left alone.
+ * Drops every service-object fact set before `at` (to the nanosecond: new lists, they may be shared with a stored
+ * baseline); the histories that carry across a delete (CARRIED_OPTIONAL_HISTORIES among the optional ones) are left
+ * alone.
  */
-function forgetBefore(target: MutableBaseline, t: number): void {
+function forgetBefore(target: MutableBaseline, at: ChangeInstant): void {
   const histories = target as Record<(typeof SERVICE_OBJECT_HISTORIES)[number], readonly TimePoint<unknown>[]>;
-  for (const field of SERVICE_OBJECT_HISTORIES) histories[field] = histories[field].filter((point) => point.t >= t);
+  for (const field of SERVICE_OBJECT_HISTORIES) histories[field] = histories[field].filter((point) => !isBefore(point, at));
   const optional = target as Partial<Record<(typeof OPTIONAL_SERVICE_OBJECT_HISTORIES)[number], readonly TimePoint<unknown>[]>>;
   for (const field of OPTIONAL_SERVICE_OBJECT_HISTORIES) {
     const history = optional[field];
-    if (history) optional[field] = history.filter((point) => point.t >= t);
+    if (history) optional[field] = history.filter((point) => !isBefore(point, at));
   }
+}
+
+/**
+ * True when an entry of the delete's own millisecond, later to the nanosecond, was applied before it came: the
+ * delete arrived late (lastChangeMs, a whole millisecond, cannot tell).
+ */
+function newerInItsMillisecond(target: MutableBaseline, change: Change): boolean {
+  if (change.timeMs !== target.lastChangeMs) return false;
+  const histories = target as unknown as Partial<Record<string, readonly TimePoint<unknown>[]>>;
+  return [...HISTORY_FIELDS, ...OPTIONAL_SERVICE_OBJECT_HISTORIES, ...CARRIED_OPTIONAL_HISTORIES].some((field) => changedAfter(histories[field], change));
 }
 
 /**

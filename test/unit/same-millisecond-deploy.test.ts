@@ -237,3 +237,15 @@ describe('a delete and a deploy of the same millisecond', () => {
     });
   }
 });
+
+describe('a deploy and a delete of the same millisecond, the delete delivered first', () => {
+  it('the deploy is about the deleted service: its secret is reported and closed by the delete, as a millisecond apart', async () => {
+    const run = async (deployTime: string, deleteTime: string): Promise<string[]> => {
+      const entries = [env(EARLIER, []), deleteServiceAt(deleteTime, SLACK_BOT), env(deployTime, [SECRET])];
+      return (await findingsLive(entries)).filter((f) => f.rule === 'plaintext-secret-env').map((f) => shown(f, deployTime, deleteTime));
+    };
+    const apart = await run(...TIMINGS['a millisecond apart']);
+    expect(apart).toHaveLength(2); // reported, and resolved by the delete
+    expect(await run(...TIMINGS['in the same millisecond'])).toEqual(apart);
+  });
+});

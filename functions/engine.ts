@@ -4,7 +4,7 @@
 // Deploys that create a revision wait for their system events first (correlate/rollout.ts).
 import { applyChangeTo } from './baseline/apply.js';
 import { baselineKey, type BaselineStore, type Delivery, type TransactionOutcome } from './baseline/store.js';
-import { COPY_EDITS, IN_PLACE_EDITS, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline } from './baseline/state.js';
+import { beforeDelete, COPY_EDITS, IN_PLACE_EDITS, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline } from './baseline/state.js';
 import { globMatches, isPerson, principalMatches } from './config/glob.js';
 import type { RuleException, RuleSettings, RunwatchConfig } from './config/types.js';
 import {
@@ -559,8 +559,8 @@ export class Engine {
     // when it raises something, but for the rules whose findings the delete closes it neither closes nor opens a risk
     // of the service under the name now. The other rules' facts (the runtime identity) carry across the delete, and
     // their findings stay open across it: such an entry is judged as any late one (the newest word closes).
-    const beforeDelete = base.deletedAtMs !== undefined && change.timeMs < base.deletedAtMs;
-    const aboutDeleted = (rule: RuleId): boolean => beforeDelete && detectors[rule].closedByDelete === true;
+    const aboutDeletedService = beforeDelete(base, change);
+    const aboutDeleted = (rule: RuleId): boolean => aboutDeletedService && detectors[rule].closedByDelete === true;
     const detections = detect(change, base, this.config);
     // Read once for all of the change's findings.
     const provenance = change.kind === 'deploy' && detections.length > 0 ? deployProvenance(change, base, this.config) : undefined;

@@ -3,7 +3,7 @@ import { codeLoadingKey, describeServiceAccount, enforcedPolicyOf, type Change, 
 import { isPublicInvokerBinding, publicInvokerMembers, publicWriterMembers, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { someWaitingWrite } from '../correlate/rollout.js';
 import { subMillisecondNanos } from '../audit/entry.js';
-import { CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, HISTORY_FIELDS, isAfter, isBefore, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type ChangeInstant, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
+import { beforeDelete, CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, HISTORY_FIELDS, isAfter, isBefore, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type ChangeInstant, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
@@ -14,7 +14,7 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
   const { record } = edits;
   const t = change.timeMs;
   const n = subMillisecondNanos(change.time);
-  if (target.deletedAtMs !== undefined && t < target.deletedAtMs) {
+  if (beforeDelete(target, change)) {
     // A late entry about the deleted service: no service-object fact, but the histories that carry across the
     // delete (time-indexed) take it, so arrival order does not change what the re-created service is compared with.
     if (change.kind === 'deploy') recordCarriedFacts(target, change, n, edits);
@@ -29,6 +29,8 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
         // (The engine judged the rollouts opened before it.)
         forgetBefore(target, change);
         target.deletedAtMs = t;
+        if (n > 0) target.deletedAtN = n;
+        else delete target.deletedAtN;
         return;
       }
       // The service object's facts go (its template, IAM policy, settings, breakglass justification); its
@@ -44,7 +46,7 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       // Only what is there: a stored baseline never gets undefined fields (Firestore).
       const kept = KEPT_BY_DELETE.flatMap((field) => (target[field] !== undefined ? [[field, target[field]] as const] : []));
       for (const key of Object.keys(target)) delete (target as Record<string, unknown>)[key];
-      Object.assign(target, emptyBaseline(), Object.fromEntries(kept), { lastChangeMs, deletedAtMs: t });
+      Object.assign(target, emptyBaseline(), Object.fromEntries(kept), { lastChangeMs, deletedAtMs: t }, n > 0 ? { deletedAtN: n } : {});
       return;
     }
     case 'deploy': {

@@ -94,6 +94,11 @@ export interface ServiceBaseline {
    * account, repositories, ingress, Binary Authorization policy and VPC egress carry on (CARRIED_OPTIONAL_HISTORIES).
    */
   readonly deletedAtMs?: number;
+  /**
+   * The sub-millisecond digits of the delete's time, as nanoseconds (as TimePoint.n; absent: 0), so an entry of its
+   * millisecond is told before or after it. Absent in baselines stored before it was kept.
+   */
+  readonly deletedAtN?: number;
   /** Deploys waiting for their other half (admin write or system events); see correlate/rollout.ts. */
   readonly rollouts?: readonly Rollout[];
   /**
@@ -243,6 +248,13 @@ function isLaterThan(point: TimePoint<unknown>, t: number, n: number): boolean {
 /** True when `point` is earlier than the instant `t` ms + `n` ns. */
 function isEarlierThan(point: TimePoint<unknown>, t: number, n: number): boolean {
   return point.t < t || (point.t === t && (point.n ?? 0) < n);
+}
+
+/** True when `at` is before the service's delete (to the nanosecond, for a change): it is about the deleted service. */
+export function beforeDelete(baseline: ServiceBaseline | undefined, at: ChangeInstant): boolean {
+  const deleted = baseline?.deletedAtMs;
+  if (deleted === undefined) return false;
+  return isAfter(baseline!.deletedAtN ? { t: deleted, v: undefined, n: baseline!.deletedAtN } : { t: deleted, v: undefined }, at);
 }
 
 /** A copy of `list` with `item` appended, keeping the newest `limit` (a copy: `list` may be shared with a stored baseline). */

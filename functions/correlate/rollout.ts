@@ -482,9 +482,9 @@ function openedAt(rollout: Rollout): { readonly timeMs: number; readonly time: s
   return { timeMs: rollout.openedMs, time: first !== undefined && rollout.observed!.firstSeenMs === rollout.openedMs ? first : new Date(rollout.openedMs).toISOString() };
 }
 
-/** True when `a` happened before `b`, to the nanosecond (baseline/state.ts isBefore). */
+/** True when `a` happened before `b`, to the nanosecond (baseline/state.ts isBefore; its digits read only in a tie). */
 function earlier(a: { readonly timeMs: number; readonly time: string }, b: { readonly timeMs: number; readonly time: string }): boolean {
-  return isBefore(pointAt(a, undefined), b);
+  return a.timeMs !== b.timeMs ? a.timeMs < b.timeMs : isBefore(pointAt(a, undefined), b);
 }
 
 export function isComplete(rollout: Rollout): boolean {

@@ -1,7 +1,9 @@
 // `runwatch redrive` against the real Pub/Sub emulator and client library: dead letters published by detect and
 // notify, and one Pub/Sub itself forwarded after failed deliveries, go back to the topic they came from with their
 // original attributes and data; letters of unknown origin, those past --limit and everything under --dry-run stay
-// in the dead-letter subscription.
+// in the dead-letter subscription. Each side has a dead-letter topic and hold of its own (audit: detect's; findings:
+// notify's), and the hold a letter is read from decides where it goes: a letter whose attributes claim the other
+// side (what a compromised notify account would forge) stays where it is.
 import { randomUUID } from 'node:crypto';
 import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -37,16 +39,26 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
    * A topology of its own (a fresh name prefix): the audit, findings and dead-letter topics, the dead-letter hold
    * subscription, and a pull subscription on the audit and findings topics that shows what was republished.
    */
-  async function topology(): Promise<{ prefix: string; hold: Subscription; audit: Subscription; findings: Subscription; deadLetterTopic: string }> {
+  async function topology(): Promise<{
+    prefix: string;
+    hold: Subscription;
+    findingsHold: Subscription;
+    audit: Subscription;
+    findings: Subscription;
+    deadLetterTopic: string;
+    findingsDeadLetterTopic: string;
+  }> {
     const prefix = `rd${randomUUID().slice(0, 8)}`;
     const names = topologyNames(prefix);
     const [deadLetter] = await pubsub.createTopic(names.deadLetterTopic);
     const [hold] = await deadLetter.createSubscription(names.deadLetterHold);
+    const [findingsDeadLetter] = await pubsub.createTopic(names.findingsDeadLetterTopic);
+    const [findingsHold] = await findingsDeadLetter.createSubscription(names.findingsDeadLetterHold);
     const [auditTopic] = await pubsub.createTopic(names.auditTopic);
     const [audit] = await auditTopic.createSubscription(`${prefix}-audit-seen`);
     const [findingsTopic] = await pubsub.createTopic(names.findingsTopic);
     const [findings] = await findingsTopic.createSubscription(`${prefix}-findings-seen`);
-    return { prefix, hold, audit, findings, deadLetterTopic: deadLetter.name };
+    return { prefix, hold, findingsHold, audit, findings, deadLetterTopic: deadLetter.name, findingsDeadLetterTopic: findingsDeadLetter.name };
   }
 
   /**
@@ -76,7 +88,7 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
   it("sends detect's and notify's dead letters back to the audit and findings topics, as they were", async () => {
     const t = await topology();
     await publishDeadLetter(publisher, t.deadLetterTopic, { data: Buffer.from(auditEntry), attributes: timestamp, reason: 'entry is not a LogEntry', stage: 'parse', function: 'detect', messageId: '41' });
-    await publishDeadLetter(publisher, t.deadLetterTopic, { data: Buffer.from(finding), attributes: findingAttributes, reason: 'invalid_auth', stage: 'deliver', function: 'notify', context: { sink: 'slack' }, messageId: '42' });
+    await publishDeadLetter(publisher, t.findingsDeadLetterTopic, { data: Buffer.from(finding), attributes: findingAttributes, reason: 'invalid_auth', stage: 'deliver', function: 'notify', context: { sink: 'slack' }, messageId: '42' });
 
     const run = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3']);
     expect(run.stderr).toContain('redrove 2 dead letters (1 to the audit topic, 1 to the findings topic)');
@@ -84,7 +96,47 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
 
     expect((await drain(t.audit)).map((m) => [m.data, m.attributes])).toEqual([[auditEntry, timestamp]]);
     expect((await drain(t.findings)).map((m) => [m.data, m.attributes])).toEqual([[finding, findingAttributes]]);
-    expect(await drain(t.hold)).toEqual([]); // acknowledged: gone from the dead-letter subscription
+    expect(await drain(t.hold)).toEqual([]); // acknowledged: gone from the dead-letter subscriptions
+    expect(await drain(t.findingsHold)).toEqual([]);
+  });
+
+  it('reads one hold with --subscription, and sends its letters to that side only', async () => {
+    const t = await topology();
+    const names = topologyNames(t.prefix);
+    await publishDeadLetter(publisher, t.deadLetterTopic, { data: Buffer.from(auditEntry), attributes: timestamp, reason: 'entry is not a LogEntry', stage: 'parse', function: 'detect', messageId: '41' });
+    await publishDeadLetter(publisher, t.findingsDeadLetterTopic, { data: Buffer.from(finding), attributes: findingAttributes, reason: 'invalid_auth', stage: 'deliver', function: 'notify', context: { sink: 'slack' }, messageId: '42' });
+
+    const run = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3', '--subscription', names.findingsDeadLetterHold]);
+    expect(run.stderr).toContain('redrove 1 dead letter (0 to the audit topic, 1 to the findings topic)');
+    expect(run.code).toBe(0);
+    expect((await drain(t.findings)).map((m) => m.data)).toEqual([finding]);
+    expect(await drain(t.audit, 300)).toEqual([]);
+    expect((await drain(t.hold, 1500, 1)).map((m) => m.data)).toEqual([auditEntry]); // not read: still there
+  });
+
+  // The reproduction of the review: every notify account may publish dead letters, and one that says function=detect
+  // used to be sent to the audit topic (a forged audit entry in detection). Now the findings side's hold is only ever
+  // redriven to the findings topic, and a letter there that claims detect is left where it is.
+  it('leaves a letter whose attributes claim the other side where it is', async () => {
+    const t = await topology();
+    const forgedEntry = JSON.stringify({ insertId: 'forged', logName: 'projects/p/logs/cloudaudit.googleapis.com%2Factivity' });
+    await publishDeadLetter(publisher, t.findingsDeadLetterTopic, { data: Buffer.from(forgedEntry), attributes: timestamp, reason: 'x', stage: 'parse', function: 'detect', messageId: '7' });
+    await pubsub.topic(t.deadLetterTopic).publishMessage({
+      data: Buffer.from(finding),
+      attributes: { ...findingAttributes, CloudPubSubDeadLetterSourceSubscription: topologyNames(t.prefix).notifySubscription('slack'), CloudPubSubDeadLetterSourceDeliveryCount: '5' },
+    });
+
+    const dry = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout.match(/ wrong-side {2}/g)).toHaveLength(2);
+
+    const run = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('redrove 0 dead letters (0 to the audit topic, 0 to the findings topic), left 2 whose attributes claim the other side');
+    expect(await drain(t.audit, 300)).toEqual([]);
+    expect(await drain(t.findings, 300)).toEqual([]);
+    expect((await drain(t.findingsHold, 1500, 1)).map((m) => m.data)).toEqual([forgedEntry]);
+    expect((await drain(t.hold, 1500, 1)).map((m) => m.data)).toEqual([finding]);
   });
 
   it('sends a message Pub/Sub dead-lettered after failed deliveries back to the audit topic', async () => {

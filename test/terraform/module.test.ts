@@ -203,7 +203,16 @@ function functionIdentityViolations(tf: Tf): string[] {
   return out;
 }
 
-/** Every subscription retries with backoff and dead-letters, except the pull subscription that holds dead letters. */
+/**
+ * The dead-letter topic of each side: redrive sends what it reads from one back to that side's topic, so a side's
+ * subscriptions dead-letter to its own (and only its own functions and the Pub/Sub service agent may publish there).
+ */
+const DEAD_LETTER_TOPIC_OF: Record<string, string> = {
+  'google_pubsub_topic.audit': 'google_pubsub_topic.dead_letter',
+  'google_pubsub_topic.findings': 'google_pubsub_topic.findings_dead_letter',
+};
+
+/** Every subscription retries with backoff and dead-letters, except the pull subscriptions that hold dead letters. */
 function subscriptionViolations(tf: Tf): string[] {
   const out: string[] = [];
   for (const sub of resources(tf, 'google_pubsub_subscription')) {
@@ -215,7 +224,7 @@ function subscriptionViolations(tf: Tf): string[] {
     }
     const expiration = block(sub.body, 'expiration_policy');
     if (!expiration || expiration['ttl'] !== '') out.push(`${id}: expiration_policy { ttl = "" } is missing (idle subscriptions expire)`);
-    const holdsDeadLetters = topic === 'google_pubsub_topic.dead_letter' && block(sub.body, 'push_config') === undefined;
+    const holdsDeadLetters = Object.values(DEAD_LETTER_TOPIC_OF).includes(topic) && block(sub.body, 'push_config') === undefined;
     if (holdsDeadLetters) continue;
     const dlq = block(sub.body, 'dead_letter_policy');
     if (!dlq) {
@@ -223,7 +232,8 @@ function subscriptionViolations(tf: Tf): string[] {
       continue;
     }
     const dlqTopic = refKey(firstRef(dlq['dead_letter_topic'], 'google_pubsub_topic'));
-    if (dlqTopic !== 'google_pubsub_topic.dead_letter') out.push(`${id}: dead-letters to ${dlqTopic}, not the dead-letter topic`);
+    const wanted = DEAD_LETTER_TOPIC_OF[topic];
+    if (dlqTopic !== wanted) out.push(`${id}: dead-letters to ${dlqTopic}, not ${wanted ?? 'a dead-letter topic'} (the one of its side)`);
     if (dlqTopic === topic) out.push(`${id}: dead-letters to its own topic`);
     if (dlq['max_delivery_attempts'] === undefined) out.push(`${id}: dead_letter_policy.max_delivery_attempts is missing`);
   }
@@ -336,8 +346,8 @@ beforeAll(async () => {
 describe('the parse finds the module', () => {
   it('has the resources the pipeline is made of', () => {
     expect(resources(tf, 'google_cloudfunctions2_function').map((r) => r.name).sort()).toEqual(['detect', 'notify']);
-    expect(resources(tf, 'google_pubsub_topic').map((r) => r.name).sort()).toEqual(['audit', 'dead_letter', 'findings']);
-    expect(resources(tf, 'google_pubsub_subscription').map((r) => r.name).sort()).toEqual(['dead_letter_hold', 'detect', 'notify']);
+    expect(resources(tf, 'google_pubsub_topic').map((r) => r.name).sort()).toEqual(['audit', 'dead_letter', 'findings', 'findings_dead_letter']);
+    expect(resources(tf, 'google_pubsub_subscription').map((r) => r.name).sort()).toEqual(['dead_letter_hold', 'detect', 'findings_dead_letter_hold', 'notify']);
     expect(pushSubscriptions(tf).map((r) => r.name).sort()).toEqual(['detect', 'notify']);
     expect(grants(tf).length).toBeGreaterThanOrEqual(15);
   });
@@ -380,7 +390,7 @@ describe('IAM', () => {
     ],
     'google_service_account.notify': [
       'roles/datastore.user @ project',
-      'roles/pubsub.publisher @ google_pubsub_topic.dead_letter',
+      'roles/pubsub.publisher @ google_pubsub_topic.findings_dead_letter',
       'roles/secretmanager.secretAccessor @ google_secret_manager_secret.sink[each.key]',
       'roles/securitycenter.findingsEditor @ local.scc_source_name',
       'roles/securitycenter.findingsEditor @ organization',
@@ -393,6 +403,7 @@ describe('IAM', () => {
       'roles/iam.serviceAccountTokenCreator @ google_service_account.detect_push',
       'roles/iam.serviceAccountTokenCreator @ google_service_account.notify_push[each.key]',
       'roles/pubsub.publisher @ google_pubsub_topic.dead_letter',
+      'roles/pubsub.publisher @ google_pubsub_topic.findings_dead_letter',
       'roles/pubsub.subscriber @ google_pubsub_subscription.detect',
       'roles/pubsub.subscriber @ google_pubsub_subscription.notify[each.key]',
     ],
@@ -406,6 +417,34 @@ describe('IAM', () => {
     }
     for (const list of Object.values(actual)) list.sort();
     expect(actual).toEqual(EXPECTED);
+  });
+
+  // `runwatch redrive` sends what it reads from a side's hold back to that side's topic (audit: detect's input;
+  // findings: every sink's). A notify account (it holds a sink's token and talks to the internet) that could publish
+  // to the audit side's dead-letter topic could inject forged audit entries into detection through a redrive.
+  it("lets only a side's own functions and the Pub/Sub service agent publish to that side's dead-letter topic", () => {
+    const publishers = (topic: string): string[] =>
+      grants(tf)
+        .filter((g) => g.target === topic)
+        .map((g) => `${g.role} ${g.principal?.address ?? '(unknown)'}`)
+        .sort();
+    expect(publishers('google_pubsub_topic.dead_letter')).toEqual([
+      'roles/pubsub.publisher google_service_account.detect',
+      'roles/pubsub.publisher local.pubsub_service_agent',
+    ]);
+    expect(publishers('google_pubsub_topic.findings_dead_letter')).toEqual([
+      'roles/pubsub.publisher google_service_account.notify',
+      'roles/pubsub.publisher local.pubsub_service_agent',
+    ]);
+    const topicOf = (name: string): string | undefined => refKey(firstRef(resource(tf, 'google_pubsub_subscription', name).body['topic'], 'google_pubsub_topic'));
+    expect(topicOf('dead_letter_hold')).toBe('google_pubsub_topic.dead_letter');
+    expect(topicOf('findings_dead_letter_hold')).toBe('google_pubsub_topic.findings_dead_letter');
+    expect(resource(tf, 'google_pubsub_subscription', 'dead_letter_hold').body['name']).toBe('${var.name_prefix}-dead-letter-hold');
+    expect(resource(tf, 'google_pubsub_subscription', 'findings_dead_letter_hold').body['name']).toBe('${var.name_prefix}-findings-dead-letter-hold');
+    // Each function publishes its own dead letters to its side's topic (DEAD_LETTER_TOPIC).
+    const env = (name: string): string => String(block(resource(tf, 'google_cloudfunctions2_function', name).body, 'service_config')?.['environment_variables']);
+    expect(env('detect')).toContain('DEAD_LETTER_TOPIC = google_pubsub_topic.dead_letter.id');
+    expect(env('notify')).toContain('DEAD_LETTER_TOPIC = google_pubsub_topic.findings_dead_letter.id');
   });
 
   it.each([
@@ -463,6 +502,7 @@ describe('Pub/Sub', () => {
     expect(agent.map((g) => `${g.role} @ ${g.target}`)).toEqual(
       expect.arrayContaining([
         'roles/pubsub.publisher @ google_pubsub_topic.dead_letter',
+        'roles/pubsub.publisher @ google_pubsub_topic.findings_dead_letter',
         'roles/pubsub.subscriber @ google_pubsub_subscription.detect',
         'roles/pubsub.subscriber @ google_pubsub_subscription.notify[each.key]',
       ]),
@@ -546,7 +586,7 @@ describe('Pub/Sub', () => {
 
   it.each([
     ['google_pubsub_subscription', 'detect', ['google_pubsub_subscription.notify', 'google_pubsub_subscription.dead_letter_hold']],
-    ['google_pubsub_subscription', 'notify', ['google_pubsub_subscription.dead_letter_hold']],
+    ['google_pubsub_subscription', 'notify', ['google_pubsub_subscription.findings_dead_letter_hold']],
     ['google_logging_organization_sink', 'audit', ['google_pubsub_subscription.detect']],
     ['google_logging_folder_sink', 'audit', ['google_pubsub_subscription.detect']],
     ['google_logging_project_sink', 'audit', ['google_pubsub_subscription.detect']],
@@ -639,7 +679,7 @@ describe('functions', () => {
     expect(entryPoints).toEqual(targets);
 
     const l = locals(tf);
-    const common = Object.keys(l['common_env'] as Block);
+    const common = [...Object.keys(l['common_env'] as Block), 'DEAD_LETTER_TOPIC']; // merged per function: its side's topic
     const reported = (file: string): string[] =>
       [...readFileSync(join(root, 'functions', file), 'utf8').matchAll(/path: 'env\.([A-Z_]+)'/g)].map((m) => m[1]!).filter((n) => n !== 'RUN_API_ENDPOINT'); // an optional override
     const detectNeeds = new Set([...reported('detect.ts'), ...reported('runtime.ts')]);
@@ -722,13 +762,15 @@ describe('functions', () => {
   it('gives every function the environment of DESIGN.md', () => {
     const l = locals(tf);
     expect(Object.keys(l['common_env'] as Block).sort()).toEqual(
-      ['DEAD_LETTER_TOPIC', 'FINDINGS_TOPIC', 'GOOGLE_CLOUD_PROJECT', 'NODE_ENV', 'RUNWATCH_CONFIG'].sort(),
+      ['FINDINGS_TOPIC', 'GOOGLE_CLOUD_PROJECT', 'NODE_ENV', 'RUNWATCH_CONFIG'].sort(),
     );
     expect(block(resource(tf, 'google_cloudfunctions2_function', 'detect').body, 'service_config')?.['environment_variables']).toBe(
-      '${local.common_env}',
+      '${merge(local.common_env, { DEAD_LETTER_TOPIC = google_pubsub_topic.dead_letter.id })}',
     );
     const notifyEnv = String(block(resource(tf, 'google_cloudfunctions2_function', 'notify').body, 'service_config')?.['environment_variables']);
-    expect(notifyEnv).toBe('${merge(local.common_env, local.sink_env[each.key], { RUNWATCH_SINK = each.key })}');
+    expect(notifyEnv).toBe(
+      '${merge(local.common_env, local.sink_env[each.key], { RUNWATCH_SINK = each.key, DEAD_LETTER_TOPIC = google_pubsub_topic.findings_dead_letter.id })}',
+    );
     const sinkEnv = l['sink_env'] as Record<string, Block>;
     expect(Object.keys(sinkEnv).sort()).toEqual(['console', 'pagerduty', 'scc', 'slack', 'webhook']);
     expect(Object.keys(sinkEnv['scc'] ?? {})).toEqual(['SCC_SOURCE']);
@@ -883,6 +925,8 @@ describe('inputs and outputs', () => {
     'findings_topic_id',
     'dead_letter_topic_id',
     'dead_letter_subscription_id',
+    'findings_dead_letter_topic_id',
+    'findings_dead_letter_subscription_id',
     'detect_function_uri',
     'notify_function_uris',
     'service_account_emails',
@@ -995,6 +1039,13 @@ describe('the checkers catch what they guard', () => {
       subscriptionViolations,
       (m) => {
         delete body(m, 'google_pubsub_subscription', 'dead_letter_hold')['retry_policy'];
+      },
+    ],
+    [
+      "a notify subscription dead-lettering to the audit side's topic",
+      subscriptionViolations,
+      (m) => {
+        block(body(m, 'google_pubsub_subscription', 'notify'), 'dead_letter_policy')!['dead_letter_topic'] = '${google_pubsub_topic.dead_letter.id}';
       },
     ],
     [

@@ -1,7 +1,7 @@
 // Where a dead letter came from and what it was, for `runwatch redrive`: runwatch's own dead letters (detect,
 // notify) and those Pub/Sub forwards after failed pushes, under the default and another name prefix.
 import { describe, expect, it } from 'vitest';
-import { describeDeadLetter, originalAttributes, originOf } from '../../../functions/pubsub/deadLetter.js';
+import { describeDeadLetter, holdOrigin, originalAttributes, originOf, redriveDecision } from '../../../functions/pubsub/deadLetter.js';
 
 const AUDIT = { 'logging.googleapis.com/timestamp': '2024-05-01T10:00:00Z' };
 const FINDING = { rule: 'public-invoker-grant', severity: 'HIGH', project: 'p', service: 's', findingId: 'f'.repeat(32) };
@@ -44,5 +44,43 @@ describe('describeDeadLetter', () => {
     [AUDIT, 'no dead-letter attributes'],
   ])('%j', (attributes, line) => {
     expect(describeDeadLetter(attributes)).toBe(line);
+  });
+});
+
+// Which side a dead letter is redriven to is decided by the hold it is read from, never by its attributes: any
+// publisher on a dead-letter topic writes those (a notify function's account could write `function=detect`). Each
+// side has a topic of its own that only that side's functions and the Pub/Sub service agent may publish to; a letter
+// whose attributes claim the other side, or no side at all, is left where it is.
+describe('holdOrigin', () => {
+  it.each([
+    ['runwatch-dead-letter-hold', undefined, 'audit'],
+    ['projects/p/subscriptions/runwatch-dead-letter-hold', undefined, 'audit'],
+    ['runwatch-findings-dead-letter-hold', undefined, 'findings'],
+    ['projects/p/subscriptions/runwatch-findings-dead-letter-hold', undefined, 'findings'],
+    ['sec-findings-dead-letter-hold', 'sec', 'findings'],
+    ['sec-dead-letter-hold', 'sec', 'audit'],
+    ['runwatch-dead-letter-hold', 'sec', undefined],
+    ['someone-elses-sub', undefined, undefined],
+  ])('%s (prefix %s) holds the %s side', (subscription, prefix, origin) => {
+    expect(holdOrigin(subscription, prefix)).toBe(origin);
+  });
+});
+
+describe('redriveDecision', () => {
+  it.each([
+    ['an honest detect letter on the audit side', 'audit', BY_DETECT, undefined, { origin: 'audit' }],
+    ['an honest notify letter on the findings side', 'findings', BY_NOTIFY, undefined, { origin: 'findings' }],
+    ['Pub/Sub forwarded it from the detect subscription to the audit side', 'audit', forwarded('runwatch-audit-to-detect', AUDIT), undefined, { origin: 'audit' }],
+    ['Pub/Sub forwarded it from a notify subscription to the findings side', 'findings', forwarded('runwatch-findings-to-slack', FINDING), undefined, { origin: 'findings' }],
+    ['another prefix', 'findings', forwarded('sec-findings-to-slack', FINDING), 'sec', { origin: 'findings' }],
+    // The reproduction: a notify account publishes `function=detect` to get a forged entry onto the audit topic.
+    ['a findings-side letter that claims detect', 'findings', { ...AUDIT, reason: 'r', stage: 'parse', function: 'detect' }, undefined, { leave: 'wrong-side' }],
+    ['a findings-side letter that claims the detect subscription', 'findings', forwarded('runwatch-audit-to-detect', AUDIT), undefined, { leave: 'wrong-side' }],
+    ['an audit-side letter that claims notify', 'audit', BY_NOTIFY, undefined, { leave: 'wrong-side' }],
+    ['an audit-side letter that claims a notify subscription', 'audit', forwarded('runwatch-findings-to-slack', FINDING), undefined, { leave: 'wrong-side' }],
+    ['no dead-letter attributes', 'audit', AUDIT, undefined, { leave: 'unknown-origin' }],
+    ['no dead-letter attributes, findings side', 'findings', FINDING, undefined, { leave: 'unknown-origin' }],
+  ] as const)('%s', (_name, side, attributes, prefix, decision) => {
+    expect(redriveDecision(side, attributes, prefix)).toEqual(decision);
   });
 });

@@ -100,7 +100,7 @@ async function main(argv: readonly string[]): Promise<number> {
       ...emulators.env,
       RUNWATCH_CONFIG: config,
       FINDINGS_TOPIC: names.findingsTopic,
-      DEAD_LETTER_TOPIC: names.deadLetterTopic,
+      DEAD_LETTER_TOPIC: names.deadLetterTopic, // detect's (the audit side); notify's is the findings side's, below
     };
     const detectPort = await freePort();
     children.push(startFunction('detect', 'detect', detectPort, common));
@@ -108,7 +108,7 @@ async function main(argv: readonly string[]): Promise<number> {
     for (const sink of DEV_SINKS) {
       notifyPorts[sink] = await freePort();
       const sinkEnv = sink === 'webhook' ? { WEBHOOK_URL: webhookUrl, WEBHOOK_SECRET: secret } : {};
-      children.push(startFunction(`notify:${sink}`, 'notify', notifyPorts[sink], { ...common, ...sinkEnv, RUNWATCH_SINK: sink }));
+      children.push(startFunction(`notify:${sink}`, 'notify', notifyPorts[sink], { ...common, DEAD_LETTER_TOPIC: names.findingsDeadLetterTopic, ...sinkEnv, RUNWATCH_SINK: sink }));
     }
     await Promise.all([waitListening(detectPort), ...Object.values(notifyPorts).map((port) => waitListening(port))]);
 
@@ -134,7 +134,7 @@ async function main(argv: readonly string[]): Promise<number> {
         `  detect              http://127.0.0.1:${detectPort}   <- ${topology.subscriptions.detect}`,
         ...DEV_SINKS.map((sink) => `  notify ${sink.padEnd(12)} http://127.0.0.1:${notifyPorts[sink]}   <- ${topology.subscriptions.notify[sink]}`),
         `  webhook receiver    ${webhookUrl}`,
-        `  dead letters        ${topology.subscriptions.deadLetter}`,
+        `  dead letters        ${topology.subscriptions.deadLetter} (audit side), ${topology.subscriptions.findingsDeadLetter} (findings side)`,
         `  config              ${configFile} (+ console and webhook sinks for this stack)`,
         `  sweep               every ${sweepSeconds} s (what Cloud Scheduler does in the cloud)`,
         '',

@@ -3,9 +3,13 @@
 //
 //   <prefix>-audit       --push `<prefix>-audit-to-detect`---------> detect  <url>/projects/P/topics/<prefix>-audit
 //   <prefix>-findings    --push `<prefix>-findings-to-<sink>` each--> notify  <url>/projects/P/topics/<prefix>-findings
-//   <prefix>-dead-letter <-- dead_letter_policy of every push subscription above; the pull subscription
-//                            `<prefix>-dead-letter-hold` keeps its messages (a topic without subscriptions drops
-//                            what is published to it)
+//   <prefix>-dead-letter          <-- dead_letter_policy of the detect subscription, and detect's own dead letters;
+//                                     the pull subscription `<prefix>-dead-letter-hold` keeps them (a topic without
+//                                     subscriptions drops what is published to it)
+//   <prefix>-findings-dead-letter <-- dead_letter_policy of every notify subscription, and notify's own dead letters;
+//                                     kept by the pull subscription `<prefix>-findings-dead-letter-hold`
+// One dead-letter topic per side: `runwatch redrive` sends a hold's letters back to its side's topic (deadLetter.ts),
+// so nothing on the findings side may publish where audit entries are redriven from.
 // Names, policies and defaults are those of terraform/modules/runwatch/main.tf (name_prefix = "runwatch").
 //
 // Every push subscription has a dead_letter_policy and a retry_policy. The push endpoint path is the topic's
@@ -29,7 +33,7 @@ export interface TopologyOptions {
   readonly maximumBackoffSeconds?: number;
   /** For a push subscription this is also the push request timeout. */
   readonly ackDeadlineSeconds?: number;
-  /** Create the pull subscription that keeps dead letters (default true). */
+  /** Create the pull subscriptions that keep dead letters (default true). */
   readonly deadLetterHold?: boolean;
 }
 
@@ -44,11 +48,13 @@ const TOPOLOGY_DEFAULTS = {
 export type ResourceResult = 'created' | 'exists' | 'updated';
 
 export interface Topology {
-  readonly topics: { readonly audit: string; readonly findings: string; readonly deadLetter: string };
+  /** deadLetter is the audit side's (detect's DEAD_LETTER_TOPIC), findingsDeadLetter notify's. */
+  readonly topics: { readonly audit: string; readonly findings: string; readonly deadLetter: string; readonly findingsDeadLetter: string };
   readonly subscriptions: {
     readonly detect: string;
     readonly notify: Readonly<Record<string, string>>;
     readonly deadLetter?: string;
+    readonly findingsDeadLetter?: string;
   };
   /** What was done to each resource, in order. */
   readonly actions: readonly { readonly resource: string; readonly result: ResourceResult }[];
@@ -65,9 +71,11 @@ export function topologyNames(prefix: string = TOPOLOGY_DEFAULTS.namePrefix) {
     auditTopic: `${prefix}-audit`,
     findingsTopic: `${prefix}-findings`,
     deadLetterTopic: `${prefix}-dead-letter`,
+    findingsDeadLetterTopic: `${prefix}-findings-dead-letter`,
     detectSubscription: `${prefix}-audit-to-detect`,
     notifySubscription: (sink: string) => `${prefix}-findings-to-${sink}`,
     deadLetterHold: `${prefix}-dead-letter-hold`,
+    findingsDeadLetterHold: `${prefix}-findings-dead-letter-hold`,
   } as const;
 }
 
@@ -79,9 +87,10 @@ export async function ensureTopology(pubsub: PubSub, options: TopologyOptions): 
   const audit = topicName(names.auditTopic);
   const findings = topicName(names.findingsTopic);
   const deadLetter = topicName(names.deadLetterTopic);
+  const findingsDeadLetter = topicName(names.findingsDeadLetterTopic);
   const actions: { resource: string; result: ResourceResult }[] = [];
 
-  for (const topic of [audit, findings, deadLetter]) actions.push({ resource: topic, result: await ensureTopic(pubsub, topic) });
+  for (const topic of [audit, findings, deadLetter, findingsDeadLetter]) actions.push({ resource: topic, result: await ensureTopic(pubsub, topic) });
 
   const policies: CreateSubscriptionOptions = {
     ackDeadlineSeconds: options.ackDeadlineSeconds ?? TOPOLOGY_DEFAULTS.ackDeadlineSeconds,
@@ -95,23 +104,32 @@ export async function ensureTopology(pubsub: PubSub, options: TopologyOptions): 
   const detect = subName(names.detectSubscription);
   actions.push({ resource: detect, result: await ensurePushSubscription(pubsub, detect, audit, pushEndpoint(options.detectUrl, audit), policies) });
 
+  const notifyPolicies: CreateSubscriptionOptions = { ...policies, deadLetterPolicy: { ...policies.deadLetterPolicy, deadLetterTopic: findingsDeadLetter } };
   const notify: Record<string, string> = {};
   for (const [sink, url] of Object.entries(options.notifyUrls)) {
     if (!/^[a-z][a-z0-9-]*$/.test(sink)) throw new Error(`sink name ${JSON.stringify(sink)} cannot name a subscription`);
     const name = subName(names.notifySubscription(sink));
     notify[sink] = name;
-    actions.push({ resource: name, result: await ensurePushSubscription(pubsub, name, findings, pushEndpoint(url, findings), policies) });
+    actions.push({ resource: name, result: await ensurePushSubscription(pubsub, name, findings, pushEndpoint(url, findings), notifyPolicies) });
   }
 
   let deadLetterSub: string | undefined;
+  let findingsDeadLetterSub: string | undefined;
   if (options.deadLetterHold !== false) {
     deadLetterSub = subName(names.deadLetterHold);
     actions.push({ resource: deadLetterSub, result: await ensurePullSubscription(pubsub, deadLetterSub, deadLetter, policies.retryPolicy) });
+    findingsDeadLetterSub = subName(names.findingsDeadLetterHold);
+    actions.push({ resource: findingsDeadLetterSub, result: await ensurePullSubscription(pubsub, findingsDeadLetterSub, findingsDeadLetter, policies.retryPolicy) });
   }
 
   return {
-    topics: { audit, findings, deadLetter },
-    subscriptions: { detect, notify, ...(deadLetterSub ? { deadLetter: deadLetterSub } : {}) },
+    topics: { audit, findings, deadLetter, findingsDeadLetter },
+    subscriptions: {
+      detect,
+      notify,
+      ...(deadLetterSub ? { deadLetter: deadLetterSub } : {}),
+      ...(findingsDeadLetterSub ? { findingsDeadLetter: findingsDeadLetterSub } : {}),
+    },
     actions,
   };
 }

@@ -130,7 +130,8 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     expect(dry.code).toBe(0);
     expect(dry.stdout.match(/ wrong-side {2}/g)).toHaveLength(2);
 
-    const run = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3']);
+    // Longer than the emulator's 10 s ack deadline, as below: a nack the dry run sent while closing can be lost.
+    const run = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '12']);
     expect(run.code).toBe(0);
     expect(run.stderr).toContain('redrove 0 dead letters (0 to the audit topic, 0 to the findings topic), left 2 whose attributes claim the other side');
     expect(await drain(t.audit, 300)).toEqual([]);
@@ -200,7 +201,13 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
   });
 
   it('rejects bad options with exit code 2 before connecting', async () => {
-    for (const args of [['--limit', '0'], ['--wait', 'soon'], ['--subscription', 'a/b'], ['extra']]) {
+    const ambiguous = [
+      ['--subscription', 'some-other-sub'], // which side's dead letters it holds cannot be told from its name
+      ['--origin', 'audit'], // without --subscription: both holds have their side already
+      ['--subscription', 'runwatch-dead-letter-hold', '--origin', 'findings'], // the audit side's hold
+      ['--subscription', 'some-other-sub', '--origin', 'detect'],
+    ];
+    for (const args of [['--limit', '0'], ['--wait', 'soon'], ['--subscription', 'a/b'], ['extra'], ...ambiguous]) {
       const run = await runwatch(['redrive', ...args]);
       expect(run.code, args.join(' ')).toBe(2);
       expect(run.stderr).toMatch(/^runwatch redrive: .+\n\nusage: runwatch redrive /);

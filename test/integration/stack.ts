@@ -143,7 +143,7 @@ export async function startStack<S extends StackSink = 'webhook'>(emu: Available
       GOOGLE_CLOUD_PROJECT: projectId,
       RUNWATCH_CONFIG: configPath,
       FINDINGS_TOPIC: names.findingsTopic,
-      DEAD_LETTER_TOPIC: `projects/${projectId}/topics/${names.deadLetterTopic}`,
+      DEAD_LETTER_TOPIC: `projects/${projectId}/topics/${names.deadLetterTopic}`, // detect's; notify's below
     };
     const detected: DetectObservation[] = [];
     const notified: SinkObservation<S>[] = [];
@@ -160,7 +160,8 @@ export async function startStack<S extends StackSink = 'webhook'>(emu: Available
       const { server, env: sinkEnv } = await startSinkServer(sink);
       closers.push(() => server.close());
       servers[sink] = server;
-      const notify = createNotifyFunction({ env: { ...env, RUNWATCH_SINK: sink, ...sinkEnv }, log, observe: (o) => notified.push({ ...o, sink }) });
+      const notifyEnv = { ...env, DEAD_LETTER_TOPIC: `projects/${projectId}/topics/${names.findingsDeadLetterTopic}`, RUNWATCH_SINK: sink, ...sinkEnv };
+      const notify = createNotifyFunction({ env: notifyEnv, log, observe: (o) => notified.push({ ...o, sink }) });
       closers.push(() => notify.close());
       notifiers[sink] = notify;
       const notifyServer = await serve(`notify_${sink}_${options.name}_${++registered}`, options.wrapNotify ? options.wrapNotify(notify, sink) : notify);
@@ -185,14 +186,17 @@ export async function startStack<S extends StackSink = 'webhook'>(emu: Available
       await Promise.allSettled([topology.subscriptions.detect, ...Object.values(topology.subscriptions.notify)].map((s) => pubsub.subscription(s).delete()));
     });
 
+    // Both sides' dead letters (audit: detect's; findings: notify's), in the order they arrive.
     const deadLetters: DeadLetter[] = [];
-    const hold: Subscription = pubsub.subscription(topology.subscriptions.deadLetter!, { flowControl: { maxMessages: 2_000 } });
-    hold.on('message', (message: Message) => {
-      deadLetters.push({ data: message.data, attributes: { ...message.attributes } });
-      message.ack();
-    });
-    hold.on('error', (error) => logs.push({ severity: 'ERROR', message: `dead-letter subscriber: ${String(error)}` }));
-    closers.push(() => hold.close());
+    for (const name of [topology.subscriptions.deadLetter!, topology.subscriptions.findingsDeadLetter!]) {
+      const hold: Subscription = pubsub.subscription(name, { flowControl: { maxMessages: 2_000 } });
+      hold.on('message', (message: Message) => {
+        deadLetters.push({ data: message.data, attributes: { ...message.attributes } });
+        message.ack();
+      });
+      hold.on('error', (error) => logs.push({ severity: 'ERROR', message: `dead-letter subscriber: ${String(error)}` }));
+      closers.push(() => hold.close());
+    }
 
     const audit = pubsub.topic(topology.topics.audit, { batching: { maxMessages: 100, maxMilliseconds: 5 } });
     const publishAuditRaw = (data: Buffer, attributes: Readonly<Record<string, string>> = {}): Promise<string> =>

@@ -1,14 +1,18 @@
-// `runwatch redrive [--subscription SUB] [--prefix PREFIX] [--project P] [--limit N] [--wait S] [--dry-run]`
-// Sends the dead letters kept by the dead-letter pull subscription back to the topic they were first published to
+// `runwatch redrive [--subscription SUB [--origin audit|findings]] [--prefix PREFIX] [--project P] [--limit N] [--wait S] [--dry-run]`
+// Sends the dead letters kept by the dead-letter pull subscriptions back to the topic they were first published to
 // (audit entries to the audit topic, findings to the findings topic) with their original attributes, once the
 // cause is fixed: a sink's revoked token, an outage that outlasted the retries, a burst that outran the instances.
+// Each side has a dead-letter topic and hold of its own, and the hold a letter is read from decides where it goes
+// (deadLetter.ts redriveDecision): a letter's attributes are written by whoever published it, and a notify account
+// must not be able to send an audit entry to detect by writing `function=detect`. A letter whose attributes claim
+// the other side is left in place, as is one whose attributes claim none.
 // Pub/Sub has no redrive of its own. Each letter is acknowledged only after its republish succeeded, so a failure
 // leaves it where it was; republishing is safe because detect drops entries it has applied and notify findings it
 // has delivered (deterministic ids, delivery records). Letters whose origin cannot be told are left in place.
 import { parseArgs } from 'node:util';
 import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
 import { messageOf } from '../../../sinks/deliver.js';
-import { describeDeadLetter, originalAttributes, originOf, type DeadLetterOrigin } from '../../pubsub/deadLetter.js';
+import { describeDeadLetter, holdOrigin, originalAttributes, redriveDecision, type DeadLetterOrigin } from '../../pubsub/deadLetter.js';
 import { connectPubSub, PubSubPublisher } from '../../pubsub/publisher.js';
 import { topologyNames } from '../../pubsub/topology.js';
 import { terminalSafe } from '../../untrustedText.js';
@@ -16,13 +20,16 @@ import { argsErrorMessage, usageErrorText, type Command, type CommandIo } from '
 
 const DEFAULT_WAIT_SECONDS = 10;
 
-const USAGE = `runwatch redrive [--subscription SUB] [--prefix PREFIX] [--project PROJECT] [--limit N] [--wait SECONDS] [--dry-run]
+const USAGE = `runwatch redrive [--subscription SUB [--origin audit|findings]] [--prefix PREFIX] [--project PROJECT] [--limit N] [--wait SECONDS] [--dry-run]
 
-Pulls the dead letters kept by SUB (default PREFIX-dead-letter-hold; PREFIX defaults to runwatch,
-Terraform's name_prefix) and publishes each back to the topic it was first published to: PREFIX-audit for what
-detect or the detect subscription gave up on, PREFIX-findings for what notify or a notify subscription gave up on.
-A letter is acknowledged only once it is republished; one whose origin cannot be told, and one dead-lettered after
-the redrive started (a redriven message that failed again), stays in SUB.
+Pulls the dead letters kept by the dead-letter holds and publishes each back to the topic it was first published
+to: what PREFIX-dead-letter-hold keeps (detect or the detect subscription gave up on it) to PREFIX-audit, what
+PREFIX-findings-dead-letter-hold keeps (notify or a notify subscription gave up on it) to PREFIX-findings. PREFIX
+defaults to runwatch, Terraform's name_prefix. The hold decides the topic, never the letter's attributes: a letter
+whose attributes claim the other side, or no side, stays where it is, and so does one dead-lettered after the
+redrive started (a redriven message that failed again). A letter is acknowledged only once it is republished.
+  --subscription SUB  read only SUB (an id or projects/P/subscriptions/S): one of the two holds, or another
+                   subscription with --origin naming the side whose dead-letter topic it is attached to
   --limit N        redrive at most N letters (default: all)
   --wait SECONDS   stop once no new letter arrived for this long (default ${DEFAULT_WAIT_SECONDS})
   --dry-run        list the letters and why they were dead-lettered; change nothing
@@ -31,8 +38,14 @@ PROJECT defaults to GOOGLE_CLOUD_PROJECT. PUBSUB_EMULATOR_HOST selects the emula
 /** Letters held at once (pulled, not yet republished and acknowledged). */
 const MAX_HELD = 100;
 
-interface Options {
+/** A dead-letter pull subscription and the side whose dead-letter topic it is attached to. */
+interface Hold {
   readonly subscription: string;
+  readonly origin: DeadLetterOrigin;
+}
+
+interface Options {
+  readonly holds: readonly Hold[];
   readonly prefix: string;
   readonly projectId: string | undefined;
   readonly limit: number;
@@ -43,6 +56,8 @@ interface Options {
 interface Counts {
   redriven: Record<DeadLetterOrigin, number>;
   unknownOrigin: number;
+  /** Letters whose attributes claim the other side than the hold they were read from (left in place). */
+  wrongSide: number;
   failed: number;
   listed: number;
   /** Letters dead-lettered after the redrive started (left in place). */
@@ -52,6 +67,7 @@ interface Counts {
 
 const OPTIONS = {
   subscription: { type: 'string' },
+  origin: { type: 'string' },
   prefix: { type: 'string' },
   project: { type: 'string' },
   limit: { type: 'string' },
@@ -75,12 +91,33 @@ function parseOptions(args: readonly string[], env: CommandIo['env']): Options |
   const wait = values['wait'] === undefined ? DEFAULT_WAIT_SECONDS : Number(values['wait']);
   if (!(Number.isFinite(wait) && wait > 0 && wait <= 600)) return { error: `--wait must be a number of seconds from above 0 to 600, not ${JSON.stringify(values['wait'])}` };
   const prefix = (values['prefix'] as string | undefined) ?? 'runwatch';
-  const subscription = (values['subscription'] as string | undefined) ?? topologyNames(prefix).deadLetterHold;
-  if (!/^(projects\/[^/]+\/subscriptions\/)?[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/.test(subscription)) {
-    return { error: `--subscription ${JSON.stringify(subscription)} is neither a subscription id nor projects/PROJECT/subscriptions/SUBSCRIPTION` };
+  const names = topologyNames(prefix);
+  const given = values['subscription'] as string | undefined;
+  const originOption = values['origin'] as string | undefined;
+  if (originOption !== undefined && originOption !== 'audit' && originOption !== 'findings') {
+    return { error: `--origin must be audit or findings, not ${JSON.stringify(originOption)}` };
   }
-  const projectId = (values['project'] as string | undefined) ?? /^projects\/([^/]+)\//.exec(subscription)?.[1] ?? (env['GOOGLE_CLOUD_PROJECT'] || undefined);
-  return { subscription, prefix, projectId, limit, waitMs: wait * 1000, dryRun: values['dry-run'] === true };
+  if (originOption !== undefined && given === undefined) return { error: '--origin names the side of the hold given by --subscription; give --subscription too' };
+  let holds: Hold[];
+  if (given === undefined) {
+    holds = [
+      { subscription: names.deadLetterHold, origin: 'audit' },
+      { subscription: names.findingsDeadLetterHold, origin: 'findings' },
+    ];
+  } else {
+    if (!/^(projects\/[^/]+\/subscriptions\/)?[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/.test(given)) {
+      return { error: `--subscription ${JSON.stringify(given)} is neither a subscription id nor projects/PROJECT/subscriptions/SUBSCRIPTION` };
+    }
+    const byName = holdOrigin(given, prefix);
+    const origin = originOption ?? byName;
+    if (origin === undefined) {
+      return { error: `cannot tell which side's dead letters ${JSON.stringify(given)} holds: give --origin audit (its topic is detect's dead-letter topic) or --origin findings (notify's)` };
+    }
+    if (byName !== undefined && byName !== origin) return { error: `${JSON.stringify(given)} holds the ${byName} side's dead letters, not the ${origin} side's` };
+    holds = [{ subscription: given, origin }];
+  }
+  const projectId = (values['project'] as string | undefined) ?? (given === undefined ? undefined : /^projects\/([^/]+)\//.exec(given)?.[1]) ?? (env['GOOGLE_CLOUD_PROJECT'] || undefined);
+  return { holds, prefix, projectId, limit, waitMs: wait * 1000, dryRun: values['dry-run'] === true };
 }
 
 /** The full topic name of an origin, in the subscription's project (a bare id when the project comes from the credentials). */
@@ -90,24 +127,38 @@ function topicOf(origin: DeadLetterOrigin, options: Options): string {
   return options.projectId ? `projects/${options.projectId}/topics/${id}` : id;
 }
 
+/** What the pulls of one run share: how many letters they took, and how to stop them all once the limit is reached. */
+interface Budget {
+  taken: number;
+  readonly stops: Set<() => void>;
+}
+
 /**
- * Pulls letters until `limit` were taken or none new arrived for `waitMs`; `handle` decides each one's fate (it
- * acks or nacks it). A letter left in place comes back at once: one seen before is only nacked again. Letters
+ * Pulls letters until `limit` were taken (by all pulls of the run) or none new arrived for `waitMs`; `handle`
+ * decides each one's fate (it acks or nacks it). A letter left in place comes back at once: one seen before is only nacked again. Letters
  * dead-lettered after `startedAt` are left too (`onLater`): while the cause is not fixed, a redriven message fails
  * again and comes back as a new letter, and taking those would go round until the limit.
  */
-async function pullLetters(subscription: Subscription, options: Options, startedAt: Date, handle: (message: Message) => Promise<void>, onLater: () => void): Promise<void> {
+async function pullLetters(
+  subscription: Subscription,
+  options: Options,
+  budget: Budget,
+  startedAt: Date,
+  handle: (message: Message) => Promise<void>,
+  onLater: () => void,
+): Promise<void> {
   const seen = new Set<string>();
   const inFlight = new Set<Promise<void>>();
-  let taken = 0;
   await new Promise<void>((resolve, reject) => {
     let idle: NodeJS.Timeout;
     let finished = false;
     const done = (): void => {
       clearTimeout(idle);
       finished = true; // letters still arriving go back at once (nacked below)
+      budget.stops.delete(done);
       resolve();
     };
+    budget.stops.add(done);
     const restartIdle = (): void => {
       clearTimeout(idle);
       idle = setTimeout(done, options.waitMs);
@@ -118,7 +169,7 @@ async function pullLetters(subscription: Subscription, options: Options, started
       reject(error);
     });
     subscription.on('message', (message: Message) => {
-      if (finished || taken >= options.limit || seen.has(message.id)) {
+      if (finished || budget.taken >= options.limit || seen.has(message.id)) {
         message.nack();
         return;
       }
@@ -128,11 +179,11 @@ async function pullLetters(subscription: Subscription, options: Options, started
         message.nack();
         return;
       }
-      taken++;
+      budget.taken++;
       restartIdle();
       const handled: Promise<void> = handle(message).finally(() => inFlight.delete(handled));
       inFlight.add(handled);
-      if (taken >= options.limit) void Promise.all(inFlight).then(done);
+      if (budget.taken >= options.limit) void Promise.all(inFlight).then(() => [...budget.stops].forEach((stop) => stop()));
     });
   });
   await Promise.all(inFlight);
@@ -177,54 +228,63 @@ export const redriveCommand: Command = {
       return 2;
     }
     const options = parsed;
-    const where = `${options.subscription}${options.projectId && !options.subscription.startsWith('projects/') ? ` in project ${options.projectId}` : ''}`;
+    const inProject = (name: string): string => `${name}${options.projectId && !name.startsWith('projects/') ? ` in project ${options.projectId}` : ''}`;
+    const where = options.holds.map((hold) => inProject(hold.subscription)).join(' and ');
     io.stderr.write(`${options.dryRun ? 'listing' : 'redriving'} dead letters from ${terminalSafe(where)}${io.env['PUBSUB_EMULATOR_HOST'] ? ` on the emulator at ${terminalSafe(io.env['PUBSUB_EMULATOR_HOST'])}` : ''}\n`);
 
-    const counts: Counts = { redriven: { audit: 0, findings: 0 }, unknownOrigin: 0, failed: 0, listed: 0, later: 0 };
+    const counts: Counts = { redriven: { audit: 0, findings: 0 }, unknownOrigin: 0, wrongSide: 0, failed: 0, listed: 0, later: 0 };
     let pubsub: PubSub | undefined;
-    let subscription: Subscription | undefined;
+    const subscriptions: Subscription[] = [];
     let publisher: PubSubPublisher | undefined;
     try {
       pubsub = await connectPubSub(options.projectId);
       publisher = new PubSubPublisher({ pubsub });
-      subscription = pubsub.subscription(options.subscription, { flowControl: { maxMessages: MAX_HELD, allowExcessMessages: false } });
-      await checkReachable(subscription);
+      for (const hold of options.holds) subscriptions.push(pubsub.subscription(hold.subscription, { flowControl: { maxMessages: MAX_HELD, allowExcessMessages: false } }));
+      await Promise.all(subscriptions.map((subscription) => checkReachable(subscription)));
       const republish = publisher;
       const startedAt = new Date();
+      const budget: Budget = { taken: 0, stops: new Set() };
       const later = (): void => void counts.later++;
-      await pullLetters(subscription, options, startedAt, async (message) => {
-        const attributes = message.attributes ?? {};
-        const origin = originOf(attributes, options.prefix);
-        // Every attribute may have been written by whoever deployed the entry or raised the finding: escaped.
-        const line = `${message.id}  ${origin ?? 'unknown-origin'}  ${terminalSafe(describeDeadLetter(attributes))}`;
-        if (options.dryRun) {
-          counts.listed++;
-          io.stdout.write(`${line}\n`);
-          message.nack();
-          return;
-        }
-        if (!origin) {
-          counts.unknownOrigin++;
-          io.stderr.write(`left in place (origin unknown): ${line}\n`);
-          message.nack();
-          return;
-        }
-        try {
-          await republish.publish(topicOf(origin, options), message.data, originalAttributes(attributes));
-          counts.redriven[origin]++;
-          message.ack();
-        } catch (error) {
-          counts.failed++;
-          counts.firstError ??= terminalSafe(`${message.id}: ${messageOf(error)}`);
-          message.nack();
-        }
-      }, later);
+      await Promise.all(
+        options.holds.map((hold, i) =>
+          pullLetters(subscriptions[i]!, options, budget, startedAt, async (message) => {
+            const attributes = message.attributes ?? {};
+            // The hold decides the side; the attributes (anyone who can publish to its topic writes them) only agree.
+            const decision = redriveDecision(hold.origin, attributes, options.prefix);
+            // Every attribute may have been written by whoever deployed the entry or raised the finding: escaped.
+            const line = `${message.id}  ${'origin' in decision ? decision.origin : decision.leave}  ${terminalSafe(describeDeadLetter(attributes))}`;
+            if (options.dryRun) {
+              counts.listed++;
+              io.stdout.write(`${line}\n`);
+              message.nack();
+              return;
+            }
+            if ('leave' in decision) {
+              if (decision.leave === 'unknown-origin') counts.unknownOrigin++;
+              else counts.wrongSide++;
+              const why = decision.leave === 'unknown-origin' ? 'origin unknown' : `on the ${hold.origin} side, its attributes claim the other`;
+              io.stderr.write(`left in place (${why}): ${line}\n`);
+              message.nack();
+              return;
+            }
+            try {
+              await republish.publish(topicOf(decision.origin, options), message.data, originalAttributes(attributes));
+              counts.redriven[decision.origin]++;
+              message.ack();
+            } catch (error) {
+              counts.failed++;
+              counts.firstError ??= terminalSafe(`${message.id}: ${messageOf(error)}`);
+              message.nack();
+            }
+          }, later),
+        ),
+      );
     } catch (error) {
       io.stderr.write(`runwatch redrive: ${terminalSafe(messageOf(error))}\n`);
       return 1;
     } finally {
       // close() sends the acks and nacks still batched before it resolves.
-      await subscription?.close().catch(() => undefined);
+      await Promise.all(subscriptions.map((subscription) => subscription.close().catch(() => undefined)));
       await publisher?.close().catch(() => undefined);
       await pubsub?.close().catch(() => undefined);
     }
@@ -236,6 +296,7 @@ export const redriveCommand: Command = {
     io.stderr.write(
       `redrove ${total} dead letter${total === 1 ? '' : 's'} (${counts.redriven.audit} to the audit topic, ${counts.redriven.findings} to the findings topic)` +
         `${counts.unknownOrigin ? `, left ${counts.unknownOrigin} of unknown origin` : ''}` +
+        `${counts.wrongSide ? `, left ${counts.wrongSide} whose attributes claim the other side (forged, or dead-lettered before each side had a topic of its own)` : ''}` +
         `${counts.later ? `, left ${counts.later} dead-lettered after the redrive started (their cause may not be fixed)` : ''}${counts.failed ? `, ${counts.failed} FAILED (first: ${counts.firstError})` : ''}\n`,
     );
     return counts.failed > 0 ? 1 : 0;

@@ -9,8 +9,13 @@ output "findings_topic_id" {
 }
 
 output "dead_letter_subscription_id" {
-  description = "Pull subscription holding dead letters."
+  description = "Pull subscription holding the audit side's dead letters (runwatch redrive reads it and the next)."
   value       = module.runwatch.dead_letter_subscription_id
+}
+
+output "findings_dead_letter_subscription_id" {
+  description = "Pull subscription holding the findings side's dead letters."
+  value       = module.runwatch.findings_dead_letter_subscription_id
 }
 
 output "secret_ids" {

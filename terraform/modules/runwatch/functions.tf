@@ -6,11 +6,11 @@ locals {
   sinks = toset(var.sinks)
 
   # Environment every function gets (DESIGN.md, "Contracts"). Topic values are full names projects/P/topics/T.
+  # DEAD_LETTER_TOPIC is merged per function: its own side's dead-letter topic, the only one it may publish to.
   common_env = {
     GOOGLE_CLOUD_PROJECT = var.project_id
     RUNWATCH_CONFIG      = local.deployed_config_path
     FINDINGS_TOPIC       = google_pubsub_topic.findings.id
-    DEAD_LETTER_TOPIC    = google_pubsub_topic.dead_letter.id
     NODE_ENV             = "production" # functions-framework then keeps error details out of HTTP responses
   }
 
@@ -116,7 +116,7 @@ resource "google_pubsub_topic_iam_member" "detect_findings_publisher" {
   member  = google_service_account.detect.member
 }
 
-# detect publishes input that can never succeed (not base64, not JSON, not a LogEntry) to the dead-letter topic.
+# detect publishes input that can never succeed (not JSON, not a LogEntry) to the audit side's dead-letter topic.
 resource "google_pubsub_topic_iam_member" "detect_dead_letter_publisher" {
   project = var.project_id
   topic   = google_pubsub_topic.dead_letter.name
@@ -154,7 +154,7 @@ resource "google_cloudfunctions2_function" "detect" {
     max_instance_request_concurrency = 1
     ingress_settings                 = var.ingress_settings
     all_traffic_on_latest_revision   = true
-    environment_variables            = local.common_env
+    environment_variables            = merge(local.common_env, { DEAD_LETTER_TOPIC = google_pubsub_topic.dead_letter.id })
   }
 
   depends_on = [
@@ -216,12 +216,12 @@ resource "google_project_iam_member" "notify_datastore_user" {
   member  = google_service_account.notify[each.key].member
 }
 
-# notify publishes findings it can never deliver (permanent failures) to the dead-letter topic, with the reason.
+# notify publishes undeliverable findings to the findings side's dead-letter topic (never the audit side's, see main.tf).
 resource "google_pubsub_topic_iam_member" "notify_dead_letter_publisher" {
   for_each = local.sinks
 
   project = var.project_id
-  topic   = google_pubsub_topic.dead_letter.name
+  topic   = google_pubsub_topic.findings_dead_letter.name
   role    = "roles/pubsub.publisher"
   member  = google_service_account.notify[each.key].member
 }
@@ -258,7 +258,7 @@ resource "google_cloudfunctions2_function" "notify" {
     max_instance_request_concurrency = 1
     ingress_settings                 = var.ingress_settings
     all_traffic_on_latest_revision   = true
-    environment_variables            = merge(local.common_env, local.sink_env[each.key], { RUNWATCH_SINK = each.key })
+    environment_variables            = merge(local.common_env, local.sink_env[each.key], { RUNWATCH_SINK = each.key, DEAD_LETTER_TOPIC = google_pubsub_topic.findings_dead_letter.id })
 
     # The sink's credentials (webhook: the URL too) come from Secret Manager at instance start; their values never
     # appear in Terraform.

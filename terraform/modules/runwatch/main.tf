@@ -1,5 +1,6 @@
 # runwatch: Cloud Audit Logs -> log sink -> "audit" topic -> detect -> "findings" topic -> one notify function per sink.
-# Messages that can never succeed end on the "dead-letter" topic. Functions are fed by push subscriptions this module
+# Messages that can never succeed end on a dead-letter topic of their side: "dead-letter" (audit entries: detect and
+# its subscription) or "findings-dead-letter" (findings: notify and its subscriptions). Functions are fed by push subscriptions this module
 # owns (not the Eventarc-managed one), so retry and dead-letter policies are Terraform-managed; see README.md.
 
 locals {
@@ -87,6 +88,13 @@ resource "google_pubsub_topic" "findings" {
   depends_on = [google_project_service.apis]
 }
 
+# One dead-letter topic per side, each with its own publishers: `runwatch redrive` sends what a side's hold keeps back
+# to that side's topic (the audit topic feeds detect, the findings topic every sink). With one shared topic, a notify
+# account (it holds a sink's token and talks to the internet) could publish a letter that the redrive sends to the
+# audit topic: a forged audit entry in detection. The audit side's keeps its pre-split name, so an upgrade keeps the
+# letters it holds.
+
+# The audit side: audit entries detect or its subscription gave up on.
 resource "google_pubsub_topic" "dead_letter" {
   project = var.project_id
   name    = "${var.name_prefix}-dead-letter"
@@ -103,13 +111,49 @@ resource "google_pubsub_topic_iam_member" "dead_letter_pubsub_agent" {
   member  = local.pubsub_service_agent
 }
 
-# A topic without a subscription drops what is published to it: this pull subscription keeps the dead letters for
-# inspection and replay (`gcloud pubsub subscriptions pull`). It is the one subscription without a dead-letter policy:
-# it is its own end of the line, nothing pushes from it and nothing acks it automatically.
+# The findings side: findings notify or its subscriptions gave up on.
+resource "google_pubsub_topic" "findings_dead_letter" {
+  project = var.project_id
+  name    = "${var.name_prefix}-findings-dead-letter"
+  labels  = var.labels
+
+  depends_on = [google_project_service.apis]
+}
+
+# Pub/Sub forwards a finding here after max_delivery_attempts failed pushes; it needs publish on the topic to do so.
+resource "google_pubsub_topic_iam_member" "findings_dead_letter_pubsub_agent" {
+  project = var.project_id
+  topic   = google_pubsub_topic.findings_dead_letter.name
+  role    = "roles/pubsub.publisher"
+  member  = local.pubsub_service_agent
+}
+
+# A topic without a subscription drops what is published to it: these pull subscriptions keep the dead letters for
+# inspection and `runwatch redrive` (`gcloud pubsub subscriptions pull`). They are the subscriptions without a
+# dead-letter policy: each is its own end of the line, nothing pushes from it and nothing acks it automatically.
 resource "google_pubsub_subscription" "dead_letter_hold" {
   project                    = var.project_id
   name                       = "${var.name_prefix}-dead-letter-hold"
   topic                      = google_pubsub_topic.dead_letter.id
+  labels                     = var.labels
+  ack_deadline_seconds       = 60
+  message_retention_duration = var.message_retention_duration
+  retain_acked_messages      = false
+
+  expiration_policy {
+    ttl = "" # never expires, however long nothing fails
+  }
+
+  retry_policy {
+    minimum_backoff = var.retry_minimum_backoff
+    maximum_backoff = var.retry_maximum_backoff
+  }
+}
+
+resource "google_pubsub_subscription" "findings_dead_letter_hold" {
+  project                    = var.project_id
+  name                       = "${var.name_prefix}-findings-dead-letter-hold"
+  topic                      = google_pubsub_topic.findings_dead_letter.id
   labels                     = var.labels
   ack_deadline_seconds       = 60
   message_retention_duration = var.message_retention_duration
@@ -132,7 +176,8 @@ resource "google_pubsub_subscription" "dead_letter_hold" {
 # Pub/Sub drops what is published to a topic that has no subscription yet. On the first apply the audit topic exists
 # minutes before its subscription (which waits for the detect function's URI), so every publisher is created only after
 # the subscriptions of the topics it publishes to: the sinks and the sweep after detect's, detect's after the notify
-# and dead-letter-hold subscriptions (detect publishes findings and dead letters), notify's after dead-letter-hold.
+# and dead-letter-hold subscriptions (detect publishes findings and dead letters), notify's after
+# findings-dead-letter-hold.
 
 resource "google_logging_organization_sink" "audit" {
   count = var.log_sink_scope == "organization" ? 1 : 0
@@ -259,14 +304,14 @@ resource "google_pubsub_subscription" "notify" {
   }
 
   dead_letter_policy {
-    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    dead_letter_topic     = google_pubsub_topic.findings_dead_letter.id # the findings side's, never the audit side's
     max_delivery_attempts = var.max_delivery_attempts
   }
 
   depends_on = [
     google_cloud_run_service_iam_member.notify_push_invoker,
-    google_pubsub_topic_iam_member.dead_letter_pubsub_agent,
-    google_pubsub_subscription.dead_letter_hold, # notify publishes dead letters; without it they would be dropped
+    google_pubsub_topic_iam_member.findings_dead_letter_pubsub_agent,
+    google_pubsub_subscription.findings_dead_letter_hold, # notify publishes dead letters; without it they would be dropped
   ]
 }
 

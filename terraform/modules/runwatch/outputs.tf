@@ -9,13 +9,23 @@ output "findings_topic_id" {
 }
 
 output "dead_letter_topic_id" {
-  description = "Full name of the dead-letter topic."
+  description = "Full name of the audit side's dead-letter topic (audit entries detect or its subscription gave up on)."
   value       = google_pubsub_topic.dead_letter.id
 }
 
 output "dead_letter_subscription_id" {
-  description = "Pull subscription that keeps dead letters for inspection (gcloud pubsub subscriptions pull)."
+  description = "Pull subscription that keeps the audit side's dead letters (runwatch redrive, gcloud pubsub subscriptions pull)."
   value       = google_pubsub_subscription.dead_letter_hold.id
+}
+
+output "findings_dead_letter_topic_id" {
+  description = "Full name of the findings side's dead-letter topic (findings notify or its subscriptions gave up on)."
+  value       = google_pubsub_topic.findings_dead_letter.id
+}
+
+output "findings_dead_letter_subscription_id" {
+  description = "Pull subscription that keeps the findings side's dead letters (runwatch redrive, gcloud pubsub subscriptions pull)."
+  value       = google_pubsub_subscription.findings_dead_letter_hold.id
 }
 
 output "subscription_ids" {

@@ -12,7 +12,7 @@
 //
 // The client library is imported on first use (see ../functions/baseline/firestore.ts).
 import { randomUUID } from 'node:crypto';
-import type { DocumentData, Firestore } from '@google-cloud/firestore';
+import type { DocumentData, DocumentReference, Firestore, Timestamp } from '@google-cloud/firestore';
 import { createFirestore } from '../functions/baseline/firestore.js';
 import { GRPC_STATUS, grpcCode } from '../functions/grpcEndpoint.js';
 import { claimedAtMs, type ClaimResult, type DeliveryRecord, type DeliveryRecordStore, type DeliveryState } from './deliveryRecords.js';
@@ -107,24 +107,18 @@ export class FirestoreDeliveryRecordStore implements DeliveryRecordStore {
   }
 
   async release(sink: string, findingId: string): Promise<void> {
-    const id = FirestoreDeliveryRecordStore.docId(sink, findingId);
-    const token = this.claims.get(id);
-    this.claims.delete(id);
-    const ref = await this.ref(sink, findingId);
-    const snapshot = await ref.get();
-    if (!snapshot.exists) return;
-    const data = snapshot.data() as { state?: unknown; claimToken?: unknown } | undefined;
-    // Only a pending claim is dropped, and only ours when we know which is ours.
-    if (data?.state !== 'pending' || (token !== undefined && data.claimToken !== token)) return;
-    try {
-      await ref.delete({ lastUpdateTime: snapshot.updateTime! });
-    } catch (error) {
-      const code = grpcCode(error);
-      if (code !== GRPC_STATUS.FAILED_PRECONDITION && code !== GRPC_STATUS.NOT_FOUND) throw error; // changed meanwhile: not ours to drop
-    }
+    await this.withOwnClaim(sink, findingId, (ref, lastUpdateTime) => ref.delete({ lastUpdateTime }));
   }
 
   async expire(sink: string, findingId: string): Promise<void> {
+    await this.withOwnClaim(sink, findingId, (ref, lastUpdateTime) => ref.update({ leaseUntilMs: 0 }, { lastUpdateTime }));
+  }
+
+  /**
+   * Runs `change` (release: drop; expire: end the lease) on a pending claim, only ours when we know which is ours, and
+   * only if the document is still as read (a precondition on its update time): changed meanwhile, it is not ours.
+   */
+  private async withOwnClaim(sink: string, findingId: string, change: (ref: DocumentReference, lastUpdateTime: Timestamp) => Promise<unknown>): Promise<void> {
     const id = FirestoreDeliveryRecordStore.docId(sink, findingId);
     const token = this.claims.get(id);
     this.claims.delete(id);
@@ -134,7 +128,7 @@ export class FirestoreDeliveryRecordStore implements DeliveryRecordStore {
     const data = snapshot.data() as { state?: unknown; claimToken?: unknown } | undefined;
     if (data?.state !== 'pending' || (token !== undefined && data.claimToken !== token)) return;
     try {
-      await ref.update({ leaseUntilMs: 0 }, { lastUpdateTime: snapshot.updateTime! });
+      await change(ref, snapshot.updateTime!);
     } catch (error) {
       const code = grpcCode(error);
       if (code !== GRPC_STATUS.FAILED_PRECONDITION && code !== GRPC_STATUS.NOT_FOUND) throw error; // changed meanwhile: not ours

@@ -41,6 +41,7 @@ import { findingId } from './findings/id.js';
 import { isService, isWideIamChange, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type EntryKey, type Principal } from './model/change.js';
 import { fnv1aJoined } from './audit/hash.js';
 import { withCanonicalFraction } from './audit/entry.js';
+import { findingBytes, jsonBytesOnce } from './jsonBytes.js';
 
 interface RuleDetection {
   readonly rule: RuleId;
@@ -107,16 +108,6 @@ export const ROLLOUT_BYTES_LIMIT = 256 * 1024;
 /** Rollouts are never changed in place (each step builds a new one): the size of each is measured once. */
 const rolloutSizes = new WeakMap<Rollout, number>();
 const rolloutBytes = (rollout: Rollout): number => jsonBytesOnce(rolloutSizes, rollout);
-
-/** The UTF-8 bytes of `value` as JSON, measured once per object (`sizes`: objects never changed in place). */
-function jsonBytesOnce<T extends object>(sizes: WeakMap<T, number>, value: T): number {
-  let size = sizes.get(value);
-  if (size === undefined) {
-    size = Buffer.byteLength(JSON.stringify(value), 'utf8');
-    sizes.set(value, size);
-  }
-  return size;
-}
 
 /** More rollouts wait than a stored baseline should hold: more than ROLLOUT_LIMIT, or more than ROLLOUT_BYTES_LIMIT. */
 function tooManyRollouts(rollouts: readonly Rollout[]): boolean {
@@ -402,12 +393,9 @@ function withinOpenBytes(open: OpenFinding[]): OpenFinding[] {
  */
 export const DUE_FINDINGS_BYTES_LIMIT = 192 * 1024;
 
-/** Findings are never changed in place: the size of each is measured once. */
-const findingSizes = new WeakMap<Finding, number>();
-
 function findingsBytes(findings: readonly Finding[]): number {
   let total = 0;
-  for (const finding of findings) total += jsonBytesOnce(findingSizes, finding);
+  for (const finding of findings) total += findingBytes(finding);
   return total;
 }
 

@@ -31,6 +31,7 @@ import { canonicalJson } from '../audit/json.js';
 import type { ServiceBaseline } from './state.js';
 import { KeyedTurns } from './turns.js';
 import type { Finding } from '../findings/finding.js';
+import { findingBytes } from '../jsonBytes.js';
 import type { BaselineStore, Delivery, TransactionOutcome } from './store.js';
 import type { DueIndex } from '../pipeline.js';
 
@@ -334,10 +335,6 @@ function placeInOutbox(left: readonly Finding[], fresh: readonly Finding[]): { k
   }
   if (chunk.length > 0) spill.push(chunk);
   return { kept: fresh.slice(0, i), spill };
-}
-
-function findingBytes(finding: Finding): number {
-  return Buffer.byteLength(JSON.stringify(finding), 'utf8');
 }
 
 interface SpillBatch {

@@ -245,40 +245,38 @@ export const redriveCommand: Command = {
       const startedAt = new Date();
       const budget: Budget = { taken: 0, stops: new Set() };
       const later = (): void => void counts.later++;
-      await Promise.all(
-        options.holds.map((hold, i) =>
-          pullLetters(subscriptions[i]!, options, budget, startedAt, async (message) => {
-            const attributes = message.attributes ?? {};
-            // The hold decides the side; the attributes (anyone who can publish to its topic writes them) only agree.
-            const decision = redriveDecision(hold.origin, attributes, options.prefix);
-            // Every attribute may have been written by whoever deployed the entry or raised the finding: escaped.
-            const line = `${message.id}  ${'origin' in decision ? decision.origin : decision.leave}  ${terminalSafe(describeDeadLetter(attributes))}`;
-            if (options.dryRun) {
-              counts.listed++;
-              io.stdout.write(`${line}\n`);
-              message.nack();
-              return;
-            }
-            if ('leave' in decision) {
-              if (decision.leave === 'unknown-origin') counts.unknownOrigin++;
-              else counts.wrongSide++;
-              const why = decision.leave === 'unknown-origin' ? 'origin unknown' : `on the ${hold.origin} side, its attributes claim the other`;
-              io.stderr.write(`left in place (${why}): ${line}\n`);
-              message.nack();
-              return;
-            }
-            try {
-              await republish.publish(topicOf(decision.origin, options), message.data, originalAttributes(attributes));
-              counts.redriven[decision.origin]++;
-              message.ack();
-            } catch (error) {
-              counts.failed++;
-              counts.firstError ??= terminalSafe(`${message.id}: ${messageOf(error)}`);
-              message.nack();
-            }
-          }, later),
-        ),
-      );
+      // One letter read from `hold`: listed (--dry-run), left in place, or sent back to its side's topic.
+      const redriveFrom = (hold: Hold) => async (message: Message): Promise<void> => {
+        const attributes = message.attributes ?? {};
+        // The hold decides the side; the attributes (anyone who can publish to its topic writes them) only agree.
+        const decision = redriveDecision(hold.origin, attributes, options.prefix);
+        // Every attribute may have been written by whoever deployed the entry or raised the finding: escaped.
+        const line = `${message.id}  ${'origin' in decision ? decision.origin : decision.leave}  ${terminalSafe(describeDeadLetter(attributes))}`;
+        if (options.dryRun) {
+          counts.listed++;
+          io.stdout.write(`${line}\n`);
+          message.nack();
+          return;
+        }
+        if ('leave' in decision) {
+          if (decision.leave === 'unknown-origin') counts.unknownOrigin++;
+          else counts.wrongSide++;
+          const why = decision.leave === 'unknown-origin' ? 'origin unknown' : `on the ${hold.origin} side, its attributes claim the other`;
+          io.stderr.write(`left in place (${why}): ${line}\n`);
+          message.nack();
+          return;
+        }
+        try {
+          await republish.publish(topicOf(decision.origin, options), message.data, originalAttributes(attributes));
+          counts.redriven[decision.origin]++;
+          message.ack();
+        } catch (error) {
+          counts.failed++;
+          counts.firstError ??= terminalSafe(`${message.id}: ${messageOf(error)}`);
+          message.nack();
+        }
+      };
+      await Promise.all(options.holds.map((hold, i) => pullLetters(subscriptions[i]!, options, budget, startedAt, redriveFrom(hold), later)));
     } catch (error) {
       io.stderr.write(`runwatch redrive: ${terminalSafe(messageOf(error))}\n`);
       return 1;

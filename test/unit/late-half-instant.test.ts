@@ -1,0 +1,156 @@
+// The late half of a v1 deploy judged without its system events (they came after its wait: a slow startup probe, a
+// delivery backlog) is that deploy's: what its revision brought in (variables, image) was in force from the write on,
+// not from when its events came. A later deploy made between the two (a CI pipeline deploying a minute later with the
+// same variables or image, still waiting when the late events come) keeps what the late revision brought in: it must
+// be compared with it, not with the revision before, or it is reported for the same variables or image a second time,
+// under its own principal (two alerts, the second one wrong). Each case runs through replay (one thread, a memory and
+// a file store; and the workers, dist/) and through the live path (each entry judged as it arrives, sweeps between).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FileBaselineStore } from '../../functions/baseline/file.js';
+import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
+import type { ServiceBaseline } from '../../functions/baseline/state.js';
+import type { Finding } from '../../functions/findings/finding.js';
+import { Pipeline } from '../../functions/pipeline.js';
+import { replay } from '../../functions/replay/replay.js';
+import { at, byPrincipal, consoleEnvSequence, v1EnvDeploy, type EnvList, type Json } from '../support/entries.js';
+import { config } from '../support/run.js';
+
+const cfg = config({ rules: { 'unapproved-deployer': { allowedDeployers: ['serviceAccount:*'] } } });
+const CONSOLE = 'masatonaka1989@gmail.com';
+const CI = 'ci@test-project-1234.iam.gserviceaccount.com';
+/** The repository of the console revision's image (synthetic-seq-console-deploy). */
+const SOURCE_DEPLOY = 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-source-deploy/cloud-run-slack-bot';
+
+const RISKY: EnvList = [
+  { name: 'DB_PASSWORD', value: 'hunter2-but-longer' },
+  { name: 'LD_PRELOAD', value: '/mnt/nfs/libhook.so' },
+];
+
+interface Case {
+  readonly label: string;
+  /** The rules compared: the late revision's findings of them, and none of them for the later deploy. */
+  readonly rules: readonly string[];
+  /** The revision the console deploy made (its events), and the later deploy's variables and image. */
+  readonly env: EnvList;
+  readonly ciImage: string;
+}
+
+const CASES: readonly Case[] = [
+  { label: 'the same variables (a secret, LD_PRELOAD)', rules: ['plaintext-secret-env', 'code-loading-env'], env: RISKY, ciImage: 'gcr.io/acme/app:2' },
+  { label: 'an image of the same new repository', rules: ['new-image-repository'], env: [], ciImage: `${SOURCE_DEPLOY}:ci-2` },
+];
+
+/**
+ * The entries of a case, with when each arrives in the live path: a deploy before (gcr.io/acme/app, no variables); the
+ * console write at 22:58:04.355675 (its template logs no containers) and its revision's events at 23:18:17, after its
+ * wait (600 s); between them, at 23:10, CI's gcloud deploy carrying what the console revision brought in, its own
+ * events still to come.
+ */
+function entriesOf(c: Case): readonly [Json, string][] {
+  const before = v1EnvDeploy('2024-05-06T20:00:00Z', [], 'gcr.io/acme/app:1');
+  const [consoleWrite, revisionEvent, serviceEvent] = consoleEnvSequence(c.env) as [Json, Json, Json];
+  const ci = byPrincipal(v1EnvDeploy('2024-05-06T23:10:00Z', c.env, c.ciImage), CI);
+  return [
+    [before, '2024-05-06T20:00:01Z'],
+    [consoleWrite, '2024-05-06T22:58:05Z'],
+    [ci, '2024-05-06T23:10:01Z'],
+    [at(revisionEvent, '2024-05-06T23:18:17Z', 'late-revision'), '2024-05-06T23:18:18Z'],
+    [at(serviceEvent, '2024-05-06T23:18:19Z', 'late-service'), '2024-05-06T23:18:20Z'],
+  ];
+}
+
+/** Each finding of the case's rules: rule, who, and whether about the console revision. */
+function shown(c: Case, found: readonly Finding[]): string[] {
+  return found
+    .filter((f) => c.rules.includes(f.rule))
+    .map((f) => `${f.rule} ${f.status ?? 'active'} ${f.principal} ${f.revision ?? '-'}`)
+    .sort();
+}
+
+/** What is expected: the console revision's findings, once, and none for CI's deploy. */
+function expected(c: Case): string[] {
+  return c.rules.map((rule) => `${rule} active ${CONSOLE} cloud-run-slack-bot-00023-kiv`).sort();
+}
+
+/** The live path: each entry handled when it arrives, a sweep (the scheduler's tick) before it; `store` kept. */
+async function live(entries: readonly [Json, string][], store: MemoryBaselineStore, end = true): Promise<Finding[]> {
+  const pipeline = new Pipeline({ config: cfg, store });
+  const out: Finding[] = [];
+  let now = 0;
+  for (const [entry, arrival] of entries) {
+    now = Date.parse(arrival);
+    out.push(...(await pipeline.sweep(now)));
+    const outcome = await pipeline.handleEntry(entry, now);
+    if (outcome.status === 'processed') out.push(...outcome.findings);
+  }
+  if (end) out.push(...(await pipeline.sweep(now + 3_600_000)), ...(await pipeline.flush()));
+  return out;
+}
+
+describe('the late half of a console deploy is recorded at its write, a later deploy waiting when it comes', () => {
+  for (const c of CASES) {
+    it(`live: ${c.label}: reported once, for the console deploy`, async () => {
+      expect(shown(c, await live(entriesOf(c), new MemoryBaselineStore()))).toEqual(expected(c));
+    });
+  }
+
+  const dir = mkdtempSync(join(tmpdir(), 'runwatch-late-half-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let files = 0;
+
+  async function replayed(c: Case, mode: 'memory' | 'file' | 'workers'): Promise<Finding[]> {
+    const path = join(dir, `${files++}.jsonl`);
+    writeFileSync(path, entriesOf(c).map(([entry]) => JSON.stringify(entry)).join('\n'));
+    const store = mode === 'memory' ? new MemoryBaselineStore() : mode === 'file' ? await FileBaselineStore.open(join(dir, `${files}.state.json`)) : undefined;
+    const found: Finding[] = [];
+    try {
+      await replay({ config: cfg, ...(store ? { store } : {}), paths: [path], workers: mode === 'workers' ? 2 : 0, onFinding: (f) => void found.push(f) });
+    } finally {
+      if (store instanceof FileBaselineStore) await store.release();
+    }
+    return found;
+  }
+
+  for (const mode of ['memory', 'file', 'workers'] as const) {
+    for (const c of CASES) {
+      it(`replay (${mode}): ${c.label}: reported once, for the console deploy`, async () => {
+        expect(shown(c, await replayed(c, mode))).toEqual(expected(c));
+      });
+    }
+  }
+
+  for (const c of CASES) {
+    it(`guard: ${c.label}: without the later deploy, the console revision is reported so already`, async () => {
+      const alone = entriesOf(c).filter(([entry]) => !JSON.stringify(entry).includes(CI));
+      expect(alone).toHaveLength(4);
+      expect(shown(c, await live(alone, new MemoryBaselineStore()))).toEqual(expected(c));
+    });
+  }
+});
+
+describe('a baseline stored before the write\'s timestamp was kept with its completed entry', () => {
+  /** The store's baselines without CompletedRollout.time (and Rollout.writeTime), as stored before they were kept. */
+  function asStoredBefore(store: MemoryBaselineStore): MemoryBaselineStore {
+    const old = [...store.entries()].map(([key, baseline]): [string, ServiceBaseline] => {
+      const copy = structuredClone(baseline) as unknown as { completed?: Record<string, unknown>[]; rollouts?: Record<string, unknown>[] };
+      for (const c of copy.completed ?? []) delete c['time'];
+      for (const r of copy.rollouts ?? []) delete r['writeTime'];
+      return [key, copy as unknown as ServiceBaseline];
+    });
+    return new MemoryBaselineStore(old);
+  }
+
+  for (const c of CASES) {
+    it(`${c.label}: the late half is still recorded at its write (its millisecond)`, async () => {
+      const entries = entriesOf(c);
+      const store = new MemoryBaselineStore();
+      // Up to CI's deploy: the console write judged without its events, CI's waiting.
+      const first = await live(entries.slice(0, 3), store, false);
+      const rest = await live(entries.slice(3), asStoredBefore(store));
+      expect(shown(c, [...first, ...rest])).toEqual(expected(c));
+    });
+  }
+});

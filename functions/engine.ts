@@ -19,6 +19,7 @@ import {
   isComplete,
   observe,
   oldestRollout,
+  openedAt,
   openFromObservation,
   openFromWrite,
   rolledOut,
@@ -698,7 +699,7 @@ export class Engine {
       // A late half stands where its write does in the service's order of deploys (Rollout.openedMs orders them), not
       // where its events' time puts it: a deploy made after that write, still waiting, must not be judged before it
       // (it would take the findings of what the late revision brought in, and the late revision would bring in none).
-      rollouts.push(lateHalf ? { ...opened, openedMs: Math.min(opened.openedMs, draft.completed![awaited]!.t), ofJudgedWrite: true } : opened);
+      rollouts.push(lateHalf ? lateHalfOpened(opened, draft.completed![awaited]!) : opened);
       setRollouts(draft, rollouts);
       // A late half with its Ready condition is complete: no write is to come.
       const drained = lateHalf && this.drain(draft, nowMs, findings, edits);
@@ -845,7 +846,11 @@ export class Engine {
     const countedAsDeploy = rollout.write !== undefined && createsRevision(merged.change, draft);
     const open = this.evaluate(draft, merged, findings);
     const failed = merged.rollout.status === 'failed';
-    const recorded: DeployChange = failed ? withoutRevisionFacts(merged.change) : merged.change;
+    // A late half's revision was in force from its write on: what it brought in is recorded at the write's instant
+    // (Rollout.openedMs and writeTime), not its events', or a deploy made between the two (judged after it: it opened
+    // later) is compared with the revision before and reported for the same variables or image again.
+    const revision = lateHalf ? atInstant(merged.change, openedAt(rollout)) : merged.change;
+    const recorded: DeployChange = failed ? withoutRevisionFacts(revision) : revision;
     // A failed revision's write still set the service's labels (`recorded` keeps them).
     applyChangeTo(draft, recorded, edits, this.provenanceKeyOf(recorded));
     const entry: CompletedRollout = {
@@ -855,8 +860,9 @@ export class Engine {
       ...(rollout.write ? {} : { withoutWrite: true as const }),
       ...(claimedByTime ? { claimedByTime: true as const } : {}),
       ...(countedAsDeploy ? { reportedWrite: true as const } : {}),
-      // Judged without its events, which its operation id ties to it when they come later (CompletedRollout.eventsAwaited).
-      ...(eventsAwaitedBy(rollout) ? { eventsAwaited: true as const } : {}),
+      // Judged without its events, which its operation id ties to it when they come later (CompletedRollout.eventsAwaited),
+      // and recorded at its instant when they do (CompletedRollout.time).
+      ...(eventsAwaitedBy(rollout) ? { eventsAwaited: true as const, time: merged.change.time } : {}),
       // A deploy reported here may still see its other half; not one judged as no revision, or itself a late half.
       ...(revisionKept || reportedAsDeploy ? {} : otherHalfOf(rollout, this.waitMs)),
     };
@@ -902,6 +908,20 @@ function createdByAnother(observation: RevisionObservation, write: DeployChange)
 function eventsAwaitedBy(rollout: Rollout): boolean {
   const write = rollout.write;
   return write !== undefined && rollout.observed === undefined && write.operationId !== undefined && !tiedToEventsOnlyByTime(write) && !write.methodName.includes('InternalServices.');
+}
+
+/**
+ * The late half of a judged write (Rollout.ofJudgedWrite), opened from its events: it stands at its write's instant
+ * (`owner`, the write's completed entry, CompletedRollout.time), unless its events are older still.
+ */
+function lateHalfOpened(opened: Rollout, owner: CompletedRollout): Rollout {
+  if (opened.openedMs < owner.t) return { ...opened, ofJudgedWrite: true };
+  return { ...opened, openedMs: owner.t, ofJudgedWrite: true, ...(owner.time !== undefined ? { writeTime: owner.time } : {}) };
+}
+
+/** `change` as made at `at` (its facts recorded there). */
+function atInstant(change: DeployChange, at: { readonly timeMs: number; readonly time: string }): DeployChange {
+  return change.timeMs === at.timeMs && change.time === at.time ? change : { ...change, timeMs: at.timeMs, time: at.time };
 }
 
 /** A failed rollout's write as the baseline records it: none of its revision's facts (identity, images), which never served. */

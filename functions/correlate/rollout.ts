@@ -95,15 +95,28 @@ export interface Rollout {
   /**
    * System events of a write judged without them (CompletedRollout.eventsAwaited): their late half. No write joins
    * them (theirs was judged), nor events of another operation; they complete on their own Ready condition. Its
-   * `openedMs` is its write's time: it is judged in the write's place among the service's deploys, not its events'.
+   * `openedMs` is its write's time: it is judged in the write's place among the service's deploys, not its events',
+   * and what its revision brought in is recorded at the write's instant (openedAt), from which it was in force.
    */
   readonly ofJudgedWrite?: true;
+  /**
+   * Of a late half (ofJudgedWrite) opened at its write's time: the write's timestamp (CompletedRollout.time), so the
+   * write's instant is known to the nanosecond (openedAt). Absent in baselines stored before it was kept, or when the
+   * write's entry did not keep it: the start of `openedMs`.
+   */
+  readonly writeTime?: string;
 }
 
 export interface CompletedRollout {
   readonly t: number;
   readonly revision?: string;
   readonly operationId?: string;
+  /**
+   * The canonical timestamp of the write at `t` (its sub-millisecond digits), kept with `eventsAwaited`: the late half
+   * is recorded at the write's very instant (Rollout.writeTime). Absent otherwise, and in baselines stored before it
+   * was kept (the late half is then recorded at the start of `t`'s millisecond).
+   */
+  readonly time?: string;
   /** Judged from system events alone, its write not (yet) seen: a write of that operation arriving later is it. */
   readonly withoutWrite?: true;
   /**
@@ -416,6 +429,7 @@ export function withObserved(rollout: Rollout, observed: ObservedFacts | undefin
   if (rollout.acrossApis) out.acrossApis = true;
   if (rollout.settingWrites) out.settingWrites = rollout.settingWrites;
   if (rollout.ofJudgedWrite) out.ofJudgedWrite = true;
+  if (rollout.writeTime !== undefined) out.writeTime = rollout.writeTime;
   return out;
 }
 
@@ -475,9 +489,14 @@ export function oldestRollout(rollouts: readonly Rollout[]): number {
   return oldest;
 }
 
-/** When a rollout opened: the timestamp of its write, or of its first system event when that opened it. */
-function openedAt(rollout: Rollout): { readonly timeMs: number; readonly time: string } {
+/**
+ * When a rollout opened: the timestamp of its write, or of its first system event when that opened it; a late half's
+ * is its write's (Rollout.writeTime, else the start of `openedMs` when that is the write's time), where the engine
+ * records what its revision brought in.
+ */
+export function openedAt(rollout: Rollout): { readonly timeMs: number; readonly time: string } {
   if (rollout.write && rollout.write.timeMs === rollout.openedMs) return rollout.write;
+  if (rollout.writeTime !== undefined) return { timeMs: rollout.openedMs, time: rollout.writeTime };
   const first = rollout.observed?.firstKey.timestamp;
   return { timeMs: rollout.openedMs, time: first !== undefined && rollout.observed!.firstSeenMs === rollout.openedMs ? first : new Date(rollout.openedMs).toISOString() };
 }

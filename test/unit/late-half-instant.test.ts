@@ -154,3 +154,23 @@ describe('a baseline stored before the write\'s timestamp was kept with its comp
     });
   }
 });
+
+describe('the late half is recorded at its write to the nanosecond', () => {
+  // CI's deploy of the same variables just before the console write (a millisecond before it, or in its millisecond a
+  // few hundred nanoseconds before it), delivered after the console revision's late events were judged: CI set them
+  // first, so it is reported (as well as the console revision, judged before CI's deploy came). Recorded at the start
+  // of the write's millisecond, the late half would pass for older than CI's deploy in the same millisecond.
+  const c = CASES[0]!;
+  async function run(ciTime: string): Promise<string[]> {
+    const [before, consoleWrite, , lateRevision, lateService] = entriesOf(c) as readonly [Json, string][] as [[Json, string], [Json, string], [Json, string], [Json, string], [Json, string]];
+    const ci = byPrincipal(v1EnvDeploy(ciTime, c.env, c.ciImage), CI);
+    const found = await live([before, consoleWrite, lateRevision, lateService, [ci, '2024-05-06T23:19:00Z']], new MemoryBaselineStore());
+    return shown(c, found).map((f) => f.replace(ciTime, 'CI'));
+  }
+
+  it('CI a few hundred nanoseconds before the console write, in its millisecond: as a millisecond before it', async () => {
+    const apart = await run('2024-05-06T22:58:04.354100Z');
+    expect(apart).toEqual([...expected(c), ...c.rules.map((rule) => `${rule} active ${CI} -`)].sort());
+    expect(await run('2024-05-06T22:58:04.355100Z')).toEqual(apart);
+  });
+});

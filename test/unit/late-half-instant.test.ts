@@ -15,8 +15,8 @@ import type { ServiceBaseline } from '../../functions/baseline/state.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { Pipeline } from '../../functions/pipeline.js';
 import { replay } from '../../functions/replay/replay.js';
-import { at, byPrincipal, consoleEnvSequence, v1EnvDeploy, type EnvList, type Json } from '../support/entries.js';
-import { config } from '../support/run.js';
+import { at, byPrincipal, consoleEnvSequence, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, synthetic, v1EnvDeploy, v2EnvUpdate, variant, type EnvList, type Json } from '../support/entries.js';
+import { config, findingsLive } from '../support/run.js';
 
 const cfg = config({ rules: { 'unapproved-deployer': { allowedDeployers: ['serviceAccount:*'] } } });
 const CONSOLE = 'masatonaka1989@gmail.com';
@@ -173,4 +173,47 @@ describe('the late half is recorded at its write to the nanosecond', () => {
     expect(apart).toEqual([...expected(c), ...c.rules.map((rule) => `${rule} active ${CI} -`)].sort());
     expect(await run('2024-05-06T22:58:04.355100Z')).toEqual(apart);
   });
+});
+
+describe('the late half of a v2 write, tied to it by time and principal, is recorded at the write', () => {
+  // A v2 write (Terraform, deployer@) sets a secret in plain text and is judged without its revision's events; another
+  // principal's v2 update 10 s later drops it (closing that finding); the first write's revision events come after
+  // the wait and are claimed by time and principal as its late half. Recorded at their own time, they put the secret
+  // back in force after the update that dropped it: a deploy half an hour later that sets it again was not reported.
+  const SECRET = { name: 'DB_PASSWORD', value: 'hunter2hunter2' };
+  const RELEASE = 'release@acme-ci.iam.gserviceaccount.com';
+  const [create, createdRevision] = synthetic('seq-v2-operation') as unknown as [Json, Json];
+  const write = v2EnvUpdate('2024-06-01T11:00:00Z', [SECRET]);
+  const dropped = byPrincipal(v2EnvUpdate('2024-06-01T11:00:10Z', []), RELEASE);
+  const lateEvents = variant(
+    renamed(at(createdRevision, '2024-06-01T11:00:21Z'), [[SEQ_V2_REVISION, 'storefront-00002-aaa'], [SEQ_V2_EVENT_OPERATION, 'op-late'], creatorIs('deployer@acme-ci.iam.gserviceaccount.com')]),
+    (e) => {
+      const spec = (e.protoPayload['response'] as Record<string, Record<string, unknown>>)['spec']!;
+      (spec['containers'] as Record<string, unknown>[])[0]!['env'] = [SECRET];
+    },
+  );
+  const again = byPrincipal(v2EnvUpdate('2024-06-01T11:30:00Z', [SECRET]), RELEASE);
+  const secretsOf = (found: readonly Finding[]): string[] =>
+    found.filter((f) => f.rule === 'plaintext-secret-env' && f.principal === RELEASE).map((f) => `${f.status ?? 'active'} ${f.eventTime}`);
+
+  it('live (each entry judged before the next arrives): the deploy that sets the secret again is reported', async () => {
+    expect(secretsOf(await findingsLive([create, createdRevision, write, dropped, lateEvents, again], cfg))).toEqual(['active 2024-06-01T11:30:00Z']);
+  });
+
+  const dir = mkdtempSync(join(tmpdir(), 'runwatch-late-half-v2-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  for (const mode of ['memory', 'file'] as const) {
+    it(`replay (${mode}), the events delivered last, past the reorder buffer: the same`, async () => {
+      const path = join(dir, `${mode}.jsonl`);
+      writeFileSync(path, [create, createdRevision, write, dropped, again, lateEvents].map((e) => JSON.stringify(e)).join('\n'));
+      const store = mode === 'memory' ? new MemoryBaselineStore() : await FileBaselineStore.open(join(dir, `${mode}.state.json`));
+      const found: Finding[] = [];
+      try {
+        await replay({ config: cfg, store, paths: [path], workers: 0, reorderCapacity: 0, onFinding: (f) => void found.push(f) });
+      } finally {
+        if (store instanceof FileBaselineStore) await store.release();
+      }
+      expect(secretsOf(found)).toEqual(['active 2024-06-01T11:30:00Z']);
+    });
+  }
 });

@@ -26,6 +26,7 @@ import {
   rolloutForObservation,
   rolloutForWrite,
   withObserved,
+  writtenAt,
   type CompletedRollout,
   type ObservedFacts,
   type RolledOut,
@@ -608,7 +609,7 @@ export class Engine {
       // A write whose revision was judged from its events alone (it came later than their wait): reported already.
       // Only a write that counts as a deploy can be that half (a traffic-only update must not take the span), and
       // not one across API versions, which may yet turn out to have made no revision.
-      if (creates && !crossApi && !write.revisionSeen && !entered.operationCompletion && tiedToEventsOnlyByTime(entered) && this.claimLateHalf(draft, false, entered)) {
+      if (creates && !crossApi && !write.revisionSeen && !entered.operationCompletion && tiedToEventsOnlyByTime(entered) && this.claimLateHalf(draft, false, entered) !== undefined) {
         change = { ...entered, reportedAsDeploy: true };
         creates = false;
       }
@@ -775,17 +776,17 @@ export class Engine {
   }
 
   /**
-   * True when `half` is the missing half of a completed rollout (correlate/rollout.ts lateHalfOf), which it then
-   * stands for: the entry's span is taken away, so no other half can match it.
+   * The completed rollout whose missing half `half` is (correlate/rollout.ts lateHalfOf), which it then stands for
+   * (the entry's span is taken away, so no other half can match it), as it was before; undefined when there is none.
    */
-  private claimLateHalf(draft: MutableBaseline, events: boolean, half: DeployChange, operationId?: string): boolean {
+  private claimLateHalf(draft: MutableBaseline, events: boolean, half: DeployChange, operationId?: string): CompletedRollout | undefined {
     const index = lateHalfOf(draft.completed, events, half.timeMs, half.principal?.id, half.revision);
-    if (index < 0) return false;
+    if (index < 0) return undefined;
     // Events that carry an operation id may yet prove to be another write's (a write of that operation comes): the
     // span is marked taken rather than dropped, so it can be given back (eventsOfOperation).
     const owner = draft.completed![index]!;
     replaceCompleted(draft, index, operationId !== undefined ? { ...owner, otherHalf: { ...owner.otherHalf!, takenBy: operationId } } : withoutSpan(owner));
-    return true;
+    return owner;
   }
 
   /**
@@ -831,7 +832,8 @@ export class Engine {
     const rolled = rolledOut(rollout, writeFromObservation);
     // System events of a revision whose write was judged without them (they came later than its wait): by its
     // operation id (lateHalf), else (a v2 write's id is not in its events) by time and principal.
-    const claimedByTime = !lateHalf && !rollout.write && this.claimLateHalf(draft, true, rolled.change, rollout.observed?.operationId);
+    const claimed = !lateHalf && !rollout.write ? this.claimLateHalf(draft, true, rolled.change, rollout.observed?.operationId) : undefined;
+    const claimedByTime = claimed !== undefined;
     const reportedAsDeploy = lateHalf || claimedByTime;
     // A write across API versions that no revision event followed made no revision (a Terraform apply through v2
     // after gcloud deploys through v1, changing a label): said only once its whole wait ran out (judged early, a
@@ -847,12 +849,14 @@ export class Engine {
     const open = this.evaluate(draft, merged, findings);
     const failed = merged.rollout.status === 'failed';
     // A late half's revision was in force from its write on: what it brought in is recorded at the write's instant
-    // (Rollout.openedMs and writeTime), not its events', or a deploy made between the two (judged after it: it opened
-    // later) is compared with the revision before and reported for the same variables or image again.
-    const revision = lateHalf ? atInstant(merged.change, openedAt(rollout)) : merged.change;
+    // (Rollout.openedMs and writeTime; of events claimed by time, their write's completed entry), not its events', or a
+    // deploy made between the two (judged after it: it opened later) is compared with the revision before and reported
+    // for the same variables or image again, and one judged before it has what it set overridden by an older revision.
+    const revision = lateHalf ? atInstant(merged.change, openedAt(rollout)) : claimed ? atInstant(merged.change, writtenAt(claimed)) : merged.change;
     const recorded: DeployChange = failed ? withoutRevisionFacts(revision) : revision;
     // A failed revision's write still set the service's labels (`recorded` keeps them).
     applyChangeTo(draft, recorded, edits, this.provenanceKeyOf(recorded));
+    const span = revisionKept || reportedAsDeploy ? {} : otherHalfOf(rollout, this.waitMs);
     const entry: CompletedRollout = {
       t: merged.change.timeMs,
       revision: merged.change.revision,
@@ -860,11 +864,12 @@ export class Engine {
       ...(rollout.write ? {} : { withoutWrite: true as const }),
       ...(claimedByTime ? { claimedByTime: true as const } : {}),
       ...(countedAsDeploy ? { reportedWrite: true as const } : {}),
-      // Judged without its events, which its operation id ties to it when they come later (CompletedRollout.eventsAwaited),
-      // and recorded at its instant when they do (CompletedRollout.time).
-      ...(eventsAwaitedBy(rollout) ? { eventsAwaited: true as const, time: merged.change.time } : {}),
+      // Judged without its events, which its operation id ties to it when they come later (CompletedRollout.eventsAwaited).
+      ...(eventsAwaitedBy(rollout) ? { eventsAwaited: true as const } : {}),
       // A deploy reported here may still see its other half; not one judged as no revision, or itself a late half.
-      ...(revisionKept || reportedAsDeploy ? {} : otherHalfOf(rollout, this.waitMs)),
+      ...span,
+      // A write judged without its events, which may still come as its late half: recorded at its instant when they do.
+      ...(rollout.write && (eventsAwaitedBy(rollout) || span.otherHalf) ? { time: merged.change.time } : {}),
     };
     draft.completed = edits.append(draft.completed ?? [], entry, COMPLETED_LIMIT);
     draft.open = open;

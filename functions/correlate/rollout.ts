@@ -112,9 +112,10 @@ export interface CompletedRollout {
   readonly revision?: string;
   readonly operationId?: string;
   /**
-   * The canonical timestamp of the write at `t` (its sub-millisecond digits), kept with `eventsAwaited`: the late half
-   * is recorded at the write's very instant (Rollout.writeTime). Absent otherwise, and in baselines stored before it
-   * was kept (the late half is then recorded at the start of `t`'s millisecond).
+   * The canonical timestamp of the write at `t` (its sub-millisecond digits), kept for a write judged without its
+   * events that may still see them (`eventsAwaited`, or `otherHalf`): its late half is recorded at the write's very
+   * instant (Rollout.writeTime, writtenAt). Absent otherwise, and in baselines stored before it was kept (the late half
+   * is then recorded at the start of `t`'s millisecond).
    */
   readonly time?: string;
   /** Judged from system events alone, its write not (yet) seen: a write of that operation arriving later is it. */
@@ -183,6 +184,11 @@ export function lateHalfOf(completed: readonly CompletedRollout[] | undefined, e
     }
   });
   return best;
+}
+
+/** When the deploy of a completed entry happened (CompletedRollout.time; else the start of `t`'s millisecond). */
+export function writtenAt(completed: CompletedRollout): { readonly timeMs: number; readonly time: string } {
+  return { timeMs: completed.t, time: completed.time ?? new Date(completed.t).toISOString() };
 }
 
 /**

@@ -152,6 +152,21 @@ describe('a baseline stored before the write\'s timestamp was kept with its comp
       const rest = await live(entries.slice(3), asStoredBefore(store));
       expect(shown(c, [...first, ...rest])).toEqual(expected(c));
     });
+
+    it(`${c.label}: a late half waiting for its Ready condition when stored is still recorded at its write (its millisecond)`, async () => {
+      const entries = entriesOf(c);
+      // The revision's event without its conditions: the late half waits for the service's event.
+      const [revisionEvent, arrival] = entries[3]!;
+      const pending = variant(revisionEvent, (e) => {
+        delete ((e.protoPayload['response'] as Record<string, Record<string, unknown>>)['status']!)['conditions'];
+      });
+      const store = new MemoryBaselineStore();
+      const first = await live([...entries.slice(0, 3), [pending, arrival]], store, false);
+      const waiting = [...store.entries()].flatMap(([, baseline]) => baseline.rollouts ?? []).filter((r) => r.ofJudgedWrite === true);
+      expect(waiting).toHaveLength(1);
+      const rest = await live(entries.slice(4), asStoredBefore(store));
+      expect(shown(c, [...first, ...rest])).toEqual(expected(c));
+    });
   }
 });
 

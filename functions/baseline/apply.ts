@@ -96,7 +96,7 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
  * ingress and CARRIED_OPTIONAL_HISTORIES), and what the baseline remembers about entries (applied ones, completed
  * rollouts, system events seen).
  */
-const KEPT_BY_DELETE = ['serviceAccount', 'repositories', 'ingress', ...CARRIED_OPTIONAL_HISTORIES, 'seen', 'completed', 'systemEventsSeen'] as const;
+const KEPT_BY_DELETE = ['serviceAccount', 'repositories', 'repositoriesN', 'ingress', ...CARRIED_OPTIONAL_HISTORIES, 'seen', 'completed', 'systemEventsSeen'] as const;
 
 /**
  * A deploy's facts that carry across a delete (the runtime service account, the repositories, the ingress, the
@@ -105,7 +105,7 @@ const KEPT_BY_DELETE = ['serviceAccount', 'repositories', 'ingress', ...CARRIED_
  */
 function recordCarriedFacts(target: MutableBaseline, change: DeployChange, n: number, { record }: BaselineEdits): void {
   const t = change.timeMs;
-  recordRepositories(target, change.images, t);
+  recordRepositories(target, change.images, t, n);
   if (change.serviceAccount) target.serviceAccount = record(target.serviceAccount, t, describeServiceAccount(change.serviceAccount), n);
   if (change.ingress) target.ingress = record(target.ingress, t, change.ingress, n);
   const policy = enforcedPolicyOf(change);
@@ -293,19 +293,31 @@ function membersAfter(
 }
 
 /**
- * Each image's repository with the earliest time it was seen (unparseable references have none to remember); a new
- * one only while fewer than REPOSITORY_LIMIT are known.
+ * Each image's repository with the earliest time it was seen, to the nanosecond (`n`: repositoriesN; unparseable
+ * references have none to remember); a new one only while fewer than REPOSITORY_LIMIT are known. Of two deploys of one
+ * millisecond, delivered in either order, the earlier in time is the first seen.
  */
-function recordRepositories(target: MutableBaseline, images: readonly ImageRef[], t: number): void {
+function recordRepositories(target: MutableBaseline, images: readonly ImageRef[], t: number, n: number): void {
   let repositories = target.repositories;
+  let nanos = target.repositoriesN;
   for (const image of images) {
     if (image.unparseable) continue; // reported by new-image-repository each time
     const first = repositories[image.repository];
     if (first === undefined && Object.keys(repositories).length >= REPOSITORY_LIMIT) continue;
-    if (first === undefined || t < first) {
+    if (first === undefined || t < first || (t === first && n < (nanos?.[image.repository] ?? 0))) {
       if (repositories === target.repositories) repositories = { ...target.repositories };
       (repositories as Record<string, number>)[image.repository] = t;
+      if (n > 0 || nanos?.[image.repository] !== undefined) {
+        if (nanos === target.repositoriesN) nanos = { ...target.repositoriesN };
+        if (n > 0) (nanos as Record<string, number>)[image.repository] = n;
+        else delete (nanos as Record<string, number>)[image.repository];
+      }
     }
   }
   target.repositories = repositories;
+  // Only what is there: a stored baseline never gets undefined fields (Firestore), nor an empty map per service.
+  if (nanos !== target.repositoriesN) {
+    if (Object.keys(nanos!).length > 0) target.repositoriesN = nanos;
+    else delete target.repositoriesN;
+  }
 }

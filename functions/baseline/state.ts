@@ -24,8 +24,15 @@ export interface ServiceBaseline {
   readonly serviceAccount: readonly TimePoint<string>[];
   /** Fingerprint of the revision template, to tell a new revision from a traffic-only update. */
   readonly template: readonly TimePoint<string>[];
-  /** Image repository -> time it was first seen on this service. */
+  /** Image repository -> time it was first seen on this service (epoch ms; its sub-millisecond digits: repositoriesN). */
   readonly repositories: Readonly<Record<string, number>>;
+  /**
+   * Image repository -> the sub-millisecond digits of the time it was first seen, as nanoseconds (as TimePoint.n: 1 to
+   * 999,999; a repository not listed: 0), so a deploy of the same millisecond is told before or after it. Optional:
+   * baselines stored before it was kept have none (their repositories read as first seen at the start of the
+   * millisecond).
+   */
+  readonly repositoriesN?: Readonly<Record<string, number>>;
   /** Public members (allUsers, allAuthenticatedUsers) holding an invoker role, sorted. */
   readonly publicInvokers: readonly TimePoint<readonly string[]>[];
   readonly invokerIamDisabled: readonly TimePoint<boolean>[];
@@ -240,6 +247,11 @@ export function record<T>(history: readonly TimePoint<T>[], t: number, v: T, n =
   return insertPoint(history.slice(), t, v, n);
 }
 
+/** True when point `a` is later than point `b` (to the nanosecond: TimePoint.n). */
+export function isLaterPoint(a: TimePoint<unknown>, b: TimePoint<unknown>): boolean {
+  return isLaterThan(a, b.t, b.n ?? 0);
+}
+
 /** True when `point` is later than the instant `t` ms + `n` ns. */
 function isLaterThan(point: TimePoint<unknown>, t: number, n: number): boolean {
   return point.t > t || (point.t === t && (point.n ?? 0) > n);
@@ -321,20 +333,38 @@ export const IN_PLACE_EDITS: BaselineEdits = {
   record: <T>(history: readonly TimePoint<T>[], t: number, v: T, n?: number): TimePoint<T>[] => insertPoint(history as TimePoint<T>[], t, v, n),
 };
 
-/** True when a repository was first seen strictly before `t`. */
-export function repositorySeenBefore(baseline: ServiceBaseline | undefined, repository: string, t: number): boolean {
+/**
+ * When a repository was first seen on the service, as a point (its nanoseconds from repositoriesN), or undefined when
+ * it never was.
+ */
+export function repositoryFirstSeen(baseline: ServiceBaseline | undefined, repository: string): TimePoint<string> | undefined {
   const first = baseline?.repositories[repository];
-  return first !== undefined && first < t;
+  if (first === undefined) return undefined;
+  const n = baseline!.repositoriesN?.[repository];
+  return n ? { t: first, v: repository, n } : { t: first, v: repository };
+}
+
+/** True when a repository was first seen strictly before `at` (to the nanosecond, for a change). */
+export function repositorySeenBefore(baseline: ServiceBaseline | undefined, repository: string, at: ChangeInstant): boolean {
+  const first = repositoryFirstSeen(baseline, repository);
+  return first !== undefined && isBefore(first, at);
 }
 
 /**
- * When the newest repository known before `t` was first seen (strictly before `t`), or undefined when none was (no
- * earlier revision's image is known).
+ * The repository known before `at` that was first seen last (strictly before `at`, to the nanosecond for a change), as
+ * the point it was first seen at, or undefined when none was (no earlier revision's image is known).
  */
-export function newestRepositoryBefore(baseline: ServiceBaseline | undefined, t: number): number | undefined {
+export function newestRepositoryBefore(baseline: ServiceBaseline | undefined, at: ChangeInstant): TimePoint<string> | undefined {
   if (!baseline) return undefined;
-  let newest: number | undefined;
-  for (const first of Object.values(baseline.repositories)) if (first < t && (newest === undefined || first > newest)) newest = first;
+  const [t, n] = instantOf(at, false);
+  let newest: TimePoint<string> | undefined;
+  for (const repository of Object.keys(baseline.repositories)) {
+    // Whole milliseconds first: only a repository of `at`'s own millisecond, or of the newest's, needs its nanoseconds.
+    const first = baseline.repositories[repository]!;
+    if (first > t || (newest !== undefined && first < newest.t)) continue;
+    const point = repositoryFirstSeen(baseline, repository)!;
+    if (isEarlierThan(point, t, n) && (newest === undefined || isLaterThan(point, newest.t, newest.n ?? 0))) newest = point;
+  }
   return newest;
 }
 

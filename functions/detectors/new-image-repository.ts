@@ -17,7 +17,9 @@
 //           service's deploys are compared with them, and when every repository known was first seen before the
 //           delete the finding's evidence says `recreatedAfterDeleteAt`. An image reference that does not parse
 //           has no repository: it is reported each time (never trusted, never remembered). A write delivered after
-//           its repeat (same template, moments later) was judged is that deploy: not judged again. Every
+//           its repeat (same template, moments later) was judged is that deploy: not judged again. "Before" is to
+//           the nanosecond (the baseline keeps each repository's first-seen digits: repositoriesN): of two deploys of
+//           one millisecond from a new repository, the earlier alone is reported, as a millisecond apart. Every
 //           container counts: a sidecar's image (a container beside the one that declares the port) is reported
 //           the same, with `sidecar: true` in the evidence.
 // Options:  `rules.new-image-repository.trustedRepositories` (globs), `exceptions`, `severity`.
@@ -27,7 +29,7 @@
 //           judged by repository, not by content.
 import { globMatcher } from '../config/glob.js';
 import { baselineKey } from '../baseline/store.js';
-import { deletedBetween, newestRepositoryBefore, pointBefore, repositorySeenBefore, type ServiceBaseline } from '../baseline/state.js';
+import { deletedBetween, isLaterPoint, newestRepositoryBefore, pointBefore, repositoryFirstSeen, repositorySeenBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { deployKey, repeatedBeforeItCame, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
 import { templateNounOf, type DeployChange, type ParsedImageRef } from '../model/change.js';
@@ -46,16 +48,17 @@ export const newImageRepository: Detector<'new-image-repository'> = {
     // not, so two masked updates logging one body can still roll out new images.)
     if (change.kind !== 'deploy' || change.images.length === 0 || repeatedBeforeItCame(change, baseline)) return [];
     const trusted = globMatcher(trustedRepositoryGlobs(settings.trustedRepositories));
-    const newestKnown = newestRepositoryBefore(baseline, change.timeMs);
+    // Before the deploy to the nanosecond: a deploy of the same millisecond that is earlier counts (TimePoint.n).
+    const newestKnown = newestRepositoryBefore(baseline, change);
     // First deploy: no repository known yet (console deploys log none), so the first one seen sets the baseline.
     const firstDeploy = newestKnown === undefined;
     // Any deploy before this one (an image, an identity or a template known): an image that does not parse is
     // judged against that, since it never becomes a known repository itself.
-    const earlierDeployMs = newestDeployBefore(baseline, change.timeMs, newestKnown);
+    const earlierDeploy = newestDeployBefore(baseline, change, newestKnown);
     const untrustedFirstDeploy = firstDeploy && settings.trustedRepositories.length === 0;
-    if (untrustedFirstDeploy && (earlierDeployMs === undefined || !change.images.some((i) => i.unparseable))) return [];
+    if (untrustedFirstDeploy && (earlierDeploy === undefined || !change.images.some((i) => i.unparseable))) return [];
     // No deploy since the delete: the deploy is compared with the deleted service's revisions.
-    const recreatedAfterDeleteAt = earlierDeployMs === undefined ? undefined : deletedBetween(baseline, earlierDeployMs, change.timeMs);
+    const recreatedAfterDeleteAt = earlierDeploy === undefined ? undefined : deletedBetween(baseline, earlierDeploy.t, change.timeMs);
     const noun = resourceNoun(change.target);
     const newText = firstDeploy
       ? 'not in trustedRepositories'
@@ -64,18 +67,18 @@ export const newImageRepository: Detector<'new-image-repository'> = {
         : `new for this ${noun}`;
     // The repositories the service used before, listed in evidence: computed on the first detection only.
     let knownRepositories: KnownRepositories | undefined;
-    const known = (): KnownRepositories => (knownRepositories ??= knownBefore(baseline, change.timeMs));
+    const known = (): KnownRepositories => (knownRepositories ??= knownBefore(baseline, change));
     const detections: Detection[] = [];
     const reported = new Set<string>();
     for (const image of change.images) {
       if (image.unparseable) {
-        detections.push(unparseableImage(image.reference, change, deployKey(change, baseline), earlierDeployMs === undefined, known(), recreatedAfterDeleteAt));
+        detections.push(unparseableImage(image.reference, change, deployKey(change, baseline), earlierDeploy === undefined, known(), recreatedAfterDeleteAt));
         continue;
       }
       if (untrustedFirstDeploy || reported.has(image.repository)) continue;
       // One finding per repository, named by the serving container's image when it is in it (listed after a sidecar).
       if (image.sidecar && change.images.some((i) => !i.unparseable && !i.sidecar && i.repository === image.repository)) continue;
-      if (isTrusted(trusted, image) || repositorySeenBefore(baseline, image.repository, change.timeMs)) continue;
+      if (isTrusted(trusted, image) || repositorySeenBefore(baseline, image.repository, change)) continue;
       reported.add(image.repository);
       detections.push({
         severity: 'HIGH',
@@ -145,13 +148,17 @@ function trustedRepositoryGlobs(globs: readonly string[]): readonly string[] {
   return matched;
 }
 
-/** Time of the newest deploy before `t` the baseline knows of: a repository first seen, an identity or a template. */
-function newestDeployBefore(baseline: ServiceBaseline | undefined, t: number, newestRepositoryMs: number | undefined): number | undefined {
+/**
+ * The newest deploy before `at` the baseline knows of (a repository first seen, an identity or a template), as the
+ * point it set, or undefined.
+ */
+function newestDeployBefore(baseline: ServiceBaseline | undefined, at: ChangeInstant, newestRepository: TimePoint<string> | undefined): TimePoint<unknown> | undefined {
   // Runs for every deploy: the newest points are read in place (each history is searched from its end).
-  const identityMs = pointBefore(baseline?.serviceAccount, t)?.t ?? -Infinity;
-  const templateMs = pointBefore(baseline?.template, t)?.t ?? -Infinity;
-  const newest = Math.max(newestRepositoryMs ?? -Infinity, identityMs, templateMs);
-  return newest === -Infinity ? undefined : newest;
+  let newest: TimePoint<unknown> | undefined = newestRepository;
+  for (const point of [pointBefore(baseline?.serviceAccount, at), pointBefore(baseline?.template, at)]) {
+    if (point !== undefined && (newest === undefined || isLaterPoint(point, newest))) newest = point;
+  }
+  return newest;
 }
 
 /**
@@ -167,11 +174,14 @@ interface KnownRepositories {
   readonly knownRepositoriesNotListed?: number;
 }
 
-/** The repositories first seen before `t`, sorted: the KNOWN_REPOSITORIES_LISTED most recently first seen of them. */
-function knownBefore(baseline: ServiceBaseline | undefined, t: number): KnownRepositories {
+/** The repositories first seen before `at`, sorted: the KNOWN_REPOSITORIES_LISTED most recently first seen of them. */
+function knownBefore(baseline: ServiceBaseline | undefined, at: ChangeInstant): KnownRepositories {
   if (!baseline) return { knownRepositories: [] };
-  const known = Object.keys(baseline.repositories).filter((r) => repositorySeenBefore(baseline, r, t));
+  const known = Object.keys(baseline.repositories).filter((r) => repositorySeenBefore(baseline, r, at));
   if (known.length <= KNOWN_REPOSITORIES_LISTED) return { knownRepositories: known.sort() };
-  const newest = known.sort((a, b) => baseline.repositories[b]! - baseline.repositories[a]! || (a < b ? -1 : a > b ? 1 : 0)).slice(0, KNOWN_REPOSITORIES_LISTED);
+  const firstSeen = (r: string): TimePoint<string> => repositoryFirstSeen(baseline, r)!;
+  const newest = known
+    .sort((a, b) => (isLaterPoint(firstSeen(b), firstSeen(a)) ? 1 : isLaterPoint(firstSeen(a), firstSeen(b)) ? -1 : a < b ? -1 : a > b ? 1 : 0))
+    .slice(0, KNOWN_REPOSITORIES_LISTED);
   return { knownRepositories: newest.sort(), knownRepositoriesNotListed: known.length - KNOWN_REPOSITORIES_LISTED };
 }

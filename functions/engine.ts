@@ -2,7 +2,7 @@
 // For each change it reads the service's baseline, runs every enabled rule (pure), folds the change into the
 // baseline, all in one store transaction, then enriches the detections into findings with deterministic ids.
 // Deploys that create a revision wait for their system events first (correlate/rollout.ts).
-import { applyChangeTo } from './baseline/apply.js';
+import { applyChangeTo, openedBefore } from './baseline/apply.js';
 import { baselineKey, type BaselineStore, type Delivery, type TransactionOutcome } from './baseline/store.js';
 import { beforeDelete, COPY_EDITS, IN_PLACE_EDITS, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline } from './baseline/state.js';
 import { globMatches, isPerson, principalMatches } from './config/glob.js';
@@ -621,7 +621,7 @@ export class Engine {
       if (change.kind === 'delete') {
         // Up to DUE_FINDINGS_BYTES_LIMIT of findings a transaction (64 waiting deploys came to 1.6 MB): when more wait,
         // this transaction keeps what it completed, and the delete is applied by the next (processChange).
-        const before = (rollout: Rollout): boolean => rollout.openedMs < change.timeMs;
+        const before = (rollout: Rollout): boolean => openedBefore(rollout, change); // to the nanosecond
         this.finalizeOldestWhile(draft, (rollout) => before(rollout) && findingsBytes(findings) < DUE_FINDINGS_BYTES_LIMIT, findings, edits);
         const rollouts = draft.rollouts ?? [];
         const oldest = rollouts[oldestRollout(rollouts)];

@@ -1,9 +1,9 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
 import { codeLoadingKey, describeServiceAccount, enforcedPolicyOf, type Change, type CodeLoadingVar, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
 import { isPublicInvokerBinding, publicInvokerMembers, publicWriterMembers, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
-import { someWaitingWrite } from '../correlate/rollout.js';
+import { openedAt, someWaitingWrite, type Rollout } from '../correlate/rollout.js';
 import { subMillisecondNanos } from '../audit/entry.js';
-import { beforeDelete, CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, HISTORY_FIELDS, isAfter, isBefore, OPTIONAL_SERVICE_OBJECT_HISTORIES, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type ChangeInstant, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
+import { beforeDelete, CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, HISTORY_FIELDS, isAfter, isBefore, OPTIONAL_SERVICE_OBJECT_HISTORIES, pointAt, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type ChangeInstant, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
@@ -22,7 +22,7 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
   }
   switch (change.kind) {
     case 'delete': {
-      if (t < target.lastChangeMs || newerInItsMillisecond(target, change) || (target.rollouts ?? []).some((rollout) => rollout.openedMs >= t)) {
+      if (t < target.lastChangeMs || newerInItsMillisecond(target, change) || (target.rollouts ?? []).some((rollout) => !openedBefore(rollout, change))) {
         // A delete that arrives after newer entries (applied, or a deploy still waiting for its system events):
         // those are about the service created again after it. Only the older service-object facts go (the histories
         // that carry across a delete keep theirs); the newer ones, the rollouts waiting and the open findings stay.
@@ -89,6 +89,17 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       return;
     }
   }
+}
+
+/**
+ * True when a waiting rollout opened before `at` (to the nanosecond, for a change: its write's or first system
+ * event's sub-millisecond digits): a deploy of the service before its delete, judged before the delete clears the
+ * service. One that opened in the delete's millisecond but later, or at its very instant, is the re-created service's.
+ */
+export function openedBefore(rollout: Rollout, at: ChangeInstant): boolean {
+  const t = typeof at === 'number' ? at : at.timeMs;
+  if (rollout.openedMs !== t) return rollout.openedMs < t;
+  return isBefore(pointAt(openedAt(rollout), undefined), at);
 }
 
 /**

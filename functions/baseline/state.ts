@@ -369,11 +369,14 @@ export function newestRepositoryBefore(baseline: ServiceBaseline | undefined, at
 }
 
 /**
- * The time of the service's delete (ISO 8601) when it lies between a fact set at `factMs` and a change at `t`: the
- * change is about the service created again after the delete, and is compared with the deleted service's fact.
- * Undefined otherwise. Only the newest delete is kept: when several lie between, it is the one named.
+ * The time of the service's delete (ISO 8601) when it lies between a fact set at `fact` and a change at `at` (to the
+ * nanosecond: deletedAtN, TimePoint.n): the change is about the service created again after the delete, and is
+ * compared with the deleted service's fact. Undefined otherwise: a change earlier than the delete, delivered after it,
+ * is about the deleted service. Only the newest delete is kept: when several lie between, it is the one named.
  */
-export function deletedBetween(baseline: ServiceBaseline | undefined, factMs: number, t: number): string | undefined {
+export function deletedBetween(baseline: ServiceBaseline | undefined, fact: TimePoint<unknown>, at: ChangeInstant): string | undefined {
   const deleted = baseline?.deletedAtMs;
-  return deleted !== undefined && factMs < deleted && deleted <= t ? new Date(deleted).toISOString() : undefined;
+  if (deleted === undefined || fact.t > deleted) return undefined;
+  const point = baseline!.deletedAtN ? { t: deleted, v: undefined, n: baseline!.deletedAtN } : { t: deleted, v: undefined };
+  return isLaterPoint(point, fact) && !isAfter(point, at) ? new Date(deleted).toISOString() : undefined;
 }

@@ -61,7 +61,7 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
     const beforePoint = policyUnknown || policy ? undefined : settingBefore(baseline, baseline?.binaryAuthorization, change, enforcedPolicyOf);
     const before = beforePoint?.v;
     if (before) {
-      const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint!.t, change.timeMs);
+      const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint!, change);
       const label = serviceLabel(change.target);
       const noun = resourceNoun(change.target);
       const fromNow = noun === 'job' ? 'images its executions run from now on are not checked' : 'revisions deployed from now on are not checked';

@@ -78,7 +78,7 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
     if (point === undefined) return []; // the first revision known sets the baseline
     // A service created again after a delete: the delete closed the findings on the deleted one's values, so none of
     // them is taken as known (the same payload back would run with no finding open); each that loads code is reported.
-    const recreatedAfterDeleteAt = deletedBetween(baseline, point.t, change.timeMs);
+    const recreatedAfterDeleteAt = deletedBetween(baseline, point, change);
     const before = recreatedAfterDeleteAt ? new Map<string, string>() : namesBefore(point.v);
     const moved = movedFromFolded(change.codeLoadingEnv, before);
     const set: CodeLoadingVar[] = [];

@@ -53,7 +53,7 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
     const ingress = change.ingress ?? (settingBefore(baseline, baseline?.ingress, change, (write) => write.ingress)?.v as Ingress | undefined);
     // The ingress keeps the internet out: the run.app URL refuses it too (ingress-opened reports opening it).
     if (ingress !== undefined && ingress !== 'all') return [];
-    const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint.t, change.timeMs);
+    const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint, change);
     const who = change.principal?.id ?? 'An unknown principal';
     const unauthenticated = unauthenticatedCallers(change, baseline);
     const callers = unauthenticated.why ? ` It can be called without an identity (${unauthenticated.why}): the load balancer was the only control in front of it.` : ' Callers still need the invoker role.';

@@ -51,7 +51,7 @@ export const iapDisabled: Detector<'iap-disabled'> = {
     const beforePoint = settingBefore(baseline, baseline?.iapEnabled, change, (write) => write.iapEnabled);
     if (beforePoint?.v !== true) return [];
     // IAP on before was the deleted service's: the service was created again under the name without it.
-    const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint.t, change.timeMs);
+    const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint, change);
     const who = change.principal?.id ?? 'An unknown principal';
     const unauthenticated = unauthenticatedCallers(change, baseline);
     const callers = unauthenticated.why

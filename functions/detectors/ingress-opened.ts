@@ -54,7 +54,7 @@ export const ingressOpened: Detector<'ingress-opened'> = {
     const before = beforePoint?.v as Ingress | undefined;
     if (before === undefined || before === 'all') return [];
     // The ingress before is the deleted service's: the service was created again under the name.
-    const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint!.t, change.timeMs);
+    const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint!, change);
     const who = change.principal?.id ?? 'An unknown principal';
     const unauthenticated = unauthenticatedCallers(change, baseline);
     const callers = unauthenticated.why ? ` It can be called without an identity (${unauthenticated.why}): anyone on the internet can call it.` : ' Callers still need the invoker role.';

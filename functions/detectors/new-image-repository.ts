@@ -58,7 +58,7 @@ export const newImageRepository: Detector<'new-image-repository'> = {
     const untrustedFirstDeploy = firstDeploy && settings.trustedRepositories.length === 0;
     if (untrustedFirstDeploy && (earlierDeploy === undefined || !change.images.some((i) => i.unparseable))) return [];
     // No deploy since the delete: the deploy is compared with the deleted service's revisions.
-    const recreatedAfterDeleteAt = earlierDeploy === undefined ? undefined : deletedBetween(baseline, earlierDeploy.t, change.timeMs);
+    const recreatedAfterDeleteAt = earlierDeploy === undefined ? undefined : deletedBetween(baseline, earlierDeploy, change);
     const noun = resourceNoun(change.target);
     const newText = firstDeploy
       ? 'not in trustedRepositories'

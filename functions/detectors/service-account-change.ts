@@ -91,7 +91,7 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
       ? ` (another project's default compute SA, Editor on project ${foreignNumber} by default)`
       : toDefault ? ' (the default compute SA, Editor on the project by default)' : toAppEngineDefault ? ' (the App Engine default SA, Editor on the project by default)' : '';
     // The identity before is the deleted service's: this is the first identity known of the service created again.
-    const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint.t, change.timeMs);
+    const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint, change);
     const noun = resourceNoun(change.target);
     const beforeNote = recreatedAfterDeleteAt
       ? ` (its last ${templateNounOf(change.target.resourceType)}'s, before the ${noun} was deleted at ${recreatedAfterDeleteAt} and created again)`

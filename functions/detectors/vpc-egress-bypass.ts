@@ -51,7 +51,7 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
     const before = pointBefore(baseline?.vpcEgress, change);
     if (before?.v !== 'all-traffic') return [];
     // The egress before is the deleted service's: the service was created again under the name.
-    const recreatedAfterDeleteAt = deletedBetween(baseline, before.t, change.timeMs);
+    const recreatedAfterDeleteAt = deletedBetween(baseline, before, change);
     const who = change.principal?.id ?? 'An unknown principal';
     const after = change.vpcEgress;
     return [

@@ -42,7 +42,7 @@ import { severityRank, type Finding, type Severity } from './findings/finding.js
 import { findingId } from './findings/id.js';
 import { isService, isWideIamChange, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type EntryKey, type Principal } from './model/change.js';
 import { fnv1aJoined } from './audit/hash.js';
-import { withCanonicalFraction } from './audit/entry.js';
+import { subMillisecondNanos, withCanonicalFraction } from './audit/entry.js';
 import { findingBytes, jsonBytesOnce } from './jsonBytes.js';
 
 interface RuleDetection {
@@ -857,8 +857,10 @@ export class Engine {
     // A failed revision's write still set the service's labels (`recorded` keeps them).
     applyChangeTo(draft, recorded, edits, this.provenanceKeyOf(recorded));
     const span = revisionKept || reportedAsDeploy ? {} : otherHalfOf(rollout, this.waitMs);
+    const nanos = subMillisecondNanos(merged.change.time);
     const entry: CompletedRollout = {
       t: merged.change.timeMs,
+      ...(nanos > 0 ? { n: nanos } : {}),
       revision: merged.change.revision,
       operationId: rollout.observed?.operationId ?? rollout.write?.operationId,
       ...(rollout.write ? {} : { withoutWrite: true as const }),

@@ -109,6 +109,12 @@ export interface Rollout {
 
 export interface CompletedRollout {
   readonly t: number;
+  /**
+   * The sub-millisecond digits of its write's time, as nanoseconds (as TimePoint.n; absent: 0), so a deploy of its
+   * millisecond is told before or after it (detectors/revision.ts deployKey, repeatReported). Absent in baselines
+   * stored before it was kept.
+   */
+  readonly n?: number;
   readonly revision?: string;
   readonly operationId?: string;
   /**

@@ -65,7 +65,9 @@ function repeatOf(change: DeployChange, baseline: ServiceBaseline | undefined): 
  */
 function repeatReported(change: DeployChange, baseline: ServiceBaseline | undefined): boolean {
   const repeat = repeatOf(change, baseline);
-  return repeat !== undefined && baseline?.completed?.some((c) => c.t === repeat.t && c.reportedWrite === true) === true;
+  // That very rollout, to the nanosecond: not another of its millisecond (one kept before the digits were: by its
+  // millisecond, as then).
+  return repeat !== undefined && baseline?.completed?.some((c) => c.t === repeat.t && (c.n === undefined || c.n === (repeat.n ?? 0)) && c.reportedWrite === true) === true;
 }
 
 /** True when a rollout of the baseline still waits with the write of this operation. */
@@ -80,13 +82,15 @@ function waitsForOperation(baseline: ServiceBaseline | undefined, operationId: s
  * (v1 `template.metadata.name`, v2 `template.revision`), and the name is free again once that revision or the service
  * is deleted; a later deploy under it got the id of the finding reported for the earlier one, which every sink has
  * taken already (sinks/deliver.ts) and dropped as a duplicate. A name an earlier rollout of the service made (its
- * completed rollouts, kept across a delete) is told apart by the deploy's time.
+ * completed rollouts, kept across a delete) is told apart by the deploy's time. "Earlier" is to the nanosecond
+ * (CompletedRollout.n): a rollout of the deploy's own millisecond counts when its write's timestamp is earlier.
  */
 export function deployKey(change: DeployChange, baseline: ServiceBaseline | undefined): string[] {
   // Only a service's rollouts are recorded (completed), so only a service's reused names can be told apart: a worker
   // pool's deploys are keyed by time, whatever their revision is called.
   if (!change.revision || !isService(change.target)) return [change.time];
-  const reused = baseline?.completed?.some((c) => c.revision === change.revision && c.t < change.timeMs) === true;
+  // Earlier to the nanosecond (CompletedRollout.n): a rollout of the deploy's own millisecond may have made the name.
+  const reused = baseline?.completed?.some((c) => c.revision === change.revision && c.t <= change.timeMs && isBefore(c.n ? { t: c.t, v: c.revision, n: c.n } : { t: c.t, v: c.revision }, change)) === true;
   return reused ? [change.revision, change.time] : [change.revision];
 }
 

@@ -3,7 +3,13 @@
 // that revision or the service is deleted. "Earlier" is to the nanosecond: a deploy under a reused name in the same
 // millisecond as the earlier rollout (real audit timestamps carry nanoseconds) must get its own finding id, as a
 // millisecond apart, or every sink drops it as a duplicate of the first (sinks/deliver.ts).
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FileBaselineStore } from '../../functions/baseline/file.js';
+import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
+import { replay } from '../../functions/replay/replay.js';
 import { subMillisecondNanos } from '../../functions/audit/entry.js';
 import { parseEntry } from '../../functions/audit/normalize.js';
 import { emptyBaseline, pointAt, type ServiceBaseline } from '../../functions/baseline/state.js';
@@ -66,13 +72,18 @@ const CASES: readonly Case[] = [
 async function byId(c: Case, times: readonly [string, string, string], live: boolean): Promise<string[]> {
   const entries = c.entries(...times);
   const all: Finding[] = live ? await findingsLive(entries, PEOPLE_UNAPPROVED) : await findingsOf(entries, PEOPLE_UNAPPROVED);
+  return grouped(all.filter((f) => f.rule === c.rule), times);
+}
+
+/** Findings grouped by id: each id's event times (named by the entry they are of) and statuses. */
+function grouped(findings: readonly Finding[], times: readonly [string, string, string]): string[] {
   const names = new Map<string, string>([
     [times[0], 'first'],
     [times[1], 'delete'],
     [times[2], 'second'],
   ]);
   const ids = new Map<string, string[]>();
-  for (const f of all.filter((f) => f.rule === c.rule)) ids.set(f.id, [...(ids.get(f.id) ?? []), `${names.get(f.eventTime) ?? f.eventTime} ${f.status ?? 'active'}`]);
+  for (const f of findings) ids.set(f.id, [...(ids.get(f.id) ?? []), `${names.get(f.eventTime) ?? f.eventTime} ${f.status ?? 'active'}`]);
   return [...ids.values()].map((v) => v.join(', '));
 }
 
@@ -137,6 +148,53 @@ describe("a write's repeat, judged before it came, and another deploy of the rep
         const change = { ...write(at), revisionSeen: true as const };
         expect(createsRevision(change, baselineOf(other, repeat, change.templateFingerprint!, repeatReported)), timing).toBe(!repeatReported);
       }
+    });
+  }
+});
+
+describe('replay of deploys under one revision name in one millisecond', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runwatch-same-ms-completed-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let files = 0;
+
+  /** The rule's findings replayed from one file into `mode`'s store, by id (as byId), sorted. */
+  async function replayed(c: Case, times: readonly [string, string, string], mode: 'memory' | 'file' | 'workers'): Promise<string[]> {
+    const path = join(dir, `${files++}.jsonl`);
+    writeFileSync(path, c.entries(...times).map((e) => JSON.stringify(e)).join('\n'));
+    const store = mode === 'memory' ? new MemoryBaselineStore() : mode === 'file' ? await FileBaselineStore.open(join(dir, `${files}.state.json`)) : undefined;
+    const found: Finding[] = [];
+    try {
+      await replay({ config: PEOPLE_UNAPPROVED, ...(store ? { store } : {}), paths: [path], workers: mode === 'workers' ? 2 : 0, onFinding: (f) => void found.push(f) });
+    } finally {
+      if (store instanceof FileBaselineStore) await store.release();
+    }
+    return grouped(found.filter((f) => f.rule === c.rule), times).sort();
+  }
+
+  for (const mode of ['memory', 'file', 'workers'] as const) {
+    for (const c of CASES) {
+      it(`${mode}: ${c.rule}: ${c.label}: one id per deploy, as a millisecond apart`, async () => {
+        const apart = await replayed(c, TIMINGS['a millisecond apart'], mode);
+        expect(apart.filter((v) => v.startsWith('second')).length).toBe(1);
+        expect(await replayed(c, TIMINGS['in the same millisecond'], mode)).toEqual(apart);
+      });
+    }
+  }
+});
+
+describe('a baseline stored before completed rollouts kept their nanoseconds', () => {
+  for (const c of CASES) {
+    it(`${c.rule}: ${c.label}: a later deploy under the name is judged as with them`, async () => {
+      const times = TIMINGS['in the same millisecond'];
+      const store = new MemoryBaselineStore();
+      await findingsLive(c.entries(...times), PEOPLE_UNAPPROVED, undefined, undefined, store);
+      expect(JSON.stringify([...store.entries()])).toMatch(/"completed":\[[^\]]*"n":/);
+      const stripped = (s: MemoryBaselineStore): MemoryBaselineStore => new MemoryBaselineStore(JSON.parse(JSON.stringify([...s.entries()]), (key, value: unknown) => (key === 'n' ? undefined : value)) as [string, never][]);
+      const copy = (s: MemoryBaselineStore): MemoryBaselineStore => new MemoryBaselineStore(structuredClone([...s.entries()]));
+      const next = deploy('2024-05-07T22:58:04.355100Z', SA0, 'gcr.io/acme', REVISION);
+      const judged = async (s: MemoryBaselineStore): Promise<string[]> =>
+        (await findingsLive([next], PEOPLE_UNAPPROVED, Date.parse('2031-01-01T00:00:00Z'), undefined, s)).filter((f) => f.rule === c.rule).map((f) => `${f.id} ${f.status ?? 'active'}`);
+      expect(await judged(stripped(store))).toEqual(await judged(copy(store)));
     });
   }
 });

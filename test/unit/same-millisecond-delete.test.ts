@@ -135,3 +135,23 @@ describe('a baseline stored before the delete kept its nanoseconds', () => {
   }
 });
 
+
+describe("a late deploy about the deleted service, and the re-created service's deploy of the delete's millisecond", () => {
+  // The deleted service's last deploy set a secret in plain text; it arrives after the delete and after the re-created
+  // service's first deploy (without it). The delete, before that deploy, took its risk away: the finding is reported
+  // and closed by the delete, as when a millisecond lies between the delete and the re-created service's deploy.
+  const run = async (deleteTime: string, recreatedTime: string): Promise<string[]> => {
+    const late = v1EnvDeploy('2024-05-06T22:00:00.000100Z', [SECRET]);
+    const entries = [v1EnvDeploy(EARLIER, []), deleted(deleteTime), v1EnvDeploy(recreatedTime, []), late];
+    const ms = new Date(Date.parse(deleteTime)).toISOString();
+    return (await findingsLive(entries)).filter((f) => f.rule === 'plaintext-secret-env').map((f) =>
+      JSON.stringify({ status: f.status ?? 'active', eventTime: f.eventTime, resolution: f.resolution }).replaceAll(deleteTime, 'DELETE').replaceAll(ms, 'DELETE').replaceAll(recreatedTime, 'RECREATED'),
+    );
+  };
+  it('closed by the delete, not by the later deploy', async () => {
+    const apart = await run('2024-05-06T22:58:04.354500Z', '2024-05-06T22:58:04.355900Z');
+    expect(apart).toHaveLength(2);
+    expect(apart[1]).toContain('DELETE');
+    expect(await run('2024-05-06T22:58:04.355500Z', '2024-05-06T22:58:04.355900Z')).toEqual(apart);
+  });
+});

@@ -4,7 +4,7 @@
 // Deploys that create a revision wait for their system events first (correlate/rollout.ts).
 import { applyChangeTo, openedBefore } from './baseline/apply.js';
 import { baselineKey, type BaselineStore, type Delivery, type TransactionOutcome } from './baseline/store.js';
-import { beforeDelete, COPY_EDITS, IN_PLACE_EDITS, valueBefore, type BaselineEdits, type MutableBaseline, type ServiceBaseline } from './baseline/state.js';
+import { beforeDelete, COPY_EDITS, IN_PLACE_EDITS, isAfter, pointAt, valueBefore, type BaselineEdits, type TimePoint, type MutableBaseline, type ServiceBaseline } from './baseline/state.js';
 import { globMatches, isPerson, principalMatches } from './config/glob.js';
 import type { RuleException, RuleSettings, RunwatchConfig } from './config/types.js';
 import {
@@ -33,7 +33,7 @@ import {
   type Rollout,
 } from './correlate/rollout.js';
 import { detectors, type RuleId } from './detectors/index.js';
-import { createsRevision, deletedReason } from './detectors/revision.js';
+import { createsRevision, deletedReason, pointTime } from './detectors/revision.js';
 import type { Detection, Detector, OpenFinding } from './detectors/types.js';
 import { generationOfRevisionName, type RevisionObservation } from './audit/systemEvent.js';
 import { cutText } from './untrustedText.js';
@@ -42,7 +42,7 @@ import { severityRank, type Finding, type Severity } from './findings/finding.js
 import { findingId } from './findings/id.js';
 import { isService, isWideIamChange, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type EntryKey, type Principal } from './model/change.js';
 import { fnv1aJoined } from './audit/hash.js';
-import { subMillisecondNanos, withCanonicalFraction } from './audit/entry.js';
+import { subMillisecondNanos } from './audit/entry.js';
 import { findingBytes, jsonBytesOnce } from './jsonBytes.js';
 
 interface RuleDetection {
@@ -577,8 +577,9 @@ export class Engine {
       // An entry older than the delete, of a rule whose findings a delete closes: the delete took its risk away (unless
       // a newer entry before the delete already did), as it would have in time order.
       const takenAway = d.detection.takenAwayLater;
-      const byDelete = aboutDeleted(d.rule) && (!takenAway || Date.parse(takenAway.time) > base.deletedAtMs!);
-      const closing = byDelete ? { time: withCanonicalFraction(new Date(base.deletedAtMs!).toISOString()), reason: deletedReason(finding) } : takenAway;
+      // (To the nanosecond: a change of the delete's millisecond that took it away may be later than the delete.)
+      const byDelete = aboutDeleted(d.rule) && (!takenAway || isAfter(pointOfTime(takenAway.time), { timeMs: base.deletedAtMs!, time: deleteTime(base) }));
+      const closing = byDelete ? { time: deleteTime(base), reason: deletedReason(finding) } : takenAway;
       if (closing) findings.push(closedLater(finding, closing));
       // A failed rollout cannot open a revision's risk either: that revision never served (it is reported, not in
       // force). A service setting the write applied is in force all the same.
@@ -1001,6 +1002,17 @@ function resolutionOf(finding: Finding, change: Change, reason: string): Finding
 }
 
 /** A late finding, closed by a newer change applied before it came: when and why are known, not who nor which entry. */
+/** A canonical timestamp as a point (TimePoint.n its nanoseconds), to compare with an instant. */
+function pointOfTime(time: string): TimePoint<undefined> {
+  return pointAt({ timeMs: Date.parse(time), time }, undefined);
+}
+
+/** The canonical timestamp of the service's delete: its millisecond and, when known, its nanoseconds (deletedAtN). */
+function deleteTime(baseline: ServiceBaseline): string {
+  const n = baseline.deletedAtN;
+  return pointTime(n ? { t: baseline.deletedAtMs!, v: undefined, n } : { t: baseline.deletedAtMs!, v: undefined });
+}
+
 function closedLater(finding: Finding, takenAway: { readonly time: string; readonly reason: string }): Finding {
   return { ...finding, status: 'resolved', resolution: { time: takenAway.time, principal: 'unknown', reason: takenAway.reason, logName: '', insertId: '' } };
 }

@@ -163,7 +163,7 @@ export function riskInForce<T>(
 }
 
 /** The canonical timestamp of a point: its millisecond and, when known, the nanoseconds after it (TimePoint.n). */
-function pointTime(point: TimePoint<unknown>): string {
+export function pointTime(point: TimePoint<unknown>): string {
   const iso = new Date(point.t).toISOString();
   return withCanonicalFraction(point.n ? `${iso.slice(0, -1)}${String(point.n).padStart(6, '0')}Z` : iso);
 }

@@ -14,7 +14,7 @@ import { FileBaselineStore } from '../../functions/baseline/file.js';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { replay } from '../../functions/replay/replay.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { at, deleteServiceAt, SLACK_BOT, v1EnvDeploy, v1ServiceWrite, withV1ServiceAccount, type Json } from '../support/entries.js';
+import { at, deleteServiceAt, SLACK_BOT, synthetic, v1EnvDeploy, v1ServiceWrite, variant, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { config, findingsLive, findingsOf } from '../support/run.js';
 
 const EARLIER = '2024-05-06T21:00:00Z';
@@ -154,4 +154,41 @@ describe("a late deploy about the deleted service, and the re-created service's 
     expect(apart[1]).toContain('DELETE');
     expect(await run('2024-05-06T22:58:04.355500Z', '2024-05-06T22:58:04.355900Z')).toEqual(apart);
   });
+});
+
+describe('a v2 upsert (allowMissing) of the delete\'s millisecond, earlier than the delete, delivered after it', () => {
+  // The upsert updated the service that still existed: what it leaves out (the ingress) it left as it was, as a
+  // millisecond before the delete. Only an upsert after the delete created the service again (at the default `all`).
+  const STOREFRONT = { project: 'acme-prod', location: 'europe-west1', service: 'storefront' };
+  const v2 = (name: string, time: string, edit: (service: Record<string, unknown>, request: Record<string, unknown>) => void): Json =>
+    at(
+      variant(synthetic(name), (e) => {
+        const request = e.protoPayload['request'] as Record<string, unknown>;
+        edit(request['service'] as Record<string, unknown>, request);
+      }),
+      time,
+    );
+  const create = v2('v2-CreateService', '2024-06-01T10:00:00Z', (service) => void (service['ingress'] = 'INGRESS_TRAFFIC_INTERNAL_ONLY'));
+  const upsert = (time: string): Json =>
+    v2('v2-UpdateService', time, (service, request) => {
+      delete service['ingress'];
+      request['allowMissing'] = true;
+    });
+  const deleteV2 = (time: string): Json =>
+    variant(deleteServiceAt(time, STOREFRONT), (e) => {
+      e.protoPayload['methodName'] = 'google.cloud.run.v2.Services.DeleteService';
+      e.protoPayload['resourceName'] = 'projects/acme-prod/locations/europe-west1/services/storefront';
+    });
+  const run = async (upsertTime: string, deleteTime: string, live: boolean): Promise<string[]> => {
+    const entries = [create, deleteV2(deleteTime), upsert(upsertTime)];
+    const found = live ? await findingsLive(entries) : await findingsOf(entries);
+    return found.filter((f) => f.rule === 'ingress-opened').map((f) => shown(f, upsertTime, deleteTime));
+  };
+  for (const live of [true, false]) {
+    it(`${live ? 'each judged before the next arrives' : 'each arriving at its own time'}: not taken for a create, as a millisecond apart`, async () => {
+      const apart = await run('2024-06-01T11:00:00.000100Z', '2024-06-01T11:00:00.001500Z', live);
+      expect(apart, 'a millisecond apart').toEqual([]);
+      expect(await run('2024-06-01T11:00:00.001100Z', '2024-06-01T11:00:00.001500Z', live), 'in the same millisecond').toEqual(apart);
+    });
+  }
 });

@@ -2,7 +2,7 @@
 // For each change it reads the service's baseline, runs every enabled rule (pure), folds the change into the
 // baseline, all in one store transaction, then enriches the detections into findings with deterministic ids.
 // Deploys that create a revision wait for their system events first (correlate/rollout.ts).
-import { applyChangeTo, openedBefore } from './baseline/apply.js';
+import { applyChangeTo, newerInItsMillisecond, openedBefore } from './baseline/apply.js';
 import { baselineKey, type BaselineStore, type Delivery, type TransactionOutcome } from './baseline/store.js';
 import { beforeDelete, COPY_EDITS, IN_PLACE_EDITS, isAfter, pointAt, valueBefore, type BaselineEdits, type TimePoint, type MutableBaseline, type ServiceBaseline } from './baseline/state.js';
 import { globMatches, isPerson, principalMatches } from './config/glob.js';
@@ -950,8 +950,12 @@ function createdByUpsert(baseline: ServiceBaseline, change: Change): Change {
   const defaultUrl = change.defaultUrlDisabledIfCreated !== undefined && change.defaultUrlDisabled === undefined;
   if (!ingress && !iap && !defaultUrl) return change;
   const deleted = baseline.deletedAtMs;
-  if (deleted === undefined || deleted > change.timeMs || baseline.lastChangeMs > deleted) return change;
-  if ((baseline.rollouts ?? []).some((rollout) => rollout.openedMs >= deleted && rollout.openedMs < change.timeMs)) return change;
+  // Before, after and since the delete are to the nanosecond (deletedAtN): an upsert earlier in the delete's millisecond
+  // updated the service that still existed, and an entry later in it is the re-created service's.
+  if (deleted === undefined || beforeDelete(baseline, change)) return change;
+  const deletedAt = { timeMs: deleted, time: deleteTime(baseline) };
+  if (baseline.lastChangeMs > deleted || newerInItsMillisecond(baseline, deletedAt)) return change;
+  if ((baseline.rollouts ?? []).some((rollout) => !openedBefore(rollout, deletedAt) && openedBefore(rollout, change))) return change;
   return {
     ...change,
     ...(ingress ? { ingress: change.ingressIfCreated } : {}),

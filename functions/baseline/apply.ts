@@ -164,9 +164,10 @@ function forgetBefore(target: MutableBaseline, at: ChangeInstant): void {
 
 /**
  * True when an entry of the delete's own millisecond, later to the nanosecond, was applied before it came: the
- * delete arrived late (lastChangeMs, a whole millisecond, cannot tell).
+ * delete arrived late (lastChangeMs, a whole millisecond, cannot tell). Also asked of a delete applied already (the
+ * engine's createdByUpsert: was the service created again since).
  */
-function newerInItsMillisecond(target: MutableBaseline, change: Change): boolean {
+export function newerInItsMillisecond(target: ServiceBaseline, change: { readonly timeMs: number; readonly time: string }): boolean {
   if (change.timeMs !== target.lastChangeMs) return false;
   const histories = target as unknown as Partial<Record<string, readonly TimePoint<unknown>[]>>;
   return [...HISTORY_FIELDS, ...OPTIONAL_SERVICE_OBJECT_HISTORIES, ...CARRIED_OPTIONAL_HISTORIES].some((field) => changedAfter(histories[field], change));

@@ -4,7 +4,7 @@ import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
 import { classifyPagerDutyResponse, PagerDutySink, renderPagerDuty, renderPagerDutyEvents } from '../../sinks/pagerduty.js';
 import type { DeliveryResult } from '../../sinks/sink.js';
 import { makeFinding, resolutionOf, RULES } from '../support/findings.js';
-import { PAGERDUTY_TEST_ROUTING_KEY, startPagerDutyServer, type PagerDutyServer } from '../support/pagerdutyServer.js';
+import { PAGERDUTY_EVENT_MAX_BYTES, PAGERDUTY_TEST_ROUTING_KEY, startPagerDutyServer, type PagerDutyServer } from '../support/pagerdutyServer.js';
 import { expectGolden } from './golden.js';
 import { HOSTILE } from './hostile.js';
 
@@ -239,6 +239,91 @@ describe('PagerDutySink against a local Events API', () => {
     for (let i = 0; i < 3; i += 1) outcomes.push(await deliverOnce({ sink: sink(), finding, records, nowMs: Date.now(), deadlineMs: deadline() }));
     expect(outcomes.map((o) => o.status)).toEqual(['delivered', 'duplicate', 'duplicate']);
     expect(server.requests).toHaveLength(1);
+  });
+});
+
+describe('untrusted names: sizes and links against the local Events API (512 KB per event)', () => {
+  const trigger = (finding: Parameters<typeof renderPagerDuty>[0]): Extract<ReturnType<typeof renderPagerDuty>, { event_action: 'trigger' }> => {
+    const event = renderPagerDuty(finding, { source: 'runwatch' });
+    if (event.event_action !== 'trigger') throw new Error('expected a trigger');
+    return event;
+  };
+  const bodyBytes = (): number => Buffer.byteLength(server.requests[0]?.body ?? '', 'utf8');
+
+  it('a service name of 30,000 CJK characters (90 KB in its audit entry, which may hold 512 KiB) is delivered, not refused as too large', async () => {
+    // The name is in component, and twice percent-encoded (9 characters each) in client_url and the console link:
+    // 90 KB of name made a 650 KB event, which PagerDuty refuses (400, permanent): the finding never paged anyone.
+    const finding = makeFinding('public-invoker-grant', { service: '日'.repeat(30_000) });
+    expect(await sink().deliver(finding, { deadlineMs: deadline() })).toEqual({ status: 'delivered', ref: finding.id });
+    expect(bodyBytes()).toBeLessThanOrEqual(PAGERDUTY_EVENT_MAX_BYTES);
+    expect(server.open.has(finding.id)).toBe(true);
+    const event = trigger(finding);
+    expect(event.payload.component.length).toBeLessThanOrEqual(255);
+    expect(event.payload.component.endsWith('…')).toBe(true);
+    // A cut URL would open some other page: the too-long console link is left out, the audit entry's stays.
+    expect(event.client_url).toBeUndefined();
+    expect(event.links).toEqual([{ href: finding.links.logEntry, text: 'Audit log entry in Logs Explorer' }]);
+  });
+
+  it('a project name of 30,000 characters is cut in group, as the service is in component', () => {
+    const event = trigger(makeFinding('off-window-deploy', { project: 'p'.repeat(30_000) }));
+    expect(event.payload.group).toBe(`${'p'.repeat(254)}…`);
+  });
+
+  it('labels whose JSON is six times their size (control characters are written \\u0001) still fit one event', async () => {
+    // 100 labels of 4,000 control characters: 400 KB in the entry, 2.4 MB as JSON even with each value cut at 4,096.
+    const labels = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`label-${i}`, '\u0001'.repeat(4_000)]));
+    const finding = makeFinding('off-window-deploy', { labels });
+    expect(await sink().deliver(finding, { deadlineMs: deadline() })).toEqual({ status: 'delivered', ref: finding.id });
+    expect(bodyBytes()).toBeLessThanOrEqual(PAGERDUTY_EVENT_MAX_BYTES);
+    // What fits is kept: the finding id and rule always, and the details cut shorter rather than dropped.
+    const details = trigger(finding).payload.custom_details;
+    expect(details).toMatchObject({ finding_id: finding.id, rule: 'off-window-deploy', principal: 'alice@acme.com' });
+  });
+
+  it('an ordinary finding keeps every detail as it was (the budget only bites on oversized ones)', () => {
+    const finding = makeFinding('new-image-repository');
+    const details = trigger(finding).payload.custom_details;
+    expect(details['labels']).toEqual(finding.labels);
+    expect(details['evidence']).toEqual(finding.evidence);
+  });
+
+  // Links come from the finding, which the notify function reads off the findings topic checking only the fields it
+  // routes by: PagerDuty makes client_url and every href a clickable link in the incident, so they are checked here
+  // as Slack checks them (https on the Cloud Console, nothing else).
+  it.each([
+    ['javascript:', 'javascript:alert(document.cookie)//console.cloud.google.com/'],
+    ['another host', 'https://console.cloud.google.com.evil.example/run'],
+    ['user info', 'https://console.cloud.google.com@evil.example/run'],
+    ['plain http', 'http://console.cloud.google.com/run'],
+    ['not a URL', 'storefront'],
+  ])('a link that is not an https Cloud Console URL (%s) is left out', (_name, url) => {
+    const finding = makeFinding('public-invoker-grant');
+    const event = trigger({ ...finding, links: { console: url, logEntry: url } });
+    expect(event.client_url).toBeUndefined();
+    expect(event.links).toEqual([]);
+  });
+
+  it('a console link with raw characters goes out percent-encoded, a valid URL of printable ASCII', () => {
+    const finding = makeFinding('public-invoker-grant');
+    const raw = 'https://console.cloud.google.com/run/detail/europe-west1/a b\u202e"<x>|y/revisions?project=acme prod';
+    const event = trigger({ ...finding, links: { ...finding.links, console: raw } });
+    const encoded = 'https://console.cloud.google.com/run/detail/europe-west1/a%20b%E2%80%AE%22%3Cx%3E|y/revisions?project=acme%20prod';
+    expect(event.client_url).toBe(encoded);
+    expect(event.links[0]?.href).toBe(encoded);
+  });
+
+  it.each(HOSTILE)('%s: every link is an https Cloud Console URL of printable ASCII, as a URL parser writes it', (_name, hostile) => {
+    for (const rule of RULES) {
+      const event = trigger(makeFinding(rule, { service: hostile, project: hostile, location: hostile, insertId: hostile }));
+      for (const href of [event.client_url, ...event.links.map((l) => l.href)].filter((h): h is string => h !== undefined)) {
+        expect(href).toMatch(/^https:\/\/console\.cloud\.google\.com\/[\x21-\x7e]*$/);
+        expect(new URL(href).href).toBe(href);
+        expect(href.length).toBeLessThanOrEqual(2_048);
+      }
+      expect(event.payload.component.length).toBeLessThanOrEqual(255);
+      expect(event.payload.group.length).toBeLessThanOrEqual(255);
+    }
   });
 });
 

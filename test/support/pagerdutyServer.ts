@@ -1,6 +1,7 @@
 // A local PagerDuty Events API v2 (`POST /v2/enqueue`) on 127.0.0.1, validating events the way the docs describe:
 // 202 `{status:'success', message:'Event processed', dedup_key}`, 400 `{status:'invalid event', message, errors[]}`.
-// It also tracks alerts by dedup_key so tests can see a trigger open one and a resolve close it.
+// It also tracks alerts by dedup_key so tests can see a trigger open one and a resolve close it. An event over the
+// documented size limit (01-Overview.md: "Events API payloads are limited to 512 KB") is refused with a 400.
 import { startHttpReceiver, type HttpReceiver, type ReceivedRequest } from './webhookServer.js';
 
 export const PAGERDUTY_TEST_ROUTING_KEY = 'R0UT1NGKEY0123456789abcdefABCDEF';
@@ -14,6 +15,9 @@ export interface PagerDutyServer extends HttpReceiver {
   readonly open: Set<string>;
 }
 
+/** 512 KB, read as 512 x 1,024 bytes of the request body. */
+export const PAGERDUTY_EVENT_MAX_BYTES = 512 * 1024;
+
 const ACTIONS = new Set(['trigger', 'acknowledge', 'resolve']);
 const SEVERITIES = new Set(['critical', 'error', 'warning', 'info']);
 
@@ -21,6 +25,9 @@ export async function startPagerDutyServer(): Promise<PagerDutyServer> {
   const open = new Set<string>();
   const receiver = await startHttpReceiver((request) => {
     if (request.path !== '/v2/enqueue' || request.method !== 'POST') return { status: 404, body: { status: 'not found' } };
+    if (Buffer.byteLength(request.body, 'utf8') > PAGERDUTY_EVENT_MAX_BYTES) {
+      return { status: 400, body: { status: 'invalid event', message: 'Event object is invalid', errors: ['Event is larger than 512 KB'] } };
+    }
     const event = parse(request);
     const errors = event ? validate(event) : ['Event object is not valid JSON'];
     if (!event || errors.length) return { status: 400, body: { status: 'invalid event', message: 'Event object is invalid', errors } };

@@ -10,10 +10,16 @@
 // 400 and other statuses permanent, with PagerDuty's `errors[]` in the reason.
 // The routing key is a secret: it is added to the body only at send time (never in `render`), and every reason
 // is scrubbed of it in case a server echoes it back.
+// Untrusted names (anyone who can deploy writes them) are bounded so an event always fits PagerDuty's 512 KB,
+// which it refuses with a 400 (permanent: the finding would never page): the summary at its documented 1,024
+// characters, component and group at 255, each custom_details string at 4,096; an event still over 500,000 bytes
+// (many long values, or control characters, which JSON writes as six bytes each) has its details cut shorter, tier
+// by tier, down to the finding id and rule. client_url and links[].href are https Cloud Console URLs only, as a URL
+// parser writes them (percent-encoded), and left out when longer than 2,048 characters: a cut URL opens another page.
 import { consoleLinkSubject, type Finding, type Severity } from '../functions/findings/finding.js';
 import { isResolution, parseRetryAfter, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
-import { wellFormed } from './text.js';
+import { consoleUrl, wellFormed } from './text.js';
 import { describeFetchError } from './fetchFailure.js';
 import { truncatePlain, visibleText } from '../functions/untrustedText.js';
 
@@ -25,8 +31,33 @@ const SEVERITY: Readonly<Record<Severity, PagerDutySeverity>> = { CRITICAL: 'cri
 
 /** PagerDuty's limits: summary 1,024 characters, dedup_key 255; the whole event 512 KB. */
 const SUMMARY_MAX = 1024;
-/** custom_details strings beyond this are cut, which keeps even a hostile finding far below 512 KB. */
-const DETAIL_STRING_MAX = 4096;
+/**
+ * component and group have no documented limit; PagerDuty's examples are a word (`mysql`, `prod-datapipe`). A
+ * Cloud Run service name or project id is at most 63 characters: 255 (dedup_key's limit) cuts only hostile ones.
+ */
+const NAME_MAX = 255;
+/** Longer URLs are left out, not cut: about what browsers and proxies reliably take. Real console links are a few hundred. */
+const LINK_URL_MAX = 2048;
+/** The event's JSON in UTF-8 bytes, routing key excluded: below the documented 512 KB however it is counted. */
+const EVENT_MAX_BYTES = 500_000;
+
+interface DetailLimits {
+  /** UTF-16 units per string (key or value). */
+  readonly string: number;
+  /** Items per nested array or object (evidence values, labels). */
+  readonly items: number;
+}
+
+/**
+ * The details are cut with the first of these under which the event fits. The first changes nothing of an ordinary
+ * finding (4,096 per string, no item limit); the last fits any finding (20 x 20 values of 64 characters).
+ */
+const DETAIL_TIERS: readonly DetailLimits[] = [
+  { string: 4096, items: Number.POSITIVE_INFINITY },
+  { string: 1024, items: 100 },
+  { string: 256, items: 50 },
+  { string: 64, items: 20 },
+];
 
 export interface PagerDutyLink {
   readonly href: string;
@@ -83,11 +114,12 @@ export function renderPagerDutyEvents(finding: Finding, options: PagerDutyRender
 
 function renderTrigger(finding: Finding, options: PagerDutyRenderOptions): PagerDutyTrigger {
   const resolved = isResolution(finding) ? ' (already resolved)' : '';
-  return {
+  const clientUrl = consoleUrl(finding.links.console, LINK_URL_MAX);
+  const event: PagerDutyTrigger = {
     event_action: 'trigger',
     dedup_key: finding.id,
     client: 'runwatch',
-    ...(finding.links.console ? { client_url: finding.links.console } : {}),
+    ...(clientUrl ? { client_url: clientUrl } : {}),
     payload: {
       // Shown as the incident title and read out in push, SMS and phone notifications: nothing in it may break a
       // line, turn text around or hide (a service named `\u202e...` would otherwise read backwards).
@@ -95,16 +127,31 @@ function renderTrigger(finding: Finding, options: PagerDutyRenderOptions): Pager
       source: options.source,
       severity: SEVERITY[finding.severity],
       timestamp: finding.eventTime,
-      component: visibleText(finding.service),
-      group: visibleText(finding.project),
+      component: truncatePlain(visibleText(finding.service), NAME_MAX),
+      group: truncatePlain(visibleText(finding.project), NAME_MAX),
       class: finding.rule,
-      custom_details: customDetails(finding),
+      custom_details: {},
     },
     links: linksOf(finding),
   };
+  return withinBudget(event, detailsOf(finding));
 }
 
-function customDetails(finding: Finding): Record<string, DetailValue> {
+/** `event` with the details cut by the first tier under which it fits EVENT_MAX_BYTES; at worst only the id and rule. */
+function withinBudget(event: PagerDutyTrigger, details: Readonly<Record<string, DetailValue>>): PagerDutyTrigger {
+  const withDetails = (custom_details: Readonly<Record<string, DetailValue>>): PagerDutyTrigger => ({ ...event, payload: { ...event.payload, custom_details } });
+  for (const limits of DETAIL_TIERS) {
+    const candidate = withDetails(Object.fromEntries(Object.entries(details).map(([key, value]) => [key, capStrings(value, limits)])));
+    if (Buffer.byteLength(JSON.stringify(candidate), 'utf8') <= EVENT_MAX_BYTES) return candidate;
+  }
+  return withDetails({
+    finding_id: details['finding_id'] ?? null,
+    rule: details['rule'] ?? null,
+    details_left_out: 'too large for one PagerDuty event (512 KB): see the audit entry',
+  });
+}
+
+function detailsOf(finding: Finding): Record<string, DetailValue> {
   const details: Record<string, DetailValue> = {
     finding_id: finding.id,
     rule: finding.rule,
@@ -132,22 +179,32 @@ function customDetails(finding: Finding): Record<string, DetailValue> {
       ? { resolved_at: finding.resolution.time, resolved_by: finding.resolution.principal, resolution_reason: finding.resolution.reason }
       : {}),
   };
-  return capStrings(details) as Record<string, DetailValue>;
+  return details;
 }
 
 function linksOf(finding: Finding): PagerDutyLink[] {
   const links: PagerDutyLink[] = [];
-  if (finding.links.console) links.push({ href: finding.links.console, text: `Cloud Run ${consoleLinkSubject(finding)} in the Cloud Console` });
-  links.push({ href: finding.links.logEntry, text: 'Audit log entry in Logs Explorer' });
+  const console = consoleUrl(finding.links.console, LINK_URL_MAX);
+  if (console) links.push({ href: console, text: `Cloud Run ${consoleLinkSubject(finding)} in the Cloud Console` });
+  const logEntry = consoleUrl(finding.links.logEntry, LINK_URL_MAX);
+  if (logEntry) links.push({ href: logEntry, text: 'Audit log entry in Logs Explorer' });
   return links;
 }
 
-/** Strings cut, and made well formed (JSON.stringify writes a lone surrogate as an escape such as `\ud83d`, which strict JSON parsers refuse). */
-function capStrings(value: DetailValue): DetailValue {
-  if (typeof value === 'string') return truncatePlain(wellFormed(value), DETAIL_STRING_MAX);
-  if (Array.isArray(value)) return value.map(capStrings);
+/**
+ * Strings cut, and made well formed (JSON.stringify writes a lone surrogate as an escape such as `\ud83d`, which
+ * strict JSON parsers refuse); nested arrays and objects keep `limits.items` items and say how many more there were.
+ */
+function capStrings(value: DetailValue, limits: DetailLimits): DetailValue {
+  if (typeof value === 'string') return truncatePlain(wellFormed(value), limits.string);
+  if (Array.isArray(value)) {
+    const kept = value.slice(0, limits.items).map((v: DetailValue) => capStrings(v, limits));
+    return value.length > limits.items ? [...kept, `… and ${value.length - limits.items} more`] : kept;
+  }
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [truncatePlain(wellFormed(k), 256), capStrings(v as DetailValue)]));
+    const entries = Object.entries(value);
+    const kept = entries.slice(0, limits.items).map(([k, v]) => [truncatePlain(wellFormed(k), Math.min(256, limits.string)), capStrings(v as DetailValue, limits)]);
+    return Object.fromEntries(entries.length > limits.items ? [...kept, ['…', `${entries.length - limits.items} more`]] : kept);
   }
   return value;
 }

@@ -13,3 +13,26 @@ export function isHighSurrogate(code: number): boolean {
 export function wellFormed(text: string): string {
   return text.toWellFormed();
 }
+
+const CONSOLE_HOST = 'console.cloud.google.com';
+
+/**
+ * `url` as a URL parser writes it (every character outside printable ASCII, and space, quotes and angle brackets,
+ * percent-encoded) when it is an https URL on the Cloud Console without user info or port, at most `maxLength`
+ * characters long; otherwise undefined. The links a finding carries are built by findings/enrich.ts from names
+ * anyone who can deploy writes, and reach a sink off the findings topic, where only the fields routing needs are
+ * checked: a sink that makes them clickable takes only its own kind of URL, and leaves out one too long to be
+ * kept whole (a cut URL opens another page).
+ */
+export function consoleUrl(url: string | undefined, maxLength: number): string | undefined {
+  if (!url) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url.toWellFormed());
+  } catch {
+    return undefined;
+  }
+  if (parsed.protocol !== 'https:' || parsed.hostname !== CONSOLE_HOST || parsed.port !== '' || parsed.username !== '' || parsed.password !== '') return undefined;
+  const href = parsed.href;
+  return href.length <= maxLength && /^[\x21-\x7e]+$/.test(href) ? href : undefined;
+}

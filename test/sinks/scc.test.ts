@@ -350,6 +350,42 @@ describe('SccSink with the real v2 client against a local gRPC server', () => {
     expect(server.findings.size).toBe(30);
   });
 
+  it('untrusted text is bounded: the description and every source property string at 4,096 characters, cut whole (never half a surrogate pair)', async () => {
+    // A job run's overriding arguments are the caller's own text (a whole script after `-c`), and the principal is in
+    // the description: both reached SCC whole, in every upsert of the finding (SCC counts 500 MB of findings a day).
+    const finding = makeFinding('job-run-overrides', { principal: `${'😀'.repeat(10_000)}@acme.com`, justification: 'x'.repeat(100_000) });
+    expect(await sink.deliver(finding, { deadlineMs: deadline() })).toMatchObject({ status: 'delivered' });
+    const received = server.calls[0]?.request['finding'] as { description: string; sourceProperties: Record<string, unknown> };
+    expect(received.description.length).toBeLessThanOrEqual(4_096);
+    expect(received.description.endsWith('…')).toBe(true);
+    expect(received.description.isWellFormed()).toBe(true);
+    const strings: string[] = [];
+    const walk = (value: unknown): void => {
+      if (typeof value === 'string') strings.push(value);
+      else if (value && typeof value === 'object') Object.values(value).forEach(walk);
+    };
+    walk(received.sourceProperties);
+    expect(Math.max(...strings.map((v) => v.length))).toBeLessThanOrEqual(4_096);
+    expect(strings.every((v) => v.isWellFormed())).toBe(true);
+    expect(received.sourceProperties['principal']).toEqual({ stringValue: `${'😀'.repeat(2_047)}…` });
+  });
+
+  it('a resource name that cannot be a real one (bidi, invisible characters) reaches SCC visible: the console shows it as written', async () => {
+    // No project, location or Cloud Run name holds such characters, so no asset has this name: nothing to match exactly.
+    const finding = makeFinding('public-invoker-grant', { service: '\u202eyrotnevni-yap\u200b' });
+    await sink.deliver(finding, { deadlineMs: deadline() });
+    const received = server.calls[0]?.request['finding'] as { resourceName: string };
+    expect(received.resourceName).toBe('//run.googleapis.com/projects/acme-prod/locations/europe-west1/services/\ufffdyrotnevni-yap\ufffd');
+  });
+
+  it('a resource name of 20,000 characters reaches SCC cut at 1,024 (a real one is under 200)', async () => {
+    const finding = makeFinding('public-invoker-grant', { service: 'a'.repeat(20_000) });
+    await sink.deliver(finding, { deadlineMs: deadline() });
+    const received = server.calls[0]?.request['finding'] as { resourceName: string };
+    expect(received.resourceName.length).toBeLessThanOrEqual(1_024);
+    expect(received.resourceName.startsWith('//run.googleapis.com/projects/acme-prod/locations/europe-west1/services/aaaa')).toBe(true);
+  });
+
   it('a redelivered finding is written once through deliverOnce, and resolved once', async () => {
     const records = new MemoryDeliveryRecordStore();
     const finding = makeFinding('public-invoker-grant');

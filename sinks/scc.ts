@@ -16,6 +16,12 @@
 // because the write is an upsert. The client's own retry is off for these methods (they are `non_idempotent` in
 // its config), so ours is the only loop.
 //
+// Untrusted text (anyone who can deploy writes names, labels, arguments): the description, shown in the console
+// and in SCC notifications, is made visible (see describe) and cut at 4,096 characters; every source property
+// string at 4,096 too (the whole value stays in the audit entry that externalUri opens). SCC documents no limit
+// per field, but counts 500 MB of findings uploads a day, and every upsert sends the whole finding again. The
+// resource name is sent exactly as it is whenever it can name a real resource (see sccResourceName).
+//
 // The client library is heavy (~0.3 s to import): it is imported only when the first delivery needs it, so this
 // module stays cheap for the Slack sink and the CLI, which use its naming helpers.
 //
@@ -27,7 +33,7 @@ import { isResolution, messageOf, retryWithinDeadline, systemClock, type RetryCl
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 import { GRPC_STATUS, grpcCode, parseGrpcEndpoint, type GrpcEndpoint } from '../functions/grpcEndpoint.js';
 import { wellFormed } from './text.js';
-import { visibleText } from '../functions/untrustedText.js';
+import { truncatePlain, visibleText } from '../functions/untrustedText.js';
 
 type SccFinding = protos.google.cloud.securitycenter.v2.IFinding;
 type ProtoValue = protos.google.protobuf.IValue;
@@ -37,6 +43,14 @@ type FindingClass = 'THREAT' | 'VULNERABILITY' | 'MISCONFIGURATION' | 'OBSERVATI
 
 /** Without data residency, SCC v2 findings live in location `global`. */
 const SCC_LOCATION = 'global';
+
+/** The description, and each string of the source properties: a few times any real one, cut with `…`. */
+const DESCRIPTION_MAX = 4096;
+const PROPERTY_STRING_MAX = 4096;
+/** A real Cloud Run full resource name is under 200 characters. */
+const RESOURCE_NAME_MAX = 1024;
+/** Keys of structs inside the source properties (label keys, evidence keys). */
+const PROPERTY_KEY_MAX = 256;
 
 const SOURCE_NAME = /^organizations\/(\d+)\/sources\/(\d+)$/;
 
@@ -154,7 +168,7 @@ export function renderScc(finding: Finding, source: string): SccFinding {
   const resolution = finding.resolution;
   return {
     name: sccFindingName(source, finding.id),
-    resourceName: wellFormed(finding.resourceName),
+    resourceName: sccResourceName(finding.resourceName),
     category: sccCategory(finding.rule),
     findingClass: FINDING_CLASS[finding.rule] ?? 'OBSERVATION',
     severity: finding.severity,
@@ -167,13 +181,24 @@ export function renderScc(finding: Finding, source: string): SccFinding {
   };
 }
 
+/**
+ * resource_name ties the finding to its asset (the console's resource view, Cloud Asset Inventory, mute rules and
+ * filters on the resource), so it must be the exact full resource name: a real one goes out unchanged. Project ids,
+ * locations and Cloud Run names hold only lowercase letters, digits and hyphens, and the whole name is under 200
+ * characters: one with a control, bidi or invisible character, or over 1,024 characters, names no asset, so there
+ * is nothing to match exactly, and it is shown as written instead (U+FFFD for each such character, cut with `…`).
+ */
+export function sccResourceName(resourceName: string): string {
+  return truncatePlain(visibleText(resourceName), RESOURCE_NAME_MAX);
+}
+
 function describe(finding: Finding): string {
   const unknown = finding.unknown.length ? ` Not in the audit entry, so not checked: ${finding.unknown.join(', ')}.` : '';
   const resolved = finding.resolution ? ` Resolved at ${finding.resolution.time} by ${finding.resolution.principal}: ${finding.resolution.reason}` : '';
   // Untrusted text shown as the finding's description in the console and in notifications: what breaks a line,
   // hides or turns text around becomes U+FFFD, as in Slack and PagerDuty (lone surrogates too, so it is UTF-8).
   // sourceProperties keep the values as the entry had them (toValue: only made well formed), as evidence.
-  return visibleText(`${finding.summary}${unknown}${resolved}`);
+  return truncatePlain(visibleText(`${finding.summary}${unknown}${resolved}`), DESCRIPTION_MAX);
 }
 
 function sourceProperties(finding: Finding): Record<string, ProtoValue> {
@@ -210,16 +235,17 @@ type Plain = EvidenceValue | undefined | readonly Plain[] | { readonly [key: str
 
 /**
  * JSON-ish value -> google.protobuf.Value (plain JSON is rejected by the client's serializer). Strings and keys are
- * made well formed: a lone surrogate would go out as bytes that are not UTF-8, and SCC would refuse the finding.
+ * made well formed (a lone surrogate would go out as bytes that are not UTF-8, and SCC would refuse the finding)
+ * and cut, never inside a surrogate pair: strings at 4,096 characters, keys at 256.
  */
 export function toValue(value: Plain): ProtoValue {
   if (value === null || value === undefined) return { nullValue: 'NULL_VALUE' };
-  if (typeof value === 'string') return { stringValue: wellFormed(value) };
+  if (typeof value === 'string') return { stringValue: truncatePlain(wellFormed(value), PROPERTY_STRING_MAX) };
   if (typeof value === 'boolean') return { boolValue: value };
   if (typeof value === 'number') return Number.isFinite(value) ? { numberValue: value } : { stringValue: String(value) };
   if (isList(value)) return { listValue: { values: value.map(toValue) } };
   const fields: Record<string, ProtoValue> = {};
-  for (const [key, item] of Object.entries(value)) fields[wellFormed(key)] = toValue(item);
+  for (const [key, item] of Object.entries(value)) fields[truncatePlain(wellFormed(key), PROPERTY_KEY_MAX)] = toValue(item);
   return { structValue: { fields } };
 }
 

@@ -1,6 +1,6 @@
 // Attacker-controlled strings (service names, labels, principals, image names) must never become Slack markup
 // (mentions, links, quotes, formatting) and must never push a message over a Block Kit limit.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
 import { renderSlack, SLACK_LIMITS, SlackSink, type SlackMessage } from '../../sinks/slack.js';
 import { makeFinding, resolutionOf, RULES, type FindingFacts } from '../support/findings.js';
@@ -163,6 +163,17 @@ describe('hostile strings through the real client and a local Slack', () => {
     server = await startSlackServer();
   });
   afterAll(() => server.close());
+  beforeEach(() => server.reset());
+
+  // `*`, `_` and `~` are percent-encoded in a link (three characters each) and `&` escaped (five), after the 900
+  // characters a link may have were counted: three such links made the section 4,700 characters, over Block Kit's
+  // 3,000, and Slack refused the message (invalid_blocks, permanent): the finding never reached the channel.
+  it.each(['*', '_', '~'])('a name of 800 %s posts: the links section stays within 3,000 characters', async (c) => {
+    const sink = new SlackSink({ token: SLACK_TEST_TOKEN, apiUrl: server.apiUrl, config: { minSeverity: 'LOW', channel: 'C0SECURITY' }, sccSource: SCC_TEST_SOURCE, retry: { maxAttempts: 1 } });
+    const finding = makeFinding('public-invoker-grant', { service: c.repeat(800), insertId: c.repeat(300) });
+    expect(await sink.deliver(finding, { deadlineMs: Date.now() + 5_000 })).toMatchObject({ status: 'delivered' });
+    assertWithinLimits(renderSlack(finding, { channel: 'C0SECURITY', sccSource: SCC_TEST_SOURCE }));
+  });
 
   it('every hostile finding posts, and Slack receives exactly the safe blocks we rendered', async () => {
     const sink = new SlackSink({ token: SLACK_TEST_TOKEN, apiUrl: server.apiUrl, config: { minSeverity: 'LOW', channel: 'C0SECURITY' }, retry: { maxAttempts: 1 } });

@@ -1,6 +1,8 @@
 // A local Slack Web API on 127.0.0.1, speaking what @slack/web-api sends: form-encoded POSTs to /api/<method> with
 // `Authorization: Bearer`, objects (`blocks`, `metadata`) as JSON strings, booleans and numbers as strings.
-// Answers like Slack: `{ok:true, ...}`, or `{ok:false, error}` (HTTP 200), or 429 with Retry-After.
+// Answers like Slack: `{ok:true, ...}`, or `{ok:false, error}` (HTTP 200), or 429 with Retry-After. Blocks over
+// Block Kit's documented limits (50 blocks; header text 150 characters; section text 3,000; 10 fields of 2,000;
+// 10 context elements) are refused as Slack refuses them: `invalid_blocks`, the reason in response_metadata.
 //
 // Methods: chat.postMessage (kept as a message in its channel), auth.test, and conversations.history /
 // conversations.replies over the kept messages (newest first / thread order, `oldest`, `limit`, cursors; message
@@ -76,6 +78,8 @@ export async function startSlackServer(): Promise<SlackServer> {
         if (scripted && !scripted.post) return scripted.reply;
         if (!form['channel']) return slackError('channel_not_found');
         if (!form['text'] && !form['blocks']) return slackError('no_text');
+        const blockProblem = form['blocks'] ? blocksProblem(JSON.parse(form['blocks']) as unknown) : undefined;
+        if (blockProblem) return { status: 200, body: { ok: false, error: 'invalid_blocks', response_metadata: { messages: [`[ERROR] ${blockProblem}`] } } };
         const ts = nextTs();
         const channel = channelId(form['channel']);
         const metadata = form['metadata'] ? (JSON.parse(form['metadata']) as SlackStoredMessage['metadata']) : undefined;
@@ -159,6 +163,26 @@ export async function startSlackServer(): Promise<SlackServer> {
     messages: () => [...stored],
     calls: () => receiver.requests.map((r) => r.path.replace(/^\/api\//, '')).filter((m) => m !== 'chat.postMessage'),
   };
+}
+
+/** The first Block Kit limit `blocks` break, in Slack's words and json-pointer; undefined when none. */
+function blocksProblem(blocks: unknown): string | undefined {
+  if (!Array.isArray(blocks)) return 'must be an array [json-pointer:/blocks]';
+  if (blocks.length > 50) return 'no more than 50 items allowed [json-pointer:/blocks]';
+  for (const [i, block] of blocks.entries()) {
+    const b = (block ?? {}) as { type?: unknown; text?: { text?: unknown }; fields?: unknown; elements?: unknown };
+    const textMax = b.type === 'header' ? 150 : 3000;
+    if (typeof b.text?.text === 'string' && b.text.text.length > textMax) return `must be less than ${textMax + 1} characters [json-pointer:/blocks/${i}/text/text]`;
+    if (Array.isArray(b.fields)) {
+      if (b.fields.length > 10) return `no more than 10 items allowed [json-pointer:/blocks/${i}/fields]`;
+      for (const [j, field] of b.fields.entries()) {
+        const text = (field as { text?: unknown }).text;
+        if (typeof text === 'string' && text.length > 2000) return `must be less than 2001 characters [json-pointer:/blocks/${i}/fields/${j}/text]`;
+      }
+    }
+    if (Array.isArray(b.elements) && b.elements.length > 10) return `no more than 10 items allowed [json-pointer:/blocks/${i}/elements]`;
+  }
+  return undefined;
 }
 
 function decode(request: ReceivedRequest): Record<string, string> {

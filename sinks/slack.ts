@@ -127,18 +127,23 @@ function mrkdwn(text: string, max: number = SLACK_LIMITS.sectionText): MrkdwnEle
 }
 
 const OWN_LINK_HOST = 'console.cloud.google.com';
-/** Real console URLs are a few hundred characters; three links must fit one 3,000-character section. */
+/**
+ * Real console URLs are a few hundred characters; three links must fit one 3,000-character section. Counted as the
+ * URL goes into the message, encoded and escaped: `*`, `_` and `~` become three characters each, `&` five.
+ */
 const MAX_LINK_URL = 900;
 
 /**
  * `<url|text>` for an https URL on the Cloud Console, or undefined: no other link ever reaches a message. The
  * URL embeds names from the audit entry (percent-encoded by enrich); `*`, `_` and `~`, which URL encoding leaves
- * alone, are encoded too, so no fragment of a hostile name can read as formatting.
+ * alone, are encoded too, so no fragment of a hostile name can read as formatting. A URL longer than MAX_LINK_URL
+ * once encoded and escaped is left out (a cut URL opens another page).
  */
 export function slackLink(url: string | undefined, text: string): string | undefined {
   if (!url || url.length > MAX_LINK_URL || !isOwnUrl(url)) return undefined;
-  const inert = url.replace(/[*_~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-  return `<${escapeMrkdwn(inert)}|${escapeMrkdwn(text.replace(/[|<>]/g, ' '))}>`;
+  const inert = escapeMrkdwn(url.replace(/[*_~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`));
+  if (inert.length > MAX_LINK_URL) return undefined;
+  return `<${inert}|${escapeMrkdwn(text.replace(/[|<>]/g, ' '))}>`;
 }
 
 function isOwnUrl(url: string): boolean {

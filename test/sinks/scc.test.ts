@@ -389,6 +389,17 @@ describe('SccSink with the real v2 client against a local gRPC server', () => {
     expect(received.resourceName.startsWith('//run.googleapis.com/projects/acme-prod/locations/europe-west1/services/aaaa')).toBe(true);
   });
 
+  // The finding's links come off the findings topic, where notify checks only what it routes by.
+  it.each([
+    ['raw quotes, spaces and a bidi override', 'https://console.cloud.google.com/logs/query;query=insertId="a b\u202e|c"?project=acme prod', 'https://console.cloud.google.com/logs/query;query=insertId=%22a%20b%E2%80%AE%7Cc%22?project=acme%20prod'],
+    ['a javascript: URL', 'javascript:alert(document.cookie)', ''],
+    ['another host', 'https://evil.example/logs', ''],
+  ])('externalUri with %s: SCC gets an https Cloud Console URL, percent-encoded, or none', async (_name, logEntry, expected) => {
+    const finding = makeFinding('public-invoker-grant');
+    expect(await sink.deliver({ ...finding, links: { ...finding.links, logEntry } }, { deadlineMs: deadline() })).toMatchObject({ status: 'delivered' });
+    expect((server.calls[0]?.request['finding'] as { externalUri: string }).externalUri).toBe(expected);
+  });
+
   it('a redelivered finding is written once through deliverOnce, and resolved once', async () => {
     const records = new MemoryDeliveryRecordStore();
     const finding = makeFinding('public-invoker-grant');

@@ -1,7 +1,9 @@
 // A local Security Command Center v2 gRPC server on 127.0.0.1, built from the client package's own protos
 // (build/protos/protos.json, which bundles the google/api and google/protobuf imports), implementing the three
 // RPCs runwatch uses: UpdateFinding (upsert), SetFindingState and CreateSource. It enforces what the real API
-// documents: finding ids 1-32 alphanumerics, an existing source, state as output-only on update.
+// documents: finding ids 1-32 alphanumerics, an existing source, state as output-only on update, and external_uri
+// "either empty or a well formed URL" (finding.proto; refused here as INVALID_ARGUMENT when it is neither, which is
+// what an API that guarantees it would do: how the real one answers is not verified).
 import * as grpc from '@grpc/grpc-js';
 import { closeNow, flattenMetadata, listenLocal, loadProtoJson } from './grpc.js';
 
@@ -84,6 +86,8 @@ export async function startSccServer(credentials?: grpc.ServerCredentials): Prom
       const match = FINDING_NAME.exec(String(finding['name'] ?? ''));
       if (!match) return status(grpc.status.INVALID_ARGUMENT, `invalid finding name ${String(finding['name'])}`);
       if (!sources.has(match[1] ?? '')) return status(grpc.status.NOT_FOUND, `source ${match[1]} not found`);
+      const externalUri = String(finding['externalUri'] ?? '');
+      if (externalUri !== '' && !isWellFormedUrl(externalUri)) return status(grpc.status.INVALID_ARGUMENT, 'external_uri is not a well formed URL');
       const name = match[0];
       const existing = findings.get(name);
       // state is output-only: a new finding starts ACTIVE, an update keeps whatever state it had.
@@ -127,6 +131,17 @@ export async function startSccServer(credentials?: grpc.ServerCredentials): Prom
     },
     close: () => closeNow(server),
   };
+}
+
+/** An absolute URI of RFC 3986's characters (anything else percent-encoded) that a URL parser takes. */
+function isWellFormedUrl(value: string): boolean {
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]*$/.test(value)) return false;
+  try {
+    new URL(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function status(code: grpc.status, details: string): Reply {

@@ -32,7 +32,7 @@ import type { EvidenceValue, Finding } from '../functions/findings/finding.js';
 import { isResolution, messageOf, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 import { GRPC_STATUS, grpcCode, parseGrpcEndpoint, type GrpcEndpoint } from '../functions/grpcEndpoint.js';
-import { wellFormed } from './text.js';
+import { consoleUrl, wellFormed } from './text.js';
 import { truncatePlain, visibleText } from '../functions/untrustedText.js';
 
 type SccFinding = protos.google.cloud.securitycenter.v2.IFinding;
@@ -49,6 +49,8 @@ const DESCRIPTION_MAX = 4096;
 const PROPERTY_STRING_MAX = 4096;
 /** A real Cloud Run full resource name is under 200 characters. */
 const RESOURCE_NAME_MAX = 1024;
+/** A longer link is left out, not cut (a cut URL opens another page); real ones are a few hundred characters. */
+const EXTERNAL_URI_MAX = 2048;
 /** Keys of structs inside the source properties (label keys, evidence keys). */
 const PROPERTY_KEY_MAX = 256;
 
@@ -174,7 +176,8 @@ export function renderScc(finding: Finding, source: string): SccFinding {
     severity: finding.severity,
     // event_time is "when the event took place or the finding was updated": the resolving change, once there is one.
     eventTime: toTimestamp(resolution?.time ?? finding.eventTime),
-    externalUri: finding.links.logEntry,
+    // "Either empty or a well formed URL" (finding.proto): the finding's link, checked and percent-encoded, or none.
+    externalUri: consoleUrl(finding.links.logEntry, EXTERNAL_URI_MAX) ?? '',
     description: describe(finding),
     nextSteps: NEXT_STEPS[finding.rule] ?? DEFAULT_NEXT_STEPS,
     sourceProperties: sourceProperties(finding),

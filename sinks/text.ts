@@ -18,7 +18,9 @@ const CONSOLE_HOST = 'console.cloud.google.com';
 
 /**
  * `url` as a URL parser writes it (every character outside printable ASCII, and space, quotes and angle brackets,
- * percent-encoded) when it is an https URL on the Cloud Console without user info or port, at most `maxLength`
+ * percent-encoded), with the printable characters RFC 3986 does not allow in a path or query (`|`, `^`, backtick,
+ * braces, square brackets, backslash), which the parser leaves, percent-encoded too: a well formed URL (what SCC's
+ * external_uri must be). Only for an https URL on the Cloud Console without user info or port, at most `maxLength`
  * characters long; otherwise undefined. The links a finding carries are built by findings/enrich.ts from names
  * anyone who can deploy writes, and reach a sink off the findings topic, where only the fields routing needs are
  * checked: a sink that makes them clickable takes only its own kind of URL, and leaves out one too long to be
@@ -33,6 +35,6 @@ export function consoleUrl(url: string | undefined, maxLength: number): string |
     return undefined;
   }
   if (parsed.protocol !== 'https:' || parsed.hostname !== CONSOLE_HOST || parsed.port !== '' || parsed.username !== '' || parsed.password !== '') return undefined;
-  const href = parsed.href;
+  const href = parsed.href.replace(/[|^`{}[\]\\]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return href.length <= maxLength && /^[\x21-\x7e]+$/.test(href) ? href : undefined;
 }

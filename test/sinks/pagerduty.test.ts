@@ -281,6 +281,19 @@ describe('untrusted names: sizes and links against the local Events API (512 KB 
     expect(details).toMatchObject({ finding_id: finding.id, rule: 'off-window-deploy', principal: 'alice@acme.com' });
   });
 
+  it('synthetic-worst-case evidence (60 keys of 60 values of 500 control characters, 11 MB as JSON) is cut to fit, the id and rule kept', () => {
+    const value = '\u0007'.repeat(500);
+    const evidence = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`key${i}`, Array.from({ length: 60 }, () => value)]));
+    const finding = { ...makeFinding('off-window-deploy'), evidence };
+    const event = trigger(finding);
+    expect(Buffer.byteLength(JSON.stringify(event), 'utf8')).toBeLessThanOrEqual(500_000);
+    expect(event.payload.custom_details).toMatchObject({ finding_id: finding.id, rule: 'off-window-deploy' });
+    const kept = event.payload.custom_details['evidence'] as Record<string, string[]>;
+    // Cut, and saying so: fewer keys and values, each shorter, with how many more there were.
+    expect(kept['…']).toMatch(/^\d+ more$/);
+    expect(kept['key0']?.at(-1)).toMatch(/^… and \d+ more$/);
+  });
+
   it('an ordinary finding keeps every detail as it was (the budget only bites on oversized ones)', () => {
     const finding = makeFinding('new-image-repository');
     const details = trigger(finding).payload.custom_details;

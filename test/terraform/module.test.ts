@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { topologyNames } from '../../functions/pubsub/topology.js';
 import { APPLIED_RECORD_EXPIRY_FIELD, appliedCollectionOf, DEFAULT_BASELINE_COLLECTION, spillCollectionOf } from '../../functions/baseline/firestore.js';
 
 const TERRAFORM_DIR = fileURLToPath(new URL('../../terraform/', import.meta.url));
@@ -135,6 +136,8 @@ function grants(tf: Tf): Grant[] {
         const local = strings(value).map(({ value: s }) => /\blocal\.([a-z0-9_]+)/.exec(s)).find((m) => m !== null);
         target = ref ? refKey(ref) : local ? `local.${local[1]}` : String(value);
       }
+      // A conditional grant (IAM Conditions) reaches only what its condition admits: checked on its own below.
+      if (block(r.body, 'condition') !== undefined) target += ' (conditional)';
       return {
         resource: `${r.type}.${r.name}`,
         principal: principalOf(r.body),
@@ -348,6 +351,7 @@ describe('the parse finds the module', () => {
     expect(resources(tf, 'google_cloudfunctions2_function').map((r) => r.name).sort()).toEqual(['detect', 'notify']);
     expect(resources(tf, 'google_pubsub_topic').map((r) => r.name).sort()).toEqual(['audit', 'dead_letter', 'findings', 'findings_dead_letter']);
     expect(resources(tf, 'google_pubsub_subscription').map((r) => r.name).sort()).toEqual(['dead_letter_hold', 'detect', 'findings_dead_letter_hold', 'notify']);
+    expect(resources(tf, 'google_firestore_database').map((r) => r.name).sort()).toEqual(['default', 'deliveries']);
     expect(pushSubscriptions(tf).map((r) => r.name).sort()).toEqual(['detect', 'notify']);
     expect(grants(tf).length).toBeGreaterThanOrEqual(15);
   });
@@ -389,7 +393,8 @@ describe('IAM', () => {
       'roles/run.viewer @ project',
     ],
     'google_service_account.notify': [
-      'roles/datastore.user @ project',
+      // Only on the delivery records' own database (its condition is checked in "Firestore", below).
+      'roles/datastore.user @ project (conditional)',
       'roles/pubsub.publisher @ google_pubsub_topic.findings_dead_letter',
       'roles/secretmanager.secretAccessor @ google_secret_manager_secret.sink[each.key]',
       'roles/securitycenter.findingsEditor @ local.scc_source_name',
@@ -471,6 +476,97 @@ describe('IAM', () => {
     }
     expect(missing).toEqual([]);
     expect(rawModuleFiles.map((f) => f.text).join('\n').match(/^resource "google_[a-z0-9_]+_iam_member"/gm)?.length).toBe(grants(tf).length);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Firestore: the delivery records apart from detect's state
+// ---------------------------------------------------------------------------------------------------------------------
+
+/**
+ * The value of a Terraform string with its interpolations resolved: the variables given, locals, and the name of a
+ * google_firestore_database of the module. Anything else throws (the test must then learn it on purpose).
+ */
+function resolve(value: unknown, vars: Record<string, string>): string {
+  const l = locals(tf);
+  return String(value).replace(/\$\{([^}]+)\}/g, (_, expr: string) => {
+    const e = expr.trim();
+    if (e.startsWith('var.') && vars[e.slice(4)] !== undefined) return vars[e.slice(4)]!;
+    const local = /^local\.([a-z0-9_]+)$/.exec(e);
+    if (local && l[local[1]!] !== undefined) return resolve(l[local[1]!], vars);
+    const db = /^google_firestore_database\.([a-z0-9_]+)\.name$/.exec(e);
+    if (db) return resolve(resource(tf, 'google_firestore_database', db[1]!).body['name'], vars);
+    throw new Error(`cannot resolve \${${e}}`);
+  });
+}
+
+/**
+ * Evaluates an IAM condition (the CEL subset it may use here: resource.name / resource.type / resource.service
+ * compared with ==, resource.name.startsWith, && and ||) for a resource's attributes. Anything else throws.
+ */
+function admits(expression: string, attributes: { name: string; type: string; service: string }): boolean {
+  const atom = (text: string): boolean => {
+    const t = text.trim().replace(/^\((.*)\)$/, '$1').trim();
+    const eq = /^resource\.(name|type|service)\s*==\s*(["'])([^"']*)\2$/.exec(t);
+    if (eq) return attributes[eq[1] as 'name' | 'type' | 'service'] === eq[3];
+    const prefix = /^resource\.name\.startsWith\((["'])([^"']*)\1\)$/.exec(t);
+    if (prefix) return attributes.name.startsWith(prefix[2]!);
+    throw new Error(`unsupported condition term: ${t}`);
+  };
+  return expression.split('||').some((clause) => clause.split('&&').every(atom));
+}
+
+describe('Firestore', () => {
+  // The records of delivered findings live in a database of their own: a notify account (it holds a sink's token and
+  // talks to the internet) may then be granted Firestore on that database only, never on (default), where detect
+  // keeps the baselines a compromised notify function could otherwise rewrite or delete to blind detection.
+  it('keeps the delivery records in a named database of its own, beside (default), never destroyed with the stack', () => {
+    const db = resource(tf, 'google_firestore_database', 'deliveries').body;
+    const defaultDb = resource(tf, 'google_firestore_database', 'default').body;
+    expect(db['count']).toBeUndefined(); // always: unlike (default), it cannot exist before the module
+    expect(db['project']).toBe('${var.project_id}');
+    expect(db['name']).toBe('${var.name_prefix}-deliveries');
+    expect(db['type']).toBe('FIRESTORE_NATIVE');
+    expect(db['location_id']).toBe(defaultDb['location_id']);
+    expect(db['delete_protection_state']).toBe('DELETE_PROTECTION_ENABLED');
+    expect(db['deletion_policy']).toBe('ABANDON');
+    // The development topology (npm run dev, the integration stack) names it the same way.
+    expect(topologyNames('${var.name_prefix}').deliveryDatabase).toBe(db['name']);
+    // name_prefix (3-12 characters) always gives a valid database id (4-63: lowercase letters, digits, hyphens).
+    for (const prefix of ['abc', 'runwatch', 'abcdefghijkl']) expect(resolve(db['name'], { name_prefix: prefix })).toMatch(/^[a-z][a-z0-9-]{2,61}[a-z0-9]$/);
+  });
+
+  it("grants each notify account Firestore on the delivery database only, and detect's where it was", () => {
+    const grant = resource(tf, 'google_project_iam_member', 'notify_datastore_user').body;
+    expect(grant['for_each']).toBe('${local.sinks}');
+    expect(grant['role']).toBe('roles/datastore.user');
+    const condition = block(grant, 'condition');
+    expect(String(condition?.['title'] ?? '')).not.toBe('');
+    const expression = resolve(condition?.['expression'], { project_id: 'acme-sec', name_prefix: 'runwatch' });
+    const firestore = (name: string) => ({ name, type: 'firestore.googleapis.com/Database', service: 'firestore.googleapis.com' });
+    // Firestore names the database as the resource of a document call (its audit entries' resourceAttributes).
+    expect(admits(expression, firestore('projects/acme-sec/databases/runwatch-deliveries'))).toBe(true);
+    expect(admits(expression, firestore('projects/acme-sec/databases/runwatch-deliveries/documents/runwatch-deliveries/slack__x'))).toBe(true);
+    for (const name of [
+      'projects/acme-sec/databases/(default)',
+      'projects/acme-sec/databases/(default)/documents/runwatch-baselines/x',
+      'projects/acme-sec/databases/(default)/documents/runwatch-deliveries/x',
+      'projects/acme-sec/databases/runwatch-deliveries2',
+      'projects/acme-sec/databases/runwatch-deliveries-old',
+      'projects/other/databases/runwatch-deliveries',
+      'projects/acme-sec',
+    ]) {
+      expect(admits(expression, firestore(name)), name).toBe(false);
+    }
+    // detect keeps its baselines, correlations and applied records in (default), with the grant it had.
+    expect(block(resource(tf, 'google_project_iam_member', 'detect_datastore_user').body, 'condition')).toBeUndefined();
+  });
+
+  it('tells notify the database, and deploys it only once the database exists', () => {
+    const notify = resource(tf, 'google_cloudfunctions2_function', 'notify').body;
+    expect(String(block(notify, 'service_config')?.['environment_variables'])).toContain('DELIVERY_DATABASE = google_firestore_database.deliveries.name');
+    expect(notify['depends_on']).toEqual(expect.arrayContaining(['${google_firestore_database.deliveries}', '${google_project_iam_member.notify_datastore_user}']));
+    expect(String(block(resource(tf, 'google_cloudfunctions2_function', 'detect').body, 'service_config')?.['environment_variables'])).not.toContain('DELIVERY_DATABASE');
   });
 });
 
@@ -685,7 +781,10 @@ describe('functions', () => {
     const detectNeeds = new Set([...reported('detect.ts'), ...reported('runtime.ts')]);
     expect([...detectNeeds].filter((n) => !common.includes(n))).toEqual([]);
     const notifyNeeds = new Set([...reported('notify.ts'), ...reported('runtime.ts')]);
-    expect([...notifyNeeds].filter((n) => !common.includes(n) && n !== 'RUNWATCH_SINK')).toEqual([]); // RUNWATCH_SINK: merged per sink
+    // RUNWATCH_SINK: merged per sink; DELIVERY_DATABASE: merged for notify only (its records' own database).
+    expect([...notifyNeeds].filter((n) => !common.includes(n) && n !== 'RUNWATCH_SINK' && n !== 'DELIVERY_DATABASE')).toEqual([]);
+    expect(notifyNeeds.has('DELIVERY_DATABASE')).toBe(true);
+    expect(detectNeeds.has('DELIVERY_DATABASE')).toBe(false);
 
     // Each sink's requiredEnv (sinks/index.ts) comes from its plain settings or its secrets.
     const sinksIndex = readFileSync(join(root, 'sinks', 'index.ts'), 'utf8');
@@ -769,7 +868,7 @@ describe('functions', () => {
     );
     const notifyEnv = String(block(resource(tf, 'google_cloudfunctions2_function', 'notify').body, 'service_config')?.['environment_variables']);
     expect(notifyEnv).toBe(
-      '${merge(local.common_env, local.sink_env[each.key], { RUNWATCH_SINK = each.key, DEAD_LETTER_TOPIC = google_pubsub_topic.findings_dead_letter.id })}',
+      '${merge(local.common_env, local.sink_env[each.key], { RUNWATCH_SINK = each.key, DEAD_LETTER_TOPIC = google_pubsub_topic.findings_dead_letter.id, DELIVERY_DATABASE = google_firestore_database.deliveries.name })}',
     );
     const sinkEnv = l['sink_env'] as Record<string, Block>;
     expect(Object.keys(sinkEnv).sort()).toEqual(['console', 'pagerduty', 'scc', 'slack', 'webhook']);

@@ -5,6 +5,10 @@
 //   subscription filters and one code path is simpler to trust) -> deliverOnce (a delivery record per
 //   (sink, finding id) in Firestore keeps a redelivered finding from going out twice) -> ack.
 //
+// The records are in the Firestore database DELIVERY_DATABASE names (Terraform: `<prefix>-deliveries`, the only one
+// its account may use: detect's baselines in (default) are out of a compromised notify function's reach); unset, in
+// (default), as before the variable existed.
+//
 // Outcomes: delivered / duplicate / skipped / not routed -> ack (logged, counted); failed and retryable -> throw,
 // so the framework answers 500 and Pub/Sub redelivers with backoff; failed and permanent -> logged with the
 // reason, counted, published to DEAD_LETTER_TOPIC (so a fixed cause can be replayed) and acked. A message that
@@ -19,6 +23,7 @@ import { decodeMessage, type Attributes } from './pubsub/decode.js';
 import { parseTopic, publishDeadLetter, PubSubPublisher, type MessagePublisher } from './pubsub/publisher.js';
 import {
   Counters,
+  deliveryDatabase,
   errorMessage,
   loadFunctionConfig,
   logStartupError,
@@ -39,7 +44,7 @@ import type { Sink } from '../sinks/sink.js';
 const DEFAULT_DELIVERY_BUDGET_MS = 45_000;
 
 export interface NotifyOptions {
-  /** The environment (RUNWATCH_SINK, RUNWATCH_CONFIG, DEAD_LETTER_TOPIC, the sink's own variables, emulators). */
+  /** The environment (RUNWATCH_SINK, RUNWATCH_CONFIG, DEAD_LETTER_TOPIC, DELIVERY_DATABASE, the sink's own variables, emulators). */
   readonly env: Env;
   readonly config?: RunwatchConfig;
   /** The sink to deliver to; otherwise createSink(RUNWATCH_SINK, env, config). */
@@ -93,11 +98,13 @@ export function createNotifyFunction(options: NotifyOptions): NotifyFunction {
   const start = startOnce(async (): Promise<Ready> => {
     const sinkName = env['RUNWATCH_SINK'] ?? options.sink?.name;
     const deadLetter = parseTopic(env['DEAD_LETTER_TOPIC']);
+    const recordDatabase = deliveryDatabase(env);
     const loaded = options.config ? { config: options.config, problems: [] } : await loadFunctionConfig(env);
     const problems = [
       ...projectProblems(env),
       ...(sinkName ? [] : [{ path: 'env.RUNWATCH_SINK', reason: 'is required (the sink this notify instance serves)' }]),
       ...(deadLetter.ok ? [] : [{ path: 'env.DEAD_LETTER_TOPIC', reason: deadLetter.reason }]),
+      ...(recordDatabase.ok ? [] : [{ path: 'env.DELIVERY_DATABASE', reason: recordDatabase.reason }]),
       ...loaded.problems,
     ];
     let sink = options.sink;
@@ -115,7 +122,7 @@ export function createNotifyFunction(options: NotifyOptions): NotifyFunction {
         }
       }
     }
-    if (problems.length > 0 || !sink || !loaded.config || !deadLetter.ok) {
+    if (problems.length > 0 || !sink || !loaded.config || !deadLetter.ok || !recordDatabase.ok) {
       const error = new StartupError(`notify (${sinkName ?? 'no sink'})`, problems);
       logStartupError(log, error);
       throw error;
@@ -129,7 +136,10 @@ export function createNotifyFunction(options: NotifyOptions): NotifyFunction {
     if (!records) {
       if (backend.kind === 'firestore') {
         const { FirestoreDeliveryRecordStore } = await import('../sinks/firestoreRecords.js');
-        const store = new FirestoreDeliveryRecordStore(backend.projectId ? { projectId: backend.projectId } : {});
+        const store = new FirestoreDeliveryRecordStore({
+          ...(backend.projectId ? { projectId: backend.projectId } : {}),
+          ...(recordDatabase.databaseId ? { databaseId: recordDatabase.databaseId } : {}),
+        });
         owned.push(store);
         records = store;
       } else {
@@ -150,6 +160,8 @@ export function createNotifyFunction(options: NotifyOptions): NotifyFunction {
       component: 'notify',
       sink: sink.name,
       recordStore: options.records ? 'injected' : backend.kind,
+      // Which Firestore database holds the records (DELIVERY_DATABASE); null when they are not in Firestore.
+      recordDatabase: !options.records && backend.kind === 'firestore' ? (recordDatabase.databaseId ?? '(default)') : null,
       recordStoreReason: options.records ? 'injected' : backend.reason,
       routing: routing ?? null,
     });

@@ -116,6 +116,23 @@ export function stateBackend(env: Env): StateBackend {
   return { kind: 'memory', reason: 'no FIRESTORE_EMULATOR_HOST, GOOGLE_CLOUD_PROJECT or K_SERVICE: state lives in this instance only' };
 }
 
+/**
+ * DELIVERY_DATABASE: the Firestore database notify keeps its delivery records in (Terraform: `<prefix>-deliveries`,
+ * the only database its account may use, so a compromised notify function cannot touch detect's baselines in
+ * (default)). Unset or empty: no database named, the client's (default), as before the variable existed. A value that
+ * is no database id (4-63 lowercase letters, digits and hyphens, a letter first, no hyphen last; or `(default)`) is a
+ * start-up problem: it would otherwise fail every message.
+ */
+export function deliveryDatabase(env: Env): { readonly ok: true; readonly databaseId?: string } | { readonly ok: false; readonly reason: string } {
+  const value = env['DELIVERY_DATABASE'];
+  if (!value) return { ok: true };
+  if (value === '(default)' || /^[a-z][a-z0-9-]{2,61}[a-z0-9]$/.test(value)) return { ok: true, databaseId: value };
+  return {
+    ok: false,
+    reason: `${JSON.stringify(value)} is not a Firestore database id (4-63 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen; or (default))`,
+  };
+}
+
 export async function openBaselineStore(backend: StateBackend): Promise<BaselineStore> {
   if (backend.kind === 'memory') {
     const { MemoryBaselineStore } = await import('./baseline/memory.js');

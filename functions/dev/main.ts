@@ -108,7 +108,7 @@ async function main(argv: readonly string[]): Promise<number> {
     for (const sink of DEV_SINKS) {
       notifyPorts[sink] = await freePort();
       const sinkEnv = sink === 'webhook' ? { WEBHOOK_URL: webhookUrl, WEBHOOK_SECRET: secret } : {};
-      children.push(startFunction(`notify:${sink}`, 'notify', notifyPorts[sink], { ...common, DEAD_LETTER_TOPIC: names.findingsDeadLetterTopic, ...sinkEnv, RUNWATCH_SINK: sink }));
+      children.push(startFunction(`notify:${sink}`, 'notify', notifyPorts[sink], { ...common, DEAD_LETTER_TOPIC: names.findingsDeadLetterTopic, DELIVERY_DATABASE: names.deliveryDatabase, ...sinkEnv, RUNWATCH_SINK: sink }));
     }
     await Promise.all([waitListening(detectPort), ...Object.values(notifyPorts).map((port) => waitListening(port))]);
 

@@ -65,7 +65,7 @@ function pushEndpoint(baseUrl: string, topicName: string): string {
   return `${baseUrl.replace(/\/+$/, '')}/${topicName}`;
 }
 
-/** Topic and subscription ids for a name prefix, as Terraform names them. */
+/** Topic and subscription ids (and the delivery records' database) for a name prefix, as Terraform names them. */
 export function topologyNames(prefix: string = TOPOLOGY_DEFAULTS.namePrefix) {
   return {
     auditTopic: `${prefix}-audit`,
@@ -76,6 +76,8 @@ export function topologyNames(prefix: string = TOPOLOGY_DEFAULTS.namePrefix) {
     notifySubscription: (sink: string) => `${prefix}-findings-to-${sink}`,
     deadLetterHold: `${prefix}-dead-letter-hold`,
     findingsDeadLetterHold: `${prefix}-findings-dead-letter-hold`,
+    /** The Firestore database of notify's delivery records (DELIVERY_DATABASE), apart from detect's (default). */
+    deliveryDatabase: `${prefix}-deliveries`,
   } as const;
 }
 

@@ -160,7 +160,13 @@ export async function startStack<S extends StackSink = 'webhook'>(emu: Available
       const { server, env: sinkEnv } = await startSinkServer(sink);
       closers.push(() => server.close());
       servers[sink] = server;
-      const notifyEnv = { ...env, DEAD_LETTER_TOPIC: `projects/${projectId}/topics/${names.findingsDeadLetterTopic}`, RUNWATCH_SINK: sink, ...sinkEnv };
+      const notifyEnv = {
+        ...env,
+        DEAD_LETTER_TOPIC: `projects/${projectId}/topics/${names.findingsDeadLetterTopic}`,
+        DELIVERY_DATABASE: names.deliveryDatabase, // notify's records apart from detect's (default), as Terraform sets it
+        RUNWATCH_SINK: sink,
+        ...sinkEnv,
+      };
       const notify = createNotifyFunction({ env: notifyEnv, log, observe: (o) => notified.push({ ...o, sink }) });
       closers.push(() => notify.close());
       notifiers[sink] = notify;

@@ -33,7 +33,6 @@ describe('deliveryDatabase(env)', () => {
     '1deliveries',
     'deliveries-',
     'run_watch',
-    'default',
   ])('%j is refused', (id) => {
     const result = deliveryDatabase({ DELIVERY_DATABASE: id });
     expect(result.ok).toBe(false);

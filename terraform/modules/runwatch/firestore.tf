@@ -1,5 +1,6 @@
-# Firestore (native mode) holds the per-service baselines, the admin-write/system-event correlations, and the
-# idempotency and delivery records. The functions use the project's (default) database.
+# Firestore (native mode): detect keeps the per-service baselines, the admin-write/system-event correlations and its
+# applied-entry records in the project's (default) database; notify keeps its delivery records in a database of their
+# own (deliveries, below), the only one its accounts may use.
 
 resource "google_firestore_database" "default" {
   count = var.create_firestore_database ? 1 : 0
@@ -10,6 +11,23 @@ resource "google_firestore_database" "default" {
   type        = "FIRESTORE_NATIVE"
 
   # Baselines are history that cannot be rebuilt from live traffic: never delete them with `terraform destroy`.
+  delete_protection_state = "DELETE_PROTECTION_ENABLED"
+  deletion_policy         = "ABANDON"
+
+  depends_on = [google_project_service.apis]
+}
+
+# notify's delivery records (one small document per sink and finding, sinks/firestoreRecords.ts), apart from detect's
+# state: each notify account is granted Firestore on this database only (functions.tf), so a compromised notify
+# function (it holds a sink's token and talks to the internet) cannot rewrite or delete the baselines in (default) and
+# blind detection. Always created: a named database cannot exist before the module, as (default) may. Kept on destroy,
+# like (default): the records are what keeps a replay of old history from posting a finding twice.
+resource "google_firestore_database" "deliveries" {
+  project     = var.project_id
+  name        = "${var.name_prefix}-deliveries"
+  location_id = coalesce(var.firestore_location, var.region)
+  type        = "FIRESTORE_NATIVE"
+
   delete_protection_state = "DELETE_PROTECTION_ENABLED"
   deletion_policy         = "ABANDON"
 

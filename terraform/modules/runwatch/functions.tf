@@ -7,6 +7,7 @@ locals {
 
   # Environment every function gets (DESIGN.md, "Contracts"). Topic values are full names projects/P/topics/T.
   # DEAD_LETTER_TOPIC is merged per function: its own side's dead-letter topic, the only one it may publish to.
+  # notify also gets DELIVERY_DATABASE: its records' own database, the only one it may use.
   common_env = {
     GOOGLE_CLOUD_PROJECT = var.project_id
     RUNWATCH_CONFIG      = local.deployed_config_path
@@ -23,6 +24,9 @@ locals {
     webhook   = {} # WEBHOOK_URL is a secret (secrets.tf): the URL often carries the receiver's credential
     console   = {}
   }
+
+  # The full name of notify's database, as IAM Conditions see it.
+  delivery_database_name = "projects/${var.project_id}/databases/${google_firestore_database.deliveries.name}"
 
   function_source = {
     bucket = google_storage_bucket.source.name
@@ -207,13 +211,22 @@ resource "google_service_account" "notify" {
   depends_on = [google_project_service.apis] # the IAM API, on a new project
 }
 
-# notify writes a delivery record per (sink, finding id) in Firestore, so a redelivered finding is not sent twice.
+# notify keeps a record per (sink, finding id) in the deliveries database only (never detect's baselines in (default)).
 resource "google_project_iam_member" "notify_datastore_user" {
   for_each = local.sinks
 
   project = var.project_id
   role    = "roles/datastore.user"
   member  = google_service_account.notify[each.key].member
+
+  # IAM Conditions on the resource name: Firestore checks a document call against its database
+  # (projects/P/databases/D); the prefix form covers a name below it. A database id has no "/", so neither form
+  # reaches (default) or another database.
+  condition {
+    title       = "${var.name_prefix}-deliveries-only"
+    description = "runwatch notify: Firestore on its delivery records' database only, not detect's baselines in (default)."
+    expression  = "resource.name == \"${local.delivery_database_name}\" || resource.name.startsWith(\"${local.delivery_database_name}/\")"
+  }
 }
 
 # notify publishes undeliverable findings to the findings side's dead-letter topic (never the audit side's, see main.tf).
@@ -258,7 +271,7 @@ resource "google_cloudfunctions2_function" "notify" {
     max_instance_request_concurrency = 1
     ingress_settings                 = var.ingress_settings
     all_traffic_on_latest_revision   = true
-    environment_variables            = merge(local.common_env, local.sink_env[each.key], { RUNWATCH_SINK = each.key, DEAD_LETTER_TOPIC = google_pubsub_topic.findings_dead_letter.id })
+    environment_variables            = merge(local.common_env, local.sink_env[each.key], { RUNWATCH_SINK = each.key, DEAD_LETTER_TOPIC = google_pubsub_topic.findings_dead_letter.id, DELIVERY_DATABASE = google_firestore_database.deliveries.name })
 
     # The sink's credentials (webhook: the URL too) come from Secret Manager at instance start; their values never
     # appear in Terraform.
@@ -280,7 +293,7 @@ resource "google_cloudfunctions2_function" "notify" {
     google_secret_manager_secret_iam_member.notify_secret_accessor,
     google_scc_v2_organization_source_iam_member.notify_scc_findings_editor,
     google_organization_iam_member.notify_scc_findings_editor,
-    google_firestore_database.default,
+    google_firestore_database.deliveries,
   ]
 }
 

@@ -96,3 +96,8 @@ output "config_sha256" {
   description = "SHA-256 of the config file the functions run with."
   value       = local.config_sha256
 }
+
+output "delivery_database" {
+  description = "Id of the Firestore database notify keeps its delivery records in (its accounts may use no other); detect's state stays in (default)."
+  value       = google_firestore_database.deliveries.name
+}

@@ -2,11 +2,13 @@
 // notify, and one Pub/Sub itself forwarded after failed deliveries, go back to the topic they came from with their
 // original attributes and data; letters of unknown origin, those past --limit and everything under --dry-run stay
 // in the dead-letter subscription. Each side has a dead-letter topic and hold of its own (audit: detect's; findings:
-// notify's), and the hold a letter is read from decides where it goes: a letter whose attributes claim the other
-// side (what a compromised notify account would forge) stays where it is.
+// one per notify sink), and the hold a letter is read from decides where it goes: a letter whose attributes claim the
+// other side or another sink (what a compromised notify account would forge) stays where it is, and a letter of a
+// sink's hold goes back for that sink only (the runwatch-redrive-sink attribute: the other sinks' notify ack it).
 import { randomUUID } from 'node:crypto';
 import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { REDRIVE_SINK_ATTRIBUTE } from '../../functions/pubsub/deadLetter.js';
 import { publishDeadLetter, PubSubPublisher } from '../../functions/pubsub/publisher.js';
 import { topologyNames } from '../../functions/pubsub/topology.js';
 import { runwatch } from '../support/cli.js';
@@ -42,23 +44,39 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
   async function topology(): Promise<{
     prefix: string;
     hold: Subscription;
+    /** The slack sink's hold (a deployment of the slack and pagerduty sinks: the other sinks' holds do not exist). */
     findingsHold: Subscription;
+    pagerdutyHold: Subscription;
     audit: Subscription;
     findings: Subscription;
     deadLetterTopic: string;
+    /** The slack sink's dead-letter topic. */
     findingsDeadLetterTopic: string;
+    pagerdutyDeadLetterTopic: string;
   }> {
     const prefix = `rd${randomUUID().slice(0, 8)}`;
     const names = topologyNames(prefix);
     const [deadLetter] = await pubsub.createTopic(names.deadLetterTopic);
     const [hold] = await deadLetter.createSubscription(names.deadLetterHold);
-    const [findingsDeadLetter] = await pubsub.createTopic(names.findingsDeadLetterTopic);
-    const [findingsHold] = await findingsDeadLetter.createSubscription(names.findingsDeadLetterHold);
+    const [findingsDeadLetter] = await pubsub.createTopic(names.findingsDeadLetterTopic('slack'));
+    const [findingsHold] = await findingsDeadLetter.createSubscription(names.findingsDeadLetterHold('slack'));
+    const [pagerdutyDeadLetter] = await pubsub.createTopic(names.findingsDeadLetterTopic('pagerduty'));
+    const [pagerdutyHold] = await pagerdutyDeadLetter.createSubscription(names.findingsDeadLetterHold('pagerduty'));
     const [auditTopic] = await pubsub.createTopic(names.auditTopic);
     const [audit] = await auditTopic.createSubscription(`${prefix}-audit-seen`);
     const [findingsTopic] = await pubsub.createTopic(names.findingsTopic);
     const [findings] = await findingsTopic.createSubscription(`${prefix}-findings-seen`);
-    return { prefix, hold, findingsHold, audit, findings, deadLetterTopic: deadLetter.name, findingsDeadLetterTopic: findingsDeadLetter.name };
+    return {
+      prefix,
+      hold,
+      findingsHold,
+      pagerdutyHold,
+      audit,
+      findings,
+      deadLetterTopic: deadLetter.name,
+      findingsDeadLetterTopic: findingsDeadLetter.name,
+      pagerdutyDeadLetterTopic: pagerdutyDeadLetter.name,
+    };
   }
 
   /**
@@ -95,7 +113,8 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     expect(run.code).toBe(0);
 
     expect((await drain(t.audit)).map((m) => [m.data, m.attributes])).toEqual([[auditEntry, timestamp]]);
-    expect((await drain(t.findings)).map((m) => [m.data, m.attributes])).toEqual([[finding, findingAttributes]]);
+    // For the slack sink only: the other sinks' notify functions ack it unsent.
+    expect((await drain(t.findings)).map((m) => [m.data, m.attributes])).toEqual([[finding, { ...findingAttributes, [REDRIVE_SINK_ATTRIBUTE]: 'slack' }]]);
     expect(await drain(t.hold)).toEqual([]); // acknowledged: gone from the dead-letter subscriptions
     expect(await drain(t.findingsHold)).toEqual([]);
   });
@@ -106,7 +125,7 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     await publishDeadLetter(publisher, t.deadLetterTopic, { data: Buffer.from(auditEntry), attributes: timestamp, reason: 'entry is not a LogEntry', stage: 'parse', function: 'detect', messageId: '41' });
     await publishDeadLetter(publisher, t.findingsDeadLetterTopic, { data: Buffer.from(finding), attributes: findingAttributes, reason: 'invalid_auth', stage: 'deliver', function: 'notify', context: { sink: 'slack' }, messageId: '42' });
 
-    const run = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3', '--subscription', names.findingsDeadLetterHold]);
+    const run = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3', '--subscription', names.findingsDeadLetterHold('slack')]);
     expect(run.stderr).toContain('redrove 1 dead letter (0 to the audit topic, 1 to the findings topic)');
     expect(run.code).toBe(0);
     expect((await drain(t.findings)).map((m) => m.data)).toEqual([finding]);
@@ -138,6 +157,32 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     expect(await drain(t.findings, 300)).toEqual([]);
     expect((await drain(t.findingsHold, 1500, 1)).map((m) => m.data)).toEqual([forgedEntry]);
     expect((await drain(t.hold, 1500, 1)).map((m) => m.data)).toEqual([finding]);
+  });
+
+  // The reproduction of the second review: every notify account could publish to the one findings-side topic, and a
+  // redrive sent what it held to the findings topic, which every sink reads: a compromised notify function could get
+  // a forged finding paged through PagerDuty. Now each sink has a topic of its own that only its account may publish
+  // to, a letter goes back for that sink only, and one in a sink's hold that claims another sink stays where it is.
+  it("leaves a letter of a sink's hold that claims another sink where it is, and redrives each sink's own for it alone", async () => {
+    const t = await topology();
+    await publishDeadLetter(publisher, t.findingsDeadLetterTopic, { data: Buffer.from(finding), attributes: findingAttributes, reason: 'x', stage: 'deliver', function: 'notify', context: { sink: 'pagerduty' }, messageId: '8' });
+    await pubsub.topic(t.findingsDeadLetterTopic).publishMessage({
+      data: Buffer.from(finding),
+      attributes: { ...findingAttributes, CloudPubSubDeadLetterSourceSubscription: topologyNames(t.prefix).notifySubscription('pagerduty'), CloudPubSubDeadLetterSourceDeliveryCount: '5' },
+    });
+    const own = JSON.stringify({ id: 'b'.repeat(32), rule: 'public-invoker-grant' });
+    await publishDeadLetter(publisher, t.pagerdutyDeadLetterTopic, { data: Buffer.from(own), attributes: findingAttributes, reason: 'y', stage: 'deliver', function: 'notify', context: { sink: 'pagerduty' }, messageId: '9' });
+
+    const dry = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout.match(/ wrong-sink {2}/g)).toHaveLength(2);
+
+    const run = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '12']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('redrove 1 dead letter (0 to the audit topic, 1 to the findings topic), left 2 whose attributes claim another sink');
+    expect((await drain(t.findings)).map((m) => [m.data, m.attributes[REDRIVE_SINK_ATTRIBUTE]])).toEqual([[own, 'pagerduty']]);
+    expect((await drain(t.findingsHold, 1500, 2)).map((m) => m.data)).toEqual([finding, finding]);
+    expect(await drain(t.pagerdutyHold, 300)).toEqual([]);
   });
 
   it('sends a message Pub/Sub dead-lettered after failed deliveries back to the audit topic', async () => {
@@ -206,6 +251,9 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
       ['--origin', 'audit'], // without --subscription: both holds have their side already
       ['--subscription', 'runwatch-dead-letter-hold', '--origin', 'findings'], // the audit side's hold
       ['--subscription', 'some-other-sub', '--origin', 'detect'],
+      ['--subscription', 'some-other-sub', '--origin', 'findings'], // whose sink's: a sink's hold is redriven for it alone
+      ['--subscription', 'some-other-sub', '--origin', 'findings:Slack'],
+      ['--subscription', 'runwatch-findings-dead-letter-slack-hold', '--origin', 'findings:pagerduty'], // slack's hold
     ];
     for (const args of [['--limit', '0'], ['--wait', 'soon'], ['--subscription', 'a/b'], ['extra'], ...ambiguous]) {
       const run = await runwatch(['redrive', ...args]);

@@ -212,7 +212,7 @@ function functionIdentityViolations(tf: Tf): string[] {
  */
 const DEAD_LETTER_TOPIC_OF: Record<string, string> = {
   'google_pubsub_topic.audit': 'google_pubsub_topic.dead_letter',
-  'google_pubsub_topic.findings': 'google_pubsub_topic.findings_dead_letter',
+  'google_pubsub_topic.findings': 'google_pubsub_topic.findings_dead_letter[each.key]', // each sink's own
 };
 
 /** Every subscription retries with backoff and dead-letters, except the pull subscriptions that hold dead letters. */
@@ -395,7 +395,7 @@ describe('IAM', () => {
     'google_service_account.notify': [
       // Only on the delivery records' own database (its condition is checked in "Firestore", below).
       'roles/datastore.user @ project (conditional)',
-      'roles/pubsub.publisher @ google_pubsub_topic.findings_dead_letter',
+      'roles/pubsub.publisher @ google_pubsub_topic.findings_dead_letter[each.key]',
       'roles/secretmanager.secretAccessor @ google_secret_manager_secret.sink[each.key]',
       'roles/securitycenter.findingsEditor @ local.scc_source_name',
       'roles/securitycenter.findingsEditor @ organization',
@@ -408,7 +408,7 @@ describe('IAM', () => {
       'roles/iam.serviceAccountTokenCreator @ google_service_account.detect_push',
       'roles/iam.serviceAccountTokenCreator @ google_service_account.notify_push[each.key]',
       'roles/pubsub.publisher @ google_pubsub_topic.dead_letter',
-      'roles/pubsub.publisher @ google_pubsub_topic.findings_dead_letter',
+      'roles/pubsub.publisher @ google_pubsub_topic.findings_dead_letter[each.key]',
       'roles/pubsub.subscriber @ google_pubsub_subscription.detect',
       'roles/pubsub.subscriber @ google_pubsub_subscription.notify[each.key]',
     ],
@@ -437,19 +437,30 @@ describe('IAM', () => {
       'roles/pubsub.publisher google_service_account.detect',
       'roles/pubsub.publisher local.pubsub_service_agent',
     ]);
-    expect(publishers('google_pubsub_topic.findings_dead_letter')).toEqual([
+    expect(publishers('google_pubsub_topic.findings_dead_letter[each.key]')).toEqual([
       'roles/pubsub.publisher google_service_account.notify',
       'roles/pubsub.publisher local.pubsub_service_agent',
     ]);
+    // One findings-side topic and hold per sink, and each notify account publishes to its own sink's only: a letter
+    // read from a sink's hold is redriven to that sink alone, so a compromised notify function cannot get a forged
+    // finding to the other sinks (a page, an SCC finding) through a redrive.
+    const perSink = grants(tf).filter((g) => g.target === 'google_pubsub_topic.findings_dead_letter[each.key]');
+    for (const g of perSink) expect(g.forEach, g.resource).toBe('${local.sinks}');
+    expect(perSink.find((g) => g.principal?.address === 'google_service_account.notify')?.principal?.index).toBe('[each.key]');
+    expect(resource(tf, 'google_pubsub_topic', 'findings_dead_letter').body['for_each']).toBe('${local.sinks}');
+    expect(resource(tf, 'google_pubsub_topic', 'findings_dead_letter').body['name']).toBe('${var.name_prefix}-findings-dead-letter-${each.key}');
+    expect(resource(tf, 'google_pubsub_subscription', 'findings_dead_letter_hold').body['for_each']).toBe('${local.sinks}');
+    expect(topologyNames('${var.name_prefix}').findingsDeadLetterTopic('${each.key}')).toBe(resource(tf, 'google_pubsub_topic', 'findings_dead_letter').body['name']);
+    expect(topologyNames('${var.name_prefix}').findingsDeadLetterHold('${each.key}')).toBe(resource(tf, 'google_pubsub_subscription', 'findings_dead_letter_hold').body['name']);
     const topicOf = (name: string): string | undefined => refKey(firstRef(resource(tf, 'google_pubsub_subscription', name).body['topic'], 'google_pubsub_topic'));
     expect(topicOf('dead_letter_hold')).toBe('google_pubsub_topic.dead_letter');
-    expect(topicOf('findings_dead_letter_hold')).toBe('google_pubsub_topic.findings_dead_letter');
+    expect(topicOf('findings_dead_letter_hold')).toBe('google_pubsub_topic.findings_dead_letter[each.key]');
     expect(resource(tf, 'google_pubsub_subscription', 'dead_letter_hold').body['name']).toBe('${var.name_prefix}-dead-letter-hold');
-    expect(resource(tf, 'google_pubsub_subscription', 'findings_dead_letter_hold').body['name']).toBe('${var.name_prefix}-findings-dead-letter-hold');
+    expect(resource(tf, 'google_pubsub_subscription', 'findings_dead_letter_hold').body['name']).toBe('${var.name_prefix}-findings-dead-letter-${each.key}-hold');
     // Each function publishes its own dead letters to its side's topic (DEAD_LETTER_TOPIC).
     const env = (name: string): string => String(block(resource(tf, 'google_cloudfunctions2_function', name).body, 'service_config')?.['environment_variables']);
     expect(env('detect')).toContain('DEAD_LETTER_TOPIC = google_pubsub_topic.dead_letter.id');
-    expect(env('notify')).toContain('DEAD_LETTER_TOPIC = google_pubsub_topic.findings_dead_letter.id');
+    expect(env('notify')).toContain('DEAD_LETTER_TOPIC = google_pubsub_topic.findings_dead_letter[each.key].id');
   });
 
   it.each([
@@ -598,7 +609,7 @@ describe('Pub/Sub', () => {
     expect(agent.map((g) => `${g.role} @ ${g.target}`)).toEqual(
       expect.arrayContaining([
         'roles/pubsub.publisher @ google_pubsub_topic.dead_letter',
-        'roles/pubsub.publisher @ google_pubsub_topic.findings_dead_letter',
+        'roles/pubsub.publisher @ google_pubsub_topic.findings_dead_letter[each.key]',
         'roles/pubsub.subscriber @ google_pubsub_subscription.detect',
         'roles/pubsub.subscriber @ google_pubsub_subscription.notify[each.key]',
       ]),
@@ -868,7 +879,7 @@ describe('functions', () => {
     );
     const notifyEnv = String(block(resource(tf, 'google_cloudfunctions2_function', 'notify').body, 'service_config')?.['environment_variables']);
     expect(notifyEnv).toBe(
-      '${merge(local.common_env, local.sink_env[each.key], { RUNWATCH_SINK = each.key, DEAD_LETTER_TOPIC = google_pubsub_topic.findings_dead_letter.id, DELIVERY_DATABASE = google_firestore_database.deliveries.name })}',
+      '${merge(local.common_env, local.sink_env[each.key], { RUNWATCH_SINK = each.key, DEAD_LETTER_TOPIC = google_pubsub_topic.findings_dead_letter[each.key].id, DELIVERY_DATABASE = google_firestore_database.deliveries.name })}',
     );
     const sinkEnv = l['sink_env'] as Record<string, Block>;
     expect(Object.keys(sinkEnv).sort()).toEqual(['console', 'pagerduty', 'scc', 'slack', 'webhook']);

@@ -1,7 +1,8 @@
 // Where a dead letter came from and what it was, for `runwatch redrive`: runwatch's own dead letters (detect,
 // notify) and those Pub/Sub forwards after failed pushes, under the default and another name prefix.
 import { describe, expect, it } from 'vitest';
-import { describeDeadLetter, holdOrigin, originalAttributes, originOf, redriveDecision } from '../../../functions/pubsub/deadLetter.js';
+import { describeDeadLetter, holdOrigin, holdSink, originalAttributes, originOf, redriveDecision } from '../../../functions/pubsub/deadLetter.js';
+import { topologyNames } from '../../../functions/pubsub/topology.js';
 
 const AUDIT = { 'logging.googleapis.com/timestamp': '2024-05-01T10:00:00Z' };
 const FINDING = { rule: 'public-invoker-grant', severity: 'HIGH', project: 'p', service: 's', findingId: 'f'.repeat(32) };
@@ -82,5 +83,44 @@ describe('redriveDecision', () => {
     ['no dead-letter attributes, findings side', 'findings', FINDING, undefined, { leave: 'unknown-origin' }],
   ] as const)('%s', (_name, side, attributes, prefix, decision) => {
     expect(redriveDecision(side, attributes, prefix)).toEqual(decision);
+  });
+});
+
+// Each notify sink has a dead-letter topic and hold of its own, which only that sink's account (and the Pub/Sub service
+// agent) may publish to: a letter read from a sink's hold goes back to that sink only (redrive.ts), so a compromised
+// notify function cannot get a forged finding to the other sinks (a page through PagerDuty, an SCC finding) through
+// a redrive. Its attributes must name the same sink, or it is left where it is.
+describe('the dead-letter topic and hold of each sink', () => {
+  it('are named after the sink, as Terraform names them', () => {
+    expect(topologyNames().findingsDeadLetterTopic('slack')).toBe('runwatch-findings-dead-letter-slack');
+    expect(topologyNames('sec').findingsDeadLetterHold('pagerduty')).toBe('sec-findings-dead-letter-pagerduty-hold');
+  });
+
+  it.each([
+    ['runwatch-findings-dead-letter-slack-hold', undefined, 'findings', 'slack'],
+    ['projects/p/subscriptions/runwatch-findings-dead-letter-pagerduty-hold', undefined, 'findings', 'pagerduty'],
+    ['sec-findings-dead-letter-scc-hold', 'sec', 'findings', 'scc'],
+    ['runwatch-findings-dead-letter-scc-hold', 'sec', undefined, undefined],
+    // The one hold of every sink in earlier versions: the findings side, no sink.
+    ['runwatch-findings-dead-letter-hold', undefined, 'findings', undefined],
+    ['runwatch-findings-dead-letter--hold', undefined, undefined, undefined],
+    ['runwatch-dead-letter-hold', undefined, 'audit', undefined],
+  ])('%s (prefix %s): the %s side, sink %s', (subscription, prefix, origin, sink) => {
+    expect(holdOrigin(subscription, prefix)).toBe(origin);
+    expect(holdSink(subscription, prefix)).toBe(sink);
+  });
+
+  const { sink: _sink, ...NO_SINK } = BY_NOTIFY;
+  it.each([
+    ["slack's own letter", BY_NOTIFY, { origin: 'findings', sink: 'slack' }],
+    ['forwarded by Pub/Sub from the slack subscription', forwarded('runwatch-findings-to-slack', FINDING), { origin: 'findings', sink: 'slack' }],
+    // The reproduction: notify-slack's account publishes a finding that says it is pagerduty's, to have it paged.
+    ['a letter in the slack hold that claims pagerduty', { ...BY_NOTIFY, sink: 'pagerduty' }, { leave: 'wrong-sink' }],
+    ['... or the pagerduty subscription', forwarded('runwatch-findings-to-pagerduty', FINDING), { leave: 'wrong-sink' }],
+    ['a notify letter that names no sink', NO_SINK, { leave: 'wrong-sink' }],
+    ['a letter that claims detect', BY_DETECT, { leave: 'wrong-side' }],
+    ['no dead-letter attributes', FINDING, { leave: 'unknown-origin' }],
+  ] as const)('read from the slack hold: %s', (_name, attributes, decision) => {
+    expect(redriveDecision('findings', attributes, undefined, 'slack')).toEqual(decision);
   });
 });

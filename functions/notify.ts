@@ -19,6 +19,7 @@
 import type { CloudEvent } from '@google-cloud/functions-framework';
 import type { RunwatchConfig, SinkRouting, SinksConfig } from './config/types.js';
 import { SEVERITIES, type Finding } from './findings/finding.js';
+import { REDRIVE_SINK_ATTRIBUTE } from './pubsub/deadLetter.js';
 import { decodeMessage, type Attributes } from './pubsub/decode.js';
 import { parseTopic, publishDeadLetter, PubSubPublisher, type MessagePublisher } from './pubsub/publisher.js';
 import {
@@ -200,6 +201,17 @@ export function createNotifyFunction(options: NotifyOptions): NotifyFunction {
     const decoded = decodeMessage(event);
     const base = { component: 'notify', sink: r.sink.name, messageId: decoded.messageId };
     const finding = decoded.kind === 'message' ? asFinding(decoded.json) : undefined;
+    // `runwatch redrive` sends a letter of one sink's dead-letter hold back for that sink only: the others ack it
+    // unsent (and do not dead-letter it, whatever it is). A sink's own hold is the only place such a letter comes
+    // from, so a compromised notify function cannot reach the other sinks through a redrive.
+    const redrivenFor = decoded.attributes[REDRIVE_SINK_ATTRIBUTE];
+    if (redrivenFor !== undefined && redrivenFor !== r.sink.name) {
+      const reason = `redriven for the ${redrivenFor} sink only`;
+      counts.add('notRouted');
+      log({ severity: 'INFO', message: `message not for this sink: ${reason}`, ...base, reason, counts: counts.snapshot() });
+      observe({ outcome: 'not-routed', findingId: typeof finding === 'object' ? finding.id : '', reason });
+      return;
+    }
     if (decoded.kind === 'invalid' || typeof finding === 'string' || finding === undefined) {
       const reason = decoded.kind === 'invalid' ? decoded.reason : `not a finding: ${finding ?? 'unreadable'}`;
       counts.add('invalid');

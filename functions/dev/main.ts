@@ -108,7 +108,7 @@ async function main(argv: readonly string[]): Promise<number> {
     for (const sink of DEV_SINKS) {
       notifyPorts[sink] = await freePort();
       const sinkEnv = sink === 'webhook' ? { WEBHOOK_URL: webhookUrl, WEBHOOK_SECRET: secret } : {};
-      children.push(startFunction(`notify:${sink}`, 'notify', notifyPorts[sink], { ...common, DEAD_LETTER_TOPIC: names.findingsDeadLetterTopic, DELIVERY_DATABASE: names.deliveryDatabase, ...sinkEnv, RUNWATCH_SINK: sink }));
+      children.push(startFunction(`notify:${sink}`, 'notify', notifyPorts[sink], { ...common, DEAD_LETTER_TOPIC: names.findingsDeadLetterTopic(sink), DELIVERY_DATABASE: names.deliveryDatabase, ...sinkEnv, RUNWATCH_SINK: sink }));
     }
     await Promise.all([waitListening(detectPort), ...Object.values(notifyPorts).map((port) => waitListening(port))]);
 
@@ -134,7 +134,7 @@ async function main(argv: readonly string[]): Promise<number> {
         `  detect              http://127.0.0.1:${detectPort}   <- ${topology.subscriptions.detect}`,
         ...DEV_SINKS.map((sink) => `  notify ${sink.padEnd(12)} http://127.0.0.1:${notifyPorts[sink]}   <- ${topology.subscriptions.notify[sink]}`),
         `  webhook receiver    ${webhookUrl}`,
-        `  dead letters        ${topology.subscriptions.deadLetter} (audit side), ${topology.subscriptions.findingsDeadLetter} (findings side)`,
+        `  dead letters        ${topology.subscriptions.deadLetter} (audit side), ${Object.values(topology.subscriptions.findingsDeadLetter ?? {}).join(', ')} (findings side, one per sink)`,
         `  config              ${configFile} (+ console and webhook sinks for this stack)`,
         `  sweep               every ${sweepSeconds} s (what Cloud Scheduler does in the cloud)`,
         '',

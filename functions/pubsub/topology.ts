@@ -48,13 +48,14 @@ const TOPOLOGY_DEFAULTS = {
 export type ResourceResult = 'created' | 'exists' | 'updated';
 
 export interface Topology {
-  /** deadLetter is the audit side's (detect's DEAD_LETTER_TOPIC), findingsDeadLetter notify's. */
-  readonly topics: { readonly audit: string; readonly findings: string; readonly deadLetter: string; readonly findingsDeadLetter: string };
+  /** deadLetter is the audit side's (detect's DEAD_LETTER_TOPIC), findingsDeadLetter each sink's (notify-SINK's), by sink. */
+  readonly topics: { readonly audit: string; readonly findings: string; readonly deadLetter: string; readonly findingsDeadLetter: Readonly<Record<string, string>> };
   readonly subscriptions: {
     readonly detect: string;
     readonly notify: Readonly<Record<string, string>>;
     readonly deadLetter?: string;
-    readonly findingsDeadLetter?: string;
+    /** Each sink's hold, by sink. */
+    readonly findingsDeadLetter?: Readonly<Record<string, string>>;
   };
   /** What was done to each resource, in order. */
   readonly actions: readonly { readonly resource: string; readonly result: ResourceResult }[];
@@ -71,11 +72,14 @@ export function topologyNames(prefix: string = TOPOLOGY_DEFAULTS.namePrefix) {
     auditTopic: `${prefix}-audit`,
     findingsTopic: `${prefix}-findings`,
     deadLetterTopic: `${prefix}-dead-letter`,
-    findingsDeadLetterTopic: `${prefix}-findings-dead-letter`,
+    /** Each sink's findings-side dead-letter topic: only its notify account (and Pub/Sub) may publish there. */
+    findingsDeadLetterTopic: (sink: string) => `${prefix}-findings-dead-letter-${sink}`,
     detectSubscription: `${prefix}-audit-to-detect`,
     notifySubscription: (sink: string) => `${prefix}-findings-to-${sink}`,
     deadLetterHold: `${prefix}-dead-letter-hold`,
-    findingsDeadLetterHold: `${prefix}-findings-dead-letter-hold`,
+    findingsDeadLetterHold: (sink: string) => `${prefix}-findings-dead-letter-${sink}-hold`,
+    /** The one findings-side hold of every sink in earlier versions (redrive still reads it, for no sink in particular). */
+    sharedFindingsDeadLetterHold: `${prefix}-findings-dead-letter-hold`,
     /** The Firestore database of notify's delivery records (DELIVERY_DATABASE), apart from detect's (default). */
     deliveryDatabase: `${prefix}-deliveries`,
   } as const;
@@ -89,10 +93,13 @@ export async function ensureTopology(pubsub: PubSub, options: TopologyOptions): 
   const audit = topicName(names.auditTopic);
   const findings = topicName(names.findingsTopic);
   const deadLetter = topicName(names.deadLetterTopic);
-  const findingsDeadLetter = topicName(names.findingsDeadLetterTopic);
+  const sinks = Object.keys(options.notifyUrls);
+  for (const sink of sinks) if (!/^[a-z][a-z0-9-]*$/.test(sink)) throw new Error(`sink name ${JSON.stringify(sink)} cannot name a subscription`);
+  // Each sink's own: only its notify account may publish there, and redrive sends what it holds back for that sink only.
+  const findingsDeadLetter: Record<string, string> = Object.fromEntries(sinks.map((sink) => [sink, topicName(names.findingsDeadLetterTopic(sink))]));
   const actions: { resource: string; result: ResourceResult }[] = [];
 
-  for (const topic of [audit, findings, deadLetter, findingsDeadLetter]) actions.push({ resource: topic, result: await ensureTopic(pubsub, topic) });
+  for (const topic of [audit, findings, deadLetter, ...Object.values(findingsDeadLetter)]) actions.push({ resource: topic, result: await ensureTopic(pubsub, topic) });
 
   const policies: CreateSubscriptionOptions = {
     ackDeadlineSeconds: options.ackDeadlineSeconds ?? TOPOLOGY_DEFAULTS.ackDeadlineSeconds,
@@ -106,22 +113,25 @@ export async function ensureTopology(pubsub: PubSub, options: TopologyOptions): 
   const detect = subName(names.detectSubscription);
   actions.push({ resource: detect, result: await ensurePushSubscription(pubsub, detect, audit, pushEndpoint(options.detectUrl, audit), policies) });
 
-  const notifyPolicies: CreateSubscriptionOptions = { ...policies, deadLetterPolicy: { ...policies.deadLetterPolicy, deadLetterTopic: findingsDeadLetter } };
   const notify: Record<string, string> = {};
   for (const [sink, url] of Object.entries(options.notifyUrls)) {
-    if (!/^[a-z][a-z0-9-]*$/.test(sink)) throw new Error(`sink name ${JSON.stringify(sink)} cannot name a subscription`);
+    const notifyPolicies: CreateSubscriptionOptions = { ...policies, deadLetterPolicy: { ...policies.deadLetterPolicy, deadLetterTopic: findingsDeadLetter[sink]! } };
     const name = subName(names.notifySubscription(sink));
     notify[sink] = name;
     actions.push({ resource: name, result: await ensurePushSubscription(pubsub, name, findings, pushEndpoint(url, findings), notifyPolicies) });
   }
 
   let deadLetterSub: string | undefined;
-  let findingsDeadLetterSub: string | undefined;
+  let findingsDeadLetterSub: Record<string, string> | undefined;
   if (options.deadLetterHold !== false) {
     deadLetterSub = subName(names.deadLetterHold);
     actions.push({ resource: deadLetterSub, result: await ensurePullSubscription(pubsub, deadLetterSub, deadLetter, policies.retryPolicy) });
-    findingsDeadLetterSub = subName(names.findingsDeadLetterHold);
-    actions.push({ resource: findingsDeadLetterSub, result: await ensurePullSubscription(pubsub, findingsDeadLetterSub, findingsDeadLetter, policies.retryPolicy) });
+    findingsDeadLetterSub = {};
+    for (const sink of sinks) {
+      const hold = subName(names.findingsDeadLetterHold(sink));
+      findingsDeadLetterSub[sink] = hold;
+      actions.push({ resource: hold, result: await ensurePullSubscription(pubsub, hold, findingsDeadLetter[sink]!, policies.retryPolicy) });
+    }
   }
 
   return {

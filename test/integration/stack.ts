@@ -162,7 +162,7 @@ export async function startStack<S extends StackSink = 'webhook'>(emu: Available
       servers[sink] = server;
       const notifyEnv = {
         ...env,
-        DEAD_LETTER_TOPIC: `projects/${projectId}/topics/${names.findingsDeadLetterTopic}`,
+        DEAD_LETTER_TOPIC: `projects/${projectId}/topics/${names.findingsDeadLetterTopic(sink)}`, // its own sink's
         DELIVERY_DATABASE: names.deliveryDatabase, // notify's records apart from detect's (default), as Terraform sets it
         RUNWATCH_SINK: sink,
         ...sinkEnv,
@@ -192,9 +192,9 @@ export async function startStack<S extends StackSink = 'webhook'>(emu: Available
       await Promise.allSettled([topology.subscriptions.detect, ...Object.values(topology.subscriptions.notify)].map((s) => pubsub.subscription(s).delete()));
     });
 
-    // Both sides' dead letters (audit: detect's; findings: notify's), in the order they arrive.
+    // Both sides' dead letters (audit: detect's; findings: each sink's), in the order they arrive.
     const deadLetters: DeadLetter[] = [];
-    for (const name of [topology.subscriptions.deadLetter!, topology.subscriptions.findingsDeadLetter!]) {
+    for (const name of [topology.subscriptions.deadLetter!, ...Object.values(topology.subscriptions.findingsDeadLetter!)]) {
       const hold: Subscription = pubsub.subscription(name, { flowControl: { maxMessages: 2_000 } });
       hold.on('message', (message: Message) => {
         deadLetters.push({ data: message.data, attributes: { ...message.attributes } });

@@ -1159,6 +1159,13 @@ describe('the checkers catch what they guard', () => {
       },
     ],
     [
+      "a notify subscription dead-lettering to one sink's topic for every sink",
+      subscriptionViolations,
+      (m) => {
+        block(body(m, 'google_pubsub_subscription', 'notify'), 'dead_letter_policy')!['dead_letter_topic'] = '${google_pubsub_topic.findings_dead_letter["slack"].id}';
+      },
+    ],
+    [
       'dead letters sent to the findings topic',
       subscriptionViolations,
       (m) => {

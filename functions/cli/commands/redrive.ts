@@ -1,18 +1,23 @@
-// `runwatch redrive [--subscription SUB [--origin audit|findings]] [--prefix PREFIX] [--project P] [--limit N] [--wait S] [--dry-run]`
+// `runwatch redrive [--subscription SUB [--origin audit|findings[:SINK]]] [--prefix PREFIX] [--project P] [--limit N] [--wait S] [--dry-run]`
 // Sends the dead letters kept by the dead-letter pull subscriptions back to the topic they were first published to
 // (audit entries to the audit topic, findings to the findings topic) with their original attributes, once the
 // cause is fixed: a sink's revoked token, an outage that outlasted the retries, a burst that outran the instances.
 // Each side has a dead-letter topic and hold of its own, and the hold a letter is read from decides where it goes
 // (deadLetter.ts redriveDecision): a letter's attributes are written by whoever published it, and a notify account
 // must not be able to send an audit entry to detect by writing `function=detect`. A letter whose attributes claim
-// the other side is left in place, as is one whose attributes claim none.
+// the other side is left in place, as is one whose attributes claim none. The findings side has a topic and hold per
+// sink (only notify-SINK may publish to its own): a letter of a sink's hold goes back for that sink only (the
+// runwatch-redrive-sink attribute; the other sinks' notify ack it unsent), and one that claims another sink is left,
+// so a compromised notify function cannot get a forged finding to the other sinks. Holds of sinks that are not
+// deployed are skipped.
 // Pub/Sub has no redrive of its own. Each letter is acknowledged only after its republish succeeded, so a failure
 // leaves it where it was; republishing is safe because detect drops entries it has applied and notify findings it
 // has delivered (deterministic ids, delivery records). Letters whose origin cannot be told are left in place.
 import { parseArgs } from 'node:util';
 import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
 import { messageOf } from '../../../sinks/deliver.js';
-import { describeDeadLetter, holdOrigin, originalAttributes, redriveDecision, type DeadLetterOrigin } from '../../pubsub/deadLetter.js';
+import { SINK_NAMES } from '../../../sinks/index.js';
+import { describeDeadLetter, holdOrigin, holdSink, originalAttributes, REDRIVE_SINK_ATTRIBUTE, redriveDecision, type DeadLetterOrigin } from '../../pubsub/deadLetter.js';
 import { connectPubSub, PubSubPublisher } from '../../pubsub/publisher.js';
 import { topologyNames } from '../../pubsub/topology.js';
 import { terminalSafe } from '../../untrustedText.js';
@@ -20,16 +25,20 @@ import { argsErrorMessage, usageErrorText, type Command, type CommandIo } from '
 
 const DEFAULT_WAIT_SECONDS = 10;
 
-const USAGE = `runwatch redrive [--subscription SUB [--origin audit|findings]] [--prefix PREFIX] [--project PROJECT] [--limit N] [--wait SECONDS] [--dry-run]
+const USAGE = `runwatch redrive [--subscription SUB [--origin audit|findings[:SINK]]] [--prefix PREFIX] [--project PROJECT] [--limit N] [--wait SECONDS] [--dry-run]
 
 Pulls the dead letters kept by the dead-letter holds and publishes each back to the topic it was first published
-to: what PREFIX-dead-letter-hold keeps (detect or the detect subscription gave up on it) to PREFIX-audit, what
-PREFIX-findings-dead-letter-hold keeps (notify or a notify subscription gave up on it) to PREFIX-findings. PREFIX
-defaults to runwatch, Terraform's name_prefix. The hold decides the topic, never the letter's attributes: a letter
-whose attributes claim the other side, or no side, stays where it is, and so does one dead-lettered after the
-redrive started (a redriven message that failed again). A letter is acknowledged only once it is republished.
-  --subscription SUB  read only SUB (an id or projects/P/subscriptions/S): one of the two holds, or another
-                   subscription with --origin naming the side whose dead-letter topic it is attached to
+to: what PREFIX-dead-letter-hold keeps (detect or the detect subscription gave up on it) to PREFIX-audit, what a
+sink's PREFIX-findings-dead-letter-SINK-hold keeps (notify-SINK or its subscription gave up on it) to
+PREFIX-findings for that sink only (the other sinks ack it unsent). Holds of sinks not deployed are skipped; the
+one findings hold of earlier versions, PREFIX-findings-dead-letter-hold, is read too, for every sink. PREFIX
+defaults to runwatch, Terraform's name_prefix. The hold decides the topic and the sink, never the letter's
+attributes: a letter whose attributes claim the other side, another sink or no side stays where it is, and so does
+one dead-lettered after the redrive started (a redriven message that failed again). A letter is acknowledged only
+once it is republished.
+  --subscription SUB  read only SUB (an id or projects/P/subscriptions/S): one of the holds, or another
+                   subscription with --origin naming the side (and, findings:SINK, the sink) whose dead-letter topic
+                   it is attached to
   --limit N        redrive at most N letters (default: all)
   --wait SECONDS   stop once no new letter arrived for this long (default ${DEFAULT_WAIT_SECONDS})
   --dry-run        list the letters and why they were dead-lettered; change nothing
@@ -38,10 +47,14 @@ PROJECT defaults to GOOGLE_CLOUD_PROJECT. PUBSUB_EMULATOR_HOST selects the emula
 /** Letters held at once (pulled, not yet republished and acknowledged). */
 const MAX_HELD = 100;
 
-/** A dead-letter pull subscription and the side whose dead-letter topic it is attached to. */
+/** A dead-letter pull subscription and the side (and sink) whose dead-letter topic it is attached to. */
 interface Hold {
   readonly subscription: string;
   readonly origin: DeadLetterOrigin;
+  /** A sink's own hold: its letters go back for that sink only. */
+  readonly sink?: string;
+  /** One of the default holds that may not exist (a sink not deployed, the shared hold of earlier versions). */
+  readonly optional?: boolean;
 }
 
 interface Options {
@@ -58,6 +71,8 @@ interface Counts {
   unknownOrigin: number;
   /** Letters whose attributes claim the other side than the hold they were read from (left in place). */
   wrongSide: number;
+  /** Letters of a sink's hold whose attributes claim another sink, or none (left in place). */
+  wrongSink: number;
   failed: number;
   listed: number;
   /** Letters dead-lettered after the redrive started (left in place). */
@@ -94,27 +109,36 @@ function parseOptions(args: readonly string[], env: CommandIo['env']): Options |
   const names = topologyNames(prefix);
   const given = values['subscription'] as string | undefined;
   const originOption = values['origin'] as string | undefined;
-  if (originOption !== undefined && originOption !== 'audit' && originOption !== 'findings') {
-    return { error: `--origin must be audit or findings, not ${JSON.stringify(originOption)}` };
+  const originMatch = originOption === undefined ? undefined : /^(audit|findings)(?::([a-z][a-z0-9]*))?$/.exec(originOption);
+  if (originOption !== undefined && (!originMatch || (originMatch[1] === 'audit' && originMatch[2] !== undefined))) {
+    return { error: `--origin must be audit, findings or findings:SINK, not ${JSON.stringify(originOption)}` };
   }
   if (originOption !== undefined && given === undefined) return { error: '--origin names the side of the hold given by --subscription; give --subscription too' };
   let holds: Hold[];
   if (given === undefined) {
     holds = [
       { subscription: names.deadLetterHold, origin: 'audit' },
-      { subscription: names.findingsDeadLetterHold, origin: 'findings' },
+      ...SINK_NAMES.map((sink): Hold => ({ subscription: names.findingsDeadLetterHold(sink), origin: 'findings', sink, optional: true })),
+      { subscription: names.sharedFindingsDeadLetterHold, origin: 'findings', optional: true },
     ];
   } else {
     if (!/^(projects\/[^/]+\/subscriptions\/)?[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/.test(given)) {
       return { error: `--subscription ${JSON.stringify(given)} is neither a subscription id nor projects/PROJECT/subscriptions/SUBSCRIPTION` };
     }
     const byName = holdOrigin(given, prefix);
-    const origin = originOption ?? byName;
+    const sinkByName = holdSink(given, prefix);
+    const origin = (originMatch?.[1] as DeadLetterOrigin | undefined) ?? byName;
+    const sink = originMatch?.[2] ?? sinkByName;
     if (origin === undefined) {
-      return { error: `cannot tell which side's dead letters ${JSON.stringify(given)} holds: give --origin audit (its topic is detect's dead-letter topic) or --origin findings (notify's)` };
+      return { error: `cannot tell which side's dead letters ${JSON.stringify(given)} holds: give --origin audit (its topic is detect's dead-letter topic) or --origin findings:SINK (notify-SINK's)` };
     }
     if (byName !== undefined && byName !== origin) return { error: `${JSON.stringify(given)} holds the ${byName} side's dead letters, not the ${origin} side's` };
-    holds = [{ subscription: given, origin }];
+    if (sinkByName !== undefined && sink !== sinkByName) return { error: `${JSON.stringify(given)} holds the ${sinkByName} sink's dead letters, not the ${sink ?? 'undefined'} sink's` };
+    const shared = given.slice(given.lastIndexOf('/') + 1) === names.sharedFindingsDeadLetterHold;
+    if (origin === 'findings' && sink === undefined && !shared) {
+      return { error: `cannot tell which sink's dead letters ${JSON.stringify(given)} holds: give --origin findings:SINK (a sink's letters go back for that sink only)` };
+    }
+    holds = [{ subscription: given, origin, ...(sink !== undefined ? { sink } : {}) }];
   }
   const projectId = (values['project'] as string | undefined) ?? (given === undefined ? undefined : /^projects\/([^/]+)\//.exec(given)?.[1]) ?? (env['GOOGLE_CLOUD_PROJECT'] || undefined);
   return { holds, prefix, projectId, limit, waitMs: wait * 1000, dryRun: values['dry-run'] === true };
@@ -141,6 +165,7 @@ interface Budget {
  */
 async function pullLetters(
   subscription: Subscription,
+  optional: boolean,
   options: Options,
   budget: Budget,
   startedAt: Date,
@@ -165,6 +190,8 @@ async function pullLetters(
     };
     restartIdle();
     subscription.on('error', (error: Error) => {
+      // A default hold that does not exist (a sink not deployed), found only now when its get was not permitted.
+      if (optional && (error as { code?: unknown }).code === NOT_FOUND) return done();
       clearTimeout(idle);
       reject(error);
     });
@@ -192,6 +219,7 @@ async function pullLetters(
 /** How long the first call may take to get any answer from Pub/Sub (its retries included). */
 const REACH_TIMEOUT_MS = 10_000;
 const DEADLINE_EXCEEDED = 4;
+const NOT_FOUND = 5;
 const PERMISSION_DENIED = 7;
 
 /**
@@ -229,18 +257,33 @@ export const redriveCommand: Command = {
     }
     const options = parsed;
     const inProject = (name: string): string => `${name}${options.projectId && !name.startsWith('projects/') ? ` in project ${options.projectId}` : ''}`;
-    const where = options.holds.map((hold) => inProject(hold.subscription)).join(' and ');
+    const names = topologyNames(options.prefix);
+    const where =
+      options.holds.length === 1 ? inProject(options.holds[0]!.subscription) : `${inProject(names.deadLetterHold)} and each deployed sink's ${names.findingsDeadLetterHold('SINK')}`;
     io.stderr.write(`${options.dryRun ? 'listing' : 'redriving'} dead letters from ${terminalSafe(where)}${io.env['PUBSUB_EMULATOR_HOST'] ? ` on the emulator at ${terminalSafe(io.env['PUBSUB_EMULATOR_HOST'])}` : ''}\n`);
 
-    const counts: Counts = { redriven: { audit: 0, findings: 0 }, unknownOrigin: 0, wrongSide: 0, failed: 0, listed: 0, later: 0 };
+    const counts: Counts = { redriven: { audit: 0, findings: 0 }, unknownOrigin: 0, wrongSide: 0, wrongSink: 0, failed: 0, listed: 0, later: 0 };
     let pubsub: PubSub | undefined;
     const subscriptions: Subscription[] = [];
     let publisher: PubSubPublisher | undefined;
     try {
       pubsub = await connectPubSub(options.projectId);
       publisher = new PubSubPublisher({ pubsub });
-      for (const hold of options.holds) subscriptions.push(pubsub.subscription(hold.subscription, { flowControl: { maxMessages: MAX_HELD, allowExcessMessages: false } }));
-      await Promise.all(subscriptions.map((subscription) => checkReachable(subscription)));
+      // Every hold answers, or the run stops; a default hold that does not exist (a sink not deployed) is skipped.
+      const present = await Promise.all(
+        options.holds.map(async (hold) => {
+          const subscription = pubsub!.subscription(hold.subscription, { flowControl: { maxMessages: MAX_HELD, allowExcessMessages: false } });
+          try {
+            await checkReachable(subscription);
+          } catch (error) {
+            if (hold.optional && (error as { code?: unknown }).code === NOT_FOUND) return undefined;
+            throw error;
+          }
+          subscriptions.push(subscription);
+          return { hold, subscription };
+        }),
+      );
+      const pulls = present.filter((p): p is { hold: Hold; subscription: Subscription } => p !== undefined);
       const republish = publisher;
       const startedAt = new Date();
       const budget: Budget = { taken: 0, stops: new Set() };
@@ -249,7 +292,7 @@ export const redriveCommand: Command = {
       const redriveFrom = (hold: Hold) => async (message: Message): Promise<void> => {
         const attributes = message.attributes ?? {};
         // The hold decides the side; the attributes (anyone who can publish to its topic writes them) only agree.
-        const decision = redriveDecision(hold.origin, attributes, options.prefix);
+        const decision = redriveDecision(hold.origin, attributes, options.prefix, hold.sink);
         // Every attribute may have been written by whoever deployed the entry or raised the finding: escaped.
         const line = `${message.id}  ${'origin' in decision ? decision.origin : decision.leave}  ${terminalSafe(describeDeadLetter(attributes))}`;
         if (options.dryRun) {
@@ -260,14 +303,22 @@ export const redriveCommand: Command = {
         }
         if ('leave' in decision) {
           if (decision.leave === 'unknown-origin') counts.unknownOrigin++;
+          else if (decision.leave === 'wrong-sink') counts.wrongSink++;
           else counts.wrongSide++;
-          const why = decision.leave === 'unknown-origin' ? 'origin unknown' : `on the ${hold.origin} side, its attributes claim the other`;
+          const why =
+            decision.leave === 'unknown-origin'
+              ? 'origin unknown'
+              : decision.leave === 'wrong-sink'
+                ? `in the ${hold.sink ?? '?'} sink's hold, its attributes claim another sink or none`
+                : `on the ${hold.origin} side, its attributes claim the other`;
           io.stderr.write(`left in place (${why}): ${line}\n`);
           message.nack();
           return;
         }
         try {
-          await republish.publish(topicOf(decision.origin, options), message.data, originalAttributes(attributes));
+          // A sink's letter goes back for that sink only: the other sinks' notify ack it unsent.
+          const original = originalAttributes(attributes);
+          await republish.publish(topicOf(decision.origin, options), message.data, decision.sink === undefined ? original : { ...original, [REDRIVE_SINK_ATTRIBUTE]: decision.sink });
           counts.redriven[decision.origin]++;
           message.ack();
         } catch (error) {
@@ -276,7 +327,7 @@ export const redriveCommand: Command = {
           message.nack();
         }
       };
-      await Promise.all(options.holds.map((hold, i) => pullLetters(subscriptions[i]!, options, budget, startedAt, redriveFrom(hold), later)));
+      await Promise.all(pulls.map(({ hold, subscription }) => pullLetters(subscription, hold.optional === true, options, budget, startedAt, redriveFrom(hold), later)));
     } catch (error) {
       io.stderr.write(`runwatch redrive: ${terminalSafe(messageOf(error))}\n`);
       return 1;
@@ -295,6 +346,7 @@ export const redriveCommand: Command = {
       `redrove ${total} dead letter${total === 1 ? '' : 's'} (${counts.redriven.audit} to the audit topic, ${counts.redriven.findings} to the findings topic)` +
         `${counts.unknownOrigin ? `, left ${counts.unknownOrigin} of unknown origin` : ''}` +
         `${counts.wrongSide ? `, left ${counts.wrongSide} whose attributes claim the other side (forged, or dead-lettered before each side had a topic of its own)` : ''}` +
+        `${counts.wrongSink ? `, left ${counts.wrongSink} whose attributes claim another sink than their hold's (forged?)` : ''}` +
         `${counts.later ? `, left ${counts.later} dead-lettered after the redrive started (their cause may not be fixed)` : ''}${counts.failed ? `, ${counts.failed} FAILED (first: ${counts.firstError})` : ''}\n`,
     );
     return counts.failed > 0 ? 1 : 0;

@@ -14,7 +14,7 @@ output "dead_letter_subscription_id" {
 }
 
 output "findings_dead_letter_subscription_id" {
-  description = "Pull subscription holding the findings side's dead letters."
+  description = "Pull subscriptions holding the findings side's dead letters, one per sink."
   value       = module.runwatch.findings_dead_letter_subscription_id
 }
 

@@ -229,12 +229,12 @@ resource "google_project_iam_member" "notify_datastore_user" {
   }
 }
 
-# notify publishes undeliverable findings to the findings side's dead-letter topic (never the audit side's, see main.tf).
+# notify-SINK publishes undeliverable findings to its own sink's dead-letter topic only (no other's, see main.tf).
 resource "google_pubsub_topic_iam_member" "notify_dead_letter_publisher" {
   for_each = local.sinks
 
   project = var.project_id
-  topic   = google_pubsub_topic.findings_dead_letter.name
+  topic   = google_pubsub_topic.findings_dead_letter[each.key].name
   role    = "roles/pubsub.publisher"
   member  = google_service_account.notify[each.key].member
 }
@@ -271,7 +271,7 @@ resource "google_cloudfunctions2_function" "notify" {
     max_instance_request_concurrency = 1
     ingress_settings                 = var.ingress_settings
     all_traffic_on_latest_revision   = true
-    environment_variables            = merge(local.common_env, local.sink_env[each.key], { RUNWATCH_SINK = each.key, DEAD_LETTER_TOPIC = google_pubsub_topic.findings_dead_letter.id, DELIVERY_DATABASE = google_firestore_database.deliveries.name })
+    environment_variables            = merge(local.common_env, local.sink_env[each.key], { RUNWATCH_SINK = each.key, DEAD_LETTER_TOPIC = google_pubsub_topic.findings_dead_letter[each.key].id, DELIVERY_DATABASE = google_firestore_database.deliveries.name })
 
     # The sink's credentials (webhook: the URL too) come from Secret Manager at instance start; their values never
     # appear in Terraform.

@@ -1,6 +1,6 @@
 # runwatch: Cloud Audit Logs -> log sink -> "audit" topic -> detect -> "findings" topic -> one notify function per sink.
 # Messages that can never succeed end on a dead-letter topic of their side: "dead-letter" (audit entries: detect and
-# its subscription) or "findings-dead-letter" (findings: notify and its subscriptions). Functions are fed by push subscriptions this module
+# its subscription) or "findings-dead-letter-SINK" (findings: notify-SINK and its subscription, one per sink). Functions are fed by push subscriptions this module
 # owns (not the Eventarc-managed one), so retry and dead-letter policies are Terraform-managed; see README.md.
 
 locals {
@@ -92,7 +92,8 @@ resource "google_pubsub_topic" "findings" {
 # to that side's topic (the audit topic feeds detect, the findings topic every sink). With one shared topic, a notify
 # account (it holds a sink's token and talks to the internet) could publish a letter that the redrive sends to the
 # audit topic: a forged audit entry in detection. The audit side's keeps its pre-split name, so an upgrade keeps the
-# letters it holds.
+# letters it holds. The findings side has one per sink, for the same reason: redrive sends what a sink's hold keeps
+# back for that sink only, so a notify account can reach no other sink (a page, an SCC finding) through a redrive.
 
 # The audit side: audit entries detect or its subscription gave up on.
 resource "google_pubsub_topic" "dead_letter" {
@@ -111,10 +112,12 @@ resource "google_pubsub_topic_iam_member" "dead_letter_pubsub_agent" {
   member  = local.pubsub_service_agent
 }
 
-# The findings side: findings notify or its subscriptions gave up on.
+# The findings side, one per sink: findings notify-SINK or its subscription gave up on.
 resource "google_pubsub_topic" "findings_dead_letter" {
+  for_each = local.sinks
+
   project = var.project_id
-  name    = "${var.name_prefix}-findings-dead-letter"
+  name    = "${var.name_prefix}-findings-dead-letter-${each.key}"
   labels  = var.labels
 
   depends_on = [google_project_service.apis]
@@ -122,8 +125,10 @@ resource "google_pubsub_topic" "findings_dead_letter" {
 
 # Pub/Sub forwards a finding here after max_delivery_attempts failed pushes; it needs publish on the topic to do so.
 resource "google_pubsub_topic_iam_member" "findings_dead_letter_pubsub_agent" {
+  for_each = local.sinks
+
   project = var.project_id
-  topic   = google_pubsub_topic.findings_dead_letter.name
+  topic   = google_pubsub_topic.findings_dead_letter[each.key].name
   role    = "roles/pubsub.publisher"
   member  = local.pubsub_service_agent
 }
@@ -151,9 +156,11 @@ resource "google_pubsub_subscription" "dead_letter_hold" {
 }
 
 resource "google_pubsub_subscription" "findings_dead_letter_hold" {
+  for_each = local.sinks
+
   project                    = var.project_id
-  name                       = "${var.name_prefix}-findings-dead-letter-hold"
-  topic                      = google_pubsub_topic.findings_dead_letter.id
+  name                       = "${var.name_prefix}-findings-dead-letter-${each.key}-hold"
+  topic                      = google_pubsub_topic.findings_dead_letter[each.key].id
   labels                     = var.labels
   ack_deadline_seconds       = 60
   message_retention_duration = var.message_retention_duration
@@ -304,7 +311,7 @@ resource "google_pubsub_subscription" "notify" {
   }
 
   dead_letter_policy {
-    dead_letter_topic     = google_pubsub_topic.findings_dead_letter.id # the findings side's, never the audit side's
+    dead_letter_topic     = google_pubsub_topic.findings_dead_letter[each.key].id # its own sink's, never the audit side's
     max_delivery_attempts = var.max_delivery_attempts
   }
 

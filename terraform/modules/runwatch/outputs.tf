@@ -19,13 +19,13 @@ output "dead_letter_subscription_id" {
 }
 
 output "findings_dead_letter_topic_id" {
-  description = "Full name of the findings side's dead-letter topic (findings notify or its subscriptions gave up on)."
-  value       = google_pubsub_topic.findings_dead_letter.id
+  description = "Full names of the findings side's dead-letter topics, by sink (findings notify-SINK or its subscription gave up on; only notify-SINK may publish to its own)."
+  value       = { for sink, topic in google_pubsub_topic.findings_dead_letter : sink => topic.id }
 }
 
 output "findings_dead_letter_subscription_id" {
-  description = "Pull subscription that keeps the findings side's dead letters (runwatch redrive, gcloud pubsub subscriptions pull)."
-  value       = google_pubsub_subscription.findings_dead_letter_hold.id
+  description = "Pull subscriptions that keep the findings side's dead letters, by sink (runwatch redrive sends a sink's back for that sink only; gcloud pubsub subscriptions pull)."
+  value       = { for sink, sub in google_pubsub_subscription.findings_dead_letter_hold : sink => sub.id }
 }
 
 output "subscription_ids" {

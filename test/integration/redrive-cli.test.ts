@@ -112,11 +112,13 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     expect(run.stderr).toContain('redrove 2 dead letters (1 to the audit topic, 1 to the findings topic)');
     expect(run.code).toBe(0);
 
-    expect((await drain(t.audit)).map((m) => [m.data, m.attributes])).toEqual([[auditEntry, timestamp]]);
+    // Each subscription is watched for the whole of drain's wait, all four at once.
+    const [audit, findings, hold, findingsHold] = await Promise.all([drain(t.audit), drain(t.findings), drain(t.hold), drain(t.findingsHold)]);
+    expect(audit.map((m) => [m.data, m.attributes])).toEqual([[auditEntry, timestamp]]);
     // For the slack sink only: the other sinks' notify functions ack it unsent.
-    expect((await drain(t.findings)).map((m) => [m.data, m.attributes])).toEqual([[finding, { ...findingAttributes, [REDRIVE_SINK_ATTRIBUTE]: 'slack' }]]);
-    expect(await drain(t.hold)).toEqual([]); // acknowledged: gone from the dead-letter subscriptions
-    expect(await drain(t.findingsHold)).toEqual([]);
+    expect(findings.map((m) => [m.data, m.attributes])).toEqual([[finding, { ...findingAttributes, [REDRIVE_SINK_ATTRIBUTE]: 'slack' }]]);
+    expect(hold).toEqual([]); // acknowledged: gone from the dead-letter subscriptions
+    expect(findingsHold).toEqual([]);
   });
 
   it('reads one hold with --subscription, and sends its letters to that side only', async () => {
@@ -128,9 +130,10 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     const run = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3', '--subscription', names.findingsDeadLetterHold('slack')]);
     expect(run.stderr).toContain('redrove 1 dead letter (0 to the audit topic, 1 to the findings topic)');
     expect(run.code).toBe(0);
-    expect((await drain(t.findings)).map((m) => m.data)).toEqual([finding]);
-    expect(await drain(t.audit, 300)).toEqual([]);
-    expect((await drain(t.hold, 1500, 1)).map((m) => m.data)).toEqual([auditEntry]); // not read: still there
+    const [findings, audit, hold] = await Promise.all([drain(t.findings), drain(t.audit, 300), drain(t.hold, 1500, 1)]);
+    expect(findings.map((m) => m.data)).toEqual([finding]);
+    expect(audit).toEqual([]);
+    expect(hold.map((m) => m.data)).toEqual([auditEntry]); // not read: still there
   });
 
   // The reproduction of the review: every notify account may publish dead letters, and one that says function=detect
@@ -153,10 +156,11 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     const run = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '12']);
     expect(run.code).toBe(0);
     expect(run.stderr).toContain('redrove 0 dead letters (0 to the audit topic, 0 to the findings topic), left 2 whose attributes claim the other side');
-    expect(await drain(t.audit, 300)).toEqual([]);
-    expect(await drain(t.findings, 300)).toEqual([]);
-    expect((await drain(t.findingsHold, 1500, 1)).map((m) => m.data)).toEqual([forgedEntry]);
-    expect((await drain(t.hold, 1500, 1)).map((m) => m.data)).toEqual([finding]);
+    const [audit, findings, findingsHold, hold] = await Promise.all([drain(t.audit, 300), drain(t.findings, 300), drain(t.findingsHold, 1500, 1), drain(t.hold, 1500, 1)]);
+    expect(audit).toEqual([]);
+    expect(findings).toEqual([]);
+    expect(findingsHold.map((m) => m.data)).toEqual([forgedEntry]);
+    expect(hold.map((m) => m.data)).toEqual([finding]);
   });
 
   // The reproduction of the second review: every notify account could publish to the one findings-side topic, and a
@@ -210,8 +214,8 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     await detect.close();
     expect(run.stderr).toMatch(/redrove 1 dead letter \(1 to the audit topic, 0 to the findings topic\), left 1 dead-lettered after the redrive started/);
     expect(run.code).toBe(0);
-    expect((await drain(t.audit)).map((m) => [m.data, m.attributes])).toEqual([[auditEntry, timestamp]]);
-    const again = await drain(t.hold, 1500, 1);
+    const [audit, again] = await Promise.all([drain(t.audit), drain(t.hold, 1500, 1)]);
+    expect(audit.map((m) => [m.data, m.attributes])).toEqual([[auditEntry, timestamp]]);
     expect(again.map((m) => [m.data, m.attributes['CloudPubSubDeadLetterSourceSubscription']])).toEqual([[auditEntry, names.detectSubscription]]);
   });
 
@@ -239,9 +243,9 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     const rest = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '12']);
     expect(rest.code).toBe(0);
     expect(rest.stderr).toContain('left 1 of unknown origin');
+    const [audit, left] = await Promise.all([drain(t.audit), drain(t.hold, 1500, 1)]);
     // One letter per run went to the audit topic, whichever the --limit run took first.
-    expect(afterLimited + (await drain(t.audit)).length).toBe(1);
-    const left = await drain(t.hold, 1500, 1);
+    expect(afterLimited + audit.length).toBe(1);
     expect(left.map((m) => m.data)).toEqual(['who knows']);
   });
 

@@ -12,6 +12,7 @@ import { REDRIVE_SINK_ATTRIBUTE } from '../../functions/pubsub/deadLetter.js';
 import { publishDeadLetter, PubSubPublisher } from '../../functions/pubsub/publisher.js';
 import { topologyNames } from '../../functions/pubsub/topology.js';
 import { runwatch } from '../support/cli.js';
+import { waitUntilDeliverable } from '../support/pubsub.js';
 
 const emulators = inject('runwatchEmulators');
 
@@ -152,8 +153,10 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     expect(dry.code).toBe(0);
     expect(dry.stdout.match(/ wrong-side {2}/g)).toHaveLength(2);
 
-    // Longer than the emulator's 10 s ack deadline, as below: a nack the dry run sent while closing can be lost.
-    const run = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '12']);
+    // A letter on its way to the dry run when it closed is lost to its nack, and comes back only when the 10 s ack
+    // deadline of the stream ran out (the emulator takes no shorter one): wait for both, then redrive.
+    await Promise.all([waitUntilDeliverable(pubsub, t.findingsHold.name, 1), waitUntilDeliverable(pubsub, t.hold.name, 1)]);
+    const run = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3']);
     expect(run.code).toBe(0);
     expect(run.stderr).toContain('redrove 0 dead letters (0 to the audit topic, 0 to the findings topic), left 2 whose attributes claim the other side');
     const [audit, findings, findingsHold, hold] = await Promise.all([drain(t.audit, 300), drain(t.findings, 300), drain(t.findingsHold, 1500, 1), drain(t.hold, 1500, 1)]);
@@ -238,9 +241,11 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     expect(limited.code).toBe(0);
     const afterLimited = (await drain(t.audit)).length;
 
-    // Longer than the emulator's 10 s ack deadline: a nack the run before sent while closing can be lost on a loaded
-    // machine, and the letter then comes back only when its lease runs out (this run saw none within 3 s).
-    const rest = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '12']);
+    // A nack the run before sent while closing can be lost on a loaded machine, and the letter then comes back only
+    // when its lease runs out (the stream's 10 s ack deadline; the --limit run may have seen none within 3 s): wait
+    // until what that run left is deliverable again, then redrive it.
+    await waitUntilDeliverable(pubsub, t.hold.name, 2 - afterLimited);
+    const rest = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3']);
     expect(rest.code).toBe(0);
     expect(rest.stderr).toContain('left 1 of unknown origin');
     const [audit, left] = await Promise.all([drain(t.audit), drain(t.hold, 1500, 1)]);

@@ -40,3 +40,30 @@ export async function receiveJson<T = unknown>(subscription: Subscription, count
   await subscription.close();
   return received;
 }
+
+/**
+ * Waits until `count` distinct messages of `subscription` (a full name) can be delivered again, and leaves them so:
+ * synchronous pulls whose leases are given back at once (ack deadline 0), so no streaming subscriber is involved.
+ * For a test that runs a subscriber after one that left messages in place: a nack sent while a streaming pull
+ * closes can be lost (the emulator then redelivers only when the 10 s ack deadline of the stream has run out), and
+ * waiting here for what is deliverable spares the next run a wait longer than that deadline. Throws after
+ * `timeoutMs` when fewer came back (what was left in place was not).
+ */
+export async function waitUntilDeliverable(pubsub: PubSub, subscription: string, count: number, timeoutMs = 15_000): Promise<void> {
+  const client = await pubsub.getClientAsync_({ client: 'SubscriberClient' });
+  const seen = new Set<string>();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [response] = (await client['pull']!({ subscription, maxMessages: 100, returnImmediately: true })) as [
+      { receivedMessages?: { ackId?: string; message?: { messageId?: string } }[] },
+    ];
+    const received = response.receivedMessages ?? [];
+    if (received.length > 0) {
+      await client['modifyAckDeadline']!({ subscription, ackIds: received.map((m) => m.ackId), ackDeadlineSeconds: 0 });
+      for (const m of received) seen.add(m.message?.messageId ?? '');
+    }
+    if (seen.size >= count) return;
+    if (Date.now() > deadline) throw new Error(`${subscription}: ${seen.size} of ${count} messages deliverable after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

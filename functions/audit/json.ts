@@ -112,7 +112,7 @@ export function canonicalJson(value: unknown): string {
   }
   const object = value as JsonObject;
   const keys = Object.keys(object);
-  if (!isSorted(keys)) keys.sort();
+  sortKeys(keys);
   let out = '{';
   let first = true;
   for (let i = 0; i < keys.length; i++) {
@@ -138,7 +138,27 @@ function quotedKey(key: string): string {
   return quoted;
 }
 
-function isSorted(keys: readonly string[]): boolean {
-  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return false;
-  return true;
+/** Keys up to this many are put in order by insertion, in place: Array#sort allocates work arrays on every call. */
+const INSERTION_SORT_MAX = 32;
+
+/**
+ * Sorts `keys` in place as Array#sort does (by UTF-16 code units; keys of one object are distinct, so the order is
+ * the same whatever the algorithm). Templates are canonicalized once per deploy, a few dozen small objects each,
+ * mostly not in order (the API writes fields in its own order): an insertion sort of a few keys allocates nothing.
+ */
+function sortKeys(keys: string[]): void {
+  if (keys.length > INSERTION_SORT_MAX) {
+    keys.sort();
+    return;
+  }
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i]!;
+    let j = i - 1;
+    if (keys[j]! <= key) continue;
+    while (j >= 0 && keys[j]! > key) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = key;
+  }
 }

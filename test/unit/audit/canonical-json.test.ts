@@ -17,16 +17,18 @@ function reference(value: unknown): string {
   return `{${keys.map((key) => `${JSON.stringify(key)}:${reference(object[key])}`).join(',')}}`;
 }
 
-/** Every entry of the shared corpus (real Cloud Audit Log entries), whole: templates and everything around them. */
+/** Every entry of the test corpus (real Cloud Audit Log entries, test/fixtures/corpus), whole: templates and all. */
 function corpusEntries(): unknown[] {
-  const dir = new URL('file:///work/shared/corpus/entries/');
-  return readdirSync(dir).map((name) => JSON.parse(readFileSync(new URL(name, dir), 'utf8')) as unknown);
+  const dir = new URL('../../fixtures/corpus/', import.meta.url);
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.json'))
+    .map((name) => JSON.parse(readFileSync(new URL(name, dir), 'utf8')) as unknown);
 }
 
 describe('canonicalJson', () => {
   it('is JSON.stringify with sorted keys for every corpus entry', () => {
     const entries = corpusEntries();
-    expect(entries.length).toBeGreaterThan(50);
+    expect(entries.length).toBeGreaterThan(30);
     for (const entry of entries) expect(canonicalJson(entry)).toBe(reference(entry));
   });
 

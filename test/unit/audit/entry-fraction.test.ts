@@ -24,16 +24,25 @@ function sortKeyByText(iso: string, ms: number): number {
 }
 
 
-/** Canonical timestamps: those of the shared corpus and test fixtures as normalizeTimestamp writes them, and every fraction length. */
+/** The JSON fixtures: real corpus entries (test/fixtures/corpus) and the hand-built synthetic ones. */
+function fixtureFiles(): URL[] {
+  const fixtures = new URL('../../fixtures/', import.meta.url);
+  const corpus = new URL('corpus/', fixtures);
+  return [
+    ...readdirSync(corpus).filter((name) => name.endsWith('.json')).map((name) => new URL(name, corpus)),
+    ...readdirSync(fixtures).filter((name) => name.endsWith('.json')).map((name) => new URL(name, fixtures)),
+  ];
+}
+
+/** Canonical timestamps: those of the test fixtures (real corpus entries and synthetic ones) as normalizeTimestamp writes them, and every fraction length. */
 function canonicalTimestamps(): string[] {
   const out = new Set<string>();
   for (const raw of TIMESTAMP_FORMS) {
     const time = normalizeTimestamp(raw);
     if (time) out.add(time.iso);
   }
-  const corpus = new URL('/work/shared/corpus/entries/', 'file:///');
-  for (const name of readdirSync(corpus)) {
-    for (const [, raw] of readFileSync(new URL(name, corpus), 'utf8').matchAll(/"(?:timestamp|receiveTimestamp)"\s*:\s*"([^"]+)"/g)) {
+  for (const file of fixtureFiles()) {
+    for (const [, raw] of readFileSync(file, 'utf8').matchAll(/"(?:timestamp|receiveTimestamp)"\s*:\s*"([^"]+)"/g)) {
       const time = normalizeTimestamp(raw!);
       if (time) out.add(time.iso);
     }

@@ -4,7 +4,7 @@
 // Deploys that create a revision wait for their system events first (correlate/rollout.ts).
 import { applyChangeTo, newerInItsMillisecond, openedBefore } from './baseline/apply.js';
 import { baselineKey, type BaselineStore, type Delivery, type TransactionOutcome } from './baseline/store.js';
-import { beforeDelete, COPY_EDITS, IN_PLACE_EDITS, isAfter, pointAt, valueBefore, type BaselineEdits, type TimePoint, type MutableBaseline, type ServiceBaseline } from './baseline/state.js';
+import { beforeDelete, COPY_EDITS, IN_PLACE_EDITS, isAfter, pointAt, pointTime, valueBefore, type BaselineEdits, type TimePoint, type MutableBaseline, type ServiceBaseline } from './baseline/state.js';
 import { globMatches, isPerson, principalMatches } from './config/glob.js';
 import type { RuleException, RuleSettings, RunwatchConfig } from './config/types.js';
 import {
@@ -33,7 +33,7 @@ import {
   type Rollout,
 } from './correlate/rollout.js';
 import { detectors, type RuleId } from './detectors/index.js';
-import { createsRevision, deletedReason, pointTime } from './detectors/revision.js';
+import { createsRevision, deletedReason } from './detectors/revision.js';
 import type { Detection, Detector, OpenFinding } from './detectors/types.js';
 import { generationOfRevisionName, type RevisionObservation } from './audit/systemEvent.js';
 import { cutText } from './untrustedText.js';
@@ -871,8 +871,6 @@ export class Engine {
       ...(eventsAwaitedBy(rollout) ? { eventsAwaited: true as const } : {}),
       // A deploy reported here may still see its other half; not one judged as no revision, or itself a late half.
       ...span,
-      // A write judged without its events, which may still come as its late half: recorded at its instant when they do.
-      ...(rollout.write && (eventsAwaitedBy(rollout) || span.otherHalf) ? { time: merged.change.time } : {}),
     };
     draft.completed = edits.append(draft.completed ?? [], entry, COMPLETED_LIMIT);
     draft.open = open;
@@ -920,11 +918,11 @@ function eventsAwaitedBy(rollout: Rollout): boolean {
 
 /**
  * The late half of a judged write (Rollout.ofJudgedWrite), opened from its events: it stands at its write's instant
- * (`owner`, the write's completed entry, CompletedRollout.time), unless its events are older still.
+ * (`owner`, the write's completed entry: writtenAt), unless its events are older still.
  */
 function lateHalfOpened(opened: Rollout, owner: CompletedRollout): Rollout {
   if (opened.openedMs < owner.t) return { ...opened, ofJudgedWrite: true };
-  return { ...opened, openedMs: owner.t, ofJudgedWrite: true, ...(owner.time !== undefined ? { writeTime: owner.time } : {}) };
+  return { ...opened, openedMs: owner.t, ofJudgedWrite: true, writeTime: writtenAt(owner).time };
 }
 
 /** `change` as made at `at` (its facts recorded there). */
@@ -1013,8 +1011,7 @@ function pointOfTime(time: string): TimePoint<undefined> {
 
 /** The canonical timestamp of the service's delete: its millisecond and, when known, its nanoseconds (deletedAtN). */
 function deleteTime(baseline: ServiceBaseline): string {
-  const n = baseline.deletedAtN;
-  return pointTime(n ? { t: baseline.deletedAtMs!, v: undefined, n } : { t: baseline.deletedAtMs!, v: undefined });
+  return pointTime({ t: baseline.deletedAtMs!, n: baseline.deletedAtN });
 }
 
 function closedLater(finding: Finding, takenAway: { readonly time: string; readonly reason: string }): Finding {

@@ -2,7 +2,7 @@
 // Every fact is kept as a short time-indexed history, so a detector compares an entry with the state just
 // *before its own timestamp*: entries that arrive late or twice never see (or overwrite) newer state.
 // The shape is plain JSON so the file and Firestore stores can keep it as is.
-import { subMillisecondNanos } from '../audit/entry.js';
+import { subMillisecondNanos, withCanonicalFraction } from '../audit/entry.js';
 import type { CompletedRollout, Rollout } from '../correlate/rollout.js';
 import type { OpenFinding } from '../detectors/types.js';
 import type { PlainEnvVar, VpcEgress } from '../model/change.js';
@@ -16,6 +16,15 @@ export interface TimePoint<T> {
    * millisecond: of two entries in the same one, delivered in either order, the later in time holds it.
    */
   readonly n?: number;
+}
+
+/**
+ * The canonical timestamp of a point in time: its millisecond and, when known, the nanoseconds after it (TimePoint.n,
+ * CompletedRollout.n).
+ */
+export function pointTime(point: { readonly t: number; readonly n?: number }): string {
+  const iso = new Date(point.t).toISOString();
+  return withCanonicalFraction(point.n ? `${iso.slice(0, -1)}${String(point.n).padStart(6, '0')}Z` : iso);
 }
 
 export interface ServiceBaseline {

@@ -25,7 +25,7 @@
 // Pure functions over plain JSON, so the rollouts live in the service's baseline document and change in the same
 // store transaction as the baseline itself.
 import type { RevisionObservation } from '../audit/systemEvent.js';
-import { isBefore, pointAt } from '../baseline/state.js';
+import { isBefore, pointAt, pointTime } from '../baseline/state.js';
 import {
   enforcedPolicyOf,
   imagesFromContainers,
@@ -100,9 +100,9 @@ export interface Rollout {
    */
   readonly ofJudgedWrite?: true;
   /**
-   * Of a late half (ofJudgedWrite) opened at its write's time: the write's timestamp (CompletedRollout.time), so the
-   * write's instant is known to the nanosecond (openedAt). Absent in baselines stored before it was kept, or when the
-   * write's entry did not keep it: the start of `openedMs`.
+   * Of a late half (ofJudgedWrite) opened at its write's time: the write's timestamp (its completed entry's `t` and
+   * `n`, writtenAt), so the write's instant is known to the nanosecond (openedAt). Absent in baselines stored before it
+   * was kept: the start of `openedMs`.
    */
   readonly writeTime?: string;
 }
@@ -111,19 +111,13 @@ export interface CompletedRollout {
   readonly t: number;
   /**
    * The sub-millisecond digits of its write's time, as nanoseconds (as TimePoint.n; absent: 0), so a deploy of its
-   * millisecond is told before or after it (detectors/revision.ts deployKey, repeatReported). Absent in baselines
-   * stored before it was kept.
+   * millisecond is told before or after it (detectors/revision.ts deployKey, repeatReported), and its late half is
+   * recorded at the write's very instant (writtenAt). Absent in baselines stored before it was kept (the start of `t`'s
+   * millisecond).
    */
   readonly n?: number;
   readonly revision?: string;
   readonly operationId?: string;
-  /**
-   * The canonical timestamp of the write at `t` (its sub-millisecond digits), kept for a write judged without its
-   * events that may still see them (`eventsAwaited`, or `otherHalf`): its late half is recorded at the write's very
-   * instant (Rollout.writeTime, writtenAt). Absent otherwise, and in baselines stored before it was kept (the late half
-   * is then recorded at the start of `t`'s millisecond).
-   */
-  readonly time?: string;
   /** Judged from system events alone, its write not (yet) seen: a write of that operation arriving later is it. */
   readonly withoutWrite?: true;
   /**
@@ -192,9 +186,9 @@ export function lateHalfOf(completed: readonly CompletedRollout[] | undefined, e
   return best;
 }
 
-/** When the deploy of a completed entry happened (CompletedRollout.time; else the start of `t`'s millisecond). */
+/** When the deploy of a completed entry happened, to the nanosecond (`t` and `n`). */
 export function writtenAt(completed: CompletedRollout): { readonly timeMs: number; readonly time: string } {
-  return { timeMs: completed.t, time: completed.time ?? new Date(completed.t).toISOString() };
+  return { timeMs: completed.t, time: pointTime(completed) };
 }
 
 /**

@@ -1,8 +1,7 @@
 // Shared reading of a deploy: does it create a revision, and which facts are unknown; and what a delete, or a newer
 // entry applied before a late one, closes. Also the words for where a change applies, and which services are meant to
 // be public.
-import { withCanonicalFraction } from '../audit/entry.js';
-import { changedAfter, isAfter, isBefore, pointAfter, pointAt, pointBefore, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, isAfter, isBefore, pointAfter, pointAt, pointBefore, pointTime, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, sameOperation, someWaitingWrite } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
 import { isJob, isService, resourceLabel, resourceNounOf, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
@@ -160,12 +159,6 @@ export function riskInForce<T>(
   const end = history!.find((point) => isAfter(point, at) && endsIt(point.v));
   if (!end) return { opensRisk: true, heldByNewer: true };
   return { opensRisk: false, takenAwayLater: { time: pointTime(end), reason: reason(end.v) } };
-}
-
-/** The canonical timestamp of a point: its millisecond and, when known, the nanoseconds after it (TimePoint.n). */
-export function pointTime(point: TimePoint<unknown>): string {
-  const iso = new Date(point.t).toISOString();
-  return withCanonicalFraction(point.n ? `${iso.slice(0, -1)}${String(point.n).padStart(6, '0')}Z` : iso);
 }
 
 /**

@@ -19,19 +19,15 @@ import type { DeployChange } from '../../functions/model/change.js';
 import { deployOf } from '../support/changes.js';
 import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, v1EnvDeploy, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { config, findingsLive, findingsOf } from '../support/run.js';
+import { EARLIER, SA0, SA1, SA2, tag } from '../support/sameMillisecond.js';
 
-const EARLIER = '2024-05-06T21:00:00Z';
 /** The first deploy's, the delete's and the second deploy's timestamps: a millisecond apart, and in one millisecond. */
 const TIMINGS = {
   'a millisecond apart': ['2024-05-06T22:58:04.353100Z', '2024-05-06T22:58:04.354500Z', '2024-05-06T22:58:04.355900Z'],
   'in the same millisecond': ['2024-05-06T22:58:04.355100Z', '2024-05-06T22:58:04.355500Z', '2024-05-06T22:58:04.355900Z'],
 } as const;
 
-const SA0 = 'zero@acme-prod.iam.gserviceaccount.com';
-const SA1 = 'one@acme-prod.iam.gserviceaccount.com';
-const SA2 = 'two@acme-prod.iam.gserviceaccount.com';
 const REVISION = 'cloud-run-slack-bot-release';
-const tag = (time: string): string => `t${time.replace(/\D/g, '')}`;
 
 /** The gcloud fixture at `time`: a new image each time, running as `sa`, its revision named `revision` when given. */
 function deploy(time: string, sa: string, repository: string, revision?: string): Json {

@@ -16,19 +16,10 @@ import { replay } from '../../functions/replay/replay.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { at, deleteServiceAt, SLACK_BOT, synthetic, v1EnvDeploy, v1ServiceWrite, variant, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { config, findingsLive, findingsOf } from '../support/run.js';
+import { EARLIER, TIMINGS, SA0, SA1, SA2, tag } from '../support/sameMillisecond.js';
 
-const EARLIER = '2024-05-06T21:00:00Z';
 const LATER = '2024-05-06T23:58:04.355100Z';
-/** The deploy's and the delete's timestamps: a millisecond apart, and in the same millisecond (the delete's is the same). */
-const TIMINGS = {
-  'a millisecond apart': ['2024-05-06T22:58:04.354100Z', '2024-05-06T22:58:04.355900Z'],
-  'in the same millisecond': ['2024-05-06T22:58:04.355100Z', '2024-05-06T22:58:04.355900Z'],
-} as const;
 
-const SA0 = 'zero@acme-prod.iam.gserviceaccount.com';
-const SA1 = 'one@acme-prod.iam.gserviceaccount.com';
-const SA2 = 'two@acme-prod.iam.gserviceaccount.com';
-const tag = (time: string): string => `t${time.replace(/\D/g, '')}`;
 const identity = (time: string, sa: string): Json => at(withV1ServiceAccount(v1EnvDeploy(time, [], `gcr.io/acme/app:${tag(time)}`), sa), time, `deploy-${time}`);
 const image = (time: string, repository: string): Json => v1EnvDeploy(time, [], `${repository}/app:${tag(time)}`);
 const INGRESS = 'run.googleapis.com/ingress';

@@ -15,17 +15,9 @@ import type { RunwatchConfig } from '../../functions/config/types.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, v1EnvDeploy, v1ServiceWrite, withOperationId, withV1ServiceAccount, type EnvList, type Json } from '../support/entries.js';
 import { config, findingsLive, findingsOf } from '../support/run.js';
+import { EARLIER, TIMINGS, SA0, SA1, SA2 } from '../support/sameMillisecond.js';
 
-const EARLIER = '2024-05-06T21:00:00Z';
-/** The two timestamps of each case: a millisecond apart, and in the same millisecond (only the nanoseconds differ). */
-const TIMINGS = {
-  'a millisecond apart': ['2024-05-06T22:58:04.354100Z', '2024-05-06T22:58:04.355900Z'],
-  'in the same millisecond': ['2024-05-06T22:58:04.355100Z', '2024-05-06T22:58:04.355900Z'],
-} as const;
 
-const SA0 = 'zero@acme-prod.iam.gserviceaccount.com';
-const SA1 = 'one@acme-prod.iam.gserviceaccount.com';
-const SA2 = 'two@acme-prod.iam.gserviceaccount.com';
 const identity = (time: string, sa: string): Json => at(withV1ServiceAccount(synthetic('v1-ReplaceService-gcloud'), sa), time, `deploy-${time}`);
 
 const SECRET = { name: 'DB_PASSWORD', value: 'hunter2hunter2' };

@@ -12,21 +12,12 @@ import { replay } from '../../functions/replay/replay.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { at, v1EnvDeploy, type Json } from '../support/entries.js';
 import { config, findingsLive, findingsOf } from '../support/run.js';
-
-const EARLIER = '2024-05-06T21:00:00Z';
-/** The two timestamps of each case: a millisecond apart, and in the same millisecond (only the nanoseconds differ). */
-const TIMINGS = {
-  'a millisecond apart': ['2024-05-06T22:58:04.354100Z', '2024-05-06T22:58:04.355900Z'],
-  'in the same millisecond': ['2024-05-06T22:58:04.355100Z', '2024-05-06T22:58:04.355900Z'],
-} as const;
+import { EARLIER, TIMINGS, tag } from '../support/sameMillisecond.js';
 
 /** The gcloud fixture at `time` running an image of the service's usual repository (gcr.io/acme). */
 const known = (time: string): Json => v1EnvDeploy(time, [], `gcr.io/acme/app:${tag(time)}`);
 /** The gcloud fixture at `time` running an image of a repository the service never used before the case. */
 const fresh = (time: string): Json => v1EnvDeploy(time, [], `us-docker.pkg.dev/acme/new/app:${tag(time)}`);
-/** An image tag of each deploy's own (a new template each time): its time's digits. */
-const tag = (time: string): string => `t${time.replace(/\D/g, '')}`;
-
 interface Case {
   readonly label: string;
   readonly before: readonly Json[];

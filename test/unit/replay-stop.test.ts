@@ -83,6 +83,28 @@ async function until(condition: () => boolean): Promise<void> {
   }
 }
 
+/**
+ * Resolves once process `pid` waits in a FIFO's open for a writer: one of its threads sleeps in the kernel's
+ * `wait_for_partner` (Linux: /proc/PID/task/TID/wchan). Under load the replay reaches that open well after it takes
+ * the lock, and a test that acts on the pipe before then tests another case. Without /proc, a fixed 300 ms.
+ */
+async function waitingInPipeOpen(pid: number): Promise<void> {
+  const tasks = `/proc/${pid}/task`;
+  if (!existsSync(tasks)) {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return;
+  }
+  const waiting = (): boolean =>
+    readdirSync(tasks).some((tid) => {
+      try {
+        return readFileSync(join(tasks, tid, 'wchan'), 'utf8') === 'wait_for_partner';
+      } catch {
+        return false; // the thread ended meanwhile
+      }
+    });
+  await until(waiting);
+}
+
 describe('runwatch replay --state: SIGINT and SIGTERM', () => {
   it.each([
     ['SIGINT', 130],
@@ -143,7 +165,7 @@ describe('runwatch replay --state from a named pipe: SIGTERM', () => {
     const { dir, state, fifo, run } = replayFromPipe();
     try {
       await until(() => existsSync(`${state}.lock`));
-      await new Promise((resolve) => setTimeout(resolve, 300)); // the replay is waiting in the pipe's open by now
+      await waitingInPipeOpen(run.child.pid!); // the replay is waiting in the pipe's open by now
       run.child.kill('SIGTERM');
       expect(await exitedWithin5s(run)).toBe(143);
       expect(readdirSync(dir).sort()).toEqual(['in.pipe', 'state.json']);
@@ -160,7 +182,7 @@ describe('runwatch replay --state from a named pipe: SIGTERM', () => {
     let otherEnded = false;
     try {
       await until(() => existsSync(`${state}.lock`));
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await waitingInPipeOpen(run.child.pid!); // its open holds the old pipe before the path is replaced
       renameSync(fifo, `${fifo}.old`);
       expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
       const reader = spawn('cat', [fifo], { stdio: 'ignore' });

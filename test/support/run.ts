@@ -48,6 +48,30 @@ export async function findingsLive(
 }
 
 /**
+ * Runs entries through a pipeline as the live function gets them, each at its own arrival time (ISO), with a sweep
+ * (the scheduler's tick) before each one; at the end (unless `end` is false) a sweep an hour after the last arrival,
+ * then a flush. Returns every finding; `store` holds the baselines after.
+ */
+export async function findingsArriving(
+  entries: readonly (readonly [unknown, string])[],
+  cfg: RunwatchConfig,
+  store: MemoryBaselineStore = new MemoryBaselineStore(),
+  end = true,
+): Promise<Finding[]> {
+  const pipeline = new Pipeline({ config: cfg, store });
+  const out: Finding[] = [];
+  let now = 0;
+  for (const [entry, arrival] of entries) {
+    now = Date.parse(arrival);
+    out.push(...(await pipeline.sweep(now)));
+    const outcome = await pipeline.handleEntry(entry, now);
+    if (outcome.status === 'processed') out.push(...outcome.findings);
+  }
+  if (end) out.push(...(await pipeline.sweep(now + 3_600_000)), ...(await pipeline.flush()));
+  return out;
+}
+
+/**
  * The rules judged when a deploy's rollout completes, which happens in event-time order per service: out-of-order
  * delivery within the wait gives their findings of timestamp order. (Service settings and IAM policies are judged as
  * they come.)

@@ -13,10 +13,9 @@ import { FileBaselineStore } from '../../functions/baseline/file.js';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import type { ServiceBaseline } from '../../functions/baseline/state.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { Pipeline } from '../../functions/pipeline.js';
 import { replay } from '../../functions/replay/replay.js';
 import { at, byPrincipal, consoleEnvSequence, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, synthetic, v1EnvDeploy, v2EnvUpdate, variant, type EnvList, type Json } from '../support/entries.js';
-import { config, findingsLive } from '../support/run.js';
+import { config, findingsArriving, findingsLive } from '../support/run.js';
 
 const cfg = config({ rules: { 'unapproved-deployer': { allowedDeployers: ['serviceAccount:*'] } } });
 const CONSOLE = 'masatonaka1989@gmail.com';
@@ -76,18 +75,8 @@ function expected(c: Case): string[] {
 }
 
 /** The live path: each entry handled when it arrives, a sweep (the scheduler's tick) before it; `store` kept. */
-async function live(entries: readonly [Json, string][], store: MemoryBaselineStore, end = true): Promise<Finding[]> {
-  const pipeline = new Pipeline({ config: cfg, store });
-  const out: Finding[] = [];
-  let now = 0;
-  for (const [entry, arrival] of entries) {
-    now = Date.parse(arrival);
-    out.push(...(await pipeline.sweep(now)));
-    const outcome = await pipeline.handleEntry(entry, now);
-    if (outcome.status === 'processed') out.push(...outcome.findings);
-  }
-  if (end) out.push(...(await pipeline.sweep(now + 3_600_000)), ...(await pipeline.flush()));
-  return out;
+function live(entries: readonly [Json, string][], store: MemoryBaselineStore, end = true): Promise<Finding[]> {
+  return findingsArriving(entries, cfg, store, end);
 }
 
 describe('the late half of a console deploy is recorded at its write, a later deploy waiting when it comes', () => {

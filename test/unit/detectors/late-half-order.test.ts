@@ -6,11 +6,9 @@
 // in is judged as bringing in nothing. An attacker who deploys from the console with a slow startup probe (its events
 // after the wait) then sees the risk blamed on whoever deploys next.
 import { describe, expect, it } from 'vitest';
-import { MemoryBaselineStore } from '../../../functions/baseline/memory.js';
 import type { Finding } from '../../../functions/findings/finding.js';
-import { Pipeline } from '../../../functions/pipeline.js';
 import { at, byPrincipal, consoleEnvSequence, v1EnvDeploy, type EnvList, type Json } from '../../support/entries.js';
-import { config, findingsOf } from '../../support/run.js';
+import { config, findingsArriving, findingsOf } from '../../support/run.js';
 
 const RISKY: EnvList = [
   { name: 'DB_PASSWORD', value: 'hunter2-but-longer' },
@@ -30,18 +28,8 @@ const ciDeploy = byPrincipal(v1EnvDeploy('2024-05-06T23:10:00Z', RISKY, 'gcr.io/
 const ENV_RULES = new Set(['plaintext-secret-env', 'code-loading-env']);
 const envFindings = (found: readonly Finding[]): string[][] => found.filter((f) => ENV_RULES.has(f.rule)).map((f) => [f.rule, f.principal, f.revision ?? '-']);
 
-async function live(entries: readonly [Json, string][]): Promise<Finding[]> {
-  const pipeline = new Pipeline({ config: cfg, store: new MemoryBaselineStore() });
-  const out: Finding[] = [];
-  let now = 0;
-  for (const [entry, arrival] of entries) {
-    now = Date.parse(arrival);
-    out.push(...(await pipeline.sweep(now)));
-    const outcome = await pipeline.handleEntry(entry, now);
-    if (outcome.status === 'processed') out.push(...outcome.findings);
-  }
-  out.push(...(await pipeline.sweep(now + 3_600_000)), ...(await pipeline.flush()));
-  return out;
+function live(entries: readonly [Json, string][]): Promise<Finding[]> {
+  return findingsArriving(entries, cfg);
 }
 
 describe('the late half of a console deploy, a later deploy waiting when it comes', () => {

@@ -41,7 +41,7 @@ import { capitalized, resourceLabel } from '../functions/model/change.js';
 import { isResolution, messageOf, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import { sccConsoleUrl } from './scc.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
-import { isHighSurrogate } from './text.js';
+import { isHighSurrogate, onConsoleHost } from './text.js';
 import { truncatePlain, visibleText } from '../functions/untrustedText.js';
 
 export const SLACK_LIMITS = {
@@ -126,7 +126,6 @@ function mrkdwn(text: string, max: number = SLACK_LIMITS.sectionText): MrkdwnEle
   return { type: 'mrkdwn', text: truncateEscaped(escapeMrkdwn(visibleText(text)), max), verbatim: true };
 }
 
-const OWN_LINK_HOST = 'console.cloud.google.com';
 /**
  * Real console URLs are a few hundred characters; three links must fit one 3,000-character section. Counted as the
  * URL goes into the message, encoded and escaped: `*`, `_` and `~` become three characters each, `&` five.
@@ -150,8 +149,7 @@ function isOwnUrl(url: string): boolean {
   // Printable ASCII only, and none of the characters that would end or split a Slack link.
   if (!/^[\x21-\x7e]+$/.test(url) || /[<>|"`]/.test(url)) return false;
   try {
-    const parsed = new URL(url);
-    return parsed.protocol === 'https:' && parsed.hostname === OWN_LINK_HOST && parsed.username === '' && parsed.password === '';
+    return onConsoleHost(new URL(url));
   } catch {
     return false;
   }

@@ -34,7 +34,12 @@ export function consoleUrl(url: string | undefined, maxLength: number): string |
   } catch {
     return undefined;
   }
-  if (parsed.protocol !== 'https:' || parsed.hostname !== CONSOLE_HOST || parsed.port !== '' || parsed.username !== '' || parsed.password !== '') return undefined;
+  if (!onConsoleHost(parsed) || parsed.port !== '') return undefined;
   const href = parsed.href.replace(/[|^`{}[\]\\]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return href.length <= maxLength && /^[\x21-\x7e]+$/.test(href) ? href : undefined;
+}
+
+/** An https URL on the Cloud Console without user info: the only host a sink links to (consoleUrl, Slack's links). */
+export function onConsoleHost(parsed: URL): boolean {
+  return parsed.protocol === 'https:' && parsed.hostname === CONSOLE_HOST && parsed.username === '' && parsed.password === '';
 }

@@ -384,7 +384,8 @@ describe('IAM', () => {
   // The complete list of grants, by principal. A new grant fails this test until it is added here on purpose.
   const EXPECTED: Record<string, string[]> = {
     'google_service_account.detect': [
-      'roles/datastore.user @ project',
+      // Only on (default), where its state is (its condition is checked in "Firestore", below).
+      'roles/datastore.user @ project (conditional)',
       'roles/pubsub.publisher @ google_pubsub_topic.dead_letter',
       'roles/pubsub.publisher @ google_pubsub_topic.findings',
       // Only with admin_api_fallback, at the scope the sink watches (count), read-only.
@@ -527,6 +528,19 @@ function admits(expression: string, attributes: { name: string; type: string; se
   return expression.split('||').some((clause) => clause.split('&&').every(atom));
 }
 
+/** The resolve() values the Firestore tests deploy with, and the attributes Firestore gives a call on `name`. */
+const DEPLOYED = { project_id: 'acme-sec', name_prefix: 'runwatch' };
+const firestore = (name: string) => ({ name, type: 'firestore.googleapis.com/Database', service: 'firestore.googleapis.com' });
+
+/** Whether a project-level grant reaches a Firestore resource: without a condition, everything in the project. */
+function reaches(grant: Block, name: string): boolean {
+  const condition = block(grant, 'condition');
+  return condition === undefined || admits(resolve(condition['expression'], DEPLOYED), firestore(name));
+}
+
+/** Roles that carry Firestore data permissions (datastore.entities.*); primitive roles are refused on their own. */
+const FIRESTORE_DATA_ROLE = /^roles\/(datastore|firebase|firestore)[.a-zA-Z]*$/;
+
 describe('Firestore', () => {
   // The records of delivered findings live in a database of their own: a notify account (it holds a sink's token and
   // talks to the internet) may then be granted Firestore on that database only, never on (default), where detect
@@ -547,14 +561,13 @@ describe('Firestore', () => {
     for (const prefix of ['abc', 'runwatch', 'abcdefghijkl']) expect(resolve(db['name'], { name_prefix: prefix })).toMatch(/^[a-z][a-z0-9-]{2,61}[a-z0-9]$/);
   });
 
-  it("grants each notify account Firestore on the delivery database only, and detect's where it was", () => {
+  it('grants each notify account Firestore on the delivery database only', () => {
     const grant = resource(tf, 'google_project_iam_member', 'notify_datastore_user').body;
     expect(grant['for_each']).toBe('${local.sinks}');
     expect(grant['role']).toBe('roles/datastore.user');
     const condition = block(grant, 'condition');
     expect(String(condition?.['title'] ?? '')).not.toBe('');
-    const expression = resolve(condition?.['expression'], { project_id: 'acme-sec', name_prefix: 'runwatch' });
-    const firestore = (name: string) => ({ name, type: 'firestore.googleapis.com/Database', service: 'firestore.googleapis.com' });
+    const expression = resolve(condition?.['expression'], DEPLOYED);
     // Firestore names the database as the resource of a document call (its audit entries' resourceAttributes).
     expect(admits(expression, firestore('projects/acme-sec/databases/runwatch-deliveries'))).toBe(true);
     expect(admits(expression, firestore('projects/acme-sec/databases/runwatch-deliveries/documents/runwatch-deliveries/slack__x'))).toBe(true);
@@ -569,8 +582,48 @@ describe('Firestore', () => {
     ]) {
       expect(admits(expression, firestore(name)), name).toBe(false);
     }
-    // detect keeps its baselines, correlations and applied records in (default), with the grant it had.
-    expect(block(resource(tf, 'google_project_iam_member', 'detect_datastore_user').body, 'condition')).toBeUndefined();
+  });
+
+  // detect's grant used to be project-wide: a compromised detect function (it parses attacker-influenced audit entries)
+  // could then rewrite or delete the delivery records, and a finding delivered before would be posted again, or its
+  // resolution lose its thread. detect keeps its baselines, correlations and applied records in (default) only.
+  it("grants detect Firestore on (default) only, never the delivery records' database", () => {
+    const grant = resource(tf, 'google_project_iam_member', 'detect_datastore_user').body;
+    expect(grant['role']).toBe('roles/datastore.user');
+    expect(grant['for_each']).toBeUndefined();
+    for (const name of [
+      'projects/acme-sec/databases/(default)',
+      `projects/acme-sec/databases/(default)/documents/${DEFAULT_BASELINE_COLLECTION}/x`,
+      `projects/acme-sec/databases/(default)/documents/${appliedCollectionOf(DEFAULT_BASELINE_COLLECTION)}/x`,
+      `projects/acme-sec/databases/(default)/documents/${DEFAULT_BASELINE_COLLECTION}/x/${spillCollectionOf(DEFAULT_BASELINE_COLLECTION)}/y`,
+    ]) {
+      expect(reaches(grant, name), name).toBe(true);
+    }
+    for (const name of [
+      'projects/acme-sec/databases/runwatch-deliveries',
+      'projects/acme-sec/databases/runwatch-deliveries/documents/runwatch-deliveries/slack__x',
+      'projects/acme-sec/databases/other',
+      'projects/other/databases/(default)',
+      'projects/acme-sec',
+    ]) {
+      expect(reaches(grant, name), name).toBe(false);
+    }
+    expect(String(block(grant, 'condition')?.['title'] ?? '')).not.toBe('');
+    // detect does not wait for a database it may not reach: it deploys once its grant and (default) exist.
+    expect(resource(tf, 'google_cloudfunctions2_function', 'detect').body['depends_on']).toEqual(
+      expect.arrayContaining(['${google_project_iam_member.detect_datastore_user}', '${google_firestore_database.default}']),
+    );
+  });
+
+  it('lets every account with Firestore data access reach one database: detect (default), notify the deliveries', () => {
+    const DATABASES = { '(default)': 'projects/acme-sec/databases/(default)', deliveries: 'projects/acme-sec/databases/runwatch-deliveries' };
+    const reached: Record<string, string[]> = {};
+    for (const r of resources(tf, 'google_project_iam_member')) {
+      if (!FIRESTORE_DATA_ROLE.test(String(r.body['role']))) continue;
+      const who = principalOf(r.body)?.address ?? '(unknown)';
+      for (const [db, name] of Object.entries(DATABASES)) if (reaches(r.body, name)) (reached[who] ??= []).push(db);
+    }
+    expect(reached).toEqual({ 'google_service_account.detect': ['(default)'], 'google_service_account.notify': ['deliveries'] });
   });
 
   it('tells notify the database, and deploys it only once the database exists', () => {

@@ -1,6 +1,6 @@
 # Firestore (native mode): detect keeps the per-service baselines, the admin-write/system-event correlations and its
-# applied-entry records in the project's (default) database; notify keeps its delivery records in a database of their
-# own (deliveries, below), the only one its accounts may use.
+# applied-entry records in the project's (default) database, the only one its account may use; notify keeps its
+# delivery records in a database of their own (deliveries, below), the only one its accounts may use (functions.tf).
 
 resource "google_firestore_database" "default" {
   count = var.create_firestore_database ? 1 : 0

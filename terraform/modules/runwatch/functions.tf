@@ -25,7 +25,8 @@ locals {
     console   = {}
   }
 
-  # The full name of notify's database, as IAM Conditions see it.
+  # The full names of detect's database and notify's, as IAM Conditions see them (projects/P/databases/D).
+  state_database_name    = "projects/${var.project_id}/databases/(default)"
   delivery_database_name = "projects/${var.project_id}/databases/${google_firestore_database.deliveries.name}"
 
   function_source = {
@@ -81,11 +82,20 @@ resource "google_service_account" "detect" {
   depends_on = [google_project_service.apis] # the IAM API, on a new project
 }
 
-# detect keeps baselines, correlations and idempotency records in Firestore (a project-level role: (default) database).
+# detect keeps baselines, correlations and applied-entry records in the (default) database only (never notify's).
 resource "google_project_iam_member" "detect_datastore_user" {
   project = var.project_id
   role    = "roles/datastore.user"
   member  = google_service_account.detect.member
+
+  # As notify's below, on the resource name: a compromised detect function (it parses audit entries from everywhere
+  # the sink watches) cannot rewrite or delete the delivery records in <prefix>-deliveries, which would have notify
+  # post a finding again or lose a resolution's thread. "(default)" has no "/" either.
+  condition {
+    title       = "${var.name_prefix}-detect-default-only"
+    description = "runwatch detect: Firestore on the (default) database only (its state), not notify's delivery records."
+    expression  = "resource.name == \"${local.state_database_name}\" || resource.name.startsWith(\"${local.state_database_name}/\")"
+  }
 }
 
 # detect reads Cloud Run revisions in the watched organization when the Admin API fallback is on (config correlation).

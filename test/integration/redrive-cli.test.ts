@@ -195,6 +195,36 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     expect(pagerdutyHold).toEqual([]);
   });
 
+  // The hold decides the sink, never the letter: runwatch-redrive-sink is an attribute like any other, written by
+  // whoever published the letter or the finding before it. A compromised notify-pagerduty may dead-letter a finding
+  // of its own with runwatch-redrive-sink=slack (its `sink` attribute saying pagerduty, as its hold requires); and a
+  // finding published with it (by anyone who may publish to the findings topic) that notify-pagerduty kept failing
+  // on reaches pagerduty's hold from Pub/Sub with it. Sent back as it was, either would go to Slack alone: redrive
+  // overwrites the attribute with the hold's sink.
+  it("sends a sink's letter back for that sink even when its attributes name another in runwatch-redrive-sink", async () => {
+    const t = await topology();
+    const forged = { ...findingAttributes, [REDRIVE_SINK_ATTRIBUTE]: 'slack' };
+    const byNotify = JSON.stringify({ id: 'c'.repeat(32), rule: 'public-invoker-grant' });
+    await publishDeadLetter(publisher, t.pagerdutyDeadLetterTopic, { data: Buffer.from(byNotify), attributes: forged, reason: 'z', stage: 'deliver', function: 'notify', context: { sink: 'pagerduty' }, messageId: '10' });
+    const byPubSub = JSON.stringify({ id: 'd'.repeat(32), rule: 'public-invoker-grant' });
+    await pubsub.topic(t.pagerdutyDeadLetterTopic).publishMessage({
+      data: Buffer.from(byPubSub),
+      attributes: { ...forged, CloudPubSubDeadLetterSourceSubscription: topologyNames(t.prefix).notifySubscription('pagerduty'), CloudPubSubDeadLetterSourceDeliveryCount: '5' },
+    });
+
+    const run = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3']);
+    expect(run.stderr).toContain('redrove 2 dead letters (0 to the audit topic, 2 to the findings topic)');
+    expect(run.code).toBe(0);
+    const [findings, pagerdutyHold, slackHold] = await Promise.all([drain(t.findings, 1500, 2), drain(t.pagerdutyHold, 300), drain(t.findingsHold, 300)]);
+    const sent = findings.map((m) => [m.data, m.attributes] as const).sort(([a], [b]) => a.localeCompare(b));
+    expect(sent).toEqual([
+      [byNotify, { ...findingAttributes, [REDRIVE_SINK_ATTRIBUTE]: 'pagerduty' }],
+      [byPubSub, { ...findingAttributes, [REDRIVE_SINK_ATTRIBUTE]: 'pagerduty' }],
+    ]);
+    expect(pagerdutyHold).toEqual([]);
+    expect(slackHold).toEqual([]);
+  });
+
   it('sends a message Pub/Sub dead-lettered after failed deliveries back to the audit topic', async () => {
     const t = await topology();
     const names = topologyNames(t.prefix);

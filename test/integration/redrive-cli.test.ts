@@ -99,6 +99,13 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     return received;
   }
 
+  /**
+   * How long a letter a run left in a hold (nacked, or its nack lost as the run's streaming pull closed) can take to
+   * be deliverable again once the run is over: the stream's ack deadline, 10 s (the emulator takes no shorter one),
+   * and a margin for a loaded machine.
+   */
+  const LEASES_RUN_OUT_MS = 12_000;
+
   const auditEntry = JSON.stringify({ insertId: 'e-1', logName: 'projects/p/logs/cloudaudit.googleapis.com%2Factivity' });
   const finding = JSON.stringify({ id: 'a'.repeat(32), rule: 'public-invoker-grant' });
   const timestamp = { 'logging.googleapis.com/timestamp': '2024-05-01T10:00:00Z' };
@@ -131,10 +138,22 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     const run = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3', '--subscription', names.findingsDeadLetterHold('slack')]);
     expect(run.stderr).toContain('redrove 1 dead letter (0 to the audit topic, 1 to the findings topic)');
     expect(run.code).toBe(0);
-    const [findings, audit, hold] = await Promise.all([drain(t.findings), drain(t.audit, 300), drain(t.hold, 1500, 1)]);
+    const [findings, audit, hold, slackHold] = await Promise.all([
+      drain(t.findings),
+      drain(t.audit, 300),
+      drain(t.hold, 1500, 1),
+      // The letter it sent back left the slack hold (acknowledged): nothing there becomes deliverable again, not even
+      // once the run's leases ran out (a nack lost as the run closed comes back only then). Polled, not slept: a
+      // letter that stayed fails this as soon as it is deliverable.
+      waitUntilDeliverable(pubsub, t.findingsHold.name, 1, LEASES_RUN_OUT_MS).then(
+        () => 'still in the hold',
+        (error: Error) => error.message,
+      ),
+    ]);
     expect(findings.map((m) => m.data)).toEqual([finding]);
     expect(audit).toEqual([]);
     expect(hold.map((m) => m.data)).toEqual([auditEntry]); // not read: still there
+    expect(slackHold).toMatch(/: 0 of 1 messages deliverable after /);
   });
 
   // The reproduction of the review: every notify account may publish dead letters, and one that says function=detect

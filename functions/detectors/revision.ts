@@ -1,8 +1,8 @@
 // Shared reading of a deploy: does it create a revision, and which facts are unknown; and what a delete, or a newer
 // entry applied before a late one, closes. Also the words for where a change applies, and which services are meant to
 // be public.
-import { changedAfter, isAfter, isBefore, pointAfter, pointAt, pointBefore, pointTime, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
-import { BURST_MS, sameOperation, someWaitingWrite } from '../correlate/rollout.js';
+import { beforeDelete, changedAfter, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { BURST_MS, sameOperation, someWaitingWrite, type CompletedRollout } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
 import { isJob, isService, resourceLabel, resourceNounOf, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
 import type { Detection, OpenFinding, Resolved } from './types.js';
@@ -80,17 +80,62 @@ function waitsForOperation(baseline: ServiceBaseline | undefined, operationId: s
  * judged from, in any delivery order), else its time. A name is not unique over time: a client names its revision
  * (v1 `template.metadata.name`, v2 `template.revision`), and the name is free again once that revision or the service
  * is deleted; a later deploy under it got the id of the finding reported for the earlier one, which every sink has
- * taken already (sinks/deliver.ts) and dropped as a duplicate. A name an earlier rollout of the service made (its
- * completed rollouts, kept across a delete) is told apart by the deploy's time. "Earlier" is to the nanosecond
- * (CompletedRollout.n): a rollout of the deploy's own millisecond counts when its write's timestamp is earlier.
+ * taken already (sinks/deliver.ts) and dropped as a duplicate. A deploy under a name another rollout of the service
+ * made (its completed rollouts, kept across a delete) is told apart by the deploy's time: an earlier rollout of the
+ * name, or a later one judged first (anotherDeployLater: the live pipeline and Pub/Sub take entries as they come, so
+ * the later deploy may be judged, and keyed by its name alone, before the earlier one arrives). "Earlier" and "later"
+ * are to the nanosecond (CompletedRollout.n): a rollout of the deploy's own millisecond counts when its write's
+ * timestamp is earlier (or later). A name no other rollout made keeps the name alone: the first deploy judged under a
+ * name cannot know of another yet, so its id is the one a deploy with a name of its own gets.
  */
 export function deployKey(change: DeployChange, baseline: ServiceBaseline | undefined): string[] {
   // Only a service's rollouts are recorded (completed), so only a service's reused names can be told apart: a worker
   // pool's deploys are keyed by time, whatever their revision is called.
   if (!change.revision || !isService(change.target)) return [change.time];
-  // Earlier to the nanosecond (CompletedRollout.n): a rollout of the deploy's own millisecond may have made the name.
-  const reused = baseline?.completed?.some((c) => c.revision === change.revision && c.t <= change.timeMs && isBefore(c.n ? { t: c.t, v: c.revision, n: c.n } : { t: c.t, v: c.revision }, change)) === true;
+  const completed = baseline?.completed;
+  if (!completed) return [change.revision];
+  // A later rollout is looked at only for a deploy judged afresh, not for another entry of one judged already.
+  const fresh = judgedAfresh(change, baseline!);
+  const reused = completed.some((c) => {
+    if (c.revision !== change.revision) return false;
+    const point = completedPoint(c);
+    // Earlier to the nanosecond (CompletedRollout.n): a rollout of the deploy's own millisecond may have made the name.
+    if (c.t <= change.timeMs && isBefore(point, change)) return true;
+    return fresh && isAfter(point, change) && anotherDeployLater(c, point, change, baseline!);
+  });
   return reused ? [change.revision, change.time] : [change.revision];
+}
+
+/** A completed rollout's instant as a point (its nanoseconds when it has them). */
+function completedPoint(c: CompletedRollout): TimePoint<string | undefined> {
+  return c.n ? { t: c.t, v: c.revision, n: c.n } : { t: c.t, v: c.revision };
+}
+
+/**
+ * False when `change` is another entry of a deploy judged already, whose findings were keyed then: a write whose
+ * repeat (gcloud writes twice) was judged first (repeatedBeforeItCame), a late half or a write whose revision was
+ * reported with another entry (reportedAsDeploy, revisionSeen), a v2 operation's completion entry, or a write whose
+ * system events were judged without it (a completed rollout of its operation, judged without a write). Such an entry
+ * is keyed as before (by earlier rollouts alone), so it keeps the id its deploy's other entry got.
+ */
+function judgedAfresh(change: DeployChange, baseline: ServiceBaseline): boolean {
+  if (change.reportedAsDeploy || change.revisionSeen || change.operationCompletion) return false;
+  if (change.operationId !== undefined && baseline.completed!.some((c) => c.withoutWrite === true && sameOperation(c.operationId, change.operationId))) return false;
+  return repeatOf(change, baseline) === undefined;
+}
+
+/**
+ * True when the completed rollout `c`, later than `change` (at `point`) and of its revision name, is another deploy: a
+ * write of another operation judged as a deploy (CompletedRollout.reportedWrite), or any rollout after a delete of the
+ * service that `change` came before (the delete freed the name). Not events alone with no delete between: they may be
+ * `change`'s own revision's (its system events, judged before its write arrived).
+ */
+function anotherDeployLater(c: CompletedRollout, point: TimePoint<unknown>, change: DeployChange, baseline: ServiceBaseline): boolean {
+  if (sameOperation(c.operationId, change.operationId)) return false;
+  if (c.reportedWrite === true && c.withoutWrite !== true) return true;
+  const deleted = baseline.deletedAtMs;
+  if (deleted === undefined || !beforeDelete(baseline, change)) return false;
+  return isLaterPoint(point, baseline.deletedAtN ? { t: deleted, v: undefined, n: baseline.deletedAtN } : { t: deleted, v: undefined });
 }
 
 /** The facts a deploy entry did not carry, in the words findings use. */

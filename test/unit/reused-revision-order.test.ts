@@ -130,3 +130,23 @@ describe('replay of two deploys under one revision name an hour apart, from one 
     }
   }
 });
+
+describe('another entry of a deploy judged already, after a later deploy under its name was judged', () => {
+  // gcloud writes twice, the same template moments apart: one revision. Its second write delivered first is judged as
+  // the deploy; the first, arriving after a later deploy under the name was judged, is that same deploy (its repeat
+  // judged before it came), so what it raises keeps the id the repeat's finding has.
+  it("service-account-change: a burst's first write delivered last keeps its repeat's id", async () => {
+    const image = 'gcr.io/acme/app:burst';
+    const write = (time: string): Json => at(withV1ServiceAccount(v1EnvDeploy(time, [], image), SA1), time, `burst-${time}`);
+    const named = (entry: Json): Json =>
+      editV1Services(entry, (svc) => {
+        ((svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!['metadata']!)['name'] = REVISION;
+      });
+    const first = named(write(FIRST));
+    const repeat = named(write('2024-05-06T22:58:16.355100Z'));
+    const entries = [deploy(EARLIER, SA0), repeat, deploy(SECOND, SA1, REVISION), first];
+    const found = (await findingsLive(entries)).filter((f) => f.rule === 'service-account-change');
+    expect(found.length).toBeGreaterThan(1); // the repeat's finding, and the first write's
+    expect(new Set(found.map((f) => f.id)).size).toBe(1);
+  });
+});

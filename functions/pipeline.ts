@@ -3,11 +3,12 @@
 import { readEnvelope, type Envelope } from './audit/entry.js';
 import { normalizeEnvelope, normalizeOptionsOf, type NormalizeOptions, type ParseResult, type SkipReason } from './audit/normalize.js';
 import { baselineKey, projectOfBaselineKey, type BaselineStore } from './baseline/store.js';
+import { openedBefore } from './baseline/apply.js';
 import type { RunwatchConfig } from './config/types.js';
 import { Engine, END_OF_INPUT_MS, entryDigest, ROLLOUT_LIMIT, storeKeyOf, type EngineNote, type EngineResult, type EntryKeys, type Publish } from './engine.js';
 import type { Finding } from './findings/finding.js';
 import type { AdminApiRead, RevisionReader } from './correlate/adminApi.js';
-import type { Rollout } from './correlate/rollout.js';
+import { openedAt, type Rollout } from './correlate/rollout.js';
 import type { Change, DeployChange, EntryKey } from './model/change.js';
 import type { RevisionObservation } from './audit/systemEvent.js';
 
@@ -400,11 +401,13 @@ export class Pipeline {
 
 /**
  * The write of the service's newest rollout when it still has no system event `afterMs` after it arrived.
- * Older rollouts are left to the wait: the service's latest revision can only be the newest deploy's.
+ * Older rollouts are left to the wait: the service's latest revision can only be the newest deploy's. Newest to the
+ * nanosecond (openedBefore: the opening entry's sub-millisecond digits), so of two rollouts opened in one millisecond
+ * the later is read for, whichever arrived first.
  */
 function waitingWrite(rollouts: readonly Rollout[], waitMs: number, afterMs: number, nowMs: number): DeployChange | undefined {
   let newest: Rollout | undefined;
-  for (const r of rollouts) if (newest === undefined || r.openedMs > newest.openedMs) newest = r;
+  for (const r of rollouts) if (newest === undefined || r.openedMs > newest.openedMs || (r.openedMs === newest.openedMs && openedBefore(newest, openedAt(r)))) newest = r;
   if (!newest?.write || newest.observed) return undefined;
   return newest.deadlineMs - waitMs + afterMs <= nowMs ? newest.write : undefined;
 }

@@ -381,11 +381,14 @@ export function newestRepositoryBefore(baseline: ServiceBaseline | undefined, at
  * The time of the service's delete (ISO 8601) when it lies between a fact set at `fact` and a change at `at` (to the
  * nanosecond: deletedAtN, TimePoint.n): the change is about the service created again after the delete, and is
  * compared with the deleted service's fact. Undefined otherwise: a change earlier than the delete, delivered after it,
- * is about the deleted service. Only the newest delete is kept: when several lie between, it is the one named.
+ * is about the deleted service. Only the newest delete is kept: when several lie between, it is the one named. A delete
+ * with sub-millisecond digits is named with them, as its entry wrote them (pointTime: the canonical timestamp, which is
+ * Cloud Logging's own form); one of a whole millisecond with its three digits (`.000Z` for a whole second), as ever.
  */
 export function deletedBetween(baseline: ServiceBaseline | undefined, fact: TimePoint<unknown>, at: ChangeInstant): string | undefined {
   const deleted = baseline?.deletedAtMs;
   if (deleted === undefined || fact.t > deleted) return undefined;
   const point = baseline!.deletedAtN ? { t: deleted, v: undefined, n: baseline!.deletedAtN } : { t: deleted, v: undefined };
-  return isLaterPoint(point, fact) && !isAfter(point, at) ? new Date(deleted).toISOString() : undefined;
+  if (!isLaterPoint(point, fact) || isAfter(point, at)) return undefined;
+  return point.n ? pointTime(point) : new Date(deleted).toISOString();
 }

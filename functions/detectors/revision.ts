@@ -94,14 +94,15 @@ export function deployKey(change: DeployChange, baseline: ServiceBaseline | unde
   if (!change.revision || !isService(change.target)) return [change.time];
   const completed = baseline?.completed;
   if (!completed) return [change.revision];
-  // A later rollout is looked at only for a deploy judged afresh, not for another entry of one judged already.
-  const fresh = judgedAfresh(change, baseline!);
+  // A later rollout is looked at only for a deploy judged afresh, not for another entry of one judged already (asked
+  // only once a later rollout of the name is found: most deploys have none).
+  let fresh: boolean | undefined;
   const reused = completed.some((c) => {
     if (c.revision !== change.revision) return false;
     const point = completedPoint(c);
     // Earlier to the nanosecond (CompletedRollout.n): a rollout of the deploy's own millisecond may have made the name.
     if (c.t <= change.timeMs && isBefore(point, change)) return true;
-    return fresh && isAfter(point, change) && anotherDeployLater(c, point, change, baseline!);
+    return isAfter(point, change) && (fresh ??= judgedAfresh(change, baseline!)) && anotherDeployLater(c, point, change, baseline!);
   });
   return reused ? [change.revision, change.time] : [change.revision];
 }

@@ -615,6 +615,14 @@ describe('Firestore', () => {
     );
   });
 
+  // Adding the condition replaces the grant (a condition is part of a member's identity). Destroyed first, detect would
+  // be refused by Firestore until the new binding propagates, and its entries would pile into the dead-letter hold;
+  // created first, the unconditional binding stays until the conditional one exists (they are separate bindings).
+  it("replaces detect's Firestore grant by creating the new one before the old one goes", () => {
+    const grant = resource(tf, 'google_project_iam_member', 'detect_datastore_user').body;
+    expect(block(grant, 'lifecycle')?.['create_before_destroy']).toBe(true);
+  });
+
   it('lets every account with Firestore data access reach one database: detect (default), notify the deliveries', () => {
     const DATABASES = { '(default)': 'projects/acme-sec/databases/(default)', deliveries: 'projects/acme-sec/databases/runwatch-deliveries' };
     const reached: Record<string, string[]> = {};

@@ -96,6 +96,13 @@ resource "google_project_iam_member" "detect_datastore_user" {
     description = "runwatch detect: Firestore on the (default) database only (its state), not notify's delivery records."
     expression  = "resource.name == \"${local.state_database_name}\" || resource.name.startsWith(\"${local.state_database_name}/\")"
   }
+
+  # Adding the condition replaces this grant. The conditional binding is a separate one, so it is made before the
+  # unconditional one is removed: detect keeps its access through an upgrade instead of being refused until IAM
+  # catches up.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 # detect reads Cloud Run revisions in the watched organization when the Admin API fallback is on (config correlation).

@@ -10,7 +10,8 @@
 //   long-running operation's first and last entries, by its operation id);
 // - a system event joins the rollout with the same `run.googleapis.com/operation-id`, else the open rollout of the
 //   service whose write is closest before it (within the wait), though a service-level event never by time alone a
-//   write that only time ties to its events (a v2 write: the service event may be a later traffic edit's); with no
+//   write that only time ties to its events (a v2 write: the service event may be a later traffic edit's), nor a
+//   revision's event such a write by another principal than the revision's creator (createdByOther); with no
 //   open rollout a revision's event opens one of its own (the write may still come: entries arrive out of order);
 // - the rollout completes as soon as it has the write and a final Ready condition (True or False) for its
 //   revision, or when the wait runs out (`correlation.waitSeconds`, default 600 s: image import plus the default
@@ -260,6 +261,23 @@ export function tiedToEventsOnlyByTime(write: DeployChange): boolean {
   return excludingOperationId(write) === undefined;
 }
 
+/** An email address (a user's, a service account's), not a federated `principal://` identifier or a subject. */
+const EMAIL = /^[^@\s/:]+@[^@\s/:]+$/;
+
+/**
+ * True when a revision whose `serving.knative.dev/creator` is `creator` cannot be the revision of `write`, which
+ * nothing but time ties to its events (tiedToEventsOnlyByTime): Cloud Run records the caller that made the revision as
+ * its creator, and the write's principal is another. Said only where both are email addresses (a workload identity
+ * logged by its `principal://` subject may be recorded otherwise), compared without case. Such events are another
+ * principal's deploy: the late half of a write judged without them, or the events of a write still to come.
+ */
+export function createdByOther(creator: string | undefined, write: DeployChange): boolean {
+  const principal = write.principal?.id;
+  if (creator === undefined || principal === undefined || !tiedToEventsOnlyByTime(write)) return false;
+  if (!EMAIL.test(creator) || !EMAIL.test(principal)) return false;
+  return creator.toLowerCase() !== principal.toLowerCase();
+}
+
 /**
  * Index of the open rollout a write belongs to, or -1. The same operation first (an id names the deploy), then a
  * repeat of the template shortly after (a guess: gcloud's second write carries an operation id of its own), then the
@@ -292,6 +310,8 @@ export function rolloutForWrite(rollouts: readonly Rollout[], write: DeployChang
       if (excludingOperationId(write) !== undefined) return;
     }
     if (write.revision && observed.revision && write.revision !== observed.revision) return;
+    // A revision another principal made (its creator) is not this write's, where only time would tie them.
+    if (observed.revisionEvent === true && createdByOther(observed.creator, write)) return;
     const gap = observed.firstSeenMs - write.timeMs;
     if (gap >= 0 && gap <= waitMs && gap < nearestGap) {
       nearest = i;
@@ -308,7 +328,9 @@ export function rolloutForWrite(rollouts: readonly Rollout[], write: DeployChang
  * whose generation does not say otherwise, one whose write's principal is the revision's creator, one still without
  * system events, and the oldest: Cloud Run rolls a service's deploys out in order, so the events that come first
  * belong to the oldest deploy waiting, not to the write nearest in time (a second deploy seconds after the first
- * would otherwise take the first one's revision).
+ * would otherwise take the first one's revision). A write that only time ties to its events is never taken by a
+ * revision another principal created (createdByOther): those events are that principal's deploy, whose write was
+ * judged without them (they are its late half) or is still to come.
  */
 export function rolloutForObservation(rollouts: readonly Rollout[], observation: RevisionObservation, waitMs: number): number {
   let best = -1;
@@ -330,6 +352,9 @@ export function rolloutForObservation(rollouts: readonly Rollout[], observation:
       if (observation.revision === revision) return i;
       continue;
     }
+    // A revision another principal made (its creator) is not the revision of a write that only time ties to its
+    // events: the late half of that principal's write judged without them, or the events of its write still to come.
+    if (observation.level === 'revision' && rollout.write !== undefined && createdByOther(observation.creator, rollout.write)) continue;
     const generation = rollout.write?.generation;
     const generationKnown = observation.generation !== undefined && generation !== undefined;
     if (generationKnown && observation.generation === generation && rollout.observed === undefined) return i;

@@ -345,9 +345,11 @@ describe('off-window-deploy on a write through the other API version than the de
     for (const live of [false, true]) expect(await waitedOut([...v1Deploy, ...later], live)).toEqual([]);
   });
 
+  // The revision event created by the v2 write's own principal, as it would be (Cloud Run records the caller as its
+  // creator; the fixture's is the console user's).
+  const byDeployer = JSON.parse(JSON.stringify(laterRevisionEvent).replaceAll('masatonaka1989@gmail.com', 'deployer@acme-ci.iam.gserviceaccount.com')) as Json;
+
   it('a revision event that comes after it was judged as no revision is a deploy all the same (live)', async () => {
-    // Created by the v2 write's own principal, as it would be.
-    const byDeployer = JSON.parse(JSON.stringify(laterRevisionEvent).replaceAll('masatonaka1989@gmail.com', 'deployer@acme-ci.iam.gserviceaccount.com')) as Json;
     const found = await waitedOut([...v1Deploy, v2Update, muchLater, byDeployer], true);
     expect(found.map((f) => [f.eventTime, f.revision])).toEqual([['2024-05-11T22:59:17.120455Z', 'cloud-run-slack-bot-00024-abc']]);
   });
@@ -361,12 +363,23 @@ describe('off-window-deploy on a write through the other API version than the de
   });
 
   it.each([
-    ['in time order', [v2Update, laterRevisionEvent, laterServiceEvent], false],
-    ['live, the service event first (it must not complete the deploy without the revision event)', [v2Update, laterServiceEvent, laterRevisionEvent], true],
+    ['in time order', [v2Update, byDeployer, laterServiceEvent], false],
+    ['live, the service event first (it must not complete the deploy without the revision event)', [v2Update, laterServiceEvent, byDeployer], true],
   ])('fires when a revision event follows it: %s', async (_name, later, live) => {
     const findings = await offWindow([...v1Deploy, ...later], live);
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({ eventTime: '2024-05-11T22:58:50Z', principal: 'deployer@acme-ci.iam.gserviceaccount.com', revision: 'cloud-run-slack-bot-00024-abc' });
+  });
+
+  it.each([
+    ['in time order', [v2Update, laterRevisionEvent, laterServiceEvent], false],
+    ['live, the service event first', [v2Update, laterServiceEvent, laterRevisionEvent], true],
+  ])("a revision event another principal created is not its revision, but that principal's deploy: %s", async (_name, later, live) => {
+    const findings = await offWindow([...v1Deploy, ...later], live);
+    expect(findings.map((f) => [f.principal, f.revision ?? '-']).sort()).toEqual([
+      ['deployer@acme-ci.iam.gserviceaccount.com', '-'],
+      ['masatonaka1989@gmail.com', 'cloud-run-slack-bot-00024-abc'],
+    ]);
   });
 
   it('fires where no system event of the service was ever seen (admin activity alone: it cannot be told)', async () => {

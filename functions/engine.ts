@@ -2,7 +2,7 @@
 // For each change it reads the service's baseline, runs every enabled rule (pure), folds the change into the
 // baseline, all in one store transaction, then enriches the detections into findings with deterministic ids.
 // Deploys that create a revision wait for their system events first (correlate/rollout.ts).
-import { applyChangeTo, newerInItsMillisecond, openedBefore } from './baseline/apply.js';
+import { applyChangeTo, fillAt, moveFilled, newerInItsMillisecond, openedBefore, type Filled } from './baseline/apply.js';
 import { baselineKey, type BaselineStore, type Delivery, type TransactionOutcome } from './baseline/store.js';
 import { beforeDelete, COPY_EDITS, IN_PLACE_EDITS, isAfter, pointAt, pointTime, valueBefore, type BaselineEdits, type TimePoint, type MutableBaseline, type ServiceBaseline } from './baseline/state.js';
 import { globMatches, isPerson, principalMatches } from './config/glob.js';
@@ -602,7 +602,7 @@ export class Engine {
       // Events of this write's operation judged already, taken by time for another write's late half: this write
       // made that revision (revisionSeen: it is no cross-API write that may have made none), under the revision they
       // named (a v1 write's own name for it may be stale), and it has nothing left to wait for.
-      const taken = this.eventsOfOperation(draft, entered);
+      const taken = this.eventsOfOperation(draft, entered, edits);
       const write: DeployChange = taken ? { ...entered, revisionSeen: true, ...(taken.revision !== undefined ? { revision: taken.revision } : {}) } : entered;
       change = write;
       creates = createsRevision(write, draft);
@@ -796,7 +796,7 @@ export class Engine {
    * write's own: the span they took is given back, and their entry returned (else undefined). They stay
    * `claimedByTime`: this write is the deploy they were, and a copy of it delivered again is recognised by its digest.
    */
-  private eventsOfOperation(draft: MutableBaseline, write: DeployChange): CompletedRollout | undefined {
+  private eventsOfOperation(draft: MutableBaseline, write: DeployChange, edits: BaselineEdits): CompletedRollout | undefined {
     const operationId = write.operationId;
     if (operationId === undefined || !draft.completed) return undefined;
     const index = draft.completed.findIndex((c) => c.withoutWrite === true && sameOperation(c.operationId, operationId));
@@ -804,6 +804,12 @@ export class Engine {
     const events = draft.completed[index]!;
     if (events.otherHalf) replaceCompleted(draft, index, withoutSpan(events));
     if (events.claimedByTime !== true || write.operationCompletion) return undefined;
+    // What they brought in is this write's, in force from its instant, not from the write they were taken for.
+    if (events.filledAt) {
+      const { filledAt: moved, ...rest } = draft.completed[index]!;
+      moveFilled(draft, moved!, moved!, write, edits);
+      replaceCompleted(draft, index, rest);
+    }
     draft.completed = draft.completed.map((c) => {
       if (c.otherHalf?.takenBy === undefined || !sameOperation(c.otherHalf.takenBy, events.operationId)) return c;
       const { takenBy: _given, ...span } = c.otherHalf;
@@ -855,8 +861,12 @@ export class Engine {
     // for the same variables or image again, and one judged before it has what it set overridden by an older revision.
     const revision = lateHalf ? atInstant(merged.change, openedAt(rollout)) : claimed ? atInstant(merged.change, writtenAt(claimed)) : merged.change;
     const recorded: DeployChange = failed ? withoutRevisionFacts(revision) : revision;
-    // A failed revision's write still set the service's labels (`recorded` keeps them).
-    applyChangeTo(draft, recorded, edits, this.provenanceKeyOf(recorded));
+    // A failed revision's write still set the service's labels (`recorded` keeps them). Events claimed by time only
+    // fill in what their write did not say at its instant (what they filled in moves should they prove another
+    // write's: eventsOfOperation).
+    let filled: Filled | undefined;
+    if (claimed) filled = fillAt(draft, recorded, edits, this.provenanceKeyOf(recorded));
+    else applyChangeTo(draft, recorded, edits, this.provenanceKeyOf(recorded));
     const span = revisionKept || reportedAsDeploy ? {} : otherHalfOf(rollout, this.waitMs);
     const nanos = subMillisecondNanos(merged.change.time);
     const entry: CompletedRollout = {
@@ -866,6 +876,7 @@ export class Engine {
       operationId: rollout.observed?.operationId ?? rollout.write?.operationId,
       ...(rollout.write ? {} : { withoutWrite: true as const }),
       ...(claimedByTime ? { claimedByTime: true as const } : {}),
+      ...(claimed && filled && (filled.histories.length > 0 || filled.repositories.length > 0) ? { filledAt: filledAt(claimed, filled) } : {}),
       ...(countedAsDeploy ? { reportedWrite: true as const } : {}),
       // Judged without its events, which its operation id ties to it when they come later (CompletedRollout.eventsAwaited).
       ...(eventsAwaitedBy(rollout) ? { eventsAwaited: true as const } : {}),
@@ -923,6 +934,11 @@ function eventsAwaitedBy(rollout: Rollout): boolean {
 function lateHalfOpened(opened: Rollout, owner: CompletedRollout): Rollout {
   if (opened.openedMs < owner.t) return { ...opened, ofJudgedWrite: true };
   return { ...opened, openedMs: owner.t, ofJudgedWrite: true, writeTime: writtenAt(owner).time };
+}
+
+/** CompletedRollout.filledAt of events claimed by time for `owner`'s late half: its write's instant, what they filled in. */
+function filledAt(owner: CompletedRollout, filled: Filled): NonNullable<CompletedRollout['filledAt']> {
+  return { t: owner.t, ...(owner.n !== undefined && owner.n > 0 ? { n: owner.n } : {}), histories: filled.histories, repositories: filled.repositories };
 }
 
 /** `change` as made at `at` (its facts recorded there). */

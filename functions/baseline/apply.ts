@@ -333,3 +333,89 @@ function recordRepositories(target: MutableBaseline, images: readonly ImageRef[]
     else delete target.repositoriesN;
   }
 }
+
+/** Every history of a baseline (a history keeps one point per millisecond). */
+const ALL_HISTORIES = [...HISTORY_FIELDS, ...OPTIONAL_SERVICE_OBJECT_HISTORIES, ...CARRIED_OPTIONAL_HISTORIES] as const;
+type History = readonly TimePoint<unknown>[] | undefined;
+type Histories = Record<(typeof ALL_HISTORIES)[number], History>;
+
+/** What a late half claimed by time filled in at its write's instant (fillAt): to move, should it prove another write's. */
+export interface Filled {
+  /** The histories it set a point in (none of the write's own there). */
+  readonly histories: readonly string[];
+  /** The repositories first seen at that instant because of it. */
+  readonly repositories: readonly string[];
+}
+
+function pointIn(history: History, t: number): TimePoint<unknown> | undefined {
+  if (!history) return undefined;
+  for (let i = history.length - 1; i >= 0; i--) {
+    const point = history[i]!;
+    if (point.t === t) return point;
+    if (point.t < t) return undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Folds `change` (the facts of system events claimed by time as a write's late half, at that write's instant) into
+ * `target` as applyChangeTo does, except that what the write itself recorded at that instant stays: the claim is by
+ * time and principal alone, and the write's own word on what it deployed stands at its instant; the events fill in what
+ * it did not say (a revision's digest, variables, egress). Returns what they filled in.
+ */
+export function fillAt(target: MutableBaseline, change: DeployChange, edits: BaselineEdits, provenanceKey: string | undefined): Filled {
+  const t = change.timeMs;
+  const histories = target as unknown as Histories;
+  const before = ALL_HISTORIES.map((field) => pointIn(histories[field], t));
+  const repositories = target.repositories;
+  const nanos = target.repositoriesN;
+  applyChangeTo(target, change, edits, provenanceKey);
+  const filled: string[] = [];
+  ALL_HISTORIES.forEach((field, i) => {
+    const old = before[i];
+    const now = pointIn(histories[field], t);
+    if (now === old || now === undefined) return;
+    if (old !== undefined) histories[field] = edits.record(histories[field]!, old.t, old.v, old.n);
+    else filled.push(field);
+  });
+  // The repository maps are replaced, never changed in place (recordRepositories).
+  const n = subMillisecondNanos(change.time);
+  const newRepositories = Object.keys(target.repositories).filter(
+    (repository) => target.repositories[repository] === t && (target.repositoriesN?.[repository] ?? 0) === n && (repositories[repository] !== t || (nanos?.[repository] ?? 0) !== n),
+  );
+  return { histories: filled, repositories: newRepositories };
+}
+
+/**
+ * Moves what a late half claimed by time filled in at `from` (fillAt) to `to`: its events proved to be the revision of
+ * a write made then (their operation id is that write's), whose facts they are from then on, not from the write they
+ * were taken for. A point or repository no longer at `from` (a later entry of that instant took its place) stays.
+ */
+export function moveFilled(target: MutableBaseline, filled: Filled, from: { readonly t: number; readonly n?: number }, to: { readonly timeMs: number; readonly time: string }, edits: BaselineEdits): void {
+  const histories = target as unknown as Histories;
+  const toN = subMillisecondNanos(to.time);
+  for (const field of filled.histories) {
+    if (!(ALL_HISTORIES as readonly string[]).includes(field)) continue;
+    const key = field as (typeof ALL_HISTORIES)[number];
+    const point = pointIn(histories[key], from.t);
+    if (!point || (point.n ?? 0) !== (from.n ?? 0)) continue;
+    histories[key] = edits.record(histories[key]!.filter((p) => p !== point), to.timeMs, point.v, toN);
+  }
+  let repositories = target.repositories;
+  let nanos = target.repositoriesN;
+  for (const repository of filled.repositories) {
+    if (repositories[repository] !== from.t || (nanos?.[repository] ?? 0) !== (from.n ?? 0)) continue;
+    repositories = { ...repositories, [repository]: to.timeMs };
+    if (toN > 0 || nanos?.[repository] !== undefined) {
+      const next: Record<string, number> = { ...(nanos ?? {}) };
+      if (toN > 0) next[repository] = toN;
+      else delete next[repository];
+      nanos = next;
+    }
+  }
+  target.repositories = repositories;
+  if (nanos !== target.repositoriesN) {
+    if (nanos && Object.keys(nanos).length > 0) target.repositoriesN = nanos;
+    else delete target.repositoriesN;
+  }
+}

@@ -127,6 +127,13 @@ export interface CompletedRollout {
    */
   readonly claimedByTime?: true;
   /**
+   * Of events claimedByTime: the instant (its write's, `t` and `n`) at which what they brought in was recorded, where
+   * the write had not said it (baseline/apply.ts fillAt), and which histories and repositories they filled in. Should a
+   * write of their operation come (they were its revision), that moves to its instant (moveFilled). Absent when they
+   * filled in nothing, and in baselines stored before it was kept (what they filled in then stays where it is).
+   */
+  readonly filledAt?: { readonly t: number; readonly n?: number; readonly histories: readonly string[]; readonly repositories: readonly string[] };
+  /**
    * Judged with its write as a deploy, and reported: not one judged to have made no revision (a write across API
    * versions that no revision event followed: Rollout.acrossApis). A write of the same burst that turns out to have
    * made the revision is then no new deploy. Absent in baselines stored before it was kept: not known to be

@@ -4,6 +4,7 @@
 // between the two (another principal's, delivered last) is compared with it and not reported for the repository and
 // identity it brought in first, and the v2 write's own facts, at that same instant, are overwritten.
 import { describe, expect, it } from 'vitest';
+import { MemoryBaselineStore } from '../../../functions/baseline/memory.js';
 import type { Finding } from '../../../functions/findings/finding.js';
 import { at, byPrincipal, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, STOREFRONT_AS_SLACK_BOT, synthetic, variant, withOperationId, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
@@ -64,5 +65,16 @@ describe("events claimed by time for a v2 write's late half that prove to be a v
     const reference = ciFindings(await findingsOf([v2Write, first, gcloudWrite, gcloudEvents, second, ciWrite], cfg));
     expect(reference).toEqual(['new-image-repository active 2024-05-11T10:02:00Z', 'service-account-change active 2024-05-11T10:02:00Z']);
     expect(ciFindings(await findingsOf([v2Write, first, gcloudEvents, second, gcloudWrite, ciWrite], cfg))).toEqual(reference);
+  });
+
+  it('a baseline stored before filledAt was kept: the gcloud write is still judged, as before (what the events filled in stays)', async () => {
+    const t0 = Date.parse('2030-01-01T00:00:00Z');
+    const store = new MemoryBaselineStore();
+    await findingsLive([v2Write, gcloudEvents], cfg, t0, 3_600_000, store);
+    const claimed = [...store.entries()].flatMap(([, b]) => b.completed ?? []).filter((c) => c.claimedByTime === true);
+    expect(claimed.map((c) => c.filledAt?.repositories)).toEqual([['asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-slack-bot']]);
+    const stored = new MemoryBaselineStore([...store.entries()].map(([key, b]) => [key, { ...b, completed: b.completed?.map(({ filledAt: _absent, ...c }) => c) }]));
+    const found = await findingsLive([gcloudWrite, ciWrite], cfg, t0 + 10 * 3_600_000, 3_600_000, stored);
+    expect(found.filter((f) => f.rule === 'off-window-deploy').map((f) => `${f.principal} ${f.eventTime}`).sort()).toEqual([`${CI} 2024-05-11T10:02:00Z`, `${USER} 2024-05-11T10:03:40Z`]);
   });
 });

@@ -203,3 +203,33 @@ describe("late revision events of two principals' v2 deploys join each its own d
     }
   }
 });
+
+describe("late revision events of one principal's two v2 deploys: which write's they are is said to be uncertain", () => {
+  // The same CI account deploys twice, 30 s apart: neither an operation id nor the creator ties the first revision's
+  // events, delivered after the first write's wait ran out, to one write or the other (both are within their waits, by
+  // their principal). They join the write still waiting, as before; its findings say the revision may be the other
+  // write's, rather than passing the guess off as known.
+  const first: Deployer = { ...DEPLOYERS.ci, revision: 'storefront-00002-one' };
+  const second: Deployer = { ...DEPLOYERS.ci, image: 'ghcr.io/acme-ci/storefront:v3', digest: `ghcr.io/acme-ci/storefront@sha256:${'f'.repeat(64)}`, revision: 'storefront-00003-two' };
+  const c: Case = { label: 'ci twice', first, second, delivery: 'late, first events first' };
+
+  /** The second write's findings judged with a revision's events: the revision, and whose it may be. */
+  const uncertain = (found: readonly Finding[]): string[] =>
+    found
+      .filter((f) => JUDGED.has(f.rule) && f.service === 'storefront' && f.eventTime === W2 && f.revision !== undefined)
+      .map((f) => `${f.rule} ${f.revision} ${String((f.evidence as Record<string, unknown>)['revisionMayBeOf'] ?? 'certain')}`)
+      .sort();
+
+  it('live: the findings of the write the events joined say the revision may be the other write\'s', async () => {
+    const found = uncertain(await findingsArriving(entriesOf(c), cfg, new MemoryBaselineStore()));
+    expect(found.length).toBeGreaterThan(0);
+    expect(found.every((f) => f.endsWith(` ${W1}`))).toBe(true);
+  });
+
+  it('guard: two principals, the creator tells: no uncertainty', async () => {
+    const two: Case = { label: 'two', first: { ...DEPLOYERS.console, revision: first.revision }, second, delivery: 'late, first events first' };
+    const found = uncertain(await findingsArriving(entriesOf(two), cfg, new MemoryBaselineStore()));
+    expect(found.length).toBeGreaterThan(0);
+    expect(found.every((f) => f.endsWith(' certain'))).toBe(true);
+  });
+});

@@ -17,6 +17,8 @@ import {
   sameOperation,
   tiedToEventsOnlyByTime,
   isComplete,
+  joinedByTimeAlone,
+  createdByOther,
   observe,
   oldestRollout,
   openedAt,
@@ -228,6 +230,7 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
         ...(deploy.imageDigest ? { imageDigest: deploy.imageDigest } : {}),
         ...(client ? { client } : {}),
         ...(rollout ? { rollout: rolloutText(rollout) } : {}),
+        ...(rollout?.revisionMayBeOf !== undefined ? { revisionMayBeOf: rollout.revisionMayBeOf } : {}),
         ...(unchanged ? { unchangedProvenanceLabels: unchanged } : {}),
         ...(omitted > 0 ? { labelsOmitted: omitted } : {}),
       }
@@ -707,7 +710,10 @@ export class Engine {
       const drained = lateHalf && this.drain(draft, nowMs, findings, edits);
       return this.keepRolloutsBounded(draft, findings, edits) || drained ? 'evaluated' : 'waiting-for-rollout';
     }
-    rollouts[index] = withObserved(rollouts[index]!, observe(rollouts[index]!.observed, observation));
+    const observed = observe(rollouts[index]!.observed, observation);
+    // Joined by time and principal alone where another write of that principal could as well be the revision's: said.
+    const other = !lateHalf && !forWrite && observed.revisionMayBeOf === undefined ? this.otherOwner(draft, rollouts, index, observation) : undefined;
+    rollouts[index] = withObserved(rollouts[index]!, other !== undefined ? { ...observed, revisionMayBeOf: other } : observed);
     setRollouts(draft, rollouts);
     const before = findings.length;
     const completed = this.drain(draft, nowMs, findings, edits);
@@ -774,6 +780,26 @@ export class Engine {
   /** A deploy's provenance labels as the baseline keeps them, so the next deploy's can be told from left-over ones. */
   private provenanceKeyOf(change: DeployChange): string {
     return provenanceLabelsKey(change.labels, change.revisionLabels, this.config);
+  }
+
+  /**
+   * The time of another write that the revision event `o`, joining `rollouts[index]` by time and principal alone
+   * (joinedByTimeAlone), could as well belong to, or undefined: a write of its creator judged without its events whose
+   * span it falls in (lateHalfOf), or another write waiting without events that only time ties to them, not another
+   * principal's (createdByOther), within the same window. Neither an operation id nor the creator tells them apart.
+   */
+  private otherOwner(draft: MutableBaseline, rollouts: readonly Rollout[], index: number, o: RevisionObservation): string | undefined {
+    if (!joinedByTimeAlone(rollouts[index]!, o)) return undefined;
+    const completed = lateHalfOf(draft.completed, true, o.timeMs, o.creator, o.revision);
+    if (completed >= 0) return writtenAt(draft.completed![completed]!).time;
+    for (let i = 0; i < rollouts.length; i++) {
+      const write = rollouts[i]!.write;
+      if (i === index || write === undefined || rollouts[i]!.observed !== undefined || !tiedToEventsOnlyByTime(write) || createdByOther(o.creator, write)) continue;
+      if (o.creator !== undefined && write.principal !== undefined && write.principal.id.toLowerCase() !== o.creator.toLowerCase()) continue;
+      const gap = o.timeMs - write.timeMs;
+      if (gap >= -BURST_MS && gap <= this.waitMs) return write.time;
+    }
+    return undefined;
   }
 
   /**

@@ -60,6 +60,12 @@ export interface ObservedFacts {
   readonly creator?: string;
   /** A revision's own event joined (not only service events, which also follow traffic and settings edits). */
   readonly revisionEvent?: true;
+  /**
+   * Joined to the rollout's write by time and principal alone while another write of that principal could as well be
+   * the revision's (a completed one whose events are still to come, or another one waiting): that write's time. The
+   * entries do not tell which (Engine.otherOwner); the findings say so (`evidence.revisionMayBeOf`).
+   */
+  readonly revisionMayBeOf?: string;
   /** Time of the first system event. */
   readonly firstSeenMs: number;
   /** The first system event and its service: what a finding points at when no admin write is known. */
@@ -219,6 +225,8 @@ export interface RolledOut {
     readonly writes: number;
     readonly observed: boolean;
     readonly writeSeen: boolean;
+    /** ObservedFacts.revisionMayBeOf: the revision may be the write's of that time. */
+    readonly revisionMayBeOf?: string;
   };
 }
 
@@ -326,6 +334,18 @@ export function rolloutForWrite(rollouts: readonly Rollout[], write: DeployChang
     }
   });
   return sameOp >= 0 ? sameOp : repeatOf >= 0 ? repeatOf : nearest;
+}
+
+/**
+ * True when a revision's event `o` joins `rollout` by time and principal alone: its write is one that nothing but time
+ * ties to its events (tiedToEventsOnlyByTime), and neither an operation id, a revision name nor a generation names it.
+ */
+export function joinedByTimeAlone(rollout: Rollout, o: RevisionObservation): boolean {
+  const write = rollout.write;
+  if (o.level !== 'revision' || write === undefined || !tiedToEventsOnlyByTime(write)) return false;
+  if (sameOperation(o.operationId, rollout.observed?.operationId ?? write.operationId)) return false;
+  if (o.revision !== undefined && (rollout.observed?.revision ?? write.revision) === o.revision) return false;
+  return !(o.generation !== undefined && o.generation === write.generation);
 }
 
 /**
@@ -507,6 +527,7 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
     operationId: current?.operationId ?? o.operationId,
     creator: current?.creator ?? o.creator,
     ...(isRevision || current?.revisionEvent ? { revisionEvent: true as const } : {}),
+    ...(current?.revisionMayBeOf !== undefined ? { revisionMayBeOf: current.revisionMayBeOf } : {}),
     firstSeenMs: Math.min(current?.firstSeenMs ?? o.timeMs, o.timeMs),
     firstKey: current?.firstKey ?? o.key,
     target: current?.target ?? o.target,
@@ -609,6 +630,7 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
       writes: rollout.writes,
       observed: observed !== undefined,
       writeSeen: rollout.write !== undefined,
+      ...(observed?.revisionMayBeOf !== undefined && rollout.write !== undefined ? { revisionMayBeOf: observed.revisionMayBeOf } : {}),
     },
   };
 }

@@ -18,7 +18,6 @@ import {
   tiedToEventsOnlyByTime,
   isComplete,
   joinedByTimeAlone,
-  createdByOther,
   observe,
   oldestRollout,
   openedAt,
@@ -785,8 +784,8 @@ export class Engine {
   /**
    * The time of another write that the revision event `o`, joining `rollouts[index]` by time and principal alone
    * (joinedByTimeAlone), could as well belong to, or undefined: a write of its creator judged without its events whose
-   * span it falls in (lateHalfOf), or another write waiting without events that only time ties to them, not another
-   * principal's (createdByOther), within the same window. Neither an operation id nor the creator tells them apart.
+   * span it falls in (lateHalfOf), or another write of its creator waiting without events that only time ties to
+   * them, within the same window. Neither an operation id nor the creator tells them apart.
    */
   private otherOwner(draft: MutableBaseline, rollouts: readonly Rollout[], index: number, o: RevisionObservation): string | undefined {
     if (!joinedByTimeAlone(rollouts[index]!, o)) return undefined;
@@ -794,7 +793,8 @@ export class Engine {
     if (completed >= 0) return writtenAt(draft.completed![completed]!).time;
     for (let i = 0; i < rollouts.length; i++) {
       const write = rollouts[i]!.write;
-      if (i === index || write === undefined || rollouts[i]!.observed !== undefined || !tiedToEventsOnlyByTime(write) || createdByOther(o.creator, write)) continue;
+      if (i === index || write === undefined || rollouts[i]!.observed !== undefined || !tiedToEventsOnlyByTime(write)) continue;
+      // Not another principal's (whatever shape its identifier has: this only says what may be).
       if (o.creator !== undefined && write.principal !== undefined && write.principal.id.toLowerCase() !== o.creator.toLowerCase()) continue;
       const gap = o.timeMs - write.timeMs;
       if (gap >= -BURST_MS && gap <= this.waitMs) return write.time;

@@ -440,3 +440,17 @@ describe('off-window-deploy: only a deploy claims the span of a late half', () =
     expect(offWindow.map((f) => f.eventTime)).toEqual(['2024-06-01T10:00:00.123456Z', '2024-06-01T11:00:21Z']);
   });
 });
+
+describe('off-window-deploy on the corpus revision event that names no one (aegisai__sysevent-Services.ReplaceService__2)', () => {
+  // A real revision-level system event of a failed rollout (02:06:41Z on a friday), logged without its response:
+  // no creator, so the deploy it reports is by an unknown principal. Every summary is a sentence of its own in the
+  // sinks (Slack, PagerDuty), and the other rules write that principal "An unknown principal".
+  const event = corpus('aegisai__sysevent-Services.ReplaceService__2');
+  it.each([
+    ['outside every window', { timezone: 'UTC', changeWindows: [{ days: ['mon'], start: '09:00', end: '17:00' }] }, 'An unknown principal deployed computeengine-506321/aegis-ai at 2026-09-18T02:06:41.632+00:00 (fri), outside every change window.'],
+    ['during a freeze', { timezone: 'UTC', freezes: [{ start: '2026-09-18T00:00:00', end: '2026-09-19T00:00:00', reason: 'launch' }] }, 'An unknown principal deployed computeengine-506321/aegis-ai at 2026-09-18T02:06:41.632+00:00 during the freeze "launch".'],
+  ])('the summary starts with a capital: %s', async (_name, raw, summary) => {
+    const findings = (await findingsOf([event], config(raw))).filter((f) => f.rule === 'off-window-deploy');
+    expect(findings.map((f) => [f.principal, f.summary])).toEqual([['unknown', `${summary} The revision failed to become Ready and is not serving.`]]);
+  });
+});

@@ -38,7 +38,7 @@ export const offWindowDeploy: Detector<'off-window-deploy'> = {
     if (!createsRevision(change, baseline)) return [];
     const verdict = evaluateTime(change.timeMs, config.timezone, config.changeWindows, config.freezes);
     if (verdict.allowed) return [];
-    const who = change.principal?.id ?? 'an unknown principal';
+    const who = change.principal?.id ?? 'An unknown principal';
     const where = serviceLabel(change.target);
     const dedupKey = [baselineKey(change.target), ...deployKey(change, baseline)];
     const localTime = verdict.localTime();

@@ -454,3 +454,43 @@ describe('off-window-deploy on the corpus revision event that names no one (aegi
     expect(findings.map((f) => [f.principal, f.summary])).toEqual([['unknown', `${summary} The revision failed to become Ready and is not serving.`]]);
   });
 });
+
+describe('off-window-deploy on a deploy known only from its revision event (aegisai__sysevent-Services.ReplaceService__1)', () => {
+  // The real revision event of a `gcloud run deploy --source`: Cloud Run created the revision at 02:24:21.031565Z
+  // (response.metadata.creationTimestamp, a friday) and logged its Ready condition turning False a minute later,
+  // 02:25:20.486995Z (the entry's timestamp). No admin write of the deploy is in the corpus: the deploy happened
+  // when the revision was created, not when its health check gave up (a startup probe may take minutes).
+  const event = corpus('aegisai__sysevent-Services.ReplaceService__1');
+  const utc = (windows: readonly { days: string[]; start: string; end: string }[], freezes: readonly Record<string, string>[] = []) =>
+    config({ timezone: 'UTC', changeWindows: windows, freezes });
+  it.each([
+    ['deployed inside a window that ended before its Ready event: silent', utc([{ days: ['fri'], start: '00:00', end: '02:25' }]), []],
+    [
+      'deployed before a window that opened before its Ready event: fires, at the revision creation time',
+      utc([{ days: ['fri'], start: '02:25', end: '03:00' }]),
+      [{ severity: 'MEDIUM', localTime: '2026-09-18T02:24:21.031+00:00' }],
+    ],
+    [
+      'deployed during a freeze that ended before its Ready event: fires HIGH',
+      utc([{ days: ['fri'], start: '00:00', end: '23:00' }], [{ start: '2026-09-18T02:24:00', end: '2026-09-18T02:25:00', reason: 'cutover' }]),
+      [{ severity: 'HIGH', localTime: '2026-09-18T02:24:21.031+00:00' }],
+    ],
+  ])('%s', async (_name, cfg, expected) => {
+    const findings = (await findingsOf([event], cfg)).filter((f) => f.rule === 'off-window-deploy');
+    expect(findings.map((f) => ({ severity: f.severity, localTime: f.evidence['localTime'] }))).toEqual(expected);
+    // The finding still points at the audit entry it was read from.
+    for (const f of findings) expect(f).toMatchObject({ eventTime: '2026-09-18T02:25:20.486995Z', revision: 'aegis-ai-00003-sp7', principal: 'admin@fjhuerta.altostrat.com' });
+  });
+
+  // A creation time that cannot be this deploy's is not taken: after the event (a copied or hand-edited entry), or
+  // longer before its first event than a rollout waits (correlation.waitSeconds, 600 s by default: a revision made
+  // long ago whose Ready condition changed now). The event's time is judged then, as before.
+  it.each([
+    ['created after its event', '2026-09-18T02:26:00Z'],
+    ['created longer before its event than the wait', '2026-09-18T02:15:20Z'],
+  ])('judged at its event when the revision creation time cannot be the deploy: %s', async (_name, creationTimestamp) => {
+    const odd = variant(event, (e) => void ((e.protoPayload['response'] as { metadata: Json }).metadata['creationTimestamp'] = creationTimestamp));
+    const findings = (await findingsOf([odd], utc([{ days: ['fri'], start: '02:25', end: '03:00' }]))).filter((f) => f.rule === 'off-window-deploy');
+    expect(findings).toEqual([]);
+  });
+});

@@ -310,9 +310,15 @@ function sameEntry(a: EntryKey, b: EntryKey): boolean {
   return a.insertId === b.insertId && a.timestamp === b.timestamp && a.logName === b.logName;
 }
 
-/** A deploy known only from its system events: who from the revision's creator annotation, when from the events. */
-function writeFromObservation(observed: ObservedFacts): DeployChange {
+/**
+ * A deploy known only from its system events: who from the revision's creator annotation, when from the events (the
+ * finding points at the first); the revision's creation time, when its events say it, is when it was deployed
+ * (off-window-deploy judges that), unless it is longer before the first event than a rollout waits (`waitMs`): a
+ * revision made long ago whose Ready condition changed now, or a creation time that cannot be this deploy's.
+ */
+function writeFromObservation(observed: ObservedFacts, waitMs: number): DeployChange {
   const time = new Date(observed.firstSeenMs).toISOString();
+  const created = observed.revisionCreatedMs;
   return {
     kind: 'deploy',
     api: 'v1',
@@ -322,6 +328,7 @@ function writeFromObservation(observed: ObservedFacts): DeployChange {
     timeMs: observed.firstSeenMs,
     methodName: SYSTEM_EVENT_METHOD,
     ...(observed.creator ? { principal: { id: observed.creator, delegationChain: [] } } : {}),
+    ...(created !== undefined && created <= observed.firstSeenMs && observed.firstSeenMs - created <= waitMs ? { revisionCreatedMs: created } : {}),
     client: {},
     target: observed.target,
     images: observed.images,
@@ -862,7 +869,7 @@ export class Engine {
       const { eventsAwaited: _judged, ...owner } = draft.completed![awaited]!;
       replaceCompleted(draft, awaited, owner);
     } else if (!rollout.write && rollout.observed && draft.completed && belongsToCompleted(draft.completed, rollout.observed)) return;
-    const rolled = rolledOut(rollout, writeFromObservation);
+    const rolled = rolledOut(rollout, (observed) => writeFromObservation(observed, this.waitMs));
     // System events of a revision whose write was judged without them (they came later than its wait): by its
     // operation id (lateHalf), else (a v2 write's id is not in its events) by time and principal.
     const claimed = !lateHalf && !rollout.write ? this.claimLateHalf(draft, true, rolled.change, rollout.observed?.operationId) : undefined;

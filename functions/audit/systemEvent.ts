@@ -13,7 +13,7 @@ import {
   type ServiceRef,
   type VpcEgress,
 } from '../model/change.js';
-import { projectOfLogName, type Envelope } from './entry.js';
+import { normalizeTimestamp, projectOfLogName, type Envelope } from './entry.js';
 import { codeLoadingEnvOf, plainEnvOf } from './env.js';
 import { asArray, asNumber, asObject, asString, at, numeric, stringIn, userLabels, type JsonObject } from './json.js';
 import { imagesOrAnnotated, servingContainer } from './image.js';
@@ -48,6 +48,12 @@ export interface RevisionObservation {
   /** The revision's own labels among `labels` (a service event's: its template's); undefined means all of `labels`. */
   readonly revisionLabels?: Readonly<Record<string, string>>;
   readonly operationId?: string;
+  /**
+   * When Cloud Run created the revision (a revision event's `response.metadata.creationTimestamp`, epoch ms): the
+   * deploy's time, where the event's is when its Ready condition changed. Undefined for a service event (its
+   * metadata is the service's, created long before), and when it is not before the event's own time.
+   */
+  readonly createdMs?: number;
   readonly clientName?: string;
   /** `serving.knative.dev/configurationGeneration` of a revision: the generation that created it. */
   readonly generation?: number;
@@ -117,6 +123,8 @@ export function readRevisionObservation(env: Envelope, secrets: EnvSecrets = {})
   const condition = readyCondition(status);
   const ready = condition.ready === undefined && !status && asString(env.entry['severity']) === 'ERROR' ? { ready: false, reason: 'severity ERROR' } : condition;
   const operationId = stringIn(annotations, 'run.googleapis.com/operation-id');
+  const created = level === 'revision' ? asString(metadata?.['creationTimestamp']) : undefined;
+  const createdMs = created === undefined ? undefined : normalizeTimestamp(created)?.ms;
   const clientName = stringIn(annotations, 'run.googleapis.com/client-name');
   const generation = asNumber(stringIn(metaLabels, 'serving.knative.dev/configurationGeneration'));
   // A revision event's labels are the revision's; a service event's are the service's, its template's the revision's.
@@ -142,6 +150,7 @@ export function readRevisionObservation(env: Envelope, secrets: EnvSecrets = {})
     labels: eventLabels,
     revisionLabels,
     operationId,
+    ...(createdMs !== undefined && createdMs <= env.timeMs ? { createdMs } : {}),
     clientName,
     generation,
     deleting: asString(metadata?.['deletionTimestamp']) !== undefined || /Deletion in progress/i.test(statusMessage),

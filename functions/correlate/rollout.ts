@@ -66,6 +66,8 @@ export interface ObservedFacts {
    * entries do not tell which (Engine.otherOwner); the findings say so (`evidence.revisionMayBeOf`).
    */
   readonly revisionMayBeOf?: string;
+  /** When Cloud Run created the revision, as its own events say (RevisionObservation.createdMs). */
+  readonly revisionCreatedMs?: number;
   /** Time of the first system event. */
   readonly firstSeenMs: number;
   /** The first system event and its service: what a finding points at when no admin write is known. */
@@ -511,6 +513,8 @@ function observedImages(current: readonly ImageRef[] | undefined, event: readonl
 export function observe(current: ObservedFacts | undefined, o: RevisionObservation): ObservedFacts {
   const isRevision = o.level === 'revision';
   const pick = <T>(mine: T | undefined, theirs: T | undefined): T | undefined => (isRevision ? (mine ?? theirs) : (theirs ?? mine));
+  // Only a revision's own event says when the revision was created (a service event's metadata is the service's).
+  const revisionCreatedMs = current?.revisionCreatedMs ?? (isRevision ? o.createdMs : undefined);
   return {
     revision: pick(o.revision, current?.revision),
     images: observedImages(current?.images, o.images, isRevision),
@@ -528,6 +532,7 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
     creator: current?.creator ?? o.creator,
     ...(isRevision || current?.revisionEvent ? { revisionEvent: true as const } : {}),
     ...(current?.revisionMayBeOf !== undefined ? { revisionMayBeOf: current.revisionMayBeOf } : {}),
+    ...(revisionCreatedMs !== undefined ? { revisionCreatedMs } : {}),
     firstSeenMs: Math.min(current?.firstSeenMs ?? o.timeMs, o.timeMs),
     firstKey: current?.firstKey ?? o.key,
     target: current?.target ?? o.target,
@@ -621,6 +626,7 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     defaultUrlDisabled: write.defaultUrlDisabled,
     operationId: write.operationId,
     revisionSeen: write.revisionSeen,
+    revisionCreatedMs: write.revisionCreatedMs,
   };
   return {
     change,

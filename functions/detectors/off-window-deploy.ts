@@ -15,8 +15,10 @@
 //           baseline has not seen yet counts as a deploy (the previous template is unknown), and so does a v1 write
 //           logged without its template (Cloud Functions' InternalServices calls, read with `cloudFunctions.watch`).
 //           A revision known only from its system events (no admin write: excluded, or logged later than the wait)
-//           counts at the time of its first event, which is how a console deploy that logs the very template of the
-//           one before it (console writes log no containers) is seen; without those events it is not.
+//           counts at the time Cloud Run created it (the revision event's `metadata.creationTimestamp`; at most
+//           `correlation.waitSeconds` before its first event, else the time of that event), which is how a console
+//           deploy that logs the very template of the one before it (console writes log no containers) is seen;
+//           without those events it is not. The finding's eventTime stays the first event's.
 //           A write through the other API version than the deploy before it counts only when a revision event
 //           follows it, where the service's events reach runwatch (Rollout.acrossApis).
 //           With no windows and no freezes configured the rule never fires.
@@ -36,12 +38,17 @@ export const offWindowDeploy: Detector<'off-window-deploy'> = {
     if (change.kind !== 'deploy') return [];
     if (config.changeWindows.length === 0 && config.freezes.length === 0) return [];
     if (!createsRevision(change, baseline)) return [];
-    const verdict = evaluateTime(change.timeMs, config.timezone, config.changeWindows, config.freezes);
+    // When it was deployed: the write's time; for a deploy known only from its revision's events, when Cloud Run
+    // created the revision (its events come when its Ready condition changes, after image import and startup).
+    const deployedMs = change.revisionCreatedMs ?? change.timeMs;
+    const verdict = evaluateTime(deployedMs, config.timezone, config.changeWindows, config.freezes);
     if (verdict.allowed) return [];
     const who = change.principal?.id ?? 'An unknown principal';
     const where = serviceLabel(change.target);
     const dedupKey = [baselineKey(change.target), ...deployKey(change, baseline)];
     const localTime = verdict.localTime();
+    // Said where the time judged is not the finding's eventTime (the event's).
+    const created: Readonly<Record<string, string>> = change.revisionCreatedMs !== undefined ? { revisionCreatedAt: new Date(change.revisionCreatedMs).toISOString() } : {};
     if (verdict.freeze) {
       const { start, end } = freezeBounds(verdict.freeze, config.timezone);
       return [
@@ -56,6 +63,7 @@ export const offWindowDeploy: Detector<'off-window-deploy'> = {
             freezeStart: new Date(start).toISOString(),
             freezeEnd: new Date(end).toISOString(),
             operation: change.operation,
+            ...created,
           },
           dedupKey,
           unknown: unknownDeployFacts(change),
@@ -73,6 +81,7 @@ export const offWindowDeploy: Detector<'off-window-deploy'> = {
           day: verdict.day,
           windows: config.changeWindows.map(describeWindow),
           operation: change.operation,
+          ...created,
         },
         dedupKey,
         unknown: unknownDeployFacts(change),

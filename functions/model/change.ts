@@ -313,6 +313,13 @@ export interface DeployChange extends ChangeBase {
    * carries none of them (who, when and which operation only) and never counts as a deploy of its own.
    */
   readonly operationCompletion?: boolean;
+  /**
+   * A deploy known only from its system events (SYSTEM_EVENT_METHOD): when Cloud Run created its revision (the
+   * revision's `metadata.creationTimestamp`, epoch ms), the nearest known time of the deploy itself. Its `time` stays
+   * the first event's (the audit entry findings point at), which is when the revision's Ready condition changed,
+   * after its image import and startup probe. Undefined for a write, and where the events do not say it.
+   */
+  readonly revisionCreatedMs?: number;
 }
 
 export interface PolicyDelta {

@@ -175,6 +175,17 @@ describe('a console deploy: image only in the system events', () => {
     expect(findings['new-image-repository']?.unknown).toContain('admin write');
   });
 
+  // The corpus's two real revision events of aegis-ai, each without its write: 00003 names its creator, 00002 was
+  // logged without its response (no creator, image or service account). Either way no admin write was seen, and
+  // the finding says so among its unknowns, as it says the principal is unknown when no creator is logged.
+  it.each([
+    ['aegisai__sysevent-Services.ReplaceService__1', 'admin@fjhuerta.altostrat.com', ['admin write']],
+    ['aegisai__sysevent-Services.ReplaceService__2', 'unknown', ['image', 'serviceAccount', 'principal', 'admin write']],
+  ])('a revision event alone (%s) lists the admin write as unknown, whoever is known to have deployed', async (name, principal, unknown) => {
+    const findings = (await findingsOf([corpus(name)], strict)).filter((f) => f.rule === 'off-window-deploy');
+    expect(findings.map((f) => ({ principal: f.principal, methodName: f.methodName, unknown: f.unknown }))).toEqual([{ principal, methodName: '(system event)', unknown }]);
+  });
+
   it('a system event about a rollout that already completed is recognised, not a new deploy', async () => {
     const pipeline = new Pipeline({ config: strict, store: new MemoryBaselineStore() });
     const [write, revisionEvent, serviceEvent] = sequence('console-deploy');

@@ -242,7 +242,8 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
   ];
   const summary = notes.join(' ');
   const unknown = [...(detection.unknown ?? [])];
-  if (rollout && !rollout.writeSeen && !unknown.includes('principal')) unknown.push('admin write');
+  // Known only from its system events: no admin write was seen, whether or not they name who deployed.
+  if (rollout && !rollout.writeSeen && !unknown.includes('admin write')) unknown.push('admin write');
   return {
     id: findingId(rule, detection.dedupKey),
     rule,

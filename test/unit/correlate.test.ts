@@ -186,6 +186,30 @@ describe('a console deploy: image only in the system events', () => {
     expect(findings.map((f) => ({ principal: f.principal, methodName: f.methodName, unknown: f.unknown }))).toEqual([{ principal, methodName: '(system event)', unknown }]);
   });
 
+  // The real service event of a console create (archicloud: "Ready condition status changed to True for Service
+  // run-cloud.", its response trimmed to a few metadata fields) after that create's write (the corpus's console
+  // CreateService moved onto gpc-tp3/run-cloud, 14 s before, by the event's lastModifier): the deploy is serving.
+  it.each([
+    ['replay', 'replay'],
+    ['live', 'live'],
+  ])('a service event whose status message says Ready is a serving rollout (%s)', async (_name, path) => {
+    const event = corpus('archicloud__sysevent-Services.CreateService__1');
+    const write = variant(corpus('kktae-demo__Services.CreateService__1'), (e) => {
+      e['timestamp'] = '2025-11-09T19:54:55.000000Z';
+      e['insertId'] = 'run-cloud-create';
+      e['logName'] = 'projects/gpc-tp3/logs/cloudaudit.googleapis.com%2Factivity';
+      e['resource'] = { type: 'cloud_run_revision', labels: { project_id: 'gpc-tp3', service_name: 'run-cloud', location: 'europe-west1', configuration_name: '', revision_name: '' } };
+      e.protoPayload['resourceName'] = 'namespaces/gpc-tp3/services/run-cloud';
+      (e.protoPayload['authenticationInfo'] as Json)['principalEmail'] = 'mederic.marquie@ynov.com';
+    });
+    // Live: each entry delivered 15 s after the one before, the event within the write's wait.
+    const findings = path === 'replay' ? await findingsOf([write, event], strict) : await findingsLive([write, event], strict, Date.parse('2025-11-09T19:54:41Z'), 15_000);
+    const offWindow = findings.filter((f) => f.rule === 'off-window-deploy');
+    expect(offWindow.map((f) => ({ service: f.service, principal: f.principal, rollout: f.evidence['rollout'] }))).toEqual([
+      { service: 'run-cloud', principal: 'mederic.marquie@ynov.com', rollout: 'serving' },
+    ]);
+  });
+
   it('a system event about a rollout that already completed is recognised, not a new deploy', async () => {
     const pipeline = new Pipeline({ config: strict, store: new MemoryBaselineStore() });
     const [write, revisionEvent, serviceEvent] = sequence('console-deploy');

@@ -459,6 +459,13 @@ describe('system events are observations of a rollout, never changes', () => {
     ['sysevent-dnsfn__nomethod__2', { level: 'service', deleting: true }],
     // Logged without resource labels or response: the service from the revision name, ERROR severity = failed.
     ['aegisai__sysevent-Services.ReplaceService__2', { level: 'revision', revision: 'aegis-ai-00002-659', target: { project: 'computeengine-506321', service: 'aegis-ai' }, ready: false }],
+    ['sysevent-dnsfn__nomethod__1', { level: 'service', revision: 'hello-00004-vij', ready: true, deleting: false, creator: 'email@example.com' }],
+    // Logged with its response trimmed to a few metadata fields (no status.conditions): its status message is the
+    // Ready condition Cloud Run wrote, "Ready condition status changed to True for Service run-cloud.".
+    [
+      'archicloud__sysevent-Services.CreateService__1',
+      { level: 'service', target: { project: 'gpc-tp3', service: 'run-cloud', location: 'europe-west1', projectNumber: '402564488059' }, creator: 'mederic.marquie@ynov.com', deleting: false, ready: true },
+    ],
   ])('%s', (name, expected) => {
     const result = parseEntry(corpus(name));
     expect(result.kind).toBe('observation');

@@ -119,9 +119,20 @@ export function readRevisionObservation(env: Envelope, secrets: EnvSecrets = {})
   if (email) serviceAccount = runtimeServiceAccountFromEmail(email);
   else if (spec) serviceAccount = defaultComputeServiceAccount(projectNumber);
 
-  // Without a Ready condition (entries logged without their response), an ERROR-severity event is a failed one.
+  // Without a Ready condition (entries logged without their response, or with it trimmed), the status message Cloud
+  // Run wrote says it (`Ready condition status changed to True for Service S.`), of this service or revision; else an
+  // ERROR-severity event is a failed one.
+  const statusMessage = asString(at(pp, 'status', 'message')) ?? '';
   const condition = readyCondition(status);
-  const ready = condition.ready === undefined && !status && asString(env.entry['severity']) === 'ERROR' ? { ready: false, reason: 'severity ERROR' } : condition;
+  const told = condition.ready === undefined ? readyFromMessage(statusMessage, level, level === 'revision' ? revision : service) : undefined;
+  const ready =
+    condition.ready !== undefined
+      ? condition
+      : told !== undefined
+        ? { ready: told }
+        : !status && asString(env.entry['severity']) === 'ERROR'
+          ? { ready: false, reason: 'severity ERROR' }
+          : condition;
   const operationId = stringIn(annotations, 'run.googleapis.com/operation-id');
   const created = level === 'revision' ? asString(metadata?.['creationTimestamp']) : undefined;
   const createdMs = created === undefined ? undefined : normalizeTimestamp(created)?.ms;
@@ -130,7 +141,6 @@ export function readRevisionObservation(env: Envelope, secrets: EnvSecrets = {})
   // A revision event's labels are the revision's; a service event's are the service's, its template's the revision's.
   const revisionLabels = level === 'revision' ? userLabels(metaLabels) : userLabels(templateMeta?.['labels']);
   const eventLabels = level === 'revision' ? revisionLabels : { ...userLabels(metaLabels), ...revisionLabels };
-  const statusMessage = asString(at(pp, 'status', 'message')) ?? '';
   const creator = stringIn(annotations, level === 'revision' ? 'serving.knative.dev/creator' : 'serving.knative.dev/lastModifier');
   return {
     key: env.key,
@@ -184,6 +194,17 @@ export function generationOfRevisionName(revision: string | undefined, service: 
  */
 function serviceOfRevisionName(revision: string | undefined): string | undefined {
   return revision ? /^([a-z](?:[-a-z0-9]*[a-z0-9])?)-\d{5}-[a-z0-9]{3}$/.exec(revision)?.[1] : undefined;
+}
+
+/**
+ * The Ready condition a system event's status message reports (`Ready condition status changed to True for Service
+ * hello2.`, `... to False for Revision R with message: ...`), when it is about this service or revision (`level`,
+ * `name`); undefined for any other message (`Unknown`, another resource, other words).
+ */
+function readyFromMessage(message: string, level: 'revision' | 'service', name: string | undefined): boolean | undefined {
+  const match = /^Ready condition status changed to (True|False) for (Service|Revision) ([^\s]+?)(?:\.|\s+with message:|$)/.exec(message);
+  if (!match || match[2] !== (level === 'revision' ? 'Revision' : 'Service') || (name !== undefined && match[3] !== name)) return undefined;
+  return match[1] === 'True';
 }
 
 function readyCondition(status: JsonObject | undefined): { ready?: boolean; reason?: string } {

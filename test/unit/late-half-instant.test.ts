@@ -144,10 +144,12 @@ describe('a baseline stored before the write\'s timestamp was kept with its comp
 
     it(`${c.label}: a late half waiting for its Ready condition when stored is still recorded at its write (its millisecond)`, async () => {
       const entries = entriesOf(c);
-      // The revision's event without its conditions: the late half waits for the service's event.
+      // The revision's event without its conditions, nor the status message that states the Ready condition too: the
+      // late half waits for the service's event.
       const [revisionEvent, arrival] = entries[3]!;
       const pending = variant(revisionEvent, (e) => {
         delete ((e.protoPayload['response'] as Record<string, Record<string, unknown>>)['status']!)['conditions'];
+        delete e.protoPayload['status'];
       });
       const store = new MemoryBaselineStore();
       const first = await live([...entries.slice(0, 3), [pending, arrival]], store, false);

@@ -186,6 +186,17 @@ describe('a console deploy: image only in the system events', () => {
     expect(findings.map((f) => ({ principal: f.principal, methodName: f.methodName, unknown: f.unknown }))).toEqual([{ principal, methodName: '(system event)', unknown }]);
   });
 
+  // The real revision event of a `gcloud run deploy --source` without its write: Cloud Run recorded the client on the
+  // revision it created (`run.googleapis.com/client-name: gcloud`, `client-version: 583.0.0`), as it records the
+  // creator it takes the principal from. The finding names it as it names a write's client.
+  it('a revision event alone gives the deploy its client, as the revision records it (aegisai__sysevent-Services.ReplaceService__1)', async () => {
+    const findings = await findingsOf([corpus('aegisai__sysevent-Services.ReplaceService__1')], strict);
+    expect(findings.filter((f) => DEPLOY_RULES.has(f.rule)).map((f) => [f.rule, f.evidence['client']])).toEqual([
+      ['off-window-deploy', 'gcloud 583.0.0'],
+      ['new-image-repository', 'gcloud 583.0.0'],
+    ]);
+  });
+
   // The real service event of a console create (archicloud: "Ready condition status changed to True for Service
   // run-cloud.", its response trimmed to a few metadata fields) after that create's write (the corpus's console
   // CreateService moved onto gpc-tp3/run-cloud, 14 s before, by the event's lastModifier): the deploy is serving.

@@ -330,7 +330,8 @@ function writeFromObservation(observed: ObservedFacts, waitMs: number): DeployCh
     methodName: SYSTEM_EVENT_METHOD,
     ...(observed.creator ? { principal: { id: observed.creator, delegationChain: [] } } : {}),
     ...(created !== undefined && created <= observed.firstSeenMs && observed.firstSeenMs - created <= waitMs ? { revisionCreatedMs: created } : {}),
-    client: {},
+    // As Cloud Run recorded it on the revision (bounded when observed: correlate/rollout.ts observe).
+    client: observed.client ?? {},
     target: observed.target,
     images: observed.images,
     ...(observed.vpcEgress ? { vpcEgress: observed.vpcEgress } : {}),

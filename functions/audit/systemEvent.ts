@@ -55,6 +55,8 @@ export interface RevisionObservation {
    */
   readonly createdMs?: number;
   readonly clientName?: string;
+  /** `run.googleapis.com/client-version` beside clientName (`583.0.0` for gcloud 583). */
+  readonly clientVersion?: string;
   /** `serving.knative.dev/configurationGeneration` of a revision: the generation that created it. */
   readonly generation?: number;
   readonly deleting: boolean;
@@ -137,6 +139,7 @@ export function readRevisionObservation(env: Envelope, secrets: EnvSecrets = {})
   const created = level === 'revision' ? asString(metadata?.['creationTimestamp']) : undefined;
   const createdMs = created === undefined ? undefined : normalizeTimestamp(created)?.ms;
   const clientName = stringIn(annotations, 'run.googleapis.com/client-name');
+  const clientVersion = stringIn(annotations, 'run.googleapis.com/client-version');
   const generation = asNumber(stringIn(metaLabels, 'serving.knative.dev/configurationGeneration'));
   // A revision event's labels are the revision's; a service event's are the service's, its template's the revision's.
   const revisionLabels = level === 'revision' ? userLabels(metaLabels) : userLabels(templateMeta?.['labels']);
@@ -162,6 +165,7 @@ export function readRevisionObservation(env: Envelope, secrets: EnvSecrets = {})
     operationId,
     ...(createdMs !== undefined && createdMs <= env.timeMs ? { createdMs } : {}),
     clientName,
+    ...(clientVersion !== undefined ? { clientVersion } : {}),
     generation,
     deleting: asString(metadata?.['deletionTimestamp']) !== undefined || /Deletion in progress/i.test(statusMessage),
     creator,

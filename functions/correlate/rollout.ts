@@ -26,6 +26,8 @@
 // Pure functions over plain JSON, so the rollouts live in the service's baseline document and change in the same
 // store transaction as the baseline itself.
 import type { RevisionObservation } from '../audit/systemEvent.js';
+import { CLIENT_TEXT_MAX_LENGTH } from '../audit/normalize.js';
+import { truncatePlain } from '../untrustedText.js';
 import { isBefore, pointAt, pointTime } from '../baseline/state.js';
 import {
   enforcedPolicyOf,
@@ -58,6 +60,11 @@ export interface ObservedFacts {
   readonly operationId?: string;
   /** `serving.knative.dev/creator` of the revision: who deployed, when no admin write is known. */
   readonly creator?: string;
+  /**
+   * The client Cloud Run recorded on the revision (its `run.googleapis.com/client-name` and `client-version`
+   * annotations, a revision event's only): the deploy's client, when no admin write is known.
+   */
+  readonly client?: { readonly name: string; readonly version?: string };
   /** A revision's own event joined (not only service events, which also follow traffic and settings edits). */
   readonly revisionEvent?: true;
   /**
@@ -515,6 +522,12 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
   const pick = <T>(mine: T | undefined, theirs: T | undefined): T | undefined => (isRevision ? (mine ?? theirs) : (theirs ?? mine));
   // Only a revision's own event says when the revision was created (a service event's metadata is the service's).
   const revisionCreatedMs = current?.revisionCreatedMs ?? (isRevision ? o.createdMs : undefined);
+  // The same of the client: a service event's annotations are the service's, written by its last change.
+  // Deployer-written text, kept in the waiting rollout: bounded as a write's client is (audit/normalize.ts clientOf).
+  const bounded = (text: string): string => truncatePlain(text, CLIENT_TEXT_MAX_LENGTH);
+  const client =
+    current?.client ??
+    (isRevision && o.clientName !== undefined ? { name: bounded(o.clientName), ...(o.clientVersion !== undefined ? { version: bounded(o.clientVersion) } : {}) } : undefined);
   return {
     revision: pick(o.revision, current?.revision),
     images: observedImages(current?.images, o.images, isRevision),
@@ -530,6 +543,7 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
     readyReason: isRevision ? (o.readyReason ?? current?.readyReason) : (current?.readyReason ?? o.readyReason),
     operationId: current?.operationId ?? o.operationId,
     creator: current?.creator ?? o.creator,
+    ...(client !== undefined ? { client } : {}),
     ...(isRevision || current?.revisionEvent ? { revisionEvent: true as const } : {}),
     ...(current?.revisionMayBeOf !== undefined ? { revisionMayBeOf: current.revisionMayBeOf } : {}),
     ...(revisionCreatedMs !== undefined ? { revisionCreatedMs } : {}),

@@ -445,6 +445,19 @@ describe('IAM policy changes', () => {
     expect(c.delta?.added).toEqual([{ role: 'roles/run.admin', member: 'user:collaborateur0013@gmail.com' }]);
   });
 
+  // The corpus's other project and organization policies: who and what each added, none of it a public invoker.
+  it.each([
+    ['panther__SetIamPolicy__1', 'project', 'western-verve-123456', 'test@runpanther.com', { role: 'roles/viewer', member: 'user:username@gmail.com' }],
+    ['panther__SetIamPolicy__2', 'project', 'western-verve-123456', 'test@runpanther.com', { role: 'roles/viewer', member: 'user:username@runpanther.com' }],
+    ['panther__SetIamPolicy__3', 'project', 'western-verve-123456', 'service-agent-manager@system.gserviceaccount.com', { role: 'roles/logging.serviceAgent', member: 'serviceAccount:service-951849100836@gcp-sa-logging.iam.gserviceaccount.com' }],
+    ['panther__SetIamPolicy__4', 'organization', 'organizations/888888888888', 'terraform@platform.iam.gserviceaccount.com', { role: 'roles/owner', member: 'user:backdoor@example.com' }],
+    ['gcp-csa__SetIamPolicy__1', 'project', '1234', 'test-user@example.com', { role: 'roles/resourcemanager.organizationAdmin', member: 'user:test-user@example.com' }],
+  ])('%s: a %s policy, its delta read', (name, scope, project, principal, added) => {
+    const c = iam(parseEntry(corpus(name)));
+    expect(c).toMatchObject({ scope, target: { project, service: '*' }, principal: { id: principal } });
+    expect(c.delta).toEqual({ added: [added], removed: [] });
+  });
+
   it('project SetIamPolicy with a delegation chain (Workload Identity Federation)', () => {
     const c = iam(parseEntry(corpus('elastic__SetIamPolicy__1')));
     expect(c.principal?.delegationChain.length).toBeGreaterThan(0);

@@ -522,8 +522,8 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
   const pick = <T>(mine: T | undefined, theirs: T | undefined): T | undefined => (isRevision ? (mine ?? theirs) : (theirs ?? mine));
   // Only a revision's own event says when the revision was created (a service event's metadata is the service's).
   const revisionCreatedMs = current?.revisionCreatedMs ?? (isRevision ? o.createdMs : undefined);
-  // The same of the client: a service event's annotations are the service's, written by its last change.
-  // Deployer-written text, kept in the waiting rollout: bounded as a write's client is (audit/normalize.ts clientOf).
+  // Likewise the client: a service event's annotations are the service's, written by its last change. It is
+  // deployer-written text, kept in the waiting rollout: bounded as a write's client is (audit/normalize.ts clientOf).
   const bounded = (text: string): string => truncatePlain(text, CLIENT_TEXT_MAX_LENGTH);
   const client =
     current?.client ??

@@ -14,6 +14,7 @@ import {
   acrossApis,
   BURST_MS,
   lateHalfOf,
+  reportedFromEvents,
   sameOperation,
   tiedToEventsOnlyByTime,
   isComplete,
@@ -55,6 +56,13 @@ interface RuleDetection {
 interface Evaluation {
   readonly change: Change;
   readonly rollout?: RolledOut['rollout'];
+  /**
+   * A write whose revision was reported from its system events, judged alone before it came (later than their wait):
+   * what that revision brought in (identity, images, variables, egress) was judged with them, the write raises only
+   * what it set of the service (serviceSettings rules, serviceSetting detections). Compared with what was in force
+   * before its own, earlier, time it would report the same revision again.
+   */
+  readonly revisionReported?: true;
 }
 
 /** What happened to an entry inside the engine, for the counts replay and the functions report. */
@@ -583,6 +591,7 @@ export class Engine {
       }
     }
     for (const [i, d] of detections.entries()) {
+      if (evaluation.revisionReported && detectors[d.rule].serviceSettings !== true && d.detection.serviceSetting !== true) continue;
       const finding = raised[i]!;
       findings.push(finding);
       // An entry older than the delete, of a rule whose findings a delete closes: the delete took its risk away (unless
@@ -607,6 +616,8 @@ export class Engine {
     let change = entered;
     let creates = false;
     let crossApi = false;
+    // The write of a revision reported from its events alone (Evaluation.revisionReported).
+    let revisionReported = false;
     // Only a service's write waits for its revision's system events. A job has no revisions (its template is in force
     // from the write on); a worker pool's revision events are not read (their shape is not known): judged at once.
     if (entered.kind === 'deploy' && isService(entered.target)) {
@@ -614,16 +625,28 @@ export class Engine {
       // made that revision (revisionSeen: it is no cross-API write that may have made none), under the revision they
       // named (a v1 write's own name for it may be stale), and it has nothing left to wait for.
       const taken = this.eventsOfOperation(draft, entered, edits);
-      const write: DeployChange = taken ? { ...entered, revisionSeen: true, ...(taken.revision !== undefined ? { revision: taken.revision } : {}) } : entered;
+      // Events of this write's operation judged alone and reported, before the write came (later than their wait): it
+      // is that deploy, under the revision they named (gcloud's write names none; keyed by its time, it would raise
+      // what they raised again under other ids), and made no revision of its own (createsRevision says so).
+      const reported = taken || entered.operationCompletion ? undefined : reportedFromEvents(draft.completed, entered.operationId);
+      const write: DeployChange = taken
+        ? { ...entered, revisionSeen: true, ...(taken.revision !== undefined ? { revision: taken.revision } : {}) }
+        : reported
+          ? { ...entered, reportedAsDeploy: true, ...(reported.revision !== undefined ? { revision: reported.revision } : {}) }
+          : entered;
       change = write;
+      revisionReported = reported !== undefined;
       creates = createsRevision(write, draft);
       crossApi = creates && !write.revisionSeen && acrossApis(write, valueBefore(draft.template, write));
-      // A write whose revision was judged from its events alone (it came later than their wait): reported already.
-      // Only a write that counts as a deploy can be that half (a traffic-only update must not take the span), and
-      // not one across API versions, which may yet turn out to have made no revision.
-      if (creates && !crossApi && !write.revisionSeen && !entered.operationCompletion && tiedToEventsOnlyByTime(entered) && this.claimLateHalf(draft, false, entered) !== undefined) {
-        change = { ...entered, reportedAsDeploy: true };
+      // A write whose revision was judged from its events alone (it came later than their wait): reported already,
+      // under the revision its events named (the write may name none: keyed by its time, its findings would get other
+      // ids than theirs). Only a write that counts as a deploy can be that half (a traffic-only update must not take
+      // the span), and not one across API versions, which may yet turn out to have made no revision.
+      const claimed = creates && !crossApi && !write.revisionSeen && !entered.operationCompletion && tiedToEventsOnlyByTime(entered) ? this.claimLateHalf(draft, false, entered) : undefined;
+      if (claimed !== undefined) {
+        change = { ...entered, reportedAsDeploy: true, ...(claimed.revision !== undefined ? { revision: claimed.revision } : {}) };
         creates = false;
+        revisionReported = true;
       }
     }
     if (change.kind !== 'deploy' || !creates) {
@@ -639,7 +662,7 @@ export class Engine {
         const oldest = rollouts[oldestRollout(rollouts)];
         if (oldest !== undefined && before(oldest)) return 'deferred';
       }
-      const open = this.evaluate(draft, { change }, findings);
+      const open = this.evaluate(draft, revisionReported ? { change, revisionReported: true } : { change }, findings);
       applyChangeTo(draft, change, edits, change.kind === 'deploy' ? this.provenanceKeyOf(change) : undefined);
       draft.open = open;
       return 'evaluated';

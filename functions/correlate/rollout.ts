@@ -209,6 +209,17 @@ export function lateHalfOf(completed: readonly CompletedRollout[] | undefined, e
   return best;
 }
 
+/**
+ * The completed entry of system events judged alone, and reported as a deploy, whose operation id is `operationId`'s
+ * (a v1 write's, which its revision's events carry): that write's deploy, its revision reported from its events before
+ * the write came (later than their wait). Not events taken by time for another write's late half (claimedByTime): they
+ * were not reported.
+ */
+export function reportedFromEvents(completed: readonly CompletedRollout[] | undefined, operationId: string | undefined): CompletedRollout | undefined {
+  if (operationId === undefined || !completed) return undefined;
+  return completed.find((c) => c.withoutWrite === true && c.claimedByTime !== true && sameOperation(c.operationId, operationId));
+}
+
 /** When the deploy of a completed entry happened, to the nanosecond (`t` and `n`). */
 export function writtenAt(completed: CompletedRollout): { readonly timeMs: number; readonly time: string } {
   return { timeMs: completed.t, time: pointTime(completed) };

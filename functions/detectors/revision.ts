@@ -2,7 +2,7 @@
 // entry applied before a late one, closes. Also the words for where a change applies, and which services are meant to
 // be public.
 import { beforeDelete, changedAfter, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
-import { BURST_MS, sameOperation, someWaitingWrite, type CompletedRollout } from '../correlate/rollout.js';
+import { BURST_MS, reportedFromEvents, sameOperation, someWaitingWrite, type CompletedRollout } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
 import { isJob, isService, resourceLabel, resourceNounOf, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
 import type { Detection, OpenFinding, Resolved } from './types.js';
@@ -33,7 +33,7 @@ export function createsRevision(change: DeployChange, baseline: ServiceBaseline 
   // A write delivered after its own revision's events were judged without it (it came later than the wait): that
   // revision is reported already, under the operation id the events carry.
   // (Not when those events were taken for another write's late half by time alone: they were not reported.)
-  if (change.operationId !== undefined && baseline?.completed?.some((c) => c.withoutWrite === true && c.claimedByTime !== true && sameOperation(c.operationId, change.operationId))) return false;
+  if (reportedFromEvents(baseline?.completed, change.operationId) !== undefined) return false;
   if (change.operation === 'create' || change.forcesRevision) return true;
   if (!change.templateFingerprint) return change.templateUnknown === true;
   const before = valueBefore(baseline?.template, change);

@@ -3,7 +3,9 @@
 // alone: the revision is reported from its events, under its name (detectors/revision.ts deployKey). The write that
 // then comes is that deploy (its operation id is the revision event's; a v2 write's is tied to its events by time and
 // principal): it is not reported again, nor under another id. gcloud writes no revision name and writes twice
-// (synthetic-seq-gcloud-double-write), so its writes were keyed by their time: two alerts for one deploy. A write that
+// (synthetic-seq-gcloud-double-write), so its writes were keyed by their time: two alerts for one deploy. Its second
+// write's operation id is in the service event only (the service's last change), which names the revision the events
+// reported: delivered before the first write, that write is no other deploy either. A write that
 // really is another deploy (another revision) is still reported. Each case runs through the live path (an hour
 // between entries: each wait runs out before the next arrives) and through replay of one file as written
 // (reorderCapacity 0, a memory and a file store), where an entry of another service an hour later moves the
@@ -56,6 +58,7 @@ function tickAfter(time: string, project: string, service: string): Json {
   ]);
 }
 const V1_TICK = tickAfter('2024-05-07T10:10:00Z', 'test-project-1234', 'cloud-run-other-service');
+const V1_TICK_LATER = tickAfter('2024-05-07T11:10:00Z', 'test-project-1234', 'cloud-run-other-service');
 const V2_TICK = tickAfter('2024-06-01T12:00:00Z', 'acme-prod', 'other-service');
 
 interface Case {
@@ -64,8 +67,8 @@ interface Case {
   readonly inOrder: readonly Json[];
   /** As delivered: the events (or some) before the write. */
   readonly delivered: readonly Json[];
-  /** Where replay's clock is moved on (V1_TICK or V2_TICK) before the write is read; omitted: not replayed. */
-  readonly tickBefore?: { readonly entry: Json; readonly write: Json };
+  /** Where replay's clock is moved on: a tick (V1_TICK, V2_TICK) before each of these entries is read, in turn. */
+  readonly ticksBefore: readonly (readonly [Json, Json])[];
 }
 
 const CASES: readonly Case[] = [
@@ -73,31 +76,42 @@ const CASES: readonly Case[] = [
     label: 'v1 double write: revision event, service event, then both writes',
     inOrder: [before, write1, iam1, write2, iam2, revisionEvent, serviceEvent],
     delivered: [before, revisionEvent, serviceEvent, write1, iam1, write2, iam2],
-    tickBefore: { entry: V1_TICK, write: write1 },
+    ticksBefore: [[V1_TICK, write1]],
   },
   {
     label: 'v1 double write: revision event, then both writes, the service event last',
     inOrder: [before, write1, iam1, write2, iam2, revisionEvent, serviceEvent],
     delivered: [before, revisionEvent, write1, iam1, write2, iam2, serviceEvent],
-    tickBefore: { entry: V1_TICK, write: write1 },
+    ticksBefore: [[V1_TICK, write1]],
   },
   {
     label: 'v1 double write: service event, revision event, then both writes',
     inOrder: [before, write1, iam1, write2, iam2, revisionEvent, serviceEvent],
     delivered: [before, serviceEvent, revisionEvent, write1, iam1, write2, iam2],
-    tickBefore: { entry: V1_TICK, write: write1 },
+    ticksBefore: [[V1_TICK, write1]],
+  },
+  {
+    // The service event carries the second write's operation id and names the revision the events reported: that
+    // write made no other revision.
+    label: 'v1 double write: revision event, service event, then the second write before the first',
+    inOrder: [before, write1, iam1, write2, iam2, revisionEvent, serviceEvent],
+    delivered: [before, revisionEvent, serviceEvent, iam1, write2, iam2, write1],
+    ticksBefore: [
+      [V1_TICK, iam1],
+      [V1_TICK_LATER, write1],
+    ],
   },
   {
     label: 'v1 double write, events first, then another deploy 10 minutes later (reported)',
     inOrder: [before, write1, iam1, write2, iam2, revisionEvent, serviceEvent, another],
     delivered: [before, revisionEvent, serviceEvent, write1, iam1, write2, iam2, another],
-    tickBefore: { entry: V1_TICK, write: write1 },
+    ticksBefore: [[V1_TICK, write1]],
   },
   {
     label: 'v2 update without a revision name: its revision event, then the write',
     inOrder: [create, createdRevision, v2Write, v2Events],
     delivered: [create, createdRevision, v2Events, v2Write],
-    tickBefore: { entry: V2_TICK, write: v2Write },
+    ticksBefore: [[V2_TICK, v2Write]],
   },
 ];
 
@@ -130,7 +144,7 @@ describe('events judged alone before their write came: the write is that deploy,
   }
 
   it('live: the other deploy after the double write is reported, under ids of its own', async () => {
-    const found = await findingsLive(CASES[3]!.delivered, cfg);
+    const found = await findingsLive(CASES.find((c) => c.label.includes('another deploy'))!.delivered, cfg);
     const ownIds = found.filter((f) => DEPLOY_RULES.has(f.rule) && f.eventTime === '2024-05-07T09:20:00Z').map((f) => f.rule);
     expect(ownIds.sort()).toEqual(['new-image-repository', 'off-window-deploy', 'service-account-change']);
   });
@@ -141,9 +155,8 @@ describe('events judged alone before their write came: the write is that deploy,
 
   async function replayed(c: Case, mode: 'memory' | 'file'): Promise<Finding[]> {
     const path = join(dir, `${files++}.jsonl`);
-    const { entry, write } = c.tickBefore!;
-    const index = c.delivered.indexOf(write);
-    const entries = [...c.delivered.slice(0, index), entry, ...c.delivered.slice(index)];
+    const entries = [...c.delivered];
+    for (const [tick, next] of c.ticksBefore) entries.splice(entries.indexOf(next), 0, tick);
     writeFileSync(path, entries.map((e) => JSON.stringify(e)).join('\n'));
     const store = mode === 'memory' ? new MemoryBaselineStore() : await FileBaselineStore.open(join(dir, `${files}.state.json`));
     const found: Finding[] = [];
@@ -156,7 +169,7 @@ describe('events judged alone before their write came: the write is that deploy,
   }
 
   for (const mode of ['memory', 'file'] as const) {
-    for (const c of CASES.filter((c) => c.tickBefore !== undefined)) {
+    for (const c of CASES) {
       it(`replay (${mode}, reorderCapacity 0): ${c.label}: each finding once, under the id it has in event-time order`, async () => {
         const found = (await replayed(c, mode)).filter((f) => !f.service.includes('other-service'));
         expect(findingIds(found)).toEqual(await reference(c));

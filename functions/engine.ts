@@ -28,6 +28,7 @@ import {
   rolloutForObservation,
   rolloutForWrite,
   withObserved,
+  withServiceOperation,
   writtenAt,
   type CompletedRollout,
   type ObservedFacts,
@@ -700,7 +701,10 @@ export class Engine {
     // Events of a write judged without them (they came later than its wait): its late half, judged once.
     const awaited = mayOpen ? awaitingEvents(draft.completed, observation) : -1;
     const lateHalf = awaited >= 0;
-    if (!lateHalf && draft.completed && belongsToCompleted(draft.completed, observation)) return 'late-system-event';
+    if (!lateHalf && draft.completed && belongsToCompleted(draft.completed, observation)) {
+      noteServiceOperation(draft, observation);
+      return 'late-system-event';
+    }
     const rollouts = [...(draft.rollouts ?? [])];
     // An Admin API read answers for the write it was made for: that rollout, if what was read can be its revision
     // (the same checks as any event: operation, revision, time; not created before the write: that is a revision of
@@ -730,7 +734,18 @@ export class Engine {
     if (index < 0 && !mayOpen) return 'unmatched-admin-api-revision';
     if (index < 0) {
       // Only a revision's own event opens a rollout: service-level events also follow traffic and IAM changes.
-      if (observation.level !== 'revision') return 'unmatched-service-event';
+      if (observation.level !== 'revision') {
+        // Another operation's service event that names the revision events alone wait with (the service's last change:
+        // gcloud's second write, say): its operation is kept with them, as one judged with them would be.
+        const waiting = observation.operationId === undefined || observation.revision === undefined ? -1 : rollouts.findIndex((r) => r.write === undefined && r.observed?.revision === observation.revision);
+        const observed = waiting >= 0 ? rollouts[waiting]!.observed! : undefined;
+        const ids = observed && withServiceOperation(observed.serviceOperationIds, observation.operationId, observed.operationId);
+        if (observed && ids !== observed.serviceOperationIds) {
+          rollouts[waiting] = withObserved(rollouts[waiting]!, { ...observed, serviceOperationIds: ids! });
+          setRollouts(draft, rollouts);
+        }
+        return 'unmatched-service-event';
+      }
       const opened = openFromObservation(observation, this.waitMs, nowMs);
       // A late half stands where its write does in the service's order of deploys (Rollout.openedMs orders them), not
       // where its events' time puts it: a deploy made after that write, still waiting, must not be judged before it
@@ -933,6 +948,8 @@ export class Engine {
       revision: merged.change.revision,
       operationId: rollout.observed?.operationId ?? rollout.write?.operationId,
       ...(rollout.write ? {} : { withoutWrite: true as const }),
+      // Events judged alone: the writes of the service events' operations are this deploy's (reportedFromEvents).
+      ...(rollout.write || rollout.observed?.serviceOperationIds === undefined ? {} : { serviceOperationIds: rollout.observed.serviceOperationIds }),
       ...(claimedByTime ? { claimedByTime: true as const } : {}),
       ...(claimed && filled && (filled.histories.length > 0 || filled.repositories.length > 0) ? { filledAt: filledAt(claimed, filled) } : {}),
       ...(countedAsDeploy ? { reportedWrite: true as const } : {}),
@@ -953,6 +970,20 @@ export class Engine {
       draft.open = after;
     }
   }
+}
+
+/**
+ * A service event that names, as the service's latest, a revision judged from its events alone (a late event): its
+ * operation id, the service's last change's, is kept with them (CompletedRollout.serviceOperationIds), so that change's
+ * write, arriving later, is no other deploy (gcloud's second write of the deploy).
+ */
+function noteServiceOperation(draft: MutableBaseline, observation: RevisionObservation): void {
+  if (observation.level !== 'service' || observation.operationId === undefined || observation.revision === undefined) return;
+  const index = draft.completed!.findIndex((c) => c.withoutWrite === true && c.claimedByTime !== true && c.revision === observation.revision);
+  if (index < 0) return;
+  const events = draft.completed![index]!;
+  const ids = withServiceOperation(events.serviceOperationIds, observation.operationId, events.operationId);
+  if (ids !== events.serviceOperationIds) replaceCompleted(draft, index, { ...events, serviceOperationIds: ids! });
 }
 
 /**

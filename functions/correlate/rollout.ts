@@ -58,6 +58,12 @@ export interface ObservedFacts {
   readonly ready?: boolean;
   readonly readyReason?: string;
   readonly operationId?: string;
+  /**
+   * Operation ids of the service events that joined (the service's last change when each was written: gcloud's second
+   * write, say), other than `operationId`; at most SERVICE_OPERATIONS_LIMIT, the newest. Kept on the completed entry
+   * of events judged alone (CompletedRollout.serviceOperationIds).
+   */
+  readonly serviceOperationIds?: readonly string[];
   /** `serving.knative.dev/creator` of the revision: who deployed, when no admin write is known. */
   readonly creator?: string;
   /**
@@ -136,6 +142,13 @@ export interface CompletedRollout {
   readonly operationId?: string;
   /** Judged from system events alone, its write not (yet) seen: a write of that operation arriving later is it. */
   readonly withoutWrite?: true;
+  /**
+   * Of events judged alone (withoutWrite): the operation ids of service events that named this revision as the
+   * service's latest (ObservedFacts.serviceOperationIds, and such events that came after it was judged). A service
+   * event's operation id is the service's last change's: the write of that operation made this revision or none (gcloud's
+   * second write of one deploy), so arriving later it is no other deploy (reportedFromEvents).
+   */
+  readonly serviceOperationIds?: readonly string[];
   /**
    * Judged from system events alone and taken, by time and principal, as the late half of a write judged without
    * them: not reported as a deploy. A write that its operation id then ties to these events is the deploy after all.
@@ -217,7 +230,21 @@ export function lateHalfOf(completed: readonly CompletedRollout[] | undefined, e
  */
 export function reportedFromEvents(completed: readonly CompletedRollout[] | undefined, operationId: string | undefined): CompletedRollout | undefined {
   if (operationId === undefined || !completed) return undefined;
-  return completed.find((c) => c.withoutWrite === true && c.claimedByTime !== true && sameOperation(c.operationId, operationId));
+  const reported = (c: CompletedRollout): boolean => c.withoutWrite === true && c.claimedByTime !== true;
+  // The revision events' own operation first; else a service event's that named the revision (serviceOperationIds).
+  return (
+    completed.find((c) => reported(c) && sameOperation(c.operationId, operationId)) ??
+    completed.find((c) => reported(c) && c.serviceOperationIds?.some((id) => sameOperation(id, operationId)) === true)
+  );
+}
+
+/** ObservedFacts.serviceOperationIds and CompletedRollout.serviceOperationIds kept at most (the newest). */
+export const SERVICE_OPERATIONS_LIMIT = 4;
+
+/** `ids` with `id` added last (once; not `own`, the revision events' operation), the newest SERVICE_OPERATIONS_LIMIT kept. */
+export function withServiceOperation(ids: readonly string[] | undefined, id: string | undefined, own: string | undefined): readonly string[] | undefined {
+  if (id === undefined || id === own || ids?.includes(id)) return ids;
+  return [...(ids ?? []), id].slice(-SERVICE_OPERATIONS_LIMIT);
 }
 
 /** When the deploy of a completed entry happened, to the nanosecond (`t` and `n`). */
@@ -553,6 +580,7 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
     ready: isRevision ? (o.ready ?? current?.ready) : (current?.ready ?? o.ready),
     readyReason: isRevision ? (o.readyReason ?? current?.readyReason) : (current?.readyReason ?? o.readyReason),
     operationId: current?.operationId ?? o.operationId,
+    ...serviceOperationsOf(current, o),
     creator: current?.creator ?? o.creator,
     ...(client !== undefined ? { client } : {}),
     ...(isRevision || current?.revisionEvent ? { revisionEvent: true as const } : {}),
@@ -562,6 +590,15 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
     firstKey: current?.firstKey ?? o.key,
     target: current?.target ?? o.target,
   };
+}
+
+/** ObservedFacts.serviceOperationIds after the event `o` (a service event adds its operation id). */
+function serviceOperationsOf(current: ObservedFacts | undefined, o: RevisionObservation): { serviceOperationIds?: readonly string[] } {
+  const own = current?.operationId ?? (o.level === 'revision' ? o.operationId : undefined);
+  const ids = o.level === 'service' ? withServiceOperation(current?.serviceOperationIds, o.operationId, own) : current?.serviceOperationIds;
+  // A revision event opening the rollout after a service event said its operation: not a service operation after all.
+  const kept = ids?.filter((id) => id !== own);
+  return kept && kept.length > 0 ? { serviceOperationIds: kept } : {};
 }
 
 /**

@@ -64,9 +64,14 @@ function repeatOf(change: DeployChange, baseline: ServiceBaseline | undefined): 
  */
 function repeatReported(change: DeployChange, baseline: ServiceBaseline | undefined): boolean {
   const repeat = repeatOf(change, baseline);
+  return repeat !== undefined && judgedRepeat(repeat, baseline) !== undefined;
+}
+
+/** The completed entry of the repeat at `repeat` (repeatOf), judged as a deploy and reported, if it is kept. */
+function judgedRepeat(repeat: TimePoint<string>, baseline: ServiceBaseline | undefined): CompletedRollout | undefined {
   // That very rollout, to the nanosecond: not another of its millisecond (one kept before the digits were: by its
   // millisecond, as then).
-  return repeat !== undefined && baseline?.completed?.some((c) => c.t === repeat.t && (c.n === undefined || c.n === (repeat.n ?? 0)) && c.reportedWrite === true) === true;
+  return baseline?.completed?.find((c) => c.t === repeat.t && (c.n === undefined || c.n === (repeat.n ?? 0)) && c.reportedWrite === true);
 }
 
 /** True when a rollout of the baseline still waits with the write of this operation. */
@@ -77,7 +82,8 @@ function waitsForOperation(baseline: ServiceBaseline | undefined, operationId: s
 
 /**
  * What names a deploy in a finding's dedup key: its revision (one id for one revision, whichever of its entries it is
- * judged from, in any delivery order), else its time. A name is not unique over time: a client names its revision
+ * judged from, in any delivery order), else its time; a write whose repeat was judged as the deploy before it came
+ * (repeatReported) is named as that repeat was. A name is not unique over time: a client names its revision
  * (v1 `template.metadata.name`, v2 `template.revision`), and the name is free again once that revision or the service
  * is deleted; a later deploy under it got the id of the finding reported for the earlier one, which every sink has
  * taken already (sinks/deliver.ts) and dropped as a duplicate. A deploy under a name another rollout of the service
@@ -89,6 +95,14 @@ function waitsForOperation(baseline: ServiceBaseline | undefined, operationId: s
  * name cannot know of another yet, so its id is the one a deploy with a name of its own gets.
  */
 export function deployKey(change: DeployChange, baseline: ServiceBaseline | undefined): string[] {
+  // A write whose repeat was judged as the deploy before it came (gcloud writes twice; the second delivered first) is
+  // that deploy, keyed as it was: by the revision it made where its completed entry names one, else by the repeat's
+  // time (keyed by its own, what it raises again would be another alert for the same deploy).
+  if (!change.revision && isService(change.target)) {
+    const repeat = repeatOf(change, baseline);
+    const judged = repeat !== undefined ? judgedRepeat(repeat, baseline) : undefined;
+    if (judged !== undefined) return judged.revision !== undefined ? deployKey({ ...change, revision: judged.revision }, baseline) : [pointTime(repeat!)];
+  }
   // Only a service's rollouts are recorded (completed), so only a service's reused names can be told apart: a worker
   // pool's deploys are keyed by time, whatever their revision is called.
   if (!change.revision || !isService(change.target)) return [change.time];

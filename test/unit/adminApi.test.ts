@@ -6,18 +6,13 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
-import { main } from '../../functions/cli/main.js';
-import { ConfigError } from '../../functions/config/load.js';
+import type { MemoryBaselineStore as MemoryBaselineStoreType } from '../../functions/baseline/memory.js';
 import type { RunwatchConfig } from '../../functions/config/types.js';
-import { ADMIN_API_LOG_NAME, observationOfRevision, parseRunEndpoint } from '../../functions/correlate/adminApi.js';
-import { ADMIN_API_PERMISSION_HINT, createDetectFunction, type DetectFunction } from '../../functions/detect.js';
+import type { DetectFunction } from '../../functions/detect.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import type { DeployChange } from '../../functions/model/change.js';
 import type { LogRecord } from '../../functions/runtime.js';
-import { pushEvent as push } from '../support/pubsub.js';
-import { config } from '../support/run.js';
-import { startRunServer, type RunServer } from '../support/runServer.js';
+import type { RunServer } from '../support/runServer.js';
 
 // Counts the imports of @google-cloud/run: the disabled case must never load it. (Tests in a file run in order:
 // the disabled cases come first, before any enabled one loads it.)
@@ -25,6 +20,22 @@ const loads = vi.hoisted(() => ({ run: 0 }));
 vi.mock('@google-cloud/run', async (importOriginal) => {
   loads.run += 1;
   return importOriginal();
+});
+// The unit project shares modules between files (isolate: false in vitest.config.ts): the modules under test are
+// loaded afresh below (vi.resetModules, then dynamic imports), so a load at module level counts here too, and the
+// mock ends with the file (afterAll).
+vi.resetModules();
+const { MemoryBaselineStore } = await import('../../functions/baseline/memory.js');
+const { main } = await import('../../functions/cli/main.js');
+const { ConfigError } = await import('../../functions/config/load.js');
+const { ADMIN_API_LOG_NAME, observationOfRevision, parseRunEndpoint } = await import('../../functions/correlate/adminApi.js');
+const { ADMIN_API_PERMISSION_HINT, createDetectFunction } = await import('../../functions/detect.js');
+const { pushEvent: push } = await import('../support/pubsub.js');
+const { config } = await import('../support/run.js');
+const { startRunServer } = await import('../support/runServer.js');
+afterAll(() => {
+  vi.doUnmock('@google-cloud/run');
+  vi.resetModules();
 });
 
 const FIXTURES = new URL('../fixtures/', import.meta.url);
@@ -324,7 +335,7 @@ describe('Admin API fallback with a service whose store transaction keeps failin
     serveDeploy(server);
     const poisoned = new Set<string>();
     class PoisonableStore extends MemoryBaselineStore {
-      override async transact<R>(...args: Parameters<MemoryBaselineStore['transact']>): Promise<R> {
+      override async transact<R>(...args: Parameters<MemoryBaselineStoreType['transact']>): Promise<R> {
         if (poisoned.has(args[0])) throw new Error(`3 INVALID_ARGUMENT: the document of ${args[0]} is too large`);
         return super.transact(...(args as [string, never, never])) as Promise<R>;
       }

@@ -4,8 +4,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
-import { runwatch } from '../support/cli.js';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { at, synthetic } from '../support/entries.js';
 
 const fake = vi.hoisted(() => ({ inFlight: 0, published: 0, reject: false, atClose: [] as { what: string; inFlight: number }[] }));
@@ -26,6 +25,15 @@ vi.mock('../../functions/pubsub/publisher.js', async (original) => ({
     }
   },
 }));
+
+// The unit project shares modules between files (isolate: false in vitest.config.ts): the modules this mock must
+// reach are loaded afresh below (vi.resetModules, then a dynamic import), and the mock ends with the file (afterAll).
+vi.resetModules();
+const { runwatch } = await import('../support/cli.js');
+afterAll(() => {
+  vi.doUnmock('../../functions/pubsub/publisher.js');
+  vi.resetModules();
+});
 
 function entriesFile(count: number): string {
   const deploy = synthetic('v1-ReplaceService-gcloud');

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import { describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { at, synthetic } from '../support/entries.js';
 
 const fake = vi.hoisted(() => ({ inFlight: 0, max: 0, calls: 0, reject: false }));
@@ -24,8 +24,15 @@ vi.mock('../../functions/pubsub/publisher.js', async (original) => ({
     async close(): Promise<void> {}
   },
 }));
+// The unit project shares modules between files (isolate: false in vitest.config.ts): the modules this mock must
+// reach are loaded afresh below (vi.resetModules, then a dynamic import), and the mock ends with the file (afterAll).
+vi.resetModules();
 const { main } = await import('../../functions/cli/main.js');
 const { MAX_IN_FLIGHT } = await import('../../functions/pubsub/publishTracker.js');
+afterAll(() => {
+  vi.doUnmock('../../functions/pubsub/publisher.js');
+  vi.resetModules();
+});
 
 /** A public grant on each of `count` services, a second apart: one finding each. */
 function grantsFile(count: number): string {

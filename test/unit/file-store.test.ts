@@ -184,33 +184,69 @@ describe('FileBaselineStore: a lock whose replay no longer runs (killed, the mac
   });
 
   // Replays started at once on the same stale lock: exactly one takes it over, the others find it held.
+  // Six processes race in each of three rounds (a new stale lock each): the same six for every round, told the
+  // round's state file on stdin, and the one that took the lock holds it until every other has answered.
   it('replays racing for one stale lock: one takes it', async () => {
     const module = pathToFileURL(join(import.meta.dirname, '../../dist/functions/baseline/file.js')).href;
     const script = `
+      const { createInterface } = await import('node:readline');
       const { FileBaselineStore } = await import(${JSON.stringify(module)});
-      process.stdin.once('data', async () => {
+      let held;
+      console.log('ready');
+      for await (const line of createInterface({ input: process.stdin })) {
+        if (line === 'release') {
+          await held.release();
+          held = undefined;
+          console.log('released');
+          continue;
+        }
         try {
-          const store = await FileBaselineStore.open(process.argv[1]);
+          held = await FileBaselineStore.open(line);
           console.log('took');
-          setTimeout(() => store.release().then(() => process.exit(0)), 1000); // held until the others have tried
         } catch (error) {
           console.log(error.message.includes('is in use by another replay') ? 'refused' : error.message);
-          process.exit(0);
         }
+      }
+      process.exit(0);`;
+    const replays = Array.from({ length: 6 }, () => spawn(process.execPath, ['--input-type=module', '-e', script]));
+    const lines = replays.map(() => [] as string[]);
+    const waiting: (() => void)[] = [];
+    for (const [i, child] of replays.entries()) {
+      let rest = '';
+      child.stdout.on('data', (c: Buffer) => {
+        const parts = (rest + c.toString()).split('\n');
+        rest = parts.pop()!;
+        lines[i]!.push(...parts);
+        for (const wake of waiting.splice(0)) wake();
       });
-      console.log('ready');`;
-    for (let round = 0; round < 3; round++) {
-      const path = stateIn();
-      writeFileSync(`${path}.lock`, `${deadPid()}\n`);
-      const replays = Array.from({ length: 6 }, () => spawn(process.execPath, ['--input-type=module', '-e', script, path]));
-      const outs = replays.map(() => '');
-      const ready = replays.map((child, i) => new Promise<void>((resolve) => child.stdout.on('data', (c: Buffer) => ((outs[i] += c.toString()), outs[i]!.startsWith('ready') && resolve()))));
-      const closed = replays.map((child) => new Promise((resolve) => child.on('close', resolve)));
-      await Promise.all(ready); // every one started and waiting: then all at once
-      for (const child of replays) child.stdin.write('go\n');
+    }
+    const closed = replays.map((child) => new Promise((resolve) => child.on('close', resolve)));
+    /** Resolves once every process has printed a line more than `before` (the line counts at a round's start). */
+    const answered = async (before: readonly number[]): Promise<void> => {
+      while (lines.some((l, i) => l.length <= before[i]!)) await new Promise<void>((wake) => waiting.push(wake));
+    };
+    try {
+      await answered(replays.map(() => 0)); // every one started and waiting (ready): then all at once
+      expect(lines.map((l) => l[0])).toEqual(replays.map(() => 'ready'));
+      for (let round = 0; round < 3; round++) {
+        const path = stateIn();
+        writeFileSync(`${path}.lock`, `${deadPid()}\n`);
+        const before = lines.map((l) => l.length);
+        for (const child of replays) child.stdin.write(`${path}\n`); // all at once
+        await answered(before);
+        const answers = lines.map((l, i) => l[before[i]!]!);
+        expect([...answers].sort()).toEqual(['refused', 'refused', 'refused', 'refused', 'refused', 'took']);
+        // held until the others have tried: now let it go
+        const holder = answers.indexOf('took');
+        const held = lines.map((l) => l.length);
+        replays[holder]!.stdin.write('release\n');
+        while (lines[holder]!.length <= held[holder]!) await new Promise<void>((wake) => waiting.push(wake));
+        expect(lines[holder]!.at(-1)).toBe('released');
+        expect(readdirSync(dirname(path))).toEqual([]);
+      }
+    } finally {
+      for (const child of replays) child.stdin.end();
       await Promise.all(closed);
-      expect(outs.map((out) => out.replace('ready\n', '').trim()).sort()).toEqual(['refused', 'refused', 'refused', 'refused', 'refused', 'took']);
-      expect(readdirSync(dirname(path))).toEqual([]);
     }
   }, 30_000);
 });

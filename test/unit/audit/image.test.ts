@@ -167,6 +167,9 @@ describe('parseImage against @swimlane/docker-reference on random references', (
     const next = seededRandom(7);
     const differences: string[] = [];
     let compared = 0;
+    // The library's parse of each reference, once: its parser is a pure function of the text and nearly all of this
+    // test's time (exponential on near-misses), and 8,370 samples hold 3,407 distinct references.
+    const libraryParses = new Map<string, { domain?: string; repository?: string; tag?: string; digest?: string } | undefined>();
     for (let i = 0; i < 15_000 && differences.length < 5; i++) {
       let reference = '';
       for (let n = 1 + Math.floor(next() * 5); n > 0; n--) reference += PIECES[Math.floor(next() * PIECES.length)];
@@ -174,10 +177,15 @@ describe('parseImage against @swimlane/docker-reference on random references', (
       if (next() < 0.2) reference += `@${DIGEST}`;
       compared++;
       let library: { domain?: string; repository?: string; tag?: string; digest?: string } | undefined;
-      try {
-        library = dockerReference.parseFamiliarName(reference);
-      } catch {
-        library = undefined;
+      if (libraryParses.has(reference)) {
+        library = libraryParses.get(reference);
+      } else {
+        try {
+          library = dockerReference.parseFamiliarName(reference);
+        } catch {
+          library = undefined;
+        }
+        libraryParses.set(reference, library);
       }
       // The host in lower case (case-insensitive, see above); the library keeps it as written.
       const expected = library?.domain && library.repository ? { name: `${library.domain.toLowerCase()}/${library.repository}`, tag: library.tag, digest: library.digest } : undefined;

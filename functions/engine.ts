@@ -324,15 +324,16 @@ function sameEntry(a: EntryKey, b: EntryKey): boolean {
  * A deploy known only from its system events: who from the revision's creator annotation, when from the events (the
  * finding points at the first); the revision's creation time, when its events say it, is when it was deployed
  * (off-window-deploy judges that), unless it is longer before the first event than a rollout waits (`waitMs`): a
- * revision made long ago whose Ready condition changed now, or a creation time that cannot be this deploy's.
+ * revision made long ago whose Ready condition changed now, or a creation time that cannot be this deploy's. A
+ * create when the events say so (eventsCreateService), else a replace.
  */
-function writeFromObservation(observed: ObservedFacts, waitMs: number): DeployChange {
+function writeFromObservation(observed: ObservedFacts, waitMs: number, baseline: ServiceBaseline): DeployChange {
   const time = new Date(observed.firstSeenMs).toISOString();
   const created = observed.revisionCreatedMs;
   return {
     kind: 'deploy',
     api: 'v1',
-    operation: 'replace',
+    operation: eventsCreateService(observed, baseline) ? 'create' : 'replace',
     key: observed.firstKey,
     time: observed.firstKey.timestamp || time,
     timeMs: observed.firstSeenMs,
@@ -347,6 +348,17 @@ function writeFromObservation(observed: ObservedFacts, waitMs: number): DeployCh
     labels: observed.labels,
     ...(observed.revisionLabels ? { revisionLabels: observed.revisionLabels } : {}),
   };
+}
+
+/**
+ * True when a deploy's system events say it created the service: their methodName (`/Services.CreateService`), else,
+ * logged without one (2021 events), its revision is the service's first (`SERVICE-00001-xxx`: a configuration's
+ * generations start at 1 when the service is created) and no earlier template of the service is known (one is: the
+ * events may be a late Ready change of that first revision, and say nothing of a create).
+ */
+function eventsCreateService(observed: ObservedFacts, baseline: ServiceBaseline): boolean {
+  if (observed.createsService !== undefined) return observed.createsService;
+  return generationOfRevisionName(observed.revision, observed.target.service) === 1 && valueBefore(baseline.template, observed.firstSeenMs) === undefined;
 }
 
 /** Open findings kept per service; the oldest go first (they can still be resolved by hand in each sink). */
@@ -909,7 +921,7 @@ export class Engine {
       const { eventsAwaited: _judged, ...owner } = draft.completed![awaited]!;
       replaceCompleted(draft, awaited, owner);
     } else if (!rollout.write && rollout.observed && draft.completed && belongsToCompleted(draft.completed, rollout.observed)) return;
-    const rolled = rolledOut(rollout, (observed) => writeFromObservation(observed, this.waitMs));
+    const rolled = rolledOut(rollout, (observed) => writeFromObservation(observed, this.waitMs, draft));
     // System events of a revision whose write was judged without them (they came later than its wait): by its
     // operation id (lateHalf), else (a v2 write's id is not in its events) by time and principal.
     const claimed = !lateHalf && !rollout.write ? this.claimLateHalf(draft, true, rolled.change, rollout.observed?.operationId) : undefined;

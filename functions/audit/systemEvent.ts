@@ -49,6 +49,12 @@ export interface RevisionObservation {
   readonly revisionLabels?: Readonly<Record<string, string>>;
   readonly operationId?: string;
   /**
+   * What the event's methodName (the operation that changed the service: `/Services.CreateService`,
+   * `/Services.ReplaceService`, ...) says: true for a create, false for any other method; undefined when the event
+   * logs none (2021 events).
+   */
+  readonly createsService?: boolean;
+  /**
    * When Cloud Run created the revision (a revision event's `response.metadata.creationTimestamp`, epoch ms): the
    * deploy's time, where the event's is when its Ready condition changed. Undefined for a service event (its
    * metadata is the service's, created long before), and when it is not before the event's own time.
@@ -70,6 +76,9 @@ export interface RevisionObservation {
    */
   readonly managedByCloudFunctions: boolean;
 }
+
+/** A system event's methodName for a create (`/Services.CreateService`; a job's `/Jobs.CreateJob`). */
+const CREATE_METHOD = /^\/(?:Services|Jobs|WorkerPools)\.Create(?:Service|Job|WorkerPool)$/;
 
 const REVISION_PATH = /^namespaces\/([^/]+)\/revisions\/([^/]+)$/;
 const SERVICE_PATH = /^namespaces\/([^/]+)\/services\/([^/]+)$/;
@@ -136,6 +145,7 @@ export function readRevisionObservation(env: Envelope, secrets: EnvSecrets = {})
           ? { ready: false, reason: 'severity ERROR' }
           : condition;
   const operationId = stringIn(annotations, 'run.googleapis.com/operation-id');
+  const method = asString(pp['methodName']) || undefined;
   const created = level === 'revision' ? asString(metadata?.['creationTimestamp']) : undefined;
   const createdMs = created === undefined ? undefined : normalizeTimestamp(created)?.ms;
   const clientName = stringIn(annotations, 'run.googleapis.com/client-name');
@@ -163,6 +173,7 @@ export function readRevisionObservation(env: Envelope, secrets: EnvSecrets = {})
     labels: eventLabels,
     revisionLabels,
     operationId,
+    ...(method !== undefined ? { createsService: CREATE_METHOD.test(method) } : {}),
     ...(createdMs !== undefined && createdMs <= env.timeMs ? { createdMs } : {}),
     clientName,
     ...(clientVersion !== undefined ? { clientVersion } : {}),

@@ -64,6 +64,11 @@ export interface ObservedFacts {
    * of events judged alone (CompletedRollout.serviceOperationIds).
    */
   readonly serviceOperationIds?: readonly string[];
+  /**
+   * What its events' methodName says (RevisionObservation.createsService): true when one names a create, false when
+   * they name other methods only; undefined when none logs one.
+   */
+  readonly createsService?: boolean;
   /** `serving.knative.dev/creator` of the revision: who deployed, when no admin write is known. */
   readonly creator?: string;
   /**
@@ -581,6 +586,7 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
     readyReason: isRevision ? (o.readyReason ?? current?.readyReason) : (current?.readyReason ?? o.readyReason),
     operationId: current?.operationId ?? o.operationId,
     ...serviceOperationsOf(current, o),
+    ...(current?.createsService !== undefined || o.createsService !== undefined ? { createsService: current?.createsService === true || o.createsService === true } : {}),
     creator: current?.creator ?? o.creator,
     ...(client !== undefined ? { client } : {}),
     ...(isRevision || current?.revisionEvent ? { revisionEvent: true as const } : {}),

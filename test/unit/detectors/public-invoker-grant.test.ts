@@ -647,3 +647,24 @@ describe('public-invoker-grant: IAP a deploy still waiting for its rollout turne
     expect(findings.map((f) => [f.eventTime, f.evidence['behindIap']])).toEqual([['2024-06-01T10:00:10Z', true]]);
   });
 });
+
+// A service starts with an empty IAM policy: after its create, seen by this baseline, the earlier policy is known (no
+// one held a role), and a grant is the difference from it. The real Panther capture: the console create of
+// some-project/cloudrun-exfil (panther__Services.CreateService__1, 09:43:54) and the grant of allUsers that followed
+// (synthetic-run-SetIamPolicy-allUsers, 31 s later, while the create still waits for its rollout; or hours later,
+// the create judged and applied by then).
+describe('public-invoker-grant: the policy before a grant, after the service was created', () => {
+  const create = corpus('panther__Services.CreateService__1');
+  const EXFIL = { project: 'some-project', location: 'us-west1', service: 'cloudrun-exfil' };
+  const later = at(allUsers, '2024-02-02T12:00:00Z');
+  it.each([
+    ['no create seen', [allUsers], 'full policy (no earlier policy known)'],
+    ['the create just before (still waiting for its rollout)', [create, allUsers], 'difference from the last known policy'],
+    ['the create hours before (judged and applied)', [create, later], 'difference from the last known policy'],
+    ['the create, then a delete: the create was the deleted service\'s', [create, deleteServiceAt('2024-02-02T11:00:00Z', EXFIL), later], 'full policy (no earlier policy known)'],
+  ])('%s', async (_name, entries, source) => {
+    for (const findings of [await publicFindings(entries), (await findingsLive(entries)).filter((f) => f.rule === 'public-invoker-grant')]) {
+      expect(findings.map((f) => [f.evidence['membersGranted'], f.evidence['source']])).toEqual([[['allUsers'], source]]);
+    }
+  });
+});

@@ -61,6 +61,8 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       // delete. (`''`: none known, as after a delete; later writes that leave breakglass alone deploy under none.) Not
       // a v2 operation's completion entry: it is the same create, logged again without its facts.
       else if (change.operation === 'create' && !change.operationCompletion && (target.breakglass?.length ?? 0) > 0) target.breakglass = record(target.breakglass!, t, '', n);
+      // A create (not a v2 operation's completion entry: the same create again) starts the service's IAM policy empty.
+      if (change.operation === 'create' && !change.operationCompletion) target.creates = record(target.creates ?? [], t, true, n);
       if (change.plainEnv) target.plainEnv = record(target.plainEnv ?? [], t, change.plainEnv, n);
       if (provenanceKey !== undefined) {
         // The same labels as the deploy before (the usual case) share its string: one per deploy kept in the

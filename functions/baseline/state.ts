@@ -102,6 +102,12 @@ export interface ServiceBaseline {
    * as binaryAuthorization (older baselines: not known).
    */
   readonly publicBindings?: readonly TimePoint<readonly string[]>[];
+  /**
+   * When the service was created, as its creates applied say (a v1 or v2 CreateService, or the system events of one):
+   * a service starts with an empty IAM policy, so the policy before a grant after it is known. Optional, as
+   * binaryAuthorization; a delete clears it.
+   */
+  readonly creates?: readonly TimePoint<true>[];
   /** Time of the newest change applied. */
   readonly lastChangeMs: number;
   /**
@@ -151,7 +157,7 @@ export const SERVICE_OBJECT_HISTORIES = ['template', 'publicInvokers', 'invokerI
  * clears them. The breakglass justification is one: it is the deleted service object's, and a service created again
  * under the name deploys under none until a write of it sets one.
  */
-export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabels', 'plainEnv', 'publicWriters', 'publicBindings'] as const;
+export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabels', 'plainEnv', 'publicWriters', 'publicBindings', 'creates'] as const;
 
 /**
  * Histories added after baselines were first stored (optional) that carry across a delete, as the runtime service

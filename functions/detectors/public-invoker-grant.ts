@@ -12,6 +12,9 @@
 //           the logged policy delta, else the difference from the last known policy. Re-applying a binding the
 //           service already had raises nothing, nor does a delta giving a member a role of the class it held already
 //           (a downgrade from a write-capable role to the invoker role, a second invoker role). Where no earlier policy is known, a public member counts as added.
+//           After the service's create, seen by its baseline (applied or still waiting for its rollout) and no delete
+//           since, the earlier policy is known: a new service starts with an empty one (evidence `source`: the
+//           difference from the last known policy).
 //           A public member that could already call the service and is given a role that also changes it (run.admin,
 //           run.developer, run.sourceDeveloper) is a grant too, of that role: the baseline keeps which public members
 //           hold one (`publicWriters`; a baseline stored before it was kept says nothing of such an upgrade).
@@ -51,7 +54,7 @@ import { changedAfter, isAfter, pointAfter, valueBefore, type ChangeInstant, typ
 import { normalizeTimestamp } from '../audit/entry.js';
 import { isPublicInvokerBinding, publicMembersWhere, publicWriterMembers, READ_ONLY_INVOKER_ROLES, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
-import { closedByDelete, iamScopeLabel, meantToBePublic, riskInForce, serviceLabel, settingBefore } from './revision.js';
+import { closedByDelete, createdBefore, iamScopeLabel, meantToBePublic, riskInForce, serviceLabel, settingBefore } from './revision.js';
 import type { DeployChange, IamBinding, Ingress } from '../model/change.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
@@ -178,7 +181,8 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
           scope: change.scope,
           membersGranted: members,
           roles,
-          source: change.delta ? 'policy delta' : knownBefore !== undefined ? 'difference from the last known policy' : 'full policy (no earlier policy known)',
+          // After the service's create seen here, the policy before is known: empty (createdBefore).
+          source: change.delta ? 'policy delta' : knownBefore !== undefined || (!projectWide && createdBefore(baseline, change)) ? 'difference from the last known policy' : 'full policy (no earlier policy known)',
           ...(upgrade ? { upgradedFromInvoker: true } : {}),
           ...(behindIap ? { behindIap: true } : {}),
         },

@@ -243,6 +243,15 @@ export function settingBefore<T>(
   return newest;
 }
 
+/**
+ * True when the service's create is known before `at` (applied, or its write still waiting for its rollout), and no
+ * delete since: a service starts with an empty IAM policy, so its policy just before `at` is known even where no
+ * SetIamPolicy of it was seen (no one held a role, unless one seen since says otherwise).
+ */
+export function createdBefore(baseline: ServiceBaseline | undefined, at: ChangeInstant): boolean {
+  return settingBefore(baseline, baseline?.creates, at, (write) => (write.operation === 'create' && !write.operationCompletion ? true : undefined)) !== undefined;
+}
+
 /** Whether a service can be called without an identity, as a rule that opens a way to it tells it. */
 export interface UnauthenticatedCallers {
   /** Public members holding its invoker role (sorted), as known just before the change. */

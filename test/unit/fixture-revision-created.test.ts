@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { at, corpus, type Json } from '../support/entries.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const WAIT_MS = 600_000;
@@ -29,5 +30,20 @@ describe('synthetic sequences: a revision event was created by its deploy, a lit
       const write = writes.filter((w) => w <= eventMs && eventMs - w <= WAIT_MS).sort((a, b) => a - b)[0];
       if (write !== undefined) expect(createdMs, `${event.timestamp}: created after its write`).toBeGreaterThan(write);
     }
+  });
+});
+
+// Tests move entries in time with `at` (test/support/entries.ts): a revision event moved keeps its creation as far
+// before it as it was, as its deploy would (else a moved event is judged at a creation time of another day, or at its
+// own when the creation falls after it). A service event's creationTimestamp is the service's: it stays.
+describe('at(): a revision event moved in time takes its creationTimestamp along', () => {
+  const created = (entry: Json): string | undefined => ((entry['protoPayload'] as { response?: { metadata?: { creationTimestamp?: string } } }).response?.metadata?.creationTimestamp);
+  it.each([
+    ['the real revision event (aegisai__sysevent-Services.ReplaceService__1), a day later', corpus('aegisai__sysevent-Services.ReplaceService__1'), '2026-09-19T02:25:20.486995Z', '2026-09-19T02:24:21.031565Z'],
+    ['the same, an hour earlier', corpus('aegisai__sysevent-Services.ReplaceService__1'), '2026-09-18T01:25:20.486995Z', '2026-09-18T01:24:21.031565Z'],
+    ['a service event (sysevent-arri__nomethod__1): the service\'s own creation stays', corpus('sysevent-arri__nomethod__1'), '2021-07-23T20:47:13.081098Z', '2021-07-12T23:53:28.990284Z'],
+    ['an admin write (kktae-demo__Services.CreateService__1): its response\'s stays', corpus('kktae-demo__Services.CreateService__1'), '2023-04-29T02:26:34.926034Z', created(corpus('kktae-demo__Services.CreateService__1'))],
+  ])('%s', (_name, entry, timestamp, expected) => {
+    expect(created(at(entry, timestamp))).toBe(expected);
   });
 });

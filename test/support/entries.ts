@@ -23,12 +23,54 @@ export function variant(entry: Json, mutate: (copy: Json & { protoPayload: Json 
   return copy;
 }
 
-/** The same entry at another time (and with another insertId, as a distinct entry). */
+/**
+ * The same entry at another time (and with another insertId, as a distinct entry). A revision system event's
+ * `response.metadata.creationTimestamp` (when its deploy created the revision, read by runwatch) moves with it, as
+ * far before it as it was; a service event's (the service's creation) and an admin write's stay.
+ */
 export function at(entry: Json, timestamp: string, insertId = `t-${timestamp}`): Json {
   return variant(entry, (e) => {
+    const metadata = revisionEventMetadata(e);
+    const before = typeof e['timestamp'] === 'string' ? nanosOf(e['timestamp']) : undefined;
+    const after = nanosOf(timestamp);
+    const created = typeof metadata?.['creationTimestamp'] === 'string' ? metadata['creationTimestamp'] : undefined;
+    if (metadata && created !== undefined && before !== undefined && after !== undefined) {
+      const createdNs = nanosOf(created);
+      if (createdNs !== undefined) metadata['creationTimestamp'] = timestampOf(createdNs + (after - before), fractionDigits(created));
+    }
     e['timestamp'] = timestamp;
     e['insertId'] = insertId;
   });
+}
+
+/** The response metadata of a revision system event (`.../system_event`, a Revision), else undefined. */
+function revisionEventMetadata(e: Json & { protoPayload?: Json }): Record<string, unknown> | undefined {
+  if (typeof e['logName'] !== 'string' || !e['logName'].endsWith('%2Fsystem_event')) return undefined;
+  const response = e.protoPayload?.['response'] as { kind?: unknown; metadata?: Record<string, unknown> } | undefined;
+  const revision = response?.kind === 'Revision' || /\/revisions\//.test(String(e.protoPayload?.['resourceName'] ?? ''));
+  return revision ? response?.metadata : undefined;
+}
+
+const RFC3339_UTC = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z$/;
+
+/** An RFC 3339 UTC timestamp as epoch nanoseconds (its fraction whole), or undefined for another form. */
+function nanosOf(timestamp: string): bigint | undefined {
+  const match = RFC3339_UTC.exec(timestamp);
+  if (!match) return undefined;
+  const ms = Date.parse(`${match[1]}Z`);
+  return Number.isNaN(ms) ? undefined : BigInt(ms) * 1_000_000n + BigInt((match[2] ?? '').padEnd(9, '0'));
+}
+
+function fractionDigits(timestamp: string): number {
+  return RFC3339_UTC.exec(timestamp)?.[2]?.length ?? 0;
+}
+
+/** Epoch nanoseconds as RFC 3339 UTC, with at least `digits` fraction digits (more when the value needs them). */
+function timestampOf(ns: bigint, digits: number): string {
+  const seconds = ns / 1_000_000_000n - (ns % 1_000_000_000n < 0n ? 1n : 0n);
+  const fraction = (ns - seconds * 1_000_000_000n).toString().padStart(9, '0');
+  const needed = Math.max(digits, fraction.replace(/0+$/, '').length);
+  return `${new Date(Number(seconds) * 1000).toISOString().slice(0, 19)}${needed > 0 ? `.${fraction.slice(0, needed)}` : ''}Z`;
 }
 
 type Obj = Record<string, unknown>;

@@ -3,7 +3,7 @@
 // synthetic refused entries (built from real successful ones: no refused SetIamPolicy is public) and variants.
 import { describe, expect, it } from 'vitest';
 import { parseEntry } from '../../../functions/audit/normalize.js';
-import { at, editV1Services, synthetic, variant, withOperationId, type Json } from '../../support/entries.js';
+import { at, corpus, editV1Services, synthetic, variant, withOperationId, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 const RULE = 'public-invoker-attempt';
@@ -292,5 +292,21 @@ describe('public-invoker-attempt', () => {
     expect(parseEntry(withStatus(serviceRefused, { code: 10 }))).toEqual({ kind: 'skipped', reason: 'failed-call', detail: 'google.cloud.run.v1.Services.SetIamPolicy' });
     expect(parseEntry(requesting(serviceRefused, [{ role: 'roles/run.invoker', members: ['user:partner@example.org'] }]))).toMatchObject({ kind: 'skipped', reason: 'failed-call' });
     expect(parseEntry(withStatus(serviceRefused, { code: 'nine' }))).toMatchObject({ kind: 'malformed' });
+  });
+});
+
+// A service starts with an empty IAM policy: after its create, seen by this baseline (the real Panther console create
+// of some-project/cloudrun-exfil, panther__Services.CreateService__1), the earlier policy is known, and the refused
+// grant that follows (synthetic-run-SetIamPolicy-allUsers-refused, moved after it) is compared with it.
+describe('public-invoker-attempt: the policy before an attempt, after the service was created', () => {
+  const create = corpus('panther__Services.CreateService__1');
+  it.each([
+    ['no create seen', [at(serviceRefused, '2024-02-02T09:44:25.921000Z')], 'no earlier policy known'],
+    ['the create just before (still waiting for its rollout)', [create, at(serviceRefused, '2024-02-02T09:44:25.921000Z')], 'difference from the last known policy'],
+    ['the create hours before (judged and applied)', [create, at(serviceRefused, '2024-02-02T12:00:00Z')], 'difference from the last known policy'],
+  ])('%s', async (_name, entries, source) => {
+    for (const findings of [await findingsOf(entries), await findingsLive(entries)]) {
+      expect(findings.filter((f) => f.rule === RULE).map((f) => [f.evidence['membersAttempted'], f.evidence['source']])).toEqual([[['allUsers'], source]]);
+    }
   });
 });

@@ -28,13 +28,15 @@
 //           (`validateOnly`) that was refused is not an attempt. "Already held" is the baseline's word when the
 //           entry is judged: delivered before the earlier grant that made a member public (live, out of order), or
 //           after a delete that cleared the service's policy, a refused edit that still lists that member reports it
-//           (evidence `source: no earlier policy known`) where replay, in time order, does not.
+//           (evidence `source: no earlier policy known`) where replay, in time order, does not. After the service's
+//           create, seen by its baseline and no delete since, the earlier policy is known (a new service starts with
+//           an empty one): `source: difference from the last known policy`.
 import { baselineKey } from '../baseline/store.js';
 import { valueBefore } from '../baseline/state.js';
 import type { RefusedChange } from '../model/change.js';
 import { WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
-import { iamScopeLabel, meantToBePublic, serviceLabel, settingBefore } from './revision.js';
+import { createdBefore, iamScopeLabel, meantToBePublic, serviceLabel, settingBefore } from './revision.js';
 import type { Detection, Detector } from './types.js';
 
 export const publicInvokerAttempt: Detector<'public-invoker-attempt'> = {
@@ -85,7 +87,8 @@ export const publicInvokerAttempt: Detector<'public-invoker-attempt'> = {
           scope: change.scope,
           membersAttempted: members,
           roles,
-          source: knownBefore !== undefined ? 'difference from the last known policy' : 'no earlier policy known',
+          // After the service's create seen here, the policy before is known: empty (revision.ts createdBefore).
+          source: knownBefore !== undefined || (!projectWide && createdBefore(baseline, change)) ? 'difference from the last known policy' : 'no earlier policy known',
         },
         dedupKey: [baselineKey(change.target), members.join(','), roles.join(','), change.time],
         unknown,

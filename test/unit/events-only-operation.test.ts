@@ -41,6 +41,12 @@ describe('a deploy known only from its system events: create or replace, as they
     expect(findings.map((f) => f.evidence['operation'])).toEqual([operation]);
   });
 
+  // The operation is evidence, not identity: the same entry logged by a create or a replace is the same finding.
+  it('the finding id does not depend on the operation', async () => {
+    const ids = async (entry: Json) => (await findingsOf([entry], strict)).map((f) => [f.rule, f.id]);
+    expect(await ids(synthetic('sysevent-Services.CreateService-revision'))).toEqual(await ids(corpus('aegisai__sysevent-Services.ReplaceService__1')));
+  });
+
   // The breakglass justification does not carry across a delete: a create deploys under none but its own. A gcloud
   // deploy of cloud-run-slack-bot with breakglass; the service's revision events of a create, their write not seen
   // (the delete before it not seen either); then a write that leaves breakglass as it was (its body logged without

@@ -6,16 +6,11 @@
 // has: keyed by its own time (no revision name to key by), it was another alert for the same deploy. (With the
 // revision's events delivered after both writes, or between them, they are judged as a deploy of their own: not
 // handled here.)
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { FileBaselineStore } from '../../functions/baseline/file.js';
-import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
+import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
-import { replay } from '../../functions/replay/replay.js';
 import { at, renamed, synthetic, v1EnvDeploy, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { config, DEPLOY_RULES, findingsLive } from '../support/run.js';
+import { replayedAsWritten } from '../support/replayAsWritten.js';
 import { EARLIER, SA0, tag } from '../support/sameMillisecond.js';
 
 const cfg = config({ changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }] });
@@ -41,21 +36,11 @@ describe("gcloud's second write judged alone before its first write came: one id
 
   // Replay of one file as written (reorderCapacity 0): an entry of another service an hour later moves the project's
   // clock past the second write's wait before the first write is read.
-  const dir = mkdtempSync(join(tmpdir(), 'runwatch-double-write-order-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const TICK = '2024-05-07T10:10:00Z';
   const tick = renamed(at(withV1ServiceAccount(v1EnvDeploy(TICK, [], `gcr.io/acme/tick:${tag(TICK)}`), SA0), TICK, 'tick'), [['cloud-run-slack-bot', 'cloud-run-other-service']]);
   for (const mode of ['memory', 'file'] as const) {
     it(`replay (${mode}, reorderCapacity 0): the events never come`, async () => {
-      const path = join(dir, `${mode}.jsonl`);
-      writeFileSync(path, [before, iam1, write2, iam2, tick, write1].map((e) => JSON.stringify(e)).join('\n'));
-      const store = mode === 'memory' ? new MemoryBaselineStore() : await FileBaselineStore.open(join(dir, `${mode}.state.json`));
-      const found: Finding[] = [];
-      try {
-        await replay({ config: cfg, store, paths: [path], workers: 0, reorderCapacity: 0, onFinding: (f) => void found.push(f) });
-      } finally {
-        if (store instanceof FileBaselineStore) await store.release();
-      }
+      const found = await replayedAsWritten([before, iam1, write2, iam2, tick, write1], cfg, mode);
       const ids = idsByRule(found.filter((f) => !f.service.includes('other-service')));
       expect(Object.keys(ids).sort()).toEqual(['new-image-repository', 'off-window-deploy', 'service-account-change']);
       for (const [rule, list] of Object.entries(ids)) expect(list, rule).toHaveLength(1);

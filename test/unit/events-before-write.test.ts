@@ -10,16 +10,11 @@
 // between entries: each wait runs out before the next arrives) and through replay of one file as written
 // (reorderCapacity 0, a memory and a file store), where an entry of another service an hour later moves the
 // project's clock past the events' wait before the write is read.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { FileBaselineStore } from '../../functions/baseline/file.js';
-import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
+import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
-import { replay } from '../../functions/replay/replay.js';
 import { at, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, synthetic, v1EnvDeploy, v2EnvUpdate, variant, withOperationId, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { config, DEPLOY_RULES, findingsLive, findingsOf } from '../support/run.js';
+import { replayedAsWritten } from '../support/replayAsWritten.js';
 import { EARLIER, SA0, SA1, tag } from '../support/sameMillisecond.js';
 
 /** Every deploy of the cases is outside the change window: off-window-deploy is reported for each. */
@@ -149,23 +144,10 @@ describe('events judged alone before their write came: the write is that deploy,
     expect(ownIds.sort()).toEqual(['new-image-repository', 'off-window-deploy', 'service-account-change']);
   });
 
-  const dir = mkdtempSync(join(tmpdir(), 'runwatch-events-before-write-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  let files = 0;
-
   async function replayed(c: Case, mode: 'memory' | 'file'): Promise<Finding[]> {
-    const path = join(dir, `${files++}.jsonl`);
     const entries = [...c.delivered];
     for (const [tick, next] of c.ticksBefore) entries.splice(entries.indexOf(next), 0, tick);
-    writeFileSync(path, entries.map((e) => JSON.stringify(e)).join('\n'));
-    const store = mode === 'memory' ? new MemoryBaselineStore() : await FileBaselineStore.open(join(dir, `${files}.state.json`));
-    const found: Finding[] = [];
-    try {
-      await replay({ config: cfg, store, paths: [path], workers: 0, reorderCapacity: 0, onFinding: (f) => void found.push(f) });
-    } finally {
-      if (store instanceof FileBaselineStore) await store.release();
-    }
-    return found;
+    return replayedAsWritten(entries, cfg, mode);
   }
 
   for (const mode of ['memory', 'file'] as const) {

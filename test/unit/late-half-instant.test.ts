@@ -16,6 +16,7 @@ import type { Finding } from '../../functions/findings/finding.js';
 import { replay } from '../../functions/replay/replay.js';
 import { at, byPrincipal, consoleEnvSequence, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, synthetic, v1EnvDeploy, v2EnvUpdate, variant, type EnvList, type Json } from '../support/entries.js';
 import { config, findingsArriving, findingsLive } from '../support/run.js';
+import { replayedAsWritten } from '../support/replayAsWritten.js';
 
 const cfg = config({ rules: { 'unapproved-deployer': { allowedDeployers: ['serviceAccount:*'] } } });
 const CONSOLE = 'masatonaka1989@gmail.com';
@@ -206,19 +207,9 @@ describe('the late half of a v2 write, tied to it by time and principal, is reco
     expect(secretsOf(await findingsLive([create, createdRevision, write, dropped, lateEvents, again], cfg))).toEqual(['active 2024-06-01T11:30:00Z']);
   });
 
-  const dir = mkdtempSync(join(tmpdir(), 'runwatch-late-half-v2-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   for (const mode of ['memory', 'file'] as const) {
     it(`replay (${mode}), the events delivered last, past the reorder buffer: the same`, async () => {
-      const path = join(dir, `${mode}.jsonl`);
-      writeFileSync(path, [create, createdRevision, write, dropped, again, lateEvents].map((e) => JSON.stringify(e)).join('\n'));
-      const store = mode === 'memory' ? new MemoryBaselineStore() : await FileBaselineStore.open(join(dir, `${mode}.state.json`));
-      const found: Finding[] = [];
-      try {
-        await replay({ config: cfg, store, paths: [path], workers: 0, reorderCapacity: 0, onFinding: (f) => void found.push(f) });
-      } finally {
-        if (store instanceof FileBaselineStore) await store.release();
-      }
+      const found = await replayedAsWritten([create, createdRevision, write, dropped, again, lateEvents], cfg, mode);
       expect(secretsOf(found)).toEqual(['active 2024-06-01T11:30:00Z']);
     });
   }

@@ -7,16 +7,12 @@
 // again from its events alone). Nor may the second revision's events, delivered before their own write, join the
 // first write's rollout while it waits. Each case runs through the live path (each entry judged as it arrives, a
 // sweep before it) and through replay (one thread, a memory and a file store, the entries in the order given).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { FileBaselineStore } from '../../functions/baseline/file.js';
+import { describe, expect, it } from 'vitest';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { replay } from '../../functions/replay/replay.js';
 import { at, byPrincipal, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, synthetic, variant, type Json } from '../support/entries.js';
 import { config, findingsArriving } from '../support/run.js';
+import { replayedAsWritten } from '../support/replayAsWritten.js';
 
 const cfg = config({
   changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }],
@@ -170,22 +166,9 @@ function expected(c: Case): string[] {
   return [...firstFindings, ...withEvents(c.second)].sort();
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'runwatch-late-half-principal-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-let files = 0;
-
 /** Replay of a case's entries in the order given (no reorder buffer: the events as late as they come), one thread. */
 async function replayed(c: Case, mode: 'memory' | 'file'): Promise<Finding[]> {
-  const path = join(dir, `${files++}.jsonl`);
-  writeFileSync(path, entriesOf(c).map(([entry]) => JSON.stringify(entry)).join('\n'));
-  const store = mode === 'memory' ? new MemoryBaselineStore() : await FileBaselineStore.open(join(dir, `${files}.state.json`));
-  const found: Finding[] = [];
-  try {
-    await replay({ config: cfg, store, paths: [path], workers: 0, reorderCapacity: 0, onFinding: (f) => void found.push(f) });
-  } finally {
-    if (store instanceof FileBaselineStore) await store.release();
-  }
-  return found;
+  return replayedAsWritten(entriesOf(c).map(([entry]) => entry), cfg, mode);
 }
 
 describe("late revision events of two principals' v2 deploys join each its own deploy", () => {

@@ -6,17 +6,13 @@
 // order (reorderCapacity 0), as the same-millisecond files do; there an entry of another service of the project, an hour
 // after the second deploy, follows the first deploy delivered, so its wait for system events is over before the other
 // arrives (replay's clock is the entries' own time).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { FileBaselineStore } from '../../functions/baseline/file.js';
+import { describe, expect, it } from 'vitest';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import type { RunwatchConfig } from '../../functions/config/types.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { replay } from '../../functions/replay/replay.js';
-import { at, deleteServiceAt, editV1Services, renamed, SLACK_BOT, withV1ServiceAccount, v1EnvDeploy, type Json } from '../support/entries.js';
+import { at, deleteServiceAt, editV1Services, renamed, SLACK_BOT, withV1RevisionName, withV1ServiceAccount, v1EnvDeploy, type Json } from '../support/entries.js';
 import { config, findingsLive } from '../support/run.js';
+import { replayedAsWritten } from '../support/replayAsWritten.js';
 import { EARLIER, SA0, SA1, tag } from '../support/sameMillisecond.js';
 
 /** The first deploy, the delete between (when there is one) and the second deploy: an hour apart. */
@@ -29,14 +25,7 @@ const REVISION = 'cloud-run-slack-bot-release';
 /** The gcloud fixture at `time` (a new image each time, running as `sa`), its revision named `revision` when given. */
 function deploy(time: string, sa: string, revision?: string): Json {
   const entry = withV1ServiceAccount(v1EnvDeploy(time, [], `gcr.io/acme/app:${tag(time)}`), sa);
-  if (revision === undefined) return at(entry, time, `deploy-${time}`);
-  return at(
-    editV1Services(entry, (svc) => {
-      ((svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!['metadata']!)['name'] = revision;
-    }),
-    time,
-    `deploy-${time}`,
-  );
+  return at(revision === undefined ? entry : withV1RevisionName(entry, revision), time, `deploy-${time}`);
 }
 
 /** Every deploy by a person is reported. */
@@ -99,25 +88,12 @@ describe('two deploys under one revision name an hour apart, each judged before 
 });
 
 describe('replay of two deploys under one revision name an hour apart, from one file as written', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'runwatch-reused-revision-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  let files = 0;
-
   /** A deploy of another service of the project an hour after the second: the project's clock moves past both waits. */
   const tick = renamed(deploy('2024-05-07T00:58:04.355100Z', SA0), [['cloud-run-slack-bot', 'cloud-run-other-service']]);
 
   async function replayed(c: Case, reversed: boolean, mode: 'memory' | 'file'): Promise<string[]> {
-    const path = join(dir, `${files++}.jsonl`);
     const [before, first, ...rest] = delivered(c, reversed);
-    writeFileSync(path, [before!, first!, tick, ...rest].map((e) => JSON.stringify(e)).join('\n'));
-    const store = mode === 'memory' ? new MemoryBaselineStore() : await FileBaselineStore.open(join(dir, `${files}.state.json`));
-    const found: Finding[] = [];
-    try {
-      await replay({ config: c.config, store, paths: [path], workers: 0, reorderCapacity: 0, onFinding: (f) => void found.push(f) });
-    } finally {
-      if (store instanceof FileBaselineStore) await store.release();
-    }
-    return deploysById(c, found);
+    return deploysById(c, await replayedAsWritten([before!, first!, tick, ...rest], c.config, mode));
   }
 
   for (const mode of ['memory', 'file'] as const) {

@@ -96,6 +96,13 @@ export function withV1ServiceAccount(entry: Json, email: string | undefined): Js
   });
 }
 
+/** The v1 entry with its template naming its revision `revision` (`spec.template.metadata.name`), as a client may. */
+export function withV1RevisionName(entry: Json, revision: string): Json {
+  return editV1Services(entry, (svc) => {
+    obj(obj(obj(svc['spec'])['template'])['metadata'])['name'] = revision;
+  });
+}
+
 export function withV1Image(entry: Json, image: string, nonce = image): Json {
   return editV1Services(withV1Containers(entry, [{ image }]), (svc) => {
     const meta = obj(obj(obj(svc['spec'])['template'])['metadata']);

@@ -17,7 +17,7 @@ import { createsRevision } from '../../functions/detectors/revision.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import type { DeployChange } from '../../functions/model/change.js';
 import { deployOf } from '../support/changes.js';
-import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, v1EnvDeploy, withV1ServiceAccount, type Json } from '../support/entries.js';
+import { at, deleteServiceAt, SLACK_BOT, synthetic, v1EnvDeploy, withV1RevisionName, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { config, findingsLive, findingsOf } from '../support/run.js';
 import { EARLIER, SA0, SA1, SA2, tag } from '../support/sameMillisecond.js';
 
@@ -32,14 +32,7 @@ const REVISION = 'cloud-run-slack-bot-release';
 /** The gcloud fixture at `time`: a new image each time, running as `sa`, its revision named `revision` when given. */
 function deploy(time: string, sa: string, repository: string, revision?: string): Json {
   const entry = withV1ServiceAccount(v1EnvDeploy(time, [], `${repository}/app:${tag(time)}`), sa);
-  if (revision === undefined) return at(entry, time, `deploy-${time}`);
-  return at(
-    editV1Services(entry, (svc) => {
-      ((svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!['metadata']!)['name'] = revision;
-    }),
-    time,
-    `deploy-${time}`,
-  );
+  return at(revision === undefined ? entry : withV1RevisionName(entry, revision), time, `deploy-${time}`);
 }
 
 interface Case {

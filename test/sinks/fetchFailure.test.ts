@@ -1,9 +1,23 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { closedPort } from '../support/ports.js';
 import { describeFetchError, redactUrls } from '../../sinks/fetchFailure.js';
 
 const SECRET = 'S3cr3tT0ken';
 
+
+/** `use` with the port of a server that accepts connections and never answers; the server is closed after. */
+async function withSilentServer<T>(use: (port: number) => Promise<T>): Promise<T> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => void sockets.add(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    return await use((server.address() as AddressInfo).port);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
 
 /** What Node's fetch really rejects with for this request. */
 async function rejection(url: string, init: RequestInit = {}): Promise<unknown> {
@@ -22,7 +36,9 @@ describe('describeFetchError with the rejections Node fetch really produces', ()
     ['an invalid header value', async () => rejection(`http://127.0.0.1:${await closedPort()}/`, { headers: { 'x-token': `${SECRET}\nInjected: 1` } }), false, /could not be built/],
     ['a port fetch refuses (9)', () => rejection(`http://127.0.0.1:9/x?token=${SECRET}`), false, /port fetch never connects to/],
     ['connection refused', async () => rejection(`http://127.0.0.1:${await closedPort()}/x?token=${SECRET}`), true, /^ECONNREFUSED$/],
-    ['a timeout', async () => rejection(`http://127.0.0.1:${await closedPort()}/`, { signal: AbortSignal.timeout(0) }), true, /^timed out$/],
+    // A server that takes the connection and never answers: only the timeout can end the request. (A closed port with
+    // a 0 ms timeout raced the refusal, and the refusal sometimes won.)
+    ['a timeout', () => withSilentServer((port) => rejection(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(100) })), true, /^timed out$/],
   ])('%s', async (_name, make, retryable, reason) => {
     const failure = describeFetchError(await make());
     expect(failure.retryable).toBe(retryable);

@@ -10,6 +10,7 @@ import type { RuleException, RuleSettings, RunwatchConfig } from './config/types
 import {
   addWrite,
   awaitingEvents,
+  ofAwaitedOperation,
   belongsToCompleted,
   acrossApis,
   BURST_MS,
@@ -36,7 +37,7 @@ import {
   type Rollout,
 } from './correlate/rollout.js';
 import { detectors, type RuleId } from './detectors/index.js';
-import { createsRevision, deletedReason } from './detectors/revision.js';
+import { createsRevision, deletedReason, judgedRepeatOf } from './detectors/revision.js';
 import type { Detection, Detector, OpenFinding } from './detectors/types.js';
 import { generationOfRevisionName, type RevisionObservation } from './audit/systemEvent.js';
 import { cutText } from './untrustedText.js';
@@ -651,6 +652,10 @@ export class Engine {
       revisionReported = reported !== undefined;
       creates = createsRevision(write, draft);
       crossApi = creates && !write.revisionSeen && acrossApis(write, valueBefore(draft.template, write));
+      // A repeat of a write judged as a deploy before it came (gcloud's first write, the second judged alone) made no
+      // revision of its own, yet its revision's events carry its operation id: kept with that write's completed entry,
+      // they are that deploy's late half, not a deploy of their own (CompletedRollout.repeatOperationIds).
+      if (!creates && !taken && !reported && !entered.operationCompletion) keepRepeatOperation(draft, write);
       // A write whose revision was judged from its events alone (it came later than their wait): reported already,
       // under the revision its events named (the write may name none: keyed by its time, its findings would get other
       // ids than theirs). Only a write that counts as a deploy can be that half (a traffic-only update must not take
@@ -723,7 +728,7 @@ export class Engine {
     // the service before it, the write's own not there yet; and not of a generation after the write's, nor created by
     // someone else where no generation ties it: the service moved on), or none (it completed meanwhile).
     const index = lateHalf
-      ? rollouts.findIndex((r) => r.ofJudgedWrite === true && sameOperation(r.observed?.operationId, observation.operationId))
+      ? rollouts.findIndex((r) => r.ofJudgedWrite === true && ofAwaitedOperation(draft.completed![awaited]!, r.observed?.operationId))
       : forWrite
         ? rollouts.findIndex(
             (r) =>
@@ -982,6 +987,20 @@ export class Engine {
       draft.open = after;
     }
   }
+}
+
+/**
+ * Keeps the operation id of `write`, a repeat of a write judged as a deploy before it came (detectors/revision.ts
+ * judgedRepeatOf), with that write's completed entry (CompletedRollout.repeatOperationIds, the newest
+ * SERVICE_OPERATIONS_LIMIT), so its revision's events, which carry it, are found to be that deploy's (awaitingEvents).
+ */
+function keepRepeatOperation(draft: MutableBaseline, write: DeployChange): void {
+  if (write.operationId === undefined || !draft.completed || !isService(write.target)) return;
+  const judged = judgedRepeatOf(write, draft);
+  const index = judged === undefined ? -1 : draft.completed.indexOf(judged);
+  if (index < 0) return;
+  const ids = withServiceOperation(judged!.repeatOperationIds, write.operationId, judged!.operationId);
+  if (ids !== judged!.repeatOperationIds) replaceCompleted(draft, index, { ...judged!, repeatOperationIds: ids! });
 }
 
 /**

@@ -13,6 +13,9 @@
 //   write that only time ties to its events (a v2 write: the service event may be a later traffic edit's), nor a
 //   revision's event such a write by another principal than the revision's creator (createdByOther); with no
 //   open rollout a revision's event opens one of its own (the write may still come: entries arrive out of order);
+//   events of a v1 write judged without them (CompletedRollout.eventsAwaited), by its operation id or that of a
+//   repeat of it that came after it was judged (repeatOperationIds: gcloud's first write, the second judged alone),
+//   are its late half (awaitingEvents), not a deploy of their own;
 // - the rollout completes as soon as it has the write and a final Ready condition (True or False) for its
 //   revision, or when the wait runs out (`correlation.waitSeconds`, default 600 s: image import plus the default
 //   4-minute startup probe fit in it), counted from when the half arrived. A half that never arrives leaves its
@@ -181,6 +184,15 @@ export interface CompletedRollout {
    */
   readonly eventsAwaited?: true;
   /**
+   * Of a write judged as a deploy (reportedWrite): the operation ids of writes of its burst that came after it was
+   * judged, repeats of it (detectors/revision.ts repeatedBeforeItCame: gcloud's first write, delivered after the second
+   * was judged alone), which made no revision and no completed entry of their own. Their revision's system events carry
+   * such an id (the revision event carries gcloud's first write's): while this entry awaits its events, they are its
+   * late half as events of its own operation would be (awaitingEvents), not a deploy of their own. At most
+   * SERVICE_OPERATIONS_LIMIT, the newest; absent in baselines stored before it was kept.
+   */
+  readonly repeatOperationIds?: readonly string[];
+  /**
    * Judged with one half missing that no operation id can tie to it later (a v2 write's id is not in its events):
    * the span, in event time, in which that half's time may fall, and who deployed (the write's principal, or the
    * revision's creator). The first half to come from that span by that principal is it, not a deploy of its own;
@@ -263,9 +275,18 @@ export function writtenAt(completed: CompletedRollout): { readonly timeMs: numbe
  */
 export function awaitingEvents(completed: readonly CompletedRollout[] | undefined, o: Pick<RevisionObservation, 'operationId' | 'revision'>): number {
   if (!completed || o.operationId === undefined) return -1;
-  const index = completed.findIndex((c) => c.eventsAwaited === true && sameOperation(o.operationId, c.operationId));
+  const index = completed.findIndex((c) => c.eventsAwaited === true && ofAwaitedOperation(c, o.operationId));
   if (index < 0) return -1;
   return completed.some((c, i) => i !== index && belongsToCompleted([c], o)) ? -1 : index;
+}
+
+/**
+ * True when system events of `operationId` are of the deploy of the completed entry `c`: its own operation, or that of
+ * a repeat of its write that came after it was judged (CompletedRollout.repeatOperationIds).
+ */
+export function ofAwaitedOperation(c: CompletedRollout, operationId: string | undefined): boolean {
+  if (operationId === undefined) return false;
+  return sameOperation(operationId, c.operationId) || c.repeatOperationIds?.some((id) => sameOperation(id, operationId)) === true;
 }
 
 /** A completed rollout: the write's who/when with the facts of what rolled out. */

@@ -67,6 +67,15 @@ function repeatReported(change: DeployChange, baseline: ServiceBaseline | undefi
   return repeat !== undefined && judgedRepeat(repeat, baseline) !== undefined;
 }
 
+/**
+ * The completed entry of the write that this write repeats, judged as a deploy and reported before it came
+ * (repeatReported), if it is kept: the deploy this write is part of (the engine keeps its operation id there).
+ */
+export function judgedRepeatOf(change: DeployChange, baseline: ServiceBaseline | undefined): CompletedRollout | undefined {
+  const repeat = repeatOf(change, baseline);
+  return repeat !== undefined ? judgedRepeat(repeat, baseline) : undefined;
+}
+
 /** The completed entry of the repeat at `repeat` (repeatOf), judged as a deploy and reported, if it is kept. */
 function judgedRepeat(repeat: TimePoint<string>, baseline: ServiceBaseline | undefined): CompletedRollout | undefined {
   // That very rollout, to the nanosecond: not another of its millisecond (one kept before the digits were: by its

@@ -3,9 +3,8 @@
 // out and it is judged alone (its events never come), it is the deploy: the first write, arriving after it, is a
 // write whose repeat was judged (detectors/revision.ts repeatedBeforeItCame), no deploy of its own. What it raises again
 // about the revision (compared with the service before its own, earlier, time) must keep the id the repeat's finding
-// has: keyed by its own time (no revision name to key by), it was another alert for the same deploy. (With the
-// revision's events delivered after both writes, or between them, they are judged as a deploy of their own: not
-// handled here.)
+// has: keyed by its own time (no revision name to key by), it was another alert for the same deploy. (The revision's
+// events delivered after both writes: test/unit/double-write-late-events.test.ts.)
 import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
 import { at, renamed, synthetic, v1EnvDeploy, withV1ServiceAccount, type Json } from '../support/entries.js';

@@ -8,6 +8,7 @@
 // the second write's findings have (as when the events never come). A later, separate deploy is still reported.
 import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
+import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { at, renamed, synthetic, v1EnvDeploy, withOperationId, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { config, DEPLOY_RULES, findingsLive } from '../support/run.js';
 import { replayedAsWritten } from '../support/replayAsWritten.js';
@@ -87,4 +88,18 @@ describe("gcloud's second write judged alone, then the first write, then the rev
       });
     }
   }
+
+  it("live: the first write's operation id is kept with the second write's completed entry; a baseline stored before that (no such field, restarted between the writes) still loads and ties the events", async () => {
+    const whole = idsByRule(await findingsLive(CASES[0]!.delivered, cfg));
+    const store = new MemoryBaselineStore();
+    await findingsLive([before, iam1, write2, iam2], cfg, undefined, undefined, store);
+    const stored = [...store.entries()].map(([key, value]) => [key, structuredClone(value)] as [string, typeof value]);
+    expect(stored.flatMap(([, b]) => b.completed ?? []).some((c) => c.repeatOperationIds !== undefined)).toBe(false);
+    const restarted = new MemoryBaselineStore(stored);
+    const rest = await findingsLive([write1, revisionEvent, serviceEvent], cfg, Date.parse('2031-01-01T00:00:00Z'), undefined, restarted);
+    const first = await findingsLive([before, iam1, write2, iam2], cfg);
+    expect(idsByRule([...first, ...rest])).toEqual(whole);
+    const kept = [...restarted.entries()].flatMap(([, b]) => b.completed ?? []).filter((c) => c.repeatOperationIds !== undefined);
+    expect(kept.map((c) => c.repeatOperationIds)).toEqual([['11111111-aaaa-4bbb-8ccc-000000000001']]);
+  });
 });

@@ -1,0 +1,65 @@
+// A revision's events tied to a write by time alone (a v2 write: its operation id is not in them) are tied by the
+// revision's creation time too (`metadata.creationTimestamp`, RevisionObservation.createdMs; real entries show it
+// 131-143 ms after the write that made the revision): a revision created before a write, or long after it, is not
+// that write's. One principal (so the creator does not tell): a Terraform v2 write at 10:00 that made no revision
+// event, then a gcloud deploy (v1, tied to its events by operation id) at 10:03:40 whose revision was created
+// 10:03:40.86. Delivered events-before-write, the gcloud revision's events must not be taken for the v2 write's.
+import { describe, expect, it } from 'vitest';
+import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
+import type { Finding } from '../../functions/findings/finding.js';
+import { at, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, STOREFRONT_AS_SLACK_BOT, synthetic, type Json } from '../support/entries.js';
+import { config, findingsArriving } from '../support/run.js';
+import { replayedAsWritten } from '../support/replayAsWritten.js';
+
+const strict = config({ changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }] });
+const [, createdRevision] = synthetic('seq-v2-operation') as unknown as [Json, Json];
+const USER = 'masatonaka1989@gmail.com';
+const toSlackBot = (e: Json, revision: string, operation: string): Json =>
+  renamed(e, [...STOREFRONT_AS_SLACK_BOT, [SEQ_V2_REVISION, revision], ['deployer@acme-ci.iam.gserviceaccount.com', USER], [SEQ_V2_EVENT_OPERATION, operation], creatorIs(USER)]);
+const v2Write = toSlackBot(at(synthetic('v2-UpdateService'), '2024-05-11T10:00:00Z'), 'x', 'x');
+const gcloudWrite = at(synthetic('v1-ReplaceService-gcloud'), '2024-05-11T10:03:40Z');
+const gcloudEvents = toSlackBot(at(createdRevision, '2024-05-11T10:04:00Z'), 'cloud-run-slack-bot-00099-new', '7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0');
+
+const V2 = '2024-05-11T10:00:00Z';
+const GCLOUD = '2024-05-11T10:03:40Z';
+const GCLOUD_DIGEST = 'sha256:';
+
+/** Each off-window-deploy finding: when, which revision, whether it carries a digest. */
+function shown(found: readonly Finding[]): string[] {
+  return found
+    .filter((f) => f.rule === 'off-window-deploy' && f.status !== 'resolved')
+    .map((f) => {
+      const evidence = f.evidence as Record<string, unknown>;
+      const digest = String(evidence['imageDigest'] ?? evidence['image'] ?? '');
+      return `${f.eventTime} ${f.revision ?? 'unknown'} ${digest.includes(GCLOUD_DIGEST) ? 'digest' : 'no-digest'}`;
+    })
+    .sort();
+}
+
+type Order = readonly [string, readonly Json[]];
+const ORDERS: readonly Order[] = [
+  ['v2 write, gcloud events, gcloud write', [v2Write, gcloudEvents, gcloudWrite]],
+  ['v2 write, gcloud write, gcloud events', [v2Write, gcloudWrite, gcloudEvents]],
+  ['gcloud events, v2 write, gcloud write', [gcloudEvents, v2Write, gcloudWrite]],
+];
+
+/** Each entry delivered a second after its own time, or after the one before it, whichever is later. */
+function arriving(entries: readonly Json[]): [Json, string][] {
+  let last = 0;
+  return entries.map((e) => {
+    last = Math.max(last + 1000, Date.parse(String(e['timestamp'])) + 1000);
+    return [e, new Date(last).toISOString()];
+  });
+}
+
+describe("a revision created minutes after a v2 write is not that write's (one principal)", () => {
+  const expected = [`${V2} unknown no-digest`, `${GCLOUD} cloud-run-slack-bot-00099-new digest`];
+  it.each(ORDERS)('live: %s', async (_name, entries) => {
+    expect(shown(await findingsArriving(arriving(entries), strict, new MemoryBaselineStore()))).toEqual(expected);
+  });
+  for (const mode of ['memory', 'file'] as const) {
+    it.each(ORDERS)(`replay as written (${mode}): %s`, async (_name, entries) => {
+      expect(shown(await replayedAsWritten(entries, strict, mode))).toEqual(expected);
+    });
+  }
+});

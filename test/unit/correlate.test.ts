@@ -381,7 +381,8 @@ describe('a v2 write logged as a long-running operation: a first entry (the requ
     const bob = { id: 'bob@acme.com', delegationChain: [] };
     const deploy = (atMs: number, principal: typeof alice, generation?: number): DeployChange => ({ ...v2, operationId: undefined, timeMs: atMs, principal, ...(generation !== undefined ? { generation } : {}) });
     const t = v2.timeMs;
-    const event = (extra: Partial<RevisionObservation>): RevisionObservation => ({ ...observation(undefined, t + 40_000), creator: undefined, generation: undefined, ...extra });
+    // Without the revision's creation time (older events), as these cases were written: see the creation-time cases below.
+    const event = (extra: Partial<RevisionObservation>): RevisionObservation => ({ ...observation(undefined, t + 40_000), creator: undefined, generation: undefined, createdMs: undefined, ...extra });
     const waiting = (first: DeployChange, second: DeployChange) => [openFromWrite(first, 600_000, first.timeMs), openFromWrite(second, 600_000, second.timeMs)];
     it.each<[string, ReturnType<typeof waiting>, RevisionObservation, number]>([
       ['the oldest deploy waiting, not the write nearest in time', waiting(deploy(t, alice), deploy(t + 30_000, bob)), event({}), 0],
@@ -391,6 +392,11 @@ describe('a v2 write logged as a long-running operation: a first entry (the requ
       ['not a deploy whose generation says otherwise, even if older', waiting(deploy(t, alice, 23), deploy(t + 30_000, alice)), event({ generation: 24, timeMs: t + 5_000 }), 1],
       ['a deploy still without events before one whose revision is known', [withObserved(waiting(deploy(t, alice), deploy(t + 30_000, bob))[0]!, observe(undefined, { ...observation(undefined, t + 10_000), revision: 'svc-00001-abc' })), waiting(deploy(t, alice), deploy(t + 30_000, bob))[1]!], event({ timeMs: t + 5_000 }), 1],
       ['none when every deploy is more than the wait before it', waiting(deploy(t - 700_000, alice), deploy(t - 650_000, bob)), event({}), -1],
+      // The revision's creation time (createdAfterWrite): not a write it was created before, nor one long before it.
+      ['no deploy when the revision was created long after both', waiting(deploy(t, alice), deploy(t + 30_000, alice)), event({ createdMs: t + 90_140, timeMs: t + 100_000 }), -1],
+      ['not the oldest deploy when the revision was created long after it, right after the other', waiting(deploy(t - 60_000, alice), deploy(t + 30_000, alice)), event({ createdMs: t + 30_140 }), 1],
+      ['not a deploy the revision was created before, whatever ranks it first', waiting(deploy(t, alice, 23), deploy(t + 30_000, alice)), event({ generation: 24, createdMs: t + 140 }), 0],
+      ['the same, the rollouts listed newest first', waiting(deploy(t + 30_000, alice), deploy(t, alice, 23)), event({ generation: 24, createdMs: t + 140 }), 1],
     ])('%s', (_name, rollouts, o, expected) => {
       expect(rolloutForObservation(rollouts, o, 600_000)).toBe(expected);
     });

@@ -7,12 +7,12 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { at, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, STOREFRONT_AS_SLACK_BOT, synthetic, type Json } from '../support/entries.js';
+import { at, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, STOREFRONT_AS_SLACK_BOT, synthetic, variant, type Json } from '../support/entries.js';
 import { config, findingsArriving } from '../support/run.js';
 import { replayedAsWritten } from '../support/replayAsWritten.js';
 
 const strict = config({ changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }] });
-const [, createdRevision] = synthetic('seq-v2-operation') as unknown as [Json, Json];
+const [create, createdRevision] = synthetic('seq-v2-operation') as unknown as [Json, Json];
 const USER = 'masatonaka1989@gmail.com';
 const toSlackBot = (e: Json, revision: string, operation: string): Json =>
   renamed(e, [...STOREFRONT_AS_SLACK_BOT, [SEQ_V2_REVISION, revision], ['deployer@acme-ci.iam.gserviceaccount.com', USER], [SEQ_V2_EVENT_OPERATION, operation], creatorIs(USER)]);
@@ -62,4 +62,38 @@ describe("a revision created minutes after a v2 write is not that write's (one p
       expect(shown(await replayedAsWritten(entries, strict, mode))).toEqual(expected);
     });
   }
+});
+
+// One principal's two v2 deploys 30 s apart, the revision created 140 ms after the first (before the second): its
+// events, joining the first by time and principal, cannot be the second write's, so its findings do not say they
+// may be (evidence.revisionMayBeOf). Created after both (its creation time does not decide), they still say so.
+describe("one principal's two v2 deploys: a revision created before the second write is not said to be maybe the second's", () => {
+  const W1 = '2024-06-03T11:00:00Z';
+  const W2 = '2024-06-03T11:00:30Z';
+  // Each its own image: the same template twice within a minute would be one deploy's burst.
+  const write = (time: string, image: string): Json =>
+    variant(at(synthetic('v2-UpdateService'), time, `w-${time}`), (e) => {
+      ((((e.protoPayload['request'] as Json)['service'] as Json)['template'] as Json)['containers'] as Json[])[0]!['image'] = image;
+    });
+  const event = (created: string): Json =>
+    variant(renamed(at(createdRevision, '2024-06-03T11:00:50Z', 'ev-one'), [[SEQ_V2_REVISION, 'storefront-00002-one'], [SEQ_V2_EVENT_OPERATION, 'op-one']]), (e) => {
+      (((e.protoPayload['response'] as Json)['metadata'] as Json) as Record<string, unknown>)['creationTimestamp'] = created;
+    });
+  const mayBe = (found: readonly Finding[]): string[] =>
+    found
+      .filter((f) => f.rule === 'off-window-deploy' && f.revision === 'storefront-00002-one')
+      .map((f) => `${f.eventTime} ${String((f.evidence as Record<string, unknown>)['revisionMayBeOf'] ?? 'certain')}`);
+  it.each([
+    ['created 140 ms after the first write', '2024-06-03T11:00:00.140Z', [`${W1} certain`]],
+    ['created after both writes', '2024-06-03T11:00:30.140Z', [`${W1} ${W2}`]],
+  ] as const)('live: %s', async (_name, created, expected) => {
+    const entries: [Json, string][] = [
+      [create, '2024-06-01T10:00:01Z'],
+      [createdRevision, '2024-06-01T10:00:22Z'],
+      [write(W1, 'ghcr.io/acme-ci/storefront:v2'), '2024-06-03T11:00:01Z'],
+      [write(W2, 'ghcr.io/acme-ci/storefront:v3'), '2024-06-03T11:00:31Z'],
+      [event(created), '2024-06-03T11:00:51Z'],
+    ];
+    expect(mayBe(await findingsArriving(entries, strict, new MemoryBaselineStore()))).toEqual(expected);
+  });
 });

@@ -20,6 +20,7 @@ import {
   tiedToEventsOnlyByTime,
   isComplete,
   joinedByTimeAlone,
+  createdAfterWrite,
   observe,
   oldestRollout,
   openedAt,
@@ -849,7 +850,8 @@ export class Engine {
    * The time of another write that the revision event `o`, joining `rollouts[index]` by time and principal alone
    * (joinedByTimeAlone), could as well belong to, or undefined: a write of its creator judged without its events whose
    * span it falls in (lateHalfOf), or another write of its creator waiting without events that only time ties to
-   * them, within the same window. Neither an operation id nor the creator tells them apart.
+   * them, within the same window. Neither an operation id nor the creator tells them apart; the revision's creation
+   * time rules out a waiting write it was created before or long after (createdAfterWrite).
    */
   private otherOwner(draft: MutableBaseline, rollouts: readonly Rollout[], index: number, o: RevisionObservation): string | undefined {
     if (!joinedByTimeAlone(rollouts[index]!, o)) return undefined;
@@ -858,6 +860,8 @@ export class Engine {
     for (let i = 0; i < rollouts.length; i++) {
       const write = rollouts[i]!.write;
       if (i === index || write === undefined || rollouts[i]!.observed !== undefined || !tiedToEventsOnlyByTime(write)) continue;
+      // Not a write the revision was created before, or long after (createdAfterWrite): it cannot be that write's.
+      if (o.level === 'revision' && createdAfterWrite(o.createdMs, write) === Infinity) continue;
       // Not another principal's (whatever shape its identifier has: this only says what may be).
       if (o.creator !== undefined && write.principal !== undefined && write.principal.id.toLowerCase() !== o.creator.toLowerCase()) continue;
       const gap = o.timeMs - write.timeMs;

@@ -11,7 +11,8 @@
 // - a system event joins the rollout with the same `run.googleapis.com/operation-id`, else the open rollout of the
 //   service whose write is closest before it (within the wait), though a service-level event never by time alone a
 //   write that only time ties to its events (a v2 write: the service event may be a later traffic edit's), nor a
-//   revision's event such a write by another principal than the revision's creator (createdByOther); with no
+//   revision's event such a write by another principal than the revision's creator (createdByOther), nor one it was
+//   created before or more than a minute after (createdAfterWrite: its `metadata.creationTimestamp`); with no
 //   open rollout a revision's event opens one of its own (the write may still come: entries arrive out of order);
 //   events of a v1 write judged without them (CompletedRollout.eventsAwaited), by its operation id or that of a
 //   repeat of it that came after it was judged (repeatOperationIds: gcloud's first write, the second judged alone),
@@ -349,6 +350,27 @@ export function tiedToEventsOnlyByTime(write: DeployChange): boolean {
   return excludingOperationId(write) === undefined;
 }
 
+/**
+ * How long after its write Cloud Run creates the revision, at most, for the creation time to tie them: real entries
+ * show the revision's `metadata.creationTimestamp` 131-143 ms after the write that made it. A minute (BURST_MS) is
+ * generous: it only rules out a write minutes before the revision (another deploy's, whose events never came), not one
+ * of two deploys seconds apart; those are still told apart as before (creator, then the oldest waiting).
+ */
+export const CREATED_WITHIN_MS = 60_000;
+
+/**
+ * How long after `write` a revision created at `createdMs` was created, where that decides whether it is the write's
+ * revision: a write that nothing but time ties to its events (tiedToEventsOnlyByTime). Infinity where it cannot be
+ * (created before the write, or more than CREATED_WITHIN_MS after it); undefined where the creation time is unknown
+ * or the write is tied to its events otherwise (then time and principal decide, as before), and for an operation's
+ * completion entry (logged when the operation ended, after the revision was created).
+ */
+export function createdAfterWrite(createdMs: number | undefined, write: DeployChange | undefined): number | undefined {
+  if (createdMs === undefined || write === undefined || write.operationCompletion || !tiedToEventsOnlyByTime(write)) return undefined;
+  const gap = createdMs - write.timeMs;
+  return gap >= 0 && gap <= CREATED_WITHIN_MS ? gap : Infinity;
+}
+
 /** An email address (a user's, a service account's), not a federated `principal://` identifier or a subject. */
 const EMAIL = /^[^@\s/:]+@[^@\s/:]+$/;
 
@@ -400,6 +422,8 @@ export function rolloutForWrite(rollouts: readonly Rollout[], write: DeployChang
     if (write.revision && observed.revision && write.revision !== observed.revision) return;
     // A revision another principal made (its creator) is not this write's, where only time would tie them.
     if (observed.revisionEvent === true && createdByOther(observed.creator, write)) return;
+    // Nor a revision created before the write or long after it (createdAfterWrite).
+    if (observed.revisionEvent === true && createdAfterWrite(observed.revisionCreatedMs, write) === Infinity) return;
     const gap = observed.firstSeenMs - write.timeMs;
     if (gap >= 0 && gap <= waitMs && gap < nearestGap) {
       nearest = i;
@@ -458,6 +482,9 @@ export function rolloutForObservation(rollouts: readonly Rollout[], observation:
     const generation = rollout.write?.generation;
     const generationKnown = observation.generation !== undefined && generation !== undefined;
     if (generationKnown && observation.generation === generation && rollout.observed === undefined) return i;
+    // Nor one created before such a write or long after it (createdAfterWrite).
+    const created = observation.level === 'revision' ? createdAfterWrite(observation.createdMs, rollout.write) : undefined;
+    if (created === Infinity) continue;
     // A service event is not the deploy's own: it follows every change of the service (a traffic or settings edit
     // that made no revision, judged at once, included), its Ready is the service's and its operation id the last
     // change's. Time alone does not tie it to a write that nothing else ties to its events (a v2 write): it would

@@ -85,6 +85,9 @@ describe("one principal's two v2 deploys: a revision created before the second w
       .map((f) => `${f.eventTime} ${String((f.evidence as Record<string, unknown>)['revisionMayBeOf'] ?? 'certain')}`);
   it.each([
     ['created 140 ms after the first write', '2024-06-03T11:00:00.140Z', [`${W1} certain`]],
+    // The write's timestamp and the revision's creation come from different clocks: a creation a moment before the
+    // write's logged time is still its revision's.
+    ['created 300 ms before the first write was logged', '2024-06-03T10:59:59.700Z', [`${W1} certain`]],
     ['created after both writes', '2024-06-03T11:00:30.140Z', [`${W1} ${W2}`]],
   ] as const)('live: %s', async (_name, created, expected) => {
     const entries: [Json, string][] = [

@@ -359,16 +359,24 @@ export function tiedToEventsOnlyByTime(write: DeployChange): boolean {
 export const CREATED_WITHIN_MS = 60_000;
 
 /**
+ * How long before its write's logged time a revision may be created and still be its: the write's timestamp and the
+ * revision's creationTimestamp come from different clocks (the logging front end's, the control plane's). A second is
+ * far less than any two deploys' gap that time alone must tell apart.
+ */
+export const CLOCK_SKEW_MS = 1_000;
+
+/**
  * How long after `write` a revision created at `createdMs` was created, where that decides whether it is the write's
- * revision: a write that nothing but time ties to its events (tiedToEventsOnlyByTime). Infinity where it cannot be
- * (created before the write, or more than CREATED_WITHIN_MS after it); undefined where the creation time is unknown
- * or the write is tied to its events otherwise (then time and principal decide, as before), and for an operation's
- * completion entry (logged when the operation ended, after the revision was created).
+ * revision: a write that nothing but time ties to its events (tiedToEventsOnlyByTime); 0 for one created within
+ * CLOCK_SKEW_MS before the write. Infinity where it cannot be (created before the write, beyond CLOCK_SKEW_MS, or
+ * more than CREATED_WITHIN_MS after it); undefined where the creation time is unknown or the write is tied to its
+ * events otherwise (then time and principal decide, as before), and for an operation's completion entry (logged when
+ * the operation ended, after the revision was created).
  */
 export function createdAfterWrite(createdMs: number | undefined, write: DeployChange | undefined): number | undefined {
   if (createdMs === undefined || write === undefined || write.operationCompletion || !tiedToEventsOnlyByTime(write)) return undefined;
   const gap = createdMs - write.timeMs;
-  return gap >= 0 && gap <= CREATED_WITHIN_MS ? gap : Infinity;
+  return gap >= -CLOCK_SKEW_MS && gap <= CREATED_WITHIN_MS ? Math.max(gap, 0) : Infinity;
 }
 
 /** An email address (a user's, a service account's), not a federated `principal://` identifier or a subject. */

@@ -7,18 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { at, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, STOREFRONT_AS_SLACK_BOT, synthetic, variant, type Json } from '../support/entries.js';
+import { at, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, synthetic, variant, type Json } from '../support/entries.js';
+import { gcloudEvents, gcloudWrite, v2Write } from '../support/terraformThenGcloud.js';
 import { config, findingsArriving } from '../support/run.js';
 import { replayedAsWritten } from '../support/replayAsWritten.js';
 
 const strict = config({ changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }] });
 const [create, createdRevision] = synthetic('seq-v2-operation') as unknown as [Json, Json];
-const USER = 'masatonaka1989@gmail.com';
-const toSlackBot = (e: Json, revision: string, operation: string): Json =>
-  renamed(e, [...STOREFRONT_AS_SLACK_BOT, [SEQ_V2_REVISION, revision], ['deployer@acme-ci.iam.gserviceaccount.com', USER], [SEQ_V2_EVENT_OPERATION, operation], creatorIs(USER)]);
-const v2Write = toSlackBot(at(synthetic('v2-UpdateService'), '2024-05-11T10:00:00Z'), 'x', 'x');
-const gcloudWrite = at(synthetic('v1-ReplaceService-gcloud'), '2024-05-11T10:03:40Z');
-const gcloudEvents = toSlackBot(at(createdRevision, '2024-05-11T10:04:00Z'), 'cloud-run-slack-bot-00099-new', '7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0');
 
 const V2 = '2024-05-11T10:00:00Z';
 const GCLOUD = '2024-05-11T10:03:40Z';

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { MemoryBaselineStore } from '../../../functions/baseline/memory.js';
 import type { Finding } from '../../../functions/findings/finding.js';
 import { Pipeline } from '../../../functions/pipeline.js';
-import { at, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, STOREFRONT_AS_SLACK_BOT, synthetic, variant, type Json } from '../../support/entries.js';
+import { at, synthetic, variant, type Json } from '../../support/entries.js';
+import { gcloudEvents, gcloudWrite, toSlackBot, USER, v2Write } from '../../support/terraformThenGcloud.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 const HOUR = 3_600_000;
@@ -33,12 +34,6 @@ async function live(entries: readonly (Json | readonly [Json, number])[], store 
 const offWindow = (found: readonly Finding[]) => found.filter((f) => f.rule === 'off-window-deploy');
 
 // The user runs Terraform (v2 write, no event in its wait), then deploys with gcloud (v1, operation 7a9d252c-...).
-const USER = 'masatonaka1989@gmail.com';
-const toSlackBot = (e: Json, revision: string, operation: string): Json =>
-  renamed(e, [...STOREFRONT_AS_SLACK_BOT, [SEQ_V2_REVISION, revision], ['deployer@acme-ci.iam.gserviceaccount.com', USER], [SEQ_V2_EVENT_OPERATION, operation], creatorIs(USER)]);
-const v2Write = toSlackBot(at(synthetic('v2-UpdateService'), '2024-05-11T10:00:00Z'), 'x', 'x');
-const gcloudWrite = at(synthetic('v1-ReplaceService-gcloud'), '2024-05-11T10:03:40Z');
-const gcloudEvents = toSlackBot(at(createdRevision, '2024-05-11T10:04:00Z'), 'cloud-run-slack-bot-00099-new', '7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0');
 const gcloudWrite2 = variant(at(gcloudWrite, '2024-05-11T10:03:54Z'), (e) => {
   (((e.protoPayload['response'] as Json)['metadata'] as Json)['annotations'] as Json)['run.googleapis.com/operation-id'] = '0b0b0b0b-0000-4000-8000-000000000002';
 });

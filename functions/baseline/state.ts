@@ -277,11 +277,17 @@ function isEarlierThan(point: TimePoint<unknown>, t: number, n: number): boolean
   return point.t < t || (point.t === t && (point.n ?? 0) < n);
 }
 
+/** The service's newest delete as a point (its nanoseconds when known: deletedAtN), or undefined when none is known. */
+export function deletePoint(baseline: ServiceBaseline | undefined): TimePoint<undefined> | undefined {
+  const deleted = baseline?.deletedAtMs;
+  if (deleted === undefined) return undefined;
+  return baseline!.deletedAtN ? { t: deleted, v: undefined, n: baseline!.deletedAtN } : { t: deleted, v: undefined };
+}
+
 /** True when `at` is before the service's delete (to the nanosecond, for a change): it is about the deleted service. */
 export function beforeDelete(baseline: ServiceBaseline | undefined, at: ChangeInstant): boolean {
-  const deleted = baseline?.deletedAtMs;
-  if (deleted === undefined) return false;
-  return isAfter(baseline!.deletedAtN ? { t: deleted, v: undefined, n: baseline!.deletedAtN } : { t: deleted, v: undefined }, at);
+  const point = deletePoint(baseline);
+  return point !== undefined && isAfter(point, at);
 }
 
 /** A copy of `list` with `item` appended, keeping the newest `limit` (a copy: `list` may be shared with a stored baseline). */
@@ -392,9 +398,8 @@ export function newestRepositoryBefore(baseline: ServiceBaseline | undefined, at
  * Cloud Logging's own form); one of a whole millisecond with its three digits (`.000Z` for a whole second), as ever.
  */
 export function deletedBetween(baseline: ServiceBaseline | undefined, fact: TimePoint<unknown>, at: ChangeInstant): string | undefined {
-  const deleted = baseline?.deletedAtMs;
-  if (deleted === undefined || fact.t > deleted) return undefined;
-  const point = baseline!.deletedAtN ? { t: deleted, v: undefined, n: baseline!.deletedAtN } : { t: deleted, v: undefined };
+  const point = deletePoint(baseline);
+  if (point === undefined || fact.t > point.t) return undefined;
   if (!isLaterPoint(point, fact) || isAfter(point, at)) return undefined;
-  return point.n ? pointTime(point) : new Date(deleted).toISOString();
+  return point.n ? pointTime(point) : new Date(point.t).toISOString();
 }

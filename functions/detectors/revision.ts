@@ -1,7 +1,7 @@
 // Shared reading of a deploy: does it create a revision, and which facts are unknown; and what a delete, or a newer
 // entry applied before a late one, closes. Also the words for where a change applies, and which services are meant to
 // be public.
-import { beforeDelete, changedAfter, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, deletePoint, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, reportedFromEvents, sameOperation, someWaitingWrite, type CompletedRollout } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
 import { isJob, isService, resourceLabel, resourceNounOf, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
@@ -157,9 +157,8 @@ function judgedAfresh(change: DeployChange, baseline: ServiceBaseline): boolean 
 function anotherDeployLater(c: CompletedRollout, point: TimePoint<unknown>, change: DeployChange, baseline: ServiceBaseline): boolean {
   if (sameOperation(c.operationId, change.operationId)) return false;
   if (c.reportedWrite === true && c.withoutWrite !== true) return true;
-  const deleted = baseline.deletedAtMs;
-  if (deleted === undefined || !beforeDelete(baseline, change)) return false;
-  return isLaterPoint(point, baseline.deletedAtN ? { t: deleted, v: undefined, n: baseline.deletedAtN } : { t: deleted, v: undefined });
+  const deleted = deletePoint(baseline);
+  return deleted !== undefined && isAfter(deleted, change) && isLaterPoint(point, deleted);
 }
 
 /** The facts a deploy entry did not carry, in the words findings use. */

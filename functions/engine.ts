@@ -20,7 +20,7 @@ import {
   tiedToEventsOnlyByTime,
   isComplete,
   joinedByTimeAlone,
-  createdAfterWrite,
+  createdOutsideWrite,
   observe,
   oldestRollout,
   openedAt,
@@ -30,7 +30,7 @@ import {
   rolloutForObservation,
   rolloutForWrite,
   withObserved,
-  withServiceOperation,
+  withOtherOperation,
   writtenAt,
   type CompletedRollout,
   type ObservedFacts,
@@ -757,7 +757,7 @@ export class Engine {
         // gcloud's second write, say): its operation is kept with them, as one judged with them would be.
         const waiting = observation.operationId === undefined || observation.revision === undefined ? -1 : rollouts.findIndex((r) => r.write === undefined && r.observed?.revision === observation.revision);
         const observed = waiting >= 0 ? rollouts[waiting]!.observed! : undefined;
-        const ids = observed && withServiceOperation(observed.serviceOperationIds, observation.operationId, observed.operationId);
+        const ids = observed && withOtherOperation(observed.serviceOperationIds, observation.operationId, observed.operationId);
         if (observed && ids !== observed.serviceOperationIds) {
           rollouts[waiting] = withObserved(rollouts[waiting]!, { ...observed, serviceOperationIds: ids! });
           setRollouts(draft, rollouts);
@@ -851,7 +851,7 @@ export class Engine {
    * (joinedByTimeAlone), could as well belong to, or undefined: a write of its creator judged without its events whose
    * span it falls in (lateHalfOf), or another write of its creator waiting without events that only time ties to
    * them, within the same window. Neither an operation id nor the creator tells them apart; the revision's creation
-   * time rules out a waiting write it was created before or long after (createdAfterWrite).
+   * time rules out a waiting write it was created before or long after (createdOutsideWrite).
    */
   private otherOwner(draft: MutableBaseline, rollouts: readonly Rollout[], index: number, o: RevisionObservation): string | undefined {
     if (!joinedByTimeAlone(rollouts[index]!, o)) return undefined;
@@ -860,8 +860,8 @@ export class Engine {
     for (let i = 0; i < rollouts.length; i++) {
       const write = rollouts[i]!.write;
       if (i === index || write === undefined || rollouts[i]!.observed !== undefined || !tiedToEventsOnlyByTime(write)) continue;
-      // Not a write the revision was created before, or long after (createdAfterWrite): it cannot be that write's.
-      if (o.level === 'revision' && createdAfterWrite(o.createdMs, write) === Infinity) continue;
+      // Not a write the revision was created before, or long after (createdOutsideWrite): it cannot be that write's.
+      if (o.level === 'revision' && createdOutsideWrite(o.createdMs, write)) continue;
       // Not another principal's (whatever shape its identifier has: this only says what may be).
       if (o.creator !== undefined && write.principal !== undefined && write.principal.id.toLowerCase() !== o.creator.toLowerCase()) continue;
       const gap = o.timeMs - write.timeMs;
@@ -996,14 +996,14 @@ export class Engine {
 /**
  * Keeps the operation id of `write`, a repeat of a write judged as a deploy before it came (detectors/revision.ts
  * judgedRepeatOf), with that write's completed entry (CompletedRollout.repeatOperationIds, the newest
- * SERVICE_OPERATIONS_LIMIT), so its revision's events, which carry it, are found to be that deploy's (awaitingEvents).
+ * OTHER_OPERATIONS_LIMIT), so its revision's events, which carry it, are found to be that deploy's (awaitingEvents).
  */
 function keepRepeatOperation(draft: MutableBaseline, write: DeployChange): void {
   if (write.operationId === undefined || !draft.completed || !isService(write.target)) return;
   const judged = judgedRepeatOf(write, draft);
   const index = judged === undefined ? -1 : draft.completed.indexOf(judged);
   if (index < 0) return;
-  const ids = withServiceOperation(judged!.repeatOperationIds, write.operationId, judged!.operationId);
+  const ids = withOtherOperation(judged!.repeatOperationIds, write.operationId, judged!.operationId);
   if (ids !== judged!.repeatOperationIds) replaceCompleted(draft, index, { ...judged!, repeatOperationIds: ids! });
 }
 
@@ -1017,7 +1017,7 @@ function noteServiceOperation(draft: MutableBaseline, observation: RevisionObser
   const index = draft.completed!.findIndex((c) => c.withoutWrite === true && c.claimedByTime !== true && c.revision === observation.revision);
   if (index < 0) return;
   const events = draft.completed![index]!;
-  const ids = withServiceOperation(events.serviceOperationIds, observation.operationId, events.operationId);
+  const ids = withOtherOperation(events.serviceOperationIds, observation.operationId, events.operationId);
   if (ids !== events.serviceOperationIds) replaceCompleted(draft, index, { ...events, serviceOperationIds: ids! });
 }
 

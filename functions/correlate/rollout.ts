@@ -12,7 +12,7 @@
 //   service whose write is closest before it (within the wait), though a service-level event never by time alone a
 //   write that only time ties to its events (a v2 write: the service event may be a later traffic edit's), nor a
 //   revision's event such a write by another principal than the revision's creator (createdByOther), nor one it was
-//   created before or more than a minute after (createdAfterWrite: its `metadata.creationTimestamp`); with no
+//   created before or more than a minute after (createdOutsideWrite: its `metadata.creationTimestamp`); with no
 //   open rollout a revision's event opens one of its own (the write may still come: entries arrive out of order);
 //   events of a v1 write judged without them (CompletedRollout.eventsAwaited), by its operation id or that of a
 //   repeat of it that came after it was judged (repeatOperationIds: gcloud's first write, the second judged alone),
@@ -32,7 +32,7 @@
 import type { RevisionObservation } from '../audit/systemEvent.js';
 import { CLIENT_TEXT_MAX_LENGTH } from '../audit/normalize.js';
 import { truncatePlain } from '../untrustedText.js';
-import { isBefore, pointAt, pointTime } from '../baseline/state.js';
+import { appendBounded, isBefore, pointAt, pointTime } from '../baseline/state.js';
 import {
   enforcedPolicyOf,
   imagesFromContainers,
@@ -64,7 +64,7 @@ export interface ObservedFacts {
   readonly operationId?: string;
   /**
    * Operation ids of the service events that joined (the service's last change when each was written: gcloud's second
-   * write, say), other than `operationId`; at most SERVICE_OPERATIONS_LIMIT, the newest. Kept on the completed entry
+   * write, say), other than `operationId`; at most OTHER_OPERATIONS_LIMIT, the newest. Kept on the completed entry
    * of events judged alone (CompletedRollout.serviceOperationIds).
    */
   readonly serviceOperationIds?: readonly string[];
@@ -190,7 +190,7 @@ export interface CompletedRollout {
    * was judged alone), which made no revision and no completed entry of their own. Their revision's system events carry
    * such an id (the revision event carries gcloud's first write's): while this entry awaits its events, they are its
    * late half as events of its own operation would be (awaitingEvents), not a deploy of their own. At most
-   * SERVICE_OPERATIONS_LIMIT, the newest; absent in baselines stored before it was kept.
+   * OTHER_OPERATIONS_LIMIT, the newest; absent in baselines stored before it was kept.
    */
   readonly repeatOperationIds?: readonly string[];
   /**
@@ -256,13 +256,13 @@ export function reportedFromEvents(completed: readonly CompletedRollout[] | unde
   );
 }
 
-/** ObservedFacts.serviceOperationIds and CompletedRollout.serviceOperationIds kept at most (the newest). */
-export const SERVICE_OPERATIONS_LIMIT = 4;
+/** Other operations' ids kept with a rollout at most (serviceOperationIds, repeatOperationIds): the newest. */
+export const OTHER_OPERATIONS_LIMIT = 4;
 
-/** `ids` with `id` added last (once; not `own`, the revision events' operation), the newest SERVICE_OPERATIONS_LIMIT kept. */
-export function withServiceOperation(ids: readonly string[] | undefined, id: string | undefined, own: string | undefined): readonly string[] | undefined {
+/** `ids` with `id` added last (once; not `own`, the rollout's own operation), the newest OTHER_OPERATIONS_LIMIT kept. */
+export function withOtherOperation(ids: readonly string[] | undefined, id: string | undefined, own: string | undefined): readonly string[] | undefined {
   if (id === undefined || id === own || ids?.includes(id)) return ids;
-  return [...(ids ?? []), id].slice(-SERVICE_OPERATIONS_LIMIT);
+  return appendBounded(ids ?? [], id, OTHER_OPERATIONS_LIMIT);
 }
 
 /** When the deploy of a completed entry happened, to the nanosecond (`t` and `n`). */
@@ -366,17 +366,16 @@ export const CREATED_WITHIN_MS = 60_000;
 export const CLOCK_SKEW_MS = 1_000;
 
 /**
- * How long after `write` a revision created at `createdMs` was created, where that decides whether it is the write's
- * revision: a write that nothing but time ties to its events (tiedToEventsOnlyByTime); 0 for one created within
- * CLOCK_SKEW_MS before the write. Infinity where it cannot be (created before the write, beyond CLOCK_SKEW_MS, or
- * more than CREATED_WITHIN_MS after it); undefined where the creation time is unknown or the write is tied to its
- * events otherwise (then time and principal decide, as before), and for an operation's completion entry (logged when
- * the operation ended, after the revision was created).
+ * True when a revision created at `createdMs` cannot be the revision of `write`, a write that nothing but time ties to
+ * its events (tiedToEventsOnlyByTime): created before it (beyond CLOCK_SKEW_MS) or more than CREATED_WITHIN_MS after
+ * it. False where the creation time is unknown or the write is tied to its events otherwise (then time and principal
+ * decide, as before), and for an operation's completion entry (logged when the operation ended, after the revision was
+ * created).
  */
-export function createdAfterWrite(createdMs: number | undefined, write: DeployChange | undefined): number | undefined {
-  if (createdMs === undefined || write === undefined || write.operationCompletion || !tiedToEventsOnlyByTime(write)) return undefined;
+export function createdOutsideWrite(createdMs: number | undefined, write: DeployChange | undefined): boolean {
+  if (createdMs === undefined || write === undefined || write.operationCompletion || !tiedToEventsOnlyByTime(write)) return false;
   const gap = createdMs - write.timeMs;
-  return gap >= -CLOCK_SKEW_MS && gap <= CREATED_WITHIN_MS ? Math.max(gap, 0) : Infinity;
+  return gap < -CLOCK_SKEW_MS || gap > CREATED_WITHIN_MS;
 }
 
 /** An email address (a user's, a service account's), not a federated `principal://` identifier or a subject. */
@@ -430,8 +429,8 @@ export function rolloutForWrite(rollouts: readonly Rollout[], write: DeployChang
     if (write.revision && observed.revision && write.revision !== observed.revision) return;
     // A revision another principal made (its creator) is not this write's, where only time would tie them.
     if (observed.revisionEvent === true && createdByOther(observed.creator, write)) return;
-    // Nor a revision created before the write or long after it (createdAfterWrite).
-    if (observed.revisionEvent === true && createdAfterWrite(observed.revisionCreatedMs, write) === Infinity) return;
+    // Nor a revision created before the write or long after it (createdOutsideWrite).
+    if (observed.revisionEvent === true && createdOutsideWrite(observed.revisionCreatedMs, write)) return;
     const gap = observed.firstSeenMs - write.timeMs;
     if (gap >= 0 && gap <= waitMs && gap < nearestGap) {
       nearest = i;
@@ -490,9 +489,8 @@ export function rolloutForObservation(rollouts: readonly Rollout[], observation:
     const generation = rollout.write?.generation;
     const generationKnown = observation.generation !== undefined && generation !== undefined;
     if (generationKnown && observation.generation === generation && rollout.observed === undefined) return i;
-    // Nor one created before such a write or long after it (createdAfterWrite).
-    const created = observation.level === 'revision' ? createdAfterWrite(observation.createdMs, rollout.write) : undefined;
-    if (created === Infinity) continue;
+    // Nor one created before such a write or long after it (createdOutsideWrite).
+    if (observation.level === 'revision' && createdOutsideWrite(observation.createdMs, rollout.write)) continue;
     // A service event is not the deploy's own: it follows every change of the service (a traffic or settings edit
     // that made no revision, judged at once, included), its Ready is the service's and its operation id the last
     // change's. Time alone does not tie it to a write that nothing else ties to its events (a v2 write): it would
@@ -657,7 +655,7 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
 /** ObservedFacts.serviceOperationIds after the event `o` (a service event adds its operation id). */
 function serviceOperationsOf(current: ObservedFacts | undefined, o: RevisionObservation): { serviceOperationIds?: readonly string[] } {
   const own = current?.operationId ?? (o.level === 'revision' ? o.operationId : undefined);
-  const ids = o.level === 'service' ? withServiceOperation(current?.serviceOperationIds, o.operationId, own) : current?.serviceOperationIds;
+  const ids = o.level === 'service' ? withOtherOperation(current?.serviceOperationIds, o.operationId, own) : current?.serviceOperationIds;
   // A revision event opening the rollout after a service event said its operation: not a service operation after all.
   const kept = ids?.filter((id) => id !== own);
   return kept && kept.length > 0 ? { serviceOperationIds: kept } : {};

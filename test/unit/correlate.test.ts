@@ -392,7 +392,7 @@ describe('a v2 write logged as a long-running operation: a first entry (the requ
       ['not a deploy whose generation says otherwise, even if older', waiting(deploy(t, alice, 23), deploy(t + 30_000, alice)), event({ generation: 24, timeMs: t + 5_000 }), 1],
       ['a deploy still without events before one whose revision is known', [withObserved(waiting(deploy(t, alice), deploy(t + 30_000, bob))[0]!, observe(undefined, { ...observation(undefined, t + 10_000), revision: 'svc-00001-abc' })), waiting(deploy(t, alice), deploy(t + 30_000, bob))[1]!], event({ timeMs: t + 5_000 }), 1],
       ['none when every deploy is more than the wait before it', waiting(deploy(t - 700_000, alice), deploy(t - 650_000, bob)), event({}), -1],
-      // The revision's creation time (createdAfterWrite): not a write it was created before, nor one long before it.
+      // The revision's creation time (createdOutsideWrite): not a write it was created before, nor one long before it.
       ['no deploy when the revision was created long after both', waiting(deploy(t, alice), deploy(t + 30_000, alice)), event({ createdMs: t + 90_140, timeMs: t + 100_000 }), -1],
       ['not the oldest deploy when the revision was created long after it, right after the other', waiting(deploy(t - 60_000, alice), deploy(t + 30_000, alice)), event({ createdMs: t + 30_140 }), 1],
       ['not a deploy the revision was created before, whatever ranks it first', waiting(deploy(t, alice, 23), deploy(t + 30_000, alice)), event({ generation: 24, createdMs: t + 140 }), 0],

@@ -106,6 +106,17 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
    */
   const LEASES_RUN_OUT_MS = 12_000;
 
+  /**
+   * Publishes `data` to the dead-letter topic as Pub/Sub forwards a message after failed deliveries: its attributes
+   * plus the source subscription and a delivery count of 5 (the Terraform module's maxDeliveryAttempts).
+   */
+  async function forwardedByPubSub(topic: string, data: string, attributes: Record<string, string>, sourceSubscription: string): Promise<void> {
+    await pubsub.topic(topic).publishMessage({
+      data: Buffer.from(data),
+      attributes: { ...attributes, CloudPubSubDeadLetterSourceSubscription: sourceSubscription, CloudPubSubDeadLetterSourceDeliveryCount: '5' },
+    });
+  }
+
   const auditEntry = JSON.stringify({ insertId: 'e-1', logName: 'projects/p/logs/cloudaudit.googleapis.com%2Factivity' });
   const finding = JSON.stringify({ id: 'a'.repeat(32), rule: 'public-invoker-grant' });
   const timestamp = { 'logging.googleapis.com/timestamp': '2024-05-01T10:00:00Z' };
@@ -163,10 +174,7 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     const t = await topology();
     const forgedEntry = JSON.stringify({ insertId: 'forged', logName: 'projects/p/logs/cloudaudit.googleapis.com%2Factivity' });
     await publishDeadLetter(publisher, t.findingsDeadLetterTopic, { data: Buffer.from(forgedEntry), attributes: timestamp, reason: 'x', stage: 'parse', function: 'detect', messageId: '7' });
-    await pubsub.topic(t.deadLetterTopic).publishMessage({
-      data: Buffer.from(finding),
-      attributes: { ...findingAttributes, CloudPubSubDeadLetterSourceSubscription: topologyNames(t.prefix).notifySubscription('slack'), CloudPubSubDeadLetterSourceDeliveryCount: '5' },
-    });
+    await forwardedByPubSub(t.deadLetterTopic, finding, findingAttributes, topologyNames(t.prefix).notifySubscription('slack'));
 
     const dry = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3', '--dry-run']);
     expect(dry.code).toBe(0);
@@ -192,10 +200,7 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
   it("leaves a letter of a sink's hold that claims another sink where it is, and redrives each sink's own for it alone", async () => {
     const t = await topology();
     await publishDeadLetter(publisher, t.findingsDeadLetterTopic, { data: Buffer.from(finding), attributes: findingAttributes, reason: 'x', stage: 'deliver', function: 'notify', context: { sink: 'pagerduty' }, messageId: '8' });
-    await pubsub.topic(t.findingsDeadLetterTopic).publishMessage({
-      data: Buffer.from(finding),
-      attributes: { ...findingAttributes, CloudPubSubDeadLetterSourceSubscription: topologyNames(t.prefix).notifySubscription('pagerduty'), CloudPubSubDeadLetterSourceDeliveryCount: '5' },
-    });
+    await forwardedByPubSub(t.findingsDeadLetterTopic, finding, findingAttributes, topologyNames(t.prefix).notifySubscription('pagerduty'));
     const own = JSON.stringify({ id: 'b'.repeat(32), rule: 'public-invoker-grant' });
     await publishDeadLetter(publisher, t.pagerdutyDeadLetterTopic, { data: Buffer.from(own), attributes: findingAttributes, reason: 'y', stage: 'deliver', function: 'notify', context: { sink: 'pagerduty' }, messageId: '9' });
 
@@ -226,10 +231,7 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     const byNotify = JSON.stringify({ id: 'c'.repeat(32), rule: 'public-invoker-grant' });
     await publishDeadLetter(publisher, t.pagerdutyDeadLetterTopic, { data: Buffer.from(byNotify), attributes: forged, reason: 'z', stage: 'deliver', function: 'notify', context: { sink: 'pagerduty' }, messageId: '10' });
     const byPubSub = JSON.stringify({ id: 'd'.repeat(32), rule: 'public-invoker-grant' });
-    await pubsub.topic(t.pagerdutyDeadLetterTopic).publishMessage({
-      data: Buffer.from(byPubSub),
-      attributes: { ...forged, CloudPubSubDeadLetterSourceSubscription: topologyNames(t.prefix).notifySubscription('pagerduty'), CloudPubSubDeadLetterSourceDeliveryCount: '5' },
-    });
+    await forwardedByPubSub(t.pagerdutyDeadLetterTopic, byPubSub, forged, topologyNames(t.prefix).notifySubscription('pagerduty'));
 
     const run = await runwatch(['redrive', '--prefix', t.prefix, '--project', project, '--wait', '3']);
     expect(run.stderr).toContain('redrove 2 dead letters (0 to the audit topic, 2 to the findings topic)');

@@ -8,4 +8,17 @@ if (!existsSync(entry)) {
   process.exit(1);
 }
 const { main } = await import(entry.href);
-process.exitCode = await main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+const code = await main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+// Every command has finished its work (and closed its clients) when main returns. What is left are timers the client
+// libraries do not clear (gax retries of a call already failed, gRPC reconnect backoff), which held the process open
+// for seconds after its last line. Exit once stdout and stderr have written out what they hold.
+await Promise.all([process.stdout, process.stderr].map(flushed));
+process.exit(code);
+
+/** Resolves when `stream` holds nothing unwritten, or can no longer write (a closed pipe). */
+function flushed(stream) {
+  return new Promise((resolve) => {
+    if (stream.writableLength === 0 || stream.destroyed) return resolve();
+    stream.once('drain', resolve).once('error', resolve).once('close', resolve);
+  });
+}

@@ -43,6 +43,25 @@ export function at(entry: Json, timestamp: string, insertId = `t-${timestamp}`):
   });
 }
 
+/**
+ * The revision system event `entry` with its revision created at `timestamp` (its `response.metadata.creationTimestamp`,
+ * read as RevisionObservation.createdMs). at() keeps a fixture's gap between the two (about 19 s in synthetic-seq-*),
+ * which puts a revision moved next to another write far from it; real entries show a revision created 131-143 ms after
+ * the write that made it (writeTime + 140 ms: createdAfter). Throws for an entry that is not a revision event.
+ */
+export function createdAt(entry: Json, timestamp: string): Json {
+  return variant(entry, (e) => {
+    const metadata = revisionEventMetadata(e);
+    if (!metadata) throw new Error('createdAt: not a revision system event');
+    metadata['creationTimestamp'] = timestamp;
+  });
+}
+
+/** When Cloud Run creates the revision of a write made at `writeTime`: 140 ms later, as in real entries (ISO). */
+export function createdAfter(writeTime: string, ms = 140): string {
+  return new Date(Date.parse(writeTime) + ms).toISOString();
+}
+
 /** The response metadata of a revision system event (`.../system_event`, a Revision), else undefined. */
 function revisionEventMetadata(e: Json & { protoPayload?: Json }): Record<string, unknown> | undefined {
   if (typeof e['logName'] !== 'string' || !e['logName'].endsWith('%2Fsystem_event')) return undefined;

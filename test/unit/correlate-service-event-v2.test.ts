@@ -7,7 +7,7 @@
 // revision or operation (the deploy's own revision event, coming after, must still join it).
 import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
-import { at, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, synthetic, variant, type Json } from '../support/entries.js';
+import { at, createdAfter, createdAt, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, synthetic, variant, type Json } from '../support/entries.js';
 import { config, findingsLive, findingsOf } from '../support/run.js';
 
 const ATTACKER_IMAGE = 'docker.io/attacker/storefront:latest';
@@ -53,8 +53,8 @@ const trafficEvent = variant(
   },
 );
 
-/** The deploy's own revision event (synthetic-seq-v2-operation's), Ready True: its revision serves. */
-const deployedRevision = renamed(at(createdRevision, '2024-06-01T11:00:40Z'), [
+/** The deploy's own revision event (synthetic-seq-v2-operation's), Ready True: its revision serves; created 140 ms after the write. */
+const deployedRevision = renamed(createdAt(at(createdRevision, '2024-06-01T11:00:40Z'), createdAfter('2024-06-01T11:00:00Z')), [
   [SEQ_V2_REVISION, NEW_REVISION],
   [SEQ_V2_EVENT_OPERATION, 'op-00002'],
   ['europe-west1-docker.pkg.dev/acme-prod/web/storefront', 'docker.io/attacker/storefront'],

@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { at, byPrincipal, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, synthetic, variant, type Json } from '../support/entries.js';
+import { at, byPrincipal, createdAfter, createdAt, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, synthetic, variant, type Json } from '../support/entries.js';
 import { config, findingsArriving } from '../support/run.js';
 import { replayedAsWritten } from '../support/replayAsWritten.js';
 
@@ -56,9 +56,13 @@ function v2Write(d: Deployer, time: string): Json {
   });
 }
 
-/** The revision system event (synthetic-seq-v2-operation's) of `d`'s revision at `time`: its creator, image, digest. */
-function revisionEvent(d: Deployer, time: string): Json {
-  const renamedEvent = renamed(at(createdRevision, time, `ev-${d.revision}`), [[SEQ_V2_REVISION, d.revision], [SEQ_V2_EVENT_OPERATION, `op-${d.revision}`], creatorIs(d.principal)]);
+/**
+ * The revision system event (synthetic-seq-v2-operation's) of `d`'s revision at `time`: its creator, image, digest,
+ * the revision created 140 ms after its write at `writeTime`, as in real entries (at() alone would keep the fixture's
+ * 19 s before the event, after the second write for the first revision).
+ */
+function revisionEvent(d: Deployer, time: string, writeTime: string): Json {
+  const renamedEvent = renamed(createdAt(at(createdRevision, time, `ev-${d.revision}`), createdAfter(writeTime)), [[SEQ_V2_REVISION, d.revision], [SEQ_V2_EVENT_OPERATION, `op-${d.revision}`], creatorIs(d.principal)]);
   return variant(renamedEvent, (e) => {
     const response = e.protoPayload['response'] as Record<string, Json>;
     const spec = response['spec']!;
@@ -109,8 +113,8 @@ const OTHER_SERVICE = at(renamed(create, [['services/storefront', 'services/chec
 function entriesOf(c: Case): readonly [Json, string][] {
   const w1 = v2Write(c.first, W1);
   const w2 = v2Write(c.second, W2);
-  const e1 = revisionEvent(c.first, E1);
-  const e2 = revisionEvent(c.second, E2);
+  const e1 = revisionEvent(c.first, E1, W1);
+  const e2 = revisionEvent(c.second, E2, W2);
   const before: [Json, string][] = [
     [create, '2024-06-01T10:00:01Z'],
     [createdRevision, '2024-06-01T10:00:22Z'],

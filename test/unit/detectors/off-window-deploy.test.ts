@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { at, corpus, creatorIs, deleteServiceAt, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, STOREFRONT_AS_SLACK_BOT, synthetic, variant, withV1Image, type Json } from '../../support/entries.js';
+import { at, corpus, createdAfter, createdAt, creatorIs, deleteServiceAt, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, STOREFRONT_AS_SLACK_BOT, synthetic, variant, withV1Image, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 // Europe/Berlin: CET (UTC+1) in winter, CEST (UTC+2) from the last Sunday of March to the last Sunday of October.
@@ -346,8 +346,11 @@ describe('off-window-deploy on a write through the other API version than the de
   });
 
   // The revision event created by the v2 write's own principal, as it would be (Cloud Run records the caller as its
-  // creator; the fixture's is the console user's).
-  const byDeployer = JSON.parse(JSON.stringify(laterRevisionEvent).replaceAll('masatonaka1989@gmail.com', 'deployer@acme-ci.iam.gserviceaccount.com')) as Json;
+  // creator; the fixture's is the console user's), 140 ms after that write, as in real entries.
+  const byDeployer = createdAt(
+    JSON.parse(JSON.stringify(laterRevisionEvent).replaceAll('masatonaka1989@gmail.com', 'deployer@acme-ci.iam.gserviceaccount.com')) as Json,
+    createdAfter('2024-05-11T22:58:50Z'),
+  );
 
   it('a revision event that comes after it was judged as no revision is a deploy all the same (live)', async () => {
     const found = await waitedOut([...v1Deploy, v2Update, muchLater, byDeployer], true);

@@ -61,13 +61,14 @@ function v2Write(d: Deployer, time: string): Json {
  * the revision created 140 ms after its write at `writeTime`, as in real entries (at() alone would keep the fixture's
  * 19 s before the event, after the second write for the first revision).
  */
-function revisionEvent(d: Deployer, time: string, writeTime: string): Json {
+function revisionEvent(d: Deployer, time: string, writeTime: string, noCreationTime = false): Json {
   const renamedEvent = renamed(createdAt(at(createdRevision, time, `ev-${d.revision}`), createdAfter(writeTime)), [[SEQ_V2_REVISION, d.revision], [SEQ_V2_EVENT_OPERATION, `op-${d.revision}`], creatorIs(d.principal)]);
   return variant(renamedEvent, (e) => {
     const response = e.protoPayload['response'] as Record<string, Json>;
     const spec = response['spec']!;
     spec['serviceAccountName'] = d.serviceAccount;
     (spec['containers'] as Json[])[0]!['image'] = d.image;
+    if (noCreationTime) delete response['metadata']!['creationTimestamp'];
     const status = response['status']!;
     status['imageDigest'] = d.digest;
     (status['containerStatuses'] as Json[])[0]!['imageDigest'] = d.digest;
@@ -86,6 +87,8 @@ interface Case {
   readonly first: Deployer;
   readonly second: Deployer;
   readonly delivery: Delivery;
+  /** The revision events logged without `metadata.creationTimestamp`. */
+  readonly noCreationTime?: true;
 }
 
 /** The writes, 30 s apart, and their revisions' events (each in its write's wait, after both writes). */
@@ -113,8 +116,8 @@ const OTHER_SERVICE = at(renamed(create, [['services/storefront', 'services/chec
 function entriesOf(c: Case): readonly [Json, string][] {
   const w1 = v2Write(c.first, W1);
   const w2 = v2Write(c.second, W2);
-  const e1 = revisionEvent(c.first, E1, W1);
-  const e2 = revisionEvent(c.second, E2, W2);
+  const e1 = revisionEvent(c.first, E1, W1, c.noCreationTime);
+  const e2 = revisionEvent(c.second, E2, W2, c.noCreationTime);
   const before: [Json, string][] = [
     [create, '2024-06-01T10:00:01Z'],
     [createdRevision, '2024-06-01T10:00:22Z'],
@@ -191,14 +194,15 @@ describe("late revision events of two principals' v2 deploys join each its own d
   }
 });
 
-describe("late revision events of one principal's two v2 deploys: which write's they are is said to be uncertain", () => {
+describe("late revision events of one principal's two v2 deploys, without a creation time: which write's they are is said to be uncertain", () => {
   // The same CI account deploys twice, 30 s apart: neither an operation id nor the creator ties the first revision's
   // events, delivered after the first write's wait ran out, to one write or the other (both are within their waits, by
-  // their principal). They join the write still waiting, as before; its findings say the revision may be the other
-  // write's, rather than passing the guess off as known.
+  // their principal), nor, logged without a `metadata.creationTimestamp`, the revision's creation time (with one, it
+  // does: creation-time-owner). They join the write still waiting, as before; its findings say the revision may be the
+  // other write's, rather than passing the guess off as known.
   const first: Deployer = { ...DEPLOYERS.ci, revision: 'storefront-00002-one' };
   const second: Deployer = { ...DEPLOYERS.ci, image: 'ghcr.io/acme-ci/storefront:v3', digest: `ghcr.io/acme-ci/storefront@sha256:${'f'.repeat(64)}`, revision: 'storefront-00003-two' };
-  const c: Case = { label: 'ci twice', first, second, delivery: 'late, first events first' };
+  const c: Case = { label: 'ci twice', first, second, delivery: 'late, first events first', noCreationTime: true };
 
   /** The second write's findings judged with a revision's events: the revision, and whose it may be. */
   const uncertain = (found: readonly Finding[]): string[] =>
@@ -222,7 +226,7 @@ describe("late revision events of one principal's two v2 deploys: which write's 
   }
 
   it('guard: two principals, the creator tells: no uncertainty', async () => {
-    const two: Case = { label: 'two', first: { ...DEPLOYERS.console, revision: first.revision }, second, delivery: 'late, first events first' };
+    const two: Case = { label: 'two', first: { ...DEPLOYERS.console, revision: first.revision }, second, delivery: 'late, first events first', noCreationTime: true };
     const found = uncertain(await findingsArriving(entriesOf(two), cfg, new MemoryBaselineStore()));
     expect(found.length).toBeGreaterThan(0);
     expect(found.every((f) => f.endsWith(' certain'))).toBe(true);

@@ -20,6 +20,7 @@ import {
   tiedToEventsOnlyByTime,
   isComplete,
   joinedByTimeAlone,
+  createdFor,
   createdOutsideWrite,
   observe,
   oldestRollout,
@@ -851,17 +852,24 @@ export class Engine {
    * (joinedByTimeAlone), could as well belong to, or undefined: a write of its creator judged without its events whose
    * span it falls in (lateHalfOf), or another write of its creator waiting without events that only time ties to
    * them, within the same window. Neither an operation id nor the creator tells them apart; the revision's creation
-   * time rules out a waiting write it was created before or long after (createdOutsideWrite).
+   * time rules out a waiting write it was created before or long after (createdOutsideWrite), and a write, waiting or
+   * judged, more than a second before the joined write when the revision was created soonest after the joined one,
+   * within seconds (createdFor).
    */
   private otherOwner(draft: MutableBaseline, rollouts: readonly Rollout[], index: number, o: RevisionObservation): string | undefined {
     if (!joinedByTimeAlone(rollouts[index]!, o)) return undefined;
-    const completed = lateHalfOf(draft.completed, true, o.timeMs, o.creator, o.revision);
+    // Not a write that the revision's creation time tells from the one it joined (createdFor: created soonest after
+    // the joined write, within seconds, the other more than the clocks' skew before it).
+    const joinedMs = rollouts[index]!.write!.timeMs;
+    const toldApart = (otherMs: number): boolean => o.level === 'revision' && createdFor(o.createdMs, [joinedMs, otherMs]) === 0;
+    const completed = lateHalfOf(draft.completed, true, o.timeMs, o.creator, o.revision, (c) => toldApart(c.t));
     if (completed >= 0) return writtenAt(draft.completed![completed]!).time;
     for (let i = 0; i < rollouts.length; i++) {
       const write = rollouts[i]!.write;
       if (i === index || write === undefined || rollouts[i]!.observed !== undefined || !tiedToEventsOnlyByTime(write)) continue;
       // Not a write the revision was created before, or long after (createdOutsideWrite): it cannot be that write's.
       if (o.level === 'revision' && createdOutsideWrite(o.createdMs, write)) continue;
+      if (toldApart(write.timeMs)) continue;
       // Not another principal's (whatever shape its identifier has: this only says what may be).
       if (o.creator !== undefined && write.principal !== undefined && write.principal.id.toLowerCase() !== o.creator.toLowerCase()) continue;
       const gap = o.timeMs - write.timeMs;

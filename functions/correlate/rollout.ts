@@ -12,11 +12,12 @@
 //   service whose write is closest before it (within the wait), though a service-level event never by time alone a
 //   write that only time ties to its events (a v2 write: the service event may be a later traffic edit's), nor a
 //   revision's event such a write by another principal than the revision's creator (createdByOther), nor one it was
-//   created before or more than a minute after (createdOutsideWrite: its `metadata.creationTimestamp`); with no
-//   open rollout a revision's event opens one of its own (the write may still come: entries arrive out of order);
-//   events of a v1 write judged without them (CompletedRollout.eventsAwaited), by its operation id or that of a
-//   repeat of it that came after it was judged (repeatOperationIds: gcloud's first write, the second judged alone),
-//   are its late half (awaitingEvents), not a deploy of their own;
+//   created before or more than a minute after (createdOutsideWrite: its `metadata.creationTimestamp`); of such
+//   writes seconds apart, the one it was created soonest after, within seconds (createdFor: one principal's two
+//   deploys); with no open rollout a revision's event opens one of its own (the write may still come: entries
+//   arrive out of order); events of a v1 write judged without them (CompletedRollout.eventsAwaited), by its
+//   operation id or that of a repeat of it that came after it was judged (repeatOperationIds: gcloud's first write,
+//   the second judged alone), are its late half (awaitingEvents), not a deploy of their own;
 // - the rollout completes as soon as it has the write and a final Ready condition (True or False) for its
 //   revision, or when the wait runs out (`correlation.waitSeconds`, default 600 s: image import plus the default
 //   4-minute startup probe fit in it), counted from when the half arrived. A half that never arrives leaves its
@@ -215,7 +216,14 @@ export interface CompletedRollout {
  * Index of the completed entry whose missing half this is (see CompletedRollout.otherHalf), or -1: `events` true for
  * system events of an unnamed revision (the entry lacked its events), false for a write (it lacked its write).
  */
-export function lateHalfOf(completed: readonly CompletedRollout[] | undefined, events: boolean, timeMs: number, principal: string | undefined, revision: string | undefined): number {
+export function lateHalfOf(
+  completed: readonly CompletedRollout[] | undefined,
+  events: boolean,
+  timeMs: number,
+  principal: string | undefined,
+  revision: string | undefined,
+  excluded?: (c: CompletedRollout) => boolean,
+): number {
   if (!completed) return -1;
   const who = principal?.toLowerCase();
   // Of the spans that match, the nearest half: for events the latest write at or before them, for a write the first
@@ -229,6 +237,7 @@ export function lateHalfOf(completed: readonly CompletedRollout[] | undefined, e
     if (who !== undefined && half.principal !== undefined && half.principal.toLowerCase() !== who) return;
     // A revision the entry named that is not this one: another deploy.
     if (revision !== undefined && c.revision !== undefined && c.revision !== revision) return;
+    if (excluded?.(c) === true) return;
     const after = events ? timeMs - c.t : c.t - timeMs;
     // Halves on the expected side first (distance from 0), then those a burst the other way.
     const distance = after >= 0 ? after : BURST_MS - after;
@@ -354,7 +363,8 @@ export function tiedToEventsOnlyByTime(write: DeployChange): boolean {
  * How long after its write Cloud Run creates the revision, at most, for the creation time to tie them: real entries
  * show the revision's `metadata.creationTimestamp` 131-143 ms after the write that made it. A minute (BURST_MS) is
  * generous: it only rules out a write minutes before the revision (another deploy's, whose events never came), not one
- * of two deploys seconds apart; those are still told apart as before (creator, then the oldest waiting).
+ * of two deploys seconds apart; of those, the one the revision was created soonest after, within seconds, takes it
+ * (createdFor), else they are told apart as before (creator, then the oldest waiting).
  */
 export const CREATED_WITHIN_MS = 60_000;
 
@@ -376,6 +386,36 @@ export function createdOutsideWrite(createdMs: number | undefined, write: Deploy
   if (createdMs === undefined || write === undefined || write.operationCompletion || !tiedToEventsOnlyByTime(write)) return false;
   const gap = createdMs - write.timeMs;
   return gap < -CLOCK_SKEW_MS || gap > CREATED_WITHIN_MS;
+}
+
+/**
+ * How long after a write its revision may be created for the creation time to decide which of two writes that only
+ * time ties to their events made it (createdFor): real entries show a revision created 131-143 ms after its write
+ * (kktae-demo and panther CreateService: the response's creationTimestamp). Five seconds leaves room for the two
+ * clocks (CLOCK_SKEW_MS) and a slow control plane; a revision created later than that after the last write before it
+ * is not told by its creation time (the oldest waiting write is still preferred, and the findings say it may be the
+ * other's: revisionMayBeOf).
+ */
+export const CREATED_DECIDES_MS = 5_000;
+
+/**
+ * Index among `writtenMs` (the times of writes that only time ties to their events, each of which could be the
+ * revision's) of the write that a revision created at `createdMs` was made by, as its creation time tells, or -1 when it
+ * does not tell: the last written before the revision was created (or up to CLOCK_SKEW_MS after it: the two timestamps
+ * come from different clocks), provided the revision was created at most CREATED_DECIDES_MS after it and every other
+ * write was written more than CLOCK_SKEW_MS before it (two writes in the same second the clocks cannot tell apart).
+ * Writes after the revision's creation, beyond the skew, are none of its (createdOutsideWrite) and do not count.
+ */
+export function createdFor(createdMs: number | undefined, writtenMs: readonly number[]): number {
+  if (createdMs === undefined) return -1;
+  let owner = -1;
+  writtenMs.forEach((t, i) => {
+    if (createdMs - t >= -CLOCK_SKEW_MS && (owner < 0 || t > writtenMs[owner]!)) owner = i;
+  });
+  if (owner < 0) return -1;
+  const ownerMs = writtenMs[owner]!;
+  if (createdMs - ownerMs > CREATED_DECIDES_MS) return -1;
+  return writtenMs.every((t, i) => i === owner || createdMs - t < -CLOCK_SKEW_MS || ownerMs - t > CLOCK_SKEW_MS) ? owner : -1;
 }
 
 /** An email address (a user's, a service account's), not a federated `principal://` identifier or a subject. */
@@ -461,12 +501,17 @@ export function joinedByTimeAlone(rollout: Rollout, o: RevisionObservation): boo
  * belong to the oldest deploy waiting, not to the write nearest in time (a second deploy seconds after the first
  * would otherwise take the first one's revision). A write that only time ties to its events is never taken by a
  * revision another principal created (createdByOther): those events are that principal's deploy, whose write was
- * judged without them (they are its late half) or is still to come.
+ * judged without them (they are its late half) or is still to come. Of such writes that rank alike but for having
+ * events already, a revision's creation time picks the one it was created soonest after where it tells (createdFor):
+ * one principal's second deploy 30 s after the first takes the revision created 140 ms after it, not the oldest.
  */
 export function rolloutForObservation(rollouts: readonly Rollout[], observation: RevisionObservation, waitMs: number): number {
   let best = -1;
   let bestRank = Infinity;
   let bestMs = Infinity;
+  // Writes that only time ties to their events, of the rollouts that may take the event, with their rank: the
+  // revision's creation time may tell which of them made it (createdFor).
+  const timeOnly: { readonly index: number; readonly rank: number; readonly writtenMs: number }[] = [];
   const creator = observation.creator?.toLowerCase();
   for (let i = 0; i < rollouts.length; i++) {
     const rollout = rollouts[i]!;
@@ -505,11 +550,20 @@ export function rolloutForObservation(rollouts: readonly Rollout[], observation:
       (generationKnown && observation.generation !== generation ? 4 : 0) +
       (creator !== undefined && principal !== undefined && principal !== creator ? 2 : 0) +
       (rollout.observed !== undefined ? 1 : 0);
+    if (rollout.write !== undefined && !rollout.write.operationCompletion && tiedToEventsOnlyByTime(rollout.write)) timeOnly.push({ index: i, rank, writtenMs });
     if (rank < bestRank || (rank === bestRank && writtenMs < bestMs)) {
       best = i;
       bestRank = rank;
       bestMs = writtenMs;
     }
+  }
+  // Of writes that only time ties to their events, equal but for having events already, the one the revision was
+  // created soonest after, where its creation time tells (createdFor): one principal's two deploys seconds apart each
+  // take their own revision, whichever events come first (the oldest waiting would take the second's).
+  if (observation.level === 'revision' && observation.createdMs !== undefined && timeOnly.some((c) => c.index === best)) {
+    const tied = timeOnly.filter((c) => c.rank >> 1 === bestRank >> 1);
+    const owner = tied.length > 1 ? createdFor(observation.createdMs, tied.map((c) => c.writtenMs)) : -1;
+    if (owner >= 0) return tied[owner]!.index;
   }
   return best;
 }

@@ -176,3 +176,46 @@ describe('guard: two writes within one second, which the creation time cannot te
     expect(found.some((f) => f.includes(' revisionMayBeOf='))).toBe(true);
   });
 });
+
+describe("both writes judged without their events (both waits ran out): each revision's late half is its own write's", () => {
+  // Each revision's events, claimed by time and principal as the late half of a write judged without them, fill in
+  // what that write did not say at its instant (CompletedRollout.filledAt: the second revision's repository, say).
+  // The nearest write before the events is the second for both; the creation time says which is whose.
+  const deploys = deploysAt('2024-06-03T11:00:00Z', '2024-06-03T11:00:30Z');
+  const [first, second] = deploys;
+  /** Another entry of the project after both writes' waits ran out (the second's at 11:10:31). */
+  const later = at(OTHER_SERVICE, '2024-06-03T11:10:40Z', 'other-service-later');
+
+  /** For each write (its time), the operation of the events that took its span, and where those filled in. */
+  async function claims(order: readonly [Deploy, Deploy]): Promise<string[]> {
+    const store = new MemoryBaselineStore();
+    const entries: [Json, string][] = [
+      [create, '2024-06-01T10:00:01Z'],
+      [createdRevision, '2024-06-01T10:00:22Z'],
+      [v2Write(first), '2024-06-03T11:00:01Z'],
+      [v2Write(second), '2024-06-03T11:00:31Z'],
+      [OTHER_SERVICE, '2024-06-03T11:10:11Z'],
+      [later, '2024-06-03T11:10:41Z'],
+      ...order.map((d, i): [Json, string] => [revisionEvent(d, d === first ? E1 : E2), `2024-06-03T11:10:4${2 + i}Z`]),
+    ];
+    await findingsArriving(entries, cfg, store);
+    const completed = (await store.get('acme-prod/europe-west1/storefront'))?.completed ?? [];
+    const writes = completed.filter((c) => c.withoutWrite !== true && c.t >= Date.parse('2024-06-03')).map((c) => `write ${new Date(c.t).toISOString()} taken by ${c.otherHalf?.takenBy ?? '-'}`);
+    const filled = completed.filter((c) => c.claimedByTime === true).map((c) => `${c.revision} filled in at ${c.filledAt ? new Date(c.filledAt.t).toISOString() : '-'}`);
+    return [...writes, ...filled].sort();
+  }
+
+  it.each([
+    ['first events first', [first, second]],
+    ['second events first', [second, first]],
+  ] as const)('live: %s', async (_name, order) => {
+    expect(await claims(order)).toEqual(
+      [
+        `write ${new Date(first.time).toISOString()} taken by op-${first.revision}`,
+        `write ${new Date(second.time).toISOString()} taken by op-${second.revision}`,
+        `${first.revision} filled in at ${new Date(first.time).toISOString()}`,
+        `${second.revision} filled in at ${new Date(second.time).toISOString()}`,
+      ].sort(),
+    );
+  });
+});

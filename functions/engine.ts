@@ -862,7 +862,7 @@ export class Engine {
     // the joined write, within seconds, the other more than the clocks' skew before it).
     const joinedMs = rollouts[index]!.write!.timeMs;
     const toldApart = (otherMs: number): boolean => o.level === 'revision' && createdFor(o.createdMs, [joinedMs, otherMs]) === 0;
-    const completed = lateHalfOf(draft.completed, true, o.timeMs, o.creator, o.revision, (c) => toldApart(c.t));
+    const completed = lateHalfOf(draft.completed, true, o.timeMs, o.creator, o.revision, { excluded: (c) => toldApart(c.t) });
     if (completed >= 0) return writtenAt(draft.completed![completed]!).time;
     for (let i = 0; i < rollouts.length; i++) {
       const write = rollouts[i]!.write;
@@ -883,7 +883,7 @@ export class Engine {
    * (the entry's span is taken away, so no other half can match it), as it was before; undefined when there is none.
    */
   private claimLateHalf(draft: MutableBaseline, events: boolean, half: DeployChange, operationId?: string): CompletedRollout | undefined {
-    const index = lateHalfOf(draft.completed, events, half.timeMs, half.principal?.id, half.revision);
+    const index = lateHalfOf(draft.completed, events, half.timeMs, half.principal?.id, half.revision, events && half.revisionCreatedMs !== undefined ? { createdMs: half.revisionCreatedMs } : {});
     if (index < 0) return undefined;
     // Events that carry an operation id may yet prove to be another write's (a write of that operation comes): the
     // span is marked taken rather than dropped, so it can be given back (eventsOfOperation).

@@ -215,6 +215,8 @@ export interface CompletedRollout {
 /**
  * Index of the completed entry whose missing half this is (see CompletedRollout.otherHalf), or -1: `events` true for
  * system events of an unnamed revision (the entry lacked its events), false for a write (it lacked its write).
+ * `options.excluded`: entries not to take; `options.createdMs`: of events, when their revision was created, which
+ * decides among the writes whose spans they fall in where it tells (createdFor).
  */
 export function lateHalfOf(
   completed: readonly CompletedRollout[] | undefined,
@@ -222,14 +224,17 @@ export function lateHalfOf(
   timeMs: number,
   principal: string | undefined,
   revision: string | undefined,
-  excluded?: (c: CompletedRollout) => boolean,
+  options: { readonly excluded?: (c: CompletedRollout) => boolean; readonly createdMs?: number } = {},
 ): number {
   if (!completed) return -1;
   const who = principal?.toLowerCase();
   // Of the spans that match, the nearest half: for events the latest write at or before them, for a write the first
   // events at or after it. The first in the list (the oldest) would let halves delivered out of order cross over.
+  // Events whose revision's creation time tells which write made it (createdFor) take that one's: the nearest write
+  // before them may be one principal's next deploy, seconds after the revision's own.
   let best = -1;
   let bestDistance = Infinity;
+  const matching: number[] = [];
   completed.forEach((c, i) => {
     const half = c.otherHalf;
     if (!half || half.takenBy !== undefined || (c.withoutWrite === true) === events) return;
@@ -237,7 +242,8 @@ export function lateHalfOf(
     if (who !== undefined && half.principal !== undefined && half.principal.toLowerCase() !== who) return;
     // A revision the entry named that is not this one: another deploy.
     if (revision !== undefined && c.revision !== undefined && c.revision !== revision) return;
-    if (excluded?.(c) === true) return;
+    if (options.excluded?.(c) === true) return;
+    matching.push(i);
     const after = events ? timeMs - c.t : c.t - timeMs;
     // Halves on the expected side first (distance from 0), then those a burst the other way.
     const distance = after >= 0 ? after : BURST_MS - after;
@@ -246,6 +252,10 @@ export function lateHalfOf(
       bestDistance = distance;
     }
   });
+  if (events && options.createdMs !== undefined && matching.length > 1) {
+    const owner = createdFor(options.createdMs, matching.map((i) => completed[i]!.t));
+    if (owner >= 0) return matching[owner]!;
+  }
   return best;
 }
 

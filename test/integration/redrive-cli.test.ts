@@ -6,13 +6,13 @@
 // other side or another sink (what a compromised notify account would forge) stays where it is, and a letter of a
 // sink's hold goes back for that sink only (the runwatch-redrive-sink attribute: the other sinks' notify ack it).
 import { randomUUID } from 'node:crypto';
-import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
+import { Duration, PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { REDRIVE_SINK_ATTRIBUTE } from '../../functions/pubsub/deadLetter.js';
 import { publishDeadLetter, PubSubPublisher } from '../../functions/pubsub/publisher.js';
 import { topologyNames } from '../../functions/pubsub/topology.js';
 import { runwatch } from '../support/cli.js';
-import { waitUntilDeliverable } from '../support/pubsub.js';
+import { keptBy, waitUntilDeliverable } from '../support/pubsub.js';
 
 const emulators = inject('runwatchEmulators');
 
@@ -122,6 +122,27 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
   const timestamp = { 'logging.googleapis.com/timestamp': '2024-05-01T10:00:00Z' };
   const findingAttributes = { rule: 'public-invoker-grant', severity: 'HIGH', project: 'p', service: 's', findingId: 'a'.repeat(32) };
 
+  // The check the tests below make of a hold once a run is over: it sees a letter still leased by a streaming pull that
+  // closed without sending its nack (a plain pull sees it only once the stream's 10 s ack deadline has run out), and
+  // not one that was acknowledged.
+  it('keptBy sees a letter a closed streaming pull still leases, and not one acknowledged', async () => {
+    const t = await topology();
+    const client = await pubsub.getClientAsync_({ client: 'SubscriberClient' });
+    await pubsub.topic(t.deadLetterTopic).publishMessage({ data: Buffer.from('acknowledged') });
+    const [pulled] = (await client['pull']!({ subscription: t.hold.name, maxMessages: 1 })) as [{ receivedMessages: { ackId: string }[] }];
+    await client['acknowledge']!({ subscription: t.hold.name, ackIds: pulled.receivedMessages.map((m) => m.ackId) });
+    await pubsub.topic(t.deadLetterTopic).publishMessage({ data: Buffer.from('leased') });
+    // Closed at once (timeout 0): what it holds is dropped, its nack never sent, as when a nack is lost on close.
+    const stream = pubsub.subscription(t.hold.name, { closeOptions: { timeout: Duration.from({ seconds: 0 }) } });
+    await new Promise<void>((resolve) => stream.once('message', () => resolve()));
+    await stream.close();
+
+    const [plain] = (await client['pull']!({ subscription: t.hold.name, maxMessages: 10, returnImmediately: true })) as [{ receivedMessages?: unknown[] }];
+    expect(plain.receivedMessages ?? []).toEqual([]); // leased: a pull does not see it
+    expect((await keptBy(pubsub, t.hold.name)).map((m) => m.data)).toEqual(['leased']);
+    expect((await keptBy(pubsub, t.hold.name)).map((m) => m.data)).toEqual(['leased']); // and left there
+  });
+
   it("sends detect's and notify's dead letters back to the audit and findings topics, as they were", async () => {
     const t = await topology();
     await publishDeadLetter(publisher, t.deadLetterTopic, { data: Buffer.from(auditEntry), attributes: timestamp, reason: 'entry is not a LogEntry', stage: 'parse', function: 'detect', messageId: '41' });
@@ -131,8 +152,10 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     expect(run.stderr).toContain('redrove 2 dead letters (1 to the audit topic, 1 to the findings topic)');
     expect(run.code).toBe(0);
 
-    // Each subscription is watched for the whole of drain's wait, all four at once.
-    const [audit, findings, hold, findingsHold] = await Promise.all([drain(t.audit), drain(t.findings), drain(t.hold), drain(t.findingsHold)]);
+    // Each topic's subscription is watched for the whole of drain's wait, all at once. keptBy sees what a hold keeps
+    // even while it is leased (a nack lost as the run closed), which a pull would see only once the run's 10 s leases
+    // ran out.
+    const [audit, findings, hold, findingsHold] = await Promise.all([drain(t.audit), drain(t.findings), keptBy(pubsub, t.hold.name), keptBy(pubsub, t.findingsHold.name)]);
     expect(audit.map((m) => [m.data, m.attributes])).toEqual([[auditEntry, timestamp]]);
     // For the slack sink only: the other sinks' notify functions ack it unsent.
     expect(findings.map((m) => [m.data, m.attributes])).toEqual([[finding, { ...findingAttributes, [REDRIVE_SINK_ATTRIBUTE]: 'slack' }]]);

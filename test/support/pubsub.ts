@@ -41,6 +41,44 @@ export async function receiveJson<T = unknown>(subscription: Subscription, count
   return received;
 }
 
+export interface KeptMessage {
+  readonly id: string;
+  readonly data: string;
+  readonly attributes: Record<string, string>;
+}
+
+/**
+ * Every message `subscription` (a full name) still keeps, leased or not, without waiting for any lease to run out,
+ * and left so: the subscription is sought back to the epoch (seek: each message it keeps is unacknowledged again and
+ * deliverable at once, its lease ended; an acknowledged one is gone and stays gone), then pulled synchronously for
+ * `settleMs`, each lease given back at once (ack deadline 0). A plain pull does not see a letter a run left in a
+ * hold when its nack was lost as the run's streaming pull closed: that letter is deliverable again only once the
+ * stream's ack deadline has run out, 10 s after the run's last lease extension (the emulator refuses a shorter
+ * stream_ack_deadline_seconds, and the subscription's own ack deadline does not apply to a stream). Seeks, so only
+ * for a subscription of a test's own, whose messages its test published.
+ */
+export async function keptBy(pubsub: PubSub, subscription: string, settleMs = 500): Promise<KeptMessage[]> {
+  await pubsub.subscription(subscription).seek(new Date(0));
+  const client = await pubsub.getClientAsync_({ client: 'SubscriberClient' });
+  const kept = new Map<string, KeptMessage>();
+  const deadline = Date.now() + settleMs;
+  for (;;) {
+    const [response] = (await client['pull']!({ subscription, maxMessages: 100, returnImmediately: true })) as [
+      { receivedMessages?: { ackId?: string; message?: { messageId?: string; data?: Uint8Array | string; attributes?: Record<string, string> } }[] },
+    ];
+    const received = response.receivedMessages ?? [];
+    if (received.length > 0) {
+      await client['modifyAckDeadline']!({ subscription, ackIds: received.map((m) => m.ackId), ackDeadlineSeconds: 0 });
+      for (const { message } of received) {
+        const id = message?.messageId ?? '';
+        kept.set(id, { id, data: Buffer.from(message?.data ?? '').toString('utf8'), attributes: { ...message?.attributes } });
+      }
+    }
+    if (Date.now() > deadline) return [...kept.values()];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /**
  * Waits until `count` distinct messages of `subscription` (a full name) can be delivered again, and leaves them so:
  * synchronous pulls whose leases are given back at once (ack deadline 0), so no streaming subscriber is involved.

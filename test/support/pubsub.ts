@@ -48,14 +48,14 @@ export interface KeptMessage {
 }
 
 /**
- * Every message `subscription` (a full name) still keeps, leased or not, without waiting for any lease to run out,
- * and left so: the subscription is sought back to the epoch (seek: each message it keeps is unacknowledged again and
- * deliverable at once, its lease ended; an acknowledged one is gone and stays gone), then pulled synchronously for
- * `settleMs`, each lease given back at once (ack deadline 0). A plain pull does not see a letter a run left in a
- * hold when its nack was lost as the run's streaming pull closed: that letter is deliverable again only once the
- * stream's ack deadline has run out, 10 s after the run's last lease extension (the emulator refuses a shorter
- * stream_ack_deadline_seconds, and the subscription's own ack deadline does not apply to a stream). Seeks, so only
- * for a subscription of a test's own, whose messages its test published.
+ * Every message `subscription` (a full name) still keeps, leased or not, without waiting for any lease to run out:
+ * the subscription is sought back to the epoch (seek: each message it keeps is unacknowledged again and deliverable
+ * at once, its lease ended; an acknowledged one is gone and stays gone), then pulled synchronously for `settleMs`,
+ * each lease given back at once (ack deadline 0), so that all of it is deliverable to whatever pulls next. A plain
+ * pull does not see a letter a run left in a hold when its nack was lost as the run's streaming pull closed: that
+ * letter is deliverable again only once the stream's ack deadline has run out, 10 s after the run's last lease
+ * extension (the emulator refuses a shorter stream_ack_deadline_seconds, and the subscription's own ack deadline does
+ * not apply to a stream). Seeks, so only for a subscription of a test's own, whose messages its test published.
  */
 export async function keptBy(pubsub: PubSub, subscription: string, settleMs = 500): Promise<KeptMessage[]> {
   await pubsub.subscription(subscription).seek(new Date(0));

@@ -3,7 +3,7 @@
 // which ends a process with a stack trace.
 // The last case mostly waits out redrive's 10 s reach timeout: its process starts with the file (beforeAll below) and
 // the other cases run one after another beside it, instead of after it. Only two processes at a time: each case's
-// process start is mostly CPU (the emulator cases also run gcloud for a project), and the cases have time bounds.
+// process start is mostly CPU, and the cases have time bounds.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -13,10 +13,20 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN } from '../support/cli.js';
 import { synthetic } from '../support/entries.js';
 
-/** `runwatch args` with only `env` (an empty HOME: no ADC file; no metadata server): its exit code and stderr. */
+/**
+ * The environment of a run: an empty HOME (no ADC file, no gcloud configuration), no metadata server, and a PATH of
+ * an empty directory, so no gcloud. Without a project from the environment or the credentials, google-auth-library
+ * asks `gcloud config config-helper` for one (the emulator runs and those whose credentials name none): without a
+ * PATH, the shell's default one found the machine's gcloud, ~0.8 s of CPU a run, whose answer depended on the
+ * machine's SDK (an installation-wide core/project would have given these runs a project).
+ */
+function runEnv(env: Record<string, string>): Record<string, string> {
+  return { HOME: mkdtempSync(join(tmpdir(), 'runwatch-access-home-')), PATH: mkdtempSync(join(tmpdir(), 'runwatch-access-path-')), METADATA_SERVER_DETECTION: 'none', ...env };
+}
+
+/** `runwatch args` with only `env` (and runEnv's): its exit code and stderr. */
 async function run(args: readonly string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  const home = mkdtempSync(join(tmpdir(), 'runwatch-access-home-'));
-  const child = spawn(process.execPath, [BIN, ...args], { env: { HOME: home, METADATA_SERVER_DETECTION: 'none', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], { env: runEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
@@ -95,8 +105,7 @@ describe('the Pub/Sub commands with credentials that name no project, and none g
  * long the process went on after its last line on stderr.
  */
 async function runBounded(args: readonly string[], env: Record<string, string>, ms: number): Promise<{ code: number | null; stderr: string; lingeredMs: number }> {
-  const home = mkdtempSync(join(tmpdir(), 'runwatch-access-home-'));
-  const child = spawn(process.execPath, [BIN, ...args], { env: { HOME: home, METADATA_SERVER_DETECTION: 'none', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], { env: runEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   let lastLineAt = Date.now();
   child.stderr.on('data', (c: Buffer) => {

@@ -6,7 +6,8 @@
 // after the first is the first's (created before the second: createdOutsideWrite). Each deploy must be reported with
 // its own revision, image and service account, and without `evidence.revisionMayBeOf`: the entries do tell.
 // Delivered late (after the first write's wait ran out, within the second's) or on time, either revision's events
-// first; through the live path (each entry judged as it arrives, a sweep before it) and through replay as written (one
+// first, or the second revision's events before the second write (only the first waits when they come: created 30 s
+// after it, they are not its revision); through the live path (each entry judged as it arrives, a sweep before it) and through replay as written (one
 // thread, no reorder buffer, a memory and a file store). Guards: two writes within one second, which the two clocks
 // cannot tell apart, keep `revisionMayBeOf`; so do revision events without a creation time (late-half-principal).
 import { describe, expect, it } from 'vitest';
@@ -85,7 +86,12 @@ function revisionEvent(d: Deploy, time: string): Json {
  */
 const OTHER_SERVICE = at(renamed(create, [['services/storefront', 'services/checkout'], ['"storefront"', '"checkout"']]), '2024-06-03T11:10:10Z', 'other-service');
 
-type Delivery = 'late, first events first' | 'late, second events first' | 'on time, first events first' | 'on time, second events first';
+type Delivery =
+  | 'late, first events first'
+  | 'late, second events first'
+  | 'on time, first events first'
+  | 'on time, second events first'
+  | 'on time, second events before the second write';
 
 /** The revisions' events happen after both writes (each within its write's wait): at E1 and E2. */
 const E1 = '2024-06-03T11:00:50Z';
@@ -113,6 +119,11 @@ function entriesOf([first, second]: readonly [Deploy, Deploy], delivery: Deliver
       return [...before, w1, w2, [e1, '2024-06-03T11:01:01Z'], [e2, '2024-06-03T11:01:02Z']];
     case 'on time, second events first':
       return [...before, w1, w2, [e2, '2024-06-03T11:01:01Z'], [e1, '2024-06-03T11:01:02Z']];
+    // The second write delivered late (a minute after the first, after its own revision's events), the first's
+    // events last: when the second revision's events come only the first write waits, and the revision was created
+    // 30 s after it.
+    case 'on time, second events before the second write':
+      return [...before, w1, [e2, '2024-06-03T11:01:01Z'], [w2[0], '2024-06-03T11:01:02Z'], [e1, '2024-06-03T11:01:03Z']];
   }
 }
 
@@ -146,7 +157,13 @@ function withoutEvents(d: Deploy): string[] {
   return [`off-window-deploy ${d.time} -`, `unapproved-deployer ${d.time} -`, `new-image-repository ${d.time} - ${d.image}`, `service-account-change ${d.time} - ${d.serviceAccount}`];
 }
 
-const DELIVERIES: readonly Delivery[] = ['late, first events first', 'late, second events first', 'on time, first events first', 'on time, second events first'];
+const DELIVERIES: readonly Delivery[] = [
+  'late, first events first',
+  'late, second events first',
+  'on time, first events first',
+  'on time, second events first',
+  'on time, second events before the second write',
+];
 
 const run = {
   live: (entries: readonly [Json, string][]) => findingsArriving(entries, cfg, new MemoryBaselineStore()),

@@ -12,7 +12,7 @@
 //   service whose write is closest before it (within the wait), though a service-level event never by time alone a
 //   write that only time ties to its events (a v2 write: the service event may be a later traffic edit's), nor a
 //   revision's event such a write by another principal than the revision's creator (createdByOther), nor one it was
-//   created before or more than a minute after (createdOutsideWrite: its `metadata.creationTimestamp`); of such
+//   created before or more than 10 s after (createdOutsideWrite: its `metadata.creationTimestamp`); of such
 //   writes seconds apart, the one it was created soonest after, within seconds (createdFor: one principal's two
 //   deploys); with no open rollout a revision's event opens one of its own (the write may still come: entries
 //   arrive out of order); events of a v1 write judged without them (CompletedRollout.eventsAwaited), by its
@@ -371,12 +371,17 @@ export function tiedToEventsOnlyByTime(write: DeployChange): boolean {
 
 /**
  * How long after its write Cloud Run creates the revision, at most, for the creation time to tie them: real entries
- * show the revision's `metadata.creationTimestamp` 131-143 ms after the write that made it. A minute (BURST_MS) is
- * generous: it only rules out a write minutes before the revision (another deploy's, whose events never came), not one
- * of two deploys seconds apart; of those, the one the revision was created soonest after, within seconds, takes it
- * (createdFor), else they are told apart as before (creator, then the oldest waiting).
+ * show the `metadata.creationTimestamp` of what a write creates 131-143 ms after the write (kktae-demo and panther
+ * CreateService). The revision is created when the write is accepted, before its image is imported (aegisai's revision
+ * event: created 02:24:21.03, "Container image import completed in 23.22s" at 02:24:44.86; a source build runs before
+ * the write), so neither the import nor the startup probe delays it. Ten seconds is some 70 times what real entries
+ * show, room for the two clocks (CLOCK_SKEW_MS) and a slow control plane, and twice CREATED_DECIDES_MS; it rules out a
+ * write more than that before the revision: one principal's earlier deploy, waiting while the revision's own write is
+ * still to come (its events delivered first), not only another deploy minutes before whose events never came. Should
+ * a revision ever be created later than that, its events are not lost: they open a rollout of their own and, once the
+ * write was judged without them, are its late half by time and principal (lateHalfOf).
  */
-export const CREATED_WITHIN_MS = 60_000;
+export const CREATED_WITHIN_MS = 10_000;
 
 /**
  * How long before its write's logged time a revision may be created and still be its: the write's timestamp and the

@@ -293,7 +293,15 @@ function otherHalfOf(rollout: Rollout, waitMs: number): Pick<CompletedRollout, '
   }
   if (!rollout.write && rollout.observed) {
     const t = rollout.observed.firstSeenMs;
-    return { otherHalf: { fromMs: t - waitMs, untilMs: t + BURST_MS, ...(rollout.observed.creator ? { principal: rollout.observed.creator } : {}) } };
+    const created = rollout.observed.revisionEvent === true ? rollout.observed.revisionCreatedMs : undefined;
+    return {
+      otherHalf: {
+        fromMs: t - waitMs,
+        untilMs: t + BURST_MS,
+        ...(rollout.observed.creator ? { principal: rollout.observed.creator } : {}),
+        ...(created !== undefined ? { createdMs: created } : {}),
+      },
+    };
   }
   return {};
 }

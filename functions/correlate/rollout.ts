@@ -17,7 +17,9 @@
 //   deploys); with no open rollout a revision's event opens one of its own (the write may still come: entries
 //   arrive out of order); events of a v1 write judged without them (CompletedRollout.eventsAwaited), by its
 //   operation id or that of a repeat of it that came after it was judged (repeatOperationIds: gcloud's first write,
-//   the second judged alone), are its late half (awaitingEvents), not a deploy of their own;
+//   the second judged alone), are its late half (awaitingEvents), not a deploy of their own; where only time and
+//   principal tie them (a v2 write judged without its events, events judged without their write: lateHalfOf), not a
+//   write and a revision created before it or more than 10 s after it (createdOutsideWrite), whichever came first;
 // - the rollout completes as soon as it has the write and a final Ready condition (True or False) for its
 //   revision, or when the wait runs out (`correlation.waitSeconds`, default 600 s: image import plus the default
 //   4-minute startup probe fit in it), counted from when the half arrived. A half that never arrives leaves its
@@ -205,6 +207,12 @@ export interface CompletedRollout {
     readonly untilMs: number;
     readonly principal?: string;
     /**
+     * Of events judged alone (withoutWrite): when their revision was created (ObservedFacts.revisionCreatedMs, of a
+     * revision's own event). A write it was created before, or more than CREATED_WITHIN_MS after, is not theirs
+     * (createdOutsideWrite). Absent when unknown, and in baselines stored before it was kept.
+     */
+    readonly createdMs?: number;
+    /**
      * Taken, by time alone, by system events that carry this operation id: no other half can match it, but should a
      * write of that operation come (the events were its own, not this rollout's), the span is free again.
      */
@@ -242,6 +250,9 @@ export function lateHalfOf(
     if (who !== undefined && half.principal !== undefined && half.principal.toLowerCase() !== who) return;
     // A revision the entry named that is not this one: another deploy.
     if (revision !== undefined && c.revision !== undefined && c.revision !== revision) return;
+    // Not a write and a revision created before it or long after it (createdOutsideWrite): the events of another deploy.
+    if (!events && half.createdMs !== undefined && createdOutside(half.createdMs, timeMs)) return;
+    if (events && options.createdMs !== undefined && createdOutside(options.createdMs, c.t)) return;
     if (options.excluded?.(c) === true) return;
     matching.push(i);
     const after = events ? timeMs - c.t : c.t - timeMs;
@@ -399,7 +410,12 @@ export const CLOCK_SKEW_MS = 1_000;
  */
 export function createdOutsideWrite(createdMs: number | undefined, write: DeployChange | undefined): boolean {
   if (createdMs === undefined || write === undefined || write.operationCompletion || !tiedToEventsOnlyByTime(write)) return false;
-  const gap = createdMs - write.timeMs;
+  return createdOutside(createdMs, write.timeMs);
+}
+
+/** True when a revision created at `createdMs` was created before a write at `writtenMs` (beyond the skew) or long after. */
+function createdOutside(createdMs: number, writtenMs: number): boolean {
+  const gap = createdMs - writtenMs;
   return gap < -CLOCK_SKEW_MS || gap > CREATED_WITHIN_MS;
 }
 

@@ -1,0 +1,57 @@
+// One principal's two v2 deploys of one service, 5 s apart, each its own image (a repository of its own), runtime
+// service account and revision, both revisions' events delivered before either write (Pub/Sub delivers without
+// order), the second revision's first (they came first: its image was smaller). Nothing but time and principal ties a
+// v2 write to its revision's events; the revision's creation time (`metadata.creationTimestamp`, 140 ms after its
+// write, as in real entries) tells which write made it. A write that arrives while both revisions' events wait takes
+// the revision created soonest after it (the first write: the first revision, created 140 ms after it), not the
+// events nearest after it in time (the second revision's, created 5.14 s after it: within the 10 s its creation time
+// leaves, CREATED_WITHIN_MS, but not the write's). Minimized from creation-time-orders (seed 39). Each deploy must be
+// reported once per rule with its own revision, image and service account: live (a second between deliveries, every
+// rollout waiting) and replay as written (memory, file).
+import { describe, expect, it } from 'vitest';
+import type { Finding } from '../../functions/findings/finding.js';
+import { config, findingsLive } from '../support/run.js';
+import { replayedAsWritten } from '../support/replayAsWritten.js';
+import { BEFORE, deployOf, revisionEvent, v2Write } from '../support/v2Deploys.js';
+
+const cfg = config({
+  changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }],
+  rules: { 'unapproved-deployer': { allowedDeployers: ['nobody@acme.com'] } },
+});
+const CI = 'deployer@acme-ci.iam.gserviceaccount.com';
+const JUDGED = new Set(['off-window-deploy', 'unapproved-deployer', 'new-image-repository', 'service-account-change']);
+
+/** W2 at 11:00:00, its revision's events a minute later; W3 5 s after W2, its revision's events 25 s after it. */
+const D2 = deployOf(2, Date.parse('2024-06-03T11:00:00Z'), CI, 60_000);
+const D3 = deployOf(3, Date.parse('2024-06-03T11:00:05Z'), CI, 25_000);
+const ORDER = [...BEFORE, revisionEvent(D3), revisionEvent(D2), v2Write(D2), v2Write(D3)];
+
+/** Each active finding of the two deploys: rule, when, which revision, image or identity. */
+function shown(found: readonly Finding[]): string[] {
+  return found
+    .filter((f) => JUDGED.has(f.rule) && f.service === 'storefront' && f.eventTime >= '2024-06-03' && f.status !== 'resolved')
+    .map((f) => {
+      const evidence = f.evidence as Record<string, unknown>;
+      const what = f.rule === 'new-image-repository' ? String(evidence['imageDigest'] ?? evidence['image'] ?? '?') : f.rule === 'service-account-change' ? String(evidence['after'] ?? '?') : '';
+      return `${f.rule} ${new Date(f.eventTime).toISOString()} ${f.revision ?? '-'} ${what}`.trim();
+    })
+    .sort();
+}
+
+const expected = [D2, D3]
+  .flatMap((d) => [
+    `off-window-deploy ${d.time} ${d.revision}`,
+    `unapproved-deployer ${d.time} ${d.revision}`,
+    `new-image-repository ${d.time} ${d.revision} ${d.digest}`,
+    `service-account-change ${d.time} ${d.revision} ${d.serviceAccount}`,
+  ])
+  .sort();
+
+describe("one principal's two v2 deploys 5 s apart, both revisions' events first: a write takes the revision created soonest after it (fails)", () => {
+  it('live, a second between deliveries', async () => {
+    expect(shown(await findingsLive(ORDER, cfg, undefined, 1000))).toEqual(expected);
+  });
+  it.each(['memory', 'file'] as const)('replay as written (%s)', async (mode) => {
+    expect(shown(await replayedAsWritten(ORDER, cfg, mode))).toEqual(expected);
+  });
+});

@@ -7,7 +7,9 @@
 // events nearest after it in time (the second revision's, created 5.14 s after it: within the 10 s its creation time
 // leaves, CREATED_WITHIN_MS, but not the write's). Minimized from creation-time-orders (seed 39). Each deploy must be
 // reported once per rule with its own revision, image and service account: live (a second between deliveries, every
-// rollout waiting) and replay as written (memory, file).
+// rollout waiting) and replay as written (memory, file). So too when both revisions' events were judged alone before
+// the writes came (an hour between deliveries): a write is the deploy of the events judged alone whose revision was
+// created soonest after it (lateHalfOf), not of the events nearest after it.
 import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
 import { config, findingsLive } from '../support/run.js';
@@ -53,5 +55,20 @@ describe("one principal's two v2 deploys 5 s apart, both revisions' events first
   });
   it.each(['memory', 'file'] as const)('replay as written (%s)', async (mode) => {
     expect(shown(await replayedAsWritten(ORDER, cfg, mode))).toEqual(expected);
+  });
+});
+
+describe("both revisions' events judged alone (an hour between deliveries), then the writes: each write is the deploy of its own revision (fails)", () => {
+  // Each deploy reported once, from its events (at their time); its write, later, is that deploy: nothing more.
+  const fromEvents = [D2, D3]
+    .flatMap((d) => [
+      `off-window-deploy ${d.eventTime} ${d.revision}`,
+      `unapproved-deployer ${d.eventTime} ${d.revision}`,
+      `new-image-repository ${d.eventTime} ${d.revision} ${d.digest}`,
+      `service-account-change ${d.eventTime} ${d.revision} ${d.serviceAccount}`,
+    ])
+    .sort();
+  it('live: E3, E2, W2, W3', async () => {
+    expect(shown(await findingsLive(ORDER, cfg, undefined, 3_600_000))).toEqual(fromEvents);
   });
 });

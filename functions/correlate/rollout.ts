@@ -15,7 +15,8 @@
 //   created before or more than 10 s after (createdOutsideWrite: its `metadata.creationTimestamp`); of such
 //   writes seconds apart, the one it was created soonest after, within seconds (createdFor: one principal's two
 //   deploys); with no open rollout a revision's event opens one of its own (the write may still come: entries
-//   arrive out of order); events of a v1 write judged without them (CompletedRollout.eventsAwaited), by its
+//   arrive out of order), and a write that comes while several such wait takes the revision created soonest after it
+//   where their creation times are known (rolloutForWrite; lateHalfOf, for events judged alone); events of a v1 write judged without them (CompletedRollout.eventsAwaited), by its
 //   operation id or that of a repeat of it that came after it was judged (repeatOperationIds: gcloud's first write,
 //   the second judged alone), are its late half (awaitingEvents), not a deploy of their own; where only time and
 //   principal tie them (a v2 write judged without its events, events judged without their write: lateHalfOf), not a
@@ -267,6 +268,13 @@ export function lateHalfOf(
     const owner = createdFor(options.createdMs, matching.map((i) => completed[i]!.t));
     if (owner >= 0) return matching[owner]!;
   }
+  // A write: of events judged alone whose revisions' creation times are all known, those of the revision created
+  // soonest after it (or before it, within the clocks' skew), not the events nearest after it (one principal's next
+  // deploy seconds later may have its revision's events nearer).
+  if (!events && matching.length > 1 && matching.every((i) => completed[i]!.otherHalf!.createdMs !== undefined)) {
+    const createdGap = (i: number): number => Math.abs(completed[i]!.otherHalf!.createdMs! - timeMs);
+    return matching.reduce((a, b) => (createdGap(b) < createdGap(a) ? b : a));
+  }
   return best;
 }
 
@@ -477,6 +485,13 @@ export function rolloutForWrite(rollouts: readonly Rollout[], write: DeployChang
   let repeatOf = -1;
   let nearest = -1;
   let nearestGap = Infinity;
+  // Of waiting revisions that only time ties to the write, the one created soonest after it (or before it, within the
+  // clocks' skew), when every candidate's creation time is known: one principal's next deploy seconds later may have
+  // its revision's events nearer after the write.
+  const byCreation = tiedToEventsOnlyByTime(write) && !write.operationCompletion;
+  let soonest = -1;
+  let soonestGap = Infinity;
+  let allCreated = true;
   rollouts.forEach((rollout, i) => {
     if (sameOp >= 0 || rollout.ofJudgedWrite) return;
     if (rollout.write) {
@@ -503,12 +518,19 @@ export function rolloutForWrite(rollouts: readonly Rollout[], write: DeployChang
     // Nor a revision created before the write or long after it (createdOutsideWrite).
     if (observed.revisionEvent === true && createdOutsideWrite(observed.revisionCreatedMs, write)) return;
     const gap = observed.firstSeenMs - write.timeMs;
-    if (gap >= 0 && gap <= waitMs && gap < nearestGap) {
+    if (gap < 0 || gap > waitMs) return;
+    if (gap < nearestGap) {
       nearest = i;
       nearestGap = gap;
     }
+    const created = observed.revisionEvent === true ? observed.revisionCreatedMs : undefined;
+    if (created === undefined) allCreated = false;
+    else if (Math.abs(created - write.timeMs) < soonestGap) {
+      soonest = i;
+      soonestGap = Math.abs(created - write.timeMs);
+    }
   });
-  return sameOp >= 0 ? sameOp : repeatOf >= 0 ? repeatOf : nearest;
+  return sameOp >= 0 ? sameOp : repeatOf >= 0 ? repeatOf : byCreation && allCreated && soonest >= 0 ? soonest : nearest;
 }
 
 /**

@@ -210,26 +210,37 @@ describe('linesInTimeOrder', () => {
   });
 });
 
-async function runBoth(files: string[], reorderCapacity: number, range: { since?: Instant; until?: Instant } = {}) {
-  const cfg = config({
-    changeWindows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' }],
-    rules: { 'new-image-repository': { trustedRepositories: ['europe-west1-docker.pkg.dev/*/*'] } },
+const REPLAY_CONFIG = config({
+  changeWindows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' }],
+  rules: { 'new-image-repository': { trustedRepositories: ['europe-west1-docker.pkg.dev/*/*'] } },
+});
+
+/** The replay of `files` on one thread (`partitioned` false) or partitioned over two workers: its findings and counts. */
+async function replayOnce(files: string[], reorderCapacity: number, partitioned: boolean, range: { since?: Instant; until?: Instant } = {}) {
+  const findings: Finding[] = [];
+  const stats = await replay({
+    config: REPLAY_CONFIG,
+    ...(partitioned ? {} : { store: new MemoryBaselineStore() }),
+    paths: files,
+    workers: partitioned ? 2 : 0,
+    reorderCapacity,
+    ...range,
+    onFinding: (f) => void findings.push(f),
   });
-  const run = async (partitioned: boolean) => {
-    const findings: Finding[] = [];
-    const stats = await replay({
-      config: cfg,
-      ...(partitioned ? {} : { store: new MemoryBaselineStore() }),
-      paths: files,
-      workers: partitioned ? 2 : 0,
-      reorderCapacity,
-      ...range,
-      onFinding: (f) => void findings.push(f),
-    });
-    return { findings: findings.map((f) => JSON.stringify(f)).sort(), stats };
-  };
-  return { single: await run(false), partitioned: await run(true) };
+  return { findings: findings.map((f) => JSON.stringify(f)).sort(), stats };
 }
+
+async function runBoth(files: string[], reorderCapacity: number, range: { since?: Instant; until?: Instant } = {}) {
+  return { single: await replayOnce(files, reorderCapacity, false, range), partitioned: await replayOnce(files, reorderCapacity, true, range) };
+}
+
+/**
+ * The time limit of the tests below that replay generated input: CPU work (1,400 to 3,000 entries, on one thread and
+ * partitioned, a few times each). The longest took 7 s on its own, 13.5 s beside other work on two cores and 27 s with
+ * two busy loops more, against 60 s. The limit guards against a hang (a partitioned replay waiting for a worker that
+ * never answers), not speed, and a hang still fails at 120 s.
+ */
+const REPLAY_TEST_MS = 120_000;
 
 /** `count` generated entries (bench/generate.ts) in `entries.ndjson` of a new folder, and their lines. */
 async function generated(count: number): Promise<{ dir: string; file: string; lines: string[] }> {
@@ -246,7 +257,7 @@ describe('partitioned replay of shuffled input', () => {
     const shards = Array.from({ length: 70 }, (_, s) => join(dir, `shard-${String(s).padStart(2, '0')}.ndjson`));
     shards.forEach((file, s) => writeFileSync(file, lines.filter((_, i) => i % 70 === s).join('\n') + '\n'));
     const { single, partitioned } = await runBoth(shards, 2000);
-    const original = await runBoth([all], 10);
+    const original = { single: await replayOnce([all], 10, false) }; // the reference: one thread
     expect(single.stats.outOfOrder).toBe(0);
     expect(single.findings.length).toBeGreaterThan(10);
     expect(partitioned.findings).toEqual(single.findings);
@@ -258,7 +269,7 @@ describe('partitioned replay of shuffled input', () => {
     const narrow = await runBoth(shards, 50);
     expect(narrow.single.stats.outOfOrder).toBeGreaterThan(100);
     expect(narrow.partitioned.stats.outOfOrder).toBe(narrow.single.stats.outOfOrder);
-  }, 60_000);
+  }, REPLAY_TEST_MS);
 
   it('gives the findings and counts of the single-threaded replay', async () => {
     const { dir, file: ordered, lines } = await generated(2000);
@@ -269,7 +280,7 @@ describe('partitioned replay of shuffled input', () => {
     writeFileSync(files[0]!, jittered.slice(0, 900).join('\n') + '\n');
     writeFileSync(files[1]!, jittered.slice(900).join('\n') + '\n');
     const { single, partitioned } = await runBoth(files, 100);
-    const original = await runBoth([ordered], 100);
+    const original = { single: await replayOnce([ordered], 100, false) }; // the reference: one thread
     expect(single.findings.length).toBeGreaterThan(10);
     expect(partitioned.findings).toEqual(single.findings);
     expect(partitioned.stats).toEqual(single.stats);
@@ -284,7 +295,7 @@ describe('partitioned replay of shuffled input', () => {
     expect(ranged.single.findings.length).toBeGreaterThan(0);
     expect(ranged.partitioned.findings).toEqual(ranged.single.findings);
     expect(ranged.partitioned.stats).toEqual(ranged.single.stats);
-  }, 60_000);
+  }, REPLAY_TEST_MS);
 });
 
 describe('reorder buffer places', () => {
@@ -316,8 +327,8 @@ describe('a line holding a whole export as one array', () => {
     expect(single.stats.outOfOrder).toBe(0);
     expect(partitioned.findings).toEqual(single.findings);
     expect(partitioned.stats).toEqual(single.stats);
-    expect(single.findings).toEqual((await runBoth([ndjson], 5000)).single.findings);
-  }, 60_000);
+    expect(single.findings).toEqual((await replayOnce([ndjson], 5000, false)).findings);
+  }, REPLAY_TEST_MS);
 });
 
 describe('readPlan', () => {

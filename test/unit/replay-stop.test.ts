@@ -94,15 +94,23 @@ async function waitingInPipeOpen(pid: number): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 300));
     return;
   }
-  const waiting = (): boolean =>
-    readdirSync(tasks).some((tid) => {
+  await until(() => inPipeOpen(pid));
+}
+
+/** Whether a thread of process `pid` sleeps in a FIFO's open, waiting for the other end (see waitingInPipeOpen). */
+function inPipeOpen(pid: number): boolean {
+  const tasks = `/proc/${pid}/task`;
+  try {
+    return readdirSync(tasks).some((tid) => {
       try {
         return readFileSync(join(tasks, tid, 'wchan'), 'utf8') === 'wait_for_partner';
       } catch {
         return false; // the thread ended meanwhile
       }
     });
-  await until(waiting);
+  } catch {
+    return false; // the process ended
+  }
 }
 
 describe('runwatch replay --state: SIGINT and SIGTERM', () => {
@@ -187,10 +195,16 @@ describe('runwatch replay --state from a named pipe: SIGTERM', () => {
       expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
       const reader = spawn('cat', [fifo], { stdio: 'ignore' });
       reader.on('exit', () => (otherEnded = true));
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The other reader waits in its open of the new pipe (were it not there yet, a write-open of the path by the
+      // replay would fail with ENXIO, and the case would not be tested; a fixed 200 ms here assumed cat had started).
+      await waitingInPipeOpen(reader.pid!);
       run.child.kill('SIGTERM');
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(otherEnded).toBe(false);
+      // The replay has handled the signal once its lock is gone (the pending pipe opens are released before that);
+      // a write-open of the new pipe would have ended the other reader's open then: it still waits in it.
+      await until(() => !existsSync(`${state}.lock`));
+      if (existsSync(`/proc/${reader.pid}`)) expect(inPipeOpen(reader.pid!), "the other pipe's reader still waits for a writer").toBe(true);
+      else await new Promise((resolve) => setTimeout(resolve, 500)); // no /proc, or the reader gone: its exit seen by now
+      expect(otherEnded, "the other pipe's reader ended: its open was given a writer").toBe(false);
       // Its own pipe still waits for a writer: one comes, and the replay exits as the signal asked.
       await (await open(`${fifo}.old`, 'w')).close();
       expect(await run.exited).toBe(143);

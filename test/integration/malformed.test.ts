@@ -32,6 +32,10 @@ describe.skipIf(!emu)('live pipeline on the emulators: malformed input', () => {
     await stack?.close();
   });
 
+  // Every valid fixture in turn with a burst of malformed messages before it, then 1,000 dead letters to collect:
+  // 29.5 s on 2 cores beside other work, 38.6 s with two busy loops more, against the project's 60 s, less than one of
+  // its own waits (60 s for the dead letters). Each wait has a bound that names what it awaited; the test's limit
+  // only guards against a hang: 180 s.
   it('dead-letters 1,000 malformed messages with their reasons and still delivers every valid finding', async () => {
     const all = fixtures().map((f) => f.entry);
     const outcomes = await outcomesOf(all);
@@ -79,5 +83,5 @@ describe.skipIf(!emu)('live pipeline on the emulators: malformed input', () => {
     expect(counts['deadLettered']).toBe(total);
     expect((counts['invalid'] ?? 0) + (counts['malformed'] ?? 0)).toBe(total);
     expect(stack.logs.filter((l) => l.message.startsWith('message dead-lettered:'))).toHaveLength(total);
-  });
+  }, 180_000);
 });

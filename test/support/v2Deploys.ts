@@ -73,6 +73,18 @@ export function revisionEvent(d: Deploy): Json {
   });
 }
 
+/** Each active finding of the judged rules on the tests' service after its create: rule, when, revision, image or identity. */
+export function shown(found: readonly Finding[]): string[] {
+  return found
+    .filter((f) => (JUDGED as readonly string[]).includes(f.rule) && f.service === 'storefront' && f.eventTime >= '2024-06-03' && f.status !== 'resolved')
+    .map((f) => {
+      const evidence = f.evidence as Record<string, unknown>;
+      const what = f.rule === 'new-image-repository' ? String(evidence['imageDigest'] ?? evidence['image'] ?? '?') : f.rule === 'service-account-change' ? String(evidence['after'] ?? '?') : '';
+      return `${f.rule} ${new Date(f.eventTime).toISOString()} ${f.revision ?? '-'} ${what}`.trim();
+    })
+    .sort();
+}
+
 /** The entries before the history (the service's create and its revision's event), delivered first. */
 export const BEFORE: readonly Json[] = [create, createdRevision];
 

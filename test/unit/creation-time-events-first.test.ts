@@ -11,34 +11,20 @@
 // the writes came (an hour between deliveries): a write is the deploy of the events judged alone whose revision was
 // created soonest after it (lateHalfOf), not of the events nearest after it.
 import { describe, expect, it } from 'vitest';
-import type { Finding } from '../../functions/findings/finding.js';
 import { config, findingsLive } from '../support/run.js';
 import { replayedAsWritten } from '../support/replayAsWritten.js';
-import { BEFORE, deployOf, revisionEvent, v2Write } from '../support/v2Deploys.js';
+import { BEFORE, deployOf, revisionEvent, shown, v2Write } from '../support/v2Deploys.js';
 
 const cfg = config({
   changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }],
   rules: { 'unapproved-deployer': { allowedDeployers: ['nobody@acme.com'] } },
 });
 const CI = 'deployer@acme-ci.iam.gserviceaccount.com';
-const JUDGED = new Set(['off-window-deploy', 'unapproved-deployer', 'new-image-repository', 'service-account-change']);
 
 /** W2 at 11:00:00, its revision's events a minute later; W3 5 s after W2, its revision's events 25 s after it. */
 const D2 = deployOf(2, Date.parse('2024-06-03T11:00:00Z'), CI, 60_000);
 const D3 = deployOf(3, Date.parse('2024-06-03T11:00:05Z'), CI, 25_000);
 const ORDER = [...BEFORE, revisionEvent(D3), revisionEvent(D2), v2Write(D2), v2Write(D3)];
-
-/** Each active finding of the two deploys: rule, when, which revision, image or identity. */
-function shown(found: readonly Finding[]): string[] {
-  return found
-    .filter((f) => JUDGED.has(f.rule) && f.service === 'storefront' && f.eventTime >= '2024-06-03' && f.status !== 'resolved')
-    .map((f) => {
-      const evidence = f.evidence as Record<string, unknown>;
-      const what = f.rule === 'new-image-repository' ? String(evidence['imageDigest'] ?? evidence['image'] ?? '?') : f.rule === 'service-account-change' ? String(evidence['after'] ?? '?') : '';
-      return `${f.rule} ${new Date(f.eventTime).toISOString()} ${f.revision ?? '-'} ${what}`.trim();
-    })
-    .sort();
-}
 
 const expected = [D2, D3]
   .flatMap((d) => [

@@ -8,17 +8,15 @@
 // creation-time-orders (seeds 25, 35 and 28). Each deploy must be reported once per rule, with its own revision
 // (none when judged without its events), image and service account.
 import { describe, expect, it } from 'vitest';
-import type { Finding } from '../../functions/findings/finding.js';
 import type { Json } from '../support/entries.js';
 import { config, findingsLive } from '../support/run.js';
-import { BEFORE, deployOf, revisionEvent, v2Write, type Deploy } from '../support/v2Deploys.js';
+import { BEFORE, deployOf, revisionEvent, shown, v2Write, type Deploy } from '../support/v2Deploys.js';
 
 const cfg = config({
   changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }],
   rules: { 'unapproved-deployer': { allowedDeployers: ['nobody@acme.com'] } },
 });
 const CI = 'deployer@acme-ci.iam.gserviceaccount.com';
-const JUDGED = new Set(['off-window-deploy', 'unapproved-deployer', 'new-image-repository', 'service-account-change']);
 
 /** W2 at 11:00:00, its revision's events 20 s later; W3 30 s after W2, its revision's events 30 s after it. */
 const D2 = deployOf(2, Date.parse('2024-06-03T11:00:00Z'), CI, 20_000);
@@ -30,18 +28,6 @@ const E3 = revisionEvent(D3);
 /** The first deploy with its revision's events 40 s after its write: after the second write. */
 const D2_LATE = deployOf(2, Date.parse('2024-06-03T11:00:00Z'), CI, 40_000);
 const E2_LATE = revisionEvent(D2_LATE);
-
-/** Each active finding of the two deploys: rule, when, which revision, image or identity. */
-function shown(found: readonly Finding[]): string[] {
-  return found
-    .filter((f) => JUDGED.has(f.rule) && f.service === 'storefront' && f.eventTime >= '2024-06-03' && f.status !== 'resolved')
-    .map((f) => {
-      const evidence = f.evidence as Record<string, unknown>;
-      const what = f.rule === 'new-image-repository' ? String(evidence['imageDigest'] ?? evidence['image'] ?? '?') : f.rule === 'service-account-change' ? String(evidence['after'] ?? '?') : '';
-      return `${f.rule} ${new Date(f.eventTime).toISOString()} ${f.revision ?? '-'} ${what}`.trim();
-    })
-    .sort();
-}
 
 /** A deploy reported from its write alone (its events, later, are its late half: nothing more). */
 function fromWrite(d: Deploy): string[] {

@@ -186,7 +186,7 @@ describe('runwatch replay --state from a named pipe: SIGTERM', () => {
   });
 
   it("the path replaced by another pipe meanwhile: that pipe's reader is left alone", async () => {
-    const { dir, state, fifo, run } = replayFromPipe();
+    const { state, fifo, run } = replayFromPipe();
     let otherEnded = false;
     try {
       await until(() => existsSync(`${state}.lock`));

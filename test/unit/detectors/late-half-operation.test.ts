@@ -11,7 +11,7 @@ import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 const HOUR = 3_600_000;
 const strict = config({ changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }] });
-const [create, createdRevision] = synthetic('seq-v2-operation') as unknown as [Json, Json];
+const [, createdRevision] = synthetic('seq-v2-operation') as unknown as [Json, Json];
 
 /**
  * The live pipeline: each entry delivered at its wall-clock time (an hour apart unless given), the scheduler's sweep

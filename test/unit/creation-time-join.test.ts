@@ -97,4 +97,17 @@ describe("one principal's two v2 deploys: a revision created before the second w
     ];
     expect(mayBe(await findingsArriving(entries, strict, new MemoryBaselineStore()))).toEqual(expected);
   });
+  // The first write judged without events (its wait ran out) before the second came; the revision created 8 s after
+  // the second write, 11 s after the first: too late for its creation time to pick between them (createdFor), but more
+  // than CREATED_WITHIN_MS after the first, so it cannot be the first's (createdOutsideWrite), judged or waiting.
+  it('live: created 8 s after the second write, 11 s after the first, judged already: not said to be maybe the first\'s', async () => {
+    const entries: [Json, string][] = [
+      [create, '2024-06-01T10:00:01Z'],
+      [createdRevision, '2024-06-01T10:00:22Z'],
+      [write(W1, 'ghcr.io/acme-ci/storefront:v2'), '2024-06-03T11:00:01Z'],
+      [write(W2, 'ghcr.io/acme-ci/storefront:v3'), '2024-06-03T11:10:30Z'],
+      [event('2024-06-03T11:00:11.140Z'), '2024-06-03T11:10:35Z'],
+    ];
+    expect(mayBe(await findingsArriving(entries, strict, new MemoryBaselineStore()))).toEqual([`${W2} certain`]);
+  });
 });

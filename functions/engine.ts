@@ -870,7 +870,9 @@ export class Engine {
     // the joined write, within seconds, the other more than the clocks' skew before it).
     const joinedMs = rollouts[index]!.write!.timeMs;
     const toldApart = (otherMs: number): boolean => o.level === 'revision' && createdFor(o.createdMs, [joinedMs, otherMs]) === 0;
-    const completed = lateHalfOf(draft.completed, true, o.timeMs, o.creator, o.revision, { excluded: (c) => toldApart(c.t) });
+    // Nor a judged write the revision was created before or long after (lateHalfOf with its creation time).
+    const created = o.level === 'revision' && o.createdMs !== undefined ? { createdMs: o.createdMs } : {};
+    const completed = lateHalfOf(draft.completed, true, o.timeMs, o.creator, o.revision, { excluded: (c) => toldApart(c.t), ...created });
     if (completed >= 0) return writtenAt(draft.completed![completed]!).time;
     for (let i = 0; i < rollouts.length; i++) {
       const write = rollouts[i]!.write;

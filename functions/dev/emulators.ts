@@ -270,7 +270,25 @@ async function waitGone(pgid: number, timeoutMs: number): Promise<boolean> {
   return !groupAlive(pgid);
 }
 
-export function freePort(): Promise<number> {
+/** Ports this process handed out (freePort): the kernel offers a port again once the probe that found it closed. */
+const handedOut = new Set<number>();
+
+/**
+ * A port free on 127.0.0.1 now, never one handed out before in this process: the two emulators (and the dev
+ * pipeline's functions) take theirs at the same moment, and a second emulator given the first one's port would fail
+ * to bind while the first one's "Ok" was taken for its readiness. `probe` finds a free port (the kernel's port 0).
+ */
+export async function freePort(probe: () => Promise<number> = kernelFreePort): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await probe();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error('no free port that was not handed out already');
+}
+
+function kernelFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

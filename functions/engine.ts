@@ -869,16 +869,16 @@ export class Engine {
     // Not a write that the revision's creation time tells from the one it joined (createdFor: created soonest after
     // the joined write, within seconds, the other more than the clocks' skew before it).
     const joinedMs = rollouts[index]!.write!.timeMs;
-    const toldApart = (otherMs: number): boolean => o.level === 'revision' && createdFor(o.createdMs, [joinedMs, otherMs]) === 0;
+    const createdMs = o.level === 'revision' ? o.createdMs : undefined;
+    const toldApart = (otherMs: number): boolean => createdFor(createdMs, [joinedMs, otherMs]) === 0;
     // Nor a judged write the revision was created before or long after (lateHalfOf with its creation time).
-    const created = o.level === 'revision' && o.createdMs !== undefined ? { createdMs: o.createdMs } : {};
-    const completed = lateHalfOf(draft.completed, true, o.timeMs, o.creator, o.revision, { excluded: (c) => toldApart(c.t), ...created });
+    const completed = lateHalfOf(draft.completed, true, o.timeMs, o.creator, o.revision, { excluded: (c) => toldApart(c.t), ...(createdMs !== undefined ? { createdMs } : {}) });
     if (completed >= 0) return writtenAt(draft.completed![completed]!).time;
     for (let i = 0; i < rollouts.length; i++) {
       const write = rollouts[i]!.write;
       if (i === index || write === undefined || rollouts[i]!.observed !== undefined || !tiedToEventsOnlyByTime(write)) continue;
       // Not a write the revision was created before, or long after (createdOutsideWrite): it cannot be that write's.
-      if (o.level === 'revision' && createdOutsideWrite(o.createdMs, write)) continue;
+      if (createdOutsideWrite(createdMs, write)) continue;
       if (toldApart(write.timeMs)) continue;
       // Not another principal's (whatever shape its identifier has: this only says what may be).
       if (o.creator !== undefined && write.principal !== undefined && write.principal.id.toLowerCase() !== o.creator.toLowerCase()) continue;
@@ -1020,9 +1020,7 @@ function keepRepeatOperation(draft: MutableBaseline, write: DeployChange): void 
   if (write.operationId === undefined || !draft.completed || !isService(write.target)) return;
   const judged = judgedRepeatOf(write, draft);
   const index = judged === undefined ? -1 : draft.completed.indexOf(judged);
-  if (index < 0) return;
-  const ids = withOtherOperation(judged!.repeatOperationIds, write.operationId, judged!.operationId);
-  if (ids !== judged!.repeatOperationIds) replaceCompleted(draft, index, { ...judged!, repeatOperationIds: ids! });
+  if (index >= 0) noteOtherOperation(draft, index, 'repeatOperationIds', write.operationId);
 }
 
 /**
@@ -1033,10 +1031,14 @@ function keepRepeatOperation(draft: MutableBaseline, write: DeployChange): void 
 function noteServiceOperation(draft: MutableBaseline, observation: RevisionObservation): void {
   if (observation.level !== 'service' || observation.operationId === undefined || observation.revision === undefined) return;
   const index = draft.completed!.findIndex((c) => c.withoutWrite === true && c.claimedByTime !== true && c.revision === observation.revision);
-  if (index < 0) return;
-  const events = draft.completed![index]!;
-  const ids = withOtherOperation(events.serviceOperationIds, observation.operationId, events.operationId);
-  if (ids !== events.serviceOperationIds) replaceCompleted(draft, index, { ...events, serviceOperationIds: ids! });
+  if (index >= 0) noteOtherOperation(draft, index, 'serviceOperationIds', observation.operationId);
+}
+
+/** Adds another operation's `id` to the `field` list of the completed entry at `index` (withOtherOperation). */
+function noteOtherOperation(draft: MutableBaseline, index: number, field: 'repeatOperationIds' | 'serviceOperationIds', id: string | undefined): void {
+  const entry = draft.completed![index]!;
+  const ids = withOtherOperation(entry[field], id, entry.operationId);
+  if (ids !== entry[field]) replaceCompleted(draft, index, { ...entry, [field]: ids! });
 }
 
 /**

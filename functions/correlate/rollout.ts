@@ -271,9 +271,9 @@ export function lateHalfOf(
   // A write: of events judged alone whose revisions' creation times are all known, those of the revision created
   // soonest after it (or before it, within the clocks' skew), not the events nearest after it (one principal's next
   // deploy seconds later may have its revision's events nearer).
-  if (!events && matching.length > 1 && matching.every((i) => completed[i]!.otherHalf!.createdMs !== undefined)) {
-    const createdGap = (i: number): number => Math.abs(completed[i]!.otherHalf!.createdMs! - timeMs);
-    return matching.reduce((a, b) => (createdGap(b) < createdGap(a) ? b : a));
+  if (!events && matching.length > 1) {
+    const owner = nearestCreated(timeMs, matching.map((i) => completed[i]!.otherHalf!.createdMs));
+    if (owner >= 0) return matching[owner]!;
   }
   return best;
 }
@@ -489,9 +489,8 @@ export function rolloutForWrite(rollouts: readonly Rollout[], write: DeployChang
   // clocks' skew), when every candidate's creation time is known: one principal's next deploy seconds later may have
   // its revision's events nearer after the write.
   const byCreation = tiedToEventsOnlyByTime(write) && !write.operationCompletion;
-  let soonest = -1;
-  let soonestGap = Infinity;
-  let allCreated = true;
+  const candidates: number[] = [];
+  const createdMs: (number | undefined)[] = [];
   rollouts.forEach((rollout, i) => {
     if (sameOp >= 0 || rollout.ofJudgedWrite) return;
     if (rollout.write) {
@@ -523,14 +522,33 @@ export function rolloutForWrite(rollouts: readonly Rollout[], write: DeployChang
       nearest = i;
       nearestGap = gap;
     }
-    const created = observed.revisionEvent === true ? observed.revisionCreatedMs : undefined;
-    if (created === undefined) allCreated = false;
-    else if (Math.abs(created - write.timeMs) < soonestGap) {
-      soonest = i;
-      soonestGap = Math.abs(created - write.timeMs);
+    if (byCreation) {
+      candidates.push(i);
+      createdMs.push(observed.revisionEvent === true ? observed.revisionCreatedMs : undefined);
     }
   });
-  return sameOp >= 0 ? sameOp : repeatOf >= 0 ? repeatOf : byCreation && allCreated && soonest >= 0 ? soonest : nearest;
+  const soonest = nearestCreated(write.timeMs, createdMs);
+  return sameOp >= 0 ? sameOp : repeatOf >= 0 ? repeatOf : soonest >= 0 ? candidates[soonest]! : nearest;
+}
+
+/**
+ * Index among `createdMs` (when each candidate revision was created) of the one created nearest a write at `writtenMs`
+ * (soonest after it, or before it within the clocks' skew: createdOutsideWrite ruled out the rest), the first of
+ * equals; -1 when there is none or any creation time is unknown (then time alone decides, as before).
+ */
+function nearestCreated(writtenMs: number, createdMs: readonly (number | undefined)[]): number {
+  let nearest = -1;
+  let nearestGap = Infinity;
+  for (let i = 0; i < createdMs.length; i++) {
+    const created = createdMs[i];
+    if (created === undefined) return -1;
+    const gap = Math.abs(created - writtenMs);
+    if (gap < nearestGap) {
+      nearest = i;
+      nearestGap = gap;
+    }
+  }
+  return nearest;
 }
 
 /**
@@ -563,7 +581,8 @@ export function rolloutForObservation(rollouts: readonly Rollout[], observation:
   let bestRank = Infinity;
   let bestMs = Infinity;
   // Writes that only time ties to their events, of the rollouts that may take the event, with their rank: the
-  // revision's creation time may tell which of them made it (createdFor).
+  // revision's creation time, where it is known, may tell which of them made it (createdFor).
+  const byCreation = observation.level === 'revision' && observation.createdMs !== undefined;
   const timeOnly: { readonly index: number; readonly rank: number; readonly writtenMs: number }[] = [];
   const creator = observation.creator?.toLowerCase();
   for (let i = 0; i < rollouts.length; i++) {
@@ -603,7 +622,7 @@ export function rolloutForObservation(rollouts: readonly Rollout[], observation:
       (generationKnown && observation.generation !== generation ? 4 : 0) +
       (creator !== undefined && principal !== undefined && principal !== creator ? 2 : 0) +
       (rollout.observed !== undefined ? 1 : 0);
-    if (rollout.write !== undefined && !rollout.write.operationCompletion && tiedToEventsOnlyByTime(rollout.write)) timeOnly.push({ index: i, rank, writtenMs });
+    if (byCreation && rollout.write !== undefined && !rollout.write.operationCompletion && tiedToEventsOnlyByTime(rollout.write)) timeOnly.push({ index: i, rank, writtenMs });
     if (rank < bestRank || (rank === bestRank && writtenMs < bestMs)) {
       best = i;
       bestRank = rank;
@@ -613,7 +632,7 @@ export function rolloutForObservation(rollouts: readonly Rollout[], observation:
   // Of writes that only time ties to their events, equal but for having events already, the one the revision was
   // created soonest after, where its creation time tells (createdFor): one principal's two deploys seconds apart each
   // take their own revision, whichever events come first (the oldest waiting would take the second's).
-  if (observation.level === 'revision' && observation.createdMs !== undefined && timeOnly.some((c) => c.index === best)) {
+  if (byCreation && timeOnly.some((c) => c.index === best)) {
     const tied = timeOnly.filter((c) => c.rank >> 1 === bestRank >> 1);
     const owner = tied.length > 1 ? createdFor(observation.createdMs, tied.map((c) => c.writtenMs)) : -1;
     if (owner >= 0) return tied[owner]!.index;

@@ -67,6 +67,14 @@ interface Evaluation {
    * before its own, earlier, time it would report the same revision again.
    */
   readonly revisionReported?: true;
+  /**
+   * A late half (its write judged without it: Rollout.ofJudgedWrite, or events claimed by time) is judged where its
+   * write stands, not at its events' time: the rules compare it with what was in force just after its write (the
+   * write's own facts included: judgedJustAfter), so a deploy made between the write and its events, judged before
+   * they came, is newer than it (it resolves none of that deploy's findings, and what it raises is closed at once
+   * where that deploy changed it again). Its findings keep the events' time (eventTime, ids, resolutions).
+   */
+  readonly judgedAt?: { readonly timeMs: number; readonly time: string };
 }
 
 /** What happened to an entry inside the engine, for the counts replay and the functions report. */
@@ -256,8 +264,11 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
   const unknown = [...(detection.unknown ?? [])];
   // Known only from its system events: no admin write was seen, whether or not they name who deployed.
   if (rollout && !rollout.writeSeen && !unknown.includes('admin write')) unknown.push('admin write');
+  // A late half judged where its write stands (Evaluation.judgedAt) is keyed by its own time, as it always was.
+  const judged = evaluation.judgedAt !== undefined ? judgedChange(evaluation) : undefined;
+  const dedupKey = judged !== undefined && judged !== change ? detection.dedupKey.map((part) => (part === judged.time ? change.time : part)) : detection.dedupKey;
   return {
-    id: findingId(rule, detection.dedupKey),
+    id: findingId(rule, dedupKey),
     rule,
     severity: severityOf(detectors[rule], settings.severity, detection.severity),
     title: detection.title,
@@ -583,7 +594,8 @@ export class Engine {
    * change takes away, then new detections; returns the findings and the open findings after it.
    */
   private evaluate(base: ServiceBaseline, evaluation: Evaluation, findings: Finding[]): OpenFinding[] {
-    const { change } = evaluation;
+    // The change as the rules judge it: at its own time, or a late half's where its write stands (Evaluation.judgedAt).
+    const change = judgedChange(evaluation);
     const open = base.open ? [...base.open] : [];
     // A rollout that failed changed no revision that serves: it cannot take a revision's risk away (service
     // settings it wrote are in force all the same).
@@ -610,7 +622,7 @@ export class Engine {
           // same instant, judged against what was before both): not closed by it.
           if (index < 0 || raised.some((finding) => finding.id === resolved.id)) continue;
           const [closed] = open.splice(index, 1);
-          findings.push(resolutionOf(closed!.finding, change, resolved.reason));
+          findings.push(resolutionOf(closed!.finding, evaluation.change, resolved.reason));
         }
       }
     }
@@ -965,7 +977,10 @@ export class Engine {
         : rolled;
     // Whether the detectors count it as a deploy (the same test they make, against the baseline before it).
     const countedAsDeploy = rollout.write !== undefined && createsRevision(merged.change, draft);
-    const open = this.evaluate(draft, merged, findings);
+    // A late half is judged where its write stands (Evaluation.judgedAt): a deploy made between the write and its
+    // events, judged before they came, is newer than it.
+    const writeInstant = lateHalf ? openedAt(rollout) : claimed ? writtenAt(claimed) : undefined;
+    const open = this.evaluate(draft, writeInstant !== undefined && writeInstant.timeMs < merged.change.timeMs ? { ...merged, judgedAt: judgedJustAfter(writeInstant) } : merged, findings);
     const failed = merged.rollout.status === 'failed';
     // A late half's revision was in force from its write on: what it brought in is recorded at the write's instant
     // (Rollout.openedMs and writeTime; of events claimed by time, their write's completed entry), not its events', or a
@@ -1083,6 +1098,23 @@ function lateHalfOpened(opened: Rollout, owner: CompletedRollout): Rollout {
 /** CompletedRollout.filledAt of events claimed by time for `owner`'s late half: its write's instant, what they filled in. */
 function filledAt(owner: CompletedRollout, filled: Filled): NonNullable<CompletedRollout['filledAt']> {
   return { t: owner.t, ...(owner.n !== undefined && owner.n > 0 ? { n: owner.n } : {}), histories: filled.histories, repositories: filled.repositories };
+}
+
+/**
+ * The instant a late half is judged at (Evaluation.judgedAt): a nanosecond after its write's, so the write's own facts,
+ * recorded at its instant, are in force before it (compared with what was before the write, it would report the write's
+ * deploy again), and whatever was recorded later, a deploy made after the write, is newer than it.
+ */
+function judgedJustAfter(write: { readonly timeMs: number; readonly time: string }): { readonly timeMs: number; readonly time: string } {
+  const n = subMillisecondNanos(write.time) + 1;
+  const point = n < 1_000_000 ? { t: write.timeMs, n } : { t: write.timeMs + 1 };
+  return { timeMs: point.t, time: pointTime(point) };
+}
+
+/** The change of `evaluation` as the rules judge it: at Evaluation.judgedAt where set (a deploy's), else as it is. */
+function judgedChange(evaluation: Evaluation): Change {
+  const { change, judgedAt } = evaluation;
+  return judgedAt !== undefined && change.kind === 'deploy' ? atInstant(change, judgedAt) : change;
 }
 
 /** `change` as made at `at` (its facts recorded there). */

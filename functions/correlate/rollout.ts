@@ -21,6 +21,8 @@
 //   the second judged alone), are its late half (awaitingEvents), not a deploy of their own; where only time and
 //   principal tie them (a v2 write judged without its events, events judged without their write: lateHalfOf), not a
 //   write and a revision created before it or more than 10 s after it (createdOutsideWrite), whichever came first;
+//   events that are a write's late half are judged, and what they brought in recorded, at the write's instant
+//   (Engine.finalize), so a deploy made between the two and judged before they came is newer than them;
 // - the rollout completes as soon as it has the write and a final Ready condition (True or False) for its
 //   revision, or when the wait runs out (`correlation.waitSeconds`, default 600 s: image import plus the default
 //   4-minute startup probe fit in it), counted from when the half arrived. A half that never arrives leaves its
@@ -131,7 +133,8 @@ export interface Rollout {
    * System events of a write judged without them (CompletedRollout.eventsAwaited): their late half. No write joins
    * them (theirs was judged), nor events of another operation; they complete on their own Ready condition. Its
    * `openedMs` is its write's time: it is judged in the write's place among the service's deploys, not its events',
-   * and what its revision brought in is recorded at the write's instant (openedAt), from which it was in force.
+   * against what was in force just after the write (Engine's Evaluation.judgedAt: a deploy made between the two is
+   * newer), and what its revision brought in is recorded at the write's instant (openedAt), from which it was in force.
    */
   readonly ofJudgedWrite?: true;
   /**
@@ -164,7 +167,8 @@ export interface CompletedRollout {
   readonly serviceOperationIds?: readonly string[];
   /**
    * Judged from system events alone and taken, by time and principal, as the late half of a write judged without
-   * them: not reported as a deploy. A write that its operation id then ties to these events is the deploy after all.
+   * them: not reported as a deploy, and judged at that write's instant (Engine's Evaluation.judgedAt), as recorded
+   * there (filledAt). A write that its operation id then ties to these events is the deploy after all.
    */
   readonly claimedByTime?: true;
   /**

@@ -10,6 +10,7 @@ import type { RuleException, RuleSettings, RunwatchConfig } from './config/types
 import {
   addWrite,
   awaitingEvents,
+  awaitingByServiceOperation,
   ofAwaitedOperation,
   belongsToCompleted,
   acrossApis,
@@ -780,8 +781,17 @@ export class Engine {
         const observed = waiting >= 0 ? rollouts[waiting]!.observed! : undefined;
         const ids = observed && withOtherOperation(observed.serviceOperationIds, observation.operationId, observed.operationId);
         if (observed && ids !== observed.serviceOperationIds) {
-          rollouts[waiting] = withObserved(rollouts[waiting]!, { ...observed, serviceOperationIds: ids! });
+          const noted = withObserved(rollouts[waiting]!, { ...observed, serviceOperationIds: ids! });
+          // That operation's write judged without its events (gcloud's second write, judged alone before any came; the
+          // revision event carries the first write's id): the revision's events are its late half, and stand where
+          // it does among the service's deploys (as events of its own operation would: lateHalfOpened).
+          const owner = noted.ofJudgedWrite ? -1 : awaitingByServiceOperation(draft.completed, noted.observed!);
+          rollouts[waiting] = owner >= 0 ? lateHalfOpened(noted, draft.completed![owner]!) : noted;
           setRollouts(draft, rollouts);
+          if (owner >= 0) {
+            const drained = this.drain(draft, nowMs, findings, edits);
+            if (drained) return 'evaluated';
+          }
         }
         return 'unmatched-service-event';
       }
@@ -960,12 +970,23 @@ export class Engine {
       const { eventsAwaited: _judged, ...owner } = draft.completed![awaited]!;
       replaceCompleted(draft, awaited, owner);
     } else if (!rollout.write && rollout.observed && draft.completed && belongsToCompleted(draft.completed, rollout.observed)) return;
+    // Revision events judged alone that a service event, naming their revision as the service's latest, tied to the
+    // operation of a write judged without its events (gcloud's second write, judged alone before any event came; the
+    // revision event carries the first write's operation id): that write's late half, as if they carried its id.
+    // Tied when the service event came (observationStep: a late half, Rollout.ofJudgedWrite), or (a baseline stored before
+    // that was done) now.
+    const byService = awaited < 0 && !rollout.write && rollout.observed ? awaitingByServiceOperation(draft.completed, rollout.observed) : -1;
+    const ownerByService = byService >= 0 ? draft.completed![byService]! : undefined;
+    if (ownerByService) {
+      const { eventsAwaited: _judged, ...owner } = ownerByService;
+      replaceCompleted(draft, byService, owner);
+    }
     const rolled = rolledOut(rollout, (observed) => writeFromObservation(observed, this.waitMs, draft));
     // System events of a revision whose write was judged without them (they came later than its wait): by its
-    // operation id (lateHalf), else (a v2 write's id is not in its events) by time and principal.
-    const claimed = !lateHalf && !rollout.write ? this.claimLateHalf(draft, true, rolled.change, rollout.observed?.operationId) : undefined;
+    // operation id (lateHalf, ownerByService), else (a v2 write's id is not in its events) by time and principal.
+    const claimed = !lateHalf && !ownerByService && !rollout.write ? this.claimLateHalf(draft, true, rolled.change, rollout.observed?.operationId) : undefined;
     const claimedByTime = claimed !== undefined;
-    const reportedAsDeploy = lateHalf || claimedByTime;
+    const reportedAsDeploy = lateHalf || claimedByTime || ownerByService !== undefined;
     // A write across API versions that no revision event followed made no revision (a Terraform apply through v2
     // after gcloud deploys through v1, changing a label): said only once its whole wait ran out (judged early, a
     // deploy-and-delete say, it still counts), and only where this service's events are known to reach runwatch,
@@ -986,7 +1007,8 @@ export class Engine {
     // (Rollout.openedMs and writeTime; of events claimed by time, their write's completed entry), not its events', or a
     // deploy made between the two (judged after it: it opened later) is compared with the revision before and reported
     // for the same variables or image again, and one judged before it has what it set overridden by an older revision.
-    const revision = lateHalf ? atInstant(merged.change, openedAt(rollout)) : claimed ? atInstant(merged.change, writtenAt(claimed)) : merged.change;
+    const writer = claimed ?? ownerByService;
+    const revision = lateHalf ? atInstant(merged.change, openedAt(rollout)) : writer ? atInstant(merged.change, writtenAt(writer)) : merged.change;
     const recorded: DeployChange = failed ? withoutRevisionFacts(revision) : revision;
     // A failed revision's write still set the service's labels (`recorded` keeps them). Events claimed by time only
     // fill in what their write did not say at its instant (what they filled in moves should they prove another

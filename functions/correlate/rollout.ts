@@ -18,7 +18,9 @@
 //   arrive out of order), and a write that comes while several such wait takes the revision created soonest after it
 //   where their creation times are known (rolloutForWrite; lateHalfOf, for events judged alone); events of a v1 write judged without them (CompletedRollout.eventsAwaited), by its
 //   operation id or that of a repeat of it that came after it was judged (repeatOperationIds: gcloud's first write,
-//   the second judged alone), are its late half (awaitingEvents), not a deploy of their own; where only time and
+//   the second judged alone), or revision events waiting alone whose revision a service event of its operation named
+//   as the service's latest (awaitingByServiceOperation: gcloud's second write judged alone, its first still to
+//   come), are its late half (awaitingEvents), not a deploy of their own; where only time and
 //   principal tie them (a v2 write judged without its events, events judged without their write: lateHalfOf), not a
 //   write and a revision created before it or more than 10 s after it (createdOutsideWrite), whichever came first;
 //   events that are a write's late half are judged, and what they brought in recorded, at the write's instant
@@ -321,6 +323,22 @@ export function awaitingEvents(completed: readonly CompletedRollout[] | undefine
   const index = completed.findIndex((c) => c.eventsAwaited === true && ofAwaitedOperation(c, o.operationId));
   if (index < 0) return -1;
   return completed.some((c, i) => i !== index && belongsToCompleted([c], o)) ? -1 : index;
+}
+
+/**
+ * Index of the completed entry still awaiting the revision events `observed`, waiting without a write, by the operation
+ * of a service event that named their revision as the service's latest (ObservedFacts.serviceOperationIds: the
+ * service's last change, gcloud's second write, which made this revision or none), or -1. The revision event carries
+ * gcloud's first write's operation id, the service event the second's: when the second write was judged alone before
+ * any of them came, the service event is what ties the revision to it (awaitingEvents, for that operation).
+ */
+export function awaitingByServiceOperation(completed: readonly CompletedRollout[] | undefined, observed: ObservedFacts): number {
+  if (!completed || observed.revisionEvent !== true || observed.revision === undefined) return -1;
+  for (const id of observed.serviceOperationIds ?? []) {
+    const index = awaitingEvents(completed, { operationId: id, revision: observed.revision });
+    if (index >= 0) return index;
+  }
+  return -1;
 }
 
 /**

@@ -6,10 +6,11 @@
 // late half, tied to it by the operation id of either write of the burst: the revision event's is the first write's,
 // which made no completed entry of its own. They are not reported as a deploy of their own: each rule keeps the one id
 // the second write's findings have (as when the events never come). A later, separate deploy is still reported.
-// (Not handled: the revision event judged alone before the first write and the service event came, e.g.
-// [before, iam1, write2, iam2, revisionEvent, serviceEvent, write1] or [before, revisionEvent, write2, iam2, write1,
-// iam1, serviceEvent] live: nothing logged ties the revision event's operation, the first write's, to the second
-// write when either is judged, so each is reported as a deploy. See README "Real deploys".)
+// (The revision's events between the writes: test/unit/double-write-events-between.test.ts. Not handled there: the
+// revision event judged alone before the first write and the service event came, e.g. [before, iam1, write2, iam2,
+// revisionEvent, serviceEvent, write1] or [before, revisionEvent, write2, iam2, write1, iam1, serviceEvent] live, an
+// hour between entries: nothing logged ties the revision event's operation, the first write's, to the second write
+// when either is judged, so each is reported as a deploy. See README "Real deploys".)
 import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';

@@ -8,6 +8,7 @@
 //      ran out), then the revision's events, the first write last;
 //   B. [before, iam1, revisionEvent, write2, iam2, write1, serviceEvent]: the revision event first, the service event
 //      last.
+//   A2 (found with A). [before, iam1, write2, iam2, serviceEvent, revisionEvent, write1]: as A, the service event first.
 // One deploy: one id per rule. Where the second write was judged alone before any event came, its findings (keyed by
 // its time: it names no revision) are out before the first write is known, so the ids are those the same writes get
 // without events (as in double-write-late-events); otherwise those of event-time order.
@@ -40,6 +41,7 @@ const T2 = tickAt('2024-05-07T11:10:00Z');
 const T3 = tickAt('2024-05-07T12:10:00Z');
 
 const A = [before, iam1, write2, iam2, revisionEvent, serviceEvent, write1];
+const A2 = [before, iam1, write2, iam2, serviceEvent, revisionEvent, write1];
 const B = [before, iam1, revisionEvent, write2, iam2, write1, serviceEvent];
 const IN_ORDER = [before, iam1, write1, iam2, write2, revisionEvent, serviceEvent];
 const events = new Set([revisionEvent, serviceEvent]);
@@ -92,6 +94,10 @@ const CASES: readonly Case[] = [
   // service event ties the revision to the second write's operation (the service's last change), whose entry awaits
   // its events.
   { label: 'A, live: the second write judged alone, then the revision and service events a second apart', run: (e) => findingsArriving(arriving(e, [serviceEvent]), cfg), delivered: A, reference: withoutEvents(A) },
+  // The service event, of the second write's operation, names the revision as the service's latest before the
+  // revision's own event comes (an hour later, or a second): that write made it or none.
+  { label: 'A2, live: the second write judged alone, then the service event, the revision event an hour later', run: (e) => findingsLive(e, cfg), delivered: A2, reference: withoutEvents(A2) },
+  { label: 'A2, live: the second write judged alone, then the service and revision events a second apart', run: (e) => findingsArriving(arriving(e, [revisionEvent]), cfg), delivered: A2, reference: withoutEvents(A2) },
   { label: 'A, live: a second between entries', run: (e) => findingsLive(e, cfg, undefined, 1000), delivered: A, reference: IN_ORDER },
   { label: 'B, live: a second between entries', run: (e) => findingsLive(e, cfg, undefined, 1000), delivered: B, reference: IN_ORDER },
   ...(['memory', 'file'] as const).flatMap((mode): Case[] => [
@@ -100,6 +106,12 @@ const CASES: readonly Case[] = [
       run: replayWith([[T1, revisionEvent], [T2, write1]], mode),
       delivered: A,
       reference: [before, iam1, write2, iam2, T1, T2, write1],
+    },
+    {
+      label: `A2, replay (${mode}): the second write judged alone, then the service event, the revision event after every wait ran out`,
+      run: replayWith([[T1, serviceEvent], [T2, revisionEvent], [T3, write1]], mode),
+      delivered: A2,
+      reference: [before, iam1, write2, iam2, T1, T2, T3, write1],
     },
     { label: `A, replay (${mode}): the first write after every wait ran out`, run: replayWith([[T1, write1]], mode), delivered: A, reference: IN_ORDER, runReference: replayWith([], mode) },
     {

@@ -750,8 +750,13 @@ export class Engine {
     // (the same checks as any event: operation, revision, time; not created before the write: that is a revision of
     // the service before it, the write's own not there yet; and not of a generation after the write's, nor created by
     // someone else where no generation ties it: the service moved on), or none (it completed meanwhile).
-    const index = lateHalf
-      ? rollouts.findIndex((r) => r.ofJudgedWrite === true && ofAwaitedOperation(draft.completed![awaited]!, r.observed?.operationId))
+    const owner = lateHalf ? draft.completed![awaited]! : undefined;
+    const index = owner
+      ? rollouts.findIndex(
+          (r) =>
+            r.ofJudgedWrite === true &&
+            (ofAwaitedOperation(owner, r.observed?.operationId) || (owner.awaitedRevision !== undefined && r.observed?.revision === owner.awaitedRevision)),
+        )
       : forWrite
         ? rollouts.findIndex(
             (r) =>
@@ -775,6 +780,11 @@ export class Engine {
     if (index < 0) {
       // Only a revision's own event opens a rollout: service-level events also follow traffic and IAM changes.
       if (observation.level !== 'revision') {
+        // A service event of the operation of a write judged without its events, naming the service's latest revision:
+        // that write made it or none (gcloud's second write; the revision event carries the first write's operation
+        // id). Kept with the write's entry, so that revision's events, when they come, are its late half (those waiting
+        // already, below).
+        if (owner && observation.revision !== undefined && owner.awaitedRevision === undefined) replaceCompleted(draft, awaited, { ...owner, awaitedRevision: observation.revision });
         // Another operation's service event that names the revision events alone wait with (the service's last change:
         // gcloud's second write, say): its operation is kept with them, as one judged with them would be.
         const waiting = observation.operationId === undefined || observation.revision === undefined ? -1 : rollouts.findIndex((r) => r.write === undefined && r.observed?.revision === observation.revision);
@@ -967,7 +977,7 @@ export class Engine {
     const lateHalf = rollout.ofJudgedWrite === true;
     const awaited = lateHalf ? awaitingEvents(draft.completed, rollout.observed!) : -1;
     if (awaited >= 0) {
-      const { eventsAwaited: _judged, ...owner } = draft.completed![awaited]!;
+      const { eventsAwaited: _judged, awaitedRevision: _named, ...owner } = draft.completed![awaited]!;
       replaceCompleted(draft, awaited, owner);
     } else if (!rollout.write && rollout.observed && draft.completed && belongsToCompleted(draft.completed, rollout.observed)) return;
     // Revision events judged alone that a service event, naming their revision as the service's latest, tied to the
@@ -978,7 +988,7 @@ export class Engine {
     const byService = awaited < 0 && !rollout.write && rollout.observed ? awaitingByServiceOperation(draft.completed, rollout.observed) : -1;
     const ownerByService = byService >= 0 ? draft.completed![byService]! : undefined;
     if (ownerByService) {
-      const { eventsAwaited: _judged, ...owner } = ownerByService;
+      const { eventsAwaited: _judged, awaitedRevision: _named, ...owner } = ownerByService;
       replaceCompleted(draft, byService, owner);
     }
     const rolled = rolledOut(rollout, (observed) => writeFromObservation(observed, this.waitMs, draft));

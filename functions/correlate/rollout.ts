@@ -18,8 +18,8 @@
 //   arrive out of order), and a write that comes while several such wait takes the revision created soonest after it
 //   where their creation times are known (rolloutForWrite; lateHalfOf, for events judged alone); events of a v1 write judged without them (CompletedRollout.eventsAwaited), by its
 //   operation id or that of a repeat of it that came after it was judged (repeatOperationIds: gcloud's first write,
-//   the second judged alone), or revision events waiting alone whose revision a service event of its operation named
-//   as the service's latest (awaitingByServiceOperation: gcloud's second write judged alone, its first still to
+//   the second judged alone), or events of the revision a service event of its operation named as the service's
+//   latest (awaitedRevision, awaitingByServiceOperation: gcloud's second write judged alone, its first still to
 //   come), are its late half (awaitingEvents), not a deploy of their own; where only time and
 //   principal tie them (a v2 write judged without its events, events judged without their write: lateHalfOf), not a
 //   write and a revision created before it or more than 10 s after it (createdOutsideWrite), whichever came first;
@@ -204,6 +204,14 @@ export interface CompletedRollout {
    */
   readonly repeatOperationIds?: readonly string[];
   /**
+   * Of a write awaiting its events (eventsAwaited): the revision a service event of its operation (or a repeat's) named
+   * as the service's latest, before any revision event came. The service event's operation is the service's last
+   * change's: that write made this revision or none (gcloud's second write, judged alone; the revision event carries
+   * the first write's operation id), so this revision's events, whichever operation id they carry, are its late half
+   * (awaitingEvents). Absent in baselines stored before it was kept.
+   */
+  readonly awaitedRevision?: string;
+  /**
    * Judged with one half missing that no operation id can tie to it later (a v2 write's id is not in its events):
    * the span, in event time, in which that half's time may fall, and who deployed (the write's principal, or the
    * revision's creator). The first half to come from that span by that principal is it, not a deploy of its own;
@@ -316,11 +324,13 @@ export function writtenAt(completed: CompletedRollout): { readonly timeMs: numbe
 
 /**
  * Index of the completed entry still awaiting the system events `o` (CompletedRollout.eventsAwaited: the same
- * operation), or -1: also when another completed entry reports on them (a revision already judged).
+ * operation, or the revision its service event named: awaitedRevision), or -1: also when another completed entry
+ * reports on them (a revision already judged).
  */
 export function awaitingEvents(completed: readonly CompletedRollout[] | undefined, o: Pick<RevisionObservation, 'operationId' | 'revision'>): number {
-  if (!completed || o.operationId === undefined) return -1;
-  const index = completed.findIndex((c) => c.eventsAwaited === true && ofAwaitedOperation(c, o.operationId));
+  if (!completed || (o.operationId === undefined && o.revision === undefined)) return -1;
+  // Its operation's events; else those of the revision a service event of its operation named (awaitedRevision).
+  const index = completed.findIndex((c) => c.eventsAwaited === true && (ofAwaitedOperation(c, o.operationId) || (o.revision !== undefined && c.awaitedRevision === o.revision)));
   if (index < 0) return -1;
   return completed.some((c, i) => i !== index && belongsToCompleted([c], o)) ? -1 : index;
 }

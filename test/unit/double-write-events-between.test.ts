@@ -134,8 +134,8 @@ describe("gcloud's double write, the revision's events between or around its wri
       expect(idsByRule(await c.run(c.delivered))).toEqual(expected);
     });
 
-    // A later, separate deploy by another identity (and a deploy by the same principal: `another` is gcloud's too,
-    // 10 minutes later) is still reported, under ids of its own.
+    // A later, separate deploy by the same principal (`another`: gcloud's, 10 minutes later, another runtime identity
+    // and repository) is still reported, under ids of its own, and the double write's ids stay as they were.
     it(`${c.label}, then another deploy 10 minutes later: reported`, async () => {
       const found = await c.run([...c.delivered, another]);
       expect(anotherRules(found)).toEqual(ANOTHER_RULES);

@@ -1008,17 +1008,18 @@ export class Engine {
         : rolled;
     // Whether the detectors count it as a deploy (the same test they make, against the baseline before it).
     const countedAsDeploy = rollout.write !== undefined && createsRevision(merged.change, draft);
-    // A late half is judged where its write stands (Evaluation.judgedAt): a deploy made between the write and its
-    // events, judged before they came, is newer than it.
-    const writeInstant = lateHalf ? openedAt(rollout) : claimed ? writtenAt(claimed) : undefined;
+    // A late half (by its operation id, by time, or by a service event of its operation: ownerByService) is judged
+    // where its write stands (Evaluation.judgedAt): a deploy made between the write and its events, judged before
+    // they came, is newer than it.
+    const writer = claimed ?? ownerByService;
+    const writeInstant = lateHalf ? openedAt(rollout) : writer ? writtenAt(writer) : undefined;
     const open = this.evaluate(draft, writeInstant !== undefined && writeInstant.timeMs < merged.change.timeMs ? { ...merged, judgedAt: judgedJustAfter(writeInstant) } : merged, findings);
     const failed = merged.rollout.status === 'failed';
     // A late half's revision was in force from its write on: what it brought in is recorded at the write's instant
     // (Rollout.openedMs and writeTime; of events claimed by time, their write's completed entry), not its events', or a
     // deploy made between the two (judged after it: it opened later) is compared with the revision before and reported
     // for the same variables or image again, and one judged before it has what it set overridden by an older revision.
-    const writer = claimed ?? ownerByService;
-    const revision = lateHalf ? atInstant(merged.change, openedAt(rollout)) : writer ? atInstant(merged.change, writtenAt(writer)) : merged.change;
+    const revision = writeInstant ? atInstant(merged.change, writeInstant) : merged.change;
     const recorded: DeployChange = failed ? withoutRevisionFacts(revision) : revision;
     // A failed revision's write still set the service's labels (`recorded` keeps them). Events claimed by time only
     // fill in what their write did not say at its instant (what they filled in moves should they prove another

@@ -21,6 +21,9 @@ import {
   tiedToEventsOnlyByTime,
   isComplete,
   joinedByTimeAlone,
+  joinedAtLast,
+  joinedLater,
+  eventFactsOf,
   createdFor,
   createdOutsideWrite,
   observe,
@@ -35,6 +38,7 @@ import {
   withOtherOperation,
   writtenAt,
   type CompletedRollout,
+  type EventFacts,
   type ObservedFacts,
   type RolledOut,
   type Rollout,
@@ -766,7 +770,7 @@ export class Engine {
               observation.timeMs >= r.write.timeMs &&
               !laterGeneration(observation, r.write) &&
               !createdByAnother(observation, r.write) &&
-              rolloutForObservation([r], observation, this.waitMs) === 0,
+              rolloutForObservation([r], observation, this.waitMs, { closerMayCome: false }) === 0,
           )
         : rolloutForObservation(rollouts, observation, this.waitMs);
     // A revision the Cloud Functions service agent created (its creator: audit/systemEvent.ts) is let go only when no
@@ -835,8 +839,19 @@ export class Engine {
     const waitedOut = (rollout: Rollout): boolean => nowMs !== END_OF_INPUT_MS && rollout.deadlineMs <= nowMs;
     // `findings` are the transaction's own, empty when it starts: its first rollout due always completes.
     let heldBack: Rollout | undefined;
+    // A half waiting alone whose wait ran out, to be joined at last (joinedAtLast) with the other half, whose own wait
+    // still runs (a write it was created sooner after may still come for it): it waits as long.
+    let waitsFor: { readonly rollout: Rollout; readonly untilMs: number } | undefined;
     const ready = (rollout: Rollout): boolean => {
       if (!isComplete(rollout) && rollout.deadlineMs > nowMs) return false;
+      if (nowMs !== END_OF_INPUT_MS && !isComplete(rollout)) {
+        const rest = (draft.rollouts ?? []).filter((r) => r !== rollout);
+        const partner = joinedAtLast(rest, rollout, this.waitMs);
+        if (partner >= 0 && rest[partner]!.deadlineMs > nowMs) {
+          waitsFor = { rollout, untilMs: rest[partner]!.deadlineMs };
+          return false;
+        }
+      }
       if (findingsBytes(findings) < DUE_FINDINGS_BYTES_LIMIT) return true;
       heldBack = rollout;
       return false;
@@ -847,6 +862,10 @@ export class Engine {
     if (heldBack !== undefined && heldBack.deadlineMs > nowMs) {
       const held = heldBack;
       setRollouts(draft, (draft.rollouts ?? []).map((r) => (r === held ? { ...r, deadlineMs: nowMs } : r)));
+    }
+    if (waitsFor !== undefined) {
+      const { rollout: waiting, untilMs } = waitsFor;
+      setRollouts(draft, (draft.rollouts ?? []).map((r) => (r === waiting ? { ...r, deadlineMs: untilMs } : r)));
     }
     return completed;
   }
@@ -870,8 +889,19 @@ export class Engine {
       const oldest = oldestRollout(rollouts);
       if (oldest < 0 || !ready(rollouts[oldest]!)) return completed;
       const rollout = rollouts[oldest]!;
-      setRollouts(draft, rollouts.filter((_, i) => i !== oldest));
-      this.finalize(draft, rollout, findings, edits, waitedOut(rollout));
+      let rest = rollouts.filter((_, i) => i !== oldest);
+      // A write and a revision's events that waited apart for a closer half that did not come: one deploy after all.
+      const partner = joinedAtLast(rest, rollout, this.waitMs);
+      let judged = rollout;
+      if (partner >= 0) {
+        const other = rest[partner]!;
+        rest = rest.filter((_, i) => i !== partner);
+        // Said, as when the second half comes (observationStep), where another write could as well be the revision's.
+        const [write, events] = rollout.write !== undefined ? [rollout, other] : [other, rollout];
+        judged = joinedLater(rollout, other, this.otherOwner(draft, [write, ...rest], 0, eventFactsOf(events.observed!)));
+      }
+      setRollouts(draft, rest);
+      this.finalize(draft, judged, findings, edits, waitedOut(rollout));
       completed = true;
     }
   }
@@ -896,7 +926,7 @@ export class Engine {
    * judged, more than a second before the joined write when the revision was created soonest after the joined one,
    * within seconds (createdFor).
    */
-  private otherOwner(draft: MutableBaseline, rollouts: readonly Rollout[], index: number, o: RevisionObservation): string | undefined {
+  private otherOwner(draft: MutableBaseline, rollouts: readonly Rollout[], index: number, o: EventFacts): string | undefined {
     if (!joinedByTimeAlone(rollouts[index]!, o)) return undefined;
     // Not a write that the revision's creation time tells from the one it joined (createdFor: created soonest after
     // the joined write, within seconds, the other more than the clocks' skew before it).

@@ -16,7 +16,9 @@
 //   writes seconds apart, the one it was created soonest after, within seconds (createdFor: one principal's two
 //   deploys); with no open rollout a revision's event opens one of its own (the write may still come: entries
 //   arrive out of order), and a write that comes while several such wait takes the revision created soonest after it
-//   where their creation times are known (rolloutForWrite; lateHalfOf, for events judged alone); events of a v1 write judged without them (CompletedRollout.eventsAwaited), by its
+//   where their creation times are known (rolloutForWrite; lateHalfOf, for events judged alone); a write and a revision
+//   created more than a second after it do not join while a closer half may come (createdWellAfter: one principal's
+//   later write), only when the waits of both ran out, if still each other's pick (joinedAtLast); events of a v1 write judged without them (CompletedRollout.eventsAwaited), by its
 //   operation id or that of a repeat of it that came after it was judged (repeatOperationIds: gcloud's first write,
 //   the second judged alone), or events of the revision a service event of its operation named as the service's
 //   latest (awaitedRevision, awaitingByServiceOperation: gcloud's second write judged alone, its first still to
@@ -489,6 +491,73 @@ export function createdFor(createdMs: number | undefined, writtenMs: readonly nu
   return writtenMs.every((t, i) => i === owner || createdMs - t < -CLOCK_SKEW_MS || ownerMs - t > CLOCK_SKEW_MS) ? owner : -1;
 }
 
+/**
+ * True when a revision created at `createdMs` (known) was created more than CLOCK_SKEW_MS after a write at `writtenMs`
+ * that only time ties to its events: it may be that write's (within CREATED_WITHIN_MS, createdOutsideWrite), or a later
+ * write's of the same principal, made between the two and still to come (entries arrive in any order), which it was
+ * created sooner after and which createdFor would give it to. Real entries show a revision created 131-143 ms after its
+ * write: such a pair does not join when the second of them comes (rolloutForWrite, rolloutForObservation), but when the
+ * waits of both ran out, if they are still each other's pick (joinedAtLast). Within the skew no later write could be
+ * told from this one (createdFor): they join at once, as before. Events named by an operation id or a revision name
+ * join at once all the same.
+ */
+export function createdWellAfter(createdMs: number | undefined, writtenMs: number): boolean {
+  return createdMs !== undefined && createdMs - writtenMs > CLOCK_SKEW_MS;
+}
+
+/**
+ * Index in `rollouts` (those still waiting) of the rollout that `rollout`, about to be judged (its wait ran out, or it
+ * is judged early; Engine.drain lets it wait while the other half's own wait runs), is joined with at last, or -1: of
+ * a write that only time ties to its events, waiting alone, and a revision's events waiting alone (their creation time
+ * known), that did not join because the revision was created seconds after the write (createdWellAfter: a later write
+ * of the principal might still come), the other half, when the two are still each other's pick as the second to come
+ * would have picked then: the events rolloutForWrite gives the write among the events waiting alone, and the write
+ * rolloutForObservation gives those events among the writes waiting alone. A slow control plane (one write, its
+ * revision created 6-9 s later) is still one deploy; one principal's second write, come meanwhile, took its own
+ * revision already.
+ */
+export function joinedAtLast(rollouts: readonly Rollout[], rollout: Rollout, waitMs: number): number {
+  const writeAlone = (r: Rollout): boolean => r.write !== undefined && r.observed === undefined && !r.ofJudgedWrite && !r.write.operationCompletion && tiedToEventsOnlyByTime(r.write);
+  const eventsAlone = (r: Rollout): boolean => r.write === undefined && !r.ofJudgedWrite && r.observed?.revisionEvent === true && r.observed.revisionCreatedMs !== undefined;
+  const isWrite = writeAlone(rollout);
+  if (!isWrite && !eventsAlone(rollout)) return -1;
+  const all = [rollout, ...rollouts];
+  const writes = all.filter(writeAlone);
+  const events = all.filter(eventsAlone);
+  const now = { closerMayCome: false };
+  const eventsFor = (w: Rollout): Rollout | undefined => events[rolloutForWrite(events, w.write!, waitMs, now)];
+  const writeFor = (e: Rollout): Rollout | undefined => writes[rolloutForObservation(writes, eventFactsOf(e.observed!), waitMs, now)];
+  const other = isWrite ? eventsFor(rollout) : writeFor(rollout);
+  if (other === undefined || (isWrite ? writeFor(other) : eventsFor(other)) !== rollout) return -1;
+  const [w, e] = isWrite ? [rollout, other] : [other, rollout];
+  return createdWellAfter(e.observed!.revisionCreatedMs, w.write!.timeMs) ? rollouts.indexOf(other) : -1;
+}
+
+/** What a revision's event said, as far as which rollout it joins goes (rolloutForObservation, Engine.otherOwner). */
+export type EventFacts = Pick<RevisionObservation, 'level' | 'timeMs' | 'operationId' | 'revision' | 'creator' | 'generation' | 'createdMs'>;
+
+/** The facts of a rollout's revision events (their first event's time) as one event's: a rollout joined at last. */
+export function eventFactsOf(observed: ObservedFacts): EventFacts {
+  return {
+    level: 'revision',
+    timeMs: observed.firstSeenMs,
+    ...(observed.operationId !== undefined ? { operationId: observed.operationId } : {}),
+    ...(observed.revision !== undefined ? { revision: observed.revision } : {}),
+    ...(observed.creator !== undefined ? { creator: observed.creator } : {}),
+    ...(observed.revisionCreatedMs !== undefined ? { createdMs: observed.revisionCreatedMs } : {}),
+  };
+}
+
+/**
+ * The rollout of a write waiting alone and of a revision's events waiting alone, joined at last (joinedAtLast): in the
+ * write's place; `revisionMayBeOf` as Engine.otherOwner says.
+ */
+export function joinedLater(a: Rollout, b: Rollout, revisionMayBeOf: string | undefined): Rollout {
+  const [w, e] = a.write !== undefined ? [a, b] : [b, a];
+  const observed = revisionMayBeOf !== undefined ? { ...e.observed!, revisionMayBeOf } : e.observed;
+  return withObserved({ ...w, openedMs: Math.min(w.openedMs, e.openedMs) }, observed);
+}
+
 /** An email address (a user's, a service account's), not a federated `principal://` identifier or a subject. */
 const EMAIL = /^[^@\s/:]+@[^@\s/:]+$/;
 
@@ -512,7 +581,8 @@ export function createdByOther(creator: string | undefined, write: DeployChange)
  * nearest system events after the write. Delivered out of order, gcloud's second write can open a rollout before the
  * first write arrives, which must still join its revision's events by their operation id, not the second write.
  */
-export function rolloutForWrite(rollouts: readonly Rollout[], write: DeployChange, waitMs: number): number {
+export function rolloutForWrite(rollouts: readonly Rollout[], write: DeployChange, waitMs: number, options: { readonly closerMayCome?: boolean } = {}): number {
+  const closerMayCome = options.closerMayCome ?? true;
   let sameOp = -1;
   let repeatOf = -1;
   let nearest = -1;
@@ -548,6 +618,10 @@ export function rolloutForWrite(rollouts: readonly Rollout[], write: DeployChang
     if (observed.revisionEvent === true && createdByOther(observed.creator, write)) return;
     // Nor a revision created before the write or long after it (createdOutsideWrite).
     if (observed.revisionEvent === true && createdOutsideWrite(observed.revisionCreatedMs, write)) return;
+    // Nor, yet, one created seconds after it: a later write of the principal, which it was created sooner after, may
+    // still come (createdWellAfter); both wait, and are joined when their waits ran out if still each other's pick
+    // (joinedAtLast).
+    if (closerMayCome && byCreation && observed.revisionEvent === true && createdWellAfter(observed.revisionCreatedMs, write.timeMs)) return;
     const gap = observed.firstSeenMs - write.timeMs;
     if (gap < 0 || gap > waitMs) return;
     if (gap < nearestGap) {
@@ -587,7 +661,7 @@ function nearestCreated(writtenMs: number, createdMs: readonly (number | undefin
  * True when a revision's event `o` joins `rollout` by time and principal alone: its write is one that nothing but time
  * ties to its events (tiedToEventsOnlyByTime), and neither an operation id, a revision name nor a generation names it.
  */
-export function joinedByTimeAlone(rollout: Rollout, o: RevisionObservation): boolean {
+export function joinedByTimeAlone(rollout: Rollout, o: EventFacts): boolean {
   const write = rollout.write;
   if (o.level !== 'revision' || write === undefined || !tiedToEventsOnlyByTime(write)) return false;
   if (sameOperation(o.operationId, rollout.observed?.operationId ?? write.operationId)) return false;
@@ -608,7 +682,8 @@ export function joinedByTimeAlone(rollout: Rollout, o: RevisionObservation): boo
  * events already, a revision's creation time picks the one it was created soonest after where it tells (createdFor):
  * one principal's second deploy 30 s after the first takes the revision created 140 ms after it, not the oldest.
  */
-export function rolloutForObservation(rollouts: readonly Rollout[], observation: RevisionObservation, waitMs: number): number {
+export function rolloutForObservation(rollouts: readonly Rollout[], observation: EventFacts, waitMs: number, options: { readonly closerMayCome?: boolean } = {}): number {
+  const closerMayCome = options.closerMayCome ?? true;
   let best = -1;
   let bestRank = Infinity;
   let bestMs = Infinity;
@@ -640,6 +715,10 @@ export function rolloutForObservation(rollouts: readonly Rollout[], observation:
     if (generationKnown && observation.generation === generation && rollout.observed === undefined) return i;
     // Nor one created before such a write or long after it (createdOutsideWrite).
     if (observation.level === 'revision' && createdOutsideWrite(observation.createdMs, rollout.write)) continue;
+    // Nor, yet, one created seconds after such a write: a later write of the principal, which it was created sooner
+    // after, may still come (createdWellAfter); both wait, and are joined when their waits ran out if still each
+    // other's pick (joinedAtLast).
+    if (closerMayCome && observation.level === 'revision' && rollout.write !== undefined && !rollout.write.operationCompletion && tiedToEventsOnlyByTime(rollout.write) && createdWellAfter(observation.createdMs, rollout.write.timeMs)) continue;
     // A service event is not the deploy's own: it follows every change of the service (a traffic or settings edit
     // that made no revision, judged at once, included), its Ready is the service's and its operation id the last
     // change's. Time alone does not tie it to a write that nothing else ties to its events (a v2 write): it would

@@ -17,7 +17,7 @@
 //   deploys); with no open rollout a revision's event opens one of its own (the write may still come: entries
 //   arrive out of order), and a write that comes while several such wait takes the revision created soonest after it
 //   where their creation times are known (rolloutForWrite; lateHalfOf, for events judged alone); a write and a revision
-//   created more than a second after it do not join while a closer half may come (createdWellAfter: one principal's
+//   created more than 5 s after it do not join while a closer half may come (createdWellAfter: one principal's
 //   later write), only when the waits of both ran out, if still each other's pick (joinedAtLast); events of a v1 write judged without them (CompletedRollout.eventsAwaited), by its
 //   operation id or that of a repeat of it that came after it was judged (repeatOperationIds: gcloud's first write,
 //   the second judged alone), or events of the revision a service event of its operation named as the service's
@@ -492,17 +492,20 @@ export function createdFor(createdMs: number | undefined, writtenMs: readonly nu
 }
 
 /**
- * True when a revision created at `createdMs` (known) was created more than CLOCK_SKEW_MS after a write at `writtenMs`
- * that only time ties to its events: it may be that write's (within CREATED_WITHIN_MS, createdOutsideWrite), or a later
- * write's of the same principal, made between the two and still to come (entries arrive in any order), which it was
- * created sooner after and which createdFor would give it to. Real entries show a revision created 131-143 ms after its
- * write: such a pair does not join when the second of them comes (rolloutForWrite, rolloutForObservation), but when the
- * waits of both ran out, if they are still each other's pick (joinedAtLast). Within the skew no later write could be
- * told from this one (createdFor): they join at once, as before. Events named by an operation id or a revision name
- * join at once all the same.
+ * True when a revision created at `createdMs` (known) was created more than CREATED_DECIDES_MS after a write at
+ * `writtenMs` that only time ties to its events: it may be that write's (within CREATED_WITHIN_MS,
+ * createdOutsideWrite), or a later write's of the same principal, made between the two and still to come (entries
+ * arrive in any order), which it was created sooner after and which createdFor would give it to. Such a pair does not
+ * join when the second of them comes (rolloutForWrite, rolloutForObservation), but when the waits of both ran out, if
+ * they are still each other's pick (joinedAtLast). Nearer than that they join at once, as before: real entries show a
+ * revision created 131-143 ms after its write, but those are creates, and how long an update takes to create its
+ * revision on a loaded control plane is known from no real pair; holding every deploy whose revision came a second or
+ * two late back for the whole wait (600 s) would delay its alert ten minutes. The price: one principal's two writes
+ * less than 5 s apart, the second revision's events delivered between them, can still cross (creation-time-orders).
+ * Events named by an operation id or a revision name join at once all the same.
  */
 export function createdWellAfter(createdMs: number | undefined, writtenMs: number): boolean {
-  return createdMs !== undefined && createdMs - writtenMs > CLOCK_SKEW_MS;
+  return createdMs !== undefined && createdMs - writtenMs > CREATED_DECIDES_MS;
 }
 
 /**

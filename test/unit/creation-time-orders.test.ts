@@ -27,9 +27,10 @@
 //   other's late half (created 8.9 s after it), and the second write, another hour later, is reported again
 //   (takenByEarlierWrite). When the first write is judged, the entries are those of one write and its revision created
 //   8.9 s later (a slow control plane, one deploy); only the second write, hours later, tells. Within the wait (a
-//   second or a minute between deliveries, replay) they no longer cross: a write and a revision created more than a
-//   second after it do not join while a closer half may come, only when the wait runs out (createdWellAfter,
-//   joinedAtLast; creation-time-closer-write).
+//   second or a minute between deliveries, replay) they no longer cross: a write and a revision created more than 5 s
+//   after it do not join while a closer half may come, only when the wait runs out (createdWellAfter, joinedAtLast;
+//   creation-time-closer-write). Writes less than 5 s apart could still cross in any step (a revision created within
+//   5 s of a write joins it at once: creation-time-prompt-join); none of the histories drawn here does.
 import { describe, expect, it } from 'vitest';
 import type { Json } from '../support/entries.js';
 import { config, findingsLive } from '../support/run.js';

@@ -226,18 +226,19 @@ const PERMISSION_DENIED = 7;
  * Fails when Pub/Sub does not answer at all. The streaming pull retries an unreachable Pub/Sub out of sight (the
  * client library only emits debug events), so the idle wait would run out and report "redrove 0 dead letters" as
  * a success. Any answer will do: PERMISSION_DENIED too, since roles/pubsub.subscriber, all a redrive needs, does not
- * hold pubsub.subscriptions.get. A subscription that does not exist fails here with NOT_FOUND.
+ * hold pubsub.subscriptions.get. A subscription that does not exist fails here with NOT_FOUND. `timeoutMs`: the
+ * command's is REACH_TIMEOUT_MS; tests give a shorter one.
  */
-export async function checkReachable(subscription: Subscription): Promise<void> {
+export async function checkReachable(subscription: Subscription, timeoutMs = REACH_TIMEOUT_MS): Promise<void> {
   try {
-    await subscription.getMetadata({ timeout: REACH_TIMEOUT_MS });
+    await subscription.getMetadata({ timeout: timeoutMs });
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (code === PERMISSION_DENIED) return;
     if (code !== DEADLINE_EXCEEDED) throw error;
     // gax lists every retried error in the message: the last cause is enough.
     const cause = /Last error: (.*?)\. Resolution note/.exec(messageOf(error))?.[1];
-    throw new Error(`Pub/Sub did not answer within ${REACH_TIMEOUT_MS / 1000} s${cause ? ` (${cause})` : ''}`);
+    throw new Error(`Pub/Sub did not answer within ${timeoutMs / 1000} s${cause ? ` (${cause})` : ''}`);
   }
 }
 

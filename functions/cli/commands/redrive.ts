@@ -216,11 +216,19 @@ async function pullLetters(
   await Promise.all(inFlight);
 }
 
-/** How long the first call may take to get any answer from Pub/Sub (its retries included). */
+/** How long the first call may take to get any answer from Pub/Sub, its retries included: a bound of our own. */
 const REACH_TIMEOUT_MS = 10_000;
+/** The wait before the check's second attempt, doubled for each next one up to REACH_RETRY_DELAY_MAX_MS. */
+const REACH_RETRY_DELAY_MS = 100;
+const REACH_RETRY_DELAY_MAX_MS = 1_000;
+const UNKNOWN = 2;
 const DEADLINE_EXCEEDED = 4;
 const NOT_FOUND = 5;
 const PERMISSION_DENIED = 7;
+const ABORTED = 10;
+const UNAVAILABLE = 14;
+/** The codes the client library itself retries for GetSubscription (its unknown_aborted_unavailable). */
+const RETRIED = new Set([UNKNOWN, ABORTED, UNAVAILABLE]);
 
 /**
  * Fails when Pub/Sub does not answer at all. The streaming pull retries an unreachable Pub/Sub out of sight (the
@@ -228,18 +236,51 @@ const PERMISSION_DENIED = 7;
  * a success. Any answer will do: PERMISSION_DENIED too, since roles/pubsub.subscriber, all a redrive needs, does not
  * hold pubsub.subscriptions.get. A subscription that does not exist fails here with NOT_FOUND. `timeoutMs`: the
  * command's is REACH_TIMEOUT_MS; tests give a shorter one.
+ * The check retries by itself, one attempt at a time, and ends when `timeoutMs` have passed since it began, whatever
+ * the library does: gax checks its own total timeout only after each retry's sleep (a growing, random backoff), so
+ * its "within 10 s" ended 11-16 s after the check began on a loaded host, and the client's set-up before the first
+ * attempt (loading its protos) was not counted at all.
  */
 export async function checkReachable(subscription: Subscription, timeoutMs = REACH_TIMEOUT_MS): Promise<void> {
-  try {
-    await subscription.getMetadata({ timeout: timeoutMs });
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
+  const deadline = performance.now() + timeoutMs;
+  let lastError: unknown;
+  for (let delay = REACH_RETRY_DELAY_MS; ; delay = Math.min(delay * 2, REACH_RETRY_DELAY_MAX_MS)) {
+    const left = deadline - performance.now();
+    if (left <= 0) throw notAnswered(timeoutMs, lastError);
+    // One attempt (retry: null), bounded by its own gRPC deadline and, for what comes before it, by our timer. One
+    // that outlives the timer is cancelled when the command closes the client.
+    const attempt = await within(subscription.getMetadata({ timeout: Math.ceil(left), retry: null }), left);
+    if (attempt === undefined) throw notAnswered(timeoutMs, lastError);
+    if (!('error' in attempt)) return;
+    const code = (attempt.error as { code?: unknown }).code;
     if (code === PERMISSION_DENIED) return;
-    if (code !== DEADLINE_EXCEEDED) throw error;
-    // gax lists every retried error in the message: the last cause is enough.
-    const cause = /Last error: (.*?)\. Resolution note/.exec(messageOf(error))?.[1];
-    throw new Error(`Pub/Sub did not answer within ${timeoutMs / 1000} s${cause ? ` (${cause})` : ''}`);
+    if (code === DEADLINE_EXCEEDED) throw notAnswered(timeoutMs, lastError ?? attempt.error);
+    if (typeof code !== 'number' || !RETRIED.has(code)) throw attempt.error;
+    lastError = attempt.error;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(delay, deadline - performance.now()))));
   }
+}
+
+/** `work`'s outcome, or undefined once `ms` have passed without it (the timer goes with the outcome). */
+async function within<T>(work: Promise<T>, ms: number): Promise<{ readonly answer: T } | { readonly error: unknown } | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
+  try {
+    return await Promise.race([work.then((answer) => ({ answer }), (error: unknown) => ({ error })), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The check's failure: one line with the last cause, not the list of every attempt gax or grpc-js may give. */
+function notAnswered(timeoutMs: number, lastError: unknown): Error {
+  const text = lastError === undefined ? undefined : messageOf(lastError);
+  // grpc-js names the connection's failure after "Last error:"; a retried code answered by something is given as it is.
+  const cause =
+    text === undefined
+      ? undefined
+      : (/Last error: (.*?)\. Resolution note/.exec(text)?.[1] ?? (RETRIED.has((lastError as { code?: unknown }).code as number) ? text : undefined));
+  return new Error(`Pub/Sub did not answer within ${timeoutMs / 1000} s${cause ? ` (${cause})` : ''}`);
 }
 
 export const redriveCommand: Command = {

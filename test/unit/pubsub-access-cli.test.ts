@@ -8,8 +8,9 @@ import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN } from '../support/cli.js';
 import { synthetic } from '../support/entries.js';
 
@@ -110,20 +111,26 @@ describe('the Pub/Sub commands with credentials that name no project, and none g
 
 /**
  * `run`, but the process is killed after `ms` (it then hung: code null), so none is left behind. `lingeredMs`: how
- * long the process went on after its last line on stderr.
+ * long the process went on after its last line on stderr; `afterFirstLineMs`: from its first line to its last.
  */
-async function runBounded(args: readonly string[], env: Record<string, string>, ms: number): Promise<{ code: number | null; stderr: string; lingeredMs: number }> {
+async function runBounded(
+  args: readonly string[],
+  env: Record<string, string>,
+  ms: number,
+): Promise<{ code: number | null; stderr: string; lingeredMs: number; afterFirstLineMs: number }> {
   const child = spawn(process.execPath, [BIN, ...args], { env: childEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   let lastLineAt = Date.now();
+  let firstLineAt: number | undefined;
   child.stderr.on('data', (c: Buffer) => {
     stderr += c.toString();
     lastLineAt = Date.now();
+    firstLineAt ??= lastLineAt;
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), ms);
   const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   clearTimeout(timer);
-  return { code, stderr, lingeredMs: Date.now() - lastLineAt };
+  return { code, stderr, lingeredMs: Date.now() - lastLineAt, afterFirstLineMs: lastLineAt - (firstLineAt ?? lastLineAt) };
 }
 
 describe('the Pub/Sub commands on the emulator without a project', () => {
@@ -139,6 +146,42 @@ describe('the Pub/Sub commands on the emulator without a project', () => {
     expect(stderr).not.toMatch(/^\s+at /m);
     expect(stderr).toContain(`runwatch ${name}: no project for the Pub/Sub emulator: pass --project or set GOOGLE_CLOUD_PROJECT\n`);
     expect(stderr).not.toMatch(/published \d+|redrove \d+/);
+    expect(code).toBe(1);
+  }, 30_000);
+});
+
+describe('the Pub/Sub commands on the emulator without a project, where a metadata server is set', () => {
+  // google-auth's project lookup ends with the GCE metadata server, and asks it whatever METADATA_SERVER_DETECTION
+  // says (that setting only covers the credentials): up to 3 s of waiting (gcp-metadata's request timeout) before
+  // the "no project" line where GCE_METADATA_HOST names a server that does not answer. The emulator needs no
+  // metadata server at all: it must not be asked.
+  let metadata: Server;
+  let asked = 0;
+  const sockets = new Set<Socket>();
+  beforeAll(async () => {
+    metadata = createNetServer((socket) => {
+      asked++;
+      sockets.add(socket); // accepted, never answered: a metadata server that hangs
+    });
+    await new Promise<void>((resolve) => metadata.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => metadata.close(() => resolve()));
+  });
+
+  it.each([
+    { name: 'publish', args: () => ['publish', entriesFile()] },
+    { name: 'redrive', args: () => ['redrive', '--wait', '1'] },
+  ])('$name: the metadata server is not asked, and the line comes at once', async ({ name, args }) => {
+    asked = 0;
+    const { port } = metadata.address() as AddressInfo;
+    const { code, stderr, afterFirstLineMs } = await runBounded(args(), { PUBSUB_EMULATOR_HOST: '127.0.0.1:9', GCE_METADATA_HOST: `127.0.0.1:${port}` }, 25_000);
+    expect(stderr).toContain(`runwatch ${name}: no project for the Pub/Sub emulator: pass --project or set GOOGLE_CLOUD_PROJECT\n`);
+    expect(asked, 'connections to the metadata server').toBe(0);
+    // From the command's first line (before it loads the client library) to its answer: the library's load, not 3 s
+    // of the metadata server's timeout.
+    expect(afterFirstLineMs).toBeLessThan(2_000);
     expect(code).toBe(1);
   }, 30_000);
 });

@@ -1,5 +1,7 @@
 // Publishing to Pub/Sub behind a two-method interface, so the functions and the CLI can be tested with a fake and
 // so the client library (heavy: gRPC, protobufs) is only loaded by the first publish.
+import { exec } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import type { PubSub, Topic } from '@google-cloud/pubsub';
 import type { Finding } from '../findings/finding.js';
 
@@ -120,9 +122,13 @@ export async function createPubSub(projectId?: string): Promise<PubSub> {
   return new PubSub(projectId ? { projectId } : {});
 }
 
-/** createPubSub for the CLI, checked with checkPubSubAccess first; closed again when the check fails. */
+/**
+ * createPubSub for the CLI, checked with checkPubSubAccess first; closed again when the check fails. On the emulator
+ * a project not given is looked for where the client library looks, but not on the metadata server
+ * (emulatorProjectId).
+ */
 export async function connectPubSub(projectId?: string): Promise<PubSub> {
-  const pubsub = await createPubSub(projectId);
+  const pubsub = await createPubSub(projectId ?? (process.env['PUBSUB_EMULATOR_HOST'] ? await emulatorProjectId() : undefined));
   try {
     await checkPubSubAccess(pubsub);
     return pubsub;
@@ -130,6 +136,38 @@ export async function connectPubSub(projectId?: string): Promise<PubSub> {
     await pubsub.close().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * The project google-auth finds for a client given none, from the sources it documents that need no metadata
+ * server, in its order: GCLOUD_PROJECT or GOOGLE_CLOUD_PROJECT, the project_id of the GOOGLE_APPLICATION_CREDENTIALS
+ * file, the gcloud configuration (`gcloud config config-helper`, as google-auth runs it). google-auth's own lookup
+ * (auth.getProjectId) ends with the GCE metadata server, which it asks whatever METADATA_SERVER_DETECTION says (that
+ * setting covers only the credentials; googleauth.js getGCEProjectId): on the emulator, where GCE_METADATA_HOST
+ * named a server that does not answer, up to 3 s (gcp-metadata's request timeout) before the "no project" line.
+ */
+async function emulatorProjectId(): Promise<string | undefined> {
+  const fromEnvironment = process.env['GCLOUD_PROJECT'] || process.env['GOOGLE_CLOUD_PROJECT'];
+  if (fromEnvironment) return fromEnvironment;
+  const keyFile = process.env['GOOGLE_APPLICATION_CREDENTIALS'];
+  if (keyFile) {
+    try {
+      const { project_id: fromKeyFile } = JSON.parse(await readFile(keyFile, 'utf8')) as { project_id?: unknown };
+      if (typeof fromKeyFile === 'string' && fromKeyFile) return fromKeyFile;
+    } catch {
+      // unreadable, or not JSON: no project from it (the emulator needs no credentials)
+    }
+  }
+  return new Promise((resolve) => {
+    exec('gcloud config config-helper --format json', (error, stdout) => {
+      try {
+        const project = error ? undefined : (JSON.parse(stdout) as { configuration?: { properties?: { core?: { project?: unknown } } } }).configuration?.properties?.core?.project;
+        resolve(typeof project === 'string' && project ? project : undefined);
+      } catch {
+        resolve(undefined); // no gcloud, or no configuration
+      }
+    });
+  });
 }
 
 /** Pub/Sub cannot be reached at all from here: no credentials, or no project to name topics in. */
@@ -146,13 +184,8 @@ async function checkPubSubAccess(pubsub: PubSub): Promise<void> {
   if (pubsub.isEmulator) {
     // No credentials to name a project: topic and subscription names would hold the placeholder, and the client
     // library threw MissingProjectIdError outside any caller (a stack trace), or a pull from it waited for nothing.
-    // The project the client library itself finds (GCLOUD_PROJECT, the gcloud configuration) does as well.
+    // connectPubSub has looked where the client library looks (emulatorProjectId).
     if (pubsub.isIdResolved) return;
-    try {
-      if (await pubsub.auth.getProjectId()) return;
-    } catch {
-      // none: told below
-    }
     throw new PubSubAccessError('no project for the Pub/Sub emulator: pass --project or set GOOGLE_CLOUD_PROJECT');
   }
   try {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ATTRIBUTE_VALUE_MAX_BYTES, attributeValue, publishDeadLetter, PubSubPublisher, type MessagePublisher } from '../../../functions/pubsub/publisher.js';
+import { closedPort } from '../../support/ports.js';
 
 const bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -85,14 +86,3 @@ describe('PubSubPublisher', () => {
     // backoff) before the publisher's own limit: the bound that matters is asserted above.
   }, 15_000);
 });
-
-/** A loopback port nothing listens on (taken, then let go). */
-async function closedPort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}

@@ -40,6 +40,22 @@ interface Delivered {
 }
 
 /**
+ * The bounds of the waits below, each named in its failure. Measured on 2 cores beside other work (load ~4.5; the
+ * file took 12.8 s of tests): the longest wait is detect's first entry of a stack, 2.7 s (its first Firestore
+ * transaction and the function's cold modules; the next entries 0.2 s), then the quiet that ends each test's settle
+ * (2.5 s by design, of 2.6 s), the findings at every server (0.3-1.5 s) and the stack's start (0.3-1.4 s).
+ */
+const DETECT_MS = 20_000;
+const DELIVERED_MS = 20_000;
+const SETTLE_MS = 30_000;
+/**
+ * A test's limit guards against a hang only: above the sum of its waits' bounds (3 entries: 3 x 20 s, 20 s, 30 s)
+ * and the stack's start and close, so a slow but progressing run fails on the wait that overran, by name, not on the
+ * project's 60 s with no word of which (the file took 18 s loaded, against that 60 s).
+ */
+const HANG_MS = 180_000;
+
+/**
  * Publishes `entries` one by one (each handled before the next, no sweep) to a stack with every sink, and waits until
  * each server holds `count` findings about the resource, and nothing more comes.
  */
@@ -51,7 +67,7 @@ async function deliver(
 ): Promise<Delivered> {
   for (const entry of entries) {
     const id = await s.publishAudit(entry);
-    await waitFor('detect to handle the entry', () => s.detected.some((o) => o.messageId === id && o.outcome !== 'failed'));
+    await waitFor('detect to handle the entry', () => s.detected.some((o) => o.messageId === id && o.outcome !== 'failed'), DETECT_MS);
   }
   const delivered = (): Delivered => ({
     sccIds: [...s.scc.findings.values()].filter((f) => f['resourceName'] === about.resourceName).map((f) => String(f['name']).replace(/^.*\//, '')),
@@ -67,10 +83,10 @@ async function deliver(
       const d = delivered();
       return d.sccIds.length >= count && d.slackPosts.length >= count && d.pagerDutyIds.length >= count;
     },
-    20_000,
+    DELIVERED_MS,
     () => JSON.stringify({ scc: delivered().sccIds, slack: delivered().slackPosts.length, pd: delivered().pagerDutyIds }),
   );
-  await settle(() => s.scc.calls.length + s.slack.requests.length + s.pagerduty.requests.length + s.notified.length);
+  await settle(() => s.scc.calls.length + s.slack.requests.length + s.pagerduty.requests.length + s.notified.length, 2_500, SETTLE_MS, 'the sink calls');
   return delivered();
 }
 
@@ -102,7 +118,7 @@ describe.skipIf(!emu)('live pipeline on the emulators: Cloud Run jobs', () => {
     // The service of the same name is no part of the job's history: nothing compares it with the job.
     const all = await expectedFindings(entries, CONFIG);
     expect(all.filter((f) => f.resourceType !== 'job' && (f.rule === 'service-account-change' || f.rule === 'new-image-repository'))).toEqual([]);
-  });
+  }, HANG_MS);
 
   it('reports a hijacked worker pool to every sink as a worker pool, with no sweep', async () => {
     const entries = [fixture('synthetic-workerpool-v2-CreateWorkerPool.json'), fixture('synthetic-workerpool-v2-UpdateWorkerPool.json')];
@@ -117,5 +133,5 @@ describe.skipIf(!emu)('live pipeline on the emulators: Cloud Run jobs', () => {
     expect(got.sccIds.sort()).toEqual(ids);
     expect(got.slackPosts).toHaveLength(ids.length);
     expect(got.pagerDutyIds.sort()).toEqual(ids);
-  });
+  }, HANG_MS);
 });

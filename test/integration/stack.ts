@@ -294,13 +294,13 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs 
   }
 }
 
-/** Waits until `size()` has not changed for `quietMs`: redeliveries (1 s apart in these tests) have settled. */
-export async function settle(size: () => number, quietMs = 2_500, timeoutMs = 30_000): Promise<void> {
+/** Waits until `size()` has not changed for `quietMs`: redeliveries (1 s apart in these tests) have settled. `what`: named when it does not. */
+export async function settle(size: () => number, quietMs = 2_500, timeoutMs = 30_000, what?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = size();
   let since = Date.now();
   while (Date.now() - since < quietMs) {
-    if (Date.now() > deadline) throw new Error(`still busy after ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`still busy after ${timeoutMs} ms${what ? ` waiting for ${what} to settle` : ''}`);
     await sleep(100);
     const now = size();
     if (now !== last) {

@@ -799,10 +799,10 @@ export class Engine {
           // That operation's write judged without its events (gcloud's second write, judged alone before any came; the
           // revision event carries the first write's id): the revision's events are its late half, and stand where
           // it does among the service's deploys (as events of its own operation would: lateHalfOpened).
-          const owner = noted.ofJudgedWrite ? -1 : awaitingByServiceOperation(draft.completed, noted.observed!);
-          rollouts[waiting] = owner >= 0 ? lateHalfOpened(noted, draft.completed![owner]!) : noted;
+          const writeIndex = noted.ofJudgedWrite ? -1 : awaitingByServiceOperation(draft.completed, noted.observed!);
+          rollouts[waiting] = writeIndex >= 0 ? lateHalfOpened(noted, draft.completed![writeIndex]!) : noted;
           setRollouts(draft, rollouts);
-          if (owner >= 0) {
+          if (writeIndex >= 0) {
             const drained = this.drain(draft, nowMs, findings, edits);
             if (drained) return 'evaluated';
           }

@@ -1,13 +1,15 @@
 // The README is the manual: what it lists has to follow the code, which moves on without it. These checks read
 // both sides (no list of names kept here): every rule of the registry in the README's rule table with its default
 // severity, every environment variable the code reads named in the README, every config key of the schema, and
-// every command and option `--help` shows.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+// every command and option `--help` shows, and the file names replay reads in a folder.
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../functions/cli/main.js';
 import { detectors, RULE_IDS } from '../../functions/detectors/index.js';
+import { runwatch } from '../support/cli.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -141,5 +143,19 @@ describe('the commands and options `--help` shows', () => {
       }
     }
     expect([...new Set(missing)]).toEqual([]);
+  });
+});
+
+describe('the file names replay reads in a folder', () => {
+  it('are those the README lists', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-readme-'));
+    writeFileSync(join(dir, 'notes.md'), '#');
+    const run = await runwatch(['replay', '--quiet', dir]);
+    const warned = /names not ending in ([^\n]+)/.exec(run.stderr)?.[1];
+    expect(warned).toBeDefined();
+    const listed = /In a folder only files whose names end in ([^:]+?) \(in any letter case\)/.exec(README.replace(/\s+/g, ' '))?.[1];
+    expect(listed).toBeDefined();
+    const names = (text: string): string[] => [...text.matchAll(/\.[a-z]+/g)].map((m) => m[0]).sort();
+    expect(names(listed!)).toEqual(names(warned!));
   });
 });

@@ -133,9 +133,13 @@ async function helpText(args: readonly string[]): Promise<string> {
 
 describe('the commands and options `--help` shows', () => {
   it('are each in the README', async () => {
-    const commands = [...(await helpText(['--help'])).matchAll(/^ {2}([a-z-]+) {2,}/gm)].map((m) => m[1]!);
+    const top = await helpText(['--help']);
+    const commands = [...top.matchAll(/^ {2}([a-z-]+) {2,}/gm)].map((m) => m[1]!);
     expect(commands).toContain('replay');
     const missing: string[] = [];
+    // Its own options (--help, --version), not those the command summaries mention.
+    const own = top.split('\n').filter((line) => !/^ {2}[a-z]/.test(line)).join('\n');
+    for (const [flag] of own.matchAll(/--[a-z][a-z-]+/g)) if (!README.includes(`runwatch ${flag}`) && !README.includes(`runwatch <command> ${flag}`)) missing.push(`runwatch ${flag}`);
     for (const command of commands) {
       if (!README.includes(`runwatch ${command}`)) missing.push(`runwatch ${command}`);
       for (const [flag] of (await helpText([command, '--help'])).matchAll(/--[a-z][a-z-]+/g)) {

@@ -187,7 +187,7 @@ describe('FileBaselineStore: a lock whose replay no longer runs (killed, the mac
   // Six processes race in each of three rounds (a new stale lock each): the same six for every round, told the
   // round's state file on stdin, and the one that took the lock holds it until every other has answered.
   it('replays racing for one stale lock: one takes it', async () => {
-    const module = pathToFileURL(join(import.meta.dirname, '../../dist/functions/baseline/file.js')).href;
+    const module = new URL('../../dist/functions/baseline/file.js', import.meta.url).href;
     const script = `
       const { createInterface } = await import('node:readline');
       const { FileBaselineStore } = await import(${JSON.stringify(module)});

@@ -76,6 +76,11 @@ export interface StackOptions<S extends StackSink = 'webhook'> {
   /** Subscription settings: Pub/Sub moves a message to the dead-letter topic after this many failed pushes. */
   readonly maxDeliveryAttempts?: number;
   readonly backoffSeconds?: number;
+  /**
+   * Read and acknowledge every dead letter into `deadLetters` (default). False leaves them in their holds, for a test
+   * that runs `runwatch redrive` on them.
+   */
+  readonly readDeadLetters?: boolean;
   /** Wrap a function, e.g. to force a redelivery after the real work was done. */
   readonly wrapDetect?: (detect: DetectFunction) => Handler;
   readonly wrapNotify?: (notify: NotifyFunction, sink: S) => Handler;
@@ -194,7 +199,8 @@ export async function startStack<S extends StackSink = 'webhook'>(emu: Available
 
     // Both sides' dead letters (audit: detect's; findings: each sink's), in the order they arrive.
     const deadLetters: DeadLetter[] = [];
-    for (const name of [topology.subscriptions.deadLetter!, ...Object.values(topology.subscriptions.findingsDeadLetter!)]) {
+    const holds = options.readDeadLetters === false ? [] : [topology.subscriptions.deadLetter!, ...Object.values(topology.subscriptions.findingsDeadLetter!)];
+    for (const name of holds) {
       const hold: Subscription = pubsub.subscription(name, { flowControl: { maxMessages: 2_000 } });
       hold.on('message', (message: Message) => {
         deadLetters.push({ data: message.data, attributes: { ...message.attributes } });

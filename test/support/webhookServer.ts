@@ -111,6 +111,8 @@ function answer(res: ServerResponse, reply: ScriptedReply): void {
 
 export interface WebhookServer extends HttpReceiver {
   readonly url: string;
+  /** The signing secret (WEBHOOK_SECRET): tests check it never shows in logs, findings or dead letters. */
+  readonly secret: string;
   /** Whether a received request carries a valid X-Runwatch-Signature for `secret`. */
   verify(request: ReceivedRequest): boolean;
 }
@@ -124,5 +126,5 @@ export async function startWebhookServer(secret: string): Promise<WebhookServer>
     return given.length === expected.length && timingSafeEqual(given, expected);
   };
   const receiver = await startHttpReceiver((request) => (request.path === '/hooks/runwatch' && verify(request) ? { status: 204 } : { status: 401, body: 'bad signature' }));
-  return { ...receiver, url: `${receiver.origin}/hooks/runwatch`, verify };
+  return { ...receiver, url: `${receiver.origin}/hooks/runwatch`, secret, verify };
 }

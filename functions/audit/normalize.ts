@@ -426,9 +426,19 @@ function common(env: Envelope, pp: JsonObject, annotations?: JsonObject): Pick<D
   };
 }
 
+/**
+ * The longest principal (and delegation link) kept whole. Real ones are far shorter (an email is at most 254
+ * characters; a workload or workforce identity's principal://... name a few hundred), but the entry's text is what
+ * the finding shows (principal, summary) and the baseline keeps: a forged one of 1 MiB made a finding of 2 MiB,
+ * more than a Firestore document holds, and detect's invocation on the entry never returned (over 300 s on the
+ * emulators, nothing logged), so every delivery ran until the function's timeout.
+ * A longer one is cut (ending in `…`), so it matches no allowedDeployers pattern of a real principal.
+ */
+export const PRINCIPAL_MAX_LENGTH = 1_024;
+
 function principalOf(pp: JsonObject): Principal | undefined {
   const auth = asObject(pp['authenticationInfo']);
-  const id = asString(auth?.['principalEmail']) ?? asString(auth?.['principalSubject']);
+  const id = boundedText(asString(auth?.['principalEmail']) ?? asString(auth?.['principalSubject']), PRINCIPAL_MAX_LENGTH);
   if (!id) return undefined;
   const chain: string[] = [];
   for (const item of asArray(auth?.['serviceAccountDelegationInfo'])) {
@@ -438,7 +448,7 @@ function principalOf(pp: JsonObject): Principal | undefined {
       asString(at(item, 'firstPartyPrincipal', 'principalEmail')) ??
       asString(at(item, 'principalSubject')) ??
       asString(at(item, 'thirdPartyPrincipal', 'thirdPartyClaims', 'sub'));
-    if (link) chain.push(link);
+    if (link) chain.push(truncatePlain(link, PRINCIPAL_MAX_LENGTH));
   }
   return { id, delegationChain: chain };
 }

@@ -6,8 +6,9 @@
 // Failure handling, message by message:
 // - transient (Firestore, Pub/Sub, anything thrown): the handler throws -> HTTP 500 -> Pub/Sub redelivers with
 //   backoff, and after the subscription's max delivery attempts moves the message to the dead-letter topic;
-// - can never succeed (not base64, not JSON, not an object, not a LogEntry): published to DEAD_LETTER_TOPIC
-//   with a `reason` attribute and the original data, then acked;
+// - can never succeed (not base64, not JSON, not an object, not a LogEntry; findings or a baseline the store can
+//   never hold, stage `store`): published to DEAD_LETTER_TOPIC with a `reason` attribute and the original data,
+//   then acked;
 // - skipped (not a Cloud Run change, a failed call, ...): acked with a log line saying why, and counted.
 // Duplicates: once this instance has handled an entry to the end (findings published), further copies are
 // acknowledged without processing, as replay skips a repeated entry; copies in flight wait for the first. An
@@ -19,7 +20,7 @@
 // Heavy clients (Pub/Sub, Firestore) are imported by the first invocation that needs them; the Cloud Run Admin
 // API fallback (correlation.adminApiFallback, off by default) only when it is enabled, its client by its first read.
 import type { CloudEvent } from '@google-cloud/functions-framework';
-import type { BaselineStore } from './baseline/store.js';
+import { UnstorableError, type BaselineStore } from './baseline/store.js';
 import type { RevisionReader } from './correlate/adminApi.js';
 import type { RunwatchConfig } from './config/types.js';
 import type { Finding } from './findings/finding.js';
@@ -184,7 +185,7 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
     }
   }
 
-  async function deadLetter(r: Ready, data: Buffer, attributes: Attributes, messageId: string | undefined, stage: 'decode' | 'parse', reason: string): Promise<void> {
+  async function deadLetter(r: Ready, data: Buffer, attributes: Attributes, messageId: string | undefined, stage: 'decode' | 'parse' | 'store', reason: string): Promise<void> {
     await publishDeadLetter(r.publisher, r.deadLetterTopic, { data, attributes, reason, stage, function: 'detect', messageId });
     counts.add('deadLettered');
     counts.add(`deadLettered.${stage}`);
@@ -286,7 +287,16 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
     } catch (error) {
       parsed = { status: 'malformed', reason: `entry cannot be normalized: ${errorMessage(error)}` };
     }
-    const outcome: EntryOutcome = 'status' in parsed ? parsed : await r.pipeline.handleParsed(parsed, nowMs, (f) => publishFindings(r, f, decoded.messageId));
+    // What the store can never hold (a finding made huge by its entry: a document over Firestore's 1 MiB) fails the
+    // same way on every delivery too: dead-lettered with the reason, nothing of it stored, other entries unaffected.
+    let outcome: EntryOutcome;
+    try {
+      outcome = 'status' in parsed ? parsed : await r.pipeline.handleParsed(parsed, nowMs, (f) => publishFindings(r, f, decoded.messageId));
+    } catch (error) {
+      if (!(error instanceof UnstorableError)) throw error;
+      counts.add('unstorable');
+      return deadLetter(r, decoded.data, decoded.attributes, decoded.messageId, 'store', error.message);
+    }
     switch (outcome.status) {
       case 'processed':
         counts.add('processed');

@@ -19,6 +19,9 @@
 // wait in spill documents, `<doc>/<collection>-outbox/<number>` (spillCollectionOf), written in the same commit
 // (`outboxSpilled` says some may wait, `outboxSpillNext` numbers the next), delivered after the outbox's and
 // deleted once delivered.
+// What Firestore could never store (a document over 1 MiB, a commit over COMMIT_BYTES_LIMIT: a finding made huge by its
+// entry) is refused before anything is sent, with UnstorableError: it failed on every delivery, and a commit over
+// 4 MiB was never answered by the emulator (the transaction, and detect's invocation, never settled).
 // Documents written by earlier builds, with both as Firestore maps, are still read.
 // Keys contain `/` (PROJECT/LOCATION/SERVICE), which Firestore reads as a path separator, so the id is the base64url
 // of the key (never `.`, `..`, `__...__` or a `/`; for a key too long for an id, its start and a digest), and the
@@ -32,7 +35,9 @@ import type { ServiceBaseline } from './state.js';
 import { KeyedTurns } from './turns.js';
 import type { Finding } from '../findings/finding.js';
 import { findingBytes } from '../jsonBytes.js';
-import type { BaselineStore, Delivery, TransactionOutcome } from './store.js';
+import { UnstorableError, type BaselineStore, type Delivery, type TransactionOutcome } from './store.js';
+
+export { UnstorableError } from './store.js';
 import type { DueIndex } from '../pipeline.js';
 
 export const DEFAULT_BASELINE_COLLECTION = 'runwatch-baselines';
@@ -137,11 +142,16 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
         // (the stored document never has them: ignoreUndefinedProperties).
         const changed = outcome.next !== undefined && !(current !== undefined && canonicalJson(outcome.next) === canonicalJson(current));
         const next = changed ? outcome.next : current;
+        // Measured before anything is set: a write Firestore can never take fails the transaction here, at once and
+        // with the reason (UnstorableError), instead of on every delivery, or never (see writableOrThrow).
+        const writes: [DocumentReference, DocumentData][] = [];
         if (next && (changed || fresh.length > 0)) {
-          tx.set(ref, documentOf(key, next, outbox, since, { spilled, next: spill.next + placed.spill.length }));
-          placed.spill.forEach((findings, i) => tx.set(spillRef(ref, spill.next + i), { key, findings: storedOutbox(findings), addedAt: new Date() }));
+          writes.push([ref, documentOf(key, next, outbox, since, { spilled, next: spill.next + placed.spill.length })]);
+          placed.spill.forEach((findings, i) => writes.push([spillRef(ref, spill.next + i), { key, findings: storedOutbox(findings), addedAt: new Date() }]));
         }
-        if (appliedRef && !applied?.exists && changed && next?.seen?.includes(entry!)) tx.set(appliedRef, { key, entry, appliedAt: new Date(), [APPLIED_RECORD_EXPIRY_FIELD]: new Date(Date.now() + APPLIED_RECORD_TTL_MS) });
+        if (appliedRef && !applied?.exists && changed && next?.seen?.includes(entry!)) writes.push([appliedRef, { key, entry, appliedAt: new Date(), [APPLIED_RECORD_EXPIRY_FIELD]: new Date(Date.now() + APPLIED_RECORD_TTL_MS) }]);
+        writableOrThrow(key, writes, fresh.length);
+        for (const [target, data] of writes) tx.set(target, data);
         return outcome.result;
       },
       { maxAttempts: this.options.maxAttempts ?? 10 },
@@ -263,6 +273,66 @@ function documentOf(key: string, baseline: ServiceBaseline, outbox: readonly Fin
  * every later transaction of the service failed. Findings beyond this wait in spill documents instead.
  */
 export const OUTBOX_BYTES_LIMIT = 192 * 1024;
+
+/**
+ * The largest document this store writes: Firestore's 1 MiB (1,048,576 bytes, its name and fields included), less
+ * room for what storedBytes leaves out. A larger one is refused (INVALID_ARGUMENT) on every attempt.
+ */
+export const DOCUMENT_BYTES_LIMIT = 1024 * 1024 - 8 * 1024;
+
+/**
+ * The most one commit writes. Firestore takes requests up to 10 MiB, but its emulator never answers a commit over
+ * about 4 MiB (gRPC's default message limit): the client waited forever, and with it detect's invocation (no error,
+ * no log, no outcome; in Cloud Functions, until the function's timeout, then Pub/Sub's dead letter without a reason).
+ * A transaction's own findings are bounded far below this (DUE_FINDINGS_BYTES_LIMIT, engine.ts; the outbox and each
+ * spill document), so only a finding made huge by its entry reaches it.
+ */
+export const COMMIT_BYTES_LIMIT = 3 * 1024 * 1024;
+
+/**
+ * Throws UnstorableError when a document of `writes` is over DOCUMENT_BYTES_LIMIT or all of them over
+ * COMMIT_BYTES_LIMIT: a finding (or a baseline) of that size never gets stored, however often it is tried.
+ */
+function writableOrThrow(key: string, writes: readonly (readonly [DocumentReference, DocumentData])[], findings: number): void {
+  let total = 0;
+  for (const [ref, data] of writes) {
+    const bytes = Buffer.byteLength(ref.path, 'utf8') + 16 + storedBytes(data);
+    total += bytes;
+    if (bytes > DOCUMENT_BYTES_LIMIT) {
+      throw new UnstorableError(`entry cannot be stored: it would write a document of ${bytes} bytes for ${shortKey(key)} (its baseline and ${findings} finding(s); Firestore stores at most 1 MiB a document)`);
+    }
+  }
+  if (total > COMMIT_BYTES_LIMIT) {
+    throw new UnstorableError(`entry cannot be stored: it would write ${total} bytes in one commit for ${shortKey(key)} (its baseline and ${findings} finding(s); at most ${COMMIT_BYTES_LIMIT})`);
+  }
+}
+
+/** A key for a message: keys come from entries, and a log line need not carry a huge one whole. */
+function shortKey(key: string): string {
+  return key.length > 200 ? `${key.slice(0, 200)}…` : key;
+}
+
+/**
+ * Firestore's size of a field value (cloud.google.com/firestore/docs/storage-size): a string its UTF-8 bytes + 1, a
+ * number or date 8, a boolean or null 1, an array or map the sum of its values (and of a map's keys, each + 1).
+ */
+export function storedBytes(value: unknown): number {
+  if (typeof value === 'string') return Buffer.byteLength(value, 'utf8') + 1;
+  if (typeof value === 'number' || value instanceof Date) return 8;
+  if (typeof value === 'boolean' || value === null) return 1;
+  if (value === undefined) return 0; // dropped (ignoreUndefinedProperties)
+  if (Array.isArray(value)) {
+    let total = 0;
+    for (const item of value) total += storedBytes(item);
+    return total;
+  }
+  if (typeof value === 'object') {
+    let total = 0;
+    for (const [k, v] of Object.entries(value)) total += Buffer.byteLength(k, 'utf8') + 1 + storedBytes(v);
+    return total;
+  }
+  return 8; // sentinels (FieldValue) are never written by tx.set here
+}
 
 /** Bytes of findings one spill document holds (Firestore takes 1 MiB a document). */
 const SPILL_BYTES_LIMIT = 512 * 1024;

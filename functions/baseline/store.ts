@@ -68,3 +68,13 @@ export function baselineKey(ref: { project: string; location?: string; service: 
 export function projectOfBaselineKey(key: string): string {
   return key.slice(0, key.lastIndexOf('/', key.lastIndexOf('/') - 1));
 }
+
+/**
+ * What a transaction would write that the store can never hold (Firestore: a document over 1 MiB, a commit over
+ * what one request takes): the same on every attempt and every delivery of the entry, so it is thrown before
+ * anything is sent and the caller reports the entry (detect dead-letters it with this message as the reason)
+ * instead of retrying it. Nothing of the transaction is stored.
+ */
+export class UnstorableError extends Error {
+  override readonly name = 'UnstorableError';
+}

@@ -1,0 +1,77 @@
+// Found by late-open-mixed's console-deploy property run with 20x its seeds (13 of 7,200 histories): a write that
+// turns the invoker IAM check off and still waits for its revision's events holds the check's word for the writes
+// judged meanwhile (detectors/revision.ts settingBefore), so a newer write that turns it off again raises nothing: the
+// waiting write will report it. When an older write that turns the check back on arrives between them, the waiting
+// write, judged after it, is history (closed at once: the check was on again), and the newer write's risk, in force,
+// was reported by no one. In timestamp order: the first finding closed by the second write, the third opens one.
+// Each case: console deploys (synthetic-seq-console-deploy) 5 minutes apart after a safe first one: W1 at 23:05 moves
+// to another runtime identity (a new revision: it waits for its events, none logged) and turns the check off, W2 at
+// 23:10 moves back with the check on, W3 at 23:15 moves back with the check off (no new revision: judged at once).
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { Finding } from '../../functions/findings/finding.js';
+import type { Json } from '../support/entries.js';
+import { findingsLive, findingsOf } from '../support/run.js';
+
+type Obj = Record<string, any>;
+const CONSOLE = JSON.parse(readFileSync(new URL('../fixtures/synthetic-seq-console-deploy.json', import.meta.url), 'utf8')) as Json[];
+const OWN = 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com';
+const OTHER = 'ci-admin@test-project-1234.iam.gserviceaccount.com';
+
+/** The console deploy as the k-th (5 minutes apart): its write with `identity` and the check off or on, and `events` of its system events. */
+function consoleDeploy(k: number, identity: string, checkOff: boolean, events: number): Json[] {
+  const text = JSON.stringify(CONSOLE)
+    .replaceAll('2024-05-06T22:58:', `2024-05-06T23:${String(5 * k).padStart(2, '0')}:`)
+    .replaceAll('cloud-run-slack-bot-00023-kiv', `cloud-run-slack-bot-000${String(k).padStart(2, '0')}-kiv`)
+    .replaceAll('7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0', `console-op-${k}`)
+    .replaceAll(OWN, identity)
+    .replaceAll('"run.googleapis.com/ingress": "all"', '"run.googleapis.com/ingress": "internal"')
+    .replaceAll('"qd23mgd4u3f"', `"write-${k}"`)
+    .replaceAll('"syn-rev-23"', `"revision-event-${k}"`)
+    .replaceAll('"syn-svc-23"', `"service-event-${k}"`);
+  const [write, ...systemEvents] = JSON.parse(text) as Obj[];
+  for (const side of [write!['protoPayload']['request']['service'], write!['protoPayload']['response']]) side.metadata.annotations['run.googleapis.com/invoker-iam-disabled'] = String(checkOff);
+  return [write!, ...systemEvents.slice(0, events)];
+}
+
+const FIRST = consoleDeploy(0, OWN, false, 2);
+const [W1] = consoleDeploy(1, OTHER, true, 0) as [Json];
+const [W2] = consoleDeploy(2, OWN, false, 0) as [Json];
+const [W3] = consoleDeploy(3, OWN, true, 0) as [Json];
+const [W4] = consoleDeploy(4, OWN, false, 0) as [Json];
+
+/** Ids of the public-invoker-grant findings whose last word is active. */
+function open(findings: readonly Finding[]): string[] {
+  const last = new Map<string, string>();
+  for (const f of findings) if (f.rule === 'public-invoker-grant') last.set(f.id, f.status ?? 'active');
+  return [...last].filter(([, status]) => status === 'active').map(([id]) => id);
+}
+/** Findings of the rule not reported active once, then resolved at most once. */
+function badLifecycles(findings: readonly Finding[]): string[] {
+  const statuses = new Map<string, string[]>();
+  for (const f of findings) if (f.rule === 'public-invoker-grant') statuses.set(f.id, [...(statuses.get(f.id) ?? []), f.status ?? 'active']);
+  return [...statuses].filter(([, s]) => s[0] !== 'active' || s.length > 2 || (s.length === 2 && s[1] !== 'resolved')).map(([id, s]) => `${id} ${s.join(',')}`);
+}
+
+describe('a waiting write held the invoker check off for a newer write, an older write turned it on between them', () => {
+  it('timestamp order: the check is off at the end, one finding open', async () => {
+    expect(open(await findingsOf([...FIRST, W1, W2, W3]))).toHaveLength(1);
+  });
+
+  it.each([
+    ['W1 W3 W2', 60_000, [W1, W3, W2]],
+    ['W1 W3 W2', 1000, [W1, W3, W2]],
+    ['W3 W1 W2', 60_000, [W3, W1, W2]], // W3 judged before W1 came: it raises its own (guard)
+    ['W1 W3 W2', 3_600_000, [W1, W3, W2]], // each judged before the next comes: W3 raises its own (guard)
+  ] as const)('delivered %s, %i ms apart: the check off at the end is reported, open', async (_order, stepMs, order) => {
+    const live = await findingsLive([...FIRST, ...order], undefined, undefined, stepMs);
+    expect(open(live)).toHaveLength(1);
+    expect(badLifecycles(live)).toEqual([]);
+  });
+
+  it.each([60_000, 1000])('guard: W4 (23:20) turns the check on again after them, %i ms apart: nothing is left open', async (stepMs) => {
+    const live = await findingsLive([...FIRST, W1, W3, W2, W4], undefined, undefined, stepMs);
+    expect(open(live)).toEqual([]);
+    expect(badLifecycles(live)).toEqual([]);
+  });
+});

@@ -18,19 +18,21 @@ const CONSOLE = JSON.parse(readFileSync(new URL('../fixtures/synthetic-seq-conso
 const OWN = 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com';
 const OTHER = 'ci-admin@test-project-1234.iam.gserviceaccount.com';
 
-/** The console deploy as the k-th (5 minutes apart): its write with `identity` and the check off or on, and `events` of its system events. */
-function consoleDeploy(k: number, identity: string, checkOff: boolean, events: number): Json[] {
+/** The console deploy as the k-th (5 minutes apart): its write with `identity`, the check off or on and `ingress`, and `events` of its system events. */
+function consoleDeploy(k: number, identity: string, checkOff: boolean, events: number, ingress = 'all'): Json[] {
   const text = JSON.stringify(CONSOLE)
     .replaceAll('2024-05-06T22:58:', `2024-05-06T23:${String(5 * k).padStart(2, '0')}:`)
     .replaceAll('cloud-run-slack-bot-00023-kiv', `cloud-run-slack-bot-000${String(k).padStart(2, '0')}-kiv`)
     .replaceAll('7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0', `console-op-${k}`)
     .replaceAll(OWN, identity)
-    .replaceAll('"run.googleapis.com/ingress": "all"', '"run.googleapis.com/ingress": "internal"')
     .replaceAll('"qd23mgd4u3f"', `"write-${k}"`)
     .replaceAll('"syn-rev-23"', `"revision-event-${k}"`)
     .replaceAll('"syn-svc-23"', `"service-event-${k}"`);
   const [write, ...systemEvents] = JSON.parse(text) as Obj[];
-  for (const side of [write!['protoPayload']['request']['service'], write!['protoPayload']['response']]) side.metadata.annotations['run.googleapis.com/invoker-iam-disabled'] = String(checkOff);
+  for (const side of [write!['protoPayload']['request']['service'], write!['protoPayload']['response']]) {
+    side.metadata.annotations['run.googleapis.com/invoker-iam-disabled'] = String(checkOff);
+    side.metadata.annotations['run.googleapis.com/ingress'] = ingress;
+  }
   return [write!, ...systemEvents.slice(0, events)];
 }
 
@@ -40,16 +42,16 @@ const [W2] = consoleDeploy(2, OWN, false, 0) as [Json];
 const [W3] = consoleDeploy(3, OWN, true, 0) as [Json];
 const [W4] = consoleDeploy(4, OWN, false, 0) as [Json];
 
-/** Ids of the public-invoker-grant findings whose last word is active. */
-function open(findings: readonly Finding[]): string[] {
+/** Ids of the findings of `rule` whose last word is active. */
+function open(findings: readonly Finding[], rule = 'public-invoker-grant'): string[] {
   const last = new Map<string, string>();
-  for (const f of findings) if (f.rule === 'public-invoker-grant') last.set(f.id, f.status ?? 'active');
+  for (const f of findings) if (f.rule === rule) last.set(f.id, f.status ?? 'active');
   return [...last].filter(([, status]) => status === 'active').map(([id]) => id);
 }
 /** Findings of the rule not reported active once, then resolved at most once. */
-function badLifecycles(findings: readonly Finding[]): string[] {
+function badLifecycles(findings: readonly Finding[], rule = 'public-invoker-grant'): string[] {
   const statuses = new Map<string, string[]>();
-  for (const f of findings) if (f.rule === 'public-invoker-grant') statuses.set(f.id, [...(statuses.get(f.id) ?? []), f.status ?? 'active']);
+  for (const f of findings) if (f.rule === rule) statuses.set(f.id, [...(statuses.get(f.id) ?? []), f.status ?? 'active']);
   return [...statuses].filter(([, s]) => s[0] !== 'active' || s.length > 2 || (s.length === 2 && s[1] !== 'resolved')).map(([id, s]) => `${id} ${s.join(',')}`);
 }
 
@@ -73,5 +75,37 @@ describe('a waiting write held the invoker check off for a newer write, an older
     const live = await findingsLive([...FIRST, W1, W3, W2, W4], undefined, undefined, stepMs);
     expect(open(live)).toEqual([]);
     expect(badLifecycles(live)).toEqual([]);
+  });
+});
+
+// The same with the ingress (ingress-opened): W1 opens it to all (the check on), W2 restricts it to internal, W3 opens
+// it again. (late-open-mixed's console deploys meant to vary the ingress, but their replace matched no text of the
+// fixture's JSON, so every one kept its `all`.)
+describe('a waiting write held the ingress open for a newer write, an older write restricted it between them', () => {
+  const FIRST_INTERNAL = consoleDeploy(0, OWN, false, 2, 'internal');
+  const [I1] = consoleDeploy(1, OTHER, false, 0, 'all') as [Json];
+  const [I2] = consoleDeploy(2, OWN, false, 0, 'internal') as [Json];
+  const [I3] = consoleDeploy(3, OWN, false, 0, 'all') as [Json];
+  const [I4] = consoleDeploy(4, OWN, false, 0, 'internal') as [Json];
+
+  it('timestamp order: the ingress is all at the end, one finding open', async () => {
+    expect(open(await findingsOf([...FIRST_INTERNAL, I1, I2, I3]), 'ingress-opened')).toHaveLength(1);
+  });
+
+  it.each([
+    ['W1 W3 W2', 60_000, [I1, I3, I2]],
+    ['W1 W3 W2', 1000, [I1, I3, I2]],
+    ['W3 W1 W2', 60_000, [I3, I1, I2]], // W3 judged before W1 came: it raises its own (guard)
+    ['W1 W3 W2', 3_600_000, [I1, I3, I2]], // each judged before the next comes (guard)
+  ] as const)('delivered %s, %i ms apart: the ingress open at the end is reported, open', async (_order, stepMs, order) => {
+    const live = await findingsLive([...FIRST_INTERNAL, ...order], undefined, undefined, stepMs);
+    expect(open(live, 'ingress-opened')).toHaveLength(1);
+    expect(badLifecycles(live, 'ingress-opened')).toEqual([]);
+  });
+
+  it.each([60_000, 1000])('guard: W4 (23:20) restricts it again after them, %i ms apart: nothing is left open', async (stepMs) => {
+    const live = await findingsLive([...FIRST_INTERNAL, I1, I3, I2, I4], undefined, undefined, stepMs);
+    expect(open(live, 'ingress-opened')).toEqual([]);
+    expect(badLifecycles(live, 'ingress-opened')).toEqual([]);
   });
 });

@@ -15,7 +15,9 @@
 //           internet can then call it.
 // Resolves: the ingress restricted again by the newest entry about it, or the service deleted. An opening that
 //           arrives after a newer write restricted it again is reported and closed at once; one that arrives after
-//           newer writes that keep it open stays open with theirs.
+//           newer writes that keep it open stays open with theirs; so does one a newer write restricted again when
+//           the ingress is `all` again at the newest point and no open finding says so (the write that opened it
+//           again was judged while this one waited for its rollout, and raised nothing: settingRiskInForce).
 // Blind spots: a service's first known write sets the baseline, so a service created with (or first seen at)
 //           `all` raises nothing: `all` is Cloud Run's default. (A service deleted and created again under the name
 //           is compared with the deleted one's ingress, evidence `recreatedAfterDeleteAt`: a load balancer's
@@ -30,7 +32,7 @@ import { baselineKey } from '../baseline/store.js';
 import { deletedBetween } from '../baseline/state.js';
 import type { Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, riskInForce, serviceLabel, settingBefore, settingRestored, unauthenticatedCallers } from './revision.js';
+import { callersEvidence, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers } from './revision.js';
 import type { Detection, Detector } from './types.js';
 
 /** What each restricted ingress kept out, in the words of the finding. */
@@ -72,7 +74,7 @@ export const ingressOpened: Detector<'ingress-opened'> = {
         },
         dedupKey: [baselineKey(change.target), 'ingress', before, change.time],
         // A late entry: closed at once when a newer write already restricted the ingress again.
-        ...riskInForce(baseline?.ingress, change, (ingress) => ingress !== 'all', (ingress) => `its ingress is ${ingress} again`),
+        ...settingRiskInForce(baseline, baseline?.ingress, change, (ingress) => ingress !== 'all', (ingress) => `its ingress is ${ingress} again`, 'ingress-opened'),
       },
     ];
   },

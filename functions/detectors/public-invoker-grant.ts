@@ -32,7 +32,8 @@
 //           it is reported and closed at once, and when newer entries still hold the risk it stays open with theirs;
 //           a late check turned off that a newer write turned on again stays open all the same when the check is off
 //           again at the newest point and no open finding says so: the write that turned it off again was judged
-//           while this one waited for its rollout, and raised nothing, this one's word being the check before it;
+//           while this one waited for its rollout, and raised nothing, this one's word being the check before it
+//           (revision.ts settingRiskInForce; ingress-opened does the same);
 //           the newer points policy deltas set are computed again over an entry that arrives late, so one carried up
 //           to the newest closes what it takes away there);
 //           an upgrade, when the members lose the roles that change the service; and everything about a service it
@@ -53,11 +54,11 @@
 //           Blind spots): after such a turn-off, delivered before that write, a grant is said to be behind IAP.
 import { laterPublicPoints, publicInvokersAfter, publicWritersAfter, type LaterPublicPoint } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletePoint, isAfter, isLaterPoint, pointAfter, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, isAfter, pointAfter, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { normalizeTimestamp } from '../audit/entry.js';
 import { isPublicInvokerBinding, publicMembersWhere, publicWriterMembers, READ_ONLY_INVOKER_ROLES, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
-import { closedByDelete, createdBefore, iamScopeLabel, meantToBePublic, riskInForce, serviceLabel, settingBefore } from './revision.js';
+import { closedByDelete, createdBefore, iamScopeLabel, meantToBePublic, riskInForce, serviceLabel, settingBefore, settingRiskInForce } from './revision.js';
 import type { DeployChange, IamBinding, Ingress } from '../model/change.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
@@ -78,25 +79,6 @@ function iapGuards(baseline: ServiceBaseline | undefined, timeMs: number, own?: 
   if ((own ?? settingBefore(baseline, baseline?.iapEnabled, timeMs, pick)?.v) !== true) return false;
   const newest = settingBefore(baseline, baseline?.iapEnabled, Number.POSITIVE_INFINITY, pick);
   return !(newest && newest.t > timeMs && newest.v === false);
-}
-
-/**
- * Whether a write turning the invoker IAM check off, judged now, opens the risk (riskInForce over the check's
- * history). A late one that a newer write turned on again is history, closed at once, unless the check is off again at
- * the newest point and no open finding of the rule says so: a write that turned it off again while this one still
- * waited for its rollout raised nothing (the check was off before it: this write's word, settingBefore), and an older
- * write turning it on, delivered after both, came between them. This write's finding then stands for the check off
- * in force, as the newer write's would in timestamp order (a delete after that point closed everything: not held).
- */
-function checkOffInForce(baseline: ServiceBaseline | undefined, change: ChangeInstant): ReturnType<typeof riskInForce> {
-  const risk = riskInForce(baseline?.invokerIamDisabled, change, (disabled) => disabled === false, () => 'the invoker IAM check is on again');
-  if (risk.opensRisk) return risk;
-  const history = baseline!.invokerIamDisabled;
-  const newest = history[history.length - 1]!;
-  const deleted = deletePoint(baseline);
-  if (newest.v !== true || (deleted !== undefined && isLaterPoint(deleted, newest))) return risk;
-  const reported = (baseline!.open ?? []).some((o) => o.rule === 'public-invoker-grant' && o.finding.evidence['invokerIamDisabled'] === true);
-  return reported ? risk : { opensRisk: true, heldByNewer: true };
 }
 
 export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
@@ -126,7 +108,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
           evidence: { invokerIamDisabled: true, api: change.api, ingress: ingress ?? 'unknown', ...(behindIap ? { behindIap: true } : {}) },
           dedupKey: [baselineKey(change.target), 'invoker-iam-disabled', change.time],
           // A late entry: a newer deploy already set the check, so this one is history, not the risk in force.
-          ...checkOffInForce(baseline, change),
+          ...settingRiskInForce(baseline, baseline?.invokerIamDisabled, change, (disabled) => disabled === false, () => 'the invoker IAM check is on again', 'public-invoker-grant', (o) => o.finding.evidence['invokerIamDisabled'] === true),
         },
       ];
     }

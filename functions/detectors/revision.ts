@@ -230,6 +230,32 @@ export function riskInForce<T>(
 }
 
 /**
+ * riskInForce for a service setting judged against settingBefore (a write still waiting for its rollout holds the
+ * setting for the writes judged meanwhile). A late entry whose risk a newer write took away is history, closed at once,
+ * unless the newest point holds the risk again and no open finding of `rule` (that `covers` it) says so: a write that
+ * set the risk again while this one still waited raised nothing (the setting before it was this write's), and an older
+ * write taking the risk away, delivered after both, came between them. This entry's finding then stands for the risk
+ * in force (`heldByNewer`), as the newer write's would in timestamp order. A delete after that point closed it all.
+ */
+export function settingRiskInForce<T>(
+  baseline: ServiceBaseline | undefined,
+  history: readonly TimePoint<T>[] | undefined,
+  at: ChangeInstant,
+  endsIt: (value: T) => boolean,
+  reason: (value: T) => string,
+  rule: string,
+  covers: (open: OpenFinding) => boolean = () => true,
+): Pick<Detection, 'opensRisk' | 'takenAwayLater' | 'heldByNewer'> {
+  const risk = riskInForce(history, at, endsIt, reason);
+  if (risk.opensRisk) return risk;
+  const newest = history![history!.length - 1]!;
+  const deleted = deletePoint(baseline);
+  if (endsIt(newest.v) || (deleted !== undefined && isLaterPoint(deleted, newest))) return risk;
+  if ((baseline?.open ?? []).some((o) => o.rule === rule && covers(o))) return risk;
+  return { opensRisk: true, heldByNewer: true };
+}
+
+/**
  * The point of a service setting in force just before `at` (to the nanosecond, for a change): the newest of the baseline's `history` and of the
  * writes still waiting for their rollout (each rollout's write and the burst's later writes that set the service:
  * Rollout.settingWrites). A deploy joins the baseline once its rollout completes, but what it set of the service is in force from

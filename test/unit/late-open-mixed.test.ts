@@ -75,12 +75,15 @@ function consoleDeploy(k: number, identity: string, ingressAll: boolean, checkOf
     .replaceAll('cloud-run-slack-bot-00023-kiv', `cloud-run-slack-bot-000${String(k).padStart(2, '0')}-kiv`)
     .replaceAll('7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0', `console-op-${k}`)
     .replaceAll('cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com', identity)
-    .replaceAll('"run.googleapis.com/ingress": "all"', `"run.googleapis.com/ingress": "${ingressAll ? 'all' : 'internal'}"`)
     .replaceAll('"qd23mgd4u3f"', `"write-${k}"`)
     .replaceAll('"syn-rev-23"', `"revision-event-${k}"`)
     .replaceAll('"syn-svc-23"', `"service-event-${k}"`);
   const [write, ...systemEvents] = JSON.parse(text) as Obj[];
-  for (const side of [write!['protoPayload']['request']['service'], write!['protoPayload']['response']]) side.metadata.annotations['run.googleapis.com/invoker-iam-disabled'] = String(checkOff);
+  // (Set on the objects: JSON.stringify writes no space after a colon, so the fixture's text is no place to set it.)
+  for (const side of [write!['protoPayload']['request']['service'], write!['protoPayload']['response']]) {
+    side.metadata.annotations['run.googleapis.com/invoker-iam-disabled'] = String(checkOff);
+    side.metadata.annotations['run.googleapis.com/ingress'] = ingressAll ? 'all' : 'internal';
+  }
   return [write!, ...systemEvents.slice(0, events)];
 }
 

@@ -18,8 +18,8 @@ const CONSOLE = JSON.parse(readFileSync(new URL('../fixtures/synthetic-seq-conso
 const OWN = 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com';
 const OTHER = 'ci-admin@test-project-1234.iam.gserviceaccount.com';
 
-/** The console deploy as the k-th (5 minutes apart): its write with `identity`, the check off or on and `ingress`, and `events` of its system events. */
-function consoleDeploy(k: number, identity: string, checkOff: boolean, events: number, ingress = 'all'): Json[] {
+/** The console deploy as the k-th (5 minutes apart): its write with `identity`, the check off or on, `ingress` and IAP (`iap`, when given), and `events` of its system events. */
+function consoleDeploy(k: number, identity: string, checkOff: boolean, events: number, ingress = 'all', iap?: boolean): Json[] {
   const text = JSON.stringify(CONSOLE)
     .replaceAll('2024-05-06T22:58:', `2024-05-06T23:${String(5 * k).padStart(2, '0')}:`)
     .replaceAll('cloud-run-slack-bot-00023-kiv', `cloud-run-slack-bot-000${String(k).padStart(2, '0')}-kiv`)
@@ -32,6 +32,7 @@ function consoleDeploy(k: number, identity: string, checkOff: boolean, events: n
   for (const side of [write!['protoPayload']['request']['service'], write!['protoPayload']['response']]) {
     side.metadata.annotations['run.googleapis.com/invoker-iam-disabled'] = String(checkOff);
     side.metadata.annotations['run.googleapis.com/ingress'] = ingress;
+    if (iap !== undefined) side.metadata.annotations['run.googleapis.com/iap-enabled'] = String(iap);
   }
   return [write!, ...systemEvents.slice(0, events)];
 }
@@ -107,5 +108,35 @@ describe('a waiting write held the ingress open for a newer write, an older writ
     const live = await findingsLive([...FIRST_INTERNAL, I1, I3, I2, I4], undefined, undefined, stepMs);
     expect(open(live, 'ingress-opened')).toEqual([]);
     expect(badLifecycles(live, 'ingress-opened')).toEqual([]);
+  });
+});
+
+// The same with IAP (iap-disabled): W1 turns it off, W2 on again, W3 off again (the first deploy turned it on).
+describe('a waiting write held IAP off for a newer write, an older write turned it on between them', () => {
+  const FIRST_IAP = consoleDeploy(0, OWN, false, 2, 'all', true);
+  const [P1] = consoleDeploy(1, OTHER, false, 0, 'all', false) as [Json];
+  const [P2] = consoleDeploy(2, OWN, false, 0, 'all', true) as [Json];
+  const [P3] = consoleDeploy(3, OWN, false, 0, 'all', false) as [Json];
+  const [P4] = consoleDeploy(4, OWN, false, 0, 'all', true) as [Json];
+
+  it('timestamp order: IAP is off at the end, one finding open', async () => {
+    expect(open(await findingsOf([...FIRST_IAP, P1, P2, P3]), 'iap-disabled')).toHaveLength(1);
+  });
+
+  it.each([
+    ['W1 W3 W2', 60_000, [P1, P3, P2]],
+    ['W1 W3 W2', 1000, [P1, P3, P2]],
+    ['W3 W1 W2', 60_000, [P3, P1, P2]], // W3 judged before W1 came: it raises its own (guard)
+    ['W1 W3 W2', 3_600_000, [P1, P3, P2]], // each judged before the next comes (guard)
+  ] as const)('delivered %s, %i ms apart: IAP off at the end is reported, open', async (_order, stepMs, order) => {
+    const live = await findingsLive([...FIRST_IAP, ...order], undefined, undefined, stepMs);
+    expect(open(live, 'iap-disabled')).toHaveLength(1);
+    expect(badLifecycles(live, 'iap-disabled')).toEqual([]);
+  });
+
+  it.each([60_000, 1000])('guard: W4 (23:20) turns IAP on again after them, %i ms apart: nothing is left open', async (stepMs) => {
+    const live = await findingsLive([...FIRST_IAP, P1, P3, P2, P4], undefined, undefined, stepMs);
+    expect(open(live, 'iap-disabled')).toEqual([]);
+    expect(badLifecycles(live, 'iap-disabled')).toEqual([]);
   });
 });

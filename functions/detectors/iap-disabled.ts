@@ -15,7 +15,9 @@
 //           only gate, and anyone on the internet can now call it.
 // Resolves: IAP turned on again by the newest entry about it, or the service deleted. A turn-off that arrives
 //           after a newer write turned IAP on again is reported and closed at once; one that arrives after newer
-//           writes that keep it off stays open with theirs.
+//           writes that keep it off stays open with theirs; so does one a newer write turned on again when IAP is off
+//           again at the newest point and no open finding says so (the write that turned it off again was judged
+//           while this one waited for its rollout, and raised nothing: revision.ts settingRiskInForce).
 // Blind spots: a service's first known write sets the baseline, so a service created (or first seen) without IAP
 //           raises nothing. A service deleted and created again under the name without IAP is compared with the
 //           deleted one (evidence `recreatedAfterDeleteAt`; a v2 UpdateService with `allowMissing` whose mask and body
@@ -33,7 +35,7 @@
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween } from '../baseline/state.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, riskInForce, serviceLabel, settingBefore, settingRestored, unauthenticatedCallers } from './revision.js';
+import { callersEvidence, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers } from './revision.js';
 import type { Detection, Detector } from './types.js';
 
 const TITLE = 'Identity-Aware Proxy turned off on a Cloud Run service';
@@ -71,7 +73,7 @@ export const iapDisabled: Detector<'iap-disabled'> = {
         },
         dedupKey: [baselineKey(change.target), 'iap', change.time],
         // A late entry: closed at once when a newer write already turned IAP on again.
-        ...riskInForce(baseline?.iapEnabled, change, (enabled) => enabled, () => 'IAP guards it again'),
+        ...settingRiskInForce(baseline, baseline?.iapEnabled, change, (enabled) => enabled, () => 'IAP guards it again', 'iap-disabled'),
       },
     ];
   },

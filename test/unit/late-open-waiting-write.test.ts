@@ -18,8 +18,11 @@ const CONSOLE = JSON.parse(readFileSync(new URL('../fixtures/synthetic-seq-conso
 const OWN = 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com';
 const OTHER = 'ci-admin@test-project-1234.iam.gserviceaccount.com';
 
-/** The console deploy as the k-th (5 minutes apart): its write with `identity`, the check off or on, `ingress` and IAP (`iap`, when given), and `events` of its system events. */
-function consoleDeploy(k: number, identity: string, checkOff: boolean, events: number, ingress = 'all', iap?: boolean): Json[] {
+/**
+ * The console deploy as the k-th (5 minutes apart): its write with `identity`, the check off or on, `ingress`, IAP
+ * (`iap`) and the default URL disabled or not (`urlDisabled`), each when given, and `events` of its system events.
+ */
+function consoleDeploy(k: number, identity: string, checkOff: boolean, events: number, ingress = 'all', iap?: boolean, urlDisabled?: boolean): Json[] {
   const text = JSON.stringify(CONSOLE)
     .replaceAll('2024-05-06T22:58:', `2024-05-06T23:${String(5 * k).padStart(2, '0')}:`)
     .replaceAll('cloud-run-slack-bot-00023-kiv', `cloud-run-slack-bot-000${String(k).padStart(2, '0')}-kiv`)
@@ -33,6 +36,7 @@ function consoleDeploy(k: number, identity: string, checkOff: boolean, events: n
     side.metadata.annotations['run.googleapis.com/invoker-iam-disabled'] = String(checkOff);
     side.metadata.annotations['run.googleapis.com/ingress'] = ingress;
     if (iap !== undefined) side.metadata.annotations['run.googleapis.com/iap-enabled'] = String(iap);
+    if (urlDisabled !== undefined) side.metadata.annotations['run.googleapis.com/default-url-disabled'] = String(urlDisabled);
   }
   return [write!, ...systemEvents.slice(0, events)];
 }
@@ -138,5 +142,36 @@ describe('a waiting write held IAP off for a newer write, an older write turned 
     const live = await findingsLive([...FIRST_IAP, P1, P3, P2, P4], undefined, undefined, stepMs);
     expect(open(live, 'iap-disabled')).toEqual([]);
     expect(badLifecycles(live, 'iap-disabled')).toEqual([]);
+  });
+});
+
+// The same with the default URL (default-url-enabled): W1 turns it back on, W2 disables it, W3 turns it on again (the
+// first deploy disabled it), the ingress `all` throughout.
+describe('a waiting write held the default URL on for a newer write, an older write disabled it between them', () => {
+  const FIRST_NO_URL = consoleDeploy(0, OWN, false, 2, 'all', undefined, true);
+  const [U1] = consoleDeploy(1, OTHER, false, 0, 'all', undefined, false) as [Json];
+  const [U2] = consoleDeploy(2, OWN, false, 0, 'all', undefined, true) as [Json];
+  const [U3] = consoleDeploy(3, OWN, false, 0, 'all', undefined, false) as [Json];
+  const [U4] = consoleDeploy(4, OWN, false, 0, 'all', undefined, true) as [Json];
+
+  it('timestamp order: the URL is on at the end, one finding open', async () => {
+    expect(open(await findingsOf([...FIRST_NO_URL, U1, U2, U3]), 'default-url-enabled')).toHaveLength(1);
+  });
+
+  it.each([
+    ['W1 W3 W2', 60_000, [U1, U3, U2]],
+    ['W1 W3 W2', 1000, [U1, U3, U2]],
+    ['W3 W1 W2', 60_000, [U3, U1, U2]], // W3 judged before W1 came: it raises its own (guard)
+    ['W1 W3 W2', 3_600_000, [U1, U3, U2]], // each judged before the next comes (guard)
+  ] as const)('delivered %s, %i ms apart: the URL on at the end is reported, open', async (_order, stepMs, order) => {
+    const live = await findingsLive([...FIRST_NO_URL, ...order], undefined, undefined, stepMs);
+    expect(open(live, 'default-url-enabled')).toHaveLength(1);
+    expect(badLifecycles(live, 'default-url-enabled')).toEqual([]);
+  });
+
+  it.each([60_000, 1000])('guard: W4 (23:20) disables the URL again after them, %i ms apart: nothing is left open', async (stepMs) => {
+    const live = await findingsLive([...FIRST_NO_URL, U1, U3, U2, U4], undefined, undefined, stepMs);
+    expect(open(live, 'default-url-enabled')).toEqual([]);
+    expect(badLifecycles(live, 'default-url-enabled')).toEqual([]);
   });
 });

@@ -16,7 +16,9 @@
 //           only control in front of it.
 // Resolves: the default URL disabled again, or the ingress set to internal or internal-and-cloud-load-balancing, by
 //           the newest entry about it, or the service deleted. A turn-on that arrives after a newer write disabled
-//           the URL again is reported and closed at once.
+//           the URL again is reported and closed at once; it stays open when the URL is on again at the newest point
+//           and no open finding says so (the write that turned it on again was judged while this one waited for its
+//           rollout, and raised nothing: revision.ts settingRiskInForce).
 // Blind spots: a service's first known write sets the baseline, so a service created (or first seen) with its
 //           default URL on raises nothing: that is Cloud Run's default. A service deleted and created again under
 //           the name with its URL on is compared with the deleted one (evidence `recreatedAfterDeleteAt`). A write
@@ -33,7 +35,7 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween } from '../baseline/state.js';
 import type { Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, riskInForce, serviceLabel, settingBefore, settingRestored, unauthenticatedCallers } from './revision.js';
+import { callersEvidence, riskInForce, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 const TITLE = 'Cloud Run default URL turned back on';
@@ -75,9 +77,10 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
           ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
         },
         dedupKey: [baselineKey(change.target), 'default-url', change.time],
-        // A late entry: closed at once when a newer write already disabled the URL again or restricted the ingress.
+        // A late entry: closed at once when a newer write already disabled the URL again or restricted the ingress
+        // (unless the URL is on again at the newest point and no open finding says so: settingRiskInForce).
         ...earlierEnd(
-          riskInForce(baseline?.defaultUrlDisabled, change, (disabled) => disabled, () => URL_DISABLED_REASON),
+          settingRiskInForce(baseline, baseline?.defaultUrlDisabled, change, (disabled) => disabled, () => URL_DISABLED_REASON, 'default-url-enabled'),
           riskInForce(baseline?.ingress, change, (newer) => newer !== 'all', ingressRestrictedReason),
         ),
       },

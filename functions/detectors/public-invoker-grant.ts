@@ -33,7 +33,7 @@
 //           a late check turned off that a newer write turned on again stays open all the same when the check is off
 //           again at the newest point and no open finding says so: the write that turned it off again was judged
 //           while this one waited for its rollout, and raised nothing, this one's word being the check before it
-//           (revision.ts settingRiskInForce; ingress-opened and iap-disabled do the same);
+//           (revision.ts settingRiskInForce; ingress-opened, iap-disabled and default-url-enabled do the same);
 //           the newer points policy deltas set are computed again over an entry that arrives late, so one carried up
 //           to the newest closes what it takes away there);
 //           an upgrade, when the members lose the roles that change the service; and everything about a service it

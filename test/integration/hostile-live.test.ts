@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PAGERDUTY_TEST_ROUTING_KEY } from '../support/pagerdutyServer.js';
 import { SLACK_TEST_TOKEN } from '../support/slackServer.js';
 import { emulators, expectedFindings, settle, startStack, TEST_CONFIG, waitFor, type Stack } from './stack.js';
+import { textObjects } from '../support/slackText.js';
 
 const emu = emulators();
 
@@ -49,21 +50,6 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u20
 const UNSAFE_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/u;
 /** Pieces of the hostile values that are Slack markup, which must never reach a mrkdwn text. */
 const MARKUP = ['<!channel>', '<!here>', '<https://evil', '*bold*', '_i_', '*b*', '|x>', '|y>'];
-
-interface TextObject {
-  readonly type: string;
-  readonly text: string;
-}
-
-function textObjects(value: unknown, out: TextObject[] = []): TextObject[] {
-  if (Array.isArray(value)) for (const item of value) textObjects(item, out);
-  else if (value && typeof value === 'object') {
-    const v = value as Record<string, unknown>;
-    if ((v['type'] === 'mrkdwn' || v['type'] === 'plain_text') && typeof v['text'] === 'string') out.push(v as unknown as TextObject);
-    for (const child of Object.values(v)) textObjects(child, out);
-  }
-  return out;
-}
 
 /** What is unsafe in one chat.postMessage: its notification text and blocks, as the Slack server received them. */
 function slackProblems(form: Readonly<Record<string, string>>, blocks: unknown): string[] {

@@ -7,6 +7,7 @@ import { makeFinding, resolutionOf, RULES, type FindingFacts } from '../support/
 import { SCC_TEST_SOURCE } from '../support/sccServer.js';
 import { SLACK_TEST_TOKEN, startSlackServer, type SlackServer } from '../support/slackServer.js';
 import { HOSTILE } from './hostile.js';
+import { textObjects, type TextObject } from '../support/slackText.js';
 
 const PLACEMENTS: readonly ((value: string) => Partial<FindingFacts>)[] = [
   (v) => ({ service: v }),
@@ -30,21 +31,6 @@ function renders(finding: Finding): SlackMessage[] {
   const standalone = renderSlack(finding, { channel: 'C0SECURITY', sccSource: SCC_TEST_SOURCE });
   if (finding.status !== 'resolved') return [standalone];
   return [standalone, renderSlack(finding, { channel: 'C0SECURITY', thread: { channel: 'C0SECURITY', ts: '1715652787.000100' } })];
-}
-
-interface TextObject {
-  readonly type: string;
-  readonly text: string;
-}
-
-function textObjects(value: unknown, out: TextObject[] = []): TextObject[] {
-  if (Array.isArray(value)) for (const item of value) textObjects(item, out);
-  else if (value && typeof value === 'object') {
-    const v = value as Record<string, unknown>;
-    if ((v['type'] === 'mrkdwn' || v['type'] === 'plain_text') && typeof v['text'] === 'string') out.push(v as unknown as TextObject);
-    for (const child of Object.values(v)) textObjects(child, out);
-  }
-  return out;
 }
 
 /** Our own links: https on the Cloud Console, no space, `<`, `>` or `|` in the URL, no `<`, `>` or `|` in the text. */

@@ -6,10 +6,10 @@
 // (Two runtime identities only: with three or more, which move counts as "back to the identity before" depends on the
 // findings open at the time, in timestamp order too; and deletes come last: a delete delivered after entries of the
 // service created again is an older entry that comes later, compared with nothing.)
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
 import { at, deleteServiceAt, editV1Services, renamed, SLACK_BOT, STOREFRONT_AS_SLACK_BOT, synthetic, withOperationId, withV1ServiceAccount, type Json } from '../support/entries.js';
+import { consoleDeploy } from '../support/consoleDeploys.js';
 import { findingsLive, findingsOf } from '../support/run.js';
 import { seededRandom, shuffled } from '../support/random.js';
 
@@ -65,26 +65,9 @@ function projectPolicy(ms: number, open: boolean): Json {
   return at(entry, iso(ms), `project-${ms}`);
 }
 
-const CONSOLE = JSON.parse(readFileSync(new URL('../fixtures/synthetic-seq-console-deploy.json', import.meta.url), 'utf8')) as Json[];
-
-/** The console deploy (write, revision event, service event) as the k-th, 5 minutes apart; `events` of them logged. */
-function consoleDeploy(k: number, identity: string, ingressAll: boolean, checkOff: boolean, events: number): Json[] {
-  const minute = String(5 * k).padStart(2, '0');
-  const text = JSON.stringify(CONSOLE)
-    .replaceAll('2024-05-06T22:58:', `2024-05-06T23:${minute}:`)
-    .replaceAll('cloud-run-slack-bot-00023-kiv', `cloud-run-slack-bot-000${String(k).padStart(2, '0')}-kiv`)
-    .replaceAll('7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0', `console-op-${k}`)
-    .replaceAll('cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com', identity)
-    .replaceAll('"qd23mgd4u3f"', `"write-${k}"`)
-    .replaceAll('"syn-rev-23"', `"revision-event-${k}"`)
-    .replaceAll('"syn-svc-23"', `"service-event-${k}"`);
-  const [write, ...systemEvents] = JSON.parse(text) as Obj[];
-  // (Set on the objects: JSON.stringify writes no space after a colon, so the fixture's text is no place to set it.)
-  for (const side of [write!['protoPayload']['request']['service'], write!['protoPayload']['response']]) {
-    side.metadata.annotations['run.googleapis.com/invoker-iam-disabled'] = String(checkOff);
-    side.metadata.annotations['run.googleapis.com/ingress'] = ingressAll ? 'all' : 'internal';
-  }
-  return [write!, ...systemEvents.slice(0, events)];
+/** The k-th console deploy (test/support/consoleDeploys.ts): its ingress `all` or internal, the check off or on. */
+function deploy(k: number, identity: string, ingressAll: boolean, checkOff: boolean, events: number): Json[] {
+  return consoleDeploy(k, identity, { checkOff, ingress: ingressAll ? 'all' : 'internal' }, events);
 }
 
 const byTime = (entries: readonly Json[]): Json[] => [...entries].sort((a, b) => String(a['timestamp']).localeCompare(String(b['timestamp'])));
@@ -145,9 +128,9 @@ describe('live delivery orders of mixed entries end with the risks timestamp ord
   it.each(Array.from({ length: 30 }, (_, i) => i + 1))('console deploys with their system events, seed %i', async (seed) => {
     const next = seededRandom(seed * 15485863);
     for (let scenario = 0; scenario < 12; scenario++) {
-      const first = consoleDeploy(0, IDENTITIES[0]!, false, false, 2);
+      const first = deploy(0, IDENTITIES[0]!, false, false, 2);
       const entries = Array.from({ length: 2 + Math.floor(next() * 6) }, (_, i) =>
-        consoleDeploy(i + 1, IDENTITIES[Math.floor(next() * 2)]!, next() < 0.5, next() < 0.5, Math.floor(next() * 3)),
+        deploy(i + 1, IDENTITIES[Math.floor(next() * 2)]!, next() < 0.5, next() < 0.5, Math.floor(next() * 3)),
       ).flat();
       await expectSameRisks(entries, first, next, `seed ${seed} scenario ${scenario}`);
     }

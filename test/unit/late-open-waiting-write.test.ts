@@ -7,45 +7,25 @@
 // Each case: console deploys (synthetic-seq-console-deploy) 5 minutes apart after a safe first one: W1 at 23:05 moves
 // to another runtime identity (a new revision: it waits for its events, none logged) and turns the check off, W2 at
 // 23:10 moves back with the check on, W3 at 23:15 moves back with the check off (no new revision: judged at once).
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
 import type { Json } from '../support/entries.js';
+import { consoleDeploy } from '../support/consoleDeploys.js';
 import { findingsLive, findingsOf } from '../support/run.js';
 
-type Obj = Record<string, any>;
-const CONSOLE = JSON.parse(readFileSync(new URL('../fixtures/synthetic-seq-console-deploy.json', import.meta.url), 'utf8')) as Json[];
 const OWN = 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com';
 const OTHER = 'ci-admin@test-project-1234.iam.gserviceaccount.com';
 
-/**
- * The console deploy as the k-th (5 minutes apart): its write with `identity`, the check off or on, `ingress`, IAP
- * (`iap`) and the default URL disabled or not (`urlDisabled`), each when given, and `events` of its system events.
- */
-function consoleDeploy(k: number, identity: string, checkOff: boolean, events: number, ingress = 'all', iap?: boolean, urlDisabled?: boolean): Json[] {
-  const text = JSON.stringify(CONSOLE)
-    .replaceAll('2024-05-06T22:58:', `2024-05-06T23:${String(5 * k).padStart(2, '0')}:`)
-    .replaceAll('cloud-run-slack-bot-00023-kiv', `cloud-run-slack-bot-000${String(k).padStart(2, '0')}-kiv`)
-    .replaceAll('7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0', `console-op-${k}`)
-    .replaceAll(OWN, identity)
-    .replaceAll('"qd23mgd4u3f"', `"write-${k}"`)
-    .replaceAll('"syn-rev-23"', `"revision-event-${k}"`)
-    .replaceAll('"syn-svc-23"', `"service-event-${k}"`);
-  const [write, ...systemEvents] = JSON.parse(text) as Obj[];
-  for (const side of [write!['protoPayload']['request']['service'], write!['protoPayload']['response']]) {
-    side.metadata.annotations['run.googleapis.com/invoker-iam-disabled'] = String(checkOff);
-    side.metadata.annotations['run.googleapis.com/ingress'] = ingress;
-    if (iap !== undefined) side.metadata.annotations['run.googleapis.com/iap-enabled'] = String(iap);
-    if (urlDisabled !== undefined) side.metadata.annotations['run.googleapis.com/default-url-disabled'] = String(urlDisabled);
-  }
-  return [write!, ...systemEvents.slice(0, events)];
+/** The k-th console deploy (test/support/consoleDeploys.ts): the check off or on, `ingress`, IAP and the URL when given. */
+function deploy(k: number, identity: string, checkOff: boolean, events: number, ingress = 'all', iap?: boolean, urlDisabled?: boolean): Json[] {
+  return consoleDeploy(k, identity, { checkOff, ingress, ...(iap !== undefined ? { iap } : {}), ...(urlDisabled !== undefined ? { urlDisabled } : {}) }, events);
 }
 
-const FIRST = consoleDeploy(0, OWN, false, 2);
-const [W1] = consoleDeploy(1, OTHER, true, 0) as [Json];
-const [W2] = consoleDeploy(2, OWN, false, 0) as [Json];
-const [W3] = consoleDeploy(3, OWN, true, 0) as [Json];
-const [W4] = consoleDeploy(4, OWN, false, 0) as [Json];
+const FIRST = deploy(0, OWN, false, 2);
+const [W1] = deploy(1, OTHER, true, 0) as [Json];
+const [W2] = deploy(2, OWN, false, 0) as [Json];
+const [W3] = deploy(3, OWN, true, 0) as [Json];
+const [W4] = deploy(4, OWN, false, 0) as [Json];
 
 /** Ids of the findings of `rule` whose last word is active. */
 function open(findings: readonly Finding[], rule = 'public-invoker-grant'): string[] {
@@ -87,11 +67,11 @@ describe('a waiting write held the invoker check off for a newer write, an older
 // it again. (late-open-mixed's console deploys meant to vary the ingress, but their replace matched no text of the
 // fixture's JSON, so every one kept its `all`.)
 describe('a waiting write held the ingress open for a newer write, an older write restricted it between them', () => {
-  const FIRST_INTERNAL = consoleDeploy(0, OWN, false, 2, 'internal');
-  const [I1] = consoleDeploy(1, OTHER, false, 0, 'all') as [Json];
-  const [I2] = consoleDeploy(2, OWN, false, 0, 'internal') as [Json];
-  const [I3] = consoleDeploy(3, OWN, false, 0, 'all') as [Json];
-  const [I4] = consoleDeploy(4, OWN, false, 0, 'internal') as [Json];
+  const FIRST_INTERNAL = deploy(0, OWN, false, 2, 'internal');
+  const [I1] = deploy(1, OTHER, false, 0, 'all') as [Json];
+  const [I2] = deploy(2, OWN, false, 0, 'internal') as [Json];
+  const [I3] = deploy(3, OWN, false, 0, 'all') as [Json];
+  const [I4] = deploy(4, OWN, false, 0, 'internal') as [Json];
 
   it('timestamp order: the ingress is all at the end, one finding open', async () => {
     expect(open(await findingsOf([...FIRST_INTERNAL, I1, I2, I3]), 'ingress-opened')).toHaveLength(1);
@@ -117,11 +97,11 @@ describe('a waiting write held the ingress open for a newer write, an older writ
 
 // The same with IAP (iap-disabled): W1 turns it off, W2 on again, W3 off again (the first deploy turned it on).
 describe('a waiting write held IAP off for a newer write, an older write turned it on between them', () => {
-  const FIRST_IAP = consoleDeploy(0, OWN, false, 2, 'all', true);
-  const [P1] = consoleDeploy(1, OTHER, false, 0, 'all', false) as [Json];
-  const [P2] = consoleDeploy(2, OWN, false, 0, 'all', true) as [Json];
-  const [P3] = consoleDeploy(3, OWN, false, 0, 'all', false) as [Json];
-  const [P4] = consoleDeploy(4, OWN, false, 0, 'all', true) as [Json];
+  const FIRST_IAP = deploy(0, OWN, false, 2, 'all', true);
+  const [P1] = deploy(1, OTHER, false, 0, 'all', false) as [Json];
+  const [P2] = deploy(2, OWN, false, 0, 'all', true) as [Json];
+  const [P3] = deploy(3, OWN, false, 0, 'all', false) as [Json];
+  const [P4] = deploy(4, OWN, false, 0, 'all', true) as [Json];
 
   it('timestamp order: IAP is off at the end, one finding open', async () => {
     expect(open(await findingsOf([...FIRST_IAP, P1, P2, P3]), 'iap-disabled')).toHaveLength(1);
@@ -148,11 +128,11 @@ describe('a waiting write held IAP off for a newer write, an older write turned 
 // The same with the default URL (default-url-enabled): W1 turns it back on, W2 disables it, W3 turns it on again (the
 // first deploy disabled it), the ingress `all` throughout.
 describe('a waiting write held the default URL on for a newer write, an older write disabled it between them', () => {
-  const FIRST_NO_URL = consoleDeploy(0, OWN, false, 2, 'all', undefined, true);
-  const [U1] = consoleDeploy(1, OTHER, false, 0, 'all', undefined, false) as [Json];
-  const [U2] = consoleDeploy(2, OWN, false, 0, 'all', undefined, true) as [Json];
-  const [U3] = consoleDeploy(3, OWN, false, 0, 'all', undefined, false) as [Json];
-  const [U4] = consoleDeploy(4, OWN, false, 0, 'all', undefined, true) as [Json];
+  const FIRST_NO_URL = deploy(0, OWN, false, 2, 'all', undefined, true);
+  const [U1] = deploy(1, OTHER, false, 0, 'all', undefined, false) as [Json];
+  const [U2] = deploy(2, OWN, false, 0, 'all', undefined, true) as [Json];
+  const [U3] = deploy(3, OWN, false, 0, 'all', undefined, false) as [Json];
+  const [U4] = deploy(4, OWN, false, 0, 'all', undefined, true) as [Json];
 
   it('timestamp order: the URL is on at the end, one finding open', async () => {
     expect(open(await findingsOf([...FIRST_NO_URL, U1, U2, U3]), 'default-url-enabled')).toHaveLength(1);

@@ -1,0 +1,38 @@
+// Console deploys (synthetic-seq-console-deploy: a v1 ReplaceService written by the console, its revision and service
+// events) as the k-th of a service's history, 5 minutes apart from 22:58 + 5k minutes, with the settings a test varies.
+import { readFileSync } from 'node:fs';
+import type { Json } from './entries.js';
+
+type Obj = Record<string, any>;
+const CONSOLE = JSON.parse(readFileSync(new URL('../fixtures/synthetic-seq-console-deploy.json', import.meta.url), 'utf8')) as Json[];
+const FIXTURE_IDENTITY = 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com';
+
+/** What a console deploy's write sets: the invoker check off or on, the ingress, and IAP and the default URL when given. */
+export interface ConsoleSettings {
+  readonly checkOff: boolean;
+  readonly ingress: string;
+  readonly iap?: boolean;
+  readonly urlDisabled?: boolean;
+}
+
+/** The console deploy as the k-th: its write by `identity` with `settings`, and the first `events` of its system events. */
+export function consoleDeploy(k: number, identity: string, settings: ConsoleSettings, events: number): Json[] {
+  const text = JSON.stringify(CONSOLE)
+    .replaceAll('2024-05-06T22:58:', `2024-05-06T23:${String(5 * k).padStart(2, '0')}:`)
+    .replaceAll('cloud-run-slack-bot-00023-kiv', `cloud-run-slack-bot-000${String(k).padStart(2, '0')}-kiv`)
+    .replaceAll('7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0', `console-op-${k}`)
+    .replaceAll(FIXTURE_IDENTITY, identity)
+    .replaceAll('"qd23mgd4u3f"', `"write-${k}"`)
+    .replaceAll('"syn-rev-23"', `"revision-event-${k}"`)
+    .replaceAll('"syn-svc-23"', `"service-event-${k}"`);
+  const [write, ...systemEvents] = JSON.parse(text) as Obj[];
+  // (Set on the objects: JSON.stringify writes no space after a colon, so the fixture's text is no place to set it.)
+  for (const side of [write!['protoPayload']['request']['service'], write!['protoPayload']['response']]) {
+    const annotations = side.metadata.annotations as Record<string, string>;
+    annotations['run.googleapis.com/invoker-iam-disabled'] = String(settings.checkOff);
+    annotations['run.googleapis.com/ingress'] = settings.ingress;
+    if (settings.iap !== undefined) annotations['run.googleapis.com/iap-enabled'] = String(settings.iap);
+    if (settings.urlDisabled !== undefined) annotations['run.googleapis.com/default-url-disabled'] = String(settings.urlDisabled);
+  }
+  return [write!, ...systemEvents.slice(0, events)];
+}

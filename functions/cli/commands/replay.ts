@@ -29,9 +29,10 @@ log export tree), or - for stdin. Findings go to stdout; progress and a summary 
                       2024-05-01T02:00:00+02:00, or a date (its midnight in UTC); a time without a zone is UTC
   --state FILE        keep baselines in FILE between runs (created when missing)
   --reorder-buffer N  entries held to restore timestamp order across files (default ${DEFAULT_REORDER_CAPACITY})
-  --workers N         worker threads for NDJSON input (default: per core, at most 4; 0: none; more than 4 only
-                      for large input, one per 64 MiB). Without --state, each takes whole projects and detects
-                      on its own; with it, workers only parse
+  --workers N         worker threads for uncompressed NDJSON files (0: none; more than 4 only for large input,
+                      one per 64 MiB). Without --state and with such files only, each takes whole projects and
+                      detects on its own (default: one per core, at most 4); otherwise workers only parse
+                      (default: one per core but one, at least 1, at most 4)
   --publish TOPIC     also publish each finding to the findings topic (an id, or projects/P/topics/T), as the
                       detect function does: the notify functions deliver it to the sinks, each finding once (a
                       finding they already have is not sent again). Project: GOOGLE_CLOUD_PROJECT, else the

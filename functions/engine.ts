@@ -10,8 +10,8 @@ import type { RuleException, RuleSettings, RunwatchConfig } from './config/types
 import {
   addWrite,
   awaitingEvents,
+  awaits,
   awaitingByServiceOperation,
-  ofAwaitedOperation,
   belongsToCompleted,
   acrossApis,
   BURST_MS,
@@ -19,6 +19,7 @@ import {
   reportedFromEvents,
   sameOperation,
   tiedToEventsOnlyByTime,
+  tiedByCreationTime,
   isComplete,
   joinedByTimeAlone,
   joinedAtLast,
@@ -270,8 +271,8 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
   // Known only from its system events: no admin write was seen, whether or not they name who deployed.
   if (rollout && !rollout.writeSeen && !unknown.includes('admin write')) unknown.push('admin write');
   // A late half judged where its write stands (Evaluation.judgedAt) is keyed by its own time, as it always was.
-  const judged = evaluation.judgedAt !== undefined ? judgedChange(evaluation) : undefined;
-  const dedupKey = judged !== undefined && judged !== change ? detection.dedupKey.map((part) => (part === judged.time ? change.time : part)) : detection.dedupKey;
+  const judgedTime = judgedChange(evaluation).time;
+  const dedupKey = judgedTime !== change.time ? detection.dedupKey.map((part) => (part === judgedTime ? change.time : part)) : detection.dedupKey;
   return {
     id: findingId(rule, dedupKey),
     rule,
@@ -687,7 +688,7 @@ export class Engine {
       // under the revision its events named (the write may name none: keyed by its time, its findings would get other
       // ids than theirs). Only a write that counts as a deploy can be that half (a traffic-only update must not take
       // the span), and not one across API versions, which may yet turn out to have made no revision.
-      const claimed = creates && !crossApi && !write.revisionSeen && !entered.operationCompletion && tiedToEventsOnlyByTime(entered) ? this.claimLateHalf(draft, false, entered) : undefined;
+      const claimed = creates && !crossApi && !write.revisionSeen && tiedByCreationTime(entered) ? this.claimLateHalf(draft, false, entered) : undefined;
       if (claimed !== undefined) {
         change = { ...entered, reportedAsDeploy: true, ...(claimed.revision !== undefined ? { revision: claimed.revision } : {}) };
         creates = false;
@@ -756,11 +757,7 @@ export class Engine {
     // someone else where no generation ties it: the service moved on), or none (it completed meanwhile).
     const owner = lateHalf ? draft.completed![awaited]! : undefined;
     const index = owner
-      ? rollouts.findIndex(
-          (r) =>
-            r.ofJudgedWrite === true &&
-            (ofAwaitedOperation(owner, r.observed?.operationId) || (owner.awaitedRevision !== undefined && r.observed?.revision === owner.awaitedRevision)),
-        )
+      ? rollouts.findIndex((r) => r.ofJudgedWrite === true && awaits(owner, r.observed))
       : forWrite
         ? rollouts.findIndex(
             (r) =>
@@ -898,7 +895,7 @@ export class Engine {
         rest = rest.filter((_, i) => i !== partner);
         // Said, as when the second half comes (observationStep), where another write could as well be the revision's.
         const [write, events] = rollout.write !== undefined ? [rollout, other] : [other, rollout];
-        judged = joinedLater(rollout, other, this.otherOwner(draft, [write, ...rest], 0, eventFactsOf(events.observed!)));
+        judged = joinedLater(write, events, this.otherOwner(draft, [write, ...rest], 0, eventFactsOf(events.observed!)));
       }
       setRollouts(draft, rest);
       this.finalize(draft, judged, findings, edits, waitedOut(rollout));
@@ -1006,10 +1003,8 @@ export class Engine {
     // late half of a write whose entry was let go while it waited (COMPLETED_LIMIT): its events were not judged.
     const lateHalf = rollout.ofJudgedWrite === true;
     const awaited = lateHalf ? awaitingEvents(draft.completed, rollout.observed!) : -1;
-    if (awaited >= 0) {
-      const { eventsAwaited: _judged, awaitedRevision: _named, ...owner } = draft.completed![awaited]!;
-      replaceCompleted(draft, awaited, owner);
-    } else if (!rollout.write && rollout.observed && draft.completed && belongsToCompleted(draft.completed, rollout.observed)) return;
+    if (awaited >= 0) noLongerAwaiting(draft, awaited);
+    else if (!rollout.write && rollout.observed && draft.completed && belongsToCompleted(draft.completed, rollout.observed)) return;
     // Revision events judged alone that a service event, naming their revision as the service's latest, tied to the
     // operation of a write judged without its events (gcloud's second write, judged alone before any event came; the
     // revision event carries the first write's operation id): that write's late half, as if they carried its id.
@@ -1017,10 +1012,7 @@ export class Engine {
     // that was done) now.
     const byService = awaited < 0 && !rollout.write && rollout.observed ? awaitingByServiceOperation(draft.completed, rollout.observed) : -1;
     const ownerByService = byService >= 0 ? draft.completed![byService]! : undefined;
-    if (ownerByService) {
-      const { eventsAwaited: _judged, awaitedRevision: _named, ...owner } = ownerByService;
-      replaceCompleted(draft, byService, owner);
-    }
+    if (ownerByService) noLongerAwaiting(draft, byService);
     const rolled = rolledOut(rollout, (observed) => writeFromObservation(observed, this.waitMs, draft));
     // System events of a revision whose write was judged without them (they came later than its wait): by its
     // operation id (lateHalf, ownerByService), else (a v2 write's id is not in its events) by time and principal.
@@ -1110,6 +1102,12 @@ function noteServiceOperation(draft: MutableBaseline, observation: RevisionObser
   if (observation.level !== 'service' || observation.operationId === undefined || observation.revision === undefined) return;
   const index = draft.completed!.findIndex((c) => c.withoutWrite === true && c.claimedByTime !== true && c.revision === observation.revision);
   if (index >= 0) noteOtherOperation(draft, index, 'serviceOperationIds', observation.operationId);
+}
+
+/** The completed entry at `index` has its late half now: it awaits no more events (eventsAwaited, awaitedRevision). */
+function noLongerAwaiting(draft: MutableBaseline, index: number): void {
+  const { eventsAwaited: _judged, awaitedRevision: _named, ...owner } = draft.completed![index]!;
+  replaceCompleted(draft, index, owner);
 }
 
 /** Adds another operation's `id` to the `field` list of the completed entry at `index` (withOtherOperation). */

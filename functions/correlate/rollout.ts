@@ -331,10 +331,17 @@ export function writtenAt(completed: CompletedRollout): { readonly timeMs: numbe
  */
 export function awaitingEvents(completed: readonly CompletedRollout[] | undefined, o: Pick<RevisionObservation, 'operationId' | 'revision'>): number {
   if (!completed || (o.operationId === undefined && o.revision === undefined)) return -1;
-  // Its operation's events; else those of the revision a service event of its operation named (awaitedRevision).
-  const index = completed.findIndex((c) => c.eventsAwaited === true && (ofAwaitedOperation(c, o.operationId) || (o.revision !== undefined && c.awaitedRevision === o.revision)));
+  const index = completed.findIndex((c) => c.eventsAwaited === true && awaits(c, o));
   if (index < 0) return -1;
   return completed.some((c, i) => i !== index && belongsToCompleted([c], o)) ? -1 : index;
+}
+
+/**
+ * True when the completed entry `c` would take events `o` as its late half: its operation's (ofAwaitedOperation), or
+ * those of the revision a service event of its operation named (awaitedRevision).
+ */
+export function awaits(c: CompletedRollout, o: { readonly operationId?: string | undefined; readonly revision?: string | undefined } | undefined): boolean {
+  return ofAwaitedOperation(c, o?.operationId) || (o?.revision !== undefined && c.awaitedRevision === o.revision);
 }
 
 /**
@@ -423,6 +430,15 @@ export function tiedToEventsOnlyByTime(write: DeployChange): boolean {
 }
 
 /**
+ * True for a write whose revision's creation time can tie it to its events: one that only time ties to them
+ * (tiedToEventsOnlyByTime), not an operation's completion entry (logged when the operation ended, after the revision
+ * was created).
+ */
+export function tiedByCreationTime(write: DeployChange): boolean {
+  return !write.operationCompletion && tiedToEventsOnlyByTime(write);
+}
+
+/**
  * How long after its write Cloud Run creates the revision, at most, for the creation time to tie them: real entries
  * show the `metadata.creationTimestamp` of what a write creates 131-143 ms after the write (kktae-demo and panther
  * CreateService). The revision is created when the write is accepted, before its image is imported (aegisai's revision
@@ -451,7 +467,7 @@ export const CLOCK_SKEW_MS = 1_000;
  * created).
  */
 export function createdOutsideWrite(createdMs: number | undefined, write: DeployChange | undefined): boolean {
-  if (createdMs === undefined || write === undefined || write.operationCompletion || !tiedToEventsOnlyByTime(write)) return false;
+  if (createdMs === undefined || write === undefined || !tiedByCreationTime(write)) return false;
   return createdOutside(createdMs, write.timeMs);
 }
 
@@ -520,7 +536,7 @@ export function createdWellAfter(createdMs: number | undefined, writtenMs: numbe
  * revision already.
  */
 export function joinedAtLast(rollouts: readonly Rollout[], rollout: Rollout, waitMs: number): number {
-  const writeAlone = (r: Rollout): boolean => r.write !== undefined && r.observed === undefined && !r.ofJudgedWrite && !r.write.operationCompletion && tiedToEventsOnlyByTime(r.write);
+  const writeAlone = (r: Rollout): boolean => r.write !== undefined && r.observed === undefined && !r.ofJudgedWrite && tiedByCreationTime(r.write);
   const eventsAlone = (r: Rollout): boolean => r.write === undefined && !r.ofJudgedWrite && r.observed?.revisionEvent === true && r.observed.revisionCreatedMs !== undefined;
   const isWrite = writeAlone(rollout);
   if (!isWrite && !eventsAlone(rollout)) return -1;
@@ -552,11 +568,10 @@ export function eventFactsOf(observed: ObservedFacts): EventFacts {
 }
 
 /**
- * The rollout of a write waiting alone and of a revision's events waiting alone, joined at last (joinedAtLast): in the
- * write's place; `revisionMayBeOf` as Engine.otherOwner says.
+ * The rollout of a write waiting alone (`w`) and of a revision's events waiting alone (`e`), joined at last
+ * (joinedAtLast): in the write's place; `revisionMayBeOf` as Engine.otherOwner says.
  */
-export function joinedLater(a: Rollout, b: Rollout, revisionMayBeOf: string | undefined): Rollout {
-  const [w, e] = a.write !== undefined ? [a, b] : [b, a];
+export function joinedLater(w: Rollout, e: Rollout, revisionMayBeOf: string | undefined): Rollout {
   const observed = revisionMayBeOf !== undefined ? { ...e.observed!, revisionMayBeOf } : e.observed;
   return withObserved({ ...w, openedMs: Math.min(w.openedMs, e.openedMs) }, observed);
 }
@@ -593,7 +608,7 @@ export function rolloutForWrite(rollouts: readonly Rollout[], write: DeployChang
   // Of waiting revisions that only time ties to the write, the one created soonest after it (or before it, within the
   // clocks' skew), when every candidate's creation time is known: one principal's next deploy seconds later may have
   // its revision's events nearer after the write.
-  const byCreation = tiedToEventsOnlyByTime(write) && !write.operationCompletion;
+  const byCreation = tiedByCreationTime(write);
   const candidates: number[] = [];
   const createdMs: (number | undefined)[] = [];
   rollouts.forEach((rollout, i) => {
@@ -721,7 +736,7 @@ export function rolloutForObservation(rollouts: readonly Rollout[], observation:
     // Nor, yet, one created seconds after such a write: a later write of the principal, which it was created sooner
     // after, may still come (createdWellAfter); both wait, and are joined when their waits ran out if still each
     // other's pick (joinedAtLast).
-    if (closerMayCome && observation.level === 'revision' && rollout.write !== undefined && !rollout.write.operationCompletion && tiedToEventsOnlyByTime(rollout.write) && createdWellAfter(observation.createdMs, rollout.write.timeMs)) continue;
+    if (closerMayCome && observation.level === 'revision' && rollout.write !== undefined && tiedByCreationTime(rollout.write) && createdWellAfter(observation.createdMs, rollout.write.timeMs)) continue;
     // A service event is not the deploy's own: it follows every change of the service (a traffic or settings edit
     // that made no revision, judged at once, included), its Ready is the service's and its operation id the last
     // change's. Time alone does not tie it to a write that nothing else ties to its events (a v2 write): it would
@@ -736,7 +751,7 @@ export function rolloutForObservation(rollouts: readonly Rollout[], observation:
       (generationKnown && observation.generation !== generation ? 4 : 0) +
       (creator !== undefined && principal !== undefined && principal !== creator ? 2 : 0) +
       (rollout.observed !== undefined ? 1 : 0);
-    if (byCreation && rollout.write !== undefined && !rollout.write.operationCompletion && tiedToEventsOnlyByTime(rollout.write)) timeOnly.push({ index: i, rank, writtenMs });
+    if (byCreation && rollout.write !== undefined && tiedByCreationTime(rollout.write)) timeOnly.push({ index: i, rank, writtenMs });
     if (rank < bestRank || (rank === bestRank && writtenMs < bestMs)) {
       best = i;
       bestRank = rank;

@@ -45,19 +45,38 @@ export function deployOf(k: number, writeMs: number, principal: string, eventAft
   };
 }
 
-/** A v2 UpdateService (synthetic-v2-UpdateService) by the deploy's principal at its time, its own operation. */
-export function v2Write(d: Deploy): Json {
-  return variant(byPrincipal(at(synthetic('v2-UpdateService'), d.time, `w-${d.k}`), d.principal), (e) => {
+/** What a v2 deploy's write and revision say: who, when, what the revision runs, and the revision's name. */
+export type DeployFacts = Pick<Deploy, 'time' | 'principal' | 'image' | 'digest' | 'serviceAccount' | 'revision'>;
+
+/**
+ * A v2 UpdateService (synthetic-v2-UpdateService) by `d`'s principal at its time, deploying its image and identity,
+ * with `insertId` and, when given, its own `operation`.
+ */
+export function v2WriteOf(d: DeployFacts, insertId: string, operation?: string): Json {
+  return variant(byPrincipal(at(synthetic('v2-UpdateService'), d.time, insertId), d.principal), (e) => {
     const template = ((e.protoPayload['request'] as Json)['service'] as Json)['template'] as Json;
     template['serviceAccount'] = d.serviceAccount;
     (template['containers'] as Json[])[0]!['image'] = d.image;
-    (e.protoPayload['response'] as Json)['name'] = `projects/acme-prod/locations/europe-west1/operations/write-${d.k}`;
+    if (operation !== undefined) (e.protoPayload['response'] as Json)['name'] = `projects/acme-prod/locations/europe-west1/operations/${operation}`;
   });
+}
+
+/** A v2 UpdateService (synthetic-v2-UpdateService) by the deploy's principal at its time, its own operation. */
+export function v2Write(d: Deploy): Json {
+  return v2WriteOf(d, `w-${d.k}`, `write-${d.k}`);
 }
 
 /** The revision system event (synthetic-seq-v2-operation's) of the deploy's revision: created 140 ms after its write. */
 export function revisionEvent(d: Deploy): Json {
-  const event = renamed(createdAt(at(createdRevision, d.eventTime, `ev-${d.k}`), createdAfter(d.time)), [
+  return revisionEventOf(d, d.eventTime, `ev-${d.k}`);
+}
+
+/**
+ * The revision system event (synthetic-seq-v2-operation's) of `d`'s revision at `time`, with `insertId`: created 140 ms
+ * after its write, by its principal, running its image (and digest) and identity.
+ */
+export function revisionEventOf(d: DeployFacts, time: string, insertId: string): Json {
+  const event = renamed(createdAt(at(createdRevision, time, insertId), createdAfter(d.time)), [
     [SEQ_V2_REVISION, d.revision],
     [SEQ_V2_EVENT_OPERATION, `op-${d.revision}`],
     creatorIs(d.principal),

@@ -13,9 +13,10 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { at, byPrincipal, createdAfter, createdAt, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, synthetic, variant, type Json } from '../support/entries.js';
+import { at, renamed, synthetic, type Json } from '../support/entries.js';
 import { config, findingsArriving } from '../support/run.js';
 import { replayedAsWritten } from '../support/replayAsWritten.js';
+import { revisionEventOf, v2WriteOf } from '../support/v2Deploys.js';
 
 const cfg = config({
   changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }],
@@ -55,29 +56,12 @@ function deploysAt(first: string, second: string): readonly [Deploy, Deploy] {
 
 /** A v2 UpdateService (synthetic-v2-UpdateService) by CI at the deploy's time, deploying its image and identity. */
 function v2Write(d: Deploy): Json {
-  return variant(byPrincipal(at(synthetic('v2-UpdateService'), d.time, `w-${d.revision}`), CI), (e) => {
-    const template = ((e.protoPayload['request'] as Json)['service'] as Json)['template'] as Json;
-    template['serviceAccount'] = d.serviceAccount;
-    (template['containers'] as Json[])[0]!['image'] = d.image;
-  });
+  return v2WriteOf({ ...d, principal: CI }, `w-${d.revision}`);
 }
 
 /** The revision system event (synthetic-seq-v2-operation's) of `d`'s revision at `time`, created 140 ms after its write. */
 function revisionEvent(d: Deploy, time: string): Json {
-  const event = renamed(createdAt(at(createdRevision, time, `ev-${d.revision}`), createdAfter(d.time)), [
-    [SEQ_V2_REVISION, d.revision],
-    [SEQ_V2_EVENT_OPERATION, `op-${d.revision}`],
-    creatorIs(CI),
-  ]);
-  return variant(event, (e) => {
-    const response = e.protoPayload['response'] as Record<string, Json>;
-    const spec = response['spec']!;
-    spec['serviceAccountName'] = d.serviceAccount;
-    (spec['containers'] as Json[])[0]!['image'] = d.image;
-    const status = response['status']!;
-    status['imageDigest'] = d.digest;
-    (status['containerStatuses'] as Json[])[0]!['imageDigest'] = d.digest;
-  });
+  return revisionEventOf({ ...d, principal: CI }, time, `ev-${d.revision}`);
 }
 
 /**

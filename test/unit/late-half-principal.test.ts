@@ -10,9 +10,10 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { at, byPrincipal, createdAfter, createdAt, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, synthetic, variant, type Json } from '../support/entries.js';
+import { at, renamed, synthetic, variant, type Json } from '../support/entries.js';
 import { config, findingsArriving } from '../support/run.js';
 import { replayedAsWritten } from '../support/replayAsWritten.js';
+import { revisionEventOf, v2WriteOf } from '../support/v2Deploys.js';
 
 const cfg = config({
   changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }],
@@ -49,29 +50,19 @@ const DEPLOYERS: Record<'console' | 'ci', Omit<Deployer, 'revision'>> = {
 
 /** A v2 UpdateService (synthetic-v2-UpdateService) by `d` at `time`, deploying its image and service account. */
 function v2Write(d: Deployer, time: string): Json {
-  return variant(byPrincipal(at(synthetic('v2-UpdateService'), time), d.principal), (e) => {
-    const template = ((e.protoPayload['request'] as Json)['service'] as Json)['template'] as Json;
-    template['serviceAccount'] = d.serviceAccount;
-    (template['containers'] as Json[])[0]!['image'] = d.image;
-  });
+  return v2WriteOf({ ...d, time }, `t-${time}`);
 }
 
 /**
  * The revision system event (synthetic-seq-v2-operation's) of `d`'s revision at `time`: its creator, image, digest,
  * the revision created 140 ms after its write at `writeTime`, as in real entries (at() alone would keep the fixture's
- * 19 s before the event, after the second write for the first revision).
+ * 19 s before the event, after the second write for the first revision); `noCreationTime`: without its creation time.
  */
 function revisionEvent(d: Deployer, time: string, writeTime: string, noCreationTime = false): Json {
-  const renamedEvent = renamed(createdAt(at(createdRevision, time, `ev-${d.revision}`), createdAfter(writeTime)), [[SEQ_V2_REVISION, d.revision], [SEQ_V2_EVENT_OPERATION, `op-${d.revision}`], creatorIs(d.principal)]);
-  return variant(renamedEvent, (e) => {
-    const response = e.protoPayload['response'] as Record<string, Json>;
-    const spec = response['spec']!;
-    spec['serviceAccountName'] = d.serviceAccount;
-    (spec['containers'] as Json[])[0]!['image'] = d.image;
-    if (noCreationTime) delete response['metadata']!['creationTimestamp'];
-    const status = response['status']!;
-    status['imageDigest'] = d.digest;
-    (status['containerStatuses'] as Json[])[0]!['imageDigest'] = d.digest;
+  const event = revisionEventOf({ ...d, time: writeTime }, time, `ev-${d.revision}`);
+  if (!noCreationTime) return event;
+  return variant(event, (e) => {
+    delete (e.protoPayload['response'] as Record<string, Json>)['metadata']!['creationTimestamp'];
   });
 }
 

@@ -104,6 +104,17 @@ export function shown(found: readonly Finding[]): string[] {
     .sort();
 }
 
+/**
+ * The lines a deploy's four judged findings show at `at` (shown's format: rule, time, revision, image or identity):
+ * judged with its revision's events (the revision, the image's digest), or from its write alone (no revision, the image
+ * as written).
+ */
+export function shownFor(d: Pick<Deploy, 'revision' | 'digest' | 'image' | 'serviceAccount'>, at: string, judged: 'with events' | 'write alone'): string[] {
+  const revision = judged === 'with events' ? d.revision : '-';
+  const image = judged === 'with events' ? d.digest : d.image;
+  return [`off-window-deploy ${at} ${revision}`, `unapproved-deployer ${at} ${revision}`, `new-image-repository ${at} ${revision} ${image}`, `service-account-change ${at} ${revision} ${d.serviceAccount}`];
+}
+
 /** The entries before the history (the service's create and its revision's event), delivered first. */
 export const BEFORE: readonly Json[] = [create, createdRevision];
 

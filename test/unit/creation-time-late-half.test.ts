@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Json } from '../support/entries.js';
 import { config, findingsLive } from '../support/run.js';
-import { BEFORE, deployOf, revisionEvent, shown, v2Write, type Deploy } from '../support/v2Deploys.js';
+import { BEFORE, deployOf, revisionEvent, shown, shownFor, v2Write, type Deploy } from '../support/v2Deploys.js';
 
 const cfg = config({
   changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }],
@@ -31,17 +31,12 @@ const E2_LATE = revisionEvent(D2_LATE);
 
 /** A deploy reported from its write alone (its events, later, are its late half: nothing more). */
 function fromWrite(d: Deploy): string[] {
-  return [`off-window-deploy ${d.time} -`, `unapproved-deployer ${d.time} -`, `new-image-repository ${d.time} - ${d.image}`, `service-account-change ${d.time} - ${d.serviceAccount}`];
+  return shownFor(d, d.time, 'write alone');
 }
 
 /** A deploy reported from its revision's events alone, at their time (its write, later, is that deploy: nothing more). */
 function fromEvents(d: Deploy): string[] {
-  return [
-    `off-window-deploy ${d.eventTime} ${d.revision}`,
-    `unapproved-deployer ${d.eventTime} ${d.revision}`,
-    `new-image-repository ${d.eventTime} ${d.revision} ${d.digest}`,
-    `service-account-change ${d.eventTime} ${d.revision} ${d.serviceAccount}`,
-  ];
+  return shownFor(d, d.eventTime, 'with events');
 }
 
 const CASES: readonly (readonly [string, readonly Json[], readonly string[]])[] = [

@@ -16,7 +16,7 @@ import type { Finding } from '../../functions/findings/finding.js';
 import { at, renamed, synthetic, type Json } from '../support/entries.js';
 import { config, findingsArriving } from '../support/run.js';
 import { replayedAsWritten } from '../support/replayAsWritten.js';
-import { revisionEventOf, v2WriteOf } from '../support/v2Deploys.js';
+import { revisionEventOf, shownFor, v2WriteOf } from '../support/v2Deploys.js';
 
 const cfg = config({
   changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }],
@@ -128,17 +128,12 @@ function shown(found: readonly Finding[]): string[] {
 
 /** The findings of a deploy judged with its own revision's events. */
 function withEvents(d: Deploy): string[] {
-  return [
-    `off-window-deploy ${d.time} ${d.revision}`,
-    `unapproved-deployer ${d.time} ${d.revision}`,
-    `new-image-repository ${d.time} ${d.revision} ${d.digest}`,
-    `service-account-change ${d.time} ${d.revision} ${d.serviceAccount}`,
-  ];
+  return shownFor(d, d.time, 'with events');
 }
 
 /** The findings of a deploy judged when its wait ran out, on what its write carries (its late events raise no more). */
 function withoutEvents(d: Deploy): string[] {
-  return [`off-window-deploy ${d.time} -`, `unapproved-deployer ${d.time} -`, `new-image-repository ${d.time} - ${d.image}`, `service-account-change ${d.time} - ${d.serviceAccount}`];
+  return shownFor(d, d.time, 'write alone');
 }
 
 const DELIVERIES: readonly Delivery[] = [

@@ -14,7 +14,7 @@ import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { at, byPrincipal, consoleEnvSequence, creatorIs, renamed, SEQ_V2_EVENT_OPERATION, SEQ_V2_REVISION, synthetic, v1EnvDeploy, v2EnvUpdate, variant, type Json } from '../support/entries.js';
 import { config, findingsArriving, findingsLive } from '../support/run.js';
-import { BEFORE, deployOf, JUDGED, PRINCIPALS, revisionEvent, shown, v2Write, violations, type Deploy } from '../support/v2Deploys.js';
+import { BEFORE, deployOf, JUDGED, PRINCIPALS, revisionEvent, shown, shownFor, v2Write, violations, type Deploy } from '../support/v2Deploys.js';
 
 const cfg = config({
   changeWindows: [{ days: ['mon'], start: '09:00', end: '09:01' }],
@@ -24,7 +24,7 @@ const [CI, CONSOLE] = PRINCIPALS;
 
 /** A deploy reported from its write alone (its events, later, are its late half: nothing more). */
 function fromWrite(d: Deploy): string[] {
-  return [`off-window-deploy ${d.time} -`, `unapproved-deployer ${d.time} -`, `new-image-repository ${d.time} - ${d.image}`, `service-account-change ${d.time} - ${d.serviceAccount}`];
+  return shownFor(d, d.time, 'write alone');
 }
 
 /** Each finding of the judged rules closed: rule, when, and the identity it reported. */

@@ -74,6 +74,30 @@ describe('createSink', () => {
     }
   });
 
+  // The Slack token and the PagerDuty routing key travel with every request: plain http only to a loopback host (a
+  // local test server), as for the gRPC endpoints (functions/grpcEndpoint.ts) and LOGGING_API_ENDPOINT.
+  it.each([
+    ['pagerduty', 'PAGERDUTY_EVENTS_URL', 'http://events.eu.pagerduty.com/v2/enqueue'],
+    ['pagerduty', 'PAGERDUTY_EVENTS_URL', 'http://10.0.0.7:8080/v2/enqueue'],
+    ['slack', 'SLACK_API_URL', 'http://slack-gov.com/api/'],
+    ['slack', 'SLACK_API_URL', 'http://proxy.internal/api/'],
+  ] as const)('refuses %s over plain http to a host that is not loopback (%s=%s)', async (sink, variable, url) => {
+    const error = (await createSink(sink, { ...FULL_ENV, [variable]: url }, config).catch((e: unknown) => e)) as SinkConfigurationError;
+    expect(error).toBeInstanceOf(SinkConfigurationError);
+    expect(error.path).toBe(`env.${variable}`);
+    expect(error.message).toContain('loopback');
+  });
+
+  it.each([
+    ['pagerduty', 'PAGERDUTY_EVENTS_URL', 'https://events.eu.pagerduty.com/v2/enqueue'],
+    ['pagerduty', 'PAGERDUTY_EVENTS_URL', 'http://127.0.0.1:8080/v2/enqueue'],
+    ['pagerduty', 'PAGERDUTY_EVENTS_URL', 'http://[::1]:8080/v2/enqueue'],
+    ['slack', 'SLACK_API_URL', 'https://slack-gov.com/api/'],
+    ['slack', 'SLACK_API_URL', 'http://localhost:3000/api/'],
+  ] as const)('accepts %s at %s=%s', async (sink, variable, url) => {
+    await expect(createSink(sink, { ...FULL_ENV, [variable]: url }, parseConfig('sinks: { slack: { channel: "#sec" } }'))).resolves.toMatchObject({ name: sink });
+  });
+
   it('the Slack sink needs a channel in the config', async () => {
     // The config check refuses such a section (config.test.ts); the sink does not rely on it.
     expect(() => parseConfig('sinks: { slack: {} }')).toThrow(/sinks\.slack: no channel/);

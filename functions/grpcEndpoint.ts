@@ -18,7 +18,8 @@ export function parseGrpcEndpoint(value: string, variable: string): GrpcEndpoint
   return { host, port, insecure: isLoopback(host) };
 }
 
-function isLoopback(host: string): boolean {
+/** localhost, ::1 or 127.x.x.x (a URL's hostname without its IPv6 brackets). */
+export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 

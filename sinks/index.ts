@@ -5,6 +5,7 @@
 // Manager secrets arrive as environment variables.
 import type { RunwatchConfig } from '../functions/config/types.js';
 import type { Sink } from './sink.js';
+import { isLoopback } from '../functions/grpcEndpoint.js';
 
 export type SinkName = 'console' | 'webhook' | 'scc' | 'slack' | 'pagerduty';
 
@@ -80,7 +81,7 @@ const SINKS = {
       }
       const { SlackSink } = await import('./slack.js');
       const apiUrl = optional(env, 'SLACK_API_URL');
-      if (apiUrl && !isHttpUrl(apiUrl)) throw new SinkConfigurationError('SLACK_API_URL must be an http(s) URL', 'env.SLACK_API_URL');
+      if (apiUrl) checkCredentialUrl(apiUrl, 'SLACK_API_URL', 'the Slack token');
       const sccSource = optional(env, 'SCC_SOURCE');
       return new SlackSink({ token: required(env, 'SLACK_BOT_TOKEN'), config: settings, ...(apiUrl ? { apiUrl } : {}), ...(sccSource ? { sccSource } : {}) });
     },
@@ -89,7 +90,7 @@ const SINKS = {
     requiredEnv: ['PAGERDUTY_ROUTING_KEY'],
     async create(env, config) {
       const eventsUrl = optional(env, 'PAGERDUTY_EVENTS_URL');
-      if (eventsUrl && !isHttpUrl(eventsUrl)) throw new SinkConfigurationError('PAGERDUTY_EVENTS_URL must be an http(s) URL', 'env.PAGERDUTY_EVENTS_URL');
+      if (eventsUrl) checkCredentialUrl(eventsUrl, 'PAGERDUTY_EVENTS_URL', 'the routing key');
       const routingKey = required(env, 'PAGERDUTY_ROUTING_KEY');
       // Events API v2 answers a wrong key with 400 for every event: refused here instead of dead-lettering each page.
       if (routingKey.length !== PAGERDUTY_ROUTING_KEY_LENGTH) {
@@ -134,12 +135,22 @@ function required(env: SinkEnv, variable: string): string {
   return value;
 }
 
-function isHttpUrl(value: string): boolean {
+/**
+ * An endpoint override that every request carries a credential to (`what`): https to any host (another region,
+ * GovSlack, a proxy), plain http only to a loopback host (a local test server), as for the gRPC endpoints
+ * (functions/grpcEndpoint.ts). The value is never echoed: a URL can hold a credential of its own.
+ */
+function checkCredentialUrl(value: string, variable: string, what: string): void {
+  let url: URL;
   try {
-    const { protocol } = new URL(value);
-    return protocol === 'https:' || protocol === 'http:';
+    url = new URL(value);
   } catch {
-    return false;
+    throw new SinkConfigurationError(`${variable} must be an http(s) URL`, `env.${variable}`);
+  }
+  if (url.protocol === 'https:') return;
+  if (url.protocol !== 'http:') throw new SinkConfigurationError(`${variable} must be an http(s) URL`, `env.${variable}`);
+  if (!isLoopback(url.hostname.replace(/^\[(.*)\]$/, '$1'))) {
+    throw new SinkConfigurationError(`${variable} must use https: plain http is allowed to a loopback host only (${what} would travel unencrypted)`, `env.${variable}`);
   }
 }
 

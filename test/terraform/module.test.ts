@@ -936,11 +936,12 @@ describe('functions', () => {
       ['FINDINGS_TOPIC', 'GOOGLE_CLOUD_PROJECT', 'NODE_ENV', 'RUNWATCH_CONFIG'].sort(),
     );
     expect(block(resource(tf, 'google_cloudfunctions2_function', 'detect').body, 'service_config')?.['environment_variables']).toBe(
-      '${merge(local.common_env, { DEAD_LETTER_TOPIC = google_pubsub_topic.dead_letter.id })}',
+      '${merge(local.common_env, local.endpoint_env.detect, { DEAD_LETTER_TOPIC = google_pubsub_topic.dead_letter.id })}',
     );
+    // The sink's endpoint override, if set (var.endpoints; a sink without one: none): terraform-cli.test.ts evaluates it.
     const notifyEnv = String(block(resource(tf, 'google_cloudfunctions2_function', 'notify').body, 'service_config')?.['environment_variables']);
     expect(notifyEnv).toBe(
-      '${merge(local.common_env, local.sink_env[each.key], { RUNWATCH_SINK = each.key, DEAD_LETTER_TOPIC = google_pubsub_topic.findings_dead_letter[each.key].id, DELIVERY_DATABASE = google_firestore_database.deliveries.name })}',
+      '${merge(local.common_env, local.sink_env[each.key], lookup(local.endpoint_env, each.key, {}), { RUNWATCH_SINK = each.key, DEAD_LETTER_TOPIC = google_pubsub_topic.findings_dead_letter[each.key].id, DELIVERY_DATABASE = google_firestore_database.deliveries.name })}',
     );
     const sinkEnv = l['sink_env'] as Record<string, Block>;
     expect(Object.keys(sinkEnv).sort()).toEqual(['console', 'pagerduty', 'scc', 'slack', 'webhook']);
@@ -1061,6 +1062,7 @@ describe('inputs and outputs', () => {
     'min_instances',
     'ingress_settings',
     'firestore_location',
+    'endpoints',
   ])('validates %s', (name) => {
     const v = (tf['variable'] as Record<string, Block[]>)[name]?.[0];
     expect(v, `variable ${name}`).toBeDefined();

@@ -65,6 +65,7 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
     mkdirSync(harness);
     copyFileSync(join(MODULE_DIR, 'variables.tf'), join(harness, 'variables.tf'));
     copyFileSync(join(MODULE_DIR, 'package.tf'), join(harness, 'package.tf'));
+    copyFileSync(join(MODULE_DIR, 'endpoints.tf'), join(harness, 'endpoints.tf'));
     // A small package: shipped files, and files the default source_include leaves out.
     pkg = join(work, 'pkg');
     for (const [file, text] of Object.entries({
@@ -177,6 +178,24 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
       () => ({ log_sink_scope: 'project', message_retention_duration: '600s', max_delivery_attempts: 5, retry_minimum_backoff: '19s', retry_maximum_backoff: '60s' }),
       [],
     ],
+    // Other endpoints than the public ones (EU PagerDuty, GovSlack, a Private Service Connect endpoint): https only, each
+    // with what it serves deployed. Alone: the rules read sinks and admin_api_fallback.
+    [
+      'every endpoint, with what each serves',
+      () => ({
+        log_sink_scope: 'project',
+        sinks: ['slack', 'pagerduty'],
+        admin_api_fallback: true,
+        endpoints: { pagerduty_events_url: 'https://events.eu.pagerduty.com/v2/enqueue', slack_api_url: 'https://slack-gov.com/api/', run_api_endpoint: 'run-psc.p.googleapis.com:443' },
+      }),
+      [],
+    ],
+    ['the PagerDuty endpoint over plain http', () => ({ log_sink_scope: 'project', sinks: ['pagerduty'], endpoints: { pagerduty_events_url: 'http://events.eu.pagerduty.com/v2/enqueue' } }), ['endpoints']],
+    ['a Slack endpoint with a query', () => ({ log_sink_scope: 'project', sinks: ['slack'], endpoints: { slack_api_url: 'https://slack-gov.com/api/?token=x' } }), ['endpoints']],
+    ['a Run endpoint with a scheme', () => ({ log_sink_scope: 'project', admin_api_fallback: true, endpoints: { run_api_endpoint: 'https://run-psc.p.googleapis.com' } }), ['endpoints']],
+    ['the PagerDuty endpoint without the pagerduty sink', () => ({ log_sink_scope: 'project', sinks: ['slack'], endpoints: { pagerduty_events_url: 'https://events.eu.pagerduty.com/v2/enqueue' } }), ['endpoints']],
+    ['the Slack endpoint without the slack sink', () => ({ log_sink_scope: 'project', endpoints: { slack_api_url: 'https://slack-gov.com/api/' } }), ['endpoints']],
+    ['the Run endpoint without the Admin API fallback', () => ({ log_sink_scope: 'project', endpoints: { run_api_endpoint: 'run-psc.p.googleapis.com' } }), ['endpoints']],
     // Alone: its rules read the retry variables, which the plan below breaks.
     ['messages kept less than 10 minutes', () => ({ log_sink_scope: 'project', message_retention_duration: '10s' }), ['message_retention_duration']],
     // Rules on one variable each: Terraform reports every invalid variable of a plan, so one plan checks them all.
@@ -347,6 +366,25 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
     expect(consistent).toEqual(schedules.map(([attempts, backoff]) => `${attempts} x ${backoff}s: consistent`));
     // The defaults are among the schedules that send it again.
     expect(rows[0]).toBe('10 x 10s: sent again, accepted');
+  });
+
+  // What each function is given (functions.tf merges local.endpoint_env.detect into detect's environment and the
+  // sink's own into its notify function's): only what was set, under the variable the code reads.
+  it('gives each function the endpoints set for it, and nothing when none is', { timeout: 30_000 }, async () => {
+    const endpointEnv = async (extra: Record<string, unknown>): Promise<unknown> => {
+      const run = await terraform(['console', '-no-color', ...vars({ ...base(), log_sink_scope: 'project', ...extra })], harness, 'jsonencode(local.endpoint_env)\n');
+      expect(run.status, run.stderr).toBe(0);
+      return JSON.parse(JSON.parse(run.stdout.trim()) as string);
+    };
+    expect(await endpointEnv({})).toEqual({ detect: {}, pagerduty: {}, slack: {} });
+    expect(await endpointEnv({ sinks: ['pagerduty', 'slack'], endpoints: { pagerduty_events_url: 'https://events.eu.pagerduty.com/v2/enqueue' } })).toEqual({
+      detect: {},
+      pagerduty: { PAGERDUTY_EVENTS_URL: 'https://events.eu.pagerduty.com/v2/enqueue' },
+      slack: {},
+    });
+    expect(
+      await endpointEnv({ sinks: ['slack'], admin_api_fallback: true, endpoints: { slack_api_url: 'https://slack-gov.com/api/', run_api_endpoint: 'run-psc.p.googleapis.com' } }),
+    ).toEqual({ detect: { RUN_API_ENDPOINT: 'run-psc.p.googleapis.com' }, pagerduty: {}, slack: { SLACK_API_URL: 'https://slack-gov.com/api/' } });
   });
 
   it('ships a JSON config as runwatch.json and points RUNWATCH_CONFIG there', async () => {

@@ -175,7 +175,7 @@ resource "google_cloudfunctions2_function" "detect" {
     max_instance_request_concurrency = 1
     ingress_settings                 = var.ingress_settings
     all_traffic_on_latest_revision   = true
-    environment_variables            = merge(local.common_env, { DEAD_LETTER_TOPIC = google_pubsub_topic.dead_letter.id })
+    environment_variables            = merge(local.common_env, local.endpoint_env.detect, { DEAD_LETTER_TOPIC = google_pubsub_topic.dead_letter.id })
   }
 
   depends_on = [
@@ -288,7 +288,7 @@ resource "google_cloudfunctions2_function" "notify" {
     max_instance_request_concurrency = 1
     ingress_settings                 = var.ingress_settings
     all_traffic_on_latest_revision   = true
-    environment_variables            = merge(local.common_env, local.sink_env[each.key], { RUNWATCH_SINK = each.key, DEAD_LETTER_TOPIC = google_pubsub_topic.findings_dead_letter[each.key].id, DELIVERY_DATABASE = google_firestore_database.deliveries.name })
+    environment_variables            = merge(local.common_env, local.sink_env[each.key], lookup(local.endpoint_env, each.key, {}), { RUNWATCH_SINK = each.key, DEAD_LETTER_TOPIC = google_pubsub_topic.findings_dead_letter[each.key].id, DELIVERY_DATABASE = google_firestore_database.deliveries.name })
 
     # The sink's credentials (webhook: the URL too) come from Secret Manager at instance start; their values never
     # appear in Terraform.

@@ -270,6 +270,38 @@ variable "secret_versions" {
   }
 }
 
+variable "endpoints" {
+  type = object({
+    pagerduty_events_url = optional(string)
+    slack_api_url        = optional(string)
+    run_api_endpoint     = optional(string)
+  })
+  description = "Endpoints other than the public defaults: pagerduty_events_url for a PagerDuty account in the EU service region (\"https://events.eu.pagerduty.com/v2/enqueue\"), slack_api_url for GovSlack (\"https://slack-gov.com/api/\") or an egress proxy, run_api_endpoint (host[:port], gRPC over TLS) for the Admin API fallback's reads through a Private Service Connect endpoint. Each only with what it serves deployed (the sink, admin_api_fallback)."
+  default     = {}
+
+  # Every request to them carries the routing key or the Slack token: https only (the functions refuse plain http
+  # to any host but loopback at start, sinks/index.ts). No query or fragment: the clients append paths.
+  validation {
+    condition     = alltrue([for url in [var.endpoints.pagerduty_events_url, var.endpoints.slack_api_url] : url == null || can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^[:space:]?#]*)?$", url))])
+    error_message = "endpoints.pagerduty_events_url and endpoints.slack_api_url must be https URLs without a query, e.g. \"https://events.eu.pagerduty.com/v2/enqueue\" (the routing key or the Slack token goes with every request)."
+  }
+
+  validation {
+    condition     = var.endpoints.run_api_endpoint == null || can(regex("^[A-Za-z0-9.-]+(:[0-9]{1,5})?$", var.endpoints.run_api_endpoint))
+    error_message = "endpoints.run_api_endpoint must be host or host:port, without a scheme, e.g. \"run-psc.p.googleapis.com\"."
+  }
+
+  # An endpoint for something not deployed is a mistake (a sink left out, or the fallback off): refused, not ignored.
+  validation {
+    condition = alltrue([
+      var.endpoints.pagerduty_events_url == null || contains(var.sinks, "pagerduty"),
+      var.endpoints.slack_api_url == null || contains(var.sinks, "slack"),
+      var.endpoints.run_api_endpoint == null || var.admin_api_fallback,
+    ])
+    error_message = "Each endpoint needs what it serves: pagerduty_events_url the pagerduty sink, slack_api_url the slack sink, run_api_endpoint admin_api_fallback = true."
+  }
+}
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Delivery: Pub/Sub retries, dead-lettering, the sweep
 # ---------------------------------------------------------------------------------------------------------------------

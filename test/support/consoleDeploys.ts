@@ -7,13 +7,24 @@ type Obj = Record<string, any>;
 const CONSOLE = JSON.parse(readFileSync(new URL('../fixtures/synthetic-seq-console-deploy.json', import.meta.url), 'utf8')) as Json[];
 const FIXTURE_IDENTITY = 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com';
 
-/** What a console deploy's write sets: the invoker check off or on, the ingress, and IAP and the default URL when given. */
+/**
+ * What a console deploy's write sets: the invoker check off or on, the ingress, and IAP, the default URL and the Binary
+ * Authorization policy when given (`binaryAuthorization`: the policy, `default` or a name; null: none enforced).
+ */
 export interface ConsoleSettings {
   readonly checkOff: boolean;
   readonly ingress: string;
   readonly iap?: boolean;
   readonly urlDisabled?: boolean;
+  readonly binaryAuthorization?: string | null;
 }
+
+/** The container of the fixture's revision (as its revision event shows it). */
+const CONTAINER = {
+  name: 'cloud-run-slack-bot-1',
+  image: 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-source-deploy/cloud-run-slack-bot:latest',
+  ports: [{ name: 'http1', containerPort: 8080 }],
+};
 
 /** The console deploy as the k-th: its write by `identity` with `settings`, and the first `events` of its system events. */
 export function consoleDeploy(k: number, identity: string, settings: ConsoleSettings, events: number): Json[] {
@@ -33,6 +44,16 @@ export function consoleDeploy(k: number, identity: string, settings: ConsoleSett
     annotations['run.googleapis.com/ingress'] = settings.ingress;
     if (settings.iap !== undefined) annotations['run.googleapis.com/iap-enabled'] = String(settings.iap);
     if (settings.urlDisabled !== undefined) annotations['run.googleapis.com/default-url-disabled'] = String(settings.urlDisabled);
+    // The policy annotation on the service metadata, as `gcloud run deploy --binary-authorization=default` writes it
+    // (removed by `--clear-binary-authorization`). The console logs a body without its containers, where a missing
+    // annotation says nothing (audit/template.ts v1BinaryAuthorization): a write that sets the policy logs them here,
+    // the same in every deploy (the fixture revision's), so that "none" reads as none and the templates differ as
+    // before.
+    if (settings.binaryAuthorization !== undefined) {
+      if (settings.binaryAuthorization === null) delete annotations['run.googleapis.com/binary-authorization'];
+      else annotations['run.googleapis.com/binary-authorization'] = settings.binaryAuthorization;
+      side.spec.template.spec.containers = [CONTAINER];
+    }
   }
   return [write!, ...systemEvents.slice(0, events)];
 }

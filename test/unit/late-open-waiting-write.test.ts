@@ -48,6 +48,7 @@ const SETTINGS: readonly Setting[] = [
   { what: 'the invoker check off', rule: 'public-invoker-grant', safe: { checkOff: false, ingress: 'all' }, risky: { checkOff: true, ingress: 'all' }, riskAtEnd: 'the check off', takenAway: 'turns the check on again' },
   { what: 'the ingress open', rule: 'ingress-opened', safe: { checkOff: false, ingress: 'internal' }, risky: { checkOff: false, ingress: 'all' }, riskAtEnd: 'the ingress open', takenAway: 'restricts it again' },
   { what: 'IAP off', rule: 'iap-disabled', safe: { checkOff: false, ingress: 'all', iap: true }, risky: { checkOff: false, ingress: 'all', iap: false }, riskAtEnd: 'IAP off', takenAway: 'turns IAP on again' },
+  { what: 'Binary Authorization off', rule: 'binary-authorization-bypass', safe: { checkOff: false, ingress: 'all', binaryAuthorization: 'default' }, risky: { checkOff: false, ingress: 'all', binaryAuthorization: null }, riskAtEnd: 'the policy off', takenAway: 'enforces the policy again' },
   { what: 'the default URL on', rule: 'default-url-enabled', safe: { checkOff: false, ingress: 'all', urlDisabled: true }, risky: { checkOff: false, ingress: 'all', urlDisabled: false }, riskAtEnd: 'the URL on', takenAway: 'disables the URL again' },
 ];
 

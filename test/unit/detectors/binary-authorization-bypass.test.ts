@@ -378,3 +378,127 @@ describe('binary-authorization-bypass: a burst write that turns the policy off',
     expect(findings.map((f) => [f.eventTime, f.principal, f.evidence['policyBefore']])).toEqual([['2024-05-02T11:00:10Z', 'mallory@example.com', 'default']]);
   });
 });
+
+// Binary Authorization turned off is a risk in force, as iap-disabled's IAP off is (README "Resolutions"): it stays open
+// while no policy is enforced, and is resolved when a later write enforces one again or the service is deleted; a late
+// turn-off is closed at once when a newer write enforced a policy already. The breakglass finding is one revision's
+// deploy, an event: nothing resolves it.
+describe('binary-authorization-bypass: the policy turned off is a risk in force', () => {
+  const TURNED_OFF = 'Binary Authorization turned off';
+  const BREAKGLASS_TITLE = 'Deploy that bypasses Binary Authorization (breakglass)';
+  const REASON = 'Binary Authorization enforces a policy again';
+  const lifecycle = (findings: readonly Finding[]) => findings.map((f) => [f.title, f.eventTime, f.status ?? 'active', f.resolution?.reason]);
+  const off = deploy('2024-05-02T10:00:00Z', { [POLICY]: undefined });
+  const enforced = deploy('2024-05-01T10:00:00Z', { [POLICY]: 'default' });
+
+  it.each([
+    ['the default policy', 'default'],
+    ['another policy than before', 'projects/p/platforms/cloudRun/policies/strict'],
+  ])('v1: resolved by a later write that enforces %s, same id', async (_name, policy) => {
+    const findings = await bypasses([enforced, off, deploy('2024-05-03T10:00:00Z', { [POLICY]: policy })]);
+    expect(lifecycle(findings)).toEqual([
+      [TURNED_OFF, '2024-05-02T10:00:00Z', 'active', undefined],
+      [TURNED_OFF, '2024-05-02T10:00:00Z', 'resolved', REASON],
+    ]);
+    expect(findings[1]!.id).toBe(findings[0]!.id);
+    expect(findings[1]!.resolution?.time).toBe('2024-05-03T10:00:00Z');
+  });
+
+  it('v1: a later write that keeps it off, or says nothing of it (a console write), closes nothing', async () => {
+    const console = at(corpus('slackbot__Services.ReplaceService__1'), '2024-05-04T10:00:00Z');
+    const findings = await bypasses([enforced, off, deploy('2024-05-03T10:00:00Z', { [POLICY]: undefined }), console]);
+    expect(lifecycle(findings)).toEqual([[TURNED_OFF, '2024-05-02T10:00:00Z', 'active', undefined]]);
+  });
+
+  it.each([
+    ['useDefault', { useDefault: true }],
+    ['a named policy', { policy: 'projects/acme-prod/platforms/cloudRun/policies/strict' }],
+  ])('v2: resolved by a later update that sets binaryAuthorization (%s)', async (_name, binaryAuthorization) => {
+    const findings = await bypasses([synthetic('v2-CreateService'), v2Update(undefined), at(v2Update(binaryAuthorization, ['binary_authorization']), '2024-06-01T12:00:00Z')]);
+    expect(lifecycle(findings)).toEqual([
+      [TURNED_OFF, '2024-06-01T11:00:00Z', 'active', undefined],
+      [TURNED_OFF, '2024-06-01T11:00:00Z', 'resolved', REASON],
+    ]);
+  });
+
+  it('v2: an update whose mask leaves binary_authorization alone closes nothing', async () => {
+    const findings = await bypasses([synthetic('v2-CreateService'), v2Update(undefined), at(v2Update({ useDefault: true }, ['template.containers']), '2024-06-01T12:00:00Z')]);
+    expect(lifecycle(findings)).toEqual([[TURNED_OFF, '2024-06-01T11:00:00Z', 'active', undefined]]);
+  });
+
+  it('resolved by the service\'s delete', async () => {
+    const findings = await bypasses([enforced, off, deleteServiceAt('2024-05-03T10:00:00Z', SLACK_BOT)]);
+    expect(lifecycle(findings)).toEqual([
+      [TURNED_OFF, '2024-05-02T10:00:00Z', 'active', undefined],
+      [TURNED_OFF, '2024-05-02T10:00:00Z', 'resolved', 'the service was deleted'],
+    ]);
+  });
+
+  it('a service created again without a policy after the delete: the delete closes the old finding, the create opens its own, a policy enforced again closes it', async () => {
+    const create = variant(deploy('2024-05-04T10:00:00Z', { [POLICY]: undefined }), (e) => {
+      e.protoPayload['methodName'] = 'google.cloud.run.v1.Services.CreateService';
+    });
+    const findings = await bypasses([enforced, off, deleteServiceAt('2024-05-03T10:00:00Z', SLACK_BOT), create, deploy('2024-05-05T10:00:00Z', { [POLICY]: 'default' })]);
+    // The re-created service is compared with the deleted one's last policy: none, so its create turned nothing off.
+    expect(lifecycle(findings)).toEqual([
+      [TURNED_OFF, '2024-05-02T10:00:00Z', 'active', undefined],
+      [TURNED_OFF, '2024-05-02T10:00:00Z', 'resolved', 'the service was deleted'],
+    ]);
+    const again = await bypasses([enforced, deleteServiceAt('2024-05-03T10:00:00Z', SLACK_BOT), create, deploy('2024-05-05T10:00:00Z', { [POLICY]: 'default' })]);
+    expect(lifecycle(again)).toEqual([
+      [TURNED_OFF, '2024-05-04T10:00:00Z', 'active', undefined],
+      [TURNED_OFF, '2024-05-04T10:00:00Z', 'resolved', REASON],
+    ]);
+  });
+
+  it('a late turn-off after a newer write enforced a policy again: reported and closed at once, as in timestamp order', async () => {
+    const late = [enforced, deploy('2024-05-03T10:00:00Z', { [POLICY]: 'default' }), off];
+    const findings = await bypasses(late);
+    expect(lifecycle(findings)).toEqual([
+      [TURNED_OFF, '2024-05-02T10:00:00Z', 'active', undefined],
+      [TURNED_OFF, '2024-05-02T10:00:00Z', 'resolved', REASON],
+    ]);
+    expect(findings[1]!.resolution?.time).toBe('2024-05-03T10:00:00Z');
+    const inOrder = await bypasses([late[0]!, late[2]!, late[1]!]);
+    expect(findings.map((f) => `${f.id} ${f.status ?? 'active'}`)).toEqual(inOrder.map((f) => `${f.id} ${f.status ?? 'active'}`));
+  });
+
+  it('a late turn-off whose newer writes keep it off stays open beside theirs, and the write that enforces a policy closes both', async () => {
+    // Live, an hour apart: each write is judged before the next comes (replayed in event time, the waits put them in order).
+    const entries = [enforced, deploy('2024-05-03T10:00:00Z', { [POLICY]: undefined }), off, deploy('2024-05-04T10:00:00Z', { [POLICY]: 'default' })];
+    const findings = (await findingsLive(entries)).filter((f) => f.rule === 'binary-authorization-bypass');
+    const last = new Map(findings.map((f) => [f.id, f.status ?? 'active']));
+    expect(findings.filter((f) => (f.status ?? 'active') === 'active').map((f) => f.eventTime).sort()).toEqual(['2024-05-02T10:00:00Z', '2024-05-03T10:00:00Z']);
+    expect([...last.values()]).toEqual(['resolved', 'resolved']);
+  });
+
+  describe('breakglass findings are never resolved', () => {
+    const withBreakglass = deploy('2024-05-01T10:00:00Z', { [POLICY]: 'default', [BREAKGLASS]: JUSTIFICATION });
+    it.each([
+      ['the policy turned off, then enforced again', [withBreakglass, off, deploy('2024-05-03T10:00:00Z', { [POLICY]: 'default' })]],
+      ['the policy turned off, then the service deleted', [withBreakglass, off, deleteServiceAt('2024-05-03T10:00:00Z', SLACK_BOT)]],
+      ['breakglass cleared by a later write', [withBreakglass, deploy('2024-05-03T10:00:00Z', { [POLICY]: 'default' })]],
+      // An entry older than the delete, delivered after it: about the deleted service. The delete closes a risk such an
+      // entry raises (the policy turned off); a breakglass deploy is no risk in force, and is reported as it is.
+      ['the breakglass deploy delivered after the service\'s delete', [enforced, deleteServiceAt('2024-05-03T10:00:00Z', SLACK_BOT), deploy('2024-05-02T10:00:00Z', { [POLICY]: 'default', [BREAKGLASS]: JUSTIFICATION })]],
+    ])('%s', async (_name, entries) => {
+      for (const findings of [await bypasses(entries), (await findingsLive(entries)).filter((f) => f.rule === 'binary-authorization-bypass')]) {
+        const breakglass = findings.filter((f) => f.title === BREAKGLASS_TITLE);
+        expect(breakglass).toHaveLength(1);
+        expect(breakglass[0]!.status).toBeUndefined();
+      }
+    });
+
+    it('a late turn-off delivered after the delete is reported closed by it; the breakglass deploy beside it is not', async () => {
+      const lateOff = deploy('2024-05-02T10:00:00Z', { [POLICY]: undefined, [BREAKGLASS]: JUSTIFICATION });
+      const findings = await bypasses([enforced, deleteServiceAt('2024-05-03T10:00:00Z', SLACK_BOT), lateOff]);
+      expect(lifecycle(findings).sort()).toEqual(
+        [
+          [BREAKGLASS_TITLE, '2024-05-02T10:00:00Z', 'active', undefined],
+          [TURNED_OFF, '2024-05-02T10:00:00Z', 'active', undefined],
+          [TURNED_OFF, '2024-05-02T10:00:00Z', 'resolved', 'the service was deleted'],
+        ].sort(),
+      );
+    });
+  });
+});

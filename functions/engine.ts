@@ -640,7 +640,10 @@ export class Engine {
       // a newer entry before the delete already did), as it would have in time order.
       const takenAway = d.detection.takenAwayLater;
       // (To the nanosecond: a change of the delete's millisecond that took it away may be later than the delete.)
-      const byDelete = aboutDeleted(d.rule) && (!takenAway || isAfter(pointOfTime(takenAway.time), { timeMs: base.deletedAtMs!, time: deleteTime(base) }));
+      // Only a risk (opensRisk, or one taken away later): a rule's event detection beside its risks (a breakglass deploy
+      // beside the Binary Authorization policy turned off) is reported as it is, never closed.
+      const risk = d.detection.opensRisk === true || takenAway !== undefined;
+      const byDelete = risk && aboutDeleted(d.rule) && (!takenAway || isAfter(pointOfTime(takenAway.time), { timeMs: base.deletedAtMs!, time: deleteTime(base) }));
       const closing = byDelete ? { time: deleteTime(base), reason: deletedReason(finding) } : takenAway;
       if (closing) findings.push(closedLater(finding, closing));
       // A failed rollout cannot open a revision's risk either: that revision never served (it is reported, not in

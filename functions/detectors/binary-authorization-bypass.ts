@@ -1,7 +1,7 @@
 // binary-authorization-bypass
 //
 // Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2), and their
-//           job and worker pool counterparts (Jobs.CreateJob / ReplaceJob / UpdateJob, WorkerPools.*: README).
+//           job and worker pool counterparts (Jobs.CreateJob / ReplaceJob / UpdateJob, WorkerPools.*: README); deletes.
 // Alerts:   (1) a deploy that creates a revision with a Binary Authorization breakglass justification (v1: the
 //           annotation `run.googleapis.com/binary-authorization-breakglass` of the service as written, else as
 //           stored; v2: `binaryAuthorization.breakglassJustification`). Breakglass deploys the revision without
@@ -12,7 +12,16 @@
 //           or without a new revision: revisions deployed from then on are not checked. A service deleted and
 //           created again under the name without a policy is compared with the deleted one's (evidence
 //           `recreatedAfterDeleteAt`, when the delete is known): deleting a service and creating it again with the
-//           default (no policy) would otherwise hide the change.
+//           default (no policy) would otherwise hide the change. (2) is a service setting: any write counts, with or
+//           without a new revision, whether or not the revision becomes Ready.
+// Resolves: (2) only, a risk in force: a policy enforced again (`default` or any named policy) by the newest entry
+//           about it, or the service deleted (unless entries of the service created again after the delete set the
+//           policy: their word stands). A turn-off that arrives after a newer write enforced a policy again is reported
+//           and closed at once; one that arrives after newer writes that keep it off stays open with theirs; so does
+//           one a newer write re-enabled when the policy is off again at the newest point and no open finding says so
+//           (the write that turned it off again was judged while this one waited for its rollout, and raised nothing:
+//           revision.ts settingRiskInForce). A breakglass finding (1) is one revision's deploy, not a risk in force:
+//           it is never resolved, not by a delete either (also when its entry arrives after the delete).
 // Options:  `rules.binary-authorization-bypass.exceptions` (principal, project, service globs), `severity`.
 // Severity: HIGH.
 // Blind spots: the justification is free text written by the deployer (shown as written, escaped by each sink).
@@ -31,20 +40,35 @@
 //           (`binaryauthorization.googleapis.com`) and continuous validation results are not read.
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, valueBefore } from '../baseline/state.js';
-import { DEPLOY_METHODS } from './methods.js';
-import { createsRevision, deployKey, resourceNoun, serviceLabel, settingBefore, unknownDeployFacts } from './revision.js';
+import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
+import { createsRevision, deployKey, resourceNoun, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unknownDeployFacts } from './revision.js';
 import { capitalized, enforcedPolicyOf, type BinaryAuthorization } from '../model/change.js';
-import type { Detection, Detector } from './types.js';
+import type { Detection, Detector, OpenFinding } from './types.js';
 
 /** What a change that says nothing about Binary Authorization tells: nothing (nor that breakglass stayed as it was). */
 const UNKNOWN: BinaryAuthorization = { policyUnknown: true };
+
+const TURNED_OFF = 'Binary Authorization turned off';
+const ENFORCED_AGAIN = 'Binary Authorization enforces a policy again';
+
+/**
+ * A finding of the policy turned off (2), the rule's only risk in force. A breakglass finding (1) never opens one, so
+ * none is ever among the open findings; this keeps the resolutions to (2) all the same.
+ */
+const turnedOff = (open: OpenFinding): boolean => open.finding.title === TURNED_OFF;
+
+/** The resolutions of (2): a policy enforced again by the newest entry about it, or the service deleted. */
+const policyRestored = settingRestored((baseline) => baseline?.binaryAuthorization, (change) => Boolean(enforcedPolicyOf(change)), () => ENFORCED_AGAIN);
 
 export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> = {
   id: 'binary-authorization-bypass',
   title: 'Deploy that bypasses Binary Authorization (breakglass)',
   defaultSeverity: 'HIGH',
-  methods: DEPLOY_METHODS,
-  changeKinds: ['deploy'],
+  methods: [...DEPLOY_METHODS, ...DELETE_METHODS],
+  changeKinds: ['deploy', 'delete'],
+  // A delete closes (2). Not `serviceSettings`: breakglass (1) is about the revision deployed; (2) is marked a service
+  // setting on its detection.
+  closedByDelete: true,
   detect({ change, baseline }): Detection[] {
     if (change.kind !== 'deploy') return [];
     const { policy, policyUnknown, breakglassJustification: written, breakglassUnknown } = change.binaryAuthorization ?? UNKNOWN;
@@ -67,7 +91,7 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
       const fromNow = noun === 'job' ? 'images its executions run from now on are not checked' : 'revisions deployed from now on are not checked';
       detections.push({
         severity: 'HIGH',
-        title: 'Binary Authorization turned off',
+        title: TURNED_OFF,
         summary: recreatedAfterDeleteAt
           ? `${who} turned Binary Authorization off on ${label}: the deleted ${noun} enforced the policy "${before}" before it was deleted at ${recreatedAfterDeleteAt} and created again without one. ${capitalized(fromNow)}.`
           : change.operation === 'create'
@@ -77,6 +101,9 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
         dedupKey: [baselineKey(change.target), 'turned off', change.time],
         unknown: unknownDeployFacts(change),
         serviceSetting: true,
+        // A risk in force until a policy is enforced again. A late entry: closed at once when a newer write already
+        // enforced one; held by newer writes that keep it off.
+        ...settingRiskInForce(baseline, baseline?.binaryAuthorization, change, (policy) => policy !== '', () => ENFORCED_AGAIN, 'binary-authorization-bypass', turnedOff),
       });
     }
     // (1) Breakglass: only a revision deployed with it skips the policy.
@@ -97,4 +124,5 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
     }
     return detections;
   },
+  resolves: (input, open) => policyRestored(input, open.filter(turnedOff)),
 };

@@ -79,8 +79,9 @@ export interface Detector<Id extends keyof RulesConfig = keyof RulesConfig> {
    */
   readonly serviceSettings?: true;
   /**
-   * A delete of the service closes the rule's open findings (`resolves` says so for a delete): a detection of an entry
-   * older than the delete, delivered after it, is reported closed by it (it opens nothing: see Engine.evaluate).
+   * A delete of the service closes the rule's open findings (`resolves` says so for a delete): a risk (`opensRisk`, or
+   * `takenAwayLater`) detected in an entry older than the delete, delivered after it, is reported closed by it (it opens
+   * nothing: see Engine.evaluate). Another detection of the rule, an event (a breakglass deploy), is reported as it is.
    */
   readonly closedByDelete?: true;
   detect(input: DetectorInput<RulesConfig[Id]>): readonly Detection[];

@@ -1,7 +1,7 @@
 // The README is the manual: what it lists has to follow the code, which moves on without it. These checks read
 // both sides (no list of names kept here): every rule of the registry in the README's rule table with its default
 // severity, every environment variable the code reads named in the README, every config key of the schema, and
-// every command and option `--help` shows, and the file names replay reads in a folder.
+// every command and option `--help` shows, the file names replay reads in a folder, and the rules a delete resolves.
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,16 @@ describe('the README rule table', () => {
 
   it.each(RULE_IDS)('%s: its default severity', (id) => {
     expect(rows.get(id)?.split(' ')[0]).toBe(detectors[id].defaultSeverity);
+  });
+});
+
+describe('the rules a delete resolves', () => {
+  // "Deleting a service clears ... and resolves the `a`, `b` (...) and `c` findings open on it".
+  const sentence = /^\*\*Deleted services\.\*\*[\s\S]*?resolves the ([\s\S]*?) findings open on it/m.exec(README)?.[1] ?? '';
+
+  it('are the registry\'s closedByDelete rules, as the Deleted services paragraph lists them', () => {
+    const listed = [...sentence.replace(/\([^)]*\)/g, '').matchAll(/`([a-z0-9-]+)`/g)].map((m) => m[1]!);
+    expect(listed.sort()).toEqual(RULE_IDS.filter((id) => detectors[id].closedByDelete === true).sort());
   });
 });
 

@@ -472,6 +472,32 @@ describe('binary-authorization-bypass: the policy turned off is a risk in force'
     expect([...last.values()]).toEqual(['resolved', 'resolved']);
   });
 
+  // The policy is a service setting (v1: an annotation of the service, v2: a field of the Service): a write sets it
+  // whether or not its new revision becomes Ready, as the turn-off is reported on a failed rollout (above).
+  it('resolved by a write that enforces the policy again, though its revision failed to become Ready', async () => {
+    const [write, failedEvent] = synthetic('seq-failed-rollout') as unknown as [Json, Json];
+    const withPolicy = (entry: Json, policy: string | undefined): Json =>
+      editV1Services(entry, (svc) => {
+        const meta = svc['metadata'] as { annotations?: Record<string, string> };
+        const annotations: Record<string, string> = { ...meta.annotations };
+        if (policy === undefined) delete annotations[POLICY];
+        else annotations[POLICY] = policy;
+        meta.annotations = annotations;
+      });
+    const earlier = (image: string, policy: string | undefined, timestamp: string, op: string): Json =>
+      withOperationId(at(withPolicy(withV1Image(write, image), policy), timestamp), op);
+    const findings = await bypasses([
+      earlier('us-docker.pkg.dev/cloudrun/container/hello:enforced', 'default', '2026-09-17T02:00:00Z', 'op-enforced'),
+      earlier('us-docker.pkg.dev/cloudrun/container/hello:off', undefined, '2026-09-17T03:00:00Z', 'op-off'),
+      withPolicy(write, 'default'),
+      failedEvent,
+    ]);
+    expect(lifecycle(findings)).toEqual([
+      [TURNED_OFF, '2026-09-17T03:00:00Z', 'active', undefined],
+      [TURNED_OFF, '2026-09-17T03:00:00Z', 'resolved', REASON],
+    ]);
+  });
+
   describe('breakglass findings are never resolved', () => {
     const withBreakglass = deploy('2024-05-01T10:00:00Z', { [POLICY]: 'default', [BREAKGLASS]: JUSTIFICATION });
     it.each([

@@ -618,7 +618,7 @@ export class Engine {
     const raised = detections.map((d) => toFinding(evaluation, d, this.config, provenance));
     if (open.length > 0) {
       for (const detector of REGISTERED) {
-        if (!detector.resolves || !detector.changeKinds.includes(change.kind) || (failed && detector.serviceSettings !== true) || aboutDeleted(detector.id)) continue;
+        if (!detector.resolves || !detector.changeKinds.includes(change.kind) || (failed && detector.serviceSettings !== true && detector.serviceSettingRisks !== true) || aboutDeleted(detector.id)) continue;
         const mine = open.filter((o) => o.rule === detector.id);
         if (mine.length === 0) continue;
         const settings = this.config.rules[detector.id] as RuleSettings;

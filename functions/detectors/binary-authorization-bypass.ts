@@ -15,7 +15,8 @@
 //           default (no policy) would otherwise hide the change. (2) is a service setting: any write counts, with or
 //           without a new revision, whether or not the revision becomes Ready.
 // Resolves: (2) only, a risk in force: a policy enforced again (`default` or any named policy) by the newest entry
-//           about it, or the service deleted (unless entries of the service created again after the delete set the
+//           about it (also a write whose revision fails to become Ready: the setting applies all the same), or the
+//           service deleted (unless entries of the service created again after the delete set the
 //           policy: their word stands). A turn-off that arrives after a newer write enforced a policy again is reported
 //           and closed at once; one that arrives after newer writes that keep it off stays open with theirs; so does
 //           one a newer write re-enabled when the policy is off again at the newest point and no open finding says so
@@ -67,8 +68,9 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
   methods: [...DEPLOY_METHODS, ...DELETE_METHODS],
   changeKinds: ['deploy', 'delete'],
   // A delete closes (2). Not `serviceSettings`: breakglass (1) is about the revision deployed; (2) is marked a service
-  // setting on its detection.
+  // setting on its detection, and as the rule's only risk, resolved by a write whose revision failed too.
   closedByDelete: true,
+  serviceSettingRisks: true,
   detect({ change, baseline }): Detection[] {
     if (change.kind !== 'deploy') return [];
     const { policy, policyUnknown, breakglassJustification: written, breakglassUnknown } = change.binaryAuthorization ?? UNKNOWN;

@@ -79,6 +79,12 @@ export interface Detector<Id extends keyof RulesConfig = keyof RulesConfig> {
    */
   readonly serviceSettings?: true;
   /**
+   * Every risk the rule opens is a service setting (its `serviceSetting` detections), though its other detections are
+   * about revisions (events, never opened): a failed rollout's write still resolves the rule's open findings, as for
+   * `serviceSettings`, and raises the others only as a revision that never served.
+   */
+  readonly serviceSettingRisks?: true;
+  /**
    * A delete of the service closes the rule's open findings (`resolves` says so for a delete): a risk (`opensRisk`, or
    * `takenAwayLater`) detected in an entry older than the delete, delivered after it, is reported closed by it (it opens
    * nothing: see Engine.evaluate). Another detection of the rule, an event (a breakglass deploy), is reported as it is.

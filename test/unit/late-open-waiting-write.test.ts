@@ -8,8 +8,11 @@
 // to another runtime identity (a new revision: it waits for its events, none logged) and turns the check off, W2 at
 // 23:10 moves back with the check on, W3 at 23:15 moves back with the check off (no new revision: judged at once).
 // The same with the ingress (ingress-opened: W1 opens it to all, W2 restricts it to internal, W3 opens it again; the
-// check on throughout), IAP (iap-disabled: off, on, off; the first deploy turned it on) and the default URL
-// (default-url-enabled: back on, disabled, on; the first deploy disabled it, the ingress `all` throughout).
+// check on throughout), IAP (iap-disabled: off, on, off; the first deploy turned it on), the default URL
+// (default-url-enabled: back on, disabled, on; the first deploy disabled it, the ingress `all` throughout) and the
+// Binary Authorization policy (binary-authorization-bypass: removed, `default`, removed; the first deploy enforced
+// `default`; these writes log the revision's container, so that a missing annotation reads as none:
+// support/consoleDeploys.ts).
 // (late-open-mixed's console deploys meant to vary the ingress, but their replace matched no text of the fixture's
 // JSON, so every one kept its `all`.)
 import { describe, expect, it } from 'vitest';

@@ -123,9 +123,11 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
     'Check that the image repository belongs to your organization and that the image was built by your pipeline; ' +
     'if the change is legitimate, add the repository to rules.new-image-repository.trustedRepositories, otherwise roll back the revision.',
   'binary-authorization-bypass':
-    'Ask the deployer for the emergency behind the breakglass justification, check the revision\'s image against your Binary Authorization policy, ' +
+    'Breakglass: ask the deployer for the emergency behind the justification, check the revision\'s image against your Binary Authorization policy, ' +
     'and remove the run.googleapis.com/binary-authorization-breakglass annotation (v2: binaryAuthorization.breakglassJustification) once it is over: ' +
-    'every revision deployed while it is set skips the policy.',
+    'every revision deployed while it is set skips the policy. ' +
+    'Policy turned off: ask the deployer why, enforce it again (gcloud run services update SERVICE --binary-authorization=default, or your named policy), ' +
+    'which resolves this finding, and check the images of the revisions deployed meanwhile.',
   'ingress-opened':
     'Confirm the service is meant to take requests from the internet directly. If not, set its ingress back ' +
     '(gcloud run services update --ingress internal, or internal-and-cloud-load-balancing) and review its request logs for calls made while it was open; ' +

@@ -28,6 +28,8 @@ const CONTAINER = {
 
 /** The console deploy as the k-th: its write by `identity` with `settings`, and the first `events` of its system events. */
 export function consoleDeploy(k: number, identity: string, settings: ConsoleSettings, events: number): Json[] {
+  // 23:00 + 5k minutes: past the 11th the minute would read 60 and more, no timestamp at all.
+  if (!Number.isInteger(k) || k < 0 || k > 11) throw new RangeError(`consoleDeploy: k must be 0 to 11 (got ${k}): its write is at 23:(5k)`);
   const text = JSON.stringify(CONSOLE)
     .replaceAll('2024-05-06T22:58:', `2024-05-06T23:${String(5 * k).padStart(2, '0')}:`)
     .replaceAll('cloud-run-slack-bot-00023-kiv', `cloud-run-slack-bot-000${String(k).padStart(2, '0')}-kiv`)

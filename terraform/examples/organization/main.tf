@@ -35,6 +35,8 @@ module "runwatch" {
     slack     = var.slack_secret_version
     pagerduty = var.pagerduty_secret_version
   }
+  # A PagerDuty account in the EU service region (app.eu.pagerduty.com) takes events at its own endpoint:
+  # endpoints = { pagerduty_events_url = "https://events.eu.pagerduty.com/v2/enqueue" }
 
   # The rules: edit runwatch.yaml and re-apply. Plan fails on an invalid config; a changed config redeploys.
   config_path = "${path.module}/runwatch.yaml"

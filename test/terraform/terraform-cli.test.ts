@@ -385,6 +385,19 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
     expect(
       await endpointEnv({ sinks: ['slack'], admin_api_fallback: true, endpoints: { slack_api_url: 'https://slack-gov.com/api/', run_api_endpoint: 'run-psc.p.googleapis.com' } }),
     ).toEqual({ detect: { RUN_API_ENDPOINT: 'run-psc.p.googleapis.com' }, pagerduty: {}, slack: { SLACK_API_URL: 'https://slack-gov.com/api/' } });
+    // notify's merge, as functions.tf writes it: the lookup takes the sinks without an entry too, and values of
+    // different shapes (one set, one empty).
+    const notifyEnv = await terraform(
+      ['console', '-no-color', ...vars({ ...base(), log_sink_scope: 'project', sinks: ['pagerduty', 'scc'], organization_id: '1', endpoints: { pagerduty_events_url: 'https://events.eu.pagerduty.com/v2/enqueue' } })],
+      harness,
+      'jsonencode([for sink in ["pagerduty", "scc", "slack"] : merge({ A = "1" }, lookup(local.endpoint_env, sink, {}), { RUNWATCH_SINK = sink })])\n',
+    );
+    expect(notifyEnv.status, notifyEnv.stderr).toBe(0);
+    expect(JSON.parse(JSON.parse(notifyEnv.stdout.trim()) as string)).toEqual([
+      { A: '1', PAGERDUTY_EVENTS_URL: 'https://events.eu.pagerduty.com/v2/enqueue', RUNWATCH_SINK: 'pagerduty' },
+      { A: '1', RUNWATCH_SINK: 'scc' },
+      { A: '1', RUNWATCH_SINK: 'slack' },
+    ]);
   });
 
   it('ships a JSON config as runwatch.json and points RUNWATCH_CONFIG there', async () => {

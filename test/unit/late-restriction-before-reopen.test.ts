@@ -1,0 +1,144 @@
+// A newer write that opens the ingress to `all` where it already was so with no finding (the service's first known
+// value, Cloud Run's default), judged before an OLDER write that restricted it arrives: in timestamp order the newer
+// write raises `ingress-opened` (the ingress before it is the restriction's), and its finding is open at the end. Live,
+// the late restriction reports that finding on behalf of the newer write (whose entry runwatch does not keep), under
+// the id timestamp order gives it.
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import { describe, expect, it } from 'vitest';
+import findingSchema from '../../schemas/finding.schema.json' with { type: 'json' };
+import type { Finding } from '../../functions/findings/finding.js';
+import { pointAt, pointTime } from '../../functions/baseline/state.js';
+import { normalizeTimestamp } from '../../functions/audit/entry.js';
+import { at, byPrincipal, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, withOperationId, type Json } from '../support/entries.js';
+import { config, findingsLive, findingsOf } from '../support/run.js';
+
+const RULE = 'ingress-opened';
+const load = (name: string): Json[] => {
+  const data = JSON.parse(readFileSync(new URL(`../fixtures/pipeline/synthetic-pipeline-${name}.json`, import.meta.url), 'utf8')) as Json | Json[];
+  return Array.isArray(data) ? data : [data];
+};
+const FIRST = load('deploy-1-first');
+const D6 = load('deploy-6-ingress-load-balancer');
+const D7 = load('deploy-7-ingress-all');
+
+/** The gcloud fixture (its whole body logged) at `time`, a new image each time, with the ingress `ingress`. */
+function deploy(time: string, ingress: string): Json {
+  const entry = editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
+    const meta = svc['metadata'] as Record<string, Record<string, string>>;
+    meta['annotations'] = { ...meta['annotations'], 'run.googleapis.com/ingress': ingress };
+    const template = (svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!;
+    template['spec']!['containers'] = [{ name: 'app', image: `gcr.io/acme/app:${time.slice(11, 16).replace(':', '')}` }];
+  });
+  return at(withOperationId(entry, `op-${time}`), time);
+}
+const t = (minute: number): string => `2024-05-04T10:${String(minute).padStart(2, '0')}:00Z`;
+const LB = 'internal-and-cloud-load-balancing';
+
+/** The last word of each finding of the rule. */
+function lastWords(findings: readonly Finding[]): Finding[] {
+  const last = new Map<string, Finding>();
+  for (const f of findings) if (f.rule === RULE) last.set(f.id, f);
+  return [...last.values()];
+}
+const openIds = (findings: readonly Finding[]): string[] => lastWords(findings).filter((f) => (f.status ?? 'active') === 'active').map((f) => f.id);
+const ids = (findings: readonly Finding[]): string[] => lastWords(findings).map((f) => f.id);
+
+describe('a late restriction between an unreported `all` and a newer write setting `all` again', () => {
+  it('the pipeline fixtures: deploy-7 (all, 12:00) judged before deploy-6 (load balancer, 11:00) opens the finding timestamp order opens', async () => {
+    const inOrder = await findingsOf([...FIRST, ...D6, ...D7]);
+    const live = await findingsLive([...FIRST, ...D7, ...D6]);
+    expect(openIds(inOrder)).toHaveLength(1);
+    expect(openIds(live)).toEqual(openIds(inOrder));
+    const [reported] = lastWords(live);
+    const [expected] = lastWords(inOrder);
+    // At the newer write's time (its canonical timestamp, sub-millisecond digits as the entry's), from the older entry.
+    expect(reported!.eventTime).toBe(expected!.eventTime);
+    expect(reported!.eventTime).toBe('2024-05-13T12:00:00.700Z');
+    expect(reported!.evidence).toMatchObject({ before: LB, after: 'all', reportedFrom: 'an older write that arrived later' });
+    expect(reported!.principal).toBe('unknown');
+    expect(reported!.unknown).toContain('principal');
+    expect(reported!.insertId).toBe('');
+    expect(reported!.revision).toBeUndefined();
+    expect(reported!.delegationChain).toBeUndefined();
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    const valid = ajv.compile(findingSchema);
+    expect(valid(reported), JSON.stringify(valid.errors)).toBe(true);
+  });
+
+  it('a point rebuilt from a change reads back as the change`s canonical time (the dedup key names it so)', () => {
+    for (const raw of ['2024-05-13T12:00:00.700000Z', '2024-05-13T12:00:00.123456789Z', '2024-05-13T12:00:00Z', '2024-05-13T12:00:00.1Z']) {
+      const { iso: time, ms: timeMs } = normalizeTimestamp(raw)!;
+      expect(pointTime(pointAt({ timeMs, time }, 'all'))).toBe(time);
+    }
+  });
+
+  it('synthetic: first all, internal at 10:20, all at 10:30 delivered before 10:20: the same open finding as timestamp order', async () => {
+    const entries = [deploy(t(0), 'all'), deploy(t(20), 'internal'), deploy(t(30), 'all')];
+    const inOrder = await findingsOf(entries);
+    const live = await findingsLive([entries[0], entries[2], entries[1]]);
+    expect(openIds(inOrder)).toHaveLength(1);
+    expect(openIds(live)).toEqual(openIds(inOrder));
+    expect(lastWords(live)[0]!.eventTime).toBe(t(30));
+  });
+
+  it('a newer restriction after the reopening: reported and closed at once, as timestamp order closes it', async () => {
+    const entries = [deploy(t(0), 'all'), deploy(t(20), 'internal'), deploy(t(30), 'all'), deploy(t(40), LB)];
+    const inOrder = await findingsOf(entries);
+    const live = await findingsLive([entries[0], entries[2], entries[3], entries[1]]);
+    expect(ids(inOrder)).toHaveLength(1);
+    expect(ids(live)).toEqual(ids(inOrder));
+    expect(openIds(live)).toEqual([]);
+    const closed = lastWords(live)[0]!;
+    expect(closed.resolution).toMatchObject({ time: t(40) });
+  });
+
+  it('a delete after the reopening: reported and closed by the delete', async () => {
+    const DELETE = deleteServiceAt(t(50), SLACK_BOT);
+    const entries = [deploy(t(0), 'all'), deploy(t(20), 'internal'), deploy(t(30), 'all'), DELETE];
+    const inOrder = await findingsOf(entries);
+    const live = await findingsLive([entries[0], entries[2], DELETE, entries[1]]);
+    expect(ids(inOrder)).toHaveLength(1);
+    expect(ids(live)).toEqual(ids(inOrder));
+    expect(openIds(live)).toEqual([]);
+    expect(lastWords(live)[0]!.resolution).toMatchObject({ time: t(50), reason: 'the service was deleted' });
+  });
+
+  it('an exception for the late restriction`s principal does not exempt the newer write it reports', async () => {
+    const cfg = config({ rules: { [RULE]: { exceptions: [{ principal: 'restrictor@example.com' }] } } });
+    const restricting = byPrincipal(deploy(t(20), 'internal'), 'restrictor@example.com');
+    const entries = [deploy(t(0), 'all'), restricting, deploy(t(30), 'all')];
+    const inOrder = await findingsOf(entries, cfg);
+    const live = await findingsLive([entries[0], entries[2], entries[1]], cfg);
+    expect(openIds(inOrder)).toHaveLength(1);
+    expect(openIds(live)).toEqual(openIds(inOrder));
+  });
+
+  it('an exception by project still covers it', async () => {
+    const cfg = config({ rules: { [RULE]: { exceptions: [{ project: SLACK_BOT.project }] } } });
+    const entries = [deploy(t(0), 'all'), deploy(t(20), 'internal'), deploy(t(30), 'all')];
+    expect(ids(await findingsLive([entries[0], entries[2], entries[1]], cfg))).toEqual([]);
+  });
+
+  describe('nothing more', () => {
+    it('when the ingress before the restriction was restricted: the newer write reported itself', async () => {
+      const entries = [deploy(t(0), 'internal'), deploy(t(20), LB), deploy(t(30), 'all')];
+      const live = await findingsLive([entries[0], entries[2], entries[1]]);
+      // (Judged against 10:00's internal, not 10:20's load balancer: its own finding, keyed by what it was judged with.)
+      expect(live.filter((f) => f.rule === RULE).map((f) => `${f.eventTime} ${f.evidence['before']} ${f.status ?? 'active'}`)).toEqual([`${t(30)} internal active`]);
+    });
+
+    it('when the restriction is not late', async () => {
+      const entries = [deploy(t(0), 'all'), deploy(t(20), 'internal'), deploy(t(30), 'all')];
+      const live = (await findingsLive(entries)).filter((f) => f.rule === RULE);
+      expect(live).toHaveLength(1);
+      expect(live[0]!.evidence['reportedFrom']).toBeUndefined();
+    });
+
+    it('when the point after the late restriction is restricted too', async () => {
+      const entries = [deploy(t(0), 'all'), deploy(t(20), 'internal'), deploy(t(30), LB)];
+      expect(ids(await findingsLive([entries[0], entries[2], entries[1]]))).toEqual([]);
+      expect(ids(await findingsOf(entries))).toEqual([]);
+    });
+  });
+});

@@ -172,6 +172,12 @@ function isExempt(exceptions: readonly RuleException[], change: Change): boolean
   return false;
 }
 
+/** `change` as made by an unknown principal: a principal exception never covers it. */
+function withoutPrincipal(change: Change): Change {
+  const { principal: _unknown, ...rest } = change;
+  return rest as Change;
+}
+
 /**
  * A principal exception names who made the change: the caller, and every person it acted for. A person who
  * impersonates an exempt service account (gcloud --impersonate-service-account) is logged as that service account,
@@ -202,8 +208,13 @@ function detect(change: Change, baseline: ServiceBaseline | undefined, config: R
   for (const detector of REGISTERED) {
     if (!detector.changeKinds.includes(change.kind)) continue;
     const settings = config.rules[detector.id] as RuleSettings;
-    if (!settings.enabled || isExempt(settings.exceptions, change)) continue;
+    if (!settings.enabled) continue;
+    // An exempt change is still judged for what it reports on behalf of a newer write (Detection.forNewerWrite): not
+    // made by its principal, who is unknown; only the exceptions that hold without one (project, service) cover it.
+    const exempt = isExempt(settings.exceptions, change);
+    if (exempt && !detector.reportsForNewerWrites) continue;
     for (const detection of detector.detect({ change, baseline, settings: settings as never, config })) {
+      if (detection.forNewerWrite ? isExempt(settings.exceptions, withoutPrincipal(change)) : exempt) continue;
       out.push({ rule: detector.id, detection });
     }
   }
@@ -240,6 +251,7 @@ function deployProvenance(deploy: DeployChange, base: ServiceBaseline, config: R
 }
 
 function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, config: RunwatchConfig, provenance: DeployProvenance | undefined): Finding {
+  if (detection.forNewerWrite) return forNewerWrite(evaluation.change, rule, detection, detection.forNewerWrite, config);
   const { change, rollout } = evaluation;
   const settings = config.rules[rule] as RuleSettings;
   const deploy = change.kind === 'deploy' ? change : undefined;
@@ -296,6 +308,39 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
     logName: change.key.logName,
     insertId: change.key.insertId,
     links: linksOf(change, change.key, change.target),
+  };
+}
+
+/**
+ * A finding raised from `change` on behalf of a newer write at `at` (Detection.forNewerWrite), whose entry is not kept:
+ * the newer write's time; who made it, its revision, labels, provenance, method and entry (logName, insertId) are not
+ * known (principal `unknown`, the others empty). Its log link looks for the entries of the project at its time.
+ */
+function forNewerWrite(change: Change, rule: RuleId, detection: Detection, at: { readonly time: string; readonly timeMs: number }, config: RunwatchConfig): Finding {
+  const settings = config.rules[rule] as RuleSettings;
+  const unknown = [...(detection.unknown ?? [])];
+  if (!unknown.includes('principal')) unknown.push('principal');
+  return {
+    id: findingId(rule, detection.dedupKey),
+    rule,
+    severity: severityOf(detectors[rule], settings.severity, detection.severity),
+    title: detection.title,
+    summary: detection.summary,
+    eventTime: at.time,
+    project: change.target.project,
+    ...locationOf(change),
+    service: change.target.service,
+    ...(change.target.resourceType ? { resourceType: change.target.resourceType } : {}),
+    principal: 'unknown',
+    resourceName: resourceNameOf(change),
+    labels: {},
+    provenance: {},
+    evidence: detection.evidence,
+    unknown,
+    methodName: '',
+    logName: '',
+    insertId: '',
+    links: linksOf(change, { logName: '', insertId: '', timestamp: at.time }, change.target),
   };
 }
 
@@ -643,13 +688,15 @@ export class Engine {
       // Only a risk (opensRisk, or one taken away later): a rule's event detection beside its risks (a breakglass deploy
       // beside the Binary Authorization policy turned off) is reported as it is, never closed.
       const risk = d.detection.opensRisk === true || takenAway !== undefined;
-      const byDelete = risk && aboutDeleted(d.rule) && (!takenAway || isAfter(pointOfTime(takenAway.time), { timeMs: base.deletedAtMs!, time: deleteTime(base) }));
+      // A finding for a newer write (Detection.forNewerWrite) is about the deleted service when that write is.
+      const deletedFirst = d.detection.forNewerWrite ? beforeDelete(base, d.detection.forNewerWrite) && detectors[d.rule].closedByDelete === true : aboutDeleted(d.rule);
+      const byDelete = risk && deletedFirst && (!takenAway || isAfter(pointOfTime(takenAway.time), { timeMs: base.deletedAtMs!, time: deleteTime(base) }));
       const closing = byDelete ? { time: deleteTime(base), reason: deletedReason(finding) } : takenAway;
       if (closing) findings.push(closedLater(finding, closing));
       // A failed rollout cannot open a revision's risk either: that revision never served (it is reported, not in
       // force). A service setting the write applied is in force all the same.
       const notInForce = failed && detectors[d.rule].serviceSettings !== true && d.detection.serviceSetting !== true;
-      if (d.detection.opensRisk && !aboutDeleted(d.rule) && !notInForce && !open.some((o) => o.finding.id === finding.id)) {
+      if (d.detection.opensRisk && !deletedFirst && !notInForce && !open.some((o) => o.finding.id === finding.id)) {
         open.push({ rule: d.rule, finding, ...(d.detection.heldByNewer ? { late: true as const } : {}) });
       }
     }

@@ -18,9 +18,15 @@
 //           newer writes that keep it open stays open with theirs; so does one a newer write restricted again when
 //           the ingress is `all` again at the newest point and no open finding says so (the write that opened it
 //           again was judged while this one waited for its rollout, and raised nothing: settingRiskInForce).
+//           A restriction that arrives after a newer write set `all` again where the ingress was `all` or unknown
+//           (that write raised nothing) reports that write's finding for it (reopenedAfter, forNewerWrite: its time
+//           and id, principal unknown), closed at once by a newer restriction or a delete after it.
 // Blind spots: a service's first known write sets the baseline, so a service created with (or first seen at)
-//           `all` raises nothing: `all` is Cloud Run's default. (A service deleted and created again under the name
-//           is compared with the deleted one's ingress, evidence `recreatedAfterDeleteAt`: a load balancer's
+//           `all` raises nothing: `all` is Cloud Run's default. The finding a late restriction reports for a newer
+//           write is left out when another restricted ingress before that write is known (it may have reported
+//           itself: arrival order is not kept), and its principal exceptions cannot apply (who made it is unknown).
+//           (A service deleted and created again under the name is compared with the deleted one's ingress, evidence
+//           `recreatedAfterDeleteAt`: a load balancer's
 //           serverless NEG still sends to the name; a v2 UpdateService with `allowMissing` that leaves the ingress
 //           out, after a delete known and nothing since, created the service at `all` too: engine.ts
 //           createdByUpsert. One whose delete arrives after it says nothing.) A write whose entry does not show the
@@ -29,10 +35,11 @@
 //           the severity (it is reported by public-invoker-grant). Network paths (VPC Service Controls, firewall
 //           rules on a load balancer) are not seen.
 import { baselineKey } from '../baseline/store.js';
-import { deletedBetween } from '../baseline/state.js';
-import type { Ingress } from '../model/change.js';
+import { deletedBetween, isBefore, pointAfter, pointAt, pointTime, type ServiceBaseline } from '../baseline/state.js';
+import type { DeployChange, EntryKey, Ingress } from '../model/change.js';
+import { someWaitingWrite } from '../correlate/rollout.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers } from './revision.js';
+import { callersEvidence, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers, unauthenticatedCallersAt } from './revision.js';
 import type { Detection, Detector } from './types.js';
 
 /** What each restricted ingress kept out, in the words of the finding. */
@@ -42,6 +49,58 @@ const PERIMETER: Readonly<Record<Exclude<Ingress, 'all'>, string>> = {
   none: 'an ingress setting that let no traffic in at all',
 };
 
+function sameEntry(a: EntryKey, b: EntryKey): boolean {
+  return a.insertId === b.insertId && a.timestamp === b.timestamp && a.logName === b.logName;
+}
+
+/**
+ * A restriction (`restricted`) that arrives after a newer write set the ingress to `all` again, where the ingress before
+ * the restriction was `all` or not known: that newer write was judged against it and raised nothing, though in
+ * timestamp order it opened the ingress this restriction had closed. Its finding is raised here, for it (its time,
+ * the dedup key it has in timestamp order, forNewerWrite), from what the baseline keeps of it: its value and time, not
+ * its entry. Nothing when the ingress before was restricted (the newer write reported itself) or the point after this
+ * one restricts too.
+ */
+function reopenedAfter(change: DeployChange, restricted: Exclude<Ingress, 'all'>, baseline: ServiceBaseline | undefined): Detection[] {
+  const next = pointAfter(baseline?.ingress, change);
+  if (next === undefined || next.v !== 'all') return [];
+  const before = settingBefore(baseline, baseline?.ingress, change, (write) => write.ingress)?.v;
+  if (before !== undefined && before !== 'all') return [];
+  // The newer write's canonical timestamp, as its own entry's `time` reads (pointTime of pointAt gives it back).
+  const at = { timeMs: next.t, time: pointTime(next) };
+  // It raised nothing only if it was judged against `all` or nothing: certain when no other ingress before it (known
+  // now, applied or waiting) is restricted. One that is may have been known when it was judged (what came when is not
+  // kept): it may have reported itself, and is left alone (a second report of its finding would repeat it).
+  if ((baseline?.ingress ?? []).some((point) => point.v !== 'all' && isBefore(point, at))) return [];
+  const restrictedWaiting = (write: DeployChange): boolean =>
+    write.ingress !== undefined && write.ingress !== 'all' && isBefore(pointAt(write, write.ingress), at) && !sameEntry(write.key, change.key);
+  if (someWaitingWrite(baseline?.rollouts, restrictedWaiting)) return [];
+  // It reported itself after all: judged while this write waited for its rollout (settingBefore held this one).
+  if ((baseline?.open ?? []).some((o) => o.rule === 'ingress-opened' && o.finding.eventTime === at.time)) return [];
+  const recreatedAfterDeleteAt = deletedBetween(baseline, pointAt(change, restricted), at);
+  const unauthenticated = unauthenticatedCallersAt(baseline, at);
+  const callers = unauthenticated.why ? ` It can be called without an identity (${unauthenticated.why}): anyone on the internet can call it.` : ' Callers still need the invoker role.';
+  return [
+    {
+      severity: unauthenticated.why ? 'HIGH' : 'MEDIUM',
+      title: 'Cloud Run service ingress opened to the internet',
+      summary: `A write at ${at.time} (its entry is not kept: who made it is unknown) set the ingress of ${serviceLabel(change.target)} from ${restricted}${recreatedAfterDeleteAt ? ` (the deleted service's, before it was deleted at ${recreatedAfterDeleteAt} and created again)` : ''} to all: requests from the internet now reach it directly, past ${PERIMETER[restricted]}. Reported from an older write that set ${restricted} and arrived after it.${callers}`,
+      evidence: {
+        before: restricted,
+        after: 'all',
+        reportedFrom: 'an older write that arrived later',
+        ...callersEvidence(unauthenticated),
+        ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
+      },
+      dedupKey: [baselineKey(change.target), 'ingress', restricted, at.time],
+      unknown: ['principal', 'revision'],
+      forNewerWrite: at,
+      // Closed at once when a write newer than it restricted the ingress again.
+      ...settingRiskInForce(baseline, baseline?.ingress, at, (ingress) => ingress !== 'all', (ingress) => `its ingress is ${ingress} again`, 'ingress-opened'),
+    },
+  ];
+}
+
 export const ingressOpened: Detector<'ingress-opened'> = {
   id: 'ingress-opened',
   title: 'Cloud Run service ingress opened to the internet',
@@ -50,8 +109,11 @@ export const ingressOpened: Detector<'ingress-opened'> = {
   changeKinds: ['deploy', 'delete'],
   closedByDelete: true,
   serviceSettings: true,
+  reportsForNewerWrites: true,
   detect({ change, baseline }): Detection[] {
-    if (change.kind !== 'deploy' || change.ingress !== 'all') return [];
+    if (change.kind !== 'deploy') return [];
+    if (change.ingress !== undefined && change.ingress !== 'all') return reopenedAfter(change, change.ingress, baseline);
+    if (change.ingress !== 'all') return [];
     const beforePoint = settingBefore(baseline, baseline?.ingress, change, (write) => write.ingress);
     const before = beforePoint?.v as Ingress | undefined;
     if (before === undefined || before === 'all') return [];

@@ -304,6 +304,22 @@ export interface UnauthenticatedCallers {
 export function unauthenticatedCallers(change: DeployChange, baseline: ServiceBaseline | undefined): UnauthenticatedCallers {
   const publicInvokers = valueBefore(baseline?.publicInvokers, change) ?? [];
   const invokerIamDisabled = change.invokerIamDisabled ?? settingBefore(baseline, baseline?.invokerIamDisabled, change, (write) => write.invokerIamDisabled)?.v === true;
+  return callers(publicInvokers, invokerIamDisabled);
+}
+
+/**
+ * unauthenticatedCallers for a write known only from the baseline (its point at `at`: a newer write whose entry is not
+ * kept): the public invokers just before it, its invoker IAM check as the baseline holds it at `at` (the write's own
+ * setting where it set one, else the one before; writes still waiting for their rollout are not looked at).
+ */
+export function unauthenticatedCallersAt(baseline: ServiceBaseline | undefined, at: { readonly timeMs: number; readonly time: string }): UnauthenticatedCallers {
+  const publicInvokers = valueBefore(baseline?.publicInvokers, at) ?? [];
+  const checks = baseline?.invokerIamDisabled ?? [];
+  const invokerIamDisabled = checks.filter((point) => !isAfter(point, at)).at(-1)?.v === true;
+  return callers(publicInvokers, invokerIamDisabled);
+}
+
+function callers(publicInvokers: readonly string[], invokerIamDisabled: boolean): UnauthenticatedCallers {
   const why = publicInvokers.length > 0 ? `${publicInvokers.join(' and ')} hold its invoker role` : invokerIamDisabled ? 'its invoker IAM check is off' : undefined;
   return { publicInvokers, invokerIamDisabled, ...(why ? { why } : {}) };
 }

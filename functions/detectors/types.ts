@@ -48,6 +48,13 @@ export interface Detection {
    * (as the detector-wide `serviceSettings`, for one detection of a rule that also judges revisions).
    */
   readonly serviceSetting?: true;
+  /**
+   * Raised on behalf of a newer write (at `time`) whose entry runwatch does not keep: this entry arrived after it and
+   * changes what it did (an older restriction of the ingress that `all` came after: ingress-opened). The finding is
+   * that write's, as timestamp order raises it (its time, its dedup key); who made it and its entry are unknown. The
+   * rule's exceptions are checked as for a change by an unknown principal (this entry's principal made another write).
+   */
+  readonly forNewerWrite?: { readonly time: string; readonly timeMs: number };
 }
 
 /** A finding still open on this service (kept in its baseline), as the rule raised it. */
@@ -90,6 +97,12 @@ export interface Detector<Id extends keyof RulesConfig = keyof RulesConfig> {
    * nothing: see Engine.evaluate). Another detection of the rule, an event (a breakglass deploy), is reported as it is.
    */
   readonly closedByDelete?: true;
+  /**
+   * The rule may raise findings on behalf of a newer write (Detection.forNewerWrite): `detect` runs even for a change
+   * its exceptions cover, and only those findings are kept, checked against the exceptions as for a change by an
+   * unknown principal.
+   */
+  readonly reportsForNewerWrites?: true;
   detect(input: DetectorInput<RulesConfig[Id]>): readonly Detection[];
   /**
    * Which of the rule's open findings this change closes (the grant removed, the identity changed back), with why.

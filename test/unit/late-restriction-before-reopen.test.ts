@@ -135,6 +135,16 @@ describe('a late restriction between an unreported `all` and a newer write setti
       expect(live[0]!.evidence['reportedFrom']).toBeUndefined();
     });
 
+    it('when a restriction older than it was known (the reopening may have been judged against it and reported itself)', async () => {
+      // 10:30 judged against 10:00's internal reports itself (closed by 10:40); 10:20 arrives after 10:10's all.
+      const entries = [deploy(t(0), 'internal'), deploy(t(10), 'all'), deploy(t(20), 'internal'), deploy(t(30), 'all'), deploy(t(40), LB)];
+      const live = await findingsLive([entries[0], entries[4], entries[3], entries[1], entries[2]]);
+      const statuses = new Map<string, string[]>();
+      for (const f of live.filter((f) => f.rule === RULE)) statuses.set(f.id, [...(statuses.get(f.id) ?? []), f.status ?? 'active']);
+      expect([...statuses.values()].filter((s) => s.length > 2 || s[0] !== 'active')).toEqual([]);
+      expect(live.some((f) => f.evidence['reportedFrom'] !== undefined)).toBe(false);
+    });
+
     it('when the point after the late restriction is restricted too', async () => {
       const entries = [deploy(t(0), 'all'), deploy(t(20), 'internal'), deploy(t(30), LB)];
       expect(ids(await findingsLive([entries[0], entries[2], entries[1]]))).toEqual([]);

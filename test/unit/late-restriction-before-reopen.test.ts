@@ -10,7 +10,7 @@ import findingSchema from '../../schemas/finding.schema.json' with { type: 'json
 import type { Finding } from '../../functions/findings/finding.js';
 import { pointAt, pointTime } from '../../functions/baseline/state.js';
 import { normalizeTimestamp } from '../../functions/audit/entry.js';
-import { at, byPrincipal, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, withOperationId, type Json } from '../support/entries.js';
+import { at, byPrincipal, deleteServiceAt, editV1Services, renamed, SLACK_BOT, STOREFRONT_AS_SLACK_BOT, synthetic, withOperationId, type Json } from '../support/entries.js';
 import { config, findingsLive, findingsOf } from '../support/run.js';
 
 const RULE = 'ingress-opened';
@@ -22,15 +22,28 @@ const FIRST = load('deploy-1-first');
 const D6 = load('deploy-6-ingress-load-balancer');
 const D7 = load('deploy-7-ingress-all');
 
-/** The gcloud fixture (its whole body logged) at `time`, a new image each time, with the ingress `ingress`. */
-function deploy(time: string, ingress: string): Json {
+/**
+ * The gcloud fixture (its whole body logged) at `time`, with the ingress `ingress`: a new image each time (a new
+ * revision, whose write waits for its system events), or the image of the deploy at `sameImageAs` (no revision: judged
+ * as it comes, as a write of the ingress alone is).
+ */
+function deploy(time: string, ingress: string, sameImageAs = time): Json {
   const entry = editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
     const meta = svc['metadata'] as Record<string, Record<string, string>>;
     meta['annotations'] = { ...meta['annotations'], 'run.googleapis.com/ingress': ingress };
     const template = (svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!;
-    template['spec']!['containers'] = [{ name: 'app', image: `gcr.io/acme/app:${time.slice(11, 16).replace(':', '')}` }];
+    template['spec']!['containers'] = [{ name: 'app', image: `gcr.io/acme/app:${sameImageAs.slice(11, 16).replace(':', '')}` }];
   });
   return at(withOperationId(entry, `op-${time}`), time);
+}
+/** A v2 UpdateService of the ingress alone (update mask `ingress`: no template, no revision) at `time`. */
+function ingressOnly(time: string, ingress: 'INGRESS_TRAFFIC_INTERNAL_ONLY' | 'INGRESS_TRAFFIC_ALL'): Json {
+  const entry = renamed(synthetic('v2-UpdateService'), STOREFRONT_AS_SLACK_BOT);
+  const payload = entry['protoPayload'] as Record<string, Record<string, unknown>>;
+  (payload['request']!['service'] as Record<string, unknown>)['ingress'] = ingress;
+  payload['request']!['updateMask'] = { paths: ['ingress'] };
+  payload['response']!['name'] = `projects/test-project-1234/locations/asia-northeast1/operations/v2-${time}`;
+  return at(entry, time, `v2-${time}`);
 }
 const t = (minute: number): string => `2024-05-04T10:${String(minute).padStart(2, '0')}:00Z`;
 const LB = 'internal-and-cloud-load-balancing';
@@ -83,7 +96,7 @@ describe('a late restriction between an unreported `all` and a newer write setti
   });
 
   it('a newer restriction after the reopening: reported and closed at once, as timestamp order closes it', async () => {
-    const entries = [deploy(t(0), 'all'), deploy(t(20), 'internal'), deploy(t(30), 'all'), deploy(t(40), LB)];
+    const entries = [deploy(t(0), 'all'), deploy(t(20), 'internal', t(0)), deploy(t(30), 'all'), deploy(t(40), LB)];
     const inOrder = await findingsOf(entries);
     const live = await findingsLive([entries[0], entries[2], entries[3], entries[1]]);
     expect(ids(inOrder)).toHaveLength(1);
@@ -95,13 +108,29 @@ describe('a late restriction between an unreported `all` and a newer write setti
 
   it('a delete after the reopening: reported and closed by the delete', async () => {
     const DELETE = deleteServiceAt(t(50), SLACK_BOT);
-    const entries = [deploy(t(0), 'all'), deploy(t(20), 'internal'), deploy(t(30), 'all'), DELETE];
+    const entries = [deploy(t(0), 'all'), ingressOnly(t(20), 'INGRESS_TRAFFIC_INTERNAL_ONLY'), deploy(t(30), 'all'), DELETE];
     const inOrder = await findingsOf(entries);
     const live = await findingsLive([entries[0], entries[2], DELETE, entries[1]]);
     expect(ids(inOrder)).toHaveLength(1);
     expect(ids(live)).toEqual(ids(inOrder));
     expect(openIds(live)).toEqual([]);
     expect(lastWords(live)[0]!.resolution).toMatchObject({ time: t(50), reason: 'the service was deleted' });
+  });
+
+  it('delivered in timestamp order, a newer write judged while the restriction waited for its rollout is reported once', async () => {
+    // 10:20 waits for its system events; 10:30 (the ingress alone: judged as it comes) is judged against it and
+    // reports itself, 10:40 closes that; 10:20, judged last, is late, and must not report 10:30 again.
+    const entries = [deploy(t(0), 'all'), deploy(t(20), 'internal'), ingressOnly(t(30), 'INGRESS_TRAFFIC_ALL'), ingressOnly(t(40), 'INGRESS_TRAFFIC_INTERNAL_ONLY')];
+    const live = (await findingsLive(entries, undefined, undefined, 1000)).filter((f) => f.rule === RULE);
+    expect(live.map((f) => `${f.eventTime} ${f.status ?? 'active'}`)).toEqual([`${t(30)} active`, `${t(30)} resolved`]);
+    expect(ids(live)).toEqual(ids(await findingsOf(entries)));
+  });
+
+  it('a restriction that waited for its rollout reports no newer write whose risk is gone (it may have reported itself)', async () => {
+    // 10:30 may have been judged while 10:20 waited for its system events (against it: it reported itself, and its
+    // finding, closed by 10:40 since, is not kept): a second report would repeat it.
+    const entries = [deploy(t(0), 'all'), deploy(t(20), 'internal'), deploy(t(30), 'all'), deploy(t(40), LB)];
+    expect(ids(await findingsLive([entries[0], entries[2], entries[3], entries[1]]))).toEqual([]);
   });
 
   it('an exception for the late restriction`s principal does not exempt the newer write it reports', async () => {

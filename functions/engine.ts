@@ -680,7 +680,6 @@ export class Engine {
     for (const [i, d] of detections.entries()) {
       if (evaluation.revisionReported && detectors[d.rule].serviceSettings !== true && d.detection.serviceSetting !== true) continue;
       const finding = raised[i]!;
-      findings.push(finding);
       // An entry older than the delete, of a rule whose findings a delete closes: the delete took its risk away (unless
       // a newer entry before the delete already did), as it would have in time order.
       const takenAway = d.detection.takenAwayLater;
@@ -692,6 +691,11 @@ export class Engine {
       const deletedFirst = d.detection.forNewerWrite ? beforeDelete(base, d.detection.forNewerWrite) && detectors[d.rule].closedByDelete === true : aboutDeleted(d.rule);
       const byDelete = risk && deletedFirst && (!takenAway || isAfter(pointOfTime(takenAway.time), { timeMs: base.deletedAtMs!, time: deleteTime(base) }));
       const closing = byDelete ? { time: deleteTime(base), reason: deletedReason(finding) } : takenAway;
+      // A finding for a newer write whose risk is gone already, from a write that waited for its rollout: the newer
+      // write may have been judged meanwhile against this one, and reported itself (its finding, closed since, is not
+      // kept): not reported twice. (One still open is known: the detector leaves it.)
+      if (d.detection.forNewerWrite && closing && evaluation.rollout) continue;
+      findings.push(finding);
       if (closing) findings.push(closedLater(finding, closing));
       // A failed rollout cannot open a revision's risk either: that revision never served (it is reported, not in
       // force). A service setting the write applied is in force all the same.

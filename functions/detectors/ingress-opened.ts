@@ -24,7 +24,9 @@
 // Blind spots: a service's first known write sets the baseline, so a service created with (or first seen at)
 //           `all` raises nothing: `all` is Cloud Run's default. The finding a late restriction reports for a newer
 //           write is left out when another restricted ingress before that write is known (it may have reported
-//           itself: arrival order is not kept), and its principal exceptions cannot apply (who made it is unknown).
+//           itself: arrival order is not kept), or when its risk is gone already and the restriction waited for
+//           its rollout (engine.ts: the newer write may have been judged against it and reported itself), and its
+//           principal exceptions cannot apply (who made it is unknown).
 //           (A service deleted and created again under the name is compared with the deleted one's ingress, evidence
 //           `recreatedAfterDeleteAt`: a load balancer's
 //           serverless NEG still sends to the name; a v2 UpdateService with `allowMissing` that leaves the ingress

@@ -52,7 +52,7 @@ import { cutText } from './untrustedText.js';
 import { boundedLabels, linksOf, provenanceLabelsKey, provenanceLabelsOf, provenanceLabelTexts, provenanceOf, resourceNameOf, type ProvenanceLabels } from './findings/enrich.js';
 import { severityRank, type Finding, type Severity } from './findings/finding.js';
 import { findingId } from './findings/id.js';
-import { isService, isWideIamChange, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type EntryKey, type Principal } from './model/change.js';
+import { isService, isWideIamChange, sameEntry, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type EntryKey, type Principal } from './model/change.js';
 import { fnv1aJoined } from './audit/hash.js';
 import { subMillisecondNanos } from './audit/entry.js';
 import { findingBytes, jsonBytesOnce } from './jsonBytes.js';
@@ -388,10 +388,6 @@ function dueNow(rollout: Rollout, nowMs: number): Rollout {
 
 /** The "now" that completes every rollout whatever its deadline: the end of a replay's input (Pipeline.flush). */
 export const END_OF_INPUT_MS = Number.MAX_SAFE_INTEGER;
-
-function sameEntry(a: EntryKey, b: EntryKey): boolean {
-  return a.insertId === b.insertId && a.timestamp === b.timestamp && a.logName === b.logName;
-}
 
 /**
  * A deploy known only from its system events: who from the revision's creator annotation, when from the events (the

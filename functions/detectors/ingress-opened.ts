@@ -38,7 +38,7 @@
 //           rules on a load balancer) are not seen.
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, isBefore, pointAfter, pointAt, pointTime, type ServiceBaseline } from '../baseline/state.js';
-import type { DeployChange, EntryKey, Ingress } from '../model/change.js';
+import { sameEntry, type DeployChange, type Ingress } from '../model/change.js';
 import { someWaitingWrite } from '../correlate/rollout.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { callersEvidence, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers, unauthenticatedCallersAt } from './revision.js';
@@ -50,10 +50,6 @@ const PERIMETER: Readonly<Record<Exclude<Ingress, 'all'>, string>> = {
   'internal-and-cloud-load-balancing': 'the load balancer in front of it (and its Cloud Armor policy or IAP)',
   none: 'an ingress setting that let no traffic in at all',
 };
-
-function sameEntry(a: EntryKey, b: EntryKey): boolean {
-  return a.insertId === b.insertId && a.timestamp === b.timestamp && a.logName === b.logName;
-}
 
 /**
  * A restriction (`restricted`) that arrives after a newer write set the ingress to `all` again, where the ingress before

@@ -8,6 +8,11 @@ export interface EntryKey {
   readonly insertId: string;
 }
 
+/** The same log entry: Cloud Logging's identity of an entry is its log name, timestamp and insertId together. */
+export function sameEntry(a: EntryKey, b: EntryKey): boolean {
+  return a.insertId === b.insertId && a.timestamp === b.timestamp && a.logName === b.logName;
+}
+
 export interface ServiceRef {
   readonly project: string;
   /** Project number, when the entry reveals it (Knative `metadata.namespace`, default compute SA). */

@@ -41,7 +41,7 @@ import { deletedBetween, isBefore, pointAfter, pointAt, pointTime, type ServiceB
 import { sameEntry, type DeployChange, type Ingress } from '../model/change.js';
 import { someWaitingWrite } from '../correlate/rollout.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers, unauthenticatedCallersAt } from './revision.js';
+import { callersEvidence, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
 import type { Detection, Detector } from './types.js';
 
 /** What each restricted ingress kept out, in the words of the finding. */
@@ -50,6 +50,11 @@ const PERIMETER: Readonly<Record<Exclude<Ingress, 'all'>, string>> = {
   'internal-and-cloud-load-balancing': 'the load balancer in front of it (and its Cloud Armor policy or IAP)',
   none: 'an ingress setting that let no traffic in at all',
 };
+
+/** What the finding says of who can call the service with its ingress open. */
+function callersSentence(unauthenticated: UnauthenticatedCallers): string {
+  return unauthenticated.why ? ` It can be called without an identity (${unauthenticated.why}): anyone on the internet can call it.` : ' Callers still need the invoker role.';
+}
 
 /**
  * A restriction (`restricted`) that arrives after a newer write set the ingress to `all` again, where the ingress before
@@ -77,7 +82,7 @@ function reopenedAfter(change: DeployChange, restricted: Exclude<Ingress, 'all'>
   if ((baseline?.open ?? []).some((o) => o.rule === 'ingress-opened' && o.finding.eventTime === at.time)) return [];
   const recreatedAfterDeleteAt = deletedBetween(baseline, pointAt(change, restricted), at);
   const unauthenticated = unauthenticatedCallersAt(baseline, at);
-  const callers = unauthenticated.why ? ` It can be called without an identity (${unauthenticated.why}): anyone on the internet can call it.` : ' Callers still need the invoker role.';
+  const callers = callersSentence(unauthenticated);
   return [
     {
       severity: unauthenticated.why ? 'HIGH' : 'MEDIUM',
@@ -119,7 +124,7 @@ export const ingressOpened: Detector<'ingress-opened'> = {
     const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint!, change);
     const who = change.principal?.id ?? 'An unknown principal';
     const unauthenticated = unauthenticatedCallers(change, baseline);
-    const callers = unauthenticated.why ? ` It can be called without an identity (${unauthenticated.why}): anyone on the internet can call it.` : ' Callers still need the invoker role.';
+    const callers = callersSentence(unauthenticated);
     return [
       {
         severity: unauthenticated.why ? 'HIGH' : 'MEDIUM',

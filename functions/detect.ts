@@ -26,7 +26,7 @@ import type { RunwatchConfig } from './config/types.js';
 import type { Finding } from './findings/finding.js';
 import { readEnvelope, type EnvelopeResult } from './audit/entry.js';
 import { normalizeOptionsOf, type EnvSecrets, type ParseResult } from './audit/normalize.js';
-import { grpcCode } from './grpcEndpoint.js';
+import { GRPC_STATUS, grpcCode } from './grpcEndpoint.js';
 import { entryKeyString, Pipeline, type EntryOutcome } from './pipeline.js';
 import { decodeAuditEvent, type Attributes, type AuditMessage } from './pubsub/decode.js';
 import { findingAttributes, parseTopic, publishDeadLetter, PubSubPublisher, type MessagePublisher } from './pubsub/publisher.js';
@@ -45,8 +45,6 @@ import {
   type LogSink,
 } from './runtime.js';
 
-/** gRPC status PERMISSION_DENIED (7); @grpc/grpc-js is not loaded for a constant. */
-const PERMISSION_DENIED = 7;
 export const ADMIN_API_PERMISSION_HINT =
   'The detect identity needs roles/run.viewer where the log sink watches (the Terraform module grants it with admin_api_fallback = true), or turn correlation.adminApiFallback off';
 
@@ -265,7 +263,7 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
       const code = grpcCode(failure.error);
       log({
         severity: 'WARNING',
-        message: `Cloud Run Admin API read failed for ${failure.key}; the rollout waits for its system events or correlation.waitSeconds: ${errorMessage(failure.error)}${code === PERMISSION_DENIED ? `. ${ADMIN_API_PERMISSION_HINT}` : ''}`,
+        message: `Cloud Run Admin API read failed for ${failure.key}; the rollout waits for its system events or correlation.waitSeconds: ${errorMessage(failure.error)}${code === GRPC_STATUS.PERMISSION_DENIED ? `. ${ADMIN_API_PERMISSION_HINT}` : ''}`,
         component: 'detect',
         messageId,
         service: failure.key,

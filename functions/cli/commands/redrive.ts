@@ -20,6 +20,7 @@ import { SINK_NAMES } from '../../../sinks/index.js';
 import { describeDeadLetter, holdOrigin, holdSink, originalAttributes, REDRIVE_SINK_ATTRIBUTE, redriveDecision, type DeadLetterOrigin } from '../../pubsub/deadLetter.js';
 import { connectPubSub, PubSubPublisher } from '../../pubsub/publisher.js';
 import { topologyNames } from '../../pubsub/topology.js';
+import { GRPC_STATUS, grpcCode } from '../../grpcEndpoint.js';
 import { terminalSafe } from '../../untrustedText.js';
 import { argsErrorMessage, usageErrorText, type Command, type CommandIo } from '../command.js';
 
@@ -191,7 +192,7 @@ async function pullLetters(
     restartIdle();
     subscription.on('error', (error: Error) => {
       // A default hold that does not exist (a sink not deployed), found only now when its get was not permitted.
-      if (optional && (error as { code?: unknown }).code === NOT_FOUND) return done();
+      if (optional && grpcCode(error) === NOT_FOUND) return done();
       clearTimeout(idle);
       reject(error);
     });
@@ -221,14 +222,9 @@ const REACH_TIMEOUT_MS = 10_000;
 /** The wait before the check's second attempt, doubled for each next one up to REACH_RETRY_DELAY_MAX_MS. */
 const REACH_RETRY_DELAY_MS = 100;
 const REACH_RETRY_DELAY_MAX_MS = 1_000;
-const UNKNOWN = 2;
-const DEADLINE_EXCEEDED = 4;
-const NOT_FOUND = 5;
-const PERMISSION_DENIED = 7;
-const ABORTED = 10;
-const UNAVAILABLE = 14;
+const { UNKNOWN, DEADLINE_EXCEEDED, NOT_FOUND, PERMISSION_DENIED, ABORTED, UNAVAILABLE } = GRPC_STATUS;
 /** The codes the client library itself retries for GetSubscription (its unknown_aborted_unavailable). */
-const RETRIED = new Set([UNKNOWN, ABORTED, UNAVAILABLE]);
+const RETRIED = new Set<number>([UNKNOWN, ABORTED, UNAVAILABLE]);
 
 /**
  * Fails when Pub/Sub does not answer at all. The streaming pull retries an unreachable Pub/Sub out of sight (the
@@ -252,10 +248,10 @@ export async function checkReachable(subscription: Subscription, timeoutMs = REA
     const attempt = await within(subscription.getMetadata({ timeout: Math.ceil(left), retry: null }), left);
     if (attempt === undefined) throw notAnswered(timeoutMs, lastError);
     if (!('error' in attempt)) return;
-    const code = (attempt.error as { code?: unknown }).code;
+    const code = grpcCode(attempt.error);
     if (code === PERMISSION_DENIED) return;
     if (code === DEADLINE_EXCEEDED) throw notAnswered(timeoutMs, lastError ?? attempt.error);
-    if (typeof code !== 'number' || !RETRIED.has(code)) throw attempt.error;
+    if (code === undefined || !RETRIED.has(code)) throw attempt.error;
     lastError = attempt.error;
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(delay, deadline - performance.now()))));
   }
@@ -279,7 +275,7 @@ function notAnswered(timeoutMs: number, lastError: unknown): Error {
   const cause =
     text === undefined
       ? undefined
-      : (/Last error: (.*?)\. Resolution note/.exec(text)?.[1] ?? (RETRIED.has((lastError as { code?: unknown }).code as number) ? text : undefined));
+      : (/Last error: (.*?)\. Resolution note/.exec(text)?.[1] ?? (RETRIED.has(grpcCode(lastError) ?? -1) ? text : undefined));
   return new Error(`Pub/Sub did not answer within ${timeoutMs / 1000} s${cause ? ` (${cause})` : ''}`);
 }
 
@@ -318,7 +314,7 @@ export const redriveCommand: Command = {
           try {
             await checkReachable(subscription);
           } catch (error) {
-            if (hold.optional && (error as { code?: unknown }).code === NOT_FOUND) return undefined;
+            if (hold.optional && grpcCode(error) === NOT_FOUND) return undefined;
             throw error;
           }
           subscriptions.push(subscription);

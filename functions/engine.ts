@@ -684,7 +684,7 @@ export class Engine {
       // beside the Binary Authorization policy turned off) is reported as it is, never closed.
       const risk = d.detection.opensRisk === true || takenAway !== undefined;
       // A finding for a newer write (Detection.forNewerWrite) is about the deleted service when that write is.
-      const deletedFirst = d.detection.forNewerWrite ? beforeDelete(base, d.detection.forNewerWrite) && detectors[d.rule].closedByDelete === true : aboutDeleted(d.rule);
+      const deletedFirst = (d.detection.forNewerWrite ? beforeDelete(base, d.detection.forNewerWrite) : aboutDeletedService) && detectors[d.rule].closedByDelete === true;
       const byDelete = risk && deletedFirst && (!takenAway || isAfter(pointOfTime(takenAway.time), { timeMs: base.deletedAtMs!, time: deleteTime(base) }));
       const closing = byDelete ? { time: deleteTime(base), reason: deletedReason(finding) } : takenAway;
       // A finding for a newer write whose risk is gone already, from a write that waited for its rollout: the newer

@@ -141,14 +141,14 @@ function required(env: SinkEnv, variable: string): string {
  * (functions/grpcEndpoint.ts). The value is never echoed: a URL can hold a credential of its own.
  */
 function checkCredentialUrl(value: string, variable: string, what: string): void {
-  let url: URL;
+  let url: URL | undefined;
   try {
     url = new URL(value);
   } catch {
-    throw new SinkConfigurationError(`${variable} must be an http(s) URL`, `env.${variable}`);
+    // reported below, as any other scheme
   }
-  if (url.protocol === 'https:') return;
-  if (url.protocol !== 'http:') throw new SinkConfigurationError(`${variable} must be an http(s) URL`, `env.${variable}`);
+  if (url?.protocol === 'https:') return;
+  if (url?.protocol !== 'http:') throw new SinkConfigurationError(`${variable} must be an http(s) URL`, `env.${variable}`);
   if (!isLoopback(url.hostname.replace(/^\[(.*)\]$/, '$1'))) {
     throw new SinkConfigurationError(`${variable} must use https: plain http is allowed to a loopback host only (${what} would travel unencrypted)`, `env.${variable}`);
   }

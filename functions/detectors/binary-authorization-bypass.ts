@@ -44,21 +44,17 @@ import { deletedBetween, valueBefore } from '../baseline/state.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { createsRevision, deployKey, resourceNoun, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unknownDeployFacts } from './revision.js';
 import { capitalized, enforcedPolicyOf, type BinaryAuthorization } from '../model/change.js';
-import type { Detection, Detector, OpenFinding } from './types.js';
+import type { Detection, Detector } from './types.js';
 
 /** What a change that says nothing about Binary Authorization tells: nothing (nor that breakglass stayed as it was). */
 const UNKNOWN: BinaryAuthorization = { policyUnknown: true };
 
-const TURNED_OFF = 'Binary Authorization turned off';
 const ENFORCED_AGAIN = 'Binary Authorization enforces a policy again';
 
 /**
- * A finding of the policy turned off (2), the rule's only risk in force. A breakglass finding (1) never opens one, so
- * none is ever among the open findings; this keeps the resolutions to (2) all the same.
+ * The resolutions of (2): a policy enforced again by the newest entry about it, or the service deleted. The rule's open
+ * findings are all of (2): a breakglass detection (1) opens no risk, so it is never among them.
  */
-const turnedOff = (open: OpenFinding): boolean => open.finding.title === TURNED_OFF;
-
-/** The resolutions of (2): a policy enforced again by the newest entry about it, or the service deleted. */
 const policyRestored = settingRestored((baseline) => baseline?.binaryAuthorization, (change) => Boolean(enforcedPolicyOf(change)), () => ENFORCED_AGAIN);
 
 export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> = {
@@ -93,7 +89,7 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
       const fromNow = noun === 'job' ? 'images its executions run from now on are not checked' : 'revisions deployed from now on are not checked';
       detections.push({
         severity: 'HIGH',
-        title: TURNED_OFF,
+        title: 'Binary Authorization turned off',
         summary: recreatedAfterDeleteAt
           ? `${who} turned Binary Authorization off on ${label}: the deleted ${noun} enforced the policy "${before}" before it was deleted at ${recreatedAfterDeleteAt} and created again without one. ${capitalized(fromNow)}.`
           : change.operation === 'create'
@@ -105,7 +101,7 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
         serviceSetting: true,
         // A risk in force until a policy is enforced again. A late entry: closed at once when a newer write already
         // enforced one; held by newer writes that keep it off.
-        ...settingRiskInForce(baseline, baseline?.binaryAuthorization, change, (policy) => policy !== '', () => ENFORCED_AGAIN, 'binary-authorization-bypass', turnedOff),
+        ...settingRiskInForce(baseline, baseline?.binaryAuthorization, change, (policy) => policy !== '', () => ENFORCED_AGAIN, 'binary-authorization-bypass'),
       });
     }
     // (1) Breakglass: only a revision deployed with it skips the policy.
@@ -126,5 +122,5 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
     }
     return detections;
   },
-  resolves: (input, open) => policyRestored(input, open.filter(turnedOff)),
+  resolves: policyRestored,
 };

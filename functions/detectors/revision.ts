@@ -314,8 +314,7 @@ export function unauthenticatedCallers(change: DeployChange, baseline: ServiceBa
  */
 export function unauthenticatedCallersAt(baseline: ServiceBaseline | undefined, at: { readonly timeMs: number; readonly time: string }): UnauthenticatedCallers {
   const publicInvokers = valueBefore(baseline?.publicInvokers, at) ?? [];
-  const checks = baseline?.invokerIamDisabled ?? [];
-  const invokerIamDisabled = checks.filter((point) => !isAfter(point, at)).at(-1)?.v === true;
+  const invokerIamDisabled = baseline?.invokerIamDisabled?.findLast((point) => !isAfter(point, at))?.v === true;
   return callers(publicInvokers, invokerIamDisabled);
 }
 

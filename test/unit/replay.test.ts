@@ -398,10 +398,18 @@ describe('runwatch validate-config', () => {
     expect(tagged.stderr).not.toMatch(/\u001b/);
   });
 
-  it('exits 2 when the file cannot be read', async () => {
-    const run = await runwatch(['validate-config', '/does/not/exist.yaml']);
-    expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/cannot read file: ENOENT/);
+  // A config that cannot be read is an I/O failure (exit 1, as an input file replay cannot read), not an invalid
+  // config (2): DESIGN.md's exit codes. The function names it at start-up like any other config problem.
+  it.each([
+    ['validate-config, no such file', ['validate-config', '/does/not/exist.yaml'], /^\/does\/not\/exist\.yaml: cannot read config: ENOENT/],
+    ['validate-config, a folder', ['validate-config', '/tmp'], /^\/tmp: cannot read config: EISDIR/],
+    ['replay --config, no such file', ['replay', '--config', '/does/not/exist.yaml', '-'], /^\/does\/not\/exist\.yaml: cannot read config: ENOENT/],
+  ])('exits 1 when the config cannot be read: %s', async (_name, args, message) => {
+    const run = await runwatch(args);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr).not.toMatch(/invalid config/);
+    expect(run.stdout).toBe('');
   });
 });
 

@@ -1,7 +1,7 @@
 // `runwatch`: the command-line entry. Each subcommand lives in commands/; this file only dispatches and turns
 // errors into exit codes (0 success, 1 I/O or other failure, 2 usage or invalid config).
 import { existsSync, readFileSync } from 'node:fs';
-import { ConfigError } from '../config/load.js';
+import { ConfigError, ConfigUnreadableError } from '../config/load.js';
 import { UsageError, usageErrorText, type Command, type CommandIo } from './command.js';
 import { replayCommand } from './commands/replay.js';
 import { sinkFilterCommand } from './commands/sinkFilter.js';
@@ -134,6 +134,10 @@ async function dispatch(argv: readonly string[], io: CommandIo): Promise<number>
   try {
     return await command.run(args, io);
   } catch (error) {
+    if (error instanceof ConfigUnreadableError) {
+      io.stderr.write(`${terminalSafe(error.source)}: cannot read config: ${terminalSafe(error.failure)}\n`);
+      return 1;
+    }
     if (error instanceof ConfigError) {
       // Paths, keys and values come from the config file: shown escaped, like everything untrusted on a terminal.
       io.stderr.write(`${terminalSafe(error.source)}: invalid config\n${error.problems.map((p) => terminalSafe(`${p.path}: ${p.reason}`)).join('\n')}\n`);

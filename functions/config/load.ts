@@ -30,6 +30,20 @@ export class ConfigError extends Error {
 }
 
 /**
+ * The config file could not be read (no such file, no permission, a folder): an I/O failure, which the CLI exits 1
+ * on (2 is for an invalid config). Still a ConfigError, so the functions list it with their other start-up problems.
+ */
+export class ConfigUnreadableError extends ConfigError {
+  constructor(
+    source: string,
+    readonly failure: string,
+  ) {
+    super(source, [{ path: '(root)', reason: `cannot read file: ${failure}` }]);
+    this.name = 'ConfigUnreadableError';
+  }
+}
+
+/**
  * schemas/config.schema.json compiled by ajv ahead of time (scripts/generate-config-validator.mjs, which also holds
  * the options: all errors, defaults, verbose errors, strict): compiling it at start-up took 120-130 ms.
  */
@@ -131,7 +145,7 @@ export async function loadConfigFile(path: string): Promise<RunwatchConfig> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(path, [{ path: '(root)', reason: `cannot read file: ${(error as NodeJS.ErrnoException).code ?? String(error)}` }]);
+    throw new ConfigUnreadableError(path, (error as NodeJS.ErrnoException).code ?? String(error));
   }
   return parseConfig(text, path);
 }

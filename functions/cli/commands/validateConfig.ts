@@ -9,12 +9,13 @@ export const validateConfigCommand: Command = {
   usage: `runwatch validate-config FILE
 
 Checks a config file (YAML or JSON) against schemas/config.schema.json and what a schema cannot say (time zones,
-dates, empty windows): prints "FILE: valid" and exits 0, or lists every problem as path: reason on stderr and exits 2.`,
+dates, empty windows): prints "FILE: valid" and exits 0, or lists every problem as path: reason on stderr and exits 2 (1 when FILE cannot
+be read).`,
   async run(args, io): Promise<number> {
     const { positionals } = parseArgs({ args: [...args], allowPositionals: true, options: {} });
     if (positionals.length !== 1) throw new UsageError('validate-config takes exactly one FILE');
     const file = positionals[0]!;
-    await loadConfigFile(file); // throws ConfigError, which main reports with exit code 2
+    await loadConfigFile(file); // throws ConfigError, which main reports with exit code 2 (1 when the file cannot be read)
     io.stdout.write(`${terminalSafe(file)}: valid\n`);
     return 0;
   },

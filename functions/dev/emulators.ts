@@ -58,7 +58,7 @@ export interface StartOptions {
 const SDK_CANDIDATES = ['/usr/lib/google-cloud-sdk', '/usr/share/google-cloud-sdk', '/opt/google-cloud-sdk', '/google-cloud-sdk'];
 const INSTALL_HINT =
   'Install the Google Cloud SDK with the emulators (`gcloud components install pubsub-emulator cloud-firestore-emulator`, ' +
-  'or the apt packages google-cloud-cli-pubsub-emulator and google-cloud-cli-firestore-emulator) and Java 11+, ' +
+  'or the apt packages google-cloud-cli-pubsub-emulator and google-cloud-cli-firestore-emulator) and Java 17 or newer, ' +
   'or set CLOUDSDK_ROOT to the SDK root.';
 
 /** Finds the emulator launchers; throws EmulatorUnavailableError naming everything that is missing. */

@@ -117,6 +117,28 @@ describe('a late restriction between an unreported `all` and a newer write setti
     expect(lastWords(live)[0]!.resolution).toMatchObject({ time: t(50), reason: 'the service was deleted' });
   });
 
+  // The service deleted between the restriction and the reopening, and created again with `all`: timestamp order
+  // compares the new service with the deleted one's restriction (evidence recreatedAfterDeleteAt). Every order gives
+  // that finding open under the same id, whichever entry reports it.
+  it.each([
+    ['reopening, restriction, delete', [0, 3, 1, 2], true],
+    ['reopening, delete, restriction', [0, 3, 2, 1], true],
+    ['delete, reopening, restriction', [0, 2, 3, 1], true],
+    ['restriction, reopening, delete', [0, 1, 3, 2], false],
+  ])('a delete between the restriction and the reopening, delivered %s: the finding timestamp order opens', async (_order, order, fromOlderWrite) => {
+    const DELETE = deleteServiceAt(t(25), SLACK_BOT);
+    const entries = [deploy(t(0), 'all'), deploy(t(20), 'internal'), DELETE, deploy(t(30), 'all')];
+    const inOrder = await findingsOf(entries);
+    const live = await findingsLive(order.map((i) => entries[i]!));
+    expect(openIds(inOrder)).toHaveLength(1);
+    expect(lastWords(inOrder)[0]!.evidence).toMatchObject({ before: 'internal', recreatedAfterDeleteAt: '2024-05-04T10:25:00.000Z' });
+    expect(ids(live)).toEqual(ids(inOrder));
+    expect(openIds(live)).toEqual(openIds(inOrder));
+    const reported = lastWords(live)[0]!;
+    expect(reported.eventTime).toBe(t(30));
+    expect(reported.evidence['reportedFrom'] !== undefined).toBe(fromOlderWrite);
+  });
+
   it('delivered in timestamp order, a newer write judged while the restriction waited for its rollout is reported once', async () => {
     // 10:20 waits for its system events; 10:30 (the ingress alone: judged as it comes) is judged against it and
     // reports itself, 10:40 closes that; 10:20, judged last, is late, and must not report 10:30 again.

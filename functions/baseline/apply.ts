@@ -116,7 +116,8 @@ const KEPT_BY_DELETE = ['serviceAccount', 'repositories', 'repositoriesN', 'ingr
  * Binary Authorization policy, the VPC egress): recorded for every deploy, even one about a deleted service that
  * arrives after its delete, so arrival order does not change what a re-created service is compared with.
  */
-function recordCarriedFacts(target: MutableBaseline, change: DeployChange, n: number, { record }: BaselineEdits): void {
+function recordCarriedFacts(target: MutableBaseline, change: DeployChange, n: number, edits: BaselineEdits): void {
+  const { record } = edits;
   const t = change.timeMs;
   recordRepositories(target, change.images, t, n);
   if (change.serviceAccount) target.serviceAccount = record(target.serviceAccount, t, describeServiceAccount(change.serviceAccount), n);
@@ -126,14 +127,38 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, n: nu
   if (change.vpcEgress) target.vpcEgress = record(target.vpcEgress ?? [], t, change.vpcEgress, n);
   if (change.codeLoadingEnv) target.codeLoadingEnv = record(target.codeLoadingEnv ?? [], t, codeLoadingKeys(change.codeLoadingEnv), n);
   // A guard's history starts with the first write that turns it on (applied, or still waiting for its rollout): most
-  // services never use IAP or disable their URL, and their baselines (and every deploy of them) carry nothing for it.
-  // (An off before any on raises nothing.)
+  // services never use IAP, and their baselines (and every deploy of them) carry nothing for it. (An off before any on
+  // raises nothing.) The default URL keeps one point before that (defaultUrlAfter).
   if (change.iapEnabled !== undefined && (change.iapEnabled || guardKnown(target, target.iapEnabled, (write) => write.iapEnabled))) {
     target.iapEnabled = record(target.iapEnabled ?? [], t, change.iapEnabled, n);
   }
-  if (change.defaultUrlDisabled !== undefined && (change.defaultUrlDisabled || guardKnown(target, target.defaultUrlDisabled, (write) => write.defaultUrlDisabled))) {
-    target.defaultUrlDisabled = record(target.defaultUrlDisabled ?? [], t, change.defaultUrlDisabled, n);
-  }
+  if (change.defaultUrlDisabled !== undefined) target.defaultUrlDisabled = defaultUrlAfter(target, change, n, edits);
+}
+
+/**
+ * The default URL's history after a write that says whether it is disabled. Until a write that disables it is known
+ * (applied, or still waiting), only the two newest writes that left it on are kept (newer ones push the older out; an
+ * older one than both changes nothing): most services never disable their URL, and a write that keeps it on raises
+ * nothing then. What a disable arriving after them is compared with (default-url-enabled reports the first of them
+ * after it, when it is known to be the first: not the older of two, which may have had others before it). Once a
+ * disable is known, every write counts. (A history with a disable, or of more than two points, is one a disable
+ * started, whatever HISTORY_LIMIT has dropped since.)
+ */
+function defaultUrlAfter(target: MutableBaseline, change: DeployChange, n: number, { record }: BaselineEdits): readonly TimePoint<boolean>[] {
+  const history = target.defaultUrlDisabled;
+  const disabled = change.defaultUrlDisabled!;
+  // (Asked before recording: the store may let the history change in place.)
+  const everyWrite = disabled || disableKnown(history) || someWaitingWrite(target.rollouts, (write) => write.defaultUrlDisabled === true);
+  const recorded = record(history ?? [], change.timeMs, disabled, n);
+  return everyWrite || recorded.length <= URL_ON_KEPT ? recorded : recorded.slice(-URL_ON_KEPT);
+}
+
+/** How many writes that left the default URL on a history keeps before a disable is known (defaultUrlAfter). */
+const URL_ON_KEPT = 2;
+
+/** True when a default URL history is one a disable started (defaultUrlAfter): every write since is in it. */
+function disableKnown(history: readonly TimePoint<boolean>[] | undefined): boolean {
+  return history !== undefined && (history.length > URL_ON_KEPT || history.some((point) => point.v));
 }
 
 /** What the baseline keeps of a revision's code-loading variables: sorted codeLoadingKey keys. */
@@ -143,7 +168,7 @@ export function codeLoadingKeys(variables: readonly CodeLoadingVar[]): readonly 
 }
 const NO_KEYS: readonly string[] = Object.freeze([]);
 
-/** A guard (IAP, the default URL disabled) was ever on for this service: in its history, or in a write still waiting. */
+/** A guard (IAP) was ever on for this service: in its history, or in a write still waiting. */
 function guardKnown(target: MutableBaseline, history: readonly TimePoint<boolean>[] | undefined, pick: (write: DeployChange) => boolean | undefined): boolean {
   if (history) return true;
   return someWaitingWrite(target.rollouts, (write) => pick(write) === true);

@@ -19,6 +19,9 @@
 //           the URL again is reported and closed at once; it stays open when the URL is on again at the newest point
 //           and no open finding says so (the write that turned it on again was judged while this one waited for its
 //           rollout, and raised nothing: revision.ts settingRiskInForce).
+//           A disable that arrives after a newer write turned the URL on where it was on already or not known (that
+//           write raised nothing) reports that write's finding for it (turnedOnAfter, forNewerWrite: its time and id,
+//           principal unknown), closed at once by a newer disable or ingress restriction, or a delete after it.
 // Blind spots: a service's first known write sets the baseline, so a service created (or first seen) with its
 //           default URL on raises nothing: that is Cloud Run's default. A service deleted and created again under
 //           the name with its URL on is compared with the deleted one (evidence `recreatedAfterDeleteAt`). A write
@@ -27,15 +30,21 @@
 //           A URL turned on while the ingress keeps the internet out (`internal`, `internal-and-cloud-load-balancing`)
 //           raises nothing; restricting the ingress later resolves a finding (ingress-opened reports the ingress
 //           opened again afterwards). Domain mappings (which also bypass a load balancer) are not read.
-//           The baseline keeps no history of the default URL until a write that disables the URL is known (most services never
-//           do): when that write arrives after later writes that turned it back on, those are not compared with it (the
-//           next such write is).
+//           Until a write that disables the URL is known (most services never do), the baseline keeps only the two
+//           newest writes that left it on: a disable that arrives after two or more of them reports none (the older
+//           kept may have had others before it, the first after the disable). The finding a late disable reports for a
+//           newer write is left out when another disable before that write is known (it may have reported itself:
+//           arrival order is not kept), when a write after the disable still waits for its rollout and sets the URL
+//           before that write, or disables it or restricts the ingress at all (what the history holds after the disable
+//           is not whole yet), and its principal exceptions cannot apply (who made it is unknown). A write between the
+//           disable and the newer one that arrives after both (not yet known when the disable is judged) leaves that
+//           finding open beside its own.
 import { normalizeTimestamp } from '../audit/entry.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween } from '../baseline/state.js';
-import type { Ingress } from '../model/change.js';
+import { changedAfter, deletedBetween, isAfter, isBefore, pointAfter, pointAt, type ChangeInstant, type ServiceBaseline } from '../baseline/state.js';
+import type { DeployChange, Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, riskInForce, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers } from './revision.js';
+import { callersEvidence, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, riskInForce, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 const TITLE = 'Cloud Run default URL turned back on';
@@ -48,8 +57,11 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
   changeKinds: ['deploy', 'delete'],
   closedByDelete: true,
   serviceSettings: true,
+  reportsForNewerWrites: true,
   detect({ change, baseline }): Detection[] {
-    if (change.kind !== 'deploy' || change.defaultUrlDisabled !== false) return [];
+    if (change.kind !== 'deploy') return [];
+    if (change.defaultUrlDisabled === true) return turnedOnAfter(change, baseline);
+    if (change.defaultUrlDisabled !== false) return [];
     const beforePoint = settingBefore(baseline, baseline?.defaultUrlDisabled, change, (write) => write.defaultUrlDisabled);
     if (beforePoint?.v !== true) return [];
     const ingress = change.ingress ?? (settingBefore(baseline, baseline?.ingress, change, (write) => write.ingress)?.v as Ingress | undefined);
@@ -58,8 +70,6 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
     const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint, change);
     const who = change.principal?.id ?? 'An unknown principal';
     const unauthenticated = unauthenticatedCallers(change, baseline);
-    const callers = unauthenticated.why ? ` It can be called without an identity (${unauthenticated.why}): the load balancer was the only control in front of it.` : ' Callers still need the invoker role.';
-    const ingressNote = ingress === undefined ? ' (its ingress is not known here: this holds if it is all)' : '';
     return [
       {
         severity: unauthenticated.why ? 'HIGH' : 'MEDIUM',
@@ -67,7 +77,7 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
         summary:
           `${who} turned the default run.app URL of ${serviceLabel(change.target)} back on` +
           `${recreatedAfterDeleteAt ? ` (created again with it after the service that had it disabled was deleted at ${recreatedAfterDeleteAt})` : ''}: ` +
-          `requests from the internet reach it at its run.app address directly, past the load balancer in front of it (its Cloud Armor policy, IAP, logging)${ingressNote}.${callers}`,
+          `requests from the internet reach it at its run.app address directly, past the load balancer in front of it (its Cloud Armor policy, IAP, logging)${ingressNote(ingress)}.${callersSentence(unauthenticated)}`,
         evidence: {
           before: 'default URL disabled',
           after: 'default URL on',
@@ -77,12 +87,8 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
           ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
         },
         dedupKey: [baselineKey(change.target), 'default-url', change.time],
-        // A late entry: closed at once when a newer write already disabled the URL again or restricted the ingress
-        // (unless the URL is on again at the newest point and no open finding says so: settingRiskInForce).
-        ...earlierEnd(
-          settingRiskInForce(baseline, baseline?.defaultUrlDisabled, change, (disabled) => disabled, () => URL_DISABLED_REASON, 'default-url-enabled'),
-          riskInForce(baseline?.ingress, change, (newer) => newer !== 'all', ingressRestrictedReason),
-        ),
+        // A late entry: closed at once when a newer write already disabled the URL again or restricted the ingress.
+        ...risk(baseline, change),
       },
     ];
   },
@@ -98,6 +104,91 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
     return open.filter((o) => (normalizeTimestamp(o.finding.eventTime)?.ms ?? Infinity) < change.timeMs).map((o) => ({ id: o.finding.id, reason }));
   },
 };
+
+/**
+ * A disable (`change`) that arrives after a newer write turned the default URL on where it was on already or not known
+ * (the service's first known value, Cloud Run's default): that newer write was judged against it and raised nothing,
+ * though in timestamp order it turned on the URL this write had disabled. Its finding is raised here, for it (its
+ * time, the dedup key it has in timestamp order: forNewerWrite), from what the baseline keeps of it (apply.ts
+ * defaultUrlAfter): its value and time, not its entry. Nothing when the point after this one disables too, when the
+ * newer write may have reported itself (another disable before it is known), or when the ingress at it kept the
+ * internet out.
+ */
+function turnedOnAfter(change: DeployChange, baseline: ServiceBaseline | undefined): Detection[] {
+  const history = baseline?.defaultUrlDisabled;
+  const next = pointAfter(history, change);
+  if (next === undefined || next.v !== false) return [];
+  // The oldest point of several may have had others before it that are not kept (before a disable is known only the
+  // two newest writes that left the URL on are: apply.ts defaultUrlAfter; after, HISTORY_LIMIT): the first write
+  // after this one that turned the URL on is not known, and a finding for another would have another id.
+  if (next === history![0] && history!.length > 1) return [];
+  const at = newerWriteAt(next);
+  // A write after this one still waits for its rollout (the history after this one is not whole yet): one that sets
+  // the URL before the newer write may be the first after this one (judged later, against it: it reports itself); one
+  // that disables it or restricts the ingress may end the newer write's risk.
+  if (laterWriteWaiting(baseline, change, (write) => write.defaultUrlDisabled !== undefined, at)) return [];
+  if (laterWriteWaiting(baseline, change, (write) => write.defaultUrlDisabled === true || (write.ingress !== undefined && write.ingress !== 'all'))) return [];
+  if (newerWriteMayHaveReported(baseline, baseline?.defaultUrlDisabled, change, at, (disabled) => disabled, (write) => write.defaultUrlDisabled, 'default-url-enabled')) return [];
+  const ingress = ingressAt(change, baseline, at);
+  if (ingress !== undefined && ingress !== 'all') return [];
+  const recreatedAfterDeleteAt = deletedBetween(baseline, pointAt(change, true), at);
+  const unauthenticated = unauthenticatedCallersAt(baseline, at);
+  return [
+    {
+      severity: unauthenticated.why ? 'HIGH' : 'MEDIUM',
+      title: TITLE,
+      summary:
+        `A write at ${at.time} (its entry is not kept: who made it is unknown) turned the default run.app URL of ${serviceLabel(change.target)} back on` +
+        `${recreatedAfterDeleteAt ? ` (created again with it after the service that had it disabled was deleted at ${recreatedAfterDeleteAt})` : ''}: ` +
+        `requests from the internet reach it at its run.app address directly, past the load balancer in front of it (its Cloud Armor policy, IAP, logging)${ingressNote(ingress)}. ` +
+        `Reported from an older write that disabled it and arrived after it.${callersSentence(unauthenticated)}`,
+      evidence: {
+        before: 'default URL disabled',
+        after: 'default URL on',
+        ingress: ingress ?? 'unknown',
+        reportedFrom: 'an older write that arrived later',
+        ...callersEvidence(unauthenticated),
+        ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
+      },
+      dedupKey: [baselineKey(change.target), 'default-url', at.time],
+      unknown: ['principal', 'revision'],
+      forNewerWrite: at,
+      // Closed at once when a write newer than it disabled the URL again or restricted the ingress.
+      ...risk(baseline, at),
+    },
+  ];
+}
+
+/**
+ * The ingress in force at a newer write known only from its point (at `at`): its own where the baseline holds one at
+ * its instant, else the newest before it of the baseline's, the writes still waiting and the late write `change`'s.
+ */
+function ingressAt(change: DeployChange, baseline: ServiceBaseline | undefined, at: ChangeInstant): Ingress | undefined {
+  const own = baseline?.ingress.find((point) => !isBefore(point, at) && !isAfter(point, at));
+  if (own) return own.v as Ingress;
+  let point = settingBefore(baseline, baseline?.ingress, at, (write) => write.ingress);
+  if (change.ingress !== undefined && (point === undefined || isBefore(point, change))) point = pointAt(change, change.ingress);
+  return point?.v as Ingress | undefined;
+}
+
+function ingressNote(ingress: Ingress | undefined): string {
+  return ingress === undefined ? ' (its ingress is not known here: this holds if it is all)' : '';
+}
+
+function callersSentence(unauthenticated: UnauthenticatedCallers): string {
+  return unauthenticated.why ? ` It can be called without an identity (${unauthenticated.why}): the load balancer was the only control in front of it.` : ' Callers still need the invoker role.';
+}
+
+/**
+ * A turn-on at `at` judged late: closed at once when a newer write already disabled the URL again or restricted the
+ * ingress (unless the URL is on again at the newest point and no open finding says so: settingRiskInForce).
+ */
+function risk(baseline: ServiceBaseline | undefined, at: ChangeInstant): Risk {
+  return earlierEnd(
+    settingRiskInForce(baseline, baseline?.defaultUrlDisabled, at, (disabled) => disabled, () => URL_DISABLED_REASON, 'default-url-enabled'),
+    riskInForce(baseline?.ingress, at, (newer) => newer !== 'all', ingressRestrictedReason),
+  );
+}
 
 const URL_DISABLED_REASON = 'its default URL is disabled again';
 const URL_DISABLED_AGAIN = settingRestored((baseline) => baseline?.defaultUrlDisabled, (change) => change.defaultUrlDisabled === true, () => URL_DISABLED_REASON);

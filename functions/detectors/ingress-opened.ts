@@ -37,11 +37,10 @@
 //           the severity (it is reported by public-invoker-grant). Network paths (VPC Service Controls, firewall
 //           rules on a load balancer) are not seen.
 import { baselineKey } from '../baseline/store.js';
-import { deletedBetween, isBefore, pointAfter, pointAt, pointTime, type ServiceBaseline } from '../baseline/state.js';
-import { sameEntry, type DeployChange, type Ingress } from '../model/change.js';
-import { someWaitingWrite } from '../correlate/rollout.js';
+import { deletedBetween, pointAfter, pointAt, type ServiceBaseline } from '../baseline/state.js';
+import type { DeployChange, Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
+import { callersEvidence, newerWriteAt, newerWriteMayHaveReported, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
 import type { Detection, Detector } from './types.js';
 
 /** What each restricted ingress kept out, in the words of the finding. */
@@ -69,17 +68,10 @@ function reopenedAfter(change: DeployChange, restricted: Exclude<Ingress, 'all'>
   if (next === undefined || next.v !== 'all') return [];
   const before = settingBefore(baseline, baseline?.ingress, change, (write) => write.ingress)?.v;
   if (before !== undefined && before !== 'all') return [];
-  // The newer write's canonical timestamp, as its own entry's `time` reads (pointTime of pointAt gives it back).
-  const at = { timeMs: next.t, time: pointTime(next) };
-  // It raised nothing only if it was judged against `all` or nothing: certain when no other ingress before it (known
-  // now, applied or waiting) is restricted. One that is may have been known when it was judged (what came when is not
-  // kept): it may have reported itself, and is left alone (a second report of its finding would repeat it).
-  if ((baseline?.ingress ?? []).some((point) => point.v !== 'all' && isBefore(point, at))) return [];
-  const restrictedWaiting = (write: DeployChange): boolean =>
-    write.ingress !== undefined && write.ingress !== 'all' && isBefore(pointAt(write, write.ingress), at) && !sameEntry(write.key, change.key);
-  if (someWaitingWrite(baseline?.rollouts, restrictedWaiting)) return [];
-  // It reported itself after all: judged while this write waited for its rollout (settingBefore held this one).
-  if ((baseline?.open ?? []).some((o) => o.rule === 'ingress-opened' && o.finding.eventTime === at.time)) return [];
+  const at = newerWriteAt(next);
+  // It raised nothing only if it was judged against `all` or nothing: not when another restricted ingress before it is
+  // known (it may have reported itself).
+  if (newerWriteMayHaveReported(baseline, baseline?.ingress, change, at, (ingress) => ingress !== 'all', (write) => write.ingress, 'ingress-opened')) return [];
   const recreatedAfterDeleteAt = deletedBetween(baseline, pointAt(change, restricted), at);
   const unauthenticated = unauthenticatedCallersAt(baseline, at);
   const callers = callersSentence(unauthenticated);

@@ -4,7 +4,7 @@
 import { changedAfter, deletePoint, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, reportedFromEvents, sameOperation, someWaitingWrite, type CompletedRollout } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
-import { isJob, isService, resourceLabel, resourceNounOf, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
+import { isJob, isService, resourceLabel, resourceNounOf, sameEntry, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
 import type { Detection, OpenFinding, Resolved } from './types.js';
 
 /**
@@ -275,6 +275,55 @@ export function settingBefore<T>(
     if (isBefore(point, at) && (!newest || !isAfter(newest, write))) newest = point;
   });
   return newest;
+}
+
+/**
+ * The instant of a newer write known only from its point (Detection.forNewerWrite): its canonical timestamp, as its
+ * own entry's `time` reads (pointTime of pointAt gives it back).
+ */
+export function newerWriteAt(point: TimePoint<unknown>): { readonly timeMs: number; readonly time: string } {
+  return { timeMs: point.t, time: pointTime(point) };
+}
+
+/**
+ * For a late write (`change`) that would report the newer write at `at` on its behalf (Detection.forNewerWrite): true
+ * when that newer write may have reported itself, so it is left alone (a second report would repeat its finding). It
+ * raised nothing only if it was judged against no value that `raises` it (`raises`: the value before it that makes it
+ * a finding: a restricted ingress, the default URL disabled): certain when no such value before it is known now, in
+ * `history` or in a write still waiting for its rollout (other than `change`); one that is may have been known when it
+ * was judged (what came when is not kept). An open finding of `rule` at its time says it reported itself (judged while
+ * `change` waited for its rollout: settingBefore held it).
+ */
+export function newerWriteMayHaveReported<T>(
+  baseline: ServiceBaseline | undefined,
+  history: readonly TimePoint<T>[] | undefined,
+  change: DeployChange,
+  at: { readonly timeMs: number; readonly time: string },
+  raises: (value: T) => boolean,
+  pick: (write: DeployChange) => T | undefined,
+  rule: string,
+): boolean {
+  if ((history ?? []).some((point) => raises(point.v) && isBefore(point, at))) return true;
+  const raisingWaiting = (write: DeployChange): boolean => {
+    const value = pick(write);
+    return value !== undefined && raises(value) && isBefore(pointAt(write, value), at) && !sameEntry(write.key, change.key);
+  };
+  if (someWaitingWrite(baseline?.rollouts, raisingWaiting)) return true;
+  return (baseline?.open ?? []).some((o) => o.rule === rule && o.finding.eventTime === at.time);
+}
+
+/**
+ * True when a write still waiting for its rollout (other than `change`), later than `change` (and not later than
+ * `until`, when given), `sets` what a late write's report for a newer write reads: the history after `change` is not
+ * whole yet (that write is judged and applied when its rollout completes), so the first write after `change`, or what
+ * ended its risk, is not known.
+ */
+export function laterWriteWaiting(baseline: ServiceBaseline | undefined, change: DeployChange, sets: (write: DeployChange) => boolean, until?: ChangeInstant): boolean {
+  return someWaitingWrite(baseline?.rollouts, (write) => {
+    if (!sets(write) || sameEntry(write.key, change.key)) return false;
+    const point = pointAt(write, undefined);
+    return isAfter(point, change) && (until === undefined || !isAfter(point, until));
+  });
 }
 
 /**

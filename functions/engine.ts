@@ -669,7 +669,7 @@ export class Engine {
           // same instant, judged against what was before both): not closed by it.
           if (index < 0 || raised.some((finding) => finding.id === resolved.id)) continue;
           const [closed] = open.splice(index, 1);
-          findings.push(resolutionOf(closed!.finding, evaluation.change, resolved.reason));
+          findings.push(resolutionOf(closed!.finding, evaluation.change, resolved.reason, resolved.time));
         }
       }
     }
@@ -1298,11 +1298,11 @@ function result(outcome: Outcome): EngineResult {
 }
 
 /** The original finding, closed: same id, so every sink closes what it opened for it. */
-function resolutionOf(finding: Finding, change: Change, reason: string): Finding {
+function resolutionOf(finding: Finding, change: Change, reason: string, time = change.time): Finding {
   return {
     ...finding,
     status: 'resolved',
-    resolution: { time: change.time, principal: change.principal?.id ?? 'unknown', reason, logName: change.key.logName, insertId: change.key.insertId },
+    resolution: { time, principal: change.principal?.id ?? 'unknown', reason, logName: change.key.logName, insertId: change.key.insertId },
   };
 }
 

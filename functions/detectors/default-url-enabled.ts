@@ -22,6 +22,8 @@
 //           A disable that arrives after a newer write turned the URL on where it was on already or not known (that
 //           write raised nothing) reports that write's finding for it (turnedOnAfter, forNewerWrite: its time and id,
 //           principal unknown), closed at once by a newer disable or ingress restriction, or a delete after it.
+//           A turn-on that arrives after newer writes were judged against a disable older than it closes their open
+//           findings, at their own time (turnedOnBefore: the URL was on before them; this write reports itself).
 // Blind spots: a service's first known write sets the baseline, so a service created (or first seen) with its
 //           default URL on raises nothing: that is Cloud Run's default. A service deleted and created again under
 //           the name with its URL on is compared with the deleted one (evidence `recreatedAfterDeleteAt`). A write
@@ -36,16 +38,17 @@
 //           newer write is left out when another disable before that write is known (it may have reported itself:
 //           arrival order is not kept), when a write after the disable still waits for its rollout and sets the URL
 //           before that write, or disables it or restricts the ingress at all (what the history holds after the disable
-//           is not whole yet), and its principal exceptions cannot apply (who made it is unknown). A write between the
-//           disable and the newer one that arrives after both (not yet known when the disable is judged) leaves that
-//           finding open beside its own.
+//           is not whole yet), and its principal exceptions cannot apply (who made it is unknown). When a disable
+//           between a late turn-on and the newer write whose finding it closed arrives later still, that finding (right
+//           after all) stays closed and the late turn-on's stays open.
 import { normalizeTimestamp } from '../audit/entry.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, isAfter, isBefore, pointAfter, pointAt, type ChangeInstant, type ServiceBaseline } from '../baseline/state.js';
-import type { DeployChange, Ingress } from '../model/change.js';
+import { changedAfter, deletedBetween, isAfter, isBefore, pointAfter, pointAt, pointBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { someWaitingWrite } from '../correlate/rollout.js';
+import { sameEntry, type DeployChange, type Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { callersEvidence, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, riskInForce, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
-import type { Detection, Detector, Resolved } from './types.js';
+import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
 
 const TITLE = 'Cloud Run default URL turned back on';
 
@@ -95,13 +98,16 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
   resolves(input, open): Resolved[] {
     const restored = URL_DISABLED_AGAIN(input, open);
     if (restored.length > 0 || open.length === 0) return restored;
-    // The newest ingress known keeps the internet out: nobody reaches the run.app URL from outside any more.
     const { change, baseline } = input;
-    if (change.kind !== 'deploy' || change.ingress === undefined || change.ingress === 'all' || changedAfter(baseline?.ingress, change)) return [];
+    if (change.kind !== 'deploy') return [];
+    const onBefore = change.defaultUrlDisabled === false ? turnedOnBefore(change, baseline, open) : [];
+    // The newest ingress known keeps the internet out: nobody reaches the run.app URL from outside any more.
+    if (change.ingress === undefined || change.ingress === 'all' || changedAfter(baseline?.ingress, change)) return onBefore;
     const reason = ingressRestrictedReason(change.ingress);
     // Only findings older than the write: a deploy completed late (its rollout waited) is older than a turn-on
     // judged meanwhile, though no newer ingress is known yet.
-    return open.filter((o) => (normalizeTimestamp(o.finding.eventTime)?.ms ?? Infinity) < change.timeMs).map((o) => ({ id: o.finding.id, reason }));
+    const restricted = open.filter((o) => (normalizeTimestamp(o.finding.eventTime)?.ms ?? Infinity) < change.timeMs).map((o) => ({ id: o.finding.id, reason }));
+    return [...onBefore, ...restricted.filter((r) => !onBefore.some((o) => o.id === r.id))];
   },
 };
 
@@ -157,6 +163,36 @@ function turnedOnAfter(change: DeployChange, baseline: ServiceBaseline | undefin
       ...risk(baseline, at),
     },
   ];
+}
+
+/**
+ * A write that turns the URL on (`change`), arriving after newer writes were judged: the open findings of newer writes
+ * judged against a disable older than it (the setting just before them, applied or waiting, is a disable before
+ * `change`) named a turn-on that timestamp order does not have. The URL was on before them: `change` turned it on (and
+ * reports itself where its ingress lets the internet in). Each is closed, at its own time. Not one a late entry opened
+ * for the risk newer entries hold (OpenFinding.late: it stands for a newer write's).
+ */
+function turnedOnBefore(change: DeployChange, baseline: ServiceBaseline | undefined, open: readonly OpenFinding[]): Resolved[] {
+  return open.flatMap((o) => {
+    const time = normalizeTimestamp(o.finding.eventTime);
+    if (o.late || time === undefined) return [];
+    const at = { timeMs: time.ms, time: time.iso };
+    if (!isBefore(pointAt(change, false), at)) return [];
+    const before = urlBefore(change, baseline, at);
+    if (before?.v !== true || !isBefore(before, change)) return [];
+    return [{ id: o.finding.id, reason: `its default URL was on before it: an older write at ${change.time}, which arrived later, turned it on`, time: o.finding.eventTime }];
+  });
+}
+
+/** settingBefore of the default URL at `at`, the waiting writes but `change` itself included. */
+function urlBefore(change: DeployChange, baseline: ServiceBaseline | undefined, at: ChangeInstant): TimePoint<boolean> | undefined {
+  let newest = pointBefore(baseline?.defaultUrlDisabled, at);
+  someWaitingWrite(baseline?.rollouts, (write) => {
+    if (write.defaultUrlDisabled === undefined || sameEntry(write.key, change.key)) return;
+    const point = pointAt(write, write.defaultUrlDisabled);
+    if (isBefore(point, at) && (!newest || !isAfter(newest, write))) newest = point;
+  });
+  return newest;
 }
 
 /**

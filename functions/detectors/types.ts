@@ -71,6 +71,12 @@ export interface OpenFinding {
 export interface Resolved {
   readonly id: string;
   readonly reason: string;
+  /**
+   * When it is closed, where that is not the change's own time: a change older than the finding that shows it was
+   * never so (default-url-enabled: the URL was on before the write it names) closes it at the finding's own time, so
+   * that no resolution comes before its finding.
+   */
+  readonly time?: string;
 }
 
 export interface Detector<Id extends keyof RulesConfig = keyof RulesConfig> {

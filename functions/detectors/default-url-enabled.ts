@@ -23,7 +23,8 @@
 //           write raised nothing) reports that write's finding for it (turnedOnAfter, forNewerWrite: its time and id,
 //           principal unknown), closed at once by a newer disable or ingress restriction, or a delete after it.
 //           A turn-on that arrives after newer writes were judged against a disable older than it closes their open
-//           findings, at their own time (turnedOnBefore: the URL was on before them; this write reports itself).
+//           findings, at their own time (revision.ts supersededFindings: the URL was on before them; this write
+//           reports itself).
 // Blind spots: a service's first known write sets the baseline, so a service created (or first seen) with its
 //           default URL on raises nothing: that is Cloud Run's default. A service deleted and created again under
 //           the name with its URL on is compared with the deleted one (evidence `recreatedAfterDeleteAt`). A write
@@ -43,11 +44,10 @@
 //           after all) stays closed and the late turn-on's stays open.
 import { normalizeTimestamp } from '../audit/entry.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, isAfter, isBefore, pointAfter, pointAt, pointBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
-import { someWaitingWrite } from '../correlate/rollout.js';
-import { sameEntry, type DeployChange, type Ingress } from '../model/change.js';
+import { changedAfter, deletedBetween, isAfter, isBefore, pointAfter, pointAt, type ChangeInstant, type ServiceBaseline } from '../baseline/state.js';
+import type { DeployChange, Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, riskInForce, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
+import { callersEvidence, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, riskInForce, serviceLabel, settingBefore, settingRestored, settingRiskInForce, supersededFindings, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
 import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
 
 const TITLE = 'Cloud Run default URL turned back on';
@@ -100,7 +100,8 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
     if (restored.length > 0 || open.length === 0) return restored;
     const { change, baseline } = input;
     if (change.kind !== 'deploy') return [];
-    const onBefore = change.defaultUrlDisabled === false ? turnedOnBefore(change, baseline, open) : [];
+    // The URL was on before newer writes judged against a disable older than this one: their findings were never so.
+    const onBefore = change.defaultUrlDisabled === false ? urlOnBefore(change, baseline, open) : [];
     // The newest ingress known keeps the internet out: nobody reaches the run.app URL from outside any more.
     if (change.ingress === undefined || change.ingress === 'all' || changedAfter(baseline?.ingress, change)) return onBefore;
     const reason = ingressRestrictedReason(change.ingress);
@@ -166,33 +167,12 @@ function turnedOnAfter(change: DeployChange, baseline: ServiceBaseline | undefin
 }
 
 /**
- * A write that turns the URL on (`change`), arriving after newer writes were judged: the open findings of newer writes
- * judged against a disable older than it (the setting just before them, applied or waiting, is a disable before
- * `change`) named a turn-on that timestamp order does not have. The URL was on before them: `change` turned it on (and
- * reports itself where its ingress lets the internet in). Each is closed, at its own time. Not one a late entry opened
- * for the risk newer entries hold (OpenFinding.late: it stands for a newer write's).
+ * A write that turns the URL on (`change`), arriving after newer writes were judged against a disable older than it:
+ * the URL was on before them, and their open findings are closed (revision.ts supersededFindings).
  */
-function turnedOnBefore(change: DeployChange, baseline: ServiceBaseline | undefined, open: readonly OpenFinding[]): Resolved[] {
-  return open.flatMap((o) => {
-    const time = normalizeTimestamp(o.finding.eventTime);
-    if (o.late || time === undefined) return [];
-    const at = { timeMs: time.ms, time: time.iso };
-    if (!isBefore(pointAt(change, false), at)) return [];
-    const before = urlBefore(change, baseline, at);
-    if (before?.v !== true || !isBefore(before, change)) return [];
-    return [{ id: o.finding.id, reason: `its default URL was on before it: an older write at ${change.time}, which arrived later, turned it on`, time: o.finding.eventTime }];
-  });
-}
-
-/** settingBefore of the default URL at `at`, the waiting writes but `change` itself included. */
-function urlBefore(change: DeployChange, baseline: ServiceBaseline | undefined, at: ChangeInstant): TimePoint<boolean> | undefined {
-  let newest = pointBefore(baseline?.defaultUrlDisabled, at);
-  someWaitingWrite(baseline?.rollouts, (write) => {
-    if (write.defaultUrlDisabled === undefined || sameEntry(write.key, change.key)) return;
-    const point = pointAt(write, write.defaultUrlDisabled);
-    if (isBefore(point, at) && (!newest || !isAfter(newest, write))) newest = point;
-  });
-  return newest;
+function urlOnBefore(change: DeployChange, baseline: ServiceBaseline | undefined, open: readonly OpenFinding[]): Resolved[] {
+  const reason = `its default URL was on before it: an older write at ${change.time}, which arrived later, turned it on`;
+  return supersededFindings(change, baseline, open, baseline?.defaultUrlDisabled, (write) => write.defaultUrlDisabled, (disabled) => disabled, reason, () => false);
 }
 
 /**

@@ -20,13 +20,18 @@
 //           again was judged while this one waited for its rollout, and raised nothing: settingRiskInForce).
 //           A restriction that arrives after a newer write set `all` again where the ingress was `all` or unknown
 //           (that write raised nothing) reports that write's finding for it (reopenedAfter, forNewerWrite: its time
-//           and id, principal unknown), closed at once by a newer restriction or a delete after it.
+//           and id, principal unknown), closed at once by a newer restriction or a delete after it. An opening that
+//           arrives after newer writes were judged against a restriction older than it closes their open findings,
+//           at their own time (revision.ts supersededFindings: the ingress was `all` before them; this write reports
+//           itself), unless a restriction after them is known (the finding stands for the ingress opened again since).
 // Blind spots: a service's first known write sets the baseline, so a service created with (or first seen at)
 //           `all` raises nothing: `all` is Cloud Run's default. The finding a late restriction reports for a newer
 //           write is left out when another restricted ingress before that write is known (it may have reported
 //           itself: arrival order is not kept), or when its risk is gone already and the restriction waited for
 //           its rollout (engine.ts: the newer write may have been judged against it and reported itself), and its
-//           principal exceptions cannot apply (who made it is unknown).
+//           principal exceptions cannot apply (who made it is unknown). When a restriction between a late opening
+//           and the newer write whose finding it closed arrives later still, that finding (right after all) stays
+//           closed and the late opening's stays open.
 //           (A service deleted and created again under the name is compared with the deleted one's ingress, evidence
 //           `recreatedAfterDeleteAt`: a load balancer's
 //           serverless NEG still sends to the name; a v2 UpdateService with `allowMissing` that leaves the ingress
@@ -37,11 +42,11 @@
 //           the severity (it is reported by public-invoker-grant). Network paths (VPC Service Controls, firewall
 //           rules on a load balancer) are not seen.
 import { baselineKey } from '../baseline/store.js';
-import { deletedBetween, pointAfter, pointAt, type ServiceBaseline } from '../baseline/state.js';
+import { deletedBetween, pointAfter, pointAt, type ChangeInstant, type ServiceBaseline } from '../baseline/state.js';
 import type { DeployChange, Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, newerWriteAt, newerWriteMayHaveReported, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
-import type { Detection, Detector } from './types.js';
+import { callersEvidence, endedAfter, newerWriteAt, newerWriteMayHaveReported, serviceLabel, settingBefore, settingRestored, settingRiskInForce, supersededFindings, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
+import type { Detection, Detector, Resolved } from './types.js';
 
 /** What each restricted ingress kept out, in the words of the finding. */
 const PERIMETER: Readonly<Record<Exclude<Ingress, 'all'>, string>> = {
@@ -135,9 +140,21 @@ export const ingressOpened: Detector<'ingress-opened'> = {
       },
     ];
   },
-  resolves: settingRestored(
-    (baseline) => baseline?.ingress,
-    (change) => change.ingress !== undefined && change.ingress !== 'all',
-    (change) => `its ingress is ${change.ingress} again`,
-  ),
+  resolves(input, open): Resolved[] {
+    const { change, baseline } = input;
+    // The ingress was `all` before newer writes judged against a restriction older than this one: their findings
+    // were never so.
+    if (change.kind === 'deploy' && change.ingress === 'all') {
+      const restricted = (ingress: string): boolean => ingress !== 'all';
+      const restrictedAfter = (at: ChangeInstant): boolean => endedAfter(baseline, baseline?.ingress, at, (write) => write.ingress, restricted);
+      return supersededFindings(change, baseline, open, baseline?.ingress, (write) => write.ingress, restricted, `its ingress was all before it: an older write at ${change.time}, which arrived later, opened it`, restrictedAfter);
+    }
+    return RESTRICTED_AGAIN(input, open);
+  },
 };
+
+const RESTRICTED_AGAIN = settingRestored(
+  (baseline) => baseline?.ingress,
+  (change) => change.ingress !== undefined && change.ingress !== 'all',
+  (change) => `its ingress is ${change.ingress} again`,
+);

@@ -4,6 +4,7 @@
 import { changedAfter, deletePoint, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, reportedFromEvents, sameOperation, someWaitingWrite, type CompletedRollout } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
+import { normalizeTimestamp } from '../audit/entry.js';
 import { isJob, isService, resourceLabel, resourceNounOf, sameEntry, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
 import type { Detection, OpenFinding, Resolved } from './types.js';
 
@@ -323,6 +324,55 @@ export function laterWriteWaiting(baseline: ServiceBaseline | undefined, change:
     if (!sets(write) || sameEntry(write.key, change.key)) return false;
     const point = pointAt(write, undefined);
     return isAfter(point, change) && (until === undefined || !isAfter(point, until));
+  });
+}
+
+/**
+ * A write (`change`) that sets a service setting back to the value a rule reports, arriving after newer writes were
+ * judged: the open findings of the rule (`open`) for newer writes judged against a value that `raises` them (their
+ * setting just before, applied or waiting, `change` left out) older than `change` named a change timestamp order does
+ * not have: the setting was `change`'s before them (`change` reports itself where it raises). Each is closed, at its
+ * own time (no resolution comes before its finding), for `reason`. Not one a late entry opened for the risk newer
+ * entries hold (OpenFinding.late: it stands for a newer write's), nor one whose risk a newer write is known to have
+ * ended (`endedAfter` its time): open still, it stands for the risk set again since, which the write that set it may not
+ * have reported (judged against the finding's own write), and `change`'s own finding is closed at once by that end.
+ */
+export function supersededFindings<T>(
+  change: DeployChange,
+  baseline: ServiceBaseline | undefined,
+  open: readonly OpenFinding[],
+  history: readonly TimePoint<T>[] | undefined,
+  pick: (write: DeployChange) => T | undefined,
+  raises: (value: T) => boolean,
+  reason: string,
+  endedAfter: (at: ChangeInstant) => boolean,
+): Resolved[] {
+  return open.flatMap((o) => {
+    const time = normalizeTimestamp(o.finding.eventTime);
+    if (o.late || time === undefined) return [];
+    const at = { timeMs: time.ms, time: time.iso };
+    if (!isBefore(pointAt(change, undefined), at) || endedAfter(at)) return [];
+    let before = pointBefore(history, at);
+    someWaitingWrite(baseline?.rollouts, (write) => {
+      const value = pick(write);
+      if (value === undefined || sameEntry(write.key, change.key)) return;
+      const point = pointAt(write, value);
+      if (isBefore(point, at) && (!before || !isAfter(before, write))) before = point;
+    });
+    if (before === undefined || !raises(before.v) || !isBefore(before, change)) return [];
+    return [{ id: o.finding.id, reason, time: o.finding.eventTime }];
+  });
+}
+
+/**
+ * True when a value that `ends` a risk is known after `at` (to the nanosecond), in `history` or in a write still
+ * waiting for its rollout (`pick`).
+ */
+export function endedAfter<T>(baseline: ServiceBaseline | undefined, history: readonly TimePoint<T>[] | undefined, at: ChangeInstant, pick: (write: DeployChange) => T | undefined, ends: (value: T) => boolean): boolean {
+  if ((history ?? []).some((point) => ends(point.v) && isAfter(point, at))) return true;
+  return someWaitingWrite(baseline?.rollouts, (write) => {
+    const value = pick(write);
+    return value !== undefined && ends(value) && isAfter(pointAt(write, value), at);
   });
 }
 

@@ -65,6 +65,18 @@ describe('an older write that turned the default URL on, arriving after a newer 
     for (const f of live) if (f.rule === RULE && f.resolution) expect(Date.parse(f.resolution.time)).toBeGreaterThanOrEqual(Date.parse(f.eventTime));
   });
 
+  it('nothing closed when a disable after the newer write is known: its finding stands for the URL turned on again since', async () => {
+    // 10:10 judged against the first deploy's disable reports itself; 10:20 (on again) against 10:10, nothing; 10:15
+    // (disabled), late, closes nothing (10:20 is newer). 10:05 arrives last: its own finding is closed at once by
+    // 10:15, and 10:10's, closed too, would leave the URL on at the end unreported (ingress-opened's late-open seed 13).
+    const entries = [write(t(0), true), write(t(5), false), write(t(10), false), write(t(15), true), write(t(20), false)];
+    const inOrder = await findingsOf(entries);
+    const live = await findingsLive([entries[0], entries[2], entries[4], entries[3], entries[1]]);
+    expect(openIds(inOrder)).toHaveLength(1);
+    expect(openIds(live)).toHaveLength(1);
+    expect(badLifecycles(live)).toEqual([]);
+  });
+
   it('nothing closed when the older write came before the disable the newer write was judged against', async () => {
     // 10:05 turns the URL on behind an internal ingress, 10:10 disables it, 10:20 turns it on: 10:20's finding stands.
     const entries = [write(t(0), true), write(t(5), false, 'internal'), write(t(10), true), write(t(20), false)];

@@ -24,7 +24,8 @@
 //           principal unknown), closed at once by a newer disable or ingress restriction, or a delete after it.
 //           A turn-on that arrives after newer writes were judged against a disable older than it closes their open
 //           findings, at their own time (revision.ts supersededFindings: the URL was on before them; this write
-//           reports itself).
+//           reports itself), unless a disable or ingress restriction after them is known (the finding stands for the
+//           URL turned on again since).
 // Blind spots: a service's first known write sets the baseline, so a service created (or first seen) with its
 //           default URL on raises nothing: that is Cloud Run's default. A service deleted and created again under
 //           the name with its URL on is compared with the deleted one (evidence `recreatedAfterDeleteAt`). A write
@@ -47,7 +48,7 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, isAfter, isBefore, pointAfter, pointAt, type ChangeInstant, type ServiceBaseline } from '../baseline/state.js';
 import type { DeployChange, Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, riskInForce, serviceLabel, settingBefore, settingRestored, settingRiskInForce, supersededFindings, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
+import { callersEvidence, endedAfter, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, riskInForce, serviceLabel, settingBefore, settingRestored, settingRiskInForce, supersededFindings, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
 import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
 
 const TITLE = 'Cloud Run default URL turned back on';
@@ -168,11 +169,15 @@ function turnedOnAfter(change: DeployChange, baseline: ServiceBaseline | undefin
 
 /**
  * A write that turns the URL on (`change`), arriving after newer writes were judged against a disable older than it:
- * the URL was on before them, and their open findings are closed (revision.ts supersededFindings).
+ * the URL was on before them, and their open findings are closed (revision.ts supersededFindings), unless a newer
+ * disable or ingress restriction is known after them (the finding stands for the risk set again since).
  */
 function urlOnBefore(change: DeployChange, baseline: ServiceBaseline | undefined, open: readonly OpenFinding[]): Resolved[] {
+  const disabled = (value: boolean): boolean => value;
+  const ended = (at: ChangeInstant): boolean =>
+    endedAfter(baseline, baseline?.defaultUrlDisabled, at, (write) => write.defaultUrlDisabled, disabled) || endedAfter(baseline, baseline?.ingress, at, (write) => write.ingress, (ingress) => ingress !== 'all');
   const reason = `its default URL was on before it: an older write at ${change.time}, which arrived later, turned it on`;
-  return supersededFindings(change, baseline, open, baseline?.defaultUrlDisabled, (write) => write.defaultUrlDisabled, (disabled) => disabled, reason, () => false);
+  return supersededFindings(change, baseline, open, baseline?.defaultUrlDisabled, (write) => write.defaultUrlDisabled, disabled, reason, ended);
 }
 
 /**

@@ -85,7 +85,8 @@ export interface ServiceBaseline {
    */
   readonly iapEnabled?: readonly TimePoint<boolean>[];
   /**
-   * Whether the service's default `*.run.app` URL was disabled after each write that said so. It carries across a
+   * Whether the service's default `*.run.app` URL was disabled after each write that said so; until a write that
+   * disabled it is known, only the two newest writes that left it on (apply.ts defaultUrlAfter). It carries across a
    * delete, as the ingress does. Optional, as binaryAuthorization.
    */
   readonly defaultUrlDisabled?: readonly TimePoint<boolean>[];

@@ -334,7 +334,7 @@ export function laterWriteWaiting(baseline: ServiceBaseline | undefined, change:
  * not have: the setting was `change`'s before them (`change` reports itself where it raises). Each is closed, at its
  * own time (no resolution comes before its finding), for `reason`. Not one a late entry opened for the risk newer
  * entries hold (OpenFinding.late: it stands for a newer write's), nor one whose risk a newer write is known to have
- * ended (`endedAfter` its time): open still, it stands for the risk set again since, which the write that set it may not
+ * ended (`endedSince` its time): open still, it stands for the risk set again since, which the write that set it may not
  * have reported (judged against the finding's own write), and `change`'s own finding is closed at once by that end.
  */
 export function supersededFindings<T>(
@@ -345,13 +345,13 @@ export function supersededFindings<T>(
   pick: (write: DeployChange) => T | undefined,
   raises: (value: T) => boolean,
   reason: string,
-  endedAfter: (at: ChangeInstant) => boolean,
+  endedSince: (at: ChangeInstant) => boolean,
 ): Resolved[] {
   return open.flatMap((o) => {
     const time = normalizeTimestamp(o.finding.eventTime);
     if (o.late || time === undefined) return [];
     const at = { timeMs: time.ms, time: time.iso };
-    if (!isBefore(pointAt(change, undefined), at) || endedAfter(at)) return [];
+    if (!isBefore(pointAt(change, undefined), at) || endedSince(at)) return [];
     let before = pointBefore(history, at);
     someWaitingWrite(baseline?.rollouts, (write) => {
       const value = pick(write);

@@ -73,8 +73,8 @@ export interface Resolved {
   readonly reason: string;
   /**
    * When it is closed, where that is not the change's own time: a change older than the finding that shows it was
-   * never so (default-url-enabled: the URL was on before the write it names) closes it at the finding's own time, so
-   * that no resolution comes before its finding.
+   * never so (revision.ts supersededFindings: the ingress was `all`, the default URL on, before the write it names)
+   * closes it at the finding's own time, so that no resolution comes before its finding.
    */
   readonly time?: string;
 }

@@ -11,6 +11,7 @@ import type { Finding } from '../../functions/findings/finding.js';
 import { pointAt, pointTime } from '../../functions/baseline/state.js';
 import { normalizeTimestamp } from '../../functions/audit/entry.js';
 import { at, byPrincipal, deleteServiceAt, editV1Services, renamed, SLACK_BOT, STOREFRONT_AS_SLACK_BOT, synthetic, withOperationId, type Json } from '../support/entries.js';
+import { consoleDeploy } from '../support/consoleDeploys.js';
 import { config, findingsLive, findingsOf } from '../support/run.js';
 
 const RULE = 'ingress-opened';
@@ -169,6 +170,22 @@ describe('a late restriction between an unreported `all` and a newer write setti
     const cfg = config({ rules: { [RULE]: { exceptions: [{ project: SLACK_BOT.project }] } } });
     const entries = [deploy(t(0), 'all'), deploy(t(20), 'internal'), deploy(t(30), 'all')];
     expect(ids(await findingsLive([entries[0], entries[2], entries[1]], cfg))).toEqual([]);
+  });
+
+  it('console deploys: no report for a newer write while a write between the restriction and it still waits for its rollout', async () => {
+    // The first deploy at all; 23:05 restricts to internal, 23:10 opens to all (its write delivered after its revision
+    // event), 23:15 sets all (waits: no events logged), 23:20 sets all. 23:05, judged late, must not take 23:20 for the
+    // first write after it: 23:10 is (it reports itself when it comes), 23:15 still waits. Seen a second apart.
+    const a = 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com';
+    const b = 'ci-admin@test-project-1234.iam.gserviceaccount.com';
+    const consoleWrite = (k: number, identity: string, ingress: string, events: number): Json[] => consoleDeploy(k, identity, { checkOff: false, ingress }, events);
+    const [first, d1, d2, d3, d4] = [consoleWrite(0, a, 'all', 2), consoleWrite(1, a, 'internal', 1), consoleWrite(2, b, 'all', 1), consoleWrite(3, b, 'all', 0), consoleWrite(4, a, 'all', 0)];
+    const delivered = [...first!, d2![1]!, d3![0]!, d1![1]!, d4![0]!, d1![0]!, d2![0]!];
+    const inOrder = await findingsOf([...first!, ...d1!, ...d2!, ...d3!, ...d4!]);
+    const live = await findingsLive(delivered, undefined, undefined, 1000);
+    expect(openIds(inOrder)).toHaveLength(1);
+    expect(openIds(live)).toEqual(openIds(inOrder));
+    expect(live.some((f) => f.rule === RULE && f.evidence['reportedFrom'] !== undefined)).toBe(false);
   });
 
   describe('nothing more', () => {

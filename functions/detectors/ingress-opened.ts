@@ -28,7 +28,9 @@
 //           `all` raises nothing: `all` is Cloud Run's default. The finding a late restriction reports for a newer
 //           write is left out when another restricted ingress before that write is known (it may have reported
 //           itself: arrival order is not kept), or when its risk is gone already and the restriction waited for
-//           its rollout (engine.ts: the newer write may have been judged against it and reported itself), and its
+//           its rollout (engine.ts: the newer write may have been judged against it and reported itself), or when a
+//           write after the restriction still waits for its rollout and sets the ingress before that write, or
+//           restricts it at all (what the history holds after the restriction is not whole yet), and its
 //           principal exceptions cannot apply (who made it is unknown). When a restriction between a late opening
 //           and the newer write whose finding it closed arrives later still, that finding (right after all) stays
 //           closed and the late opening's stays open.
@@ -45,7 +47,7 @@ import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, pointAfter, pointAt, type ChangeInstant, type ServiceBaseline } from '../baseline/state.js';
 import type { DeployChange, Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, endedAfter, newerWriteAt, newerWriteMayHaveReported, serviceLabel, settingBefore, settingRestored, settingRiskInForce, supersededFindings, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
+import { callersEvidence, endedAfter, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, serviceLabel, settingBefore, settingRestored, settingRiskInForce, supersededFindings, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /** What each restricted ingress kept out, in the words of the finding. */
@@ -74,6 +76,11 @@ function reopenedAfter(change: DeployChange, restricted: Exclude<Ingress, 'all'>
   const before = settingBefore(baseline, baseline?.ingress, change, (write) => write.ingress)?.v;
   if (before !== undefined && before !== 'all') return [];
   const at = newerWriteAt(next);
+  // A write after this one still waits for its rollout (the history after this one is not whole yet): one that sets
+  // the ingress before the newer write may be the first after this one (judged later, against it: it reports itself);
+  // one that restricts it may end the newer write's risk.
+  if (laterWriteWaiting(baseline, change, (write) => write.ingress !== undefined, at)) return [];
+  if (laterWriteWaiting(baseline, change, (write) => write.ingress !== undefined && write.ingress !== 'all')) return [];
   // It raised nothing only if it was judged against `all` or nothing: not when another restricted ingress before it is
   // known (it may have reported itself).
   if (newerWriteMayHaveReported(baseline, baseline?.ingress, change, at, (ingress) => ingress !== 'all', (write) => write.ingress, 'ingress-opened')) return [];

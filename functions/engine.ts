@@ -60,6 +60,16 @@ import { findingBytes, jsonBytesOnce } from './jsonBytes.js';
 interface RuleDetection {
   readonly rule: RuleId;
   readonly detection: Detection;
+  /** The index of the rule exception (`rules.<rule>.exceptions[i]`) that covers it: held back, never reported. */
+  readonly heldBackBy?: number;
+}
+
+/** A finding a rule exception kept from the output (replay's summary counts them per exception; detect logs them). */
+export interface HeldBack {
+  readonly rule: RuleId;
+  /** Its index in `rules.<rule>.exceptions`. */
+  readonly exception: number;
+  readonly finding: Pick<Finding, 'id' | 'principal' | 'project' | 'service' | 'eventTime'>;
 }
 
 /** One evaluated change, as evaluated (a rollout merges two halves), and how its rollout went. */
@@ -99,6 +109,11 @@ export type EngineNote =
 export interface EntryKeys {
   readonly storeKey: string;
   readonly seenKey: string;
+}
+
+export interface EngineOptions {
+  /** Told of each finding a rule exception held back, once its transaction is committed (replay's summary). */
+  readonly onHeldBack?: (heldBack: HeldBack) => void;
 }
 
 export interface EngineResult {
@@ -157,19 +172,19 @@ export function storeKeyOf(change: Change): string {
 }
 
 /**
- * True when one of the rule's exceptions matches the change (every field given in it must match). A change to a
+ * The first of the rule's exceptions that matches the change (every field given in it must match), by its index. A change to a
  * whole project, folder or organization (their IAM) has no service: an exception naming services never covers it
  * (`project` does; for a folder or organization it is matched against `folders/F` or `organizations/O`).
  */
-function isExempt(exceptions: readonly RuleException[], change: Change): boolean {
+function exemptBy(exceptions: readonly RuleException[], change: Change): number | undefined {
   const projectWide = isWideIamChange(change);
-  for (const exception of exceptions) {
+  for (const [index, exception] of exceptions.entries()) {
     if (exception.principal !== undefined && !(change.principal && principalExempt(exception.principal, change.principal))) continue;
     if (exception.project !== undefined && !globMatches(exception.project, change.target.project)) continue;
     if (exception.service !== undefined && (projectWide || !globMatches(exception.service, `${change.target.project}/${change.target.service}`))) continue;
-    return true;
+    return index;
   }
-  return false;
+  return undefined;
 }
 
 /** `change` as made by an unknown principal: a principal exception never covers it. */
@@ -202,20 +217,22 @@ function severityOf(detector: Detector, configured: Severity | undefined, detect
   return raised && severityRank(configured) > severityRank(detected) ? configured : detected;
 }
 
-/** Runs every enabled, non-exempt rule on one change. Pure. */
+/**
+ * Runs every enabled rule on one change. Pure. A detection a rule exception covers is returned with the exception's
+ * index (RuleDetection.heldBackBy): it is never reported and opens nothing, but replay counts it (EngineOptions.onHeldBack).
+ */
 function detect(change: Change, baseline: ServiceBaseline | undefined, config: RunwatchConfig): RuleDetection[] {
   const out: RuleDetection[] = [];
   for (const detector of REGISTERED) {
     if (!detector.changeKinds.includes(change.kind)) continue;
     const settings = config.rules[detector.id] as RuleSettings;
     if (!settings.enabled) continue;
-    // An exempt change is still judged for what it reports on behalf of a newer write (Detection.forNewerWrite): not
-    // made by its principal, who is unknown; only the exceptions that hold without one (project, service) cover it.
-    const exempt = isExempt(settings.exceptions, change);
-    if (exempt && !detector.reportsForNewerWrites) continue;
+    // A detection for a newer write (Detection.forNewerWrite) is not made by the change's principal, who is unknown
+    // for it: only the exceptions that hold without one (project, service) cover it.
+    const exempt = settings.exceptions.length > 0 ? exemptBy(settings.exceptions, change) : undefined;
     for (const detection of detector.detect({ change, baseline, settings: settings as never, config })) {
-      if (detection.forNewerWrite ? isExempt(settings.exceptions, withoutPrincipal(change)) : exempt) continue;
-      out.push({ rule: detector.id, detection });
+      const heldBackBy = detection.forNewerWrite && exempt !== undefined ? exemptBy(settings.exceptions, withoutPrincipal(change)) : exempt;
+      out.push(heldBackBy === undefined ? { rule: detector.id, detection } : { rule: detector.id, detection, heldBackBy });
     }
   }
   return out;
@@ -512,9 +529,17 @@ export class Engine {
    */
   private readonly syncEdits: BaselineEdits;
 
+  /**
+   * The findings rule exceptions held back in the transaction body running now (evaluate adds to it). Set at the start
+   * of each body: a body runs synchronously, start to end, so no other transaction's can come between; a body the
+   * store runs again (a Firestore retry) starts afresh, and only the outcome the store committed is reported.
+   */
+  private heldBack: HeldBack[] | undefined;
+
   constructor(
     private readonly config: RunwatchConfig,
     private readonly store: BaselineStore,
+    private readonly options: EngineOptions = {},
   ) {
     this.waitMs = config.correlation.waitSeconds * 1000;
     this.syncEdits = store.changesInPlace === true ? IN_PLACE_EDITS : COPY_EDITS;
@@ -534,7 +559,8 @@ export class Engine {
     // A deferred transaction completed rollouts (a delete's, see changeStep) without applying the entry: again.
     for (let turn = 0; ; turn++) {
       const outcome = await this.store.transact(keys.storeKey, this.changeTransaction(change, keys.seenKey, nowMs, COPY_EDITS), hook(publish), keys.seenKey);
-      if (outcome.deferred !== true) return result(earlier.length === 0 ? outcome : { ...outcome, findings: [...earlier, ...outcome.findings] });
+      if (outcome.deferred !== true) return this.result(earlier.length === 0 ? outcome : { ...outcome, findings: [...earlier, ...outcome.findings] });
+      this.told(outcome);
       earlier.push(...outcome.findings);
       if (turn > ROLLOUT_LIMIT) throw new Error(`entry ${keys.seenKey} of ${keys.storeKey} still waits for rollouts to complete after ${turn + 1} transactions`);
     }
@@ -545,7 +571,8 @@ export class Engine {
     const earlier: Finding[] = [];
     for (let turn = 0; ; turn++) {
       const outcome = this.syncStore().transactSync(keys.storeKey, this.changeTransaction(change, keys.seenKey, nowMs, this.syncEdits));
-      if (outcome.deferred !== true) return result(earlier.length === 0 ? outcome : { ...outcome, findings: [...earlier, ...outcome.findings] });
+      if (outcome.deferred !== true) return this.result(earlier.length === 0 ? outcome : { ...outcome, findings: [...earlier, ...outcome.findings] });
+      this.told(outcome);
       earlier.push(...outcome.findings);
       if (turn > ROLLOUT_LIMIT) throw new Error(`entry ${keys.seenKey} of ${keys.storeKey} still waits for rollouts to complete after ${turn + 1} transactions`);
     }
@@ -560,12 +587,12 @@ export class Engine {
    * `baselineKey(observation.target)` and `entryDigest(observation.key)`.
    */
   async processObservation(observation: RevisionObservation, keys: EntryKeys, nowMs: number, publish?: Publish): Promise<EngineResult> {
-    return result(await this.store.transact(keys.storeKey, this.observationTransaction(observation, keys.seenKey, nowMs, true, COPY_EDITS), hook(publish), keys.seenKey));
+    return this.result(await this.store.transact(keys.storeKey, this.observationTransaction(observation, keys.seenKey, nowMs, true, COPY_EDITS), hook(publish), keys.seenKey));
   }
 
   /** processObservation for a store with transactSync (replay). */
   processObservationSync(observation: RevisionObservation, keys: EntryKeys, nowMs: number): EngineResult {
-    return result(this.syncStore().transactSync(keys.storeKey, this.observationTransaction(observation, keys.seenKey, nowMs, true, this.syncEdits)));
+    return this.result(this.syncStore().transactSync(keys.storeKey, this.observationTransaction(observation, keys.seenKey, nowMs, true, this.syncEdits)));
   }
 
   /**
@@ -576,7 +603,7 @@ export class Engine {
    */
   async processAdminApiObservation(observation: RevisionObservation, nowMs: number, publish?: Publish, forWrite?: EntryKey): Promise<EngineResult> {
     const transaction = this.observationTransaction(observation, entryDigest(observation.key), nowMs, false, COPY_EDITS, forWrite);
-    return result(await this.store.transact(baselineKey(observation.target), transaction, hook(publish)));
+    return this.result(await this.store.transact(baselineKey(observation.target), transaction, hook(publish)));
   }
 
   private observationTransaction(observation: RevisionObservation, seenKey: string, nowMs: number, mayOpen: boolean, edits: BaselineEdits, forWrite?: EntryKey): Transaction {
@@ -597,10 +624,11 @@ export class Engine {
       if (current?.seen?.includes(seenKey)) return { result: { findings: [], note: 'already-applied', dueAtMs: current.dueAtMs } };
       const draft = edits.draft(current);
       const findings: Finding[] = [];
+      const heldBack: HeldBack[] = (this.heldBack = []);
       const completedDue = this.completeDueRollouts(draft, nowMs, findings, edits);
       const note = step(draft, findings);
       // Not remembered as applied: the caller runs the entry again (processChange).
-      if (note === 'deferred') return { next: draft, result: { findings, note: 'evaluated', dueAtMs: draft.dueAtMs, deferred: true } };
+      if (note === 'deferred') return { next: draft, result: { findings, heldBack, note: 'evaluated', dueAtMs: draft.dueAtMs, deferred: true } };
       if (note === 'unmatched-admin-api-revision') {
         // Nothing of the revision is kept (not even as seen: a later read may match); only what the wait completed.
         // (An Admin API read only ever runs in a copying transaction: nothing was changed in place here.)
@@ -608,27 +636,38 @@ export class Engine {
       } else {
         remember(draft, seenKey, edits);
       }
-      return { next: draft, result: { findings, note, dueAtMs: draft.dueAtMs } };
+      return { next: draft, result: { findings, heldBack, note, dueAtMs: draft.dueAtMs } };
     };
   }
 
   /** Completes the rollouts of one service whose other half did not come in time. */
   async completeDue(key: string, nowMs: number, publish?: Publish): Promise<EngineResult> {
-    return result(await this.store.transact(key, this.dueTransaction(nowMs, COPY_EDITS), hook(publish)));
+    return this.result(await this.store.transact(key, this.dueTransaction(nowMs, COPY_EDITS), hook(publish)));
   }
 
   /** completeDue for a store with transactSync (replay). */
   completeDueSync(key: string, nowMs: number): EngineResult {
-    return result(this.syncStore().transactSync(key, this.dueTransaction(nowMs, this.syncEdits)));
+    return this.result(this.syncStore().transactSync(key, this.dueTransaction(nowMs, this.syncEdits)));
   }
 
   private dueTransaction(nowMs: number, edits: BaselineEdits): Transaction {
     return (current) => {
       const draft = edits.draft(current);
       const findings: Finding[] = [];
+      const heldBack: HeldBack[] = (this.heldBack = []);
       this.completeDueRollouts(draft, nowMs, findings, edits);
-      return { next: draft, result: { findings, note: 'evaluated', dueAtMs: draft.dueAtMs } };
+      return { next: draft, result: { findings, heldBack, note: 'evaluated', dueAtMs: draft.dueAtMs } };
     };
+  }
+
+  /** A committed transaction's outcome, as the caller gets it; what it held back told first (EngineOptions.onHeldBack). */
+  private result(outcome: Outcome): EngineResult {
+    this.told(outcome);
+    return outcome.dueAtMs !== undefined ? { findings: outcome.findings, note: outcome.note, dueAtMs: outcome.dueAtMs } : { findings: outcome.findings, note: outcome.note };
+  }
+
+  private told(outcome: Outcome): void {
+    if (this.options.onHeldBack) for (const heldBack of outcome.heldBack ?? []) this.options.onHeldBack(heldBack);
   }
 
   private syncStore(): Required<Pick<BaselineStore, 'transactSync'>> {
@@ -657,6 +696,8 @@ export class Engine {
     // Read once for all of the change's findings.
     const provenance = change.kind === 'deploy' && detections.length > 0 ? deployProvenance(change, base, this.config) : undefined;
     const raised = detections.map((d) => toFinding(evaluation, d, this.config, provenance));
+    // What the change raises, but for what rule exceptions hold back.
+    const reported = raised.filter((_, i) => detections[i]!.heldBackBy === undefined);
     if (open.length > 0) {
       for (const detector of REGISTERED) {
         if (!detector.resolves || !detector.changeKinds.includes(change.kind) || (failed && detector.serviceSettings !== true && detector.serviceSettingRisks !== true) || aboutDeleted(detector.id)) continue;
@@ -667,7 +708,7 @@ export class Engine {
           const index = open.findIndex((o) => o.finding.id === resolved.id);
           // A finding the change raises again is in force (another entry of the change that raised it, at the very
           // same instant, judged against what was before both): not closed by it.
-          if (index < 0 || raised.some((finding) => finding.id === resolved.id)) continue;
+          if (index < 0 || reported.some((finding) => finding.id === resolved.id)) continue;
           const [closed] = open.splice(index, 1);
           findings.push(resolutionOf(closed!.finding, evaluation.change, resolved.reason, resolved.time));
         }
@@ -691,6 +732,11 @@ export class Engine {
       // write may have been judged meanwhile against this one, and reported itself (its finding, closed since, is not
       // kept): not reported twice. (One still open is known: the detector leaves it.)
       if (d.detection.forNewerWrite && closing && evaluation.rollout) continue;
+      if (d.heldBackBy !== undefined) {
+        const { id, principal, project, service, eventTime } = finding;
+        this.heldBack?.push({ rule: d.rule, exception: d.heldBackBy, finding: { id, principal, project, service, eventTime } });
+        continue;
+      }
       findings.push(finding);
       if (closing) findings.push(closedLater(finding, closing));
       // A failed rollout cannot open a revision's risk either: that revision never served (it is reported, not in
@@ -1285,6 +1331,8 @@ function hook(publish: Publish | undefined): Delivery<{ readonly findings: reado
 /** What a store transaction of the engine returns. */
 interface Outcome {
   readonly findings: readonly Finding[];
+  /** What rule exceptions held back (EngineOptions.onHeldBack). */
+  readonly heldBack?: readonly HeldBack[];
   readonly note: EngineNote;
   readonly dueAtMs: number | undefined;
   /** The entry is not applied yet: what it needs completed first took DUE_FINDINGS_BYTES_LIMIT (see changeStep). */
@@ -1293,9 +1341,7 @@ interface Outcome {
 
 type Transaction = (current: ServiceBaseline | undefined) => TransactionOutcome<Outcome>;
 
-function result(outcome: Outcome): EngineResult {
-  return outcome.dueAtMs !== undefined ? { findings: outcome.findings, note: outcome.note, dueAtMs: outcome.dueAtMs } : { findings: outcome.findings, note: outcome.note };
-}
+
 
 /** The original finding, closed: same id, so every sink closes what it opened for it. */
 function resolutionOf(finding: Finding, change: Change, reason: string, time = change.time): Finding {

@@ -5,7 +5,7 @@ import { normalizeEnvelope, normalizeOptionsOf, type NormalizeOptions, type Pars
 import { baselineKey, projectOfBaselineKey, type BaselineStore } from './baseline/store.js';
 import { openedBefore } from './baseline/apply.js';
 import type { RunwatchConfig } from './config/types.js';
-import { Engine, END_OF_INPUT_MS, entryDigest, ROLLOUT_LIMIT, storeKeyOf, type EngineNote, type EngineResult, type EntryKeys, type Publish } from './engine.js';
+import { Engine, END_OF_INPUT_MS, entryDigest, ROLLOUT_LIMIT, storeKeyOf, type EngineNote, type EngineOptions, type EngineResult, type EntryKeys, type Publish } from './engine.js';
 import type { Finding } from './findings/finding.js';
 import type { AdminApiRead, RevisionReader } from './correlate/adminApi.js';
 import { openedAt, type Rollout } from './correlate/rollout.js';
@@ -34,6 +34,8 @@ export const OUTBOX_SWEEP_AFTER_MS = 60_000;
 
 export interface PipelineOptions {
   readonly config: RunwatchConfig;
+  /** Told of each finding a rule exception held back (EngineOptions.onHeldBack): replay counts them. */
+  readonly onHeldBack?: EngineOptions['onHeldBack'];
   readonly store: BaselineStore & Partial<DueIndex>;
   /**
    * How many recent entry keys this instance remembers to answer duplicates without a store round trip (the same
@@ -119,7 +121,7 @@ export class Pipeline {
   private readonly normalizeOptions: NormalizeOptions;
 
   constructor(private readonly options: PipelineOptions) {
-    this.engine = new Engine(options.config, options.store);
+    this.engine = new Engine(options.config, options.store, options.onHeldBack ? { onHeldBack: options.onHeldBack } : {});
     this.normalizeOptions = normalizeOptionsOf(options.config);
     this.recent = new RecentKeys(options.recentKeys ?? 100_000);
   }

@@ -147,5 +147,13 @@ export function formatSummary(stats: ReplayStats, seconds: number): string {
   const total = [...stats.findingsByRule.values()].reduce((a, b) => a + b, 0);
   lines.push(`  findings: ${total}`);
   for (const [rule, count] of [...stats.findingsByRule].sort()) lines.push(`    ${rule}: ${count}`);
+  if (stats.exceptions.length > 0) {
+    // Rule exceptions in the config's order: what each held back, and those that held back nothing (a stale glob).
+    const heldBack = stats.exceptions.filter((path) => stats.heldBack.has(path));
+    lines.push(`  held back by exceptions: ${[...stats.heldBack.values()].reduce((a, b) => a + b, 0)}`);
+    for (const path of heldBack) lines.push(`    ${path}: ${stats.heldBack.get(path)}`);
+    const unused = stats.exceptions.filter((path) => !stats.heldBack.has(path));
+    if (unused.length > 0) lines.push(`  exceptions that held back nothing: ${unused.join(', ')}`);
+  }
   return `${lines.join('\n')}\n`;
 }

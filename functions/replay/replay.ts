@@ -6,6 +6,7 @@ import { normalizeOptionsOf, type ParseResult } from '../audit/normalize.js';
 import type { BaselineStore } from '../baseline/store.js';
 import type { RunwatchConfig } from '../config/types.js';
 import type { Finding } from '../findings/finding.js';
+import type { HeldBack } from '../engine.js';
 import { Pipeline, type DueIndex, type EntryOutcome } from '../pipeline.js';
 import { availableParallelism } from 'node:os';
 import { MemoryBaselineStore } from '../baseline/memory.js';
@@ -73,6 +74,10 @@ export interface ReplayStats {
   readonly findingsByRule: Map<string, number>;
   /** What became of evaluated entries other than an immediate evaluation (rollouts waiting, late events...). */
   readonly notes: Map<string, number>;
+  /** Every rule exception of the config, by its path (`rules.<rule>.exceptions[i]`), in the config's order. */
+  readonly exceptions: string[];
+  /** Findings each of them held back (by its path): never reported, counted so that a user tuning them sees what they hide. */
+  readonly heldBack: Map<string, number>;
 }
 
 /** What the reorder buffer holds: the normalized result, not the (large) raw entry. */
@@ -121,6 +126,8 @@ export function emptyStats(): ReplayStats {
     malformedExamples: [],
     findingsByRule: new Map(),
     notes: new Map(),
+    exceptions: [],
+    heldBack: new Map(),
   };
 }
 
@@ -135,6 +142,8 @@ export function mergeStats(into: ReplayStats, other: ReplayStats): void {
   for (const [k, v] of other.malformed) bump(into.malformed, k, v);
   for (const [k, v] of other.findingsByRule) bump(into.findingsByRule, k, v);
   for (const [k, v] of other.notes) bump(into.notes, k, v);
+  for (const path of other.exceptions) if (!into.exceptions.includes(path)) into.exceptions.push(path);
+  for (const [k, v] of other.heldBack) bump(into.heldBack, k, v);
   for (const example of other.malformedExamples) keepExample(into.malformedExamples, example);
 }
 
@@ -213,6 +222,13 @@ export async function forEachPaced<T>(items: Iterable<T>, step: (item: T) => voi
   await backpressure();
 }
 
+const exceptionPath = (rule: string, index: number): string => `rules.${rule}.exceptions[${index}]`;
+
+/** The paths of the config's rule exceptions (ReplayStats.exceptions), rule by rule in the config's order. */
+function exceptionPaths(config: RunwatchConfig): string[] {
+  return Object.entries(config.rules).flatMap(([rule, settings]) => (settings as { exceptions?: readonly unknown[] }).exceptions?.map((_, index) => exceptionPath(rule, index)) ?? []);
+}
+
 /** The stateful half of a replay: items in (any order within the buffer), findings out, counts kept. */
 export class ReplayRun {
   readonly stats = emptyStats();
@@ -224,7 +240,9 @@ export class ReplayRun {
 
   constructor(readonly options: ReplayRunOptions) {
     // Each project's own clock: the same findings whether projects share this thread or are spread over workers.
-    this.pipeline = new Pipeline({ config: options.config, store: options.store, projectClocks: true });
+    this.stats.exceptions.push(...exceptionPaths(options.config));
+    const onHeldBack = ({ rule, exception }: HeldBack): void => bump(this.stats.heldBack, exceptionPath(rule, exception));
+    this.pipeline = new Pipeline({ config: options.config, store: options.store, projectClocks: true, onHeldBack });
     this.buffer = new ReorderBuffer<Pending>(options.reorderCapacity ?? DEFAULT_REORDER_CAPACITY);
   }
 

@@ -354,3 +354,13 @@ export function creatorIs(email: string): Rename {
 /** The revision name and event operation id of `synthetic-seq-v2-operation`'s revision event, to rename. */
 export const SEQ_V2_REVISION = 'storefront-00001-abc';
 export const SEQ_V2_EVENT_OPERATION = '9b7f3c20-5e61-4d0a-8c3e-2f4a6b8d1e07';
+
+/** A v2 UpdateService (STOREFRONT_AS_SLACK_BOT) of the ingress alone (update mask `ingress`: no template, no revision: judged as it comes) at `time`. */
+export function ingressOnly(time: string, ingress: 'INGRESS_TRAFFIC_INTERNAL_ONLY' | 'INGRESS_TRAFFIC_ALL'): Json {
+  const entry = renamed(synthetic('v2-UpdateService'), STOREFRONT_AS_SLACK_BOT);
+  const payload = entry['protoPayload'] as Record<string, Record<string, unknown>>;
+  (payload['request']!['service'] as Record<string, unknown>)['ingress'] = ingress;
+  payload['request']!['updateMask'] = { paths: ['ingress'] };
+  payload['response']!['name'] = `projects/test-project-1234/locations/asia-northeast1/operations/v2-${time}`;
+  return at(entry, time, `v2-${time}`);
+}

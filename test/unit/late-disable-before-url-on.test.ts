@@ -13,6 +13,7 @@ import type { RunwatchConfig } from '../../functions/config/types.js';
 import { at, byPrincipal, deleteServiceAt, renamed, SLACK_BOT, STOREFRONT_AS_SLACK_BOT, synthetic, v1ServiceWrite, type Json } from '../support/entries.js';
 import { consoleDeploy } from '../support/consoleDeploys.js';
 import { config, findingsLive, findingsOf } from '../support/run.js';
+import { lastWords as lastWordsOf, openIds as openIdsOf } from '../support/findingStory.js';
 
 const RULE = 'default-url-enabled';
 const load = (name: string): Json[] => {
@@ -47,13 +48,8 @@ function v2Only(time: string, field: 'defaultUriDisabled' | 'ingress', value: un
 const disable = (time: string): Json => v2Only(time, 'defaultUriDisabled', true);
 const LB = 'internal-and-cloud-load-balancing';
 
-/** The last word of each finding of the rule. */
-function lastWords(findings: readonly Finding[]): Finding[] {
-  const last = new Map<string, Finding>();
-  for (const f of findings) if (f.rule === RULE) last.set(f.id, f);
-  return [...last.values()];
-}
-const openIds = (findings: readonly Finding[]): string[] => lastWords(findings).filter((f) => (f.status ?? 'active') === 'active').map((f) => f.id);
+const lastWords = (findings: readonly Finding[]): Finding[] => lastWordsOf(findings, RULE);
+const openIds = (findings: readonly Finding[]): string[] => openIdsOf(findings, RULE);
 /** Every finding of the rule as `id status`, in the order raised. */
 const story = (findings: readonly Finding[]): string[] => findings.filter((f) => f.rule === RULE).map((f) => `${f.id} ${f.status ?? 'active'}`);
 

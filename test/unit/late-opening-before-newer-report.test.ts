@@ -6,8 +6,9 @@
 // (late-url-on-before-newer-report.test.ts).
 import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
-import { at, editV1Services, renamed, STOREFRONT_AS_SLACK_BOT, synthetic, withOperationId, type Json } from '../support/entries.js';
+import { at, editV1Services, ingressOnly, synthetic, withOperationId, type Json } from '../support/entries.js';
 import { findingsLive, findingsOf } from '../support/run.js';
+import { badLifecycles as badLifecyclesOf, openIds as openIdsOf } from '../support/findingStory.js';
 
 const RULE = 'ingress-opened';
 const t = (minute: number): string => `2024-05-04T10:${String(minute).padStart(2, '0')}:00Z`;
@@ -21,28 +22,9 @@ function deploy(time: string, ingress: string): Json {
   });
   return at(withOperationId(entry, `op-${time}`), time);
 }
-/** A v2 UpdateService of the ingress alone (no template, no revision: judged as it comes) at `time`. */
-function ingressOnly(time: string, ingress: 'INGRESS_TRAFFIC_INTERNAL_ONLY' | 'INGRESS_TRAFFIC_ALL'): Json {
-  const entry = renamed(synthetic('v2-UpdateService'), STOREFRONT_AS_SLACK_BOT);
-  const payload = entry['protoPayload'] as Record<string, Record<string, unknown>>;
-  (payload['request']!['service'] as Record<string, unknown>)['ingress'] = ingress;
-  payload['request']!['updateMask'] = { paths: ['ingress'] };
-  payload['response']!['name'] = `projects/test-project-1234/locations/asia-northeast1/operations/v2-${time}`;
-  return at(entry, time, `v2-${time}`);
-}
 
-/** Ids of the findings of the rule whose last word is active. */
-function openIds(findings: readonly Finding[]): string[] {
-  const last = new Map<string, Finding>();
-  for (const f of findings) if (f.rule === RULE) last.set(f.id, f);
-  return [...last.values()].filter((f) => (f.status ?? 'active') === 'active').map((f) => f.id).sort();
-}
-/** Findings of the rule not reported active once and then resolved at most once. */
-function badLifecycles(findings: readonly Finding[]): string[] {
-  const statuses = new Map<string, string[]>();
-  for (const f of findings) if (f.rule === RULE) statuses.set(f.id, [...(statuses.get(f.id) ?? []), f.status ?? 'active']);
-  return [...statuses].filter(([, s]) => s[0] !== 'active' || s.length > 2 || (s.length === 2 && s[1] !== 'resolved')).map(([id, s]) => `${id} ${s.join(',')}`);
-}
+const openIds = (findings: readonly Finding[]): string[] => openIdsOf(findings, RULE);
+const badLifecycles = (findings: readonly Finding[]): string[] => badLifecyclesOf(findings, RULE);
 
 describe('an older write that opened the ingress, arriving after a newer write judged against the restriction before it', () => {
   // [name, entries in timestamp order, live delivery order (indexes)]

@@ -10,9 +10,10 @@ import findingSchema from '../../schemas/finding.schema.json' with { type: 'json
 import type { Finding } from '../../functions/findings/finding.js';
 import { pointAt, pointTime } from '../../functions/baseline/state.js';
 import { normalizeTimestamp } from '../../functions/audit/entry.js';
-import { at, byPrincipal, deleteServiceAt, editV1Services, renamed, SLACK_BOT, STOREFRONT_AS_SLACK_BOT, synthetic, withOperationId, type Json } from '../support/entries.js';
+import { at, byPrincipal, deleteServiceAt, editV1Services, ingressOnly, SLACK_BOT, synthetic, withOperationId, type Json } from '../support/entries.js';
 import { consoleDeploy } from '../support/consoleDeploys.js';
 import { config, findingsLive, findingsOf } from '../support/run.js';
+import { lastWords as lastWordsOf, openIds as openIdsOf } from '../support/findingStory.js';
 
 const RULE = 'ingress-opened';
 const load = (name: string): Json[] => {
@@ -37,25 +38,11 @@ function deploy(time: string, ingress: string, sameImageAs = time): Json {
   });
   return at(withOperationId(entry, `op-${time}`), time);
 }
-/** A v2 UpdateService of the ingress alone (update mask `ingress`: no template, no revision) at `time`. */
-function ingressOnly(time: string, ingress: 'INGRESS_TRAFFIC_INTERNAL_ONLY' | 'INGRESS_TRAFFIC_ALL'): Json {
-  const entry = renamed(synthetic('v2-UpdateService'), STOREFRONT_AS_SLACK_BOT);
-  const payload = entry['protoPayload'] as Record<string, Record<string, unknown>>;
-  (payload['request']!['service'] as Record<string, unknown>)['ingress'] = ingress;
-  payload['request']!['updateMask'] = { paths: ['ingress'] };
-  payload['response']!['name'] = `projects/test-project-1234/locations/asia-northeast1/operations/v2-${time}`;
-  return at(entry, time, `v2-${time}`);
-}
 const t = (minute: number): string => `2024-05-04T10:${String(minute).padStart(2, '0')}:00Z`;
 const LB = 'internal-and-cloud-load-balancing';
 
-/** The last word of each finding of the rule. */
-function lastWords(findings: readonly Finding[]): Finding[] {
-  const last = new Map<string, Finding>();
-  for (const f of findings) if (f.rule === RULE) last.set(f.id, f);
-  return [...last.values()];
-}
-const openIds = (findings: readonly Finding[]): string[] => lastWords(findings).filter((f) => (f.status ?? 'active') === 'active').map((f) => f.id);
+const lastWords = (findings: readonly Finding[]): Finding[] => lastWordsOf(findings, RULE);
+const openIds = (findings: readonly Finding[]): string[] => openIdsOf(findings, RULE);
 const ids = (findings: readonly Finding[]): string[] => lastWords(findings).map((f) => f.id);
 
 describe('a late restriction between an unreported `all` and a newer write setting `all` again', () => {

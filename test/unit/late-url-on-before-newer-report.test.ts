@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
 import { at, renamed, STOREFRONT_AS_SLACK_BOT, synthetic, v1ServiceWrite, type Json } from '../support/entries.js';
 import { findingsLive, findingsOf } from '../support/run.js';
+import { badLifecycles as badLifecyclesOf, openIds as openIdsOf } from '../support/findingStory.js';
 
 const RULE = 'default-url-enabled';
 const t = (minute: number): string => `2024-05-04T10:${String(minute).padStart(2, '0')}:00Z`;
@@ -24,18 +25,8 @@ function disable(time: string): Json {
   return at(entry, time, `v2-${time}`);
 }
 
-/** Ids of the findings of `rule` whose last word is active. */
-function openIds(findings: readonly Finding[], rule = RULE): string[] {
-  const last = new Map<string, Finding>();
-  for (const f of findings) if (f.rule === rule) last.set(f.id, f);
-  return [...last.values()].filter((f) => (f.status ?? 'active') === 'active').map((f) => f.id).sort();
-}
-/** Findings of the rule not reported active once and then resolved at most once. */
-function badLifecycles(findings: readonly Finding[]): string[] {
-  const statuses = new Map<string, string[]>();
-  for (const f of findings) if (f.rule === RULE) statuses.set(f.id, [...(statuses.get(f.id) ?? []), f.status ?? 'active']);
-  return [...statuses].filter(([, s]) => s[0] !== 'active' || s.length > 2 || (s.length === 2 && s[1] !== 'resolved')).map(([id, s]) => `${id} ${s.join(',')}`);
-}
+const openIds = (findings: readonly Finding[], rule = RULE): string[] => openIdsOf(findings, rule);
+const badLifecycles = (findings: readonly Finding[]): string[] => badLifecyclesOf(findings, RULE);
 
 describe('an older write that turned the default URL on, arriving after a newer write judged against the disable before it', () => {
   // [name, entries in timestamp order, live delivery order (indexes), how many default-url findings timestamp order leaves open]

@@ -696,8 +696,8 @@ export class Engine {
     // Read once for all of the change's findings.
     const provenance = change.kind === 'deploy' && detections.length > 0 ? deployProvenance(change, base, this.config) : undefined;
     const raised = detections.map((d) => toFinding(evaluation, d, this.config, provenance));
-    // What the change raises, but for what rule exceptions hold back.
-    const reported = raised.filter((_, i) => detections[i]!.heldBackBy === undefined);
+    // What the change raises, but for what rule exceptions hold back (no copy in the usual case: nothing held back).
+    const reported = detections.some((d) => d.heldBackBy !== undefined) ? raised.filter((_, i) => detections[i]!.heldBackBy === undefined) : raised;
     if (open.length > 0) {
       for (const detector of REGISTERED) {
         if (!detector.resolves || !detector.changeKinds.includes(change.kind) || (failed && detector.serviceSettings !== true && detector.serviceSettingRisks !== true) || aboutDeleted(detector.id)) continue;

@@ -25,7 +25,9 @@
 //           A turn-on that arrives after newer writes were judged against a disable older than it closes their open
 //           findings, at their own time (revision.ts supersededFindings: the URL was on before them; this write
 //           reports itself), unless a disable or ingress restriction after them is known (the finding stands for the
-//           URL turned on again since).
+//           URL turned on again since). Likewise an ingress restriction that arrives after newer writes turning the
+//           URL on alone were judged against an older `all` closes their open findings at their own time
+//           (ingressRestrictedBefore: in timestamp order they raised nothing), not one whose write set the ingress.
 // Blind spots: a service's first known write sets the baseline, so a service created (or first seen) with its
 //           default URL on raises nothing: that is Cloud Run's default. A service deleted and created again under
 //           the name with its URL on is compared with the deleted one (evidence `recreatedAfterDeleteAt`). A write
@@ -102,7 +104,10 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
     const { change, baseline } = input;
     if (change.kind !== 'deploy') return [];
     // The URL was on before newer writes judged against a disable older than this one: their findings were never so.
-    const onBefore = change.defaultUrlDisabled === false ? urlOnBefore(change, baseline, open) : [];
+    const urlOn = change.defaultUrlDisabled === false ? urlOnBefore(change, baseline, open) : [];
+    // The ingress kept the internet out before newer writes judged against an older `all`: neither were their findings.
+    const restrictedFirst = change.ingress !== undefined && change.ingress !== 'all' ? ingressRestrictedBefore(change, baseline, open) : [];
+    const onBefore = [...urlOn, ...restrictedFirst.filter((r) => !urlOn.some((o) => o.id === r.id))];
     // The newest ingress known keeps the internet out: nobody reaches the run.app URL from outside any more.
     if (change.ingress === undefined || change.ingress === 'all' || changedAfter(baseline?.ingress, change)) return onBefore;
     const reason = ingressRestrictedReason(change.ingress);
@@ -178,6 +183,26 @@ function urlOnBefore(change: DeployChange, baseline: ServiceBaseline | undefined
     endedAfter(baseline, baseline?.defaultUrlDisabled, at, (write) => write.defaultUrlDisabled, disabled) || endedAfter(baseline, baseline?.ingress, at, (write) => write.ingress, (ingress) => ingress !== 'all');
   const reason = `its default URL was on before it: an older write at ${change.time}, which arrived later, turned it on`;
   return supersededFindings(change, baseline, open, baseline?.defaultUrlDisabled, (write) => write.defaultUrlDisabled, disabled, reason, ended);
+}
+
+/**
+ * A write that restricts the ingress (`change`), arriving after newer writes that turned the URL on alone were judged
+ * against an older ingress `all`: in timestamp order they were judged against this restriction and raised nothing, and
+ * their open findings are closed, at their own time (revision.ts supersededFindings), unless a newer disable or ingress
+ * restriction is known after them (the finding stands for the risk set again since). Not a finding whose own write set
+ * the ingress (a point of the ingress history at its instant): it was judged against that, not the older one.
+ */
+function ingressRestrictedBefore(change: DeployChange, baseline: ServiceBaseline | undefined, open: readonly OpenFinding[]): Resolved[] {
+  const ownIngress = (o: OpenFinding): boolean => {
+    const time = normalizeTimestamp(o.finding.eventTime);
+    if (time === undefined) return true;
+    const at = { timeMs: time.ms, time: time.iso };
+    return (baseline?.ingress ?? []).some((point) => !isBefore(point, at) && !isAfter(point, at));
+  };
+  const ended = (at: ChangeInstant): boolean =>
+    endedAfter(baseline, baseline?.defaultUrlDisabled, at, (write) => write.defaultUrlDisabled, (disabled) => disabled) || endedAfter(baseline, baseline?.ingress, at, (write) => write.ingress, (ingress) => ingress !== 'all');
+  const reason = `its ingress kept the internet out before it: an older write at ${change.time}, which arrived later, set it to ${change.ingress}`;
+  return supersededFindings(change, baseline, open.filter((o) => !ownIngress(o)), baseline?.ingress, (write) => write.ingress, (ingress) => ingress === 'all', reason, ended);
 }
 
 /**

@@ -62,4 +62,29 @@ describe('a late ingress restriction before a newer write that turned the defaul
     expect(openIds(live, RULE)).toEqual(openIds(inOrder, RULE));
     expect(badLifecycles(live, RULE)).toEqual([]);
   });
+
+  // A turn-on judged after a newer turn-on was (it arrived later): its finding stands for the risk the newer writes
+  // hold (OpenFinding.late), which in timestamp order none of them has either while no ingress `all` after the late
+  // restriction is known (seeds 34 and 91 of the widened run).
+  it.each([
+    ['a late disable between', [write(t(0), false, 'all'), restrict(t(5), 'INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER'), v2Only(t(10), 'defaultUriDisabled', true), urlOn(t(20)), urlOn(t(25))], [0, 4, 2, 3, 1]],
+    ['the ingress opened and restricted again before', [write(t(0), true, 'internal'), restrict(t(5), 'INGRESS_TRAFFIC_ALL'), restrict(t(10), 'INGRESS_TRAFFIC_INTERNAL_ONLY'), urlOn(t(15)), urlOn(t(20))], [0, 4, 1, 3, 2]],
+  ] as const)('%s: a late finding for newer turn-ons is closed too, as timestamp order opens none', async (_name, entries, order) => {
+    const inOrder = await findingsOf(entries);
+    expect(openIds(inOrder, RULE)).toEqual([]);
+    const live = await findingsLive(order.map((i) => entries[i]!));
+    expect(openIds(live, RULE)).toEqual([]);
+    expect(badLifecycles(live, RULE)).toEqual([]);
+    expect(earlyResolutions(live)).toEqual([]);
+  });
+
+  it('a late finding stays open when an ingress `all` after the restriction is known: a newer turn-on holds the risk', async () => {
+    // Timestamp order: 10:25 turns the URL on after the disable at 10:20 with the ingress all since 10:22: open.
+    const entries = [write(t(0), true, 'internal'), restrict(t(5), 'INGRESS_TRAFFIC_ALL'), restrict(t(10), 'INGRESS_TRAFFIC_INTERNAL_ONLY'), urlOn(t(15)), v2Only(t(20), 'defaultUriDisabled', true), restrict(t(22), 'INGRESS_TRAFFIC_ALL'), urlOn(t(25))];
+    const inOrder = await findingsOf(entries);
+    const live = await findingsLive([0, 6, 1, 3, 2, 4, 5].map((i) => entries[i]!));
+    expect(openIds(inOrder, RULE)).toHaveLength(1);
+    expect(openIds(live, RULE).length).toBeGreaterThan(0);
+    expect(badLifecycles(live, RULE)).toEqual([]);
+  });
 });

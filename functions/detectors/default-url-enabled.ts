@@ -27,7 +27,8 @@
 //           reports itself), unless a disable or ingress restriction after them is known (the finding stands for the
 //           URL turned on again since). Likewise an ingress restriction that arrives after newer writes turning the
 //           URL on alone were judged against an older `all` closes their open findings at their own time
-//           (ingressRestrictedBefore: in timestamp order they raised nothing), not one whose write set the ingress.
+//           (ingressRestrictedBefore: in timestamp order they raised nothing), not one whose write set the ingress;
+//           a late one (standing for newer turn-ons' risk) too while no ingress `all` after the restriction is known.
 // Blind spots: a service's first known write sets the baseline, so a service created (or first seen) with its
 //           default URL on raises nothing: that is Cloud Run's default. A service deleted and created again under
 //           the name with its URL on is compared with the deleted one (evidence `recreatedAfterDeleteAt`). A write
@@ -202,7 +203,18 @@ function ingressRestrictedBefore(change: DeployChange, baseline: ServiceBaseline
   const ended = (at: ChangeInstant): boolean =>
     endedAfter(baseline, baseline?.defaultUrlDisabled, at, (write) => write.defaultUrlDisabled, (disabled) => disabled) || endedAfter(baseline, baseline?.ingress, at, (write) => write.ingress, (ingress) => ingress !== 'all');
   const reason = `its ingress kept the internet out before it: an older write at ${change.time}, which arrived later, set it to ${change.ingress}`;
-  return supersededFindings(change, baseline, open.filter((o) => !ownIngress(o)), baseline?.ingress, (write) => write.ingress, (ingress) => ingress === 'all', reason, ended);
+  const superseded = supersededFindings(change, baseline, open.filter((o) => !ownIngress(o)), baseline?.ingress, (write) => write.ingress, (ingress) => ingress === 'all', reason, ended);
+  // A finding a late turn-on opened for the risk newer writes hold (OpenFinding.late): none of them has it in timestamp
+  // order either while no ingress `all` after this restriction is known (applied, or in a write still waiting).
+  const openedAfter = endedAfter(baseline, baseline?.ingress, change, (write) => write.ingress, (ingress) => ingress === 'all');
+  const late = openedAfter
+    ? []
+    : open.flatMap((o) => {
+        const time = normalizeTimestamp(o.finding.eventTime);
+        if (!o.late || time === undefined || ownIngress(o) || !isBefore(pointAt(change, undefined), { timeMs: time.ms, time: time.iso })) return [];
+        return [{ id: o.finding.id, reason, time: o.finding.eventTime }];
+      });
+  return [...superseded, ...late.filter((l) => !superseded.some((r) => r.id === l.id))];
 }
 
 /**

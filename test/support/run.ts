@@ -2,16 +2,16 @@ import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { validateConfig } from '../../functions/config/load.js';
 import type { RunwatchConfig } from '../../functions/config/types.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { Pipeline } from '../../functions/pipeline.js';
+import { Pipeline, type PipelineOptions } from '../../functions/pipeline.js';
 import { readEnvelope } from '../../functions/audit/entry.js';
 
 export function config(raw: Record<string, unknown> = {}): RunwatchConfig {
   return validateConfig(raw, 'test');
 }
 
-/** Runs entries through a fresh pipeline in the order given; returns every finding. */
-export async function findingsOf(entries: readonly unknown[], cfg: RunwatchConfig = config()): Promise<Finding[]> {
-  const pipeline = new Pipeline({ config: cfg, store: new MemoryBaselineStore() });
+/** Runs entries through a fresh pipeline in the order given; returns every finding. `onHeldBack` as the pipeline's. */
+export async function findingsOf(entries: readonly unknown[], cfg: RunwatchConfig = config(), onHeldBack?: PipelineOptions['onHeldBack']): Promise<Finding[]> {
+  const pipeline = new Pipeline({ config: cfg, store: new MemoryBaselineStore(), ...(onHeldBack ? { onHeldBack } : {}) });
   const findings: Finding[] = [];
   for (const entry of entries) {
     // As in replay, "now" is the entry's own time: rollouts wait for their other half in event time.

@@ -7,12 +7,10 @@
 // skipped then; the output is byte-for-byte the same).
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { readEnvelope } from '../../functions/audit/entry.js';
 import type { HeldBack } from '../../functions/engine.js';
 import type { Finding } from '../../functions/findings/finding.js';
-import { Pipeline } from '../../functions/pipeline.js';
-import { config } from '../support/run.js';
+import { config, findingsOf } from '../support/run.js';
 import { seededRandom } from '../support/random.js';
 
 const LOGS = new URL('../../examples/logs/', import.meta.url);
@@ -30,14 +28,7 @@ interface Exception { principal?: string; project?: string; service?: string }
 
 async function replay(rules: Record<string, { exceptions: Exception[] }>): Promise<{ findings: Finding[]; heldBack: HeldBack[] }> {
   const heldBack: HeldBack[] = [];
-  const pipeline = new Pipeline({ config: config({ rules }), store: new MemoryBaselineStore(), onHeldBack: (h) => heldBack.push(h) });
-  const findings: Finding[] = [];
-  for (const entry of ENTRIES) {
-    const envelope = readEnvelope(entry);
-    const outcome = await pipeline.handleEntry(entry, envelope.ok ? envelope.envelope.timeMs : 0);
-    if (outcome.status === 'processed') findings.push(...outcome.findings);
-  }
-  findings.push(...(await pipeline.flush()));
+  const findings = await findingsOf(ENTRIES, config({ rules }), (h) => heldBack.push(h));
   return { findings, heldBack };
 }
 

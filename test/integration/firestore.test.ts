@@ -8,6 +8,7 @@ import { baselineDocId, createFirestore, FirestoreBaselineStore, OUTBOX_BYTES_LI
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { emptyBaseline, record, valueBefore, type ServiceBaseline } from '../../functions/baseline/state.js';
 import { OUTBOX_SWEEP_AFTER_MS, Pipeline } from '../../functions/pipeline.js';
+import type { HeldBack } from '../../functions/engine.js';
 import { FirestoreDeliveryRecordStore } from '../../sinks/firestoreRecords.js';
 import { at, corpus, deleteServiceAt, editV1Services, fixtureEntries, fixtureFiles, fixtureMix, SLACK_BOT, synthetic, v1EnvDeploy, variant, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { config, DEPLOY_RULES, findingsOf } from '../support/run.js';
@@ -832,6 +833,57 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       expect(judged).toBeGreaterThan(5);
     }, 120_000);
   });
+
+  // Rule exceptions hold findings back (engine.ts): counted once each, when the transaction that held them back is
+  // committed. Under contention Firestore runs a transaction body again; a count told from a body that lost would be
+  // told twice (replay's summary, the detect function's log line).
+  it('four instances with entries in flight at once, every deploy rule exempt: each finding held back is told once, as in timestamp order', async () => {
+    const exempt = config({
+      changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }],
+      rules: Object.fromEntries(
+        [...DEPLOY_RULES].map((rule) => [rule, { exceptions: [{ project: 'no-such-project' }, { project: '*' }], ...(rule === 'new-image-repository' ? { trustedRepositories: ['trusted.example/*'] } : {}) }]),
+      ),
+    });
+    const told = (heldBack: readonly HeldBack[]): string[] => heldBack.map((h) => `${h.finding.id} ${h.rule} ${h.exception}`).sort();
+    const next = seededRandom(7);
+    const files = fixtureFiles();
+    const NOW = Date.parse('2030-01-01T00:00:00Z');
+    let total = 0;
+    for (let n = 0; n < 4; n++) {
+      const entries = fixtureMix(files, next, `held-back-${n}`);
+      const expected: HeldBack[] = [];
+      await findingsOf(entries, exempt, (h) => expected.push(h));
+      const heldBack: HeldBack[] = [];
+      // Four instances (a store each, one collection): their transactions on one service contend in Firestore.
+      const name = collection('held-back');
+      const pipelines = [0, 1, 2, 3].map(() => new Pipeline({ config: exempt, store: new FirestoreBaselineStore({ firestore: db, collection: name }), onHeldBack: (h) => heldBack.push(h) }));
+      const found: Finding[] = [];
+      let taken = 0;
+      const deliver = async (pipeline: Pipeline): Promise<void> => {
+        while (taken < entries.length) {
+          const entry = entries[taken++]!;
+          const nowMs = NOW + taken * 3_000;
+          for (let attempt = 1; ; attempt++) {
+            try {
+              const outcome = await pipeline.handleEntry(entry, nowMs);
+              if (outcome.status === 'processed') found.push(...outcome.findings);
+              break;
+            } catch (error) {
+              if (attempt >= 5) throw error;
+            }
+          }
+        }
+      };
+      await Promise.all(pipelines.map(deliver));
+      for (const pipeline of pipelines) found.push(...(await pipeline.sweep(NOW + 86_400_000)));
+      expect(found.filter((f) => DEPLOY_RULES.has(f.rule)), `mix ${n}`).toEqual([]);
+      const deployTold = (h: readonly HeldBack[]): string[] => told(h.filter((x) => DEPLOY_RULES.has(x.rule)));
+      expect(deployTold(heldBack), `mix ${n}`).toEqual(deployTold(expected));
+      expect(heldBack.every((h) => h.exception === 1)).toBe(true);
+      total += deployTold(expected).length;
+    }
+    expect(total).toBeGreaterThan(3);
+  }, 120_000);
 
   describe('against the in-memory store, on random fixture sequences', () => {
     it.each([1, 2])('seed %i: the same outcomes and findings', async (seed) => {

@@ -24,7 +24,7 @@ import { UnstorableError, type BaselineStore } from './baseline/store.js';
 import type { RevisionReader } from './correlate/adminApi.js';
 import type { RunwatchConfig } from './config/types.js';
 import type { Finding } from './findings/finding.js';
-import type { HeldBack } from './engine.js';
+import { exceptionPath, type HeldBack } from './engine.js';
 import { readEnvelope, type EnvelopeResult } from './audit/entry.js';
 import { normalizeOptionsOf, type EnvSecrets, type ParseResult } from './audit/normalize.js';
 import { GRPC_STATUS, grpcCode } from './grpcEndpoint.js';
@@ -139,7 +139,7 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
     const revisionReader = fallback?.ok ? fallback.reader : undefined;
     // What a rule exception held back is on record (who used a standing waiver, and for what), never published.
     const onHeldBack = ({ rule, exception, finding }: HeldBack): void => {
-      const heldBackBy = `rules.${rule}.exceptions[${exception}]`;
+      const heldBackBy = exceptionPath(rule, exception);
       log({ severity: 'NOTICE', message: `finding held back by ${heldBackBy}`, component: 'detect', rule, heldBackBy, findingId: finding.id, principal: finding.principal, project: finding.project, service: finding.service, eventTime: finding.eventTime });
     };
     const pipeline = new Pipeline({ config: loaded.config, store, recentKeys: 0, onHeldBack, ...(revisionReader ? { revisionReader } : {}) });

@@ -72,6 +72,11 @@ export interface HeldBack {
   readonly finding: Pick<Finding, 'id' | 'principal' | 'project' | 'service' | 'eventTime'>;
 }
 
+/** A rule exception's path in the config (`rules.<rule>.exceptions[i]`), as replay's summary and detect's log name it. */
+export function exceptionPath(rule: string, index: number): string {
+  return `rules.${rule}.exceptions[${index}]`;
+}
+
 /** One evaluated change, as evaluated (a rollout merges two halves), and how its rollout went. */
 interface Evaluation {
   readonly change: Change;

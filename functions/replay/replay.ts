@@ -6,7 +6,7 @@ import { normalizeOptionsOf, type ParseResult } from '../audit/normalize.js';
 import type { BaselineStore } from '../baseline/store.js';
 import type { RunwatchConfig } from '../config/types.js';
 import type { Finding } from '../findings/finding.js';
-import type { HeldBack } from '../engine.js';
+import { exceptionPath, type HeldBack } from '../engine.js';
 import { Pipeline, type DueIndex, type EntryOutcome } from '../pipeline.js';
 import { availableParallelism } from 'node:os';
 import { MemoryBaselineStore } from '../baseline/memory.js';
@@ -221,8 +221,6 @@ export async function forEachPaced<T>(items: Iterable<T>, step: (item: T) => voi
   }
   await backpressure();
 }
-
-const exceptionPath = (rule: string, index: number): string => `rules.${rule}.exceptions[${index}]`;
 
 /** The paths of the config's rule exceptions (ReplayStats.exceptions), rule by rule in the config's order. */
 function exceptionPaths(config: RunwatchConfig): string[] {

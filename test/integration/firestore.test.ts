@@ -807,26 +807,7 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
         const entries = fixtureMix(files, next, `concurrent-${seed}-${n}`);
         const expected = deploys(await findingsOf(entries, cfg));
         const pipeline = new Pipeline({ config: cfg, store: new FirestoreBaselineStore({ firestore: db, collection: collection('concurrent') }) });
-        const found: Finding[] = [];
-        let taken = 0;
-        // Four deliveries in flight; a failed one is delivered again, as Pub/Sub would.
-        const deliver = async (): Promise<void> => {
-          while (taken < entries.length) {
-            const entry = entries[taken++]!;
-            const nowMs = NOW + taken * 3_000;
-            for (let attempt = 1; ; attempt++) {
-              try {
-                const outcome = await pipeline.handleEntry(entry, nowMs);
-                if (outcome.status === 'processed') found.push(...outcome.findings);
-                break;
-              } catch (error) {
-                if (attempt >= 5) throw error;
-              }
-            }
-          }
-        };
-        await Promise.all([deliver(), deliver(), deliver(), deliver()]);
-        found.push(...(await pipeline.sweep(NOW + 86_400_000)));
+        const found = await deliverFourAtOnce([pipeline], entries, NOW);
         expect(deploys(found), `mix ${n}`).toEqual(expected);
         judged += expected.length;
       }
@@ -857,25 +838,7 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       // Four instances (a store each, one collection): their transactions on one service contend in Firestore.
       const name = collection('held-back');
       const pipelines = [0, 1, 2, 3].map(() => new Pipeline({ config: exempt, store: new FirestoreBaselineStore({ firestore: db, collection: name }), onHeldBack: (h) => heldBack.push(h) }));
-      const found: Finding[] = [];
-      let taken = 0;
-      const deliver = async (pipeline: Pipeline): Promise<void> => {
-        while (taken < entries.length) {
-          const entry = entries[taken++]!;
-          const nowMs = NOW + taken * 3_000;
-          for (let attempt = 1; ; attempt++) {
-            try {
-              const outcome = await pipeline.handleEntry(entry, nowMs);
-              if (outcome.status === 'processed') found.push(...outcome.findings);
-              break;
-            } catch (error) {
-              if (attempt >= 5) throw error;
-            }
-          }
-        }
-      };
-      await Promise.all(pipelines.map(deliver));
-      for (const pipeline of pipelines) found.push(...(await pipeline.sweep(NOW + 86_400_000)));
+      const found = await deliverFourAtOnce(pipelines, entries, NOW);
       expect(found.filter((f) => DEPLOY_RULES.has(f.rule)), `mix ${n}`).toEqual([]);
       const deployTold = (h: readonly HeldBack[]): string[] => told(h.filter((x) => DEPLOY_RULES.has(x.rule)));
       expect(deployTold(heldBack), `mix ${n}`).toEqual(deployTold(expected));
@@ -895,6 +858,34 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
     }, 120_000);
   });
 });
+
+/**
+ * Delivers `entries` four at a time, as Pub/Sub pushes them (the i-th at `nowMs` + i × 3 s), the k-th delivery loop
+ * through `instances[k % instances.length]` (one instance: four deliveries in flight on it); a delivery that fails
+ * is delivered again, up to 5 times. Then sweeps each instance a day later. Returns every finding.
+ */
+async function deliverFourAtOnce(instances: readonly Pipeline[], entries: readonly Json[], nowMs: number): Promise<Finding[]> {
+  const found: Finding[] = [];
+  let taken = 0;
+  const deliver = async (pipeline: Pipeline): Promise<void> => {
+    while (taken < entries.length) {
+      const entry = entries[taken++]!;
+      const at = nowMs + taken * 3_000;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const outcome = await pipeline.handleEntry(entry, at);
+          if (outcome.status === 'processed') found.push(...outcome.findings);
+          break;
+        } catch (error) {
+          if (attempt >= 5) throw error;
+        }
+      }
+    }
+  };
+  await Promise.all([0, 1, 2, 3].map((k) => deliver(instances[k % instances.length]!)));
+  for (const pipeline of instances) found.push(...(await pipeline.sweep(nowMs + 86_400_000)));
+  return found;
+}
 
 /**
  * Deploy `i` of a burst 10 s apart from `t0` on SLACK_BOT, raising a finding in several rules (a new image repository,

@@ -1357,7 +1357,6 @@ function resolutionOf(finding: Finding, change: Change, reason: string, time = c
   };
 }
 
-/** A late finding, closed by a newer change applied before it came: when and why are known, not who nor which entry. */
 /** A canonical timestamp as a point (TimePoint.n its nanoseconds), to compare with an instant. */
 function pointOfTime(time: string): TimePoint<undefined> {
   return pointAt({ timeMs: Date.parse(time), time }, undefined);
@@ -1368,6 +1367,7 @@ function deleteTime(baseline: ServiceBaseline): string {
   return pointTime({ t: baseline.deletedAtMs!, n: baseline.deletedAtN });
 }
 
+/** A late finding, closed by a newer change applied before it came: when and why are known, not who nor which entry. */
 function closedLater(finding: Finding, takenAway: { readonly time: string; readonly reason: string }): Finding {
   return { ...finding, status: 'resolved', resolution: { time: takenAway.time, principal: 'unknown', reason: takenAway.reason, logName: '', insertId: '' } };
 }

@@ -238,6 +238,11 @@ export function isAfter(point: TimePoint<unknown>, at: ChangeInstant): boolean {
   return isLaterThan(point, t, n);
 }
 
+/** The point at `at` itself (neither earlier nor later, to the nanosecond), or undefined: what a change of then set. */
+export function pointOf<T>(history: readonly TimePoint<T>[] | undefined, at: ChangeInstant): TimePoint<T> | undefined {
+  return history?.find((point) => !isBefore(point, at) && !isAfter(point, at));
+}
+
 /** The first point after `at` (strictly later), or undefined: what a newer entry set, when one from `at` arrives late. */
 export function pointAfter<T>(history: readonly TimePoint<T>[] | undefined, at: ChangeInstant): TimePoint<T> | undefined {
   // In order (the common case) nothing is newer: the last point says so without a scan.

@@ -48,10 +48,10 @@
 //           after all) stays closed and the late turn-on's stays open.
 import { normalizeTimestamp } from '../audit/entry.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, isAfter, isBefore, pointAfter, pointAt, type ChangeInstant, type ServiceBaseline } from '../baseline/state.js';
+import { changedAfter, deletedBetween, isBefore, pointAfter, pointAt, pointOf, type ChangeInstant, type ServiceBaseline } from '../baseline/state.js';
 import type { DeployChange, Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, endedAfter, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, riskInForce, serviceLabel, settingBefore, settingRestored, settingRiskInForce, supersededFindings, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
+import { callersEvidence, endedAfter, findingInstant, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, riskInForce, serviceLabel, settingBefore, settingRestored, settingRiskInForce, supersededFindings, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
 import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
 
 const TITLE = 'Cloud Run default URL turned back on';
@@ -195,10 +195,8 @@ function urlOnBefore(change: DeployChange, baseline: ServiceBaseline | undefined
  */
 function ingressRestrictedBefore(change: DeployChange, baseline: ServiceBaseline | undefined, open: readonly OpenFinding[]): Resolved[] {
   const ownIngress = (o: OpenFinding): boolean => {
-    const time = normalizeTimestamp(o.finding.eventTime);
-    if (time === undefined) return true;
-    const at = { timeMs: time.ms, time: time.iso };
-    return (baseline?.ingress ?? []).some((point) => !isBefore(point, at) && !isAfter(point, at));
+    const at = findingInstant(o);
+    return at === undefined || pointOf(baseline?.ingress, at) !== undefined;
   };
   const ended = (at: ChangeInstant): boolean =>
     endedAfter(baseline, baseline?.defaultUrlDisabled, at, (write) => write.defaultUrlDisabled, (disabled) => disabled) || endedAfter(baseline, baseline?.ingress, at, (write) => write.ingress, (ingress) => ingress !== 'all');
@@ -210,8 +208,8 @@ function ingressRestrictedBefore(change: DeployChange, baseline: ServiceBaseline
   const late = openedAfter
     ? []
     : open.flatMap((o) => {
-        const time = normalizeTimestamp(o.finding.eventTime);
-        if (!o.late || time === undefined || ownIngress(o) || !isBefore(pointAt(change, undefined), { timeMs: time.ms, time: time.iso })) return [];
+        const at = findingInstant(o);
+        if (!o.late || at === undefined || ownIngress(o) || !isBefore(pointAt(change, undefined), at)) return [];
         return [{ id: o.finding.id, reason, time: o.finding.eventTime }];
       });
   return [...superseded, ...late.filter((l) => !superseded.some((r) => r.id === l.id))];
@@ -222,7 +220,7 @@ function ingressRestrictedBefore(change: DeployChange, baseline: ServiceBaseline
  * its instant, else the newest before it of the baseline's, the writes still waiting and the late write `change`'s.
  */
 function ingressAt(change: DeployChange, baseline: ServiceBaseline | undefined, at: ChangeInstant): Ingress | undefined {
-  const own = baseline?.ingress.find((point) => !isBefore(point, at) && !isAfter(point, at));
+  const own = pointOf(baseline?.ingress, at);
   if (own) return own.v as Ingress;
   let point = settingBefore(baseline, baseline?.ingress, at, (write) => write.ingress);
   if (change.ingress !== undefined && (point === undefined || isBefore(point, change))) point = pointAt(change, change.ingress);

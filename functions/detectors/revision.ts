@@ -327,6 +327,12 @@ export function laterWriteWaiting(baseline: ServiceBaseline | undefined, change:
   });
 }
 
+/** An open finding's instant (its eventTime, to the nanosecond), to compare with points; undefined if unreadable. */
+export function findingInstant(o: OpenFinding): ChangeInstant | undefined {
+  const time = normalizeTimestamp(o.finding.eventTime);
+  return time === undefined ? undefined : { timeMs: time.ms, time: time.iso };
+}
+
 /**
  * A write (`change`) that sets a service setting back to the value a rule reports, arriving after newer writes were
  * judged: the open findings of the rule (`open`) for newer writes judged against a value that `raises` them (their
@@ -348,9 +354,8 @@ export function supersededFindings<T>(
   endedSince: (at: ChangeInstant) => boolean,
 ): Resolved[] {
   return open.flatMap((o) => {
-    const time = normalizeTimestamp(o.finding.eventTime);
-    if (o.late || time === undefined) return [];
-    const at = { timeMs: time.ms, time: time.iso };
+    const at = findingInstant(o);
+    if (o.late || at === undefined) return [];
     if (!isBefore(pointAt(change, undefined), at) || endedSince(at)) return [];
     let before = pointBefore(history, at);
     someWaitingWrite(baseline?.rollouts, (write) => {

@@ -108,14 +108,14 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
     const urlOn = change.defaultUrlDisabled === false ? urlOnBefore(change, baseline, open) : [];
     // The ingress kept the internet out before newer writes judged against an older `all`: neither were their findings.
     const restrictedFirst = change.ingress !== undefined && change.ingress !== 'all' ? ingressRestrictedBefore(change, baseline, open) : [];
-    const onBefore = [...urlOn, ...restrictedFirst.filter((r) => !urlOn.some((o) => o.id === r.id))];
+    const onBefore = [...urlOn, ...restrictedFirst];
     // The newest ingress known keeps the internet out: nobody reaches the run.app URL from outside any more.
     if (change.ingress === undefined || change.ingress === 'all' || changedAfter(baseline?.ingress, change)) return onBefore;
     const reason = ingressRestrictedReason(change.ingress);
     // Only findings older than the write: a deploy completed late (its rollout waited) is older than a turn-on
     // judged meanwhile, though no newer ingress is known yet.
     const restricted = open.filter((o) => (normalizeTimestamp(o.finding.eventTime)?.ms ?? Infinity) < change.timeMs).map((o) => ({ id: o.finding.id, reason }));
-    return [...onBefore, ...restricted.filter((r) => !onBefore.some((o) => o.id === r.id))];
+    return [...onBefore, ...restricted];
   },
 };
 
@@ -212,7 +212,7 @@ function ingressRestrictedBefore(change: DeployChange, baseline: ServiceBaseline
         if (!o.late || at === undefined || ownIngress(o) || !isBefore(pointAt(change, undefined), at)) return [];
         return [{ id: o.finding.id, reason, time: o.finding.eventTime }];
       });
-  return [...superseded, ...late.filter((l) => !superseded.some((r) => r.id === l.id))];
+  return [...superseded, ...late];
 }
 
 /**

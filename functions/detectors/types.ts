@@ -112,7 +112,8 @@ export interface Detector<Id extends keyof RulesConfig = keyof RulesConfig> {
   detect(input: DetectorInput<RulesConfig[Id]>): readonly Detection[];
   /**
    * Which of the rule's open findings this change closes (the grant removed, the identity changed back), with why.
-   * Runs whatever the rule's exceptions and enablement: a risk that was reported is closed when it goes away.
+   * Runs whatever the rule's exceptions and enablement: a risk that was reported is closed when it goes away. A
+   * finding named twice is closed once, by the first (the engine closes only what is still open).
    */
   resolves?(input: DetectorInput<RulesConfig[Id]>, open: readonly OpenFinding[]): readonly Resolved[];
 }

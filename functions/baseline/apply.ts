@@ -150,7 +150,9 @@ function defaultUrlAfter(target: MutableBaseline, change: DeployChange, n: numbe
   // (Asked before recording: the store may let the history change in place.)
   const everyWrite = disabled || disableKnown(history) || someWaitingWrite(target.rollouts, (write) => write.defaultUrlDisabled === true);
   const recorded = record(history ?? [], change.timeMs, disabled, n);
-  return everyWrite || recorded.length <= URL_ON_KEPT ? recorded : recorded.slice(-URL_ON_KEPT);
+  // Trimmed where it lies, as BaselineEdits.append trims: a copy here, or replay's own list (no copy per deploy).
+  if (!everyWrite && recorded.length > URL_ON_KEPT) recorded.splice(0, recorded.length - URL_ON_KEPT);
+  return recorded;
 }
 
 /** How many writes that left the default URL on a history keeps before a disable is known (defaultUrlAfter). */

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { compareInstants, type Instant } from '../audit/entry.js';
 import { normalizeOptionsOf, type ParseResult } from '../audit/normalize.js';
 import type { BaselineStore } from '../baseline/store.js';
-import type { RunwatchConfig } from '../config/types.js';
+import type { RuleSettings, RunwatchConfig } from '../config/types.js';
 import type { Finding } from '../findings/finding.js';
 import { exceptionPath, type HeldBack } from '../engine.js';
 import { Pipeline, type DueIndex, type EntryOutcome } from '../pipeline.js';
@@ -224,7 +224,7 @@ export async function forEachPaced<T>(items: Iterable<T>, step: (item: T) => voi
 
 /** The paths of the config's rule exceptions (ReplayStats.exceptions), rule by rule in the config's order. */
 function exceptionPaths(config: RunwatchConfig): string[] {
-  return Object.entries(config.rules).flatMap(([rule, settings]) => (settings as { exceptions?: readonly unknown[] }).exceptions?.map((_, index) => exceptionPath(rule, index)) ?? []);
+  return (Object.entries(config.rules) as [string, RuleSettings][]).flatMap(([rule, settings]) => settings.exceptions.map((_, index) => exceptionPath(rule, index)));
 }
 
 /** The stateful half of a replay: items in (any order within the buffer), findings out, counts kept. */

@@ -42,10 +42,11 @@ function defaultWorkers(): number {
 export async function* readParsed(files: readonly string[], options: ParallelOptions): AsyncGenerator<ParsedItem[]> {
   const workers = options.workers ?? defaultWorkers();
   const script = workers > 0 ? compiledWorker('worker.js') : undefined;
-  const pool = script ? new WorkerPool(workers, script) : undefined;
+  // Started with the first file that can be cut into lines: the others (JSON arrays, gzip, stdin) would leave it idle.
+  let pool: WorkerPool | undefined;
   try {
     for (const [i, file] of files.entries()) {
-      if (pool && (options.ndjson?.[i] ?? (await isPlainNdjson(file)))) yield* pool.readFile(file, options.normalize);
+      if (script && (options.ndjson?.[i] ?? (await isPlainNdjson(file)))) yield* (pool ??= new WorkerPool(workers, script)).readFile(file, options.normalize);
       else yield* sequential(file, options);
     }
   } finally {

@@ -43,10 +43,13 @@ export interface ReplayOptions {
   /**
    * Worker threads; 0 for none. Without a store and with NDJSON input only, projects are spread over this many
    * workers that do everything (default: one per core, at most 4); otherwise they only parse and normalize
-   * (default: one per core but one, at least 1, at most 4). More than 4 are started only for large input (one per
-   * 64 MiB of input files), with a warning (onWarning) when fewer are started than asked for.
+   * (default: one per core but one, at least 1, at most 4). By default none for input files of less than
+   * workerInputBytes in all. More than 4 are started only for large input (one per 64 MiB of input files), with a
+   * warning (onWarning) when fewer are started than asked for.
    */
   readonly workers?: number;
+  /** Input files of fewer bytes than this in all replay on one thread when `workers` is not given (WORKER_INPUT_BYTES). */
+  readonly workerInputBytes?: number;
   readonly onFinding: (finding: Finding) => void;
   readonly onProgress?: (stats: ReplayStats) => void;
   /** Told what to warn about the input before it is read (a folder whose files were left out for their names). */
@@ -350,7 +353,7 @@ export class ReplayRun {
 export async function replay(options: ReplayOptions): Promise<ReplayStats> {
   if (options.entryBatches) return replayInOneThread(options, parsedBatches(options.entryBatches, normalizeOptionsOf(options.config)));
   const files = await expandPaths(options.paths, options.onWarning);
-  const workers = await workersFor(options.workers, files, options.onWarning);
+  const workers = await workersFor(options.workers, files, options.workerInputBytes ?? WORKER_INPUT_BYTES, options.onWarning);
   // Without a store to keep, and with NDJSON input only (the large-history case), whole projects go to worker
   // threads (one per core: the main thread only orders, reads and routes lines) that parse, normalize and detect;
   // otherwise one thread keeps all baselines and workers (one per core but one) only parse.
@@ -374,15 +377,26 @@ const WORKERS_FOR_ANY_INPUT = 4;
 const BYTES_PER_WORKER = 64 * 1024 * 1024;
 
 /**
+ * Input files of fewer bytes than this in all replay on one thread unless `--workers` says otherwise. Threads start
+ * cold: each loads the engine (about 0.25 s of CPU before its first line) and warms up on its own share. Measured on
+ * 2 cores, bench-shaped NDJSON, `runwatch replay` as a user runs it (default against `--workers 0`, 2026-12-07):
+ * 1,000 entries (3.9 MB) 0.77 s against 0.49 s; 10,000 (39 MB) 2.0 s against 1.6 s; 30,000 (118 MB) 2.5-3.3 s
+ * against 2.8-3.4 s, about even; 100,000 (394 MB) 6.1 s against 8.3 s. With more cores the threads win sooner.
+ */
+export const WORKER_INPUT_BYTES = 64 * 1024 * 1024;
+
+/**
  * The worker threads to start when `requested` were asked for: more than 4 only for input files that keep them busy,
  * one per 64 MiB. Each loads the engine and warms up, about 0.5 s and tens of MB whatever its share (README,
  * Development), which the replay of a small file paid 64 times over for `--workers 64` (68 s, 950 MB, against 3 s on
- * one thread). Standard input counts for nothing: it is read on the main thread.
+ * one thread). Not asked for: none for input files of fewer than `smallInput` bytes, else the defaults (undefined).
+ * Standard input counts for nothing: it is read on the main thread.
  */
-async function workersFor(requested: number | undefined, files: readonly string[], onWarning?: (warning: string) => void): Promise<number | undefined> {
-  if (requested === undefined || requested <= WORKERS_FOR_ANY_INPUT) return requested;
+async function workersFor(requested: number | undefined, files: readonly string[], smallInput: number, onWarning?: (warning: string) => void): Promise<number | undefined> {
+  if (requested !== undefined && requested <= WORKERS_FOR_ANY_INPUT) return requested;
   let bytes = 0;
   for (const file of files) if (file !== '-') bytes += await stat(file).then((s) => s.size, () => 0);
+  if (requested === undefined) return bytes < smallInput ? 0 : undefined;
   const workers = Math.min(requested, Math.max(WORKERS_FOR_ANY_INPUT, Math.floor(bytes / BYTES_PER_WORKER)));
   if (workers < requested) {
     onWarning?.(`${requested} worker threads asked for, ${workers} started: ${sizeText(bytes)} of input keeps no more busy (one per 64 MiB beyond ${WORKERS_FOR_ANY_INPUT})`);

@@ -32,7 +32,8 @@ log export tree), or - for stdin. Findings go to stdout; progress and a summary 
   --workers N         worker threads for uncompressed NDJSON files (0: none; more than 4 only for large input,
                       one per 64 MiB). Without --state and with such files only, each takes whole projects and
                       detects on its own (default: one per core, at most 4); otherwise workers only parse
-                      (default: one per core but one, at least 1, at most 4)
+                      (default: one per core but one, at least 1, at most 4). Default for less than 64 MiB of
+                      input files: none (starting threads costs more than they save)
   --publish TOPIC     also publish each finding to the findings topic (an id, or projects/P/topics/T), as the
                       detect function does: the notify functions deliver it to the sinks, each finding once (a
                       finding they already have is not sent again). Project: GOOGLE_CLOUD_PROJECT, else the

@@ -394,14 +394,23 @@ export const WORKER_INPUT_BYTES = 64 * 1024 * 1024;
  */
 async function workersFor(requested: number | undefined, files: readonly string[], smallInput: number, onWarning?: (warning: string) => void): Promise<number | undefined> {
   if (requested !== undefined && requested <= WORKERS_FOR_ANY_INPUT) return requested;
-  let bytes = 0;
-  for (const file of files) if (file !== '-') bytes += await stat(file).then((s) => s.size, () => 0);
-  if (requested === undefined) return bytes < smallInput ? 0 : undefined;
+  if (requested === undefined) return (await inputBytes(files, smallInput)) < smallInput ? 0 : undefined;
+  const bytes = await inputBytes(files);
   const workers = Math.min(requested, Math.max(WORKERS_FOR_ANY_INPUT, Math.floor(bytes / BYTES_PER_WORKER)));
   if (workers < requested) {
     onWarning?.(`${requested} worker threads asked for, ${workers} started: ${sizeText(bytes)} of input keeps no more busy (one per 64 MiB beyond ${WORKERS_FOR_ANY_INPUT})`);
   }
   return workers;
+}
+
+/** The size of the input files in all (standard input counts for nothing), or the first sum that reaches `enough`. */
+async function inputBytes(files: readonly string[], enough = Number.POSITIVE_INFINITY): Promise<number> {
+  let bytes = 0;
+  for (const file of files) {
+    if (bytes >= enough) break; // a Cloud Storage export can have thousands of shards: stat no more than needed
+    if (file !== '-') bytes += await stat(file).then((s) => s.size, () => 0);
+  }
+  return bytes;
 }
 
 function sizeText(bytes: number): string {

@@ -76,7 +76,9 @@ describe('config: YAML errors, all of them', () => {
       /^timezone: not valid YAML or JSON: Map keys must be unique at line 2, column 1$/,
       /^timezone: "Mars\/Base" is not an IANA time zone$/,
     ]],
-    ['a second document', 'timezone: UTC\n---\ntimezone: UTC\n', [/^\(root\): not valid YAML or JSON: Source contains multiple documents.* at line 2, column 1$/]],
+    // The yaml library's own words told the user to call its API ("please use YAML.parseAllDocuments()").
+    ['a second document', 'timezone: UTC\n---\ntimezone: UTC\n', [/^\(root\): not valid YAML or JSON: a config file is one YAML document: a second one starts at line 2, column 1 \(a "---" line\)$/]],
+    ['a "---" after the settings (an empty second document)', 'timezone: UTC\n---\n', [/^\(root\): not valid YAML or JSON: a config file is one YAML document: a second one starts at line 2, column 1 \(a "---" line\)$/]],
   ])('%s', (_name, text, expected) => {
     const found = problems(text);
     expect(found).toHaveLength(expected.length);

@@ -2,7 +2,7 @@
 // all at once, and nothing unknown is silently accepted (additionalProperties: false in the schema).
 import { readFile } from 'node:fs/promises';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { isMap, isNode, isScalar, isSeq, parseDocument } from 'yaml';
+import { isMap, isNode, isScalar, isSeq, parseDocument, type YAMLError } from 'yaml';
 import picomatch from 'picomatch';
 import { validate as generatedValidator } from './configValidator.generated.js';
 import { asArray, asObject, type JsonObject } from '../audit/json.js';
@@ -65,7 +65,7 @@ export function readConfigText(text: string, source = 'config'): { data: unknown
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, merge: true, logLevel: 'error' });
   const yamlProblems = doc.errors.map((error) => ({
     path: error.code === 'DUPLICATE_KEY' ? pathAt(doc.contents, error.pos[0], '(root)') : '(root)',
-    reason: `not valid YAML or JSON: ${firstLine(error.message)}`,
+    reason: `not valid YAML or JSON: ${yamlMessage(error)}`,
   }));
   // Every error at once, each with its line. A duplicate key leaves the structure whole (the later value is read),
   // so the schema's checks still run and one run of validate-config shows everything; any other error does not.
@@ -78,6 +78,16 @@ export function readConfigText(text: string, source = 'config'): { data: unknown
     throw new ConfigError(source, [...yamlProblems, { path: '(root)', reason: `not valid YAML or JSON: ${firstLine(error instanceof Error ? error.message : String(error))}` }]);
   }
   return { data: data ?? {}, yamlProblems };
+}
+
+/**
+ * A yaml library error in the config's terms. A second document is worded for the library's caller ("please use
+ * YAML.parseAllDocuments()"), which a user writing a config is not: it is said what the file holds instead.
+ */
+function yamlMessage(error: YAMLError): string {
+  const at = error.linePos?.[0];
+  if (error.code === 'MULTIPLE_DOCS' && at) return `a config file is one YAML document: a second one starts at line ${at.line}, column ${at.col} (a "---" line)`;
+  return firstLine(error.message);
 }
 
 /**

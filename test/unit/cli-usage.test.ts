@@ -150,3 +150,34 @@ describe('replay --workers and --reorder-buffer take decimal whole numbers only'
     expect(run.stdout).not.toBe('');
   });
 });
+
+describe('a usage error, on a terminal', () => {
+  // Each usage error printed the command's whole --help after its one line (35 lines for replay): the line saying
+  // what was wrong scrolled off the top of the screen, under option texts the user did not ask for. Now the error,
+  // the command's usage line(s), and where the rest is.
+  it.each([
+    [['replay', '--format', 'yaml', 'examples/logs']],
+    [['replay', '--bogus', 'examples/logs']],
+    [['replay', '--since', '2024-02-30', 'examples/logs']],
+    [['replay']],
+    [['validate-config']],
+    [['sink-filter', 'extra']],
+    [['publish']],
+    [['publish', '--topc', 't', 'examples/logs']],
+    [['scc']],
+    [['redrive', '--dryrun']],
+  ])('%j: the error, the usage lines, and a pointer to --help', async (args) => {
+    const name = args[0]!;
+    const help = (await runwatch([name, '--help'])).stdout.split('\n');
+    const synopsis = help.slice(0, help.indexOf(''));
+    const description = help[help.indexOf('') + 1]!;
+    const run = await runwatch(args);
+    expect(run.code).toBe(2);
+    const lines = run.stderr.trimEnd().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^runwatch ${name}: \\S`));
+    expect(run.stderr).toContain(`${synopsis.join('\n')}\n`);
+    expect(run.stderr).not.toContain(description);
+    expect(lines.at(-1)).toBe(`runwatch ${name} --help shows the options.`);
+    expect(lines.length).toBeLessThanOrEqual(1 + synopsis.length + 2);
+  });
+});

@@ -42,3 +42,12 @@ export function argsErrorMessage(error: unknown, options: Readonly<Record<string
 export function usageErrorText(message: string): string {
   return message.split('\n').map(terminalSafe).join('\n');
 }
+
+/**
+ * What follows a usage error's message: the command's usage line(s), from its `usage` up to the first blank line,
+ * and where the rest is. The whole help (35 lines for replay) scrolled the line saying what was wrong off the screen.
+ */
+export function usageReminder(name: string, usage: string): string {
+  const blank = usage.indexOf('\n\n');
+  return `usage: ${blank === -1 ? usage : usage.slice(0, blank)}\nrunwatch ${name} --help shows the options.\n`;
+}

@@ -344,7 +344,7 @@ describe.skipIf(!emulators.available)('runwatch redrive (Pub/Sub emulator)', () 
     for (const args of [['--limit', '0'], ['--wait', 'soon'], ['--subscription', 'a/b'], ['extra'], ...ambiguous]) {
       const run = await runwatch(['redrive', ...args]);
       expect(run.code, args.join(' ')).toBe(2);
-      expect(run.stderr).toMatch(/^runwatch redrive: .+\n\nusage: runwatch redrive /);
+      expect(run.stderr).toMatch(/^runwatch redrive: .+\nusage: runwatch redrive /);
     }
   });
 });

@@ -12,7 +12,7 @@ import { PublishTracker, type PublishCount } from '../../pubsub/publishTracker.j
 import { topologyNames } from '../../pubsub/topology.js';
 import { readEntries } from '../../replay/input.js';
 import { readEnvelope } from '../../audit/entry.js';
-import { argsErrorMessage, usageErrorText, type Command, type CommandIo } from '../command.js';
+import { argsErrorMessage, usageErrorText, usageReminder, type Command, type CommandIo } from '../command.js';
 import { terminalSafe } from '../../untrustedText.js';
 
 const USAGE = `runwatch publish [--topic TOPIC] [--project PROJECT] PATH...
@@ -34,7 +34,7 @@ export const publishCommand: Command = {
     try {
       ({ values, positionals: paths } = parseArgs({ args: [...args], options: OPTIONS, allowPositionals: true, strict: true }));
     } catch (error) {
-      io.stderr.write(`runwatch publish: ${usageErrorText(argsErrorMessage(error, OPTIONS))}\n\nusage: ${USAGE}\n`);
+      io.stderr.write(`runwatch publish: ${usageErrorText(argsErrorMessage(error, OPTIONS))}\n${usageReminder('publish', USAGE)}`);
       return 2;
     }
     if (values.help) {
@@ -42,7 +42,7 @@ export const publishCommand: Command = {
       return 0;
     }
     if (paths.length === 0) {
-      io.stderr.write(`runwatch publish: no PATH given\n\nusage: ${USAGE}\n`);
+      io.stderr.write(`runwatch publish: no PATH given\n${usageReminder('publish', USAGE)}`);
       return 2;
     }
     const topic = parseTopic(values.topic ?? topologyNames().auditTopic);

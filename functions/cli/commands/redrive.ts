@@ -22,7 +22,7 @@ import { connectPubSub, PubSubPublisher } from '../../pubsub/publisher.js';
 import { topologyNames } from '../../pubsub/topology.js';
 import { GRPC_STATUS, grpcCode } from '../../grpcEndpoint.js';
 import { terminalSafe } from '../../untrustedText.js';
-import { argsErrorMessage, usageErrorText, type Command, type CommandIo } from '../command.js';
+import { argsErrorMessage, usageErrorText, usageReminder, type Command, type CommandIo } from '../command.js';
 
 const DEFAULT_WAIT_SECONDS = 10;
 
@@ -290,7 +290,7 @@ export const redriveCommand: Command = {
       return 0;
     }
     if ('error' in parsed) {
-      io.stderr.write(`runwatch redrive: ${usageErrorText(parsed.error)}\n\nusage: ${USAGE}\n`);
+      io.stderr.write(`runwatch redrive: ${usageErrorText(parsed.error)}\n${usageReminder('redrive', USAGE)}`);
       return 2;
     }
     const options = parsed;

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { messageOf } from '../../../sinks/deliver.js';
 import { createSccSource, parseSccEndpoint, type SccEndpoint } from '../../../sinks/scc.js';
-import { argsErrorMessage, usageErrorText, type Command, type CommandIo } from '../command.js';
+import { argsErrorMessage, usageErrorText, usageReminder, type Command, type CommandIo } from '../command.js';
 import { terminalSafe } from '../../untrustedText.js';
 
 const USAGE = `runwatch scc create-source --organization ORGANIZATION_ID [--display-name NAME] [--description TEXT]
@@ -30,7 +30,7 @@ export const sccCommand: Command = {
   async run(args: readonly string[], io: CommandIo): Promise<number> {
     const parsed = parseCreateSource(args);
     if (typeof parsed === 'string') {
-      io.stderr.write(`runwatch scc: ${usageErrorText(parsed)}\n\nusage: ${USAGE}\n`);
+      io.stderr.write(`runwatch scc: ${usageErrorText(parsed)}\n${usageReminder('scc', USAGE)}`);
       return 2;
     }
     let endpoint: SccEndpoint | undefined;

@@ -401,9 +401,10 @@ describe('runwatch validate-config', () => {
   // A config that cannot be read is an I/O failure (exit 1, as an input file replay cannot read), not an invalid
   // config (2): DESIGN.md's exit codes. The function names it at start-up like any other config problem.
   it.each([
-    ['validate-config, no such file', ['validate-config', '/does/not/exist.yaml'], /^\/does\/not\/exist\.yaml: cannot read config: ENOENT/],
-    ['validate-config, a folder', ['validate-config', '/tmp'], /^\/tmp: cannot read config: EISDIR/],
-    ['replay --config, no such file', ['replay', '--config', '/does/not/exist.yaml', '-'], /^\/does\/not\/exist\.yaml: cannot read config: ENOENT/],
+    // Said in words too: the bare code ("cannot read config: ENOENT") left the user to look it up.
+    ['validate-config, no such file', ['validate-config', '/does/not/exist.yaml'], /^\/does\/not\/exist\.yaml: cannot read config: ENOENT: no such file or directory\n$/],
+    ['validate-config, a folder', ['validate-config', '/tmp'], /^\/tmp: cannot read config: EISDIR: illegal operation on a directory\n$/],
+    ['replay --config, no such file', ['replay', '--config', '/does/not/exist.yaml', '-'], /^\/does\/not\/exist\.yaml: cannot read config: ENOENT: no such file or directory\n$/],
   ])('exits 1 when the config cannot be read: %s', async (_name, args, message) => {
     const run = await runwatch(args);
     expect(run.code).toBe(1);

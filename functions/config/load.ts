@@ -155,9 +155,19 @@ export async function loadConfigFile(path: string): Promise<RunwatchConfig> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new ConfigUnreadableError(path, (error as NodeJS.ErrnoException).code ?? String(error));
+    throw new ConfigUnreadableError(path, readFailure(error as NodeJS.ErrnoException));
   }
   return parseConfig(text, path);
+}
+
+/**
+ * Why a file could not be read, in words (`ENOENT: no such file or directory`): Node's message without the system
+ * call and the path it ends with (the caller names the file). The bare code left the user to look it up.
+ */
+function readFailure(error: NodeJS.ErrnoException): string {
+  if (!error.code) return String(error);
+  const words = new RegExp(`^${error.code}: ([^,]+)`).exec(error.message)?.[1];
+  return words ? `${error.code}: ${words}` : error.code;
 }
 
 /** The defaults alone, for replay without --config. */

@@ -66,7 +66,8 @@ surprise: true
     ['YAML that does not parse', 'rules: [unclosed', expect.stringMatching(/^\(root\): not valid YAML or JSON/)],
     ['a duplicate key', 'timezone: UTC\ntimezone: UTC', expect.stringMatching(/^timezone: not valid YAML or JSON: Map keys must be unique/)],
     ['a freeze date in another format', 'freezes: [{start: "20.12.2024", end: "2025-01-06"}]', expect.stringMatching(/^freezes\[0\]\.start: "20\.12\.2024" is not an ISO 8601 date \(YYYY-MM-DD/)],
-    ['a freeze date that does not exist', 'freezes: [{start: "2024-02-30", end: "2024-03-06"}]', expect.stringMatching(/^freezes\[0\]\.start: not a date-time/)],
+    // Worded as replay's --since says it, not in Luxon's terms ("you specified 30 (of type number) as a day"): the user wrote a string.
+    ['a freeze date that does not exist', 'freezes: [{start: "2024-02-30", end: "2024-03-06"}]', 'freezes[0].start: no such day or time: "2024-02-30"'],
   ])('rejects %s', (_name, text, expected) => {
     expect(problems(text)).toEqual([expected]);
   });
@@ -87,7 +88,7 @@ surprise: true
   it.each([
     ['a bad window time and an unknown zone', 'timezone: Mars/Olympus\nchangeWindows: [{days: [mon], start: "9:00", end: "17:00"}]', [expect.stringMatching(/^changeWindows\[0\]\.start: "9:00" is not a time of day as HH:MM/), 'timezone: "Mars/Olympus" is not an IANA time zone']],
     ['an unknown key and an unknown zone', 'timezone: Europe/Berln\nfoo: 1', ['foo: unknown key', 'timezone: "Europe/Berln" is not an IANA time zone; did you mean Europe/Berlin?']],
-    ['an unknown key and an impossible freeze date', 'foo: 1\nfreezes: [{start: "2024-13-45T10:00", end: "2024-12-20T00:00"}]', ['foo: unknown key', expect.stringMatching(/^freezes\[0\]\.start: not a date-time/)]],
+    ['an unknown key and an impossible freeze date', 'foo: 1\nfreezes: [{start: "2024-13-45T10:00", end: "2024-12-20T00:00"}]', ['foo: unknown key', 'freezes[0].start: no such day or time: "2024-13-45T10:00"']],
     ['a zone of the wrong type: reported once, by the schema', 'timezone: 5', ['timezone: must be string']],
   ])('reports schema and other problems together: %s', (_name, text, expected) => {
     expect(problems(text)).toEqual(expected);

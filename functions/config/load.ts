@@ -348,8 +348,9 @@ function semanticProblems(document: unknown): SemanticProblem[] {
     const freeze = objectOr(value);
     const start = typeof freeze['start'] === 'string' ? freezeInstant(freeze['start'], zone) : undefined;
     const end = typeof freeze['end'] === 'string' ? freezeInstant(freeze['end'], zone) : undefined;
-    if (start && !start.isValid) problems.push({ path: `freezes[${i}].start`, reason: `not a date-time: ${start.invalidExplanation ?? ''}` });
-    if (end && !end.isValid) problems.push({ path: `freezes[${i}].end`, reason: `not a date-time: ${end.invalidExplanation ?? ''}` });
+    // The format passed the schema, so only the calendar is left (2024-02-30): said as replay's --since says it.
+    if (start && !start.isValid) problems.push({ path: `freezes[${i}].start`, reason: `no such day or time: ${JSON.stringify(freeze['start'])}` });
+    if (end && !end.isValid) problems.push({ path: `freezes[${i}].end`, reason: `no such day or time: ${JSON.stringify(freeze['end'])}` });
     if (start?.isValid && end?.isValid && end <= start) {
       problems.push({ path: `freezes[${i}]`, reason: 'end must be after start', inputs: [`freezes[${i}].start`, `freezes[${i}].end`] });
     }

@@ -1,5 +1,9 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/config/load.js';
+import { loadConfigFile, parseConfig } from '../../functions/config/load.js';
+import { runwatch } from '../support/cli.js';
 import { configProblems } from '../support/config.js';
 
 const problems = (text: string): string[] => configProblems(text);
@@ -86,3 +90,28 @@ describe('config: YAML errors, all of them', () => {
   });
 });
 
+
+// Windows PowerShell 5.1 writes UTF-16LE with a byte order mark for `>` and Out-File (as replay's inputs say): a config
+// written so was read as UTF-8, and validate-config answered "(root): must be object" for a valid file.
+describe('config file encodings', () => {
+  const text = 'timezone: Europe/Berlin\nrules:\n  off-window-deploy: {severity: HIGH}\n';
+  const utf16be = (s: string): Buffer => {
+    const le = Buffer.from(s, 'utf16le');
+    for (let i = 0; i < le.length; i += 2) [le[i], le[i + 1]] = [le[i + 1]!, le[i]!];
+    return le;
+  };
+  it.each([
+    ['UTF-8', Buffer.from(text, 'utf8')],
+    ['UTF-8 with a byte order mark', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text, 'utf8')])],
+    ['UTF-16LE with a byte order mark (PowerShell 5.1)', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')])],
+    ['UTF-16BE with a byte order mark', Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be(text)])],
+  ])('%s is read', async (_name, bytes) => {
+    const file = join(mkdtempSync(join(tmpdir(), 'runwatch-config-')), 'runwatch.yaml');
+    writeFileSync(file, bytes);
+    const config = await loadConfigFile(file);
+    expect(config.timezone).toBe('Europe/Berlin');
+    expect(config.rules['off-window-deploy'].severity).toBe('HIGH');
+    const run = await runwatch(['validate-config', file]);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+  });
+});

@@ -153,11 +153,22 @@ function checked(data: unknown, source: string, earlier: readonly ConfigProblem[
 export async function loadConfigFile(path: string): Promise<RunwatchConfig> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = configText(await readFile(path));
   } catch (error) {
     throw new ConfigUnreadableError(path, readFailure(error as NodeJS.ErrnoException));
   }
   return parseConfig(text, path);
+}
+
+/**
+ * A config file's bytes as text: UTF-8, or UTF-16 when a UTF-16 byte order mark opens it (Windows PowerShell 5.1
+ * writes UTF-16LE with one for `>` and Out-File; replay reads log files so too). Read as UTF-8, such a file was
+ * "(root): must be object".
+ */
+function configText(bytes: Buffer): string {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes);
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes);
+  return bytes.toString('utf8');
 }
 
 /**

@@ -108,3 +108,31 @@ describe('replay summary: a broken document is named, its text never quoted', ()
     expect(run.stderr).not.toMatch(/s3cr3t|3cr3t|pw-00/);
   });
 });
+
+describe('replay summary: where a broken JSON document breaks', () => {
+  // A pretty-printed array (gcloud logging read --format=json) is one document: its break was located by JSON.parse's
+  // character offset ("at position 1873"), which no editor or `sed -n` takes. Now by line and column of the file.
+  it('a property that lost its comma: the line and column of the break', async () => {
+    const pretty = JSON.stringify([synthetic('v1-ReplaceService-gcloud'), synthetic('run-SetIamPolicy-allUsers')], null, 2);
+    const damaged = pretty.replace('"methodName": "google.cloud.run.v1.Services.SetIamPolicy",', '"methodName": "google.cloud.run.v1.Services.SetIamPolicy"');
+    expect(damaged).not.toBe(pretty);
+    const lines = damaged.split('\n');
+    const broken = lines.findIndex((l) => l.includes('"methodName": "google.cloud.run.v1.Services.SetIamPolicy"')) + 2; // 1-based: the next key
+    const column = lines[broken - 1]!.indexOf('"') + 1;
+    const file = join(tempDir(), 'run.json');
+    writeFileSync(file, `${damaged}\n`);
+    const run = await runwatch(['replay', '--format', 'ndjson', file]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(`e.g. ${file}: file is neither NDJSON nor one JSON document: Expected ',' or '}' after property value in JSON at line ${broken}, column ${column}\n`);
+  });
+
+  it('a file cut short (a download stopped): said so, not as an offset past its end', async () => {
+    const pretty = JSON.stringify([synthetic('v1-ReplaceService-gcloud'), synthetic('run-SetIamPolicy-allUsers')], null, 2);
+    const cut = pretty.slice(0, pretty.lastIndexOf('"methodName"'));
+    const file = join(tempDir(), 'run.json');
+    writeFileSync(file, cut);
+    const run = await runwatch(['replay', '--format', 'ndjson', file]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/e\.g\. .*run\.json: file is neither NDJSON nor one JSON document: .* at the end of the file\n/);
+  });
+});

@@ -405,6 +405,21 @@ async function* readFile(source: string, text: AsyncIterable<string>): AsyncGene
   if (documentMode) yield [...parseDocument(source, document.join(''), documentLine)];
 }
 
+/**
+ * JSON.parse's `at position N` (a character offset in `text`, which starts on the file's line `firstLine`) as the
+ * line and column of the file an editor goes to, or as the end of the file when nothing but blanks follows (a file
+ * cut short: a download that stopped).
+ */
+function located(problem: string, text: string, firstLine: number): string {
+  return problem.replace(/ at position (\d+)$/, (_, digits: string) => {
+    const position = Number(digits);
+    if (text.slice(position).trim() === '') return ' at the end of the file';
+    const before = text.slice(0, position);
+    const lineStart = before.lastIndexOf('\n') + 1;
+    return ` at line ${firstLine + before.split('\n').length - 1}, column ${position - lineStart + 1}`;
+  });
+}
+
 /** True when `text` is JSON on its own. */
 function parses(text: string): boolean {
   try {
@@ -426,7 +441,7 @@ function* parseDocument(source: string, text: string, firstLine: number): Genera
     const lines = linesOfText(source, text, firstLine);
     const entries = lines.filter((item) => item.kind === 'entry').length;
     if (entries > 0 && entries >= lines.length - entries) yield* lines;
-    else yield { kind: 'invalid', reason: `file is neither NDJSON nor one JSON document: ${jsonSyntaxProblem(error)}`, source };
+    else yield { kind: 'invalid', reason: `file is neither NDJSON nor one JSON document: ${located(jsonSyntaxProblem(error), text, firstLine)}`, source };
     return;
   }
   if (Array.isArray(value)) {

@@ -80,6 +80,12 @@ surprise: true
     ['a sink misspelt', 'sinks: {pagerduty: {}, slak: {}}', 'sinks.slak: unknown key; did you mean slack?'],
     ['nothing near', 'surprise: true', 'surprise: unknown key'],
     ['a short key far from all', 'tz: UTC', 'tz: unknown key'],
+    // The same words in another case or with other separators, however many edits away: offWindowDeploy was only "unknown".
+    ['a rule id in camel case', 'rules: {offWindowDeploy: {enabled: false}}', 'rules.offWindowDeploy: unknown key; did you mean off-window-deploy?'],
+    ['a rule id in snake case with capitals', 'rules: {PUBLIC_INVOKER_GRANT: {}}', 'rules.PUBLIC_INVOKER_GRANT: unknown key; did you mean public-invoker-grant?'],
+    ['a camel-case key in kebab case', 'change-windows: []', 'change-windows: unknown key; did you mean changeWindows?'],
+    // A rule id near none: the rule ids, as sinks.*.rules lists them, not a bare "unknown key".
+    ['a rule id near none', 'rules: {public-invoker: {}}', `rules.public-invoker: unknown rule; the rules are ${RULE_IDS.join(', ')}`],
   ])('names the key meant: %s', (_name, text, expected) => {
     expect(problems(text)).toEqual([expected]);
   });

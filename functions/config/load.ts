@@ -237,7 +237,18 @@ function join(path: string, key: string): string {
 
 /** The key the schema allows at that place nearest to a misspelt `key` (an edit per four letters at most). */
 function keyMeant(key: string, error: ErrorObject): string | undefined {
-  return nearestName(key, Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {}), 4);
+  const allowed = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+  // The same words in another case or with other separators (offWindowDeploy, PUBLIC_INVOKER_GRANT), however many edits away.
+  const words = (name: string): string => name.toLowerCase().replace(/[-_]/g, '');
+  return allowed.find((name) => words(name) === words(key)) ?? nearestName(key, allowed, 4);
+}
+
+/** An unknown key's reason: the key meant, else, for a rule id, the rule ids (as an unknown sink rule lists them). */
+function unknownKeyReason(path: string, key: string, error: ErrorObject): string {
+  const meant = keyMeant(key, error);
+  if (meant !== undefined) return `unknown key; did you mean ${meant}?`;
+  const rules = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+  return path === 'rules' ? `unknown rule; the rules are ${rules.join(', ')}` : 'unknown key';
 }
 
 /** A pattern's format in words (the schema node's `title`), else the pattern itself. */
@@ -285,8 +296,7 @@ function schemaProblems(all: readonly ErrorObject[]): ConfigProblem[] {
     switch (error.keyword) {
       case 'additionalProperties': {
         const key = String(error.params['additionalProperty']);
-        const meant = keyMeant(key, error);
-        problems.push({ path: join(path, key), reason: meant === undefined ? 'unknown key' : `unknown key; did you mean ${meant}?` });
+        problems.push({ path: join(path, key), reason: unknownKeyReason(path, key, error) });
         break;
       }
       case 'required':

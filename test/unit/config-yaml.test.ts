@@ -71,7 +71,7 @@ describe('config: YAML errors, all of them', () => {
     ]],
     ['a duplicate key, at its path, and the schema\'s problems too', 'timezone: UTC\nrules:\n  off-window-deploy: {severity: HIGH}\n  off-window-deploy: {severity: LOW}\n  bogus: 1\n', [
       /^rules\.off-window-deploy: not valid YAML or JSON: Map keys must be unique at line 4, column 3$/,
-      /^rules\.bogus: unknown key/,
+      /^rules\.bogus: unknown rule; the rules are off-window-deploy, /,
     ]],
     ['a duplicate key in a list item', 'changeWindows:\n  - {days: [mon], start: "09:00", end: "17:00", start: "10:00"}\n', [
       /^changeWindows\[0\]\.start: not valid YAML or JSON: Map keys must be unique at line 2, column 49$/,

@@ -51,7 +51,7 @@ surprise: true
         'rules.off-window-deploy.enabled: must be boolean',
         'rules.off-window-deploy.exceptions[0]: needs at least one of principal, project, service',
         'rules.new-image-repository.trustedRepository: unknown key; did you mean trustedRepositories?',
-        'rules.made-up-rule: unknown key',
+        `rules.made-up-rule: unknown rule; the rules are ${RULE_IDS.join(', ')}`,
         'sinks.slack.minSeverity: must be one of LOW, MEDIUM, HIGH, CRITICAL',
         'surprise: unknown key',
       ]),

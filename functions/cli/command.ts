@@ -49,5 +49,5 @@ export function usageErrorText(message: string): string {
  */
 export function usageReminder(name: string, usage: string): string {
   const blank = usage.indexOf('\n\n');
-  return `usage: ${blank === -1 ? usage : usage.slice(0, blank)}\nrunwatch ${name} --help shows the options.\n`;
+  return `usage: ${blank === -1 ? usage : usage.slice(0, blank)}\nrunwatch ${name} --help says more.\n`;
 }

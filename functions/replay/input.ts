@@ -437,11 +437,12 @@ function* parseDocument(source: string, text: string, firstLine: number): Genera
     value = JSON.parse(text);
   } catch (error) {
     // Not one document either: NDJSON whose first line is broken, when most lines hold entries (each broken line
-    // is then reported on its own); else one broken document (its lines are fragments), reported once.
+    // is then reported on its own); else documents one after the other (`cat` of two exports, `jq '.[]'`); else
+    // one broken document (its lines are fragments), reported once.
     const lines = linesOfText(source, text, firstLine);
     const entries = lines.filter((item) => item.kind === 'entry').length;
     if (entries > 0 && entries >= lines.length - entries) yield* lines;
-    else yield { kind: 'invalid', reason: `file is neither NDJSON nor one JSON document: ${located(jsonSyntaxProblem(error), text, firstLine)}`, source };
+    else yield* documentsInARow(source, text, firstLine) ?? [{ kind: 'invalid', reason: `file is neither NDJSON nor one JSON document: ${located(jsonSyntaxProblem(error), text, firstLine)}`, source }];
     return;
   }
   if (Array.isArray(value)) {
@@ -449,6 +450,78 @@ function* parseDocument(source: string, text: string, firstLine: number): Genera
   } else {
     yield { kind: 'entry', value, source };
   }
+}
+
+/**
+ * The entries of JSON documents written one after the other (`cat monday.json tuesday.json`: two gcloud exports;
+ * `jq '.[]'`: pretty-printed objects), all in timestamp order as one array's; a document that does not parse (a file
+ * cut short) is reported where it starts. Undefined unless `text` holds two documents or more and one of them parses:
+ * a single broken document is reported as such by the caller.
+ */
+function documentsInARow(source: string, text: string, firstLine: number): InputItem[] | undefined {
+  const pieces = topLevelPieces(text);
+  if (pieces.length < 2) return undefined;
+  const entries: { readonly value: unknown; readonly source: string }[] = [];
+  const invalid: InputItem[] = [];
+  let line = firstLine;
+  let lineAt = 0; // the offset `line` was counted to
+  for (const [start, end] of pieces) {
+    for (let i = text.indexOf('\n', lineAt); i !== -1 && i < start; i = text.indexOf('\n', i + 1)) line++;
+    lineAt = start;
+    const piece = text.slice(start, end);
+    let value: unknown;
+    try {
+      value = JSON.parse(piece);
+    } catch (error) {
+      const reason = `file is neither NDJSON nor one JSON document: ${located(jsonSyntaxProblem(error), text.slice(start), line)}`;
+      invalid.push({ kind: 'invalid', reason, source: lineSource(source, line, -1) });
+      continue;
+    }
+    if (Array.isArray(value)) for (const [element, entry] of (value as unknown[]).entries()) entries.push({ value: entry, source: lineSource(source, line, element) });
+    else entries.push({ value, source: lineSource(source, line, -1) });
+  }
+  if (entries.length === 0) return undefined;
+  const ordered = inTimeOrder(entries.map((e) => e.value)).map((i): InputItem => ({ kind: 'entry', ...entries[i]! }));
+  return [...invalid, ...ordered];
+}
+
+/**
+ * The spans `[start, end)` of the JSON values at the top level of `text`: an object or array runs to its closing
+ * bracket (brackets inside strings do not count), anything else to the next `{` or `[` (so it fails to parse, and is
+ * reported); white space between them is skipped. An object or array never closed runs to the end.
+ */
+function topLevelPieces(text: string): [number, number][] {
+  const pieces: [number, number][] = [];
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
+      i++;
+      continue;
+    }
+    const start = i;
+    if (c !== 0x7b && c !== 0x5b) {
+      while (i < text.length && text.charCodeAt(i) !== 0x7b && text.charCodeAt(i) !== 0x5b) i++;
+      pieces.push([start, i]);
+      continue;
+    }
+    let depth = 0;
+    let inString = false;
+    for (; i < text.length; i++) {
+      const d = text.charCodeAt(i);
+      if (inString) {
+        if (d === 0x5c) i++; // a backslash: the next character is escaped
+        else if (d === 0x22) inString = false;
+      } else if (d === 0x22) inString = true;
+      else if (d === 0x7b || d === 0x5b) depth++;
+      else if ((d === 0x7d || d === 0x5d) && --depth === 0) {
+        i++;
+        break;
+      }
+    }
+    pieces.push([start, Math.min(i, text.length)]);
+  }
+  return pieces;
 }
 
 /**

@@ -181,3 +181,46 @@ describe('a usage error, on a terminal', () => {
     expect(lines.length).toBeLessThanOrEqual(1 + synopsis.length + 2);
   });
 });
+
+describe('small usage slips, each named', () => {
+  it('runwatch help CMD prints what CMD --help prints', async () => {
+    for (const name of ['replay', 'validate-config', 'publish']) {
+      const viaHelp = await runwatch(['help', name]);
+      const viaFlag = await runwatch([name, '--help']);
+      expect(viaHelp.code).toBe(0);
+      expect(viaHelp.stdout).toBe(viaFlag.stdout);
+      expect(viaHelp.stdout).toMatch(new RegExp(`^usage: runwatch ${name}`));
+    }
+    const unknown = await runwatch(['help', 'replya']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^runwatch: unknown command "replya"; did you mean replay\?/);
+  });
+
+  it.each([
+    [['replay', '-', '-']],
+    [['replay', '--workers', '2', '-', 'examples/logs', '-']],
+  ])('%j: standard input named twice is a usage error (it can be read once)', async (args) => {
+    const run = await runwatch(args, '');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^runwatch replay: - \(standard input\) is named 2 times; it can be read once\n/);
+  });
+
+  it.each([
+    [['replay', '--since', '2024-05-20', '00:00:00', 'examples/logs'], '00:00:00', "--since '2024-05-20 00:00:00'"],
+    [['replay', '--until', '2024-05-20', '23:59:59.5Z', 'examples/logs'], '23:59:59.5Z', "--until '2024-05-20 23:59:59.5Z'"],
+    [['replay', '--since', '2024-05-20', '10:30', 'examples/logs'], '10:30', "--since '2024-05-20 10:30:00'"],
+    [['replay', '--since', '2024-05-01', '--until', '2024-05-20', '10:30', 'examples/logs'], '10:30', "--since '2024-05-20 10:00:00'"],
+  ])('%j: an unquoted time of day after --since/--until is named as such, not as a missing file', async (args, time, quoted) => {
+    const run = await runwatch(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`runwatch replay: no file "${time}": the time of a --since or --until with a space in it? Quote the whole value: ${quoted}\n`);
+  });
+
+  it('a file named like a time of day that exists is read as any file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-timefile-'));
+    writeFileSync(join(dir, '10:30'), readFileSync('examples/logs/2024-05-week-21.ndjson'));
+    const run = await runwatch(['replay', '--format', 'ndjson', '--since', '2024-05-01', join(dir, '10:30')]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).not.toBe('');
+  });
+});

@@ -107,6 +107,8 @@ async function dispatch(argv: readonly string[], io: CommandIo): Promise<number>
     io.stderr.write(`runwatch: no command given\n\n${help()}`);
     return 2;
   }
+  // `runwatch help replay`, as `git help log`: the command's own help.
+  if (name === 'help' && args[0] !== undefined) return dispatch([args[0], '--help'], io);
   if (name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(help());
     return 0;

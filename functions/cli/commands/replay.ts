@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Readable } from 'node:stream';
 import { FileBaselineStore } from '../../baseline/file.js';
@@ -62,6 +63,27 @@ function parseTime(flag: string, value: string | undefined): Instant | undefined
     throw new UsageError(`${flag}: not an RFC 3339 time: ${value}`);
   }
   return { iso: parsed.iso, ms: parsed.ms };
+}
+
+/** A time of day as a shell leaves it when `--since 2024-05-20 10:00:00` is not quoted: a word of its own. */
+const TIME_OF_DAY = /^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/i;
+
+/**
+ * Paths that cannot be what the user meant, named before anything is read: standard input twice (it is read once,
+ * the second `-` read nothing), and an unquoted --since/--until time's second word (it was "ENOENT ... stat
+ * '10:00:00'", exit 1). A file of that name that exists is read as any file.
+ */
+function checkPaths(paths: readonly string[], values: { readonly since?: string; readonly until?: string }): void {
+  const stdin = paths.filter((path) => path === '-').length;
+  if (stdin > 1) throw new UsageError(`- (standard input) is named ${stdin} times; it can be read once`);
+  if (values.since === undefined && values.until === undefined) return;
+  const time = paths.find((path) => TIME_OF_DAY.test(path) && !existsSync(path));
+  if (time === undefined) return;
+  // The value the user meant, when it is clear which flag the time followed; seconds added, which --since needs.
+  const withSeconds = time.replace(/^(\d{1,2}:\d{2})(?!:)/, '$1:00');
+  const [flag, date] = values.until === undefined ? ['--since', values.since] : values.since === undefined ? ['--until', values.until] : [];
+  const example = flag ? `${flag} '${date} ${withSeconds}'` : "--since '2024-05-20 10:00:00'";
+  throw new UsageError(`no file ${JSON.stringify(time)}: the time of a --since or --until with a space in it? Quote the whole value: ${example}`);
 }
 
 /**
@@ -164,6 +186,7 @@ export const replayCommand: Command = {
     if (!OUTPUT_FORMATS.includes(format)) throw new UsageError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}`);
     const since = parseTime('--since', values.since);
     const until = parseTime('--until', values.until);
+    checkPaths(positionals, values);
     if (since !== undefined && until !== undefined && compareInstants(since.ms, since.iso, until.ms, until.iso) >= 0) {
       throw new UsageError(`--since ${values.since} is not before --until ${values.until}: no entry is in [since, until)`);
     }

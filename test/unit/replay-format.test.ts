@@ -4,6 +4,7 @@ import { byTime, formatTable } from '../../functions/replay/format.js';
 import { LONE_SURROGATE } from '../../functions/untrustedText.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { makeFinding, resolutionOf, RULES } from '../support/findings.js';
+import { runwatch } from '../support/cli.js';
 
 const at = (eventTime: string, rule: Parameters<typeof makeFinding>[0] = 'off-window-deploy', service = 'storefront'): Finding =>
   makeFinding(rule, { eventTime, service });
@@ -126,5 +127,23 @@ describe('formatTable lines columns up on the screen', () => {
     // As many characters as fit: the cell and its ellipsis take the width, or one column less than it.
     expect(columns(cell)).toBeLessThanOrEqual(width);
     expect(columns(cell)).toBeGreaterThanOrEqual(width - 1);
+  });
+});
+
+describe('the REVISION cell', () => {
+  // An IAM policy change creates no revision: "unknown" there read as a fact the entry lacked. Now "-", as for a job;
+  // a deploy whose revision the entries do not name still says "unknown".
+  it('"-" for an IAM policy change, "unknown" for a deploy whose revision is not known (the examples)', async () => {
+    const run = await runwatch(['replay', '--config', 'examples/runwatch.yaml', 'examples/logs']);
+    expect(run.code).toBe(0);
+    const rows = run.stdout.split('\n').slice(1).filter((line) => line.trim() !== '');
+    const cells = (line: string): string[] => line.split(/ {2,}/);
+    const revisionOf = (rule: string, service: string): string[] =>
+      rows.map(cells).filter((c) => c[2] === rule && c[3] === service).map((c) => c[4]!);
+    expect(revisionOf('public-invoker-grant', 'acme-prod/storefront')).toEqual(['-', '-']);
+    expect(revisionOf('public-invoker-attempt', 'acme-prod/storefront')).toEqual(['-']);
+    expect(revisionOf('public-invoker-grant', 'western-verve-123456/*')).toEqual(['-']);
+    expect(revisionOf('off-window-deploy', 'test-project-1234/payments-api')).toEqual(['unknown']);
+    expect(revisionOf('off-window-deploy', 'acme-prod/storefront')).toEqual(['storefront-00042-zur']);
   });
 });

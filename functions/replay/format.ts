@@ -18,8 +18,9 @@ const COLUMNS: readonly { readonly title: string; readonly width: number; readon
   { title: 'SEVERITY', width: 8, value: (f) => f.severity },
   { title: 'RULE', width: 22, value: (f) => f.rule },
   { title: 'SERVICE', width: 36, value: (f) => resourceLabel({ project: f.project, service: f.service, resourceType: f.resourceType }) },
-  // A job has no revisions.
-  { title: 'REVISION', width: 26, value: (f) => f.revision ?? (f.resourceType === 'job' ? '-' : 'unknown') },
+  // A job has no revisions, and an IAM policy change (members granted or attempted) creates none: "unknown" is kept
+  // for a deploy whose revision the entries did not name.
+  { title: 'REVISION', width: 26, value: (f) => f.revision ?? (f.resourceType === 'job' || 'membersGranted' in f.evidence || 'membersAttempted' in f.evidence ? '-' : 'unknown') },
   { title: 'PRINCIPAL', width: 34, value: (f) => f.resolution?.principal ?? f.principal },
   { title: 'WHAT', width: 60, value: (f) => (f.status === 'resolved' ? `Resolved: ${f.resolution?.reason ?? f.title}` : f.title) },
 ];

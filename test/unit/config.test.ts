@@ -105,11 +105,23 @@ surprise: true
     ['a number', 'provenanceLabels: {commit: 5}', ['provenanceLabels.commit: must be string or array']],
     ['a map', 'provenanceLabels: {pipeline: {a: 1}}', ['provenanceLabels.pipeline: must be string or array']],
     ['a list with a number', 'provenanceLabels: {pipeline: [build-id, 3]}', ['provenanceLabels.pipeline[1]: must be string']],
-    ['a list with an empty name', 'provenanceLabels: {commit: [sha, ""]}', ['provenanceLabels.commit[1]: must NOT have fewer than 1 characters']],
-    ['an empty name', 'provenanceLabels: {commit: ""}', ['provenanceLabels.commit: must NOT have fewer than 1 characters']],
-    ['an empty list', 'provenanceLabels: {commit: []}', ['provenanceLabels.commit: must NOT have fewer than 1 items']],
+    ['a list with an empty name', 'provenanceLabels: {commit: [sha, ""]}', ['provenanceLabels.commit[1]: must not be empty']],
+    ['an empty name', 'provenanceLabels: {commit: ""}', ['provenanceLabels.commit: must not be empty']],
+    ['an empty list', 'provenanceLabels: {commit: []}', ['provenanceLabels.commit: must list at least one']],
     ['both keys wrong, each at its own path', 'provenanceLabels: {commit: 5, pipeline: [x, 3]}', ['provenanceLabels.commit: must be string or array', 'provenanceLabels.pipeline[1]: must be string']],
   ])('provenanceLabels as %s: one reason, at the value', (_name, text, expected) => {
+    expect(problems(text)).toEqual(expected);
+  });
+
+  // ajv's own words ("must NOT have duplicate items (items ## 0 and 1 are identical)", "must NOT have fewer than 1
+  // items") are written for schema authors; a config's author reads these.
+  it.each([
+    ['a day listed twice', 'changeWindows: [{days: [mon, tue, mon], start: "09:00", end: "17:00"}]', ['changeWindows[0].days[2]: "mon" is listed twice (also at changeWindows[0].days[0])']],
+    ['a window with no days', 'changeWindows: [{days: [], start: "09:00", end: "17:00"}]', ['changeWindows[0].days: must list at least one']],
+    ['an empty glob', "rules: {new-image-repository: {trustedRepositories: ['']}}", ['rules.new-image-repository.trustedRepositories[0]: must not be empty']],
+    ['a reason over 500 characters', `freezes: [{start: "2024-12-20", end: "2025-01-06", reason: "${'x'.repeat(501)}"}]`, ['freezes[0].reason: must be at most 500 characters (it has 501)']],
+    ['a window name over 100 characters', `changeWindows: [{name: "${'n'.repeat(120)}", days: [mon], start: "09:00", end: "17:00"}]`, ['changeWindows[0].name: must be at most 100 characters (it has 120)']],
+  ])('%s: said in words', (_name, text, expected) => {
     expect(problems(text)).toEqual(expected);
   });
 

@@ -312,6 +312,26 @@ function schemaProblems(all: readonly ErrorObject[]): ConfigProblem[] {
         problems.push({ path, reason: needed.length ? `needs at least one of ${needed.join(', ')}` : (error.message ?? 'invalid') });
         break;
       }
+      // ajv's words for these are a schema author's ("must NOT have duplicate items (items ## 0 and 2 are identical)").
+      case 'uniqueItems': {
+        const [first, repeat] = [Number(error.params['j']), Number(error.params['i'])];
+        const item = (valueAt(error) as unknown[] | undefined)?.[repeat];
+        problems.push({ path: `${path}[${repeat}]`, reason: `${JSON.stringify(truncate(item))} is listed twice (also at ${path}[${first}])` });
+        break;
+      }
+      case 'minItems':
+        problems.push({ path, reason: Number(error.params['limit']) === 1 ? 'must list at least one' : `must list at least ${String(error.params['limit'])}` });
+        break;
+      case 'minLength':
+        problems.push({ path, reason: Number(error.params['limit']) === 1 ? 'must not be empty' : `must be at least ${String(error.params['limit'])} characters` });
+        break;
+      case 'maxLength': {
+        const value = valueAt(error);
+        // Characters as the schema counts them: code points, not UTF-16 units.
+        const has = typeof value === 'string' ? ` (it has ${[...value].length})` : '';
+        problems.push({ path, reason: `must be at most ${String(error.params['limit'])} characters${has}` });
+        break;
+      }
       case 'pattern':
         // The schema's `title` says the format in words; a regular expression is no help to a reader.
         problems.push({ path, reason: `${JSON.stringify(truncate(valueAt(error)))} is not ${formatName(error)}` });

@@ -58,3 +58,12 @@ it('says which file it cannot read', () => {
   const prepared = devConfig(join(dir, 'missing.yaml'), dir);
   expect(prepared).toEqual({ ok: false, message: expect.stringMatching(/^runwatch dev: cannot read .*missing\.yaml: ENOENT/) });
 });
+
+it('reads a UTF-16 config with a byte order mark, as validate-config does (Windows PowerShell 5.1 writes one)', () => {
+  const path = join(dir, 'utf16.yaml');
+  writeFileSync(path, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(MERGED, 'utf16le')]));
+  const prepared = devConfig(path, dir);
+  expect(prepared).toEqual({ ok: true, path: join(dir, 'runwatch.json') });
+  const written = parseConfig(readFileSync(join(dir, 'runwatch.json'), 'utf8'));
+  expect(written.rules['service-account-change']).toMatchObject({ severity: 'MEDIUM' });
+});

@@ -165,7 +165,7 @@ export async function loadConfigFile(path: string): Promise<RunwatchConfig> {
  * writes UTF-16LE with one for `>` and Out-File; replay reads log files so too). Read as UTF-8, such a file was
  * "(root): must be object".
  */
-function configText(bytes: Buffer): string {
+export function configText(bytes: Buffer): string {
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes);
   if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes);
   return bytes.toString('utf8');

@@ -1,7 +1,7 @@
 // The config `npm run dev` runs: the user's file, read as validate-config reads it, plus the local sinks.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, readConfigText, validateConfig } from '../config/load.js';
+import { ConfigError, configText, readConfigText, validateConfig } from '../config/load.js';
 
 /** The sinks the local stack runs: both need nothing outside this machine. */
 export const DEV_SINKS = ['console', 'webhook'] as const;
@@ -10,7 +10,7 @@ export const DEV_SINKS = ['console', 'webhook'] as const;
 export function devConfig(file: string, workDir: string): { ok: true; path: string } | { ok: false; message: string } {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = configText(readFileSync(file)); // UTF-8, or UTF-16 with a byte order mark, as loadConfigFile reads it
   } catch (error) {
     return { ok: false, message: `runwatch dev: cannot read ${file}: ${(error as Error).message}` };
   }

@@ -213,7 +213,7 @@ describe('runwatch replay --from-logging', () => {
     { name: 'no --since', args: ['--from-logging', 'acme-prod'], error: /--from-logging needs --since T/ },
     { name: '--filter without --from-logging', args: ['--filter', 'severity>=ERROR', 'x.json'], error: /--filter applies to --from-logging only/ },
     { name: '--workers with --from-logging', args: ['--from-logging', 'acme-prod', '--since', '2024-05-01', '--workers', '2'], error: /--workers applies to files only/ },
-    { name: 'an unknown kind of resource', args: ['--from-logging', 'buckets/x', '--since', '2024-05-01'], error: /"buckets\/x" is not a resource/ },
+    { name: 'an unknown kind of resource', args: ['--from-logging', 'buckets/x', '--since', '2024-05-01'], error: /"buckets\/x" is not a resource: use projects\/P, folders\/F, organizations\/O, billingAccounts\/B, a log view projects\/P\/locations\/L\/buckets\/B\/views\/V or a bare project id$/m },
     { name: 'a project id with a quote', args: ['--from-logging', 'projects/a"b', '--since', '2024-05-01'], error: /is not a valid projects resource name/ },
     { name: 'an empty folder id', args: ['--from-logging', 'folders/', '--since', '2024-05-01'], error: /is not a valid folders resource name/ },
     { name: 'a non-numeric organization', args: ['--from-logging', 'organizations/acme', '--since', '2024-05-01'], error: /is not a valid organizations resource name/ },

@@ -37,7 +37,7 @@ export function parseResourceName(value: string): string {
   const kind = (slash === -1 ? 'projects' : text.slice(0, slash)) as Container;
   const rest = slash === -1 ? text : text.slice(slash + 1);
   if (!Object.hasOwn(ID, kind)) {
-    throw new ResourceNameError(`${JSON.stringify(value)} is not a resource: use projects/P, folders/F, organizations/O, billingAccounts/B or a bare project id`);
+    throw new ResourceNameError(`${JSON.stringify(value)} is not a resource: use projects/P, folders/F, organizations/O, billingAccounts/B, a log view projects/P/locations/L/buckets/B/views/V or a bare project id`);
   }
   const next = rest.indexOf('/');
   const id = next === -1 ? rest : rest.slice(0, next);

@@ -8,13 +8,18 @@
 import { closeSync, constants, createReadStream, open as openFd, openSync, statSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { Socket } from 'node:net';
+import { constants as bufferConstants } from 'node:buffer';
 import { basename, join } from 'node:path';
 import { Readable, pipeline } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { readEnvelope, timeSortKey } from '../audit/entry.js';
 import { lineSource } from './source.js';
+import { cutDocument, largeDocumentItems, located } from './largeDocument.js';
 import { jsonSyntaxProblem } from '../untrustedText.js';
+
+/** V8's longest string, in characters: a document is parsed whole only below it. */
+const MAX_STRING_LENGTH = bufferConstants.MAX_STRING_LENGTH;
 
 export type InputItem =
   | { readonly kind: 'entry'; readonly value: unknown; readonly source: string }
@@ -402,22 +407,13 @@ async function* readFile(source: string, text: AsyncIterable<string>): AsyncGene
     const { entries, line } = firstArray;
     yield inTimeOrder(entries).map((i): InputItem => ({ kind: 'entry', value: entries[i], source: lineSource(source, line, i) }));
   }
-  if (documentMode) yield [...parseDocument(source, document.join(''), documentLine)];
-}
-
-/**
- * JSON.parse's `at position N` (a character offset in `text`, which starts on the file's line `firstLine`) as the
- * line and column of the file an editor goes to, or as the end of the file when nothing but blanks follows (a file
- * cut short: a download that stopped).
- */
-function located(problem: string, text: string, firstLine: number): string {
-  return problem.replace(/ at position (\d+)$/, (_, digits: string) => {
-    const position = Number(digits);
-    if (text.slice(position).trim() === '') return ' at the end of the file';
-    const before = text.slice(0, position);
-    const lineStart = before.lastIndexOf('\n') + 1;
-    return ` at line ${firstLine + before.split('\n').length - 1}, column ${position - lineStart + 1}`;
-  });
+  if (documentMode) {
+    let chars = 0;
+    for (const part of document) chars += part.length;
+    // Joined, a document over V8's longest string failed with "Invalid string length": it is cut up instead.
+    if (chars > MAX_STRING_LENGTH) yield* largeDocumentItems(source, document, documentLine);
+    else yield [...parseDocument(source, document.join(''), documentLine)];
+  }
 }
 
 /** True when `text` is JSON on its own. */
@@ -454,74 +450,14 @@ function* parseDocument(source: string, text: string, firstLine: number): Genera
 
 /**
  * The entries of JSON documents written one after the other (`cat monday.json tuesday.json`: two gcloud exports;
- * `jq '.[]'`: pretty-printed objects), all in timestamp order as one array's; a document that does not parse (a file
- * cut short) is reported where it starts. Undefined unless `text` holds two documents or more and one of them parses:
- * a single broken document is reported as such by the caller.
+ * `jq '.[]'`: pretty-printed objects), all in timestamp order as one array's; a value that does not parse (an entry
+ * a file cut short ends inside) is reported where it starts. Undefined unless `text` holds two values or more at its
+ * top level and one entry parses: a single broken document is reported as such by the caller.
  */
 function documentsInARow(source: string, text: string, firstLine: number): InputItem[] | undefined {
-  const pieces = topLevelPieces(text);
-  if (pieces.length < 2) return undefined;
-  const entries: { readonly value: unknown; readonly source: string }[] = [];
-  const invalid: InputItem[] = [];
-  let line = firstLine;
-  let lineAt = 0; // the offset `line` was counted to
-  for (const [start, end] of pieces) {
-    for (let i = text.indexOf('\n', lineAt); i !== -1 && i < start; i = text.indexOf('\n', i + 1)) line++;
-    lineAt = start;
-    const piece = text.slice(start, end);
-    let value: unknown;
-    try {
-      value = JSON.parse(piece);
-    } catch (error) {
-      const reason = `file is neither NDJSON nor one JSON document: ${located(jsonSyntaxProblem(error), text.slice(start), line)}`;
-      invalid.push({ kind: 'invalid', reason, source: lineSource(source, line, -1) });
-      continue;
-    }
-    if (Array.isArray(value)) for (const [element, entry] of (value as unknown[]).entries()) entries.push({ value: entry, source: lineSource(source, line, element) });
-    else entries.push({ value, source: lineSource(source, line, -1) });
-  }
-  if (entries.length === 0) return undefined;
-  const ordered = inTimeOrder(entries.map((e) => e.value)).map((i): InputItem => ({ kind: 'entry', ...entries[i]! }));
-  return [...invalid, ...ordered];
-}
-
-/**
- * The spans `[start, end)` of the JSON values at the top level of `text`: an object or array runs to its closing
- * bracket (brackets inside strings do not count), anything else to the next `{` or `[` (so it fails to parse, and is
- * reported); white space between them is skipped. An object or array never closed runs to the end.
- */
-function topLevelPieces(text: string): [number, number][] {
-  const pieces: [number, number][] = [];
-  let i = 0;
-  while (i < text.length) {
-    const c = text.charCodeAt(i);
-    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
-      i++;
-      continue;
-    }
-    const start = i;
-    if (c !== 0x7b && c !== 0x5b) {
-      while (i < text.length && text.charCodeAt(i) !== 0x7b && text.charCodeAt(i) !== 0x5b) i++;
-      pieces.push([start, i]);
-      continue;
-    }
-    let depth = 0;
-    let inString = false;
-    for (; i < text.length; i++) {
-      const d = text.charCodeAt(i);
-      if (inString) {
-        if (d === 0x5c) i++; // a backslash: the next character is escaped
-        else if (d === 0x22) inString = false;
-      } else if (d === 0x22) inString = true;
-      else if (d === 0x7b || d === 0x5b) depth++;
-      else if ((d === 0x7d || d === 0x5d) && --depth === 0) {
-        i++;
-        break;
-      }
-    }
-    pieces.push([start, Math.min(i, text.length)]);
-  }
-  return pieces;
+  const cut = cutDocument(source, [text], firstLine);
+  if (cut.topLevel < 2 || cut.entries === 0) return undefined;
+  return [...cut.invalid, ...[...cut.batches()].flat()];
 }
 
 /**

@@ -23,7 +23,8 @@ const USAGE = `runwatch replay [--config FILE] [--format table|ndjson|json] [--s
 
 Replays Cloud Audit Log entries through the detectors, in timestamp order.
 PATH: a JSON array (gcloud logging read --format=json), NDJSON, JSON documents one after the other (cat of
-two exports, jq '.[]'), a .gz of any of those, a folder (a Cloud Storage log export tree), or - for stdin. Findings go to stdout; progress and a summary to stderr.
+two exports, jq '.[]'), a .gz of any of those, a folder (a Cloud Storage log export tree), or - for stdin.
+Findings go to stdout; progress and a summary to stderr.
   --config FILE       rules, windows and exceptions (YAML or JSON); defaults when absent
   --format F          table (default), ndjson (one finding per line) or json (one array)
   --since T, --until T  only entries in [T, until); RFC 3339, e.g. 2024-05-01T00:00:00Z or

@@ -51,6 +51,17 @@ describe('replay: JSON documents one after the other in one file', () => {
     expect(findings.length).toBeGreaterThan(0);
   });
 
+  it.each([
+    ['an export, then an empty one (gcloud writes [] when no entry matched)', () => pretty(newestFirst(entries)) + '[]\n'],
+    ['an empty export pretty-printed, then an export', () => '[\n]\n' + pretty(newestFirst(entries))],
+    ['an empty array, then entries as jq .[] writes them', () => '[\n  ]\n' + entries.map((e) => pretty(e)).join('')],
+  ])('%s: an empty array counts as a document, every entry is replayed', async (_name, text) => {
+    const { findings, stats } = await run(file('week.json', text()));
+    expect(stats.entriesRead).toBe(entries.length);
+    expect([...stats.malformed]).toEqual([]);
+    expect(findings).toEqual((await reference).findings);
+  });
+
   it('strings holding braces, brackets and escaped quotes do not end a document', async () => {
     const tricky = entries.map((e, i) => ({ ...e, labels: { note: `}{ ][ \\" "}" {"[` + String(i) } }));
     const { stats } = await run(file('tricky.json', tricky.map((e) => pretty(e)).join('')));

@@ -21,6 +21,11 @@ export interface DocumentPiece {
   readonly cut: boolean;
 }
 
+/** What documentPieces found at the top level besides the pieces: its arrays, empty ones (`[]`) included. */
+export interface DocumentShape {
+  arrays: number;
+}
+
 const enum At {
   /** Between top-level values. */
   Top,
@@ -31,9 +36,10 @@ const enum At {
 /**
  * The values of a document given as consecutive pieces of its text (`segments`, which start on the file's line
  * `firstLine`): each element of a top-level array, and each other top-level value. A stray character between values
- * (a `,` after a top-level object, say) is a piece of its own, which fails to parse.
+ * (a `,` after a top-level object, say) is a piece of its own, which fails to parse. `shape.arrays` counts the
+ * top-level arrays, empty ones too (`cat export.json empty.json`, gcloud writing `[]` when nothing matched).
  */
-export function* documentPieces(segments: readonly string[], firstLine: number): Generator<DocumentPiece> {
+export function* documentPieces(segments: readonly string[], firstLine: number, shape: DocumentShape = { arrays: 0 }): Generator<DocumentPiece> {
   let line = firstLine;
   let at = At.Top;
   let element = 0;
@@ -74,6 +80,7 @@ export function* documentPieces(segments: readonly string[], firstLine: number):
         } else if (c === 0x5b) {
           at = At.Elements;
           element = 0;
+          shape.arrays++; // counted as it opens: an empty array has no element to count it by
           continue;
         } else open(i, false);
         scalar = c !== 0x7b && c !== 0x5b;
@@ -136,8 +143,9 @@ export interface CutDocument {
  * they start on (`FILE:LINE`, `FILE:LINE[i]`).
  */
 export function cutDocument(source: string, segments: readonly string[], firstLine: number): CutDocument {
-  const pieces = [...documentPieces(segments, firstLine)];
-  const arrays = pieces.filter((p) => p.element === 0).length;
+  const shape: DocumentShape = { arrays: 0 };
+  const pieces = [...documentPieces(segments, firstLine, shape)];
+  const { arrays } = shape;
   const values = pieces.filter((p) => p.element === -1).length;
   const oneArray = arrays === 1 && values === 0;
   const kept: { readonly text: string; readonly source: string; readonly key: number }[] = [];

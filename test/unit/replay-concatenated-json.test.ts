@@ -62,6 +62,21 @@ describe('replay: JSON documents one after the other in one file', () => {
     expect(findings).toEqual((await reference).findings);
   });
 
+  it.each([
+    ['an empty export ([] on one line, as gcloud writes it), then an export', () => '[]\n' + pretty(newestFirst(entries))],
+    ["an empty export, a blank line, then entries as jq '.[]' writes them", () => '[]\n\n' + entries.map((e) => pretty(e)).join('')],
+    ['an export on one line (jq -c), then a pretty-printed one', () => `${JSON.stringify(newestFirst(entries.slice(0, 3)))}\n${pretty(newestFirst(entries.slice(3)))}`],
+  ])('%s: read as documents one after the other, with worker threads or without', async (_name, text) => {
+    const path = file('week.json', text());
+    const expected = (await reference).findings;
+    for (const workers of [0, 2]) {
+      const findings: Finding[] = [];
+      const stats = await replay({ config: cfg, paths: [path], workers, onFinding: (f) => void findings.push(f) });
+      expect({ workers, read: stats.entriesRead, malformed: [...stats.malformed] }).toEqual({ workers, read: entries.length, malformed: [] });
+      expect(findings.map((f) => JSON.stringify(f)).sort()).toEqual(expected);
+    }
+  });
+
   it('strings holding braces, brackets and escaped quotes do not end a document', async () => {
     const tricky = entries.map((e, i) => ({ ...e, labels: { note: `}{ ][ \\" "}" {"[` + String(i) } }));
     const { stats } = await run(file('tricky.json', tricky.map((e) => pretty(e)).join('')));

@@ -310,7 +310,8 @@ export async function* readFileBatches(file: string, stdin: Readable = process.s
 
 /**
  * Line by line as NDJSON; a first line that does not parse alone but opens a JSON document (`[` or `{`) switches
- * to reading the whole file as one document (an array of entries or a single entry). A file that is one array,
+ * to reading the whole file as one document (an array of entries or a single entry), and so does such a second line
+ * after a first one holding a whole array (`[]`, then a pretty-printed export: documents one after the other). A file that is one array,
  * pretty-printed or on one line, goes out in timestamp order (see inTimeOrder). A document that turns out to be
  * NDJSON whose first line is broken (a line holding a whole object or array, then another line opening one: no
  * JSON document goes on so) goes back to line by line at once, so such a file is not held whole either.
@@ -324,7 +325,9 @@ async function* readFile(source: string, text: AsyncIterable<string>): AsyncGene
   /** The document's last non-blank line holds a whole JSON object or array on its own. */
   let documentValueLine = false;
   // A first line holding an array waits for the next line: when there is none, the file is one array (`jq -c`).
-  let firstArray: { readonly entries: unknown[]; readonly line: number } | undefined;
+  // It is kept as text too: a document opening on the next line makes it the first of documents one after the other
+  // (`cat empty.json export.json`, gcloud writing `[]` when nothing matched; `jq -c` output, then a pretty export).
+  let firstArray: { readonly entries: unknown[]; readonly line: number; readonly text: string } | undefined;
 
   const handleDocumentLine = (line: string, batch: InputItem[]): void => {
     document.push(line, '\n');
@@ -353,26 +356,33 @@ async function* readFile(source: string, text: AsyncIterable<string>): AsyncGene
     if (line.length === 0 || isBlank(line)) return;
     const firstContent = !sawContent;
     sawContent = true;
-    if (firstArray) {
-      for (const [element, entry] of firstArray.entries.entries()) batch.push({ kind: 'entry', value: entry, source: lineSource(source, firstArray.line, element) });
-      firstArray = undefined;
-    }
+    const pending = firstArray;
+    firstArray = undefined;
+    const flush = (): void => {
+      if (pending) for (const [element, entry] of pending.entries.entries()) batch.push({ kind: 'entry', value: entry, source: lineSource(source, pending.line, element) });
+    };
     let value: unknown;
     try {
       value = JSON.parse(line);
     } catch {
       const first = line.trimStart()[0];
-      if (firstContent && (first === '[' || first === '{')) {
+      if ((firstContent || pending) && (first === '[' || first === '{')) {
         documentMode = true;
-        documentLine = lineNo;
+        if (pending) {
+          // The first line's array is the first document; the blank lines between keep the file's line numbers.
+          documentLine = pending.line;
+          document.push(pending.text, '\n'.repeat(lineNo - pending.line));
+        } else documentLine = lineNo;
         document.push(line, '\n');
         return;
       }
+      flush();
       batch.push({ kind: 'invalid', reason: 'line is not JSON', source: `${source}:${lineNo}` });
       return;
     }
+    flush();
     if (Array.isArray(value) && firstContent) {
-      firstArray = { entries: value, line: lineNo };
+      firstArray = { entries: value, line: lineNo, text: line };
     } else {
       pushEntries(batch, value, source, lineNo);
     }

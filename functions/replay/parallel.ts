@@ -93,10 +93,24 @@ async function isPlainNdjson(file: string): Promise<boolean> {
       return false; // a pretty-printed document (or a line longer than 64 KiB): read it whole
     }
     // A line holding an array is NDJSON only beside other lines: alone (as far as the head shows), it may be the
-    // whole file, which the sequential reader puts in time order.
-    return !Array.isArray(value) || lines.some((l, i) => i > first && l.trim() !== '');
+    // whole file, which the sequential reader puts in time order. And only when the next one is JSON too: else a
+    // document starts there (`cat empty.json export.json`: `[]`, then a pretty-printed export), which the sequential
+    // reader reads as documents one after the other.
+    if (!Array.isArray(value)) return true;
+    const next = lines.findIndex((l, i) => i > first && l.trim() !== '');
+    if (next === -1 || (next === lines.length - 1 && bytesRead < info.size)) return false; // not seen whole
+    return parses(lines[next]!);
   } finally {
     await handle.close();
+  }
+}
+
+function parses(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -117,6 +117,8 @@ surprise: true
   // items") are written for schema authors; a config's author reads these.
   it.each([
     ['a day listed twice', 'changeWindows: [{days: [mon, tue, mon], start: "09:00", end: "17:00"}]', ['changeWindows[0].days[2]: "mon" is listed twice (also at changeWindows[0].days[0])']],
+    // Every repeat at once, as every other problem is: ajv stops at the first pair it finds (from the end).
+    ['two days each listed twice', 'changeWindows: [{days: [mon, tue, mon, tue, mon], start: "09:00", end: "17:00"}]', ['changeWindows[0].days[2]: "mon" is listed twice (also at changeWindows[0].days[0])', 'changeWindows[0].days[3]: "tue" is listed twice (also at changeWindows[0].days[1])', 'changeWindows[0].days[4]: "mon" is listed twice (also at changeWindows[0].days[0])']],
     ['a window with no days', 'changeWindows: [{days: [], start: "09:00", end: "17:00"}]', ['changeWindows[0].days: must list at least one']],
     ['an empty glob', "rules: {new-image-repository: {trustedRepositories: ['']}}", ['rules.new-image-repository.trustedRepositories[0]: must not be empty']],
     ['a reason over 500 characters', `freezes: [{start: "2024-12-20", end: "2025-01-06", reason: "${'x'.repeat(501)}"}]`, ['freezes[0].reason: must be at most 500 characters (it has 501)']],

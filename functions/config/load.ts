@@ -314,9 +314,23 @@ function schemaProblems(all: readonly ErrorObject[]): ConfigProblem[] {
       }
       // ajv's words for these are a schema author's ("must NOT have duplicate items (items ## 0 and 2 are identical)").
       case 'uniqueItems': {
-        const [first, repeat] = [Number(error.params['j']), Number(error.params['i'])];
-        const item = (valueAt(error) as unknown[] | undefined)?.[repeat];
-        problems.push({ path: `${path}[${repeat}]`, reason: `${JSON.stringify(truncate(item))} is listed twice (also at ${path}[${first}])` });
+        // ajv names one pair (the last it finds); every repeat is named, each with the item's first place.
+        const list = valueAt(error);
+        const firstAt = new Map<string, number>();
+        const repeats: { first: number; repeat: number }[] = [];
+        if (Array.isArray(list)) {
+          for (const [i, item] of list.entries()) {
+            const key = JSON.stringify(item) ?? String(item);
+            const first = firstAt.get(key);
+            if (first === undefined) firstAt.set(key, i);
+            else repeats.push({ first, repeat: i });
+          }
+        }
+        if (repeats.length === 0) repeats.push({ first: Number(error.params['j']), repeat: Number(error.params['i']) });
+        for (const { first, repeat } of repeats) {
+          const item = (list as unknown[] | undefined)?.[repeat];
+          problems.push({ path: `${path}[${repeat}]`, reason: `${JSON.stringify(truncate(item))} is listed twice (also at ${path}[${first}])` });
+        }
         break;
       }
       case 'minItems':

@@ -313,8 +313,11 @@ export async function* readFileBatches(file: string, stdin: Readable = process.s
  * to reading the whole file as one document (an array of entries or a single entry), and so does such a second line
  * after a first one holding a whole array (`[]`, then a pretty-printed export: documents one after the other). A file that is one array,
  * pretty-printed or on one line, goes out in timestamp order (see inTimeOrder). A document that turns out to be
- * NDJSON whose first line is broken (a line holding a whole object or array, then another line opening one: no
- * JSON document goes on so) goes back to line by line at once, so such a file is not held whole either.
+ * NDJSON whose first line is broken (a line holding a whole object or array inside an open value, then another line
+ * opening one: no JSON document goes on so) goes back to line by line at once, so such a file is not held whole
+ * either. At the top level such a line is a document of its own (an empty export's `[]` among others): the file is
+ * then documents one after the other. (A first line that is broken yet balanced, `{"a":1,}`, is so held whole, its
+ * lines then reported one by one when most hold entries: see parseDocument.)
  */
 async function* readFile(source: string, text: AsyncIterable<string>): AsyncGenerator<InputItem[]> {
   let lineNo = 0;
@@ -322,8 +325,30 @@ async function* readFile(source: string, text: AsyncIterable<string>): AsyncGene
   let documentMode = false;
   let documentLine = 1;
   const document: string[] = [];
-  /** The document's last non-blank line holds a whole JSON object or array on its own. */
+  /** The document's last non-blank line holds a whole JSON object or array on its own, inside another value. */
   let documentValueLine = false;
+  // The bracket depth of `document[0..depthScanned)` (brackets in strings do not count; a string never spans lines),
+  // found only when a line holds a whole value: most documents have no such line, and pay nothing.
+  let depth = 0;
+  let depthScanned = 0;
+  const depthBefore = (end: number): number => {
+    for (; depthScanned < end; depthScanned++) {
+      const part = document[depthScanned]!;
+      let inString = false;
+      let escaped = false;
+      for (let i = 0; i < part.length; i++) {
+        const c = part.charCodeAt(i);
+        if (inString) {
+          if (escaped) escaped = false;
+          else if (c === 0x5c) escaped = true;
+          else if (c === 0x22) inString = false;
+        } else if (c === 0x22) inString = true;
+        else if (c === 0x7b || c === 0x5b) depth++;
+        else if (c === 0x7d || c === 0x5d) depth--;
+      }
+    }
+    return depth;
+  };
   // A first line holding an array waits for the next line: when there is none, the file is one array (`jq -c`).
   // It is kept as text too: a document opening on the next line makes it the first of documents one after the other
   // (`cat empty.json export.json`, gcloud writing `[]` when nothing matched; `jq -c` output, then a pretty export).
@@ -335,15 +360,20 @@ async function* readFile(source: string, text: AsyncIterable<string>): AsyncGene
     const trimmed = line.trim();
     const opens = trimmed[0] === '[' || trimmed[0] === '{';
     if (documentValueLine && opens) {
-      // After a closing `}` or `]` a JSON document goes on with `,`, `]` or `}` only, never with a value: this is
-      // NDJSON, its first line broken. Its lines so far are reported one by one, the rest read line by line.
+      // After a closing `}` or `]` inside a value a JSON document goes on with `,`, `]` or `}` only, never with a
+      // value: this is NDJSON, its first line broken (left open). Its lines so far are reported one by one, the rest
+      // read line by line.
       documentMode = false;
       batch.push(...linesOfText(source, document.join(''), documentLine));
       document.length = 0;
+      depth = 0;
+      depthScanned = 0;
       return;
     }
     const closes = trimmed.endsWith('}') || trimmed.endsWith(']');
-    documentValueLine = opens && closes && parses(trimmed);
+    // At the top level such a line is a document of its own, which another may follow (`cat` of an empty day's `[]`
+    // between two exports): the file is then read as documents one after the other.
+    documentValueLine = opens && closes && parses(trimmed) && depthBefore(document.length - 2) > 0;
   };
 
   const handleLine = (raw: string, batch: InputItem[]): void => {

@@ -65,6 +65,7 @@ describe('replay: JSON documents one after the other in one file', () => {
   it.each([
     ['an empty export ([] on one line, as gcloud writes it), then an export', () => '[]\n' + pretty(newestFirst(entries))],
     ["an empty export, a blank line, then entries as jq '.[]' writes them", () => '[]\n\n' + entries.map((e) => pretty(e)).join('')],
+    ['two empty exports, then one', () => '[]\n[ ]\n' + pretty(newestFirst(entries))],
     ['three daily exports, the middle one empty ([] on a line of its own)', () => pretty(newestFirst(entries.slice(0, 3))) + '[]\n' + pretty(newestFirst(entries.slice(3)))],
     ['a pretty-printed export, one on a line of its own (jq -c), then another pretty-printed one', () => `${pretty(newestFirst(entries.slice(0, 2)))}${JSON.stringify(newestFirst(entries.slice(2, 4)))}\n${pretty(newestFirst(entries.slice(4)))}`],
     ['an export on one line (jq -c), then a pretty-printed one', () => `${JSON.stringify(newestFirst(entries.slice(0, 3)))}\n${pretty(newestFirst(entries.slice(3)))}`],

@@ -384,6 +384,9 @@ async function* readFile(source: string, text: AsyncIterable<string>): AsyncGene
       return;
     }
     if (line.length === 0 || isBlank(line)) return;
+    // An empty array before anything else (`cat sunday.json monday.json tuesday.json` over exports, gcloud writing
+    // `[]` for a day that matched nothing) holds nothing and decides nothing: what comes next is read as the first.
+    if (!sawContent && isEmptyArray(line)) return;
     const firstContent = !sawContent;
     sawContent = true;
     const pending = firstArray;
@@ -454,6 +457,11 @@ async function* readFile(source: string, text: AsyncIterable<string>): AsyncGene
     if (chars > MAX_STRING_LENGTH) yield* largeDocumentItems(source, document, documentLine);
     else yield [...parseDocument(source, document.join(''), documentLine)];
   }
+}
+
+/** True when `line` is `[]`, white space aside. */
+export function isEmptyArray(line: string): boolean {
+  return /^\s*\[\s*\]\s*$/.test(line);
 }
 
 /** True when `text` is JSON on its own. */

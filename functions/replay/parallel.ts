@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import type { NormalizeOptions } from '../audit/normalize.js';
 import { parsedBatches, type ParsedItem } from './item.js';
 import { answersInOrder } from './chunks.js';
-import { isGzipMagic, readFileBatches, startsWithBom } from './input.js';
+import { isEmptyArray, isGzipMagic, readFileBatches, startsWithBom } from './input.js';
 import { compiledWorker, Requests } from './workers.js';
 
 export interface ChunkRequest {
@@ -83,7 +83,8 @@ async function isPlainNdjson(file: string): Promise<boolean> {
     const head = buffer.subarray(0, bytesRead);
     if (isGzipMagic(head) || startsWithBom(head)) return false;
     const lines = head.toString('utf8').split('\n');
-    const first = lines.findIndex((l) => l.trim() !== '');
+    // Empty arrays first are passed over, as the sequential reader passes over them (an empty export's `[]`).
+    const first = lines.findIndex((l) => l.trim() !== '' && !isEmptyArray(l));
     // Blank as far as the head goes: empty, or what follows (a pretty-printed document?) is not seen.
     if (first === -1) return bytesRead >= info.size;
     let value: unknown;

@@ -80,6 +80,12 @@ describe('replay: JSON documents one after the other in one file', () => {
     }
   });
 
+  it('empty exports pretty-printed one after the other hold no entry, and nothing malformed', async () => {
+    const { stats } = await run(file('empty.json', '[\n]\n[\n  ]\n'));
+    expect(stats.entriesRead).toBe(0);
+    expect([...stats.malformed]).toEqual([]);
+  });
+
   it('strings holding braces, brackets and escaped quotes do not end a document', async () => {
     const tricky = entries.map((e, i) => ({ ...e, labels: { note: `}{ ][ \\" "}" {"[` + String(i) } }));
     const { stats } = await run(file('tricky.json', tricky.map((e) => pretty(e)).join('')));

@@ -500,11 +500,13 @@ function* parseDocument(source: string, text: string, firstLine: number): Genera
  * The entries of JSON documents written one after the other (`cat monday.json tuesday.json`: two gcloud exports;
  * `jq '.[]'`: pretty-printed objects), all in timestamp order as one array's; a value that does not parse (an entry
  * a file cut short ends inside) is reported where it starts. Undefined unless `text` holds two values or more at its
- * top level and one entry parses: a single broken document is reported as such by the caller.
+ * top level and one entry parses (or none fails: empty arrays): a single broken document is reported as such by the
+ * caller.
  */
 function documentsInARow(source: string, text: string, firstLine: number): InputItem[] | undefined {
   const cut = cutDocument(source, [text], firstLine);
-  if (cut.topLevel < 2 || cut.entries === 0) return undefined;
+  // No entry and something that did not parse: one broken document. No entry and nothing broken: empty arrays.
+  if (cut.topLevel < 2 || (cut.entries === 0 && cut.invalid.length > 0)) return undefined;
   return [...cut.invalid, ...[...cut.batches()].flat()];
 }
 

@@ -100,7 +100,8 @@ async function isPlainNdjson(file: string): Promise<boolean> {
     if (!Array.isArray(value)) return true;
     const next = lines.findIndex((l, i) => i > first && l.trim() !== '');
     if (next === -1 || (next === lines.length - 1 && bytesRead < info.size)) return false; // not seen whole
-    return parses(lines[next]!);
+    const opens = /^\s*[[{]/.test(lines[next]!);
+    return !opens || parses(lines[next]!); // a broken line that opens nothing is NDJSON's, as in the sequential reader
   } finally {
     await handle.close();
   }

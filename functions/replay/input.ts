@@ -465,7 +465,7 @@ export function isEmptyArray(line: string): boolean {
 }
 
 /** True when `text` is JSON on its own. */
-function parses(text: string): boolean {
+export function parses(text: string): boolean {
   try {
     JSON.parse(text);
     return true;

@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import type { NormalizeOptions } from '../audit/normalize.js';
 import { parsedBatches, type ParsedItem } from './item.js';
 import { answersInOrder } from './chunks.js';
-import { isEmptyArray, isGzipMagic, readFileBatches, startsWithBom } from './input.js';
+import { isEmptyArray, isGzipMagic, parses, readFileBatches, startsWithBom } from './input.js';
 import { compiledWorker, Requests } from './workers.js';
 
 export interface ChunkRequest {
@@ -104,15 +104,6 @@ async function isPlainNdjson(file: string): Promise<boolean> {
     return !opens || parses(lines[next]!); // a broken line that opens nothing is NDJSON's, as in the sequential reader
   } finally {
     await handle.close();
-  }
-}
-
-function parses(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
   }
 }
 

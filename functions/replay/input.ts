@@ -309,15 +309,15 @@ export async function* readFileBatches(file: string, stdin: Readable = process.s
 }
 
 /**
- * Line by line as NDJSON; a first line that does not parse alone but opens a JSON document (`[` or `{`) switches
- * to reading the whole file as one document (an array of entries or a single entry), and so does such a second line
- * after a first one holding a whole array (`[]`, then a pretty-printed export: documents one after the other). A file that is one array,
- * pretty-printed or on one line, goes out in timestamp order (see inTimeOrder). A document that turns out to be
- * NDJSON whose first line is broken (a line holding a whole object or array inside an open value, then another line
- * opening one: no JSON document goes on so) goes back to line by line at once, so such a file is not held whole
- * either. At the top level such a line is a document of its own (an empty export's `[]` among others): the file is
- * then documents one after the other. (A first line that is broken yet balanced, `{"a":1,}`, is so held whole, its
- * lines then reported one by one when most hold entries: see parseDocument.)
+ * Line by line as NDJSON; a first line that does not parse alone but opens a JSON document (`[` or `{`) switches to
+ * reading the whole file as one document (an array of entries or a single entry), and so does such a second line
+ * after a first one holding a whole array (`[]`, then a pretty-printed export: documents one after the other). A
+ * file that is one array, pretty-printed or on one line, goes out in timestamp order (see inTimeOrder). A document
+ * that turns out to be NDJSON whose first line is broken (a line holding a whole object or array inside an open
+ * value, then another line opening one: no JSON document goes on so) goes back to line by line at once, so such a
+ * file is not held whole either. At the top level such a line is a document of its own (an empty export's `[]`
+ * among others): the file is then documents one after the other. (A first line that is broken yet balanced,
+ * `{"a":1,}`, is so held whole, its lines then reported one by one when most hold entries: see parseDocument.)
  */
 async function* readFile(source: string, text: AsyncIterable<string>): AsyncGenerator<InputItem[]> {
   let lineNo = 0;

@@ -224,3 +224,28 @@ describe('small usage slips, each named', () => {
     expect(run.stdout).not.toBe('');
   });
 });
+
+describe('--since and --until as config freezes take them', () => {
+  // A freeze takes `2024-05-20T10:30` (no seconds); --since refused it as "not an RFC 3339 time".
+  it.each([
+    ['2024-05-21T18:00', '2024-05-21T18:00:00Z'],
+    ['2024-05-21 18:00', '2024-05-21T18:00:00Z'],
+    ['2024-05-21T20:00+02:00', '2024-05-21T18:00:00Z'],
+    ['2024-05-21t18:00z', '2024-05-21T18:00:00Z'],
+  ])('--since %s replays what --since %s does', async (short, full) => {
+    const a = await runwatch(['replay', '--format', 'ndjson', '--since', short, 'examples/logs']);
+    const b = await runwatch(['replay', '--format', 'ndjson', '--since', full, 'examples/logs']);
+    expect(a.code).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    expect(a.stdout).not.toBe('');
+  });
+
+  it.each([
+    [['--since', '2024-05-01', '--since', '2024-05-20'], '--since'],
+    [['--until', '2024-05-01', '--until=2024-05-20'], '--until'],
+  ])('%j: given twice is a usage error (the first was dropped silently)', async (flags, flag) => {
+    const run = await runwatch(['replay', ...flags, 'examples/logs']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(new RegExp(`^runwatch replay: ${flag} is given twice; give it once\\n`));
+  });
+});

@@ -28,7 +28,8 @@ Findings go to stdout; progress and a summary to stderr.
   --config FILE       rules, windows and exceptions (YAML or JSON); defaults when absent
   --format F          table (default), ndjson (one finding per line) or json (one array)
   --since T, --until T  only entries in [T, until); RFC 3339, e.g. 2024-05-01T00:00:00Z or
-                      2024-05-01T02:00:00+02:00, or a date (its midnight in UTC); a time without a zone is UTC
+                      2024-05-01T02:00:00+02:00, or a date (its midnight in UTC); a time without a zone is UTC,
+                      one without seconds its minute's start (2024-05-01T02:00); each given once
   --state FILE        keep baselines in FILE between runs (created when missing)
   --reorder-buffer N  entries held to restore timestamp order across files (default ${DEFAULT_REORDER_CAPACITY})
   --workers N         worker threads for uncompressed NDJSON files (0: none; more than 4 only for large input,
@@ -57,7 +58,9 @@ function parseTime(flag: string, value: string | undefined): Instant | undefined
   if (value === undefined) return undefined;
   // RFC 3339 allows `t` and `z` in lower case; audit entries and the rest of runwatch write them in upper case.
   const upper = value.toUpperCase();
-  const text = upper.includes('T') || upper.includes(' ') ? upper : `${upper}T00:00:00Z`;
+  // A time without seconds (`2024-05-20T10:30`), as config freezes take it, is its minute's start.
+  const withSeconds = upper.replace(/^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2})(Z|[+-]\d{2}:\d{2})?$/, '$1:00$2');
+  const text = withSeconds.includes('T') || withSeconds.includes(' ') ? withSeconds : `${withSeconds}T00:00:00Z`;
   const parsed = normalizeTimestamp(text);
   if (!parsed) {
     if (hasTimestampShape(text)) throw new UsageError(`${flag}: no such day or time: ${value}`); // 2024-02-30, 24:00:00
@@ -170,11 +173,17 @@ const OPTIONS = {
 } as const;
 
 function parseReplayArgs(args: readonly string[]) {
+  let parsed;
   try {
-    return parseArgs({ args: [...args], allowPositionals: true, options: OPTIONS });
+    parsed = parseArgs({ args: [...args], allowPositionals: true, options: OPTIONS, tokens: true });
   } catch (error) {
     throw new UsageError(argsErrorMessage(error, OPTIONS));
   }
+  // parseArgs keeps the last of an option given twice: a range written `--since A --since B` lost A without a word.
+  for (const name of ['since', 'until'] as const) {
+    if (parsed.tokens.filter((token) => token.kind === 'option' && token.name === name).length > 1) throw new UsageError(`--${name} is given twice; give it once`);
+  }
+  return parsed;
 }
 
 export const replayCommand: Command = {

@@ -5,7 +5,7 @@ import { changedAfter, deletePoint, isAfter, isBefore, isLaterPoint, pointAfter,
 import { BURST_MS, reportedFromEvents, sameOperation, someWaitingWrite, type CompletedRollout } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
 import { normalizeTimestamp } from '../audit/entry.js';
-import { isJob, isService, resourceLabel, resourceNounOf, sameEntry, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
+import { isJob, isService, resourceLabel, resourceNounOf, sameEntry, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type EntryKey, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
 import type { Detection, OpenFinding, Resolved } from './types.js';
 
 /**
@@ -260,18 +260,20 @@ export function settingRiskInForce<T>(
  * The point of a service setting in force just before `at` (to the nanosecond, for a change): the newest of the baseline's `history` and of the
  * writes still waiting for their rollout (each rollout's write and the burst's later writes that set the service:
  * Rollout.settingWrites). A deploy joins the baseline once its rollout completes, but what it set of the service is in force from
- * its write, and a write that makes no revision (a masked update of one setting) is judged meanwhile.
+ * its write, and a write that makes no revision (a masked update of one setting) is judged meanwhile. A waiting write
+ * whose entry is `except` is left out.
  */
 export function settingBefore<T>(
   baseline: ServiceBaseline | undefined,
   history: readonly TimePoint<T>[] | undefined,
   at: ChangeInstant,
   pick: (write: DeployChange) => T | undefined,
+  except?: EntryKey,
 ): TimePoint<T> | undefined {
   let newest = pointBefore(history, at);
   someWaitingWrite(baseline?.rollouts, (write) => {
     const value = pick(write);
-    if (value === undefined) return;
+    if (value === undefined || (except !== undefined && sameEntry(write.key, except))) return;
     const point = pointAt(write, value);
     if (isBefore(point, at) && (!newest || !isAfter(newest, write))) newest = point;
   });
@@ -304,12 +306,7 @@ export function newerWriteMayHaveReported<T>(
   pick: (write: DeployChange) => T | undefined,
   rule: string,
 ): boolean {
-  if ((history ?? []).some((point) => raises(point.v) && isBefore(point, at))) return true;
-  const raisingWaiting = (write: DeployChange): boolean => {
-    const value = pick(write);
-    return value !== undefined && raises(value) && isBefore(pointAt(write, value), at) && !sameEntry(write.key, change.key);
-  };
-  if (someWaitingWrite(baseline?.rollouts, raisingWaiting)) return true;
+  if (someSettingPoint(baseline, history, pick, (point) => raises(point.v) && isBefore(point, at), change.key)) return true;
   return (baseline?.open ?? []).some((o) => o.rule === rule && o.finding.eventTime === at.time);
 }
 
@@ -357,13 +354,7 @@ export function supersededFindings<T>(
     const at = findingInstant(o);
     if (o.late || at === undefined) return [];
     if (!isBefore(pointAt(change, undefined), at) || endedSince(at)) return [];
-    let before = pointBefore(history, at);
-    someWaitingWrite(baseline?.rollouts, (write) => {
-      const value = pick(write);
-      if (value === undefined || sameEntry(write.key, change.key)) return;
-      const point = pointAt(write, value);
-      if (isBefore(point, at) && (!before || !isAfter(before, write))) before = point;
-    });
+    const before = settingBefore(baseline, history, at, pick, change.key);
     if (before === undefined || !raises(before.v) || !isBefore(before, change)) return [];
     return [{ id: o.finding.id, reason, time: o.finding.eventTime }];
   });
@@ -374,10 +365,24 @@ export function supersededFindings<T>(
  * waiting for its rollout (`pick`).
  */
 export function endedAfter<T>(baseline: ServiceBaseline | undefined, history: readonly TimePoint<T>[] | undefined, at: ChangeInstant, pick: (write: DeployChange) => T | undefined, ends: (value: T) => boolean): boolean {
-  if ((history ?? []).some((point) => ends(point.v) && isAfter(point, at))) return true;
+  return someSettingPoint(baseline, history, pick, (point) => ends(point.v) && isAfter(point, at));
+}
+
+/**
+ * True when a point of a service setting's `history`, or of a write still waiting for its rollout (`pick`; a write whose
+ * entry is `except` left out), is `where` asks.
+ */
+function someSettingPoint<T>(
+  baseline: ServiceBaseline | undefined,
+  history: readonly TimePoint<T>[] | undefined,
+  pick: (write: DeployChange) => T | undefined,
+  where: (point: TimePoint<T>) => boolean,
+  except?: EntryKey,
+): boolean {
+  if ((history ?? []).some(where)) return true;
   return someWaitingWrite(baseline?.rollouts, (write) => {
     const value = pick(write);
-    return value !== undefined && ends(value) && isAfter(pointAt(write, value), at);
+    return value !== undefined && (except === undefined || !sameEntry(write.key, except)) && where(pointAt(write, value));
   });
 }
 

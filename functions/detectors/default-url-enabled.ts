@@ -179,11 +179,8 @@ function turnedOnAfter(change: DeployChange, baseline: ServiceBaseline | undefin
  * disable or ingress restriction is known after them (the finding stands for the risk set again since).
  */
 function urlOnBefore(change: DeployChange, baseline: ServiceBaseline | undefined, open: readonly OpenFinding[]): Resolved[] {
-  const disabled = (value: boolean): boolean => value;
-  const ended = (at: ChangeInstant): boolean =>
-    endedAfter(baseline, baseline?.defaultUrlDisabled, at, (write) => write.defaultUrlDisabled, disabled) || endedAfter(baseline, baseline?.ingress, at, (write) => write.ingress, (ingress) => ingress !== 'all');
   const reason = `its default URL was on before it: an older write at ${change.time}, which arrived later, turned it on`;
-  return supersededFindings(change, baseline, open, baseline?.defaultUrlDisabled, (write) => write.defaultUrlDisabled, disabled, reason, ended);
+  return supersededFindings(change, baseline, open, baseline?.defaultUrlDisabled, (write) => write.defaultUrlDisabled, (disabled) => disabled, reason, urlRiskEndedAfter(baseline));
 }
 
 /**
@@ -198,10 +195,8 @@ function ingressRestrictedBefore(change: DeployChange, baseline: ServiceBaseline
     const at = findingInstant(o);
     return at === undefined || pointOf(baseline?.ingress, at) !== undefined;
   };
-  const ended = (at: ChangeInstant): boolean =>
-    endedAfter(baseline, baseline?.defaultUrlDisabled, at, (write) => write.defaultUrlDisabled, (disabled) => disabled) || endedAfter(baseline, baseline?.ingress, at, (write) => write.ingress, (ingress) => ingress !== 'all');
   const reason = `its ingress kept the internet out before it: an older write at ${change.time}, which arrived later, set it to ${change.ingress}`;
-  const superseded = supersededFindings(change, baseline, open.filter((o) => !ownIngress(o)), baseline?.ingress, (write) => write.ingress, (ingress) => ingress === 'all', reason, ended);
+  const superseded = supersededFindings(change, baseline, open.filter((o) => !ownIngress(o)), baseline?.ingress, (write) => write.ingress, (ingress) => ingress === 'all', reason, urlRiskEndedAfter(baseline));
   // A finding a late turn-on opened for the risk newer writes hold (OpenFinding.late): none of them has it in timestamp
   // order either while no ingress `all` after this restriction is known (applied, or in a write still waiting).
   const openedAfter = endedAfter(baseline, baseline?.ingress, change, (write) => write.ingress, (ingress) => ingress === 'all');
@@ -213,6 +208,13 @@ function ingressRestrictedBefore(change: DeployChange, baseline: ServiceBaseline
         return [{ id: o.finding.id, reason, time: o.finding.eventTime }];
       });
   return [...superseded, ...late];
+}
+
+/** Whether a write after an instant is known to have ended a turn-on's risk: the URL disabled, or the ingress restricted. */
+function urlRiskEndedAfter(baseline: ServiceBaseline | undefined): (at: ChangeInstant) => boolean {
+  return (at) =>
+    endedAfter(baseline, baseline?.defaultUrlDisabled, at, (write) => write.defaultUrlDisabled, (disabled) => disabled) ||
+    endedAfter(baseline, baseline?.ingress, at, (write) => write.ingress, (ingress) => ingress !== 'all');
 }
 
 /**

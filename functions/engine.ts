@@ -1346,8 +1346,6 @@ interface Outcome {
 
 type Transaction = (current: ServiceBaseline | undefined) => TransactionOutcome<Outcome>;
 
-
-
 /** The original finding, closed: same id, so every sink closes what it opened for it. */
 function resolutionOf(finding: Finding, change: Change, reason: string, time = change.time): Finding {
   return {

@@ -236,8 +236,7 @@ function join(path: string, key: string): string {
 }
 
 /** The key the schema allows at that place nearest to a misspelt `key` (an edit per four letters at most). */
-function keyMeant(key: string, error: ErrorObject): string | undefined {
-  const allowed = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+function keyMeant(key: string, allowed: readonly string[]): string | undefined {
   // The same words in another case or with other separators (offWindowDeploy, PUBLIC_INVOKER_GRANT), however many edits away.
   const words = (name: string): string => name.toLowerCase().replace(/[-_]/g, '');
   return allowed.find((name) => words(name) === words(key)) ?? nearestName(key, allowed, 4);
@@ -245,10 +244,23 @@ function keyMeant(key: string, error: ErrorObject): string | undefined {
 
 /** An unknown key's reason: the key meant, else, for a rule id, the rule ids (as an unknown sink rule lists them). */
 function unknownKeyReason(path: string, key: string, error: ErrorObject): string {
-  const meant = keyMeant(key, error);
+  const allowed = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+  const meant = keyMeant(key, allowed);
   if (meant !== undefined) return `unknown key; did you mean ${meant}?`;
-  const rules = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
-  return path === 'rules' ? `unknown rule; the rules are ${rules.join(', ')}` : 'unknown key';
+  return path === 'rules' ? `unknown rule; the rules are ${allowed.join(', ')}` : 'unknown key';
+}
+
+/** Each item of `list` that repeats an earlier one, with the earlier one's index (by JSON text). */
+function repeatsIn(list: readonly unknown[]): { first: number; repeat: number }[] {
+  const firstAt = new Map<string, number>();
+  const repeats: { first: number; repeat: number }[] = [];
+  for (const [i, item] of list.entries()) {
+    const key = JSON.stringify(item) ?? String(item);
+    const first = firstAt.get(key);
+    if (first === undefined) firstAt.set(key, i);
+    else repeats.push({ first, repeat: i });
+  }
+  return repeats;
 }
 
 /** A pattern's format in words (the schema node's `title`), else the pattern itself. */
@@ -316,16 +328,7 @@ function schemaProblems(all: readonly ErrorObject[]): ConfigProblem[] {
       case 'uniqueItems': {
         // ajv names one pair (the last it finds); every repeat is named, each with the item's first place.
         const list = valueAt(error);
-        const firstAt = new Map<string, number>();
-        const repeats: { first: number; repeat: number }[] = [];
-        if (Array.isArray(list)) {
-          for (const [i, item] of list.entries()) {
-            const key = JSON.stringify(item) ?? String(item);
-            const first = firstAt.get(key);
-            if (first === undefined) firstAt.set(key, i);
-            else repeats.push({ first, repeat: i });
-          }
-        }
+        const repeats = Array.isArray(list) ? repeatsIn(list) : [];
         if (repeats.length === 0) repeats.push({ first: Number(error.params['j']), repeat: Number(error.params['i']) });
         for (const { first, repeat } of repeats) {
           const item = (list as unknown[] | undefined)?.[repeat];

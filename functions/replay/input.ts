@@ -504,7 +504,7 @@ function* parseDocument(source: string, text: string, firstLine: number): Genera
  * caller.
  */
 function documentsInARow(source: string, text: string, firstLine: number): InputItem[] | undefined {
-  const cut = cutDocument(source, [text], firstLine);
+  const cut = cutDocument(source, [text], firstLine, true); // the text is held whole already: its values may be too
   // No entry and something that did not parse: one broken document. No entry and nothing broken: empty arrays.
   if (cut.topLevel < 2 || (cut.entries === 0 && cut.invalid.length > 0)) return undefined;
   return [...cut.invalid, ...[...cut.batches()].flat()];

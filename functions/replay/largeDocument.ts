@@ -133,22 +133,24 @@ export interface CutDocument {
   readonly invalid: readonly InputItem[];
   /** How many entries parsed. */
   readonly entries: number;
-  /** The entries in timestamp order (as inTimeOrder puts one array's), in batches, each parsed again as it goes. */
+  /** The entries in timestamp order (as inTimeOrder puts one array's), in batches (each parsed again as it goes, unless kept). */
   batches(): Generator<InputItem[]>;
 }
 
 /**
  * `segments` (consecutive pieces of a document's text, from the file's line `firstLine`) cut into their values. The
  * elements of a file that is one array are named as parseDocument names them (`FILE[i]`); other values by the line
- * they start on (`FILE:LINE`, `FILE:LINE[i]`).
+ * they start on (`FILE:LINE`, `FILE:LINE[i]`). `keepValues`: the values are kept as parsed, not parsed again.
  */
-export function cutDocument(source: string, segments: readonly string[], firstLine: number): CutDocument {
+export function cutDocument(source: string, segments: readonly string[], firstLine: number, keepValues = false): CutDocument {
   const shape: DocumentShape = { arrays: 0 };
   const pieces = [...documentPieces(segments, firstLine, shape)];
   const { arrays } = shape;
   const values = pieces.filter((p) => p.element === -1).length;
   const oneArray = arrays === 1 && values === 0;
-  const kept: { readonly text: string; readonly source: string; readonly key: number }[] = [];
+  // A value parsed is kept as its text (parsed again as it goes out: a document too large for one string is too large
+  // to hold parsed too), or, with `keepValues`, as parsed.
+  const kept: { readonly text?: string; readonly value?: unknown; readonly source: string; readonly key: number }[] = [];
   const invalid: InputItem[] = [];
   for (const piece of pieces) {
     const named = oneArray ? `${source}[${piece.element}]` : lineSource(source, piece.line, piece.element);
@@ -160,7 +162,8 @@ export function cutDocument(source: string, segments: readonly string[], firstLi
       continue;
     }
     const read = readEnvelope(value);
-    kept.push({ text: piece.text, source: named, key: read.ok ? timeSortKey(read.envelope.time, read.envelope.timeMs) : Number.NEGATIVE_INFINITY });
+    const key = read.ok ? timeSortKey(read.envelope.time, read.envelope.timeMs) : Number.NEGATIVE_INFINITY;
+    kept.push(keepValues ? { value, source: named, key } : { text: piece.text, source: named, key });
   }
   return {
     topLevel: arrays + values,
@@ -169,7 +172,10 @@ export function cutDocument(source: string, segments: readonly string[], firstLi
     *batches() {
       const order = Array.from(kept.keys()).sort((a, b) => kept[a]!.key - kept[b]!.key || a - b);
       for (let i = 0; i < order.length; i += BATCH) {
-        yield order.slice(i, i + BATCH).map((k): InputItem => ({ kind: 'entry', value: JSON.parse(kept[k]!.text), source: kept[k]!.source }));
+        yield order.slice(i, i + BATCH).map((k): InputItem => {
+          const { text, value, source: named } = kept[k]!;
+          return { kind: 'entry', value: text === undefined ? value : JSON.parse(text), source: named };
+        });
       }
     },
   };

@@ -304,8 +304,16 @@ export async function* readEntries(
  * The entries of one file (a path expandPaths gave, or `-`) in batches, one per chunk read: replay reads millions
  * of entries, a promise per entry adds up.
  */
-export async function* readFileBatches(file: string, stdin: Readable = process.stdin): AsyncGenerator<InputItem[]> {
-  yield* readFile(file, textOf(contentOf(file, stdin)));
+export async function* readFileBatches(file: string, stdin: Readable = process.stdin, options: ReadOptions = {}): AsyncGenerator<InputItem[]> {
+  yield* readFile(file, textOf(contentOf(file, stdin)), options.longestString ?? MAX_STRING_LENGTH);
+}
+
+export interface ReadOptions {
+  /**
+   * The longest text, in characters, joined into one string: a document longer is read in pieces
+   * (largeDocument.ts). V8's own limit, unless a test sets a smaller one to reach that path with small files.
+   */
+  readonly longestString?: number;
 }
 
 /**
@@ -319,7 +327,7 @@ export async function* readFileBatches(file: string, stdin: Readable = process.s
  * among others): the file is then documents one after the other. (A first line that is broken yet balanced,
  * `{"a":1,}`, is so held whole, its lines then reported one by one when most hold entries: see parseDocument.)
  */
-async function* readFile(source: string, text: AsyncIterable<string>): AsyncGenerator<InputItem[]> {
+async function* readFile(source: string, text: AsyncIterable<string>, longest: number): AsyncGenerator<InputItem[]> {
   let lineNo = 0;
   let sawContent = false;
   let documentMode = false;
@@ -454,7 +462,7 @@ async function* readFile(source: string, text: AsyncIterable<string>): AsyncGene
     let chars = 0;
     for (const part of document) chars += part.length;
     // Joined, a document over V8's longest string failed with "Invalid string length": it is cut up instead.
-    if (chars > MAX_STRING_LENGTH) yield* largeDocumentItems(source, document, documentLine);
+    if (chars > longest) yield* largeDocumentItems(source, document, documentLine);
     else yield [...parseDocument(source, document.join(''), documentLine)];
   }
 }

@@ -18,7 +18,7 @@ import { lineSource } from './source.js';
 import { cutDocument, largeDocumentItems, located } from './largeDocument.js';
 import { jsonSyntaxProblem } from '../untrustedText.js';
 
-/** V8's longest string, in characters: a document is parsed whole only below it. */
+/** V8's longest string, in characters: a document, or a line, is parsed whole only below it. */
 const MAX_STRING_LENGTH = bufferConstants.MAX_STRING_LENGTH;
 
 export type InputItem =
@@ -310,7 +310,7 @@ export async function* readFileBatches(file: string, stdin: Readable = process.s
 
 export interface ReadOptions {
   /**
-   * The longest text, in characters, joined into one string: a document longer is read in pieces
+   * The longest text, in characters, joined into one string: a line or document longer is read in pieces
    * (largeDocument.ts). V8's own limit, unless a test sets a smaller one to reach that path with small files.
    */
   readonly longestString?: number;
@@ -365,6 +365,7 @@ async function* readFile(source: string, text: AsyncIterable<string>, longest: n
   const handleDocumentLine = (line: string, batch: InputItem[]): void => {
     document.push(line, '\n');
     if (isBlank(line)) return;
+    documentIsLongLine = false;
     const trimmed = line.trim();
     const opens = trimmed[0] === '[' || trimmed[0] === '{';
     if (documentValueLine && opens) {
@@ -381,8 +382,66 @@ async function* readFile(source: string, text: AsyncIterable<string>, longest: n
     const closes = trimmed.endsWith('}') || trimmed.endsWith(']');
     // At the top level such a line is a document of its own, which another may follow (`cat` of an empty day's `[]`
     // between two exports): the file is then read as documents one after the other.
-    documentValueLine = opens && closes && parses(trimmed) && depthBefore(document.length - 2) > 0;
+    documentValueLine = !holdsLongLine && opens && closes && parses(trimmed) && depthBefore(document.length - 2) > 0;
   };
+
+  // The document holds a line too long for one string, in pieces: depthBefore takes a part for whole lines (a string
+  // ends in it), so the check for NDJSON with a broken first line is off; no NDJSON line is that long anyway.
+  let holdsLongLine = false;
+  // The document is that one line (blank lines aside): its elements are named as a line's (`FILE:1[i]`).
+  let documentIsLongLine = false;
+
+  /** The document opens with `line` (a line, or a long line's pieces), after the first line's array if it waits. */
+  const startDocument = (pending: typeof firstArray, line: readonly string[]): void => {
+    documentMode = true;
+    if (pending) {
+      // The first line's array is the first document; the blank lines between keep the file's line numbers.
+      documentLine = pending.line;
+      document.push(pending.text, '\n'.repeat(lineNo - pending.line));
+    } else documentLine = lineNo;
+    for (const part of line) document.push(part);
+    document.push('\n');
+  };
+
+  /** The entries of the first line's array, which waited for the next line: NDJSON's after all. */
+  const waitedEntries = (pending: typeof firstArray): InputItem[] =>
+    pending ? pending.entries.map((entry, element): InputItem => ({ kind: 'entry', value: entry, source: lineSource(source, pending.line, element) })) : [];
+
+  /**
+   * A line too long for one string (a whole export written compact on one line: `jq -c . export.json` over a busy
+   * month), as its pieces: never joined. Inside a document it is part of it; opening the file it opens one; else (a
+   * line among NDJSON's, a line after a first line's array: NDJSON too, as a line that parses makes it) it is cut
+   * into its values on its own, as a document too large for one string is, its elements then in time order.
+   */
+  function* longLine(pieces: readonly string[]): Generator<InputItem[]> {
+    lineNo++;
+    const first = firstNonBlank(pieces);
+    if (first === undefined) {
+      if (documentMode) document.push('\n'); // the document's later lines keep their numbers
+      return;
+    }
+    if (documentMode) {
+      for (const part of pieces) document.push(part);
+      document.push('\n');
+      holdsLongLine = true;
+      documentIsLongLine = false;
+      documentValueLine = false;
+      return;
+    }
+    const firstContent = !sawContent;
+    sawContent = true;
+    const pending = firstArray;
+    firstArray = undefined;
+    if (firstContent && (first === '[' || first === '{')) {
+      startDocument(undefined, pieces);
+      holdsLongLine = true;
+      documentIsLongLine = true;
+      return;
+    }
+    const waited = waitedEntries(pending);
+    if (waited.length > 0) yield waited;
+    yield* largeDocumentItems(source, pieces, lineNo, true);
+  }
 
   const handleLine = (raw: string, batch: InputItem[]): void => {
     lineNo++;
@@ -400,7 +459,7 @@ async function* readFile(source: string, text: AsyncIterable<string>, longest: n
     const pending = firstArray;
     firstArray = undefined;
     const flush = (): void => {
-      if (pending) for (const [element, entry] of pending.entries.entries()) batch.push({ kind: 'entry', value: entry, source: lineSource(source, pending.line, element) });
+      for (const item of waitedEntries(pending)) batch.push(item); // not push(...): an array of 100,000s of entries
     };
     let value: unknown;
     try {
@@ -408,13 +467,7 @@ async function* readFile(source: string, text: AsyncIterable<string>, longest: n
     } catch {
       const first = line.trimStart()[0];
       if ((firstContent || pending) && (first === '[' || first === '{')) {
-        documentMode = true;
-        if (pending) {
-          // The first line's array is the first document; the blank lines between keep the file's line numbers.
-          documentLine = pending.line;
-          document.push(pending.text, '\n'.repeat(lineNo - pending.line));
-        } else documentLine = lineNo;
-        document.push(line, '\n');
+        startDocument(pending, [line]);
         return;
       }
       flush();
@@ -430,28 +483,48 @@ async function* readFile(source: string, text: AsyncIterable<string>, longest: n
   };
 
   // The pieces of a line not finished yet: joined once its end comes, so a line of many chunks is copied once
-  // (joining it to each new chunk and searching it again for a newline took time growing with its square).
+  // (joining it to each new chunk and searching it again for a newline took time growing with its square). A line
+  // longer than one string can be is never joined: `long` (see longLine).
   const partial: string[] = [];
+  let partialChars = 0;
+  let long = false;
+  const addPiece = (piece: string): void => {
+    if (!long && partialChars + piece.length > longest) long = true;
+    partial.push(piece);
+    partialChars += piece.length;
+  };
+  const takePieces = (): string[] => {
+    const pieces = partial.splice(0);
+    partialChars = 0;
+    long = false;
+    return pieces;
+  };
   for await (const chunk of text) {
-    const batch: InputItem[] = [];
+    let batch: InputItem[] = [];
     let start = 0;
     for (let newline = chunk.indexOf('\n'); newline !== -1; newline = chunk.indexOf('\n', start)) {
       let raw = chunk.slice(start, newline);
-      if (partial.length > 0) {
-        partial.push(raw);
-        raw = partial.join('');
-        partial.length = 0;
+      start = newline + 1;
+      if (partial.length > 0 || raw.length > longest) {
+        addPiece(raw);
+        if (long) {
+          if (batch.length > 0) yield batch; // what came before it goes first
+          batch = [];
+          yield* longLine(takePieces());
+          continue;
+        }
+        raw = takePieces().join('');
       }
       handleLine(raw, batch);
-      start = newline + 1;
     }
-    if (start < chunk.length) partial.push(start === 0 ? chunk : chunk.slice(start));
+    if (start < chunk.length) addPiece(start === 0 ? chunk : chunk.slice(start));
     if (batch.length > 0) yield batch;
   }
   // The last line when it has no newline: it may still switch to document mode (a one-line document).
-  if (partial.length > 0) {
+  if (long) yield* longLine(takePieces());
+  else if (partial.length > 0) {
     const batch: InputItem[] = [];
-    handleLine(partial.join(''), batch);
+    handleLine(takePieces().join(''), batch);
     if (batch.length > 0) yield batch;
   }
   if (firstArray) {
@@ -462,7 +535,7 @@ async function* readFile(source: string, text: AsyncIterable<string>, longest: n
     let chars = 0;
     for (const part of document) chars += part.length;
     // Joined, a document over V8's longest string failed with "Invalid string length": it is cut up instead.
-    if (chars > longest) yield* largeDocumentItems(source, document, documentLine);
+    if (chars > longest) yield* largeDocumentItems(source, document, documentLine, documentIsLongLine);
     else yield [...parseDocument(source, document.join(''), documentLine)];
   }
 }
@@ -555,6 +628,15 @@ function linesOfText(source: string, text: string, firstLine: number): InputItem
 function pushEntries(into: InputItem[], value: unknown, file: string, line: number): void {
   if (Array.isArray(value)) for (const [element, entry] of (value as unknown[]).entries()) into.push({ kind: 'entry', value: entry, source: lineSource(file, line, element) });
   else into.push({ kind: 'entry', value, source: lineSource(file, line, -1) });
+}
+
+/** The first character of `pieces` (one line's text) that is not white space; undefined when there is none. */
+function firstNonBlank(pieces: readonly string[]): string | undefined {
+  for (const piece of pieces) {
+    const trimmed = piece.trimStart();
+    if (trimmed.length > 0) return trimmed[0];
+  }
+  return undefined;
 }
 
 function isBlank(line: string): boolean {

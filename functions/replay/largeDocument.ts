@@ -1,7 +1,8 @@
 // A JSON document too large to be one string. V8 caps a string at about 512 MiB (buffer.constants.MAX_STRING_LENGTH
 // characters), and a month of a busy organization's audit logs from `gcloud logging read --format=json` is more: the
-// file's lines, joined to be parsed whole, failed with "Invalid string length". Here the lines are never joined:
-// the values at the top level, and the elements of top-level arrays, are cut out by bracket depth (brackets inside
+// file's lines, joined to be parsed whole, failed with "Invalid string length" (and so did a line that long: the
+// same export written compact on one line, `jq -c . export.json`). Here the lines, and the pieces of such a line,
+// are never joined: the values at the top level, and the elements of top-level arrays, are cut out by bracket depth (brackets inside
 // strings do not count) and parsed one by one. Their texts are kept (the file's size in memory, as before), each
 // with its time, so that the entries still go out in timestamp order as one array's do (gcloud writes newest first);
 // each is parsed a second time as it goes out, in batches, instead of all at once.
@@ -141,13 +142,15 @@ export interface CutDocument {
  * `segments` (consecutive pieces of a document's text, from the file's line `firstLine`) cut into their values. The
  * elements of a file that is one array are named as parseDocument names them (`FILE[i]`); other values by the line
  * they start on (`FILE:LINE`, `FILE:LINE[i]`). `keepValues`: the values are kept as parsed, not parsed again.
+ * `oneLine`: the text is one line of the file, whose elements are named as the line reader names those of a line
+ * holding an array (`FILE:LINE[i]`), even when it is the whole file.
  */
-export function cutDocument(source: string, segments: readonly string[], firstLine: number, keepValues = false): CutDocument {
+export function cutDocument(source: string, segments: readonly string[], firstLine: number, keepValues = false, oneLine = false): CutDocument {
   const shape: DocumentShape = { arrays: 0 };
   const pieces = [...documentPieces(segments, firstLine, shape)];
   const { arrays } = shape;
   const values = pieces.filter((p) => p.element === -1).length;
-  const oneArray = arrays === 1 && values === 0;
+  const oneArray = arrays === 1 && values === 0 && !oneLine;
   // A value parsed is kept as its text (parsed again as it goes out: a document too large for one string is too large
   // to hold parsed too), or, with `keepValues`, as parsed.
   const kept: { readonly text?: string; readonly value?: unknown; readonly source: string; readonly key: number }[] = [];
@@ -181,9 +184,12 @@ export function cutDocument(source: string, segments: readonly string[], firstLi
   };
 }
 
-/** The entries of a document too large for one string, in batches; what does not parse is reported first. */
-export function* largeDocumentItems(source: string, segments: readonly string[], firstLine: number): Generator<InputItem[]> {
-  const cut = cutDocument(source, segments, firstLine);
+/**
+ * The entries of a document too large for one string, in batches; what does not parse is reported first. `oneLine`:
+ * the document is one line of the file (see cutDocument).
+ */
+export function* largeDocumentItems(source: string, segments: readonly string[], firstLine: number, oneLine = false): Generator<InputItem[]> {
+  const cut = cutDocument(source, segments, firstLine, false, oneLine);
   if (cut.invalid.length > 0) yield [...cut.invalid];
   yield* cut.batches();
 }

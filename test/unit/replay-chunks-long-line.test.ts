@@ -1,5 +1,6 @@
 // readLineChunks (the parallel and partitioned replays' reader) carries an unfinished line into the next read: a
-// line far longer than a chunk must not be copied again for every MiB of it (quadratic time and allocation).
+// line far longer than a chunk must not be copied again for every MiB of it (quadratic time and allocation). A line
+// longer than one string can be is refused by name (worker threads cannot take it), with the way to read it.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,4 +31,15 @@ describe('readLineChunks: long lines', () => {
     expect(lengths).toEqual([7, long.length, 7]);
     expect(requested).toBeLessThan(6 * long.length + 4 * 1024 * 1024);
   }, 60_000);
+
+  it('a line longer than the longest string is refused where it starts, with the way to read it', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'runwatch-chunks-')), 'long.ndjson');
+    writeFileSync(file, `{"a":1}\n{"b":2}\n[${'{"c":3},'.repeat(2000)}{"c":3}]\n{"d":4}\n`);
+    const pool = new SharedBufferPool(2);
+    const lines: number[] = [];
+    const read = async (): Promise<void> => {
+      for await (const chunk of readLineChunks(file, pool, 10_000)) lines.push(chunk.lines);
+    };
+    await expect(read()).rejects.toThrow(`${file}:3: a line of 16,009 bytes, over the longest string worker threads can take (10,000 characters); \`--workers 0\` reads it in pieces`);
+  });
 });

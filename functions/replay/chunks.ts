@@ -1,6 +1,7 @@
 // Whole lines of an NDJSON file in chunks of about 1 MiB, each in a SharedArrayBuffer of its own: worker threads
 // read a chunk where it lies (no copy to send it, however many workers share it), and each decodes only its own
 // lines. Shared by both parallel readers, as is the loop that sends the chunks and takes the answers in order.
+import { constants as bufferConstants } from 'node:buffer';
 import { open } from 'node:fs/promises';
 
 export interface LineChunk {
@@ -40,9 +41,11 @@ export class SharedBufferPool {
 
 /**
  * Reads `file` in chunks of whole lines, each in a buffer from `pool`: give `chunk.buffer` back once nothing reads
- * the chunk any more.
+ * the chunk any more. A line of more bytes than `longestLine` (V8's longest string, about 512 MiB, unless a test
+ * says less) is refused by name: a worker could not make it one string ("Cannot create a string longer than
+ * 0x1fffffe8 characters", which named neither file nor line), while the sequential reader reads it in pieces.
  */
-export async function* readLineChunks(file: string, pool: SharedBufferPool): AsyncGenerator<LineChunk & { readonly buffer: Buffer }> {
+export async function* readLineChunks(file: string, pool: SharedBufferPool, longestLine = bufferConstants.MAX_STRING_LENGTH): AsyncGenerator<LineChunk & { readonly buffer: Buffer }> {
   const handle = await open(file, 'r');
   try {
     let position = 0;
@@ -63,7 +66,8 @@ export async function* readLineChunks(file: string, pool: SharedBufferPool): Asy
       const cut = bytesRead === 0 ? filled : buffer.lastIndexOf(0x0a, filled - 1) + 1;
       if (cut > 0) {
         const bytes = buffer.subarray(0, cut);
-        const lines = countLines(bytes);
+        const { lines, longest, longestLine: at } = countLines(bytes);
+        if (longest > longestLine) throw new Error(`${file}:${line + at}: a line of ${longest.toLocaleString('en-US')} bytes, over the longest string worker threads can take (${longestLine.toLocaleString('en-US')} characters); \`--workers 0\` reads it in pieces`);
         yield { bytes, firstLine: line, lines, position: chunkPosition, buffer };
         line += lines;
       }
@@ -111,10 +115,25 @@ export async function* inOrder<C extends { readonly buffer: Buffer }, T>(
   while (inFlight.length > 0) yield await inFlight.shift()!;
 }
 
-function countLines(bytes: Buffer): number {
+/** How many lines `bytes` holds, and the longest (its bytes, without the newline; its index among them). */
+function countLines(bytes: Buffer): { lines: number; longest: number; longestLine: number } {
   let count = 0;
-  for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) count++;
-  return bytes[bytes.length - 1] === 0x0a ? count : count + 1;
+  let longest = 0;
+  let longestLine = 0;
+  let start = 0;
+  for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) {
+    if (i - start > longest) {
+      longest = i - start;
+      longestLine = count;
+    }
+    count++;
+    start = i + 1;
+  }
+  if (bytes.length - start > longest) {
+    longest = bytes.length - start;
+    longestLine = count;
+  }
+  return { lines: bytes[bytes.length - 1] === 0x0a ? count : count + 1, longest, longestLine };
 }
 
 /**

@@ -69,6 +69,8 @@ describe('replay: JSON documents one after the other in one file', () => {
     ['three daily exports, the middle one empty ([] on a line of its own)', () => pretty(newestFirst(entries.slice(0, 3))) + '[]\n' + pretty(newestFirst(entries.slice(3)))],
     ['a pretty-printed export, one on a line of its own (jq -c), then another pretty-printed one', () => `${pretty(newestFirst(entries.slice(0, 2)))}${JSON.stringify(newestFirst(entries.slice(2, 4)))}\n${pretty(newestFirst(entries.slice(4)))}`],
     ['an export on one line (jq -c), then a pretty-printed one', () => `${JSON.stringify(newestFirst(entries.slice(0, 3)))}\n${pretty(newestFirst(entries.slice(3)))}`],
+    ['an entry on one line (jq -c .[0]), then a pretty-printed export', () => `${JSON.stringify(entries[0])}\n${pretty(newestFirst(entries.slice(1)))}`],
+    ["an entry on one line, a blank line, then entries as jq '.[]' writes them", () => `${JSON.stringify(entries[0])}\n\n${entries.slice(1).map((e) => pretty(e)).join('')}`],
   ])('%s: read as documents one after the other, with worker threads or without', async (_name, text) => {
     const path = file('week.json', text());
     const expected = (await reference).findings;

@@ -319,7 +319,8 @@ export interface ReadOptions {
 /**
  * Line by line as NDJSON; a first line that does not parse alone but opens a JSON document (`[` or `{`) switches to
  * reading the whole file as one document (an array of entries or a single entry), and so does such a second line
- * after a first one holding a whole array (`[]`, then a pretty-printed export: documents one after the other). A
+ * after a first one holding a whole array or object (`jq -c` output or one entry on a line, then a pretty-printed
+ * export: documents one after the other). A
  * file that is one array, pretty-printed or on one line, goes out in timestamp order (see inTimeOrder). A document
  * that turns out to be NDJSON whose first line is broken (a line holding a whole object or array inside an open
  * value, then another line opening one: no JSON document goes on so) goes back to line by line at once, so such a
@@ -357,10 +358,11 @@ async function* readFile(source: string, text: AsyncIterable<string>, longest: n
     }
     return depth;
   };
-  // A first line holding an array waits for the next line: when there is none, the file is one array (`jq -c`).
-  // It is kept as text too: a document opening on the next line makes it the first of documents one after the other
-  // (`cat empty.json export.json`, gcloud writing `[]` when nothing matched; `jq -c` output, then a pretty export).
-  let firstArray: { readonly entries: unknown[]; readonly line: number; readonly text: string } | undefined;
+  // A first line holding an array or an object waits for the next line: when there is none, the file is one array
+  // (`jq -c`), put in time order. It is kept as text too: a document opening on the next line makes it the first of
+  // documents one after the other (`cat empty.json export.json`, gcloud writing `[]` when nothing matched; `jq -c`
+  // output or one entry written on one line, then a pretty-printed export).
+  let firstValue: { readonly value: object; readonly line: number; readonly text: string } | undefined;
 
   const handleDocumentLine = (line: string, batch: InputItem[]): void => {
     document.push(line, '\n');
@@ -391,11 +393,11 @@ async function* readFile(source: string, text: AsyncIterable<string>, longest: n
   // The document is that one line (blank lines aside): its elements are named as a line's (`FILE:1[i]`).
   let documentIsLongLine = false;
 
-  /** The document opens with `line` (a line, or a long line's pieces), after the first line's array if it waits. */
-  const startDocument = (pending: typeof firstArray, line: readonly string[]): void => {
+  /** The document opens with `line` (a line, or a long line's pieces), after the first line's value if it waits. */
+  const startDocument = (pending: typeof firstValue, line: readonly string[]): void => {
     documentMode = true;
     if (pending) {
-      // The first line's array is the first document; the blank lines between keep the file's line numbers.
+      // The first line's value is the first document; the blank lines between keep the file's line numbers.
       documentLine = pending.line;
       document.push(pending.text, '\n'.repeat(lineNo - pending.line));
     } else documentLine = lineNo;
@@ -403,14 +405,17 @@ async function* readFile(source: string, text: AsyncIterable<string>, longest: n
     document.push('\n');
   };
 
-  /** The entries of the first line's array, which waited for the next line: NDJSON's after all. */
-  const waitedEntries = (pending: typeof firstArray): InputItem[] =>
-    pending ? pending.entries.map((entry, element): InputItem => ({ kind: 'entry', value: entry, source: lineSource(source, pending.line, element) })) : [];
+  /** The entries of the first line's value, which waited for the next line: NDJSON's after all. */
+  const waitedEntries = (pending: typeof firstValue): InputItem[] => {
+    const items: InputItem[] = [];
+    if (pending) pushEntries(items, pending.value, source, pending.line);
+    return items;
+  };
 
   /**
    * A line too long for one string (a whole export written compact on one line: `jq -c . export.json` over a busy
    * month), as its pieces: never joined. Inside a document it is part of it; opening the file it opens one; else (a
-   * line among NDJSON's, a line after a first line's array: NDJSON too, as a line that parses makes it) it is cut
+   * line among NDJSON's, a line after a first line's value: NDJSON too, as a line that parses makes it) it is cut
    * into its values on its own, as a document too large for one string is, its elements then in time order.
    */
   function* longLine(pieces: readonly string[]): Generator<InputItem[]> {
@@ -430,8 +435,8 @@ async function* readFile(source: string, text: AsyncIterable<string>, longest: n
     }
     const firstContent = !sawContent;
     sawContent = true;
-    const pending = firstArray;
-    firstArray = undefined;
+    const pending = firstValue;
+    firstValue = undefined;
     if (firstContent && (first === '[' || first === '{')) {
       startDocument(undefined, pieces);
       holdsLongLine = true;
@@ -456,8 +461,8 @@ async function* readFile(source: string, text: AsyncIterable<string>, longest: n
     if (!sawContent && isEmptyArray(line)) return;
     const firstContent = !sawContent;
     sawContent = true;
-    const pending = firstArray;
-    firstArray = undefined;
+    const pending = firstValue;
+    firstValue = undefined;
     const flush = (): void => {
       for (const item of waitedEntries(pending)) batch.push(item); // not push(...): an array of 100,000s of entries
     };
@@ -475,8 +480,8 @@ async function* readFile(source: string, text: AsyncIterable<string>, longest: n
       return;
     }
     flush();
-    if (Array.isArray(value) && firstContent) {
-      firstArray = { entries: value, line: lineNo, text: line };
+    if (firstContent && typeof value === 'object' && value !== null) {
+      firstValue = { value, line: lineNo, text: line };
     } else {
       pushEntries(batch, value, source, lineNo);
     }
@@ -527,9 +532,10 @@ async function* readFile(source: string, text: AsyncIterable<string>, longest: n
     handleLine(takePieces().join(''), batch);
     if (batch.length > 0) yield batch;
   }
-  if (firstArray) {
-    const { entries, line } = firstArray;
-    yield inTimeOrder(entries).map((i): InputItem => ({ kind: 'entry', value: entries[i], source: lineSource(source, line, i) }));
+  if (firstValue) {
+    const { value, line } = firstValue;
+    if (Array.isArray(value)) yield inTimeOrder(value).map((i): InputItem => ({ kind: 'entry', value: value[i], source: lineSource(source, line, i) }));
+    else yield waitedEntries(firstValue);
   }
   if (documentMode) {
     let chars = 0;

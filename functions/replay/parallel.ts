@@ -94,12 +94,13 @@ async function isPlainNdjson(file: string): Promise<boolean> {
       return false; // a pretty-printed document (or a line longer than 64 KiB): read it whole
     }
     // A line holding an array is NDJSON only beside other lines: alone (as far as the head shows), it may be the
-    // whole file, which the sequential reader puts in time order. And only when the next one is JSON too: else a
-    // document starts there (`cat empty.json export.json`: `[]`, then a pretty-printed export), which the sequential
-    // reader reads as documents one after the other.
-    if (!Array.isArray(value)) return true;
+    // whole file, which the sequential reader puts in time order. And a line holding an array or an object only when
+    // the next one is JSON too: else a document starts there (`cat empty.json export.json`: `[]`, then a
+    // pretty-printed export; one entry on a line, then an export), which the sequential reader reads as documents one
+    // after the other. (A document's opening line is short: a next line longer than the head is NDJSON's.)
+    if (typeof value !== 'object' || value === null) return true;
     const next = lines.findIndex((l, i) => i > first && l.trim() !== '');
-    if (next === -1 || (next === lines.length - 1 && bytesRead < info.size)) return false; // not seen whole
+    if (next === -1 || (next === lines.length - 1 && bytesRead < info.size)) return !Array.isArray(value); // not seen whole
     const opens = /^\s*[[{]/.test(lines[next]!);
     return !opens || parses(lines[next]!); // a broken line that opens nothing is NDJSON's, as in the sequential reader
   } finally {

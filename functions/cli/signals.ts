@@ -5,11 +5,24 @@
 
 const EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 
+export interface SignalExit {
+  /** Stops listening: the command is done. */
+  off(): void;
+  /** A signal came: its cleanup runs, and the process ends with the signal's code once it has. */
+  readonly stopping: boolean;
+  /**
+   * For a command that meets an end while a signal's cleanup runs: never settles, so the signal's code is the exit
+   * code. Its cleanup can end the command's work early (a named pipe's open released reads as an empty input, the
+   * state file let go cannot be written), and that end was reported as a failure with exit 1 before the cleanup's
+   * own exit came (seen under load).
+   */
+  exiting(): Promise<never>;
+}
+
 /**
- * Until the returned function is called, SIGINT and SIGTERM run `cleanup`, then exit. A second signal while it
- * runs exits at once.
+ * Until `off` is called, SIGINT and SIGTERM run `cleanup`, then exit. A second signal while it runs exits at once.
  */
-export function exitOnSignal(cleanup: () => Promise<unknown>): () => void {
+export function exitOnSignal(cleanup: () => Promise<unknown>): SignalExit {
   let cleaning = false;
   const offs = Object.entries(EXIT_CODES).map(([signal, code]) => {
     const handler = (): void => {
@@ -22,5 +35,11 @@ export function exitOnSignal(cleanup: () => Promise<unknown>): () => void {
     process.on(signal, handler);
     return (): void => void process.off(signal, handler);
   });
-  return () => offs.forEach((off) => off());
+  return {
+    off: () => offs.forEach((off) => off()),
+    get stopping() {
+      return cleaning;
+    },
+    exiting: () => new Promise<never>(() => undefined),
+  };
 }

@@ -227,12 +227,12 @@ export const replayCommand: Command = {
     // and left the lock behind (seen under load: the lock file was there, the replay died of the SIGTERM).
     let opening: Promise<FileBaselineStore> | undefined;
     let published: PublishReport | undefined;
-    const ignoreSignals = values.state
+    const signals = values.state
       ? exitOnSignal(async () => {
           releasePendingPipeOpens(); // else the process waits at exit for a named pipe's writer
           await (await opening?.catch(() => undefined))?.release();
         })
-      : () => undefined;
+      : undefined;
     opening = values.state ? FileBaselineStore.open(values.state) : undefined;
     const started = performance.now();
     let store: FileBaselineStore | undefined;
@@ -273,6 +273,7 @@ export const replayCommand: Command = {
       }
       await store?.close();
     } catch (error) {
+      if (signals?.stopping) return await signals.exiting(); // what the signal's cleanup caused is no failure
       // The reader went away (`| head`): stop quietly with exit 0, as `git log | head` does; nothing is wrong
       // with the replay, and what the reader took is all it wanted. Findings already handed to --publish still go
       // out; that the replay stopped before the rest is said, and a publish that failed is still an exit 1.
@@ -288,8 +289,9 @@ export const replayCommand: Command = {
     } finally {
       await store?.release(); // a replay that failed or stopped leaves the state file as it was, and unlocked
       await publisher?.close();
-      ignoreSignals();
+      signals?.off();
     }
+    if (signals?.stopping) return await signals.exiting(); // the replay ended as the signal came: its code, no summary
     if (!values.quiet) {
       io.stderr.write(formatSummary(stats, (performance.now() - started) / 1000));
       if (published) io.stderr.write(`  published to ${terminalSafe(published.topic)}: ${published.published}\n`);

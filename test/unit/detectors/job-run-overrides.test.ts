@@ -67,6 +67,23 @@ describe('job-run-overrides', () => {
     expect(findings[0]!.summary).toContain('job acme-prod/nightly-export (us-central1)');
   });
 
+  // A variable of the code-loading list is judged by its value too, as code-loading-env judges a deploy's: an
+  // interpreter option variable that only tunes the runtime (a memory flag for a backfill) loads no code, and a run
+  // that sets it is one with other environment (MEDIUM), not one that loads code (HIGH, which pages).
+  it.each([
+    ['NODE_OPTIONS with a memory flag', { name: 'NODE_OPTIONS', value: '--max-old-space-size=8192' }, 'MEDIUM', undefined],
+    ['JAVA_TOOL_OPTIONS with heap settings', { name: 'JAVA_TOOL_OPTIONS', value: '-XX:MaxRAMPercentage=75 -Xss1m' }, 'MEDIUM', undefined],
+    ['NODE_OPTIONS that requires a module', { name: 'NODE_OPTIONS', value: '--max-old-space-size=8192 --require /mnt/gcs/x.js' }, 'HIGH', ['NODE_OPTIONS']],
+    ['JAVA_TOOL_OPTIONS with an agent', { name: 'JAVA_TOOL_OPTIONS', value: '-javaagent:/mnt/gcs/a.jar' }, 'HIGH', ['JAVA_TOOL_OPTIONS']],
+    ['NODE_OPTIONS from a secret (its value unknown)', { name: 'NODE_OPTIONS', valueSource: { secretKeyRef: { secret: 'opts', version: 'latest' } } }, 'HIGH', ['NODE_OPTIONS']],
+    ['LD_PRELOAD, whatever its value', { name: 'LD_PRELOAD', value: '/usr/lib/libjemalloc.so.2' }, 'HIGH', ['LD_PRELOAD']],
+  ])('judges a run that sets %s by its value', async (_name, variable, severity, codeLoadingVariables) => {
+    const [finding] = await overrides([create, runWith({ containerOverrides: [{ env: [variable] }] })]);
+    expect(finding).toMatchObject({ severity, evidence: { environmentVariables: [variable.name] } });
+    expect(finding!.evidence['codeLoadingVariables']).toEqual(codeLoadingVariables);
+    if (severity === 'MEDIUM') expect(finding!.title).toBe('Job run with overridden environment');
+  });
+
   it('fires in the live pipeline too, at once', async () => {
     expect(await findingsLive([create, run])).toEqual(expect.arrayContaining([expect.objectContaining({ rule: 'job-run-overrides', principal: 'mallory@acme.example' })]));
   });

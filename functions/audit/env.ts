@@ -253,8 +253,7 @@ export function codeLoadingEnvOf(containers: readonly unknown[], secrets: EnvSec
       const variable = asObject(entry);
       const name = asString(variable?.['name']);
       if (!name || !CODE_LOADING_ENV.has(name)) continue;
-      // A value defaults to "" (Admin API v1 and v2): a variable logged with neither a value nor a source is set empty.
-      const value = asString(variable?.['value']) ?? (field(variable, 'valueFrom') === undefined && field(variable, 'valueSource') === undefined ? '' : undefined);
+      const value = literalValue(variable);
       const reference = value === undefined ? secretReference(variable) : undefined;
       const shown = value !== undefined ? shownValue(name, hideSecretsInOptions(value, secretNames)) : reference ? `[Secret Manager: ${cutText(reference, MAX_SHOWN_VALUE_LENGTH)}]` : '';
       out ??= [];
@@ -353,6 +352,26 @@ const CODE_LOADING_OPTIONS: Readonly<Record<string, RegExp>> = {
  */
 function JAVA_CODE_OPTIONS(): RegExp {
   return /(?:^|\s)(?:-javaagent:|-agentpath:|-agentlib:|-Xrun|-Xbootclasspath|-XX:OnOutOfMemoryError|-XX:OnError|-XX:VMOptionsFile=|-Xoptionsfile=|@|-cp(?:\s|$)|-classpath|--class-path|-Djava\.system\.class\.loader=)/;
+}
+
+/**
+ * A variable's value as written, or undefined when a Secret Manager reference sets it. A value defaults to "" (Admin
+ * API v1 and v2): a variable logged with neither a value nor a source is set empty.
+ */
+function literalValue(variable: JsonObject | undefined): string | undefined {
+  return asString(variable?.['value']) ?? (field(variable, 'valueFrom') === undefined && field(variable, 'valueSource') === undefined ? '' : undefined);
+}
+
+/**
+ * Whether an environment variable as logged (`{name, value}` or with a Secret Manager source) makes the runtime load
+ * code: a CODE_LOADING_ENV name with a value that loads code (loadsCode), or set from a secret (its value is not in
+ * the entry). Only the verdict leaves here, never the value.
+ */
+export function variableLoadsCode(variable: JsonObject | undefined): boolean {
+  const name = asString(variable?.['name']);
+  if (!name || !CODE_LOADING_ENV.has(name)) return false;
+  const value = literalValue(variable);
+  return value === undefined || loadsCode(name, value);
 }
 
 /** Whether `value` of CODE_LOADING_ENV variable `name` makes the runtime load code (CODE_LOADING_OPTIONS). */

@@ -12,7 +12,7 @@ import {
 } from '../model/change.js';
 import { truncatePlain } from '../untrustedText.js';
 import { imagesOrAnnotated, imagesOf } from './image.js';
-import { CODE_LOADING_ENV, codeLoadingEnvOf, hideSecretsInArg, plainEnvOf } from './env.js';
+import { codeLoadingEnvOf, hideSecretsInArg, plainEnvOf, variableLoadsCode } from './env.js';
 import { v1VpcEgress, v2VpcEgress } from './vpc.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, field, stringIn, userLabels, type JsonObject } from './json.js';
 import { binaryAuthorizationOf, templateFingerprint, v1BinaryAuthorization } from './template.js';
@@ -130,12 +130,12 @@ export function containerOverridesOf(overrides: JsonObject | undefined, secretNa
     // Secrets hidden before anything is cut or kept: the arguments travel to every sink.
     const args = capped(rawArgs, OVERRIDE_ARGS_MAX, (a) => hideSecretsInArg(a, secretNames));
     const clearArgs = asBoolean(field(override, 'clearArgs')) === true;
-    const rawEnvNames = asArray(field(override, 'env'))
-      .map((e) => asString(asObject(e)?.['name']))
-      .filter((n): n is string => n !== undefined && n !== '');
+    const rawEnv = asArray(field(override, 'env')).map(asObject);
+    const rawEnvNames = rawEnv.map((e) => asString(e?.['name'])).filter((n): n is string => n !== undefined && n !== '');
     const envNames = capped(rawEnvNames, OVERRIDE_ENV_MAX, (n) => n);
-    // Judged on every name, not only the ones kept: one past the cap must not hide.
-    const codeLoading = [...new Set(rawEnvNames.filter((n) => CODE_LOADING_ENV.has(n)))];
+    // Judged on every variable, not only the names kept: one past the cap must not hide. By its value too, as a
+    // deploy's are (a memory flag in NODE_OPTIONS loads nothing); the value itself is never kept.
+    const codeLoading = [...new Set(rawEnv.filter(variableLoadsCode).map((e) => asString(e?.['name'])!))];
     if (args.length === 0 && !clearArgs && envNames.length === 0) continue;
     const container = asString(field(override, 'name'));
     out.push({

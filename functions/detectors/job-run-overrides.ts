@@ -9,12 +9,15 @@
 //           privileged job's service account without deploying anything.
 // Options:  `rules.job-run-overrides.exceptions` (principal, project, and the job as `PROJECT/JOB`), `severity`.
 // Severity: HIGH when the arguments are overridden or cleared, or a variable that makes a runtime load code is set
-//           (NODE_OPTIONS, LD_PRELOAD, BASH_ENV, JAVA_TOOL_OPTIONS, PYTHONPATH...: audit/env.ts CODE_LOADING_ENV);
-//           MEDIUM for other environment variables only.
+//           (NODE_OPTIONS, LD_PRELOAD, BASH_ENV, JAVA_TOOL_OPTIONS, PYTHONPATH...: audit/env.ts CODE_LOADING_ENV),
+//           judged by its value as code-loading-env judges a deploy's (an interpreter option variable with only
+//           memory or tuning flags, NODE_OPTIONS=--max-old-space-size=8192, loads nothing; one set from Secret
+//           Manager may); MEDIUM for other environment variables only.
 // Resolves: nothing (a run changes no setting).
 // Blind spots: a run without overrides runs the template as deployed (the deploy rules judged it), and a run that
 //           overrides only the task count or the timeout is not reported. Nothing is reported where Data Access
-//           logs are off. The values of the variables set are never read (they may be secrets); the arguments are
+//           logs are off. The values of the variables set are never kept or shown (they may be secrets: only whether
+//           one of the list's loads code is read from it); the arguments are
 //           kept as evidence, each cut to 200 characters and at most 20 per container, with what looks like a secret
 //           hidden (a credential, the rest of the argument shown; the value of `NAME=VALUE` where NAME is a secret's
 //           name by plaintext-secret-env's globs, also inside an argument: a shell command line, a list, a URL's

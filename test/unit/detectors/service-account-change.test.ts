@@ -63,6 +63,38 @@ describe('service-account-change', () => {
     ]);
   });
 
+  // `gcloud run deploy --no-traffic` (or a traffic list naming older revisions only): the new revision runs as the
+  // old identity but takes none of the traffic, which stays with the revision the finding is about. Moving back that
+  // way must not close the finding (an attacker would deploy the fix with --no-traffic seconds after the change).
+  const noTraffic = (entry: ReturnType<typeof deploy>, serving: string) =>
+    editV1Services(entry, (svc) => void ((svc['spec'] as Record<string, unknown>)['traffic'] = [{ revisionName: serving, percent: 100 }]));
+  it('back to the previous identity with --no-traffic: the open finding stays open until a revision that takes traffic', async () => {
+    const entries = [deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-02T10:00:00Z', OTHER), noTraffic(deploy('2024-05-03T10:00:00Z', ORIGINAL), 'cloud-run-slack-bot-00023-rfg')];
+    expect((await saFindings(entries)).map((f) => [f.status ?? 'active', f.evidence['after']])).toEqual([['active', OTHER]]);
+    // The next deploy that serves (its traffic to the latest revision) runs as ORIGINAL: the finding is over.
+    const findings = await saFindings([...entries, deploy('2024-05-04T10:00:00Z', ORIGINAL)]);
+    expect(findings.map((f) => [f.status ?? 'active', f.evidence['after']])).toEqual([
+      ['active', OTHER],
+      ['resolved', OTHER],
+    ]);
+  });
+
+  it('back to the previous identity through the v2 API with a traffic list naming the older revision: stays open', async () => {
+    const v2 = synthetic('v2-UpdateService');
+    const v2Deploy = (timestamp: string, email: string, traffic?: readonly Record<string, unknown>[]) =>
+      variant(at(v2, timestamp), (e) => {
+        const service = (e.protoPayload['request'] as { service: Record<string, any> }).service;
+        service['template']['serviceAccount'] = email;
+        if (traffic) service['traffic'] = traffic;
+      });
+    const findings = await saFindings([
+      v2Deploy('2024-05-01T10:00:00Z', ORIGINAL),
+      v2Deploy('2024-05-02T10:00:00Z', OTHER),
+      v2Deploy('2024-05-03T10:00:00Z', ORIGINAL, [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: 'storefront-00002-abc', percent: 100 }, { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', tag: 'fix' }]),
+    ]);
+    expect(findings.map((f) => [f.status ?? 'active', f.evidence['after']])).toEqual([['active', OTHER]]);
+  });
+
   it('fires HIGH: back to the default compute SA, even when an open finding reports the move away from it', async () => {
     // Months ago the service left the default SA (a MEDIUM finding nobody closed); now someone moves it back.
     const findings = await saFindings([deploy('2024-02-01T10:00:00Z', undefined), deploy('2024-02-02T10:00:00Z', ORIGINAL), deploy('2024-05-02T10:00:00Z', undefined)]);

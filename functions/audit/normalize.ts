@@ -567,6 +567,8 @@ function deployOf(
     invokerIamDisabled: facts.invokerIamDisabled,
     iapEnabled: facts.iapEnabled,
     defaultUrlDisabled: facts.defaultUrlDisabled,
+    // A create makes the service's only revision: it serves whatever the list says.
+    ...(facts.takesNoTraffic && operation !== 'create' ? { takesNoTraffic: true as const } : {}),
     ...(facts.iapEnabledIfCreated !== undefined ? { iapEnabledIfCreated: facts.iapEnabledIfCreated } : {}),
     ...(facts.defaultUrlDisabledIfCreated !== undefined ? { defaultUrlDisabledIfCreated: facts.defaultUrlDisabledIfCreated } : {}),
     operationId: logged?.id ?? facts.operationId,
@@ -607,6 +609,8 @@ export interface DeployFacts {
   readonly invokerIamDisabled?: boolean;
   readonly iapEnabled?: boolean;
   readonly defaultUrlDisabled?: boolean;
+  /** The write's traffic list sends none of the traffic to the revision it makes (DeployChange.takesNoTraffic). */
+  readonly takesNoTraffic?: true;
   readonly iapEnabledIfCreated?: boolean;
   readonly defaultUrlDisabledIfCreated?: boolean;
   readonly operationId?: string;
@@ -623,6 +627,7 @@ const NO_REQUEST_PATH = {
   iapEnabledIfCreated: undefined,
   defaultUrlDisabled: undefined,
   defaultUrlDisabledIfCreated: undefined,
+  takesNoTraffic: undefined,
 } as const satisfies Partial<DeployFacts>;
 
 /**
@@ -695,6 +700,7 @@ function v1Facts(pp: JsonObject, secrets: EnvSecrets, body: 'service' | 'workerP
     invokerIamDisabled,
     iapEnabled,
     defaultUrlDisabled,
+    ...(takesNoTraffic(asArray(at(knative, 'spec', 'traffic')), revision, V1_TRAFFIC) ? { takesNoTraffic: true as const } : {}),
     operationId,
   };
 }
@@ -727,6 +733,46 @@ function storedVpcEgress(response: JsonObject | undefined, written: JsonObject |
   if (!response || written === response) return undefined;
   const stored = asObject(at(response, 'spec', 'template'));
   return stored ? v1VpcEgress(asObject(at(stored, 'metadata', 'annotations')), asArray(at(stored, 'spec', 'containers')).length > 0) : undefined;
+}
+
+/** How a traffic target names the revision it sends to: the latest one, or one by name (undefined: neither, unread). */
+interface TrafficReading {
+  readonly latest: (target: JsonObject) => boolean;
+  readonly named: (target: JsonObject) => string | undefined;
+}
+const V1_TRAFFIC: TrafficReading = {
+  latest: (t) => asBoolean(t['latestRevision']) === true,
+  named: (t) => asString(t['revisionName']),
+};
+const V2_TRAFFIC: TrafficReading = {
+  latest: (t) => {
+    const type = field(t, 'type');
+    return type === 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST' || type === 1;
+  },
+  named: (t) => asString(field(t, 'revision')),
+};
+
+/**
+ * True when a write's traffic list (v1 `spec.traffic`, v2 `traffic`) sends none of the service's traffic to the
+ * revision the write makes: every target with a share names another revision (`gcloud run deploy --no-traffic`
+ * pins the traffic to the revision serving before it; a tag alone, percent 0, sends none). The new revision then
+ * serves nothing and the one before it keeps running: a revision-level risk of that one is not over. False when the
+ * list is empty or missing (Cloud Run then sends all of it to the latest revision) or has a target this reader
+ * cannot place (neither the latest revision nor one by name): unknown counts as serving, as before.
+ */
+function takesNoTraffic(targets: readonly unknown[], revision: string | undefined, reading: TrafficReading): boolean {
+  if (targets.length === 0) return false;
+  for (const item of targets) {
+    const target = asObject(item);
+    if (!target) return false;
+    const latest = reading.latest(target);
+    const named = reading.named(target);
+    if (!latest && named === undefined) return false;
+    // The JSON of a protocol buffer leaves a 0 percent out; so may a v1 client.
+    const percent = asNumber(field(target, 'percent')) ?? 0;
+    if (percent > 0 && (latest || (revision !== undefined && named === revision))) return false;
+  }
+  return true;
 }
 
 /**
@@ -806,6 +852,7 @@ function v2Facts(pp: JsonObject, secrets: EnvSecrets, create = false, body: 'ser
     invokerIamDisabled,
     iapEnabled,
     defaultUrlDisabled,
+    ...(sets('traffic') && takesNoTraffic(asArray(field(service, 'traffic')), asString(field(template, 'revision')), V2_TRAFFIC) ? { takesNoTraffic: true as const } : {}),
     ...(iapLeftOut ? { iapEnabledIfCreated: false } : {}),
     ...(defaultUrlLeftOut ? { defaultUrlDisabledIfCreated: false } : {}),
   };

@@ -998,6 +998,7 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     codeLoadingEnv: write.codeLoadingEnv ?? observed?.codeLoadingEnv,
     // The revision as Cloud Run stored it, when its events came: whole, where a console write's body is not.
     vpcEgress: observed?.vpcEgress ?? write.vpcEgress,
+    takesNoTraffic: write.takesNoTraffic,
     invokerIamDisabled: write.invokerIamDisabled,
     iapEnabled: write.iapEnabled,
     defaultUrlDisabled: write.defaultUrlDisabled,

@@ -12,14 +12,19 @@
 //           MEDIUM otherwise.
 // Resolves: a later revision that runs as another identity (back to the previous one raises no new finding,
 //           unless it is back to a default SA: that move is reported HIGH however old the open finding is);
-//           a deploy older than the newest known one (arriving late) resolves nothing; a late change of identity
+//           a deploy older than the newest known one (arriving late) resolves nothing, nor does a revision that
+//           takes none of the traffic (its write's traffic list sends all of it to older revisions: `gcloud run
+//           deploy --no-traffic`), which leaves the revision reported serving: the next revision that serves closes
+//           the finding when it runs as another identity than the one reported; a late change of identity
 //           that a newer revision already changed again is reported and closed at once, and one that newer
 //           revisions still run as stays open, closed by whatever closes theirs.
 // Blind spots: a template without `serviceAccountName` runs as the default compute SA; where the entry does not
 //           reveal the project number the evidence says "default compute SA", which then matches any spelled-out
 //           default compute SA. Once the deploy's number is known (a v1 write, or its revision's events), another
 //           project's default compute SA is a change. A v2 update whose mask leaves the template alone says nothing
-//           about the identity and is skipped.
+//           about the identity and is skipped. Traffic itself is not followed: moving it back to an older revision
+//           that runs as another identity (`gcloud run services update-traffic`, a traffic-only write) raises
+//           nothing, and a finding closed by a later revision stays closed when traffic returns to the one reported.
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, indexBefore, pointBefore, valueBefore, type ChangeInstant, type TimePoint } from '../baseline/state.js';
 import { capitalized, DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount, templateNounOf } from '../model/change.js';
@@ -120,14 +125,21 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
     ];
   },
   resolves({ change, baseline }, open): Resolved[] {
-    if (change.kind !== 'deploy' || !change.serviceAccount) return [];
+    // A revision that takes none of the traffic (--no-traffic) leaves the one the finding is about serving.
+    if (change.kind !== 'deploy' || !change.serviceAccount || change.takesNoTraffic) return [];
     const now = describeServiceAccount(change.serviceAccount);
     const before = valueBefore(baseline?.serviceAccount, change);
     // Only the newest revision's identity closes anything: an older deploy arriving late, or one with nothing
     // known before it, does not.
     if (before === undefined || changedAfter(baseline?.serviceAccount, change)) return [];
-    if (sameServiceAccount(before, now, change.target.projectNumber)) return [];
+    const projectNumber = change.target.projectNumber;
+    const reason = `runtime service account is now ${now}`;
+    // The same identity as the revision before: what a finding left open by a revision that took no traffic
+    // reported is over once a revision that serves runs as another one.
+    if (sameServiceAccount(before, now, projectNumber)) {
+      return open.filter((o) => !sameServiceAccount(String(o.finding.evidence['after']), now, projectNumber)).map((o) => ({ id: o.finding.id, reason }));
+    }
     // The service no longer runs as the identity the finding reported: that risk is gone.
-    return open.map((o) => ({ id: o.finding.id, reason: `runtime service account is now ${now}` }));
+    return open.map((o) => ({ id: o.finding.id, reason }));
   },
 };

@@ -284,6 +284,13 @@ export interface DeployChange extends ChangeBase {
   readonly codeLoadingEnv?: readonly CodeLoadingVar[];
   /** The revision's VPC egress; undefined when the entry does not show it (see audit/normalize.ts). */
   readonly vpcEgress?: VpcEgress;
+  /**
+   * True when the write's traffic list sends none of the service's traffic to the revision it makes (`gcloud run
+   * deploy --no-traffic`, a traffic list naming older revisions only): the revision that served before keeps
+   * serving, so a revision-level risk of it is not over (audit/normalize.ts takesNoTraffic). Undefined when the
+   * write sends traffic to it, or does not say.
+   */
+  readonly takesNoTraffic?: true;
   /** True when the invoker IAM check is turned off (the service is public without any IAM binding). */
   readonly invokerIamDisabled?: boolean;
   /**

@@ -169,6 +169,13 @@ describe('code-loading-env', () => {
     expect(new Set(findings.map((f) => f.id)).size).toBe(1);
   });
 
+  // A revision deployed with --no-traffic takes none of the traffic: the revision with the variable keeps serving,
+  // loading that code. Only a revision that serves ends that.
+  it('is not resolved by a revision without the variable that takes no traffic (gcloud run deploy --no-traffic)', async () => {
+    const noTraffic = editV1Services(v1Deploy(T2, []), (svc) => void ((svc['spec'] as Json)['traffic'] = [{ revisionName: 'hello-00002-abc', percent: 100 }]));
+    expect((await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [REQUIRE]), noTraffic])).map((f) => f.status ?? 'active')).toEqual(['active']);
+  });
+
   it('is resolved when a newer revision drops the variable or changes it (reported on its own), or the service is deleted', async () => {
     const open = [v1Deploy(T0, []), v1Deploy(T1, [REQUIRE])];
     const dropped = await codeFindings([...open, v1Deploy(T2, [])]);

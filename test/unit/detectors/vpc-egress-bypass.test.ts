@@ -155,6 +155,14 @@ describe('vpc-egress-bypass', () => {
     expect(late[1]!.resolution).toMatchObject({ time: '2024-05-04T12:00:00Z', reason: 'the service was deleted' });
   });
 
+  // A revision deployed with --no-traffic takes none of the traffic: the narrowed revision keeps serving, its
+  // traffic still leaving past the VPC. Only a revision that serves ends that.
+  it('is not resolved by an all-traffic revision that takes no traffic (gcloud run deploy --no-traffic)', async () => {
+    const open = [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), v1Deploy('2024-05-04T11:00:00Z', {})];
+    const noTraffic = editV1Services(v1Deploy('2024-05-04T12:00:00Z', { ...CONNECTOR, ...ALL }), (svc) => void ((svc['spec'] as Json)['traffic'] = [{ revisionName: 'hello-00002-abc', percent: 100 }]));
+    expect((await bypass([...open, noTraffic])).map((f) => f.status ?? 'active')).toEqual(['active']);
+  });
+
   it('is resolved when a newer revision sends all traffic through the VPC again, or the service is deleted', async () => {
     const open = [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), v1Deploy('2024-05-04T11:00:00Z', {})];
     const restored = await bypass([...open, v1Deploy('2024-05-04T12:00:00Z', { ...INTERFACES, ...ALL })]);

@@ -17,7 +17,9 @@
 // Severity: MEDIUM; HIGH when the revision runs under an enforced Binary Authorization policy (as the write sets it,
 //           else as in force before it): the policy is there so that only attested code runs.
 // Resolves: a newer revision where none of the finding's variables has the value reported (unset, or set
-//           otherwise: that is reported on its own), or the service deleted. A late revision whose values a newer one
+//           otherwise: that is reported on its own) and that takes traffic (one whose write sends all of it to older
+//           revisions, `gcloud run deploy --no-traffic`, leaves the one reported serving), or the service deleted.
+//           A late revision whose values a newer one
 //           already changed is reported and closed at once.
 // Blind spots: a service's first revision known sets the baseline, so a service created (or first seen) with such a
 //           variable raises nothing; a service deleted and created again has each of its variables that load code
@@ -128,7 +130,8 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
   },
   resolves({ change, baseline }, open): Resolved[] {
     if (change.kind === 'delete') return closedByDelete(open, change, baseline?.codeLoadingEnv);
-    if (change.kind !== 'deploy' || !change.codeLoadingEnv || changedAfter(baseline?.codeLoadingEnv, change)) return [];
+    // A revision that takes none of the traffic (--no-traffic) leaves the one reported serving.
+    if (change.kind !== 'deploy' || !change.codeLoadingEnv || change.takesNoTraffic || changedAfter(baseline?.codeLoadingEnv, change)) return [];
     // Findings keep the values as shown (never a digest of a value): a value changed past what is shown stays open
     // until the variable goes or shows otherwise (the change itself is reported).
     const now = new Set(change.codeLoadingEnv.map(shownAssignment));

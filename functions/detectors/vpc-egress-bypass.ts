@@ -15,7 +15,9 @@
 //           otherwise hide the change.
 // Options:  `rules.vpc-egress-bypass.exceptions` (principal, project, service globs), `severity`.
 // Severity: MEDIUM.
-// Resolves: a newer revision that sends all traffic through the VPC again, or the service deleted. A late
+// Resolves: a newer revision that sends all traffic through the VPC again and takes traffic (one whose write sends
+//           all of it to older revisions, `gcloud run deploy --no-traffic`, leaves the one reported serving), or the
+//           service deleted. A late
 //           revision whose egress a newer one already sent through the VPC again is reported and closed at once;
 //           one whose egress newer revisions keep stays open with theirs.
 // Blind spots: a service's first known revision sets the baseline, so a service created without VPC egress
@@ -71,7 +73,8 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
   },
   resolves({ change, baseline }, open): Resolved[] {
     if (change.kind === 'delete') return closedByDelete(open, change, baseline?.vpcEgress);
-    if (change.kind !== 'deploy' || change.vpcEgress !== 'all-traffic' || changedAfter(baseline?.vpcEgress, change)) return [];
+    // A revision that takes none of the traffic (--no-traffic) leaves the one reported serving.
+    if (change.kind !== 'deploy' || change.vpcEgress !== 'all-traffic' || change.takesNoTraffic || changedAfter(baseline?.vpcEgress, change)) return [];
     return open.map((o) => ({ id: o.finding.id, reason: 'all of its outbound traffic goes through the VPC again' }));
   },
 };

@@ -38,6 +38,9 @@ describe('plaintext-secret-env', () => {
     // Redis AUTH has a password and no user: the URL leaves the user empty.
     ['a password with no user in a Redis URL', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'CACHE', value: 'redis://:s3cr3t-pw@10.0.0.7:6379/0' }])], ['CACHE'], 'password in a URL'],
     ['v2: a token by its name', [v2Update('2024-06-01T11:00:00Z', [{ name: 'GITHUB_TOKEN', value: 'not-a-real-token-value' }])], ['GITHUB_TOKEN'], 'a secret by its name'],
+    // A name that says it names a file, but a value that is no path: the secret itself.
+    ['a password under a _FILE name that is no path', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'DB_PASSWORD_FILE', value: PASSWORD }])], ['DB_PASSWORD_FILE'], 'a secret by its name'],
+    ['a path-like value under a name that does not say it names a file', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'JWT_SECRET', value: '/kR9x/aB3zQ7/pLm2' }])], ['JWT_SECRET'], 'a secret by its name'],
   ])('fires: %s', async (_name, entries, variables, why) => {
     const findings = await secretFindings(entries);
     expect(findings).toHaveLength(1);
@@ -67,6 +70,12 @@ describe('plaintext-secret-env', () => {
     ['... a URL with a user and a port but no password', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'CACHE', value: 'redis://default@10.0.0.7:6379/0' }])]],
     ['... a URL with an empty password', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'CACHE', value: 'redis://app:@10.0.0.7:6379/0' }])]],
     ['... a URL with a port and an @ in its path', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'FEED', value: 'https://feeds.example.com:8443/users/@acme' }])]],
+    // Secret Manager secrets mounted as files (Cloud Run secret volumes) and the variable naming the file: the
+    // `_FILE` convention of Docker's official images, a key file for Application Default Credentials. The value is
+    // where the secret is, not the secret.
+    ['... a file path under a name that says it names a file (_FILE)', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'DB_PASSWORD_FILE', value: '/secrets/db/password' }])]],
+    ['... a file path under a name that says it names a path (_PATH)', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'API_TOKEN_PATH', value: '/var/run/secrets/api-token.txt' }])]],
+    ['... the key file of Application Default Credentials', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'GOOGLE_APPLICATION_CREDENTIALS', value: '/secrets/google/key.json' }])]],
     ['an ordinary variable', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'LOG_LEVEL', value: 'debug-verbose' }])]],
     ['an empty value', [v1Deploy('2024-05-04T10:00:00Z', [{ name: 'DB_PASSWORD', value: '' }])]],
     ['a v2 update whose mask leaves the containers alone', [v2Update('2024-06-01T11:00:00Z', [{ name: 'DB_PASSWORD', value: PASSWORD }], ['traffic'])]],

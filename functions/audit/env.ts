@@ -140,6 +140,16 @@ const HIDDEN_MARKER = /^\[hidden: [^[\]]{1,40}\]["')]*$/;
 /** Values that cannot be a secret whatever the variable is called: flags, numbers, references, plain URLs. */
 const NOT_SECRET = /^(?:true|false|yes|no|on|off|none|null|[-+]?\d+(?:\.\d+)?[a-z]{0,2}|projects\/[^/]+\/secrets\/.+|[a-z][a-z0-9+.-]*:\/\/[^@\s]*)$/i;
 
+/**
+ * A variable that names where a secret is, not the secret: a file (the `_FILE` convention of Docker's official
+ * images, `DB_PASSWORD_FILE`; a Cloud Run secret volume), a path or a directory, and Application Default
+ * Credentials' key file. With an absolute path as its value (FILE_PATH_VALUE) it is no secret by its name; a
+ * credential format in the value is still one.
+ */
+const NAMES_A_FILE = /(?:_FILE|_PATH|_DIR|_DIRECTORY)$|^GOOGLE_APPLICATION_CREDENTIALS$/i;
+/** An absolute file path: `/` and at least two segments of letters, digits, `.`, `_`, `-` (no blanks, no `+` or `=`). */
+const FILE_PATH_VALUE = /^\/[\w.-]+(?:\/[\w.-]+)+$/;
+
 /** Shorter values are too short to be a secret worth reporting by name alone (`dev`, `info`, `eu-west`). */
 const MIN_SECRET_LENGTH = 8;
 
@@ -155,7 +165,8 @@ const MAX_CONTAINER_NAME_LENGTH = 32;
 /**
  * The variables of `containers` set to a secret in plain text: a value that matches a credential format, or a name
  * matching `names.namePatterns` with a value that could be a secret (long enough; not a flag, a number, a Secret
- * Manager name or a URL without a password); never a name in `names.allowNames`. Names are kept (cut), values never.
+ * Manager name, a URL without a password, or a file path under a name that says it names one: NAMES_A_FILE); never a
+ * name in `names.allowNames`. Names are kept (cut), values never.
  */
 export function plainEnvOf(containers: readonly unknown[], names: SecretEnvNames): readonly PlainEnvVar[] {
   let out: PlainEnvVar[] | undefined;
@@ -172,7 +183,10 @@ export function plainEnvOf(containers: readonly unknown[], names: SecretEnvNames
       const value = asString(variable?.['value']);
       if (!name || !value || allowed(name)) continue;
       const formats = credentialFormatsIn(value);
-      const secret = formats.length > 0 || (secretName(name) && value.trim().length >= MIN_SECRET_LENGTH && !NOT_SECRET.test(value.trim()));
+      const trimmed = value.trim();
+      const secret =
+        formats.length > 0 ||
+        (secretName(name) && trimmed.length >= MIN_SECRET_LENGTH && !NOT_SECRET.test(trimmed) && !(NAMES_A_FILE.test(name) && FILE_PATH_VALUE.test(trimmed)));
       if (!secret) continue;
       out ??= [];
       out.push({ ...(containerName ? { container: cutText(containerName, MAX_CONTAINER_NAME_LENGTH) } : {}), name: cutText(name, MAX_NAME_LENGTH), formats });

@@ -10,7 +10,9 @@
 //           value is a secret when it holds a known credential format (a private key, an AWS access key id, a
 //           Google API key, GitHub, GitLab, Slack and Stripe tokens, a password in a URL), or when the variable's
 //           name matches `namePatterns` and the value could be one (8 characters or more; not a number, a flag, a
-//           Secret Manager name or a URL without a password). Only variables the service's revision before did
+//           Secret Manager name, a URL without a password, or an absolute file path under a name that says it names
+//           a file: `DB_PASSWORD_FILE`, `*_PATH`, `*_DIR`, `GOOGLE_APPLICATION_CREDENTIALS`, a secret mounted as a
+//           file). Only variables the service's revision before did
 //           not have (as such) are reported: a service's first revision seen reports all of its own.
 // Options:  `rules.plaintext-secret-env.namePatterns` and `allowNames` (globs over variable names, any letter
 //           case; applied while the entry is normalized, where the values are), `exceptions`, `severity`. At most

@@ -79,6 +79,13 @@ describe('service-account-change', () => {
     ]);
   });
 
+  // Shares always add up to 100: a list whose shares are all left out is not read as sending nothing to the new
+  // revision (as Cloud Run defaults it is unknown here), so the move back closes the finding, as before.
+  it('back to the previous identity with a traffic list without shares: resolved, as before', async () => {
+    const entries = [deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-02T10:00:00Z', OTHER), editV1Services(deploy('2024-05-03T10:00:00Z', ORIGINAL), (svc) => void ((svc['spec'] as Record<string, unknown>)['traffic'] = [{ revisionName: 'cloud-run-slack-bot-00023-rfg' }]))];
+    expect((await saFindings(entries)).map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
+  });
+
   it('back to the previous identity through the v2 API with a traffic list naming the older revision: stays open', async () => {
     const v2 = synthetic('v2-UpdateService');
     const v2Deploy = (timestamp: string, email: string, traffic?: readonly Record<string, unknown>[]) =>

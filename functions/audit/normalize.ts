@@ -757,11 +757,14 @@ const V2_TRAFFIC: TrafficReading = {
  * revision the write makes: every target with a share names another revision (`gcloud run deploy --no-traffic`
  * pins the traffic to the revision serving before it; a tag alone, percent 0, sends none). The new revision then
  * serves nothing and the one before it keeps running: a revision-level risk of that one is not over. False when the
- * list is empty or missing (Cloud Run then sends all of it to the latest revision) or has a target this reader
- * cannot place (neither the latest revision nor one by name): unknown counts as serving, as before.
+ * list is empty or missing (Cloud Run then sends all of it to the latest revision), has a target this reader
+ * cannot place (neither the latest revision nor one by name), or gives no share at all (shares add up to 100; one
+ * left out everywhere is defaulted in a way not read here): unknown counts as serving, as before.
  */
 function takesNoTraffic(targets: readonly unknown[], revision: string | undefined, reading: TrafficReading): boolean {
   if (targets.length === 0) return false;
+  // Shares add up to 100 in a list Cloud Run takes: one without any is defaulted in a way not read here.
+  let total = 0;
   for (const item of targets) {
     const target = asObject(item);
     if (!target) return false;
@@ -771,8 +774,9 @@ function takesNoTraffic(targets: readonly unknown[], revision: string | undefine
     // The JSON of a protocol buffer leaves a 0 percent out; so may a v1 client.
     const percent = asNumber(field(target, 'percent')) ?? 0;
     if (percent > 0 && (latest || (revision !== undefined && named === revision))) return false;
+    total += percent;
   }
-  return true;
+  return total > 0;
 }
 
 /**

@@ -12,8 +12,8 @@
 //           name matches `namePatterns` and the value could be one (8 characters or more; not a number, a flag, a
 //           Secret Manager name, a URL without a password, or an absolute file path under a name that says it names
 //           a file: `DB_PASSWORD_FILE`, `*_PATH`, `*_DIR`, `GOOGLE_APPLICATION_CREDENTIALS`, a secret mounted as a
-//           file). Only variables the service's revision before did
-//           not have (as such) are reported: a service's first revision seen reports all of its own.
+//           file). Only variables the service's revision before did not have (as such) are reported: a service's
+//           first revision seen reports all of its own.
 // Options:  `rules.plaintext-secret-env.namePatterns` and `allowNames` (globs over variable names, any letter
 //           case; applied while the entry is normalized, where the values are), `exceptions`, `severity`. At most
 //           16 variables of a revision are named (the baseline keeps them).

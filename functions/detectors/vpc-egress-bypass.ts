@@ -17,9 +17,8 @@
 // Severity: MEDIUM.
 // Resolves: a newer revision that sends all traffic through the VPC again and takes traffic (one whose write sends
 //           all of it to older revisions, `gcloud run deploy --no-traffic`, leaves the one reported serving), or the
-//           service deleted. A late
-//           revision whose egress a newer one already sent through the VPC again is reported and closed at once;
-//           one whose egress newer revisions keep stays open with theirs.
+//           service deleted. A late revision whose egress a newer one already sent through the VPC again is reported
+//           and closed at once; one whose egress newer revisions keep stays open with theirs.
 // Blind spots: a service's first known revision sets the baseline, so a service created without VPC egress
 //           raises nothing (the organization policy `run.allowedVPCEgress` is the control for that), unless an
 //           earlier service under the name sent all of its traffic through the VPC. A re-created service judged

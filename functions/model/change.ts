@@ -400,7 +400,10 @@ export interface ContainerOverride {
   readonly clearArgs?: true;
   /** The environment variables the run set, by name only (their values may be secrets). */
   readonly envNames: readonly string[];
-  /** Those among them that make a runtime load code (audit/env.ts variableLoadsCode, by name and value), whether kept in envNames or not. */
+  /**
+   * Those among them that make a runtime load code (audit/env.ts variableLoadsCode: by name and value), whether kept
+   * in envNames or not.
+   */
   readonly codeLoadingEnv?: readonly string[];
 }
 

@@ -26,7 +26,9 @@
 // Severity: HIGH.
 // Blind spots: console deploys often log no image at all: the rule then cannot judge the entry (the image is
 //           "unknown" until a system event or the Admin API supplies it). Images referenced only by digest are
-//           judged by repository, not by content.
+//           judged by repository, not by content. Code deployed without an image (a v2 container's `sourceCode`, a
+//           Cloud Storage object or inlined source, run on `baseImageUri`: source deploys that skip the build) is
+//           not read: its bucket is no repository here, and the deploy's image stays unknown.
 import { globMatcher } from '../config/glob.js';
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, isLaterPoint, newestRepositoryBefore, pointBefore, repositoryFirstSeen, repositorySeenBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';

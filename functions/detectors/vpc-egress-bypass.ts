@@ -26,7 +26,9 @@
 //           are logged without their containers: one that removes VPC access entirely is seen only through its
 //           system events (one that keeps a connector and narrows the egress is seen in the write). A v2 update
 //           mask that names only some fields of `template.vpc_access`, and a v1 egress value that reads as neither
-//           setting, say nothing.
+//           setting, say nothing. Only the egress setting is compared, not which network it goes through: a
+//           revision that keeps all-traffic egress but moves to another connector or network (one without the
+//           firewall rules or Cloud NAT of the one before) raises nothing.
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, pointBefore } from '../baseline/state.js';
 import type { VpcEgress } from '../model/change.js';

@@ -26,16 +26,19 @@ export class UsageError extends Error {
 
 /**
  * The message of an error from `parseArgs` over `options`. For an unknown option a letter or two from one the command
- * takes (`--sinc`), the option meant, in place of Node's advice on positionals that start with a dash (kept when no
- * option is near).
+ * takes (`--sinc`), the option meant; else, for a command that takes paths, Node's advice on paths that start with a
+ * dash, in words of our own (Node's ends `as in '-- "--foo"`, a quote left open).
  */
-export function argsErrorMessage(error: unknown, options: Readonly<Record<string, unknown>>): string {
+export function argsErrorMessage(error: unknown, options: Readonly<Record<string, unknown>> = {}, takesPaths = true): string {
   const message = error instanceof Error ? error.message : String(error);
   if ((error as { code?: unknown }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return message;
   const given = /^Unknown option '(--?)([^']*)'/.exec(message);
-  if (!given || given[1] !== '--') return message;
-  const meant = nearestName(given[2]!, Object.keys(options), 3);
-  return meant === undefined ? message : `Unknown option '--${given[2]}'; did you mean --${meant}?`;
+  if (!given) return message;
+  const [, dashes, name] = given;
+  const meant = dashes === '--' ? nearestName(name!, Object.keys(options), 3) : undefined;
+  if (meant !== undefined) return `Unknown option '--${name}'; did you mean --${meant}?`;
+  const option = `Unknown option '${dashes}${name}'`;
+  return takesPaths ? `${option}. A path that starts with '-' goes after '--', as in: -- ${dashes}${name}` : option;
 }
 
 /** A usage error's message for a terminal: each line escaped on its own (the parser's own line breaks stay breaks). */

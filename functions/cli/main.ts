@@ -2,7 +2,7 @@
 // errors into exit codes (0 success, 1 I/O or other failure, 2 usage or invalid config).
 import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError, ConfigUnreadableError } from '../config/load.js';
-import { UsageError, usageErrorText, usageReminder, type Command, type CommandIo } from './command.js';
+import { argsErrorMessage, UsageError, usageErrorText, usageReminder, type Command, type CommandIo } from './command.js';
 import { replayCommand } from './commands/replay.js';
 import { sinkFilterCommand } from './commands/sinkFilter.js';
 import { validateConfigCommand } from './commands/validateConfig.js';
@@ -147,7 +147,8 @@ async function dispatch(argv: readonly string[], io: CommandIo): Promise<number>
     }
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       // Node's parseArgs words some messages on several lines: each is shown escaped, the breaks kept.
-      io.stderr.write(`runwatch ${command.name}: ${usageErrorText((error as Error).message)}\n${usageReminder(command.name, command.usage)}`);
+      const message = error instanceof UsageError ? error.message : argsErrorMessage(error); // a command's own parse (validate-config)
+      io.stderr.write(`runwatch ${command.name}: ${usageErrorText(message)}\n${usageReminder(command.name, command.usage)}`);
       return 2;
     }
     io.stderr.write(`runwatch ${command.name}: ${terminalSafe((error as Error).message)}\n`);

@@ -63,7 +63,7 @@ function parseCreateSource(args: readonly string[]): CreateSourceArgs | string {
   try {
     ({ values } = parseArgs({ args: [...rest], options: OPTIONS, allowPositionals: false, strict: true }));
   } catch (error) {
-    return argsErrorMessage(error, OPTIONS);
+    return argsErrorMessage(error, OPTIONS, false);
   }
   if (!values.organization) return '--organization is required';
   if (!/^(organizations\/)?\d+$/.test(values.organization)) return `--organization must be a numeric organization id, got ${JSON.stringify(values.organization)}`;

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { sinkFilter } from '../../detectors/sinkFilter.js';
-import type { Command } from '../command.js';
+import { argsErrorMessage, UsageError, type Command } from '../command.js';
 
 export const sinkFilterCommand: Command = {
   name: 'sink-filter',
@@ -13,7 +13,11 @@ terraform/modules/runwatch/log-filter.txt holds this text) and a query for gclou
 for runwatch replay.`,
   run(args, io): Promise<number> {
     // No options and no arguments: anything given is a mistake, reported as a usage error (exit 2).
-    parseArgs({ args: [...args], options: {}, allowPositionals: false, strict: true });
+    try {
+      parseArgs({ args: [...args], options: {}, allowPositionals: false, strict: true });
+    } catch (error) {
+      throw new UsageError(argsErrorMessage(error, {}, false));
+    }
     io.stdout.write(sinkFilter());
     return Promise.resolve(0);
   },

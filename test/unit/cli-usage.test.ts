@@ -74,6 +74,7 @@ describe('an unknown option a few letters from one the command takes', () => {
     [['validate-config', '--strict', 'x.yaml'], "runwatch validate-config: Unknown option '--strict'. A path that starts with '-' goes after '--', as in: -- --strict\n"],
     [['sink-filter', '--json'], "runwatch sink-filter: Unknown option '--json'\n"],
     [['scc', 'create-source', '--zz'], "runwatch scc: Unknown option '--zz'\n"],
+    [['redrive', '--zz'], "runwatch redrive: Unknown option '--zz'\n"],
   ])("%j, far from every option: the parser's advice on paths (for a command that takes them), its quotes balanced", async (args, expected) => {
     const run = await runwatch(args);
     expect(run.code).toBe(2);

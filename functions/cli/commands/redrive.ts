@@ -98,7 +98,7 @@ function parseOptions(args: readonly string[], env: CommandIo['env']): Options |
   try {
     ({ values, positionals } = parseArgs({ args: [...args], options: OPTIONS, allowPositionals: true, strict: true }));
   } catch (error) {
-    return { error: argsErrorMessage(error, OPTIONS) };
+    return { error: argsErrorMessage(error, OPTIONS, false) }; // it takes no paths
   }
   if (values['help']) return { help: true };
   if (positionals.length > 0) return { error: `unexpected argument ${JSON.stringify(positionals[0])}` };

@@ -165,6 +165,11 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
     // and the functions refuse such a FINDINGS_TOPIC at start-up (parseTopic): <prefix>-audit and the rest would fail.
     ['a name prefix starting with goog', () => ({ log_sink_scope: 'project', name_prefix: 'goog-rw' }), ['name_prefix']],
     ['a name prefix with goog inside', () => ({ log_sink_scope: 'project', name_prefix: 'rw-goog' }), []],
+    // It is also in the source bucket's name (<project_id>-<prefix>-source), and Cloud Storage refuses bucket names
+    // that contain "google" or close misspellings such as "g00gle" (cloud.google.com/storage/docs/buckets#naming; the
+    // provider's google_storage_bucket.name runs verify.ValidateGCSName): the bucket would fail at apply.
+    ['a name prefix with google inside', () => ({ log_sink_scope: 'project', name_prefix: 'rw-google' }), ['name_prefix']],
+    ['a name prefix with g00gle inside', () => ({ log_sink_scope: 'project', name_prefix: 'g00gle-rw' }), ['name_prefix']],
     ['as many warm instances as either function may run', () => ({ log_sink_scope: 'project', min_instances: 2, detect_max_instances: 2, notify_max_instances: 2 }), []],
     // A subscription deletes an unacknowledged message once it is older than message_retention_duration: it is then
     // gone, never dead-lettered. Each of max_delivery_attempts deliveries may take the ack deadline (the function

@@ -167,7 +167,7 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
     ['a name prefix with goog inside', () => ({ log_sink_scope: 'project', name_prefix: 'rw-goog' }), []],
     // It is also in the source bucket's name (<project_id>-<prefix>-source), and Cloud Storage refuses bucket names
     // that contain "google" or close misspellings such as "g00gle" (cloud.google.com/storage/docs/buckets#naming; the
-    // provider's google_storage_bucket.name runs verify.ValidateGCSName): the bucket would fail at apply.
+    // provider checks google_storage_bucket.name with verify.ValidateGCSName): the bucket would fail, on a name the user never wrote.
     ['a name prefix with google inside', () => ({ log_sink_scope: 'project', name_prefix: 'rw-google' }), ['name_prefix']],
     ['a name prefix with g00gle inside', () => ({ log_sink_scope: 'project', name_prefix: 'g00gle-rw' }), ['name_prefix']],
     ['as many warm instances as either function may run', () => ({ log_sink_scope: 'project', min_instances: 2, detect_max_instances: 2, notify_max_instances: 2 }), []],

@@ -24,7 +24,7 @@ variable "region" {
 
 variable "name_prefix" {
   type        = string
-  description = "Prefix of every resource name (topics, subscriptions, functions, service accounts, secrets). Keep it short: service account IDs are limited to 30 characters. Not starting with goog (Pub/Sub refuses such names)."
+  description = "Prefix of every resource name (topics, subscriptions, functions, service accounts, secrets, the source bucket). Keep it short: service account IDs are limited to 30 characters. Not starting with goog (Pub/Sub refuses such names), and not containing google or a close misspelling such as g00gle (Cloud Storage refuses such bucket names)."
   default     = "runwatch"
 
   validation {
@@ -36,6 +36,13 @@ variable "name_prefix" {
   validation {
     condition     = !startswith(var.name_prefix, "goog")
     error_message = "name_prefix must not start with \"goog\": Pub/Sub refuses topic and subscription names that do."
+  }
+
+  # It is also in the source bucket's name (<project_id>-<prefix>-source), and Cloud Storage refuses bucket names that
+  # contain "google" or close misspellings such as "g00gle" (cloud.google.com/storage/docs/buckets#naming).
+  validation {
+    condition     = !can(regex("g[o0][o0]+g[l1]e", var.name_prefix))
+    error_message = "name_prefix must not contain \"google\" or a close misspelling such as \"g00gle\": it is part of the source bucket's name, and Cloud Storage refuses bucket names that do."
   }
 }
 

@@ -28,7 +28,7 @@ describe('replay input: the sequential reader streams', () => {
     expect(beforeEnd).toBeGreaterThan(total / 2);
     expect(items.filter((i) => i.kind === 'invalid').map((i) => (i.kind === 'invalid' ? i.reason : ''))).toEqual(reasons);
     expect(items.filter((i) => i.kind === 'entry')).toHaveLength(total);
-    expect(items[0]).toMatchObject({ kind: 'invalid', source: '-:1' });
+    expect(items[0]).toMatchObject({ kind: 'invalid', source: 'stdin:1' }); // as the summary names it; not `-:1`
   });
 
   it.each([

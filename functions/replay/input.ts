@@ -305,7 +305,8 @@ export async function* readEntries(
  * of entries, a promise per entry adds up.
  */
 export async function* readFileBatches(file: string, stdin: Readable = process.stdin, options: ReadOptions = {}): AsyncGenerator<InputItem[]> {
-  yield* readFile(file, textOf(contentOf(file, stdin)), options.longestString ?? MAX_STRING_LENGTH);
+  // Standard input is named as the gzip error names it: `-:3` in a summary read as a typo.
+  yield* readFile(file === '-' ? 'stdin' : file, textOf(contentOf(file, stdin)), options.longestString ?? MAX_STRING_LENGTH);
 }
 
 export interface ReadOptions {

@@ -336,8 +336,8 @@ describe('every replay mode gives the same findings and counts', () => {
     const gz = join(dir, 'entries.ndjson.gz');
     writeFileSync(gz, gzipSync(ndjson(lines, random(seed + 100))));
     same(await run({ paths: [gz], workers: 2 }), 'gzip', [gz]);
-    same(await run({ paths: ['-'], workers: 2, stdin: Readable.from([gzipSync(ndjson(lines, random(seed + 100)))]) }), 'gzip on stdin', ['-']);
-    same(await run({ paths: ['-'], workers: 2, stdin: Readable.from([Buffer.from(ndjson(lines, random(seed + 100), { bom: true }))]) }), 'stdin', ['-']);
+    same(await run({ paths: ['-'], workers: 2, stdin: Readable.from([gzipSync(ndjson(lines, random(seed + 100)))]) }), 'gzip on stdin', ['stdin']);
+    same(await run({ paths: ['-'], workers: 2, stdin: Readable.from([Buffer.from(ndjson(lines, random(seed + 100), { bom: true }))]) }), 'stdin', ['stdin']);
   }, 60_000);
 
   it.each(SEEDS)('seed %i: a JSON array (newest first, pretty or on one line) gives the findings of the NDJSON', async (seed) => {

@@ -67,6 +67,17 @@ async function main(argv: readonly string[]): Promise<number> {
   process.once('exit', () => {
     for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
+  // Ctrl-C and SIGTERM are ours from here on, not only once everything runs: a signal's default action ends the
+  // process without 'exit', so one during start-up (the emulators take seconds) or a second one while stopping left
+  // the emulators, each in a process group of its own that a terminal's Ctrl-C does not reach, serving as orphans.
+  // Until the stack runs, and again once it is stopping, a signal exits at once: the exit hooks kill what started.
+  const exitNow = (signal: NodeJS.Signals): void => {
+    process.stderr.write('\nstopping...\n');
+    rmSync(workDir, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  let onSignal: (signal: NodeJS.Signals) => void = exitNow;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => onSignal(signal));
   let emulators: RunningEmulators | undefined;
   let receiver: Server | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
@@ -148,8 +159,10 @@ async function main(argv: readonly string[]): Promise<number> {
     );
 
     const signal = await new Promise<NodeJS.Signals | 'child-exit'>((done) => {
-      process.once('SIGINT', () => done('SIGINT'));
-      process.once('SIGTERM', () => done('SIGTERM'));
+      onSignal = (received) => {
+        onSignal = exitNow;
+        done(received);
+      };
       for (const { name, child } of children) {
         child.once('exit', (code) => {
           if (!stopping) process.stderr.write(`runwatch dev: ${name} exited (${code ?? 'signal'}); stopping\n`);
@@ -157,6 +170,7 @@ async function main(argv: readonly string[]): Promise<number> {
         });
       }
     });
+    onSignal = exitNow; // a second Ctrl-C while stopping
     await pubsub.close();
     process.stderr.write('\nstopping...\n');
     return stop(signal === 'child-exit' ? 1 : 0);

@@ -4,7 +4,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ConsoleSink } from '../../sinks/console.js';
-import { makeFinding } from '../support/findings.js';
+import { DEFAULT_RESOLUTION, makeFinding, resolutionOf } from '../support/findings.js';
 import { HOSTILE } from './hostile.js';
 
 /** Characters that act on a terminal or change how text reads: C1 controls, DEL, bidi, line separators. */
@@ -57,5 +57,34 @@ describe('ConsoleSink message, as Cloud Logging shows it', () => {
     expect(line.message.startsWith('[runwatch] Cloud Run invoker granted to the public: ')).toBe(true);
     expect(line.finding.service).toBe(value);
     expect(line.finding.principal).toBe(value);
+  });
+});
+
+// A resolution is the same finding (same id, title and summary) with `status: "resolved"`. Its line's message must say
+// so: in `npm run dev` the open and the resolved line of a public grant read the same, a duplicate delivery to the eye,
+// and a log-based alert on the message told on-call the service had just been made public when it had just been closed.
+describe('ConsoleSink message of a resolution', () => {
+  it('says it is resolved and why, where the finding it closes said what happened', async () => {
+    const lines: string[] = [];
+    for (const finding of [makeFinding('public-invoker-grant'), resolutionOf(makeFinding('public-invoker-grant'))]) {
+      const out = new PassThrough();
+      const chunks: Buffer[] = [];
+      out.on('data', (c: Buffer) => chunks.push(c));
+      await new ConsoleSink(out).deliver(finding);
+      lines.push(Buffer.concat(chunks).toString());
+    }
+    const [opened, resolved] = lines.map((line) => JSON.parse(line) as { message: string; finding: { status: string } });
+    expect(opened?.message.startsWith('[runwatch] Cloud Run invoker granted to the public: ')).toBe(true);
+    expect(resolved?.finding.status).toBe('resolved');
+    expect(resolved?.message).toBe(`[runwatch] Resolved: Cloud Run invoker granted to the public: ${DEFAULT_RESOLUTION.reason}`);
+  });
+
+  it('shows what in the reason could break a line or turn text around as U+FFFD, as in the finding message', async () => {
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    await new ConsoleSink(out).deliver(resolutionOf(makeFinding('public-invoker-grant'), { reason: 'runtime service account is now a\u2028b\u202ec' }));
+    const line = JSON.parse(Buffer.concat(chunks).toString()) as { message: string };
+    expect(line.message).toBe('[runwatch] Resolved: Cloud Run invoker granted to the public: runtime service account is now a\ufffdb\ufffdc');
   });
 });

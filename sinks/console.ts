@@ -4,13 +4,20 @@
 // values for Cloud Logging. Cloud Logging decodes them, so the `message` (the entry's summary line in Logs Explorer,
 // the text of log-based alert notifications) shows what breaks a line, hides or turns text around as U+FFFD
 // (visibleText), as Slack and PagerDuty do; the `finding` keeps the values as the entry had them.
+// A resolution's message says `Resolved:` and why: it has the id, title and summary of the finding it closes.
 import type { Writable } from 'node:stream';
 import type { Finding } from '../functions/findings/finding.js';
 import { jsonTerminalSafe, visibleText } from '../functions/untrustedText.js';
 import type { DeliveryResult, Sink } from './sink.js';
 
 function renderConsole(finding: Finding): string {
-  return jsonTerminalSafe(JSON.stringify({ severity: finding.severity === 'LOW' ? 'NOTICE' : finding.severity === 'MEDIUM' ? 'WARNING' : finding.severity === 'HIGH' ? 'ERROR' : 'CRITICAL', message: visibleText(`[runwatch] ${finding.title}: ${finding.summary}`), finding }));
+  return jsonTerminalSafe(JSON.stringify({ severity: finding.severity === 'LOW' ? 'NOTICE' : finding.severity === 'MEDIUM' ? 'WARNING' : finding.severity === 'HIGH' ? 'ERROR' : 'CRITICAL', message: visibleText(messageOf(finding)), finding }));
+}
+
+/** What happened; for a resolution (same id, title and summary as the finding it closes), that it is resolved and why. */
+function messageOf(finding: Finding): string {
+  if (finding.status === 'resolved') return `[runwatch] Resolved: ${finding.title}: ${finding.resolution?.reason ?? finding.summary}`;
+  return `[runwatch] ${finding.title}: ${finding.summary}`;
 }
 
 export class ConsoleSink implements Sink {

@@ -5,13 +5,12 @@
 // The emulators here are synthetic stand-ins (`synthetic-*` scripts under a fake SDK root) that record their pid and
 // never answer, so the signal always comes during start-up; the dev stack runs from dist/ (`npm run build` first).
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DEV_MAIN, fakeSdk } from '../support/devStack.js';
 
-const DEV_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/functions/dev/main.js');
 const dirs: string[] = [];
 const pids: number[] = [];
 
@@ -42,24 +41,6 @@ async function until(check: () => boolean, timeoutMs: number): Promise<boolean> 
     await new Promise((done) => setTimeout(done, 50));
   }
   return check();
-}
-
-/** A fake SDK root and java whose emulators write their pid to `dir` and sleep, never ready. */
-function fakeSdk(dir: string): { env: NodeJS.ProcessEnv; pidFiles: string[] } {
-  const sdk = join(dir, 'sdk');
-  const pubsubScript = join(sdk, 'platform/pubsub-emulator/bin/cloud-pubsub-emulator');
-  const firestoreJar = join(sdk, 'platform/cloud-firestore-emulator/cloud-firestore-emulator.jar');
-  mkdirSync(dirname(pubsubScript), { recursive: true });
-  mkdirSync(dirname(firestoreJar), { recursive: true });
-  const pidFiles = [join(dir, 'pubsub.pid'), join(dir, 'firestore.pid')];
-  writeFileSync(pubsubScript, `#!/bin/sh\n# synthetic-pubsub-emulator\necho $$ > '${pidFiles[0]}'\nexec /bin/sleep 120\n`);
-  writeFileSync(firestoreJar, '');
-  const java = join(dir, 'synthetic-java');
-  writeFileSync(java, `#!/bin/sh\n[ "$1" = "-version" ] && exit 0\necho $$ > '${pidFiles[1]}'\nexec /bin/sleep 120\n`);
-  chmodSync(pubsubScript, 0o755);
-  chmodSync(java, 0o755);
-  // PATH without gcloud: the SDK is the fake one, found through CLOUDSDK_ROOT.
-  return { env: { PATH: join(dir, 'no-bin'), HOME: dir, TMPDIR: dir, CLOUDSDK_ROOT: sdk, JAVA: java }, pidFiles };
 }
 
 describe('npm run dev: a signal during start-up', () => {

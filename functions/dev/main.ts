@@ -27,6 +27,7 @@ import { terminalSafe } from '../untrustedText.js';
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const PROJECT_ID = 'demo-runwatch';
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface Running {
   readonly name: string;
@@ -43,8 +44,9 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const configFile = resolve(values.config ?? join(PACKAGE_ROOT, 'examples/runwatch.yaml'));
   const sweepSeconds = Number(values['sweep-seconds'] ?? 10);
-  if (!Number.isFinite(sweepSeconds) || sweepSeconds <= 0) {
-    process.stderr.write('runwatch dev: --sweep-seconds must be a positive number\n');
+  // A timer holds at most 2^31-1 ms (24.8 days): Node sets a longer interval to 1 ms, a sweep every millisecond.
+  if (!Number.isFinite(sweepSeconds) || sweepSeconds <= 0 || sweepSeconds * 1000 > MAX_TIMER_MS) {
+    process.stderr.write(`runwatch dev: --sweep-seconds must be a positive number, at most ${Math.floor(MAX_TIMER_MS / 1000)} (24 days)\n`);
     return 2;
   }
   const main = join(PACKAGE_ROOT, 'dist/functions/index.js');

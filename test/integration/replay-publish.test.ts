@@ -65,6 +65,21 @@ describe.skipIf(!emulators.available)('runwatch replay --publish (Pub/Sub emulat
     expect(run.stdout).toBe('');
   });
 
+  // README: on the emulator the project is GOOGLE_CLOUD_PROJECT or GCLOUD_PROJECT (which the Firebase emulators set),
+  // else the key file's or the gcloud configuration's, as `runwatch publish` finds it; replay --publish refused all but
+  // the first as "no project for the emulator".
+  it('on the emulator, takes the project from GCLOUD_PROJECT as runwatch publish does', async () => {
+    const { topic, subscription } = await topicWithSubscription(pubsub, 'findings');
+    const projectId = emulators.available ? emulators.projectId : '';
+    const run = await runwatch(['replay', '--format', 'ndjson', '--config', `${EXAMPLES}runwatch.yaml`, '--publish', topic, `${EXAMPLES}logs`], '', { env: { GCLOUD_PROJECT: projectId } });
+    expect(run.stderr).not.toContain('no project for the emulator');
+    expect(run.code).toBe(0);
+    const printed = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as Finding);
+    expect(run.stderr).toContain(`published to projects/${projectId}/topics/${topic}: ${printed.length}\n`);
+    const received = await receiveJson<Finding>(subscription, printed.length);
+    expect(received).toHaveLength(printed.length);
+  });
+
   it('a malformed topic is a usage error (exit 2) before anything is read', async () => {
     const run = await runwatch(['replay', '--publish', 'projects/p/subscriptions/s', `${EXAMPLES}logs`], '', { env: env() });
     expect(run.code).toBe(2);

@@ -5,7 +5,7 @@
 // gap in the live pipeline (an outage, a sink filter that missed entries) is filled from the logs afterwards.
 import type { PubSub } from '@google-cloud/pubsub';
 import type { Finding } from '../findings/finding.js';
-import { connectPubSub, findingAttributes, isProjectId, parseTopic, PubSubPublisher } from '../pubsub/publisher.js';
+import { connectPubSub, emulatorProjectId, findingAttributes, isProjectId, parseTopic, PubSubPublisher } from '../pubsub/publisher.js';
 import { PublishTracker, type PublishCount } from '../pubsub/publishTracker.js';
 import { UsageError } from './command.js';
 
@@ -26,17 +26,21 @@ export class FindingPublisher {
 
   /**
    * Checks `--publish TOPIC` (a topic id, or projects/P/topics/T) and connects, before anything is read. The project
-   * comes from the full name, else GOOGLE_CLOUD_PROJECT, else the credentials; PUBSUB_EMULATOR_HOST selects the
-   * emulator. A malformed topic is a usage error; no credentials or project an error of its own (exit 1).
+   * comes from the full name, else GOOGLE_CLOUD_PROJECT, else the credentials (on the emulator, which
+   * PUBSUB_EMULATOR_HOST selects: GCLOUD_PROJECT, the key file's or the gcloud configuration's, as `runwatch publish`
+   * finds it). A malformed topic is a usage error; no credentials or project an error of its own (exit 1).
    */
   static async open(topicText: string, env: Readonly<Record<string, string | undefined>>): Promise<FindingPublisher> {
     const topic = parseTopic(topicText);
     if (!topic.ok) throw new UsageError(`--publish ${topic.reason}`);
-    const projectId = topic.project ?? (env['GOOGLE_CLOUD_PROJECT'] || undefined);
+    const fromEnvironment = topic.project ?? (env['GOOGLE_CLOUD_PROJECT'] || undefined);
     // As the functions refuse to start on it: a project that is no project id would fail every publish, after the replay.
-    if (projectId !== undefined && !isProjectId(projectId)) throw new UsageError(`--publish: GOOGLE_CLOUD_PROJECT ${JSON.stringify(projectId)} is not a project id`);
+    if (fromEnvironment !== undefined && !isProjectId(fromEnvironment)) throw new UsageError(`--publish: GOOGLE_CLOUD_PROJECT ${JSON.stringify(fromEnvironment)} is not a project id`);
+    const emulator = !!(env['PUBSUB_EMULATOR_HOST'] || process.env['PUBSUB_EMULATOR_HOST']);
+    // On the emulator, where `runwatch publish` looks too: GCLOUD_PROJECT, the key file's, the gcloud configuration's.
+    const projectId = fromEnvironment ?? (emulator ? await emulatorProjectId(env) : undefined);
     // The emulator has no credentials to name a project: without one every publish would fail, after the replay.
-    if (projectId === undefined && (env['PUBSUB_EMULATOR_HOST'] || process.env['PUBSUB_EMULATOR_HOST'])) {
+    if (projectId === undefined && emulator) {
       throw new UsageError('--publish: no project for the emulator: name the topic projects/P/topics/T, or set GOOGLE_CLOUD_PROJECT');
     }
     const name = topic.project ? topic.name : projectId ? `projects/${projectId}/topics/${topic.id}` : topic.id;

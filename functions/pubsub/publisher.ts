@@ -146,10 +146,10 @@ export async function connectPubSub(projectId?: string): Promise<PubSub> {
  * setting covers only the credentials; googleauth.js getGCEProjectId): on the emulator, where GCE_METADATA_HOST
  * named a server that does not answer, up to 3 s (gcp-metadata's request timeout) before the "no project" line.
  */
-async function emulatorProjectId(): Promise<string | undefined> {
-  const fromEnvironment = process.env['GCLOUD_PROJECT'] || process.env['GOOGLE_CLOUD_PROJECT'];
+export async function emulatorProjectId(env: Readonly<Record<string, string | undefined>> = process.env): Promise<string | undefined> {
+  const fromEnvironment = env['GCLOUD_PROJECT'] || env['GOOGLE_CLOUD_PROJECT'];
   if (fromEnvironment) return fromEnvironment;
-  const keyFile = process.env['GOOGLE_APPLICATION_CREDENTIALS'];
+  const keyFile = env['GOOGLE_APPLICATION_CREDENTIALS'];
   if (keyFile) {
     try {
       const { project_id: fromKeyFile } = JSON.parse(await readFile(keyFile, 'utf8')) as { project_id?: unknown };

@@ -5,7 +5,7 @@
 // The emulators here are synthetic stand-ins (`synthetic-*` scripts under a fake SDK root) that record their pid and
 // never answer, so the signal always comes during start-up; the dev stack runs from dist/ (`npm run build` first).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -67,5 +67,7 @@ describe('npm run dev: a signal during start-up', () => {
     expect(await until(() => !emulatorPids.some(alive), 10_000), `emulators left running: ${emulatorPids.filter(alive).join(', ')}`).toBe(true);
     expect(exitCode).toBe(code);
     expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
+    // Nor its temporary folders (its config, the emulators' logs), made in TMPDIR, which is `dir` here.
+    expect(readdirSync(dir).filter((name) => name.startsWith('runwatch-'))).toEqual([]);
   });
 });

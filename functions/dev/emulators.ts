@@ -5,7 +5,8 @@
 // the Firestore emulator's shell wrapper runs java as a *child* and killing the wrapper alone leaves the JVM
 // serving (see ../shared/facts/platform.md), so we start its `java ... CloudFirestore` command directly.
 // Ports are picked free on 127.0.0.1; heaps are capped; output goes to a log file, never to our stdout.
-// A process-exit hook kills whatever is still running if the caller never got to stop() (a crash, Ctrl-C).
+// A process-exit hook kills whatever is still running if the caller never got to stop(), and removes the log folder
+// (a crash; Ctrl-C only where the caller handles the signal and exits: a signal's default action skips 'exit' hooks).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -94,6 +95,8 @@ export async function startEmulators(options: StartOptions = {}): Promise<Runnin
   const heap = `-Xmx${options.heapMb ?? 256}m`;
   const timeoutMs = options.readyTimeoutMs ?? 30_000;
   const logDir = mkdtempSync(join(tmpdir(), 'runwatch-emulators-'));
+  liveLogDirs.add(logDir);
+  installExitHook();
   const started: Started[] = [];
   try {
     const [pubsub, firestore] = await Promise.all([
@@ -124,11 +127,13 @@ export async function startEmulators(options: StartOptions = {}): Promise<Runnin
         stopped = true;
         await stopAll(started);
         rmSync(logDir, { recursive: true, force: true });
+        liveLogDirs.delete(logDir);
       },
     };
   } catch (error) {
     await stopAll(started).catch(() => undefined);
     rmSync(logDir, { recursive: true, force: true });
+    liveLogDirs.delete(logDir);
     throw error;
   }
 }
@@ -145,11 +150,15 @@ interface Launch {
   readonly env: NodeJS.ProcessEnv;
 }
 
-/** Process groups still running, killed synchronously if the process exits first. */
+/** Process groups still running, killed synchronously if the process exits first, and their log folders, removed. */
 const live = new Set<number>();
+const liveLogDirs = new Set<string>();
 let exitHookInstalled = false;
 function track(pgid: number): void {
   live.add(pgid);
+  installExitHook();
+}
+function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
@@ -160,6 +169,7 @@ function track(pgid: number): void {
         // already gone
       }
     }
+    for (const dir of liveLogDirs) rmSync(dir, { recursive: true, force: true });
   });
 }
 

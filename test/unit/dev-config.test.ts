@@ -67,3 +67,22 @@ it('reads a UTF-16 config with a byte order mark, as validate-config does (Windo
   const written = parseConfig(readFileSync(join(dir, 'runwatch.json'), 'utf8'));
   expect(written.rules['service-account-change']).toMatchObject({ severity: 'MEDIUM' });
 });
+
+// `npm run dev` prints the message on the terminal: keys and values from the file (a config from someone else's pull
+// request) are shown escaped, as validate-config shows them, never as the escape sequences they hold.
+it('shows control characters of keys, values and the file name escaped, as validate-config does', () => {
+  const path = write('synthetic-esc-\u001b[2J.yaml', 'timezone: UTC\n"evil\\e]0;PWN\\a\\e[2Jkey": 1\nrules:\n  off-window-deploy:\n    severity: "\\e[31mRED\\u009b"\n');
+  const prepared = devConfig(path, dir);
+  expect(prepared.ok).toBe(false);
+  if (prepared.ok) return;
+  expect(prepared.message).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/); // line breaks between problems only
+  expect(prepared.message).toContain('evil\\u001b]0;PWN\\u0007\\u001b[2Jkey: unknown key');
+  expect(prepared.message).toContain('synthetic-esc-\\u001b[2J.yaml');
+  expect(prepared.message.split('\n')).toHaveLength(3); // the heading and one line per problem
+});
+
+it('shows a file it cannot read by its name escaped', () => {
+  const prepared = devConfig(join(dir, 'missing-\u001b]0;PWN\u0007.yaml'), dir);
+  expect(prepared.ok).toBe(false);
+  if (!prepared.ok) expect(prepared.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+});

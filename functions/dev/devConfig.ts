@@ -1,7 +1,9 @@
-// The config `npm run dev` runs: the user's file, read as validate-config reads it, plus the local sinks.
+// The config `npm run dev` runs: the user's file, read as validate-config reads it (its problems shown escaped, as
+// validate-config shows them), plus the local sinks.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, configText, readConfigText, validateConfig } from '../config/load.js';
+import { terminalSafe } from '../untrustedText.js';
 
 /** The sinks the local stack runs: both need nothing outside this machine. */
 export const DEV_SINKS = ['console', 'webhook'] as const;
@@ -12,7 +14,7 @@ export function devConfig(file: string, workDir: string): { ok: true; path: stri
   try {
     text = configText(readFileSync(file)); // UTF-8, or UTF-16 with a byte order mark, as loadConfigFile reads it
   } catch (error) {
-    return { ok: false, message: `runwatch dev: cannot read ${file}: ${(error as Error).message}` };
+    return { ok: false, message: `runwatch dev: cannot read ${terminalSafe(file)}: ${terminalSafe((error as Error).message)}` };
   }
   // Read as validate-config and the functions read it (merge keys, duplicate keys refused), not a plainer YAML, and
   // every problem reported at once with the schema's, as validate-config does.
@@ -24,7 +26,11 @@ export function devConfig(file: string, workDir: string): { ok: true; path: stri
     writeFileSync(out, JSON.stringify(config, null, 2));
     return { ok: true, path: out };
   } catch (error) {
-    return { ok: false, message: error instanceof ConfigError ? error.message : String(error) };
+    // Paths, keys and values come from the file, and the message goes to a terminal: escaped, as validate-config shows them.
+    if (error instanceof ConfigError) {
+      return { ok: false, message: `invalid config ${terminalSafe(error.source)}:\n${error.problems.map((p) => `  ${terminalSafe(`${p.path}: ${p.reason}`)}`).join('\n')}` };
+    }
+    return { ok: false, message: terminalSafe(String(error)) };
   }
 }
 

@@ -42,7 +42,8 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`runwatch dev: ${(error as Error).message}\nusage: npm run dev -- [--config FILE] [--sweep-seconds N]\n`);
     return 2;
   }
-  const configFile = resolve(values.config ?? join(PACKAGE_ROOT, 'examples/runwatch.yaml'));
+  // `npm run` runs this in the package's folder; INIT_CWD is where the user typed it, which their relative path is from.
+  const configFile = values.config !== undefined ? resolve(process.env['INIT_CWD'] || process.cwd(), values.config) : join(PACKAGE_ROOT, 'examples/runwatch.yaml');
   const sweepSeconds = Number(values['sweep-seconds'] ?? 10);
   // A timer holds at most 2^31-1 ms (24.8 days): Node sets a longer interval to 1 ms, a sweep every millisecond.
   if (!Number.isFinite(sweepSeconds) || sweepSeconds <= 0 || sweepSeconds * 1000 > MAX_TIMER_MS) {

@@ -104,6 +104,9 @@ describe.skipIf(!emulators.available)('runwatch publish (Pub/Sub emulator)', () 
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     rmSync(home, { recursive: true, force: true });
     expect(stderr).toContain('published 1 entry');
+    // Where it publishes is said as it is: the project GCLOUD_PROJECT names, not "the credentials" (the emulator has none).
+    expect(stderr).toContain(`publishing to projects/${emulators.available ? emulators.projectId : ''}/topics/${topic} on the emulator`);
+    expect(stderr).not.toContain('project from the credentials');
     expect(code).toBe(0);
     const received = await receiveJson(subscription, 1);
     expect(received.map((m) => (m.data as { insertId: string }).insertId)).toEqual(['p-1']);

@@ -7,7 +7,7 @@ import type { PubSub } from '@google-cloud/pubsub';
 import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { messageOf } from '../../../sinks/deliver.js';
-import { connectPubSub, parseTopic, PubSubPublisher } from '../../pubsub/publisher.js';
+import { connectPubSub, emulatorProjectId, parseTopic, PubSubPublisher } from '../../pubsub/publisher.js';
 import { PublishTracker, type PublishCount } from '../../pubsub/publishTracker.js';
 import { topologyNames } from '../../pubsub/topology.js';
 import { readEntries } from '../../replay/input.js';
@@ -50,10 +50,13 @@ export const publishCommand: Command = {
       io.stderr.write(`runwatch publish: --topic ${terminalSafe(topic.reason)}\n`);
       return 2;
     }
-    const projectId = values.project ?? topic.project ?? (io.env['GOOGLE_CLOUD_PROJECT'] || undefined);
+    const emulator = io.env['PUBSUB_EMULATOR_HOST'];
+    // On the emulator, which has no credentials, the project is looked for as connectPubSub looks (GCLOUD_PROJECT, the
+    // key file's, the gcloud configuration's) before the line that says where the entries go.
+    const projectId = values.project ?? topic.project ?? (io.env['GOOGLE_CLOUD_PROJECT'] || undefined) ?? (emulator ? await emulatorProjectId(io.env) : undefined);
     const name = topic.project ? topic.name : projectId ? `projects/${projectId}/topics/${topic.id}` : topic.id;
-    const target = topic.project || projectId ? name : `${name} (project from the credentials)`;
-    io.stderr.write(`publishing to ${terminalSafe(target)}${io.env['PUBSUB_EMULATOR_HOST'] ? ` on the emulator at ${terminalSafe(io.env['PUBSUB_EMULATOR_HOST'])}` : ''}\n`);
+    const target = topic.project || projectId || emulator ? name : `${name} (project from the credentials)`;
+    io.stderr.write(`publishing to ${terminalSafe(target)}${emulator ? ` on the emulator at ${terminalSafe(emulator)}` : ''}\n`);
 
     let pubsub: PubSub;
     try {

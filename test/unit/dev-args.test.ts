@@ -22,10 +22,13 @@ async function dev(args: readonly string[], options: { cwd?: string; env?: NodeJ
   const { env, pidFiles } = fakeSdk(dir);
   const child = spawn(process.execPath, [DEV_MAIN, ...args], { env: { ...env, ...options.env }, cwd: options.cwd ?? dir, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-  // Refused at once, or started: then stopped here (SIGTERM stops what it started).
-  const timer = setTimeout(() => child.kill('SIGTERM'), 5_000);
+  // Refused at once, or started: then stopped here as soon as it says so (SIGTERM stops what it started).
+  const timer = setTimeout(() => child.kill('SIGTERM'), 10_000);
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (stderr.includes('starting the Pub/Sub')) child.kill('SIGTERM');
+  });
   const code = await exited;
   clearTimeout(timer);
   for (const file of pidFiles) {

@@ -43,7 +43,7 @@ async function dev(args: readonly string[], options: { cwd?: string; env?: NodeJ
 }
 
 describe('npm run dev --sweep-seconds', () => {
-  it.each([['0'], ['-1'], ['abc'], ['3000000'], ['1e10'], ['Infinity']])('refuses %s with exit 2 before it starts anything', async (value) => {
+  it.each([['0'], ['-1'], ['abc'], ['3000000'], ['1e10'], ['Infinity'], ['0.001'], ['0.5']])('refuses %s with exit 2 before it starts anything', async (value) => {
     const { code, stderr, started } = await dev([`--sweep-seconds=${value}`]);
     expect(started, stderr).toBe(false);
     expect(code).toBe(2);

@@ -45,9 +45,10 @@ async function main(argv: readonly string[]): Promise<number> {
   // `npm run` runs this in the package's folder; INIT_CWD is where the user typed it, which their relative path is from.
   const configFile = values.config !== undefined ? resolve(process.env['INIT_CWD'] || process.cwd(), values.config) : join(PACKAGE_ROOT, 'examples/runwatch.yaml');
   const sweepSeconds = Number(values['sweep-seconds'] ?? 10);
-  // A timer holds at most 2^31-1 ms (24.8 days): Node sets a longer interval to 1 ms, a sweep every millisecond.
-  if (!Number.isFinite(sweepSeconds) || sweepSeconds <= 0 || sweepSeconds * 1000 > MAX_TIMER_MS) {
-    process.stderr.write(`runwatch dev: --sweep-seconds must be a positive number, at most ${Math.floor(MAX_TIMER_MS / 1000)} (24 days)\n`);
+  // A timer holds at most 2^31-1 ms (24.8 days): Node sets a longer interval to 1 ms, a sweep every millisecond. Below a
+  // second a sweep (a publish and a line on the terminal each) buries everything else; deploys wait minutes anyway.
+  if (!Number.isFinite(sweepSeconds) || sweepSeconds < 1 || sweepSeconds * 1000 > MAX_TIMER_MS) {
+    process.stderr.write(`runwatch dev: --sweep-seconds must be a number from 1 to ${Math.floor(MAX_TIMER_MS / 1000)} (24 days)\n`);
     return 2;
   }
   const main = join(PACKAGE_ROOT, 'dist/functions/index.js');

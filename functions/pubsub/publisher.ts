@@ -122,6 +122,38 @@ export async function createPubSub(projectId?: string): Promise<PubSub> {
   return new PubSub(projectId ? { projectId } : {});
 }
 
+/** How long the emulator's port may take to accept a connection. */
+const EMULATOR_CONNECT_MS = 3_000;
+
+/**
+ * Resolves once something accepts a TCP connection at the emulator's `host` (PUBSUB_EMULATOR_HOST: `HOST:PORT`,
+ * `[IPv6]:PORT`); else fails with a line that says so. Where nothing listens (the emulator not started, or stopped),
+ * each publish waited out the client library's 10 s total timeout, and every entry failed under a message of a
+ * thousand characters.
+ */
+export async function emulatorAnswers(host: string): Promise<void> {
+  let url: URL;
+  try {
+    url = new URL(`http://${host}`);
+  } catch {
+    throw new PubSubAccessError(`PUBSUB_EMULATOR_HOST ${JSON.stringify(host)} is not HOST:PORT`);
+  }
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = Number(url.port || 80);
+  const { connect } = await import('node:net');
+  const problem = await new Promise<string | undefined>((resolve) => {
+    const socket = connect({ host: hostname, port });
+    const done = (outcome: string | undefined): void => {
+      socket.destroy();
+      resolve(outcome);
+    };
+    socket.setTimeout(EMULATOR_CONNECT_MS, () => done(`no answer within ${EMULATOR_CONNECT_MS / 1000} s`));
+    socket.once('connect', () => done(undefined));
+    socket.once('error', (error: NodeJS.ErrnoException) => done(error.code ?? error.message));
+  });
+  if (problem !== undefined) throw new PubSubAccessError(`nothing answers on the Pub/Sub emulator at ${host} (${problem}): start it (npm run dev prints where it listens) or unset PUBSUB_EMULATOR_HOST`);
+}
+
 /**
  * createPubSub for the CLI, checked with checkPubSubAccess first; closed again when the check fails. On the emulator
  * a project not given is looked for where the client library looks, but not on the metadata server
@@ -185,8 +217,10 @@ async function checkPubSubAccess(pubsub: PubSub): Promise<void> {
     // No credentials to name a project: topic and subscription names would hold the placeholder, and the client
     // library threw MissingProjectIdError outside any caller (a stack trace), or a pull from it waited for nothing.
     // connectPubSub has looked where the client library looks (emulatorProjectId).
-    if (pubsub.isIdResolved) return;
-    throw new PubSubAccessError('no project for the Pub/Sub emulator: pass --project or set GOOGLE_CLOUD_PROJECT');
+    if (!pubsub.isIdResolved) throw new PubSubAccessError('no project for the Pub/Sub emulator: pass --project or set GOOGLE_CLOUD_PROJECT');
+    const host = process.env['PUBSUB_EMULATOR_HOST'];
+    if (host) await emulatorAnswers(host);
+    return;
   }
   try {
     await pubsub.auth.getClient();

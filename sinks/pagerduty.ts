@@ -16,7 +16,8 @@
 // (many long values, or control characters, which JSON writes as six bytes each) has its details cut shorter, tier
 // by tier, down to the finding id and rule. client_url and links[].href are https Cloud Console URLs only, as a URL
 // parser writes them (percent-encoded), and left out when longer than 2,048 characters: a cut URL opens another page.
-import { consoleLinkSubject, type Finding, type Severity } from '../functions/findings/finding.js';
+import { consoleLinkSubject, isCloudRunLinkSubject, type Finding, type Severity } from '../functions/findings/finding.js';
+import { capitalized } from '../functions/model/change.js';
 import { isResolution, parseRetryAfter, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 import { consoleUrl, wellFormed } from './text.js';
@@ -185,7 +186,11 @@ function detailsOf(finding: Finding): Record<string, DetailValue> {
 function linksOf(finding: Finding): PagerDutyLink[] {
   const links: PagerDutyLink[] = [];
   const console = consoleUrl(finding.links.console, LINK_URL_MAX);
-  if (console) links.push({ href: console, text: `Cloud Run ${consoleLinkSubject(finding)} in the Cloud Console` });
+  if (console) {
+    // A project's, folder's or organization's IAM page is no Cloud Run page: it is named as Slack names it.
+    const subject = consoleLinkSubject(finding);
+    links.push({ href: console, text: `${isCloudRunLinkSubject(subject) ? `Cloud Run ${subject}` : capitalized(subject)} in the Cloud Console` });
+  }
   const logEntry = consoleUrl(finding.links.logEntry, LINK_URL_MAX);
   if (logEntry) links.push({ href: logEntry, text: 'Audit log entry in Logs Explorer' });
   return links;

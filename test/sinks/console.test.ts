@@ -4,7 +4,9 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ConsoleSink } from '../../sinks/console.js';
-import { DEFAULT_RESOLUTION, makeFinding, resolutionOf } from '../support/findings.js';
+import { synthetic } from '../support/entries.js';
+import { makeFinding, resolutionOf } from '../support/findings.js';
+import { findingsOf } from '../support/run.js';
 import { HOSTILE } from './hostile.js';
 
 /** Characters that act on a terminal or change how text reads: C1 controls, DEL, bidi, line separators. */
@@ -60,23 +62,24 @@ describe('ConsoleSink message, as Cloud Logging shows it', () => {
   });
 });
 
-// A resolution is the same finding (same id, title and summary) with `status: "resolved"`. Its line's message must say
-// so: in `npm run dev` the open and the resolved line of a public grant read the same, a duplicate delivery to the eye,
-// and a log-based alert on the message told on-call the service had just been made public when it had just been closed.
+// A resolution reaches the console sink like every other finding (same id, `status: "resolved"`). Its line's
+// `message` is what Logs Explorer shows and a log-based alert sends: it must read as the close of the alert, with
+// when, who and why, never as the original alert written a second time.
 describe('ConsoleSink message of a resolution', () => {
-  it('says it is resolved and why, where the finding it closes said what happened', async () => {
-    const lines: string[] = [];
-    for (const finding of [makeFinding('public-invoker-grant'), resolutionOf(makeFinding('public-invoker-grant'))]) {
-      const out = new PassThrough();
-      const chunks: Buffer[] = [];
-      out.on('data', (c: Buffer) => chunks.push(c));
-      await new ConsoleSink(out).deliver(finding);
-      lines.push(Buffer.concat(chunks).toString());
-    }
-    const [opened, resolved] = lines.map((line) => JSON.parse(line) as { message: string; finding: { status: string } });
-    expect(opened?.message.startsWith('[runwatch] Cloud Run invoker granted to the public: ')).toBe(true);
-    expect(resolved?.finding.status).toBe('resolved');
-    expect(resolved?.message).toBe(`[runwatch] Resolved: Cloud Run invoker granted to the public: ${DEFAULT_RESOLUTION.reason}`);
+  it('the real project grant removed again: "Resolved", the reason, who and when; not the grant as a new alert', async () => {
+    const findings = await findingsOf([synthetic('project-SetIamPolicy-run-invoker-allUsers'), synthetic('project-SetIamPolicy-run-invoker-removed')]);
+    const resolution = findings.find((f) => f.rule === 'public-invoker-grant' && f.status === 'resolved');
+    if (!resolution?.resolution) throw new Error('expected the grant resolved');
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    await new ConsoleSink(out).deliver(resolution);
+    const line = JSON.parse(Buffer.concat(chunks).toString()) as { message: string; finding: { status: string } };
+    expect(line.finding.status).toBe('resolved');
+    expect(line.message).toBe(
+      `[runwatch] Resolved: ${resolution.title}: ${resolution.resolution.reason} (by ${resolution.resolution.principal} at ${resolution.resolution.time})`,
+    );
+    expect(line.message).not.toContain(resolution.summary);
   });
 
   it('shows what in the reason could break a line or turn text around as U+FFFD, as in the finding message', async () => {
@@ -85,6 +88,6 @@ describe('ConsoleSink message of a resolution', () => {
     out.on('data', (c: Buffer) => chunks.push(c));
     await new ConsoleSink(out).deliver(resolutionOf(makeFinding('public-invoker-grant'), { reason: 'runtime service account is now a\u2028b\u202ec' }));
     const line = JSON.parse(Buffer.concat(chunks).toString()) as { message: string };
-    expect(line.message).toBe('[runwatch] Resolved: Cloud Run invoker granted to the public: runtime service account is now a\ufffdb\ufffdc');
+    expect(line.message.startsWith('[runwatch] Resolved: Cloud Run invoker granted to the public: runtime service account is now a\ufffdb\ufffdc (by ')).toBe(true);
   });
 });

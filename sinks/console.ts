@@ -3,20 +3,22 @@
 // as `\u` escapes where it could act on a terminal (C1 controls, bidi overrides, line separators): the same JSON
 // values for Cloud Logging. Cloud Logging decodes them, so the `message` (the entry's summary line in Logs Explorer,
 // the text of log-based alert notifications) shows what breaks a line, hides or turns text around as U+FFFD
-// (visibleText), as Slack and PagerDuty do; the `finding` keeps the values as the entry had them.
-// A resolution's message says `Resolved:` and why: it has the id, title and summary of the finding it closes.
+// (visibleText), as Slack and PagerDuty do; the `finding` keeps the values as the entry had them. A resolution's
+// message reads `[runwatch] Resolved: title: reason (by principal at time)`, never the original alert again.
 import type { Writable } from 'node:stream';
 import type { Finding } from '../functions/findings/finding.js';
 import { jsonTerminalSafe, visibleText } from '../functions/untrustedText.js';
+import { isResolution } from './deliver.js';
 import type { DeliveryResult, Sink } from './sink.js';
 
 function renderConsole(finding: Finding): string {
   return jsonTerminalSafe(JSON.stringify({ severity: finding.severity === 'LOW' ? 'NOTICE' : finding.severity === 'MEDIUM' ? 'WARNING' : finding.severity === 'HIGH' ? 'ERROR' : 'CRITICAL', message: visibleText(messageOf(finding)), finding }));
 }
 
-/** What happened; for a resolution (same id, title and summary as the finding it closes), that it is resolved and why. */
+/** The line's summary: the alert, or for a resolution its close (why, who, when), as Slack's thread reply says it. */
 function messageOf(finding: Finding): string {
-  if (finding.status === 'resolved') return `[runwatch] Resolved: ${finding.title}: ${finding.resolution?.reason ?? finding.summary}`;
+  const r = finding.resolution;
+  if (isResolution(finding)) return r ? `[runwatch] Resolved: ${finding.title}: ${r.reason} (by ${r.principal} at ${r.time})` : `[runwatch] Resolved: ${finding.title}`;
   return `[runwatch] ${finding.title}: ${finding.summary}`;
 }
 

@@ -181,7 +181,7 @@ export function renderSlack(finding: Finding, options: SlackRenderOptions): Slac
       ['Who', who(finding), BUDGET.who],
       ['Where', where(finding), BUDGET.value],
       ['When', formatTime(finding.eventTime), BUDGET.value],
-      ['What', `${finding.rule} (${finding.methodName})`, BUDGET.value],
+      ['What', what(finding), BUDGET.value],
     ]),
     ...provenanceBlocks(finding),
     ...evidenceBlocks(finding),
@@ -243,6 +243,15 @@ function provenanceBlocks(finding: Finding): SectionBlock[] {
 function who(finding: Finding): string {
   const chain = finding.delegationChain?.length ? ` (via ${finding.delegationChain.join(' → ')})` : '';
   return `${finding.principal}${chain}`;
+}
+
+/**
+ * The rule, then the audit method in parentheses. A finding raised for a newer write whose entry is not kept has no
+ * method (`methodName` empty), and a deploy known only from its system event has `(system event)`, parenthesized already.
+ */
+function what(finding: Finding): string {
+  const method = finding.methodName;
+  return method === '' ? finding.rule : method.startsWith('(') && method.endsWith(')') ? `${finding.rule} ${method}` : `${finding.rule} (${method})`;
 }
 
 function where(finding: Finding): string {

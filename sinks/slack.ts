@@ -240,8 +240,12 @@ function provenanceBlocks(finding: Finding): SectionBlock[] {
   ];
 }
 
+/**
+ * The principal and, for a delegated call, who impersonated it: Cloud Audit Logs log the impersonated service account
+ * as the principal and list the callers that acted through it original caller first (serviceAccountDelegationInfo).
+ */
 function who(finding: Finding): string {
-  const chain = finding.delegationChain?.length ? ` (via ${finding.delegationChain.join(' → ')})` : '';
+  const chain = finding.delegationChain?.length ? ` (impersonated by ${finding.delegationChain.join(' → ')})` : '';
   return `${finding.principal}${chain}`;
 }
 

@@ -167,6 +167,35 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
 
 const DEFAULT_NEXT_STEPS = 'Review the change in the audit entry linked from this finding and revert it if it was not intended.';
 
+/** A grant on a project's, folder's or organization's IAM policy (findings/enrich.ts resourceNameOf). */
+const WIDE_IAM_RESOURCE = /^\/\/cloudresourcemanager\.googleapis\.com\/(projects|folders|organizations)\/(.*)$/;
+
+/** What removes a binding from each such policy, and the form of an id that may go into the command as it is. */
+const WIDE_IAM: Readonly<Record<string, { readonly noun: string; readonly command: string; readonly id: RegExp; readonly exception: (id: string) => string }>> = {
+  projects: { noun: 'project', command: 'gcloud projects remove-iam-policy-binding', id: /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, exception: (id) => id },
+  folders: { noun: 'folder', command: 'gcloud resource-manager folders remove-iam-policy-binding', id: /^[0-9]{1,32}$/, exception: (id) => `folders/${id}` },
+  organizations: { noun: 'organization', command: 'gcloud organizations remove-iam-policy-binding', id: /^[0-9]{1,32}$/, exception: (id) => `organizations/${id}` },
+};
+
+/**
+ * The next steps for `finding`. A public invoker grant on a whole project, folder or organization is removed from
+ * that policy (not a service's), and `allowServices` does not cover it (the detector reads it for a service's own
+ * policy only): a project exception does. The id goes into the command only in the form a real one has (it comes
+ * from the entry, and a reader may paste the command); the members and role are the usual public ones.
+ */
+function nextStepsOf(finding: Finding): string {
+  const wide = finding.rule === 'public-invoker-grant' ? WIDE_IAM_RESOURCE.exec(finding.resourceName) : null;
+  const scope = wide?.[1] ? WIDE_IAM[wide[1]] : undefined;
+  if (!wide || !scope) return NEXT_STEPS[finding.rule] ?? DEFAULT_NEXT_STEPS;
+  const id = scope.id.test(wide[2] ?? '') ? wide[2]! : `${scope.noun.toUpperCase()}_ID`;
+  return (
+    `Confirm that every Cloud Run service in the ${scope.noun} is meant to be public: they all inherit this policy. ` +
+    `If not, remove the public members from its roles/run.invoker binding (${scope.command} ${id} --member=allUsers --role=roles/run.invoker, ` +
+    `and --member=allAuthenticatedUsers likewise if this finding lists it), then review the request logs of its services for calls made while it was open. ` +
+    `If it is meant to be public, add a project exception: rules.public-invoker-grant.exceptions [{project: "${scope.exception(id)}"}].`
+  );
+}
+
 /** The SCC finding for one runwatch finding (resolutions included: same content, resolution facts added). Pure. */
 export function renderScc(finding: Finding, source: string): SccFinding {
   const resolution = finding.resolution;
@@ -181,7 +210,7 @@ export function renderScc(finding: Finding, source: string): SccFinding {
     // "Either empty or a well formed URL" (finding.proto): the finding's link, checked and percent-encoded, or none.
     externalUri: consoleUrl(finding.links.logEntry, EXTERNAL_URI_MAX) ?? '',
     description: describe(finding),
-    nextSteps: NEXT_STEPS[finding.rule] ?? DEFAULT_NEXT_STEPS,
+    nextSteps: nextStepsOf(finding),
     sourceProperties: sourceProperties(finding),
   };
 }

@@ -180,7 +180,10 @@ describe('a console deploy: image only in the system events', () => {
   // the finding says so among its unknowns, as it says the principal is unknown when no creator is logged.
   it.each([
     ['aegisai__sysevent-Services.ReplaceService__1', 'admin@fjhuerta.altostrat.com', ['admin write']],
-    ['aegisai__sysevent-Services.ReplaceService__2', 'unknown', ['image', 'serviceAccount', 'principal', 'admin write']],
+    // Logged without its resource and response: no region either (no location label, a `namespaces/P/revisions/R`
+    // name). The finding has no `location` and no console link, and says the region is unknown rather than leave
+    // the Where of an alert silently short.
+    ['aegisai__sysevent-Services.ReplaceService__2', 'unknown', ['image', 'serviceAccount', 'principal', 'admin write', 'location']],
   ])('a revision event alone (%s) lists the admin write as unknown, whoever is known to have deployed', async (name, principal, unknown) => {
     const findings = (await findingsOf([corpus(name)], strict)).filter((f) => f.rule === 'off-window-deploy');
     expect(findings.map((f) => ({ principal: f.principal, methodName: f.methodName, unknown: f.unknown }))).toEqual([{ principal, methodName: '(system event)', unknown }]);

@@ -304,6 +304,8 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
   const unknown = [...(detection.unknown ?? [])];
   // Known only from its system events: no admin write was seen, whether or not they name who deployed.
   if (rollout && !rollout.writeSeen && !unknown.includes('admin write')) unknown.push('admin write');
+  // No region (an entry logged without its resource and response): the finding has neither a location nor a console link.
+  if (!locationOf(change).location && !unknown.includes('location')) unknown.push('location');
   // A late half judged where its write stands (Evaluation.judgedAt) is keyed by its own time, as it always was.
   const judgedTime = judgedChange(evaluation).time;
   const dedupKey = judgedTime !== change.time ? detection.dedupKey.map((part) => (part === judgedTime ? change.time : part)) : detection.dedupKey;
@@ -342,6 +344,7 @@ function forNewerWrite(change: Change, rule: RuleId, detection: Detection, at: {
   const settings = config.rules[rule] as RuleSettings;
   const unknown = [...(detection.unknown ?? [])];
   if (!unknown.includes('principal')) unknown.push('principal');
+  if (!locationOf(change).location && !unknown.includes('location')) unknown.push('location');
   return {
     id: findingId(rule, detection.dedupKey),
     rule,

@@ -283,9 +283,20 @@ function changeOf(finding: Finding): string | undefined {
   }
   if (finding.rule === 'public-invoker-grant') {
     if (e['invokerIamDisabled'] === true) return 'invoker IAM check on → off';
-    if (e['membersGranted'] !== undefined) return `not public → ${formatValue(e['membersGranted'])} (${formatValue(e['roles'] ?? null)})`;
+    if (e['membersGranted'] !== undefined) return `${grantedBefore(e)} → ${formatValue(e['membersGranted'])} (${formatValue(e['roles'] ?? null)})`;
   }
   return undefined;
+}
+
+/**
+ * The policy before a public invoker grant, as far as the finding knows it: unknown when runwatch never saw an earlier
+ * policy (the grant counts as added, README), the members' invoker role when the grant gave public invokers a role
+ * that changes the service (upgradedFromInvoker), else not public.
+ */
+function grantedBefore(e: Readonly<Record<string, EvidenceValue>>): string {
+  if (e['source'] === 'full policy (no earlier policy known)') return 'unknown (no earlier policy known)';
+  if (e['upgradedFromInvoker'] === true) return `${formatValue(e['membersGranted'])} (invoker)`;
+  return 'not public';
 }
 
 function formatValue(value: EvidenceValue | undefined): string {

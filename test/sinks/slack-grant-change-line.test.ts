@@ -43,6 +43,23 @@ describe('Slack "Change:" line of a public invoker grant', () => {
     expect(changeLine(upgrade!)).toBe('Change: allUsers (invoker) → allUsers (roles/run.admin)');
   });
 
+  it('allUsers added where allAuthenticatedUsers could already call the service: public before, not "not public"', async () => {
+    const withBindings = (timestamp: string, bindings: Json[]): Json =>
+      variant(at(allUsers, timestamp), (e) => {
+        (e.protoPayload['request'] as { policy: Json }).policy['bindings'] = bindings;
+        (e.protoPayload['response'] as Json)['bindings'] = bindings;
+      });
+    const findings = await grants([
+      synthetic('run-SetIamPolicy-private'),
+      withBindings('2024-02-03T10:00:00Z', [{ role: 'roles/run.invoker', members: ['allAuthenticatedUsers'] }]),
+      withBindings('2024-02-04T10:00:00Z', [{ role: 'roles/run.invoker', members: ['allAuthenticatedUsers', 'allUsers'] }]),
+    ]);
+    expect(findings.map((f) => changeLine(f))).toEqual([
+      'Change: not public → allAuthenticatedUsers (roles/run.invoker)',
+      'Change: public (allAuthenticatedUsers) → allUsers (roles/run.invoker)',
+    ]);
+  });
+
   it('a grant after a known private policy: "not public", as before', async () => {
     const [finding] = await grants([synthetic('run-SetIamPolicy-private'), at(allUsers, '2024-02-03T10:00:00Z')]);
     expect(finding?.evidence['source']).toBe('difference from the last known policy');

@@ -291,11 +291,13 @@ function changeOf(finding: Finding): string | undefined {
 /**
  * The policy before a public invoker grant, as far as the finding knows it: unknown when runwatch never saw an earlier
  * policy (the grant counts as added, README), the members' invoker role when the grant gave public invokers a role
- * that changes the service (upgradedFromInvoker), else not public.
+ * that changes the service (upgradedFromInvoker), the other public members when some could call it already
+ * (alreadyPublic), else not public.
  */
 function grantedBefore(e: Readonly<Record<string, EvidenceValue>>): string {
   if (e['source'] === 'full policy (no earlier policy known)') return 'unknown (no earlier policy known)';
   if (e['upgradedFromInvoker'] === true) return `${formatValue(e['membersGranted'])} (invoker)`;
+  if (e['alreadyPublic'] !== undefined) return `public (${formatValue(e['alreadyPublic'])})`;
   return 'not public';
 }
 

@@ -82,6 +82,20 @@ describe('ConsoleSink message of a resolution', () => {
     expect(line.message).not.toContain(resolution.summary);
   });
 
+  // A log-based alert on severity >= ERROR (or >= NOTICE, for LOW findings too) paged again for the close of what it
+  // paged for: the line's severity is Cloud Logging's INFO, the finding's own severity stays in `finding`.
+  it("is logged at INFO, below every finding's level, its finding keeping its severity", async () => {
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    const finding = makeFinding('public-invoker-grant');
+    await new ConsoleSink(out).deliver(finding);
+    await new ConsoleSink(out).deliver(resolutionOf(finding));
+    const [opened, resolved] = Buffer.concat(chunks).toString().trim().split('\n').map((l) => JSON.parse(l) as { severity: string; finding: { severity: string } });
+    expect(opened).toMatchObject({ severity: 'ERROR', finding: { severity: 'HIGH' } });
+    expect(resolved).toMatchObject({ severity: 'INFO', finding: { severity: 'HIGH' } });
+  });
+
   it('shows what in the reason could break a line or turn text around as U+FFFD, as in the finding message', async () => {
     const out = new PassThrough();
     const chunks: Buffer[] = [];

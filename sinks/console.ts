@@ -12,7 +12,17 @@ import { isResolution } from './deliver.js';
 import type { DeliveryResult, Sink } from './sink.js';
 
 function renderConsole(finding: Finding): string {
-  return jsonTerminalSafe(JSON.stringify({ severity: finding.severity === 'LOW' ? 'NOTICE' : finding.severity === 'MEDIUM' ? 'WARNING' : finding.severity === 'HIGH' ? 'ERROR' : 'CRITICAL', message: visibleText(messageOf(finding)), finding }));
+  return jsonTerminalSafe(JSON.stringify({ severity: logSeverity(finding), message: visibleText(messageOf(finding)), finding }));
+}
+
+/**
+ * Cloud Logging's severity of the line: a finding's by its own; a resolution's INFO, below every finding's (NOTICE for
+ * LOW), so a log-based alert on a level does not page again for the close of what it paged for. The finding keeps its
+ * severity in `finding`.
+ */
+function logSeverity(finding: Finding): string {
+  if (isResolution(finding)) return 'INFO';
+  return finding.severity === 'LOW' ? 'NOTICE' : finding.severity === 'MEDIUM' ? 'WARNING' : finding.severity === 'HIGH' ? 'ERROR' : 'CRITICAL';
 }
 
 /** The line's summary: the alert, or for a resolution its close (why, who, when), as Slack's thread reply says it. */

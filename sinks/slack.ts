@@ -271,7 +271,10 @@ function evidenceBlocks(finding: Finding): SectionBlock[] {
 function evidenceLines(finding: Finding): string[] {
   const change = changeOf(finding);
   const rest = Object.entries(finding.evidence).filter(([key]) => key !== 'before' && key !== 'after');
-  return [...(change ? [`Change: ${change}`] : []), ...rest.map(([key, value]) => `${key}: ${formatValue(value)}`)];
+  // A command's arguments as a JSON array: joined with ", " an argument holding a comma read as two, and `-c, curl ...`
+  // hid where one ended (job-run-overrides).
+  const shown = (key: string, value: EvidenceValue): string => (key === 'args' && Array.isArray(value) ? JSON.stringify(value) : formatValue(value));
+  return [...(change ? [`Change: ${change}`] : []), ...rest.map(([key, value]) => `${key}: ${shown(key, value)}`)];
 }
 
 function changeOf(finding: Finding): string | undefined {

@@ -19,6 +19,14 @@ function changeLine(finding: Finding): string | undefined {
   return undefined;
 }
 
+/** The allUsers grant at `timestamp`, its policy (request and response) holding `bindings`. */
+function withBindings(timestamp: string, bindings: Json[]): Json {
+  return variant(at(allUsers, timestamp), (e) => {
+    (e.protoPayload['request'] as { policy: Json }).policy['bindings'] = bindings;
+    (e.protoPayload['response'] as Json)['bindings'] = bindings;
+  });
+}
+
 async function grants(entries: readonly unknown[]): Promise<Finding[]> {
   return (await findingsOf(entries)).filter((f) => f.rule === 'public-invoker-grant' && f.status !== 'resolved');
 }
@@ -31,11 +39,6 @@ describe('Slack "Change:" line of a public invoker grant', () => {
   });
 
   it('a public invoker given run.admin: it was an invoker already, not "not public"', async () => {
-    const withBindings = (timestamp: string, bindings: Json[]): Json =>
-      variant(at(allUsers, timestamp), (e) => {
-        (e.protoPayload['request'] as { policy: Json }).policy['bindings'] = bindings;
-        (e.protoPayload['response'] as Json)['bindings'] = bindings;
-      });
     const invoker = { role: 'roles/run.invoker', members: ['allUsers'] };
     const admin = { role: 'roles/run.admin', members: ['allUsers'] };
     const findings = await grants([allUsers, withBindings('2024-02-03T10:00:00Z', [invoker, admin])]);
@@ -44,11 +47,6 @@ describe('Slack "Change:" line of a public invoker grant', () => {
   });
 
   it('allUsers added where allAuthenticatedUsers could already call the service: public before, not "not public"', async () => {
-    const withBindings = (timestamp: string, bindings: Json[]): Json =>
-      variant(at(allUsers, timestamp), (e) => {
-        (e.protoPayload['request'] as { policy: Json }).policy['bindings'] = bindings;
-        (e.protoPayload['response'] as Json)['bindings'] = bindings;
-      });
     const findings = await grants([
       synthetic('run-SetIamPolicy-private'),
       withBindings('2024-02-03T10:00:00Z', [{ role: 'roles/run.invoker', members: ['allAuthenticatedUsers'] }]),

@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
-import { renderSlack } from '../../sinks/slack.js';
 import { corpus, type Json } from '../support/entries.js';
+import { slackField } from '../support/slackText.js';
 import { config, findingsLive, findingsOf } from '../support/run.js';
 
 const pipeline = (name: string): Json[] => {
@@ -13,15 +13,7 @@ const pipeline = (name: string): Json[] => {
   return Array.isArray(data) ? data : [data];
 };
 
-/** The value next to the `*What*` label. */
-function whatField(finding: Finding): string | undefined {
-  for (const block of renderSlack(finding, { channel: 'C1' }).blocks) {
-    if (block.type !== 'section' || !block.fields) continue;
-    const at = block.fields.findIndex((f) => f.text === '*What*');
-    if (at >= 0) return block.fields[at + 1]?.text;
-  }
-  return undefined;
-}
+const whatField = (finding: Finding): string | undefined => slackField(finding, 'What');
 
 describe('Slack "What" field', () => {
   it('an ingress-opened finding reported for a newer write (method not kept): the rule alone, no empty "()"', async () => {

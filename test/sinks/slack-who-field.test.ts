@@ -5,19 +5,11 @@
 // as <principal>"); the Who field beside it must not say the opposite ("<principal> (via <chain>)").
 import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
-import { renderSlack } from '../../sinks/slack.js';
 import { synthetic } from '../support/entries.js';
+import { slackField } from '../support/slackText.js';
 import { config, findingsOf } from '../support/run.js';
 
-/** The value next to the `*Who*` label. */
-function whoField(finding: Finding): string | undefined {
-  for (const block of renderSlack(finding, { channel: 'C1' }).blocks) {
-    if (block.type !== 'section' || !block.fields) continue;
-    const at = block.fields.findIndex((f) => f.text === '*Who*');
-    if (at >= 0) return block.fields[at + 1]?.text;
-  }
-  return undefined;
-}
+const whoField = (finding: Finding): string | undefined => slackField(finding, 'Who');
 
 describe('Slack "Who" field of a delegated call', () => {
   it('the v2 create by a CI service account a GitHub workflow impersonated: the account, impersonated by the workflow, as the summary says', async () => {

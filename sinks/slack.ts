@@ -258,7 +258,15 @@ function what(finding: Finding): string {
   return method === '' ? finding.rule : method.startsWith('(') && method.endsWith(')') ? `${finding.rule} ${method}` : `${finding.rule} (${method})`;
 }
 
+/**
+ * Where the change is: the resource (`project/service (region)`), or for an IAM policy above one service (its service
+ * `*`, findings/enrich.ts) what that policy covers, not a service named `*` the reader would look for.
+ */
 function where(finding: Finding): string {
+  if (finding.service !== '*') return resourceLabel(finding);
+  const subject = consoleLinkSubject(finding);
+  if (subject === 'project IAM') return `every service in project ${finding.project}`;
+  if (subject === 'folder IAM' || subject === 'organization IAM') return `every service of every project in ${finding.project}`;
   return resourceLabel(finding);
 }
 

@@ -228,11 +228,13 @@ export function sccResourceName(resourceName: string): string {
 
 function describe(finding: Finding): string {
   const unknown = finding.unknown.length ? ` Not in the audit entry, so not checked: ${finding.unknown.join(', ')}.` : '';
-  const resolved = finding.resolution ? ` Resolved at ${finding.resolution.time} by ${finding.resolution.principal}: ${finding.resolution.reason}` : '';
+  // A resolution first: a long summary (names and labels anyone who can deploy writes) is what gets cut, not that and
+  // why the finding closed.
+  const resolved = finding.resolution ? `Resolved at ${finding.resolution.time} by ${finding.resolution.principal}: ${finding.resolution.reason}. ` : '';
   // Untrusted text shown as the finding's description in the console and in notifications: what breaks a line,
   // hides or turns text around becomes U+FFFD, as in Slack and PagerDuty (lone surrogates too, so it is UTF-8).
   // sourceProperties keep the values as the entry had them (toValue: only made well formed), as evidence.
-  return truncatePlain(visibleText(`${finding.summary}${unknown}${resolved}`), DESCRIPTION_MAX);
+  return truncatePlain(visibleText(`${resolved}${finding.summary}${unknown}`), DESCRIPTION_MAX);
 }
 
 function sourceProperties(finding: Finding): Record<string, ProtoValue> {

@@ -32,7 +32,7 @@ import type { EvidenceValue, Finding } from '../functions/findings/finding.js';
 import { isResolution, messageOf, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 import { GRPC_STATUS, grpcCode, parseGrpcEndpoint, type GrpcEndpoint } from '../functions/grpcEndpoint.js';
-import { consoleUrl, wellFormed } from './text.js';
+import { consoleUrl, unknownFactsLine, wellFormed } from './text.js';
 import { truncatePlain, visibleText } from '../functions/untrustedText.js';
 
 type SccFinding = protos.google.cloud.securitycenter.v2.IFinding;
@@ -227,7 +227,8 @@ export function sccResourceName(resourceName: string): string {
 }
 
 function describe(finding: Finding): string {
-  const unknown = finding.unknown.length ? ` Not in the audit entry, so not checked: ${finding.unknown.join(', ')}.` : '';
+  const unknownLine = unknownFactsLine(finding.unknown);
+  const unknown = unknownLine ? ` ${unknownLine}.` : '';
   // A resolution first: a long summary (names and labels anyone who can deploy writes) is what gets cut, not that and
   // why the finding closed.
   const resolved = finding.resolution ? `Resolved at ${finding.resolution.time} by ${finding.resolution.principal}: ${finding.resolution.reason}. ` : '';

@@ -41,7 +41,7 @@ import { capitalized, resourceLabel } from '../functions/model/change.js';
 import { isResolution, messageOf, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import { sccConsoleUrl } from './scc.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
-import { isHighSurrogate, onConsoleHost } from './text.js';
+import { isHighSurrogate, onConsoleHost, unknownFactsLine } from './text.js';
 import { truncatePlain, visibleText } from '../functions/untrustedText.js';
 
 export const SLACK_LIMITS = {
@@ -326,8 +326,8 @@ function labelBlocks(finding: Finding): ContextBlock[] {
 }
 
 function unknownBlocks(finding: Finding): ContextBlock[] {
-  if (finding.unknown.length === 0) return [];
-  return [{ type: 'context', elements: [plain(`Not in the audit entry, so not checked: ${finding.unknown.join(', ')}`, BUDGET.value)] }];
+  const line = unknownFactsLine(finding.unknown);
+  return line === undefined ? [] : [{ type: 'context', elements: [plain(line, BUDGET.value)] }];
 }
 
 function linkBlocks(finding: Finding, sccSource: string | undefined): SectionBlock[] {

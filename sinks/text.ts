@@ -14,6 +14,24 @@ export function wellFormed(text: string): string {
   return text.toWellFormed();
 }
 
+/** A reader's words for the ids of a finding's `unknown` facts (the finding keeps the ids: a contract field). */
+const UNKNOWN_FACT_WORDS: Readonly<Record<string, string>> = {
+  serviceAccount: 'runtime service account',
+  location: 'region',
+  repository: 'image repository',
+  'admin write': "the deploy's admin write (only its revision's system events were seen)",
+};
+
+/**
+ * The line that names what a finding could not check, in words; undefined when it checked everything. Not "not in the
+ * audit entry": a deploy known from its system events alone, and a finding reported for a newer write (whose entry is
+ * not kept), miss facts for other reasons.
+ */
+export function unknownFactsLine(unknown: readonly string[]): string | undefined {
+  if (unknown.length === 0) return undefined;
+  return `Not known, so not checked: ${unknown.map((fact) => UNKNOWN_FACT_WORDS[fact] ?? fact).join(', ')}`;
+}
+
 const CONSOLE_HOST = 'console.cloud.google.com';
 
 /**

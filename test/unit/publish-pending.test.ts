@@ -2,9 +2,10 @@
 // while the last ones are still on their way (or waiting for a retry), which failed them ("The client has already
 // been closed") and exited 1 with entries unpublished. Against a local Publisher gRPC server and the real client
 // library, which PUBSUB_EMULATOR_HOST points at it.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runwatch } from '../support/cli.js';
@@ -73,5 +74,20 @@ describe('runwatch publish waits for its publishes before it closes the client',
     expect(run.stderr).not.toContain('FAILED');
     expect(run.code).toBe(0);
     expect(pubsub.accepted).toBe(entries);
+  });
+
+  // A file that fails partway (a download cut short): the entries before the failure went out. The line saying why
+  // it stopped said nothing of them, so the user could not tell whether to publish again (it is safe: detect drops
+  // duplicates) or what reached the topic.
+  it('a .gz cut short: the error, and how many entries were published before it, exit 1', async () => {
+    Object.assign(pubsub, { attempts: 0, accepted: 0, failFirst: 0 });
+    const whole = gzipSync(readFileSync(entriesFile(3000)));
+    const cut = join(mkdtempSync(join(tmpdir(), 'runwatch-publish-cut-')), 'cut.ndjson.gz');
+    writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));
+    const run = await runwatch(['publish', '--topic', 'runwatch-audit', '--project', 'demo-runwatch', cut], '', { env: { PUBSUB_EMULATOR_HOST: pubsub.endpoint } });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('gzip data is damaged or cut short');
+    expect(pubsub.accepted).toBeGreaterThan(0);
+    expect(run.stderr).toContain(`published ${pubsub.accepted} entries before it stopped (publishing the file again is safe: detect drops the duplicates)\n`);
   });
 });

@@ -89,8 +89,11 @@ export const publishCommand: Command = {
       // fail with the closed client.
       count = await tracker.finish();
     } catch (error) {
-      await tracker.finish();
+      // A file that fails partway (a .gz cut short): what went out before is said, so the user knows where things are.
+      const before = await tracker.finish();
       io.stderr.write(`runwatch publish: ${terminalSafe(messageOf(error))}\n`);
+      const failed = before.failed ? `, ${before.failed} FAILED (first: ${terminalSafe(before.firstError ?? '?')})` : '';
+      io.stderr.write(`published ${before.published} entr${before.published === 1 ? 'y' : 'ies'} before it stopped${failed} (publishing the file again is safe: detect drops the duplicates)\n`);
       return 1;
     } finally {
       await publisher.close().catch(() => undefined);

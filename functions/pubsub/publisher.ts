@@ -129,17 +129,21 @@ const EMULATOR_CONNECT_MS = 3_000;
  * Resolves once something accepts a TCP connection at the emulator's `host` (PUBSUB_EMULATOR_HOST: `HOST:PORT`,
  * `[IPv6]:PORT`); else fails with a line that says so. Where nothing listens (the emulator not started, or stopped),
  * each publish waited out the client library's 10 s total timeout, and every entry failed under a message of a
- * thousand characters.
+ * thousand characters. `host` is read as the client library reads it (@google-cloud/pubsub determineBaseUrl_): a
+ * leading `http://` or `https://` and trailing slashes dropped; without a port, 80 after `http://`, else 443
+ * (https, or gRPC's default).
  */
 export async function emulatorAnswers(host: string): Promise<void> {
+  const scheme = /^(https?):\/\//.exec(host)?.[1];
   let url: URL;
   try {
-    url = new URL(`http://${host}`);
+    // A scheme of no default port: `new URL('http://h:80')` gives no port at all.
+    url = new URL(`x-emulator://${host.slice(scheme ? scheme.length + 3 : 0)}`);
   } catch {
     throw new PubSubAccessError(`PUBSUB_EMULATOR_HOST ${JSON.stringify(host)} is not HOST:PORT`);
   }
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = Number(url.port || 80);
+  const port = Number(url.port || (scheme === 'http' ? 80 : 443));
   const { connect } = await import('node:net');
   const problem = await new Promise<string | undefined>((resolve) => {
     const socket = connect({ host: hostname, port });

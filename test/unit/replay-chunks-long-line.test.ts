@@ -42,4 +42,23 @@ describe('readLineChunks: long lines', () => {
     };
     await expect(read()).rejects.toThrow(`${file}:3: a line of 16,009 bytes, over the longest string worker threads can take (10,000 characters); \`--workers 0\` reads it in pieces`);
   });
+
+  it('a line longer than the longest string is refused once that much of it is read, not after reading all of it', async () => {
+    // Reading on to its end carried the whole line, in reads as large as what was carried: a line of 2 GiB and more
+    // asked for a buffer of twice that before the refusal (or failed to allocate it, with no file or line named).
+    const file = join(mkdtempSync(join(tmpdir(), 'runwatch-chunks-')), 'long.ndjson');
+    writeFileSync(file, `{"a":1}\n{"pad":"${'x'.repeat(16 * 1024 * 1024)}"}\n{"b":2}\n`);
+    const pool = new SharedBufferPool(2);
+    let requested = 0;
+    const take = pool.take.bind(pool);
+    pool.take = (size: number): Buffer => {
+      requested += size;
+      return take(size);
+    };
+    const read = async (): Promise<void> => {
+      for await (const chunk of readLineChunks(file, pool, 10_000)) pool.give(chunk.buffer);
+    };
+    await expect(read()).rejects.toThrow(`${file}:2: a line of`);
+    expect(requested).toBeLessThan(4 * 1024 * 1024);
+  });
 });

@@ -73,6 +73,9 @@ export async function* readLineChunks(file: string, pool: SharedBufferPool, long
       }
       carry = Buffer.from(buffer.subarray(cut, filled));
       if (cut === 0) pool.give(buffer); // nothing yielded from it
+      // Refused as soon as it is over, not once its end is read: reads as large as what is carried asked for twice a
+      // line's length (a buffer over 4 GiB for a 2 GiB line) before the refusal.
+      if (bytesRead > 0 && carry.length > longestLine) throw new Error(`${file}:${line}: a line of more than ${carry.length.toLocaleString('en-US')} bytes, over the longest string worker threads can take (${longestLine.toLocaleString('en-US')} characters); \`--workers 0\` reads it in pieces`);
       if (bytesRead === 0) return;
     }
   } finally {

@@ -82,6 +82,18 @@ describe('replay: JSON documents one after the other in one file', () => {
     }
   });
 
+  it('a long export on one line (jq -c), then a short pretty-printed one: the pretty one is a document, not lines of NDJSON', async () => {
+    // The check for NDJSON with a broken first line counted the first line's entries against the other lines: 300
+    // entries on one line outnumbered the pretty export's 200-odd lines, and each of those was reported as a line
+    // that is not JSON, its entry lost.
+    const many = Array.from({ length: 300 }, (_, i) => ({ ...entries[i % entries.length]!, insertId: `synthetic-copy-${i}` }));
+    const path = file('month-then-day.json', `${JSON.stringify(newestFirst(many))}\n${pretty(newestFirst(entries.slice(0, 1)))}`);
+    for (const workers of [0, 2]) {
+      const stats = await replay({ config: cfg, paths: [path], workers, onFinding: () => undefined });
+      expect({ workers, read: stats.entriesRead, malformed: [...stats.malformed] }).toEqual({ workers, read: many.length + 1, malformed: [] });
+    }
+  });
+
   it('empty exports pretty-printed one after the other hold no entry, and nothing malformed', async () => {
     const { stats } = await run(file('empty.json', '[\n]\n[\n  ]\n'));
     expect(stats.entriesRead).toBe(0);

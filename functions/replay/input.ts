@@ -327,7 +327,7 @@ export interface ReadOptions {
  * value, then another line opening one: no JSON document goes on so) goes back to line by line at once, so such a
  * file is not held whole either. At the top level such a line is a document of its own (an empty export's `[]`
  * among others): the file is then documents one after the other. (A first line that is broken yet balanced,
- * `{"a":1,}`, is so held whole, its lines then reported one by one when most hold entries: see parseDocument.)
+ * `{"a":1,}`, is so held whole, its lines then reported one by one when at least half of them parse: see parseDocument.)
  */
 async function* readFile(source: string, text: AsyncIterable<string>, longest: number): AsyncGenerator<InputItem[]> {
   let lineNo = 0;
@@ -568,12 +568,15 @@ function* parseDocument(source: string, text: string, firstLine: number): Genera
   try {
     value = JSON.parse(text);
   } catch (error) {
-    // Not one document either: NDJSON whose first line is broken, when most lines hold entries (each broken line
-    // is then reported on its own); else documents one after the other (`cat` of two exports, `jq '.[]'`); else
-    // one broken document (its lines are fragments), reported once.
+    // Not one document either: NDJSON whose first line is broken, when at least half its lines parse (each broken
+    // line is then reported on its own); else documents one after the other (`cat` of two exports, `jq '.[]'`); else
+    // one broken document (its lines are fragments), reported once. Lines, not entries: a line holding an array of
+    // many (`jq -c` of a month), counted by its entries, outweighed a pretty-printed export after it, whose every
+    // line was then reported on its own.
     const lines = linesOfText(source, text, firstLine);
-    const entries = lines.filter((item) => item.kind === 'entry').length;
-    if (entries > 0 && entries >= lines.length - entries) yield* lines;
+    const broken = lines.filter((item) => item.kind === 'invalid').length;
+    const parsing = nonBlankLines(text) - broken;
+    if (lines.length > broken && parsing >= broken) yield* lines;
     else yield* documentsInARow(source, text, firstLine) ?? [{ kind: 'invalid', reason: `file is neither NDJSON nor one JSON document: ${located(jsonSyntaxProblem(error), text, firstLine)}`, source }];
     return;
   }
@@ -635,6 +638,13 @@ function linesOfText(source: string, text: string, firstLine: number): InputItem
 function pushEntries(into: InputItem[], value: unknown, file: string, line: number): void {
   if (Array.isArray(value)) for (const [element, entry] of (value as unknown[]).entries()) into.push({ kind: 'entry', value: entry, source: lineSource(file, line, element) });
   else into.push({ kind: 'entry', value, source: lineSource(file, line, -1) });
+}
+
+/** How many lines of `text` are not blank. */
+function nonBlankLines(text: string): number {
+  let count = 0;
+  for (const raw of text.split('\n')) if (!isBlank(raw.endsWith('\r') ? raw.slice(0, -1) : raw)) count++;
+  return count;
 }
 
 /** The first character of `pieces` (one line's text) that is not white space; undefined when there is none. */

@@ -103,6 +103,16 @@ describe('a line too long for one string is read in pieces', () => {
     ]);
   });
 
+  it('a cut-short long line after NDJSON lines is reported as a line that is not JSON, as a short one is', async () => {
+    // The file is NDJSON: what is broken is that line, not the file (the reason is what the summary counts under).
+    const [first, ...rest] = newestFirst;
+    const file = fileOf(`${compact(first)}\n${compact(rest).slice(0, -500)}`);
+    const whole = await read(file);
+    expect(whole.filter((item) => item.kind === 'invalid')).toEqual([{ kind: 'invalid', reason: 'line is not JSON', source: `${file}:2` }]);
+    const invalid = (await readInPieces(file)).filter((item) => item.kind === 'invalid');
+    expect(invalid).toEqual([{ kind: 'invalid', reason: expect.stringMatching(/^line is not JSON: /), source: `${file}:2[${rest.length - 1}]` }]);
+  });
+
   it('from stdin, its chunks split anywhere', async () => {
     const text = `${compact(newestFirst)}\n`;
     const whole = await read('-', Readable.from([Buffer.from(text)]));

@@ -21,6 +21,9 @@ import { jsonSyntaxProblem } from '../untrustedText.js';
 /** V8's longest string, in characters: a document, or a line, is parsed whole only below it. */
 const MAX_STRING_LENGTH = bufferConstants.MAX_STRING_LENGTH;
 
+/** The reason largeDocument.ts gives a value that does not parse: a line's own in a file of NDJSON. */
+const NOT_A_DOCUMENT = /^file is neither NDJSON nor one JSON document(?=: )/;
+
 export type InputItem =
   | { readonly kind: 'entry'; readonly value: unknown; readonly source: string }
   | { readonly kind: 'invalid'; readonly reason: string; readonly source: string };
@@ -446,7 +449,10 @@ async function* readFile(source: string, text: AsyncIterable<string>, longest: n
     }
     const waited = waitedEntries(pending);
     if (waited.length > 0) yield waited;
-    yield* largeDocumentItems(source, pieces, lineNo, true);
+    // A line of NDJSON: what does not parse is that line's, not the file's (as handleLine says of a short one).
+    for (const batch of largeDocumentItems(source, pieces, lineNo, true)) {
+      yield batch.map((item) => (item.kind === 'invalid' ? { ...item, reason: item.reason.replace(NOT_A_DOCUMENT, 'line is not JSON') } : item));
+    }
   }
 
   const handleLine = (raw: string, batch: InputItem[]): void => {

@@ -105,7 +105,7 @@ const MALFORMED_EXAMPLES = 10;
  * timestamps are all in a foreign format printed one line per entry. The examples keep the whole reason.
  */
 export function malformedKind(reason: string): string {
-  return reason.replace(/ "(?:[^"\\]|\\.)*"$/, '').replace(/^(file is neither NDJSON nor one JSON document): [^]*$/, '$1');
+  return reason.replace(/ "(?:[^"\\]|\\.)*"$/, '').replace(/^(file is neither NDJSON nor one JSON document|line is not JSON): [^]*$/, '$1');
 }
 
 function bump(map: Map<string, number>, key: string, by = 1): void {

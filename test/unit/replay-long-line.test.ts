@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readFileBatches, type InputItem } from '../../functions/replay/input.js';
+import { malformedKind } from '../../functions/replay/replay.js';
 import { seededRandom } from '../support/random.js';
 
 const exportFile = fileURLToPath(new URL('../../examples/logs/2024-05-week-19.json', import.meta.url));
@@ -111,6 +112,7 @@ describe('a line too long for one string is read in pieces', () => {
     expect(whole.filter((item) => item.kind === 'invalid')).toEqual([{ kind: 'invalid', reason: 'line is not JSON', source: `${file}:2` }]);
     const invalid = (await readInPieces(file)).filter((item) => item.kind === 'invalid');
     expect(invalid).toEqual([{ kind: 'invalid', reason: expect.stringMatching(/^line is not JSON: /), source: `${file}:2[${rest.length - 1}]` }]);
+    expect(malformedKind((invalid[0] as { reason: string }).reason)).toBe('line is not JSON'); // counted with the short ones
   });
 
   it('from stdin, its chunks split anywhere', async () => {

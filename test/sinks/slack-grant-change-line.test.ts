@@ -58,6 +58,26 @@ describe('Slack "Change:" line of a public invoker grant', () => {
     ]);
   });
 
+  it('allUsers added in the same write that gives allAuthenticatedUsers, an invoker already, run.admin: public before', async () => {
+    const withBindings = (timestamp: string, bindings: Json[]): Json =>
+      variant(at(allUsers, timestamp), (e) => {
+        (e.protoPayload['request'] as { policy: Json }).policy['bindings'] = bindings;
+        (e.protoPayload['response'] as Json)['bindings'] = bindings;
+      });
+    const findings = await grants([
+      synthetic('run-SetIamPolicy-private'),
+      withBindings('2024-02-03T10:00:00Z', [{ role: 'roles/run.invoker', members: ['allAuthenticatedUsers'] }]),
+      withBindings('2024-02-04T10:00:00Z', [
+        { role: 'roles/run.invoker', members: ['allAuthenticatedUsers', 'allUsers'] },
+        { role: 'roles/run.admin', members: ['allAuthenticatedUsers'] },
+      ]),
+    ]);
+    expect(findings.map((f) => changeLine(f))).toEqual([
+      'Change: not public → allAuthenticatedUsers (roles/run.invoker)',
+      'Change: public (allAuthenticatedUsers) → allAuthenticatedUsers, allUsers (roles/run.admin, roles/run.invoker)',
+    ]);
+  });
+
   it('a grant after a known private policy: "not public", as before', async () => {
     const [finding] = await grants([synthetic('run-SetIamPolicy-private'), at(allUsers, '2024-02-03T10:00:00Z')]);
     expect(finding?.evidence['source']).toBe('difference from the last known policy');

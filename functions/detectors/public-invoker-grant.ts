@@ -18,8 +18,9 @@
 //           A public member that could already call the service and is given a role that also changes it (run.admin,
 //           run.developer, run.sourceDeveloper) is a grant too, of that role: the baseline keeps which public members
 //           hold one (`publicWriters`; a baseline stored before it was kept says nothing of such an upgrade).
-//           Public members that held an invoker role before the grant (allAuthenticatedUsers, when allUsers is added)
-//           are named in evidence `alreadyPublic`: the service was public before, which the sinks say.
+//           Public members that held an invoker role before the grant (allAuthenticatedUsers, when allUsers is added,
+//           also when the same write gives it a role that changes the service) are named in evidence `alreadyPublic`:
+//           the service was public before, which the sinks say.
 //           A grant that arrives after its re-apply was judged (and reported as the grant) is not reported again
 //           while that finding is open: one exposure, one alert.
 // Options:  `rules.public-invoker-grant.allowServices` (PROJECT/SERVICE globs of services meant to be public),
@@ -178,7 +179,8 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     // reports is the write access, and it ends when they lose it (they may stay invokers: that risk is older).
     const upgrade = knownBefore !== undefined && members.every((m) => knownBefore.includes(m)) && roles.every((r) => WRITE_CAPABLE_INVOKER_ROLES.has(r));
     const behindIap = !projectWide && iapGuards(baseline, change.timeMs);
-    const alreadyPublic = upgrade ? [] : (knownBefore ?? []).filter((m) => !members.includes(m)).sort();
+    // Every public invoker before, also one this write gives a role that changes the service beside a new member.
+    const alreadyPublic = upgrade ? [] : [...(knownBefore ?? [])].sort();
     return [
       {
         severity: projectWide ? 'CRITICAL' : 'HIGH',

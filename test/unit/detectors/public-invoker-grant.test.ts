@@ -414,7 +414,11 @@ describe('public-invoker-grant', () => {
     ])('%s', async (_name, entries, ingress, words) => {
       const [finding, ...more] = await publicFindings(entries);
       expect(more).toEqual([]);
-      expect(finding).toMatchObject({ title: 'Invoker IAM check disabled: service is public', evidence: { ingress } });
+      // The title must not contradict the summary: internal ingress is not "public" (a reader told the service was public
+      // while the summary said only callers inside its networks reach it). Unknown, all and load balancers (which may be
+      // external) are.
+      const title = ingress === 'internal' ? 'Invoker IAM check disabled: no identity needed inside its networks' : 'Invoker IAM check disabled: service is public';
+      expect(finding).toMatchObject({ title, evidence: { ingress } });
       expect(finding!.summary).toContain(words);
       if (ingress !== 'all') expect(finding!.summary).not.toContain('anyone on the internet can call it');
     });

@@ -385,6 +385,12 @@ describe('public-invoker-grant', () => {
       ['all', [withIngress(deploy, 'all', true, '2024-05-01T00:00:00Z')], 'all', 'anyone on the internet can call it.'],
       ['internal', [withIngress(deploy, 'internal', true, '2024-05-01T00:00:00Z')], 'internal', 'anyone who reaches it from inside its networks (ingress internal'],
       ['internal and load balancers', [withIngress(deploy, 'internal-and-cloud-load-balancing', true, '2024-05-01T00:00:00Z')], 'internal-and-cloud-load-balancing', 'through a Cloud Load Balancer'],
+      [
+        'none (v2)',
+        [variant(synthetic('v2-CreateService'), (e) => void Object.assign((e.protoPayload['request'] as V2Request).service, { ingress: 'INGRESS_TRAFFIC_NONE', invokerIamDisabled: true }))],
+        'none',
+        'no traffic reaches it while its ingress is none',
+      ],
       ['not logged, none known before', [withIngress(deploy, undefined, true, '2024-05-01T00:00:00Z')], 'unknown', 'ingress unknown'],
       // A v1 write is a full PUT: one that leaves the annotation out sets the default (all), not the earlier value.
       [
@@ -417,7 +423,12 @@ describe('public-invoker-grant', () => {
       // The title must not contradict the summary: internal ingress is not "public" (a reader told the service was public
       // while the summary said only callers inside its networks reach it). Unknown, all and load balancers (which may be
       // external) are.
-      const title = ingress === 'internal' ? 'Invoker IAM check disabled: no identity needed inside its networks' : 'Invoker IAM check disabled: service is public';
+      const title =
+        ingress === 'internal'
+          ? 'Invoker IAM check disabled: no identity needed inside its networks'
+          : ingress === 'none'
+            ? 'Invoker IAM check disabled: no identity needed once ingress opens'
+            : 'Invoker IAM check disabled: service is public';
       expect(finding).toMatchObject({ title, evidence: { ingress } });
       expect(finding!.summary).toContain(words);
       if (ingress !== 'all') expect(finding!.summary).not.toContain('anyone on the internet can call it');

@@ -106,7 +106,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       return [
         {
           severity: 'HIGH',
-          title: 'Invoker IAM check disabled: service is public',
+          title: invokerCheckOffTitle(ingress),
           summary: `${who} turned off the invoker IAM check on ${serviceLabel(change.target)}: ${whoCanCall(ingress)}${behindIap ? BEHIND_IAP : ''}`,
           evidence: { invokerIamDisabled: true, api: change.api, ingress: ingress ?? 'unknown', ...(behindIap ? { behindIap: true } : {}) },
           dedupKey: [baselineKey(change.target), 'invoker-iam-disabled', change.time],
@@ -292,6 +292,17 @@ function reportedByNextPolicy(baseline: ServiceBaseline | undefined, at: ChangeI
  * still lets in anything on its VPC networks and the project's other services, and an external load balancer
  * in front of `internal-and-cloud-load-balancing` puts it on the internet again; HIGH all the same.
  */
+/**
+ * The title of the invoker IAM check turned off: not "public" where the summary (whoCanCall) says only callers inside
+ * its networks reach it, or none while its ingress is none. A load balancer may be external, and an unknown ingress
+ * may be all: public.
+ */
+function invokerCheckOffTitle(ingress: Ingress | undefined): string {
+  if (ingress === 'internal') return 'Invoker IAM check disabled: no identity needed inside its networks';
+  if (ingress === 'none') return 'Invoker IAM check disabled: no identity needed once ingress opens';
+  return 'Invoker IAM check disabled: service is public';
+}
+
 function whoCanCall(ingress: Ingress | undefined): string {
   switch (ingress) {
     case 'all':

@@ -7,6 +7,18 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lineRanges, readLineChunks, SharedBufferPool } from '../../functions/replay/chunks.js';
 
+/** A buffer pool that counts the bytes asked of it. */
+function countingPool(): { pool: SharedBufferPool; requested: () => number } {
+  const pool = new SharedBufferPool(2);
+  let requested = 0;
+  const take = pool.take.bind(pool);
+  pool.take = (size: number): Buffer => {
+    requested += size;
+    return take(size);
+  };
+  return { pool, requested: () => requested };
+}
+
 describe('readLineChunks: long lines', () => {
   it.each([
     ['5 MiB', 5],
@@ -15,13 +27,7 @@ describe('readLineChunks: long lines', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'runwatch-chunks-')), 'long.ndjson');
     const long = `{"pad":"${'x'.repeat(mib * 1024 * 1024)}"}`;
     writeFileSync(file, `{"a":1}\n${long}\n{"b":2}\n`);
-    const pool = new SharedBufferPool(2);
-    let requested = 0;
-    const take = pool.take.bind(pool);
-    pool.take = (size: number): Buffer => {
-      requested += size;
-      return take(size);
-    };
+    const { pool, requested } = countingPool();
     const lengths: number[] = [];
     for await (const chunk of readLineChunks(file, pool)) {
       const ranges = lineRanges(chunk.bytes, chunk.firstLine);
@@ -29,7 +35,7 @@ describe('readLineChunks: long lines', () => {
       pool.give(chunk.buffer);
     }
     expect(lengths).toEqual([7, long.length, 7]);
-    expect(requested).toBeLessThan(6 * long.length + 4 * 1024 * 1024);
+    expect(requested()).toBeLessThan(6 * long.length + 4 * 1024 * 1024);
   }, 60_000);
 
   it('a line longer than the longest string is refused where it starts, with the way to read it', async () => {
@@ -48,17 +54,11 @@ describe('readLineChunks: long lines', () => {
     // asked for a buffer of twice that before the refusal (or failed to allocate it, with no file or line named).
     const file = join(mkdtempSync(join(tmpdir(), 'runwatch-chunks-')), 'long.ndjson');
     writeFileSync(file, `{"a":1}\n{"pad":"${'x'.repeat(16 * 1024 * 1024)}"}\n{"b":2}\n`);
-    const pool = new SharedBufferPool(2);
-    let requested = 0;
-    const take = pool.take.bind(pool);
-    pool.take = (size: number): Buffer => {
-      requested += size;
-      return take(size);
-    };
+    const { pool, requested } = countingPool();
     const read = async (): Promise<void> => {
       for await (const chunk of readLineChunks(file, pool, 10_000)) pool.give(chunk.buffer);
     };
     await expect(read()).rejects.toThrow(`${file}:2: a line of`);
-    expect(requested).toBeLessThan(4 * 1024 * 1024);
+    expect(requested()).toBeLessThan(4 * 1024 * 1024);
   });
 });

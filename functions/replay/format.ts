@@ -2,7 +2,7 @@
 // principals, labels), so the table escapes control and bidi characters before they reach a terminal, and measures
 // cells in the columns a terminal gives them (string-width), not in UTF-16 units.
 import { normalizeTimestamp, timeSortKey } from '../audit/entry.js';
-import { resourceLabel } from '../model/change.js';
+import { resourceLabel, resourceNounOf } from '../model/change.js';
 import type { Finding } from '../findings/finding.js';
 import type { EngineNote } from '../engine.js';
 import type { ReplayStats } from './replay.js';
@@ -13,11 +13,13 @@ export type OutputFormat = 'table' | 'ndjson' | 'json';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'ndjson', 'json'];
 
 
+const SERVICE_WIDTH = 36;
+
 const COLUMNS: readonly { readonly title: string; readonly width: number; readonly value: (f: Finding) => string }[] = [
   { title: 'TIME (UTC)', width: 20, value: (f) => timeOf(f).slice(0, 19).replace('T', ' ') },
   { title: 'SEVERITY', width: 8, value: (f) => f.severity },
   { title: 'RULE', width: 22, value: (f) => f.rule },
-  { title: 'SERVICE', width: 36, value: (f) => resourceLabel({ project: f.project, service: f.service, resourceType: f.resourceType }) },
+  { title: 'SERVICE', width: SERVICE_WIDTH, value: (f) => serviceCell(f, SERVICE_WIDTH) },
   // A job has no revisions, and an IAM policy change (members granted or attempted) creates none: "unknown" is kept
   // for a deploy whose revision the entries did not name.
   { title: 'REVISION', width: 26, value: (f) => f.revision ?? (f.resourceType === 'job' || 'membersGranted' in f.evidence || 'membersAttempted' in f.evidence ? '-' : 'unknown') },
@@ -37,6 +39,29 @@ export function formatTable(findings: readonly Finding[]): string {
 }
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/**
+ * The SERVICE cell: `project/service`, or when that is wider than the column, the project cut from its start (`…`) so
+ * the service's own name, what a reader looks for, stays whole; a name too long even so is cut at its end (fitted).
+ */
+function serviceCell(f: Finding, width: number): string {
+  const label = resourceLabel({ project: f.project, service: f.service, resourceType: f.resourceType });
+  if (columnsOf(label) <= width) return label;
+  const noun = f.resourceType ? `${resourceNounOf(f.resourceType)} ` : '';
+  const name = `/${f.service}`;
+  const room = width - columnsOf(noun) - columnsOf(name) - 1; // the ellipsis takes one
+  if (room < 4) return label;
+  const kept: string[] = [];
+  let used = 0;
+  const segments = [...graphemes.segment(f.project)].map((s) => s.segment);
+  for (let i = segments.length - 1; i >= 0; i--) {
+    const columns = columnsOf(segments[i]!);
+    if (used + columns > room) break;
+    kept.unshift(segments[i]!);
+    used += columns;
+  }
+  return `${noun}…${kept.join('')}${name}`;
+}
 
 /** Columns of a terminal `text` takes: a CJK character or an emoji takes two, a combining mark none. */
 function columnsOf(text: string): number {

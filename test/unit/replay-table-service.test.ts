@@ -16,8 +16,8 @@ function serviceCell(project: string, service: string, resourceType?: 'job'): st
 describe('the replay table SERVICE cell', () => {
   it.each([
     ['fits: as it is', 'acme-prod', 'storefront', undefined, 'acme-prod/storefront'],
-    ['too long: the project cut from its start, the service whole', 'test-project-1234', 'cloud-run-slack-bot', undefined, '…t-project-1234/cloud-run-slack-bot'],
-    ['a job: its noun kept', 'western-verve-123456', 'nightly-export', 'job' as const, 'job …n-verve-123456/nightly-export'],
+    ['too long: the project cut from its start, the service whole', 'test-project-1234', 'cloud-run-slack-bot', undefined, '…st-project-1234/cloud-run-slack-bot'],
+    ['a job: its noun kept', 'western-verve-123456', 'nightly-export', 'job' as const, 'job …ern-verve-123456/nightly-export'],
     ['a service name too long to keep whole: cut at its end', 'acme-prod', 'a-service-name-far-longer-than-the-column', undefined, 'acme-prod/a-service-name-far-longer…'],
   ])('%s', (_name, project, service, resourceType, expected) => {
     expect(serviceCell(project, service, resourceType)).toBe(expected);

@@ -20,7 +20,7 @@ import { consoleLinkSubject, isCloudRunLinkSubject, type Finding, type Severity 
 import { capitalized } from '../functions/model/change.js';
 import { isResolution, parseRetryAfter, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
-import { consoleUrl, wellFormed } from './text.js';
+import { consoleUrl, logEntryLinkText, wellFormed } from './text.js';
 import { describeFetchError } from './fetchFailure.js';
 import { truncatePlain, visibleText } from '../functions/untrustedText.js';
 
@@ -192,7 +192,7 @@ function linksOf(finding: Finding): PagerDutyLink[] {
     links.push({ href: console, text: `${isCloudRunLinkSubject(subject) ? `Cloud Run ${subject}` : capitalized(subject)} in the Cloud Console` });
   }
   const logEntry = consoleUrl(finding.links.logEntry, LINK_URL_MAX);
-  if (logEntry) links.push({ href: logEntry, text: 'Audit log entry in Logs Explorer' });
+  if (logEntry) links.push({ href: logEntry, text: `${logEntryLinkText(finding)} in Logs Explorer` });
   return links;
 }
 

@@ -41,7 +41,7 @@ import { capitalized, resourceLabel } from '../functions/model/change.js';
 import { isResolution, messageOf, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import { sccConsoleUrl } from './scc.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
-import { isHighSurrogate, onConsoleHost, unknownFactsLine } from './text.js';
+import { isHighSurrogate, logEntryLinkText, onConsoleHost, unknownFactsLine } from './text.js';
 import { truncatePlain, visibleText } from '../functions/untrustedText.js';
 
 export const SLACK_LIMITS = {
@@ -333,7 +333,7 @@ function unknownBlocks(finding: Finding): ContextBlock[] {
 function linkBlocks(finding: Finding, sccSource: string | undefined): SectionBlock[] {
   const links = [
     slackLink(finding.links.console, `${capitalized(consoleLinkSubject(finding))} in the Cloud Console`),
-    slackLink(finding.links.logEntry, 'Audit log entry'),
+    slackLink(finding.links.logEntry, logEntryLinkText(finding)),
     slackLink(sccSource ? sccConsoleUrl(sccSource, finding.id) : undefined, 'SCC finding'),
   ].filter((l): l is string => l !== undefined);
   // Links are built from our own https URLs and escaped already: this is the one mrkdwn text with `<…>` in it.

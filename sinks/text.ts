@@ -32,6 +32,15 @@ export function unknownFactsLine(unknown: readonly string[]): string | undefined
   return `Not known, so not checked: ${unknown.map((fact) => UNKNOWN_FACT_WORDS[fact] ?? fact).join(', ')}`;
 }
 
+/**
+ * What a finding's Logs Explorer link shows: its entry, found by insertId or log name and time; or, for a finding with
+ * neither (reported on behalf of a newer write whose entry is not kept), the project's entries at its time, which may
+ * be several (findings/enrich.ts linksOf).
+ */
+export function logEntryLinkText(finding: { readonly insertId: string; readonly logName: string }): string {
+  return finding.insertId || finding.logName ? 'Audit log entry' : 'Audit log entries at that time';
+}
+
 const CONSOLE_HOST = 'console.cloud.google.com';
 
 /**

@@ -7,6 +7,7 @@ import type { Finding } from '../../functions/findings/finding.js';
 import { renderPagerDuty } from '../../sinks/pagerduty.js';
 import { renderSlack } from '../../sinks/slack.js';
 import { synthetic, variant } from '../support/entries.js';
+import { makeFinding } from '../support/findings.js';
 import { findingsOf } from '../support/run.js';
 
 const PROJECT_GRANT = synthetic('project-SetIamPolicy-run-invoker-allUsers');
@@ -45,5 +46,19 @@ describe('console link text of a project, folder or organization IAM finding', (
     const event = renderPagerDuty(finding, { source: 'runwatch' });
     if (event.event_action !== 'trigger') throw new Error('expected a trigger');
     expect(event.links.find((l) => l.href === finding.links.console)?.text).toBe(text);
+  });
+});
+
+// A deploy whose revision is known links to its service's revisions tab (findings/enrich.ts linksOf): the console has
+// no page of one revision to link. "Revision in the Cloud Console" promised that page.
+describe('console link text of a deploy with its revision known', () => {
+  it('names the revisions list the link opens', () => {
+    const finding = makeFinding('off-window-deploy');
+    expect(finding.revision).toBeDefined();
+    expect(finding.links.console).toMatch(/\/revisions\?project=/);
+    expect(slackLinkTexts(finding).get(finding.links.console!)).toBe('Revisions in the Cloud Console');
+    const event = renderPagerDuty(finding, { source: 'runwatch' });
+    if (event.event_action !== 'trigger') throw new Error('expected a trigger');
+    expect(event.links.find((l) => l.href === finding.links.console)?.text).toBe('Cloud Run revisions in the Cloud Console');
   });
 });

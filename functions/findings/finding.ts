@@ -68,21 +68,23 @@ export interface Finding {
 }
 
 /** What a finding's console link opens, in the sinks' words (see consoleLinkSubject). */
-export type ConsoleLinkSubject = 'revision' | 'service' | 'job' | 'worker pools' | 'project IAM' | 'folder IAM' | 'organization IAM';
+export type ConsoleLinkSubject = 'revisions' | 'service' | 'job' | 'worker pools' | 'project IAM' | 'folder IAM' | 'organization IAM';
 
 /** The resource name findings/enrich.ts gives a change to a project's, folder's or organization's IAM policy. */
 const WIDE_IAM_RESOURCE = /^\/\/cloudresourcemanager\.googleapis\.com\/(projects|folders|organizations)\//;
 
 /**
  * What a finding's console link opens (findings/enrich.ts linksOf), in the sinks' words: for a change to a project's,
- * folder's or organization's IAM policy, that resource's IAM page; else the revision, else the service or the job; a
- * worker pool's opens the list of worker pools.
+ * folder's or organization's IAM policy, that resource's IAM page; a job's, the job; a worker pool's, the list of
+ * worker pools; a service's, its revisions tab, named for the revisions when the finding is about one (the console
+ * has no page of one revision), else for the service.
  */
 export function consoleLinkSubject(finding: Pick<Finding, 'revision' | 'resourceType' | 'resourceName'>): ConsoleLinkSubject {
   const wide = WIDE_IAM_RESOURCE.exec(finding.resourceName)?.[1];
   if (wide) return wide === 'projects' ? 'project IAM' : wide === 'folders' ? 'folder IAM' : 'organization IAM';
-  if (finding.revision) return 'revision';
-  return finding.resourceType === 'job' ? 'job' : finding.resourceType === 'worker-pool' ? 'worker pools' : 'service';
+  if (finding.resourceType === 'job') return 'job';
+  if (finding.resourceType === 'worker-pool') return 'worker pools';
+  return finding.revision ? 'revisions' : 'service';
 }
 
 /** True when the console link opens a Cloud Run page (a revision, service, job or the worker pools), not an IAM page. */

@@ -103,7 +103,7 @@ describe('renderPagerDuty', () => {
   // the link text says what it opens, as Slack's does (a service of the same name may well exist).
   it.each([
     ['a service, no revision', {}, 'Cloud Run service in the Cloud Console'],
-    ['a service revision', { revision: 'storefront-00042-abc' }, 'Cloud Run revision in the Cloud Console'],
+    ['a service revision', { revision: 'storefront-00042-abc' }, 'Cloud Run revisions in the Cloud Console'],
     ['a job', { resourceType: 'job' as const, revision: undefined }, 'Cloud Run job in the Cloud Console'],
     ['a worker pool', { resourceType: 'worker-pool' as const, revision: undefined }, 'Cloud Run worker pools in the Cloud Console'],
   ])('the console link of %s says what it opens', (_name, overrides, text) => {

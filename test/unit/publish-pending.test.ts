@@ -2,13 +2,14 @@
 // while the last ones are still on their way (or waiting for a retry), which failed them ("The client has already
 // been closed") and exited 1 with entries unpublished. Against a local Publisher gRPC server and the real client
 // library, which PUBSUB_EMULATOR_HOST points at it.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runwatch } from '../support/cli.js';
+import { BIN, runwatch } from '../support/cli.js';
 import { at, synthetic } from '../support/entries.js';
 import { closeNow, listenLocal, loadProtoJson } from '../support/grpc.js';
 
@@ -79,6 +80,27 @@ describe('runwatch publish waits for its publishes before it closes the client',
   // A file that fails partway (a download cut short): the entries before the failure went out. The line saying why
   // it stopped said nothing of them, so the user could not tell whether to publish again (it is safe: detect drops
   // duplicates) or what reached the topic.
+  // Ctrl-C in the middle (a long `publish -` from a pipe, a folder of a month's exports): it ended with 130 and nothing
+  // said what had reached the topic.
+  it('stopped by SIGINT: how many entries were published before it, exit 130', async () => {
+    Object.assign(pubsub, { attempts: 0, accepted: 0, failFirst: 0 });
+    const child = spawn(process.execPath, [BIN, 'publish', '--topic', 'runwatch-audit', '--project', 'demo-runwatch', '-'], {
+      env: { PATH: process.env['PATH'], PUBSUB_EMULATOR_HOST: pubsub.endpoint },
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    // Some entries, and stdin left open: it publishes them and waits for more.
+    child.stdin.write(readFileSync(entriesFile(20)));
+    const deadline = Date.now() + 20_000;
+    while (pubsub.accepted < 20 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(pubsub.accepted).toBe(20);
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toContain('published 20 entries before it was stopped (publishing again is safe: detect drops the duplicates)\n');
+  }, 30_000);
+
   it('a .gz cut short: the error, and how many entries were published before it, exit 1', async () => {
     Object.assign(pubsub, { attempts: 0, accepted: 0, failFirst: 0 });
     const whole = gzipSync(readFileSync(entriesFile(3000)));

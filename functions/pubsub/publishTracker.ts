@@ -44,6 +44,11 @@ export class PublishTracker {
     while (this.inFlight.size >= MAX_IN_FLIGHT) await Promise.race(this.inFlight);
   }
 
+  /** What got out and what did not so far, without waiting for the publishes still in flight. */
+  soFar(): PublishCount & { readonly inFlight: number } {
+    return { published: this.published, failed: this.failed, inFlight: this.inFlight.size, ...(this.firstError !== undefined ? { firstError: this.firstError } : {}) };
+  }
+
   /** Waits for every publish still in flight; what got out and what did not. */
   async finish(): Promise<PublishCount> {
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);

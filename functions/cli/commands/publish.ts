@@ -10,6 +10,7 @@ import { messageOf } from '../../../sinks/deliver.js';
 import { connectPubSub, emulatorProjectId, parseTopic, PubSubPublisher } from '../../pubsub/publisher.js';
 import { PublishTracker, type PublishCount } from '../../pubsub/publishTracker.js';
 import { topologyNames } from '../../pubsub/topology.js';
+import { exitOnSignal } from '../signals.js';
 import { readEntries } from '../../replay/input.js';
 import { readEnvelope } from '../../audit/entry.js';
 import { argsErrorMessage, usageErrorText, usageReminder, type Command, type CommandIo } from '../command.js';
@@ -67,6 +68,15 @@ export const publishCommand: Command = {
     }
     const publisher = new PubSubPublisher({ pubsub });
     const tracker = new PublishTracker(publisher);
+    // Ctrl-C or SIGTERM in the middle (a long `publish -` from a pipe): what went out is said before the exit (130,
+    // 143), the publishes in flight given a few seconds to answer; a second signal exits at once.
+    const signals = exitOnSignal(async () => {
+      const settled = await Promise.race([tracker.finish().then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), STOP_WAIT_MS).unref())]);
+      const count = tracker.soFar();
+      const failed = count.failed ? `, ${count.failed} FAILED` : '';
+      const pending = settled ? '' : `, ${count.inFlight} without an answer`;
+      io.stderr.write(`\npublished ${count.published} entr${count.published === 1 ? 'y' : 'ies'} before it was stopped${failed}${pending} (publishing again is safe: detect drops the duplicates)\n`);
+    });
     let unreadable = 0;
     let count: PublishCount;
     try {
@@ -89,6 +99,7 @@ export const publishCommand: Command = {
       // fail with the closed client.
       count = await tracker.finish();
     } catch (error) {
+      if (signals.stopping) return await signals.exiting(); // the signal's line and code, not what stopping caused
       // A file that fails partway (a .gz cut short): what went out before is said, so the user knows where things are.
       const before = await tracker.finish();
       io.stderr.write(`runwatch publish: ${terminalSafe(messageOf(error))}\n`);
@@ -96,14 +107,19 @@ export const publishCommand: Command = {
       io.stderr.write(`published ${before.published} entr${before.published === 1 ? 'y' : 'ies'} before it stopped${failed} (publishing the file again is safe: detect drops the duplicates)\n`);
       return 1;
     } finally {
+      signals.off();
       await publisher.close().catch(() => undefined);
       await pubsub.close().catch(() => undefined);
     }
+    if (signals.stopping) return await signals.exiting(); // ended as the signal came: its line and code, once
     const { published, failed, firstError } = count;
     io.stderr.write(`published ${published} entr${published === 1 ? 'y' : 'ies'}${unreadable ? `, ${unreadable} unreadable skipped` : ''}${failed ? `, ${failed} FAILED (first: ${terminalSafe(firstError ?? '?')})` : ''}\n`);
     return failed > 0 ? 1 : 0;
   },
 };
+
+/** How long publishes in flight may take to answer after Ctrl-C before the count is said without them. */
+const STOP_WAIT_MS = 5_000;
 
 /** Why replay (and detect) would count the entry as malformed, or undefined when it is readable. */
 function malformedReason(value: unknown): string | undefined {

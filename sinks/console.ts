@@ -7,6 +7,7 @@
 // message reads `[runwatch] Resolved: title: reason (by principal at time)`, never the original alert again.
 import type { Writable } from 'node:stream';
 import type { Finding } from '../functions/findings/finding.js';
+import type { LogSeverity } from '../functions/runtime.js';
 import { jsonTerminalSafe, visibleText } from '../functions/untrustedText.js';
 import { isResolution } from './deliver.js';
 import type { DeliveryResult, Sink } from './sink.js';
@@ -20,7 +21,7 @@ function renderConsole(finding: Finding): string {
  * LOW), so a log-based alert on a level does not page again for the close of what it paged for. The finding keeps its
  * severity in `finding`.
  */
-function logSeverity(finding: Finding): string {
+function logSeverity(finding: Finding): LogSeverity {
   if (isResolution(finding)) return 'INFO';
   return finding.severity === 'LOW' ? 'NOTICE' : finding.severity === 'MEDIUM' ? 'WARNING' : finding.severity === 'HIGH' ? 'ERROR' : 'CRITICAL';
 }

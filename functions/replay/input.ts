@@ -579,10 +579,9 @@ function* parseDocument(source: string, text: string, firstLine: number): Genera
     // one broken document (its lines are fragments), reported once. Lines, not entries: a line holding an array of
     // many (`jq -c` of a month), counted by its entries, outweighed a pretty-printed export after it, whose every
     // line was then reported on its own.
-    const lines = linesOfText(source, text, firstLine);
-    const broken = lines.filter((item) => item.kind === 'invalid').length;
-    const parsing = nonBlankLines(text) - broken;
-    if (lines.length > broken && parsing >= broken) yield* lines;
+    const tally = { parsing: 0, broken: 0 };
+    const lines = linesOfText(source, text, firstLine, tally);
+    if (lines.length > tally.broken && tally.parsing >= tally.broken) yield* lines;
     else yield* documentsInARow(source, text, firstLine) ?? [{ kind: 'invalid', reason: `file is neither NDJSON nor one JSON document: ${located(jsonSyntaxProblem(error), text, firstLine)}`, source }];
     return;
   }
@@ -622,8 +621,11 @@ function inTimeOrder(entries: readonly unknown[]): number[] {
   return Array.from(entries.keys()).sort((a, b) => keys[a]! - keys[b]! || a - b);
 }
 
-/** Every line of `text` as NDJSON: entries (a line holding an array gives its elements), broken lines invalid. */
-function linesOfText(source: string, text: string, firstLine: number): InputItem[] {
+/**
+ * Every line of `text` as NDJSON: entries (a line holding an array gives its elements), broken lines invalid.
+ * `tally`, when given, counts the non-blank lines that parse and those that do not.
+ */
+function linesOfText(source: string, text: string, firstLine: number, tally?: { parsing: number; broken: number }): InputItem[] {
   const items: InputItem[] = [];
   text.split('\n').forEach((raw, i) => {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
@@ -632,9 +634,11 @@ function linesOfText(source: string, text: string, firstLine: number): InputItem
     try {
       value = JSON.parse(line);
     } catch {
+      if (tally) tally.broken++;
       items.push({ kind: 'invalid', reason: 'line is not JSON', source: `${source}:${firstLine + i}` });
       return;
     }
+    if (tally) tally.parsing++;
     pushEntries(items, value, source, firstLine + i);
   });
   return items;
@@ -644,13 +648,6 @@ function linesOfText(source: string, text: string, firstLine: number): InputItem
 function pushEntries(into: InputItem[], value: unknown, file: string, line: number): void {
   if (Array.isArray(value)) for (const [element, entry] of (value as unknown[]).entries()) into.push({ kind: 'entry', value: entry, source: lineSource(file, line, element) });
   else into.push({ kind: 'entry', value, source: lineSource(file, line, -1) });
-}
-
-/** How many lines of `text` are not blank. */
-function nonBlankLines(text: string): number {
-  let count = 0;
-  for (const raw of text.split('\n')) if (!isBlank(raw.endsWith('\r') ? raw.slice(0, -1) : raw)) count++;
-  return count;
 }
 
 /** The first character of `pieces` (one line's text) that is not white space; undefined when there is none. */

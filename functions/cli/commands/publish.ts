@@ -75,7 +75,7 @@ export const publishCommand: Command = {
       const count = tracker.soFar();
       const failed = count.failed ? `, ${count.failed} FAILED` : '';
       const pending = settled ? '' : `, ${count.inFlight} without an answer`;
-      io.stderr.write(`\npublished ${count.published} entr${count.published === 1 ? 'y' : 'ies'} before it was stopped${failed}${pending} (publishing again is safe: detect drops the duplicates)\n`);
+      io.stderr.write(`\n${publishedLine(count.published, ` before it was stopped${failed}${pending} (publishing again is safe: detect drops the duplicates)`)}`);
     });
     let unreadable = 0;
     let count: PublishCount;
@@ -104,7 +104,7 @@ export const publishCommand: Command = {
       const before = await tracker.finish();
       io.stderr.write(`runwatch publish: ${terminalSafe(messageOf(error))}\n`);
       const failed = before.failed ? `, ${before.failed} FAILED (first: ${terminalSafe(before.firstError ?? '?')})` : '';
-      io.stderr.write(`published ${before.published} entr${before.published === 1 ? 'y' : 'ies'} before it stopped${failed} (publishing the file again is safe: detect drops the duplicates)\n`);
+      io.stderr.write(publishedLine(before.published, ` before it stopped${failed} (publishing the file again is safe: detect drops the duplicates)`));
       return 1;
     } finally {
       signals.off();
@@ -113,10 +113,15 @@ export const publishCommand: Command = {
     }
     if (signals.stopping) return await signals.exiting(); // ended as the signal came: its line and code, once
     const { published, failed, firstError } = count;
-    io.stderr.write(`published ${published} entr${published === 1 ? 'y' : 'ies'}${unreadable ? `, ${unreadable} unreadable skipped` : ''}${failed ? `, ${failed} FAILED (first: ${terminalSafe(firstError ?? '?')})` : ''}\n`);
+    io.stderr.write(publishedLine(published, `${unreadable ? `, ${unreadable} unreadable skipped` : ''}${failed ? `, ${failed} FAILED (first: ${terminalSafe(firstError ?? '?')})` : ''}`));
     return failed > 0 ? 1 : 0;
   },
 };
+
+/** The line that ends every publish, however it ends: how many entries went out, then `rest`. */
+function publishedLine(published: number, rest: string): string {
+  return `published ${published} entr${published === 1 ? 'y' : 'ies'}${rest}\n`;
+}
 
 /** How long publishes in flight may take to answer after Ctrl-C before the count is said without them. */
 const STOP_WAIT_MS = 5_000;

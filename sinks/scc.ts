@@ -28,7 +28,7 @@
 // Roles: the notify function needs roles/securitycenter.findingsEditor on the organization; creating the source
 // (`runwatch scc create-source`, once) needs roles/securitycenter.sourcesEditor.
 import type { protos, v2 } from '@google-cloud/security-center';
-import type { EvidenceValue, Finding } from '../functions/findings/finding.js';
+import { wideIamResource, type EvidenceValue, type Finding } from '../functions/findings/finding.js';
 import { isResolution, messageOf, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 import { GRPC_STATUS, grpcCode, parseGrpcEndpoint, type GrpcEndpoint } from '../functions/grpcEndpoint.js';
@@ -167,9 +167,6 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
 
 const DEFAULT_NEXT_STEPS = 'Review the change in the audit entry linked from this finding and revert it if it was not intended.';
 
-/** A grant on a project's, folder's or organization's IAM policy (findings/enrich.ts resourceNameOf). */
-const WIDE_IAM_RESOURCE = /^\/\/cloudresourcemanager\.googleapis\.com\/(projects|folders|organizations)\/(.*)$/;
-
 /** What removes a binding from each such policy, and the form of an id that may go into the command as it is. */
 const WIDE_IAM: Readonly<Record<string, { readonly noun: string; readonly command: string; readonly id: RegExp; readonly exception: (id: string) => string }>> = {
   projects: { noun: 'project', command: 'gcloud projects remove-iam-policy-binding', id: /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, exception: (id) => id },
@@ -184,10 +181,10 @@ const WIDE_IAM: Readonly<Record<string, { readonly noun: string; readonly comman
  * from the entry, and a reader may paste the command); the members and role are the usual public ones.
  */
 function nextStepsOf(finding: Finding): string {
-  const wide = finding.rule === 'public-invoker-grant' ? WIDE_IAM_RESOURCE.exec(finding.resourceName) : null;
-  const scope = wide?.[1] ? WIDE_IAM[wide[1]] : undefined;
+  const wide = finding.rule === 'public-invoker-grant' ? wideIamResource(finding.resourceName) : undefined;
+  const scope = wide ? WIDE_IAM[wide.kind] : undefined;
   if (!wide || !scope) return NEXT_STEPS[finding.rule] ?? DEFAULT_NEXT_STEPS;
-  const id = scope.id.test(wide[2] ?? '') ? wide[2]! : `${scope.noun.toUpperCase()}_ID`;
+  const id = scope.id.test(wide.id) ? wide.id : `${scope.noun.toUpperCase()}_ID`;
   return (
     `Confirm that every Cloud Run service in the ${scope.noun} is meant to be public: they all inherit this policy. ` +
     `If not, remove the public members from its roles/run.invoker binding (${scope.command} ${id} --member=allUsers --role=roles/run.invoker, ` +

@@ -71,7 +71,13 @@ export interface Finding {
 export type ConsoleLinkSubject = 'revisions' | 'service' | 'job' | 'worker pools' | 'project IAM' | 'folder IAM' | 'organization IAM';
 
 /** The resource name findings/enrich.ts gives a change to a project's, folder's or organization's IAM policy. */
-const WIDE_IAM_RESOURCE = /^\/\/cloudresourcemanager\.googleapis\.com\/(projects|folders|organizations)\//;
+const WIDE_IAM_RESOURCE = /^\/\/cloudresourcemanager\.googleapis\.com\/(projects|folders|organizations)\/(.*)$/;
+
+/** The project, folder or organization whose IAM policy a finding's `resourceName` names, and its id as written. */
+export function wideIamResource(resourceName: string): { readonly kind: 'projects' | 'folders' | 'organizations'; readonly id: string } | undefined {
+  const wide = WIDE_IAM_RESOURCE.exec(resourceName);
+  return wide ? { kind: wide[1] as 'projects' | 'folders' | 'organizations', id: wide[2]! } : undefined;
+}
 
 /**
  * What a finding's console link opens (findings/enrich.ts linksOf), in the sinks' words: for a change to a project's,
@@ -80,7 +86,7 @@ const WIDE_IAM_RESOURCE = /^\/\/cloudresourcemanager\.googleapis\.com\/(projects
  * has no page of one revision), else for the service.
  */
 export function consoleLinkSubject(finding: Pick<Finding, 'revision' | 'resourceType' | 'resourceName'>): ConsoleLinkSubject {
-  const wide = WIDE_IAM_RESOURCE.exec(finding.resourceName)?.[1];
+  const wide = wideIamResource(finding.resourceName)?.kind;
   if (wide) return wide === 'projects' ? 'project IAM' : wide === 'folders' ? 'folder IAM' : 'organization IAM';
   if (finding.resourceType === 'job') return 'job';
   if (finding.resourceType === 'worker-pool') return 'worker pools';

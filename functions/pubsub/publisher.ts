@@ -1,5 +1,6 @@
 // Publishing to Pub/Sub behind a two-method interface, so the functions and the CLI can be tested with a fake and
 // so the client library (heavy: gRPC, protobufs) is only loaded by the first publish.
+import { parseGrpcEndpoint, type GrpcEndpoint } from '../grpcEndpoint.js';
 import { exec } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import type { PubSub, Topic } from '@google-cloud/pubsub';
@@ -135,18 +136,17 @@ const EMULATOR_CONNECT_MS = 3_000;
  */
 export async function emulatorAnswers(host: string): Promise<void> {
   const scheme = /^(https?):\/\//.exec(host)?.[1];
-  let url: URL;
+  const hostPort = host.slice(scheme ? scheme.length + 3 : 0).replace(/\/+$/, '');
+  let endpoint: GrpcEndpoint;
   try {
-    // A scheme of no default port: `new URL('http://h:80')` gives no port at all.
-    url = new URL(`x-emulator://${host.slice(scheme ? scheme.length + 3 : 0)}`);
+    endpoint = parseGrpcEndpoint(hostPort, 'PUBSUB_EMULATOR_HOST'); // 443 when no port is given
   } catch {
     throw new PubSubAccessError(`PUBSUB_EMULATOR_HOST ${JSON.stringify(host)} is not HOST:PORT`);
   }
-  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = Number(url.port || (scheme === 'http' ? 80 : 443));
+  const port = scheme === 'http' && !/:\d+$/.test(hostPort) ? 80 : endpoint.port;
   const { connect } = await import('node:net');
   const problem = await new Promise<string | undefined>((resolve) => {
-    const socket = connect({ host: hostname, port });
+    const socket = connect({ host: endpoint.host, port });
     const done = (outcome: string | undefined): void => {
       socket.destroy();
       resolve(outcome);

@@ -1,0 +1,141 @@
+// service-account-change through traffic: `gcloud run services update-traffic --to-revisions OLD=100` (a write that
+// makes no revision) sends the service's requests back to an older revision, which runs as the identity it was
+// deployed with. When that identity is not the one the service's newest revision runs as, the service is running as
+// another identity again, with no deploy to show it: a rollback to the revision a finding was about, say, after the fix.
+import { describe, expect, it } from 'vitest';
+import { at, corpus, deleteServiceAt, editV1Services, synthetic, variant, withOperationId, withV1Image, withV1ServiceAccount, type Json } from '../../support/entries.js';
+import { config, findingsOf } from '../../support/run.js';
+
+const replace = corpus('slackbot__Services.ReplaceService__1'); // gcloud's v1 write; service cloud-run-slack-bot
+const A = 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com';
+const B = 'ci-admin@test-project-1234.iam.gserviceaccount.com';
+const DEFAULT = '123456789012-compute@developer.gserviceaccount.com';
+type Obj = Record<string, unknown>;
+
+/** The generation a v1 write leaves the service at: its revision is `cloud-run-slack-bot-0000G-xxx`. */
+function atGeneration(entry: Json, generation: number): Json {
+  return variant(entry, (e) => {
+    const response = e.protoPayload['response'] as Obj;
+    (response['metadata'] as Obj)['generation'] = generation;
+  });
+}
+
+/** A gcloud deploy at `time` running as `email` (undefined: the default compute SA), making revision `generation`. */
+function deploy(time: string, email: string | undefined, generation: number): Json {
+  return at(atGeneration(withOperationId(withV1Image(withV1ServiceAccount(replace, email), 'gcr.io/test-project-1234/bot:1'), `op-${time}`), generation), time);
+}
+
+/**
+ * `gcloud run services update-traffic`: the same template as the newest deploy (running as `email`), its traffic list
+ * `traffic`, at the next generation (a traffic change moves the service's generation on without making a revision).
+ */
+function trafficWrite(time: string, email: string | undefined, generation: number, traffic: readonly Obj[]): Json {
+  return editV1Services(deploy(time, email, generation), (svc) => void ((svc['spec'] as Obj)['traffic'] = traffic));
+}
+const toRevision = (generation: number, percent = 100): Obj => ({ revisionName: `cloud-run-slack-bot-${String(generation).padStart(5, '0')}-x${generation}z`, percent });
+const toLatest = (percent = 100): Obj => ({ latestRevision: true, percent });
+
+async function saFindings(entries: readonly unknown[]) {
+  return (await findingsOf(entries, config())).filter((f) => f.rule === 'service-account-change');
+}
+const summary = (findings: Awaited<ReturnType<typeof saFindings>>) =>
+  findings.map((f) => [f.status ?? 'active', f.evidence['before'], f.evidence['after'], f.evidence['servingRevision'] ?? null]);
+
+// The history every case starts from: revision 1 ran as B (a mistake), revision 2 fixed it (back to A).
+const history = () => [deploy('2024-05-01T10:00:00Z', B, 1), deploy('2024-05-02T10:00:00Z', A, 2)];
+const FIX = ['active', B, A, null];
+
+describe('service-account-change: traffic moved to an older revision', () => {
+  it('fires: all traffic back to a revision that runs as another identity (v1 update-traffic)', async () => {
+    const findings = await saFindings([...history(), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toRevision(1)])]);
+    expect(summary(findings)).toEqual([FIX, ['active', A, B, 'cloud-run-slack-bot-00001-x1z']]);
+    expect(findings[1]).toMatchObject({
+      severity: 'MEDIUM',
+      title: 'Traffic moved to a revision that runs as another service account',
+      revision: 'cloud-run-slack-bot-00001-x1z',
+      evidence: { trafficPercent: 100 },
+    });
+    expect(findings[1]!.summary).toContain('cloud-run-slack-bot-00001-x1z');
+  });
+
+  it('fires: a share of it (a canary of the old revision) counts', async () => {
+    const findings = await saFindings([...history(), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toLatest(90), toRevision(1, 10)])]);
+    expect(summary(findings)).toEqual([FIX, ['active', A, B, 'cloud-run-slack-bot-00001-x1z']]);
+    expect(findings[1]!.evidence['trafficPercent']).toBe(10);
+  });
+
+  it('fires HIGH: back to a revision that runs as the default compute SA', async () => {
+    const findings = await saFindings([deploy('2024-05-01T10:00:00Z', undefined, 1), deploy('2024-05-02T10:00:00Z', A, 2), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toRevision(1)])]);
+    expect(findings.map((f) => [f.severity, f.evidence['after']])).toEqual([
+      ['MEDIUM', A],
+      ['HIGH', DEFAULT],
+    ]);
+  });
+
+  it('resolved: traffic back to the latest revision', async () => {
+    const findings = await saFindings([...history(), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toRevision(1)]), trafficWrite('2024-05-04T10:00:00Z', A, 4, [toLatest()])]);
+    expect(summary(findings)).toEqual([FIX, ['active', A, B, 'cloud-run-slack-bot-00001-x1z'], ['resolved', A, B, 'cloud-run-slack-bot-00001-x1z']]);
+  });
+
+  it('resolved: a new revision that takes the traffic', async () => {
+    const findings = await saFindings([...history(), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toRevision(1)]), deploy('2024-05-04T10:00:00Z', A, 4)]);
+    expect(summary(findings).map((f) => f[0])).toEqual(['active', 'active', 'resolved']);
+  });
+
+  it('a deploy taking the traffic back from a revision reported serving (--no-traffic, then update-traffic) raises nothing twice', async () => {
+    // Revision 2 runs as B and takes no traffic: reported (A to B) when deployed; moving the traffic to it is that change.
+    const noTraffic = editV1Services(deploy('2024-05-02T10:00:00Z', B, 2), (svc) => void ((svc['spec'] as Obj)['traffic'] = [toRevision(1)]));
+    const findings = await saFindings([deploy('2024-05-01T10:00:00Z', A, 1), noTraffic, trafficWrite('2024-05-03T10:00:00Z', B, 3, [toRevision(2)])]);
+    expect(summary(findings)).toEqual([['active', A, B, null]]);
+  });
+
+  it.each([
+    ['traffic to a revision that runs as the same identity', () => [deploy('2024-05-01T10:00:00Z', A, 1), deploy('2024-05-02T10:00:00Z', A, 2), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toRevision(1)])]],
+    ['traffic to a revision runwatch never saw deployed', () => [deploy('2024-05-02T10:00:00Z', A, 2), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toRevision(1)])]],
+    ['a tag on the old revision, no share', () => [...history(), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toLatest(), { revisionName: 'cloud-run-slack-bot-00001-x1z', tag: 'old' }])]],
+    ['a deploy with --no-traffic: the revision before it keeps serving', () => [...history(), editV1Services(deploy('2024-05-03T10:00:00Z', B, 3), (svc) => void ((svc['spec'] as Obj)['traffic'] = [toRevision(2)]))]],
+    ['the traffic list that already sent everything to the latest revision', () => [...history(), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toLatest()])]],
+  ])('no traffic finding: %s', async (_name, entries) => {
+    const findings = await saFindings(entries());
+    expect(findings.filter((f) => f.evidence['servingRevision'] !== undefined)).toEqual([]);
+  });
+
+  // A service deleted and created again under the name numbers its revisions from 1 again: revision 1 of the deleted
+  // service is not revision 1 of the new one.
+  it('no traffic finding: a revision number of a deleted service, created again since', async () => {
+    const target = { project: 'test-project-1234', location: 'asia-northeast1', service: 'cloud-run-slack-bot' };
+    const findings = await saFindings([
+      ...history(),
+      deleteServiceAt('2024-05-02T12:00:00Z', target),
+      deploy('2024-05-03T10:00:00Z', A, 1),
+      deploy('2024-05-03T11:00:00Z', A, 2),
+      trafficWrite('2024-05-04T10:00:00Z', A, 3, [toRevision(1)]),
+    ]);
+    expect(findings.filter((f) => f.evidence['servingRevision'] !== undefined)).toEqual([]);
+  });
+
+  it('fires through the v2 API: revisions named by their writes, traffic moved by an update of `traffic` alone', async () => {
+    const v2Deploy = (time: string, email: string, revision: string) =>
+      variant(at(synthetic('v2-UpdateService'), time), (e) => {
+        const template = ((e.protoPayload['request'] as Obj)['service'] as Obj)['template'] as Obj;
+        template['serviceAccount'] = email;
+        template['revision'] = revision;
+      });
+    const v2Traffic = (time: string, revision: string) =>
+      variant(at(synthetic('v2-UpdateService-traffic-only'), time), (e) => {
+        ((e.protoPayload['request'] as Obj)['service'] as Obj)['traffic'] = [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision, percent: 100 }];
+      });
+    const before = 'storefront@acme-prod.iam.gserviceaccount.com';
+    const findings = await saFindings([
+      v2Deploy('2024-06-01T10:00:00Z', B, 'storefront-00001-one'),
+      v2Deploy('2024-06-02T10:00:00Z', before, 'storefront-00002-two'),
+      v2Traffic('2024-06-03T10:00:00Z', 'storefront-00001-one'),
+      v2Traffic('2024-06-04T10:00:00Z', 'storefront-00002-two'),
+    ]);
+    expect(summary(findings)).toEqual([
+      ['active', B, before, null],
+      ['active', before, B, 'storefront-00001-one'],
+      ['resolved', before, B, 'storefront-00001-one'],
+    ]);
+  });
+});

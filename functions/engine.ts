@@ -320,7 +320,7 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
     ...locationOf(change),
     service: change.target.service,
     ...(change.target.resourceType ? { resourceType: change.target.resourceType } : {}),
-    ...(deploy?.revision ? { revision: deploy.revision } : {}),
+    ...(detection.revision !== undefined ? { revision: detection.revision } : deploy?.revision ? { revision: deploy.revision } : {}),
     principal: principal?.id ?? 'unknown',
     ...(principal && principal.delegationChain.length > 0 ? { delegationChain: principal.delegationChain } : {}),
     resourceName: resourceNameOf(change),

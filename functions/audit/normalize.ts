@@ -24,6 +24,8 @@ import {
   type ResourceType,
   type RuntimeServiceAccount,
   type ServiceRef,
+  type TrafficShare,
+  type TrafficSplit,
 } from '../model/change.js';
 import { projectOfLogName, readEnvelope, type Envelope } from './entry.js';
 import { imagesOf, imagesOrAnnotated } from './image.js';
@@ -569,6 +571,7 @@ function deployOf(
     defaultUrlDisabled: facts.defaultUrlDisabled,
     // A create makes the service's only revision: it serves whatever the list says.
     ...(facts.takesNoTraffic && operation !== 'create' ? { takesNoTraffic: true as const } : {}),
+    ...(facts.traffic && operation !== 'create' ? { traffic: facts.traffic } : {}),
     ...(facts.iapEnabledIfCreated !== undefined ? { iapEnabledIfCreated: facts.iapEnabledIfCreated } : {}),
     ...(facts.defaultUrlDisabledIfCreated !== undefined ? { defaultUrlDisabledIfCreated: facts.defaultUrlDisabledIfCreated } : {}),
     operationId: logged?.id ?? facts.operationId,
@@ -611,6 +614,8 @@ export interface DeployFacts {
   readonly defaultUrlDisabled?: boolean;
   /** The write's traffic list sends none of the traffic to the revision it makes (DeployChange.takesNoTraffic). */
   readonly takesNoTraffic?: true;
+  /** How the write's traffic list shares the requests out (DeployChange.traffic). */
+  readonly traffic?: TrafficSplit;
   readonly iapEnabledIfCreated?: boolean;
   readonly defaultUrlDisabledIfCreated?: boolean;
   readonly operationId?: string;
@@ -628,6 +633,7 @@ const NO_REQUEST_PATH = {
   defaultUrlDisabled: undefined,
   defaultUrlDisabledIfCreated: undefined,
   takesNoTraffic: undefined,
+  traffic: undefined,
 } as const satisfies Partial<DeployFacts>;
 
 /**
@@ -700,7 +706,7 @@ function v1Facts(pp: JsonObject, secrets: EnvSecrets, body: 'service' | 'workerP
     invokerIamDisabled,
     iapEnabled,
     defaultUrlDisabled,
-    ...(takesNoTraffic(asArray(at(knative, 'spec', 'traffic')), revision, V1_TRAFFIC) ? { takesNoTraffic: true as const } : {}),
+    ...trafficFacts(asArray(at(knative, 'spec', 'traffic')), revision, V1_TRAFFIC),
     operationId,
   };
 }
@@ -753,30 +759,43 @@ const V2_TRAFFIC: TrafficReading = {
 };
 
 /**
- * True when a write's traffic list (v1 `spec.traffic`, v2 `traffic`) sends none of the service's traffic to the
- * revision the write makes: every target with a share names another revision (`gcloud run deploy --no-traffic`
- * pins the traffic to the revision serving before it; a tag alone, percent 0, sends none). The new revision then
- * serves nothing and the one before it keeps running: a revision-level risk of that one is not over. False when the
- * list is empty or missing (Cloud Run then sends all of it to the latest revision), has a target this reader
- * cannot place (neither the latest revision nor one by name), or gives no share at all (shares add up to 100; one
- * left out everywhere is defaulted in a way not read here): unknown counts as serving, as before.
+ * How a write's traffic list (v1 `spec.traffic`, v2 `traffic`) shares the service's requests out (TrafficSplit): the
+ * latest revision's share (a target that follows the latest, or names the revision the write makes) and the other
+ * revisions given one, by name. Undefined when the list is empty or missing (Cloud Run then sends all of it to the
+ * latest revision), has a target this reader cannot place (neither the latest revision nor one by name), or gives no
+ * share at all (shares add up to 100; one left out everywhere is defaulted in a way not read here): unknown.
  */
-function takesNoTraffic(targets: readonly unknown[], revision: string | undefined, reading: TrafficReading): boolean {
-  if (targets.length === 0) return false;
-  // Shares add up to 100 in a list Cloud Run takes: one without any is defaulted in a way not read here.
+function trafficSplitOf(targets: readonly unknown[], revision: string | undefined, reading: TrafficReading): TrafficSplit | undefined {
+  if (targets.length === 0) return undefined;
+  let latestPercent = 0;
   let total = 0;
+  const named: TrafficShare[] = [];
   for (const item of targets) {
     const target = asObject(item);
-    if (!target) return false;
+    if (!target) return undefined;
     const latest = reading.latest(target);
-    const named = reading.named(target);
-    if (!latest && named === undefined) return false;
-    // The JSON of a protocol buffer leaves a 0 percent out; so may a v1 client.
+    const name = reading.named(target);
+    if (!latest && name === undefined) return undefined;
+    // The JSON of a protocol buffer leaves a 0 percent out; so may a v1 client. (A tag alone sends nothing.)
     const percent = asNumber(field(target, 'percent')) ?? 0;
-    if (percent > 0 && (latest || (revision !== undefined && named === revision))) return false;
     total += percent;
+    if (percent <= 0) continue;
+    if (latest || (revision !== undefined && name === revision)) latestPercent += percent;
+    else named.push({ revision: name!, percent });
   }
-  return total > 0;
+  return total > 0 ? { latestPercent, named } : undefined;
+}
+
+/**
+ * The traffic facts of a write's list: the split (trafficSplitOf), and whether it sends none of the service's traffic
+ * to the revision the write makes: every target with a share names another revision (`gcloud run deploy --no-traffic`
+ * pins the traffic to the revision serving before it). The new revision then serves nothing and the one before it
+ * keeps running: a revision-level risk of that one is not over. An unknown split counts as serving, as before.
+ */
+function trafficFacts(targets: readonly unknown[], revision: string | undefined, reading: TrafficReading): Pick<DeployFacts, 'traffic' | 'takesNoTraffic'> {
+  const traffic = trafficSplitOf(targets, revision, reading);
+  if (!traffic) return {};
+  return traffic.latestPercent === 0 ? { traffic, takesNoTraffic: true } : { traffic };
 }
 
 /**
@@ -856,7 +875,7 @@ function v2Facts(pp: JsonObject, secrets: EnvSecrets, create = false, body: 'ser
     invokerIamDisabled,
     iapEnabled,
     defaultUrlDisabled,
-    ...(sets('traffic') && takesNoTraffic(asArray(field(service, 'traffic')), asString(field(template, 'revision')), V2_TRAFFIC) ? { takesNoTraffic: true as const } : {}),
+    ...(sets('traffic') ? trafficFacts(asArray(field(service, 'traffic')), asString(field(template, 'revision')), V2_TRAFFIC) : {}),
     ...(iapLeftOut ? { iapEnabledIfCreated: false } : {}),
     ...(defaultUrlLeftOut ? { defaultUrlDisabledIfCreated: false } : {}),
   };

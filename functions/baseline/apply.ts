@@ -1,9 +1,9 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
-import { codeLoadingKey, describeServiceAccount, enforcedPolicyOf, type Change, type CodeLoadingVar, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
+import { codeLoadingKey, describeServiceAccount, enforcedPolicyOf, isService, type Change, type CodeLoadingVar, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
 import { isPublicInvokerBinding, publicInvokerMembers, publicWriterMembers, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { openedAt, someWaitingWrite, type Rollout } from '../correlate/rollout.js';
 import { subMillisecondNanos } from '../audit/entry.js';
-import { beforeDelete, CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, HISTORY_FIELDS, isAfter, isBefore, OPTIONAL_SERVICE_OBJECT_HISTORIES, pointAt, REPOSITORY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type ChangeInstant, type MutableBaseline, type ServiceBaseline, type TimePoint } from './state.js';
+import { beforeDelete, CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, HISTORY_FIELDS, isAfter, isBefore, OPTIONAL_SERVICE_OBJECT_HISTORIES, pointAt, REPOSITORY_LIMIT, REVISION_IDENTITY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type ChangeInstant, type MutableBaseline, type RevisionIdentity, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
@@ -109,7 +109,7 @@ export function openedBefore(rollout: Rollout, at: ChangeInstant): boolean {
  * ingress and CARRIED_OPTIONAL_HISTORIES), and what the baseline remembers about entries (applied ones, completed
  * rollouts, system events seen).
  */
-const KEPT_BY_DELETE = ['serviceAccount', 'repositories', 'repositoriesN', 'ingress', ...CARRIED_OPTIONAL_HISTORIES, 'seen', 'completed', 'systemEventsSeen'] as const;
+const KEPT_BY_DELETE = ['serviceAccount', 'repositories', 'repositoriesN', 'ingress', ...CARRIED_OPTIONAL_HISTORIES, 'revisionIdentities', 'seen', 'completed', 'systemEventsSeen'] as const;
 
 /**
  * A deploy's facts that carry across a delete (the runtime service account, the repositories, the ingress, the
@@ -120,7 +120,15 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, n: nu
   const { record } = edits;
   const t = change.timeMs;
   recordRepositories(target, change.images, t, n);
-  if (change.serviceAccount) target.serviceAccount = record(target.serviceAccount, t, describeServiceAccount(change.serviceAccount), n);
+  if (change.serviceAccount) {
+    const identity = describeServiceAccount(change.serviceAccount);
+    target.serviceAccount = record(target.serviceAccount, t, identity, n);
+    // A service's revision, by its name or the generation that names it: traffic moved back to it runs as this identity.
+    if (isService(change.target) && (change.revision !== undefined || change.generation !== undefined)) {
+      const revision: RevisionIdentity = { t, v: identity, ...(n > 0 ? { n } : {}), ...(change.revision !== undefined ? { r: change.revision } : {}), ...(change.generation !== undefined ? { g: change.generation } : {}) };
+      target.revisionIdentities = edits.append(target.revisionIdentities ?? [], revision, REVISION_IDENTITY_LIMIT);
+    }
+  }
   if (change.ingress) target.ingress = record(target.ingress, t, change.ingress, n);
   const policy = enforcedPolicyOf(change);
   if (policy !== undefined) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, policy, n);

@@ -3,6 +3,7 @@
 // *before its own timestamp*: entries that arrive late or twice never see (or overwrite) newer state.
 // The shape is plain JSON so the file and Firestore stores can keep it as is.
 import { subMillisecondNanos, withCanonicalFraction } from '../audit/entry.js';
+import { generationOfRevisionName } from '../audit/systemEvent.js';
 import type { CompletedRollout, Rollout } from '../correlate/rollout.js';
 import type { OpenFinding } from '../detectors/types.js';
 import type { PlainEnvVar, VpcEgress } from '../model/change.js';
@@ -109,6 +110,14 @@ export interface ServiceBaseline {
    * binaryAuthorization; a delete clears it.
    */
   readonly creates?: readonly TimePoint<true>[];
+  /**
+   * The runtime service account of the service's recent revisions, by name or by the generation that made them
+   * (RevisionIdentity), so a write that moves the traffic to an older revision is known to run the service as that
+   * revision's identity. Newest last (in the order applied), the newest REVISION_IDENTITY_LIMIT kept. It carries across a
+   * delete, as the service account does (a revision of the deleted service is told by its time). Optional, as
+   * binaryAuthorization.
+   */
+  readonly revisionIdentities?: readonly RevisionIdentity[];
   /** Time of the newest change applied. */
   readonly lastChangeMs: number;
   /**
@@ -137,6 +146,41 @@ export interface ServiceBaseline {
   readonly open?: readonly OpenFinding[];
   /** Digests of the entries already applied (newest last), so a redelivered entry changes nothing. */
   readonly seen?: readonly string[];
+}
+
+/**
+ * The runtime service account a revision runs as (`v`, as describeServiceAccount writes it), recorded by the deploy that
+ * made it at its time (`t`, `n` as TimePoint's). A revision is named by its deploy (`r`: a client-chosen name, or the one
+ * its system events gave), or only by the generation its v1 write left the service at (`g`): Cloud Run names the
+ * revision `SERVICE-NNNNN-xxx` after that generation (audit/systemEvent.ts generationOfRevisionName).
+ */
+export interface RevisionIdentity extends TimePoint<string> {
+  readonly r?: string;
+  readonly g?: number;
+}
+
+/** How many revisions' identities a baseline keeps: traffic moved further back than that is not judged. */
+export const REVISION_IDENTITY_LIMIT = 64;
+
+/**
+ * The identity the service's revision `revision` runs as, as a deploy of it recorded it (RevisionIdentity), or undefined
+ * when none is known. Only a record from the same side of the service's newest delete as `at` counts: a service created
+ * again under the name numbers its revisions from 1 again.
+ */
+export function identityOfRevision(baseline: ServiceBaseline | undefined, revision: string, service: string, at: ChangeInstant): string | undefined {
+  const records = baseline?.revisionIdentities;
+  if (!records) return undefined;
+  const generation = generationOfRevisionName(revision, service);
+  const deleted = deletePoint(baseline);
+  const changeAfterDelete = deleted !== undefined && !isAfter(deleted, at);
+  let byGeneration: RevisionIdentity | undefined;
+  for (let i = records.length - 1; i >= 0; i--) {
+    const record = records[i]!;
+    if (deleted !== undefined && isLaterPoint(record, deleted) !== changeAfterDelete) continue;
+    if (record.r === revision) return record.v;
+    if (generation !== undefined && record.g === generation && byGeneration === undefined) byGeneration = record;
+  }
+  return byGeneration?.v;
 }
 
 /** The time-indexed histories of a baseline. */

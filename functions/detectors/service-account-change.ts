@@ -3,7 +3,8 @@
 // Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2), and their
 //           job and worker pool counterparts (Jobs.CreateJob / ReplaceJob / UpdateJob, WorkerPools.*: README).
 // Alerts:   the new revision runs as a different service account than the service's previous revision (from
-//           the baseline). A service's first deploy sets the baseline and never fires. A service deleted and
+//           the baseline); or a write sends traffic to an older revision by name (`gcloud run services update-traffic`)
+//           that runs as another identity than the newest revision (trafficDetections). A service's first deploy sets the baseline and never fires. A service deleted and
 //           created again under the name keeps this history: the re-created service's first revision is compared
 //           with the deleted one's last, and the finding's evidence then says `recreatedAfterDeleteAt`.
 // Options:  `rules.service-account-change.exceptions`, `severity`.
@@ -17,17 +18,19 @@
 //           deploy --no-traffic`), which leaves the revision reported serving: the next revision that serves closes
 //           the finding when it runs as another identity than the one reported; a late change of identity
 //           that a newer revision already changed again is reported and closed at once, and one that newer
-//           revisions still run as stays open, closed by whatever closes theirs.
+//           revisions still run as stays open, closed by whatever closes theirs. A write that names the revisions
+//           it sends traffic to closes the findings about identities none of them runs as (all of them known).
 // Blind spots: a template without `serviceAccountName` runs as the default compute SA; where the entry does not
 //           reveal the project number the evidence says "default compute SA", which then matches any spelled-out
 //           default compute SA. Once the deploy's number is known (a v1 write, or its revision's events), another
 //           project's default compute SA is a change. A v2 update whose mask leaves the template alone says nothing
-//           about the identity and is skipped. Traffic itself is not followed: moving it back to an older revision
-//           that runs as another identity (`gcloud run services update-traffic`, a traffic-only write) raises
-//           nothing, and a finding closed by a later revision stays closed when traffic returns to the one reported.
+//           about the identity and is skipped. Traffic is followed only to revisions whose deploy runwatch applied
+//           (the baseline keeps the last REVISION_IDENTITY_LIMIT, by name or by the v1 generation that names them):
+//           traffic moved to an older one raises nothing, and a traffic write that arrives after a newer write was
+//           applied resolves nothing (what the newer ones sent the traffic to is not kept).
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, indexBefore, pointBefore, valueBefore, type ChangeInstant, type TimePoint } from '../baseline/state.js';
-import { capitalized, DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount, templateNounOf } from '../model/change.js';
+import { changedAfter, deletedBetween, identityOfRevision, indexBefore, pointBefore, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { capitalized, DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount, templateNounOf, type DeployChange, type RuntimeServiceAccount } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { deployKey, riskInForce, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
@@ -74,59 +77,25 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
   methods: DEPLOY_METHODS,
   changeKinds: ['deploy'],
   detect({ change, baseline }): Detection[] {
-    if (change.kind !== 'deploy' || !change.serviceAccount) return [];
-    const beforePoint = pointBefore(baseline?.serviceAccount, change);
-    if (beforePoint === undefined) return [];
-    const before = beforePoint.v;
-    const after = describeServiceAccount(change.serviceAccount);
-    const projectNumber = change.target.projectNumber;
-    if (sameServiceAccount(before, after, projectNumber)) return [];
-    const toDefault = change.serviceAccount.kind === 'default-compute';
-    const toAppEngineDefault = !toDefault && APP_ENGINE_DEFAULT.test(after);
-    // Back to the identity an open finding says the service had before: that is the fix, resolved, not a new risk.
-    // Never for a default SA: an old finding about a move away from it must not hide a silent move back to Editor.
-    const backToBefore =
-      (baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence['before']), after, projectNumber)) ||
-      lateMoveBack(baseline?.serviceAccount, change, before, after, projectNumber);
-    if (backToBefore && !toDefault && !toAppEngineDefault) return [];
-    // Another project's default compute SA (its number in the address): Editor there, not on this project.
-    const foreignNumber = toDefault && projectNumber !== undefined ? /^(\d+)-compute@/.exec(after)?.[1] : undefined;
-    const foreign = foreignNumber !== undefined && foreignNumber !== projectNumber;
-    const note = foreign
-      ? ` (another project's default compute SA, Editor on project ${foreignNumber} by default)`
-      : toDefault ? ' (the default compute SA, Editor on the project by default)' : toAppEngineDefault ? ' (the App Engine default SA, Editor on the project by default)' : '';
-    // The identity before is the deleted service's: this is the first identity known of the service created again.
-    const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint, change);
-    const noun = resourceNoun(change.target);
-    const beforeNote = recreatedAfterDeleteAt
-      ? ` (its last ${templateNounOf(change.target.resourceType)}'s, before the ${noun} was deleted at ${recreatedAfterDeleteAt} and created again)`
-      : '';
-    return [
-      {
-        severity: toDefault || toAppEngineDefault ? 'HIGH' : 'MEDIUM',
-        title: toDefault
-          ? `${capitalized(noun)} now runs as ${foreign ? "another project's" : 'the'} default compute service account`
-          : toAppEngineDefault
-            ? `${capitalized(noun)} now runs as the App Engine default service account`
-            : 'Runtime service account changed',
-        summary: `${change.principal?.id ?? 'An unknown principal'} changed the runtime identity of ${serviceLabel(change.target)} from ${before}${beforeNote} to ${after}${note}.`,
-        evidence: {
-          before,
-          after,
-          toDefaultComputeServiceAccount: toDefault,
-          toAppEngineDefaultServiceAccount: toAppEngineDefault,
-          ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
-        },
-        dedupKey: [baselineKey(change.target), before, after, ...deployKey(change, baseline)],
-        unknown: unknownDeployFacts(change).filter((f) => f !== 'serviceAccount'),
-        // A late deploy (a newer revision already set the identity): closed at once when a newer one changed it again.
-        ...riskInForce(baseline?.serviceAccount, change, (identity) => !sameServiceAccount(identity, after, projectNumber), (identity) => `runtime service account is now ${identity}`),
-      },
-    ];
+    if (change.kind !== 'deploy') return [];
+    const traffic = trafficDetections(change, baseline);
+    if (!change.serviceAccount) return traffic;
+    const revision = revisionDetections(change, change.serviceAccount, baseline);
+    return traffic.length === 0 ? revision : [...revision, ...traffic];
   },
   resolves({ change, baseline }, open): Resolved[] {
+    if (change.kind !== 'deploy') return [];
+    // A write that names the revisions it sends traffic to: the identities they run as are the ones serving.
+    const serving = change.traffic && (change.traffic.named.length > 0 || !change.serviceAccount) ? servingIdentities(change, baseline) : undefined;
+    if (serving) {
+      // An older write arriving late closes nothing: what the newer ones sent the traffic to is not known here.
+      if (changedAfter(baseline?.serviceAccount, change) || serving.length === 0) return [];
+      const projectNumber = change.target.projectNumber;
+      const reason = `its traffic now goes to revisions that run as ${[...new Set(serving)].join(', ')}`;
+      return open.filter((o) => !serving.some((identity) => sameServiceAccount(String(o.finding.evidence['after']), identity, projectNumber))).map((o) => ({ id: o.finding.id, reason }));
+    }
     // A revision that takes none of the traffic (--no-traffic) leaves the one the finding is about serving.
-    if (change.kind !== 'deploy' || !change.serviceAccount || change.takesNoTraffic) return [];
+    if (!change.serviceAccount || change.takesNoTraffic) return [];
     const now = describeServiceAccount(change.serviceAccount);
     const before = valueBefore(baseline?.serviceAccount, change);
     // Only the newest revision's identity closes anything: an older deploy arriving late, or one with nothing
@@ -143,3 +112,131 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
     return open.map((o) => ({ id: o.finding.id, reason }));
   },
 };
+
+/** The move of the identity a write's new revision runs as (the rule's first case). */
+function revisionDetections(change: DeployChange, serviceAccount: RuntimeServiceAccount, baseline: ServiceBaseline | undefined): Detection[] {
+  const beforePoint = pointBefore(baseline?.serviceAccount, change);
+  if (beforePoint === undefined) return [];
+  const before = beforePoint.v;
+  const after = describeServiceAccount(serviceAccount);
+  const projectNumber = change.target.projectNumber;
+  if (sameServiceAccount(before, after, projectNumber)) return [];
+  const toDefault = serviceAccount.kind === 'default-compute';
+  const toAppEngineDefault = !toDefault && APP_ENGINE_DEFAULT.test(after);
+  // Back to the identity an open finding says the service had before: that is the fix, resolved, not a new risk.
+  // Never for a default SA: an old finding about a move away from it must not hide a silent move back to Editor.
+  const backToBefore =
+    (baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence['before']), after, projectNumber)) ||
+    lateMoveBack(baseline?.serviceAccount, change, before, after, projectNumber);
+  if (backToBefore && !toDefault && !toAppEngineDefault) return [];
+  // Another project's default compute SA (its number in the address): Editor there, not on this project.
+  const foreignNumber = toDefault && projectNumber !== undefined ? /^(\d+)-compute@/.exec(after)?.[1] : undefined;
+  const foreign = foreignNumber !== undefined && foreignNumber !== projectNumber;
+  const note = identityNote(after, toDefault, toAppEngineDefault, projectNumber);
+  // The identity before is the deleted service's: this is the first identity known of the service created again.
+  const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint, change);
+  const noun = resourceNoun(change.target);
+  const beforeNote = recreatedAfterDeleteAt
+    ? ` (its last ${templateNounOf(change.target.resourceType)}'s, before the ${noun} was deleted at ${recreatedAfterDeleteAt} and created again)`
+    : '';
+  return [
+    {
+      severity: toDefault || toAppEngineDefault ? 'HIGH' : 'MEDIUM',
+      title: toDefault
+        ? `${capitalized(noun)} now runs as ${foreign ? "another project's" : 'the'} default compute service account`
+        : toAppEngineDefault
+          ? `${capitalized(noun)} now runs as the App Engine default service account`
+          : 'Runtime service account changed',
+      summary: `${change.principal?.id ?? 'An unknown principal'} changed the runtime identity of ${serviceLabel(change.target)} from ${before}${beforeNote} to ${after}${note}.`,
+      evidence: {
+        before,
+        after,
+        toDefaultComputeServiceAccount: toDefault,
+        toAppEngineDefaultServiceAccount: toAppEngineDefault,
+        ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
+      },
+      dedupKey: [baselineKey(change.target), before, after, ...deployKey(change, baseline)],
+      unknown: unknownDeployFacts(change).filter((f) => f !== 'serviceAccount'),
+      // A late deploy (a newer revision already set the identity): closed at once when a newer one changed it again.
+      ...riskInForce(baseline?.serviceAccount, change, (identity) => !sameServiceAccount(identity, after, projectNumber), (identity) => `runtime service account is now ${identity}`),
+    },
+  ];
+}
+
+/**
+ * Traffic a write sends to older revisions by name (`gcloud run services update-traffic --to-revisions R=100`, a
+ * canary share, a rollback in the console) that run as another identity than the service's newest revision: the
+ * service serves as that identity again without a deploy to show it. Only revisions whose deploy runwatch applied are
+ * judged (RevisionIdentity); the identity before is the newest revision's, as for a deploy. A revision the newest
+ * revision already runs as, or the write's own, raises nothing, nor does one an open finding already reports serving.
+ */
+function trafficDetections(change: DeployChange, baseline: ServiceBaseline | undefined): Detection[] {
+  const named = change.traffic?.named;
+  if (!named || named.length === 0) return [];
+  const before = valueBefore(baseline?.serviceAccount, change);
+  if (before === undefined) return [];
+  const projectNumber = change.target.projectNumber;
+  const own = change.serviceAccount ? describeServiceAccount(change.serviceAccount) : undefined;
+  const reported = (identity: string): boolean =>
+    (baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence['after']), identity, projectNumber));
+  const detections: Detection[] = [];
+  for (const share of named) {
+    const after = identityOfRevision(baseline, share.revision, change.target.service, change);
+    if (after === undefined || sameServiceAccount(after, before, projectNumber) || (own !== undefined && sameServiceAccount(after, own, projectNumber))) continue;
+    if (reported(after) || detections.some((d) => d.evidence['after'] === after)) continue;
+    const toDefault = isDefaultCompute(after);
+    const toAppEngineDefault = !toDefault && APP_ENGINE_DEFAULT.test(after);
+    detections.push({
+      severity: toDefault || toAppEngineDefault ? 'HIGH' : 'MEDIUM',
+      title: toDefault
+        ? 'Traffic moved to a revision that runs as the default compute service account'
+        : toAppEngineDefault
+          ? 'Traffic moved to a revision that runs as the App Engine default service account'
+          : 'Traffic moved to a revision that runs as another service account',
+      summary:
+        `${change.principal?.id ?? 'An unknown principal'} sent ${share.percent}% of the traffic of ${serviceLabel(change.target)} to its older revision ` +
+        `${share.revision}, which runs as ${after}${identityNote(after, toDefault, toAppEngineDefault, projectNumber)}; its newest revision runs as ${before}.`,
+      revision: share.revision,
+      evidence: {
+        before,
+        after,
+        servingRevision: share.revision,
+        trafficPercent: share.percent,
+        toDefaultComputeServiceAccount: toDefault,
+        toAppEngineDefaultServiceAccount: toAppEngineDefault,
+      },
+      dedupKey: [baselineKey(change.target), before, after, 'traffic', share.revision, change.time],
+      // Open until traffic leaves the identity: a later write whose traffic goes to revisions that run as others.
+      opensRisk: true,
+    });
+  }
+  return detections;
+}
+
+/**
+ * The identities the revisions a write sends traffic to run as (the latest one's: the write's own template, or the
+ * newest revision's), or undefined when one of them is not known.
+ */
+function servingIdentities(change: DeployChange, baseline: ServiceBaseline | undefined): string[] | undefined {
+  const traffic = change.traffic!;
+  const identities: string[] = [];
+  if (traffic.latestPercent > 0) {
+    const latest = change.serviceAccount ? describeServiceAccount(change.serviceAccount) : valueBefore(baseline?.serviceAccount, change);
+    if (latest === undefined) return undefined;
+    identities.push(latest);
+  }
+  for (const share of traffic.named) {
+    const identity = identityOfRevision(baseline, share.revision, change.target.service, change);
+    if (identity === undefined) return undefined;
+    identities.push(identity);
+  }
+  return identities;
+}
+
+/** What a finding adds after an identity Google made with Editor on the project (`` when it is none of those). */
+function identityNote(after: string, toDefault: boolean, toAppEngineDefault: boolean, projectNumber: string | undefined): string {
+  // Another project's default compute SA (its number in the address): Editor there, not on this project.
+  const foreignNumber = toDefault && projectNumber !== undefined ? /^(\d+)-compute@/.exec(after)?.[1] : undefined;
+  if (foreignNumber !== undefined && foreignNumber !== projectNumber) return ` (another project's default compute SA, Editor on project ${foreignNumber} by default)`;
+  return toDefault ? ' (the default compute SA, Editor on the project by default)' : toAppEngineDefault ? ' (the App Engine default SA, Editor on the project by default)' : '';
+}

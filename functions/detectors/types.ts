@@ -30,6 +30,11 @@ export interface Detection {
   /** Everything that makes this finding this finding and no other; the id is derived from it. */
   readonly dedupKey: readonly string[];
   readonly unknown?: readonly string[];
+  /**
+   * The revision the finding is about when it is not the one the write made: an older revision the write sent traffic
+   * to (service-account-change). Absent: the write's own (DeployChange.revision), when known.
+   */
+  readonly revision?: string;
   /** The finding stays open (a risk in force) until the rule's `resolves` says a later change took it away. */
   readonly opensRisk?: boolean;
   /**

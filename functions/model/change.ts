@@ -205,6 +205,21 @@ export function codeLoadingKey(variable: CodeLoadingVar): string {
   return `${envVarName(variable)}#${variable.digest}`;
 }
 
+/** A revision a write's traffic list sends a share of the requests to by name. */
+export interface TrafficShare {
+  readonly revision: string;
+  /** 1 to 100. */
+  readonly percent: number;
+}
+
+/** How a write's traffic list shares the service's requests out (DeployChange.traffic). */
+export interface TrafficSplit {
+  /** The share of the latest revision: a target that follows it, or names the revision the write itself makes. */
+  readonly latestPercent: number;
+  /** The other revisions given a share (more than 0), by name, in the list's order. */
+  readonly named: readonly TrafficShare[];
+}
+
 /** A Create/Replace/Update of a Cloud Run service, from the admin write. */
 export interface DeployChange extends ChangeBase {
   readonly kind: 'deploy';
@@ -291,6 +306,12 @@ export interface DeployChange extends ChangeBase {
    * write sends traffic to it, or does not say.
    */
   readonly takesNoTraffic?: true;
+  /**
+   * Where the write's traffic list sends the service's requests, when the write sets one and every target in it can be
+   * placed (audit/normalize.ts trafficSplitOf). Undefined when the write sets no list (Cloud Run then sends all of it
+   * to the latest revision, or keeps what it had), or one this reader cannot place.
+   */
+  readonly traffic?: TrafficSplit;
   /** True when the invoker IAM check is turned off (the service is public without any IAM binding). */
   readonly invokerIamDisabled?: boolean;
   /**

@@ -44,18 +44,22 @@ const summary = (findings: Awaited<ReturnType<typeof saFindings>>) =>
 // The history every case starts from: revision 1 ran as B (a mistake), revision 2 fixed it (back to A).
 const history = () => [deploy('2024-05-01T10:00:00Z', B, 1), deploy('2024-05-02T10:00:00Z', A, 2)];
 const FIX = ['active', B, A, null];
+// The service no longer serves as A once the traffic goes to revision 1: the finding about the move to A is over.
+const FIX_OVER = ['resolved', B, A, null];
 
 describe('service-account-change: traffic moved to an older revision', () => {
   it('fires: all traffic back to a revision that runs as another identity (v1 update-traffic)', async () => {
     const findings = await saFindings([...history(), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toRevision(1)])]);
-    expect(summary(findings)).toEqual([FIX, ['active', A, B, 'cloud-run-slack-bot-00001-x1z']]);
-    expect(findings[1]).toMatchObject({
+    expect(summary(findings)).toEqual([FIX, FIX_OVER, ['active', A, B, 'cloud-run-slack-bot-00001-x1z']]);
+    expect(findings[2]).toMatchObject({
       severity: 'MEDIUM',
       title: 'Traffic moved to a revision that runs as another service account',
       revision: 'cloud-run-slack-bot-00001-x1z',
       evidence: { trafficPercent: 100 },
     });
-    expect(findings[1]!.summary).toContain('cloud-run-slack-bot-00001-x1z');
+    expect(findings[2]!.summary).toBe(
+      'masatonaka1989@gmail.com sent 100% of the traffic of test-project-1234/cloud-run-slack-bot (asia-northeast1) to its older revision cloud-run-slack-bot-00001-x1z, which runs as ci-admin@test-project-1234.iam.gserviceaccount.com; its newest revision runs as cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com.',
+    );
   });
 
   it('fires: a share of it (a canary of the old revision) counts', async () => {
@@ -66,20 +70,22 @@ describe('service-account-change: traffic moved to an older revision', () => {
 
   it('fires HIGH: back to a revision that runs as the default compute SA', async () => {
     const findings = await saFindings([deploy('2024-05-01T10:00:00Z', undefined, 1), deploy('2024-05-02T10:00:00Z', A, 2), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toRevision(1)])]);
-    expect(findings.map((f) => [f.severity, f.evidence['after']])).toEqual([
-      ['MEDIUM', A],
-      ['HIGH', DEFAULT],
+    expect(findings.map((f) => [f.status ?? 'active', f.severity, f.evidence['after']])).toEqual([
+      ['active', 'MEDIUM', A],
+      ['resolved', 'MEDIUM', A],
+      ['active', 'HIGH', DEFAULT],
     ]);
+    expect(findings[2]!.title).toBe('Traffic moved to a revision that runs as the default compute service account');
   });
 
   it('resolved: traffic back to the latest revision', async () => {
     const findings = await saFindings([...history(), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toRevision(1)]), trafficWrite('2024-05-04T10:00:00Z', A, 4, [toLatest()])]);
-    expect(summary(findings)).toEqual([FIX, ['active', A, B, 'cloud-run-slack-bot-00001-x1z'], ['resolved', A, B, 'cloud-run-slack-bot-00001-x1z']]);
+    expect(summary(findings)).toEqual([FIX, FIX_OVER, ['active', A, B, 'cloud-run-slack-bot-00001-x1z'], ['resolved', A, B, 'cloud-run-slack-bot-00001-x1z']]);
   });
 
   it('resolved: a new revision that takes the traffic', async () => {
     const findings = await saFindings([...history(), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toRevision(1)]), deploy('2024-05-04T10:00:00Z', A, 4)]);
-    expect(summary(findings).map((f) => f[0])).toEqual(['active', 'active', 'resolved']);
+    expect(summary(findings).map((f) => f[0])).toEqual(['active', 'resolved', 'active', 'resolved']);
   });
 
   it('a deploy taking the traffic back from a revision reported serving (--no-traffic, then update-traffic) raises nothing twice', async () => {
@@ -134,6 +140,7 @@ describe('service-account-change: traffic moved to an older revision', () => {
     ]);
     expect(summary(findings)).toEqual([
       ['active', B, before, null],
+      ['resolved', B, before, null],
       ['active', before, B, 'storefront-00001-one'],
       ['resolved', before, B, 'storefront-00001-one'],
     ]);

@@ -33,7 +33,7 @@ import { changedAfter, deletedBetween, identityOfRevision, indexBefore, pointBef
 import { capitalized, DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount, templateNounOf, type DeployChange, type RuntimeServiceAccount } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { deployKey, riskInForce, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
-import type { Detection, Detector, Resolved } from './types.js';
+import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
 
 const DEFAULT_COMPUTE = /^\d+-compute@developer\.gserviceaccount\.com$/;
 
@@ -177,15 +177,19 @@ function trafficDetections(change: DeployChange, baseline: ServiceBaseline | und
   if (before === undefined) return [];
   const projectNumber = change.target.projectNumber;
   const own = change.serviceAccount ? describeServiceAccount(change.serviceAccount) : undefined;
-  const reported = (identity: string): boolean =>
-    (baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence['after']), identity, projectNumber));
+  const openOnes = (baseline?.open ?? []).filter((o) => o.rule === 'service-account-change');
+  const isNamed = (o: OpenFinding, side: 'before' | 'after', identity: string): boolean => sameServiceAccount(String(o.finding.evidence[side]), identity, projectNumber);
   const detections: Detection[] = [];
   for (const share of named) {
     const after = identityOfRevision(baseline, share.revision, change.target.service, change);
     if (after === undefined || sameServiceAccount(after, before, projectNumber) || (own !== undefined && sameServiceAccount(after, own, projectNumber))) continue;
-    if (reported(after) || detections.some((d) => d.evidence['after'] === after)) continue;
+    // Reported serving already (a revision deployed with --no-traffic, then given the traffic), or given twice here.
+    if (openOnes.some((o) => isNamed(o, 'after', after)) || detections.some((d) => d.evidence['after'] === after)) continue;
     const toDefault = isDefaultCompute(after);
     const toAppEngineDefault = !toDefault && APP_ENGINE_DEFAULT.test(after);
+    // Back to the identity before a reported change: its fix, as a deploy back to it is (resolves closes the finding).
+    // Never for a default SA: that move is reported HIGH whatever it undoes.
+    if (!toDefault && !toAppEngineDefault && openOnes.some((o) => isNamed(o, 'before', after))) continue;
     detections.push({
       severity: toDefault || toAppEngineDefault ? 'HIGH' : 'MEDIUM',
       title: toDefault

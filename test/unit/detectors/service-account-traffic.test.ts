@@ -41,33 +41,37 @@ async function saFindings(entries: readonly unknown[]) {
 const summary = (findings: Awaited<ReturnType<typeof saFindings>>) =>
   findings.map((f) => [f.status ?? 'active', f.evidence['before'], f.evidence['after'], f.evidence['servingRevision'] ?? null]);
 
-// The history every case starts from: revision 1 ran as B (a mistake), revision 2 fixed it (back to A).
-const history = () => [deploy('2024-05-01T10:00:00Z', B, 1), deploy('2024-05-02T10:00:00Z', A, 2)];
-const FIX = ['active', B, A, null];
-// The service no longer serves as A once the traffic goes to revision 1: the finding about the move to A is over.
-const FIX_OVER = ['resolved', B, A, null];
+// The history most cases start from: revision 2 ran as B, reported (A to B); revision 3 went back to A, which
+// resolved it. Traffic sent back to revision 2 runs the service as B again, with no deploy to show it.
+const history = () => [deploy('2024-05-01T10:00:00Z', A, 1), deploy('2024-05-02T10:00:00Z', B, 2), deploy('2024-05-02T12:00:00Z', A, 3)];
+const REPORTED = [
+  ['active', A, B, null],
+  ['resolved', A, B, null],
+];
+const TO_2 = 'cloud-run-slack-bot-00002-x2z';
 
 describe('service-account-change: traffic moved to an older revision', () => {
   it('fires: all traffic back to a revision that runs as another identity (v1 update-traffic)', async () => {
-    const findings = await saFindings([...history(), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toRevision(1)])]);
-    expect(summary(findings)).toEqual([FIX, FIX_OVER, ['active', A, B, 'cloud-run-slack-bot-00001-x1z']]);
+    const findings = await saFindings([...history(), trafficWrite('2024-05-03T10:00:00Z', A, 4, [toRevision(2)])]);
+    expect(summary(findings)).toEqual([...REPORTED, ['active', A, B, TO_2]]);
     expect(findings[2]).toMatchObject({
       severity: 'MEDIUM',
       title: 'Traffic moved to a revision that runs as another service account',
-      revision: 'cloud-run-slack-bot-00001-x1z',
+      revision: TO_2,
       evidence: { trafficPercent: 100 },
     });
     expect(findings[2]!.summary).toBe(
-      'masatonaka1989@gmail.com sent 100% of the traffic of test-project-1234/cloud-run-slack-bot (asia-northeast1) to its older revision cloud-run-slack-bot-00001-x1z, which runs as ci-admin@test-project-1234.iam.gserviceaccount.com; its newest revision runs as cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com.',
+      'masatonaka1989@gmail.com sent 100% of the traffic of test-project-1234/cloud-run-slack-bot (asia-northeast1) to its older revision cloud-run-slack-bot-00002-x2z, which runs as ci-admin@test-project-1234.iam.gserviceaccount.com; its newest revision runs as cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com.',
     );
   });
 
   it('fires: a share of it (a canary of the old revision) counts', async () => {
-    const findings = await saFindings([...history(), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toLatest(90), toRevision(1, 10)])]);
-    expect(summary(findings)).toEqual([FIX, ['active', A, B, 'cloud-run-slack-bot-00001-x1z']]);
-    expect(findings[1]!.evidence['trafficPercent']).toBe(10);
+    const findings = await saFindings([...history(), trafficWrite('2024-05-03T10:00:00Z', A, 4, [toLatest(90), toRevision(2, 10)])]);
+    expect(summary(findings)).toEqual([...REPORTED, ['active', A, B, TO_2]]);
+    expect(findings[2]!.evidence['trafficPercent']).toBe(10);
   });
 
+  // Even when the open finding reports the move away from it: back to Editor is never a fix.
   it('fires HIGH: back to a revision that runs as the default compute SA', async () => {
     const findings = await saFindings([deploy('2024-05-01T10:00:00Z', undefined, 1), deploy('2024-05-02T10:00:00Z', A, 2), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toRevision(1)])]);
     expect(findings.map((f) => [f.status ?? 'active', f.severity, f.evidence['after']])).toEqual([
@@ -79,13 +83,23 @@ describe('service-account-change: traffic moved to an older revision', () => {
   });
 
   it('resolved: traffic back to the latest revision', async () => {
-    const findings = await saFindings([...history(), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toRevision(1)]), trafficWrite('2024-05-04T10:00:00Z', A, 4, [toLatest()])]);
-    expect(summary(findings)).toEqual([FIX, FIX_OVER, ['active', A, B, 'cloud-run-slack-bot-00001-x1z'], ['resolved', A, B, 'cloud-run-slack-bot-00001-x1z']]);
+    const findings = await saFindings([...history(), trafficWrite('2024-05-03T10:00:00Z', A, 4, [toRevision(2)]), trafficWrite('2024-05-04T10:00:00Z', A, 5, [toLatest()])]);
+    expect(summary(findings)).toEqual([...REPORTED, ['active', A, B, TO_2], ['resolved', A, B, TO_2]]);
   });
 
   it('resolved: a new revision that takes the traffic', async () => {
-    const findings = await saFindings([...history(), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toRevision(1)]), deploy('2024-05-04T10:00:00Z', A, 4)]);
-    expect(summary(findings).map((f) => f[0])).toEqual(['active', 'resolved', 'active', 'resolved']);
+    const findings = await saFindings([...history(), trafficWrite('2024-05-03T10:00:00Z', A, 4, [toRevision(2)]), deploy('2024-05-04T10:00:00Z', A, 5)]);
+    expect(summary(findings)).toEqual([...REPORTED, ['active', A, B, TO_2], ['resolved', A, B, TO_2]]);
+  });
+
+  // A rollback to the revision before a reported change is its fix, as a deploy back to that identity is.
+  it('back to the revision before a reported change: no new finding, the open one is resolved', async () => {
+    const findings = await saFindings([deploy('2024-05-01T10:00:00Z', A, 1), deploy('2024-05-02T10:00:00Z', B, 2), trafficWrite('2024-05-03T10:00:00Z', B, 3, [toRevision(1)])]);
+    expect(summary(findings)).toEqual([
+      ['active', A, B, null],
+      ['resolved', A, B, null],
+    ]);
+    expect(findings[1]!.resolution?.reason).toBe(`its traffic now goes to revisions that run as ${A}`);
   });
 
   it('a deploy taking the traffic back from a revision reported serving (--no-traffic, then update-traffic) raises nothing twice', async () => {
@@ -98,9 +112,9 @@ describe('service-account-change: traffic moved to an older revision', () => {
   it.each([
     ['traffic to a revision that runs as the same identity', () => [deploy('2024-05-01T10:00:00Z', A, 1), deploy('2024-05-02T10:00:00Z', A, 2), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toRevision(1)])]],
     ['traffic to a revision runwatch never saw deployed', () => [deploy('2024-05-02T10:00:00Z', A, 2), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toRevision(1)])]],
-    ['a tag on the old revision, no share', () => [...history(), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toLatest(), { revisionName: 'cloud-run-slack-bot-00001-x1z', tag: 'old' }])]],
-    ['a deploy with --no-traffic: the revision before it keeps serving', () => [...history(), editV1Services(deploy('2024-05-03T10:00:00Z', B, 3), (svc) => void ((svc['spec'] as Obj)['traffic'] = [toRevision(2)]))]],
-    ['the traffic list that already sent everything to the latest revision', () => [...history(), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toLatest()])]],
+    ['a tag on the old revision, no share', () => [...history(), trafficWrite('2024-05-03T10:00:00Z', A, 4, [toLatest(), { revisionName: TO_2, tag: 'old' }])]],
+    ['a deploy with --no-traffic: the revision before it keeps serving', () => [...history(), editV1Services(deploy('2024-05-03T10:00:00Z', B, 4), (svc) => void ((svc['spec'] as Obj)['traffic'] = [toRevision(3)]))]],
+    ['the traffic list that already sent everything to the latest revision', () => [...history(), trafficWrite('2024-05-03T10:00:00Z', A, 4, [toLatest()])]],
   ])('no traffic finding: %s', async (_name, entries) => {
     const findings = await saFindings(entries());
     expect(findings.filter((f) => f.evidence['servingRevision'] !== undefined)).toEqual([]);
@@ -115,9 +129,31 @@ describe('service-account-change: traffic moved to an older revision', () => {
       deleteServiceAt('2024-05-02T12:00:00Z', target),
       deploy('2024-05-03T10:00:00Z', A, 1),
       deploy('2024-05-03T11:00:00Z', A, 2),
-      trafficWrite('2024-05-04T10:00:00Z', A, 3, [toRevision(1)]),
+      deploy('2024-05-03T12:00:00Z', A, 3),
+      trafficWrite('2024-05-04T10:00:00Z', A, 4, [toRevision(2)]),
     ]);
     expect(findings.filter((f) => f.evidence['servingRevision'] !== undefined)).toEqual([]);
+  });
+
+  // gcloud's writes name no revision: its system events do. (The write's generation is moved off the revision's number,
+  // so only the name the events gave can tie the traffic target to it.)
+  it('fires: a revision named by its system events', async () => {
+    const [write, ...events] = synthetic('seq-console-deploy') as unknown as Json[];
+    const first = [atGeneration(write!, 30), ...events]; // revision cloud-run-slack-bot-00023-kiv, running as A
+    const C = 'release@test-project-1234.iam.gserviceaccount.com';
+    const findings = await saFindings([
+      ...first,
+      deploy('2024-05-07T10:00:00Z', B, 31),
+      deploy('2024-05-08T10:00:00Z', C, 32),
+      trafficWrite('2024-05-09T10:00:00Z', C, 33, [{ revisionName: 'cloud-run-slack-bot-00023-kiv', percent: 100 }]),
+    ]);
+    expect(summary(findings)).toEqual([
+      ['active', A, B, null],
+      ['resolved', A, B, null],
+      ['active', B, C, null],
+      ['resolved', B, C, null],
+      ['active', C, A, 'cloud-run-slack-bot-00023-kiv'],
+    ]);
   });
 
   it('fires through the v2 API: revisions named by their writes, traffic moved by an update of `traffic` alone', async () => {
@@ -131,18 +167,19 @@ describe('service-account-change: traffic moved to an older revision', () => {
       variant(at(synthetic('v2-UpdateService-traffic-only'), time), (e) => {
         ((e.protoPayload['request'] as Obj)['service'] as Obj)['traffic'] = [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision, percent: 100 }];
       });
-    const before = 'storefront@acme-prod.iam.gserviceaccount.com';
+    const S = 'storefront@acme-prod.iam.gserviceaccount.com';
     const findings = await saFindings([
-      v2Deploy('2024-06-01T10:00:00Z', B, 'storefront-00001-one'),
-      v2Deploy('2024-06-02T10:00:00Z', before, 'storefront-00002-two'),
-      v2Traffic('2024-06-03T10:00:00Z', 'storefront-00001-one'),
-      v2Traffic('2024-06-04T10:00:00Z', 'storefront-00002-two'),
+      v2Deploy('2024-06-01T10:00:00Z', S, 'storefront-00001-one'),
+      v2Deploy('2024-06-02T10:00:00Z', B, 'storefront-00002-two'),
+      v2Deploy('2024-06-02T12:00:00Z', S, 'storefront-00003-six'),
+      v2Traffic('2024-06-03T10:00:00Z', 'storefront-00002-two'),
+      v2Traffic('2024-06-04T10:00:00Z', 'storefront-00003-six'),
     ]);
     expect(summary(findings)).toEqual([
-      ['active', B, before, null],
-      ['resolved', B, before, null],
-      ['active', before, B, 'storefront-00001-one'],
-      ['resolved', before, B, 'storefront-00001-one'],
+      ['active', S, B, null],
+      ['resolved', S, B, null],
+      ['active', S, B, 'storefront-00002-two'],
+      ['resolved', S, B, 'storefront-00002-two'],
     ]);
   });
 });

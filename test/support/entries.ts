@@ -364,3 +364,34 @@ export function ingressOnly(time: string, ingress: 'INGRESS_TRAFFIC_INTERNAL_ONL
   payload['response']!['name'] = `projects/test-project-1234/locations/asia-northeast1/operations/v2-${time}`;
   return at(entry, time, `v2-${time}`);
 }
+
+/** The v1 write leaving the service at `generation` (`response.metadata.generation`): its revision is `SERVICE-0000G-xxx`. */
+export function withV1Generation(entry: Json, generation: number): Json {
+  return variant(entry, (e) => {
+    const response = obj(e.protoPayload['response']);
+    obj(response['metadata'])['generation'] = generation;
+  });
+}
+
+/**
+ * gcloud's v1 deploy of cloud-run-slack-bot (the corpus ReplaceService) at `time`, running as `email` (undefined: the
+ * default compute SA), leaving the service at `generation`: its revision is `cloud-run-slack-bot-0000G-xxx`.
+ */
+export function generationDeploy(time: string, email: string | undefined, generation: number): Json {
+  const write = withV1Image(withV1ServiceAccount(corpus('slackbot__Services.ReplaceService__1'), email), 'gcr.io/test-project-1234/bot:1');
+  return at(withV1Generation(withOperationId(write, `op-${time}`), generation), time);
+}
+
+/**
+ * `gcloud run services update-traffic` on cloud-run-slack-bot: the same template as generationDeploy's (running as
+ * `email`), with the traffic list `traffic`, at `generation` (a traffic change moves the service's generation on
+ * without making a revision).
+ */
+export function v1TrafficWrite(time: string, email: string | undefined, generation: number, traffic: readonly Obj[]): Json {
+  return editV1Services(generationDeploy(time, email, generation), (svc) => void (obj(svc['spec'])['traffic'] = traffic));
+}
+
+/** A traffic target sending `percent` to cloud-run-slack-bot's revision of `generation` (suffix `x<G>z`). */
+export function trafficToRevision(generation: number, percent = 100): Obj {
+  return { revisionName: `cloud-run-slack-bot-${String(generation).padStart(5, '0')}-x${generation}z`, percent };
+}

@@ -3,36 +3,14 @@
 // deployed with. When that identity is not the one the service's newest revision runs as, the service is running as
 // another identity again, with no deploy to show it: a rollback to the revision a finding was about, say, after the fix.
 import { describe, expect, it } from 'vitest';
-import { at, corpus, deleteServiceAt, editV1Services, synthetic, variant, withOperationId, withV1Image, withV1ServiceAccount, type Json } from '../../support/entries.js';
+import { at, deleteServiceAt, editV1Services, generationDeploy, synthetic, trafficToRevision, v1TrafficWrite, variant, withV1Generation, type Json } from '../../support/entries.js';
 import { config, findingsOf } from '../../support/run.js';
 
-const replace = corpus('slackbot__Services.ReplaceService__1'); // gcloud's v1 write; service cloud-run-slack-bot
 const A = 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com';
 const B = 'ci-admin@test-project-1234.iam.gserviceaccount.com';
 const DEFAULT = '123456789012-compute@developer.gserviceaccount.com';
 type Obj = Record<string, unknown>;
 
-/** The generation a v1 write leaves the service at: its revision is `cloud-run-slack-bot-0000G-xxx`. */
-function atGeneration(entry: Json, generation: number): Json {
-  return variant(entry, (e) => {
-    const response = e.protoPayload['response'] as Obj;
-    (response['metadata'] as Obj)['generation'] = generation;
-  });
-}
-
-/** A gcloud deploy at `time` running as `email` (undefined: the default compute SA), making revision `generation`. */
-function deploy(time: string, email: string | undefined, generation: number): Json {
-  return at(atGeneration(withOperationId(withV1Image(withV1ServiceAccount(replace, email), 'gcr.io/test-project-1234/bot:1'), `op-${time}`), generation), time);
-}
-
-/**
- * `gcloud run services update-traffic`: the same template as the newest deploy (running as `email`), its traffic list
- * `traffic`, at the next generation (a traffic change moves the service's generation on without making a revision).
- */
-function trafficWrite(time: string, email: string | undefined, generation: number, traffic: readonly Obj[]): Json {
-  return editV1Services(deploy(time, email, generation), (svc) => void ((svc['spec'] as Obj)['traffic'] = traffic));
-}
-const toRevision = (generation: number, percent = 100): Obj => ({ revisionName: `cloud-run-slack-bot-${String(generation).padStart(5, '0')}-x${generation}z`, percent });
 const toLatest = (percent = 100): Obj => ({ latestRevision: true, percent });
 
 async function saFindings(entries: readonly unknown[]) {
@@ -43,7 +21,7 @@ const summary = (findings: Awaited<ReturnType<typeof saFindings>>) =>
 
 // The history most cases start from: revision 2 ran as B, reported (A to B); revision 3 went back to A, which
 // resolved it. Traffic sent back to revision 2 runs the service as B again, with no deploy to show it.
-const history = () => [deploy('2024-05-01T10:00:00Z', A, 1), deploy('2024-05-02T10:00:00Z', B, 2), deploy('2024-05-02T12:00:00Z', A, 3)];
+const history = () => [generationDeploy('2024-05-01T10:00:00Z', A, 1), generationDeploy('2024-05-02T10:00:00Z', B, 2), generationDeploy('2024-05-02T12:00:00Z', A, 3)];
 const REPORTED = [
   ['active', A, B, null],
   ['resolved', A, B, null],
@@ -52,7 +30,7 @@ const TO_2 = 'cloud-run-slack-bot-00002-x2z';
 
 describe('service-account-change: traffic moved to an older revision', () => {
   it('fires: all traffic back to a revision that runs as another identity (v1 update-traffic)', async () => {
-    const findings = await saFindings([...history(), trafficWrite('2024-05-03T10:00:00Z', A, 4, [toRevision(2)])]);
+    const findings = await saFindings([...history(), v1TrafficWrite('2024-05-03T10:00:00Z', A, 4, [trafficToRevision(2)])]);
     expect(summary(findings)).toEqual([...REPORTED, ['active', A, B, TO_2]]);
     expect(findings[2]).toMatchObject({
       severity: 'MEDIUM',
@@ -66,14 +44,14 @@ describe('service-account-change: traffic moved to an older revision', () => {
   });
 
   it('fires: a share of it (a canary of the old revision) counts', async () => {
-    const findings = await saFindings([...history(), trafficWrite('2024-05-03T10:00:00Z', A, 4, [toLatest(90), toRevision(2, 10)])]);
+    const findings = await saFindings([...history(), v1TrafficWrite('2024-05-03T10:00:00Z', A, 4, [toLatest(90), trafficToRevision(2, 10)])]);
     expect(summary(findings)).toEqual([...REPORTED, ['active', A, B, TO_2]]);
     expect(findings[2]!.evidence['trafficPercent']).toBe(10);
   });
 
   // Even when the open finding reports the move away from it: back to Editor is never a fix.
   it('fires HIGH: back to a revision that runs as the default compute SA', async () => {
-    const findings = await saFindings([deploy('2024-05-01T10:00:00Z', undefined, 1), deploy('2024-05-02T10:00:00Z', A, 2), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toRevision(1)])]);
+    const findings = await saFindings([generationDeploy('2024-05-01T10:00:00Z', undefined, 1), generationDeploy('2024-05-02T10:00:00Z', A, 2), v1TrafficWrite('2024-05-03T10:00:00Z', A, 3, [trafficToRevision(1)])]);
     expect(findings.map((f) => [f.status ?? 'active', f.severity, f.evidence['after']])).toEqual([
       ['active', 'MEDIUM', A],
       ['resolved', 'MEDIUM', A],
@@ -83,18 +61,18 @@ describe('service-account-change: traffic moved to an older revision', () => {
   });
 
   it('resolved: traffic back to the latest revision', async () => {
-    const findings = await saFindings([...history(), trafficWrite('2024-05-03T10:00:00Z', A, 4, [toRevision(2)]), trafficWrite('2024-05-04T10:00:00Z', A, 5, [toLatest()])]);
+    const findings = await saFindings([...history(), v1TrafficWrite('2024-05-03T10:00:00Z', A, 4, [trafficToRevision(2)]), v1TrafficWrite('2024-05-04T10:00:00Z', A, 5, [toLatest()])]);
     expect(summary(findings)).toEqual([...REPORTED, ['active', A, B, TO_2], ['resolved', A, B, TO_2]]);
   });
 
   it('resolved: a new revision that takes the traffic', async () => {
-    const findings = await saFindings([...history(), trafficWrite('2024-05-03T10:00:00Z', A, 4, [toRevision(2)]), deploy('2024-05-04T10:00:00Z', A, 5)]);
+    const findings = await saFindings([...history(), v1TrafficWrite('2024-05-03T10:00:00Z', A, 4, [trafficToRevision(2)]), generationDeploy('2024-05-04T10:00:00Z', A, 5)]);
     expect(summary(findings)).toEqual([...REPORTED, ['active', A, B, TO_2], ['resolved', A, B, TO_2]]);
   });
 
   // A rollback to the revision before a reported change is its fix, as a deploy back to that identity is.
   it('back to the revision before a reported change: no new finding, the open one is resolved', async () => {
-    const findings = await saFindings([deploy('2024-05-01T10:00:00Z', A, 1), deploy('2024-05-02T10:00:00Z', B, 2), trafficWrite('2024-05-03T10:00:00Z', B, 3, [toRevision(1)])]);
+    const findings = await saFindings([generationDeploy('2024-05-01T10:00:00Z', A, 1), generationDeploy('2024-05-02T10:00:00Z', B, 2), v1TrafficWrite('2024-05-03T10:00:00Z', B, 3, [trafficToRevision(1)])]);
     expect(summary(findings)).toEqual([
       ['active', A, B, null],
       ['resolved', A, B, null],
@@ -104,17 +82,17 @@ describe('service-account-change: traffic moved to an older revision', () => {
 
   it('a deploy taking the traffic back from a revision reported serving (--no-traffic, then update-traffic) raises nothing twice', async () => {
     // Revision 2 runs as B and takes no traffic: reported (A to B) when deployed; moving the traffic to it is that change.
-    const noTraffic = editV1Services(deploy('2024-05-02T10:00:00Z', B, 2), (svc) => void ((svc['spec'] as Obj)['traffic'] = [toRevision(1)]));
-    const findings = await saFindings([deploy('2024-05-01T10:00:00Z', A, 1), noTraffic, trafficWrite('2024-05-03T10:00:00Z', B, 3, [toRevision(2)])]);
+    const noTraffic = editV1Services(generationDeploy('2024-05-02T10:00:00Z', B, 2), (svc) => void ((svc['spec'] as Obj)['traffic'] = [trafficToRevision(1)]));
+    const findings = await saFindings([generationDeploy('2024-05-01T10:00:00Z', A, 1), noTraffic, v1TrafficWrite('2024-05-03T10:00:00Z', B, 3, [trafficToRevision(2)])]);
     expect(summary(findings)).toEqual([['active', A, B, null]]);
   });
 
   it.each([
-    ['traffic to a revision that runs as the same identity', () => [deploy('2024-05-01T10:00:00Z', A, 1), deploy('2024-05-02T10:00:00Z', A, 2), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toRevision(1)])]],
-    ['traffic to a revision runwatch never saw deployed', () => [deploy('2024-05-02T10:00:00Z', A, 2), trafficWrite('2024-05-03T10:00:00Z', A, 3, [toRevision(1)])]],
-    ['a tag on the old revision, no share', () => [...history(), trafficWrite('2024-05-03T10:00:00Z', A, 4, [toLatest(), { revisionName: TO_2, tag: 'old' }])]],
-    ['a deploy with --no-traffic: the revision before it keeps serving', () => [...history(), editV1Services(deploy('2024-05-03T10:00:00Z', B, 4), (svc) => void ((svc['spec'] as Obj)['traffic'] = [toRevision(3)]))]],
-    ['the traffic list that already sent everything to the latest revision', () => [...history(), trafficWrite('2024-05-03T10:00:00Z', A, 4, [toLatest()])]],
+    ['traffic to a revision that runs as the same identity', () => [generationDeploy('2024-05-01T10:00:00Z', A, 1), generationDeploy('2024-05-02T10:00:00Z', A, 2), v1TrafficWrite('2024-05-03T10:00:00Z', A, 3, [trafficToRevision(1)])]],
+    ['traffic to a revision runwatch never saw deployed', () => [generationDeploy('2024-05-02T10:00:00Z', A, 2), v1TrafficWrite('2024-05-03T10:00:00Z', A, 3, [trafficToRevision(1)])]],
+    ['a tag on the old revision, no share', () => [...history(), v1TrafficWrite('2024-05-03T10:00:00Z', A, 4, [toLatest(), { revisionName: TO_2, tag: 'old' }])]],
+    ['a deploy with --no-traffic: the revision before it keeps serving', () => [...history(), editV1Services(generationDeploy('2024-05-03T10:00:00Z', B, 4), (svc) => void ((svc['spec'] as Obj)['traffic'] = [trafficToRevision(3)]))]],
+    ['the traffic list that already sent everything to the latest revision', () => [...history(), v1TrafficWrite('2024-05-03T10:00:00Z', A, 4, [toLatest()])]],
   ])('no traffic finding: %s', async (_name, entries) => {
     const findings = await saFindings(entries());
     expect(findings.filter((f) => f.evidence['servingRevision'] !== undefined)).toEqual([]);
@@ -127,10 +105,10 @@ describe('service-account-change: traffic moved to an older revision', () => {
     const findings = await saFindings([
       ...history(),
       deleteServiceAt('2024-05-02T12:00:00Z', target),
-      deploy('2024-05-03T10:00:00Z', A, 1),
-      deploy('2024-05-03T11:00:00Z', A, 2),
-      deploy('2024-05-03T12:00:00Z', A, 3),
-      trafficWrite('2024-05-04T10:00:00Z', A, 4, [toRevision(2)]),
+      generationDeploy('2024-05-03T10:00:00Z', A, 1),
+      generationDeploy('2024-05-03T11:00:00Z', A, 2),
+      generationDeploy('2024-05-03T12:00:00Z', A, 3),
+      v1TrafficWrite('2024-05-04T10:00:00Z', A, 4, [trafficToRevision(2)]),
     ]);
     expect(findings.filter((f) => f.evidence['servingRevision'] !== undefined)).toEqual([]);
   });
@@ -139,13 +117,13 @@ describe('service-account-change: traffic moved to an older revision', () => {
   // so only the name the events gave can tie the traffic target to it.)
   it('fires: a revision named by its system events', async () => {
     const [write, ...events] = synthetic('seq-console-deploy') as unknown as Json[];
-    const first = [atGeneration(write!, 30), ...events]; // revision cloud-run-slack-bot-00023-kiv, running as A
+    const first = [withV1Generation(write!, 30), ...events]; // revision cloud-run-slack-bot-00023-kiv, running as A
     const C = 'release@test-project-1234.iam.gserviceaccount.com';
     const findings = await saFindings([
       ...first,
-      deploy('2024-05-07T10:00:00Z', B, 31),
-      deploy('2024-05-08T10:00:00Z', C, 32),
-      trafficWrite('2024-05-09T10:00:00Z', C, 33, [{ revisionName: 'cloud-run-slack-bot-00023-kiv', percent: 100 }]),
+      generationDeploy('2024-05-07T10:00:00Z', B, 31),
+      generationDeploy('2024-05-08T10:00:00Z', C, 32),
+      v1TrafficWrite('2024-05-09T10:00:00Z', C, 33, [{ revisionName: 'cloud-run-slack-bot-00023-kiv', percent: 100 }]),
     ]);
     expect(summary(findings)).toEqual([
       ['active', A, B, null],

@@ -165,6 +165,12 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
     '(gcloud run services update --remove-env-vars NAME) and review what the revision did meanwhile; if it was, add it to rules.code-loading-env.exceptions.',
 };
 
+/** service-account-change raised by traffic moved to an older revision (evidence.servingRevision). */
+const TRAFFIC_NEXT_STEPS =
+  'Confirm the traffic was meant to go to the older revision named in this finding, and that its runtime service account holds no more roles ' +
+  'than the service needs. If not, send the traffic back to the latest revision (gcloud run services update-traffic SERVICE --to-latest, ' +
+  'or --to-revisions with the revisions meant to serve), which resolves this finding, and review what the service did meanwhile.';
+
 const DEFAULT_NEXT_STEPS = 'Review the change in the audit entry linked from this finding and revert it if it was not intended.';
 
 /** What removes a binding from each such policy, and the form of an id that may go into the command as it is. */
@@ -183,6 +189,7 @@ const WIDE_IAM: Readonly<Record<string, { readonly noun: string; readonly comman
 function nextStepsOf(finding: Finding): string {
   const wide = finding.rule === 'public-invoker-grant' ? wideIamResource(finding.resourceName) : undefined;
   const scope = wide ? WIDE_IAM[wide.kind] : undefined;
+  if (finding.rule === 'service-account-change' && finding.evidence['servingRevision'] !== undefined) return TRAFFIC_NEXT_STEPS;
   if (!wide || !scope) return NEXT_STEPS[finding.rule] ?? DEFAULT_NEXT_STEPS;
   const id = scope.id.test(wide.id) ? wide.id : `${scope.noun.toUpperCase()}_ID`;
   return (

@@ -124,7 +124,9 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, n: nu
     const identity = describeServiceAccount(change.serviceAccount);
     target.serviceAccount = record(target.serviceAccount, t, identity, n);
     // A service's revision, by its name or the generation that names it: traffic moved back to it runs as this identity.
-    if (isService(change.target) && (change.revision !== undefined || change.generation !== undefined)) {
+    // (A write of the template in force made none: its generation names no revision, and would push real ones out.)
+    const madeRevision = change.revision !== undefined || change.templateFingerprint === undefined || valueBefore(target.template, change) !== change.templateFingerprint;
+    if (isService(change.target) && (change.revision !== undefined || change.generation !== undefined) && madeRevision) {
       const revision: RevisionIdentity = { t, v: identity, ...(n > 0 ? { n } : {}), ...(change.revision !== undefined ? { r: change.revision } : {}), ...(change.generation !== undefined ? { g: change.generation } : {}) };
       target.revisionIdentities = edits.append(target.revisionIdentities ?? [], revision, REVISION_IDENTITY_LIMIT);
     }

@@ -10,7 +10,7 @@ import { emptyBaseline, record, valueBefore, type ServiceBaseline } from '../../
 import { OUTBOX_SWEEP_AFTER_MS, Pipeline } from '../../functions/pipeline.js';
 import type { HeldBack } from '../../functions/engine.js';
 import { FirestoreDeliveryRecordStore } from '../../sinks/firestoreRecords.js';
-import { at, corpus, deleteServiceAt, editV1Services, fixtureEntries, fixtureFiles, fixtureMix, SLACK_BOT, synthetic, v1EnvDeploy, variant, withV1ServiceAccount, type Json } from '../support/entries.js';
+import { at, corpus, deleteServiceAt, editV1Services, fixtureEntries, fixtureFiles, fixtureMix, generationDeploy, SLACK_BOT, synthetic, trafficToRevision, v1EnvDeploy, v1TrafficWrite, variant, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { config, DEPLOY_RULES, findingsOf } from '../support/run.js';
 import type { BaselineStore, Delivery } from '../../functions/baseline/store.js';
 import { readEnvelope } from '../../functions/audit/entry.js';
@@ -428,6 +428,42 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
         const outOfOrder = await run(new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') }), delivered);
         expect(outOfOrder).toEqual(inOrder);
       });
+    });
+
+    // Traffic moved back to an older revision is judged by the identities the baseline keeps of the service's revisions
+    // (revisionIdentities): they must come back from Firestore as they went in, or the live pipeline misses the move.
+    it('raises and resolves the traffic findings of service-account-change as on memory', async () => {
+      const A = 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com';
+      const B = 'ci-admin@test-project-1234.iam.gserviceaccount.com';
+      const entries = [
+        generationDeploy('2024-05-01T10:00:00Z', A, 1),
+        generationDeploy('2024-05-02T10:00:00Z', B, 2),
+        generationDeploy('2024-05-02T12:00:00Z', A, 3),
+        v1TrafficWrite('2024-05-03T10:00:00Z', A, 4, [trafficToRevision(2)]),
+        v1TrafficWrite('2024-05-04T10:00:00Z', A, 5, [{ latestRevision: true, percent: 100 }]),
+      ];
+      const NOW = Date.parse('2030-01-01T00:00:00Z');
+      const run = async (store: MemoryBaselineStore | FirestoreBaselineStore): Promise<string[]> => {
+        const pipeline = new Pipeline({ config: config(), store, recentKeys: 0 });
+        const findings: Finding[] = [];
+        for (const entry of entries) {
+          const outcome = await pipeline.handleEntry(entry, NOW);
+          if (outcome.status === 'processed') findings.push(...outcome.findings);
+        }
+        findings.push(...(await pipeline.sweep(NOW + 600_000)));
+        return findings.filter((f) => f.rule === 'service-account-change').map((f) => `${f.id} ${f.status ?? 'active'} ${String(f.evidence['servingRevision'] ?? '-')}`);
+      };
+      const onMemory = await run(new MemoryBaselineStore());
+      const firestore = new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') });
+      const onFirestore = await run(firestore);
+      expect(onFirestore).toEqual(onMemory);
+      expect(onFirestore.map((line) => line.slice(33))).toEqual(['active -', 'resolved -', 'active cloud-run-slack-bot-00002-x2z', 'resolved cloud-run-slack-bot-00002-x2z']);
+      const stored = await firestore.get('test-project-1234/asia-northeast1/cloud-run-slack-bot');
+      expect(stored?.revisionIdentities?.map((r) => [r.g, r.v])).toEqual([
+        [1, A],
+        [2, B],
+        [3, A],
+      ]);
     });
 
     // The baseline remembers its last 64 applied entries: a copy delivered after more entries of the service than that

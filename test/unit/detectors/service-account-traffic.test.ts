@@ -4,7 +4,7 @@
 // another identity again, with no deploy to show it: a rollback to the revision a finding was about, say, after the fix.
 import { describe, expect, it } from 'vitest';
 import { at, deleteServiceAt, editV1Services, generationDeploy, synthetic, trafficToRevision, v1TrafficWrite, variant, withV1Generation, type Json } from '../../support/entries.js';
-import { config, findingsOf } from '../../support/run.js';
+import { config, findingsArriving, findingsOf } from '../../support/run.js';
 
 const A = 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com';
 const B = 'ci-admin@test-project-1234.iam.gserviceaccount.com';
@@ -132,6 +132,21 @@ describe('service-account-change: traffic moved to an older revision', () => {
       ['resolved', B, C, null],
       ['active', C, A, 'cloud-run-slack-bot-00023-kiv'],
     ]);
+  });
+
+  // Live delivery out of order: the traffic write arrives after a newer deploy (revision 5, running as A, taking the
+  // traffic) was applied. In timestamp order the deploy closes the traffic finding; arriving late, it is reported and
+  // closed at once, with the same id.
+  it('a traffic write arriving after a newer deploy: reported and closed at once, as in timestamp order', async () => {
+    const traffic = v1TrafficWrite('2024-05-03T10:00:00Z', A, 4, [trafficToRevision(2)]);
+    const newer = generationDeploy('2024-05-03T11:00:00Z', A, 5);
+    const inOrder = await saFindings([...history(), traffic, newer]);
+    const arriving = (await findingsArriving([...history().map((e) => [e, '2030-01-01T00:00:00Z'] as const), [newer, '2030-01-02T00:00:00Z'], [traffic, '2030-01-03T00:00:00Z']], config())).filter(
+      (f) => f.rule === 'service-account-change',
+    );
+    expect(summary(inOrder)).toEqual([...REPORTED, ['active', A, B, TO_2], ['resolved', A, B, TO_2]]);
+    expect(summary(arriving)).toEqual(summary(inOrder));
+    expect(arriving.map((f) => f.id)).toEqual(inOrder.map((f) => f.id));
   });
 
   it('fires through the v2 API: revisions named by their writes, traffic moved by an update of `traffic` alone', async () => {

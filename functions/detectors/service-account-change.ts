@@ -27,7 +27,8 @@
 //           about the identity and is skipped. Traffic is followed only to revisions whose deploy runwatch applied
 //           (the baseline keeps the last REVISION_IDENTITY_LIMIT, by name or by the v1 generation that names them):
 //           traffic moved to an older one raises nothing, and a traffic write that arrives after a newer write was
-//           applied resolves nothing (what the newer ones sent the traffic to is not kept).
+//           applied resolves nothing (what the newer ones sent the traffic to is not kept); its own finding is closed
+//           at once when a newer deploy runs as another identity, even one whose write kept the traffic where it was.
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, identityOfRevision, indexBefore, pointBefore, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { capitalized, DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount, templateNounOf, type DeployChange, type RuntimeServiceAccount } from '../model/change.js';
@@ -210,8 +211,10 @@ function trafficDetections(change: DeployChange, baseline: ServiceBaseline | und
         toAppEngineDefaultServiceAccount: toAppEngineDefault,
       },
       dedupKey: [baselineKey(change.target), before, after, 'traffic', share.revision, change.time],
-      // Open until traffic leaves the identity: a later write whose traffic goes to revisions that run as others.
-      opensRisk: true,
+      // Open until traffic leaves the identity: a later write whose traffic goes to revisions that run as others. A
+      // traffic write arriving after a newer deploy that runs as another identity is closed at once, as that deploy
+      // would close it in timestamp order (one that kept the traffic pinned here closes it too: not kept apart).
+      ...riskInForce(baseline?.serviceAccount, change, (identity) => !sameServiceAccount(identity, after, projectNumber), (identity) => `runtime service account is now ${identity}`),
     });
   }
   return detections;

@@ -43,6 +43,21 @@ describe('service-account-change: traffic moved to an older revision', () => {
     );
   });
 
+  // The write's labels, provenance and image are its template's: the newest revision's, not the one the traffic went
+  // to, whose own are not kept. The finding must not show them as that revision's.
+  it('names no labels or provenance of the newest revision as the older one\'s', async () => {
+    const withLabels = (entry: Json) =>
+      editV1Services(entry, (svc) => {
+        const meta = (svc['spec'] as { template: { metadata: Obj } }).template.metadata;
+        meta['labels'] = { ...(meta['labels'] as Obj), 'commit-sha': '0123456789abcdef0123456789abcdef01234567', 'gcb-build-id': 'b-42' };
+      });
+    const entries = [...history().map(withLabels), withLabels(v1TrafficWrite('2024-05-03T10:00:00Z', A, 4, [trafficToRevision(2)]))];
+    const traffic = (await saFindings(entries)).find((f) => f.evidence['servingRevision'] !== undefined);
+    expect(traffic).toMatchObject({ revision: TO_2, labels: {}, provenance: {} });
+    expect(traffic!.summary).not.toContain('provenance labels');
+    expect(traffic!.evidence['unchangedProvenanceLabels']).toBeUndefined();
+  });
+
   it('fires: a share of it (a canary of the old revision) counts', async () => {
     const findings = await saFindings([...history(), v1TrafficWrite('2024-05-03T10:00:00Z', A, 4, [toLatest(90), trafficToRevision(2, 10)])]);
     expect(summary(findings)).toEqual([...REPORTED, ['active', A, B, TO_2]]);

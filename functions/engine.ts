@@ -277,9 +277,13 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
   const { change, rollout } = evaluation;
   const settings = config.rules[rule] as RuleSettings;
   const deploy = change.kind === 'deploy' ? change : undefined;
+  // About an older revision the write sent traffic to (Detection.revision): the write's labels and provenance are its
+  // template's, the newest revision's, and that revision's own are not kept: none are shown.
+  const otherRevision = detection.revision !== undefined && detection.revision !== deploy?.revision;
+  if (otherRevision) provenance = undefined;
   // The provenance labels are kept whole: they say what produced the deploy.
   const found = provenance?.found;
-  const { labels, omitted } = deploy ? boundedLabels(deploy.labels, [found?.commit?.[0], found?.pipeline?.[0]].filter((name) => name !== undefined)) : { labels: {}, omitted: 0 };
+  const { labels, omitted } = deploy && !otherRevision ? boundedLabels(deploy.labels, [found?.commit?.[0], found?.pipeline?.[0]].filter((name) => name !== undefined)) : { labels: {}, omitted: 0 };
   const principal = change.principal;
   const client = deploy ? clientText(deploy) : undefined;
   const unchanged = provenance?.unchanged;
@@ -325,7 +329,7 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
     ...(principal && principal.delegationChain.length > 0 ? { delegationChain: principal.delegationChain } : {}),
     resourceName: resourceNameOf(change),
     labels,
-    provenance: provenanceOf(unchanged || !provenance ? {} : provenance.found, deploy?.images ?? []),
+    provenance: provenanceOf(unchanged || !provenance ? {} : provenance.found, otherRevision ? [] : (deploy?.images ?? [])),
     evidence,
     unknown,
     methodName: change.methodName,

@@ -4,9 +4,10 @@
 //           job and worker pool counterparts (Jobs.CreateJob / ReplaceJob / UpdateJob, WorkerPools.*: README).
 // Alerts:   the new revision runs as a different service account than the service's previous revision (from
 //           the baseline); or a write sends traffic to an older revision by name (`gcloud run services update-traffic`)
-//           that runs as another identity than the newest revision (trafficDetections). A service's first deploy sets the baseline and never fires. A service deleted and
-//           created again under the name keeps this history: the re-created service's first revision is compared
-//           with the deleted one's last, and the finding's evidence then says `recreatedAfterDeleteAt`.
+//           that runs as another identity than the newest revision (trafficDetections). A service's first deploy sets
+//           the baseline and never fires. A service deleted and created again under the name keeps this history: the
+//           re-created service's first revision is compared with the deleted one's last, and the finding's evidence
+//           then says `recreatedAfterDeleteAt`.
 // Options:  `rules.service-account-change.exceptions`, `severity`.
 // Severity: HIGH when the new identity is a default service account Google creates with Editor on the project
 //           (the default compute SA, or the App Engine default SA `PROJECT_ID@appspot.gserviceaccount.com`);

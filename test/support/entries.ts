@@ -375,10 +375,11 @@ export function withV1Generation(entry: Json, generation: number): Json {
 
 /**
  * gcloud's v1 deploy of cloud-run-slack-bot (the corpus ReplaceService) at `time`, running as `email` (undefined: the
- * default compute SA), leaving the service at `generation`: its revision is `cloud-run-slack-bot-0000G-xxx`.
+ * default compute SA) and `image`, leaving the service at `generation`: its revision is `cloud-run-slack-bot-0000G-xxx`
+ * (when its template differs from the one before: else it makes none).
  */
-export function generationDeploy(time: string, email: string | undefined, generation: number): Json {
-  const write = withV1Image(withV1ServiceAccount(corpus('slackbot__Services.ReplaceService__1'), email), 'gcr.io/test-project-1234/bot:1');
+export function generationDeploy(time: string, email: string | undefined, generation: number, image = 'gcr.io/test-project-1234/bot:1'): Json {
+  const write = withV1Image(withV1ServiceAccount(corpus('slackbot__Services.ReplaceService__1'), email), image);
   return at(withV1Generation(withOperationId(write, `op-${time}`), generation), time);
 }
 
@@ -387,8 +388,8 @@ export function generationDeploy(time: string, email: string | undefined, genera
  * `email`), with the traffic list `traffic`, at `generation` (a traffic change moves the service's generation on
  * without making a revision).
  */
-export function v1TrafficWrite(time: string, email: string | undefined, generation: number, traffic: readonly Obj[]): Json {
-  return editV1Services(generationDeploy(time, email, generation), (svc) => void (obj(svc['spec'])['traffic'] = traffic));
+export function v1TrafficWrite(time: string, email: string | undefined, generation: number, traffic: readonly Obj[], image?: string): Json {
+  return editV1Services(generationDeploy(time, email, generation, image), (svc) => void (obj(svc['spec'])['traffic'] = traffic));
 }
 
 /** A traffic target sending `percent` to cloud-run-slack-bot's revision of `generation` (suffix `x<G>z`). */

@@ -75,6 +75,15 @@ describe('service-account-change: traffic moved to an older revision', () => {
     expect(findings[2]!.title).toBe('Traffic moved to a revision that runs as the default compute service account');
   });
 
+  // A deploy waits for its revision's system events (the correlation wait); a traffic write of the same template that
+  // comes seconds later joins its rollout and is judged after it, at its own time.
+  it('fires: traffic moved seconds after a deploy that still waits for its system events', async () => {
+    const image = 'gcr.io/test-project-1234/bot:2';
+    const findings = await saFindings([...history(), generationDeploy('2024-05-03T10:00:00Z', A, 4, image), v1TrafficWrite('2024-05-03T10:00:05Z', A, 5, [trafficToRevision(2)], image)]);
+    expect(summary(findings)).toEqual([...REPORTED, ['active', A, B, TO_2]]);
+    expect(findings[2]!.eventTime).toBe('2024-05-03T10:00:05Z');
+  });
+
   it('resolved: traffic back to the latest revision', async () => {
     const findings = await saFindings([...history(), v1TrafficWrite('2024-05-03T10:00:00Z', A, 4, [trafficToRevision(2)]), v1TrafficWrite('2024-05-04T10:00:00Z', A, 5, [toLatest()])]);
     expect(summary(findings)).toEqual([...REPORTED, ['active', A, B, TO_2], ['resolved', A, B, TO_2]]);

@@ -4,8 +4,10 @@
 // nothing is open, so a resolution that arrives before its finding (Pub/Sub is unordered; deliverOnce says so
 // with `originalDelivered: false`, and the late finding then counts as a duplicate) is sent as the whole finding,
 // a `trigger` marked already resolved, then the `resolve`: a short public exposure still pages someone. If the
-// resolve fails after the trigger went out, the failure is returned and the redelivery sends both again; the
-// second trigger lands on the open alert (same dedup_key) and does not page twice.
+// resolve fails after the trigger went out, the failure says so (`originalSentRef`) and deliverOnce records the
+// finding delivered: the redelivery sends only the resolve, and the late finding is a duplicate. Sending the trigger
+// again would page twice whenever PagerDuty had processed a resolve it answered with a 5xx or a timeout (a trigger
+// after a resolve opens a new alert).
 // 202 delivered; 429, 5xx and network errors retryable (Retry-After honoured, else backoff) inside the deadline;
 // 400 and other statuses permanent, with PagerDuty's `errors[]` in the reason.
 // The routing key is a secret: it is added to the body only at send time (never in `render`), and every reason
@@ -246,7 +248,10 @@ export class PagerDutySink implements Sink {
       const result = await retryWithinDeadline((timeoutMs) => this.send(body, timeoutMs, clock), context.deadlineMs, this.policy, clock);
       if (result.status !== 'delivered') {
         const partly = index > 0 ? ` (the ${events[0]?.event_action} went out, the ${event.event_action} did not)` : '';
-        return this.scrub(result.status === 'failed' ? { ...result, reason: `${result.reason}${partly}` } : result);
+        // The trigger of a resolution that came first is out: its alert is open (or was closed by a resolve PagerDuty
+        // processed and did not confirm). deliverOnce records the finding delivered, so no later delivery triggers again.
+        const sent = index > 0 && events[0]?.event_action === 'trigger' ? { originalSentRef: finding.id } : {};
+        return this.scrub(result.status === 'failed' ? { ...result, reason: `${result.reason}${partly}`, ...sent } : result);
       }
     }
     // The ref is the dedup_key we sent (PagerDuty echoes it): the handle of the alert, whatever the response said.

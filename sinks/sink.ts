@@ -15,6 +15,13 @@ export type DeliveryResult =
        * idempotency key must not send it again at once. Not retried within the call, and deliverOnce keeps the claim.
        */
       readonly mayHaveSent?: boolean;
+      /**
+       * For a resolution told `originalDelivered: false`: the finding itself went out as a step of its own (PagerDuty's
+       * trigger) before the resolution's step failed, under this ref. deliverOnce marks the original delivered, so
+       * the next delivery sends only the resolution's step and the late original is a duplicate: sent again, the
+       * finding would open a new alert after a close PagerDuty may have processed without saying so.
+       */
+      readonly originalSentRef?: string;
     };
 
 export interface DeliveryContext {

@@ -7,7 +7,8 @@
 // state INACTIVE with `setFindingState`: in v2 `state` is output-only, that RPC is the only way to change it.
 //
 // Retries (outputs.md section 4): UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED (quota: 1,000 writes/min),
-// ABORTED and a server-side INTERNAL, with backoff inside the deadline; so are errors without a gRPC code, which
+// ABORTED, a server-side INTERNAL and ALREADY_EXISTS (an upsert that raced another write creating the same finding:
+// the next one updates it), with backoff inside the deadline; so are errors without a gRPC code, which
 // come from making the client or loading its credentials before any call (see getClient), and UNKNOWN, which is
 // what grpc-js reports when the access token for a call cannot be fetched. Permanent: every other
 // code (INVALID_ARGUMENT, NOT_FOUND for a missing source, PERMISSION_DENIED, UNAUTHENTICATED,
@@ -340,6 +341,11 @@ const RETRYABLE_CODES: ReadonlySet<number> = new Set([
   // reached SCC), and an HTTP status from a proxy or front end that has no gRPC meaning (500). Transient; the
   // upsert is idempotent, and a cause that persists still ends on the dead-letter topic (max_delivery_attempts).
   GRPC_STATUS.UNKNOWN,
+  // UpdateFinding creates a finding it does not find: two writes creating the same one at once (a redelivery whose
+  // claim ran out while the first write was on its way, a replay to the sinks beside the live pipeline) leave one
+  // answered ALREADY_EXISTS. The finding exists now, so the next upsert updates it (and a resolution then sets it
+  // INACTIVE); permanent, it was dead-lettered and a resolved finding stayed ACTIVE.
+  GRPC_STATUS.ALREADY_EXISTS,
   GRPC_STATUS.DEADLINE_EXCEEDED,
   GRPC_STATUS.RESOURCE_EXHAUSTED,
   GRPC_STATUS.ABORTED,

@@ -118,13 +118,15 @@ describe('renderScc', () => {
 
   // outputs.md section 4: ABORTED and a server-side INTERNAL are transient too (they used to be dead-lettered), and
   // so is UNKNOWN: grpc-js's code for an access token it could not fetch for the call.
-  it('classifies gRPC codes: UNKNOWN, UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED and INTERNAL are retryable', () => {
+  // ALREADY_EXISTS: an upsert that raced another write creating the same finding (scc-already-exists.test.ts).
+  it('classifies gRPC codes: UNKNOWN, ALREADY_EXISTS, UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED and INTERNAL are retryable', () => {
     const retryable = Object.values(grpc.status)
       .filter((code): code is number => typeof code === 'number' && code !== 0)
       .filter((code) => (classifySccError(Object.assign(new Error('x'), { code, details: 'x' })) as { retryable: boolean }).retryable);
     expect(retryable.sort((a, b) => a - b)).toEqual([
       grpc.status.UNKNOWN,
       grpc.status.DEADLINE_EXCEEDED,
+      grpc.status.ALREADY_EXISTS,
       grpc.status.RESOURCE_EXHAUSTED,
       grpc.status.ABORTED,
       grpc.status.INTERNAL,

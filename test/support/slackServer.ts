@@ -44,7 +44,9 @@ export interface SlackServer extends HttpReceiver {
   scriptAfterPosting(...replies: ScriptedReply[]): void;
   /** From now on (until reset) auth.test and the history methods answer `{ok: false, error}` (e.g. missing_scope). */
   denyHistory(error: string): void;
-  /** Undoes denyHistory: auth.test and the history methods answer again (a rate limit that passed). */
+  /** From now on (until reset) the history methods answer HTTP 429 with this Retry-After, as Slack rate limits them. */
+  rateLimitHistory(retryAfterSeconds: number): void;
+  /** Undoes denyHistory and rateLimitHistory: auth.test and the history methods answer again (a rate limit that passed). */
   allowHistory(): void;
   /** Adds a message as someone else (another app, a person) posts it; returns its ts. */
   addMessage(message: Omit<SlackStoredMessage, 'ts'>): string;
@@ -62,6 +64,7 @@ export async function startSlackServer(): Promise<SlackServer> {
   const stored: SlackStoredMessage[] = [];
   const postQueue: { readonly reply: ScriptedReply; readonly post: boolean }[] = [];
   let historyDenied: string | undefined;
+  let historyLimitedFor: number | undefined;
   const nextTs = (): string => {
     counter += 1;
     return `${Math.floor(Date.now() / 1000)}.${String(counter).padStart(6, '0')}`;
@@ -101,6 +104,7 @@ export async function startSlackServer(): Promise<SlackServer> {
       case 'conversations.history':
       case 'conversations.replies': {
         if (historyDenied) return slackError(historyDenied);
+        if (historyLimitedFor !== undefined) return slackRateLimited(historyLimitedFor);
         const channel = form['channel'] ?? '';
         if (!/^[CGD][A-Z0-9]+$/.test(channel)) return slackError('channel_not_found');
         const oldest = Number(form['oldest'] ?? 0);
@@ -133,8 +137,12 @@ export async function startSlackServer(): Promise<SlackServer> {
     denyHistory: (error) => {
       historyDenied = error;
     },
+    rateLimitHistory: (retryAfterSeconds) => {
+      historyLimitedFor = retryAfterSeconds;
+    },
     allowHistory: () => {
       historyDenied = undefined;
+      historyLimitedFor = undefined;
     },
     addMessage: (message) => {
       const ts = nextTs();
@@ -146,6 +154,7 @@ export async function startSlackServer(): Promise<SlackServer> {
       postQueue.length = 0;
       stored.length = 0;
       historyDenied = undefined;
+      historyLimitedFor = undefined;
     },
     posts: () =>
       receiver.requests

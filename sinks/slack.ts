@@ -28,7 +28,8 @@
 // a thread): a message our bot posted for the same finding means delivered. Absent after an answer, the message is
 // posted again; absent after a timeout (Slack may still be posting it), it comes back `mayHaveSent` and
 // deliverOnce keeps the claim until its lease ends; the delivery that takes the claim over looks again before it
-// posts. Reading the channel needs the `channels:history` scope (`groups:history` for private channels) and the
+// posts, and when that look fails for a reason that passes (a 429 on conversations.history, a 5xx) it posts nothing
+// and fails retryable, so deliverOnce keeps the claim and the next delivery looks again. Reading the channel needs the `channels:history` scope (`groups:history` for private channels) and the
 // channel's id (a name is learnt from the first post of an instance). Without them the sink does what it can:
 // reset connections and 5xx answers are posted again, the other ambiguous answers wait for the lease, so a slow
 // Slack gets one more post per lease at most (a rare duplicate, which we prefer to a lost alert), never one per
@@ -391,7 +392,9 @@ export class SlackSink implements Sink {
     if (resolving && !thread && context.originalAttemptMs !== undefined) {
       // The original's delivery ran out without an answer (its instance died, a timeout): it may be in the channel.
       // Found there, the resolution is a reply in its thread, not the whole finding posted a second time.
-      thread = await this.findOriginal(finding, context.originalAttemptMs, context.deadlineMs);
+      const original = await this.findOriginal(finding, context.originalAttemptMs, context.deadlineMs);
+      if (original.kind === 'found') thread = parseSlackRef(original.ref);
+      else if (original.kind === 'unknown' && original.transient) return notLookedYet(original);
     }
     const channel = thread?.channel ?? slackChannelFor(finding, this.options.config);
     if (!channel) {
@@ -406,16 +409,16 @@ export class SlackSink implements Sink {
       // An earlier delivery's claim ran out without an answer: its message may be in the channel already.
       const earlier = await this.findPosted(msg, context.earlierAttemptMs, context.deadlineMs);
       if (earlier.kind === 'found') return { status: 'delivered', ref: earlier.ref };
+      if (earlier.kind === 'unknown' && earlier.transient) return notLookedYet(earlier);
     }
     return retryWithinDeadline((timeoutMs) => this.attempt(msg, timeoutMs, context.deadlineMs), context.deadlineMs, this.policy, this.clock);
   }
 
-  /** The original's message, posted by our bot since `sinceMs`, as a thread to reply in; undefined when not found. */
-  private async findOriginal(finding: Finding, sinceMs: number, deadlineMs: number): Promise<SlackRef | undefined> {
+  /** The original's message, posted by our bot since `sinceMs`: the thread to reply in when found. */
+  private async findOriginal(finding: Finding, sinceMs: number, deadlineMs: number): Promise<SlackLookup> {
     const channel = slackChannelFor(finding, this.options.config);
-    if (!channel) return undefined;
-    const look = await this.findPosted({ channel, metadata: { event_type: SLACK_EVENT_TYPE, event_payload: { finding_id: finding.id, status: 'active' } } }, sinceMs, deadlineMs);
-    return look.kind === 'found' ? parseSlackRef(look.ref) : undefined;
+    if (!channel) return { kind: 'absent' };
+    return this.findPosted({ channel, metadata: { event_type: SLACK_EVENT_TYPE, event_payload: { finding_id: finding.id, status: 'active' } } }, sinceMs, deadlineMs);
   }
 
   /**
@@ -476,7 +479,7 @@ export class SlackSink implements Sink {
    */
   private async findPosted(msg: Pick<SlackMessage, 'channel' | 'thread_ts' | 'metadata'>, sinceMs: number, deadlineMs: number): Promise<SlackLookup> {
     const channel = CHANNEL_ID.test(msg.channel) ? msg.channel : this.channelIds.get(msg.channel);
-    if (!channel) return { kind: 'unknown', reason: `channel ${msg.channel} is configured by name, not id` };
+    if (!channel) return { kind: 'unknown', transient: false, reason: `channel ${msg.channel} is configured by name, not id` };
     const method = msg.thread_ts ? 'conversations.replies' : 'conversations.history';
     try {
       const me = await this.whoAmI(deadlineMs);
@@ -484,7 +487,7 @@ export class SlackSink implements Sink {
       let cursor: string | undefined;
       for (let page = 0; page < LOOKUP_PAGES; page++) {
         const left = deadlineMs - this.clock.now();
-        if (left < this.policy.minAttemptMs) return { kind: 'unknown', reason: 'no time left to read it' };
+        if (left < this.policy.minAttemptMs) return { kind: 'unknown', transient: true, reason: 'no time left to read it' };
         const client = this.client(Math.min(this.policy.attemptTimeoutMs, left));
         const args = { channel, oldest, inclusive: true, include_all_metadata: true, limit: LOOKUP_PAGE, ...(cursor ? { cursor } : {}) };
         const response = msg.thread_ts ? await client.conversations.replies({ ...args, ts: msg.thread_ts }) : await client.conversations.history(args);
@@ -493,10 +496,17 @@ export class SlackSink implements Sink {
         cursor = response.response_metadata?.next_cursor || undefined;
         if (!response.has_more || !cursor) return { kind: 'absent' };
       }
-      return { kind: 'unknown', reason: `more than ${LOOKUP_PAGE * LOOKUP_PAGES} messages since the attempt` };
+      return { kind: 'unknown', transient: false, reason: `more than ${LOOKUP_PAGE * LOOKUP_PAGES} messages since the attempt` };
     } catch (error) {
       const { result } = classify(error, this.options.token);
-      return { kind: 'unknown', reason: `${method}: ${result.status === 'failed' ? result.reason.replace(/^Slack rejected the message: /, '') : 'no answer'}` };
+      const failed = result.status === 'failed' ? result : undefined;
+      // A rate limit, a 5xx, a network error pass; a missing scope or an unknown channel do not.
+      return {
+        kind: 'unknown',
+        transient: failed?.retryable ?? false,
+        reason: `${method}: ${failed ? failed.reason.replace(/^Slack rejected the message: /, '') : 'no answer'}`,
+        ...(failed?.retryAfterMs !== undefined ? { retryAfterMs: failed.retryAfterMs } : {}),
+      };
     }
   }
 
@@ -529,7 +539,30 @@ interface SlackIdentity {
   readonly userId: string | undefined;
 }
 
-type SlackLookup = { readonly kind: 'found'; readonly ref: string } | { readonly kind: 'absent' } | { readonly kind: 'unknown'; readonly reason: string };
+/**
+ * What a look at the channel found. `unknown` says why it could not look: `transient` when a later look may (a rate
+ * limit, a 5xx, a network error, no time left), with Slack's Retry-After when it gave one.
+ */
+type SlackLookup =
+  | { readonly kind: 'found'; readonly ref: string }
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'unknown'; readonly transient: boolean; readonly reason: string; readonly retryAfterMs?: number };
+
+/**
+ * An earlier attempt may have posted the message and the channel could not be read for it this time, for a reason
+ * that passes (Slack rate limits conversations.history, a Tier 3 method, in the same bursts that leave claims behind):
+ * nothing is posted. deliverOnce keeps the claim this delivery took over, so the next delivery looks again; posting
+ * blind put a second copy of the alert in the channel. A look that can never work (no history scope, a channel
+ * given by name) still posts, as before: a rare copy rather than an alert never sent.
+ */
+function notLookedYet(look: Extract<SlackLookup, { kind: 'unknown' }>): DeliveryResult {
+  return {
+    status: 'failed',
+    retryable: true,
+    reason: `an earlier attempt may have posted it and the channel could not be read for it (${look.reason}); not posted until it can be`,
+    ...(look.retryAfterMs !== undefined ? { retryAfterMs: look.retryAfterMs } : {}),
+  };
+}
 
 /**
  * After a failed post, whether Slack may hold the message all the same: `may-have-posted` when it answered (or the

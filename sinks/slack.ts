@@ -23,17 +23,18 @@
 // inside the deadline.
 //
 // Exactly once. chat.postMessage has no idempotency key, so every message carries its finding's id and status as
-// message metadata, and an answer that leaves open whether Slack posted it (`internal_error`, `fatal_error`, HTTP
-// 5xx, a reset connection, a timeout) is followed by a look at the channel (conversations.history, or .replies for
-// a thread): a message our bot posted for the same finding means delivered. Absent after an answer, the message is
-// posted again; absent after a timeout (Slack may still be posting it), it comes back `mayHaveSent` and
-// deliverOnce keeps the claim until its lease ends; the delivery that takes the claim over looks again before it
-// posts, and when that look fails for a reason that passes (a 429 on conversations.history, a 5xx) it posts nothing
-// and fails retryable, so deliverOnce keeps the claim and the next delivery looks again. Reading the channel needs the `channels:history` scope (`groups:history` for private channels) and the
-// channel's id (a name is learnt from the first post of an instance). Without them the sink does what it can:
-// reset connections and 5xx answers are posted again, the other ambiguous answers wait for the lease, so a slow
-// Slack gets one more post per lease at most (a rare duplicate, which we prefer to a lost alert), never one per
-// attempt and Pub/Sub redelivery.
+// message metadata, and an answer that leaves open whether Slack posted it (`internal_error`, `fatal_error`, HTTP 5xx,
+// a reset connection, a timeout) is followed by a look at the channel (conversations.history, or .replies for a
+// thread): a message our bot posted for the same finding means delivered. Absent after an answer, the message is posted
+// again; absent after a timeout (Slack may still be posting it), or not read for a reason that passes (a 429 or 5xx on
+// the history), it comes back `mayHaveSent` and deliverOnce keeps the claim until its lease ends; the delivery that
+// takes the claim over looks again before it posts, and when that look fails for a reason that passes (a 429 on
+// conversations.history, a 5xx) it posts nothing and fails retryable, so deliverOnce keeps the claim and the next
+// delivery looks again. Reading the channel needs the `channels:history` scope (`groups:history` for private channels)
+// and the channel's id (a name is learnt from the first post of an instance). Without them the sink does what it can:
+// reset connections and 5xx answers are posted again, the other ambiguous answers wait for the lease, so a slow Slack
+// gets one more post per lease at most (a rare duplicate, which we prefer to a lost alert), never one per attempt and
+// Pub/Sub redelivery.
 import { ErrorCode, LogLevel, WebClient, type Logger } from '@slack/web-api';
 import type { ContextBlock, HeaderBlock, KnownBlock, MrkdwnElement, PlainTextElement, SectionBlock } from '@slack/web-api';
 import type { SlackSinkConfig } from '../functions/config/types.js';
@@ -425,7 +426,10 @@ export class SlackSink implements Sink {
    * One post. When the answer leaves open whether Slack posted the message, the channel is read before anything
    * else: found there, it is delivered; not there after an answer (Slack's `internal_error`, HTTP 5xx, a reset
    * connection), it is posted again; not there after a timeout (Slack may still be posting it), or when the
-   * channel cannot be read (no history scope, a channel configured by name), the failure stands as it was.
+   * channel cannot be read (no history scope, a channel configured by name), the failure stands as it was. A read
+   * that failed for a reason that passes (a 429, a 5xx: Slack degraded answers both so) is no answer either way: the
+   * message may be there, so it is not posted again now (`mayHaveSent`: deliverOnce keeps the claim, and the delivery
+   * after its lease looks again).
    */
   private async attempt(msg: SlackMessage, timeoutMs: number, deadlineMs: number): Promise<DeliveryResult> {
     const startedMs = this.clock.now();
@@ -437,8 +441,10 @@ export class SlackSink implements Sink {
         return { status: 'delivered', ref: look.ref };
       case 'absent':
         return uncertain === 'may-still-post' ? result : { status: 'failed', retryable: true, reason: `${result.reason} (the message is not in the channel)` };
-      case 'unknown':
-        return { ...result, reason: `${result.reason}; the channel could not be checked for the message: ${look.reason}` };
+      case 'unknown': {
+        const reason = `${result.reason}; the channel could not be checked for the message: ${look.reason}`;
+        return look.transient ? { ...result, retryable: true, mayHaveSent: true, reason } : { ...result, reason };
+      }
     }
   }
 

@@ -33,10 +33,11 @@
 //     (retryable) until the resolution's redelivery, or the redrive of its dead letter, takes the claim over when its
 //     lease ends and writes both records. A resolution that took over its original's expired claim keeps that one
 //     too: the attempt that made it may have sent the finding, and the finding's redelivery must be told so.
-//   - a resolution that came first whose sink sent the finding as a step of its own (PagerDuty: the trigger) and then
-//     failed on the resolution's (the resolve; `originalSentRef`): the original's record is marked `delivered`, so
-//     the redelivery sends only the resolve and the late original is a duplicate. Released, both sent the trigger
-//     again, which opens a second alert (a second page) when PagerDuty processed a resolve it answered 5xx to.
+//   - a resolution that came first whose sink sends the finding as a step of its own (PagerDuty: the trigger, then the
+//     resolve) has the original's record marked `delivered` as soon as that step went out (`originalSent`), so if the
+//     resolve then fails, or the instance dies before the records are written, the redelivery sends only the resolve
+//     and the late original is a duplicate. Left to the end, the claims were dropped or ran out and the trigger went
+//     again, which opens a second alert (a second page) after a resolve that went through.
 //   - a sink returning `skipped` sent nothing: the claim is released, so the record only ever means "sent".
 //   - sent, but the records could not be marked: a finding is reported delivered (notify logs the record error and
 //     acks: a redelivery would post it again); a resolution that came first is reported retryable instead, because
@@ -159,6 +160,8 @@ async function deliverResolution(o: DeliverOnceOptions): Promise<DeliveryOutcome
     ...earlierAttempt(claim),
     // An original's claim taken over: the attempt that made it may have sent the finding after all.
     ...(original.claimed && original.takenOverFromMs !== undefined ? { originalAttemptMs: original.takenOverFromMs } : {}),
+    // The original we hold as a tombstone, sent as a step of its own: recorded delivered at once (see the header).
+    ...(original.claimed ? { originalSent: (ref: string) => markOriginalSent(o, ref) } : {}),
   });
   if (result.status === 'delivered') {
     // Either record, once `resolved`, turns a later copy of this resolution into a duplicate, so after a delivered
@@ -181,10 +184,6 @@ async function deliverResolution(o: DeliverOnceOptions): Promise<DeliveryOutcome
     }
     return delivered(result.ref, recordError);
   }
-  // The finding went out as a step of its own (PagerDuty's trigger) and the resolution's step failed: the original is
-  // delivered, and recorded so, or the next delivery (told it never went out) and the late original would send it
-  // again, opening a second alert after a resolve PagerDuty may have processed without confirming it.
-  const originalMarked = original.claimed && result.status === 'failed' && result.originalSentRef !== undefined && (await markOriginalSent(o, result.originalSentRef));
   // Both claims stay: a late original must not go out as an open alert while this resolution may be in the channel.
   if (result.status === 'failed' && result.mayHaveSent) return claimKept(result, o);
   // A claim of its own taken over from an attempt whose lease ran out stays too, whatever this attempt's failure: that
@@ -197,13 +196,18 @@ async function deliverResolution(o: DeliverOnceOptions): Promise<DeliveryOutcome
   // An original's claim taken over from an attempt whose lease ran out stays too (until this lease ends): that
   // attempt may have sent the finding, and the claim's firstClaimedMs is what tells the finding's redelivery to look
   // for it before sending; dropped, the redelivery would claim afresh and post a second copy.
-  if (original.claimed && original.takenOverFromMs === undefined && !originalMarked) await records.release(sink.name, finding.id);
+  // (A release leaves a record the sink's originalSent marked delivered as it is: it drops only a pending claim.)
+  if (original.claimed && original.takenOverFromMs === undefined) await records.release(sink.name, finding.id);
   return keepOwn ? takenOverKept(result, o) : notDelivered(result);
 }
 
-/** Marks the original of a resolution delivered (its `ref`), retrying briefly; false when it could not be written. */
-async function markOriginalSent(o: DeliverOnceOptions, ref: string): Promise<boolean> {
-  return (await recordSent(o, [() => o.records.complete(o.sink.name, o.finding.id, 'delivered', ref)])) === undefined;
+/**
+ * DeliveryContext.originalSent: marks the original of a resolution delivered (its `ref`), retrying briefly. Never
+ * rejects: unwritten, the claim stays the tombstone it was, and a later delivery may send the finding again (the old
+ * rare duplicate), which is no reason to stop this one.
+ */
+async function markOriginalSent(o: DeliverOnceOptions, ref: string): Promise<void> {
+  await recordSent(o, [() => o.records.complete(o.sink.name, o.finding.id, 'delivered', ref)]);
 }
 
 /**

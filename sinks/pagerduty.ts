@@ -3,11 +3,12 @@
 // instead of paging twice. A resolution is a `resolve` with the same dedup_key. PagerDuty drops a resolve when
 // nothing is open, so a resolution that arrives before its finding (Pub/Sub is unordered; deliverOnce says so
 // with `originalDelivered: false`, and the late finding then counts as a duplicate) is sent as the whole finding,
-// a `trigger` marked already resolved, then the `resolve`: a short public exposure still pages someone. If the
-// resolve fails after the trigger went out, the failure says so (`originalSentRef`) and deliverOnce records the
-// finding delivered: the redelivery sends only the resolve, and the late finding is a duplicate. Sending the trigger
-// again would page twice whenever PagerDuty had processed a resolve it answered with a 5xx or a timeout (a trigger
-// after a resolve opens a new alert).
+// a `trigger` marked already resolved, then the `resolve`: a short public exposure still pages someone. Once the
+// trigger went out, deliverOnce is told (`originalSent`) and records the finding delivered before the resolve is sent:
+// whether the resolve then fails or the instance dies before the records are written, the redelivery sends only the
+// resolve and the late finding is a duplicate. Sending the trigger again would page twice whenever a resolve had gone
+// through (PagerDuty processed one it answered with a 5xx or a timeout; one sent just before the instance died): a
+// trigger after a resolve opens a new alert.
 // 202 delivered; 429, 5xx and network errors retryable (Retry-After honoured, else backoff) inside the deadline;
 // 400 and other statuses permanent, with PagerDuty's `errors[]` in the reason.
 // The routing key is a secret: it is added to the body only at send time (never in `render`), and every reason
@@ -248,11 +249,10 @@ export class PagerDutySink implements Sink {
       const result = await retryWithinDeadline((timeoutMs) => this.send(body, timeoutMs, clock), context.deadlineMs, this.policy, clock);
       if (result.status !== 'delivered') {
         const partly = index > 0 ? ` (the ${events[0]?.event_action} went out, the ${event.event_action} did not)` : '';
-        // The trigger of a resolution that came first is out: its alert is open (or was closed by a resolve PagerDuty
-        // processed and did not confirm). deliverOnce records the finding delivered, so no later delivery triggers again.
-        const sent = index > 0 && events[0]?.event_action === 'trigger' ? { originalSentRef: finding.id } : {};
-        return this.scrub(result.status === 'failed' ? { ...result, reason: `${result.reason}${partly}`, ...sent } : result);
+        return this.scrub(result.status === 'failed' ? { ...result, reason: `${result.reason}${partly}` } : result);
       }
+      // The trigger of a resolution that came first is out: recorded before the resolve, so no later delivery sends it again.
+      if (event.event_action === 'trigger' && index < events.length - 1) await context.originalSent?.(finding.id);
     }
     // The ref is the dedup_key we sent (PagerDuty echoes it): the handle of the alert, whatever the response said.
     return { status: 'delivered', ref: finding.id };

@@ -15,13 +15,6 @@ export type DeliveryResult =
        * idempotency key must not send it again at once. Not retried within the call, and deliverOnce keeps the claim.
        */
       readonly mayHaveSent?: boolean;
-      /**
-       * For a resolution told `originalDelivered: false`: the finding itself went out as a step of its own (PagerDuty's
-       * trigger) before the resolution's step failed, under this ref. deliverOnce marks the original delivered, so
-       * the next delivery sends only the resolution's step and the late original is a duplicate: sent again, the
-       * finding would open a new alert after a close PagerDuty may have processed without saying so.
-       */
-      readonly originalSentRef?: string;
     };
 
 export interface DeliveryContext {
@@ -48,6 +41,15 @@ export interface DeliveryContext {
    * their original (Slack) looks for it there before reporting the whole finding again. Set by deliverOnce.
    */
   readonly originalAttemptMs?: number;
+  /**
+   * For a resolution told `originalDelivered: false` whose sink sends the finding as a step of its own before the
+   * resolution's (PagerDuty: the trigger, then the resolve): called, and awaited, once that step went out, with its
+   * ref. deliverOnce records the original delivered there and then, so whatever happens next (the resolve fails, the
+   * instance dies before the records are written) every later delivery sends only the resolution's step and the late
+   * original is a duplicate: sent again, the finding would open a new alert after a resolve that went through. Never
+   * rejects; set by deliverOnce.
+   */
+  readonly originalSent?: (ref: string) => Promise<void>;
 }
 
 export interface Sink {

@@ -386,7 +386,8 @@ describe('deliverOnce: resolutions', () => {
   it('delivers a resolution that arrives first, and the late original becomes a duplicate', async () => {
     const { sink, records } = setup();
     expect(await deliverOnce({ sink, finding: resolution, records, nowMs: NOW, deadlineMs: DEADLINE })).toEqual({ status: 'delivered', ref: 'ref-1' });
-    expect(sink.calls[0]?.context).toEqual({ deadlineMs: DEADLINE, originalDelivered: false });
+    // originalSent: how a sink that sends the finding as a step of its own (PagerDuty's trigger) has it recorded at once.
+    expect(sink.calls[0]?.context).toEqual({ deadlineMs: DEADLINE, originalDelivered: false, originalSent: expect.any(Function) });
     expect(await deliverOnce({ sink, finding, records, nowMs: NOW, deadlineMs: DEADLINE })).toEqual({ status: 'duplicate', reason: 'already resolved' });
     expect(sink.calls).toHaveLength(1);
   });

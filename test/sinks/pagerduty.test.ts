@@ -229,7 +229,6 @@ describe('PagerDutySink against a local Events API', () => {
       status: 'failed',
       retryable: false,
       reason: 'PagerDuty answered HTTP 400: Event object is invalid; errors: bad (the trigger went out, the resolve did not)',
-      originalSentRef: resolution.id,
     });
   });
 

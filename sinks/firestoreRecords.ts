@@ -3,7 +3,8 @@
 // claim:    `create()` of a pending record; Firestore's create-if-absent is atomic across instances, so of any
 //           number of concurrent claims exactly one wins (the others get ALREADY_EXISTS, gRPC code 6). The loser
 //           reads the record; a pending record whose lease has expired (its instance died mid-delivery) is taken
-//           over in a transaction, so again exactly one taker wins.
+//           over in a transaction, so again exactly one taker wins. A record with this claim's own token is this
+//           claim: a create that went through, whose lost answer the client library retried into ALREADY_EXISTS.
 // complete: marks the record delivered/resolved (merge: a resolution keeps the ref of the original delivery).
 // release:  deletes a pending record after a retryable failure, only if it is still the claim this store made
 //           (a precondition on the document's update time), so a slow instance never drops a newer claim.
@@ -75,6 +76,9 @@ export class FirestoreDeliveryRecordStore implements DeliveryRecordStore {
         tx.create(ref, pending); // released in between: claim it afresh
         return { claimed: true };
       }
+      // Our own create went through and its answer was lost: the client library retried the commit (it retries
+      // UNAVAILABLE) and met the document it had just written. It is this claim, not another delivery's.
+      if ((snapshot.data() as { claimToken?: unknown } | undefined)?.claimToken === token) return { claimed: true };
       const record = toRecord(snapshot.data(), sink, findingId);
       if (record.state === 'pending' && (record.leaseUntilMs ?? 0) <= nowMs) {
         const firstClaimedMs = claimedAtMs(record, leaseMs, nowMs);

@@ -457,7 +457,7 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       const firestore = new FirestoreBaselineStore({ firestore: db, collection: collection('baselines') });
       const onFirestore = await run(firestore);
       expect(onFirestore).toEqual(onMemory);
-      expect(onFirestore.map((line) => line.slice(33))).toEqual(['active -', 'resolved -', 'active cloud-run-slack-bot-00002-x2z', 'resolved cloud-run-slack-bot-00002-x2z']);
+      expect(onFirestore.map((line) => line.slice(33))).toEqual(['active -', 'resolved -', 'active cloud-run-slack-bot-00002-r02', 'resolved cloud-run-slack-bot-00002-r02']);
       const stored = await firestore.get('test-project-1234/asia-northeast1/cloud-run-slack-bot');
       expect(stored?.revisionIdentities?.map((r) => [r.g, r.v])).toEqual([
         [1, A],

@@ -392,7 +392,10 @@ export function v1TrafficWrite(time: string, email: string | undefined, generati
   return editV1Services(generationDeploy(time, email, generation, image), (svc) => void (obj(svc['spec'])['traffic'] = traffic));
 }
 
-/** A traffic target sending `percent` to cloud-run-slack-bot's revision of `generation` (suffix `x<G>z`). */
+/**
+ * A traffic target sending `percent` to cloud-run-slack-bot's revision of `generation`, named as Cloud Run names it:
+ * `cloud-run-slack-bot-0000G-rGG` (three characters after the generation: `r` and its last two digits).
+ */
 export function trafficToRevision(generation: number, percent = 100): Obj {
-  return { revisionName: `cloud-run-slack-bot-${String(generation).padStart(5, '0')}-x${generation}z`, percent };
+  return { revisionName: `cloud-run-slack-bot-${String(generation).padStart(5, '0')}-r${String(generation % 100).padStart(2, '0')}`, percent };
 }

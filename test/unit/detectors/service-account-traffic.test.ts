@@ -26,7 +26,7 @@ const REPORTED = [
   ['active', A, B, null],
   ['resolved', A, B, null],
 ];
-const TO_2 = 'cloud-run-slack-bot-00002-x2z';
+const TO_2 = 'cloud-run-slack-bot-00002-r02';
 
 describe('service-account-change: traffic moved to an older revision', () => {
   it('fires: all traffic back to a revision that runs as another identity (v1 update-traffic)', async () => {
@@ -39,7 +39,7 @@ describe('service-account-change: traffic moved to an older revision', () => {
       evidence: { trafficPercent: 100 },
     });
     expect(findings[2]!.summary).toBe(
-      'masatonaka1989@gmail.com sent 100% of the traffic of test-project-1234/cloud-run-slack-bot (asia-northeast1) to its older revision cloud-run-slack-bot-00002-x2z, which runs as ci-admin@test-project-1234.iam.gserviceaccount.com; its newest revision runs as cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com.',
+      'masatonaka1989@gmail.com sent 100% of the traffic of test-project-1234/cloud-run-slack-bot (asia-northeast1) to its older revision cloud-run-slack-bot-00002-r02, which runs as ci-admin@test-project-1234.iam.gserviceaccount.com; its newest revision runs as cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com.',
     );
   });
 

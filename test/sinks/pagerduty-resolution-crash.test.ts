@@ -8,8 +8,7 @@ import type { DeliveryRecordStore } from '../../sinks/deliveryRecords.js';
 import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
 import { PagerDutySink } from '../../sinks/pagerduty.js';
 import { makeFinding, resolutionOf } from '../support/findings.js';
-import { PAGERDUTY_TEST_ROUTING_KEY } from '../support/pagerdutyServer.js';
-import { startHttpReceiver, type HttpReceiver } from '../support/webhookServer.js';
+import { PAGERDUTY_TEST_ROUTING_KEY, startPagingServer, type PagingServer } from '../support/pagerdutyServer.js';
 
 const LEASE = 90_000;
 
@@ -40,41 +39,12 @@ class DyingRecords implements DeliveryRecordStore {
   }
 }
 
-/** PagerDuty's alert lifecycle (outputs.md 3.3): a trigger without an open alert of its key opens one and pages. */
-interface PagingServer {
-  readonly receiver: HttpReceiver;
-  readonly open: Set<string>;
-  pages: number;
-  /** Called as each event is processed, before it is answered. */
-  onEvent: (action: string) => void;
-}
-
-async function startPagingServer(): Promise<PagingServer> {
-  const state: Omit<PagingServer, 'receiver'> = { open: new Set<string>(), pages: 0, onEvent: () => undefined };
-  const receiver = await startHttpReceiver((request) => {
-    const event = JSON.parse(request.body) as { event_action: string; dedup_key: string };
-    if (event.event_action === 'trigger' && !state.open.has(event.dedup_key)) {
-      state.open.add(event.dedup_key);
-      state.pages += 1;
-    }
-    if (event.event_action === 'resolve') state.open.delete(event.dedup_key);
-    state.onEvent(event.event_action);
-    return { status: 202, body: { status: 'success', message: 'Event processed', dedup_key: event.dedup_key } };
-  });
-  return Object.assign(state, { receiver });
-}
-
 let server: PagingServer;
 beforeAll(async () => {
   server = await startPagingServer();
 });
 afterAll(() => server.receiver.close());
-beforeEach(() => {
-  server.receiver.reset();
-  server.open.clear();
-  server.pages = 0;
-  server.onEvent = () => undefined;
-});
+beforeEach(() => server.reset());
 
 describe('deliverOnce to PagerDuty: the instance delivering a resolution that came first dies', () => {
   it.each([

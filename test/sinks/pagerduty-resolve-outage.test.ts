@@ -8,53 +8,14 @@ import { deliverOnce } from '../../sinks/deliver.js';
 import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
 import { PagerDutySink } from '../../sinks/pagerduty.js';
 import { makeFinding, resolutionOf } from '../support/findings.js';
-import { PAGERDUTY_TEST_ROUTING_KEY } from '../support/pagerdutyServer.js';
-import { startHttpReceiver, type HttpReceiver } from '../support/webhookServer.js';
-
-/**
- * PagerDuty's alert lifecycle by dedup_key (outputs.md 3.3): a trigger with no open alert of its key opens one and
- * pages; a trigger on an open one adds to it; a resolve closes it. While `resolvesFailAfterProcessing`, a resolve is
- * processed and then answered 502 (the gateway lost the answer).
- */
-interface PagingServer {
-  readonly receiver: HttpReceiver;
-  readonly open: Set<string>;
-  pages: number;
-  resolvesFailAfterProcessing: boolean;
-  actions(): string[];
-}
-
-async function startPagingServer(): Promise<PagingServer> {
-  const state = { open: new Set<string>(), pages: 0, resolvesFailAfterProcessing: false };
-  const receiver = await startHttpReceiver((request) => {
-    const event = JSON.parse(request.body) as { event_action: string; dedup_key: string };
-    if (event.event_action === 'trigger' && !state.open.has(event.dedup_key)) {
-      state.open.add(event.dedup_key);
-      state.pages += 1;
-    }
-    if (event.event_action === 'resolve') {
-      state.open.delete(event.dedup_key);
-      if (state.resolvesFailAfterProcessing) return { status: 502, body: 'Bad Gateway' };
-    }
-    return { status: 202, body: { status: 'success', message: 'Event processed', dedup_key: event.dedup_key } };
-  });
-  return Object.assign(state, {
-    receiver,
-    actions: () => receiver.requests.map((r) => (JSON.parse(r.body) as { event_action: string }).event_action),
-  });
-}
+import { PAGERDUTY_TEST_ROUTING_KEY, startPagingServer, type PagingServer } from '../support/pagerdutyServer.js';
 
 let server: PagingServer;
 beforeAll(async () => {
   server = await startPagingServer();
 });
 afterAll(() => server.receiver.close());
-beforeEach(() => {
-  server.receiver.reset();
-  server.open.clear();
-  server.pages = 0;
-  server.resolvesFailAfterProcessing = false;
-});
+beforeEach(() => server.reset());
 
 describe('deliverOnce to PagerDuty: a resolution that came first, whose resolves all failed after the trigger', () => {
   it.each([

@@ -74,3 +74,47 @@ function validatePayload(payload: unknown): string[] {
   if (!SEVERITIES.has(String(p['severity']))) errors.push("'payload.severity' is invalid");
   return errors;
 }
+
+/**
+ * PagerDuty's alert lifecycle by dedup_key, counting pages (outputs.md 3.3): a trigger with no open alert of its key
+ * opens one and pages; a trigger on an open one adds to it; a resolve closes it. While `resolvesFailAfterProcessing`,
+ * a resolve is processed and then answered 502 (the gateway lost the answer). `onEvent` is called as each event is
+ * processed, before it is answered.
+ */
+export interface PagingServer {
+  readonly receiver: HttpReceiver;
+  readonly open: Set<string>;
+  pages: number;
+  resolvesFailAfterProcessing: boolean;
+  onEvent: (action: string) => void;
+  /** The event_action of every request, in order. */
+  actions(): string[];
+  /** Back to no alert, no page, no request, no hook. */
+  reset(): void;
+}
+
+export async function startPagingServer(): Promise<PagingServer> {
+  const state = { open: new Set<string>(), pages: 0, resolvesFailAfterProcessing: false, onEvent: (_action: string): void => undefined };
+  const receiver = await startHttpReceiver((request) => {
+    const event = JSON.parse(request.body) as { event_action: string; dedup_key: string };
+    if (event.event_action === 'trigger' && !state.open.has(event.dedup_key)) {
+      state.open.add(event.dedup_key);
+      state.pages += 1;
+    }
+    if (event.event_action === 'resolve') state.open.delete(event.dedup_key);
+    state.onEvent(event.event_action);
+    if (event.event_action === 'resolve' && state.resolvesFailAfterProcessing) return { status: 502, body: 'Bad Gateway' };
+    return { status: 202, body: { status: 'success', message: 'Event processed', dedup_key: event.dedup_key } };
+  });
+  return Object.assign(state, {
+    receiver,
+    actions: () => receiver.requests.map((r) => (JSON.parse(r.body) as { event_action: string }).event_action),
+    reset(): void {
+      receiver.reset();
+      state.open.clear();
+      state.pages = 0;
+      state.resolvesFailAfterProcessing = false;
+      state.onEvent = () => undefined;
+    },
+  });
+}

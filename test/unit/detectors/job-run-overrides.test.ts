@@ -84,6 +84,21 @@ describe('job-run-overrides', () => {
     if (severity === 'MEDIUM') expect(finding!.title).toBe('Job run with overridden environment');
   });
 
+  // A configured severity replaces the default (HIGH, a run with arguments); the finding the rule lowers (MEDIUM,
+  // environment only) keeps its own unless the configured one is lower: a team that turned the rule down to LOW
+  // saw the runs with arguments (a shell script) at LOW and the runs with a variable at MEDIUM, above them.
+  it.each([
+    [undefined, ['HIGH', 'MEDIUM']],
+    ['LOW', ['LOW', 'LOW']],
+    ['MEDIUM', ['MEDIUM', 'MEDIUM']],
+    ['CRITICAL', ['CRITICAL', 'MEDIUM']],
+  ] as const)('a configured severity %s: a run with environment only never ranks above one with arguments', async (severity, expected) => {
+    const cfg = config({ rules: { 'job-run-overrides': severity ? { severity } : {} } });
+    const [withArgs] = await overrides([create, run], cfg);
+    const [envOnly] = await overrides([create, runWith({ containerOverrides: [{ env: [{ name: 'DEBUG', value: '1' }] }] })], cfg);
+    expect([withArgs?.severity, envOnly?.severity]).toEqual(expected);
+  });
+
   it('fires in the live pipeline too, at once', async () => {
     expect(await findingsLive([create, run])).toEqual(expect.arrayContaining([expect.objectContaining({ rule: 'job-run-overrides', principal: 'mallory@acme.example' })]));
   });

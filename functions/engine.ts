@@ -212,14 +212,16 @@ function principalExempt(glob: string, principal: Principal): boolean {
 /**
  * A finding's severity: the rule's configured severity replaces its default one; a detection the rule raised from
  * its default (a whole project opened, a deploy in a freeze, a move to the default compute SA) keeps its own, or the
- * configured one when that is higher (the worse case never ranks below the ordinary one); one it lowered keeps its
- * own.
+ * configured one when that is higher (the worse case never ranks below the ordinary one); one it lowered (a job run
+ * overriding environment only) keeps its own, or the configured one when that is lower (the lesser case never ranks
+ * above the ordinary one: a rule turned down to LOW is LOW throughout).
  */
 function severityOf(detector: Detector, configured: Severity | undefined, detected: Severity): Severity {
   if (configured === undefined) return detected;
   if (detected === detector.defaultSeverity) return configured;
   const raised = severityRank(detected) > severityRank(detector.defaultSeverity);
-  return raised && severityRank(configured) > severityRank(detected) ? configured : detected;
+  if (raised) return severityRank(configured) > severityRank(detected) ? configured : detected;
+  return severityRank(configured) < severityRank(detected) ? configured : detected;
 }
 
 /**

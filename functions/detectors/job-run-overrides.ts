@@ -12,7 +12,8 @@
 //           (NODE_OPTIONS, LD_PRELOAD, BASH_ENV, JAVA_TOOL_OPTIONS, PYTHONPATH...: audit/env.ts CODE_LOADING_ENV),
 //           judged by its value as code-loading-env judges a deploy's (an interpreter option variable with only
 //           memory or tuning flags, NODE_OPTIONS=--max-old-space-size=8192, loads nothing; one set from Secret
-//           Manager may); MEDIUM for other environment variables only.
+//           Manager may); MEDIUM for other environment variables only. A configured `severity` replaces HIGH, and
+//           MEDIUM too when it is lower (a run with environment only never ranks above one with arguments).
 // Resolves: nothing (a run changes no setting).
 // Blind spots: a run without overrides runs the template as deployed (the deploy rules judged it), and a run that
 //           overrides only the task count or the timeout is not reported. Nothing is reported where Data Access

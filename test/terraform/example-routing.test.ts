@@ -22,13 +22,17 @@ function detectedSeverities(rule: RuleId): Severity[] {
   return [...new Set([detectors[rule].defaultSeverity, ...literals])];
 }
 
-/** As engine.ts: the configured severity replaces the default; a raised one keeps its own unless the configured is higher. */
+/**
+ * As engine.ts: the configured severity replaces the default; a raised one keeps its own unless the configured is
+ * higher, a lowered one its own unless the configured is lower.
+ */
 function finalSeverity(rule: RuleId, configured: Severity | undefined, detected: Severity): Severity {
   const byDefault = detectors[rule].defaultSeverity;
   if (configured === undefined) return detected;
   if (detected === byDefault) return configured;
   const raised = severityRank(detected) > severityRank(byDefault);
-  return raised && severityRank(configured) > severityRank(detected) ? configured : detected;
+  if (raised) return severityRank(configured) > severityRank(detected) ? configured : detected;
+  return severityRank(configured) < severityRank(detected) ? configured : detected;
 }
 
 describe.each(EXAMPLES)('examples/$name/runwatch.yaml', ({ config: path }) => {

@@ -61,6 +61,42 @@ describe('config: YAML anchors and aliases', () => {
   });
 });
 
+// YAML types an unquoted value by how it reads: YAML 1.2 (runwatch's) keeps `off` and `yes` strings, and a file that
+// declares `%YAML 1.1` gets 1.1's types, where `17:00` is the number 1020 (base 60) and `2024-12-20` a timestamp in
+// UTC. The schema then said "must be boolean" of `enabled: off` and "must be string" of `start: 09:00`: true of the
+// value YAML made, not of what the user sees in the file. Each reason now says what YAML read, and what to write.
+describe('config: values YAML typed otherwise than they read', () => {
+  it.each([
+    ['enabled: off (a string in YAML 1.2)', 'rules:\n  off-window-deploy:\n    enabled: off\n', [
+      'rules.off-window-deploy.enabled: must be boolean: YAML 1.2 reads off, unquoted, as the string "off" (its booleans are true and false): write false',
+    ]],
+    ['watch: yes and enabled: On', 'cloudFunctions: {watch: yes}\nrules: {ingress-opened: {enabled: On}}\n', [
+      'cloudFunctions.watch: must be boolean: YAML 1.2 reads yes, unquoted, as the string "yes" (its booleans are true and false): write true',
+      'rules.ingress-opened.enabled: must be boolean: YAML 1.2 reads On, unquoted, as the string "On" (its booleans are true and false): write true',
+    ]],
+    ['window times in a %YAML 1.1 file (base 60)', '%YAML 1.1\n---\nchangeWindows:\n  - {days: [mon], start: 09:00, end: 17:30}\n', [
+      'changeWindows[0].start: must be string: YAML read 09:00, unquoted, as the number 540 (YAML 1.1 reads numbers separated by colons in base 60): quote it, "09:00"',
+      'changeWindows[0].end: must be string: YAML read 17:30, unquoted, as the number 1050 (YAML 1.1 reads numbers separated by colons in base 60): quote it, "17:30"',
+    ]],
+    ['freeze dates without a zone in a %YAML 1.1 file (timestamps in UTC)', '%YAML 1.1\n---\ntimezone: Europe/Berlin\nfreezes:\n  - {start: 2024-12-20, end: "2025-01-06"}\n', [
+      'freezes[0].start: must be string: YAML read 2024-12-20, unquoted, as the timestamp 2024-12-20T00:00:00.000Z (YAML 1.1 reads a date as a timestamp, one without a zone in UTC rather than in timezone): quote it, "2024-12-20"',
+    ]],
+    ['a channel named on in a %YAML 1.1 file', '%YAML 1.1\n---\nsinks: {slack: {channel: on}}\n', [
+      'sinks.slack.channel: must be string: YAML read on, unquoted, as the boolean true (YAML 1.1 reads yes, no, on and off as booleans): quote it, "on"',
+    ]],
+  ])('%s: said as written', (_name, text, expected) => {
+    expect(problems(text)).toEqual(expected);
+  });
+
+  it.each([
+    ['a quoted string where a boolean goes (no YAML pitfall)', 'rules: {off-window-deploy: {enabled: "off"}}', ['rules.off-window-deploy.enabled: must be boolean']],
+    ['a number where a string goes, written as that number', 'timezone: 5', ['timezone: must be string']],
+    ['%YAML 1.1 booleans where booleans go', '%YAML 1.1\n---\nrules: {off-window-deploy: {enabled: off}}\ncloudFunctions: {watch: yes}\n', []],
+  ])('%s: as before', (_name, text, expected) => {
+    expect(problems(text)).toEqual(expected);
+  });
+});
+
 // validate-config is how a user fixes a file: one run names every YAML error with its line, and a duplicate key (the
 // structure is whole) no longer hides the schema's findings until the next run.
 describe('config: YAML errors, all of them', () => {

@@ -51,8 +51,36 @@ const validateSchema = generatedValidator as ValidateFunction;
 
 /** Parses YAML or JSON text (JSON is YAML), validates it and returns the config with defaults filled in. */
 export function parseConfig(text: string, source = 'config'): RunwatchConfig {
-  const { data, yamlProblems } = readConfigText(text, source);
-  return checked(data, source, yamlProblems);
+  const { data, yamlProblems, written } = readConfigText(text, source);
+  return checked(data, source, yamlProblems, written);
+}
+
+/**
+ * The unquoted values of a config's text that YAML typed otherwise than they read, by JSON path, as written: a
+ * number or timestamp that was not written as one (a `%YAML 1.1` file reads `17:00` in base 60, `2024-12-20` as a
+ * timestamp), or a string YAML 1.1 would have read as a boolean (`off`, `yes`). A schema reason about the value
+ * YAML made ("must be string" of 1020) is said of what the file shows instead.
+ */
+export type WrittenScalars = ReadonlyMap<string, string>;
+
+const NO_WRITTEN_SCALARS: WrittenScalars = new Map();
+
+/** The words YAML 1.1 reads as booleans that YAML 1.2 (the yaml library's default) keeps as strings. */
+const YAML_11_BOOLEAN_WORDS = /^(y|yes|n|no|on|off)$/i;
+const YAML_11_TRUE_WORDS = /^(y|yes|on)$/i;
+
+/** The unquoted scalars under `node` that YAML typed otherwise than they read (see WrittenScalars). */
+function writtenScalars(node: unknown, path: string, out: Map<string, string>): Map<string, string> {
+  if (isMap(node)) {
+    for (const pair of node.items) writtenScalars(pair.value, join(path, isScalar(pair.key) ? String(pair.key.value) : String(pair.key)), out);
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => writtenScalars(item, `${path === '(root)' ? '' : path}[${i}]`, out));
+  } else if (isScalar(node) && node.type === 'PLAIN' && typeof node.source === 'string') {
+    const { value, source: text } = node;
+    const retyped = typeof value === 'string' ? YAML_11_BOOLEAN_WORDS.test(text) : (typeof value === 'number' || typeof value === 'boolean' || value instanceof Date) && String(value) !== text;
+    if (retyped) out.set(path, text);
+  }
+  return out;
 }
 
 /**
@@ -60,8 +88,8 @@ export function parseConfig(text: string, source = 'config'): RunwatchConfig {
  * checked against the schema; throws a ConfigError when the text is no YAML. A duplicate key is not thrown: it is
  * returned as a problem, so that one run reports it with the schema's problems.
  */
-export function readConfigText(text: string, source = 'config'): { data: unknown; yamlProblems: ConfigProblem[] } {
-  if (text.trim() === '') return { data: {}, yamlProblems: [] };
+export function readConfigText(text: string, source = 'config'): { data: unknown; yamlProblems: ConfigProblem[]; written: WrittenScalars } {
+  if (text.trim() === '') return { data: {}, yamlProblems: [], written: NO_WRITTEN_SCALARS };
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, merge: true, logLevel: 'error' });
   const yamlProblems = doc.errors.map((error) => ({
     path: error.code === 'DUPLICATE_KEY' ? pathAt(doc.contents, error.pos[0], '(root)') : '(root)',
@@ -77,7 +105,7 @@ export function readConfigText(text: string, source = 'config'): { data: unknown
     // An alias bomb or a merge key whose value is no mapping.
     throw new ConfigError(source, [...yamlProblems, { path: '(root)', reason: `not valid YAML or JSON: ${firstLine(error instanceof Error ? error.message : String(error))}` }]);
   }
-  return { data: data ?? {}, yamlProblems };
+  return { data: data ?? {}, yamlProblems, written: writtenScalars(doc.contents, '(root)', new Map()) };
 }
 
 /**
@@ -118,17 +146,20 @@ function pathAt(node: unknown, offset: number, path: string): string {
   return path;
 }
 
-/** Validates parsed config data; `earlier`: problems already found in its text (readConfigText), reported first. */
-export function validateConfig(data: unknown, source = 'config', earlier: readonly ConfigProblem[] = []): RunwatchConfig {
-  return checked(data, source, earlier);
+/**
+ * Validates parsed config data; `earlier`: problems already found in its text (readConfigText), reported first;
+ * `written`: its unquoted values as written (readConfigText), for the reasons about them.
+ */
+export function validateConfig(data: unknown, source = 'config', earlier: readonly ConfigProblem[] = [], written: WrittenScalars = NO_WRITTEN_SCALARS): RunwatchConfig {
+  return checked(data, source, earlier, written);
 }
 
 /** Validates `data`, reporting `earlier` problems (from the YAML) first; throws a ConfigError listing them all. */
-function checked(data: unknown, source: string, earlier: readonly ConfigProblem[]): RunwatchConfig {
+function checked(data: unknown, source: string, earlier: readonly ConfigProblem[], written: WrittenScalars = NO_WRITTEN_SCALARS): RunwatchConfig {
   const copy = unshared(data);
   if (copy === TOO_LARGE) throw new ConfigError(source, [...earlier, { path: '(root)', reason: `more than ${MAX_NODES} values (aliases included)` }]);
   const problems: ConfigProblem[] = [];
-  if (!validateSchema(copy)) problems.push(...schemaProblems(validateSchema.errors ?? []));
+  if (!validateSchema(copy)) problems.push(...schemaProblems(validateSchema.errors ?? [], written));
   // Every problem at once: the checks beyond the schema run on whatever parts have the right shape, and say
   // nothing more about a value the schema already rejected, nor about a whole (a window, a freeze) from a part of it
   // they read that the schema rejected ("25:00" to "25:00" is two bad times, not an empty window).
@@ -294,7 +325,7 @@ function oneOfAlternatives(errors: readonly ErrorObject[]): ErrorObject[] {
   return errors.flatMap((e) => merged.get(e) ?? (dropped.has(e) ? [] : [e]));
 }
 
-function schemaProblems(all: readonly ErrorObject[]): ConfigProblem[] {
+function schemaProblems(all: readonly ErrorObject[], written: WrittenScalars): ConfigProblem[] {
   const errors = oneOfAlternatives(all);
   const problems: ConfigProblem[] = [];
   // anyOf branches report one `required` error each; collapse them into one readable reason per path.
@@ -353,11 +384,47 @@ function schemaProblems(all: readonly ErrorObject[]): ConfigProblem[] {
         // The schema's `title` says the format in words; a regular expression is no help to a reader.
         problems.push({ path, reason: `${JSON.stringify(truncate(valueAt(error)))} is not ${formatName(error)}` });
         break;
+      case 'type': {
+        // Said of the value as the file shows it, where YAML typed it otherwise (`enabled: off`, 1.1's `17:00`).
+        const reason = error.message ?? error.keyword;
+        const text = written.get(path);
+        const read = text === undefined ? undefined : asWritten(error, text);
+        problems.push({ path, reason: read === undefined ? reason : `${reason}: ${read}` });
+        break;
+      }
       default:
         problems.push({ path, reason: error.message ?? error.keyword });
     }
   }
   return dedupe(problems);
+}
+
+/**
+ * What YAML read an unquoted value as, said of the text the file shows, with what to write; undefined when the type
+ * error has nothing to do with how YAML typed it.
+ */
+function asWritten(error: ErrorObject, text: string): string | undefined {
+  const value = valueAt(error);
+  const shown = String(truncate(text));
+  if (error.params['type'] === 'boolean' && typeof value === 'string' && YAML_11_BOOLEAN_WORDS.test(text)) {
+    return `YAML 1.2 reads ${shown}, unquoted, as the string ${JSON.stringify(value)} (its booleans are true and false): write ${YAML_11_TRUE_WORDS.test(text) ? 'true' : 'false'}`;
+  }
+  if (typeof value === 'string' || value === null || value === undefined) return undefined;
+  const why =
+    value instanceof Date
+      ? ' (YAML 1.1 reads a date as a timestamp, one without a zone in UTC rather than in timezone)'
+      : typeof value === 'boolean'
+        ? ' (YAML 1.1 reads yes, no, on and off as booleans)'
+        : text.includes(':')
+          ? ' (YAML 1.1 reads numbers separated by colons in base 60)'
+          : '';
+  return `YAML read ${shown}, unquoted, as ${typedValue(value)}${why}: quote it, ${JSON.stringify(shown)}`;
+}
+
+/** A value YAML typed, in words: `the number 1020`, `the timestamp 2024-12-20T00:00:00.000Z`. */
+function typedValue(value: unknown): string {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'a timestamp' : `the timestamp ${value.toISOString()}`;
+  return `the ${typeof value} ${String(truncate(String(value)))}`;
 }
 
 function valueAt(error: ErrorObject): unknown {

@@ -19,9 +19,9 @@ export function devConfig(file: string, workDir: string): { ok: true; path: stri
   // Read as validate-config and the functions read it (merge keys, duplicate keys refused), not a plainer YAML, and
   // every problem reported at once with the schema's, as validate-config does.
   try {
-    const { data, yamlProblems } = readConfigText(text, file);
+    const { data, yamlProblems, written } = readConfigText(text, file);
     const config = withDevSinks(data);
-    validateConfig(config, file, yamlProblems);
+    validateConfig(config, file, yamlProblems, written);
     const out = join(workDir, 'runwatch.json');
     writeFileSync(out, JSON.stringify(config, null, 2));
     return { ok: true, path: out };

@@ -181,6 +181,11 @@ surprise: true
     ['a negated extglob trusted repository', 'rules: {new-image-repository: {trustedRepositories: ["!(docker.io)/**"]}}', 'rules.new-image-repository.trustedRepositories[0]', /^a glob starting with "!" matches every value but what follows/],
     ['a negated exception principal', 'rules: {off-window-deploy: {exceptions: [{principal: "!ci@acme.com"}]}}', 'rules.off-window-deploy.exceptions[0].principal', /^a glob starting with "!" matches every value but what follows/],
     ['a negated allowed service', 'rules: {public-invoker-grant: {allowServices: ["!acme-prod/*"]}}', 'rules.public-invoker-grant.allowServices[0]', /^a glob starting with "!" matches every value but what follows/],
+    // A project glob is matched against the project id, which has no "/", or folders/F and organizations/O (their
+    // IAM): one written as a service glob or as the project's resource name exempted nothing, silently.
+    ['an exception project written as PROJECT/SERVICE', 'rules: {off-window-deploy: {exceptions: [{project: "acme-prod/storefront"}]}}', 'rules.off-window-deploy.exceptions[0].project', /^a project glob is matched against the project id .*: acme-prod\/storefront can match none \(to exempt services of a project, write service: acme-prod\/storefront\)$/],
+    ['an exception project written as its resource name', 'rules: {public-invoker-grant: {exceptions: [{project: "projects/acme-prod"}]}}', 'rules.public-invoker-grant.exceptions[0].project', /: projects\/acme-prod can match none \(write acme-prod\)$/],
+    ['an exception project with a folder\'s path under it', 'rules: {public-invoker-grant: {exceptions: [{project: "folders/123/acme-prod"}]}}', 'rules.public-invoker-grant.exceptions[0].project', /: folders\/123\/acme-prod can match none$/],
   ])('rejects %s, at its path', (_name, text, path, reason) => {
     const found = problems(text);
     expect(found).toHaveLength(1);
@@ -226,6 +231,7 @@ surprise: true
     ['alternatives', 'rules: {off-window-deploy: {exceptions: [{service: "acme/{a,b}", principal: "{ci,cd}@acme.com", project: "acme-*"}]}}'],
     ['globs with more "/" that can still match one: **, alternatives, a leading ./ (picomatch drops it)', 'rules: {public-invoker-grant: {allowServices: ["acme-prod/**/x", "{acme/a,acme/b}", "./acme-prod/www"]}}'],
     ['a member prefix before alternatives', 'rules: {off-window-deploy: {exceptions: [{principal: "user:{alice,bob}@acme.com"}]}}'],
+    ['projects that are folders or organizations', 'rules: {public-invoker-grant: {exceptions: [{project: "folders/123"}, {project: "organizations/*"}, {project: "*/123"}, {project: "**"}, {project: "{acme-prod,folders/1}"}]}}'],
     ['a repository that is a host alone (an image name with one path part)', 'rules: {new-image-repository: {trustedRepositories: ["gcr.io", "*.pkg.dev/acme/*"]}}'],
     ['repositories with ports, hosts in capitals, classes and alternatives', 'rules: {new-image-repository: {trustedRepositories: ["localhost:5000", "*:5000/team", "GCR.IO/acme", "gcr.io/[a-zA-Z]*", "{gcr.io/acme,localhost:5000}", "@(gcr.io|eu.gcr.io)/acme", "docker.io/**"]}}'],
   ])('accepts globs that can match: %s', (_name, text) => {

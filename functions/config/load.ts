@@ -618,6 +618,10 @@ function globProblem(glob: string, kind: GlobKind): string | undefined {
     const lower = glob.includes('[') ? '' : ` (write ${glob.toLowerCase()})`;
     return `${glob} has capitals, which no ${LOWER_CASE_NAMES[kind]} has (they are lower case): it can match none${lower}`;
   }
+  if (kind === 'project') {
+    const problem = projectGlobProblem(glob);
+    if (problem) return problem;
+  }
   if (kind === 'service' && !glob.includes('/') && !WHOLE_SEGMENT_GLOBSTAR.test(glob)) {
     const globstar = glob.includes('**') ? ' (** crosses "/" only as a whole path segment, as in acme-*/** or **)' : '';
     return `a service glob is matched against PROJECT/SERVICE (such as acme-prod/${glob} or */${glob}): without a "/" it can match no service${globstar}`;
@@ -631,6 +635,21 @@ function globProblem(glob: string, kind: GlobKind): string | undefined {
     return `a service glob is matched against PROJECT/SERVICE, one "/" (such as acme-prod/storefront or */public-*; the location is not part of it): ${glob} has ${slashes} and can match no service`;
   }
   return undefined;
+}
+
+/**
+ * Why a `project` glob with a "/" can match nothing, or undefined. It is matched against the project id, which has no
+ * "/", or, for a folder's or organization's IAM, `folders/F` or `organizations/O`: one written as a service glob
+ * (`acme-prod/storefront`) or as a resource name (`projects/acme-prod`) exempted nothing. Told only where each "/" is
+ * plain (not under ** as a whole segment, nor in alternatives).
+ */
+function projectGlobProblem(glob: string): string | undefined {
+  if (!glob.includes('/') || WHOLE_SEGMENT_GLOBSTAR.test(glob) || /[{(]/.test(glob)) return undefined;
+  const [first = '', ...rest] = glob.split('/');
+  const container = picomatch(first, { dot: true });
+  if (rest.length === 1 && (container('folders') || container('organizations'))) return undefined;
+  const meant = first === 'projects' && rest.length === 1 ? ` (write ${rest[0]})` : rest.length === 1 ? ` (to exempt services of a project, write service: ${glob})` : '';
+  return `a project glob is matched against the project id (which has no "/"), or folders/F or organizations/O for their IAM: ${glob} can match none${meant}`;
 }
 
 /**

@@ -195,7 +195,9 @@ surprise: true
 
   // A trusted repository is matched against `host/path` (no scheme, tag, digest, blanks or capitals in the path): one
   // written otherwise never matched, and every deploy from the repository it meant was reported as untrusted.
-  it.each([' gcr.io/acme', 'gcr.io/acme ', 'gcr.io/acme/', 'gcr.io/acme/api:1', `gcr.io/acme/api@sha256:${'0'.repeat(64)}`, 'https://gcr.io/acme', 'gcr.io/Acme', 'us-docker.pkg.dev/acme/Prod/*'])(
+  // Docker Hub's host alone: its images are always under a namespace (`nginx` is docker.io/library/nginx), so no
+  // Docker Hub image has the repository `docker.io` (gcr.io alone does match gcr.io/app).
+  it.each([' gcr.io/acme', 'gcr.io/acme ', 'gcr.io/acme/', 'gcr.io/acme/api:1', `gcr.io/acme/api@sha256:${'0'.repeat(64)}`, 'https://gcr.io/acme', 'gcr.io/Acme', 'us-docker.pkg.dev/acme/Prod/*', 'docker.io', 'index.docker.io', 'Docker.IO'])(
     'rejects a trusted repository that can match no repository: %j',
     (glob) => {
       expect(problems(`rules: {new-image-repository: {trustedRepositories: ["gcr.io/*", ${JSON.stringify(glob)}]}}`)).toEqual([

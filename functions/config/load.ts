@@ -12,6 +12,7 @@ import { cutText } from '../untrustedText.js';
 import { nearestName } from '../nearestName.js';
 import { freezeInstant } from './freezeTime.js';
 import { timeZoneProblem } from './timeZone.js';
+import { repositoryGlob } from '../audit/image.js';
 
 export interface ConfigProblem {
   /** JSON path of the offending value, e.g. `rules.off-window-deploy.exceptions[0]` (`(root)` for the document). */
@@ -663,6 +664,11 @@ function repositoryGlobProblem(glob: string): string | undefined {
   if (/@(?!\()/.test(glob)) return 'it has a digest'; // not an extglob, @(a|b)
   if (glob.endsWith('/')) return 'it ends with "/"';
   const slash = glob.indexOf('/');
+  // A host alone matches an image with one path part (gcr.io/app), which Docker Hub never has: `nginx` is
+  // docker.io/library/nginx, in the repository docker.io/library.
+  if (slash === -1 && repositoryGlob(glob) === 'docker.io') {
+    return "it is Docker Hub's host alone, whose images are always under a namespace (nginx is docker.io/library/nginx: write docker.io/* for all of Docker Hub, docker.io/library for its official images)";
+  }
   if (slash === -1 || glob.includes('{')) return undefined;
   const path = glob.slice(slash + 1).replace(/\[[^\]]*\]/g, '');
   if (/[A-Z]/.test(path)) return 'its path has capitals (a path is lower case in every image)';

@@ -1,5 +1,6 @@
 // The live function logs each finding a rule exception held back (an audit trail of what the exceptions hide: one
-// is a standing waiver, and who used it should be on record), and publishes nothing for it.
+// is a standing waiver, and who used it, and under which stated reason, should be on record), and publishes nothing
+// for it.
 import { expect, it } from 'vitest';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import { createDetectFunction } from '../../functions/detect.js';
@@ -41,6 +42,8 @@ it.each([
     message: `finding held back by rules.public-invoker-grant.exceptions[${heldBackBy}]`,
     rule: 'public-invoker-grant',
     heldBackBy: `rules.public-invoker-grant.exceptions[${heldBackBy}]`,
+    // The exception's own `reason` (why the waiver stands) is on the record with it: the config may change since.
+    exceptionReason: 'drill',
     principal: 'some.user@company.com',
     project: 'some-project',
     service: 'cloudrun-exfil',

@@ -138,9 +138,24 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
     // knows which entries are still in flight. Entries the baseline already applied are duplicates either way.
     const revisionReader = fallback?.ok ? fallback.reader : undefined;
     // What a rule exception held back is on record (who used a standing waiver, and for what), never published.
+    // With the exception's stated reason, when it has one: why the waiver stands, as the config said then.
+    const { rules } = loaded.config;
     const onHeldBack = ({ rule, exception, finding }: HeldBack): void => {
       const heldBackBy = exceptionPath(rule, exception);
-      log({ severity: 'NOTICE', message: `finding held back by ${heldBackBy}`, component: 'detect', rule, heldBackBy, findingId: finding.id, principal: finding.principal, project: finding.project, service: finding.service, eventTime: finding.eventTime });
+      const exceptionReason = rules[rule].exceptions[exception]?.reason;
+      log({
+        severity: 'NOTICE',
+        message: `finding held back by ${heldBackBy}`,
+        component: 'detect',
+        rule,
+        heldBackBy,
+        ...(exceptionReason !== undefined ? { exceptionReason } : {}),
+        findingId: finding.id,
+        principal: finding.principal,
+        project: finding.project,
+        service: finding.service,
+        eventTime: finding.eventTime,
+      });
     };
     const pipeline = new Pipeline({ config: loaded.config, store, recentKeys: 0, onHeldBack, ...(revisionReader ? { revisionReader } : {}) });
     log({

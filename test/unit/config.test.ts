@@ -266,6 +266,31 @@ surprise: true
     expect(problems(text)).toEqual([]);
   });
 
+  // A sink that names a rule in `rules` takes its findings; one whose findings can never reach the sink's minSeverity
+  // (under the config's own rules.<rule>.severity) is routed nowhere: nobody is paged for what the config says pages.
+  it.each([
+    ['a refused attempt (LOW, MEDIUM on a project) for PagerDuty at HIGH', 'sinks: {pagerduty: {rules: [public-invoker-grant, public-invoker-attempt]}}', [
+      'sinks.pagerduty.rules[1]: public-invoker-attempt\'s findings are at most MEDIUM, below sinks.pagerduty.minSeverity HIGH: none would reach this sink (set rules.public-invoker-attempt.severity, or lower minSeverity)',
+    ]],
+    ['an unapproved deployer (MEDIUM) for SCC at CRITICAL', 'sinks: {scc: {minSeverity: CRITICAL, rules: [unapproved-deployer]}}', [
+      'sinks.scc.rules[0]: unapproved-deployer\'s findings are at most MEDIUM, below sinks.scc.minSeverity CRITICAL: none would reach this sink (set rules.unapproved-deployer.severity, or lower minSeverity)',
+    ]],
+    ['a rule turned down below the sink', 'rules: {new-image-repository: {severity: LOW}}\nsinks: {webhook: {minSeverity: MEDIUM, rules: [new-image-repository]}}', [
+      'sinks.webhook.rules[0]: new-image-repository\'s findings are at most LOW, below sinks.webhook.minSeverity MEDIUM: none would reach this sink (set rules.new-image-repository.severity, or lower minSeverity)',
+    ]],
+  ])('rejects a sink rule whose findings never reach its minSeverity: %s', (_name, text, expected) => {
+    expect(problems(text)).toEqual(expected);
+  });
+
+  it.each([
+    ['a rule raised to the sink\'s severity', 'rules: {public-invoker-attempt: {severity: HIGH}}\nsinks: {pagerduty: {rules: [public-invoker-attempt]}}'],
+    ['a rule that reaches it in its worse case only (a deploy during a freeze is HIGH)', 'sinks: {pagerduty: {rules: [off-window-deploy]}}'],
+    ['a rule turned down whose worse case keeps its own severity', 'rules: {ingress-opened: {severity: LOW}}\nsinks: {pagerduty: {rules: [ingress-opened]}}'],
+    ['no rules list (the sink takes what reaches its severity)', 'sinks: {pagerduty: {minSeverity: CRITICAL}}'],
+  ])('accepts a sink rule that can reach its minSeverity: %s', (_name, text) => {
+    expect(problems(text)).toEqual([]);
+  });
+
   it('a problem with a part of a value does not hide a problem with the whole (every problem at once)', () => {
     expect(problems('freezes: [{start: "2024-12-24", end: "2024-12-20", reason: 5}]')).toEqual(['freezes[0].reason: must be string', 'freezes[0]: end must be after start']);
     expect(problems('changeWindows: [{days: [monday], start: "09:00", end: "09:00"}]')).toEqual([

@@ -50,7 +50,7 @@ import type { Detection, Detector, OpenFinding } from './detectors/types.js';
 import { generationOfRevisionName, type RevisionObservation } from './audit/systemEvent.js';
 import { cutText } from './untrustedText.js';
 import { boundedLabels, linksOf, provenanceLabelsKey, provenanceLabelsOf, provenanceLabelTexts, provenanceOf, resourceNameOf, type ProvenanceLabels } from './findings/enrich.js';
-import { severityRank, type Finding, type Severity } from './findings/finding.js';
+import { configuredSeverity, type Finding, type Severity } from './findings/finding.js';
 import { findingId } from './findings/id.js';
 import { isService, isWideIamChange, sameEntry, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type EntryKey, type Principal } from './model/change.js';
 import { fnv1aJoined } from './audit/hash.js';
@@ -209,19 +209,9 @@ function principalExempt(glob: string, principal: Principal): boolean {
   return principal.delegationChain.every((link) => !isPerson(link) || principalMatches(glob, link));
 }
 
-/**
- * A finding's severity: the rule's configured severity replaces its default one; a detection the rule raised from
- * its default (a whole project opened, a deploy in a freeze, a move to the default compute SA) keeps its own, or the
- * configured one when that is higher (the worse case never ranks below the ordinary one); one it lowered (a job run
- * overriding environment only) keeps its own, or the configured one when that is lower (the lesser case never ranks
- * above the ordinary one: a rule turned down to LOW is LOW throughout).
- */
+/** A finding's severity: the rule's configured one applied to what it detected (findings/finding.ts configuredSeverity). */
 function severityOf(detector: Detector, configured: Severity | undefined, detected: Severity): Severity {
-  if (configured === undefined) return detected;
-  if (detected === detector.defaultSeverity) return configured;
-  const raised = severityRank(detected) > severityRank(detector.defaultSeverity);
-  if (raised) return severityRank(configured) > severityRank(detected) ? configured : detected;
-  return severityRank(configured) < severityRank(detected) ? configured : detected;
+  return configuredSeverity(detector.defaultSeverity, configured, detected);
 }
 
 /**

@@ -7,7 +7,8 @@ import picomatch from 'picomatch';
 import { validate as generatedValidator } from './configValidator.generated.js';
 import { asArray, asObject, type JsonObject } from '../audit/json.js';
 import type { RunwatchConfig } from './types.js';
-import { SEVERITIES, type Severity } from '../findings/finding.js';
+import { configuredSeverity, SEVERITIES, severityRank, type Severity } from '../findings/finding.js';
+import { RULE_SEVERITIES, type RuleSeverities } from '../detectors/severities.js';
 import { cutText } from '../untrustedText.js';
 import { nearestName } from '../nearestName.js';
 import { freezeInstant } from './freezeTime.js';
@@ -497,6 +498,7 @@ function semanticProblems(document: unknown): SemanticProblem[] {
       problems.push({ path: `changeWindows[${i}]`, reason: 'start and end are equal: an empty window', inputs: [`changeWindows[${i}].start`, `changeWindows[${i}].end`] });
     }
   });
+  problems.push(...unreachableSinkRules(config));
   for (const [rule, value] of Object.entries(objectOr(config['rules']))) {
     const settings = objectOr(value);
     asArray(settings['exceptions']).forEach((exception, i) => {
@@ -514,6 +516,39 @@ function semanticProblems(document: unknown): SemanticProblem[] {
     }
   }
   return problems;
+}
+
+/**
+ * The rules a sink's `rules` list names whose findings can never reach its minSeverity, under the config's own
+ * rules.<rule>.severity (findings/finding.ts configuredSeverity, over every severity the rule gives: detectors/severities.ts): the
+ * list says the sink takes them, and none would ever be delivered (nobody paged for what the config says pages).
+ */
+function unreachableSinkRules(config: JsonObject): SemanticProblem[] {
+  const rules = objectOr(config['rules']);
+  const problems: SemanticProblem[] = [];
+  for (const [sink, value] of Object.entries(objectOr(config['sinks']))) {
+    const minSeverity = objectOr(value)['minSeverity'];
+    if (!isSeverity(minSeverity)) continue;
+    asArray(objectOr(value)['rules']).forEach((rule, i) => {
+      if (typeof rule !== 'string' || !Object.hasOwn(RULE_SEVERITIES, rule)) return;
+      const { defaultSeverity, severities } = (RULE_SEVERITIES as Readonly<Record<string, RuleSeverities>>)[rule]!;
+      const configured = objectOr(rules[rule])['severity'];
+      const highest = severities
+        .map((detected) => configuredSeverity(defaultSeverity, isSeverity(configured) ? configured : undefined, detected))
+        .reduce((a, b) => (severityRank(b) > severityRank(a) ? b : a));
+      if (severityRank(highest) >= severityRank(minSeverity)) return;
+      problems.push({
+        path: `sinks.${sink}.rules[${i}]`,
+        reason: `${rule}'s findings are at most ${highest}, below sinks.${sink}.minSeverity ${minSeverity}: none would reach this sink (set rules.${rule}.severity, or lower minSeverity)`,
+        inputs: [`sinks.${sink}.minSeverity`, `rules.${rule}.severity`],
+      });
+    });
+  }
+  return problems;
+}
+
+function isSeverity(value: unknown): value is Severity {
+  return typeof value === 'string' && (SEVERITIES as readonly string[]).includes(value);
 }
 
 /**

@@ -9,6 +9,21 @@ export function severityRank(severity: Severity): number {
   return SEVERITIES.indexOf(severity);
 }
 
+/**
+ * A finding's severity under the rule's configured one: it replaces the rule's default; a detection the rule raised
+ * from its default (a whole project opened, a deploy in a freeze, a move to the default compute SA) keeps its own, or
+ * the configured one when that is higher (the worse case never ranks below the ordinary one); one it lowered (a job
+ * run overriding environment only) keeps its own, or the configured one when that is lower (the lesser case never
+ * ranks above the ordinary one: a rule turned down to LOW is LOW throughout).
+ */
+export function configuredSeverity(defaultSeverity: Severity, configured: Severity | undefined, detected: Severity): Severity {
+  if (configured === undefined) return detected;
+  if (detected === defaultSeverity) return configured;
+  const raised = severityRank(detected) > severityRank(defaultSeverity);
+  if (raised) return severityRank(configured) > severityRank(detected) ? configured : detected;
+  return severityRank(configured) < severityRank(detected) ? configured : detected;
+}
+
 export type EvidenceValue = string | number | boolean | null | readonly string[];
 
 export interface Provenance {

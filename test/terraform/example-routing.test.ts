@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../functions/config/load.js';
 import { detectors, type RuleId } from '../../functions/detectors/index.js';
-import { severityRank } from '../../functions/findings/finding.js';
+import { configuredSeverity, severityRank } from '../../functions/findings/finding.js';
 import type { Severity } from '../../functions/findings/finding.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -22,17 +22,9 @@ function detectedSeverities(rule: RuleId): Severity[] {
   return [...new Set([detectors[rule].defaultSeverity, ...literals])];
 }
 
-/**
- * As engine.ts: the configured severity replaces the default; a raised one keeps its own unless the configured is
- * higher, a lowered one its own unless the configured is lower.
- */
+/** As engine.ts applies it (findings/finding.ts configuredSeverity). */
 function finalSeverity(rule: RuleId, configured: Severity | undefined, detected: Severity): Severity {
-  const byDefault = detectors[rule].defaultSeverity;
-  if (configured === undefined) return detected;
-  if (detected === byDefault) return configured;
-  const raised = severityRank(detected) > severityRank(byDefault);
-  if (raised) return severityRank(configured) > severityRank(detected) ? configured : detected;
-  return severityRank(configured) < severityRank(detected) ? configured : detected;
+  return configuredSeverity(detectors[rule].defaultSeverity, configured, detected);
 }
 
 describe.each(EXAMPLES)('examples/$name/runwatch.yaml', ({ config: path }) => {

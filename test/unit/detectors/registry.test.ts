@@ -4,6 +4,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import schema from '../../../schemas/config.schema.json' with { type: 'json' };
 import { detectors, RULE_IDS } from '../../../functions/detectors/index.js';
+import { RULE_SEVERITIES } from '../../../functions/detectors/severities.js';
 import { sinkFilter } from '../../../functions/detectors/sinkFilter.js';
 
 const root = new URL('../../../', import.meta.url);
@@ -28,6 +29,15 @@ describe.each(RULE_IDS)('rule %s', (id) => {
     const tests = readFileSync(path, 'utf8');
     expect(tests).toMatch(/fires/);
     expect(tests).toMatch(/ignores/);
+  });
+
+  // The config check refuses a sink rule list that none of a rule's findings can reach (config/load.ts): it reads
+  // detectors/severities.ts, which must list every severity the detector file writes, and its default.
+  it('has every severity it gives a finding listed in detectors/severities.ts, its default among them', () => {
+    const source = readFileSync(new URL(`functions/detectors/${id}.ts`, root), 'utf8');
+    const written = new Set([...source.matchAll(/'(LOW|MEDIUM|HIGH|CRITICAL)'/g)].map((m) => m[1]));
+    expect([...written].sort()).toEqual([...RULE_SEVERITIES[id].severities].sort());
+    expect(RULE_SEVERITIES[id].defaultSeverity).toBe(detector.defaultSeverity);
   });
 
   it('has a config schema entry and declares the methods it reads', () => {

@@ -84,6 +84,11 @@ describe('config: values YAML typed otherwise than they read', () => {
     ['a channel named on in a %YAML 1.1 file', '%YAML 1.1\n---\nsinks: {slack: {channel: on}}\n', [
       'sinks.slack.channel: must be string: YAML read on, unquoted, as the boolean true (YAML 1.1 reads yes, no, on and off as booleans): quote it, "on"',
     ]],
+    // Tuning comments settings out: a key left with nothing under it is null to YAML.
+    ['a rule whose settings are all commented out', 'rules:\n  new-image-repository:\n    # trustedRepositories: [gcr.io/acme]\n  off-window-deploy:\n    exceptions:\n      # - {principal: breakglass@acme.com}\n', [
+      'rules.off-window-deploy.exceptions: must be array: it has no value (nothing follows the key, or all under it is commented out), which YAML reads as null: write [], or remove the key',
+      'rules.new-image-repository: must be object: it has no value (nothing follows the key, or all under it is commented out), which YAML reads as null: write {}, or remove the key',
+    ]],
   ])('%s: said as written', (_name, text, expected) => {
     expect(problems(text)).toEqual(expected);
   });

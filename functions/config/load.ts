@@ -60,8 +60,9 @@ export function parseConfig(text: string, source = 'config'): RunwatchConfig {
 /**
  * The unquoted values of a config's text that YAML typed otherwise than they read, by JSON path, as written: a
  * number or timestamp that was not written as one (a `%YAML 1.1` file reads `17:00` in base 60, `2024-12-20` as a
- * timestamp), or a string YAML 1.1 would have read as a boolean (`off`, `yes`). A schema reason about the value
- * YAML made ("must be string" of 1020) is said of what the file shows instead.
+ * timestamp), a string YAML 1.1 would have read as a boolean (`off`, `yes`), or nothing at all (a key whose settings
+ * are commented out: null). A schema reason about the value YAML made ("must be string" of 1020) is said of what
+ * the file shows instead.
  */
 export type WrittenScalars = ReadonlyMap<string, string>;
 
@@ -79,7 +80,13 @@ function writtenScalars(node: unknown, path: string, out: Map<string, string>): 
     node.items.forEach((item, i) => writtenScalars(item, `${path === '(root)' ? '' : path}[${i}]`, out));
   } else if (isScalar(node) && node.type === 'PLAIN' && typeof node.source === 'string') {
     const { value, source: text } = node;
-    const retyped = typeof value === 'string' ? YAML_11_BOOLEAN_WORDS.test(text) : (typeof value === 'number' || typeof value === 'boolean' || value instanceof Date) && String(value) !== text;
+    // Also a key with nothing after it (an empty value, null): what is left when everything under it is commented out.
+    const retyped =
+      typeof value === 'string'
+        ? YAML_11_BOOLEAN_WORDS.test(text)
+        : value === null
+          ? text === ''
+          : (typeof value === 'number' || typeof value === 'boolean' || value instanceof Date) && String(value) !== text;
     if (retyped) out.set(path, text);
   }
   return out;
@@ -410,6 +417,10 @@ function asWritten(error: ErrorObject, text: string): string | undefined {
   const shown = String(truncate(text));
   if (error.params['type'] === 'boolean' && typeof value === 'string' && YAML_11_BOOLEAN_WORDS.test(text)) {
     return `YAML 1.2 reads ${shown}, unquoted, as the string ${JSON.stringify(value)} (its booleans are true and false): write ${YAML_11_TRUE_WORDS.test(text) ? 'true' : 'false'}`;
+  }
+  if (value === null && text === '') {
+    const empty = error.params['type'] === 'object' ? '{}' : error.params['type'] === 'array' ? '[]' : 'a value';
+    return `it has no value (nothing follows the key, or all under it is commented out), which YAML reads as null: write ${empty}, or remove the key`;
   }
   if (typeof value === 'string' || value === null || value === undefined) return undefined;
   const why =

@@ -113,6 +113,22 @@ surprise: true
     expect(problems(text)).toEqual(expected);
   });
 
+  // A provenance label is read from the revision's and the service's labels, whose keys Google Cloud keeps to lower-case
+  // letters, digits, _ and - (a letter first, at most 63): a name written otherwise (GIT_COMMIT, from an environment
+  // variable) matched no label, and every finding's commit came out unknown.
+  it.each([
+    ['a name in capitals', 'provenanceLabels: {commit: GIT_COMMIT}', ['provenanceLabels.commit: "GIT_COMMIT" can match no label: Google Cloud label keys are lower case (write git_commit)']],
+    ['a name in a list with a capital', 'provenanceLabels: {pipeline: [build-id, Build-Id]}', ['provenanceLabels.pipeline[1]: "Build-Id" can match no label: Google Cloud label keys are lower case (write build-id)']],
+    ['a name with a dot and a slash', 'provenanceLabels: {commit: app.kubernetes.io/version}', ['provenanceLabels.commit: "app.kubernetes.io/version" can match no label: a Google Cloud label key is a lower-case letter, then up to 62 lower-case letters, digits, _ and -']],
+    ['a name starting with a digit', 'provenanceLabels: {commit: [commit-sha, 1sha]}', ['provenanceLabels.commit[1]: "1sha" can match no label: a Google Cloud label key is a lower-case letter, then up to 62 lower-case letters, digits, _ and -']],
+  ])('rejects a provenance label no label can have: %s', (_name, text, expected) => {
+    expect(problems(text)).toEqual(expected);
+  });
+
+  it('accepts provenance label names that are label keys (international lower-case letters too)', () => {
+    expect(problems('provenanceLabels: {commit: [commit-sha, git_sha, cømmit], pipeline: build-id}')).toEqual([]);
+  });
+
   // ajv's own words ("must NOT have duplicate items (items ## 0 and 1 are identical)", "must NOT have fewer than 1
   // items") are written for schema authors; a config's author reads these.
   it.each([

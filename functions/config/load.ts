@@ -509,7 +509,7 @@ function semanticProblems(document: unknown): SemanticProblem[] {
       problems.push({ path: `changeWindows[${i}]`, reason: 'start and end are equal: an empty window', inputs: [`changeWindows[${i}].start`, `changeWindows[${i}].end`] });
     }
   });
-  problems.push(...unreachableSinkRules(config));
+  problems.push(...unreachableSinkRules(config), ...provenanceLabelProblems(config));
   for (const [rule, value] of Object.entries(objectOr(config['rules']))) {
     const settings = objectOr(value);
     asArray(settings['exceptions']).forEach((exception, i) => {
@@ -554,6 +554,32 @@ function unreachableSinkRules(config: JsonObject): SemanticProblem[] {
         inputs: [`sinks.${sink}.minSeverity`, `rules.${rule}.severity`],
       });
     });
+  }
+  return problems;
+}
+
+/** A Google Cloud label key: a lower-case letter, then up to 62 lower-case letters, digits, `_` and `-` (any script). */
+const LABEL_KEY = /^[\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}$/u;
+
+/**
+ * provenanceLabels names no label can have: they are looked up among the revision's and the service's labels, whose
+ * keys Google Cloud keeps to LABEL_KEY (and those with a `prefix/` are Cloud Run's own: audit/json.ts userLabels).
+ * One written otherwise (GIT_COMMIT, as the environment variable is) matched nothing, and the commit was unknown.
+ */
+function provenanceLabelProblems(config: JsonObject): SemanticProblem[] {
+  const problems: SemanticProblem[] = [];
+  for (const [key, value] of Object.entries(objectOr(config['provenanceLabels']))) {
+    const named: [string, unknown][] = typeof value === 'string' ? [[`provenanceLabels.${key}`, value]] : asArray(value).map((name, i) => [`provenanceLabels.${key}[${i}]`, name]);
+    for (const [path, name] of named) {
+      if (typeof name !== 'string' || name === '' || LABEL_KEY.test(name)) continue;
+      const lower = name.toLowerCase();
+      problems.push({
+        path,
+        reason: LABEL_KEY.test(lower)
+          ? `${JSON.stringify(truncate(name))} can match no label: Google Cloud label keys are lower case (write ${lower})`
+          : `${JSON.stringify(truncate(name))} can match no label: a Google Cloud label key is a lower-case letter, then up to 62 lower-case letters, digits, _ and -`,
+      });
+    }
   }
   return problems;
 }

@@ -94,7 +94,8 @@ function writtenScalars(node: unknown, path: string, out: Map<string, string>): 
 
 /**
  * The data of a config file's text, read as validate-config reads it (merge keys, at most 100 aliases), not yet
- * checked against the schema; throws a ConfigError when the text is no YAML. A duplicate key is not thrown: it is
+ * checked against the schema, with its unquoted values YAML typed otherwise than they read (WrittenScalars: for the
+ * schema's reasons about them); throws a ConfigError when the text is no YAML. A duplicate key is not thrown: it is
  * returned as a problem, so that one run reports it with the schema's problems.
  */
 export function readConfigText(text: string, source = 'config'): { data: unknown; yamlProblems: ConfigProblem[]; written: WrittenScalars } {
@@ -471,7 +472,8 @@ interface SemanticProblem extends ConfigProblem {
 }
 
 /**
- * Checks JSON Schema cannot express: the zone exists and is a place's clock (config/timeZone.ts), freezes are ordered, windows are not empty, globs compile.
+ * Checks JSON Schema cannot express: the zone exists and is a place's clock (config/timeZone.ts), freezes are ordered, windows are not empty, globs compile
+ * and can match, every rule a sink lists can reach it, provenance label names are label keys.
  * The document may have failed the schema: each check reads only values of the type it needs.
  */
 function semanticProblems(document: unknown): SemanticProblem[] {
@@ -531,8 +533,9 @@ function semanticProblems(document: unknown): SemanticProblem[] {
 
 /**
  * The rules a sink's `rules` list names whose findings can never reach its minSeverity, under the config's own
- * rules.<rule>.severity (findings/finding.ts configuredSeverity, over every severity the rule gives: detectors/severities.ts): the
- * list says the sink takes them, and none would ever be delivered (nobody paged for what the config says pages).
+ * rules.<rule>.severity (findings/finding.ts configuredSeverity over every severity the rule gives, as listed in
+ * detectors/severities.ts): the list says the sink takes them, and none would ever be delivered (nobody paged for
+ * what the config says pages).
  */
 function unreachableSinkRules(config: JsonObject): SemanticProblem[] {
   const rules = objectOr(config['rules']);

@@ -78,6 +78,10 @@ describe('config: values YAML typed otherwise than they read', () => {
       'changeWindows[0].start: must be string: YAML read 09:00, unquoted, as the number 540 (YAML 1.1 reads numbers separated by colons in base 60): quote it, "09:00"',
       'changeWindows[0].end: must be string: YAML read 17:30, unquoted, as the number 1050 (YAML 1.1 reads numbers separated by colons in base 60): quote it, "17:30"',
     ]],
+    // A window time takes two-digit hours: the quoted value to write is one the schema takes.
+    ['a one-digit hour in a %YAML 1.1 file', '%YAML 1.1\n---\nchangeWindows:\n  - {days: [mon], start: 9:00, end: "17:00"}\n', [
+      'changeWindows[0].start: must be string: YAML read 9:00, unquoted, as the number 540 (YAML 1.1 reads numbers separated by colons in base 60): quote it, "09:00"',
+    ]],
     ['freeze dates without a zone in a %YAML 1.1 file (timestamps in UTC)', '%YAML 1.1\n---\ntimezone: Europe/Berlin\nfreezes:\n  - {start: 2024-12-20, end: "2025-01-06"}\n', [
       'freezes[0].start: must be string: YAML read 2024-12-20, unquoted, as the timestamp 2024-12-20T00:00:00.000Z (YAML 1.1 reads a date as a timestamp, one without a zone in UTC rather than in timezone): quote it, "2024-12-20"',
     ]],

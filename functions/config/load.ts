@@ -432,7 +432,9 @@ function asWritten(error: ErrorObject, text: string): string | undefined {
         : text.includes(':')
           ? ' (YAML 1.1 reads numbers separated by colons in base 60)'
           : '';
-  return `YAML read ${shown}, unquoted, as ${typedValue(value)}${why}: quote it, ${JSON.stringify(shown)}`;
+  // A window time as the schema takes it: two-digit hours (9:00 is written "09:00").
+  const quoted = error.schemaPath === '#/definitions/time/type' && /^\d:[0-5]\d$/.test(text) ? `0${text}` : shown;
+  return `YAML read ${shown}, unquoted, as ${typedValue(value)}${why}: quote it, ${JSON.stringify(quoted)}`;
 }
 
 /** A value YAML typed, in words: `the number 1020`, `the timestamp 2024-12-20T00:00:00.000Z`. */

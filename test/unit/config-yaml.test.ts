@@ -93,6 +93,9 @@ describe('config: values YAML typed otherwise than they read', () => {
       'rules.off-window-deploy.exceptions: must be array: it has no value (nothing follows the key, or all under it is commented out), which YAML reads as null: write [], or remove the key',
       'rules.new-image-repository: must be object: it has no value (nothing follows the key, or all under it is commented out), which YAML reads as null: write {}, or remove the key',
     ]],
+    ['a list item with nothing after its "-"', 'rules:\n  off-window-deploy:\n    exceptions:\n      -\n      - {principal: breakglass@acme.com}\n', [
+      'rules.off-window-deploy.exceptions[0]: must be object: it has no value (a "-" with nothing after it), which YAML reads as null: write {}, or remove the item',
+    ]],
   ])('%s: said as written', (_name, text, expected) => {
     expect(problems(text)).toEqual(expected);
   });

@@ -398,7 +398,7 @@ function schemaProblems(all: readonly ErrorObject[], written: WrittenScalars): C
         // Said of the value as the file shows it, where YAML typed it otherwise (`enabled: off`, 1.1's `17:00`).
         const reason = error.message ?? error.keyword;
         const text = written.get(path);
-        const read = text === undefined ? undefined : asWritten(error, text);
+        const read = text === undefined ? undefined : asWritten(error, text, path.endsWith(']'));
         problems.push({ path, reason: read === undefined ? reason : `${reason}: ${read}` });
         break;
       }
@@ -410,10 +410,10 @@ function schemaProblems(all: readonly ErrorObject[], written: WrittenScalars): C
 }
 
 /**
- * What YAML read an unquoted value as, said of the text the file shows, with what to write; undefined when the type
- * error has nothing to do with how YAML typed it.
+ * What YAML read an unquoted value (a list item's, when `listItem`) as, said of the text the file shows, with what to
+ * write; undefined when the type error has nothing to do with how YAML typed it.
  */
-function asWritten(error: ErrorObject, text: string): string | undefined {
+function asWritten(error: ErrorObject, text: string, listItem: boolean): string | undefined {
   const value = valueAt(error);
   const shown = String(truncate(text));
   if (error.params['type'] === 'boolean' && typeof value === 'string' && YAML_11_BOOLEAN_WORDS.test(text)) {
@@ -421,7 +421,8 @@ function asWritten(error: ErrorObject, text: string): string | undefined {
   }
   if (value === null && text === '') {
     const empty = error.params['type'] === 'object' ? '{}' : error.params['type'] === 'array' ? '[]' : 'a value';
-    return `it has no value (nothing follows the key, or all under it is commented out), which YAML reads as null: write ${empty}, or remove the key`;
+    const where = listItem ? 'a "-" with nothing after it' : 'nothing follows the key, or all under it is commented out';
+    return `it has no value (${where}), which YAML reads as null: write ${empty}, or remove the ${listItem ? 'item' : 'key'}`;
   }
   if (typeof value === 'string' || value === null || value === undefined) return undefined;
   const why =

@@ -520,13 +520,13 @@ function semanticProblems(document: unknown): SemanticProblem[] {
     asArray(settings['exceptions']).forEach((exception, i) => {
       for (const [field, kind] of [['principal', 'principal'], ['project', 'project'], ['service', 'service']] as const) {
         const glob = objectOr(exception)[field];
-        const problem = typeof glob === 'string' ? globProblem(glob, kind) : undefined;
+        const problem = typeof glob === 'string' ? globProblem(glob, kind, 'exception') : undefined;
         if (problem) problems.push({ path: `rules.${rule}.exceptions[${i}].${field}`, reason: problem });
       }
     });
     for (const [list, kind] of [['allowServices', 'service'], ['trustedRepositories', 'repository'], ['namePatterns', 'value'], ['allowNames', 'value'], ['allowedDeployers', 'principal']] as const) {
       asArray(settings[list]).forEach((glob, i) => {
-        const problem = typeof glob === 'string' ? globProblem(glob, kind) : undefined;
+        const problem = typeof glob === 'string' ? globProblem(glob, kind, 'glob') : undefined;
         if (problem) problems.push({ path: `rules.${rule}.${list}[${i}]`, reason: problem });
       });
     }
@@ -659,10 +659,16 @@ const LOWER_CASE_NAMES: Readonly<Record<'service' | 'project', string>> = {
  * A leading `!` is picomatch's negation: in an allow list, trusted repositories or an exception, it allowed every
  * value but one (`!docker.io/*` trusted every other registry).
  */
-function globProblem(glob: string, kind: GlobKind): string | undefined {
+function globProblem(glob: string, kind: GlobKind, each: 'exception' | 'glob'): string | undefined {
+  const listed = listInOneGlob(glob, kind);
+  if (listed) {
+    const alternatives = alternativesOf(glob, kind);
+    return `${JSON.stringify(glob)} has a comma outside {...}, which no ${listed} has: it can match none (write one ${each} each${alternatives ? `, or alternatives: ${alternatives}` : ''})`;
+  }
   // White space a quoted value or a block scalar (`|`) kept: neither a project id nor a service name has any, nor
   // does a principal at its start or end.
   if (kind === 'service' && /\s/.test(glob)) return `${JSON.stringify(glob)} has white space, which no PROJECT/SERVICE has: it can match no service`;
+  if (kind === 'project' && /\s/.test(glob)) return `${JSON.stringify(glob)} has white space, which no project id has: it can match none`;
   if (kind === 'principal' && /^\s|\s$/.test(glob)) return `${JSON.stringify(glob)} starts or ends with white space, which no principal does: it can match none`;
   if (kind === 'principal') {
     if (/^(group|domain):/i.test(glob)) {
@@ -714,6 +720,36 @@ function globProblem(glob: string, kind: GlobKind): string | undefined {
     return `a service glob is matched against PROJECT/SERVICE, one "/" (such as acme-prod/storefront or */public-*; the location is not part of it): ${glob} has ${slashes} and can match no service`;
   }
   return undefined;
+}
+
+/**
+ * What a glob holding several values as a comma-separated list (`alice@acme.com, bob@acme.com`) is matched against,
+ * when none of those has a comma, or undefined: a principal (an email: not a federated `principal://` subject, which
+ * may hold one), a project id or a PROJECT/SERVICE. Outside `{...}` picomatch reads a comma as itself, so such a glob
+ * matched nothing. A comma in a brace group (`{alice,bob}@acme.com`) is the glob's own list and is left alone.
+ */
+function listInOneGlob(glob: string, kind: GlobKind): string | undefined {
+  if (kind !== 'principal' && kind !== 'project' && kind !== 'service') return undefined;
+  if (kind === 'principal' && /^principal(set)?:\/\//i.test(glob)) return undefined;
+  let outside = glob;
+  for (let before = ''; before !== outside; ) [before, outside] = [outside, outside.replace(/\{[^{}]*\}/g, '')];
+  // An unbalanced brace is reported as one (globProblem compiles the glob).
+  if (!outside.includes(',') || /[{}]/.test(outside)) return undefined;
+  return kind === 'principal' ? 'principal' : kind === 'project' ? 'project id' : 'PROJECT/SERVICE';
+}
+
+/**
+ * The values of a comma-separated list as one glob's alternatives: `{a,b}`; for principals that share a member prefix,
+ * the prefix before them (`user:{alice@acme.com,bob@acme.com}`: a prefix inside `{...}` matches nothing), and none
+ * for principals of several kinds.
+ */
+function alternativesOf(glob: string, kind: GlobKind): string | undefined {
+  const parts = glob.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  if (kind !== 'principal') return `{${parts.join(',')}}`;
+  const prefixOf = (part: string): string => /^(user|serviceAccount|group|domain):/i.exec(part)?.[0] ?? '';
+  const prefixes = new Set(parts.map((part) => prefixOf(part).toLowerCase()));
+  if (prefixes.size > 1) return undefined;
+  return `${prefixOf(parts[0] ?? '')}{${parts.map((part) => part.slice(prefixOf(part).length)).join(',')}}`;
 }
 
 /**

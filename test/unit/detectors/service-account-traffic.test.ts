@@ -64,6 +64,18 @@ describe('service-account-change: traffic moved to an older revision', () => {
     expect(findings[2]!.evidence['trafficPercent']).toBe(10);
   });
 
+  // The v1 API's TrafficTarget.latestRevision "must be false if RevisionName is set" and "defaults to true otherwise": a
+  // client writing the REST body may leave it out of a target that follows the latest revision. Such a target must not
+  // make the whole list unreadable, which hid the share sent to the old revision beside it.
+  it.each([
+    ['a tag on the latest revision, latestRevision left out', [trafficToRevision(2), { tag: 'candidate' }], 100],
+    ['a share of the latest revision, latestRevision left out', [{ percent: 90 }, trafficToRevision(2, 10)], 10],
+  ])('fires: %s (the REST default)', async (_name, traffic, percent) => {
+    const findings = await saFindings([...history(), v1TrafficWrite('2024-05-03T10:00:00Z', A, 4, traffic)]);
+    expect(summary(findings)).toEqual([...REPORTED, ['active', A, B, TO_2]]);
+    expect(findings[2]!.evidence['trafficPercent']).toBe(percent);
+  });
+
   // Even when the open finding reports the move away from it: back to Editor is never a fix.
   it('fires HIGH: back to a revision that runs as the default compute SA', async () => {
     const findings = await saFindings([generationDeploy('2024-05-01T10:00:00Z', undefined, 1), generationDeploy('2024-05-02T10:00:00Z', A, 2), v1TrafficWrite('2024-05-03T10:00:00Z', A, 3, [trafficToRevision(1)])]);

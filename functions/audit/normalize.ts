@@ -746,9 +746,18 @@ interface TrafficReading {
   readonly latest: (target: JsonObject) => boolean;
   readonly named: (target: JsonObject) => string | undefined;
 }
+/**
+ * v1: `latestRevision` "must be false if RevisionName is set" and "defaults to true otherwise" (the API reference), so
+ * a target that names no revision and leaves it out follows the latest revision too. A target written `false` without
+ * a name, or naming a configuration (`configurationName`, "not supported in Cloud Run"), is unread.
+ */
 const V1_TRAFFIC: TrafficReading = {
-  latest: (t) => asBoolean(t['latestRevision']) === true,
-  named: (t) => asString(t['revisionName']),
+  latest: (t) => {
+    const latest = asBoolean(t['latestRevision']);
+    if (latest !== undefined) return latest;
+    return t['latestRevision'] === undefined && !asString(t['revisionName']) && !asString(t['configurationName']);
+  },
+  named: (t) => asString(t['revisionName']) || undefined,
 };
 const V2_TRAFFIC: TrafficReading = {
   latest: (t) => {

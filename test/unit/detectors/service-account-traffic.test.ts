@@ -149,6 +149,37 @@ describe('service-account-change: traffic moved to an older revision', () => {
     expect(findings.filter((f) => f.evidence['servingRevision'] !== undefined)).toEqual([]);
   });
 
+  // A revision is numbered after its configuration's generation, which only a change of the template moves on; the
+  // service's generation (`response.metadata.generation`) also moves on with a write of the traffic alone. After one,
+  // the response's status (one write stale: observedGeneration one below) names the latest revision created before the
+  // write, numbered K: the write's revision is K+1, not the service's generation.
+  describe('after a write of the traffic alone moved the service generation past the revision numbers', () => {
+    const deployAfter = (time: string, email: string, generation: number, latestCreated: number) =>
+      variant(generationDeploy(time, email, generation), (e) => {
+        const status = (e.protoPayload['response'] as Obj)['status'] as Obj;
+        status['observedGeneration'] = generation - 1;
+        status['latestCreatedRevisionName'] = `cloud-run-slack-bot-${String(latestCreated).padStart(5, '0')}-q${latestCreated}q`;
+      });
+    // Revision 1 runs as A; a tag (generation 2, no revision); revision 2 as B (generation 3, reported), revision 3 as A
+    // (generation 4, resolving it).
+    const drifted = () => [
+      generationDeploy('2024-05-01T10:00:00Z', A, 1),
+      v1TrafficWrite('2024-05-01T11:00:00Z', A, 2, [toLatest(), { revisionName: 'cloud-run-slack-bot-00001-x1z', tag: 'stable' }]),
+      deployAfter('2024-05-02T10:00:00Z', B, 3, 1),
+      deployAfter('2024-05-02T12:00:00Z', A, 4, 2),
+    ];
+
+    it('fires: traffic back to revision 2, which runs as B', async () => {
+      const findings = await saFindings([...drifted(), v1TrafficWrite('2024-05-03T10:00:00Z', A, 5, [trafficToRevision(2)])]);
+      expect(summary(findings)).toEqual([...REPORTED, ['active', A, B, TO_2]]);
+    });
+
+    it('no traffic finding: traffic pinned to revision 3, the newest, which runs as A', async () => {
+      const findings = await saFindings([...drifted(), v1TrafficWrite('2024-05-03T10:00:00Z', A, 5, [trafficToRevision(3)])]);
+      expect(summary(findings)).toEqual(REPORTED);
+    });
+  });
+
   // gcloud's writes name no revision: its system events do. (The write's generation is moved off the revision's number,
   // so only the name the events gave can tie the traffic target to it.)
   it('fires: a revision named by its system events', async () => {

@@ -33,7 +33,7 @@ import { codeLoadingEnvOf, plainEnvOf } from './env.js';
 import { v1VpcEgress, v2VpcEgress } from './vpc.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
 import { binaryAuthorizationOf, boundedText, templateFingerprint, v1BinaryAuthorization } from './template.js';
-import { readRevisionObservation, type RevisionObservation } from './systemEvent.js';
+import { generationOfRevisionName, readRevisionObservation, type RevisionObservation } from './systemEvent.js';
 import { cutText, truncatePlain } from '../untrustedText.js';
 import { isPublicInvokerBinding } from '../model/iam.js';
 import type { RunwatchConfig } from '../config/types.js';
@@ -691,7 +691,7 @@ function v1Facts(pp: JsonObject, secrets: EnvSecrets, body: 'service' | 'workerP
     knative,
     annotations,
     revision,
-    generation: asNumber(at(response, 'metadata', 'generation')),
+    generation: v1RevisionGeneration(response),
     templateFingerprint: template ? templateFingerprint('v1', template) : undefined,
     serviceAccount,
     images,
@@ -709,6 +709,24 @@ function v1Facts(pp: JsonObject, secrets: EnvSecrets, body: 'service' | 'workerP
     ...trafficFacts(asArray(at(knative, 'spec', 'traffic')), revision, V1_TRAFFIC),
     operationId,
   };
+}
+
+/**
+ * The configuration generation a v1 write's revision is numbered after (`SERVICE-0000G-xxx`, its
+ * `serving.knative.dev/configurationGeneration`). The response's `metadata.generation` is the service's: a write of the
+ * traffic alone (a tag, `update-traffic`) moves it on without making a revision, and the numbers drift apart. The
+ * stored status is one write stale: where it is the previous write's (`observedGeneration` one below the service's
+ * generation), `latestCreatedRevisionName` names the latest revision made before this write, numbered K, and the next
+ * one is K+1. Otherwise (no such status, or a revision the client named) the service's generation, right until the
+ * service's first write of the traffic alone.
+ */
+function v1RevisionGeneration(response: JsonObject | undefined): number | undefined {
+  const generation = asNumber(at(response, 'metadata', 'generation'));
+  const status = asObject(response?.['status']);
+  const service = asString(at(response, 'metadata', 'name'));
+  if (generation === undefined || !status || !service || asNumber(status['observedGeneration']) !== generation - 1) return generation;
+  const latestCreated = generationOfRevisionName(asString(status['latestCreatedRevisionName']), service);
+  return latestCreated !== undefined ? latestCreated + 1 : generation;
 }
 
 const INGRESS_ANNOTATION = 'run.googleapis.com/ingress';

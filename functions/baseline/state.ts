@@ -151,8 +151,8 @@ export interface ServiceBaseline {
 /**
  * The runtime service account a revision runs as (`v`, as describeServiceAccount writes it), recorded by the deploy that
  * made it at its time (`t`, `n` as TimePoint's). A revision is named by its deploy (`r`: a client-chosen name, or the one
- * its system events gave), or only by the generation its v1 write left the service at (`g`): Cloud Run names the
- * revision `SERVICE-NNNNN-xxx` after that generation (audit/systemEvent.ts generationOfRevisionName).
+ * its system events gave), or only by the configuration generation its v1 write gave it (`g`, DeployChange.generation):
+ * Cloud Run names the revision `SERVICE-NNNNN-xxx` after that generation (audit/systemEvent.ts generationOfRevisionName).
  */
 export interface RevisionIdentity extends TimePoint<string> {
   readonly r?: string;

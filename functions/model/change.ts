@@ -229,8 +229,9 @@ export interface DeployChange extends ChangeBase {
   /** Revision name, only when the client named it (console, v2 `template.revision`). */
   readonly revision?: string;
   /**
-   * v1: the service's generation after the write (`response.metadata.generation`; the request echoes the old one).
-   * The revision the write creates carries it as `serving.knative.dev/configurationGeneration`, which ties the
+   * v1: the configuration generation of the revision the write creates, which carries it as
+   * `serving.knative.dev/configurationGeneration` and is numbered after it (audit/normalize.ts v1RevisionGeneration: one
+   * above the latest revision the stale status names, else the service's `response.metadata.generation`); it ties the
    * write to its revision's system events when no operation id does.
    */
   readonly generation?: number;

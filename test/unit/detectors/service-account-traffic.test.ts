@@ -3,7 +3,7 @@
 // deployed with. When that identity is not the one the service's newest revision runs as, the service is running as
 // another identity again, with no deploy to show it: a rollback to the revision a finding was about, say, after the fix.
 import { describe, expect, it } from 'vitest';
-import { at, deleteServiceAt, editV1Services, generationDeploy, synthetic, trafficToRevision, v1TrafficWrite, variant, withV1Generation, type Json } from '../../support/entries.js';
+import { at, deleteServiceAt, editV1Services, generationDeploy, synthetic, trafficToRevision, v1TrafficWrite, variant, withV1Generation, withV1Image, type Json } from '../../support/entries.js';
 import { config, findingsArriving, findingsOf } from '../../support/run.js';
 
 const A = 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com';
@@ -147,6 +147,26 @@ describe('service-account-change: traffic moved to an older revision', () => {
       v1TrafficWrite('2024-05-04T10:00:00Z', A, 4, [trafficToRevision(2)]),
     ]);
     expect(findings.filter((f) => f.evidence['servingRevision'] !== undefined)).toEqual([]);
+  });
+
+  // A write that deploys a revision and pins the traffic to an older one (`gcloud run deploy --no-traffic` beside
+  // `--to-revisions`, a console edit of both): the traffic finding is about the older revision, whose labels, commit
+  // and image this write does not say. Before, it showed the new revision's (`Commit: ddd4` beside `Revision: ...-00002`).
+  it("a finding about an older revision carries none of the write's own revision's labels, provenance or image", async () => {
+    const cfg = config({ provenanceLabels: { commit: 'commit-sha', pipeline: 'build-id' } });
+    const deployAndPin = editV1Services(withV1Image(generationDeploy('2024-05-03T10:00:00Z', A, 4), 'gcr.io/test-project-1234/bot@sha256:' + 'd'.repeat(64)), (svc) => {
+      const meta = ((svc['spec'] as Obj)['template'] as Obj)['metadata'] as Obj;
+      meta['labels'] = { ...(meta['labels'] as Obj), 'commit-sha': 'ddd4', 'build-id': 'b-4' };
+      (svc['spec'] as Obj)['traffic'] = [trafficToRevision(2)];
+    });
+    const findings = (await findingsOf([...history(), deployAndPin], cfg)).filter((f) => f.rule === 'service-account-change');
+    expect(summary(findings)).toEqual([...REPORTED, ['active', A, B, TO_2]]);
+    const traffic = findings[2]!;
+    expect(traffic.revision).toBe(TO_2);
+    expect(traffic.labels).toEqual({});
+    expect(traffic.provenance).toEqual({});
+    expect(traffic.evidence['imageDigest']).toBeUndefined();
+    expect(JSON.stringify(traffic)).not.toMatch(/ddd4|b-4|d{64}/);
   });
 
   // A revision is numbered after its configuration's generation, which only a change of the template moves on; the

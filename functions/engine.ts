@@ -269,20 +269,20 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
   const { change, rollout } = evaluation;
   const settings = config.rules[rule] as RuleSettings;
   const deploy = change.kind === 'deploy' ? change : undefined;
-  // About an older revision the write sent traffic to (Detection.revision): the write's labels and provenance are its
-  // template's, the newest revision's, and that revision's own are not kept: none are shown.
-  const otherRevision = detection.revision !== undefined && detection.revision !== deploy?.revision;
-  if (otherRevision) provenance = undefined;
+  // A finding about an older revision (traffic sent to it): the write's labels, provenance and image are its own
+  // revision's, not that one's, which the write does not say.
+  const ofOlderRevision = deploy !== undefined && detection.revision !== undefined && detection.revision !== deploy.revision;
+  const deployed = ofOlderRevision ? undefined : provenance;
   // The provenance labels are kept whole: they say what produced the deploy.
-  const found = provenance?.found;
-  const { labels, omitted } = deploy && !otherRevision ? boundedLabels(deploy.labels, [found?.commit?.[0], found?.pipeline?.[0]].filter((name) => name !== undefined)) : { labels: {}, omitted: 0 };
+  const found = deployed?.found;
+  const { labels, omitted } = deploy && !ofOlderRevision ? boundedLabels(deploy.labels, [found?.commit?.[0], found?.pipeline?.[0]].filter((name) => name !== undefined)) : { labels: {}, omitted: 0 };
   const principal = change.principal;
   const client = deploy ? clientText(deploy) : undefined;
-  const unchanged = provenance?.unchanged;
+  const unchanged = deployed?.unchanged;
   const evidence = deploy
     ? {
         ...detection.evidence,
-        ...(deploy.imageDigest ? { imageDigest: deploy.imageDigest } : {}),
+        ...(deploy.imageDigest && !ofOlderRevision ? { imageDigest: deploy.imageDigest } : {}),
         ...(client ? { client } : {}),
         ...(rollout ? { rollout: rolloutText(rollout) } : {}),
         ...(rollout?.revisionMayBeOf !== undefined ? { revisionMayBeOf: rollout.revisionMayBeOf } : {}),
@@ -290,7 +290,7 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
         ...(omitted > 0 ? { labelsOmitted: omitted } : {}),
       }
     : detection.evidence;
-  const revisionFailed = rollout?.status === 'failed' && detectors[rule].serviceSettings !== true && detection.serviceSetting !== true;
+  const revisionFailed = rollout?.status === 'failed' && detectors[rule].serviceSettings !== true && detection.serviceSetting !== true && !ofOlderRevision;
   const notes = [
     detection.summary,
     ...(revisionFailed ? ['The revision failed to become Ready and is not serving.'] : []),
@@ -321,7 +321,7 @@ function toFinding(evaluation: Evaluation, { rule, detection }: RuleDetection, c
     ...(principal && principal.delegationChain.length > 0 ? { delegationChain: principal.delegationChain } : {}),
     resourceName: resourceNameOf(change),
     labels,
-    provenance: provenanceOf(unchanged || !provenance ? {} : provenance.found, otherRevision ? [] : (deploy?.images ?? [])),
+    provenance: provenanceOf(unchanged || !deployed ? {} : deployed.found, ofOlderRevision ? [] : (deploy?.images ?? [])),
     evidence,
     unknown,
     methodName: change.methodName,

@@ -169,6 +169,32 @@ describe('service-account-change: traffic moved to an older revision', () => {
     expect(JSON.stringify(traffic)).not.toMatch(/ddd4|b-4|d{64}/);
   });
 
+  // A target with no share sends nothing, wherever it points: one this reader cannot place (a v2 tag without a type) must
+  // not make the shares beside it unknown, which hid the rollback.
+  it('fires: a v2 rollback beside a tag target that names neither a type nor a revision (no share)', async () => {
+    const S = 'storefront@acme-prod.iam.gserviceaccount.com';
+    const v2Deploy = (time: string, email: string, revision: string) =>
+      variant(at(synthetic('v2-UpdateService'), time), (e) => {
+        const template = ((e.protoPayload['request'] as Obj)['service'] as Obj)['template'] as Obj;
+        template['serviceAccount'] = email;
+        template['revision'] = revision;
+      });
+    const rollback = variant(at(synthetic('v2-UpdateService-traffic-only'), '2024-06-03T10:00:00Z'), (e) => {
+      ((e.protoPayload['request'] as Obj)['service'] as Obj)['traffic'] = [{ type: 2, revision: 'storefront-00002-two', percent: 100 }, { tag: 'preview' }];
+    });
+    const findings = await saFindings([
+      v2Deploy('2024-06-01T10:00:00Z', S, 'storefront-00001-one'),
+      v2Deploy('2024-06-02T10:00:00Z', B, 'storefront-00002-two'),
+      v2Deploy('2024-06-02T12:00:00Z', S, 'storefront-00003-six'),
+      rollback,
+    ]);
+    expect(summary(findings)).toEqual([
+      ['active', S, B, null],
+      ['resolved', S, B, null],
+      ['active', S, B, 'storefront-00002-two'],
+    ]);
+  });
+
   // A revision is numbered after its configuration's generation, which only a change of the template moves on; the
   // service's generation (`response.metadata.generation`) also moves on with a write of the traffic alone. After one,
   // the response's status (one write stale: observedGeneration one below) names the latest revision created before the

@@ -789,8 +789,8 @@ const V2_TRAFFIC: TrafficReading = {
  * How a write's traffic list (v1 `spec.traffic`, v2 `traffic`) shares the service's requests out (TrafficSplit): the
  * latest revision's share (a target that follows the latest, or names the revision the write makes) and the other
  * revisions given one, by name. Undefined when the list is empty or missing (Cloud Run then sends all of it to the
- * latest revision), has a target this reader cannot place (neither the latest revision nor one by name), or gives no
- * share at all (shares add up to 100; one left out everywhere is defaulted in a way not read here): unknown.
+ * latest revision), has a target with a share this reader cannot place (neither the latest revision nor one by name;
+ * one with no share sends nothing, wherever it points), or gives no share at all (shares add up to 100; one left out everywhere is defaulted in a way not read here): unknown.
  */
 function trafficSplitOf(targets: readonly unknown[], revision: string | undefined, reading: TrafficReading): TrafficSplit | undefined {
   if (targets.length === 0) return undefined;
@@ -800,13 +800,14 @@ function trafficSplitOf(targets: readonly unknown[], revision: string | undefine
   for (const item of targets) {
     const target = asObject(item);
     if (!target) return undefined;
+    // The JSON of a protocol buffer leaves a 0 percent out; so may a v1 client. A target with no share (a tag alone)
+    // sends nothing wherever it points: one this reader cannot place must not leave the shares beside it unknown.
+    const percent = asNumber(field(target, 'percent')) ?? 0;
+    if (percent <= 0) continue;
     const latest = reading.latest(target);
     const name = reading.named(target);
     if (!latest && name === undefined) return undefined;
-    // The JSON of a protocol buffer leaves a 0 percent out; so may a v1 client. (A tag alone sends nothing.)
-    const percent = asNumber(field(target, 'percent')) ?? 0;
     total += percent;
-    if (percent <= 0) continue;
     if (latest || (revision !== undefined && name === revision)) latestPercent += percent;
     else named.push({ revision: name!, percent });
   }

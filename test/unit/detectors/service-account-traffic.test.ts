@@ -262,6 +262,37 @@ describe('service-account-change: traffic moved to an older revision', () => {
     expect(arriving.map((f) => f.id)).toEqual(inOrder.map((f) => f.id));
   });
 
+  // The same with v2 writes of the traffic alone, which carry no identity: the newer one sent the traffic back to the
+  // latest revision, so in timestamp order it closes the older one's finding. Arriving first, it left that finding,
+  // reported after it, open in every sink for good (replay closed it).
+  it('a v2 traffic write arriving after a newer one that sent the traffic back: reported and closed at once, as in timestamp order', async () => {
+    const S = 'storefront@acme-prod.iam.gserviceaccount.com';
+    const v2Deploy = (time: string, email: string, revision: string) =>
+      variant(at(synthetic('v2-UpdateService'), time), (e) => {
+        const template = ((e.protoPayload['request'] as Obj)['service'] as Obj)['template'] as Obj;
+        template['serviceAccount'] = email;
+        template['revision'] = revision;
+      });
+    const v2Traffic = (time: string, traffic: Obj[]) =>
+      variant(at(synthetic('v2-UpdateService-traffic-only'), time), (e) => {
+        ((e.protoPayload['request'] as Obj)['service'] as Obj)['traffic'] = traffic;
+      });
+    const deploys = [v2Deploy('2024-06-01T10:00:00Z', S, 'storefront-00001-one'), v2Deploy('2024-06-02T10:00:00Z', B, 'storefront-00002-two'), v2Deploy('2024-06-02T12:00:00Z', S, 'storefront-00003-six')];
+    const rollback = v2Traffic('2024-06-03T10:00:00Z', [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: 'storefront-00002-two', percent: 100 }]);
+    const toLatestAgain = v2Traffic('2024-06-04T10:00:00Z', [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', percent: 100 }]);
+    const inOrder = await saFindings([...deploys, rollback, toLatestAgain]);
+    const arrivals = deploys.map((e, i) => [e, `2030-01-01T0${i}:00:00Z`] as const);
+    const arriving = (await findingsArriving([...arrivals, [toLatestAgain, '2030-01-02T00:00:00Z'], [rollback, '2030-01-03T00:00:00Z']], config())).filter((f) => f.rule === 'service-account-change');
+    expect(summary(inOrder)).toEqual([
+      ['active', S, B, null],
+      ['resolved', S, B, null],
+      ['active', S, B, 'storefront-00002-two'],
+      ['resolved', S, B, 'storefront-00002-two'],
+    ]);
+    expect(summary(arriving)).toEqual(summary(inOrder));
+    expect(arriving.map((f) => f.id)).toEqual(inOrder.map((f) => f.id));
+  });
+
   it('fires through the v2 API: revisions named by their writes, traffic moved by an update of `traffic` alone', async () => {
     const v2Deploy = (time: string, email: string, revision: string) =>
       variant(at(synthetic('v2-UpdateService'), time), (e) => {

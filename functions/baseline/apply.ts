@@ -3,7 +3,7 @@ import { codeLoadingKey, describeServiceAccount, enforcedPolicyOf, isService, ty
 import { isPublicInvokerBinding, publicInvokerMembers, publicWriterMembers, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { openedAt, someWaitingWrite, type Rollout } from '../correlate/rollout.js';
 import { subMillisecondNanos } from '../audit/entry.js';
-import { beforeDelete, CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, HISTORY_FIELDS, isAfter, isBefore, OPTIONAL_SERVICE_OBJECT_HISTORIES, pointAt, REPOSITORY_LIMIT, REVISION_IDENTITY_LIMIT, SERVICE_OBJECT_HISTORIES, valueBefore, type BaselineEdits, type ChangeInstant, type MutableBaseline, type RevisionIdentity, type ServiceBaseline, type TimePoint } from './state.js';
+import { beforeDelete, CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, HISTORY_FIELDS, isAfter, isBefore, OPTIONAL_SERVICE_OBJECT_HISTORIES, pointAt, REPOSITORY_LIMIT, REVISION_IDENTITY_LIMIT, SERVICE_OBJECT_HISTORIES, servingIdentitiesOf, valueBefore, type BaselineEdits, type ChangeInstant, type MutableBaseline, type RevisionIdentity, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
@@ -64,6 +64,10 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       // A create (not a v2 operation's completion entry: the same create again) starts the service's IAM policy empty.
       if (change.operation === 'create' && !change.operationCompletion) target.creates = record(target.creates ?? [], t, true, n);
       if (change.plainEnv) target.plainEnv = record(target.plainEnv ?? [], t, change.plainEnv, n);
+      // Where the write sent the traffic, by identity (after its own revision's is recorded): a traffic finding of an
+      // older write arriving later is closed at once when this took the traffic away from the identity it reports.
+      const serving = servingIdentitiesOf(target, change);
+      if (serving && serving.length > 0) target.serving = record(target.serving ?? [], t, [...new Set(serving)], n);
       if (provenanceKey !== undefined) {
         // The same labels as the deploy before (the usual case) share its string: one per deploy kept in the
         // baseline cost replay 10% in collector time.

@@ -6,7 +6,7 @@ import { subMillisecondNanos, withCanonicalFraction } from '../audit/entry.js';
 import { generationOfRevisionName } from '../audit/systemEvent.js';
 import type { CompletedRollout, Rollout } from '../correlate/rollout.js';
 import type { OpenFinding } from '../detectors/types.js';
-import type { PlainEnvVar, VpcEgress } from '../model/change.js';
+import { describeServiceAccount, type DeployChange, type PlainEnvVar, type VpcEgress } from '../model/change.js';
 
 export interface TimePoint<T> {
   /** Event time of the change that set the value, epoch ms. */
@@ -111,6 +111,12 @@ export interface ServiceBaseline {
    */
   readonly creates?: readonly TimePoint<true>[];
   /**
+   * The identities the service's traffic went to, per write whose traffic list says where all of it goes, its
+   * revisions' identities known (servingIdentitiesOf): a traffic write that arrives after a newer one is told whether the
+   * newer one took the traffic away from the identity it reports. Optional, as binaryAuthorization; a delete clears it.
+   */
+  readonly serving?: readonly TimePoint<readonly string[]>[];
+  /**
    * The runtime service account of the service's recent revisions, by name or by the generation that made them
    * (RevisionIdentity), so a write that moves the traffic to an older revision is known to run the service as that
    * revision's identity. Newest last (in the order applied), the newest REVISION_IDENTITY_LIMIT kept. It carries across a
@@ -183,6 +189,28 @@ export function identityOfRevision(baseline: ServiceBaseline | undefined, revisi
   return byGeneration?.v;
 }
 
+/**
+ * The identities the revisions a write sends the service's traffic to run as (the latest one's: the write's own
+ * template, or the newest revision's before it; the others' by identityOfRevision), or undefined when the write sets
+ * no traffic list that this reader placed, or one of them is not known.
+ */
+export function servingIdentitiesOf(baseline: ServiceBaseline | undefined, change: DeployChange): string[] | undefined {
+  const traffic = change.traffic;
+  if (!traffic) return undefined;
+  const identities: string[] = [];
+  if (traffic.latestPercent > 0) {
+    const latest = change.serviceAccount ? describeServiceAccount(change.serviceAccount) : valueBefore(baseline?.serviceAccount, change);
+    if (latest === undefined) return undefined;
+    identities.push(latest);
+  }
+  for (const share of traffic.named) {
+    const identity = identityOfRevision(baseline, share.revision, change.target.service, change);
+    if (identity === undefined) return undefined;
+    identities.push(identity);
+  }
+  return identities;
+}
+
 /** The time-indexed histories of a baseline. */
 export const HISTORY_FIELDS = ['serviceAccount', 'template', 'publicInvokers', 'invokerIamDisabled', 'ingress'] as const;
 
@@ -202,7 +230,7 @@ export const SERVICE_OBJECT_HISTORIES = ['template', 'publicInvokers', 'invokerI
  * clears them. The breakglass justification is one: it is the deleted service object's, and a service created again
  * under the name deploys under none until a write of it sets one.
  */
-export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabels', 'plainEnv', 'publicWriters', 'publicBindings', 'creates'] as const;
+export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabels', 'plainEnv', 'publicWriters', 'publicBindings', 'creates', 'serving'] as const;
 
 /**
  * Histories added after baselines were first stored (optional) that carry across a delete, as the runtime service

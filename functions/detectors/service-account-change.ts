@@ -28,10 +28,11 @@
 //           about the identity and is skipped. Traffic is followed only to revisions whose deploy runwatch applied
 //           (the baseline keeps the last REVISION_IDENTITY_LIMIT, by name or by the v1 generation that names them):
 //           traffic moved to an older one raises nothing, and a traffic write that arrives after a newer write was
-//           applied resolves nothing (what the newer ones sent the traffic to is not kept); its own finding is closed
-//           at once when a newer deploy runs as another identity, even one whose write kept the traffic where it was.
+//           applied resolves nothing; its own finding is closed at once when a newer write took the traffic away from
+//           its identity: a deploy that runs as another one (even one whose write kept the traffic where it was), or a
+//           write whose traffic all goes to revisions known to run as others (the baseline's `serving`).
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, identityOfRevision, indexBefore, pointBefore, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, deletedBetween, identityOfRevision, indexBefore, isAfter, isLaterPoint, pointBefore, pointTime, servingIdentitiesOf, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { capitalized, DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount, templateNounOf, type DeployChange, type RuntimeServiceAccount } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { deployKey, riskInForce, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
@@ -88,12 +89,12 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
   resolves({ change, baseline }, open): Resolved[] {
     if (change.kind !== 'deploy') return [];
     // A write that names the revisions it sends traffic to: the identities they run as are the ones serving.
-    const serving = change.traffic && (change.traffic.named.length > 0 || !change.serviceAccount) ? servingIdentities(change, baseline) : undefined;
+    const serving = change.traffic && (change.traffic.named.length > 0 || !change.serviceAccount) ? servingIdentitiesOf(baseline, change) : undefined;
     if (serving) {
       // An older write arriving late closes nothing: what the newer ones sent the traffic to is not known here.
       if (changedAfter(baseline?.serviceAccount, change) || serving.length === 0) return [];
       const projectNumber = change.target.projectNumber;
-      const reason = `its traffic now goes to revisions that run as ${[...new Set(serving)].join(', ')}`;
+      const reason = servingReason(serving);
       return open.filter((o) => !serving.some((identity) => sameServiceAccount(String(o.finding.evidence['after']), identity, projectNumber))).map((o) => ({ id: o.finding.id, reason }));
     }
     // A revision that takes none of the traffic (--no-traffic) leaves the one the finding is about serving.
@@ -212,33 +213,31 @@ function trafficDetections(change: DeployChange, baseline: ServiceBaseline | und
         toAppEngineDefaultServiceAccount: toAppEngineDefault,
       },
       dedupKey: [baselineKey(change.target), before, after, 'traffic', share.revision, change.time],
-      // Open until traffic leaves the identity: a later write whose traffic goes to revisions that run as others. A
-      // traffic write arriving after a newer deploy that runs as another identity is closed at once, as that deploy
-      // would close it in timestamp order (one that kept the traffic pinned here closes it too: not kept apart).
-      ...riskInForce(baseline?.serviceAccount, change, (identity) => !sameServiceAccount(identity, after, projectNumber), (identity) => `runtime service account is now ${identity}`),
+      // Open until traffic leaves the identity: a later write whose traffic goes to revisions that run as others.
+      ...trafficRiskInForce(baseline, change, after, projectNumber),
     });
   }
   return detections;
 }
 
 /**
- * The identities the revisions a write sends traffic to run as (the latest one's: the write's own template, or the
- * newest revision's), or undefined when one of them is not known.
+ * riskInForce for a traffic finding: a write arriving after newer ones were applied is closed at once when one of them
+ * took the traffic away from `after`, as it would in timestamp order: the first of a deploy whose revision runs as
+ * another identity (one that kept the traffic pinned here closes it too: not kept apart) and a write whose traffic all
+ * goes to revisions that run as others (ServiceBaseline.serving). Otherwise it opens, held by the newer ones if any.
  */
-function servingIdentities(change: DeployChange, baseline: ServiceBaseline | undefined): string[] | undefined {
-  const traffic = change.traffic!;
-  const identities: string[] = [];
-  if (traffic.latestPercent > 0) {
-    const latest = change.serviceAccount ? describeServiceAccount(change.serviceAccount) : valueBefore(baseline?.serviceAccount, change);
-    if (latest === undefined) return undefined;
-    identities.push(latest);
-  }
-  for (const share of traffic.named) {
-    const identity = identityOfRevision(baseline, share.revision, change.target.service, change);
-    if (identity === undefined) return undefined;
-    identities.push(identity);
-  }
-  return identities;
+function trafficRiskInForce(baseline: ServiceBaseline | undefined, change: DeployChange, after: string, projectNumber: string | undefined): Pick<Detection, 'opensRisk' | 'takenAwayLater' | 'heldByNewer'> {
+  const other = (identity: string): boolean => !sameServiceAccount(identity, after, projectNumber);
+  const byDeploy = baseline?.serviceAccount.find((point) => isAfter(point, change) && other(point.v));
+  const byTraffic = baseline?.serving?.find((point) => isAfter(point, change) && point.v.every(other));
+  if (byDeploy && (!byTraffic || !isLaterPoint(byDeploy, byTraffic))) return { opensRisk: false, takenAwayLater: { time: pointTime(byDeploy), reason: `runtime service account is now ${byDeploy.v}` } };
+  if (byTraffic) return { opensRisk: false, takenAwayLater: { time: pointTime(byTraffic), reason: servingReason(byTraffic.v) } };
+  return changedAfter(baseline?.serviceAccount, change) || changedAfter(baseline?.serving, change) ? { opensRisk: true, heldByNewer: true } : { opensRisk: true };
+}
+
+/** Why a write's traffic closes a finding: the identities its revisions run as. */
+function servingReason(identities: readonly string[]): string {
+  return `its traffic now goes to revisions that run as ${[...new Set(identities)].join(', ')}`;
 }
 
 /** What a finding adds after an identity Google made with Editor on the project (`` when it is none of those). */

@@ -169,6 +169,27 @@ describe('service-account-change: traffic moved to an older revision', () => {
     expect(JSON.stringify(traffic)).not.toMatch(/ddd4|b-4|d{64}/);
   });
 
+  // The console's "Manage traffic" writes the service back with its template named as the revision serving: a write of
+  // the template in force, naming a revision that exists, makes none. Recorded as one, each such write took one of the
+  // REVISION_IDENTITY_LIMIT slots: a few dozen tag edits pushed the reported revision out, and the rollback to it went
+  // unreported.
+  it('fires: rollback after many console traffic edits that name the revision serving (they make no revision)', async () => {
+    const named = (entry: Json, generation: number): Json =>
+      editV1Services(entry, (svc) => void ((((svc['spec'] as Obj)['template'] as Obj)['metadata'] as Obj)['name'] = `cloud-run-slack-bot-${String(generation).padStart(5, '0')}-x${generation}z`));
+    const consoleDeploy = (time: string, email: string, generation: number) => named(generationDeploy(time, email, generation), generation);
+    const edits = Array.from({ length: 70 }, (_, i) =>
+      named(v1TrafficWrite(new Date(Date.parse('2024-05-03T00:00:00Z') + i * 60_000).toISOString(), A, 4 + i, [toLatest(), { revisionName: TO_2, tag: `t${i}` }]), 3),
+    );
+    const findings = await saFindings([
+      consoleDeploy('2024-05-01T10:00:00Z', A, 1),
+      consoleDeploy('2024-05-02T10:00:00Z', B, 2),
+      consoleDeploy('2024-05-02T12:00:00Z', A, 3),
+      ...edits,
+      named(v1TrafficWrite('2024-05-04T10:00:00Z', A, 80, [trafficToRevision(2)]), 3),
+    ]);
+    expect(summary(findings)).toEqual([...REPORTED, ['active', A, B, TO_2]]);
+  });
+
   // A target with no share sends nothing, wherever it points: one this reader cannot place (a v2 tag without a type) must
   // not make the shares beside it unknown, which hid the rollback.
   it('fires: a v2 rollback beside a tag target that names neither a type nor a revision (no share)', async () => {

@@ -3,7 +3,7 @@ import { codeLoadingKey, describeServiceAccount, enforcedPolicyOf, isService, ty
 import { isPublicInvokerBinding, publicInvokerMembers, publicWriterMembers, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { openedAt, someWaitingWrite, type Rollout } from '../correlate/rollout.js';
 import { subMillisecondNanos } from '../audit/entry.js';
-import { beforeDelete, CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, HISTORY_FIELDS, isAfter, isBefore, OPTIONAL_SERVICE_OBJECT_HISTORIES, pointAt, REPOSITORY_LIMIT, REVISION_IDENTITY_LIMIT, SERVICE_OBJECT_HISTORIES, servingIdentitiesOf, valueBefore, type BaselineEdits, type ChangeInstant, type MutableBaseline, type RevisionIdentity, type ServiceBaseline, type TimePoint } from './state.js';
+import { beforeDelete, CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, HISTORY_FIELDS, isAfter, isBefore, isRecordedRevision, OPTIONAL_SERVICE_OBJECT_HISTORIES, pointAt, REPOSITORY_LIMIT, REVISION_IDENTITY_LIMIT, SERVICE_OBJECT_HISTORIES, servingIdentitiesOf, valueBefore, type BaselineEdits, type ChangeInstant, type MutableBaseline, type RevisionIdentity, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
@@ -128,8 +128,10 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, n: nu
     const identity = describeServiceAccount(change.serviceAccount);
     target.serviceAccount = record(target.serviceAccount, t, identity, n);
     // A service's revision, by its name or the generation that names it: traffic moved back to it runs as this identity.
-    // (A write of the template in force made none: its generation names no revision, and would push real ones out.)
-    const madeRevision = change.revision !== undefined || change.templateFingerprint === undefined || valueBefore(target.template, change) !== change.templateFingerprint;
+    // (A write of the template in force made none: its generation names no revision, and would push real ones out. Nor
+    // did one naming a revision already recorded: the console's traffic edits write the serving one's name back.)
+    const madeRevision =
+      change.revision !== undefined ? !isRecordedRevision(target, change.revision, change) : change.templateFingerprint === undefined || valueBefore(target.template, change) !== change.templateFingerprint;
     if (isService(change.target) && (change.revision !== undefined || change.generation !== undefined) && madeRevision) {
       const revision: RevisionIdentity = { t, v: identity, ...(n > 0 ? { n } : {}), ...(change.revision !== undefined ? { r: change.revision } : {}), ...(change.generation !== undefined ? { g: change.generation } : {}) };
       target.revisionIdentities = edits.append(target.revisionIdentities ?? [], revision, REVISION_IDENTITY_LIMIT);

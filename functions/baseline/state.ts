@@ -177,12 +177,11 @@ export function identityOfRevision(baseline: ServiceBaseline | undefined, revisi
   const records = baseline?.revisionIdentities;
   if (!records) return undefined;
   const generation = generationOfRevisionName(revision, service);
-  const deleted = deletePoint(baseline);
-  const changeAfterDelete = deleted !== undefined && !isAfter(deleted, at);
+  const sameService = onSideOfNewestDelete(baseline, at);
   let byGeneration: RevisionIdentity | undefined;
   for (let i = records.length - 1; i >= 0; i--) {
     const record = records[i]!;
-    if (deleted !== undefined && isLaterPoint(record, deleted) !== changeAfterDelete) continue;
+    if (!sameService(record)) continue;
     if (record.r === revision) return record.v;
     if (generation !== undefined && record.g === generation && byGeneration === undefined) byGeneration = record;
   }
@@ -209,6 +208,24 @@ export function servingIdentitiesOf(baseline: ServiceBaseline | undefined, chang
     identities.push(identity);
   }
   return identities;
+}
+
+/**
+ * True when a deploy of the service recorded a revision named `revision` (RevisionIdentity.r), on the same side of its
+ * newest delete as `at`: a write naming it again (the console writes the template of the revision serving back with
+ * its name when it edits the traffic) makes no revision, as Cloud Run's revision names are immutable.
+ */
+export function isRecordedRevision(baseline: ServiceBaseline | undefined, revision: string, at: ChangeInstant): boolean {
+  const sameService = onSideOfNewestDelete(baseline, at);
+  return (baseline?.revisionIdentities ?? []).some((record) => record.r === revision && sameService(record));
+}
+
+/** Whether a record is from the same side of the service's newest delete as `at` (a re-created service's revisions are new). */
+function onSideOfNewestDelete(baseline: ServiceBaseline | undefined, at: ChangeInstant): (record: TimePoint<unknown>) => boolean {
+  const deleted = deletePoint(baseline);
+  if (deleted === undefined) return () => true;
+  const changeAfterDelete = !isAfter(deleted, at);
+  return (record) => isLaterPoint(record, deleted) === changeAfterDelete;
 }
 
 /** The time-indexed histories of a baseline. */

@@ -123,6 +123,27 @@ describe('service-account-change: traffic moved to an older revision', () => {
     expect(summary(findings)).toEqual([['active', A, B, null]]);
   });
 
+  // A reported change (A to B), its traffic sent back to the A revision (which resolves it, the fix), then the traffic
+  // moved forward again to the B revision, or a new B revision deployed: the service runs as B once more. The identity
+  // to compare with is the one the traffic went to, not the newest revision's (B all along): before, all three went
+  // unreported, and the service ran as B with no open finding.
+  describe('after the traffic was sent back to the identity before a reported change', () => {
+    const rolledBack = () => [generationDeploy('2024-05-01T10:00:00Z', A, 1), generationDeploy('2024-05-02T10:00:00Z', B, 2), v1TrafficWrite('2024-05-02T11:00:00Z', B, 3, [trafficToRevision(1)])];
+    const FIXED = [
+      ['active', A, B, null],
+      ['resolved', A, B, null],
+    ];
+    it.each([
+      ['the traffic sent to the latest revision again (update-traffic --to-latest)', () => v1TrafficWrite('2024-05-02T12:00:00Z', B, 4, [toLatest()]), null, 'Traffic moved to a revision that runs as another service account'],
+      ['the traffic sent to the B revision by name', () => v1TrafficWrite('2024-05-02T12:00:00Z', B, 4, [trafficToRevision(2)]), TO_2, 'Traffic moved to a revision that runs as another service account'],
+      ['a new revision deployed as B', () => withV1Image(generationDeploy('2024-05-02T12:00:00Z', B, 4), 'gcr.io/test-project-1234/bot:2'), null, 'Runtime service account changed'],
+    ])('fires: %s', async (_name, write, revision, title) => {
+      const findings = await saFindings([...rolledBack(), write()]);
+      expect(summary(findings)).toEqual([...FIXED, ['active', A, B, revision]]);
+      expect(findings[2]!.title).toBe(title);
+    });
+  });
+
   it.each([
     ['traffic to a revision that runs as the same identity', () => [generationDeploy('2024-05-01T10:00:00Z', A, 1), generationDeploy('2024-05-02T10:00:00Z', A, 2), v1TrafficWrite('2024-05-03T10:00:00Z', A, 3, [trafficToRevision(1)])]],
     ['traffic to a revision runwatch never saw deployed', () => [generationDeploy('2024-05-02T10:00:00Z', A, 2), v1TrafficWrite('2024-05-03T10:00:00Z', A, 3, [trafficToRevision(1)])]],

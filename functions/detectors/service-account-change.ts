@@ -4,10 +4,12 @@
 //           job and worker pool counterparts (Jobs.CreateJob / ReplaceJob / UpdateJob, WorkerPools.*: README).
 // Alerts:   the new revision runs as a different service account than the service's previous revision (from
 //           the baseline); or a write sends traffic to an older revision by name (`gcloud run services update-traffic`)
-//           that runs as another identity than the newest revision (trafficDetections). A service's first deploy sets
-//           the baseline and never fires. A service deleted and created again under the name keeps this history: the
-//           re-created service's first revision is compared with the deleted one's last, and the finding's evidence
-//           then says `recreatedAfterDeleteAt`.
+//           that runs as another identity than the newest revision (trafficDetections); once a write sent the traffic
+//           away from the newest revision's identity, the identities it went to are compared with (servingBefore): the
+//           traffic sent forward again, or a new revision of the newest one's identity, fires. A service's first
+//           deploy sets the baseline and never fires. A service deleted and created again under the name keeps this
+//           history: the re-created service's first revision is compared with the deleted one's last, and the
+//           finding's evidence then says `recreatedAfterDeleteAt`.
 // Options:  `rules.service-account-change.exceptions`, `severity`.
 // Severity: HIGH when the new identity is a default service account Google creates with Editor on the project
 //           (the default compute SA, or the App Engine default SA `PROJECT_ID@appspot.gserviceaccount.com`);
@@ -32,7 +34,7 @@
 //           its identity: a deploy that runs as another one (even one whose write kept the traffic where it was), or a
 //           write whose traffic all goes to revisions known to run as others (the baseline's `serving`).
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, identityOfRevision, indexBefore, isAfter, isLaterPoint, pointBefore, pointTime, servingIdentitiesOf, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, deletedBetween, identityOfRevision, indexBefore, isAfter, isLaterPoint, isRecordedRevision, pointBefore, pointTime, servingIdentitiesOf, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { capitalized, DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount, templateNounOf, type DeployChange, type RuntimeServiceAccount } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { deployKey, riskInForce, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
@@ -120,10 +122,20 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
 function revisionDetections(change: DeployChange, serviceAccount: RuntimeServiceAccount, baseline: ServiceBaseline | undefined): Detection[] {
   const beforePoint = pointBefore(baseline?.serviceAccount, change);
   if (beforePoint === undefined) return [];
-  const before = beforePoint.v;
   const after = describeServiceAccount(serviceAccount);
   const projectNumber = change.target.projectNumber;
-  if (sameServiceAccount(before, after, projectNumber)) return [];
+  let before = beforePoint.v;
+  let trafficNote = '';
+  if (sameServiceAccount(before, after, projectNumber)) {
+    // The newest revision already ran as this identity, but the traffic may have been sent away from it since (back to
+    // the revisions before a reported change, whose finding that resolved): a new revision that takes it moves the
+    // service to this identity again. (Unless an open finding reports it serving already.)
+    const served = change.takesNoTraffic || !makesRevision(change, baseline) ? undefined : servingBefore(baseline, change);
+    if (!served || served.some((identity) => sameServiceAccount(identity, after, projectNumber))) return [];
+    if ((baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence['after']), after, projectNumber))) return [];
+    before = served[0]!;
+    trafficNote = ` (the identity its traffic went to: its newest revision already ran as ${after}, but the traffic had been sent back to older revisions)`;
+  }
   const toDefault = serviceAccount.kind === 'default-compute';
   const toAppEngineDefault = !toDefault && APP_ENGINE_DEFAULT.test(after);
   // Back to the identity an open finding says the service had before: that is the fix, resolved, not a new risk.
@@ -141,7 +153,7 @@ function revisionDetections(change: DeployChange, serviceAccount: RuntimeService
   const noun = resourceNoun(change.target);
   const beforeNote = recreatedAfterDeleteAt
     ? ` (its last ${templateNounOf(change.target.resourceType)}'s, before the ${noun} was deleted at ${recreatedAfterDeleteAt} and created again)`
-    : '';
+    : trafficNote;
   return [
     {
       severity: toDefault || toAppEngineDefault ? 'HIGH' : 'MEDIUM',
@@ -168,24 +180,34 @@ function revisionDetections(change: DeployChange, serviceAccount: RuntimeService
 
 /**
  * Traffic a write sends to older revisions by name (`gcloud run services update-traffic --to-revisions R=100`, a
- * canary share, a rollback in the console) that run as another identity than the service's newest revision: the
+ * canary share, a rollback in the console) that run as another identity than the service ran as before it: the
  * service serves as that identity again without a deploy to show it. Only revisions whose deploy runwatch applied are
- * judged (RevisionIdentity); the identity before is the newest revision's, as for a deploy. A revision the newest
- * revision already runs as, or the write's own, raises nothing, nor does one an open finding already reports serving.
+ * judged (RevisionIdentity). The identity before is the newest revision's, as for a deploy, unless a write had sent
+ * the traffic to other identities since (servingBefore): then also the latest revision's share of a write that makes
+ * none (`--to-latest` after a rollback) moves the service. A share to an identity already serving, or the write's own
+ * new revision's, raises nothing, nor does one an open finding already reports serving.
  */
 function trafficDetections(change: DeployChange, baseline: ServiceBaseline | undefined): Detection[] {
-  const named = change.traffic?.named;
-  if (!named || named.length === 0) return [];
-  const before = valueBefore(baseline?.serviceAccount, change);
-  if (before === undefined) return [];
+  const traffic = change.traffic;
+  if (!traffic) return [];
+  const newest = valueBefore(baseline?.serviceAccount, change);
+  if (newest === undefined) return [];
   const projectNumber = change.target.projectNumber;
-  const own = change.serviceAccount ? describeServiceAccount(change.serviceAccount) : undefined;
+  const served = servingBefore(baseline, change);
+  const movedOff = served !== undefined && !served.some((identity) => sameServiceAccount(identity, newest, projectNumber));
+  const servingIdentities = served ?? [newest];
+  const before = movedOff ? served[0]! : newest;
+  const made = makesRevision(change, baseline);
+  const own = change.serviceAccount && made ? describeServiceAccount(change.serviceAccount) : undefined;
+  // The latest revision's share, where the write made none and the traffic had been moved off the newest revision.
+  const latest = movedOff && !made && traffic.latestPercent > 0 ? [{ revision: change.revision, identity: newest, percent: traffic.latestPercent }] : [];
+  const shares = [...latest, ...traffic.named.map((share) => ({ ...share, identity: identityOfRevision(baseline, share.revision, change.target.service, change) }))];
   const openOnes = (baseline?.open ?? []).filter((o) => o.rule === 'service-account-change');
   const isNamed = (o: OpenFinding, side: 'before' | 'after', identity: string): boolean => sameServiceAccount(String(o.finding.evidence[side]), identity, projectNumber);
   const detections: Detection[] = [];
-  for (const share of named) {
-    const after = identityOfRevision(baseline, share.revision, change.target.service, change);
-    if (after === undefined || sameServiceAccount(after, before, projectNumber) || (own !== undefined && sameServiceAccount(after, own, projectNumber))) continue;
+  for (const share of shares) {
+    const after = share.identity;
+    if (after === undefined || servingIdentities.some((identity) => sameServiceAccount(after, identity, projectNumber)) || (own !== undefined && sameServiceAccount(after, own, projectNumber))) continue;
     // Reported serving already (a revision deployed with --no-traffic, then given the traffic), or given twice here.
     if (openOnes.some((o) => isNamed(o, 'after', after)) || detections.some((d) => d.evidence['after'] === after)) continue;
     const toDefault = isDefaultCompute(after);
@@ -193,6 +215,9 @@ function trafficDetections(change: DeployChange, baseline: ServiceBaseline | und
     // Back to the identity before a reported change: its fix, as a deploy back to it is (resolves closes the finding).
     // Never for a default SA: that move is reported HIGH whatever it undoes.
     if (!toDefault && !toAppEngineDefault && openOnes.some((o) => isNamed(o, 'before', after))) continue;
+    const isLatest = share === latest[0];
+    const where = isLatest ? `its latest revision${share.revision !== undefined ? ` ${share.revision}` : ''}` : `its older revision ${share.revision}`;
+    const was = movedOff ? `its traffic went to revisions that run as ${[...new Set(served)].join(', ')} before` : `its newest revision runs as ${before}`;
     detections.push({
       severity: toDefault || toAppEngineDefault ? 'HIGH' : 'MEDIUM',
       title: toDefault
@@ -201,23 +226,46 @@ function trafficDetections(change: DeployChange, baseline: ServiceBaseline | und
           ? 'Traffic moved to a revision that runs as the App Engine default service account'
           : 'Traffic moved to a revision that runs as another service account',
       summary:
-        `${change.principal?.id ?? 'An unknown principal'} sent ${share.percent}% of the traffic of ${serviceLabel(change.target)} to its older revision ` +
-        `${share.revision}, which runs as ${after}${identityNote(after, toDefault, toAppEngineDefault, projectNumber)}; its newest revision runs as ${before}.`,
-      revision: share.revision,
+        `${change.principal?.id ?? 'An unknown principal'} sent ${share.percent}% of the traffic of ${serviceLabel(change.target)} to ${where}, ` +
+        `which runs as ${after}${identityNote(after, toDefault, toAppEngineDefault, projectNumber)}; ${was}.`,
+      ...(share.revision !== undefined ? { revision: share.revision } : {}),
       evidence: {
         before,
         after,
-        servingRevision: share.revision,
+        // (The latest revision's share is not `servingRevision`: the sinks' next steps send the traffic back to the latest.)
+        ...(isLatest ? { servingLatestRevision: true } : share.revision !== undefined ? { servingRevision: share.revision } : {}),
         trafficPercent: share.percent,
         toDefaultComputeServiceAccount: toDefault,
         toAppEngineDefaultServiceAccount: toAppEngineDefault,
       },
-      dedupKey: [baselineKey(change.target), before, after, 'traffic', share.revision, change.time],
+      dedupKey: [baselineKey(change.target), before, after, 'traffic', share.revision ?? 'latest', change.time],
       // Open until traffic leaves the identity: a later write whose traffic goes to revisions that run as others.
       ...trafficRiskInForce(baseline, change, after, projectNumber),
     });
   }
   return detections;
+}
+
+/**
+ * The identities the service's traffic went to just before `change` (ServiceBaseline.serving), when a write said so no
+ * earlier than the newest revision was deployed: after traffic was sent to older revisions, those are what the service
+ * runs as. Undefined when no such write is known (the newest revision's identity is the one in force).
+ */
+function servingBefore(baseline: ServiceBaseline | undefined, change: DeployChange): readonly string[] | undefined {
+  const serving = pointBefore(baseline?.serving, change);
+  if (!serving || serving.v.length === 0) return undefined;
+  const deployed = pointBefore(baseline?.serviceAccount, change);
+  return deployed && isLaterPoint(deployed, serving) ? undefined : serving.v;
+}
+
+/**
+ * Whether the write makes a revision: a template other than the one in force (or one not logged), or a revision name
+ * not recorded yet. A write of the traffic alone (v2, or a v1 write of the template in force) makes none.
+ */
+function makesRevision(change: DeployChange, baseline: ServiceBaseline | undefined): boolean {
+  if (!change.serviceAccount) return false;
+  if (change.revision !== undefined) return !isRecordedRevision(baseline, change.revision, change);
+  return change.templateFingerprint === undefined || valueBefore(baseline?.template, change) !== change.templateFingerprint;
 }
 
 /**

@@ -133,6 +133,34 @@ describe('service-account-change: traffic moved to an older revision', () => {
       ['active', A, B, null],
       ['resolved', A, B, null],
     ];
+    // Where the traffic went in between is not known (a revision runwatch never saw deployed): what the service ran as
+    // before the move forward is unknown, and nothing is guessed from the write before it. (v2 writes of the traffic
+    // alone: a v1 write's template tells the newest revision's identity, which ends what the rollback said.)
+    it('no traffic finding: the traffic sent forward from a revision whose identity is not known (v2)', async () => {
+      const S = 'storefront@acme-prod.iam.gserviceaccount.com';
+      const v2Deploy = (time: string, email: string, revision: string) =>
+        variant(at(synthetic('v2-UpdateService'), time), (e) => {
+          const template = ((e.protoPayload['request'] as Obj)['service'] as Obj)['template'] as Obj;
+          template['serviceAccount'] = email;
+          template['revision'] = revision;
+        });
+      const v2Traffic = (time: string, traffic: Obj[]) =>
+        variant(at(synthetic('v2-UpdateService-traffic-only'), time), (e) => {
+          ((e.protoPayload['request'] as Obj)['service'] as Obj)['traffic'] = traffic;
+        });
+      const findings = await saFindings([
+        v2Deploy('2024-06-01T10:00:00Z', S, 'storefront-00001-one'),
+        v2Deploy('2024-06-02T10:00:00Z', B, 'storefront-00002-two'),
+        v2Traffic('2024-06-02T11:00:00Z', [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: 'storefront-00001-one', percent: 100 }]),
+        v2Traffic('2024-06-02T11:30:00Z', [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: 'storefront-00000-old', percent: 100 }]),
+        v2Traffic('2024-06-02T12:00:00Z', [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', percent: 100 }]),
+      ]);
+      expect(summary(findings)).toEqual([
+        ['active', S, B, null],
+        ['resolved', S, B, null],
+      ]);
+    });
+
     it.each([
       ['the traffic sent to the latest revision again (update-traffic --to-latest)', () => v1TrafficWrite('2024-05-02T12:00:00Z', B, 4, [toLatest()]), null, 'Traffic moved to a revision that runs as another service account'],
       ['the traffic sent to the B revision by name', () => v1TrafficWrite('2024-05-02T12:00:00Z', B, 4, [trafficToRevision(2)]), TO_2, 'Traffic moved to a revision that runs as another service account'],

@@ -66,8 +66,9 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       if (change.plainEnv) target.plainEnv = record(target.plainEnv ?? [], t, change.plainEnv, n);
       // Where the write sent the traffic, by identity (after its own revision's is recorded): a traffic finding of an
       // older write arriving later is closed at once when this took the traffic away from the identity it reports.
-      const serving = servingIdentitiesOf(target, change);
-      if (serving && serving.length > 0) target.serving = record(target.serving ?? [], t, [...new Set(serving)], n);
+      // A list that sends some of it to a revision whose identity is not known is recorded empty: where the traffic
+      // goes is then unknown, not what the write before said.
+      if (change.traffic && isService(change.target)) target.serving = record(target.serving ?? [], t, [...new Set(servingIdentitiesOf(target, change) ?? [])], n);
       if (provenanceKey !== undefined) {
         // The same labels as the deploy before (the usual case) share its string: one per deploy kept in the
         // baseline cost replay 10% in collector time.

@@ -277,7 +277,7 @@ function makesRevision(change: DeployChange, baseline: ServiceBaseline | undefin
 function trafficRiskInForce(baseline: ServiceBaseline | undefined, change: DeployChange, after: string, projectNumber: string | undefined): Pick<Detection, 'opensRisk' | 'takenAwayLater' | 'heldByNewer'> {
   const other = (identity: string): boolean => !sameServiceAccount(identity, after, projectNumber);
   const byDeploy = baseline?.serviceAccount.find((point) => isAfter(point, change) && other(point.v));
-  const byTraffic = baseline?.serving?.find((point) => isAfter(point, change) && point.v.every(other));
+  const byTraffic = baseline?.serving?.find((point) => isAfter(point, change) && point.v.length > 0 && point.v.every(other));
   if (byDeploy && (!byTraffic || !isLaterPoint(byDeploy, byTraffic))) return { opensRisk: false, takenAwayLater: { time: pointTime(byDeploy), reason: `runtime service account is now ${byDeploy.v}` } };
   if (byTraffic) return { opensRisk: false, takenAwayLater: { time: pointTime(byTraffic), reason: servingReason(byTraffic.v) } };
   return changedAfter(baseline?.serviceAccount, change) || changedAfter(baseline?.serving, change) ? { opensRisk: true, heldByNewer: true } : { opensRisk: true };

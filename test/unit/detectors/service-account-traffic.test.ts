@@ -161,6 +161,33 @@ describe('service-account-change: traffic moved to an older revision', () => {
       ]);
     });
 
+    // A v2 update whose mask leaves `traffic` out keeps the traffic where it was: pinned to the A revision, the new B
+    // revision takes none of it, and nothing moved. A full v2 write without a traffic list sends all of it to the latest.
+    it.each([
+      ['a v2 update whose mask leaves the traffic out: it stays on the A revision', 'template', []],
+      ['a full v2 write without a traffic list: all of it goes to the new B revision', undefined, [['active', 'storefront@acme-prod.iam.gserviceaccount.com', B, null]]],
+    ])('%s', async (_name, mask, expected) => {
+      const S = 'storefront@acme-prod.iam.gserviceaccount.com';
+      const v2Deploy = (time: string, email: string, revision: string, updateMask?: string) =>
+        variant(at(synthetic('v2-UpdateService'), time), (e) => {
+          const request = e.protoPayload['request'] as Obj;
+          const template = (request['service'] as Obj)['template'] as Obj;
+          template['serviceAccount'] = email;
+          template['revision'] = revision;
+          if (updateMask) request['updateMask'] = updateMask;
+        });
+      const rollback = variant(at(synthetic('v2-UpdateService-traffic-only'), '2024-06-02T11:00:00Z'), (e) => {
+        ((e.protoPayload['request'] as Obj)['service'] as Obj)['traffic'] = [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: 'storefront-00001-one', percent: 100 }];
+      });
+      const findings = await saFindings([
+        v2Deploy('2024-06-01T10:00:00Z', S, 'storefront-00001-one'),
+        v2Deploy('2024-06-02T10:00:00Z', B, 'storefront-00002-two'),
+        rollback,
+        v2Deploy('2024-06-02T12:00:00Z', B, 'storefront-00003-six', mask),
+      ]);
+      expect(summary(findings)).toEqual([['active', S, B, null], ['resolved', S, B, null], ...expected]);
+    });
+
     it.each([
       ['the traffic sent to the latest revision again (update-traffic --to-latest)', () => v1TrafficWrite('2024-05-02T12:00:00Z', B, 4, [toLatest()]), null, 'Traffic moved to a revision that runs as another service account'],
       ['the traffic sent to the B revision by name', () => v1TrafficWrite('2024-05-02T12:00:00Z', B, 4, [trafficToRevision(2)]), TO_2, 'Traffic moved to a revision that runs as another service account'],

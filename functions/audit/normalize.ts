@@ -572,6 +572,7 @@ function deployOf(
     // A create makes the service's only revision: it serves whatever the list says.
     ...(facts.takesNoTraffic && operation !== 'create' ? { takesNoTraffic: true as const } : {}),
     ...(facts.traffic && operation !== 'create' ? { traffic: facts.traffic } : {}),
+    ...(facts.keepsTraffic && operation !== 'create' ? { keepsTraffic: true as const } : {}),
     ...(facts.iapEnabledIfCreated !== undefined ? { iapEnabledIfCreated: facts.iapEnabledIfCreated } : {}),
     ...(facts.defaultUrlDisabledIfCreated !== undefined ? { defaultUrlDisabledIfCreated: facts.defaultUrlDisabledIfCreated } : {}),
     operationId: logged?.id ?? facts.operationId,
@@ -614,6 +615,8 @@ export interface DeployFacts {
   readonly defaultUrlDisabled?: boolean;
   /** The write's traffic list sends none of the traffic to the revision it makes (DeployChange.takesNoTraffic). */
   readonly takesNoTraffic?: true;
+  /** A v2 update mask leaves the traffic out (DeployChange.keepsTraffic). */
+  readonly keepsTraffic?: true;
   /** How the write's traffic list shares the requests out (DeployChange.traffic). */
   readonly traffic?: TrafficSplit;
   readonly iapEnabledIfCreated?: boolean;
@@ -633,6 +636,7 @@ const NO_REQUEST_PATH = {
   defaultUrlDisabled: undefined,
   defaultUrlDisabledIfCreated: undefined,
   takesNoTraffic: undefined,
+  keepsTraffic: undefined,
   traffic: undefined,
 } as const satisfies Partial<DeployFacts>;
 
@@ -903,7 +907,7 @@ function v2Facts(pp: JsonObject, secrets: EnvSecrets, create = false, body: 'ser
     invokerIamDisabled,
     iapEnabled,
     defaultUrlDisabled,
-    ...(sets('traffic') ? trafficFacts(asArray(field(service, 'traffic')), asString(field(template, 'revision')), V2_TRAFFIC) : {}),
+    ...(sets('traffic') ? trafficFacts(asArray(field(service, 'traffic')), asString(field(template, 'revision')), V2_TRAFFIC) : { keepsTraffic: true as const }),
     ...(iapLeftOut ? { iapEnabledIfCreated: false } : {}),
     ...(defaultUrlLeftOut ? { defaultUrlDisabledIfCreated: false } : {}),
   };

@@ -999,6 +999,7 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     // The revision as Cloud Run stored it, when its events came: whole, where a console write's body is not.
     vpcEgress: observed?.vpcEgress ?? write.vpcEgress,
     takesNoTraffic: write.takesNoTraffic,
+    keepsTraffic: write.keepsTraffic,
     traffic: write.traffic,
     generation: write.generation,
     invokerIamDisabled: write.invokerIamDisabled,

@@ -130,7 +130,7 @@ function revisionDetections(change: DeployChange, serviceAccount: RuntimeService
     // The newest revision already ran as this identity, but the traffic may have been sent away from it since (back to
     // the revisions before a reported change, whose finding that resolved): a new revision that takes it moves the
     // service to this identity again. (Unless an open finding reports it serving already.)
-    const served = change.takesNoTraffic || !makesRevision(change, baseline) ? undefined : servingBefore(baseline, change);
+    const served = change.takesNoTraffic || change.keepsTraffic || !makesRevision(change, baseline) ? undefined : servingBefore(baseline, change);
     if (!served || served.some((identity) => sameServiceAccount(identity, after, projectNumber))) return [];
     if ((baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence['after']), after, projectNumber))) return [];
     before = served[0]!;

@@ -308,6 +308,12 @@ export interface DeployChange extends ChangeBase {
    */
   readonly takesNoTraffic?: true;
   /**
+   * A v2 update whose mask leaves `traffic` out: the service's traffic stays where it was (pinned to older revisions by
+   * name, the revision the write makes takes none of it). A v1 write, or a v2 one without a mask, sets the traffic
+   * whole (none listed: all of it to the latest revision).
+   */
+  readonly keepsTraffic?: true;
+  /**
    * Where the write's traffic list sends the service's requests, when the write sets one and every target in it can be
    * placed (audit/normalize.ts trafficSplitOf). Undefined when the write sets no list (Cloud Run then sends all of it
    * to the latest revision, or keeps what it had), or one this reader cannot place.

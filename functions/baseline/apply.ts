@@ -3,7 +3,7 @@ import { codeLoadingKey, describeServiceAccount, enforcedPolicyOf, isService, ty
 import { isPublicInvokerBinding, publicInvokerMembers, publicWriterMembers, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { openedAt, someWaitingWrite, type Rollout } from '../correlate/rollout.js';
 import { subMillisecondNanos } from '../audit/entry.js';
-import { beforeDelete, CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, HISTORY_FIELDS, isAfter, isBefore, isRecordedRevision, OPTIONAL_SERVICE_OBJECT_HISTORIES, pointAt, REPOSITORY_LIMIT, REVISION_IDENTITY_LIMIT, SERVICE_OBJECT_HISTORIES, servingIdentitiesOf, valueBefore, type BaselineEdits, type ChangeInstant, type MutableBaseline, type RevisionIdentity, type ServiceBaseline, type TimePoint } from './state.js';
+import { beforeDelete, CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, HISTORY_FIELDS, isAfter, isBefore, isRecordedRevision, OPTIONAL_SERVICE_OBJECT_HISTORIES, pointAt, REPOSITORY_LIMIT, REVISION_IDENTITY_LIMIT, SERVICE_OBJECT_HISTORIES, servingIdentitiesOf, servingList, valueBefore, type BaselineEdits, type ChangeInstant, type MutableBaseline, type RevisionIdentity, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
@@ -68,7 +68,10 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       // older write arriving later is closed at once when this took the traffic away from the identity it reports.
       // A list that sends some of it to a revision whose identity is not known is recorded empty: where the traffic
       // goes is then unknown, not what the write before said.
-      if (change.traffic && isService(change.target)) target.serving = record(target.serving ?? [], t, [...new Set(servingIdentitiesOf(target, change) ?? [])], n);
+      if (change.traffic && isService(change.target)) {
+        const previous = valueBefore(target.serving, change);
+        target.serving = record(target.serving ?? [], t, servingList(servingIdentitiesOf(target, change), previous), n);
+      }
       if (provenanceKey !== undefined) {
         // The same labels as the deploy before (the usual case) share its string: one per deploy kept in the
         // baseline cost replay 10% in collector time.

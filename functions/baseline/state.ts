@@ -217,14 +217,30 @@ export function servingIdentitiesOf(baseline: ServiceBaseline | undefined, chang
  * its name when it edits the traffic) makes no revision, as Cloud Run's revision names are immutable.
  */
 export function isRecordedRevision(baseline: ServiceBaseline | undefined, revision: string, at: ChangeInstant): boolean {
+  const records = baseline?.revisionIdentities;
+  // (Asked of every deploy named by its events: the name is looked for before the delete is.)
+  if (!records?.some((record) => record.r === revision)) return false;
   const sameService = onSideOfNewestDelete(baseline, at);
-  return (baseline?.revisionIdentities ?? []).some((record) => record.r === revision && sameService(record));
+  return records.some((record) => record.r === revision && sameService(record));
 }
+
+const EVERY_RECORD = (): boolean => true;
+
+/**
+ * The identities a write sends the traffic to (servingIdentitiesOf) once each, as ServiceBaseline.serving keeps them:
+ * `previous` itself when they are its (a write sending all of it to the latest revision, as the one before: most
+ * deploys share one list), else a new list.
+ */
+export function servingList(identities: readonly string[] | undefined, previous: readonly string[] | undefined): readonly string[] {
+  const unique = identities === undefined || identities.length <= 1 ? (identities ?? NO_IDENTITIES) : [...new Set(identities)];
+  return previous !== undefined && previous.length === unique.length && previous.every((identity, i) => identity === unique[i]) ? previous : unique;
+}
+const NO_IDENTITIES: readonly string[] = Object.freeze([]);
 
 /** Whether a record is from the same side of the service's newest delete as `at` (a re-created service's revisions are new). */
 function onSideOfNewestDelete(baseline: ServiceBaseline | undefined, at: ChangeInstant): (record: TimePoint<unknown>) => boolean {
   const deleted = deletePoint(baseline);
-  if (deleted === undefined) return () => true;
+  if (deleted === undefined) return EVERY_RECORD;
   const changeAfterDelete = !isAfter(deleted, at);
   return (record) => isLaterPoint(record, deleted) === changeAfterDelete;
 }

@@ -195,6 +195,8 @@ function trafficDetections(change: DeployChange, baseline: ServiceBaseline | und
   const projectNumber = change.target.projectNumber;
   const served = servingBefore(baseline, change);
   const movedOff = served !== undefined && !served.some((identity) => sameServiceAccount(identity, newest, projectNumber));
+  // All of it to the latest revision, where it went before: nothing moves (most deploys; they pay no more).
+  if (traffic.named.length === 0 && !movedOff) return [];
   const servingIdentities = served ?? [newest];
   const before = movedOff ? served[0]! : newest;
   const made = makesRevision(change, baseline);

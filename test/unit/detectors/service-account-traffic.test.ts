@@ -13,6 +13,30 @@ type Obj = Record<string, unknown>;
 
 const toLatest = (percent = 100): Obj => ({ latestRevision: true, percent });
 
+/** The storefront's runtime service account in the v2 fixtures. */
+const S = 'storefront@acme-prod.iam.gserviceaccount.com';
+
+/** A v2 UpdateService of the storefront at `time` naming its revision `revision`, running as `email` (`updateMask`: its mask). */
+function v2Deploy(time: string, email: string, revision: string, updateMask?: string): Json {
+  return variant(at(synthetic('v2-UpdateService'), time), (e) => {
+    const request = e.protoPayload['request'] as Obj;
+    const template = (request['service'] as Obj)['template'] as Obj;
+    template['serviceAccount'] = email;
+    template['revision'] = revision;
+    if (updateMask) request['updateMask'] = updateMask;
+  });
+}
+
+/** A v2 update of the storefront's `traffic` alone at `time`, with the list `traffic`. */
+function v2Traffic(time: string, traffic: Obj[]): Json {
+  return variant(at(synthetic('v2-UpdateService-traffic-only'), time), (e) => {
+    ((e.protoPayload['request'] as Obj)['service'] as Obj)['traffic'] = traffic;
+  });
+}
+
+/** All of the traffic to the storefront's revision `revision` (v2). */
+const toV2Revision = (revision: string): Obj[] => [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision, percent: 100 }];
+
 async function saFindings(entries: readonly unknown[]) {
   return (await findingsOf(entries, config())).filter((f) => f.rule === 'service-account-change');
 }
@@ -137,22 +161,11 @@ describe('service-account-change: traffic moved to an older revision', () => {
     // before the move forward is unknown, and nothing is guessed from the write before it. (v2 writes of the traffic
     // alone: a v1 write's template tells the newest revision's identity, which ends what the rollback said.)
     it('no traffic finding: the traffic sent forward from a revision whose identity is not known (v2)', async () => {
-      const S = 'storefront@acme-prod.iam.gserviceaccount.com';
-      const v2Deploy = (time: string, email: string, revision: string) =>
-        variant(at(synthetic('v2-UpdateService'), time), (e) => {
-          const template = ((e.protoPayload['request'] as Obj)['service'] as Obj)['template'] as Obj;
-          template['serviceAccount'] = email;
-          template['revision'] = revision;
-        });
-      const v2Traffic = (time: string, traffic: Obj[]) =>
-        variant(at(synthetic('v2-UpdateService-traffic-only'), time), (e) => {
-          ((e.protoPayload['request'] as Obj)['service'] as Obj)['traffic'] = traffic;
-        });
       const findings = await saFindings([
         v2Deploy('2024-06-01T10:00:00Z', S, 'storefront-00001-one'),
         v2Deploy('2024-06-02T10:00:00Z', B, 'storefront-00002-two'),
-        v2Traffic('2024-06-02T11:00:00Z', [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: 'storefront-00001-one', percent: 100 }]),
-        v2Traffic('2024-06-02T11:30:00Z', [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: 'storefront-00000-old', percent: 100 }]),
+        v2Traffic('2024-06-02T11:00:00Z', toV2Revision('storefront-00001-one')),
+        v2Traffic('2024-06-02T11:30:00Z', toV2Revision('storefront-00000-old')),
         v2Traffic('2024-06-02T12:00:00Z', [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', percent: 100 }]),
       ]);
       expect(summary(findings)).toEqual([
@@ -165,20 +178,9 @@ describe('service-account-change: traffic moved to an older revision', () => {
     // revision takes none of it, and nothing moved. A full v2 write without a traffic list sends all of it to the latest.
     it.each([
       ['a v2 update whose mask leaves the traffic out: it stays on the A revision', 'template', []],
-      ['a full v2 write without a traffic list: all of it goes to the new B revision', undefined, [['active', 'storefront@acme-prod.iam.gserviceaccount.com', B, null]]],
+      ['a full v2 write without a traffic list: all of it goes to the new B revision', undefined, [['active', S, B, null]]],
     ])('%s', async (_name, mask, expected) => {
-      const S = 'storefront@acme-prod.iam.gserviceaccount.com';
-      const v2Deploy = (time: string, email: string, revision: string, updateMask?: string) =>
-        variant(at(synthetic('v2-UpdateService'), time), (e) => {
-          const request = e.protoPayload['request'] as Obj;
-          const template = (request['service'] as Obj)['template'] as Obj;
-          template['serviceAccount'] = email;
-          template['revision'] = revision;
-          if (updateMask) request['updateMask'] = updateMask;
-        });
-      const rollback = variant(at(synthetic('v2-UpdateService-traffic-only'), '2024-06-02T11:00:00Z'), (e) => {
-        ((e.protoPayload['request'] as Obj)['service'] as Obj)['traffic'] = [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: 'storefront-00001-one', percent: 100 }];
-      });
+      const rollback = v2Traffic('2024-06-02T11:00:00Z', toV2Revision('storefront-00001-one'));
       const findings = await saFindings([
         v2Deploy('2024-06-01T10:00:00Z', S, 'storefront-00001-one'),
         v2Deploy('2024-06-02T10:00:00Z', B, 'storefront-00002-two'),
@@ -269,16 +271,7 @@ describe('service-account-change: traffic moved to an older revision', () => {
   // A target with no share sends nothing, wherever it points: one this reader cannot place (a v2 tag without a type) must
   // not make the shares beside it unknown, which hid the rollback.
   it('fires: a v2 rollback beside a tag target that names neither a type nor a revision (no share)', async () => {
-    const S = 'storefront@acme-prod.iam.gserviceaccount.com';
-    const v2Deploy = (time: string, email: string, revision: string) =>
-      variant(at(synthetic('v2-UpdateService'), time), (e) => {
-        const template = ((e.protoPayload['request'] as Obj)['service'] as Obj)['template'] as Obj;
-        template['serviceAccount'] = email;
-        template['revision'] = revision;
-      });
-    const rollback = variant(at(synthetic('v2-UpdateService-traffic-only'), '2024-06-03T10:00:00Z'), (e) => {
-      ((e.protoPayload['request'] as Obj)['service'] as Obj)['traffic'] = [{ type: 2, revision: 'storefront-00002-two', percent: 100 }, { tag: 'preview' }];
-    });
+    const rollback = v2Traffic('2024-06-03T10:00:00Z', [{ type: 2, revision: 'storefront-00002-two', percent: 100 }, { tag: 'preview' }]);
     const findings = await saFindings([
       v2Deploy('2024-06-01T10:00:00Z', S, 'storefront-00001-one'),
       v2Deploy('2024-06-02T10:00:00Z', B, 'storefront-00002-two'),
@@ -363,19 +356,8 @@ describe('service-account-change: traffic moved to an older revision', () => {
   // latest revision, so in timestamp order it closes the older one's finding. Arriving first, it left that finding,
   // reported after it, open in every sink for good (replay closed it).
   it('a v2 traffic write arriving after a newer one that sent the traffic back: reported and closed at once, as in timestamp order', async () => {
-    const S = 'storefront@acme-prod.iam.gserviceaccount.com';
-    const v2Deploy = (time: string, email: string, revision: string) =>
-      variant(at(synthetic('v2-UpdateService'), time), (e) => {
-        const template = ((e.protoPayload['request'] as Obj)['service'] as Obj)['template'] as Obj;
-        template['serviceAccount'] = email;
-        template['revision'] = revision;
-      });
-    const v2Traffic = (time: string, traffic: Obj[]) =>
-      variant(at(synthetic('v2-UpdateService-traffic-only'), time), (e) => {
-        ((e.protoPayload['request'] as Obj)['service'] as Obj)['traffic'] = traffic;
-      });
     const deploys = [v2Deploy('2024-06-01T10:00:00Z', S, 'storefront-00001-one'), v2Deploy('2024-06-02T10:00:00Z', B, 'storefront-00002-two'), v2Deploy('2024-06-02T12:00:00Z', S, 'storefront-00003-six')];
-    const rollback = v2Traffic('2024-06-03T10:00:00Z', [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: 'storefront-00002-two', percent: 100 }]);
+    const rollback = v2Traffic('2024-06-03T10:00:00Z', toV2Revision('storefront-00002-two'));
     const toLatestAgain = v2Traffic('2024-06-04T10:00:00Z', [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', percent: 100 }]);
     const inOrder = await saFindings([...deploys, rollback, toLatestAgain]);
     const arrivals = deploys.map((e, i) => [e, `2030-01-01T0${i}:00:00Z`] as const);
@@ -391,23 +373,12 @@ describe('service-account-change: traffic moved to an older revision', () => {
   });
 
   it('fires through the v2 API: revisions named by their writes, traffic moved by an update of `traffic` alone', async () => {
-    const v2Deploy = (time: string, email: string, revision: string) =>
-      variant(at(synthetic('v2-UpdateService'), time), (e) => {
-        const template = ((e.protoPayload['request'] as Obj)['service'] as Obj)['template'] as Obj;
-        template['serviceAccount'] = email;
-        template['revision'] = revision;
-      });
-    const v2Traffic = (time: string, revision: string) =>
-      variant(at(synthetic('v2-UpdateService-traffic-only'), time), (e) => {
-        ((e.protoPayload['request'] as Obj)['service'] as Obj)['traffic'] = [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision, percent: 100 }];
-      });
-    const S = 'storefront@acme-prod.iam.gserviceaccount.com';
     const findings = await saFindings([
       v2Deploy('2024-06-01T10:00:00Z', S, 'storefront-00001-one'),
       v2Deploy('2024-06-02T10:00:00Z', B, 'storefront-00002-two'),
       v2Deploy('2024-06-02T12:00:00Z', S, 'storefront-00003-six'),
-      v2Traffic('2024-06-03T10:00:00Z', 'storefront-00002-two'),
-      v2Traffic('2024-06-04T10:00:00Z', 'storefront-00003-six'),
+      v2Traffic('2024-06-03T10:00:00Z', toV2Revision('storefront-00002-two')),
+      v2Traffic('2024-06-04T10:00:00Z', toV2Revision('storefront-00003-six')),
     ]);
     expect(summary(findings)).toEqual([
       ['active', S, B, null],

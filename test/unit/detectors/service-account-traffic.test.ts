@@ -251,6 +251,15 @@ describe('service-account-change: traffic moved to an older revision', () => {
   // the template in force, naming a revision that exists, makes none. Recorded as one, each such write took one of the
   // REVISION_IDENTITY_LIMIT slots: a few dozen tag edits pushed the reported revision out, and the rollback to it went
   // unreported.
+  // The baseline keeps the identities of 64 revisions. Each identity's newest revision stays when older ones go: a
+  // burst of deploys as A (a pipeline's busy week, or one meant to push the B revision out) must not hide a rollback to
+  // the last revision that ran as B.
+  it('fires: rollback to the last B revision after more than 64 deploys as A', async () => {
+    const manyA = Array.from({ length: 70 }, (_, i) => generationDeploy(new Date(Date.parse('2024-05-02T13:00:00Z') + i * 60_000).toISOString(), A, 4 + i, `gcr.io/test-project-1234/bot:${4 + i}`));
+    const findings = await saFindings([...history(), ...manyA, v1TrafficWrite('2024-05-03T10:00:00Z', A, 74, [trafficToRevision(2)], 'gcr.io/test-project-1234/bot:73')]);
+    expect(summary(findings)).toEqual([...REPORTED, ['active', A, B, TO_2]]);
+  });
+
   it('fires: rollback after many console traffic edits that name the revision serving (they make no revision)', async () => {
     const named = (entry: Json, generation: number): Json =>
       editV1Services(entry, (svc) => void ((((svc['spec'] as Obj)['template'] as Obj)['metadata'] as Obj)['name'] = `cloud-run-slack-bot-${String(generation).padStart(5, '0')}-x${generation}z`));

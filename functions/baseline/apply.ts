@@ -137,8 +137,12 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, n: nu
     const madeRevision =
       change.revision !== undefined ? !isRecordedRevision(target, change.revision, change) : change.templateFingerprint === undefined || valueBefore(target.template, change) !== change.templateFingerprint;
     if (isService(change.target) && (change.revision !== undefined || change.generation !== undefined) && madeRevision) {
-      const revision: RevisionIdentity = { t, v: identity, ...(n > 0 ? { n } : {}), ...(change.revision !== undefined ? { r: change.revision } : {}), ...(change.generation !== undefined ? { g: change.generation } : {}) };
-      target.revisionIdentities = edits.append(target.revisionIdentities ?? [], revision, REVISION_IDENTITY_LIMIT);
+      // Field by field: spread literals cost replay a deploy's worth of allocations.
+      const revision: { t: number; v: string; n?: number; r?: string; g?: number } = { t, v: identity };
+      if (n > 0) revision.n = n;
+      if (change.revision !== undefined) revision.r = change.revision;
+      if (change.generation !== undefined) revision.g = change.generation;
+      target.revisionIdentities = appendRevisionIdentity(target.revisionIdentities ?? [], revision, edits);
     }
   }
   if (change.ingress) target.ingress = record(target.ingress, t, change.ingress, n);
@@ -153,6 +157,26 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, n: nu
     target.iapEnabled = record(target.iapEnabled ?? [], t, change.iapEnabled, n);
   }
   if (change.defaultUrlDisabled !== undefined) target.defaultUrlDisabled = defaultUrlAfter(target, change, n, edits);
+}
+
+/**
+ * `records` with `record` appended, REVISION_IDENTITY_LIMIT kept: past it, the oldest record of an identity that a newer
+ * record also runs as goes first, so each identity's newest revision stays (many deploys as one identity, a busy
+ * pipeline's or one meant to push another out, never hide a rollback to the last revision of another); only when every
+ * record is its identity's newest does the oldest go.
+ */
+function appendRevisionIdentity(records: readonly RevisionIdentity[], record: RevisionIdentity, edits: BaselineEdits): RevisionIdentity[] {
+  const out = edits.append(records, record, Number.POSITIVE_INFINITY);
+  if (out.length <= REVISION_IDENTITY_LIMIT) return out;
+  const newer = new Set<string>();
+  let evict = 0;
+  for (let i = out.length - 1; i >= 0; i--) {
+    const identity = out[i]!.v;
+    if (newer.has(identity)) evict = i;
+    else newer.add(identity);
+  }
+  out.splice(evict, 1);
+  return out;
 }
 
 /**

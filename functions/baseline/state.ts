@@ -120,7 +120,7 @@ export interface ServiceBaseline {
   /**
    * The runtime service account of the service's recent revisions, by name or by the generation that made them
    * (RevisionIdentity), so a write that moves the traffic to an older revision is known to run the service as that
-   * revision's identity. Newest last (in the order applied), the newest REVISION_IDENTITY_LIMIT kept. It carries across a
+   * revision's identity. Newest last (in the order applied), REVISION_IDENTITY_LIMIT kept (apply.ts appendRevisionIdentity: each identity's newest stays). It carries across a
    * delete, as the service account does (a revision of the deleted service is told by its time). Optional, as
    * binaryAuthorization.
    */

@@ -381,6 +381,21 @@ describe('service-account-change: traffic moved to an older revision', () => {
     expect(arriving.map((f) => f.id)).toEqual(inOrder.map((f) => f.id));
   });
 
+  // A v2 update whose mask leaves the traffic out makes a revision that takes none of it while the traffic is pinned
+  // to an older revision: the traffic finding about that revision is not over.
+  it('a v2 update whose mask leaves the traffic out, made while the traffic is pinned, closes no traffic finding', async () => {
+    const C = 'release@acme-prod.iam.gserviceaccount.com';
+    const findings = await saFindings([
+      v2Deploy('2024-06-01T10:00:00Z', S, 'storefront-00001-one'),
+      v2Deploy('2024-06-02T10:00:00Z', B, 'storefront-00002-two'),
+      v2Deploy('2024-06-02T12:00:00Z', S, 'storefront-00003-six'),
+      v2Traffic('2024-06-03T10:00:00Z', toV2Revision('storefront-00002-two')),
+      v2Deploy('2024-06-04T10:00:00Z', C, 'storefront-00004-ten', 'template'),
+    ]);
+    const traffic = findings.filter((f) => f.evidence['servingRevision'] === 'storefront-00002-two');
+    expect(traffic.map((f) => f.status ?? 'active')).toEqual(['active']);
+  });
+
   it('fires through the v2 API: revisions named by their writes, traffic moved by an update of `traffic` alone', async () => {
     const findings = await saFindings([
       v2Deploy('2024-06-01T10:00:00Z', S, 'storefront-00001-one'),

@@ -18,7 +18,8 @@
 //           unless it is back to a default SA: that move is reported HIGH however old the open finding is);
 //           a deploy older than the newest known one (arriving late) resolves nothing, nor does a revision that
 //           takes none of the traffic (its write's traffic list sends all of it to older revisions: `gcloud run
-//           deploy --no-traffic`), which leaves the revision reported serving: the next revision that serves closes
+//           deploy --no-traffic`; a v2 update whose mask leaves the traffic pinned to older revisions), which leaves
+//           the revision reported serving: the next revision that serves closes
 //           the finding when it runs as another identity than the one reported; a late change of identity
 //           that a newer revision already changed again is reported and closed at once, and one that newer
 //           revisions still run as stays open, closed by whatever closes theirs. A write that names the revisions
@@ -99,8 +100,9 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
       const reason = servingReason(serving);
       return open.filter((o) => !serving.some((identity) => sameServiceAccount(String(o.finding.evidence['after']), identity, projectNumber))).map((o) => ({ id: o.finding.id, reason }));
     }
-    // A revision that takes none of the traffic (--no-traffic) leaves the one the finding is about serving.
-    if (!change.serviceAccount || change.takesNoTraffic) return [];
+    // A revision that takes none of the traffic (--no-traffic, or a v2 update that leaves the traffic pinned to older
+    // revisions) leaves the one the finding is about serving.
+    if (!change.serviceAccount || change.takesNoTraffic || (change.keepsTraffic && trafficPinned(baseline, change))) return [];
     const now = describeServiceAccount(change.serviceAccount);
     const before = valueBefore(baseline?.serviceAccount, change);
     // Only the newest revision's identity closes anything: an older deploy arriving late, or one with nothing
@@ -258,6 +260,16 @@ function servingBefore(baseline: ServiceBaseline | undefined, change: DeployChan
   if (!serving || serving.v.length === 0) return undefined;
   const deployed = pointBefore(baseline?.serviceAccount, change);
   return deployed && isLaterPoint(deployed, serving) ? undefined : serving.v;
+}
+
+/**
+ * True when the traffic was sent away from the newest revision before `change` (servingBefore names identities, none
+ * of them the newest revision's): a write that leaves the traffic as it was (DeployChange.keepsTraffic) keeps it there.
+ */
+function trafficPinned(baseline: ServiceBaseline | undefined, change: DeployChange): boolean {
+  const served = servingBefore(baseline, change);
+  const newest = valueBefore(baseline?.serviceAccount, change);
+  return served !== undefined && newest !== undefined && !served.some((identity) => sameServiceAccount(identity, newest, change.target.projectNumber));
 }
 
 /**

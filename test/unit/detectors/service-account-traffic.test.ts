@@ -199,6 +199,33 @@ describe('service-account-change: traffic moved to an older revision', () => {
       expect(summary(findings)).toEqual([...FIXED, ['active', A, B, revision]]);
       expect(findings[2]!.title).toBe(title);
     });
+
+    // The fix after the rollback: a new revision back on the identity the traffic already runs as. The service never
+    // left A; "changed from B to A" would page for the fix itself (before traffic was followed, the open finding's
+    // `before` said so; the rollback resolved it, and only the newest revision's B was compared with).
+    it.each([
+      ['a new revision deployed as A that takes the traffic (v1)', () => [...rolledBack(), withV1Image(generationDeploy('2024-05-02T12:00:00Z', A, 4), 'gcr.io/test-project-1234/bot:2')], FIXED],
+      [
+        'a new revision deployed as A, the traffic left pinned to the A revision (gcloud run deploy keeps it)',
+        () => [...rolledBack(), editV1Services(withV1Image(generationDeploy('2024-05-02T12:00:00Z', A, 4), 'gcr.io/test-project-1234/bot:2'), (svc) => void ((svc['spec'] as Obj)['traffic'] = [trafficToRevision(1)]))],
+        FIXED,
+      ],
+      [
+        'a new revision deployed as S that takes the traffic (v2)',
+        () => [
+          v2Deploy('2024-06-01T10:00:00Z', S, 'storefront-00001-one'),
+          v2Deploy('2024-06-02T10:00:00Z', B, 'storefront-00002-two'),
+          v2Traffic('2024-06-02T11:00:00Z', toV2Revision('storefront-00001-one')),
+          v2Deploy('2024-06-02T12:00:00Z', S, 'storefront-00003-six'),
+        ],
+        [
+          ['active', S, B, null],
+          ['resolved', S, B, null],
+        ],
+      ],
+    ])('no new finding: %s', async (_name, entries, expected) => {
+      expect(summary(await saFindings(entries()))).toEqual(expected);
+    });
   });
 
   it.each([

@@ -6,7 +6,8 @@
 //           the baseline); or a write sends traffic to an older revision by name (`gcloud run services update-traffic`)
 //           that runs as another identity than the newest revision (trafficDetections); once a write sent the traffic
 //           away from the newest revision's identity, the identities it went to are compared with (servingBefore): the
-//           traffic sent forward again, or a new revision of the newest one's identity, fires. A service's first
+//           traffic sent forward again, or a new revision of the newest one's identity, fires; a new revision of the
+//           identity the traffic went to alone (the fix after a rollback) does not. A service's first
 //           deploy sets the baseline and never fires. A service deleted and created again under the name keeps this
 //           history: the re-created service's first revision is compared with the deleted one's last, and the
 //           finding's evidence then says `recreatedAfterDeleteAt`.
@@ -137,6 +138,10 @@ function revisionDetections(change: DeployChange, serviceAccount: RuntimeService
     if ((baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence['after']), after, projectNumber))) return [];
     before = served[0]!;
     trafficNote = ` (the identity its traffic went to: its newest revision already ran as ${after}, but the traffic had been sent back to older revisions)`;
+  } else if (servedOnlyAs(servingBefore(baseline, change), after, projectNumber)) {
+    // The traffic had been sent back to revisions that run as this identity alone (the rollback that resolved the
+    // finding about the newest revision): the service already ran as it, and a new revision of it (the fix) moves nothing.
+    return [];
   }
   const toDefault = serviceAccount.kind === 'default-compute';
   const toAppEngineDefault = !toDefault && APP_ENGINE_DEFAULT.test(after);
@@ -260,6 +265,11 @@ function servingBefore(baseline: ServiceBaseline | undefined, change: DeployChan
   if (!serving || serving.v.length === 0) return undefined;
   const deployed = pointBefore(baseline?.serviceAccount, change);
   return deployed && isLaterPoint(deployed, serving) ? undefined : serving.v;
+}
+
+/** True when the traffic went to revisions that all run as `identity` (servingBefore; false when that is not known). */
+function servedOnlyAs(served: readonly string[] | undefined, identity: string, projectNumber: string | undefined): boolean {
+  return served !== undefined && served.every((each) => sameServiceAccount(each, identity, projectNumber));
 }
 
 /**

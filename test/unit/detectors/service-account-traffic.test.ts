@@ -226,6 +226,29 @@ describe('service-account-change: traffic moved to an older revision', () => {
     ])('no new finding: %s', async (_name, entries, expected) => {
       expect(summary(await saFindings(entries()))).toEqual(expected);
     });
+
+    // A v2 update whose mask leaves `traffic` out keeps the traffic on the S revision: what the service runs as is still
+    // the S the rollback sent it to, not the new B revision's identity, for the writes after it too.
+    describe('after a v2 update whose mask left the traffic pinned to the S revision', () => {
+      const pinned = () => [
+        v2Deploy('2024-06-01T10:00:00Z', S, 'storefront-00001-one'),
+        v2Deploy('2024-06-02T10:00:00Z', B, 'storefront-00002-two'),
+        v2Traffic('2024-06-02T11:00:00Z', toV2Revision('storefront-00001-one')),
+        v2Deploy('2024-06-02T12:00:00Z', B, 'storefront-00003-six', 'template'),
+      ];
+      const SENT_BACK = [
+        ['active', S, B, null],
+        ['resolved', S, B, null],
+      ];
+      it('no new finding: another masked update, running as S (the fix)', async () => {
+        expect(summary(await saFindings([...pinned(), v2Deploy('2024-06-02T13:00:00Z', S, 'storefront-00004-fix', 'template')]))).toEqual(SENT_BACK);
+      });
+      it('fires: the traffic then sent to the latest revision, which runs as B', async () => {
+        const findings = await saFindings([...pinned(), v2Traffic('2024-06-02T13:00:00Z', [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', percent: 100 }])]);
+        expect(summary(findings)).toEqual([...SENT_BACK, ['active', S, B, null]]);
+        expect(findings[2]!.title).toBe('Traffic moved to a revision that runs as another service account');
+      });
+    });
   });
 
   it.each([

@@ -118,6 +118,12 @@ export interface ServiceBaseline {
    */
   readonly serving?: readonly TimePoint<readonly string[]>[];
   /**
+   * When a deploy left the traffic where it was (a v2 update whose mask leaves `traffic` out: DeployChange.keepsTraffic),
+   * at its serviceAccount point's instant: its new revision took none of the traffic, so the identities `serving` last
+   * recorded are still the ones the service runs as. Optional, as binaryAuthorization; a delete clears it.
+   */
+  readonly keptTraffic?: readonly TimePoint<true>[];
+  /**
    * The runtime service account of the service's recent revisions, by name or by the generation that made them
    * (RevisionIdentity), so a write that moves the traffic to an older revision is known to run the service as that
    * revision's identity. Newest last (in the order applied), REVISION_IDENTITY_LIMIT kept (apply.ts appendRevisionIdentity: each identity's newest stays). It carries across a
@@ -264,7 +270,7 @@ export const SERVICE_OBJECT_HISTORIES = ['template', 'publicInvokers', 'invokerI
  * clears them. The breakglass justification is one: it is the deleted service object's, and a service created again
  * under the name deploys under none until a write of it sets one.
  */
-export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabels', 'plainEnv', 'publicWriters', 'publicBindings', 'creates', 'serving'] as const;
+export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabels', 'plainEnv', 'publicWriters', 'publicBindings', 'creates', 'serving', 'keptTraffic'] as const;
 
 /**
  * Histories added after baselines were first stored (optional) that carry across a delete, as the runtime service

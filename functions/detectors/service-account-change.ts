@@ -263,8 +263,22 @@ function trafficDetections(change: DeployChange, baseline: ServiceBaseline | und
 function servingBefore(baseline: ServiceBaseline | undefined, change: DeployChange): readonly string[] | undefined {
   const serving = pointBefore(baseline?.serving, change);
   if (!serving || serving.v.length === 0) return undefined;
-  const deployed = pointBefore(baseline?.serviceAccount, change);
+  const deployed = lastDeployTakingTraffic(baseline, change);
   return deployed && isLaterPoint(deployed, serving) ? undefined : serving.v;
+}
+
+/**
+ * The newest deploy before `change` (its serviceAccount point) whose write did not leave the traffic where it was
+ * (ServiceBaseline.keptTraffic): a masked v2 update's new revision takes none, and what the service ran as is unchanged.
+ */
+function lastDeployTakingTraffic(baseline: ServiceBaseline | undefined, change: DeployChange): TimePoint<string> | undefined {
+  const deploys = baseline?.serviceAccount;
+  const kept = baseline?.keptTraffic;
+  for (let i = indexBefore(deploys, change); i >= 0; i--) {
+    const point = deploys![i]!;
+    if (!kept?.some((k) => k.t === point.t && (k.n ?? 0) === (point.n ?? 0))) return point;
+  }
+  return undefined;
 }
 
 /** True when the traffic went to revisions that all run as `identity` (servingBefore; false when that is not known). */

@@ -248,6 +248,15 @@ describe('service-account-change: traffic moved to an older revision', () => {
         expect(summary(findings)).toEqual([...SENT_BACK, ['active', S, B, null]]);
         expect(findings[2]!.title).toBe('Traffic moved to a revision that runs as another service account');
       });
+      it('the same finding, with the same id, when the masked update arrives after the move to the latest revision', async () => {
+        const [s1, b2, rollback, masked] = pinned() as [Json, Json, Json, Json];
+        const toLatestAgain = v2Traffic('2024-06-02T13:00:00Z', [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', percent: 100 }]);
+        const inOrder = await saFindings([s1, b2, rollback, masked, toLatestAgain]);
+        const arrivals = [s1, b2, rollback, toLatestAgain, masked].map((e, i) => [e, `2030-01-01T0${i}:00:00Z`] as const);
+        const arriving = (await findingsArriving(arrivals, config())).filter((f) => f.rule === 'service-account-change');
+        expect(summary(arriving)).toEqual(summary(inOrder));
+        expect(arriving.map((f) => f.id)).toEqual(inOrder.map((f) => f.id));
+      });
     });
   });
 

@@ -227,6 +227,19 @@ describe('service-account-change: traffic moved to an older revision', () => {
       expect(summary(await saFindings(entries()))).toEqual(expected);
     });
 
+    // Live, the rollback's write may arrive after the fix's: it is still the move back to the identity before the
+    // reported change (its fix), which timestamp order does not report, whichever of them closed the finding.
+    it('no new finding, with the same ids, when the rollback arrives after the new A revision', async () => {
+      const [a1, b2, rollback] = rolledBack() as [Json, Json, Json];
+      const fix = withV1Image(generationDeploy('2024-05-02T12:00:00Z', A, 4), 'gcr.io/test-project-1234/bot:2');
+      const inOrder = await saFindings([a1, b2, rollback, fix]);
+      const arrivals = [a1, b2, fix, rollback].map((e, i) => [e, `2030-01-01T0${i}:00:00Z`] as const);
+      const arriving = (await findingsArriving(arrivals, config())).filter((f) => f.rule === 'service-account-change');
+      expect(summary(inOrder)).toEqual(FIXED);
+      expect(summary(arriving)).toEqual(FIXED);
+      expect(arriving.map((f) => f.id)).toEqual(inOrder.map((f) => f.id));
+    });
+
     // A v2 update whose mask leaves `traffic` out keeps the traffic on the S revision: what the service runs as is still
     // the S the rollback sent it to, not the new B revision's identity, for the writes after it too.
     describe('after a v2 update whose mask left the traffic pinned to the S revision', () => {

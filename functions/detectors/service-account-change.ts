@@ -34,7 +34,9 @@
 //           traffic moved to an older one raises nothing, and a traffic write that arrives after a newer write was
 //           applied resolves nothing; its own finding is closed at once when a newer write took the traffic away from
 //           its identity: a deploy that runs as another one (even one whose write kept the traffic where it was), or a
-//           write whose traffic all goes to revisions known to run as others (the baseline's `serving`).
+//           write whose traffic all goes to revisions known to run as others (the baseline's `serving`). Such a late
+//           write that sent the traffic back to the identity before a change still open then raises nothing: what was
+//           open is retraced from the deploys' history alone (reportedBeforeAt: not exceptions, nor traffic writes).
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, identityOfRevision, indexBefore, isAfter, isLaterPoint, isRecordedRevision, pointBefore, pointTime, servingIdentitiesOf, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { capitalized, DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount, templateNounOf, type DeployChange, type RuntimeServiceAccount } from '../model/change.js';
@@ -212,6 +214,7 @@ function trafficDetections(change: DeployChange, baseline: ServiceBaseline | und
   const latest = movedOff && !made && traffic.latestPercent > 0 ? [{ revision: change.revision, identity: newest, percent: traffic.latestPercent }] : [];
   const shares = [...latest, ...traffic.named.map((share) => ({ ...share, identity: identityOfRevision(baseline, share.revision, change.target.service, change) }))];
   const openOnes = (baseline?.open ?? []).filter((o) => o.rule === 'service-account-change');
+  const lateBefore = !movedOff && changedAfter(baseline?.serviceAccount, change) ? reportedBeforeAt(baseline?.serviceAccount, change, projectNumber) : undefined;
   const isNamed = (o: OpenFinding, side: 'before' | 'after', identity: string): boolean => sameServiceAccount(String(o.finding.evidence[side]), identity, projectNumber);
   const detections: Detection[] = [];
   for (const share of shares) {
@@ -222,8 +225,11 @@ function trafficDetections(change: DeployChange, baseline: ServiceBaseline | und
     const toDefault = isDefaultCompute(after);
     const toAppEngineDefault = !toDefault && APP_ENGINE_DEFAULT.test(after);
     // Back to the identity before a reported change: its fix, as a deploy back to it is (resolves closes the finding).
+    // A write arriving after newer deploys (one of which may have closed that finding already) is told so by the
+    // deploys' history (reportedBeforeAt), where it compares with the newest revision's identity.
     // Never for a default SA: that move is reported HIGH whatever it undoes.
-    if (!toDefault && !toAppEngineDefault && openOnes.some((o) => isNamed(o, 'before', after))) continue;
+    const backToBefore = openOnes.some((o) => isNamed(o, 'before', after)) || (lateBefore !== undefined && sameServiceAccount(lateBefore, after, projectNumber));
+    if (!toDefault && !toAppEngineDefault && backToBefore) continue;
     const isLatest = share === latest[0];
     const where = isLatest ? `its latest revision${share.revision !== undefined ? ` ${share.revision}` : ''}` : `its older revision ${share.revision}`;
     const was = movedOff ? `its traffic went to revisions that run as ${[...new Set(served)].join(', ')} before` : `its newest revision runs as ${before}`;
@@ -279,6 +285,26 @@ function lastDeployTakingTraffic(baseline: ServiceBaseline | undefined, change: 
     if (!kept?.some((k) => k.t === point.t && (k.n ?? 0) === (point.n ?? 0))) return point;
   }
   return undefined;
+}
+
+/**
+ * For a write arriving after newer deploys (their findings, open or closed, no longer tell what was open at its time):
+ * the identity before the change of identity that, in timestamp order, was reported and still open just before `at`,
+ * as the deploys' history says. Each move of the identity is reported, unless it goes back to the identity before the
+ * move still open, which it closes (and never when back to a default SA, which is reported whatever it undoes).
+ * Undefined when none was open. (Exceptions and traffic writes are not retraced: the history alone.)
+ */
+function reportedBeforeAt(history: readonly TimePoint<string>[] | undefined, at: ChangeInstant, projectNumber: string | undefined): string | undefined {
+  const end = indexBefore(history, at);
+  let open: string | undefined;
+  for (let i = 1; i <= end; i++) {
+    const from = history![i - 1]!.v;
+    const to = history![i]!.v;
+    if (sameServiceAccount(from, to, projectNumber)) continue;
+    const toEditor = isDefaultCompute(to) || APP_ENGINE_DEFAULT.test(to);
+    open = open !== undefined && !toEditor && sameServiceAccount(open, to, projectNumber) ? undefined : from;
+  }
+  return open;
 }
 
 /** True when the traffic went to revisions that all run as `identity` (servingBefore; false when that is not known). */

@@ -17,6 +17,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'test/terraform/**/*.test.ts', 'test/sinks/**/*.test.ts'],
           environment: 'node',
+          // The run's own TMPDIR, removed at the end (test/support/tmpdir.ts).
+          globalSetup: ['test/support/tmpdir.ts'],
           // Files share their worker's modules (one process per worker, not one per file): a fresh process per file
           // loaded the same modules 132 times, ~0.5 s of CPU per file, which on 2 cores was most of the small files'
           // time (the 40 smallest files: 53-60 s alone with isolation, 19-24 s without). Safe as long as a file
@@ -34,7 +36,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
-          globalSetup: ['test/support/emulators.ts'],
+          globalSetup: ['test/support/tmpdir.ts', 'test/support/emulators.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
           // Two files at a time (maxWorkers above), longest first from vitest's timing cache. The emulators are shared,

@@ -3,7 +3,7 @@ import { codeLoadingKey, describeServiceAccount, enforcedPolicyOf, isService, ty
 import { isPublicInvokerBinding, publicInvokerMembers, publicWriterMembers, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { openedAt, someWaitingWrite, type Rollout } from '../correlate/rollout.js';
 import { subMillisecondNanos } from '../audit/entry.js';
-import { beforeDelete, CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, HISTORY_FIELDS, isAfter, isBefore, isRecordedRevision, OPTIONAL_SERVICE_OBJECT_HISTORIES, pointAt, REPOSITORY_LIMIT, REVISION_IDENTITY_LIMIT, SERVICE_OBJECT_HISTORIES, servingIdentitiesOf, servingList, valueBefore, type BaselineEdits, type ChangeInstant, type MutableBaseline, type RevisionIdentity, type ServiceBaseline, type TimePoint } from './state.js';
+import { beforeDelete, CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, HISTORY_FIELDS, isAfter, isBefore, OPTIONAL_SERVICE_OBJECT_HISTORIES, pointAt, REPOSITORY_LIMIT, REVISION_IDENTITY_LIMIT, SERVICE_OBJECT_HISTORIES, servingIdentitiesOf, servingList, valueBefore, writeMakesRevision, type BaselineEdits, type ChangeInstant, type MutableBaseline, type RevisionIdentity, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
  * Folds the change into `target` in place (some changes change nothing). Its histories change through `edits`
@@ -136,9 +136,7 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, n: nu
     // A service's revision, by its name or the generation that names it: traffic moved back to it runs as this identity.
     // (A write of the template in force made none: its generation names no revision, and would push real ones out. Nor
     // did one naming a revision already recorded: the console's traffic edits write the serving one's name back.)
-    const madeRevision =
-      change.revision !== undefined ? !isRecordedRevision(target, change.revision, change) : change.templateFingerprint === undefined || valueBefore(target.template, change) !== change.templateFingerprint;
-    if (isService(change.target) && (change.revision !== undefined || change.generation !== undefined) && madeRevision) {
+    if (isService(change.target) && (change.revision !== undefined || change.generation !== undefined) && writeMakesRevision(target, change)) {
       // Field by field: spread literals cost replay a deploy's worth of allocations.
       const revision: { t: number; v: string; n?: number; r?: string; g?: number } = { t, v: identity };
       if (n > 0) revision.n = n;

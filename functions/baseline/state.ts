@@ -233,6 +233,16 @@ export function isRecordedRevision(baseline: ServiceBaseline | undefined, revisi
 const EVERY_RECORD = (): boolean => true;
 
 /**
+ * Whether a deploy write makes a revision of its own: a revision name not recorded yet (isRecordedRevision: the
+ * console's traffic edits write the serving revision's name back), or, unnamed, a template other than the one in force
+ * (or one not logged). A write of the template in force (the traffic alone) makes none.
+ */
+export function writeMakesRevision(baseline: ServiceBaseline | undefined, change: DeployChange): boolean {
+  if (change.revision !== undefined) return !isRecordedRevision(baseline, change.revision, change);
+  return change.templateFingerprint === undefined || valueBefore(baseline?.template, change) !== change.templateFingerprint;
+}
+
+/**
  * The identities a write sends the traffic to (servingIdentitiesOf) once each, as ServiceBaseline.serving keeps them:
  * `previous` itself when they are its (a write sending all of it to the latest revision, as the one before: most
  * deploys share one list), else a new list.

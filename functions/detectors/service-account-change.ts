@@ -38,11 +38,11 @@
 //           write that sent the traffic back to the identity before a change still open then raises nothing: what was
 //           open is retraced from the deploys' history alone (reportedBeforeAt: not exceptions, nor traffic writes).
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, identityOfRevision, indexBefore, isAfter, isLaterPoint, isRecordedRevision, pointBefore, pointTime, servingIdentitiesOf, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, deletedBetween, identityOfRevision, indexBefore, isAfter, isLaterPoint, pointBefore, pointTime, servingIdentitiesOf, valueBefore, writeMakesRevision, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { capitalized, DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount, templateNounOf, type DeployChange, type RuntimeServiceAccount } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { deployKey, riskInForce, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
-import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
+import type { Detection, Detector, Resolved } from './types.js';
 
 const DEFAULT_COMPUTE = /^\d+-compute@developer\.gserviceaccount\.com$/;
 
@@ -137,7 +137,7 @@ function revisionDetections(change: DeployChange, serviceAccount: RuntimeService
     // service to this identity again. (Unless an open finding reports it serving already.)
     const served = change.takesNoTraffic || change.keepsTraffic || !makesRevision(change, baseline) ? undefined : servingBefore(baseline, change);
     if (!served || served.some((identity) => sameServiceAccount(identity, after, projectNumber))) return [];
-    if ((baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence['after']), after, projectNumber))) return [];
+    if (openFindingNames(baseline, 'after', after, projectNumber)) return [];
     before = served[0]!;
     trafficNote = ` (the identity its traffic went to: its newest revision already ran as ${after}, but the traffic had been sent back to older revisions)`;
   } else if (servedOnlyAs(servingBefore(baseline, change), after, projectNumber)) {
@@ -150,7 +150,7 @@ function revisionDetections(change: DeployChange, serviceAccount: RuntimeService
   // Back to the identity an open finding says the service had before: that is the fix, resolved, not a new risk.
   // Never for a default SA: an old finding about a move away from it must not hide a silent move back to Editor.
   const backToBefore =
-    (baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence['before']), after, projectNumber)) ||
+    openFindingNames(baseline, 'before', after, projectNumber) ||
     lateMoveBack(baseline?.serviceAccount, change, before, after, projectNumber);
   if (backToBefore && !toDefault && !toAppEngineDefault) return [];
   // Another project's default compute SA (its number in the address): Editor there, not on this project.
@@ -203,7 +203,7 @@ function trafficDetections(change: DeployChange, baseline: ServiceBaseline | und
   if (newest === undefined) return [];
   const projectNumber = change.target.projectNumber;
   const served = servingBefore(baseline, change);
-  const movedOff = served !== undefined && !served.some((identity) => sameServiceAccount(identity, newest, projectNumber));
+  const movedOff = sentAwayFrom(served, newest, projectNumber);
   // All of it to the latest revision, where it went before: nothing moves (most deploys; they pay no more).
   if (traffic.named.length === 0 && !movedOff) return [];
   const servingIdentities = served ?? [newest];
@@ -213,22 +213,20 @@ function trafficDetections(change: DeployChange, baseline: ServiceBaseline | und
   // The latest revision's share, where the write made none and the traffic had been moved off the newest revision.
   const latest = movedOff && !made && traffic.latestPercent > 0 ? [{ revision: change.revision, identity: newest, percent: traffic.latestPercent }] : [];
   const shares = [...latest, ...traffic.named.map((share) => ({ ...share, identity: identityOfRevision(baseline, share.revision, change.target.service, change) }))];
-  const openOnes = (baseline?.open ?? []).filter((o) => o.rule === 'service-account-change');
   const lateBefore = !movedOff && changedAfter(baseline?.serviceAccount, change) ? reportedBeforeAt(baseline?.serviceAccount, change, projectNumber) : undefined;
-  const isNamed = (o: OpenFinding, side: 'before' | 'after', identity: string): boolean => sameServiceAccount(String(o.finding.evidence[side]), identity, projectNumber);
   const detections: Detection[] = [];
   for (const share of shares) {
     const after = share.identity;
     if (after === undefined || servingIdentities.some((identity) => sameServiceAccount(after, identity, projectNumber)) || (own !== undefined && sameServiceAccount(after, own, projectNumber))) continue;
     // Reported serving already (a revision deployed with --no-traffic, then given the traffic), or given twice here.
-    if (openOnes.some((o) => isNamed(o, 'after', after)) || detections.some((d) => d.evidence['after'] === after)) continue;
+    if (openFindingNames(baseline, 'after', after, projectNumber) || detections.some((d) => d.evidence['after'] === after)) continue;
     const toDefault = isDefaultCompute(after);
     const toAppEngineDefault = !toDefault && APP_ENGINE_DEFAULT.test(after);
     // Back to the identity before a reported change: its fix, as a deploy back to it is (resolves closes the finding).
     // A write arriving after newer deploys (one of which may have closed that finding already) is told so by the
     // deploys' history (reportedBeforeAt), where it compares with the newest revision's identity.
     // Never for a default SA: that move is reported HIGH whatever it undoes.
-    const backToBefore = openOnes.some((o) => isNamed(o, 'before', after)) || (lateBefore !== undefined && sameServiceAccount(lateBefore, after, projectNumber));
+    const backToBefore = openFindingNames(baseline, 'before', after, projectNumber) || (lateBefore !== undefined && sameServiceAccount(lateBefore, after, projectNumber));
     if (!toDefault && !toAppEngineDefault && backToBefore) continue;
     const isLatest = share === latest[0];
     const where = isLatest ? `its latest revision${share.revision !== undefined ? ` ${share.revision}` : ''}` : `its older revision ${share.revision}`;
@@ -307,6 +305,16 @@ function reportedBeforeAt(history: readonly TimePoint<string>[] | undefined, at:
   return open;
 }
 
+/** True when an open finding of this rule names `identity` as its `side` (`after`: reported serving; `before`: undone). */
+function openFindingNames(baseline: ServiceBaseline | undefined, side: 'before' | 'after', identity: string, projectNumber: string | undefined): boolean {
+  return (baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && sameServiceAccount(String(o.finding.evidence[side]), identity, projectNumber));
+}
+
+/** True when the traffic went to revisions (`served`, servingBefore) none of which runs as `newest`, the newest revision's identity. */
+function sentAwayFrom(served: readonly string[] | undefined, newest: string | undefined, projectNumber: string | undefined): served is readonly string[] {
+  return served !== undefined && newest !== undefined && !served.some((identity) => sameServiceAccount(identity, newest, projectNumber));
+}
+
 /** True when the traffic went to revisions that all run as `identity` (servingBefore; false when that is not known). */
 function servedOnlyAs(served: readonly string[] | undefined, identity: string, projectNumber: string | undefined): boolean {
   return served !== undefined && served.every((each) => sameServiceAccount(each, identity, projectNumber));
@@ -317,19 +325,12 @@ function servedOnlyAs(served: readonly string[] | undefined, identity: string, p
  * of them the newest revision's): a write that leaves the traffic as it was (DeployChange.keepsTraffic) keeps it there.
  */
 function trafficPinned(baseline: ServiceBaseline | undefined, change: DeployChange): boolean {
-  const served = servingBefore(baseline, change);
-  const newest = valueBefore(baseline?.serviceAccount, change);
-  return served !== undefined && newest !== undefined && !served.some((identity) => sameServiceAccount(identity, newest, change.target.projectNumber));
+  return sentAwayFrom(servingBefore(baseline, change), valueBefore(baseline?.serviceAccount, change), change.target.projectNumber);
 }
 
-/**
- * Whether the write makes a revision: a template other than the one in force (or one not logged), or a revision name
- * not recorded yet. A write of the traffic alone (v2, or a v1 write of the template in force) makes none.
- */
+/** Whether the write makes a revision that runs as an identity it says (baseline/state.ts writeMakesRevision). */
 function makesRevision(change: DeployChange, baseline: ServiceBaseline | undefined): boolean {
-  if (!change.serviceAccount) return false;
-  if (change.revision !== undefined) return !isRecordedRevision(baseline, change.revision, change);
-  return change.templateFingerprint === undefined || valueBefore(baseline?.template, change) !== change.templateFingerprint;
+  return change.serviceAccount !== undefined && writeMakesRevision(baseline, change);
 }
 
 /**

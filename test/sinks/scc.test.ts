@@ -22,8 +22,8 @@ import {
   toValue,
 } from '../../sinks/scc.js';
 import { makeFinding, resolutionOf, RULES } from '../support/findings.js';
-import { SCC_TEST_SOURCE, startSccServer, type SccServer } from '../support/sccServer.js';
-import { startHttpReceiver, type HttpReceiver } from '../support/webhookServer.js';
+import { SCC_TEST_SOURCE, startSccServer, withoutCredentials, type CredentialFreeEnv, type SccServer } from '../support/sccServer.js';
+import type { HttpReceiver } from '../support/webhookServer.js';
 import { HOSTILE } from './hostile.js';
 import { expectGolden } from './golden.js';
 
@@ -157,27 +157,19 @@ describe('SccSink with the real v2 client against a local gRPC server', () => {
   let server: SccServer;
   let metadataServer: HttpReceiver;
   let sink: SccSink;
-  const saved = { ...process.env };
+  let credentialFree: CredentialFreeEnv;
 
   beforeAll(async () => {
-    // Where Application Default Credentials would be looked for: no key file, an empty HOME (no gcloud ADC file),
-    // and a metadata server that records every request. A credential look-up would end at the metadata server.
-    metadataServer = await startHttpReceiver(() => ({ status: 404 }));
-    process.env['GCE_METADATA_HOST'] = metadataServer.origin.replace('http://', '');
-    process.env['HOME'] = mkdtempSync(join(tmpdir(), 'runwatch-home-'));
-    delete process.env['GOOGLE_APPLICATION_CREDENTIALS'];
+    // No credentials to find, and a metadata server that records every request: a credential look-up would show.
+    credentialFree = await withoutCredentials();
+    metadataServer = credentialFree.metadataServer;
     server = await startSccServer();
     sink = new SccSink({ source: SCC_TEST_SOURCE, endpoint: parseSccEndpoint(server.endpoint), retry: FAST });
   });
   afterAll(async () => {
     await sink.close();
     await server.close();
-    await metadataServer.close();
-    rmSync(process.env['HOME'] ?? '', { recursive: true, force: true });
-    for (const key of ['GCE_METADATA_HOST', 'HOME', 'GOOGLE_APPLICATION_CREDENTIALS']) {
-      if (saved[key] === undefined) delete process.env[key];
-      else process.env[key] = saved[key];
-    }
+    await credentialFree.restore();
   });
   beforeEach(() => server.reset());
 

@@ -4,7 +4,11 @@
 // documents: finding ids 1-32 alphanumerics, an existing source, state as output-only on update, and external_uri
 // "either empty or a well formed URL" (finding.proto; refused here as INVALID_ARGUMENT when it is neither, which is
 // what an API that guarantees it would do: how the real one answers is not verified).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { startHttpReceiver, type HttpReceiver } from './webhookServer.js';
 import { closeNow, flattenMetadata, listenLocal, loadProtoJson } from './grpc.js';
 
 export type SccMethod = 'UpdateFinding' | 'SetFindingState' | 'CreateSource';
@@ -146,4 +150,37 @@ function isWellFormedUrl(value: string): boolean {
 
 function status(code: grpc.status, details: string): Reply {
   return { error: { code, details, metadata: new grpc.Metadata() } };
+}
+
+/** Where a credential look-up would end (withoutCredentials), and how to put the environment back. */
+export interface CredentialFreeEnv {
+  /** A metadata server that answers 404 and records every request it gets. */
+  readonly metadataServer: HttpReceiver;
+  /** Closes the metadata server, removes the empty HOME and restores the variables as they were. */
+  restore(): Promise<void>;
+}
+
+/**
+ * Application Default Credentials with nothing to find: no key file, an empty HOME (no gcloud ADC file) and a metadata
+ * server that records every request, so a credential look-up by the SCC client would end there and show.
+ */
+export async function withoutCredentials(): Promise<CredentialFreeEnv> {
+  const keys = ['GCE_METADATA_HOST', 'HOME', 'GOOGLE_APPLICATION_CREDENTIALS'] as const;
+  const saved = Object.fromEntries(keys.map((key) => [key, process.env[key]]));
+  const metadataServer = await startHttpReceiver(() => ({ status: 404 }));
+  process.env['GCE_METADATA_HOST'] = metadataServer.origin.replace('http://', '');
+  const home = mkdtempSync(join(tmpdir(), 'runwatch-home-'));
+  process.env['HOME'] = home;
+  delete process.env['GOOGLE_APPLICATION_CREDENTIALS'];
+  return {
+    metadataServer,
+    async restore(): Promise<void> {
+      await metadataServer.close();
+      rmSync(home, { recursive: true, force: true });
+      for (const key of keys) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+    },
+  };
 }

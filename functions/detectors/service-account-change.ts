@@ -153,9 +153,7 @@ function revisionDetections(change: DeployChange, serviceAccount: RuntimeService
     openFindingNames(baseline, 'before', after, projectNumber) ||
     lateMoveBack(baseline?.serviceAccount, change, before, after, projectNumber);
   if (backToBefore && !toDefault && !toAppEngineDefault) return [];
-  // Another project's default compute SA (its number in the address): Editor there, not on this project.
-  const foreignNumber = toDefault && projectNumber !== undefined ? /^(\d+)-compute@/.exec(after)?.[1] : undefined;
-  const foreign = foreignNumber !== undefined && foreignNumber !== projectNumber;
+  const foreign = foreignDefaultNumber(after, toDefault, projectNumber) !== undefined;
   const note = identityNote(after, toDefault, toAppEngineDefault, projectNumber);
   // The identity before is the deleted service's: this is the first identity known of the service created again.
   const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint, change);
@@ -353,10 +351,18 @@ function servingReason(identities: readonly string[]): string {
   return `its traffic now goes to revisions that run as ${[...new Set(identities)].join(', ')}`;
 }
 
+/**
+ * The project number of another project's default compute SA (its number in the address: Editor there, not on this
+ * project), or undefined: not a default compute SA, this project's, or this project's number unknown.
+ */
+function foreignDefaultNumber(after: string, toDefault: boolean, projectNumber: string | undefined): string | undefined {
+  const number = toDefault && projectNumber !== undefined ? /^(\d+)-compute@/.exec(after)?.[1] : undefined;
+  return number !== undefined && number !== projectNumber ? number : undefined;
+}
+
 /** What a finding adds after an identity Google made with Editor on the project (`` when it is none of those). */
 function identityNote(after: string, toDefault: boolean, toAppEngineDefault: boolean, projectNumber: string | undefined): string {
-  // Another project's default compute SA (its number in the address): Editor there, not on this project.
-  const foreignNumber = toDefault && projectNumber !== undefined ? /^(\d+)-compute@/.exec(after)?.[1] : undefined;
-  if (foreignNumber !== undefined && foreignNumber !== projectNumber) return ` (another project's default compute SA, Editor on project ${foreignNumber} by default)`;
+  const foreignNumber = foreignDefaultNumber(after, toDefault, projectNumber);
+  if (foreignNumber !== undefined) return ` (another project's default compute SA, Editor on project ${foreignNumber} by default)`;
   return toDefault ? ' (the default compute SA, Editor on the project by default)' : toAppEngineDefault ? ' (the App Engine default SA, Editor on the project by default)' : '';
 }

@@ -202,6 +202,16 @@ describe('code-loading-env', () => {
     expect(await only([base, dropped, open])).toHaveLength(2);
   });
 
+  it('a late revision is not closed by a newer one without the variable that takes no traffic, as in order', async () => {
+    const base = v1Deploy(T0, []);
+    const open = v1Deploy(T1, [REQUIRE]);
+    const noTraffic = editV1Services(v1Deploy(T2, []), (svc) => void ((svc['spec'] as Json)['traffic'] = [{ revisionName: 'hello-00002-abc', percent: 100 }]));
+    const only = async (entries: unknown[]) => (await findingsLive(entries)).filter((f) => f.rule === 'code-loading-env').map((f) => `${f.id} ${f.status ?? 'active'}`);
+    const inOrder = await only([base, open, noTraffic]);
+    expect(inOrder.map((f) => f.split(' ')[1])).toEqual(['active']);
+    expect(await only([base, noTraffic, open])).toEqual(inOrder);
+  });
+
   // Values are shown cut to 200 characters: padding must not push the option that loads code out of sight (the
   // reader would see memory flags only), and a cut value says it is cut.
   const LONG = 'A'.repeat(300);

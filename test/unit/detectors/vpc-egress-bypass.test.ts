@@ -163,6 +163,21 @@ describe('vpc-egress-bypass', () => {
     expect((await bypass([...open, noTraffic])).map((f) => f.status ?? 'active')).toEqual(['active']);
   });
 
+  // The same arriving late: the newer --no-traffic revision ended nothing, so the late finding stays open, as in order.
+  it('a late narrowed revision is not closed by a newer all-traffic revision that takes no traffic', async () => {
+    const all = v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL });
+    const narrowed = v1Deploy('2024-05-04T11:00:00Z', {});
+    const noTraffic = editV1Services(v1Deploy('2024-05-04T12:00:00Z', { ...CONNECTOR, ...ALL }), (svc) => void ((svc['spec'] as Json)['traffic'] = [{ revisionName: 'hello-00002-abc', percent: 100 }]));
+    const only = async (entries: unknown[]) => (await findingsLive(entries)).filter((f) => f.rule === 'vpc-egress-bypass').map((f) => `${f.id} ${f.status ?? 'active'}`);
+    const inOrder = await only([all, narrowed, noTraffic]);
+    expect(inOrder.map((f) => f.split(' ')[1])).toEqual(['active']);
+    expect(await only([all, noTraffic, narrowed])).toEqual(inOrder);
+    // A later revision that takes the traffic and sends it through the VPC closes it, in either order.
+    const restored = v1Deploy('2024-05-04T13:00:00Z', { ...CONNECTOR, ...ALL });
+    expect(await only([all, noTraffic, restored, narrowed])).toEqual(await only([all, narrowed, noTraffic, restored]));
+    expect((await only([all, noTraffic, restored, narrowed])).map((f) => f.split(' ')[1])).toEqual(['active', 'resolved']);
+  });
+
   it('is resolved when a newer revision sends all traffic through the VPC again, or the service is deleted', async () => {
     const open = [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), v1Deploy('2024-05-04T11:00:00Z', {})];
     const restored = await bypass([...open, v1Deploy('2024-05-04T12:00:00Z', { ...INTERFACES, ...ALL })]);

@@ -74,6 +74,7 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       }
       // A new revision that took none of the traffic, which stays where `serving` said (keptTraffic).
       if (change.keepsTraffic && change.serviceAccount && isService(change.target)) target.keptTraffic = record(target.keptTraffic ?? [], t, true, n);
+      if (change.takesNoTraffic && isService(change.target)) target.tookNoTraffic = record(target.tookNoTraffic ?? [], t, true, n);
       if (provenanceKey !== undefined) {
         // The same labels as the deploy before (the usual case) share its string: one per deploy kept in the
         // baseline cost replay 10% in collector time.

@@ -124,6 +124,13 @@ export interface ServiceBaseline {
    */
   readonly keptTraffic?: readonly TimePoint<true>[];
   /**
+   * When a deploy's new revision took none of the traffic (DeployChange.takesNoTraffic: `--no-traffic`, a list naming
+   * older revisions only), at its points' instant: what it set of the revision (egress, variables) is not what serves,
+   * so a late entry's revision-level risk is not ended by it (detectors/revision.ts riskInForce), as it is not in
+   * order. Optional, as binaryAuthorization; a delete clears it.
+   */
+  readonly tookNoTraffic?: readonly TimePoint<true>[];
+  /**
    * The runtime service account of the service's recent revisions, by name or by the generation that made them
    * (RevisionIdentity), so a write that moves the traffic to an older revision is known to run the service as that
    * revision's identity. Newest last (in the order applied), REVISION_IDENTITY_LIMIT kept (apply.ts appendRevisionIdentity: each identity's newest stays). It carries across a
@@ -280,7 +287,7 @@ export const SERVICE_OBJECT_HISTORIES = ['template', 'publicInvokers', 'invokerI
  * clears them. The breakglass justification is one: it is the deleted service object's, and a service created again
  * under the name deploys under none until a write of it sets one.
  */
-export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabels', 'plainEnv', 'publicWriters', 'publicBindings', 'creates', 'serving', 'keptTraffic'] as const;
+export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabels', 'plainEnv', 'publicWriters', 'publicBindings', 'creates', 'serving', 'keptTraffic', 'tookNoTraffic'] as const;
 
 /**
  * Histories added after baselines were first stored (optional) that carry across a delete, as the runtime service

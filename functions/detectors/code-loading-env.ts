@@ -19,7 +19,7 @@
 // Resolves: a newer revision where none of the finding's variables has the value reported (unset, or set
 //           otherwise: that is reported on its own) and that takes traffic (one whose write sends all of it to older
 //           revisions, `gcloud run deploy --no-traffic`, leaves the one reported serving), or the service deleted.
-//           A late revision whose values a newer one already changed is reported and closed at once.
+//           A late revision whose values a newer one that took traffic already changed is reported and closed at once.
 // Blind spots: a service's first revision known sets the baseline, so a service created (or first seen) with such a
 //           variable raises nothing; a service deleted and created again has each of its variables that load code
 //           reported (the delete closed the findings on the deleted one's values). Console writes log no containers,
@@ -122,8 +122,8 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
           ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
         },
         dedupKey: [baselineKey(change.target), 'code-loading-env', reportedKeys.join(','), change.time],
-        // A late entry: closed at once when a newer revision already holds none of these values.
-        ...riskInForce(baseline?.codeLoadingEnv, change, (now) => reportedKeys.every((key) => !now.includes(key)), () => RESOLVED_REASON),
+        // A late entry: closed at once when a newer revision that took traffic already holds none of these values.
+        ...riskInForce(baseline?.codeLoadingEnv, change, (now) => reportedKeys.every((key) => !now.includes(key)), () => RESOLVED_REASON, baseline?.tookNoTraffic),
       },
     ];
   },

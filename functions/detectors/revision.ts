@@ -216,18 +216,28 @@ export function deletedReason(finding: { readonly resourceType?: ResourceType })
  * (`takenAwayLater`, with `reason` for that value). A late entry whose risk no newer value ended is a risk in force
  * (newer entries hold it still): it opens, so the change that later takes the risk away, or the delete, closes it as
  * replay in time order would; otherwise it would stay active in every sink for good (`heldByNewer`: it gives way
- * first when the service has too many open findings).
+ * first when the service has too many open findings). A value set by a revision that took none of the traffic
+ * (`tookNoTraffic`, for a revision-level risk) ends nothing: the revision reported kept serving.
  */
 export function riskInForce<T>(
   history: readonly TimePoint<T>[] | undefined,
   at: ChangeInstant,
   endsIt: (value: T) => boolean,
   reason: (value: T) => string,
+  tookNoTraffic?: readonly TimePoint<true>[],
 ): Pick<Detection, 'opensRisk' | 'takenAwayLater' | 'heldByNewer'> {
   if (!changedAfter(history, at)) return { opensRisk: true };
-  const end = history!.find((point) => isAfter(point, at) && endsIt(point.v));
+  const end = history!.find((point) => isAfter(point, at) && endsIt(point.v) && !servedNothing(point, tookNoTraffic));
   if (!end) return { opensRisk: true, heldByNewer: true };
   return { opensRisk: false, takenAwayLater: { time: pointTime(end), reason: reason(end.v) } };
+}
+
+/**
+ * True when the point was set by a revision that took none of the traffic (ServiceBaseline.tookNoTraffic): the revision
+ * reported keeps serving, so its value ends no revision-level risk (a --no-traffic deploy resolves nothing in order).
+ */
+function servedNothing(point: TimePoint<unknown>, tookNoTraffic: readonly TimePoint<true>[] | undefined): boolean {
+  return tookNoTraffic !== undefined && tookNoTraffic.some((other) => other.t === point.t && (other.n ?? 0) === (point.n ?? 0));
 }
 
 /**

@@ -17,8 +17,8 @@
 // Severity: MEDIUM.
 // Resolves: a newer revision that sends all traffic through the VPC again and takes traffic (one whose write sends
 //           all of it to older revisions, `gcloud run deploy --no-traffic`, leaves the one reported serving), or the
-//           service deleted. A late revision whose egress a newer one already sent through the VPC again is reported
-//           and closed at once; one whose egress newer revisions keep stays open with theirs.
+//           service deleted. A late revision whose egress a newer one that took traffic already sent through the VPC
+//           again is reported and closed at once; one whose egress newer revisions keep stays open with theirs.
 // Blind spots: a service's first known revision sets the baseline, so a service created without VPC egress
 //           raises nothing (the organization policy `run.allowedVPCEgress` is the control for that), unless an
 //           earlier service under the name sent all of its traffic through the VPC. A re-created service judged
@@ -67,8 +67,8 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
           `${NOW[after]}, and traffic to the internet leaves directly, past the VPC's firewall rules, Cloud NAT and VPC Service Controls.`,
         evidence: { before: 'all-traffic', after, api: change.api, operation: change.operation, ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}) },
         dedupKey: [baselineKey(change.target), 'vpc-egress', after, change.time],
-        // A late entry: closed at once when a newer revision already sent all traffic through the VPC again.
-        ...riskInForce(baseline?.vpcEgress, change, (egress) => egress === 'all-traffic', () => 'all of its outbound traffic goes through the VPC again'),
+        // A late entry: closed at once when a newer revision that took the traffic already sent it all through the VPC again.
+        ...riskInForce(baseline?.vpcEgress, change, (egress) => egress === 'all-traffic', () => 'all of its outbound traffic goes through the VPC again', baseline?.tookNoTraffic),
       },
     ];
   },

@@ -61,6 +61,11 @@ surprise: true
 
   it.each([
     ['an unknown time zone', 'timezone: Mars/Olympus', 'timezone: "Mars/Olympus" is not an IANA time zone'],
+    // A value of a list in another case, or one letter off, says which one was meant.
+    ['a severity in lower case', 'rules: {off-window-deploy: {severity: high}}', 'rules.off-window-deploy.severity: must be one of LOW, MEDIUM, HIGH, CRITICAL; did you mean HIGH?'],
+    ['a day written whole', 'changeWindows: [{days: [Monday], start: "09:00", end: "17:00"}]', 'changeWindows[0].days[0]: must be one of mon, tue, wed, thu, fri, sat, sun; did you mean mon?'],
+    ['a severity misspelt', 'sinks: {slack: {minSeverity: CRITCAL, channel: "#sec"}}', 'sinks.slack.minSeverity: must be one of LOW, MEDIUM, HIGH, CRITICAL; did you mean CRITICAL?'],
+    ['a value near none of them', 'sinks: {slack: {minSeverity: URGENT, channel: "#sec"}}', 'sinks.slack.minSeverity: must be one of LOW, MEDIUM, HIGH, CRITICAL'],
     ['a freeze that ends before it starts', 'freezes: [{start: "2024-12-24T00:00:00Z", end: "2024-12-20T00:00:00Z"}]', 'freezes[0]: end must be after start'],
     ['an empty window', 'changeWindows: [{days: [mon], start: "09:00", end: "09:00"}]', 'changeWindows[0]: start and end are equal: an empty window'],
     ['YAML that does not parse', 'rules: [unclosed', expect.stringMatching(/^\(root\): not valid YAML or JSON/)],

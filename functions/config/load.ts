@@ -283,6 +283,21 @@ function keyMeant(key: string, allowed: readonly string[]): string | undefined {
   return allowed.find((name) => words(name) === words(key)) ?? nearestName(key, allowed, 4);
 }
 
+/**
+ * The allowed value a string outside the list meant: the same in another case (`high`), the start of a longer word
+ * (`Monday`), or one edit per four letters off in any case (`CRITCAL`).
+ */
+function valueMeant(value: unknown, allowed: readonly string[]): string | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  const lower = value.toLowerCase();
+  const same = allowed.find((name) => name.toLowerCase() === lower);
+  if (same !== undefined) return same;
+  const starts = allowed.filter((name) => name.length >= 3 && lower.startsWith(name.toLowerCase()));
+  if (starts.length === 1) return starts[0];
+  const near = nearestName(lower, allowed.map((name) => name.toLowerCase()), 4);
+  return near === undefined ? undefined : allowed.find((name) => name.toLowerCase() === near);
+}
+
 /** An unknown key's reason: the key meant, else, for a rule id, the rule ids (as an unknown sink rule lists them). */
 function unknownKeyReason(path: string, key: string, error: ErrorObject): string {
   const allowed = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
@@ -355,9 +370,12 @@ function schemaProblems(all: readonly ErrorObject[], written: WrittenScalars): C
       case 'required':
         problems.push({ path: join(path, String(error.params['missingProperty'])), reason: 'is required' });
         break;
-      case 'enum':
-        problems.push({ path, reason: `must be one of ${(error.params['allowedValues'] as unknown[]).join(', ')}` });
+      case 'enum': {
+        const allowed = error.params['allowedValues'] as unknown[];
+        const meant = valueMeant(valueAt(error), allowed.filter((v): v is string => typeof v === 'string'));
+        problems.push({ path, reason: `must be one of ${allowed.join(', ')}${meant === undefined ? '' : `; did you mean ${meant}?`}` });
         break;
+      }
       case 'anyOf': {
         const needed = errors
           .filter((e) => e.keyword === 'required' && e.instancePath === error.instancePath)

@@ -46,7 +46,7 @@ surprise: true
       expect.arrayContaining([
         'timezone: must be string',
         'changeWindows[0].end: is required',
-        'changeWindows[0].days[0]: must be one of mon, tue, wed, thu, fri, sat, sun',
+        'changeWindows[0].days[0]: must be one of mon, tue, wed, thu, fri, sat, sun; did you mean mon?',
         expect.stringMatching(/^changeWindows\[0\]\.start: "25:00" is not a time of day as HH:MM/),
         'rules.off-window-deploy.enabled: must be boolean',
         'rules.off-window-deploy.exceptions[0]: needs at least one of principal, project, service',
@@ -155,11 +155,11 @@ surprise: true
 
   // A misspelled rule id in a sink's settings would silently keep that rule's findings out of the sink.
   it.each([
-    ['a sink rule list', 'sinks: {slack: {rules: [off-window-deploys]}}', 'sinks.slack.rules[0]'],
-    ['a Slack channel map', 'sinks: {slack: {channelsByRule: {public-invoker-grnat: "#sec", off-window-deploy: "#ops"}}}', 'sinks.slack.channelsByRule.public-invoker-grnat'],
-    ['a PagerDuty rule list', 'sinks: {pagerduty: {rules: [public-invoker-grant, made-up]}}', 'sinks.pagerduty.rules[1]'],
-  ])('rejects an unknown rule id in %s, at its path', (_name, text, path) => {
-    expect(problems(text)).toEqual([`${path}: must be one of ${RULE_IDS.join(', ')}`]);
+    ['a sink rule list', 'sinks: {slack: {rules: [off-window-deploys]}}', 'sinks.slack.rules[0]', '; did you mean off-window-deploy?'],
+    ['a Slack channel map', 'sinks: {slack: {channelsByRule: {public-invoker-grnat: "#sec", off-window-deploy: "#ops"}}}', 'sinks.slack.channelsByRule.public-invoker-grnat', '; did you mean public-invoker-grant?'],
+    ['a PagerDuty rule list', 'sinks: {pagerduty: {rules: [public-invoker-grant, made-up]}}', 'sinks.pagerduty.rules[1]', ''],
+  ])('rejects an unknown rule id in %s, at its path', (_name, text, path, meant) => {
+    expect(problems(text)).toEqual([`${path}: must be one of ${RULE_IDS.join(', ')}${meant}`]);
   });
 
   // picomatch never throws by default: a broken glob became a literal or matched nothing, so an exception or an allowed

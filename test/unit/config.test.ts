@@ -313,6 +313,14 @@ surprise: true
     expect(problems(text)).toEqual(expected);
   });
 
+  // `rules: []` reads as "no filter" to many, and sent nothing: a sink is muted by leaving its section out.
+  it.each([['slack'], ['pagerduty'], ['scc'], ['webhook'], ['console']])('rejects an empty rules list on %s, saying how to send every rule or none', (sink) => {
+    const extra = sink === 'slack' ? ', channel: "#sec"' : '';
+    expect(problems(`sinks: {${sink}: {rules: []${extra}}}`)).toEqual([
+      `sinks.${sink}.rules: an empty list sends nothing to this sink: leave rules out to send it every rule, or remove sinks.${sink} to send it none`,
+    ]);
+  });
+
   it.each([
     ['a rule raised to the sink\'s severity', 'rules: {public-invoker-attempt: {severity: HIGH}}\nsinks: {pagerduty: {rules: [public-invoker-attempt]}}'],
     ['a rule that reaches it in its worse case only (a deploy during a freeze is HIGH)', 'sinks: {pagerduty: {rules: [off-window-deploy]}}'],

@@ -283,6 +283,13 @@ function keyMeant(key: string, allowed: readonly string[]): string | undefined {
   return allowed.find((name) => words(name) === words(key)) ?? nearestName(key, allowed, 4);
 }
 
+/** Why a list is too short. A sink's empty `rules` reads as "no filter" to many; it would send nothing. */
+function emptyListReason(path: string, limit: number): string {
+  const sink = /^sinks\.([^.]+)\.rules$/.exec(path)?.[1];
+  if (sink !== undefined) return `an empty list sends nothing to this sink: leave rules out to send it every rule, or remove sinks.${sink} to send it none`;
+  return limit === 1 ? 'must list at least one' : `must list at least ${String(limit)}`;
+}
+
 /**
  * The allowed value a string outside the list meant: the same in another case (`high`), the start of a longer word
  * (`Monday`), or one edit per four letters off in any case (`CRITCAL`).
@@ -396,7 +403,7 @@ function schemaProblems(all: readonly ErrorObject[], written: WrittenScalars): C
         break;
       }
       case 'minItems':
-        problems.push({ path, reason: Number(error.params['limit']) === 1 ? 'must list at least one' : `must list at least ${String(error.params['limit'])}` });
+        problems.push({ path, reason: emptyListReason(path, Number(error.params['limit'])) });
         break;
       case 'minLength':
         problems.push({ path, reason: Number(error.params['limit']) === 1 ? 'must not be empty' : `must be at least ${String(error.params['limit'])} characters` });

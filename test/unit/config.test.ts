@@ -275,7 +275,7 @@ surprise: true
   it.each([
     ['no channel at all', 'sinks: {slack: {}}', 'sinks.slack: no channel: set channel (the default), or channelsBySeverity / channelsByRule'],
     // The Slack sink refuses to start without any channel, whatever the section takes.
-    ['no channel, and no rule taken', 'sinks: {slack: {rules: []}}', 'sinks.slack: no channel'],
+    ['no channel, and no rule taken', 'sinks: {slack: {rules: []}}', 'sinks.slack.rules: an empty list sends nothing to this sink'],
     ['no channel, and only a disabled rule taken', 'rules: {off-window-deploy: {enabled: false}}\nsinks: {slack: {rules: [off-window-deploy]}}', 'sinks.slack: no channel'],
     ['channels for some severities only', 'sinks: {slack: {channelsBySeverity: {HIGH: "#sec", CRITICAL: "#sec"}}}', `sinks.slack: findings of ${RULE_IDS.join(', ')} with severity LOW, MEDIUM have no channel`],
     ['channels for some rules only', 'sinks: {slack: {minSeverity: CRITICAL, channelsByRule: {off-window-deploy: "#deploys"}}}', `sinks.slack: findings of ${RULE_IDS.filter((r) => r !== 'off-window-deploy').join(', ')} with severity CRITICAL have no channel`],

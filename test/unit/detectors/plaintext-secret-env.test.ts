@@ -117,6 +117,18 @@ describe('plaintext-secret-env', () => {
     expect(findings.map((f) => f.evidence['variables'])).toEqual([['DB_PASSWORD'], ['API_KEY']]);
   });
 
+  // The baseline names at most 16 variables a revision: one added past them (the revision before did not have it) is
+  // reported all the same, and one of those past them left as it was is not.
+  it.each([
+    ['a secret added after 16 reported already', [], [{ name: 'S3_USER', value: AWS_KEY }], ['2024-05-04T10:00:00Z', '2024-05-04T11:00:00Z']],
+    ['the same 17 again', [{ name: 'S3_USER', value: AWS_KEY }], [{ name: 'S3_USER', value: AWS_KEY }], ['2024-05-04T10:00:00Z']],
+  ])('past 16 variables: %s', async (_name, before, after, times) => {
+    const sixteen = Array.from({ length: 16 }, (_, i) => ({ name: `LEGACY_TOKEN_${i + 10}`, value: `${PASSWORD}-${i}` }));
+    const findings = await secretFindings([v1Deploy('2024-05-04T10:00:00Z', [...sixteen, ...before]), v1Deploy('2024-05-04T11:00:00Z', [...sixteen, ...after])]);
+    expect(findings.map((f) => f.eventTime)).toEqual(times);
+    expect(JSON.stringify(findings)).not.toContain(AWS_KEY);
+  });
+
   it('never keeps or shows a value: not in findings, not in the baseline', async () => {
     const store = new MemoryBaselineStore();
     const pipeline = new Pipeline({ config: config(), store });

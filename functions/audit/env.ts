@@ -166,7 +166,7 @@ const MAX_CONTAINER_NAME_LENGTH = 32;
  * The variables of `containers` set to a secret in plain text: a value that matches a credential format, or a name
  * matching `names.namePatterns` with a value that could be a secret (long enough; not a flag, a number, a Secret
  * Manager name, a URL without a password, or a file path under a name that says it names one: NAMES_A_FILE); never a
- * name in `names.allowNames`. Names are kept (cut), values never.
+ * name in `names.allowNames`. Names are kept (cut), values never; past MAX_VARIABLES, as foldPlainEnv keeps them.
  */
 export function plainEnvOf(containers: readonly unknown[], names: SecretEnvNames): readonly PlainEnvVar[] {
   let out: PlainEnvVar[] | undefined;
@@ -190,10 +190,28 @@ export function plainEnvOf(containers: readonly unknown[], names: SecretEnvNames
       if (!secret) continue;
       out ??= [];
       out.push({ ...(containerName ? { container: cutText(containerName, MAX_CONTAINER_NAME_LENGTH) } : {}), name: cutText(name, MAX_NAME_LENGTH), formats });
-      if (out.length >= MAX_VARIABLES) return namedOnlyWhereShared(out);
     }
   }
-  return out ? namedOnlyWhereShared(out) : NONE;
+  return out ? foldPlainEnv(namedOnlyWhereShared(out)) : NONE;
+}
+
+/** What stands for the plain secrets past the first NAMED_PLAIN_VARIABLES: `(more) DIGEST` (foldPlainEnv). */
+export const MORE_PLAIN_VARIABLES = '(more)';
+/** How many plain secrets are named one by one before the rest are kept as one (MORE_PLAIN_VARIABLES). */
+export const NAMED_PLAIN_VARIABLES = MAX_VARIABLES - 1;
+
+/**
+ * At most MAX_VARIABLES variables: the first NAMED_PLAIN_VARIABLES by name, and the rest as one, named
+ * `(more) DIGEST` after a digest of their names (with the credential formats of all of them), so that a secret added past the
+ * named ones (the revision before did not have it) changes it and is reported: keeping only the first 16 let a
+ * revision with 16 plain secrets, reported once, add a 17th that nothing saw.
+ */
+function foldPlainEnv(variables: PlainEnvVar[]): readonly PlainEnvVar[] {
+  if (variables.length <= MAX_VARIABLES) return variables;
+  const rest = variables.slice(NAMED_PLAIN_VARIABLES);
+  const formats = [...new Set(rest.flatMap((v) => v.formats))];
+  const names = rest.map(envVarName).sort().join('\n');
+  return [...variables.slice(0, NAMED_PLAIN_VARIABLES), { name: `${MORE_PLAIN_VARIABLES} ${hash('sha256', names, 'base64url').slice(0, 12)}`, formats }];
 }
 
 /** What most revisions set (one list shared by every baseline that keeps it, not one per deploy). */

@@ -16,7 +16,9 @@
 //           first revision seen reports all of its own.
 // Options:  `rules.plaintext-secret-env.namePatterns` and `allowNames` (globs over variable names, any letter
 //           case; applied while the entry is normalized, where the values are), `exceptions`, `severity`. At most
-//           16 variables of a revision are named (the baseline keeps them).
+//           16 variables of a revision are kept (the baseline keeps them): 15 by name, and those past them as
+//           one, `(more) DIGEST`, after a digest of their names, so a variable added among them is reported (as
+//           one or more of the variables past the first 15).
 // Severity: HIGH.
 // Resolves: a newer revision that no longer sets any of the finding's variables to such a value, or the service
 //           deleted. A late revision whose variables a newer one already dropped is reported and closed at once;
@@ -29,6 +31,7 @@
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';
 import { envVarName, type PlainEnvVar } from '../model/change.js';
+import { MORE_PLAIN_VARIABLES, NAMED_PLAIN_VARIABLES } from '../audit/env.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { closedByDelete, riskInForce, resourceNoun, serviceLabel } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
@@ -64,7 +67,7 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
         severity: 'HIGH',
         title: 'Secret in a plain environment variable',
         summary:
-          `${who} deployed ${serviceLabel(change.target)} with ${plural ? 'environment variables' : 'an environment variable'} ${names.join(', ')} set to ` +
+          `${who} deployed ${serviceLabel(change.target)} with ${plural ? 'environment variables' : 'an environment variable'} ${names.map(summaryName).join(', ')} set to ` +
           `${plural ? 'secrets' : 'a secret'} in plain text: anyone who can view the ${resourceNoun(change.target)} (roles/run.viewer) or read its audit logs can read ` +
           `${plural ? 'them' : 'it'}. Reference a Secret Manager secret instead, and rotate the secret.`,
         evidence: { variables: names, why: added.map(([name, why]) => `${name}: ${why}`), operation: change.operation },
@@ -86,3 +89,8 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
       .map((o) => ({ id: o.finding.id, reason: 'the variables are no longer set to secrets in plain text' }));
   },
 };
+
+/** A variable as the summary names it: the ones past the first 15 are compared together (audit/env.ts foldPlainEnv). */
+function summaryName(name: string): string {
+  return name.startsWith(`${MORE_PLAIN_VARIABLES} `) ? `(one or more of the variables past the first ${NAMED_PLAIN_VARIABLES}, compared together)` : name;
+}

@@ -127,6 +127,7 @@ describe('plaintext-secret-env', () => {
     const findings = await secretFindings([v1Deploy('2024-05-04T10:00:00Z', [...sixteen, ...before]), v1Deploy('2024-05-04T11:00:00Z', [...sixteen, ...after])]);
     expect(findings.map((f) => f.eventTime)).toEqual(times);
     expect(JSON.stringify(findings)).not.toContain(AWS_KEY);
+    if (findings[1]) expect(findings[1].summary).toContain('(one or more of the variables past the first 15, compared together) set to a secret');
   });
 
   it('never keeps or shows a value: not in findings, not in the baseline', async () => {
@@ -195,11 +196,16 @@ describe('plainEnvOf: which literal values are secrets', () => {
     expect(plainEnvOf([{ env: [variable] }], NAMES)).toEqual(expected ? [expected] : []);
   });
 
-  it('keeps at most 16 variables, names cut to 64 characters and container names to 32', () => {
+  it('keeps at most 16 variables, 15 by name (cut to 64 characters, container names to 32) and the rest as one', () => {
     const env = Array.from({ length: 100 }, (_, i) => ({ name: `${'SECRET'.repeat(40)}${i}`, value: 'abcdefghij' }));
     const kept = plainEnvOf([{ name: 'c'.repeat(100), env }], NAMES);
     expect(kept).toHaveLength(16);
-    expect(kept.every((v) => v.name.length === 64 && v.container?.length === 32)).toBe(true);
+    expect(kept.slice(0, 15).every((v) => v.name.length === 64 && v.container?.length === 32)).toBe(true);
+    expect(kept[15]).toMatchObject({ name: expect.stringMatching(/^\(more\) [\w-]{12}$/), formats: [] });
+    // One more variable past the named ones is another set: another name.
+    const more = plainEnvOf([{ name: 'c'.repeat(100), env: [...env, { name: 'LAST_TOKEN', value: 'abcdefghij' }] }], NAMES);
+    expect(more.slice(0, 15)).toEqual(kept.slice(0, 15));
+    expect(more[15]!.name).not.toBe(kept[15]!.name);
   });
 
   // Whatever a deployer writes, the service's baseline (a Firestore document, 1 MiB at most) stays far below it: 64

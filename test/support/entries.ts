@@ -206,6 +206,21 @@ export function v1EnvDeploy(time: string, env: EnvList | undefined, image = `gcr
 }
 
 /**
+ * The gcloud v1 fixture (SLACK_BOT) at `time` with two containers: `app` (it declares the port) with `app` as its env,
+ * and an `otel` sidecar with `sidecar`.
+ */
+export function v1SidecarEnvDeploy(time: string, app: EnvList, sidecar: EnvList): Json {
+  const entry = editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
+    const template = (svc['spec'] as Record<string, Record<string, Record<string, unknown>>>)['template']!;
+    template['spec']!['containers'] = [
+      { name: 'app', image: `gcr.io/acme/app:${time}`, ports: [{ containerPort: 8080 }], env: app },
+      { name: 'otel', image: 'gcr.io/acme/otel-node:1', env: sidecar },
+    ];
+  });
+  return at(withOperationId(entry, `op-${time}`), time);
+}
+
+/**
  * The console deploy sequence on SLACK_BOT (`synthetic-seq-console-deploy`: its write logged without containers, then
  * the revision's and the service's system events, whole), the revision's one container given `env` in both events.
  */

@@ -2,7 +2,7 @@
 // (NODE_OPTIONS=--require, LD_PRELOAD...): code the image did not run before, with the same image.
 import { describe, expect, it } from 'vitest';
 import { codeLoadingEnvOf, loadsCode } from '../../../functions/audit/env.js';
-import { at, consoleEnvSequence, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, v1EnvDeploy, v2EnvUpdate, withOperationId, type EnvList, type Json } from '../../support/entries.js';
+import { at, consoleEnvSequence, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, v1EnvDeploy, v1SidecarEnvDeploy, v2EnvUpdate, withOperationId, type EnvList, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 const v1Deploy = v1EnvDeploy;
@@ -161,6 +161,32 @@ describe('code-loading-env', () => {
     const findings = await codeFindings(entries);
     expect(findings.map((f) => f.status ?? 'active')).toEqual(statuses);
     expect(findings.every((f) => JSON.stringify(f.evidence['values']).includes('LD_PRELOAD'))).toBe(true);
+  });
+
+  // A variable is keyed by its container only where more than one container of the revision sets its name: a sidecar
+  // added (or taken away) that sets the name too leaves the app's variable as it was, not newly set or gone.
+  const withSidecar = v1SidecarEnvDeploy;
+  const OTHER = { name: 'NODE_OPTIONS', value: '--require /mnt/bucket/other.js' };
+
+  it.each([
+    ['a sidecar added that sets the name to memory flags', () => [v1Deploy(T0, [REQUIRE]), withSidecar(T1, [REQUIRE], [MEMORY])]],
+    ['the sidecar taken away again', () => [withSidecar(T0, [REQUIRE], [MEMORY]), v1Deploy(T1, [REQUIRE])]],
+    ['a sidecar added with the app\'s own value', () => [v1Deploy(T0, [REQUIRE]), withSidecar(T1, [REQUIRE], [REQUIRE])]],
+  ])('ignores: the app\'s variable unchanged, %s', async (_name, entries) => {
+    expect(await codeFindings(entries())).toEqual([]);
+  });
+
+  it.each([
+    ['set in a sidecar added beside the app\'s', [v1Deploy(T0, [REQUIRE]), withSidecar(T1, [REQUIRE], [OTHER])], ['otel/NODE_OPTIONS'], undefined],
+    ['changed in the app as the sidecar is taken away', [withSidecar(T0, [REQUIRE], [MEMORY]), v1Deploy(T1, [OTHER])], ['NODE_OPTIONS'], ['NODE_OPTIONS']],
+  ])('fires for that variable alone: %s', async (_name, entries, variables, changed) => {
+    const findings = await codeFindings(entries);
+    expect(findings.map((f) => [f.evidence['variables'], f.evidence['changed']])).toEqual([[variables, changed]]);
+  });
+
+  it('stays open, and raises nothing new, when a sidecar setting the name is added beside the variable reported', async () => {
+    const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [REQUIRE]), withSidecar(T2, [REQUIRE], [MEMORY])]);
+    expect(findings.map((f) => `${f.eventTime} ${f.status ?? 'active'}`)).toEqual([`${T1} active`]);
   });
 
   it('the same change seen twice gives one finding id', async () => {

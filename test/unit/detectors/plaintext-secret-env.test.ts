@@ -5,7 +5,7 @@ import { MemoryBaselineStore } from '../../../functions/baseline/memory.js';
 import { plainEnvOf } from '../../../functions/audit/env.js';
 import { normalizeOptionsOf } from '../../../functions/audit/normalize.js';
 import { Pipeline } from '../../../functions/pipeline.js';
-import { at, consoleEnvSequence, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, v1EnvDeploy, v2EnvUpdate, withOperationId, type EnvList, type Json } from '../../support/entries.js';
+import { at, consoleEnvSequence, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, v1EnvDeploy, v1SidecarEnvDeploy, v2EnvUpdate, withOperationId, type EnvList, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 type Env = EnvList;
@@ -99,6 +99,18 @@ describe('plaintext-secret-env', () => {
       }), `op-${time}`), time);
     const findings = await secretFindings([v1Deploy('2024-05-04T10:00:00Z', [{ name: 'DB_PASSWORD', value: PASSWORD }]), unnamed('2024-05-04T11:00:00Z')]);
     expect(findings).toHaveLength(1);
+  });
+
+  // A variable is keyed by its container only where more than one container of the revision sets its name (clients
+  // name a lone container as they like): a sidecar that sets the name too is one more variable, and the app's stays
+  // the one the revision before had, reported once and open while it is set.
+  const DD = { name: 'DD_API_KEY', value: 'not-a-real-datadog-key-0123' };
+  it.each([
+    ['a sidecar added with the same name: reported for the sidecar, the app\'s left open', [v1EnvDeploy('2024-05-04T10:00:00Z', [DD]), v1SidecarEnvDeploy('2024-05-04T11:00:00Z', [DD], [DD])], ['10:00 active DD_API_KEY', '11:00 active otel/DD_API_KEY']],
+    ['the sidecar taken away again: nothing new, the app\'s left open', [v1SidecarEnvDeploy('2024-05-04T10:00:00Z', [DD], [DD]), v1EnvDeploy('2024-05-04T11:00:00Z', [DD])], ['10:00 active app/DD_API_KEY,otel/DD_API_KEY']],
+  ])('the same name in a sidecar: %s', async (_name, entries, expected) => {
+    const findings = await secretFindings(entries);
+    expect(findings.map((f) => `${f.eventTime.slice(11, 16)} ${f.status ?? 'active'} ${String(f.evidence['variables'])}`)).toEqual(expected);
   });
 
   it('ignores names in allowNames (any letter case) and follows namePatterns', async () => {

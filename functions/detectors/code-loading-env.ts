@@ -5,7 +5,9 @@
 //           `env`, and deletes.
 // Alerts:   a revision that sets a variable that makes its runtime load code (NODE_OPTIONS, LD_PRELOAD, BASH_ENV,
 //           JAVA_TOOL_OPTIONS, PYTHONPATH, DOTNET_STARTUP_HOOKS...: audit/env.ts CODE_LOADING_ENV) that the
-//           revision before did not set, or sets it to another value (or another Secret Manager reference). Options
+//           revision before did not set, or sets it to another value (or another Secret Manager reference); a sidecar
+//           added or taken away that sets the app's variable's name too leaves the app's the variable it was
+//           (detectors/envVariables.ts: it is named `container/NAME` only where several containers set it). Options
 //           variables (NODE_OPTIONS, the Java option variables, OpenJ9's included, PERL5OPT, RUBYOPT) count only with
 //           an option that loads code (`--require`, `--import`, `-javaagent:`, a class path...: audit/env.ts
 //           loadsCode), not memory or diagnostics flags; a value from Secret Manager counts (it cannot be read
@@ -35,6 +37,7 @@ import { changedAfter, deletedBetween, pointBefore, type ServiceBaseline } from 
 import { codeLoadingKey, enforcedPolicyOf, envVarName, type CodeLoadingVar, type DeployChange } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { closedByDelete, resourceNoun, riskInForce, serviceLabel, settingBefore } from './revision.js';
+import { continuedFrom, parseEnvVarName, sameVariable, type EnvVariable } from './envVariables.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 const TITLE = 'Environment variable that loads code set';
@@ -42,21 +45,35 @@ const TITLE = 'Environment variable that loads code set';
 const CHANGED_TITLE = 'Environment variable that loads code changed';
 const RESOLVED_REASON = 'the variables no longer have the values reported';
 
-/** The keys (`container/NAME#digest`) of the variables set before, by name. */
-function namesBefore(keys: readonly string[]): Map<string, string> {
-  return new Map(keys.map((key) => [key.slice(0, key.lastIndexOf('#')), key]));
+/** A variable as a baseline keeps it (`container/NAME#digest`: codeLoadingKey). */
+interface KeptVariable extends EnvVariable {
+  readonly digest: string;
+}
+
+function keptVariable(key: string): KeptVariable {
+  const hash = key.lastIndexOf('#');
+  return { ...parseEnvVarName(key.slice(0, hash)), digest: key.slice(hash + 1) };
 }
 
 /**
- * The variables named now that were folded into MORE_CODE_LOADING_VARIABLES before, unchanged: those not named before
- * when they alone give its digest (a variable named before went, and they moved into its place). None otherwise:
- * each is then judged as set.
+ * True when `key` (a baseline's) is `variable` with the same value: its own key, or the key of the variable it may be
+ * (a sidecar added or taken away beside it moves it from `NAME` to `app/NAME` or back: detectors/envVariables.ts).
  */
-function movedFromFolded(variables: readonly CodeLoadingVar[], before: ReadonlyMap<string, string>): ReadonlySet<CodeLoadingVar> {
-  const folded = before.get(MORE_CODE_LOADING_VARIABLES);
+function keepsValue(key: string, variable: KeptVariable): boolean {
+  const kept = keptVariable(key);
+  return kept.digest === variable.digest && sameVariable(kept, variable);
+}
+
+/**
+ * The variables named now that were folded into MORE_CODE_LOADING_VARIABLES before, unchanged: those that continue no
+ * variable named before when they alone give its digest (a variable named before went, and they moved into its
+ * place). None otherwise: each is then judged as set.
+ */
+function movedFromFolded(variables: readonly CodeLoadingVar[], continued: readonly (KeptVariable | undefined)[], before: readonly KeptVariable[]): ReadonlySet<CodeLoadingVar> {
+  const folded = before.find((v) => v.container === undefined && v.name === MORE_CODE_LOADING_VARIABLES);
   if (folded === undefined) return NONE_MOVED;
-  const unnamed = variables.filter((v) => v.name !== MORE_CODE_LOADING_VARIABLES && !before.has(envVarName(v)));
-  return unnamed.length > 0 && folded === `${MORE_CODE_LOADING_VARIABLES}#${foldedDigest(unnamed)}` ? new Set(unnamed) : NONE_MOVED;
+  const unnamed = variables.filter((v, i) => v.name !== MORE_CODE_LOADING_VARIABLES && continued[i] === undefined);
+  return unnamed.length > 0 && folded.digest === foldedDigest(unnamed) ? new Set(unnamed) : NONE_MOVED;
 }
 const NONE_MOVED: ReadonlySet<CodeLoadingVar> = new Set();
 
@@ -80,18 +97,19 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
     // A service created again after a delete: the delete closed the findings on the deleted one's values, so none of
     // them is taken as known (the same payload back would run with no finding open); each that loads code is reported.
     const recreatedAfterDeleteAt = deletedBetween(baseline, point, change);
-    const before = recreatedAfterDeleteAt ? new Map<string, string>() : namesBefore(point.v);
-    const moved = movedFromFolded(change.codeLoadingEnv, before);
+    const before = recreatedAfterDeleteAt ? [] : point.v.map(keptVariable);
+    // Each variable before is taken once, by the one now with its value first (envVariables.ts continuedFrom).
+    const continued = continuedFrom(change.codeLoadingEnv, before, (now, old) => now.digest === old.digest);
+    const moved = movedFromFolded(change.codeLoadingEnv, continued, before);
     const set: CodeLoadingVar[] = [];
     const changed: CodeLoadingVar[] = [];
-    for (const variable of change.codeLoadingEnv) {
-      if (!variable.loadsCode) continue; // kept in the baseline all the same: a later value that does load code is a change
-      const name = envVarName(variable);
-      const old = before.get(name);
+    change.codeLoadingEnv.forEach((variable, i) => {
+      if (!variable.loadsCode) return; // kept in the baseline all the same: a later value that does load code is a change
+      const old = continued[i];
       if (old === undefined) {
         if (!moved.has(variable)) set.push(variable);
-      } else if (old !== codeLoadingKey(variable)) changed.push(variable);
-    }
+      } else if (old.digest !== variable.digest) changed.push(variable);
+    });
     const reported = [...set, ...changed];
     if (reported.length === 0) return [];
     const names = reported.map(envVarName);
@@ -123,8 +141,7 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
         },
         dedupKey: [baselineKey(change.target), 'code-loading-env', reportedKeys.join(','), change.time],
         // A late entry: closed at once when a newer revision that took traffic already holds none of these values.
-        ...riskInForce(baseline?.codeLoadingEnv, change, (now) => reportedKeys.every((key) => !now.includes(key)), () => RESOLVED_REASON, baseline?.tookNoTraffic),
-      },
+        ...riskInForce(baseline?.codeLoadingEnv, change, (now) => reported.every((variable) => !now.some((key) => keepsValue(key, variable))), () => RESOLVED_REASON, baseline?.tookNoTraffic),      },
     ];
   },
   resolves({ change, baseline }, open): Resolved[] {
@@ -133,11 +150,11 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
     if (change.kind !== 'deploy' || !change.codeLoadingEnv || change.takesNoTraffic || changedAfter(baseline?.codeLoadingEnv, change)) return [];
     // Findings keep the values as shown (never a digest of a value): a value changed past what is shown stays open
     // until the variable goes or shows otherwise (the change itself is reported).
-    const now = new Set(change.codeLoadingEnv.map(shownAssignment));
+    const now = change.codeLoadingEnv;
     return open
       .filter((o) => {
         const values = o.finding.evidence['values'];
-        return Array.isArray(values) && (values as readonly string[]).every((value) => !now.has(value));
+        return Array.isArray(values) && (values as readonly string[]).every((value) => !now.some((variable) => showsValue(value, variable)));
       })
       .map((o) => ({ id: o.finding.id, reason: RESOLVED_REASON }));
   },
@@ -155,4 +172,14 @@ function summaryName(variable: CodeLoadingVar): string {
 /** `container/NAME=value` as findings show it. */
 function shownAssignment(variable: CodeLoadingVar): string {
   return `${envVarName(variable)}=${variable.value}`;
+}
+
+/**
+ * True when `shown` (a finding's value, `container/NAME=value`) is `variable` with the value shown: as it shows it, or
+ * the variable it may be (a name holds no `=`), moved from `NAME` to `app/NAME` or back by a sidecar added or taken away.
+ */
+function showsValue(shown: string, variable: CodeLoadingVar): boolean {
+  if (shown === shownAssignment(variable)) return true;
+  const equals = shown.indexOf('=');
+  return equals !== -1 && shown.slice(equals + 1) === variable.value && sameVariable(parseEnvVarName(shown.slice(0, equals)), variable);
 }

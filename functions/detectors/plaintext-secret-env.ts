@@ -13,7 +13,9 @@
 //           Secret Manager name, a URL without a password, or an absolute file path under a name that says it names
 //           a file: `DB_PASSWORD_FILE`, `*_PATH`, `*_DIR`, `GOOGLE_APPLICATION_CREDENTIALS`, a secret mounted as a
 //           file). Only variables the service's revision before did not have (as such) are reported: a service's
-//           first revision seen reports all of its own.
+//           first revision seen reports all of its own. A variable is named `container/NAME` only where several
+//           containers set the name: a sidecar added (or taken away) that sets it too leaves the app's the variable
+//           it was (detectors/envVariables.ts), and the sidecar's is reported as its own.
 // Options:  `rules.plaintext-secret-env.namePatterns` and `allowNames` (globs over variable names, any letter
 //           case; applied while the entry is normalized, where the values are), `exceptions`, `severity`. At most
 //           16 variables of a revision are kept (the baseline keeps them): 15 by name, and those past them as
@@ -32,17 +34,27 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';
 import { envVarName, type PlainEnvVar } from '../model/change.js';
 import { MORE_PLAIN_VARIABLES, NAMED_PLAIN_VARIABLES } from '../audit/env.js';
+import { continuedFrom, parseEnvVarName, sameVariable } from './envVariables.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { closedByDelete, riskInForce, resourceNoun, serviceLabel } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
-/** The variables set to secrets (normalization chose them: audit/env.ts), each with why, by name (sorted). */
-function secrets(variables: readonly PlainEnvVar[] | undefined): Map<string, string> {
-  const entries = (variables ?? []).map((variable): [string, string] => [
-    envVarName(variable),
-    variable.formats.length > 0 ? `value holds ${variable.formats.join(' and ')}` : 'a secret by its name',
-  ]);
-  return new Map(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+/** Why a variable is a secret (normalization chose it: audit/env.ts). */
+function whyOf(variable: PlainEnvVar): string {
+  return variable.formats.length > 0 ? `value holds ${variable.formats.join(' and ')}` : 'a secret by its name';
+}
+
+/**
+ * True when `name` (a finding's, as envVarName writes it) names `variable`, or may: a sidecar added or taken away
+ * beside it moves it from `NAME` to `app/NAME` or back (detectors/envVariables.ts).
+ */
+function namesVariable(name: string, variable: PlainEnvVar): boolean {
+  return name === envVarName(variable) || sameVariable(parseEnvVarName(name), variable);
+}
+
+/** True when none of `variables` is set to a secret in plain text among `now`. */
+function noneSet(names: readonly string[], now: readonly PlainEnvVar[]): boolean {
+  return names.every((name) => !now.some((variable) => namesVariable(name, variable)));
 }
 
 export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
@@ -55,9 +67,13 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
   detect({ change, baseline }): Detection[] {
     // Most revisions set no such variable: nothing can be new.
     if (change.kind !== 'deploy' || !change.plainEnv || change.plainEnv.length === 0) return [];
-    const now = secrets(change.plainEnv);
-    const before = secrets(valueBefore(baseline?.plainEnv, change));
-    const added = [...now].filter(([name]) => !before.has(name));
+    // Each variable the revision before had is taken once, in the order written: of the app's and a sidecar's of one
+    // name, where the revision before set it in one container, the first listed is taken for that one.
+    const continued = continuedFrom(change.plainEnv, valueBefore(baseline?.plainEnv, change) ?? []);
+    const added = change.plainEnv
+      .filter((_, i) => continued[i] === undefined)
+      .map((variable): [string, string] => [envVarName(variable), whyOf(variable)])
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     if (added.length === 0) return [];
     const names = added.map(([name]) => name);
     const who = change.principal?.id ?? 'An unknown principal';
@@ -73,18 +89,18 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
         evidence: { variables: names, why: added.map(([name, why]) => `${name}: ${why}`), operation: change.operation },
         dedupKey: [baselineKey(change.target), 'plaintext-secret-env', names.join(','), change.time],
         // A late entry: closed at once when a newer revision already dropped the variables.
-        ...riskInForce(baseline?.plainEnv, change, (plainEnv) => names.every((name) => !secrets(plainEnv).has(name)), () => 'the variables are no longer set to secrets in plain text'),
+        ...riskInForce(baseline?.plainEnv, change, (plainEnv) => noneSet(names, plainEnv), () => 'the variables are no longer set to secrets in plain text'),
       },
     ];
   },
   resolves({ change, baseline }, open): Resolved[] {
     if (change.kind === 'delete') return closedByDelete(open, change, baseline?.plainEnv);
     if (change.kind !== 'deploy' || !change.plainEnv || changedAfter(baseline?.plainEnv, change)) return [];
-    const now = secrets(change.plainEnv);
+    const now = change.plainEnv;
     return open
       .filter((o) => {
         const variables = o.finding.evidence['variables'];
-        return Array.isArray(variables) && (variables as readonly string[]).every((name) => !now.has(name));
+        return Array.isArray(variables) && noneSet(variables as readonly string[], now);
       })
       .map((o) => ({ id: o.finding.id, reason: 'the variables are no longer set to secrets in plain text' }));
   },

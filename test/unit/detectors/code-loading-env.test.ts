@@ -171,13 +171,14 @@ describe('code-loading-env', () => {
   it.each([
     ['a sidecar added that sets the name to memory flags', () => [v1Deploy(T0, [REQUIRE]), withSidecar(T1, [REQUIRE], [MEMORY])]],
     ['the sidecar taken away again', () => [withSidecar(T0, [REQUIRE], [MEMORY]), v1Deploy(T1, [REQUIRE])]],
-    ['a sidecar added with the app\'s own value', () => [v1Deploy(T0, [REQUIRE]), withSidecar(T1, [REQUIRE], [REQUIRE])]],
   ])('ignores: the app\'s variable unchanged, %s', async (_name, entries) => {
     expect(await codeFindings(entries())).toEqual([]);
   });
 
   it.each([
     ['set in a sidecar added beside the app\'s', [v1Deploy(T0, [REQUIRE]), withSidecar(T1, [REQUIRE], [OTHER])], ['otel/NODE_OPTIONS'], undefined],
+    // The sidecar's process loads that code too: a variable the revision before did not set.
+    ['set in a sidecar added beside the app\'s, to the app\'s value', [v1Deploy(T0, [REQUIRE]), withSidecar(T1, [REQUIRE], [REQUIRE])], ['otel/NODE_OPTIONS'], undefined],
     ['changed in the app as the sidecar is taken away', [withSidecar(T0, [REQUIRE], [MEMORY]), v1Deploy(T1, [OTHER])], ['NODE_OPTIONS'], ['NODE_OPTIONS']],
   ])('fires for that variable alone: %s', async (_name, entries, variables, changed) => {
     const findings = await codeFindings(entries);

@@ -98,6 +98,20 @@ describe('unapproved-deployer', () => {
     expect(await unapproved(entries, cfg)).toEqual([]);
   });
 
+  // A pipeline on a Compute Engine VM (Jenkins, a self-hosted runner) calls as the VM's service account, whose token the
+  // Compute Engine system service agent mints: the audit log names the agent as a link of the chain, in the real shape
+  // of the shared corpus's grafana-alloy__storage-objects-get__1 (the compute default SA through
+  // service-1040409107725@compute-system.iam.gserviceaccount.com). The agent chose nothing: the deploy is the pipeline's.
+  const onlyCi = config({ rules: { 'unapproved-deployer': { allowedDeployers: [`serviceAccount:${CI}`] } } });
+  const throughVm = (agent: string): Json => by(gcloud, { principalEmail: CI, serviceAccountDelegationInfo: [{ firstPartyPrincipal: { principalEmail: agent } }] });
+  it.each([
+    ['the Compute Engine system service agent', 'service-1040409107725@compute-system.iam.gserviceaccount.com', []],
+    // A service account of a customer's project named like the agent is one like any other.
+    ['a service account named like the agent in another project', 'service-1040409107725@acme-ci.iam.gserviceaccount.com', ['service-1040409107725@acme-ci.iam.gserviceaccount.com']],
+  ])('the approved CI service account deploying from a VM, its token minted through %s', async (_name, agent, expected) => {
+    expect((await unapproved([throughVm(agent)], onlyCi)).map((f) => f.evidence['unapproved'])).toEqual(expected.length > 0 ? [expected] : []);
+  });
+
   it('reports a v2 deploy once: its operation\'s first entry, system event and completion entry are one deploy', async () => {
     const sequence = (synthetic('seq-v2-operation') as unknown as Json[]).map((e) => (e['protoPayload'] as Json)['authenticationInfo'] ? by(e, { principalEmail: 'bob@acme.com' }) : e);
     expect(sequence).toHaveLength(3);

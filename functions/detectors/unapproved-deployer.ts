@@ -17,7 +17,10 @@
 //           fires. A deploy whose entry names no principal is not judged (the finding of another rule says
 //           "principal unknown"). Cloud Functions deploys read through `cloudFunctions.watch` are logged as the
 //           Cloud Functions service agent, an approved service account, whoever started them. A person who holds
-//           an approved service account's key is that service account to the audit log.
+//           an approved service account's key is that service account to the audit log, and so is one who runs
+//           gcloud on the pipeline's VM: the Compute Engine system service agent, which the audit log names in the
+//           chain of every call a VM makes as its attached service account, is not checked (it minted the token; it
+//           acted for no one).
 import { principalMatches } from '../config/glob.js';
 import { baselineKey } from '../baseline/store.js';
 import { DEPLOY_METHODS } from './methods.js';
@@ -35,7 +38,8 @@ export const unapprovedDeployer: Detector<'unapproved-deployer'> = {
     // A deploy known only from its system events made a revision too (createsRevision says so), with its creator.
     if (!createsRevision(change, baseline)) return [];
     const { id, delegationChain } = change.principal;
-    const identities = [...new Set([...delegationChain, id])]; // an identity may act through itself
+    // An identity may act through itself. The agent that minted a VM's token is no identity the deploy acted through.
+    const identities = [...new Set([...delegationChain.filter((link) => !COMPUTE_SYSTEM_AGENT.test(link)), id])];
     const unapproved = identities.filter((identity) => !isApproved(identity, settings.allowedDeployers));
     if (unapproved.length === 0) return [];
     const who = delegationChain.length > 0 ? `${delegationChain.join(' via ')}, acting as ${id},` : id;
@@ -55,6 +59,16 @@ export const unapprovedDeployer: Detector<'unapproved-deployer'> = {
     ];
   },
 };
+
+/**
+ * The Compute Engine system service agent (`service-PROJECT_NUMBER@compute-system.iam.gserviceaccount.com`), which
+ * the audit log names in `serviceAccountDelegationInfo` of every call a VM makes as its attached service account (it
+ * mints the token the metadata server gives: the shared corpus's grafana-alloy__storage-objects-get__1). A pipeline on
+ * a VM (Jenkins, a self-hosted runner) deploys as that service account; the agent chose nothing, and reporting it
+ * made every such deploy a finding. Only this Google-owned domain: a customer's service account named `service-N`
+ * in a project of its own is checked like any other.
+ */
+const COMPUTE_SYSTEM_AGENT = /^service-\d+@compute-system\.iam\.gserviceaccount\.com$/i;
 
 function isApproved(identity: string, allowed: readonly string[]): boolean {
   for (const glob of allowed) if (principalMatches(glob, identity)) return true;

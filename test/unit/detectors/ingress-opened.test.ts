@@ -54,6 +54,32 @@ describe('ingress-opened', () => {
       'internal',
       'its VPC networks',
     ],
+    // The JSON of a protocol buffer may write an enum as its number (IngressTraffic: 1 ALL, 2 INTERNAL_ONLY, 3
+    // INTERNAL_LOAD_BALANCER), as the VPC egress and traffic type are read already; a v2 client sends `ingress: 3`.
+    [
+      'v2: created at 2 (INGRESS_TRAFFIC_INTERNAL_ONLY written as its number), then INGRESS_TRAFFIC_ALL',
+      [
+        variant(synthetic('v2-CreateService'), (e) => void (((e.protoPayload['request'] as Record<string, unknown>)['service'] as Record<string, unknown>)['ingress'] = 2)),
+        v2Update('2024-06-01T11:00:00Z', (service, request) => {
+          service['ingress'] = 'INGRESS_TRAFFIC_ALL';
+          request['updateMask'] = { paths: ['ingress'] };
+        }),
+      ],
+      'internal',
+      'its VPC networks',
+    ],
+    [
+      'v2: INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER, then 1 (INGRESS_TRAFFIC_ALL written as its number)',
+      [
+        v2Create('INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER'),
+        v2Update('2024-06-01T11:00:00Z', (service, request) => {
+          service['ingress'] = 1;
+          request['updateMask'] = { paths: ['ingress'] };
+        }),
+      ],
+      'internal-and-cloud-load-balancing',
+      'Cloud Armor',
+    ],
   ])('fires: %s', async (_name, entries, before, perimeter) => {
     const findings = await opened(entries);
     expect(findings).toHaveLength(1);

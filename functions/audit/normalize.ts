@@ -859,7 +859,7 @@ function v2Facts(pp: JsonObject, secrets: EnvSecrets, create = false, body: 'ser
   const images = containers ? imagesOf(containers) : [];
   // A create that leaves the ingress out (or unspecified: the JSON of a protocol buffer omits it) gets Cloud Run's
   // default, all, as a v1 create's stored annotation shows.
-  const writtenIngress = asString(field(service, 'ingress'));
+  const writtenIngress = v2IngressName(field(service, 'ingress'));
   const ingressLeftOut = writtenIngress === undefined || writtenIngress === 'INGRESS_TRAFFIC_UNSPECIFIED';
   const ingress = sets('ingress') ? (create && service && ingressLeftOut ? 'all' : ingressOf(writtenIngress)) : undefined;
   // An update with allowMissing creates a service that does not exist, at the default too (the engine decides).
@@ -939,6 +939,15 @@ function maskSets(mask: readonly string[] | undefined, path: string): boolean {
 function maskTouches(mask: readonly string[] | undefined, path: string): boolean {
   return maskSets(mask, path) || mask!.some((p) => p.startsWith(`${path}.`));
 }
+
+/**
+ * A v2 `ingress` as its enum name: the JSON of a protocol buffer may write an enum as its number (IngressTraffic, in
+ * google.cloud.run.v2), read as vpc.ts reads the VPC egress. Undefined for anything else.
+ */
+function v2IngressName(value: unknown): string | undefined {
+  return typeof value === 'number' ? V2_INGRESS_NAMES[value] : asString(value);
+}
+const V2_INGRESS_NAMES: readonly string[] = ['INGRESS_TRAFFIC_UNSPECIFIED', 'INGRESS_TRAFFIC_ALL', 'INGRESS_TRAFFIC_INTERNAL_ONLY', 'INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER', 'INGRESS_TRAFFIC_NONE'];
 
 function ingressOf(value: string | undefined): Ingress | undefined {
   switch (value) {

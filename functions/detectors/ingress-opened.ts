@@ -2,7 +2,7 @@
 //
 // Reads:    Cloud Run deploys (v1 CreateService / ReplaceService, v2 CreateService / UpdateService) for the
 //           service's ingress setting (v1: the `run.googleapis.com/ingress` annotation of the service as written,
-//           else as stored; v2: `ingress`), and deletes.
+//           else as stored; v2: `ingress`, its enum name or number), and deletes.
 // Alerts:   a write that sets ingress to `all` (INGRESS_TRAFFIC_ALL) on a service whose ingress in force before it
 //           was `internal`, `internal-and-cloud-load-balancing` or `none` (v2 INGRESS_TRAFFIC_NONE: no traffic at
 //           all, a service shut off; shutting an opened service off resolves it): requests from the internet now reach it

@@ -369,6 +369,13 @@ describe('code-loading-env: which values load code', () => {
     ['JAVA_TOOL_OPTIONS', '-Djava.library.path=/mnt/gcs -Xrunhook', true],
     ['_JAVA_OPTIONS', '-Xrunjdwp:transport=dt_socket,server=y,suspend=n,address=*:5005', true],
     ['JDK_JAVA_OPTIONS', '-Dmail=ops@acme.com', false],
+    // --patch-module puts classes from a path in place of a module's (OpenJDK 17, JAVA_TOOL_OPTIONS
+    // `--patch-module=m=/tmp/patch`: the patch's p.Main ran instead of the module's); the launcher takes it with a space
+    // in JDK_JAVA_OPTIONS. -XX:Flags= reads VM options from a file, as -XX:VMOptionsFile= does (OpenJDK 17 read it).
+    ['JAVA_TOOL_OPTIONS', '-Xmx512m --patch-module=java.base=/mnt/gcs/patch', true],
+    ['JDK_JAVA_OPTIONS', '--patch-module java.base=/mnt/gcs/patch', true],
+    ['_JAVA_OPTIONS', '-XX:Flags=/mnt/gcs/flags', true],
+    ['JAVA_TOOL_OPTIONS', '--add-opens=java.base/java.lang=ALL-UNNAMED', false],
     ['PERL5OPT', 'Mstrict;system(q(id))', true],
     ['PERL5OPT', '-w MEvil', true],
     ['PERL5OPT', '-w', false],

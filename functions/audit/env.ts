@@ -379,11 +379,12 @@ const CODE_LOADING_OPTIONS: Readonly<Record<string, RegExp>> = {
 };
 
 /**
- * Also `-Xrun<lib>`, the older `-agentlib:<lib>`, and options read from a file (`-XX:VMOptionsFile=`, OpenJ9's
+ * Also `-Xrun<lib>`, the older `-agentlib:<lib>`, `--patch-module` (classes from a path in place of a module's; the
+ * launcher takes it with a space), and options read from a file (`-XX:VMOptionsFile=`, `-XX:Flags=`, OpenJ9's
  * `-Xoptionsfile=`, and the launcher's `@argfiles` in JDK_JAVA_OPTIONS), which may hold any of them.
  */
 function JAVA_CODE_OPTIONS(): RegExp {
-  return /(?:^|\s)(?:-javaagent:|-agentpath:|-agentlib:|-Xrun|-Xbootclasspath|-XX:OnOutOfMemoryError|-XX:OnError|-XX:VMOptionsFile=|-Xoptionsfile=|@|-cp(?:\s|$)|-classpath|--class-path|-Djava\.system\.class\.loader=)/;
+  return /(?:^|\s)(?:-javaagent:|-agentpath:|-agentlib:|-Xrun|-Xbootclasspath|-XX:OnOutOfMemoryError|-XX:OnError|-XX:VMOptionsFile=|-XX:Flags=|-Xoptionsfile=|--patch-module(?:[=\s]|$)|@|-cp(?:\s|$)|-classpath|--class-path|-Djava\.system\.class\.loader=)/;
 }
 
 /**

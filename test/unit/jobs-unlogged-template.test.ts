@@ -69,4 +69,21 @@ describe('a job write that does not log its containers', () => {
     expect(deploys('off-window-deploy').slice(-2)).toEqual(['10:30', '10:35']);
     expect(deploys('unapproved-deployer').slice(-2)).toEqual(['10:30', '10:35']);
   });
+
+  // Nor does it say the job's VPC access is gone when the task spec it logs has no VPC access either (the first job
+  // sends all its traffic through the VPC): a job has no system events to say otherwise.
+  it.each([
+    { name: 'v1 ReplaceJob', first: v1Create, later: editV1Job(at(v1Replace, '2025-03-10T10:30:00Z'), (job) => {
+      withoutContainers(job, v1Task);
+      const annotations = job['spec'].template.metadata.annotations as Obj;
+      for (const key of Object.keys(annotations)) if (key.startsWith('run.googleapis.com/vpc-access') || key === 'run.googleapis.com/network-interfaces') delete annotations[key];
+    }) },
+    { name: 'v2 UpdateJob', first: v2Create, later: editV2Job(at(v2Update, '2025-03-10T10:30:00Z'), (job) => {
+      withoutContainers(job, v2Task);
+      delete v2Task(job)['vpcAccess'];
+    }) },
+  ])('$name without containers or VPC access: its VPC egress is unknown, not removed', async ({ first, later }) => {
+    expect(deployed(later).vpcEgress).toBeUndefined();
+    expect((await findingsOf([first, later], cfg)).filter((f) => f.rule === 'vpc-egress-bypass')).toEqual([]);
+  });
 });

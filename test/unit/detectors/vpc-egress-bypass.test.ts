@@ -107,6 +107,12 @@ describe('vpc-egress-bypass', () => {
     ['all traffic, then an egress value that reads as neither setting', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), v1Deploy('2024-05-04T11:00:00Z', { ...CONNECTOR, 'run.googleapis.com/vpc-access-egress': 'sometimes' })]],
     ['a console deploy whose revision (system events) still sends all traffic through the VPC', [v1Deploy('2024-05-06T20:00:00Z', { ...CONNECTOR, ...ALL }), ...consoleSequence({ ...CONNECTOR, ...ALL })]],
     ['v2: all traffic, then a mask that leaves vpc_access alone', [v2Create(connectorAll), v2Update('2024-06-01T11:00:00Z', undefined, ['template.containers'])]],
+    // A whole v2 template logged without its containers (a write needs one: the body is not whole, as console writes'
+    // v1 bodies are not) and without vpcAccess says nothing of the VPC access, as the v1 console write above.
+    [
+      'v2: all traffic, then a whole template logged without its containers and without vpcAccess (unknown, not removed)',
+      [v2Create(connectorAll), variant(v2Update('2024-06-01T11:00:00Z', undefined), (e) => void delete (((e.protoPayload['request'] as Json)['service'] as Json)['template'] as Json)['containers'])],
+    ],
     ['v2: all traffic, then a mask naming only the egress (the rest unknown)', [v2Create(connectorAll), v2Update('2024-06-01T11:00:00Z', { egress: 'PRIVATE_RANGES_ONLY' }, ['template.vpc_access.egress'])]],
   ])('ignores: %s', async (_name, entries) => {
     expect(await bypass(entries)).toEqual([]);

@@ -97,7 +97,8 @@ export function v2JobFacts(pp: JsonObject, secrets: EnvSecrets): DeployFacts {
     // A template without containers (a write needs one) says nothing about them.
     plainEnv: secretEnv && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
     codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, secrets) : undefined,
-    vpcEgress: execution ? v2VpcEgress(asObject(field(task, 'vpcAccess'))) : undefined,
+    // A task spec logged without its containers is not visibly whole (as v1's: v1VpcEgress).
+    vpcEgress: execution ? v2VpcEgress(asObject(field(task, 'vpcAccess')), containers.length > 0) : undefined,
   };
 }
 

@@ -902,8 +902,9 @@ function v2Facts(pp: JsonObject, secrets: EnvSecrets, create = false, body: 'ser
     plainEnv: secrets.secretEnv && containers && containers.length > 0 ? plainEnvOf(containers, secrets.secretEnv) : undefined,
     codeLoadingEnv: containers && containers.length > 0 ? codeLoadingEnvOf(containers, secrets) : undefined,
     // Only a write that sets the whole of `template.vpc_access` says where the traffic goes (a mask naming one of its
-    // fields leaves the others as they were, unknown here).
-    vpcEgress: template && sets('template.vpc_access') ? v2VpcEgress(asObject(field(template, 'vpcAccess'))) : undefined,
+    // fields leaves the others as they were, unknown here); a template set whole but logged without its containers
+    // is not visibly whole, so there no vpcAccess is no word on it (a mask naming vpc_access alone needs no containers).
+    vpcEgress: template && sets('template.vpc_access') ? v2VpcEgress(asObject(field(template, 'vpcAccess')), !sets('template') || (containers?.length ?? 0) > 0) : undefined,
     invokerIamDisabled,
     iapEnabled,
     defaultUrlDisabled,

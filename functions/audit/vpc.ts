@@ -38,13 +38,15 @@ function networkInterfaces(value: string | undefined): string | undefined {
 
 /**
  * v2 VPC egress from a template's `vpcAccess` that the write sets whole: no connector and no network interfaces is
- * no VPC access; egress `ALL_TRAFFIC`, else the default (`PRIVATE_RANGES_ONLY`; the JSON of a protocol buffer
- * leaves a default enum out). An enum written as its number (1 ALL_TRAFFIC, 2 PRIVATE_RANGES_ONLY) reads the same.
+ * no VPC access, but only in a body that is visibly whole (`wholeBody`: a template set whole logs its containers,
+ * which a write needs; one logged without them, as v1 console writes are, may leave out more); egress `ALL_TRAFFIC`,
+ * else the default (`PRIVATE_RANGES_ONLY`; the JSON of a protocol buffer leaves a default enum out). An enum written
+ * as its number (1 ALL_TRAFFIC, 2 PRIVATE_RANGES_ONLY) reads the same.
  */
-export function v2VpcEgress(vpcAccess: JsonObject | undefined): VpcEgress | undefined {
+export function v2VpcEgress(vpcAccess: JsonObject | undefined, wholeBody = true): VpcEgress | undefined {
   const connector = asString(field(vpcAccess, 'connector'));
   const interfaces = asArray(field(vpcAccess, 'networkInterfaces'));
-  if (!connector && interfaces.length === 0) return 'none';
+  if (!connector && interfaces.length === 0) return wholeBody ? 'none' : undefined;
   const egress = field(vpcAccess, 'egress');
   if (egress === 'ALL_TRAFFIC' || egress === 1) return 'all-traffic';
   return egress === undefined || egress === 'PRIVATE_RANGES_ONLY' || egress === 2 || egress === 'VPC_EGRESS_UNSPECIFIED' || egress === 0 ? 'private-ranges-only' : undefined;

@@ -24,7 +24,8 @@
 //           earlier service under the name sent all of its traffic through the VPC. A re-created service judged
 //           before its delete arrives is reported without `recreatedAfterDeleteAt`. Console writes
 //           are logged without their containers: one that removes VPC access entirely is seen only through its
-//           system events (one that keeps a connector and narrows the egress is seen in the write). A v2 update
+//           system events (one that keeps a connector and narrows the egress is seen in the write); so is a v2
+//           template (or job task spec) set whole but logged without containers (a job has no system events: unknown). A v2 update
 //           mask that names only some fields of `template.vpc_access`, and a v1 egress value that reads as neither
 //           setting, say nothing. Only the egress setting is compared, not which network it goes through: a
 //           revision that keeps all-traffic egress but moves to another connector or network (one without the

@@ -141,7 +141,8 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
         },
         dedupKey: [baselineKey(change.target), 'code-loading-env', reportedKeys.join(','), change.time],
         // A late entry: closed at once when a newer revision that took traffic already holds none of these values.
-        ...riskInForce(baseline?.codeLoadingEnv, change, (now) => reported.every((variable) => !now.some((key) => keepsValue(key, variable))), () => RESOLVED_REASON, baseline?.tookNoTraffic),      },
+        ...riskInForce(baseline?.codeLoadingEnv, change, (now) => reported.every((variable) => !now.some((key) => keepsValue(key, variable))), () => RESOLVED_REASON, baseline?.tookNoTraffic),
+      },
     ];
   },
   resolves({ change, baseline }, open): Resolved[] {

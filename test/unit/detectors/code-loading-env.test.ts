@@ -38,6 +38,13 @@ describe('code-loading-env', () => {
     // and system properties") and OPENJ9_JAVA_OPTIONS, which the Semeru images set; -Xoptionsfile= reads them from a file.
     ['an OpenJ9 Java agent', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'OPENJ9_JAVA_OPTIONS', value: '-XX:+IdleTuningGcOnIdle -javaagent:/mnt/gcs/agent.jar' }])], ['OPENJ9_JAVA_OPTIONS'], ['OPENJ9_JAVA_OPTIONS=-XX:+IdleTuningGcOnIdle -javaagent:/mnt/gcs/agent.jar'], undefined],
     ['a Java agent', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'JAVA_TOOL_OPTIONS', value: '-XX:MaxRAMPercentage=75 -javaagent:/mnt/gcs/agent.jar' }])], ['JAVA_TOOL_OPTIONS'], ['JAVA_TOOL_OPTIONS=-XX:MaxRAMPercentage=75 -javaagent:/mnt/gcs/agent.jar'], undefined],
+    // JAVA_OPTS and CATALINA_OPTS are no JVM's, but the start scripts of most Java images pass them to it
+    // (Tomcat's catalina.sh, WildFly's standalone.sh, `java $JAVA_OPTS -jar app.jar` entrypoints).
+    ['a Java agent in JAVA_OPTS', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'JAVA_OPTS', value: '-Xmx512m -javaagent:/mnt/gcs/agent.jar' }])], ['JAVA_OPTS'], ['JAVA_OPTS=-Xmx512m -javaagent:/mnt/gcs/agent.jar'], undefined],
+    ['a Java agent in CATALINA_OPTS', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'CATALINA_OPTS', value: '-javaagent:/mnt/gcs/agent.jar' }])], ['CATALINA_OPTS'], ['CATALINA_OPTS=-javaagent:/mnt/gcs/agent.jar'], undefined],
+    // Python imports the module of a warning category with a dot in it (warnings._getcategory; run with Python 3.11:
+    // `PYTHONWARNINGS=ignore::hookmod.W` ran hookmod at start-up), a stdlib module with side effects included.
+    ['a warning filter that imports a module (PYTHONWARNINGS)', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'PYTHONWARNINGS', value: 'default,ignore::hookmod.W' }])], ['PYTHONWARNINGS'], ['PYTHONWARNINGS=default,ignore::hookmod.W'], undefined],
     ['a value from Secret Manager (unreadable here)', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', valueFrom: { secretKeyRef: { name: 'node-opts', key: 'latest' } } }])], ['NODE_OPTIONS'], ['NODE_OPTIONS=[Secret Manager: node-opts:latest]'], undefined],
     ['another Secret Manager secret', [v1Deploy(T0, [{ name: 'BASH_ENV', valueFrom: { secretKeyRef: { name: 'a', key: '1' } } }]), v1Deploy(T1, [{ name: 'BASH_ENV', valueFrom: { secretKeyRef: { name: 'b', key: '1' } } }])], ['BASH_ENV'], ['BASH_ENV=[Secret Manager: b:1]'], ['BASH_ENV']],
   ])('fires MEDIUM: %s', async (_name, entries, variables, values, changed) => {
@@ -110,6 +117,8 @@ describe('code-loading-env', () => {
     ['the same value deployed again with another image', () => [v1Deploy(T0, [REQUIRE]), v1Deploy(T1, [REQUIRE])]],
     ['the variable removed', () => [v1Deploy(T0, [REQUIRE]), v1Deploy(T1, [])]],
     ['a variable of another name', () => [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'MY_NODE_OPTIONS', value: '--require /x.js' }])]],
+    ['JAVA_OPTS and CATALINA_OPTS with memory flags only', () => [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'JAVA_OPTS', value: '-Xmx512m -Dfile.encoding=UTF-8' }, { name: 'CATALINA_OPTS', value: '-XX:MaxRAMPercentage=75' }])]],
+    ['warning filters of built-in categories only', () => [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'PYTHONWARNINGS', value: 'ignore::DeprecationWarning,default::ResourceWarning:mymod' }])]],
     ['an entry without containers in between says nothing', () => [v1Deploy(T0, [REQUIRE]), v1Deploy(T1, undefined), v1Deploy(T2, [REQUIRE])]],
     ['a v2 update whose mask leaves the containers alone', () => [synthetic('v2-CreateService'), v2Update('2024-06-01T11:00:00Z', [REQUIRE], ['template.service_account'])]],
     // An EnvVar's value defaults to "" (Admin API v1 and v2): a variable set empty is logged with no `value`, and loads nothing.

@@ -236,12 +236,19 @@ export const CODE_LOADING_ENV: ReadonlySet<string> = new Set([
   'PYTHONHOME',
   // The user site-packages under it: its .pth files' `import` lines run at start-up (the site module).
   'PYTHONUSERBASE',
+  // Warning filters (`action:message:category:module:lineno`, comma-separated): a category with a dot names a module
+  // that Python imports at start-up to find it (warnings._getcategory), a stdlib module with side effects included.
+  'PYTHONWARNINGS',
   'JAVA_TOOL_OPTIONS',
   '_JAVA_OPTIONS',
   'JDK_JAVA_OPTIONS',
   // Eclipse OpenJ9's (IBM Semeru's), read as JAVA_TOOL_OPTIONS is.
   'OPENJ9_JAVA_OPTIONS',
   'IBM_JAVA_OPTIONS',
+  // No JVM reads these, but most Java images' start scripts pass them to it (Tomcat's catalina.sh, WildFly's
+  // standalone.sh, `java $JAVA_OPTS -jar app.jar` entrypoints).
+  'JAVA_OPTS',
+  'CATALINA_OPTS',
   'CLASSPATH',
   'PERL5OPT',
   'PERL5LIB',
@@ -370,6 +377,10 @@ const CODE_LOADING_OPTIONS: Readonly<Record<string, RegExp>> = {
   JDK_JAVA_OPTIONS: JAVA_CODE_OPTIONS(),
   OPENJ9_JAVA_OPTIONS: JAVA_CODE_OPTIONS(),
   IBM_JAVA_OPTIONS: JAVA_CODE_OPTIONS(),
+  JAVA_OPTS: JAVA_CODE_OPTIONS(),
+  CATALINA_OPTS: JAVA_CODE_OPTIONS(),
+  // A filter whose category (its third field) has a dot: `ignore::hookmod.W` imports hookmod.
+  PYTHONWARNINGS: /(?:^|,)[^,:]*:[^,:]*:[^,:]*\./,
   // Perl reads each word of PERL5OPT as a switch, its dash or not (`Mstrict;system(...)` runs code).
   PERL5OPT: /(?:^|\s)-?[MmdI]/,
   // Ruby puts a `-` before each word that has none (ruby.c moreswitches) and reads on after a switch that takes no

@@ -8,9 +8,10 @@
 //           revision before did not set, or sets it to another value (or another Secret Manager reference); a sidecar
 //           added or taken away that sets the app's variable's name too leaves the app's the variable it was
 //           (detectors/envVariables.ts: it is named `container/NAME` only where several containers set it). Options
-//           variables (NODE_OPTIONS, the Java option variables, OpenJ9's included, PERL5OPT, RUBYOPT) count only with
-//           an option that loads code (`--require`, `--import`, `-javaagent:`, a class path...: audit/env.ts
-//           loadsCode), not memory or diagnostics flags; a value from Secret Manager counts (it cannot be read
+//           variables (NODE_OPTIONS, the Java option variables, OpenJ9's and the start scripts' JAVA_OPTS and CATALINA_OPTS
+//           included, PERL5OPT, RUBYOPT) count only with an option that loads code (`--require`, `--import`,
+//           `-javaagent:`, a class path...: audit/env.ts loadsCode), not memory or diagnostics flags, and
+//           PYTHONWARNINGS only with a category that names a module (Python imports it); a value from Secret Manager counts (it cannot be read
 //           here). Such a variable runs code the image does not hold or did not run before
 //           (`NODE_OPTIONS=--import=data:...` is code inline; `LD_PRELOAD` or `--require` of a file on a mounted
 //           bucket is code from outside the image), whatever the image: no image rule sees it, and Binary

@@ -407,6 +407,7 @@ describe('code-loading-env: which values load code', () => {
     ['PERL5OPT', ' -w'.repeat(33_000)],
     ['NODE_OPTIONS', ' --re'.repeat(20_000)],
     ['JAVA_TOOL_OPTIONS', ' -XX:On'.repeat(14_000)],
+    ['PYTHONWARNINGS', ',a:b:c'.repeat(16_000)],
   ])('%s: a crafted 100 KB value is read in linear time', (name, value) => {
     const start = performance.now();
     expect(loadsCode(name, value)).toBe(false);

@@ -143,6 +143,7 @@ describe('job-run-overrides', () => {
     ],
     ['a secret by its name (plaintext-secret-env globs)', ['--db-password=hunter2hunter2', 'DB_PASSWORD=s3cr3t-value-42', '--mode=full'], ['--db-password=[hidden]', 'DB_PASSWORD=[hidden]', '--mode=full']],
     ['a private key', ['-----BEGIN PRIVATE KEY-----\nMIIE...'], ['[hidden: a private key]']],
+    ['a Slack webhook URL after a flag', [`--notify=https://hooks.slack.com/services/T0123ABCD/B0456EFGH/${'aB3'.repeat(8)}`], ['--notify=https://[hidden: a Slack webhook URL]']],
     ['a PGP private key block', ['--signing-key', '-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQVYBGXaaaa...'], ['--signing-key', '[hidden: a private key]']],
     ['a password in a URL given alone', ['postgres://app:s3cr3t-pw@10.0.0.5:5432/shop'], ['postgres://app:[hidden: a password in a URL]@10.0.0.5:5432/shop']],
     // The usual way to pass a URL: after a flag or a variable name whose name says nothing of a secret.

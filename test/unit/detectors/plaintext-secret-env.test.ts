@@ -200,6 +200,10 @@ describe('plainEnvOf: which literal values are secrets', () => {
     ['a GitHub token', { name: 'X', value: `ghp_${'a1'.repeat(18)}` }, { name: 'X', formats: ['a GitHub token'] }],
     ['a Google API key', { name: 'X', value: `AIza${'B'.repeat(35)}` }, { name: 'X', formats: ['a Google API key'] }],
     ['a Slack token', { name: 'X', value: `xoxb-${'1234567890'}-abcdef` }, { name: 'X', formats: ['a Slack token'] }],
+    // An incoming webhook's URL is its credential: anyone holding it posts to the channel (gitleaks slack-webhook-url).
+    ['a Slack webhook URL', { name: 'ALERTS_HOOK', value: `https://hooks.slack.com/services/T0123ABCD/B0456EFGH/${'aB3'.repeat(8)}` }, { name: 'ALERTS_HOOK', formats: ['a Slack webhook URL'] }],
+    ['a Slack workflow trigger URL', { name: 'NOTIFY', value: `https://hooks.slack.com/triggers/T0123ABCD/1234567890123/${'0f'.repeat(16)}` }, { name: 'NOTIFY', formats: ['a Slack webhook URL'] }],
+    ['the Slack webhook host alone', { name: 'NOTIFY', value: 'https://hooks.slack.com/' }, undefined],
     ['a number', { name: 'API_TOKEN', value: '1234567890' }, undefined],
     ['a size', { name: 'API_TOKEN', value: '1234567Mi' }, undefined],
     ['a URL', { name: 'API_TOKEN', value: 'https://example.com/path?q=1' }, undefined],

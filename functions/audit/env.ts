@@ -34,6 +34,9 @@ const CREDENTIAL_FORMATS: readonly CredentialFormat[] = [
   // Bot, user and other xox tokens; refresh tokens of token rotation (xoxe-); Socket Mode's app-level tokens (xapp-).
   ['a Slack token', /\b(?:xox[abeposr]|xapp)-[A-Za-z0-9-]{10,}\b/],
   ['a Stripe secret key', /\b[sr]k_live_[A-Za-z0-9]{20,}\b/],
+  // An incoming webhook's or a workflow trigger's URL is its credential: whoever holds it posts to the channel
+  // (gitleaks' slack-webhook-url). Hidden from the host on: the path is the secret.
+  ['a Slack webhook URL', /\bhooks\.slack\.com\/(?:services|workflows|triggers)\/[A-Za-z0-9+/]{20,}/],
   // Anywhere in the text, not only at its start: an argument passes a URL after its flag or name
   // (`--database-url=postgres://app:pw@db/shop`), and a value can hold one inside (`jdbc:postgresql://...`). The
   // scheme is bounded, so a long value of letters is read in linear time, not tried from every letter to its end.

@@ -8,7 +8,7 @@
 //           Manager reference (v1 `valueFrom.secretKeyRef`, v2 `valueSource.secretKeyRef`) keeps it out of the
 //           service: anyone who can view the service (roles/run.viewer) or read its audit logs reads the value. A
 //           value is a secret when it holds a known credential format (a private key, an AWS access key id, a
-//           Google API key, GitHub, GitLab, Slack and Stripe tokens, a password in a URL), or when the variable's
+//           Google API key, GitHub, GitLab, Slack and Stripe tokens, a Slack webhook URL, a password in a URL), or when the variable's
 //           name matches `namePatterns` and the value could be one (8 characters or more; not a number, a flag, a
 //           Secret Manager name, a URL without a password, or an absolute file path under a name that says it names
 //           a file: `DB_PASSWORD_FILE`, `*_PATH`, `*_DIR`, `GOOGLE_APPLICATION_CREDENTIALS`, a secret mounted as a

@@ -216,6 +216,39 @@ describe('off-window-deploy', () => {
     const findings = await findingsLive([create, update('2024-06-01T11:00:00Z', mask), update('2024-06-01T12:00:00Z')], strict);
     expect(findings.filter((f) => f.rule === 'off-window-deploy').map((f) => f.eventTime)).toEqual(['2024-06-01T10:00:00Z', '2024-06-01T11:00:00Z']);
   });
+
+  // A masked write applies only what its mask names: the rest of the template it logs is not what the service runs.
+  // A second masked write of the same body that sets another part (the containers after the scaling) makes a revision
+  // of its own; one that sets no more than the write before (a retry) makes none, nor does a full write of that body.
+  it.each([
+    ['the scaling, then the containers of the same body', ['template.scaling', 'template.containers'], ['10:00', '11:00', '12:00']],
+    ['the containers twice (a retry)', ['template.containers', 'template.containers'], ['10:00', '11:00']],
+    ['the containers and scaling, then the containers alone', ['template.containers,template.scaling', 'template.containers'], ['10:00', '11:00']],
+    ['the scaling, then the same body unmasked', ['template.scaling', undefined], ['10:00', '11:00']],
+  ])('v2 masked writes of one body: %s', async (_name, masks, times) => {
+    const create = variant(synthetic('v2-CreateService'), (e) => {
+      e['timestamp'] = '2024-06-01T10:00:00Z';
+      delete (e.protoPayload['request'] as { service: { template: Record<string, unknown> } }).service.template['revision'];
+    });
+    const update = (timestamp: string, updateMask?: string): unknown =>
+      variant(create, (e) => {
+        e['timestamp'] = timestamp;
+        e['insertId'] = `u-${timestamp}`;
+        e.protoPayload['methodName'] = 'google.cloud.run.v2.Services.UpdateService';
+        const request = e.protoPayload['request'] as Record<string, unknown> & { service: { template: { containers: { image: string }[]; scaling?: unknown } } };
+        request.service.template.containers[0]!.image = `europe-west1-docker.pkg.dev/acme-prod/web/storefront@sha256:${'b'.repeat(64)}`;
+        request.service.template.scaling = { maxInstanceCount: 3 };
+        request['@type'] = 'type.googleapis.com/google.cloud.run.v2.UpdateServiceRequest';
+        delete request['parent'];
+        delete request['serviceId'];
+        if (updateMask) request['updateMask'] = updateMask;
+      });
+    const strict = config({ timezone: 'UTC', changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }] });
+    const entries = [create, update('2024-06-01T11:00:00Z', masks[0]), update('2024-06-01T12:00:00Z', masks[1])];
+    const expected = times.map((time) => `2024-06-01T${time}:00Z`);
+    expect((await findingsLive(entries, strict)).filter((f) => f.rule === 'off-window-deploy').map((f) => f.eventTime)).toEqual(expected);
+    expect((await findingsOf(entries, strict)).filter((f) => f.rule === 'off-window-deploy').map((f) => f.eventTime)).toEqual(expected);
+  });
 });
 
 describe('off-window-deploy on Cloud Functions (2nd gen) backing services, when cloudFunctions.watch is on', () => {

@@ -24,6 +24,36 @@ export function templateFingerprint(api: 'v1' | 'v2', template: JsonObject): str
 }
 
 /**
+ * The fingerprint of a template a masked write logged (`template`, whole, as logged) with the template paths its mask
+ * names (`paths`, sorted; none when it sets the template whole): only those parts are applied, so two masked writes of
+ * one body that set different parts are different templates (sameTemplate).
+ */
+export function maskedTemplateFingerprint(fingerprint: string, paths: readonly string[] | undefined): string {
+  return paths === undefined || paths.length === 0 ? fingerprint : `${fingerprint}~${paths.join(',')}`;
+}
+
+/**
+ * Whether a write of template fingerprint `now` (maskedTemplateFingerprint) sets the template `before` set: the same
+ * body, and either one was set whole (a full write after a masked one of its body is taken as that template, as the
+ * client knew it whole; a masked write of the body in force changes nothing), or `now`'s mask names no part the
+ * masked write before did not (a retry). Two masked writes of one body setting different parts (the scaling, then
+ * the containers) are two templates: the second makes a revision of its own.
+ */
+export function sameTemplate(before: string | undefined, now: string): boolean {
+  if (before === undefined) return false;
+  if (before === now) return true;
+  const cutBefore = before.indexOf('~');
+  const cutNow = now.indexOf('~');
+  if ((cutBefore < 0 ? before : before.slice(0, cutBefore)) !== (cutNow < 0 ? now : now.slice(0, cutNow))) return false;
+  if (cutBefore < 0 || cutNow < 0) return true;
+  const setBefore = before.slice(cutBefore + 1).split(',');
+  return now
+    .slice(cutNow + 1)
+    .split(',')
+    .every((path) => setBefore.some((set) => path === set || path.startsWith(`${set}.`)));
+}
+
+/**
  * v1 Binary Authorization from the service's annotations. A missing annotation means "not set" only in a body that
  * is visibly whole: console writes are logged without their containers (why is unverified: redaction?), and what
  * else such a body leaves out is not known, so there a missing annotation leaves the setting unknown.

@@ -5,6 +5,7 @@ import { changedAfter, deletePoint, isAfter, isBefore, isLaterPoint, pointAfter,
 import { BURST_MS, reportedFromEvents, sameOperation, someWaitingWrite, type CompletedRollout } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
 import { normalizeTimestamp } from '../audit/entry.js';
+import { sameTemplate } from '../audit/template.js';
 import { isJob, isService, resourceLabel, resourceNounOf, sameEntry, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type EntryKey, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
 import type { Detection, OpenFinding, Resolved } from './types.js';
 
@@ -38,7 +39,7 @@ export function createsRevision(change: DeployChange, baseline: ServiceBaseline 
   if (change.operation === 'create' || change.forcesRevision) return true;
   if (!change.templateFingerprint) return change.templateUnknown === true;
   const before = valueBefore(baseline?.template, change);
-  if (before !== undefined && before === change.templateFingerprint) return false;
+  if (sameTemplate(before, change.templateFingerprint)) return false;
   return !repeatedBeforeItCame(change, baseline);
 }
 
@@ -54,7 +55,7 @@ export function repeatedBeforeItCame(change: DeployChange, baseline: ServiceBase
 function repeatOf(change: DeployChange, baseline: ServiceBaseline | undefined): TimePoint<string> | undefined {
   if (!change.templateFingerprint) return undefined;
   const next = pointAfter(baseline?.template, change);
-  return next !== undefined && next.v === change.templateFingerprint && next.t - change.timeMs <= BURST_MS ? next : undefined;
+  return next !== undefined && sameTemplate(next.v, change.templateFingerprint) && next.t - change.timeMs <= BURST_MS ? next : undefined;
 }
 
 /**

@@ -47,6 +47,9 @@ describe('a command without Google credentials, where no metadata server answers
   it.each([
     ['publish', () => ['publish', '--project', 'demo-runwatch', entriesFile()], /^runwatch publish: no Google credentials for Pub\/Sub /m],
     ['replay --from-logging', () => ['replay', '--from-logging', 'demo-runwatch', '--since', '2024-05-01'], /^runwatch replay: no Google credentials for Cloud Logging /m],
+    // README (--publish): "No credentials or project stop the replay before it reads anything": the file named does
+    // not exist, so a replay that read first would fail on it instead (ENOENT) and never name the credentials.
+    ['replay --publish', () => ['replay', '--publish', 'runwatch-findings', join(mkdtempSync(join(tmpdir(), 'runwatch-md-')), 'not-read.ndjson')], /^runwatch replay: no Google credentials for Pub\/Sub /m],
   ])('%s: says so in its one line, and no Node warning follows', async (_, args, line) => {
     const before = requests;
     const { code, stderr } = await run(args());

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Ajv } from 'ajv';
@@ -234,6 +234,25 @@ describe('runwatch replay', () => {
     expect(run.code).toBe(0);
     expect(run.stderr).toContain(`runwatch replay: ${state}.lock was left by process ${dead}, which no longer runs: taken over\n`);
     expect(readdirSync(dir).sort()).toEqual(['one.json', 'state.json']);
+  });
+
+  // README, exit codes: 1 for "a state file another replay holds". Its lock names a process that runs on this host
+  // (this one), so it is not taken over: the replay stops before it reads anything, and leaves the file and the lock.
+  it('--state: a state file another replay holds is exit 1, with nothing read, the file and its lock as they were', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'config.yaml'), CONFIG);
+    writeFileSync(join(dir, 'week.json'), JSON.stringify(history()));
+    const state = join(dir, 'state.json');
+    const before = `${JSON.stringify({ format: 'runwatch-baseline', version: 1, services: {} })}\n`;
+    writeFileSync(state, before);
+    const lock = `${process.pid}\n${hostname()}\n`;
+    writeFileSync(`${state}.lock`, lock);
+    const run = await runwatch(['replay', '--config', join(dir, 'config.yaml'), '--format', 'ndjson', '--state', state, join(dir, 'week.json')]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe(''); // read, the week prints the public grant (its deploys wait in the state file)
+    expect(run.stderr).toBe(`runwatch replay: state file ${state} is in use by another replay (process ${process.pid}); if none is running, delete ${state}.lock\n`);
+    expect(readFileSync(state, 'utf8')).toBe(before);
+    expect(readFileSync(`${state}.lock`, 'utf8')).toBe(lock);
   });
 
   it('--state carries baselines from one replay to the next', async () => {

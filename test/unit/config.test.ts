@@ -363,6 +363,28 @@ surprise: true
     ]);
   });
 
+  // The check for no channel at all reads the section's channel settings alone (README: validate-config lists every
+  // problem). A minSeverity or rules list the schema rejected did hide it: fixed, the file failed again, on the channel.
+  // A rejected channel setting, or a key the schema does not know (a misspelt channel), still does: that problem is
+  // the missing channel.
+  const NO_CHANNEL = 'sinks.slack: no channel: set channel (the default), or channelsBySeverity / channelsByRule';
+  it.each([
+    ['minSeverity (in lower case)', 'sinks: {slack: {minSeverity: high}}', ['sinks.slack.minSeverity: must be one of LOW, MEDIUM, HIGH, CRITICAL', NO_CHANNEL]],
+    ['rules list (no such rule)', 'sinks: {slack: {rules: [off-window-deploys]}}', [expect.stringMatching(/^sinks\.slack\.rules\[0\]: must be one of /), NO_CHANNEL]],
+    ['minSeverity and rules list', 'sinks: {slack: {minSeverity: high, rules: [ingress]}}', [expect.stringMatching(/^sinks\.slack\.minSeverity: /), expect.stringMatching(/^sinks\.slack\.rules\[0\]: /), NO_CHANNEL]],
+  ])('a Slack section with no channel at all is reported beside the schema\'s problem with its %s', (_name, text, expected) => {
+    expect(problems(text)).toEqual(expected);
+  });
+
+  it.each([
+    ['a misspelt channel key', 'sinks: {slack: {chanel: "#sec"}}', ['sinks.slack.chanel: unknown key; did you mean channel?']],
+    ['a channel that is not a string', 'sinks: {slack: {channel: 5}}', ['sinks.slack.channel: must be string']],
+    ['an empty channel', 'sinks: {slack: {channel: "", minSeverity: high}}', [expect.stringMatching(/^sinks\.slack\.minSeverity: /), 'sinks.slack.channel: must not be empty']],
+    ['a section that is no object', 'sinks: {slack: "#sec"}', ['sinks.slack: must be object']],
+  ])('says nothing of a missing channel where the schema rejected a channel setting: %s', (_name, text, expected) => {
+    expect(problems(text)).toEqual(expected);
+  });
+
   it('a window cannot start at 24:00 (it could never match)', () => {
     expect(problems('changeWindows: [{days: [mon], start: "24:00", end: "00:00"}]')).toEqual(['changeWindows[0].start: a window cannot start at 24:00 (the end of the day): use 00:00']);
   });

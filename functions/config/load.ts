@@ -182,10 +182,19 @@ function checked(data: unknown, source: string, earlier: readonly ConfigProblem[
   );
   // The Slack routing check reads the whole section and every rule's `enabled`: not run on a section or rule the
   // schema rejected a part of (a misspelt severity key would read as a severity without a channel).
-  // A section with no channel at all is told from the section alone, whatever the rules say.
+  // A section with no channel at all is told from its channel settings alone, whatever the rules, its minSeverity or
+  // its rules list say; not where the schema rejected a channel setting or a key it does not know (a misspelt
+  // `channel`): that problem is the missing channel.
   const slackInputs = ['sinks.slack', ...Object.keys(objectOr(objectOr(copy)['rules'])).map((rule) => `rules.${rule}.enabled`)];
   const rejectedInputs = (inputs: readonly string[]): boolean => rejected.some((path) => inputs.some((input) => within(path, input) || within(input, path)));
-  const slackProblem = rejectedInputs(['sinks.slack']) ? undefined : rejectedInputs(slackInputs) ? slackChannelProblem(objectOr(copy)) : slackRoutingProblem(objectOr(copy));
+  const channelsRejected = rejected.some((path) => within('sinks.slack', path) || (within(path, 'sinks.slack') && !SLACK_SETTINGS_BESIDE_CHANNELS.some((setting) => within(path, setting))));
+  const slackProblem = rejectedInputs(['sinks.slack'])
+    ? channelsRejected
+      ? undefined
+      : slackChannelProblem(objectOr(copy))
+    : rejectedInputs(slackInputs)
+      ? slackChannelProblem(objectOr(copy))
+      : slackRoutingProblem(objectOr(copy));
   if (slackProblem) problems.push(slackProblem);
   if (earlier.length > 0 || problems.length > 0) throw new ConfigError(source, [...earlier, ...problems]);
   return deepFreeze(copy as RunwatchConfig);
@@ -645,6 +654,9 @@ function slackRoutingProblem(config: JsonObject): ConfigProblem | undefined {
       `set channel (the default for the rest), add channelsBySeverity or channelsByRule entries for them, or raise minSeverity`,
   };
 }
+
+/** The keys of a Slack section that say nothing of its channels: a problem with them hides no missing channel. */
+const SLACK_SETTINGS_BESIDE_CHANNELS = ['sinks.slack.minSeverity', 'sinks.slack.rules'] as const;
 
 /** A Slack section with no channel at all: the Slack sink refuses to start whatever the section takes (sinks/index.ts). */
 function slackChannelProblem(config: JsonObject): ConfigProblem | undefined {

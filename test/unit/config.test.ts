@@ -53,10 +53,11 @@ surprise: true
         'rules.new-image-repository.trustedRepository: unknown key; did you mean trustedRepositories?',
         `rules.made-up-rule: unknown rule; the rules are ${RULE_IDS.join(', ')}`,
         'sinks.slack.minSeverity: must be one of LOW, MEDIUM, HIGH, CRITICAL',
+        'sinks.slack: no channel: set channel (the default), or channelsBySeverity / channelsByRule',
         'surprise: unknown key',
       ]),
     );
-    expect(found).toHaveLength(10);
+    expect(found).toHaveLength(11);
   });
 
   it.each([
@@ -155,7 +156,7 @@ surprise: true
 
   // A misspelled rule id in a sink's settings would silently keep that rule's findings out of the sink.
   it.each([
-    ['a sink rule list', 'sinks: {slack: {rules: [off-window-deploys]}}', 'sinks.slack.rules[0]', '; did you mean off-window-deploy?'],
+    ['a sink rule list', 'sinks: {slack: {channel: "#sec", rules: [off-window-deploys]}}', 'sinks.slack.rules[0]', '; did you mean off-window-deploy?'],
     ['a Slack channel map', 'sinks: {slack: {channelsByRule: {public-invoker-grnat: "#sec", off-window-deploy: "#ops"}}}', 'sinks.slack.channelsByRule.public-invoker-grnat', '; did you mean public-invoker-grant?'],
     ['a PagerDuty rule list', 'sinks: {pagerduty: {rules: [public-invoker-grant, made-up]}}', 'sinks.pagerduty.rules[1]', ''],
   ])('rejects an unknown rule id in %s, at its path', (_name, text, path, meant) => {

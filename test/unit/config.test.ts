@@ -351,6 +351,16 @@ surprise: true
     expect(configProblems(text, true)).toEqual(paths);
   });
 
+  // The Admin API fallback's afterSeconds is compared with waitSeconds: a waitSeconds the schema rejected (-1) gave a
+  // second problem computed from it ("must be less than correlation.waitSeconds (-1)"), which fixing the wait ends.
+  it.each([
+    ['a waitSeconds below 0', 'correlation: {waitSeconds: -1, adminApiFallback: {enabled: true, afterSeconds: 700}}', ['correlation.waitSeconds: must be >= 0']],
+    ['a waitSeconds that is no number', 'correlation: {waitSeconds: "600", adminApiFallback: {enabled: true, afterSeconds: 700}}', ['correlation.waitSeconds: must be integer']],
+    ['an afterSeconds over its maximum', 'correlation: {waitSeconds: 600, adminApiFallback: {enabled: true, afterSeconds: 4000}}', ['correlation.adminApiFallback.afterSeconds: must be <= 3600']],
+  ])('says nothing more of afterSeconds against waitSeconds where the schema rejected one of them: %s', (_name, text, expected) => {
+    expect(problems(text)).toEqual(expected);
+  });
+
   it('the Slack routing check says nothing of a section the schema rejected a part of', () => {
     expect(problems('sinks: {slack: {channelsBySeverity: {HIGH: "#sec", URGENT: "#sec"}}}')).toEqual([expect.stringMatching(/^sinks\.slack\.channelsBySeverity\.URGENT: unknown key/)]);
     expect(problems('rules: {off-window-deploy: {enabled: "no"}}\nsinks: {slack: {rules: [off-window-deploy], channelsByRule: {ingress-opened: "#net"}}}')).toEqual(['rules.off-window-deploy.enabled: must be boolean']);

@@ -539,6 +539,7 @@ function semanticProblems(document: unknown): SemanticProblem[] {
     problems.push({
       path: 'correlation.adminApiFallback.afterSeconds',
       reason: `must be less than correlation.waitSeconds (${waitSeconds}): the wait would complete the rollout before the Admin API is read`,
+      inputs: ['correlation.waitSeconds', 'correlation.adminApiFallback.enabled'],
     });
   }
   asArray(config['changeWindows']).forEach((value, i) => {

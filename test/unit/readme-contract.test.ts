@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { main } from '../../functions/cli/main.js';
 import { detectors, RULE_IDS } from '../../functions/detectors/index.js';
 import { runwatch } from '../support/cli.js';
+import { configProblems } from '../support/config.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -141,6 +142,20 @@ async function helpText(args: readonly string[]): Promise<string> {
   expect(await main([...args], { stdin: Readable.from(['']), stdout, stderr: new PassThrough(), env: {} })).toBe(0);
   return Buffer.concat(out).toString();
 }
+
+// The Configuration section's example is what a reader copies first: a key renamed or a check added since would
+// make it a config runwatch refuses.
+describe("the README's YAML config examples", () => {
+  const examples = [...README.matchAll(/^```yaml\n([\s\S]*?)^```/gm)].map((m) => m[1]!);
+
+  it('are found', () => {
+    expect(examples.length).toBeGreaterThan(0);
+  });
+
+  it.each(examples.map((text, i) => [i, text] as const))('#%i is a config validate-config accepts', (_i, text) => {
+    expect(configProblems(text)).toEqual([]);
+  });
+});
 
 describe('the commands and options `--help` shows', () => {
   it('are each in the README', async () => {

@@ -276,7 +276,6 @@ surprise: true
   it.each([
     ['no channel at all', 'sinks: {slack: {}}', 'sinks.slack: no channel: set channel (the default), or channelsBySeverity / channelsByRule'],
     // The Slack sink refuses to start without any channel, whatever the section takes.
-    ['no channel, and no rule taken', 'sinks: {slack: {rules: []}}', 'sinks.slack.rules: an empty list sends nothing to this sink'],
     ['no channel, and only a disabled rule taken', 'rules: {off-window-deploy: {enabled: false}}\nsinks: {slack: {rules: [off-window-deploy]}}', 'sinks.slack: no channel'],
     ['channels for some severities only', 'sinks: {slack: {channelsBySeverity: {HIGH: "#sec", CRITICAL: "#sec"}}}', `sinks.slack: findings of ${RULE_IDS.join(', ')} with severity LOW, MEDIUM have no channel`],
     ['channels for some rules only', 'sinks: {slack: {minSeverity: CRITICAL, channelsByRule: {off-window-deploy: "#deploys"}}}', `sinks.slack: findings of ${RULE_IDS.filter((r) => r !== 'off-window-deploy').join(', ')} with severity CRITICAL have no channel`],
@@ -380,7 +379,8 @@ surprise: true
   // the missing channel.
   const NO_CHANNEL = 'sinks.slack: no channel: set channel (the default), or channelsBySeverity / channelsByRule';
   it.each([
-    ['minSeverity (in lower case)', 'sinks: {slack: {minSeverity: high}}', ['sinks.slack.minSeverity: must be one of LOW, MEDIUM, HIGH, CRITICAL', NO_CHANNEL]],
+    ['minSeverity (in lower case)', 'sinks: {slack: {minSeverity: high}}', ['sinks.slack.minSeverity: must be one of LOW, MEDIUM, HIGH, CRITICAL; did you mean HIGH?', NO_CHANNEL]],
+    ['rules list (empty)', 'sinks: {slack: {rules: []}}', [expect.stringMatching(/^sinks\.slack\.rules: an empty list sends nothing to this sink/), NO_CHANNEL]],
     ['rules list (no such rule)', 'sinks: {slack: {rules: [off-window-deploys]}}', [expect.stringMatching(/^sinks\.slack\.rules\[0\]: must be one of /), NO_CHANNEL]],
     ['minSeverity and rules list', 'sinks: {slack: {minSeverity: high, rules: [ingress]}}', [expect.stringMatching(/^sinks\.slack\.minSeverity: /), expect.stringMatching(/^sinks\.slack\.rules\[0\]: /), NO_CHANNEL]],
   ])('a Slack section with no channel at all is reported beside the schema\'s problem with its %s', (_name, text, expected) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { at, corpus, editV1Services, synthetic, variant, withOperationId, withV1Image, withV1ServiceAccount } from '../../support/entries.js';
-import { config, findingsOf } from '../../support/run.js';
+import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 const replace = corpus('slackbot__Services.ReplaceService__1'); // SA cloud-run-slack-bot@test-project-1234...
 const ORIGINAL = 'cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com';
@@ -147,6 +147,25 @@ describe('service-account-change', () => {
     // t2 (OTHER) arrives before the older t1 (ORIGINAL); both wait for their rollout, complete in time order.
     const findings = await saFindings([deploy('2024-05-01T10:05:00Z', OTHER), deploy('2024-05-01T10:00:00Z', ORIGINAL), deploy('2024-05-03T10:00:00Z', OTHER)]);
     expect(findings.map((f) => [f.eventTime, f.evidence['before'], f.evidence['after']])).toEqual([['2024-05-01T10:05:00Z', ORIGINAL, OTHER]]);
+  });
+
+  // The same delivered out of order: a --no-traffic revision judged first ends nothing, so a late change of identity
+  // before it stays open, and a late deploy back to the identity before closes it, as in timestamp order.
+  const live = async (entries: readonly unknown[]) => (await findingsLive(entries)).filter((f) => f.rule === 'service-account-change').map((f) => `${f.id} ${f.status ?? 'active'} ${f.resolution?.time ?? ''}`);
+  it.each([
+    ['a change of identity arriving after a --no-traffic revision back to the one before', ['10:00', '12:00', '11:00'], ['10:00', '11:00', '12:00'], 'active'],
+    ['a deploy back to the identity before, arriving after a --no-traffic revision', ['10:00', '11:00', '13:00', '12:00'], ['10:00', '11:00', '12:00', '13:00'], 'active,resolved'],
+  ])('out of order with --no-traffic: %s', async (_name, delivered, ordered, statuses) => {
+    const day = (hhmm: string): string => `2024-05-02T${hhmm}:00Z`;
+    const entries: Record<string, ReturnType<typeof deploy>> = {
+      '10:00': deploy(day('10:00'), ORIGINAL),
+      '11:00': deploy(day('11:00'), OTHER),
+      '12:00': delivered.length === 3 ? noTraffic(deploy(day('12:00'), ORIGINAL), 'cloud-run-slack-bot-00023-rfg') : deploy(day('12:00'), ORIGINAL),
+      '13:00': noTraffic(deploy(day('13:00'), ORIGINAL), 'cloud-run-slack-bot-00023-rfg'),
+    };
+    const inOrder = await live(ordered.map((t) => entries[t]!));
+    expect(inOrder.map((f) => f.split(' ')[1]).join(',')).toBe(statuses);
+    expect(await live(delivered.map((t) => entries[t]!))).toEqual(inOrder);
   });
 
   it('out of order beyond the wait: an older entry arriving late never overwrites newer state', async () => {

@@ -184,6 +184,24 @@ describe('vpc-egress-bypass', () => {
     expect((await only([all, noTraffic, restored, narrowed])).map((f) => f.split(' ')[1])).toEqual(['active', 'resolved']);
   });
 
+  // A late all-traffic revision that only --no-traffic revisions came after is still the one serving: it closes the
+  // findings before it, as in timestamp order, but not one of a newer revision.
+  it.each([
+    ['closes a finding before it', [['10:00', 'all'], ['11:00', 'none'], ['13:00', 'all-nt'], ['12:00', 'all']], 'active,resolved'],
+    ['leaves a finding of a newer --no-traffic revision open', [['10:00', 'all'], ['12:00', 'none-nt'], ['11:00', 'all']], 'active'],
+  ])('a late all-traffic revision after --no-traffic ones: %s', async (_name, delivered, statuses) => {
+    const noTraffic = (entry: Json): Json => editV1Services(entry, (svc) => void ((svc['spec'] as Json)['traffic'] = [{ revisionName: 'hello-00002-abc', percent: 100 }]));
+    const make = ([time, kind]: readonly string[]): Json => {
+      const entry = v1Deploy(`2024-05-04T${time}:00Z`, kind!.startsWith('all') ? { ...CONNECTOR, ...ALL } : {});
+      return kind!.endsWith('-nt') ? noTraffic(entry) : entry;
+    };
+    const only = async (entries: unknown[]) => (await findingsLive(entries)).filter((f) => f.rule === 'vpc-egress-bypass').map((f) => `${f.id} ${f.status ?? 'active'} ${f.resolution?.time ?? ''}`);
+    const ordered = [...delivered].sort((a, b) => a[0]!.localeCompare(b[0]!));
+    const inOrder = await only(ordered.map(make));
+    expect(inOrder.map((f) => f.split(' ')[1]).join(',')).toBe(statuses);
+    expect(await only(delivered.map(make))).toEqual(inOrder);
+  });
+
   it('is resolved when a newer revision sends all traffic through the VPC again, or the service is deleted', async () => {
     const open = [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), v1Deploy('2024-05-04T11:00:00Z', {})];
     const restored = await bypass([...open, v1Deploy('2024-05-04T12:00:00Z', { ...INTERFACES, ...ALL })]);

@@ -390,6 +390,21 @@ export function changedAfter(history: readonly TimePoint<unknown>[] | undefined,
 }
 
 /**
+ * changedAfter for a revision-level fact: true when a newer point was set by a revision that took traffic. Points of
+ * revisions that took none (tookNoTraffic: `--no-traffic`) left the one before them serving, so a late entry of that
+ * one is still the fact in force and closes what it would have closed in timestamp order.
+ */
+export function servedChangeAfter(history: readonly TimePoint<unknown>[] | undefined, at: ChangeInstant, tookNoTraffic: readonly TimePoint<true>[] | undefined): boolean {
+  if (!changedAfter(history, at)) return false;
+  if (tookNoTraffic === undefined || tookNoTraffic.length === 0) return true;
+  for (let i = history!.length - 1; i >= 0 && isAfter(history![i]!, at); i--) {
+    const point = history![i]!;
+    if (!tookNoTraffic.some((other) => other.t === point.t && (other.n ?? 0) === (point.n ?? 0))) return true;
+  }
+  return false;
+}
+
+/**
  * Inserts a point in time order and keeps the newest HISTORY_LIMIT. A copy. `n`: the sub-millisecond nanoseconds of
  * the change's time (TimePoint.n). A point in the same millisecond is replaced unless it is later to the nanosecond: an
  * older entry delivered after a newer one of the same millisecond leaves the newer one's value in force.

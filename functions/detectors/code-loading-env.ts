@@ -34,10 +34,10 @@
 //           first) and the rest as one, `(more)`: its value lists their names, the summary says one or more changed.
 import { foldedDigest, MORE_CODE_LOADING_VARIABLES, NAMED_CODE_LOADING_VARIABLES } from '../audit/env.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, pointBefore, type ServiceBaseline } from '../baseline/state.js';
+import { deletedBetween, pointBefore, servedChangeAfter, type ServiceBaseline } from '../baseline/state.js';
 import { codeLoadingKey, enforcedPolicyOf, envVarName, type CodeLoadingVar, type DeployChange } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closedByDelete, resourceNoun, riskInForce, serviceLabel, settingBefore } from './revision.js';
+import { closableBy, closedByDelete, resourceNoun, riskInForce, serviceLabel, settingBefore } from './revision.js';
 import { continuedFrom, parseEnvVarName, sameVariable, type EnvVariable } from './envVariables.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
@@ -149,11 +149,11 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
   resolves({ change, baseline }, open): Resolved[] {
     if (change.kind === 'delete') return closedByDelete(open, change, baseline?.codeLoadingEnv);
     // A revision that takes none of the traffic (--no-traffic) leaves the one reported serving.
-    if (change.kind !== 'deploy' || !change.codeLoadingEnv || change.takesNoTraffic || changedAfter(baseline?.codeLoadingEnv, change)) return [];
+    if (change.kind !== 'deploy' || !change.codeLoadingEnv || change.takesNoTraffic || servedChangeAfter(baseline?.codeLoadingEnv, change, baseline?.tookNoTraffic)) return [];
     // Findings keep the values as shown (never a digest of a value): a value changed past what is shown stays open
     // until the variable goes or shows otherwise (the change itself is reported).
     const now = change.codeLoadingEnv;
-    return open
+    return closableBy(open, baseline?.codeLoadingEnv, change)
       .filter((o) => {
         const values = o.finding.evidence['values'];
         return Array.isArray(values) && (values as readonly string[]).every((value) => !now.some((variable) => showsValue(value, variable)));

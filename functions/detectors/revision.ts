@@ -4,7 +4,7 @@
 import { changedAfter, deletePoint, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, reportedFromEvents, sameOperation, someWaitingWrite, type CompletedRollout } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
-import { normalizeTimestamp } from '../audit/entry.js';
+import { normalizeTimestamp, subMillisecondNanos } from '../audit/entry.js';
 import { sameTemplate } from '../audit/template.js';
 import { isJob, isService, resourceLabel, resourceNounOf, sameEntry, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type EntryKey, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
 import type { Detection, OpenFinding, Resolved } from './types.js';
@@ -336,6 +336,21 @@ export function laterWriteWaiting(baseline: ServiceBaseline | undefined, change:
 }
 
 /** An open finding's instant (its eventTime, to the nanosecond), to compare with points; undefined if unreadable. */
+/**
+ * The open findings a deploy at `at` that sets the newest fact that serves closes: all of them, in order; a late one
+ * (`history` has newer points, all of revisions that took no traffic: servedChangeAfter) only those about changes
+ * before it (by their eventTime; one whose time cannot be read counts as before), as in timestamp order: a finding
+ * of one of those newer revisions came after it. (In order a finding's eventTime may be later than the fact it
+ * reports, as a late half's events are: all are closed.)
+ */
+export function closableBy(open: readonly OpenFinding[], history: readonly TimePoint<unknown>[] | undefined, at: ChangeInstant): readonly OpenFinding[] {
+  if (!changedAfter(history, at)) return open;
+  return open.filter((o) => {
+    const time = normalizeTimestamp(o.finding.eventTime);
+    return time === undefined || isBefore({ t: time.ms, v: undefined, n: subMillisecondNanos(time.iso) }, at);
+  });
+}
+
 export function findingInstant(o: OpenFinding): ChangeInstant | undefined {
   const time = normalizeTimestamp(o.finding.eventTime);
   return time === undefined ? undefined : { timeMs: time.ms, time: time.iso };

@@ -38,10 +38,10 @@
 //           write that sent the traffic back to the identity before a change still open then raises nothing: what was
 //           open is retraced from the deploys' history alone (reportedBeforeAt: not exceptions, nor traffic writes).
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, identityOfRevision, indexBefore, isAfter, isLaterPoint, pointBefore, pointTime, servingIdentitiesOf, valueBefore, writeMakesRevision, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, deletedBetween, identityOfRevision, indexBefore, isAfter, isLaterPoint, pointBefore, pointTime, servedChangeAfter, servingIdentitiesOf, valueBefore, writeMakesRevision, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { capitalized, DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount, templateNounOf, type DeployChange, type RuntimeServiceAccount } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
-import { deployKey, riskInForce, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
+import { closableBy, deployKey, riskInForce, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 const DEFAULT_COMPUTE = /^\d+-compute@developer\.gserviceaccount\.com$/;
@@ -110,16 +110,18 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
     const before = valueBefore(baseline?.serviceAccount, change);
     // Only the newest revision's identity closes anything: an older deploy arriving late, or one with nothing
     // known before it, does not.
-    if (before === undefined || changedAfter(baseline?.serviceAccount, change)) return [];
+    if (before === undefined || servedChangeAfter(baseline?.serviceAccount, change, baseline?.tookNoTraffic)) return [];
     const projectNumber = change.target.projectNumber;
     const reason = `runtime service account is now ${now}`;
+    // A late deploy (only revisions that took no traffic came after it) closes what came before it.
+    const earlier = closableBy(open, baseline?.serviceAccount, change);
     // The same identity as the revision before: what a finding left open by a revision that took no traffic
     // reported is over once a revision that serves runs as another one.
     if (sameServiceAccount(before, now, projectNumber)) {
-      return open.filter((o) => !sameServiceAccount(String(o.finding.evidence['after']), now, projectNumber)).map((o) => ({ id: o.finding.id, reason }));
+      return earlier.filter((o) => !sameServiceAccount(String(o.finding.evidence['after']), now, projectNumber)).map((o) => ({ id: o.finding.id, reason }));
     }
     // The service no longer runs as the identity the finding reported: that risk is gone.
-    return open.map((o) => ({ id: o.finding.id, reason }));
+    return earlier.map((o) => ({ id: o.finding.id, reason }));
   },
 };
 
@@ -179,8 +181,9 @@ function revisionDetections(change: DeployChange, serviceAccount: RuntimeService
       },
       dedupKey: [baselineKey(change.target), before, after, ...deployKey(change, baseline)],
       unknown: unknownDeployFacts(change).filter((f) => f !== 'serviceAccount'),
-      // A late deploy (a newer revision already set the identity): closed at once when a newer one changed it again.
-      ...riskInForce(baseline?.serviceAccount, change, (identity) => !sameServiceAccount(identity, after, projectNumber), (identity) => `runtime service account is now ${identity}`),
+      // A late deploy (a newer revision already set the identity): closed at once when a newer one that took traffic
+      // changed it again (a --no-traffic revision leaves this one serving, as in order).
+      ...riskInForce(baseline?.serviceAccount, change, (identity) => !sameServiceAccount(identity, after, projectNumber), (identity) => `runtime service account is now ${identity}`, baseline?.tookNoTraffic),
     },
   ];
 }

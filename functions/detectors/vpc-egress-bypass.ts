@@ -31,10 +31,10 @@
 //           revision that keeps all-traffic egress but moves to another connector or network (one without the
 //           firewall rules or Cloud NAT of the one before) raises nothing.
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, pointBefore } from '../baseline/state.js';
+import { deletedBetween, pointBefore, servedChangeAfter } from '../baseline/state.js';
 import type { VpcEgress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closedByDelete, riskInForce, resourceNoun, serviceLabel } from './revision.js';
+import { closableBy, closedByDelete, riskInForce, resourceNoun, serviceLabel } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /** What the new setting does, in the words of the finding. */
@@ -76,7 +76,7 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
   resolves({ change, baseline }, open): Resolved[] {
     if (change.kind === 'delete') return closedByDelete(open, change, baseline?.vpcEgress);
     // A revision that takes none of the traffic (--no-traffic) leaves the one reported serving.
-    if (change.kind !== 'deploy' || change.vpcEgress !== 'all-traffic' || change.takesNoTraffic || changedAfter(baseline?.vpcEgress, change)) return [];
-    return open.map((o) => ({ id: o.finding.id, reason: 'all of its outbound traffic goes through the VPC again' }));
+    if (change.kind !== 'deploy' || change.vpcEgress !== 'all-traffic' || change.takesNoTraffic || servedChangeAfter(baseline?.vpcEgress, change, baseline?.tookNoTraffic)) return [];
+    return closableBy(open, baseline?.vpcEgress, change).map((o) => ({ id: o.finding.id, reason: 'all of its outbound traffic goes through the VPC again' }));
   },
 };

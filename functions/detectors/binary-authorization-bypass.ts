@@ -21,8 +21,12 @@
 //           and closed at once; one that arrives after newer writes that keep it off stays open with theirs; so does
 //           one a newer write re-enabled when the policy is off again at the newest point and no open finding says so
 //           (the write that turned it off again was judged while this one waited for its rollout, and raised nothing:
-//           revision.ts settingRiskInForce). A breakglass finding (1) is one revision's deploy, not a risk in force:
-//           it is never resolved, not by a delete either (also when its entry arrives after the delete).
+//           revision.ts settingRiskInForce). A write enforcing a policy that arrives after a newer write that set none
+//           was judged against no enforced policy (raising nothing: a job's, a worker pool's and a service's write
+//           that makes no revision are judged as they arrive) reports that write's finding for it (turnedOffAfter,
+//           forNewerWrite: its time and id, principal unknown), closed at once by a newer write enforcing a policy
+//           again. A breakglass finding (1) is one revision's deploy, not a risk in force: it is never resolved, not
+//           by a delete either (also when its entry arrives after the delete).
 // Options:  `rules.binary-authorization-bypass.exceptions` (principal, project, service globs), `severity`.
 // Severity: HIGH.
 // Blind spots: the justification is free text written by the deployer (shown as written, escaped by each sink).
@@ -36,14 +40,17 @@
 //           logged without its containers (console writes) leaves a missing annotation unknown, not "off". A create
 //           of a service never seen before is never "turned off" (nothing is known before it); one whose delete
 //           arrives after it was judged is reported without `recreatedAfterDeleteAt`. The breakglass justification
-//           does not carry across a delete: a created service deploys under none but its own.
+//           does not carry across a delete: a created service deploys under none but its own. The finding a late
+//           enforcement reports for a newer write is left out when another enforced policy before that write is
+//           known (it may have reported itself: arrival order is not kept) or a write after the late one still waits
+//           for its rollout, and its principal exceptions cannot apply (who made it is unknown).
 //           Binary Authorization's own breakglass audit event, the project's Binary Authorization policy itself
 //           (`binaryauthorization.googleapis.com`) and continuous validation results are not read.
 import { baselineKey } from '../baseline/store.js';
-import { deletedBetween, valueBefore } from '../baseline/state.js';
+import { deletedBetween, pointAfter, pointAt, valueBefore, type ServiceBaseline } from '../baseline/state.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { createsRevision, deployKey, resourceNoun, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unknownDeployFacts } from './revision.js';
-import { capitalized, enforcedPolicyOf, type BinaryAuthorization } from '../model/change.js';
+import { createsRevision, deployKey, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, resourceNoun, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unknownDeployFacts } from './revision.js';
+import { capitalized, enforcedPolicyOf, type BinaryAuthorization, type DeployChange } from '../model/change.js';
 import type { Detection, Detector } from './types.js';
 
 /** What a change that says nothing about Binary Authorization tells: nothing (nor that breakglass stayed as it was). */
@@ -57,6 +64,57 @@ const ENFORCED_AGAIN = 'Binary Authorization enforces a policy again';
  */
 const policyRestored = settingRestored((baseline) => baseline?.binaryAuthorization, (change) => Boolean(enforcedPolicyOf(change)), () => ENFORCED_AGAIN);
 
+/** What a turn-off leaves unchecked from now on, in the words of the finding. */
+function uncheckedFromNow(change: DeployChange): string {
+  return resourceNoun(change.target) === 'job' ? 'images its executions run from now on are not checked' : 'revisions deployed from now on are not checked';
+}
+
+/**
+ * A write that enforces `enforced` (`change`), arriving after a newer write that set no policy was judged, where no
+ * policy was known to be enforced before `change` (none, or nothing known): that newer write was judged against it and
+ * raised nothing, though in timestamp order it turned off the policy this write enforced. A job's and a worker pool's
+ * writes are judged as they arrive, and so is a service's write that makes no revision: two of them delivered the other
+ * way round are enough. Its finding is raised here, for it (its time, the dedup key it has in timestamp order,
+ * forNewerWrite), from what the baseline keeps of it: its policy and time, not its entry (as ingress-opened's
+ * reopenedAfter). Nothing when a policy before `change` was enforced (the newer write reported itself) or the point
+ * after this one enforces one too.
+ */
+function turnedOffAfter(change: DeployChange, enforced: string, baseline: ServiceBaseline | undefined): Detection[] {
+  const history = baseline?.binaryAuthorization;
+  const next = pointAfter(history, change);
+  if (next === undefined || next.v !== '') return [];
+  const before = settingBefore(baseline, history, change, enforcedPolicyOf)?.v;
+  if (before !== undefined && before !== '') return [];
+  const at = newerWriteAt(next);
+  // A write after this one still waits for its rollout (the history after this one is not whole yet): one that sets
+  // the policy before the newer write may be the first after this one (judged later, against it: it reports itself);
+  // one that enforces a policy may end the newer write's risk.
+  if (laterWriteWaiting(baseline, change, (write) => enforcedPolicyOf(write) !== undefined, at)) return [];
+  if (laterWriteWaiting(baseline, change, (write) => Boolean(enforcedPolicyOf(write)))) return [];
+  // It raised nothing only if it was judged against no enforced policy: not when another one before it is known.
+  if (newerWriteMayHaveReported(baseline, history, change, at, (policy) => policy !== '', enforcedPolicyOf, 'binary-authorization-bypass')) return [];
+  const recreatedAfterDeleteAt = deletedBetween(baseline, pointAt(change, enforced), at);
+  const label = serviceLabel(change.target);
+  const noun = resourceNoun(change.target);
+  return [
+    {
+      severity: 'HIGH',
+      title: 'Binary Authorization turned off',
+      summary:
+        `A write at ${at.time} (its entry is not kept: who made it is unknown) turned Binary Authorization off on ${label}, which enforced the policy "${enforced}"` +
+        `${recreatedAfterDeleteAt ? ` (the deleted ${noun}'s, before it was deleted at ${recreatedAfterDeleteAt} and created again)` : ''}: ${uncheckedFromNow(change)}. ` +
+        'Reported from an older write that enforced it and arrived after it.',
+      evidence: { policyBefore: enforced, policy: null, reportedFrom: 'an older write that arrived later', ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}) },
+      dedupKey: [baselineKey(change.target), 'turned off', at.time],
+      unknown: ['principal', 'revision'],
+      forNewerWrite: at,
+      serviceSetting: true,
+      // Closed at once when a write newer than it enforced a policy again.
+      ...settingRiskInForce(baseline, history, at, (policy) => policy !== '', () => ENFORCED_AGAIN, 'binary-authorization-bypass'),
+    },
+  ];
+}
+
 export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> = {
   id: 'binary-authorization-bypass',
   title: 'Deploy that bypasses Binary Authorization (breakglass)',
@@ -67,6 +125,7 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
   // setting on its detection, and as the rule's only risk, resolved by a write whose revision failed too.
   closedByDelete: true,
   serviceSettingRisks: true,
+  reportsForNewerWrites: true,
   detect({ change, baseline }): Detection[] {
     if (change.kind !== 'deploy') return [];
     const { policy, policyUnknown, breakglassJustification: written, breakglassUnknown } = change.binaryAuthorization ?? UNKNOWN;
@@ -86,7 +145,7 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
       const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint!, change);
       const label = serviceLabel(change.target);
       const noun = resourceNoun(change.target);
-      const fromNow = noun === 'job' ? 'images its executions run from now on are not checked' : 'revisions deployed from now on are not checked';
+      const fromNow = uncheckedFromNow(change);
       detections.push({
         severity: 'HIGH',
         title: 'Binary Authorization turned off',
@@ -120,6 +179,8 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
         unknown: unknownDeployFacts(change),
       });
     }
+    // A policy enforced by a write that arrived late: a newer write that set none may have been judged without it.
+    if (policy) detections.push(...turnedOffAfter(change, policy, baseline));
     return detections;
   },
   resolves: policyRestored,

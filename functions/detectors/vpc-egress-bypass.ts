@@ -18,7 +18,13 @@
 // Resolves: a newer revision that sends all traffic through the VPC again and takes traffic (one whose write sends
 //           all of it to older revisions, `gcloud run deploy --no-traffic`, leaves the one reported serving), or the
 //           service deleted. A late revision whose egress a newer one that took traffic already sent through the VPC
-//           again is reported and closed at once; one whose egress newer revisions keep stays open with theirs.
+//           again is reported and closed at once; one whose egress newer revisions keep stays open with theirs. A late
+//           all-traffic write that arrives after a newer write without it was judged against no all-traffic egress
+//           (raising nothing: a job's and a worker pool's writes are judged as they arrive) reports that write's
+//           finding for it (narrowedAfter, forNewerWrite: its time and id, principal unknown), closed at once by a newer
+//           all-traffic revision that took traffic. It is left out when another all-traffic egress before that write is
+//           known (it may have reported itself) or a write after the late one still waits for its rollout, and its
+//           principal exceptions cannot apply (who made it is unknown).
 // Blind spots: a service's first known revision sets the baseline, so a service created without VPC egress
 //           raises nothing (the organization policy `run.allowedVPCEgress` is the control for that), unless an
 //           earlier service under the name sent all of its traffic through the VPC. A re-created service judged
@@ -31,10 +37,10 @@
 //           revision that keeps all-traffic egress but moves to another connector or network (one without the
 //           firewall rules or Cloud NAT of the one before) raises nothing.
 import { baselineKey } from '../baseline/store.js';
-import { deletedBetween, pointBefore, servedChangeAfter } from '../baseline/state.js';
-import type { VpcEgress } from '../model/change.js';
+import { deletedBetween, pointAfter, pointAt, pointBefore, servedChangeAfter, type ServiceBaseline } from '../baseline/state.js';
+import type { DeployChange, VpcEgress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closableBy, closedByDelete, riskInForce, resourceNoun, serviceLabel } from './revision.js';
+import { closableBy, closedByDelete, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, riskInForce, resourceNoun, serviceLabel } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /** What the new setting does, in the words of the finding. */
@@ -43,6 +49,53 @@ const NOW: Readonly<Record<Exclude<VpcEgress, 'all-traffic'>, string>> = {
   none: 'its VPC access was removed',
 };
 
+const THROUGH_THE_VPC_AGAIN = 'all of its outbound traffic goes through the VPC again';
+
+/** What leaves past the VPC now, in the words of the finding. */
+const PAST_THE_VPC = "traffic to the internet leaves directly, past the VPC's firewall rules, Cloud NAT and VPC Service Controls";
+
+/**
+ * A write that sends all traffic through the VPC (`change`), arriving after a newer write whose egress is not
+ * all-traffic was judged, where no all-traffic egress before `change` was known (none, or nothing known): that newer
+ * write was judged against it and raised nothing, though in timestamp order it narrowed the egress this write set. A
+ * job's and a worker pool's writes are judged as they arrive: two of them delivered the other way round are enough. Its
+ * finding is raised here, for it (its time, the dedup key it has in timestamp order, forNewerWrite), from what the
+ * baseline keeps of it: its egress and time, not its entry (as ingress-opened's reopenedAfter). Nothing when the egress
+ * before `change` was all-traffic (the newer write reported itself) or the point after this one is all-traffic too.
+ */
+function narrowedAfter(change: DeployChange, baseline: ServiceBaseline | undefined): Detection[] {
+  const history = baseline?.vpcEgress;
+  const next = pointAfter(history, change);
+  if (next === undefined || next.v === 'all-traffic') return [];
+  if (pointBefore(history, change)?.v === 'all-traffic') return [];
+  const at = newerWriteAt(next);
+  const after = next.v;
+  // A write after this one still waits for its rollout (the history after this one is not whole yet): one with an egress
+  // before the newer write may be the first after this one (judged later, against it: it reports itself); one with
+  // all-traffic egress may end the newer write's risk.
+  if (laterWriteWaiting(baseline, change, (write) => write.vpcEgress !== undefined, at)) return [];
+  if (laterWriteWaiting(baseline, change, (write) => write.vpcEgress === 'all-traffic')) return [];
+  // It raised nothing only if it was judged against no all-traffic egress: not when another one before it is known.
+  if (newerWriteMayHaveReported(baseline, history, change, at, (egress) => egress === 'all-traffic', (write) => write.vpcEgress, 'vpc-egress-bypass')) return [];
+  const recreatedAfterDeleteAt = deletedBetween(baseline, pointAt(change, 'all-traffic'), at);
+  return [
+    {
+      severity: 'MEDIUM',
+      title: 'Cloud Run egress no longer goes through the VPC',
+      summary:
+        `A write at ${at.time} (its entry is not kept: who made it is unknown) deployed ${serviceLabel(change.target)} with VPC egress ${after === 'none' ? 'removed' : after}, ` +
+        `where all of its outbound traffic went through its VPC network${recreatedAfterDeleteAt ? ` (the deleted ${resourceNoun(change.target)}'s, before it was deleted at ${recreatedAfterDeleteAt} and created again)` : ''}: ` +
+        `${NOW[after]}, and ${PAST_THE_VPC}. Reported from an older write that sent all of it through the VPC and arrived after it.`,
+      evidence: { before: 'all-traffic', after, reportedFrom: 'an older write that arrived later', ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}) },
+      dedupKey: [baselineKey(change.target), 'vpc-egress', after, at.time],
+      unknown: ['principal', 'revision'],
+      forNewerWrite: at,
+      // Closed at once when a newer revision that took the traffic sent it all through the VPC again.
+      ...riskInForce(history, at, (egress) => egress === 'all-traffic', () => THROUGH_THE_VPC_AGAIN, baseline?.tookNoTraffic),
+    },
+  ];
+}
+
 export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
   id: 'vpc-egress-bypass',
   title: 'Cloud Run egress no longer goes through the VPC',
@@ -50,8 +103,11 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
   methods: [...DEPLOY_METHODS, ...DELETE_METHODS],
   changeKinds: ['deploy', 'delete'],
   closedByDelete: true,
+  reportsForNewerWrites: true,
   detect({ change, baseline }): Detection[] {
-    if (change.kind !== 'deploy' || change.vpcEgress === undefined || change.vpcEgress === 'all-traffic') return [];
+    if (change.kind !== 'deploy' || change.vpcEgress === undefined) return [];
+    // All-traffic egress written by a write that arrived late: a newer write that narrowed it may have been judged without it.
+    if (change.vpcEgress === 'all-traffic') return narrowedAfter(change, baseline);
     const before = pointBefore(baseline?.vpcEgress, change);
     if (before?.v !== 'all-traffic') return [];
     // The egress before is the deleted service's: the service was created again under the name.
@@ -65,11 +121,11 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
         summary:
           `${who} deployed ${serviceLabel(change.target)} with VPC egress ${after === 'none' ? 'removed' : after}, where all of its outbound traffic went ` +
           `through its VPC network${recreatedAfterDeleteAt ? ` (the deleted ${resourceNoun(change.target)}'s, before it was deleted at ${recreatedAfterDeleteAt} and created again)` : ''}: ` +
-          `${NOW[after]}, and traffic to the internet leaves directly, past the VPC's firewall rules, Cloud NAT and VPC Service Controls.`,
+          `${NOW[after]}, and ${PAST_THE_VPC}.`,
         evidence: { before: 'all-traffic', after, api: change.api, operation: change.operation, ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}) },
         dedupKey: [baselineKey(change.target), 'vpc-egress', after, change.time],
         // A late entry: closed at once when a newer revision that took the traffic already sent it all through the VPC again.
-        ...riskInForce(baseline?.vpcEgress, change, (egress) => egress === 'all-traffic', () => 'all of its outbound traffic goes through the VPC again', baseline?.tookNoTraffic),
+        ...riskInForce(baseline?.vpcEgress, change, (egress) => egress === 'all-traffic', () => THROUGH_THE_VPC_AGAIN, baseline?.tookNoTraffic),
       },
     ];
   },
@@ -77,6 +133,6 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
     if (change.kind === 'delete') return closedByDelete(open, change, baseline?.vpcEgress);
     // A revision that takes none of the traffic (--no-traffic) leaves the one reported serving.
     if (change.kind !== 'deploy' || change.vpcEgress !== 'all-traffic' || change.takesNoTraffic || servedChangeAfter(baseline?.vpcEgress, change, baseline?.tookNoTraffic)) return [];
-    return closableBy(open, baseline?.vpcEgress, change).map((o) => ({ id: o.finding.id, reason: 'all of its outbound traffic goes through the VPC again' }));
+    return closableBy(open, baseline?.vpcEgress, change).map((o) => ({ id: o.finding.id, reason: THROUGH_THE_VPC_AGAIN }));
   },
 };

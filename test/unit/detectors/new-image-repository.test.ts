@@ -220,6 +220,28 @@ describe('new-image-repository', () => {
     expect(findings[0]?.unknown).toContain('repository');
   });
 
+  // A registry URL pasted with its login is no valid reference, so it does not parse and is shown as written: a
+  // container image (Cloud Run's grammar check is the only guard) or the user-image annotation (any text the deployer
+  // writes, read when the write logs no container image). The password must not reach the finding, any sink or the log.
+  const GITHUB_TOKEN = `ghp_${'A1b2C3d4E5'.repeat(4)}`;
+  it.each([
+    ['a registry URL with its login', 'https://ci:hunter2-pw-77@registry.example/acme/app:1', 'hunter2-pw-77', 'https://ci:[hidden: a password in a URL]@registry.example/acme/app:1'],
+    ['a login before the host, without a scheme', 'ci:hunter2-pw-77@registry.example/acme/app:1', 'hunter2-pw-77', 'ci:[hidden: a password in a URL]@registry.example/acme/app:1'],
+    ['a password holding an @', 'ci:hunter2@pw-77@registry.example/acme/app:1', 'hunter2@pw-77', 'ci:[hidden: a password in a URL]@registry.example/acme/app:1'],
+    ['a GitHub token as the user name', `https://${GITHUB_TOKEN}@ghcr.io/acme/app:1`, GITHUB_TOKEN, 'https://[hidden: a GitHub token]@ghcr.io/acme/app:1'],
+  ])('an image reference that does not parse has its credentials hidden (%s), as a container image and as the user-image annotation', async (_name, image, secret, shown) => {
+    const annotated = editV1Services(deploy('2024-05-02T10:00:00Z', 'placeholder'), (svc) => {
+      const template = (svc['spec'] as { template: { metadata: Record<string, unknown>; spec: { containers: Record<string, unknown>[] } } }).template;
+      delete template.spec.containers[0]!['image'];
+      template.metadata['annotations'] = { ...(template.metadata['annotations'] as object | undefined), 'client.knative.dev/user-image': image };
+    });
+    for (const write of [deploy('2024-05-02T10:00:00Z', image), annotated]) {
+      const findings = await findingsOf([deploy('2024-05-01T10:00:00Z', HOME), write]);
+      expect(findings.filter((f) => f.rule === 'new-image-repository').map((f) => [f.title, f.evidence['image']])).toEqual([['Image reference runwatch cannot parse', shown]]);
+      expect(JSON.stringify(findings)).not.toContain(secret);
+    }
+  });
+
   it('an image that does not parse is not remembered: the next deploy of it is reported again', async () => {
     const findings = await imageFindings([deploy('2024-05-01T10:00:00Z', HOME), deploy('2024-05-02T10:00:00Z', 'gcr.io/Attacker/bot:1'), deploy('2024-05-03T10:00:00Z', 'gcr.io/Attacker/bot:1')]);
     expect(findings.map((f) => f.eventTime)).toEqual(['2024-05-02T10:00:00Z', '2024-05-03T10:00:00Z']);

@@ -54,7 +54,7 @@ export function credentialFormatsIn(text: string): string[] {
 }
 
 /** `text` with every credential in it (CREDENTIAL_FORMATS, in their order) replaced by `[hidden: FORMAT]`. */
-function hideCredentials(text: string): string {
+export function hideCredentials(text: string): string {
   let out = text;
   for (const [format, pattern, hide] of CREDENTIAL_FORMATS) {
     const hidden = `[hidden: ${format}]`;

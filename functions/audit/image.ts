@@ -3,6 +3,7 @@
 import dockerReference from '@swimlane/docker-reference';
 import { isDigest } from '@swimlane/docker-reference/lib/digest.js';
 import type { ImageRef, ParsedImageRef, UnparseableImageRef } from '../model/change.js';
+import { hideCredentials } from './env.js';
 import { asObject, asString, stringIn, type JsonObject } from './json.js';
 import { memoize } from './memo.js';
 
@@ -161,8 +162,25 @@ export function servingContainer(containers: readonly unknown[]): unknown {
 }
 
 function unparseable(reference: string): UnparseableImageRef {
-  const trimmed = reference.trim();
+  const trimmed = withoutCredentials(reference.trim());
   return { reference: trimmed.length > MAX_REFERENCE_LENGTH ? `${trimmed.slice(0, MAX_REFERENCE_LENGTH)}…` : trimmed, unparseable: true };
+}
+
+/**
+ * A login before a host without a scheme (`ci:PASSWORD@registry.example/acme/app`): the `user:` first, the host after the
+ * last `@` followed by a path. A digest (`app:1@sha256:...`) has no `/` after its `@`, so a tag is never taken for a password.
+ */
+const SCHEMELESS_LOGIN = /^([^/\s:@]*:)[^/\s]*@(?=[^/\s@]+\/)/;
+
+/**
+ * An unparseable reference as findings show it (new-image-repository's evidence, every sink, the baseline): a valid
+ * one has no room for a credential, but a registry URL pasted with its login does not parse, in a container (where
+ * Cloud Run's grammar check is the only guard) or in the user-image annotation (any text the deployer writes). Each
+ * credential format is hidden as env.ts hides it in a value (`https://ci:[hidden: a password in a URL]@host/...`),
+ * and a login written without a scheme the same way. Hidden before the cut, so no part of a secret is left.
+ */
+function withoutCredentials(reference: string): string {
+  return hideCredentials(reference).replace(SCHEMELESS_LOGIN, '$1[hidden: a password in a URL]@');
 }
 
 const USER_IMAGE = 'client.knative.dev/user-image';

@@ -282,6 +282,18 @@ describe('code-loading-env', () => {
     expect(JSON.stringify(findings)).not.toContain(password);
   });
 
+  // Node splits NODE_OPTIONS at spaces and the JVM its option variables at ASCII white space only: a no-break space,
+  // an ideographic space or a line separator inside a password is part of the option, so all of it is hidden.
+  it.each([
+    ['a no-break space', 'JAVA_TOOL_OPTIONS', '-Ddb.password=Runwatch7\u00a0tail-of-it -javaagent:/mnt/gcs/agent.jar', '-Ddb.password=[hidden] -javaagent:/mnt/gcs/agent.jar'],
+    ['an ideographic space', 'NODE_OPTIONS', '--require /x.js --db-password=Runwatch7\u3000tail-of-it', '--require /x.js --db-password=[hidden]'],
+    ['a line separator', 'NODE_OPTIONS', '--db-password=Runwatch7\u2028tail-of-it --require /x.js', '--db-password=[hidden] --require /x.js'],
+  ])('hides all of a secret holding white space the runtime does not split options at (%s)', async (_name, name, value, shown) => {
+    const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name, value }])]);
+    expect(findings.map((f) => f.evidence['values'])).toEqual([[`${name}=${shown}`]]);
+    expect(JSON.stringify(findings)).not.toContain('tail-of-it');
+  });
+
   // Node and the JVM drop the quotes around an option: `"--db-password=a b c"` is one option, its value all of `a b c`.
   it('hides the whole value of a secret\'s assignment quoted as one option, white space and all', async () => {
     const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: `--require /x.js "--db-password=correct horse battery" --trace-warnings` }])]);

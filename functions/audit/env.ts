@@ -132,9 +132,11 @@ const ASSIGNMENT_HEAD = /(?<=^|[\s=,?&#;|({`"'])(-{0,2})([A-Za-z_][A-Za-z0-9_.-]
 /**
  * An assignment's value: up to the next white space outside quotes and a credential's `[hidden: FORMAT]` marker (the
  * credential may be only part of the value: `AKIA...:SECRET`, `pw-AKIA...`); quoted pieces and the text beside them
- * are one word (`"a b"c`), as a shell and the runtimes read them.
+ * are one word (`"a b"c`), as a shell and the runtimes read them. ASCII white space only: Node splits NODE_OPTIONS at
+ * spaces, the JVM its option variables and a shell its words at ASCII white space, so a no-break space, an
+ * ideographic space or a line separator is part of the value (`\S` stopped there and showed the rest of a password).
  */
-const ASSIGNMENT_VALUE = /(?:"[^"]*"?|'[^']*'?|\[hidden: [^[\]]{1,40}\]|\S)*/y;
+const ASSIGNMENT_VALUE = /(?:"[^"]*"?|'[^']*'?|\[hidden: [^[\]]{1,40}\]|[^ \t\n\r\f\v])*/y;
 /** The value of an assignment that a quote opened: up to that quote's close (not included), or the end. */
 const QUOTED_VALUE = { '"': /[^"]*/y, "'": /[^']*/y } as const;
 /** A value that is one credential's marker, and at most the quote or parenthesis that closes it. */

@@ -288,10 +288,18 @@ describe('code-loading-env', () => {
     ['a no-break space', 'JAVA_TOOL_OPTIONS', '-Ddb.password=Runwatch7\u00a0tail-of-it -javaagent:/mnt/gcs/agent.jar', '-Ddb.password=[hidden] -javaagent:/mnt/gcs/agent.jar'],
     ['an ideographic space', 'NODE_OPTIONS', '--require /x.js --db-password=Runwatch7\u3000tail-of-it', '--require /x.js --db-password=[hidden]'],
     ['a line separator', 'NODE_OPTIONS', '--db-password=Runwatch7\u2028tail-of-it --require /x.js', '--db-password=[hidden] --require /x.js'],
+    // Node splits at the space character alone: a tab or a line break stays inside the option (the JVM splits there).
+    ['a tab, in NODE_OPTIONS', 'NODE_OPTIONS', '--require /x.js --db-password=Runwatch7\ttail-of-it', '--require /x.js --db-password=[hidden]'],
+    ['a line break, in NODE_OPTIONS', 'NODE_OPTIONS', '--db-password=Runwatch7\ntail-of-it --require /x.js', '--db-password=[hidden] --require /x.js'],
   ])('hides all of a secret holding white space the runtime does not split options at (%s)', async (_name, name, value, shown) => {
     const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name, value }])]);
     expect(findings.map((f) => f.evidence['values'])).toEqual([[`${name}=${shown}`]]);
     expect(JSON.stringify(findings)).not.toContain('tail-of-it');
+  });
+
+  it('shows the option after a tab that ends a secret in a Java option variable (the JVM splits at ASCII white space)', async () => {
+    const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'JAVA_TOOL_OPTIONS', value: '-Ddb.password=Runwatch7\t-javaagent:/mnt/gcs/agent.jar' }])]);
+    expect(findings.map((f) => f.evidence['values'])).toEqual([['JAVA_TOOL_OPTIONS=-Ddb.password=[hidden]\t-javaagent:/mnt/gcs/agent.jar']]);
   });
 
   // Node and the JVM drop the quotes around an option: `"--db-password=a b c"` is one option, its value all of `a b c`.

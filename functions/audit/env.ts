@@ -74,20 +74,22 @@ export function hideCredentials(text: string): string {
  * flag (`--token`, `VALUE`) is not recognised.
  */
 export function hideSecretsInArg(given: string, names: SecretEnvNames | undefined): string {
-  return hideSecrets(given, names, true);
+  return hideSecrets(given, names, true, ASSIGNMENT_VALUE);
 }
 
 /**
  * A line of options (an option variable's value: `JAVA_TOOL_OPTIONS`, `NODE_OPTIONS`), which the runtime splits at
  * white space, with any secret in it hidden as hideSecretsInArg does, but an assignment that starts the line is one
- * option, hidden up to the next white space: the options after it stay evidence
- * (`-Ddb.password=[hidden] -javaagent:...`); one a quote opens is one option, hidden to the quote's close.
+ * option, hidden up to where the runtime ends the option (`splitsAt`: ASCII white space for the JVM, Perl and Ruby; the
+ * space character alone for Node's NODE_OPTIONS, which keeps a tab or a line break inside an option): the options
+ * after it stay evidence (`-Ddb.password=[hidden] -javaagent:...`); one a quote opens is one option, hidden to the
+ * quote's close.
  */
-export function hideSecretsInOptions(given: string, names: SecretEnvNames | undefined): string {
-  return hideSecrets(given, names, false);
+export function hideSecretsInOptions(given: string, names: SecretEnvNames | undefined, splitsAt: 'white-space' | 'space' = 'white-space'): string {
+  return hideSecrets(given, names, false, splitsAt === 'space' ? VALUE_TO_SPACE : ASSIGNMENT_VALUE);
 }
 
-function hideSecrets(given: string, names: SecretEnvNames | undefined, wholeArgument: boolean): string {
+function hideSecrets(given: string, names: SecretEnvNames | undefined, wholeArgument: boolean, valueTo: RegExp): string {
   const arg = credentialFormatsIn(given).length > 0 ? hideCredentials(given) : given;
   if (!names) return arg;
   const allowed = nameMatcher(names.allowNames);
@@ -108,7 +110,7 @@ function hideSecrets(given: string, names: SecretEnvNames | undefined, wholeArgu
     // In a line of options an assignment opened by a quote (`"--password=a b"`, one option once the runtime drops the
     // quote) runs to its close; in an argument a quote opens a shell line (`sh -c "PW=x ./sync"`), words apart.
     const quote = !wholeArgument && match.index > 0 ? arg[match.index - 1] : undefined;
-    const value = new RegExp(quote === '"' ? QUOTED_VALUE['"'] : quote === "'" ? QUOTED_VALUE["'"] : ASSIGNMENT_VALUE);
+    const value = new RegExp(quote === '"' ? QUOTED_VALUE['"'] : quote === "'" ? QUOTED_VALUE["'"] : valueTo);
     value.lastIndex = head.lastIndex;
     const found = value.exec(arg)?.[0] ?? '';
     // A credential hidden already that is the whole value keeps its marker (it says which format it was); a value
@@ -137,6 +139,8 @@ const ASSIGNMENT_HEAD = /(?<=^|[\s=,?&#;|({`"'])(-{0,2})([A-Za-z_][A-Za-z0-9_.-]
  * ideographic space or a line separator is part of the value (`\S` stopped there and showed the rest of a password).
  */
 const ASSIGNMENT_VALUE = /(?:"[^"]*"?|'[^']*'?|\[hidden: [^[\]]{1,40}\]|[^ \t\n\r\f\v])*/y;
+/** ASSIGNMENT_VALUE in NODE_OPTIONS, which Node splits at the space character alone. */
+const VALUE_TO_SPACE = /(?:"[^"]*"?|'[^']*'?|\[hidden: [^[\]]{1,40}\]|[^ ])*/y;
 /** The value of an assignment that a quote opened: up to that quote's close (not included), or the end. */
 const QUOTED_VALUE = { '"': /[^"]*/y, "'": /[^']*/y } as const;
 /** A value that is one credential's marker, and at most the quote or parenthesis that closes it. */
@@ -299,7 +303,7 @@ export function codeLoadingEnvOf(containers: readonly unknown[], secrets: EnvSec
       if (!name || !CODE_LOADING_ENV.has(name)) continue;
       const value = literalValue(variable);
       const reference = value === undefined ? secretReference(variable) : undefined;
-      const shown = value !== undefined ? shownValue(name, hideSecretsInOptions(value, secretNames)) : reference ? `[Secret Manager: ${cutText(reference, MAX_SHOWN_VALUE_LENGTH)}]` : '';
+      const shown = value !== undefined ? shownValue(name, hideSecretsInOptions(value, secretNames, name === 'NODE_OPTIONS' ? 'space' : 'white-space')) : reference ? `[Secret Manager: ${cutText(reference, MAX_SHOWN_VALUE_LENGTH)}]` : '';
       out ??= [];
       out.push({
         ...(containerName ? { container: cutText(containerName, MAX_CONTAINER_NAME_LENGTH) } : {}),

@@ -229,6 +229,9 @@ describe('new-image-repository', () => {
     ['a login before the host, without a scheme', 'ci:hunter2-pw-77@registry.example/acme/app:1', 'hunter2-pw-77', 'ci:[hidden: a password in a URL]@registry.example/acme/app:1'],
     ['a password holding an @', 'ci:hunter2@pw-77@registry.example/acme/app:1', 'hunter2@pw-77', 'ci:[hidden: a password in a URL]@registry.example/acme/app:1'],
     ['a GitHub token as the user name', `https://${GITHUB_TOKEN}@ghcr.io/acme/app:1`, GITHUB_TOKEN, 'https://[hidden: a GitHub token]@ghcr.io/acme/app:1'],
+    // A reference has no use for a user name: one alone before the host is a token used as a login, whatever its form.
+    ['a token of no known format as the user name', 'https://s3cr3t-t0ken-77@registry.example/acme/app:1', 's3cr3t-t0ken-77', 'https://[hidden: a login]@registry.example/acme/app:1'],
+    ['a token as the user name, without a scheme', 's3cr3t-t0ken-77@registry.example/acme/app:1', 's3cr3t-t0ken-77', '[hidden: a login]@registry.example/acme/app:1'],
   ])('an image reference that does not parse has its credentials hidden (%s), as a container image and as the user-image annotation', async (_name, image, secret, shown) => {
     const annotated = editV1Services(deploy('2024-05-02T10:00:00Z', 'placeholder'), (svc) => {
       const template = (svc['spec'] as { template: { metadata: Record<string, unknown>; spec: { containers: Record<string, unknown>[] } } }).template;

@@ -171,16 +171,19 @@ function unparseable(reference: string): UnparseableImageRef {
  * last `@` followed by a path. A digest (`app:1@sha256:...`) has no `/` after its `@`, so a tag is never taken for a password.
  */
 const SCHEMELESS_LOGIN = /^([^/\s:@]*:)[^/\s]*@(?=[^/\s@]+\/)/;
+/** A user name alone before a host (`TOKEN@registry.example/...`, `https://TOKEN@...`): a reference has no use for one. */
+const USER_ONLY_LOGIN = /^([a-z][a-z0-9+.-]{0,31}:\/\/)?[^/\s:@]+@(?=[^/\s@]+\/)/i;
 
 /**
  * An unparseable reference as findings show it (new-image-repository's evidence, every sink, the baseline): a valid
  * one has no room for a credential, but a registry URL pasted with its login does not parse, in a container (where
  * Cloud Run's grammar check is the only guard) or in the user-image annotation (any text the deployer writes). Each
  * credential format is hidden as env.ts hides it in a value (`https://ci:[hidden: a password in a URL]@host/...`),
- * and a login written without a scheme the same way. Hidden before the cut, so no part of a secret is left.
+ * a login written without a scheme the same way, and a user name alone before the host (a token used as a login,
+ * `https://[hidden: a login]@host/...`). Hidden before the cut, so no part of a secret is left.
  */
 function withoutCredentials(reference: string): string {
-  return hideCredentials(reference).replace(SCHEMELESS_LOGIN, '$1[hidden: a password in a URL]@');
+  return hideCredentials(reference).replace(SCHEMELESS_LOGIN, '$1[hidden: a password in a URL]@').replace(USER_ONLY_LOGIN, '$1[hidden: a login]@');
 }
 
 const USER_IMAGE = 'client.knative.dev/user-image';

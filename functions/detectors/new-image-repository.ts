@@ -17,7 +17,8 @@
 //           service's deploys are compared with them, and when every repository known was first seen before the
 //           delete the finding's evidence says `recreatedAfterDeleteAt`. An image reference that does not parse
 //           has no repository: it is reported each time (never trusted, never remembered), shown as written with
-//           any credential in it hidden (a registry URL pasted with its login: audit/image.ts withoutCredentials). A write delivered after
+//           any credential in it hidden (a registry URL pasted with its login, a user name before the host:
+//           audit/image.ts withoutCredentials). A write delivered after
 //           its repeat (same template, moments later) was judged is that deploy: not judged again. "Before" is to
 //           the nanosecond (the baseline keeps each repository's first-seen digits: repositoriesN): of two deploys of
 //           one millisecond from a new repository, the earlier alone is reported, as a millisecond apart. Every

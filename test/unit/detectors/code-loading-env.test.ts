@@ -302,6 +302,16 @@ describe('code-loading-env', () => {
     expect(findings.map((f) => f.evidence['values'])).toEqual([['JAVA_TOOL_OPTIONS=-Ddb.password=[hidden]\t-javaagent:/mnt/gcs/agent.jar']]);
   });
 
+  // The OpenTelemetry Java agent takes its exporter's headers as a system property beside -javaagent: the credential
+  // in them has no secret's name (`Authorization=Bearer ...`), and is hidden by its form.
+  it('hides a bearer credential in an agent\'s header property (-Dotel.exporter.otlp.headers=Authorization=Bearer ...)', async () => {
+    const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c';
+    const value = `-javaagent:/otel/opentelemetry-javaagent.jar -Dotel.exporter.otlp.headers=Authorization=Bearer%20${jwt}`;
+    const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'JAVA_TOOL_OPTIONS', value }])]);
+    expect(findings.map((f) => f.evidence['values'])).toEqual([['JAVA_TOOL_OPTIONS=-javaagent:/otel/opentelemetry-javaagent.jar -Dotel.exporter.otlp.headers=Authorization=Bearer%20[hidden: an authorization header]']]);
+    expect(JSON.stringify(findings)).not.toContain('SflKxwRJ');
+  });
+
   // Node and the JVM drop the quotes around an option: `"--db-password=a b c"` is one option, its value all of `a b c`.
   it('hides the whole value of a secret\'s assignment quoted as one option, white space and all', async () => {
     const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: `--require /x.js "--db-password=correct horse battery" --trace-warnings` }])]);

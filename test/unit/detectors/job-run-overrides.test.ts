@@ -184,6 +184,22 @@ describe('job-run-overrides', () => {
     for (const secret of ['AKIAABCDEFGHIJKLMNOP', 'wJalrXUtnFEMI', 'hunter2hunter2', 's3cr3t-value-42', 'MIIE', 's3cr3t-pw', 'lQVYBGX', 'ghp_abc']) expect(JSON.stringify(finding)).not.toContain(secret);
   });
 
+  // A bearer credential has no NAME=VALUE form: a request header (`curl -H 'Authorization: Bearer ...'`), Google's OAuth
+  // access token (what `gcloud auth print-access-token` prints, ya29.…), a JSON Web Token (an identity token). Hidden
+  // by its form; the header's name and the rest of the command stay evidence.
+  const ACCESS_TOKEN = `ya29.${'a0AfB_byC7'.repeat(5)}`;
+  const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c';
+  it.each([
+    ['an Authorization header with a bearer token', ['-c', 'curl -H "Authorization: Bearer opaque-T0ken-77abc" https://api.example.com/run'], ['-c', 'curl -H "Authorization: Bearer [hidden: an authorization header]" https://api.example.com/run'], 'opaque-T0ken-77abc'],
+    ['an Authorization header with basic credentials', ['--header=authorization: basic YWxhZGRpbjpvcGVuc2VzYW1l'], ['--header=authorization: basic [hidden: an authorization header]'], 'YWxhZGRpbjpvcGVuc2VzYW1l'],
+    ['a Google OAuth access token', ['--access-token', ACCESS_TOKEN], ['--access-token', '[hidden: a Google OAuth access token]'], ACCESS_TOKEN.slice(5)],
+    ['a JSON Web Token', ['--id-token', JWT], ['--id-token', '[hidden: a JSON Web Token]'], 'SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV'],
+  ])('hides %s in the arguments by its form', async (_name, args, shown, secret) => {
+    const [finding] = await overrides([create, runWith({ containerOverrides: [{ args }] })]);
+    expect(finding!.evidence['args']).toEqual(shown);
+    expect(JSON.stringify(finding)).not.toContain(secret);
+  });
+
   // Hiding a secret in a run's arguments must not hang on another rule being on: a team that turns
   // plaintext-secret-env off (its own findings too noisy) still gets the run's arguments sent to every sink.
   it.each([

@@ -48,15 +48,35 @@ const CREDENTIAL_FORMATS: readonly CredentialFormat[] = [
   ],
 ];
 
+/**
+ * Bearer credentials, hidden wherever a value or an argument is shown (hideCredentials) but not reported as a secret in
+ * a variable on their own (plaintext-secret-env reads CREDENTIAL_FORMATS only: some are public or short-lived by design,
+ * a Supabase anon key is a JWT). None has a secret's NAME=VALUE form to be hidden by: a request header's credentials
+ * (`curl -H 'Authorization: Bearer ...'`, `-Dotel.exporter.otlp.headers=Authorization=Bearer%20...`; the scheme stays
+ * shown, a credential hidden already is left alone), Google's OAuth access token (`gcloud auth print-access-token`) and a
+ * JSON Web Token (an identity token).
+ */
+const HIDDEN_FORMATS: readonly CredentialFormat[] = [
+  [
+    'an authorization header',
+    /\bauthorization\s*[:=]\s*(?:bearer|basic|token|bot)(?:\s+|%20|\+)(?!\[hidden)[^\s"',;&]+/i,
+    (text, hidden) => text.replace(/(\bauthorization\s*[:=]\s*(?:bearer|basic|token|bot)(?:\s+|%20|\+))(?!\[hidden)[^\s"',;&]+/gi, `$1${hidden}`),
+  ],
+  ['a Google OAuth access token', /\bya29\.[A-Za-z0-9_-]{20,}/],
+  ['a JSON Web Token', /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/],
+];
+
+const SHOWN_FORMATS: readonly CredentialFormat[] = [...CREDENTIAL_FORMATS, ...HIDDEN_FORMATS];
+
 /** The credential formats (CREDENTIAL_FORMATS) a text holds, by name. */
 export function credentialFormatsIn(text: string): string[] {
   return CREDENTIAL_FORMATS.filter(([, pattern]) => pattern.test(text)).map(([format]) => format);
 }
 
-/** `text` with every credential in it (CREDENTIAL_FORMATS, in their order) replaced by `[hidden: FORMAT]`. */
+/** `text` with every credential in it (CREDENTIAL_FORMATS, then HIDDEN_FORMATS, in order) replaced by `[hidden: FORMAT]`. */
 export function hideCredentials(text: string): string {
   let out = text;
-  for (const [format, pattern, hide] of CREDENTIAL_FORMATS) {
+  for (const [format, pattern, hide] of SHOWN_FORMATS) {
     const hidden = `[hidden: ${format}]`;
     out = hide ? hide(out, hidden) : out.replace(new RegExp(pattern.source, `${pattern.flags}g`), hidden);
   }
@@ -90,7 +110,7 @@ export function hideSecretsInOptions(given: string, names: SecretEnvNames | unde
 }
 
 function hideSecrets(given: string, names: SecretEnvNames | undefined, wholeArgument: boolean, valueTo: RegExp): string {
-  const arg = credentialFormatsIn(given).length > 0 ? hideCredentials(given) : given;
+  const arg = hideCredentials(given);
   if (!names) return arg;
   const allowed = nameMatcher(names.allowNames);
   const secretName = nameMatcher(names.namePatterns);

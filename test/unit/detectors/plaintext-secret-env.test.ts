@@ -197,6 +197,11 @@ describe('plainEnvOf: which literal values are secrets', () => {
   it.each([
     ['a long value under a secret name', { name: 'API_TOKEN', value: 'abcdefgh' }, { name: 'API_TOKEN', formats: [] }],
     ['a long value under another name', { name: 'X', value: 'abcdefgh' }, undefined],
+    // Names of passwords that say PASS or PWD only: SMTP_PASS, MYSQL_PWD (the MySQL client reads it), REDIS_PASS.
+    ['a password under *_PASS', { name: 'SMTP_PASS', value: 'abcdefgh' }, { name: 'SMTP_PASS', formats: [] }],
+    ['a password under *_PWD', { name: 'MYSQL_PWD', value: 'abcdefgh' }, { name: 'MYSQL_PWD', formats: [] }],
+    ['a name ending in PASS without the underscore', { name: 'CACHE_BYPASS', value: 'abcdefgh' }, undefined],
+    ['the shell\'s working directory', { name: 'PWD', value: '/workspace/app' }, undefined],
     ['a GitHub token', { name: 'X', value: `ghp_${'a1'.repeat(18)}` }, { name: 'X', formats: ['a GitHub token'] }],
     ['a Google API key', { name: 'X', value: `AIza${'B'.repeat(35)}` }, { name: 'X', formats: ['a Google API key'] }],
     ['a Slack token', { name: 'X', value: `xoxb-${'1234567890'}-abcdef` }, { name: 'X', formats: ['a Slack token'] }],

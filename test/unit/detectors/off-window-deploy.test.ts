@@ -191,29 +191,32 @@ describe('off-window-deploy', () => {
     expect(finding?.provenance).toMatchObject({ commit: '9f8e7d6c5b4a39281706f5e4d3c2b1a098765432', pipeline: 'b-1234' });
   });
 
+  // A v2 create at 10:00, and updates of it whose body sets another image (and, with `scaling`, the scaling too).
+  const v2Create = variant(synthetic('v2-CreateService'), (e) => {
+    e['timestamp'] = '2024-06-01T10:00:00Z';
+    delete (e.protoPayload['request'] as { service: { template: Record<string, unknown> } }).service.template['revision'];
+  });
+  const v2Update = (timestamp: string, updateMask?: string, scaling?: unknown): unknown =>
+    variant(v2Create, (e) => {
+      e['timestamp'] = timestamp;
+      e['insertId'] = `u-${timestamp}`;
+      e.protoPayload['methodName'] = 'google.cloud.run.v2.Services.UpdateService';
+      const request = e.protoPayload['request'] as Record<string, unknown> & { service: { template: { containers: { image: string }[]; scaling?: unknown } } };
+      request.service.template.containers[0]!.image = `europe-west1-docker.pkg.dev/acme-prod/web/storefront@sha256:${'b'.repeat(64)}`;
+      if (scaling) request.service.template.scaling = scaling;
+      request['@type'] = 'type.googleapis.com/google.cloud.run.v2.UpdateServiceRequest';
+      delete request['parent'];
+      delete request['serviceId'];
+      if (updateMask) request['updateMask'] = updateMask;
+    });
+  const strict = config({ timezone: 'UTC', changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }] });
+
   // A v2 update masked to the containers is a new revision; a later full write of the same template is not.
   it.each([
     ['unmasked, then the same template unmasked', undefined],
     ['masked to the containers, then the same template unmasked', 'template.containers'],
   ])('one finding per new revision: %s', async (_name, mask) => {
-    const create = variant(synthetic('v2-CreateService'), (e) => {
-      e['timestamp'] = '2024-06-01T10:00:00Z';
-      delete (e.protoPayload['request'] as { service: { template: Record<string, unknown> } }).service.template['revision'];
-    });
-    const update = (timestamp: string, updateMask?: string): unknown =>
-      variant(create, (e) => {
-        e['timestamp'] = timestamp;
-        e['insertId'] = `u-${timestamp}`;
-        e.protoPayload['methodName'] = 'google.cloud.run.v2.Services.UpdateService';
-        const request = e.protoPayload['request'] as Record<string, unknown> & { service: { template: { containers: { image: string }[] } } };
-        request.service.template.containers[0]!.image = `europe-west1-docker.pkg.dev/acme-prod/web/storefront@sha256:${'b'.repeat(64)}`;
-        request['@type'] = 'type.googleapis.com/google.cloud.run.v2.UpdateServiceRequest';
-        delete request['parent'];
-        delete request['serviceId'];
-        if (updateMask) request['updateMask'] = updateMask;
-      });
-    const strict = config({ timezone: 'UTC', changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }] });
-    const findings = await findingsLive([create, update('2024-06-01T11:00:00Z', mask), update('2024-06-01T12:00:00Z')], strict);
+    const findings = await findingsLive([v2Create, v2Update('2024-06-01T11:00:00Z', mask), v2Update('2024-06-01T12:00:00Z')], strict);
     expect(findings.filter((f) => f.rule === 'off-window-deploy').map((f) => f.eventTime)).toEqual(['2024-06-01T10:00:00Z', '2024-06-01T11:00:00Z']);
   });
 
@@ -226,25 +229,8 @@ describe('off-window-deploy', () => {
     ['the containers and scaling, then the containers alone', ['template.containers,template.scaling', 'template.containers'], ['10:00', '11:00']],
     ['the scaling, then the same body unmasked', ['template.scaling', undefined], ['10:00', '11:00']],
   ])('v2 masked writes of one body: %s', async (_name, masks, times) => {
-    const create = variant(synthetic('v2-CreateService'), (e) => {
-      e['timestamp'] = '2024-06-01T10:00:00Z';
-      delete (e.protoPayload['request'] as { service: { template: Record<string, unknown> } }).service.template['revision'];
-    });
-    const update = (timestamp: string, updateMask?: string): unknown =>
-      variant(create, (e) => {
-        e['timestamp'] = timestamp;
-        e['insertId'] = `u-${timestamp}`;
-        e.protoPayload['methodName'] = 'google.cloud.run.v2.Services.UpdateService';
-        const request = e.protoPayload['request'] as Record<string, unknown> & { service: { template: { containers: { image: string }[]; scaling?: unknown } } };
-        request.service.template.containers[0]!.image = `europe-west1-docker.pkg.dev/acme-prod/web/storefront@sha256:${'b'.repeat(64)}`;
-        request.service.template.scaling = { maxInstanceCount: 3 };
-        request['@type'] = 'type.googleapis.com/google.cloud.run.v2.UpdateServiceRequest';
-        delete request['parent'];
-        delete request['serviceId'];
-        if (updateMask) request['updateMask'] = updateMask;
-      });
-    const strict = config({ timezone: 'UTC', changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }] });
-    const entries = [create, update('2024-06-01T11:00:00Z', masks[0]), update('2024-06-01T12:00:00Z', masks[1])];
+    const scaling = { maxInstanceCount: 3 };
+    const entries = [v2Create, v2Update('2024-06-01T11:00:00Z', masks[0], scaling), v2Update('2024-06-01T12:00:00Z', masks[1], scaling)];
     const expected = times.map((time) => `2024-06-01T${time}:00Z`);
     expect((await findingsLive(entries, strict)).filter((f) => f.rule === 'off-window-deploy').map((f) => f.eventTime)).toEqual(expected);
     expect((await findingsOf(entries, strict)).filter((f) => f.rule === 'off-window-deploy').map((f) => f.eventTime)).toEqual(expected);

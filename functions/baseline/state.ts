@@ -398,10 +398,17 @@ export function servedChangeAfter(history: readonly TimePoint<unknown>[] | undef
   if (!changedAfter(history, at)) return false;
   if (tookNoTraffic === undefined || tookNoTraffic.length === 0) return true;
   for (let i = history!.length - 1; i >= 0 && isAfter(history![i]!, at); i--) {
-    const point = history![i]!;
-    if (!tookNoTraffic.some((other) => other.t === point.t && (other.n ?? 0) === (point.n ?? 0))) return true;
+    if (!tookNoTrafficAt(history![i]!, tookNoTraffic)) return true;
   }
   return false;
+}
+
+/**
+ * True when `point` was set by a revision that took none of the traffic (a point of ServiceBaseline.tookNoTraffic at
+ * its very instant): the revision before it kept serving, so its value ends no revision-level risk.
+ */
+export function tookNoTrafficAt(point: TimePoint<unknown>, tookNoTraffic: readonly TimePoint<true>[] | undefined): boolean {
+  return tookNoTraffic !== undefined && tookNoTraffic.some((other) => other.t === point.t && (other.n ?? 0) === (point.n ?? 0));
 }
 
 /**

@@ -1,7 +1,7 @@
 // Shared reading of a deploy: does it create a revision, and which facts are unknown; and what a delete, or a newer
 // entry applied before a late one, closes. Also the words for where a change applies, and which services are meant to
 // be public.
-import { changedAfter, deletePoint, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, deletePoint, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, tookNoTrafficAt, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, reportedFromEvents, sameOperation, someWaitingWrite, type CompletedRollout } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
 import { normalizeTimestamp, subMillisecondNanos } from '../audit/entry.js';
@@ -228,17 +228,9 @@ export function riskInForce<T>(
   tookNoTraffic?: readonly TimePoint<true>[],
 ): Pick<Detection, 'opensRisk' | 'takenAwayLater' | 'heldByNewer'> {
   if (!changedAfter(history, at)) return { opensRisk: true };
-  const end = history!.find((point) => isAfter(point, at) && endsIt(point.v) && !servedNothing(point, tookNoTraffic));
+  const end = history!.find((point) => isAfter(point, at) && endsIt(point.v) && !tookNoTrafficAt(point, tookNoTraffic));
   if (!end) return { opensRisk: true, heldByNewer: true };
   return { opensRisk: false, takenAwayLater: { time: pointTime(end), reason: reason(end.v) } };
-}
-
-/**
- * True when the point was set by a revision that took none of the traffic (ServiceBaseline.tookNoTraffic): the revision
- * reported keeps serving, so its value ends no revision-level risk (a --no-traffic deploy resolves nothing in order).
- */
-function servedNothing(point: TimePoint<unknown>, tookNoTraffic: readonly TimePoint<true>[] | undefined): boolean {
-  return tookNoTraffic !== undefined && tookNoTraffic.some((other) => other.t === point.t && (other.n ?? 0) === (point.n ?? 0));
 }
 
 /**
@@ -335,7 +327,6 @@ export function laterWriteWaiting(baseline: ServiceBaseline | undefined, change:
   });
 }
 
-/** An open finding's instant (its eventTime, to the nanosecond), to compare with points; undefined if unreadable. */
 /**
  * The open findings a deploy at `at` that sets the newest fact that serves closes: all of them, in order; a late one
  * (`history` has newer points, all of revisions that took no traffic: servedChangeAfter) only those about changes
@@ -351,6 +342,7 @@ export function closableBy(open: readonly OpenFinding[], history: readonly TimeP
   });
 }
 
+/** An open finding's instant (its eventTime, to the nanosecond), to compare with points; undefined if unreadable. */
 export function findingInstant(o: OpenFinding): ChangeInstant | undefined {
   const time = normalizeTimestamp(o.finding.eventTime);
   return time === undefined ? undefined : { timeMs: time.ms, time: time.iso };

@@ -19,6 +19,8 @@ describe('the replay table SERVICE cell', () => {
     ['too long: the project cut from its start, the service whole', 'test-project-1234', 'cloud-run-slack-bot', undefined, '…st-project-1234/cloud-run-slack-bot'],
     ['a job: its noun kept', 'western-verve-123456', 'nightly-export', 'job' as const, 'job …ern-verve-123456/nightly-export'],
     ['a service name too long to keep whole: cut at its end', 'acme-prod', 'a-service-name-far-longer-than-the-column', undefined, 'acme-prod/a-service-name-far-longer…'],
+    // Measured as the terminal shows it: each bidi override is shown as its escape, six columns (it measured none).
+    ['a name whose escapes make it too long: the project cut, the name whole', 'acme-prod', 'web\u202e\u202e\u202e\u202eapp', undefined, '…prod/web\\u202e\\u202e\\u202e\\u202eapp'],
   ])('%s', (_name, project, service, resourceType, expected) => {
     expect(serviceCell(project, service, resourceType)).toBe(expected);
   });

@@ -45,15 +45,18 @@ const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
  * the service's own name, what a reader looks for, stays whole; a name too long even so is cut at its end (fitted).
  */
 function serviceCell(f: Finding, width: number): string {
-  const label = resourceLabel({ project: f.project, service: f.service, resourceType: f.resourceType });
+  // Measured as the terminal shows them: escaped (an escape takes six columns, the character it stands for none).
+  const project = terminalSafe(f.project);
+  const service = terminalSafe(f.service);
+  const label = resourceLabel({ project, service, resourceType: f.resourceType });
   if (columnsOf(label) <= width) return label;
   const noun = f.resourceType ? `${resourceNounOf(f.resourceType)} ` : '';
-  const name = `/${f.service}`;
+  const name = `/${service}`;
   const room = width - columnsOf(noun) - columnsOf(name) - 1; // the ellipsis takes one
   if (room < 4) return label;
   const kept: string[] = [];
   let used = 0;
-  const segments = [...graphemes.segment(f.project)].map((s) => s.segment);
+  const segments = [...graphemes.segment(project)].map((s) => s.segment);
   for (let i = segments.length - 1; i >= 0; i--) {
     const columns = columnsOf(segments[i]!);
     if (used + columns > room) break;

@@ -193,6 +193,17 @@ describe('public-invoker-grant', () => {
         [deltaOnly('2025-11-10T10:00:00Z', 'ADD', 'roles/run.invoker'), moved('2025-11-12T10:00:00Z', 'roles/run.invoker', 'roles/run.admin')],
         [['2025-11-10', 'roles/run.invoker', 'active'], ['2025-11-12', 'roles/run.admin', 'active']],
       ],
+      // Nothing known before: the delta's REMOVE itself shows the public held the role it names (found by BG).
+      [
+        'run.admin moved to run.invoker in one delta, nothing known before: no grant (the public held run.admin)',
+        [moved('2025-11-12T10:00:00Z', 'roles/run.admin', 'roles/run.invoker')],
+        [],
+      ],
+      [
+        'run.invoker moved to run.admin in one delta, nothing known before: a grant of run.admin',
+        [moved('2025-11-12T10:00:00Z', 'roles/run.invoker', 'roles/run.admin')],
+        [['2025-11-12', 'roles/run.admin', 'active']],
+      ],
       [
         'run.servicesInvoker added beside run.invoker: nothing new',
         [deltaOnly('2025-11-10T10:00:00Z', 'ADD', 'roles/run.invoker'), deltaOnly('2025-11-12T10:00:00Z', 'ADD', 'roles/run.servicesInvoker')],

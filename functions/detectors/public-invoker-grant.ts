@@ -46,7 +46,8 @@
 //           iam/docs/conditions-overview, so a write that succeeded never carries one). Custom roles that include
 //           run.routes.invoke are not recognised. A policy delta's REMOVE takes a member out of one role: the
 //           baseline keeps the public invoker bindings role by role (publicBindings) to know what it still holds; in a
-//           baseline stored before they were kept, only that a write-capable role is still held. A late
+//           baseline stored before they were kept, only that a write-capable role is still held; with nothing known
+//           before, a delta's REMOVE of an invoker role shows the member held it (a downgrade is no grant). A late
 //           grant whose member a newer policy moved to another role is closed at once (only the invoker roles'
 //           members are kept), where in order the finding would stay open. An upgrade's finding (evidence
 //           `upgradedFromInvoker`) closes when the member holds none of the roles that change the service any more
@@ -146,8 +147,10 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       // Nor is a role of the class a member already held (one that calls the service, one that changes it) a grant:
       // a downgrade from run.admin to run.invoker, or a second invoker role, gives the public nothing new, as the
       // difference from a full policy says. (Where the writers before are not known, a write-capable role counts.)
-      const held = new Set(knownBefore ?? []);
-      const writersHeld = new Set(valueBefore(baseline?.publicWriters, change) ?? []);
+      // The delta's own REMOVEs show what a member held just before it, known or not (a downgrade seen alone).
+      const removedInvoker = change.delta.removed.filter(isPublicInvokerBinding);
+      const held = new Set([...(knownBefore ?? []), ...removedInvoker.map((b) => b.member)]);
+      const writersHeld = new Set([...(valueBefore(baseline?.publicWriters, change) ?? []), ...removedInvoker.filter((b) => WRITE_CAPABLE_INVOKER_ROLES.has(b.role)).map((b) => b.member)]);
       const heldAlready = (b: IamBinding): boolean => held.has(b.member) && (!WRITE_CAPABLE_INVOKER_ROLES.has(b.role) || writersHeld.has(b.member)) && !freedLater(b.member, WRITE_CAPABLE_INVOKER_ROLES.has(b.role));
       added = change.delta.added
         .filter((b) => isPublicInvokerBinding(b) && !removed.has(`${b.role}\n${b.member}`) && !heldAlready(b))

@@ -142,6 +142,38 @@ describe('plaintext-secret-env', () => {
     if (findings[1]) expect(findings[1].summary).toContain('(one or more of the variables past the first 15, compared together) set to a secret');
   });
 
+  // Past the 15 named variables, which ones are named depends on the others: a variable dropped among the first 15 (moved
+  // to Secret Manager, the fix this rule asks for) brings the 16th into the named ones and changes those past them. Both
+  // were set before, so nothing is new; nor is anything new where the baseline was stored by a version that named the
+  // first 16 and dropped the rest (an upgrade must not page every service with more once).
+  const EIGHTEEN = Array.from({ length: 18 }, (_, i) => ({ name: `LEGACY_TOKEN_${i + 10}`, value: `${PASSWORD}-${i}` }));
+  const IN_SECRET_MANAGER = { name: 'LEGACY_TOKEN_10', valueFrom: { secretKeyRef: { name: 'legacy-token-10', key: 'latest' } } };
+  it.each([
+    ['the first of 18 moved to Secret Manager: nothing new, the first finding left open', [EIGHTEEN, [IN_SECRET_MANAGER, ...EIGHTEEN.slice(1)]], ['10:00 active']],
+    ['the first of 18 moved, then a secret added past the named ones: reported', [EIGHTEEN, [IN_SECRET_MANAGER, ...EIGHTEEN.slice(1)], [IN_SECRET_MANAGER, ...EIGHTEEN.slice(1), { name: 'S3_USER', value: AWS_KEY }]], ['10:00 active', '12:00 active']],
+    ['the last of 18 moved to Secret Manager, the one past the named ones left: nothing new', [EIGHTEEN, [...EIGHTEEN.slice(0, 17), { ...IN_SECRET_MANAGER, name: 'LEGACY_TOKEN_27' }]], ['10:00 active']],
+  ])('past 15 variables: %s', async (_name, envs, expected) => {
+    const entries = envs.map((env, i) => v1Deploy(`2024-05-04T1${i}:00:00Z`, env as Env));
+    const findings = await secretFindings(entries);
+    expect(findings.map((f) => `${f.eventTime.slice(11, 16)} ${f.status ?? 'active'}`)).toEqual(expected);
+  });
+
+  it('past 15 variables: a baseline stored naming the first 16 of 18 (an earlier version) reports nothing for the same 18', async () => {
+    const key = `${SLACK_BOT.project}/${SLACK_BOT.location}/${SLACK_BOT.service}`;
+    const first = new MemoryBaselineStore();
+    const before = new Pipeline({ config: config(), store: first });
+    await before.handleEntry(v1Deploy('2024-05-04T10:00:00Z', EIGHTEEN), Date.parse('2024-05-04T10:00:00Z'));
+    await before.flush();
+    const stored = (await first.get(key))!;
+    // What the earlier version kept: the first 16 by name, the 17th and 18th dropped.
+    const sixteen = EIGHTEEN.slice(0, 16).map((v) => ({ name: v.name, formats: [] }));
+    const upgraded = new MemoryBaselineStore([[key, { ...stored, plainEnv: stored.plainEnv!.map((point) => ({ ...point, v: sixteen })) }]]);
+    const after = new Pipeline({ config: config(), store: upgraded });
+    const outcome = await after.handleEntry(v1Deploy('2024-05-04T11:00:00Z', EIGHTEEN), Date.parse('2024-05-04T11:00:00Z'));
+    const findings = [...(outcome.status === 'processed' ? outcome.findings : []), ...(await after.flush())];
+    expect(findings.filter((f) => f.rule === 'plaintext-secret-env')).toEqual([]);
+  });
+
   it('never keeps or shows a value: not in findings, not in the baseline', async () => {
     const store = new MemoryBaselineStore();
     const pipeline = new Pipeline({ config: config(), store });

@@ -224,23 +224,42 @@ export function plainEnvOf(containers: readonly unknown[], names: SecretEnvNames
   return out ? foldPlainEnv(namedOnlyWhereShared(out)) : NONE;
 }
 
-/** What stands for the plain secrets past the first NAMED_PLAIN_VARIABLES: `(more) DIGEST` (foldPlainEnv). */
+/** What stands for the plain secrets past the first NAMED_PLAIN_VARIABLES: `(more) H1 H2 ...` (foldPlainEnv). */
 export const MORE_PLAIN_VARIABLES = '(more)';
 /** How many plain secrets are named one by one before the rest are kept as one (MORE_PLAIN_VARIABLES). */
 export const NAMED_PLAIN_VARIABLES = MAX_VARIABLES - 1;
+/** How many digests of names the variable past the named ones holds (the baseline keeps one per revision). */
+const FOLDED_NAME_DIGESTS = 16;
 
 /**
- * At most MAX_VARIABLES variables: the first NAMED_PLAIN_VARIABLES by name, and the rest as one, named
- * `(more) DIGEST` after a digest of their names (with the credential formats of all of them), so that a secret added past the
- * named ones (the revision before did not have it) changes it and is reported: keeping only the first 16 let a
- * revision with 16 plain secrets, reported once, add a 17th that nothing saw.
+ * At most MAX_VARIABLES variables: the first NAMED_PLAIN_VARIABLES by name, and the rest as one, named `(more) H1 H2
+ * ...` after a short digest of each of their names (plainVariableDigest, sorted), with the credential formats of all of
+ * them. Each name is kept, not only the set: which variables are named depends on the ones before them, so dropping
+ * one of the first 15 (moved to Secret Manager) brings the 16th into the named ones, which the rule must know it had
+ * (past the first 15, a digest of the whole set changed with it and paged for nothing). Past FOLDED_NAME_DIGESTS names
+ * the last digest, `+DIGEST`, stands for the rest together. Folded from the 16th variable on, so that a list of 16 by
+ * name and none past them is only ever one an earlier version stored, which dropped any past the 16th.
  */
 function foldPlainEnv(variables: PlainEnvVar[]): readonly PlainEnvVar[] {
-  if (variables.length <= MAX_VARIABLES) return variables;
+  if (variables.length <= NAMED_PLAIN_VARIABLES) return variables;
   const rest = variables.slice(NAMED_PLAIN_VARIABLES);
   const formats = [...new Set(rest.flatMap((v) => v.formats))];
-  const names = rest.map(envVarName).sort().join('\n');
-  return [...variables.slice(0, NAMED_PLAIN_VARIABLES), { name: `${MORE_PLAIN_VARIABLES} ${hash('sha256', names, 'base64url').slice(0, 12)}`, formats }];
+  const digests = [...new Set(rest.map((v) => plainVariableDigest(v.name)))].sort();
+  const shown =
+    digests.length <= FOLDED_NAME_DIGESTS
+      ? digests
+      : [...digests.slice(0, FOLDED_NAME_DIGESTS - 1), `+${hash('sha256', digests.slice(FOLDED_NAME_DIGESTS - 1).join(' '), 'base64url').slice(0, 6)}`];
+  return [...variables.slice(0, NAMED_PLAIN_VARIABLES), { name: `${MORE_PLAIN_VARIABLES} ${shown.join(' ')}`, formats }];
+}
+
+/** A short digest of a plain variable's name (its container left out), as foldPlainEnv keeps those past the named ones. */
+export function plainVariableDigest(name: string): string {
+  return hash('sha256', name, 'base64url').slice(0, 6);
+}
+
+/** The digests a variable past the named ones holds (foldPlainEnv), or undefined for a variable named as itself. */
+export function foldedPlainVariables(name: string): readonly string[] | undefined {
+  return name.startsWith(`${MORE_PLAIN_VARIABLES} `) ? name.slice(MORE_PLAIN_VARIABLES.length + 1).split(' ') : undefined;
 }
 
 /** What most revisions set (one list shared by every baseline that keeps it, not one per deploy). */

@@ -19,8 +19,10 @@
 // Options:  `rules.plaintext-secret-env.namePatterns` and `allowNames` (globs over variable names, any letter
 //           case; applied while the entry is normalized, where the values are), `exceptions`, `severity`. At most
 //           16 variables of a revision are kept (the baseline keeps them): 15 by name, and those past them as
-//           one, `(more) DIGEST`, after a digest of their names, so a variable added among them is reported (as
-//           one or more of the variables past the first 15).
+//           one, `(more) DIGEST ...`, a short digest of each name (16 at most, the last for the rest together), so
+//           a variable added among them is reported (as one or more of the variables past the first 15) and one
+//           that moves into the named ones or out of them is not new. A baseline of an earlier version (16 by name,
+//           the rest dropped) says nothing of those past them: not reported on the first deploy after an upgrade.
 // Severity: HIGH.
 // Resolves: a newer revision that no longer sets any of the finding's variables to such a value, or the service
 //           deleted. A late revision whose variables a newer one already dropped is reported and closed at once;
@@ -33,7 +35,7 @@
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';
 import { envVarName, type PlainEnvVar } from '../model/change.js';
-import { MORE_PLAIN_VARIABLES, NAMED_PLAIN_VARIABLES } from '../audit/env.js';
+import { foldedPlainVariables, MORE_PLAIN_VARIABLES, NAMED_PLAIN_VARIABLES, plainVariableDigest } from '../audit/env.js';
 import { continuedFrom, parseEnvVarName, sameVariable } from './envVariables.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { closedByDelete, riskInForce, resourceNoun, serviceLabel } from './revision.js';
@@ -52,9 +54,48 @@ function namesVariable(name: string, variable: PlainEnvVar): boolean {
   return name === envVarName(variable) || sameVariable(parseEnvVarName(name), variable);
 }
 
-/** True when none of `variables` is set to a secret in plain text among `now`. */
+/**
+ * What a revision's plain secrets say of each name: those named as themselves, and the digests of the names of those
+ * past them (audit/env.ts foldPlainEnv). `mayBeCut`: more named than this version names, so stored by an earlier one,
+ * which named the first 16 and dropped the rest: whether a variable past them was set is not known.
+ */
+interface KnownVariables {
+  readonly named: readonly PlainEnvVar[];
+  readonly folded: ReadonlySet<string>;
+  readonly digests: ReadonlySet<string>;
+  readonly mayBeCut: boolean;
+}
+
+function knownVariables(variables: readonly PlainEnvVar[]): KnownVariables {
+  const named = variables.filter((v) => foldedPlainVariables(v.name) === undefined);
+  const folded = new Set(variables.flatMap((v) => foldedPlainVariables(v.name) ?? []));
+  return { named, folded, digests: new Set([...folded, ...named.map((v) => plainVariableDigest(v.name))]), mayBeCut: named.length > NAMED_PLAIN_VARIABLES };
+}
+
+/**
+ * The variables of `now` the revision before (`before`) did not have, as [name, why]: one named is new unless it is
+ * one of before's named (continuedFrom) or was past them (its name's digest); the digests past the named ones, those
+ * before had under no name (`(more) DIGEST...`, the new ones alone), unless before's list may have been cut.
+ */
+function addedVariables(now: readonly PlainEnvVar[], before: KnownVariables): [string, string][] {
+  const named = now.filter((v) => foldedPlainVariables(v.name) === undefined);
+  const continued = continuedFrom(named, before.named);
+  const added = named.filter((v, i) => continued[i] === undefined && !before.folded.has(plainVariableDigest(v.name))).map((v): [string, string] => [envVarName(v), whyOf(v)]);
+  for (const variable of now) {
+    const fresh = before.mayBeCut ? [] : (foldedPlainVariables(variable.name) ?? []).filter((digest) => !before.digests.has(digest));
+    if (fresh.length > 0) added.push([`${MORE_PLAIN_VARIABLES} ${fresh.join(' ')}`, whyOf(variable)]);
+  }
+  return added.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** True when none of `names` (a finding's: envVarName, or `(more) DIGEST...`) is set to a secret in plain text among `now`. */
 function noneSet(names: readonly string[], now: readonly PlainEnvVar[]): boolean {
-  return names.every((name) => !now.some((variable) => namesVariable(name, variable)));
+  const known = knownVariables(now);
+  return names.every((name) => {
+    const folded = foldedPlainVariables(name);
+    if (folded) return folded.every((digest) => !known.digests.has(digest));
+    return !known.named.some((variable) => namesVariable(name, variable)) && !known.folded.has(plainVariableDigest(parseEnvVarName(name).name));
+  });
 }
 
 export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
@@ -69,11 +110,7 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
     if (change.kind !== 'deploy' || !change.plainEnv || change.plainEnv.length === 0) return [];
     // Each variable the revision before had is taken once, in the order written: of the app's and a sidecar's of one
     // name, where the revision before set it in one container, the first listed is taken for that one.
-    const continued = continuedFrom(change.plainEnv, valueBefore(baseline?.plainEnv, change) ?? []);
-    const added = change.plainEnv
-      .filter((_, i) => continued[i] === undefined)
-      .map((variable): [string, string] => [envVarName(variable), whyOf(variable)])
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const added = addedVariables(change.plainEnv, knownVariables(valueBefore(baseline?.plainEnv, change) ?? []));
     if (added.length === 0) return [];
     const names = added.map(([name]) => name);
     const who = change.principal?.id ?? 'An unknown principal';
@@ -106,7 +143,7 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
   },
 };
 
-/** A variable as the summary names it: the ones past the first 15 are compared together (audit/env.ts foldPlainEnv). */
+/** A variable as the summary names it: those past the first 15 by the digests of their names (audit/env.ts foldPlainEnv). */
 function summaryName(name: string): string {
-  return name.startsWith(`${MORE_PLAIN_VARIABLES} `) ? `(one or more of the variables past the first ${NAMED_PLAIN_VARIABLES}, compared together)` : name;
+  return foldedPlainVariables(name) !== undefined ? `(one or more of the variables past the first ${NAMED_PLAIN_VARIABLES}, named in the evidence by a digest of their names)` : name;
 }

@@ -139,7 +139,7 @@ describe('plaintext-secret-env', () => {
     const findings = await secretFindings([v1Deploy('2024-05-04T10:00:00Z', [...sixteen, ...before]), v1Deploy('2024-05-04T11:00:00Z', [...sixteen, ...after])]);
     expect(findings.map((f) => f.eventTime)).toEqual(times);
     expect(JSON.stringify(findings)).not.toContain(AWS_KEY);
-    if (findings[1]) expect(findings[1].summary).toContain('(one or more of the variables past the first 15, compared together) set to a secret');
+    if (findings[1]) expect(findings[1].summary).toContain('(one or more of the variables past the first 15, named in the evidence by a digest of their names) set to a secret');
   });
 
   // Past the 15 named variables, which ones are named depends on the others: a variable dropped among the first 15 (moved
@@ -254,11 +254,17 @@ describe('plainEnvOf: which literal values are secrets', () => {
     const kept = plainEnvOf([{ name: 'c'.repeat(100), env }], NAMES);
     expect(kept).toHaveLength(16);
     expect(kept.slice(0, 15).every((v) => v.name.length === 64 && v.container?.length === 32)).toBe(true);
-    expect(kept[15]).toMatchObject({ name: expect.stringMatching(/^\(more\) [\w-]{12}$/), formats: [] });
+    // A digest of each name past them: the 85 here are one name once cut.
+    expect(kept[15]).toMatchObject({ name: expect.stringMatching(/^\(more\) [\w-]{6}$/), formats: [] });
     // One more variable past the named ones is another set: another name.
     const more = plainEnvOf([{ name: 'c'.repeat(100), env: [...env, { name: 'LAST_TOKEN', value: 'abcdefghij' }] }], NAMES);
     expect(more.slice(0, 15)).toEqual(kept.slice(0, 15));
     expect(more[15]!.name).not.toBe(kept[15]!.name);
+    // Of many names past them, 15 digests one by one and the 16th for the rest together: the baseline stays bounded.
+    const distinct = plainEnvOf([{ env: Array.from({ length: 100 }, (_, i) => ({ name: `LEGACY_TOKEN_${i}`, value: 'abcdefghij' })) }], NAMES);
+    expect(distinct[15]!.name).toMatch(/^\(more\)(?: [\w-]{6}){15} \+[\w-]{6}$/);
+    // Sixteen are folded from the 16th: sixteen named and none past them is only a list an earlier version cut.
+    expect(plainEnvOf([{ env: env.slice(0, 16).map((v, i) => ({ ...v, name: `TOKEN_${i}` })) }], NAMES).map((v) => v.name)).toEqual([...Array.from({ length: 15 }, (_, i) => `TOKEN_${i}`), expect.stringMatching(/^\(more\) [\w-]{6}$/)]);
   });
 
   // Whatever a deployer writes, the service's baseline (a Firestore document, 1 MiB at most) stays far below it: 64

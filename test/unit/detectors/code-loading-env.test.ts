@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { codeLoadingEnvOf, loadsCode } from '../../../functions/audit/env.js';
 import { at, consoleEnvSequence, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, v1EnvDeploy, v1SidecarEnvDeploy, v2EnvUpdate, withOperationId, type EnvList, type Json } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
+import { MemoryBaselineStore } from '../../../functions/baseline/memory.js';
+import { Pipeline } from '../../../functions/pipeline.js';
 
 const v1Deploy = v1EnvDeploy;
 const v2Update = v2EnvUpdate;
@@ -361,6 +363,33 @@ describe('code-loading-env', () => {
     const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: `--require /x.js --token=${key}` }])]);
     expect(findings[0]!.evidence['values']).toEqual(['NODE_OPTIONS=--require /x.js --token=[hidden: an AWS access key id]']);
     expect(JSON.stringify(findings)).not.toContain(key);
+  });
+
+  // JAVA_OPTS, CATALINA_OPTS and PYTHONWARNINGS were read from this version on: a baseline stored by the version before
+  // holds none of them, so a service that set one all along (a Java image's APM agent, the usual JAVA_OPTS=-javaagent:)
+  // is not newly set on its first deploy after the upgrade; one newly set after that deploy is.
+  const APM_AGENT = { name: 'JAVA_OPTS', value: '-Xmx512m -javaagent:/opt/dd-java-agent.jar' };
+  it.each([
+    ['JAVA_OPTS with an APM agent all along', [APM_AGENT], [APM_AGENT], []],
+    ['CATALINA_OPTS with an agent all along', [{ name: 'CATALINA_OPTS', value: '-javaagent:/usr/local/newrelic/newrelic.jar' }], [{ name: 'CATALINA_OPTS', value: '-javaagent:/usr/local/newrelic/newrelic.jar' }], []],
+    ['PYTHONWARNINGS naming a module all along', [{ name: 'PYTHONWARNINGS', value: 'ignore::urllib3.exceptions.InsecureRequestWarning' }], [{ name: 'PYTHONWARNINGS', value: 'ignore::urllib3.exceptions.InsecureRequestWarning' }], []],
+    ['a NODE_OPTIONS --require newly set beside it: reported', [APM_AGENT], [APM_AGENT, REQUIRE], ['NODE_OPTIONS']],
+  ])('a baseline stored by the version before the new names: %s', async (_name, first, second, expected) => {
+    const key = `${SLACK_BOT.project}/${SLACK_BOT.location}/${SLACK_BOT.service}`;
+    const earlier = new MemoryBaselineStore();
+    const before = new Pipeline({ config: config(), store: earlier });
+    for (const time of [T0, T1]) await before.handleEntry(v1Deploy(time, first as EnvList), Date.parse(time));
+    await before.flush();
+    const stored = (await earlier.get(key))!;
+    // What the version before kept: no key of a variable it did not read.
+    const unread = /^(?:[^/#]*\/)?(?:JAVA_OPTS|CATALINA_OPTS|PYTHONWARNINGS)#/;
+    const asStored: Record<string, unknown> = { ...stored, codeLoadingEnv: stored.codeLoadingEnv!.map((point) => ({ ...point, v: point.v.filter((k) => !unread.test(k)) })) };
+    // Nor the mark of when its points began to read every name (this version's).
+    delete asStored['codeLoadingEnvReadsAllFrom'];
+    const upgraded = new Pipeline({ config: config(), store: new MemoryBaselineStore([[key, asStored as unknown as typeof stored]]) });
+    const outcome = await upgraded.handleEntry(v1Deploy(T2, second as EnvList), Date.parse(T2));
+    const findings = [...(outcome.status === 'processed' ? outcome.findings : []), ...(await upgraded.flush())].filter((f) => f.rule === 'code-loading-env');
+    expect(findings.map((f) => (f.evidence['variables'] as string[]).join(','))).toEqual(expected);
   });
 });
 

@@ -266,6 +266,12 @@ export function foldedPlainVariables(name: string): readonly string[] | undefine
 const NONE: readonly PlainEnvVar[] = Object.freeze([]);
 
 /**
+ * The names of CODE_LOADING_ENV read from the version that added them on: a baseline stored before holds no key of
+ * theirs (ServiceBaseline.codeLoadingEnvReadsAllFrom), so one set all along is not newly set on the upgrade.
+ */
+export const CODE_LOADING_ENV_READ_LATER: ReadonlySet<string> = new Set(['JAVA_OPTS', 'CATALINA_OPTS', 'PYTHONWARNINGS']);
+
+/**
  * Variables that make a runtime load or run code they name (an interpreter's options or module path, the dynamic
  * linker's preload and search path, a shell's start-up file, the command search path): setting one in a run runs the
  * caller's code as surely as overriding the arguments (`NODE_OPTIONS=--import=data:...`, `LD_PRELOAD`, `BASH_ENV`).

@@ -150,7 +150,13 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, n: nu
   const policy = enforcedPolicyOf(change);
   if (policy !== undefined) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, policy, n);
   if (change.vpcEgress) target.vpcEgress = record(target.vpcEgress ?? [], t, change.vpcEgress, n);
-  if (change.codeLoadingEnv) target.codeLoadingEnv = record(target.codeLoadingEnv ?? [], t, codeLoadingKeys(change.codeLoadingEnv), n);
+  if (change.codeLoadingEnv) {
+    // The first point of this version: those already there (a late entry may come before them) read fewer names; with
+    // none there, every point is this version's (0: late entries too, as in timestamp order).
+    const newest = target.codeLoadingEnv?.[target.codeLoadingEnv.length - 1];
+    target.codeLoadingEnvReadsAllFrom ??= newest === undefined ? 0 : newest.t >= t ? newest.t + 1 : t;
+    target.codeLoadingEnv = record(target.codeLoadingEnv ?? [], t, codeLoadingKeys(change.codeLoadingEnv), n);
+  }
   // A guard's history starts with the first write that turns it on (applied, or still waiting for its rollout): most
   // services never use IAP, and their baselines (and every deploy of them) carry nothing for it. (An off before any on
   // raises nothing.) The default URL keeps one point before that (defaultUrlAfter).

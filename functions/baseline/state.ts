@@ -77,6 +77,14 @@ export interface ServiceBaseline {
    */
   readonly codeLoadingEnv?: readonly TimePoint<readonly string[]>[];
   /**
+   * From when (ms) codeLoadingEnv's points were stored by a version that reads every name of audit/env.ts
+   * CODE_LOADING_ENV_READ_LATER (JAVA_OPTS, CATALINA_OPTS, PYTHONWARNINGS): a point before it holds no key of theirs
+   * whatever the revision set, so such a variable is not newly set after it (code-loading-env). Set by the first
+   * point this version stores, after the points already there (0 where there were none). Optional: a baseline of
+   * the version before has none.
+   */
+  readonly codeLoadingEnvReadsAllFrom?: number;
+  /**
    * Where each revision's outbound traffic went (VpcEgress). It carries across a delete, as binaryAuthorization.
    * Optional, as binaryAuthorization.
    */

@@ -365,16 +365,25 @@ describe('code-loading-env', () => {
     expect(JSON.stringify(findings)).not.toContain(key);
   });
 
+  const APM_AGENT = { name: 'JAVA_OPTS', value: '-Xmx512m -javaagent:/opt/dd-java-agent.jar' };
+  it('JAVA_OPTS set by a late revision of a service first seen by this version: reported live as in timestamp order', async () => {
+    const entries = [v1Deploy(T0, []), v1Deploy(T1, [APM_AGENT]), v1Deploy(T2, [APM_AGENT])];
+    const only = async (order: unknown[]) => (await findingsLive(order)).filter((f) => f.rule === 'code-loading-env').map((f) => `${f.id} ${f.status ?? 'active'}`);
+    const inOrder = await only(entries);
+    expect(inOrder).toHaveLength(1);
+    expect(await only([entries[2], entries[0], entries[1]])).toEqual(inOrder);
+  });
+
   // JAVA_OPTS, CATALINA_OPTS and PYTHONWARNINGS were read from this version on: a baseline stored by the version before
   // holds none of them, so a service that set one all along (a Java image's APM agent, the usual JAVA_OPTS=-javaagent:)
   // is not newly set on its first deploy after the upgrade; one newly set after that deploy is.
-  const APM_AGENT = { name: 'JAVA_OPTS', value: '-Xmx512m -javaagent:/opt/dd-java-agent.jar' };
   it.each([
     ['JAVA_OPTS with an APM agent all along', [APM_AGENT], [APM_AGENT], []],
     ['CATALINA_OPTS with an agent all along', [{ name: 'CATALINA_OPTS', value: '-javaagent:/usr/local/newrelic/newrelic.jar' }], [{ name: 'CATALINA_OPTS', value: '-javaagent:/usr/local/newrelic/newrelic.jar' }], []],
     ['PYTHONWARNINGS naming a module all along', [{ name: 'PYTHONWARNINGS', value: 'ignore::urllib3.exceptions.InsecureRequestWarning' }], [{ name: 'PYTHONWARNINGS', value: 'ignore::urllib3.exceptions.InsecureRequestWarning' }], []],
     ['a NODE_OPTIONS --require newly set beside it: reported', [APM_AGENT], [APM_AGENT, REQUIRE], ['NODE_OPTIONS']],
-  ])('a baseline stored by the version before the new names: %s', async (_name, first, second, expected) => {
+    ['JAVA_OPTS set after the first deploy of this version: reported', [], [[], [APM_AGENT]], ['JAVA_OPTS']],
+  ])('a baseline stored by the version before the new names: %s', async (_name, first, then, expected) => {
     const key = `${SLACK_BOT.project}/${SLACK_BOT.location}/${SLACK_BOT.service}`;
     const earlier = new MemoryBaselineStore();
     const before = new Pipeline({ config: config(), store: earlier });
@@ -387,8 +396,15 @@ describe('code-loading-env', () => {
     // Nor the mark of when its points began to read every name (this version's).
     delete asStored['codeLoadingEnvReadsAllFrom'];
     const upgraded = new Pipeline({ config: config(), store: new MemoryBaselineStore([[key, asStored as unknown as typeof stored]]) });
-    const outcome = await upgraded.handleEntry(v1Deploy(T2, second as EnvList), Date.parse(T2));
-    const findings = [...(outcome.status === 'processed' ? outcome.findings : []), ...(await upgraded.flush())].filter((f) => f.rule === 'code-loading-env');
+    const deploys = (then.length > 0 && Array.isArray(then[0]) ? then : [then]) as EnvList[];
+    const findings = [];
+    for (const [i, env] of deploys.entries()) {
+      const time = `2024-05-04T1${i + 1}:30:00Z`;
+      const outcome = await upgraded.handleEntry(v1Deploy(time, env), Date.parse(time));
+      if (outcome.status === 'processed') findings.push(...outcome.findings);
+    }
+    findings.push(...(await upgraded.flush()));
+    findings.splice(0, findings.length, ...findings.filter((f) => f.rule === 'code-loading-env'));
     expect(findings.map((f) => (f.evidence['variables'] as string[]).join(','))).toEqual(expected);
   });
 });

@@ -192,6 +192,11 @@ describe('job-run-overrides', () => {
   it.each([
     ['an Authorization header with a bearer token', ['-c', 'curl -H "Authorization: Bearer opaque-T0ken-77abc" https://api.example.com/run'], ['-c', 'curl -H "Authorization: Bearer [hidden: an authorization header]" https://api.example.com/run'], 'opaque-T0ken-77abc'],
     ['an Authorization header with basic credentials', ['--header=authorization: basic YWxhZGRpbjpvcGVuc2VzYW1l'], ['--header=authorization: basic [hidden: an authorization header]'], 'YWxhZGRpbjpvcGVuc2VzYW1l'],
+    // Every scheme carries credentials after it (RFC 9110 credentials = auth-scheme [ token68 / auth-params ]), not only
+    // these four: Elastic's ApiKey, Dynatrace's Api-Token, Splunk HEC's Splunk.
+    ['an Authorization header with an Elastic API key', ['-c', 'curl -H "Authorization: ApiKey VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==" https://es.example.com/_bulk'], ['-c', 'curl -H "Authorization: ApiKey [hidden: an authorization header]" https://es.example.com/_bulk'], 'VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw'],
+    ['an Authorization header with a Dynatrace API token', ['--header=Authorization: Api-Token dt0c01.ST2EY72KQINMH574WMNVI7YN.G3DFPBEJYMODIDAEX454M7YWBUVEFOWKPRVMWFASS64NFH52PX6BNDVFFM572RZM'], ['--header=Authorization: Api-Token [hidden: an authorization header]'], 'G3DFPBEJYMODIDAEX454M7YWBUVEFOWKPRVMWFASS64NFH52PX6BNDVFFM572RZM'],
+    ['an Authorization header with a Splunk HEC token', ['-H', 'Authorization: Splunk 12345678-1234-1234-1234-1234567890AB'], ['-H', 'Authorization: Splunk [hidden: an authorization header]'], '1234567890AB'],
     ['a Google OAuth access token', ['--access-token', ACCESS_TOKEN], ['--access-token', '[hidden: a Google OAuth access token]'], ACCESS_TOKEN.slice(5)],
     ['a JSON Web Token', ['--id-token', JWT], ['--id-token', '[hidden: a JSON Web Token]'], 'SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV'],
   ])('hides %s in the arguments by its form', async (_name, args, shown, secret) => {

@@ -51,16 +51,18 @@ const CREDENTIAL_FORMATS: readonly CredentialFormat[] = [
 /**
  * Bearer credentials, hidden wherever a value or an argument is shown (hideCredentials) but not reported as a secret in
  * a variable on their own (plaintext-secret-env reads CREDENTIAL_FORMATS only: some are public or short-lived by design,
- * a Supabase anon key is a JWT). None has a secret's NAME=VALUE form to be hidden by: a request header's credentials
- * (`curl -H 'Authorization: Bearer ...'`, `-Dotel.exporter.otlp.headers=Authorization=Bearer%20...`; the scheme stays
+ * a Supabase anon key is a JWT). None has a secret's NAME=VALUE form to be hidden by: a request header's credentials,
+ * whatever its scheme (`curl -H 'Authorization: Bearer ...'`, `-Dotel.exporter.otlp.headers=Authorization=Bearer%20...`; the scheme stays
  * shown, a credential hidden already is left alone), Google's OAuth access token (`gcloud auth print-access-token`) and a
  * JSON Web Token (an identity token).
  */
 const HIDDEN_FORMATS: readonly CredentialFormat[] = [
   [
     'an authorization header',
-    /\bauthorization\s*[:=]\s*(?:bearer|basic|token|bot)(?:\s+|%20|\+)(?!\[hidden)[^\s"',;&]+/i,
-    (text, hidden) => text.replace(/(\bauthorization\s*[:=]\s*(?:bearer|basic|token|bot)(?:\s+|%20|\+))(?!\[hidden)[^\s"',;&]+/gi, `$1${hidden}`),
+    // Any scheme (RFC 9110: the credentials follow it), not only Bearer and Basic: Elastic's ApiKey, Dynatrace's
+    // Api-Token, Splunk's. No `+` or `%` in the scheme, where they separate it from the credentials.
+    /\bauthorization\s*[:=]\s*[a-z][a-z0-9._~-]*(?:\s+|%20|\+)(?!\[hidden)[^\s"',;&]+/i,
+    (text, hidden) => text.replace(/(\bauthorization\s*[:=]\s*[a-z][a-z0-9._~-]*(?:\s+|%20|\+))(?!\[hidden)[^\s"',;&]+/gi, `$1${hidden}`),
   ],
   ['a Google OAuth access token', /\bya29\.[A-Za-z0-9_-]{20,}/],
   ['a JSON Web Token', /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/],

@@ -314,6 +314,17 @@ describe('code-loading-env', () => {
     expect(JSON.stringify(findings)).not.toContain('SflKxwRJ');
   });
 
+  // A property that ends in `authorization=` is no header: the JVM ends its value at the space, so the option after it
+  // (the agent the finding is about) is another option and stays shown; only a header written in one option, its scheme
+  // and credentials joined by %20 or +, has credentials to hide there.
+  it.each([
+    ['a setting', '-Dkeycloak.authorization=true -javaagent:/mnt/gcs/agent.jar'],
+    ['a scheme name as a setting', '-Dapp.authorization=basic -javaagent:/mnt/gcs/agent.jar'],
+  ])('shows the agent after a property ending in authorization= (%s)', async (_name, value) => {
+    const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'JAVA_TOOL_OPTIONS', value }])]);
+    expect(findings.map((f) => f.evidence['values'])).toEqual([[`JAVA_TOOL_OPTIONS=${value}`]]);
+  });
+
   // Node and the JVM drop the quotes around an option: `"--db-password=a b c"` is one option, its value all of `a b c`.
   it('hides the whole value of a secret\'s assignment quoted as one option, white space and all', async () => {
     const findings = await codeFindings([v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', value: `--require /x.js "--db-password=correct horse battery" --trace-warnings` }])]);

@@ -13,7 +13,7 @@ import { cutText, truncatePlain } from '../untrustedText.js';
  * A credential format: its name, what finds it, and (`hide`) what of a text it hides when more or less than the match
  * (by default the match): only the credential, so the rest of the text (the command a job run was given) stays evidence.
  */
-type CredentialFormat = readonly [name: string, pattern: RegExp, hide?: (text: string, hidden: string) => string];
+type CredentialFormat = readonly [name: string, pattern: RegExp, hide?: (text: string, hidden: string, optionLine: boolean) => string];
 
 /**
  * Credential formats recognised in a value, by their fixed prefixes and lengths (the formats secret scanners such as
@@ -48,6 +48,20 @@ const CREDENTIAL_FORMATS: readonly CredentialFormat[] = [
   ],
 ];
 
+// An Authorization header's credentials, after its scheme: any scheme (RFC 9110: the credentials follow it), not only
+// Bearer and Basic (Elastic's ApiKey, Dynatrace's Api-Token, Splunk's); no `+` or `%` in the scheme, where they separate
+// it from the credentials. In a line of options the runtime ends an option at white space, so there the scheme and the
+// credentials are one option only joined by %20 or + (`-Dotel.exporter.otlp.headers=Authorization=Bearer%20...`): what
+// follows a space is another option (`-Dkeycloak.authorization=true -javaagent:...`), shown. In an argument (a shell line's
+// words) a space may follow a header's colon, or `=` and a scheme that carries a credential.
+const AUTHORIZATION_SCHEME = '[a-z][a-z0-9._~-]*';
+const AUTHORIZATION_JOINED = `authorization\\s*[:=]\\s*${AUTHORIZATION_SCHEME}(?:%20|\\+)`;
+const AUTHORIZATION_SPACED = `authorization\\s*(?::\\s*${AUTHORIZATION_SCHEME}|=\\s*(?:bearer|basic|token|bot))\\s+`;
+const AUTHORIZATION_CREDENTIALS = `(?!\\[hidden)[^\\s"',;&]+`;
+const AUTHORIZATION_IN_OPTION = new RegExp(`\\b${AUTHORIZATION_JOINED}${AUTHORIZATION_CREDENTIALS}`, 'i');
+const AUTHORIZATION_IN_OPTION_ALL = new RegExp(`(\\b${AUTHORIZATION_JOINED})${AUTHORIZATION_CREDENTIALS}`, 'gi');
+const AUTHORIZATION_IN_ARGUMENT_ALL = new RegExp(`(\\b(?:${AUTHORIZATION_JOINED}|${AUTHORIZATION_SPACED}))${AUTHORIZATION_CREDENTIALS}`, 'gi');
+
 /**
  * Bearer credentials, hidden wherever a value or an argument is shown (hideCredentials) but not reported as a secret in
  * a variable on their own (plaintext-secret-env reads CREDENTIAL_FORMATS only: some are public or short-lived by design,
@@ -59,10 +73,8 @@ const CREDENTIAL_FORMATS: readonly CredentialFormat[] = [
 const HIDDEN_FORMATS: readonly CredentialFormat[] = [
   [
     'an authorization header',
-    // Any scheme (RFC 9110: the credentials follow it), not only Bearer and Basic: Elastic's ApiKey, Dynatrace's
-    // Api-Token, Splunk's. No `+` or `%` in the scheme, where they separate it from the credentials.
-    /\bauthorization\s*[:=]\s*[a-z][a-z0-9._~-]*(?:\s+|%20|\+)(?!\[hidden)[^\s"',;&]+/i,
-    (text, hidden) => text.replace(/(\bauthorization\s*[:=]\s*[a-z][a-z0-9._~-]*(?:\s+|%20|\+))(?!\[hidden)[^\s"',;&]+/gi, `$1${hidden}`),
+    AUTHORIZATION_IN_OPTION,
+    (text, hidden, optionLine) => text.replace(optionLine ? AUTHORIZATION_IN_OPTION_ALL : AUTHORIZATION_IN_ARGUMENT_ALL, `$1${hidden}`),
   ],
   ['a Google OAuth access token', /\bya29\.[A-Za-z0-9_-]{20,}/],
   ['a JSON Web Token', /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/],
@@ -75,12 +87,15 @@ export function credentialFormatsIn(text: string): string[] {
   return CREDENTIAL_FORMATS.filter(([, pattern]) => pattern.test(text)).map(([format]) => format);
 }
 
-/** `text` with every credential in it (CREDENTIAL_FORMATS, then HIDDEN_FORMATS, in order) replaced by `[hidden: FORMAT]`. */
-export function hideCredentials(text: string): string {
+/**
+ * `text` with every credential in it (CREDENTIAL_FORMATS, then HIDDEN_FORMATS, in order) replaced by `[hidden: FORMAT]`;
+ * `optionLine`: `text` is a line of options the runtime splits at white space (hideSecretsInOptions).
+ */
+export function hideCredentials(text: string, optionLine = false): string {
   let out = text;
   for (const [format, pattern, hide] of SHOWN_FORMATS) {
     const hidden = `[hidden: ${format}]`;
-    out = hide ? hide(out, hidden) : out.replace(new RegExp(pattern.source, `${pattern.flags}g`), hidden);
+    out = hide ? hide(out, hidden, optionLine) : out.replace(new RegExp(pattern.source, `${pattern.flags}g`), hidden);
   }
   return out;
 }
@@ -112,7 +127,7 @@ export function hideSecretsInOptions(given: string, names: SecretEnvNames | unde
 }
 
 function hideSecrets(given: string, names: SecretEnvNames | undefined, wholeArgument: boolean, valueTo: RegExp): string {
-  const arg = hideCredentials(given);
+  const arg = hideCredentials(given, !wholeArgument);
   if (!names) return arg;
   const allowed = nameMatcher(names.allowNames);
   const secretName = nameMatcher(names.namePatterns);

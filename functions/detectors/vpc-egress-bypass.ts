@@ -22,9 +22,11 @@
 //           all-traffic write that arrives after a newer write without it was judged against no all-traffic egress
 //           (raising nothing: a job's and a worker pool's writes are judged as they arrive) reports that write's
 //           finding for it (narrowedAfter, forNewerWrite: its time and id, principal unknown), closed at once by a newer
-//           all-traffic revision that took traffic. It is left out when another all-traffic egress before that write is
-//           known (it may have reported itself) or a write after the late one still waits for its rollout, and its
-//           principal exceptions cannot apply (who made it is unknown).
+//           all-traffic revision that took traffic. Where another all-traffic egress before that write is known (it
+//           may have been judged against it and reported itself), it is still reported when that finding would be open
+//           now and is not (nothing since took the risk away, no delete, no principal exceptions configured:
+//           silentWhenJudged), and left out otherwise; it is left out too when a write after the late one still waits
+//           for its rollout, and its principal exceptions cannot apply (who made it is unknown).
 // Blind spots: a service's first known revision sets the baseline, so a service created without VPC egress
 //           raises nothing (the organization policy `run.allowedVPCEgress` is the control for that), unless an
 //           earlier service under the name sent all of its traffic through the VPC. A re-created service judged
@@ -37,7 +39,8 @@
 //           revision that keeps all-traffic egress but moves to another connector or network (one without the
 //           firewall rules or Cloud NAT of the one before) raises nothing.
 import { baselineKey } from '../baseline/store.js';
-import { deletedBetween, pointAfter, pointAt, pointBefore, servedChangeAfter, type ServiceBaseline } from '../baseline/state.js';
+import { beforeDelete, deletedBetween, pointAfter, pointAt, pointBefore, servedChangeAfter, type ServiceBaseline } from '../baseline/state.js';
+import type { RuleSettings } from '../config/types.js';
 import type { DeployChange, VpcEgress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { closableBy, closedByDelete, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, riskInForce, resourceNoun, serviceLabel } from './revision.js';
@@ -63,7 +66,7 @@ const PAST_THE_VPC = "traffic to the internet leaves directly, past the VPC's fi
  * baseline keeps of it: its egress and time, not its entry (as ingress-opened's reopenedAfter). Nothing when the egress
  * before `change` was all-traffic (the newer write reported itself) or the point after this one is all-traffic too.
  */
-function narrowedAfter(change: DeployChange, baseline: ServiceBaseline | undefined): Detection[] {
+function narrowedAfter(change: DeployChange, baseline: ServiceBaseline | undefined, settings: RuleSettings): Detection[] {
   const history = baseline?.vpcEgress;
   const next = pointAfter(history, change);
   if (next === undefined || next.v === 'all-traffic') return [];
@@ -75,8 +78,9 @@ function narrowedAfter(change: DeployChange, baseline: ServiceBaseline | undefin
   // all-traffic egress may end the newer write's risk.
   if (laterWriteWaiting(baseline, change, (write) => write.vpcEgress !== undefined, at)) return [];
   if (laterWriteWaiting(baseline, change, (write) => write.vpcEgress === 'all-traffic')) return [];
-  // It raised nothing only if it was judged against no all-traffic egress: not when another one before it is known.
-  if (newerWriteMayHaveReported(baseline, history, change, at, (egress) => egress === 'all-traffic', (write) => write.vpcEgress, 'vpc-egress-bypass')) return [];
+  // It raised nothing only if it was judged against no all-traffic egress: not certain when another one before it is
+  // known, unless its finding would be open still had it raised one.
+  if (newerWriteMayHaveReported(baseline, history, change, at, (egress) => egress === 'all-traffic', (write) => write.vpcEgress, 'vpc-egress-bypass') && !silentWhenJudged(baseline, at, settings)) return [];
   const recreatedAfterDeleteAt = deletedBetween(baseline, pointAt(change, 'all-traffic'), at);
   return [
     {
@@ -96,6 +100,19 @@ function narrowedAfter(change: DeployChange, baseline: ServiceBaseline | undefin
   ];
 }
 
+/**
+ * True when the newer write at `at` (narrowedAfter) raised nothing when it was judged, whatever all-traffic egress before
+ * it is known now (what came when is not kept): no finding of it is open, and one would be had it raised it. Nothing
+ * after it could have closed it (an all-traffic revision that took traffic, the service's delete), and no principal
+ * exception could have held it back (who made it is not kept).
+ */
+function silentWhenJudged(baseline: ServiceBaseline | undefined, at: { readonly timeMs: number; readonly time: string }, settings: RuleSettings): boolean {
+  if (settings.exceptions.some((exception) => exception.principal !== undefined) || beforeDelete(baseline, at)) return false;
+  if ((baseline?.open ?? []).some((o) => o.rule === 'vpc-egress-bypass' && o.finding.eventTime === at.time)) return false;
+  // Open still, had it raised one: no newer value took its risk away (a --no-traffic revision ends nothing).
+  return riskInForce(baseline?.vpcEgress, at, (egress) => egress === 'all-traffic', () => THROUGH_THE_VPC_AGAIN, baseline?.tookNoTraffic).opensRisk === true;
+}
+
 export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
   id: 'vpc-egress-bypass',
   title: 'Cloud Run egress no longer goes through the VPC',
@@ -104,10 +121,10 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
   changeKinds: ['deploy', 'delete'],
   closedByDelete: true,
   reportsForNewerWrites: true,
-  detect({ change, baseline }): Detection[] {
+  detect({ change, baseline, settings }): Detection[] {
     if (change.kind !== 'deploy' || change.vpcEgress === undefined) return [];
     // All-traffic egress written by a write that arrived late: a newer write that narrowed it may have been judged without it.
-    if (change.vpcEgress === 'all-traffic') return narrowedAfter(change, baseline);
+    if (change.vpcEgress === 'all-traffic') return narrowedAfter(change, baseline, settings);
     const before = pointBefore(baseline?.vpcEgress, change);
     if (before?.v !== 'all-traffic') return [];
     // The egress before is the deleted service's: the service was created again under the name.

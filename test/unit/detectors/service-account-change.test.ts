@@ -168,6 +168,23 @@ describe('service-account-change', () => {
     expect(await live(delivered.map((t) => entries[t]!))).toEqual(inOrder);
   });
 
+  // A late deploy back to the identity before a change, with a newer --no-traffic revision after it that runs as the
+  // changed identity again: in timestamp order that revision is judged against the late deploy, a change of its own
+  // (reported, open: it takes no traffic, but nothing closes it). Live it was judged against the change before the
+  // late deploy, of its own identity, and raised nothing; the late deploy closes the finding before it.
+  it('out of order with --no-traffic: a late deploy back to the identity before reports the newer --no-traffic revision that changed it again', async () => {
+    const day = (hhmm: string): string => `2024-05-02T${hhmm}:00Z`;
+    const entries: Record<string, unknown> = {
+      '10:00': deploy(day('10:00'), ORIGINAL),
+      '11:00': deploy(day('11:00'), OTHER),
+      '12:00': deploy(day('12:00'), ORIGINAL),
+      '13:00': noTraffic(deploy(day('13:00'), OTHER), 'cloud-run-slack-bot-00023-rfg'),
+    };
+    const inOrder = await live(['10:00', '11:00', '12:00', '13:00'].map((t) => entries[t]!));
+    expect(inOrder.map((f) => f.split(' ')[1]).join(',')).toBe('active,resolved,active');
+    expect(await live(['10:00', '11:00', '13:00', '12:00'].map((t) => entries[t]!))).toEqual(inOrder);
+  });
+
   // A change of identity stays open across the service's delete (README, Deleted services), and so does what left it
   // open: a --no-traffic revision back to the identity before, then the delete. A late change of identity that comes
   // after the delete (the --no-traffic revision's entry before it or after it) is judged against the same history.

@@ -10,7 +10,12 @@
 //           identity the traffic went to alone (the fix after a rollback) does not. A service's first
 //           deploy sets the baseline and never fires. A service deleted and created again under the name keeps this
 //           history: the re-created service's first revision is compared with the deleted one's last, and the
-//           finding's evidence then says `recreatedAfterDeleteAt`.
+//           finding's evidence then says `recreatedAfterDeleteAt`. A deploy that arrives after the newer revision just
+//           after it, running as another identity than that revision where the one before it ran as that revision's,
+//           reports that revision's change of identity for it, as timestamp order raises it (movedAfter, forNewerWrite:
+//           its time and id, principal unknown, `evidence.reportedFrom`): not where timestamp order takes it for the fix
+//           of a change still open, nor where it may have reported itself and been closed since, or been held back by
+//           a principal exception (silentSince).
 // Options:  `rules.service-account-change.exceptions`, `severity`.
 // Severity: HIGH when the new identity is a default service account Google creates with Editor on the project
 //           (the default compute SA, or the App Engine default SA `PROJECT_ID@appspot.gserviceaccount.com`);
@@ -38,10 +43,11 @@
 //           write that sent the traffic back to the identity before a change still open then raises nothing: what was
 //           open is retraced from the deploys' history alone (reportedBeforeAt: not exceptions, nor traffic writes).
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, identityOfRevision, indexBefore, isAfter, isLaterPoint, pointBefore, pointTime, servedChangeAfter, servingIdentitiesOf, valueBefore, writeMakesRevision, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, deletedBetween, identityOfRevision, indexBefore, isAfter, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, servedChangeAfter, servingIdentitiesOf, valueBefore, writeMakesRevision, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import type { RuleSettings } from '../config/types.js';
 import { capitalized, DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount, templateNounOf, type DeployChange, type RuntimeServiceAccount } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
-import { closableBy, deployKey, riskInForce, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
+import { closableBy, deployKey, laterWriteWaiting, newerWriteAt, riskInForce, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 const DEFAULT_COMPUTE = /^\d+-compute@developer\.gserviceaccount\.com$/;
@@ -85,11 +91,12 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
   defaultSeverity: 'MEDIUM',
   methods: DEPLOY_METHODS,
   changeKinds: ['deploy'],
-  detect({ change, baseline }): Detection[] {
+  reportsForNewerWrites: true,
+  detect({ change, baseline, settings }): Detection[] {
     if (change.kind !== 'deploy') return [];
     const traffic = trafficDetections(change, baseline);
     if (!change.serviceAccount) return traffic;
-    const revision = revisionDetections(change, change.serviceAccount, baseline);
+    const revision = [...revisionDetections(change, change.serviceAccount, baseline), ...movedAfter(change, change.serviceAccount, baseline, settings)];
     return traffic.length === 0 ? revision : [...revision, ...traffic];
   },
   resolves({ change, baseline }, open): Resolved[] {
@@ -186,6 +193,93 @@ function revisionDetections(change: DeployChange, serviceAccount: RuntimeService
       ...riskInForce(baseline?.serviceAccount, change, (identity) => !sameServiceAccount(identity, after, projectNumber), (identity) => `runtime service account is now ${identity}`, baseline?.tookNoTraffic),
     },
   ];
+}
+
+/**
+ * A deploy that arrived late (a newer revision's identity was applied first) and runs as another identity than the
+ * newer revision just after it: in timestamp order that revision was judged against this one, a change of identity.
+ * Live it was judged against the revision before this deploy, of its own identity, and raised nothing (judged before
+ * that one came, it was a change it reported, whose finding would be open still). Its finding is raised here for it
+ * (forNewerWrite: its time, the dedup key timestamp order gives it, principal unknown), unless a finding of its time is
+ * open, something since may have closed it or held it back (silentSince), or timestamp order takes it for the fix of
+ * a change still open (reportedBeforeAt). Only from a deploy whose revision takes all the traffic, that the newer one
+ * is then compared with alone.
+ */
+function movedAfter(change: DeployChange, serviceAccount: RuntimeServiceAccount, baseline: ServiceBaseline | undefined, settings: RuleSettings): Detection[] {
+  const history = baseline?.serviceAccount;
+  const next = pointAfter(history, change);
+  const before = describeServiceAccount(serviceAccount);
+  const projectNumber = change.target.projectNumber;
+  if (next === undefined || sameServiceAccount(next.v, before, projectNumber)) return [];
+  if (change.takesNoTraffic || change.keepsTraffic || (change.traffic?.named.length ?? 0) > 0 || !makesRevision(change, baseline)) return [];
+  const previous = pointBefore(history, change);
+  if (previous === undefined || !sameServiceAccount(previous.v, next.v, projectNumber)) return [];
+  const at = newerWriteAt(next);
+  // A write after this one still waits for its rollout: it may be the first after this one (judged later, against it:
+  // it reports itself), or end the newer revision's risk.
+  if (laterWriteWaiting(baseline, change, (write) => write.serviceAccount !== undefined)) return [];
+  if (!silentSince(baseline, next, settings, projectNumber)) return [];
+  const after = next.v;
+  const toDefault = isDefaultCompute(after);
+  const toAppEngineDefault = !toDefault && APP_ENGINE_DEFAULT.test(after);
+  // Back to the identity before a change still open at its time (this deploy included: the newer revision is the first
+  // after it): the fix, no finding. (Not `record`: a history keeps one point per millisecond, the newer one here.)
+  const upToThis = [...history!.slice(0, indexBefore(history, change) + 1), pointAt(change, before)];
+  const reportedBefore = reportedBeforeAt(upToThis, at, projectNumber);
+  if (!toDefault && !toAppEngineDefault && reportedBefore !== undefined && sameServiceAccount(reportedBefore, after, projectNumber)) return [];
+  const recreatedAfterDeleteAt = deletedBetween(baseline, pointAt(change, before), at);
+  const noun = resourceNoun(change.target);
+  return [
+    {
+      severity: toDefault || toAppEngineDefault ? 'HIGH' : 'MEDIUM',
+      title: toDefault ? `${capitalized(noun)} now runs as the default compute service account` : toAppEngineDefault ? `${capitalized(noun)} now runs as the App Engine default service account` : 'Runtime service account changed',
+      summary:
+        `A deploy at ${at.time} (its entry is not kept: who made it is unknown) changed the runtime identity of ${serviceLabel(change.target)} from ${before}` +
+        `${recreatedAfterDeleteAt ? ` (its last ${templateNounOf(change.target.resourceType)}'s, before the ${noun} was deleted at ${recreatedAfterDeleteAt} and created again)` : ''} to ${after}` +
+        `${identityNote(after, toDefault, toAppEngineDefault, projectNumber)}. Reported from an older deploy that ran as ${before} and arrived after it.`,
+      evidence: {
+        before,
+        after,
+        toDefaultComputeServiceAccount: toDefault,
+        toAppEngineDefaultServiceAccount: toAppEngineDefault,
+        reportedFrom: 'an older write that arrived later',
+        ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
+      },
+      dedupKey: [baselineKey(change.target), before, after, ...newerDeployKey(baseline, next)],
+      unknown: ['principal', 'revision'],
+      forNewerWrite: at,
+      ...riskInForce(history, at, (identity) => !sameServiceAccount(identity, after, projectNumber), (identity) => `runtime service account is now ${identity}`, baseline?.tookNoTraffic),
+    },
+  ];
+}
+
+/**
+ * True when the newer revision at `next` (movedAfter), had it reported a change of identity, would have its finding open
+ * still, and it is not: no later deploy that took traffic runs as another identity, no later traffic write may have
+ * sent the traffic away from it, and no principal exception could have held it back (who made it is not kept).
+ */
+function silentSince(baseline: ServiceBaseline | undefined, next: TimePoint<string>, settings: RuleSettings, projectNumber: string | undefined): boolean {
+  if (settings.exceptions.some((exception) => exception.principal !== undefined)) return false;
+  const at = newerWriteAt(next);
+  if (openFindingAt(baseline, at.time)) return false;
+  const other = (identity: string): boolean => !sameServiceAccount(identity, next.v, projectNumber);
+  const tookNone = (point: TimePoint<unknown>): boolean => (baseline?.tookNoTraffic ?? []).some((p) => p.t === point.t && (p.n ?? 0) === (point.n ?? 0));
+  if ((baseline?.serviceAccount ?? []).some((point) => isAfter(point, at) && other(point.v) && !tookNone(point))) return false;
+  return !(baseline?.serving ?? []).some((point) => isAfter(point, at) && (point.v.length === 0 || point.v.some(other)));
+}
+
+/** True when a finding of this rule with that eventTime is open. */
+function openFindingAt(baseline: ServiceBaseline | undefined, time: string): boolean {
+  return (baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && o.finding.eventTime === time);
+}
+
+/**
+ * What names the newer deploy at `point` in a dedup key (deployKey), from what the baseline kept of it: the revision
+ * name its deploy recorded (RevisionIdentity.r), else its time.
+ */
+function newerDeployKey(baseline: ServiceBaseline | undefined, point: TimePoint<string>): string[] {
+  const named = baseline?.revisionIdentities?.find((revision) => revision.r !== undefined && revision.t === point.t && (revision.n ?? 0) === (point.n ?? 0));
+  return [named?.r ?? pointTime(point)];
 }
 
 /**

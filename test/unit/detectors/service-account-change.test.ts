@@ -185,6 +185,25 @@ describe('service-account-change', () => {
     expect(await live(['10:00', '11:00', '13:00', '12:00'].map((t) => entries[t]!))).toEqual(inOrder);
   });
 
+  // The other side: a newer revision that may have reported itself and been closed since, or whose finding a principal
+  // exception may have held back (who made it is not kept), is not reported again by the late deploy.
+  it('a late deploy does not report a newer change of identity that a principal exception may have held back', async () => {
+    const day = (hhmm: string): string => `2024-05-02T${hhmm}:00Z`;
+    const byCi = (entry: ReturnType<typeof deploy>) => variant(entry, (e) => void ((e.protoPayload['authenticationInfo'] as Record<string, unknown>)['principalEmail'] = 'ci@acme.iam.gserviceaccount.com'));
+    const delivered = [deploy(day('10:00'), ORIGINAL), byCi(noTraffic(deploy(day('13:00'), OTHER), 'cloud-run-slack-bot-00023-rfg')), deploy(day('11:00'), OTHER), deploy(day('12:00'), ORIGINAL)];
+    const findings = await findingsLive(delivered, config({ rules: { 'service-account-change': { exceptions: [{ principal: 'ci@*' }] } } }));
+    expect(findings.filter((f) => f.rule === 'service-account-change' && f.eventTime === day('13:00'))).toEqual([]);
+  });
+
+  it("a late job write does not report a newer write's change of identity that reported itself and was closed since", async () => {
+    const job = (time: string, email: string) => at(variant(synthetic('job-v2-UpdateJob'), (e) => void (((e.protoPayload['request'] as Record<string, any>)['job']['template']['template'] as Record<string, unknown>)['serviceAccount'] = email)), time);
+    const day = (hhmm: string): string => `2025-03-10T${hhmm}:00Z`;
+    // 13:00 is judged against 10:00 (another identity) and reports itself; 14:00 closes it; 11:00 and 12:00 come late.
+    const delivered = [job(day('10:00'), ORIGINAL), job(day('13:00'), OTHER), job(day('14:00'), ORIGINAL), job(day('11:00'), OTHER), job(day('12:00'), ORIGINAL)];
+    const newer = (await findingsLive(delivered)).filter((f) => f.rule === 'service-account-change' && f.eventTime === day('13:00'));
+    expect(newer.map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
+  });
+
   // A change of identity stays open across the service's delete (README, Deleted services), and so does what left it
   // open: a --no-traffic revision back to the identity before, then the delete. A late change of identity that comes
   // after the delete (the --no-traffic revision's entry before it or after it) is judged against the same history.

@@ -1,5 +1,6 @@
-// The late-open property (late-open.test.ts) over more kinds of entries: v1 and v2 deploys, service and project IAM
-// policies, two services of one project, console deploys with their system events (or some of them), and the live
+// The late-open property (late-open.test.ts) over more kinds of entries: v1 and v2 deploys (about one v1 deploy in five
+// with --no-traffic: its revision takes none of the traffic), service and project IAM policies, two services of one
+// project, console deploys with their system events (or some of them), and the live
 // pipeline's wall clock an hour, a minute or a second apart (deploys then still wait for their events). Whatever the
 // delivery order, a rule ends with an open finding on a service exactly when it does in timestamp order, and each
 // finding is reported active once and resolved at most once.
@@ -29,6 +30,8 @@ interface Risks {
   readonly ingressAll: boolean;
   readonly checkOff: boolean;
   readonly egressBypassed: boolean;
+  /** All the traffic to an older revision, as `gcloud run deploy --no-traffic` writes it: the new revision takes none. */
+  readonly noTraffic?: boolean;
 }
 
 function v1Deploy(ms: number, service: string, risks: Risks): Json {
@@ -38,6 +41,7 @@ function v1Deploy(ms: number, service: string, risks: Risks): Json {
     const template = (svc['spec'] as Obj)['template'] as Obj;
     template['spec']['containers'] = [{ name: 'app', image: `gcr.io/acme/app:${ms}`, env: risks.secret ? [{ name: 'DB_PASSWORD', value: 'hunter2-but-longer' }] : [] }];
     template['metadata']['annotations'] = { ...template['metadata']['annotations'], ...CONNECTOR, 'run.googleapis.com/vpc-access-egress': risks.egressBypassed ? 'private-ranges-only' : 'all-traffic' };
+    if (risks.noTraffic) (svc['spec'] as Obj)['traffic'] = [{ revisionName: `${service}-00001-abc`, percent: 100 }];
   });
   return at(onService(withOperationId(withV1ServiceAccount(entry, risks.identity), `op-${service}-${ms}`), service), iso(ms), `v1-${service}-${ms}`);
 }
@@ -113,7 +117,7 @@ describe('live delivery orders of mixed entries end with the risks timestamp ord
           const ms = start + i * 300_000 + s * 1000;
           const risky = (): boolean => next() < 0.5;
           const kind = next();
-          const risks = (): Risks => ({ identity: IDENTITIES[Math.floor(next() * 2)]!, secret: risky(), ingressAll: risky(), checkOff: risky(), egressBypassed: risky() });
+          const risks = (): Risks => ({ identity: IDENTITIES[Math.floor(next() * 2)]!, secret: risky(), ingressAll: risky(), checkOff: risky(), egressBypassed: risky(), noTraffic: next() < 0.2 });
           if (kind < 0.45) entries.push(v1Deploy(ms, service, risks()));
           else if (kind < 0.6) entries.push(v2Update(ms, service, risks()));
           else if (kind < 0.85) entries.push(servicePolicy(ms, service, risky()));

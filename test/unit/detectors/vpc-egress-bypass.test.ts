@@ -192,8 +192,11 @@ describe('vpc-egress-bypass', () => {
     ['leaves a finding of a newer --no-traffic revision open', [['10:00', 'all'], ['12:00', 'none-nt'], ['11:00', 'all']], 'active'],
     // The newer --no-traffic write was judged against the narrowed one before it (raising nothing), though an all-traffic
     // egress before it is known: had it reported itself, its finding would still be open (nothing since closed it).
+    // The same where the newer revision took the traffic: in timestamp order the late all-traffic revision still closed
+    // the finding before it, at its time.
+    ['closes a finding before it, also where a newer revision that took traffic came after it', [['10:00', 'all'], ['11:00', 'none'], ['13:00', 'none'], ['12:00', 'all']], 'active,resolved,active'],
     ['reports a newer narrowing judged before it, though an all-traffic egress before that is known', [['10:00', 'all'], ['11:00', 'none'], ['13:00', 'none-nt'], ['12:00', 'all']], 'active,resolved,active'],
-  ])('a late all-traffic revision after --no-traffic ones: %s', async (_name, delivered, statuses) => {
+  ])('a late all-traffic revision after newer ones: %s', async (_name, delivered, statuses) => {
     const noTraffic = (entry: Json): Json => editV1Services(entry, (svc) => void ((svc['spec'] as Json)['traffic'] = [{ revisionName: 'hello-00002-abc', percent: 100 }]));
     const make = ([time, kind]: readonly string[]): Json => {
       const entry = v1Deploy(`2024-05-04T${time}:00Z`, kind!.startsWith('all') ? { ...CONNECTOR, ...ALL } : {});

@@ -17,8 +17,10 @@
 // Severity: MEDIUM.
 // Resolves: a newer revision that sends all traffic through the VPC again and takes traffic (one whose write sends
 //           all of it to older revisions, `gcloud run deploy --no-traffic`, leaves the one reported serving), or the
-//           service deleted. A late revision whose egress a newer one that took traffic already sent through the VPC
-//           again is reported and closed at once; one whose egress newer revisions keep stays open with theirs. A late
+//           service deleted. A late all-traffic revision closes the findings about changes before it, whatever came
+//           after it (not a newer revision's). A late revision whose egress a newer one that took traffic already sent
+//           through the VPC again is reported and closed at once; one whose egress newer revisions keep stays open with
+//           theirs. A late
 //           all-traffic write that arrives after a newer write without it was judged against no all-traffic egress
 //           (raising nothing: a job's and a worker pool's writes are judged as they arrive) reports that write's
 //           finding for it (narrowedAfter, forNewerWrite: its time and id, principal unknown), closed at once by a newer
@@ -39,7 +41,7 @@
 //           revision that keeps all-traffic egress but moves to another connector or network (one without the
 //           firewall rules or Cloud NAT of the one before) raises nothing.
 import { baselineKey } from '../baseline/store.js';
-import { beforeDelete, deletedBetween, pointAfter, pointAt, pointBefore, servedChangeAfter, type ServiceBaseline } from '../baseline/state.js';
+import { beforeDelete, deletedBetween, pointAfter, pointAt, pointBefore, type ServiceBaseline } from '../baseline/state.js';
 import type { RuleSettings } from '../config/types.js';
 import type { DeployChange, VpcEgress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
@@ -149,7 +151,9 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
   resolves({ change, baseline }, open): Resolved[] {
     if (change.kind === 'delete') return closedByDelete(open, change, baseline?.vpcEgress);
     // A revision that takes none of the traffic (--no-traffic) leaves the one reported serving.
-    if (change.kind !== 'deploy' || change.vpcEgress !== 'all-traffic' || change.takesNoTraffic || servedChangeAfter(baseline?.vpcEgress, change, baseline?.tookNoTraffic)) return [];
+    if (change.kind !== 'deploy' || change.vpcEgress !== 'all-traffic' || change.takesNoTraffic) return [];
+    // One that arrives late took the traffic all the same, until a newer revision did: it closes the findings about
+    // changes before it, as in timestamp order, whatever came after it (never a newer revision's: closableBy).
     return closableBy(open, baseline?.vpcEgress, change).map((o) => ({ id: o.finding.id, reason: THROUGH_THE_VPC_AGAIN }));
   },
 };

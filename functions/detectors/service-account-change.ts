@@ -43,7 +43,7 @@
 //           write that sent the traffic back to the identity before a change still open then raises nothing: what was
 //           open is retraced from the deploys' history alone (reportedBeforeAt: not exceptions, nor traffic writes).
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, identityOfRevision, indexBefore, isAfter, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, servedChangeAfter, servingIdentitiesOf, valueBefore, writeMakesRevision, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, deletedBetween, identityOfRevision, indexBefore, isAfter, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, servedChangeAfter, servingIdentitiesOf, tookNoTrafficAt, valueBefore, writeMakesRevision, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import type { RuleSettings } from '../config/types.js';
 import { capitalized, DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount, templateNounOf, type DeployChange, type RuntimeServiceAccount } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
@@ -263,8 +263,7 @@ function silentSince(baseline: ServiceBaseline | undefined, next: TimePoint<stri
   const at = newerWriteAt(next);
   if (openFindingAt(baseline, at.time)) return false;
   const other = (identity: string): boolean => !sameServiceAccount(identity, next.v, projectNumber);
-  const tookNone = (point: TimePoint<unknown>): boolean => (baseline?.tookNoTraffic ?? []).some((p) => p.t === point.t && (p.n ?? 0) === (point.n ?? 0));
-  if ((baseline?.serviceAccount ?? []).some((point) => isAfter(point, at) && other(point.v) && !tookNone(point))) return false;
+  if ((baseline?.serviceAccount ?? []).some((point) => isAfter(point, at) && other(point.v) && !tookNoTrafficAt(point, baseline?.tookNoTraffic))) return false;
   return !(baseline?.serving ?? []).some((point) => isAfter(point, at) && (point.v.length === 0 || point.v.some(other)));
 }
 

@@ -64,11 +64,11 @@ const AUTHORIZATION_IN_ARGUMENT_ALL = new RegExp(`(\\b(?:${AUTHORIZATION_JOINED}
 
 /**
  * Bearer credentials, hidden wherever a value or an argument is shown (hideCredentials) but not reported as a secret in
- * a variable on their own (plaintext-secret-env reads CREDENTIAL_FORMATS only: some are public or short-lived by design,
- * a Supabase anon key is a JWT). None has a secret's NAME=VALUE form to be hidden by: a request header's credentials,
- * whatever its scheme (`curl -H 'Authorization: Bearer ...'`, `-Dotel.exporter.otlp.headers=Authorization=Bearer%20...`; the scheme stays
- * shown, a credential hidden already is left alone), Google's OAuth access token (`gcloud auth print-access-token`) and a
- * JSON Web Token (an identity token).
+ * a variable on their own (plaintext-secret-env reads CREDENTIAL_FORMATS only: some are public or short-lived by
+ * design, a Supabase anon key is a JWT). None has a secret's NAME=VALUE form to be hidden by: a request header's
+ * credentials, whatever its scheme (`curl -H 'Authorization: Bearer ...'`,
+ * `-Dotel.exporter.otlp.headers=Authorization=Bearer%20...`; the scheme stays shown, a credential hidden already is
+ * left alone), Google's OAuth access token (`gcloud auth print-access-token`) and a JSON Web Token (an identity token).
  */
 const HIDDEN_FORMATS: readonly CredentialFormat[] = [
   [

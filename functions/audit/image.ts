@@ -167,8 +167,9 @@ function unparseable(reference: string): UnparseableImageRef {
 }
 
 /**
- * A login before a host without a scheme (`ci:PASSWORD@registry.example/acme/app`): the `user:` first, the host after the
- * last `@` followed by a path. A digest (`app:1@sha256:...`) has no `/` after its `@`, so a tag is never taken for a password.
+ * A login before a host without a scheme (`ci:PASSWORD@registry.example/acme/app`): the `user:` first, the host after
+ * the last `@` followed by a path. A digest (`app:1@sha256:...`) has no `/` after its `@`, so a tag is never taken for
+ * a password.
  */
 const SCHEMELESS_LOGIN = /^([^/\s:@]*:)[^/\s]*@(?=[^/\s@]+\/)/;
 /** A user name alone before a host (`TOKEN@registry.example/...`, `https://TOKEN@...`): a reference has no use for one. */

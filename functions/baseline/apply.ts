@@ -122,9 +122,10 @@ export function openedBefore(rollout: Rollout, at: ChangeInstant): boolean {
 const KEPT_BY_DELETE = ['serviceAccount', 'repositories', 'repositoriesN', 'ingress', ...CARRIED_OPTIONAL_HISTORIES, 'revisionIdentities', 'seen', 'completed', 'systemEventsSeen'] as const;
 
 /**
- * A deploy's facts that carry across a delete (the runtime service account, the repositories, the ingress, the
- * Binary Authorization policy, the VPC egress, whether its revision took no traffic): recorded for every deploy, even one about a deleted service that
- * arrives after its delete, so arrival order does not change what a re-created service is compared with.
+ * A deploy's facts that carry across a delete (the runtime service account, the repositories, the ingress, the Binary
+ * Authorization policy, the VPC egress, whether its revision took no traffic): recorded for every deploy, even one
+ * about a deleted service that arrives after its delete, so arrival order does not change what a re-created service is
+ * compared with.
  */
 function recordCarriedFacts(target: MutableBaseline, change: DeployChange, n: number, edits: BaselineEdits): void {
   const { record } = edits;

@@ -25,16 +25,17 @@
 //           revisions, `gcloud run deploy --no-traffic`, leaves the one reported serving), or the service deleted.
 //           A late revision whose values a newer one that took traffic already changed is reported and closed at once.
 // Blind spots: a service's first revision known sets the baseline, so a service created (or first seen) with such a
-//           variable raises nothing, nor does JAVA_OPTS, CATALINA_OPTS or PYTHONWARNINGS on the first deploy after
-//           an upgrade from a version that did not read them (its baseline says nothing of them:
-//           ServiceBaseline.codeLoadingEnvReadsAllFrom); a service deleted and created again has each of its variables that load code
-//           reported (the delete closed the findings on the deleted one's values). Console writes log no containers,
-//           nor does a v2 update whose mask leaves them alone: their variables are read from the revision's system
-//           events (the revision whole), and are unknown and compared with nothing when those never come. Code loaded under other names (an application's own plugin path), through `command` or `args`,
-//           or from the image itself is not seen. Values are shown cut to 200 characters (an option that loads code
-//           past the cut from where it starts) with secrets hidden; the comparison uses a SHA-256 digest of the
-//           whole value. A revision with more than 16 such variables has 15 compared one by one (those that load code
-//           first) and the rest as one, `(more)`: its value lists their names, the summary says one or more changed.
+//           variable raises nothing, nor does JAVA_OPTS, CATALINA_OPTS or PYTHONWARNINGS on the first deploy after an
+//           upgrade from a version that did not read them (its baseline says nothing of them:
+//           ServiceBaseline.codeLoadingEnvReadsAllFrom); a service deleted and created again has each of its variables
+//           that load code reported (the delete closed the findings on the deleted one's values). Console writes log no
+//           containers, nor does a v2 update whose mask leaves them alone: their variables are read from the revision's
+//           system events (the revision whole), and are unknown and compared with nothing when those never come. Code
+//           loaded under other names (an application's own plugin path), through `command` or `args`, or from the image
+//           itself is not seen. Values are shown cut to 200 characters (an option that loads code past the cut from
+//           where it starts) with secrets hidden; the comparison uses a SHA-256 digest of the whole value. A revision
+//           with more than 16 such variables has 15 compared one by one (those that load code first) and the rest as
+//           one, `(more)`: its value lists their names, the summary says one or more changed.
 import { CODE_LOADING_ENV_READ_LATER, foldedDigest, MORE_CODE_LOADING_VARIABLES, NAMED_CODE_LOADING_VARIABLES } from '../audit/env.js';
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, pointBefore, servedChangeAfter, type ServiceBaseline } from '../baseline/state.js';

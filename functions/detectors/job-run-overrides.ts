@@ -16,15 +16,16 @@
 //           MEDIUM too when it is lower (a run with environment only never ranks above one with arguments).
 // Resolves: nothing (a run changes no setting).
 // Blind spots: a run without overrides runs the template as deployed (the deploy rules judged it), and a run that
-//           overrides only the task count or the timeout is not reported. Nothing is reported where Data Access
-//           logs are off. The values of the variables set are never kept or shown (they may be secrets: only whether
-//           one of the list's loads code is read from them); the arguments are kept as evidence, each cut to 200
-//           characters and at most 20 per container, with what looks like a secret hidden (a credential, or a bearer
-//           credential: an Authorization header's, a Google OAuth access token, a JWT; the rest of the argument shown; the value of `NAME=VALUE` where NAME is a secret's name by plaintext-secret-env's
-//           globs, also inside an argument: a shell command line, a list, a URL's query; a secret given as the
-//           argument or word after its flag is not recognised). A variable that loads
-//           code under another name than the list's is judged as any other variable. The runtime service account
-//           named is the one the job's baseline knows for the run's time (`unknown` when no write of the job was seen).
+//           overrides only the task count or the timeout is not reported. Nothing is reported where Data Access logs
+//           are off. The values of the variables set are never kept or shown (they may be secrets: only whether one of
+//           the list's loads code is read from them); the arguments are kept as evidence, each cut to 200 characters
+//           and at most 20 per container, with what looks like a secret hidden (a credential, or a bearer credential:
+//           an Authorization header's, a Google OAuth access token, a JWT; the rest of the argument shown; the value of
+//           `NAME=VALUE` where NAME is a secret's name by plaintext-secret-env's globs, also inside an argument: a
+//           shell command line, a list, a URL's query; a secret given as the argument or word after its flag is not
+//           recognised). A variable that loads code under another name than the list's is judged as any other variable.
+//           The runtime service account named is the one the job's baseline knows for the run's time (`unknown` when no
+//           write of the job was seen).
 import { baselineKey } from '../baseline/store.js';
 import { valueBefore } from '../baseline/state.js';
 import { JOB_RUN_METHODS } from './methods.js';

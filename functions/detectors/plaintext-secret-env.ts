@@ -4,18 +4,18 @@
 //           CreateService / UpdateService, and their job and worker pool counterparts): the
 //           template's containers' `env`, and deletes. Values are judged while the entry is normalized
 //           (audit/env.ts) and go no further: no finding, baseline or log holds one.
-// Alerts:   a revision that sets an environment variable to a literal value that is a secret, where a Secret
-//           Manager reference (v1 `valueFrom.secretKeyRef`, v2 `valueSource.secretKeyRef`) keeps it out of the
-//           service: anyone who can view the service (roles/run.viewer) or read its audit logs reads the value. A
-//           value is a secret when it holds a known credential format (a private key, an AWS access key id, a
-//           Google API key, GitHub, GitLab, Slack and Stripe tokens, a Slack webhook URL, a password in a URL), or when the variable's
-//           name matches `namePatterns` and the value could be one (8 characters or more; not a number, a flag, a
-//           Secret Manager name, a URL without a password, or an absolute file path under a name that says it names
-//           a file: `DB_PASSWORD_FILE`, `*_PATH`, `*_DIR`, `GOOGLE_APPLICATION_CREDENTIALS`, a secret mounted as a
-//           file). Only variables the service's revision before did not have (as such) are reported: a service's
-//           first revision seen reports all of its own. A variable is named `container/NAME` only where several
-//           containers set the name: a sidecar added (or taken away) that sets it too leaves the app's the variable
-//           it was (detectors/envVariables.ts), and the sidecar's is reported as its own.
+// Alerts:   a revision that sets an environment variable to a literal value that is a secret, where a Secret Manager
+//           reference (v1 `valueFrom.secretKeyRef`, v2 `valueSource.secretKeyRef`) keeps it out of the service: anyone
+//           who can view the service (roles/run.viewer) or read its audit logs reads the value. A value is a secret
+//           when it holds a known credential format (a private key, an AWS access key id, a Google API key, GitHub,
+//           GitLab, Slack and Stripe tokens, a Slack webhook URL, a password in a URL), or when the variable's name
+//           matches `namePatterns` and the value could be one (8 characters or more; not a number, a flag, a Secret
+//           Manager name, a URL without a password, or an absolute file path under a name that says it names a file:
+//           `DB_PASSWORD_FILE`, `*_PATH`, `*_DIR`, `GOOGLE_APPLICATION_CREDENTIALS`, a secret mounted as a file). Only
+//           variables the service's revision before did not have (as such) are reported: a service's first revision
+//           seen reports all of its own. A variable is named `container/NAME` only where several containers set the
+//           name: a sidecar added (or taken away) that sets it too leaves the app's the variable it was
+//           (detectors/envVariables.ts), and the sidecar's is reported as its own.
 // Options:  `rules.plaintext-secret-env.namePatterns` and `allowNames` (globs over variable names, any letter
 //           case; applied while the entry is normalized, where the values are), `exceptions`, `severity`. At most
 //           16 variables of a revision are kept (the baseline keeps them): 15 by name, and those past them as

@@ -29,17 +29,17 @@
 //           now and is not (nothing since took the risk away, no delete, no principal exceptions configured:
 //           silentWhenJudged), and left out otherwise; it is left out too when a write after the late one still waits
 //           for its rollout, and its principal exceptions cannot apply (who made it is unknown).
-// Blind spots: a service's first known revision sets the baseline, so a service created without VPC egress
-//           raises nothing (the organization policy `run.allowedVPCEgress` is the control for that), unless an
-//           earlier service under the name sent all of its traffic through the VPC. A re-created service judged
-//           before its delete arrives is reported without `recreatedAfterDeleteAt`. Console writes
-//           are logged without their containers: one that removes VPC access entirely is seen only through its
-//           system events (one that keeps a connector and narrows the egress is seen in the write); so is a v2
-//           template (or job task spec) set whole but logged without containers (a job has no system events: unknown). A v2 update
-//           mask that names only some fields of `template.vpc_access`, and a v1 egress value that reads as neither
-//           setting, say nothing. Only the egress setting is compared, not which network it goes through: a
-//           revision that keeps all-traffic egress but moves to another connector or network (one without the
-//           firewall rules or Cloud NAT of the one before) raises nothing.
+// Blind spots: a service's first known revision sets the baseline, so a service created without VPC egress raises
+//           nothing (the organization policy `run.allowedVPCEgress` is the control for that), unless an earlier service
+//           under the name sent all of its traffic through the VPC. A re-created service judged before its delete
+//           arrives is reported without `recreatedAfterDeleteAt`. Console writes are logged without their containers:
+//           one that removes VPC access entirely is seen only through its system events (one that keeps a connector and
+//           narrows the egress is seen in the write); so is a v2 template (or job task spec) set whole but logged
+//           without containers (a job has no system events: unknown). A v2 update mask that names only some fields of
+//           `template.vpc_access`, and a v1 egress value that reads as neither setting, say nothing. Only the egress
+//           setting is compared, not which network it goes through: a revision that keeps all-traffic egress but moves
+//           to another connector or network (one without the firewall rules or Cloud NAT of the one before) raises
+//           nothing.
 import { baselineKey } from '../baseline/store.js';
 import { beforeDelete, deletedBetween, pointAfter, pointAt, pointBefore, type ServiceBaseline } from '../baseline/state.js';
 import type { RuleSettings } from '../config/types.js';

@@ -529,3 +529,21 @@ describe('code-loading-env: which values load code', () => {
     expect(read.every((v) => v.name !== 'OTHER' && v.value.length <= 200)).toBe(true);
   });
 });
+
+// The mark of when a baseline's points began to read JAVA_OPTS, CATALINA_OPTS and PYTHONWARNINGS is the baseline's
+// (ServiceBaseline.codeLoadingEnvReadsAllFrom), kept across a delete as the points it dates are: a delete that dropped
+// it let the re-created service's first deploy date every point before it as the version before's, and a late deploy of
+// the deleted service that set one of them (judged against such a point) was taken for one set all along.
+describe('code-loading-env: a delete keeps when the points began to read every name', () => {
+  const DELETED = '2024-05-04T10:30:00Z';
+  it.each([
+    ['JAVA_OPTS with an APM agent', { name: 'JAVA_OPTS', value: '-javaagent:/opt/dd-java-agent.jar' }],
+    ['PYTHONWARNINGS importing antigravity', { name: 'PYTHONWARNINGS', value: 'all:0:antigravity.x:0:0' }],
+  ])("%s set by a deploy before the delete, arriving after the re-created service's first deploy: reported, as in order", async (_name, variable) => {
+    const entries = [v1Deploy(T0, []), v1Deploy(T1, [variable]), deleteServiceAt(DELETED, SLACK_BOT), v1Deploy(T2, [])];
+    const ids = async (order: unknown[]) => [...new Set((await findingsLive(order)).filter((f) => f.rule === 'code-loading-env').map((f) => f.id))];
+    const inOrder = await ids(entries);
+    expect(inOrder).toHaveLength(1);
+    expect(await ids([entries[0], entries[2], entries[3], entries[1]])).toEqual(inOrder);
+  });
+});

@@ -116,10 +116,11 @@ export function openedBefore(rollout: Rollout, at: ChangeInstant): boolean {
 
 /**
  * What a delete keeps: the histories that carry across it (the runtime service account, the repositories, the
- * ingress and CARRIED_OPTIONAL_HISTORIES), and what the baseline remembers about entries (applied ones, completed
- * rollouts, system events seen).
+ * ingress and CARRIED_OPTIONAL_HISTORIES), with the mark of from when codeLoadingEnv's points read every name (it dates
+ * those points: dropped, the re-created service's first deploy would date them all as the version before's), and what
+ * the baseline remembers about entries (applied ones, completed rollouts, system events seen).
  */
-const KEPT_BY_DELETE = ['serviceAccount', 'repositories', 'repositoriesN', 'ingress', ...CARRIED_OPTIONAL_HISTORIES, 'revisionIdentities', 'seen', 'completed', 'systemEventsSeen'] as const;
+const KEPT_BY_DELETE = ['serviceAccount', 'repositories', 'repositoriesN', 'ingress', ...CARRIED_OPTIONAL_HISTORIES, 'codeLoadingEnvReadsAllFrom', 'revisionIdentities', 'seen', 'completed', 'systemEventsSeen'] as const;
 
 /**
  * A deploy's facts that carry across a delete (the runtime service account, the repositories, the ingress, the Binary

@@ -81,7 +81,7 @@ export interface ServiceBaseline {
    * CODE_LOADING_ENV_READ_LATER (JAVA_OPTS, CATALINA_OPTS, PYTHONWARNINGS): a point before it holds no key of theirs
    * whatever the revision set, so such a variable is not newly set after it (code-loading-env). Set by the first
    * point this version stores, after the points already there (0 where there were none). Optional: a baseline of
-   * the version before has none.
+   * the version before has none. It carries across a delete, as the points it dates.
    */
   readonly codeLoadingEnvReadsAllFrom?: number;
   /**

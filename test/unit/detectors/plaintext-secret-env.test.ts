@@ -158,6 +158,22 @@ describe('plaintext-secret-env', () => {
     expect(findings.map((f) => `${f.eventTime.slice(11, 16)} ${f.status ?? 'active'}`)).toEqual(expected);
   });
 
+  // Past 16 digests the rest are one (`+DIGEST`, the names whose digests sort last): a revision with 32 or more plain
+  // secrets that moves one to Secret Manager brings digests out of that group, or a name into the named ones, that the
+  // revision before had all the same inside it. Nothing is new; a secret added past the named ones still is.
+  const many = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `LEGACY_TOKEN_${i + 10}`, value: `${PASSWORD}-${i}` }));
+  const moved = (all: readonly Env[number][], k: number) => [...all.slice(0, k), { name: `LEGACY_TOKEN_${k + 10}`, valueFrom: { secretKeyRef: { name: 'legacy', key: 'latest' } } }, ...all.slice(k + 1)];
+  it.each([
+    ['32, the first moved', many(32), moved(many(32), 0), ['10:00 active']],
+    ['40, the first moved', many(40), moved(many(40), 0), ['10:00 active']],
+    ['40, the 16th moved (its digest among those shown)', many(40), moved(many(40), 15), ['10:00 active']],
+    ['60, the first moved', many(60), moved(many(60), 0), ['10:00 active']],
+    ['40, a secret added past the named ones', many(40), [...many(40), { name: 'S3_USER', value: AWS_KEY }], ['10:00 active', '11:00 active']],
+  ])('past 31 variables: %s', async (_name, first, then, expected) => {
+    const findings = await secretFindings([v1Deploy('2024-05-04T10:00:00Z', first as Env), v1Deploy('2024-05-04T11:00:00Z', then as Env)]);
+    expect(findings.map((f) => `${f.eventTime.slice(11, 16)} ${f.status ?? 'active'}`)).toEqual(expected);
+  });
+
   it('past 15 variables: a baseline stored naming the first 16 of 18 (an earlier version) reports nothing for the same 18', async () => {
     const key = `${SLACK_BOT.project}/${SLACK_BOT.location}/${SLACK_BOT.service}`;
     const first = new MemoryBaselineStore();

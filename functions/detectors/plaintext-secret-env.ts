@@ -21,7 +21,9 @@
 //           16 variables of a revision are kept (the baseline keeps them): 15 by name, and those past them as
 //           one, `(more) DIGEST ...`, a short digest of each name (16 at most, the last for the rest together), so
 //           a variable added among them is reported (as one or more of the variables past the first 15) and one
-//           that moves into the named ones or out of them is not new. A baseline of an earlier version (16 by name,
+//           that moves into the named ones or out of them is not new, nor is a digest that leaves the group of the
+//           rest (freshDigests); the group changing alone, a name among those that sort last dropped (a fix) or added,
+//           is reported, `(more) +DIGEST`. A baseline of an earlier version (16 by name,
 //           the rest dropped) says nothing of those past them: not reported on the first deploy after an upgrade.
 // Severity: HIGH.
 // Resolves: a newer revision that no longer sets any of the finding's variables to such a value, or the service
@@ -57,32 +59,76 @@ function namesVariable(name: string, variable: PlainEnvVar): boolean {
 /**
  * What a revision's plain secrets say of each name: those named as themselves, and the digests of the names of those
  * past them (audit/env.ts foldPlainEnv). `mayBeCut`: more named than this version names, so stored by an earlier one,
- * which named the first 16 and dropped the rest: whether a variable past them was set is not known.
+ * which named the first 16 and dropped the rest: whether a variable past them was set is not known. `groupAbove`: where
+ * past 16 digests the rest are one (`+DIGEST`, those that sort last), the last digest shown before it: any digest
+ * that sorts after it may be one of that group.
  */
 interface KnownVariables {
   readonly named: readonly PlainEnvVar[];
   readonly folded: ReadonlySet<string>;
   readonly digests: ReadonlySet<string>;
   readonly mayBeCut: boolean;
+  readonly groupAbove: string | undefined;
 }
 
 function knownVariables(variables: readonly PlainEnvVar[]): KnownVariables {
   const named = variables.filter((v) => foldedPlainVariables(v.name) === undefined);
   const folded = new Set(variables.flatMap((v) => foldedPlainVariables(v.name) ?? []));
-  return { named, folded, digests: new Set([...folded, ...named.map((v) => plainVariableDigest(v.name))]), mayBeCut: named.length > NAMED_PLAIN_VARIABLES };
+  const grouped = [...folded].some(isGroupDigest);
+  return {
+    named,
+    folded,
+    digests: new Set([...folded, ...named.map((v) => plainVariableDigest(v.name))]),
+    mayBeCut: named.length > NAMED_PLAIN_VARIABLES,
+    groupAbove: grouped ? lastShownDigest([...folded]) : undefined,
+  };
+}
+
+/** True for the digest that stands for the names past the 16th digest together (`+DIGEST`). */
+function isGroupDigest(digest: string): boolean {
+  return digest.startsWith('+');
+}
+
+/** The last (sorted) digest of one name among `digests` ('' where there is none). */
+function lastShownDigest(digests: readonly string[]): string {
+  return digests.filter((d) => !isGroupDigest(d)).reduce((last, d) => (d > last ? d : last), '');
+}
+
+/** True when the revision had a variable past the named ones whose name has `digest`, or may have (in its group). */
+function mayHaveFolded(known: KnownVariables, digest: string): boolean {
+  return known.folded.has(digest) || (known.groupAbove !== undefined && digest > known.groupAbove);
+}
+
+/**
+ * The digests of `folded` (one revision's `(more) ...`) the revision before did not have. Past 16 digests the rest are
+ * one group: a digest shown now that sorts after before's last shown one may have been in before's group; a group of
+ * its own differs from before's also when a name left before's group (moved among the shown digests or the named
+ * ones, as moving one of 32 or more plain secrets to Secret Manager does): it is new only where nothing says so, and
+ * a name added among those that sort last is then not told from one dropped there (both change the group alone).
+ */
+function freshDigests(folded: readonly string[], now: KnownVariables, before: KnownVariables): string[] {
+  return folded.filter((digest) => {
+    if (before.digests.has(digest)) return false;
+    if (!isGroupDigest(digest)) return !mayHaveFolded(before, digest);
+    if (before.groupAbove === undefined) return true;
+    const leftBeforeGroup = lastShownDigest(folded) > before.groupAbove || now.named.some((v) => !before.digests.has(plainVariableDigest(v.name)) && mayHaveFolded(before, plainVariableDigest(v.name)));
+    return !leftBeforeGroup;
+  });
 }
 
 /**
  * The variables of `now` the revision before (`before`) did not have, as [name, why]: one named is new unless it is
- * one of before's named (continuedFrom) or was past them (its name's digest); the digests past the named ones, those
- * before had under no name (`(more) DIGEST...`, the new ones alone), unless before's list may have been cut.
+ * one of before's named (continuedFrom) or was past them (its name's digest, or one of before's group); the digests
+ * past the named ones, those before had under no name (`(more) DIGEST...`, the new ones alone: freshDigests), unless
+ * before's list may have been cut.
  */
 function addedVariables(now: readonly PlainEnvVar[], before: KnownVariables): [string, string][] {
-  const named = now.filter((v) => foldedPlainVariables(v.name) === undefined);
-  const continued = continuedFrom(named, before.named);
-  const added = named.filter((v, i) => continued[i] === undefined && !before.folded.has(plainVariableDigest(v.name))).map((v): [string, string] => [envVarName(v), whyOf(v)]);
+  const known = knownVariables(now);
+  const continued = continuedFrom(known.named, before.named);
+  const added = known.named.filter((v, i) => continued[i] === undefined && !mayHaveFolded(before, plainVariableDigest(v.name))).map((v): [string, string] => [envVarName(v), whyOf(v)]);
   for (const variable of now) {
-    const fresh = before.mayBeCut ? [] : (foldedPlainVariables(variable.name) ?? []).filter((digest) => !before.digests.has(digest));
+    const folded = foldedPlainVariables(variable.name);
+    const fresh = before.mayBeCut || folded === undefined ? [] : freshDigests(folded, known, before);
     if (fresh.length > 0) added.push([`${MORE_PLAIN_VARIABLES} ${fresh.join(' ')}`, whyOf(variable)]);
   }
   return added.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -94,7 +140,7 @@ function noneSet(names: readonly string[], now: readonly PlainEnvVar[]): boolean
   return names.every((name) => {
     const folded = foldedPlainVariables(name);
     if (folded) return folded.every((digest) => !known.digests.has(digest));
-    return !known.named.some((variable) => namesVariable(name, variable)) && !known.folded.has(plainVariableDigest(parseEnvVarName(name).name));
+    return !known.named.some((variable) => namesVariable(name, variable)) && !mayHaveFolded(known, plainVariableDigest(parseEnvVarName(name).name));
   });
 }
 

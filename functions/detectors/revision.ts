@@ -4,6 +4,7 @@
 import { changedAfter, deletePoint, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, tookNoTrafficAt, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, reportedFromEvents, sameOperation, someWaitingWrite, type CompletedRollout } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
+import type { RuleSettings } from '../config/types.js';
 import { normalizeTimestamp, subMillisecondNanos } from '../audit/entry.js';
 import { sameTemplate } from '../audit/template.js';
 import { isJob, isService, resourceLabel, resourceNounOf, sameEntry, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type EntryKey, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
@@ -310,7 +311,20 @@ export function newerWriteMayHaveReported<T>(
   rule: string,
 ): boolean {
   if (someSettingPoint(baseline, history, pick, (point) => raises(point.v) && isBefore(point, at), change.key)) return true;
-  return (baseline?.open ?? []).some((o) => o.rule === rule && o.finding.eventTime === at.time);
+  return openFindingAt(baseline, rule, at.time);
+}
+
+/** True when a finding of `rule` whose eventTime is `time` is open: a newer write's own report of it, say. */
+export function openFindingAt(baseline: ServiceBaseline | undefined, rule: string, time: string): boolean {
+  return (baseline?.open ?? []).some((o) => o.rule === rule && o.finding.eventTime === time);
+}
+
+/**
+ * True when a principal exception of the rule could have held a finding back: a finding a late write raises for a
+ * newer one cannot tell (who made the newer write is not kept).
+ */
+export function hasPrincipalExceptions(settings: RuleSettings): boolean {
+  return settings.exceptions.some((exception) => exception.principal !== undefined);
 }
 
 /**

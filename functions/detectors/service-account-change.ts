@@ -47,7 +47,7 @@ import { changedAfter, deletedBetween, identityOfRevision, indexBefore, isAfter,
 import type { RuleSettings } from '../config/types.js';
 import { capitalized, DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount, templateNounOf, type DeployChange, type RuntimeServiceAccount } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
-import { closableBy, deployKey, laterWriteWaiting, newerWriteAt, riskInForce, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
+import { closableBy, deployKey, hasPrincipalExceptions, laterWriteWaiting, newerWriteAt, openFindingAt, riskInForce, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 const DEFAULT_COMPUTE = /^\d+-compute@developer\.gserviceaccount\.com$/;
@@ -259,17 +259,12 @@ function movedAfter(change: DeployChange, serviceAccount: RuntimeServiceAccount,
  * sent the traffic away from it, and no principal exception could have held it back (who made it is not kept).
  */
 function silentSince(baseline: ServiceBaseline | undefined, next: TimePoint<string>, settings: RuleSettings, projectNumber: string | undefined): boolean {
-  if (settings.exceptions.some((exception) => exception.principal !== undefined)) return false;
+  if (hasPrincipalExceptions(settings)) return false;
   const at = newerWriteAt(next);
-  if (openFindingAt(baseline, at.time)) return false;
+  if (openFindingAt(baseline, 'service-account-change', at.time)) return false;
   const other = (identity: string): boolean => !sameServiceAccount(identity, next.v, projectNumber);
   if ((baseline?.serviceAccount ?? []).some((point) => isAfter(point, at) && other(point.v) && !tookNoTrafficAt(point, baseline?.tookNoTraffic))) return false;
   return !(baseline?.serving ?? []).some((point) => isAfter(point, at) && (point.v.length === 0 || point.v.some(other)));
-}
-
-/** True when a finding of this rule with that eventTime is open. */
-function openFindingAt(baseline: ServiceBaseline | undefined, time: string): boolean {
-  return (baseline?.open ?? []).some((o) => o.rule === 'service-account-change' && o.finding.eventTime === time);
 }
 
 /**

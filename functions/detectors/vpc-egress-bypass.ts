@@ -45,7 +45,7 @@ import { beforeDelete, deletedBetween, pointAfter, pointAt, pointBefore, type Se
 import type { RuleSettings } from '../config/types.js';
 import type { DeployChange, VpcEgress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closableBy, closedByDelete, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, riskInForce, resourceNoun, serviceLabel } from './revision.js';
+import { closableBy, closedByDelete, hasPrincipalExceptions, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, openFindingAt, riskInForce, resourceNoun, serviceLabel } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /** What the new setting does, in the words of the finding. */
@@ -109,8 +109,8 @@ function narrowedAfter(change: DeployChange, baseline: ServiceBaseline | undefin
  * exception could have held it back (who made it is not kept).
  */
 function silentWhenJudged(baseline: ServiceBaseline | undefined, at: { readonly timeMs: number; readonly time: string }, settings: RuleSettings): boolean {
-  if (settings.exceptions.some((exception) => exception.principal !== undefined) || beforeDelete(baseline, at)) return false;
-  if ((baseline?.open ?? []).some((o) => o.rule === 'vpc-egress-bypass' && o.finding.eventTime === at.time)) return false;
+  if (hasPrincipalExceptions(settings) || beforeDelete(baseline, at)) return false;
+  if (openFindingAt(baseline, 'vpc-egress-bypass', at.time)) return false;
   // Open still, had it raised one: no newer value took its risk away (a --no-traffic revision ends nothing).
   return riskInForce(baseline?.vpcEgress, at, (egress) => egress === 'all-traffic', () => THROUGH_THE_VPC_AGAIN, baseline?.tookNoTraffic).opensRisk === true;
 }

@@ -3,22 +3,17 @@
 // channel too). Releasing that claim dropped the only trace of the earlier attempt: the next redelivery claimed
 // afresh, was not told an earlier attempt may have posted (earlierAttemptMs), and posted a second copy without
 // looking in the channel. Slack has no idempotency key (README, Slack: "Exactly once").
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deliverOnce } from '../../sinks/deliver.js';
 import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
 import { metadataOf, SlackSink } from '../../sinks/slack.js';
 import { makeFinding } from '../support/findings.js';
-import { SLACK_TEST_BOT, SLACK_TEST_TOKEN, slackRateLimited, startSlackServer, type SlackServer } from '../support/slackServer.js';
+import { SLACK_TEST_BOT, SLACK_TEST_TOKEN, slackRateLimited, slackServerForTests } from '../support/slackServer.js';
 
 const CHANNEL = 'C0SECALERTS';
 const LEASE = 90_000;
 
-let server: SlackServer;
-beforeAll(async () => {
-  server = await startSlackServer();
-});
-afterAll(() => server.close());
-beforeEach(() => server.reset());
+const server = slackServerForTests();
 
 describe('deliverOnce: a finding that took an expired claim over and then failed', () => {
   it('keeps the claim, so the next delivery looks in the channel for the earlier post instead of posting again', async () => {

@@ -3,12 +3,12 @@
 // pending, steps back for it - and dropped the claim it had taken over, the only trace of the attempt that posted.
 // The resolution then claimed the record afresh, was told the original never went out, and posted the whole finding
 // again as a second top-level message beside the alert, which never got its resolution in its thread.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deliverOnce, resolutionKey } from '../../sinks/deliver.js';
 import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
 import { metadataOf, SlackSink } from '../../sinks/slack.js';
 import { makeFinding, resolutionOf } from '../support/findings.js';
-import { SLACK_TEST_BOT, SLACK_TEST_TOKEN, startSlackServer, type SlackServer } from '../support/slackServer.js';
+import { SLACK_TEST_BOT, SLACK_TEST_TOKEN, slackServerForTests } from '../support/slackServer.js';
 
 const CHANNEL = 'C0SECALERTS';
 const LEASE = 90_000;
@@ -31,12 +31,7 @@ class GapRecords extends MemoryDeliveryRecordStore {
   }
 }
 
-let server: SlackServer;
-beforeAll(async () => {
-  server = await startSlackServer();
-});
-afterAll(() => server.close());
-beforeEach(() => server.reset());
+const server = slackServerForTests();
 
 describe('deliverOnce to Slack: a late original that took its expired claim over steps back for its resolution', () => {
   it('leaves the resolution the trace of the attempt that posted, so it replies in the alert\'s thread', async () => {

@@ -3,23 +3,18 @@
 // conversations.history with a 429, or answers it 5xx too: both come together when Slack is degraded), the sink posted
 // again at once, and a message the first post had left in the channel got a second copy beside it. A read that failed
 // for a passing reason is no answer: the delivery keeps its claim (mayHaveSent) and the one after it looks again.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deliverOnce } from '../../sinks/deliver.js';
 import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
 import { SlackSink } from '../../sinks/slack.js';
 import { makeFinding } from '../support/findings.js';
 import type { ScriptedReply } from '../support/webhookServer.js';
-import { SLACK_TEST_BOT, SLACK_TEST_TOKEN, startSlackServer, type SlackServer } from '../support/slackServer.js';
+import { SLACK_TEST_BOT, SLACK_TEST_TOKEN, slackServerForTests } from '../support/slackServer.js';
 
 const CHANNEL = 'C0SECALERTS';
 const LEASE = 90_000;
 
-let server: SlackServer;
-beforeAll(async () => {
-  server = await startSlackServer();
-});
-afterAll(() => server.close());
-beforeEach(() => server.reset());
+const server = slackServerForTests();
 
 describe('SlackSink: a post Slack may have made, and a channel it will not let us read for now', () => {
   it.each<[string, ScriptedReply]>([

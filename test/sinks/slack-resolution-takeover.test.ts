@@ -3,22 +3,17 @@
 // the expired claim over as a tombstone, was told the original never went out (`originalDelivered: false`) and posted
 // the whole finding again as a standalone "resolved" message. The channel then showed the finding twice: the alert,
 // which never got its resolution in its thread, and a second top-level copy.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deliverOnce } from '../../sinks/deliver.js';
 import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
 import { metadataOf, SlackSink } from '../../sinks/slack.js';
 import { makeFinding, resolutionOf } from '../support/findings.js';
-import { SLACK_TEST_BOT, SLACK_TEST_TOKEN, startSlackServer, type SlackServer } from '../support/slackServer.js';
+import { SLACK_TEST_BOT, SLACK_TEST_TOKEN, slackServerForTests } from '../support/slackServer.js';
 
 const CHANNEL = 'C0SECALERTS';
 const LEASE = 90_000;
 
-let server: SlackServer;
-beforeAll(async () => {
-  server = await startSlackServer();
-});
-afterAll(() => server.close());
-beforeEach(() => server.reset());
+const server = slackServerForTests();
 
 describe('deliverOnce to Slack: a resolution that takes over the expired claim of its original', () => {
   it('replies in the thread of the original the earlier attempt posted, instead of posting the finding again', async () => {

@@ -3,22 +3,17 @@
 // method: a burst of takeovers after a Slack slowdown meets HTTP 429) but not the post, the delivery posted all the
 // same: a second copy of the alert in the channel, or for a resolution the whole finding again beside the alert it
 // should have replied to. A look that failed for a passing reason is no answer: the delivery waits and looks again.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deliverOnce, resolutionKey } from '../../sinks/deliver.js';
 import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
 import { metadataOf, SlackSink } from '../../sinks/slack.js';
 import { makeFinding, resolutionOf } from '../support/findings.js';
-import { SLACK_TEST_BOT, SLACK_TEST_TOKEN, startSlackServer, type SlackServer } from '../support/slackServer.js';
+import { SLACK_TEST_BOT, SLACK_TEST_TOKEN, slackServerForTests } from '../support/slackServer.js';
 
 const CHANNEL = 'C0SECALERTS';
 const LEASE = 90_000;
 
-let server: SlackServer;
-beforeAll(async () => {
-  server = await startSlackServer();
-});
-afterAll(() => server.close());
-beforeEach(() => server.reset());
+const server = slackServerForTests();
 
 describe('SlackSink: a takeover whose look at the channel is rate limited (HTTP 429) while posting is not', () => {
   it.each([

@@ -2,13 +2,13 @@
 // resolve. When its instance died after PagerDuty processed both and before the delivery records were written, the
 // claims it left ran out; the redelivery, told the original never went out, sent the trigger again, and a trigger
 // after a resolve opens a new alert (outputs.md 3.3): the on-call was paged a second time for a closed exposure.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deliverOnce } from '../../sinks/deliver.js';
 import type { DeliveryRecordStore } from '../../sinks/deliveryRecords.js';
 import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
 import { PagerDutySink } from '../../sinks/pagerduty.js';
 import { makeFinding, resolutionOf } from '../support/findings.js';
-import { PAGERDUTY_TEST_ROUTING_KEY, startPagingServer, type PagingServer } from '../support/pagerdutyServer.js';
+import { PAGERDUTY_TEST_ROUTING_KEY, pagingServerForTests } from '../support/pagerdutyServer.js';
 
 const LEASE = 90_000;
 
@@ -39,12 +39,7 @@ class DyingRecords implements DeliveryRecordStore {
   }
 }
 
-let server: PagingServer;
-beforeAll(async () => {
-  server = await startPagingServer();
-});
-afterAll(() => server.receiver.close());
-beforeEach(() => server.reset());
+const server = pagingServerForTests();
 
 describe('deliverOnce to PagerDuty: the instance delivering a resolution that came first dies', () => {
   it.each([

@@ -3,19 +3,14 @@
 // although it processed one of them, the delivery failed and its claims were dropped: the next delivery, told the
 // original never went out, triggered again, and a trigger after the resolve opens a new alert (outputs.md 3.3), so
 // the on-call was paged a second time for an exposure already closed. So was it when the late finding came first.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deliverOnce } from '../../sinks/deliver.js';
 import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
 import { PagerDutySink } from '../../sinks/pagerduty.js';
 import { makeFinding, resolutionOf } from '../support/findings.js';
-import { PAGERDUTY_TEST_ROUTING_KEY, startPagingServer, type PagingServer } from '../support/pagerdutyServer.js';
+import { PAGERDUTY_TEST_ROUTING_KEY, pagingServerForTests } from '../support/pagerdutyServer.js';
 
-let server: PagingServer;
-beforeAll(async () => {
-  server = await startPagingServer();
-});
-afterAll(() => server.receiver.close());
-beforeEach(() => server.reset());
+const server = pagingServerForTests();
 
 describe('deliverOnce to PagerDuty: a resolution that came first, whose resolves all failed after the trigger', () => {
   it.each([

@@ -2,6 +2,7 @@
 // 202 `{status:'success', message:'Event processed', dedup_key}`, 400 `{status:'invalid event', message, errors[]}`.
 // It also tracks alerts by dedup_key so tests can see a trigger open one and a resolve close it. An event over the
 // documented size limit (01-Overview.md: "Events API payloads are limited to 512 KB") is refused with a 400.
+import { serverForTests } from './serverForTests.js';
 import { startHttpReceiver, type HttpReceiver, type ReceivedRequest } from './webhookServer.js';
 
 export const PAGERDUTY_TEST_ROUTING_KEY = 'R0UT1NGKEY0123456789abcdefABCDEF';
@@ -91,6 +92,11 @@ export interface PagingServer {
   actions(): string[];
   /** Back to no alert, no page, no request, no hook. */
   reset(): void;
+}
+
+/** One paging PagerDuty for the tests of a file (serverForTests). */
+export function pagingServerForTests(): PagingServer {
+  return serverForTests(startPagingServer, (server) => server.receiver.close());
 }
 
 export async function startPagingServer(): Promise<PagingServer> {

@@ -7,7 +7,7 @@
 // Methods: chat.postMessage (kept as a message in its channel), auth.test, and conversations.history /
 // conversations.replies over the kept messages (newest first / thread order, `oldest`, `limit`, cursors; message
 // metadata only with `include_all_metadata`, as Slack does).
-import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { serverForTests } from './serverForTests.js';
 import { startHttpReceiver, type HttpReceiver, type ReceivedRequest, type ScriptedReply } from './webhookServer.js';
 
 export const SLACK_TEST_TOKEN = 'xoxb-test-0000-token';
@@ -59,23 +59,9 @@ export interface SlackServer extends HttpReceiver {
   calls(): string[];
 }
 
-/**
- * One local Slack server for the tests of a file (or of the describe block that calls this): started before them,
- * reset before each, closed after. The object returned stands for the server once it is started.
- */
+/** One local Slack server for the tests of a file (serverForTests). */
 export function slackServerForTests(): SlackServer {
-  let server: SlackServer | undefined;
-  beforeAll(async () => {
-    server = await startSlackServer();
-  });
-  afterAll(() => server?.close());
-  beforeEach(() => server!.reset());
-  return new Proxy({} as SlackServer, {
-    get(_target, key) {
-      const value: unknown = Reflect.get(server!, key);
-      return typeof value === 'function' ? value.bind(server) : value;
-    },
-  });
+  return serverForTests(startSlackServer, (server) => server.close());
 }
 
 export async function startSlackServer(): Promise<SlackServer> {

@@ -122,7 +122,7 @@ export function hideSecretsInArg(given: string, names: SecretEnvNames | undefine
  * after it stay evidence (`-Ddb.password=[hidden] -javaagent:...`); one a quote opens is one option, hidden to the
  * quote's close.
  */
-export function hideSecretsInOptions(given: string, names: SecretEnvNames | undefined, splitsAt: 'white-space' | 'space' = 'white-space'): string {
+function hideSecretsInOptions(given: string, names: SecretEnvNames | undefined, splitsAt: 'white-space' | 'space' = 'white-space'): string {
   return hideSecrets(given, names, false, splitsAt === 'space' ? VALUE_TO_SPACE : ASSIGNMENT_VALUE);
 }
 

@@ -240,7 +240,7 @@ export function servingIdentitiesOf(baseline: ServiceBaseline | undefined, chang
  * newest delete as `at`: a write naming it again (the console writes the template of the revision serving back with
  * its name when it edits the traffic) makes no revision, as Cloud Run's revision names are immutable.
  */
-export function isRecordedRevision(baseline: ServiceBaseline | undefined, revision: string, at: ChangeInstant): boolean {
+function isRecordedRevision(baseline: ServiceBaseline | undefined, revision: string, at: ChangeInstant): boolean {
   const records = baseline?.revisionIdentities;
   // (Asked of every deploy named by its events: the name is looked for before the delete is.)
   if (!records?.some((record) => record.r === revision)) return false;

@@ -178,6 +178,21 @@ describe('job-run-overrides', () => {
       ['-c', 'curl -s "https://api.example.com/v1/export?format=csv&api_key=[hidden]', 'cd /app;DB_PASSWORD=[hidden] ./run'],
     ],
     ['a quoted secret by its name inside a command line', ['-c', `export API_TOKEN='s3cr3t-value-42 x' && ./run`], ['-c', 'export API_TOKEN=[hidden] && ./run']],
+    // A secret passed as the argument after its flag (`--db-password`, `VALUE`: how most CLIs and gcloud's
+    // `--args=--db-password,VALUE` pass it), or as the word after it in a command line: the value is hidden, the flag
+    // and the rest stay evidence. A flag after the flag is no value (a boolean `--api-token --verbose`), shown.
+    [
+      'a secret by its name as the argument after its flag',
+      ['--db-password', 'hunter2hunter2', '--mode', 'full', '--api-token', '--verbose', '-secret', 's3cr3t-value-42'],
+      ['--db-password', '[hidden]', '--mode', 'full', '--api-token', '--verbose', '-secret', '[hidden]'],
+    ],
+    [
+      'a secret by its name as the word after its flag in a command line',
+      ['-c', 'consul kv get -token hunter2hunter2 app/config', 'backup --api-token "s3cr3t-value-42 x" --to gs://b', 'sync --secret\ts3cr3t-value-42'],
+      ['-c', 'consul kv get -token [hidden] app/config', 'backup --api-token [hidden] --to gs://b', 'sync --secret\t[hidden]'],
+    ],
+    // A flag that names a file holding the secret (`--password-file /run/secrets/db`, as `DB_PASSWORD_FILE`) shows it.
+    ['a file a secret is in, after its flag', ['--password-file', '/run/secrets/db', 'app --token-path /var/run/token'], ['--password-file', '/run/secrets/db', 'app --token-path /var/run/token']],
   ])('hides %s in the arguments, never a finding\'s text', async (_name, args, shown) => {
     const [finding] = await overrides([create, runWith({ containerOverrides: [{ args }] })]);
     expect(finding!.evidence['args']).toEqual(shown);

@@ -103,15 +103,53 @@ export function hideCredentials(text: string, optionLine = false): string {
 /**
  * A command-line argument with any secret in it hidden: each credential (a credential format), the value of
  * `NAME=VALUE` (`--NAME=VALUE`) when NAME is a secret's name by `names` (plaintext-secret-env's globs; `-` and `.` in
- * it read as `_` too, `--api-key` as API_KEY): all after the
- * `=` when the argument starts with it, else each such assignment that starts the argument, a word of a command line
- * (`sh -c 'PGUSER=app mysql --password=VALUE ...'`), an item of a list after a flag's `=` or a comma (gcloud's
- * `--set-env-vars=A=1,DB_PASSWORD=VALUE`) or of a URL's query or fragment (`?api_key=VALUE`), up to the next white
- * space (a quoted value to its closing quote). Other arguments as they are: a secret passed as the argument after its
- * flag (`--token`, `VALUE`) is not recognised.
+ * it read as `_` too, `--api-key` as API_KEY): all after the `=` when the argument starts with it, else each such
+ * assignment that starts a word of a command line (`sh -c 'PGUSER=app mysql --password=VALUE ...'`), an item of a list
+ * after a flag's `=` or a comma (gcloud's `--set-env-vars=A=1,DB_PASSWORD=VALUE`) or of a URL's query or fragment
+ * (`?api_key=VALUE`), up to the next white space (a quoted value to its closing quote); and the word after a secret's
+ * flag in a command line (`mysql --password VALUE`, `consul kv get -token VALUE`). An argument after its flag
+ * (`--token`, `VALUE`) is hidden by hideSecretsInArgs, which sees the arguments together.
  */
 export function hideSecretsInArg(given: string, names: SecretEnvNames | undefined): string {
   return hideSecrets(given, names, true, ASSIGNMENT_VALUE);
+}
+
+/**
+ * A command's arguments with every secret in them hidden: each as hideSecretsInArg hides it, and an argument after a
+ * flag that names a secret (`--db-password`, `VALUE`: how most command lines, and gcloud's `--args=--db-password,VALUE`,
+ * pass it) hidden whole (a credential hidden already keeps its marker). Not a long flag after it (`--api-token
+ * --verbose`: the first is a switch), nor an absolute file path after a flag that names a file (`--password-file
+ * /run/secrets/db`, as NAMES_A_FILE).
+ */
+export function hideSecretsInArgs(args: readonly string[], names: SecretEnvNames | undefined): string[] {
+  const isSecret = names ? secretNameJudge(names) : undefined;
+  return args.map((arg, i) => {
+    const shown = hideSecretsInArg(arg, names);
+    const flag = i > 0 && isSecret ? SECRET_FLAG.exec(args[i - 1]!)?.[1] : undefined;
+    if (flag === undefined || !isSecret!(flag) || !isFlagValue(flag, arg) || HIDDEN_MARKER.test(shown)) return shown;
+    return '[hidden]';
+  });
+}
+
+/** A flag alone, with no `=VALUE`: its name. */
+const SECRET_FLAG = /^-{1,2}([A-Za-z_][A-Za-z0-9_.-]*)$/;
+
+/** Whether `value`, after flag `flag`, is its value: not another long flag, nor the path of a file the flag names. */
+function isFlagValue(flag: string, value: string): boolean {
+  return !/^--[A-Za-z]/.test(value) && !(NAMES_A_FILE.test(flag.replace(/[-.]/g, '_')) && FILE_PATH_VALUE.test(value));
+}
+
+/**
+ * Whether a name (a variable's, an option's, a flag's) names a secret by `names` (plaintext-secret-env's globs); flags
+ * and options spell a name with `-` or `.` where a variable has `_` (`--api-key`, `-Daws.access.key`).
+ */
+function secretNameJudge(names: SecretEnvNames): (name: string) => boolean {
+  const allowed = nameMatcher(names.allowNames);
+  const secretName = nameMatcher(names.namePatterns);
+  return (name) => {
+    const underscored = name.replace(/[-.]/g, '_');
+    return !allowed(name) && !allowed(underscored) && (secretName(name) || secretName(underscored));
+  };
 }
 
 /**
@@ -129,13 +167,7 @@ function hideSecretsInOptions(given: string, names: SecretEnvNames | undefined, 
 function hideSecrets(given: string, names: SecretEnvNames | undefined, wholeArgument: boolean, valueTo: RegExp): string {
   const arg = hideCredentials(given, !wholeArgument);
   if (!names) return arg;
-  const allowed = nameMatcher(names.allowNames);
-  const secretName = nameMatcher(names.namePatterns);
-  // Options and flags spell a name with `-` or `.` where a variable has `_` (`--api-key`, `-Daws.access.key`).
-  const isSecret = (name: string): boolean => {
-    const underscored = name.replace(/[-.]/g, '_');
-    return !allowed(name) && !allowed(underscored) && (secretName(name) || secretName(underscored));
-  };
+  const isSecret = secretNameJudge(names);
   const assignment = wholeArgument ? /^(-{0,2})([A-Za-z_][A-Za-z0-9_.-]*)=(.+)$/s.exec(arg) : null;
   if (assignment && isSecret(assignment[2]!)) return `${assignment[1]}${assignment[2]}=[hidden]`;
   // Every assignment is looked at, inside another's value too (`--set-env-vars=DB_PASSWORD=...`).
@@ -159,8 +191,34 @@ function hideSecrets(given: string, names: SecretEnvNames | undefined, wholeArgu
     out += `${arg.slice(from, head.lastIndex)}[hidden]`;
     from = head.lastIndex = value.lastIndex;
   }
-  return from === 0 ? arg : out + arg.slice(from);
+  const assigned = from === 0 ? arg : out + arg.slice(from);
+  return wholeArgument ? hideFlagWords(assigned, isSecret) : assigned;
 }
+
+/**
+ * A command line (an argument) with the word after each flag that names a secret hidden (`mysql --password VALUE`,
+ * `-token VALUE`), up to the next white space outside quotes; not a word that is a flag, nor a file's path after a flag
+ * that names a file (isFlagValue), nor a credential's marker.
+ */
+function hideFlagWords(line: string, isSecret: (name: string) => boolean): string {
+  const head = new RegExp(FLAG_WORD_HEAD);
+  let out = '';
+  let from = 0;
+  for (let match = head.exec(line); match; match = head.exec(line)) {
+    const flag = match[1]!;
+    if (!isSecret(flag)) continue;
+    const value = new RegExp(ASSIGNMENT_VALUE);
+    value.lastIndex = head.lastIndex;
+    const found = value.exec(line)?.[0] ?? '';
+    if (found === '' || found === '[hidden]' || HIDDEN_MARKER.test(found) || !isFlagValue(flag, found)) continue;
+    out += `${line.slice(from, head.lastIndex)}[hidden]`;
+    from = head.lastIndex = value.lastIndex;
+  }
+  return from === 0 ? line : out + line.slice(from);
+}
+
+/** A flag with no `=` and the ASCII white space after it, where a word of a command line starts (ASSIGNMENT_HEAD). */
+const FLAG_WORD_HEAD = /(?<=^|[\s;|&({`"'])-{1,2}([A-Za-z_][A-Za-z0-9_.-]*)[ \t\n\r\f\v]+(?=[^-\s])/g;
 
 /**
  * `NAME=` where an assignment can start: the argument's start, after white space, a `=` or a comma (lists), a `?`,

@@ -12,7 +12,7 @@ import {
 } from '../model/change.js';
 import { truncatePlain } from '../untrustedText.js';
 import { imagesOrAnnotated, imagesOf } from './image.js';
-import { codeLoadingEnvOf, hideSecretsInArg, plainEnvOf, variableLoadsCode } from './env.js';
+import { codeLoadingEnvOf, hideSecretsInArgs, plainEnvOf, variableLoadsCode } from './env.js';
 import { v1VpcEgress, v2VpcEgress } from './vpc.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, field, stringIn, userLabels, type JsonObject } from './json.js';
 import { binaryAuthorizationOf, templateFingerprint, v1BinaryAuthorization } from './template.js';
@@ -119,7 +119,7 @@ export const OVERRIDE_ENV_MAX = 50;
  * What a RunJob request overrides of the job's containers (v1 and v2 share the shape:
  * `overrides.containerOverrides[{name, args, env, clearArgs}]`), those that change what runs: arguments given or
  * cleared, or environment variables set (by name: values may be secrets). Empty when the run overrides nothing of
- * its containers (a task count or a timeout only). A secret in an argument is hidden (hideSecretsInArg, with
+ * its containers (a task count or a timeout only). A secret in an argument is hidden (hideSecretsInArgs, with
  * plaintext-secret-env's name globs, whether or not that rule is on).
  */
 export function containerOverridesOf(overrides: JsonObject | undefined, secretNames?: SecretEnvNames): ContainerOverride[] {
@@ -129,7 +129,7 @@ export function containerOverridesOf(overrides: JsonObject | undefined, secretNa
     if (!override) continue;
     const rawArgs = asArray(field(override, 'args')).filter((a): a is string => typeof a === 'string');
     // Secrets hidden before anything is cut or kept: the arguments travel to every sink.
-    const args = capped(rawArgs, OVERRIDE_ARGS_MAX, (a) => hideSecretsInArg(a, secretNames));
+    const args = capped(hideSecretsInArgs(rawArgs, secretNames), OVERRIDE_ARGS_MAX, (a) => a);
     const clearArgs = asBoolean(field(override, 'clearArgs')) === true;
     const rawEnv = asArray(field(override, 'env')).map(asObject);
     const rawEnvNames = rawEnv.map((e) => asString(e?.['name'])).filter((n): n is string => n !== undefined && n !== '');

@@ -222,15 +222,21 @@ describe('off-window-deploy', () => {
 
   // A masked write applies only what its mask names: the rest of the template it logs is not what the service runs.
   // A second masked write of the same body that sets another part (the containers after the scaling) makes a revision
-  // of its own; one that sets no more than the write before (a retry) makes none, nor does a full write of that body.
+  // of its own; one that sets no more than the write before (a retry) makes none. A full write of that body makes one
+  // when the body differs from what is in force: after the scaling alone, its image was never applied (a masked write
+  // of the scaling, then the body whole, was a way to deploy an image with no revision seen); after the containers
+  // alone, its scaling (with no other difference it makes none: the test above). Re-applying a part in force after
+  // another part changes nothing.
   it.each([
     ['the scaling, then the containers of the same body', ['template.scaling', 'template.containers'], ['10:00', '11:00', '12:00']],
     ['the containers twice (a retry)', ['template.containers', 'template.containers'], ['10:00', '11:00']],
     ['the containers and scaling, then the containers alone', ['template.containers,template.scaling', 'template.containers'], ['10:00', '11:00']],
-    ['the scaling, then the same body unmasked', ['template.scaling', undefined], ['10:00', '11:00']],
+    ['the scaling, then the same body unmasked', ['template.scaling', undefined], ['10:00', '11:00', '12:00']],
+    ['the containers, then the same body unmasked', ['template.containers', undefined], ['10:00', '11:00', '12:00']],
+    ['the containers, the scaling, then the containers again', ['template.containers', 'template.scaling', 'template.containers'], ['10:00', '11:00', '12:00']],
   ])('v2 masked writes of one body: %s', async (_name, masks, times) => {
     const scaling = { maxInstanceCount: 3 };
-    const entries = [v2Create, v2Update('2024-06-01T11:00:00Z', masks[0], scaling), v2Update('2024-06-01T12:00:00Z', masks[1], scaling)];
+    const entries = [v2Create, ...masks.map((mask, i) => v2Update(`2024-06-01T1${i + 1}:00:00Z`, mask, scaling))];
     const expected = times.map((time) => `2024-06-01T${time}:00Z`);
     expect((await findingsLive(entries, strict)).filter((f) => f.rule === 'off-window-deploy').map((f) => f.eventTime)).toEqual(expected);
     expect((await findingsOf(entries, strict)).filter((f) => f.rule === 'off-window-deploy').map((f) => f.eventTime)).toEqual(expected);

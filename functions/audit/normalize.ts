@@ -32,7 +32,7 @@ import { imagesOf, imagesOrAnnotated } from './image.js';
 import { codeLoadingEnvOf, plainEnvOf } from './env.js';
 import { v1VpcEgress, v2VpcEgress } from './vpc.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
-import { binaryAuthorizationOf, boundedText, maskedTemplateFingerprint, templateFingerprint, v1BinaryAuthorization } from './template.js';
+import { binaryAuthorizationOf, boundedText, maskedTemplateFingerprint, templateFingerprint, templatePartsOf, v1BinaryAuthorization } from './template.js';
 import { generationOfRevisionName, readRevisionObservation, type RevisionObservation } from './systemEvent.js';
 import { cutText, truncatePlain } from '../untrustedText.js';
 import { isPublicInvokerBinding } from '../model/iam.js';
@@ -888,10 +888,10 @@ function v2Facts(pp: JsonObject, secrets: EnvSecrets, create = false, body: 'ser
   return {
     annotations: asObject(field(service, 'annotations')),
     revision,
-    // The whole template as logged, masked or not, with the template paths a mask names: the baseline compares it
-    // with the fingerprints of full writes (a fingerprint of the masked part alone made the next full write with the
-    // same template a new revision) and of masked writes of the same body that set other parts (sameTemplate).
-    templateFingerprint: template ? maskedTemplateFingerprint(templateFingerprint('v2', template), sets('template') ? undefined : mask!.filter((p) => p.startsWith('template.')).sort()) : undefined,
+    // The whole template as logged, masked or not, with the template paths a mask names and its parts' fingerprints:
+    // the baseline composes the template a masked write leaves in force from the writes before it (a fingerprint of
+    // the masked part alone made the next full write with the same template a new revision: keepsTemplateInForce).
+    templateFingerprint: template ? maskedTemplateFingerprint(templateFingerprint('v2', template), sets('template') ? undefined : mask!.filter((p) => p.startsWith('template.')).sort(), templatePartsOf(template)) : undefined,
     serviceAccount,
     images,
     labels,

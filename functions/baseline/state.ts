@@ -4,7 +4,7 @@
 // The shape is plain JSON so the file and Firestore stores can keep it as is.
 import { subMillisecondNanos, withCanonicalFraction } from '../audit/entry.js';
 import { generationOfRevisionName } from '../audit/systemEvent.js';
-import { sameTemplate } from '../audit/template.js';
+import { keepsTemplateInForce } from '../audit/template.js';
 import type { CompletedRollout, Rollout } from '../correlate/rollout.js';
 import type { OpenFinding } from '../detectors/types.js';
 import { describeServiceAccount, type DeployChange, type PlainEnvVar, type VpcEgress } from '../model/change.js';
@@ -257,7 +257,7 @@ const EVERY_RECORD = (): boolean => true;
  */
 export function writeMakesRevision(baseline: ServiceBaseline | undefined, change: DeployChange): boolean {
   if (change.revision !== undefined) return !isRecordedRevision(baseline, change.revision, change);
-  return change.templateFingerprint === undefined || !sameTemplate(valueBefore(baseline?.template, change), change.templateFingerprint);
+  return change.templateFingerprint === undefined || !keepsTemplateInForce(baseline?.template, indexBefore(baseline?.template, change), change.templateFingerprint);
 }
 
 /**

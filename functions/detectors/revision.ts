@@ -1,12 +1,12 @@
 // Shared reading of a deploy: does it create a revision, and which facts are unknown; and what a delete, or a newer
 // entry applied before a late one, closes. Also the words for where a change applies, and which services are meant to
 // be public.
-import { changedAfter, deletePoint, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, tookNoTrafficAt, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, deletePoint, indexBefore, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, tookNoTrafficAt, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, reportedFromEvents, sameOperation, someWaitingWrite, type CompletedRollout } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
 import type { RuleSettings } from '../config/types.js';
 import { normalizeTimestamp, subMillisecondNanos } from '../audit/entry.js';
-import { sameTemplate } from '../audit/template.js';
+import { keepsTemplateInForce, sameTemplate } from '../audit/template.js';
 import { isJob, isService, resourceLabel, resourceNounOf, sameEntry, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type EntryKey, type ResourceType, type IamScope, type ServiceRef } from '../model/change.js';
 import type { Detection, OpenFinding, Resolved } from './types.js';
 
@@ -39,8 +39,7 @@ export function createsRevision(change: DeployChange, baseline: ServiceBaseline 
   if (reportedFromEvents(baseline?.completed, change.operationId) !== undefined) return false;
   if (change.operation === 'create' || change.forcesRevision) return true;
   if (!change.templateFingerprint) return change.templateUnknown === true;
-  const before = valueBefore(baseline?.template, change);
-  if (sameTemplate(before, change.templateFingerprint)) return false;
+  if (keepsTemplateInForce(baseline?.template, indexBefore(baseline?.template, change), change.templateFingerprint)) return false;
   return !repeatedBeforeItCame(change, baseline);
 }
 

@@ -596,6 +596,18 @@ describe('public-invoker-grant', () => {
       expect(finding!.links.logEntry).toMatch(new RegExp(`\\?${query}$`));
     });
 
+    // An entry that names no resourceName (nor a request resource) is still about the folder or organization its
+    // resource and logName name: not skipped as "a project SetIamPolicy without a project".
+    it.each([['organizations/888888888888'], ['folders/4567']])('fires on %s for an entry that names no resourceName', async (resourceName) => {
+      const bare = variant(above(projectGrant, resourceName), (e) => {
+        delete e.protoPayload['resourceName'];
+        delete (e.protoPayload['request'] as Json)['resource'];
+      });
+      const [finding, ...rest] = await publicFindings([bare]);
+      expect(rest).toEqual([]);
+      expect(finding).toMatchObject({ severity: 'CRITICAL', project: resourceName, service: '*', resourceName: `//cloudresourcemanager.googleapis.com/${resourceName}` });
+    });
+
     it('resolves when the grant is removed there; a project of the same number is another scope', async () => {
       const org = 'organizations/888888888888';
       const findings = await publicFindings([above(projectGrant, org), above(projectRemoval, org, '2020-05-16T00:00:00Z')]);

@@ -989,7 +989,7 @@ function serviceIamTarget(env: Envelope, pp: JsonObject): IamTarget {
 
 /** A cloudresourcemanager SetIamPolicy: a project's, a folder's or an organization's policy. */
 function wideIamTarget(env: Envelope, pp: JsonObject): IamTarget {
-  const resourceName = asString(pp['resourceName']) ?? '';
+  const resourceName = asString(pp['resourceName']) ?? asString(at(pp, 'request', 'resource')) ?? aboveProjectOf(env) ?? '';
   // A folder's or organization's policy is inherited by every project below it, and their Cloud Run services.
   const above = /^(folders|organizations)\/([^/]+)$/.exec(resourceName);
   if (above) return { scope: above[1] === 'folders' ? 'folder' : 'organization', target: { project: resourceName, service: '*' } };
@@ -1000,6 +1000,18 @@ function wideIamTarget(env: Envelope, pp: JsonObject): IamTarget {
     projectOfLogName(env.key.logName);
   if (!project) return skipped('no-service', 'project SetIamPolicy without a project');
   return { scope: 'project', target: { project, service: '*' } };
+}
+
+/**
+ * The folder or organization an entry that names no resource is about: its monitored resource (`folder` with
+ * `folder_id`, `organization` with `organization_id`), else its logName (`folders/F/logs/...`), as Cloud Logging
+ * writes an entry logged at that level.
+ */
+function aboveProjectOf(env: Envelope): string | undefined {
+  const type = asString(at(env.entry, 'resource', 'type'));
+  const id = type === 'folder' ? asString(at(env.entry, 'resource', 'labels', 'folder_id')) : type === 'organization' ? asString(at(env.entry, 'resource', 'labels', 'organization_id')) : undefined;
+  if (id) return `${type === 'folder' ? 'folders' : 'organizations'}/${id}`;
+  return /^((?:folders|organizations)\/[^/]+)\/logs\//.exec(env.key.logName)?.[1];
 }
 
 function iamChange(env: Envelope, pp: JsonObject, scope: IamScope, target: ServiceRef): IamPolicyChange {

@@ -640,6 +640,22 @@ describe('Firestore', () => {
     expect(notify['depends_on']).toEqual(expect.arrayContaining(['${google_firestore_database.deliveries}', '${google_project_iam_member.notify_datastore_user}']));
     expect(String(block(resource(tf, 'google_cloudfunctions2_function', 'detect').body, 'service_config')?.['environment_variables'])).not.toContain('DELIVERY_DATABASE');
   });
+
+  // location_id forces a replacement, and both databases are abandoned, not deleted, when destroyed: a changed
+  // location (region changed, and firestore_location follows it by default) dropped the database from the state and
+  // asked Firestore to create it again under the same name, which answers 409. The apply stopped there, the database
+  // out of the state, and every later plan asked for the same. A database cannot move: the plan must say so instead.
+  it.each(['default', 'deliveries'])('keeps the %s database where it is: another location fails the plan, nothing is replaced', (name) => {
+    const db = resource(tf, 'google_firestore_database', name).body;
+    expect(db['location_id']).toBe('${local.firestore_location}');
+    const lifecycle = block(db, 'lifecycle');
+    expect(lifecycle?.['ignore_changes']).toEqual(['${location_id}']);
+    const postconditions = (lifecycle?.['postcondition'] ?? []) as Block[];
+    const kept = postconditions.find((p) => p['condition'] === '${self.location_id == local.firestore_location}');
+    expect(kept?.['error_message']).toContain('${self.location_id}');
+    expect(kept?.['error_message']).toContain('firestore_location');
+    expect(locals(tf)['firestore_location']).toBe('${coalesce(var.firestore_location, var.region)}');
+  });
 });
 
 describe('Pub/Sub', () => {

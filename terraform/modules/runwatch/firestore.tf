@@ -2,17 +2,34 @@
 # applied-entry records in the project's (default) database, the only one its account may use; notify keeps its
 # delivery records in a database of their own (deliveries, below), the only one its accounts may use (functions.tf).
 
+locals {
+  # Where both databases are created, and stay: a database cannot move (the lifecycle blocks below).
+  firestore_location = coalesce(var.firestore_location, var.region)
+}
+
 resource "google_firestore_database" "default" {
   count = var.create_firestore_database ? 1 : 0
 
   project     = var.project_id
   name        = "(default)"
-  location_id = coalesce(var.firestore_location, var.region)
+  location_id = local.firestore_location
   type        = "FIRESTORE_NATIVE"
 
   # Baselines are history that cannot be rebuilt from live traffic: never delete them with `terraform destroy`.
   delete_protection_state = "DELETE_PROTECTION_ENABLED"
   deletion_policy         = "ABANDON"
+
+  # A database cannot move, and a new location_id would replace it: abandoned (above), then created again under the
+  # same name, which Firestore refuses (409), leaving it out of the state. So a changed region or firestore_location
+  # keeps the database where it is, and the plan fails saying where that is.
+  lifecycle {
+    ignore_changes = [location_id]
+
+    postcondition {
+      condition     = self.location_id == local.firestore_location
+      error_message = "The (default) Firestore database is in ${self.location_id}, and a database cannot move. Set firestore_location = \"${self.location_id}\" to keep it there (the functions may run in another region)."
+    }
+  }
 
   depends_on = [google_project_service.apis]
 }
@@ -25,11 +42,21 @@ resource "google_firestore_database" "default" {
 resource "google_firestore_database" "deliveries" {
   project     = var.project_id
   name        = "${var.name_prefix}-deliveries"
-  location_id = coalesce(var.firestore_location, var.region)
+  location_id = local.firestore_location
   type        = "FIRESTORE_NATIVE"
 
   delete_protection_state = "DELETE_PROTECTION_ENABLED"
   deletion_policy         = "ABANDON"
+
+  # Kept where it is, as (default) above.
+  lifecycle {
+    ignore_changes = [location_id]
+
+    postcondition {
+      condition     = self.location_id == local.firestore_location
+      error_message = "The ${self.name} Firestore database is in ${self.location_id}, and a database cannot move. Set firestore_location = \"${self.location_id}\" to keep it there (the functions may run in another region)."
+    }
+  }
 
   depends_on = [google_project_service.apis]
 }

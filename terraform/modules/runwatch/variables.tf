@@ -14,7 +14,7 @@ variable "project_id" {
 
 variable "region" {
   type        = string
-  description = "Region of the functions, the Cloud Scheduler job, the source bucket and (unless firestore_location is set) the Firestore database, e.g. europe-west1."
+  description = "Region of the functions, the Cloud Scheduler job, the source bucket and (unless firestore_location is set) the Firestore databases when they are created, e.g. europe-west1. The databases cannot move: changing region later fails the plan until firestore_location names where they are."
 
   validation {
     condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
@@ -506,7 +506,7 @@ variable "create_firestore_database" {
 
 variable "firestore_location" {
   type        = string
-  description = "Firestore location: a region (e.g. europe-west1) or a multi-region (nam5, eur3). Defaults to region. Cannot be changed after creation."
+  description = "Firestore location: a region (e.g. europe-west1) or a multi-region (nam5, eur3). Defaults to region. Cannot be changed after creation: a plan whose location (this, or region) differs from the databases' fails and says where they are."
   default     = null
 
   validation {

@@ -409,4 +409,14 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
     expect((await evaluate({})).config).toBe('/workspace/runwatch-config/runwatch.yaml');
     expect((await evaluate({ config_path: configJson })).config).toBe('/workspace/runwatch-config/runwatch.json');
   });
+
+  // config_path's validation takes the extension in any case (lower()); the shipped name must then come from it too,
+  // rather than a regex error at plan on a path the validation had just accepted.
+  it('ships a config whose extension is in capitals (RUNWATCH.YAML) under its lowercase name', async () => {
+    const upper = join(work, 'RUNWATCH.YAML');
+    writeFileSync(upper, readFileSync(configA));
+    const shipped = await evaluate({ config_path: upper });
+    expect(shipped.config).toBe('/workspace/runwatch-config/runwatch.yaml');
+    expect(shipped.name).toContain(`-cfg-${sha256(readFileSync(configA)).slice(0, 16)}.zip`);
+  });
 });

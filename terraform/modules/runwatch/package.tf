@@ -6,7 +6,8 @@ locals {
   package_dir = coalesce(var.package_dir, "${path.module}/../../..")
 
   config_sha256 = filesha256(var.config_path)
-  config_ext    = lower(regex("\\.(ya?ml|json)$", var.config_path)[0])
+  # The extension in any case, as config_path's validation takes it (RUNWATCH.YAML ships as runwatch.yaml).
+  config_ext = regex("\\.(ya?ml|json)$", lower(var.config_path))[0]
 
   # Where the config sits in the zip, and therefore in the deployed function (buildpacks run the app from /workspace).
   deployed_config_file = "runwatch-config/runwatch.${local.config_ext}"

@@ -6,10 +6,12 @@
 //   <prefix>-dead-letter          <-- dead_letter_policy of the detect subscription, and detect's own dead letters;
 //                                     the pull subscription `<prefix>-dead-letter-hold` keeps them (a topic without
 //                                     subscriptions drops what is published to it)
-//   <prefix>-findings-dead-letter <-- dead_letter_policy of every notify subscription, and notify's own dead letters;
-//                                     kept by the pull subscription `<prefix>-findings-dead-letter-hold`
-// One dead-letter topic per side: `runwatch redrive` sends a hold's letters back to its side's topic (deadLetter.ts),
-// so nothing on the findings side may publish where audit entries are redriven from.
+//   <prefix>-findings-dead-letter-<sink> <-- dead_letter_policy of that sink's notify subscription, and its notify's
+//                                     own dead letters; kept by the pull subscription
+//                                     `<prefix>-findings-dead-letter-<sink>-hold`
+// Dead-letter topics apart for each side, and on the findings side for each sink: `runwatch redrive` sends a hold's
+// letters back to its side's topic (deadLetter.ts), so nothing on the findings side may publish where audit entries
+// are redriven from, and a sink's letters go back for that sink only.
 // Names, policies and defaults are those of terraform/modules/runwatch/main.tf (name_prefix = "runwatch").
 //
 // Every push subscription has a dead_letter_policy and a retry_policy. The push endpoint path is the topic's

@@ -187,7 +187,7 @@ variable "build_environment_variables" {
 
 variable "runtime" {
   type        = string
-  description = "Cloud Run functions runtime. nodejs20 was decommissioned on 2026-10-30 (no new deploys or updates: cloud.google.com/functions/docs/runtime-support), so the default is nodejs22; the package needs Node >= 20.10."
+  description = "Cloud Run functions runtime. nodejs20 was decommissioned on 2026-10-30 (no new deploys or updates: cloud.google.com/functions/docs/runtime-support), so the default is nodejs22; the package needs Node >= 20.12."
   default     = "nodejs22"
 
   validation {

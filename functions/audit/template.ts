@@ -84,11 +84,17 @@ function readFingerprint(fingerprint: string): ReadFingerprint {
 export function sameTemplate(before: string | undefined, now: string): boolean {
   if (before === undefined) return false;
   if (before === now) return true;
+  // Two fingerprints of whole templates (every v1 one) are the same only when equal: nothing to read back.
+  if (!hasSuffix(before) && !hasSuffix(now)) return false;
   const was = readFingerprint(before);
   const is = readFingerprint(now);
   if (was.whole !== is.whole) return false;
   if (was.paths === undefined || is.paths === undefined) return true;
   return is.paths.every((path) => was.paths!.some((set) => path === set || path.startsWith(`${set}.`)));
+}
+
+function hasSuffix(fingerprint: string): boolean {
+  return fingerprint.indexOf('~') >= 0 || fingerprint.indexOf('|') >= 0;
 }
 
 /** The top-level part a mask's template path names (`template.scaling.max_instance_count`: scaling). */
@@ -116,8 +122,9 @@ export function keepsTemplateInForce(points: readonly { readonly v: string }[] |
   if (!points || newest < 0) return false;
   const before = points[newest]!.v;
   if (before === now) return true;
+  if (now.indexOf('|') < 0 || before.indexOf('|') < 0) return sameTemplate(before, now);
   const is = readFingerprint(now);
-  if (is.parts === undefined || before.indexOf('|') < 0) return sameTemplate(before, now);
+  const nowParts = is.parts!; // now has its `|`
   const needed = is.paths?.map(partOf);
   const inForce = new Map<string, string>();
   let whole = false;
@@ -136,10 +143,10 @@ export function keepsTemplateInForce(points: readonly { readonly v: string }[] |
     if (needed?.every((name) => inForce.has(name))) break;
   }
   const partInForce = (name: string): string => inForce.get(name) ?? (whole ? PART_ABSENT : PART_UNKNOWN);
-  const names = needed ?? [...new Set([...inForce.keys(), ...is.parts.keys()])];
+  const names = needed ?? [...new Set([...inForce.keys(), ...nowParts.keys()])];
   return names.every((name) => {
     const was = partInForce(name);
-    return was !== PART_UNKNOWN && was === (is.parts!.get(name) ?? PART_ABSENT);
+    return was !== PART_UNKNOWN && was === (nowParts.get(name) ?? PART_ABSENT);
   });
 }
 

@@ -59,6 +59,16 @@ const NEEDS: readonly Need[] = [
     permission: 'resourcemanager.projects.setIamPolicy',
     roles: ['roles/resourcemanager.projectIamAdmin', 'roles/iam.securityAdmin'],
   },
+  {
+    // Alert policies live in project_id; Google's Terraform how-to for them names Monitoring Editor
+    // (cloud.google.com/monitoring/alerts/terraform).
+    resource: ['google_monitoring_alert_policy', 'dead_letter_hold'],
+    setting: 'alert_notification_channels',
+    level: 'project_id (with alert_notification_channels)',
+    where: /`project_id`/,
+    permission: 'monitoring.alertPolicies.create',
+    roles: ['roles/monitoring.editor', 'roles/monitoring.alertPolicyEditor'],
+  },
 ];
 
 /** The rows of the README table: the "Where" cell and the "Roles" cell. */

@@ -723,6 +723,7 @@ describe('Pub/Sub', () => {
       google_secret_manager_secret: 'secretmanager.googleapis.com',
       google_scc_v2_organization_source: 'securitycenter.googleapis.com',
       google_logging_project_sink: 'logging.googleapis.com',
+      google_monitoring_alert_policy: 'monitoring.googleapis.com',
     };
     const apis = String(locals(tf)['apis']);
     const types = new Set(resources(tf).map((r) => r.type));
@@ -1079,6 +1080,8 @@ describe('inputs and outputs', () => {
     'ingress_settings',
     'firestore_location',
     'endpoints',
+    'alert_notification_channels',
+    'alert_sink_quiet_duration',
   ])('validates %s', (name) => {
     const v = (tf['variable'] as Record<string, Block[]>)[name]?.[0];
     expect(v, `variable ${name}`).toBeDefined();
@@ -1122,6 +1125,7 @@ describe('inputs and outputs', () => {
     'log_sink_writer_identity',
     'secret_ids',
     'scc_source_name',
+    'alert_policy_names',
   ])('outputs %s with a description', (name) => {
     const output = (tf['output'] as Record<string, Block[]>)[name]?.[0];
     expect(output?.['value']).toBeDefined();

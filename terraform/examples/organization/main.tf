@@ -44,6 +44,9 @@ module "runwatch" {
   # The runwatch package to deploy: here, the repository this example lives in (built with `npm ci && npm run build`).
   package_dir = "${path.module}/../../.."
 
+  # Alert policies for a failing pipeline (dead letters, backlogs, function errors): set channels to turn them on.
+  alert_notification_channels = var.alert_notification_channels
+
   labels = {
     app = "runwatch"
   }

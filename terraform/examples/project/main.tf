@@ -48,4 +48,8 @@ module "runwatch" {
   # One project's traffic: keep instance counts small.
   detect_max_instances = 3
   notify_max_instances = 2
+
+  # Alert policies for a failing pipeline (dead letters, backlogs, function errors, the sink gone quiet when it lives
+  # in this project): set channels to turn them on.
+  alert_notification_channels = var.alert_notification_channels
 }

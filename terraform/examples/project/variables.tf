@@ -44,3 +44,9 @@ variable "webhook_url_secret_version" {
   description = "Version of the webhook URL secret the function reads (\"latest\" or a number; bump after rotating)."
   default     = "latest"
 }
+
+variable "alert_notification_channels" {
+  type        = list(string)
+  description = "Cloud Monitoring notification channels (projects/P/notificationChannels/N) told when the pipeline fails; empty: no alert policies."
+  default     = []
+}

@@ -36,6 +36,7 @@ locals {
     ],
     length(local.secrets) > 0 ? ["secretmanager.googleapis.com"] : [],
     contains(var.sinks, "scc") ? ["securitycenter.googleapis.com"] : [],
+    length(var.alert_notification_channels) > 0 ? ["monitoring.googleapis.com"] : [], # the alert policies (monitoring.tf)
   ))
 }
 

@@ -101,3 +101,16 @@ output "delivery_database" {
   description = "Id of the Firestore database notify keeps its delivery records in (its accounts may use no other); detect's state stays in (default)."
   value       = google_firestore_database.deliveries.name
 }
+
+output "alert_policy_names" {
+  description = "Names (projects/P/alertPolicies/ID) of the alert policies created with alert_notification_channels, by what they watch: dead-letter-hold, findings-dead-letter-hold-SINK, detect-backlog, notify-backlog-SINK, detect-errors, notify-errors-SINK, sink-quiet. Empty without channels."
+  value = merge(
+    { for p in google_monitoring_alert_policy.dead_letter_hold : "dead-letter-hold" => p.name },
+    { for sink, p in google_monitoring_alert_policy.findings_dead_letter_hold : "findings-dead-letter-hold-${sink}" => p.name },
+    { for p in google_monitoring_alert_policy.detect_backlog : "detect-backlog" => p.name },
+    { for sink, p in google_monitoring_alert_policy.notify_backlog : "notify-backlog-${sink}" => p.name },
+    { for p in google_monitoring_alert_policy.detect_errors : "detect-errors" => p.name },
+    { for sink, p in google_monitoring_alert_policy.notify_errors : "notify-errors-${sink}" => p.name },
+    { for p in google_monitoring_alert_policy.sink_quiet : "sink-quiet" => p.name },
+  )
+}

@@ -532,3 +532,29 @@ variable "job_run_audit_logs" {
   description = "Enable Data Access audit logs (DATA_WRITE) for run.googleapis.com where the log sink watches (the organization, the folder or the project), so Cloud Run job runs are logged and the job-run-overrides rule sees runs that override a job's arguments or environment. Authoritative for run.googleapis.com's audit config there: it replaces what was set for that service."
   default     = false
 }
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Alerting: Cloud Monitoring alert policies (monitoring.tf)
+# ---------------------------------------------------------------------------------------------------------------------
+
+variable "alert_notification_channels" {
+  type        = list(string)
+  description = "Cloud Monitoring notification channels (projects/P/notificationChannels/N, e.g. from `gcloud beta monitoring channels list`) told when the pipeline fails: letters in a dead-letter hold, a push subscription backing up, a function logging errors or refusing to serve, the log sink gone quiet. Empty: no alert policy is created."
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.alert_notification_channels : can(regex("^projects/[^/]+/notificationChannels/[0-9]+$", c))])
+    error_message = "alert_notification_channels must be notification channel names such as projects/my-project/notificationChannels/1234567890 (gcloud beta monitoring channels list prints them)."
+  }
+}
+
+variable "alert_sink_quiet_duration" {
+  type        = string
+  description = "How long the log sink may export no audit entry before its alert fires (whole seconds, \"3600s\" to \"86400s\", Cloud Monitoring's longest metric-absence window). Only for a project sink in project_id (organization and folder sinks write no export metrics there). A day with no Cloud Run deploy and no IAM change at all also fires it: lower it only where changes come every few hours."
+  default     = "86400s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.alert_sink_quiet_duration)) && try(tonumber(trimsuffix(var.alert_sink_quiet_duration, "s")) >= 3600 && tonumber(trimsuffix(var.alert_sink_quiet_duration, "s")) <= 86400, false)
+    error_message = "alert_sink_quiet_duration must be whole seconds from \"3600s\" (the export metric shows up to 7 minutes late) to \"86400s\" (24 hours, the longest metric-absence window Cloud Monitoring takes)."
+  }
+}

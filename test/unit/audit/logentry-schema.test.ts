@@ -3,7 +3,8 @@
 //   the normalizer can read it, and each one it rejects is listed with why;
 // - entries the schema rejects because a hard requirement fails are reported (malformed, or skipped with a reason);
 // - entries it rejects because an optional field has the wrong type are read as if that field were absent;
-// - entries it accepts are never malformed.
+// - entries it accepts are never malformed;
+// - a BigQuery row (test/fixtures/synthetic-bq-*) is no LogEntry: it is read as the LogEntry it was, which validates.
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import schema from '../../../schemas/logentry.schema.json' with { type: 'json' };
 import { generate } from '../../../bench/generate.js';
-import { normalizeTimestamp } from '../../../functions/audit/entry.js';
+import { normalizeTimestamp, readEnvelope } from '../../../functions/audit/entry.js';
 import { parseEntry, type ParseResult } from '../../../functions/audit/normalize.js';
 import { malformedKind } from '../../../functions/replay/replay.js';
 import { runwatch } from '../../support/cli.js';
@@ -47,7 +48,9 @@ function jsonFiles(dir: string): string[] {
     .sort();
 }
 
-const FIXTURE_FILES = [...jsonFiles('test/fixtures'), ...jsonFiles('examples/logs')];
+/** BigQuery rows of audit entries (their own test below), not LogEntries. */
+const isBigQueryRows = (file: string): boolean => file.includes('/synthetic-bq-');
+const FIXTURE_FILES = [...jsonFiles('test/fixtures'), ...jsonFiles('examples/logs')].filter((file) => !isBigQueryRows(file));
 
 /**
  * Real entries the schema rejects, with where and what the normalizer does with them. Everything else it reads
@@ -113,6 +116,20 @@ describe('every entry runwatch can read validates; the ones it cannot are reject
       expect(result.kind).not.toBe('malformed');
     }
     expect([...kinds].sort()).toEqual(['change', 'observation']);
+  });
+});
+
+describe('a BigQuery row is read as a LogEntry the schema accepts', () => {
+  const rows = jsonFiles('test/fixtures')
+    .filter(isBigQueryRows)
+    .flatMap((file) => entriesOf(file).map((row, i) => [`${file.slice(ROOT.length)}[${i}]`, row] as const));
+  expect(rows.length).toBeGreaterThan(10);
+
+  it.each(rows)('%s', (_name, row) => {
+    const read = readEnvelope(row);
+    if (!read.ok) throw new Error(read.reason);
+    expect(errorsOf(read.envelope.entry)).toEqual([]);
+    expect(parseEntry(row).kind).not.toBe('malformed');
   });
 });
 

@@ -1,11 +1,11 @@
 // The LogEntry envelope: identity, time, log kind and the AuditLog payload, read defensively.
 // Accepts the REST/JSON form a log sink delivers and `gcloud logging read --format=json` writes, and the forms
-// other tools re-export (Panther renames `@type` to `at_sign_type` and writes `YYYY-MM-DD HH:MM:SS.fffffffff`).
+// other tools re-export (Panther renames `@type` to `at_sign_type` and writes `YYYY-MM-DD HH:MM:SS.fffffffff`), and
+// audit rows exported from BigQuery (bigQueryRow.ts), read as the LogEntry each was.
+import { AUDIT_LOG_TYPE, logEntryOfRow } from './bigQueryRow.js';
 import { asObject, asString, at, type JsonObject } from './json.js';
 import type { EntryKey } from '../model/change.js';
 import { cutText } from '../untrustedText.js';
-
-const AUDIT_LOG_TYPE = 'type.googleapis.com/google.cloud.audit.AuditLog';
 
 export type LogKind = 'activity' | 'system_event' | 'data_access' | 'policy' | 'other';
 
@@ -23,8 +23,15 @@ export interface Envelope {
 export type EnvelopeResult = { readonly ok: true; readonly envelope: Envelope } | { readonly ok: false; readonly reason: string };
 
 export function readEnvelope(value: unknown): EnvelopeResult {
-  const entry = asObject(value);
-  if (!entry) return { ok: false, reason: 'entry is not a JSON object' };
+  const object = asObject(value);
+  if (!object) return { ok: false, reason: 'entry is not a JSON object' };
+  // An audit LogEntry has `protoPayload`: one lookup, and it is read as it is. Anything else may be a BigQuery row.
+  let entry = object;
+  if (object['protoPayload'] === undefined) {
+    const row = logEntryOfRow(object);
+    if (!row.ok) return row;
+    entry = row.entry;
+  }
   // Real entries carry `timestamp` at the top; some hand-edited exports moved it into the payload. One that is there
   // but not a string is unreadable, like an unreadable string: not replaced by the receive time. (null is JSON's
   // "not set", as protocol buffers' JSON reads it: missing.)

@@ -17,7 +17,8 @@ import { DEFAULT_REORDER_CAPACITY, emptyStats, forEachPaced, inTimeRange, mergeS
 import { linesInTimeOrder, type LineRef, type TimeOrder } from './timeOrder.js';
 import { topLevelString, type EntryTime } from './lineKey.js';
 import type { Instant } from '../audit/entry.js';
-import { at } from '../audit/json.js';
+import { logEntryOfRow } from '../audit/bigQueryRow.js';
+import { asObject, at } from '../audit/json.js';
 import { Requests } from './workers.js';
 
 /** To the worker: its settings and the input files once, then batches of lines in time order, then `finish`. */
@@ -70,14 +71,20 @@ export function projectBytes(line: Buffer): Buffer {
   return Buffer.from(projectByParsing(line.toString('utf8')));
 }
 
-/** projectBytes of a line the bytes left in doubt: its logName's project, else resource.labels.project_id. */
+/**
+ * projectBytes of a line the bytes left in doubt: its logName's project, else resource.labels.project_id. A BigQuery
+ * row's, as the LogEntry it was (a Log Analytics row names its log `log_name`): its LogEntries go to the same worker.
+ */
 function projectByParsing(text: string): string {
-  let entry: unknown;
+  let value: unknown;
   try {
-    entry = JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     return ''; // not JSON: reported as such by whichever worker gets it
   }
+  const object = asObject(value);
+  const row = object && object['protoPayload'] === undefined ? logEntryOfRow(object) : undefined;
+  const entry = row?.ok ? row.entry : value; // a row that cannot be read is malformed wherever it goes
   const logName = at(entry, 'logName');
   const fromLogName = typeof logName === 'string' ? /^projects\/([^/]+)/.exec(logName)?.[1] : undefined;
   const projectId = at(entry, 'resource', 'labels', 'project_id');

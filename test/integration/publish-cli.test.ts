@@ -1,12 +1,14 @@
 // `runwatch publish` against the real Pub/Sub emulator and client library: one message per entry, as a Cloud
 // Logging sink publishes it (the entry's JSON, the `logging.googleapis.com/timestamp` attribute), from NDJSON, JSON
-// arrays and folders; unreadable entries and files skipped for their names are reported, never published.
+// arrays and folders; a BigQuery row as the LogEntry it was; unreadable entries and files skipped for their names are
+// reported, never published.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseEntry } from '../../functions/audit/normalize.js';
 import { at, corpus, synthetic, type Json } from '../support/entries.js';
 import { BIN, runwatch } from '../support/cli.js';
 import { receiveJson, topicWithSubscription } from '../support/pubsub.js';
@@ -85,6 +87,27 @@ describe.skipIf(!emulators.available)('runwatch publish (Pub/Sub emulator)', () 
     expect(run.code).toBe(0);
     const received = await receiveJson(subscription, 2);
     expect(received.map((m) => (m.data as { insertId: string }).insertId).sort()).toEqual(['p-1', 'p-3']);
+  });
+
+  it('publishes a BigQuery row as the LogEntry it was, its time in RFC 3339 as the timestamp attribute', async () => {
+    const { topic, subscription } = await topicWithSubscription(pubsub, 'publish');
+    const fixtures = new URL('../fixtures/', import.meta.url);
+    // A sink row (`bq extract`, time `2024-05-06 22:58:04.355675 UTC`) and a Log Analytics row of one real entry.
+    const rows = ['sink', 'analytics'].map((shape) => readFileSync(new URL(`synthetic-bq-${shape}-v1-ReplaceService.ndjson`, fixtures), 'utf8').trim());
+    const file = join(dir, 'rows.ndjson');
+    writeFileSync(file, `${rows.join('\n')}\n`);
+    const run = await runwatch(['publish', '--topic', topic, '--project', emulators.available ? emulators.projectId : '', file]);
+    expect(run.stderr).toContain('published 2 entries');
+    expect(run.code).toBe(0);
+    const original = corpus('slackbot__Services.ReplaceService__1');
+    const received = await receiveJson(subscription, 2);
+    expect(received).toHaveLength(2);
+    for (const message of received) {
+      // What the detect function reads of it is what it reads of the entry; a LogEntry, as a Cloud Logging sink sends.
+      expect(Object.keys(message.data as Json)).toContain('protoPayload');
+      expect(parseEntry(message.data)).toEqual(parseEntry(original));
+      expect(message.attributes).toEqual({ 'logging.googleapis.com/timestamp': original['timestamp'] });
+    }
   });
 
   // The client library takes the project from the environment the way Google's tools set it (GCLOUD_PROJECT, which

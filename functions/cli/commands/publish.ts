@@ -1,7 +1,8 @@
 // `runwatch publish [--topic T] [--project P] PATH...`
 // Feeds log files into the audit topic the way a Cloud Logging sink does (one LogEntry per message, JSON data,
 // the `logging.googleapis.com/timestamp` attribute), so the live pipeline (`npm run dev`, or a real deployment)
-// can be watched on recorded entries. Reads the same inputs as replay: JSON arrays, NDJSON, .gz, folders, `-`.
+// can be watched on recorded entries. Reads the same inputs as replay: JSON arrays, NDJSON, .gz, folders, `-`; a
+// BigQuery row goes out as the LogEntry replay reads it as (audit/bigQueryRow.ts).
 // With PUBSUB_EMULATOR_HOST set it talks to the emulator; otherwise to Pub/Sub with the ambient credentials.
 import type { PubSub } from '@google-cloud/pubsub';
 import type { Readable } from 'node:stream';
@@ -12,7 +13,7 @@ import { PublishTracker, type PublishCount } from '../../pubsub/publishTracker.j
 import { topologyNames } from '../../pubsub/topology.js';
 import { exitOnSignal } from '../signals.js';
 import { readEntries } from '../../replay/input.js';
-import { readEnvelope } from '../../audit/entry.js';
+import { readEnvelope, type EnvelopeResult } from '../../audit/entry.js';
 import { argsErrorMessage, usageErrorText, usageReminder, type Command, type CommandIo } from '../command.js';
 import { terminalSafe } from '../../untrustedText.js';
 
@@ -84,15 +85,17 @@ export const publishCommand: Command = {
       for await (const item of readEntries(paths, io.stdin as Readable, onWarning)) {
         // What replay counts as malformed (not an object, no readable timestamp) is not sent either: detect would
         // only dead-letter it.
-        const problem = item.kind === 'invalid' ? item.reason : malformedReason(item.value);
-        if (item.kind === 'invalid' || problem !== undefined) {
+        const read: EnvelopeResult = item.kind === 'invalid' ? { ok: false, reason: item.reason } : readEnvelope(item.value);
+        if (!read.ok) {
           unreadable++;
-          io.stderr.write(`skipped ${terminalSafe(`${item.source}: ${problem}`)}\n`);
+          io.stderr.write(`skipped ${terminalSafe(`${item.source}: ${read.reason}`)}\n`);
           continue;
         }
-        const timestamp = (item.value as { timestamp?: unknown }).timestamp;
+        // The LogEntry itself, or the one a BigQuery row was (bigQueryRow.ts): what a sink would have sent.
+        const entry = read.envelope.entry;
+        const timestamp = entry['timestamp'];
         const attributes: Record<string, string> = typeof timestamp === 'string' ? { 'logging.googleapis.com/timestamp': timestamp } : {};
-        tracker.publish(name, Buffer.from(JSON.stringify(item.value), 'utf8'), attributes, item.source);
+        tracker.publish(name, Buffer.from(JSON.stringify(entry), 'utf8'), attributes, item.source);
         await tracker.waitForRoom();
       }
       // Every answer before the client is closed (finally): a publish still on its way or waiting for a retry would
@@ -126,8 +129,3 @@ function publishedLine(published: number, rest: string): string {
 /** How long publishes in flight may take to answer after Ctrl-C before the count is said without them. */
 const STOP_WAIT_MS = 5_000;
 
-/** Why replay (and detect) would count the entry as malformed, or undefined when it is readable. */
-function malformedReason(value: unknown): string | undefined {
-  const envelope = readEnvelope(value);
-  return envelope.ok ? undefined : envelope.reason;
-}

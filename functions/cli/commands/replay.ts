@@ -23,7 +23,9 @@ const USAGE = `runwatch replay [--config FILE] [--format table|ndjson|json] [--s
 
 Replays Cloud Audit Log entries through the detectors, in timestamp order.
 PATH: a JSON array (gcloud logging read --format=json), NDJSON, JSON documents one after the other (cat of
-two exports, jq '.[]'), a .gz of any of those, a folder (a Cloud Storage log export tree), or - for stdin.
+two exports, jq '.[]'), a .gz of any of those, a folder (a Cloud Storage log export tree), or - for stdin;
+entries as LogEntries or as BigQuery rows (bq extract, bq query --format=json, EXPORT DATA of a log sink's
+tables or of Log Analytics' _AllLogs).
 Findings go to stdout; progress and a summary to stderr.
   --config FILE       rules, windows and exceptions (YAML or JSON); defaults when absent
   --format F          table (default), ndjson (one finding per line) or json (one array)

@@ -17,10 +17,10 @@
 // - `bq extract` NDJSON writes INT64 as a JSON string (BigQuery docs, exporting data: "encoded as JSON strings to
 //   preserve 64-bit precision"; normalize reads `status.code` "7" as 7), BOOLEAN as a boolean and TIMESTAMP as
 //   `2024-03-01 10:00:00.123456 UTC` (bxparks/bigquery-schema-generator#19; qiita.com/sonots on JSON export).
-// - `bq query --format=json`: bq formats a TIMESTAMP with its own `_NormalizeTimestamp` (bq CLI source), whole
-//   seconds and no zone, `2024-03-01 10:00:00`, which is read as UTC as any zone-less time is; not verified: that its
-//   JSON output goes through it (an RFC 3339 or `UTC` time is read too), and that it writes every other value as a
-//   string: the conservative reading is taken, `"true"` is read as true and JSON columns may be JSON text.
+// - `bq query --format=json`: bq's TablePrinter.FormatRow (bq CLI source) formats every TIMESTAMP, for the JSON
+//   formatter too, with its `_NormalizeTimestamp`: whole seconds (the microseconds dropped) and no zone,
+//   `2024-03-01 10:00:00`, read as UTC as any zone-less time is; other values are left as the API returns them
+//   (strings for scalars, so `"true"` is read as true, JSON columns as JSON text) and NULL as null.
 // - EXPORT DATA (format JSON): not verified how it writes a TIMESTAMP or a JSON column; an RFC 3339 time, the
 //   `UTC` form and embedded or textual JSON are all read. A time in any other form (epoch seconds, as the REST API
 //   gives it) is left as it is: readEnvelope reports it as an unreadable timestamp.

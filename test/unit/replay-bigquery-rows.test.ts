@@ -208,9 +208,9 @@ function withPayload(row: Json, key: string, change: (payload: Json) => Json): J
 }
 
 /**
- * A row as `bq query --format=json` prints it (an assumption, the conservative reading: see
- * functions/audit/bigQueryRow.ts): every value a string, JSON columns as JSON text, a TIMESTAMP as bq's own
- * formatting writes it, `YYYY-MM-DD HH:MM:SS` (to the second, no zone).
+ * A row as `bq query --format=json` prints it (see functions/audit/bigQueryRow.ts): every value a string, JSON
+ * columns as JSON text, a NULL column as null, a TIMESTAMP as bq's own formatting writes it, `YYYY-MM-DD HH:MM:SS`
+ * (to the second, no zone).
  */
 function bqQueryForm(row: Json): Json {
   const time = (value: unknown): unknown => (typeof value === 'string' ? toSecond(value).replace('T', ' ').replace(/Z$/, '') : value);
@@ -219,7 +219,8 @@ function bqQueryForm(row: Json): Json {
     if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, strings(v)]));
     return typeof value === 'string' ? value : String(value);
   };
-  const out = strings(row) as Json;
+  // Columns the entry had no value for, printed as null.
+  const out: Json = { ...(strings(row) as Json), trace: null, operation: row['operation'] === undefined ? null : strings(row['operation']) };
   for (const key of ['timestamp', 'receiveTimestamp', 'receive_timestamp']) if (key in out) out[key] = time(fromBigQueryTime(String(row[key])));
   const payload = row['proto_payload'] as Json | undefined;
   if (payload) {

@@ -191,6 +191,16 @@ describe('job-run-overrides', () => {
       ['-c', 'consul kv get -token hunter2hunter2 app/config', 'backup --api-token "s3cr3t-value-42 x" --to gs://b', 'sync --secret\ts3cr3t-value-42'],
       ['-c', 'consul kv get -token [hidden] app/config', 'backup --api-token [hidden] --to gs://b', 'sync --secret\t[hidden]'],
     ],
+    // A shell reads on past a backslash that ends a line (a script that wraps its long command) and drops the quotes
+    // around a flag; a word that starts with one `-` after a secret's flag is its value, as the argument after the flag
+    // is (above): the secret is hidden.
+    [
+      'a secret by its name after its flag across a line break, quoted, or starting with a dash',
+      ['-c', 'mysql -u app --password \\\n  hunter2hunter2 shop', 'mysql "--password" hunter2hunter2 shop', 'consul kv get -token -s3cr3t-value-42 app/config'],
+      ['-c', 'mysql -u app --password \\\n  [hidden] shop', 'mysql "--password" [hidden] shop', 'consul kv get -token [hidden] app/config'],
+    ],
+    // The same line break inside an assignment's value: the shell joins the two lines into one word.
+    ['a secret by its name continued on the next line', ['-c', 'cd /app && PGPASSWORD=\\\nhunter2hunter2 psql -h db'], ['-c', 'cd /app && PGPASSWORD=[hidden] psql -h db']],
     // A flag that names a file holding the secret (`--password-file /run/secrets/db`, as `DB_PASSWORD_FILE`) shows it.
     ['a file a secret is in, after its flag', ['--password-file', '/run/secrets/db', 'app --token-path /var/run/token'], ['--password-file', '/run/secrets/db', 'app --token-path /var/run/token']],
   ])('hides %s in the arguments, never a finding\'s text', async (_name, args, shown) => {

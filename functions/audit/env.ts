@@ -111,7 +111,7 @@ export function hideCredentials(text: string, optionLine = false): string {
  * (`--token`, `VALUE`) is hidden by hideSecretsInArgs, which sees the arguments together.
  */
 export function hideSecretsInArg(given: string, names: SecretEnvNames | undefined): string {
-  return hideSecrets(given, names, true, ASSIGNMENT_VALUE);
+  return hideSecrets(given, names, true, WORD_VALUE);
 }
 
 /**
@@ -207,7 +207,7 @@ function hideFlagWords(line: string, isSecret: (name: string) => boolean): strin
   for (let match = head.exec(line); match; match = head.exec(line)) {
     const flag = match[1]!;
     if (!isSecret(flag)) continue;
-    const value = new RegExp(ASSIGNMENT_VALUE);
+    const value = new RegExp(WORD_VALUE);
     value.lastIndex = head.lastIndex;
     const found = value.exec(line)?.[0] ?? '';
     if (found === '' || found === '[hidden]' || HIDDEN_MARKER.test(found) || !isFlagValue(flag, found)) continue;
@@ -217,8 +217,13 @@ function hideFlagWords(line: string, isSecret: (name: string) => boolean): strin
   return from === 0 ? line : out + line.slice(from);
 }
 
-/** A flag with no `=` and the ASCII white space after it, where a word of a command line starts (ASSIGNMENT_HEAD). */
-const FLAG_WORD_HEAD = /(?<=^|[\s;|&({`"'])-{1,2}([A-Za-z_][A-Za-z0-9_.-]*)[ \t\n\r\f\v]+(?=[^-\s])/g;
+/**
+ * A flag with no `=` and the ASCII white space after it, where a word of a command line starts (ASSIGNMENT_HEAD): a
+ * quote may close the flag (`"--password" VALUE`, one word once the shell drops the quotes), and a backslash that ends a
+ * line is no break (`--password \<newline>  VALUE`: the shell joins the lines). The next word is its value whatever it
+ * starts with, as in hideSecretsInArgs (isFlagValue leaves out a long flag).
+ */
+const FLAG_WORD_HEAD = /(?<=^|[\s;|&({`"'])-{1,2}([A-Za-z_][A-Za-z0-9_.-]*)["']?(?:[ \t\n\r\f\v]|\\\r?\n)+(?=\S)/g;
 
 /**
  * `NAME=` where an assignment can start: the argument's start, after white space, a `=` or a comma (lists), a `?`,
@@ -234,6 +239,11 @@ const ASSIGNMENT_HEAD = /(?<=^|[\s=,?&#;|({`"'])(-{0,2})([A-Za-z_][A-Za-z0-9_.-]
  * ideographic space or a line separator is part of the value (`\S` stopped there and showed the rest of a password).
  */
 const ASSIGNMENT_VALUE = /(?:"[^"]*"?|'[^']*'?|\[hidden: [^[\]]{1,40}\]|[^ \t\n\r\f\v])*/y;
+/**
+ * ASSIGNMENT_VALUE in an argument, a shell's words: a backslash that ends a line joins the lines into one word
+ * (`PGPASSWORD=\<newline>VALUE`), where a runtime's option line has no such escape.
+ */
+const WORD_VALUE = /(?:"[^"]*"?|'[^']*'?|\[hidden: [^[\]]{1,40}\]|\\\r?\n|[^ \t\n\r\f\v])*/y;
 /** ASSIGNMENT_VALUE in NODE_OPTIONS, which Node splits at the space character alone. */
 const VALUE_TO_SPACE = /(?:"[^"]*"?|'[^']*'?|\[hidden: [^[\]]{1,40}\]|[^ ])*/y;
 /** The value of an assignment that a quote opened: up to that quote's close (not included), or the end. */

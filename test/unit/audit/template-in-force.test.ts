@@ -54,6 +54,22 @@ describe('keepsTemplateInForce', () => {
   it('gives no parts for a template whose keys are not a template\'s fields', () => {
     expect(templatePartsOf({ 'containers,x=1': [] })).toBeUndefined();
     expect(templatePartsOf(Object.fromEntries(Array.from({ length: 41 }, (_, i) => [`f${i}`, i])))).toBeUndefined();
-    expect(templatePartsOf({ scaling: { maxInstanceCount: 1 }, containers: [] })).toMatch(/^containers=[\w-]{8},scaling=[\w-]{8}$/);
+    expect(templatePartsOf({ scaling: { maxInstanceCount: 1 }, containers: [] })).toMatch(/^containers=[\w-]{16},scaling=[\w-]{16}$/);
+  });
+
+  // Two full writes are told apart by their parts alone (the whole template's fingerprint is not compared once both
+  // carry parts), so a part's fingerprint is as long as the whole's, 96 bits: at 48 a deployer could try container
+  // lists (an unused variable's value) until one matched the part in force, and deploy a new image seen as no revision.
+  it('fingerprints each part in 96 bits, as the whole template', () => {
+    for (const part of templatePartsOf(T1)!.split(',')) expect(part.slice(part.indexOf('=') + 1)).toHaveLength(16);
+  });
+
+  // A baseline stored by the version that kept 48-bit parts: its parts are compared on the bits it kept.
+  it.each([
+    ['the same template whole', T1, true],
+    ['another image whole', { ...T1, ...IMAGE_A }, false],
+  ])('reads a stored point with 48-bit parts: %s', (_name, now, keeps) => {
+    const stored = write(T1).replace(/=([\w-]{8})[\w-]*/g, '=$1');
+    expect(keepsTemplateInForce(points(write(T0), stored), 1, write(now))).toBe(keeps);
   });
 });

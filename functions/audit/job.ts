@@ -128,8 +128,10 @@ export function containerOverridesOf(overrides: JsonObject | undefined, secretNa
     const override = asObject(item);
     if (!override) continue;
     const rawArgs = asArray(field(override, 'args')).filter((a): a is string => typeof a === 'string');
-    // Secrets hidden before anything is cut or kept: the arguments travel to every sink.
-    const args = capped(hideSecretsInArgs(rawArgs, secretNames), OVERRIDE_ARGS_MAX, (a) => a);
+    // Secrets hidden before anything is cut: the arguments travel to every sink. Only the arguments kept (each needs
+    // only the one before it): an entry can carry a hundred thousand, and reading them all took seconds.
+    const kept = hideSecretsInArgs(rawArgs.slice(0, OVERRIDE_ARGS_MAX), secretNames);
+    const args = capped(rawArgs, OVERRIDE_ARGS_MAX, (_, i) => kept[i]!);
     const clearArgs = asBoolean(field(override, 'clearArgs')) === true;
     const rawEnv = asArray(field(override, 'env')).map(asObject);
     const rawEnvNames = rawEnv.map((e) => asString(e?.['name'])).filter((n): n is string => n !== undefined && n !== '');
@@ -150,9 +152,9 @@ export function containerOverridesOf(overrides: JsonObject | undefined, secretNa
   return out;
 }
 
-/** The first `max` texts, each shown by `show` and cut, then `… N more` when there were more. */
-function capped(texts: readonly string[], max: number, show: (text: string) => string): string[] {
-  const out = texts.slice(0, max).map((text) => truncatePlain(show(text), OVERRIDE_ARG_MAX_LENGTH));
+/** The first `max` texts, each shown by `show` (with its index) and cut, then `… N more` when there were more. */
+function capped(texts: readonly string[], max: number, show: (text: string, index: number) => string): string[] {
+  const out = texts.slice(0, max).map((text, i) => truncatePlain(show(text, i), OVERRIDE_ARG_MAX_LENGTH));
   if (texts.length > max) out.push(`… ${texts.length - max} more`);
   return out;
 }

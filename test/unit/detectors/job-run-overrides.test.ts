@@ -201,6 +201,13 @@ describe('job-run-overrides', () => {
     ],
     // The same line break inside an assignment's value: the shell joins the two lines into one word.
     ['a secret by its name continued on the next line', ['-c', 'cd /app && PGPASSWORD=\\\nhunter2hunter2 psql -h db'], ['-c', 'cd /app && PGPASSWORD=[hidden] psql -h db']],
+    // A negated switch (`--no-password`: psql's and pg_dump's, so a cron job never waits at a prompt) takes no value:
+    // what follows is evidence, shown.
+    [
+      'no value after a negated switch',
+      ['pg_dump', '--no-password', '-h', 'db.internal', 'shop', 'pg_dump --no-password -h db.internal -U app shop > /tmp/dump.sql'],
+      ['pg_dump', '--no-password', '-h', 'db.internal', 'shop', 'pg_dump --no-password -h db.internal -U app shop > /tmp/dump.sql'],
+    ],
     // A flag that names a file holding the secret (`--password-file /run/secrets/db`, as `DB_PASSWORD_FILE`) shows it.
     ['a file a secret is in, after its flag', ['--password-file', '/run/secrets/db', 'app --token-path /var/run/token'], ['--password-file', '/run/secrets/db', 'app --token-path /var/run/token']],
   ])('hides %s in the arguments, never a finding\'s text', async (_name, args, shown) => {

@@ -119,7 +119,7 @@ export function hideSecretsInArg(given: string, names: SecretEnvNames | undefine
  * flag that names a secret (`--db-password`, `VALUE`: how most command lines, and gcloud's `--args=--db-password,VALUE`,
  * pass it) hidden whole (a credential hidden already keeps its marker). Not a long flag after it (`--api-token
  * --verbose`: the first is a switch), nor an absolute file path after a flag that names a file (`--password-file
- * /run/secrets/db`, as NAMES_A_FILE).
+ * /run/secrets/db`, as NAMES_A_FILE), nor anything after a negated switch (`--no-password -h db`).
  */
 export function hideSecretsInArgs(args: readonly string[], names: SecretEnvNames | undefined): string[] {
   const isSecret = names ? secretNameJudge(names) : undefined;
@@ -134,10 +134,14 @@ export function hideSecretsInArgs(args: readonly string[], names: SecretEnvNames
 /** A flag alone, with no `=VALUE`: its name. */
 const SECRET_FLAG = /^-{1,2}([A-Za-z_][A-Za-z0-9_.-]*)$/;
 
-/** Whether `value`, after flag `flag`, is its value: not another long flag, nor the path of a file the flag names. */
+/**
+ * Whether `value`, after flag `flag`, is its value: not another long flag, nor the path of a file the flag names; and a
+ * negated switch (`--no-password`, psql's and pg_dump's, so a job never waits at a prompt) takes none.
+ */
 function isFlagValue(flag: string, value: string): boolean {
-  return !/^--[A-Za-z]/.test(value) && !(NAMES_A_FILE.test(flag.replace(/[-.]/g, '_')) && FILE_PATH_VALUE.test(value));
+  return !NEGATED_SWITCH.test(flag) && !/^--[A-Za-z]/.test(value) && !(NAMES_A_FILE.test(flag.replace(/[-.]/g, '_')) && FILE_PATH_VALUE.test(value));
 }
+const NEGATED_SWITCH = /^no[-_.]/i;
 
 /**
  * Whether a name (a variable's, an option's, a flag's) names a secret by `names` (plaintext-secret-env's globs); flags

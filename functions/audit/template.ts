@@ -41,8 +41,6 @@ export function maskedTemplateFingerprint(fingerprint: string, paths: readonly s
  * parts keeps a fingerprint under a kilobyte, for each of the baseline's points.
  */
 const PART_FINGERPRINT_LENGTH = 16;
-/** The length a baseline stored by the version before kept (48 bits): compared on those bits (samePart). */
-const STORED_PART_FINGERPRINT_LENGTH = 8;
 /** A v2 revision template has a score of fields; a logged one with more is not Cloud Run's, and gets no parts. */
 const MAX_TEMPLATE_PARTS = 40;
 const PART_NAME = /^[a-z][a-z0-9_]*$/;
@@ -153,18 +151,8 @@ export function keepsTemplateInForce(points: readonly { readonly v: string }[] |
   const names = needed ?? [...new Set([...inForce.keys(), ...nowParts.keys()])];
   return names.every((name) => {
     const was = partInForce(name);
-    return was !== PART_UNKNOWN && samePart(was, nowParts.get(name) ?? PART_ABSENT);
+    return was !== PART_UNKNOWN && was === (nowParts.get(name) ?? PART_ABSENT);
   });
-}
-
-/**
- * Whether two parts' fingerprints are of one part: equal, or (one stored with the 48 bits the version before kept,
- * STORED_PART_FINGERPRINT_LENGTH) equal on those bits. An absent part is only ever the same as an absent one.
- */
-function samePart(was: string, now: string): boolean {
-  if (was === now) return true;
-  const shorter = Math.min(was.length, now.length);
-  return was.length !== now.length && shorter === STORED_PART_FINGERPRINT_LENGTH && was.slice(0, shorter) === now.slice(0, shorter);
 }
 
 /**

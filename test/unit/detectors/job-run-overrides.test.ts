@@ -264,13 +264,12 @@ describe('job-run-overrides', () => {
   });
 
   // The arguments are the caller's: an entry (up to 512 KiB) can carry a hundred thousand. Only those kept are read for
-  // secrets (each needs only the one before it): reading all of them took detect a second and a half per entry.
-  it('reads only the arguments it keeps: a run with 125,000 arguments is read in moments', () => {
+  // secrets (each needs only the one before it): reading all of them took detect a second and a half per entry (how
+  // long it takes is the benchmark's to say; here, what is kept).
+  it('keeps the first arguments of a run with 125,000, secrets hidden among them', () => {
     const names = { namePatterns: ['*PASSWORD*', '*TOKEN*'], allowNames: [] };
     const args = Array.from({ length: 125_000 }, (_, i) => (i % 2 === 0 ? '--token' : 'a'));
-    const start = performance.now();
     const [container] = containerOverridesOf({ containerOverrides: [{ args }] }, names);
-    expect(performance.now() - start).toBeLessThan(400);
     expect(container!.args).toEqual([...Array.from({ length: OVERRIDE_ARGS_MAX / 2 }, () => ['--token', '[hidden]']).flat(), `… ${125_000 - OVERRIDE_ARGS_MAX} more`]);
   });
 

@@ -539,7 +539,7 @@ variable "job_run_audit_logs" {
 
 variable "alert_notification_channels" {
   type        = list(string)
-  description = "Cloud Monitoring notification channels (projects/P/notificationChannels/N, e.g. from `gcloud beta monitoring channels list`) told when the pipeline fails: letters in a dead-letter hold, a push subscription backing up, a function logging errors or refusing to serve, the log sink gone quiet. Empty: no alert policy is created."
+  description = "Cloud Monitoring notification channels (projects/P/notificationChannels/N, e.g. from `gcloud beta monitoring channels list`) told when the pipeline fails: letters in a dead-letter hold, a push subscription backing up, a function logging errors or refusing to serve, the log sink gone quiet. Channels of project_id, where the policies are: one of another project is refused at apply (404 Notification channel not found, hashicorp/terraform-provider-google#25878). Empty: no alert policy is created."
   default     = []
 
   validation {

@@ -2,7 +2,7 @@
 // they were, in every replay mode: rows of a log sink's tables (`protopayload_auditlog`, as `bq extract` writes them)
 // and of Log Analytics' `_AllLogs` (`proto_payload.audit_log`, as EXPORT DATA writes them), test/fixtures/synthetic-bq-*
 // (built from the fixtures named below by scripts/synthetic-bq-rows.mjs; see synthetic-bq-SOURCES.md); the rows as
-// `bq query --format=json` prints them; rows and LogEntries mixed in one file; a row whose JSON text does not parse.
+// `bq query --format=json` prints them; rows and LogEntries mixed in one file; a row whose JSON text does not parse, or parses to no object.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,7 +136,7 @@ describe('BigQuery rows replay to the findings of the LogEntries they were', () 
   }, 30_000);
 });
 
-describe('a row whose JSON text does not parse is a malformed entry, with the field it names', () => {
+describe('a row whose JSON text does not parse, or parses to no object, is a malformed entry, with the field it names', () => {
   const [sinkRow] = rowsOf('sink', 'v1-ReplaceService');
   const [analyticsRow] = rowsOf('analytics', 'v1-ReplaceService');
   const cut = (text: string): string => text.slice(0, Math.floor(text.length / 2));
@@ -155,6 +155,28 @@ describe('a row whose JSON text does not parse is a malformed entry, with the fi
       what: 'a Log Analytics row whose request is JSON text cut short',
       row: { ...analyticsRow!, proto_payload: { audit_log: { ...auditLogOf(analyticsRow!), request: cut(JSON.stringify(auditLogOf(analyticsRow!)['request'])) } } },
       reason: /^BigQuery row: proto_payload\.audit_log\.request is not JSON/,
+    },
+    // JSON that parses, but to no object: a Struct (request, response, service data) and a label map are written as
+    // one, so such a row is damaged, not a call that logged nothing (its facts would have come from the rest).
+    {
+      what: 'a sink row whose requestJson is the JSON text of a number',
+      row: withPayload(sinkRow!, 'protopayload_auditlog', (pp) => ({ ...pp, requestJson: '42' })),
+      reason: /^BigQuery row: protopayload_auditlog\.requestJson is not a JSON object/,
+    },
+    {
+      what: 'a sink row whose responseJson is the JSON text of an array',
+      row: withPayload(sinkRow!, 'protopayload_auditlog', (pp) => ({ ...pp, responseJson: '[]' })),
+      reason: /^BigQuery row: protopayload_auditlog\.responseJson is not a JSON object/,
+    },
+    {
+      what: 'a Log Analytics row whose resource.labels is the JSON text of a string',
+      row: { ...analyticsRow!, resource: { type: 'cloud_run_revision', labels: JSON.stringify(JSON.stringify((analyticsRow!['resource'] as Json)['labels'])) } },
+      reason: /^BigQuery row: resource\.labels is not a JSON object/,
+    },
+    {
+      what: 'a Log Analytics row whose service_data is an array',
+      row: { ...analyticsRow!, proto_payload: { audit_log: { ...auditLogOf(analyticsRow!), service_data: [{ policyDelta: {} }] } } },
+      reason: /^BigQuery row: proto_payload\.audit_log\.service_data is not a JSON object/,
     },
   ];
 

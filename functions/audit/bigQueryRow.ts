@@ -25,7 +25,7 @@
 //   `UTC` form and embedded or textual JSON are all read. A time in any other form (epoch seconds, as the REST API
 //   gives it) is left as it is: readEnvelope reports it as an unreadable timestamp.
 // - Log Analytics' severity column: `severity_text` per its schema (not verified here), `severity` read as well.
-// A JSON text column that does not parse makes the row malformed, with the column named.
+// A JSON text column that does not parse, or holds no object, makes the row malformed, with the column named.
 import { asArray, asBoolean, asObject, type JsonObject } from './json.js';
 
 /** The `@type` of an AuditLog payload (readEnvelope reads a payload of this type as one). */
@@ -43,16 +43,27 @@ export function logEntryOfRow(object: JsonObject): RowResult {
   return { ok: true, entry: object };
 }
 
-/** A column of JSON text (or, where an export embeds it, JSON itself): its value, or why it cannot be read. */
-type Column = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly reason: string };
+/** A column of JSON text (or, where an export embeds it, JSON itself): its object, or why it cannot be read. */
+type Column = { readonly ok: true; readonly value: JsonObject | undefined } | { readonly ok: false; readonly reason: string };
 
+/**
+ * Every JSON column read here holds an object when it is not NULL (a Struct or Any of the AuditLog, a label map):
+ * JSON of anything else (a number, a string, an array) is a damaged row, malformed rather than read as a field the
+ * entry did not log, which would let the rest of the row decide (a deploy's facts from its response alone). JSON
+ * `null` is NULL.
+ */
 function jsonColumn(value: unknown, name: string): Column {
-  if (typeof value !== 'string') return { ok: true, value: value ?? undefined };
-  try {
-    return { ok: true, value: JSON.parse(value) as unknown };
-  } catch {
-    return { ok: false, reason: `BigQuery row: ${name} is not JSON` };
+  let parsed = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value) as unknown;
+    } catch {
+      return { ok: false, reason: `BigQuery row: ${name} is not JSON` };
+    }
   }
+  if (parsed === undefined || parsed === null) return { ok: true, value: undefined };
+  const object = asObject(parsed);
+  return object ? { ok: true, value: object } : { ok: false, reason: `BigQuery row: ${name} is not a JSON object` };
 }
 
 /**
@@ -194,7 +205,7 @@ function analyticsRowEntry(row: JsonObject): RowResult {
       requestMetadata: meta && defined({ callerIp: meta['caller_ip'], callerSuppliedUserAgent: meta['caller_supplied_user_agent'] }),
       request: request.value,
       response: response.value,
-      serviceData: policyDelta(asObject(serviceData.value)?.['policyDelta']),
+      serviceData: policyDelta(serviceData.value?.['policyDelta']),
     }),
   };
   return { ok: true, entry: logEntry(fields, protoPayload) };

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { readEnvelope } from '../../functions/audit/entry.js';
+import { normalizeTimestamp, readEnvelope } from '../../functions/audit/entry.js';
 import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { entriesByParsing, scannedTime } from '../../functions/replay/lineKey.js';
@@ -218,6 +218,31 @@ describe('the partitioned replay orders and routes a row from its bytes as its p
       const project = /^projects\/([^/]+)\//.exec(String(entry['logName']))?.[1] ?? '';
       expect(projectBytes(Buffer.from(text)).toString(), text.slice(0, 80)).toBe(project);
     }
+  });
+});
+
+// `runwatch publish` sends this LogEntry (and its `timestamp` as the `logging.googleapis.com/timestamp` attribute) to
+// subscribers that read it as a Cloud Logging sink's: RFC 3339, as protocol buffers' JSON writes a Timestamp.
+describe('the LogEntry a row was carries its times in RFC 3339, as Cloud Logging writes them', () => {
+  const rows = SHAPES.flatMap((shape) =>
+    CASES.flatMap(({ name, source }) => {
+      const entries = entriesOf(source);
+      return rowsOf(shape, name).flatMap((row, i) => [
+        { what: `${shape} ${name} [${i}] as exported`, row, entry: entries[i]! },
+        { what: `${shape} ${name} [${i}] as \`bq query\` prints it`, row: bqQueryForm(row), entry: toTheSecond(entries[i]!) },
+      ]);
+    }),
+  );
+
+  it.each(rows)('$what', ({ row, entry }) => {
+    const read = readEnvelope(row);
+    const expected = readEnvelope(entry);
+    if (!read.ok || !expected.ok) throw new Error('unreadable fixture');
+    expect(read.envelope.entry['timestamp']).toBe(expected.envelope.time);
+    // The receive time to the microsecond (or the second) the row kept, written as Cloud Logging writes one.
+    const receive = read.envelope.entry['receiveTimestamp'];
+    if (typeof entry['receiveTimestamp'] === 'string') expect(receive).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{3}|\.\d{6})?Z$/);
+    if (typeof receive === 'string') expect(normalizeTimestamp(receive)?.iso).toBe(receive);
   });
 });
 

@@ -26,6 +26,8 @@
 //   gives it) is left as it is: readEnvelope reports it as an unreadable timestamp.
 // - Log Analytics' severity column: `severity_text` per its schema (not verified here), `severity` read as well.
 // A JSON text column that does not parse, or holds no object, makes the row malformed, with the column named.
+// entry.ts imports this module too: the cycle is safe, as neither reads the other's bindings until called.
+import { normalizeTimestamp } from './entry.js';
 import { asArray, asBoolean, asObject, type JsonObject } from './json.js';
 
 /** The `@type` of an AuditLog payload (readEnvelope reads a payload of this type as one). */
@@ -67,15 +69,19 @@ function jsonColumn(value: unknown, name: string): Column {
 }
 
 /**
- * A TIMESTAMP as `bq extract` writes it, `2024-03-01 10:00:00.123456 UTC`, in RFC 3339; any other time as it is:
- * readEnvelope reads it (RFC 3339, the zone-less form of `bq query`) or reports it as an unreadable timestamp. The
- * partitioned replay reads a line's time from its bytes only when readEnvelope reads that text as it is
- * (lineKey.ts), so a row is never ordered by another time than its entry's.
+ * A row's TIMESTAMP as Cloud Logging writes a LogEntry's (RFC 3339 UTC, a fraction of 0, 3, 6 or 9 digits:
+ * normalizeTimestamp), whichever way the export wrote it: `2024-03-01 10:00:00.123456 UTC` (`bq extract`),
+ * `2024-03-01 10:00:00` (`bq query`), RFC 3339. `runwatch publish` sends this LogEntry, its timestamp also as the
+ * `logging.googleapis.com/timestamp` attribute, to subscribers that read it as a sink's. A time in any other form is
+ * left as it is: readEnvelope reports it as an unreadable timestamp. The partitioned replay reads a line's time from
+ * its bytes with the same normalizeTimestamp (lineKey.ts; a `UTC` time does not scan, and the line is parsed), so a
+ * row is never ordered by another time than its entry's.
  */
 const UTC_SUFFIXED = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?) UTC$/;
 function rowTime(value: unknown): unknown {
-  const utc = typeof value === 'string' ? UTC_SUFFIXED.exec(value) : null;
-  return utc ? `${utc[1]}T${utc[2]}Z` : (value ?? undefined);
+  if (typeof value !== 'string') return value ?? undefined;
+  const utc = UTC_SUFFIXED.exec(value);
+  return normalizeTimestamp(utc ? `${utc[1]}T${utc[2]}Z` : value)?.iso ?? value;
 }
 
 /** An object of the defined members only (a NULL column is left out, as a missing LogEntry field). */

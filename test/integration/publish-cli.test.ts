@@ -110,6 +110,23 @@ describe.skipIf(!emulators.available)('runwatch publish (Pub/Sub emulator)', () 
     }
   });
 
+  // `bq query --format=json` prints a TIMESTAMP to the second without a zone (bigQueryRow.ts); what goes out is the
+  // RFC 3339 a sink would send, in the LogEntry and its attribute alike.
+  it('publishes a row as `bq query` prints it (time `2024-05-06 22:58:04`) with its time in RFC 3339', async () => {
+    const { topic, subscription } = await topicWithSubscription(pubsub, 'publish');
+    const fixtures = new URL('../fixtures/', import.meta.url);
+    const row = JSON.parse(readFileSync(new URL('synthetic-bq-sink-v1-ReplaceService.ndjson', fixtures), 'utf8')) as Json;
+    const printed = { ...row, timestamp: '2024-05-06 22:58:04', receiveTimestamp: '2024-05-06 22:58:04' };
+    const file = join(dir, 'bq-query.json');
+    writeFileSync(file, JSON.stringify([printed]));
+    const run = await runwatch(['publish', '--topic', topic, '--project', emulators.available ? emulators.projectId : '', file]);
+    expect(run.stderr).toContain('published 1 entry');
+    expect(run.code).toBe(0);
+    const [message] = await receiveJson(subscription, 1);
+    expect(message?.attributes).toEqual({ 'logging.googleapis.com/timestamp': '2024-05-06T22:58:04Z' });
+    expect(message?.data).toMatchObject({ timestamp: '2024-05-06T22:58:04Z', receiveTimestamp: '2024-05-06T22:58:04Z' });
+  });
+
   // The client library takes the project from the environment the way Google's tools set it (GCLOUD_PROJECT, which
   // the Firebase emulators set, or the gcloud configuration), on the emulator as with credentials; publish did too
   // before the check that refuses the emulator without --project or GOOGLE_CLOUD_PROJECT.

@@ -4,8 +4,8 @@
 // the resolution's claim then dropped the only record that said a resolution may have gone out: the late original,
 // once the tombstone's lease ran out too, read no resolution at all and went out as an active alert after its close
 // (PagerDuty opened a new incident and paged a second time; on a permanent failure nothing ever resolved it).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { deliverOnce, resolutionKey } from '../../sinks/deliver.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { deliverOnce, resolutionKey, systemClock } from '../../sinks/deliver.js';
 import { MemoryDeliveryRecordStore } from '../../sinks/memoryRecords.js';
 import { PagerDutySink } from '../../sinks/pagerduty.js';
 import { makeFinding, resolutionOf } from '../support/findings.js';
@@ -23,7 +23,11 @@ afterAll(() => server.close());
 beforeEach(() => {
   server.reset();
   server.open.clear();
+  // deliverOnce retries the marks that fail here on the system clock (250, 500, 1000 ms: 3.5 s of each case's 3.6 s),
+  // and so does the sink between its FAST attempts: the waits are skipped, the attempts and their order are the same.
+  vi.spyOn(systemClock, 'sleep').mockResolvedValue(undefined);
 });
+afterEach(() => vi.restoreAllMocks());
 
 /** Records whose `complete` fails while `down` (Firestore unavailable right after the events went out). */
 class OutageRecords extends MemoryDeliveryRecordStore {

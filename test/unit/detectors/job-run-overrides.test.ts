@@ -208,6 +208,13 @@ describe('job-run-overrides', () => {
       ['pg_dump', '--no-password', '-h', 'db.internal', 'shop', 'pg_dump --no-password -h db.internal -U app shop > /tmp/dump.sql'],
       ['pg_dump', '--no-password', '-h', 'db.internal', 'shop', 'pg_dump --no-password -h db.internal -U app shop > /tmp/dump.sql'],
     ],
+    // A switch that reads the secret from standard input (`docker login --password-stdin`, `gh auth login
+    // --with-token`-style `--token-stdin`) takes no value either: the registry after it is evidence.
+    [
+      'no value after a switch that reads the secret from standard input',
+      ['login', '--password-stdin', 'registry.example.com', '-c', 'cat /run/secrets/pw | docker login --password-stdin -u ci europe-docker.pkg.dev'],
+      ['login', '--password-stdin', 'registry.example.com', '-c', 'cat /run/secrets/pw | docker login --password-stdin -u ci europe-docker.pkg.dev'],
+    ],
     // A flag that names a file holding the secret (`--password-file /run/secrets/db`, as `DB_PASSWORD_FILE`) shows it.
     ['a file a secret is in, after its flag', ['--password-file', '/run/secrets/db', 'app --token-path /var/run/token'], ['--password-file', '/run/secrets/db', 'app --token-path /var/run/token']],
   ])('hides %s in the arguments, never a finding\'s text', async (_name, args, shown) => {

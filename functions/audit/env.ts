@@ -116,10 +116,11 @@ export function hideSecretsInArg(given: string, names: SecretEnvNames | undefine
 
 /**
  * A command's arguments with every secret in them hidden: each as hideSecretsInArg hides it, and an argument after a
- * flag that names a secret (`--db-password`, `VALUE`: how most command lines, and gcloud's `--args=--db-password,VALUE`,
- * pass it) hidden whole (a credential hidden already keeps its marker). Not a long flag after it (`--api-token
- * --verbose`: the first is a switch), nor an absolute file path after a flag that names a file (`--password-file
- * /run/secrets/db`, as NAMES_A_FILE), nor anything after a negated switch (`--no-password -h db`).
+ * flag that names a secret (`--db-password`, `VALUE`: how most command lines, and gcloud's
+ * `--args=--db-password,VALUE`, pass it) hidden whole (a credential hidden already keeps its marker). Not a long flag
+ * after it (`--api-token --verbose`: the first is a switch), nor an absolute file path after a flag that names a file
+ * (`--password-file /run/secrets/db`, as NAMES_A_FILE), nor anything after a switch that takes no value (`--no-password
+ * -h db`, `--password-stdin REGISTRY`).
  */
 export function hideSecretsInArgs(args: readonly string[], names: SecretEnvNames | undefined): string[] {
   const isSecret = names ? secretNameJudge(names) : undefined;
@@ -136,12 +137,13 @@ const SECRET_FLAG = /^-{1,2}([A-Za-z_][A-Za-z0-9_.-]*)$/;
 
 /**
  * Whether `value`, after flag `flag`, is its value: not another long flag, nor the path of a file the flag names; and a
- * negated switch (`--no-password`, psql's and pg_dump's, so a job never waits at a prompt) takes none.
+ * switch takes none: a negated one (`--no-password`, psql's and pg_dump's, so a job never waits at a prompt), or one
+ * that reads the secret from standard input (`docker login --password-stdin`).
  */
 function isFlagValue(flag: string, value: string): boolean {
-  return !NEGATED_SWITCH.test(flag) && !/^--[A-Za-z]/.test(value) && !(NAMES_A_FILE.test(flag.replace(/[-.]/g, '_')) && FILE_PATH_VALUE.test(value));
+  return !SWITCH_WITHOUT_VALUE.test(flag) && !/^--[A-Za-z]/.test(value) && !(NAMES_A_FILE.test(flag.replace(/[-.]/g, '_')) && FILE_PATH_VALUE.test(value));
 }
-const NEGATED_SWITCH = /^no[-_.]/i;
+const SWITCH_WITHOUT_VALUE = /^no[-_.]|[-_.]stdin$/i;
 
 /**
  * Whether a name (a variable's, an option's, a flag's) names a secret by `names` (plaintext-secret-env's globs); flags

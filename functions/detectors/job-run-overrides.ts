@@ -23,10 +23,10 @@
 //           an Authorization header's, a Google OAuth access token, a JWT; the rest of the argument shown; the value of
 //           `NAME=VALUE` where NAME is a secret's name by plaintext-secret-env's globs, also inside an argument: a
 //           shell command line, a list, a URL's query; and the argument or command-line word after a flag so named,
-//           `--db-password VALUE`, not a long flag nor a file's path after it, nor what follows `--no-password`). A
-//           variable that loads code under another name than the list's is judged as any other variable. The runtime
-//           service account named is the one the job's baseline knows for the run's time (`unknown` when no write of
-//           the job was seen).
+//           `--db-password VALUE`, not a long flag nor a file's path after it, nor what follows `--no-password` or
+//           `--password-stdin`). A variable that loads code under another name than the list's is judged as any other
+//           variable. The runtime service account named is the one the job's baseline knows for the run's time
+//           (`unknown` when no write of the job was seen).
 import { baselineKey } from '../baseline/store.js';
 import { valueBefore } from '../baseline/state.js';
 import { JOB_RUN_METHODS } from './methods.js';

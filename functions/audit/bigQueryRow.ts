@@ -28,7 +28,7 @@
 // A JSON text column that does not parse, or holds no object, makes the row malformed, with the column named.
 // entry.ts imports this module too: the cycle is safe, as neither reads the other's bindings until called.
 import { normalizeTimestamp } from './entry.js';
-import { asArray, asBoolean, asObject, type JsonObject } from './json.js';
+import { asArray, asBoolean, asObject, field, type JsonObject } from './json.js';
 
 /** The `@type` of an AuditLog payload (readEnvelope reads a payload of this type as one). */
 export const AUDIT_LOG_TYPE = 'type.googleapis.com/google.cloud.audit.AuditLog';
@@ -101,73 +101,71 @@ function operationOf(operation: JsonObject | undefined): JsonObject | undefined 
   return operation && defined({ id: operation['id'], first: asBoolean(operation['first']), last: asBoolean(operation['last']) });
 }
 
-/** Names the pieces of a row of either shape, to build the one LogEntry both were. */
-interface RowFields {
-  readonly timestamp: unknown;
-  readonly receiveTimestamp: unknown;
-  readonly logName: unknown;
-  readonly insertId: unknown;
-  readonly severity: unknown;
-  readonly resource: JsonObject | undefined;
-  readonly resourceLabels: unknown;
-  readonly operation: JsonObject | undefined;
-}
-
-function logEntry(row: RowFields, protoPayload: JsonObject | undefined): JsonObject {
+/**
+ * The LogEntry a row of either shape was. Both name the same LogEntry and AuditLog fields, a log sink's table in
+ * their camelCase names and Log Analytics in snake_case, which `field` reads either way; they differ only where the
+ * payload sits and how its JSON columns are kept (the callers read those: `columns`).
+ */
+function logEntryOf(row: JsonObject, payload: JsonObject | undefined, columns: JsonColumns): JsonObject {
+  const resource = asObject(row['resource']);
   return (
     defined({
-      timestamp: rowTime(row.timestamp),
-      receiveTimestamp: rowTime(row.receiveTimestamp),
-      logName: row.logName,
-      insertId: row.insertId,
-      severity: row.severity,
-      resource: row.resource && defined({ type: row.resource['type'], labels: row.resourceLabels }),
-      operation: operationOf(row.operation),
-      protoPayload,
+      timestamp: rowTime(row['timestamp']),
+      receiveTimestamp: rowTime(field(row, 'receiveTimestamp')),
+      logName: field(row, 'logName'),
+      insertId: field(row, 'insertId'),
+      severity: row['severity_text'] ?? row['severity'],
+      resource: resource && defined({ type: resource['type'], labels: columns.resourceLabels }),
+      operation: operationOf(asObject(row['operation'])),
+      protoPayload: payload && auditLogOf(payload, columns),
     }) ?? {}
   );
 }
 
-/** A row of a log sink's table: `protopayload_auditlog` in the AuditLog's own camelCase names. */
+/** What a row keeps as JSON (text, or embedded), read by its caller: objects, or absent. */
+interface JsonColumns {
+  readonly request: JsonObject | undefined;
+  readonly response: JsonObject | undefined;
+  /** IAM's AuditData: `{policyDelta: ...}`. */
+  readonly serviceData: JsonObject | undefined;
+  readonly resourceLabels: unknown;
+}
+
+/** The AuditLog payload, with only the fields runwatch reads. */
+function auditLogOf(payload: JsonObject, columns: JsonColumns): JsonObject {
+  const auth = asObject(field(payload, 'authenticationInfo'));
+  const meta = asObject(field(payload, 'requestMetadata'));
+  return {
+    '@type': AUDIT_LOG_TYPE, // both columns hold AuditLog payloads only
+    ...defined({
+      serviceName: field(payload, 'serviceName'),
+      methodName: field(payload, 'methodName'),
+      resourceName: field(payload, 'resourceName'),
+      resourceLocation: defined({ currentLocations: field(asObject(field(payload, 'resourceLocation')), 'currentLocations') }),
+      status: statusOf(payload['status']),
+      authenticationInfo: auth && defined({
+        principalEmail: field(auth, 'principalEmail'),
+        principalSubject: field(auth, 'principalSubject'),
+        serviceAccountDelegationInfo: delegations(field(auth, 'serviceAccountDelegationInfo')),
+      }),
+      authorizationInfo: grants(field(payload, 'authorizationInfo')),
+      requestMetadata: meta && defined({ callerIp: field(meta, 'callerIp'), callerSuppliedUserAgent: field(meta, 'callerSuppliedUserAgent') }),
+      request: columns.request,
+      response: columns.response,
+      serviceData: policyDelta(columns.serviceData?.['policyDelta']),
+    }),
+  };
+}
+
+/** A row of a log sink's table: `protopayload_auditlog`, its request and response as JSON text, IAM's data a record. */
 function sinkRowEntry(row: JsonObject): RowResult {
   const pp = asObject(row['protopayload_auditlog']);
   const request = jsonColumn(pp?.['requestJson'], 'protopayload_auditlog.requestJson');
   if (!request.ok) return request;
   const response = jsonColumn(pp?.['responseJson'], 'protopayload_auditlog.responseJson');
   if (!response.ok) return response;
-  const fields: RowFields = {
-    timestamp: row['timestamp'],
-    receiveTimestamp: row['receiveTimestamp'],
-    logName: row['logName'],
-    insertId: row['insertId'],
-    severity: row['severity'],
-    resource: asObject(row['resource']),
-    resourceLabels: asObject(row['resource'])?.['labels'],
-    operation: asObject(row['operation']),
-  };
-  const auth = asObject(pp?.['authenticationInfo']);
-  const meta = asObject(pp?.['requestMetadata']);
-  const protoPayload = pp && {
-    '@type': AUDIT_LOG_TYPE, // the column holds protoPayloads of this type only
-    ...defined({
-      serviceName: pp['serviceName'],
-      methodName: pp['methodName'],
-      resourceName: pp['resourceName'],
-      resourceLocation: defined({ currentLocations: asObject(pp['resourceLocation'])?.['currentLocations'] }),
-      status: statusOf(pp['status']),
-      authenticationInfo: auth && defined({
-        principalEmail: auth['principalEmail'],
-        principalSubject: auth['principalSubject'],
-        serviceAccountDelegationInfo: delegations(auth['serviceAccountDelegationInfo'], 'firstPartyPrincipal', 'principalEmail', 'principalSubject'),
-      }),
-      authorizationInfo: grants(pp['authorizationInfo']),
-      requestMetadata: meta && defined({ callerIp: meta['callerIp'], callerSuppliedUserAgent: meta['callerSuppliedUserAgent'] }),
-      request: request.value,
-      response: response.value,
-      serviceData: policyDelta(asObject(pp['servicedata_v1_iam'])?.['policyDelta']),
-    }),
-  };
-  return { ok: true, entry: logEntry(fields, protoPayload) };
+  const columns = { request: request.value, response: response.value, serviceData: asObject(pp?.['servicedata_v1_iam']), resourceLabels: asObject(row['resource'])?.['labels'] };
+  return { ok: true, entry: logEntryOf(row, pp, columns) };
 }
 
 /** A row of Log Analytics: snake_case columns, `proto_payload.audit_log`, JSON columns as JSON or as JSON text. */
@@ -179,42 +177,10 @@ function analyticsRowEntry(row: JsonObject): RowResult {
   if (!response.ok) return response;
   const serviceData = jsonColumn(log?.['service_data'], 'proto_payload.audit_log.service_data');
   if (!serviceData.ok) return serviceData;
-  const resource = asObject(row['resource']);
-  const labels = jsonColumn(resource?.['labels'], 'resource.labels');
+  const labels = jsonColumn(asObject(row['resource'])?.['labels'], 'resource.labels');
   if (!labels.ok) return labels;
-  const fields: RowFields = {
-    timestamp: row['timestamp'],
-    receiveTimestamp: row['receive_timestamp'],
-    logName: row['log_name'],
-    insertId: row['insert_id'],
-    severity: row['severity_text'] ?? row['severity'],
-    resource,
-    resourceLabels: labels.value,
-    operation: asObject(row['operation']),
-  };
-  const auth = asObject(log?.['authentication_info']);
-  const meta = asObject(log?.['request_metadata']);
-  const protoPayload = log && {
-    '@type': AUDIT_LOG_TYPE, // `audit_log` holds AuditLog payloads only
-    ...defined({
-      serviceName: log['service_name'],
-      methodName: log['method_name'],
-      resourceName: log['resource_name'],
-      resourceLocation: defined({ currentLocations: asObject(log['resource_location'])?.['current_locations'] }),
-      status: statusOf(log['status']),
-      authenticationInfo: auth && defined({
-        principalEmail: auth['principal_email'],
-        principalSubject: auth['principal_subject'],
-        serviceAccountDelegationInfo: delegations(auth['service_account_delegation_info'], 'first_party_principal', 'principal_email', 'principal_subject'),
-      }),
-      authorizationInfo: grants(log['authorization_info']),
-      requestMetadata: meta && defined({ callerIp: meta['caller_ip'], callerSuppliedUserAgent: meta['caller_supplied_user_agent'] }),
-      request: request.value,
-      response: response.value,
-      serviceData: policyDelta(serviceData.value?.['policyDelta']),
-    }),
-  };
-  return { ok: true, entry: logEntry(fields, protoPayload) };
+  const columns = { request: request.value, response: response.value, serviceData: serviceData.value, resourceLabels: labels.value };
+  return { ok: true, entry: logEntryOf(row, log, columns) };
 }
 
 /** `status`: its code and message; anything but an object as it is (normalize reports it as unreadable). */
@@ -230,12 +196,12 @@ function grants(value: unknown): JsonObject[] | undefined {
 }
 
 /** `serviceAccountDelegationInfo[]`: the first-party principal's email and the principal subject of each hop. */
-function delegations(value: unknown, firstParty: string, email: string, subject: string): JsonObject[] | undefined {
+function delegations(value: unknown): JsonObject[] | undefined {
   if (!Array.isArray(value)) return undefined;
   return value.map((item) => {
     const hop = asObject(item);
-    const principal = asObject(hop?.[firstParty])?.[email];
-    return defined({ firstPartyPrincipal: defined({ principalEmail: principal }), principalSubject: hop?.[subject] }) ?? {};
+    const principal = field(asObject(field(hop, 'firstPartyPrincipal')), 'principalEmail');
+    return defined({ firstPartyPrincipal: defined({ principalEmail: principal }), principalSubject: field(hop, 'principalSubject') }) ?? {};
   });
 }
 

@@ -36,10 +36,12 @@ export const AUDIT_LOG_TYPE = 'type.googleapis.com/google.cloud.audit.AuditLog';
 export type RowResult = { readonly ok: true; readonly entry: JsonObject } | { readonly ok: false; readonly reason: string };
 
 /**
- * The LogEntry a BigQuery row was; anything else (a LogEntry of another kind, a value that is no entry at all)
- * comes back as it is, for readEnvelope to judge. Called only for objects without `protoPayload`.
+ * The LogEntry a BigQuery row was; anything else (an audit LogEntry, which has `protoPayload`: one lookup, the path
+ * of every real entry; a LogEntry of another kind; a value that is no entry at all) comes back as it is, for
+ * readEnvelope to judge.
  */
 export function logEntryOfRow(object: JsonObject): RowResult {
+  if (object['protoPayload'] !== undefined) return { ok: true, entry: object };
   if (object['protopayload_auditlog'] !== undefined) return sinkRowEntry(object);
   if (object['proto_payload'] !== undefined || object['log_name'] !== undefined) return analyticsRowEntry(object);
   return { ok: true, entry: object };

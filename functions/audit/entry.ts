@@ -25,13 +25,10 @@ export type EnvelopeResult = { readonly ok: true; readonly envelope: Envelope } 
 export function readEnvelope(value: unknown): EnvelopeResult {
   const object = asObject(value);
   if (!object) return { ok: false, reason: 'entry is not a JSON object' };
-  // An audit LogEntry has `protoPayload`: one lookup, and it is read as it is. Anything else may be a BigQuery row.
-  let entry = object;
-  if (object['protoPayload'] === undefined) {
-    const row = logEntryOfRow(object);
-    if (!row.ok) return row;
-    entry = row.entry;
-  }
+  // A LogEntry as it is, or the one a BigQuery row was.
+  const row = logEntryOfRow(object);
+  if (!row.ok) return row;
+  const entry = row.entry;
   // Real entries carry `timestamp` at the top; some hand-edited exports moved it into the payload. One that is there
   // but not a string is unreadable, like an unreadable string: not replaced by the receive time. (null is JSON's
   // "not set", as protocol buffers' JSON reads it: missing.)

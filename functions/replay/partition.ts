@@ -83,7 +83,7 @@ function projectByParsing(text: string): string {
     return ''; // not JSON: reported as such by whichever worker gets it
   }
   const object = asObject(value);
-  const row = object && object['protoPayload'] === undefined ? logEntryOfRow(object) : undefined;
+  const row = object && logEntryOfRow(object);
   const entry = row?.ok ? row.entry : value; // a row that cannot be read is malformed wherever it goes
   const logName = at(entry, 'logName');
   const fromLogName = typeof logName === 'string' ? /^projects\/([^/]+)/.exec(logName)?.[1] : undefined;

@@ -110,7 +110,7 @@ export function hideCredentials(text: string, optionLine = false): string {
  * flag in a command line (`mysql --password VALUE`, `consul kv get -token VALUE`). An argument after its flag
  * (`--token`, `VALUE`) is hidden by hideSecretsInArgs, which sees the arguments together.
  */
-export function hideSecretsInArg(given: string, names: SecretEnvNames | undefined): string {
+function hideSecretsInArg(given: string, names: SecretEnvNames | undefined): string {
   return hideSecrets(given, names, true, WORD_VALUE);
 }
 

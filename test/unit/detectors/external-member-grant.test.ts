@@ -1,0 +1,267 @@
+// external-member-grant: a role on a Cloud Run service (every role), or a Cloud Run-relevant role on a project, folder
+// or organization, newly granted to a user, group or domain outside rules.external-member-grant.allowedDomains.
+// Real entries first (panther's v1 service policy, archicloud's project delta, panther's organization delta);
+// variants of them, and of the synthetic v2 service policy, for the edge cases.
+import { describe, expect, it } from 'vitest';
+import { at, corpus, deleteServiceAt, synthetic, variant, type Json } from '../../support/entries.js';
+import { config, findingsLive, findingsOf } from '../../support/run.js';
+import type { Finding } from '../../../functions/findings/finding.js';
+
+const RULE = 'external-member-grant';
+
+/** The config with the rule's own settings. */
+const withRule = (settings: Record<string, unknown>) => config({ rules: { [RULE]: settings } });
+const ACME = withRule({ allowedDomains: ['acme.com', '*.acme.com'] });
+
+async function externalFindings(entries: readonly unknown[], cfg = ACME): Promise<Finding[]> {
+  return (await findingsOf(entries, cfg)).filter((f) => f.rule === RULE);
+}
+
+/** [member, role, status] of each finding, in order. */
+const shape = (findings: readonly Finding[]): [unknown, unknown, string][] => findings.map((f) => [f.evidence['member'], f.evidence['role'], f.status ?? 'active']);
+
+// Real: v1 Services.SetIamPolicy giving user:some.user@company.com roles/run.invoker (request and response policy).
+const v1Grant = corpus('panther__Services.SetIamPolicy__1');
+// Real: the same call denied (status 7): nothing changed.
+const v1Denied = corpus('panther__Services.SetIamPolicy__2');
+// Real: a project policy delta giving user:collaborateur0013@gmail.com roles/run.admin (with a condition).
+const projectDelta = at(corpus('archicloud__SetIamPolicy__1'), '2025-11-09T20:06:41.246951Z');
+// Real: an organization policy delta giving user:backdoor@example.com roles/owner.
+const orgOwner = corpus('panther__SetIamPolicy__4');
+// Real: a project policy delta giving user:username@gmail.com roles/viewer (reaches no Cloud Run write or call).
+const projectViewer = corpus('panther__SetIamPolicy__1');
+// Synthetic: a v2 Services.SetIamPolicy (request and response policy).
+const v2Policy = synthetic('v2-SetIamPolicy-allUsers');
+
+type Binding = { role: string; members: string[] };
+
+/** `entry` (a service SetIamPolicy) at `timestamp`, its policy (request and response) holding `bindings`. */
+function servicePolicy(entry: Json, timestamp: string, bindings: Binding[]): Json {
+  return variant(at(entry, timestamp), (e) => {
+    (e.protoPayload['request'] as { policy: Json }).policy['bindings'] = bindings;
+    const response = e.protoPayload['response'] as Json | undefined;
+    if (response) response['bindings'] = bindings;
+  });
+}
+
+/** archicloud's project delta at `timestamp`, holding `deltas`. */
+function projectDeltaOf(timestamp: string, deltas: Json[]): Json {
+  return variant(at(projectDelta, timestamp), (e) => {
+    (e.protoPayload['serviceData'] as Json)['policyDelta'] = { bindingDeltas: deltas };
+  });
+}
+
+const gmailDeveloper: Binding = { role: 'roles/run.developer', members: ['user:someone@gmail.com'] };
+const acmeInvoker: Binding = { role: 'roles/run.invoker', members: ['user:alice@acme.com'] };
+
+describe('external-member-grant', () => {
+  it.each([
+    ['v1 service policy, user outside (real entry; no earlier policy known)', [v1Grant], ACME, 'MEDIUM', 'user:some.user@company.com', 'roles/run.invoker', 'company.com', 'service'],
+    ['v2 service policy, run.developer to a gmail user', [servicePolicy(v2Policy, '2024-02-04T09:00:00Z', [acmeInvoker, gmailDeveloper])], ACME, 'HIGH', 'user:someone@gmail.com', 'roles/run.developer', 'gmail.com', 'service'],
+    ['project delta, run.admin to a gmail user (real entry)', [projectDelta], ACME, 'HIGH', 'user:collaborateur0013@gmail.com', 'roles/run.admin', 'gmail.com', 'project'],
+    ['organization delta, owner (real entry)', [orgOwner], ACME, 'HIGH', 'user:backdoor@example.com', 'roles/owner', 'example.com', 'organization'],
+    ['a domain: member given the invoker role', [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [{ role: 'roles/run.invoker', members: ['domain:partner.example'] }])], ACME, 'MEDIUM', 'domain:partner.example', 'roles/run.invoker', 'partner.example', 'service'],
+    ['a group: member given a custom role', [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [{ role: 'projects/p/roles/deployer', members: ['group:ops@partner.example'] }])], ACME, 'HIGH', 'group:ops@partner.example', 'projects/p/roles/deployer', 'partner.example', 'service'],
+    ['the apex is not matched by *.company.com', [v1Grant], withRule({ allowedDomains: ['*.company.com'] }), 'MEDIUM', 'user:some.user@company.com', 'roles/run.invoker', 'company.com', 'service'],
+    ['project serviceAccountTokenCreator (acts as every runtime service account)', [projectDeltaOf('2025-11-10T10:00:00Z', [{ action: 'ADD', role: 'roles/iam.serviceAccountTokenCreator', member: 'user:x@gmail.com' }])], ACME, 'HIGH', 'user:x@gmail.com', 'roles/iam.serviceAccountTokenCreator', 'gmail.com', 'project'],
+  ])('fires: %s', async (_name, entries, cfg, severity, member, role, domain, scope) => {
+    const findings = await externalFindings(entries, cfg);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ severity, evidence: { member, role, domain, scope } });
+  });
+
+  it.each([
+    ['no allowedDomains set (the rule is off until then)', [v1Grant, projectDelta], config()],
+    ['the member inside allowedDomains', [v1Grant], withRule({ allowedDomains: ['company.com'] })],
+    ['a subdomain matched by a glob', [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [{ role: 'roles/run.admin', members: ['user:bob@eng.acme.com'] }])], ACME],
+    ['letter case: member and allowedDomains written otherwise', [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [{ role: 'roles/run.admin', members: ['user:Bob@Eng.ACME.com', 'group:Ops@COMPANY.com'] }])], withRule({ allowedDomains: ['*.Acme.COM', 'company.com'] })],
+    ['a member in allowMembers', [v1Grant], withRule({ allowedDomains: ['acme.com'], allowMembers: ['user:some.user@company.com'] })],
+    ['a member glob in allowMembers, any letter case', [v1Grant], withRule({ allowedDomains: ['acme.com'], allowMembers: ['USER:*@Company.com'] })],
+    ['a service account outside', [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [{ role: 'roles/run.admin', members: ['serviceAccount:ci@evil-project.iam.gserviceaccount.com'] }])], ACME],
+    ['a deleted: member', [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [{ role: 'roles/run.admin', members: ['deleted:user:old@gmail.com?uid=123456789'] }])], ACME],
+    ['principal:// and principalSet:// members', [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [{ role: 'roles/run.invoker', members: ['principal://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/subject/x', 'principalSet://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/*'] }])], ACME],
+    ['allUsers (public-invoker-grant reports it)', [v2Policy], ACME],
+    ['a failed call (status 7, real entry)', [v1Denied], ACME],
+    ['a project role that reaches no Cloud Run write or call (roles/viewer, real entry)', [projectViewer], ACME],
+    ['a service account given a project role (real entry)', [corpus('elastic__SetIamPolicy__1')], ACME],
+    ['a disabled rule', [v1Grant], withRule({ enabled: false, allowedDomains: ['acme.com'] })],
+  ])('ignores: %s', async (_name, entries, cfg) => {
+    expect(await externalFindings(entries, cfg)).toEqual([]);
+  });
+
+  it('only what was added: a re-applied policy raises nothing, a member added to it does', async () => {
+    const findings = await externalFindings([
+      v1Grant,
+      at(v1Grant, '2024-02-03T10:00:00Z'),
+      servicePolicy(v1Grant, '2024-02-04T10:00:00Z', [{ role: 'roles/run.invoker', members: ['user:some.user@company.com', 'user:other@gmail.com'] }]),
+    ]);
+    expect(shape(findings)).toEqual([
+      ['user:some.user@company.com', 'roles/run.invoker', 'active'],
+      ['user:other@gmail.com', 'roles/run.invoker', 'active'],
+    ]);
+    expect(findings.map((f) => f.evidence['source'])).toEqual(['full policy (no earlier policy known)', 'difference from the last known policy']);
+  });
+
+  it('a member re-applied in another letter case is the same member: nothing new', async () => {
+    const upper = servicePolicy(v1Grant, '2024-02-03T10:00:00Z', [{ role: 'roles/run.invoker', members: ['user:Some.User@COMPANY.com'] }]);
+    expect(shape(await externalFindings([v1Grant, upper]))).toEqual([['user:some.user@company.com', 'roles/run.invoker', 'active']]);
+  });
+
+  it('a member given a second role is a grant of that role', async () => {
+    const both = servicePolicy(v1Grant, '2024-02-03T10:00:00Z', [
+      { role: 'roles/run.invoker', members: ['user:some.user@company.com'] },
+      { role: 'roles/run.admin', members: ['user:some.user@company.com'] },
+    ]);
+    expect(shape(await externalFindings([v1Grant, both]))).toEqual([
+      ['user:some.user@company.com', 'roles/run.invoker', 'active'],
+      ['user:some.user@company.com', 'roles/run.admin', 'active'],
+    ]);
+  });
+
+  it('the same entry delivered twice: one finding, one id', async () => {
+    const findings = await externalFindings([v1Grant, v1Grant]);
+    expect(findings).toHaveLength(1);
+    const again = await externalFindings([v1Grant]);
+    expect(again[0]!.id).toBe(findings[0]!.id);
+  });
+
+  it('resolves when the member is removed (full policy), and fires again when it is given back', async () => {
+    const findings = await externalFindings([
+      servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [acmeInvoker]),
+      servicePolicy(v1Grant, '2024-02-03T10:00:00Z', [acmeInvoker, gmailDeveloper]),
+      servicePolicy(v1Grant, '2024-02-04T10:00:00Z', [acmeInvoker]),
+      servicePolicy(v1Grant, '2024-02-05T10:00:00Z', [acmeInvoker, gmailDeveloper]),
+    ]);
+    expect(findings.map((f) => [f.eventTime.slice(0, 10), f.status ?? 'active'])).toEqual([
+      ['2024-02-03', 'active'],
+      ['2024-02-03', 'resolved'],
+      ['2024-02-05', 'active'],
+    ]);
+    expect(findings[1]!.resolution?.reason).toBe('user:someone@gmail.com no longer holds roles/run.developer');
+  });
+
+  it('a member moved to another role: the old grant resolves, the new one fires', async () => {
+    const findings = await externalFindings([
+      servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [acmeInvoker]),
+      servicePolicy(v1Grant, '2024-02-03T10:00:00Z', [acmeInvoker, gmailDeveloper]),
+      servicePolicy(v1Grant, '2024-02-04T10:00:00Z', [acmeInvoker, { role: 'roles/run.invoker', members: ['user:someone@gmail.com'] }]),
+    ]);
+    expect(findings.map((f) => [f.evidence['role'], f.status ?? 'active'])).toEqual([
+      ['roles/run.developer', 'active'],
+      ['roles/run.developer', 'resolved'],
+      ['roles/run.invoker', 'active'],
+    ]);
+  });
+
+  it('project deltas: an ADD fires, a REMOVE of that pair resolves, a condition edit (REMOVE and ADD of one pair) is no grant', async () => {
+    const member = 'user:collaborateur0013@gmail.com';
+    const findings = await externalFindings([
+      projectDelta,
+      projectDeltaOf('2025-11-10T10:00:00Z', [
+        { action: 'REMOVE', role: 'roles/run.admin', member },
+        { action: 'ADD', role: 'roles/run.admin', member, condition: { title: 'later', expression: 'request.time < timestamp("2025-12-01T00:00:00Z")' } },
+      ]),
+      projectDeltaOf('2025-11-11T10:00:00Z', [{ action: 'REMOVE', role: 'roles/run.admin', member }]),
+    ]);
+    expect(shape(findings)).toEqual([
+      [member, 'roles/run.admin', 'active'],
+      [member, 'roles/run.admin', 'resolved'],
+    ]);
+    expect(findings[0]!.evidence['source']).toBe('policy delta');
+  });
+
+  it('a project delta REMOVE of another role leaves the grant open', async () => {
+    const member = 'user:collaborateur0013@gmail.com';
+    const findings = await externalFindings([projectDelta, projectDeltaOf('2025-11-11T10:00:00Z', [{ action: 'REMOVE', role: 'roles/run.invoker', member }])]);
+    expect(shape(findings)).toEqual([[member, 'roles/run.admin', 'active']]);
+  });
+
+  it('an older grant arriving after a newer policy that removed the member: reported and closed at once', async () => {
+    const grant = servicePolicy(v1Grant, '2024-02-03T10:00:00Z', [acmeInvoker, gmailDeveloper]);
+    const findings = (await findingsLive([servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [acmeInvoker]), servicePolicy(v1Grant, '2024-02-04T10:00:00Z', [acmeInvoker]), grant], ACME)).filter((f) => f.rule === RULE);
+    expect(findings.map((f) => [f.eventTime.slice(0, 10), f.status ?? 'active'])).toEqual([
+      ['2024-02-03', 'active'],
+      ['2024-02-03', 'resolved'],
+    ]);
+  });
+
+  it('an older grant arriving after a newer policy that still holds the member: one finding for one exposure', async () => {
+    const grant = servicePolicy(v1Grant, '2024-02-03T10:00:00Z', [acmeInvoker, gmailDeveloper]);
+    const reapply = servicePolicy(v1Grant, '2024-02-04T10:00:00Z', [acmeInvoker, gmailDeveloper]);
+    const inOrder = await externalFindings([servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [acmeInvoker]), grant, reapply]);
+    expect(inOrder.map((f) => f.eventTime.slice(0, 10))).toEqual(['2024-02-03']);
+    // The re-apply first (nothing known before it: it counts as the grant), then the grant itself, late.
+    const late = (await findingsLive([reapply, grant], ACME)).filter((f) => f.rule === RULE);
+    expect(late.map((f) => [f.eventTime.slice(0, 10), f.status ?? 'active'])).toEqual([['2024-02-04', 'active']]);
+  });
+
+  it('a late project delta ADD is not closed by newer deltas about other pairs', async () => {
+    const member = 'user:collaborateur0013@gmail.com';
+    const other = projectDeltaOf('2025-11-12T10:00:00Z', [{ action: 'ADD', role: 'roles/run.invoker', member: 'user:alice@acme.com' }]);
+    const findings = (await findingsLive([other, projectDelta], ACME)).filter((f) => f.rule === RULE);
+    expect(shape(findings)).toEqual([[member, 'roles/run.admin', 'active']]);
+  });
+
+  // A service policy logged as its delta only (no request or response), after a full policy: the points deltas set
+  // are then fully known, and one that arrives late must be carried into the newer ones.
+  const serviceDelta = (timestamp: string, deltas: Json[]): Json =>
+    variant(at(v1Grant, timestamp), (e) => {
+      delete e.protoPayload['request'];
+      delete e.protoPayload['response'];
+      e.protoPayload['serviceData'] = { '@type': 'type.googleapis.com/google.iam.v1.logging.AuditData', policyDelta: { bindingDeltas: deltas } };
+    });
+  const gmailAdd = (timestamp: string) => serviceDelta(timestamp, [{ action: 'ADD', role: 'roles/run.developer', member: 'user:someone@gmail.com' }]);
+  const otherAdd = (timestamp: string) => serviceDelta(timestamp, [{ action: 'ADD', role: 'roles/run.invoker', member: 'user:bob@acme.com' }]);
+
+  it('a late service delta ADD, after a newer delta about another pair: the grant stays open (the newer point is computed again)', async () => {
+    const base = servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [acmeInvoker]);
+    const findings = (await findingsLive([base, otherAdd('2024-02-04T10:00:00Z'), gmailAdd('2024-02-03T10:00:00Z')], ACME)).filter((f) => f.rule === RULE);
+    expect(shape(findings)).toEqual([['user:someone@gmail.com', 'roles/run.developer', 'active']]);
+  });
+
+  it('a late service delta REMOVE, before a newer delta about another pair: it is the newest word on the pair, and resolves', async () => {
+    const base = servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [acmeInvoker]);
+    const remove = serviceDelta('2024-02-04T10:00:00Z', [{ action: 'REMOVE', role: 'roles/run.developer', member: 'user:someone@gmail.com' }]);
+    const findings = (await findingsLive([base, gmailAdd('2024-02-03T10:00:00Z'), otherAdd('2024-02-05T10:00:00Z'), remove], ACME)).filter((f) => f.rule === RULE);
+    expect(shape(findings)).toEqual([
+      ['user:someone@gmail.com', 'roles/run.developer', 'active'],
+      ['user:someone@gmail.com', 'roles/run.developer', 'resolved'],
+    ]);
+  });
+
+  it('a service delete resolves what was granted on it', async () => {
+    const grant = servicePolicy(v1Grant, '2024-02-03T10:00:00Z', [gmailDeveloper]);
+    const findings = await externalFindings([grant, deleteServiceAt('2024-02-04T10:00:00Z', { project: 'some-project', location: 'us-west1', service: 'cloudrun-exfil' })]);
+    expect(findings.map((f) => [f.status ?? 'active', f.resolution?.reason])).toEqual([
+      ['active', undefined],
+      ['resolved', 'the service was deleted'],
+    ]);
+  });
+
+  it('changing allowedDomains later judges the kept policy afresh: the history keeps every user, group and domain member', async () => {
+    // Granted while inside the allowed domains, then the domain is taken off the list: the next re-apply is no grant.
+    const entries = [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [acmeInvoker, gmailDeveloper]), servicePolicy(v1Grant, '2024-02-03T10:00:00Z', [acmeInvoker, gmailDeveloper])];
+    expect(await externalFindings(entries, withRule({ allowedDomains: ['acme.com', 'gmail.com'] }))).toEqual([]);
+    expect(shape(await externalFindings(entries, withRule({ allowedDomains: ['acme.com'] })))).toEqual([['user:someone@gmail.com', 'roles/run.developer', 'active']]);
+  });
+
+  it('a baseline stored before the member history was kept: the policy before is unknown, an external member counts as added', async () => {
+    const { externalMemberGrant } = await import('../../../functions/detectors/external-member-grant.js');
+    const { emptyBaseline } = await import('../../../functions/baseline/state.js');
+    const { parseEntry } = await import('../../../functions/audit/normalize.js');
+    const parsed = parseEntry(v1Grant);
+    if (parsed.kind !== 'change') throw new Error('not a change');
+    const old = { ...emptyBaseline(), publicInvokers: [{ t: 1, v: [] }], lastChangeMs: 1 };
+    const detections = externalMemberGrant.detect({ change: parsed.change, baseline: old, settings: ACME.rules[RULE], config: ACME });
+    expect(detections.map((d) => [d.evidence['member'], d.evidence['source']])).toEqual([['user:some.user@company.com', 'full policy (no earlier policy known)']]);
+  });
+
+  it('past the bound of pairs kept per policy, the pairs not kept count as added again (noisy, never silent)', async () => {
+    const { MEMBER_BINDINGS_LIMIT } = await import('../../../functions/baseline/apply.js');
+    const members = Array.from({ length: MEMBER_BINDINGS_LIMIT + 3 }, (_, i) => `user:u${String(i).padStart(3, '0')}@gmail.com`);
+    const policy = (timestamp: string) => servicePolicy(v1Grant, timestamp, [{ role: 'roles/run.invoker', members }]);
+    const findings = await externalFindings([policy('2024-02-02T10:00:00Z'), policy('2024-02-03T10:00:00Z')]);
+    expect(findings.filter((f) => f.eventTime.startsWith('2024-02-02'))).toHaveLength(MEMBER_BINDINGS_LIMIT + 3);
+    expect(findings.filter((f) => f.eventTime.startsWith('2024-02-03')).map((f) => f.evidence['member'])).toEqual(members.slice(MEMBER_BINDINGS_LIMIT));
+  });
+});

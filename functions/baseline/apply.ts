@@ -1,6 +1,6 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
 import { codeLoadingKey, describeServiceAccount, enforcedPolicyOf, isService, type Change, type CodeLoadingVar, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
-import { isPublicInvokerBinding, publicInvokerMembers, publicWriterMembers, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
+import { isPublicInvokerBinding, judgedMemberOf, publicInvokerMembers, publicWriterMembers, reachesCloudRun, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { openedAt, someWaitingWrite, type Rollout } from '../correlate/rollout.js';
 import { subMillisecondNanos } from '../audit/entry.js';
 import { beforeDelete, CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, HISTORY_FIELDS, isAfter, isBefore, OPTIONAL_SERVICE_OBJECT_HISTORIES, pointAt, REPOSITORY_LIMIT, REVISION_IDENTITY_LIMIT, SERVICE_OBJECT_HISTORIES, servingIdentitiesOf, servingList, valueBefore, writeMakesRevision, type BaselineEdits, type ChangeInstant, type MutableBaseline, type RevisionIdentity, type ServiceBaseline, type TimePoint } from './state.js';
@@ -83,6 +83,13 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       return;
     }
     case 'iam-policy': {
+      const members = memberBindingsAfter(target, change);
+      if (members) {
+        // A change that arrived after newer deltas: what they set is computed again over it (laterMemberPoints).
+        const later = laterMemberPoints(target, change);
+        target.memberBindings = record(target.memberBindings ?? [], t, members, n);
+        for (const point of later) target.memberBindings = record(target.memberBindings, point.t, point.v, point.n);
+      }
       const after = publicInvokersAfter(target, change);
       if (after === undefined) return;
       const writers = publicWritersAfter(target, change) ?? [];
@@ -501,4 +508,122 @@ export function moveFilled(target: MutableBaseline, filled: Filled, from: { read
     if (nanos && Object.keys(nanos).length > 0) target.repositoriesN = nanos;
     else delete target.repositoriesN;
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The user, group and domain members' bindings (ServiceBaseline.memberBindings, read by external-member-grant)
+
+/**
+ * How many `ROLE member` pairs a point of memberBindings keeps (and how many pairs a delta's marks name). A service's
+ * policy rarely holds more than a few people and groups, and above it only the roles that reach Cloud Run are kept;
+ * the bound keeps a policy of thousands of members (IAM takes 1,500) from growing the baseline document past
+ * Firestore's 1 MiB (HISTORY_LIMIT points of it). Past it a point keeps the first pairs in sort order and says that
+ * others may be held (`?`): the next full policy counts those others as added again (noisy, never silent), and their
+ * removal closes nothing until a delta names it.
+ */
+export const MEMBER_BINDINGS_LIMIT = 64;
+
+/** In a point of memberBindings: pairs it does not list may be held (the bound, or a delta over a policy not known). */
+const PARTIAL = '?';
+
+/** A point of memberBindings read: the pairs held, whether others may be, and the pairs its delta named. */
+export interface MemberPoint {
+  readonly held: ReadonlySet<string>;
+  readonly partial: boolean;
+  /** Set by a policy delta (its pairs `named`), not a full policy. */
+  readonly delta: boolean;
+  readonly named: ReadonlySet<string>;
+}
+
+/** The `ROLE member` key of a binding as memberBindings keeps it (members compare in any letter case). */
+export function memberBindingKey(binding: IamBinding): string {
+  return `${binding.role} ${binding.member.toLowerCase()}`;
+}
+
+/**
+ * True when memberBindings keeps `binding` for a policy at `scope`: a user, group or domain member (model/iam.ts
+ * judgedMemberOf), of any role on a service, of a role that reaches Cloud Run above it.
+ */
+export function keptMemberBinding(binding: IamBinding, scope: Extract<Change, { kind: 'iam-policy' }>['scope']): boolean {
+  return judgedMemberOf(binding.member) !== undefined && (scope === 'service' || reachesCloudRun(binding.role));
+}
+
+export function readMemberPoint(value: readonly string[]): MemberPoint {
+  const held = new Set<string>();
+  const named = new Set<string>();
+  let partial = false;
+  let delta = false;
+  for (const key of value) {
+    if (key === PARTIAL) partial = true;
+    else if (key === DELTA_MARK) delta = true;
+    else if (key.startsWith(DELTA_MARK)) named.add(key.slice(DELTA_MARK.length));
+    else held.add(key);
+  }
+  return { held, partial, delta, named };
+}
+
+/** A point's value: `held` (bounded: past MEMBER_BINDINGS_LIMIT, partial), `?` when partial, a delta's marks. */
+function memberPointValue(held: Iterable<string>, partial: boolean, named: readonly string[] | undefined): string[] {
+  const sorted = [...new Set(held)].sort();
+  const over = sorted.length > MEMBER_BINDINGS_LIMIT;
+  const kept = over ? sorted.slice(0, MEMBER_BINDINGS_LIMIT) : sorted;
+  // A delta naming more pairs than the bound is kept as a partial point without its marks: a late delta's
+  // recomputation stops there (laterMemberPoints), and nothing is closed by a pair's absence from it.
+  const marks = named === undefined ? [] : named.length > MEMBER_BINDINGS_LIMIT ? [PARTIAL] : [DELTA_MARK, ...named.map((key) => DELTA_MARK + key)];
+  return [...new Set([...kept, ...(partial || over ? [PARTIAL] : []), ...marks])].sort();
+}
+
+/** The memberBindings point in force just before `at`, read; undefined when none is known (or the baseline predates them). */
+export function memberBindingsBefore(base: ServiceBaseline | undefined, at: ChangeInstant): MemberPoint | undefined {
+  const before = valueBefore(base?.memberBindings, at);
+  return before === undefined ? undefined : readMemberPoint(before);
+}
+
+/**
+ * The memberBindings point an IAM change sets: the full policy's pairs when logged, else the delta over the point
+ * before (over a policy not known: the delta's ADDs, partial); undefined when the entry logged neither.
+ */
+export function memberBindingsAfter(base: ServiceBaseline | undefined, change: Extract<Change, { kind: 'iam-policy' }>): string[] | undefined {
+  const kept = (bindings: readonly IamBinding[]): string[] => bindings.filter((b) => keptMemberBinding(b, change.scope)).map(memberBindingKey);
+  if (change.policy) return memberPointValue(kept(change.policy), false, undefined);
+  if (!change.delta) return undefined;
+  const before = memberBindingsBefore(base, change);
+  const held = new Set(before?.held ?? []);
+  const removed = kept(change.delta.removed);
+  const added = kept(change.delta.added);
+  for (const key of removed) held.delete(key);
+  for (const key of added) held.add(key);
+  return memberPointValue(held, before === undefined || before.partial, [...new Set([...removed, ...added])].sort());
+}
+
+/** A point of memberBindings a late IAM change sets again (laterMemberPoints). */
+export interface LaterMemberPoint {
+  readonly t: number;
+  readonly n?: number;
+  readonly v: string[];
+}
+
+/**
+ * The newer points of memberBindings an IAM change that arrives late changes, as laterPublicPoints: each newer point a
+ * delta set is that delta again over what this change leaves before it (the pairs it named as it left them, the others
+ * as they are now), up to the first point a full policy set, which says all. Without it, a grant delivered after a
+ * newer delta about another pair would be missing from every newer point, read as taken away.
+ */
+export function laterMemberPoints(base: ServiceBaseline | undefined, change: Extract<Change, { kind: 'iam-policy' }>): LaterMemberPoint[] {
+  if (!changedAfter(base?.memberBindings, change)) return [];
+  const own = memberBindingsAfter(base, change);
+  if (own === undefined) return [];
+  let previous = readMemberPoint(own);
+  const out: LaterMemberPoint[] = [];
+  for (const point of base!.memberBindings!) {
+    if (!isAfter(point, change)) continue;
+    const stored = readMemberPoint(point.v);
+    if (!stored.delta) break;
+    const held = [...[...previous.held].filter((key) => !stored.named.has(key)), ...[...stored.held].filter((key) => stored.named.has(key))];
+    const v = memberPointValue(held, previous.partial, [...stored.named].sort());
+    if (v.join('\n') === point.v.join('\n')) break; // as it was: the points after it are too
+    out.push({ t: point.t, ...(point.n !== undefined ? { n: point.n } : {}), v });
+    previous = readMemberPoint(v);
+  }
+  return out;
 }

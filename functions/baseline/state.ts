@@ -114,6 +114,16 @@ export interface ServiceBaseline {
    */
   readonly publicBindings?: readonly TimePoint<readonly string[]>[];
   /**
+   * The user, group and domain members' bindings (external-member-grant), each `ROLE member` with the member in lower
+   * case, sorted, recorded with each IAM policy whose bindings are known: on a service every role, above it (a project,
+   * folder or organization) the roles that reach Cloud Run (model/iam.ts reachesCloudRun). Every such member is kept, not
+   * only those outside the allowed domains, so a change of the config later judges against the policy as it was. At most
+   * MEMBER_BINDINGS_LIMIT pairs a point (apply.ts): past it, and where a delta applied to a policy not known, a point also
+   * holds `?` (pairs it does not list may be held). A point a policy delta set also holds `~` and the pairs it named
+   * (`~ROLE member`), as publicBindings. Optional, as binaryAuthorization (older baselines: not known).
+   */
+  readonly memberBindings?: readonly TimePoint<readonly string[]>[];
+  /**
    * When the service was created, as its creates applied say (a v1 or v2 CreateService, or the system events of one):
    * a service starts with an empty IAM policy, so the policy before a grant after it is known. Optional, as
    * binaryAuthorization; a delete clears it.
@@ -298,7 +308,7 @@ export const SERVICE_OBJECT_HISTORIES = ['template', 'publicInvokers', 'invokerI
  * clears them. The breakglass justification is one: it is the deleted service object's, and a service created again
  * under the name deploys under none until a write of it sets one.
  */
-export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabels', 'plainEnv', 'publicWriters', 'publicBindings', 'creates', 'serving', 'keptTraffic'] as const;
+export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabels', 'plainEnv', 'publicWriters', 'publicBindings', 'memberBindings', 'creates', 'serving', 'keptTraffic'] as const;
 
 /**
  * Histories added after baselines were first stored (optional) that carry across a delete, as the runtime service

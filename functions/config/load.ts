@@ -559,14 +559,29 @@ function semanticProblems(document: unknown): SemanticProblem[] {
         if (problem) problems.push({ path: `rules.${rule}.exceptions[${i}].${field}`, reason: problem });
       }
     });
-    for (const [list, kind] of [['allowServices', 'service'], ['trustedRepositories', 'repository'], ['namePatterns', 'value'], ['allowNames', 'value'], ['allowedDeployers', 'principal']] as const) {
+    for (const [list, kind] of [['allowServices', 'service'], ['trustedRepositories', 'repository'], ['namePatterns', 'value'], ['allowNames', 'value'], ['allowedDeployers', 'principal'], ['allowedDomains', 'value'], ['allowMembers', 'value']] as const) {
       asArray(settings[list]).forEach((glob, i) => {
-        const problem = typeof glob === 'string' ? globProblem(glob, kind, 'glob') : undefined;
+        const problem = typeof glob === 'string' ? (globProblem(glob, kind, 'glob') ?? memberGlobProblem(list, glob)) : undefined;
         if (problem) problems.push({ path: `rules.${rule}.${list}[${i}]`, reason: problem });
       });
     }
   }
   return problems;
+}
+
+/**
+ * Why an external-member-grant glob can match nothing, or undefined: allowedDomains is matched against a domain alone
+ * (`acme.com`: what follows the `@` of a user: or group: member, or a domain: member itself), allowMembers against a
+ * whole member, prefix included (`user:support@vendor.example`), and only user:, group: and domain: members are judged.
+ */
+function memberGlobProblem(list: string, glob: string): string | undefined {
+  if (list === 'allowedDomains' && /[@:/\s]/.test(glob)) {
+    return `${JSON.stringify(glob)} is matched against a member's domain alone (such as acme.com or *.acme.com), which has no @, :, / or white space: it can match none`;
+  }
+  if (list === 'allowMembers' && !/^(user|group|domain|[*?[{])/i.test(glob)) {
+    return `${JSON.stringify(glob)} is matched against a whole member with its prefix (user:, group: or domain:, the only members judged), such as user:support@vendor.example: it can match none`;
+  }
+  return undefined;
 }
 
 /**

@@ -51,6 +51,13 @@ export interface UnapprovedDeployerSettings extends RuleSettings {
   readonly allowedDeployers: readonly string[];
 }
 
+export interface ExternalMemberGrantSettings extends RuleSettings {
+  /** Globs (any letter case) over the organization's own domains: a user:, group: or domain: member's domain. */
+  readonly allowedDomains: readonly string[];
+  /** Globs (any letter case) over members, prefix included, never reported (known vendor accounts). */
+  readonly allowMembers: readonly string[];
+}
+
 export interface RulesConfig {
   readonly 'off-window-deploy': RuleSettings;
   readonly 'service-account-change': RuleSettings;
@@ -66,6 +73,7 @@ export interface RulesConfig {
   readonly 'iap-disabled': RuleSettings;
   readonly 'default-url-enabled': RuleSettings;
   readonly 'code-loading-env': RuleSettings;
+  readonly 'external-member-grant': ExternalMemberGrantSettings;
 }
 
 export interface SinkRouting {

@@ -4,6 +4,7 @@ import type { RulesConfig } from '../config/types.js';
 import { binaryAuthorizationBypass } from './binary-authorization-bypass.js';
 import { codeLoadingEnv } from './code-loading-env.js';
 import { defaultUrlEnabled } from './default-url-enabled.js';
+import { externalMemberGrant } from './external-member-grant.js';
 import { iapDisabled } from './iap-disabled.js';
 import { ingressOpened } from './ingress-opened.js';
 import { jobRunOverrides } from './job-run-overrides.js';
@@ -32,6 +33,7 @@ export const detectors = {
   'iap-disabled': iapDisabled,
   'default-url-enabled': defaultUrlEnabled,
   'code-loading-env': codeLoadingEnv,
+  'external-member-grant': externalMemberGrant,
 } as const satisfies { readonly [Id in keyof RulesConfig]: Detector<Id> };
 
 export type RuleId = keyof typeof detectors;

@@ -26,4 +26,5 @@ export const RULE_SEVERITIES = {
   'iap-disabled': { defaultSeverity: 'MEDIUM', severities: ['MEDIUM', 'HIGH'] },
   'default-url-enabled': { defaultSeverity: 'MEDIUM', severities: ['MEDIUM', 'HIGH'] },
   'code-loading-env': { defaultSeverity: 'MEDIUM', severities: ['MEDIUM', 'HIGH'] },
+  'external-member-grant': { defaultSeverity: 'HIGH', severities: ['MEDIUM', 'HIGH'] },
 } as const satisfies { readonly [Id in keyof RulesConfig]: RuleSeverities };

@@ -49,3 +49,43 @@ export function publicInvokerMembers(bindings: readonly IamBinding[]): string[] 
 export function publicWriterMembers(bindings: readonly IamBinding[]): string[] {
   return [...publicMembersWhere(bindings, (role) => WRITE_CAPABLE_INVOKER_ROLES.has(role))].sort();
 }
+
+/**
+ * The members external-member-grant judges, by their domain: a Google account (`user:`), a Google group (`group:`),
+ * and every account of a Google Workspace or Cloud Identity domain (`domain:`). Not service accounts (their domain is
+ * a project's, never the organization's), federated identities (`principal://`, `principalSet://`), `deleted:` members
+ * (nobody holds them any more) or the public (public-invoker-grant's).
+ */
+export type JudgedMemberKind = 'user' | 'group' | 'domain';
+
+/**
+ * The kind and domain (lower case) of a member external-member-grant judges: what follows the `@` of a `user:` or
+ * `group:` member (its prefix in any letter case), or a `domain:` member itself; undefined for any other member, or
+ * one without a domain.
+ */
+export function judgedMemberOf(member: string): { readonly kind: JudgedMemberKind; readonly domain: string } | undefined {
+  const match = /^(user|group|domain):([^?\s]+)$/i.exec(member);
+  if (!match) return undefined;
+  const kind = match[1]!.toLowerCase() as JudgedMemberKind;
+  const rest = match[2]!;
+  const at = rest.lastIndexOf('@');
+  if (kind !== 'domain' && at < 0) return undefined;
+  const domain = (kind === 'domain' ? rest : rest.slice(at + 1)).toLowerCase();
+  return domain === '' || domain.includes('@') ? undefined : { kind, domain };
+}
+
+/**
+ * Roles above a service (on a project, folder or organization) that reach its Cloud Run services besides roles/run.*:
+ * owner and editor include every Cloud Run permission; iam.serviceAccountUser lets the holder act as the project's
+ * service accounts, the runtime identities of its services (a deploy as them needs no more than that and a run role
+ * anywhere); iam.serviceAccountTokenCreator mints their tokens, so the holder acts as every service's identity.
+ */
+export const WIDE_RUN_ROLES: ReadonlySet<string> = new Set(['roles/owner', 'roles/editor', 'roles/iam.serviceAccountUser', 'roles/iam.serviceAccountTokenCreator']);
+
+/** True for a role that reaches Cloud Run when granted on a project, folder or organization. */
+export function reachesCloudRun(role: string): boolean {
+  return role.startsWith('roles/run.') || WIDE_RUN_ROLES.has(role);
+}
+
+/** Roles that only call or read a Cloud Run service: granted outside, MEDIUM (every other role, custom ones too: HIGH). */
+export const CALL_OR_READ_ROLES: ReadonlySet<string> = new Set(['roles/run.invoker', 'roles/run.servicesInvoker', 'roles/run.viewer']);

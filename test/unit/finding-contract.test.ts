@@ -41,7 +41,7 @@ function entriesOf(file: string): Json[] {
 const EAGER = config({
   timezone: 'UTC',
   changeWindows: [{ days: ['sun'], start: '03:00', end: '03:01' }],
-  rules: { 'new-image-repository': { trustedRepositories: ['trusted.example/*'] }, 'unapproved-deployer': { allowedDeployers: ['serviceAccount:*'] } },
+  rules: { 'new-image-repository': { trustedRepositories: ['trusted.example/*'] }, 'unapproved-deployer': { allowedDeployers: ['serviceAccount:*'] }, 'external-member-grant': { allowedDomains: ['acme.com'] } },
 });
 
 const validate = new Ajv({ allErrors: true, strict: false }).compile(findingSchema);

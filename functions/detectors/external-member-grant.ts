@@ -1,0 +1,206 @@
+// external-member-grant
+//
+// Reads:    Cloud Run Services.SetIamPolicy (v1, v2); project, folder and organization SetIamPolicy
+//           (cloudresourcemanager: v1 SetIamPolicy, v3 Projects/Folders/Organizations.SetIamPolicy); service deletes.
+// Alerts:   a role newly granted to an identity outside the organization's own domains (Security Health Analytics'
+//           NON_ORG_IAM_MEMBER, at the moment it happens): a `user:`, `group:` or `domain:` member whose domain (what
+//           follows the `@`, or the `domain:` member itself; any letter case) matches none of `allowedDomains`. On a
+//           service, every role counts; on a project, folder or organization, only the roles that reach its Cloud Run
+//           services: roles/run.*, roles/owner, roles/editor, roles/iam.serviceAccountUser (acts as the runtime
+//           service accounts) and roles/iam.serviceAccountTokenCreator (mints their tokens) (model/iam.ts
+//           reachesCloudRun). One finding per member and role. Only what was added counts: the logged policy delta's
+//           ADDs (an ADD and a REMOVE of one pair in one delta is a condition edit, no grant), else the difference from
+//           the last known policy of that resource (baseline memberBindings: every user, group and domain member, not
+//           only the external ones, so changing allowedDomains later judges against the policy as it was). A
+//           re-applied policy raises nothing. Where no earlier policy is known (a baseline stored before memberBindings
+//           was kept too), an external member in the new policy counts as added (evidence `source` says so). A grant
+//           that arrives after a newer policy still holding the pair, whose finding is open, is not reported again:
+//           one grant, one alert.
+// Options:  `rules.external-member-grant.allowedDomains` (domain globs, any letter case: `acme.com`, `*.acme.com`;
+//           `*.acme.com` does not match `acme.com` itself). Empty (the default): the rule raises nothing.
+//           `allowMembers` (member globs with their prefix, any letter case: `user:support@vendor.example`),
+//           `exceptions`, `severity`.
+// Severity: HIGH for a role that can change the resource or act as it (run.admin, run.developer, owner, editor,
+//           serviceAccountUser, serviceAccountTokenCreator, a custom role: not known to be harmless); MEDIUM for the
+//           roles that only call or read it (run.invoker, run.servicesInvoker, run.viewer).
+// Evidence: `member` (as logged), `role`, `domain`, `memberKind` (user, group, domain), `scope`, `source`.
+// Resolves: when the newest entry about the resource shows the member no longer holds the role (a full policy
+//           without it; a delta that REMOVEs it), and everything granted on a service it deletes. A late grant a newer
+//           policy already took away is reported and closed at once (revision.ts riskInForce); a late delta's grant is
+//           carried into the newer points other deltas set (baseline/apply.ts laterMemberPoints), so those do not read
+//           as its removal.
+// Blind spots: `serviceAccount:` members (a project's identity, outside or not: which project is the organization's is
+//           not known here), `principal://` and `principalSet://` (workforce and workload identity federation: their
+//           pools may be outside), `deleted:` members, and `allUsers` / `allAuthenticatedUsers` (public-invoker-grant
+//           reports them) are not judged. Conditional bindings count as grants (the condition is not evaluated).
+//           A project role outside the list above that still reaches Cloud Run (roles/viewer reads every service's
+//           configuration, plain environment variables included; a custom role with run.* permissions) is not
+//           judged. Cloud Run jobs' and worker pools' own IAM policies are not read (audit/normalize.ts reads only
+//           services' SetIamPolicy; a grant on a project reaches them). A `domain:` member's whole domain is judged as
+//           its name: a Google Workspace domain the organization owns under another name must be in allowedDomains.
+//           Past MEMBER_BINDINGS_LIMIT pairs in one policy (baseline/apply.ts), the pairs the baseline does not keep
+//           count as added again at the next full policy, and their removal closes nothing until a delta names it.
+//           A grant through a policy that logged neither its bindings nor a delta is not seen.
+import { keptMemberBinding, laterMemberPoints, memberBindingKey, memberBindingsAfter, memberBindingsBefore, readMemberPoint, type LaterMemberPoint, type MemberPoint } from '../baseline/apply.js';
+import { baselineKey } from '../baseline/store.js';
+import { changedAfter, pointAfter, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { normalizeTimestamp } from '../audit/entry.js';
+import { nameMatcher } from '../config/glob.js';
+import type { ExternalMemberGrantSettings } from '../config/types.js';
+import { CALL_OR_READ_ROLES, judgedMemberOf, type JudgedMemberKind } from '../model/iam.js';
+import { DELETE_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
+import { closedByDelete, createdBefore, iamScopeLabel, riskInForce } from './revision.js';
+import type { IamBinding, IamPolicyChange } from '../model/change.js';
+import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
+
+const RULE = 'external-member-grant';
+
+/** A binding this change gave, and how runwatch knows it was added. */
+interface Granted {
+  readonly binding: IamBinding;
+  readonly source: string;
+}
+
+/** An external member: its kind and domain (lower case). */
+interface Outside {
+  readonly kind: JudgedMemberKind;
+  readonly domain: string;
+}
+
+export const externalMemberGrant: Detector<'external-member-grant'> = {
+  id: RULE,
+  title: 'Cloud Run role granted outside the organization',
+  defaultSeverity: 'HIGH',
+  methods: [...SERVICE_IAM_METHODS, ...PROJECT_IAM_METHODS, ...DELETE_METHODS],
+  changeKinds: ['iam-policy', 'delete'],
+  closedByDelete: true,
+  detect({ change, baseline, settings }): Detection[] {
+    if (change.kind !== 'iam-policy' || settings.allowedDomains.length === 0) return [];
+    const outside = outsideOf(settings);
+    const granted = grantedBy(change, baseline).flatMap((g) => {
+      const member = outside(g.binding.member);
+      return member ? [{ ...g, ...member }] : [];
+    });
+    if (granted.length === 0) return [];
+    const history = carriedHistory(baseline, laterMemberPoints(baseline, change));
+    const who = change.principal?.id ?? 'An unknown principal';
+    const wide = change.scope !== 'service';
+    return granted
+      .filter((g) => !reportedByNextPolicy(baseline, change, g.binding))
+      .map(({ binding, source, kind, domain }) => {
+        const { role, member } = binding;
+        const key = memberBindingKey(binding);
+        return {
+          severity: CALL_OR_READ_ROLES.has(role) ? 'MEDIUM' : 'HIGH',
+          title: wide ? `Cloud Run role granted outside the organization on a whole ${change.scope}` : 'Cloud Run role granted outside the organization',
+          summary: `${who} granted ${role} to ${member} on ${iamScopeLabel(change.scope, change.target)}: ${domain} is not among the allowed domains.`,
+          evidence: { scope: change.scope, member, role, domain, memberKind: kind, source },
+          dedupKey: [baselineKey(change.target), 'external-member', member.toLowerCase(), role, change.time],
+          ...riskInForce(history, change, (v) => released(readMemberPoint(v), key), () => noLongerHolds(member, role)),
+        };
+      });
+  },
+  resolves({ change, baseline }, open): Resolved[] {
+    if (change.kind === 'delete') return closedByDelete(open, change, baseline?.memberBindings);
+    if (change.kind !== 'iam-policy') return [];
+    // Only the newest word on the policy closes anything; the newer points deltas set are computed again over an
+    // entry that arrives late, so one carried up to the newest closes what it takes away there.
+    const later = laterMemberPoints(baseline, change);
+    const newest = later[later.length - 1];
+    const history = baseline?.memberBindings;
+    const carriedToNewest = newest !== undefined && newest.t === history?.[history.length - 1]?.t;
+    if (!carriedToNewest && changedAfter(history, change)) return [];
+    const after = carriedToNewest ? newest.v : memberBindingsAfter(baseline, change);
+    if (after === undefined) return [];
+    const point = readMemberPoint(after);
+    return open.flatMap((o) => {
+      const binding = grantOf(o);
+      if (!binding || !released(point, memberBindingKey(binding))) return [];
+      return [{ id: o.finding.id, reason: noLongerHolds(binding.member, binding.role) }];
+    });
+  },
+};
+
+/** The member as judged when it is outside the allowed domains and not an allowed member, else undefined. */
+function outsideOf(settings: ExternalMemberGrantSettings): (member: string) => Outside | undefined {
+  const allowedDomain = nameMatcher(settings.allowedDomains);
+  const allowedMember = nameMatcher(settings.allowMembers);
+  return (member) => {
+    const judged = judgedMemberOf(member);
+    if (!judged || allowedDomain(judged.domain) || allowedMember(member.toLowerCase())) return undefined;
+    return judged;
+  };
+}
+
+/**
+ * The user, group and domain bindings (of the roles judged at the change's scope) the change added: its delta's ADDs,
+ * else those of its full policy not held just before it (all of them when no earlier policy is known).
+ */
+function grantedBy(change: IamPolicyChange, baseline: ServiceBaseline | undefined): Granted[] {
+  const judged = (bindings: readonly IamBinding[]): IamBinding[] => distinct(bindings.filter((b) => keptMemberBinding(b, change.scope)));
+  if (change.delta) {
+    // A REMOVE and an ADD of one pair in one delta is a condition edit (an extended expiry): nothing was granted.
+    const removed = new Set(change.delta.removed.map(memberBindingKey));
+    return judged(change.delta.added)
+      .filter((b) => !removed.has(memberBindingKey(b)))
+      .map((binding) => ({ binding, source: 'policy delta' }));
+  }
+  if (!change.policy) return [];
+  const before = memberBindingsBefore(baseline, change);
+  // After the service's create seen here (and no delete since), its policy before was empty: known.
+  const createdEmpty = before === undefined && change.scope === 'service' && createdBefore(baseline, change);
+  return judged(change.policy).flatMap((binding) => {
+    if (before === undefined) return [{ binding, source: createdEmpty ? 'difference from the last known policy' : 'full policy (no earlier policy known)' }];
+    if (before.held.has(memberBindingKey(binding))) return [];
+    return [{ binding, source: before.partial ? 'full policy (earlier policy known only in part)' : 'difference from the last known policy' }];
+  });
+}
+
+/** The bindings without repeats (one member written twice in a role, or in two letter cases). */
+function distinct(bindings: readonly IamBinding[]): IamBinding[] {
+  const seen = new Set<string>();
+  return bindings.filter((b) => {
+    const key = memberBindingKey(b);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** True when a point shows the pair `key` is no longer held: not listed, and the point lists all (or its delta named it). */
+function released(point: MemberPoint, key: string): boolean {
+  return !point.held.has(key) && (!point.partial || point.named.has(key));
+}
+
+function noLongerHolds(member: string, role: string): string {
+  return `${member} no longer holds ${role}`;
+}
+
+/** The member and role an open finding of the rule reports. */
+function grantOf(o: OpenFinding): IamBinding | undefined {
+  const { member, role } = o.finding.evidence;
+  return typeof member === 'string' && typeof role === 'string' ? { member, role } : undefined;
+}
+
+/** memberBindings with the newer points a late change sets again in place of the stored ones. */
+function carriedHistory(baseline: ServiceBaseline | undefined, later: readonly LaterMemberPoint[]): readonly TimePoint<readonly string[]>[] | undefined {
+  const history = baseline?.memberBindings;
+  if (later.length === 0) return history;
+  return history?.map((point) => later.find((p) => p.t === point.t && (p.n ?? 0) === (point.n ?? 0)) ?? point);
+}
+
+/**
+ * True when the policy applied next after `at` (this entry arrived late) still held the pair and raised the finding
+ * about it that is open now: the grant is reported already, under the newer entry's time (nothing was known before
+ * it). Reported again here, one grant would be two alerts.
+ */
+function reportedByNextPolicy(baseline: ServiceBaseline | undefined, at: ChangeInstant, binding: IamBinding): boolean {
+  const next = pointAfter(baseline?.memberBindings, at);
+  const key = memberBindingKey(binding);
+  if (!next || !readMemberPoint(next.v).held.has(key)) return false;
+  return (baseline?.open ?? []).some((o) => {
+    if (o.rule !== RULE || normalizeTimestamp(o.finding.eventTime)?.ms !== next.t) return false;
+    const reported = grantOf(o);
+    return reported !== undefined && memberBindingKey(reported) === key;
+  });
+}

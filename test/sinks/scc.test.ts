@@ -71,6 +71,7 @@ describe('renderScc', () => {
       'CLOUD_RUN_IAP_DISABLED',
       'CLOUD_RUN_DEFAULT_URL_ENABLED',
       'CLOUD_RUN_CODE_LOADING_ENV',
+      'CLOUD_RUN_EXTERNAL_MEMBER_GRANT',
     ]);
   });
 

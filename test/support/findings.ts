@@ -3,7 +3,7 @@
 import type { Finding, Resolution } from '../../functions/findings/finding.js';
 import { findingId } from '../../functions/findings/id.js';
 
-export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass', 'ingress-opened', 'plaintext-secret-env', 'unapproved-deployer', 'vpc-egress-bypass', 'public-invoker-attempt', 'job-run-overrides', 'iap-disabled', 'default-url-enabled', 'code-loading-env'] as const;
+export const RULES = ['public-invoker-grant', 'off-window-deploy', 'service-account-change', 'new-image-repository', 'binary-authorization-bypass', 'ingress-opened', 'plaintext-secret-env', 'unapproved-deployer', 'vpc-egress-bypass', 'public-invoker-attempt', 'job-run-overrides', 'iap-disabled', 'default-url-enabled', 'code-loading-env', 'external-member-grant'] as const;
 export type TestRule = (typeof RULES)[number];
 
 /** The facts a finding is built from; every one can be overridden (hostile-input tests do). */
@@ -57,7 +57,7 @@ function jobLinks(f: FindingFacts): Finding['links'] {
 }
 
 function base(rule: TestRule, f: FindingFacts, dedupKey: readonly string[]): Omit<Finding, 'severity' | 'title' | 'summary' | 'evidence' | 'unknown' | 'methodName'> {
-  const deploy = rule !== 'public-invoker-grant' && rule !== 'public-invoker-attempt' && rule !== 'job-run-overrides';
+  const deploy = rule !== 'public-invoker-grant' && rule !== 'public-invoker-attempt' && rule !== 'job-run-overrides' && rule !== 'external-member-grant';
   const provenance = deploy
     ? { commit: f.labels['commit-sha'], pipeline: f.labels['gcb-build-id'], sources: { commit: 'label:commit-sha', pipeline: 'label:gcb-build-id' } }
     : {};
@@ -246,6 +246,15 @@ const BUILDERS: Readonly<Record<TestRule, (f: FindingFacts) => Finding>> = {
     evidence: { before: 'default URL disabled', after: 'default URL on', ingress: 'all', api: 'v1' },
     unknown: [],
     methodName: 'google.cloud.run.v1.Services.ReplaceService',
+  }),
+  'external-member-grant': (f) => ({
+    ...base('external-member-grant', f, [`${f.project}/${f.location}/${f.service}`, 'external-member', 'user:contractor@gmail.com', 'roles/run.developer', f.eventTime]),
+    severity: 'HIGH',
+    title: 'Cloud Run role granted outside the organization',
+    summary: `${f.principal} granted roles/run.developer to user:contractor@gmail.com on ${where(f)}: gmail.com is not among the allowed domains.`,
+    evidence: { scope: 'service', member: 'user:contractor@gmail.com', role: 'roles/run.developer', domain: 'gmail.com', memberKind: 'user', source: 'difference from the last known policy' },
+    unknown: [],
+    methodName: 'google.cloud.run.v2.Services.SetIamPolicy',
   }),
   'code-loading-env': (f) => {
     // The value is the deployer's own text: hostile-input tests put theirs there through the justification.

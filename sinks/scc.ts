@@ -89,7 +89,7 @@ export function sccCategory(rule: string): string {
  * (MISCONFIGURATION). A deploy by someone outside the approved deployers skipped the pipeline, which is worth a look
  * and not wrong in itself (OBSERVATION). Outbound traffic taken out of the VPC leaves its controls behind
  * (MISCONFIGURATION), and so does a service IAP no longer guards, or one reachable past its load balancer again. A
- * revision whose environment loads code its image did not run is how code is slipped past image controls (THREAT). A refused attempt to open a service changed nothing and is worth a look (OBSERVATION). Rules
+ * revision whose environment loads code its image did not run is how code is slipped past image controls (THREAT). A refused attempt to open a service changed nothing and is worth a look (OBSERVATION). A role held outside the organization's domains is what Security Health Analytics reports as NON_ORG_IAM_MEMBER, a MISCONFIGURATION. Rules
  * added later start as OBSERVATION until someone decides otherwise.
  */
 const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
@@ -107,6 +107,7 @@ const FINDING_CLASS: Readonly<Record<string, FindingClass>> = {
   'iap-disabled': 'MISCONFIGURATION',
   'default-url-enabled': 'MISCONFIGURATION',
   'code-loading-env': 'THREAT',
+  'external-member-grant': 'MISCONFIGURATION',
 };
 
 const NEXT_STEPS: Readonly<Record<string, string>> = {
@@ -144,6 +145,11 @@ const NEXT_STEPS: Readonly<Record<string, string>> = {
     'Confirm the service is meant to reach the internet outside the VPC. If not, redeploy it with all traffic through the VPC ' +
     '(gcloud run services update --vpc-egress all-traffic) and review what it sent out meanwhile; enforce it with the organization policy ' +
     'constraints/run.allowedVPCEgress. If it is meant to, add it to rules.vpc-egress-bypass.exceptions.',
+  'external-member-grant':
+    'Confirm the member is meant to hold the role (a contractor or a vendor\'s account, say). If not, remove the binding ' +
+    '(gcloud run services remove-iam-policy-binding, or gcloud projects remove-iam-policy-binding for a project) and review in the audit logs what the member did with it; ' +
+    'Domain Restricted Sharing (the organization policy constraints/iam.allowedPolicyMemberDomains) refuses such grants. ' +
+    'If the domain is the organization\'s own, add it to rules.external-member-grant.allowedDomains; a known vendor account, to allowMembers.',
   'public-invoker-attempt':
     'Nothing changed: a control refused the call. Ask the caller why the service should be public, and watch for the next step around the control ' +
     '(a change to the organization policy constraints/iam.allowedPolicyMemberDomains, or a grant through another identity). ' +

@@ -217,6 +217,14 @@ surprise: true
     ['an exception project written as PROJECT/SERVICE', 'rules: {off-window-deploy: {exceptions: [{project: "acme-prod/storefront"}]}}', 'rules.off-window-deploy.exceptions[0].project', /^a project glob is matched against the project id .*: acme-prod\/storefront can match none \(to exempt services of a project, write service: acme-prod\/storefront\)$/],
     ['an exception project written as its resource name', 'rules: {public-invoker-grant: {exceptions: [{project: "projects/acme-prod"}]}}', 'rules.public-invoker-grant.exceptions[0].project', /: projects\/acme-prod can match none \(write acme-prod\)$/],
     ['an exception project with a folder\'s path under it', 'rules: {public-invoker-grant: {exceptions: [{project: "folders/123/acme-prod"}]}}', 'rules.public-invoker-grant.exceptions[0].project', /: folders\/123\/acme-prod can match none$/],
+    // external-member-grant: allowedDomains is matched against a member's domain alone, allowMembers against a whole
+    // member with its prefix: a domain written as an email or a member, or a member without its prefix, allowed nothing.
+    ['an allowed domain written as an email', 'rules: {external-member-grant: {allowedDomains: ["alice@acme.com"]}}', 'rules.external-member-grant.allowedDomains[0]', /^"alice@acme.com" is matched against a member's domain alone .*: it can match none$/],
+    ['an allowed domain written as a domain: member', 'rules: {external-member-grant: {allowedDomains: ["domain:acme.com"]}}', 'rules.external-member-grant.allowedDomains[0]', /is matched against a member's domain alone/],
+    ['two allowed domains in one string', 'rules: {external-member-grant: {allowedDomains: ["acme.com, acme.org"]}}', 'rules.external-member-grant.allowedDomains[0]', /is matched against a member's domain alone/],
+    ['an allowed member without its prefix', 'rules: {external-member-grant: {allowMembers: ["support@vendor.example"]}}', 'rules.external-member-grant.allowMembers[0]', /^"support@vendor.example" is matched against a whole member with its prefix .*: it can match none$/],
+    ['allowed domains not a list', 'rules: {external-member-grant: {allowedDomains: "acme.com"}}', 'rules.external-member-grant.allowedDomains', /^must be array$/],
+    ['a misspelt external-member-grant key', 'rules: {external-member-grant: {allowedDomain: ["acme.com"]}}', 'rules.external-member-grant.allowedDomain', /^unknown key; did you mean allowedDomains\?$/],
   ])('rejects %s, at its path', (_name, text, path, reason) => {
     const found = problems(text);
     expect(found).toHaveLength(1);

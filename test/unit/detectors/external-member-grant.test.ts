@@ -261,7 +261,49 @@ describe('external-member-grant', () => {
     const members = Array.from({ length: MEMBER_BINDINGS_LIMIT + 3 }, (_, i) => `user:u${String(i).padStart(3, '0')}@gmail.com`);
     const policy = (timestamp: string) => servicePolicy(v1Grant, timestamp, [{ role: 'roles/run.invoker', members }]);
     const findings = await externalFindings([policy('2024-02-02T10:00:00Z'), policy('2024-02-03T10:00:00Z')]);
-    expect(findings.filter((f) => f.eventTime.startsWith('2024-02-02'))).toHaveLength(MEMBER_BINDINGS_LIMIT + 3);
+    // The first policy: every member granted (GRANTS_ONE_BY_ONE of them one by one, the others in one finding).
+    expect(findings.filter((f) => f.eventTime.startsWith('2024-02-02')).reduce((n, f) => n + (typeof f.evidence['count'] === 'number' ? f.evidence['count'] : 1), 0)).toBe(MEMBER_BINDINGS_LIMIT + 3);
     expect(findings.filter((f) => f.eventTime.startsWith('2024-02-03')).map((f) => f.evidence['member'])).toEqual(members.slice(MEMBER_BINDINGS_LIMIT));
+  });
+
+  // IAM takes up to 1,500 members a policy: one finding each, a transaction's findings (kept in the service's Firestore
+  // document until published, 3 MiB a commit at most) could outgrow what Firestore stores, and they would push every
+  // other rule's open findings on the service out (20 kept). Past a bound, the rest of one change's grants are one
+  // finding that names how many and which (an event: it opens nothing, so nothing closes it).
+  it('many external members granted by one change: the most severe one by one, the rest in one finding', async () => {
+    const { GRANTS_ONE_BY_ONE } = await import('../../../functions/detectors/external-member-grant.js');
+    const users = Array.from({ length: 40 }, (_, i) => `user:u${String(i).padStart(2, '0')}@gmail.com`);
+    const entry = servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [
+      { role: 'roles/run.invoker', members: users },
+      { role: 'roles/run.admin', members: ['user:zz-admin@gmail.com'] },
+    ]);
+    const findings = await externalFindings([entry]);
+    const single = findings.filter((f) => f.evidence['member'] !== undefined);
+    const rest = findings.filter((f) => f.evidence['member'] === undefined);
+    expect(single).toHaveLength(GRANTS_ONE_BY_ONE);
+    // The HIGH grant first, then the others in order.
+    expect(single.map((f) => f.evidence['member'])).toEqual(['user:zz-admin@gmail.com', ...users.slice(0, GRANTS_ONE_BY_ONE - 1)]);
+    expect(rest).toHaveLength(1);
+    expect(rest[0]).toMatchObject({ severity: 'MEDIUM', evidence: { count: 41 - GRANTS_ONE_BY_ONE, members: users.slice(GRANTS_ONE_BY_ONE - 1), roles: ['roles/run.invoker'], scope: 'service' } });
+    // Only the ones reported one by one stay open: the rest is an event.
+    const removed = await externalFindings([entry, servicePolicy(v1Grant, '2024-02-03T10:00:00Z', [])]);
+    expect(removed.filter((f) => f.status === 'resolved')).toHaveLength(GRANTS_ONE_BY_ONE);
+  });
+
+  // IAM refuses a member longer than an email (254 characters) with its prefix, and a role name longer than a custom
+  // role's: such a value is no grant IAM holds, only an entry forged or re-exported, and kept in the baseline it would
+  // grow the service's document past what Firestore stores.
+  it('an overlong member or role is not judged, nor kept in the baseline', async () => {
+    const { MemoryBaselineStore } = await import('../../../functions/baseline/memory.js');
+    const store = new MemoryBaselineStore();
+    const long = `user:${'a'.repeat(100_000)}@gmail.com`;
+    const longRole = `projects/p/roles/${'r'.repeat(100_000)}`;
+    const entry = servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [
+      { role: 'roles/run.invoker', members: [long] },
+      { role: longRole, members: ['user:x@gmail.com'] },
+    ]);
+    const findings = (await findingsLive([entry], ACME, undefined, undefined, store)).filter((f) => f.rule === RULE);
+    expect(findings).toEqual([]);
+    expect(JSON.stringify(await store.get('some-project/us-west1/cloudrun-exfil')).length).toBeLessThan(10_000);
   });
 });

@@ -1,6 +1,6 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
 import { codeLoadingKey, describeServiceAccount, enforcedPolicyOf, isService, type Change, type CodeLoadingVar, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
-import { isPublicInvokerBinding, judgedMemberOf, publicInvokerMembers, publicWriterMembers, reachesCloudRun, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
+import { isPublicInvokerBinding, judgedMemberOf, publicInvokerMembers, publicWriterMembers, reachesCloudRun, ROLE_LENGTH_LIMIT, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { openedAt, someWaitingWrite, type Rollout } from '../correlate/rollout.js';
 import { subMillisecondNanos } from '../audit/entry.js';
 import { beforeDelete, CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, HISTORY_FIELDS, isAfter, isBefore, OPTIONAL_SERVICE_OBJECT_HISTORIES, pointAt, REPOSITORY_LIMIT, REVISION_IDENTITY_LIMIT, SERVICE_OBJECT_HISTORIES, servingIdentitiesOf, servingList, valueBefore, writeMakesRevision, type BaselineEdits, type ChangeInstant, type MutableBaseline, type RevisionIdentity, type ServiceBaseline, type TimePoint } from './state.js';
@@ -542,10 +542,12 @@ export function memberBindingKey(binding: IamBinding): string {
 
 /**
  * True when memberBindings keeps `binding` for a policy at `scope`: a user, group or domain member (model/iam.ts
- * judgedMemberOf), of any role on a service, of a role that reaches Cloud Run above it.
+ * judgedMemberOf), of any role on a service, of a role that reaches Cloud Run above it; neither longer than IAM takes
+ * (MEMBER_LENGTH_LIMIT, ROLE_LENGTH_LIMIT).
  */
 export function keptMemberBinding(binding: IamBinding, scope: Extract<Change, { kind: 'iam-policy' }>['scope']): boolean {
-  return judgedMemberOf(binding.member) !== undefined && (scope === 'service' || reachesCloudRun(binding.role));
+  if (binding.role.length > ROLE_LENGTH_LIMIT || judgedMemberOf(binding.member) === undefined) return false;
+  return scope === 'service' || reachesCloudRun(binding.role);
 }
 
 export function readMemberPoint(value: readonly string[]): MemberPoint {

@@ -8,7 +8,9 @@
 //           service, every role counts; on a project, folder or organization, only the roles that reach its Cloud Run
 //           services: roles/run.*, roles/owner, roles/editor, roles/iam.serviceAccountUser (acts as the runtime
 //           service accounts) and roles/iam.serviceAccountTokenCreator (mints their tokens) (model/iam.ts
-//           reachesCloudRun). One finding per member and role. Only what was added counts: the logged policy delta's
+//           reachesCloudRun). One finding per member and role, up to GRANTS_ONE_BY_ONE a change (the most severe
+//           first); past it, the rest are one finding (evidence `count`, the first 50 `members`, `roles`, `domains`),
+//           an event that opens nothing. Only what was added counts: the logged policy delta's
 //           ADDs (an ADD and a REMOVE of one pair in one delta is a condition edit, no grant), else the difference from
 //           the last known policy of that resource (baseline memberBindings: every user, group and domain member, not
 //           only the external ones, so changing allowedDomains later judges against the policy as it was). A
@@ -40,7 +42,10 @@
 //           its name: a Google Workspace domain the organization owns under another name must be in allowedDomains.
 //           Past MEMBER_BINDINGS_LIMIT pairs in one policy (baseline/apply.ts), the pairs the baseline does not keep
 //           count as added again at the next full policy, and their removal closes nothing until a delta names it.
-//           A grant through a policy that logged neither its bindings nor a delta is not seen.
+//           A grant through a policy that logged neither its bindings nor a delta is not seen. A member longer than
+//           IAM takes (model/iam.ts MEMBER_LENGTH_LIMIT) or a role name longer than ROLE_LENGTH_LIMIT is not judged:
+//           no such grant exists, and kept in the baseline it would grow it without bound. The grants of one change
+//           past GRANTS_ONE_BY_ONE are one finding that never resolves (closed by hand in each sink).
 import { keptMemberBinding, laterMemberPoints, memberBindingKey, memberBindingsAfter, memberBindingsBefore, readMemberPoint, type LaterMemberPoint, type MemberPoint } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, pointAfter, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
@@ -85,20 +90,24 @@ export const externalMemberGrant: Detector<'external-member-grant'> = {
     const history = carriedHistory(baseline, laterMemberPoints(baseline, change));
     const who = change.principal?.id ?? 'An unknown principal';
     const wide = change.scope !== 'service';
-    return granted
-      .filter((g) => !reportedByNextPolicy(baseline, change, g.binding))
-      .map(({ binding, source, kind, domain }) => {
-        const { role, member } = binding;
-        const key = memberBindingKey(binding);
-        return {
-          severity: CALL_OR_READ_ROLES.has(role) ? 'MEDIUM' : 'HIGH',
-          title: wide ? `Cloud Run role granted outside the organization on a whole ${change.scope}` : 'Cloud Run role granted outside the organization',
-          summary: `${who} granted ${role} to ${member} on ${iamScopeLabel(change.scope, change.target)}: ${domain} is not among the allowed domains.`,
-          evidence: { scope: change.scope, member, role, domain, memberKind: kind, source },
-          dedupKey: [baselineKey(change.target), 'external-member', member.toLowerCase(), role, change.time],
-          ...riskInForce(history, change, (v) => released(readMemberPoint(v), key), () => noLongerHolds(member, role)),
-        };
-      });
+    // The most severe first (a stable sort: then as the policy lists them), GRANTS_ONE_BY_ONE of them one by one.
+    const reported = granted.filter((g) => !reportedByNextPolicy(baseline, change, g.binding)).sort((a, b) => severityRank(b.binding.role) - severityRank(a.binding.role));
+    const single = reported.slice(0, GRANTS_ONE_BY_ONE);
+    const detections: Detection[] = single.map(({ binding, source, kind, domain }) => {
+      const { role, member } = binding;
+      const key = memberBindingKey(binding);
+      return {
+        severity: severityOf(role),
+        title: wide ? `Cloud Run role granted outside the organization on a whole ${change.scope}` : 'Cloud Run role granted outside the organization',
+        summary: `${who} granted ${role} to ${member} on ${iamScopeLabel(change.scope, change.target)}: ${domain} is not among the allowed domains.`,
+        evidence: { scope: change.scope, member, role, domain, memberKind: kind, source },
+        dedupKey: [baselineKey(change.target), 'external-member', member.toLowerCase(), role, change.time],
+        ...riskInForce(history, change, (v) => released(readMemberPoint(v), key), () => noLongerHolds(member, role)),
+      };
+    });
+    const rest = reported.slice(single.length);
+    if (rest.length > 0) detections.push(restOf(rest, change, who));
+    return detections;
   },
   resolves({ change, baseline }, open): Resolved[] {
     if (change.kind === 'delete') return closedByDelete(open, change, baseline?.memberBindings);
@@ -120,6 +129,49 @@ export const externalMemberGrant: Detector<'external-member-grant'> = {
     });
   },
 };
+
+/**
+ * How many of one change's grants are reported one by one; the rest make one finding (restOf). IAM takes 1,500 members a policy: one finding each would outgrow what a transaction stores
+ * (its findings wait in the service's Firestore document until published, 3 MiB a commit), and push every other open
+ * finding of the service out (the engine keeps 20).
+ */
+export const GRANTS_ONE_BY_ONE = 10;
+
+/** How many members, roles and domains the finding of the rest names (its `count` says how many grants). */
+const REST_SHOWN = 50;
+
+/** HIGH for a role that can change the resource or act as it (custom roles too: not known to be harmless), else MEDIUM. */
+function severityOf(role: string): 'HIGH' | 'MEDIUM' {
+  return CALL_OR_READ_ROLES.has(role) ? 'MEDIUM' : 'HIGH';
+}
+
+function severityRank(role: string): number {
+  return severityOf(role) === 'HIGH' ? 1 : 0;
+}
+
+/**
+ * One finding for the grants of a change past GRANTS_ONE_BY_ONE: how many, and the first REST_SHOWN members, roles
+ * and domains. An event: it opens nothing, so nothing resolves it (the grants reported one by one do resolve).
+ */
+function restOf(rest: readonly (Granted & Outside)[], change: IamPolicyChange, who: string): Detection {
+  const distinctShown = (values: readonly string[]): string[] => [...new Set(values)].slice(0, REST_SHOWN);
+  const members = distinctShown(rest.map((g) => g.binding.member));
+  const wide = change.scope !== 'service';
+  return {
+    severity: rest.some((g) => severityOf(g.binding.role) === 'HIGH') ? 'HIGH' : 'MEDIUM',
+    title: `Cloud Run roles granted outside the organization${wide ? ` on a whole ${change.scope}` : ''}: ${rest.length} more`,
+    summary: `${who} also granted ${rest.length} more roles on ${iamScopeLabel(change.scope, change.target)} to members outside the allowed domains (${members.slice(0, 3).join(', ')}${members.length > 3 ? ', ...' : ''}).`,
+    evidence: {
+      scope: change.scope,
+      count: rest.length,
+      members,
+      roles: distinctShown(rest.map((g) => g.binding.role)).sort(),
+      domains: distinctShown(rest.map((g) => g.domain)).sort(),
+      source: rest[0]!.source,
+    },
+    dedupKey: [baselineKey(change.target), 'external-member', 'more', change.time],
+  };
+}
 
 /** The member as judged when it is outside the allowed domains and not an allowed member, else undefined. */
 function outsideOf(settings: ExternalMemberGrantSettings): (member: string) => Outside | undefined {

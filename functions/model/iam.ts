@@ -64,6 +64,7 @@ export type JudgedMemberKind = 'user' | 'group' | 'domain';
  * one without a domain.
  */
 export function judgedMemberOf(member: string): { readonly kind: JudgedMemberKind; readonly domain: string } | undefined {
+  if (member.length > MEMBER_LENGTH_LIMIT) return undefined;
   const match = /^(user|group|domain):([^?\s]+)$/i.exec(member);
   if (!match) return undefined;
   const kind = match[1]!.toLowerCase() as JudgedMemberKind;
@@ -73,6 +74,16 @@ export function judgedMemberOf(member: string): { readonly kind: JudgedMemberKin
   const domain = (kind === 'domain' ? rest : rest.slice(at + 1)).toLowerCase();
   return domain === '' || domain.includes('@') ? undefined : { kind, domain };
 }
+
+/**
+ * The longest member judged: IAM takes no email longer than 254 characters (nor a domain longer than 253), with its
+ * prefix. A longer one is no member IAM holds (an entry forged or re-exported), and kept in a baseline it would grow the
+ * service's document without bound.
+ */
+export const MEMBER_LENGTH_LIMIT = 300;
+
+/** The longest role name judged: a custom role's (`organizations/O/roles/ID`, its id at most 64 characters) is far shorter. */
+export const ROLE_LENGTH_LIMIT = 256;
 
 /**
  * Roles above a service (on a project, folder or organization) that reach its Cloud Run services besides roles/run.*:

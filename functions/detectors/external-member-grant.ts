@@ -30,7 +30,9 @@
 //           without it; a delta that REMOVEs it), and everything granted on a service it deletes. A late grant a newer
 //           policy already took away is reported and closed at once (revision.ts riskInForce); a late delta's grant is
 //           carried into the newer points other deltas set (baseline/apply.ts laterMemberPoints), so those do not read
-//           as its removal.
+//           as its removal. A delete that arrives after entries about the service created again under the name
+//           closes nothing (their word stands): what it should have closed stays open until a policy without the
+//           member, or by hand.
 // Blind spots: `serviceAccount:` members (a project's identity, outside or not: which project is the organization's is
 //           not known here), `principal://` and `principalSet://` (workforce and workload identity federation: their
 //           pools may be outside), `deleted:` members, and `allUsers` / `allAuthenticatedUsers` (public-invoker-grant

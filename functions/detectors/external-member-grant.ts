@@ -133,9 +133,10 @@ export const externalMemberGrant: Detector<'external-member-grant'> = {
 };
 
 /**
- * How many of one change's grants are reported one by one; the rest make one finding (restOf). IAM takes 1,500 members a policy: one finding each would outgrow what a transaction stores
- * (its findings wait in the service's Firestore document until published, 3 MiB a commit), and push every other open
- * finding of the service out (the engine keeps 20).
+ * How many of one change's grants are reported one by one; the rest make one finding (restOf). IAM takes 1,500
+ * members a policy: one finding each would outgrow what a transaction stores (its findings wait in the service's
+ * Firestore document until published, 3 MiB a commit), and push every other open finding of the service out (the
+ * engine keeps 20).
  */
 export const GRANTS_ONE_BY_ONE = 10;
 

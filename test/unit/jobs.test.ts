@@ -102,6 +102,12 @@ describe('normalizing job entries', () => {
     expect(change.vpcEgress).toBe('private-ranges-only');
   });
 
+  // Read for external-member-grant (a role granted outside the organization); Cloud Run refuses the public on jobs.
+  it('a SetIamPolicy is an IAM change of the job, with its policy', () => {
+    const result = parseEntry(synthetic('job-v2-SetIamPolicy'));
+    expect(result).toMatchObject({ kind: 'change', change: { kind: 'iam-policy', scope: 'service', target: JOB, policy: [{ role: 'roles/run.developer', member: 'user:contractor@gmail.com' }, { role: 'roles/run.invoker', member: 'group:data-team@acme.com' }] } });
+  });
+
   it('a delete is a delete of the job', () => {
     const result = parseEntry(v2Delete);
     expect(result).toMatchObject({ kind: 'change', change: { kind: 'delete', target: JOB } });
@@ -111,7 +117,7 @@ describe('normalizing job entries', () => {
     { name: 'RunJob without overrides (a Data Access entry: see job-run-overrides)', entry: runJob, reason: 'cloud-run-job' },
     { name: 'a Data Access entry that is no run', entry: variant(runJob, (e) => (e.protoPayload['methodName'] = 'google.cloud.run.v2.Jobs.GetJob')), reason: 'read-only' },
     { name: "a job's system event", entry: systemEvent, reason: 'cloud-run-job' },
-    { name: 'a v2 job SetIamPolicy (Cloud Run refuses the public on jobs)', entry: variant(v2Delete, (e) => (e.protoPayload['methodName'] = 'google.cloud.run.v2.Jobs.SetIamPolicy')), reason: 'cloud-run-job' },
+    { name: 'a failed SetIamPolicy', entry: variant(synthetic('job-v2-SetIamPolicy'), (e) => (e.protoPayload['status'] = { code: 9, message: 'precondition' })), reason: 'failed-call' },
     { name: 'an execution cancelled', entry: variant(v2Delete, (e) => (e.protoPayload['methodName'] = 'google.cloud.run.v1.Executions.CancelExecution')), reason: 'cloud-run-job' },
     { name: 'a v2 validateOnly update', entry: variant(v2Update, (e) => ((e.protoPayload['request'] as Json)['validateOnly'] = true)), reason: 'dry-run' },
     { name: 'a v1 dry run', entry: variant(v1Replace, (e) => ((e.protoPayload['request'] as Json)['dryRun'] = 'all')), reason: 'dry-run' },

@@ -122,7 +122,14 @@ describe('normalizing worker pool entries', () => {
     expect(change.serviceAccount).toBeUndefined();
   });
 
+  // Read for external-member-grant (a role granted outside the organization).
+  it('a SetIamPolicy is an IAM change of the worker pool, with its policy', () => {
+    const result = parseEntry(synthetic('workerpool-v2-SetIamPolicy'));
+    expect(result).toMatchObject({ kind: 'change', change: { kind: 'iam-policy', scope: 'service', target: POOL, policy: [{ role: 'roles/run.developer', member: 'user:contractor@gmail.com' }, { role: 'roles/run.invoker', member: 'group:data-team@acme.com' }] } });
+  });
+
   const skips: readonly { name: string; entry: Json; reason: string }[] = [
+    { name: 'a failed SetIamPolicy', entry: variant(synthetic('workerpool-v2-SetIamPolicy'), (e) => (e.protoPayload['status'] = { code: 9, message: 'precondition' })), reason: 'failed-call' },
     {
       name: "a worker pool's system event",
       entry: variant(create, (e) => {
@@ -132,7 +139,6 @@ describe('normalizing worker pool entries', () => {
       }),
       reason: 'cloud-run-worker-pool',
     },
-    { name: 'a worker pool SetIamPolicy', entry: variant(remove, (e) => (e.protoPayload['methodName'] = 'google.cloud.run.v2.WorkerPools.SetIamPolicy')), reason: 'cloud-run-worker-pool' },
     { name: 'a GetWorkerPool', entry: variant(remove, (e) => (e.protoPayload['methodName'] = 'google.cloud.run.v2.WorkerPools.GetWorkerPool')), reason: 'read-only' },
     { name: 'a validateOnly update', entry: variant(hijack, (e) => ((e.protoPayload['request'] as Json)['validateOnly'] = true)), reason: 'dry-run' },
     { name: 'a failed update', entry: variant(hijack, (e) => (e.protoPayload['status'] = { code: 9, message: 'precondition' })), reason: 'failed-call' },

@@ -229,6 +229,24 @@ describe('external-member-grant', () => {
     ]);
   });
 
+  // Synthetic: v2 Jobs.SetIamPolicy and WorkerPools.SetIamPolicy (no real entry is public; shaped as the v2 service
+  // one, with the job's and worker pool's resource and names: synthetic-job-SOURCES.md, synthetic-workerpool-SOURCES.md).
+  it.each([
+    ['a job', synthetic('job-v2-SetIamPolicy'), 'job', 'nightly-export', '//run.googleapis.com/projects/acme-prod/locations/us-central1/jobs/nightly-export'],
+    ['a worker pool', synthetic('workerpool-v2-SetIamPolicy'), 'worker-pool', 'queue-consumer', '//run.googleapis.com/projects/acme-prod/locations/us-central1/workerPools/queue-consumer'],
+  ])('fires on a role granted outside on %s, and resolves when it is removed or the resource deleted', async (_name, grant, resourceType, name, resourceName) => {
+    const [finding] = await externalFindings([grant]);
+    expect(finding).toMatchObject({ severity: 'HIGH', service: name, resourceType, resourceName, evidence: { member: 'user:contractor@gmail.com', role: 'roles/run.developer', domain: 'gmail.com', scope: resourceType } });
+    const removed = variant(at(grant, '2025-03-12T10:00:00Z'), (e) => {
+      (e.protoPayload['request'] as { policy: Json }).policy['bindings'] = [];
+      (e.protoPayload['response'] as Json)['bindings'] = [];
+    });
+    expect((await externalFindings([grant, removed])).map((f) => f.status ?? 'active')).toEqual(['active', 'resolved']);
+    const deleted = synthetic(resourceType === 'job' ? 'job-v2-DeleteJob' : 'workerpool-v2-DeleteWorkerPool');
+    const deletedLater = at(deleted, '2025-03-12T10:00:00Z');
+    expect((await externalFindings([grant, deletedLater])).map((f) => f.resolution?.reason)).toEqual([undefined, `the ${resourceType === 'job' ? 'job' : 'worker pool'} was deleted`]);
+  });
+
   it('a service delete resolves what was granted on it', async () => {
     const grant = servicePolicy(v1Grant, '2024-02-03T10:00:00Z', [gmailDeveloper]);
     const findings = await externalFindings([grant, deleteServiceAt('2024-02-04T10:00:00Z', { project: 'some-project', location: 'us-west1', service: 'cloudrun-exfil' })]);

@@ -181,10 +181,11 @@ export function normalizeEnvelope(env: Envelope, options: NormalizeOptions = {})
 }
 
 /**
- * A Cloud Run job's admin write: its create, replace (v1) or update (v2) is a deploy of the job, its delete a delete.
- * Its IAM policy is not read (Cloud Run refuses `allUsers` and `allAuthenticatedUsers` on a job), nor its executions.
+ * A Cloud Run job's admin write: its create, replace (v1) or update (v2) is a deploy of the job, its delete a delete,
+ * its SetIamPolicy an IAM change (runResourceIamEntry). Its executions are not read.
  */
 function jobEntry(env: Envelope, pp: JsonObject, method: string, options: NormalizeOptions): ParseResult {
+  if (isSetIamPolicy(method)) return runResourceIamEntry(env, pp, method, 'job');
   const write = adminWrite(env, pp, method, JOB_VERBS, 'cloud-run-job', '.Jobs.');
   if ('kind' in write) return write;
   const { api, operation, logged } = write;
@@ -236,6 +237,23 @@ function adminWrite(
   return { api, operation, logged: api === 'v2' ? loggedOperation(env) : undefined };
 }
 
+function isSetIamPolicy(method: string): boolean {
+  return method.endsWith('.SetIamPolicy');
+}
+
+/**
+ * A job's or worker pool's SetIamPolicy: an IAM change of the resource, read as a service's (the policy as stored, else
+ * the request's; a delta when logged). external-member-grant judges it; Cloud Run refuses the public on both, so a
+ * refused attempt is no public-invoker-attempt: a failed call is skipped.
+ */
+function runResourceIamEntry(env: Envelope, pp: JsonObject, method: string, resourceType: ResourceType): ParseResult {
+  const failure = failureOf(pp, method, env.entry['severity']);
+  if (failure) return failure;
+  const target = runResourceTarget(env, pp, resourceType, undefined);
+  if (!target) return { kind: 'skipped', reason: 'no-service', detail: method };
+  return { kind: 'change', change: iamChange(env, pp, 'service', target) };
+}
+
 /** The delete of `target`, or no change when the entry names none. */
 function deleteOf(env: Envelope, pp: JsonObject, method: string, target: ServiceRef | undefined): ParseResult {
   return target ? { kind: 'change', change: { kind: 'delete', target, ...common(env, pp) } } : { kind: 'skipped', reason: 'no-service', detail: method };
@@ -271,10 +289,11 @@ function jobRunEntry(env: Envelope, pp: JsonObject, method: string, secretEnv: S
 /**
  * A Cloud Run worker pool's admin write: its create, replace (v1) or update (v2) is a deploy of its revision template,
  * read as a service's is (the body under `workerPool`), its delete a delete. It takes no requests, so nothing of
- * ingress or the invoker check is read; nor its IAM policy (an invoker role lets no one reach it). Judged at once, as a
- * job is: a worker pool's revision events are not read.
+ * ingress or the invoker check is read; its SetIamPolicy is an IAM change (runResourceIamEntry: external-member-grant
+ * judges who is given a role on it). Judged at once, as a job is: a worker pool's revision events are not read.
  */
 function workerPoolEntry(env: Envelope, pp: JsonObject, method: string, options: NormalizeOptions): ParseResult {
+  if (isSetIamPolicy(method)) return runResourceIamEntry(env, pp, method, 'worker-pool');
   const write = adminWrite(env, pp, method, WORKER_POOL_VERBS, 'cloud-run-worker-pool');
   if ('kind' in write) return write;
   const { api, operation, logged } = write;

@@ -1,11 +1,12 @@
 // external-member-grant
 //
-// Reads:    Cloud Run Services.SetIamPolicy (v1, v2); project, folder and organization SetIamPolicy
-//           (cloudresourcemanager: v1 SetIamPolicy, v3 Projects/Folders/Organizations.SetIamPolicy); service deletes.
+// Reads:    Cloud Run Services.SetIamPolicy (v1, v2), Jobs.SetIamPolicy (v1, v2), WorkerPools.SetIamPolicy (v2; the
+//           name unverified); project, folder and organization SetIamPolicy (cloudresourcemanager: v1 SetIamPolicy, v3
+//           Projects/Folders/Organizations.SetIamPolicy); deletes of services, jobs and worker pools.
 // Alerts:   a role newly granted to an identity outside the organization's own domains (Security Health Analytics'
 //           NON_ORG_IAM_MEMBER, at the moment it happens): a `user:`, `group:` or `domain:` member whose domain (what
 //           follows the `@`, or the `domain:` member itself; any letter case) matches none of `allowedDomains`. On a
-//           service, every role counts; on a project, folder or organization, only the roles that reach its Cloud Run
+//           service, job or worker pool, every role counts; on a project, folder or organization, only the roles that reach its Cloud Run
 //           services: roles/run.*, roles/owner, roles/editor, roles/iam.serviceAccountUser (acts as the runtime
 //           service accounts) and roles/iam.serviceAccountTokenCreator (mints their tokens) (model/iam.ts
 //           reachesCloudRun). One finding per member and role, up to GRANTS_ONE_BY_ONE a change (the most severe
@@ -25,10 +26,11 @@
 // Severity: HIGH for a role that can change the resource or act as it (run.admin, run.developer, owner, editor,
 //           serviceAccountUser, serviceAccountTokenCreator, a custom role: not known to be harmless); MEDIUM for the
 //           roles that only call or read it (run.invoker, run.servicesInvoker, run.viewer).
-// Evidence: `member` (as logged), `role`, `domain`, `memberKind` (user, group, domain), `scope`, `source`.
+// Evidence: `member` (as logged), `role`, `domain`, `memberKind` (user, group, domain), `scope` (service, job,
+//           worker-pool, project, folder, organization), `source`.
 // Resolves: when the newest entry about the resource shows the member no longer holds the role (a full policy
-//           without it; a delta that REMOVEs it), and everything granted on a service it deletes. A late grant a newer
-//           policy already took away is reported and closed at once (revision.ts riskInForce); a late delta's grant is
+//           without it; a delta that REMOVEs it), and everything granted on a service, job or worker pool it deletes.
+//           A late grant a newer policy already took away is reported and closed at once (revision.ts riskInForce); a late delta's grant is
 //           carried into the newer points other deltas set (baseline/apply.ts laterMemberPoints), so those do not read
 //           as its removal. A delete that arrives after entries about the service created again under the name
 //           closes nothing (their word stands): what it should have closed stays open until a policy without the
@@ -39,8 +41,8 @@
 //           reports them) are not judged. Conditional bindings count as grants (the condition is not evaluated).
 //           A project role outside the list above that still reaches Cloud Run (roles/viewer reads every service's
 //           configuration, plain environment variables included; a custom role with run.* permissions) is not
-//           judged. Cloud Run jobs' and worker pools' own IAM policies are not read (audit/normalize.ts reads only
-//           services' SetIamPolicy; a grant on a project reaches them). A `domain:` member's whole domain is judged as
+//           judged. No real job or worker pool SetIamPolicy entry is public: they are read as a service's (synthetic
+//           fixtures). A `domain:` member's whole domain is judged as
 //           its name: a Google Workspace domain the organization owns under another name must be in allowedDomains.
 //           Past MEMBER_BINDINGS_LIMIT pairs in one policy (baseline/apply.ts), the pairs the baseline does not keep
 //           count as added again at the next full policy, and their removal closes nothing until a delta names it.
@@ -55,7 +57,7 @@ import { normalizeTimestamp } from '../audit/entry.js';
 import { nameMatcher } from '../config/glob.js';
 import type { ExternalMemberGrantSettings } from '../config/types.js';
 import { CALL_OR_READ_ROLES, judgedMemberOf, type JudgedMemberKind } from '../model/iam.js';
-import { DELETE_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
+import { DELETE_METHODS, PROJECT_IAM_METHODS, RUN_RESOURCE_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
 import { closedByDelete, createdBefore, iamScopeLabel, riskInForce } from './revision.js';
 import type { IamBinding, IamPolicyChange } from '../model/change.js';
 import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
@@ -78,7 +80,7 @@ export const externalMemberGrant: Detector<'external-member-grant'> = {
   id: RULE,
   title: 'Cloud Run role granted outside the organization',
   defaultSeverity: 'HIGH',
-  methods: [...SERVICE_IAM_METHODS, ...PROJECT_IAM_METHODS, ...DELETE_METHODS],
+  methods: [...SERVICE_IAM_METHODS, ...RUN_RESOURCE_IAM_METHODS, ...PROJECT_IAM_METHODS, ...DELETE_METHODS],
   changeKinds: ['iam-policy', 'delete'],
   closedByDelete: true,
   detect({ change, baseline, settings }): Detection[] {
@@ -102,7 +104,7 @@ export const externalMemberGrant: Detector<'external-member-grant'> = {
         severity: severityOf(role),
         title: wide ? `Cloud Run role granted outside the organization on a whole ${change.scope}` : 'Cloud Run role granted outside the organization',
         summary: `${who} granted ${role} to ${member} on ${iamScopeLabel(change.scope, change.target)}: ${domain} is not among the allowed domains.`,
-        evidence: { scope: change.scope, member, role, domain, memberKind: kind, source },
+        evidence: { scope: scopeOf(change), member, role, domain, memberKind: kind, source },
         dedupKey: [baselineKey(change.target), 'external-member', member.toLowerCase(), role, change.time],
         ...riskInForce(history, change, (v) => released(readMemberPoint(v), key), () => noLongerHolds(member, role)),
       };
@@ -165,7 +167,7 @@ function restOf(rest: readonly (Granted & Outside)[], change: IamPolicyChange, w
     title: `Cloud Run roles granted outside the organization${wide ? ` on a whole ${change.scope}` : ''}: ${rest.length} more`,
     summary: `${who} also granted ${rest.length} more roles on ${iamScopeLabel(change.scope, change.target)} to members outside the allowed domains (${members.slice(0, 3).join(', ')}${members.length > 3 ? ', ...' : ''}).`,
     evidence: {
-      scope: change.scope,
+      scope: scopeOf(change),
       count: rest.length,
       members,
       roles: distinctShown(rest.map((g) => g.binding.role)).sort(),
@@ -174,6 +176,11 @@ function restOf(rest: readonly (Granted & Outside)[], change: IamPolicyChange, w
     },
     dedupKey: [baselineKey(change.target), 'external-member', 'more', change.time],
   };
+}
+
+/** Where the policy applies, as evidence: `service`, `job`, `worker-pool`, `project`, `folder` or `organization`. */
+function scopeOf(change: IamPolicyChange): string {
+  return change.scope === 'service' ? (change.target.resourceType ?? 'service') : change.scope;
 }
 
 /** The member as judged when it is outside the allowed domains and not an allowed member, else undefined. */

@@ -28,6 +28,17 @@ export const SERVICE_IAM_METHODS: readonly AuditMethod[] = [
 ];
 
 /**
+ * Cloud Run jobs' and worker pools' own IAM policies (external-member-grant): v2 `Jobs.SetIamPolicy` is in Google's
+ * audit catalog and v1 in the Cloud Run audit logging page; `WorkerPools.SetIamPolicy` follows their names (unverified:
+ * a name no entry carries costs nothing in the filter).
+ */
+export const RUN_RESOURCE_IAM_METHODS: readonly AuditMethod[] = [
+  { serviceName: RUN, methodName: 'google.cloud.run.v1.Jobs.SetIamPolicy' },
+  { serviceName: RUN, methodName: 'google.cloud.run.v2.Jobs.SetIamPolicy' },
+  { serviceName: RUN, methodName: 'google.cloud.run.v2.WorkerPools.SetIamPolicy' },
+];
+
+/**
  * Project, folder and organization policies: the v1 API logs `SetIamPolicy`; the v3 API (the client libraries) logs
  * its own names (Google's audit catalog, googleapis/google-cloudevents json/audit/service_catalog.json).
  */

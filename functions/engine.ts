@@ -50,7 +50,7 @@ import type { Detection, Detector, OpenFinding } from './detectors/types.js';
 import { generationOfRevisionName, type RevisionObservation } from './audit/systemEvent.js';
 import { cutText } from './untrustedText.js';
 import { boundedLabels, linksOf, provenanceLabelsKey, provenanceLabelsOf, provenanceLabelTexts, provenanceOf, resourceNameOf, type ProvenanceLabels } from './findings/enrich.js';
-import { configuredSeverity, type Finding, type Severity } from './findings/finding.js';
+import { configuredSeverity, SEVERITIES, severityRank, type Finding, type Severity } from './findings/finding.js';
 import { findingId } from './findings/id.js';
 import { isService, isWideIamChange, sameEntry, SYSTEM_EVENT_METHOD, type Change, type DeployChange, type EntryKey, type Principal } from './model/change.js';
 import { fnv1aJoined } from './audit/hash.js';
@@ -451,7 +451,11 @@ function eventsCreateService(observed: ObservedFacts, baseline: ServiceBaseline)
   return generationOfRevisionName(observed.revision, observed.target.service) === 1 && valueBefore(baseline.template, observed.firstSeenMs) === undefined;
 }
 
-/** Open findings kept per service; the oldest go first (they can still be resolved by hand in each sink). */
+/**
+ * Open findings kept per service. Past it the least severe go first, the oldest of them first: what is dropped can
+ * still be resolved by hand in each sink, but nothing runwatch sees closes it any more, so that is what matters least
+ * (a project's CRITICAL public grant outlives a run of external-member-grant findings after it).
+ */
 const OPEN_LIMIT = 20;
 
 /**
@@ -459,8 +463,8 @@ const OPEN_LIMIT = 20;
  * whole, with the labels of its deploy, so that what closes it can say so: Cloud Run takes 64 service and 64 revision
  * labels of 63 characters, international lowercase letters included (3 bytes each for Georgian), about 48 KB a finding.
  * OPEN_LIMIT of them, with the findings of the transaction in the outbox next to them, passed Firestore's 1 MiB a
- * document, and every entry of the service failed its transaction from then on. Beyond this the oldest go first, as
- * beyond OPEN_LIMIT; ordinary findings (a few KB) reach OPEN_LIMIT first.
+ * document, and every entry of the service failed its transaction from then on. Beyond this they go in the same order
+ * as beyond OPEN_LIMIT; ordinary findings (a few KB) reach OPEN_LIMIT first.
  */
 export const OPEN_BYTES_LIMIT = 256 * 1024;
 
@@ -469,36 +473,38 @@ const openSizes = new WeakMap<OpenFinding, number>();
 const openBytes = (open: OpenFinding): number => jsonBytesOnce(openSizes, open);
 
 /**
- * At most OPEN_LIMIT open findings, taking at most OPEN_BYTES_LIMIT: those a late entry opened while newer entries
- * hold their risk (OpenFinding.late) go first, oldest first, then the oldest of the rest. Kept open only so that what
- * closes the newer entries' risk closes them too, they must not push out a finding that would be kept without them (an
- * older grant, say, whose revoke would then close nothing). The newest is never dropped for its size alone.
+ * The order in which open findings are dropped past the limits: those a late entry opened while newer entries hold
+ * their risk (OpenFinding.late) first (kept open only so that what closes the newer entries' risk closes them too,
+ * they must not push out a finding that would be kept without them: an older grant, say, whose revoke would then
+ * close nothing); then the rest. In each group the least severe first, the oldest of a severity first.
  */
-function keptOpen(open: OpenFinding[]): OpenFinding[] {
-  let excess = open.length - OPEN_LIMIT;
-  if (excess <= 0) return withinOpenBytes(open);
-  const kept: OpenFinding[] = [];
-  for (const o of open) {
-    if (o.late === true && excess > 0) excess--;
-    else kept.push(o);
-  }
-  return withinOpenBytes(kept.length > OPEN_LIMIT ? kept.slice(-OPEN_LIMIT) : kept);
+function dropOrder(open: readonly OpenFinding[]): OpenFinding[] {
+  const rank = (o: OpenFinding): number => (o.late === true ? 0 : SEVERITIES.length) + severityRank(o.finding.severity);
+  // Array.prototype.sort is stable: within a rank, the order kept is the oldest first.
+  return [...open].sort((a, b) => rank(a) - rank(b));
 }
 
-/** keptOpen's bound on bytes: late ones first, oldest first, then the oldest of the rest, never the newest. */
+/** At most OPEN_LIMIT open findings, taking at most OPEN_BYTES_LIMIT, dropped in dropOrder; in their order. */
+function keptOpen(open: OpenFinding[]): OpenFinding[] {
+  const excess = open.length - OPEN_LIMIT;
+  if (excess <= 0) return withinOpenBytes(open);
+  const dropped = new Set(dropOrder(open).slice(0, excess));
+  return withinOpenBytes(open.filter((o) => !dropped.has(o)));
+}
+
+/** keptOpen's bound on bytes: dropped in dropOrder, never the newest (it is not dropped for its size alone). */
 function withinOpenBytes(open: OpenFinding[]): OpenFinding[] {
   if (open.length < 2) return open;
   let total = 0;
   for (const o of open) total += openBytes(o);
   if (total <= OPEN_BYTES_LIMIT) return open;
+  const newest = open[open.length - 1]!;
   const dropped = new Set<OpenFinding>();
-  for (const lateOnly of [true, false]) {
-    for (let i = 0; i < open.length - 1 && total > OPEN_BYTES_LIMIT; i++) {
-      const o = open[i]!;
-      if (dropped.has(o) || (lateOnly && o.late !== true)) continue;
-      dropped.add(o);
-      total -= openBytes(o);
-    }
+  for (const o of dropOrder(open)) {
+    if (total <= OPEN_BYTES_LIMIT) break;
+    if (o === newest) continue;
+    dropped.add(o);
+    total -= openBytes(o);
   }
   return open.filter((o) => !dropped.has(o));
 }

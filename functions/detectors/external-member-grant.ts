@@ -137,8 +137,8 @@ export const externalMemberGrant: Detector<'external-member-grant'> = {
 /**
  * How many of one change's grants are reported one by one; the rest make one finding (restOf). IAM takes 1,500
  * members a policy: one finding each would outgrow what a transaction stores (its findings wait in the service's
- * Firestore document until published, 3 MiB a commit), and push every other open finding of the service out (the
- * engine keeps 20).
+ * Firestore document until published, 3 MiB a commit), and push the service's other open findings of their severity
+ * or less out (the engine keeps 20, the least severe going first).
  */
 export const GRANTS_ONE_BY_ONE = 10;
 

@@ -225,7 +225,7 @@ describe('--workers beyond what the input can keep busy', () => {
     const many = await runwatch(['replay', '--workers', '16', '--format', 'ndjson', '--quiet', file]);
     const one = await runwatch(['replay', '--workers', '0', '--format', 'ndjson', '--quiet', file]);
     expect(many.code).toBe(0);
-    expect(many.stderr).toMatch(/^runwatch replay: warning: 16 worker threads asked for, 4 started: 57 KiB of input keeps no more busy \(one per 64 MiB beyond 4\)$/m);
+    expect(many.stderr).toMatch(/^runwatch replay: warning: 16 worker threads asked for, 4 started: 60 KiB of input keeps no more busy \(one per 64 MiB beyond 4\)$/m);
     expect(many.stdout.split('\n').sort()).toEqual(one.stdout.split('\n').sort());
     expect(one.stderr).toBe('');
   }, 120_000);

@@ -143,6 +143,7 @@ describe('the REVISION cell', () => {
     expect(revisionOf('public-invoker-grant', 'acme-prod/storefront')).toEqual(['-', '-']);
     expect(revisionOf('public-invoker-attempt', 'acme-prod/storefront')).toEqual(['-']);
     expect(revisionOf('public-invoker-grant', 'western-verve-123456/*')).toEqual(['-']);
+    expect(revisionOf('external-member-grant', 'acme-prod/storefront')).toEqual(['-']);
     expect(revisionOf('off-window-deploy', 'test-project-1234/payments-api')).toEqual(['unknown']);
     expect(revisionOf('off-window-deploy', 'acme-prod/storefront')).toEqual(['storefront-00042-zur']);
   });

@@ -20,12 +20,17 @@ const COLUMNS: readonly { readonly title: string; readonly width: number; readon
   { title: 'SEVERITY', width: 8, value: (f) => f.severity },
   { title: 'RULE', width: 22, value: (f) => f.rule },
   { title: 'SERVICE', width: SERVICE_WIDTH, value: (f) => serviceCell(f, SERVICE_WIDTH) },
-  // A job has no revisions, and an IAM policy change (members granted or attempted) creates none: "unknown" is kept
-  // for a deploy whose revision the entries did not name.
-  { title: 'REVISION', width: 26, value: (f) => f.revision ?? (f.resourceType === 'job' || 'membersGranted' in f.evidence || 'membersAttempted' in f.evidence ? '-' : 'unknown') },
+  // A job has no revisions, and an IAM policy change (members granted or attempted, a role given outside the
+  // organization) creates none: "unknown" is kept for a deploy whose revision the entries did not name.
+  { title: 'REVISION', width: 26, value: (f) => f.revision ?? (createsNoRevision(f) ? '-' : 'unknown') },
   { title: 'PRINCIPAL', width: 34, value: (f) => f.resolution?.principal ?? f.principal },
   { title: 'WHAT', width: 60, value: (f) => (f.status === 'resolved' ? `Resolved: ${f.resolution?.reason ?? f.title}` : f.title) },
 ];
+
+/** True for a finding about something that has no revision (a job) or makes none (an IAM policy change). */
+function createsNoRevision(f: Finding): boolean {
+  return f.resourceType === 'job' || f.rule === 'external-member-grant' || 'membersGranted' in f.evidence || 'membersAttempted' in f.evidence;
+}
 
 export function formatTable(findings: readonly Finding[]): string {
   if (findings.length === 0) return 'No findings.\n';

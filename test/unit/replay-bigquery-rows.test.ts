@@ -89,17 +89,80 @@ function counts(stats: ReplayStats): Omit<ReplayStats, 'malformedExamples'> {
   return rest;
 }
 
+/** The projects a source fixture's entries are logged in (logName's). */
+function projectsOf(source: string): string[] {
+  return [...new Set(entriesOf(source).map((entry) => /^projects\/([^/]+)\//.exec(String(entry['logName']))?.[1] ?? ''))];
+}
+
+/** The findings (JSON text, sorted) of the given projects. */
+function ofProjects(findings: readonly string[], projects: readonly string[]): string[] {
+  return findings.filter((f) => projects.includes((JSON.parse(f) as Finding).project));
+}
+
+/**
+ * The cases in groups whose cases share no project, in CASES' order. The worker modes start threads for each
+ * replay (most of this file's time, one case a file): there a group's rows are replayed together, and each case
+ * reads its own findings out of the group's by project. Safe because replay keeps projects apart: every baseline
+ * (a service's, a project's IAM) belongs to one project, and a project's waiting deploys are completed by its own
+ * entries alone (partition.ts, which the engine-worker mode is built on). The tests below check it too: the
+ * group's LogEntries on one thread give each case the findings of its LogEntries alone.
+ */
+function disjointGroups(cases: readonly (typeof CASES)[number][]): (typeof CASES)[number][][] {
+  const groups: { projects: Set<string>; cases: (typeof CASES)[number][] }[] = [];
+  for (const c of cases) {
+    const projects = projectsOf(c.source);
+    let group = groups.find((g) => projects.every((p) => !g.projects.has(p)));
+    if (!group) groups.push((group = { projects: new Set(), cases: [] }));
+    for (const p of projects) group.projects.add(p);
+    group.cases.push(c);
+  }
+  return groups.map((g) => g.cases);
+}
+const GROUPS = disjointGroups(CASES);
+
+interface GroupOutcome {
+  /** The group's LogEntries on one thread. */
+  readonly reference: Outcome;
+  /** The group's rows in each worker mode. */
+  readonly modes: readonly { readonly mode: (typeof MODES)[number]; readonly outcome: Outcome }[];
+}
+
+const groupRuns = new Map<string, Promise<GroupOutcome>>();
+/** The replays of the group of case `name` in `shape`, run once for every case of the group. */
+function groupOf(shape: string, name: string): Promise<GroupOutcome> {
+  const group = GROUPS.find((g) => g.some((c) => c.name === name))!;
+  const key = `${shape} ${group.map((c) => c.name).join()}`;
+  let runs = groupRuns.get(key);
+  if (!runs) {
+    runs = (async () => {
+      const reference = await run(ndjsonFile(group.flatMap((c) => entriesOf(c.source))), MODES[0]);
+      const rows = ndjsonFile(group.flatMap((c) => rowsOf(shape, c.name)));
+      const modes = [];
+      for (const mode of MODES.slice(1)) modes.push({ mode, outcome: await run(rows, mode) });
+      return { reference, modes };
+    })();
+    groupRuns.set(key, runs);
+  }
+  return runs;
+}
+
 describe('BigQuery rows replay to the findings of the LogEntries they were', () => {
   for (const shape of SHAPES) {
     it.each(CASES)(`${shape} rows: $name, every replay mode`, async ({ name, source, findings }) => {
       const reference = await run(ndjsonFile(entriesOf(source)), MODES[0]);
       expect(reference.findings).toHaveLength(findings);
       expect(reference.stats.malformed.size).toBe(0);
-      const rows = ndjsonFile(rowsOf(shape, name));
-      for (const mode of MODES) {
-        const outcome = await run(rows, mode);
-        expect(outcome.findings, `${name}, ${mode.mode}`).toEqual(reference.findings);
-        expect(counts(outcome.stats), `${name}, ${mode.mode}`).toEqual(counts(reference.stats));
+      // One thread: the case's rows alone.
+      const alone = await run(ndjsonFile(rowsOf(shape, name)), MODES[0]);
+      expect(alone.findings, `${name}, ${MODES[0].mode}`).toEqual(reference.findings);
+      expect(counts(alone.stats), `${name}, ${MODES[0].mode}`).toEqual(counts(reference.stats));
+      // The worker modes: the case's findings out of its group's rows (see disjointGroups), the group's counts.
+      const projects = projectsOf(source);
+      const group = await groupOf(shape, name);
+      expect(ofProjects(group.reference.findings, projects), `${name}, its group's LogEntries`).toEqual(reference.findings);
+      for (const { mode, outcome } of group.modes) {
+        expect(ofProjects(outcome.findings, projects), `${name}, ${mode.mode}`).toEqual(reference.findings);
+        expect(counts(outcome.stats), `${name}'s group, ${mode.mode}`).toEqual(counts(group.reference.stats));
       }
     }, 30_000);
   }
@@ -180,15 +243,30 @@ describe('a row whose JSON text does not parse, or parses to no object, is a mal
     },
   ];
 
-  it.each(CUT_ROWS)('$what: counted malformed in every mode, the rows around it replayed', async ({ row, reason }) => {
-    const good = rowsOf('sink', 'sysevent-Services.ReplaceService');
-    const path = ndjsonFile([good[0], row]);
-    const reference = await run(ndjsonFile(entriesOf('corpus/aegisai__sysevent-Services.ReplaceService__1.json')), MODES[0]);
-    for (const mode of MODES) {
-      const outcome = await run(path, mode);
-      expect([...outcome.stats.malformed.values()], mode.mode).toEqual([1]);
-      expect(outcome.stats.malformedExamples, mode.mode).toHaveLength(1);
-      expect(outcome.stats.malformedExamples[0], mode.mode).toMatch(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: ${reason.source.slice(1)}`));
+  // One file holds a good row, then every damaged row, each on its line (line 2 on): one replay per mode serves them
+  // all, each row's test reading the example at its own line and its reason's count. Safe: a row's JSON text is read
+  // line by line, and a malformed row reaches no baseline; every reason is counted under a key of its own.
+  const good = rowsOf('sink', 'sysevent-Services.ReplaceService');
+  let replays: Promise<{ path: string; reference: Outcome; modes: { mode: (typeof MODES)[number]; outcome: Outcome }[] }> | undefined;
+  const replayed = (): NonNullable<typeof replays> =>
+    (replays ??= (async () => {
+      const path = ndjsonFile([good[0], ...CUT_ROWS.map((c) => c.row)]);
+      const reference = await run(ndjsonFile(entriesOf('corpus/aegisai__sysevent-Services.ReplaceService__1.json')), MODES[0]);
+      const modes = [];
+      for (const mode of MODES) modes.push({ mode, outcome: await run(path, mode) });
+      return { path, reference, modes };
+    })());
+
+  it.each(CUT_ROWS.map((c, i) => ({ ...c, line: i + 2 })))('$what: counted malformed in every mode, the rows around it replayed', async ({ row, reason, line }) => {
+    const { path, reference, modes } = await replayed();
+    const at = new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${line}: `);
+    for (const { mode, outcome } of modes) {
+      // One malformed entry per damaged row, each reason counted once.
+      expect([...outcome.stats.malformed.values()], mode.mode).toEqual(CUT_ROWS.map(() => 1));
+      expect(outcome.stats.malformedExamples, mode.mode).toHaveLength(CUT_ROWS.length);
+      const example = outcome.stats.malformedExamples.filter((e) => at.test(e));
+      expect(example, mode.mode).toHaveLength(1);
+      expect(example[0]!.replace(at, ''), mode.mode).toMatch(new RegExp(`^${reason.source.slice(1)}`));
       expect(outcome.findings, mode.mode).toEqual(reference.findings);
     }
     expect(readEnvelope(row)).toMatchObject({ ok: false, reason: expect.stringMatching(reason) });

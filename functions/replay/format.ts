@@ -1,13 +1,15 @@
 // Output formats of `runwatch replay`. Findings carry strings anyone who can deploy wrote (service names,
 // principals, labels), so the table escapes control and bidi characters before they reach a terminal, and measures
 // cells in the columns a terminal gives them (string-width), not in UTF-16 units.
-import { normalizeTimestamp, timeSortKey } from '../audit/entry.js';
 import { resourceLabel, resourceNounOf } from '../model/change.js';
 import type { Finding } from '../findings/finding.js';
 import type { EngineNote } from '../engine.js';
 import type { ReplayStats } from './replay.js';
 import stringWidth from 'string-width';
 import { terminalSafe } from '../untrustedText.js';
+import { byTime, timeOf } from './findingOrder.js';
+
+export { byTime };
 
 export type OutputFormat = 'table' | 'ndjson' | 'json';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'ndjson', 'json'];
@@ -97,30 +99,6 @@ function fitted(text: string, width: number): string {
     used += 1;
   }
   return shown + ' '.repeat(width - used);
-}
-
-/** When it happened: the event, or for a resolution the change that resolved it. */
-function timeOf(finding: Finding): string {
-  return finding.resolution?.time ?? finding.eventTime;
-}
-
-/**
- * The instant a finding's time names, as a number: times keep the fraction the log wrote (`...:05Z`, `...:05.5Z`,
- * nine digits), so their texts do not sort in time order. A time that does not read (none should) goes last.
- */
-function timeKeyOf(finding: Finding): number {
-  const time = normalizeTimestamp(timeOf(finding));
-  return time ? timeSortKey(time.iso, time.ms) : Infinity;
-}
-
-/**
- * Findings in event-time order (rollouts complete after their write, so emission order can differ), then by rule
- * and id: a total order, so the same findings print the same way however many threads found them.
- */
-export function byTime(findings: readonly Finding[]): Finding[] {
-  const keyed = findings.map((finding) => ({ finding, key: timeKeyOf(finding) }));
-  keyed.sort((a, b) => a.key - b.key || compareText(a.finding.rule, b.finding.rule) || compareText(a.finding.id, b.finding.id));
-  return keyed.map((k) => k.finding);
 }
 
 function compareText(a: string, b: string): number {

@@ -10,7 +10,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { RunwatchConfig } from '../config/types.js';
 import type { Finding } from '../findings/finding.js';
-import { byTime } from './format.js';
+import { byTime } from './findingOrder.js';
 import { WHOLE_LINE } from './item.js';
 import { inOrder, SharedBufferPool } from './chunks.js';
 import { DEFAULT_REORDER_CAPACITY, emptyStats, forEachPaced, inTimeRange, mergeStats, type ReplayOptions, type ReplayStats } from './replay.js';

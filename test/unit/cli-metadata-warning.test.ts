@@ -4,9 +4,11 @@
 // fail, an error without a code), gcp-metadata printed a Node warning after runwatch's line:
 //   (node:123) MetadataLookupWarning: received unexpected error = All promises were rejected code = UNKNOWN
 //   (Use `node --trace-warnings ...` to show where the warning was created)
-// Here the metadata server is a local one answering 500 (GCE_METADATA_HOST), which takes the same path to the
-// warning without any request leaving the machine. Each command runs in a process of its own: the warning is
-// printed by the process.
+// Here the metadata server is a local one answering 403 (GCE_METADATA_HOST), which takes the same path to the
+// warning without any request leaving the machine. Not 500: gaxios retries a 5xx three times with backoff, about
+// 2.1 s of waiting in each process before the same warning (with runwatch's filter taken out of bin/runwatch.js,
+// either status prints it: "received unexpected error = ... code = 403"). Each command runs in a process of its
+// own: the warning is printed by the process.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -23,7 +25,7 @@ let requests = 0;
 beforeAll(async () => {
   server = createServer((_, response) => {
     requests++;
-    response.writeHead(500).end('not a metadata server');
+    response.writeHead(403).end('not a metadata server');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   metadataHost = `127.0.0.1:${(server.address() as AddressInfo).port}`;

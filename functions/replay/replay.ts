@@ -226,7 +226,7 @@ export async function forEachPaced<T>(items: Iterable<T>, step: (item: T) => voi
 }
 
 /** The paths of the config's rule exceptions (ReplayStats.exceptions), rule by rule in the config's order. */
-function exceptionPaths(config: RunwatchConfig): string[] {
+export function exceptionPaths(config: RunwatchConfig): string[] {
   return (Object.entries(config.rules) as [string, RuleSettings][]).flatMap(([rule, settings]) => settings.exceptions.map((_, index) => exceptionPath(rule, index)));
 }
 
@@ -398,7 +398,7 @@ async function workersFor(requested: number | undefined, files: readonly string[
   const bytes = await inputBytes(files);
   const workers = Math.min(requested, Math.max(WORKERS_FOR_ANY_INPUT, Math.floor(bytes / BYTES_PER_WORKER)));
   if (workers < requested) {
-    onWarning?.(`${requested} worker threads asked for, ${workers} started: ${sizeText(bytes)} of input keeps no more busy (one per 64 MiB beyond ${WORKERS_FOR_ANY_INPUT})`);
+    onWarning?.(`${requested} worker threads asked for, at most ${workers} started: ${sizeText(bytes)} of input keeps no more busy (one per 64 MiB beyond ${WORKERS_FOR_ANY_INPUT})`);
   }
   return workers;
 }

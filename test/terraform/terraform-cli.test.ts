@@ -1,6 +1,7 @@
 // What the Terraform CLI can check offline (no providers can be downloaded here):
 //  - `terraform fmt -check -recursive` over terraform/: the syntax and style gate;
-//  - the module's variable validations, by planning variables.tf alone (a configuration without providers plans offline);
+//  - the module's variable validations, by planning variables.tf alone (a configuration without providers plans offline),
+//    every case in one `terraform test` run;
 //  - the source object's name, by evaluating package.tf (pure expressions) with `terraform console`: a changed config or
 //    package file gives a new name, which is what redeploys the functions.
 // Without terraform on PATH these tests are skipped, except in CI (CI=true), where that is a failure.
@@ -41,6 +42,14 @@ function terraform(args: readonly string[], cwd: string, stdin = ''): Promise<Ru
     child.on('close', (status) => resolve({ status, stdout, stderr }));
     child.stdin.end(stdin);
   });
+}
+
+/**
+ * A value as an HCL expression, for a test file's variables: JSON is (strings, numbers, lists, objects with quoted
+ * keys, null), but for template sequences, which HCL would interpolate.
+ */
+function hcl(value: unknown): string {
+  return JSON.stringify(value).replaceAll('${', '$${').replaceAll('%{', '%%{');
 }
 
 /** -var arguments; lists, sets and objects are written in HCL/JSON syntax, which -var accepts. */
@@ -260,23 +269,34 @@ describe.skipIf(!hasTerraform)('terraform CLI, offline', () => {
     ],
   ];
 
+  // One `terraform test` process plans every case, each from a test file of its own: a run block with the case's
+  // variables (command = plan), expecting exactly its failing variables (expect_failures; none for a valid case). A
+  // run passes only if the plan fails on exactly those variables, or succeeds when none are listed: a variable that
+  // fails unexpectedly, or one expected that does not, fails it. One file a case keeps each case a plan of its
+  // variables alone (a failed run skips the runs after it in its file, never another file's), and every case is
+  // reported. 60 plans, each a terraform process of its own, took most of this file's time.
   it('enforces every variable validation (a table of plans of the variables alone)', { timeout: 60_000 }, async () => {
-    const results: Array<{ name: string; expected: readonly string[]; failed: string[]; status: number | null; stderr: string }> = [];
-    const queue = [...CASES];
-    const worker = async (): Promise<void> => {
-      for (let c = queue.shift(); c; c = queue.shift()) {
-        const [name, extra, expected] = c;
-        const run = await terraform(['plan', '-no-color', '-input=false', '-lock=false', '-refresh=false', ...vars({ ...base(), ...extra() })], harness);
-        const failed = [...new Set([...run.stderr.matchAll(/^\s*\d+: variable "([a-z_]+)"/gm)].map((m) => m[1]!))];
-        results.push({ name, expected, failed, status: run.status, stderr: run.stderr });
-      }
-    };
-    await Promise.all([worker(), worker(), worker()]);
-    const wrong = results
-      .filter((r) => (r.expected.length === 0 ? r.status !== 0 : r.status === 0 || [...r.failed].sort().join() !== [...r.expected].sort().join()))
-      .map((r) => `${r.name}: expected ${JSON.stringify(r.expected)}, got status ${r.status} ${JSON.stringify(r.failed)}\n${r.stderr}`);
+    const table = join(harness, 'validations');
+    mkdirSync(table, { recursive: true });
+    const files = CASES.map(([name, extra, expected], i) => {
+      const file = `case-${String(i).padStart(2, '0')}.tftest.hcl`;
+      const values = Object.entries({ ...base(), ...extra() }).map(([k, v]) => `    ${k} = ${hcl(v)}`);
+      const expect = expected.length === 0 ? '' : `  expect_failures = [${expected.map((v) => `var.${v}`).join(', ')}]\n`;
+      writeFileSync(join(table, file), `run "case_${i}" {\n  command = plan\n  variables {\n${values.join('\n')}\n  }\n${expect}}\n`);
+      return { name, expected, file: `validations/${file}` };
+    });
+    const run = await terraform(['test', '-no-color', '-test-directory=validations'], harness);
+    const output = run.stdout + run.stderr;
+    // Each file's lines, from its "... in progress" to its verdict.
+    const outcomes = files.map(({ name, expected, file }) => {
+      const from = output.indexOf(`${file}... in progress`);
+      const verdict = new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\\.\\. (pass|fail|skip)$`, 'm').exec(output.slice(from));
+      return { name, expected, verdict: from === -1 ? undefined : verdict?.[1], lines: from === -1 ? '' : output.slice(from, from + (verdict?.index ?? 0)) };
+    });
+    const wrong = outcomes.filter((o) => o.verdict !== 'pass').map((o) => `${o.name}: the plan must fail on exactly ${JSON.stringify(o.expected)}; its run: ${o.verdict ?? 'not reported'}\n${o.lines}`);
     expect(wrong).toEqual([]);
-    expect(results).toHaveLength(CASES.length);
+    expect(run.status, output).toBe(0);
+    expect(outcomes.filter((o) => o.verdict === 'pass')).toHaveLength(CASES.length);
   });
 
   async function evaluate(extra: Record<string, unknown>): Promise<{ name: string; files: string[]; config: string }> {

@@ -64,6 +64,11 @@ describe('external-member-grant', () => {
     ['a group: member given a custom role', [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [{ role: 'projects/p/roles/deployer', members: ['group:ops@partner.example'] }])], ACME, 'HIGH', 'group:ops@partner.example', 'projects/p/roles/deployer', 'partner.example', 'service'],
     ['the apex is not matched by *.company.com', [v1Grant], withRule({ allowedDomains: ['*.company.com'] }), 'MEDIUM', 'user:some.user@company.com', 'roles/run.invoker', 'company.com', 'service'],
     ['project serviceAccountTokenCreator (acts as every runtime service account)', [projectDeltaOf('2025-11-10T10:00:00Z', [{ action: 'ADD', role: 'roles/iam.serviceAccountTokenCreator', member: 'user:x@gmail.com' }])], ACME, 'HIGH', 'user:x@gmail.com', 'roles/iam.serviceAccountTokenCreator', 'gmail.com', 'project'],
+    // Spellings IAM may hand back that are still a Google account outside: judged by the email, never skipped.
+    ['a user: member with a ?uid= suffix (as deleted: members carry it)', [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [{ role: 'roles/run.admin', members: ['user:x@gmail.com?uid=123456789012345678901'] }])], ACME, 'HIGH', 'user:x@gmail.com?uid=123456789012345678901', 'roles/run.admin', 'gmail.com', 'service'],
+    ['a group: member with a ?uid= suffix', [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [{ role: 'roles/run.admin', members: ['group:ops@gmail.com?uid=42'] }])], ACME, 'HIGH', 'group:ops@gmail.com?uid=42', 'roles/run.admin', 'gmail.com', 'service'],
+    ['a member with white space around it', [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [{ role: 'roles/run.admin', members: [' user:x@gmail.com\t'] }])], ACME, 'HIGH', ' user:x@gmail.com\t', 'roles/run.admin', 'gmail.com', 'service'],
+    ['a ?uid= suffix does not hide an outside domain behind an allowed one', [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [{ role: 'roles/run.admin', members: ['user:x@gmail.com?uid=1@acme.com'] }])], ACME, 'HIGH', 'user:x@gmail.com?uid=1@acme.com', 'roles/run.admin', 'gmail.com', 'service'],
   ])('fires: %s', async (_name, entries, cfg, severity, member, role, domain, scope) => {
     const findings = await externalFindings(entries, cfg);
     expect(findings).toHaveLength(1);

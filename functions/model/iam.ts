@@ -61,18 +61,21 @@ export type JudgedMemberKind = 'user' | 'group' | 'domain';
 /**
  * The kind and domain (lower case) of a member external-member-grant judges: what follows the `@` of a `user:` or
  * `group:` member (its prefix in any letter case), or a `domain:` member itself; undefined for any other member, or
- * one without a domain.
+ * one without a domain. `name` is the member in lower case without white space around it or a `?uid=` suffix (what
+ * allowMembers is matched against too).
  */
-export function judgedMemberOf(member: string): { readonly kind: JudgedMemberKind; readonly domain: string } | undefined {
+export function judgedMemberOf(member: string): { readonly kind: JudgedMemberKind; readonly domain: string; readonly name: string } | undefined {
   if (member.length > MEMBER_LENGTH_LIMIT) return undefined;
-  const match = /^(user|group|domain):([^?\s]+)$/i.exec(member);
+  // White space around it and a `?uid=` suffix (deleted: members carry one) are judged without: a spelling IAM may
+  // hand back for an account outside must not make it a member not judged (silent) rather than one judged (noisy).
+  const match = /^(user|group|domain):([^?\s]+)(?:\?\S*)?$/i.exec(member.trim());
   if (!match) return undefined;
   const kind = match[1]!.toLowerCase() as JudgedMemberKind;
   const rest = match[2]!;
   const at = rest.lastIndexOf('@');
   if (kind !== 'domain' && at < 0) return undefined;
   const domain = (kind === 'domain' ? rest : rest.slice(at + 1)).toLowerCase();
-  return domain === '' || domain.includes('@') ? undefined : { kind, domain };
+  return domain === '' || domain.includes('@') ? undefined : { kind, domain, name: `${kind}:${rest.toLowerCase()}` };
 }
 
 /**

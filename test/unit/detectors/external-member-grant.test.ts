@@ -82,6 +82,7 @@ describe('external-member-grant', () => {
     ['letter case: member and allowedDomains written otherwise', [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [{ role: 'roles/run.admin', members: ['user:Bob@Eng.ACME.com', 'group:Ops@COMPANY.com'] }])], withRule({ allowedDomains: ['*.Acme.COM', 'company.com'] })],
     ['a member in allowMembers', [v1Grant], withRule({ allowedDomains: ['acme.com'], allowMembers: ['user:some.user@company.com'] })],
     ['a member glob in allowMembers, any letter case', [v1Grant], withRule({ allowedDomains: ['acme.com'], allowMembers: ['USER:*@Company.com'] })],
+    ['a member in allowMembers, logged with a ?uid= suffix', [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [{ role: 'roles/run.invoker', members: ['user:Some.User@company.com?uid=7'] }])], withRule({ allowedDomains: ['acme.com'], allowMembers: ['user:some.user@company.com'] })],
     ['a service account outside', [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [{ role: 'roles/run.admin', members: ['serviceAccount:ci@evil-project.iam.gserviceaccount.com'] }])], ACME],
     ['a deleted: member', [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [{ role: 'roles/run.admin', members: ['deleted:user:old@gmail.com?uid=123456789'] }])], ACME],
     ['principal:// and principalSet:// members', [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [{ role: 'roles/run.invoker', members: ['principal://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/subject/x', 'principalSet://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/*'] }])], ACME],

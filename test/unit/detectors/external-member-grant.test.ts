@@ -54,6 +54,12 @@ function projectDeltaOf(timestamp: string, deltas: Json[]): Json {
 const gmailDeveloper: Binding = { role: 'roles/run.developer', members: ['user:someone@gmail.com'] };
 const acmeInvoker: Binding = { role: 'roles/run.invoker', members: ['user:alice@acme.com'] };
 
+/** A service policy of 67 invoker users (past the 64 pairs the baseline keeps: the next policy is known only in part). */
+function policyOver64(timestamp: string): Json {
+  const members = Array.from({ length: 67 }, (_, i) => `user:u${String(i).padStart(3, '0')}@gmail.com`);
+  return servicePolicy(v1Grant, timestamp, [{ role: 'roles/run.invoker', members }]);
+}
+
 describe('external-member-grant', () => {
   it.each([
     ['v1 service policy, user outside (real entry; no earlier policy known)', [v1Grant], ACME, 'MEDIUM', 'user:some.user@company.com', 'roles/run.invoker', 'company.com', 'service'],
@@ -106,6 +112,19 @@ describe('external-member-grant', () => {
       ['user:other@gmail.com', 'roles/run.invoker', 'active'],
     ]);
     expect(findings.map((f) => f.evidence['source'])).toEqual(['full policy (no earlier policy known)', 'difference from the last known policy']);
+  });
+
+  // The first policy runwatch sees of a resource may hold a grant made long before: the on-call engineer must not read
+  // it as made by this change's principal, now. A difference from a known policy is a grant by this change.
+  it.each([
+    ['no earlier policy known', [v1Grant], 'user:some.user@company.com', /holds roles\/run\.invoker.*no earlier policy .*known.*may be older/],
+    ['earlier policy known only in part', [policyOver64('2024-02-02T10:00:00Z'), policyOver64('2024-02-03T10:00:00Z')], 'user:u066@gmail.com', /holds roles\/run\.invoker.*known only in part.*may be older/],
+    ['difference from the last known policy', [v1Grant, servicePolicy(v1Grant, '2024-02-04T10:00:00Z', [{ role: 'roles/run.invoker', members: ['user:some.user@company.com', 'user:other@gmail.com'] }])], 'user:other@gmail.com', /granted roles\/run\.invoker to user:other@gmail\.com on /],
+  ])('the summary says whether the grant was seen being made: %s', async (_name, entries, member, summary) => {
+    const findings = (await externalFindings(entries)).filter((f) => f.evidence['member'] === member);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.summary).toMatch(summary);
+    expect(findings[0]!.title).toMatch(/Cloud Run role/);
   });
 
   it('a member re-applied in another letter case is the same member: nothing new', async () => {

@@ -17,7 +17,8 @@
 //           the last known policy of that resource (baseline memberBindings: every user, group and domain member, not
 //           only the external ones, so changing allowedDomains later judges against the policy as it was). A
 //           re-applied policy raises nothing. Where no earlier policy is known (a baseline stored before memberBindings
-//           was kept too), an external member in the new policy counts as added (evidence `source` says so). A grant
+//           was kept too), an external member in the new policy counts as added (evidence `source` says so, and the
+//           summary that it holds the role, not necessarily granted by this change: the grant may be older). A grant
 //           that arrives after a newer policy still holding the pair, whose finding is open, is not reported again:
 //           one grant, one alert.
 // Options:  `rules.external-member-grant.allowedDomains` (domain globs, any letter case: `acme.com`, `*.acme.com`;
@@ -65,6 +66,12 @@ import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
 
 const RULE = 'external-member-grant';
 
+/** Evidence `source`: how runwatch knows the member was added. */
+const SOURCE_DELTA = 'policy delta';
+const SOURCE_DIFFERENCE = 'difference from the last known policy';
+const SOURCE_UNKNOWN = 'full policy (no earlier policy known)';
+const SOURCE_PARTIAL = 'full policy (earlier policy known only in part)';
+
 /** A binding this change gave, and how runwatch knows it was added. */
 interface Granted {
   readonly binding: IamBinding;
@@ -104,7 +111,7 @@ export const externalMemberGrant: Detector<'external-member-grant'> = {
       return {
         severity: severityOf(role),
         title: wide ? `Cloud Run role granted outside the organization on a whole ${change.scope}` : 'Cloud Run role granted outside the organization',
-        summary: `${who} granted ${role} to ${member} on ${iamScopeLabel(change.scope, change.target)}: ${domain} is not among the allowed domains.`,
+        summary: summaryOf(who, binding, iamScopeLabel(change.scope, change.target), domain, source),
         evidence: { scope: scopeOf(change), member, role, domain, memberKind: kind, source },
         dedupKey: [baselineKey(change.target), 'external-member', member.toLowerCase(), role, change.time],
         ...riskInForce(history, change, (v) => released(readMemberPoint(v), key), () => noLongerHolds(member, role)),
@@ -134,6 +141,20 @@ export const externalMemberGrant: Detector<'external-member-grant'> = {
     });
   },
 };
+
+/** Where runwatch knew the policy before the change, from which of its sources it could tell the member was added. */
+const SEEN_ADDED: ReadonlySet<string> = new Set([SOURCE_DELTA, SOURCE_DIFFERENCE]);
+
+/**
+ * The summary: "granted" only where the grant was seen being made (a delta's ADD, a difference from the policy known
+ * before); else the member holds the role in the first policy known (or one known in part), and the grant may be far
+ * older than the change, by someone else: the on-call engineer must not read it as this principal's, now.
+ */
+function summaryOf(who: string, { role, member }: IamBinding, where: string, domain: string, source: string): string {
+  if (SEEN_ADDED.has(source)) return `${who} granted ${role} to ${member} on ${where}: ${domain} is not among the allowed domains.`;
+  const unknown = source === SOURCE_PARTIAL ? 'the policy before it is known only in part' : 'no earlier policy of it is known';
+  return `${who} set a policy on ${where} in which ${member} holds ${role}: ${domain} is not among the allowed domains. Not necessarily granted by this change (${unknown}): the grant may be older.`;
+}
 
 /**
  * How many of one change's grants are reported one by one; the rest make one finding (restOf). IAM takes 1,500
@@ -166,7 +187,7 @@ function restOf(rest: readonly (Granted & Outside)[], change: IamPolicyChange, w
   return {
     severity: rest.some((g) => severityOf(g.binding.role) === 'HIGH') ? 'HIGH' : 'MEDIUM',
     title: `Cloud Run roles granted outside the organization${wide ? ` on a whole ${change.scope}` : ''}: ${rest.length} more`,
-    summary: `${who} also granted ${rest.length} more roles on ${iamScopeLabel(change.scope, change.target)} to members outside the allowed domains (${members.slice(0, 3).join(', ')}${members.length > 3 ? ', ...' : ''}).`,
+    summary: `${SEEN_ADDED.has(rest[0]!.source) ? `${who} also granted` : `The same policy also holds (not necessarily granted by this change: the grants may be older)`} ${rest.length} more roles on ${iamScopeLabel(change.scope, change.target)} to members outside the allowed domains (${members.slice(0, 3).join(', ')}${members.length > 3 ? ', ...' : ''}).`,
     evidence: {
       scope: scopeOf(change),
       count: rest.length,
@@ -206,16 +227,16 @@ function grantedBy(change: IamPolicyChange, baseline: ServiceBaseline | undefine
     const removed = new Set(change.delta.removed.map(memberBindingKey));
     return judged(change.delta.added)
       .filter((b) => !removed.has(memberBindingKey(b)))
-      .map((binding) => ({ binding, source: 'policy delta' }));
+      .map((binding) => ({ binding, source: SOURCE_DELTA }));
   }
   if (!change.policy) return [];
   const before = memberBindingsBefore(baseline, change);
   // After the service's create seen here (and no delete since), its policy before was empty: known.
   const createdEmpty = before === undefined && change.scope === 'service' && createdBefore(baseline, change);
   return judged(change.policy).flatMap((binding) => {
-    if (before === undefined) return [{ binding, source: createdEmpty ? 'difference from the last known policy' : 'full policy (no earlier policy known)' }];
+    if (before === undefined) return [{ binding, source: createdEmpty ? SOURCE_DIFFERENCE : SOURCE_UNKNOWN }];
     if (before.held.has(memberBindingKey(binding))) return [];
-    return [{ binding, source: before.partial ? 'full policy (earlier policy known only in part)' : 'difference from the last known policy' }];
+    return [{ binding, source: before.partial ? SOURCE_PARTIAL : SOURCE_DIFFERENCE }];
   });
 }
 

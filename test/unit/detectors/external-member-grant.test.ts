@@ -309,6 +309,30 @@ describe('external-member-grant', () => {
     expect(findings.filter((f) => f.eventTime.startsWith('2024-02-03')).map((f) => f.evidence['member'])).toEqual(members.slice(MEMBER_BINDINGS_LIMIT));
   });
 
+  // Members as long as IAM takes (an email of up to 254 characters) in roles that reach Cloud Run: 64 such pairs a point,
+  // and as many delta marks, over HISTORY_LIMIT points were 1.3 MB of the project's baseline, past the 1 MiB Firestore
+  // stores a document: the Firestore store refuses an entry that would write it (UnstorableError), so the project's
+  // later IAM entries that add such a point would go unread.
+  it('a run of deltas granting many long members keeps the baseline far below what Firestore stores a document', async () => {
+    const { MemoryBaselineStore } = await import('../../../functions/baseline/memory.js');
+    const { HISTORY_LIMIT } = await import('../../../functions/baseline/state.js');
+    const { MEMBER_LENGTH_LIMIT } = await import('../../../functions/model/iam.js');
+    const store = new MemoryBaselineStore();
+    const longMember = (p: number, i: number): string => {
+      const domain = `${'a'.repeat(60)}.${'b'.repeat(60)}.${'c'.repeat(60)}.${'d'.repeat(29)}.example`;
+      return `user:${'x'.repeat(60)}${String(p).padStart(2, '0')}${String(i).padStart(2, '0')}@${domain}`;
+    };
+    expect(longMember(0, 0).length).toBeLessThanOrEqual(MEMBER_LENGTH_LIMIT);
+    const entries = Array.from({ length: HISTORY_LIMIT + 2 }, (_, p) =>
+      projectDeltaOf(new Date(Date.UTC(2025, 11, 1, p)).toISOString(), Array.from({ length: 64 }, (_, i) => ({ action: 'ADD', role: 'roles/run.admin', member: longMember(p, i) }))),
+    );
+    const findings = (await findingsLive(entries, ACME, undefined, undefined, store)).filter((f) => f.rule === RULE);
+    expect(findings.length).toBeGreaterThan(HISTORY_LIMIT);
+    const baselines = [...store.entries()].map(([, b]) => b);
+    expect(baselines).toHaveLength(1);
+    expect(JSON.stringify(baselines[0]).length).toBeLessThan(320_000);
+  });
+
   // IAM takes up to 1,500 members a policy: one finding each, a transaction's findings (kept in the service's Firestore
   // document until published, 3 MiB a commit at most) could outgrow what Firestore stores, and they would push every
   // other rule's open findings on the service out (20 kept). Past a bound, the rest of one change's grants are one

@@ -516,12 +516,20 @@ export function moveFilled(target: MutableBaseline, filled: Filled, from: { read
 /**
  * How many `ROLE member` pairs a point of memberBindings keeps (and how many pairs a delta's marks name). A service's
  * policy rarely holds more than a few people and groups, and above it only the roles that reach Cloud Run are kept;
- * the bound keeps a policy of thousands of members (IAM takes 1,500) from growing the baseline document past
- * Firestore's 1 MiB (HISTORY_LIMIT points of it). Past it a point keeps the first pairs in sort order and says that
+ * the bound (with MEMBER_BINDINGS_BYTES_LIMIT) keeps a policy of thousands of members (IAM takes 1,500) from growing the
+ * baseline document past Firestore's 1 MiB (HISTORY_LIMIT points of it). Past it a point keeps the first pairs in sort order and says that
  * others may be held (`?`): the next full policy counts those others as added again (noisy, never silent), and their
  * removal closes nothing until a delta names it.
  */
 export const MEMBER_BINDINGS_LIMIT = 64;
+
+/**
+ * How many bytes of pairs a point of memberBindings keeps, and how many its delta's marks take: members may be as long
+ * as IAM takes (MEMBER_LENGTH_LIMIT), and 64 such pairs with as many marks over HISTORY_LIMIT points were 1.3 MB, past
+ * Firestore's 1 MiB a document. Each bound is about 90 ordinary pairs (`roles/run.invoker user:alice.smith@acme.com`),
+ * so MEMBER_BINDINGS_LIMIT is the one a real policy meets; the history is at most HISTORY_LIMIT × 8 KiB (256 KiB).
+ */
+export const MEMBER_BINDINGS_BYTES_LIMIT = 4 * 1024;
 
 /** In a point of memberBindings: pairs it does not list may be held (the bound, or a delta over a policy not known). */
 const PARTIAL = '?';
@@ -567,12 +575,22 @@ export function readMemberPoint(value: readonly string[]): MemberPoint {
 /** A point's value: `held` (bounded: past MEMBER_BINDINGS_LIMIT, partial), `?` when partial, a delta's marks. */
 function memberPointValue(held: Iterable<string>, partial: boolean, named: readonly string[] | undefined): string[] {
   const sorted = [...new Set(held)].sort();
-  const over = sorted.length > MEMBER_BINDINGS_LIMIT;
-  const kept = over ? sorted.slice(0, MEMBER_BINDINGS_LIMIT) : sorted;
-  // A delta naming more pairs than the bound is kept as a partial point without its marks: a late delta's
+  const kept = withinMemberBounds(sorted);
+  const over = kept.length < sorted.length;
+  // A delta naming more pairs than the bounds is kept as a partial point without its marks: a late delta's
   // recomputation stops there (laterMemberPoints), and nothing is closed by a pair's absence from it.
-  const marks = named === undefined ? [] : named.length > MEMBER_BINDINGS_LIMIT ? [PARTIAL] : [DELTA_MARK, ...named.map((key) => DELTA_MARK + key)];
+  const marks = named === undefined ? [] : withinMemberBounds(named).length < named.length ? [PARTIAL] : [DELTA_MARK, ...named.map((key) => DELTA_MARK + key)];
   return [...new Set([...kept, ...(partial || over ? [PARTIAL] : []), ...marks])].sort();
+}
+
+/** The first of `keys` up to MEMBER_BINDINGS_LIMIT of them and MEMBER_BINDINGS_BYTES_LIMIT bytes (UTF-8). */
+function withinMemberBounds(keys: readonly string[]): readonly string[] {
+  let bytes = 0;
+  for (let i = 0; i < keys.length; i++) {
+    bytes += Buffer.byteLength(keys[i]!, 'utf8') + 1;
+    if (i >= MEMBER_BINDINGS_LIMIT || bytes > MEMBER_BINDINGS_BYTES_LIMIT) return keys.slice(0, i);
+  }
+  return keys;
 }
 
 /** The memberBindings point in force just before `at`, read; undefined when none is known (or the baseline predates them). */

@@ -118,7 +118,7 @@ export interface ServiceBaseline {
    * case, sorted, recorded with each IAM policy whose bindings are known: on a service every role, above it (a project,
    * folder or organization) the roles that reach Cloud Run (model/iam.ts reachesCloudRun). Every such member is kept, not
    * only those outside the allowed domains, so a change of the config later judges against the policy as it was. At most
-   * MEMBER_BINDINGS_LIMIT pairs a point (apply.ts): past it, and where a delta applied to a policy not known, a point also
+   * MEMBER_BINDINGS_LIMIT pairs and MEMBER_BINDINGS_BYTES_LIMIT of them a point (apply.ts): past it, and where a delta applied to a policy not known, a point also
    * holds `?` (pairs it does not list may be held). A point a policy delta set also holds `~` and the pairs it named
    * (`~ROLE member`), as publicBindings. Optional, as binaryAuthorization (older baselines: not known).
    */

@@ -46,7 +46,7 @@
 //           judged. No real job or worker pool SetIamPolicy entry is public: they are read as a service's (synthetic
 //           fixtures). A `domain:` member's whole domain is judged as
 //           its name: a Google Workspace domain the organization owns under another name must be in allowedDomains.
-//           Past MEMBER_BINDINGS_LIMIT pairs in one policy (baseline/apply.ts), the pairs the baseline does not keep
+//           Past MEMBER_BINDINGS_LIMIT pairs (or MEMBER_BINDINGS_BYTES_LIMIT of them) in one policy (baseline/apply.ts), the pairs the baseline does not keep
 //           count as added again at the next full policy, and their removal closes nothing until a delta names it.
 //           A grant through a policy that logged neither its bindings nor a delta is not seen. A member longer than
 //           IAM takes (model/iam.ts MEMBER_LENGTH_LIMIT) or a role name longer than ROLE_LENGTH_LIMIT is not judged:

@@ -77,4 +77,29 @@ describe('external-member-grant: a hostile member in the sinks', () => {
     expect(event.payload.summary.length).toBeLessThanOrEqual(1024);
     expect(renderScc(finding, SCC_TEST_SOURCE).description).not.toMatch(UNSAFE);
   });
+  // Past GRANTS_ONE_BY_ONE grants, one finding names the rest: its `members` and `domains` (arrays) and its summary carry
+  // hostile members too, many at once.
+  it('the finding of the rest: hostile members and domains in its arrays and summary render as text', async () => {
+    const { GRANTS_ONE_BY_ONE } = await import('../../functions/detectors/external-member-grant.js');
+    const members = MEMBERS.map(([, member]) => member);
+    const entry = variant(at(corpus('panther__Services.SetIamPolicy__1'), '2024-02-02T10:00:00Z'), (e) => {
+      const bindings = [
+        { role: 'roles/run.admin', members: Array.from({ length: GRANTS_ONE_BY_ONE }, (_, i) => `user:u${i}@gmail.com`) },
+        { role: 'roles/run.invoker', members },
+      ];
+      (e.protoPayload['request'] as { policy: Record<string, unknown> }).policy['bindings'] = bindings;
+      (e.protoPayload['response'] as Record<string, unknown>)['bindings'] = bindings;
+    });
+    const rest = (await findingsOf([entry], CFG)).filter((f) => f.rule === 'external-member-grant' && Array.isArray(f.evidence['members']));
+    expect(rest).toHaveLength(1);
+    const finding = rest[0]!;
+    expect((finding.evidence['members'] as string[]).length).toBeGreaterThan(10);
+    expect((finding.evidence['domains'] as string[]).length).toBeGreaterThan(10);
+    for (const [, , hostile] of MEMBERS) expect(slackProblems(finding, hostile), hostile).toEqual([]);
+    const event = renderPagerDuty(finding, { source: 'runwatch' });
+    if (event.event_action !== 'trigger') throw new Error('expected a trigger');
+    expect(event.payload.summary).not.toMatch(UNSAFE);
+    const scc = renderScc(finding, SCC_TEST_SOURCE);
+    expect(scc.description).not.toMatch(UNSAFE);
+  });
 });

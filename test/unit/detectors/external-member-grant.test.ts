@@ -195,6 +195,18 @@ describe('external-member-grant', () => {
     expect(findings[0]!.evidence['source']).toBe('policy delta');
   });
 
+  // The real grant expired at 21:08 by its condition; a later delta that takes the condition off (REMOVE of the
+  // conditional pair, ADD of it without one) makes it permanent: that is a grant, not a condition edit. Putting a
+  // condition on (or changing one) narrows or keeps it: no grant.
+  it.each([
+    ['the condition taken off: a grant', [{ action: 'REMOVE', role: 'roles/run.admin', member: 'user:collaborateur0013@gmail.com', condition: { title: 'Acces temporaire Cloud Run', expression: 'request.time < timestamp("2025-11-09T21:08:00Z")' } }, { action: 'ADD', role: 'roles/run.admin', member: 'user:collaborateur0013@gmail.com' }], ['policy delta (condition removed)']],
+    ['the condition changed: no grant', [{ action: 'REMOVE', role: 'roles/run.admin', member: 'user:collaborateur0013@gmail.com', condition: { title: 'a', expression: 'request.time < timestamp("2025-11-09T21:08:00Z")' } }, { action: 'ADD', role: 'roles/run.admin', member: 'user:collaborateur0013@gmail.com', condition: { title: 'b', expression: 'request.time < timestamp("2025-12-09T21:08:00Z")' } }], []],
+    ['a condition put on: no grant', [{ action: 'REMOVE', role: 'roles/run.admin', member: 'user:collaborateur0013@gmail.com' }, { action: 'ADD', role: 'roles/run.admin', member: 'user:collaborateur0013@gmail.com', condition: { title: 'b', expression: 'request.time < timestamp("2025-12-09T21:08:00Z")' } }], []],
+  ])('a project delta over the real conditional grant, %s', async (_name, deltas, sources) => {
+    const findings = await externalFindings([projectDelta, projectDeltaOf('2025-11-10T10:00:00Z', deltas)]);
+    expect(findings.filter((f) => f.eventTime.startsWith('2025-11-10')).map((f) => f.evidence['source'])).toEqual(sources);
+  });
+
   it('a project delta REMOVE of another role leaves the grant open', async () => {
     const member = 'user:collaborateur0013@gmail.com';
     const findings = await externalFindings([projectDelta, projectDeltaOf('2025-11-11T10:00:00Z', [{ action: 'REMOVE', role: 'roles/run.invoker', member }])]);

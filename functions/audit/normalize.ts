@@ -1044,8 +1044,9 @@ function iamChange(env: Envelope, pp: JsonObject, scope: IamScope, target: Servi
       const member = asString(at(d, 'member'));
       if (!role || !member) continue;
       const action = asString(at(d, 'action'));
-      if (action === 'ADD') added.push({ role, member });
-      else if (action === 'REMOVE') removed.push({ role, member });
+      const binding: IamBinding = at(d, 'condition') !== undefined && at(d, 'condition') !== null ? { role, member, conditional: true } : { role, member };
+      if (action === 'ADD') added.push(binding);
+      else if (action === 'REMOVE') removed.push(binding);
     }
     delta = { added, removed };
   }

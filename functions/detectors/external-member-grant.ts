@@ -13,7 +13,8 @@
 //           reachesCloudRun). One finding per member and role, up to GRANTS_ONE_BY_ONE a change (the most severe
 //           first); past it, the rest are one finding (evidence `count`, the first 50 `members`, `roles`, `domains`),
 //           an event that opens nothing. Only what was added counts: the logged policy delta's
-//           ADDs (an ADD and a REMOVE of one pair in one delta is a condition edit, no grant), else the difference from
+//           ADDs (an ADD and a REMOVE of one pair in one delta is a condition edit, no grant, unless the ADD takes the
+//           REMOVE's condition off: source `policy delta (condition removed)`), else the difference from
 //           the last known policy of that resource (baseline memberBindings: every user, group and domain member, not
 //           only the external ones, so changing allowedDomains later judges against the policy as it was). A
 //           re-applied policy raises nothing. Where no earlier policy is known (a baseline stored before memberBindings
@@ -71,6 +72,7 @@ const SOURCE_DELTA = 'policy delta';
 const SOURCE_DIFFERENCE = 'difference from the last known policy';
 const SOURCE_UNKNOWN = 'full policy (no earlier policy known)';
 const SOURCE_PARTIAL = 'full policy (earlier policy known only in part)';
+const SOURCE_LIFTED = 'policy delta (condition removed)';
 
 /** A binding this change gave, and how runwatch knows it was added. */
 interface Granted {
@@ -143,7 +145,7 @@ export const externalMemberGrant: Detector<'external-member-grant'> = {
 };
 
 /** Where runwatch knew the policy before the change, from which of its sources it could tell the member was added. */
-const SEEN_ADDED: ReadonlySet<string> = new Set([SOURCE_DELTA, SOURCE_DIFFERENCE]);
+const SEEN_ADDED: ReadonlySet<string> = new Set([SOURCE_DELTA, SOURCE_DIFFERENCE, SOURCE_LIFTED]);
 
 /**
  * The summary: "granted" only where the grant was seen being made (a delta's ADD, a difference from the policy known
@@ -151,6 +153,7 @@ const SEEN_ADDED: ReadonlySet<string> = new Set([SOURCE_DELTA, SOURCE_DIFFERENCE
  * older than the change, by someone else: the on-call engineer must not read it as this principal's, now.
  */
 function summaryOf(who: string, { role, member }: IamBinding, where: string, domain: string, source: string): string {
+  if (source === SOURCE_LIFTED) return `${who} took the condition off ${member}'s ${role} on ${where} (now held without one): ${domain} is not among the allowed domains.`;
   if (SEEN_ADDED.has(source)) return `${who} granted ${role} to ${member} on ${where}: ${domain} is not among the allowed domains.`;
   const unknown = source === SOURCE_PARTIAL ? 'the policy before it is known only in part' : 'no earlier policy of it is known';
   return `${who} set a policy on ${where} in which ${member} holds ${role}: ${domain} is not among the allowed domains. Not necessarily granted by this change (${unknown}): the grant may be older.`;
@@ -223,11 +226,14 @@ function outsideOf(settings: ExternalMemberGrantSettings): (member: string) => O
 function grantedBy(change: IamPolicyChange, baseline: ServiceBaseline | undefined): Granted[] {
   const judged = (bindings: readonly IamBinding[]): IamBinding[] => distinct(bindings.filter((b) => keptMemberBinding(b, change.scope)));
   if (change.delta) {
-    // A REMOVE and an ADD of one pair in one delta is a condition edit (an extended expiry): nothing was granted.
-    const removed = new Set(change.delta.removed.map(memberBindingKey));
-    return judged(change.delta.added)
-      .filter((b) => !removed.has(memberBindingKey(b)))
-      .map((binding) => ({ binding, source: SOURCE_DELTA }));
+    // A REMOVE and an ADD of one pair in one delta is a condition edit (an extended expiry): nothing was granted;
+    // unless the ADD takes a condition off (the REMOVE had one, the ADD has none): the role is now held for good.
+    const removed = new Map(change.delta.removed.map((b) => [memberBindingKey(b), b] as const));
+    return judged(change.delta.added).flatMap((binding) => {
+      const before = removed.get(memberBindingKey(binding));
+      if (!before) return [{ binding, source: SOURCE_DELTA }];
+      return before.conditional === true && binding.conditional !== true ? [{ binding, source: SOURCE_LIFTED }] : [];
+    });
   }
   if (!change.policy) return [];
   const before = memberBindingsBefore(baseline, change);

@@ -150,6 +150,8 @@ export interface BinaryAuthorization {
 export interface IamBinding {
   readonly role: string;
   readonly member: string;
+  /** Set on a policy delta's binding that carries an IAM condition (external-member-grant: a condition taken off). */
+  readonly conditional?: true;
 }
 
 interface ChangeBase {

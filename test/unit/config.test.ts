@@ -223,6 +223,13 @@ surprise: true
     ['an allowed domain written as a domain: member', 'rules: {external-member-grant: {allowedDomains: ["domain:acme.com"]}}', 'rules.external-member-grant.allowedDomains[0]', /is matched against a member's domain alone/],
     ['two allowed domains in one string', 'rules: {external-member-grant: {allowedDomains: ["acme.com, acme.org"]}}', 'rules.external-member-grant.allowedDomains[0]', /is matched against a member's domain alone/],
     ['an allowed member without its prefix', 'rules: {external-member-grant: {allowMembers: ["support@vendor.example"]}}', 'rules.external-member-grant.allowMembers[0]', /^"support@vendor.example" is matched against a whole member with its prefix .*: it can match none$/],
+    // A wildcard inside a label or over the last labels matches domains anyone can own (a Google account can be made
+    // for any email address): `*acme.com` matches evilacme.com, `acme.*` acme.evil.example, `acme.*.com` acme.evil.com.
+    ['an allowed domain with a wildcard inside a label', 'rules: {external-member-grant: {allowedDomains: ["*acme.com"]}}', 'rules.external-member-grant.allowedDomains[0]', /^"\*acme\.com" also matches domains outside the organization \(evilacme\.com\)/],
+    ['an allowed domain with a wildcard top-level domain', 'rules: {external-member-grant: {allowedDomains: ["acme.*"]}}', 'rules.external-member-grant.allowedDomains[0]', /^"acme\.\*" also matches domains outside the organization/],
+    ['an allowed domain with a wildcard label in the middle', 'rules: {external-member-grant: {allowedDomains: ["acme.*.com"]}}', 'rules.external-member-grant.allowedDomains[0]', /^"acme\.\*\.com" also matches domains outside the organization/],
+    ['an allowed domain of a wildcard and a top-level domain alone', 'rules: {external-member-grant: {allowedDomains: ["*.com"]}}', 'rules.external-member-grant.allowedDomains[0]', /^"\*\.com" also matches domains outside the organization/],
+    ['an allowed domain with ? or a class', 'rules: {external-member-grant: {allowedDomains: ["acme.c?m"]}}', 'rules.external-member-grant.allowedDomains[0]', /^"acme\.c\?m" also matches domains outside the organization/],
     ['allowed domains not a list', 'rules: {external-member-grant: {allowedDomains: "acme.com"}}', 'rules.external-member-grant.allowedDomains', /^must be array$/],
     ['a misspelt external-member-grant key', 'rules: {external-member-grant: {allowedDomain: ["acme.com"]}}', 'rules.external-member-grant.allowedDomain', /^unknown key; did you mean allowedDomains\?$/],
   ])('rejects %s, at its path', (_name, text, path, reason) => {
@@ -276,6 +283,7 @@ surprise: true
     ['projects that are folders or organizations', 'rules: {public-invoker-grant: {exceptions: [{project: "folders/123"}, {project: "organizations/*"}, {project: "*/123"}, {project: "**"}, {project: "{acme-prod,folders/1}"}]}}'],
     ['a repository that is a host alone (an image name with one path part)', 'rules: {new-image-repository: {trustedRepositories: ["gcr.io", "*.pkg.dev/acme/*"]}}'],
     ['repositories with ports, hosts in capitals, classes and alternatives', 'rules: {new-image-repository: {trustedRepositories: ["localhost:5000", "*:5000/team", "GCR.IO/acme", "gcr.io/[a-zA-Z]*", "{gcr.io/acme,localhost:5000}", "@(gcr.io|eu.gcr.io)/acme", "docker.io/**"]}}'],
+    ['allowed domains: whole-label wildcards in front of a domain, any letter case', 'rules: {external-member-grant: {allowedDomains: ["acme.com", "*.acme.com", "**.acme.co.uk", "ACME-Corp.example", "*.*.acme.com"]}}'],
   ])('accepts globs that can match: %s', (_name, text) => {
     expect(problems(text)).toEqual([]);
   });

@@ -570,13 +570,28 @@ function semanticProblems(document: unknown): SemanticProblem[] {
 }
 
 /**
- * Why an external-member-grant glob can match nothing, or undefined: allowedDomains is matched against a domain alone
+ * True for an allowedDomains glob that matches only a domain and its subdomains: whole-label wildcards (`*`, `**`) in
+ * front of two labels or more with no glob character. `*acme.com` also matched evilacme.com, `acme.*` acme.evil.example
+ * and `acme.*.com` acme.evil.com: domains an outsider can own.
+ */
+function ownDomainsOnly(glob: string): boolean {
+  const labels = glob.split('.');
+  const literal = labels.slice(labels.findIndex((label) => label !== '*' && label !== '**'));
+  return labels.findIndex((label) => label !== '*' && label !== '**') >= 0 && literal.length >= 2 && literal.every((label) => /^[^*?[\]{}()!+@|,\\]+$/.test(label));
+}
+
+/**
+ * Why an external-member-grant glob can match nothing (or, in allowedDomains, domains anyone can own), or undefined: allowedDomains is matched against a domain alone
  * (`acme.com`: what follows the `@` of a user: or group: member, or a domain: member itself), allowMembers against a
  * whole member, prefix included (`user:support@vendor.example`), and only user:, group: and domain: members are judged.
  */
 function memberGlobProblem(list: string, glob: string): string | undefined {
   if (list === 'allowedDomains' && /[@:/\s]/.test(glob)) {
     return `${JSON.stringify(glob)} is matched against a member's domain alone (such as acme.com or *.acme.com), which has no @, :, / or white space: it can match none`;
+  }
+  if (list === 'allowedDomains' && !ownDomainsOnly(glob)) {
+    const example = glob.replace(/\[[^\]]*\]/g, 'x').replace(/\*+/g, 'evil').replace(/\?/g, 'x');
+    return `${JSON.stringify(glob)} also matches domains outside the organization (${example}), and a Google account can be made for an email at any domain: a wildcard may only stand for whole labels in front of a domain of two labels or more (*.acme.com), one domain a glob (list them one by one)`;
   }
   if (list === 'allowMembers' && !/^(user|group|domain|[*?[{])/i.test(glob)) {
     return `${JSON.stringify(glob)} is matched against a whole member with its prefix (user:, group: or domain:, the only members judged), such as user:support@vendor.example: it can match none`;

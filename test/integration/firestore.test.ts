@@ -2,6 +2,7 @@
 // round trips of every baseline field, safe document ids, out-of-order entries, concurrent writers, and claims
 // that exactly one instance wins; and the same outcomes and findings as the in-memory store on random entries.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Firestore } from '@google-cloud/firestore';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { baselineDocId, createFirestore, FirestoreBaselineStore, OUTBOX_BYTES_LIMIT, spillCollectionOf } from '../../functions/baseline/firestore.js';
@@ -364,6 +365,43 @@ describe.skipIf(!emulators.available)('Firestore (emulator)', () => {
       await store.transact(key, (current) => ({ result: current?.lastChangeMs }), { findingsOf: () => [], deliver: async (f: readonly Finding[]) => void delivered.push(...f) });
       expect(delivered).toEqual([finding]);
       expect(await store.get(key)).toEqual(baseline);
+    });
+
+    // A baseline document written before ServiceBaseline.memberBindings existed (the state runwatch wrote at a9d8ca9:
+    // test/fixtures/state-before-member-bindings-SOURCES.md), as JSON text and as a Firestore map: external-member-grant
+    // reads it as a policy not known, and the store writes it back with the history.
+    it.each([['JSON text'], ['a Firestore map']])('reads a baseline stored before memberBindings (%s): external-member-grant judges the next policies', async (form) => {
+      const name = collection('before-members');
+      const store = new FirestoreBaselineStore({ firestore: db, collection: name });
+      const key = 'some-project/us-west1/cloudrun-exfil';
+      const old = (JSON.parse(readFileSync(new URL('../fixtures/state-before-member-bindings.json', import.meta.url), 'utf8')) as { services: Record<string, ServiceBaseline> }).services[key]!;
+      expect(old).not.toHaveProperty('memberBindings');
+      await db.collection(name).doc(baselineDocId(key)).set({ key, baseline: form === 'JSON text' ? JSON.stringify(old) : old, outbox: [], updatedAt: new Date() });
+      const policy = (timestamp: string, members: string[]): Json =>
+        variant(at(corpus('panther__Services.SetIamPolicy__1'), timestamp), (e) => {
+          const bindings = [{ role: 'roles/run.invoker', members }];
+          (e.protoPayload['request'] as { policy: Json }).policy['bindings'] = bindings;
+          (e.protoPayload['response'] as Json)['bindings'] = bindings;
+        });
+      const cfg = config({ rules: { 'external-member-grant': { allowedDomains: ['acme.com'] } } });
+      const pipeline = new Pipeline({ config: cfg, store });
+      const findings: Finding[] = [];
+      const entries = [policy('2024-02-03T10:00:00Z', ['user:some.user@company.com']), policy('2024-02-04T10:00:00Z', ['user:some.user@company.com', 'user:other@gmail.com']), policy('2024-02-05T10:00:00Z', [])];
+      for (const [i, entry] of entries.entries()) {
+        const outcome = await pipeline.handleEntry(entry, Date.parse('2030-01-01T00:00:00Z') + i * 3_600_000);
+        if (outcome.status === 'processed') findings.push(...outcome.findings);
+      }
+      findings.push(...(await pipeline.flush()));
+      expect(findings.filter((f) => f.rule === 'external-member-grant').map((f) => [f.eventTime.slice(0, 10), f.evidence['member'], f.evidence['source'], f.status ?? 'active'])).toEqual([
+        ['2024-02-03', 'user:some.user@company.com', 'full policy (no earlier policy known)', 'active'],
+        ['2024-02-04', 'user:other@gmail.com', 'difference from the last known policy', 'active'],
+        ['2024-02-03', 'user:some.user@company.com', 'full policy (no earlier policy known)', 'resolved'],
+        ['2024-02-04', 'user:other@gmail.com', 'difference from the last known policy', 'resolved'],
+      ]);
+      const stored = await store.get(key);
+      expect(stored?.publicInvokers[0]).toEqual(old.publicInvokers[0]);
+      expect(stored?.memberBindings?.map((p) => p.v)).toEqual([['roles/run.invoker user:some.user@company.com'], ['roles/run.invoker user:other@gmail.com', 'roles/run.invoker user:some.user@company.com'], []]);
+      await store.close();
     });
 
     it('refuses to overwrite a document that is not a version 1 baseline', async () => {

@@ -44,7 +44,10 @@
 //           reports them) are not judged. Conditional bindings count as grants (the condition is not evaluated).
 //           A project role outside the list above that still reaches Cloud Run (roles/viewer reads every service's
 //           configuration, plain environment variables included; a custom role with run.* permissions) is not
-//           judged. No real job or worker pool SetIamPolicy entry is public: they are read as a service's (synthetic
+//           judged, nor one that reaches the runtime service accounts another way (iam.serviceAccountKeyAdmin makes
+//           keys for them; iam.serviceAccountAdmin, iam.securityAdmin and resourcemanager.projectIamAdmin can grant
+//           roles on them), nor a service account's own IAM policy (iam.googleapis.com SetIAMPolicy: token creator on
+//           a runtime identity is not read). A group inside allowedDomains that holds outside accounts is inside. No real job or worker pool SetIamPolicy entry is public: they are read as a service's (synthetic
 //           fixtures). A `domain:` member's whole domain is judged as
 //           its name: a Google Workspace domain the organization owns under another name must be in allowedDomains.
 //           Past MEMBER_BINDINGS_LIMIT pairs (or MEMBER_BINDINGS_BYTES_LIMIT of them) in one policy (baseline/apply.ts), the pairs the baseline does not keep

@@ -6,7 +6,8 @@
 // Alerts:   a role newly granted to an identity outside the organization's own domains (Security Health Analytics'
 //           NON_ORG_IAM_MEMBER, at the moment it happens): a `user:`, `group:` or `domain:` member whose domain (what
 //           follows the `@`, or the `domain:` member itself; any letter case; white space around the member and a
-//           `?uid=` suffix left out) matches none of `allowedDomains`. On a
+//           `?uid=` suffix left out; a member that is no plain email or domain then, such as one with a second `@` or
+//           a `?` elsewhere, is outside whatever its domain seems) matches none of `allowedDomains`. On a
 //           service, job or worker pool, every role counts; on a project, folder or organization, only the roles that reach its Cloud Run
 //           services: roles/run.*, roles/owner, roles/editor, roles/iam.serviceAccountUser (acts as the runtime
 //           service accounts) and roles/iam.serviceAccountTokenCreator (mints their tokens) (model/iam.ts
@@ -217,7 +218,7 @@ function outsideOf(settings: ExternalMemberGrantSettings): (member: string) => O
   const allowedMember = nameMatcher(settings.allowMembers);
   return (member) => {
     const judged = judgedMemberOf(member);
-    if (!judged || allowedDomain(judged.domain) || allowedMember(member.toLowerCase()) || allowedMember(judged.name)) return undefined;
+    if (!judged || (!judged.odd && allowedDomain(judged.domain)) || allowedMember(member.toLowerCase()) || allowedMember(judged.name)) return undefined;
     return { kind: judged.kind, domain: judged.domain };
   };
 }

@@ -61,22 +61,30 @@ export type JudgedMemberKind = 'user' | 'group' | 'domain';
 /**
  * The kind and domain (lower case) of a member external-member-grant judges: what follows the `@` of a `user:` or
  * `group:` member (its prefix in any letter case), or a `domain:` member itself; undefined for any other member, or
- * one without a domain. `name` is the member in lower case without white space around it or a `?uid=` suffix (what
- * allowMembers is matched against too).
+ * one without a domain. White space around it and a `?uid=` suffix (deleted: members carry one) are left out: a
+ * spelling IAM may hand back for an account outside must not make it a member not judged (silent). A member that is
+ * no plain email or domain after that (a second `@`, a `?` elsewhere, a glob character) is `odd`, its domain all that
+ * follows the prefix: outside whatever allowedDomains says, since a glob could match across the odd part
+ * (`*.acme.com` matches `gmail.com?.acme.com`) and which account it names cannot be told. `name` is the member in lower
+ * case as judged (what allowMembers is matched against too).
  */
-export function judgedMemberOf(member: string): { readonly kind: JudgedMemberKind; readonly domain: string; readonly name: string } | undefined {
+export function judgedMemberOf(member: string): { readonly kind: JudgedMemberKind; readonly domain: string; readonly name: string; readonly odd: boolean } | undefined {
   if (member.length > MEMBER_LENGTH_LIMIT) return undefined;
-  // White space around it and a `?uid=` suffix (deleted: members carry one) are judged without: a spelling IAM may
-  // hand back for an account outside must not make it a member not judged (silent) rather than one judged (noisy).
-  const match = /^(user|group|domain):([^?\s]+)(?:\?\S*)?$/i.exec(member.trim());
+  const match = /^(user|group|domain):(\S+)$/i.exec(member.trim());
   if (!match) return undefined;
   const kind = match[1]!.toLowerCase() as JudgedMemberKind;
-  const rest = match[2]!;
+  const rest = match[2]!.replace(/\?uid=\d+$/i, '').toLowerCase();
   const at = rest.lastIndexOf('@');
   if (kind !== 'domain' && at < 0) return undefined;
-  const domain = (kind === 'domain' ? rest : rest.slice(at + 1)).toLowerCase();
-  return domain === '' || domain.includes('@') ? undefined : { kind, domain, name: `${kind}:${rest.toLowerCase()}` };
+  const local = kind === 'domain' ? '' : rest.slice(0, at);
+  const domain = kind === 'domain' ? rest : rest.slice(at + 1);
+  if (domain === '') return undefined;
+  const odd = /[@?]/.test(local) || !PLAIN_DOMAIN.test(domain);
+  return { kind, domain: odd ? rest : domain, name: `${kind}:${rest}`, odd };
 }
+
+/** A domain as judged: no `@`, `?`, white space or glob character (picomatch would read none of them in a value, but a glob's `*` matches them). */
+const PLAIN_DOMAIN = /^[^@?\s*/\\[\]{}()!,|]+$/;
 
 /**
  * The longest member judged: IAM takes no email longer than 254 characters (nor a domain longer than 253), with its

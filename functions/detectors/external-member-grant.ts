@@ -191,10 +191,14 @@ function restOf(rest: readonly (Granted & Outside)[], change: IamPolicyChange, w
   const distinctShown = (values: readonly string[]): string[] => [...new Set(values)].slice(0, REST_SHOWN);
   const members = distinctShown(rest.map((g) => g.binding.member));
   const wide = change.scope !== 'service';
+  const where = iamScopeLabel(change.scope, change.target);
+  const named = `${members.slice(0, 3).join(', ')}${members.length > 3 ? ', ...' : ''}`;
   return {
     severity: rest.some((g) => severityOf(g.binding.role) === 'HIGH') ? 'HIGH' : 'MEDIUM',
     title: `Cloud Run roles granted outside the organization${wide ? ` on a whole ${change.scope}` : ''}: ${rest.length} more`,
-    summary: `${SEEN_ADDED.has(rest[0]!.source) ? `${who} also granted` : `The same policy also holds (not necessarily granted by this change: the grants may be older)`} ${rest.length} more roles on ${iamScopeLabel(change.scope, change.target)} to members outside the allowed domains (${members.slice(0, 3).join(', ')}${members.length > 3 ? ', ...' : ''}).`,
+    summary: SEEN_ADDED.has(rest[0]!.source)
+      ? `${who} also granted ${rest.length} more roles on ${where} to members outside the allowed domains (${named}).`
+      : `The policy ${who} set on ${where} also gives ${rest.length} more roles to members outside the allowed domains (${named}). Not necessarily granted by this change: the grants may be older.`,
     evidence: {
       scope: scopeOf(change),
       count: rest.length,

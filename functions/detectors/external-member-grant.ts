@@ -1,7 +1,7 @@
 // external-member-grant
 //
-// Reads:    Cloud Run Services.SetIamPolicy (v1, v2), Jobs.SetIamPolicy (v1, v2), WorkerPools.SetIamPolicy (v2; the
-//           name unverified); project, folder and organization SetIamPolicy (cloudresourcemanager: v1 SetIamPolicy, v3
+// Reads:    Cloud Run Services.SetIamPolicy (v1, v2), Jobs.SetIamPolicy (v1, v2), WorkerPools.SetIamPolicy (v2; an
+//           RPC of the API, no logged entry seen); project, folder and organization SetIamPolicy (cloudresourcemanager: v1 SetIamPolicy, v3
 //           Projects/Folders/Organizations.SetIamPolicy); deletes of services, jobs and worker pools.
 // Alerts:   a role newly granted to an identity outside the organization's own domains (Security Health Analytics'
 //           NON_ORG_IAM_MEMBER, at the moment it happens): a `user:`, `group:` or `domain:` member whose domain (what

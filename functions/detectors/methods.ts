@@ -29,8 +29,9 @@ export const SERVICE_IAM_METHODS: readonly AuditMethod[] = [
 
 /**
  * Cloud Run jobs' and worker pools' own IAM policies (external-member-grant): v2 `Jobs.SetIamPolicy` is in Google's
- * audit catalog and v1 in the Cloud Run audit logging page; `WorkerPools.SetIamPolicy` follows their names (unverified:
- * a name no entry carries costs nothing in the filter).
+ * audit catalog and v1 in the Cloud Run audit logging page; `SetIamPolicy` is an RPC of `google.cloud.run.v2.WorkerPools`
+ * (the generated clients' descriptors list it), logged under its full name as the other RPCs are (no logged entry
+ * seen: a name no entry carries costs nothing in the filter).
  */
 export const RUN_RESOURCE_IAM_METHODS: readonly AuditMethod[] = [
   { serviceName: RUN, methodName: 'google.cloud.run.v1.Jobs.SetIamPolicy' },

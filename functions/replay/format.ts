@@ -9,8 +9,6 @@ import stringWidth from 'string-width';
 import { terminalSafe } from '../untrustedText.js';
 import { byTime, timeOf } from './findingOrder.js';
 
-export { byTime };
-
 export type OutputFormat = 'table' | 'ndjson' | 'json';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'ndjson', 'json'];
 

@@ -301,7 +301,8 @@ export async function replayPartitioned(options: ReplayOptions, files: readonly 
     const answers = inOrder(batches(lines, open, pool, count), pool, IN_FLIGHT, (batch) => {
       routed += batch.lines;
       // Answered once every worker has applied its lines.
-      return Promise.all(batch.refs.map((refs, w) => (refs.length === 0 ? [] : workers[w]!.send(id++, batch.bytes, refs)))); // routed: started
+      // A worker with lines in the batch was started when they were routed to it.
+      return Promise.all(batch.refs.map((refs, w) => (refs.length === 0 ? [] : workers[w]!.send(id++, batch.bytes, refs))));
     });
     for await (const perWorker of answers) {
       options.signal?.throwIfAborted();

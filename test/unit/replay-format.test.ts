@@ -1,6 +1,7 @@
 // The order `runwatch replay` prints findings in (table and json): event time as an instant, then rule, then id.
 import { describe, expect, it } from 'vitest';
-import { byTime, formatTable } from '../../functions/replay/format.js';
+import { formatTable } from '../../functions/replay/format.js';
+import { byTime } from '../../functions/replay/findingOrder.js';
 import { LONE_SURROGATE } from '../../functions/untrustedText.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { makeFinding, resolutionOf, RULES } from '../support/findings.js';

@@ -52,6 +52,8 @@ describe('a command without Google credentials, where no metadata server answers
     // README (--publish): "No credentials or project stop the replay before it reads anything": the file named does
     // not exist, so a replay that read first would fail on it instead (ENOENT) and never name the credentials.
     ['replay --publish', () => ['replay', '--publish', 'runwatch-findings', join(mkdtempSync(join(tmpdir(), 'runwatch-md-')), 'not-read.ndjson')], /^runwatch replay: no Google credentials for Pub\/Sub /m],
+    // The Firestore client's channel set-up failed outside any caller: a stack trace, and no line of runwatch's.
+    ['import-baselines', () => ['import-baselines', '--project', 'demo-runwatch', '--state', stateFile()], /^runwatch import-baselines: no Google credentials for Firestore /m],
   ])('%s: says so in its one line, and no Node warning follows', async (_, args, line) => {
     const before = requests;
     const { code, stderr } = await run(args());
@@ -60,8 +62,17 @@ describe('a command without Google credentials, where no metadata server answers
     expect(stderr).toMatch(line);
     expect(stderr).not.toContain('MetadataLookupWarning');
     expect(stderr).not.toContain('--trace-warnings');
+    expect(stderr).not.toMatch(/^\s+at /m); // no stack trace
   }, 30_000);
 });
+
+/** A state file as `runwatch replay --state` writes it, of one synthetic service. */
+function stateFile(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'runwatch-md-')), 'state.json');
+  const baseline = { version: 1, serviceAccount: [], template: [], repositories: {}, publicInvokers: [], invokerIamDisabled: [], ingress: [], lastChangeMs: 1714990323120 };
+  writeFileSync(file, JSON.stringify({ format: 'runwatch-baseline', version: 1, services: { 'acme-prod/europe-west1/storefront': baseline } }));
+  return file;
+}
 
 function entriesFile(): string {
   const file = join(mkdtempSync(join(tmpdir(), 'runwatch-md-')), 'entries.ndjson');

@@ -43,7 +43,7 @@ describe('runwatch --version', () => {
 
 describe('runwatch COMMAND --help', () => {
   // sink-filter and validate-config printed their usage line alone: nothing said what they do.
-  it.each([['replay'], ['validate-config'], ['sink-filter'], ['publish'], ['scc'], ['redrive']])('%s says what the command does, below its usage line', async (name) => {
+  it.each([['replay'], ['validate-config'], ['sink-filter'], ['publish'], ['scc'], ['redrive'], ['import-baselines']])('%s says what the command does, below its usage line', async (name) => {
     const run = await runwatch([name, '--help']);
     const lines = run.stdout.split('\n');
     const blank = lines.indexOf('');

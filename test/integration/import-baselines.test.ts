@@ -1,0 +1,151 @@
+// `runwatch import-baselines` against the real Firestore emulator: the demo logs replayed with --state, imported into
+// the live pipeline's baselines (default database, runwatch-baselines), then later entries through the live detect
+// path (Pipeline over FirestoreBaselineStore, as detect builds it). The seeded baselines change what a user sees: a
+// later deploy with another runtime service account is reported (without the import it set the baseline silently),
+// and a re-applied policy holding an external member raises nothing (without it, every member counted as added); the
+// replay's open findings, which no sink has, are not resolved by them.
+// A second import, and an import over a live baseline, change nothing.
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { createFirestore, DEFAULT_BASELINE_COLLECTION, FirestoreBaselineStore } from '../../functions/baseline/firestore.js';
+import type { ServiceBaseline } from '../../functions/baseline/state.js';
+import type { Finding } from '../../functions/findings/finding.js';
+import { Pipeline } from '../../functions/pipeline.js';
+import { runwatch } from '../support/cli.js';
+import { at, withV1ServiceAccount, type Json } from '../support/entries.js';
+import { config } from '../support/run.js';
+
+const emulators = inject('runwatchEmulators');
+
+const STOREFRONT = 'acme-prod/europe-west1/storefront';
+const DEMO = 'examples/logs';
+const CONFIG = config({ rules: { 'external-member-grant': { allowedDomains: ['acme.example'] } } });
+
+function demoEntry(file: string, insertId: string): Json {
+  const text = readFileSync(join(DEMO, file), 'utf8');
+  const entries = (file.endsWith('.json') ? JSON.parse(text) : text.trim().split('\n').map((line) => JSON.parse(line))) as Json[];
+  const found = entries.find((e) => e['insertId'] === insertId);
+  if (!found) throw new Error(`no entry ${insertId} in ${file}`);
+  return found;
+}
+
+/** After the history: storefront deployed to run as another identity, and its last policy (an external member) applied again. */
+const LATER_DEPLOY = withV1ServiceAccount(at(demoEntry('2024-05-week-19.json', 'ex-4'), '2024-06-03T10:00:00.000000Z', 'later-deploy'), 'intruder@acme-prod.iam.gserviceaccount.com');
+const REAPPLIED_POLICY = at(demoEntry('2024-05-week-21.ndjson', 'demo-external-1'), '2024-06-03T11:00:00.000000Z', 'later-policy');
+
+/** The later entries through the live detect path, each an hour after its own time; every finding. */
+async function live(projectId: string, entries: readonly Json[]): Promise<Finding[]> {
+  const store = new FirestoreBaselineStore({ projectId });
+  try {
+    const pipeline = new Pipeline({ config: CONFIG, store, recentKeys: 0 });
+    const findings: Finding[] = [];
+    for (const entry of entries) {
+      const outcome = await pipeline.handleEntry(entry, Date.parse(String(entry['timestamp'])) + 3_600_000);
+      if (outcome.status === 'processed') findings.push(...outcome.findings);
+    }
+    findings.push(...(await pipeline.flush()));
+    return findings;
+  } finally {
+    await store.close();
+  }
+}
+
+const rulesOf = (findings: readonly Finding[]): string[] => findings.filter((f) => f.status !== 'resolved').map((f) => f.rule).sort();
+
+describe.skipIf(!emulators.available)('runwatch import-baselines (Firestore emulator)', () => {
+  let state: string;
+  let replayed: Record<string, ServiceBaseline>;
+
+  const importInto = (projectId: string, ...extra: string[]): ReturnType<typeof runwatch> =>
+    runwatch(['import-baselines', '--state', state, ...extra], '', { env: { GOOGLE_CLOUD_PROJECT: projectId, FIRESTORE_EMULATOR_HOST: emulators.available ? emulators.firestoreHost : '' } });
+
+  /** Every stored document of the baselines collection of `projectId`, by key: its baseline JSON and other fields. */
+  async function documents(projectId: string): Promise<Record<string, Record<string, unknown>>> {
+    const client = await createFirestore({ projectId });
+    try {
+      const snapshot = await client.collection(DEFAULT_BASELINE_COLLECTION).get();
+      return Object.fromEntries(snapshot.docs.map((d) => [String(d.get('key')), { ...d.data(), updatedAt: undefined }]));
+    } finally {
+      await client.terminate();
+    }
+  }
+
+  beforeAll(async () => {
+    if (!emulators.available) return;
+    Object.assign(process.env, emulators.env);
+    state = join(mkdtempSync(join(tmpdir(), 'runwatch-import-it-')), 'state.json');
+    const replay = await runwatch(['replay', '--quiet', '--format', 'ndjson', '--state', state, DEMO]);
+    expect(replay.code).toBe(0);
+    replayed = (JSON.parse(readFileSync(state, 'utf8')) as { services: Record<string, ServiceBaseline> }).services;
+  });
+
+  it('imports every baseline of the state file, without the open findings the sinks never got', async () => {
+    const project = `import-${randomUUID().slice(0, 8)}`;
+    const dry = await importInto(project, '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(await documents(project)).toEqual({});
+    expect(dry.stderr).toContain(`would import ${Object.keys(replayed).length} baseline(s)`);
+
+    const run = await importInto(project);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(`imported ${Object.keys(replayed).length} baseline(s) into projects/${project}`);
+    expect(run.stderr).toContain('0 skipped');
+    const docs = await documents(project);
+    expect(Object.keys(docs).sort()).toEqual(Object.keys(replayed).sort());
+    for (const [key, doc] of Object.entries(docs)) {
+      const stored = JSON.parse(String(doc['baseline'])) as ServiceBaseline;
+      const { open: _open, rollouts: _rollouts, dueAtMs: _due, ...facts } = replayed[key]!;
+      expect(stored, key).toEqual(facts);
+      expect(doc['outbox'], key).toEqual([]);
+      expect(doc, key).not.toHaveProperty('dueAtMs');
+      expect(doc, key).not.toHaveProperty('outboxSinceMs');
+    }
+    expect(replayed[STOREFRONT]!.open?.length).toBeGreaterThan(0); // there was something to take out
+
+    // A second import finds every baseline there and changes nothing.
+    const again = await importInto(project);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain(`imported 0 baseline(s) into projects/${project}`);
+    expect(again.stderr).toContain(`${Object.keys(replayed).length} skipped`);
+    expect(await documents(project)).toEqual(docs);
+  });
+
+  it('later entries are judged against the imported history: what a user expects, and not what an empty store gives', async () => {
+    const seeded = `import-${randomUUID().slice(0, 8)}`;
+    const empty = `import-${randomUUID().slice(0, 8)}`;
+    expect((await importInto(seeded)).code).toBe(0);
+
+    const withHistory = await live(seeded, [LATER_DEPLOY, REAPPLIED_POLICY]);
+    const withoutHistory = await live(empty, [LATER_DEPLOY, REAPPLIED_POLICY]);
+
+    // Without the import: the deploy set the baseline silently, and the policy's external member counted as added.
+    expect(rulesOf(withoutHistory)).toEqual(['external-member-grant']);
+    // With it: the change of identity is reported, and the policy as it was raises nothing.
+    expect(rulesOf(withHistory)).toEqual(['service-account-change']);
+    // The replay's open service-account-change of storefront (2024-05-24) went to no sink: the deploy that moves the
+    // identity on resolves nothing (kept open in the import, it published the resolution of a finding no sink has).
+    expect(withHistory.filter((f) => f.status === 'resolved')).toEqual([]);
+    const change = withHistory.find((f) => f.rule === 'service-account-change')!;
+    expect(change.service).toBe('storefront');
+    expect(change.evidence['after']).toBe('intruder@acme-prod.iam.gserviceaccount.com');
+  });
+
+  it('never overwrites a live baseline: an import after the live pipeline saw a service leaves it as the live entry left it', async () => {
+    const project = `import-${randomUUID().slice(0, 8)}`;
+    await live(project, [LATER_DEPLOY]);
+    const before = await documents(project);
+    expect(Object.keys(before)).toEqual([STOREFRONT]);
+
+    const run = await importInto(project);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(`imported ${Object.keys(replayed).length - 1} baseline(s) into projects/${project}`);
+    expect(run.stderr).toContain('1 skipped');
+    expect(run.stdout).toContain(`skipped ${STOREFRONT} (a live baseline is there)`);
+    const after = await documents(project);
+    expect(after[STOREFRONT]).toEqual(before[STOREFRONT]);
+    expect(JSON.parse(String(after[STOREFRONT]!['baseline']))).not.toEqual(JSON.parse(JSON.stringify(replayed[STOREFRONT])));
+  });
+});

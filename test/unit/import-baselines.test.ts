@@ -1,0 +1,122 @@
+// `runwatch import-baselines`: what of a replay's baseline goes into the live store (importableBaseline), and the
+// command's own arguments. The writes themselves, against the Firestore emulator: test/integration/import-baselines.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { importableBaseline } from '../../functions/baseline/import.js';
+import { emptyBaseline, type ServiceBaseline } from '../../functions/baseline/state.js';
+import { runwatch } from '../support/cli.js';
+import { closedPort } from '../support/ports.js';
+
+/** The baselines a replay of the demo logs keeps (`runwatch replay --state`), by key. */
+async function demoState(): Promise<Record<string, ServiceBaseline>> {
+  const state = join(mkdtempSync(join(tmpdir(), 'runwatch-import-')), 'state.json');
+  const run = await runwatch(['replay', '--quiet', '--format', 'ndjson', '--state', state, 'examples/logs']);
+  expect(run.code).toBe(0);
+  const { readFileSync } = await import('node:fs');
+  return (JSON.parse(readFileSync(state, 'utf8')) as { services: Record<string, ServiceBaseline> }).services;
+}
+
+/** A baseline as runwatch stored them before the optional histories, rollouts and open findings existed. */
+const SYNTHETIC_OLD_SHAPE: ServiceBaseline = {
+  version: 1,
+  serviceAccount: [{ t: 1714990323120, v: 'storefront@acme-prod.iam.gserviceaccount.com' }],
+  template: [{ t: 1714990323120, v: 'fp-1' }],
+  repositories: { 'europe-west1-docker.pkg.dev/acme-prod/web': 1714990323120 },
+  publicInvokers: [{ t: 1714990400000, v: ['allUsers'] }],
+  invokerIamDisabled: [],
+  ingress: [{ t: 1714990323120, v: 'all' }],
+  lastChangeMs: 1714990400000,
+};
+
+describe('importableBaseline', () => {
+  let services: Record<string, ServiceBaseline>;
+  beforeAll(async () => {
+    services = await demoState();
+  });
+
+  it('the demo replay leaves open findings to strip (else the cases below prove nothing)', () => {
+    expect(Object.values(services).some((b) => (b.open ?? []).length > 0)).toBe(true);
+  });
+
+  it('keeps every fact of each demo baseline and takes out its open findings', () => {
+    for (const [key, baseline] of Object.entries(services)) {
+      const { baseline: imported, stripped } = importableBaseline(baseline);
+      const { open, rollouts, dueAtMs, ...facts } = baseline;
+      expect(imported, key).toEqual(facts);
+      expect(imported, key).not.toHaveProperty('open');
+      expect(stripped, key).toEqual({ openFindings: open?.length ?? 0, waitingDeploys: rollouts?.length ?? 0 });
+      expect(dueAtMs, key).toBeUndefined();
+    }
+  });
+
+  it.each([
+    ['synthetic old shape (no optional histories, nothing open or waiting)', SYNTHETIC_OLD_SHAPE, SYNTHETIC_OLD_SHAPE, { openFindings: 0, waitingDeploys: 0 }],
+    ['an empty baseline', emptyBaseline(), emptyBaseline(), { openFindings: 0, waitingDeploys: 0 }],
+    [
+      'synthetic: deploys still waiting for their other half, and the wait the sweep would read',
+      { ...SYNTHETIC_OLD_SHAPE, rollouts: [{ openedMs: 1714990500000, deadlineMs: 1714990560000, writes: 1 }, { openedMs: 1714990501000, deadlineMs: 1714990561000, writes: 2 }], dueAtMs: 1714990560000 } as ServiceBaseline,
+      SYNTHETIC_OLD_SHAPE,
+      { openFindings: 0, waitingDeploys: 2 },
+    ],
+    [
+      'synthetic: an empty open list and the entries already applied (kept: the live store reads them as its own)',
+      { ...SYNTHETIC_OLD_SHAPE, open: [], seen: ['d1', 'd2'], completed: [], systemEventsSeen: true } as ServiceBaseline,
+      { ...SYNTHETIC_OLD_SHAPE, seen: ['d1', 'd2'], completed: [], systemEventsSeen: true },
+      { openFindings: 0, waitingDeploys: 0 },
+    ],
+  ])('%s', (_name, given, expected, stripped) => {
+    const before = structuredClone(given);
+    const out = importableBaseline(given);
+    expect(out.baseline).toEqual(expected);
+    expect(out.stripped).toEqual(stripped);
+    expect(given).toEqual(before); // its input is not changed
+  });
+});
+
+describe('runwatch import-baselines: arguments', () => {
+  it('is listed by runwatch --help', async () => {
+    const run = await runwatch(['--help']);
+    expect(run.stdout).toMatch(/^ {2}import-baselines {2,}\S/m);
+  });
+
+  it.each([
+    [['import-baselines'], { GOOGLE_CLOUD_PROJECT: 'acme-sec' }, 'runwatch import-baselines: --state FILE is required'],
+    [['import-baselines', '--state', 'x.json', 'extra'], { GOOGLE_CLOUD_PROJECT: 'acme-sec' }, 'runwatch import-baselines: unexpected argument "extra"'],
+    [['import-baselines', '--state', 'x.json'], {}, 'runwatch import-baselines: no project: give --project PROJECT or set GOOGLE_CLOUD_PROJECT'],
+    [['import-baselines', '--state', 'x.json', '--project', 'Not A Project'], {}, 'runwatch import-baselines: --project "Not A Project" is not a project id'],
+    [['import-baselines', '--dryrun'], {}, "runwatch import-baselines: Unknown option '--dryrun'; did you mean --dry-run?"],
+  ])('%j: a usage error (exit 2) saying what is wrong, before anything is read', async (args, env, first) => {
+    const run = await runwatch(args, '', { env });
+    expect(run.code).toBe(2);
+    expect(run.stderr.split('\n')[0]).toBe(first);
+    expect(run.stderr).toContain('usage: runwatch import-baselines --state FILE');
+  });
+
+  it('a state file that does not exist is an I/O failure (exit 1), not an import of nothing', async () => {
+    const missing = join(mkdtempSync(join(tmpdir(), 'runwatch-import-')), 'nope.json');
+    const run = await runwatch(['import-baselines', '--state', missing], '', { env: { GOOGLE_CLOUD_PROJECT: 'acme-sec' } });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(`runwatch import-baselines: state file ${missing} does not exist (runwatch replay --state FILE writes it)\n`);
+  });
+
+  it('an emulator that is not listening is one line and exit 1 at once (the client library retried for minutes)', async () => {
+    const state = join(mkdtempSync(join(tmpdir(), 'runwatch-import-')), 'state.json');
+    writeFileSync(state, JSON.stringify({ format: 'runwatch-baseline', version: 1, services: { 'acme-prod/europe-west1/storefront': SYNTHETIC_OLD_SHAPE } }));
+    const host = `127.0.0.1:${await closedPort()}`;
+    const started = Date.now();
+    const run = await runwatch(['import-baselines', '--state', state], '', { env: { GOOGLE_CLOUD_PROJECT: 'acme-sec', FIRESTORE_EMULATOR_HOST: host } });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(`runwatch import-baselines: nothing answers on the Firestore emulator at ${host} (ECONNREFUSED): start it or unset FIRESTORE_EMULATOR_HOST\n`);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('a file that is no state file is refused with the replay reader\'s reason (exit 1)', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'runwatch-import-')), 'other.json');
+    writeFileSync(file, '{"format":"something-else"}');
+    const run = await runwatch(['import-baselines', '--state', file], '', { env: { GOOGLE_CLOUD_PROJECT: 'acme-sec' } });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('is not a runwatch baseline');
+  });
+});

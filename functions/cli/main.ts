@@ -17,12 +17,13 @@ const LAZY_COMMANDS: Readonly<Record<string, { summary: string; load: () => Prom
   publish: { summary: 'publish log files to the audit topic (feed the live pipeline)', load: async () => (await import('./commands/publish.js')).publishCommand },
   scc: { summary: 'Security Command Center setup: scc create-source --organization O', load: async () => (await import('./commands/scc.js')).sccCommand },
   redrive: { summary: 'send dead letters back to the topic they came from, once their cause is fixed', load: async () => (await import('./commands/redrive.js')).redriveCommand },
+  'import-baselines': { summary: "seed the live pipeline's baselines from a replay's --state file", load: async () => (await import('./commands/importBaselines.js')).importBaselinesCommand },
 };
 
 function help(): string {
   const lines = ['usage: runwatch <command> [options]', '', 'commands:'];
-  for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(16)} ${c.summary}`);
-  for (const [name, c] of Object.entries(LAZY_COMMANDS)) lines.push(`  ${name.padEnd(16)} ${c.summary}`);
+  for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(18)} ${c.summary}`);
+  for (const [name, c] of Object.entries(LAZY_COMMANDS)) lines.push(`  ${name.padEnd(18)} ${c.summary}`);
   lines.push('', 'runwatch <command> --help shows the options of a command; runwatch --version the version.');
   return `${lines.join('\n')}\n`;
 }

@@ -1,0 +1,26 @@
+// What of a replay's baseline (`runwatch replay --state FILE`) goes into the live pipeline's store
+// (`runwatch import-baselines`): the facts, never what only that replay knew of.
+// - `open`: findings the replay raised are still in force there, but no sink ever received them (a replay without
+//   --publish prints them). Kept, a later live entry that takes the risk away would publish the resolution of a
+//   finding no sink has, and the detectors that stay quiet while a finding of theirs is open (one exposure, one
+//   alert) would stay quiet about one nobody was told of.
+// - `rollouts` and `dueAtMs`: deploys still waiting for their other half when the replay ended. The live sweep
+//   queries `dueAtMs` and would judge them, days later, as new, and publish what they raise; their other half
+//   belongs to the live pipeline now (README "Start from history").
+// Everything else is kept as the replay wrote it, an older shape too: the live store reads what the file store
+// writes (the same ServiceBaseline, the same optional histories). `seen` stays: an entry the replay applied that
+// reaches detect as well changes nothing, as a redelivery does. A Firestore document also holds an outbox and
+// spill documents; a state file has neither, and the import writes with no delivery, so neither is written.
+import type { ServiceBaseline } from './state.js';
+
+export interface ImportableBaseline {
+  readonly baseline: ServiceBaseline;
+  /** What was taken out: the replay's open findings and its deploys still waiting. */
+  readonly stripped: { readonly openFindings: number; readonly waitingDeploys: number };
+}
+
+/** `baseline` as the live store should get it (a copy; `baseline` is not changed). */
+export function importableBaseline(baseline: ServiceBaseline): ImportableBaseline {
+  const { open, rollouts, dueAtMs: _due, ...facts } = baseline;
+  return { baseline: facts, stripped: { openFindings: open?.length ?? 0, waitingDeploys: rollouts?.length ?? 0 } };
+}

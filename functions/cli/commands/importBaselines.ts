@@ -1,0 +1,205 @@
+// `runwatch import-baselines --state FILE [--project PROJECT] [--dry-run]`
+// Seeds the live pipeline's baselines (Firestore, database (default), collection runwatch-baselines) with those a
+// replay built from history (`runwatch replay --state FILE`), so that on a fresh install a service's first live
+// deploy or IAM change is judged against its past instead of setting its baseline silently. One transaction per
+// service through FirestoreBaselineStore.transact, writing only where the service has no baseline yet: the live
+// pipeline's is newer than any replay's and is never overwritten. What only the replay knew of (its open findings,
+// its deploys still waiting) is taken out first (baseline/import.ts). Running it again writes nothing new.
+import { stat } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { FileBaselineStore } from '../../baseline/file.js';
+import { importableBaseline } from '../../baseline/import.js';
+import type { ServiceBaseline } from '../../baseline/state.js';
+import type { BaselineStore } from '../../baseline/store.js';
+import { parseGrpcEndpoint, type GrpcEndpoint } from '../../grpcEndpoint.js';
+import { isProjectId } from '../../pubsub/publisher.js';
+import { terminalSafe } from '../../untrustedText.js';
+import { argsErrorMessage, usageErrorText, usageReminder, type Command, type CommandIo } from '../command.js';
+
+const USAGE = `runwatch import-baselines --state FILE [--project PROJECT] [--dry-run]
+
+Writes the baselines a replay kept in FILE (runwatch replay --state FILE) into the live pipeline's Firestore
+baselines (database (default), collection runwatch-baselines), one transaction per service, so that each service's
+first live entry is judged against its history: a later deploy with another runtime service account is reported,
+and a policy applied again adds no one. Only services with no live baseline yet get one: a live baseline is newer
+and is never overwritten (counted as skipped), so running it again imports nothing twice. Taken out of each
+baseline: the replay's open findings (no sink ever had them) and its deploys still waiting for their other half.
+Replay --until the time the log sink was created, then import as soon as you can (README "Start from history").
+Prints one line per service on stdout (imported, skipped), the counts on stderr.
+  --state FILE       the state file of runwatch replay --state (read only; locked while it is read)
+  --project PROJECT  the project of the Firestore database (default: GOOGLE_CLOUD_PROJECT)
+  --dry-run          read FILE and the live baselines and say what would be imported; write nothing
+FIRESTORE_EMULATOR_HOST selects the emulator. Credentials: Application Default Credentials.`;
+
+const OPTIONS = {
+  state: { type: 'string' },
+  project: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+interface Options {
+  readonly state: string;
+  readonly projectId: string;
+  readonly dryRun: boolean;
+}
+
+function parseOptions(args: readonly string[], env: CommandIo['env']): Options | { readonly error: string } {
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: [...args], options: OPTIONS, allowPositionals: true, strict: true }));
+  } catch (error) {
+    return { error: argsErrorMessage(error, OPTIONS, false) };
+  }
+  if (positionals.length > 0) return { error: `unexpected argument ${JSON.stringify(positionals[0])}` };
+  const state = values['state'] as string | undefined;
+  if (!state) return { error: '--state FILE is required' };
+  const projectId = (values['project'] as string | undefined) ?? (env['GOOGLE_CLOUD_PROJECT'] || undefined);
+  // Required, not the credentials' project: baselines written into the wrong project are not taken back easily.
+  if (projectId === undefined) return { error: 'no project: give --project PROJECT or set GOOGLE_CLOUD_PROJECT' };
+  if (!isProjectId(projectId)) return { error: `--project ${JSON.stringify(projectId)} is not a project id` };
+  return { state, projectId, dryRun: values['dry-run'] === true };
+}
+
+interface Counts {
+  imported: number;
+  skipped: number;
+  openFindings: number;
+  waitingDeploys: number;
+  /** The newest change among the baselines imported (epoch ms), 0 when none. */
+  newestChangeMs: number;
+}
+
+export const importBaselinesCommand: Command = {
+  name: 'import-baselines',
+  summary: "seed the live pipeline's Firestore baselines from a replay's --state file",
+  usage: USAGE,
+  async run(args: readonly string[], io: CommandIo): Promise<number> {
+    const parsed = parseOptions(args, io.env);
+    if ('error' in parsed) {
+      io.stderr.write(`runwatch import-baselines: ${usageErrorText(parsed.error)}\n${usageReminder('import-baselines', USAGE)}`);
+      return 2;
+    }
+    const baselines = await readState(parsed.state, io);
+    if (baselines === undefined) return 1;
+    const access = await firestoreAccessProblem(io.env);
+    if (access !== undefined) {
+      io.stderr.write(`runwatch import-baselines: ${access}\n`);
+      return 1;
+    }
+    const counts: Counts = { imported: 0, skipped: 0, openFindings: 0, waitingDeploys: 0, newestChangeMs: 0 };
+    const { FirestoreBaselineStore } = await import('../../baseline/firestore.js');
+    const store = new FirestoreBaselineStore({ projectId: parsed.projectId });
+    const where = `projects/${terminalSafe(parsed.projectId)} (Firestore (default), collection ${store.collection})`;
+    try {
+      for (const [key, replayed] of baselines) {
+        const { baseline, stripped } = importableBaseline(replayed);
+        const outcome = parsed.dryRun ? ((await store.get(key)) ? 'skipped' : 'imported') : await importOne(store, key, baseline);
+        io.stdout.write(outcome === 'skipped' ? `skipped ${terminalSafe(key)} (a live baseline is there)\n` : `${parsed.dryRun ? 'would import' : 'imported'} ${terminalSafe(key)}\n`);
+        if (outcome === 'skipped') {
+          counts.skipped++;
+          continue;
+        }
+        counts.imported++;
+        counts.openFindings += stripped.openFindings;
+        counts.waitingDeploys += stripped.waitingDeploys;
+        counts.newestChangeMs = Math.max(counts.newestChangeMs, baseline.lastChangeMs);
+      }
+    } catch (error) {
+      const done = parsed.dryRun ? '' : ` (${counts.imported} imported before it; running the command again skips them)`;
+      io.stderr.write(`runwatch import-baselines: ${terminalSafe((error as Error).message)}${done}\n`);
+      return 1;
+    } finally {
+      await store.close();
+    }
+    io.stderr.write(summary(counts, where, parsed.dryRun));
+    return 0;
+  },
+};
+
+/** Writes `baseline` as the baseline of `key` unless the key has one: one transaction, whose check and write are atomic. */
+async function importOne(store: BaselineStore, key: string, baseline: ServiceBaseline): Promise<'imported' | 'skipped'> {
+  return store.transact(key, (current) => (current !== undefined ? { result: 'skipped' as const } : { next: baseline, result: 'imported' as const }));
+}
+
+/**
+ * Why Firestore cannot be reached at all from here, or undefined (the emulator needs no credentials). Without
+ * credentials the client library's channel set-up failed outside any caller: the process ended with a stack trace.
+ */
+async function firestoreAccessProblem(env: CommandIo['env']): Promise<string | undefined> {
+  const emulator = env['FIRESTORE_EMULATOR_HOST'];
+  if (emulator) return emulatorProblem(emulator);
+  const { GoogleAuth } = await import('google-auth-library');
+  try {
+    await new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/datastore'] }).getClient();
+    return undefined;
+  } catch {
+    return 'no Google credentials for Firestore (Application Default Credentials: run `gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS)';
+  }
+}
+
+/** How long the emulator's port may take to accept a connection. */
+const EMULATOR_CONNECT_MS = 3_000;
+
+/**
+ * Why nothing answers on the Firestore emulator at `host` (HOST:PORT), or undefined once something accepts a TCP
+ * connection there. Where nothing listened, the client library retried each call for minutes, saying nothing.
+ */
+async function emulatorProblem(host: string): Promise<string | undefined> {
+  let endpoint: GrpcEndpoint;
+  try {
+    endpoint = parseGrpcEndpoint(host, 'FIRESTORE_EMULATOR_HOST');
+  } catch {
+    return `FIRESTORE_EMULATOR_HOST ${terminalSafe(JSON.stringify(host))} is not HOST:PORT`;
+  }
+  const { connect } = await import('node:net');
+  const problem = await new Promise<string | undefined>((resolve) => {
+    const socket = connect({ host: endpoint.host, port: endpoint.port });
+    const done = (outcome: string | undefined): void => {
+      socket.destroy();
+      resolve(outcome);
+    };
+    socket.setTimeout(EMULATOR_CONNECT_MS, () => done(`no answer within ${EMULATOR_CONNECT_MS / 1000} s`));
+    socket.once('connect', () => done(undefined));
+    socket.once('error', (error: NodeJS.ErrnoException) => done(error.code ?? error.message));
+  });
+  return problem === undefined ? undefined : `nothing answers on the Firestore emulator at ${terminalSafe(host)} (${terminalSafe(problem)}): start it or unset FIRESTORE_EMULATOR_HOST`;
+}
+
+/** The baselines of the state file, by key in order; undefined (the reason on stderr) when it cannot be read. */
+async function readState(path: string, io: CommandIo): Promise<[string, ServiceBaseline][] | undefined> {
+  try {
+    await stat(path);
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    io.stderr.write(`runwatch import-baselines: ${missing ? `state file ${terminalSafe(path)} does not exist (runwatch replay --state FILE writes it)` : terminalSafe((error as Error).message)}\n`);
+    return undefined;
+  }
+  let file: FileBaselineStore;
+  try {
+    // Through the replay's own reader: the same checks, and its lock keeps a replay from writing the file meanwhile.
+    file = await FileBaselineStore.open(path);
+  } catch (error) {
+    io.stderr.write(`runwatch import-baselines: ${terminalSafe((error as Error).message)}\n`);
+    return undefined;
+  }
+  try {
+    return [...file.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  } finally {
+    await file.release();
+  }
+}
+
+function summary(counts: Counts, where: string, dryRun: boolean): string {
+  const lines = [
+    `${dryRun ? 'would import' : 'imported'} ${counts.imported} baseline(s) into ${where}; ${counts.skipped} skipped: a live baseline is there, never overwritten`,
+  ];
+  if (counts.openFindings > 0 || counts.waitingDeploys > 0) {
+    lines.push(`left out of them: ${counts.openFindings} open finding(s) and ${counts.waitingDeploys} deploy(s) still waiting, which no sink ever had`);
+  }
+  if (counts.newestChangeMs > 0) {
+    lines.push(`newest change ${dryRun ? 'to import' : 'imported'}: ${new Date(counts.newestChangeMs).toISOString()} (the log sink should be newer: replay --until the time it was created)`);
+  }
+  return `${lines.join('\n')}\n`;
+}

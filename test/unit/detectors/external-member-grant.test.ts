@@ -33,7 +33,7 @@ const projectViewer = corpus('panther__SetIamPolicy__1');
 // Synthetic: a v2 Services.SetIamPolicy (request and response policy).
 const v2Policy = synthetic('v2-SetIamPolicy-allUsers');
 
-type Binding = { role: string; members: string[] };
+type Binding = { role: string; members: string[]; condition?: Json };
 
 /** `entry` (a service SetIamPolicy) at `timestamp`, its policy (request and response) holding `bindings`. */
 function servicePolicy(entry: Json, timestamp: string, bindings: Binding[]): Json {
@@ -185,13 +185,15 @@ describe('external-member-grant', () => {
 
   it('project deltas: an ADD fires, a REMOVE of that pair resolves, a condition edit (REMOVE and ADD of one pair) is no grant', async () => {
     const member = 'user:collaborateur0013@gmail.com';
+    const later = { title: 'later', expression: 'request.time < timestamp("2025-12-01T00:00:00Z")' };
     const findings = await externalFindings([
       projectDelta,
+      // As IAM logs them, the REMOVEs of a conditional binding carry its condition.
       projectDeltaOf('2025-11-10T10:00:00Z', [
-        { action: 'REMOVE', role: 'roles/run.admin', member },
-        { action: 'ADD', role: 'roles/run.admin', member, condition: { title: 'later', expression: 'request.time < timestamp("2025-12-01T00:00:00Z")' } },
+        { action: 'REMOVE', role: 'roles/run.admin', member, condition: { title: 'Acces temporaire Cloud Run', expression: 'request.time < timestamp("2025-11-09T21:08:00Z")' } },
+        { action: 'ADD', role: 'roles/run.admin', member, condition: later },
       ]),
-      projectDeltaOf('2025-11-11T10:00:00Z', [{ action: 'REMOVE', role: 'roles/run.admin', member }]),
+      projectDeltaOf('2025-11-11T10:00:00Z', [{ action: 'REMOVE', role: 'roles/run.admin', member, condition: later }]),
     ]);
     expect(shape(findings)).toEqual([
       [member, 'roles/run.admin', 'active'],
@@ -269,6 +271,66 @@ describe('external-member-grant', () => {
       ['user:someone@gmail.com', 'roles/run.developer', 'active'],
       ['user:someone@gmail.com', 'roles/run.developer', 'resolved'],
     ]);
+  });
+
+  // IAM lets a member hold one role twice: once with a condition, once without. The history tells the two copies apart
+  // (a full policy's binding with a `condition`, a delta's binding with one), and a finding about the pair resolves
+  // only when no copy of it is held any more, as far as the point knows (one that knows the policy only in part: when
+  // its delta named the pair and it lists no copy). Rows over the real project delta (its run.admin with a condition)
+  // and synthetic variants of it and of the real v1 service policy.
+  const member = 'user:collaborateur0013@gmail.com';
+  const realCondition = (corpus('archicloud__SetIamPolicy__1') as { protoPayload: { serviceData: { policyDelta: { bindingDeltas: { condition: Json }[] } } } }).protoPayload.serviceData.policyDelta.bindingDeltas[0]!.condition;
+  const adminDelta = (action: 'ADD' | 'REMOVE', conditional: boolean): Json => ({ action, role: 'roles/run.admin', member, ...(conditional ? { condition: realCondition } : {}) });
+  const plainAdd = projectDeltaOf('2025-11-10T10:00:00Z', [adminDelta('ADD', false)]);
+  const gmailConditional: Binding = { ...gmailDeveloper, condition: realCondition };
+  const bothCopies = (timestamp: string) => servicePolicy(v1Grant, timestamp, [acmeInvoker, gmailDeveloper, gmailConditional]);
+  const developerDelta = (timestamp: string, action: 'ADD' | 'REMOVE', conditional: boolean) =>
+    serviceDelta(timestamp, [{ action, role: 'roles/run.developer', member: 'user:someone@gmail.com', ...(conditional ? { condition: realCondition } : {}) }]);
+  const gmail = 'user:someone@gmail.com';
+  it.each([
+    // Project deltas: the project's policy is never known whole (points known only in part).
+    ['project: a plain grant, then its conditional copy removed: still held', [plainAdd, projectDeltaOf('2025-11-11T10:00:00Z', [adminDelta('REMOVE', true)])], [[member, 'roles/run.admin', 'active']]],
+    ['project: the real conditional grant, a plain copy added, the conditional copy removed: both open', [projectDelta, plainAdd, projectDeltaOf('2025-11-11T10:00:00Z', [adminDelta('REMOVE', true)])], [[member, 'roles/run.admin', 'active'], [member, 'roles/run.admin', 'active']]],
+    ['project: the real conditional grant, then that copy removed: resolved', [projectDelta, projectDeltaOf('2025-11-11T10:00:00Z', [adminDelta('REMOVE', true)])], [[member, 'roles/run.admin', 'active'], [member, 'roles/run.admin', 'resolved']]],
+    // A condition put on an unconditional grant (REMOVE plain, ADD conditional) is no grant, and no removal: the member
+    // still holds the role, under a condition runwatch does not evaluate (it may never expire). Removing that copy ends it.
+    ['project: a condition put on a plain grant: still held', [plainAdd, projectDeltaOf('2025-11-11T10:00:00Z', [adminDelta('REMOVE', false), adminDelta('ADD', true)])], [[member, 'roles/run.admin', 'active']]],
+    ['project: a condition put on a plain grant, then the conditional copy removed: resolved', [plainAdd, projectDeltaOf('2025-11-11T10:00:00Z', [adminDelta('REMOVE', false), adminDelta('ADD', true)]), projectDeltaOf('2025-11-12T10:00:00Z', [adminDelta('REMOVE', true)])], [[member, 'roles/run.admin', 'active'], [member, 'roles/run.admin', 'resolved']]],
+    // Service: a full policy holding the pair in both copies is one grant; a delta (the policy before it known) that
+    // removes one copy leaves the other.
+    ['service: both copies in one full policy: one finding', [bothCopies('2024-02-03T10:00:00Z')], [[gmail, 'roles/run.developer', 'active']]],
+    ['service: both copies, then a delta removes the conditional copy: still held', [bothCopies('2024-02-03T10:00:00Z'), developerDelta('2024-02-04T10:00:00Z', 'REMOVE', true)], [[gmail, 'roles/run.developer', 'active']]],
+    ['service: both copies, then a delta removes the plain copy: still held', [bothCopies('2024-02-03T10:00:00Z'), developerDelta('2024-02-04T10:00:00Z', 'REMOVE', false)], [[gmail, 'roles/run.developer', 'active']]],
+    ['service: both copies, then deltas remove each: resolved', [bothCopies('2024-02-03T10:00:00Z'), developerDelta('2024-02-04T10:00:00Z', 'REMOVE', true), developerDelta('2024-02-05T10:00:00Z', 'REMOVE', false)], [[gmail, 'roles/run.developer', 'active'], [gmail, 'roles/run.developer', 'resolved']]],
+    ['service: both copies, then a full policy with the conditional copy only: still held', [bothCopies('2024-02-03T10:00:00Z'), servicePolicy(v1Grant, '2024-02-04T10:00:00Z', [acmeInvoker, gmailConditional])], [[gmail, 'roles/run.developer', 'active']]],
+    ['service: both copies, then a full policy with neither: resolved', [bothCopies('2024-02-03T10:00:00Z'), servicePolicy(v1Grant, '2024-02-04T10:00:00Z', [acmeInvoker])], [[gmail, 'roles/run.developer', 'active'], [gmail, 'roles/run.developer', 'resolved']]],
+    // Full policies: a condition put on is no grant (as a delta's), a condition taken off is one (as a delta's).
+    ['service: a full policy puts a condition on the grant: no grant, still held', [servicePolicy(v1Grant, '2024-02-03T10:00:00Z', [gmailDeveloper]), servicePolicy(v1Grant, '2024-02-04T10:00:00Z', [gmailConditional])], [[gmail, 'roles/run.developer', 'active']]],
+    ['service: a full policy takes the condition off: a grant, the first still open', [servicePolicy(v1Grant, '2024-02-03T10:00:00Z', [gmailConditional]), servicePolicy(v1Grant, '2024-02-04T10:00:00Z', [gmailDeveloper])], [[gmail, 'roles/run.developer', 'active'], [gmail, 'roles/run.developer', 'active']]],
+  ])('a member holding a role with and without a condition: %s', async (_name, entries, expected) => {
+    expect(shape(await externalFindings(entries))).toEqual(expected);
+  });
+
+  // Late deltas (laterMemberPoints): the newer points are computed again over a late entry, copy by copy.
+  it.each([
+    ['both copies, the plain copy removed, then the conditional copy removed late (before it): resolved', [bothCopies('2024-02-03T10:00:00Z'), developerDelta('2024-02-05T10:00:00Z', 'REMOVE', false), developerDelta('2024-02-04T10:00:00Z', 'REMOVE', true)], [[gmail, 'roles/run.developer', 'active'], [gmail, 'roles/run.developer', 'resolved']]],
+    ['both copies, the conditional copy removed, the plain copy removed late (before it): resolved', [bothCopies('2024-02-03T10:00:00Z'), developerDelta('2024-02-05T10:00:00Z', 'REMOVE', true), developerDelta('2024-02-04T10:00:00Z', 'REMOVE', false)], [[gmail, 'roles/run.developer', 'active'], [gmail, 'roles/run.developer', 'resolved']]],
+    ['a plain grant arriving after a newer delta that removed only a conditional copy: open', [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [acmeInvoker]), developerDelta('2024-02-05T10:00:00Z', 'REMOVE', true), developerDelta('2024-02-04T10:00:00Z', 'ADD', false)], [[gmail, 'roles/run.developer', 'active']]],
+    ['a plain grant arriving after a newer delta that removed the plain copy: reported and closed at once', [servicePolicy(v1Grant, '2024-02-02T10:00:00Z', [acmeInvoker]), developerDelta('2024-02-05T10:00:00Z', 'REMOVE', false), developerDelta('2024-02-04T10:00:00Z', 'ADD', false)], [[gmail, 'roles/run.developer', 'active'], [gmail, 'roles/run.developer', 'resolved']]],
+  ])('late deltas over the two copies: %s', async (_name, entries, expected) => {
+    expect(shape((await findingsLive(entries, ACME)).filter((f) => f.rule === RULE))).toEqual(expected);
+  });
+
+  // IAM refuses a condition on allUsers and allAuthenticatedUsers; were one logged, marking full-policy bindings
+  // conditional must change nothing of public-invoker-grant's finding (its evidence and id).
+  it('public-invoker-grant: a full policy binding with a condition gives the same finding as without', async () => {
+    const publicBindings = [{ role: 'roles/run.invoker', members: ['allUsers'] }];
+    const plain = servicePolicy(v2Policy, '2024-02-04T09:00:00Z', publicBindings);
+    const conditional = servicePolicy(v2Policy, '2024-02-04T09:00:00Z', publicBindings.map((b) => ({ ...b, condition: realCondition })));
+    const publicOf = async (entry: Json) => (await findingsOf([entry], ACME)).filter((f) => f.rule === 'public-invoker-grant').map((f) => [f.id, f.evidence]);
+    const expected = await publicOf(plain);
+    expect(expected).toHaveLength(1);
+    expect(await publicOf(conditional)).toEqual(expected);
   });
 
   // Synthetic: v2 Jobs.SetIamPolicy and WorkerPools.SetIamPolicy (no real entry is public; shaped as the v2 service

@@ -50,7 +50,9 @@ function jsonFiles(dir: string): string[] {
 
 /** BigQuery rows of audit entries (their own test below), not LogEntries. */
 const isBigQueryRows = (file: string): boolean => file.includes('/synthetic-bq-');
-const FIXTURE_FILES = [...jsonFiles('test/fixtures'), ...jsonFiles('examples/logs')].filter((file) => !isBigQueryRows(file));
+/** Replay state files (`--state`, the baselines a replay wrote), not LogEntries. */
+const isStateFile = (file: string): boolean => /\/state-[^/]*\.json$/.test(file);
+const FIXTURE_FILES = [...jsonFiles('test/fixtures'), ...jsonFiles('examples/logs')].filter((file) => !isBigQueryRows(file) && !isStateFile(file));
 
 /**
  * Real entries the schema rejects, with where and what the normalizer does with them. Everything else it reads

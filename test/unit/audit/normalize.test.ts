@@ -442,7 +442,8 @@ describe('IAM policy changes', () => {
   it('project SetIamPolicy: bindingDeltas when present', () => {
     const c = iam(parseEntry(corpus('archicloud__SetIamPolicy__1')));
     expect(c.scope).toBe('project');
-    expect(c.delta?.added).toEqual([{ role: 'roles/run.admin', member: 'user:collaborateur0013@gmail.com' }]);
+    // Its binding carries a condition (an expiry): marked, as external-member-grant reads it.
+    expect(c.delta?.added).toEqual([{ role: 'roles/run.admin', member: 'user:collaborateur0013@gmail.com', conditional: true }]);
   });
 
   // The corpus's other project and organization policies: who and what each added, none of it a public invoker.

@@ -415,6 +415,21 @@ describe('IAM policy changes', () => {
     expect(c.delta).toBeUndefined();
   });
 
+  // IAM lets a member hold one role with a condition and without: a full policy's binding with a `condition` is the
+  // conditional copy (external-member-grant keeps the copies apart), as a delta's binding with one.
+  it.each([
+    ['a binding with a condition', { title: 'Acces temporaire Cloud Run', expression: 'request.time < timestamp("2025-11-09T21:08:00Z")' }, [{ role: 'roles/run.admin', member: 'user:x@gmail.com', conditional: true }]],
+    ['a binding whose condition is null', null, [{ role: 'roles/run.admin', member: 'user:x@gmail.com' }]],
+    ['a binding without one', undefined, [{ role: 'roles/run.admin', member: 'user:x@gmail.com' }]],
+  ])('v1 Services.SetIamPolicy full policy, %s', (_name, condition, expected) => {
+    const entry = variant(corpus('panther__Services.SetIamPolicy__1'), (e) => {
+      const bindings = [{ role: 'roles/run.admin', members: ['user:x@gmail.com'], ...(condition !== undefined ? { condition } : {}) }];
+      (e.protoPayload['request'] as { policy: Record<string, unknown> }).policy['bindings'] = bindings;
+      (e.protoPayload['response'] as Record<string, unknown>)['bindings'] = bindings;
+    });
+    expect(iam(parseEntry(entry)).policy).toEqual(expected);
+  });
+
   it('v2 Services.SetIamPolicy is read the same way', () => {
     const c = iam(parseEntry(synthetic('v2-SetIamPolicy-allUsers')));
     expect(c.scope).toBe('service');

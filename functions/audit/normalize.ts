@@ -1044,7 +1044,7 @@ function iamChange(env: Envelope, pp: JsonObject, scope: IamScope, target: Servi
       const member = asString(at(d, 'member'));
       if (!role || !member) continue;
       const action = asString(at(d, 'action'));
-      const binding: IamBinding = at(d, 'condition') !== undefined && at(d, 'condition') !== null ? { role, member, conditional: true } : { role, member };
+      const binding: IamBinding = hasCondition(d) ? { role, member, conditional: true } : { role, member };
       if (action === 'ADD') added.push(binding);
       else if (action === 'REMOVE') removed.push(binding);
     }
@@ -1081,14 +1081,26 @@ function isPolicy(response: JsonObject): boolean {
   return type !== undefined ? type.endsWith('google.iam.v1.Policy') : asString(response['etag']) !== undefined;
 }
 
+/**
+ * A policy's bindings, one per member. A binding with a `condition` is marked `conditional`: IAM lets a member hold one
+ * role twice, with a condition and without, and external-member-grant must tell the two copies apart (removing one
+ * leaves the other).
+ */
 function bindingsOf(bindings: readonly unknown[]): IamBinding[] {
   const out: IamBinding[] = [];
   for (const binding of bindings) {
     const role = asString(at(binding, 'role'));
     if (!role) continue;
+    const conditional = hasCondition(binding);
     for (const member of asArray(at(binding, 'members'))) {
-      if (typeof member === 'string' && member) out.push({ role, member });
+      if (typeof member === 'string' && member) out.push(conditional ? { role, member, conditional: true } : { role, member });
     }
   }
   return out;
+}
+
+/** True when a policy's binding or a delta's binding carries an IAM condition (any value but null). */
+function hasCondition(binding: unknown): boolean {
+  const condition = at(binding, 'condition');
+  return condition !== undefined && condition !== null;
 }

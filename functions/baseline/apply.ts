@@ -534,18 +534,41 @@ export const MEMBER_BINDINGS_BYTES_LIMIT = 4 * 1024;
 /** In a point of memberBindings: pairs it does not list may be held (the bound, or a delta over a policy not known). */
 const PARTIAL = '?';
 
-/** A point of memberBindings read: the pairs held, whether others may be, and the pairs its delta named. */
+/** A point of memberBindings read: the copies held, whether others may be, and the copies its delta named (memberCopyKey). */
 export interface MemberPoint {
   readonly held: ReadonlySet<string>;
   readonly partial: boolean;
-  /** Set by a policy delta (its pairs `named`), not a full policy. */
+  /** Set by a policy delta (its copies `named`), not a full policy. */
   readonly delta: boolean;
   readonly named: ReadonlySet<string>;
 }
 
-/** The `ROLE member` key of a binding as memberBindings keeps it (members compare in any letter case). */
+/** The `ROLE member` key of a binding's pair, whichever its copy (members compare in any letter case). */
 export function memberBindingKey(binding: IamBinding): string {
   return `${binding.role} ${binding.member.toLowerCase()}`;
+}
+
+/**
+ * Before a pair's key in memberBindings: the copy held under an IAM condition. IAM lets a member hold one role twice,
+ * with a condition and without; a delta that removes one copy leaves the other, so the history keeps them apart. (A
+ * kept member holds no white space, nor does an IAM role name: `if ROLE member` is no unconditional pair's key.)
+ */
+const CONDITIONAL_MARK = 'if ';
+
+/** The key of a binding's copy as memberBindings keeps it: `ROLE member`, or `if ROLE member` when conditional. */
+export function memberCopyKey(binding: IamBinding): string {
+  return binding.conditional === true ? CONDITIONAL_MARK + memberBindingKey(binding) : memberBindingKey(binding);
+}
+
+/** The keys of both copies of a binding's pair (without a condition, with one). */
+export function memberCopyKeys(binding: IamBinding): readonly [string, string] {
+  const pair = memberBindingKey(binding);
+  return [pair, CONDITIONAL_MARK + pair];
+}
+
+/** True when a point of memberBindings lists a copy of the binding's pair (with a condition or without). */
+export function holdsPair(point: MemberPoint, binding: IamBinding): boolean {
+  return memberCopyKeys(binding).some((key) => point.held.has(key));
 }
 
 /**
@@ -604,7 +627,7 @@ export function memberBindingsBefore(base: ServiceBaseline | undefined, at: Chan
  * before (over a policy not known: the delta's ADDs, partial); undefined when the entry logged neither.
  */
 export function memberBindingsAfter(base: ServiceBaseline | undefined, change: Extract<Change, { kind: 'iam-policy' }>): string[] | undefined {
-  const kept = (bindings: readonly IamBinding[]): string[] => bindings.filter((b) => keptMemberBinding(b, change.scope)).map(memberBindingKey);
+  const kept = (bindings: readonly IamBinding[]): string[] => bindings.filter((b) => keptMemberBinding(b, change.scope)).map(memberCopyKey);
   if (change.policy) return memberPointValue(kept(change.policy), false, undefined);
   if (!change.delta) return undefined;
   const before = memberBindingsBefore(base, change);

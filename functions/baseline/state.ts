@@ -115,7 +115,8 @@ export interface ServiceBaseline {
   readonly publicBindings?: readonly TimePoint<readonly string[]>[];
   /**
    * The user, group and domain members' bindings (external-member-grant), each `ROLE member` with the member in lower
-   * case, sorted, recorded with each IAM policy whose bindings are known: on a service every role, above it (a project,
+   * case (`if ROLE member` for the copy held under an IAM condition: a member may hold one role with a condition and
+   * without, apply.ts memberCopyKey), sorted, recorded with each IAM policy whose bindings are known: on a service every role, above it (a project,
    * folder or organization) the roles that reach Cloud Run (model/iam.ts reachesCloudRun). Every such member is kept, not
    * only those outside the allowed domains, so a change of the config later judges against the policy as it was. At most
    * MEMBER_BINDINGS_LIMIT pairs and MEMBER_BINDINGS_BYTES_LIMIT of them a point (apply.ts): past it, and where a delta applied to a policy not known, a point also

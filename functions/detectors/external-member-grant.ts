@@ -32,8 +32,17 @@
 //           roles that only call or read it (run.invoker, run.servicesInvoker, run.viewer).
 // Evidence: `member` (as logged), `role`, `domain`, `memberKind` (user, group, domain), `scope` (service, job,
 //           worker-pool, project, folder, organization), `source`.
-// Resolves: when the newest entry about the resource shows the member no longer holds the role (a full policy
-//           without it; a delta that REMOVEs it), and everything granted on a service, job or worker pool it deletes.
+// Copies:   IAM lets a member hold one role twice, with a condition and without; the history keeps the two copies
+//           apart (a binding with a `condition`, in a full policy or a delta: baseline/apply.ts memberCopyKey). Both in
+//           one policy are one grant (one finding, one id). A full policy's conditional copy of a pair held before is no
+//           grant (a condition put on, as a delta's REMOVE and ADD); its copy without one, where only the conditional
+//           copy was held, is (source `difference from the last known policy`).
+// Resolves: when the newest entry about the resource shows the member no longer holds the role in either copy (a full
+//           policy without it; a delta that REMOVEs the last copy held; where the point is known only in part, a delta
+//           that names a copy of the pair and leaves none listed), and everything granted on a service, job or worker
+//           pool it deletes. A delta that REMOVEs the conditional copy leaves the unconditional grant open; a condition
+//           put on a grant (REMOVE plain, ADD conditional) resolves nothing: the member still holds the role, and the
+//           condition (an expiry, say) is not evaluated.
 //           A late grant a newer policy already took away is reported and closed at once (revision.ts riskInForce); a late delta's grant is
 //           carried into the newer points other deltas set (baseline/apply.ts laterMemberPoints), so those do not read
 //           as its removal. A delete that arrives after entries about the service created again under the name
@@ -42,7 +51,9 @@
 // Blind spots: `serviceAccount:` members (a project's identity, outside or not: which project is the organization's is
 //           not known here), `principal://` and `principalSet://` (workforce and workload identity federation: their
 //           pools may be outside), `deleted:` members, and `allUsers` / `allAuthenticatedUsers` (public-invoker-grant
-//           reports them) are not judged. Conditional bindings count as grants (the condition is not evaluated).
+//           reports them) are not judged. Conditional bindings count as grants (the condition is not evaluated). A
+//           member holding one role under two different conditions holds one conditional copy here: a delta removing
+//           one of them, with no unconditional copy held, resolves the finding though the other still holds.
 //           A project role outside the list above that still reaches Cloud Run (roles/viewer reads every service's
 //           configuration, plain environment variables included; a custom role with run.* permissions) is not
 //           judged, nor one that reaches the runtime service accounts another way (iam.serviceAccountKeyAdmin makes
@@ -57,7 +68,7 @@
 //           IAM takes (model/iam.ts MEMBER_LENGTH_LIMIT) or a role name longer than ROLE_LENGTH_LIMIT is not judged:
 //           no such grant exists, and kept in the baseline it would grow it without bound. The grants of one change
 //           past GRANTS_ONE_BY_ONE are one finding that never resolves (closed by hand in each sink).
-import { keptMemberBinding, laterMemberPoints, memberBindingKey, memberBindingsAfter, memberBindingsBefore, readMemberPoint, type LaterMemberPoint, type MemberPoint } from '../baseline/apply.js';
+import { holdsPair, keptMemberBinding, laterMemberPoints, memberBindingKey, memberBindingsAfter, memberBindingsBefore, memberCopyKey, memberCopyKeys, readMemberPoint, type LaterMemberPoint, type MemberPoint } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, pointAfter, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { normalizeTimestamp } from '../audit/entry.js';
@@ -113,14 +124,13 @@ export const externalMemberGrant: Detector<'external-member-grant'> = {
     const single = reported.slice(0, GRANTS_ONE_BY_ONE);
     const detections: Detection[] = single.map(({ binding, source, kind, domain }) => {
       const { role, member } = binding;
-      const key = memberBindingKey(binding);
       return {
         severity: severityOf(role),
         title: wide ? `Cloud Run role granted outside the organization on a whole ${change.scope}` : 'Cloud Run role granted outside the organization',
         summary: summaryOf(who, binding, iamScopeLabel(change.scope, change.target), domain, source),
         evidence: { scope: scopeOf(change), member, role, domain, memberKind: kind, source },
         dedupKey: [baselineKey(change.target), 'external-member', member.toLowerCase(), role, change.time],
-        ...riskInForce(history, change, (v) => released(readMemberPoint(v), key), () => noLongerHolds(member, role)),
+        ...riskInForce(history, change, (v) => released(readMemberPoint(v), binding), () => noLongerHolds(member, role)),
       };
     });
     const rest = reported.slice(single.length);
@@ -142,7 +152,7 @@ export const externalMemberGrant: Detector<'external-member-grant'> = {
     const point = readMemberPoint(after);
     return open.flatMap((o) => {
       const binding = grantOf(o);
-      if (!binding || !released(point, memberBindingKey(binding))) return [];
+      if (!binding || !released(point, binding)) return [];
       return [{ id: o.finding.id, reason: noLongerHolds(binding.member, binding.role) }];
     });
   },
@@ -232,32 +242,43 @@ function outsideOf(settings: ExternalMemberGrantSettings): (member: string) => O
  * else those of its full policy not held just before it (all of them when no earlier policy is known).
  */
 function grantedBy(change: IamPolicyChange, baseline: ServiceBaseline | undefined): Granted[] {
-  const judged = (bindings: readonly IamBinding[]): IamBinding[] => distinct(bindings.filter((b) => keptMemberBinding(b, change.scope)));
+  const judged = (bindings: readonly IamBinding[]): IamBinding[] => bindings.filter((b) => keptMemberBinding(b, change.scope));
   if (change.delta) {
     // A REMOVE and an ADD of one pair in one delta is a condition edit (an extended expiry): nothing was granted;
     // unless the ADD takes a condition off (the REMOVE had one, the ADD has none): the role is now held for good.
     const removed = new Map(change.delta.removed.map((b) => [memberBindingKey(b), b] as const));
-    return judged(change.delta.added).flatMap((binding) => {
-      const before = removed.get(memberBindingKey(binding));
-      if (!before) return [{ binding, source: SOURCE_DELTA }];
-      return before.conditional === true && binding.conditional !== true ? [{ binding, source: SOURCE_LIFTED }] : [];
-    });
+    return distinct(
+      judged(change.delta.added).flatMap((binding) => {
+        const before = removed.get(memberBindingKey(binding));
+        if (!before) return [{ binding, source: SOURCE_DELTA }];
+        return before.conditional === true && binding.conditional !== true ? [{ binding, source: SOURCE_LIFTED }] : [];
+      }),
+    );
   }
   if (!change.policy) return [];
   const before = memberBindingsBefore(baseline, change);
   // After the service's create seen here (and no delete since), its policy before was empty: known.
   const createdEmpty = before === undefined && change.scope === 'service' && createdBefore(baseline, change);
-  return judged(change.policy).flatMap((binding) => {
-    if (before === undefined) return [{ binding, source: createdEmpty ? SOURCE_DIFFERENCE : SOURCE_UNKNOWN }];
-    if (before.held.has(memberBindingKey(binding))) return [];
-    return [{ binding, source: before.partial ? SOURCE_PARTIAL : SOURCE_DIFFERENCE }];
-  });
+  return distinct(
+    judged(change.policy).flatMap((binding) => {
+      if (before === undefined) return [{ binding, source: createdEmpty ? SOURCE_DIFFERENCE : SOURCE_UNKNOWN }];
+      if (before.held.has(memberCopyKey(binding))) return [];
+      // A conditional copy of a pair held before is no grant: a full policy does not tell a condition put on (which
+      // narrows the grant, as a delta's REMOVE and ADD of the pair) from a copy added. The copy without one, where only
+      // the conditional copy was held, is a grant: the condition no longer limits it.
+      if (binding.conditional === true && holdsPair(before, binding)) return [];
+      return [{ binding, source: before.partial ? SOURCE_PARTIAL : SOURCE_DIFFERENCE }];
+    }),
+  );
 }
 
-/** The bindings without repeats (one member written twice in a role, or in two letter cases). */
-function distinct(bindings: readonly IamBinding[]): IamBinding[] {
+/**
+ * The grants without repeats of a pair (one member written twice in a role, in two letter cases, or held with a
+ * condition and without): one finding a pair, whose id is the pair's.
+ */
+function distinct(granted: readonly Granted[]): Granted[] {
   const seen = new Set<string>();
-  return bindings.filter((b) => {
+  return granted.filter(({ binding: b }) => {
     const key = memberBindingKey(b);
     if (seen.has(key)) return false;
     seen.add(key);
@@ -265,9 +286,14 @@ function distinct(bindings: readonly IamBinding[]): IamBinding[] {
   });
 }
 
-/** True when a point shows the pair `key` is no longer held: not listed, and the point lists all (or its delta named it). */
-function released(point: MemberPoint, key: string): boolean {
-  return !point.held.has(key) && (!point.partial || point.named.has(key));
+/**
+ * True when a point shows the binding's pair is no longer held: it lists neither copy (with a condition, without), and
+ * it lists all (or its delta named a copy of the pair: what a point known in part says of it). A delta that removes
+ * one copy leaves the other listed: the role is still held.
+ */
+function released(point: MemberPoint, binding: IamBinding): boolean {
+  const copies = memberCopyKeys(binding);
+  return !holdsPair(point, binding) && (!point.partial || copies.some((key) => point.named.has(key)));
 }
 
 function noLongerHolds(member: string, role: string): string {
@@ -295,7 +321,7 @@ function carriedHistory(baseline: ServiceBaseline | undefined, later: readonly L
 function reportedByNextPolicy(baseline: ServiceBaseline | undefined, at: ChangeInstant, binding: IamBinding): boolean {
   const next = pointAfter(baseline?.memberBindings, at);
   const key = memberBindingKey(binding);
-  if (!next || !readMemberPoint(next.v).held.has(key)) return false;
+  if (!next || !holdsPair(readMemberPoint(next.v), binding)) return false;
   return (baseline?.open ?? []).some((o) => {
     if (o.rule !== RULE || normalizeTimestamp(o.finding.eventTime)?.ms !== next.t) return false;
     const reported = grantOf(o);

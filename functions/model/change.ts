@@ -150,7 +150,10 @@ export interface BinaryAuthorization {
 export interface IamBinding {
   readonly role: string;
   readonly member: string;
-  /** Set on a policy delta's binding that carries an IAM condition (external-member-grant: a condition taken off). */
+  /**
+   * Set on a binding that carries an IAM condition, in a policy delta or a full policy (external-member-grant: IAM lets
+   * a member hold a role with a condition and without, two copies; a condition taken off is a grant).
+   */
   readonly conditional?: true;
 }
 

@@ -97,7 +97,7 @@ describe.skipIf(!emulators.available)('runwatch import-baselines (Firestore emul
     expect(Object.keys(docs).sort()).toEqual(Object.keys(replayed).sort());
     for (const [key, doc] of Object.entries(docs)) {
       const stored = JSON.parse(String(doc['baseline'])) as ServiceBaseline;
-      const { open: _open, rollouts: _rollouts, dueAtMs: _due, ...facts } = replayed[key]!;
+      const { open: _open, rollouts: _rollouts, dueAtMs: _due, seen: _seen, ...facts } = replayed[key]!;
       expect(stored, key).toEqual(facts);
       expect(doc['outbox'], key).toEqual([]);
       expect(doc, key).not.toHaveProperty('dueAtMs');
@@ -131,6 +131,16 @@ describe.skipIf(!emulators.available)('runwatch import-baselines (Firestore emul
     const change = withHistory.find((f) => f.rule === 'service-account-change')!;
     expect(change.service).toBe('storefront');
     expect(change.evidence['after']).toBe('intruder@acme-prod.iam.gserviceaccount.com');
+  });
+
+  it('an entry the replay applied that reaches detect after the import is judged there: the replay\'s verdict reached no sink', async () => {
+    // The replay ran without the deployed config (no allowedDomains: it raised no external-member-grant) and printed
+    // what it raised to no sink. The same entry reaching detect later (a redrive of its dead letter, a sink whose
+    // createTime is before the replay's --until) was "already applied" by the imported `seen`, and raised nothing.
+    const seeded = `import-${randomUUID().slice(0, 8)}`;
+    expect((await importInto(seeded)).code).toBe(0);
+    const replayedPolicy = demoEntry('2024-05-week-21.ndjson', 'demo-external-1');
+    expect(rulesOf(await live(seeded, [replayedPolicy]))).toContain('external-member-grant');
   });
 
   it('never overwrites a live baseline: an import after the live pipeline saw a service leaves it as the live entry left it', async () => {

@@ -36,16 +36,18 @@ describe('importableBaseline', () => {
     services = await demoState();
   });
 
-  it('the demo replay leaves open findings to strip (else the cases below prove nothing)', () => {
+  it('the demo replay leaves open findings and applied entries to strip (else the cases below prove nothing)', () => {
     expect(Object.values(services).some((b) => (b.open ?? []).length > 0)).toBe(true);
+    expect(Object.values(services).every((b) => (b.seen ?? []).length > 0)).toBe(true);
   });
 
-  it('keeps every fact of each demo baseline and takes out its open findings', () => {
+  it('keeps every fact of each demo baseline and takes out its open findings and the entries it applied', () => {
     for (const [key, baseline] of Object.entries(services)) {
       const { baseline: imported, stripped } = importableBaseline(baseline);
-      const { open, rollouts, dueAtMs, ...facts } = baseline;
+      const { open, rollouts, dueAtMs, seen: _seen, ...facts } = baseline;
       expect(imported, key).toEqual(facts);
       expect(imported, key).not.toHaveProperty('open');
+      expect(imported, key).not.toHaveProperty('seen');
       expect(stripped, key).toEqual({ openFindings: open?.length ?? 0, waitingDeploys: rollouts?.length ?? 0 });
       expect(dueAtMs, key).toBeUndefined();
     }
@@ -61,9 +63,9 @@ describe('importableBaseline', () => {
       { openFindings: 0, waitingDeploys: 2 },
     ],
     [
-      'synthetic: an empty open list and the entries already applied (kept: the live store reads them as its own)',
+      'synthetic: an empty open list and the entries already applied (taken out: detect would take them as its own and judge them never)',
       { ...SYNTHETIC_OLD_SHAPE, open: [], seen: ['d1', 'd2'], completed: [], systemEventsSeen: true } as ServiceBaseline,
-      { ...SYNTHETIC_OLD_SHAPE, seen: ['d1', 'd2'], completed: [], systemEventsSeen: true },
+      { ...SYNTHETIC_OLD_SHAPE, completed: [], systemEventsSeen: true },
       { openFindings: 0, waitingDeploys: 0 },
     ],
   ])('%s', (_name, given, expected, stripped) => {

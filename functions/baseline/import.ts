@@ -7,20 +7,23 @@
 // - `rollouts` and `dueAtMs`: deploys still waiting for their other half when the replay ended. The live sweep
 //   queries `dueAtMs` and would judge them, days later, as new, and publish what they raise; their other half
 //   belongs to the live pipeline now (README "Start from history").
+// - `seen`: the entries the replay applied. Kept, one that reaches detect as well (a redrive of its dead letter, an
+//   entry logged before --until that the sink exported after its creation, a replay run past it) was "already
+//   applied" and raised nothing: its only judge was the replay, maybe with another config, whose output went to no
+//   sink. Taken out, detect judges it against the history before its own time, as it judges any late entry.
 // Everything else is kept as the replay wrote it, an older shape too: the live store reads what the file store
-// writes (the same ServiceBaseline, the same optional histories). `seen` stays: an entry the replay applied that
-// reaches detect as well changes nothing, as a redelivery does. A Firestore document also holds an outbox and
+// writes (the same ServiceBaseline, the same optional histories). A Firestore document also holds an outbox and
 // spill documents; a state file has neither, and the import writes with no delivery, so neither is written.
 import type { ServiceBaseline } from './state.js';
 
 export interface ImportableBaseline {
   readonly baseline: ServiceBaseline;
-  /** What was taken out: the replay's open findings and its deploys still waiting. */
+  /** What was taken out and counted: the replay's open findings and its deploys still waiting (its `seen` goes too). */
   readonly stripped: { readonly openFindings: number; readonly waitingDeploys: number };
 }
 
 /** `baseline` as the live store should get it (a copy; `baseline` is not changed). */
 export function importableBaseline(baseline: ServiceBaseline): ImportableBaseline {
-  const { open, rollouts, dueAtMs: _due, ...facts } = baseline;
+  const { open, rollouts, dueAtMs: _due, seen: _seen, ...facts } = baseline;
   return { baseline: facts, stripped: { openFindings: open?.length ?? 0, waitingDeploys: rollouts?.length ?? 0 } };
 }

@@ -4,7 +4,8 @@
 // deploy or IAM change is judged against its past instead of setting its baseline silently. One transaction per
 // service through FirestoreBaselineStore.transact, writing only where the service has no baseline yet: the live
 // pipeline's is newer than any replay's and is never overwritten. What only the replay knew of (its open findings,
-// its deploys still waiting) is taken out first (baseline/import.ts). Running it again writes nothing new.
+// its deploys still waiting, the entries it applied) is taken out first (baseline/import.ts). Running it again
+// writes nothing new.
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { FileBaselineStore } from '../../baseline/file.js';
@@ -23,7 +24,8 @@ baselines (database (default), collection runwatch-baselines), one transaction p
 first live entry is judged against its history: a later deploy with another runtime service account is reported,
 and a policy applied again adds no one. Only services with no live baseline yet get one: a live baseline is newer
 and is never overwritten (counted as skipped), so running it again imports nothing twice. Taken out of each
-baseline: the replay's open findings (no sink ever had them) and its deploys still waiting for their other half.
+baseline: the replay's open findings (no sink ever had them), its deploys still waiting for their other half, and
+its record of the entries it applied (one that reaches detect as well is judged there).
 Replay --until the time the log sink was created, then import as soon as you can (README "Start from history").
 Prints one line per service on stdout (imported, skipped), the counts on stderr.
   --state FILE       the state file of runwatch replay --state (read only; locked while it is read)

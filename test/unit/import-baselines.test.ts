@@ -114,6 +114,28 @@ describe('runwatch import-baselines: arguments', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  // A hand-edited state file the replay reader takes (it checks that the five first histories are lists, no more): each
+  // was written into the live store as it was, and a later entry of the service failed its transaction there (`creates`
+  // a text: a TypeError on every delivery, then the dead letter) or was judged against points of no time.
+  it.each([
+    ['synthetic: an optional history that is no list', { creates: 'yes' }, 'creates'],
+    ['synthetic: a point with no time', { memberBindings: [{ v: ['roles/run.invoker user:eve@evil.example'] }] }, 'memberBindings'],
+    ['synthetic: a point of a first history with a text time', { serviceAccount: [{ t: '2024-05-06', v: 'a@b' }] }, 'serviceAccount'],
+    ['synthetic: revision identities that are no list', { revisionIdentities: { r: 'storefront-00001-abc' } }, 'revisionIdentities'],
+    ['synthetic: completed rollouts with no time', { completed: [{}] }, 'completed'],
+    ['synthetic: a repository first seen at a text time', { repositories: { 'europe-west1-docker.pkg.dev/acme-prod/web': 'then' } }, 'repositories'],
+    ['synthetic: a delete at no number', { deletedAtMs: 'now' }, 'deletedAtMs'],
+  ])('%s: refused before anything is written, naming the service and the field (exit 1)', async (_name, edit, field) => {
+    const state = join(mkdtempSync(join(tmpdir(), 'runwatch-import-')), 'state.json');
+    const key = 'acme-prod/europe-west1/\u001b[2Jstorefront';
+    writeFileSync(state, JSON.stringify({ format: 'runwatch-baseline', version: 1, services: { 'acme-prod/europe-west1/checkout': SYNTHETIC_OLD_SHAPE, [key]: { ...SYNTHETIC_OLD_SHAPE, ...edit } } }));
+    const host = `127.0.0.1:${await closedPort()}`;
+    const run = await runwatch(['import-baselines', '--state', state], '', { env: { GOOGLE_CLOUD_PROJECT: 'acme-sec', FIRESTORE_EMULATOR_HOST: host } });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe(`runwatch import-baselines: state file ${state}: the baseline of acme-prod/europe-west1/\\u001b[2Jstorefront has a ${field} this version cannot read; nothing imported\n`);
+  });
+
   it('a file that is no state file is refused with the replay reader\'s reason (exit 1)', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'runwatch-import-')), 'other.json');
     writeFileSync(file, '{"format":"something-else"}');

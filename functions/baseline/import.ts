@@ -14,7 +14,7 @@
 // Everything else is kept as the replay wrote it, an older shape too: the live store reads what the file store
 // writes (the same ServiceBaseline, the same optional histories). A Firestore document also holds an outbox and
 // spill documents; a state file has neither, and the import writes with no delivery, so neither is written.
-import type { ServiceBaseline } from './state.js';
+import { CARRIED_OPTIONAL_HISTORIES, HISTORY_FIELDS, OPTIONAL_SERVICE_OBJECT_HISTORIES, type ServiceBaseline } from './state.js';
 
 export interface ImportableBaseline {
   readonly baseline: ServiceBaseline;
@@ -26,4 +26,43 @@ export interface ImportableBaseline {
 export function importableBaseline(baseline: ServiceBaseline): ImportableBaseline {
   const { open, rollouts, dueAtMs: _due, seen: _seen, ...facts } = baseline;
   return { baseline: facts, stripped: { openFindings: open?.length ?? 0, waitingDeploys: rollouts?.length ?? 0 } };
+}
+
+/** Every list of a baseline whose items are dated as TimePoint is (`t` ms, `n` ns): the histories and the records. */
+const DATED_LISTS = [...HISTORY_FIELDS, ...OPTIONAL_SERVICE_OBJECT_HISTORIES, ...CARRIED_OPTIONAL_HISTORIES, 'revisionIdentities', 'completed'] as const;
+
+/** The times of a baseline that are numbers when present (lastChangeMs is checked by the state file's reader). */
+const OPTIONAL_NUMBERS = ['deletedAtMs', 'deletedAtN', 'codeLoadingEnvReadsAllFrom'] as const;
+
+/**
+ * The first field of `baseline` the live pipeline cannot read, or undefined. The replay's reader checks only that
+ * the first five histories are lists; a hand-edited state file passed it with an optional history that is no list
+ * (in the live store every entry of the service then failed: a TypeError on each delivery, then the dead letter) or
+ * points of no time (judged as if never set). The values themselves are not checked: each detector reads its own.
+ */
+export function unreadableField(baseline: ServiceBaseline): string | undefined {
+  const fields = baseline as unknown as Readonly<Record<string, unknown>>;
+  for (const name of DATED_LISTS) {
+    const list = fields[name];
+    if (list !== undefined && !(Array.isArray(list) && list.every(isDated))) return name;
+  }
+  for (const name of ['repositories', 'repositoriesN'] as const) {
+    const map = fields[name];
+    if (map !== undefined && !(isPlainObject(map) && Object.values(map).every(isTime))) return name;
+  }
+  return OPTIONAL_NUMBERS.find((name) => fields[name] !== undefined && !isTime(fields[name]));
+}
+
+function isDated(item: unknown): boolean {
+  if (!isPlainObject(item)) return false;
+  const { t, n } = item as { t?: unknown; n?: unknown };
+  return isTime(t) && (n === undefined || isTime(n));
+}
+
+function isTime(value: unknown): boolean {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+function isPlainObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

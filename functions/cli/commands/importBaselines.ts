@@ -9,7 +9,7 @@
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { FileBaselineStore } from '../../baseline/file.js';
-import { importableBaseline } from '../../baseline/import.js';
+import { importableBaseline, unreadableField } from '../../baseline/import.js';
 import type { ServiceBaseline } from '../../baseline/state.js';
 import type { BaselineStore } from '../../baseline/store.js';
 import { parseGrpcEndpoint, type GrpcEndpoint } from '../../grpcEndpoint.js';
@@ -186,11 +186,20 @@ async function readState(path: string, io: CommandIo): Promise<[string, ServiceB
     io.stderr.write(`runwatch import-baselines: ${terminalSafe((error as Error).message)}\n`);
     return undefined;
   }
+  let entries: [string, ServiceBaseline][];
   try {
-    return [...file.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    entries = [...file.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   } finally {
     await file.release();
   }
+  // All or nothing: a file with one baseline the live pipeline cannot read was edited by hand or by someone else.
+  for (const [key, baseline] of entries) {
+    const field = unreadableField(baseline);
+    if (field === undefined) continue;
+    io.stderr.write(`runwatch import-baselines: state file ${terminalSafe(path)}: the baseline of ${terminalSafe(key)} has a ${field} this version cannot read; nothing imported\n`);
+    return undefined;
+  }
+  return entries;
 }
 
 function summary(counts: Counts, where: string, dryRun: boolean): string {

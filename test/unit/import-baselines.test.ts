@@ -136,6 +136,27 @@ describe('runwatch import-baselines: arguments', () => {
     expect(run.stderr).toBe(`runwatch import-baselines: state file ${state}: the baseline of acme-prod/europe-west1/\\u001b[2Jstorefront has a ${field} this version cannot read; nothing imported\n`);
   });
 
+  // A state file holds what was logged, so no time in it is later than now. A hand edit that dates the service's delete
+  // (or a fact) in the future hid what the live pipeline then saw: every later entry was "about the deleted service",
+  // so a public invoker grant of storefront was published together with its own resolution, and its policy never
+  // recorded; a fact in the future made every live entry late, so it closed nothing.
+  const FUTURE = Date.parse('2100-01-01T00:00:00.000Z');
+  it.each([
+    ['synthetic: a delete dated in the future', { deletedAtMs: FUTURE }, 'deletedAtMs'],
+    ['synthetic: a last change dated in the future', { lastChangeMs: FUTURE }, 'lastChangeMs'],
+    ['synthetic: a history point dated in the future', { publicInvokers: [{ t: FUTURE, v: [] }] }, 'publicInvokers'],
+    ['synthetic: a repository first seen in the future', { repositories: { 'europe-west1-docker.pkg.dev/acme-prod/web': FUTURE } }, 'repositories'],
+    ['synthetic: a completed rollout in the future', { completed: [{ t: FUTURE }] }, 'completed'],
+  ])('%s: refused before anything is written (exit 1)', async (_name, edit, field) => {
+    const state = join(mkdtempSync(join(tmpdir(), 'runwatch-import-')), 'state.json');
+    writeFileSync(state, JSON.stringify({ format: 'runwatch-baseline', version: 1, services: { 'acme-prod/europe-west1/storefront': { ...SYNTHETIC_OLD_SHAPE, ...edit } } }));
+    const host = `127.0.0.1:${await closedPort()}`;
+    const run = await runwatch(['import-baselines', '--state', state], '', { env: { GOOGLE_CLOUD_PROJECT: 'acme-sec', FIRESTORE_EMULATOR_HOST: host } });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe(`runwatch import-baselines: state file ${state}: the baseline of acme-prod/europe-west1/storefront has a ${field} dated after now (2100-01-01T00:00:00.000Z), which no logged entry is; nothing imported\n`);
+  });
+
   it('a file that is no state file is refused with the replay reader\'s reason (exit 1)', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'runwatch-import-')), 'other.json');
     writeFileSync(file, '{"format":"something-else"}');

@@ -31,26 +31,50 @@ export function importableBaseline(baseline: ServiceBaseline): ImportableBaselin
 /** Every list of a baseline whose items are dated as TimePoint is (`t` ms, `n` ns): the histories and the records. */
 const DATED_LISTS = [...HISTORY_FIELDS, ...OPTIONAL_SERVICE_OBJECT_HISTORIES, ...CARRIED_OPTIONAL_HISTORIES, 'revisionIdentities', 'completed'] as const;
 
-/** The times of a baseline that are numbers when present (lastChangeMs is checked by the state file's reader). */
-const OPTIONAL_NUMBERS = ['deletedAtMs', 'deletedAtN', 'codeLoadingEnvReadsAllFrom'] as const;
+/** The instants of a baseline (epoch ms) besides its lists; lastChangeMs is also checked by the state file's reader. */
+const INSTANTS = ['lastChangeMs', 'deletedAtMs', 'codeLoadingEnvReadsAllFrom'] as const;
+
+/** How far past this machine's clock a time may be (the clocks of Cloud Logging and of this machine differ). */
+export const CLOCK_SKEW_MS = 10 * 60 * 1000;
 
 /**
- * The first field of `baseline` the live pipeline cannot read, or undefined. The replay's reader checks only that
- * the first five histories are lists; a hand-edited state file passed it with an optional history that is no list
- * (in the live store every entry of the service then failed: a TypeError on each delivery, then the dead letter) or
- * points of no time (judged as if never set). The values themselves are not checked: each detector reads its own.
+ * Why the live pipeline cannot take `baseline` as it is (`a FIELD ...`, for a message), or undefined. The replay's
+ * reader checks only that the first five histories are lists; a hand-edited state file passed it with:
+ * - an optional history that is no list: in the live store every entry of the service then failed (a TypeError on
+ *   each delivery, then the dead letter); or points of no time, judged as if never set;
+ * - a time after `nowMs` (CLOCK_SKEW_MS allowed), which no logged entry has: a delete dated in the future made every
+ *   live entry "about the deleted service" (a public grant was published with its own resolution, and not recorded),
+ *   a fact dated in the future made every live entry late (it closed nothing).
+ * The values themselves are not checked: each detector reads its own.
  */
-export function unreadableField(baseline: ServiceBaseline): string | undefined {
+export function importProblem(baseline: ServiceBaseline, nowMs: number): string | undefined {
   const fields = baseline as unknown as Readonly<Record<string, unknown>>;
+  const latest = nowMs + CLOCK_SKEW_MS;
+  const future = (name: string, t: number): string => `a ${name} dated after now (${new Date(t).toISOString()}), which no logged entry is`;
   for (const name of DATED_LISTS) {
     const list = fields[name];
-    if (list !== undefined && !(Array.isArray(list) && list.every(isDated))) return name;
+    if (list === undefined) continue;
+    if (!(Array.isArray(list) && list.every(isDated))) return unreadable(name);
+    const late = (list as { t: number }[]).find((point) => point.t > latest);
+    if (late) return future(name, late.t);
   }
   for (const name of ['repositories', 'repositoriesN'] as const) {
     const map = fields[name];
-    if (map !== undefined && !(isPlainObject(map) && Object.values(map).every(isTime))) return name;
+    if (map !== undefined && !(isPlainObject(map) && Object.values(map).every(isTime))) return unreadable(name);
   }
-  return OPTIONAL_NUMBERS.find((name) => fields[name] !== undefined && !isTime(fields[name]));
+  const late = Object.values(baseline.repositories).find((t) => t > latest);
+  if (late !== undefined) return future('repositories', late);
+  for (const name of [...INSTANTS, 'deletedAtN'] as const) {
+    const value = fields[name];
+    if (value === undefined) continue;
+    if (!isTime(value)) return unreadable(name);
+    if (name !== 'deletedAtN' && (value as number) > latest) return future(name, value as number);
+  }
+  return undefined;
+}
+
+function unreadable(name: string): string {
+  return `a ${name} this version cannot read`;
 }
 
 function isDated(item: unknown): boolean {

@@ -9,7 +9,7 @@
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { FileBaselineStore } from '../../baseline/file.js';
-import { importableBaseline, unreadableField } from '../../baseline/import.js';
+import { importableBaseline, importProblem } from '../../baseline/import.js';
 import type { ServiceBaseline } from '../../baseline/state.js';
 import type { BaselineStore } from '../../baseline/store.js';
 import { parseGrpcEndpoint, type GrpcEndpoint } from '../../grpcEndpoint.js';
@@ -192,11 +192,12 @@ async function readState(path: string, io: CommandIo): Promise<[string, ServiceB
   } finally {
     await file.release();
   }
-  // All or nothing: a file with one baseline the live pipeline cannot read was edited by hand or by someone else.
+  // All or nothing: a file with one baseline the live pipeline cannot take was edited by hand or by someone else.
+  const nowMs = Date.now();
   for (const [key, baseline] of entries) {
-    const field = unreadableField(baseline);
-    if (field === undefined) continue;
-    io.stderr.write(`runwatch import-baselines: state file ${terminalSafe(path)}: the baseline of ${terminalSafe(key)} has a ${field} this version cannot read; nothing imported\n`);
+    const problem = importProblem(baseline, nowMs);
+    if (problem === undefined) continue;
+    io.stderr.write(`runwatch import-baselines: state file ${terminalSafe(path)}: the baseline of ${terminalSafe(key)} has ${problem}; nothing imported\n`);
     return undefined;
   }
   return entries;

@@ -6,7 +6,7 @@
 // replay's open findings, which no sink has, are not resolved by them.
 // A second import, and an import over a live baseline, change nothing.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
@@ -141,6 +141,23 @@ describe.skipIf(!emulators.available)('runwatch import-baselines (Firestore emul
     expect((await importInto(seeded)).code).toBe(0);
     const replayedPolicy = demoEntry('2024-05-week-21.ndjson', 'demo-external-1');
     expect(rulesOf(await live(seeded, [replayedPolicy]))).toContain('external-member-grant');
+  });
+
+  it('a baseline too large for a Firestore document is listed and the others are imported all the same (exit 1)', async () => {
+    // A deployer's labels, 32 deploys of them, make a replay's baseline larger than Firestore's 1 MiB. Before, the
+    // import stopped at it: every service sorted after it (here `b`) was never imported, and running it again, as
+    // the message said to, stopped at the same one.
+    const project = `import-${randomUUID().slice(0, 8)}`;
+    const labels = 'x'.repeat(40_000);
+    const small: ServiceBaseline = { ...replayed[STOREFRONT]! };
+    const huge: ServiceBaseline = { ...small, provenanceLabels: Array.from({ length: 32 }, (_, i) => ({ t: 1714990323120 + i, v: `${labels}${i}` })) };
+    const file = join(mkdtempSync(join(tmpdir(), 'runwatch-import-it-')), 'synthetic-huge.json');
+    writeFileSync(file, JSON.stringify({ format: 'runwatch-baseline', version: 1, services: { 'a-proj/europe-west1/a': huge, 'b-proj/europe-west1/b': small } }));
+    const run = await runwatch(['import-baselines', '--state', file], '', { env: { GOOGLE_CLOUD_PROJECT: project, FIRESTORE_EMULATOR_HOST: emulators.available ? emulators.firestoreHost : '' } });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^not imported a-proj\/europe-west1\/a \(.*1 MiB.*\)\nimported b-proj\/europe-west1\/b\n$/);
+    expect(run.stderr).toContain('1 not imported: too large for a Firestore document (listed above)');
+    expect(Object.keys(await documents(project))).toEqual(['b-proj/europe-west1/b']);
   });
 
   it('never overwrites a live baseline: an import after the live pipeline saw a service leaves it as the live entry left it', async () => {

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { FileBaselineStore } from '../../baseline/file.js';
 import { importableBaseline, importProblem } from '../../baseline/import.js';
 import type { ServiceBaseline } from '../../baseline/state.js';
-import type { BaselineStore } from '../../baseline/store.js';
+import { UnstorableError, type BaselineStore } from '../../baseline/store.js';
 import { parseGrpcEndpoint, type GrpcEndpoint } from '../../grpcEndpoint.js';
 import { isProjectId } from '../../pubsub/publisher.js';
 import { terminalSafe } from '../../untrustedText.js';
@@ -27,7 +27,7 @@ and is never overwritten (counted as skipped), so running it again imports nothi
 baseline: the replay's open findings (no sink ever had them), its deploys still waiting for their other half, and
 its record of the entries it applied (one that reaches detect as well is judged there).
 Replay --until the time the log sink was created, then import as soon as you can (README "Start from history").
-Prints one line per service on stdout (imported, skipped), the counts on stderr.
+Prints one line per service on stdout (imported, skipped, not imported), the counts on stderr.
   --state FILE       the state file of runwatch replay --state (read only; locked while it is read)
   --project PROJECT  the project of the Firestore database (default: GOOGLE_CLOUD_PROJECT)
   --dry-run          read FILE and the live baselines and say what would be imported; write nothing
@@ -67,6 +67,8 @@ function parseOptions(args: readonly string[], env: CommandIo['env']): Options |
 interface Counts {
   imported: number;
   skipped: number;
+  /** Baselines Firestore can never store (over 1 MiB): listed, and the exit code is 1. */
+  unstorable: number;
   openFindings: number;
   waitingDeploys: number;
   /** The newest change among the baselines imported (epoch ms), 0 when none. */
@@ -90,7 +92,7 @@ export const importBaselinesCommand: Command = {
       io.stderr.write(`runwatch import-baselines: ${access}\n`);
       return 1;
     }
-    const counts: Counts = { imported: 0, skipped: 0, openFindings: 0, waitingDeploys: 0, newestChangeMs: 0 };
+    const counts: Counts = { imported: 0, skipped: 0, unstorable: 0, openFindings: 0, waitingDeploys: 0, newestChangeMs: 0 };
     const { FirestoreBaselineStore } = await import('../../baseline/firestore.js');
     const store = new FirestoreBaselineStore({ projectId: parsed.projectId });
     const where = `projects/${terminalSafe(parsed.projectId)} (Firestore (default), collection ${store.collection})`;
@@ -98,6 +100,12 @@ export const importBaselinesCommand: Command = {
       for (const [key, replayed] of baselines) {
         const { baseline, stripped } = importableBaseline(replayed);
         const outcome = parsed.dryRun ? ((await store.get(key)) ? 'skipped' : 'imported') : await importOne(store, key, baseline);
+        if (outcome instanceof UnstorableError) {
+          // Never stored however often it is tried: the others still get theirs (stopping here left every key after it out).
+          io.stdout.write(`not imported ${terminalSafe(key)} (${terminalSafe(outcome.message)})\n`);
+          counts.unstorable++;
+          continue;
+        }
         io.stdout.write(outcome === 'skipped' ? `skipped ${terminalSafe(key)} (a live baseline is there)\n` : `${parsed.dryRun ? 'would import' : 'imported'} ${terminalSafe(key)}\n`);
         if (outcome === 'skipped') {
           counts.skipped++;
@@ -116,13 +124,21 @@ export const importBaselinesCommand: Command = {
       await store.close();
     }
     io.stderr.write(summary(counts, where, parsed.dryRun));
-    return 0;
+    return counts.unstorable > 0 ? 1 : 0;
   },
 };
 
-/** Writes `baseline` as the baseline of `key` unless the key has one: one transaction, whose check and write are atomic. */
-async function importOne(store: BaselineStore, key: string, baseline: ServiceBaseline): Promise<'imported' | 'skipped'> {
-  return store.transact(key, (current) => (current !== undefined ? { result: 'skipped' as const } : { next: baseline, result: 'imported' as const }));
+/**
+ * Writes `baseline` as the baseline of `key` unless the key has one: one transaction, whose check and write are atomic.
+ * A baseline Firestore can never store (UnstorableError, refused before anything is sent) is returned, not thrown.
+ */
+async function importOne(store: BaselineStore, key: string, baseline: ServiceBaseline): Promise<'imported' | 'skipped' | UnstorableError> {
+  try {
+    return await store.transact(key, (current) => (current !== undefined ? { result: 'skipped' as const } : { next: baseline, result: 'imported' as const }));
+  } catch (error) {
+    if (error instanceof UnstorableError) return error;
+    throw error;
+  }
 }
 
 /**
@@ -207,6 +223,9 @@ function summary(counts: Counts, where: string, dryRun: boolean): string {
   const lines = [
     `${dryRun ? 'would import' : 'imported'} ${counts.imported} baseline(s) into ${where}; ${counts.skipped} skipped: a live baseline is there, never overwritten`,
   ];
+  if (counts.unstorable > 0) {
+    lines.push(`${counts.unstorable} not imported: too large for a Firestore document (listed above); their services' first live entries are judged without history`);
+  }
   if (counts.openFindings > 0 || counts.waitingDeploys > 0) {
     lines.push(`left out of them: ${counts.openFindings} open finding(s) and ${counts.waitingDeploys} deploy(s) still waiting, which no sink ever had`);
   }

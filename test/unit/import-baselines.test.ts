@@ -157,6 +157,24 @@ describe('runwatch import-baselines: arguments', () => {
     expect(run.stderr).toBe(`runwatch import-baselines: state file ${state}: the baseline of acme-prod/europe-west1/storefront has a ${field} dated after now (2100-01-01T00:00:00.000Z), which no logged entry is; nothing imported\n`);
   });
 
+  // Keys are written by the replay as baselineKey makes them (PROJECT/LOCATION/SERVICE, well-formed). A hand-edited
+  // key is never one the live pipeline reads: the empty one, sorted first, is an empty document id (baselineDocId),
+  // which the client library refuses, so the import stopped before any service, on every run; one with a lone
+  // surrogate is stored under the id of the same key with U+FFFD in its place.
+  it.each([
+    ['synthetic: the empty key', '', '""'],
+    ['synthetic: a key with no location or service', 'storefront', '"storefront"'],
+    ['synthetic: a key with a lone surrogate', 'acme-prod/europe-west1/store\ud800front', '"acme-prod/europe-west1/store\\ud800front"'],
+  ])('%s: refused before anything is written (exit 1)', async (_name, key, shown) => {
+    const state = join(mkdtempSync(join(tmpdir(), 'runwatch-import-')), 'state.json');
+    writeFileSync(state, JSON.stringify({ format: 'runwatch-baseline', version: 1, services: { [key]: SYNTHETIC_OLD_SHAPE, 'acme-prod/europe-west1/checkout': SYNTHETIC_OLD_SHAPE } }));
+    const host = `127.0.0.1:${await closedPort()}`;
+    const run = await runwatch(['import-baselines', '--state', state], '', { env: { GOOGLE_CLOUD_PROJECT: 'acme-sec', FIRESTORE_EMULATOR_HOST: host } });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe(`runwatch import-baselines: state file ${state}: ${shown} is not a baseline key (PROJECT/LOCATION/SERVICE) that runwatch writes; nothing imported\n`);
+  });
+
   it('a file that is no state file is refused with the replay reader\'s reason (exit 1)', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'runwatch-import-')), 'other.json');
     writeFileSync(file, '{"format":"something-else"}');

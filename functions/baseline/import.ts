@@ -90,3 +90,12 @@ function isTime(value: unknown): boolean {
 function isPlainObject(value: unknown): value is object {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/**
+ * True when `key` has the shape baselineKey (store.ts) gives: PROJECT/LOCATION/SERVICE (a folder's or organization's
+ * IAM key has a `/` more: `folders/1/-/*`), no part empty, well-formed. A replay writes no other; a hand-edited one is
+ * never read by the live pipeline, and the empty key is an empty document id, which stopped the import.
+ */
+export function isBaselineKey(key: string): boolean {
+  return key.isWellFormed() && /^[^/]+(\/[^/]+)?\/[^/]+\/[^/]+$/.test(key);
+}

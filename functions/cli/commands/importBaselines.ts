@@ -9,7 +9,7 @@
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { FileBaselineStore } from '../../baseline/file.js';
-import { importableBaseline, importProblem } from '../../baseline/import.js';
+import { importableBaseline, importProblem, isBaselineKey } from '../../baseline/import.js';
 import type { ServiceBaseline } from '../../baseline/state.js';
 import { UnstorableError, type BaselineStore } from '../../baseline/store.js';
 import { parseGrpcEndpoint, type GrpcEndpoint } from '../../grpcEndpoint.js';
@@ -211,6 +211,10 @@ async function readState(path: string, io: CommandIo): Promise<[string, ServiceB
   // All or nothing: a file with one baseline the live pipeline cannot take was edited by hand or by someone else.
   const nowMs = Date.now();
   for (const [key, baseline] of entries) {
+    if (!isBaselineKey(key)) {
+      io.stderr.write(`runwatch import-baselines: state file ${terminalSafe(path)}: ${terminalSafe(JSON.stringify(key))} is not a baseline key (PROJECT/LOCATION/SERVICE) that runwatch writes; nothing imported\n`);
+      return undefined;
+    }
     const problem = importProblem(baseline, nowMs);
     if (problem === undefined) continue;
     io.stderr.write(`runwatch import-baselines: state file ${terminalSafe(path)}: the baseline of ${terminalSafe(key)} has ${problem}; nothing imported\n`);

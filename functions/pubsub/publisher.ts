@@ -123,9 +123,6 @@ export async function createPubSub(projectId?: string): Promise<PubSub> {
   return new PubSub(projectId ? { projectId } : {});
 }
 
-/** How long the emulator's port may take to accept a connection. */
-const EMULATOR_CONNECT_MS = 3_000;
-
 /**
  * Resolves once something accepts a TCP connection at the emulator's `host` (PUBSUB_EMULATOR_HOST: `HOST:PORT`,
  * `[IPv6]:PORT`); else fails with a line that says so. Where nothing listens (the emulator not started, or stopped),
@@ -144,17 +141,8 @@ export async function emulatorAnswers(host: string): Promise<void> {
     throw new PubSubAccessError(`PUBSUB_EMULATOR_HOST ${JSON.stringify(host)} is not HOST:PORT`);
   }
   const port = scheme === 'http' && !/:\d+$/.test(hostPort) ? 80 : endpoint.port;
-  const { connect } = await import('node:net');
-  const problem = await new Promise<string | undefined>((resolve) => {
-    const socket = connect({ host: endpoint.host, port });
-    const done = (outcome: string | undefined): void => {
-      socket.destroy();
-      resolve(outcome);
-    };
-    socket.setTimeout(EMULATOR_CONNECT_MS, () => done(`no answer within ${EMULATOR_CONNECT_MS / 1000} s`));
-    socket.once('connect', () => done(undefined));
-    socket.once('error', (error: NodeJS.ErrnoException) => done(error.code ?? error.message));
-  });
+  const { tcpConnectProblem } = await import('../tcpAnswer.js');
+  const problem = await tcpConnectProblem(endpoint.host, port);
   if (problem !== undefined) throw new PubSubAccessError(`nothing answers on the Pub/Sub emulator at ${host} (${problem}): start it (npm run dev prints where it listens) or unset PUBSUB_EMULATOR_HOST`);
 }
 

@@ -157,9 +157,6 @@ async function firestoreAccessProblem(env: CommandIo['env']): Promise<string | u
   }
 }
 
-/** How long the emulator's port may take to accept a connection. */
-const EMULATOR_CONNECT_MS = 3_000;
-
 /**
  * Why nothing answers on the Firestore emulator at `host` (HOST:PORT), or undefined once something accepts a TCP
  * connection there. Where nothing listened, the client library retried each call for minutes, saying nothing.
@@ -171,17 +168,8 @@ async function emulatorProblem(host: string): Promise<string | undefined> {
   } catch {
     return `FIRESTORE_EMULATOR_HOST ${terminalSafe(JSON.stringify(host))} is not HOST:PORT`;
   }
-  const { connect } = await import('node:net');
-  const problem = await new Promise<string | undefined>((resolve) => {
-    const socket = connect({ host: endpoint.host, port: endpoint.port });
-    const done = (outcome: string | undefined): void => {
-      socket.destroy();
-      resolve(outcome);
-    };
-    socket.setTimeout(EMULATOR_CONNECT_MS, () => done(`no answer within ${EMULATOR_CONNECT_MS / 1000} s`));
-    socket.once('connect', () => done(undefined));
-    socket.once('error', (error: NodeJS.ErrnoException) => done(error.code ?? error.message));
-  });
+  const { tcpConnectProblem } = await import('../../tcpAnswer.js');
+  const problem = await tcpConnectProblem(endpoint.host, endpoint.port);
   return problem === undefined ? undefined : `nothing answers on the Firestore emulator at ${terminalSafe(host)} (${terminalSafe(problem)}): start it or unset FIRESTORE_EMULATOR_HOST`;
 }
 

@@ -43,7 +43,8 @@ export function emulators(): AvailableEmulators | undefined {
 
 /**
  * The test configuration: UTC office hours, a trusted registry, service accounts and one person deploy (the first
- * pipeline fixture is another person's), every finding routed to the webhook.
+ * pipeline fixture is another person's), the organization's own domain (the fixtures' company.com; the external member
+ * fixture's partner.example is outside it), every finding routed to the webhook.
  */
 export const TEST_CONFIG = {
   timezone: 'UTC',
@@ -51,6 +52,7 @@ export const TEST_CONFIG = {
   rules: {
     'new-image-repository': { trustedRepositories: ['asia-northeast1-docker.pkg.dev/test-project-1234/*'] },
     'unapproved-deployer': { allowedDeployers: ['serviceAccount:*', 'masatonaka1989@gmail.com'] },
+    'external-member-grant': { allowedDomains: ['company.com'] },
   },
   sinks: { webhook: { minSeverity: 'LOW', timeoutSeconds: 5 } },
   // The pipeline fixtures are admin writes without their system events: judge each deploy as soon as it arrives.

@@ -79,6 +79,7 @@ import { DELETE_METHODS, PROJECT_IAM_METHODS, RUN_RESOURCE_IAM_METHODS, SERVICE_
 import { closedByDelete, createdBefore, iamScopeLabel, riskInForce } from './revision.js';
 import type { IamBinding, IamPolicyChange } from '../model/change.js';
 import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
+import { severityRank } from '../findings/finding.js';
 
 const RULE = 'external-member-grant';
 
@@ -120,7 +121,7 @@ export const externalMemberGrant: Detector<'external-member-grant'> = {
     const who = change.principal?.id ?? 'An unknown principal';
     const wide = change.scope !== 'service';
     // The most severe first (a stable sort: then as the policy lists them), GRANTS_ONE_BY_ONE of them one by one.
-    const reported = granted.filter((g) => !reportedByNextPolicy(baseline, change, g.binding)).sort((a, b) => severityRank(b.binding.role) - severityRank(a.binding.role));
+    const reported = granted.filter((g) => !reportedByNextPolicy(baseline, change, g.binding)).sort((a, b) => severityRank(severityOf(b.binding.role)) - severityRank(severityOf(a.binding.role)));
     const single = reported.slice(0, GRANTS_ONE_BY_ONE);
     const detections: Detection[] = single.map(({ binding, source, kind, domain }) => {
       const { role, member } = binding;
@@ -187,10 +188,6 @@ const REST_SHOWN = 50;
 /** HIGH for a role that can change the resource or act as it (custom roles too: not known to be harmless), else MEDIUM. */
 function severityOf(role: string): 'HIGH' | 'MEDIUM' {
   return CALL_OR_READ_ROLES.has(role) ? 'MEDIUM' : 'HIGH';
-}
-
-function severityRank(role: string): number {
-  return severityOf(role) === 'HIGH' ? 1 : 0;
 }
 
 /**

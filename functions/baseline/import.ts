@@ -34,22 +34,25 @@ const DATED_LISTS = [...HISTORY_FIELDS, ...OPTIONAL_SERVICE_OBJECT_HISTORIES, ..
 /** The instants of a baseline (epoch ms) besides its lists; lastChangeMs is also checked by the state file's reader. */
 const INSTANTS = ['lastChangeMs', 'deletedAtMs', 'codeLoadingEnvReadsAllFrom'] as const;
 
-/** How far past this machine's clock a time may be (the clocks of Cloud Logging and of this machine differ). */
-export const CLOCK_SKEW_MS = 10 * 60 * 1000;
+/**
+ * How far past this machine's clock a time may be (the clocks of Cloud Logging and of this machine differ; not
+ * correlate/rollout.ts CLOCK_SKEW_MS, the second between two of Google's clocks).
+ */
+const LOCAL_CLOCK_SKEW_MS = 10 * 60 * 1000;
 
 /**
  * Why the live pipeline cannot take `baseline` as it is (`a FIELD ...`, for a message), or undefined. The replay's
  * reader checks only that the first five histories are lists; a hand-edited state file passed it with:
  * - an optional history that is no list: in the live store every entry of the service then failed (a TypeError on
  *   each delivery, then the dead letter); or points of no time, judged as if never set;
- * - a time after `nowMs` (CLOCK_SKEW_MS allowed), which no logged entry has: a delete dated in the future made every
- *   live entry "about the deleted service" (a public grant was published with its own resolution, and not recorded),
- *   a fact dated in the future made every live entry late (it closed nothing).
+ * - a time after `nowMs` (LOCAL_CLOCK_SKEW_MS allowed), which no logged entry has: a delete dated in the future made
+ *   every live entry "about the deleted service" (a public grant was published with its own resolution, and not
+ *   recorded), a fact dated in the future made every live entry late (it closed nothing).
  * The values themselves are not checked: each detector reads its own.
  */
 export function importProblem(baseline: ServiceBaseline, nowMs: number): string | undefined {
   const fields = baseline as unknown as Readonly<Record<string, unknown>>;
-  const latest = nowMs + CLOCK_SKEW_MS;
+  const latest = nowMs + LOCAL_CLOCK_SKEW_MS;
   const future = (name: string, t: number): string => `a ${name} dated after now (${new Date(t).toISOString()}), which no logged entry is`;
   for (const name of DATED_LISTS) {
     const list = fields[name];

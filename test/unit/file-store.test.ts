@@ -10,6 +10,10 @@ import { UNREADABLE_LOCK_STALE_MS } from '../../functions/baseline/lock.js';
 
 const stateIn = (): string => join(mkdtempSync(join(tmpdir(), 'runwatch-state-')), 'state.json');
 
+/** A state file of one service `p/l/s`: an empty baseline with `fields` set over it. */
+const withService = (fields: Record<string, unknown>): string =>
+  JSON.stringify({ format: 'runwatch-baseline', version: 1, services: { 'p/l/s': { ...emptyBaseline(), ...fields } } });
+
 /** The id of a process that has ended (ids are reused only after the whole range went round). */
 const deadPid = (): number => spawnSync(process.execPath, ['-e', '']).pid!;
 
@@ -86,6 +90,13 @@ describe('FileBaselineStore', () => {
     ['another format', '{"format": "x", "version": 1, "services": {}}', 'is not a runwatch baseline'],
     ['a service without its histories', '{"format": "runwatch-baseline", "version": 1, "services": {"p/l/s": {"version": 1}}}', 'the baseline of "p/l/s" is not one runwatch wrote'],
     ['a service that is not an object', '{"format": "runwatch-baseline", "version": 1, "services": {"p/l/s": null}}', 'the baseline of "p/l/s" is not one runwatch wrote'],
+    // Hand-edited files: each opened, and the replay then stopped at the service's first entry with a bare
+    // TypeError ("out.push is not a function"), naming neither the file nor the service.
+    ['a service whose optional history is no list', withService({ breakglass: 'oops' }), 'the baseline of "p/l/s" is not one runwatch wrote (version 1): its breakglass is not in the form this version writes; move the file away'],
+    ['a service whose history has a point of no time', withService({ serviceAccount: [{ v: 'a@p.iam.gserviceaccount.com' }] }), 'the baseline of "p/l/s" is not one runwatch wrote (version 1): its serviceAccount is not in the form this version writes'],
+    ['a service whose repository was first seen at no time', withService({ repositories: { 'gcr.io/p': 'yesterday' } }), 'the baseline of "p/l/s" is not one runwatch wrote (version 1): its repositories is not in the form this version writes'],
+    ['a service whose open findings are no list', withService({ open: {} }), 'the baseline of "p/l/s" is not one runwatch wrote (version 1): its open is not in the form this version writes'],
+    ['a service whose deletion time is no number', withService({ deletedAtMs: '2024-01-01' }), 'the baseline of "p/l/s" is not one runwatch wrote (version 1): its deletedAtMs is not in the form this version writes'],
   ])('refuses a state file that is %s, with a clear error, and leaves no lock', async (_name, text, message) => {
     const path = stateIn();
     writeFileSync(path, text);

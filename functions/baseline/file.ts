@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { lockStateFile, unlockStateFile, type StaleHolder } from './lock.js';
 import { MemoryBaselineStore } from './memory.js';
 import { asObject, type JsonObject } from '../audit/json.js';
+import { misshapenField } from './shape.js';
 import { HISTORY_FIELDS, type ServiceBaseline } from './state.js';
 
 interface StateFile {
@@ -15,12 +16,14 @@ interface StateFile {
   readonly services: Record<string, ServiceBaseline>;
 }
 
-/** The first service whose baseline does not have the shape this version writes, or undefined. */
-function misshapenService(services: JsonObject): string | undefined {
+/** The first service whose baseline does not have the shape this version writes, and the field when one is to blame. */
+function misshapenService(services: JsonObject): { readonly key: string; readonly field?: string } | undefined {
   for (const [key, value] of Object.entries(services)) {
     const baseline = asObject(value);
-    if (!baseline || baseline['version'] !== 1 || typeof baseline['lastChangeMs'] !== 'number' || !asObject(baseline['repositories'])) return key;
-    if (HISTORY_FIELDS.some((history) => !Array.isArray(baseline[history]))) return key;
+    if (!baseline || baseline['version'] !== 1 || typeof baseline['lastChangeMs'] !== 'number' || !asObject(baseline['repositories'])) return { key };
+    if (HISTORY_FIELDS.some((history) => !Array.isArray(baseline[history]))) return { key };
+    const field = misshapenField(baseline);
+    if (field !== undefined) return { key, field };
   }
   return undefined;
 }
@@ -78,7 +81,10 @@ export class FileBaselineStore extends MemoryBaselineStore {
       throw new Error(`state file ${path} is not a runwatch baseline (format runwatch-baseline, version 1)`);
     }
     const bad = misshapenService(services);
-    if (bad !== undefined) throw new Error(`state file ${path}: the baseline of ${JSON.stringify(bad)} is not one runwatch wrote (version 1); move the file away to start afresh`);
+    if (bad !== undefined) {
+      const which = bad.field === undefined ? '' : `: its ${bad.field} is not in the form this version writes`;
+      throw new Error(`state file ${path}: the baseline of ${JSON.stringify(bad.key)} is not one runwatch wrote (version 1)${which}; move the file away to start afresh`);
+    }
     return services as unknown as StateFile['services'];
   }
 

@@ -14,7 +14,8 @@
 // Everything else is kept as the replay wrote it, an older shape too: the live store reads what the file store
 // writes (the same ServiceBaseline, the same optional histories). A Firestore document also holds an outbox and
 // spill documents; a state file has neither, and the import writes with no delivery, so neither is written.
-import { CARRIED_OPTIONAL_HISTORIES, HISTORY_FIELDS, OPTIONAL_SERVICE_OBJECT_HISTORIES, type ServiceBaseline } from './state.js';
+import { DATED_LISTS, INSTANTS } from './shape.js';
+import type { ServiceBaseline, TimePoint } from './state.js';
 
 export interface ImportableBaseline {
   readonly baseline: ServiceBaseline;
@@ -28,12 +29,6 @@ export function importableBaseline(baseline: ServiceBaseline): ImportableBaselin
   return { baseline: facts, stripped: { openFindings: open?.length ?? 0, waitingDeploys: rollouts?.length ?? 0 } };
 }
 
-/** Every list of a baseline whose items are dated as TimePoint is (`t` ms, `n` ns): the histories and the records. */
-const DATED_LISTS = [...HISTORY_FIELDS, ...OPTIONAL_SERVICE_OBJECT_HISTORIES, ...CARRIED_OPTIONAL_HISTORIES, 'revisionIdentities', 'completed'] as const;
-
-/** The instants of a baseline (epoch ms) besides its lists; lastChangeMs is also checked by the state file's reader. */
-const INSTANTS = ['lastChangeMs', 'deletedAtMs', 'codeLoadingEnvReadsAllFrom'] as const;
-
 /**
  * How far past this machine's clock a time may be (the clocks of Cloud Logging and of this machine differ; not
  * correlate/rollout.ts CLOCK_SKEW_MS, the second between two of Google's clocks).
@@ -41,57 +36,27 @@ const INSTANTS = ['lastChangeMs', 'deletedAtMs', 'codeLoadingEnvReadsAllFrom'] a
 const LOCAL_CLOCK_SKEW_MS = 10 * 60 * 1000;
 
 /**
- * Why the live pipeline cannot take `baseline` as it is (`a FIELD ...`, for a message), or undefined. The replay's
- * reader checks only that the first five histories are lists; a hand-edited state file passed it with:
- * - an optional history that is no list: in the live store every entry of the service then failed (a TypeError on
- *   each delivery, then the dead letter); or points of no time, judged as if never set;
- * - a time after `nowMs` (LOCAL_CLOCK_SKEW_MS allowed), which no logged entry has: a delete dated in the future made
- *   every live entry "about the deleted service" (a public grant was published with its own resolution, and not
- *   recorded), a fact dated in the future made every live entry late (it closed nothing).
- * The values themselves are not checked: each detector reads its own.
+ * Why the live pipeline cannot take `baseline` as it is (`a FIELD ...`, for a message), or undefined: a time after
+ * `nowMs` (LOCAL_CLOCK_SKEW_MS allowed), which no logged entry has. A hand edit that dated a delete in the future made
+ * every live entry "about the deleted service" (a public grant was published with its own resolution, and not
+ * recorded); a fact dated in the future made every live entry late (it closed nothing). The shape of each field is
+ * checked where the state file is read (FileBaselineStore, shape.ts misshapenField).
  */
 export function importProblem(baseline: ServiceBaseline, nowMs: number): string | undefined {
   const fields = baseline as unknown as Readonly<Record<string, unknown>>;
   const latest = nowMs + LOCAL_CLOCK_SKEW_MS;
   const future = (name: string, t: number): string => `a ${name} dated after now (${new Date(t).toISOString()}), which no logged entry is`;
   for (const name of DATED_LISTS) {
-    const list = fields[name];
-    if (list === undefined) continue;
-    if (!(Array.isArray(list) && list.every(isDated))) return unreadable(name);
-    const late = (list as { t: number }[]).find((point) => point.t > latest);
+    const late = (fields[name] as readonly TimePoint<unknown>[] | undefined)?.find((point) => point.t > latest);
     if (late) return future(name, late.t);
-  }
-  for (const name of ['repositories', 'repositoriesN'] as const) {
-    const map = fields[name];
-    if (map !== undefined && !(isPlainObject(map) && Object.values(map).every(isTime))) return unreadable(name);
   }
   const late = Object.values(baseline.repositories).find((t) => t > latest);
   if (late !== undefined) return future('repositories', late);
-  for (const name of [...INSTANTS, 'deletedAtN'] as const) {
-    const value = fields[name];
-    if (value === undefined) continue;
-    if (!isTime(value)) return unreadable(name);
-    if (name !== 'deletedAtN' && (value as number) > latest) return future(name, value as number);
+  for (const name of INSTANTS) {
+    const value = fields[name] as number | undefined;
+    if (value !== undefined && value > latest) return future(name, value);
   }
   return undefined;
-}
-
-function unreadable(name: string): string {
-  return `a ${name} this version cannot read`;
-}
-
-function isDated(item: unknown): boolean {
-  if (!isPlainObject(item)) return false;
-  const { t, n } = item as { t?: unknown; n?: unknown };
-  return isTime(t) && (n === undefined || isTime(n));
-}
-
-function isTime(value: unknown): boolean {
-  return typeof value === 'number' && Number.isFinite(value);
-}
-
-function isPlainObject(value: unknown): value is object {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

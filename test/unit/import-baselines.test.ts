@@ -114,9 +114,10 @@ describe('runwatch import-baselines: arguments', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
-  // A hand-edited state file the replay reader takes (it checks that the five first histories are lists, no more): each
-  // was written into the live store as it was, and a later entry of the service failed its transaction there (`creates`
-  // a text: a TypeError on every delivery, then the dead letter) or was judged against points of no time.
+  // A hand-edited state file the replay reader once took (it checked that the five first histories were lists, no
+  // more): each was written into the live store as it was, and a later entry of the service failed its transaction
+  // there (`creates` a text: a TypeError on every delivery, then the dead letter) or was judged against points of no
+  // time. The state file's reader now refuses them, for the replay and the import alike.
   it.each([
     ['synthetic: an optional history that is no list', { creates: 'yes' }, 'creates'],
     ['synthetic: a point with no time', { memberBindings: [{ v: ['roles/run.invoker user:eve@evil.example'] }] }, 'memberBindings'],
@@ -133,7 +134,7 @@ describe('runwatch import-baselines: arguments', () => {
     const run = await runwatch(['import-baselines', '--state', state], '', { env: { GOOGLE_CLOUD_PROJECT: 'acme-sec', FIRESTORE_EMULATOR_HOST: host } });
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
-    expect(run.stderr).toBe(`runwatch import-baselines: state file ${state}: the baseline of acme-prod/europe-west1/\\u001b[2Jstorefront has a ${field} this version cannot read; nothing imported\n`);
+    expect(run.stderr).toBe(`runwatch import-baselines: state file ${state}: the baseline of "acme-prod/europe-west1/\\u001b[2Jstorefront" is not one runwatch wrote (version 1): its ${field} is not in the form this version writes; move the file away to start afresh\n`);
   });
 
   // A state file holds what was logged, so no time in it is later than now. A hand edit that dates the service's delete

@@ -104,6 +104,19 @@ describe('FileBaselineStore', () => {
     expect(existsSync(`${path}.lock`)).toBe(false);
   });
 
+  // The shape checks above must not refuse what runwatch itself once wrote: the first day's state file (the five first
+  // histories only) and the one before memberBindings (test/fixtures/*-SOURCES.md).
+  it.each([
+    ['state-first-version.json', 15],
+    ['state-before-member-bindings.json', 2],
+  ])('opens %s, a state file an earlier version wrote, with its %i baselines', async (fixture, count) => {
+    const path = stateIn();
+    writeFileSync(path, readFileSync(new URL(`../fixtures/${fixture}`, import.meta.url)));
+    const store = await FileBaselineStore.open(path);
+    expect([...store.entries()]).toHaveLength(count);
+    await store.release();
+  });
+
   // The bare ENOENT/EISDIR named `FILE.lock`, a file the user never mentioned, or said nothing of what to do.
   it.each([
     ['in a folder that does not exist', (dir: string) => join(dir, 'missing', 'state.json'), (dir: string) => `its folder ${join(dir, 'missing')} does not exist`],

@@ -430,7 +430,7 @@ export function servedChangeAfter(history: readonly TimePoint<unknown>[] | undef
  * its very instant): the revision before it kept serving, so its value ends no revision-level risk.
  */
 export function tookNoTrafficAt(point: TimePoint<unknown>, tookNoTraffic: readonly TimePoint<true>[] | undefined): boolean {
-  return tookNoTraffic !== undefined && tookNoTraffic.some((other) => other.t === point.t && (other.n ?? 0) === (point.n ?? 0));
+  return tookNoTraffic !== undefined && tookNoTraffic.some((other) => sameInstant(other, point));
 }
 
 /**
@@ -440,6 +440,28 @@ export function tookNoTrafficAt(point: TimePoint<unknown>, tookNoTraffic: readon
  */
 export function record<T>(history: readonly TimePoint<T>[], t: number, v: T, n = 0): TimePoint<T>[] {
   return insertPoint(history.slice(), t, v, n);
+}
+
+/** True when `a` and `b` are one instant, to the nanosecond (a point without `n` is at its millisecond's start). */
+export function sameInstant(a: { readonly t: number; readonly n?: number }, b: { readonly t: number; readonly n?: number }): boolean {
+  return a.t === b.t && (a.n ?? 0) === (b.n ?? 0);
+}
+
+/**
+ * `history` with the value of each point a late change sets again (`later`, at the point's very instant: several
+ * points may share a millisecond) read from it by `value`; the points keep their time. Without later points, the
+ * history itself (no copy: the usual case, in time order).
+ */
+export function withLaterPoints<T, P extends { readonly t: number; readonly n?: number }>(
+  history: readonly TimePoint<T>[] | undefined,
+  later: readonly P[],
+  value: (point: P) => T,
+): readonly TimePoint<T>[] | undefined {
+  if (later.length === 0) return history;
+  return history?.map((point) => {
+    const newer = later.find((p) => sameInstant(p, point));
+    return newer ? { ...point, v: value(newer) } : point;
+  });
 }
 
 /** True when point `a` is later than point `b` (to the nanosecond: TimePoint.n). */

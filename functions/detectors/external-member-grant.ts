@@ -68,9 +68,9 @@
 //           IAM takes (model/iam.ts MEMBER_LENGTH_LIMIT) or a role name longer than ROLE_LENGTH_LIMIT is not judged:
 //           no such grant exists, and kept in the baseline it would grow it without bound. The grants of one change
 //           past GRANTS_ONE_BY_ONE are one finding that never resolves (closed by hand in each sink).
-import { holdsPair, keptMemberBinding, laterMemberPoints, memberBindingKey, memberBindingsAfter, memberBindingsBefore, memberCopyKey, memberCopyKeys, readMemberPoint, type LaterMemberPoint, type MemberPoint } from '../baseline/apply.js';
+import { holdsPair, keptMemberBinding, laterMemberPoints, memberBindingKey, memberBindingsAfter, memberBindingsBefore, memberCopyKey, memberCopyKeys, readMemberPoint, type MemberPoint } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, pointAfter, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, pointAfter, withLaterPoints, type ChangeInstant, type ServiceBaseline } from '../baseline/state.js';
 import { normalizeTimestamp } from '../audit/entry.js';
 import { nameMatcher } from '../config/glob.js';
 import type { ExternalMemberGrantSettings } from '../config/types.js';
@@ -117,7 +117,7 @@ export const externalMemberGrant: Detector<'external-member-grant'> = {
       return member ? [{ ...g, ...member }] : [];
     });
     if (granted.length === 0) return [];
-    const history = carriedHistory(baseline, laterMemberPoints(baseline, change));
+    const history = withLaterPoints(baseline?.memberBindings, laterMemberPoints(baseline, change), (p) => p.v);
     const who = change.principal?.id ?? 'An unknown principal';
     const wide = change.scope !== 'service';
     // The most severe first (a stable sort: then as the policy lists them), GRANTS_ONE_BY_ONE of them one by one.
@@ -301,13 +301,6 @@ function noLongerHolds(member: string, role: string): string {
 function grantOf(o: OpenFinding): IamBinding | undefined {
   const { member, role } = o.finding.evidence;
   return typeof member === 'string' && typeof role === 'string' ? { member, role } : undefined;
-}
-
-/** memberBindings with the newer points a late change sets again in place of the stored ones. */
-function carriedHistory(baseline: ServiceBaseline | undefined, later: readonly LaterMemberPoint[]): readonly TimePoint<readonly string[]>[] | undefined {
-  const history = baseline?.memberBindings;
-  if (later.length === 0) return history;
-  return history?.map((point) => later.find((p) => p.t === point.t && (p.n ?? 0) === (point.n ?? 0)) ?? point);
 }
 
 /**

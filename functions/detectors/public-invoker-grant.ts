@@ -56,9 +56,9 @@
 //           several closes it. `behindIap` trusts the IAP
 //           history, which keeps no turn-off judged before the write that turned IAP on was known (iap-disabled's
 //           Blind spots): after such a turn-off, delivered before that write, a grant is said to be behind IAP.
-import { laterPublicPoints, publicInvokersAfter, publicWritersAfter, type LaterPublicPoint } from '../baseline/apply.js';
+import { laterPublicPoints, publicInvokersAfter, publicWritersAfter } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, isAfter, pointAfter, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, isAfter, pointAfter, sameInstant, valueBefore, withLaterPoints, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { normalizeTimestamp } from '../audit/entry.js';
 import { isPublicInvokerBinding, publicMembersWhere, publicWriterMembers, READ_ONLY_INVOKER_ROLES, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
@@ -125,19 +125,13 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     const knownBefore = valueBefore(baseline?.publicInvokers, change);
     // An entry that arrives late holds in the newer points deltas set (baseline/apply.ts laterPublicPoints).
     const later = laterPublicPoints(baseline, change);
-    // (In time order, the usual case, nothing is carried: the histories as they are, no copy per IAM change.)
-    const carried = (history: readonly TimePoint<readonly string[]>[] | undefined, pick: (point: LaterPublicPoint) => readonly string[]): readonly TimePoint<readonly string[]>[] | undefined =>
-      later.length === 0 ? history : history?.map((point) => {
-        const newer = later.find((p) => p.t === point.t);
-        return newer ? { t: point.t, v: pick(newer) } : point;
-      });
-    const invokersHistory = carried(baseline?.publicInvokers, (p) => p.invokers);
-    const writersHistory = carried(baseline?.publicWriters, (p) => p.writers);
+    const invokersHistory = withLaterPoints(baseline?.publicInvokers, later, (p) => p.invokers);
+    const writersHistory = withLaterPoints(baseline?.publicWriters, later, (p) => p.writers);
     // A member held already is granted all the same when a newer entry, applied before this one, took it out of that
     // class (an invoker, a writer) where this entry keeps it there: that entry closed what was reported of it.
     const freedLater = (member: string, writer: boolean): boolean => {
       const stored = writer ? baseline?.publicWriters : baseline?.publicInvokers;
-      return later.some((p) => (writer ? p.writers : p.invokers).includes(member) && !(stored?.find((point) => point.t === p.t)?.v.includes(member) ?? false));
+      return later.some((p) => (writer ? p.writers : p.invokers).includes(member) && !(stored?.find((point) => sameInstant(point, p))?.v.includes(member) ?? false));
     };
     let added: { role: string; member: string }[];
     if (change.delta) {
@@ -242,7 +236,8 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     // laterPublicPoints): when that reaches the newest, what it leaves there is the newest word on the members.
     const later = laterPublicPoints(baseline, change);
     const newest = later[later.length - 1];
-    const carriedToNewest = newest !== undefined && newest.t === baseline?.publicInvokers[baseline.publicInvokers.length - 1]?.t;
+    const newestStored = baseline?.publicInvokers[baseline.publicInvokers.length - 1];
+    const carriedToNewest = newest !== undefined && newestStored !== undefined && sameInstant(newest, newestStored);
     if (!carriedToNewest && changedAfter(baseline?.publicInvokers, change)) return [];
     // An entry that logged neither the policy nor a delta says nothing about who holds the role: it closes nothing
     // (the baseline keeps its members for the same reason, baseline/apply.ts).

@@ -43,7 +43,7 @@
 //           write that sent the traffic back to the identity before a change still open then raises nothing: what was
 //           open is retraced from the deploys' history alone (reportedBeforeAt: not exceptions, nor traffic writes).
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, identityOfRevision, indexBefore, isAfter, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, servedChangeAfter, servingIdentitiesOf, tookNoTrafficAt, valueBefore, writeMakesRevision, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, deletedBetween, identityOfRevision, indexBefore, isAfter, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, sameInstant, servedChangeAfter, servingIdentitiesOf, tookNoTrafficAt, valueBefore, writeMakesRevision, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import type { RuleSettings } from '../config/types.js';
 import { capitalized, DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount, templateNounOf, type DeployChange, type RuntimeServiceAccount } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
@@ -272,7 +272,7 @@ function silentSince(baseline: ServiceBaseline | undefined, next: TimePoint<stri
  * name its deploy recorded (RevisionIdentity.r), else its time.
  */
 function newerDeployKey(baseline: ServiceBaseline | undefined, point: TimePoint<string>): string[] {
-  const named = baseline?.revisionIdentities?.find((revision) => revision.r !== undefined && revision.t === point.t && (revision.n ?? 0) === (point.n ?? 0));
+  const named = baseline?.revisionIdentities?.find((revision) => revision.r !== undefined && sameInstant(revision, point));
   return [named?.r ?? pointTime(point)];
 }
 
@@ -369,7 +369,7 @@ function lastDeployTakingTraffic(baseline: ServiceBaseline | undefined, change: 
   const kept = baseline?.keptTraffic;
   for (let i = indexBefore(deploys, change); i >= 0; i--) {
     const point = deploys![i]!;
-    if (!kept?.some((k) => k.t === point.t && (k.n ?? 0) === (point.n ?? 0))) return point;
+    if (!kept?.some((k) => sameInstant(k, point))) return point;
   }
   return undefined;
 }

@@ -27,9 +27,12 @@ const COLUMNS: readonly { readonly title: string; readonly width: number; readon
   { title: 'WHAT', width: 60, value: (f) => (f.status === 'resolved' ? `Resolved: ${f.resolution?.reason ?? f.title}` : f.title) },
 ];
 
-/** True for a finding about something that has no revision (a job) or makes none (an IAM policy change). */
+/**
+ * True for a finding about something that has no revision (a job) or an entry that makes none: an IAM policy change,
+ * on a service, job, worker pool, project, folder or organization, every one logged as a `...SetIamPolicy` method.
+ */
 function createsNoRevision(f: Finding): boolean {
-  return f.resourceType === 'job' || f.rule === 'external-member-grant' || 'membersGranted' in f.evidence || 'membersAttempted' in f.evidence;
+  return f.resourceType === 'job' || f.methodName.endsWith('SetIamPolicy');
 }
 
 export function formatTable(findings: readonly Finding[]): string {

@@ -289,7 +289,7 @@ function jobRunEntry(env: Envelope, pp: JsonObject, method: string, secretEnv: S
 /**
  * A Cloud Run worker pool's admin write: its create, replace (v1) or update (v2) is a deploy of its revision template,
  * read as a service's is (the body under `workerPool`), its delete a delete. It takes no requests, so nothing of
- * ingress or the invoker check is read; its SetIamPolicy is an IAM change (runResourceIamEntry: external-member-grant
+ * ingress or the invoker check is read (its instance split is read as traffic: SPLIT_READINGS); its SetIamPolicy is an IAM change (runResourceIamEntry: external-member-grant
  * judges who is given a role on it). Judged at once, as a job is: a worker pool's revision events are not read.
  */
 function workerPoolEntry(env: Envelope, pp: JsonObject, method: string, options: NormalizeOptions): ParseResult {
@@ -645,7 +645,10 @@ export interface DeployFacts {
 
 const NO_FACTS: DeployFacts = { annotations: undefined, images: [], labels: {} };
 
-/** The facts of a service's request path (who may call it, and how): none for a worker pool, which takes no requests. */
+/**
+ * The facts of a service's request path (who may call it, and how): none for a worker pool, which takes no requests.
+ * (Its instance split is read as traffic by v1Facts and v2Facts: SPLIT_READINGS.)
+ */
 const NO_REQUEST_PATH = {
   ingress: undefined,
   ingressIfCreated: undefined,
@@ -654,9 +657,6 @@ const NO_REQUEST_PATH = {
   iapEnabledIfCreated: undefined,
   defaultUrlDisabled: undefined,
   defaultUrlDisabledIfCreated: undefined,
-  takesNoTraffic: undefined,
-  keepsTraffic: undefined,
-  traffic: undefined,
 } as const satisfies Partial<DeployFacts>;
 
 /**
@@ -729,7 +729,7 @@ function v1Facts(pp: JsonObject, secrets: EnvSecrets, body: 'service' | 'workerP
     invokerIamDisabled,
     iapEnabled,
     defaultUrlDisabled,
-    ...trafficFacts(asArray(at(knative, 'spec', 'traffic')), revision, V1_TRAFFIC),
+    ...trafficFacts(asArray(at(knative, 'spec', SPLIT_READINGS[body].v1Field)), revision, SPLIT_READINGS[body].v1),
     operationId,
   };
 }
@@ -807,6 +807,34 @@ const V2_TRAFFIC: TrafficReading = {
   },
   named: (t) => asString(field(t, 'revision')),
 };
+/**
+ * A worker pool's v1 InstanceSplit {revisionName, percent, latestRevision}. Unlike TrafficTarget, the reference says
+ * nothing of what a split naming no revision and leaving latestRevision out means: unread, not taken for the latest.
+ */
+const V1_INSTANCE_SPLIT: TrafficReading = {
+  latest: (t) => asBoolean(t['latestRevision']) === true,
+  named: (t) => asString(t['revisionName']) || undefined,
+};
+/** A worker pool's v2 InstanceSplit {type, revision, percent} (InstanceSplitAllocationType: LATEST is 1, REVISION 2). */
+const V2_INSTANCE_SPLIT: TrafficReading = {
+  latest: (t) => {
+    const type = field(t, 'type');
+    return type === 'INSTANCE_SPLIT_ALLOCATION_TYPE_LATEST' || type === 1;
+  },
+  named: (t) => asString(field(t, 'revision')),
+};
+
+/**
+ * Where a write's traffic list is, and how its targets are read: a service's traffic; a worker pool's instance split.
+ * A worker pool takes no requests, but splits its instances among its revisions as a service splits its traffic
+ * (`gcloud beta run worker-pools update-instance-split --to-revisions=R=100` rolls it back to an older revision):
+ * an instance split is traffic here, read into DeployChange.traffic, takesNoTraffic and keepsTraffic, so every rule
+ * that follows a service's traffic follows a pool's instances.
+ */
+const SPLIT_READINGS: Readonly<Record<'service' | 'workerPool', { readonly v1Field: string; readonly v1: TrafficReading; readonly v2Field: string; readonly maskPath: string; readonly v2: TrafficReading }>> = {
+  service: { v1Field: 'traffic', v1: V1_TRAFFIC, v2Field: 'traffic', maskPath: 'traffic', v2: V2_TRAFFIC },
+  workerPool: { v1Field: 'instanceSplits', v1: V1_INSTANCE_SPLIT, v2Field: 'instanceSplits', maskPath: 'instance_splits', v2: V2_INSTANCE_SPLIT },
+};
 
 /**
  * How a write's traffic list (v1 `spec.traffic`, v2 `traffic`) shares the service's requests out (TrafficSplit): the
@@ -858,6 +886,7 @@ function trafficFacts(targets: readonly unknown[], revision: string | undefined,
 function v2Facts(pp: JsonObject, secrets: EnvSecrets, create = false, body: 'service' | 'workerPool' = 'service'): DeployFacts {
   const request = asObject(pp['request']);
   const service = asObject(field(request, body));
+  const split = SPLIT_READINGS[body];
   const mask = updateMaskOf(request);
   const sets = (path: string): boolean => maskSets(mask, path);
   const touches = (path: string): boolean => maskTouches(mask, path);
@@ -928,7 +957,7 @@ function v2Facts(pp: JsonObject, secrets: EnvSecrets, create = false, body: 'ser
     invokerIamDisabled,
     iapEnabled,
     defaultUrlDisabled,
-    ...(sets('traffic') ? trafficFacts(asArray(field(service, 'traffic')), asString(field(template, 'revision')), V2_TRAFFIC) : { keepsTraffic: true as const }),
+    ...(sets(split.maskPath) ? trafficFacts(asArray(field(service, split.v2Field)), asString(field(template, 'revision')), split.v2) : { keepsTraffic: true as const }),
     ...(iapLeftOut ? { iapEnabledIfCreated: false } : {}),
     ...(defaultUrlLeftOut ? { defaultUrlDisabledIfCreated: false } : {}),
   };

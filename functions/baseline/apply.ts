@@ -1,5 +1,5 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
-import { codeLoadingKey, describeServiceAccount, enforcedPolicyOf, isService, type Change, type CodeLoadingVar, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
+import { codeLoadingKey, describeServiceAccount, enforcedPolicyOf, splitsAmongRevisions, type Change, type CodeLoadingVar, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
 import { isPublicInvokerBinding, judgedMemberOf, publicInvokerMembers, publicWriterMembers, reachesCloudRun, ROLE_LENGTH_LIMIT, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { openedAt, someWaitingWrite, type Rollout } from '../correlate/rollout.js';
 import { subMillisecondNanos } from '../audit/entry.js';
@@ -68,12 +68,12 @@ export function applyChangeTo(target: MutableBaseline, change: Change, edits: Ba
       // older write arriving later is closed at once when this took the traffic away from the identity it reports.
       // A list that sends some of it to a revision whose identity is not known is recorded empty: where the traffic
       // goes is then unknown, not what the write before said.
-      if (change.traffic && isService(change.target)) {
+      if (change.traffic && splitsAmongRevisions(change.target)) {
         const previous = valueBefore(target.serving, change);
         target.serving = record(target.serving ?? [], t, servingList(servingIdentitiesOf(target, change), previous), n);
       }
       // A new revision that took none of the traffic, which stays where `serving` said (keptTraffic).
-      if (change.keepsTraffic && change.serviceAccount && isService(change.target)) target.keptTraffic = record(target.keptTraffic ?? [], t, true, n);
+      if (change.keepsTraffic && change.serviceAccount && splitsAmongRevisions(change.target)) target.keptTraffic = record(target.keptTraffic ?? [], t, true, n);
       if (provenanceKey !== undefined) {
         // The same labels as the deploy before (the usual case) share its string: one per deploy kept in the
         // baseline cost replay 10% in collector time.
@@ -142,10 +142,11 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, n: nu
   if (change.serviceAccount) {
     const identity = describeServiceAccount(change.serviceAccount);
     target.serviceAccount = record(target.serviceAccount, t, identity, n);
-    // A service's revision, by its name or the generation that names it: traffic moved back to it runs as this identity.
+    // A service's or worker pool's revision, by its name or the generation that names it: traffic (a pool's instances)
+    // moved back to it runs as this identity.
     // (A write of the template in force made none: its generation names no revision, and would push real ones out. Nor
     // did one naming a revision already recorded: the console's traffic edits write the serving one's name back.)
-    if (isService(change.target) && (change.revision !== undefined || change.generation !== undefined) && writeMakesRevision(target, change)) {
+    if (splitsAmongRevisions(change.target) && (change.revision !== undefined || change.generation !== undefined) && writeMakesRevision(target, change)) {
       // Field by field: spread literals cost replay a deploy's worth of allocations.
       const revision: { t: number; v: string; n?: number; r?: string; g?: number } = { t, v: identity };
       if (n > 0) revision.n = n;
@@ -166,7 +167,7 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, n: nu
     target.codeLoadingEnv = record(target.codeLoadingEnv ?? [], t, codeLoadingKeys(change.codeLoadingEnv), n);
   }
   // Which of those points a revision that took none of the traffic set (so they end no late entry's risk).
-  if (change.takesNoTraffic && isService(change.target)) target.tookNoTraffic = record(target.tookNoTraffic ?? [], t, true, n);
+  if (change.takesNoTraffic && splitsAmongRevisions(change.target)) target.tookNoTraffic = record(target.tookNoTraffic ?? [], t, true, n);
   // A guard's history starts with the first write that turns it on (applied, or still waiting for its rollout): most
   // services never use IAP, and their baselines (and every deploy of them) carry nothing for it. (An off before any on
   // raises nothing.) The default URL keeps one point before that (defaultUrlAfter).

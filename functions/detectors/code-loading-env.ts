@@ -22,7 +22,8 @@
 //           else as in force before it): the policy is there so that only attested code runs.
 // Resolves: a newer revision where none of the finding's variables has the value reported (unset, or set
 //           otherwise: that is reported on its own) and that takes traffic (one whose write sends all of it to older
-//           revisions, `gcloud run deploy --no-traffic`, leaves the one reported serving), or the service deleted.
+//           revisions, `gcloud run deploy --no-traffic` or a worker pool's instance split pinning its instances to
+//           older revisions, leaves the one reported serving), or the service deleted.
 //           A late revision whose values a newer one that took traffic already changed is reported and closed at once.
 // Blind spots: a service's first revision known sets the baseline, so a service created (or first seen) with such a
 //           variable raises nothing, nor does JAVA_OPTS, CATALINA_OPTS or PYTHONWARNINGS on the first deploy after an

@@ -3,8 +3,10 @@
 // Reads:    Cloud Run Services.CreateService / ReplaceService (v1) and CreateService / UpdateService (v2), and their
 //           job and worker pool counterparts (Jobs.CreateJob / ReplaceJob / UpdateJob, WorkerPools.*: README).
 // Alerts:   the new revision runs as a different service account than the service's previous revision (from
-//           the baseline); or a write sends traffic to an older revision by name (`gcloud run services update-traffic`)
-//           that runs as another identity than the newest revision (trafficDetections); once a write sent the traffic
+//           the baseline); or a write sends traffic to an older revision by name (`gcloud run services update-traffic`;
+//           a worker pool's instances, `gcloud beta run worker-pools update-instance-split`: its instance split is read
+//           as traffic, and its findings say "instances") that runs as another identity than the newest revision
+//           (trafficDetections); once a write sent the traffic
 //           away from the newest revision's identity, the identities it went to are compared with (servingBefore): the
 //           traffic sent forward again, or a new revision of the newest one's identity, fires; a new revision of the
 //           identity the traffic went to alone (the fix after a rollback) does not. A service's first
@@ -24,7 +26,8 @@
 //           unless it is back to a default SA: that move is reported HIGH however old the open finding is);
 //           a deploy older than the newest known one (arriving late) resolves nothing, nor does a revision that
 //           takes none of the traffic (its write's traffic list sends all of it to older revisions: `gcloud run
-//           deploy --no-traffic`; a v2 update whose mask leaves the traffic pinned to older revisions), which leaves
+//           deploy --no-traffic`; a v2 update whose mask leaves the traffic, or a worker pool's `instance_splits`,
+//           pinned to older revisions), which leaves
 //           the revision reported serving: the next revision that serves closes
 //           the finding when it runs as another identity than the one reported; a late change of identity
 //           that a newer revision already changed again is reported and closed at once, and one that newer
@@ -35,7 +38,8 @@
 //           default compute SA. Once the deploy's number is known (a v1 write, or its revision's events), another
 //           project's default compute SA is a change. A v2 update whose mask leaves the template alone says nothing
 //           about the identity and is skipped. Traffic is followed only to revisions whose deploy runwatch applied
-//           (the baseline keeps the last REVISION_IDENTITY_LIMIT, by name or by the v1 generation that names them):
+//           (the baseline keeps the last REVISION_IDENTITY_LIMIT, by name or by the v1 generation that names them; a worker
+//           pool's revisions by the name its client gave them, none where gcloud deployed it, its events not being read):
 //           traffic moved to an older one raises nothing, and a traffic write that arrives after a newer write was
 //           applied resolves nothing; its own finding is closed at once when a newer write took the traffic away from
 //           its identity: a deploy that runs as another one (even one whose write kept the traffic where it was), or a
@@ -45,7 +49,7 @@
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, identityOfRevision, indexBefore, isAfter, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, sameInstant, servedChangeAfter, servingIdentitiesOf, tookNoTrafficAt, valueBefore, writeMakesRevision, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import type { RuleSettings } from '../config/types.js';
-import { capitalized, DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount, templateNounOf, type DeployChange, type RuntimeServiceAccount } from '../model/change.js';
+import { capitalized, DEFAULT_COMPUTE_SA_LABEL, describeServiceAccount, templateNounOf, type DeployChange, type RuntimeServiceAccount, type ServiceRef } from '../model/change.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { closableBy, deployKey, hasPrincipalExceptions, laterWriteWaiting, newerWriteAt, openFindingAt, riskInForce, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
@@ -107,7 +111,7 @@ export const serviceAccountChange: Detector<'service-account-change'> = {
       // An older write arriving late closes nothing: what the newer ones sent the traffic to is not known here.
       if (changedAfter(baseline?.serviceAccount, change) || serving.length === 0) return [];
       const projectNumber = change.target.projectNumber;
-      const reason = servingReason(serving);
+      const reason = servingReason(serving, change.target);
       return open.filter((o) => !serving.some((identity) => sameServiceAccount(String(o.finding.evidence['after']), identity, projectNumber))).map((o) => ({ id: o.finding.id, reason }));
     }
     // A revision that takes none of the traffic (--no-traffic, or a v2 update that leaves the traffic pinned to older
@@ -148,7 +152,8 @@ function revisionDetections(change: DeployChange, serviceAccount: RuntimeService
     if (!served || served.some((identity) => sameServiceAccount(identity, after, projectNumber))) return [];
     if (openFindingNames(baseline, 'after', after, projectNumber)) return [];
     before = served[0]!;
-    trafficNote = ` (the identity its traffic went to: its newest revision already ran as ${after}, but the traffic had been sent back to older revisions)`;
+    const share = shareNoun(change.target);
+    trafficNote = ` (the identity its ${share} went to: its newest revision already ran as ${after}, but the ${share} had been sent back to older revisions)`;
   } else if (servedOnlyAs(servingBefore(baseline, change), after, projectNumber)) {
     // The traffic had been sent back to revisions that run as this identity alone (the rollback that resolved the
     // finding about the newest revision): the service already ran as it, and a new revision of it (the fix) moves nothing.
@@ -319,16 +324,18 @@ function trafficDetections(change: DeployChange, baseline: ServiceBaseline | und
     if (!toDefault && !toAppEngineDefault && backToBefore) continue;
     const isLatest = share === latest[0];
     const where = isLatest ? `its latest revision${share.revision !== undefined ? ` ${share.revision}` : ''}` : `its older revision ${share.revision}`;
-    const was = movedOff ? `its traffic went to revisions that run as ${[...new Set(served)].join(', ')} before` : `its newest revision runs as ${before}`;
+    const shared = shareNoun(change.target);
+    const was = movedOff ? `its ${shared} went to revisions that run as ${[...new Set(served)].join(', ')} before` : `its newest revision runs as ${before}`;
+    const moved = capitalized(shared);
     detections.push({
       severity: toDefault || toAppEngineDefault ? 'HIGH' : 'MEDIUM',
       title: toDefault
-        ? 'Traffic moved to a revision that runs as the default compute service account'
+        ? `${moved} moved to a revision that runs as the default compute service account`
         : toAppEngineDefault
-          ? 'Traffic moved to a revision that runs as the App Engine default service account'
-          : 'Traffic moved to a revision that runs as another service account',
+          ? `${moved} moved to a revision that runs as the App Engine default service account`
+          : `${moved} moved to a revision that runs as another service account`,
       summary:
-        `${change.principal?.id ?? 'An unknown principal'} sent ${share.percent}% of the traffic of ${serviceLabel(change.target)} to ${where}, ` +
+        `${change.principal?.id ?? 'An unknown principal'} sent ${share.percent}% of the ${shared} of ${serviceLabel(change.target)} to ${where}, ` +
         `which runs as ${after}${identityNote(after, toDefault, toAppEngineDefault, projectNumber)}; ${was}.`,
       ...(share.revision !== undefined ? { revision: share.revision } : {}),
       evidence: {
@@ -433,13 +440,22 @@ function trafficRiskInForce(baseline: ServiceBaseline | undefined, change: Deplo
   const byDeploy = baseline?.serviceAccount.find((point) => isAfter(point, change) && other(point.v));
   const byTraffic = baseline?.serving?.find((point) => isAfter(point, change) && point.v.length > 0 && point.v.every(other));
   if (byDeploy && (!byTraffic || !isLaterPoint(byDeploy, byTraffic))) return { opensRisk: false, takenAwayLater: { time: pointTime(byDeploy), reason: `runtime service account is now ${byDeploy.v}` } };
-  if (byTraffic) return { opensRisk: false, takenAwayLater: { time: pointTime(byTraffic), reason: servingReason(byTraffic.v) } };
+  if (byTraffic) return { opensRisk: false, takenAwayLater: { time: pointTime(byTraffic), reason: servingReason(byTraffic.v, change.target) } };
   return changedAfter(baseline?.serviceAccount, change) || changedAfter(baseline?.serving, change) ? { opensRisk: true, heldByNewer: true } : { opensRisk: true };
 }
 
-/** Why a write's traffic closes a finding: the identities its revisions run as. */
-function servingReason(identities: readonly string[]): string {
-  return `its traffic now goes to revisions that run as ${[...new Set(identities)].join(', ')}`;
+/** Why a write's traffic (a worker pool's instances) closes a finding: the identities its revisions run as. */
+function servingReason(identities: readonly string[], target: ServiceRef): string {
+  return `its ${shareNoun(target)} now ${isWorkerPool(target) ? 'go' : 'goes'} to revisions that run as ${[...new Set(identities)].join(', ')}`;
+}
+
+/** What a write's traffic list shares out, in a finding's words: a service's traffic, a worker pool's instances. */
+function shareNoun(target: ServiceRef): 'traffic' | 'instances' {
+  return isWorkerPool(target) ? 'instances' : 'traffic';
+}
+
+function isWorkerPool(target: ServiceRef): boolean {
+  return target.resourceType === 'worker-pool';
 }
 
 /**

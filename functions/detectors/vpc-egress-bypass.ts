@@ -16,7 +16,8 @@
 // Options:  `rules.vpc-egress-bypass.exceptions` (principal, project, service globs), `severity`.
 // Severity: MEDIUM.
 // Resolves: a newer revision that sends all traffic through the VPC again and takes traffic (one whose write sends
-//           all of it to older revisions, `gcloud run deploy --no-traffic`, leaves the one reported serving), or the
+//           all of it to older revisions, `gcloud run deploy --no-traffic` or a worker pool's instance split pinning
+//           its instances to older revisions, leaves the one reported serving), or the
 //           service deleted. A late all-traffic revision closes the findings about changes before it, whatever came
 //           after it (not a newer revision's). A late revision whose egress a newer one that took traffic already sent
 //           through the VPC again is reported and closed at once; one whose egress newer revisions keep stays open with

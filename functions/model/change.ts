@@ -27,7 +27,8 @@ export interface ServiceRef {
 /**
  * Cloud Run resources other than services that run a template of containers under a runtime service account:
  * `job`, a container run to completion by its executions (no revisions: its template is in force from the write
- * on); `worker-pool`, long-running instances that take no requests (revisions, but no ingress, traffic or invoker).
+ * on); `worker-pool`, long-running instances that take no requests (revisions, but no ingress or invoker; its instance
+ * split among its revisions is read as traffic: splitsAmongRevisions).
  */
 export type ResourceType = 'job' | 'worker-pool';
 
@@ -39,6 +40,14 @@ export function isJob(ref: { readonly resourceType?: ResourceType }): boolean {
 /** True when `ref` names a Cloud Run service: the one resource whose deploys wait for their revisions' system events. */
 export function isService(ref: { readonly resourceType?: ResourceType }): boolean {
   return ref.resourceType === undefined;
+}
+
+/**
+ * True when `ref` names a resource that shares its work out among its revisions by a list its writes set: a service its
+ * traffic, a worker pool its instances (read as traffic: audit/normalize.ts SPLIT_READINGS). Not a job: no revisions.
+ */
+export function splitsAmongRevisions(ref: { readonly resourceType?: ResourceType }): boolean {
+  return ref.resourceType !== 'job';
 }
 
 /** The words a finding uses for what it is about. */

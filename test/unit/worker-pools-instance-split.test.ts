@@ -197,6 +197,19 @@ describe('service-account-change: a worker pool rolled back to an older revision
 });
 
 describe('revision rules: a worker pool revision that gets no instances is not what runs', () => {
+  // code-loading-env: R2 loads code through NODE_OPTIONS (reported); R3 drops it, but a split pins every instance to R2.
+  const loadsCode = (entry: Json): Json => editRequest(entry, (request) => request['workerPool'].template.containers[0].env.push({ name: 'NODE_OPTIONS', value: '--require /tmp/hook.js' }));
+  const codeCases: readonly { name: string; last: Json; expected: string[] }[] = [
+    { name: 'a new revision without it that runs the instances closes it', last: deploy(gcloudDeploy, '2025-03-11T10:42:07Z', R3, A), expected: ['active', 'resolved'] },
+    { name: 'a new revision without it given no instances leaves it open', last: deploy(gcloudDeploy, '2025-03-11T10:42:07Z', R3, A, { splits: [toRevision(R2)] }), expected: ['active'] },
+  ];
+  it.each(codeCases)('code-loading-env: $name', async ({ last, expected }) => {
+    const entries = [deploy(create, '2025-03-11T10:04:31Z', R1, A), loadsCode(deploy(gcloudDeploy, '2025-03-11T10:18:26Z', R2, A)), last];
+    const findings = (await findingsOf(entries, config())).filter((f) => f.rule === 'code-loading-env');
+    expect(findings.map((f) => f.status ?? 'active')).toEqual(expected);
+    expect(findings[0]).toMatchObject({ resourceType: 'worker-pool', evidence: { variables: ['NODE_OPTIONS'] } });
+  });
+
   // vpc-egress-bypass: R2 sends its traffic past the VPC (reported); R3 sends all of it through the VPC again, but a
   // split pins every instance to R2: R2 still runs, and the finding stays open until a revision that runs takes over.
   const privateRanges = (entry: Json): Json => editRequest(entry, (request) => (request['workerPool'].template.vpcAccess.egress = 'PRIVATE_RANGES_ONLY'));

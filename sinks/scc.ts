@@ -178,6 +178,12 @@ const TRAFFIC_NEXT_STEPS =
   'than the service needs. If not, send the traffic back to the latest revision (gcloud run services update-traffic SERVICE --to-latest, ' +
   'or --to-revisions with the revisions meant to serve), which resolves this finding, and review what the service did meanwhile.';
 
+/** The same, for a worker pool's instances (its instance split, read as traffic): a pool has no traffic to move. */
+const INSTANCES_NEXT_STEPS =
+  'Confirm the instances were meant to go to the older revision named in this finding, and that its runtime service account holds no more roles ' +
+  'than the worker pool needs. If not, send the instances back to the latest revision (gcloud beta run worker-pools update-instance-split WORKER_POOL --to-latest, ' +
+  'or --to-revisions with the revisions meant to run), which resolves this finding, and review what the worker pool did meanwhile.';
+
 const DEFAULT_NEXT_STEPS = 'Review the change in the audit entry linked from this finding and revert it if it was not intended.';
 
 /** What removes a binding from each such policy, and the form of an id that may go into the command as it is. */
@@ -196,7 +202,7 @@ const WIDE_IAM: Readonly<Record<string, { readonly noun: string; readonly comman
 function nextStepsOf(finding: Finding): string {
   const wide = finding.rule === 'public-invoker-grant' ? wideIamResource(finding.resourceName) : undefined;
   const scope = wide ? WIDE_IAM[wide.kind] : undefined;
-  if (finding.rule === 'service-account-change' && finding.evidence['servingRevision'] !== undefined) return TRAFFIC_NEXT_STEPS;
+  if (finding.rule === 'service-account-change' && finding.evidence['servingRevision'] !== undefined) return finding.resourceType === 'worker-pool' ? INSTANCES_NEXT_STEPS : TRAFFIC_NEXT_STEPS;
   if (!wide || !scope) return NEXT_STEPS[finding.rule] ?? DEFAULT_NEXT_STEPS;
   const id = scope.id.test(wide.id) ? wide.id : `${scope.noun.toUpperCase()}_ID`;
   return (

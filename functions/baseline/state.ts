@@ -131,7 +131,8 @@ export interface ServiceBaseline {
    */
   readonly creates?: readonly TimePoint<true>[];
   /**
-   * The identities the service's traffic went to, per write whose traffic list says where all of it goes
+   * The identities the service's traffic (a worker pool's instances) went to, per write whose traffic list (instance
+   * split) says where all of it goes
    * (servingIdentitiesOf; empty when one of its revisions' identities is not known): a traffic write that arrives after a
    * newer one is told whether the newer one took the traffic away from the identity it reports, and a deploy or traffic
    * write what the service ran as before it. Optional, as binaryAuthorization; a delete clears it.

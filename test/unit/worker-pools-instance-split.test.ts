@@ -224,3 +224,19 @@ describe('revision rules: a worker pool revision that gets no instances is not w
     expect(findings[0]).toMatchObject({ resourceType: 'worker-pool', evidence: { before: 'all-traffic', after: 'private-ranges-only' } });
   });
 });
+
+// Only a change that creates a revision is a deploy (DESIGN: a traffic-only change is none): an instance split alone,
+// masked or echoed whole with the template in force (as gcloud sends it), makes no revision of the pool.
+describe('an instance split alone is no deploy', () => {
+  const cases: readonly { name: string; write: Json }[] = [
+    { name: 'masked to instance_splits', write: splitAt('2025-03-11T20:00:00Z', [toRevision(R1)]) },
+    { name: 'the whole pool echoed back, its template as in force', write: deploy(gcloudDeploy, '2025-03-11T20:00:00Z', R2, A, { splits: [toRevision(R1)] }) },
+  ];
+  it.each(cases)('$name: no off-window-deploy, no unapproved-deployer', async ({ write }) => {
+    const cfg = config({ timezone: 'UTC', changeWindows: [{ days: ['tue'], start: '10:00', end: '11:00' }], rules: { 'unapproved-deployer': { allowedDeployers: ['serviceAccount:*'] } } });
+    const history = [deploy(create, '2025-03-11T10:04:31Z', R1, A), deploy(gcloudDeploy, '2025-03-11T10:18:26Z', R2, A)];
+    const before = await findingsOf(history, cfg);
+    const after = await findingsOf([...history, write], cfg);
+    expect(after.map((f) => f.id)).toEqual(before.map((f) => f.id));
+  });
+});

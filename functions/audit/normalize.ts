@@ -289,8 +289,9 @@ function jobRunEntry(env: Envelope, pp: JsonObject, method: string, secretEnv: S
 /**
  * A Cloud Run worker pool's admin write: its create, replace (v1) or update (v2) is a deploy of its revision template,
  * read as a service's is (the body under `workerPool`), its delete a delete. It takes no requests, so nothing of
- * ingress or the invoker check is read (its instance split is read as traffic: SPLIT_READINGS); its SetIamPolicy is an IAM change (runResourceIamEntry: external-member-grant
- * judges who is given a role on it). Judged at once, as a job is: a worker pool's revision events are not read.
+ * ingress or the invoker check is read (its instance split is read as traffic: SPLIT_READINGS); its SetIamPolicy is
+ * an IAM change (runResourceIamEntry: external-member-grant judges who is given a role on it). Judged at once, as a
+ * job is: a worker pool's revision events are not read.
  */
 function workerPoolEntry(env: Envelope, pp: JsonObject, method: string, options: NormalizeOptions): ParseResult {
   if (isSetIamPolicy(method)) return runResourceIamEntry(env, pp, method, 'worker-pool');

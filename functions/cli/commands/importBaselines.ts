@@ -64,7 +64,7 @@ function parseOptions(args: readonly string[], env: CommandIo['env']): Options |
   return { state, projectId, dryRun: values['dry-run'] === true };
 }
 
-interface Counts {
+export interface Counts {
   imported: number;
   skipped: number;
   /** Baselines Firestore can never store (over 1 MiB): listed, and the exit code is 1. */
@@ -92,47 +92,77 @@ export const importBaselinesCommand: Command = {
       io.stderr.write(`runwatch import-baselines: ${access}\n`);
       return 1;
     }
-    const counts: Counts = { imported: 0, skipped: 0, unstorable: 0, openFindings: 0, waitingDeploys: 0, newestChangeMs: 0 };
     const { FirestoreBaselineStore } = await import('../../baseline/firestore.js');
     const store = new FirestoreBaselineStore({ projectId: parsed.projectId });
     const where = `projects/${terminalSafe(parsed.projectId)} (Firestore (default), collection ${store.collection})`;
+    let outcome: ImportOutcome;
     try {
-      for (const [key, replayed] of baselines) {
-        const { baseline, stripped } = importableBaseline(replayed);
-        const outcome = parsed.dryRun ? ((await store.get(key)) ? 'skipped' : 'imported') : await importOne(store, key, baseline);
-        if (outcome instanceof UnstorableError) {
-          // Never stored however often it is tried: the others still get theirs (stopping here left every key after it out).
-          io.stdout.write(`not imported ${terminalSafe(key)} (${terminalSafe(outcome.message)})\n`);
-          counts.unstorable++;
-          continue;
-        }
-        io.stdout.write(outcome === 'skipped' ? `skipped ${terminalSafe(key)} (a live baseline is there)\n` : `${parsed.dryRun ? 'would import' : 'imported'} ${terminalSafe(key)}\n`);
-        if (outcome === 'skipped') {
-          counts.skipped++;
-          continue;
-        }
-        counts.imported++;
-        counts.openFindings += stripped.openFindings;
-        counts.waitingDeploys += stripped.waitingDeploys;
-        counts.newestChangeMs = Math.max(counts.newestChangeMs, baseline.lastChangeMs);
-      }
-    } catch (error) {
-      const done = parsed.dryRun ? '' : ` (${counts.imported} imported before it; running the command again skips them)`;
-      io.stderr.write(`runwatch import-baselines: ${terminalSafe((error as Error).message)}${done}\n`);
-      return 1;
+      outcome = await importAll(store, baselines, { dryRun: parsed.dryRun }, io.stdout);
     } finally {
       await store.close();
+    }
+    const { counts, failure } = outcome;
+    if (failure !== undefined) {
+      const done = parsed.dryRun ? '' : ` (${counts.imported} imported before it; running the command again skips them)`;
+      io.stderr.write(`runwatch import-baselines: ${terminalSafe((failure as Error).message)}${done}\n`);
+      return 1;
     }
     io.stderr.write(summary(counts, where, parsed.dryRun));
     return counts.unstorable > 0 ? 1 : 0;
   },
 };
 
+/** What importAll writes to: the live store (FirestoreBaselineStore), or one a test makes answer late. */
+export type ImportTarget = Pick<BaselineStore, 'get' | 'transact'>;
+
+export interface ImportOptions {
+  /** Read the live baselines and say what would be imported; write nothing. */
+  readonly dryRun: boolean;
+}
+
+export interface ImportOutcome {
+  readonly counts: Counts;
+  /** The read or write that failed (the import stopped there), if one did. */
+  readonly failure?: unknown;
+}
+
+/**
+ * Imports `baselines` (in key order) into `target`, one line per service on `stdout`. A read or write that fails
+ * stops it: the failure is returned with the counts of what was done before it.
+ */
+export async function importAll(target: ImportTarget, baselines: readonly [string, ServiceBaseline][], options: ImportOptions, stdout: NodeJS.WritableStream): Promise<ImportOutcome> {
+  const counts: Counts = { imported: 0, skipped: 0, unstorable: 0, openFindings: 0, waitingDeploys: 0, newestChangeMs: 0 };
+  try {
+    for (const [key, replayed] of baselines) {
+      const { baseline, stripped } = importableBaseline(replayed);
+      const outcome = options.dryRun ? ((await target.get(key)) ? 'skipped' : 'imported') : await importOne(target, key, baseline);
+      if (outcome instanceof UnstorableError) {
+        // Never stored however often it is tried: the others still get theirs (stopping here left every key after it out).
+        stdout.write(`not imported ${terminalSafe(key)} (${terminalSafe(outcome.message)})\n`);
+        counts.unstorable++;
+        continue;
+      }
+      stdout.write(outcome === 'skipped' ? `skipped ${terminalSafe(key)} (a live baseline is there)\n` : `${options.dryRun ? 'would import' : 'imported'} ${terminalSafe(key)}\n`);
+      if (outcome === 'skipped') {
+        counts.skipped++;
+        continue;
+      }
+      counts.imported++;
+      counts.openFindings += stripped.openFindings;
+      counts.waitingDeploys += stripped.waitingDeploys;
+      counts.newestChangeMs = Math.max(counts.newestChangeMs, baseline.lastChangeMs);
+    }
+  } catch (failure) {
+    return { counts, failure };
+  }
+  return { counts };
+}
+
 /**
  * Writes `baseline` as the baseline of `key` unless the key has one: one transaction, whose check and write are atomic.
  * A baseline Firestore can never store (UnstorableError, refused before anything is sent) is returned, not thrown.
  */
-async function importOne(store: BaselineStore, key: string, baseline: ServiceBaseline): Promise<'imported' | 'skipped' | UnstorableError> {
+async function importOne(store: ImportTarget, key: string, baseline: ServiceBaseline): Promise<'imported' | 'skipped' | UnstorableError> {
   try {
     return await store.transact(key, (current) => (current !== undefined ? { result: 'skipped' as const } : { next: baseline, result: 'imported' as const }));
   } catch (error) {

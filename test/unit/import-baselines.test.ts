@@ -89,6 +89,9 @@ describe('runwatch import-baselines: arguments', () => {
     [['import-baselines', '--state', 'x.json'], {}, 'runwatch import-baselines: no project: give --project PROJECT or set GOOGLE_CLOUD_PROJECT'],
     [['import-baselines', '--state', 'x.json', '--project', 'Not A Project'], {}, 'runwatch import-baselines: --project "Not A Project" is not a project id'],
     [['import-baselines', '--dryrun'], {}, "runwatch import-baselines: Unknown option '--dryrun'; did you mean --dry-run?"],
+    [['import-baselines', '--state', 'x.json', '--concurrency', '0'], { GOOGLE_CLOUD_PROJECT: 'acme-sec' }, 'runwatch import-baselines: --concurrency "0" is not a whole number from 1 to 100'],
+    [['import-baselines', '--state', 'x.json', '--concurrency', '101'], { GOOGLE_CLOUD_PROJECT: 'acme-sec' }, 'runwatch import-baselines: --concurrency "101" is not a whole number from 1 to 100'],
+    [['import-baselines', '--state', 'x.json', '--concurrency', '8x'], { GOOGLE_CLOUD_PROJECT: 'acme-sec' }, 'runwatch import-baselines: --concurrency "8x" is not a whole number from 1 to 100'],
   ])('%j: a usage error (exit 2) saying what is wrong, before anything is read', async (args, env, first) => {
     const run = await runwatch(args, '', { env });
     expect(run.code).toBe(2);

@@ -153,11 +153,19 @@ describe.skipIf(!emulators.available)('runwatch import-baselines (Firestore emul
     const huge: ServiceBaseline = { ...small, provenanceLabels: Array.from({ length: 32 }, (_, i) => ({ t: 1714990323120 + i, v: `${labels}${i}` })) };
     const file = join(mkdtempSync(join(tmpdir(), 'runwatch-import-it-')), 'synthetic-huge.json');
     writeFileSync(file, JSON.stringify({ format: 'runwatch-baseline', version: 1, services: { 'a-proj/europe-west1/a': huge, 'b-proj/europe-west1/b': small } }));
-    const run = await runwatch(['import-baselines', '--state', file], '', { env: { GOOGLE_CLOUD_PROJECT: project, FIRESTORE_EMULATOR_HOST: emulators.available ? emulators.firestoreHost : '' } });
+    const env = { GOOGLE_CLOUD_PROJECT: project, FIRESTORE_EMULATOR_HOST: emulators.available ? emulators.firestoreHost : '' };
+    // The dry run predicts it, measured as the write measures it: before, it said "would import" both, and the real
+    // run then refused one.
+    const dry = await runwatch(['import-baselines', '--state', file, '--dry-run'], '', { env });
+    expect(await documents(project)).toEqual({});
+    const run = await runwatch(['import-baselines', '--state', file], '', { env });
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/^not imported a-proj\/europe-west1\/a \(.*1 MiB.*\)\nimported b-proj\/europe-west1\/b\n$/);
     expect(run.stderr).toContain('1 not imported: too large for a Firestore document (listed above)');
     expect(Object.keys(await documents(project))).toEqual(['b-proj/europe-west1/b']);
+    expect(dry.stdout).toBe(run.stdout.replace('\nimported ', '\nwould import '));
+    expect(dry.stderr).toContain('1 not imported: too large for a Firestore document (listed above)');
+    expect(dry.code).toBe(1);
   });
 
   it('never overwrites a live baseline: an import after the live pipeline saw a service leaves it as the live entry left it', async () => {

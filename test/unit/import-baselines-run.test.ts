@@ -117,6 +117,15 @@ describe('importAll: services in flight at once, output as one at a time gave it
     }
   });
 
+  it.each([1, 16])('%i in flight, --dry-run: reads only, the same lines as the real run prints: a baseline too large for a document is listed as not imported', async (concurrency) => {
+    const target = new SyntheticSlowTarget(LIVE, REVERSED);
+    const { stdout, outcome } = await run(target, { dryRun: true, concurrency });
+    expect(stdout).toBe(expectedLines(true));
+    expect(outcome.counts.unstorable).toBe(1);
+    expect(target.maxInFlight).toBe(Math.min(concurrency, KEYS.length));
+    expect([...target.store.entries()].map(([key]) => key)).toEqual(LIVE);
+  });
+
   it('a failure starts nothing more: those in flight end, and every service imported is listed, in key order', async () => {
     const failing = KEYS[10]!;
     const target = new SyntheticSlowTarget(LIVE, () => 2, (key) => (key === failing ? new Error('synthetic: 14 UNAVAILABLE') : undefined));

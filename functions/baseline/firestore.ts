@@ -150,7 +150,7 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
           placed.spill.forEach((findings, i) => writes.push([spillRef(ref, spill.next + i), { key, findings: storedOutbox(findings), addedAt: new Date() }]));
         }
         if (appliedRef && !applied?.exists && changed && next?.seen?.includes(entry!)) writes.push([appliedRef, { key, entry, appliedAt: new Date(), [APPLIED_RECORD_EXPIRY_FIELD]: new Date(Date.now() + APPLIED_RECORD_TTL_MS) }]);
-        writableOrThrow(key, writes, fresh.length);
+        writableOrThrow(key, writes.map(([target, data]) => [target.path, data] as const), fresh.length);
         for (const [target, data] of writes) tx.set(target, data);
         return outcome.result;
       },
@@ -217,6 +217,22 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
     const db = await this.db();
     const snapshot = await db.collection(this.collection).where('outboxSinceMs', '<=', beforeMs).select('key').get();
     return keysOf(snapshot.docs);
+  }
+
+  /**
+   * The UnstorableError transact throws when it writes `baseline` as the first document of `key` with no findings, or
+   * undefined when that document can be stored: the same document measured by the same check (writableOrThrow),
+   * with nothing sent. What `runwatch import-baselines --dry-run` lists, so that it says what the import then refuses.
+   */
+  unstorable(key: string, baseline: ServiceBaseline): UnstorableError | undefined {
+    const document = documentOf(key, baseline, [], undefined, { spilled: false, next: 0 });
+    try {
+      writableOrThrow(key, [[`${this.collection}/${baselineDocId(key)}`, document]], 0);
+      return undefined;
+    } catch (error) {
+      if (error instanceof UnstorableError) return error;
+      throw error;
+    }
   }
 
   async get(key: string): Promise<ServiceBaseline | undefined> {
@@ -290,13 +306,13 @@ export const DOCUMENT_BYTES_LIMIT = 1024 * 1024 - 8 * 1024;
 export const COMMIT_BYTES_LIMIT = 3 * 1024 * 1024;
 
 /**
- * Throws UnstorableError when a document of `writes` is over DOCUMENT_BYTES_LIMIT or all of them over
+ * Throws UnstorableError when a document of `writes` (each its path in the database and its fields) is over DOCUMENT_BYTES_LIMIT or all of them over
  * COMMIT_BYTES_LIMIT: a finding (or a baseline) of that size never gets stored, however often it is tried.
  */
-function writableOrThrow(key: string, writes: readonly (readonly [DocumentReference, DocumentData])[], findings: number): void {
+function writableOrThrow(key: string, writes: readonly (readonly [path: string, data: DocumentData])[], findings: number): void {
   let total = 0;
-  for (const [ref, data] of writes) {
-    const bytes = Buffer.byteLength(ref.path, 'utf8') + 16 + storedBytes(data);
+  for (const [path, data] of writes) {
+    const bytes = Buffer.byteLength(path, 'utf8') + 16 + storedBytes(data);
     total += bytes;
     if (bytes > DOCUMENT_BYTES_LIMIT) {
       throw new UnstorableError(`entry cannot be stored: it would write a document of ${bytes} bytes for ${shortKey(key)} (its baseline and ${findings} finding(s); Firestore stores at most 1 MiB a document)`);

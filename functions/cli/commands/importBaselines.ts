@@ -41,7 +41,8 @@ Prints one line per service on stdout (imported, skipped, not imported), the cou
   --state FILE       the state file of runwatch replay --state (read only; locked while it is read)
   --project PROJECT  the project of the Firestore database (default: GOOGLE_CLOUD_PROJECT)
   --concurrency N    services read or written at once, 1 to ${MAX_CONCURRENCY} (default ${DEFAULT_CONCURRENCY}); lines stay in key order
-  --dry-run          read FILE and the live baselines and say what would be imported; write nothing
+  --dry-run          read FILE and the live baselines and say what would be imported, and what not (too large for a
+                     Firestore document: listed, exit 1, as the import would); write nothing
 FIRESTORE_EMULATOR_HOST selects the emulator. Credentials: Application Default Credentials.`;
 
 const OPTIONS = {
@@ -136,7 +137,10 @@ export const importBaselinesCommand: Command = {
 };
 
 /** What importAll writes to: the live store (FirestoreBaselineStore), or one a test makes answer late. */
-export type ImportTarget = Pick<BaselineStore, 'get' | 'transact'>;
+export interface ImportTarget extends Pick<BaselineStore, 'get' | 'transact'> {
+  /** What transact refuses `baseline` as the first baseline of `key` with, measured without writing (--dry-run). */
+  unstorable(key: string, baseline: ServiceBaseline): UnstorableError | undefined;
+}
 
 export interface ImportOptions {
   /** Read the live baselines and say what would be imported; write nothing. */
@@ -191,7 +195,8 @@ export async function importAll(target: ImportTarget, baselines: readonly [strin
 
 async function importService(target: ImportTarget, [key, replayed]: readonly [string, ServiceBaseline], dryRun: boolean): Promise<ServiceResult> {
   const { baseline, stripped } = importableBaseline(replayed);
-  const outcome = dryRun ? ((await target.get(key)) ? 'skipped' : 'imported') : await importOne(target, key, baseline);
+  // The dry run measures the document the write would send, so it lists what the write would refuse.
+  const outcome = dryRun ? ((await target.get(key)) ? 'skipped' : (target.unstorable(key, baseline) ?? 'imported')) : await importOne(target, key, baseline);
   return { key, outcome, stripped, lastChangeMs: baseline.lastChangeMs };
 }
 

@@ -64,7 +64,9 @@ class SyntheticSlowTarget implements ImportTarget {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
-      await new Promise((resolve) => setTimeout(resolve, this.delayMs(key)));
+      const delay = this.delayMs(key);
+      if (delay === Infinity) await new Promise(() => undefined); // never answers
+      await new Promise((resolve) => setTimeout(resolve, delay));
       const failure = this.fails(key);
       if (failure) throw failure;
       return await work();
@@ -139,5 +141,30 @@ describe('importAll: services in flight at once, output as one at a time gave it
     const listed = stdout.split('\n').filter((line) => line.startsWith('imported ')).map((line) => line.slice('imported '.length));
     expect(listed).toEqual(imported);
     expect(stdout).not.toContain(failing);
+  });
+});
+
+describe('importAll when Firestore stops answering halfway', () => {
+  // A network that goes away during the import (or credentials that expire and cannot be renewed): the client library
+  // retries each call for up to 10 minutes, and a transaction up to 10 times, saying nothing.
+  it.each([false, true])('dry run %s: stops once a service has waited answerMs, listing every service done (a re-run completes the rest)', async (dryRun) => {
+    const hung = KEYS[11]!;
+    const target = new SyntheticSlowTarget(LIVE, (key) => (key === hung ? Infinity : 2));
+    const started = performance.now();
+    const options = { dryRun, concurrency: 4, answerMs: 300 };
+    const stdout = new PassThrough();
+    const out: Buffer[] = [];
+    stdout.on('data', (c: Buffer) => out.push(c));
+    const outcome = await importAll(target, BASELINES, options, stdout);
+    expect(performance.now() - started).toBeLessThan(3_000);
+    expect((outcome.failure as Error).message).toBe(`Firestore did not answer within 0.3 s for ${hung}`);
+    const lines = Buffer.concat(out).toString();
+    expect(lines).not.toContain(hung);
+    // Every line is one the full run prints, in key order; those up to the hung service are all there.
+    const full = expectedLines(dryRun).split('\n');
+    const printed = lines.split('\n');
+    expect(printed.filter((line) => !full.includes(line))).toEqual([]);
+    expect(printed.slice(0, 11)).toEqual(full.slice(0, 11));
+    if (!dryRun) expect(outcome.counts.imported).toBe([...target.store.entries()].length - LIVE.length);
   });
 });

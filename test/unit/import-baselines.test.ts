@@ -1,9 +1,10 @@
 // `runwatch import-baselines`: what of a replay's baseline goes into the live store (importableBaseline), and the
 // command's own arguments. The writes themselves, against the Firestore emulator: test/integration/import-baselines.
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importableBaseline } from '../../functions/baseline/import.js';
 import { emptyBaseline, type ServiceBaseline } from '../../functions/baseline/state.js';
 import { runwatch } from '../support/cli.js';
@@ -186,4 +187,51 @@ describe('runwatch import-baselines: arguments', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('is not a runwatch baseline');
   });
+});
+
+describe('runwatch import-baselines when Firestore does not answer', () => {
+  // Something accepts the connection and never answers (a proxy or firewall that swallows it, a hung emulator): the
+  // emulator check (a TCP connect) passes, and the client library then retried each call for up to 10 minutes (its
+  // total timeout), saying nothing. Off the emulator, no network (UNAVAILABLE, retried as long) looks the same.
+  let server: Server;
+  let host: string;
+  const sockets = new Set<Socket>();
+  beforeAll(async () => {
+    server = createServer((socket) => {
+      sockets.add(socket); // accepted, never answered
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  /** redrive's bound for its first call (REACH_TIMEOUT_MS), and room for loading the client library on a loaded host. */
+  const REACH_MS = 10_000;
+  const MARGIN_MS = 5_000;
+
+  it.each([[[] as string[]], [['--dry-run']]])('%j: one line and exit 1 within 10 s, nothing listed or written', async (extra) => {
+    const state = join(mkdtempSync(join(tmpdir(), 'runwatch-import-')), 'state.json');
+    writeFileSync(state, JSON.stringify({ format: 'runwatch-baseline', version: 1, services: { 'acme-prod/europe-west1/storefront': SYNTHETIC_OLD_SHAPE } }));
+    // The client library reads the emulator's address from the process's environment, as in the CLI (io.env is it).
+    const before = process.env['FIRESTORE_EMULATOR_HOST'];
+    process.env['FIRESTORE_EMULATOR_HOST'] = host;
+    const started = performance.now();
+    let run: Awaited<ReturnType<typeof runwatch>>;
+    try {
+      run = await runwatch(['import-baselines', '--state', state, ...extra], '', { env: { GOOGLE_CLOUD_PROJECT: 'acme-sec', FIRESTORE_EMULATOR_HOST: host } });
+    } finally {
+      if (before === undefined) delete process.env['FIRESTORE_EMULATOR_HOST'];
+      else process.env['FIRESTORE_EMULATOR_HOST'] = before;
+    }
+    const ms = performance.now() - started;
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe(`runwatch import-baselines: the Firestore emulator at ${host} did not answer within 10 s; nothing imported\n`);
+    expect(ms).toBeLessThan(REACH_MS + MARGIN_MS);
+    expect(sockets.size, 'the client reached the server (else the test proves nothing)').toBeGreaterThan(0);
+  }, 60_000);
 });

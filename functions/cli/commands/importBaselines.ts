@@ -14,18 +14,30 @@ import type { ServiceBaseline } from '../../baseline/state.js';
 import { UnstorableError, type BaselineStore } from '../../baseline/store.js';
 import { parseGrpcEndpoint, type GrpcEndpoint } from '../../grpcEndpoint.js';
 import { isProjectId } from '../../pubsub/publisher.js';
+import { messageOf } from '../../../sinks/deliver.js';
 import { terminalSafe } from '../../untrustedText.js';
 import { argsErrorMessage, usageErrorText, usageReminder, type Command, type CommandIo } from '../command.js';
 
 /**
- * Services read or written at once by default. Each is a transaction of two round trips (its read, then its commit),
- * some 40 to 100 ms from outside Google's network, so 16 make 160 to 400 a second: 40,000 services in two to four minutes
- * where one at a time took half an hour or more, and within the 500 writes a second Firestore advises for a new
- * collection, and for documents whose ids are close, as these are (keys in order; the 500/50/5 rule).
+ * Services read or written at once by default. Each is a transaction of two round trips (its read, then its
+ * commit), some 40 to 100 ms from outside Google's network, so 16 make 160 to 400 a second: 40,000 services in two
+ * to four minutes where one at a time took half an hour or more, and within the 500 writes a second Firestore
+ * advises for a new collection, and for documents whose ids are close, as these are (keys in order; the 500/50/5
+ * rule).
  */
 const DEFAULT_CONCURRENCY = 16;
 /** The most --concurrency takes: the operations the client library puts on one gRPC channel before it opens another. */
 const MAX_CONCURRENCY = 100;
+
+/** How long the first call may take to get any answer from Firestore, the client's set-up included (redrive's bound). */
+const REACH_TIMEOUT_MS = 10_000;
+
+/**
+ * How long one service's read or transaction may go without an answer once Firestore has answered. The client
+ * library's own deadline of one attempt is 60 s, and it retries for up to 10 minutes (a transaction up to 10 times):
+ * a network gone halfway stops the import within this, as any failure does.
+ */
+const ANSWER_TIMEOUT_MS = 60_000;
 
 const USAGE = `runwatch import-baselines --state FILE [--project PROJECT] [--concurrency N] [--dry-run]
 
@@ -43,7 +55,8 @@ Prints one line per service on stdout (imported, skipped, not imported), the cou
   --concurrency N    services read or written at once, 1 to ${MAX_CONCURRENCY} (default ${DEFAULT_CONCURRENCY}); lines stay in key order
   --dry-run          read FILE and the live baselines and say what would be imported, and what not (too large for a
                      Firestore document: listed, exit 1, as the import would); write nothing
-FIRESTORE_EMULATOR_HOST selects the emulator. Credentials: Application Default Credentials.`;
+FIRESTORE_EMULATOR_HOST selects the emulator. Credentials: Application Default Credentials. A Firestore that gives no
+answer within ${REACH_TIMEOUT_MS / 1000} s (${ANSWER_TIMEOUT_MS / 1000} s for one service once it has answered) ends it with exit 1; run it again to complete it.`;
 
 const OPTIONS = {
   state: { type: 'string' },
@@ -119,11 +132,26 @@ export const importBaselinesCommand: Command = {
     const { FirestoreBaselineStore } = await import('../../baseline/firestore.js');
     const store = new FirestoreBaselineStore({ projectId: parsed.projectId });
     const where = `projects/${terminalSafe(parsed.projectId)} (Firestore (default), collection ${store.collection})`;
+    const emulator = io.env['FIRESTORE_EMULATOR_HOST'];
+    const firestore = emulator ? `the Firestore emulator at ${terminalSafe(emulator)}` : `Firestore (project ${terminalSafe(parsed.projectId)})`;
     let outcome: ImportOutcome;
+    let abandoned = false;
     try {
-      outcome = await importAll(store, baselines, { dryRun: parsed.dryRun, concurrency: parsed.concurrency }, io.stdout);
+      // Before anything is written: a Firestore that never answers (no network, a proxy that swallows the connection)
+      // is one line within REACH_TIMEOUT_MS, where the client library retried for up to 10 minutes.
+      const reached = baselines.length === 0 ? undefined : await firstAnswer(store, baselines[0]![0]);
+      if (reached !== undefined) {
+        abandoned = reached === 'no answer';
+        io.stderr.write(`runwatch import-baselines: ${abandoned ? `${firestore} did not answer within ${REACH_TIMEOUT_MS / 1000} s` : terminalSafe(messageOf(reached))}; nothing imported\n`);
+        return 1;
+      }
+      outcome = await importAll(store, baselines, { dryRun: parsed.dryRun, concurrency: parsed.concurrency, answerMs: ANSWER_TIMEOUT_MS }, io.stdout);
+      abandoned = outcome.failure instanceof NotAnswered;
     } finally {
-      await store.close();
+      // The client closes once its calls have ended: one given up on may go on retrying for minutes (the CLI exits
+      // without it), and what it may still commit is one service's whole baseline, which a re-run then skips.
+      if (abandoned) void store.close().catch(() => undefined);
+      else await store.close();
     }
     const { counts, failure } = outcome;
     if (failure !== undefined) {
@@ -136,6 +164,35 @@ export const importBaselinesCommand: Command = {
   },
 };
 
+/** A call to Firestore that got no answer in time (the import stops there, and does not wait for it). */
+class NotAnswered extends Error {
+  override readonly name = 'NotAnswered';
+}
+
+/**
+ * Undefined once Firestore answers a read of `key` (a baseline or none) within REACH_TIMEOUT_MS; else its error, or
+ * 'no answer'.
+ */
+async function firstAnswer(store: ImportTarget, key: string): Promise<unknown> {
+  try {
+    await answered(store.get(key), REACH_TIMEOUT_MS, '');
+    return undefined;
+  } catch (error) {
+    return error instanceof NotAnswered ? 'no answer' : error;
+  }
+}
+
+/** `work`'s outcome, or a NotAnswered rejection once `ms` have passed without one (`about`: what it was for). */
+async function answered<T>(work: Promise<T>, ms: number, about: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new NotAnswered(`Firestore did not answer within ${ms / 1000} s${about}`)), ms)));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** What importAll writes to: the live store (FirestoreBaselineStore), or one a test makes answer late. */
 export interface ImportTarget extends Pick<BaselineStore, 'get' | 'transact'> {
   /** What transact refuses `baseline` as the first baseline of `key` with, measured without writing (--dry-run). */
@@ -147,6 +204,8 @@ export interface ImportOptions {
   readonly dryRun: boolean;
   /** Services read or written at once (DEFAULT_CONCURRENCY). */
   readonly concurrency: number;
+  /** How long one service's read or transaction may go unanswered before the import stops (default ANSWER_TIMEOUT_MS). */
+  readonly answerMs?: number;
 }
 
 export interface ImportOutcome {
@@ -189,7 +248,8 @@ export async function importAll(target: ImportTarget, baselines: readonly [strin
       counts.newestChangeMs = Math.max(counts.newestChangeMs, result.lastChangeMs);
     }
   };
-  const failed = await inOrder(baselines.length, options.concurrency, (i) => importService(target, baselines[i]!, options.dryRun), take);
+  const answerMs = options.answerMs ?? ANSWER_TIMEOUT_MS;
+  const failed = await inOrder(baselines.length, options.concurrency, (i) => answered(importService(target, baselines[i]!, options.dryRun), answerMs, ` for ${baselines[i]![0]}`), take);
   return failed === undefined ? { counts } : { counts, failure: failed.error };
 }
 

@@ -168,3 +168,29 @@ describe('importAll when Firestore stops answering halfway', () => {
     if (!dryRun) expect(outcome.counts.imported).toBe([...target.store.entries()].length - LIVE.length);
   });
 });
+
+describe('importAll: progress for long runs', () => {
+  // 40,000 services take minutes even several at a time, and stdout is often a file: without a word on stderr a run
+  // looked hung until its counts came.
+  it('says how many services are done, at most every progressMs, in order, never after the last', async () => {
+    const target = new SyntheticSlowTarget(LIVE, () => 3);
+    const said: [number, number][] = [];
+    const options = { dryRun: false, concurrency: 2, progressMs: 15, onProgress: (done: number, total: number) => said.push([done, total]) };
+    const started = performance.now();
+    await importAll(target, BASELINES, options, new PassThrough());
+    const ms = performance.now() - started;
+    expect(said.length).toBeGreaterThan(0);
+    expect(said.length).toBeLessThanOrEqual(Math.ceil(ms / 15));
+    for (const [i, [done, total]] of said.entries()) {
+      expect(total).toBe(KEYS.length);
+      expect(done).toBeGreaterThan(i === 0 ? 0 : said[i - 1]![0]);
+      expect(done).toBeLessThan(KEYS.length);
+    }
+  });
+
+  it('says nothing when the run is shorter than progressMs', async () => {
+    const said: number[] = [];
+    await importAll(new SyntheticSlowTarget(LIVE, () => 0), BASELINES, { dryRun: true, concurrency: 16, progressMs: 60_000, onProgress: (done: number) => said.push(done) } as Parameters<typeof importAll>[2], new PassThrough());
+    expect(said).toEqual([]);
+  });
+});

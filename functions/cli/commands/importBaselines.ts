@@ -39,6 +39,9 @@ const REACH_TIMEOUT_MS = 10_000;
  */
 const ANSWER_TIMEOUT_MS = 60_000;
 
+/** How often a long import says on stderr how far it is. */
+const PROGRESS_MS = 10_000;
+
 const USAGE = `runwatch import-baselines --state FILE [--project PROJECT] [--concurrency N] [--dry-run]
 
 Writes the baselines a replay kept in FILE (runwatch replay --state FILE) into the live pipeline's Firestore
@@ -49,7 +52,8 @@ and is never overwritten (counted as skipped), so running it again imports nothi
 baseline: the replay's open findings (no sink ever had them), its deploys still waiting for their other half, and
 its record of the entries it applied (one that reaches detect as well is judged there).
 Replay --until the time the log sink was created, then import as soon as you can (README "Start from history").
-Prints one line per service on stdout (imported, skipped, not imported), the counts on stderr.
+Prints one line per service on stdout (imported, skipped, not imported), the counts on stderr (and, every
+${PROGRESS_MS / 1000} s of a long import, how many services are done).
   --state FILE       the state file of runwatch replay --state (read only; locked while it is read)
   --project PROJECT  the project of the Firestore database (default: GOOGLE_CLOUD_PROJECT)
   --concurrency N    services read or written at once, 1 to ${MAX_CONCURRENCY} (default ${DEFAULT_CONCURRENCY}); lines stay in key order
@@ -145,7 +149,8 @@ export const importBaselinesCommand: Command = {
         io.stderr.write(`runwatch import-baselines: ${abandoned ? `${firestore} did not answer within ${REACH_TIMEOUT_MS / 1000} s` : terminalSafe(messageOf(reached))}; nothing imported\n`);
         return 1;
       }
-      outcome = await importAll(store, baselines, { dryRun: parsed.dryRun, concurrency: parsed.concurrency, answerMs: ANSWER_TIMEOUT_MS }, io.stdout);
+      const onProgress = (done: number, total: number): void => void io.stderr.write(`runwatch import-baselines: ${done} of ${total} services done...\n`);
+      outcome = await importAll(store, baselines, { dryRun: parsed.dryRun, concurrency: parsed.concurrency, answerMs: ANSWER_TIMEOUT_MS, onProgress }, io.stdout);
       abandoned = outcome.failure instanceof NotAnswered;
     } finally {
       // The client closes once its calls have ended: one given up on may go on retrying for minutes (the CLI exits
@@ -206,6 +211,9 @@ export interface ImportOptions {
   readonly concurrency: number;
   /** How long one service's read or transaction may go unanswered before the import stops (default ANSWER_TIMEOUT_MS). */
   readonly answerMs?: number;
+  /** Told how many services are done (their lines written) of how many, at most every `progressMs` (PROGRESS_MS). */
+  readonly onProgress?: (done: number, total: number) => void;
+  readonly progressMs?: number;
 }
 
 export interface ImportOutcome {
@@ -230,7 +238,15 @@ interface ServiceResult {
  */
 export async function importAll(target: ImportTarget, baselines: readonly [string, ServiceBaseline][], options: ImportOptions, stdout: NodeJS.WritableStream): Promise<ImportOutcome> {
   const counts: Counts = { imported: 0, skipped: 0, unstorable: 0, openFindings: 0, waitingDeploys: 0, newestChangeMs: 0 };
+  const progressMs = options.progressMs ?? PROGRESS_MS;
+  let nextProgress = performance.now() + progressMs;
+  let done = 0;
   const take = (result: ServiceResult): void => {
+    done++;
+    if (options.onProgress && done < baselines.length && performance.now() >= nextProgress) {
+      nextProgress = performance.now() + progressMs;
+      options.onProgress(done, baselines.length);
+    }
     const key = terminalSafe(result.key);
     const { outcome } = result;
     if (outcome instanceof UnstorableError) {

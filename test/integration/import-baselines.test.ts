@@ -168,6 +168,32 @@ describe.skipIf(!emulators.available)('runwatch import-baselines (Firestore emul
     expect(dry.code).toBe(1);
   });
 
+  it('several services in flight write what one at a time writes, and print the same lines in the same order', async () => {
+    // 120 synthetic services (the demo's storefront under other keys); every seventh has a baseline already (an
+    // earlier import of those alone), which is skipped.
+    const keys = Array.from({ length: 120 }, (_, i) => `synthetic-${String(i).padStart(3, '0')}/europe-west1/storefront`);
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-import-it-'));
+    const stateOf = (name: string, of: readonly string[], baseline: ServiceBaseline): string => {
+      const file = join(dir, name);
+      writeFileSync(file, JSON.stringify({ format: 'runwatch-baseline', version: 1, services: Object.fromEntries(of.map((key) => [key, baseline])) }));
+      return file;
+    };
+    const all = stateOf('synthetic-many.json', keys, replayed[STOREFRONT]!);
+    const some = stateOf('synthetic-some.json', keys.filter((_, i) => i % 7 === 0), { ...replayed[STOREFRONT]!, lastChangeMs: replayed[STOREFRONT]!.lastChangeMs - 1 });
+    const runs: { stdout: string; stderr: string; docs: Record<string, Record<string, unknown>> }[] = [];
+    for (const concurrency of ['1', '16', '100']) {
+      const project = `import-${randomUUID().slice(0, 8)}`;
+      const env = { GOOGLE_CLOUD_PROJECT: project, FIRESTORE_EMULATOR_HOST: emulators.available ? emulators.firestoreHost : '' };
+      expect((await runwatch(['import-baselines', '--state', some], '', { env })).code).toBe(0);
+      const run = await runwatch(['import-baselines', '--state', all, '--concurrency', concurrency], '', { env });
+      expect(run.code, run.stderr).toBe(0);
+      runs.push({ stdout: run.stdout, stderr: run.stderr.replace(project, 'P'), docs: await documents(project) });
+    }
+    expect(runs[0]!.stdout).toBe(keys.map((key, i) => (i % 7 === 0 ? `skipped ${key} (a live baseline is there)\n` : `imported ${key}\n`)).join(''));
+    expect(Object.keys(runs[0]!.docs).sort()).toEqual(keys);
+    for (const other of runs.slice(1)) expect(other).toEqual(runs[0]);
+  });
+
   it('never overwrites a live baseline: an import after the live pipeline saw a service leaves it as the live entry left it', async () => {
     const project = `import-${randomUUID().slice(0, 8)}`;
     await live(project, [LATER_DEPLOY]);

@@ -279,7 +279,7 @@ async function importService(target: ImportTarget, [key, replayed]: readonly [st
 /**
  * Runs `work(i)` for each i below `count`, at most `limit` at once, and hands each result to `take` in the order of
  * i, as soon as it and every one before it are there. The first failure starts nothing more; once the work in flight
- * has ended, the results there are are handed over (in order, gaps left) and the failure returned.
+ * has ended, the results there are handed over (in order, gaps left) and the failure returned.
  */
 async function inOrder<R>(count: number, limit: number, work: (i: number) => Promise<R>, take: (result: R) => void): Promise<{ readonly error: unknown } | undefined> {
   const waiting = new Map<number, R>(); // done, not handed over: an earlier one is still in flight

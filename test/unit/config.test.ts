@@ -252,6 +252,34 @@ surprise: true
     },
   );
 
+  // A bucket a container's source code comes from is its repository, written gs://BUCKET (new-image-repository). Bucket
+  // names are one global namespace: anyone can create acme-builds-evil in a project of their own, so a wildcard in a
+  // name trusts buckets an attacker can make. Only whole labels in front of a domain-named bucket (which needs the
+  // domain's verified owner) may be wildcards.
+  it.each(['gs://acme-builds', 'gs://{acme-builds,acme-staging-builds}', 'gs://*.builds.acme.com', 'GS://acme-builds', 'gs://run-sources-acme-prod-us-central1'])(
+    'accepts a trusted bucket: %j',
+    (glob) => {
+      expect(problems(`rules: {new-image-repository: {trustedRepositories: [${JSON.stringify(glob)}]}}`)).toEqual([]);
+    },
+  );
+
+  it.each([
+    ['every bucket', 'gs://*', /a wildcard in a bucket name also trusts buckets anyone can create/],
+    ['every bucket, with **', 'gs://**', /a wildcard in a bucket name also trusts buckets anyone can create/],
+    ['a prefix of a name', 'gs://acme-builds-*', /also trusts buckets anyone can create \(gs:\/\/acme-builds-evil\)/],
+    ['a wildcard over a domain\'s last labels', 'gs://builds.acme.*', /also trusts buckets anyone can create/],
+    ['? in a name', 'gs://acme-build?', /also trusts buckets anyone can create/],
+    ['a folder of a bucket', 'gs://acme-builds/team-a', /a bucket is trusted whole: gs:\/\/BUCKET, without a folder or object/],
+    ['a folder glob of a bucket', 'gs://acme-builds/**', /a bucket is trusted whole/],
+    ['capitals in a bucket name', 'gs://Acme-Builds', /bucket names are lower case/],
+    ['no bucket', 'gs://', /names no bucket/],
+  ])('rejects a trusted bucket glob: %s', (_name, glob, reason) => {
+    const found = problems(`rules: {new-image-repository: {trustedRepositories: [${JSON.stringify(glob)}]}}`);
+    expect(found).toHaveLength(1);
+    expect(found[0]!.startsWith('rules.new-image-repository.trustedRepositories[0]: ')).toBe(true);
+    expect(found[0]).toMatch(reason);
+  });
+
   // Project ids and Cloud Run service and job names are lower case (GCP refuses capitals in them), and service and
   // project globs are matched with case: one written with a capital (copied from a display name, say) matched
   // nothing, and exempted or allowed nothing, silently. A class (`[A-Z]`) is not looked into.

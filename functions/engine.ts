@@ -1289,9 +1289,13 @@ function atInstant(change: DeployChange, at: { readonly timeMs: number; readonly
   return change.timeMs === at.timeMs && change.time === at.time ? change : { ...change, timeMs: at.timeMs, time: at.time };
 }
 
-/** A failed rollout's write as the baseline records it: none of its revision's facts (identity, images), which never served. */
+/**
+ * A failed rollout's write as the baseline records it: none of its revision's facts (identity, images, code from a
+ * bucket or a base image), which never served.
+ */
 function withoutRevisionFacts(write: DeployChange): DeployChange {
-  return { ...write, serviceAccount: undefined, images: [], plainEnv: undefined, codeLoadingEnv: undefined, vpcEgress: undefined };
+  const { sources: _neverServed, ...rest } = write;
+  return { ...rest, serviceAccount: undefined, images: [], plainEnv: undefined, codeLoadingEnv: undefined, vpcEgress: undefined };
 }
 
 /**

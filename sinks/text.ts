@@ -19,6 +19,7 @@ const UNKNOWN_FACT_WORDS: Readonly<Record<string, string>> = {
   serviceAccount: 'runtime service account',
   location: 'region',
   repository: 'image repository',
+  source: 'where the source code came from (inlined in the request, or no valid bucket named)',
   'admin write': "the deploy's admin write (only its revision's system events were seen)",
 };
 

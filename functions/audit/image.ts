@@ -161,6 +161,11 @@ export function servingContainer(containers: readonly unknown[]): unknown {
   return serving;
 }
 
+/** An image reference as an ImageRef: parsed, else kept as unparseable (credentials hidden, cut); undefined when blank. */
+export function imageRefOf(reference: string): ImageRef | undefined {
+  return reference.trim() === '' ? undefined : (parseImage(reference) ?? unparseable(reference));
+}
+
 function unparseable(reference: string): UnparseableImageRef {
   const trimmed = withoutCredentials(reference.trim());
   return { reference: trimmed.length > MAX_REFERENCE_LENGTH ? `${trimmed.slice(0, MAX_REFERENCE_LENGTH)}…` : trimmed, unparseable: true };

@@ -12,6 +12,7 @@ import {
 } from '../model/change.js';
 import { truncatePlain } from '../untrustedText.js';
 import { imagesOrAnnotated, imagesOf } from './image.js';
+import { sourcesOf } from './source.js';
 import { codeLoadingEnvOf, hideSecretsInArgs, plainEnvOf, variableLoadsCode } from './env.js';
 import { v1VpcEgress, v2VpcEgress } from './vpc.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, field, stringIn, userLabels, type JsonObject } from './json.js';
@@ -91,6 +92,7 @@ export function v2JobFacts(pp: JsonObject, secrets: EnvSecrets): DeployFacts {
     templateFingerprint: execution && containers.length > 0 ? templateFingerprint('v2', execution) : undefined,
     serviceAccount,
     images: imagesOf(containers),
+    sources: sourcesOf(containers),
     labels,
     revisionLabels,
     binaryAuthorization: binaryAuthorizationOf(policy, asString(field(binauthz, 'breakglassJustification')), true, true),

@@ -13,6 +13,7 @@ import {
   type IamBinding,
   type IamPolicyChange,
   type IamScope,
+  type CodeSource,
   type ImageRef,
   type Ingress,
   type VpcEgress,
@@ -29,6 +30,7 @@ import {
 } from '../model/change.js';
 import { projectOfLogName, readEnvelope, type Envelope } from './entry.js';
 import { imagesOf, imagesOrAnnotated } from './image.js';
+import { sourcesOf } from './source.js';
 import { codeLoadingEnvOf, plainEnvOf } from './env.js';
 import { v1VpcEgress, v2VpcEgress } from './vpc.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
@@ -573,6 +575,8 @@ function deployOf(
     ...common(env, pp, facts.annotations),
     target,
     images: facts.images,
+    // Only where the write names some: an image-only deploy's change is as it always was.
+    ...(facts.sources && facts.sources.length > 0 ? { sources: facts.sources } : {}),
     labels: facts.labels,
     ...(facts.revisionLabels ? { revisionLabels: facts.revisionLabels } : {}),
     revision: facts.revision,
@@ -621,6 +625,8 @@ export interface DeployFacts {
   readonly templateFingerprint?: string;
   readonly serviceAccount?: RuntimeServiceAccount;
   readonly images: readonly ImageRef[];
+  /** Code the containers run besides their images (v2 sourceCode, baseImageUri); undefined or empty: none named. */
+  readonly sources?: readonly CodeSource[];
   readonly labels: Record<string, string>;
   /** The template's own labels (also in `labels`). */
   readonly revisionLabels?: Record<string, string>;
@@ -906,6 +912,7 @@ function v2Facts(pp: JsonObject, secrets: EnvSecrets, create = false, body: 'ser
   }
   const containers = touches('template.containers') ? asArray(field(template, 'containers')) : undefined;
   const images = containers ? imagesOf(containers) : [];
+  const sources = containers ? sourcesOf(containers) : undefined;
   // A create that leaves the ingress out (or unspecified: the JSON of a protocol buffer omits it) gets Cloud Run's
   // default, all, as a v1 create's stored annotation shows.
   const writtenIngress = v2IngressName(field(service, 'ingress'));
@@ -943,6 +950,7 @@ function v2Facts(pp: JsonObject, secrets: EnvSecrets, create = false, body: 'ser
     templateFingerprint: template ? maskedTemplateFingerprint(templateFingerprint('v2', template), sets('template') ? undefined : mask!.filter((p) => p.startsWith('template.')).sort(), templatePartsOf(template)) : undefined,
     serviceAccount,
     images,
+    sources,
     labels,
     revisionLabels,
     ingress,

@@ -1,8 +1,9 @@
 // Folds one change into a service baseline. Pure: the stores call it inside their transactions.
-import { codeLoadingKey, describeServiceAccount, enforcedPolicyOf, splitsAmongRevisions, type Change, type CodeLoadingVar, type DeployChange, type IamBinding, type ImageRef } from '../model/change.js';
+import { codeLoadingKey, describeServiceAccount, enforcedPolicyOf, splitsAmongRevisions, type Change, type CodeLoadingVar, type DeployChange, type IamBinding } from '../model/change.js';
 import { isPublicInvokerBinding, judgedMemberOf, publicInvokerMembers, publicWriterMembers, reachesCloudRun, ROLE_LENGTH_LIMIT, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { openedAt, someWaitingWrite, type Rollout } from '../correlate/rollout.js';
 import { subMillisecondNanos } from '../audit/entry.js';
+import { repositoryOfSource } from '../audit/source.js';
 import { beforeDelete, CARRIED_OPTIONAL_HISTORIES, changedAfter, COPY_EDITS, emptyBaseline, HISTORY_FIELDS, isAfter, isBefore, OPTIONAL_SERVICE_OBJECT_HISTORIES, pointAt, REPOSITORY_LIMIT, REVISION_IDENTITY_LIMIT, SERVICE_OBJECT_HISTORIES, servingIdentitiesOf, servingList, valueBefore, writeMakesRevision, type BaselineEdits, type ChangeInstant, type MutableBaseline, type RevisionIdentity, type ServiceBaseline, type TimePoint } from './state.js';
 
 /**
@@ -138,7 +139,7 @@ const KEPT_BY_DELETE = ['serviceAccount', 'repositories', 'repositoriesN', 'ingr
 function recordCarriedFacts(target: MutableBaseline, change: DeployChange, n: number, edits: BaselineEdits): void {
   const { record } = edits;
   const t = change.timeMs;
-  recordRepositories(target, change.images, t, n);
+  recordRepositories(target, repositoriesOf(change), t, n);
   if (change.serviceAccount) {
     const identity = describeServiceAccount(change.serviceAccount);
     target.serviceAccount = record(target.serviceAccount, t, identity, n);
@@ -396,24 +397,38 @@ function membersAfter(
 }
 
 /**
- * Each image's repository with the earliest time it was seen, to the nanosecond (`n`: repositoriesN; unparseable
- * references have none to remember); a new one only while fewer than REPOSITORY_LIMIT are known. Of two deploys of one
- * millisecond, delivered in either order, the earlier in time is the first seen.
+ * The repositories a deploy's code came from, as new-image-repository judges them: each parsed image's, then each code
+ * source's (a bucket's `gs://BUCKET`, a base image's other than Google's runtime base images: audit/source.ts
+ * repositoryOfSource). Unparseable references and inlined source have none to remember (reported each time).
  */
-function recordRepositories(target: MutableBaseline, images: readonly ImageRef[], t: number, n: number): void {
+function repositoriesOf(change: DeployChange): string[] {
+  const repositories: string[] = [];
+  for (const image of change.images) if (!image.unparseable) repositories.push(image.repository);
+  for (const source of change.sources ?? []) {
+    const repository = repositoryOfSource(source);
+    if (repository !== undefined) repositories.push(repository);
+  }
+  return repositories;
+}
+
+/**
+ * Each repository with the earliest time it was seen, to the nanosecond (`n`: repositoriesN); a new one only while
+ * fewer than REPOSITORY_LIMIT are known. Of two deploys of one millisecond, delivered in either order, the earlier in
+ * time is the first seen.
+ */
+function recordRepositories(target: MutableBaseline, seen: readonly string[], t: number, n: number): void {
   let repositories = target.repositories;
   let nanos = target.repositoriesN;
-  for (const image of images) {
-    if (image.unparseable) continue; // reported by new-image-repository each time
-    const first = repositories[image.repository];
+  for (const repository of seen) {
+    const first = repositories[repository];
     if (first === undefined && Object.keys(repositories).length >= REPOSITORY_LIMIT) continue;
-    if (first === undefined || t < first || (t === first && n < (nanos?.[image.repository] ?? 0))) {
+    if (first === undefined || t < first || (t === first && n < (nanos?.[repository] ?? 0))) {
       if (repositories === target.repositories) repositories = { ...target.repositories };
-      (repositories as Record<string, number>)[image.repository] = t;
-      if (n > 0 || nanos?.[image.repository] !== undefined) {
+      (repositories as Record<string, number>)[repository] = t;
+      if (n > 0 || nanos?.[repository] !== undefined) {
         if (nanos === target.repositoriesN) nanos = { ...target.repositoriesN };
-        if (n > 0) (nanos as Record<string, number>)[image.repository] = n;
-        else delete (nanos as Record<string, number>)[image.repository];
+        if (n > 0) (nanos as Record<string, number>)[repository] = n;
+        else delete (nanos as Record<string, number>)[repository];
       }
     }
   }

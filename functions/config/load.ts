@@ -761,6 +761,7 @@ function globProblem(glob: string, kind: GlobKind, each: 'exception' | 'glob'): 
     return `not a valid glob: ${glob} (${error instanceof Error ? error.message : String(error)})`;
   }
   if (pattern.source === '$^') return `not a valid glob: ${glob} (it can match nothing, such as a range written backwards)`;
+  if (kind === 'repository' && BUCKET_GLOB.test(glob)) return bucketGlobProblem(glob.slice('gs://'.length));
   if (kind === 'repository') {
     const problem = repositoryGlobProblem(glob);
     if (problem) return `a repository glob is matched against host/path, without scheme, image name, tag or digest (such as gcr.io/acme or us-docker.pkg.dev/acme/prod): ${problem}, so it can match no repository`;
@@ -856,6 +857,33 @@ function repositoryGlobProblem(glob: string): string | undefined {
   if (/[A-Z]/.test(path)) return 'its path has capitals (a path is lower case in every image)';
   if (path.includes(':')) return 'its path has a ":" (a tag: a repository has none; a port belongs to the host)';
   return undefined;
+}
+
+/** A trustedRepositories glob naming buckets (`gs://BUCKET`, the scheme in any case): new-image-repository's buckets. */
+const BUCKET_GLOB = /^gs:\/\//i;
+
+/** A glob character other than `{`, `,` and `}` (alternatives of literal names list buckets one by one). */
+const WILDCARD = /[*?[\]()!+@|\\]/;
+
+/**
+ * Why a `gs://` trustedRepositories glob (the bucket glob after the scheme) can match no bucket, or trusts buckets
+ * anyone can create, or undefined. Code from a bucket is judged by the bucket alone (`gs://BUCKET`), so a folder can
+ * match nothing; bucket names are lower case. Bucket names are one namespace across every project: anyone can create
+ * `acme-builds-evil` in a project of their own and grant the service read access to it, so a wildcard in a name trusts
+ * buckets an attacker can make (as allowedDomains refuses domains anyone can own). Only whole labels in front of a
+ * domain-named bucket of two labels or more may be wildcards (`gs://*.builds.acme.com`): a bucket named with a domain
+ * can only be created by a verified owner of the domain.
+ */
+function bucketGlobProblem(bucket: string): string | undefined {
+  const refused = (reason: string): string => `a bucket glob is matched against gs://BUCKET, the bucket a container's source code comes from (such as gs://acme-builds): ${reason}`;
+  if (bucket === '') return refused('it names no bucket');
+  if (bucket.includes('/')) return refused(`a bucket is trusted whole: gs://BUCKET, without a folder or object (write gs://${bucket.slice(0, bucket.indexOf('/'))})`);
+  if (/[A-Z]/.test(bucket.replace(/\[[^\]]*\]/g, ''))) return refused(`bucket names are lower case (write gs://${bucket.toLowerCase()})`);
+  if (!WILDCARD.test(bucket) || ownDomainsOnly(bucket)) return undefined;
+  const example = bucket.replace(/\[[^\]]*\]/g, 'x').replace(/\*+/g, 'evil').replace(/\?/g, 'x');
+  return refused(
+    `a wildcard in a bucket name also trusts buckets anyone can create (gs://${example}): bucket names are shared by every project, so list buckets one by one or as alternatives (gs://{acme-builds,acme-staging}), or trust a domain-named bucket, which only the domain's verified owner can create, with whole-label wildcards (gs://*.builds.acme.com)`,
+  );
 }
 
 function deepFreeze<T>(value: T): T {

@@ -989,6 +989,8 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     // What rolled out, unless only the user-image annotation (the deployer's) says it where the write's containers do.
     images: observed && observed.images.length > 0 && (imagesFromContainers(observed.images) || !imagesFromContainers(write.images)) ? observed.images : write.images,
     imageDigest: observed?.imageDigest,
+    // The write's alone: no system event is known to carry a container's source code or base image (v1 Revision).
+    sources: write.sources,
     labels: overlaid(write.labels, observed?.labels),
     revisionLabels: overlaid(write.revisionLabels, observed?.revisionLabels),
     ingress: write.ingress,

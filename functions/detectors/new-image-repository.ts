@@ -24,19 +24,40 @@
 //           one millisecond from a new repository, the earlier alone is reported, as a millisecond apart. Every
 //           container counts: a sidecar's image (a container beside the one that declares the port) is reported
 //           the same, with `sidecar: true` in the evidence.
-// Options:  `rules.new-image-repository.trustedRepositories` (globs), `exceptions`, `severity`.
+//           Code deployed without an image (a v2 container's `sourceCode`, audit/source.ts; services, jobs and worker
+//           pools share the container shape) is judged by where it came from, after the images (so a deploy of
+//           images alone is judged and keyed as before):
+//           - a Cloud Storage object (`cloudStorageSource`): its repository is the bucket, `gs://BUCKET`, judged as an
+//             image's repository is (new for this service, not trusted: evidence `source: cloud-storage`, `object`,
+//             `generation`). The bucket alone, not the object's folder: a bucket is what Cloud Storage grants access
+//             to, so in a shared bucket with one prefix per team whoever can write one team's prefix can (short of
+//             IAM conditions runwatch cannot see) write every team's, and a folder is no boundary worth trusting;
+//             deploys also upload each source under a new name, often in a new folder, so a folder would be reported
+//             on every deploy. Trusted by `gs://` globs (image globs never match a bucket: config/load.ts refuses
+//             wildcards inside bucket names, which anyone can create in a project of their own). The object is the
+//             deployer's text: evidence only, never in the summary or markup.
+//           - inlined source (`inlinedSource`): the code came from the deployer's request, from no repository to
+//             trust or remember: reported on every deploy that carries it, as an unparseable image is (evidence
+//             `source: inlined`, `repository: null`, `source` unknown); the code is never copied.
+//           - a base image (`baseImageUri`): code that runs too, judged as a sidecar's image (`baseImage: true`),
+//             except Google's runtime base images (`REGION-docker.pkg.dev/serverless-runtimes/...`), the only ones
+//             automatic base image updates support: Google's own, neither judged nor remembered. So services that
+//             already used automatic base image updates page nothing after an upgrade to this reading, though their
+//             baselines never recorded a base image; any other base image is new to every service, as it should be.
+// Options:  `rules.new-image-repository.trustedRepositories` (globs; `gs://BUCKET` for buckets), `exceptions`, `severity`.
 // Severity: HIGH.
 // Blind spots: console deploys often log no image at all: the rule then cannot judge the entry (the image is
 //           "unknown" until a system event or the Admin API supplies it). Images referenced only by digest are
-//           judged by repository, not by content. Code deployed without an image (a v2 container's `sourceCode`, a
-//           Cloud Storage object or inlined source, run on `baseImageUri`: source deploys that skip the build) is
-//           not read: its bucket is no repository here, and the deploy's image stays unknown.
+//           judged by repository, not by content, and a bucket's object by its bucket (a new generation of a known
+//           object is not reported). Source code and base images are read from the v2 admin write only: no system
+//           event is known to carry them, and v1 writes have no such fields.
 import { globMatcher } from '../config/glob.js';
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, isLaterPoint, newestRepositoryBefore, pointBefore, repositoryFirstSeen, repositorySeenBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { deployKey, repeatedBeforeItCame, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
-import { templateNounOf, type DeployChange, type ParsedImageRef } from '../model/change.js';
+import { templateNounOf, type BucketSource, type CodeSource, type DeployChange, type ParsedImageRef } from '../model/change.js';
+import { isGoogleRuntimeBase, repositoryOfSource } from '../audit/source.js';
 import { repositoryGlob, registryRepository } from '../audit/image.js';
 import type { Detection, Detector } from './types.js';
 
@@ -50,17 +71,20 @@ export const newImageRepository: Detector<'new-image-repository'> = {
     // A late first write of a burst whose repeat was judged already made no revision of its own. (Not every write
     // that createsRevision calls no revision: a v2 update's fingerprint is of the whole body it logged, masked or
     // not, so two masked updates logging one body can still roll out new images.)
-    if (change.kind !== 'deploy' || change.images.length === 0 || repeatedBeforeItCame(change, baseline)) return [];
-    const trusted = globMatcher(trustedRepositoryGlobs(settings.trustedRepositories));
+    const sources = change.kind === 'deploy' ? judgedSources(change) : [];
+    if (change.kind !== 'deploy' || (change.images.length === 0 && sources.length === 0) || repeatedBeforeItCame(change, baseline)) return [];
+    const { images: trustedImages, buckets: trustedBuckets } = trustedRepositoryGlobs(settings.trustedRepositories);
+    const trusted = globMatcher(trustedImages);
     // Before the deploy to the nanosecond: a deploy of the same millisecond that is earlier counts (TimePoint.n).
     const newestKnown = newestRepositoryBefore(baseline, change);
     // First deploy: no repository known yet (console deploys log none), so the first one seen sets the baseline.
     const firstDeploy = newestKnown === undefined;
-    // Any deploy before this one (an image, an identity or a template known): an image that does not parse is
-    // judged against that, since it never becomes a known repository itself.
+    // Any deploy before this one (an image, an identity or a template known): code from no repository (an image that
+    // does not parse, inlined source) is judged against that, since it never becomes a known repository itself.
     const earlierDeploy = newestDeployBefore(baseline, change, newestKnown);
     const untrustedFirstDeploy = firstDeploy && settings.trustedRepositories.length === 0;
-    if (untrustedFirstDeploy && (earlierDeploy === undefined || !change.images.some((i) => i.unparseable))) return [];
+    const fromNoRepository = change.images.some((i) => i.unparseable) || sources.some((s) => repositoryOfSource(s) === undefined);
+    if (untrustedFirstDeploy && (earlierDeploy === undefined || !fromNoRepository)) return [];
     // No deploy since the delete: the deploy is compared with the deleted service's revisions.
     const recreatedAfterDeleteAt = earlierDeploy === undefined ? undefined : deletedBetween(baseline, earlierDeploy, change);
     const noun = resourceNoun(change.target);
@@ -72,6 +96,7 @@ export const newImageRepository: Detector<'new-image-repository'> = {
     // The repositories the service used before, listed in evidence: computed on the first detection only.
     let knownRepositories: KnownRepositories | undefined;
     const known = (): KnownRepositories => (knownRepositories ??= knownBefore(baseline, change));
+    const judging: Judging = { change, deploy: deployKey(change, baseline), firstDeploy, earlierDeploy: earlierDeploy !== undefined, known, recreatedAfterDeleteAt, newText, noun };
     const detections: Detection[] = [];
     const reported = new Set<string>();
     for (const image of change.images) {
@@ -102,9 +127,131 @@ export const newImageRepository: Detector<'new-image-repository'> = {
         unknown: unknownDeployFacts(change).filter((f) => f !== 'image'),
       });
     }
+    // Code that is not an image (a bucket's object, inlined source, a base image), after the images: a deploy of images
+    // alone judges and keys exactly as it did before runwatch read these.
+    for (const source of sources) {
+      const repository = repositoryOfSource(source);
+      if (repository === undefined || source.kind === 'inlined') {
+        detections.push(sourceFromNoRepository(source, judging));
+        continue;
+      }
+      if (untrustedFirstDeploy || reported.has(repository)) continue;
+      if (source.kind === 'cloud-storage') {
+        if (bucketTrusted(trustedBuckets, source.bucket) || repositorySeenBefore(baseline, repository, change)) continue;
+        reported.add(repository);
+        detections.push(newBucket(source, repository, judging));
+        continue;
+      }
+      const image = source.image;
+      if (image.unparseable || isTrusted(trusted, image) || repositorySeenBefore(baseline, repository, change)) continue;
+      reported.add(repository);
+      detections.push(newBaseImageRepository(image, source.sidecar, judging));
+    }
     return detections;
   },
 };
+
+/** What every finding of one deploy shares. */
+interface Judging {
+  readonly change: DeployChange;
+  readonly deploy: readonly string[];
+  readonly firstDeploy: boolean;
+  /** A deploy before this one is known (an image, an identity or a template). */
+  readonly earlierDeploy: boolean;
+  readonly known: () => KnownRepositories;
+  readonly recreatedAfterDeleteAt: string | undefined;
+  /** Why the repository is reported: `new for this service`, `not in trustedRepositories`. */
+  readonly newText: string;
+  readonly noun: string;
+}
+
+/** The code sources a deploy runs that this rule judges: all but Google's runtime base images (see the header). */
+function judgedSources(change: DeployChange): CodeSource[] {
+  return change.sources === undefined ? [] : change.sources.filter((source) => !isGoogleRuntimeBase(source));
+}
+
+/**
+ * A container's code from a bucket the service never used (or, on a first deploy, one trustedRepositories does not
+ * name). The object and its generation are evidence only: the deployer names them, and sinks show evidence as plain
+ * text, never markup; the summary names the bucket, whose name has no character markup reads.
+ */
+function newBucket(source: BucketSource, repository: string, j: Judging): Detection {
+  const who = j.change.principal?.id ?? 'An unknown principal';
+  return {
+    severity: 'HIGH',
+    title: j.firstDeploy ? 'First deploy from an untrusted bucket' : `Code from a bucket this ${j.noun} never used`,
+    summary: `${who} deployed source code from bucket ${repository} (no image)${source.sidecar ? ' as a sidecar' : ''} to ${serviceLabel(j.change.target)}: bucket ${repository} is ${j.newText}.`,
+    evidence: {
+      source: 'cloud-storage',
+      repository,
+      ...(source.object !== undefined ? { object: source.object } : {}),
+      ...(source.generation !== undefined ? { generation: source.generation } : {}),
+      ...(source.sidecar ? { sidecar: true } : {}),
+      ...j.known(),
+      firstDeploy: j.firstDeploy,
+      ...(j.recreatedAfterDeleteAt ? { recreatedAfterDeleteAt: j.recreatedAfterDeleteAt } : {}),
+    },
+    dedupKey: [baselineKey(j.change.target), repository, ...j.deploy],
+    unknown: unknownDeployFacts(j.change).filter((f) => f !== 'image'),
+  };
+}
+
+/** A base image (not one of Google's runtime base images) from a repository the service never used: as a sidecar's image. */
+function newBaseImageRepository(image: ParsedImageRef, sidecar: true | undefined, j: Judging): Detection {
+  const repository = image.repository;
+  return {
+    severity: 'HIGH',
+    title: j.firstDeploy ? 'First deploy from an untrusted image repository' : `Image from a repository this ${j.noun} never used`,
+    summary: `${j.change.principal?.id ?? 'An unknown principal'} deployed ${image.reference} as a ${sidecar ? "sidecar's " : ''}base image to ${serviceLabel(j.change.target)}: repository ${repository} is ${j.newText}.`,
+    evidence: {
+      image: image.reference,
+      repository,
+      baseImage: true,
+      ...(sidecar ? { sidecar: true } : {}),
+      ...(image.digest ? { digest: image.digest } : {}),
+      ...j.known(),
+      firstDeploy: j.firstDeploy,
+      ...(j.recreatedAfterDeleteAt ? { recreatedAfterDeleteAt: j.recreatedAfterDeleteAt } : {}),
+    },
+    dedupKey: [baselineKey(j.change.target), repository, ...j.deploy],
+    unknown: unknownDeployFacts(j.change).filter((f) => f !== 'image'),
+  };
+}
+
+/**
+ * Code from no repository runwatch can name, reported each time (never trusted, never remembered), as an image
+ * reference that does not parse is: source inlined in the request (the deployer's own text: its origin is the
+ * request), a Cloud Storage source naming no valid bucket, a base image reference that does not parse. Dedup keys hold
+ * a space, which no repository has.
+ */
+function sourceFromNoRepository(source: CodeSource, j: Judging): Detection {
+  if (source.kind === 'base-image') {
+    const found = unparseableImage(source.image.reference, j.change, j.deploy, !j.earlierDeploy, j.known(), j.recreatedAfterDeleteAt);
+    return { ...found, evidence: { ...found.evidence, baseImage: true, ...(source.sidecar ? { sidecar: true } : {}) } };
+  }
+  const who = j.change.principal?.id ?? 'An unknown principal';
+  const where = source.sidecar ? ' in a sidecar' : '';
+  const common = { firstDeploy: !j.earlierDeploy, ...(j.recreatedAfterDeleteAt ? { recreatedAfterDeleteAt: j.recreatedAfterDeleteAt } : {}) };
+  const unknown = [...unknownDeployFacts(j.change).filter((f) => f !== 'image'), 'source'];
+  if (source.kind === 'inlined') {
+    return {
+      severity: 'HIGH',
+      title: 'Source code inlined in the deploy request',
+      summary: `${who} deployed ${serviceLabel(j.change.target)} with source code inlined in the request${where} (no image, no bucket): where the code came from is unknown and cannot be trusted.`,
+      evidence: { source: 'inlined', repository: null, ...(source.sidecar ? { sidecar: true } : {}), ...j.known(), ...common },
+      dedupKey: [baselineKey(j.change.target), `inlined source${source.sidecar ? ' sidecar' : ''}`, ...j.deploy],
+      unknown,
+    };
+  }
+  return {
+    severity: 'HIGH',
+    title: 'Source code from a bucket runwatch cannot name',
+    summary: `${who} deployed ${serviceLabel(j.change.target)} with source code from a Cloud Storage object${where} whose bucket is not a valid bucket name: where the code came from is unknown and cannot be trusted.`,
+    evidence: { source: 'cloud-storage', repository: null, bucket: source.bucket, ...(source.object !== undefined ? { object: source.object } : {}), ...(source.sidecar ? { sidecar: true } : {}), ...j.known(), ...common },
+    dedupKey: [baselineKey(j.change.target), `unnamed bucket ${source.bucket}`, ...j.deploy],
+    unknown,
+  };
+}
 
 /**
  * An image reference that does not parse has no repository to trust or to have seen before: it is reported (as
@@ -133,23 +280,42 @@ function isTrusted(trusted: (value: string) => boolean, image: ParsedImageRef): 
   return registry !== undefined && registry !== image.repository && trusted(registry);
 }
 
-/** trustedRepositories as matched, by the config's list: the list itself unless a glob's host is written otherwise. */
-const trustedGlobs = new WeakMap<readonly string[], readonly string[]>();
+/** trustedRepositories as matched, by the config's list: image globs and bucket globs apart. */
+const trustedGlobs = new WeakMap<readonly string[], TrustedGlobs>();
+
+interface TrustedGlobs {
+  /** Globs over image repositories (every glob but a bucket's). */
+  readonly images: readonly string[];
+  /** Globs over bucket names: the `gs://` globs without their scheme. */
+  readonly buckets: readonly string[];
+}
+
+/** A `gs://` glob (the scheme in any letter case, as a URL's is): it names buckets, never an image repository. */
+const BUCKET_GLOB = /^gs:\/\//i;
 
 /**
- * The trustedRepositories globs with their hosts in lower case and Docker Hub's other host names written `docker.io`
- * (audit/image.ts repositoryGlob), as image repositories are: `registry-1.docker.io/acme` and `Docker.IO/acme` trust
- * `acme/app` too, `GCR.IO/acme` trusts `gcr.io/acme/api`. Worked out once per
- * list; the list itself when no glob changes, so globMatcher finds it compiled by the config's own list.
+ * The trustedRepositories globs, as matched: image globs with their hosts in lower case and Docker Hub's other host
+ * names written `docker.io` (audit/image.ts repositoryGlob), as image repositories are: `registry-1.docker.io/acme` and
+ * `Docker.IO/acme` trust `acme/app` too, `GCR.IO/acme` trusts `gcr.io/acme/api`; bucket globs (`gs://BUCKET`) apart,
+ * without the scheme, matched against a bucket's name alone, so that an image glob (`**`) never trusts a bucket nor a
+ * bucket glob an image. Worked out once per list; the list itself when no glob changes, so globMatcher finds it
+ * compiled by the config's own list.
  */
-function trustedRepositoryGlobs(globs: readonly string[]): readonly string[] {
+function trustedRepositoryGlobs(globs: readonly string[]): TrustedGlobs {
   let matched = trustedGlobs.get(globs);
   if (!matched) {
-    const written = globs.map(repositoryGlob);
-    matched = written.some((glob, i) => glob !== globs[i]) ? written : globs;
+    const imageGlobs = globs.filter((glob) => !BUCKET_GLOB.test(glob));
+    const written = imageGlobs.map(repositoryGlob);
+    const images = imageGlobs.length === globs.length && !written.some((glob, i) => glob !== globs[i]) ? globs : written;
+    matched = { images, buckets: globs.filter((glob) => BUCKET_GLOB.test(glob)).map((glob) => glob.slice('gs://'.length)) };
     trustedGlobs.set(globs, matched);
   }
   return matched;
+}
+
+/** True when a `gs://` glob of trustedRepositories names the bucket. */
+function bucketTrusted(globs: readonly string[], bucket: string): boolean {
+  return globs.length > 0 && globMatcher(globs)(bucket);
 }
 
 /**

@@ -168,7 +168,8 @@ export function unknownDeployFacts(change: DeployChange): string[] {
   const unknown: string[] = [];
   // A job has no revisions: nothing to know.
   if (!change.revision && !isJob(change.target)) unknown.push('revision');
-  if (change.images.length === 0) unknown.push('image');
+  // A container that runs source code (from a bucket, or inlined) has no image, and its code is known all the same.
+  if (change.images.length === 0 && !change.sources?.some((source) => source.kind !== 'base-image')) unknown.push('image');
   if (!change.serviceAccount) unknown.push('serviceAccount');
   if (!change.principal) unknown.push('principal');
   return unknown;

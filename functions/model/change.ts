@@ -127,6 +127,42 @@ export interface UnparseableImageRef {
 }
 
 /**
+ * Code a container runs that is not its image, from a v2 Container (v1 entries have no such fields): `cloud-storage`,
+ * an object in a bucket (`sourceCode.cloudStorageSource`), whose repository is the bucket, `gs://BUCKET`; `inlined`,
+ * source code in the deploy request itself (`sourceCode.inlinedSource`, input only), from nowhere runwatch can name;
+ * `base-image`, the runtime base image it runs on (`baseImageUri`: a Google runtime base image of a source deploy, or
+ * one enrolled in automatic base image updates). `sidecar`: the container is not the one that takes the requests.
+ */
+export type CodeSource = BucketSource | InlinedSource | BaseImageSource;
+
+export interface BucketSource {
+  readonly kind: 'cloud-storage';
+  /** The bucket's name as written (cut to the longest name Cloud Storage allows). */
+  readonly bucket: string;
+  /**
+   * `gs://BUCKET`: the bucket alone, not the object's folder (detectors/new-image-repository.ts says why). Undefined
+   * when the write names no bucket Cloud Storage allows: its origin is unknown (reported each time, never remembered).
+   */
+  readonly repository?: string;
+  /** The object's name as written (the deployer's text: evidence only, never markup). */
+  readonly object?: string;
+  /** The object's generation (an int64, a string in JSON), when the write names one. */
+  readonly generation?: string;
+  readonly sidecar?: true;
+}
+
+export interface InlinedSource {
+  readonly kind: 'inlined';
+  readonly sidecar?: true;
+}
+
+export interface BaseImageSource {
+  readonly kind: 'base-image';
+  readonly image: ImageRef;
+  readonly sidecar?: true;
+}
+
+/**
  * True when images were read from containers: not from the deployer-written `client.knative.dev/user-image`
  * annotation, which stands in for them only where no container names an image (audit/image.ts imagesOrAnnotated).
  */
@@ -285,6 +321,12 @@ export interface DeployChange extends ChangeBase {
   readonly serviceAccount?: RuntimeServiceAccount;
   /** Empty when the entry names no image (console deploys log no containers). */
   readonly images: readonly ImageRef[];
+  /**
+   * Code the containers run besides their images, or instead of one (v2 `sourceCode`, `baseImageUri`): absent when
+   * the write names none (every v1 write, every image-only deploy). A source deploy has no image: `images` is empty
+   * and the code is known from here.
+   */
+  readonly sources?: readonly CodeSource[];
   /** The resolved `image@sha256:...` the revision runs, from the system events (never in the admin write). */
   readonly imageDigest?: string;
   /** Service labels overlaid with revision-template labels. */

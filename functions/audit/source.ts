@@ -1,0 +1,96 @@
+// Code a v2 container runs that is not its image (model/change.ts CodeSource): `sourceCode` (an object in a Cloud
+// Storage bucket, or source inlined in the request) and `baseImageUri` (the runtime base image it runs on). Field
+// names in camelCase (a log sink) or snake_case (audit/json.ts field). v1 (Knative) bodies have no such fields.
+import type { CodeSource } from '../model/change.js';
+import { imageRefOf, servingContainer } from './image.js';
+import { asNumber, asObject, asString, field, type JsonObject } from './json.js';
+
+/**
+ * Cloud Storage's bucket name grammar: 3 to 63 characters of lower-case letters, digits, `-`, `_` and `.`, starting and
+ * ending with a letter or digit; up to 222 with dots (each dot-separated part at most 63). A name outside it is no
+ * bucket Cloud Run could read: its origin is unknown (BucketSource without a repository).
+ */
+const BUCKET = /^[a-z0-9](?:[a-z0-9._-]{1,220})[a-z0-9]$/;
+
+/** True for a bucket name Cloud Storage allows (BUCKET; without dots at most 63 characters, with dots each part). */
+export function isBucketName(name: string): boolean {
+  if (!BUCKET.test(name)) return false;
+  return name.includes('.') ? name.split('.').every((part) => part.length > 0 && part.length <= 63) : name.length <= 63;
+}
+
+/** The longest object name Cloud Storage allows is 1024 bytes: a longer text is cut (it is the deployer's). */
+const MAX_OBJECT_LENGTH = 1024;
+
+/**
+ * The code sources of a container list, in container order, each once: a container's `sourceCode`, then its
+ * `baseImageUri`. A container beside the one that takes the requests is a `sidecar` (audit/image.ts servingContainer).
+ */
+export function sourcesOf(containers: readonly unknown[]): CodeSource[] {
+  const serving = servingContainer(containers);
+  const out: CodeSource[] = [];
+  const seen = new Set<string>();
+  for (const item of containers) {
+    const container = asObject(item);
+    if (!container) continue;
+    const sidecar = serving !== undefined && item !== serving;
+    for (const source of containerSources(container)) {
+      const marked: CodeSource = sidecar ? { ...source, sidecar: true } : source;
+      const key = JSON.stringify({ ...source, sidecar: undefined });
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(marked);
+    }
+  }
+  return out;
+}
+
+function containerSources(container: JsonObject): CodeSource[] {
+  const sources: CodeSource[] = [];
+  const code = asObject(field(container, 'sourceCode'));
+  const object = asObject(field(code, 'cloudStorageSource'));
+  if (object) sources.push(bucketSourceOf(object));
+  else if (code && field(code, 'inlinedSource') !== undefined) sources.push({ kind: 'inlined' });
+  const base = asString(field(container, 'baseImageUri'));
+  const image = base === undefined ? undefined : imageRefOf(base);
+  if (image) sources.push({ kind: 'base-image', image });
+  return sources;
+}
+
+/** A `cloudStorageSource`: its bucket as `gs://BUCKET` when the name is a bucket's, its object and generation as written. */
+function bucketSourceOf(source: JsonObject): CodeSource {
+  const bucket = (asString(field(source, 'bucket')) ?? '').trim();
+  const object = asString(field(source, 'object'));
+  // An int64 is a string in the JSON of a protocol buffer; a writer may still give a number.
+  const written = field(source, 'generation');
+  const generation = asString(written) ?? (asNumber(written) !== undefined ? String(written) : undefined);
+  return {
+    kind: 'cloud-storage',
+    bucket: bucket.slice(0, 222),
+    ...(isBucketName(bucket) ? { repository: `gs://${bucket}` } : {}),
+    ...(object ? { object: object.length > MAX_OBJECT_LENGTH ? `${object.slice(0, MAX_OBJECT_LENGTH)}…` : object } : {}),
+    ...(generation ? { generation } : {}),
+  };
+}
+
+/**
+ * Google's runtime base images (Google Cloud's buildpacks: `REGION-docker.pkg.dev/serverless-runtimes/STACK/runtimes/
+ * RUNTIME_ID`), the only base images Cloud Run's automatic base image updates support. Google publishes and patches
+ * them; no one else can write to the serverless-runtimes project.
+ */
+const GOOGLE_RUNTIME_BASE = /^(?:[a-z0-9-]+-)?docker\.pkg\.dev\/serverless-runtimes(?:\/|$)/;
+
+/** True for a base image from Google's runtime base image repositories (never judged, never remembered). */
+export function isGoogleRuntimeBase(source: CodeSource): boolean {
+  return source.kind === 'base-image' && !source.image.unparseable && GOOGLE_RUNTIME_BASE.test(source.image.repository);
+}
+
+/**
+ * The repository a code source has to remember and judge: a bucket's `gs://BUCKET`, a base image's repository (not
+ * Google's runtime base images); undefined for inlined source and a bucket or base image reference that does not
+ * parse, which have none (reported each time).
+ */
+export function repositoryOfSource(source: CodeSource): string | undefined {
+  if (source.kind === 'cloud-storage') return source.repository;
+  if (source.kind === 'base-image') return source.image.unparseable || isGoogleRuntimeBase(source) ? undefined : source.image.repository;
+  return undefined;
+}

@@ -184,6 +184,26 @@ const INSTANCES_NEXT_STEPS =
   'than the worker pool needs. If not, send the instances back to the latest revision (gcloud beta run worker-pools update-instance-split WORKER_POOL --to-latest, ' +
   'or --to-revisions with the revisions meant to run), which resolves this finding, and review what the worker pool did meanwhile.';
 
+/** new-image-repository's next steps for code that is not the service's image (evidence `source`, `baseImage`). */
+const SOURCE_NEXT_STEPS = {
+  bucket:
+    'Check that the bucket belongs to your organization, who can write to it, and that the object named in the evidence (its generation) was uploaded by your pipeline; ' +
+    'if the change is legitimate, add the bucket (gs://BUCKET) to rules.new-image-repository.trustedRepositories, otherwise roll back the revision.',
+  inlined:
+    'The source code was inlined in the deploy request itself: ask the deployer where it came from and compare it with your source repository; ' +
+    'deploy from your pipeline instead, and roll back the revision if the code was not reviewed.',
+  baseImage:
+    "Check that the base image's repository belongs to your organization or to Google (Google's runtime base images are REGION-docker.pkg.dev/serverless-runtimes/...); " +
+    'if the change is legitimate, add the repository to rules.new-image-repository.trustedRepositories, otherwise roll back the revision.',
+} as const;
+
+/** The next steps for a new-image-repository finding about a bucket, inlined source or a base image; undefined for an image. */
+function sourceNextSteps(evidence: Finding['evidence']): string | undefined {
+  if (evidence['source'] === 'cloud-storage') return SOURCE_NEXT_STEPS.bucket;
+  if (evidence['source'] === 'inlined') return SOURCE_NEXT_STEPS.inlined;
+  return evidence['baseImage'] === true ? SOURCE_NEXT_STEPS.baseImage : undefined;
+}
+
 const DEFAULT_NEXT_STEPS = 'Review the change in the audit entry linked from this finding and revert it if it was not intended.';
 
 /** What removes a binding from each such policy, and the form of an id that may go into the command as it is. */
@@ -203,6 +223,10 @@ function nextStepsOf(finding: Finding): string {
   const wide = finding.rule === 'public-invoker-grant' ? wideIamResource(finding.resourceName) : undefined;
   const scope = wide ? WIDE_IAM[wide.kind] : undefined;
   if (finding.rule === 'service-account-change' && finding.evidence['servingRevision'] !== undefined) return finding.resourceType === 'worker-pool' ? INSTANCES_NEXT_STEPS : TRAFFIC_NEXT_STEPS;
+  if (finding.rule === 'new-image-repository') {
+    const source = sourceNextSteps(finding.evidence);
+    if (source) return source;
+  }
   if (!wide || !scope) return NEXT_STEPS[finding.rule] ?? DEFAULT_NEXT_STEPS;
   const id = scope.id.test(wide.id) ? wide.id : `${scope.noun.toUpperCase()}_ID`;
   return (

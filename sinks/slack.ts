@@ -292,13 +292,23 @@ function changeOf(finding: Finding): string | undefined {
   if (e['before'] !== undefined && e['after'] !== undefined) return `${formatValue(e['before'])} → ${formatValue(e['after'])}`;
   if (finding.rule === 'new-image-repository' && e['repository'] !== undefined) {
     const known = formatValue(e['knownRepositories'] ?? null);
-    return `${known === '(none)' || known === 'unknown' ? 'no earlier repository' : known} → ${formatValue(e['repository'])}`;
+    return `${known === '(none)' || known === 'unknown' ? 'no earlier repository' : known} → ${newCodeOrigin(e)}`;
   }
   if (finding.rule === 'public-invoker-grant') {
     if (e['invokerIamDisabled'] === true) return 'invoker IAM check on → off';
     if (e['membersGranted'] !== undefined) return `${grantedBefore(e)} → ${formatValue(e['membersGranted'])} (${formatValue(e['roles'] ?? null)})`;
   }
   return undefined;
+}
+
+/**
+ * Where new-image-repository's code came from, in words: the repository (a bucket's `gs://BUCKET`), said to be a base
+ * image's where it is one; source inlined in the request, which has none.
+ */
+function newCodeOrigin(e: Readonly<Record<string, EvidenceValue>>): string {
+  if (e['source'] === 'inlined') return 'source code inlined in the request';
+  const repository = formatValue(e['repository']);
+  return e['baseImage'] === true ? `${repository} (base image)` : repository;
 }
 
 /**

@@ -76,6 +76,21 @@ describe('new-image-repository: code from a Cloud Storage bucket', () => {
     expect(findings[0]!.evidence['generation']).toBeUndefined();
   });
 
+  it('fires once for a bucket both the serving container and a sidecar use, named for the serving one', async () => {
+    const sidecarFirst = [{ sourceCode: { cloudStorageSource: { bucket: 'attacker-src', object: 'agent.zip' } } }, fromBucket('attacker-src', 'agent.zip')];
+    const findings = await imageFindings([CREATE, update('2024-06-02T10:00:00Z', sidecarFirst)]);
+    expect(findings.map((f) => [f.evidence['repository'], f.evidence['sidecar'] ?? false])).toEqual([['gs://attacker-src', false]]);
+  });
+
+  it('fires twice, with two ids, for a base image and an image written alike that do not parse', async () => {
+    const findings = await imageFindings([CREATE, update('2024-06-02T10:00:00Z', [{ image: 'Attacker/App', baseImageUri: 'Attacker/App', ports: [{ containerPort: 8080 }] }])]);
+    expect(findings.map((f) => [f.title, f.evidence['baseImage'] ?? false])).toEqual([
+      ['Image reference runwatch cannot parse', false],
+      ['Image reference runwatch cannot parse', true],
+    ]);
+    expect(new Set(findings.map((f) => f.id)).size).toBe(2);
+  });
+
   it.each([
     // The bucket is the repository: a new object, or a new folder of the bucket, is the same origin (a deploy
     // writes each upload under a new name).

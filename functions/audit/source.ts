@@ -28,17 +28,19 @@ const MAX_OBJECT_LENGTH = 1024;
 export function sourcesOf(containers: readonly unknown[]): CodeSource[] {
   const serving = servingContainer(containers);
   const out: CodeSource[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, number>();
   for (const item of containers) {
     const container = asObject(item);
     if (!container) continue;
     const sidecar = serving !== undefined && item !== serving;
     for (const source of containerSources(container)) {
-      const marked: CodeSource = sidecar ? { ...source, sidecar: true } : source;
-      const key = JSON.stringify({ ...source, sidecar: undefined });
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.push(marked);
+      const key = JSON.stringify(source);
+      const at = seen.get(key);
+      // Once each; the serving container's over a sidecar's (as imagesOf): its code is the service's own.
+      if (at === undefined) {
+        seen.set(key, out.length);
+        out.push(sidecar ? { ...source, sidecar: true } : source);
+      } else if (!sidecar) out[at] = source;
     }
   }
   return out;

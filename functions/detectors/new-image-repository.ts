@@ -136,6 +136,8 @@ export const newImageRepository: Detector<'new-image-repository'> = {
         continue;
       }
       if (untrustedFirstDeploy || reported.has(repository)) continue;
+      // One finding per repository, named by the serving container's code when it is in it (as for images).
+      if (source.sidecar && sources.some((other) => !other.sidecar && repositoryOfSource(other) === repository)) continue;
       if (source.kind === 'cloud-storage') {
         if (bucketTrusted(trustedBuckets, source.bucket) || repositorySeenBefore(baseline, repository, change)) continue;
         reported.add(repository);
@@ -227,7 +229,9 @@ function newBaseImageRepository(image: ParsedImageRef, sidecar: true | undefined
 function sourceFromNoRepository(source: CodeSource, j: Judging): Detection {
   if (source.kind === 'base-image') {
     const found = unparseableImage(source.image.reference, j.change, j.deploy, !j.earlierDeploy, j.known(), j.recreatedAfterDeleteAt);
-    return { ...found, evidence: { ...found.evidence, baseImage: true, ...(source.sidecar ? { sidecar: true } : {}) } };
+    // Keyed apart from a container image written alike, which is reported on its own.
+    const dedupKey = [baselineKey(j.change.target), `unparseable base image ${source.image.reference}`, ...j.deploy];
+    return { ...found, evidence: { ...found.evidence, baseImage: true, ...(source.sidecar ? { sidecar: true } : {}) }, dedupKey };
   }
   const who = j.change.principal?.id ?? 'An unknown principal';
   const where = source.sidecar ? ' in a sidecar' : '';

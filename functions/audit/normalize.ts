@@ -807,13 +807,20 @@ const V1_TRAFFIC: TrafficReading = {
   },
   named: (t) => asString(t['revisionName']) || undefined,
 };
-const V2_TRAFFIC: TrafficReading = {
-  latest: (t) => {
-    const type = field(t, 'type');
-    return type === 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST' || type === 1;
-  },
-  named: (t) => asString(field(t, 'revision')),
-};
+/**
+ * A v2 list's targets {type, revision, percent}: `type` names the latest revision by the enum's name or by its number
+ * (LATEST is 1 in TrafficTargetAllocationType and InstanceSplitAllocationType alike), else the revision is named.
+ */
+function v2Reading(latestType: string): TrafficReading {
+  return {
+    latest: (t) => {
+      const type = field(t, 'type');
+      return type === latestType || type === 1;
+    },
+    named: (t) => asString(field(t, 'revision')),
+  };
+}
+const V2_TRAFFIC = v2Reading('TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST');
 /**
  * A worker pool's v1 InstanceSplit {revisionName, percent, latestRevision}. Unlike TrafficTarget, the reference says
  * nothing of what a split naming no revision and leaving latestRevision out means: unread, not taken for the latest.
@@ -823,13 +830,7 @@ const V1_INSTANCE_SPLIT: TrafficReading = {
   named: (t) => asString(t['revisionName']) || undefined,
 };
 /** A worker pool's v2 InstanceSplit {type, revision, percent} (InstanceSplitAllocationType: LATEST is 1, REVISION 2). */
-const V2_INSTANCE_SPLIT: TrafficReading = {
-  latest: (t) => {
-    const type = field(t, 'type');
-    return type === 'INSTANCE_SPLIT_ALLOCATION_TYPE_LATEST' || type === 1;
-  },
-  named: (t) => asString(field(t, 'revision')),
-};
+const V2_INSTANCE_SPLIT = v2Reading('INSTANCE_SPLIT_ALLOCATION_TYPE_LATEST');
 
 /**
  * Where a write's traffic list is, and how its targets are read: a service's traffic; a worker pool's instance split.

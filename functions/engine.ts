@@ -4,7 +4,7 @@
 // Deploys that create a revision wait for their system events first (correlate/rollout.ts).
 import { applyChangeTo, fillAt, moveFilled, newerInItsMillisecond, openedBefore, type Filled } from './baseline/apply.js';
 import { baselineKey, type BaselineStore, type Delivery, type TransactionOutcome } from './baseline/store.js';
-import { beforeDelete, COPY_EDITS, IN_PLACE_EDITS, isAfter, pointAt, pointTime, valueBefore, type BaselineEdits, type TimePoint, type MutableBaseline, type ServiceBaseline } from './baseline/state.js';
+import { beforeDelete, COPY_EDITS, IN_PLACE_EDITS, isAfter, pointAt, pointOf, pointTime, valueBefore, type BaselineEdits, type TimePoint, type MutableBaseline, type ServiceBaseline } from './baseline/state.js';
 import { globMatches, isPerson, principalMatches } from './config/glob.js';
 import type { RuleException, RuleSettings, RunwatchConfig } from './config/types.js';
 import {
@@ -45,7 +45,7 @@ import {
   type Rollout,
 } from './correlate/rollout.js';
 import { detectors, type RuleId } from './detectors/index.js';
-import { createsRevision, deletedReason, judgedRepeatOf } from './detectors/revision.js';
+import { createsRevision, deletedReason, judgedRepeatOf, judgedTemplateInForce } from './detectors/revision.js';
 import type { Detection, Detector, OpenFinding } from './detectors/types.js';
 import { generationOfRevisionName, type RevisionObservation } from './audit/systemEvent.js';
 import { cutText } from './untrustedText.js';
@@ -814,8 +814,11 @@ export class Engine {
         const oldest = rollouts[oldestRollout(rollouts)];
         if (oldest !== undefined && before(oldest)) return 'deferred';
       }
+      // Judged before it is applied: against the template before it.
+      const noRevision = change.kind === 'deploy' && !revisionReported && judgedTemplateInForce(change, draft);
       const open = this.evaluate(draft, revisionReported ? { change, revisionReported: true } : { change }, findings);
       applyChangeTo(draft, change, edits, change.kind === 'deploy' ? this.provenanceKeyOf(change) : undefined);
+      if (noRevision) noteNoRevision(draft, change as DeployChange, edits);
       draft.open = open;
       return 'evaluated';
     }
@@ -1185,6 +1188,17 @@ export class Engine {
       draft.open = after;
     }
   }
+}
+
+/**
+ * Notes that `write`, just applied, was judged to make no revision (ServiceBaseline.noRevision), where its template point
+ * was recorded (not a write about a deleted service, which sets none of the service object's facts): an older write
+ * that arrives later with another template makes it a deploy after all (detectors/revision.ts deployMadeByLateTemplate).
+ */
+function noteNoRevision(draft: MutableBaseline, write: DeployChange, edits: BaselineEdits): void {
+  const point = pointOf(draft.template, write);
+  if (point === undefined || point.v !== write.templateFingerprint) return;
+  draft.noRevision = edits.record(draft.noRevision ?? [], point.t, true, point.n);
 }
 
 /**

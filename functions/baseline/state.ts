@@ -145,6 +145,13 @@ export interface ServiceBaseline {
    */
   readonly keptTraffic?: readonly TimePoint<true>[];
   /**
+   * When a deploy write was judged, as it came, to make no revision because its template was the one in force before
+   * it (detectors/revision.ts judgedTemplateInForce), at its template point's instant: a write older than it that
+   * arrives later and sets another template made it a deploy after all, and is told that this one raised nothing
+   * (off-window-deploy judges it again, on its behalf). Optional, as binaryAuthorization; a delete clears it.
+   */
+  readonly noRevision?: readonly TimePoint<true>[];
+  /**
    * When a deploy's new revision took none of the traffic (DeployChange.takesNoTraffic: `--no-traffic`, a list naming
    * older revisions only), at its points' instant: what it set of the revision (egress, variables) is not what serves,
    * so a late entry's revision-level risk is not ended by it (detectors/revision.ts riskInForce), as it is not in
@@ -310,7 +317,7 @@ export const SERVICE_OBJECT_HISTORIES = ['template', 'publicInvokers', 'invokerI
  * clears them. The breakglass justification is one: it is the deleted service object's, and a service created again
  * under the name deploys under none until a write of it sets one.
  */
-export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabels', 'plainEnv', 'publicWriters', 'publicBindings', 'memberBindings', 'creates', 'serving', 'keptTraffic'] as const;
+export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabels', 'plainEnv', 'publicWriters', 'publicBindings', 'memberBindings', 'creates', 'serving', 'keptTraffic', 'noRevision'] as const;
 
 /**
  * Histories added after baselines were first stored (optional) that carry across a delete, as the runtime service

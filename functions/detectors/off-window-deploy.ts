@@ -22,11 +22,21 @@
 //           A write through the other API version than the deploy before it counts only when a revision event
 //           follows it, where the service's events reach runwatch (Rollout.acrossApis).
 //           With no windows and no freezes configured the rule never fires.
-import { describeWindow, evaluateTime, freezeBounds } from './changeWindows.js';
+//           Delivered out of order: a write of the template in force when it came (a revert to the template of the
+//           write judged before it) raised nothing; an older write with another template that arrives after it
+//           reports its deploy for it (madeDeployByThisTemplate, forNewerWrite: its time and id, principal unknown,
+//           so a principal exception cannot hold it back; a project or service one can), once. Not where the
+//           service's system events are seen (its revision's events report it), nor for a write that names its
+//           revision. When two older writes come late and the later of them is the deploy, the write after both is
+//           reported too (what is still to come is not known).
+import { describeWindow, evaluateTime, freezeBounds, type TimeVerdict } from './changeWindows.js';
 import { DEPLOY_METHODS } from './methods.js';
-import { createsRevision, deployKey, serviceLabel, unknownDeployFacts } from './revision.js';
+import { createsRevision, deployKey, deployMadeByLateTemplate, newerWriteAt, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { Detection, Detector } from './types.js';
 import { baselineKey } from '../baseline/store.js';
+import type { ServiceBaseline } from '../baseline/state.js';
+import type { RunwatchConfig } from '../config/types.js';
+import type { DeployChange } from '../model/change.js';
 
 export const offWindowDeploy: Detector<'off-window-deploy'> = {
   id: 'off-window-deploy',
@@ -34,58 +44,87 @@ export const offWindowDeploy: Detector<'off-window-deploy'> = {
   defaultSeverity: 'MEDIUM',
   methods: DEPLOY_METHODS,
   changeKinds: ['deploy'],
+  reportsForNewerWrites: true,
   detect({ change, baseline, config }): Detection[] {
     if (change.kind !== 'deploy') return [];
     if (config.changeWindows.length === 0 && config.freezes.length === 0) return [];
-    if (!createsRevision(change, baseline)) return [];
-    // When it was deployed: the write's time; for a deploy known only from its revision's events, when Cloud Run
-    // created the revision (its events come when its Ready condition changes, after image import and startup).
-    const deployedMs = change.revisionCreatedMs ?? change.timeMs;
-    const verdict = evaluateTime(deployedMs, config.timezone, config.changeWindows, config.freezes);
-    if (verdict.allowed) return [];
-    const who = change.principal?.id ?? 'An unknown principal';
-    const where = serviceLabel(change.target);
-    const dedupKey = [baselineKey(change.target), ...deployKey(change, baseline)];
-    const localTime = verdict.localTime();
-    // Said where the time judged is not the finding's eventTime (the event's).
-    const created: Readonly<Record<string, string>> = change.revisionCreatedMs !== undefined ? { revisionCreatedAt: new Date(change.revisionCreatedMs).toISOString() } : {};
-    if (verdict.freeze) {
-      const { start, end } = freezeBounds(verdict.freeze, config.timezone);
-      return [
-        {
-          severity: 'HIGH',
-          title: 'Deploy during a change freeze',
-          summary: `${who} deployed ${where} at ${localTime} during the freeze${verdict.freeze.reason ? ` "${verdict.freeze.reason}"` : ''}.`,
-          evidence: {
-            localTime,
-            timezone: config.timezone,
-            freeze: verdict.freeze.reason ?? 'freeze',
-            freezeStart: new Date(start).toISOString(),
-            freezeEnd: new Date(end).toISOString(),
-            operation: change.operation,
-            ...created,
-          },
-          dedupKey,
-          unknown: unknownDeployFacts(change),
-        },
-      ];
-    }
-    return [
-      {
-        severity: 'MEDIUM',
-        title: 'Deploy outside a change window',
-        summary: `${who} deployed ${where} at ${localTime} (${verdict.day}), outside every change window.`,
-        evidence: {
-          localTime,
-          timezone: config.timezone,
-          day: verdict.day,
-          windows: config.changeWindows.map(describeWindow),
-          operation: change.operation,
-          ...created,
-        },
-        dedupKey,
-        unknown: unknownDeployFacts(change),
-      },
-    ];
+    return [...ownDeploy(change, baseline, config), ...madeDeployByThisTemplate(change, baseline, config)];
   },
 };
+
+/** The write's own deploy, when it makes a revision outside the windows (or in a freeze). */
+function ownDeploy(change: DeployChange, baseline: ServiceBaseline | undefined, config: RunwatchConfig): Detection[] {
+  if (!createsRevision(change, baseline)) return [];
+  // When it was deployed: the write's time; for a deploy known only from its revision's events, when Cloud Run
+  // created the revision (its events come when its Ready condition changes, after image import and startup).
+  const deployedMs = change.revisionCreatedMs ?? change.timeMs;
+  const verdict = evaluateTime(deployedMs, config.timezone, config.changeWindows, config.freezes);
+  if (verdict.allowed) return [];
+  const who = change.principal?.id ?? 'An unknown principal';
+  // Said where the time judged is not the finding's eventTime (the event's).
+  const created: Readonly<Record<string, string>> = change.revisionCreatedMs !== undefined ? { revisionCreatedAt: new Date(change.revisionCreatedMs).toISOString() } : {};
+  const { title, severity, sentence, evidence } = judged(verdict, config, `${who} deployed ${serviceLabel(change.target)}`);
+  return [
+    {
+      severity,
+      title,
+      summary: `${sentence}.`,
+      evidence: { ...evidence, operation: change.operation, ...created },
+      dedupKey: [baselineKey(change.target), ...deployKey(change, baseline)],
+      unknown: unknownDeployFacts(change),
+    },
+  ];
+}
+
+/**
+ * The newer write this one, arriving late, makes a deploy (deployMadeByLateTemplate): judged as no revision when it
+ * came (this write's template was not known before it), it is a deploy in timestamp order. Raised for it
+ * (forNewerWrite: its time, the dedup key timestamp order gives it, principal unknown) when its time is outside the
+ * windows. Its principal is not kept: a principal exception cannot hold it back (the engine checks the others).
+ */
+function madeDeployByThisTemplate(change: DeployChange, baseline: ServiceBaseline | undefined, config: RunwatchConfig): Detection[] {
+  const next = deployMadeByLateTemplate(change, baseline);
+  if (next === undefined) return [];
+  const verdict = evaluateTime(next.t, config.timezone, config.changeWindows, config.freezes);
+  if (verdict.allowed) return [];
+  const at = newerWriteAt(next);
+  const { title, severity, sentence, evidence } = judged(verdict, config, `A write at ${at.time} (its entry is not kept: who made it is unknown) deployed ${serviceLabel(change.target)}`);
+  return [
+    {
+      severity,
+      title,
+      summary: `${sentence}. Reported from an older write that changed the template before it and arrived after it (it had been taken for a write of the template in force).`,
+      evidence: { ...evidence, reportedFrom: 'an older write that arrived later' },
+      // The dedup key timestamp order gives it: a write that names no revision is keyed by its time.
+      dedupKey: [baselineKey(change.target), at.time],
+      unknown: ['principal', 'revision'],
+      forNewerWrite: at,
+    },
+  ];
+}
+
+/** What a deploy at a time the verdict refuses is reported as: title, severity, the summary's sentence (`deployed`: who deployed what), evidence. */
+function judged(verdict: TimeVerdict, config: RunwatchConfig, deployed: string): Pick<Detection, 'title' | 'severity' | 'evidence'> & { readonly sentence: string } {
+  const localTime = verdict.localTime();
+  if (verdict.freeze) {
+    const { start, end } = freezeBounds(verdict.freeze, config.timezone);
+    return {
+      severity: 'HIGH',
+      title: 'Deploy during a change freeze',
+      sentence: `${deployed} at ${localTime} during the freeze${verdict.freeze.reason ? ` "${verdict.freeze.reason}"` : ''}`,
+      evidence: {
+        localTime,
+        timezone: config.timezone,
+        freeze: verdict.freeze.reason ?? 'freeze',
+        freezeStart: new Date(start).toISOString(),
+        freezeEnd: new Date(end).toISOString(),
+      },
+    };
+  }
+  return {
+    severity: 'MEDIUM',
+    title: 'Deploy outside a change window',
+    sentence: `${deployed} at ${localTime} (${verdict.day}), outside every change window`,
+    evidence: { localTime, timezone: config.timezone, day: verdict.day, windows: config.changeWindows.map(describeWindow) },
+  };
+}

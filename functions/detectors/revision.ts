@@ -1,7 +1,7 @@
 // Shared reading of a deploy: does it create a revision, and which facts are unknown; and what a delete, or a newer
 // entry applied before a late one, closes. Also the words for where a change applies, and which services are meant to
 // be public.
-import { changedAfter, deletePoint, indexBefore, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, tookNoTrafficAt, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { beforeDelete, changedAfter, deletePoint, indexBefore, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, record, sameInstant, tookNoTrafficAt, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, reportedFromEvents, sameOperation, someWaitingWrite, type CompletedRollout } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
 import type { RuleSettings } from '../config/types.js';
@@ -41,6 +41,40 @@ export function createsRevision(change: DeployChange, baseline: ServiceBaseline 
   if (!change.templateFingerprint) return change.templateUnknown === true;
   if (keepsTemplateInForce(baseline?.template, indexBefore(baseline?.template, change), change.templateFingerprint)) return false;
   return !repeatedBeforeItCame(change, baseline);
+}
+
+/**
+ * True when a deploy write, judged as it comes (against `baseline`, before it is applied), makes no revision because its
+ * template is the one in force before it: what a write older than it, arriving later with another template, makes a
+ * deploy after all (ServiceBaseline.noRevision, deployMadeByLateTemplate). Not a write that names its revision (Cloud
+ * Run's names tell whether it made one: writeMakesRevision), nor one whose revision its events reported or kept.
+ */
+export function judgedTemplateInForce(change: DeployChange, baseline: ServiceBaseline | undefined): boolean {
+  const fingerprint = change.templateFingerprint;
+  if (!fingerprint || change.revision !== undefined || change.revisionSeen || change.reportedAsDeploy || change.revisionKept || change.operationCompletion) return false;
+  return !createsRevision(change, baseline) && keepsTemplateInForce(baseline?.template, indexBefore(baseline?.template, change), fingerprint);
+}
+
+/**
+ * For a write (`change`, not applied yet) that sets a template and arrives after newer ones: the template point of the
+ * next write after it, when that write was judged to make no revision as it came (ServiceBaseline.noRevision: the
+ * template before this one was in force) and, with this one's template before it, makes one. In timestamp order that
+ * write was a deploy, judged by the revision-level rules; as it came it raised nothing, and nothing judges it again.
+ * Undefined otherwise, and where the service's system events reach runwatch: that write's revision, if Cloud Run made
+ * one, has events of their own, judged alone (they report it, under the revision's name).
+ */
+export function deployMadeByLateTemplate(change: DeployChange, baseline: ServiceBaseline | undefined): TimePoint<string> | undefined {
+  const fingerprint = change.templateFingerprint;
+  const history = baseline?.template;
+  if (!fingerprint || !baseline?.noRevision || baseline.systemEventsSeen || !changedAfter(history, change) || beforeDelete(baseline, change)) return undefined;
+  const next = pointAfter(history, change)!;
+  if (!baseline.noRevision.some((point) => sameInstant(point, next))) return undefined;
+  // Judged against the template before this write: still the one before it (no other late write came in between since).
+  const before = indexBefore(history, change);
+  if (!keepsTemplateInForce(history, before, next.v)) return undefined;
+  // With this write's template in force before it, it makes a revision.
+  const withThis = record(history!, change.timeMs, fingerprint, subMillisecondNanos(change.time));
+  return keepsTemplateInForce(withThis, indexBefore(withThis, newerWriteAt(next)), next.v) ? undefined : next;
 }
 
 /**

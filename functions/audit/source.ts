@@ -96,3 +96,4 @@ export function repositoryOfSource(source: CodeSource): string | undefined {
   if (source.kind === 'base-image') return source.image.unparseable || isGoogleRuntimeBase(source) ? undefined : source.image.repository;
   return undefined;
 }
+

@@ -92,3 +92,12 @@ export function principalMatches(glob: string, principal: string): boolean {
   if (matcher.kind !== undefined && matcher.kind !== principalKind(principal)) return false;
   return matcher.matches(principal.replace(MEMBER_PREFIX, ''));
 }
+
+/**
+ * The bucket glob of a trustedRepositories glob that names buckets (`gs://BUCKET`, the scheme in any letter case, as
+ * a URL's is), without its scheme; undefined for an image repository glob. Config validation and new-image-repository
+ * tell the two kinds apart by it alone.
+ */
+export function bucketGlobOf(glob: string): string | undefined {
+  return /^gs:\/\//i.test(glob) ? glob.slice('gs://'.length) : undefined;
+}

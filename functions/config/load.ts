@@ -10,6 +10,7 @@ import type { RunwatchConfig } from './types.js';
 import { configuredSeverity, SEVERITIES, severityRank, type Severity } from '../findings/finding.js';
 import { RULE_SEVERITIES, type RuleSeverities } from '../detectors/severities.js';
 import { cutText } from '../untrustedText.js';
+import { bucketGlobOf } from './glob.js';
 import { nearestName } from '../nearestName.js';
 import { freezeInstant } from './freezeTime.js';
 import { timeZoneProblem } from './timeZone.js';
@@ -761,7 +762,8 @@ function globProblem(glob: string, kind: GlobKind, each: 'exception' | 'glob'): 
     return `not a valid glob: ${glob} (${error instanceof Error ? error.message : String(error)})`;
   }
   if (pattern.source === '$^') return `not a valid glob: ${glob} (it can match nothing, such as a range written backwards)`;
-  if (kind === 'repository' && BUCKET_GLOB.test(glob)) return bucketGlobProblem(glob.slice('gs://'.length));
+  const bucketGlob = kind === 'repository' ? bucketGlobOf(glob) : undefined;
+  if (bucketGlob !== undefined) return bucketGlobProblem(bucketGlob);
   if (kind === 'repository') {
     const problem = repositoryGlobProblem(glob);
     if (problem) return `a repository glob is matched against host/path, without scheme, image name, tag or digest (such as gcr.io/acme or us-docker.pkg.dev/acme/prod): ${problem}, so it can match no repository`;
@@ -858,9 +860,6 @@ function repositoryGlobProblem(glob: string): string | undefined {
   if (path.includes(':')) return 'its path has a ":" (a tag: a repository has none; a port belongs to the host)';
   return undefined;
 }
-
-/** A trustedRepositories glob naming buckets (`gs://BUCKET`, the scheme in any case): new-image-repository's buckets. */
-const BUCKET_GLOB = /^gs:\/\//i;
 
 /** A glob character other than `{`, `,` and `}` (alternatives of literal names list buckets one by one). */
 const WILDCARD = /[*?[\]()!+@|\\]/;

@@ -51,7 +51,7 @@
 //           judged by repository, not by content, and a bucket's object by its bucket (a new generation of a known
 //           object is not reported). Source code and base images are read from the v2 admin write only: no system
 //           event is known to carry them, and v1 writes have no such fields.
-import { globMatcher } from '../config/glob.js';
+import { bucketGlobOf, globMatcher } from '../config/glob.js';
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, isLaterPoint, newestRepositoryBefore, pointBefore, repositoryFirstSeen, repositorySeenBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { DEPLOY_METHODS } from './methods.js';
@@ -294,9 +294,6 @@ interface TrustedGlobs {
   readonly buckets: readonly string[];
 }
 
-/** A `gs://` glob (the scheme in any letter case, as a URL's is): it names buckets, never an image repository. */
-const BUCKET_GLOB = /^gs:\/\//i;
-
 /**
  * The trustedRepositories globs, as matched: image globs with their hosts in lower case and Docker Hub's other host
  * names written `docker.io` (audit/image.ts repositoryGlob), as image repositories are: `registry-1.docker.io/acme` and
@@ -308,10 +305,10 @@ const BUCKET_GLOB = /^gs:\/\//i;
 function trustedRepositoryGlobs(globs: readonly string[]): TrustedGlobs {
   let matched = trustedGlobs.get(globs);
   if (!matched) {
-    const imageGlobs = globs.filter((glob) => !BUCKET_GLOB.test(glob));
+    const imageGlobs = globs.filter((glob) => bucketGlobOf(glob) === undefined);
     const written = imageGlobs.map(repositoryGlob);
     const images = imageGlobs.length === globs.length && !written.some((glob, i) => glob !== globs[i]) ? globs : written;
-    matched = { images, buckets: globs.filter((glob) => BUCKET_GLOB.test(glob)).map((glob) => glob.slice('gs://'.length)) };
+    matched = { images, buckets: globs.flatMap((glob) => bucketGlobOf(glob) ?? []) };
     trustedGlobs.set(globs, matched);
   }
   return matched;

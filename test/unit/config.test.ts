@@ -256,7 +256,7 @@ surprise: true
   // names are one global namespace: anyone can create acme-builds-evil in a project of their own, so a wildcard in a
   // name trusts buckets an attacker can make. Only whole labels in front of a domain-named bucket (which needs the
   // domain's verified owner) may be wildcards.
-  it.each(['gs://acme-builds', 'gs://{acme-builds,acme-staging-builds}', 'gs://*.builds.acme.com', 'GS://acme-builds', 'gs://run-sources-acme-prod-us-central1'])(
+  it.each(['gs://acme-builds', 'gs://{acme-builds,acme-staging-builds}', 'gs://*.builds.acme.com', 'GS://acme-builds', 'gs://run-sources-acme-prod-us-central1', 'gs://*.acme-prod.appspot.com', 'gs://acme-prod.appspot.com'])(
     'accepts a trusted bucket: %j',
     (glob) => {
       expect(problems(`rules: {new-image-repository: {trustedRepositories: [${JSON.stringify(glob)}]}}`)).toEqual([]);
@@ -273,6 +273,11 @@ surprise: true
     ['a folder glob of a bucket', 'gs://acme-builds/**', /a bucket is trusted whole/],
     ['capitals in a bucket name', 'gs://Acme-Builds', /bucket names are lower case/],
     ['no bucket', 'gs://', /names no bucket/],
+    // Google names a default bucket PROJECT_ID.appspot.com (App Engine, Firebase before October 2024) or
+    // PROJECT_ID.firebasestorage.app (Firebase since) in any project that asks: an attacker's project has one too.
+    ['every App Engine default bucket', 'gs://*.appspot.com', /also trusts buckets anyone can create \(gs:\/\/evil\.appspot\.com\)/],
+    ['every App Engine default bucket, with **', 'gs://**.appspot.com', /also trusts buckets anyone can create/],
+    ['every Firebase default bucket', 'gs://*.firebasestorage.app', /also trusts buckets anyone can create \(gs:\/\/evil\.firebasestorage\.app\)/],
   ])('rejects a trusted bucket glob: %s', (_name, glob, reason) => {
     const found = problems(`rules: {new-image-repository: {trustedRepositories: [${JSON.stringify(glob)}]}}`);
     expect(found).toHaveLength(1);

@@ -871,18 +871,34 @@ const WILDCARD = /[*?[\]()!+@|\\]/;
  * `acme-builds-evil` in a project of their own and grant the service read access to it, so a wildcard in a name trusts
  * buckets an attacker can make (as allowedDomains refuses domains anyone can own). Only whole labels in front of a
  * domain-named bucket of two labels or more may be wildcards (`gs://*.builds.acme.com`): a bucket named with a domain
- * can only be created by a verified owner of the domain.
+ * can only be created by a verified owner of the domain (not under PER_PROJECT_BUCKET_DOMAINS, which Google owns for
+ * every project).
  */
 function bucketGlobProblem(bucket: string): string | undefined {
   const refused = (reason: string): string => `a bucket glob is matched against gs://BUCKET, the bucket a container's source code comes from (such as gs://acme-builds): ${reason}`;
   if (bucket === '') return refused('it names no bucket');
   if (bucket.includes('/')) return refused(`a bucket is trusted whole: gs://BUCKET, without a folder or object (write gs://${bucket.slice(0, bucket.indexOf('/'))})`);
   if (/[A-Z]/.test(bucket.replace(/\[[^\]]*\]/g, ''))) return refused(`bucket names are lower case (write gs://${bucket.toLowerCase()})`);
-  if (!WILDCARD.test(bucket) || ownDomainsOnly(bucket)) return undefined;
+  if (!WILDCARD.test(bucket) || (ownDomainsOnly(bucket) && !underPerProjectDomain(bucket))) return undefined;
   const example = bucket.replace(/\[[^\]]*\]/g, 'x').replace(/\*+/g, 'evil').replace(/\?/g, 'x');
   return refused(
-    `a wildcard in a bucket name also trusts buckets anyone can create (gs://${example}): bucket names are shared by every project, so list buckets one by one or as alternatives (gs://{acme-builds,acme-staging}), or trust a domain-named bucket, which only the domain's verified owner can create, with whole-label wildcards (gs://*.builds.acme.com)`,
+    `a wildcard in a bucket name also trusts buckets anyone can create (gs://${example}): bucket names are shared by every project, so list buckets one by one or as alternatives (gs://{acme-builds,acme-staging}), or trust a domain-named bucket, which only the domain's verified owner can create, with whole-label wildcards (gs://*.builds.acme.com; not gs://*.appspot.com nor gs://*.firebasestorage.app, where Google names a default bucket for every project)`,
   );
+}
+
+/**
+ * Domains under which Google names a default bucket for any project that asks (`PROJECT_ID.appspot.com`: App Engine,
+ * and Firebase before October 2024; `PROJECT_ID.firebasestorage.app`: Firebase since). Google is their verified owner
+ * on every project's behalf, so a wildcard label right in front of one (`gs://*.appspot.com`) trusts the default
+ * bucket of an attacker's project; one in front of a project's own (`gs://*.acme-prod.appspot.com`) does not.
+ */
+const PER_PROJECT_BUCKET_DOMAINS: readonly string[] = ['appspot.com', 'firebasestorage.app'];
+
+/** True when the literal labels of a bucket glob's domain (after its wildcard labels) are one of PER_PROJECT_BUCKET_DOMAINS. */
+function underPerProjectDomain(bucket: string): boolean {
+  const labels = bucket.split('.');
+  const literal = labels.slice(labels.findIndex((label) => label !== '*' && label !== '**')).join('.');
+  return PER_PROJECT_BUCKET_DOMAINS.includes(literal);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -97,6 +97,19 @@ describe('FileBaselineStore', () => {
     ['a service whose repository was first seen at no time', withService({ repositories: { 'gcr.io/p': 'yesterday' } }), 'the baseline of "p/l/s" is not one runwatch wrote (version 1): its repositories is not in the form this version writes'],
     ['a service whose open findings are no list', withService({ open: {} }), 'the baseline of "p/l/s" is not one runwatch wrote (version 1): its open is not in the form this version writes'],
     ['a service whose deletion time is no number', withService({ deletedAtMs: '2024-01-01' }), 'the baseline of "p/l/s" is not one runwatch wrote (version 1): its deletedAtMs is not in the form this version writes'],
+    // The values of the histories and the items of the records: each opened, and the replay then stopped at the
+    // service's first entry with a bare TypeError ("next.v.includes is not a function", "Cannot read properties of
+    // null (reading 'length')", "b.lastIndexOf is not a function"), as the fields above did.
+    ['a service whose public invokers are no list', withService({ publicInvokers: [{ t: 1, v: null }] }), 'its publicInvokers is not in the form this version writes'],
+    ['a service whose serving identities are no list', withService({ serving: [{ t: 1, v: null }] }), 'its serving is not in the form this version writes'],
+    ['a service whose member bindings are no list of members', withService({ memberBindings: [{ t: 1, v: [5] }] }), 'its memberBindings is not in the form this version writes'],
+    ['a service whose template is no text', withService({ template: [{ t: 1, v: 5 }] }), 'its template is not in the form this version writes'],
+    ['a service whose runtime service account is no text', withService({ serviceAccount: [{ t: 1, v: {} }] }), 'its serviceAccount is not in the form this version writes'],
+    ['a service whose ingress is no text', withService({ ingress: [{ t: 1, v: null }] }), 'its ingress is not in the form this version writes'],
+    ['a service whose completed rollout names its revision with no text', withService({ completed: [{ t: 1, revision: 5 }] }), 'its completed is not in the form this version writes'],
+    ['a service whose open finding is no object', withService({ open: [null] }), 'its open is not in the form this version writes'],
+    ['a service whose open finding holds no finding', withService({ open: [{ rule: 'service-account-change' }] }), 'its open is not in the form this version writes'],
+    ['a service whose waiting deploy is no object', withService({ rollouts: [5] }), 'its rollouts is not in the form this version writes'],
   ])('refuses a state file that is %s, with a clear error, and leaves no lock', async (_name, text, message) => {
     const path = stateIn();
     writeFileSync(path, text);
@@ -109,6 +122,8 @@ describe('FileBaselineStore', () => {
   it.each([
     ['state-first-version.json', 15],
     ['state-before-member-bindings.json', 2],
+    ['state-f149c9b.json', 19],
+    ['state-79fa215.json', 21],
   ])('opens %s, a state file an earlier version wrote, with its %i baselines', async (fixture, count) => {
     const path = stateIn();
     writeFileSync(path, readFileSync(new URL(`../fixtures/${fixture}`, import.meta.url)));

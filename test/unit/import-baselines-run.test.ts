@@ -169,6 +169,33 @@ describe('importAll when Firestore stops answering halfway', () => {
   });
 });
 
+describe('importAll: a failure while another service goes unanswered', () => {
+  // The first failure stops the import (an error of its own, say a transaction refused), and a service in flight beside
+  // it then never answers: it is given up on after answerMs as any other, but the failure returned is the first one.
+  // The command closed the client and waited for it unless that failure was itself the one not answered: the client
+  // library's close waits for every call still pending, and the one given up on retried for up to 10 minutes, the
+  // command saying nothing meanwhile.
+  it.each([false, true])('dry run %s: says that a call was given up on, so the client is not waited for', async (dryRun) => {
+    const hung = KEYS[9]!;
+    const failing = KEYS[10]!;
+    const target = new SyntheticSlowTarget(LIVE, (key) => (key === hung ? Infinity : 2), (key) => (key === failing ? new Error('synthetic: 9 FAILED_PRECONDITION') : undefined));
+    const started = performance.now();
+    const outcome = await importAll(target, BASELINES, { dryRun, concurrency: 4, answerMs: 300 }, new PassThrough());
+    expect(performance.now() - started).toBeLessThan(3_000);
+    expect((outcome.failure as Error).message).toBe('synthetic: 9 FAILED_PRECONDITION');
+    expect(target.inFlight, 'the hung call is still pending').toBe(1);
+    expect(outcome).toMatchObject({ abandoned: true });
+  });
+
+  it('says nothing was given up on when every call answered', async () => {
+    const failing = KEYS[10]!;
+    const target = new SyntheticSlowTarget(LIVE, () => 2, (key) => (key === failing ? new Error('synthetic: 14 UNAVAILABLE') : undefined));
+    const outcome = await importAll(target, BASELINES, { dryRun: false, concurrency: 4, answerMs: 300 }, new PassThrough());
+    expect(outcome.failure).toBeDefined();
+    expect('abandoned' in outcome).toBe(false);
+  });
+});
+
 describe('importAll: progress for long runs', () => {
   // 40,000 services take minutes even several at a time, and stdout is often a file: without a word on stderr a run
   // looked hung until its counts came.

@@ -151,7 +151,7 @@ export const importBaselinesCommand: Command = {
       }
       const onProgress = (done: number, total: number): void => void io.stderr.write(`runwatch import-baselines: ${done} of ${total} services done...\n`);
       outcome = await importAll(store, baselines, { dryRun: parsed.dryRun, concurrency: parsed.concurrency, answerMs: ANSWER_TIMEOUT_MS, onProgress }, io.stdout);
-      abandoned = outcome.failure instanceof NotAnswered;
+      abandoned = outcome.abandoned === true;
     } finally {
       // A call given up on may go on retrying for minutes, and what it may still commit is one service's whole
       // baseline, which a re-run then skips. Its client is left open, to the process's exit (bin/runwatch.js exits
@@ -222,6 +222,11 @@ export interface ImportOutcome {
   readonly counts: Counts;
   /** The read or write that failed (the import stopped there), if one did. */
   readonly failure?: unknown;
+  /**
+   * A call went unanswered for answerMs and was given up on (the failure returned, or one beside it): it may still
+   * be pending, so the client must be closed without waiting for it.
+   */
+  readonly abandoned?: true;
 }
 
 /** What became of one service: its line and what it adds to the counts. */
@@ -267,8 +272,18 @@ export async function importAll(target: ImportTarget, baselines: readonly [strin
     }
   };
   const answerMs = options.answerMs ?? ANSWER_TIMEOUT_MS;
-  const failed = await inOrder(baselines.length, options.concurrency, (i) => answered(importService(target, baselines[i]!, options.dryRun), answerMs, ` for ${baselines[i]![0]}`), take);
-  return failed === undefined ? { counts } : { counts, failure: failed.error };
+  let abandoned = false;
+  const work = async (i: number): Promise<ServiceResult> => {
+    try {
+      return await answered(importService(target, baselines[i]!, options.dryRun), answerMs, ` for ${baselines[i]![0]}`);
+    } catch (error) {
+      // Also when an earlier failure already stopped the import: this call is pending all the same.
+      if (error instanceof NotAnswered) abandoned = true;
+      throw error;
+    }
+  };
+  const failed = await inOrder(baselines.length, options.concurrency, work, take);
+  return { counts, ...(failed !== undefined ? { failure: failed.error } : {}), ...(abandoned ? { abandoned: true as const } : {}) };
 }
 
 async function importService(target: ImportTarget, [key, replayed]: readonly [string, ServiceBaseline], dryRun: boolean): Promise<ServiceResult> {

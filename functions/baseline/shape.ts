@@ -38,6 +38,7 @@ const DATED_ITEMS = {
   creates: flagPoint,
   keptTraffic: flagPoint,
   tookNoTraffic: flagPoint,
+  noRevision: flagPoint,
   publicInvokers: namesPoint,
   publicWriters: namesPoint,
   publicBindings: namesPoint,

@@ -4,7 +4,7 @@
 // Deploys that create a revision wait for their system events first (correlate/rollout.ts).
 import { applyChangeTo, fillAt, moveFilled, newerInItsMillisecond, openedBefore, type Filled } from './baseline/apply.js';
 import { baselineKey, type BaselineStore, type Delivery, type TransactionOutcome } from './baseline/store.js';
-import { beforeDelete, COPY_EDITS, IN_PLACE_EDITS, isAfter, pointAt, pointOf, pointTime, valueBefore, type BaselineEdits, type TimePoint, type MutableBaseline, type ServiceBaseline } from './baseline/state.js';
+import { beforeDelete, COPY_EDITS, IN_PLACE_EDITS, isAfter, pointAt, pointOf, pointTime, sameInstant, valueBefore, type BaselineEdits, type TimePoint, type MutableBaseline, type ServiceBaseline } from './baseline/state.js';
 import { globMatches, isPerson, principalMatches } from './config/glob.js';
 import type { RuleException, RuleSettings, RunwatchConfig } from './config/types.js';
 import {
@@ -45,7 +45,7 @@ import {
   type Rollout,
 } from './correlate/rollout.js';
 import { detectors, type RuleId } from './detectors/index.js';
-import { createsRevision, deletedReason, judgedRepeatOf, judgedTemplateInForce } from './detectors/revision.js';
+import { createsRevision, deletedReason, deployMadeByLateTemplate, judgedRepeatOf, judgedTemplateInForce } from './detectors/revision.js';
 import type { Detection, Detector, OpenFinding } from './detectors/types.js';
 import { generationOfRevisionName, type RevisionObservation } from './audit/systemEvent.js';
 import { cutText } from './untrustedText.js';
@@ -817,6 +817,7 @@ export class Engine {
       // Judged before it is applied: against the template before it.
       const noRevision = change.kind === 'deploy' && !revisionReported && judgedTemplateInForce(change, draft);
       const open = this.evaluate(draft, revisionReported ? { change, revisionReported: true } : { change }, findings);
+      noteJudgedForNewerWrite(draft, change, edits);
       applyChangeTo(draft, change, edits, change.kind === 'deploy' ? this.provenanceKeyOf(change) : undefined);
       if (noRevision) noteNoRevision(draft, change as DeployChange, edits);
       draft.open = open;
@@ -1144,7 +1145,9 @@ export class Engine {
     // they came, is newer than it.
     const writer = claimed ?? ownerByService;
     const writeInstant = lateHalf ? openedAt(rollout) : writer ? writtenAt(writer) : undefined;
-    const open = this.evaluate(draft, writeInstant !== undefined && writeInstant.timeMs < merged.change.timeMs ? { ...merged, judgedAt: judgedJustAfter(writeInstant) } : merged, findings);
+    const evaluation: Evaluation = writeInstant !== undefined && writeInstant.timeMs < merged.change.timeMs ? { ...merged, judgedAt: judgedJustAfter(writeInstant) } : merged;
+    const open = this.evaluate(draft, evaluation, findings);
+    noteJudgedForNewerWrite(draft, judgedChange(evaluation), edits);
     const failed = merged.rollout.status === 'failed';
     // A late half's revision was in force from its write on: what it brought in is recorded at the write's instant
     // (Rollout.openedMs and writeTime; of events claimed by time, their write's completed entry), not its events', or a
@@ -1188,6 +1191,20 @@ export class Engine {
       draft.open = after;
     }
   }
+}
+
+/**
+ * Notes the newer write that `change`, just judged against `draft` (not applied yet), made a deploy by arriving late
+ * (detectors/revision.ts deployMadeByLateTemplate, as off-window-deploy found it): that rule judged it on the write's
+ * behalf, keyed by its time. Its revision's system events, should they come later than their wait, are that deploy,
+ * not another one to report under the revision's name (CompletedRollout.judgedForNewerWrite, judgedForNewerWrite).
+ */
+function noteJudgedForNewerWrite(draft: MutableBaseline, change: Change, edits: BaselineEdits): void {
+  if (change.kind !== 'deploy') return;
+  const write = deployMadeByLateTemplate(change, draft);
+  if (write === undefined || draft.completed?.some((c) => c.judgedForNewerWrite === true && sameInstant(c, write))) return;
+  const entry: CompletedRollout = { t: write.t, ...(write.n ? { n: write.n } : {}), judgedForNewerWrite: true };
+  draft.completed = edits.append(draft.completed ?? [], entry, COMPLETED_LIMIT);
 }
 
 /**

@@ -152,6 +152,15 @@ export interface Rollout {
 export interface CompletedRollout {
   readonly t: number;
   /**
+   * Not a rollout: a deploy write judged, as it came, to make no revision (ServiceBaseline.noRevision), that an older
+   * write arriving later made a deploy, and that off-window-deploy judged on that write's behalf (detectors/revision.ts
+   * deployMadeByLateTemplate, Detection.forNewerWrite: keyed by its time), at its template point's instant (`t`, `n`).
+   * Its revision's system events, coming later than their wait, are that deploy: off-window-deploy does not report it
+   * again under the revision's name (reportedForNewerWriteOf). It names no revision or operation (the write's entry is
+   * not kept), so nothing else takes it for a rollout. Absent in baselines stored before it was kept.
+   */
+  readonly judgedForNewerWrite?: true;
+  /**
    * The sub-millisecond digits of its write's time, as nanoseconds (as TimePoint.n; absent: 0), so a deploy of its
    * millisecond is told before or after it (detectors/revision.ts deployKey, repeatReported), and its late half is
    * recorded at the write's very instant (writtenAt). Absent in baselines stored before it was kept (the start of `t`'s
@@ -472,7 +481,7 @@ export function createdOutsideWrite(createdMs: number | undefined, write: Deploy
 }
 
 /** True when a revision created at `createdMs` was created before a write at `writtenMs` (beyond the skew) or long after. */
-function createdOutside(createdMs: number, writtenMs: number): boolean {
+export function createdOutside(createdMs: number, writtenMs: number): boolean {
   const gap = createdMs - writtenMs;
   return gap < -CLOCK_SKEW_MS || gap > CREATED_WITHIN_MS;
 }

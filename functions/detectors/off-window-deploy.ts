@@ -28,10 +28,11 @@
 //           so a principal exception cannot hold it back; a project or service one can), once. Not where the
 //           service's system events are seen (its revision's events report it), nor for a write that names its
 //           revision. When two older writes come late and the later of them is the deploy, the write after both is
-//           reported too (what is still to come is not known).
+//           reported too (what is still to come is not known). That deploy's revision events, arriving after the late
+//           write and later than their wait, are not reported again (judgedForNewerWrite): its first id stands.
 import { describeWindow, evaluateTime, freezeBounds, type TimeVerdict } from './changeWindows.js';
 import { DEPLOY_METHODS } from './methods.js';
-import { createsRevision, deployKey, deployMadeByLateTemplate, newerWriteAt, serviceLabel, unknownDeployFacts } from './revision.js';
+import { createsRevision, deployKey, deployMadeByLateTemplate, judgedForNewerWrite, newerWriteAt, serviceLabel, unknownDeployFacts } from './revision.js';
 import type { Detection, Detector } from './types.js';
 import { baselineKey } from '../baseline/store.js';
 import type { ServiceBaseline } from '../baseline/state.js';
@@ -54,7 +55,8 @@ export const offWindowDeploy: Detector<'off-window-deploy'> = {
 
 /** The write's own deploy, when it makes a revision outside the windows (or in a freeze). */
 function ownDeploy(change: DeployChange, baseline: ServiceBaseline | undefined, config: RunwatchConfig): Detection[] {
-  if (!createsRevision(change, baseline)) return [];
+  // Not a deploy, or one of its events that this rule judged already, for its write, from a late write before it.
+  if (!createsRevision(change, baseline) || judgedForNewerWrite(change, baseline)) return [];
   // When it was deployed: the write's time; for a deploy known only from its revision's events, when Cloud Run
   // created the revision (its events come when its Ready condition changes, after image import and startup).
   const deployedMs = change.revisionCreatedMs ?? change.timeMs;

@@ -2,7 +2,7 @@
 // entry applied before a late one, closes. Also the words for where a change applies, and which services are meant to
 // be public.
 import { beforeDelete, changedAfter, deletePoint, indexBefore, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, record, sameInstant, tookNoTrafficAt, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
-import { BURST_MS, reportedFromEvents, sameOperation, someWaitingWrite, type CompletedRollout } from '../correlate/rollout.js';
+import { BURST_MS, createdOutside, reportedFromEvents, sameOperation, someWaitingWrite, type CompletedRollout } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
 import type { RuleSettings } from '../config/types.js';
 import { normalizeTimestamp, subMillisecondNanos } from '../audit/entry.js';
@@ -75,6 +75,21 @@ export function deployMadeByLateTemplate(change: DeployChange, baseline: Service
   // With this write's template in force before it, it makes a revision.
   const withThis = record(history!, change.timeMs, fingerprint, subMillisecondNanos(change.time));
   return keepsTemplateInForce(withThis, indexBefore(withThis, newerWriteAt(next)), next.v) ? undefined : next;
+}
+
+/**
+ * True when `change`, a deploy known only from its system events (they came later than their wait), is the deploy of a
+ * write that off-window-deploy judged already on that write's behalf, from an older write that arrived after it
+ * (deployMadeByLateTemplate, CompletedRollout.judgedForNewerWrite): that write is the last before the events (the
+ * template point nearest before them), and the revision was created at it where the events say when. Reported again,
+ * it would be a second alert for one deploy, under the revision's name.
+ */
+export function judgedForNewerWrite(change: DeployChange, baseline: ServiceBaseline | undefined): boolean {
+  if (change.methodName !== SYSTEM_EVENT_METHOD || !baseline?.completed?.some((c) => c.judgedForNewerWrite === true)) return false;
+  const write = pointBefore(baseline.template, change);
+  if (write === undefined) return false;
+  if (change.revisionCreatedMs !== undefined && createdOutside(change.revisionCreatedMs, write.t)) return false;
+  return baseline.completed.some((c) => c.judgedForNewerWrite === true && sameInstant(c, write));
 }
 
 /**

@@ -337,6 +337,8 @@ describe('variants the schema accepts are read, never malformed', () => {
     ['an unknown extra field anywhere', replaced(replaced(v2, ['extra'], { x: 1 }), ['protoPayload', 'redactions'], [{}]), { kind: 'change' }],
     ['updateMask as a FieldMask string', replaced(v2, ['protoPayload', 'request', 'updateMask'], 'template.serviceAccount'), { kind: 'change' }],
     ['v2 invokerIamDisabled as the string "true"', replaced(v2, ['protoPayload', 'request', 'service', 'invokerIamDisabled'], 'true'), { kind: 'change' }],
+    // Not read as absent: a source runwatch cannot read, reported (new-image-repository).
+    ['v2 sourceCode that is no object', replaced(v2, ['protoPayload', 'request', 'service', 'template', 'containers', '0', 'sourceCode'], 'gs://acme-src/app.zip'), { kind: 'change', change: expect.objectContaining({ sources: [{ kind: 'unknown', fields: [], written: 'string' }] }) as never }],
   ];
 
   it.each(cases)('%s', (_name, entry, outcome) => {

@@ -152,6 +152,116 @@ describe('new-image-repository: source code inlined in the request', () => {
   });
 });
 
+describe('new-image-repository: source code of a kind runwatch cannot read', () => {
+  /** A credential-looking value inside a source type runwatch does not know: a field's value is never copied. */
+  const SECRET = 'ghp_0123456789abcdefghijklmnopqrstuvwxyzAB';
+  const git = { gitSource: { url: 'https://github.com/attacker/app.git', token: SECRET } };
+  const served = (container: Container): Container => ({ ...container, ports: [{ containerPort: 8080 }] });
+  // 14 fields, the first (sorted) a name of 300 characters.
+  const manyFields = Object.fromEntries(Array.from({ length: 14 }, (_, i) => [i === 0 ? `${'a'.repeat(300)}Source` : `x${String(i).padStart(2, '0')}Source`, { code: SECRET }]));
+
+  // [name, containers, what the finding says of sourceCode: its field names and, when it is no object, its JSON type]
+  it.each([
+    ['an empty sourceCode and no image', [served({ sourceCode: {} })], { sourceCodeFields: [] }],
+    ['a source type runwatch does not know (gitSource)', [served({ sourceCode: git })], { sourceCodeFields: ['gitSource'] }],
+    ['the same in snake_case (source_code.git_source)', [served({ source_code: { git_source: { url: 'https://x.example/a.git', token: SECRET } } })], { sourceCodeFields: ['git_source'] }],
+    ['a cloudStorageSource that is no object', [served({ sourceCode: { cloudStorageSource: `gs://attacker-src/${SECRET}.zip` } })], { sourceCodeFields: ['cloudStorageSource'] }],
+    ['a sourceCode that is a string', [served({ sourceCode: `gs://attacker-src/${SECRET}.zip` })], { sourceCodeFields: [], sourceCodeType: 'string' }],
+    ['a sourceCode that is an array', [served({ sourceCode: [{ gitSource: SECRET }] })], { sourceCodeFields: [], sourceCodeType: 'array' }],
+    ['an unknown source type beside an image (the image is judged too)', [served({ image: `${HOME_REPOSITORY}/storefront:2`, sourceCode: git })], { sourceCodeFields: ['gitSource'] }],
+    ['a Google runtime base image and an empty sourceCode', [served({ sourceCode: {}, baseImageUri: GOOGLE_BASE })], { sourceCodeFields: [] }],
+    ['a sidecar with an empty sourceCode', [served({ image: `${HOME_REPOSITORY}/storefront:2` }), { sourceCode: {} }], { sourceCodeFields: [], sidecar: true }],
+  ])('fires: %s', async (_name, containers, said) => {
+    const findings = await imageFindings([CREATE, update('2024-06-02T10:00:00Z', containers)]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({
+      severity: 'HIGH',
+      title: 'Source code of a kind runwatch cannot read',
+      evidence: { source: 'unknown', repository: null, ...said, knownRepositories: [HOME_REPOSITORY], firstDeploy: false },
+    });
+    if (!('sidecar' in said)) expect(findings[0]!.evidence['sidecar']).toBeUndefined();
+    if (!('sourceCodeType' in said)) expect(findings[0]!.evidence['sourceCodeType']).toBeUndefined();
+    expect(findings[0]!.summary).toMatch(/^deployer@acme-ci\.iam\.gserviceaccount\.com deployed acme-prod\/storefront \(europe-west1\) with source code runwatch cannot read/);
+    expect(findings[0]!.summary).toContain('Check in the Cloud Run console');
+    expect(findings[0]!.unknown).toContain('source');
+    expect(findings[0]!.unknown).not.toContain('image');
+    // Field names only: never what they held (code, a token), nor a sourceCode written as text.
+    expect(JSON.stringify(findings)).not.toContain(SECRET);
+    expect(JSON.stringify(findings)).not.toContain('attacker');
+  });
+
+  it('fires each time: never trusted, never remembered, not even by a gs:// or image glob of everything', async () => {
+    const empty = (timestamp: string) => update(timestamp, [served({ sourceCode: {} })]);
+    const findings = await imageFindings([CREATE, empty('2024-06-02T10:00:00Z'), empty('2024-06-03T10:00:00Z')], trusting(HOME_REPOSITORY, '**', 'gs://acme-src'));
+    expect(findings.map((f) => f.evidence['source'])).toEqual(['unknown', 'unknown']);
+    expect(new Set(findings.map((f) => f.id)).size).toBe(2);
+  });
+
+  it('fires on a first deploy only when trustedRepositories is configured (as inlined source)', async () => {
+    const first = update('2024-06-01T10:00:00Z', [served({ sourceCode: git })]);
+    expect(await imageFindings([first])).toEqual([]);
+    const findings = await imageFindings([first], trusting(HOME_REPOSITORY));
+    expect(findings.map((f) => [f.evidence['source'], f.evidence['firstDeploy']])).toEqual([['unknown', true]]);
+  });
+
+  it('keys two unreadable sources of one deploy apart (an empty sourceCode, an unknown source type)', async () => {
+    const findings = await imageFindings([CREATE, update('2024-06-02T10:00:00Z', [served({ sourceCode: {} }), { sourceCode: git }])]);
+    expect(findings.map((f) => [f.evidence['sourceCodeFields'], f.evidence['sidecar'] ?? false])).toEqual([
+      [[], false],
+      [['gitSource'], true],
+    ]);
+    expect(new Set(findings.map((f) => f.id)).size).toBe(2);
+  });
+
+  it('names at most 10 fields, each cut to 64 characters, and says how many more there were', async () => {
+    const findings = await imageFindings([CREATE, update('2024-06-02T10:00:00Z', [served({ sourceCode: manyFields })])]);
+    expect(findings).toHaveLength(1);
+    const fields = findings[0]!.evidence['sourceCodeFields'] as string[];
+    expect(fields).toHaveLength(10);
+    expect(fields.every((name) => name.length <= 64)).toBe(true);
+    expect(fields[0]).toMatch(/^a{63}…$/);
+    expect(findings[0]!.evidence['sourceCodeFieldsNotListed']).toBe(4);
+  });
+
+  it.each([
+    // sourceCode is optional (v2 Container reference): `{}` is a message set with nothing in it, which a client that
+    // writes back every field of a container it read would log; the image is the code that runs.
+    ['an image and an empty sourceCode', [served({ image: `${HOME_REPOSITORY}/storefront:2`, sourceCode: {} })]],
+    ['an image and an empty source_code', [served({ image: `${HOME_REPOSITORY}/storefront:2`, source_code: {} })]],
+    // In the JSON of a protocol buffer, null is the field left unset.
+    ['an image and a null sourceCode', [served({ image: `${HOME_REPOSITORY}/storefront:2`, sourceCode: null })]],
+    ['no image and a null sourceCode (the image is unknown, as before)', [served({ sourceCode: null })]],
+  ])('ignores: %s', async (_name, containers) => {
+    expect(await imageFindings([CREATE, update('2024-06-02T10:00:00Z', containers)])).toEqual([]);
+  });
+
+  it('judges an image beside an empty sourceCode by the image alone', async () => {
+    const findings = await imageFindings([CREATE, update('2024-06-02T10:00:00Z', [served({ image: 'docker.io/attacker/storefront:1', sourceCode: {} })])]);
+    expect(findings.map((f) => [f.title, f.evidence['repository']])).toEqual([['Image from a repository this service never used', 'docker.io/attacker']]);
+  });
+
+  it('leaves the image unknown to the other rules: what the deploy runs is not known', async () => {
+    // 2024-06-02 is a Sunday, outside a window on Mondays: off-window-deploy reports the deploy.
+    const cfg = config({ changeWindows: [{ days: ['mon'], start: '09:00', end: '17:00' }] });
+    const findings = await findingsOf([CREATE, update('2024-06-02T10:00:00Z', [served({ sourceCode: {} })])], cfg);
+    const offWindow = findings.filter((f) => f.rule === 'off-window-deploy' && f.eventTime.startsWith('2024-06-02'));
+    expect(offWindow).toHaveLength(1);
+    expect(offWindow[0]!.unknown).toContain('image');
+  });
+
+  it.each([
+    ['a worker pool', 'workerpool-v2-CreateWorkerPool', 'workerpool-v2-UpdateWorkerPool', (request: Json) => (request['workerPool'] as Json)['template'] as Json, 'worker pool'],
+    ['a job', 'job-v2-CreateJob', 'job-v2-UpdateJob', (request: Json) => ((request['job'] as Json)['template'] as Json)['template'] as Json, 'job'],
+  ] as const)('fires: %s updated to an empty sourceCode and no image', async (_name, create, updateName, templateOf, noun) => {
+    const entry = variant(synthetic(updateName), (e) => {
+      templateOf(e.protoPayload['request'] as Json)['containers'] = [{ sourceCode: {} }];
+    });
+    const findings = await imageFindings([synthetic(create), entry]);
+    expect(findings.map((f) => [f.title, f.evidence['source'], f.evidence['sourceCodeFields']])).toEqual([['Source code of a kind runwatch cannot read', 'unknown', []]]);
+    expect(findings[0]!.summary).toContain(`what the ${noun} now runs`);
+  });
+});
+
 describe('new-image-repository: base images (baseImageUri)', () => {
   it.each([
     ['with no trustedRepositories', config()],
@@ -216,6 +326,15 @@ describe('the deploy change: source code in the normalized model', () => {
       { kind: 'cloud-storage', bucket: 'acme-src-drop', repository: 'gs://acme-src-drop', object: 'storefront/2024-06-01/source.tar.gz', generation: '1717239600123456' },
       { kind: 'base-image', image: expect.objectContaining({ reference: GOOGLE_BASE, repository: 'europe-west1-docker.pkg.dev/serverless-runtimes/google-22/runtimes' }) },
     ]);
+  });
+
+  it.each([
+    ['an empty sourceCode', { sourceCode: {} }, [{ kind: 'unknown', fields: [] }]],
+    ['a source type runwatch does not know', { sourceCode: { gitSource: { url: 'https://x.example/a.git' } } }, [{ kind: 'unknown', fields: ['gitSource'] }]],
+    ['a sourceCode that is a number', { sourceCode: 7 }, [{ kind: 'unknown', fields: [], written: 'number' }]],
+    ['an image and an empty sourceCode', { image: `${HOME_REPOSITORY}/storefront:2`, sourceCode: {} }, undefined],
+  ])('reads a sourceCode runwatch cannot read as a source of unknown kind: %s', (_name, container, sources) => {
+    expect(changeOf(update('2024-06-02T10:00:00Z', [container])).sources).toEqual(sources);
   });
 
   it.each([

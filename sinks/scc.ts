@@ -192,15 +192,23 @@ const SOURCE_NEXT_STEPS = {
   inlined:
     'The source code was inlined in the deploy request itself: ask the deployer where it came from and compare it with your source repository; ' +
     'deploy from your pipeline instead, and roll back the revision if the code was not reviewed.',
+  unknown:
+    'The deploy runs source code runwatch cannot read (a source type it does not know, or none named where there is no image: the fields are in the evidence): ' +
+    'open the revision (or the job or worker pool) in the Cloud Run console to see where its code came from and ask the deployer; roll it back unless your pipeline built and reviewed it. ' +
+    'No trustedRepositories entry can trust such code: it is reported on every deploy.',
   baseImage:
     "Check that the base image's repository belongs to your organization or to Google (Google's runtime base images are REGION-docker.pkg.dev/serverless-runtimes/...); " +
     'if the change is legitimate, add the repository to rules.new-image-repository.trustedRepositories, otherwise roll back the revision.',
 } as const;
 
-/** The next steps for a new-image-repository finding about a bucket, inlined source or a base image; undefined for an image. */
+/**
+ * The next steps for a new-image-repository finding about a bucket, inlined source, source of a kind runwatch cannot
+ * read or a base image; undefined for an image.
+ */
 function sourceNextSteps(evidence: Finding['evidence']): string | undefined {
   if (evidence['source'] === 'cloud-storage') return SOURCE_NEXT_STEPS.bucket;
   if (evidence['source'] === 'inlined') return SOURCE_NEXT_STEPS.inlined;
+  if (evidence['source'] === 'unknown') return SOURCE_NEXT_STEPS.unknown;
   return evidence['baseImage'] === true ? SOURCE_NEXT_STEPS.baseImage : undefined;
 }
 

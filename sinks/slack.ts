@@ -303,10 +303,11 @@ function changeOf(finding: Finding): string | undefined {
 
 /**
  * Where new-image-repository's code came from, in words: the repository (a bucket's `gs://BUCKET`), said to be a base
- * image's where it is one; source inlined in the request, which has none.
+ * image's where it is one; source inlined in the request, or of a kind runwatch cannot read, which have none.
  */
 function newCodeOrigin(e: Readonly<Record<string, EvidenceValue>>): string {
   if (e['source'] === 'inlined') return 'source code inlined in the request';
+  if (e['source'] === 'unknown') return 'source code runwatch cannot read';
   const repository = formatValue(e['repository']);
   return e['baseImage'] === true ? `${repository} (base image)` : repository;
 }

@@ -19,7 +19,7 @@ const UNKNOWN_FACT_WORDS: Readonly<Record<string, string>> = {
   serviceAccount: 'runtime service account',
   location: 'region',
   repository: 'image repository',
-  source: 'where the source code came from (inlined in the request, or no valid bucket named)',
+  source: 'where the source code came from (inlined in the request, no valid bucket named, or a source runwatch cannot read)',
   'admin write': "the deploy's admin write (only its revision's system events were seen)",
 };
 

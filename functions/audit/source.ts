@@ -1,7 +1,9 @@
 // Code a v2 container runs that is not its image (model/change.ts CodeSource): `sourceCode` (an object in a Cloud
-// Storage bucket, or source inlined in the request) and `baseImageUri` (the runtime base image it runs on). Field
-// names in camelCase (a log sink) or snake_case (audit/json.ts field). v1 (Knative) bodies have no such fields.
-import type { CodeSource } from '../model/change.js';
+// Storage bucket, source inlined in the request, or one runwatch cannot read) and `baseImageUri` (the runtime base
+// image it runs on). Field names in camelCase (a log sink) or snake_case (audit/json.ts field). v1 (Knative) bodies
+// have no such fields.
+import type { CodeSource, UnknownSource } from '../model/change.js';
+import { truncatePlain } from '../untrustedText.js';
 import { imageRefOf, servingContainer } from './image.js';
 import { asNumber, asObject, asString, field, type JsonObject } from './json.js';
 
@@ -48,14 +50,61 @@ export function sourcesOf(containers: readonly unknown[]): CodeSource[] {
 
 function containerSources(container: JsonObject): CodeSource[] {
   const sources: CodeSource[] = [];
-  const code = asObject(field(container, 'sourceCode'));
-  const object = asObject(field(code, 'cloudStorageSource'));
-  if (object) sources.push(bucketSourceOf(object));
-  else if (code && field(code, 'inlinedSource') !== undefined) sources.push({ kind: 'inlined' });
+  const code = codeSourceOf(container);
+  if (code) sources.push(code);
   const base = asString(field(container, 'baseImageUri'));
   const image = base === undefined ? undefined : imageRefOf(base);
   if (image) sources.push({ kind: 'base-image', image });
   return sources;
+}
+
+/**
+ * The source a container's `sourceCode` names: a Cloud Storage object, inlined source, or, where it names neither, a
+ * source of unknown kind (unreadableSourceOf). Undefined where it names none and need not: no `sourceCode` (null is the
+ * field left unset in the JSON of a protocol buffer), or an empty one beside an image.
+ */
+function codeSourceOf(container: JsonObject): CodeSource | undefined {
+  const written = field(container, 'sourceCode');
+  if (written === undefined || written === null) return undefined;
+  const code = asObject(written);
+  if (!code) return { kind: 'unknown', fields: [], written: jsonTypeOf(written) };
+  const object = asObject(field(code, 'cloudStorageSource'));
+  if (object) return bucketSourceOf(object);
+  if (field(code, 'inlinedSource') !== undefined) return { kind: 'inlined' };
+  const names = Object.keys(code).filter((name) => code[name] !== null);
+  // sourceCode is optional (v2 Container reference) and `{}` is the message set with nothing in it, which a client
+  // that writes back every field of a container it read, or sends an empty block, would log: plausible, not seen.
+  // Beside an image it names no code (the image is what runs, and is judged); without one, nothing names it.
+  if (names.length === 0 && hasImage(container)) return undefined;
+  return unreadableSourceOf(names);
+}
+
+/** True when the container names an image, as audit/image.ts imagesOf reads one: a string not blank (parsed or not). */
+function hasImage(container: JsonObject): boolean {
+  const image = asString(container['image']);
+  return image !== undefined && image.trim() !== '';
+}
+
+/** The JSON type of a value that is neither an object nor null, named as in a finding (never the value). */
+function jsonTypeOf(value: unknown): NonNullable<UnknownSource['written']> {
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return 'number';
+  return typeof value === 'boolean' ? 'boolean' : 'string';
+}
+
+/** How many of an unreadable sourceCode's field names a finding lists, and how long each may be. */
+const LISTED_SOURCE_FIELDS = 10;
+const MAX_SOURCE_FIELD_LENGTH = 64;
+
+/**
+ * A `sourceCode` runwatch cannot read (a source type Google adds later, a known one that is no object, or nothing at
+ * all where the container names no image): a source of unknown origin, named by its fields, sorted, the first
+ * LISTED_SOURCE_FIELDS of them, each cut. Names only: what they hold may be code or a credential.
+ */
+function unreadableSourceOf(names: readonly string[]): UnknownSource {
+  const sorted = [...names].sort();
+  const fields = sorted.slice(0, LISTED_SOURCE_FIELDS).map((name) => truncatePlain(name, MAX_SOURCE_FIELD_LENGTH));
+  return { kind: 'unknown', fields, ...(sorted.length > LISTED_SOURCE_FIELDS ? { fieldsNotListed: sorted.length - LISTED_SOURCE_FIELDS } : {}) };
 }
 
 /** A `cloudStorageSource`: its bucket as `gs://BUCKET` when the name is a bucket's, its object and generation as written. */
@@ -88,8 +137,8 @@ export function isGoogleRuntimeBase(source: CodeSource): boolean {
 
 /**
  * The repository a code source has to remember and judge: a bucket's `gs://BUCKET`, a base image's repository (not
- * Google's runtime base images); undefined for inlined source and a bucket or base image reference that does not
- * parse, which have none (reported each time).
+ * Google's runtime base images); undefined for inlined source, a source runwatch cannot read, and a bucket or base
+ * image reference that does not parse, which have none (reported each time).
  */
 export function repositoryOfSource(source: CodeSource): string | undefined {
   if (source.kind === 'cloud-storage') return source.repository;

@@ -39,6 +39,15 @@
 //           - inlined source (`inlinedSource`): the code came from the deployer's request, from no repository to
 //             trust or remember: reported on every deploy that carries it, as an unparseable image is (evidence
 //             `source: inlined`, `repository: null`, `source` unknown); the code is never copied.
+//           - a `sourceCode` runwatch cannot read (audit/source.ts codeSourceOf): one holding only fields it does not
+//             know (a source type Google adds later, `gitSource` say; a known one that is no object), one that is not
+//             an object, or an empty one (`{}`) in a container that names no image: the code's origin is unknown,
+//             reported each time as inlined source is ("Source code of a kind runwatch cannot read", evidence `source:
+//             unknown`, `repository: null`, the field names as `sourceCodeFields`, sorted, at most 10 of 64 characters
+//             each, `sourceCodeFieldsNotListed` for more, `sourceCodeType` for one not an object; never their values,
+//             which may hold code or credentials). An empty sourceCode beside an image names no code (sourceCode is
+//             optional, and a client writing back every field of a container it read would log `{}`): the image is
+//             judged, alone. A null sourceCode is one left unset.
 //           - a base image (`baseImageUri`): code that runs too, judged as a sidecar's image (`baseImage: true`),
 //             except Google's runtime base images (`REGION-docker.pkg.dev/serverless-runtimes/...`), the only ones
 //             automatic base image updates support: Google's own, neither judged nor remembered. So services that
@@ -56,7 +65,7 @@ import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, isLaterPoint, newestRepositoryBefore, pointBefore, repositoryFirstSeen, repositorySeenBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { DEPLOY_METHODS } from './methods.js';
 import { deployKey, repeatedBeforeItCame, resourceNoun, serviceLabel, unknownDeployFacts } from './revision.js';
-import { templateNounOf, type BucketSource, type CodeSource, type DeployChange, type ParsedImageRef } from '../model/change.js';
+import { templateNounOf, type BucketSource, type CodeSource, type DeployChange, type ParsedImageRef, type UnknownSource } from '../model/change.js';
 import { isGoogleRuntimeBase, repositoryOfSource } from '../audit/source.js';
 import { repositoryGlob, registryRepository } from '../audit/image.js';
 import type { Detection, Detector } from './types.js';
@@ -131,7 +140,7 @@ export const newImageRepository: Detector<'new-image-repository'> = {
     // alone judges and keys exactly as it did before runwatch read these.
     for (const source of sources) {
       const repository = repositoryOfSource(source);
-      if (repository === undefined || source.kind === 'inlined') {
+      if (repository === undefined || source.kind === 'inlined' || source.kind === 'unknown') {
         detections.push(sourceFromNoRepository(source, judging));
         continue;
       }
@@ -223,8 +232,8 @@ function newBaseImageRepository(image: ParsedImageRef, sidecar: true | undefined
 /**
  * Code from no repository runwatch can name, reported each time (never trusted, never remembered), as an image
  * reference that does not parse is: source inlined in the request (the deployer's own text: its origin is the
- * request), a Cloud Storage source naming no valid bucket, a base image reference that does not parse. Dedup keys hold
- * a space, which no repository has.
+ * request), a Cloud Storage source naming no valid bucket, a base image reference that does not parse, a sourceCode
+ * runwatch cannot read. Dedup keys hold a space, which no repository has.
  */
 function sourceFromNoRepository(source: CodeSource, j: Judging): Detection {
   if (source.kind === 'base-image') {
@@ -247,6 +256,29 @@ function sourceFromNoRepository(source: CodeSource, j: Judging): Detection {
       unknown,
     };
   }
+  if (source.kind === 'unknown') {
+    return {
+      severity: 'HIGH',
+      title: 'Source code of a kind runwatch cannot read',
+      summary:
+        `${who} deployed ${serviceLabel(j.change.target)} with source code runwatch cannot read${where} (${unreadableSourceText(source)}): where the code ` +
+        `came from is unknown and cannot be trusted. Check in the Cloud Run console what the ${j.noun} now runs, and ask the deployer where its code came from.`,
+      evidence: {
+        source: 'unknown',
+        repository: null,
+        // Names only, as sinks show evidence: plain text (what the fields held may be code or a credential).
+        sourceCodeFields: [...source.fields],
+        ...(source.fieldsNotListed !== undefined ? { sourceCodeFieldsNotListed: source.fieldsNotListed } : {}),
+        ...(source.written !== undefined ? { sourceCodeType: source.written } : {}),
+        ...(source.sidecar ? { sidecar: true } : {}),
+        ...j.known(),
+        ...common,
+      },
+      // One finding per kind of unreadable source in a deploy: an empty one and a gitSource are two.
+      dedupKey: [baselineKey(j.change.target), `unknown source ${source.written ?? `(${source.fields.join(',')})`}${source.sidecar ? ' sidecar' : ''}`, ...j.deploy],
+      unknown,
+    };
+  }
   return {
     severity: 'HIGH',
     title: 'Source code from a bucket runwatch cannot name',
@@ -255,6 +287,12 @@ function sourceFromNoRepository(source: CodeSource, j: Judging): Detection {
     dedupKey: [baselineKey(j.change.target), `unnamed bucket ${source.bucket}`, ...j.deploy],
     unknown,
   };
+}
+
+/** What made a sourceCode unreadable, in words for the summary (no field name: those are evidence only). */
+function unreadableSourceText(source: UnknownSource): string {
+  if (source.written !== undefined) return 'its sourceCode is not an object';
+  return source.fields.length > 0 ? 'its sourceCode names only a source type runwatch does not know' : 'its sourceCode names no source, and the container no image';
 }
 
 /**

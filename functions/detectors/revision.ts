@@ -217,8 +217,9 @@ export function unknownDeployFacts(change: DeployChange): string[] {
   const unknown: string[] = [];
   // A job has no revisions: nothing to know.
   if (!change.revision && !isJob(change.target)) unknown.push('revision');
-  // A container that runs source code (from a bucket, or inlined) has no image, and its code is known all the same.
-  if (change.images.length === 0 && !change.sources?.some((source) => source.kind !== 'base-image')) unknown.push('image');
+  // A container that runs source code (from a bucket, or inlined) has no image, and its code is known all the same; a
+  // sourceCode runwatch cannot read leaves it unknown (new-image-repository reports that source, `source` unknown).
+  if (change.images.length === 0 && !change.sources?.some((source) => source.kind === 'cloud-storage' || source.kind === 'inlined')) unknown.push('image');
   if (!change.serviceAccount) unknown.push('serviceAccount');
   if (!change.principal) unknown.push('principal');
   return unknown;

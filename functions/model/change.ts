@@ -131,9 +131,10 @@ export interface UnparseableImageRef {
  * an object in a bucket (`sourceCode.cloudStorageSource`), whose repository is the bucket, `gs://BUCKET`; `inlined`,
  * source code in the deploy request itself (`sourceCode.inlinedSource`, input only), from nowhere runwatch can name;
  * `base-image`, the runtime base image it runs on (`baseImageUri`: a Google runtime base image of a source deploy, or
- * one enrolled in automatic base image updates). `sidecar`: the container is not the one that takes the requests.
+ * one enrolled in automatic base image updates); `unknown`, a `sourceCode` runwatch cannot read (audit/source.ts
+ * unreadableSourceOf). `sidecar`: the container is not the one that takes the requests.
  */
-export type CodeSource = BucketSource | InlinedSource | BaseImageSource;
+export type CodeSource = BucketSource | InlinedSource | BaseImageSource | UnknownSource;
 
 export interface BucketSource {
   readonly kind: 'cloud-storage';
@@ -159,6 +160,22 @@ export interface InlinedSource {
 export interface BaseImageSource {
   readonly kind: 'base-image';
   readonly image: ImageRef;
+  readonly sidecar?: true;
+}
+
+/**
+ * A `sourceCode` that names no source runwatch can read: one holding only fields it does not know (a source type Google
+ * adds later), nothing at all in a container without an image, or not an object. Its origin is unknown: reported each
+ * time, never remembered.
+ */
+export interface UnknownSource {
+  readonly kind: 'unknown';
+  /** The names of the fields it held, sorted, cut (audit/source.ts); never their values, which may hold code or credentials. */
+  readonly fields: readonly string[];
+  /** How many more fields it held than `fields` names. */
+  readonly fieldsNotListed?: number;
+  /** The JSON type of a `sourceCode` that is not an object (never its value). */
+  readonly written?: 'string' | 'number' | 'boolean' | 'array';
   readonly sidecar?: true;
 }
 

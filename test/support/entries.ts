@@ -414,3 +414,23 @@ export function v1TrafficWrite(time: string, email: string | undefined, generati
 export function trafficToRevision(generation: number, percent = 100): Obj {
   return { revisionName: `cloud-run-slack-bot-${String(generation).padStart(5, '0')}-r${String(generation % 100).padStart(2, '0')}`, percent };
 }
+
+/**
+ * The system events of generationDeploy(time, email, generation)'s revision (synthetic-seq-console-deploy's, renamed):
+ * the revision `cloud-run-slack-bot-0000G-rGG` (as Cloud Run names it after the generation) created 140 ms after the
+ * write, under its operation id, running as `email`; its Ready event 13 s after the write, the service's 15 s after.
+ */
+export function generationDeployEvents(time: string, email: string, generation: number): [Json, Json] {
+  const [, consoleRevision, consoleService] = synthetic('seq-console-deploy') as unknown as [Json, Json, Json];
+  const revision = `cloud-run-slack-bot-${String(generation).padStart(5, '0')}-r${String(generation % 100).padStart(2, '0')}`;
+  const renames = [
+    ['cloud-run-slack-bot-00023-kiv', revision],
+    ['7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0', `op-${time}`],
+    ['"serving.knative.dev/configurationGeneration": "23"', `"serving.knative.dev/configurationGeneration": "${generation}"`],
+    ['cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com', email],
+  ] as const;
+  const ms = Date.parse(time);
+  const revisionEvent = createdAt(at(renamed(consoleRevision, renames), new Date(ms + 13_000).toISOString(), `rev-${time}`), createdAfter(time));
+  const serviceEvent = at(renamed(consoleService, renames), new Date(ms + 15_000).toISOString(), `svc-${time}`);
+  return [revisionEvent, serviceEvent];
+}

@@ -4,7 +4,7 @@
 // the wait, they are that deploy: not reported again under the revision's name.
 import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
-import { at, createdAfter, createdAt, generationDeploy, renamed, synthetic, type Json } from '../support/entries.js';
+import { generationDeploy, generationDeployEvents, type Json } from '../support/entries.js';
 import { config, findingsLive } from '../support/run.js';
 
 const RULE = 'off-window-deploy';
@@ -14,22 +14,7 @@ const B = 'other-runtime@test-project-1234.iam.gserviceaccount.com';
 const CFG = config({ timezone: 'UTC', changeWindows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '09:00', end: '11:30' }] });
 const t = (hhmm: string): string => `2024-05-06T${hhmm}:00Z`;
 
-const [, consoleRevision, consoleService] = synthetic('seq-console-deploy') as unknown as [Json, Json, Json];
-
-/** The revision and service events of generationDeploy(time, email, generation)'s revision (as late-write-before-revert.test.ts). */
-function eventsOf(time: string, email: string, generation: number): [Json, Json] {
-  const revision = `cloud-run-slack-bot-${String(generation).padStart(5, '0')}-r${String(generation % 100).padStart(2, '0')}`;
-  const renames = [
-    ['cloud-run-slack-bot-00023-kiv', revision],
-    ['7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0', `op-${time}`],
-    ['"serving.knative.dev/configurationGeneration": "23"', `"serving.knative.dev/configurationGeneration": "${generation}"`],
-    ['cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com', email],
-  ] as const;
-  const ms = Date.parse(time);
-  const revisionEvent = createdAt(at(renamed(consoleRevision, renames), new Date(ms + 13_000).toISOString(), `rev-${time}`), createdAfter(time));
-  const serviceEvent = at(renamed(consoleService, renames), new Date(ms + 15_000).toISOString(), `svc-${time}`);
-  return [revisionEvent, serviceEvent];
-}
+const eventsOf = generationDeployEvents;
 
 const W10 = generationDeploy(t('10:00'), A, 1);
 const W11 = generationDeploy(t('11:00'), B, 2);

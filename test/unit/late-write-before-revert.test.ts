@@ -7,7 +7,7 @@
 // service's system events, the newer write's revision has events of its own, which report it.
 import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
-import { at, createdAfter, createdAt, generationDeploy, renamed, synthetic, withV1Image, type Json } from '../support/entries.js';
+import { generationDeploy, generationDeployEvents, withV1Image, type Json } from '../support/entries.js';
 import { config, findingsLive, findingsOf } from '../support/run.js';
 
 const RULE = 'off-window-deploy';
@@ -18,26 +18,7 @@ const C = 'third-runtime@test-project-1234.iam.gserviceaccount.com';
 const CFG = config({ timezone: 'UTC', changeWindows: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '09:00', end: '11:30' }] });
 const t = (hhmm: string): string => `2024-05-06T${hhmm}:00Z`;
 
-const [, consoleRevision, consoleService] = synthetic('seq-console-deploy') as unknown as [Json, Json, Json];
-
-/**
- * The system events of generationDeploy(time, email, generation)'s revision (synthetic-seq-console-deploy's, renamed):
- * the revision `cloud-run-slack-bot-0000G-rGG` (as Cloud Run names it after the generation) created 140 ms after the
- * write, under its operation id, running as `email`; its Ready event 13 s after the write, the service's 15 s after.
- */
-function eventsOf(time: string, email: string, generation: number): Json[] {
-  const revision = `cloud-run-slack-bot-${String(generation).padStart(5, '0')}-r${String(generation % 100).padStart(2, '0')}`;
-  const renames = [
-    ['cloud-run-slack-bot-00023-kiv', revision],
-    ['7a9d252c-a432-4fa8-a1ac-1a6fe9e135c0', `op-${time}`],
-    ['"serving.knative.dev/configurationGeneration": "23"', `"serving.knative.dev/configurationGeneration": "${generation}"`],
-    ['cloud-run-slack-bot@test-project-1234.iam.gserviceaccount.com', email],
-  ] as const;
-  const ms = Date.parse(time);
-  const revisionEvent = createdAt(at(renamed(consoleRevision, renames), new Date(ms + 13_000).toISOString(), `rev-${time}`), createdAfter(time));
-  const serviceEvent = at(renamed(consoleService, renames), new Date(ms + 15_000).toISOString(), `svc-${time}`);
-  return [revisionEvent, serviceEvent];
-}
+const eventsOf = generationDeployEvents;
 
 /**
  * A deploy: its write (generationDeploy: running as `email`, image `image`) and the system events of the revision it

@@ -229,6 +229,11 @@ surprise: true
     ['an allowed domain with a wildcard top-level domain', 'rules: {external-member-grant: {allowedDomains: ["acme.*"]}}', 'rules.external-member-grant.allowedDomains[0]', /^"acme\.\*" also matches domains outside the organization/],
     ['an allowed domain with a wildcard label in the middle', 'rules: {external-member-grant: {allowedDomains: ["acme.*.com"]}}', 'rules.external-member-grant.allowedDomains[0]', /^"acme\.\*\.com" also matches domains outside the organization/],
     ['an allowed domain of a wildcard and a top-level domain alone', 'rules: {external-member-grant: {allowedDomains: ["*.com"]}}', 'rules.external-member-grant.allowedDomains[0]', /^"\*\.com" also matches domains outside the organization/],
+    // A wildcard in front of a public suffix of two labels or more (co.uk, com.au, github.io): anyone can register a
+    // domain under it, and a Google account can be made for an email at it.
+    ['an allowed domain of a wildcard and a public suffix of two labels', 'rules: {external-member-grant: {allowedDomains: ["*.co.uk"]}}', 'rules.external-member-grant.allowedDomains[0]', /^"\*\.co\.uk" also matches domains outside the organization \(evil\.co\.uk\).*co\.uk is a public suffix/],
+    ['an allowed domain of ** and a public suffix of two labels', 'rules: {external-member-grant: {allowedDomains: ["**.com.au"]}}', 'rules.external-member-grant.allowedDomains[0]', /com\.au is a public suffix/],
+    ['an allowed domain of a wildcard and a private public suffix', 'rules: {external-member-grant: {allowedDomains: ["*.github.io"]}}', 'rules.external-member-grant.allowedDomains[0]', /github\.io is a public suffix/],
     ['an allowed domain with ? or a class', 'rules: {external-member-grant: {allowedDomains: ["acme.c?m"]}}', 'rules.external-member-grant.allowedDomains[0]', /^"acme\.c\?m" also matches domains outside the organization/],
     ['allowed domains not a list', 'rules: {external-member-grant: {allowedDomains: "acme.com"}}', 'rules.external-member-grant.allowedDomains', /^must be array$/],
     ['a misspelt external-member-grant key', 'rules: {external-member-grant: {allowedDomain: ["acme.com"]}}', 'rules.external-member-grant.allowedDomain', /^unknown key; did you mean allowedDomains\?$/],
@@ -256,7 +261,7 @@ surprise: true
   // names are one global namespace: anyone can create acme-builds-evil in a project of their own, so a wildcard in a
   // name trusts buckets an attacker can make. Only whole labels in front of a domain-named bucket (which needs the
   // domain's verified owner) may be wildcards.
-  it.each(['gs://acme-builds', 'gs://{acme-builds,acme-staging-builds}', 'gs://*.builds.acme.com', 'GS://acme-builds', 'gs://run-sources-acme-prod-us-central1', 'gs://*.acme-prod.appspot.com', 'gs://acme-prod.appspot.com'])(
+  it.each(['gs://acme-builds', 'gs://{acme-builds,acme-staging-builds}', 'gs://*.builds.acme.com', 'GS://acme-builds', 'gs://run-sources-acme-prod-us-central1', 'gs://*.acme-prod.appspot.com', 'gs://acme-prod.appspot.com', 'gs://*.builds.acme.co.uk'])(
     'accepts a trusted bucket: %j',
     (glob) => {
       expect(problems(`rules: {new-image-repository: {trustedRepositories: [${JSON.stringify(glob)}]}}`)).toEqual([]);
@@ -278,6 +283,9 @@ surprise: true
     ['every App Engine default bucket', 'gs://*.appspot.com', /also trusts buckets anyone can create \(gs:\/\/evil\.appspot\.com\)/],
     ['every App Engine default bucket, with **', 'gs://**.appspot.com', /also trusts buckets anyone can create/],
     ['every Firebase default bucket', 'gs://*.firebasestorage.app', /also trusts buckets anyone can create \(gs:\/\/evil\.firebasestorage\.app\)/],
+    // A domain-named bucket needs the domain's verified owner, and anyone can own a domain under a public suffix.
+    ['every bucket named under a public suffix of two labels', 'gs://*.co.uk', /also trusts buckets anyone can create \(gs:\/\/evil\.co\.uk\).*co\.uk is a public suffix/],
+    ['every bucket named under a private public suffix', 'gs://*.github.io', /github\.io is a public suffix/],
   ])('rejects a trusted bucket glob: %s', (_name, glob, reason) => {
     const found = problems(`rules: {new-image-repository: {trustedRepositories: [${JSON.stringify(glob)}]}}`);
     expect(found).toHaveLength(1);

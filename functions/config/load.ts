@@ -1,6 +1,7 @@
 // Loads and validates the configuration once, failing closed: every problem is reported as `path: reason`,
 // all at once, and nothing unknown is silently accepted (additionalProperties: false in the schema).
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { isMap, isNode, isScalar, isSeq, parseDocument, type YAMLError } from 'yaml';
 import picomatch from 'picomatch';
@@ -582,6 +583,32 @@ function ownDomainsOnly(glob: string): boolean {
 }
 
 /**
+ * The public suffix a glob's wildcard labels stand right in front of (`*.co.uk`: `co.uk`), or undefined: anyone can
+ * register a domain under a public suffix (and so make a Google account for an email there, or name a bucket after
+ * it). Single-label suffixes (`*.com`) fail ownDomainsOnly already; this finds `co.uk`, `com.au`, `github.io`.
+ */
+function wildcardOverPublicSuffix(glob: string): string | undefined {
+  const labels = glob.split('.');
+  const first = labels.findIndex((label) => label !== '*' && label !== '**');
+  if (first <= 0) return undefined;
+  const literal = labels.slice(first).join('.');
+  return isPublicSuffix(literal) ? literal : undefined;
+}
+
+const require = createRequire(import.meta.url);
+let publicSuffixes: typeof import('tldts') | undefined;
+
+/**
+ * True when `domain` is itself a public suffix of the Public Suffix List, ICANN and private sections alike (`co.uk`,
+ * `github.io`; the list's `*` rule makes an unlisted top-level name one too). tldts is loaded on first use: only a
+ * glob with a leading wildcard asks, and its list would add to every function's cold start.
+ */
+function isPublicSuffix(domain: string): boolean {
+  publicSuffixes ??= require('tldts') as typeof import('tldts');
+  return publicSuffixes.getPublicSuffix(domain, { allowPrivateDomains: true }) === domain.toLowerCase();
+}
+
+/**
  * Why an external-member-grant glob can match nothing (or, in allowedDomains, domains anyone can own), or undefined: allowedDomains is matched against a domain alone
  * (`acme.com`: what follows the `@` of a user: or group: member, or a domain: member itself), allowMembers against a
  * whole member, prefix included (`user:support@vendor.example`), and only user:, group: and domain: members are judged.
@@ -593,6 +620,10 @@ function memberGlobProblem(list: string, glob: string): string | undefined {
   if (list === 'allowedDomains' && !ownDomainsOnly(glob)) {
     const example = glob.replace(/\[[^\]]*\]/g, 'x').replace(/\*+/g, 'evil').replace(/\?/g, 'x');
     return `${JSON.stringify(glob)} also matches domains outside the organization (${example}), and a Google account can be made for an email at any domain: a wildcard may only stand for whole labels in front of a domain of two labels or more (*.acme.com), one domain a glob (list them one by one)`;
+  }
+  const suffix = list === 'allowedDomains' ? wildcardOverPublicSuffix(glob) : undefined;
+  if (suffix !== undefined) {
+    return `${JSON.stringify(glob)} also matches domains outside the organization (evil.${suffix}): ${suffix} is a public suffix, under which anyone can register a domain, and a Google account can be made for an email at any domain; name the organization's own domain (*.acme.${suffix})`;
   }
   if (list === 'allowMembers' && !/^(user|group|domain|[*?[{])/i.test(glob)) {
     return `${JSON.stringify(glob)} is matched against a whole member with its prefix (user:, group: or domain:, the only members judged), such as user:support@vendor.example: it can match none`;
@@ -879,6 +910,10 @@ function bucketGlobProblem(bucket: string): string | undefined {
   if (bucket === '') return refused('it names no bucket');
   if (bucket.includes('/')) return refused(`a bucket is trusted whole: gs://BUCKET, without a folder or object (write gs://${bucket.slice(0, bucket.indexOf('/'))})`);
   if (/[A-Z]/.test(bucket.replace(/\[[^\]]*\]/g, ''))) return refused(`bucket names are lower case (write gs://${bucket.toLowerCase()})`);
+  const suffix = ownDomainsOnly(bucket) && !underPerProjectDomain(bucket) ? wildcardOverPublicSuffix(bucket) : undefined;
+  if (suffix !== undefined) {
+    return refused(`a wildcard in front of a public suffix also trusts buckets anyone can create (gs://evil.${suffix}): ${suffix} is a public suffix, under which anyone can register a domain and name buckets after it; trust a domain of your own (gs://*.builds.acme.${suffix})`);
+  }
   if (!WILDCARD.test(bucket) || (ownDomainsOnly(bucket) && !underPerProjectDomain(bucket))) return undefined;
   const example = bucket.replace(/\[[^\]]*\]/g, 'x').replace(/\*+/g, 'evil').replace(/\?/g, 'x');
   return refused(

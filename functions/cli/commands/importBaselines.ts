@@ -16,6 +16,7 @@ import { parseGrpcEndpoint, type GrpcEndpoint } from '../../grpcEndpoint.js';
 import { isProjectId } from '../../pubsub/publisher.js';
 import { messageOf } from '../../../sinks/deliver.js';
 import { terminalSafe } from '../../untrustedText.js';
+import { within } from '../../within.js';
 import { argsErrorMessage, usageErrorText, usageReminder, type Command, type CommandIo } from '../command.js';
 
 /**
@@ -191,13 +192,10 @@ async function firstAnswer(store: ImportTarget, key: string): Promise<unknown> {
 
 /** `work`'s outcome, or a NotAnswered rejection once `ms` have passed without one (`about`: what it was for). */
 async function answered<T>(work: Promise<T>, ms: number, about: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new NotAnswered(`Firestore did not answer within ${ms / 1000} s${about}`)), ms)));
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const outcome = await within(work, ms);
+  if (outcome === undefined) throw new NotAnswered(`Firestore did not answer within ${ms / 1000} s${about}`);
+  if ('error' in outcome) throw outcome.error;
+  return outcome.answer;
 }
 
 /** What importAll writes to: the live store (FirestoreBaselineStore), or one a test makes answer late. */

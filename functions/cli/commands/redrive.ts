@@ -23,6 +23,7 @@ import { topologyNames } from '../../pubsub/topology.js';
 import { GRPC_STATUS, grpcCode } from '../../grpcEndpoint.js';
 import { terminalSafe } from '../../untrustedText.js';
 import { argsErrorMessage, usageErrorText, usageReminder, type Command, type CommandIo } from '../command.js';
+import { within } from '../../within.js';
 
 const DEFAULT_WAIT_SECONDS = 10;
 
@@ -254,17 +255,6 @@ export async function checkReachable(subscription: Subscription, timeoutMs = REA
     if (code === undefined || !RETRIED.has(code)) throw attempt.error;
     lastError = attempt.error;
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(delay, deadline - performance.now()))));
-  }
-}
-
-/** `work`'s outcome, or undefined once `ms` have passed without it (the timer goes with the outcome). */
-async function within<T>(work: Promise<T>, ms: number): Promise<{ readonly answer: T } | { readonly error: unknown } | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
-  try {
-    return await Promise.race([work.then((answer) => ({ answer }), (error: unknown) => ({ error })), late]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

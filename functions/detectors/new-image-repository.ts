@@ -69,6 +69,7 @@ import { templateNounOf, type BucketSource, type CodeSource, type DeployChange, 
 import { isGoogleRuntimeBase, repositoryOfSource } from '../audit/source.js';
 import { repositoryGlob, registryRepository } from '../audit/image.js';
 import type { Detection, Detector } from './types.js';
+import type { EvidenceValue } from '../findings/finding.js';
 
 export const newImageRepository: Detector<'new-image-repository'> = {
   id: 'new-image-repository',
@@ -110,7 +111,7 @@ export const newImageRepository: Detector<'new-image-repository'> = {
     const reported = new Set<string>();
     for (const image of change.images) {
       if (image.unparseable) {
-        detections.push(unparseableImage(image.reference, change, deployKey(change, baseline), earlierDeploy === undefined, known(), recreatedAfterDeleteAt));
+        detections.push(unparseableImage(image.reference, judging));
         continue;
       }
       if (untrustedFirstDeploy || reported.has(image.repository)) continue;
@@ -128,11 +129,9 @@ export const newImageRepository: Detector<'new-image-repository'> = {
           // A sidecar runs in the revision with its identity and network all the same: reported alike, said apart.
           ...(image.sidecar ? { sidecar: true } : {}),
           ...(image.digest ? { digest: image.digest } : {}),
-          ...known(),
-          firstDeploy,
-          ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
+          ...deployEvidence(judging, firstDeploy),
         },
-        dedupKey: [baselineKey(change.target), image.repository, ...deployKey(change, baseline)],
+        dedupKey: [baselineKey(change.target), image.repository, ...judging.deploy],
         unknown: unknownDeployFacts(change).filter((f) => f !== 'image'),
       });
     }
@@ -176,6 +175,15 @@ interface Judging {
   readonly noun: string;
 }
 
+/**
+ * What every finding of a deploy says of the service's history, last in its evidence: the repositories it used
+ * before, whether this is its first deploy (`firstDeploy`: for code from no repository, no earlier deploy known at
+ * all), and the delete it was re-created after.
+ */
+function deployEvidence(j: Judging, firstDeploy: boolean): Readonly<Record<string, EvidenceValue>> {
+  return { ...j.known(), firstDeploy, ...(j.recreatedAfterDeleteAt ? { recreatedAfterDeleteAt: j.recreatedAfterDeleteAt } : {}) };
+}
+
 /** The code sources a deploy runs that this rule judges: all but Google's runtime base images (see the header). */
 function judgedSources(change: DeployChange): CodeSource[] {
   return change.sources === undefined ? [] : change.sources.filter((source) => !isGoogleRuntimeBase(source));
@@ -198,9 +206,7 @@ function newBucket(source: BucketSource, repository: string, j: Judging): Detect
       ...(source.object !== undefined ? { object: source.object } : {}),
       ...(source.generation !== undefined ? { generation: source.generation } : {}),
       ...(source.sidecar ? { sidecar: true } : {}),
-      ...j.known(),
-      firstDeploy: j.firstDeploy,
-      ...(j.recreatedAfterDeleteAt ? { recreatedAfterDeleteAt: j.recreatedAfterDeleteAt } : {}),
+      ...deployEvidence(j, j.firstDeploy),
     },
     dedupKey: [baselineKey(j.change.target), repository, ...j.deploy],
     unknown: unknownDeployFacts(j.change).filter((f) => f !== 'image'),
@@ -220,9 +226,7 @@ function newBaseImageRepository(image: ParsedImageRef, sidecar: true | undefined
       baseImage: true,
       ...(sidecar ? { sidecar: true } : {}),
       ...(image.digest ? { digest: image.digest } : {}),
-      ...j.known(),
-      firstDeploy: j.firstDeploy,
-      ...(j.recreatedAfterDeleteAt ? { recreatedAfterDeleteAt: j.recreatedAfterDeleteAt } : {}),
+      ...deployEvidence(j, j.firstDeploy),
     },
     dedupKey: [baselineKey(j.change.target), repository, ...j.deploy],
     unknown: unknownDeployFacts(j.change).filter((f) => f !== 'image'),
@@ -237,21 +241,21 @@ function newBaseImageRepository(image: ParsedImageRef, sidecar: true | undefined
  */
 function sourceFromNoRepository(source: CodeSource, j: Judging): Detection {
   if (source.kind === 'base-image') {
-    const found = unparseableImage(source.image.reference, j.change, j.deploy, !j.earlierDeploy, j.known(), j.recreatedAfterDeleteAt);
+    const found = unparseableImage(source.image.reference, j);
     // Keyed apart from a container image written alike, which is reported on its own.
     const dedupKey = [baselineKey(j.change.target), `unparseable base image ${source.image.reference}`, ...j.deploy];
     return { ...found, evidence: { ...found.evidence, baseImage: true, ...(source.sidecar ? { sidecar: true } : {}) }, dedupKey };
   }
   const who = j.change.principal?.id ?? 'An unknown principal';
   const where = source.sidecar ? ' in a sidecar' : '';
-  const common = { firstDeploy: !j.earlierDeploy, ...(j.recreatedAfterDeleteAt ? { recreatedAfterDeleteAt: j.recreatedAfterDeleteAt } : {}) };
+  const common = deployEvidence(j, !j.earlierDeploy);
   const unknown = [...unknownDeployFacts(j.change).filter((f) => f !== 'image'), 'source'];
   if (source.kind === 'inlined') {
     return {
       severity: 'HIGH',
       title: 'Source code inlined in the deploy request',
       summary: `${who} deployed ${serviceLabel(j.change.target)} with source code inlined in the request${where} (no image, no bucket): where the code came from is unknown and cannot be trusted.`,
-      evidence: { source: 'inlined', repository: null, ...(source.sidecar ? { sidecar: true } : {}), ...j.known(), ...common },
+      evidence: { source: 'inlined', repository: null, ...(source.sidecar ? { sidecar: true } : {}), ...common },
       dedupKey: [baselineKey(j.change.target), `inlined source${source.sidecar ? ' sidecar' : ''}`, ...j.deploy],
       unknown,
     };
@@ -271,7 +275,6 @@ function sourceFromNoRepository(source: CodeSource, j: Judging): Detection {
         ...(source.fieldsNotListed !== undefined ? { sourceCodeFieldsNotListed: source.fieldsNotListed } : {}),
         ...(source.written !== undefined ? { sourceCodeType: source.written } : {}),
         ...(source.sidecar ? { sidecar: true } : {}),
-        ...j.known(),
         ...common,
       },
       // One finding per kind of unreadable source in a deploy: an empty one and a gitSource are two.
@@ -283,7 +286,7 @@ function sourceFromNoRepository(source: CodeSource, j: Judging): Detection {
     severity: 'HIGH',
     title: 'Source code from a bucket runwatch cannot name',
     summary: `${who} deployed ${serviceLabel(j.change.target)} with source code from a Cloud Storage object${where} whose bucket is not a valid bucket name: where the code came from is unknown and cannot be trusted.`,
-    evidence: { source: 'cloud-storage', repository: null, bucket: source.bucket, ...(source.object !== undefined ? { object: source.object } : {}), ...(source.sidecar ? { sidecar: true } : {}), ...j.known(), ...common },
+    evidence: { source: 'cloud-storage', repository: null, bucket: source.bucket, ...(source.object !== undefined ? { object: source.object } : {}), ...(source.sidecar ? { sidecar: true } : {}), ...common },
     dedupKey: [baselineKey(j.change.target), `unnamed bucket ${source.bucket}`, ...j.deploy],
     unknown,
   };
@@ -300,14 +303,14 @@ function unreadableSourceText(source: UnknownSource): string {
  * the repository of a first deploy is, only when trustedRepositories is configured). Its dedup key cannot collide
  * with a repository's: repositories never contain a space.
  */
-function unparseableImage(reference: string, change: DeployChange, deploy: readonly string[], firstDeploy: boolean, known: KnownRepositories, recreatedAfterDeleteAt: string | undefined): Detection {
+function unparseableImage(reference: string, j: Judging): Detection {
   return {
     severity: 'HIGH',
     title: 'Image reference runwatch cannot parse',
-    summary: `${change.principal?.id ?? 'An unknown principal'} deployed ${serviceLabel(change.target)} with an image reference runwatch cannot parse: its repository is unknown and cannot be trusted.`,
-    evidence: { image: reference, repository: null, ...known, firstDeploy, ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}) },
-    dedupKey: [baselineKey(change.target), `unparseable ${reference}`, ...deploy],
-    unknown: [...unknownDeployFacts(change).filter((f) => f !== 'image'), 'repository'],
+    summary: `${j.change.principal?.id ?? 'An unknown principal'} deployed ${serviceLabel(j.change.target)} with an image reference runwatch cannot parse: its repository is unknown and cannot be trusted.`,
+    evidence: { image: reference, repository: null, ...deployEvidence(j, !j.earlierDeploy) },
+    dedupKey: [baselineKey(j.change.target), `unparseable ${reference}`, ...j.deploy],
+    unknown: [...unknownDeployFacts(j.change).filter((f) => f !== 'image'), 'repository'],
   };
 }
 

@@ -75,6 +75,11 @@ async function bypass(entries: readonly unknown[], cfg = config()) {
   return (await findingsOf(entries, cfg)).filter((f) => f.rule === 'vpc-egress-bypass');
 }
 
+/** The project and region of v1Deploy's service (SLACK_BOT) and of v2Create's (storefront). */
+const V1_CONNECTOR = 'connector projects/test-project-1234/locations/asia-northeast1/connectors/egress';
+const V1_DEFAULT_SUBNET = 'Direct VPC subnetwork projects/test-project-1234/regions/asia-northeast1/subnetworks/default';
+const interfaces = (list: unknown[]): Annotations => ({ 'run.googleapis.com/network-interfaces': JSON.stringify(list) });
+
 describe('vpc-egress-bypass', () => {
   it.each([
     ['v1: connector, all traffic, then private ranges only', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), v1Deploy('2024-05-04T11:00:00Z', { ...CONNECTOR, ...PRIVATE })], 'private-ranges-only'],
@@ -102,7 +107,6 @@ describe('vpc-egress-bypass', () => {
   it.each([
     ['the first revision seen, without VPC access (nothing known before)', [v1Deploy('2024-05-04T10:00:00Z', {})]],
     ['private ranges only, then VPC access removed (it never all went through the VPC)', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...PRIVATE }), v1Deploy('2024-05-04T11:00:00Z', {})]],
-    ['all traffic, then all traffic through Direct VPC instead of a connector', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), v1Deploy('2024-05-04T11:00:00Z', { ...INTERFACES, ...ALL })]],
     ['all traffic, then a console write without containers and without VPC annotations (unknown, not removed)', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), consoleDeploy('2024-05-04T11:00:00Z', {})]],
     ['all traffic, then an egress value that reads as neither setting', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...ALL }), v1Deploy('2024-05-04T11:00:00Z', { ...CONNECTOR, 'run.googleapis.com/vpc-access-egress': 'sometimes' })]],
     ['a console deploy whose revision (system events) still sends all traffic through the VPC', [v1Deploy('2024-05-06T20:00:00Z', { ...CONNECTOR, ...ALL }), ...consoleSequence({ ...CONNECTOR, ...ALL })]],
@@ -274,7 +278,6 @@ describe('vpc-egress-bypass', () => {
 
     it.each([
       ['v1: created again with all traffic', [v1Deploy('2024-05-04T10:00:00Z', allV1), deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), v1Create('2024-05-04T11:00:00Z', allV1)]],
-      ['v1: created again with all traffic through Direct VPC', [v1Deploy('2024-05-04T10:00:00Z', allV1), deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), v1Create('2024-05-04T11:00:00Z', { ...INTERFACES, ...ALL })]],
       ['v1: private ranges only, created again without VPC access (it never all went through the VPC)', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...PRIVATE }), deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), v1Create('2024-05-04T11:00:00Z', {})]],
       ['v1: a service created for the first time without VPC access', [v1Create('2024-05-04T11:00:00Z', {})]],
       ['v2: a service created for the first time without vpcAccess', [v2Create(undefined)]],
@@ -290,6 +293,137 @@ describe('vpc-egress-bypass', () => {
         ['active', '2024-05-04T10:10:00Z', undefined],
         ['resolved', '2024-05-04T10:10:00Z', 'the service was deleted'],
       ]);
+    });
+  });
+
+  // All-traffic egress kept, but through another connector or network than the revision before: another network's
+  // firewall rules, Cloud NAT addresses and perimeter. The destination is compared in one spelling (the service's
+  // project and region implied for a short name), so the same destination written two ways is no move.
+  describe('all-traffic egress moved to another network or connector', () => {
+    const HOST_SUBNET = 'Direct VPC subnetwork projects/host-net/regions/asia-northeast1/subnetworks/run';
+    const OTHER_CONNECTOR = { 'run.googleapis.com/vpc-access-connector': 'projects/other-proj/locations/asia-northeast1/connectors/open' };
+    const v1 = (time: string, vpc: Annotations): Json => v1Deploy(`2024-05-04T${time}:00Z`, { ...vpc, ...ALL });
+    const v2Connector = (name: string) => ({ connector: name, egress: 'ALL_TRAFFIC' });
+    const v2Subnet = (subnetwork: string, tags?: string[]) => ({ networkInterfaces: [{ network: 'acme-vpc', subnetwork, ...(tags ? { tags } : {}) }], egress: 'ALL_TRAFFIC' });
+    const editV1Job = (entry: Json, list: unknown[]): Json =>
+      variant(entry, (e) => {
+        const job = ((e.protoPayload['request'] as Json)['job'] as Json) as Record<string, any>;
+        job['spec'].template.metadata.annotations['run.googleapis.com/network-interfaces'] = JSON.stringify(list);
+      });
+    const editPool = (entry: Json, vpcAccess: Json): Json =>
+      variant(entry, (e) => void ((((e.protoPayload['request'] as Json)['workerPool'] as Json)['template'] as Json)['vpcAccess'] = vpcAccess));
+
+    it.each([
+      ['v1: to a connector in another project', [v1('10:00', CONNECTOR), v1('11:00', OTHER_CONNECTOR)], V1_CONNECTOR, 'connector projects/other-proj/locations/asia-northeast1/connectors/open'],
+      ['v1: from a connector given by its short name to another one', [v1('10:00', { 'run.googleapis.com/vpc-access-connector': 'egress' }), v1('11:00', { 'run.googleapis.com/vpc-access-connector': 'egress-2' })], V1_CONNECTOR, 'connector projects/test-project-1234/locations/asia-northeast1/connectors/egress-2'],
+      ['v1: from a connector to Direct VPC', [v1('10:00', CONNECTOR), v1('11:00', INTERFACES)], V1_CONNECTOR, V1_DEFAULT_SUBNET],
+      ['v1: from Direct VPC back to a connector', [v1('10:00', INTERFACES), v1('11:00', CONNECTOR)], V1_DEFAULT_SUBNET, V1_CONNECTOR],
+      [
+        'v1: Direct VPC to a Shared VPC subnetwork of another project',
+        [v1('10:00', INTERFACES), v1('11:00', interfaces([{ network: 'projects/host-net/global/networks/shared', subnetwork: 'projects/host-net/regions/asia-northeast1/subnetworks/run' }]))],
+        V1_DEFAULT_SUBNET,
+        HOST_SUBNET,
+      ],
+      [
+        'v1: the network tags the egress firewall rules select removed',
+        [v1('10:00', interfaces([{ network: 'default', subnetwork: 'default', tags: ['egress-locked', 'web'] }])), v1('11:00', interfaces([{ network: 'default', subnetwork: 'default', tags: ['web'] }]))],
+        `${V1_DEFAULT_SUBNET} (network tags egress-locked, web)`,
+        `${V1_DEFAULT_SUBNET} (network tags web)`,
+      ],
+      [
+        'v1: a network tag added (it may select an allow rule)',
+        [v1('10:00', INTERFACES), v1('11:00', interfaces([{ network: 'default', subnetwork: 'default', tags: ['allow-internet'] }]))],
+        V1_DEFAULT_SUBNET,
+        `${V1_DEFAULT_SUBNET} (network tags allow-internet)`,
+      ],
+      [
+        'v2: to another connector',
+        [v2Create(connectorAll), v2Update('2024-06-01T11:00:00Z', v2Connector('projects/acme-prod/locations/europe-west1/connectors/open'))],
+        'connector projects/acme-prod/locations/europe-west1/connectors/egress',
+        'connector projects/acme-prod/locations/europe-west1/connectors/open',
+      ],
+      [
+        'v2: to another subnetwork (a mask naming vpc_access)',
+        [v2Create(v2Subnet('acme-eu')), v2Update('2024-06-01T11:00:00Z', v2Subnet('https://www.googleapis.com/compute/v1/projects/host-net/regions/europe-west1/subnetworks/run'), ['template.vpc_access'])],
+        'Direct VPC subnetwork projects/acme-prod/regions/europe-west1/subnetworks/acme-eu',
+        'Direct VPC subnetwork projects/host-net/regions/europe-west1/subnetworks/run',
+      ],
+      ['a console deploy whose revision (system events) goes through another connector', [v1Deploy('2024-05-06T20:00:00Z', { ...CONNECTOR, ...ALL }), ...consoleSequence({ ...OTHER_CONNECTOR, ...ALL })], V1_CONNECTOR, 'connector projects/other-proj/locations/asia-northeast1/connectors/open'],
+      [
+        'a v1 job moved to another subnetwork',
+        [synthetic('job-v1-CreateJob-gcloud'), editV1Job(synthetic('job-v1-ReplaceJob-gcloud'), [{ network: 'acme-vpc', subnetwork: 'acme-open-us-central1' }])],
+        'Direct VPC subnetwork projects/acme-prod/regions/us-central1/subnetworks/acme-batch-us-central1',
+        'Direct VPC subnetwork projects/acme-prod/regions/us-central1/subnetworks/acme-open-us-central1',
+      ],
+      [
+        'a v2 worker pool moved to another subnetwork',
+        [synthetic('workerpool-v2-CreateWorkerPool'), editPool(synthetic('workerpool-v2-UpdateWorkerPool'), { networkInterfaces: [{ network: 'acme-vpc', subnetwork: 'acme-open-us-central1' }], egress: 'ALL_TRAFFIC' })],
+        'Direct VPC subnetwork projects/acme-prod/regions/us-central1/subnetworks/acme-workers-us-central1',
+        'Direct VPC subnetwork projects/acme-prod/regions/us-central1/subnetworks/acme-open-us-central1',
+      ],
+    ])('fires: %s', async (_name, entries, before, after) => {
+      const findings = await bypass(entries);
+      expect(findings).toHaveLength(1);
+      expect(findings[0]).toMatchObject({ severity: 'MEDIUM', title: 'Cloud Run egress moved to another network or connector', evidence: { egress: 'all-traffic', before, after } });
+      expect(findings[0]!.summary).toContain(`all of its outbound traffic still goes through a VPC, but through ${after}`);
+    });
+
+    it.each([
+      ['v1: the same connector by its short name, then by its full name', [v1('10:00', { 'run.googleapis.com/vpc-access-connector': 'egress' }), v1('11:00', CONNECTOR)]],
+      [
+        'v1: the same network as a name, a relative path and a URL, the subnetwork implied',
+        [
+          v1('10:00', interfaces([{ network: 'default' }])),
+          v1('11:00', interfaces([{ network: 'projects/test-project-1234/global/networks/default', subnetwork: 'default' }])),
+          v1('12:00', interfaces([{ network: 'https://www.googleapis.com/compute/v1/projects/test-project-1234/global/networks/default', subnetwork: 'projects/test-project-1234/regions/asia-northeast1/subnetworks/default' }])),
+        ],
+      ],
+      ['v1: the same tags in another order, one twice', [v1('10:00', interfaces([{ network: 'default', tags: ['a', 'b'] }])), v1('11:00', interfaces([{ network: 'default', tags: ['b', 'a', 'b'] }]))]],
+      ['v1: private ranges only through one connector, then all traffic through another (it never all went through the first)', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...PRIVATE }), v1('11:00', OTHER_CONNECTOR)]],
+      ['v2: the same connector written again', [v2Create(connectorAll), v2Update('2024-06-01T11:00:00Z', connectorAll)]],
+      ['v2: a mask that leaves vpc_access alone', [v2Create(connectorAll), v2Update('2024-06-01T11:00:00Z', undefined, ['template.containers'])]],
+      ['a v2 worker pool updated on the same subnetwork', [synthetic('workerpool-v2-CreateWorkerPool'), synthetic('workerpool-v2-UpdateWorkerPool')]],
+    ])('ignores: %s', async (_name, entries) => {
+      expect(await bypass(entries)).toEqual([]);
+    });
+
+    // Narrowed and moved at once: the egress finding says the most (traffic to the internet leaves past any VPC); a
+    // second page for the same write would repeat it.
+    it('an egress narrowed and moved at once raises the narrowed finding only', async () => {
+      const findings = await bypass([v1('10:00', CONNECTOR), v1Deploy('2024-05-04T11:00:00Z', { ...OTHER_CONNECTOR, ...PRIVATE })]);
+      expect(findings.map((f) => [f.title, f.evidence['before'], f.evidence['after']])).toEqual([['Cloud Run egress no longer goes through the VPC', 'all-traffic', 'private-ranges-only']]);
+    });
+
+    it('a service deleted and created again on another connector names the delete', async () => {
+      const findings = await bypass([v1('10:00', CONNECTOR), deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), variant(v1('11:00', OTHER_CONNECTOR), (e) => void (e.protoPayload['methodName'] = 'google.cloud.run.v1.Services.CreateService'))]);
+      expect(findings).toHaveLength(1);
+      expect(findings[0]!.evidence).toMatchObject({ before: V1_CONNECTOR, recreatedAfterDeleteAt: '2024-05-04T10:30:00.000Z' });
+    });
+
+    const moved = [v1('10:00', CONNECTOR), v1('11:00', OTHER_CONNECTOR)];
+    const statuses = async (entries: unknown[]) => (await bypass(entries)).map((f) => `${f.evidence['after']} ${f.status ?? 'active'} ${f.resolution?.reason ?? ''}`.trim());
+    it.each([
+      ['back on the earlier connector (by its short name)', [v1('12:00', { 'run.googleapis.com/vpc-access-connector': 'egress' })], ['connector projects/other-proj/locations/asia-northeast1/connectors/open active', `connector projects/other-proj/locations/asia-northeast1/connectors/open resolved all of its outbound traffic goes through ${V1_CONNECTOR} again`]],
+      ['the service deleted', [deleteServiceAt('2024-05-04T12:00:00Z', SLACK_BOT)], ['connector projects/other-proj/locations/asia-northeast1/connectors/open active', 'connector projects/other-proj/locations/asia-northeast1/connectors/open resolved the service was deleted']],
+    ])('is resolved: %s', async (_name, after, expected) => {
+      expect(await statuses([...moved, ...after])).toEqual(expected);
+    });
+
+    it.each([
+      ['on to a third destination (reported too)', [v1('12:00', INTERFACES)], ['connector projects/other-proj/locations/asia-northeast1/connectors/open active', `${V1_DEFAULT_SUBNET} active`]],
+      ['back on the earlier connector with --no-traffic', [editV1Services(v1('12:00', CONNECTOR), (svc) => void ((svc['spec'] as Json)['traffic'] = [{ revisionName: 'hello-00002-abc', percent: 100 }]))], ['connector projects/other-proj/locations/asia-northeast1/connectors/open active']],
+      // The narrowing is reported itself; all traffic through the VPC again ends it, not the move.
+      ['narrowed, then all traffic through the moved-to connector', [v1Deploy('2024-05-04T12:00:00Z', { ...OTHER_CONNECTOR, ...PRIVATE }), v1('13:00', OTHER_CONNECTOR)], ['connector projects/other-proj/locations/asia-northeast1/connectors/open active', 'private-ranges-only active', 'private-ranges-only resolved all of its outbound traffic goes through the VPC again']],
+    ])('stays open: %s', async (_name, after, expected) => {
+      expect(await statuses([...moved, ...after])).toEqual(expected);
+    });
+
+    it('a late moved revision that a newer one already took back to the earlier connector is reported and closed at once, as in order', async () => {
+      const back = v1('12:00', CONNECTOR);
+      const only = async (entries: unknown[]) => (await findingsLive(entries)).filter((f) => f.rule === 'vpc-egress-bypass').map((f) => `${f.id} ${f.status ?? 'active'} ${f.resolution?.time ?? ''}`);
+      const inOrder = await only([...moved, back]);
+      expect(inOrder.map((f) => f.split(' ')[1])).toEqual(['active', 'resolved']);
+      expect(await only([moved[0], back, moved[1]])).toEqual(inOrder);
     });
   });
 

@@ -435,6 +435,7 @@ function writeFromObservation(observed: ObservedFacts, waitMs: number, baseline:
     target: observed.target,
     images: observed.images,
     ...(observed.vpcEgress ? { vpcEgress: observed.vpcEgress } : {}),
+    ...(observed.vpcDestination ? { vpcDestination: observed.vpcDestination } : {}),
     labels: observed.labels,
     ...(observed.revisionLabels ? { revisionLabels: observed.revisionLabels } : {}),
   };
@@ -1326,7 +1327,7 @@ function atInstant(change: DeployChange, at: { readonly timeMs: number; readonly
  */
 function withoutRevisionFacts(write: DeployChange): DeployChange {
   const { sources: _neverServed, ...rest } = write;
-  return { ...rest, serviceAccount: undefined, images: [], plainEnv: undefined, codeLoadingEnv: undefined, vpcEgress: undefined };
+  return { ...rest, serviceAccount: undefined, images: [], plainEnv: undefined, codeLoadingEnv: undefined, vpcEgress: undefined, vpcDestination: undefined };
 }
 
 /**

@@ -184,6 +184,16 @@ const INSTANCES_NEXT_STEPS =
   'than the worker pool needs. If not, send the instances back to the latest revision (gcloud beta run worker-pools update-instance-split WORKER_POOL --to-latest, ' +
   'or --to-revisions with the revisions meant to run), which resolves this finding, and review what the worker pool did meanwhile.';
 
+/**
+ * vpc-egress-bypass's next steps for all-traffic egress moved to another network or connector (evidence `egress`
+ * all-traffic, `before` and `after` the destinations): the egress setting is as it was, the path is not.
+ */
+const VPC_MOVED_NEXT_STEPS =
+  'Confirm the service is meant to send its traffic through the network or connector it uses now (evidence: after), and that its egress firewall rules, ' +
+  'Cloud NAT addresses and VPC Service Controls perimeter hold that traffic as those of the one before (evidence: before) did. If not, redeploy it through the one before ' +
+  '(gcloud run services update SERVICE --vpc-connector CONNECTOR, or for Direct VPC --network NETWORK --subnet SUBNET --network-tags TAGS; jobs and worker pools likewise) ' +
+  'and review what it sent out meanwhile. If it is meant to, add it to rules.vpc-egress-bypass.exceptions.';
+
 /** new-image-repository's next steps for code that is not the service's image (evidence `source`, `baseImage`). */
 const SOURCE_NEXT_STEPS = {
   bucket:
@@ -231,6 +241,7 @@ function nextStepsOf(finding: Finding): string {
   const wide = finding.rule === 'public-invoker-grant' ? wideIamResource(finding.resourceName) : undefined;
   const scope = wide ? WIDE_IAM[wide.kind] : undefined;
   if (finding.rule === 'service-account-change' && finding.evidence['servingRevision'] !== undefined) return finding.resourceType === 'worker-pool' ? INSTANCES_NEXT_STEPS : TRAFFIC_NEXT_STEPS;
+  if (finding.rule === 'vpc-egress-bypass' && finding.evidence['egress'] === 'all-traffic') return VPC_MOVED_NEXT_STEPS;
   if (finding.rule === 'new-image-repository') {
     const source = sourceNextSteps(finding.evidence);
     if (source) return source;

@@ -14,7 +14,7 @@ import { truncatePlain } from '../untrustedText.js';
 import { imagesOrAnnotated, imagesOf } from './image.js';
 import { sourcesOf } from './source.js';
 import { codeLoadingEnvOf, hideSecretsInArgs, plainEnvOf, variableLoadsCode } from './env.js';
-import { v1VpcEgress, v2VpcEgress } from './vpc.js';
+import { v1VpcAccess, v2VpcAccess, vpcFacts } from './vpc.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, field, stringIn, userLabels, type JsonObject } from './json.js';
 import { binaryAuthorizationOf, templateFingerprint, v1BinaryAuthorization } from './template.js';
 import type { DeployFacts, EnvSecrets, SecretEnvNames } from './normalize.js';
@@ -61,7 +61,7 @@ export function v1JobFacts(pp: JsonObject, secrets: EnvSecrets): DeployFacts {
         : undefined,
     plainEnv: secretEnv && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
     codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, secrets) : undefined,
-    vpcEgress: execution ? v1VpcEgress(executionAnnotations, containers.length > 0) : undefined,
+    ...vpcFacts(execution ? v1VpcAccess(executionAnnotations, containers.length > 0) : undefined),
     operationId: asString(at(response, 'metadata', 'annotations', 'run.googleapis.com/operation-id')),
   };
 }
@@ -100,7 +100,7 @@ export function v2JobFacts(pp: JsonObject, secrets: EnvSecrets): DeployFacts {
     plainEnv: secretEnv && containers.length > 0 ? plainEnvOf(containers, secretEnv) : undefined,
     codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, secrets) : undefined,
     // A task spec logged without its containers is not visibly whole (as v1's: v1VpcEgress).
-    vpcEgress: execution ? v2VpcEgress(asObject(field(task, 'vpcAccess')), containers.length > 0) : undefined,
+    ...vpcFacts(execution ? v2VpcAccess(asObject(field(task, 'vpcAccess')), containers.length > 0) : undefined),
   };
 }
 

@@ -32,7 +32,7 @@ import { projectOfLogName, readEnvelope, type Envelope } from './entry.js';
 import { imagesOf, imagesOrAnnotated } from './image.js';
 import { sourcesOf } from './source.js';
 import { codeLoadingEnvOf, plainEnvOf } from './env.js';
-import { v1VpcEgress, v2VpcEgress } from './vpc.js';
+import { v1VpcAccess, v2VpcAccess, vpcDestinationText, vpcFacts, type VpcAccess, type WrittenVpcDestination } from './vpc.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
 import { binaryAuthorizationOf, boundedText, maskedTemplateFingerprint, templateFingerprint, templatePartsOf, v1BinaryAuthorization } from './template.js';
 import { generationOfRevisionName, readRevisionObservation, type RevisionObservation } from './systemEvent.js';
@@ -590,6 +590,7 @@ function deployOf(
     plainEnv: facts.plainEnv,
     codeLoadingEnv: facts.codeLoadingEnv,
     vpcEgress: facts.vpcEgress,
+    vpcDestination: facts.vpcDestination ? vpcDestinationText(facts.vpcDestination, target) : undefined,
     invokerIamDisabled: facts.invokerIamDisabled,
     iapEnabled: facts.iapEnabled,
     defaultUrlDisabled: facts.defaultUrlDisabled,
@@ -636,6 +637,8 @@ export interface DeployFacts {
   readonly plainEnv?: readonly PlainEnvVar[];
   readonly codeLoadingEnv?: readonly CodeLoadingVar[];
   readonly vpcEgress?: VpcEgress;
+  /** Where all-traffic egress goes, as written (read against the service's project and region in deployOf). */
+  readonly vpcDestination?: WrittenVpcDestination;
   readonly invokerIamDisabled?: boolean;
   readonly iapEnabled?: boolean;
   readonly defaultUrlDisabled?: boolean;
@@ -732,7 +735,7 @@ function v1Facts(pp: JsonObject, secrets: EnvSecrets, body: 'service' | 'workerP
     // Console writes log no containers: their variables are unknown, not "none".
     plainEnv: secrets.secretEnv && containers.length > 0 ? plainEnvOf(containers, secrets.secretEnv) : undefined,
     codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, secrets) : undefined,
-    vpcEgress: template ? (v1VpcEgress(templateAnnotations, containers.length > 0) ?? storedVpcEgress(response, knative)) : undefined,
+    ...vpcFacts(template ? (v1VpcAccess(templateAnnotations, containers.length > 0) ?? storedVpcAccess(response, knative)) : undefined),
     invokerIamDisabled,
     iapEnabled,
     defaultUrlDisabled,
@@ -783,10 +786,10 @@ function v1Flag(key: string, written: JsonObject | undefined, stored: JsonObject
  * The VPC egress of the template as stored (the response), for a write whose own template does not say it in a form
  * read here (an egress value spelled otherwise, or a body logged without its containers): the stored one is in force.
  */
-function storedVpcEgress(response: JsonObject | undefined, written: JsonObject | undefined): VpcEgress | undefined {
+function storedVpcAccess(response: JsonObject | undefined, written: JsonObject | undefined): VpcAccess | undefined {
   if (!response || written === response) return undefined;
   const stored = asObject(at(response, 'spec', 'template'));
-  return stored ? v1VpcEgress(asObject(at(stored, 'metadata', 'annotations')), asArray(at(stored, 'spec', 'containers')).length > 0) : undefined;
+  return stored ? v1VpcAccess(asObject(at(stored, 'metadata', 'annotations')), asArray(at(stored, 'spec', 'containers')).length > 0) : undefined;
 }
 
 /** How a traffic target names the revision it sends to: the latest one, or one by name (undefined: neither, unread). */
@@ -963,7 +966,7 @@ function v2Facts(pp: JsonObject, secrets: EnvSecrets, create = false, body: 'ser
     // Only a write that sets the whole of `template.vpc_access` says where the traffic goes (a mask naming one of its
     // fields leaves the others as they were, unknown here); a template set whole but logged without its containers
     // is not visibly whole, so there no vpcAccess is no word on it (a mask naming vpc_access alone needs no containers).
-    vpcEgress: template && sets('template.vpc_access') ? v2VpcEgress(asObject(field(template, 'vpcAccess')), !sets('template') || (containers?.length ?? 0) > 0) : undefined,
+    ...vpcFacts(template && sets('template.vpc_access') ? v2VpcAccess(asObject(field(template, 'vpcAccess')), !sets('template') || (containers?.length ?? 0) > 0) : undefined),
     invokerIamDisabled,
     iapEnabled,
     defaultUrlDisabled,

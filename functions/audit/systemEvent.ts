@@ -18,7 +18,7 @@ import { codeLoadingEnvOf, plainEnvOf } from './env.js';
 import { asArray, asNumber, asObject, asString, at, numeric, stringIn, userLabels, type JsonObject } from './json.js';
 import { imagesOrAnnotated, servingContainer } from './image.js';
 import type { EnvSecrets } from './normalize.js';
-import { v1VpcEgress } from './vpc.js';
+import { v1VpcAccess, vpcDestinationText } from './vpc.js';
 
 export interface RevisionObservation {
   readonly key: EntryKey;
@@ -37,6 +37,8 @@ export interface RevisionObservation {
   readonly serviceAccount?: RuntimeServiceAccount;
   /** The revision's VPC egress (a revision event's annotations, a service event's template's). */
   readonly vpcEgress?: VpcEgress;
+  /** Where its traffic goes when that is all of it (DeployChange.vpcDestination), from the same annotations. */
+  readonly vpcDestination?: string;
   /**
    * The revision's variables as plaintext-secret-env and code-loading-env read them (audit/env.ts), from its containers
    * as the event shows them: what a console write, logged without containers, leaves unknown. Undefined when the
@@ -145,6 +147,7 @@ export function readRevisionObservation(env: Envelope, secrets: EnvSecrets = {})
           ? { ready: false, reason: 'severity ERROR' }
           : condition;
   const operationId = stringIn(annotations, 'run.googleapis.com/operation-id');
+  const vpc = spec ? v1VpcAccess(revisionAnnotations, containers.length > 0) : undefined;
   const method = asString(pp['methodName']) || undefined;
   const created = level === 'revision' ? asString(metadata?.['creationTimestamp']) : undefined;
   const createdMs = created === undefined ? undefined : normalizeTimestamp(created)?.ms;
@@ -167,7 +170,8 @@ export function readRevisionObservation(env: Envelope, secrets: EnvSecrets = {})
     images,
     imageDigest: digestRef && digestRef.includes('@') ? digestRef : undefined,
     serviceAccount,
-    vpcEgress: spec ? v1VpcEgress(revisionAnnotations, containers.length > 0) : undefined,
+    vpcEgress: vpc?.egress,
+    vpcDestination: vpc?.destination ? vpcDestinationText(vpc.destination, target) : undefined,
     plainEnv: secrets.secretEnv && containers.length > 0 ? plainEnvOf(containers, secrets.secretEnv) : undefined,
     codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, secrets) : undefined,
     labels: eventLabels,

@@ -1,7 +1,8 @@
 // A revision's VPC egress (where its outbound traffic goes) as an entry shows it: v1 annotations (admin writes and
 // system events) and the v2 template's vpcAccess. See ../shared/facts/audit-log-fields.md section 2.7.
 import type { VpcEgress } from '../model/change.js';
-import { asArray, asString, field, stringIn, type JsonObject } from './json.js';
+import { truncatePlain } from '../untrustedText.js';
+import { asArray, asObject, asString, field, stringIn, type JsonObject } from './json.js';
 
 /**
  * v1 VPC egress from a revision's annotations, a template's or the revision's own in a system event
@@ -50,4 +51,118 @@ export function v2VpcEgress(vpcAccess: JsonObject | undefined, wholeBody = true)
   const egress = field(vpcAccess, 'egress');
   if (egress === 'ALL_TRAFFIC' || egress === 1) return 'all-traffic';
   return egress === undefined || egress === 'PRIVATE_RANGES_ONLY' || egress === 2 || egress === 'VPC_EGRESS_UNSPECIFIED' || egress === 0 ? 'private-ranges-only' : undefined;
+}
+
+/**
+ * Where a revision with VPC access sends its traffic, as the entry writes it: the Serverless VPC Access connector, and
+ * the Direct VPC network interfaces (`network`, `subnetwork`, `tags` each). Names are read against the service's
+ * project and region later (vpcDestinationText), where those are known.
+ */
+export interface WrittenVpcDestination {
+  readonly connector?: string;
+  readonly interfaces: readonly JsonObject[];
+}
+
+/** A revision's VPC egress, and where it sends the traffic when that is all of it (`all-traffic`). */
+export interface VpcAccess {
+  readonly egress: VpcEgress;
+  readonly destination?: WrittenVpcDestination;
+}
+
+/**
+ * v1VpcEgress with the destination beside it: the connector annotation and the network-interfaces annotation's list.
+ * No destination when the egress is not all-traffic (vpc-egress-bypass compares only all-traffic destinations), or
+ * when the network interfaces do not parse as a list of objects (Cloud Run refuses such a write: unknown, no move).
+ */
+export function v1VpcAccess(annotations: JsonObject | undefined, wholeBody: boolean): VpcAccess | undefined {
+  const egress = v1VpcEgress(annotations, wholeBody);
+  if (egress !== 'all-traffic') return egress && { egress };
+  const interfaces = parsedInterfaces(stringIn(annotations, 'run.googleapis.com/network-interfaces'));
+  const connector = stringIn(annotations, 'run.googleapis.com/vpc-access-connector') || undefined;
+  return interfaces ? { egress, destination: { connector, interfaces } } : { egress };
+}
+
+/** v2VpcEgress with the destination beside it (vpcAccess.connector, vpcAccess.networkInterfaces). */
+export function v2VpcAccess(vpcAccess: JsonObject | undefined, wholeBody = true): VpcAccess | undefined {
+  const egress = v2VpcEgress(vpcAccess, wholeBody);
+  if (egress !== 'all-traffic') return egress && { egress };
+  const interfaces = asArray(field(vpcAccess, 'networkInterfaces')).map(asObject);
+  if (interfaces.some((i) => i === undefined)) return { egress };
+  return { egress, destination: { connector: asString(field(vpcAccess, 'connector')) || undefined, interfaces: interfaces as JsonObject[] } };
+}
+
+/** A write's VPC egress and, for all-traffic egress, where it goes, as a write's facts carry them (audit/normalize.ts DeployFacts). */
+export function vpcFacts(access: VpcAccess | undefined): { readonly vpcEgress?: VpcEgress; readonly vpcDestination?: WrittenVpcDestination } {
+  return { vpcEgress: access?.egress, vpcDestination: access?.destination };
+}
+
+/** The annotation's list of interfaces (none: an empty list); undefined when it is not a JSON list of objects. */
+function parsedInterfaces(value: string | undefined): JsonObject[] | undefined {
+  if (value === undefined || value.trim() === '') return [];
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (parsed === null) return [];
+    if (!Array.isArray(parsed)) return undefined;
+    const interfaces = parsed.map(asObject);
+    return interfaces.every((i) => i !== undefined) ? (interfaces as JsonObject[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The service's project and region, which a short connector, network or subnetwork name is read in (a region not
+ * known reads as `-`, as the APIs write "any location": the same for every write of the service).
+ */
+export interface VpcPlace {
+  readonly project: string;
+  readonly location?: string;
+}
+
+/** Deployer-written names end up in the baseline and in findings: one destination is bounded (real ones are far shorter). */
+const DESTINATION_MAX_LENGTH = 600;
+
+/**
+ * The destination as one text, the same however the entry spells it, so that two revisions compare by it: a connector
+ * as `connector projects/P/locations/L/connectors/C` (a short name is the service's project's, in its region, as
+ * Cloud Run reads it); each network interface as the subnetwork it takes addresses from,
+ * `Direct VPC subnetwork projects/P/regions/R/subnetworks/S`, with its network tags sorted, once each. The
+ * subnetwork says the network (a subnetwork belongs to one), so the network is not compared; where only the network
+ * is given, Cloud Run uses the subnetwork of the same name in the service's region, in the network's project. A URL
+ * (`https://www.googleapis.com/compute/v1/projects/...`) reads as its path. A name in no form read here is kept as
+ * written. Undefined when there is no destination.
+ */
+export function vpcDestinationText(written: WrittenVpcDestination, place: VpcPlace): string | undefined {
+  const parts = [
+    ...(written.connector ? [`connector ${connectorPath(written.connector.trim(), place)}`] : []),
+    ...written.interfaces.map((i) => interfaceText(i, place)).sort(),
+  ];
+  return parts.length ? truncatePlain(parts.join('; '), DESTINATION_MAX_LENGTH) : undefined;
+}
+
+const CONNECTOR_PATH = /(?:^|\/)(projects\/[^/]+\/locations\/[^/]+\/connectors\/[^/]+)$/;
+const NETWORK_PATH = /(?:^|\/)projects\/([^/]+)\/global\/networks\/([^/]+)$/;
+const SUBNETWORK_PATH = /(?:^|\/)(projects\/[^/]+\/regions\/[^/]+\/subnetworks\/[^/]+)$/;
+
+function connectorPath(name: string, place: VpcPlace): string {
+  if (!name.includes('/')) return `projects/${place.project}/locations/${place.location ?? '-'}/connectors/${name}`;
+  return CONNECTOR_PATH.exec(name)?.[1] ?? name;
+}
+
+function interfaceText(networkInterface: JsonObject, place: VpcPlace): string {
+  const tags = [...new Set(asArray(field(networkInterface, 'tags')).flatMap((tag) => asString(tag)?.trim() || []))].sort();
+  return `Direct VPC subnetwork ${subnetworkPath(networkInterface, place)}${tags.length ? ` (network tags ${tags.join(', ')})` : ''}`;
+}
+
+function subnetworkPath(networkInterface: JsonObject, place: VpcPlace): string {
+  const network = asString(field(networkInterface, 'network'))?.trim() || undefined;
+  const subnetwork = asString(field(networkInterface, 'subnetwork'))?.trim() || undefined;
+  // The network's project: a subnetwork given by its name alone belongs to the network given beside it.
+  const networkMatch = network === undefined ? undefined : NETWORK_PATH.exec(network);
+  const networkProject = networkMatch?.[1] ?? place.project;
+  const networkName = networkMatch?.[2] ?? (network !== undefined && !network.includes('/') ? network : undefined);
+  const name = subnetwork ?? networkName;
+  if (name === undefined) return `(network ${network ?? 'unknown'})`;
+  if (!name.includes('/')) return `projects/${networkProject}/regions/${place.location ?? '-'}/subnetworks/${name}`;
+  return SUBNETWORK_PATH.exec(name)?.[1] ?? name;
 }

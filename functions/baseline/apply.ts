@@ -160,6 +160,7 @@ function recordCarriedFacts(target: MutableBaseline, change: DeployChange, n: nu
   const policy = enforcedPolicyOf(change);
   if (policy !== undefined) target.binaryAuthorization = record(target.binaryAuthorization ?? [], t, policy, n);
   if (change.vpcEgress) target.vpcEgress = record(target.vpcEgress ?? [], t, change.vpcEgress, n);
+  if (change.vpcEgress === 'all-traffic' && change.vpcDestination) target.vpcDestination = record(target.vpcDestination ?? [], t, change.vpcDestination, n);
   if (change.codeLoadingEnv) {
     // The first point of this version: those already there (a late entry may come before them) read fewer names; with
     // none there, every point is this version's (0: late entries too, as in timestamp order).

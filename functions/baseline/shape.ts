@@ -32,6 +32,7 @@ const DATED_ITEMS = {
   breakglass: textPoint,
   provenanceLabels: textPoint,
   vpcEgress: textPoint,
+  vpcDestination: textPoint,
   invokerIamDisabled: flagPoint,
   iapEnabled: flagPoint,
   defaultUrlDisabled: flagPoint,

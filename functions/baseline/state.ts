@@ -90,6 +90,12 @@ export interface ServiceBaseline {
    */
   readonly vpcEgress?: readonly TimePoint<VpcEgress>[];
   /**
+   * Where each all-traffic revision sent its traffic (DeployChange.vpcDestination), at the time of its vpcEgress point:
+   * an all-traffic point without one here is a revision whose destination is not known (stored by an earlier version,
+   * or not shown). It carries across a delete, as vpcEgress. Optional, as binaryAuthorization.
+   */
+  readonly vpcDestination?: readonly TimePoint<string>[];
+  /**
    * Whether Identity-Aware Proxy guarded the service after each write that said so. It carries across a delete, as
    * the ingress does. Optional, as binaryAuthorization.
    */
@@ -322,11 +328,11 @@ export const OPTIONAL_SERVICE_OBJECT_HISTORIES = ['breakglass', 'provenanceLabel
 /**
  * Histories added after baselines were first stored (optional) that carry across a delete, as the runtime service
  * account, the repositories and the ingress do: a service created again under the name is compared with the deleted
- * one's Binary Authorization policy (binary-authorization-bypass), VPC egress (vpc-egress-bypass), Identity-Aware
+ * one's Binary Authorization policy (binary-authorization-bypass), VPC egress and its destination (vpc-egress-bypass), Identity-Aware
  * Proxy (iap-disabled), default URL (default-url-enabled) and code-loading variables (code-loading-env); and which
  * of the revisions in those histories took no traffic (tookNoTraffic).
  */
-export const CARRIED_OPTIONAL_HISTORIES = ['binaryAuthorization', 'vpcEgress', 'iapEnabled', 'defaultUrlDisabled', 'codeLoadingEnv', 'tookNoTraffic'] as const;
+export const CARRIED_OPTIONAL_HISTORIES = ['binaryAuthorization', 'vpcEgress', 'vpcDestination', 'iapEnabled', 'defaultUrlDisabled', 'codeLoadingEnv', 'tookNoTraffic'] as const;
 
 /**
  * How many image repositories a service's baseline remembers. Legitimate services use a handful; the cap keeps a

@@ -62,6 +62,8 @@ export interface ObservedFacts {
   readonly imageDigest?: string;
   readonly serviceAccount?: RuntimeServiceAccount;
   readonly vpcEgress?: VpcEgress;
+  /** Where all-traffic egress goes (RevisionObservation.vpcDestination): taken with vpcEgress, from the same event. */
+  readonly vpcDestination?: string;
   /** The revision's variables (RevisionObservation): used where the write's are unknown (a console write). */
   readonly plainEnv?: readonly PlainEnvVar[];
   readonly codeLoadingEnv?: readonly CodeLoadingVar[];
@@ -894,7 +896,10 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
     images: observedImages(current?.images, o.images, isRevision),
     imageDigest: o.imageDigest ?? current?.imageDigest,
     serviceAccount: pick(o.serviceAccount, current?.serviceAccount),
-    vpcEgress: pick(o.vpcEgress, current?.vpcEgress),
+    // The egress and its destination from one event: the one pick would take the egress from.
+    ...(pick<Pick<ObservedFacts, 'vpcEgress' | 'vpcDestination'>>(o.vpcEgress !== undefined ? o : undefined, current?.vpcEgress !== undefined ? current : undefined) === o
+      ? { vpcEgress: o.vpcEgress, vpcDestination: o.vpcDestination }
+      : { vpcEgress: current?.vpcEgress, vpcDestination: current?.vpcDestination }),
     plainEnv: pick(o.plainEnv, current?.plainEnv),
     codeLoadingEnv: pick(o.codeLoadingEnv, current?.codeLoadingEnv),
     labels: { ...(current?.labels ?? {}), ...o.labels },
@@ -1009,6 +1014,7 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     codeLoadingEnv: write.codeLoadingEnv ?? observed?.codeLoadingEnv,
     // The revision as Cloud Run stored it, when its events came: whole, where a console write's body is not.
     vpcEgress: observed?.vpcEgress ?? write.vpcEgress,
+    vpcDestination: observed?.vpcEgress !== undefined ? observed.vpcDestination : write.vpcDestination,
     takesNoTraffic: write.takesNoTraffic,
     keepsTraffic: write.keepsTraffic,
     traffic: write.traffic,

@@ -13,11 +13,25 @@
 //           under the name is compared with the deleted one's last revision (evidence `recreatedAfterDeleteAt`, when
 //           the delete is known): deleting a service and creating it again with the defaults (no VPC access) would
 //           otherwise hide the change.
+//           Also a revision that keeps all-traffic egress but sends it through another destination than the revision
+//           before (the finding "Cloud Run egress moved to another network or connector", evidence `egress`
+//           all-traffic, `before` and `after` the destinations): another connector, Direct VPC subnetwork or set of
+//           network tags, or from a connector to Direct VPC or back (another path, through other firewall rules and NAT).
+//           Its traffic to the internet then leaves through the firewall rules, Cloud NAT addresses and perimeter of a
+//           network the deployer chose. Destinations are compared in one spelling (audit/vpc.ts vpcDestinationText): a
+//           connector as `projects/P/locations/L/connectors/C` (a short name in the service's project and region); an
+//           interface as its subnetwork (it says the network; a network alone means its subnetwork of the same name)
+//           with its tags sorted, once each. Any change of tags counts: egress firewall rules select on them both ways
+//           (a deny rule on a removed tag, an allow rule on an added one). An egress narrowed and moved at once raises
+//           the narrowed finding only (it says more; one page for one write).
 // Options:  `rules.vpc-egress-bypass.exceptions` (principal, project, service globs), `severity`.
 // Severity: MEDIUM.
-// Resolves: a newer revision that sends all traffic through the VPC again and takes traffic (one whose write sends
-//           all of it to older revisions, `gcloud run deploy --no-traffic` or a worker pool's instance split pinning
-//           its instances to older revisions, leaves the one reported serving), or the
+// Resolves: a move: a newer revision back on the destination it left that takes traffic (the same machinery as below:
+//           late writes, system events, --no-traffic revisions and instance splits end nothing), or the service deleted;
+//           a move back to the destination an open move finding left is no new move.
+//           An egress narrowed: a newer revision that sends all traffic through the VPC again and takes traffic (one
+//           whose write sends all of it to older revisions, `gcloud run deploy --no-traffic` or a worker pool's
+//           instance split pinning its instances to older revisions, leaves the one reported serving), or the
 //           service deleted. A late all-traffic revision closes the findings about changes before it, whatever came
 //           after it (not a newer revision's). A late revision whose egress a newer one that took traffic already sent
 //           through the VPC again is reported and closed at once; one whose egress newer revisions keep stays open with
@@ -37,17 +51,21 @@
 //           one that removes VPC access entirely is seen only through its system events (one that keeps a connector and
 //           narrows the egress is seen in the write); so is a v2 template (or job task spec) set whole but logged
 //           without containers (a job has no system events: unknown). A v2 update mask that names only some fields of
-//           `template.vpc_access`, and a v1 egress value that reads as neither setting, say nothing. Only the egress
-//           setting is compared, not which network it goes through: a revision that keeps all-traffic egress but moves
-//           to another connector or network (one without the firewall rules or Cloud NAT of the one before) raises
-//           nothing.
+//           `template.vpc_access`, and a v1 egress value that reads as neither setting, say nothing. A move is seen only
+//           where the revision before sent all of its traffic through the VPC and its destination is known (not one
+//           stored by a version before destinations were kept): all-traffic egress narrowed and then sent through
+//           another network is the narrowed finding, closed by the all-traffic revision whatever its destination. A
+//           project written as its number where the revision before wrote its id reads as another destination. A chain of
+//           moves (A to B, B to C) is resolved finding by finding: back on A closes A to B only. A newer all-traffic write
+//           judged against no all-traffic egress raises nothing when an older all-traffic write on another destination
+//           arrives after it (no late report for a newer write, as narrowedAfter makes for a narrowing).
 import { baselineKey } from '../baseline/store.js';
-import { beforeDelete, deletedBetween, pointAfter, pointAt, pointBefore, type ServiceBaseline } from '../baseline/state.js';
+import { beforeDelete, deletedBetween, pointAfter, pointAt, pointBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import type { RuleSettings } from '../config/types.js';
 import type { DeployChange, VpcEgress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { closableBy, closedByDelete, hasPrincipalExceptions, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, openFindingAt, riskInForce, resourceNoun, serviceLabel } from './revision.js';
-import type { Detection, Detector, Resolved } from './types.js';
+import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
 
 /** What the new setting does, in the words of the finding. */
 const NOW: Readonly<Record<Exclude<VpcEgress, 'all-traffic'>, string>> = {
@@ -59,6 +77,59 @@ const THROUGH_THE_VPC_AGAIN = 'all of its outbound traffic goes through the VPC 
 
 /** What leaves past the VPC now, in the words of the finding. */
 const PAST_THE_VPC = "traffic to the internet leaves directly, past the VPC's firewall rules, Cloud NAT and VPC Service Controls";
+
+const MOVED_TITLE = 'Cloud Run egress moved to another network or connector';
+
+/** Why a revision back on the destination a move finding names closed it. */
+const throughAgain = (destination: string): string => `all of its outbound traffic goes through ${destination} again`;
+
+/**
+ * A revision that keeps all-traffic egress but sends it through another destination than the revision just before it
+ * (DeployChange.vpcDestination: another connector, subnetwork, or set of network tags): its traffic to the internet
+ * leaves through another network's firewall rules, Cloud NAT addresses and perimeter, which the deployer chose. Only
+ * where the revision before sent all of its traffic through the VPC too and its destination is known (an egress
+ * narrowed is the other finding, which says more: one page for the write, not two). Not a move back to the destination
+ * an open move finding left: that ends its risk (resolves), served or not, and is no new one.
+ */
+function moved(change: DeployChange, baseline: ServiceBaseline | undefined): Detection[] {
+  const after = change.vpcDestination;
+  const before = destinationBefore(baseline, change);
+  if (after === undefined || before === undefined || before.v === after) return [];
+  if ((baseline?.open ?? []).some((o) => o.rule === 'vpc-egress-bypass' && movedFrom(o) === after)) return [];
+  const recreatedAfterDeleteAt = deletedBetween(baseline, before, change);
+  const who = change.principal?.id ?? 'An unknown principal';
+  return [
+    {
+      severity: 'MEDIUM',
+      title: MOVED_TITLE,
+      summary:
+        `${who} deployed ${serviceLabel(change.target)}: all of its outbound traffic still goes through a VPC, but through ${after}, where it went through ${before.v}` +
+        `${recreatedAfterDeleteAt ? ` (the deleted ${resourceNoun(change.target)}'s, before it was deleted at ${recreatedAfterDeleteAt} and created again)` : ''}: ` +
+        `its traffic to the internet now leaves through that network's firewall rules, Cloud NAT addresses and VPC Service Controls perimeter, not the ones before.`,
+      evidence: { egress: 'all-traffic', before: before.v, after, api: change.api, operation: change.operation, ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}) },
+      dedupKey: [baselineKey(change.target), 'vpc-destination', after, change.time],
+      // A late entry: closed at once when a newer revision that took the traffic already went back through `before`.
+      ...riskInForce(baseline?.vpcDestination, change, (destination) => destination === before.v, throughAgain, baseline?.tookNoTraffic),
+    },
+  ];
+}
+
+/**
+ * The destination of the revision just before `at`, where that revision sent all of its traffic through the VPC and
+ * its destination is known (recorded with its egress point: the same instant).
+ */
+function destinationBefore(baseline: ServiceBaseline | undefined, at: DeployChange): TimePoint<string> | undefined {
+  const egress = pointBefore(baseline?.vpcEgress, at);
+  if (egress?.v !== 'all-traffic') return undefined;
+  const destination = pointBefore(baseline?.vpcDestination, at);
+  return destination !== undefined && destination.t === egress.t && (destination.n ?? 0) === (egress.n ?? 0) ? destination : undefined;
+}
+
+/** The destination a move finding's revision left (its evidence `before`); undefined for an egress narrowed. */
+function movedFrom(o: OpenFinding): string | undefined {
+  const { egress, before } = o.finding.evidence;
+  return egress === 'all-traffic' && typeof before === 'string' ? before : undefined;
+}
 
 /**
  * A write that sends all traffic through the VPC (`change`), arriving after a newer write whose egress is not
@@ -127,7 +198,7 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
   detect({ change, baseline, settings }): Detection[] {
     if (change.kind !== 'deploy' || change.vpcEgress === undefined) return [];
     // All-traffic egress written by a write that arrived late: a newer write that narrowed it may have been judged without it.
-    if (change.vpcEgress === 'all-traffic') return narrowedAfter(change, baseline, settings);
+    if (change.vpcEgress === 'all-traffic') return [...narrowedAfter(change, baseline, settings), ...moved(change, baseline)];
     const before = pointBefore(baseline?.vpcEgress, change);
     if (before?.v !== 'all-traffic') return [];
     // The egress before is the deleted service's: the service was created again under the name.
@@ -155,6 +226,12 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
     if (change.kind !== 'deploy' || change.vpcEgress !== 'all-traffic' || change.takesNoTraffic) return [];
     // One that arrives late took the traffic all the same, until a newer revision did: it closes the findings about
     // changes before it, as in timestamp order, whatever came after it (never a newer revision's: closableBy).
-    return closableBy(open, baseline?.vpcEgress, change).map((o) => ({ id: o.finding.id, reason: THROUGH_THE_VPC_AGAIN }));
+    // A move is over only where the traffic goes back through the destination it left; an egress narrowed, wherever the
+    // VPC access now sends all of it.
+    return closableBy(open, baseline?.vpcEgress, change).flatMap((o) => {
+      const from = movedFrom(o);
+      if (from === undefined) return [{ id: o.finding.id, reason: THROUGH_THE_VPC_AGAIN }];
+      return from === change.vpcDestination ? [{ id: o.finding.id, reason: throughAgain(from) }] : [];
+    });
   },
 };

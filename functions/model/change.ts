@@ -374,6 +374,12 @@ export interface DeployChange extends ChangeBase {
   /** The revision's VPC egress; undefined when the entry does not show it (see audit/normalize.ts). */
   readonly vpcEgress?: VpcEgress;
   /**
+   * Where an all-traffic revision sends its traffic: its connector or Direct VPC subnetwork and network tags, in one
+   * spelling (audit/vpc.ts vpcDestinationText: deployer-written names, plain text). Undefined when the egress is not
+   * all-traffic, or the entry does not show where it goes.
+   */
+  readonly vpcDestination?: string;
+  /**
    * True when the write's traffic list sends none of the service's traffic to the revision it makes (`gcloud run
    * deploy --no-traffic`, a traffic list naming older revisions only): the revision that served before keeps
    * serving, so a revision-level risk of it is not over (audit/normalize.ts takesNoTraffic). Undefined when the

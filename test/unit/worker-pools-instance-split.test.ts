@@ -223,6 +223,15 @@ describe('revision rules: a worker pool revision that gets no instances is not w
     expect(findings.map((f) => f.status ?? 'active')).toEqual(expected === 'resolved' ? ['active', 'resolved'] : ['active']);
     expect(findings[0]).toMatchObject({ resourceType: 'worker-pool', evidence: { before: 'all-traffic', after: 'private-ranges-only' } });
   });
+
+  // The same for all-traffic egress moved to another subnetwork: R3 back on R1's subnetwork ends it only where it runs.
+  const movedSubnet = (entry: Json): Json => editRequest(entry, (request) => (request['workerPool'].template.vpcAccess.networkInterfaces = [{ network: 'acme-vpc', subnetwork: 'acme-open-us-central1' }]));
+  it.each(cases)('vpc-egress-bypass, egress moved: $name', async ({ last, expected }) => {
+    const entries = [deploy(create, '2025-03-11T10:04:31Z', R1, A), movedSubnet(deploy(gcloudDeploy, '2025-03-11T10:18:26Z', R2, A)), ...last];
+    const findings = (await findingsOf(entries, config())).filter((f) => f.rule === 'vpc-egress-bypass');
+    expect(findings.map((f) => f.status ?? 'active')).toEqual(expected === 'resolved' ? ['active', 'resolved'] : ['active']);
+    expect(findings[0]).toMatchObject({ resourceType: 'worker-pool', evidence: { egress: 'all-traffic', after: 'Direct VPC subnetwork projects/acme-prod/regions/us-central1/subnetworks/acme-open-us-central1' } });
+  });
 });
 
 // Only a change that creates a revision is a deploy (DESIGN: a traffic-only change is none): an instance split alone,

@@ -378,6 +378,9 @@ describe('vpc-egress-bypass', () => {
           v1('12:00', interfaces([{ network: 'https://www.googleapis.com/compute/v1/projects/test-project-1234/global/networks/default', subnetwork: 'projects/test-project-1234/regions/asia-northeast1/subnetworks/default' }])),
         ],
       ],
+      // The fixture's response names the project's number (metadata.namespace 123456789012): a name with it is the same.
+      ['v1: the same connector by the project\'s id, then by its number', [v1('10:00', CONNECTOR), v1('11:00', { 'run.googleapis.com/vpc-access-connector': 'projects/123456789012/locations/asia-northeast1/connectors/egress' })]],
+      ['v1: the same subnetwork by the project\'s number, then its network by name', [v1('10:00', interfaces([{ subnetwork: 'projects/123456789012/regions/asia-northeast1/subnetworks/default' }])), v1('11:00', INTERFACES)]],
       ['v1: the same tags in another order, one twice', [v1('10:00', interfaces([{ network: 'default', tags: ['a', 'b'] }])), v1('11:00', interfaces([{ network: 'default', tags: ['b', 'a', 'b'] }]))]],
       ['v1: private ranges only through one connector, then all traffic through another (it never all went through the first)', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...PRIVATE }), v1('11:00', OTHER_CONNECTOR)]],
       ['v2: the same connector written again', [v2Create(connectorAll), v2Update('2024-06-01T11:00:00Z', connectorAll)]],

@@ -112,11 +112,13 @@ function parsedInterfaces(value: string | undefined): JsonObject[] | undefined {
 
 /**
  * The service's project and region, which a short connector, network or subnetwork name is read in (a region not
- * known reads as `-`, as the APIs write "any location": the same for every write of the service).
+ * known reads as `-`, as the APIs write "any location": the same for every write of the service), and its project
+ * number where the entry names it: a name may give the project by either, and one given by the number reads as the id.
  */
 export interface VpcPlace {
   readonly project: string;
   readonly location?: string;
+  readonly projectNumber?: string;
 }
 
 /** Deployer-written names end up in the baseline and in findings: one destination is bounded (real ones are far shorter). */
@@ -140,13 +142,24 @@ export function vpcDestinationText(written: WrittenVpcDestination, place: VpcPla
   return parts.length ? truncatePlain(parts.join('; '), DESTINATION_MAX_LENGTH) : undefined;
 }
 
-const CONNECTOR_PATH = /(?:^|\/)(projects\/[^/]+\/locations\/[^/]+\/connectors\/[^/]+)$/;
+const CONNECTOR_PATH = /(?:^|\/)projects\/([^/]+)\/(locations\/[^/]+\/connectors\/[^/]+)$/;
 const NETWORK_PATH = /(?:^|\/)projects\/([^/]+)\/global\/networks\/([^/]+)$/;
-const SUBNETWORK_PATH = /(?:^|\/)(projects\/[^/]+\/regions\/[^/]+\/subnetworks\/[^/]+)$/;
+const SUBNETWORK_PATH = /(?:^|\/)projects\/([^/]+)\/(regions\/[^/]+\/subnetworks\/[^/]+)$/;
+
+/** A project as a name gives it: the service's project number reads as its id. */
+function projectOf(project: string, place: VpcPlace): string {
+  return project === place.projectNumber ? place.project : project;
+}
+
+/** `projects/P/REST` for a name of that form (P read by projectOf), else undefined. */
+function projectPath(name: string, form: RegExp, place: VpcPlace): string | undefined {
+  const match = form.exec(name);
+  return match ? `projects/${projectOf(match[1]!, place)}/${match[2]!}` : undefined;
+}
 
 function connectorPath(name: string, place: VpcPlace): string {
   if (!name.includes('/')) return `projects/${place.project}/locations/${place.location ?? '-'}/connectors/${name}`;
-  return CONNECTOR_PATH.exec(name)?.[1] ?? name;
+  return projectPath(name, CONNECTOR_PATH, place) ?? name;
 }
 
 function interfaceText(networkInterface: JsonObject, place: VpcPlace): string {
@@ -159,10 +172,10 @@ function subnetworkPath(networkInterface: JsonObject, place: VpcPlace): string {
   const subnetwork = asString(field(networkInterface, 'subnetwork'))?.trim() || undefined;
   // The network's project: a subnetwork given by its name alone belongs to the network given beside it.
   const networkMatch = network === undefined ? undefined : NETWORK_PATH.exec(network);
-  const networkProject = networkMatch?.[1] ?? place.project;
+  const networkProject = networkMatch ? projectOf(networkMatch[1]!, place) : place.project;
   const networkName = networkMatch?.[2] ?? (network !== undefined && !network.includes('/') ? network : undefined);
   const name = subnetwork ?? networkName;
   if (name === undefined) return `(network ${network ?? 'unknown'})`;
   if (!name.includes('/')) return `projects/${networkProject}/regions/${place.location ?? '-'}/subnetworks/${name}`;
-  return SUBNETWORK_PATH.exec(name)?.[1] ?? name;
+  return projectPath(name, SUBNETWORK_PATH, place) ?? name;
 }

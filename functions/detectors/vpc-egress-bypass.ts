@@ -55,7 +55,8 @@
 //           where the revision before sent all of its traffic through the VPC and its destination is known (not one
 //           stored by a version before destinations were kept): all-traffic egress narrowed and then sent through
 //           another network is the narrowed finding, closed by the all-traffic revision whatever its destination. A
-//           project written as its number where the revision before wrote its id reads as another destination. A chain of
+//           project written as its number where the revision before wrote its id reads as another destination, unless
+//           it is the service's and the entry names its number (v1 entries and system events do, v2 ones not). A chain of
 //           moves (A to B, B to C) is resolved finding by finding: back on A closes A to B only. A newer all-traffic write
 //           judged against no all-traffic egress raises nothing when an older all-traffic write on another destination
 //           arrives after it (no late report for a newer write, as narrowedAfter makes for a narrowing).

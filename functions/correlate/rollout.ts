@@ -888,6 +888,7 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
   // Likewise the client: a service event's annotations are the service's, written by its last change. It is
   // deployer-written text, kept in the waiting rollout: bounded as a write's client is (audit/normalize.ts clientOf).
   const bounded = (text: string): string => truncatePlain(text, CLIENT_TEXT_MAX_LENGTH);
+  const egressFrom = pick<Pick<ObservedFacts, 'vpcEgress' | 'vpcDestination'>>(o.vpcEgress !== undefined ? o : undefined, current?.vpcEgress !== undefined ? current : undefined);
   const client =
     current?.client ??
     (isRevision && o.clientName !== undefined ? { name: bounded(o.clientName), ...(o.clientVersion !== undefined ? { version: bounded(o.clientVersion) } : {}) } : undefined);
@@ -896,10 +897,9 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
     images: observedImages(current?.images, o.images, isRevision),
     imageDigest: o.imageDigest ?? current?.imageDigest,
     serviceAccount: pick(o.serviceAccount, current?.serviceAccount),
-    // The egress and its destination from one event: the one pick would take the egress from.
-    ...(pick<Pick<ObservedFacts, 'vpcEgress' | 'vpcDestination'>>(o.vpcEgress !== undefined ? o : undefined, current?.vpcEgress !== undefined ? current : undefined) === o
-      ? { vpcEgress: o.vpcEgress, vpcDestination: o.vpcDestination }
-      : { vpcEgress: current?.vpcEgress, vpcDestination: current?.vpcDestination }),
+    // The egress and its destination from one event: the one pick takes the egress from.
+    vpcEgress: egressFrom?.vpcEgress,
+    vpcDestination: egressFrom?.vpcDestination,
     plainEnv: pick(o.plainEnv, current?.plainEnv),
     codeLoadingEnv: pick(o.codeLoadingEnv, current?.codeLoadingEnv),
     labels: { ...(current?.labels ?? {}), ...o.labels },

@@ -6,7 +6,8 @@
 //
 //   node bench/e2e.mjs [--rate 200] [--seconds 10]
 //
-// Prints p50 / p90 / p99 / max latency and any lost or duplicated finding. Needs `npm run build`.
+// Prints p50 / p90 / p99 / max latency and any lost or duplicated finding, after waiting for as long as findings still
+// arrive (a finding is lost only once none has come for 30 s). Needs `npm run build`.
 import { spawn } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -57,6 +58,7 @@ try {
   const secret = randomUUID();
   const sent = new Map(); // insertId -> publish time
   const latencies = [];
+  let lastArrival = NaN;
   const seen = new Map();
   const receiverPort = await freePort();
   receiver = createServer((req, res) => {
@@ -71,7 +73,10 @@ try {
       const finding = JSON.parse(body.toString('utf8'));
       seen.set(finding.insertId, (seen.get(finding.insertId) ?? 0) + 1);
       const start = sent.get(finding.insertId);
-      if (start !== undefined && seen.get(finding.insertId) === 1) latencies.push(at - start);
+      if (start !== undefined && seen.get(finding.insertId) === 1) {
+        latencies.push(at - start);
+        lastArrival = at;
+      }
     });
   });
   await new Promise((resolve) => receiver.listen(receiverPort, '127.0.0.1', resolve));
@@ -126,7 +131,10 @@ try {
     publishes.push(audit.publishMessage({ data: Buffer.from(JSON.stringify(e)), attributes: { 'logging.googleapis.com/timestamp': e.timestamp } }));
   }
   await Promise.all(publishes);
-  await waitFor(() => latencies.length >= total, 60_000).catch(() => undefined);
+  // A backlog drains at whatever rate the pipeline manages: a finding that arrives after a minute is late, not lost
+  // (a fixed minute counted 1,349 of 2,000 as lost on a loaded machine, and left them out of the percentiles).
+  await waitWhileArriving(() => latencies.length, total, 30_000);
+  const drainedMs = lastArrival - started;
   await sleep(2_000); // late duplicates would show up here
 
   const sorted = [...latencies].sort((a, b) => a - b);
@@ -136,7 +144,8 @@ try {
   console.log(
     `end to end (publish -> webhook receiver), ${total} entries at ${rate}/s: ` +
       `p50 ${pct(50).toFixed(0)} ms, p90 ${pct(90).toFixed(0)} ms, p99 ${pct(99).toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms; ` +
-      `lost ${lost}, duplicated ${duplicated}`,
+      `lost ${lost}, duplicated ${duplicated}; the last arrived ${(drainedMs / 1000).toFixed(1)} s after the first publish ` +
+      `(${((1000 * latencies.length) / drainedMs).toFixed(0)} entries/s through the pipeline)`,
   );
   console.log(
     `the emulator alone, one push hop (publish -> a receiver that answers at once), ${floor.count} messages at ${rate}/s: ` +
@@ -206,6 +215,19 @@ async function emulatorHop(pubsub, rate, count) {
 
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves once `count()` reaches `total`, or once it has not grown for `idleMs`: what is missing then is lost. */
+async function waitWhileArriving(count, total, idleMs) {
+  let last = count();
+  let grewAt = Date.now();
+  while (count() < total) {
+    await sleep(50);
+    if (count() !== last) {
+      last = count();
+      grewAt = Date.now();
+    } else if (Date.now() - grewAt > idleMs) return;
+  }
 }
 
 async function waitFor(condition, timeoutMs) {

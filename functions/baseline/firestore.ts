@@ -186,8 +186,10 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
     const db = await this.db();
     const { FieldPath, FieldValue } = await import('@google-cloud/firestore');
     await db.runTransaction(async (tx) => {
-      const snapshot = await tx.get(ref);
-      const data = snapshot.exists ? snapshot.data() : undefined;
+      // Only the fields this reads: the baseline itself (its JSON text, as large as the service's histories) was just
+      // read and written by the transaction whose findings these are, and it is not written here.
+      const [snapshot] = await tx.getAll(ref, { fieldMask: OUTBOX_FIELDS });
+      const data = snapshot!.exists ? snapshot!.data() : undefined;
       const outbox = outboxOf(data);
       const left = outbox.filter((f) => !done.has(outboxKey(f)));
       const wasSpilled = spillOf(data).spilled;
@@ -202,7 +204,7 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
     });
   }
 
-  /** Keys of the baselines with a rollout due by `nowMs` (the sweep's query; `dueAtMs` is a top-level field). */
+/** Keys of the baselines with a rollout due by `nowMs` (the sweep's query; `dueAtMs` is a top-level field). */
   async dueKeys(nowMs: number): Promise<readonly string[]> {
     const db = await this.db();
     const snapshot = await db.collection(this.collection).where('dueAtMs', '<=', nowMs).select('key').get();
@@ -355,6 +357,9 @@ const SPILL_BYTES_LIMIT = 512 * 1024;
 
 /** Bytes of spill documents one delivery takes (at least one document): a long outage's backlog goes out in turns. */
 const SPILL_DELIVERY_BYTES_LIMIT = 1024 * 1024;
+
+/** The fields of a baseline document that takeOutOfOutbox reads (and the only ones it writes). */
+const OUTBOX_FIELDS = ['outbox', 'outboxSpilled', 'outboxSinceMs'];
 
 /** Deliveries of spill documents one transaction makes at most. */
 const SPILL_DELIVERY_ROUNDS = 8;

@@ -204,7 +204,7 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
     });
   }
 
-/** Keys of the baselines with a rollout due by `nowMs` (the sweep's query; `dueAtMs` is a top-level field). */
+  /** Keys of the baselines with a rollout due by `nowMs` (the sweep's query; `dueAtMs` is a top-level field). */
   async dueKeys(nowMs: number): Promise<readonly string[]> {
     const db = await this.db();
     const snapshot = await db.collection(this.collection).where('dueAtMs', '<=', nowMs).select('key').get();

@@ -346,3 +346,31 @@ describe('the deploy change: source code in the normalized model', () => {
     expect('sources' in changeOf(entry)).toBe(false);
   });
 });
+
+describe('new-image-repository: null source members (proto3 JSON writes null for a field left unset)', () => {
+  const served = (container: Container): Container => ({ ...container, ports: [{ containerPort: 8080 }] });
+  const IMAGE = `${HOME_REPOSITORY}/storefront:2`;
+
+  it.each([
+    ['an image and {inlinedSource: null}', served({ image: IMAGE, sourceCode: { inlinedSource: null } })],
+    ['an image and {inlined_source: null}', served({ image: IMAGE, source_code: { inlined_source: null } })],
+    ['an image and {cloudStorageSource: null, inlinedSource: null}', served({ image: IMAGE, sourceCode: { cloudStorageSource: null, inlinedSource: null } })],
+  ])('ignores: %s (a sourceCode holding nothing beside an image)', async (_name, container) => {
+    expect(await imageFindings([CREATE, update('2024-06-02T10:00:00Z', [container])])).toEqual([]);
+  });
+
+  it.each([
+    ['no image and {inlinedSource: null}', served({ sourceCode: { inlinedSource: null } }), []],
+    ['no image and {cloudStorageSource: null, inlinedSource: null}', served({ sourceCode: { cloudStorageSource: null, inlinedSource: null } }), []],
+    ['{inlinedSource: null} beside a source type runwatch does not know', served({ sourceCode: { inlinedSource: null, gitSource: { url: 'https://x.example/a.git' } } }), ['gitSource']],
+  ])('fires as source code runwatch cannot read, not as inlined source: %s', async (_name, container, fields) => {
+    const findings = await imageFindings([CREATE, update('2024-06-02T10:00:00Z', [container])]);
+    expect(findings.map((f) => [f.title, f.evidence['source'], f.evidence['sourceCodeFields']])).toEqual([['Source code of a kind runwatch cannot read', 'unknown', fields]]);
+  });
+
+  it('a bucket beside {inlinedSource: null} is the bucket', async () => {
+    const container = served({ sourceCode: { cloudStorageSource: { bucket: 'attacker-src', object: 'app.zip' }, inlinedSource: null } });
+    const findings = await imageFindings([CREATE, update('2024-06-02T10:00:00Z', [container])]);
+    expect(findings.map((f) => [f.evidence['source'], f.evidence['repository']])).toEqual([['cloud-storage', 'gs://attacker-src']]);
+  });
+});

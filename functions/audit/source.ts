@@ -61,22 +61,28 @@ function containerSources(container: JsonObject): CodeSource[] {
 /**
  * The source a container's `sourceCode` names: a Cloud Storage object, inlined source, or, where it names neither, a
  * source of unknown kind (unreadableSourceOf). Undefined where it names none and need not: no `sourceCode` (null is the
- * field left unset in the JSON of a protocol buffer), or an empty one beside an image.
+ * field left unset in the JSON of a protocol buffer), or an empty one beside an image. A null source type inside it
+ * (`{inlinedSource: null}`, `{cloudStorageSource: null}`) is unset too: a `sourceCode` holding only nulls holds nothing.
  */
 function codeSourceOf(container: JsonObject): CodeSource | undefined {
   const written = field(container, 'sourceCode');
-  if (written === undefined || written === null) return undefined;
+  if (!isSet(written)) return undefined;
   const code = asObject(written);
   if (!code) return { kind: 'unknown', fields: [], written: jsonTypeOf(written) };
   const object = asObject(field(code, 'cloudStorageSource'));
   if (object) return bucketSourceOf(object);
-  if (field(code, 'inlinedSource') !== undefined) return { kind: 'inlined' };
+  if (isSet(field(code, 'inlinedSource'))) return { kind: 'inlined' };
   const names = Object.keys(code).filter((name) => code[name] !== null);
   // sourceCode is optional (v2 Container reference) and `{}` is the message set with nothing in it, which a client
   // that writes back every field of a container it read, or sends an empty block, would log: plausible, not seen.
   // Beside an image it names no code (the image is what runs, and is judged); without one, nothing names it.
   if (names.length === 0 && hasImage(container)) return undefined;
   return unreadableSourceOf(names);
+}
+
+/** True for a field the JSON of a protocol buffer sets: present and not null (null is a field left unset). */
+function isSet(value: unknown): boolean {
+  return value !== undefined && value !== null;
 }
 
 /** True when the container names an image, as audit/image.ts imagesOf reads one: a string not blank (parsed or not). */

@@ -47,7 +47,8 @@
 //             each, `sourceCodeFieldsNotListed` for more, `sourceCodeType` for one not an object; never their values,
 //             which may hold code or credentials). An empty sourceCode beside an image names no code (sourceCode is
 //             optional, and a client writing back every field of a container it read would log `{}`): the image is
-//             judged, alone. A null sourceCode is one left unset.
+//             judged, alone. A null sourceCode is one left unset, as is a null source type in one (`{inlinedSource:
+//             null}`): a sourceCode holding only nulls is an empty one.
 //           - a base image (`baseImageUri`): code that runs too, judged as a sidecar's image (`baseImage: true`),
 //             except Google's runtime base images (`REGION-docker.pkg.dev/serverless-runtimes/...`), the only ones
 //             automatic base image updates support: Google's own, neither judged nor remembered. So services that

@@ -374,3 +374,100 @@ describe('new-image-repository: null source members (proto3 JSON writes null for
     expect(findings.map((f) => [f.evidence['source'], f.evidence['repository']])).toEqual([['cloud-storage', 'gs://attacker-src']]);
   });
 });
+
+/**
+ * A v1 (Knative) write: test/fixtures/source/synthetic-v1-ReplaceService-base-images.json (built on the real gcloud v1
+ * ReplaceService of corpus/powerchoosers__Services.ReplaceService__1.json), whose template enrols its container
+ * `placeholder-1` in automatic base image updates: the `run.googleapis.com/base-images` annotation (a JSON map of
+ * container name to base image) and `runtimeClassName: run.googleapis.com/linux-base-image-update`.
+ */
+describe('new-image-repository: base images of a v1 write (run.googleapis.com/base-images)', () => {
+  const V1 = JSON.parse(readFileSync(new URL('../../fixtures/source/synthetic-v1-ReplaceService-base-images.json', import.meta.url), 'utf8')) as Json;
+  const V1_HOME = 'gcr.io/power-choosers-crm';
+  const V1_GOOGLE_BASE = 'us-south1-docker.pkg.dev/serverless-runtimes/google-22/runtimes/nodejs22';
+  const ATTACKER_BASE = 'ghcr.io/attacker/runtime:nodejs22';
+  const BEFORE = '2025-11-10T10:00:00Z';
+  const AFTER = '2025-11-11T10:00:00Z';
+
+  /**
+   * The fixture at `timestamp` (the request's service and the response's alike), its template's base-images annotation
+   * set to `annotation` (removed when undefined, with the runtime class), its containers edited by `edit`.
+   */
+  function v1Write(timestamp: string, annotation: string | undefined, edit?: (containers: Json[], spec: Json) => void): Json {
+    return at(
+      variant(V1, (e) => {
+        for (const service of [(e.protoPayload['request'] as Json)['service'] as Json, e.protoPayload['response'] as Json]) {
+          const template = (service['spec'] as Json)['template'] as Json;
+          const annotations = (template['metadata'] as Json)['annotations'] as Json;
+          const spec = template['spec'] as Json;
+          if (annotation === undefined) {
+            delete annotations['run.googleapis.com/base-images'];
+            delete spec['runtimeClassName'];
+          } else annotations['run.googleapis.com/base-images'] = annotation;
+          edit?.(spec['containers'] as Json[], spec);
+        }
+      }),
+      timestamp,
+    );
+  }
+  const imageOnly = () => v1Write(BEFORE, undefined);
+  const baseOf = (image: string, name = 'placeholder-1') => JSON.stringify({ [name]: image });
+
+  function changeOf(entry: Json) {
+    const result = parseEntry(entry);
+    if (result.kind !== 'change' || result.change.kind !== 'deploy') throw new Error(`not a deploy: ${result.kind}`);
+    return result.change;
+  }
+
+  it("reads the fixture's base image into the deploy's sources, as v2's baseImageUri", () => {
+    expect(changeOf(V1).sources).toEqual([{ kind: 'base-image', image: expect.objectContaining({ reference: V1_GOOGLE_BASE, repository: 'us-south1-docker.pkg.dev/serverless-runtimes/google-22/runtimes' }) }]);
+  });
+
+  it("ignores: the fixture, Google's runtime base image, after image deploys (and on a first deploy with trustedRepositories)", async () => {
+    expect(await imageFindings([imageOnly(), at(V1, AFTER)])).toEqual([]);
+    expect(await imageFindings([at(V1, AFTER)], trusting(V1_HOME))).toEqual([]);
+  });
+
+  const twoContainers = (containers: Json[]): void => {
+    containers[0]!['ports'] = [{ containerPort: 8080, name: 'http1' }];
+    containers.push({ image: `${V1_HOME}/collector:1`, name: 'collector' });
+  };
+
+  it.each([
+    ['the named container', baseOf(ATTACKER_BASE), undefined, false],
+    ['an unnamed container (key "")', baseOf(ATTACKER_BASE, ''), (containers: Json[]) => delete containers[0]!['name'], false],
+    ['a sidecar', baseOf(ATTACKER_BASE, 'collector'), twoContainers, true],
+    ['a name no container has (judged all the same)', baseOf(ATTACKER_BASE, 'worker'), undefined, false],
+    ['a console write that logs no containers', baseOf(ATTACKER_BASE), (_c: Json[], spec: Json) => delete spec['containers'], false],
+    ['an annotation without the runtime class', baseOf(ATTACKER_BASE), (_c: Json[], spec: Json) => delete spec['runtimeClassName'], false],
+  ] as const)('fires: a base image from a repository the service never used, for %s', async (_name, annotation, edit, sidecar) => {
+    const findings = await imageFindings([imageOnly(), v1Write(AFTER, annotation, edit)]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ evidence: { image: ATTACKER_BASE, repository: 'ghcr.io/attacker', baseImage: true, knownRepositories: [V1_HOME], firstDeploy: false } });
+    expect(findings[0]!.evidence['sidecar'] ?? false).toBe(sidecar);
+    expect(findings[0]!.summary).toContain(sidecar ? "as a sidecar's base image" : 'as a base image');
+  });
+
+  it('remembers it: the next v1 deploy on that base image is not reported again', async () => {
+    const again = v1Write('2025-11-12T10:00:00Z', baseOf('ghcr.io/attacker/runtime:nodejs24'));
+    expect(await imageFindings([imageOnly(), v1Write(AFTER, baseOf(ATTACKER_BASE)), again])).toHaveLength(1);
+  });
+
+  it('reads each container of the map once, in container order', () => {
+    const annotation = JSON.stringify({ collector: ATTACKER_BASE, 'placeholder-1': V1_GOOGLE_BASE });
+    expect(changeOf(v1Write(AFTER, annotation, twoContainers)).sources?.map((s) => [s.kind === 'base-image' ? s.image.reference : s.kind, s.sidecar ?? false])).toEqual([
+      [V1_GOOGLE_BASE, false],
+      [ATTACKER_BASE, true],
+    ]);
+  });
+
+  it.each([
+    ['not JSON', 'nodejs22'],
+    ['a JSON array', JSON.stringify([ATTACKER_BASE])],
+    ['a value that is no string', JSON.stringify({ 'placeholder-1': 7 })],
+    ['an empty map', '{}'],
+  ])('reads nothing from an annotation that names no base image: %s', async (_name, annotation) => {
+    expect(changeOf(v1Write(AFTER, annotation)).sources).toBeUndefined();
+    expect(await imageFindings([imageOnly(), v1Write(AFTER, annotation)])).toEqual([]);
+  });
+});

@@ -30,7 +30,7 @@ import {
 } from '../model/change.js';
 import { projectOfLogName, readEnvelope, type Envelope } from './entry.js';
 import { imagesOf, imagesOrAnnotated } from './image.js';
-import { sourcesOf } from './source.js';
+import { annotatedSourcesOf, sourcesOf } from './source.js';
 import { codeLoadingEnvOf, plainEnvOf } from './env.js';
 import { v1VpcAccess, v2VpcAccess, vpcDestinationText, vpcFacts, type VpcAccess, type WrittenVpcDestination } from './vpc.js';
 import { asArray, asBoolean, asNumber, asObject, asString, at, field, numeric, stringIn, userLabels, type JsonObject } from './json.js';
@@ -626,7 +626,7 @@ export interface DeployFacts {
   readonly templateFingerprint?: string;
   readonly serviceAccount?: RuntimeServiceAccount;
   readonly images: readonly ImageRef[];
-  /** Code the containers run besides their images (v2 sourceCode, baseImageUri); undefined or empty: none named. */
+  /** Code the containers run besides their images (v2 sourceCode, baseImageUri; v1 base-images); undefined or empty: none. */
   readonly sources?: readonly CodeSource[];
   readonly labels: Record<string, string>;
   /** The template's own labels (also in `labels`). */
@@ -728,6 +728,8 @@ function v1Facts(pp: JsonObject, secrets: EnvSecrets, body: 'service' | 'workerP
     templateFingerprint: template ? templateFingerprint('v1', template) : undefined,
     serviceAccount,
     images,
+    // Its base images (automatic base image updates), which v2 names in each container's baseImageUri.
+    sources: annotatedSourcesOf(containers, templateAnnotations),
     labels,
     revisionLabels,
     ingress,

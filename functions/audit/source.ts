@@ -1,7 +1,8 @@
 // Code a v2 container runs that is not its image (model/change.ts CodeSource): `sourceCode` (an object in a Cloud
 // Storage bucket, source inlined in the request, or one runwatch cannot read) and `baseImageUri` (the runtime base
-// image it runs on). Field names in camelCase (a log sink) or snake_case (audit/json.ts field). v1 (Knative) bodies
-// have no such fields.
+// image it runs on). Field names in camelCase (a log sink) or snake_case (audit/json.ts field). A v1 (Knative)
+// container has neither field: a v1 write names its base images in a template annotation instead
+// (annotatedSourcesOf), and has no equivalent of `sourceCode` in its API.
 import type { CodeSource, UnknownSource } from '../model/change.js';
 import { truncatePlain } from '../untrustedText.js';
 import { imageRefOf, servingContainer } from './image.js';
@@ -46,6 +47,79 @@ export function sourcesOf(containers: readonly unknown[]): CodeSource[] {
     }
   }
   return out;
+}
+
+/**
+ * The template annotation of a v1 (Knative) write that enrols containers in automatic base image updates: a JSON map
+ * of container name to base image, `""` for a container without a name, written with `runtimeClassName:
+ * run.googleapis.com/linux-base-image-update`. Verified in the Google Cloud SDK (`lib/googlecloudsdk/api_lib/run/
+ * revision.py` BASE_IMAGES_ANNOTATION and BASE_IMAGE_UPDATE_RUNTIME_CLASS_NAME; `command_lib/run/config_changes.py`
+ * BaseImagesAnnotationChange: "a string representation of a json map of container_name -> base_image_url", written
+ * for the template's containers by name) and the v1 API's ObjectMeta reference (`run.googleapis.com/base-images`:
+ * Service, Revision). It says what v2 says with each container's `baseImageUri`.
+ */
+export const BASE_IMAGES_ANNOTATION = 'run.googleapis.com/base-images';
+
+/** A revision runs at most 10 containers: no more base images are read for names no container has. */
+const MAX_CONTAINERS = 10;
+
+/**
+ * The base images a v1 write's template names (BASE_IMAGES_ANNOTATION), as sourcesOf reads v2's `baseImageUri`: in
+ * container order, each once, a sidecar's marked. Read whether or not the template sets the runtime class (the
+ * annotation names the base image either way). A name no container has, or every name of a write logged without its
+ * containers (a console write), is judged too, as no sidecar: a base image named is code that may run. An annotation
+ * that is not a JSON map, and a value that is no string, name nothing (Cloud Run refuses a write it cannot read).
+ */
+export function annotatedSourcesOf(containers: readonly unknown[], templateAnnotations: JsonObject | undefined): CodeSource[] {
+  const baseImages = annotatedBaseImages(templateAnnotations);
+  if (baseImages.size === 0) return [];
+  const names = new Set<string>();
+  // Each container as v2 writes one, its ports (which tell the serving container) and its base image: nothing else
+  // of a v1 container is read here.
+  const asV2 = containers.map((item) => {
+    const container = asObject(item);
+    const name = asString(container?.['name']) ?? '';
+    names.add(name);
+    const baseImageUri = baseImages.get(name);
+    return { ports: container?.['ports'], ...(baseImageUri !== undefined ? { baseImageUri } : {}) };
+  });
+  const sources = sourcesOf(asV2);
+  const seen = new Set(sources.map(keyOfSource));
+  for (const [name, reference] of baseImages) {
+    if (names.has(name) || names.size >= MAX_CONTAINERS) continue;
+    names.add(name);
+    const image = imageRefOf(reference);
+    const source: CodeSource | undefined = image ? { kind: 'base-image', image } : undefined;
+    if (source && !seen.has(keyOfSource(source))) {
+      seen.add(keyOfSource(source));
+      sources.push(source);
+    }
+  }
+  return sources;
+}
+
+/** BASE_IMAGES_ANNOTATION as a map of container name to base image; empty when it is absent or names none. */
+function annotatedBaseImages(annotations: JsonObject | undefined): ReadonlyMap<string, string> {
+  const out = new Map<string, string>();
+  const text = asString(annotations?.[BASE_IMAGES_ANNOTATION]);
+  if (text === undefined) return out;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return out;
+  }
+  for (const [name, value] of Object.entries(asObject(parsed) ?? {})) {
+    const reference = asString(value);
+    if (reference !== undefined) out.set(name, reference);
+  }
+  return out;
+}
+
+/** A source as sourcesOf tells one from another: what it names, whether a sidecar names it or not. */
+function keyOfSource(source: CodeSource): string {
+  const { sidecar: _either, ...named } = source;
+  return JSON.stringify(named);
 }
 
 function containerSources(container: JsonObject): CodeSource[] {

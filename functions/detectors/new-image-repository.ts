@@ -26,7 +26,10 @@
 //           the same, with `sidecar: true` in the evidence.
 //           Code deployed without an image (a v2 container's `sourceCode`, audit/source.ts; services, jobs and worker
 //           pools share the container shape) is judged by where it came from, after the images (so a deploy of
-//           images alone is judged and keyed as before):
+//           images alone is judged and keyed as before). A v1 container has neither field: a v1 write's base images
+//           are its template annotation `run.googleapis.com/base-images` (container name -> base image,
+//           audit/source.ts annotatedSourcesOf; services and worker pools), and v1 has no equivalent of sourceCode
+//           (no field; the `run.googleapis.com/sources` annotation seen on exports is undocumented, not read):
 //           - a Cloud Storage object (`cloudStorageSource`): its repository is the bucket, `gs://BUCKET`, judged as an
 //             image's repository is (new for this service, not trusted: evidence `source: cloud-storage`, `object`,
 //             `generation`). The bucket alone, not the object's folder: a bucket is what Cloud Storage grants access
@@ -49,18 +52,19 @@
 //             optional, and a client writing back every field of a container it read would log `{}`): the image is
 //             judged, alone. A null sourceCode is one left unset, as is a null source type in one (`{inlinedSource:
 //             null}`): a sourceCode holding only nulls is an empty one.
-//           - a base image (`baseImageUri`): code that runs too, judged as a sidecar's image (`baseImage: true`),
-//             except Google's runtime base images (`REGION-docker.pkg.dev/serverless-runtimes/...`), the only ones
-//             automatic base image updates support: Google's own, neither judged nor remembered. So services that
-//             already used automatic base image updates page nothing after an upgrade to this reading, though their
-//             baselines never recorded a base image; any other base image is new to every service, as it should be.
+//           - a base image (`baseImageUri`; v1: the annotation): code that runs too, judged as a sidecar's image
+//             (`baseImage: true`), except Google's runtime base images (`REGION-docker.pkg.dev/serverless-runtimes/
+//             ...`), the only ones automatic base image updates support: Google's own, neither judged nor remembered.
+//             So services that already used automatic base image updates page nothing after an upgrade to this
+//             reading, though their baselines never recorded a base image; any other base image is new to every
+//             service, as it should be.
 // Options:  `rules.new-image-repository.trustedRepositories` (globs; `gs://BUCKET` for buckets), `exceptions`, `severity`.
 // Severity: HIGH.
 // Blind spots: console deploys often log no image at all: the rule then cannot judge the entry (the image is
 //           "unknown" until a system event or the Admin API supplies it). Images referenced only by digest are
 //           judged by repository, not by content, and a bucket's object by its bucket (a new generation of a known
-//           object is not reported). Source code and base images are read from the v2 admin write only: no system
-//           event is known to carry them, and v1 writes have no such fields.
+//           object is not reported). Source code and base images are read from the admin write only (v2's fields,
+//           v1's annotation): no system event is known to carry them. A v1 annotation that does not parse names none.
 import { bucketGlobOf, globMatcher } from '../config/glob.js';
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, isLaterPoint, newestRepositoryBefore, pointBefore, repositoryFirstSeen, repositorySeenBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';

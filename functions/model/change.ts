@@ -127,7 +127,8 @@ export interface UnparseableImageRef {
 }
 
 /**
- * Code a container runs that is not its image, from a v2 Container (v1 entries have no such fields): `cloud-storage`,
+ * Code a container runs that is not its image, from a v2 Container (a v1 write names base images only, in its template
+ * annotation `run.googleapis.com/base-images`: audit/source.ts annotatedSourcesOf): `cloud-storage`,
  * an object in a bucket (`sourceCode.cloudStorageSource`), whose repository is the bucket, `gs://BUCKET`; `inlined`,
  * source code in the deploy request itself (`sourceCode.inlinedSource`, input only), from nowhere runwatch can name;
  * `base-image`, the runtime base image it runs on (`baseImageUri`: a Google runtime base image of a source deploy, or
@@ -339,9 +340,9 @@ export interface DeployChange extends ChangeBase {
   /** Empty when the entry names no image (console deploys log no containers). */
   readonly images: readonly ImageRef[];
   /**
-   * Code the containers run besides their images, or instead of one (v2 `sourceCode`, `baseImageUri`): absent when
-   * the write names none (every v1 write, every image-only deploy). A source deploy has no image: `images` is empty
-   * and the code is known from here.
+   * Code the containers run besides their images, or instead of one (v2 `sourceCode`, `baseImageUri`; a v1 write's
+   * base-images annotation): absent when the write names none (every image-only deploy). A source deploy has no
+   * image: `images` is empty and the code is known from here.
    */
   readonly sources?: readonly CodeSource[];
   /** The resolved `image@sha256:...` the revision runs, from the system events (never in the admin write). */

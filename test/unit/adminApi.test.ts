@@ -277,6 +277,55 @@ describe('Admin API fallback: the revision\'s environment variables', () => {
   });
 });
 
+describe("Admin API fallback: the revision's code (v2 Container sourceCode, baseImageUri)", () => {
+  const GOOGLE_BASE = 'asia-northeast1-docker.pkg.dev/serverless-runtimes/google-22/runtimes/nodejs22';
+  const fromBucket = { cloudStorageSource: { bucket: 'attacker-src', object: 'cloud-run-slack-bot/source.zip', generation: '1717239600123456' } };
+
+  // A console source deploy logs no containers: what the revision runs is read from the API, source and base image too.
+  it('judges the code of a console deploy the Admin API reports: a bucket no trustedRepositories glob names', async () => {
+    serveDeploy(server, { containers: [{ image: IMAGE, sourceCode: fromBucket, baseImageUri: GOOGLE_BASE }] });
+    const h = await deployed({ enabled: true, afterSeconds: 120 });
+    const findings = (await h.tick(120)).filter((f) => f.rule === 'new-image-repository');
+    expect(findings.map((f) => [f.title, f.evidence['repository']])).toEqual([
+      ['First deploy from an untrusted image repository', 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-source-deploy'],
+      ['First deploy from an untrusted bucket', 'gs://attacker-src'],
+    ]);
+    // The int64 generation as the client decodes it (a string), the object as the API stored it.
+    expect(findings[1]?.evidence).toMatchObject({ source: 'cloud-storage', object: 'cloud-run-slack-bot/source.zip', generation: '1717239600123456', firstDeploy: true });
+  });
+
+  it('judges a base image the Admin API reports that is not one of Google\'s', async () => {
+    serveDeploy(server, { containers: [{ image: IMAGE, baseImageUri: 'ghcr.io/attacker/runtime:nodejs22' }] });
+    const h = await deployed({ enabled: true, afterSeconds: 120 });
+    const findings = (await h.tick(120)).filter((f) => f.rule === 'new-image-repository');
+    expect(findings.map((f) => [f.evidence['repository'], f.evidence['baseImage'] ?? false])).toEqual([
+      ['asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-source-deploy', false],
+      ['ghcr.io/attacker', true],
+    ]);
+  });
+
+  it.each([
+    ['plain objects', { sourceCode: fromBucket, baseImageUri: GOOGLE_BASE }],
+    // As google-gax decodes a message (defaults: true, oneofs: true): the oneof member named, int64 as a string.
+    ['as the client decodes them', { sourceCode: { ...fromBucket, sourceType: 'cloudStorageSource' }, baseImageUri: GOOGLE_BASE }],
+  ])('reads a revision\'s sourceCode and baseImageUri through the admin write\'s readers: %s', (_name, code) => {
+    const write = { target: { project: 'p', location: 'europe-west1', service: 's', projectNumber: '42' } } as DeployChange;
+    const o = observationOfRevision(write, { name: 'x/revisions/s-1', containers: [{ image: 'gcr.io/p/s:v2', ...code }] }, 0);
+    expect(o).toMatchObject({
+      sources: [
+        { kind: 'cloud-storage', bucket: 'attacker-src', repository: 'gs://attacker-src', object: 'cloud-run-slack-bot/source.zip', generation: '1717239600123456' },
+        { kind: 'base-image', image: expect.objectContaining({ reference: GOOGLE_BASE }) },
+      ],
+    });
+  });
+
+  it('reads no sources from a revision whose containers name none (unset fields: null, "")', () => {
+    const write = { target: { project: 'p', location: 'europe-west1', service: 's', projectNumber: '42' } } as DeployChange;
+    const o = observationOfRevision(write, { name: 'x/revisions/s-1', containers: [{ image: 'gcr.io/p/s:v2', sourceCode: null, baseImageUri: '' }] }, 0);
+    expect('sources' in o).toBe(false);
+  });
+});
+
 describe('reading a v2 Revision', () => {
   const write = { target: { project: 'p', location: 'europe-west1', service: 's', projectNumber: '42' } } as DeployChange;
 

@@ -6,6 +6,7 @@ import {
   defaultComputeServiceAccount,
   runtimeServiceAccountFromEmail,
   type CodeLoadingVar,
+  type CodeSource,
   type EntryKey,
   type ImageRef,
   type PlainEnvVar,
@@ -46,6 +47,12 @@ export interface RevisionObservation {
    */
   readonly plainEnv?: readonly PlainEnvVar[];
   readonly codeLoadingEnv?: readonly CodeLoadingVar[];
+  /**
+   * Code the revision's containers run besides their images (audit/source.ts sourcesOf: `sourceCode`, `baseImageUri`),
+   * read from a v2 Revision the Admin API returned (correlate/adminApi.ts); undefined when they name none. Never set
+   * from a system event: none is known to carry a container's source or base image.
+   */
+  readonly sources?: readonly CodeSource[];
   readonly labels: Readonly<Record<string, string>>;
   /** The revision's own labels among `labels` (a service event's: its template's); undefined means all of `labels`. */
   readonly revisionLabels?: Readonly<Record<string, string>>;

@@ -4,13 +4,15 @@
 // Off unless `correlation.adminApiFallback.enabled`. When on, the detect function's sweep tick looks for rollouts
 // that have their admin write but no system event `afterSeconds` after the write arrived (Pipeline.readFromAdminApi)
 // and, for each, reads the service (`ServicesClient.getService`) for its `latestCreatedRevision`, then that revision
-// (`RevisionsClient.getRevision`): its name, container images and environment variables, runtime service account,
-// labels, creator and Ready condition. The result is a RevisionObservation fed to the engine like a revision's
-// system event, except that it only ever joins the waiting rollout (Engine.processAdminApiObservation): the usual
-// matching (operation id, revision name, else time within the wait) decides whether the latest revision is this write's,
-// except that one created before the write never is (not even within the minute a system event may precede its write:
-// it is the revision of the deploy before, the write's own not created yet), nor one of a later generation, nor one
-// someone else created (its `creator`) where no generation ties it to the write (a v2 write says none).
+// (`RevisionsClient.getRevision`): its name, container images, source code and base images (`sourceCode`,
+// `baseImageUri`: the Revision's containers are the v2 Container message, read as the admin write's are) and
+// environment variables, runtime service account, labels, creator and Ready condition. The result is a
+// RevisionObservation fed to the engine like a revision's system event, except that it only ever joins the waiting
+// rollout (Engine.processAdminApiObservation): the usual matching (operation id, revision name, else time within the
+// wait) decides whether the latest revision is this write's, except that one created before the write never is (not
+// even within the minute a system event may precede its write: it is the revision of the deploy before, the write's
+// own not created yet), nor one of a later generation, nor one someone else created (its `creator`) where no
+// generation ties it to the write (a v2 write says none).
 //
 // What the v2 API does not say: a Revision has no `containerStatuses` (only Instances have them), so the resolved
 // digest is known only when the image was deployed by digest; otherwise it stays unknown, as without system events.
@@ -29,6 +31,7 @@ import type { protos, v2 } from '@google-cloud/run';
 import { isCloudFunctionsServiceAgent, type RevisionObservation } from '../audit/systemEvent.js';
 import { codeLoadingEnvOf, plainEnvOf } from '../audit/env.js';
 import { imagesOf } from '../audit/image.js';
+import { sourcesOf } from '../audit/source.js';
 import { asObject, stringIn, userLabels } from '../audit/json.js';
 import type { EnvSecrets } from '../audit/normalize.js';
 import {
@@ -148,6 +151,8 @@ export function observationOfRevision(write: DeployChange, revision: Revision, n
   const labels = asObject(revision.labels);
   const containers = (revision.containers ?? []).map(withEnvAsLogged);
   const images = imagesOf(containers);
+  // The v2 Container message, as in the admin write: its source code and base image read the same way.
+  const sources = sourcesOf(containers);
   const email = revision.serviceAccount || undefined;
   const serviceAccount: RuntimeServiceAccount = email ? runtimeServiceAccountFromEmail(email) : defaultComputeServiceAccount(write.target.projectNumber);
   const ready = readyCondition(revision.conditions ?? []);
@@ -169,6 +174,7 @@ export function observationOfRevision(write: DeployChange, revision: Revision, n
     serviceAccount,
     ...(containers.length > 0 ? { codeLoadingEnv: codeLoadingEnvOf(containers, secrets) } : {}),
     ...(secrets.secretEnv && containers.length > 0 ? { plainEnv: plainEnvOf(containers, secrets.secretEnv) } : {}),
+    ...(sources.length > 0 ? { sources } : {}),
     labels: userLabels(labels),
     ...(operationId ? { operationId } : {}),
     ...(clientName ? { clientName } : {}),

@@ -47,6 +47,7 @@ import {
   enforcedPolicyOf,
   imagesFromContainers,
   type CodeLoadingVar,
+  type CodeSource,
   type DeployChange,
   type EntryKey,
   type ImageRef,
@@ -67,6 +68,8 @@ export interface ObservedFacts {
   /** The revision's variables (RevisionObservation): used where the write's are unknown (a console write). */
   readonly plainEnv?: readonly PlainEnvVar[];
   readonly codeLoadingEnv?: readonly CodeLoadingVar[];
+  /** The revision's code besides its images, as the Admin API read it (RevisionObservation.sources). */
+  readonly sources?: readonly CodeSource[];
   readonly labels: Readonly<Record<string, string>>;
   /** The revision's own labels among `labels` (undefined in baselines stored before it existed). */
   readonly revisionLabels?: Readonly<Record<string, string>>;
@@ -902,6 +905,7 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
     vpcDestination: egressFrom?.vpcDestination,
     plainEnv: pick(o.plainEnv, current?.plainEnv),
     codeLoadingEnv: pick(o.codeLoadingEnv, current?.codeLoadingEnv),
+    ...observedSources(o.sources ?? current?.sources),
     labels: { ...(current?.labels ?? {}), ...o.labels },
     revisionLabels: { ...(current?.revisionLabels ?? {}), ...(o.revisionLabels ?? o.labels) },
     // A revision's own Ready condition is the verdict; a service-level one only when no revision verdict exists.
@@ -919,6 +923,11 @@ export function observe(current: ObservedFacts | undefined, o: RevisionObservati
     firstKey: current?.firstKey ?? o.key,
     target: current?.target ?? o.target,
   };
+}
+
+/** ObservedFacts.sources when some are known (left out otherwise: a stored rollout keeps the shape it had). */
+function observedSources(sources: readonly CodeSource[] | undefined): { sources?: readonly CodeSource[] } {
+  return sources !== undefined ? { sources } : {};
 }
 
 /** ObservedFacts.serviceOperationIds after the event `o` (a service event adds its operation id). */
@@ -1003,8 +1012,9 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     // What rolled out, unless only the user-image annotation (the deployer's) says it where the write's containers do.
     images: observed && observed.images.length > 0 && (imagesFromContainers(observed.images) || !imagesFromContainers(write.images)) ? observed.images : write.images,
     imageDigest: observed?.imageDigest,
-    // The write's alone: no system event is known to carry a container's source code or base image (v1 Revision).
-    sources: write.sources,
+    // The write's, where it names any; else the revision's as the Admin API read it (a console write logs no
+    // containers). No system event is known to carry a container's source code or base image (v1 Revision).
+    sources: write.sources ?? observed?.sources,
     labels: overlaid(write.labels, observed?.labels),
     revisionLabels: overlaid(write.revisionLabels, observed?.revisionLabels),
     ingress: write.ingress,

@@ -63,8 +63,10 @@
 // Blind spots: console deploys often log no image at all: the rule then cannot judge the entry (the image is
 //           "unknown" until a system event or the Admin API supplies it). Images referenced only by digest are
 //           judged by repository, not by content, and a bucket's object by its bucket (a new generation of a known
-//           object is not reported). Source code and base images are read from the admin write only (v2's fields,
-//           v1's annotation): no system event is known to carry them. A v1 annotation that does not parse names none.
+//           object is not reported). Source code and base images are read from the admin write (v2's fields, v1's
+//           annotation), and, where it names none, from the revision the Admin API fallback read (a console source
+//           deploy logs no containers); no system event is known to carry them. A v1 annotation that does not parse
+//           names none.
 import { bucketGlobOf, globMatcher } from '../config/glob.js';
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, isLaterPoint, newestRepositoryBefore, pointBefore, repositoryFirstSeen, repositorySeenBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';

@@ -68,7 +68,8 @@ const MAX_CONTAINERS = 10;
  * container order, each once, a sidecar's marked. Read whether or not the template sets the runtime class (the
  * annotation names the base image either way). A name no container has, or every name of a write logged without its
  * containers (a console write), is judged too, as no sidecar: a base image named is code that may run. An annotation
- * that is not a JSON map, and a value that is no string, name nothing (Cloud Run refuses a write it cannot read).
+ * that is not a JSON map, and a value that is no string, name nothing (whether Cloud Run accepts such a write is not
+ * known: the rule's header lists it as a blind spot).
  */
 export function annotatedSourcesOf(containers: readonly unknown[], templateAnnotations: JsonObject | undefined): CodeSource[] {
   const baseImages = annotatedBaseImages(templateAnnotations);

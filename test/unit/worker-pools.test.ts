@@ -92,6 +92,16 @@ describe('normalizing worker pool entries', () => {
     expect(deployOf(parseEntry(snake)).serviceAccount).toEqual({ kind: 'explicit', email: CONSUMER });
   });
 
+  it('reads a v1 write\'s base images (run.googleapis.com/base-images), as a service\'s', () => {
+    const base = 'ghcr.io/attacker/runtime:nodejs22';
+    const v1 = v1WorkerPoolWrite((pool) => {
+      const template = pool['spec'].template;
+      template.metadata.annotations['run.googleapis.com/base-images'] = JSON.stringify({ [template.spec.containers[0].name ?? '']: base });
+      template.spec.runtimeClassName = 'run.googleapis.com/linux-base-image-update';
+    });
+    expect(deployOf(parseEntry(v1)).sources).toEqual([{ kind: 'base-image', image: expect.objectContaining({ reference: base, repository: 'ghcr.io/attacker' }) }]);
+  });
+
   it('a v1 write logged without its containers leaves the template and the default identity unknown (no event will say)', () => {
     // A v1 Knative-style body, as `gcloud beta run worker-pools replace` sends, logged without its containers.
     const v1 = v1WorkerPoolWrite((pool) => delete pool['spec'].template.spec.containers);

@@ -471,3 +471,80 @@ describe('new-image-repository: base images of a v1 write (run.googleapis.com/ba
     expect(await imageFindings([imageOnly(), v1Write(AFTER, annotation)])).toEqual([]);
   });
 });
+
+/**
+ * `gcloud alpha run deploy --source DIR --no-build` (Google Cloud SDK, `surface/run/deploy.py` _IsNoBuildFromSource:
+ * `container_args.image = 'scratch'`; `command_lib/run/config_changes.py` SourcesAnnotationChange: "a string
+ * representation of a json map of container_name -> GCS objects. E.g.: '{"foo":"gs://my-bucket/my-object"}'", under
+ * `api_lib/run/revision.py` SOURCES_ANNOTATION `run.googleapis.com/sources`): a v1 write whose container's image is
+ * the placeholder `scratch` and whose code is an object in a bucket, named in a template annotation.
+ */
+describe('new-image-repository: source code of a v1 write (run.googleapis.com/sources, image "scratch")', () => {
+  const V1 = JSON.parse(readFileSync(new URL('../../fixtures/source/synthetic-v1-ReplaceService-base-images.json', import.meta.url), 'utf8')) as Json;
+  const V1_HOME = 'gcr.io/power-choosers-crm';
+  const BEFORE = '2025-11-10T10:00:00Z';
+  const AFTER = '2025-11-11T10:00:00Z';
+
+  /** The fixture at `timestamp`, without base images, its container's image `image` and its sources annotation `sources`. */
+  function v1Write(timestamp: string, image: string | undefined, sources: string | undefined): Json {
+    return at(
+      variant(V1, (e) => {
+        for (const service of [(e.protoPayload['request'] as Json)['service'] as Json, e.protoPayload['response'] as Json]) {
+          const template = (service['spec'] as Json)['template'] as Json;
+          const annotations = (template['metadata'] as Json)['annotations'] as Json;
+          const spec = template['spec'] as Json;
+          delete annotations['run.googleapis.com/base-images'];
+          delete spec['runtimeClassName'];
+          if (sources === undefined) delete annotations['run.googleapis.com/sources'];
+          else annotations['run.googleapis.com/sources'] = sources;
+          const container = (spec['containers'] as Json[])[0]!;
+          if (image === undefined) delete container['image'];
+          else container['image'] = image;
+        }
+      }),
+      timestamp,
+    );
+  }
+  const imageOnly = (): Json => v1Write(BEFORE, `${V1_HOME}/app:1`, undefined);
+  const fromObject = (url: string, name = 'placeholder-1'): string => JSON.stringify({ [name]: url });
+
+  function changeOf(entry: Json) {
+    const result = parseEntry(entry);
+    if (result.kind !== 'change' || result.change.kind !== 'deploy') throw new Error(`not a deploy: ${result.kind}`);
+    return result.change;
+  }
+
+  it('reads the object into the deploy\'s sources as v2\'s cloudStorageSource, and "scratch" as no image', () => {
+    const change = changeOf(v1Write(AFTER, 'scratch', fromObject('gs://attacker-drop/app/source.zip')));
+    expect(change.images).toEqual([]);
+    expect(change.sources).toEqual([{ kind: 'cloud-storage', bucket: 'attacker-drop', repository: 'gs://attacker-drop', object: 'app/source.zip' }]);
+  });
+
+  it.each([
+    ['the named container', fromObject('gs://attacker-drop/app/source.zip')],
+    ['an unnamed container (key "")', fromObject('gs://attacker-drop/app/source.zip', '')],
+  ])('fires once, for the bucket and not for "scratch": %s', async (_name, sources) => {
+    const findings = await imageFindings([imageOnly(), v1Write(AFTER, 'scratch', sources)]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ evidence: { source: 'cloud-storage', repository: 'gs://attacker-drop', object: 'app/source.zip', knownRepositories: [V1_HOME] } });
+  });
+
+  it('ignores: a trusted bucket, and the same bucket again', async () => {
+    expect(await imageFindings([imageOnly(), v1Write(AFTER, 'scratch', fromObject('gs://acme-src/app/1.zip'))], trusting(V1_HOME, 'gs://acme-src'))).toEqual([]);
+    const again = v1Write('2025-11-12T10:00:00Z', 'scratch', fromObject('gs://attacker-drop/app/2.zip'));
+    expect(await imageFindings([imageOnly(), v1Write(AFTER, 'scratch', fromObject('gs://attacker-drop/app/1.zip')), again])).toHaveLength(1);
+  });
+
+  it.each([
+    ['not JSON', 'gs://attacker-drop/app.zip'],
+    ['a JSON array', JSON.stringify(['gs://attacker-drop/app.zip'])],
+    ['an empty map', '{}'],
+  ])('an annotation that names no object beside an image reads nothing: %s', async (_name, sources) => {
+    expect(changeOf(v1Write(AFTER, `${V1_HOME}/app:2`, sources)).sources).toBeUndefined();
+    expect(await imageFindings([imageOnly(), v1Write(AFTER, `${V1_HOME}/app:2`, sources)])).toEqual([]);
+  });
+
+  it('a value that is not a gs:// URL is source code runwatch cannot read', () => {
+    expect(changeOf(v1Write(AFTER, 'scratch', fromObject('https://attacker.example/app.zip'))).sources).toEqual([expect.objectContaining({ kind: 'unknown' })]);
+  });
+});

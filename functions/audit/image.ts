@@ -128,8 +128,15 @@ export function parseImage(reference: string): ParsedImageRef | undefined {
 }
 
 /**
+ * The image of a container whose code is not in an image (`gcloud alpha run deploy --source --no-build` writes it
+ * beside its object in Cloud Storage: audit/source.ts SOURCES_ANNOTATION). Docker reserves the name for the empty
+ * image (`FROM scratch`): no registry serves it, so nothing is pulled and it names no repository.
+ */
+const NO_IMAGE = 'scratch';
+
+/**
  * Distinct images of a container list. A reference that does not parse is kept as unparseable (reported, never
- * trusted); a container without an image (or with only blanks) has none. In a multi-container revision the one
+ * trusted); a container without an image (or with only blanks, or the placeholder `scratch`) has none. In a multi-container revision the one
  * container that declares a port takes the requests (Cloud Run requires exactly one): the others' images are marked
  * `sidecar` (an image both serves and runs beside is not).
  */
@@ -138,7 +145,7 @@ export function imagesOf(containers: readonly unknown[]): ImageRef[] {
   const out: ImageRef[] = [];
   for (const container of containers) {
     const reference = asString(asObject(container)?.['image']);
-    const parsed = reference === undefined || reference.trim() === '' ? undefined : (parseImage(reference) ?? unparseable(reference));
+    const parsed = reference === undefined || reference.trim() === '' || reference.trim() === NO_IMAGE ? undefined : (parseImage(reference) ?? unparseable(reference));
     if (!parsed) continue;
     const image: ImageRef = serving !== undefined && container !== serving && !parsed.unparseable ? { ...parsed, sidecar: true } : parsed;
     const seen = out.findIndex((i) => i.reference === image.reference);

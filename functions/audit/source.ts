@@ -1,8 +1,8 @@
 // Code a v2 container runs that is not its image (model/change.ts CodeSource): `sourceCode` (an object in a Cloud
 // Storage bucket, source inlined in the request, or one runwatch cannot read) and `baseImageUri` (the runtime base
 // image it runs on). Field names in camelCase (a log sink) or snake_case (audit/json.ts field). A v1 (Knative)
-// container has neither field: a v1 write names its base images in a template annotation instead
-// (annotatedSourcesOf), and has no equivalent of `sourceCode` in its API.
+// container has neither field: a v1 write names its base images and its objects in Cloud Storage in template
+// annotations instead (annotatedSourcesOf).
 import type { CodeSource, UnknownSource } from '../model/change.js';
 import { truncatePlain } from '../untrustedText.js';
 import { imageRefOf, servingContainer } from './image.js';
@@ -60,38 +60,57 @@ export function sourcesOf(containers: readonly unknown[]): CodeSource[] {
  */
 export const BASE_IMAGES_ANNOTATION = 'run.googleapis.com/base-images';
 
-/** A revision runs at most 10 containers: no more base images are read for names no container has. */
+/**
+ * The template annotation of a v1 write whose containers run code from Cloud Storage instead of an image: a JSON map
+ * of container name to object, `{"foo":"gs://my-bucket/my-object"}`, beside the placeholder image `scratch`. Verified
+ * in the Google Cloud SDK: `gcloud alpha run deploy --source DIR --no-build` (`surface/run/deploy.py`
+ * _IsNoBuildFromSource: `container_args.image = 'scratch'`) writes it through `command_lib/run/config_changes.py`
+ * SourcesAnnotationChange ("a string representation of a json map of container_name -> GCS objects"), under
+ * `api_lib/run/revision.py` SOURCES_ANNOTATION. It says what v2 says with each container's
+ * `sourceCode.cloudStorageSource`.
+ */
+export const SOURCES_ANNOTATION = 'run.googleapis.com/sources';
+
+/** A revision runs at most 10 containers: no more annotated names are read than a revision could have. */
 const MAX_CONTAINERS = 10;
 
 /**
- * The base images a v1 write's template names (BASE_IMAGES_ANNOTATION), as sourcesOf reads v2's `baseImageUri`: in
- * container order, each once, a sidecar's marked. Read whether or not the template sets the runtime class (the
- * annotation names the base image either way). A name no container has, or every name of a write logged without its
- * containers (a console write), is judged too, as no sidecar: a base image named is code that may run. An annotation
- * that is not a JSON map, and a value that is no string, name nothing (whether Cloud Run accepts such a write is not
- * known: the rule's header lists it as a blind spot).
+ * The code a v1 write's template names besides its images, as sourcesOf reads v2's: its base images
+ * (BASE_IMAGES_ANNOTATION, v2's `baseImageUri`) and its objects in Cloud Storage (SOURCES_ANNOTATION, v2's
+ * `sourceCode.cloudStorageSource`; a value that is not a `gs://` URL is source code runwatch cannot read). In
+ * container order, each once, a sidecar's marked. The base images are read whether or not the template sets the
+ * runtime class (the annotation names the base image either way). A name no container has, or every name of a write
+ * logged without its containers (a console write), is judged too, as no sidecar: code named is code that may run. An
+ * annotation that is not a JSON map, and a value that is no string, name nothing (whether Cloud Run accepts such a
+ * write is not known: the rule's header lists it as a blind spot).
  */
 export function annotatedSourcesOf(containers: readonly unknown[], templateAnnotations: JsonObject | undefined): CodeSource[] {
-  const baseImages = annotatedBaseImages(templateAnnotations);
-  if (baseImages.size === 0) return [];
-  const names = new Set<string>();
-  // Each container as v2 writes one, its ports (which tell the serving container) and its base image: nothing else
-  // of a v1 container is read here.
-  const asV2 = containers.map((item) => {
-    const container = asObject(item);
-    const name = asString(container?.['name']) ?? '';
-    names.add(name);
+  const baseImages = annotatedMap(templateAnnotations, BASE_IMAGES_ANNOTATION);
+  const objects = annotatedMap(templateAnnotations, SOURCES_ANNOTATION);
+  if (baseImages.size === 0 && objects.size === 0) return [];
+  // A container as v2 writes one: its ports (which tell the serving container), its base image and its source code;
+  // nothing else of a v1 container is read here.
+  const asV2 = (name: string, ports: unknown): JsonObject => {
     const baseImageUri = baseImages.get(name);
-    return { ports: container?.['ports'], ...(baseImageUri !== undefined ? { baseImageUri } : {}) };
-  });
-  const sources = sourcesOf(asV2);
+    const object = objects.get(name);
+    return { ports, ...(baseImageUri !== undefined ? { baseImageUri } : {}), ...(object !== undefined ? { sourceCode: sourceCodeOfUrl(object) } : {}) };
+  };
+  const names = new Set<string>();
+  const sources = sourcesOf(
+    containers.map((item) => {
+      const container = asObject(item);
+      const name = asString(container?.['name']) ?? '';
+      names.add(name);
+      return asV2(name, container?.['ports']);
+    }),
+  );
   const seen = new Set(sources.map(keyOfSource));
-  for (const [name, reference] of baseImages) {
+  for (const name of new Set([...baseImages.keys(), ...objects.keys()])) {
     if (names.has(name) || names.size >= MAX_CONTAINERS) continue;
     names.add(name);
-    const image = imageRefOf(reference);
-    const source: CodeSource | undefined = image ? { kind: 'base-image', image } : undefined;
-    if (source && !seen.has(keyOfSource(source))) {
+    // One container at a time: no other to serve beside, so no sidecar.
+    for (const source of sourcesOf([asV2(name, undefined)])) {
+      if (seen.has(keyOfSource(source))) continue;
       seen.add(keyOfSource(source));
       sources.push(source);
     }
@@ -99,10 +118,10 @@ export function annotatedSourcesOf(containers: readonly unknown[], templateAnnot
   return sources;
 }
 
-/** BASE_IMAGES_ANNOTATION as a map of container name to base image; empty when it is absent or names none. */
-function annotatedBaseImages(annotations: JsonObject | undefined): ReadonlyMap<string, string> {
+/** A template annotation holding a JSON map of container name to a string; empty when it is absent or names none. */
+function annotatedMap(annotations: JsonObject | undefined, key: string): ReadonlyMap<string, string> {
   const out = new Map<string, string>();
-  const text = asString(annotations?.[BASE_IMAGES_ANNOTATION]);
+  const text = asString(annotations?.[key]);
   if (text === undefined) return out;
   let parsed: unknown;
   try {
@@ -115,6 +134,13 @@ function annotatedBaseImages(annotations: JsonObject | undefined): ReadonlyMap<s
     if (reference !== undefined) out.set(name, reference);
   }
   return out;
+}
+
+/** `gs://BUCKET/OBJECT` as v2's `sourceCode` (`cloudStorageSource`); any other text as a sourceCode runwatch cannot read. */
+function sourceCodeOfUrl(url: string): unknown {
+  const match = /^gs:\/\/([^/]+)(?:\/(.*))?$/s.exec(url.trim());
+  if (!match) return url;
+  return { cloudStorageSource: { bucket: match[1]!, ...(match[2] ? { object: match[2] } : {}) } };
 }
 
 /** A source as sourcesOf tells one from another: what it names, whether a sidecar names it or not. */

@@ -28,8 +28,9 @@
 //           pools share the container shape) is judged by where it came from, after the images (so a deploy of
 //           images alone is judged and keyed as before). A v1 container has neither field: a v1 write's base images
 //           are its template annotation `run.googleapis.com/base-images` (container name -> base image,
-//           audit/source.ts annotatedSourcesOf; services and worker pools), and v1 has no equivalent of sourceCode
-//           (no field; the `run.googleapis.com/sources` annotation seen on exports is undocumented, not read):
+//           audit/source.ts annotatedSourcesOf; services and worker pools), and its objects in Cloud Storage the
+//           annotation `run.googleapis.com/sources` (container name -> gs://BUCKET/OBJECT, as `gcloud alpha run
+//           deploy --source --no-build` writes it beside the image `scratch`, which names no image: audit/image.ts):
 //           - a Cloud Storage object (`cloudStorageSource`): its repository is the bucket, `gs://BUCKET`, judged as an
 //             image's repository is (new for this service, not trusted: evidence `source: cloud-storage`, `object`,
 //             `generation`). The bucket alone, not the object's folder: a bucket is what Cloud Storage grants access

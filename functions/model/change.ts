@@ -127,8 +127,9 @@ export interface UnparseableImageRef {
 }
 
 /**
- * Code a container runs that is not its image, from a v2 Container (a v1 write names base images only, in its template
- * annotation `run.googleapis.com/base-images`: audit/source.ts annotatedSourcesOf): `cloud-storage`,
+ * Code a container runs that is not its image, from a v2 Container (a v1 write names base images and objects in
+ * Cloud Storage in its template annotations `run.googleapis.com/base-images` and `run.googleapis.com/sources`:
+ * audit/source.ts annotatedSourcesOf): `cloud-storage`,
  * an object in a bucket (`sourceCode.cloudStorageSource`), whose repository is the bucket, `gs://BUCKET`; `inlined`,
  * source code in the deploy request itself (`sourceCode.inlinedSource`, input only), from nowhere runwatch can name;
  * `base-image`, the runtime base image it runs on (`baseImageUri`: a Google runtime base image of a source deploy, or
@@ -341,7 +342,7 @@ export interface DeployChange extends ChangeBase {
   readonly images: readonly ImageRef[];
   /**
    * Code the containers run besides their images, or instead of one (v2 `sourceCode`, `baseImageUri`; a v1 write's
-   * base-images annotation): absent when the write names none (every image-only deploy). A source deploy has no
+   * base-images and sources annotations): absent when the write names none (every image-only deploy). A source deploy has no
    * image: `images` is empty and the code is known from here.
    */
   readonly sources?: readonly CodeSource[];

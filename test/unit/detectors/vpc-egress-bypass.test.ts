@@ -421,6 +421,25 @@ describe('vpc-egress-bypass', () => {
       expect(await statuses([...moved, ...after])).toEqual(expected);
     });
 
+    // A destination is bounded (it is deployer-written text kept in the baseline and shown in findings), but the bound
+    // must not hide a move: a long list of network tags, sorted, puts a tag added, removed or renamed at its end past any
+    // cut, where two destinations that differ only there read the same.
+    const LONG_TAGS = Array.from({ length: 40 }, (_, i) => `egress-policy-tag-${String(i).padStart(2, '0')}`);
+    const tagged = (time: string, tags: string[]): Json => v1(time, interfaces([{ network: 'default', subnetwork: 'default', tags }]));
+    it.each([
+      ['a tag that sorts last added', [...LONG_TAGS, 'zz-allow-internet']],
+      ['the tag that sorts last removed', LONG_TAGS.slice(0, -1)],
+      ['the tag that sorts last renamed', [...LONG_TAGS.slice(0, -1), 'egress-policy-tag-99']],
+    ])('a long destination changed past its bound is still a move: %s', async (_name, after) => {
+      const findings = await bypass([tagged('10:00', LONG_TAGS), tagged('11:00', after)]);
+      expect(findings.map((f) => f.title)).toEqual(['Cloud Run egress moved to another network or connector']);
+      const { before, after: now } = findings[0]!.evidence as { before: string; after: string };
+      expect(before).not.toBe(now);
+      expect([before.length, now.length].every((length) => length <= 600)).toBe(true);
+      // The same long list written again is no move.
+      expect(await bypass([tagged('10:00', LONG_TAGS), tagged('11:00', [...LONG_TAGS].reverse())])).toEqual([]);
+    });
+
     it('a late moved revision that a newer one already took back to the earlier connector is reported and closed at once, as in order', async () => {
       const back = v1('12:00', CONNECTOR);
       const only = async (entries: unknown[]) => (await findingsLive(entries)).filter((f) => f.rule === 'vpc-egress-bypass').map((f) => `${f.id} ${f.status ?? 'active'} ${f.resolution?.time ?? ''}`);

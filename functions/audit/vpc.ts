@@ -1,5 +1,6 @@
 // A revision's VPC egress (where its outbound traffic goes) as an entry shows it: v1 annotations (admin writes and
 // system events) and the v2 template's vpcAccess. See ../shared/facts/audit-log-fields.md section 2.7.
+import { createHash } from 'node:crypto';
 import type { VpcEgress } from '../model/change.js';
 import { truncatePlain } from '../untrustedText.js';
 import { asArray, asObject, asString, field, stringIn, type JsonObject } from './json.js';
@@ -125,6 +126,17 @@ export interface VpcPlace {
 const DESTINATION_MAX_LENGTH = 600;
 
 /**
+ * `text` within DESTINATION_MAX_LENGTH. A longer one (many network tags, say) is cut and ends with a digest of the whole:
+ * destinations are compared by this text, and two that differ only past the cut (a tag sorted last added or removed)
+ * must not read the same.
+ */
+function boundedDestination(text: string): string {
+  if (text.length <= DESTINATION_MAX_LENGTH) return text;
+  const digest = ` (sha256 of the whole ${createHash('sha256').update(text).digest('hex').slice(0, 32)})`;
+  return `${truncatePlain(text, DESTINATION_MAX_LENGTH - digest.length)}${digest}`;
+}
+
+/**
  * The destination as one text, the same however the entry spells it, so that two revisions compare by it: a connector
  * as `connector projects/P/locations/L/connectors/C` (a short name is the service's project's, in its region, as
  * Cloud Run reads it); each network interface as the subnetwork it takes addresses from,
@@ -132,14 +144,15 @@ const DESTINATION_MAX_LENGTH = 600;
  * subnetwork says the network (a subnetwork belongs to one), so the network is not compared; where only the network
  * is given, Cloud Run uses the subnetwork of the same name in the service's region, in the network's project. A URL
  * (`https://www.googleapis.com/compute/v1/projects/...`) reads as its path. A name in no form read here is kept as
- * written. Undefined when there is no destination.
+ * written. A text over the bound is cut and names a digest of the whole (boundedDestination). Undefined when there is
+ * no destination.
  */
 export function vpcDestinationText(written: WrittenVpcDestination, place: VpcPlace): string | undefined {
   const parts = [
     ...(written.connector ? [`connector ${connectorPath(written.connector.trim(), place)}`] : []),
     ...written.interfaces.map((i) => interfaceText(i, place)).sort(),
   ];
-  return parts.length ? truncatePlain(parts.join('; '), DESTINATION_MAX_LENGTH) : undefined;
+  return parts.length ? boundedDestination(parts.join('; ')) : undefined;
 }
 
 const CONNECTOR_PATH = /(?:^|\/)projects\/([^/]+)\/(locations\/[^/]+\/connectors\/[^/]+)$/;

@@ -421,6 +421,26 @@ describe('vpc-egress-bypass', () => {
       expect(await statuses([...moved, ...after])).toEqual(expected);
     });
 
+    // Narrowing the egress (or removing VPC access) for one deploy, then sending all traffic through another network,
+    // moves the egress as surely as one deploy would: the narrowed finding is resolved by the return to all-traffic
+    // ("through the VPC again"), so without a move finding the new destination would never be reported.
+    const OTHER = 'connector projects/other-proj/locations/asia-northeast1/connectors/open';
+    const THROUGH_AGAIN = 'all of its outbound traffic goes through the VPC again';
+    it.each([
+      ['narrowed to private ranges, then all traffic through another connector', { ...CONNECTOR, ...PRIVATE }, OTHER_CONNECTOR, [`${OTHER} active`]],
+      ['VPC access removed, then all traffic through another connector', {}, OTHER_CONNECTOR, [`${OTHER} active`]],
+      ['narrowed, then all traffic through the same connector again (no move)', { ...CONNECTOR, ...PRIVATE }, CONNECTOR, []],
+    ])('through a narrowing: %s', async (_name, narrowing, back, moves) => {
+      const entries = [v1('10:00', CONNECTOR), v1Deploy('2024-05-04T11:00:00Z', narrowing), v1('12:00', back)];
+      const after = (narrowing as Annotations)['run.googleapis.com/vpc-access-egress'] ? 'private-ranges-only' : 'none';
+      expect(await statuses(entries)).toEqual([`${after} active`, `${after} resolved ${THROUGH_AGAIN}`, ...moves]);
+      const move = (await bypass(entries)).find((f) => f.evidence['egress'] === 'all-traffic');
+      if (moves.length) expect(move?.evidence).toMatchObject({ before: V1_CONNECTOR, after: OTHER });
+      // The same delivered out of order (the return first): the same findings.
+      const only = async (list: unknown[]) => (await findingsLive(list)).filter((f) => f.rule === 'vpc-egress-bypass').map((f) => `${f.id} ${f.status ?? 'active'}`).sort();
+      expect(await only([entries[0], entries[2], entries[1]])).toEqual(await only(entries));
+    });
+
     // A destination is bounded (it is deployer-written text kept in the baseline and shown in findings), but the bound
     // must not hide a move: a long list of network tags, sorted, puts a tag added, removed or renamed at its end past any
     // cut, where two destinations that differ only there read the same.

@@ -13,8 +13,8 @@
 //           under the name is compared with the deleted one's last revision (evidence `recreatedAfterDeleteAt`, when
 //           the delete is known): deleting a service and creating it again with the defaults (no VPC access) would
 //           otherwise hide the change.
-//           Also a revision that keeps all-traffic egress but sends it through another destination than the revision
-//           before (the finding "Cloud Run egress moved to another network or connector", evidence `egress`
+//           Also a revision that keeps all-traffic egress but sends it through another destination than the last
+//           revision before it that sent all of its traffic through the VPC (the finding "Cloud Run egress moved to another network or connector", evidence `egress`
 //           all-traffic, `before` and `after` the destinations): another connector, Direct VPC subnetwork or set of
 //           network tags, or from a connector to Direct VPC or back (another path, through other firewall rules and NAT).
 //           Its traffic to the internet then leaves through the firewall rules, Cloud NAT addresses and perimeter of a
@@ -53,16 +53,17 @@
 //           narrows the egress is seen in the write); so is a v2 template (or job task spec) set whole but logged
 //           without containers (a job has no system events: unknown). A v2 update mask that names only some fields of
 //           `template.vpc_access`, and a v1 egress value that reads as neither setting, say nothing. A move is seen only
-//           where the revision before sent all of its traffic through the VPC and its destination is known (not one
-//           stored by a version before destinations were kept): all-traffic egress narrowed and then sent through
-//           another network is the narrowed finding, closed by the all-traffic revision whatever its destination. A
+//           where the last revision before that sent all of its traffic through the VPC has a known destination (not
+//           one stored by a version before destinations were kept). A narrowing in between is passed over: all-traffic
+//           egress narrowed (or VPC access removed) and then sent all through another network raises the narrowed
+//           finding, which the return to all-traffic resolves whatever its destination, and then a move. A
 //           project written as its number where the revision before wrote its id reads as another destination, unless
 //           it is the service's and the entry names its number (v1 entries and system events do, v2 ones not). A chain of
 //           moves (A to B, B to C) is resolved finding by finding: back on A closes A to B only. A newer all-traffic write
 //           judged against no all-traffic egress raises nothing when an older all-traffic write on another destination
 //           arrives after it (no late report for a newer write, as narrowedAfter makes for a narrowing).
 import { baselineKey } from '../baseline/store.js';
-import { beforeDelete, deletedBetween, pointAfter, pointAt, pointBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { beforeDelete, deletedBetween, indexBefore, pointAfter, pointAt, pointBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import type { RuleSettings } from '../config/types.js';
 import type { DeployChange, VpcEgress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
@@ -86,11 +87,12 @@ const MOVED_TITLE = 'Cloud Run egress moved to another network or connector';
 const throughAgain = (destination: string): string => `all of its outbound traffic goes through ${destination} again`;
 
 /**
- * A revision that keeps all-traffic egress but sends it through another destination than the revision just before it
- * (DeployChange.vpcDestination: another connector, subnetwork, or set of network tags): its traffic to the internet
- * leaves through another network's firewall rules, Cloud NAT addresses and perimeter, which the deployer chose. Only
- * where the revision before sent all of its traffic through the VPC too and its destination is known (an egress
- * narrowed is the other finding, which says more: one page for the write, not two). Not a move back to the destination
+ * A revision that keeps all-traffic egress but sends it through another destination than the last revision before it
+ * that sent all of its traffic through the VPC (DeployChange.vpcDestination: another connector, subnetwork, or set of
+ * network tags): its traffic to the internet leaves through another network's firewall rules, Cloud NAT addresses and
+ * perimeter, which the deployer chose. Only where that revision's destination is known (an egress narrowed and moved
+ * at once is the other finding, which says more: one page for the write, not two; a narrowing between them is passed
+ * over, destinationBefore). Not a move back to the destination
  * an open move finding left: that ends its risk (resolves), served or not, and is no new one.
  */
 function moved(change: DeployChange, baseline: ServiceBaseline | undefined): Detection[] {
@@ -117,12 +119,19 @@ function moved(change: DeployChange, baseline: ServiceBaseline | undefined): Det
 }
 
 /**
- * The destination of the revision just before `at`, where that revision sent all of its traffic through the VPC and
- * its destination is known (recorded with its egress point: the same instant).
+ * The destination of the newest revision before `at` that sent all of its traffic through the VPC, where it is known
+ * (recorded with its egress point: the same instant). Revisions between them that narrowed the egress or removed VPC
+ * access are passed over: `at`'s return to all-traffic resolves their finding whatever its destination, so a move made
+ * through a narrowing (all traffic through A, then private ranges only, then all through B) would otherwise never be
+ * reported.
  */
 function destinationBefore(baseline: ServiceBaseline | undefined, at: DeployChange): TimePoint<string> | undefined {
-  const egress = pointBefore(baseline?.vpcEgress, at);
-  if (egress?.v !== 'all-traffic') return undefined;
+  const history = baseline?.vpcEgress;
+  let i = indexBefore(history, at);
+  while (i >= 0 && history![i]!.v !== 'all-traffic') i--;
+  if (i < 0) return undefined;
+  const egress = history![i]!;
+  // Destinations are recorded for all-traffic points only: the newest one before `at` is this point's, or none is known.
   const destination = pointBefore(baseline?.vpcDestination, at);
   return destination !== undefined && destination.t === egress.t && (destination.n ?? 0) === (egress.n ?? 0) ? destination : undefined;
 }

@@ -342,6 +342,20 @@ describe('vpc-egress-bypass', () => {
         V1_DEFAULT_SUBNET,
         `${V1_DEFAULT_SUBNET} (network tags allow-internet)`,
       ],
+      // A subnetwork given by its short name is in its network's project: a network named in a form with a trailing
+      // slash, or one not read here, must not make a Shared VPC subnetwork read as the service's own of the same name.
+      [
+        'v1: to a Shared VPC subnetwork of the same short name, its network given with a trailing slash',
+        [v1('10:00', interfaces([{ network: 'default', subnetwork: 'run' }])), v1('11:00', interfaces([{ network: 'projects/host-net/global/networks/shared/', subnetwork: 'run' }]))],
+        'Direct VPC subnetwork projects/test-project-1234/regions/asia-northeast1/subnetworks/run',
+        HOST_SUBNET,
+      ],
+      [
+        'v1: to a subnetwork of the same short name in a network named in a form not read here',
+        [v1('10:00', interfaces([{ network: 'default', subnetwork: 'run' }])), v1('11:00', interfaces([{ network: 'projects/host-net/networks/shared', subnetwork: 'run' }]))],
+        'Direct VPC subnetwork projects/test-project-1234/regions/asia-northeast1/subnetworks/run',
+        'Direct VPC subnetwork run (network projects/host-net/networks/shared)',
+      ],
       [
         'v2: to another connector',
         [v2Create(connectorAll), v2Update('2024-06-01T11:00:00Z', v2Connector('projects/acme-prod/locations/europe-west1/connectors/open'))],
@@ -387,6 +401,10 @@ describe('vpc-egress-bypass', () => {
       // The fixture's response names the project's number (metadata.namespace 123456789012): a name with it is the same.
       ['v1: the same connector by the project\'s id, then by its number', [v1('10:00', CONNECTOR), v1('11:00', { 'run.googleapis.com/vpc-access-connector': 'projects/123456789012/locations/asia-northeast1/connectors/egress' })]],
       ['v1: the same subnetwork by the project\'s number, then its network by name', [v1('10:00', interfaces([{ subnetwork: 'projects/123456789012/regions/asia-northeast1/subnetworks/default' }])), v1('11:00', INTERFACES)]],
+      [
+        'v1: the same Shared VPC subnetwork, its network with and without a trailing slash',
+        [v1('10:00', interfaces([{ network: 'projects/host-net/global/networks/shared', subnetwork: 'run' }])), v1('11:00', interfaces([{ network: 'projects/host-net/global/networks/shared/', subnetwork: 'run' }]))],
+      ],
       ['v1: the same tags in another order, one twice', [v1('10:00', interfaces([{ network: 'default', tags: ['a', 'b'] }])), v1('11:00', interfaces([{ network: 'default', tags: ['b', 'a', 'b'] }]))]],
       ['v1: private ranges only through one connector, then all traffic through another (it never all went through the first)', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...PRIVATE }), v1('11:00', OTHER_CONNECTOR)]],
       ['v2: the same connector written again', [v2Create(connectorAll), v2Update('2024-06-01T11:00:00Z', connectorAll)]],

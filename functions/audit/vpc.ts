@@ -143,8 +143,8 @@ function boundedDestination(text: string): string {
  * `Direct VPC subnetwork projects/P/regions/R/subnetworks/S`, with its network tags sorted, once each. The
  * subnetwork says the network (a subnetwork belongs to one), so the network is not compared; where only the network
  * is given, Cloud Run uses the subnetwork of the same name in the service's region, in the network's project. A URL
- * (`https://www.googleapis.com/compute/v1/projects/...`) reads as its path. A name in no form read here is kept as
- * written. A text over the bound is cut and names a digest of the whole (boundedDestination). Undefined when there is
+ * (`https://www.googleapis.com/compute/v1/projects/...`) reads as its path, a trailing slash left out. A name in no form
+ * read here is kept as written (a short subnetwork name beside such a network, with the network as written). A text over the bound is cut and names a digest of the whole (boundedDestination). Undefined when there is
  * no destination.
  */
 export function vpcDestinationText(written: WrittenVpcDestination, place: VpcPlace): string | undefined {
@@ -155,9 +155,10 @@ export function vpcDestinationText(written: WrittenVpcDestination, place: VpcPla
   return parts.length ? boundedDestination(parts.join('; ')) : undefined;
 }
 
-const CONNECTOR_PATH = /(?:^|\/)projects\/([^/]+)\/(locations\/[^/]+\/connectors\/[^/]+)$/;
-const NETWORK_PATH = /(?:^|\/)projects\/([^/]+)\/global\/networks\/([^/]+)$/;
-const SUBNETWORK_PATH = /(?:^|\/)projects\/([^/]+)\/(regions\/[^/]+\/subnetworks\/[^/]+)$/;
+// A trailing slash names the same resource: read without it (else a network written so would lose its project).
+const CONNECTOR_PATH = /(?:^|\/)projects\/([^/]+)\/(locations\/[^/]+\/connectors\/[^/]+)\/?$/;
+const NETWORK_PATH = /(?:^|\/)projects\/([^/]+)\/global\/networks\/([^/]+)\/?$/;
+const SUBNETWORK_PATH = /(?:^|\/)projects\/([^/]+)\/(regions\/[^/]+\/subnetworks\/[^/]+)\/?$/;
 
 /** A project as a name gives it: the service's project number reads as its id. */
 function projectOf(project: string, place: VpcPlace): string {
@@ -189,6 +190,9 @@ function subnetworkPath(networkInterface: JsonObject, place: VpcPlace): string {
   const networkName = networkMatch?.[2] ?? (network !== undefined && !network.includes('/') ? network : undefined);
   const name = subnetwork ?? networkName;
   if (name === undefined) return `(network ${network ?? 'unknown'})`;
+  // A short subnetwork name in a network written in a form not read here: its project is not known, and reading it as
+  // the service's would make another project's subnetwork of the same name read as the service's own.
+  if (!name.includes('/') && network !== undefined && !networkMatch && network.includes('/')) return `${name} (network ${network})`;
   if (!name.includes('/')) return `projects/${networkProject}/regions/${place.location ?? '-'}/subnetworks/${name}`;
   return projectPath(name, SUBNETWORK_PATH, place) ?? name;
 }

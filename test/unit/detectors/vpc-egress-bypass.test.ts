@@ -405,6 +405,9 @@ describe('vpc-egress-bypass', () => {
         'v1: the same Shared VPC subnetwork, its network with and without a trailing slash',
         [v1('10:00', interfaces([{ network: 'projects/host-net/global/networks/shared', subnetwork: 'run' }])), v1('11:00', interfaces([{ network: 'projects/host-net/global/networks/shared/', subnetwork: 'run' }]))],
       ],
+      // Network tags are lowercase in Compute Engine (RFC 1035): two that differ only in case are the same tag, as Cloud
+      // Run may store one that a write spelled otherwise.
+      ['v1: the same tags in another case', [v1('10:00', interfaces([{ network: 'default', tags: ['Web', 'EGRESS-locked'] }])), v1('11:00', interfaces([{ network: 'default', tags: ['egress-locked', 'web'] }]))]],
       ['v1: the same tags in another order, one twice', [v1('10:00', interfaces([{ network: 'default', tags: ['a', 'b'] }])), v1('11:00', interfaces([{ network: 'default', tags: ['b', 'a', 'b'] }]))]],
       ['v1: private ranges only through one connector, then all traffic through another (it never all went through the first)', [v1Deploy('2024-05-04T10:00:00Z', { ...CONNECTOR, ...PRIVATE }), v1('11:00', OTHER_CONNECTOR)]],
       ['v2: the same connector written again', [v2Create(connectorAll), v2Update('2024-06-01T11:00:00Z', connectorAll)]],

@@ -140,7 +140,7 @@ function boundedDestination(text: string): string {
  * The destination as one text, the same however the entry spells it, so that two revisions compare by it: a connector
  * as `connector projects/P/locations/L/connectors/C` (a short name is the service's project's, in its region, as
  * Cloud Run reads it); each network interface as the subnetwork it takes addresses from,
- * `Direct VPC subnetwork projects/P/regions/R/subnetworks/S`, with its network tags sorted, once each. The
+ * `Direct VPC subnetwork projects/P/regions/R/subnetworks/S`, with its network tags lowercase, sorted, once each. The
  * subnetwork says the network (a subnetwork belongs to one), so the network is not compared; where only the network
  * is given, Cloud Run uses the subnetwork of the same name in the service's region, in the network's project. A URL
  * (`https://www.googleapis.com/compute/v1/projects/...`) reads as its path, a trailing slash left out. A name in no form
@@ -177,7 +177,8 @@ function connectorPath(name: string, place: VpcPlace): string {
 }
 
 function interfaceText(networkInterface: JsonObject, place: VpcPlace): string {
-  const tags = [...new Set(asArray(field(networkInterface, 'tags')).flatMap((tag) => asString(tag)?.trim() || []))].sort();
+  // Compute Engine network tags are lowercase (RFC 1035): tags differing only in case are one tag, however it is spelled.
+  const tags = [...new Set(asArray(field(networkInterface, 'tags')).flatMap((tag) => asString(tag)?.trim().toLowerCase() || []))].sort();
   return `Direct VPC subnetwork ${subnetworkPath(networkInterface, place)}${tags.length ? ` (network tags ${tags.join(', ')})` : ''}`;
 }
 

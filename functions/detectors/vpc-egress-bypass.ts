@@ -22,7 +22,7 @@
 //           connector as `projects/P/locations/L/connectors/C` (a short name in the service's project and region); an
 //           interface as its subnetwork (it says the network; a network alone means its subnetwork of the same name; a
 //           short subnetwork name is in its network's project, kept with the network as written where that is not read)
-//           with its tags sorted, once each (one over 600 characters is cut and names a digest of the whole, so a
+//           with its tags lowercase, sorted, once each (one over 600 characters is cut and names a digest of the whole, so a
 //           change past the cut counts). Any change of tags counts: egress firewall rules select on them both ways
 //           (a deny rule on a removed tag, an allow rule on an added one). An egress narrowed and moved at once raises
 //           the narrowed finding only (it says more; one page for one write).

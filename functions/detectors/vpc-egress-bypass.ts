@@ -30,7 +30,14 @@
 // Severity: MEDIUM.
 // Resolves: a move: a newer revision back on the destination it left that takes traffic (the same machinery as below:
 //           late writes, system events, --no-traffic revisions and instance splits end nothing), or the service deleted;
-//           a move back to the destination an open move finding left is no new move.
+//           a move back to the destination an open move finding left is no new move. A late all-traffic write whose next
+//           all-traffic write after it (judged before it came) went through another destination reports that write's
+//           move for it (movedAfter: its time and id, principal unknown, `reportedFrom`), where it was judged against no
+//           destination before it (deploy X at 10:00, Y at 11:00, delivered Y first), or against another one and its
+//           finding would be open now and is not (silentWhenJudged: a move's id does not name the destination before);
+//           not where that write goes back where the late write's own move, or an open move before it, left. Closed at
+//           once where a newer revision that took traffic already went back through the late write's destination (a
+//           service's deploy, which waited for its rollout, then reports nothing: the engine's rule for late reports).
 //           An egress narrowed: a newer revision that sends all traffic through the VPC again and takes traffic (one
 //           whose write sends all of it to older revisions, `gcloud run deploy --no-traffic` or a worker pool's
 //           instance split pinning its instances to older revisions, leaves the one reported serving), or the
@@ -61,10 +68,14 @@
 //           project written as its number where the revision before wrote its id reads as another destination, unless
 //           it is the service's and the entry names its number (v1 entries and system events do, v2 ones not). A chain of
 //           moves (A to B, B to C) is resolved finding by finding: back on A closes A to B only. A newer all-traffic write
-//           judged against no all-traffic egress raises nothing when an older all-traffic write on another destination
-//           arrives after it (no late report for a newer write, as narrowedAfter makes for a narrowing).
+//           judged against an older destination than timestamp order gives it keeps that comparison: A, B, C (three
+//           destinations) delivered A, C, B report A to C (its id, `before` A) and A to B; and a late report is made
+//           with what is known when the late write comes: X at 10:00, Y at 11:00, X at 12:00 delivered 12:00, 11:00,
+//           10:00 reports 12:00 as a move from Y (in order the return that closes 11:00's, which a service's late
+//           report then leaves out), open until the traffic goes back through Y.
+import { normalizeTimestamp, subMillisecondNanos } from '../audit/entry.js';
 import { baselineKey } from '../baseline/store.js';
-import { beforeDelete, deletedBetween, indexBefore, pointAfter, pointAt, pointBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { beforeDelete, deletedBetween, indexBefore, isBefore, pointAfter, pointAt, pointBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import type { RuleSettings } from '../config/types.js';
 import type { DeployChange, VpcEgress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
@@ -187,16 +198,83 @@ function narrowedAfter(change: DeployChange, baseline: ServiceBaseline | undefin
 }
 
 /**
- * True when the newer write at `at` (narrowedAfter) raised nothing when it was judged, whatever all-traffic egress before
- * it is known now (what came when is not kept): no finding of it is open, and one would be had it raised it. Nothing
- * after it could have closed it (an all-traffic revision that took traffic, the service's delete), and no principal
- * exception could have held it back (who made it is not kept).
+ * A write that sends all traffic through the VPC (`change`, its destination known) arriving after the next all-traffic
+ * write after it was judged, on another destination: in timestamp order that write moved the egress from `change`'s
+ * destination (moved: the narrowings between them passed over, as destinationBefore does), but it was judged without
+ * `change`. Where no other destination before it is known now, it was judged against none and raised nothing (Pub/Sub
+ * delivers out of order: deploy X at 10:00, Y at 11:00, delivered Y first). Its finding is raised here, for it, as
+ * narrowedAfter raises a narrowing's (its time, the dedup key it has in timestamp order, forNewerWrite, principal
+ * unknown). Where another destination before it is known it may have reported itself (a move's dedup key does not name
+ * the destination before: the same id): only when that finding would be open now and is not (silentWhenJudged). Not a
+ * move back to the destination `change`'s own move left, or an open move finding before it left (moved: no new move).
  */
-function silentWhenJudged(baseline: ServiceBaseline | undefined, at: { readonly timeMs: number; readonly time: string }, settings: RuleSettings): boolean {
+function movedAfter(change: DeployChange, baseline: ServiceBaseline | undefined, settings: RuleSettings): Detection[] {
+  const from = change.vpcDestination;
+  const history = baseline?.vpcEgress;
+  if (from === undefined) return [];
+  let i = indexBefore(history, change) + 1;
+  while (i < (history?.length ?? 0) && history![i]!.v !== 'all-traffic') i++;
+  const next = history?.[i];
+  if (next === undefined) return [];
+  const destination = pointAfter(baseline?.vpcDestination, change);
+  if (destination === undefined || destination.t !== next.t || (destination.n ?? 0) !== (next.n ?? 0) || destination.v === from) return [];
+  const after = destination.v;
+  const at = newerWriteAt(next);
+  // A write after this one still waits for its rollout: the first all-traffic write after this one, or what ended its
+  // move, is not known yet.
+  if (laterWriteWaiting(baseline, change, (write) => write.vpcEgress === 'all-traffic')) return [];
+  // In timestamp order a move back to where an open move finding (this write's own, or one before the newer write) left.
+  if (destinationBefore(baseline, change)?.v === after) return [];
+  if ((baseline?.open ?? []).some((o) => o.rule === 'vpc-egress-bypass' && movedFrom(o) === after && findingBefore(o, at))) return [];
+  const endsIt = (d: string): boolean => d !== after;
+  if (
+    newerWriteMayHaveReported(baseline, baseline?.vpcDestination, change, at, endsIt, (write) => (write.vpcEgress === 'all-traffic' ? write.vpcDestination : undefined), 'vpc-egress-bypass') &&
+    // Open still, had it raised one: no revision that took traffic went through another destination since (its
+    // destination before, which would have closed it, is not known).
+    !silentWhenJudged(baseline, at, settings, () => riskInForce(baseline?.vpcDestination, at, endsIt, throughAgain, baseline?.tookNoTraffic).opensRisk === true)
+  )
+    return [];
+  const recreatedAfterDeleteAt = deletedBetween(baseline, pointAt(change, from), at);
+  return [
+    {
+      severity: 'MEDIUM',
+      title: MOVED_TITLE,
+      summary:
+        `A write at ${at.time} (its entry is not kept: who made it is unknown) deployed ${serviceLabel(change.target)}: all of its outbound traffic still goes through a VPC, but through ${after}, where it went through ${from}` +
+        `${recreatedAfterDeleteAt ? ` (the deleted ${resourceNoun(change.target)}'s, before it was deleted at ${recreatedAfterDeleteAt} and created again)` : ''}: ` +
+        `its traffic to the internet now leaves through that network's firewall rules, Cloud NAT addresses and VPC Service Controls perimeter, not the ones before. Reported from an older write that sent all of it through ${from} and arrived after it.`,
+      evidence: { egress: 'all-traffic', before: from, after, reportedFrom: 'an older write that arrived later', ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}) },
+      dedupKey: [baselineKey(change.target), 'vpc-destination', after, at.time],
+      unknown: ['principal', 'revision'],
+      forNewerWrite: at,
+      // Closed at once when a newer revision that took the traffic already went back through `from`.
+      ...riskInForce(baseline?.vpcDestination, at, (d) => d === from, throughAgain, baseline?.tookNoTraffic),
+    },
+  ];
+}
+
+/** True when an open finding's eventTime is before `at` (one whose time cannot be read counts as before). */
+function findingBefore(o: OpenFinding, at: { readonly timeMs: number; readonly time: string }): boolean {
+  const time = normalizeTimestamp(o.finding.eventTime);
+  return time === undefined || isBefore({ t: time.ms, v: undefined, n: subMillisecondNanos(time.iso) }, at);
+}
+
+/**
+ * True when the newer write at `at` (narrowedAfter, movedAfter) raised nothing when it was judged, whatever all-traffic
+ * egress before it is known now (what came when is not kept): no finding of it is open, and one would be had it raised
+ * it (`wouldBeOpen`; a narrowing's: no all-traffic revision that took traffic since). Nothing after it could have closed
+ * it (that, or the service's delete), and no principal exception could have held it back (who made it is not kept).
+ */
+function silentWhenJudged(
+  baseline: ServiceBaseline | undefined,
+  at: { readonly timeMs: number; readonly time: string },
+  settings: RuleSettings,
+  wouldBeOpen: () => boolean = () => riskInForce(baseline?.vpcEgress, at, (egress) => egress === 'all-traffic', () => THROUGH_THE_VPC_AGAIN, baseline?.tookNoTraffic).opensRisk === true,
+): boolean {
   if (hasPrincipalExceptions(settings) || beforeDelete(baseline, at)) return false;
   if (openFindingAt(baseline, 'vpc-egress-bypass', at.time)) return false;
   // Open still, had it raised one: no newer value took its risk away (a --no-traffic revision ends nothing).
-  return riskInForce(baseline?.vpcEgress, at, (egress) => egress === 'all-traffic', () => THROUGH_THE_VPC_AGAIN, baseline?.tookNoTraffic).opensRisk === true;
+  return wouldBeOpen();
 }
 
 export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
@@ -210,7 +288,7 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
   detect({ change, baseline, settings }): Detection[] {
     if (change.kind !== 'deploy' || change.vpcEgress === undefined) return [];
     // All-traffic egress written by a write that arrived late: a newer write that narrowed it may have been judged without it.
-    if (change.vpcEgress === 'all-traffic') return [...narrowedAfter(change, baseline, settings), ...moved(change, baseline)];
+    if (change.vpcEgress === 'all-traffic') return [...narrowedAfter(change, baseline, settings), ...moved(change, baseline), ...movedAfter(change, baseline, settings)];
     const before = pointBefore(baseline?.vpcEgress, change);
     if (before?.v !== 'all-traffic') return [];
     // The egress before is the deleted service's: the service was created again under the name.

@@ -448,6 +448,30 @@ describe('vpc-egress-bypass', () => {
       expect(await statuses([...moved, ...after])).toEqual(expected);
     });
 
+    // A chain of moves (X to Y, then Y to Z) is one departure from X: back on X ends all of it, not only the move that
+    // left X (the other, Y to Z, would stay open while the traffic goes through X); back on a destination of the chain
+    // ends the moves after the chain was last there. Each case's last word per finding: what stays open, and why each
+    // other closed.
+    const Y = 'connector projects/other-proj/locations/asia-northeast1/connectors/open';
+    const W_CONNECTOR = { 'run.googleapis.com/vpc-access-connector': 'egress-2' };
+    const W = 'connector projects/test-project-1234/locations/asia-northeast1/connectors/egress-2';
+    const chain = [...moved, v1('12:00', INTERFACES)];
+    const lastWordsOf = async (entries: unknown[]) => {
+      const last = new Map<string, string>();
+      for (const f of await bypass(entries)) last.set(f.id, `${f.evidence['before']} -> ${f.evidence['after']}: ${f.status === 'resolved' ? `resolved, ${f.resolution?.reason}` : 'open'}`);
+      return [...last.values()].sort();
+    };
+    const through = (destination: string): string => `resolved, all of its outbound traffic goes through ${destination} again`;
+    it.each([
+      ['back on the first destination ends both moves', [v1('13:00', CONNECTOR)], [`${V1_CONNECTOR} -> ${Y}: ${through(V1_CONNECTOR)}`, `${Y} -> ${V1_DEFAULT_SUBNET}: ${through(V1_CONNECTOR)}`]],
+      ['back on the second ends the move after it only', [v1('13:00', OTHER_CONNECTOR)], [`${V1_CONNECTOR} -> ${Y}: open`, `${Y} -> ${V1_DEFAULT_SUBNET}: ${through(Y)}`]],
+      ['on to a fourth, then back on the second', [v1('13:00', W_CONNECTOR), v1('14:00', OTHER_CONNECTOR)], [`${V1_CONNECTOR} -> ${Y}: open`, `${V1_DEFAULT_SUBNET} -> ${W}: ${through(Y)}`, `${Y} -> ${V1_DEFAULT_SUBNET}: ${through(Y)}`]],
+      ['on to a fourth, then back on the third', [v1('13:00', W_CONNECTOR), v1('14:00', INTERFACES)], [`${V1_CONNECTOR} -> ${Y}: open`, `${V1_DEFAULT_SUBNET} -> ${W}: ${through(V1_DEFAULT_SUBNET)}`, `${Y} -> ${V1_DEFAULT_SUBNET}: open`]],
+      ['on to a fourth, then back on the first ends all three', [v1('13:00', W_CONNECTOR), v1('14:00', CONNECTOR)], [`${V1_CONNECTOR} -> ${Y}: ${through(V1_CONNECTOR)}`, `${V1_DEFAULT_SUBNET} -> ${W}: ${through(V1_CONNECTOR)}`, `${Y} -> ${V1_DEFAULT_SUBNET}: ${through(V1_CONNECTOR)}`]],
+    ])('a chain of moves: %s', async (_name, after, expected) => {
+      expect(await lastWordsOf([...chain, ...after])).toEqual([...expected].sort());
+    });
+
     // Narrowing the egress (or removing VPC access) for one deploy, then sending all traffic through another network,
     // moves the egress as surely as one deploy would: the narrowed finding is resolved by the return to all-traffic
     // ("through the VPC again"), so without a move finding the new destination would never be reported.

@@ -28,9 +28,13 @@
 //           the narrowed finding only (it says more; one page for one write).
 // Options:  `rules.vpc-egress-bypass.exceptions` (principal, project, service globs), `severity`.
 // Severity: MEDIUM.
-// Resolves: a move: a newer revision back on the destination it left that takes traffic (the same machinery as below:
-//           late writes, system events, --no-traffic revisions and instance splits end nothing), or the service deleted;
-//           a move back to the destination an open move finding left is no new move. A late all-traffic write whose next
+// Resolves: a move: a newer revision that takes traffic back on the destination it left, or on one the chain of open
+//           moves before it left (X to Y, then Y to Z: back on X ends both, as the service is where it was before the
+//           chain began, and Y to Z must not stay open with the traffic on X; back on Y ends Y to Z only; on to W and then
+//           back on Y ends Z to W and Y to Z), by the same machinery as below (late writes, system events, --no-traffic
+//           revisions and instance splits end nothing), or the service deleted. A move back to the destination an open
+//           move finding left is no new move. (Not "any revision off its destination": after X to Y, Y to Z, Z to W, back
+//           on Z would close X to Y, and a step back on Y then nothing, leaving the service off X with no finding open.) A late all-traffic write whose next
 //           all-traffic write after it (judged before it came) went through another destination reports that write's
 //           move for it (movedAfter: its time and id, principal unknown, `reportedFrom`), where it was judged against no
 //           destination before it (deploy X at 10:00, Y at 11:00, delivered Y first), or against another one and its
@@ -66,14 +70,15 @@
 //           egress narrowed (or VPC access removed) and then sent all through another network raises the narrowed
 //           finding, which the return to all-traffic resolves whatever its destination, and then a move. A
 //           project written as its number where the revision before wrote its id reads as another destination, unless
-//           it is the service's and the entry names its number (v1 entries and system events do, v2 ones not). A chain of
-//           moves (A to B, B to C) is resolved finding by finding: back on A closes A to B only. A newer all-traffic write
+//           it is the service's and the entry names its number (v1 entries and system events do, v2 ones not). A chain is
+//           followed through the open move findings: one let go (OPEN_LIMIT) or closed by a delete breaks it, and one
+//           made by a --no-traffic revision is a link all the same. A newer all-traffic write
 //           judged against an older destination than timestamp order gives it keeps that comparison: A, B, C (three
 //           destinations) delivered A, C, B report A to C (its id, `before` A) and A to B; and a late report is made
 //           with what is known when the late write comes: X at 10:00, Y at 11:00, X at 12:00 delivered 12:00, 11:00,
 //           10:00 reports 12:00 as a move from Y (in order the return that closes 11:00's, which a service's late
 //           report then leaves out), open until the traffic goes back through Y.
-import { normalizeTimestamp, subMillisecondNanos } from '../audit/entry.js';
+import { normalizeTimestamp } from '../audit/entry.js';
 import { baselineKey } from '../baseline/store.js';
 import { beforeDelete, deletedBetween, indexBefore, isBefore, pointAfter, pointAt, pointBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import type { RuleSettings } from '../config/types.js';
@@ -124,8 +129,9 @@ function moved(change: DeployChange, baseline: ServiceBaseline | undefined): Det
         `its traffic to the internet now leaves through that network's firewall rules, Cloud NAT addresses and VPC Service Controls perimeter, not the ones before.`,
       evidence: { egress: 'all-traffic', before: before.v, after, api: change.api, operation: change.operation, ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}) },
       dedupKey: [baselineKey(change.target), 'vpc-destination', after, change.time],
-      // A late entry: closed at once when a newer revision that took the traffic already went back through `before`.
-      ...riskInForce(baseline?.vpcDestination, change, (destination) => destination === before.v, throughAgain, baseline?.tookNoTraffic),
+      // A late entry: closed at once when a newer revision that took the traffic already went back through `before`, or
+      // a destination its chain of moves left before it.
+      ...riskInForce(baseline?.vpcDestination, change, inSet(destinationsLeft(baseline?.open ?? [], before.v, change)), throughAgain, baseline?.tookNoTraffic),
     },
   ];
 }
@@ -247,17 +253,58 @@ function movedAfter(change: DeployChange, baseline: ServiceBaseline | undefined,
       dedupKey: [baselineKey(change.target), 'vpc-destination', after, at.time],
       unknown: ['principal', 'revision'],
       forNewerWrite: at,
-      // Closed at once when a newer revision that took the traffic already went back through `from`.
-      ...riskInForce(baseline?.vpcDestination, at, (d) => d === from, throughAgain, baseline?.tookNoTraffic),
+      // Closed at once when a newer revision that took the traffic already went back through `from`, or a destination
+      // the chain of moves it continues left before it.
+      ...riskInForce(baseline?.vpcDestination, at, inSet(destinationsLeft(baseline?.open ?? [], from, change)), throughAgain, baseline?.tookNoTraffic),
     },
   ];
 }
 
-/** True when an open finding's eventTime is before `at` (one whose time cannot be read counts as before). */
-function findingBefore(o: OpenFinding, at: { readonly timeMs: number; readonly time: string }): boolean {
+/** An open finding's eventTime, to the nanosecond; undefined where it cannot be read. */
+function findingTime(o: OpenFinding): { readonly timeMs: number; readonly time: string } | undefined {
   const time = normalizeTimestamp(o.finding.eventTime);
-  return time === undefined || isBefore({ t: time.ms, v: undefined, n: subMillisecondNanos(time.iso) }, at);
+  return time === undefined ? undefined : { timeMs: time.ms, time: time.iso };
 }
+
+/** True when an open finding's eventTime is before `at` (one whose time cannot be read counts as before). */
+function findingBefore(o: OpenFinding, at: { readonly timeMs: number; readonly time: string } | undefined): boolean {
+  const time = findingTime(o);
+  return time === undefined || at === undefined || isBefore(pointAt(time, undefined), at);
+}
+
+/**
+ * The destinations a move from `from` (at `at`) and the chain of open moves before it left: `from`, the destination the
+ * open move to `from` before it left, and so on back (a chain: X to Y, then Y to Z). Traffic back through any of them
+ * ends the move: back through X, the service is where it was before the chain began, and a move of the chain after
+ * it would otherwise stay open (Y to Z, with the traffic on X); back through Y, the moves after the chain was last on
+ * Y. A move whose destination before is not where an open move went is the chain's first.
+ */
+function destinationsLeft(open: readonly OpenFinding[], from: string, at: { readonly timeMs: number; readonly time: string } | undefined): ReadonlySet<string> {
+  const left = new Set([from]);
+  let current = { from, at };
+  for (;;) {
+    const previous = newestMoveTo(open, current.from, current.at);
+    if (previous === undefined || left.has(movedFrom(previous)!)) return left;
+    left.add(movedFrom(previous)!);
+    current = { from: movedFrom(previous)!, at: findingTime(previous) };
+  }
+}
+
+/** The newest open move finding before `at` whose destination after is `destination`, if any. */
+function newestMoveTo(open: readonly OpenFinding[], destination: string, at: { readonly timeMs: number; readonly time: string } | undefined): OpenFinding | undefined {
+  let newest: OpenFinding | undefined;
+  for (const o of open) {
+    if (o.rule !== 'vpc-egress-bypass' || movedFrom(o) === undefined || o.finding.evidence['after'] !== destination || !findingBefore(o, at)) continue;
+    const time = findingTime(o);
+    if (newest === undefined || (time !== undefined && !findingBefore(o, findingTime(newest)))) newest = o;
+  }
+  return newest;
+}
+
+const inSet =
+  (set: ReadonlySet<string>) =>
+  (value: string): boolean =>
+    set.has(value);
 
 /**
  * True when the newer write at `at` (narrowedAfter, movedAfter) raised nothing when it was judged, whatever all-traffic
@@ -316,12 +363,13 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
     if (change.kind !== 'deploy' || change.vpcEgress !== 'all-traffic' || change.takesNoTraffic) return [];
     // One that arrives late took the traffic all the same, until a newer revision did: it closes the findings about
     // changes before it, as in timestamp order, whatever came after it (never a newer revision's: closableBy).
-    // A move is over only where the traffic goes back through the destination it left; an egress narrowed, wherever the
-    // VPC access now sends all of it.
+    // A move is over only where the traffic goes back through the destination it left, or one its chain of moves left
+    // before it (destinationsLeft); an egress narrowed, wherever the VPC access now sends all of it.
+    const to = change.vpcDestination;
     return closableBy(open, baseline?.vpcEgress, change).flatMap((o) => {
       const from = movedFrom(o);
       if (from === undefined) return [{ id: o.finding.id, reason: THROUGH_THE_VPC_AGAIN }];
-      return from === change.vpcDestination ? [{ id: o.finding.id, reason: throughAgain(from) }] : [];
+      return to !== undefined && destinationsLeft(open, from, findingTime(o)).has(to) ? [{ id: o.finding.id, reason: throughAgain(to) }] : [];
     });
   },
 };

@@ -541,6 +541,30 @@ describe('vpc-egress-bypass', () => {
       }
     });
 
+    // A newer write judged before an older one between them arrived was compared with an older destination than timestamp
+    // order gives it (X, Y, Z delivered X, Z, Y: Z reported as a move from X). Its id is timestamp order's; what it left
+    // is read from the history as known now, so what closes it, and whether a later write is a new move, is as in order.
+    // A newer write judged as a move to where a late write between them already went is no move in order: closed at its
+    // own time. The findings open at the end are those of timestamp order, whatever the delivery order.
+    const openAtEnd = async (entries: unknown[]) => {
+      const last = new Map<string, string>();
+      for (const f of (await findingsLive(entries)).filter((f) => f.rule === 'vpc-egress-bypass')) last.set(f.id, f.status ?? 'active');
+      return [...last].filter(([, status]) => status === 'active').map(([id]) => id).sort();
+    };
+    it.each([
+      ['X, Y, Z, back on Y', [v1('10:00', CX), v1('11:00', CY), v1('12:00', CZ)], [v1('13:00', CY)], 1],
+      ['X, Y, Z, back on X', [v1('10:00', CX), v1('11:00', CY), v1('12:00', CZ)], [v1('13:00', CX)], 0],
+      ['X, Y, Z, on to W', [v1('10:00', CX), v1('11:00', CY), v1('12:00', CZ)], [v1('13:00', { 'run.googleapis.com/vpc-access-connector': 'egress-2' })], 3],
+      ['X, then Z twice', [v1('10:00', CX), v1('11:00', CZ), v1('12:00', CZ)], [], 1],
+      ['X, then Z twice, back on X', [v1('10:00', CX), v1('11:00', CZ), v1('12:00', CZ)], [v1('13:00', CX)], 0],
+    ])('open at the end whatever the delivery order: %s', async (_name, first, then, open) => {
+      const inOrder = await openAtEnd([...first, ...then]);
+      expect(inOrder).toHaveLength(open);
+      for (const order of permutations(first.map((_, i) => i))) {
+        expect({ order, open: await openAtEnd([...order.map((i) => first[i]!), ...then]) }).toEqual({ order, open: inOrder });
+      }
+    });
+
     it('a late moved revision that a newer one already took back to the earlier connector is reported and closed at once, as in order', async () => {
       const back = v1('12:00', CONNECTOR);
       const only = async (entries: unknown[]) => (await findingsLive(entries)).filter((f) => f.rule === 'vpc-egress-bypass').map((f) => `${f.id} ${f.status ?? 'active'} ${f.resolution?.time ?? ''}`);

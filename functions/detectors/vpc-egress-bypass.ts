@@ -34,8 +34,9 @@
 //           back on Y ends Z to W and Y to Z), by the same machinery as below (late writes, system events, --no-traffic
 //           revisions and instance splits end nothing), or the service deleted. A move back to the destination an open
 //           move finding left is no new move. (Not "any revision off its destination": after X to Y, Y to Z, Z to W, back
-//           on Z would close X to Y, and a step back on Y then nothing, leaving the service off X with no finding open.) A late all-traffic write whose next
-//           all-traffic write after it (judged before it came) went through another destination reports that write's
+//           on Z would close X to Y, and a step back on Y then nothing, leaving the service off X with no finding open.)
+//           A late all-traffic write whose next all-traffic write after it (judged before it came) went through another
+//           destination reports that write's
 //           move for it (movedAfter: its time and id, principal unknown, `reportedFrom`), where it was judged against no
 //           destination before it (deploy X at 10:00, Y at 11:00, delivered Y first), or against another one and its
 //           finding would be open now and is not (silentWhenJudged: a move's id does not name the destination before);
@@ -72,15 +73,17 @@
 //           project written as its number where the revision before wrote its id reads as another destination, unless
 //           it is the service's and the entry names its number (v1 entries and system events do, v2 ones not). A chain is
 //           followed through the open move findings: one let go (OPEN_LIMIT) or closed by a delete breaks it, and one
-//           made by a --no-traffic revision is a link all the same. A newer all-traffic write
-//           judged against an older destination than timestamp order gives it keeps that comparison: A, B, C (three
-//           destinations) delivered A, C, B report A to C (its id, `before` A) and A to B; and a late report is made
-//           with what is known when the late write comes: X at 10:00, Y at 11:00, X at 12:00 delivered 12:00, 11:00,
-//           10:00 reports 12:00 as a move from Y (in order the return that closes 11:00's, which a service's late
-//           report then leaves out), open until the traffic goes back through Y.
+//           made by a --no-traffic revision is a link all the same. A newer all-traffic write judged against an older destination than timestamp order gives it keeps that finding as it was paged: A, B,
+//           C (three destinations) delivered A, C, B report A to C (timestamp order's id, `before` A) and A to B; what it
+//           left is read from the history as known now (movedFrom), so what closes it and what is no new move after it
+//           are as in order (back on B closes it). One judged a move to where a late write between them had already gone
+//           is closed at its own time when that write comes (noMoveInOrder): an extra finding, opened and closed. A late
+//           report is made with what is known when the late write comes: X at 10:00, Y at 11:00, X at 12:00 delivered
+//           12:00, 11:00, 10:00 reports 12:00 as a move from Y (in order the return that closes 11:00's, which a
+//           service's late report then leaves out), open until the traffic goes back through Y.
 import { normalizeTimestamp } from '../audit/entry.js';
 import { baselineKey } from '../baseline/store.js';
-import { beforeDelete, deletedBetween, indexBefore, isBefore, pointAfter, pointAt, pointBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { beforeDelete, deletedBetween, indexBefore, isAfter, isBefore, pointAfter, pointAt, pointBefore, pointTime, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import type { RuleSettings } from '../config/types.js';
 import type { DeployChange, VpcEgress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
@@ -116,7 +119,7 @@ function moved(change: DeployChange, baseline: ServiceBaseline | undefined): Det
   const after = change.vpcDestination;
   const before = destinationBefore(baseline, change);
   if (after === undefined || before === undefined || before.v === after) return [];
-  if ((baseline?.open ?? []).some((o) => o.rule === 'vpc-egress-bypass' && movedFrom(o) === after)) return [];
+  if ((baseline?.open ?? []).some((o) => o.rule === 'vpc-egress-bypass' && movedFrom(o, baseline) === after)) return [];
   const recreatedAfterDeleteAt = deletedBetween(baseline, before, change);
   const who = change.principal?.id ?? 'An unknown principal';
   return [
@@ -131,7 +134,7 @@ function moved(change: DeployChange, baseline: ServiceBaseline | undefined): Det
       dedupKey: [baselineKey(change.target), 'vpc-destination', after, change.time],
       // A late entry: closed at once when a newer revision that took the traffic already went back through `before`, or
       // a destination its chain of moves left before it.
-      ...riskInForce(baseline?.vpcDestination, change, inSet(destinationsLeft(baseline?.open ?? [], before.v, change)), throughAgain, baseline?.tookNoTraffic),
+      ...riskInForce(baseline?.vpcDestination, change, inSet(destinationsLeft(baseline, before.v, change)), throughAgain, baseline?.tookNoTraffic),
     },
   ];
 }
@@ -143,7 +146,7 @@ function moved(change: DeployChange, baseline: ServiceBaseline | undefined): Det
  * through a narrowing (all traffic through A, then private ranges only, then all through B) would otherwise never be
  * reported.
  */
-function destinationBefore(baseline: ServiceBaseline | undefined, at: DeployChange): TimePoint<string> | undefined {
+function destinationBefore(baseline: ServiceBaseline | undefined, at: { readonly timeMs: number; readonly time: string }): TimePoint<string> | undefined {
   const history = baseline?.vpcEgress;
   let i = indexBefore(history, at);
   while (i >= 0 && history![i]!.v !== 'all-traffic') i--;
@@ -154,10 +157,17 @@ function destinationBefore(baseline: ServiceBaseline | undefined, at: DeployChan
   return destination !== undefined && destination.t === egress.t && (destination.n ?? 0) === (egress.n ?? 0) ? destination : undefined;
 }
 
-/** The destination a move finding's revision left (its evidence `before`); undefined for an egress narrowed. */
-function movedFrom(o: OpenFinding): string | undefined {
+/**
+ * The destination a move finding's revision left, undefined for an egress narrowed: the destination before its time as
+ * the history knows it now (destinationBefore), else its evidence `before`. A newer write judged before an older one
+ * between them arrived was compared with an older destination (X, Y, Z delivered X, Z, Y: Z reported as a move from X,
+ * its id timestamp order's): what closes it, and what is no new move after it, are read as in timestamp order.
+ */
+function movedFrom(o: OpenFinding, baseline: ServiceBaseline | undefined): string | undefined {
   const { egress, before } = o.finding.evidence;
-  return egress === 'all-traffic' && typeof before === 'string' ? before : undefined;
+  if (egress !== 'all-traffic' || typeof before !== 'string') return undefined;
+  const at = findingTime(o);
+  return (at !== undefined ? destinationBefore(baseline, at)?.v : undefined) ?? before;
 }
 
 /**
@@ -216,11 +226,8 @@ function narrowedAfter(change: DeployChange, baseline: ServiceBaseline | undefin
  */
 function movedAfter(change: DeployChange, baseline: ServiceBaseline | undefined, settings: RuleSettings): Detection[] {
   const from = change.vpcDestination;
-  const history = baseline?.vpcEgress;
   if (from === undefined) return [];
-  let i = indexBefore(history, change) + 1;
-  while (i < (history?.length ?? 0) && history![i]!.v !== 'all-traffic') i++;
-  const next = history?.[i];
+  const next = nextAllTraffic(baseline, change);
   if (next === undefined) return [];
   const destination = pointAfter(baseline?.vpcDestination, change);
   if (destination === undefined || destination.t !== next.t || (destination.n ?? 0) !== (next.n ?? 0) || destination.v === from) return [];
@@ -231,7 +238,7 @@ function movedAfter(change: DeployChange, baseline: ServiceBaseline | undefined,
   if (laterWriteWaiting(baseline, change, (write) => write.vpcEgress === 'all-traffic')) return [];
   // In timestamp order a move back to where an open move finding (this write's own, or one before the newer write) left.
   if (destinationBefore(baseline, change)?.v === after) return [];
-  if ((baseline?.open ?? []).some((o) => o.rule === 'vpc-egress-bypass' && movedFrom(o) === after && findingBefore(o, at))) return [];
+  if ((baseline?.open ?? []).some((o) => o.rule === 'vpc-egress-bypass' && movedFrom(o, baseline) === after && findingBefore(o, at))) return [];
   const endsIt = (d: string): boolean => d !== after;
   if (
     newerWriteMayHaveReported(baseline, baseline?.vpcDestination, change, at, endsIt, (write) => (write.vpcEgress === 'all-traffic' ? write.vpcDestination : undefined), 'vpc-egress-bypass') &&
@@ -255,7 +262,7 @@ function movedAfter(change: DeployChange, baseline: ServiceBaseline | undefined,
       forNewerWrite: at,
       // Closed at once when a newer revision that took the traffic already went back through `from`, or a destination
       // the chain of moves it continues left before it.
-      ...riskInForce(baseline?.vpcDestination, at, inSet(destinationsLeft(baseline?.open ?? [], from, change)), throughAgain, baseline?.tookNoTraffic),
+      ...riskInForce(baseline?.vpcDestination, at, inSet(destinationsLeft(baseline, from, change)), throughAgain, baseline?.tookNoTraffic),
     },
   ];
 }
@@ -279,22 +286,23 @@ function findingBefore(o: OpenFinding, at: { readonly timeMs: number; readonly t
  * it would otherwise stay open (Y to Z, with the traffic on X); back through Y, the moves after the chain was last on
  * Y. A move whose destination before is not where an open move went is the chain's first.
  */
-function destinationsLeft(open: readonly OpenFinding[], from: string, at: { readonly timeMs: number; readonly time: string } | undefined): ReadonlySet<string> {
+function destinationsLeft(baseline: ServiceBaseline | undefined, from: string, at: { readonly timeMs: number; readonly time: string } | undefined): ReadonlySet<string> {
   const left = new Set([from]);
   let current = { from, at };
   for (;;) {
-    const previous = newestMoveTo(open, current.from, current.at);
-    if (previous === undefined || left.has(movedFrom(previous)!)) return left;
-    left.add(movedFrom(previous)!);
-    current = { from: movedFrom(previous)!, at: findingTime(previous) };
+    const previous = newestMoveTo(baseline, current.from, current.at);
+    const before = previous === undefined ? undefined : movedFrom(previous, baseline);
+    if (previous === undefined || before === undefined || left.has(before)) return left;
+    left.add(before);
+    current = { from: before, at: findingTime(previous) };
   }
 }
 
 /** The newest open move finding before `at` whose destination after is `destination`, if any. */
-function newestMoveTo(open: readonly OpenFinding[], destination: string, at: { readonly timeMs: number; readonly time: string } | undefined): OpenFinding | undefined {
+function newestMoveTo(baseline: ServiceBaseline | undefined, destination: string, at: { readonly timeMs: number; readonly time: string } | undefined): OpenFinding | undefined {
   let newest: OpenFinding | undefined;
-  for (const o of open) {
-    if (o.rule !== 'vpc-egress-bypass' || movedFrom(o) === undefined || o.finding.evidence['after'] !== destination || !findingBefore(o, at)) continue;
+  for (const o of baseline?.open ?? []) {
+    if (o.rule !== 'vpc-egress-bypass' || o.finding.evidence['egress'] !== 'all-traffic' || o.finding.evidence['after'] !== destination || !findingBefore(o, at)) continue;
     const time = findingTime(o);
     if (newest === undefined || (time !== undefined && !findingBefore(o, findingTime(newest)))) newest = o;
   }
@@ -359,17 +367,51 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
   },
   resolves({ change, baseline }, open): Resolved[] {
     if (change.kind === 'delete') return closedByDelete(open, change, baseline?.vpcEgress);
+    if (change.kind !== 'deploy' || change.vpcEgress !== 'all-traffic') return [];
+    const superseded = noMoveInOrder(change, baseline, open);
     // A revision that takes none of the traffic (--no-traffic) leaves the one reported serving.
-    if (change.kind !== 'deploy' || change.vpcEgress !== 'all-traffic' || change.takesNoTraffic) return [];
+    if (change.takesNoTraffic) return superseded;
     // One that arrives late took the traffic all the same, until a newer revision did: it closes the findings about
     // changes before it, as in timestamp order, whatever came after it (never a newer revision's: closableBy).
     // A move is over only where the traffic goes back through the destination it left, or one its chain of moves left
     // before it (destinationsLeft); an egress narrowed, wherever the VPC access now sends all of it.
     const to = change.vpcDestination;
-    return closableBy(open, baseline?.vpcEgress, change).flatMap((o) => {
-      const from = movedFrom(o);
+    const closed = closableBy(open, baseline?.vpcEgress, change).flatMap((o) => {
+      const from = movedFrom(o, baseline);
       if (from === undefined) return [{ id: o.finding.id, reason: THROUGH_THE_VPC_AGAIN }];
-      return to !== undefined && destinationsLeft(open, from, findingTime(o)).has(to) ? [{ id: o.finding.id, reason: throughAgain(to) }] : [];
+      return to !== undefined && destinationsLeft(baseline, from, findingTime(o)).has(to) ? [{ id: o.finding.id, reason: throughAgain(to) }] : [];
     });
+    return [...superseded, ...closed];
   },
 };
+
+/**
+ * For a late all-traffic write (`change`): the open move findings of the next all-traffic write after it whose
+ * destination is `change`'s. That write was judged before `change` came, against an older destination, and reported a
+ * move; in timestamp order it went where `change` had sent the traffic already: no move (`change` reports its own).
+ * Closed at its own time, as revision.ts supersededFindings closes a finding that an older write shows never was.
+ */
+function noMoveInOrder(change: DeployChange, baseline: ServiceBaseline | undefined, open: readonly OpenFinding[]): Resolved[] {
+  const to = change.vpcDestination;
+  if (to === undefined) return [];
+  const next = nextAllTraffic(baseline, change);
+  if (next === undefined) return [];
+  const time = pointTime(next);
+  return open
+    .filter((o) => o.rule === 'vpc-egress-bypass' && o.finding.evidence['egress'] === 'all-traffic' && o.finding.evidence['after'] === to && sameTime(o, time))
+    .map((o) => ({ id: o.finding.id, reason: `an older write that arrived later had sent all of its outbound traffic through ${to} already: no move`, time: o.finding.eventTime }));
+}
+
+/**
+ * The first point after `change` (to the nanosecond: not another entry of its own instant) of a revision that sent all
+ * of its traffic through the VPC, narrowings between passed over (as destinationBefore passes them over looking back).
+ */
+function nextAllTraffic(baseline: ServiceBaseline | undefined, change: DeployChange): TimePoint<VpcEgress> | undefined {
+  return baseline?.vpcEgress?.find((point) => isAfter(point, change) && point.v === 'all-traffic');
+}
+
+/** True when an open finding's eventTime is the canonical timestamp `time`. */
+function sameTime(o: OpenFinding, time: string): boolean {
+  const at = findingTime(o);
+  return at !== undefined && pointTime(pointAt(at, undefined)) === time;
+}

@@ -531,7 +531,7 @@ describe('vpc-egress-bypass', () => {
       // The late write is a move itself, and the newer one goes back where it left: no move of the newer one.
       ['a late move the newer write takes back', [v1('10:00', CY), v1('11:00', CX), v1('12:00', CY)], [[1, 0, 2], [0, 2, 1], [2, 0, 1]], 1],
       // (Delivered with 12:00 before 11:00 and 10:00 between them, 12:00 is judged against 10:00: a move timestamp order
-      // does not have. Left: see the header.)
+      // does not have, reported, then closed at its own time when 11:00 comes: see 'open at the end' below.)
       ['through Direct VPC after a connector, the connector delivered last', [v1('10:00', CX), v1('11:00', CZ), v1('12:00', CZ)], [[1, 2, 0], [2, 1, 0]], 1],
     ])('a move reported whatever the delivery order: %s', async (_name, entries, orders, moves) => {
       const inOrder = await story(entries);

@@ -171,6 +171,10 @@ describe('new-image-repository: source code of a kind runwatch cannot read', () 
     ['an unknown source type beside an image (the image is judged too)', [served({ image: `${HOME_REPOSITORY}/storefront:2`, sourceCode: git })], { sourceCodeFields: ['gitSource'] }],
     ['a Google runtime base image and an empty sourceCode', [served({ sourceCode: {}, baseImageUri: GOOGLE_BASE })], { sourceCodeFields: [] }],
     ['a sidecar with an empty sourceCode', [served({ image: `${HOME_REPOSITORY}/storefront:2` }), { sourceCode: {} }], { sourceCodeFields: [], sidecar: true }],
+    // "scratch" is the placeholder of a container whose code is not in an image (audit/image.ts): no image, so an
+    // empty sourceCode beside it names no code, as beside no image at all, and so does none.
+    ['an empty sourceCode beside the placeholder image "scratch"', [served({ image: 'scratch', sourceCode: {} })], { sourceCodeFields: [] }],
+    ['the placeholder image "scratch" and no sourceCode', [served({ image: 'scratch' })], { sourceCodeFields: [] }],
   ])('fires: %s', async (_name, containers, said) => {
     const findings = await imageFindings([CREATE, update('2024-06-02T10:00:00Z', containers)]);
     expect(findings).toHaveLength(1);
@@ -362,6 +366,7 @@ describe('new-image-repository: null source members (proto3 JSON writes null for
   it.each([
     ['no image and {inlinedSource: null}', served({ sourceCode: { inlinedSource: null } }), []],
     ['no image and {cloudStorageSource: null, inlinedSource: null}', served({ sourceCode: { cloudStorageSource: null, inlinedSource: null } }), []],
+    ['the placeholder image "scratch" and {inlinedSource: null}', served({ image: 'scratch', sourceCode: { inlinedSource: null } }), []],
     ['{inlinedSource: null} beside a source type runwatch does not know', served({ sourceCode: { inlinedSource: null, gitSource: { url: 'https://x.example/a.git' } } }), ['gitSource']],
   ])('fires as source code runwatch cannot read, not as inlined source: %s', async (_name, container, fields) => {
     const findings = await imageFindings([CREATE, update('2024-06-02T10:00:00Z', [container])]);
@@ -542,6 +547,22 @@ describe('new-image-repository: source code of a v1 write (run.googleapis.com/so
   ])('an annotation that names no object beside an image reads nothing: %s', async (_name, sources) => {
     expect(changeOf(v1Write(AFTER, `${V1_HOME}/app:2`, sources)).sources).toBeUndefined();
     expect(await imageFindings([imageOnly(), v1Write(AFTER, `${V1_HOME}/app:2`, sources)])).toEqual([]);
+  });
+
+  // The placeholder names no image: where no object is read for its container, the code it runs is unknown, not absent
+  // (before, "scratch" beside an annotation runwatch cannot read, or none, raised nothing at all).
+  it.each([
+    ['no sources annotation', undefined],
+    ['an annotation that is not JSON', 'gs://attacker-drop/app.zip'],
+    ['a JSON array', JSON.stringify(['gs://attacker-drop/app.zip'])],
+    ['an empty map', '{}'],
+    ['a value that is no string', JSON.stringify({ 'placeholder-1': { bucket: 'attacker-drop', object: 'app.zip' } })],
+    ['a blank-padded placeholder', '{}', ' scratch '],
+  ])('fires as source code runwatch cannot read: image "scratch" and no object read for its container: %s', async (_name, sources, image = 'scratch') => {
+    const findings = await imageFindings([imageOnly(), v1Write(AFTER, image, sources)]);
+    expect(findings.map((f) => [f.title, f.evidence['source'], f.evidence['repository'], f.evidence['sourceCodeFields']])).toEqual([
+      ['Source code of a kind runwatch cannot read', 'unknown', null, []],
+    ]);
   });
 
   it('a value that is not a gs:// URL is source code runwatch cannot read', () => {

@@ -134,6 +134,11 @@ export function parseImage(reference: string): ParsedImageRef | undefined {
  */
 const NO_IMAGE = 'scratch';
 
+/** True for the placeholder image `scratch` (blanks around it aside): a container whose code is not in an image. */
+export function isNoImagePlaceholder(reference: string | undefined): boolean {
+  return reference !== undefined && reference.trim() === NO_IMAGE;
+}
+
 /**
  * Distinct images of a container list. A reference that does not parse is kept as unparseable (reported, never
  * trusted); a container without an image (or with only blanks, or the placeholder `scratch`) has none. In a multi-container revision the one
@@ -145,7 +150,7 @@ export function imagesOf(containers: readonly unknown[]): ImageRef[] {
   const out: ImageRef[] = [];
   for (const container of containers) {
     const reference = asString(asObject(container)?.['image']);
-    const parsed = reference === undefined || reference.trim() === '' || reference.trim() === NO_IMAGE ? undefined : (parseImage(reference) ?? unparseable(reference));
+    const parsed = reference === undefined || reference.trim() === '' || isNoImagePlaceholder(reference) ? undefined : (parseImage(reference) ?? unparseable(reference));
     if (!parsed) continue;
     const image: ImageRef = serving !== undefined && container !== serving && !parsed.unparseable ? { ...parsed, sidecar: true } : parsed;
     const seen = out.findIndex((i) => i.reference === image.reference);

@@ -5,7 +5,7 @@
 // annotations instead (annotatedSourcesOf).
 import type { CodeSource, UnknownSource } from '../model/change.js';
 import { truncatePlain } from '../untrustedText.js';
-import { imageRefOf, servingContainer } from './image.js';
+import { imageRefOf, isNoImagePlaceholder, servingContainer } from './image.js';
 import { asNumber, asObject, asString, field, type JsonObject } from './json.js';
 
 /**
@@ -82,32 +82,42 @@ const MAX_CONTAINERS = 10;
  * runtime class (the annotation names the base image either way). A name no container has, or every name of a write
  * logged without its containers (a console write), is judged too, as no sidecar: code named is code that may run. An
  * annotation that is not a JSON map, and a value that is no string, name nothing (whether Cloud Run accepts such a
- * write is not known: the rule's header lists it as a blind spot).
+ * write is not known: the rule's header lists it as a blind spot); but a container whose image is the placeholder
+ * `scratch` and for which no object is read (none under its name, none under a name no container has) runs code of
+ * unknown origin, a source runwatch cannot read.
  */
 export function annotatedSourcesOf(containers: readonly unknown[], templateAnnotations: JsonObject | undefined): CodeSource[] {
   const baseImages = annotatedMap(templateAnnotations, BASE_IMAGES_ANNOTATION);
   const objects = annotatedMap(templateAnnotations, SOURCES_ANNOTATION);
-  if (baseImages.size === 0 && objects.size === 0) return [];
-  // A container as v2 writes one: its ports (which tell the serving container), its base image and its source code;
-  // nothing else of a v1 container is read here.
-  const asV2 = (name: string, ports: unknown): JsonObject => {
+  const placeholders = containers.some((item) => isNoImagePlaceholder(asString(asObject(item)?.['image'])));
+  if (baseImages.size === 0 && objects.size === 0 && !placeholders) return [];
+  const containerNames = new Set(containers.map((item) => asString(asObject(item)?.['name']) ?? ''));
+  // Names no container has, read too up to as many as a revision has containers (a console write logs none).
+  const otherNames = [...new Set([...baseImages.keys(), ...objects.keys()])].filter((name) => !containerNames.has(name)).slice(0, Math.max(0, MAX_CONTAINERS - containerNames.size));
+  // An object read for no container (`""` beside a named container, a name spelled otherwise) is judged all the same
+  // (below), and may be the one a `scratch` container runs: then that container's code is not said to be unknown too.
+  const unclaimedObject = otherNames.some((name) => objects.has(name));
+  // A container as v2 writes one: its ports (which tell the serving container), the placeholder image `scratch` where
+  // it names it (code then unknown unless an object is read for it: containerSources), its base image and its source
+  // code; nothing else of a v1 container is read here.
+  const asV2 = (name: string, ports: unknown, image?: string): JsonObject => {
     const baseImageUri = baseImages.get(name);
     const object = objects.get(name);
-    return { ports, ...(baseImageUri !== undefined ? { baseImageUri } : {}), ...(object !== undefined ? { sourceCode: sourceCodeOfUrl(object) } : {}) };
+    return {
+      ports,
+      ...(isNoImagePlaceholder(image) && !unclaimedObject ? { image } : {}),
+      ...(baseImageUri !== undefined ? { baseImageUri } : {}),
+      ...(object !== undefined ? { sourceCode: sourceCodeOfUrl(object) } : {}),
+    };
   };
-  const names = new Set<string>();
   const sources = sourcesOf(
     containers.map((item) => {
       const container = asObject(item);
-      const name = asString(container?.['name']) ?? '';
-      names.add(name);
-      return asV2(name, container?.['ports']);
+      return asV2(asString(container?.['name']) ?? '', container?.['ports'], asString(container?.['image']));
     }),
   );
   const seen = new Set(sources.map(keyOfSource));
-  for (const name of new Set([...baseImages.keys(), ...objects.keys()])) {
-    if (names.has(name) || names.size >= MAX_CONTAINERS) continue;
-    names.add(name);
+  for (const name of otherNames) {
     // One container at a time: no other to serve beside, so no sidecar.
     for (const source of sourcesOf([asV2(name, undefined)])) {
       if (seen.has(keyOfSource(source))) continue;
@@ -149,9 +159,14 @@ function keyOfSource(source: CodeSource): string {
   return JSON.stringify(named);
 }
 
+/**
+ * A container's code sources. One whose image is the placeholder `scratch` runs code from no image: where no source
+ * of its code is read (no sourceCode, one holding nothing, a v1 write whose sources annotation names no object for it
+ * in a form runwatch reads), the code is of unknown origin, not absent.
+ */
 function containerSources(container: JsonObject): CodeSource[] {
   const sources: CodeSource[] = [];
-  const code = codeSourceOf(container);
+  const code = codeSourceOf(container) ?? (isNoImagePlaceholder(asString(container['image'])) ? unreadableSourceOf([]) : undefined);
   if (code) sources.push(code);
   const base = asString(field(container, 'baseImageUri'));
   const image = base === undefined ? undefined : imageRefOf(base);
@@ -186,10 +201,13 @@ function isSet(value: unknown): boolean {
   return value !== undefined && value !== null;
 }
 
-/** True when the container names an image, as audit/image.ts imagesOf reads one: a string not blank (parsed or not). */
+/**
+ * True when the container names an image, as audit/image.ts imagesOf reads one: a string not blank (parsed or not),
+ * other than the placeholder `scratch`, which names none.
+ */
 function hasImage(container: JsonObject): boolean {
   const image = asString(container['image']);
-  return image !== undefined && image.trim() !== '';
+  return image !== undefined && image.trim() !== '' && !isNoImagePlaceholder(image);
 }
 
 /** The JSON type of a value that is neither an object nor null, named as in a finding (never the value). */

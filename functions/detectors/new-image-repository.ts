@@ -30,7 +30,10 @@
 //           are its template annotation `run.googleapis.com/base-images` (container name -> base image,
 //           audit/source.ts annotatedSourcesOf; services and worker pools), and its objects in Cloud Storage the
 //           annotation `run.googleapis.com/sources` (container name -> gs://BUCKET/OBJECT, as `gcloud alpha run
-//           deploy --source --no-build` writes it beside the image `scratch`, which names no image: audit/image.ts):
+//           deploy --source --no-build` writes it beside the image `scratch`, which names no image: audit/image.ts;
+//           the exact word only, `scratch:latest` is Docker Hub's. A `scratch` container for which no object is read,
+//           none under its name nor under a name no container has, v2: no sourceCode, runs code of unknown origin,
+//           reported as a sourceCode runwatch cannot read):
 //           - a Cloud Storage object (`cloudStorageSource`): its repository is the bucket, `gs://BUCKET`, judged as an
 //             image's repository is (new for this service, not trusted: evidence `source: cloud-storage`, `object`,
 //             `generation`). The bucket alone, not the object's folder: a bucket is what Cloud Storage grants access
@@ -45,14 +48,14 @@
 //             `source: inlined`, `repository: null`, `source` unknown); the code is never copied.
 //           - a `sourceCode` runwatch cannot read (audit/source.ts codeSourceOf): one holding only fields it does not
 //             know (a source type Google adds later, `gitSource` say; a known one that is no object), one that is not
-//             an object, or an empty one (`{}`) in a container that names no image: the code's origin is unknown,
-//             reported each time as inlined source is ("Source code of a kind runwatch cannot read", evidence `source:
-//             unknown`, `repository: null`, the field names as `sourceCodeFields`, sorted, at most 10 of 64 characters
-//             each, `sourceCodeFieldsNotListed` for more, `sourceCodeType` for one not an object; never their values,
-//             which may hold code or credentials). An empty sourceCode beside an image names no code (sourceCode is
-//             optional, and a client writing back every field of a container it read would log `{}`): the image is
-//             judged, alone. A null sourceCode is one left unset, as is a null source type in one (`{inlinedSource:
-//             null}`): a sourceCode holding only nulls is an empty one.
+//             an object, or an empty one (`{}`) in a container that names no image (or `scratch`): the code's origin
+//             is unknown, reported each time as inlined source is ("Source code of a kind runwatch cannot read",
+//             evidence `source: unknown`, `repository: null`, the field names as `sourceCodeFields`, sorted, at most
+//             10 of 64 characters each, `sourceCodeFieldsNotListed` for more, `sourceCodeType` for one not an object;
+//             never their values, which may hold code or credentials). An empty sourceCode beside an image names no
+//             code (sourceCode is optional, and a client writing back every field of a container it read would log
+//             `{}`): the image is judged, alone. A null sourceCode is one left unset, as is a null source type in one
+//             (`{inlinedSource: null}`): a sourceCode holding only nulls is an empty one.
 //           - a base image (`baseImageUri`; v1: the annotation): code that runs too, judged as a sidecar's image
 //             (`baseImage: true`), except Google's runtime base images (`REGION-docker.pkg.dev/serverless-runtimes/
 //             ...`), the only ones automatic base image updates support: Google's own, neither judged nor remembered.

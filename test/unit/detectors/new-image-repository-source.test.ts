@@ -525,6 +525,18 @@ describe('new-image-repository: source code of a v1 write (run.googleapis.com/so
     expect(change.sources).toEqual([{ kind: 'cloud-storage', bucket: 'attacker-drop', repository: 'gs://attacker-drop', object: 'app/source.zip' }]);
   });
 
+  // The SDK's own URL form (`command_lib/run/sourcedeploys/sources.py` GetGsutilUri:
+  // `gs://<bucket>/<object>(#<generation>)`; --no-build clears the generation today, under a TODO to restore it) and
+  // spellings a deployer may write by hand.
+  it.each([
+    ['a generation after "#"', 'gs://attacker-drop/app/source.zip#1717239600123456', { bucket: 'attacker-drop', repository: 'gs://attacker-drop', object: 'app/source.zip', generation: '1717239600123456' }],
+    ['a "#" that is no generation (part of the object name)', 'gs://attacker-drop/app/v#2.zip', { bucket: 'attacker-drop', repository: 'gs://attacker-drop', object: 'app/v#2.zip' }],
+    ['blanks around the URL', '  gs://attacker-drop/app/source.zip\n', { bucket: 'attacker-drop', repository: 'gs://attacker-drop', object: 'app/source.zip' }],
+    ['a bucket named with dots', 'gs://src.attacker.example/app.zip', { bucket: 'src.attacker.example', repository: 'gs://src.attacker.example', object: 'app.zip' }],
+  ])('reads the object URL: %s', (_name, url, source) => {
+    expect(changeOf(v1Write(AFTER, 'scratch', fromObject(url))).sources).toEqual([{ kind: 'cloud-storage', ...source }]);
+  });
+
   it.each([
     ['the named container', fromObject('gs://attacker-drop/app/source.zip')],
     ['an unnamed container (key "")', fromObject('gs://attacker-drop/app/source.zip', '')],

@@ -146,11 +146,17 @@ function annotatedMap(annotations: JsonObject | undefined, key: string): Readonl
   return out;
 }
 
-/** `gs://BUCKET/OBJECT` as v2's `sourceCode` (`cloudStorageSource`); any other text as a sourceCode runwatch cannot read. */
+/**
+ * `gs://BUCKET/OBJECT` as v2's `sourceCode` (`cloudStorageSource`); any other text as a sourceCode runwatch cannot read.
+ * A trailing `#GENERATION` (digits) is the object's generation, as the Google Cloud SDK writes the URL
+ * (`command_lib/run/sourcedeploys/sources.py` GetGsutilUri: `gs://<bucket>/<object>(#<generation>)`); a `#` followed
+ * by anything else is part of the object's name, which may hold one.
+ */
 function sourceCodeOfUrl(url: string): unknown {
-  const match = /^gs:\/\/([^/]+)(?:\/(.*))?$/s.exec(url.trim());
+  const match = /^gs:\/\/([^/]+)(?:\/(.*?))?(?:#(\d+))?$/s.exec(url.trim());
   if (!match) return url;
-  return { cloudStorageSource: { bucket: match[1]!, ...(match[2] ? { object: match[2] } : {}) } };
+  const [, bucket, object, generation] = match;
+  return { cloudStorageSource: { bucket: bucket!, ...(object ? { object } : {}), ...(generation ? { generation } : {}) } };
 }
 
 /** A source as sourcesOf tells one from another: what it names, whether a sidecar names it or not. */

@@ -29,11 +29,11 @@
 //           images alone is judged and keyed as before). A v1 container has neither field: a v1 write's base images
 //           are its template annotation `run.googleapis.com/base-images` (container name -> base image,
 //           audit/source.ts annotatedSourcesOf; services and worker pools), and its objects in Cloud Storage the
-//           annotation `run.googleapis.com/sources` (container name -> gs://BUCKET/OBJECT, as `gcloud alpha run
-//           deploy --source --no-build` writes it beside the image `scratch`, which names no image: audit/image.ts;
-//           the exact word only, `scratch:latest` is Docker Hub's. A `scratch` container for which no object is read,
-//           none under its name nor under a name no container has, v2: no sourceCode, runs code of unknown origin,
-//           reported as a sourceCode runwatch cannot read):
+//           annotation `run.googleapis.com/sources` (container name -> gs://BUCKET/OBJECT[#GENERATION], as `gcloud
+//           alpha run deploy --source --no-build` writes it beside the image `scratch`, which names no image:
+//           audit/image.ts; the exact word only, `scratch:latest` is Docker Hub's. A `scratch` container for which no
+//           object is read, none under its name nor under a name no container has, v2: no sourceCode, runs code of
+//           unknown origin, reported as a sourceCode runwatch cannot read):
 //           - a Cloud Storage object (`cloudStorageSource`): its repository is the bucket, `gs://BUCKET`, judged as an
 //             image's repository is (new for this service, not trusted: evidence `source: cloud-storage`, `object`,
 //             `generation`). The bucket alone, not the object's folder: a bucket is what Cloud Storage grants access

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseEntry } from '../../../functions/audit/normalize.js';
-import { at, synthetic, variant, type Json } from '../../support/entries.js';
+import { at, synthetic, variant, withOperationId, withV1Image, type Json } from '../../support/entries.js';
 import { config, findingsOf } from '../../support/run.js';
 
 const SOURCE = JSON.parse(readFileSync(new URL('../../fixtures/source/synthetic-v2-UpdateService-source.json', import.meta.url), 'utf8')) as Json;
@@ -579,5 +579,51 @@ describe('new-image-repository: source code of a v1 write (run.googleapis.com/so
 
   it('a value that is not a gs:// URL is source code runwatch cannot read', () => {
     expect(changeOf(v1Write(AFTER, 'scratch', fromObject('https://attacker.example/app.zip'))).sources).toEqual([expect.objectContaining({ kind: 'unknown' })]);
+  });
+});
+
+/**
+ * A console deploy (test/fixtures/synthetic-seq-console-deploy.json: the write logs no containers, its revision's and
+ * service's system events carry them) whose revision names its code in template annotations. A v1 Revision keeps its
+ * template's annotations (the fixture's revision event has its template's `autoscaling.knative.dev/maxScale`), and the
+ * Google Cloud SDK reads a revision's base images from its own annotations (`command_lib/run/printers/
+ * container_and_volume_printer_util.py` GetBaseImage, called by revision_printer.py with the Revision's annotations).
+ */
+describe('new-image-repository: code named in the annotations of a console deploy\'s system events', () => {
+  const [WRITE, REVISION_EVENT, SERVICE_EVENT] = JSON.parse(readFileSync(new URL('../../fixtures/synthetic-seq-console-deploy.json', import.meta.url), 'utf8')) as Json[];
+  /** The image the events show: the service's own, deployed before. */
+  const HOME = 'asia-northeast1-docker.pkg.dev/test-project-1234/cloud-run-source-deploy/cloud-run-slack-bot:latest';
+  const EARLIER = at(withOperationId(withV1Image(synthetic('v1-ReplaceService-gcloud'), HOME, `${HOME}@1`), 'op-1'), '2024-05-01T10:00:00Z');
+  const CONTAINER = 'cloud-run-slack-bot-1';
+  const ASIA_GOOGLE_BASE = 'asia-northeast1-docker.pkg.dev/serverless-runtimes/google-22/runtimes/nodejs22';
+
+  /** The console sequence, its events' revision template annotated with `annotations`, its container's image `image`. */
+  function consoleDeploy(annotations: Record<string, string>, image?: string): Json[] {
+    type Meta = { annotations: Record<string, string> };
+    type Spec = { containers: Json[] };
+    const revision = variant(REVISION_EVENT!, (e) => {
+      const response = e.protoPayload['response'] as { spec: Spec; metadata: Meta };
+      Object.assign(response.metadata.annotations, annotations);
+      if (image !== undefined) response.spec.containers[0]!['image'] = image;
+    });
+    const service = variant(SERVICE_EVENT!, (e) => {
+      const template = (e.protoPayload['response'] as { spec: { template: { spec: Spec; metadata: Meta } } }).spec.template;
+      Object.assign(template.metadata.annotations, annotations);
+      if (image !== undefined) template.spec.containers[0]!['image'] = image;
+    });
+    return [WRITE!, revision, service];
+  }
+
+  it.each([
+    ['a base image (run.googleapis.com/base-images)', { 'run.googleapis.com/base-images': JSON.stringify({ [CONTAINER]: 'ghcr.io/attacker/runtime:nodejs22' }) }, undefined, ['ghcr.io/attacker', true]],
+    ['an object (run.googleapis.com/sources, image "scratch")', { 'run.googleapis.com/sources': JSON.stringify({ [CONTAINER]: 'gs://attacker-drop/app/source.zip' }) }, 'scratch', ['gs://attacker-drop', null]],
+  ] as const)('fires: %s the write did not log', async (_name, annotations, image, [repository, baseImage]) => {
+    const findings = await imageFindings([EARLIER, ...consoleDeploy(annotations, image)]);
+    expect(findings.map((f) => [f.evidence['repository'], f.evidence['baseImage'] ?? null])).toEqual([[repository, baseImage]]);
+  });
+
+  it("ignores: Google's runtime base image, and no annotation at all", async () => {
+    expect(await imageFindings([EARLIER, ...consoleDeploy({ 'run.googleapis.com/base-images': JSON.stringify({ [CONTAINER]: ASIA_GOOGLE_BASE }) })])).toEqual([]);
+    expect(await imageFindings([EARLIER, ...consoleDeploy({})])).toEqual([]);
   });
 });

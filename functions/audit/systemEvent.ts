@@ -19,6 +19,7 @@ import { codeLoadingEnvOf, plainEnvOf } from './env.js';
 import { asArray, asNumber, asObject, asString, at, numeric, stringIn, userLabels, type JsonObject } from './json.js';
 import { imagesOrAnnotated, servingContainer } from './image.js';
 import type { EnvSecrets } from './normalize.js';
+import { annotatedSourcesOf } from './source.js';
 import { v1VpcAccess, vpcDestinationText } from './vpc.js';
 
 export interface RevisionObservation {
@@ -48,9 +49,12 @@ export interface RevisionObservation {
   readonly plainEnv?: readonly PlainEnvVar[];
   readonly codeLoadingEnv?: readonly CodeLoadingVar[];
   /**
-   * Code the revision's containers run besides their images (audit/source.ts sourcesOf: `sourceCode`, `baseImageUri`),
-   * read from a v2 Revision the Admin API returned (correlate/adminApi.ts); undefined when they name none. Never set
-   * from a system event: none is known to carry a container's source or base image.
+   * Code the revision's containers run besides their images: from a v2 Revision the Admin API returned
+   * (correlate/adminApi.ts, audit/source.ts sourcesOf: `sourceCode`, `baseImageUri`), or from a system event's v1
+   * Revision, whose annotations (a service event's: its template's) name them as a v1 write's template does
+   * (annotatedSourcesOf: `run.googleapis.com/base-images`, `run.googleapis.com/sources`). A v1 Revision keeps its
+   * template's annotations, and the Google Cloud SDK reads a revision's base images from its own
+   * (`command_lib/run/printers/container_and_volume_printer_util.py` GetBaseImage). Undefined when they name none.
    */
   readonly sources?: readonly CodeSource[];
   readonly labels: Readonly<Record<string, string>>;
@@ -155,6 +159,8 @@ export function readRevisionObservation(env: Envelope, secrets: EnvSecrets = {})
           : condition;
   const operationId = stringIn(annotations, 'run.googleapis.com/operation-id');
   const vpc = spec ? v1VpcAccess(revisionAnnotations, containers.length > 0) : undefined;
+  // Used where the write names none (correlate/rollout.ts rolledOut): a console write may log no containers.
+  const sources = annotatedSourcesOf(containers, revisionAnnotations);
   const method = asString(pp['methodName']) || undefined;
   const created = level === 'revision' ? asString(metadata?.['creationTimestamp']) : undefined;
   const createdMs = created === undefined ? undefined : normalizeTimestamp(created)?.ms;
@@ -181,6 +187,7 @@ export function readRevisionObservation(env: Envelope, secrets: EnvSecrets = {})
     vpcDestination: vpc?.destination ? vpcDestinationText(vpc.destination, target) : undefined,
     plainEnv: secrets.secretEnv && containers.length > 0 ? plainEnvOf(containers, secrets.secretEnv) : undefined,
     codeLoadingEnv: containers.length > 0 ? codeLoadingEnvOf(containers, secrets) : undefined,
+    ...(sources.length > 0 ? { sources } : {}),
     labels: eventLabels,
     revisionLabels,
     operationId,

@@ -68,7 +68,7 @@ export interface ObservedFacts {
   /** The revision's variables (RevisionObservation): used where the write's are unknown (a console write). */
   readonly plainEnv?: readonly PlainEnvVar[];
   readonly codeLoadingEnv?: readonly CodeLoadingVar[];
-  /** The revision's code besides its images, as the Admin API read it (RevisionObservation.sources). */
+  /** The revision's code besides its images, as system events or the Admin API show it (RevisionObservation.sources). */
   readonly sources?: readonly CodeSource[];
   readonly labels: Readonly<Record<string, string>>;
   /** The revision's own labels among `labels` (undefined in baselines stored before it existed). */
@@ -1012,8 +1012,8 @@ export function rolledOut(rollout: Rollout, fallbackWrite: (observed: ObservedFa
     // What rolled out, unless only the user-image annotation (the deployer's) says it where the write's containers do.
     images: observed && observed.images.length > 0 && (imagesFromContainers(observed.images) || !imagesFromContainers(write.images)) ? observed.images : write.images,
     imageDigest: observed?.imageDigest,
-    // The write's, where it names any; else the revision's as the Admin API read it (a console write logs no
-    // containers). No system event is known to carry a container's source code or base image (v1 Revision).
+    // The write's, where it names any; else the revision's, as its system events' annotations or the Admin API show
+    // it (a console write logs no containers, and may not log the annotations).
     sources: write.sources ?? observed?.sources,
     labels: overlaid(write.labels, observed?.labels),
     revisionLabels: overlaid(write.revisionLabels, observed?.revisionLabels),

@@ -68,10 +68,11 @@
 //           "unknown" until a system event or the Admin API supplies it). Images referenced only by digest are
 //           judged by repository, not by content, and a bucket's object by its bucket (a new generation of a known
 //           object is not reported). Source code and base images are read from the admin write (v2's fields, v1's
-//           annotation), and, where it names none, from the revision the Admin API fallback read (a console source
-//           deploy logs no containers). System events are not read for them: a revision's event is a v1 Revision,
-//           which may keep the base-images annotation, but none seen shows it. A v1 annotation that is not a JSON map
-//           names nothing (whether Cloud Run accepts one is not known).
+//           annotation), and, where it names none, from the revision (a console source deploy logs no containers):
+//           its system events' annotations (a v1 Revision keeps its template's; the Google Cloud SDK reads a
+//           revision's base images there, printers/container_and_volume_printer_util.py GetBaseImage; no such event
+//           seen first hand) or the revision the Admin API fallback read. A v1 annotation that is not a JSON map
+//           names nothing (whether Cloud Run accepts one is not known), save a `scratch` container's code: unknown.
 import { bucketGlobOf, globMatcher } from '../config/glob.js';
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, isLaterPoint, newestRepositoryBefore, pointBefore, repositoryFirstSeen, repositorySeenBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';

@@ -577,6 +577,19 @@ describe('new-image-repository: source code of a v1 write (run.googleapis.com/so
     ]);
   });
 
+  // A v1 write has no sourceCode: the finding names what the deployer wrote instead, so whoever is paged knows where to look.
+  it.each([
+    ['a value that is not a gs:// URL', 'scratch', fromObject('https://attacker.example/app.zip'), 'its run.googleapis.com/sources entry is not a gs:// URL'],
+    ['"scratch" and no object read', 'scratch', '{}', 'its container image is "scratch" and run.googleapis.com/sources names no object for it that runwatch can read'],
+  ])('says which annotation named the code, not a sourceCode: %s', async (_name, image, sources, said) => {
+    const findings = await imageFindings([imageOnly(), v1Write(AFTER, image, sources)]);
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.summary).toContain(`with source code runwatch cannot read (${said})`);
+    expect(findings[0]!.summary).not.toContain('sourceCode');
+    expect(findings[0]!.evidence).toMatchObject({ source: 'unknown', sourceAnnotation: 'run.googleapis.com/sources' });
+    expect(JSON.stringify(findings[0])).not.toContain('attacker.example');
+  });
+
   it('a value that is not a gs:// URL is source code runwatch cannot read', () => {
     expect(changeOf(v1Write(AFTER, 'scratch', fromObject('https://attacker.example/app.zip'))).sources).toEqual([expect.objectContaining({ kind: 'unknown' })]);
   });

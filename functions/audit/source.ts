@@ -116,6 +116,9 @@ export function annotatedSourcesOf(containers: readonly unknown[], templateAnnot
       return asV2(asString(container?.['name']) ?? '', container?.['ports'], asString(container?.['image']));
     }),
   );
+  // Code of unknown origin here was named by the sources annotation (a value no gs:// URL), or by the placeholder
+  // image beside it: said so, a v1 write having no sourceCode to look for.
+  const annotated = (source: CodeSource): CodeSource => (source.kind === 'unknown' ? { ...source, annotation: SOURCES_ANNOTATION } : source);
   const seen = new Set(sources.map(keyOfSource));
   for (const name of otherNames) {
     // One container at a time: no other to serve beside, so no sidecar.
@@ -125,7 +128,7 @@ export function annotatedSourcesOf(containers: readonly unknown[], templateAnnot
       sources.push(source);
     }
   }
-  return sources;
+  return sources.map(annotated);
 }
 
 /** A template annotation holding a JSON map of container name to a string; empty when it is absent or names none. */

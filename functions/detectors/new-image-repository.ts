@@ -51,10 +51,11 @@
 //             an object, or an empty one (`{}`) in a container that names no image (or `scratch`): the code's origin
 //             is unknown, reported each time as inlined source is ("Source code of a kind runwatch cannot read",
 //             evidence `source: unknown`, `repository: null`, the field names as `sourceCodeFields`, sorted, at most
-//             10 of 64 characters each, `sourceCodeFieldsNotListed` for more, `sourceCodeType` for one not an object;
-//             never their values, which may hold code or credentials). An empty sourceCode beside an image names no
-//             code (sourceCode is optional, and a client writing back every field of a container it read would log
-//             `{}`): the image is judged, alone. A null sourceCode is one left unset, as is a null source type in one
+//             10 of 64 characters each, `sourceCodeFieldsNotListed` for more, `sourceCodeType` for one not an object,
+//             `sourceAnnotation` for a v1 write's, said in the annotation's words; never their values, which may
+//             hold code or credentials). An empty sourceCode beside an image names no code (sourceCode is optional,
+//             and a client writing back every field of a container it read would log `{}`): the image is judged,
+//             alone. A null sourceCode is one left unset, as is a null source type in one
 //             (`{inlinedSource: null}`): a sourceCode holding only nulls is an empty one.
 //           - a base image (`baseImageUri`; v1: the annotation): code that runs too, judged as a sidecar's image
 //             (`baseImage: true`), except Google's runtime base images (`REGION-docker.pkg.dev/serverless-runtimes/
@@ -287,6 +288,7 @@ function sourceFromNoRepository(source: CodeSource, j: Judging): Detection {
         sourceCodeFields: [...source.fields],
         ...(source.fieldsNotListed !== undefined ? { sourceCodeFieldsNotListed: source.fieldsNotListed } : {}),
         ...(source.written !== undefined ? { sourceCodeType: source.written } : {}),
+        ...(source.annotation !== undefined ? { sourceAnnotation: source.annotation } : {}),
         ...(source.sidecar ? { sidecar: true } : {}),
         ...common,
       },
@@ -307,6 +309,12 @@ function sourceFromNoRepository(source: CodeSource, j: Judging): Detection {
 
 /** What made a sourceCode unreadable, in words for the summary (no field name: those are evidence only). */
 function unreadableSourceText(source: UnknownSource): string {
+  // A v1 write names its code in an annotation (our constant, not the deployer's text), never its value.
+  if (source.annotation !== undefined) {
+    return source.written !== undefined
+      ? `its ${source.annotation} entry is not a gs:// URL`
+      : `its container image is "scratch" and ${source.annotation} names no object for it that runwatch can read`;
+  }
   if (source.written !== undefined) return 'its sourceCode is not an object';
   return source.fields.length > 0 ? 'its sourceCode names only a source type runwatch does not know' : 'its sourceCode names no source, and the container no image';
 }

@@ -178,6 +178,11 @@ export interface UnknownSource {
   readonly fieldsNotListed?: number;
   /** The JSON type of a `sourceCode` that is not an object (never its value). */
   readonly written?: 'string' | 'number' | 'boolean' | 'array';
+  /**
+   * The v1 template annotation that named the code instead of a `sourceCode` (`run.googleapis.com/sources`: an entry
+   * that is not a `gs://` URL, or none read for a container whose image is `scratch`): audit/source.ts.
+   */
+  readonly annotation?: string;
   readonly sidecar?: true;
 }
 

@@ -590,6 +590,23 @@ describe('new-image-repository: source code of a v1 write (run.googleapis.com/so
     expect(JSON.stringify(findings[0])).not.toContain('attacker.example');
   });
 
+  // A revision has at most 10 containers, and runwatch reads no more names than that; a console write logs no
+  // containers, so which names run is not known: ten decoys naming a trusted bucket must not hide the eleventh.
+  // (JSON.parse lists integer-like keys first, whatever their place in the text.)
+  it.each([
+    ['after ten decoys', [...Array.from({ length: 10 }, (_, i) => [`decoy-${i}`, 'gs://acme-src/app.zip']), ['placeholder-1', 'gs://attacker-drop/app.zip']]],
+    ['behind ten integer-like names', [['placeholder-1', 'gs://attacker-drop/app.zip'], ...Array.from({ length: 10 }, (_, i) => [String(i), 'gs://acme-src/app.zip'])]],
+  ])('fires for names past the tenth in a write logged without containers: %s', async (_name, entries) => {
+    const consoleWrite = variant(v1Write(AFTER, 'scratch', JSON.stringify(Object.fromEntries(entries))), (e) => {
+      delete ((((e.protoPayload['request'] as Json)['service'] as Json)['spec'] as Json)['template'] as Json)['spec'];
+    });
+    const findings = await imageFindings([imageOnly(), consoleWrite], trusting(V1_HOME, 'gs://acme-src'));
+    expect(findings.map((f) => [f.title, f.evidence['source'], f.evidence['sourceAnnotation'], f.evidence['sourceNamesNotRead']])).toEqual([
+      ['Source code of a kind runwatch cannot read', 'unknown', 'run.googleapis.com/sources', 1],
+    ]);
+    expect(findings[0]!.summary).toContain('(its run.googleapis.com/sources names 1 container more than a revision can have: not read)');
+  });
+
   it('a value that is not a gs:// URL is source code runwatch cannot read', () => {
     expect(changeOf(v1Write(AFTER, 'scratch', fromObject('https://attacker.example/app.zip'))).sources).toEqual([expect.objectContaining({ kind: 'unknown' })]);
   });

@@ -92,8 +92,10 @@ export function annotatedSourcesOf(containers: readonly unknown[], templateAnnot
   const placeholders = containers.some((item) => isNoImagePlaceholder(asString(asObject(item)?.['image'])));
   if (baseImages.size === 0 && objects.size === 0 && !placeholders) return [];
   const containerNames = new Set(containers.map((item) => asString(asObject(item)?.['name']) ?? ''));
-  // Names no container has, read too up to as many as a revision has containers (a console write logs none).
-  const otherNames = [...new Set([...baseImages.keys(), ...objects.keys()])].filter((name) => !containerNames.has(name)).slice(0, Math.max(0, MAX_CONTAINERS - containerNames.size));
+  // Names no container has, read too up to as many as a revision has containers (a console write logs none); the rest
+  // are not read, but said to be there (namesNotReadOf): which of them run is not known.
+  const allOtherNames = [...new Set([...baseImages.keys(), ...objects.keys()])].filter((name) => !containerNames.has(name));
+  const otherNames = allOtherNames.slice(0, Math.max(0, MAX_CONTAINERS - containerNames.size));
   // An object read for no container (`""` beside a named container, a name spelled otherwise) is judged all the same
   // (below), and may be the one a `scratch` container runs: then that container's code is not said to be unknown too.
   const unclaimedObject = otherNames.some((name) => objects.has(name));
@@ -118,7 +120,7 @@ export function annotatedSourcesOf(containers: readonly unknown[], templateAnnot
   );
   // Code of unknown origin here was named by the sources annotation (a value no gs:// URL), or by the placeholder
   // image beside it: said so, a v1 write having no sourceCode to look for.
-  const annotated = (source: CodeSource): CodeSource => (source.kind === 'unknown' ? { ...source, annotation: SOURCES_ANNOTATION } : source);
+  const annotated = (source: CodeSource): CodeSource => (source.kind === 'unknown' && source.annotation === undefined ? { ...source, annotation: SOURCES_ANNOTATION } : source);
   const seen = new Set(sources.map(keyOfSource));
   for (const name of otherNames) {
     // One container at a time: no other to serve beside, so no sidecar.
@@ -128,7 +130,19 @@ export function annotatedSourcesOf(containers: readonly unknown[], templateAnnot
       sources.push(source);
     }
   }
-  return sources.map(annotated);
+  const notRead = namesNotReadOf(allOtherNames.slice(otherNames.length), objects);
+  return [...sources, ...(notRead ? [notRead] : [])].map(annotated);
+}
+
+/**
+ * Names past those a revision can have containers for, as one source of unknown origin: reading each would let a
+ * hostile annotation raise a finding per name, reading none silently would let ten decoys hide the eleventh. Named
+ * by the sources annotation where it holds one of them, else the base-images annotation.
+ */
+function namesNotReadOf(names: readonly string[], objects: ReadonlyMap<string, string>): UnknownSource | undefined {
+  if (names.length === 0) return undefined;
+  const annotation = names.some((name) => objects.has(name)) ? SOURCES_ANNOTATION : BASE_IMAGES_ANNOTATION;
+  return { kind: 'unknown', fields: [], annotation, namesNotRead: names.length };
 }
 
 /** A template annotation holding a JSON map of container name to a string; empty when it is absent or names none. */

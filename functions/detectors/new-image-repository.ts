@@ -52,7 +52,8 @@
 //             is unknown, reported each time as inlined source is ("Source code of a kind runwatch cannot read",
 //             evidence `source: unknown`, `repository: null`, the field names as `sourceCodeFields`, sorted, at most
 //             10 of 64 characters each, `sourceCodeFieldsNotListed` for more, `sourceCodeType` for one not an object,
-//             `sourceAnnotation` for a v1 write's, said in the annotation's words; never their values, which may
+//             `sourceAnnotation` for a v1 write's, said in the annotation's words, `sourceNamesNotRead` for names
+//             past the ten containers a revision can have (not read, reported once); never their values, which may
 //             hold code or credentials). An empty sourceCode beside an image names no code (sourceCode is optional,
 //             and a client writing back every field of a container it read would log `{}`): the image is judged,
 //             alone. A null sourceCode is one left unset, as is a null source type in one
@@ -289,11 +290,12 @@ function sourceFromNoRepository(source: CodeSource, j: Judging): Detection {
         ...(source.fieldsNotListed !== undefined ? { sourceCodeFieldsNotListed: source.fieldsNotListed } : {}),
         ...(source.written !== undefined ? { sourceCodeType: source.written } : {}),
         ...(source.annotation !== undefined ? { sourceAnnotation: source.annotation } : {}),
+        ...(source.namesNotRead !== undefined ? { sourceNamesNotRead: source.namesNotRead } : {}),
         ...(source.sidecar ? { sidecar: true } : {}),
         ...common,
       },
       // One finding per kind of unreadable source in a deploy: an empty one and a gitSource are two.
-      dedupKey: [baselineKey(j.change.target), `unknown source ${source.written ?? `(${source.fields.join(',')})`}${source.sidecar ? ' sidecar' : ''}`, ...j.deploy],
+      dedupKey: [baselineKey(j.change.target), `unknown source ${unknownSourceKey(source)}${source.sidecar ? ' sidecar' : ''}`, ...j.deploy],
       unknown,
     };
   }
@@ -307,10 +309,19 @@ function sourceFromNoRepository(source: CodeSource, j: Judging): Detection {
   };
 }
 
+/** What tells one unreadable source of a deploy from another in its dedup key (as before for all but names not read). */
+function unknownSourceKey(source: UnknownSource): string {
+  return source.namesNotRead !== undefined ? '(names not read)' : (source.written ?? `(${source.fields.join(',')})`);
+}
+
 /** What made a sourceCode unreadable, in words for the summary (no field name: those are evidence only). */
 function unreadableSourceText(source: UnknownSource): string {
   // A v1 write names its code in an annotation (our constant, not the deployer's text), never its value.
   if (source.annotation !== undefined) {
+    if (source.namesNotRead !== undefined) {
+      const more = source.namesNotRead === 1 ? '1 container' : `${source.namesNotRead} containers`;
+      return `its ${source.annotation} names ${more} more than a revision can have: not read`;
+    }
     return source.written !== undefined
       ? `its ${source.annotation} entry is not a gs:// URL`
       : `its container image is "scratch" and ${source.annotation} names no object for it that runwatch can read`;

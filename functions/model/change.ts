@@ -183,6 +183,8 @@ export interface UnknownSource {
    * that is not a `gs://` URL, or none read for a container whose image is `scratch`): audit/source.ts.
    */
   readonly annotation?: string;
+  /** How many names `annotation` held past those a revision can have containers for, none of them read. */
+  readonly namesNotRead?: number;
   readonly sidecar?: true;
 }
 

@@ -317,14 +317,8 @@ describe('new-image-repository: jobs and worker pools share the container shape'
 });
 
 describe('the deploy change: source code in the normalized model', () => {
-  function changeOf(entry: Json) {
-    const result = parseEntry(entry);
-    if (result.kind !== 'change' || result.change.kind !== 'deploy') throw new Error(`not a deploy: ${result.kind}`);
-    return result.change;
-  }
-
   it('reads the bucket, object, generation and base image of the fixture', () => {
-    const change = changeOf(SOURCE);
+    const change = deployOf(SOURCE);
     expect(change.images).toEqual([]);
     expect(change.sources).toEqual([
       { kind: 'cloud-storage', bucket: 'acme-src-drop', repository: 'gs://acme-src-drop', object: 'storefront/2024-06-01/source.tar.gz', generation: '1717239600123456' },
@@ -338,7 +332,7 @@ describe('the deploy change: source code in the normalized model', () => {
     ['a sourceCode that is a number', { sourceCode: 7 }, [{ kind: 'unknown', fields: [], written: 'number' }]],
     ['an image and an empty sourceCode', { image: `${HOME_REPOSITORY}/storefront:2`, sourceCode: {} }, undefined],
   ])('reads a sourceCode runwatch cannot read as a source of unknown kind: %s', (_name, container, sources) => {
-    expect(changeOf(update('2024-06-02T10:00:00Z', [container])).sources).toEqual(sources);
+    expect(deployOf(update('2024-06-02T10:00:00Z', [container])).sources).toEqual(sources);
   });
 
   it.each([
@@ -347,7 +341,7 @@ describe('the deploy change: source code in the normalized model', () => {
     ['a v2 update with a sidecar', synthetic('v2-UpdateService-sidecar')],
     ['a v2 snake_case update', synthetic('v2-UpdateService-snake-case')],
   ])('image-only deploys have no sources field: %s', (_name, entry) => {
-    expect('sources' in changeOf(entry)).toBe(false);
+    expect('sources' in deployOf(entry)).toBe(false);
   });
 });
 
@@ -380,6 +374,29 @@ describe('new-image-repository: null source members (proto3 JSON writes null for
   });
 });
 
+/** The synthetic v1 write both v1 blocks below vary (test/fixtures/source/SOURCES.md). */
+const V1 = JSON.parse(readFileSync(new URL('../../fixtures/source/synthetic-v1-ReplaceService-base-images.json', import.meta.url), 'utf8')) as Json;
+const V1_HOME = 'gcr.io/power-choosers-crm';
+
+/** The v1 fixture at `timestamp`, its template (the request's service and the response's alike) edited by `edit`. */
+function v1Variant(timestamp: string, edit: (annotations: Json, spec: Json) => void): Json {
+  return at(
+    variant(V1, (e) => {
+      for (const service of [(e.protoPayload['request'] as Json)['service'] as Json, e.protoPayload['response'] as Json]) {
+        const template = (service['spec'] as Json)['template'] as Json;
+        edit((template['metadata'] as Json)['annotations'] as Json, template['spec'] as Json);
+      }
+    }),
+    timestamp,
+  );
+}
+
+function deployOf(entry: Json) {
+  const result = parseEntry(entry);
+  if (result.kind !== 'change' || result.change.kind !== 'deploy') throw new Error(`not a deploy: ${result.kind}`);
+  return result.change;
+}
+
 /**
  * A v1 (Knative) write: test/fixtures/source/synthetic-v1-ReplaceService-base-images.json (built on the real gcloud v1
  * ReplaceService of corpus/powerchoosers__Services.ReplaceService__1.json), whose template enrols its container
@@ -387,8 +404,6 @@ describe('new-image-repository: null source members (proto3 JSON writes null for
  * container name to base image) and `runtimeClassName: run.googleapis.com/linux-base-image-update`.
  */
 describe('new-image-repository: base images of a v1 write (run.googleapis.com/base-images)', () => {
-  const V1 = JSON.parse(readFileSync(new URL('../../fixtures/source/synthetic-v1-ReplaceService-base-images.json', import.meta.url), 'utf8')) as Json;
-  const V1_HOME = 'gcr.io/power-choosers-crm';
   const V1_GOOGLE_BASE = 'us-south1-docker.pkg.dev/serverless-runtimes/google-22/runtimes/nodejs22';
   const ATTACKER_BASE = 'ghcr.io/attacker/runtime:nodejs22';
   const BEFORE = '2025-11-10T10:00:00Z';
@@ -399,33 +414,19 @@ describe('new-image-repository: base images of a v1 write (run.googleapis.com/ba
    * set to `annotation` (removed when undefined, with the runtime class), its containers edited by `edit`.
    */
   function v1Write(timestamp: string, annotation: string | undefined, edit?: (containers: Json[], spec: Json) => void): Json {
-    return at(
-      variant(V1, (e) => {
-        for (const service of [(e.protoPayload['request'] as Json)['service'] as Json, e.protoPayload['response'] as Json]) {
-          const template = (service['spec'] as Json)['template'] as Json;
-          const annotations = (template['metadata'] as Json)['annotations'] as Json;
-          const spec = template['spec'] as Json;
-          if (annotation === undefined) {
-            delete annotations['run.googleapis.com/base-images'];
-            delete spec['runtimeClassName'];
-          } else annotations['run.googleapis.com/base-images'] = annotation;
-          edit?.(spec['containers'] as Json[], spec);
-        }
-      }),
-      timestamp,
-    );
+    return v1Variant(timestamp, (annotations, spec) => {
+      if (annotation === undefined) {
+        delete annotations['run.googleapis.com/base-images'];
+        delete spec['runtimeClassName'];
+      } else annotations['run.googleapis.com/base-images'] = annotation;
+      edit?.(spec['containers'] as Json[], spec);
+    });
   }
   const imageOnly = () => v1Write(BEFORE, undefined);
   const baseOf = (image: string, name = 'placeholder-1') => JSON.stringify({ [name]: image });
 
-  function changeOf(entry: Json) {
-    const result = parseEntry(entry);
-    if (result.kind !== 'change' || result.change.kind !== 'deploy') throw new Error(`not a deploy: ${result.kind}`);
-    return result.change;
-  }
-
   it("reads the fixture's base image into the deploy's sources, as v2's baseImageUri", () => {
-    expect(changeOf(V1).sources).toEqual([{ kind: 'base-image', image: expect.objectContaining({ reference: V1_GOOGLE_BASE, repository: 'us-south1-docker.pkg.dev/serverless-runtimes/google-22/runtimes' }) }]);
+    expect(deployOf(V1).sources).toEqual([{ kind: 'base-image', image: expect.objectContaining({ reference: V1_GOOGLE_BASE, repository: 'us-south1-docker.pkg.dev/serverless-runtimes/google-22/runtimes' }) }]);
   });
 
   it("ignores: the fixture, Google's runtime base image, after image deploys (and on a first deploy with trustedRepositories)", async () => {
@@ -460,7 +461,7 @@ describe('new-image-repository: base images of a v1 write (run.googleapis.com/ba
 
   it('reads each container of the map once, in container order', () => {
     const annotation = JSON.stringify({ collector: ATTACKER_BASE, 'placeholder-1': V1_GOOGLE_BASE });
-    expect(changeOf(v1Write(AFTER, annotation, twoContainers)).sources?.map((s) => [s.kind === 'base-image' ? s.image.reference : s.kind, s.sidecar ?? false])).toEqual([
+    expect(deployOf(v1Write(AFTER, annotation, twoContainers)).sources?.map((s) => [s.kind === 'base-image' ? s.image.reference : s.kind, s.sidecar ?? false])).toEqual([
       [V1_GOOGLE_BASE, false],
       [ATTACKER_BASE, true],
     ]);
@@ -472,7 +473,7 @@ describe('new-image-repository: base images of a v1 write (run.googleapis.com/ba
     ['a value that is no string', JSON.stringify({ 'placeholder-1': 7 })],
     ['an empty map', '{}'],
   ])('reads nothing from an annotation that names no base image: %s', async (_name, annotation) => {
-    expect(changeOf(v1Write(AFTER, annotation)).sources).toBeUndefined();
+    expect(deployOf(v1Write(AFTER, annotation)).sources).toBeUndefined();
     expect(await imageFindings([imageOnly(), v1Write(AFTER, annotation)])).toEqual([]);
   });
 });
@@ -485,42 +486,26 @@ describe('new-image-repository: base images of a v1 write (run.googleapis.com/ba
  * the placeholder `scratch` and whose code is an object in a bucket, named in a template annotation.
  */
 describe('new-image-repository: source code of a v1 write (run.googleapis.com/sources, image "scratch")', () => {
-  const V1 = JSON.parse(readFileSync(new URL('../../fixtures/source/synthetic-v1-ReplaceService-base-images.json', import.meta.url), 'utf8')) as Json;
-  const V1_HOME = 'gcr.io/power-choosers-crm';
   const BEFORE = '2025-11-10T10:00:00Z';
   const AFTER = '2025-11-11T10:00:00Z';
 
   /** The fixture at `timestamp`, without base images, its container's image `image` and its sources annotation `sources`. */
   function v1Write(timestamp: string, image: string | undefined, sources: string | undefined): Json {
-    return at(
-      variant(V1, (e) => {
-        for (const service of [(e.protoPayload['request'] as Json)['service'] as Json, e.protoPayload['response'] as Json]) {
-          const template = (service['spec'] as Json)['template'] as Json;
-          const annotations = (template['metadata'] as Json)['annotations'] as Json;
-          const spec = template['spec'] as Json;
-          delete annotations['run.googleapis.com/base-images'];
-          delete spec['runtimeClassName'];
-          if (sources === undefined) delete annotations['run.googleapis.com/sources'];
-          else annotations['run.googleapis.com/sources'] = sources;
-          const container = (spec['containers'] as Json[])[0]!;
-          if (image === undefined) delete container['image'];
-          else container['image'] = image;
-        }
-      }),
-      timestamp,
-    );
+    return v1Variant(timestamp, (annotations, spec) => {
+      delete annotations['run.googleapis.com/base-images'];
+      delete spec['runtimeClassName'];
+      if (sources === undefined) delete annotations['run.googleapis.com/sources'];
+      else annotations['run.googleapis.com/sources'] = sources;
+      const container = (spec['containers'] as Json[])[0]!;
+      if (image === undefined) delete container['image'];
+      else container['image'] = image;
+    });
   }
   const imageOnly = (): Json => v1Write(BEFORE, `${V1_HOME}/app:1`, undefined);
   const fromObject = (url: string, name = 'placeholder-1'): string => JSON.stringify({ [name]: url });
 
-  function changeOf(entry: Json) {
-    const result = parseEntry(entry);
-    if (result.kind !== 'change' || result.change.kind !== 'deploy') throw new Error(`not a deploy: ${result.kind}`);
-    return result.change;
-  }
-
   it('reads the object into the deploy\'s sources as v2\'s cloudStorageSource, and "scratch" as no image', () => {
-    const change = changeOf(v1Write(AFTER, 'scratch', fromObject('gs://attacker-drop/app/source.zip')));
+    const change = deployOf(v1Write(AFTER, 'scratch', fromObject('gs://attacker-drop/app/source.zip')));
     expect(change.images).toEqual([]);
     expect(change.sources).toEqual([{ kind: 'cloud-storage', bucket: 'attacker-drop', repository: 'gs://attacker-drop', object: 'app/source.zip' }]);
   });
@@ -534,7 +519,7 @@ describe('new-image-repository: source code of a v1 write (run.googleapis.com/so
     ['blanks around the URL', '  gs://attacker-drop/app/source.zip\n', { bucket: 'attacker-drop', repository: 'gs://attacker-drop', object: 'app/source.zip' }],
     ['a bucket named with dots', 'gs://src.attacker.example/app.zip', { bucket: 'src.attacker.example', repository: 'gs://src.attacker.example', object: 'app.zip' }],
   ])('reads the object URL: %s', (_name, url, source) => {
-    expect(changeOf(v1Write(AFTER, 'scratch', fromObject(url))).sources).toEqual([{ kind: 'cloud-storage', ...source }]);
+    expect(deployOf(v1Write(AFTER, 'scratch', fromObject(url))).sources).toEqual([{ kind: 'cloud-storage', ...source }]);
   });
 
   it.each([
@@ -557,7 +542,7 @@ describe('new-image-repository: source code of a v1 write (run.googleapis.com/so
     ['a JSON array', JSON.stringify(['gs://attacker-drop/app.zip'])],
     ['an empty map', '{}'],
   ])('an annotation that names no object beside an image reads nothing: %s', async (_name, sources) => {
-    expect(changeOf(v1Write(AFTER, `${V1_HOME}/app:2`, sources)).sources).toBeUndefined();
+    expect(deployOf(v1Write(AFTER, `${V1_HOME}/app:2`, sources)).sources).toBeUndefined();
     expect(await imageFindings([imageOnly(), v1Write(AFTER, `${V1_HOME}/app:2`, sources)])).toEqual([]);
   });
 
@@ -608,7 +593,7 @@ describe('new-image-repository: source code of a v1 write (run.googleapis.com/so
   });
 
   it('a value that is not a gs:// URL is source code runwatch cannot read', () => {
-    expect(changeOf(v1Write(AFTER, 'scratch', fromObject('https://attacker.example/app.zip'))).sources).toEqual([expect.objectContaining({ kind: 'unknown' })]);
+    expect(deployOf(v1Write(AFTER, 'scratch', fromObject('https://attacker.example/app.zip'))).sources).toEqual([expect.objectContaining({ kind: 'unknown' })]);
   });
 });
 

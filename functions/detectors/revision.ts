@@ -407,7 +407,7 @@ export function closableBy(open: readonly OpenFinding[], history: readonly TimeP
 }
 
 /** An open finding's instant (its eventTime, to the nanosecond), to compare with points; undefined if unreadable. */
-export function findingInstant(o: OpenFinding): ChangeInstant | undefined {
+export function findingInstant(o: OpenFinding): { readonly timeMs: number; readonly time: string } | undefined {
   const time = normalizeTimestamp(o.finding.eventTime);
   return time === undefined ? undefined : { timeMs: time.ms, time: time.iso };
 }

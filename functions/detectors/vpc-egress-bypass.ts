@@ -87,13 +87,12 @@
 //           delivered after it is not reported (its risk had ended, the record is lost); and a newer write judged
 //           against an older destination, through --no-traffic revisions or longer chains, can stay open where
 //           timestamp order has nothing open.
-import { normalizeTimestamp } from '../audit/entry.js';
 import { baselineKey } from '../baseline/store.js';
 import { beforeDelete, deletedBetween, indexBefore, isAfter, isBefore, pointAfter, pointAt, pointBefore, pointTime, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import type { RuleSettings } from '../config/types.js';
 import type { DeployChange, VpcEgress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closableBy, closedByDelete, hasPrincipalExceptions, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, openFindingAt, riskInForce, resourceNoun, serviceLabel } from './revision.js';
+import { closableBy, closedByDelete, findingInstant, hasPrincipalExceptions, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, openFindingAt, riskInForce, resourceNoun, serviceLabel } from './revision.js';
 import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
 
 /** What the new setting does, in the words of the finding. */
@@ -172,7 +171,7 @@ function destinationBefore(baseline: ServiceBaseline | undefined, at: { readonly
 function movedFrom(o: OpenFinding, baseline: ServiceBaseline | undefined): string | undefined {
   const { egress, before } = o.finding.evidence;
   if (egress !== 'all-traffic' || typeof before !== 'string') return undefined;
-  const at = findingTime(o);
+  const at = findingInstant(o);
   return (at !== undefined ? destinationBefore(baseline, at)?.v : undefined) ?? before;
 }
 
@@ -283,19 +282,13 @@ function returnsBeforeIt(baseline: ServiceBaseline | undefined, at: DeployChange
   return (baseline?.open ?? []).some((o) => {
     if (o.rule !== 'vpc-egress-bypass' || !findingBefore(o, at)) return false;
     const from = movedFrom(o, baseline);
-    return from !== undefined && destinationsLeft(baseline, from, findingTime(o)).has(destination);
+    return from !== undefined && destinationsLeft(baseline, from, findingInstant(o)).has(destination);
   });
-}
-
-/** An open finding's eventTime, to the nanosecond; undefined where it cannot be read. */
-function findingTime(o: OpenFinding): { readonly timeMs: number; readonly time: string } | undefined {
-  const time = normalizeTimestamp(o.finding.eventTime);
-  return time === undefined ? undefined : { timeMs: time.ms, time: time.iso };
 }
 
 /** True when an open finding's eventTime is before `at` (one whose time cannot be read counts as before). */
 function findingBefore(o: OpenFinding, at: { readonly timeMs: number; readonly time: string } | undefined): boolean {
-  const time = findingTime(o);
+  const time = findingInstant(o);
   return time === undefined || at === undefined || isBefore(pointAt(time, undefined), at);
 }
 
@@ -314,7 +307,7 @@ function destinationsLeft(baseline: ServiceBaseline | undefined, from: string, a
     const before = previous === undefined ? undefined : movedFrom(previous, baseline);
     if (previous === undefined || before === undefined || left.has(before)) return left;
     left.add(before);
-    current = { from: before, at: findingTime(previous) };
+    current = { from: before, at: findingInstant(previous) };
   }
 }
 
@@ -323,8 +316,8 @@ function newestMoveTo(baseline: ServiceBaseline | undefined, destination: string
   let newest: OpenFinding | undefined;
   for (const o of baseline?.open ?? []) {
     if (o.rule !== 'vpc-egress-bypass' || o.finding.evidence['egress'] !== 'all-traffic' || o.finding.evidence['after'] !== destination || !findingBefore(o, at)) continue;
-    const time = findingTime(o);
-    if (newest === undefined || (time !== undefined && !findingBefore(o, findingTime(newest)))) newest = o;
+    const time = findingInstant(o);
+    if (newest === undefined || (time !== undefined && !findingBefore(o, findingInstant(newest)))) newest = o;
   }
   return newest;
 }
@@ -399,7 +392,7 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
     const closed = closableBy(open, baseline?.vpcEgress, change).flatMap((o) => {
       const from = movedFrom(o, baseline);
       if (from === undefined) return [{ id: o.finding.id, reason: THROUGH_THE_VPC_AGAIN }];
-      return to !== undefined && destinationsLeft(baseline, from, findingTime(o)).has(to) ? [{ id: o.finding.id, reason: throughAgain(to) }] : [];
+      return to !== undefined && destinationsLeft(baseline, from, findingInstant(o)).has(to) ? [{ id: o.finding.id, reason: throughAgain(to) }] : [];
     });
     return [...superseded, ...closed];
   },
@@ -432,6 +425,6 @@ function nextAllTraffic(baseline: ServiceBaseline | undefined, change: DeployCha
 
 /** True when an open finding's eventTime is the canonical timestamp `time`. */
 function sameTime(o: OpenFinding, time: string): boolean {
-  const at = findingTime(o);
+  const at = findingInstant(o);
   return at !== undefined && pointTime(pointAt(at, undefined)) === time;
 }

@@ -162,3 +162,19 @@ describe('the same late delete delivered twice', () => {
     expect(new Set(findings.map((f) => f.id)).size).toBe(findings.length);
   });
 });
+
+// The deleted service's risk ended before the delete (10:30), and the re-created service's write set it again (12:00):
+// timestamp order reports the re-created service's risk. Delivered 10:00, 12:00, 10:30, the delete last, 12:00 was
+// judged against 10:00 and raised nothing, and 10:30, older than it, closed nothing: the 10:00 finding stands for the
+// risk in force, and the late delete must not close it (a risk in force with nothing open in any sink).
+describe('a late delete leaves open the finding that stands for the re-created service\'s risk', () => {
+  it.each(CASES.map((c) => [`${c.rule} (${c.name})`, c] as const))('%s', async (_label, { rule, write, remove }) => {
+    const ended = '2024-05-04T10:30:00Z';
+    const entries = [write(T.base, false), write(T.risky, true), write(ended, false), remove(T.deleted), write(T.again, true)];
+    const inOrder = lastWords(await findingsOf(entries, CFG), rule);
+    const live = lastWords(await findingsLive([entries[0], entries[1], entries[4], entries[2], entries[3]], CFG), rule);
+    const open = (findings: typeof live): string[] => [...findings.values()].filter((f) => ends(f.words) === 'active').map((f) => f.eventTime);
+    expect(open(inOrder)).toEqual([T.again]);
+    expect(open(live)).not.toEqual([]);
+  });
+});

@@ -16,10 +16,10 @@
 //           without a new revision, whether or not the revision becomes Ready.
 // Resolves: (2) only, a risk in force: a policy enforced again (`default` or any named policy) by the newest entry
 //           about it (also a write whose revision fails to become Ready: the setting applies all the same), or the
-//           service deleted (unless entries of the service created again after the delete set the
-//           policy: their word stands). A turn-off that arrives after a newer write enforced a policy again is reported
-//           and closed at once; one that arrives after newer writes that keep it off stays open with theirs; so does
-//           one a newer write re-enabled when the policy is off again at the newest point and no open finding says so
+//           service deleted (a delete that arrives after entries of the service created again: see below). A
+//           turn-off that arrives after a newer write enforced a policy again is reported and closed at once; one
+//           that arrives after newer writes that keep it off stays open with theirs; so does one a newer write
+//           re-enabled when the policy is off again at the newest point and no open finding says so
 //           (the write that turned it off again was judged while this one waited for its rollout, and raised nothing:
 //           revision.ts settingRiskInForce). A write enforcing a policy that arrives after a newer write that set none
 //           was judged against no enforced policy (raising nothing: a job's, a worker pool's and a service's write
@@ -27,6 +27,12 @@
 //           forNewerWrite: its time and id, principal unknown), closed at once by a newer write enforcing a policy
 //           again. A breakglass finding (1) is one revision's deploy, not a risk in force: it is never resolved, not
 //           by a delete either (also when its entry arrives after the delete).
+//           A delete that arrives after entries about the service created again closes the findings dated before it and
+//           none of the re-created service's (revision.ts closedByDelete), as in timestamp order, where the re-created
+//           service is compared with the deleted one's policy: its write that left it off raised nothing there either.
+//           Unless a policy was enforced just before the delete or by a re-created write since, and the newest entry
+//           turns it off again with no finding of its own: timestamp order reports that, and the finding before the
+//           delete stays open for it (revision.ts reportedAgainAfterDelete).
 // Options:  `rules.binary-authorization-bypass.exceptions` (principal, project, service globs), `severity`.
 // Severity: HIGH.
 // Blind spots: the justification is free text written by the deployer (shown as written, escaped by each sink).
@@ -46,6 +52,10 @@
 //           for its rollout, and its principal exceptions cannot apply (who made it is unknown).
 //           Binary Authorization's own breakglass audit event, the project's Binary Authorization policy itself
 //           (`binaryauthorization.googleapis.com`) and continuous validation results are not read.
+//           An entry that arrives after such a late delete and would, in timestamp order, make the re-created service's
+//           write a finding (an older write of the deleted service that ended the risk before the delete, or a re-
+//           created write between that ended it) reports nothing for it: the re-created service can be left with the
+//           risk and no finding open.
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, pointAfter, pointAt, valueBefore, type ServiceBaseline } from '../baseline/state.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
@@ -62,7 +72,7 @@ const ENFORCED_AGAIN = 'Binary Authorization enforces a policy again';
  * The resolutions of (2): a policy enforced again by the newest entry about it, or the service deleted. The rule's open
  * findings are all of (2): a breakglass detection (1) opens no risk, so it is never among them.
  */
-const policyRestored = settingRestored((baseline) => baseline?.binaryAuthorization, (change) => Boolean(enforcedPolicyOf(change)), () => ENFORCED_AGAIN);
+const policyRestored = settingRestored((baseline) => baseline?.binaryAuthorization, (change) => Boolean(enforcedPolicyOf(change)), () => ENFORCED_AGAIN, (policy) => policy === '');
 
 /** What a turn-off leaves unchecked from now on, in the words of the finding. */
 function uncheckedFromNow(change: DeployChange): string {

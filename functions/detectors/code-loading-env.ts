@@ -25,6 +25,13 @@
 //           revisions, `gcloud run deploy --no-traffic` or a worker pool's instance split pinning its instances to
 //           older revisions, leaves the one reported serving), or the service deleted.
 //           A late revision whose values a newer one that took traffic already changed is reported and closed at once.
+//           A delete that arrives after entries about the service (job, worker pool) created again closes the findings
+//           dated before it and none of the re-created one's (revision.ts closedByDelete), as in timestamp order; but
+//           for one whose variables the re-created one's newest entry sets again (a new value is reported as changed)
+//           with no finding of its own: its write was judged before the delete was known, against this finding's value,
+//           and raised nothing, where timestamp order reports it afresh (the delete closed the findings on the deleted
+//           one's values). That finding stays open for it, under its own time and id (revision.ts
+//           reportedAgainAfterDelete).
 // Blind spots: a service's first revision known sets the baseline, so a service created (or first seen) with such a
 //           variable raises nothing, nor does JAVA_OPTS, CATALINA_OPTS or PYTHONWARNINGS on the first deploy after an
 //           upgrade from a version that did not read them (its baseline says nothing of them:
@@ -42,9 +49,9 @@ import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, pointBefore, servedChangeAfter, type ServiceBaseline } from '../baseline/state.js';
 import { codeLoadingKey, enforcedPolicyOf, envVarName, type CodeLoadingVar, type DeployChange } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closableBy, closedByDelete, resourceNoun, riskInForce, serviceLabel, settingBefore } from './revision.js';
+import { closableBy, closedByDelete, reportedAgainAfterDelete, resourceNoun, riskInForce, serviceLabel, settingBefore } from './revision.js';
 import { continuedFrom, parseEnvVarName, sameVariable, type EnvVariable } from './envVariables.js';
-import type { Detection, Detector, Resolved } from './types.js';
+import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
 
 const TITLE = 'Environment variable that loads code set';
 /** A finding on variables that were all set before, to other values. */
@@ -156,7 +163,15 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
     ];
   },
   resolves({ change, baseline }, open): Resolved[] {
-    if (change.kind === 'delete') return closedByDelete(open, change, baseline?.codeLoadingEnv);
+    if (change.kind === 'delete') {
+      // A service created again has each such variable reported afresh: one its write set again before the delete was
+      // known (the same value: a new one is reported as changed) raised nothing, and the finding about it stands for
+      // it (closedByDelete).
+      const sets = (name: string) => (keys: readonly string[]): boolean => keys.some((key) => sameVariable(parseEnvVarName(name), keptVariable(key)));
+      return closedByDelete(open, change, [baseline?.codeLoadingEnv], (o, recreated) =>
+        variablesOf(o).some((name) => reportedAgainAfterDelete(baseline?.codeLoadingEnv, change, sets(name), false) && !recreated.some((r) => variablesOf(r).includes(name))),
+      );
+    }
     // A revision that takes none of the traffic (--no-traffic) leaves the one reported serving.
     if (change.kind !== 'deploy' || !change.codeLoadingEnv || change.takesNoTraffic || servedChangeAfter(baseline?.codeLoadingEnv, change, baseline?.tookNoTraffic)) return [];
     // Findings keep the values as shown (never a digest of a value): a value changed past what is shown stays open
@@ -170,6 +185,12 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
       .map((o) => ({ id: o.finding.id, reason: RESOLVED_REASON }));
   },
 };
+
+/** The variables an open finding of the rule names (envVarName). */
+function variablesOf(o: OpenFinding): readonly string[] {
+  const variables = o.finding.evidence['variables'];
+  return Array.isArray(variables) ? (variables as readonly string[]) : [];
+}
 
 /**
  * A variable as the summary names it: MORE_CODE_LOADING_VARIABLES is no variable, but those past the ones named one

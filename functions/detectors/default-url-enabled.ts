@@ -29,6 +29,12 @@
 //           URL on alone were judged against an older `all` closes their open findings at their own time
 //           (ingressRestrictedBefore: in timestamp order they raised nothing), not one whose write set the ingress;
 //           a late one (standing for newer turn-ons' risk) too while no ingress `all` after the restriction is known.
+//           A delete that arrives after entries about the service created again closes the findings dated before it and
+//           none of the re-created service's (revision.ts closedByDelete), as in timestamp order, where the re-created
+//           service is compared with the deleted one's default URL setting: its write that kept the URL on raised
+//           nothing there either. Unless the URL was disabled just before the delete or by a re-created write since,
+//           and the newest entry turns it on again with no finding of its own: timestamp order reports that, and the
+//           finding before the delete stays open for it (revision.ts reportedAgainAfterDelete).
 // Blind spots: a service's first known write sets the baseline, so a service created (or first seen) with its
 //           default URL on raises nothing: that is Cloud Run's default. A service deleted and created again under
 //           the name with its URL on is compared with the deleted one (evidence `recreatedAfterDeleteAt`). A write
@@ -46,6 +52,10 @@
 //           is not whole yet), and its principal exceptions cannot apply (who made it is unknown). When a disable
 //           between a late turn-on and the newer write whose finding it closed arrives later still, that finding (right
 //           after all) stays closed and the late turn-on's stays open.
+//           An entry that arrives after such a late delete and would, in timestamp order, make the re-created service's
+//           write a finding (an older write of the deleted service that ended the risk before the delete, or a re-
+//           created write between that ended it) reports nothing for it: the re-created service can be left with the
+//           risk and no finding open.
 import { normalizeTimestamp } from '../audit/entry.js';
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, isBefore, pointAfter, pointAt, pointOf, type ChangeInstant, type ServiceBaseline } from '../baseline/state.js';
@@ -249,7 +259,7 @@ function risk(baseline: ServiceBaseline | undefined, at: ChangeInstant): Risk {
 }
 
 const URL_DISABLED_REASON = 'its default URL is disabled again';
-const URL_DISABLED_AGAIN = settingRestored((baseline) => baseline?.defaultUrlDisabled, (change) => change.defaultUrlDisabled === true, () => URL_DISABLED_REASON);
+const URL_DISABLED_AGAIN = settingRestored((baseline) => baseline?.defaultUrlDisabled, (change) => change.defaultUrlDisabled === true, () => URL_DISABLED_REASON, (disabled) => !disabled);
 
 function ingressRestrictedReason(ingress: string): string {
   return `its ingress is now ${ingress}: the internet no longer reaches its run.app URL`;

@@ -45,9 +45,13 @@
 //           condition (an expiry, say) is not evaluated.
 //           A late grant a newer policy already took away is reported and closed at once (revision.ts riskInForce); a late delta's grant is
 //           carried into the newer points other deltas set (baseline/apply.ts laterMemberPoints), so those do not read
-//           as its removal. A delete that arrives after entries about the service created again under the name
-//           closes nothing (their word stands): what it should have closed stays open until a policy without the
-//           member, or by hand.
+//           as its removal.
+//           A delete that arrives after entries about the service created again closes the findings dated before it and
+//           none of the re-created one's (revision.ts closedByDelete), as in timestamp order; but for one whose member
+//           the re-created one's newest entry holds the role again with no finding of its own: its write was judged
+//           before the delete was known, against this finding's value, and raised nothing, where timestamp order
+//           reports it afresh (a service created again starts with an empty policy). That finding stays open for it,
+//           under its own time and id (revision.ts reportedAgainAfterDelete).
 // Blind spots: `serviceAccount:` members (a project's identity, outside or not: which project is the organization's is
 //           not known here), `principal://` and `principalSet://` (workforce and workload identity federation: their
 //           pools may be outside), `deleted:` members, and `allUsers` / `allAuthenticatedUsers` (public-invoker-grant
@@ -76,7 +80,7 @@ import { nameMatcher } from '../config/glob.js';
 import type { ExternalMemberGrantSettings } from '../config/types.js';
 import { CALL_OR_READ_ROLES, judgedMemberOf, type JudgedMemberKind } from '../model/iam.js';
 import { DELETE_METHODS, PROJECT_IAM_METHODS, RUN_RESOURCE_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
-import { closedByDelete, createdBefore, iamScopeLabel, riskInForce } from './revision.js';
+import { closedByDelete, createdBefore, iamScopeLabel, reportedAgainAfterDelete, riskInForce } from './revision.js';
 import type { IamBinding, IamPolicyChange } from '../model/change.js';
 import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
 import { severityRank } from '../findings/finding.js';
@@ -139,7 +143,15 @@ export const externalMemberGrant: Detector<'external-member-grant'> = {
     return detections;
   },
   resolves({ change, baseline }, open): Resolved[] {
-    if (change.kind === 'delete') return closedByDelete(open, change, baseline?.memberBindings);
+    if (change.kind === 'delete') {
+      // A service created again starts with an empty policy: a grant its policy held again before the delete was known
+      // raised nothing, and the finding about it stands for it (closedByDelete).
+      return closedByDelete(open, change, [baseline?.memberBindings], (o, recreated) => {
+        const binding = grantOf(o);
+        if (binding === undefined || !reportedAgainAfterDelete(baseline?.memberBindings, change, (v) => !released(readMemberPoint(v), binding), false)) return false;
+        return !recreated.some((r) => grantOf(r)?.member === binding.member && grantOf(r)?.role === binding.role);
+      });
+    }
     if (change.kind !== 'iam-policy') return [];
     // Only the newest word on the policy closes anything; the newer points deltas set are computed again over an
     // entry that arrives late, so one carried up to the newest closes what it takes away there.

@@ -18,6 +18,12 @@
 //           writes that keep it off stays open with theirs; so does one a newer write turned on again when IAP is off
 //           again at the newest point and no open finding says so (the write that turned it off again was judged
 //           while this one waited for its rollout, and raised nothing: revision.ts settingRiskInForce).
+//           A delete that arrives after entries about the service created again closes the findings dated before it and
+//           none of the re-created service's (revision.ts closedByDelete), as in timestamp order, where the re-created
+//           service is compared with the deleted one's IAP setting: its write that kept IAP off raised nothing there
+//           either. Unless IAP was on just before the delete or by a re-created write since, and the newest entry turns
+//           it off again with no finding of its own: timestamp order reports that, and the finding before the delete
+//           stays open for it (revision.ts reportedAgainAfterDelete).
 // Blind spots: a service's first known write sets the baseline, so a service created (or first seen) without IAP
 //           raises nothing. A service deleted and created again under the name without IAP is compared with the
 //           deleted one (evidence `recreatedAfterDeleteAt`; a v2 UpdateService with `allowMissing` whose mask and body
@@ -28,6 +34,10 @@
 //           the Cloud Run service is not seen, nor are changes to the IAP access policy itself (IAP's own
 //           SetIamPolicy). An invoker role granted to the public on the project, folder or organization is not
 //           taken into account for the severity (public-invoker-grant reports it).
+//           An entry that arrives after such a late delete and would, in timestamp order, make the re-created service's
+//           write a finding (an older write of the deleted service that ended the risk before the delete, or a re-
+//           created write between that ended it) reports nothing for it: the re-created service can be left with the
+//           risk and no finding open.
 //           The baseline keeps no history of IAP until a write that turns IAP on is known (most services never
 //           do): when that write arrives after later writes that turned IAP off, those are not compared with it (the
 //           next such write is), and until then the service reads as guarded by IAP: a public invoker granted (or
@@ -77,5 +87,5 @@ export const iapDisabled: Detector<'iap-disabled'> = {
       },
     ];
   },
-  resolves: settingRestored((baseline) => baseline?.iapEnabled, (change) => change.iapEnabled === true, () => 'IAP guards it again'),
+  resolves: settingRestored((baseline) => baseline?.iapEnabled, (change) => change.iapEnabled === true, () => 'IAP guards it again', (enabled) => !enabled),
 };

@@ -24,6 +24,12 @@
 //           arrives after newer writes were judged against a restriction older than it closes their open findings,
 //           at their own time (revision.ts supersededFindings: the ingress was `all` before them; this write reports
 //           itself), unless a restriction after them is known (the finding stands for the ingress opened again since).
+//           A delete that arrives after entries about the service created again closes the findings dated before it and
+//           none of the re-created service's (revision.ts closedByDelete), as in timestamp order, where the re-created
+//           service is compared with the deleted one's ingress: its write that kept it `all` raised nothing there
+//           either. Unless the ingress was restricted just before the delete or by a re-created write since, and the
+//           newest entry sets `all` again with no finding of its own: timestamp order reports that, and the finding
+//           before the delete stays open for it (revision.ts reportedAgainAfterDelete).
 // Blind spots: a service's first known write sets the baseline, so a service created with (or first seen at)
 //           `all` raises nothing: `all` is Cloud Run's default. The finding a late restriction reports for a newer
 //           write is left out when another restricted ingress before that write is known (it may have reported
@@ -43,6 +49,10 @@
 //           invoker role granted to the public on the project, folder or organization is not taken into account for
 //           the severity (it is reported by public-invoker-grant). Network paths (VPC Service Controls, firewall
 //           rules on a load balancer) are not seen.
+//           An entry that arrives after such a late delete and would, in timestamp order, make the re-created service's
+//           write a finding (an older write of the deleted service that ended the risk before the delete, or a re-
+//           created write between that ended it) reports nothing for it: the re-created service can be left with the
+//           risk and no finding open.
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, pointAfter, pointAt, type ChangeInstant, type ServiceBaseline } from '../baseline/state.js';
 import type { DeployChange, Ingress } from '../model/change.js';
@@ -164,4 +174,5 @@ const RESTRICTED_AGAIN = settingRestored(
   (baseline) => baseline?.ingress,
   (change) => change.ingress !== undefined && change.ingress !== 'all',
   (change) => `its ingress is ${change.ingress} again`,
+  (ingress) => ingress === 'all',
 );

@@ -29,6 +29,12 @@
 // Resolves: a newer revision that no longer sets any of the finding's variables to such a value, or the service
 //           deleted. A late revision whose variables a newer one already dropped is reported and closed at once;
 //           one whose variables newer revisions still set stays open with theirs.
+//           A delete that arrives after entries about the service (job, worker pool) created again closes the findings
+//           dated before it and none of the re-created one's (revision.ts closedByDelete), as in timestamp order; but
+//           for one whose variables the re-created one's newest entry sets again with no finding of its own: its write
+//           was judged before the delete was known, against this finding's value, and raised nothing, where timestamp
+//           order reports it afresh (a resource created again starts without it). That finding stays open for it, under
+//           its own time and id (revision.ts reportedAgainAfterDelete).
 // Blind spots: console writes log no containers, nor does a v2 update whose mask leaves the containers alone: their
 //           variables are read from the revision's system events (the revision whole), and are unknown when those
 //           never come; secrets in `args`, `command`, mounted files or the image itself; a secret
@@ -40,8 +46,8 @@ import { envVarName, type PlainEnvVar } from '../model/change.js';
 import { foldedPlainVariables, MORE_PLAIN_VARIABLES, NAMED_PLAIN_VARIABLES, plainVariableDigest } from '../audit/env.js';
 import { continuedFrom, parseEnvVarName, sameVariable } from './envVariables.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closedByDelete, riskInForce, resourceNoun, serviceLabel } from './revision.js';
-import type { Detection, Detector, Resolved } from './types.js';
+import { closedByDelete, reportedAgainAfterDelete, riskInForce, resourceNoun, serviceLabel } from './revision.js';
+import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
 
 /** Why a variable is a secret (normalization chose it: audit/env.ts). */
 function whyOf(variable: PlainEnvVar): string {
@@ -177,7 +183,13 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
     ];
   },
   resolves({ change, baseline }, open): Resolved[] {
-    if (change.kind === 'delete') return closedByDelete(open, change, baseline?.plainEnv);
+    if (change.kind === 'delete') {
+      // A service created again is reported afresh (the delete forgets its variables): a variable its write set again
+      // before the delete was known raised nothing, and the finding about it stands for it (closedByDelete).
+      return closedByDelete(open, change, [baseline?.plainEnv], (o, recreated) =>
+        variablesOf(o).some((name) => reportedAgainAfterDelete(baseline?.plainEnv, change, (plainEnv) => !noneSet([name], plainEnv), false) && !recreated.some((r) => variablesOf(r).includes(name))),
+      );
+    }
     if (change.kind !== 'deploy' || !change.plainEnv || changedAfter(baseline?.plainEnv, change)) return [];
     const now = change.plainEnv;
     return open
@@ -188,6 +200,12 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
       .map((o) => ({ id: o.finding.id, reason: 'the variables are no longer set to secrets in plain text' }));
   },
 };
+
+/** The variables an open finding of the rule names (envVarName, or `(more) DIGEST...`). */
+function variablesOf(o: OpenFinding): readonly string[] {
+  const variables = o.finding.evidence['variables'];
+  return Array.isArray(variables) ? (variables as readonly string[]) : [];
+}
 
 /** A variable as the summary names it: those past the first 15 by the digests of their names (audit/env.ts foldPlainEnv). */
 function summaryName(name: string): string {

@@ -41,6 +41,12 @@
 //           to the newest closes what it takes away there);
 //           an upgrade, when the members lose the roles that change the service; and everything about a service it
 //           deletes.
+//           A delete that arrives after entries about the service created again closes the findings dated before it and
+//           none of the re-created one's (revision.ts closedByDelete), as in timestamp order; but for one whose members
+//           the re-created one's newest entry holds the role for again, or whose invoker check it turns off again, with
+//           no finding of its own: its write was judged before the delete was known, against this finding's value, and
+//           raised nothing, where timestamp order reports it afresh (a service created again starts private). That
+//           finding stays open for it, under its own time and id (revision.ts reportedAgainAfterDelete).
 // Blind spots: conditional bindings count as grants (the
 //           condition is not evaluated; IAM refuses a condition on a binding to allUsers or allAuthenticatedUsers,
 //           iam/docs/conditions-overview, so a write that succeeded never carries one). Custom roles that include
@@ -58,13 +64,13 @@
 //           Blind spots): after such a turn-off, delivered before that write, a grant is said to be behind IAP.
 import { laterPublicPoints, publicInvokersAfter, publicWritersAfter } from '../baseline/apply.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, isAfter, pointAfter, sameInstant, valueBefore, withLaterPoints, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { changedAfter, pointAfter, sameInstant, valueBefore, withLaterPoints, type ChangeInstant, type ServiceBaseline } from '../baseline/state.js';
 import { normalizeTimestamp } from '../audit/entry.js';
 import { isPublicInvokerBinding, publicMembersWhere, publicWriterMembers, READ_ONLY_INVOKER_ROLES, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
-import { closedByDelete, createdBefore, iamScopeLabel, meantToBePublic, riskInForce, serviceLabel, settingBefore, settingRiskInForce } from './revision.js';
+import { closedByDelete, createdBefore, iamScopeLabel, meantToBePublic, reportedAgainAfterDelete, riskInForce, serviceLabel, settingBefore, settingRiskInForce } from './revision.js';
 import type { DeployChange, IamBinding, Ingress } from '../model/change.js';
-import type { Detection, Detector, Resolved } from './types.js';
+import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
 
 /**
  * Said of a service Identity-Aware Proxy guards: IAP passes the IAM check as its own service agent, so the public
@@ -206,23 +212,24 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
     if (change.kind === 'delete') {
       // The service is gone, and its IAM policy and settings with it (a service re-created under the name starts
       // private): what the rule raised about it is closed. A delete that arrives late, after entries about the
-      // re-created service's policy or invoker check, leaves open what they say again: their word stands (a re-grant
-      // that raised nothing, because the delete was not known yet, is still covered by the open finding).
-      // Only what the re-created service's entries say again stays open (its members public again, its check
-      // off again). A service created again starts private, so an entry after the delete that says anything else
-      // (a create with the check on, a policy without them) is no word for the deleted service's finding.
-      const after = <T>(history: readonly TimePoint<T>[] | undefined): TimePoint<T>[] => (history ?? []).filter((point) => isAfter(point, change));
-      const checkOffAfter = after(baseline?.invokerIamDisabled).some((point) => point.v === true);
-      return closedByDelete(
-        open.filter((o) => {
-          if (o.finding.evidence['invokerIamDisabled'] === true) return !checkOffAfter;
-          const granted = o.finding.evidence['membersGranted'];
-          if (!Array.isArray(granted)) return true;
-          const held = after(o.finding.evidence['upgradedFromInvoker'] === true ? baseline?.publicWriters : baseline?.publicInvokers);
-          return !held.some((point) => (granted as readonly string[]).every((m) => point.v.includes(m)));
-        }),
-        change,
-      );
+      // re-created service's policy or invoker check, closes what is dated before it (closedByDelete), but for what
+      // those entries say again and no finding of theirs reports (a re-grant that raised nothing, because the delete
+      // was not known yet, is covered by the open finding): their members public again, their check off again. A
+      // service created again starts private, so an entry after the delete that says anything else (a create with
+      // the check on, a policy without them) is no word for the deleted service's finding.
+      const heldAgain = (o: OpenFinding): boolean => {
+        if (o.finding.evidence['invokerIamDisabled'] === true) return reportedAgainAfterDelete(baseline?.invokerIamDisabled, change, (off) => off, false);
+        const granted = grantedOf(o);
+        if (granted === undefined) return false;
+        const held = o.finding.evidence['upgradedFromInvoker'] === true ? baseline?.publicWriters : baseline?.publicInvokers;
+        return reportedAgainAfterDelete(held, change, (members) => granted.every((m) => members.includes(m)), false);
+      };
+      const covers = (r: OpenFinding, o: OpenFinding): boolean => {
+        if (o.finding.evidence['invokerIamDisabled'] === true) return r.finding.evidence['invokerIamDisabled'] === true;
+        const granted = grantedOf(r);
+        return granted !== undefined && r.finding.evidence['upgradedFromInvoker'] === o.finding.evidence['upgradedFromInvoker'] && (grantedOf(o) ?? []).every((m) => granted.includes(m));
+      };
+      return closedByDelete(open, change, [baseline?.invokerIamDisabled, baseline?.publicInvokers, baseline?.publicWriters], (o, recreated) => heldAgain(o) && !recreated.some((r) => covers(r, o)));
     }
     if (change.kind === 'deploy') {
       // Only the newest word on the check closes anything: an older entry that arrives late does not.
@@ -314,4 +321,10 @@ function whoCanCall(ingress: Ingress | undefined): string {
     case undefined:
       return 'anyone who can reach it (ingress unknown: the internet, when it is "all") can call it without an identity.';
   }
+}
+
+/** The public members an open finding of the rule reports granted (evidence `membersGranted`), if it names them. */
+function grantedOf(o: OpenFinding): readonly string[] | undefined {
+  const granted = o.finding.evidence['membersGranted'];
+  return Array.isArray(granted) ? (granted as readonly string[]) : undefined;
 }

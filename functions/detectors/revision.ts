@@ -248,13 +248,53 @@ export function meantToBePublic(allowServices: readonly string[], target: Servic
 }
 
 /**
- * What a service's delete closes of a rule's open findings about its settings: all of them (the service is gone, and
- * its settings with it), unless the delete arrived after entries about the re-created service's `histories`, whose
- * word stands.
+ * What a service's delete (at `at`) closes of a rule's open findings about it: all of them when it comes in order (no
+ * point of the rule's `histories` after it: the service is gone, and its settings with it). One that arrives late,
+ * after entries about the service created again under the name, closes what it closed in timestamp order: the findings
+ * dated before it (findingInstant; one whose time cannot be read counts as before), never one dated after it (the
+ * re-created service's: raised by a write after the delete, its word stands). But for a finding whose risk
+ * `heldAgain` says timestamp order reports again for the re-created service (reportedAgainAfterDelete) when none of
+ * `recreated` (the open findings dated after the delete) reports it: the write that set it was judged before the delete
+ * was known, against this finding's value, and raised nothing. That finding stays open for the risk in force, as the
+ * re-created service's own finding is in timestamp order (its time and id are this one's).
  */
-export function closedByDelete(open: readonly OpenFinding[], at: ChangeInstant, ...histories: (readonly TimePoint<unknown>[] | undefined)[]): Resolved[] {
-  if (histories.some((history) => changedAfter(history, at))) return [];
-  return open.map((o) => ({ id: o.finding.id, reason: deletedReason(o.finding) }));
+export function closedByDelete(
+  open: readonly OpenFinding[],
+  at: ChangeInstant,
+  histories: readonly (readonly TimePoint<unknown>[] | undefined)[],
+  heldAgain?: (o: OpenFinding, recreated: readonly OpenFinding[]) => boolean,
+): Resolved[] {
+  const closed = histories.some((history) => changedAfter(history, at)) ? closedByLateDelete(open, at, heldAgain) : open;
+  return closed.map((o) => ({ id: o.finding.id, reason: deletedReason(o.finding) }));
+}
+
+/** closedByDelete for a delete that arrives after entries about the re-created service. */
+function closedByLateDelete(open: readonly OpenFinding[], at: ChangeInstant, heldAgain?: (o: OpenFinding, recreated: readonly OpenFinding[]) => boolean): readonly OpenFinding[] {
+  const recreated = open.filter((o) => !datedBefore(o, at));
+  return open.filter((o) => datedBefore(o, at) && !(heldAgain?.(o, recreated) ?? false));
+}
+
+/** True when an open finding's instant is before `at` (to the nanosecond), or cannot be read. */
+function datedBefore(o: OpenFinding, at: ChangeInstant): boolean {
+  const instant = findingInstant(o);
+  return instant === undefined || isBefore(pointAt(instant, undefined), at);
+}
+
+/**
+ * For a delete at `at` that arrives after entries about the service created again: true when the newest point of
+ * `history` is later than the delete and `holds` a risk, and timestamp order reports that risk for the re-created
+ * service. A rule that compares the re-created service with nothing (it starts without the risk: `carried` false)
+ * reports it always; one whose history carries across the delete (the re-created service is compared with the deleted
+ * one) only where it was not held all along: from the value in force before the delete (none known: nothing to compare
+ * with) through every point after it, a write that set it again raised nothing.
+ */
+export function reportedAgainAfterDelete<T>(history: readonly TimePoint<T>[] | undefined, at: ChangeInstant, holds: (value: T) => boolean, carried: boolean): boolean {
+  const newest = history?.[history.length - 1];
+  if (newest === undefined || !isAfter(newest, at) || !holds(newest.v)) return false;
+  if (!carried) return true;
+  const before = pointBefore(history, at);
+  const heldAllAlong = (before === undefined || holds(before.v)) && history!.every((point) => !isAfter(point, at) || holds(point.v));
+  return !heldAllAlong;
 }
 
 /** Why a delete closed a finding, in the words of what it is about (a job's or a worker pool's is no service's). */
@@ -525,15 +565,19 @@ export function callersEvidence(callers: UnauthenticatedCallers): Record<string,
 /**
  * The resolutions of a rule about a service setting that a write takes away and a later one restores (ingress
  * restricted again, IAP on again, the default URL disabled again): the newest entry about the setting that restores it
- * closes every open finding of the rule, and so does the service's delete (unless a newer entry set the setting).
+ * closes every open finding of the rule, and so does the service's delete. One that arrives after entries about the
+ * service created again closes those dated before it (closedByDelete), unless the re-created service's newest value is
+ * the risk again (`risky`), reported again in timestamp order (the setting carries across the delete: only where it was
+ * not held all along, reportedAgainAfterDelete) and no finding dated after the delete says so.
  */
 export function settingRestored<T>(
   history: (baseline: ServiceBaseline | undefined) => readonly TimePoint<T>[] | undefined,
   restores: (change: DeployChange) => boolean,
   reason: (change: DeployChange) => string,
+  risky: (value: T) => boolean,
 ): (input: { readonly change: Change; readonly baseline: ServiceBaseline | undefined }, open: readonly OpenFinding[]) => Resolved[] {
   return ({ change, baseline }, open) => {
-    if (change.kind === 'delete') return closedByDelete(open, change, history(baseline));
+    if (change.kind === 'delete') return closedByDelete(open, change, [history(baseline)], (_o, recreated) => recreated.length === 0 && reportedAgainAfterDelete(history(baseline), change, risky, true));
     if (change.kind !== 'deploy' || !restores(change) || changedAfter(history(baseline), change)) return [];
     const why = reason(change);
     return open.map((o) => ({ id: o.finding.id, reason: why }));

@@ -58,6 +58,10 @@
 //           now and is not (nothing since took the risk away, no delete, no principal exceptions configured:
 //           silentWhenJudged), and left out otherwise; it is left out too when a write after the late one still waits
 //           for its rollout, and its principal exceptions cannot apply (who made it is unknown).
+//           A delete that arrives after entries about the service (job, worker pool) created again closes the findings
+//           dated before it and none of the re-created one's (revision.ts closedByDelete), as in timestamp order,
+//           where the re-created one is compared with the deleted one's egress: its write that kept the egress raised
+//           nothing there either.
 // Blind spots: a service's first known revision sets the baseline, so a service created without VPC egress raises
 //           nothing (the organization policy `run.allowedVPCEgress` is the control for that), unless an earlier service
 //           under the name sent all of its traffic through the VPC. A re-created service judged before its delete
@@ -82,11 +86,11 @@
 //           12:00, 11:00, 10:00 reports 12:00 as a move from Y (in order the return that closes 11:00's, which a
 //           service's late report then leaves out), open until the traffic goes back through Y. A property test over
 //           every delivery order of short random histories (helper CT, not committed) found more of this class, left:
-//           a delete delivered after a newer deploy closes nothing (revision.ts closedByDelete closes nothing once any
-//           history changed after the delete), so a move before it stays open; with the delete between, a move
-//           delivered after it is not reported (its risk had ended, the record is lost); and a newer write judged
-//           against an older destination, through --no-traffic revisions or longer chains, can stay open where
-//           timestamp order has nothing open.
+//           with the delete between, a move delivered after it is not reported (its risk had ended, the record is
+//           lost); and a newer write judged against an older destination, through --no-traffic revisions or longer
+//           chains, can stay open where timestamp order has nothing open. An entry that arrives after a late delete and
+//           would make the re-created service's egress a move or narrowing in timestamp order (an older write of the
+//           deleted service, or a re-created write between) reports nothing for it.
 import { baselineKey } from '../baseline/store.js';
 import { beforeDelete, deletedBetween, indexBefore, isAfter, isBefore, pointAfter, pointAt, pointBefore, pointTime, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import type { RuleSettings } from '../config/types.js';
@@ -379,7 +383,7 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
     ];
   },
   resolves({ change, baseline }, open): Resolved[] {
-    if (change.kind === 'delete') return closedByDelete(open, change, baseline?.vpcEgress);
+    if (change.kind === 'delete') return closedByDelete(open, change, [baseline?.vpcEgress]);
     if (change.kind !== 'deploy' || change.vpcEgress !== 'all-traffic') return [];
     const superseded = noMoveInOrder(change, baseline, open);
     // A revision that takes none of the traffic (--no-traffic) leaves the one reported serving.

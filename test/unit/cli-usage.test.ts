@@ -256,3 +256,41 @@ describe('--since and --until as config freezes take them', () => {
     expect(run.stderr).toMatch(new RegExp(`^runwatch replay: ${flag} is given twice; give it once\\n`));
   });
 });
+
+describe('replay options that take one value, given twice', () => {
+  // parseArgs keeps the last of an option given twice, and replay refused that for --since and --until only. A user
+  // who layers configs as `helm -f base -f prod` does (`--config base.yaml --config prod.yaml`) replayed with
+  // prod.yaml alone: base.yaml's windows, exceptions and trusted repositories were gone, without a word. Likewise a
+  // second --state (whose baselines were then read and written?), --format, --publish, --workers, --reorder-buffer
+  // and --filter. Each is a usage error now, before anything is read; --from-logging repeats by design.
+  const dir = mkdtempSync(join(tmpdir(), 'runwatch-twice-'));
+  it.each([
+    [['--config', 'examples/runwatch.yaml', '--config', 'examples/runwatch.yaml', 'examples/logs'], '--config'],
+    [['--state', join(dir, 'a.json'), `--state=${join(dir, 'b.json')}`, 'examples/logs'], '--state'],
+    [['--format', 'json', '--format', 'ndjson', 'examples/logs'], '--format'],
+    [['--publish', 'findings', '--publish', 'other', 'examples/logs'], '--publish'],
+    [['--workers', '0', '--workers', '2', 'examples/logs'], '--workers'],
+    [['--reorder-buffer', '10', '--reorder-buffer', '20', 'examples/logs'], '--reorder-buffer'],
+    // An empty range too, so that before the fix this stopped with a usage error rather than calling the API.
+    [['--from-logging', 'acme-prod', '--since', '2024-05-01', '--until', '2024-04-01', '--filter', 'a', '--filter', 'b'], '--filter'],
+  ])('%j: a usage error naming the option', async (args, flag) => {
+    // A project no topic can be in: before the fix, --publish stopped at it (exit 2), reaching for no Pub/Sub.
+    const run = await runwatch(['replay', '--quiet', ...args], '', { env: { GOOGLE_CLOUD_PROJECT: 'acme-prod\n', PUBSUB_EMULATOR_HOST: '127.0.0.1:9' } });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(new RegExp(`^runwatch replay: ${flag} is given twice; give it once`));
+    expect(run.stdout).toBe('');
+  });
+
+  it('--config twice says that configs are not merged', async () => {
+    const run = await runwatch(['replay', '--config', 'examples/runwatch.yaml', '--config', 'examples/runwatch.yaml', 'examples/logs']);
+    expect(run.stderr).toContain('runwatch replay: --config is given twice; give it once: one config file is read, never several merged\n');
+  });
+
+  it.each([
+    [['--from-logging', 'acme-prod', '--from-logging', 'acme-staging', '--since', '2024-05-01', '--until', '2024-04-01']],
+    [['--quiet', '--quiet', 'examples/logs']],
+  ])('%j: options that may repeat are taken', async (args) => {
+    const run = await runwatch(['replay', ...args]);
+    expect(run.stderr).not.toContain('given twice');
+  });
+});

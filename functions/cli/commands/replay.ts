@@ -28,7 +28,8 @@ two exports, jq '.[]'), a .gz of any of those, a folder (a Cloud Storage log exp
 entries as LogEntries or as BigQuery rows (bq extract, bq query --format=json, EXPORT DATA of a log sink's
 tables or of Log Analytics' _AllLogs).
 Findings go to stdout; progress and a summary to stderr.
-  --config FILE       rules, windows and exceptions (YAML or JSON); defaults when absent
+  --config FILE       rules, windows and exceptions (YAML or JSON); defaults when absent. Each option that
+                      takes a value is given once (--from-logging repeats): configs are never merged
   --format F          table (default), ndjson (one finding per line) or json (one array)
   --since T, --until T  only entries in [T, until); RFC 3339, e.g. 2024-05-01T00:00:00Z or
                       2024-05-01T02:00:00+02:00, or a date (its midnight in UTC); a time without a zone is UTC,
@@ -175,6 +176,9 @@ const OPTIONS = {
   quiet: { type: 'boolean', default: false },
 } as const;
 
+/** The options that take one value: every one but --from-logging (repeatable) and --quiet (a flag, the same twice). */
+const SINGLE_VALUED = (Object.keys(OPTIONS) as (keyof typeof OPTIONS)[]).filter((name) => OPTIONS[name].type === 'string' && !('multiple' in OPTIONS[name]));
+
 function parseReplayArgs(args: readonly string[]) {
   let parsed;
   try {
@@ -182,9 +186,12 @@ function parseReplayArgs(args: readonly string[]) {
   } catch (error) {
     throw new UsageError(argsErrorMessage(error, OPTIONS));
   }
-  // parseArgs keeps the last of an option given twice: a range written `--since A --since B` lost A without a word.
-  for (const name of ['since', 'until'] as const) {
-    if (parsed.tokens.filter((token) => token.kind === 'option' && token.name === name).length > 1) throw new UsageError(`--${name} is given twice; give it once`);
+  // parseArgs keeps the last of an option given twice: a range written `--since A --since B` lost A, and
+  // `--config base.yaml --config prod.yaml` (layered as helm's -f layers) replayed with prod.yaml alone, without a word.
+  for (const name of SINGLE_VALUED) {
+    if (parsed.tokens.filter((token) => token.kind === 'option' && token.name === name).length > 1) {
+      throw new UsageError(`--${name} is given twice; give it once${name === 'config' ? ': one config file is read, never several merged' : ''}`);
+    }
   }
   return parsed;
 }

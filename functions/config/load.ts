@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { isMap, isNode, isScalar, isSeq, parseDocument, type YAMLError } from 'yaml';
+import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type YAMLError } from 'yaml';
 import picomatch from 'picomatch';
 import { validate as generatedValidator } from './configValidator.generated.js';
 import { asArray, asObject, type JsonObject } from '../audit/json.js';
@@ -102,7 +102,8 @@ function writtenScalars(node: unknown, path: string, out: Map<string, string>): 
  */
 export function readConfigText(text: string, source = 'config'): { data: unknown; yamlProblems: ConfigProblem[]; written: WrittenScalars } {
   if (text.trim() === '') return { data: {}, yamlProblems: [], written: NO_WRITTEN_SCALARS };
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, merge: true, logLevel: 'error' });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, merge: true, logLevel: 'error', lineCounter: lines });
   const yamlProblems = doc.errors.map((error) => ({
     path: error.code === 'DUPLICATE_KEY' ? pathAt(doc.contents, error.pos[0], '(root)') : '(root)',
     reason: `not valid YAML or JSON: ${yamlMessage(error)}`,
@@ -110,6 +111,8 @@ export function readConfigText(text: string, source = 'config'): { data: unknown
   // Every error at once, each with its line. A duplicate key leaves the structure whole (the later value is read),
   // so the schema's checks still run and one run of validate-config shows everything; any other error does not.
   if (doc.errors.some((error) => error.code !== 'DUPLICATE_KEY')) throw new ConfigError(source, yamlProblems);
+  const references = referenceProblems(doc, lines);
+  if (references.length > 0) throw new ConfigError(source, [...yamlProblems, ...references]);
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 100 });
@@ -118,6 +121,46 @@ export function readConfigText(text: string, source = 'config'): { data: unknown
     throw new ConfigError(source, [...yamlProblems, { path: '(root)', reason: `not valid YAML or JSON: ${firstLine(error instanceof Error ? error.message : String(error))}` }]);
   }
   return { data: data ?? {}, yamlProblems, written: writtenScalars(doc.contents, '(root)', new Map()) };
+}
+
+/**
+ * The aliases that name no anchor set before them (`*comon` for `&common`, or an alias above its anchor), and the
+ * merge keys (`<<`) whose value is no mapping, an alias of one or a list of them, each at its setting's path with
+ * its line and column, in the file's order. The yaml library finds both only as it builds the data, and threw on the
+ * first without saying where ("Unresolved alias (the anchor must be set before the alias): comon").
+ */
+function referenceProblems(doc: Document, lines: LineCounter): ConfigProblem[] {
+  const found: { offset: number; path: string; reason: string }[] = [];
+  const report = (offset: number, pathOffset: number, reason: string): void => {
+    const { line, col } = lines.linePos(offset);
+    found.push({ offset, path: pathAt(doc.contents, pathOffset, '(root)'), reason: `not valid YAML or JSON: ${reason} at line ${line}, column ${col}` });
+  };
+  visit(doc, {
+    Alias(_key, alias) {
+      if (alias.resolve(doc) === undefined && alias.range) report(alias.range[0], alias.range[0], `alias *${alias.source} names no anchor &${alias.source} set before it`);
+    },
+    Pair(_key, pair) {
+      if (!isScalar(pair.key) || typeof pair.key.value !== 'symbol' || !pair.key.range) return; // `<<`, read as a merge key
+      const bad = notMergeable(doc, pair.value);
+      if (bad === undefined) return;
+      const offset = bad?.range?.[0] ?? pair.key.range[0]; // no value at all: the key's place
+      report(offset, pair.key.range[0], 'a merge key (<<) takes a mapping, an alias of one, or a list of them');
+    },
+  });
+  return found.sort((a, b) => a.offset - b.offset).map(({ path, reason }) => ({ path, reason }));
+}
+
+/**
+ * What in a merge key's value is no mapping: undefined when all is (an alias naming no anchor counts as one: it is
+ * reported as such), null for no value at all, else the first node that is not.
+ */
+function notMergeable(doc: Document, value: unknown): Node | null | undefined {
+  if (value === null || value === undefined) return null;
+  const items = isSeq(value) ? value.items : [value];
+  return items.find((item): item is Node => {
+    const source = isAlias(item) ? item.resolve(doc) : item;
+    return isAlias(item) ? source !== undefined && !isMap(source) : !isMap(item);
+  });
 }
 
 /**
@@ -147,7 +190,8 @@ function pathAt(node: unknown, offset: number, path: string): string {
       const start = key?.range?.[0];
       const end = value?.range?.[2] ?? key?.range?.[2];
       if (start === undefined || end === undefined || offset < start || offset >= end) continue;
-      return pathAt(value, offset, join(path, isScalar(key) ? String(key.value) : String(pair.key)));
+      // A merge key's value is the symbol the yaml library reads `<<` as: named as written.
+      return pathAt(value, offset, join(path, isScalar(key) ? (typeof key.value === 'symbol' ? '<<' : String(key.value)) : String(pair.key)));
     }
   } else if (isSeq(node)) {
     for (const [i, item] of node.items.entries()) {

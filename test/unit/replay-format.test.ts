@@ -1,4 +1,7 @@
 // The order `runwatch replay` prints findings in (table and json): event time as an instant, then rule, then id.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatTable } from '../../functions/replay/format.js';
 import { byTime } from '../../functions/replay/findingOrder.js';
@@ -147,5 +150,46 @@ describe('the REVISION cell', () => {
     expect(revisionOf('external-member-grant', 'acme-prod/storefront')).toEqual(['-']);
     expect(revisionOf('off-window-deploy', 'test-project-1234/payments-api')).toEqual(['unknown']);
     expect(revisionOf('off-window-deploy', 'acme-prod/storefront')).toEqual(['storefront-00042-zur']);
+  });
+});
+
+describe('the PRINCIPAL cell of a call made through another identity', () => {
+  // Cloud Audit Logs name the impersonated service account as the principal and the callers who acted through it in
+  // serviceAccountDelegationInfo, original caller first. The table showed the principal alone: a person who
+  // impersonated the pipeline's service account to deploy by hand read, in the table, as the pipeline
+  // (`deployer@acme-ci…  Deploy by an identity outside the approved deployers`, an approved account, while the
+  // summary named the person). A person in the chain now comes first, as the summary says it: PERSON as PRINCIPAL.
+  // Links that are the pipeline's own (service accounts, workload identities), as exceptions read them, change
+  // nothing: the principal is shown as before.
+  const SA = 'deployer@acme-ci.iam.gserviceaccount.com';
+  const WIF = 'principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/github/subject/repo:acme/storefront:ref:refs/heads/main';
+  it.each([
+    ['a person impersonating the service account', ['alice@acme.com'], 'alice@acme.com as deployer@acme-c…'],
+    ['a person, through a second service account', ['bob@acme.com', 'ci-hop@acme-ci.iam.gserviceaccount.com'], 'bob@acme.com as deployer@acme-ci.…'],
+    ['a person of a workforce pool', ['principal://iam.googleapis.com/locations/global/workforcePools/acme/subject/carol'], 'principal://iam.googleapis.com/lo…'],
+    ['a workload identity (GitHub Actions): as before', [WIF], 'deployer@acme-ci.iam.gserviceacco…'],
+    ['a service account impersonating another: as before', ['ci-hop@acme-ci.iam.gserviceaccount.com'], 'deployer@acme-ci.iam.gserviceacco…'],
+    ['no chain: as before', [], 'deployer@acme-ci.iam.gserviceacco…'],
+  ])('%s', (_name, delegationChain, cell) => {
+    const finding = makeFinding('unapproved-deployer', { principal: SA }, { delegationChain });
+    const [header, row] = formatTable([finding]).split('\n') as [string, string];
+    expect(row.slice(header.indexOf('PRINCIPAL'), header.indexOf('WHAT')).trimEnd()).toBe(cell);
+  });
+
+  it('a resolution names who resolved it, as before', () => {
+    const finding = makeFinding('service-account-change', { principal: SA }, { delegationChain: ['alice@acme.com'], status: 'resolved', resolution: { time: '2024-05-14T03:00:00Z', principal: 'bob@acme.com', reason: 'runtime service account is back', logName: 'l', insertId: 'i' } });
+    const [header, row] = formatTable([finding]).split('\n') as [string, string];
+    expect(row.slice(header.indexOf('PRINCIPAL'), header.indexOf('WHAT')).trimEnd()).toBe('bob@acme.com');
+  });
+
+  it('replay of a real deploy a person made through the pipeline account (synthetic: the delegation added) shows the person', async () => {
+    const entry = JSON.parse(readFileSync('test/fixtures/corpus/kktae-demo__Services.CreateService__1.json', 'utf8')) as { protoPayload: { authenticationInfo: Record<string, unknown> } };
+    entry.protoPayload.authenticationInfo = { principalEmail: SA, serviceAccountDelegationInfo: [{ firstPartyPrincipal: { principalEmail: 'alice@acme.com' } }] };
+    const dir = mkdtempSync(join(tmpdir(), 'runwatch-chain-'));
+    writeFileSync(join(dir, 'config.yaml'), 'rules:\n  unapproved-deployer:\n    allowedDeployers: ["serviceAccount:*"]\n');
+    const run = await runwatch(['replay', '--quiet', '--config', join(dir, 'config.yaml'), '-'], JSON.stringify(entry));
+    expect(run.code).toBe(0);
+    const row = run.stdout.split('\n').find((line) => line.includes('unapproved-deployer'));
+    expect(row).toContain('  alice@acme.com as deployer@acme-c…  ');
   });
 });

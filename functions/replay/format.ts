@@ -7,6 +7,7 @@ import type { EngineNote } from '../engine.js';
 import type { ReplayStats } from './replay.js';
 import stringWidth from 'string-width';
 import { terminalSafe } from '../untrustedText.js';
+import { isPerson } from '../config/glob.js';
 import { byTime, timeOf } from './findingOrder.js';
 
 export type OutputFormat = 'table' | 'ndjson' | 'json';
@@ -23,9 +24,21 @@ const COLUMNS: readonly { readonly title: string; readonly width: number; readon
   // A job has no revisions, and an IAM policy change (members granted or attempted, a role given outside the
   // organization) creates none: "unknown" is kept for a deploy whose revision the entries did not name.
   { title: 'REVISION', width: 26, value: (f) => f.revision ?? (createsNoRevision(f) ? '-' : 'unknown') },
-  { title: 'PRINCIPAL', width: 34, value: (f) => f.resolution?.principal ?? f.principal },
+  { title: 'PRINCIPAL', width: 34, value: (f) => f.resolution?.principal ?? whoActed(f) },
   { title: 'WHAT', width: 60, value: (f) => (f.status === 'resolved' ? `Resolved: ${f.resolution?.reason ?? f.title}` : f.title) },
 ];
+
+/**
+ * The PRINCIPAL cell of a finding: its principal, after the first person who acted through it when there is one
+ * (`alice@acme.com as deployer@acme-ci...`). Audit logs name the impersonated service account as the principal and
+ * the callers in serviceAccountDelegationInfo, original first; shown alone, a person who deployed by hand through
+ * the pipeline's account read as the pipeline. Service accounts and workload identities in the chain are the
+ * pipeline's own links (as exceptions read them, engine.ts): with none but those, the principal as before.
+ */
+function whoActed(f: Finding): string {
+  const person = f.delegationChain?.find(isPerson);
+  return person === undefined ? f.principal : `${person} as ${f.principal}`;
+}
 
 /**
  * True for a finding about something that has no revision (a job) or an entry that makes none: an IAM policy change,

@@ -166,12 +166,24 @@ describe('the PRINCIPAL cell of a call made through another identity', () => {
   it.each([
     ['a person impersonating the service account', ['alice@acme.com'], 'alice@acme.com as deployer@acme-c…'],
     ['a person, through a second service account', ['bob@acme.com', 'ci-hop@acme-ci.iam.gserviceaccount.com'], 'bob@acme.com as deployer@acme-ci.…'],
-    ['a person of a workforce pool', ['principal://iam.googleapis.com/locations/global/workforcePools/acme/subject/carol'], 'principal://iam.googleapis.com/lo…'],
+    // A federated identity is shown from its pool on (POOL/subject/SUBJECT): its first 34 columns are all prefix.
+    ['a person of a workforce pool', ['principal://iam.googleapis.com/locations/global/workforcePools/acme/subject/carol'], 'acme/subject/carol as deployer@ac…'],
     ['a workload identity (GitHub Actions): as before', [WIF], 'deployer@acme-ci.iam.gserviceacco…'],
     ['a service account impersonating another: as before', ['ci-hop@acme-ci.iam.gserviceaccount.com'], 'deployer@acme-ci.iam.gserviceacco…'],
     ['no chain: as before', [], 'deployer@acme-ci.iam.gserviceacco…'],
   ])('%s', (_name, delegationChain, cell) => {
     const finding = makeFinding('unapproved-deployer', { principal: SA }, { delegationChain });
+    const [header, row] = formatTable([finding]).split('\n') as [string, string];
+    expect(row.slice(header.indexOf('PRINCIPAL'), header.indexOf('WHAT')).trimEnd()).toBe(cell);
+  });
+
+  it.each([
+    ['a workload identity calling directly (no service account)', WIF, 'github/subject/repo:acme/storefro…'],
+    ['a workforce identity calling directly', 'principal://iam.googleapis.com/locations/global/workforcePools/acme/subject/carol', 'acme/subject/carol'],
+    ['a workload identity pool set', 'principalSet://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/github/attribute.repository/acme/storefront', 'github/attribute.repository/acme/…'],
+    ['a federated-looking name on another host: as written', 'principal://evil.example/locations/global/workforcePools/acme/subject/x', 'principal://evil.example/location…'],
+  ])('%s: shown from its pool on', (_name, principal, cell) => {
+    const finding = makeFinding('unapproved-deployer', { principal }, { delegationChain: [] });
     const [header, row] = formatTable([finding]).split('\n') as [string, string];
     expect(row.slice(header.indexOf('PRINCIPAL'), header.indexOf('WHAT')).trimEnd()).toBe(cell);
   });

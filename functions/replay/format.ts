@@ -37,7 +37,19 @@ const COLUMNS: readonly { readonly title: string; readonly width: number; readon
  */
 function whoActed(f: Finding): string {
   const person = f.delegationChain?.find(isPerson);
-  return person === undefined ? f.principal : `${person} as ${f.principal}`;
+  return person === undefined ? shownIdentity(f.principal) : `${shownIdentity(person)} as ${shownIdentity(f.principal)}`;
+}
+
+// A workforce or workload identity federation principal: `principal://iam.googleapis.com/[projects/N/]locations/L/
+// (workforcePools|workloadIdentityPools)/POOL/subject/SUBJECT` (principalSet:// for groups and attributes).
+const FEDERATED_IDENTITY = /^principal(?:Set)?:\/\/iam\.googleapis\.com\/(?:projects\/[^/]+\/)?locations\/[^/]+\/(?:workforcePools|workloadIdentityPools)\/(.+)$/;
+
+/**
+ * An identity as the PRINCIPAL cell shows it: a federated one from its pool on (`github/subject/repo:acme/app:...`),
+ * since its first 34 columns are the same prefix for every one; any other as written.
+ */
+function shownIdentity(identity: string): string {
+  return FEDERATED_IDENTITY.exec(identity)?.[1] ?? identity;
 }
 
 /**

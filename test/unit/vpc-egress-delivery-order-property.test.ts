@@ -8,7 +8,8 @@
 //   (b) every finding timestamp order reports is reported (ids are order-independent: the rule, kind, destination
 //       after and time);
 //   (c) a finding timestamp order never reports is closed at once: resolved in the delivery that reported it, or at
-//       its own time (in event time it was never open).
+//       its own time (in event time it was never open);
+//   (d) no finding is reported active again once resolved (a sink holds an id as one alert, opened once, closed once).
 // What differs and is known is enumerated in KNOWN below: each class a predicate that matches exactly it, with its
 // reason and how many differences of this seed it explains. A difference no class matches fails the test, and so does
 // a class whose count changes (a fix that ends some says so there, as the rule's header does).
@@ -125,6 +126,8 @@ interface Story {
   readonly first: Finding;
   readonly last: Finding;
   readonly closedAtOnce: boolean;
+  /** Reported active again after it was resolved: sinks take a finding's id as one alert, opened once, closed once. */
+  readonly reopened: boolean;
 }
 
 function storiesOf(emitted: readonly Emitted[]): Map<string, Story> {
@@ -132,17 +135,18 @@ function storiesOf(emitted: readonly Emitted[]): Map<string, Story> {
   for (const { finding, delivery } of emitted) {
     const story = stories.get(finding.id);
     if (story === undefined) {
-      stories.set(finding.id, { first: finding, last: finding, closedAtOnce: false, firstDelivery: delivery });
+      stories.set(finding.id, { first: finding, last: finding, closedAtOnce: false, reopened: false, firstDelivery: delivery });
       continue;
     }
     const closedAtOnce = finding.status === 'resolved' && (delivery === story.firstDelivery || finding.resolution?.time === finding.eventTime);
-    stories.set(finding.id, { ...story, last: finding, closedAtOnce });
+    const reopened = story.reopened || (story.last.status === 'resolved' && finding.status !== 'resolved');
+    stories.set(finding.id, { ...story, last: finding, closedAtOnce, reopened });
   }
   return stories;
 }
 
 /** How one delivery order differs from timestamp order about one finding (see the file's head: (a), (b), (c)). */
-type Kind = 'open, not in timestamp order' | 'not open, open in timestamp order' | 'paged with another destination before' | 'never reported' | 'extra';
+type Kind = 'reported again after it was resolved' | 'open, not in timestamp order' | 'not open, open in timestamp order' | 'paged with another destination before' | 'never reported' | 'extra';
 
 /** One finding of a history's delivery order that differs from timestamp order, and what became of it in each. */
 interface Difference {
@@ -167,6 +171,7 @@ function differences(history: readonly Step[], order: readonly number[], inOrder
     if (isOpen(want) && isOpen(got) && label(want!.first) !== label(got!.first)) add('paged with another destination before', id);
     if (want !== undefined && got === undefined) add('never reported', id);
     if (want === undefined && got !== undefined && !got.closedAtOnce) add('extra', id);
+    if (got?.reopened === true) add('reported again after it was resolved', id);
   }
   return out;
 }

@@ -557,6 +557,13 @@ describe('vpc-egress-bypass', () => {
       ['X, Y, Z, on to W', [v1('10:00', CX), v1('11:00', CY), v1('12:00', CZ)], [v1('13:00', { 'run.googleapis.com/vpc-access-connector': 'egress-2' })], 3],
       ['X, then Z twice', [v1('10:00', CX), v1('11:00', CZ), v1('12:00', CZ)], [], 1],
       ['X, then Z twice, back on X', [v1('10:00', CX), v1('11:00', CZ), v1('12:00', CZ)], [v1('13:00', CX)], 0],
+      // In order 12:00 is the return that ends 11:00's move. Delivered 11:00 first, 12:00 was judged a move from Z; when
+      // 10:00 comes, it is a return after all (found by vpc-egress-delivery-order-property.test.ts).
+      ['X, Z, back on X', [v1('10:00', CX), v1('11:00', CZ), v1('12:00', CX)], [], 0],
+      ['X, Z, back on X, then on to Y', [v1('10:00', CX), v1('11:00', CZ), v1('12:00', CX)], [v1('13:00', CY)], 1],
+      ['X with --no-traffic, Z, back on X', [editV1Services(v1('10:00', CX), (svc) => void ((svc['spec'] as Json)['traffic'] = [{ revisionName: 'hello-00002-abc', percent: 100 }])), v1('11:00', CZ), v1('12:00', CX)], [], 0],
+      // 12:00 is the return that ends 11:00's move, and 13:00 leaves Z again: a move in order too.
+      ['Z, X, back on Z, then X again', [v1('10:00', CZ), v1('11:00', CX), v1('12:00', CZ)], [v1('13:00', CX)], 1],
     ])('open at the end whatever the delivery order: %s', async (_name, first, then, open) => {
       const inOrder = await openAtEnd([...first, ...then]);
       expect(inOrder).toHaveLength(open);

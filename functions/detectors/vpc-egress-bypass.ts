@@ -81,16 +81,24 @@
 //           C (three destinations) delivered A, C, B report A to C (timestamp order's id, `before` A) and A to B; what it
 //           left is read from the history as known now (movedFrom), so what closes it and what is no new move after it
 //           are as in order (back on B closes it). One judged a move to where a late write between them had already gone
-//           is closed at its own time when that write comes (noMoveInOrder): an extra finding, opened and closed. A late
-//           report is made with what is known when the late write comes: X at 10:00, Y at 11:00, X at 12:00 delivered
-//           12:00, 11:00, 10:00 reports 12:00 as a move from Y (in order the return that closes 11:00's, which a
-//           service's late report then leaves out), open until the traffic goes back through Y. A property test over
-//           every delivery order of short random histories (helper CT, not committed) found more of this class, left:
-//           with the delete between, a move delivered after it is not reported (its risk had ended, the record is
-//           lost); and a newer write judged against an older destination, through --no-traffic revisions or longer
-//           chains, can stay open where timestamp order has nothing open. An entry that arrives after a late delete and
-//           would make the re-created service's egress a move or narrowing in timestamp order (an older write of the
-//           deleted service, or a re-created write between) reports nothing for it.
+//           is closed at its own time when that write comes (noMoveInOrder): an extra finding, opened and closed. One judged
+//           a move where in order it is the return that ends the move before it (X at 10:00, Y at 11:00, X at 12:00
+//           delivered with 10:00 after 11:00 and 12:00: 12:00 judged, or reported by 11:00, as a move from Y) is closed
+//           at its own time when 10:00 comes (returnInOrder), and a move after it is judged as in order; 11:00's own
+//           move, closed at once by 12:00, a service's late report then leaves out. A property test over every delivery
+//           order of short random histories (test/unit/vpc-egress-delivery-order-property.test.ts: 40 histories, each
+//           class of difference enumerated there with its count; any other difference fails it) finds, left: a late
+//           report closed at once is left out for a service's deploy (engine.ts: the newer write may have been judged
+//           meanwhile and reported itself), so a move or a narrowing undone before an older write came is never paged
+//           (332 differences); a finding paged with another destination before keeps it (230: its id names none, and a
+//           paged finding is not sent again); a narrowing judged against all-traffic egress before an older narrowing
+//           between them arrived stays open where in order it is no finding (64; closing it when that narrowing comes
+//           would reopen it when an all-traffic write between them comes later still, which shows it right after all:
+//           what arrived when is not kept), and across a delete (16: an entry older than the delete closes nothing,
+//           engine.ts); with a delete between, a late report of what the delete closed is not made (42: its risk had
+//           ended, the record is lost); a delete delivered after a newer deploy closes nothing (6: revision.ts
+//           closedByDelete closes nothing once any history changed after the delete), so a finding before it stays
+//           open; and a move to where a late write between went, closed by the delete before that write came (2).
 import { baselineKey } from '../baseline/store.js';
 import { beforeDelete, deletedBetween, indexBefore, isAfter, isBefore, pointAfter, pointAt, pointBefore, pointTime, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import type { RuleSettings } from '../config/types.js';
@@ -385,7 +393,7 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
   resolves({ change, baseline }, open): Resolved[] {
     if (change.kind === 'delete') return closedByDelete(open, change, [baseline?.vpcEgress]);
     if (change.kind !== 'deploy' || change.vpcEgress !== 'all-traffic') return [];
-    const superseded = noMoveInOrder(change, baseline, open);
+    const superseded = [...noMoveInOrder(change, baseline, open), ...returnInOrder(change, baseline, open)];
     // A revision that takes none of the traffic (--no-traffic) leaves the one reported serving.
     if (change.takesNoTraffic) return superseded;
     // One that arrives late took the traffic all the same, until a newer revision did: it closes the findings about
@@ -420,10 +428,37 @@ function noMoveInOrder(change: DeployChange, baseline: ServiceBaseline | undefin
 }
 
 /**
+ * For a late all-traffic write (`change`, destination X) whose next all-traffic write (Y at `next`) moved away from X
+ * in timestamp order, and the all-traffic write after that (at `back`) went back through X: the open move finding of
+ * `back` (judged before `change` came, as a move from Y). In timestamp order it is the return that ends the move to Y,
+ * no move of its own (X 10:00, Y 11:00, X 12:00 delivered 11:00, 12:00, 10:00). Closed at its own time, as
+ * noMoveInOrder closes one. Not where Y's own step was a return (the write before `change` was on Y, or an open move
+ * before `change` left Y): then `back` leaves Y again, a move.
+ */
+function returnInOrder(change: DeployChange, baseline: ServiceBaseline | undefined, open: readonly OpenFinding[]): Resolved[] {
+  const to = change.vpcDestination;
+  const next = nextAllTraffic(baseline, change);
+  if (to === undefined || next === undefined) return [];
+  const away = destinationAt(baseline, next);
+  const back = nextAllTraffic(baseline, newerWriteAt(next));
+  if (away === undefined || away === to || back === undefined || destinationAt(baseline, back) !== to) return [];
+  if (destinationBefore(baseline, change)?.v === away || returnsBeforeIt(baseline, change, away)) return [];
+  const time = pointTime(back);
+  return open
+    .filter((o) => o.rule === 'vpc-egress-bypass' && o.finding.evidence['egress'] === 'all-traffic' && o.finding.evidence['after'] === to && sameTime(o, time))
+    .map((o) => ({ id: o.finding.id, reason: `an older write that arrived later had sent all of its outbound traffic through ${to} before ${away}: it went back, no move`, time: o.finding.eventTime }));
+}
+
+/** The destination recorded with an all-traffic egress point (the same instant), if known. */
+function destinationAt(baseline: ServiceBaseline | undefined, point: TimePoint<VpcEgress>): string | undefined {
+  return baseline?.vpcDestination?.find((d) => d.t === point.t && (d.n ?? 0) === (point.n ?? 0))?.v;
+}
+
+/**
  * The first point after `change` (to the nanosecond: not another entry of its own instant) of a revision that sent all
  * of its traffic through the VPC, narrowings between passed over (as destinationBefore passes them over looking back).
  */
-function nextAllTraffic(baseline: ServiceBaseline | undefined, change: DeployChange): TimePoint<VpcEgress> | undefined {
+function nextAllTraffic(baseline: ServiceBaseline | undefined, change: { readonly timeMs: number; readonly time: string }): TimePoint<VpcEgress> | undefined {
   return baseline?.vpcEgress?.find((point) => isAfter(point, change) && point.v === 'all-traffic');
 }
 

@@ -263,24 +263,11 @@ const KNOWN: readonly KnownClass[] = [
   },
   {
     count: 64,
-    reason: 'a narrowing judged against all-traffic before an older narrowing between them arrived (in order: no finding)',
+    reason: 'a narrowing judged against all-traffic before an older narrowing between arrived stays open (in order no finding; closing it may reopen it)',
     matches: (d) => {
       const f = story(d).first;
       const before = d.history[indexOf(f) - 1];
       return (d.kind === 'extra' || d.kind === 'open, not in timestamp order') && !isMove(f) && (before?.startsWith('P') === true || before?.startsWith('N') === true) && position(d, indexOf(f) - 1) > position(d, indexOf(f));
-    },
-  },
-  {
-    count: 124,
-    reason: 'a return judged as a move before the move it ends arrived (X, Y, X delivered Y, X, X)',
-    matches: (d) => {
-      const f = story(d).first;
-      return (
-        (d.kind === 'extra' || d.kind === 'open, not in timestamp order') &&
-        isMove(f) &&
-        d.inOrder === undefined &&
-        d.all.some((s) => isMove(s.first) && s.first.evidence['before'] === f.evidence['after'] && s.last.resolution?.time === f.eventTime)
-      );
     },
   },
 ];

@@ -572,6 +572,30 @@ describe('vpc-egress-bypass', () => {
       }
     });
 
+    // A late write whose next write's finding (a move, a narrowing) a newer write or the delete had ended already, before
+    // the late write came: that finding is reported for it, closed at once, as timestamp order reports it and closes it.
+    // The newer write was judged without the late one (the rule reads the revisions applied, never a write still
+    // waiting for its rollout), so it cannot have reported itself against it (found by the delivery-order property test).
+    const narrowed = (time: string): Json => v1Deploy(`2024-05-04T${time}:00Z`, {});
+    it.each([
+      ['a move the next write took back', [v1('10:00', CX), v1('11:00', CY), v1('12:00', CX)]],
+      ['a narrowing the next write sent through the VPC again', [v1('10:00', CX), narrowed('11:00'), v1('12:00', CX)]],
+      ['a move, then the service deleted', [v1('10:00', CX), v1('11:00', CY), deleteServiceAt('2024-05-04T12:00:00Z', SLACK_BOT)]],
+      ['a narrowing, then the service deleted', [v1('10:00', CX), narrowed('11:00'), deleteServiceAt('2024-05-04T12:00:00Z', SLACK_BOT)]],
+    ])('a finding ended before the late write came is reported and closed, whatever the order: %s', async (_name, entries) => {
+      const inOrder = await story(entries);
+      expect(inOrder.filter((f) => f.includes(' resolved ')).length).toBeGreaterThan(0);
+      for (const order of permutations(entries.map((_, i) => i))) {
+        const findings = (await findingsLive(order.map((i) => entries[i]!))).filter((f) => f.rule === 'vpc-egress-bypass');
+        // Timestamp order's findings, each reported and closed as there; besides them only a return judged as a move
+        // before the late write came, closed at its own time (returnInOrder: in event time it was never open).
+        const ofOrder = findings.filter((f) => inOrder.some((line) => line.startsWith(f.id)));
+        expect({ order, findings: ofOrder.map((f) => `${f.id} ${f.status ?? 'active'} ${f.evidence['before']} -> ${f.evidence['after']}`).sort() }).toEqual({ order, findings: inOrder });
+        const closedAtItsTime = (id: string): boolean => findings.some((f) => f.id === id && f.status === 'resolved' && f.resolution?.time === f.eventTime);
+        expect({ order, others: findings.filter((f) => !ofOrder.includes(f) && !closedAtItsTime(f.id)).map((f) => f.id) }).toEqual({ order, others: [] });
+      }
+    });
+
     it('a late moved revision that a newer one already took back to the earlier connector is reported and closed at once, as in order', async () => {
       const back = v1('12:00', CONNECTOR);
       const only = async (entries: unknown[]) => (await findingsLive(entries)).filter((f) => f.rule === 'vpc-egress-bypass').map((f) => `${f.id} ${f.status ?? 'active'} ${f.resolution?.time ?? ''}`);

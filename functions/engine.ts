@@ -741,8 +741,9 @@ export class Engine {
       const closing = byDelete ? { time: deleteTime(base), reason: deletedReason(finding) } : takenAway;
       // A finding for a newer write whose risk is gone already, from a write that waited for its rollout: the newer
       // write may have been judged meanwhile against this one, and reported itself (its finding, closed since, is not
-      // kept): not reported twice. (One still open is known: the detector leaves it.)
-      if (d.detection.forNewerWrite && closing && evaluation.rollout) continue;
+      // kept): not reported twice. (One still open is known: the detector leaves it.) Not for a rule that never judges
+      // a write against one still waiting (Detector.judgesAppliedRevisionsOnly): the newer write was judged without it.
+      if (d.detection.forNewerWrite && closing && evaluation.rollout && detectors[d.rule].judgesAppliedRevisionsOnly !== true) continue;
       if (d.heldBackBy !== undefined) {
         const { id, principal, project, service, eventTime } = finding;
         this.heldBack?.push({ rule: d.rule, exception: d.heldBackBy, finding: { id, principal, project, service, eventTime } });

@@ -114,6 +114,14 @@ export interface Detector<Id extends keyof RulesConfig = keyof RulesConfig> {
    * unknown principal.
    */
   readonly reportsForNewerWrites?: true;
+  /**
+   * The rule judges a write against the revisions the baseline holds applied, never against a write still waiting for
+   * its rollout (as revision.ts settingBefore reads a service setting): a newer write judged while an older one waited
+   * was judged without it. A finding the older write raises for that newer write (Detection.forNewerWrite) whose risk
+   * is gone already is then reported, closed, as timestamp order reports it; the rule itself leaves out one the newer
+   * write may have reported against another value before it (revision.ts newerWriteMayHaveReported).
+   */
+  readonly judgesAppliedRevisionsOnly?: true;
   detect(input: DetectorInput<RulesConfig[Id]>): readonly Detection[];
   /**
    * Which of the rule's open findings this change closes (the grant removed, the identity changed back), with why.

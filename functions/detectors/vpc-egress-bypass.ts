@@ -41,8 +41,10 @@
 //           destination before it (deploy X at 10:00, Y at 11:00, delivered Y first), or against another one and its
 //           finding would be open now and is not (silentWhenJudged: a move's id does not name the destination before);
 //           not where that write goes back where the late write's own move, or an open move before it, left. Closed at
-//           once where a newer revision that took traffic already went back through the late write's destination (a
-//           service's deploy, which waited for its rollout, then reports nothing: the engine's rule for late reports).
+//           once where a newer revision that took traffic already went back through the late write's destination, or the
+//           service was deleted since (reported all the same from a service's deploy that waited for its rollout: the
+//           rule reads the revisions applied, never a write still waiting, so the newer write was judged without the late
+//           one: judgesAppliedRevisionsOnly).
 //           An egress narrowed: a newer revision that sends all traffic through the VPC again and takes traffic (one
 //           whose write sends all of it to older revisions, `gcloud run deploy --no-traffic` or a worker pool's
 //           instance split pinning its instances to older revisions, leaves the one reported serving), or the
@@ -81,24 +83,21 @@
 //           C (three destinations) delivered A, C, B report A to C (timestamp order's id, `before` A) and A to B; what it
 //           left is read from the history as known now (movedFrom), so what closes it and what is no new move after it
 //           are as in order (back on B closes it). One judged a move to where a late write between them had already gone
-//           is closed at its own time when that write comes (noMoveInOrder): an extra finding, opened and closed. One judged
-//           a move where in order it is the return that ends the move before it (X at 10:00, Y at 11:00, X at 12:00
-//           delivered with 10:00 after 11:00 and 12:00: 12:00 judged, or reported by 11:00, as a move from Y) is closed
-//           at its own time when 10:00 comes (returnInOrder), and a move after it is judged as in order; 11:00's own
-//           move, closed at once by 12:00, a service's late report then leaves out. A property test over every delivery
-//           order of short random histories (test/unit/vpc-egress-delivery-order-property.test.ts: 40 histories, each
-//           class of difference enumerated there with its count; any other difference fails it) finds, left: a late
-//           report closed at once is left out for a service's deploy (engine.ts: the newer write may have been judged
-//           meanwhile and reported itself), so a move or a narrowing undone before an older write came is never paged
-//           (332 differences); a finding paged with another destination before keeps it (230: its id names none, and a
-//           paged finding is not sent again); a narrowing judged against all-traffic egress before an older narrowing
-//           between them arrived stays open where in order it is no finding (64; closing it when that narrowing comes
-//           would reopen it when an all-traffic write between them comes later still, which shows it right after all:
-//           what arrived when is not kept), and across a delete (16: an entry older than the delete closes nothing,
-//           engine.ts); with a delete between, a late report of what the delete closed is not made (42: its risk had
-//           ended, the record is lost); a delete delivered after a newer deploy closes nothing (6: revision.ts
-//           closedByDelete closes nothing once any history changed after the delete), so a finding before it stays
-//           open; and a move to where a late write between went, closed by the delete before that write came (2).
+//           is closed at its own time when that write comes (noMoveInOrder): an extra finding, opened and closed. One
+//           judged a move where in order it is the return that ends the move before it (X at 10:00, Y at 11:00, X at
+//           12:00 delivered with 10:00 after 11:00 and 12:00: 12:00 judged, or reported by 11:00, as a move from Y) is
+//           closed at its own time when 10:00 comes (returnInOrder), and a move after it is judged as in order; 11:00's
+//           own move is reported, closed at once by 12:00. A property test over every delivery order of short random
+//           histories (test/unit/vpc-egress-delivery-order-property.test.ts: 40 histories, each class of difference
+//           enumerated there with its count; any other difference fails it) finds, left: a finding paged with another
+//           destination before keeps it (230: its id names none, and a paged finding is not sent again); a narrowing
+//           judged against all-traffic egress before an older narrowing between them arrived stays open where in order
+//           it is no finding (64; closing it when that narrowing comes would reopen it when an all-traffic write
+//           between them comes later still, which shows it right after all: what arrived when is not kept), and across
+//           a delete (16: an entry older than the delete closes nothing, engine.ts); a delete delivered after a newer
+//           deploy closes nothing (6: revision.ts closedByDelete closes nothing once any history changed after the
+//           delete), so a finding before it stays open; and a move to where a late write between went, closed by the
+//           delete before that write came (2).
 import { baselineKey } from '../baseline/store.js';
 import { beforeDelete, deletedBetween, indexBefore, isAfter, isBefore, pointAfter, pointAt, pointBefore, pointTime, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import type { RuleSettings } from '../config/types.js';
@@ -365,6 +364,9 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
   changeKinds: ['deploy', 'delete'],
   closedByDelete: true,
   reportsForNewerWrites: true,
+  // Egress and destinations are read from the history applied (pointBefore, destinationBefore), never from a write
+  // still waiting for its rollout.
+  judgesAppliedRevisionsOnly: true,
   detect({ change, baseline, settings }): Detection[] {
     if (change.kind !== 'deploy' || change.vpcEgress === undefined) return [];
     // All-traffic egress written by a write that arrived late: a newer write that narrowed it may have been judged without it.

@@ -196,39 +196,7 @@ const position = (d: Difference, i: number): number => d.order.indexOf(i);
 const story = (d: Difference): Story => (d.delivered ?? d.inOrder)!;
 const isMove = (f: Finding): boolean => f.evidence['egress'] === 'all-traffic';
 
-/**
- * True when an entry older than the finding's own arrived after it and after entry `end` (what took its risk away in
- * timestamp order): the late entry reports it for the newer write, closed at once, from a deploy that waited for its
- * rollout, which the engine leaves out (engine.ts: the newer write may have been judged meanwhile and reported itself).
- */
-function reportedLateAfterItsEnd(d: Difference, end: number): boolean {
-  const f = indexOf(story(d).first);
-  // What ended it when the late entry came: the entry that closed it in timestamp order, or a later one that ends the
-  // same risk (a write that takes traffic back on the same destination; for a narrowing, any all-traffic one).
-  const ends = (j: number): boolean => {
-    const [step, closer] = [d.history[j]!, d.history[end]!];
-    return j === end || (j > end && !step.endsWith('-nt') && (step === closer || (!isMove(story(d).first) && 'XYZ'.includes(step))));
-  };
-  return d.order.some((j, at) => j < f && at > position(d, f) && d.order.some((e, endAt) => ends(e) && at > endAt));
-}
-
-/** The index of the entry whose time closed the finding in timestamp order, if it was closed. */
-const closedInOrderBy = (d: Difference): number | undefined => {
-  const time = d.inOrder?.last.resolution?.time;
-  return time === undefined ? undefined : Number(time.slice(11, 13)) - 10;
-};
-
 const KNOWN: readonly KnownClass[] = [
-  {
-    count: 332,
-    reason: 'a late report closed at once by a deploy is left out (engine.ts: from a deploy that waited for its rollout)',
-    matches: (d) => d.kind === 'never reported' && d.inOrder?.last.resolution?.reason !== 'the service was deleted' && closedInOrderBy(d) !== undefined && reportedLateAfterItsEnd(d, closedInOrderBy(d)!),
-  },
-  {
-    count: 42,
-    reason: 'delete between: a late report of a finding the delete closed is left out (its risk had ended, the record is lost)',
-    matches: (d) => d.kind === 'never reported' && d.inOrder?.last.resolution?.reason === 'the service was deleted' && reportedLateAfterItsEnd(d, d.history.indexOf('D')),
-  },
   {
     count: 6,
     reason: 'a delete delivered after a newer entry closes nothing (revision.ts closedByDelete; CU is on it)',

@@ -596,6 +596,20 @@ describe('vpc-egress-bypass', () => {
       }
     });
 
+    // A write that goes back where a move timestamp order still has open left is no move, whichever late write reports
+    // for it: X, Y, Y, X delivered Y at 11:00, X at 13:00, X at 10:00, Y at 12:00. When 10:00 came, 13:00 (judged a move
+    // from Y) was closed as the return it is in order; 12:00, later still, must not report it again (found by the
+    // delivery-order property test run with more seeds).
+    it('a return closed when the older write came is not reported again by a later one: X, Y, Y, X delivered 11:00, 13:00, 10:00, 12:00', async () => {
+      const entries = [v1('10:00', CX), v1('11:00', CY), v1('12:00', CY), v1('13:00', CX)];
+      const inOrder = await story(entries);
+      const delivered = (await findingsLive([1, 3, 0, 2].map((i) => entries[i]!))).filter((f) => f.rule === 'vpc-egress-bypass');
+      const statuses = new Map<string, string[]>();
+      for (const f of delivered) statuses.set(f.id, [...(statuses.get(f.id) ?? []), f.status ?? 'active']);
+      expect([...statuses.values()].filter((s) => s.length > 2 || s[0] !== 'active' || (s.length === 2 && s[1] !== 'resolved'))).toEqual([]);
+      expect(delivered.filter((f) => inOrder.some((line) => line.startsWith(f.id))).map((f) => `${f.id} ${f.status ?? 'active'} ${f.evidence['before']} -> ${f.evidence['after']}`).sort()).toEqual(inOrder);
+    });
+
     it('a late moved revision that a newer one already took back to the earlier connector is reported and closed at once, as in order', async () => {
       const back = v1('12:00', CONNECTOR);
       const only = async (entries: unknown[]) => (await findingsLive(entries)).filter((f) => f.rule === 'vpc-egress-bypass').map((f) => `${f.id} ${f.status ?? 'active'} ${f.resolution?.time ?? ''}`);

@@ -40,7 +40,10 @@
 //           move for it (movedAfter: its time and id, principal unknown, `reportedFrom`), where it was judged against no
 //           destination before it (deploy X at 10:00, Y at 11:00, delivered Y first), or against another one and its
 //           finding would be open now and is not (silentWhenJudged: a move's id does not name the destination before);
-//           not where that write goes back where the late write's own move, or an open move before it, left. Closed at
+//           not where that write goes back where the late write's own move, or an open move before it, left, nor where
+//           it does so in timestamp order with the late write in its place (movesOpenInOrder: the moves replayed from the
+//           history, as the open findings may no longer hold one: a return closed as no move, X, Y, Y, X delivered
+//           11:00, 13:00, 10:00, 12:00, is not reported again by 12:00). Closed at
 //           once where a newer revision that took traffic already went back through the late write's destination, or the
 //           service was deleted since (reported all the same from a service's deploy that waited for its rollout: the
 //           rule reads the revisions applied, never a write still waiting, so the newer write was judged without the late
@@ -99,7 +102,7 @@
 //           delete), so a finding before it stays open; and a move to where a late write between went, closed by the
 //           delete before that write came (2).
 import { baselineKey } from '../baseline/store.js';
-import { beforeDelete, deletedBetween, indexBefore, isAfter, isBefore, pointAfter, pointAt, pointBefore, pointTime, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { beforeDelete, deletedBetween, deletePoint, indexBefore, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, sameInstant, tookNoTrafficAt, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import type { RuleSettings } from '../config/types.js';
 import type { DeployChange, VpcEgress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
@@ -257,6 +260,9 @@ function movedAfter(change: DeployChange, baseline: ServiceBaseline | undefined,
   // late): then the newer write leaving its destination again is a new move.
   if (destinationBefore(baseline, change)?.v === after && !returnsBeforeIt(baseline, change, from)) return [];
   if ((baseline?.open ?? []).some((o) => o.rule === 'vpc-egress-bypass' && movedFrom(o, baseline) === after && findingBefore(o, at))) return [];
+  // In timestamp order, with this write in its place, a return to where a move still open then left (one whose finding
+  // was closed here already, or never reported as it came, is no longer among the open ones): no move.
+  if (movesOpenInOrder(baseline, at, { point: pointAt(change, 'all-traffic'), destination: from, served: change.takesNoTraffic !== true }).some((m) => m.from === after)) return [];
   const endsIt = (d: string): boolean => d !== after;
   if (
     newerWriteMayHaveReported(baseline, baseline?.vpcDestination, change, at, endsIt, (write) => (write.vpcEgress === 'all-traffic' ? write.vpcDestination : undefined), 'vpc-egress-bypass') &&
@@ -449,6 +455,60 @@ function returnInOrder(change: DeployChange, baseline: ServiceBaseline | undefin
   return open
     .filter((o) => o.rule === 'vpc-egress-bypass' && o.finding.evidence['egress'] === 'all-traffic' && o.finding.evidence['after'] === to && sameTime(o, time))
     .map((o) => ({ id: o.finding.id, reason: `an older write that arrived later had sent all of its outbound traffic through ${to} before ${away}: it went back, no move`, time: o.finding.eventTime }));
+}
+
+/** An all-traffic write as movesOpenInOrder replays it: its point, its destination, whether it took traffic. */
+interface AllTrafficWrite {
+  readonly point: TimePoint<VpcEgress>;
+  readonly destination: string | undefined;
+  readonly served: boolean;
+}
+
+/** A move as timestamp order gives it: where it left and went, and its write. */
+interface MoveInOrder {
+  readonly from: string;
+  readonly to: string;
+  readonly write: TimePoint<VpcEgress>;
+}
+
+/**
+ * The moves open just before `at` as timestamp order gives them, replayed from the history (`late`, a write not applied
+ * yet, in its place): each all-traffic write that took traffic closes the open moves whose chain left its destination
+ * (resolves, destinationsLeft), then is a move from the destination before it unless it goes back where an open move
+ * left (moved); the service's delete closes them all. The open findings say what was reported as entries came; this
+ * says what timestamp order has open, which a late write can change (a return judged as a move, a move's report left
+ * out or closed at once).
+ */
+function movesOpenInOrder(baseline: ServiceBaseline | undefined, at: { readonly timeMs: number; readonly time: string }, late: AllTrafficWrite): MoveInOrder[] {
+  const writes: AllTrafficWrite[] = (baseline?.vpcEgress ?? [])
+    .filter((point) => point.v === 'all-traffic' && isBefore(point, at) && !sameInstant(point, late.point))
+    .map((point) => ({ point, destination: destinationAt(baseline, point), served: !tookNoTrafficAt(point, baseline?.tookNoTraffic) }));
+  if (isBefore(late.point, at)) writes.push(late);
+  writes.sort((a, b) => (isLaterPoint(a.point, b.point) ? 1 : isLaterPoint(b.point, a.point) ? -1 : 0));
+  const deleted = deletePoint(baseline);
+  let open: MoveInOrder[] = [];
+  let previous: AllTrafficWrite | undefined;
+  for (const write of writes) {
+    if (deleted !== undefined && previous !== undefined && isLaterPoint(deleted, previous.point) && !isLaterPoint(deleted, write.point)) open = [];
+    const [from, to] = [previous?.destination, write.destination];
+    const moves = from !== undefined && to !== undefined && from !== to && !open.some((m) => m.from === to);
+    if (write.served && to !== undefined) open = open.filter((m) => !chainLeft(open, m).has(to));
+    if (moves) open.push({ from: from!, to: to!, write: write.point });
+    previous = write;
+  }
+  if (deleted !== undefined && previous !== undefined && isLaterPoint(deleted, previous.point) && isBefore(deleted, at)) return [];
+  return open;
+}
+
+/** The destinations `move` and the chain of open moves before it left (destinationsLeft, over replayed moves). */
+function chainLeft(open: readonly MoveInOrder[], move: MoveInOrder): ReadonlySet<string> {
+  const left = new Set([move.from]);
+  for (let current = move; ; ) {
+    const previous = open.filter((m) => m.to === current.from && isLaterPoint(current.write, m.write)).at(-1);
+    if (previous === undefined || left.has(previous.from)) return left;
+    left.add(previous.from);
+    current = previous;
+  }
 }
 
 /** The destination recorded with an all-traffic egress point (the same instant), if known. */

@@ -33,7 +33,7 @@
 //           chain began, and Y to Z must not stay open with the traffic on X; back on Y ends Y to Z only; on to W and then
 //           back on Y ends Z to W and Y to Z), by the same machinery as below (late writes, system events, --no-traffic
 //           revisions and instance splits end nothing), or the service deleted. A move back to the destination an open
-//           move finding left is no new move. (Not "any revision off its destination": after X to Y, Y to Z, Z to W, back
+//           move finding before it left is no new move (not one newer than it, judged before it came). (Not "any revision off its destination": after X to Y, Y to Z, Z to W, back
 //           on Z would close X to Y, and a step back on Y then nothing, leaving the service off X with no finding open.)
 //           A late all-traffic write whose next all-traffic write after it (judged before it came) went through another
 //           destination reports that write's
@@ -134,13 +134,14 @@ const throughAgain = (destination: string): string => `all of its outbound traff
  * perimeter, which the deployer chose. Only where that revision's destination is known (an egress narrowed and moved
  * at once is the other finding, which says more: one page for the write, not two; a narrowing between them is passed
  * over, destinationBefore). Not a move back to the destination
- * an open move finding left: that ends its risk (resolves), served or not, and is no new one.
+ * an open move finding before it left: that ends its risk (resolves), served or not, and is no new one.
  */
 function moved(change: DeployChange, baseline: ServiceBaseline | undefined): Detection[] {
   const after = change.vpcDestination;
   const before = destinationBefore(baseline, change);
   if (after === undefined || before === undefined || before.v === after) return [];
-  if ((baseline?.open ?? []).some((o) => o.rule === 'vpc-egress-bypass' && movedFrom(o, baseline) === after)) return [];
+  // (An open move newer than this write, judged before it came, is not one it goes back from.)
+  if ((baseline?.open ?? []).some((o) => o.rule === 'vpc-egress-bypass' && movedFrom(o, baseline) === after && findingBefore(o, change))) return [];
   const recreatedAfterDeleteAt = deletedBetween(baseline, before, change);
   const who = change.principal?.id ?? 'An unknown principal';
   return [

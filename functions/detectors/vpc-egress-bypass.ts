@@ -74,19 +74,20 @@
 //           one that removes VPC access entirely is seen only through its system events (one that keeps a connector and
 //           narrows the egress is seen in the write); so is a v2 template (or job task spec) set whole but logged
 //           without containers (a job has no system events: unknown). A v2 update mask that names only some fields of
-//           `template.vpc_access`, and a v1 egress value that reads as neither setting, say nothing. A move is seen only
-//           where the last revision before that sent all of its traffic through the VPC has a known destination (not
-//           one stored by a version before destinations were kept). A narrowing in between is passed over: all-traffic
-//           egress narrowed (or VPC access removed) and then sent all through another network raises the narrowed
-//           finding, which the return to all-traffic resolves whatever its destination, and then a move. A
+//           `template.vpc_access`, and a v1 egress value that reads as neither setting, say nothing. A move is seen
+//           only where the last revision before that sent all of its traffic through the VPC has a known destination
+//           (not one stored by a version before destinations were kept). A narrowing in between is passed over:
+//           all-traffic egress narrowed (or VPC access removed) and then sent all through another network raises the
+//           narrowed finding, which the return to all-traffic resolves whatever its destination, and then a move. A
 //           project written as its number where the revision before wrote its id reads as another destination, unless
-//           it is the service's and the entry names its number (v1 entries and system events do, v2 ones not). A chain is
-//           followed through the open move findings: one let go (OPEN_LIMIT) or closed by a delete breaks it, and one
-//           made by a --no-traffic revision is a link all the same. A newer all-traffic write judged against an older destination than timestamp order gives it keeps that finding as it was paged: A, B,
-//           C (three destinations) delivered A, C, B report A to C (timestamp order's id, `before` A) and A to B; what it
-//           left is read from the history as known now (movedFrom), so what closes it and what is no new move after it
-//           are as in order (back on B closes it). One judged a move to where a late write between them had already gone
-//           is closed at its own time when that write comes (noMoveInOrder): an extra finding, opened and closed. One
+//           it is the service's and the entry names its number (v1 entries and system events do, v2 ones not). A chain
+//           is followed through the open move findings: one let go (OPEN_LIMIT) or closed by a delete breaks it, and
+//           one made by a --no-traffic revision is a link all the same. A newer all-traffic write judged against an
+//           older destination than timestamp order gives it keeps that finding as it was paged: A, B, C (three
+//           destinations) delivered A, C, B report A to C (timestamp order's id, `before` A) and A to B; what it left
+//           is read from the history as known now (movedFrom), so what closes it and what is no new move after it are
+//           as in order (back on B closes it). One judged a move to where a late write between them had already gone is
+//           closed at its own time when that write comes (noMoveInOrder): an extra finding, opened and closed. One
 //           judged a move where in order it is the return that ends the move before it (X at 10:00, Y at 11:00, X at
 //           12:00 delivered with 10:00 after 11:00 and 12:00: 12:00 judged, or reported by 11:00, as a move from Y) is
 //           closed at its own time when 10:00 comes (returnInOrder), and a move after it is judged as in order; 11:00's
@@ -100,9 +101,7 @@
 //           them arrived stays open where in order it is no finding (64; closing it when that narrowing comes would
 //           reopen it when an all-traffic write between them comes later still, which shows it right after all: what
 //           arrived when is not kept), and across a delete (16: an entry older than the delete closes nothing,
-//           engine.ts); a delete delivered after a newer deploy closes nothing (6: revision.ts closedByDelete closes
-//           nothing once any history changed after the delete), so a finding before it stays open; and a move to where
-//           a late write between went, closed by the delete before that write came (2).
+//           engine.ts); and a move to where a late write between went, closed by the delete before that write came (2).
 import { baselineKey } from '../baseline/store.js';
 import { beforeDelete, deletedBetween, deletePoint, indexBefore, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, sameInstant, tookNoTrafficAt, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import type { RuleSettings } from '../config/types.js';

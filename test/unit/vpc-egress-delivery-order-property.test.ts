@@ -198,14 +198,6 @@ const isMove = (f: Finding): boolean => f.evidence['egress'] === 'all-traffic';
 
 const KNOWN: readonly KnownClass[] = [
   {
-    count: 6,
-    reason: 'a delete delivered after a newer entry closes nothing (revision.ts closedByDelete; CU is on it)',
-    matches: (d) => {
-      const del = d.history.indexOf('D');
-      return d.kind === 'open, not in timestamp order' && del >= 0 && indexOf(story(d).first) < del && d.order.some((j, at) => j > del && at < position(d, del));
-    },
-  },
-  {
     count: 230,
     reason: 'a paged move is not sent again when an older write shows another destination before it (its id names none)',
     matches: (d) => d.kind === 'paged with another destination before',

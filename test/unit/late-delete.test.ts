@@ -178,3 +178,36 @@ describe('a late delete leaves open the finding that stands for the re-created s
     expect(open(live)).not.toEqual([]);
   });
 });
+
+// The risk ended before the re-created service's write set it again, by a write delivered after that one (judged against
+// the risky value before, it raised nothing), and after the delete: timestamp order reports the re-created service's
+// risk, and the late write that ended it reports it on the newer write's behalf (forNewerWrite), as it does with no
+// delete between. The write that ended it is the deleted service's (10:30, delivered after the late delete) or the
+// re-created service's (12:00, with the delete delivered in order).
+describe('a write that ended the risk, delivered after the re-created service\'s write that set it again, reports that risk', () => {
+  const ended = '2024-05-04T10:30:00Z';
+  const later = '2024-05-04T13:00:00Z';
+  const HISTORIES = [
+    {
+      name: 'ended before the delete, delivered after the late delete',
+      entries: (c: Case) => [c.write(T.base, false), c.write(T.risky, true), c.write(ended, false), c.remove(T.deleted), c.write(T.again, true)],
+      order: [0, 1, 4, 3, 2],
+      open: T.again,
+    },
+    {
+      name: 'ended by the re-created service, delivered last',
+      entries: (c: Case) => [c.write(T.base, false), c.write(T.risky, true), c.remove(T.deleted), c.write(T.again, false), c.write(later, true)],
+      order: [0, 1, 2, 4, 3],
+      open: later,
+    },
+  ];
+  const RULES_FOR_NEWER_WRITES = ['ingress-opened', 'default-url-enabled', 'binary-authorization-bypass'];
+  const table = CASES.filter((c) => RULES_FOR_NEWER_WRITES.includes(c.rule)).flatMap((c) => HISTORIES.map((h) => [`${c.rule} (${c.name}): ${h.name}`, c, h] as const));
+
+  it.each(table)('%s', async (_label, c, h) => {
+    const entries = h.entries(c);
+    const open = (findings: readonly Finding[]): string[] => [...lastWords(findings, c.rule).values()].filter((f) => ends(f.words) === 'active').map((f) => f.eventTime);
+    expect(open(await findingsOf(entries, CFG))).toEqual([h.open]);
+    expect(open(await findingsLive(h.order.map((i) => entries[i]!), CFG))).toEqual([h.open]);
+  });
+});

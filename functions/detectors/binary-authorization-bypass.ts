@@ -52,10 +52,13 @@
 //           for its rollout, and its principal exceptions cannot apply (who made it is unknown).
 //           Binary Authorization's own breakglass audit event, the project's Binary Authorization policy itself
 //           (`binaryauthorization.googleapis.com`) and continuous validation results are not read.
-//           An entry that arrives after such a late delete and would, in timestamp order, make the re-created service's
-//           write a finding (an older write of the deleted service that ended the risk before the delete, or a re-
-//           created write between that ended it) reports nothing for it: the re-created service can be left with the
-//           risk and no finding open.
+//           A write that ended the risk (an older write of the deleted service, or a re-created write between) and arrives
+//           after the re-created write that set it again reports that write's finding for it (turnedOffAfter), also where a
+//           value of the deleted service that ended the risk is known (revision.ts newerWriteMayHaveReported: the first
+//           known write of the re-created service was judged against the deleted one's values, and a finding of its own
+//           would be open still). Not where another re-created write between the delete and it is known (it may have
+//           reported itself and had its finding closed since): the re-created service can then be left with the risk
+//           and no finding open.
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, pointAfter, pointAt, valueBefore, type ServiceBaseline } from '../baseline/state.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';

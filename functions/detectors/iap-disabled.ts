@@ -34,10 +34,11 @@
 //           the Cloud Run service is not seen, nor are changes to the IAP access policy itself (IAP's own
 //           SetIamPolicy). An invoker role granted to the public on the project, folder or organization is not
 //           taken into account for the severity (public-invoker-grant reports it).
-//           An entry that arrives after such a late delete and would, in timestamp order, make the re-created service's
-//           write a finding (an older write of the deleted service that ended the risk before the delete, or a re-
-//           created write between that ended it) reports nothing for it: the re-created service can be left with the
-//           risk and no finding open.
+//           A write that turned IAP on and arrives after a newer write that turned it off again (judged against IAP off,
+//           raising nothing) reports nothing for it: this rule has no report for a newer write (ingress-opened's
+//           reopenedAfter). Across a delete (an older write of the deleted service that turned IAP on, or a re-created
+//           write between), where the delete closed the finding that stood for the risk, the re-created service can be
+//           left with IAP off and no finding open.
 //           The baseline keeps no history of IAP until a write that turns IAP on is known (most services never
 //           do): when that write arrives after later writes that turned IAP off, those are not compared with it (the
 //           next such write is), and until then the service reads as guarded by IAP: a public invoker granted (or

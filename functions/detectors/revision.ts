@@ -389,7 +389,10 @@ export function newerWriteAt(point: TimePoint<unknown>): { readonly timeMs: numb
  * a finding: a restricted ingress, the default URL disabled): certain when no such value before it is known now, in
  * `history` or in a write still waiting for its rollout (other than `change`); one that is may have been known when it
  * was judged (what came when is not kept). An open finding of `rule` at its time says it reported itself (judged while
- * `change` waited for its rollout: settingBefore held it).
+ * `change` waited for its rollout: settingBefore held it). Where the newer write is the first known of the service
+ * created again after its delete, that open finding is the whole answer (firstKnownAfterDelete): else the deleted
+ * service's older values (its first write's, the baseline) hid the re-created service's risk whenever the write that
+ * ended it arrived after the one that set it again.
  */
 export function newerWriteMayHaveReported<T>(
   baseline: ServiceBaseline | undefined,
@@ -400,8 +403,32 @@ export function newerWriteMayHaveReported<T>(
   pick: (write: DeployChange) => T | undefined,
   rule: string,
 ): boolean {
-  if (someSettingPoint(baseline, history, pick, (point) => raises(point.v) && isBefore(point, at), change.key)) return true;
-  return openFindingAt(baseline, rule, at.time);
+  if (openFindingAt(baseline, rule, at.time)) return true;
+  if (firstKnownAfterDelete(baseline, history, change, at, raises, pick)) return false;
+  return someSettingPoint(baseline, history, pick, (point) => raises(point.v) && isBefore(point, at), change.key);
+}
+
+/**
+ * For newerWriteMayHaveReported: true when the newer write at `at` is the first known write of the service created
+ * again after its delete (no point of `history`, nor a write still waiting for its rollout, between the delete and it,
+ * `change` left out), and no value that `raises` is known after it. Whatever it was judged against (values of the
+ * deleted service only), a finding it raised would be open still: what closes one dated after the delete is a newer
+ * value that ends the risk (none known) or a late older write between the delete and it (none known); the late delete
+ * does not, and an older entry of the deleted service closes nothing (engine.ts aboutDeletedService). So an open
+ * finding at its time alone tells whether it reported itself.
+ */
+function firstKnownAfterDelete<T>(
+  baseline: ServiceBaseline | undefined,
+  history: readonly TimePoint<T>[] | undefined,
+  change: DeployChange,
+  at: { readonly timeMs: number; readonly time: string },
+  raises: (value: T) => boolean,
+  pick: (write: DeployChange) => T | undefined,
+): boolean {
+  const deleted = deletePoint(baseline);
+  if (deleted === undefined || !isBefore(deleted, at)) return false;
+  const between = (point: TimePoint<T>): boolean => isLaterPoint(point, deleted) && isBefore(point, at);
+  return !someSettingPoint(baseline, history, pick, (point) => between(point) || (raises(point.v) && isAfter(point, at)), change.key);
 }
 
 /** True when a finding of `rule` whose eventTime is `time` is open: a newer write's own report of it, say. */

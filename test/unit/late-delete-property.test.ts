@@ -113,6 +113,11 @@ function recreatedWithPrevious(steps: readonly Step[]): { readonly write: number
   });
 }
 
+/** The re-created writes that set the risk again after a safe write delivered after them (judged against a risky value). */
+function lateEnd(steps: readonly Step[], order: readonly number[]): ReturnType<typeof recreatedWithPrevious> {
+  return recreatedWithPrevious(steps).filter((r) => r.previousKind === 'safe' && delivered(order, r.previous) > delivered(order, r.write));
+}
+
 type Mismatch = 'stale' | 'lost';
 
 interface KnownException {
@@ -129,9 +134,19 @@ const SETTING_RULES = RULES.map((r) => r.rule);
 const KNOWN: readonly KnownException[] = [
   {
     mismatch: 'lost',
-    rules: SETTING_RULES,
-    reason: 'a write that ended the risk, delivered after the re-created write that set it again (judged against a risky value), reports nothing for it',
-    matches: (steps, order) => recreatedWithPrevious(steps).some((r) => r.previousKind === 'safe' && delivered(order, r.previous) > delivered(order, r.write)),
+    rules: ['iap-disabled'],
+    reason: 'a write that turned IAP on, delivered after the re-created write that turned it off again (judged against IAP off), reports nothing for it: the rule has no report for a newer write',
+    matches: (steps, order) => lateEnd(steps, order).length > 0,
+  },
+  {
+    // The same holds for ingress-opened and default-url-enabled; their samples draw no such history.
+    mismatch: 'lost',
+    rules: ['binary-authorization-bypass'],
+    reason: 'a write that ended the risk, delivered after the newer re-created write, reports nothing for it where another re-created write between the delete and it is known: it may have reported itself',
+    matches: (steps, order) => {
+      const deleteAt = steps.findIndex((s) => s.kind === 'delete');
+      return lateEnd(steps, order).some((r) => r.previous > deleteAt + 1);
+    },
   },
   {
     mismatch: 'stale',

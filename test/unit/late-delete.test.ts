@@ -201,7 +201,7 @@ describe('a write that ended the risk, delivered after the re-created service\'s
       open: later,
     },
   ];
-  const RULES_FOR_NEWER_WRITES = ['ingress-opened', 'default-url-enabled', 'binary-authorization-bypass'];
+  const RULES_FOR_NEWER_WRITES = ['ingress-opened', 'default-url-enabled', 'binary-authorization-bypass', 'iap-disabled'];
   const table = CASES.filter((c) => RULES_FOR_NEWER_WRITES.includes(c.rule)).flatMap((c) => HISTORIES.map((h) => [`${c.rule} (${c.name}): ${h.name}`, c, h] as const));
 
   it.each(table)('%s', async (_label, c, h) => {

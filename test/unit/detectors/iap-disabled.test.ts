@@ -365,3 +365,23 @@ it('public-invoker-grant: a write that turns IAP on and the invoker check off, w
   ).filter((f) => f.rule === 'public-invoker-grant');
   expect(findings.map((f) => f.evidence['behindIap'])).toEqual([true]);
 });
+
+// A turn-on delivered after the newer turn-off that followed it, where IAP before the turn-on was unknown: that turn-off
+// was judged against nothing known and raised nothing, though in timestamp order it turned off the IAP this write turned
+// on. The late turn-on reports it for it (forNewerWrite), with the id timestamp order gives it, closed at once by the
+// newer turn-on already known (as ingress-opened's late restriction does). Masked v2 updates, which make no revision, are
+// judged as they come (a turn-on that waited for its rollout reports nothing for a newer write whose risk is gone: that
+// write may have been judged against it meanwhile).
+it('iap-disabled: a turn-on delivered after the newer turn-off it preceded reports that turn-off, closed at once by a newer turn-on', async () => {
+  const entries = [setIap('2024-06-01T10:00:00Z', true), setIap('2024-06-01T11:00:00Z', false), setIap('2024-06-01T12:00:00Z', true)];
+  const inOrder = await disabled(entries);
+  expect(inOrder.map((f) => `${f.eventTime} ${f.status ?? 'active'}`)).toEqual(['2024-06-01T11:00:00Z active', '2024-06-01T11:00:00Z resolved']);
+  for (const order of [[2, 1, 0]]) {
+    const findings = await findingsLive(order.map((i) => entries[i]!));
+    const live = findings.filter((f) => f.rule === 'iap-disabled');
+    expect(live.map((f) => `${f.id} ${f.status ?? 'active'}`), order.join()).toEqual(inOrder.map((f) => `${f.id} ${f.status ?? 'active'}`));
+    expect(live[0]!.summary).toContain('Reported from an older write that turned it on and arrived after it.');
+    expect(live[0]!.evidence).toMatchObject({ before: 'IAP on', after: 'IAP off', reportedFrom: 'an older write that arrived later' });
+    expect(live[1]!.resolution).toMatchObject({ time: '2024-06-01T12:00:00Z', reason: 'IAP guards it again' });
+  }
+});

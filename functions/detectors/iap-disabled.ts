@@ -18,6 +18,11 @@
 //           writes that keep it off stays open with theirs; so does one a newer write turned on again when IAP is off
 //           again at the newest point and no open finding says so (the write that turned it off again was judged
 //           while this one waited for its rollout, and raised nothing: revision.ts settingRiskInForce).
+//           A turn-on that arrives after a newer write turned IAP off again where IAP was off or unknown (that write
+//           raised nothing) reports that write's finding for it (turnedOffAfter, forNewerWrite: its time and id,
+//           principal unknown), closed at once by a newer turn-on or a delete after it; across a delete too (an older
+//           write of the deleted service that turned IAP on, or a re-created write between, arriving after the
+//           re-created write that turned it off again).
 //           A delete that arrives after entries about the service created again closes the findings dated before it and
 //           none of the re-created service's (revision.ts closedByDelete), as in timestamp order, where the re-created
 //           service is compared with the deleted one's IAP setting: its write that kept IAP off raised nothing there
@@ -34,22 +39,83 @@
 //           the Cloud Run service is not seen, nor are changes to the IAP access policy itself (IAP's own
 //           SetIamPolicy). An invoker role granted to the public on the project, folder or organization is not
 //           taken into account for the severity (public-invoker-grant reports it).
-//           A write that turned IAP on and arrives after a newer write that turned it off again (judged against IAP off,
-//           raising nothing) reports nothing for it: this rule has no report for a newer write (ingress-opened's
-//           reopenedAfter). Across a delete (an older write of the deleted service that turned IAP on, or a re-created
-//           write between), where the delete closed the finding that stood for the risk, the re-created service can be
-//           left with IAP off and no finding open.
+//           The finding a late turn-on reports for a newer write is left out when another IAP-on before that write is
+//           known (it may have reported itself: arrival order is not kept; not for the first known write of a service
+//           created again after its delete, revision.ts newerWriteMayHaveReported), or when a write after the turn-on
+//           still waits for its rollout and sets IAP before that write, or turns it on at all, and its principal
+//           exceptions cannot apply (who made it is unknown). Where another re-created write between the delete and
+//           the newer write is known, a late turn-on reports nothing for it: the re-created service can then be left
+//           with IAP off and no finding open.
 //           The baseline keeps no history of IAP until a write that turns IAP on is known (most services never
 //           do): when that write arrives after later writes that turned IAP off, those are not compared with it (the
 //           next such write is), and until then the service reads as guarded by IAP: a public invoker granted (or
 //           the invoker check turned off) meanwhile is said to be behind IAP (public-invoker-grant `behindIap`).
 import { baselineKey } from '../baseline/store.js';
-import { deletedBetween } from '../baseline/state.js';
+import { deletedBetween, pointAfter, pointAt, type ServiceBaseline } from '../baseline/state.js';
+import type { DeployChange } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers } from './revision.js';
+import { callersEvidence, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
 import type { Detection, Detector } from './types.js';
 
 const TITLE = 'Identity-Aware Proxy turned off on a Cloud Run service';
+const GUARDS_AGAIN = 'IAP guards it again';
+
+/** What the finding says of who can call the service once IAP is off. */
+function callersSentence(unauthenticated: UnauthenticatedCallers): string {
+  return unauthenticated.why
+    ? ` It can be called without an identity (${unauthenticated.why}): IAP was its only gate, and anyone on the internet can now call it.`
+    : ' Callers now face the invoker IAM check alone: IAP access levels (device, network, context) no longer apply.';
+}
+
+/** Closed at once when a write newer than `at` turned IAP on again (revision.ts settingRiskInForce). */
+function riskAt(baseline: ServiceBaseline | undefined, at: DeployChange | { readonly timeMs: number; readonly time: string }): Pick<Detection, 'opensRisk' | 'takenAwayLater' | 'heldByNewer'> {
+  return settingRiskInForce(baseline, baseline?.iapEnabled, at, (enabled) => enabled, () => GUARDS_AGAIN, 'iap-disabled');
+}
+
+/**
+ * A write that turns IAP on (`change`), arriving after a newer write turned it off again where IAP before `change` was
+ * off or not known: that newer write was judged against it and raised nothing, though in timestamp order it turned off
+ * the IAP this write turned on. Its finding is raised here, for it (its time, the dedup key it has in timestamp order,
+ * forNewerWrite), from what the baseline keeps of it: its value and time, not its entry (as ingress-opened's
+ * reopenedAfter). Nothing when IAP before `change` was on (the newer write reported itself), the point after this one
+ * turns IAP on too, or the newer write may have reported itself (revision.ts newerWriteMayHaveReported).
+ */
+function turnedOffAfter(change: DeployChange, baseline: ServiceBaseline | undefined): Detection[] {
+  const history = baseline?.iapEnabled;
+  const next = pointAfter(history, change);
+  if (next === undefined || next.v !== false) return [];
+  if (settingBefore(baseline, history, change, (write) => write.iapEnabled)?.v === true) return [];
+  const at = newerWriteAt(next);
+  // A write after this one still waits for its rollout (the history after this one is not whole yet): one that sets
+  // IAP before the newer write may be the first after this one (judged later, against it: it reports itself); one that
+  // turns IAP on may end the newer write's risk.
+  if (laterWriteWaiting(baseline, change, (write) => write.iapEnabled !== undefined, at)) return [];
+  if (laterWriteWaiting(baseline, change, (write) => write.iapEnabled === true)) return [];
+  if (newerWriteMayHaveReported(baseline, history, change, at, (enabled) => enabled, (write) => write.iapEnabled, 'iap-disabled')) return [];
+  const recreatedAfterDeleteAt = deletedBetween(baseline, pointAt(change, true), at);
+  const unauthenticated = unauthenticatedCallersAt(baseline, at);
+  return [
+    {
+      severity: unauthenticated.why ? 'HIGH' : 'MEDIUM',
+      title: TITLE,
+      summary:
+        `A write at ${at.time} (its entry is not kept: who made it is unknown) turned Identity-Aware Proxy off on ${serviceLabel(change.target)}` +
+        `${recreatedAfterDeleteAt ? ` (created again without it after the service that had it was deleted at ${recreatedAfterDeleteAt})` : ''}: requests no longer pass its access policy. ` +
+        `Reported from an older write that turned it on and arrived after it.${callersSentence(unauthenticated)}`,
+      evidence: {
+        before: 'IAP on',
+        after: 'IAP off',
+        reportedFrom: 'an older write that arrived later',
+        ...callersEvidence(unauthenticated),
+        ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
+      },
+      dedupKey: [baselineKey(change.target), 'iap', at.time],
+      unknown: ['principal', 'revision'],
+      forNewerWrite: at,
+      ...riskAt(baseline, at),
+    },
+  ];
+}
 
 export const iapDisabled: Detector<'iap-disabled'> = {
   id: 'iap-disabled',
@@ -59,17 +125,18 @@ export const iapDisabled: Detector<'iap-disabled'> = {
   changeKinds: ['deploy', 'delete'],
   closedByDelete: true,
   serviceSettings: true,
+  reportsForNewerWrites: true,
   detect({ change, baseline }): Detection[] {
-    if (change.kind !== 'deploy' || change.iapEnabled !== false) return [];
+    if (change.kind !== 'deploy') return [];
+    if (change.iapEnabled === true) return turnedOffAfter(change, baseline);
+    if (change.iapEnabled !== false) return [];
     const beforePoint = settingBefore(baseline, baseline?.iapEnabled, change, (write) => write.iapEnabled);
     if (beforePoint?.v !== true) return [];
     // IAP on before was the deleted service's: the service was created again under the name without it.
     const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint, change);
     const who = change.principal?.id ?? 'An unknown principal';
     const unauthenticated = unauthenticatedCallers(change, baseline);
-    const callers = unauthenticated.why
-      ? ` It can be called without an identity (${unauthenticated.why}): IAP was its only gate, and anyone on the internet can now call it.`
-      : ' Callers now face the invoker IAM check alone: IAP access levels (device, network, context) no longer apply.';
+    const callers = callersSentence(unauthenticated);
     return [
       {
         severity: unauthenticated.why ? 'HIGH' : 'MEDIUM',
@@ -84,9 +151,9 @@ export const iapDisabled: Detector<'iap-disabled'> = {
         },
         dedupKey: [baselineKey(change.target), 'iap', change.time],
         // A late entry: closed at once when a newer write already turned IAP on again.
-        ...settingRiskInForce(baseline, baseline?.iapEnabled, change, (enabled) => enabled, () => 'IAP guards it again', 'iap-disabled'),
+        ...riskAt(baseline, change),
       },
     ];
   },
-  resolves: settingRestored((baseline) => baseline?.iapEnabled, (change) => change.iapEnabled === true, () => 'IAP guards it again', (enabled) => !enabled),
+  resolves: settingRestored((baseline) => baseline?.iapEnabled, (change) => change.iapEnabled === true, () => GUARDS_AGAIN, (enabled) => !enabled),
 };

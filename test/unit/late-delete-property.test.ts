@@ -133,15 +133,9 @@ const SETTING_RULES = RULES.map((r) => r.rule);
 /** What main still gets wrong, by structure: each mismatch must be one of these, and each of these must still occur. */
 const KNOWN: readonly KnownException[] = [
   {
-    mismatch: 'lost',
-    rules: ['iap-disabled'],
-    reason: 'a write that turned IAP on, delivered after the re-created write that turned it off again (judged against IAP off), reports nothing for it: the rule has no report for a newer write',
-    matches: (steps, order) => lateEnd(steps, order).length > 0,
-  },
-  {
     // The same holds for ingress-opened and default-url-enabled; their samples draw no such history.
     mismatch: 'lost',
-    rules: ['binary-authorization-bypass'],
+    rules: ['iap-disabled', 'binary-authorization-bypass'],
     reason: 'a write that ended the risk, delivered after the newer re-created write, reports nothing for it where another re-created write between the delete and it is known: it may have reported itself',
     matches: (steps, order) => {
       const deleteAt = steps.findIndex((s) => s.kind === 'delete');
@@ -151,7 +145,7 @@ const KNOWN: readonly KnownException[] = [
   {
     mismatch: 'stale',
     rules: SETTING_RULES,
-    reason: 'a re-created write judged before the older risky write it follows arrived (against a safe value) reported itself, and an older entry of the deleted service closes nothing',
+    reason: 'a re-created write judged (or reported for by a late safe write) before the older risky write it follows arrived reported itself, and an older entry of the deleted service closes nothing',
     matches: (steps, order) => recreatedWithPrevious(steps).some((r) => r.previousKind === 'risky' && delivered(order, r.previous) > delivered(order, r.write)),
   },
 ];

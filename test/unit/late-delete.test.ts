@@ -181,9 +181,10 @@ describe('a late delete leaves open the finding that stands for the re-created s
 
 // The risk ended before the re-created service's write set it again, by a write delivered after that one (judged against
 // the risky value before, it raised nothing), and after the delete: timestamp order reports the re-created service's
-// risk, and the late write that ended it reports it on the newer write's behalf (forNewerWrite), as it does with no
-// delete between. The write that ended it is the deleted service's (10:30, delivered after the late delete) or the
-// re-created service's (12:00, with the delete delivered in order).
+// risk, and the late write that ended it reports it on the newer write's behalf (forNewerWrite), though the 09:00 value
+// that ended the risk is known (with no delete between it keeps the report back: the 10:00 finding stands for the risk
+// instead; here the delete closed that one). The write that ended it is the deleted service's (10:30, delivered after
+// the late delete) or the re-created service's (12:00, with the delete delivered in order).
 describe('a write that ended the risk, delivered after the re-created service\'s write that set it again, reports that risk', () => {
   const ended = '2024-05-04T10:30:00Z';
   const later = '2024-05-04T13:00:00Z';

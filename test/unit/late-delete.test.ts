@@ -212,3 +212,20 @@ describe('a write that ended the risk, delivered after the re-created service\'s
     expect(open(await findingsLive(h.order.map((i) => entries[i]!), CFG))).toEqual([h.open]);
   });
 });
+
+// As above, with another re-created write between the delete and the newer one (12:00, risky): the newer write (13:00)
+// may have been judged against the 09:00 value and reported itself, so a late write that ended the risk (12:30) leaves
+// it alone where a late older write could have closed that report since (ingress-opened, default-url-enabled:
+// supersededFindings). Binary Authorization's and IAP's findings are closed only by a newer end of the risk or a delete:
+// a report of its own would be open still, and none is.
+describe('a write that ended the risk, delivered after the re-created service\'s writes, reports it with another re-created write between', () => {
+  const between = '2024-05-04T12:30:00Z';
+  const later = '2024-05-04T13:00:00Z';
+  const RULES_CLOSED_ONLY_BY_NEWER = ['binary-authorization-bypass', 'iap-disabled'];
+  it.each(CASES.filter((c) => RULES_CLOSED_ONLY_BY_NEWER.includes(c.rule)).map((c) => [`${c.rule} (${c.name})`, c] as const))('%s', async (_label, c) => {
+    const entries = [c.write(T.base, false), c.write(T.risky, true), c.remove(T.deleted), c.write(T.again, true), c.write(between, false), c.write(later, true)];
+    const open = (findings: readonly Finding[]): string[] => [...lastWords(findings, c.rule).values()].filter((f) => ends(f.words) === 'active').map((f) => f.eventTime);
+    expect(open(await findingsOf(entries, CFG))).toEqual([later]);
+    expect(open(await findingsLive([0, 1, 2, 3, 5, 4].map((i) => entries[i]!), CFG))).toEqual([later]);
+  });
+});

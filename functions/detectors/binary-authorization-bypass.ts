@@ -52,13 +52,11 @@
 //           for its rollout, and its principal exceptions cannot apply (who made it is unknown).
 //           Binary Authorization's own breakglass audit event, the project's Binary Authorization policy itself
 //           (`binaryauthorization.googleapis.com`) and continuous validation results are not read.
-//           A write that ended the risk (an older write of the deleted service, or a re-created write between) and arrives
-//           after the re-created write that set it again reports that write's finding for it (turnedOffAfter), also where a
-//           value of the deleted service that ended the risk is known (revision.ts newerWriteMayHaveReported: the first
-//           known write of the re-created service was judged against the deleted one's values, and a finding of its own
-//           would be open still). Not where another re-created write between the delete and it is known (it may have
-//           reported itself and had its finding closed since): the re-created service can then be left with the risk
-//           and no finding open.
+//           A write that ended the risk (an older write of the deleted service, or a re-created write between) and
+//           arrives after the re-created write that set it again reports that write's finding for it (turnedOffAfter),
+//           also where a policy enforced before it is known, when no finding of the rule is open (revision.ts
+//           newerWriteMayHaveReported, closedOnlyByNewerEnd: a finding of this rule dated after the delete is closed
+//           only by a newer enforced policy or a delete, so one of the newer write's own would be open still).
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, pointAfter, pointAt, valueBefore, type ServiceBaseline } from '../baseline/state.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
@@ -105,7 +103,8 @@ function turnedOffAfter(change: DeployChange, enforced: string, baseline: Servic
   if (laterWriteWaiting(baseline, change, (write) => enforcedPolicyOf(write) !== undefined, at)) return [];
   if (laterWriteWaiting(baseline, change, (write) => Boolean(enforcedPolicyOf(write)))) return [];
   // It raised nothing only if it was judged against no enforced policy: not when another one before it is known.
-  if (newerWriteMayHaveReported(baseline, history, change, at, (policy) => policy !== '', enforcedPolicyOf, 'binary-authorization-bypass')) return [];
+  // Its findings are closed only by a newer enforced policy or a delete (no older write supersedes them).
+  if (newerWriteMayHaveReported(baseline, history, change, at, (policy) => policy !== '', enforcedPolicyOf, 'binary-authorization-bypass', true)) return [];
   const recreatedAfterDeleteAt = deletedBetween(baseline, pointAt(change, enforced), at);
   const label = serviceLabel(change.target);
   const noun = resourceNoun(change.target);

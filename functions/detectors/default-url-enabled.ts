@@ -52,13 +52,13 @@
 //           is not whole yet), and its principal exceptions cannot apply (who made it is unknown). When a disable
 //           between a late turn-on and the newer write whose finding it closed arrives later still, that finding (right
 //           after all) stays closed and the late turn-on's stays open.
-//           A write that ended the risk (an older write of the deleted service, or a re-created write between) and arrives
-//           after the re-created write that set it again reports that write's finding for it (turnedOnAfter), also where a
-//           value of the deleted service that ended the risk is known (revision.ts newerWriteMayHaveReported: the first
-//           known write of the re-created service was judged against the deleted one's values, and a finding of its own
-//           would be open still). Not where another re-created write between the delete and it is known (it may have
-//           reported itself and had its finding closed since): the re-created service can then be left with the risk
-//           and no finding open.
+//           A write that ended the risk (an older write of the deleted service, or a re-created write between) and
+//           arrives after the re-created write that set it again reports that write's finding for it (turnedOnAfter),
+//           also where a value of the deleted service that ended the risk is known (revision.ts
+//           newerWriteMayHaveReported: the first known write of the re-created service was judged against the deleted
+//           one's values, and a finding of its own would be open still). Not where another re-created write between the
+//           delete and it is known (it may have reported itself and had its finding closed since): the re-created
+//           service can then be left with the risk and no finding open.
 import { normalizeTimestamp } from '../audit/entry.js';
 import { baselineKey } from '../baseline/store.js';
 import { changedAfter, deletedBetween, isBefore, pointAfter, pointAt, pointOf, type ChangeInstant, type ServiceBaseline } from '../baseline/state.js';

@@ -40,12 +40,11 @@
 //           SetIamPolicy). An invoker role granted to the public on the project, folder or organization is not
 //           taken into account for the severity (public-invoker-grant reports it).
 //           The finding a late turn-on reports for a newer write is left out when another IAP-on before that write is
-//           known (it may have reported itself: arrival order is not kept; not for the first known write of a service
-//           created again after its delete, revision.ts newerWriteMayHaveReported), or when a write after the turn-on
-//           still waits for its rollout and sets IAP before that write, or turns it on at all, and its principal
-//           exceptions cannot apply (who made it is unknown). Where another re-created write between the delete and
-//           the newer write is known, a late turn-on reports nothing for it: the re-created service can then be left
-//           with IAP off and no finding open.
+//           known (it may have reported itself: arrival order is not kept; not for a write of the service created again
+//           after its delete, where no finding of the rule is open: revision.ts newerWriteMayHaveReported,
+//           closedOnlyByNewerEnd, a finding of this rule dated after the delete is closed only by a newer turn-on or a
+//           delete), or when a write after the turn-on still waits for its rollout and sets IAP before that write, or
+//           turns it on at all, and its principal exceptions cannot apply (who made it is unknown).
 //           The baseline keeps no history of IAP until a write that turns IAP on is known (most services never
 //           do): when that write arrives after later writes that turned IAP off, those are not compared with it (the
 //           next such write is), and until then the service reads as guarded by IAP: a public invoker granted (or
@@ -91,7 +90,8 @@ function turnedOffAfter(change: DeployChange, baseline: ServiceBaseline | undefi
   // turns IAP on may end the newer write's risk.
   if (laterWriteWaiting(baseline, change, (write) => write.iapEnabled !== undefined, at)) return [];
   if (laterWriteWaiting(baseline, change, (write) => write.iapEnabled === true)) return [];
-  if (newerWriteMayHaveReported(baseline, history, change, at, (enabled) => enabled, (write) => write.iapEnabled, 'iap-disabled')) return [];
+  // Its findings are closed only by a newer turn-on or a delete (no older write supersedes them).
+  if (newerWriteMayHaveReported(baseline, history, change, at, (enabled) => enabled, (write) => write.iapEnabled, 'iap-disabled', true)) return [];
   const recreatedAfterDeleteAt = deletedBetween(baseline, pointAt(change, true), at);
   const unauthenticated = unauthenticatedCallersAt(baseline, at);
   return [

@@ -49,13 +49,13 @@
 //           invoker role granted to the public on the project, folder or organization is not taken into account for
 //           the severity (it is reported by public-invoker-grant). Network paths (VPC Service Controls, firewall
 //           rules on a load balancer) are not seen.
-//           A write that ended the risk (an older write of the deleted service, or a re-created write between) and arrives
-//           after the re-created write that set it again reports that write's finding for it (reopenedAfter), also where a
-//           value of the deleted service that ended the risk is known (revision.ts newerWriteMayHaveReported: the first
-//           known write of the re-created service was judged against the deleted one's values, and a finding of its own
-//           would be open still). Not where another re-created write between the delete and it is known (it may have
-//           reported itself and had its finding closed since): the re-created service can then be left with the risk
-//           and no finding open.
+//           A write that ended the risk (an older write of the deleted service, or a re-created write between) and
+//           arrives after the re-created write that set it again reports that write's finding for it (reopenedAfter),
+//           also where a value of the deleted service that ended the risk is known (revision.ts
+//           newerWriteMayHaveReported: the first known write of the re-created service was judged against the deleted
+//           one's values, and a finding of its own would be open still). Not where another re-created write between the
+//           delete and it is known (it may have reported itself and had its finding closed since): the re-created
+//           service can then be left with the risk and no finding open.
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, pointAfter, pointAt, type ChangeInstant, type ServiceBaseline } from '../baseline/state.js';
 import type { DeployChange, Ingress } from '../model/change.js';

@@ -390,9 +390,11 @@ export function newerWriteAt(point: TimePoint<unknown>): { readonly timeMs: numb
  * `history` or in a write still waiting for its rollout (other than `change`); one that is may have been known when it
  * was judged (what came when is not kept). An open finding of `rule` at its time says it reported itself (judged while
  * `change` waited for its rollout: settingBefore held it). Where the newer write is the first known of the service
- * created again after its delete, that open finding is the whole answer (firstKnownAfterDelete): else the deleted
- * service's older values (its first write's, the baseline) hid the re-created service's risk whenever the write that
- * ended it arrived after the one that set it again.
+ * created again after its delete, that open finding is the whole answer (openFindingTellsAfterDelete): else the
+ * deleted service's older values (its first write's, the baseline) hid the re-created service's risk whenever the
+ * write that ended it arrived after the one that set it again. So too for any write of the re-created service where
+ * `closedOnlyByNewerEnd` (the rule's findings are closed by nothing older: it has no supersededFindings step, only a
+ * newer end of the risk or a delete closes them) and no finding of `rule` is open (one that is stands for the risk).
  */
 export function newerWriteMayHaveReported<T>(
   baseline: ServiceBaseline | undefined,
@@ -402,32 +404,36 @@ export function newerWriteMayHaveReported<T>(
   raises: (value: T) => boolean,
   pick: (write: DeployChange) => T | undefined,
   rule: string,
+  closedOnlyByNewerEnd = false,
 ): boolean {
   if (openFindingAt(baseline, rule, at.time)) return true;
-  if (firstKnownAfterDelete(baseline, history, change, at, raises, pick)) return false;
+  // (Only where no finding of the rule stands for the risk: a write between, reported itself, holds it still.)
+  const nothingOpen = !(baseline?.open ?? []).some((o) => o.rule === rule);
+  if (openFindingTellsAfterDelete(baseline, history, change, at, raises, pick, closedOnlyByNewerEnd && nothingOpen)) return false;
   return someSettingPoint(baseline, history, pick, (point) => raises(point.v) && isBefore(point, at), change.key);
 }
 
 /**
- * For newerWriteMayHaveReported: true when the newer write at `at` is the first known write of the service created
- * again after its delete (no point of `history`, nor a write still waiting for its rollout, between the delete and it,
- * `change` left out), and no value that `raises` is known after it. Whatever it was judged against (values of the
- * deleted service only), a finding it raised would be open still: what closes one dated after the delete is a newer
- * value that ends the risk (none known) or a late older write between the delete and it (none known); the late delete
- * does not, and an older entry of the deleted service closes nothing (engine.ts aboutDeletedService). So an open
- * finding at its time alone tells whether it reported itself.
+ * For newerWriteMayHaveReported: true when the newer write at `at` is a write of the service created again after its
+ * delete and a finding it raised would be open still, so an open finding at its time alone tells whether it reported
+ * itself. What closes a finding dated after the delete is a newer value that ends the risk (none may be known after
+ * it) or a late older write between the delete and it (supersededFindings: none may be known there, unless the rule
+ * has no such step, `closedOnlyByNewerEnd`); the late delete does not, and an older entry of the deleted service closes
+ * nothing (engine.ts aboutDeletedService). Points of `history` and writes still waiting for their rollout count,
+ * `change` left out.
  */
-function firstKnownAfterDelete<T>(
+function openFindingTellsAfterDelete<T>(
   baseline: ServiceBaseline | undefined,
   history: readonly TimePoint<T>[] | undefined,
   change: DeployChange,
   at: { readonly timeMs: number; readonly time: string },
   raises: (value: T) => boolean,
   pick: (write: DeployChange) => T | undefined,
+  closedOnlyByNewerEnd: boolean,
 ): boolean {
   const deleted = deletePoint(baseline);
   if (deleted === undefined || !isBefore(deleted, at)) return false;
-  const between = (point: TimePoint<T>): boolean => isLaterPoint(point, deleted) && isBefore(point, at);
+  const between = (point: TimePoint<T>): boolean => !closedOnlyByNewerEnd && isLaterPoint(point, deleted) && isBefore(point, at);
   return !someSettingPoint(baseline, history, pick, (point) => between(point) || (raises(point.v) && isAfter(point, at)), change.key);
 }
 

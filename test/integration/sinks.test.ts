@@ -6,7 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { RULE_IDS } from '../../functions/detectors/index.js';
+import { escapeMrkdwn } from '../../sinks/slack.js';
 import { slackRateLimited } from '../support/slackServer.js';
+import { textObjects } from '../support/slackText.js';
 import { SCC_TEST_SOURCE } from '../support/sccServer.js';
 import { countBy, emulators, expectedFindings, fixtures, hideExpectedErrors, settle, startStack, TEST_CONFIG, waitFor, type Stack } from './stack.js';
 
@@ -128,6 +130,20 @@ describe.skipIf(!emu)('live pipeline on the emulators: SCC, Slack and PagerDuty,
     expect(sorted(triggers)).toEqual(activeIds);
     expect(r.pdEvents.filter((e) => e.action !== 'trigger')).toEqual([{ id: resolvedId, action: 'resolve' }]);
     expect(sorted(s.pagerduty.open)).toEqual(activeIds.filter((id) => id !== resolvedId));
+
+    // What to do, the same at every sink (sinks/nextSteps.ts): the SCC finding's nextSteps is in the Slack message
+    // (escaped as mrkdwn) and in the PagerDuty trigger; the resolution's thread reply and its resolve carry none.
+    const stepsById = new Map(r.sccUpdates.map((u) => [u.id, String((u.request['finding'] as Record<string, unknown>)['nextSteps'] ?? '')]));
+    expect([...stepsById.values()].filter((steps) => steps.length < 100)).toEqual([]);
+    for (const post of s.slack.posts()) {
+      const steps = stepsById.get(idOfPost(post.blocks)) ?? '?';
+      const holding = textObjects(post.blocks).filter((t) => t.text.includes(escapeMrkdwn(steps)));
+      expect(holding, `${idOfPost(post.blocks)} ${post.form['thread_ts'] ? 'reply' : 'post'}`).toHaveLength(post.form['thread_ts'] ? 0 : 1);
+    }
+    for (const event of s.pagerduty.events()) {
+      const details = (event['payload'] as { custom_details?: Record<string, unknown> } | undefined)?.custom_details;
+      expect(details?.['next_steps']).toBe(event['event_action'] === 'trigger' ? stepsById.get(String(event['dedup_key'])) : undefined);
+    }
 
     for (const sink of SINKS) {
       const outcomes = s.notified.filter((o) => o.sink === sink);

@@ -17,14 +17,17 @@
 // which it refuses with a 400 (permanent: the finding would never page): the summary at its documented 1,024
 // characters, component and group at 255, each custom_details string at 4,096; an event still over 500,000 bytes
 // (many long values, or control characters, which JSON writes as six bytes each) has its details cut shorter, tier
-// by tier, down to the finding id and rule. client_url and links[].href are https Cloud Console URLs only, as a URL
-// parser writes them (percent-encoded), and left out when longer than 2,048 characters: a cut URL opens another page.
+// by tier, down to the finding id, rule and next steps (custom_details.next_steps: the text SCC and Slack carry,
+// runwatch's own and never cut; not in a resolution's trigger). client_url and links[].href are https Cloud Console
+// URLs only, as a URL parser writes them (percent-encoded), and left out when longer than 2,048 characters: a cut URL
+// opens another page.
 import { consoleLinkSubject, isCloudRunLinkSubject, type Finding, type Severity } from '../functions/findings/finding.js';
 import { capitalized } from '../functions/model/change.js';
 import { isResolution, parseRetryAfter, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 import { consoleUrl, logEntryLinkText, wellFormed } from './text.js';
 import { describeFetchError } from './fetchFailure.js';
+import { nextStepsOf } from './nextSteps.js';
 import { truncatePlain, visibleText } from '../functions/untrustedText.js';
 
 const DEFAULT_PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
@@ -141,16 +144,27 @@ function renderTrigger(finding: Finding, options: PagerDutyRenderOptions): Pager
   return withinBudget(event, detailsOf(finding));
 }
 
-/** `event` with the details cut by the first tier under which it fits EVENT_MAX_BYTES; at worst only the id and rule. */
+/**
+ * Details never cut: the next steps, what the paged engineer needs most after the summary (which is no detail, and
+ * is never cut either). They are runwatch's own text (sinks/nextSteps.ts), under 1,000 characters: the only
+ * part built from the finding is a project's, folder's or organization's id, and only in the form a real one has.
+ */
+const UNCUT_DETAILS: ReadonlySet<string> = new Set(['next_steps']);
+
+/**
+ * `event` with the details cut by the first tier under which it fits EVENT_MAX_BYTES (UNCUT_DETAILS as they are); at
+ * worst only the finding id, rule and next steps.
+ */
 function withinBudget(event: PagerDutyTrigger, details: Readonly<Record<string, DetailValue>>): PagerDutyTrigger {
   const withDetails = (custom_details: Readonly<Record<string, DetailValue>>): PagerDutyTrigger => ({ ...event, payload: { ...event.payload, custom_details } });
   for (const limits of DETAIL_TIERS) {
-    const candidate = withDetails(Object.fromEntries(Object.entries(details).map(([key, value]) => [key, capStrings(value, limits)])));
+    const candidate = withDetails(Object.fromEntries(Object.entries(details).map(([key, value]) => [key, UNCUT_DETAILS.has(key) ? value : capStrings(value, limits)])));
     if (Buffer.byteLength(JSON.stringify(candidate), 'utf8') <= EVENT_MAX_BYTES) return candidate;
   }
   return withDetails({
     finding_id: details['finding_id'] ?? null,
     rule: details['rule'] ?? null,
+    ...(details['next_steps'] !== undefined ? { next_steps: details['next_steps'] } : {}),
     details_left_out: 'too large for one PagerDuty event (512 KB): see the audit entry',
   });
 }
@@ -159,6 +173,9 @@ function detailsOf(finding: Finding): Record<string, DetailValue> {
   const details: Record<string, DetailValue> = {
     finding_id: finding.id,
     rule: finding.rule,
+    // What to do, as SCC and Slack say it. Not for a resolution (the trigger of one that came before its finding): the
+    // change is undone, and the steps would have the reader revert it again.
+    ...(isResolution(finding) ? {} : { next_steps: nextStepsOf(finding) }),
     principal: finding.principal,
     ...(finding.delegationChain?.length ? { delegation_chain: finding.delegationChain } : {}),
     project: finding.project,

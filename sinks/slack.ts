@@ -41,6 +41,7 @@ import type { SlackSinkConfig } from '../functions/config/types.js';
 import { consoleLinkSubject, type EvidenceValue, type Finding, type Severity } from '../functions/findings/finding.js';
 import { capitalized, resourceLabel } from '../functions/model/change.js';
 import { isResolution, messageOf, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
+import { nextStepsOf } from './nextSteps.js';
 import { sccConsoleUrl } from './scc.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 import { isHighSurrogate, logEntryLinkText, onConsoleHost, unknownFactsLine } from './text.js';
@@ -189,6 +190,7 @@ export function renderSlack(finding: Finding, options: SlackRenderOptions): Slac
     ...evidenceBlocks(finding),
     ...labelBlocks(finding),
     ...unknownBlocks(finding),
+    ...(resolved ? [] : [nextStepsSection(finding)]),
     ...linkBlocks(finding, options.sccSource),
     footer(finding),
   ];
@@ -341,6 +343,22 @@ function labelBlocks(finding: Finding): ContextBlock[] {
 function unknownBlocks(finding: Finding): ContextBlock[] {
   const line = unknownFactsLine(finding.unknown);
   return line === undefined ? [] : [{ type: 'context', elements: [plain(line, BUDGET.value)] }];
+}
+
+/**
+ * What the reader should check and the command that reverts the change, as SCC's next steps say it (one text:
+ * sinks/nextSteps.ts), in a section of its own: full width, so it reads on a phone as a paragraph, not in a narrow
+ * field or the small grey type of a context block. The text is runwatch's own; the one part built from the finding
+ * (a project's, folder's or organization's id) goes in only in the form a real id has, and the whole goes through
+ * the same escaping as every mrkdwn text (verbatim: no auto-linking of `run.app` or `gs://BUCKET`). Its only `_` are
+ * inside words (`WORKER_POOL`, `PROJECT_ID`), which Slack does not format; a test keeps every text so. Under 1,000
+ * characters, well inside the 3,000 of a section (cut without splitting an entity all the same). The bold label opens
+ * the paragraph rather than a line of its own: mrkdwn() shows a line break, like every control character, as U+FFFD.
+ * Not for a resolution: the change it reports is undone, and the steps would have the reader revert it again; a reply
+ * sits in the thread of the original, which carries them.
+ */
+function nextStepsSection(finding: Finding): SectionBlock {
+  return { type: 'section', text: mrkdwn(`*Next steps:* ${nextStepsOf(finding)}`) };
 }
 
 function linkBlocks(finding: Finding, sccSource: string | undefined): SectionBlock[] {

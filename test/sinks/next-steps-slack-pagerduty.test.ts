@@ -93,6 +93,8 @@ describe('Slack and PagerDuty carry the next steps SCC carries', () => {
     const finding = await make();
     const steps = nextStepsOf(finding);
     expect(renderScc(finding, SCC_TEST_SOURCE).nextSteps).toBe(steps);
+    // What slack.ts and pagerduty.ts count on: never cut by PagerDuty's tiers, far inside a Slack section.
+    expect(steps.length).toBeLessThan(1_000);
     expectSlackSteps(renderSlack(finding, { channel: 'C0SECURITY', sccSource: SCC_TEST_SOURCE }), steps);
     const event = renderPagerDuty(finding, { source: 'runwatch' });
     if (event.event_action !== 'trigger') throw new Error('expected a trigger');

@@ -50,8 +50,8 @@ import { deletedBetween, pointBefore, servedChangeAfter, type ServiceBaseline } 
 import { codeLoadingKey, enforcedPolicyOf, envVarName, type CodeLoadingVar, type DeployChange } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { closableBy, closedByDelete, reportedAgainAfterDelete, resourceNoun, riskInForce, serviceLabel, settingBefore } from './revision.js';
-import { continuedFrom, parseEnvVarName, sameVariable, type EnvVariable } from './envVariables.js';
-import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
+import { continuedFrom, parseEnvVarName, sameVariable, variablesOf, type EnvVariable } from './envVariables.js';
+import type { Detection, Detector, Resolved } from './types.js';
 
 const TITLE = 'Environment variable that loads code set';
 /** A finding on variables that were all set before, to other values. */
@@ -185,12 +185,6 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
       .map((o) => ({ id: o.finding.id, reason: RESOLVED_REASON }));
   },
 };
-
-/** The variables an open finding of the rule names (envVarName). */
-function variablesOf(o: OpenFinding): readonly string[] {
-  const variables = o.finding.evidence['variables'];
-  return Array.isArray(variables) ? (variables as readonly string[]) : [];
-}
 
 /**
  * A variable as the summary names it: MORE_CODE_LOADING_VARIABLES is no variable, but those past the ones named one

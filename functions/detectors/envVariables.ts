@@ -4,6 +4,8 @@
 // a sidecar added beside the app that sets the name too moves the app's variable from `NAME` to `app/NAME`, and taking
 // it away moves it back: the same variable all the same, not one newly set (nor one gone).
 
+import type { OpenFinding } from './types.js';
+
 /** A variable as the detectors name it (envVarName): its container, when the name is shared, and its name. */
 export interface EnvVariable {
   readonly container?: string;
@@ -53,4 +55,13 @@ export function continuedFrom<T extends EnvVariable, B extends EnvVariable>(now:
     });
   }
   return out;
+}
+
+/**
+ * The variables an open finding of either rule names (`evidence.variables`: envVarName, or plaintext-secret-env's
+ * `(more) DIGEST...` for those past the ones named one by one).
+ */
+export function variablesOf(o: OpenFinding): readonly string[] {
+  const variables = o.finding.evidence['variables'];
+  return Array.isArray(variables) ? (variables as readonly string[]) : [];
 }

@@ -44,10 +44,10 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';
 import { envVarName, type PlainEnvVar } from '../model/change.js';
 import { foldedPlainVariables, MORE_PLAIN_VARIABLES, NAMED_PLAIN_VARIABLES, plainVariableDigest } from '../audit/env.js';
-import { continuedFrom, parseEnvVarName, sameVariable } from './envVariables.js';
+import { continuedFrom, parseEnvVarName, sameVariable, variablesOf } from './envVariables.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { closedByDelete, reportedAgainAfterDelete, riskInForce, resourceNoun, serviceLabel } from './revision.js';
-import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
+import type { Detection, Detector, Resolved } from './types.js';
 
 /** Why a variable is a secret (normalization chose it: audit/env.ts). */
 function whyOf(variable: PlainEnvVar): string {
@@ -200,12 +200,6 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
       .map((o) => ({ id: o.finding.id, reason: 'the variables are no longer set to secrets in plain text' }));
   },
 };
-
-/** The variables an open finding of the rule names (envVarName, or `(more) DIGEST...`). */
-function variablesOf(o: OpenFinding): readonly string[] {
-  const variables = o.finding.evidence['variables'];
-  return Array.isArray(variables) ? (variables as readonly string[]) : [];
-}
 
 /** A variable as the summary names it: those past the first 15 by the digests of their names (audit/env.ts foldPlainEnv). */
 function summaryName(name: string): string {

@@ -229,3 +229,34 @@ describe('a write that ended the risk, delivered after the re-created service\'s
     expect(open(await findingsLive([0, 1, 2, 3, 5, 4].map((i) => entries[i]!), CFG))).toEqual([later]);
   });
 });
+
+// public-invoker-grant: a finding names every public member its policy granted, and stays open while any of them holds
+// the role (riskInForce). The re-created service's policy grants some of them again (allUsers and
+// allAuthenticatedUsers at 10:00, allAuthenticatedUsers alone at 12:00): timestamp order reports those afresh (a
+// service created again starts private); delivered 10:00, 12:00, the delete last, 12:00 was judged against 10:00's
+// policy and raised nothing, so the 10:00 finding stands for the members public again, and the late delete must not
+// close it (the service public with nothing open in any sink).
+describe('a late delete leaves open a public-invoker-grant finding some of whose members the re-created service grants again', () => {
+  const BOTH = { role: 'roles/run.invoker', members: ['allUsers', 'allAuthenticatedUsers'] };
+  const HISTORIES = [
+    { name: 'allUsers and allAuthenticatedUsers, then allAuthenticatedUsers alone', base: [ACME], risky: [ACME, BOTH], again: [ACME, { role: 'roles/run.invoker', members: ['allAuthenticatedUsers'] }] },
+    { name: 'allUsers and allAuthenticatedUsers, then allUsers alone', base: [ACME], risky: [ACME, BOTH], again: [ACME, { role: 'roles/run.invoker', members: ['allUsers'] }] },
+  ];
+  /** The public members the rule's findings active at the end name. */
+  const namedOpen = (findings: readonly Finding[]): string[] => {
+    const last = new Map<string, Finding>();
+    for (const f of findings) if (f.rule === 'public-invoker-grant') last.set(f.id, f);
+    const open = [...last.values()].filter((f) => (f.status ?? 'active') === 'active');
+    return [...new Set(open.flatMap((f) => (f.evidence['membersGranted'] as string[] | undefined) ?? []))].sort();
+  };
+  const table = HISTORIES.flatMap((h) => [[0, 1, 3, 2], [0, 3, 1, 2]].map((order) => [`${h.name}, delivered ${order.map((i) => ['09:00', '10:00', '11:00 delete', '12:00'][i]).join(', ')}`, h, order] as const));
+
+  it.each(table)('%s', async (_label, h, order) => {
+    const entries = [policy(T.base, h.base), policy(T.risky, h.risky), deleteService(T.deleted), policy(T.again, h.again)];
+    const inOrder = namedOpen(await findingsOf(entries, CFG));
+    const live = namedOpen(await findingsLive(order.map((i) => entries[i]!), CFG));
+    expect(inOrder).not.toEqual([]);
+    // Every member public at the end in timestamp order is named by a finding open live.
+    expect(live).toEqual(expect.arrayContaining(inOrder));
+  });
+});

@@ -49,7 +49,7 @@ import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, pointBefore, servedChangeAfter, type ServiceBaseline } from '../baseline/state.js';
 import { codeLoadingKey, enforcedPolicyOf, envVarName, type CodeLoadingVar, type DeployChange } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closableBy, closedByDelete, reportedAgainAfterDelete, resourceNoun, riskInForce, serviceLabel, settingBefore } from './revision.js';
+import { closableBy, closedByDelete, resourceNoun, riskInForce, serviceLabel, settingBefore, somePartReportedAgain } from './revision.js';
 import { continuedFrom, parseEnvVarName, sameVariable, variablesOf, type EnvVariable } from './envVariables.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
@@ -168,9 +168,7 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
       // known (the same value: a new one is reported as changed) raised nothing, and the finding about it stands for
       // it (closedByDelete).
       const sets = (name: string) => (keys: readonly string[]): boolean => keys.some((key) => sameVariable(parseEnvVarName(name), keptVariable(key)));
-      return closedByDelete(open, change, [baseline?.codeLoadingEnv], (o, recreated) =>
-        variablesOf(o).some((name) => reportedAgainAfterDelete(baseline?.codeLoadingEnv, change, sets(name), false) && !recreated.some((r) => variablesOf(r).includes(name))),
-      );
+      return closedByDelete(open, change, [baseline?.codeLoadingEnv], (o, recreated) => somePartReportedAgain(variablesOf(o), baseline?.codeLoadingEnv, change, sets, recreated, variablesOf));
     }
     // A revision that takes none of the traffic (--no-traffic) leaves the one reported serving.
     if (change.kind !== 'deploy' || !change.codeLoadingEnv || change.takesNoTraffic || servedChangeAfter(baseline?.codeLoadingEnv, change, baseline?.tookNoTraffic)) return [];

@@ -46,7 +46,7 @@ import { envVarName, type PlainEnvVar } from '../model/change.js';
 import { foldedPlainVariables, MORE_PLAIN_VARIABLES, NAMED_PLAIN_VARIABLES, plainVariableDigest } from '../audit/env.js';
 import { continuedFrom, parseEnvVarName, sameVariable, variablesOf } from './envVariables.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closedByDelete, reportedAgainAfterDelete, riskInForce, resourceNoun, serviceLabel } from './revision.js';
+import { closedByDelete, riskInForce, resourceNoun, serviceLabel, somePartReportedAgain } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /** Why a variable is a secret (normalization chose it: audit/env.ts). */
@@ -186,9 +186,8 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
     if (change.kind === 'delete') {
       // A service created again is reported afresh (the delete forgets its variables): a variable its write set again
       // before the delete was known raised nothing, and the finding about it stands for it (closedByDelete).
-      return closedByDelete(open, change, [baseline?.plainEnv], (o, recreated) =>
-        variablesOf(o).some((name) => reportedAgainAfterDelete(baseline?.plainEnv, change, (plainEnv) => !noneSet([name], plainEnv), false) && !recreated.some((r) => variablesOf(r).includes(name))),
-      );
+      const sets = (name: string) => (plainEnv: readonly PlainEnvVar[]): boolean => !noneSet([name], plainEnv);
+      return closedByDelete(open, change, [baseline?.plainEnv], (o, recreated) => somePartReportedAgain(variablesOf(o), baseline?.plainEnv, change, sets, recreated, variablesOf));
     }
     if (change.kind !== 'deploy' || !change.plainEnv || changedAfter(baseline?.plainEnv, change)) return [];
     const now = change.plainEnv;

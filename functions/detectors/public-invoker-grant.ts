@@ -42,11 +42,12 @@
 //           an upgrade, when the members lose the roles that change the service; and everything about a service it
 //           deletes.
 //           A delete that arrives after entries about the service created again closes the findings dated before it and
-//           none of the re-created one's (revision.ts closedByDelete), as in timestamp order; but for one whose members
-//           the re-created one's newest entry holds the role for again, or whose invoker check it turns off again, with
-//           no finding of its own: its write was judged before the delete was known, against this finding's value, and
+//           none of the re-created one's (revision.ts closedByDelete), as in timestamp order; but for one some of whose
+//           members the re-created one's newest entry holds the role for again (allAuthenticatedUsers alone, of a grant
+//           of allUsers and allAuthenticatedUsers), or whose invoker check it turns off again, with no finding of its
+//           own naming them: its write was judged before the delete was known, against this finding's value, and
 //           raised nothing, where timestamp order reports it afresh (a service created again starts private). That
-//           finding stays open for it, under its own time and id (revision.ts reportedAgainAfterDelete).
+//           finding stays open for it, under its own time and id (revision.ts somePartReportedAgain).
 // Blind spots: conditional bindings count as grants (the
 //           condition is not evaluated; IAM refuses a condition on a binding to allUsers or allAuthenticatedUsers,
 //           iam/docs/conditions-overview, so a write that succeeded never carries one). Custom roles that include
@@ -68,7 +69,7 @@ import { changedAfter, pointAfter, sameInstant, valueBefore, withLaterPoints, ty
 import { normalizeTimestamp } from '../audit/entry.js';
 import { isPublicInvokerBinding, publicMembersWhere, publicWriterMembers, READ_ONLY_INVOKER_ROLES, WRITE_CAPABLE_INVOKER_ROLES } from '../model/iam.js';
 import { DELETE_METHODS, DEPLOY_METHODS, PROJECT_IAM_METHODS, SERVICE_IAM_METHODS } from './methods.js';
-import { closedByDelete, createdBefore, iamScopeLabel, meantToBePublic, reportedAgainAfterDelete, riskInForce, serviceLabel, settingBefore, settingRiskInForce } from './revision.js';
+import { closedByDelete, createdBefore, iamScopeLabel, meantToBePublic, reportedAgainAfterDelete, riskInForce, serviceLabel, settingBefore, settingRiskInForce, somePartReportedAgain } from './revision.js';
 import type { DeployChange, IamBinding, Ingress } from '../model/change.js';
 import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
 
@@ -217,19 +218,20 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
       // was not known yet, is covered by the open finding): their members public again, their check off again. A
       // service created again starts private, so an entry after the delete that says anything else (a create with
       // the check on, a policy without them) is no word for the deleted service's finding.
-      const heldAgain = (o: OpenFinding): boolean => {
-        if (o.finding.evidence['invokerIamDisabled'] === true) return reportedAgainAfterDelete(baseline?.invokerIamDisabled, change, (off) => off, false);
+      // A finding names every member its policy granted and stays open while any of them holds the role: one member
+      // held again (allAuthenticatedUsers alone, of allUsers and allAuthenticatedUsers) is a risk it stands for.
+      const heldAgain = (o: OpenFinding, recreated: readonly OpenFinding[]): boolean => {
+        if (o.finding.evidence['invokerIamDisabled'] === true) {
+          return reportedAgainAfterDelete(baseline?.invokerIamDisabled, change, (off) => off, false) && !recreated.some((r) => r.finding.evidence['invokerIamDisabled'] === true);
+        }
         const granted = grantedOf(o);
         if (granted === undefined) return false;
-        const held = o.finding.evidence['upgradedFromInvoker'] === true ? baseline?.publicWriters : baseline?.publicInvokers;
-        return reportedAgainAfterDelete(held, change, (members) => granted.every((m) => members.includes(m)), false);
+        const upgrade = o.finding.evidence['upgradedFromInvoker'];
+        const held = upgrade === true ? baseline?.publicWriters : baseline?.publicInvokers;
+        const holds = (member: string) => (members: readonly string[]): boolean => members.includes(member);
+        return somePartReportedAgain(granted, held, change, holds, recreated, (r) => (r.finding.evidence['upgradedFromInvoker'] === upgrade ? (grantedOf(r) ?? []) : []));
       };
-      const covers = (r: OpenFinding, o: OpenFinding): boolean => {
-        if (o.finding.evidence['invokerIamDisabled'] === true) return r.finding.evidence['invokerIamDisabled'] === true;
-        const granted = grantedOf(r);
-        return granted !== undefined && r.finding.evidence['upgradedFromInvoker'] === o.finding.evidence['upgradedFromInvoker'] && (grantedOf(o) ?? []).every((m) => granted.includes(m));
-      };
-      return closedByDelete(open, change, [baseline?.invokerIamDisabled, baseline?.publicInvokers, baseline?.publicWriters], (o, recreated) => heldAgain(o) && !recreated.some((r) => covers(r, o)));
+      return closedByDelete(open, change, [baseline?.invokerIamDisabled, baseline?.publicInvokers, baseline?.publicWriters], heldAgain);
     }
     if (change.kind === 'deploy') {
       // Only the newest word on the check closes anything: an older entry that arrives late does not.

@@ -297,6 +297,24 @@ export function reportedAgainAfterDelete<T>(history: readonly TimePoint<T>[] | u
   return !heldAllAlong;
 }
 
+/**
+ * closedByDelete's `heldAgain` for a rule whose findings each name several parts (variables, public members) and whose
+ * re-created service is compared with nothing (it starts without the risk): true when some part of the finding
+ * (`parts`) the re-created service's newest entry `holds` again (reportedAgainAfterDelete) and no finding of
+ * `recreated` names (`partsOf`). One part is enough: the finding stays open while any of its parts is in force (the
+ * rules' riskInForce), and the write that set that part again raised nothing (judged against this finding's value).
+ */
+export function somePartReportedAgain<T, P>(
+  parts: readonly P[],
+  history: readonly TimePoint<T>[] | undefined,
+  at: ChangeInstant,
+  holds: (part: P) => (value: T) => boolean,
+  recreated: readonly OpenFinding[],
+  partsOf: (r: OpenFinding) => readonly P[],
+): boolean {
+  return parts.some((part) => reportedAgainAfterDelete(history, at, holds(part), false) && !recreated.some((r) => partsOf(r).includes(part)));
+}
+
 /** Why a delete closed a finding, in the words of what it is about (a job's or a worker pool's is no service's). */
 export function deletedReason(finding: { readonly resourceType?: ResourceType }): string {
   return `the ${resourceNounOf(finding.resourceType)} was deleted`;

@@ -260,3 +260,26 @@ describe('a late delete leaves open a public-invoker-grant finding some of whose
     expect(live).toEqual(expect.arrayContaining(inOrder));
   });
 });
+
+// code-loading-env: a revision that takes none of the traffic (`gcloud run deploy --no-traffic`) leaves the one
+// reported serving, and closes nothing. The re-created service's 12:00 revision sets NODE_OPTIONS=--require again,
+// then a 12:30 --no-traffic revision without it: timestamp order reports 12:00 (a service created again starts without
+// the variable) and leaves it open. Delivered 10:00, 12:00, 12:30, the delete last, 12:00 was judged against 10:00's
+// value and raised nothing: the 10:00 finding stands for the variable still served, and the late delete, reading the
+// newest revision (12:30) alone, must not close it.
+describe('a late delete leaves open a code-loading-env finding whose variable a re-created revision serves under a newer --no-traffic one', () => {
+  const noTraffic = (entry: Json): Json =>
+    variant(entry, (e) => {
+      ((e.protoPayload['request'] as Obj)['service']['spec'] as Obj)['traffic'] = [{ revisionName: 'hello-00002-abc', percent: 100 }];
+    });
+  const loads = [{ name: 'NODE_OPTIONS', value: '--require /mnt/bucket/hook.js' }];
+  const later = '2024-05-04T12:30:00Z';
+  const table = [[0, 1, 3, 4, 2], [0, 1, 3, 2, 4], [0, 1, 2, 3, 4]].map((order) => [order.map((i) => ['09:00', '10:00', '11:00 delete', '12:00', '12:30 --no-traffic'][i]).join(', '), order] as const);
+
+  it.each(table)('delivered %s', async (_label, order) => {
+    const entries = [deploy(T.base, {}), deploy(T.risky, { env: loads }), deleteService(T.deleted), deploy(T.again, { env: loads }), noTraffic(deploy(later, {}))];
+    const open = (findings: readonly Finding[]): string[] => [...lastWords(findings, 'code-loading-env').values()].filter((f) => ends(f.words) === 'active').map((f) => f.eventTime);
+    expect(open(await findingsOf(entries, CFG))).toEqual([T.again]);
+    expect(open(await findingsLive(order.map((i) => entries[i]!), CFG))).not.toEqual([]);
+  });
+});

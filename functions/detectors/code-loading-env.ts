@@ -31,7 +31,7 @@
 //           with no finding of its own: its write was judged before the delete was known, against this finding's value,
 //           and raised nothing, where timestamp order reports it afresh (the delete closed the findings on the deleted
 //           one's values). That finding stays open for it, under its own time and id (revision.ts
-//           reportedAgainAfterDelete).
+//           reportedAgainAfterDelete), also where a newer --no-traffic revision without it leaves that one serving.
 // Blind spots: a service's first revision known sets the baseline, so a service created (or first seen) with such a
 //           variable raises nothing, nor does JAVA_OPTS, CATALINA_OPTS or PYTHONWARNINGS on the first deploy after an
 //           upgrade from a version that did not read them (its baseline says nothing of them:
@@ -166,9 +166,9 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
     if (change.kind === 'delete') {
       // A service created again has each such variable reported afresh: one its write set again before the delete was
       // known (the same value: a new one is reported as changed) raised nothing, and the finding about it stands for
-      // it (closedByDelete).
+      // it (closedByDelete), also under a newer --no-traffic revision without it (the one that set it still serves).
       const sets = (name: string) => (keys: readonly string[]): boolean => keys.some((key) => sameVariable(parseEnvVarName(name), keptVariable(key)));
-      return closedByDelete(open, change, [baseline?.codeLoadingEnv], (o, recreated) => somePartReportedAgain(variablesOf(o), baseline?.codeLoadingEnv, change, sets, recreated, variablesOf));
+      return closedByDelete(open, change, [baseline?.codeLoadingEnv], (o, recreated) => somePartReportedAgain(variablesOf(o), baseline?.codeLoadingEnv, change, sets, recreated, variablesOf, baseline?.tookNoTraffic));
     }
     // A revision that takes none of the traffic (--no-traffic) leaves the one reported serving.
     if (change.kind !== 'deploy' || !change.codeLoadingEnv || change.takesNoTraffic || servedChangeAfter(baseline?.codeLoadingEnv, change, baseline?.tookNoTraffic)) return [];

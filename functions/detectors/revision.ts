@@ -287,14 +287,38 @@ function datedBefore(o: OpenFinding, at: ChangeInstant): boolean {
  * reports it always; one whose history carries across the delete (the re-created service is compared with the deleted
  * one) only where it was not held all along: from the value in force before the delete (none known: nothing to compare
  * with) through every point after it, a write that set it again raised nothing.
+ * For a revision-level risk (`tookNoTraffic` given, a rule that compares with nothing), newer points of revisions that
+ * took none of the traffic (`--no-traffic`) end nothing: the risk is reported again where one of them holds it, or the
+ * newest point after the delete of a revision that took traffic (the one serving) does.
  */
-export function reportedAgainAfterDelete<T>(history: readonly TimePoint<T>[] | undefined, at: ChangeInstant, holds: (value: T) => boolean, carried: boolean): boolean {
+export function reportedAgainAfterDelete<T>(
+  history: readonly TimePoint<T>[] | undefined,
+  at: ChangeInstant,
+  holds: (value: T) => boolean,
+  carried: boolean,
+  tookNoTraffic?: readonly TimePoint<true>[],
+): boolean {
   const newest = history?.[history.length - 1];
-  if (newest === undefined || !isAfter(newest, at) || !holds(newest.v)) return false;
+  if (newest === undefined || !isAfter(newest, at)) return false;
+  if (!holds(newest.v)) return !carried && tookNoTraffic !== undefined && heldUnderNoTraffic(history!, at, holds, tookNoTraffic);
   if (!carried) return true;
   const before = pointBefore(history, at);
   const heldAllAlong = (before === undefined || holds(before.v)) && history!.every((point) => !isAfter(point, at) || holds(point.v));
   return !heldAllAlong;
+}
+
+/**
+ * For reportedAgainAfterDelete: true when, walking back from the newest point of `history` after the delete at `at`,
+ * a point of a revision that took no traffic holds the risk (reported, and closed by nothing since: only such points
+ * came after it), or the first point of a revision that took traffic does (it still serves).
+ */
+function heldUnderNoTraffic<T>(history: readonly TimePoint<T>[], at: ChangeInstant, holds: (value: T) => boolean, tookNoTraffic: readonly TimePoint<true>[]): boolean {
+  for (let i = history.length - 1; i >= 0 && isAfter(history[i]!, at); i--) {
+    const point = history[i]!;
+    if (holds(point.v)) return true;
+    if (!tookNoTrafficAt(point, tookNoTraffic)) return false;
+  }
+  return false;
 }
 
 /**
@@ -303,6 +327,7 @@ export function reportedAgainAfterDelete<T>(history: readonly TimePoint<T>[] | u
  * (`parts`) the re-created service's newest entry `holds` again (reportedAgainAfterDelete) and no finding of
  * `recreated` names (`partsOf`). One part is enough: the finding stays open while any of its parts is in force (the
  * rules' riskInForce), and the write that set that part again raised nothing (judged against this finding's value).
+ * `tookNoTraffic` for a revision-level risk (reportedAgainAfterDelete).
  */
 export function somePartReportedAgain<T, P>(
   parts: readonly P[],
@@ -311,8 +336,9 @@ export function somePartReportedAgain<T, P>(
   holds: (part: P) => (value: T) => boolean,
   recreated: readonly OpenFinding[],
   partsOf: (r: OpenFinding) => readonly P[],
+  tookNoTraffic?: readonly TimePoint<true>[],
 ): boolean {
-  return parts.some((part) => reportedAgainAfterDelete(history, at, holds(part), false) && !recreated.some((r) => partsOf(r).includes(part)));
+  return parts.some((part) => reportedAgainAfterDelete(history, at, holds(part), false, tookNoTraffic) && !recreated.some((r) => partsOf(r).includes(part)));
 }
 
 /** Why a delete closed a finding, in the words of what it is about (a job's or a worker pool's is no service's). */

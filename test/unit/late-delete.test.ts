@@ -283,3 +283,26 @@ describe('a late delete leaves open a code-loading-env finding whose variable a 
     expect(open(await findingsLive(order.map((i) => entries[i]!), CFG))).not.toEqual([]);
   });
 });
+
+// A variable is named `NAME`, or `container/NAME` where more than one container of its revision sets the name
+// (envVariables.ts). The deleted service's 10:00 finding names DB_PASSWORD (one container); the re-created service's
+// 12:00 revision sets it in the app and a sidecar, and reports `app/DB_PASSWORD` and `sidecar/DB_PASSWORD`. Delivered
+// 12:00, 10:00, the delete last, that finding stands for the variable: the late delete closes the 10:00 one, as
+// timestamp order does, rather than leave it open beside it for good (the same variable, named another way).
+describe('a late delete closes a finding whose variable a re-created finding names with its container', () => {
+  const withSidecar = (entry: Json, variable: Obj): Json =>
+    variant(entry, (e) => {
+      const containers = ((e.protoPayload['request'] as Obj)['service']['spec'] as Obj)['template']['spec']['containers'] as Obj[];
+      containers.push({ name: 'sidecar', image: 'gcr.io/acme/side:1', env: [variable] });
+    });
+  const RULES = [
+    { rule: 'plaintext-secret-env', variable: { name: 'DB_PASSWORD', value: 'hunter2-but-longer' } },
+    { rule: 'code-loading-env', variable: { name: 'NODE_OPTIONS', value: '--require /mnt/bucket/hook.js' } },
+  ];
+  it.each(RULES.map((r) => [r.rule, r] as const))('%s', async (_label, { rule, variable }) => {
+    const entries = [deploy(T.base, {}), deploy(T.risky, { env: [variable] }), deleteService(T.deleted), withSidecar(deploy(T.again, { env: [variable] }), variable)];
+    const open = (findings: readonly Finding[]): string[] => [...lastWords(findings, rule).values()].filter((f) => ends(f.words) === 'active').map((f) => f.eventTime);
+    expect(open(await findingsOf(entries, CFG))).toEqual([T.again]);
+    expect(open(await findingsLive([0, 3, 1, 2].map((i) => entries[i]!), CFG))).toEqual([T.again]);
+  });
+});

@@ -28,10 +28,11 @@
 //           A delete that arrives after entries about the service (job, worker pool) created again closes the findings
 //           dated before it and none of the re-created one's (revision.ts closedByDelete), as in timestamp order; but
 //           for one whose variables the re-created one's newest entry sets again (a new value is reported as changed)
-//           with no finding of its own: its write was judged before the delete was known, against this finding's value,
-//           and raised nothing, where timestamp order reports it afresh (the delete closed the findings on the deleted
-//           one's values). That finding stays open for it, under its own time and id (revision.ts
-//           reportedAgainAfterDelete), also where a newer --no-traffic revision without it leaves that one serving.
+//           with no finding of its own naming them (with or without their container): its write was judged before the
+//           delete was known, against this finding's value, and raised nothing, where timestamp order reports it
+//           afresh (the delete closed the findings on the deleted one's values). That finding stays open for it, under
+//           its own time and id (revision.ts somePartReportedAgain), also where a newer --no-traffic revision without
+//           it leaves that one serving.
 // Blind spots: a service's first revision known sets the baseline, so a service created (or first seen) with such a
 //           variable raises nothing, nor does JAVA_OPTS, CATALINA_OPTS or PYTHONWARNINGS on the first deploy after an
 //           upgrade from a version that did not read them (its baseline says nothing of them:
@@ -50,7 +51,7 @@ import { deletedBetween, pointBefore, servedChangeAfter, type ServiceBaseline } 
 import { codeLoadingKey, enforcedPolicyOf, envVarName, type CodeLoadingVar, type DeployChange } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { closableBy, closedByDelete, resourceNoun, riskInForce, serviceLabel, settingBefore, somePartReportedAgain } from './revision.js';
-import { continuedFrom, parseEnvVarName, sameVariable, variablesOf, type EnvVariable } from './envVariables.js';
+import { continuedFrom, parseEnvVarName, sameNamedVariable, sameVariable, variablesOf, type EnvVariable } from './envVariables.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 const TITLE = 'Environment variable that loads code set';
@@ -168,7 +169,7 @@ export const codeLoadingEnv: Detector<'code-loading-env'> = {
       // known (the same value: a new one is reported as changed) raised nothing, and the finding about it stands for
       // it (closedByDelete), also under a newer --no-traffic revision without it (the one that set it still serves).
       const sets = (name: string) => (keys: readonly string[]): boolean => keys.some((key) => sameVariable(parseEnvVarName(name), keptVariable(key)));
-      return closedByDelete(open, change, [baseline?.codeLoadingEnv], (o, recreated) => somePartReportedAgain(variablesOf(o), baseline?.codeLoadingEnv, change, sets, recreated, variablesOf, baseline?.tookNoTraffic));
+      return closedByDelete(open, change, [baseline?.codeLoadingEnv], (o, recreated) => somePartReportedAgain(variablesOf(o), baseline?.codeLoadingEnv, change, sets, recreated, variablesOf, sameNamedVariable, baseline?.tookNoTraffic));
     }
     // A revision that takes none of the traffic (--no-traffic) leaves the one reported serving.
     if (change.kind !== 'deploy' || !change.codeLoadingEnv || change.takesNoTraffic || servedChangeAfter(baseline?.codeLoadingEnv, change, baseline?.tookNoTraffic)) return [];

@@ -30,6 +30,14 @@ export function sameVariable(a: EnvVariable, b: EnvVariable): boolean {
 }
 
 /**
+ * True when two names of a finding's variables (envVarName: `NAME` or `container/NAME`) may name one variable
+ * (sameVariable). plaintext-secret-env's `(more) DIGEST...` (base64url digests, no `/`) equals only itself.
+ */
+export function sameNamedVariable(a: string, b: string): boolean {
+  return sameVariable(parseEnvVarName(a), parseEnvVarName(b));
+}
+
+/**
  * For each variable of `now`, the variable of `before` it continues (undefined: newly set): the same variable
  * (sameVariable), each of `before` taken once. Taken first in the same container with the same value (`alike`), then
  * in any container that may be it with the same value, then in the same container, then in any that may be it: a

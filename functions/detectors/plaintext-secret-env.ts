@@ -31,10 +31,11 @@
 //           one whose variables newer revisions still set stays open with theirs.
 //           A delete that arrives after entries about the service (job, worker pool) created again closes the findings
 //           dated before it and none of the re-created one's (revision.ts closedByDelete), as in timestamp order; but
-//           for one whose variables the re-created one's newest entry sets again with no finding of its own: its write
-//           was judged before the delete was known, against this finding's value, and raised nothing, where timestamp
-//           order reports it afresh (a resource created again starts without it). That finding stays open for it, under
-//           its own time and id (revision.ts reportedAgainAfterDelete).
+//           for one whose variables the re-created one's newest entry sets again with no finding of its own naming
+//           them (with or without their container): its write was judged before the delete was known, against this
+//           finding's value, and raised nothing, where timestamp order reports it afresh (a resource created again
+//           starts without it). That finding stays open for it, under its own time and id (revision.ts
+//           somePartReportedAgain).
 // Blind spots: console writes log no containers, nor does a v2 update whose mask leaves the containers alone: their
 //           variables are read from the revision's system events (the revision whole), and are unknown when those
 //           never come; secrets in `args`, `command`, mounted files or the image itself; a secret
@@ -44,7 +45,7 @@ import { baselineKey } from '../baseline/store.js';
 import { changedAfter, valueBefore } from '../baseline/state.js';
 import { envVarName, type PlainEnvVar } from '../model/change.js';
 import { foldedPlainVariables, MORE_PLAIN_VARIABLES, NAMED_PLAIN_VARIABLES, plainVariableDigest } from '../audit/env.js';
-import { continuedFrom, parseEnvVarName, sameVariable, variablesOf } from './envVariables.js';
+import { continuedFrom, parseEnvVarName, sameNamedVariable, sameVariable, variablesOf } from './envVariables.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
 import { closedByDelete, riskInForce, resourceNoun, serviceLabel, somePartReportedAgain } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
@@ -187,7 +188,7 @@ export const plaintextSecretEnv: Detector<'plaintext-secret-env'> = {
       // A service created again is reported afresh (the delete forgets its variables): a variable its write set again
       // before the delete was known raised nothing, and the finding about it stands for it (closedByDelete).
       const sets = (name: string) => (plainEnv: readonly PlainEnvVar[]): boolean => !noneSet([name], plainEnv);
-      return closedByDelete(open, change, [baseline?.plainEnv], (o, recreated) => somePartReportedAgain(variablesOf(o), baseline?.plainEnv, change, sets, recreated, variablesOf));
+      return closedByDelete(open, change, [baseline?.plainEnv], (o, recreated) => somePartReportedAgain(variablesOf(o), baseline?.plainEnv, change, sets, recreated, variablesOf, sameNamedVariable));
     }
     if (change.kind !== 'deploy' || !change.plainEnv || changedAfter(baseline?.plainEnv, change)) return [];
     const now = change.plainEnv;

@@ -229,7 +229,7 @@ export const publicInvokerGrant: Detector<'public-invoker-grant'> = {
         const upgrade = o.finding.evidence['upgradedFromInvoker'];
         const held = upgrade === true ? baseline?.publicWriters : baseline?.publicInvokers;
         const holds = (member: string) => (members: readonly string[]): boolean => members.includes(member);
-        return somePartReportedAgain(granted, held, change, holds, recreated, (r) => (r.finding.evidence['upgradedFromInvoker'] === upgrade ? (grantedOf(r) ?? []) : []));
+        return somePartReportedAgain(granted, held, change, holds, recreated, (r) => (r.finding.evidence['upgradedFromInvoker'] === upgrade ? (grantedOf(r) ?? []) : []), (a, b) => a === b);
       };
       return closedByDelete(open, change, [baseline?.invokerIamDisabled, baseline?.publicInvokers, baseline?.publicWriters], heldAgain);
     }

@@ -325,7 +325,8 @@ function heldUnderNoTraffic<T>(history: readonly TimePoint<T>[], at: ChangeInsta
  * closedByDelete's `heldAgain` for a rule whose findings each name several parts (variables, public members) and whose
  * re-created service is compared with nothing (it starts without the risk): true when some part of the finding
  * (`parts`) the re-created service's newest entry `holds` again (reportedAgainAfterDelete) and no finding of
- * `recreated` names (`partsOf`). One part is enough: the finding stays open while any of its parts is in force (the
+ * `recreated` names (`partsOf`, compared by `samePart`: one variable may be named with or without its container). One
+ * part is enough: the finding stays open while any of its parts is in force (the
  * rules' riskInForce), and the write that set that part again raised nothing (judged against this finding's value).
  * `tookNoTraffic` for a revision-level risk (reportedAgainAfterDelete).
  */
@@ -336,9 +337,11 @@ export function somePartReportedAgain<T, P>(
   holds: (part: P) => (value: T) => boolean,
   recreated: readonly OpenFinding[],
   partsOf: (r: OpenFinding) => readonly P[],
+  samePart: (a: P, b: P) => boolean,
   tookNoTraffic?: readonly TimePoint<true>[],
 ): boolean {
-  return parts.some((part) => reportedAgainAfterDelete(history, at, holds(part), false, tookNoTraffic) && !recreated.some((r) => partsOf(r).includes(part)));
+  const named = (part: P): boolean => recreated.some((r) => partsOf(r).some((other) => samePart(part, other)));
+  return parts.some((part) => reportedAgainAfterDelete(history, at, holds(part), false, tookNoTraffic) && !named(part));
 }
 
 /** Why a delete closed a finding, in the words of what it is about (a job's or a worker pool's is no service's). */

@@ -45,7 +45,7 @@ import {
   type Rollout,
 } from './correlate/rollout.js';
 import { detectors, type RuleId } from './detectors/index.js';
-import { createsRevision, deletedReason, deployMadeByLateTemplate, judgedRepeatOf, judgedTemplateInForce } from './detectors/revision.js';
+import { createsRevision, deletedReason, deployMadeByLateTemplate, judgedRepeatOf, judgedTemplateInForce, keptOpenByLateDelete } from './detectors/revision.js';
 import type { Detection, Detector, OpenFinding } from './detectors/types.js';
 import { generationOfRevisionName, type RevisionObservation } from './audit/systemEvent.js';
 import { cutText } from './untrustedText.js';
@@ -704,6 +704,9 @@ export class Engine {
     const aboutDeletedService = beforeDelete(base, change);
     const aboutDeleted = (rule: RuleId): boolean => aboutDeletedService && detectors[rule].closedByDelete === true;
     const detections = detect(change, base, this.config);
+    // A risk of the service created again, opened by this entry for a newer write after the delete (Detection.forNewerWrite).
+    const reportsForRecreatedWrite = (rule: RuleId): boolean =>
+      detections.some((d) => d.rule === rule && d.heldBackBy === undefined && d.detection.opensRisk === true && d.detection.forNewerWrite !== undefined && !beforeDelete(base, d.detection.forNewerWrite));
     // Read once for all of the change's findings.
     const provenance = change.kind === 'deploy' && detections.length > 0 ? deployProvenance(change, base, this.config) : undefined;
     const raised = detections.map((d) => toFinding(evaluation, d, this.config, provenance));
@@ -711,8 +714,13 @@ export class Engine {
     const reported = detections.some((d) => d.heldBackBy !== undefined) ? raised.filter((_, i) => detections[i]!.heldBackBy === undefined) : raised;
     if (open.length > 0) {
       for (const detector of REGISTERED) {
-        if (!detector.resolves || !detector.changeKinds.includes(change.kind) || (failed && detector.serviceSettings !== true && detector.serviceSettingRisks !== true) || aboutDeleted(detector.id)) continue;
-        const mine = open.filter((o) => o.rule === detector.id);
+        if (!detector.resolves || !detector.changeKinds.includes(change.kind) || (failed && detector.serviceSettings !== true && detector.serviceSettingRisks !== true)) continue;
+        // About the deleted service: only a finding a late delete left open for the re-created service's risk
+        // (revision.ts keptOpenByLateDelete) may be closed, where this entry ends it in time order and reports that
+        // risk for the re-created service's write itself (else the finding still stands for it).
+        const mine = aboutDeleted(detector.id)
+          ? reportsForRecreatedWrite(detector.id) ? open.filter((o) => o.rule === detector.id && keptOpenByLateDelete(o, base)) : []
+          : open.filter((o) => o.rule === detector.id);
         if (mine.length === 0) continue;
         const settings = this.config.rules[detector.id] as RuleSettings;
         for (const resolved of detector.resolves({ change, baseline: base, settings: settings as never, config: this.config }, mine)) {

@@ -32,7 +32,15 @@
 //           service is compared with the deleted one's policy: its write that left it off raised nothing there either.
 //           Unless a policy was enforced just before the delete or by a re-created write since, and the newest entry
 //           turns it off again with no finding of its own: timestamp order reports that, and the finding before the
-//           delete stays open for it (revision.ts reportedAgainAfterDelete).
+//           delete stays open for it (revision.ts reportedAgainAfterDelete; so too where the risk was held with a finding open at the
+//           delete, reported again for the re-created service's first write in timestamp order), until an older write of
+//           the deleted service that ended the risk, arriving later still, reports the re-created write's finding itself.
+//           A service deleted and created again under the name whose first write holding the risk (no write of the
+//           re-created service known between the delete and it) is judged against the deleted service's value with the
+//           risk, where that risk had a finding open at the delete (a value without it known before: the delete closed
+//           it, "the service was deleted"), raises the finding again: its own time and id, `recreatedAfterDeleteAt`,
+//           words that say the delete closed the old one (revision.ts riskClosedByDelete). Later writes that keep the
+//           risk raise nothing more; a first write that ends it raises nothing.
 // Options:  `rules.binary-authorization-bypass.exceptions` (principal, project, service globs), `severity`.
 // Severity: HIGH.
 // Blind spots: the justification is free text written by the deployer (shown as written, escaped by each sink).
@@ -58,9 +66,9 @@
 //           newerWriteMayHaveReported, closedOnlyByNewerEnd: a finding of this rule dated after the delete is closed
 //           only by a newer enforced policy or a delete, so one of the newer write's own would be open still).
 import { baselineKey } from '../baseline/store.js';
-import { deletedBetween, pointAfter, pointAt, valueBefore, type ServiceBaseline } from '../baseline/state.js';
+import { deletedBetween, isLaterPoint, pointAfter, pointAt, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { createsRevision, deployKey, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, resourceNoun, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unknownDeployFacts } from './revision.js';
+import { createsRevision, deployKey, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, resourceNoun, riskClosedByDelete, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unknownDeployFacts } from './revision.js';
 import { capitalized, enforcedPolicyOf, type BinaryAuthorization, type DeployChange } from '../model/change.js';
 import type { Detection, Detector } from './types.js';
 
@@ -68,6 +76,31 @@ import type { Detection, Detector } from './types.js';
 const UNKNOWN: BinaryAuthorization = { policyUnknown: true };
 
 const ENFORCED_AGAIN = 'Binary Authorization enforces a policy again';
+
+/**
+ * (2) for the first write of a service created again under the name without a policy, as the deleted service was when
+ * it was deleted (at `before`) with a finding for it open then: the delete closed that finding, and compared with the
+ * deleted service this write changed nothing. It raises the finding again, its own (revision.ts riskClosedByDelete).
+ */
+function offAgainAfterDelete(change: DeployChange, before: TimePoint<string>, baseline: ServiceBaseline | undefined): Detection[] {
+  const deletedAt = riskClosedByDelete(baseline, baseline?.binaryAuthorization, before, change, (policy) => policy === '');
+  if (deletedAt === undefined) return [];
+  const who = change.principal?.id ?? 'An unknown principal';
+  // The policy the deleted service enforced before it was turned off (a finding open at the delete says one was).
+  const enforced = baseline?.binaryAuthorization?.findLast((point) => isLaterPoint(before, point) && point.v !== '')?.v ?? null;
+  return [
+    {
+      severity: 'HIGH',
+      title: 'Binary Authorization turned off',
+      summary: `${who} wrote ${serviceLabel(change.target)}, created again with Binary Authorization off, as the deleted ${resourceNoun(change.target)} had it: the finding about the deleted ${resourceNoun(change.target)} was closed by its delete at ${deletedAt}. ${capitalized(uncheckedFromNow(change))}.`,
+      evidence: { policyBefore: enforced, policy: null, operation: change.operation, recreatedAfterDeleteAt: deletedAt },
+      dedupKey: [baselineKey(change.target), 'turned off', change.time],
+      unknown: unknownDeployFacts(change),
+      serviceSetting: true,
+      ...settingRiskInForce(baseline, baseline?.binaryAuthorization, change, (policy) => policy !== '', () => ENFORCED_AGAIN, 'binary-authorization-bypass'),
+    },
+  ];
+}
 
 /**
  * The resolutions of (2): a policy enforced again by the newest entry about it, or the service deleted. The rule's open
@@ -174,6 +207,8 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
         // enforced one; held by newer writes that keep it off.
         ...settingRiskInForce(baseline, baseline?.binaryAuthorization, change, (policy) => policy !== '', () => ENFORCED_AGAIN, 'binary-authorization-bypass'),
       });
+    } else if (beforePoint !== undefined) {
+      detections.push(...offAgainAfterDelete(change, beforePoint, baseline));
     }
     // (1) Breakglass: only a revision deployed with it skips the policy.
     if (breakglassJustification !== undefined && createsRevision(change, baseline)) {

@@ -10,6 +10,13 @@
 //           Cloud Armor policy, IAP on its backend service, its logging); with the URL on, anyone reaches the service
 //           at its run.app address directly, past all of that. It is a service setting: any write counts, with or
 //           without a new revision, whether or not the revision becomes Ready.
+//           A service deleted and created again under the name whose first write holding the risk (no write of the
+//           re-created service known between the delete and it) is judged against the deleted service's value with the
+//           risk, where that risk had a finding open at the delete (a value without it known before: the delete closed
+//           it, "the service was deleted"), raises the finding again: its own time and id, `recreatedAfterDeleteAt`,
+//           words that say the delete closed the old one (revision.ts riskClosedByDelete). Later writes that keep the
+//           risk raise nothing more; a first write that ends it raises nothing; nor where the
+//           deleted service's ingress kept the internet out at its delete.
 // Options:  `rules.default-url-enabled.exceptions` (principal, project, service globs), `severity`.
 // Severity: MEDIUM; HIGH when the service can be called without an identity (the public hold its invoker role, or
 //           its invoker IAM check is off, as known from its baseline or this write): the load balancer was the
@@ -34,7 +41,9 @@
 //           service is compared with the deleted one's default URL setting: its write that kept the URL on raised
 //           nothing there either. Unless the URL was disabled just before the delete or by a re-created write since,
 //           and the newest entry turns it on again with no finding of its own: timestamp order reports that, and the
-//           finding before the delete stays open for it (revision.ts reportedAgainAfterDelete).
+//           finding before the delete stays open for it (revision.ts reportedAgainAfterDelete; so too where the risk was held with a finding open at the
+//           delete, reported again for the re-created service's first write in timestamp order), until an older write of
+//           the deleted service that ended the risk, arriving later still, reports the re-created write's finding itself.
 // Blind spots: a service's first known write sets the baseline, so a service created (or first seen) with its
 //           default URL on raises nothing: that is Cloud Run's default. A service deleted and created again under
 //           the name with its URL on is compared with the deleted one (evidence `recreatedAfterDeleteAt`). A write
@@ -61,10 +70,10 @@
 //           service can then be left with the risk and no finding open.
 import { normalizeTimestamp } from '../audit/entry.js';
 import { baselineKey } from '../baseline/store.js';
-import { changedAfter, deletedBetween, isBefore, pointAfter, pointAt, pointOf, type ChangeInstant, type ServiceBaseline } from '../baseline/state.js';
+import { changedAfter, deletedBetween, deletePoint, isBefore, pointAfter, pointAt, pointBefore, pointOf, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import type { DeployChange, Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, endedAfter, findingInstant, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, riskInForce, serviceLabel, settingBefore, settingRestored, settingRiskInForce, supersededFindings, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
+import { callersEvidence, endedAfter, findingInstant, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, riskClosedByDelete, riskInForce, serviceLabel, settingBefore, settingRestored, settingRiskInForce, supersededFindings, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
 import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
 
 const TITLE = 'Cloud Run default URL turned back on';
@@ -83,10 +92,11 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
     if (change.defaultUrlDisabled === true) return turnedOnAfter(change, baseline);
     if (change.defaultUrlDisabled !== false) return [];
     const beforePoint = settingBefore(baseline, baseline?.defaultUrlDisabled, change, (write) => write.defaultUrlDisabled);
-    if (beforePoint?.v !== true) return [];
+    if (beforePoint === undefined) return [];
     const ingress = change.ingress ?? (settingBefore(baseline, baseline?.ingress, change, (write) => write.ingress)?.v as Ingress | undefined);
     // The ingress keeps the internet out: the run.app URL refuses it too (ingress-opened reports opening it).
     if (ingress !== undefined && ingress !== 'all') return [];
+    if (beforePoint.v !== true) return onAgainAfterDelete(change, beforePoint, ingress, baseline);
     const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint, change);
     const who = change.principal?.id ?? 'An unknown principal';
     const unauthenticated = unauthenticatedCallers(change, baseline);
@@ -259,6 +269,34 @@ function risk(baseline: ServiceBaseline | undefined, at: ChangeInstant): Risk {
     settingRiskInForce(baseline, baseline?.defaultUrlDisabled, at, (disabled) => disabled, () => URL_DISABLED_REASON, 'default-url-enabled'),
     riskInForce(baseline?.ingress, at, (newer) => newer !== 'all', ingressRestrictedReason),
   );
+}
+
+/**
+ * The first write of a service created again under the name, with the default URL on as the deleted service had it when
+ * it was deleted (at `before`), its ingress `all` (or unknown) then, with a finding for it open: the delete closed that
+ * finding, and compared with the deleted service this write changed nothing. It raises the finding again, its own
+ * (revision.ts riskClosedByDelete). Not where the deleted service's ingress kept the internet out at its delete: its
+ * finding was closed by that restriction, not by the delete (ingress-opened reports the re-created service's `all`).
+ */
+function onAgainAfterDelete(change: DeployChange, before: TimePoint<boolean>, ingress: Ingress | undefined, baseline: ServiceBaseline | undefined): Detection[] {
+  const deletedAt = riskClosedByDelete(baseline, baseline?.defaultUrlDisabled, before, change, (disabled) => !disabled);
+  if (deletedAt === undefined) return [];
+  const ingressAtDelete = pointBefore(baseline?.ingress, newerWriteAt(deletePoint(baseline)!))?.v;
+  if (ingressAtDelete !== undefined && ingressAtDelete !== 'all') return [];
+  const who = change.principal?.id ?? 'An unknown principal';
+  const unauthenticated = unauthenticatedCallers(change, baseline);
+  return [
+    {
+      severity: unauthenticated.why ? 'HIGH' : 'MEDIUM',
+      title: TITLE,
+      summary:
+        `${who} wrote ${serviceLabel(change.target)}, created again with its default run.app URL on, as the deleted service had it: the finding about the deleted service was closed by its delete at ${deletedAt}. ` +
+        `Requests from the internet reach it at its run.app address directly, past the load balancer in front of it${ingressNote(ingress)}.${callersSentence(unauthenticated)}`,
+      evidence: { before: 'default URL on', after: 'default URL on', ingress: ingress ?? 'unknown', api: change.api, ...callersEvidence(unauthenticated), recreatedAfterDeleteAt: deletedAt },
+      dedupKey: [baselineKey(change.target), 'default-url', change.time],
+      ...risk(baseline, change),
+    },
+  ];
 }
 
 const URL_DISABLED_REASON = 'its default URL is disabled again';

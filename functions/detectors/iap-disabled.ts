@@ -9,6 +9,12 @@
 //           only then the invoker IAM check, which IAP passes with its own service account. With IAP off, callers
 //           face the invoker IAM check alone. It is a service setting: any write counts, with or without a new
 //           revision, whether or not the revision becomes Ready.
+//           A service deleted and created again under the name whose first write holding the risk (no write of the
+//           re-created service known between the delete and it) is judged against the deleted service's value with the
+//           risk, where that risk had a finding open at the delete (a value without it known before: the delete closed
+//           it, "the service was deleted"), raises the finding again: its own time and id, `recreatedAfterDeleteAt`,
+//           words that say the delete closed the old one (revision.ts riskClosedByDelete). Later writes that keep the
+//           risk raise nothing more; a first write that ends it raises nothing.
 // Options:  `rules.iap-disabled.exceptions` (principal, project, service globs), `severity`.
 // Severity: MEDIUM; HIGH when the service can be called without an identity once IAP is gone (the public hold its
 //           invoker role, or its invoker IAM check is off, as known from its baseline or this write): IAP was the
@@ -28,7 +34,9 @@
 //           service is compared with the deleted one's IAP setting: its write that kept IAP off raised nothing there
 //           either. Unless IAP was on just before the delete or by a re-created write since, and the newest entry turns
 //           it off again with no finding of its own: timestamp order reports that, and the finding before the delete
-//           stays open for it (revision.ts reportedAgainAfterDelete).
+//           stays open for it (revision.ts reportedAgainAfterDelete; so too where the risk was held with a finding open at the
+//           delete, reported again for the re-created service's first write in timestamp order), until an older write of
+//           the deleted service that ended the risk, arriving later still, reports the re-created write's finding itself.
 // Blind spots: a service's first known write sets the baseline, so a service created (or first seen) without IAP
 //           raises nothing. A service deleted and created again under the name without IAP is compared with the
 //           deleted one (evidence `recreatedAfterDeleteAt`; a v2 UpdateService with `allowMissing` whose mask and body
@@ -50,10 +58,10 @@
 //           next such write is), and until then the service reads as guarded by IAP: a public invoker granted (or
 //           the invoker check turned off) meanwhile is said to be behind IAP (public-invoker-grant `behindIap`).
 import { baselineKey } from '../baseline/store.js';
-import { deletedBetween, pointAfter, pointAt, type ServiceBaseline } from '../baseline/state.js';
+import { deletedBetween, pointAfter, pointAt, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import type { DeployChange } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
+import { callersEvidence, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, riskClosedByDelete, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
 import type { Detection, Detector } from './types.js';
 
 const TITLE = 'Identity-Aware Proxy turned off on a Cloud Run service';
@@ -117,6 +125,28 @@ function turnedOffAfter(change: DeployChange, baseline: ServiceBaseline | undefi
   ];
 }
 
+/**
+ * The first write of a service created again under the name, with IAP off as the deleted service had it when it was
+ * deleted (at `before`) with a finding for it open then: the delete closed that finding, and compared with the deleted
+ * service this write changed nothing. It raises the finding again, its own (revision.ts riskClosedByDelete).
+ */
+function offAgainAfterDelete(change: DeployChange, before: TimePoint<boolean>, baseline: ServiceBaseline | undefined): Detection[] {
+  const deletedAt = riskClosedByDelete(baseline, baseline?.iapEnabled, before, change, (enabled) => !enabled);
+  if (deletedAt === undefined) return [];
+  const who = change.principal?.id ?? 'An unknown principal';
+  const unauthenticated = unauthenticatedCallers(change, baseline);
+  return [
+    {
+      severity: unauthenticated.why ? 'HIGH' : 'MEDIUM',
+      title: TITLE,
+      summary: `${who} wrote ${serviceLabel(change.target)}, created again with Identity-Aware Proxy off, as the deleted service had it: the finding about the deleted service was closed by its delete at ${deletedAt}. Requests do not pass its access policy.${callersSentence(unauthenticated)}`,
+      evidence: { before: 'IAP off', after: 'IAP off', api: change.api, ...callersEvidence(unauthenticated), recreatedAfterDeleteAt: deletedAt },
+      dedupKey: [baselineKey(change.target), 'iap', change.time],
+      ...riskAt(baseline, change),
+    },
+  ];
+}
+
 export const iapDisabled: Detector<'iap-disabled'> = {
   id: 'iap-disabled',
   title: TITLE,
@@ -131,7 +161,8 @@ export const iapDisabled: Detector<'iap-disabled'> = {
     if (change.iapEnabled === true) return turnedOffAfter(change, baseline);
     if (change.iapEnabled !== false) return [];
     const beforePoint = settingBefore(baseline, baseline?.iapEnabled, change, (write) => write.iapEnabled);
-    if (beforePoint?.v !== true) return [];
+    if (beforePoint === undefined) return [];
+    if (beforePoint.v !== true) return offAgainAfterDelete(change, beforePoint, baseline);
     // IAP on before was the deleted service's: the service was created again under the name without it.
     const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint, change);
     const who = change.principal?.id ?? 'An unknown principal';

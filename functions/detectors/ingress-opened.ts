@@ -9,6 +9,12 @@
 //           directly, past the VPC perimeter or the load balancer in front of it (and its Cloud Armor policy or
 //           IAP). It is a service setting: any write counts, with or without a new revision, whether or not the
 //           revision becomes Ready.
+//           A service deleted and created again under the name whose first write holding the risk (no write of the
+//           re-created service known between the delete and it) is judged against the deleted service's value with the
+//           risk, where that risk had a finding open at the delete (a value without it known before: the delete closed
+//           it, "the service was deleted"), raises the finding again: its own time and id, `recreatedAfterDeleteAt`,
+//           words that say the delete closed the old one (revision.ts riskClosedByDelete). Later writes that keep the
+//           risk raise nothing more; a first write that ends it raises nothing.
 // Options:  `rules.ingress-opened.exceptions` (principal, project, service globs), `severity`.
 // Severity: MEDIUM; HIGH when the service can already be called without an identity (the public hold its invoker
 //           role, or its invoker IAM check is off, as known from its baseline or this write): anyone on the
@@ -27,9 +33,11 @@
 //           A delete that arrives after entries about the service created again closes the findings dated before it and
 //           none of the re-created service's (revision.ts closedByDelete), as in timestamp order, where the re-created
 //           service is compared with the deleted one's ingress: its write that kept it `all` raised nothing there
-//           either. Unless the ingress was restricted just before the delete or by a re-created write since, and the
-//           newest entry sets `all` again with no finding of its own: timestamp order reports that, and the finding
-//           before the delete stays open for it (revision.ts reportedAgainAfterDelete).
+//           either. Unless the newest entry sets `all` again with no finding of its own after the ingress was restricted
+//           just before the delete or by a re-created write since, or was opened (with a finding) before the delete:
+//           timestamp order reports that, and the finding before the delete stays open for it (revision.ts
+//           reportedAgainAfterDelete), until an older restriction of the deleted service, arriving later still, reports
+//           the re-created write's finding itself (engine.ts keptOpenByLateDelete).
 // Blind spots: a service's first known write sets the baseline, so a service created with (or first seen at)
 //           `all` raises nothing: `all` is Cloud Run's default. The finding a late restriction reports for a newer
 //           write is left out when another restricted ingress before that write is known (it may have reported
@@ -57,10 +65,10 @@
 //           delete and it is known (it may have reported itself and had its finding closed since): the re-created
 //           service can then be left with the risk and no finding open.
 import { baselineKey } from '../baseline/store.js';
-import { deletedBetween, pointAfter, pointAt, type ChangeInstant, type ServiceBaseline } from '../baseline/state.js';
+import { deletedBetween, pointAfter, pointAt, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import type { DeployChange, Ingress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, endedAfter, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, serviceLabel, settingBefore, settingRestored, settingRiskInForce, supersededFindings, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
+import { callersEvidence, endedAfter, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, riskClosedByDelete, serviceLabel, settingBefore, settingRestored, settingRiskInForce, supersededFindings, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
 import type { Detection, Detector, Resolved } from './types.js';
 
 /** What each restricted ingress kept out, in the words of the finding. */
@@ -121,6 +129,28 @@ function reopenedAfter(change: DeployChange, restricted: Exclude<Ingress, 'all'>
   ];
 }
 
+/**
+ * The first write of a service created again under the name, with the ingress `all` the deleted service had when it was
+ * deleted (at `before`) and a finding for it open then: the delete closed that finding, and compared with the deleted
+ * service this write changed nothing. It raises the finding again, its own (revision.ts riskClosedByDelete).
+ */
+function openAgainAfterDelete(change: DeployChange, before: TimePoint<string>, baseline: ServiceBaseline | undefined): Detection[] {
+  const deletedAt = riskClosedByDelete(baseline, baseline?.ingress, before, change, (ingress) => ingress === 'all');
+  if (deletedAt === undefined) return [];
+  const who = change.principal?.id ?? 'An unknown principal';
+  const unauthenticated = unauthenticatedCallers(change, baseline);
+  return [
+    {
+      severity: unauthenticated.why ? 'HIGH' : 'MEDIUM',
+      title: 'Cloud Run service ingress opened to the internet',
+      summary: `${who} wrote ${serviceLabel(change.target)}, created again with its ingress \`all\`, as the deleted service had it: the finding about the deleted service was closed by its delete at ${deletedAt}. Requests from the internet reach it directly.${callersSentence(unauthenticated)}`,
+      evidence: { before: 'all', after: 'all', api: change.api, ...callersEvidence(unauthenticated), recreatedAfterDeleteAt: deletedAt },
+      dedupKey: [baselineKey(change.target), 'ingress', 'all', change.time],
+      ...settingRiskInForce(baseline, baseline?.ingress, change, (ingress) => ingress !== 'all', (ingress) => `its ingress is ${ingress} again`, 'ingress-opened'),
+    },
+  ];
+}
+
 export const ingressOpened: Detector<'ingress-opened'> = {
   id: 'ingress-opened',
   title: 'Cloud Run service ingress opened to the internet',
@@ -136,7 +166,8 @@ export const ingressOpened: Detector<'ingress-opened'> = {
     if (change.ingress !== 'all') return [];
     const beforePoint = settingBefore(baseline, baseline?.ingress, change, (write) => write.ingress);
     const before = beforePoint?.v as Ingress | undefined;
-    if (before === undefined || before === 'all') return [];
+    if (before === undefined) return [];
+    if (before === 'all') return openAgainAfterDelete(change, beforePoint!, baseline);
     // The ingress before is the deleted service's: the service was created again under the name.
     const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint!, change);
     const who = change.principal?.id ?? 'An unknown principal';

@@ -1,7 +1,7 @@
 // Shared reading of a deploy: does it create a revision, and which facts are unknown; and what a delete, or a newer
 // entry applied before a late one, closes. Also the words for where a change applies, and which services are meant to
 // be public.
-import { beforeDelete, changedAfter, deletePoint, indexBefore, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, record, sameInstant, tookNoTrafficAt, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { beforeDelete, changedAfter, deletedBetween, deletePoint, indexBefore, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, record, sameInstant, tookNoTrafficAt, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { BURST_MS, createdOutside, reportedFromEvents, sameOperation, someWaitingWrite, type CompletedRollout } from '../correlate/rollout.js';
 import { globMatcher } from '../config/glob.js';
 import type { RuleSettings } from '../config/types.js';
@@ -274,6 +274,16 @@ function closedByLateDelete(open: readonly OpenFinding[], at: ChangeInstant, hel
   return open.filter((o) => datedBefore(o, at) && !(heldAgain?.(o, recreated) ?? false));
 }
 
+/**
+ * True when an open finding is dated before the service's delete, known now: the delete closed every such finding but
+ * one it left open for the risk of the service created again (closedByLateDelete), which an entry about the deleted
+ * service that arrives later still may close (settingRestored), where it ends that risk in timestamp order.
+ */
+export function keptOpenByLateDelete(o: OpenFinding, baseline: ServiceBaseline | undefined): boolean {
+  const deleted = deletePoint(baseline);
+  return deleted !== undefined && datedBefore(o, newerWriteAt(deleted));
+}
+
 /** True when an open finding's instant is before `at` (to the nanosecond), or cannot be read. */
 function datedBefore(o: OpenFinding, at: ChangeInstant): boolean {
   const instant = findingInstant(o);
@@ -304,7 +314,38 @@ export function reportedAgainAfterDelete<T>(
   if (!carried) return true;
   const before = pointBefore(history, at);
   const heldAllAlong = (before === undefined || holds(before.v)) && history!.every((point) => !isAfter(point, at) || holds(point.v));
-  return !heldAllAlong;
+  // Held all along from a risk whose finding the delete closed: the re-created service's first write that held it
+  // raised it again (riskClosedByDelete).
+  return !heldAllAlong || (before !== undefined && findingOpenAt(history, before, holds));
+}
+
+/**
+ * For a write of a service created again under the name (at `at`) that holds a rule's risk, judged against `before`, the
+ * deleted service's value (no point between the delete and `at`): the delete's time when that value held the risk too
+ * and its finding was open at the delete (findingOpenAt), so the delete closed it ("the service was deleted"). Compared
+ * with the deleted service the write changed nothing; without a finding of its own the service under the name holds the
+ * risk while every sink shows it resolved, so this write raises the finding again (its own time and id). Only the first
+ * write after the delete is judged against the deleted service's value: a later one is compared with the re-created
+ * service's own. Undefined otherwise (no delete between, a value without the risk, a risk held from the first value
+ * known: nothing raised it, nothing was closed).
+ */
+export function riskClosedByDelete<T>(
+  baseline: ServiceBaseline | undefined,
+  history: readonly TimePoint<T>[] | undefined,
+  before: TimePoint<T>,
+  at: ChangeInstant,
+  holds: (value: T) => boolean,
+): string | undefined {
+  const deletedAt = deletedBetween(baseline, before, at);
+  return deletedAt !== undefined && findingOpenAt(history, before, holds) ? deletedAt : undefined;
+}
+
+/**
+ * True when `point` (of `history`, or a write still waiting) holds the risk and a value without it is known before it: the
+ * write that set the risk after that value raised the finding, and no value since ended it.
+ */
+function findingOpenAt<T>(history: readonly TimePoint<T>[] | undefined, point: TimePoint<T>, holds: (value: T) => boolean): boolean {
+  return holds(point.v) && (history ?? []).some((p) => isLaterPoint(point, p) && !holds(p.v));
 }
 
 /**
@@ -658,7 +699,12 @@ export function settingRestored<T>(
 ): (input: { readonly change: Change; readonly baseline: ServiceBaseline | undefined }, open: readonly OpenFinding[]) => Resolved[] {
   return ({ change, baseline }, open) => {
     if (change.kind === 'delete') return closedByDelete(open, change, [history(baseline)], (_o, recreated) => recreated.length === 0 && reportedAgainAfterDelete(history(baseline), change, risky, true));
-    if (change.kind !== 'deploy' || !restores(change) || changedAfter(history(baseline), change)) return [];
+    if (change.kind !== 'deploy' || !restores(change)) return [];
+    // A restore of the deleted service, arriving after its late delete: it ends the risk of the findings dated before
+    // it that the delete left open (keptOpenByLateDelete), as in timestamp order; the re-created service's risk, if
+    // held, is reported for its write (reopenedAfter and the like).
+    if (beforeDelete(baseline, change)) return open.filter((o) => datedBefore(o, change)).map((o) => ({ id: o.finding.id, reason: reason(change) }));
+    if (changedAfter(history(baseline), change)) return [];
     const why = reason(change);
     return open.map((o) => ({ id: o.finding.id, reason: why }));
   };

@@ -439,10 +439,13 @@ describe('binary-authorization-bypass: the policy turned off is a risk in force'
       e.protoPayload['methodName'] = 'google.cloud.run.v1.Services.CreateService';
     });
     const findings = await bypasses([enforced, off, deleteServiceAt('2024-05-03T10:00:00Z', SLACK_BOT), create, deploy('2024-05-05T10:00:00Z', { [POLICY]: 'default' })]);
-    // The re-created service is compared with the deleted one's last policy: none, so its create turned nothing off.
+    // The re-created service is compared with the deleted one's last policy: none, which the delete's finding was
+    // about: its create raises that finding again, its own, closed by the policy enforced again.
     expect(lifecycle(findings)).toEqual([
       [TURNED_OFF, '2024-05-02T10:00:00Z', 'active', undefined],
       [TURNED_OFF, '2024-05-02T10:00:00Z', 'resolved', 'the service was deleted'],
+      [TURNED_OFF, '2024-05-04T10:00:00Z', 'active', undefined],
+      [TURNED_OFF, '2024-05-04T10:00:00Z', 'resolved', REASON],
     ]);
     const again = await bypasses([enforced, deleteServiceAt('2024-05-03T10:00:00Z', SLACK_BOT), create, deploy('2024-05-05T10:00:00Z', { [POLICY]: 'default' })]);
     expect(lifecycle(again)).toEqual([

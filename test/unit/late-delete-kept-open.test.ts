@@ -1,0 +1,51 @@
+// A finding a late delete left open for the risk of the service created again (revision.ts keptOpenByLateDelete:
+// dated before the delete, it stood for the re-created service's risk while no finding of that service did) is closed,
+// as the delete closed it in timestamp order, once a finding of the re-created service stands for the risk. History:
+// safe 09:00, risky 10:00, delete 10:10, safe 10:20, risky 10:30, delivered 10:30, 10:00, the delete, 10:20 (helper CZ's
+// order): 10:00 closes 10:30's finding ("an older write had it"), the late delete keeps 10:00's open for the risk
+// again, and 10:20, the restriction between, reports 10:30's finding again. Timestamp order ends with 10:30's alone.
+import { describe, expect, it } from 'vitest';
+import type { Finding } from '../../functions/findings/finding.js';
+import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, withOperationId, type Json } from '../support/entries.js';
+import { findingsLive, findingsOf } from '../support/run.js';
+
+type Obj = Record<string, any>;
+
+/** The gcloud v1 ReplaceService fixture (SLACK_BOT) at `time`, a new image each time, with the service's `annotations`. */
+function deploy(time: string, annotations: Record<string, string>): Json {
+  const entry = editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
+    const meta = svc['metadata'] as Record<string, Record<string, string>>;
+    meta['annotations'] = { ...meta['annotations'], ...annotations };
+    const template = (svc['spec'] as Obj)['template'] as Obj;
+    template['spec']['containers'] = [{ name: 'app', image: `gcr.io/acme/app:${time.slice(11, 16).replace(':', '')}`, env: [] }];
+  });
+  return at(withOperationId(entry, `op-${time}`), time);
+}
+
+/** The ids of the rule's findings active at the end, with their eventTimes. */
+function activeAtEnd(findings: readonly Finding[], rule: string): string[] {
+  const last = new Map<string, Finding>();
+  for (const f of findings) if (f.rule === rule) last.set(f.id, f);
+  return [...last.values()].filter((f) => (f.status ?? 'active') === 'active').map((f) => `${f.eventTime} ${f.id}`).sort();
+}
+
+const RULES: readonly (readonly [string, (time: string, risky: boolean) => Json])[] = [
+  ['ingress-opened', (time, risky) => deploy(time, { 'run.googleapis.com/ingress': risky ? 'all' : 'internal' })],
+  ['iap-disabled', (time, risky) => deploy(time, { 'run.googleapis.com/iap-enabled': String(!risky) })],
+  ['default-url-enabled', (time, risky) => deploy(time, { 'run.googleapis.com/default-url-disabled': String(!risky) })],
+  ['binary-authorization-bypass', (time, risky) => deploy(time, risky ? {} : { 'run.googleapis.com/binary-authorization': 'default' })],
+];
+
+describe('a finding a late delete kept open for the re-created risk closes once a re-created finding stands for it', () => {
+  it.each(RULES)('%s', async (rule, write) => {
+    const safe0900 = write('2024-05-04T09:00:00Z', false);
+    const risky1000 = write('2024-05-04T10:00:00Z', true);
+    const deleted = deleteServiceAt('2024-05-04T10:10:00Z', SLACK_BOT);
+    const safe1020 = write('2024-05-04T10:20:00Z', false);
+    const risky1030 = write('2024-05-04T10:30:00Z', true);
+    const inOrder = activeAtEnd(await findingsOf([safe0900, risky1000, deleted, safe1020, risky1030]), rule);
+    const live = activeAtEnd(await findingsLive([safe0900, risky1030, risky1000, deleted, safe1020]), rule);
+    expect(inOrder.map((f) => f.slice(11, 16))).toEqual(['10:30']);
+    expect(live).toEqual(inOrder);
+  });
+});

@@ -733,6 +733,8 @@ export class Engine {
         }
       }
     }
+    // The rules a finding dated after the service's delete opened for (closedByDelete rules only).
+    const recreatedRisks = new Set<RuleId>();
     for (const [i, d] of detections.entries()) {
       if (evaluation.revisionReported && detectors[d.rule].serviceSettings !== true && d.detection.serviceSetting !== true) continue;
       const finding = raised[i]!;
@@ -764,6 +766,15 @@ export class Engine {
       const notInForce = failed && detectors[d.rule].serviceSettings !== true && d.detection.serviceSetting !== true;
       if (d.detection.opensRisk && !deletedFirst && !notInForce && !open.some((o) => o.finding.id === finding.id)) {
         open.push({ rule: d.rule, finding, ...(d.detection.heldByNewer ? { late: true as const } : {}) });
+        if (base.deletedAtMs !== undefined && detectors[d.rule].closedByDelete === true) recreatedRisks.add(d.rule);
+      }
+    }
+    // A finding of the service created again now stands for the rule's risk: one dated before the delete, which a late
+    // delete left open for that risk (revision.ts keptOpenByLateDelete), is closed as the delete closed it in time order.
+    for (const rule of recreatedRisks) {
+      for (const stale of open.filter((o) => o.rule === rule && keptOpenByLateDelete(o, base))) {
+        open.splice(open.indexOf(stale), 1);
+        findings.push(closedLater(stale.finding, { time: deleteTime(base), reason: deletedReason(stale.finding) }));
       }
     }
     return keptOpen(open);

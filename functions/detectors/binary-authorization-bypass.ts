@@ -34,7 +34,8 @@
 //           turns it off again with no finding of its own: timestamp order reports that, and the finding before the
 //           delete stays open for it (revision.ts reportedAgainAfterDelete; so too where the risk was held with a finding open at the
 //           delete, reported again for the re-created service's first write in timestamp order), until an older write of
-//           the deleted service that ended the risk, arriving later still, reports the re-created write's finding itself.
+//           the deleted service that ended the risk, arriving later still, reports the re-created write's finding itself,
+//           or another finding of the re-created service opens (engine.ts: then it is closed as the delete closed it).
 //           A service deleted and created again under the name whose first write holding the risk (no write of the
 //           re-created service known between the delete and it) is judged against the deleted service's value with the
 //           risk, where that risk had a finding open at the delete (a value without it known before: the delete closed

@@ -37,7 +37,8 @@
 //           just before the delete or by a re-created write since, or was opened (with a finding) before the delete:
 //           timestamp order reports that, and the finding before the delete stays open for it (revision.ts
 //           reportedAgainAfterDelete), until an older restriction of the deleted service, arriving later still, reports
-//           the re-created write's finding itself (engine.ts keptOpenByLateDelete).
+//           the re-created write's finding itself, or another finding of the re-created service opens (engine.ts
+//           keptOpenByLateDelete: then it is closed as the delete closed it).
 // Blind spots: a service's first known write sets the baseline, so a service created with (or first seen at)
 //           `all` raises nothing: `all` is Cloud Run's default. The finding a late restriction reports for a newer
 //           write is left out when another restricted ingress before that write is known (it may have reported

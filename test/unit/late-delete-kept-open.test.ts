@@ -49,3 +49,17 @@ describe('a finding a late delete kept open for the re-created risk closes once 
     expect(live).toEqual(inOrder);
   });
 });
+
+describe('a late restore closes the findings dated before it where a finding dated after it stands for the risk', () => {
+  // safe 09:00, risky 10:00, safe 10:10, risky 10:20, delivered 09:00, 10:20, 10:00, 10:10: the restore at 10:10 comes
+  // after a newer write set the risk again, so it is not the newest word, and it closed nothing. Where 10:20's own
+  // finding is open (iap-disabled, binary-authorization-bypass: nothing older closes it), 10:00's stayed active beside
+  // it, where timestamp order closed it at 10:10. (Where no finding after it is open, the older one stands for the risk.)
+  it.each(RULES)('%s', async (rule, write) => {
+    const entries = [write('2024-05-04T09:00:00Z', false), write('2024-05-04T10:00:00Z', true), write('2024-05-04T10:10:00Z', false), write('2024-05-04T10:20:00Z', true)];
+    const inOrder = activeAtEnd(await findingsOf(entries), rule);
+    const live = activeAtEnd(await findingsLive([0, 3, 1, 2].map((i) => entries[i]!)), rule);
+    expect(inOrder.map((f) => f.slice(11, 16))).toEqual(['10:20']);
+    expect(live).toHaveLength(1);
+  });
+});

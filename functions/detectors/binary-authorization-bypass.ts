@@ -15,33 +15,34 @@
 //           default (no policy) would otherwise hide the change. (2) is a service setting: any write counts, with or
 //           without a new revision, whether or not the revision becomes Ready.
 // Resolves: (2) only, a risk in force: a policy enforced again (`default` or any named policy) by the newest entry
-//           about it (also a write whose revision fails to become Ready: the setting applies all the same), or the
-//           service deleted (a delete that arrives after entries of the service created again: see below). A
-//           turn-off that arrives after a newer write enforced a policy again is reported and closed at once; one
-//           that arrives after newer writes that keep it off stays open with theirs; so does one a newer write
-//           re-enabled when the policy is off again at the newest point and no open finding says so
-//           (the write that turned it off again was judged while this one waited for its rollout, and raised nothing:
-//           revision.ts settingRiskInForce). A write enforcing a policy that arrives after a newer write that set none
-//           was judged against no enforced policy (raising nothing: a job's, a worker pool's and a service's write
-//           that makes no revision are judged as they arrive) reports that write's finding for it (turnedOffAfter,
-//           forNewerWrite: its time and id, principal unknown), closed at once by a newer write enforcing a policy
-//           again. A breakglass finding (1) is one revision's deploy, not a risk in force: it is never resolved, not
-//           by a delete either (also when its entry arrives after the delete).
-//           A delete that arrives after entries about the service created again closes the findings dated before it and
-//           none of the re-created service's (revision.ts closedByDelete), as in timestamp order, where the re-created
-//           service is compared with the deleted one's policy: its write that left it off raised nothing there either.
-//           Unless a policy was enforced just before the delete or by a re-created write since, and the newest entry
-//           turns it off again with no finding of its own: timestamp order reports that, and the finding before the
-//           delete stays open for it (revision.ts reportedAgainAfterDelete; so too where the risk was held with a finding open at the
-//           delete, reported again for the re-created service's first write in timestamp order), until an older write of
-//           the deleted service that ended the risk, arriving later still, reports the re-created write's finding itself,
-//           or another finding of the re-created service opens (engine.ts: then it is closed as the delete closed it).
-//           A service deleted and created again under the name whose first write holding the risk (no write of the
-//           re-created service known between the delete and it) is judged against the deleted service's value with the
-//           risk, where that risk had a finding open at the delete (a value without it known before: the delete closed
-//           it, "the service was deleted"), raises the finding again: its own time and id, `recreatedAfterDeleteAt`,
-//           words that say the delete closed the old one (revision.ts riskClosedByDelete). Later writes that keep the
-//           risk raise nothing more; a first write that ends it raises nothing.
+//           about it (also a write whose revision fails to become Ready: the setting applies all the same; an older one
+//           that arrives late: the findings dated before it, where a finding dated after it stands for a policy turned
+//           off again since), or the service deleted (a delete that arrives after entries of the service created again:
+//           see below). A turn-off that arrives after a newer write enforced a policy again is reported and closed at
+//           once; one that arrives after newer writes that keep it off stays open with theirs; so does one a newer
+//           write re-enabled when the policy is off again at the newest point and no open finding says so (the write
+//           that turned it off again was judged while this one waited for its rollout, and raised nothing: revision.ts
+//           settingRiskInForce). A write enforcing a policy that arrives after a newer write that set none was judged
+//           against no enforced policy (raising nothing: a job's, a worker pool's and a service's write that makes no
+//           revision are judged as they arrive) reports that write's finding for it (turnedOffAfter, forNewerWrite: its
+//           time and id, principal unknown), closed at once by a newer write enforcing a policy again. A breakglass
+//           finding (1) is one revision's deploy, not a risk in force: it is never resolved, not by a delete either
+//           (also when its entry arrives after the delete). A delete that arrives after entries about the service
+//           created again closes the findings dated before it and none of the re-created service's (revision.ts
+//           closedByDelete), as in timestamp order, where the re-created service is compared with the deleted one's
+//           policy: its write that left it off raised nothing there either. Unless a policy was enforced just before
+//           the delete or by a re-created write since, and the newest entry turns it off again with no finding of its
+//           own: timestamp order reports that, and the finding before the delete stays open for it (revision.ts
+//           reportedAgainAfterDelete; so too where the risk was held with a finding open at the delete, reported again
+//           for the re-created service's first write in timestamp order), until an older write of the deleted service
+//           that ended the risk, arriving later still, reports the re-created write's finding itself, or another
+//           finding of the re-created service opens (engine.ts: then it is closed as the delete closed it). A service
+//           deleted and created again under the name whose first write holding the risk (no write of the re-created
+//           service known between the delete and it) is judged against the deleted service's value with the risk, where
+//           that risk had a finding open at the delete (a value without it known before: the delete closed it, "the
+//           service was deleted"), raises the finding again: its own time and id, `recreatedAfterDeleteAt`, words that
+//           say the delete closed the old one (revision.ts riskClosedByDelete). Later writes that keep the risk raise
+//           nothing more; a first write that ends it raises nothing.
 // Options:  `rules.binary-authorization-bypass.exceptions` (principal, project, service globs), `severity`.
 // Severity: HIGH.
 // Blind spots: the justification is free text written by the deployer (shown as written, escaped by each sink).

@@ -21,30 +21,32 @@
 // Severity: MEDIUM; HIGH when the service can be called without an identity (the public hold its invoker role, or
 //           its invoker IAM check is off, as known from its baseline or this write): the load balancer was the
 //           only control in front of it.
-// Resolves: the default URL disabled again, or the ingress set to internal or internal-and-cloud-load-balancing, by
-//           the newest entry about it, or the service deleted. A turn-on that arrives after a newer write disabled
-//           the URL again is reported and closed at once; it stays open when the URL is on again at the newest point
-//           and no open finding says so (the write that turned it on again was judged while this one waited for its
-//           rollout, and raised nothing: revision.ts settingRiskInForce).
-//           A disable that arrives after a newer write turned the URL on where it was on already or not known (that
-//           write raised nothing) reports that write's finding for it (turnedOnAfter, forNewerWrite: its time and id,
-//           principal unknown), closed at once by a newer disable or ingress restriction, or a delete after it.
-//           A turn-on that arrives after newer writes were judged against a disable older than it closes their open
-//           findings, at their own time (revision.ts supersededFindings: the URL was on before them; this write
-//           reports itself), unless a disable or ingress restriction after them is known (the finding stands for the
-//           URL turned on again since). Likewise an ingress restriction that arrives after newer writes turning the
-//           URL on alone were judged against an older `all` closes their open findings at their own time
-//           (ingressRestrictedBefore: in timestamp order they raised nothing), not one whose write set the ingress;
-//           a late one (standing for newer turn-ons' risk) too while no ingress `all` after the restriction is known.
-//           A delete that arrives after entries about the service created again closes the findings dated before it and
-//           none of the re-created service's (revision.ts closedByDelete), as in timestamp order, where the re-created
-//           service is compared with the deleted one's default URL setting: its write that kept the URL on raised
-//           nothing there either. Unless the URL was disabled just before the delete or by a re-created write since,
-//           and the newest entry turns it on again with no finding of its own: timestamp order reports that, and the
-//           finding before the delete stays open for it (revision.ts reportedAgainAfterDelete; so too where the risk was held with a finding open at the
-//           delete, reported again for the re-created service's first write in timestamp order), until an older write of
-//           the deleted service that ended the risk, arriving later still, reports the re-created write's finding itself,
-//           or another finding of the re-created service opens (engine.ts: then it is closed as the delete closed it).
+// Resolves: the default URL disabled again, or the ingress set to internal or internal-and-cloud-load-balancing, by the
+//           newest entry about it (an older one that arrives late: the findings dated before it, where a finding dated
+//           after it stands for the URL turned on again since), or the service deleted. A turn-on that arrives after a
+//           newer write disabled the URL again is reported and closed at once; it stays open when the URL is on again
+//           at the newest point and no open finding says so (the write that turned it on again was judged while this
+//           one waited for its rollout, and raised nothing: revision.ts settingRiskInForce). A disable that arrives
+//           after a newer write turned the URL on where it was on already or not known (that write raised nothing)
+//           reports that write's finding for it (turnedOnAfter, forNewerWrite: its time and id, principal unknown),
+//           closed at once by a newer disable or ingress restriction, or a delete after it. A turn-on that arrives
+//           after newer writes were judged against a disable older than it closes their open findings, at their own
+//           time (revision.ts supersededFindings: the URL was on before them; this write reports itself), unless a
+//           disable or ingress restriction after them is known (the finding stands for the URL turned on again since).
+//           Likewise an ingress restriction that arrives after newer writes turning the URL on alone were judged
+//           against an older `all` closes their open findings at their own time (ingressRestrictedBefore: in timestamp
+//           order they raised nothing), not one whose write set the ingress; a late one (standing for newer turn-ons'
+//           risk) too while no ingress `all` after the restriction is known. A delete that arrives after entries about
+//           the service created again closes the findings dated before it and none of the re-created service's
+//           (revision.ts closedByDelete), as in timestamp order, where the re-created service is compared with the
+//           deleted one's default URL setting: its write that kept the URL on raised nothing there either. Unless the
+//           URL was disabled just before the delete or by a re-created write since, and the newest entry turns it on
+//           again with no finding of its own: timestamp order reports that, and the finding before the delete stays
+//           open for it (revision.ts reportedAgainAfterDelete; so too where the risk was held with a finding open at
+//           the delete, reported again for the re-created service's first write in timestamp order), until an older
+//           write of the deleted service that ended the risk, arriving later still, reports the re-created write's
+//           finding itself, or another finding of the re-created service opens (engine.ts: then it is closed as the
+//           delete closed it).
 // Blind spots: a service's first known write sets the baseline, so a service created (or first seen) with its
 //           default URL on raises nothing: that is Cloud Run's default. A service deleted and created again under
 //           the name with its URL on is compared with the deleted one (evidence `recreatedAfterDeleteAt`). A write

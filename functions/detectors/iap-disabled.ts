@@ -19,25 +19,26 @@
 // Severity: MEDIUM; HIGH when the service can be called without an identity once IAP is gone (the public hold its
 //           invoker role, or its invoker IAM check is off, as known from its baseline or this write): IAP was the
 //           only gate, and anyone on the internet can now call it.
-// Resolves: IAP turned on again by the newest entry about it, or the service deleted. A turn-off that arrives
-//           after a newer write turned IAP on again is reported and closed at once; one that arrives after newer
-//           writes that keep it off stays open with theirs; so does one a newer write turned on again when IAP is off
-//           again at the newest point and no open finding says so (the write that turned it off again was judged
-//           while this one waited for its rollout, and raised nothing: revision.ts settingRiskInForce).
-//           A turn-on that arrives after a newer write turned IAP off again where IAP was off or unknown (that write
-//           raised nothing) reports that write's finding for it (turnedOffAfter, forNewerWrite: its time and id,
-//           principal unknown), closed at once by a newer turn-on or a delete after it; across a delete too (an older
-//           write of the deleted service that turned IAP on, or a re-created write between, arriving after the
-//           re-created write that turned it off again).
-//           A delete that arrives after entries about the service created again closes the findings dated before it and
-//           none of the re-created service's (revision.ts closedByDelete), as in timestamp order, where the re-created
-//           service is compared with the deleted one's IAP setting: its write that kept IAP off raised nothing there
-//           either. Unless IAP was on just before the delete or by a re-created write since, and the newest entry turns
-//           it off again with no finding of its own: timestamp order reports that, and the finding before the delete
-//           stays open for it (revision.ts reportedAgainAfterDelete; so too where the risk was held with a finding open at the
-//           delete, reported again for the re-created service's first write in timestamp order), until an older write of
-//           the deleted service that ended the risk, arriving later still, reports the re-created write's finding itself,
-//           or another finding of the re-created service opens (engine.ts: then it is closed as the delete closed it).
+// Resolves: IAP turned on again by the newest entry about it (an older one that arrives late: the findings dated before
+//           it, where a finding dated after it stands for IAP turned off again since), or the service deleted. A
+//           turn-off that arrives after a newer write turned IAP on again is reported and closed at once; one that
+//           arrives after newer writes that keep it off stays open with theirs; so does one a newer write turned on
+//           again when IAP is off again at the newest point and no open finding says so (the write that turned it off
+//           again was judged while this one waited for its rollout, and raised nothing: revision.ts
+//           settingRiskInForce). A turn-on that arrives after a newer write turned IAP off again where IAP was off or
+//           unknown (that write raised nothing) reports that write's finding for it (turnedOffAfter, forNewerWrite: its
+//           time and id, principal unknown), closed at once by a newer turn-on or a delete after it; across a delete
+//           too (an older write of the deleted service that turned IAP on, or a re-created write between, arriving
+//           after the re-created write that turned it off again). A delete that arrives after entries about the service
+//           created again closes the findings dated before it and none of the re-created service's (revision.ts
+//           closedByDelete), as in timestamp order, where the re-created service is compared with the deleted one's IAP
+//           setting: its write that kept IAP off raised nothing there either. Unless IAP was on just before the delete
+//           or by a re-created write since, and the newest entry turns it off again with no finding of its own:
+//           timestamp order reports that, and the finding before the delete stays open for it (revision.ts
+//           reportedAgainAfterDelete; so too where the risk was held with a finding open at the delete, reported again
+//           for the re-created service's first write in timestamp order), until an older write of the deleted service
+//           that ended the risk, arriving later still, reports the re-created write's finding itself, or another
+//           finding of the re-created service opens (engine.ts: then it is closed as the delete closed it).
 // Blind spots: a service's first known write sets the baseline, so a service created (or first seen) without IAP
 //           raises nothing. A service deleted and created again under the name without IAP is compared with the
 //           deleted one (evidence `recreatedAfterDeleteAt`; a v2 UpdateService with `allowMissing` whose mask and body

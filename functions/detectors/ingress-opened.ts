@@ -19,23 +19,24 @@
 // Severity: MEDIUM; HIGH when the service can already be called without an identity (the public hold its invoker
 //           role, or its invoker IAM check is off, as known from its baseline or this write): anyone on the
 //           internet can then call it.
-// Resolves: the ingress restricted again by the newest entry about it, or the service deleted. An opening that
-//           arrives after a newer write restricted it again is reported and closed at once; one that arrives after
-//           newer writes that keep it open stays open with theirs; so does one a newer write restricted again when
-//           the ingress is `all` again at the newest point and no open finding says so (the write that opened it
-//           again was judged while this one waited for its rollout, and raised nothing: settingRiskInForce).
-//           A restriction that arrives after a newer write set `all` again where the ingress was `all` or unknown
-//           (that write raised nothing) reports that write's finding for it (reopenedAfter, forNewerWrite: its time
-//           and id, principal unknown), closed at once by a newer restriction or a delete after it. An opening that
-//           arrives after newer writes were judged against a restriction older than it closes their open findings,
-//           at their own time (revision.ts supersededFindings: the ingress was `all` before them; this write reports
-//           itself), unless a restriction after them is known (the finding stands for the ingress opened again since).
-//           A delete that arrives after entries about the service created again closes the findings dated before it and
-//           none of the re-created service's (revision.ts closedByDelete), as in timestamp order, where the re-created
-//           service is compared with the deleted one's ingress: its write that kept it `all` raised nothing there
-//           either. Unless the newest entry sets `all` again with no finding of its own after the ingress was restricted
-//           just before the delete or by a re-created write since, or was opened (with a finding) before the delete:
-//           timestamp order reports that, and the finding before the delete stays open for it (revision.ts
+// Resolves: the ingress restricted again by the newest entry about it (an older one that arrives late: the findings
+//           dated before it, where a finding dated after it stands for the ingress opened again since), or the service
+//           deleted. An opening that arrives after a newer write restricted it again is reported and closed at once;
+//           one that arrives after newer writes that keep it open stays open with theirs; so does one a newer write
+//           restricted again when the ingress is `all` again at the newest point and no open finding says so (the write
+//           that opened it again was judged while this one waited for its rollout, and raised nothing:
+//           settingRiskInForce). A restriction that arrives after a newer write set `all` again where the ingress was
+//           `all` or unknown (that write raised nothing) reports that write's finding for it (reopenedAfter,
+//           forNewerWrite: its time and id, principal unknown), closed at once by a newer restriction or a delete after
+//           it. An opening that arrives after newer writes were judged against a restriction older than it closes their
+//           open findings, at their own time (revision.ts supersededFindings: the ingress was `all` before them; this
+//           write reports itself), unless a restriction after them is known (the finding stands for the ingress opened
+//           again since). A delete that arrives after entries about the service created again closes the findings dated
+//           before it and none of the re-created service's (revision.ts closedByDelete), as in timestamp order, where
+//           the re-created service is compared with the deleted one's ingress: its write that kept it `all` raised
+//           nothing there either. Unless the newest entry sets `all` again with no finding of its own after the ingress
+//           was restricted just before the delete or by a re-created write since, or was opened (with a finding) before
+//           the delete: timestamp order reports that, and the finding before the delete stays open for it (revision.ts
 //           reportedAgainAfterDelete), until an older restriction of the deleted service, arriving later still, reports
 //           the re-created write's finding itself, or another finding of the re-created service opens (engine.ts
 //           keptOpenByLateDelete: then it is closed as the delete closed it).

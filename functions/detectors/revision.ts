@@ -285,7 +285,7 @@ export function keptOpenByLateDelete(o: OpenFinding, baseline: ServiceBaseline |
 }
 
 /** True when an open finding's instant is before `at` (to the nanosecond), or cannot be read. */
-function datedBefore(o: OpenFinding, at: ChangeInstant): boolean {
+export function datedBefore(o: OpenFinding, at: ChangeInstant): boolean {
   const instant = findingInstant(o);
   return instant === undefined || isBefore(pointAt(instant, undefined), at);
 }

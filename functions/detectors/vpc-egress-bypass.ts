@@ -107,7 +107,7 @@ import { beforeDelete, deletedBetween, deletePoint, indexBefore, isAfter, isBefo
 import type { RuleSettings } from '../config/types.js';
 import type { DeployChange, VpcEgress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closableBy, closedByDelete, findingInstant, hasPrincipalExceptions, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, openFindingAt, riskInForce, resourceNoun, serviceLabel } from './revision.js';
+import { closableBy, closedByDelete, datedBefore, findingInstant, hasPrincipalExceptions, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, openFindingAt, riskInForce, resourceNoun, serviceLabel } from './revision.js';
 import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
 
 /** What the new setting does, in the words of the finding. */
@@ -305,10 +305,9 @@ function returnsBeforeIt(baseline: ServiceBaseline | undefined, at: DeployChange
   });
 }
 
-/** True when an open finding's eventTime is before `at` (one whose time cannot be read counts as before). */
+/** revision.ts datedBefore, where no instant (`at` undefined) counts as after every finding. */
 function findingBefore(o: OpenFinding, at: { readonly timeMs: number; readonly time: string } | undefined): boolean {
-  const time = findingInstant(o);
-  return time === undefined || at === undefined || isBefore(pointAt(time, undefined), at);
+  return at === undefined || datedBefore(o, at);
 }
 
 /**

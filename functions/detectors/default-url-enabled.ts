@@ -101,28 +101,12 @@ export const defaultUrlEnabled: Detector<'default-url-enabled'> = {
     if (ingress !== undefined && ingress !== 'all') return [];
     if (beforePoint.v !== true) return onAgainAfterDelete(change, beforePoint, ingress, baseline);
     const recreatedAfterDeleteAt = deletedBetween(baseline, beforePoint, change);
-    const who = change.principal?.id ?? 'An unknown principal';
-    const unauthenticated = unauthenticatedCallers(change, baseline);
     return [
-      {
-        severity: unauthenticated.why ? 'HIGH' : 'MEDIUM',
-        title: TITLE,
-        summary:
-          `${who} turned the default run.app URL of ${serviceLabel(change.target)} back on` +
-          `${recreatedAfterDeleteAt ? ` (created again with it after the service that had it disabled was deleted at ${recreatedAfterDeleteAt})` : ''}: ` +
-          `requests from the internet reach it at its run.app address directly, past the load balancer in front of it (its Cloud Armor policy, IAP, logging)${ingressNote(ingress)}.${callersSentence(unauthenticated)}`,
-        evidence: {
-          before: 'default URL disabled',
-          after: 'default URL on',
-          ingress: ingress ?? 'unknown',
-          api: change.api,
-          ...callersEvidence(unauthenticated),
-          ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
-        },
-        dedupKey: [baselineKey(change.target), 'default-url', change.time],
-        // A late entry: closed at once when a newer write already disabled the URL again or restricted the ingress.
-        ...risk(baseline, change),
-      },
+      urlOnFinding(change, baseline, ingress, 'default URL disabled', recreatedAfterDeleteAt, (who, callers) =>
+        `${who} turned the default run.app URL of ${serviceLabel(change.target)} back on` +
+        `${recreatedAfterDeleteAt ? ` (created again with it after the service that had it disabled was deleted at ${recreatedAfterDeleteAt})` : ''}: ` +
+        `requests from the internet reach it at its run.app address directly, past the load balancer in front of it (its Cloud Armor policy, IAP, logging)${ingressNote(ingress)}.${callers}`,
+      ),
     ];
   },
   resolves(input, open): Resolved[] {
@@ -286,20 +270,43 @@ function onAgainAfterDelete(change: DeployChange, before: TimePoint<boolean>, in
   if (deletedAt === undefined) return [];
   const ingressAtDelete = pointBefore(baseline?.ingress, newerWriteAt(deletePoint(baseline)!))?.v;
   if (ingressAtDelete !== undefined && ingressAtDelete !== 'all') return [];
-  const who = change.principal?.id ?? 'An unknown principal';
-  const unauthenticated = unauthenticatedCallers(change, baseline);
   return [
-    {
-      severity: unauthenticated.why ? 'HIGH' : 'MEDIUM',
-      title: TITLE,
-      summary:
-        `${who} wrote ${serviceLabel(change.target)}, created again with its default run.app URL on, as the deleted service had it: the finding about the deleted service was closed by its delete at ${deletedAt}. ` +
-        `Requests from the internet reach it at its run.app address directly, past the load balancer in front of it${ingressNote(ingress)}.${callersSentence(unauthenticated)}`,
-      evidence: { before: 'default URL on', after: 'default URL on', ingress: ingress ?? 'unknown', api: change.api, ...callersEvidence(unauthenticated), recreatedAfterDeleteAt: deletedAt },
-      dedupKey: [baselineKey(change.target), 'default-url', change.time],
-      ...risk(baseline, change),
-    },
+    urlOnFinding(change, baseline, ingress, 'default URL on', deletedAt, (who, callers) =>
+      `${who} wrote ${serviceLabel(change.target)}, created again with its default run.app URL on, as the deleted service had it: the finding about the deleted service was closed by its delete at ${deletedAt}. ` +
+      `Requests from the internet reach it at its run.app address directly, past the load balancer in front of it${ingressNote(ingress)}.${callers}`,
+    ),
   ];
+}
+
+/**
+ * A finding of the URL turned on by `change` itself (its principal, its time), worded by `summary` (given who made it and
+ * the sentence on who can call the service): the severity by who can call it, the evidence, the id, and the risk
+ * (a late entry: closed at once when a newer write already disabled the URL again or restricted the ingress).
+ */
+function urlOnFinding(
+  change: DeployChange,
+  baseline: ServiceBaseline | undefined,
+  ingress: Ingress | undefined,
+  before: string,
+  recreatedAfterDeleteAt: string | undefined,
+  summary: (who: string, callers: string) => string,
+): Detection {
+  const unauthenticated = unauthenticatedCallers(change, baseline);
+  return {
+    severity: unauthenticated.why ? 'HIGH' : 'MEDIUM',
+    title: TITLE,
+    summary: summary(change.principal?.id ?? 'An unknown principal', callersSentence(unauthenticated)),
+    evidence: {
+      before,
+      after: 'default URL on',
+      ingress: ingress ?? 'unknown',
+      api: change.api,
+      ...callersEvidence(unauthenticated),
+      ...(recreatedAfterDeleteAt ? { recreatedAfterDeleteAt } : {}),
+    },
+    dedupKey: [baselineKey(change.target), 'default-url', change.time],
+    ...risk(baseline, change),
+  };
 }
 
 const URL_DISABLED_REASON = 'its default URL is disabled again';

@@ -325,7 +325,10 @@ describe('runwatch replay', () => {
     [['replay', '--since', '2024-13-01', 'x'], 2, /--since: no such day or time: 2024-13-01/],
     [['replay', '--since', '2024-02-29', '--until', '2024-03-01', '/does/not/exist'], 1, /ENOENT/], // a leap day exists
     [['replay', '--bogus', 'x'], 2, /Unknown option/],
-    [['replay', '/does/not/exist'], 1, /ENOENT/],
+    // The path first, then the reason: Node's own message ("ENOENT: no such file or directory, stat '/does/not/exist'")
+    // put the system call in front of the user's path.
+    [['replay', '/does/not/exist'], 1, /^runwatch replay: \/does\/not\/exist: ENOENT: no such file or directory\n$/],
+    [['replay', '--quiet', 'examples/logs', '/does/not/exist.json.gz'], 1, /^runwatch replay: \/does\/not\/exist\.json\.gz: ENOENT: no such file or directory\n$/],
     [['nonsense'], 2, /unknown command/],
     [['sink-filter', '--bogus'], 2, /Unknown option '--bogus'/],
     [['sink-filter', 'extra'], 2, /Unexpected argument 'extra'/],
@@ -347,8 +350,8 @@ describe('runwatch usage and --help', () => {
     [['replay', '-h'], 0, /^usage: runwatch replay/, ''],
     [['replay', 'x.json', '--help'], 0, /^usage: runwatch replay/, ''],
     // After `--`, `--help` and `-h` are files to read.
-    [['replay', '--', '--help'], 1, '', /^runwatch replay: ENOENT: no such file or directory, stat '--help'/],
-    [['replay', '--quiet', '--', 'x.json', '-h'], 1, '', /ENOENT: no such file or directory, stat 'x.json'/],
+    [['replay', '--', '--help'], 1, '', /^runwatch replay: --help: ENOENT: no such file or directory\n$/],
+    [['replay', '--quiet', '--', 'x.json', '-h'], 1, '', /^runwatch replay: x\.json: ENOENT: no such file or directory\n$/],
   ] as const)('runwatch %j: exit %i', async (args, code, stdout, stderr) => {
     const run = await runwatch(args);
     expect(run.code).toBe(code);

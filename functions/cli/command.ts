@@ -41,6 +41,18 @@ export function argsErrorMessage(error: unknown, options: Readonly<Record<string
   return takesPaths ? `${option}. A path that starts with '-' goes after '--', as in: -- ${dashes}${name}` : option;
 }
 
+/**
+ * A failure's message for the user. A file system error names the user's path first, then its code and words: Node's
+ * own message puts the system call in front and the path last (`ENOENT: no such file or directory, stat 'x.json'`).
+ */
+export function failureMessage(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const { code, syscall, path } = error as NodeJS.ErrnoException;
+  if (typeof code !== 'string' || typeof syscall !== 'string' || typeof path !== 'string' || !error.message.startsWith(`${code}: `)) return error.message;
+  const words = error.message.slice(code.length + 2).split(`, ${syscall}`)[0];
+  return `${path}: ${code}: ${words}`;
+}
+
 /** A usage error's message for a terminal: each line escaped on its own (the parser's own line breaks stay breaks). */
 export function usageErrorText(message: string): string {
   return message.split('\n').map(terminalSafe).join('\n');

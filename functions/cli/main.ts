@@ -2,7 +2,7 @@
 // errors into exit codes (0 success, 1 I/O or other failure, 2 usage or invalid config).
 import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError, ConfigUnreadableError } from '../config/load.js';
-import { argsErrorMessage, UsageError, usageErrorText, usageReminder, type Command, type CommandIo } from './command.js';
+import { argsErrorMessage, failureMessage, UsageError, usageErrorText, usageReminder, type Command, type CommandIo } from './command.js';
 import { replayCommand } from './commands/replay.js';
 import { sinkFilterCommand } from './commands/sinkFilter.js';
 import { validateConfigCommand } from './commands/validateConfig.js';
@@ -152,7 +152,7 @@ async function dispatch(argv: readonly string[], io: CommandIo): Promise<number>
       io.stderr.write(`runwatch ${command.name}: ${usageErrorText(message)}\n${usageReminder(command.name, command.usage)}`);
       return 2;
     }
-    io.stderr.write(`runwatch ${command.name}: ${terminalSafe((error as Error).message)}\n`);
+    io.stderr.write(`runwatch ${command.name}: ${terminalSafe(failureMessage(error))}\n`);
     return 1;
   }
 }

@@ -5,16 +5,19 @@
 // and a re-applied policy holding an external member raises nothing (without it, every member counted as added); the
 // replay's open findings, which no sink has, are not resolved by them.
 // A second import, and an import over a live baseline, change nothing.
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createFirestore, DEFAULT_BASELINE_COLLECTION, FirestoreBaselineStore } from '../../functions/baseline/firestore.js';
 import type { ServiceBaseline } from '../../functions/baseline/state.js';
 import type { Finding } from '../../functions/findings/finding.js';
 import { Pipeline } from '../../functions/pipeline.js';
-import { runwatch } from '../support/cli.js';
+import { BIN, runwatch } from '../support/cli.js';
 import { at, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { config } from '../support/run.js';
 
@@ -208,5 +211,47 @@ describe.skipIf(!emulators.available)('runwatch import-baselines (Firestore emul
     const after = await documents(project);
     expect(after[STOREFRONT]).toEqual(before[STOREFRONT]);
     expect(JSON.parse(String(after[STOREFRONT]!['baseline']))).not.toEqual(JSON.parse(JSON.stringify(replayed[STOREFRONT])));
+  });
+
+  describe('on the emulator it asks no metadata server', () => {
+    // On the emulator there are no credentials to find. Without METADATA_SERVER_DETECTION, google-auth (through the
+    // gRPC stub's universe-domain check) still probed the GCE metadata server, 169.254.169.254 and
+    // metadata.google.internal, a request off the machine, and printed a MetadataLookupWarning where none answered as one.
+    // Here the metadata server is a local one (GCE_METADATA_HOST) that counts what reaches it and answers 403.
+    let server: Server;
+    let metadataHost: string;
+    let requests = 0;
+    beforeAll(async () => {
+      server = createServer((_, response) => {
+        requests++;
+        response.writeHead(403).end('not a metadata server');
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      metadataHost = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    it('a fresh process (an empty HOME, no credentials) imports and leaves the metadata server alone', async () => {
+      const project = `import-${randomUUID().slice(0, 8)}`;
+      const state = join(mkdtempSync(join(tmpdir(), 'runwatch-import-it-')), 'synthetic-state.json');
+      writeFileSync(state, JSON.stringify({ format: 'runwatch-baseline', version: 1, services: { [STOREFRONT]: replayed[STOREFRONT] } }));
+      const env = {
+        HOME: mkdtempSync(join(tmpdir(), 'runwatch-import-home-')),
+        GCE_METADATA_HOST: metadataHost,
+        GOOGLE_CLOUD_PROJECT: project,
+        FIRESTORE_EMULATOR_HOST: emulators.available ? emulators.firestoreHost : '',
+      };
+      const child = spawn(process.execPath, [BIN, 'import-baselines', '--state', state], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(code, stderr).toBe(0);
+      expect(stdout).toBe(`imported ${STOREFRONT}\n`);
+      expect(Object.keys(await documents(project))).toEqual([STOREFRONT]);
+      expect(stderr).not.toContain('MetadataLookupWarning');
+      expect(requests).toBe(0);
+    });
   });
 });

@@ -263,6 +263,9 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
 
 /** Loads the Firestore client library on demand. `undefined` values in documents are dropped, not rejected. */
 export async function createFirestore(settings: Settings = {}): Promise<Firestore> {
+  // On the emulator there are no credentials to look up: without this, google-auth (the gRPC stub's universe-domain
+  // check) probes the GCE metadata server, a request off the machine, as createPubSub says for Pub/Sub.
+  if (process.env['FIRESTORE_EMULATOR_HOST'] && process.env['METADATA_SERVER_DETECTION'] === undefined) process.env['METADATA_SERVER_DETECTION'] = 'none';
   const { Firestore } = await import('@google-cloud/firestore');
   return new Firestore({ ignoreUndefinedProperties: true, ...settings });
 }

@@ -218,6 +218,7 @@ describe('runwatch import-baselines when Firestore does not answer', () => {
     writeFileSync(state, JSON.stringify({ format: 'runwatch-baseline', version: 1, services: { 'acme-prod/europe-west1/storefront': SYNTHETIC_OLD_SHAPE } }));
     // The client library reads the emulator's address from the process's environment, as in the CLI (io.env is it).
     const before = process.env['FIRESTORE_EMULATOR_HOST'];
+    const detection = process.env['METADATA_SERVER_DETECTION']; // createFirestore sets it on the emulator
     process.env['FIRESTORE_EMULATOR_HOST'] = host;
     const started = performance.now();
     let run: Awaited<ReturnType<typeof runwatch>>;
@@ -226,6 +227,8 @@ describe('runwatch import-baselines when Firestore does not answer', () => {
     } finally {
       if (before === undefined) delete process.env['FIRESTORE_EMULATOR_HOST'];
       else process.env['FIRESTORE_EMULATOR_HOST'] = before;
+      if (detection === undefined) delete process.env['METADATA_SERVER_DETECTION'];
+      else process.env['METADATA_SERVER_DETECTION'] = detection;
     }
     const ms = performance.now() - started;
     expect(run.code).toBe(1);

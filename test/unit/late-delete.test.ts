@@ -242,6 +242,10 @@ describe('a late delete leaves open a public-invoker-grant finding some of whose
   const HISTORIES = [
     { name: 'allUsers and allAuthenticatedUsers, then allAuthenticatedUsers alone', base: [ACME], risky: [ACME, BOTH], again: [ACME, { role: 'roles/run.invoker', members: ['allAuthenticatedUsers'] }] },
     { name: 'allUsers and allAuthenticatedUsers, then allUsers alone', base: [ACME], risky: [ACME, BOTH], again: [ACME, { role: 'roles/run.invoker', members: ['allUsers'] }] },
+    // An upgrade (evidence upgradedFromInvoker): allUsers, an invoker at 09:00, given run.developer at 10:00; the
+    // re-created service grants it run.developer at 12:00, a grant of its own in timestamp order (it starts private).
+    { name: 'allUsers upgraded from invoker to run.developer, then granted run.developer', base: [ACME, { role: 'roles/run.invoker', members: ['allUsers'] }], risky: [ACME, { role: 'roles/run.invoker', members: ['allUsers'] }, { role: 'roles/run.developer', members: ['allUsers'] }], again: [ACME, { role: 'roles/run.developer', members: ['allUsers'] }] },
+    { name: 'allUsers upgraded from invoker to run.developer, then granted the invoker role alone', base: [ACME, { role: 'roles/run.invoker', members: ['allUsers'] }], risky: [ACME, { role: 'roles/run.invoker', members: ['allUsers'] }, { role: 'roles/run.developer', members: ['allUsers'] }], again: [ACME, { role: 'roles/run.invoker', members: ['allUsers'] }] },
   ];
   /** The public members the rule's findings active at the end name. */
   const namedOpen = (findings: readonly Finding[]): string[] => {

@@ -1,10 +1,11 @@
 // A new user's review: "findings rarely say what to do". SCC's findings carried next steps per rule and case (what to
 // check, the command that reverts the change: sinks/nextSteps.ts), but the engineer paged in Slack or PagerDuty got
 // none of it. Both now carry the same text as SCC, from the same function: Slack in the message of an open finding,
-// PagerDuty in the trigger's custom_details.next_steps. A resolution carries none (the change is undone already).
+// PagerDuty in the trigger's custom_details.next_steps. A resolution in the thread of its finding carries none (the
+// change is undone already); one shown on its own says what is left to do.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
-import { nextStepsOf } from '../../sinks/nextSteps.js';
+import { nextStepsOf, stepsAfterResolutionOf } from '../../sinks/nextSteps.js';
 import { PagerDutySink, renderPagerDuty, renderPagerDutyEvents } from '../../sinks/pagerduty.js';
 import { renderScc } from '../../sinks/scc.js';
 import { escapeMrkdwn, renderSlack, SLACK_LIMITS, SlackSink, type SlackMessage } from '../../sinks/slack.js';
@@ -119,15 +120,37 @@ describe('Slack and PagerDuty carry the next steps SCC carries', () => {
     }
   });
 
-  it('a resolution carries none: not the thread reply, not the standalone message, not the PagerDuty events', () => {
+  it('a resolution in the thread of its finding carries none, nor does the PagerDuty resolve event: the original has them', () => {
     const finding = makeFinding('public-invoker-grant');
     const resolved = resolutionOf(finding);
-    const steps = nextStepsOf(finding);
-    for (const message of [renderSlack(resolved, { channel: 'C1' }), renderSlack(resolved, { channel: 'C1', thread: { channel: 'C1', ts: '1715652787.000100' } })]) {
-      expect(stepsTexts(message, steps)).toEqual([]);
-      expect(JSON.stringify(message.blocks)).not.toContain('Next steps');
+    const reply = renderSlack(resolved, { channel: 'C1', thread: { channel: 'C1', ts: '1715652787.000100' } });
+    expect(stepsTexts(reply, nextStepsOf(finding))).toEqual([]);
+    expect(JSON.stringify(reply.blocks)).not.toContain('Next steps');
+    const [resolve] = renderPagerDutyEvents(resolved, { source: 'runwatch', originalDelivered: true });
+    expect(JSON.stringify(resolve)).not.toContain('next_steps');
+  });
+
+  // A resolution that reaches Slack or PagerDuty before its finding (the finding's delivery failed, or it was raised
+  // closed at once from a late entry) is shown on its own: the whole finding, already resolved, in Slack; an incident
+  // triggered and resolved in PagerDuty. No original carries the steps there. Not the revert (it is undone), but what
+  // is left: review what happened while the change was in place; rotate a secret that was in plain text all the same.
+  it.each(CASES)('%s: a resolution shown on its own says what is left to do, in Slack and in the PagerDuty trigger', async (_name, make) => {
+    const resolved = resolutionOf(await make());
+    const steps = stepsAfterResolutionOf(resolved);
+    expect(steps).not.toBe(nextStepsOf(resolved));
+    expect(steps.length).toBeLessThan(1_000);
+    expectSlackSteps(renderSlack(resolved, { channel: 'C0SECURITY', sccSource: SCC_TEST_SOURCE }), steps);
+    const [trigger, resolve] = renderPagerDutyEvents(resolved, { source: 'runwatch', originalDelivered: false });
+    if (trigger?.event_action !== 'trigger') throw new Error('expected a trigger first');
+    expect(trigger.payload.custom_details['next_steps']).toBe(steps);
+    expect(JSON.stringify(resolve)).not.toContain('next_steps');
+  });
+
+  it('a plain-text secret is to be rotated even once the variable is gone; an opened service\'s calls meanwhile reviewed', () => {
+    expect(stepsAfterResolutionOf(resolutionOf(makeFinding('plaintext-secret-env')))).toMatch(/^Rotate the secret/);
+    for (const rule of ['public-invoker-grant', 'ingress-opened', 'iap-disabled', 'default-url-enabled']) {
+      expect(stepsAfterResolutionOf(resolutionOf(makeFinding(rule))), rule).toMatch(/request logs/);
     }
-    for (const event of renderPagerDutyEvents(resolved, { source: 'runwatch', originalDelivered: false })) expect(JSON.stringify(event)).not.toContain('next_steps');
   });
 });
 

@@ -1,5 +1,6 @@
 // The next steps a finding's reader takes: per rule and case, what to check and the command that reverts the change.
-// One text for every sink that shows them (SCC's `nextSteps`, Slack, PagerDuty), so the advice cannot drift apart.
+// One text for every sink that shows them (SCC's `nextSteps`, Slack, PagerDuty), so the advice cannot drift apart;
+// and, for a resolution shown on its own, what is left to do once the change is undone (stepsAfterResolutionOf).
 // The text is runwatch's own: the only part built from finding data is the id of a project, folder or organization
 // whose IAM policy a public invoker grant changed, and it goes in only in the form a real one has (WIDE_IAM).
 import { wideIamResource, type Finding } from '../functions/findings/finding.js';
@@ -148,4 +149,33 @@ export function nextStepsOf(finding: Finding): string {
     `and --member=allAuthenticatedUsers likewise if this finding lists it), then review the request logs of its services for calls made while it was open. ` +
     `If it is meant to be public, add a project exception: rules.public-invoker-grant.exceptions [{project: "${scope.exception(id)}"}].`
   );
+}
+
+/**
+ * What is left to do once the change is undone, by rule: the time it was in place to review (from the finding's time
+ * to the resolution's), and for a secret in plain text the rotation, which no later revision undoes (the value stays
+ * in the earlier revision's configuration and in the audit log).
+ */
+const AFTER_RESOLUTION_STEPS: Readonly<Record<string, string>> = {
+  'public-invoker-grant': 'Undone already. Review the request logs for calls made while it was public (from the change to its resolution), and ask who opened it and why.',
+  'ingress-opened': 'Undone already. Review its request logs for calls that reached it from the internet while its ingress was open (from the change to its resolution).',
+  'iap-disabled': 'Undone already. Review its request logs for calls made while Identity-Aware Proxy was off (from the change to its resolution).',
+  'default-url-enabled': 'Undone already. Review its request logs for calls to its run.app address while the URL was on (from the change to its resolution).',
+  'binary-authorization-bypass': 'Undone already. Check the images of the revisions deployed while the policy was off against your Binary Authorization policy.',
+  'vpc-egress-bypass': 'Undone already. Review what the service sent out while its traffic did not all go through the VPC it used before (from the change to its resolution).',
+  'plaintext-secret-env':
+    'Rotate the secret all the same: the variable is gone from the serving revision, but its value stays in the earlier revision\'s configuration and in the audit log. ' +
+    'Store the new one in Secret Manager and reference it from the service.',
+  'code-loading-env': 'Undone already. Read what the variable named and review what the revision did while it loaded that code: it ran as the service account, whatever the image.',
+  'external-member-grant': 'Undone already. Review in the audit logs what the member did while it held the role.',
+  'service-account-change': 'Undone already. Review what the service did while it ran as that identity, and that the identity holds no more roles than it needs.',
+};
+
+/**
+ * The steps for a resolution shown on its own: Slack's standalone message and PagerDuty's trigger for a resolution
+ * whose finding never reached them, where no original carries nextStepsOf's. Not those: the change is undone, and
+ * they would have the reader revert it again.
+ */
+export function stepsAfterResolutionOf(finding: Finding): string {
+  return AFTER_RESOLUTION_STEPS[finding.rule] ?? 'Undone already. Review what happened while the change was in place, in the audit entry linked from this finding.';
 }

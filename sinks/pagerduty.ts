@@ -27,7 +27,7 @@ import { isResolution, parseRetryAfter, retryWithinDeadline, systemClock, type R
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 import { consoleUrl, logEntryLinkText, wellFormed } from './text.js';
 import { describeFetchError } from './fetchFailure.js';
-import { nextStepsOf } from './nextSteps.js';
+import { nextStepsOf, stepsAfterResolutionOf } from './nextSteps.js';
 import { truncatePlain, visibleText } from '../functions/untrustedText.js';
 
 const DEFAULT_PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
@@ -173,9 +173,9 @@ function detailsOf(finding: Finding): Record<string, DetailValue> {
   const details: Record<string, DetailValue> = {
     finding_id: finding.id,
     rule: finding.rule,
-    // What to do, as SCC and Slack say it. Not for a resolution (the trigger of one that came before its finding): the
-    // change is undone, and the steps would have the reader revert it again.
-    ...(isResolution(finding) ? {} : { next_steps: nextStepsOf(finding) }),
+    // What to do, as SCC and Slack say it. For a resolution (the trigger of one that came before its finding), what is
+    // left to do: the change is undone, and the revert would have the reader undo it again.
+    next_steps: isResolution(finding) ? stepsAfterResolutionOf(finding) : nextStepsOf(finding),
     principal: finding.principal,
     ...(finding.delegationChain?.length ? { delegation_chain: finding.delegationChain } : {}),
     project: finding.project,

@@ -41,7 +41,7 @@ import type { SlackSinkConfig } from '../functions/config/types.js';
 import { consoleLinkSubject, type EvidenceValue, type Finding, type Severity } from '../functions/findings/finding.js';
 import { capitalized, resourceLabel } from '../functions/model/change.js';
 import { isResolution, messageOf, retryWithinDeadline, systemClock, type RetryClock, type RetryPolicy } from './deliver.js';
-import { nextStepsOf } from './nextSteps.js';
+import { nextStepsOf, stepsAfterResolutionOf } from './nextSteps.js';
 import { sccConsoleUrl } from './scc.js';
 import type { DeliveryContext, DeliveryResult, Sink } from './sink.js';
 import { isHighSurrogate, logEntryLinkText, onConsoleHost, unknownFactsLine } from './text.js';
@@ -190,7 +190,7 @@ export function renderSlack(finding: Finding, options: SlackRenderOptions): Slac
     ...evidenceBlocks(finding),
     ...labelBlocks(finding),
     ...unknownBlocks(finding),
-    ...(resolved ? [] : [nextStepsSection(finding)]),
+    nextStepsSection(resolved ? stepsAfterResolutionOf(finding) : nextStepsOf(finding)),
     ...linkBlocks(finding, options.sccSource),
     footer(finding),
   ];
@@ -354,11 +354,12 @@ function unknownBlocks(finding: Finding): ContextBlock[] {
  * inside words (`WORKER_POOL`, `PROJECT_ID`), which Slack does not format; a test keeps every text so. Under 1,000
  * characters, well inside the 3,000 of a section (cut without splitting an entity all the same). The bold label opens
  * the paragraph rather than a line of its own: mrkdwn() shows a line break, like every control character, as U+FFFD.
- * Not for a resolution: the change it reports is undone, and the steps would have the reader revert it again; a reply
- * sits in the thread of the original, which carries them.
+ * A resolution shown on its own (its finding never reached Slack) says what is left to do instead: the change is
+ * undone, and the revert would have the reader undo it again. A reply sits in the thread of the original, which
+ * carries the steps.
  */
-function nextStepsSection(finding: Finding): SectionBlock {
-  return { type: 'section', text: mrkdwn(`*Next steps:* ${nextStepsOf(finding)}`) };
+function nextStepsSection(steps: string): SectionBlock {
+  return { type: 'section', text: mrkdwn(`*Next steps:* ${steps}`) };
 }
 
 function linkBlocks(finding: Finding, sccSource: string | undefined): SectionBlock[] {

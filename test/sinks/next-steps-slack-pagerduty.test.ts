@@ -148,7 +148,7 @@ describe('Slack and PagerDuty carry the next steps SCC carries', () => {
 
   it('a plain-text secret is to be rotated even once the variable is gone; an opened service\'s calls meanwhile reviewed', () => {
     expect(stepsAfterResolutionOf(resolutionOf(makeFinding('plaintext-secret-env')))).toMatch(/^Rotate the secret/);
-    for (const rule of ['public-invoker-grant', 'ingress-opened', 'iap-disabled', 'default-url-enabled']) {
+    for (const rule of ['public-invoker-grant', 'ingress-opened', 'iap-disabled', 'default-url-enabled'] as const) {
       expect(stepsAfterResolutionOf(resolutionOf(makeFinding(rule))), rule).toMatch(/request logs/);
     }
   });

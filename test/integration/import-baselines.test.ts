@@ -8,8 +8,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -20,6 +18,7 @@ import { Pipeline } from '../../functions/pipeline.js';
 import { BIN, runwatch } from '../support/cli.js';
 import { at, withV1ServiceAccount, type Json } from '../support/entries.js';
 import { config } from '../support/run.js';
+import { startHttpReceiver, type HttpReceiver } from '../support/webhookServer.js';
 
 const emulators = inject('runwatchEmulators');
 
@@ -218,18 +217,11 @@ describe.skipIf(!emulators.available)('runwatch import-baselines (Firestore emul
     // gRPC stub's universe-domain check) still probed the GCE metadata server, 169.254.169.254 and
     // metadata.google.internal, a request off the machine, and printed a MetadataLookupWarning where none answered as one.
     // Here the metadata server is a local one (GCE_METADATA_HOST) that counts what reaches it and answers 403.
-    let server: Server;
-    let metadataHost: string;
-    let requests = 0;
+    let metadata: HttpReceiver;
     beforeAll(async () => {
-      server = createServer((_, response) => {
-        requests++;
-        response.writeHead(403).end('not a metadata server');
-      });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      metadataHost = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      metadata = await startHttpReceiver(() => ({ status: 403, body: 'not a metadata server' }));
     });
-    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    afterAll(() => metadata.close());
 
     it('a fresh process (an empty HOME, no credentials) imports and leaves the metadata server alone', async () => {
       const project = `import-${randomUUID().slice(0, 8)}`;
@@ -237,7 +229,7 @@ describe.skipIf(!emulators.available)('runwatch import-baselines (Firestore emul
       writeFileSync(state, JSON.stringify({ format: 'runwatch-baseline', version: 1, services: { [STOREFRONT]: replayed[STOREFRONT] } }));
       const env = {
         HOME: mkdtempSync(join(tmpdir(), 'runwatch-import-home-')),
-        GCE_METADATA_HOST: metadataHost,
+        GCE_METADATA_HOST: metadata.origin.replace('http://', ''),
         GOOGLE_CLOUD_PROJECT: project,
         FIRESTORE_EMULATOR_HOST: emulators.available ? emulators.firestoreHost : '',
       };
@@ -251,7 +243,7 @@ describe.skipIf(!emulators.available)('runwatch import-baselines (Firestore emul
       expect(stdout).toBe(`imported ${STOREFRONT}\n`);
       expect(Object.keys(await documents(project))).toEqual([STOREFRONT]);
       expect(stderr).not.toContain('MetadataLookupWarning');
-      expect(requests).toBe(0);
+      expect(metadata.requests).toEqual([]);
     });
   });
 });

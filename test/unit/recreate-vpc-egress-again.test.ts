@@ -123,3 +123,46 @@ describe('vpc-egress-bypass: a service created again with the egress its delete 
     }
   });
 });
+
+// Delivered live out of order: what the first write was judged without arrives after it. The finding raised again is
+// timestamp order's (its time and id), reported on that write's behalf where it raised nothing: by the delete, or by
+// the all-traffic write of the deleted service that shows its finding open at the delete (`evidence.reportedFrom`,
+// principal unknown); and a newer write judged as the re-created service's first is closed at its own time when its
+// older first write comes (in timestamp order it raises nothing).
+interface Late {
+  readonly name: string;
+  readonly steps: readonly Step[];
+  /** The delivery order, as indexes into `steps`. */
+  readonly order: readonly number[];
+  /** What reported the finding raised again, where the first write did not itself. */
+  readonly reportedFrom?: string;
+  /** The eventTime of a finding judged as the first write, closed at its own time, if any. */
+  readonly closedAtItsTime?: string;
+}
+
+const LATE: readonly Late[] = [
+  { name: 'the delete delivered after the re-created write', steps: ['X', 'P', 'D', 'N'], order: [0, 1, 3, 2], reportedFrom: 'the delete, which arrived later' },
+  { name: "the deleted service's all-traffic write delivered last", steps: ['X', 'P', 'D', 'N'], order: [1, 2, 3, 0], reportedFrom: 'an older write that arrived later' },
+  { name: "the re-created service's first write delivered after its second", steps: ['X', 'P', 'D', 'P', 'N'], order: [0, 1, 2, 4, 3], closedAtItsTime: '2024-05-04T13:00:00Z' },
+];
+
+describe('vpc-egress-bypass: the finding raised again for a re-created service, delivered out of order', () => {
+  it.each(LATE.map((l) => [`[${l.steps.join(' ')}] delivered ${l.order.join('')}: ${l.name}`, l] as const))('%s', async (_label, l) => {
+    const entries = entriesOf(l.steps);
+    const inOrder = lastOf(await findingsOf(entries, config()));
+    const delivered = lastOf(await findingsLive(l.order.map((i) => entries[i]!), config()));
+    const openOf = (findings: readonly Finding[]): string[] => findings.filter((f) => f.status !== 'resolved').map((f) => `${f.eventTime} ${f.id}`);
+    expect(openOf(delivered)).toEqual(openOf(inOrder));
+    const again = delivered.find((f) => f.eventTime === T.again)!;
+    expect(again.status).not.toBe('resolved');
+    expect(again.evidence).toMatchObject({ before: 'all-traffic', recreatedAfterDeleteAt: DELETED_AT });
+    expect(again.summary).toContain(`the finding about the deleted service was closed by its delete at ${DELETED_AT}`);
+    if (l.reportedFrom !== undefined) {
+      expect(again).toMatchObject({ principal: 'unknown', evidence: { reportedFrom: l.reportedFrom } });
+    }
+    if (l.closedAtItsTime !== undefined) {
+      const closed = delivered.find((f) => f.eventTime === l.closedAtItsTime);
+      expect(closed?.resolution?.time).toBe(l.closedAtItsTime);
+    }
+  });
+});

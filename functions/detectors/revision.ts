@@ -344,7 +344,7 @@ export function riskClosedByDelete<T>(
  * True when `point` (of `history`, or a write still waiting) holds the risk and a value without it is known before it: the
  * write that set the risk after that value raised the finding, and no value since ended it.
  */
-function findingOpenAt<T>(history: readonly TimePoint<T>[] | undefined, point: TimePoint<T>, holds: (value: T) => boolean): boolean {
+export function findingOpenAt<T>(history: readonly TimePoint<T>[] | undefined, point: TimePoint<T>, holds: (value: T) => boolean): boolean {
   return holds(point.v) && (history ?? []).some((p) => isLaterPoint(point, p) && !holds(p.v));
 }
 

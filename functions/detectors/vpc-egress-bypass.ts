@@ -12,7 +12,15 @@
 //           that only all-traffic egress enforces: a path to move data out. A service deleted and created again
 //           under the name is compared with the deleted one's last revision (evidence `recreatedAfterDeleteAt`, when
 //           the delete is known): deleting a service and creating it again with the defaults (no VPC access) would
-//           otherwise hide the change.
+//           otherwise hide the change. One created again whose first write (no write of it known between the delete and
+//           it) keeps the egress narrowed or without VPC access, as the deleted one's last revision had it with a
+//           narrowed finding open at the delete (an all-traffic revision known before: the delete closed it, "the
+//           service was deleted"), raises the finding again: its own time and id, `recreatedAfterDeleteAt`, `before`
+//           all-traffic as the closed one had it, words that say the delete closed the old one (revision.ts
+//           riskClosedByDelete). Later writes that keep it raise nothing more; a first write that sends all traffic
+//           through the VPC again raises nothing. A move is not raised again: a re-created service that keeps the
+//           destination the deleted one moved to made no change of destination (what the move finding reports), and its
+//           traffic still all goes through a VPC; a move from that destination is reported as any.
 //           Also a revision that keeps all-traffic egress but sends it through another destination than the last
 //           revision before it that sent all of its traffic through the VPC (the finding "Cloud Run egress moved to another network or connector", evidence `egress`
 //           all-traffic, `before` and `after` the destinations): another connector, Direct VPC subnetwork or set of
@@ -65,12 +73,26 @@
 //           for its rollout, and its principal exceptions cannot apply (who made it is unknown).
 //           A delete that arrives after entries about the service (job, worker pool) created again closes the findings
 //           dated before it and none of the re-created one's (revision.ts closedByDelete), as in timestamp order,
-//           where the re-created one is compared with the deleted one's egress: its write that kept the egress raised
-//           nothing there either.
+//           where the re-created one is compared with the deleted one's egress. Where the re-created service's first
+//           write kept a narrowed egress and raised nothing, judged without the delete, the delete reports its finding
+//           raised again for it (narrowedAgainFor, forNewerWrite: its time and id, principal unknown, `reportedFrom`),
+//           where it would be open now and is not (silentWhenJudged: it may have been judged against an all-traffic
+//           egress of the deleted service and reported itself). So does an all-traffic write of the deleted service
+//           that arrives after both and shows its finding open at the delete: always where no other all-traffic
+//           revision before that narrowing is known (the first write then raised nothing), else as the delete does. A
+//           narrowed write of the re-created service that arrives after a newer narrowed one was judged as its first
+//           write, where the deleted service's egress was narrowed with its finding open at the delete, closes that
+//           one's finding at its own time (notFirstAfterDelete): in timestamp order it is compared with the older
+//           write's egress, and raises nothing.
 // Blind spots: a service's first known revision sets the baseline, so a service created without VPC egress raises
 //           nothing (the organization policy `run.allowedVPCEgress` is the control for that), unless an earlier service
 //           under the name sent all of its traffic through the VPC. A re-created service judged before its delete
-//           arrives is reported without `recreatedAfterDeleteAt`. Console writes are logged without their containers:
+//           arrives is reported without `recreatedAfterDeleteAt`. The first write of a re-created service that kept a
+//           narrowed egress is not reported by its delete that arrives late where a newer all-traffic revision ended its
+//           risk before the delete came (it may have been judged against the deleted service's all-traffic egress and
+//           reported itself, and a closed finding is not kept): timestamp order reports it, closed. One closed as no
+//           longer the first write (notFirstAfterDelete) is reported again when an all-traffic write between the two,
+//           arriving later still, shows it a narrowing after all (six entries: not in the property test). Console writes are logged without their containers:
 //           one that removes VPC access entirely is seen only through its system events (one that keeps a connector and
 //           narrows the egress is seen in the write); so is a v2 template (or job task spec) set whole but logged
 //           without containers (a job has no system events: unknown). A v2 update mask that names only some fields of
@@ -100,14 +122,16 @@
 //           finding is not sent again); a narrowing judged against all-traffic egress before an older narrowing between
 //           them arrived stays open where in order it is no finding (64; closing it when that narrowing comes would
 //           reopen it when an all-traffic write between them comes later still, which shows it right after all: what
-//           arrived when is not kept), and across a delete (16: an entry older than the delete closes nothing,
-//           engine.ts); and a move to where a late write between went, closed by the delete before that write came (2).
+//           arrived when is not kept), also across a delete where the older narrowing is the re-created service's and the
+//           deleted service's egress was all-traffic at its delete; and a move to where a late write between went, closed
+//           by the delete before that write came (2).
 import { baselineKey } from '../baseline/store.js';
-import { beforeDelete, deletedBetween, deletePoint, indexBefore, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, sameInstant, tookNoTrafficAt, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { beforeDelete, deletedBetween, deletePoint, indexBefore, isAfter, isBefore, isLaterPoint, pointAfter, pointAt, pointBefore, pointTime, record, sameInstant, tookNoTrafficAt, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { someWaitingWrite } from '../correlate/rollout.js';
 import type { RuleSettings } from '../config/types.js';
-import type { DeployChange, VpcEgress } from '../model/change.js';
+import { sameEntry, type Change, type DeployChange, type VpcEgress } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { closableBy, closedByDelete, datedBefore, findingInstant, hasPrincipalExceptions, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, openFindingAt, riskInForce, resourceNoun, serviceLabel } from './revision.js';
+import { closableBy, closedByDelete, datedBefore, findingInstant, findingOpenAt, hasPrincipalExceptions, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, openFindingAt, riskClosedByDelete, riskInForce, resourceNoun, serviceLabel } from './revision.js';
 import type { Detection, Detector, OpenFinding, Resolved } from './types.js';
 
 /** What the new setting does, in the words of the finding. */
@@ -375,11 +399,16 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
   // still waiting for its rollout.
   judgesAppliedRevisionsOnly: true,
   detect({ change, baseline, settings }): Detection[] {
+    // A delete that arrives after the first write of the service created again: that write may raise its finding again.
+    if (change.kind === 'delete') return narrowedAgainFor(change, baseline, settings, pointAt(change, undefined));
     if (change.kind !== 'deploy' || change.vpcEgress === undefined) return [];
-    // All-traffic egress written by a write that arrived late: a newer write that narrowed it may have been judged without it.
-    if (change.vpcEgress === 'all-traffic') return [...narrowedAfter(change, baseline, settings), ...moved(change, baseline), ...movedAfter(change, baseline, settings)];
+    // All-traffic egress written by a write that arrived late: a newer write that narrowed it may have been judged
+    // without it (also the first write of the service created again, where it closed the deleted service's finding).
+    if (change.vpcEgress === 'all-traffic')
+      return [...narrowedAfter(change, baseline, settings), ...narrowedAgainAfterLateWrite(change, baseline, settings), ...moved(change, baseline), ...movedAfter(change, baseline, settings)];
     const before = pointBefore(baseline?.vpcEgress, change);
-    if (before?.v !== 'all-traffic') return [];
+    if (before === undefined) return [];
+    if (before.v !== 'all-traffic') return narrowedAgainAfterDelete(change, change.vpcEgress, before, baseline);
     // The egress before is the deleted service's: the service was created again under the name.
     const recreatedAfterDeleteAt = deletedBetween(baseline, before, change);
     const who = change.principal?.id ?? 'An unknown principal';
@@ -401,7 +430,8 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
   },
   resolves({ change, baseline }, open): Resolved[] {
     if (change.kind === 'delete') return closedByDelete(open, change, [baseline?.vpcEgress]);
-    if (change.kind !== 'deploy' || change.vpcEgress !== 'all-traffic') return [];
+    if (change.kind !== 'deploy' || change.vpcEgress === undefined) return [];
+    if (change.vpcEgress !== 'all-traffic') return notFirstAfterDelete(change, baseline, open);
     const superseded = [...noMoveInOrder(change, baseline, open), ...returnInOrder(change, baseline, open)];
     // A revision that takes none of the traffic (--no-traffic) leaves the one reported serving.
     if (change.takesNoTraffic) return superseded;
@@ -418,6 +448,138 @@ export const vpcEgressBypass: Detector<'vpc-egress-bypass'> = {
     return [...superseded, ...closed];
   },
 };
+
+/** What the egress of a service created again still narrowed does, in the words of the finding. */
+const STILL: Readonly<Record<Narrowed, string>> = {
+  'private-ranges-only': 'Only traffic to private addresses goes through the VPC',
+  none: 'None of its traffic goes through a VPC',
+};
+
+type Narrowed = Exclude<VpcEgress, 'all-traffic'>;
+
+const narrowed = (egress: VpcEgress): egress is Narrowed => egress !== 'all-traffic';
+
+/** The egress a narrowed finding names, in its words. */
+const egressWords = (egress: Narrowed): string => (egress === 'none' ? 'no VPC access' : `egress \`${egress}\``);
+
+/**
+ * What a finding raised again for a service created again says after "deployed SERVICE, ": the egress it was created
+ * with, the deleted service's (`deleted`), the delete that closed the deleted service's finding, and what leaves past
+ * the VPC.
+ */
+function createdAgainWords(target: DeployChange['target'], after: Narrowed, deleted: Narrowed, deletedAt: string): string {
+  const noun = resourceNoun(target);
+  const deletedHad = deleted === after ? `as the deleted ${noun} had it` : `where the deleted ${noun} had ${egressWords(deleted)}`;
+  return `created again with ${egressWords(after)}, ${deletedHad}: the finding about the deleted ${noun} was closed by its delete at ${deletedAt}. ${STILL[after]}: ${PAST_THE_VPC}.`;
+}
+
+/**
+ * The first write of a service created again under the name whose egress is still not all-traffic, as the deleted
+ * service's was when it was deleted (at `before`) with a narrowed finding open then: the delete closed that finding, and
+ * compared with the deleted service this write changed nothing. It raises the finding again, its own (revision.ts
+ * riskClosedByDelete): `before` all-traffic, as the finding the delete closed had it. (Not a move: a re-created service
+ * that keeps the deleted one's destination made no change of destination, and its traffic still all goes through a VPC.)
+ */
+function narrowedAgainAfterDelete(change: DeployChange, after: Narrowed, before: TimePoint<VpcEgress>, baseline: ServiceBaseline | undefined): Detection[] {
+  const deletedAt = riskClosedByDelete(baseline, baseline?.vpcEgress, before, change, narrowed);
+  if (deletedAt === undefined || !narrowed(before.v)) return [];
+  const who = change.principal?.id ?? 'An unknown principal';
+  return [
+    {
+      severity: 'MEDIUM',
+      title: 'Cloud Run egress no longer goes through the VPC',
+      summary: `${who} deployed ${serviceLabel(change.target)}, ${createdAgainWords(change.target, after, before.v, deletedAt)}`,
+      evidence: { before: 'all-traffic', after, api: change.api, operation: change.operation, recreatedAfterDeleteAt: deletedAt },
+      dedupKey: [baselineKey(change.target), 'vpc-egress', after, change.time],
+      ...riskInForce(baseline?.vpcEgress, change, (egress) => egress === 'all-traffic', () => THROUGH_THE_VPC_AGAIN, baseline?.tookNoTraffic),
+    },
+  ];
+}
+
+/**
+ * For an entry that arrives after the first write of the service created again after the delete at `deleted` was
+ * judged (`change`: that delete itself, or an all-traffic write of the deleted service, `lateWrite` its point): that
+ * write's finding raised again (narrowedAgainAfterDelete) where timestamp order raises it, the entry being what it was
+ * judged without. Its egress and the deleted service's (the newest before the delete) are not all-traffic, and the
+ * deleted service's finding was open at the delete (revision.ts findingOpenAt, over the history with `lateWrite`).
+ * Reported for that write (its time, the id timestamp order gives it, forNewerWrite, principal unknown), as narrowedAfter
+ * reports a narrowing, only where it raised nothing when it was judged (silentWhenJudged: it could have been judged
+ * against an all-traffic egress of the deleted service, and reported itself) and no write that may come before it, or
+ * end its risk, still waits for its rollout.
+ */
+function narrowedAgainFor(change: Change, baseline: ServiceBaseline | undefined, settings: RuleSettings, deleted: TimePoint<undefined>, lateWrite?: TimePoint<VpcEgress>): Detection[] {
+  const history = baseline?.vpcEgress;
+  const deleteAt = newerWriteAt(deleted);
+  const first = pointAfter(history, deleteAt);
+  const before = pointBefore(history, deleteAt);
+  if (first === undefined || !narrowed(first.v) || before === undefined || !narrowed(before.v)) return [];
+  if (lateWrite !== undefined && !isLaterPoint(before, lateWrite)) return [];
+  const openAtDelete = findingOpenAt(history, before, narrowed);
+  if (!openAtDelete && (lateWrite === undefined || !findingOpenAt(record(history!, lateWrite.t, lateWrite.v, lateWrite.n), before, narrowed))) return [];
+  const at = newerWriteAt(first);
+  const waiting = someWaitingWrite(baseline?.rollouts, (write) => {
+    if (write.vpcEgress === undefined || sameEntry(write.key, change.key)) return false;
+    const point = pointAt(write, write.vpcEgress);
+    return isAfter(point, deleteAt) && (!isAfter(point, at) || write.vpcEgress === 'all-traffic');
+  });
+  // Known only from the late write, the deleted service's finding was not known to be open at the delete when the
+  // first write was judged: it raised nothing. Else it may have been judged against an all-traffic egress of the
+  // deleted service, or raised again, and reported itself: only when its finding would be open now and is not.
+  if (waiting || openFindingAt(baseline, 'vpc-egress-bypass', at.time) || (openAtDelete && !silentWhenJudged(baseline, at, settings))) return [];
+  // As recreatedAfterDeleteAt names a delete (baseline/state.ts deletedBetween): `.000Z` for a whole second.
+  const deletedAt = deleted.n ? pointTime(deleted) : new Date(deleted.t).toISOString();
+  const from = change.kind === 'delete' ? `the ${resourceNoun(change.target)}'s delete` : 'an older write of the deleted service';
+  return [
+    {
+      severity: 'MEDIUM',
+      title: 'Cloud Run egress no longer goes through the VPC',
+      summary:
+        `A write at ${at.time} (its entry is not kept: who made it is unknown) deployed ${serviceLabel(change.target)}, ${createdAgainWords(change.target, first.v, before.v, deletedAt)} ` +
+        `Reported from ${from}, which arrived after it.`,
+      evidence: { before: 'all-traffic', after: first.v, reportedFrom: change.kind === 'delete' ? 'the delete, which arrived later' : 'an older write that arrived later', recreatedAfterDeleteAt: deletedAt },
+      dedupKey: [baselineKey(change.target), 'vpc-egress', first.v, at.time],
+      unknown: ['principal', 'revision'],
+      forNewerWrite: at,
+      ...riskInForce(history, at, (egress) => egress === 'all-traffic', () => THROUGH_THE_VPC_AGAIN, baseline?.tookNoTraffic),
+    },
+  ];
+}
+
+/**
+ * For a write of the service created again whose egress is not all-traffic (`change`) that arrives after the write next
+ * after it was judged as the first after the delete, where the deleted service's egress was narrowed too with its
+ * finding open at the delete: that write's open finding, raised again as the first write (narrowedAgainAfterDelete, or
+ * judged against an all-traffic egress of the deleted service before its narrowing, or its delete, arrived: the same
+ * id), which in
+ * timestamp order is compared with `change`'s egress, not all-traffic either: no finding (`change` raises it again
+ * itself). Closed at its own time, as noMoveInOrder closes a move that never was. (Not where the deleted service's
+ * egress was all-traffic at the delete: that write's narrowing stays open, as one judged against all-traffic before an
+ * older narrowing between arrived does: an all-traffic write between them, arriving later still, would show it right
+ * after all and report it again.)
+ */
+function notFirstAfterDelete(change: DeployChange, baseline: ServiceBaseline | undefined, open: readonly OpenFinding[]): Resolved[] {
+  const deleted = deletePoint(baseline);
+  if (deleted === undefined || !isBefore(deleted, change)) return [];
+  const history = baseline?.vpcEgress;
+  const first = pointAfter(history, newerWriteAt(deleted));
+  if (first === undefined || !narrowed(first.v) || !isAfter(first, change)) return [];
+  const before = pointBefore(history, newerWriteAt(deleted));
+  if (before === undefined || !findingOpenAt(history, before, narrowed)) return [];
+  const time = pointTime(first);
+  const reason = `an older write of the ${resourceNoun(change.target)} created again, which arrived later, was its first after the delete: compared with its egress, this one changed nothing`;
+  return open
+    .filter((o) => o.rule === 'vpc-egress-bypass' && o.finding.evidence['egress'] !== 'all-traffic' && sameTime(o, time))
+    .map((o) => ({ id: o.finding.id, reason, time: o.finding.eventTime }));
+}
+
+/**
+ * For an all-traffic write of the deleted service (`change`) that arrives after its delete: narrowedAgainFor, the
+ * deleted service's finding open at the delete being known from it.
+ */
+function narrowedAgainAfterLateWrite(change: DeployChange, baseline: ServiceBaseline | undefined, settings: RuleSettings): Detection[] {
+  const deleted = deletePoint(baseline);
+  return deleted !== undefined && isAfter(deleted, change) ? narrowedAgainFor(change, baseline, settings, deleted, pointAt(change, 'all-traffic')) : [];
+}
 
 /**
  * For a late all-traffic write (`change`): the open move findings of the next all-traffic write after it whose

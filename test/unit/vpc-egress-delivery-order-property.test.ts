@@ -203,16 +203,6 @@ const KNOWN: readonly KnownClass[] = [
     matches: (d) => d.kind === 'paged with another destination before',
   },
   {
-    count: 16,
-    reason: 'a narrowing judged across a delete against all-traffic before an older narrowing arrived (engine.ts: an entry older than the delete closes nothing)',
-    matches: (d) => {
-      const f = story(d).first;
-      const del = d.history.indexOf('D');
-      const before = d.history[del - 1];
-      return (d.kind === 'extra' || d.kind === 'open, not in timestamp order') && !isMove(f) && del >= 0 && indexOf(f) === del + 1 && (before?.startsWith('P') === true || before?.startsWith('N') === true) && position(d, del - 1) > position(d, indexOf(f));
-    },
-  },
-  {
     count: 2,
     reason: 'a move to where a late write between had gone, closed by a delete before that write came (in order: no move)',
     matches: (d) => {

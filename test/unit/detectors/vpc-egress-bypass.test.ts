@@ -292,13 +292,16 @@ describe('vpc-egress-bypass', () => {
       expect(await bypass(entries)).toEqual([]);
     });
 
-    it('a finding on the deleted service stays resolved by the delete: the re-created one at the same egress raises nothing more', async () => {
+    it('a finding on the deleted service stays resolved by the delete: the re-created one at the same egress raises it again, its own', async () => {
       const narrowed = [v1Deploy('2024-05-04T10:00:00Z', allV1), v1Deploy('2024-05-04T10:10:00Z', { ...CONNECTOR, ...PRIVATE })];
       const findings = await bypass([...narrowed, deleteServiceAt('2024-05-04T10:30:00Z', SLACK_BOT), v1Create('2024-05-04T11:00:00Z', { ...CONNECTOR, ...PRIVATE })]);
       expect(findings.map((f) => [f.status ?? 'active', f.eventTime, f.resolution?.reason])).toEqual([
         ['active', '2024-05-04T10:10:00Z', undefined],
         ['resolved', '2024-05-04T10:10:00Z', 'the service was deleted'],
+        ['active', '2024-05-04T11:00:00Z', undefined],
       ]);
+      expect(findings[2]!.id).not.toBe(findings[0]!.id);
+      expect(findings[2]!.evidence).toMatchObject({ before: 'all-traffic', after: 'private-ranges-only', recreatedAfterDeleteAt: DELETED });
     });
   });
 

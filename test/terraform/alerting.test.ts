@@ -5,15 +5,22 @@
 // each policy is checked for the metric, the monitored-resource type and the exact subscription, service or sink it
 // watches, per sink where there is one per sink, and for documentation that tells the on-call what to do.
 import { convertFiles } from '@cdktn/hcl2json';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { MemoryBaselineStore } from '../../functions/baseline/memory.js';
+import type { LogRecord } from '../../functions/runtime.js';
+import { detectLogsOf, FAILING_PUBLISHER, SWEEP } from '../support/detectLogs.js';
+import { synthetic } from '../support/entries.js';
 
 const MODULE_DIR = fileURLToPath(new URL('../../terraform/modules/runwatch/', import.meta.url));
 
 type Block = Record<string, unknown>;
 type Tf = Record<string, unknown>;
+
+/** The log-based metric counting the audit entries detect receives (the sink-quiet policy watches it). */
+const METRIC = 'google_logging_metric.entries_received';
 
 let tf: Tf;
 
@@ -124,12 +131,8 @@ const POLICIES: readonly Expected[] = [
     name: 'sink_quiet',
     perSink: false,
     kind: 'absent',
-    filter: [
-      'metric.type = "logging.googleapis.com/exports/log_entry_count"',
-      'resource.type = "logging_sink"',
-      'resource.labels.name = "${local.sink_name}"',
-    ],
-    doc: [/writer identity/, /gcloud logging sinks describe/, /quiet/],
+    filter: [`metric.type = "logging.googleapis.com/user/\${${METRIC}[0].name}"`, 'resource.type = "cloud_run_revision"'],
+    doc: [/writer identity/, /gcloud logging sinks describe \$\{local\.sink_name\} \$\{local\.sink_scope_flag\}/, /quiet/, /entryOutcome/],
   },
 ];
 
@@ -229,22 +232,172 @@ describe('condition details', () => {
     expect(strategy?.['auto_close']).toMatch(/^\d+s$/);
   });
 
-  it('sink_quiet waits alert_sink_quiet_duration, and exists only where its metric is written: a sink in project_id', () => {
+  // Every sink scope: the metric is detect's own (in project_id), not the sink's export metrics, which an organization
+  // or folder sink writes in no project. Summed over detect's revisions: each revision is a time series of its own
+  // (resource cloud_run_revision), and the one a redeploy retires would otherwise go absent and page a day later.
+  it('sink_quiet exists for every sink scope, waits alert_sink_quiet_duration, and sums detect\'s revisions', () => {
+    expect(policy('sink_quiet')?.['count']).toBe(ONE_WHEN_ALERTING);
     const absent = block(((policy('sink_quiet')?.['conditions'] as Block[] | undefined) ?? [])[0], 'condition_absent');
     expect(absent?.['duration']).toBe('${var.alert_sink_quiet_duration}');
-    const count = String(policy('sink_quiet')?.['count']);
-    expect(count).toContain('var.log_sink_scope == "project"');
-    expect(count).toContain('local.sink_project_id == var.project_id');
+    const aggregations = block(absent, 'aggregations');
+    expect(aggregations?.['per_series_aligner']).toBe('ALIGN_SUM');
+    expect(aggregations?.['cross_series_reducer']).toBe('REDUCE_SUM');
+    expect(aggregations?.['group_by_fields'] ?? []).toEqual([]);
+    expect(policy('sink_quiet')?.['combiner']).toBe('OR');
   });
 
-  it('sink_quiet also fires at once on failed exports (a writer identity that lost its role)', () => {
-    const conditions = (policy('sink_quiet')?.['conditions'] as Block[] | undefined) ?? [];
-    const errors = conditions.map((c) => block(c, 'condition_threshold')).find((c) => c !== undefined);
+  // The export metrics exist for a project sink in project_id only: there they also catch failed exports (a writer
+  // identity that lost its role) within minutes, where detect's metric would wait alert_sink_quiet_duration.
+  it('sink_quiet also fires at once on failed exports, where the export metrics are written: a project sink in project_id', () => {
+    const dynamic = ((block(policy('sink_quiet'), 'dynamic')?.['conditions'] as Block[] | undefined) ?? [])[0];
+    const forEach = String(dynamic?.['for_each']);
+    expect(forEach).toContain('var.log_sink_scope == "project"');
+    expect(forEach).toContain('local.sink_project_id == var.project_id');
+    const errors = block(block(dynamic, 'content'), 'condition_threshold');
     const text = String(errors?.['filter']).replace(/\s+/g, ' ');
     expect(text).toContain('metric.type = "logging.googleapis.com/exports/error_count"');
     expect(text).toContain('resource.type = "logging_sink"');
     expect(text).toContain('resource.labels.name = "${local.sink_name}"');
-    expect(policy('sink_quiet')?.['combiner']).toBe('OR');
+    expect(errors?.['comparison']).toBe('COMPARISON_GT');
+    expect(errors?.['threshold_value']).toBe(0);
+  });
+
+  it('sink_quiet names the sink at its own scope: gcloud logging sinks describe --organization, --folder or --project', () => {
+    const flag = String(locals()['sink_scope_flag']);
+    expect(flag).toContain('--organization=${var.organization_id}');
+    expect(flag).toContain('--folder=${var.folder_id}');
+    expect(flag).toContain('--project=${local.sink_project_id}');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The metric: detect's own log lines for the audit entries it receives, as Cloud Logging stores them
+// ---------------------------------------------------------------------------------------------------------------------
+
+function metric(): Block | undefined {
+  const [type, name] = METRIC.split('.') as [string, string];
+  return (tf['resource'] as Record<string, Record<string, Block[]>> | undefined)?.[type]?.[name]?.[0];
+}
+
+/** detect's Cloud Run service with the default name_prefix, what `${google_cloudfunctions2_function.detect.name}` is. */
+const DETECT_SERVICE = 'runwatch-detect';
+
+/**
+ * The entry Cloud Run (functions 2nd gen) makes of one JSON line of the function's stdout: `severity` becomes the
+ * entry's severity, every other field (message included) stays in jsonPayload; the resource is the function's Cloud
+ * Run revision (cloud.google.com/run/docs/logging, structured logs).
+ */
+function cloudRunEntryOf(record: LogRecord, service: string): Block {
+  const { severity, ...payload } = record;
+  return {
+    logName: 'projects/p/logs/run.googleapis.com%2Fstdout',
+    resource: { type: 'cloud_run_revision', labels: { service_name: service, revision_name: `${service}-00001-abc`, configuration_name: service, location: 'europe-west1' } },
+    severity,
+    jsonPayload: JSON.parse(JSON.stringify(payload)) as Block,
+  };
+}
+
+/** Top-level clauses of `a AND b AND ...` (an AND inside quotes or parentheses is not split on). */
+function clausesOf(filter: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < filter.length; i++) {
+    const c = filter[i];
+    if (c === '"' && filter[i - 1] !== '\\') quoted = !quoted;
+    else if (!quoted && c === '(') depth++;
+    else if (!quoted && c === ')') depth--;
+    else if (!quoted && depth === 0 && filter.startsWith(' AND ', i)) {
+      out.push(filter.slice(start, i).trim());
+      start = i + ' AND '.length;
+    }
+  }
+  out.push(filter.slice(start).trim());
+  return out;
+}
+
+/**
+ * The few clauses of the Logging query language the metric's filter may use: `path = "value"` and
+ * `path = ("a" OR "b")`, joined by AND (exact string equality; Cloud Logging's is also case-insensitive, so this is
+ * the stricter). Anything else throws: a filter this cannot read is not checked against detect's lines.
+ */
+function filterSelects(filter: string, entry: Block): boolean {
+  return clausesOf(filter).every((clause) => {
+    const m = /^([A-Za-z_][A-Za-z0-9_.]*) = (.+)$/.exec(clause);
+    if (!m) throw new Error(`a clause the test's evaluator does not read: ${clause}`);
+    const [, path, right] = m as unknown as [string, string, string];
+    const list = /^\((.*)\)$/.exec(right);
+    const values = (list ? list[1]!.split(' OR ') : [right]).map((v) => {
+      if (!/^"[^"\\]*"$/.test(v.trim())) throw new Error(`not a plain quoted string: ${v}`);
+      return v.trim().slice(1, -1);
+    });
+    const actual = path.split('.').reduce<unknown>((at, key) => (isBlock(at) ? at[key] : undefined), entry);
+    return typeof actual === 'string' && values.includes(actual);
+  });
+}
+
+/** The metric's filter as written, with detect's service name for its reference. */
+function metricFilter(): string {
+  return String(metric()?.['filter'])
+    .replace(/\s+/g, ' ')
+    .split('${google_cloudfunctions2_function.detect.name}')
+    .join(DETECT_SERVICE);
+}
+
+const CORPUS_DIR = fileURLToPath(new URL('../fixtures/corpus/', import.meta.url));
+const CORPUS = readdirSync(CORPUS_DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
+
+describe(`${METRIC}: the audit entries detect receives`, () => {
+  it('is created with the alerts, in project_id, as a counter', () => {
+    expect(metric()?.['count']).toBe(ONE_WHEN_ALERTING);
+    expect(metric()?.['project']).toBe('${var.project_id}');
+    const descriptor = block(metric(), 'metric_descriptor');
+    expect(descriptor?.['metric_kind']).toBe('DELTA');
+    expect(descriptor?.['value_type']).toBe('INT64');
+  });
+
+  // Each real corpus entry twice (the second copy is a duplicate), a sweep tick and a message that is no LogEntry:
+  // one line selected per entry message, whatever detect made of it (processed, skipped, dead-lettered, duplicate),
+  // and nothing else: not the sweep's line, not the start-up line, not the dead letter of the message the sink
+  // cannot have published.
+  it('selects exactly one line of detect for every entry it receives, and no other line', async () => {
+    const entries = CORPUS.flatMap((file, i) => {
+      const data = JSON.parse(readFileSync(join(CORPUS_DIR, file), 'utf8')) as unknown;
+      return [
+        { id: `entry-${i}`, data },
+        { id: `entry-${i}-copy`, data },
+      ];
+    });
+    const others = [
+      { id: 'tick', data: SWEEP },
+      { id: 'not-a-log-entry', data: 'runwatch alert test' },
+    ];
+    const records = await detectLogsOf([...entries, ...others]);
+    const selected = records.filter((r) => filterSelects(metricFilter(), cloudRunEntryOf(r, DETECT_SERVICE)));
+    const count = (id: string): number => selected.filter((r) => r['messageId'] === id).length;
+    expect(Object.fromEntries(entries.map(({ id }) => [id, count(id)]))).toEqual(Object.fromEntries(entries.map(({ id }) => [id, 1])));
+    expect(selected).toHaveLength(entries.length);
+    for (const { id } of others) expect(count(id), id).toBe(0);
+  });
+
+  it('selects the line of an entry detect failed on (Pub/Sub redelivers it), not that of a failed sweep', async () => {
+    const failing = await detectLogsOf([{ id: 'public', data: synthetic('run-SetIamPolicy-allUsers') }], { publisher: FAILING_PUBLISHER });
+    const ticks = await detectLogsOf([{ id: 'tick', data: SWEEP }], {
+      store: Object.assign(new MemoryBaselineStore(), { dueKeys: () => Promise.reject(new Error('Firestore unavailable')) }),
+    });
+    const selects = (r: LogRecord): boolean => filterSelects(metricFilter(), cloudRunEntryOf(r, DETECT_SERVICE));
+    expect(failing.filter(selects).map((r) => [r['messageId'], r.severity])).toEqual([['public', 'ERROR']]);
+    expect(ticks.filter((r) => r['messageId'] === 'tick').map((r) => r.severity)).toEqual(['ERROR']);
+    expect(ticks.filter(selects)).toEqual([]);
+  });
+
+  it("selects no line of another function's service", async () => {
+    const records = await detectLogsOf([{ id: 'entry', data: synthetic('run-SetIamPolicy-allUsers') }]);
+    expect(records.filter((r) => filterSelects(metricFilter(), cloudRunEntryOf(r, 'runwatch-notify-slack')))).toEqual([]);
+    expect(records.filter((r) => filterSelects(metricFilter(), cloudRunEntryOf(r, DETECT_SERVICE)))).toHaveLength(1);
   });
 });
 
@@ -257,12 +410,17 @@ describe('the README', () => {
     expect(readme).toContain('alert_notification_channels');
   });
 
-  it('says where a quiet sink is not watched', () => {
-    expect(readme).toMatch(/organization and folder sinks[^.]*no[^.]*exports\/log_entry_count/i);
+  // The sink-quiet policy watches every scope now: no README may still say organization and folder sinks are not.
+  it('says a quiet sink is alerted on at every scope, and how it is counted', () => {
+    expect(readme).not.toMatch(/organization and folder sinks[^.]*no[^.]*exports\/log_entry_count/i);
+    expect(readme).toContain('entryOutcome');
+    const main = readFileSync(join(MODULE_DIR, '..', '..', '..', 'README.md'), 'utf8');
+    expect(main).not.toContain('so their silence is not alerted on');
+    expect(main).toContain('entryOutcome');
   });
 });
 
 // The count a policy without a for_each is created with (kept apart so a reader sees the exact expression).
 it('counts the single policies the same way', () => {
-  for (const name of ['dead_letter_hold', 'detect_backlog', 'detect_errors']) expect(policy(name)?.['count'], name).toBe(ONE_WHEN_ALERTING);
+  for (const name of ['dead_letter_hold', 'detect_backlog', 'detect_errors', 'sink_quiet']) expect(policy(name)?.['count'], name).toBe(ONE_WHEN_ALERTING);
 });

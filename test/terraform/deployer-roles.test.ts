@@ -69,6 +69,16 @@ const NEEDS: readonly Need[] = [
     permission: 'monitoring.alertPolicies.create',
     roles: ['roles/monitoring.editor', 'roles/monitoring.alertPolicyEditor'],
   },
+  {
+    // The log-based metric the sink-quiet alert watches lives in project_id, whatever the sink's scope: an organization
+    // sink's deployer holds roles/logging.configWriter on the organization, not necessarily in project_id.
+    resource: ['google_logging_metric', 'entries_received'],
+    setting: 'alert_notification_channels',
+    level: 'project_id (with alert_notification_channels)',
+    where: /`project_id`/,
+    permission: 'logging.logMetrics.create',
+    roles: ['roles/logging.configWriter', 'roles/logging.admin'],
+  },
 ];
 
 /** The rows of the README table: the "Where" cell and the "Roles" cell. */

@@ -331,6 +331,34 @@ function apiOrderViolations(tf: Tf): string[] {
   return [...deps.keys()].filter((a) => a !== APIS && !reaches(a, new Set())).map((a) => `${a}: does not wait for ${APIS}`);
 }
 
+/**
+ * A sink that stops delivering is alerted on at every scope (organization, folder, project): the sink-quiet policy is
+ * created whenever alerts are on, whatever log_sink_scope is, and watches, summed over detect's Cloud Run revisions
+ * (each its own series: a redeploy must not page), a log-based metric of this module that counts detect's lines for
+ * the entries it receives (jsonPayload.entryOutcome) in detect's own service, created together with the policy. Not
+ * the sink's export metrics: an organization or folder sink writes them in no project.
+ */
+function sinkQuietViolations(tf: Tf): string[] {
+  const out: string[] = [];
+  const policy = resources(tf, 'google_monitoring_alert_policy').find((r) => r.name === 'sink_quiet')?.body;
+  if (!policy) return ['google_monitoring_alert_policy.sink_quiet: missing'];
+  const count = String(policy['count']);
+  if (count.includes('log_sink_scope') || count.includes('sink_project_id')) out.push(`sink_quiet: created for some sink scopes only (${count})`);
+  const conditions = Array.isArray(policy['conditions']) ? (policy['conditions'] as Block[]) : [];
+  const absent = conditions.map((c) => block(c, 'condition_absent')).find((c) => c !== undefined);
+  const filter = String(absent?.['filter']);
+  const watched = /metric\.type = "logging\.googleapis\.com\/user\/\$\{google_logging_metric\.([a-z0-9_]+)\[0\]\.name\}"/.exec(filter)?.[1];
+  if (!watched) return [...out, `sink_quiet: its absence condition watches no log-based metric of the module (${filter})`];
+  if (block(absent, 'aggregations')?.['cross_series_reducer'] !== 'REDUCE_SUM') out.push("sink_quiet: not summed over detect's revisions (cross_series_reducer REDUCE_SUM)");
+  const metric = resources(tf, 'google_logging_metric').find((r) => r.name === watched)?.body;
+  if (!metric) return [...out, `google_logging_metric.${watched}: missing`];
+  if (metric['count'] !== policy['count']) out.push(`google_logging_metric.${watched}: not created with the policy (${String(metric['count'])})`);
+  const metricFilter = String(metric['filter']);
+  if (!metricFilter.includes('resource.labels.service_name = "${google_cloudfunctions2_function.detect.name}"')) out.push(`google_logging_metric.${watched}: not detect's service`);
+  if (!metricFilter.includes('jsonPayload.entryOutcome')) out.push(`google_logging_metric.${watched}: does not count the entries detect receives (jsonPayload.entryOutcome)`);
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // The module under test
 // ---------------------------------------------------------------------------------------------------------------------
@@ -724,6 +752,7 @@ describe('Pub/Sub', () => {
       google_scc_v2_organization_source: 'securitycenter.googleapis.com',
       google_logging_project_sink: 'logging.googleapis.com',
       google_monitoring_alert_policy: 'monitoring.googleapis.com',
+      google_logging_metric: 'logging.googleapis.com',
     };
     const apis = String(locals(tf)['apis']);
     const types = new Set(resources(tf).map((r) => r.type));
@@ -817,6 +846,10 @@ describe('log sink', () => {
     expect(filter).toContain('cloudaudit.googleapis.com%2Factivity');
     expect(filter).toContain('cloudaudit.googleapis.com%2Fsystem_event');
     expect(filter.length).toBeLessThanOrEqual(20_000); // Cloud Logging's limit on a sink filter
+  });
+
+  it('is alerted on when it goes quiet, whichever scope is chosen (with alert_notification_channels)', () => {
+    expect(sinkQuietViolations(tf)).toEqual([]);
   });
 
   it("grants the sink's writer identity publish on the audit topic, whichever scope is chosen", () => {
@@ -1316,6 +1349,47 @@ describe('the checkers catch what they guard', () => {
       (m) => {
         const l = (m['locals'] as Block[]).find((b) => b['sink_env'] !== undefined)!;
         (l['sink_env'] as Record<string, Block>)['webhook'] = { WEBHOOK_URL: '${var.webhook_url}' };
+      },
+    ],
+    [
+      'a sink-quiet policy for project sinks only',
+      sinkQuietViolations,
+      (m) => {
+        body(m, 'google_monitoring_alert_policy', 'sink_quiet')['count'] =
+          '${length(var.alert_notification_channels) > 0 && var.log_sink_scope == "project" && local.sink_project_id == var.project_id ? 1 : 0}';
+      },
+    ],
+    [
+      'a sink-quiet policy on the export metric (written in no project for an organization sink)',
+      sinkQuietViolations,
+      (m) => {
+        block((body(m, 'google_monitoring_alert_policy', 'sink_quiet')['conditions'] as Block[])[0], 'condition_absent')!['filter'] =
+          'metric.type = "logging.googleapis.com/exports/log_entry_count" AND resource.type = "logging_sink" AND resource.labels.name = "${local.sink_name}"';
+      },
+    ],
+    [
+      "a sink-quiet policy per detect revision (a redeploy's retired revision goes absent)",
+      sinkQuietViolations,
+      (m) => {
+        delete block(block((body(m, 'google_monitoring_alert_policy', 'sink_quiet')['conditions'] as Block[])[0], 'condition_absent'), 'aggregations')!['cross_series_reducer'];
+      },
+    ],
+    [
+      "a received-entries metric counting notify's lines",
+      sinkQuietViolations,
+      (m) => {
+        const metric = res(m)['google_logging_metric']!;
+        const [name] = Object.keys(metric);
+        metric[name!]![0]!['filter'] = String(metric[name!]![0]!['filter']).split('google_cloudfunctions2_function.detect.name').join('google_cloudfunctions2_function.notify["slack"].name');
+      },
+    ],
+    [
+      'a received-entries metric counting every line of detect (the sweep never stops)',
+      sinkQuietViolations,
+      (m) => {
+        const metric = res(m)['google_logging_metric']!;
+        const [name] = Object.keys(metric);
+        metric[name!]![0]!['filter'] = 'resource.type = "cloud_run_revision" AND resource.labels.service_name = "${google_cloudfunctions2_function.detect.name}"';
       },
     ],
   ];

@@ -10,6 +10,10 @@
 //   never hold, stage `store`): published to DEAD_LETTER_TOPIC with a `reason` attribute and the original data,
 //   then acked;
 // - skipped (not a Cloud Run change, a failed call, ...): acked with a log line saying why, and counted.
+// Every message that decodes as a LogEntry gets exactly one log line with `entryOutcome` (processed, skipped,
+// duplicate, dead-lettered, failed), whatever its severity; the sweep's lines and a message that is no LogEntry get
+// none. The Terraform module counts these lines (a log-based metric) to tell when the log sink has gone quiet: the
+// only such signal for an organization or folder sink, whose export metrics are written in no project.
 // Duplicates: once this instance has handled an entry to the end (findings published), further copies are
 // acknowledged without processing, as replay skips a repeated entry; copies in flight wait for the first. An
 // attempt that failed half-way is processed again on redelivery, relying on the core to treat an entry it has
@@ -77,6 +81,12 @@ export type DetectObservation =
   | { readonly outcome: 'skipped'; readonly messageId: string | undefined; readonly reason: string }
   | { readonly outcome: 'dead-lettered'; readonly messageId: string | undefined; readonly reason: string }
   | { readonly outcome: 'failed'; readonly messageId: string | undefined; readonly error: string };
+
+/**
+ * What became of an audit entry detect received, on the one log line it writes for it (`entryOutcome`). The log-based
+ * metric of the Terraform module (monitoring.tf, entries_received) selects these values: a new one must be added there.
+ */
+export type EntryOutcomeField = 'processed' | 'skipped' | 'duplicate' | 'dead-lettered' | 'failed';
 
 export interface DetectFunction {
   (event: CloudEvent<unknown>): Promise<void>;
@@ -208,14 +218,16 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
     await publishDeadLetter(r.publisher, r.deadLetterTopic, { data, attributes, reason, stage, function: 'detect', messageId });
     counts.add('deadLettered');
     counts.add(`deadLettered.${stage}`);
-    log({ severity: 'WARNING', message: `message dead-lettered: ${reason}`, component: 'detect', messageId, stage, reason, counts: counts.snapshot() });
+    // A message that does not decode as a LogEntry (stage decode) is not one the log sink published: no entryOutcome.
+    const entryOutcome: EntryOutcomeField | undefined = stage === 'decode' ? undefined : 'dead-lettered';
+    log({ severity: 'WARNING', message: `message dead-lettered: ${reason}`, component: 'detect', messageId, stage, reason, ...(entryOutcome ? { entryOutcome } : {}), counts: counts.snapshot() });
     observe({ outcome: 'dead-lettered', messageId, reason });
   }
 
   /** A copy of an entry already handled (by this instance, or folded into the baseline): counted, acked. */
   function acknowledgeDuplicate(messageId: string | undefined, message: string): void {
     counts.add('duplicates');
-    log({ severity: 'DEBUG', message, component: 'detect', messageId, counts: counts.snapshot() });
+    log({ severity: 'DEBUG', message, component: 'detect', messageId, entryOutcome: 'duplicate' satisfies EntryOutcomeField, counts: counts.snapshot() });
     observe({ outcome: 'duplicate', messageId });
   }
 
@@ -325,6 +337,7 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
           message: `entry processed: ${outcome.findings.length} finding(s) (${outcome.note})`,
           component: 'detect',
           messageId: decoded.messageId,
+          entryOutcome: 'processed' satisfies EntryOutcomeField,
           note: outcome.note,
           findings: outcome.findings.map((f) => ({ id: f.id, rule: f.rule, severity: f.severity, service: `${f.project}/${f.service}`, ...(f.resourceType ? { resourceType: f.resourceType } : {}) })),
           counts: counts.snapshot(),
@@ -341,6 +354,7 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
           message: `entry skipped: ${outcome.reason}${outcome.detail ? ` (${outcome.detail})` : ''}`,
           component: 'detect',
           messageId: decoded.messageId,
+          entryOutcome: 'skipped' satisfies EntryOutcomeField,
           reason: outcome.reason,
           ...(outcome.detail ? { detail: outcome.detail } : {}),
           counts: counts.snapshot(),
@@ -362,7 +376,10 @@ export function createDetectFunction(options: DetectOptions): DetectFunction {
     } catch (error) {
       counts.add('failed');
       const messageId = decoded.messageId;
-      log({ severity: 'ERROR', message: `message not processed, Pub/Sub will redeliver it: ${errorMessage(error)}`, component: 'detect', messageId, counts: counts.snapshot() });
+      // An entry counts as received even when it failed (the sink delivered it; detect_errors reports the failure); a
+      // failed sweep is no entry.
+      const entryOutcome: EntryOutcomeField | undefined = decoded.kind === 'entry' ? 'failed' : undefined;
+      log({ severity: 'ERROR', message: `message not processed, Pub/Sub will redeliver it: ${errorMessage(error)}`, component: 'detect', messageId, ...(entryOutcome ? { entryOutcome } : {}), counts: counts.snapshot() });
       observe({ outcome: 'failed', messageId, error: errorMessage(error) });
       throw error;
     }

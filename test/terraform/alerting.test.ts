@@ -249,8 +249,10 @@ describe('condition details', () => {
   // The export metrics exist for a project sink in project_id only: there they also catch failed exports (a writer
   // identity that lost its role) within minutes, where detect's metric would wait alert_sink_quiet_duration.
   it('sink_quiet also fires at once on failed exports, where the export metrics are written: a project sink in project_id', () => {
-    const dynamic = ((block(policy('sink_quiet'), 'dynamic')?.['conditions'] as Block[] | undefined) ?? [])[0];
-    const forEach = String(dynamic?.['for_each']);
+    // hcl2json gives `dynamic` as one object keyed by block name, each an array of { for_each, content }.
+    const dynamic = (((policy('sink_quiet')?.['dynamic'] as Block | undefined)?.['conditions'] as Block[] | undefined) ?? [])[0];
+    // The for_each, with the local it names followed (the documentation reads the same local).
+    const forEach = String(dynamic?.['for_each']).replace('local.sink_export_metrics_here', String(locals()['sink_export_metrics_here']));
     expect(forEach).toContain('var.log_sink_scope == "project"');
     expect(forEach).toContain('local.sink_project_id == var.project_id');
     const errors = block(block(dynamic, 'content'), 'condition_threshold');

@@ -1,8 +1,9 @@
 # Alerting: the pipeline says when it is failing. Every way runwatch can go quiet without dropping anything on purpose
 # looks like a quiet day unless someone is told: letters piling up in a dead-letter hold, a push subscription backing
 # up (a sink down for hours, a function that cannot start), a function logging errors or refusing to serve, the log
-# sink no longer delivering. With alert_notification_channels set, each gets a Cloud Monitoring alert policy whose
-# documentation says what it means and what to do; with none (the default) nothing here is created.
+# sink no longer delivering (at any scope: counted on detect's own log lines). With alert_notification_channels set,
+# each gets a Cloud Monitoring alert policy whose documentation says what it means and what to do; with none (the
+# default) nothing here is created.
 #
 # Where each metric, monitored-resource type and label comes from (Cloud Monitoring's metric lists,
 # cloud.google.com/monitoring/api/metrics_gcp, "pubsub" and "logging"):
@@ -12,6 +13,8 @@
 #   logging.googleapis.com/exports/log_entry_count                DELTA, INT64, resource logging_sink (label name: the sink id),
 #   logging.googleapis.com/exports/error_count                    written at project level only; sampled every 60 s,
 #                                                                 visible up to 420 s later
+#   logging.googleapis.com/user/NAME                              a user-defined log-based counter (google_logging_metric):
+#                                                                 DELTA, INT64, on the resource of the entries it counts
 # Log-based conditions (condition_matched_log) use the Logging query language on the functions' Cloud Run service:
 # a 2nd gen function's logs are resource.type "cloud_run_revision" with resource.labels.service_name = the function's
 # name (the same filter as the walkthrough's `gcloud logging read`). Cloud Monitoring refuses a log-based policy without
@@ -310,15 +313,55 @@ resource "google_monitoring_alert_policy" "notify_errors" {
 }
 
 # ---------------------------------------------------------------------------------------------------------------------
-# The log sink gone quiet: nothing exported to the audit topic for alert_sink_quiet_duration, or exports failing
+# The log sink gone quiet: detect received no audit entry for alert_sink_quiet_duration, or (a project sink in
+# project_id) the sink failed to export
 # ---------------------------------------------------------------------------------------------------------------------
 
-# Only for a project sink in project_id: Cloud Logging writes the exports/* metrics at project level, in the sink's
-# project (the metric list gives no organization or folder level for them), so an organization or folder sink, or a
-# project sink in another project, has no series here to watch. The audit topic itself cannot stand in: the sweep
-# publishes to it every few minutes, so it is never quiet.
+locals {
+  # The flag that names the sink's scope to gcloud (`gcloud logging sinks describe NAME FLAG`).
+  sink_scope_flag = (
+    var.log_sink_scope == "organization" ? "--organization=${var.organization_id}" :
+    var.log_sink_scope == "folder" ? "--folder=${var.folder_id}" :
+    "--project=${local.sink_project_id}"
+  )
+  # Where the export metrics are: Cloud Logging writes exports/* at project level, in the sink's own project (the
+  # metric list gives no organization or folder level), so only a project sink in project_id has them here.
+  sink_export_metrics_here = var.log_sink_scope == "project" && local.sink_project_id == var.project_id
+}
+
+# What detect itself receives, whatever the sink's scope: detect writes one line per message that decodes as a LogEntry,
+# with jsonPayload.entryOutcome (functions/detect.ts), on the line it writes for that entry anyway (processed and
+# duplicate at DEBUG, skipped at INFO, dead-lettered at WARNING, failed at ERROR): most of what an organization sink
+# delivers raises nothing and is logged at DEBUG. Cloud Run sends every stdout line to Cloud Logging whatever its
+# severity, and a user-defined log-based metric counts entries as received, before any exclusion filter drops them
+# from storage (cloud.google.com/logging/docs/logs-based-metrics), so excluding DEBUG to save storage leaves the count
+# whole. Neither the sweep's lines (Cloud Scheduler publishes to the audit topic every few minutes) nor the start-up
+# line carry the field. Each of detect's revisions is a time series of its own (resource cloud_run_revision): the
+# policy sums them, so the series of a revision a redeploy retired does not go absent.
+resource "google_logging_metric" "entries_received" {
+  count = length(var.alert_notification_channels) > 0 ? 1 : 0
+
+  project     = var.project_id
+  name        = "${var.name_prefix}-audit-entries-received"
+  description = "runwatch: audit entries the detect function received from the log sink (one log line each, jsonPayload.entryOutcome); the sink-quiet alert fires when none comes for alert_sink_quiet_duration."
+  filter      = "resource.type = \"cloud_run_revision\" AND resource.labels.service_name = \"${google_cloudfunctions2_function.detect.name}\" AND jsonPayload.component = \"detect\" AND jsonPayload.entryOutcome = (\"processed\" OR \"skipped\" OR \"duplicate\" OR \"dead-lettered\" OR \"failed\")"
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+  }
+
+  depends_on = [google_project_service.apis] # the Logging API
+}
+
+# One policy for every scope. For a project sink in project_id it also watches exports/error_count: a writer identity
+# that lost publish on the audit topic fails every export, which this condition reports within minutes, where detect's
+# count would wait alert_sink_quiet_duration. Its exports/log_entry_count is not watched any more: detect's count goes
+# absent whenever it does (nothing exported, nothing received) and also when the entries stop between the topic and
+# detect, and one policy means one notification for one silence.
 resource "google_monitoring_alert_policy" "sink_quiet" {
-  count = length(var.alert_notification_channels) > 0 && var.log_sink_scope == "project" && local.sink_project_id == var.project_id ? 1 : 0
+  count = length(var.alert_notification_channels) > 0 ? 1 : 0
 
   project               = var.project_id
   display_name          = "${var.name_prefix}: log sink delivers no audit entries"
@@ -327,15 +370,16 @@ resource "google_monitoring_alert_policy" "sink_quiet" {
   notification_channels = var.alert_notification_channels
 
   conditions {
-    display_name = "No entries exported by ${local.sink_name} for ${var.alert_sink_quiet_duration}"
+    display_name = "${google_cloudfunctions2_function.detect.name} received no audit entry for ${var.alert_sink_quiet_duration}"
 
     condition_absent {
-      filter   = "metric.type = \"logging.googleapis.com/exports/log_entry_count\" AND resource.type = \"logging_sink\" AND resource.labels.name = \"${local.sink_name}\""
+      filter   = "metric.type = \"logging.googleapis.com/user/${google_logging_metric.entries_received[0].name}\" AND resource.type = \"cloud_run_revision\""
       duration = var.alert_sink_quiet_duration
 
       aggregations {
-        alignment_period   = "300s"
-        per_series_aligner = "ALIGN_SUM"
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM" # one series for all of detect's revisions
       }
 
       trigger {
@@ -344,18 +388,22 @@ resource "google_monitoring_alert_policy" "sink_quiet" {
     }
   }
 
-  conditions {
-    display_name = "Entries ${local.sink_name} failed to export"
+  dynamic "conditions" {
+    for_each = local.sink_export_metrics_here ? ["export errors"] : []
 
-    condition_threshold {
-      filter          = "metric.type = \"logging.googleapis.com/exports/error_count\" AND resource.type = \"logging_sink\" AND resource.labels.name = \"${local.sink_name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 0
-      duration        = "0s"
+    content {
+      display_name = "Entries ${local.sink_name} failed to export"
 
-      aggregations {
-        alignment_period   = "600s" # the metric shows up to 420 s late
-        per_series_aligner = "ALIGN_SUM"
+      condition_threshold {
+        filter          = "metric.type = \"logging.googleapis.com/exports/error_count\" AND resource.type = \"logging_sink\" AND resource.labels.name = \"${local.sink_name}\""
+        comparison      = "COMPARISON_GT"
+        threshold_value = 0
+        duration        = "0s"
+
+        aggregations {
+          alignment_period   = "600s" # the metric shows up to 420 s late
+          per_series_aligner = "ALIGN_SUM"
+        }
       }
     }
   }
@@ -363,17 +411,25 @@ resource "google_monitoring_alert_policy" "sink_quiet" {
   documentation {
     mime_type = "text/markdown"
     content   = <<-EOT
-      The log sink `${local.sink_name}` exported no audit entry to `${google_pubsub_topic.audit.name}` for
-      ${var.alert_sink_quiet_duration}, or failed to export some. **While it does, no change is seen at all.**
+      detect (`${google_cloudfunctions2_function.detect.name}`) received no audit entry from the log sink
+      `${local.sink_name}` (${var.log_sink_scope} sink) for ${var.alert_sink_quiet_duration}${local.sink_export_metrics_here ? ", or the sink failed to export some" : ""}.
+      **While it does, no change is seen at all.**
 
-      A quiet project can be the reason (nobody deployed or changed IAM in that time): check first that something
-      happened (`gcloud logging read 'logName:"cloudaudit.googleapis.com"' --project=${local.sink_project_id} --freshness=1d --limit=5`).
-      Otherwise:
-      - the sink is disabled or its filter broke: `gcloud logging sinks describe ${local.sink_name} --project=${local.sink_project_id}`
-        (`disabled`, `filter`; `terraform apply` puts both back);
-      - its writer identity lost `roles/pubsub.publisher` on the audit topic (exports then fail):
-        `gcloud pubsub topics get-iam-policy ${google_pubsub_topic.audit.name} --project=${var.project_id}`, and
-        `gcloud logging read 'logName:"logging.googleapis.com%2Fsink_error"' --project=${local.sink_project_id} --freshness=7d`.
+      1. Is the sink there and intact? `gcloud logging sinks describe ${local.sink_name} ${local.sink_scope_flag}`:
+         NOT_FOUND means it was deleted; otherwise look at `disabled`, `filter` and `exclusions`. `terraform plan` shows
+         what was changed by hand, `terraform apply` puts it back.
+      2. May it publish? Its writer identity (`writerIdentity` in step 1) needs `roles/pubsub.publisher` on the audit topic:
+         `gcloud pubsub topics get-iam-policy ${google_pubsub_topic.audit.name} --project=${var.project_id}`; failed
+         exports are logged as `logging.googleapis.com%2Fsink_error`.
+      3. If both are right, it may be a quiet day: no Cloud Run change and no IAM change anywhere the sink watches. Make
+         one you know of (deploy a revision, or add and remove a role on a test service) and look for detect's line for
+         it within minutes:
+         `gcloud logging read 'resource.type="cloud_run_revision" AND resource.labels.service_name="${google_cloudfunctions2_function.detect.name}" AND jsonPayload.entryOutcome:*' --project=${var.project_id} --freshness=1h --limit=5`
+         Nothing there while the change's own audit entry is in its project's log
+         (`gcloud logging read 'logName:"cloudaudit.googleapis.com%2Factivity" AND protoPayload.serviceName="run.googleapis.com"' --project=THAT_PROJECT --freshness=1h --limit=5`)
+         means the entries stop between the sink and detect: the `${var.name_prefix}: audit entries waiting for detect`
+         and `${var.name_prefix}: detect is failing` policies name the cause (a detect that refuses to serve logs no
+         entry at all).
       Entries not routed while it was broken are not delivered later; replay them from Cloud Logging
       (`runwatch replay`, README "Straight from Cloud Logging").
     EOT

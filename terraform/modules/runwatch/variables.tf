@@ -550,11 +550,11 @@ variable "alert_notification_channels" {
 
 variable "alert_sink_quiet_duration" {
   type        = string
-  description = "How long the log sink may export no audit entry before its alert fires (whole seconds, \"3600s\" to \"86400s\", Cloud Monitoring's longest metric-absence window). Only for a project sink in project_id (organization and folder sinks write no export metrics there). A day with no Cloud Run deploy and no IAM change at all also fires it: lower it only where changes come every few hours."
+  description = "How long detect may receive no audit entry from the log sink before the sink-quiet alert fires, at any sink scope (whole seconds, \"3600s\" to \"86400s\", Cloud Monitoring's longest metric-absence window). A day with no Cloud Run deploy and no IAM change anywhere the sink watches also fires it: lower it only where changes come every few hours."
   default     = "86400s"
 
   validation {
     condition     = can(regex("^[0-9]+s$", var.alert_sink_quiet_duration)) && try(tonumber(trimsuffix(var.alert_sink_quiet_duration, "s")) >= 3600 && tonumber(trimsuffix(var.alert_sink_quiet_duration, "s")) <= 86400, false)
-    error_message = "alert_sink_quiet_duration must be whole seconds from \"3600s\" (the export metric shows up to 7 minutes late) to \"86400s\" (24 hours, the longest metric-absence window Cloud Monitoring takes)."
+    error_message = "alert_sink_quiet_duration must be whole seconds from \"3600s\" (log-based and export metrics show up minutes late) to \"86400s\" (24 hours, the longest metric-absence window Cloud Monitoring takes)."
   }
 }

@@ -1,0 +1,87 @@
+// A delete delivered out of order among the writes of the deleted service and of the one created again under the name
+// must not leave a stale finding active beside the one that stands for the risk: timestamp order has one finding open
+// for the re-created service's risk, and so must every sink. For the four rules whose setting carries across the delete
+// (revision.ts settingRestored): ingress-opened, iap-disabled, default-url-enabled, binary-authorization-bypass.
+// (late-delete-property.test.ts compares the findings open at the end over random histories and every order.)
+import { describe, expect, it } from 'vitest';
+import type { Finding } from '../../functions/findings/finding.js';
+import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, withOperationId, type Json } from '../support/entries.js';
+import { findingsLive, findingsOf } from '../support/run.js';
+
+type Obj = Record<string, any>;
+
+/** The gcloud v1 ReplaceService fixture (SLACK_BOT) at `time`, a new image each time, with the service's `annotations`. */
+function deploy(time: string, annotations: Record<string, string>): Json {
+  const entry = editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
+    const meta = svc['metadata'] as Record<string, Record<string, string>>;
+    meta['annotations'] = { ...meta['annotations'], ...annotations };
+    const template = (svc['spec'] as Obj)['template'] as Obj;
+    template['spec']['containers'] = [{ name: 'app', image: `gcr.io/acme/app:${time.slice(11, 16).replace(':', '')}`, env: [] }];
+  });
+  return at(withOperationId(entry, `op-${time}`), time);
+}
+
+type Write = (time: string, risky: boolean) => Json;
+
+const WRITES: Readonly<Record<string, Write>> = {
+  'ingress-opened': (time, risky) => deploy(time, { 'run.googleapis.com/ingress': risky ? 'all' : 'internal' }),
+  'iap-disabled': (time, risky) => deploy(time, { 'run.googleapis.com/iap-enabled': String(!risky) }),
+  'default-url-enabled': (time, risky) => deploy(time, { 'run.googleapis.com/default-url-disabled': String(!risky) }),
+  'binary-authorization-bypass': (time, risky) => deploy(time, risky ? {} : { 'run.googleapis.com/binary-authorization': 'default' }),
+};
+
+const hhmm = (time: string): string => time.slice(11, 16);
+
+/** Each finding of `rule` as it stands at the end (its last version), by eventTime (HH:MM). */
+function lastVersions(findings: readonly Finding[], rule: string): Map<string, Finding> {
+  const last = new Map<string, Finding>();
+  for (const f of findings) if (f.rule === rule) last.set(f.id, f);
+  return new Map([...last.values()].map((f) => [hhmm(f.eventTime), f]));
+}
+
+/** The eventTimes (HH:MM) of the rule's findings active at the end. */
+function activeAtEnd(findings: readonly Finding[], rule: string): string[] {
+  return [...lastVersions(findings, rule).entries()].filter(([, f]) => (f.status ?? 'active') === 'active').map(([time]) => time).sort();
+}
+
+/** The entries of a history (after a safe write at 09:00, the baseline): `HH:MM risky|safe|delete`. */
+function entriesOf(write: Write, steps: readonly string[]): Map<string, Json> {
+  return new Map(
+    steps.map((step) => {
+      const [hm, kind] = step.split(' ') as [string, string];
+      const time = `2024-05-04T${hm}:00Z`;
+      return [hm, kind === 'delete' ? deleteServiceAt(time, SLACK_BOT) : write(time, kind === 'risky')];
+    }),
+  );
+}
+
+async function run(rule: string, steps: readonly string[], order: readonly string[]): Promise<{ inOrder: Finding[]; live: Finding[] }> {
+  const write = WRITES[rule]!;
+  const baseline = write('2024-05-04T09:00:00Z', false);
+  const entries = entriesOf(write, steps);
+  const inOrder = await findingsOf([baseline, ...entries.values()]);
+  const live = await findingsLive([baseline, ...order.map((hm) => entries.get(hm)!)]);
+  return { inOrder, live };
+}
+
+describe('a late delete keeps one finding of the deleted service open for the re-created risk, not every one', () => {
+  // risky 10:00, risky 10:10, delete 10:20, risky 10:30: the re-created write at 10:30, judged before the delete came
+  // against 10:10's value, raised nothing; timestamp order reports it again (riskClosedByDelete). Delivered so that both
+  // 10:00 and 10:10 have a finding open when the delete comes (a late write's finding stands for the risk newer writes
+  // hold), the delete kept both open for the one re-created risk, and neither ever closed: two active findings in every
+  // sink. One (the newest) stands for the risk; the other is closed by the delete, as in timestamp order.
+  it.each([
+    ['ingress-opened', ['10:30', '10:10', '10:00', '10:20']],
+    ['iap-disabled', ['10:10', '10:30', '10:00', '10:20']],
+    ['default-url-enabled', ['10:30', '10:10', '10:00', '10:20']],
+    ['binary-authorization-bypass', ['10:10', '10:30', '10:00', '10:20']],
+  ] as const)('%s delivered %j', async (rule, order) => {
+    const { inOrder, live } = await run(rule, ['10:00 risky', '10:10 risky', '10:20 delete', '10:30 risky'], order);
+    expect(activeAtEnd(inOrder, rule)).toEqual(['10:30']);
+    // One finding stands for the risk (another id than timestamp order's: 10:30's write raised nothing).
+    expect(activeAtEnd(live, rule)).toEqual(['10:10']);
+    // 10:00's finding is closed as timestamp order closes it: at the delete, "the service was deleted".
+    const closed = lastVersions(live, rule).get('10:00')?.resolution;
+    expect(closed && { time: closed.time, reason: closed.reason }).toEqual({ time: lastVersions(inOrder, rule).get('10:00')?.resolution?.time, reason: 'the service was deleted' });
+  });
+});

@@ -32,17 +32,17 @@
 //           closedByDelete), as in timestamp order, where the re-created service is compared with the deleted one's
 //           policy: its write that left it off raised nothing there either. Unless a policy was enforced just before
 //           the delete or by a re-created write since, and the newest entry turns it off again with no finding of its
-//           own: timestamp order reports that, and the finding before the delete stays open for it (revision.ts
-//           reportedAgainAfterDelete; so too where the risk was held with a finding open at the delete, reported again
-//           for the re-created service's first write in timestamp order), until an older write of the deleted service
-//           that ended the risk, arriving later still, reports the re-created write's finding itself, or another
-//           finding of the re-created service opens (engine.ts: then it is closed as the delete closed it). A service
-//           deleted and created again under the name whose first write holding the risk (no write of the re-created
-//           service known between the delete and it) is judged against the deleted service's value with the risk, where
-//           that risk had a finding open at the delete (a value without it known before: the delete closed it, "the
-//           service was deleted"), raises the finding again: its own time and id, `recreatedAfterDeleteAt`, words that
-//           say the delete closed the old one (revision.ts riskClosedByDelete). Later writes that keep the risk raise
-//           nothing more; a first write that ends it raises nothing.
+//           own: timestamp order reports that, and the newest finding before the delete stays open for it (others close
+//           with the delete; revision.ts reportedAgainAfterDelete; so too where the risk was held with a finding open
+//           at the delete, reported again for the re-created service's first write in timestamp order), until an older
+//           write of the deleted service that ended the risk, arriving later still, reports the re-created write's
+//           finding itself, or another finding of the re-created service opens (engine.ts: then it is closed as the
+//           delete closed it). A service deleted and created again under the name whose first write holding the risk
+//           (no write of the re-created service known between the delete and it) is judged against the deleted
+//           service's value with the risk, where that risk had a finding open at the delete (a value without it known
+//           before: the delete closed it, "the service was deleted"), raises the finding again: its own time and id,
+//           `recreatedAfterDeleteAt`, words that say the delete closed the old one (revision.ts riskClosedByDelete).
+//           Later writes that keep the risk raise nothing more; a first write that ends it raises nothing.
 // Options:  `rules.binary-authorization-bypass.exceptions` (principal, project, service globs), `severity`.
 // Severity: HIGH.
 // Blind spots: the justification is free text written by the deployer (shown as written, escaped by each sink).

@@ -34,11 +34,12 @@
 //           closedByDelete), as in timestamp order, where the re-created service is compared with the deleted one's IAP
 //           setting: its write that kept IAP off raised nothing there either. Unless IAP was on just before the delete
 //           or by a re-created write since, and the newest entry turns it off again with no finding of its own:
-//           timestamp order reports that, and the finding before the delete stays open for it (revision.ts
-//           reportedAgainAfterDelete; so too where the risk was held with a finding open at the delete, reported again
-//           for the re-created service's first write in timestamp order), until an older write of the deleted service
-//           that ended the risk, arriving later still, reports the re-created write's finding itself, or another
-//           finding of the re-created service opens (engine.ts: then it is closed as the delete closed it).
+//           timestamp order reports that, and the newest finding before the delete stays open for it (others close with
+//           the delete; revision.ts reportedAgainAfterDelete; so too where the risk was held with a finding open at the
+//           delete, reported again for the re-created service's first write in timestamp order), until an older write
+//           of the deleted service that ended the risk, arriving later still, reports the re-created write's finding
+//           itself, or another finding of the re-created service opens (engine.ts: then it is closed as the delete
+//           closed it).
 // Blind spots: a service's first known write sets the baseline, so a service created (or first seen) without IAP
 //           raises nothing. A service deleted and created again under the name without IAP is compared with the
 //           deleted one (evidence `recreatedAfterDeleteAt`; a v2 UpdateService with `allowMissing` whose mask and body

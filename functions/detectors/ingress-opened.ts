@@ -36,10 +36,11 @@
 //           the re-created service is compared with the deleted one's ingress: its write that kept it `all` raised
 //           nothing there either. Unless the newest entry sets `all` again with no finding of its own after the ingress
 //           was restricted just before the delete or by a re-created write since, or was opened (with a finding) before
-//           the delete: timestamp order reports that, and the finding before the delete stays open for it (revision.ts
-//           reportedAgainAfterDelete), until an older restriction of the deleted service, arriving later still, reports
-//           the re-created write's finding itself, or another finding of the re-created service opens (engine.ts
-//           keptOpenByLateDelete: then it is closed as the delete closed it).
+//           the delete: timestamp order reports that, and the newest finding before the delete stays open for it
+//           (revision.ts reportedAgainAfterDelete; others a late entry left open beside it for the risk are closed by
+//           the delete, as in timestamp order), until an older restriction of the deleted service, arriving later
+//           still, reports the re-created write's finding itself, or another finding of the re-created service opens
+//           (engine.ts keptOpenByLateDelete: then it is closed as the delete closed it).
 // Blind spots: a service's first known write sets the baseline, so a service created with (or first seen at)
 //           `all` raises nothing: `all` is Cloud Run's default. The finding a late restriction reports for a newer
 //           write is left out when another restricted ingress before that write is known (it may have reported

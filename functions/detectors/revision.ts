@@ -284,6 +284,22 @@ export function keptOpenByLateDelete(o: OpenFinding, baseline: ServiceBaseline |
   return deleted !== undefined && datedBefore(o, newerWriteAt(deleted));
 }
 
+/**
+ * The open finding dated latest before `at` (to the nanosecond; one whose time cannot be read counts as before, the
+ * earliest), or undefined when none is.
+ */
+function newestDatedBefore(open: readonly OpenFinding[], at: ChangeInstant): OpenFinding | undefined {
+  let newest: OpenFinding | undefined;
+  for (const o of open) {
+    if (!datedBefore(o, at)) continue;
+    const instant = findingInstant(o);
+    const newestInstant = newest && findingInstant(newest);
+    const later = instant !== undefined && (newestInstant === undefined || isAfter(pointAt(instant, undefined), newestInstant));
+    if (newest === undefined || later) newest = o;
+  }
+  return newest;
+}
+
 /** True when an open finding's instant is before `at` (to the nanosecond), or cannot be read. */
 export function datedBefore(o: OpenFinding, at: ChangeInstant): boolean {
   const instant = findingInstant(o);
@@ -690,7 +706,8 @@ export function callersEvidence(callers: UnauthenticatedCallers): Record<string,
  * dated before it where a finding dated after it stands for the risk set again since. One that arrives after entries
  * about the service created again closes those dated before it (closedByDelete), unless the re-created service's newest
  * value is the risk again (`risky`), reported again in timestamp order (the setting carries across the delete: only
- * where it was not held all along, reportedAgainAfterDelete) and no finding dated after the delete says so.
+ * where it was not held all along, reportedAgainAfterDelete) and no finding dated after the delete says so: then the
+ * newest finding dated before the delete stays open for that one risk, and the others close with the delete.
  */
 export function settingRestored<T>(
   history: (baseline: ServiceBaseline | undefined) => readonly TimePoint<T>[] | undefined,
@@ -699,7 +716,14 @@ export function settingRestored<T>(
   risky: (value: T) => boolean,
 ): (input: { readonly change: Change; readonly baseline: ServiceBaseline | undefined }, open: readonly OpenFinding[]) => Resolved[] {
   return ({ change, baseline }, open) => {
-    if (change.kind === 'delete') return closedByDelete(open, change, [history(baseline)], (_o, recreated) => recreated.length === 0 && reportedAgainAfterDelete(history(baseline), change, risky, true));
+    if (change.kind === 'delete') {
+      // One finding stands for the re-created service's risk (timestamp order has one): the newest dated before the
+      // delete. Others a late write left open beside it for the same risk (settingRiskInForce) close with the rest.
+      const standing = newestDatedBefore(open, change);
+      const heldAgain = (o: OpenFinding, recreated: readonly OpenFinding[]): boolean =>
+        o === standing && recreated.length === 0 && reportedAgainAfterDelete(history(baseline), change, risky, true);
+      return closedByDelete(open, change, [history(baseline)], heldAgain);
+    }
     if (change.kind !== 'deploy' || !restores(change)) return [];
     // A restore of the deleted service, arriving after its late delete: it ends the risk of the findings dated before
     // it that the delete left open (keptOpenByLateDelete), as in timestamp order; the re-created service's risk, if

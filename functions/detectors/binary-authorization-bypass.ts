@@ -67,6 +67,10 @@
 //           also where a policy enforced before it is known, when no finding of the rule is open (revision.ts
 //           newerWriteMayHaveReported, closedOnlyByNewerEnd: a finding of this rule dated after the delete is closed
 //           only by a newer enforced policy or a delete, so one of the newer write's own would be open still).
+//           A turn-off that arrives after newer writes that keep the policy off stays open with theirs (nothing older
+//           closes a finding of this rule): two findings for one risk until a policy is enforced again or the service
+//           deleted, with or without a delete between (the re-created service's first write arriving after newer
+//           re-created writes).
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, isLaterPoint, pointAfter, pointAt, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';

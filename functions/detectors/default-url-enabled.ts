@@ -32,21 +32,23 @@
 //           closed at once by a newer disable or ingress restriction, or a delete after it. A turn-on that arrives
 //           after newer writes were judged against a disable older than it closes their open findings, at their own
 //           time (revision.ts supersededFindings: the URL was on before them; this write reports itself), unless a
-//           disable or ingress restriction after them is known (the finding stands for the URL turned on again since).
-//           Likewise an ingress restriction that arrives after newer writes turning the URL on alone were judged
-//           against an older `all` closes their open findings at their own time (ingressRestrictedBefore: in timestamp
-//           order they raised nothing), not one whose write set the ingress; a late one (standing for newer turn-ons'
-//           risk) too while no ingress `all` after the restriction is known. A delete that arrives after entries about
-//           the service created again closes the findings dated before it and none of the re-created service's
-//           (revision.ts closedByDelete), as in timestamp order, where the re-created service is compared with the
-//           deleted one's default URL setting: its write that kept the URL on raised nothing there either. Unless the
-//           URL was disabled just before the delete or by a re-created write since, and the newest entry turns it on
-//           again with no finding of its own: timestamp order reports that, and the newest finding before the delete
-//           stays open for it (others close with the delete; revision.ts reportedAgainAfterDelete; so too where the
-//           risk was held with a finding open at the delete, reported again for the re-created service's first write in
-//           timestamp order), until an older write of the deleted service that ended the risk, arriving later still,
-//           reports the re-created write's finding itself, or another finding of the re-created service opens
-//           (engine.ts: then it is closed as the delete closed it).
+//           disable or ingress restriction after them is known (the finding stands for the URL turned on again since);
+//           where the service was deleted between the setting before them and this write, it is the re-created
+//           service's first write before them and closes them whatever that setting was, a late one standing for their
+//           risk too: they were judged against the deleted service's). Likewise an ingress restriction that arrives
+//           after newer writes turning the URL on alone were judged against an older `all` closes their open findings
+//           at their own time (ingressRestrictedBefore: in timestamp order they raised nothing), not one whose write
+//           set the ingress; a late one (standing for newer turn-ons' risk) too while no ingress `all` after the
+//           restriction is known. A delete that arrives after entries about the service created again closes the
+//           findings dated before it and none of the re-created service's (revision.ts closedByDelete), as in timestamp
+//           order, where the re-created service is compared with the deleted one's default URL setting: its write that
+//           kept the URL on raised nothing there either. Unless the URL was disabled just before the delete or by a
+//           re-created write since, and the newest entry turns it on again with no finding of its own: timestamp order
+//           reports that, and the newest finding before the delete stays open for it (others close with the delete;
+//           revision.ts reportedAgainAfterDelete; so too where the risk was held with a finding open at the delete,
+//           reported again for the re-created service's first write in timestamp order), until an older write of the
+//           deleted service that ended the risk, arriving later still, reports the re-created write's finding itself,
+//           or another finding of the re-created service opens (engine.ts: then it is closed as the delete closed it).
 // Blind spots: a service's first known write sets the baseline, so a service created (or first seen) with its
 //           default URL on raises nothing: that is Cloud Run's default. A service deleted and created again under
 //           the name with its URL on is compared with the deleted one (evidence `recreatedAfterDeleteAt`). A write
@@ -64,6 +66,10 @@
 //           is not whole yet), and its principal exceptions cannot apply (who made it is unknown). When a disable
 //           between a late turn-on and the newer write whose finding it closed arrives later still, that finding (right
 //           after all) stays closed and the late turn-on's stays open.
+//           A turn-on that arrives after newer writes that keep the URL on, one of them late itself (its finding
+//           stands for a newer one's risk), leaves that late finding open beside its own (supersededFindings closes no
+//           late one): two findings for one risk, with or without a delete between (unless the delete lies between
+//           that turn-on and the setting before the late one, known when it arrives).
 //           A write that ended the risk (an older write of the deleted service, or a re-created write between) and
 //           arrives after the re-created write that set it again reports that write's finding for it (turnedOnAfter),
 //           also where a value of the deleted service that ended the risk is known (revision.ts

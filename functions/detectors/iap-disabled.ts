@@ -60,6 +60,9 @@
 //           do): when that write arrives after later writes that turned IAP off, those are not compared with it (the
 //           next such write is), and until then the service reads as guarded by IAP: a public invoker granted (or
 //           the invoker check turned off) meanwhile is said to be behind IAP (public-invoker-grant `behindIap`).
+//           A turn-off that arrives after newer writes that keep IAP off stays open with theirs (nothing older closes
+//           a finding of this rule): two findings for one risk until IAP is on again or the service deleted, with or
+//           without a delete between (the re-created service's first write arriving after newer re-created writes).
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, pointAfter, pointAt, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import type { DeployChange } from '../model/change.js';

@@ -31,16 +31,19 @@
 //           it. An opening that arrives after newer writes were judged against a restriction older than it closes their
 //           open findings, at their own time (revision.ts supersededFindings: the ingress was `all` before them; this
 //           write reports itself), unless a restriction after them is known (the finding stands for the ingress opened
-//           again since). A delete that arrives after entries about the service created again closes the findings dated
-//           before it and none of the re-created service's (revision.ts closedByDelete), as in timestamp order, where
-//           the re-created service is compared with the deleted one's ingress: its write that kept it `all` raised
-//           nothing there either. Unless the newest entry sets `all` again with no finding of its own after the ingress
-//           was restricted just before the delete or by a re-created write since, or was opened (with a finding) before
-//           the delete: timestamp order reports that, and the newest finding before the delete stays open for it
-//           (revision.ts reportedAgainAfterDelete; others a late entry left open beside it for the risk are closed by
-//           the delete, as in timestamp order), until an older restriction of the deleted service, arriving later
-//           still, reports the re-created write's finding itself, or another finding of the re-created service opens
-//           (engine.ts keptOpenByLateDelete: then it is closed as the delete closed it).
+//           again since); where the service was deleted between the ingress before them and this write, it is the
+//           re-created service's first write before them and closes them whatever that ingress was, a late one standing
+//           for their risk too: they were judged against the deleted service's). A delete that arrives after entries
+//           about the service created again closes the findings dated before it and none of the re-created service's
+//           (revision.ts closedByDelete), as in timestamp order, where the re-created service is compared with the
+//           deleted one's ingress: its write that kept it `all` raised nothing there either. Unless the newest entry
+//           sets `all` again with no finding of its own after the ingress was restricted just before the delete or by a
+//           re-created write since, or was opened (with a finding) before the delete: timestamp order reports that, and
+//           the newest finding before the delete stays open for it (revision.ts reportedAgainAfterDelete; others a late
+//           entry left open beside it for the risk are closed by the delete, as in timestamp order), until an older
+//           restriction of the deleted service, arriving later still, reports the re-created write's finding itself, or
+//           another finding of the re-created service opens (engine.ts keptOpenByLateDelete: then it is closed as the
+//           delete closed it).
 // Blind spots: a service's first known write sets the baseline, so a service created with (or first seen at)
 //           `all` raises nothing: `all` is Cloud Run's default. The finding a late restriction reports for a newer
 //           write is left out when another restricted ingress before that write is known (it may have reported
@@ -51,6 +54,10 @@
 //           principal exceptions cannot apply (who made it is unknown). When a restriction between a late opening
 //           and the newer write whose finding it closed arrives later still, that finding (right after all) stays
 //           closed and the late opening's stays open.
+//           An opening that arrives after newer writes that keep the ingress `all`, one of them late itself (its
+//           finding stands for a newer one's risk), leaves that late finding open beside its own (supersededFindings
+//           closes no late one): two findings for one risk, with or without a delete between (unless the delete lies
+//           between that opening and the ingress before the late one, known when it arrives).
 //           (A service deleted and created again under the name is compared with the deleted one's ingress, evidence
 //           `recreatedAfterDeleteAt`: a load balancer's
 //           serverless NEG still sends to the name; a v2 UpdateService with `allowMissing` that leaves the ingress

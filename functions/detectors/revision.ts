@@ -598,6 +598,10 @@ export function findingInstant(o: OpenFinding): { readonly timeMs: number; reado
  * entries hold (OpenFinding.late: it stands for a newer write's), nor one whose risk a newer write is known to have
  * ended (`endedSince` its time): open still, it stands for the risk set again since, which the write that set it may not
  * have reported (judged against the finding's own write), and `change`'s own finding is closed at once by that end.
+ * Where the service's delete lies between that value and `change`, `change` is the first write of the service created
+ * again before them, and timestamp order judged them against it whatever that value was: a newer re-created write's
+ * finding raised against the deleted service's risk (reported again: riskClosedByDelete), or a late one standing for
+ * newer writes' risk, is closed too (`change` reports the re-created service's risk itself, as in timestamp order).
  */
 export function supersededFindings<T>(
   change: DeployChange,
@@ -611,10 +615,12 @@ export function supersededFindings<T>(
 ): Resolved[] {
   return open.flatMap((o) => {
     const at = findingInstant(o);
-    if (o.late || at === undefined) return [];
-    if (!isBefore(pointAt(change, undefined), at) || endedSince(at)) return [];
+    if (at === undefined || !isBefore(pointAt(change, undefined), at) || endedSince(at)) return [];
     const before = settingBefore(baseline, history, at, pick, change.key);
-    if (before === undefined || !raises(before.v) || !isBefore(before, change)) return [];
+    if (before === undefined || !isBefore(before, change)) return [];
+    // The service deleted between that value and `change`: `change` is the re-created service's first write before the
+    // finding's, which was judged against the deleted service's value (or an older one), never `change`'s.
+    if (deletedBetween(baseline, before, change) === undefined && (o.late || !raises(before.v))) return [];
     return [{ id: o.finding.id, reason, time: o.finding.eventTime }];
   });
 }

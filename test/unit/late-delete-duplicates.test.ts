@@ -110,3 +110,26 @@ describe('the re-created service\'s first write, arriving late, closes the findi
     expect(closed.resolution?.reason).toContain('an older write at 2024-05-04T10:20:00Z, which arrived later');
   });
 });
+
+describe('a late turn-off closes the findings of newer writes judged against an older IAP on or policy enforced', () => {
+  // The root of the duplicates above for iap-disabled and binary-authorization-bypass, with or without a delete:
+  // safe 09:00, risky 10:00, risky 10:10 delivered 10:10 first: 10:10, judged against 09:00, raised its finding; 10:00,
+  // arriving later, raised its own (a risk newer writes hold) and closed nothing of the rule (nothing older did), so
+  // both stayed active for one risk, where timestamp order judged 10:10 against 10:00 and raised nothing. The same for
+  // two writes of the service created again, the older arriving after the newer (each judged against the deleted
+  // service's value). ingress-opened and default-url-enabled close such findings already (supersededFindings).
+  it.each([
+    ['iap-disabled', ['10:00 risky', '10:10 risky'], ['10:10', '10:00'], '10:00'],
+    ['binary-authorization-bypass', ['10:00 risky', '10:10 risky'], ['10:10', '10:00'], '10:00'],
+    ['iap-disabled', ['10:00 safe', '10:10 delete', '10:20 risky', '10:30 risky'], ['10:30', '10:20', '10:10', '10:00'], '10:20'],
+    ['binary-authorization-bypass', ['10:00 safe', '10:10 delete', '10:20 risky', '10:30 risky'], ['10:30', '10:20', '10:10', '10:00'], '10:20'],
+  ] as const)('%s: %j delivered %j', async (rule, steps, order, standing) => {
+    const { inOrder, live } = await run(rule, steps, order);
+    expect(activeAtEnd(inOrder, rule)).toEqual([standing]);
+    expect(activeAtEnd(live, rule)).toEqual([standing]);
+    // The newer write's finding (none in timestamp order) is closed at its own time, for the older write.
+    const newer = [...lastVersions(live, rule).entries()].find(([time]) => time > standing)![1];
+    expect(newer.resolution?.time).toBe(newer.eventTime);
+    expect(newer.resolution?.reason).toContain(`an older write at 2024-05-04T${standing}:00Z, which arrived later`);
+  });
+});

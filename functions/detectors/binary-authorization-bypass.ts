@@ -19,30 +19,36 @@
 //           that arrives late: the findings dated before it, where a finding dated after it stands for a policy turned
 //           off again since), or the service deleted (a delete that arrives after entries of the service created again:
 //           see below). A turn-off that arrives after a newer write enforced a policy again is reported and closed at
-//           once; one that arrives after newer writes that keep it off stays open with theirs; so does one a newer
-//           write re-enabled when the policy is off again at the newest point and no open finding says so (the write
-//           that turned it off again was judged while this one waited for its rollout, and raised nothing: revision.ts
-//           settingRiskInForce). A write enforcing a policy that arrives after a newer write that set none was judged
-//           against no enforced policy (raising nothing: a job's, a worker pool's and a service's write that makes no
-//           revision are judged as they arrive) reports that write's finding for it (turnedOffAfter, forNewerWrite: its
-//           time and id, principal unknown), closed at once by a newer write enforcing a policy again. A breakglass
-//           finding (1) is one revision's deploy, not a risk in force: it is never resolved, not by a delete either
-//           (also when its entry arrives after the delete). A delete that arrives after entries about the service
-//           created again closes the findings dated before it and none of the re-created service's (revision.ts
-//           closedByDelete), as in timestamp order, where the re-created service is compared with the deleted one's
-//           policy: its write that left it off raised nothing there either. Unless a policy was enforced just before
-//           the delete or by a re-created write since, and the newest entry turns it off again with no finding of its
-//           own: timestamp order reports that, and the newest finding before the delete stays open for it (others close
-//           with the delete; revision.ts reportedAgainAfterDelete; so too where the risk was held with a finding open
-//           at the delete, reported again for the re-created service's first write in timestamp order), until an older
-//           write of the deleted service that ended the risk, arriving later still, reports the re-created write's
-//           finding itself, or another finding of the re-created service opens (engine.ts: then it is closed as the
-//           delete closed it). A service deleted and created again under the name whose first write holding the risk
-//           (no write of the re-created service known between the delete and it) is judged against the deleted
-//           service's value with the risk, where that risk had a finding open at the delete (a value without it known
-//           before: the delete closed it, "the service was deleted"), raises the finding again: its own time and id,
-//           `recreatedAfterDeleteAt`, words that say the delete closed the old one (revision.ts riskClosedByDelete).
-//           Later writes that keep the risk raise nothing more; a first write that ends it raises nothing.
+//           once; one that arrives after newer writes that keep it off stays open (it stands for their risk) and closes
+//           their open findings judged against a policy enforced before it, at their own time (revision.ts
+//           supersededFindings: no policy was enforced before them; this write reports itself), unless a policy
+//           enforced after them is known, or a late one standing for newer writes' risk; where the service was deleted
+//           between the policy before them and this write, it is the re-created service's first write before them and
+//           closes them whatever that policy was, late ones too (they were judged against the deleted service's); so
+//           does one a newer write re-enabled when the policy is off again at the newest point and no open finding says
+//           so (the write that turned it off again was judged while this one waited for its rollout, and raised
+//           nothing: revision.ts settingRiskInForce). A write enforcing a policy that arrives after a newer write that
+//           set none was judged against no enforced policy (raising nothing: a job's, a worker pool's and a service's
+//           write that makes no revision are judged as they arrive) reports that write's finding for it
+//           (turnedOffAfter, forNewerWrite: its time and id, principal unknown), closed at once by a newer write
+//           enforcing a policy again. A breakglass finding (1) is one revision's deploy, not a risk in force: it is
+//           never resolved, not by a delete either (also when its entry arrives after the delete). A delete that
+//           arrives after entries about the service created again closes the findings dated before it and none of the
+//           re-created service's (revision.ts closedByDelete), as in timestamp order, where the re-created service is
+//           compared with the deleted one's policy: its write that left it off raised nothing there either. Unless a
+//           policy was enforced just before the delete or by a re-created write since, and the newest entry turns it
+//           off again with no finding of its own: timestamp order reports that, and the newest finding before the
+//           delete stays open for it (others close with the delete; revision.ts reportedAgainAfterDelete; so too where
+//           the risk was held with a finding open at the delete, reported again for the re-created service's first
+//           write in timestamp order), until an older write of the deleted service that ended the risk, arriving later
+//           still, reports the re-created write's finding itself, or another finding of the re-created service opens
+//           (engine.ts: then it is closed as the delete closed it). A service deleted and created again under the name
+//           whose first write holding the risk (no write of the re-created service known between the delete and it) is
+//           judged against the deleted service's value with the risk, where that risk had a finding open at the delete
+//           (a value without it known before: the delete closed it, "the service was deleted"), raises the finding
+//           again: its own time and id, `recreatedAfterDeleteAt`, words that say the delete closed the old one
+//           (revision.ts riskClosedByDelete). Later writes that keep the risk raise nothing more; a first write that
+//           ends it raises nothing.
 // Options:  `rules.binary-authorization-bypass.exceptions` (principal, project, service globs), `severity`.
 // Severity: HIGH.
 // Blind spots: the justification is free text written by the deployer (shown as written, escaped by each sink).
@@ -66,17 +72,18 @@
 //           arrives after the re-created write that set it again reports that write's finding for it (turnedOffAfter),
 //           also where a policy enforced before it is known, when no finding of the rule is open (revision.ts
 //           newerWriteMayHaveReported, closedOnlyByNewerEnd: a finding of this rule dated after the delete is closed
-//           only by a newer enforced policy or a delete, so one of the newer write's own would be open still).
-//           A turn-off that arrives after newer writes that keep the policy off stays open with theirs (nothing older
-//           closes a finding of this rule): two findings for one risk until a policy is enforced again or the service
-//           deleted, with or without a delete between (the re-created service's first write arriving after newer
-//           re-created writes).
+//           only by a newer enforced policy, a delete, or an older turn-off that was the newest value before it: a
+//           report names the newer write's own id, and at worst opens that finding again).
+//           A turn-off that arrives after newer writes that keep the policy off, one of them late itself (its finding
+//           stands for a newer one's risk), leaves that late finding open beside its own (supersededFindings closes no
+//           late one): two findings for one risk, with or without a delete between (unless the delete lies between
+//           that turn-off and the policy before the late one, known when it arrives).
 import { baselineKey } from '../baseline/store.js';
-import { deletedBetween, isLaterPoint, pointAfter, pointAt, valueBefore, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { deletedBetween, isLaterPoint, pointAfter, pointAt, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { createsRevision, deployKey, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, resourceNoun, riskClosedByDelete, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unknownDeployFacts } from './revision.js';
+import { createsRevision, deployKey, endedAfter, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, resourceNoun, riskClosedByDelete, serviceLabel, settingBefore, settingRestored, settingRiskInForce, supersededFindings, unknownDeployFacts } from './revision.js';
 import { capitalized, enforcedPolicyOf, type BinaryAuthorization, type DeployChange } from '../model/change.js';
-import type { Detection, Detector } from './types.js';
+import type { Detection, Detector, Resolved } from './types.js';
 
 /** What a change that says nothing about Binary Authorization tells: nothing (nor that breakglass stayed as it was). */
 const UNKNOWN: BinaryAuthorization = { policyUnknown: true };
@@ -236,5 +243,13 @@ export const binaryAuthorizationBypass: Detector<'binary-authorization-bypass'> 
     if (policy) detections.push(...turnedOffAfter(change, policy, baseline));
     return detections;
   },
-  resolves: policyRestored,
+  resolves(input, open): Resolved[] {
+    const { change, baseline } = input;
+    // No policy was enforced before newer writes judged against one older than this write: their findings were never so.
+    if (change.kind === 'deploy' && enforcedPolicyOf(change) === '') {
+      const enforcedAfter = (at: ChangeInstant): boolean => endedAfter(baseline, baseline?.binaryAuthorization, at, enforcedPolicyOf, (policy) => policy !== '');
+      return supersededFindings(change, baseline, open, baseline?.binaryAuthorization, enforcedPolicyOf, (policy) => policy !== '', `no policy was enforced before it: an older write at ${change.time}, which arrived later, turned Binary Authorization off`, enforcedAfter);
+    }
+    return policyRestored(input, open);
+  },
 };

@@ -22,24 +22,28 @@
 // Resolves: IAP turned on again by the newest entry about it (an older one that arrives late: the findings dated before
 //           it, where a finding dated after it stands for IAP turned off again since), or the service deleted. A
 //           turn-off that arrives after a newer write turned IAP on again is reported and closed at once; one that
-//           arrives after newer writes that keep it off stays open with theirs; so does one a newer write turned on
-//           again when IAP is off again at the newest point and no open finding says so (the write that turned it off
-//           again was judged while this one waited for its rollout, and raised nothing: revision.ts
-//           settingRiskInForce). A turn-on that arrives after a newer write turned IAP off again where IAP was off or
-//           unknown (that write raised nothing) reports that write's finding for it (turnedOffAfter, forNewerWrite: its
-//           time and id, principal unknown), closed at once by a newer turn-on or a delete after it; across a delete
-//           too (an older write of the deleted service that turned IAP on, or a re-created write between, arriving
-//           after the re-created write that turned it off again). A delete that arrives after entries about the service
-//           created again closes the findings dated before it and none of the re-created service's (revision.ts
-//           closedByDelete), as in timestamp order, where the re-created service is compared with the deleted one's IAP
-//           setting: its write that kept IAP off raised nothing there either. Unless IAP was on just before the delete
-//           or by a re-created write since, and the newest entry turns it off again with no finding of its own:
-//           timestamp order reports that, and the newest finding before the delete stays open for it (others close with
-//           the delete; revision.ts reportedAgainAfterDelete; so too where the risk was held with a finding open at the
-//           delete, reported again for the re-created service's first write in timestamp order), until an older write
-//           of the deleted service that ended the risk, arriving later still, reports the re-created write's finding
-//           itself, or another finding of the re-created service opens (engine.ts: then it is closed as the delete
-//           closed it).
+//           arrives after newer writes that keep it off stays open (it stands for their risk) and closes their open
+//           findings judged against an IAP-on older than it, at their own time (revision.ts supersededFindings: IAP was
+//           off before them; this write reports itself), unless a turn-on after them is known, or a late one standing
+//           for newer writes' risk; where the service was deleted between the setting before them and this write, it is
+//           the re-created service's first write before them and closes them whatever that setting was, late ones too
+//           (they were judged against the deleted service's); so does one a newer write turned on again when IAP is off
+//           again at the newest point and no open finding says so (the write that turned it off again was judged while
+//           this one waited for its rollout, and raised nothing: revision.ts settingRiskInForce). A turn-on that
+//           arrives after a newer write turned IAP off again where IAP was off or unknown (that write raised nothing)
+//           reports that write's finding for it (turnedOffAfter, forNewerWrite: its time and id, principal unknown),
+//           closed at once by a newer turn-on or a delete after it; across a delete too (an older write of the deleted
+//           service that turned IAP on, or a re-created write between, arriving after the re-created write that turned
+//           it off again). A delete that arrives after entries about the service created again closes the findings
+//           dated before it and none of the re-created service's (revision.ts closedByDelete), as in timestamp order,
+//           where the re-created service is compared with the deleted one's IAP setting: its write that kept IAP off
+//           raised nothing there either. Unless IAP was on just before the delete or by a re-created write since, and
+//           the newest entry turns it off again with no finding of its own: timestamp order reports that, and the
+//           newest finding before the delete stays open for it (others close with the delete; revision.ts
+//           reportedAgainAfterDelete; so too where the risk was held with a finding open at the delete, reported again
+//           for the re-created service's first write in timestamp order), until an older write of the deleted service
+//           that ended the risk, arriving later still, reports the re-created write's finding itself, or another
+//           finding of the re-created service opens (engine.ts: then it is closed as the delete closed it).
 // Blind spots: a service's first known write sets the baseline, so a service created (or first seen) without IAP
 //           raises nothing. A service deleted and created again under the name without IAP is compared with the
 //           deleted one (evidence `recreatedAfterDeleteAt`; a v2 UpdateService with `allowMissing` whose mask and body
@@ -53,22 +57,25 @@
 //           The finding a late turn-on reports for a newer write is left out when another IAP-on before that write is
 //           known (it may have reported itself: arrival order is not kept; not for a write of the service created again
 //           after its delete, where no finding of the rule is open: revision.ts newerWriteMayHaveReported,
-//           closedOnlyByNewerEnd, a finding of this rule dated after the delete is closed only by a newer turn-on or a
-//           delete), or when a write after the turn-on still waits for its rollout and sets IAP before that write, or
-//           turns it on at all, and its principal exceptions cannot apply (who made it is unknown).
+//           closedOnlyByNewerEnd, a finding of this rule dated after the delete is closed only by a newer turn-on, a
+//           delete, or an older turn-off that was the newest value before it: a report names the newer write's own id,
+//           and at worst opens that finding again), or when a write after the turn-on still waits for its rollout and
+//           sets IAP before that write, or turns it on at all, and its principal exceptions cannot apply (who made it
+//           is unknown).
 //           The baseline keeps no history of IAP until a write that turns IAP on is known (most services never
 //           do): when that write arrives after later writes that turned IAP off, those are not compared with it (the
 //           next such write is), and until then the service reads as guarded by IAP: a public invoker granted (or
 //           the invoker check turned off) meanwhile is said to be behind IAP (public-invoker-grant `behindIap`).
-//           A turn-off that arrives after newer writes that keep IAP off stays open with theirs (nothing older closes
-//           a finding of this rule): two findings for one risk until IAP is on again or the service deleted, with or
-//           without a delete between (the re-created service's first write arriving after newer re-created writes).
+//           A turn-off that arrives after newer writes that keep IAP off, one of them late itself (its finding stands
+//           for a newer one's risk), leaves that late finding open beside its own (supersededFindings closes no late
+//           one): two findings for one risk, with or without a delete between (unless the delete lies between that
+//           turn-off and the setting before the late one, known when it arrives).
 import { baselineKey } from '../baseline/store.js';
-import { deletedBetween, pointAfter, pointAt, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
+import { deletedBetween, pointAfter, pointAt, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import type { DeployChange } from '../model/change.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';
-import { callersEvidence, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, riskClosedByDelete, serviceLabel, settingBefore, settingRestored, settingRiskInForce, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
-import type { Detection, Detector } from './types.js';
+import { callersEvidence, endedAfter, laterWriteWaiting, newerWriteAt, newerWriteMayHaveReported, riskClosedByDelete, serviceLabel, settingBefore, settingRestored, settingRiskInForce, supersededFindings, unauthenticatedCallers, unauthenticatedCallersAt, type UnauthenticatedCallers } from './revision.js';
+import type { Detection, Detector, Resolved } from './types.js';
 
 const TITLE = 'Identity-Aware Proxy turned off on a Cloud Run service';
 const GUARDS_AGAIN = 'IAP guards it again';
@@ -192,5 +199,15 @@ export const iapDisabled: Detector<'iap-disabled'> = {
       },
     ];
   },
-  resolves: settingRestored((baseline) => baseline?.iapEnabled, (change) => change.iapEnabled === true, () => GUARDS_AGAIN, (enabled) => !enabled),
+  resolves(input, open): Resolved[] {
+    const { change, baseline } = input;
+    // IAP was off before newer writes judged against an IAP-on older than this one: their findings were never so.
+    if (change.kind === 'deploy' && change.iapEnabled === false) {
+      const onAfter = (at: ChangeInstant): boolean => endedAfter(baseline, baseline?.iapEnabled, at, (write) => write.iapEnabled, (enabled) => enabled);
+      return supersededFindings(change, baseline, open, baseline?.iapEnabled, (write) => write.iapEnabled, (enabled) => enabled, `IAP was off before it: an older write at ${change.time}, which arrived later, turned it off`, onAfter);
+    }
+    return GUARDED_AGAIN(input, open);
+  },
 };
+
+const GUARDED_AGAIN = settingRestored((baseline) => baseline?.iapEnabled, (change) => change.iapEnabled === true, () => GUARDS_AGAIN, (enabled) => !enabled);

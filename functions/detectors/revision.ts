@@ -497,8 +497,10 @@ export function newerWriteAt(point: TimePoint<unknown>): { readonly timeMs: numb
  * created again after its delete, that open finding is the whole answer (openFindingTellsAfterDelete): else the
  * deleted service's older values (its first write's, the baseline) hid the re-created service's risk whenever the
  * write that ended it arrived after the one that set it again. So too for any write of the re-created service where
- * `closedOnlyByNewerEnd` (the rule's findings are closed by nothing older: it has no supersededFindings step, only a
- * newer end of the risk or a delete closes them) and no finding of `rule` is open (one that is stands for the risk).
+ * `closedOnlyByNewerEnd` and no finding of `rule` is open (one that is stands for the risk): for iap-disabled and
+ * binary-authorization-bypass, whose findings an older write closes only where it was the newest value before them
+ * (supersededFindings, which leaves its own finding open where it raised one), a report then names the newer write's
+ * own id, and at worst opens again the finding such a write closed, never a second one beside it.
  */
 export function newerWriteMayHaveReported<T>(
   baseline: ServiceBaseline | undefined,
@@ -521,9 +523,9 @@ export function newerWriteMayHaveReported<T>(
  * For newerWriteMayHaveReported: true when the newer write at `at` is a write of the service created again after its
  * delete and a finding it raised would be open still, so an open finding at its time alone tells whether it reported
  * itself. What closes a finding dated after the delete is a newer value that ends the risk (none may be known after
- * it) or a late older write between the delete and it (supersededFindings: none may be known there, unless the rule
- * has no such step, `closedOnlyByNewerEnd`); the late delete does not, and an older entry of the deleted service closes
- * nothing (engine.ts aboutDeletedService). Points of `history` and writes still waiting for their rollout count,
+ * it) or a late older write between the delete and it (supersededFindings: none may be known there, unless
+ * `closedOnlyByNewerEnd`, see newerWriteMayHaveReported); the late delete does not, and an older entry of the deleted
+ * service closes nothing (engine.ts aboutDeletedService). Points of `history` and writes still waiting for their rollout count,
  * `change` left out.
  */
 function openFindingTellsAfterDelete<T>(

@@ -96,11 +96,17 @@ interface Outcome {
   readonly live: readonly string[];
 }
 
-async function outcome(rule: Rule, steps: readonly Step[], order: readonly number[]): Promise<Outcome> {
-  const entry = (s: Step): Json => (s.kind === 'delete' ? deleteServiceAt(s.time, SLACK_BOT) : rule.write(s.time, s.kind === 'risky'));
-  const first = rule.write(BASELINE, false);
-  const inOrder = openAtEnd(await findingsOf([first, ...steps.map(entry)]), rule.rule);
-  const live = openAtEnd(await findingsLive([first, ...order.map((i) => entry(steps[i]!))]), rule.rule);
+/** The entry of `step` under `rule`. */
+const entryOf = (rule: Rule, s: Step): Json => (s.kind === 'delete' ? deleteServiceAt(s.time, SLACK_BOT) : rule.write(s.time, s.kind === 'risky'));
+
+/** The rule's findings open at the end of `steps` in timestamp order, after the safe baseline write (one run per history). */
+async function openInOrder(rule: Rule, steps: readonly Step[]): Promise<string[]> {
+  return openAtEnd(await findingsOf([rule.write(BASELINE, false), ...steps.map((s) => entryOf(rule, s))]), rule.rule);
+}
+
+/** `steps` delivered in `order` live, compared with `inOrder` (openInOrder of the same steps). */
+async function outcome(rule: Rule, steps: readonly Step[], order: readonly number[], inOrder: readonly string[]): Promise<Outcome> {
+  const live = openAtEnd(await findingsLive([rule.write(BASELINE, false), ...order.map((i) => entryOf(rule, steps[i]!))]), rule.rule);
   return { rule: rule.rule, steps, order, inOrder, live };
 }
 
@@ -209,8 +215,9 @@ describe('a late delete among writes of the deleted and the re-created service: 
     const usedSets = new Set<KnownSetDifference>();
     const counts = { runs: 0, stale: 0, lost: 0, extra: 0, other: 0 };
     for (const steps of histories(next)) {
+      const inOrder = await openInOrder(rule, steps);
       for (const order of orders(steps.length, next)) {
-        const o = await outcome(rule, steps, order);
+        const o = await outcome(rule, steps, order, inOrder);
         counts.runs++;
         const delivered = `${describeSteps(steps)} delivered ${order.map((i) => hhmm(steps[i]!.time)).join(', ')} (timestamp order: [${o.inOrder.map(hhmm).join(', ')}], live: [${o.live.map(hhmm).join(', ')}])`;
         const setDifference = setMismatch(o);

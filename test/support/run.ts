@@ -5,9 +5,17 @@ import type { Finding } from '../../functions/findings/finding.js';
 import { Pipeline, type PipelineOptions } from '../../functions/pipeline.js';
 import { readEnvelope } from '../../functions/audit/entry.js';
 
-export function config(raw: Record<string, unknown> = {}): RunwatchConfig {
+/**
+ * `raw` validated as the CLI and the functions validate a config. The default one (no `raw`) is validated once and
+ * shared: validation takes a few ms (the time-zone check alone builds an Intl.DateTimeFormat), and findingsOf and
+ * findingsLive took one per call, about a fifth of the CPU of the files that call them thousands of times. A
+ * validated config is frozen through (deepFreeze), so no test can change the one others get.
+ */
+export function config(raw?: Record<string, unknown>): RunwatchConfig {
+  if (raw === undefined) return (defaultConfig ??= validateConfig({}, 'test'));
   return validateConfig(raw, 'test');
 }
+let defaultConfig: RunwatchConfig | undefined;
 
 /** Runs entries through a fresh pipeline in the order given; returns every finding. `onHeldBack` as the pipeline's. */
 export async function findingsOf(entries: readonly unknown[], cfg: RunwatchConfig = config(), onHeldBack?: PipelineOptions['onHeldBack']): Promise<Finding[]> {

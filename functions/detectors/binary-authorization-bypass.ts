@@ -17,7 +17,8 @@
 // Resolves: (2) only, a risk in force: a policy enforced again (`default` or any named policy) by the newest entry
 //           about it (also a write whose revision fails to become Ready: the setting applies all the same; an older one
 //           that arrives late: the findings dated before it, where a finding dated after it stands for a policy turned
-//           off again since), or the service deleted (a delete that arrives after entries of the service created again:
+//           off again since; else all but the newest, which stands for it: revision.ts settingRestored), or the
+//           service deleted (a delete that arrives after entries of the service created again:
 //           see below). A turn-off that arrives after a newer write enforced a policy again is reported and closed at
 //           once; one that arrives after newer writes that keep it off stays open (it stands for their risk) and closes
 //           their open findings judged against a policy enforced before it, at their own time (revision.ts

@@ -23,7 +23,8 @@
 //           only control in front of it.
 // Resolves: the default URL disabled again, or the ingress set to internal or internal-and-cloud-load-balancing, by the
 //           newest entry about it (an older one that arrives late: the findings dated before it, where a finding dated
-//           after it stands for the URL turned on again since), or the service deleted. A turn-on that arrives after a
+//           after it stands for the URL turned on again since; else all but the newest, which stands for it:
+//           revision.ts settingRestored), or the service deleted. A turn-on that arrives after a
 //           newer write disabled the URL again is reported and closed at once; it stays open when the URL is on again
 //           at the newest point and no open finding says so (the write that turned it on again was judged while this
 //           one waited for its rollout, and raised nothing: revision.ts settingRiskInForce). A disable that arrives

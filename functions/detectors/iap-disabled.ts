@@ -20,7 +20,8 @@
 //           invoker role, or its invoker IAM check is off, as known from its baseline or this write): IAP was the
 //           only gate, and anyone on the internet can now call it.
 // Resolves: IAP turned on again by the newest entry about it (an older one that arrives late: the findings dated before
-//           it, where a finding dated after it stands for IAP turned off again since), or the service deleted. A
+//           it, where a finding dated after it stands for IAP turned off again since; else all but the newest, which
+//           stands for it: revision.ts settingRestored), or the service deleted. A
 //           turn-off that arrives after a newer write turned IAP on again is reported and closed at once; one that
 //           arrives after newer writes that keep it off stays open (it stands for their risk) and closes their open
 //           findings judged against an IAP-on older than it, at their own time (revision.ts supersededFindings: IAP was

@@ -20,8 +20,9 @@
 //           role, or its invoker IAM check is off, as known from its baseline or this write): anyone on the
 //           internet can then call it.
 // Resolves: the ingress restricted again by the newest entry about it (an older one that arrives late: the findings
-//           dated before it, where a finding dated after it stands for the ingress opened again since), or the service
-//           deleted. An opening that arrives after a newer write restricted it again is reported and closed at once;
+//           dated before it, where a finding dated after it stands for the ingress opened again since; else all but
+//           the newest, which stands for it: revision.ts settingRestored), or the service deleted. An opening that
+//           arrives after a newer write restricted it again is reported and closed at once;
 //           one that arrives after newer writes that keep it open stays open with theirs; so does one a newer write
 //           restricted again when the ingress is `all` again at the newest point and no open finding says so (the write
 //           that opened it again was judged while this one waited for its rollout, and raised nothing:

@@ -711,7 +711,9 @@ export function callersEvidence(callers: UnauthenticatedCallers): Record<string,
  * The resolutions of a rule about a service setting that a write takes away and a later one restores (ingress
  * restricted again, IAP on again, the default URL disabled again): the newest entry about the setting that restores it
  * closes every open finding of the rule, and so does the service's delete; an older one that arrives late closes those
- * dated before it where a finding dated after it stands for the risk set again since. One that arrives after entries
+ * dated before it where a finding dated after it stands for the risk set again since; else all of them but the newest,
+ * which stands for it (one finding for one risk: a late write's left open beside it ended at this restore, as in
+ * timestamp order, where an older write arriving later closed the newer write's own). One that arrives after entries
  * about the service created again closes those dated before it (closedByDelete), unless the re-created service's newest
  * value is the risk again (`risky`), reported again in timestamp order (the setting carries across the delete: only
  * where it was not held all along, reportedAgainAfterDelete) and no finding dated after the delete says so: then the
@@ -739,9 +741,11 @@ export function settingRestored<T>(
     if (beforeDelete(baseline, change)) return open.filter((o) => datedBefore(o, change)).map((o) => ({ id: o.finding.id, reason: reason(change) }));
     if (changedAfter(history(baseline), change)) {
       // A late restore is not the newest word: a finding before it stands for the risk set again since, unless a
-      // finding dated after it does. Then it ended the risk of those before it, as in timestamp order.
-      if (!open.some((o) => !datedBefore(o, change))) return [];
-      return open.filter((o) => datedBefore(o, change)).map((o) => ({ id: o.finding.id, reason: reason(change) }));
+      // finding dated after it does. Then it ended the risk of those before it, as in timestamp order. One stands for
+      // that risk, the newest: others a late write left open beside it (settingRiskInForce) ended here, as in
+      // timestamp order, where an older write arriving later closed the newer write's own (supersededFindings).
+      const standing = open.some((o) => !datedBefore(o, change)) ? undefined : newestDatedBefore(open, change);
+      return open.filter((o) => o !== standing && datedBefore(o, change)).map((o) => ({ id: o.finding.id, reason: reason(change) }));
     }
     const why = reason(change);
     return open.map((o) => ({ id: o.finding.id, reason: why }));

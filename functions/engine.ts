@@ -235,6 +235,20 @@ function detect(change: Change, baseline: ServiceBaseline | undefined, config: R
   return out;
 }
 
+/**
+ * True when a rule about a service setting (ingress, IAP, default URL, Binary Authorization) raised a finding for the
+ * change itself that a rule exception held back. Such a change, an older write arriving after newer ones, closes their
+ * findings as never so (revision.ts supersededFindings: the setting before them was this change's, which reports
+ * itself): held back, no finding of it stands for the risk they hold, and where a write between them that ended the
+ * risk arrives later still (IAP on again, then off again by someone the exception does not cover), nothing would be
+ * open for the risk in any sink. So it closes none of them (a finding stays open where timestamp order has the
+ * exception's alone: the risk is in force all the same).
+ */
+function ownFindingHeldBack(detector: (typeof REGISTERED)[number], detections: readonly RuleDetection[]): boolean {
+  if (detector.serviceSettings !== true && detector.serviceSettingRisks !== true) return false;
+  return detections.some((d) => d.rule === detector.id && d.heldBackBy !== undefined && d.detection.forNewerWrite === undefined);
+}
+
 /** The client of the admin write: `gcloud 546.0.0`, `cloud-console`, else the start of the user agent. */
 function clientText(change: DeployChange): string | undefined {
   const { name, version, userAgent } = change.client;
@@ -723,7 +737,11 @@ export class Engine {
           : open.filter((o) => o.rule === detector.id);
         if (mine.length === 0) continue;
         const settings = this.config.rules[detector.id] as RuleSettings;
+        const standsForNothing = ownFindingHeldBack(detector, detections);
         for (const resolved of detector.resolves({ change, baseline: base, settings: settings as never, config: this.config }, mine)) {
+          // A newer write's finding closed as never so (at its own time: revision.ts supersededFindings) gives way to
+          // this change's own, which stands for the risk the newer write holds: not where an exception held that back.
+          if (standsForNothing && resolved.time !== undefined) continue;
           const index = open.findIndex((o) => o.finding.id === resolved.id);
           // A finding the change raises again is in force (another entry of the change that raised it, at the very
           // same instant, judged against what was before both): not closed by it.

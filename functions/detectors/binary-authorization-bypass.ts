@@ -79,6 +79,9 @@
 //           stands for a newer one's risk), leaves that late finding open beside its own (supersededFindings closes no
 //           late one): two findings for one risk, with or without a delete between (unless the delete lies between
 //           that turn-off and the policy before the late one, known when it arrives).
+//           A late turn-off whose own finding a principal exception holds back closes none of the newer writes' findings
+//           (none of its own would stand for their risk: engine.ts ownFindingHeldBack): one stays open where
+//           timestamp order has only the exempt write's, held back, while the risk is in force all the same.
 import { baselineKey } from '../baseline/store.js';
 import { deletedBetween, isLaterPoint, pointAfter, pointAt, valueBefore, type ChangeInstant, type ServiceBaseline, type TimePoint } from '../baseline/state.js';
 import { DELETE_METHODS, DEPLOY_METHODS } from './methods.js';

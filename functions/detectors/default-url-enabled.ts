@@ -71,6 +71,9 @@
 //           stands for a newer one's risk), leaves that late finding open beside its own (supersededFindings closes no
 //           late one): two findings for one risk, with or without a delete between (unless the delete lies between
 //           that turn-on and the setting before the late one, known when it arrives).
+//           A late turn-on whose own finding a principal exception holds back closes none of the newer writes' findings
+//           (none of its own would stand for their risk: engine.ts ownFindingHeldBack): one stays open where
+//           timestamp order has only the exempt write's, held back, while the risk is in force all the same.
 //           A write that ended the risk (an older write of the deleted service, or a re-created write between) and
 //           arrives after the re-created write that set it again reports that write's finding for it (turnedOnAfter),
 //           also where a value of the deleted service that ended the risk is known (revision.ts

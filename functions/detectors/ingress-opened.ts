@@ -59,6 +59,9 @@
 //           finding stands for a newer one's risk), leaves that late finding open beside its own (supersededFindings
 //           closes no late one): two findings for one risk, with or without a delete between (unless the delete lies
 //           between that opening and the ingress before the late one, known when it arrives).
+//           A late opening whose own finding a principal exception holds back closes none of the newer writes' findings
+//           (none of its own would stand for their risk: engine.ts ownFindingHeldBack): one stays open where
+//           timestamp order has only the exempt write's, held back, while the risk is in force all the same.
 //           (A service deleted and created again under the name is compared with the deleted one's ingress, evidence
 //           `recreatedAfterDeleteAt`: a load balancer's
 //           serverless NEG still sends to the name; a v2 UpdateService with `allowMissing` that leaves the ingress

@@ -6,21 +6,9 @@
 // again, and 10:20, the restriction between, reports 10:30's finding again. Timestamp order ends with 10:30's alone.
 import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
-import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, withOperationId, type Json } from '../support/entries.js';
+import { deleteServiceAt, SLACK_BOT } from '../support/entries.js';
 import { findingsLive, findingsOf } from '../support/run.js';
-
-type Obj = Record<string, any>;
-
-/** The gcloud v1 ReplaceService fixture (SLACK_BOT) at `time`, a new image each time, with the service's `annotations`. */
-function deploy(time: string, annotations: Record<string, string>): Json {
-  const entry = editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
-    const meta = svc['metadata'] as Record<string, Record<string, string>>;
-    meta['annotations'] = { ...meta['annotations'], ...annotations };
-    const template = (svc['spec'] as Obj)['template'] as Obj;
-    template['spec']['containers'] = [{ name: 'app', image: `gcr.io/acme/app:${time.slice(11, 16).replace(':', '')}`, env: [] }];
-  });
-  return at(withOperationId(entry, `op-${time}`), time);
-}
+import { SETTING_WRITES } from '../support/settingWrites.js';
 
 /** The ids of the rule's findings active at the end, with their eventTimes. */
 function activeAtEnd(findings: readonly Finding[], rule: string): string[] {
@@ -29,12 +17,7 @@ function activeAtEnd(findings: readonly Finding[], rule: string): string[] {
   return [...last.values()].filter((f) => (f.status ?? 'active') === 'active').map((f) => `${f.eventTime} ${f.id}`).sort();
 }
 
-const RULES: readonly (readonly [string, (time: string, risky: boolean) => Json])[] = [
-  ['ingress-opened', (time, risky) => deploy(time, { 'run.googleapis.com/ingress': risky ? 'all' : 'internal' })],
-  ['iap-disabled', (time, risky) => deploy(time, { 'run.googleapis.com/iap-enabled': String(!risky) })],
-  ['default-url-enabled', (time, risky) => deploy(time, { 'run.googleapis.com/default-url-disabled': String(!risky) })],
-  ['binary-authorization-bypass', (time, risky) => deploy(time, risky ? {} : { 'run.googleapis.com/binary-authorization': 'default' })],
-];
+const RULES = Object.entries(SETTING_WRITES);
 
 describe('a finding a late delete kept open for the re-created risk closes once a re-created finding stands for it', () => {
   it.each(RULES)('%s', async (rule, write) => {

@@ -17,23 +17,10 @@
 //   older opening). Each is listed in KNOWN_SETS with its reason.
 import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
-import { at, deleteServiceAt, editV1Services, SLACK_BOT, synthetic, withOperationId, type Json } from '../support/entries.js';
+import { deleteServiceAt, SLACK_BOT, type Json } from '../support/entries.js';
 import { findingsLive, findingsOf } from '../support/run.js';
 import { seededRandom, shuffled } from '../support/random.js';
-
-type Annotations = Record<string, string>;
-type Obj = Record<string, any>;
-
-/** The gcloud v1 ReplaceService fixture (SLACK_BOT) at `time`, a new image each time, with the service's `annotations`. */
-function deploy(time: string, annotations: Annotations): Json {
-  const entry = editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
-    const meta = svc['metadata'] as Record<string, Annotations>;
-    meta['annotations'] = { ...meta['annotations'], ...annotations };
-    const template = (svc['spec'] as Obj)['template'] as Obj;
-    template['spec']['containers'] = [{ name: 'app', image: `gcr.io/acme/app:${time.slice(11, 16).replace(':', '')}`, env: [] }];
-  });
-  return at(withOperationId(entry, `op-${time}`), time);
-}
+import { SETTING_RULES, SETTING_WRITES } from '../support/settingWrites.js';
 
 interface Rule {
   readonly rule: string;
@@ -41,12 +28,7 @@ interface Rule {
   readonly write: (time: string, risky: boolean) => Json;
 }
 
-const RULES: readonly Rule[] = [
-  { rule: 'ingress-opened', write: (time, risky) => deploy(time, { 'run.googleapis.com/ingress': risky ? 'all' : 'internal' }) },
-  { rule: 'iap-disabled', write: (time, risky) => deploy(time, { 'run.googleapis.com/iap-enabled': String(!risky) }) },
-  { rule: 'default-url-enabled', write: (time, risky) => deploy(time, { 'run.googleapis.com/default-url-disabled': String(!risky) }) },
-  { rule: 'binary-authorization-bypass', write: (time, risky) => deploy(time, risky ? {} : { 'run.googleapis.com/binary-authorization': 'default' }) },
-];
+const RULES: readonly Rule[] = SETTING_RULES.map((rule) => ({ rule, write: SETTING_WRITES[rule] }));
 
 /** One entry of a history: a write (risky or safe) or the delete, at `time`. */
 interface Step {

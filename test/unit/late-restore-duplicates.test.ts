@@ -4,30 +4,12 @@
 // ingress-opened, iap-disabled, default-url-enabled, binary-authorization-bypass. No delete anywhere.
 import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
-import { at, editV1Services, synthetic, withOperationId, type Json } from '../support/entries.js';
 import { findingsLive, findingsOf } from '../support/run.js';
+import { SETTING_WRITES, type SettingWrite } from '../support/settingWrites.js';
 
-type Obj = Record<string, any>;
+type Write = SettingWrite;
 
-/** The gcloud v1 ReplaceService fixture at `time`, a new image each time, with the service's `annotations`. */
-function deploy(time: string, annotations: Record<string, string>): Json {
-  const entry = editV1Services(synthetic('v1-ReplaceService-gcloud'), (svc) => {
-    const meta = svc['metadata'] as Record<string, Record<string, string>>;
-    meta['annotations'] = { ...meta['annotations'], ...annotations };
-    const template = (svc['spec'] as Obj)['template'] as Obj;
-    template['spec']['containers'] = [{ name: 'app', image: `gcr.io/acme/app:${time.slice(11, 16).replace(':', '')}`, env: [] }];
-  });
-  return at(withOperationId(entry, `op-${time}`), time);
-}
-
-type Write = (time: string, risky: boolean) => Json;
-
-const WRITES: Readonly<Record<string, Write>> = {
-  'ingress-opened': (time, risky) => deploy(time, { 'run.googleapis.com/ingress': risky ? 'all' : 'internal' }),
-  'iap-disabled': (time, risky) => deploy(time, { 'run.googleapis.com/iap-enabled': String(!risky) }),
-  'default-url-enabled': (time, risky) => deploy(time, { 'run.googleapis.com/default-url-disabled': String(!risky) }),
-  'binary-authorization-bypass': (time, risky) => deploy(time, risky ? {} : { 'run.googleapis.com/binary-authorization': 'default' }),
-};
+const WRITES: Readonly<Record<string, Write>> = SETTING_WRITES;
 
 const hhmm = (time: string): string => time.slice(11, 16);
 

@@ -1,6 +1,8 @@
 // The four rules whose service setting a write takes away and a later one gives back, carried across a delete
 // (revision.ts settingRestored): ingress-opened, iap-disabled, default-url-enabled, binary-authorization-bypass. For
-// each, a write at a time that sets the rule's risk or ends it, as the late-delivery tests deliver them in every order.
+// each, a write at a time that sets the rule's risk or ends it, as the late-delivery tests deliver them in every order;
+// and what those tests read of the findings at the end.
+import type { Finding } from '../../functions/findings/finding.js';
 import { at, editV1Services, synthetic, withOperationId, type Json } from './entries.js';
 
 type Obj = Record<string, any>;
@@ -30,3 +32,18 @@ export type SettingRule = keyof typeof SETTING_WRITES;
 
 /** The four rules, in the order above. */
 export const SETTING_RULES = Object.keys(SETTING_WRITES) as SettingRule[];
+
+/** HH:MM of a timestamp: the histories these tests build are a few writes minutes apart on one day. */
+export const hhmm = (time: string): string => time.slice(11, 16);
+
+/** Each finding of `rule` as it stands at the end (its last version), by eventTime (HH:MM). */
+export function lastVersions(findings: readonly Finding[], rule: string): Map<string, Finding> {
+  const last = new Map<string, Finding>();
+  for (const f of findings) if (f.rule === rule) last.set(f.id, f);
+  return new Map([...last.values()].map((f) => [hhmm(f.eventTime), f]));
+}
+
+/** The eventTimes (HH:MM) of the rule's findings active at the end. */
+export function activeAtEnd(findings: readonly Finding[], rule: string): string[] {
+  return [...lastVersions(findings, rule).entries()].filter(([, f]) => (f.status ?? 'active') === 'active').map(([time]) => time).sort();
+}

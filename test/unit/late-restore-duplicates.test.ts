@@ -5,24 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../functions/findings/finding.js';
 import { findingsLive, findingsOf } from '../support/run.js';
-import { SETTING_WRITES, type SettingWrite } from '../support/settingWrites.js';
+import { activeAtEnd, lastVersions, SETTING_WRITES, type SettingWrite } from '../support/settingWrites.js';
 
 type Write = SettingWrite;
 
 const WRITES: Readonly<Record<string, Write>> = SETTING_WRITES;
-
-const hhmm = (time: string): string => time.slice(11, 16);
-
-/** Each finding of `rule` as it stands at the end (its last version), by eventTime (HH:MM). */
-function lastVersions(findings: readonly Finding[], rule: string): Map<string, Finding> {
-  const last = new Map<string, Finding>();
-  for (const f of findings) if (f.rule === rule) last.set(f.id, f);
-  return new Map([...last.values()].map((f) => [hhmm(f.eventTime), f]));
-}
-
-function activeAtEnd(findings: readonly Finding[], rule: string): string[] {
-  return [...lastVersions(findings, rule).entries()].filter(([, f]) => (f.status ?? 'active') === 'active').map(([time]) => time).sort();
-}
 
 /** After a safe write at 09:00 (the baseline): entries `HH:MM risky|safe`, in timestamp order and live in `order`. */
 async function run(rule: string, steps: readonly string[], order: readonly string[]): Promise<{ inOrder: Finding[]; live: Finding[] }> {

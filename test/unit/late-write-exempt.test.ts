@@ -5,25 +5,15 @@
 // while the service held the risk. For the four rules whose setting a late write can take away and give back:
 // ingress-opened, iap-disabled, default-url-enabled, binary-authorization-bypass. No delete anywhere.
 import { describe, expect, it } from 'vitest';
-import type { Finding } from '../../functions/findings/finding.js';
 import { byPrincipal, type Json } from '../support/entries.js';
 import { config, findingsLive, findingsOf } from '../support/run.js';
-import { SETTING_WRITES, type SettingWrite } from '../support/settingWrites.js';
+import { activeAtEnd, SETTING_WRITES, type SettingWrite } from '../support/settingWrites.js';
 
 type Write = SettingWrite;
 
 const WRITES: Readonly<Record<string, Write>> = SETTING_WRITES;
 
 const EXEMPT = 'release-bot@acme-prod.iam.gserviceaccount.com';
-const hhmm = (time: string): string => time.slice(11, 16);
-
-/** The eventTimes (HH:MM) of the rule's findings active at the end (each finding's last version). */
-function activeAtEnd(findings: readonly Finding[], rule: string): string[] {
-  const last = new Map<string, Finding>();
-  for (const f of findings) if (f.rule === rule) last.set(f.id, f);
-  return [...last.values()].filter((f) => (f.status ?? 'active') === 'active').map((f) => hhmm(f.eventTime)).sort();
-}
-
 describe('an older write held back by a principal exception closes no newer finding as never so', () => {
   // Safe 09:00 (the baseline), risky 10:00 by the exempt principal, safe 10:10, risky 10:20 by another, delivered 10:20,
   // 10:00, 10:10. Timestamp order: 10:00 held back, 10:10 ends it, 10:20 raises its finding, open at the end. Live:

@@ -31,6 +31,7 @@
 import { createHash } from 'node:crypto';
 import type { CollectionReference, DocumentData, DocumentReference, Firestore, Settings } from '@google-cloud/firestore';
 import { canonicalJson } from '../audit/json.js';
+import { skipMetadataServerOnEmulator } from '../emulatorCredentials.js';
 import type { ServiceBaseline } from './state.js';
 import { KeyedTurns } from './turns.js';
 import type { Finding } from '../findings/finding.js';
@@ -263,9 +264,7 @@ export class FirestoreBaselineStore implements BaselineStore, DueIndex {
 
 /** Loads the Firestore client library on demand. `undefined` values in documents are dropped, not rejected. */
 export async function createFirestore(settings: Settings = {}): Promise<Firestore> {
-  // On the emulator there are no credentials to look up: without this, google-auth (the gRPC stub's universe-domain
-  // check) probes the GCE metadata server, a request off the machine, as createPubSub says for Pub/Sub.
-  if (process.env['FIRESTORE_EMULATOR_HOST'] && process.env['METADATA_SERVER_DETECTION'] === undefined) process.env['METADATA_SERVER_DETECTION'] = 'none';
+  skipMetadataServerOnEmulator('FIRESTORE_EMULATOR_HOST');
   const { Firestore } = await import('@google-cloud/firestore');
   return new Firestore({ ignoreUndefinedProperties: true, ...settings });
 }

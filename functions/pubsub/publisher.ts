@@ -1,5 +1,6 @@
 // Publishing to Pub/Sub behind a two-method interface, so the functions and the CLI can be tested with a fake and
 // so the client library (heavy: gRPC, protobufs) is only loaded by the first publish.
+import { skipMetadataServerOnEmulator } from '../emulatorCredentials.js';
 import { parseGrpcEndpoint, type GrpcEndpoint } from '../grpcEndpoint.js';
 import { exec } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -116,9 +117,7 @@ function withDeadline<T>(work: Promise<T>, ms: number, topic: string): Promise<T
 
 /** Loads the Pub/Sub client library on demand. PUBSUB_EMULATOR_HOST, when set, is honoured by the library. */
 export async function createPubSub(projectId?: string): Promise<PubSub> {
-  // On the emulator there are no credentials to look up: without this google-auth probes the metadata server
-  // and prints a MetadataLookupWarning.
-  if (process.env['PUBSUB_EMULATOR_HOST'] && process.env['METADATA_SERVER_DETECTION'] === undefined) process.env['METADATA_SERVER_DETECTION'] = 'none';
+  skipMetadataServerOnEmulator('PUBSUB_EMULATOR_HOST');
   const { PubSub } = await import('@google-cloud/pubsub');
   return new PubSub(projectId ? { projectId } : {});
 }
